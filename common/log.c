@@ -1,0 +1,298 @@
+/* log: see log.h. Writes are serialized by one mutex so lines never
+ * interleave; formatting and redaction happen outside it. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "log.h"
+
+#define LINE_MAX_LEN	4096
+
+static pthread_mutex_t	 lock = PTHREAD_MUTEX_INITIALIZER;
+static char		 ident[64] = "tinystack";
+static enum log_level	 level = LOG_LVL_WARN;
+static enum log_target	 target = LOG_TO_STDERR;
+static int		 fd = -1;	/* LOG_TO_FILE */
+static void		(*capture)(enum log_level, const char *, void *);
+static void		*capture_arg;
+static _Thread_local char reqid[64];
+
+static const char *const lvlname[] = { "ERROR", "WARNING", "INFO", "DEBUG" };
+static const int syslvl[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+
+int
+log_init(const char *id, enum log_level lvl, enum log_target tgt,
+    const char *path)
+{
+	int nfd = -1;
+
+	if (tgt == LOG_TO_FILE) {
+		nfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		    0640);
+		if (nfd == -1) {
+			err_set_errno(TS_EIO, "log: open %s", path);
+			return -1;
+		}
+	}
+	pthread_mutex_lock(&lock);
+	snprintf(ident, sizeof(ident), "%s", id ? id : "tinystack");
+	level = lvl;
+	if (target == LOG_TO_SYSLOG && tgt != LOG_TO_SYSLOG)
+		closelog();
+	if (fd != -1)
+		close(fd);
+	fd = nfd;
+	target = tgt;
+	if (tgt == LOG_TO_SYSLOG)
+		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	pthread_mutex_unlock(&lock);
+	return 0;
+}
+
+void
+log_set_level(enum log_level lvl)
+{
+	level = lvl;
+}
+
+enum log_level
+log_get_level(void)
+{
+	return level;
+}
+
+void
+log_set_request_id(const char *id)
+{
+	snprintf(reqid, sizeof(reqid), "%s", id ? id : "");
+}
+
+const char *
+log_request_id(void)
+{
+	return reqid;
+}
+
+void
+log_close(void)
+{
+	pthread_mutex_lock(&lock);
+	if (fd != -1)
+		close(fd);
+	fd = -1;
+	if (target == LOG_TO_SYSLOG)
+		closelog();
+	target = LOG_TO_STDERR;
+	pthread_mutex_unlock(&lock);
+}
+
+void
+log_set_capture(void (*fn)(enum log_level, const char *, void *), void *arg)
+{
+	pthread_mutex_lock(&lock);
+	capture = fn;
+	capture_arg = arg;
+	pthread_mutex_unlock(&lock);
+}
+
+static const char *const secret_keys[] = {
+	"password", "passwd", "secret", "token", "adminpass", "private_key",
+	"auth_key", "admin_password", "x-auth-token", "x-subject-token",
+	"credentials", "secret_key", NULL
+};
+
+/* Does the identifier ending just before `end` (length len) end with a
+ * secret key name? Matching the suffix catches OS_PASSWORD, db_password,
+ * "new_password" and the like. */
+static int
+is_secret_key(const char *start, size_t len)
+{
+	for (int i = 0; secret_keys[i]; i++) {
+		size_t kl = strlen(secret_keys[i]);
+		if (len >= kl &&
+		    strncasecmp(start + len - kl, secret_keys[i], kl) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+keychar(int c)
+{
+	return isalnum(c) || c == '_' || c == '-';
+}
+
+int
+log_redact(char *s)
+{
+	int n = 0;
+	char *p = s;
+
+	while (*p) {
+		char *ks, *v, *ve, q = 0;
+
+		if (!keychar((unsigned char)*p)) {
+			p++;
+			continue;
+		}
+		ks = p;
+		while (keychar((unsigned char)*p))
+			p++;
+		if (!is_secret_key(ks, (size_t)(p - ks)))
+			continue;
+		v = p;
+		if (*v == '"' || *v == '\'')
+			v++;
+		while (*v == ' ')
+			v++;
+		if (*v != '=' && *v != ':')
+			continue;
+		v++;
+		while (*v == ' ')
+			v++;
+		if (*v == '"' || *v == '\'')
+			q = *v++;
+		ve = v;
+		if (q) {
+			while (*ve && *ve != q) {
+				if (*ve == '\\' && ve[1])
+					ve++;
+				ve++;
+			}
+		} else {
+			while (*ve && !isspace((unsigned char)*ve) &&
+			    *ve != ',' && *ve != ';' && *ve != '&' &&
+			    *ve != '}' && *ve != ')')
+				ve++;
+		}
+		if (ve == v) {
+			p = v;
+			continue;
+		}
+		/* replace [v, ve) by "***" */
+		memmove(v + 3, ve, strlen(ve) + 1);
+		memcpy(v, "***", 3);
+		n++;
+		p = v + 3;
+	}
+	return n;
+}
+
+static void
+emit(enum log_level, const char *, va_list, const char *)
+    __attribute__((format(printf, 2, 0)));
+
+static void
+emit(enum log_level lvl, const char *fmt, va_list ap, const char *suffix)
+{
+	char msg[LINE_MAX_LEN], line[LINE_MAX_LEN + 256];
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+
+	if (lvl > level)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (suffix) {
+		n = strlen(msg);
+		snprintf(msg + n, sizeof(msg) - n, ": %s", suffix);
+	}
+	/* Strip control characters so a hostile string cannot forge lines. */
+	for (char *c = msg; *c; c++)
+		if ((unsigned char)*c < 0x20 && *c != '\t')
+			*c = '?';
+	log_redact(msg);
+
+	pthread_mutex_lock(&lock);
+	if (capture) {
+		snprintf(line, sizeof(line), "%s [%s] %s", lvlname[lvl],
+		    reqid[0] ? reqid : "-", msg);
+		capture(lvl, line, capture_arg);
+	} else if (target == LOG_TO_SYSLOG) {
+		syslog(syslvl[lvl], "%s [%s] %s", lvlname[lvl],
+		    reqid[0] ? reqid : "-", msg);
+	} else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		n = strftime(line, sizeof(line), "%Y-%m-%d %H:%M:%S", &tm);
+		snprintf(line + n, sizeof(line) - n, ".%03ld %d %s %s [%s] %s\n",
+		    ts.tv_nsec / 1000000, (int)getpid(), lvlname[lvl], ident,
+		    reqid[0] ? reqid : "-", msg);
+		n = strlen(line);
+		if (write(target == LOG_TO_FILE ? fd : STDERR_FILENO, line,
+		    n) < 0) {
+			/* nowhere left to report it */
+		}
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+#define DEFINE_LOG(fn, lvl)				\
+void							\
+fn(const char *fmt, ...)				\
+{							\
+	va_list ap;					\
+	va_start(ap, fmt);				\
+	emit(lvl, fmt, ap, NULL);			\
+	va_end(ap);					\
+}
+
+DEFINE_LOG(log_error, LOG_LVL_ERROR)
+DEFINE_LOG(log_warnx, LOG_LVL_WARN)
+DEFINE_LOG(log_info, LOG_LVL_INFO)
+DEFINE_LOG(log_debug, LOG_LVL_DEBUG)
+
+void
+log_warn(const char *fmt, ...)
+{
+	char ebuf[128];
+	const char *es = strerror_r(errno, ebuf, sizeof(ebuf));
+	va_list ap;
+
+	va_start(ap, fmt);
+	emit(LOG_LVL_WARN, fmt, ap, es);
+	va_end(ap);
+}
+
+void
+log_err(const char *ctx)
+{
+	const struct ts_err *e = err_last();
+
+	log_error("%s: %s (%s at %s:%d)", ctx, e->msg, err_code_name(e->code),
+	    e->file ? e->file : "?", e->line);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	char ebuf[128];
+	const char *es = strerror_r(errno, ebuf, sizeof(ebuf));
+	va_list ap;
+
+	va_start(ap, fmt);
+	emit(LOG_LVL_ERROR, fmt, ap, es);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	emit(LOG_LVL_ERROR, fmt, ap, NULL);
+	va_end(ap);
+	exit(1);
+}

@@ -1,0 +1,39 @@
+#!/bin/sh
+# Installs every build, runtime and test dependency of tinystack on Debian 12.
+# Idempotent: packages already present are left alone, and apt-get update runs
+# only when something is missing (or TINYSTACK_APT_UPDATE=1).
+set -eu
+
+BUILD="build-essential cmake pkg-config clang libclang-rt-dev
+ libzmq3-dev libmsgpack-dev libvirt-dev liblmdb-dev lmdb-utils
+ libnl-3-dev libnl-route-3-dev libmicrohttpd-dev libjansson-dev
+ libsodium-dev uuid-dev libcmocka-dev libgnutls28-dev python3"
+RUNTIME="libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
+ dnsmasq-base nftables tgt lvm2 iproute2 genisoimage procps"
+TEST="python3-openstackclient python3-novaclient python3-glanceclient
+ python3-cinderclient python3-jsonschema python3-msgpack python3-zmq
+ tempest busybox-static linux-image-amd64 cpio curl wrk"
+
+missing=""
+for p in $BUILD $RUNTIME $TEST; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -z "$missing" ]; then
+	echo "install-deps: all packages present"
+	exit 0
+fi
+
+echo "install-deps: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+# Installing libvirt-daemon-system without systemd must not try to start it.
+if [ ! -d /run/systemd/system ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+	chmod 755 /usr/sbin/policy-rc.d
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing

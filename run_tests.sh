@@ -1,0 +1,103 @@
+#!/bin/bash
+# Installs dependencies, builds, and runs every tinystack test:
+#   1. normal build: unit + integration (+ end-to-end) tests through ctest
+#   2. ASan/UBSan build: the same tests again
+#   3. libFuzzer build (clang): each fuzz target for a bounded time
+# Usage: ./run_tests.sh [-R REGEX] [--no-asan] [--no-fuzz]
+#   TS_FUZZ_SECONDS=N  seconds per fuzz target (default 30)
+# Run one test:  ctest --test-dir build -R unit.config_test --output-on-failure
+set -uo pipefail
+cd "$(dirname "$0")"
+TOP=$(pwd)
+FILTER=""; ASAN=1; FUZZ=1
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-R) FILTER="$2"; shift 2 ;;
+	--no-asan) ASAN=0; shift ;;
+	--no-fuzz) FUZZ=0; shift ;;
+	*) echo "usage: $0 [-R REGEX] [--no-asan] [--no-fuzz]" >&2; exit 2 ;;
+	esac
+done
+JOBS=$(nproc 2>/dev/null || echo 2)
+FUZZ_SECONDS=${TS_FUZZ_SECONDS:-30}
+passed=0; failed=0; failures=()
+
+step() { echo; echo "==== $* ($(date +%H:%M:%S))"; }
+fail_hard() { echo "run_tests.sh: $*" >&2; exit 1; }
+
+step "dependencies"
+if [ "$(id -u)" = 0 ]; then
+	packaging/install-deps.sh || fail_hard "dependency installation failed"
+	packaging/libvirtd.sh start || fail_hard "libvirtd did not start"
+else
+	echo "not root: skipping package installation and libvirtd start"
+fi
+
+# ctest prints "N% tests passed, M tests failed out of T"; count from it.
+run_ctest() {
+	local dir=$1 label=$2 out
+	out=$(mktemp)
+	ctest --test-dir "$dir" --output-on-failure -j "$JOBS" \
+	    --timeout 900 ${FILTER:+-R "$FILTER"} 2>&1 | tee "$out"
+	local t f
+	t=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$out" | tail -1)
+	f=$(sed -n 's/.*, \([0-9]*\) tests failed out of.*/\1/p' "$out" | tail -1)
+	if [ -z "$t" ]; then
+		failed=$((failed + 1)); failures+=("$label: ctest did not run")
+	else
+		passed=$((passed + t - f)); failed=$((failed + f))
+		[ "$f" -gt 0 ] && failures+=("$label: $f failed")
+	fi
+	rm -f "$out"
+}
+
+step "build (RelWithDebInfo)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
+    cmake --build build -j "$JOBS" || fail_hard "build failed"
+
+step "tests (normal build)"
+run_ctest build normal
+
+if [ $ASAN = 1 ]; then
+	step "build (ASan + UBSan)"
+	if cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTS_SANITIZE=ON >/dev/null &&
+	    cmake --build build-asan -j "$JOBS"; then
+		step "tests (ASan + UBSan)"
+		export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+		export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+		run_ctest build-asan sanitizer
+		unset ASAN_OPTIONS UBSAN_OPTIONS
+	else
+		failed=$((failed + 1)); failures+=("sanitizer build failed")
+	fi
+fi
+
+if [ $FUZZ = 1 ]; then
+	step "build (libFuzzer, clang)"
+	if CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DTS_FUZZ=ON >/dev/null &&
+	    cmake --build build-fuzz -j "$JOBS"; then
+		for bin in build-fuzz/tests/fuzz/fuzz_*; do
+			[ -x "$bin" ] || continue
+			name=$(basename "$bin")
+			step "fuzz $name for ${FUZZ_SECONDS}s"
+			corpus="build-fuzz/corpus-$name"
+			mkdir -p "$corpus"
+			seeds="$TOP/tests/fuzz/seeds/$name"
+			[ -d "$seeds" ] || seeds=""
+			if (cd build-fuzz && "./tests/fuzz/$name" -max_total_time="$FUZZ_SECONDS" \
+			    -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+			    "$TOP/$corpus" $seeds 2>&1 | tail -15); then
+				passed=$((passed + 1))
+			else
+				failed=$((failed + 1)); failures+=("fuzz $name found a crash")
+			fi
+		done
+	else
+		failed=$((failed + 1)); failures+=("fuzz build failed")
+	fi
+fi
+
+echo
+for f in "${failures[@]+"${failures[@]}"}"; do echo "FAILED: $f"; done
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

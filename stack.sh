@@ -1,0 +1,134 @@
+#!/bin/bash
+# Installs dependencies, builds, and starts an all-in-one tinystack cloud on
+# this machine: the controller plus one agent on the local libvirtd.
+# Idempotent: run it again and it rebuilds, and restarts only the daemons
+# whose binary or configuration changed. ./unstack.sh stops everything.
+#
+# Overridable locations (defaults in brackets):
+#   TS_ETC_DIR [/etc/tinystack]  TS_STATE_DIR [/var/lib/tinystack]
+#   TS_LOG_DIR [/var/log/tinystack]  TS_RUN_DIR [/run/tinystack]
+#   TS_PREFIX [/usr/local]  TS_HOST [$(hostname)]
+set -euo pipefail
+cd "$(dirname "$0")"
+TOP=$(pwd)
+ETC=${TS_ETC_DIR:-/etc/tinystack}
+STATE=${TS_STATE_DIR:-/var/lib/tinystack}
+LOGS=${TS_LOG_DIR:-/var/log/tinystack}
+RUN=${TS_RUN_DIR:-/run/tinystack}
+PREFIX=${TS_PREFIX:-/usr/local}
+HOST=${TS_HOST:-$(hostname)}
+BIN=$PREFIX/bin
+MANAGE="$BIN/tinystack-manage --config $ETC/controller.conf"
+export TS_RUN_DIR=$RUN
+
+[ "$(id -u)" = 0 ] || { echo "stack.sh: run as root" >&2; exit 1; }
+say() { echo "stack.sh: $*"; }
+
+say "installing dependencies"
+packaging/install-deps.sh
+
+say "building"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$(nproc)"
+cmake --install build --prefix "$PREFIX" >/dev/null
+
+mkdir -p "$ETC/keys" "$STATE" "$STATE/instances" "$LOGS" "$RUN"
+chmod 0700 "$ETC/keys"
+
+if [ ! -f "$ETC/controller.conf" ]; then
+	say "writing $ETC/controller.conf"
+	cat > "$ETC/controller.conf" <<C
+[DEFAULT]
+host = $HOST
+state_path = $STATE
+pid_file = $RUN/controller.pid
+log_file = $LOGS/controller.log
+
+[database]
+path = $STATE/controller.lmdb
+
+[bus]
+listen = tcp://0.0.0.0:5670
+keys_dir = $ETC/keys
+C
+fi
+if [ ! -f "$ETC/agent.conf" ]; then
+	say "writing $ETC/agent.conf"
+	cat > "$ETC/agent.conf" <<C
+[DEFAULT]
+host = $HOST
+state_path = $STATE/agent
+pid_file = $RUN/agent.pid
+log_file = $LOGS/agent.log
+instances_path = $STATE/instances
+
+[libvirt]
+connection_uri = qemu:///system
+virt_type = qemu
+
+[bus]
+controller = tcp://127.0.0.1:5670
+keys_dir = $ETC/keys
+C
+fi
+
+say "database schema"
+$MANAGE db sync
+[ -f "$ETC/keys/controller.key" ] || $MANAGE key setup
+[ -f "$ETC/keys/agent.key" ] || $MANAGE agent keygen --host "$HOST" --keys-dir "$ETC/keys"
+$MANAGE agent enroll "$HOST" --key-file "$ETC/keys/agent.pub"
+
+say "libvirtd"
+packaging/libvirtd.sh start
+
+# Restart a daemon when it is not running or its binary/config changed.
+hashfile=$STATE/stack.hashes
+touch "$hashfile"
+running() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+ensure_daemon() {
+	local name=$1 conf=$ETC/$1.conf pidf=$RUN/$1.pid h old
+	h=$(cat "$BIN/tinystack-$name" "$conf" | sha256sum | cut -d' ' -f1)
+	old=$(sed -n "s/^$name //p" "$hashfile")
+	if running "$pidf" && [ "$h" = "$old" ]; then
+		say "$name unchanged and running (pid $(cat "$pidf"))"
+		return
+	fi
+	if running "$pidf"; then
+		say "restarting $name"
+		kill "$(cat "$pidf")"
+		for _ in $(seq 1 100); do running "$pidf" || break; sleep 0.1; done
+	else
+		say "starting $name"
+	fi
+	if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+		sed -e "s#@BIN@#$BIN#g" -e "s#@ETC@#$ETC#g" \
+		    "packaging/systemd/tinystack-$name.service" \
+		    > "/etc/systemd/system/tinystack-$name.service"
+		systemctl daemon-reload
+		systemctl restart "tinystack-$name"
+	else
+		"$BIN/tinystack-$name" --config "$conf"
+	fi
+	for _ in $(seq 1 100); do running "$pidf" && break; sleep 0.1; done
+	running "$pidf" || { echo "stack.sh: $name did not start; see $LOGS/$name.log" >&2; exit 1; }
+	sed -i "/^$name /d" "$hashfile"; echo "$name $h" >> "$hashfile"
+}
+ensure_daemon controller
+ensure_daemon agent
+
+say "waiting for the agent on $HOST to register"
+for _ in $(seq 1 300); do
+	$MANAGE service list 2>/dev/null | grep -E "^\| *[^|]*\| *$HOST *\|.*\| *up *\|" >/dev/null && break
+	sleep 0.2
+done
+$MANAGE service list
+
+cat <<M
+
+tinystack is running on $HOST.
+  agent bus (ZeroMQ, CURVE):  tcp://0.0.0.0:5670
+  configuration:  $ETC/controller.conf  $ETC/agent.conf
+  state:          $STATE   logs: $LOGS
+  services:       $MANAGE service list
+  stop:           ./unstack.sh
+M

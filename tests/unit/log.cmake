@@ -1,0 +1,1 @@
+ts_unit_test(log_test)

@@ -1,0 +1,164 @@
+/* Unit tests for common/log.c and common/err.c. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "err.h"
+#include "log.h"
+
+static char captured[8][4096];
+static int ncaptured;
+
+static void
+cap(enum log_level lvl, const char *line, void *arg)
+{
+	if (ncaptured < 8)
+		snprintf(captured[ncaptured++], sizeof(captured[0]), "%s", line);
+}
+
+static void
+redact_case(const char *in, const char *want, int nwant)
+{
+	char buf[1024];
+	int n;
+
+	snprintf(buf, sizeof(buf), "%s", in);
+	n = log_redact(buf);
+	assert_string_equal(buf, want);
+	assert_int_equal(n, nwant);
+}
+
+static void
+test_redact_forms(void **state)
+{
+	redact_case("password=hunter2 user=bob",
+	    "password=*** user=bob", 1);
+	redact_case("{\"password\": \"s3cr\\\"et\", \"name\": \"x\"}",
+	    "{\"password\": \"***\", \"name\": \"x\"}", 1);
+	redact_case("'adminPass': 'abc'", "'adminPass': '***'", 1);
+	redact_case("X-Auth-Token: gAAAAABabc123", "X-Auth-Token: ***", 1);
+	redact_case("OS_PASSWORD=x OS_USERNAME=admin",
+	    "OS_PASSWORD=*** OS_USERNAME=admin", 1);
+	redact_case("new_password=a&original_password=b",
+	    "new_password=***&original_password=***", 2);
+	redact_case("secret_key = ABCDEF", "secret_key = ***", 1);
+	redact_case("nothing to hide: tokens counted=3",
+	    "nothing to hide: tokens counted=3", 0);
+	redact_case("password=", "password=", 0);
+	redact_case("", "", 0);
+}
+
+static void
+test_log_lines_are_redacted(void **state)
+{
+	ncaptured = 0;
+	log_set_capture(cap, NULL);
+	log_set_level(LOG_LVL_DEBUG);
+	log_set_request_id("req-1234");
+	log_info("auth for %s with password=%s", "admin", "topsecret");
+	log_debug("line with\nnewline");
+	log_set_level(LOG_LVL_WARN);
+	log_info("not shown at WARN");
+	log_set_capture(NULL, NULL);
+	log_set_request_id(NULL);
+	assert_int_equal(ncaptured, 2);
+	assert_non_null(strstr(captured[0], "[req-1234]"));
+	assert_non_null(strstr(captured[0], "password=***"));
+	assert_null(strstr(captured[0], "topsecret"));
+	/* Control characters cannot forge a second log line. */
+	assert_null(strchr(captured[1], '\n'));
+	assert_non_null(strstr(captured[1], "line with?newline"));
+}
+
+static void
+test_log_file_target(void **state)
+{
+	char path[] = "/tmp/ts-log-test-XXXXXX";
+	char buf[4096];
+	int fd = mkstemp(path);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	assert_int_equal(log_init("logtest", LOG_LVL_INFO, LOG_TO_FILE, path), 0);
+	log_info("hello %d", 42);
+	log_debug("hidden");
+	errno = ENOENT;
+	log_warn("open x");
+	log_close();
+	n = read(fd, buf, sizeof(buf) - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_non_null(strstr(buf, "INFO logtest [-] hello 42\n"));
+	assert_null(strstr(buf, "hidden"));
+	assert_non_null(strstr(buf, "WARNING logtest [-] open x: No such file or directory"));
+	close(fd);
+	unlink(path);
+	assert_int_equal(log_init("x", LOG_LVL_INFO, LOG_TO_FILE,
+	    "/nonexistent-dir/x.log"), -1);
+	assert_int_equal(err_code(), TS_EIO);
+}
+
+static int
+fails_with_errno(void)
+{
+	errno = EACCES;
+	err_set_errno(TS_EIO, "open %s", "/etc/shadow");
+	return -1;
+}
+
+static void
+test_err_record_once(void **state)
+{
+	err_clear();
+	assert_int_equal(err_code(), TS_EOK);
+	assert_string_equal(err_msg(), "");
+	assert_int_equal(fails_with_errno(), -1);
+	assert_int_equal(err_code(), TS_EIO);
+	assert_string_equal(err_msg(), "open /etc/shadow: Permission denied");
+	assert_non_null(strstr(err_last()->file, "log_test.c"));
+	err_prefix("store: ");
+	assert_string_equal(err_msg(), "store: open /etc/shadow: Permission denied");
+	assert_int_equal(err_code(), TS_EIO);
+	err_set(TS_ENOT_FOUND, "no such %s", "thing");
+	assert_int_equal(err_code_http(err_code()), 404);
+	assert_string_equal(err_code_name(TS_EOVER_QUOTA), "OVER_QUOTA");
+	assert_int_equal(err_code_http(TS_EOVER_QUOTA), 403);
+	assert_int_equal(err_code_http(TS_ETOO_LARGE), 413);
+	assert_int_equal(err_code_http((enum ts_errcode)9999), 500);
+}
+
+static void
+test_err_prefix_truncates_safely(void **state)
+{
+	char big[2000];
+
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	err_set(TS_EINVALID, "%s", big);
+	assert_int_equal(strlen(err_msg()), ERR_MSG_MAX - 1);
+	err_prefix("%s", big);
+	assert_int_equal(strlen(err_msg()), ERR_MSG_MAX - 1);
+	err_set(TS_EINVALID, "tail");
+	err_prefix("%.*s", (int)(ERR_MSG_MAX - 3), big);
+	assert_int_equal(strlen(err_msg()), ERR_MSG_MAX - 1);
+	assert_int_equal(err_msg()[ERR_MSG_MAX - 3], 't');
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_redact_forms),
+		cmocka_unit_test(test_log_lines_are_redacted),
+		cmocka_unit_test(test_log_file_target),
+		cmocka_unit_test(test_err_record_once),
+		cmocka_unit_test(test_err_prefix_truncates_safely),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
