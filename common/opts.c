@@ -1,0 +1,171 @@
+/*
+ * opts: option tables; see opts.h. Every default here must pass its own
+ * validation (config_new() checks), and the packaged samples are generated
+ * from these lines, so the help text is what operators read.
+ */
+#include "opts.h"
+
+#define KIB	1024LL
+#define GIB	(1024LL * 1024 * 1024)
+
+/* [DEFAULT] options both daemons share, so they read the same everywhere. */
+#define OPTS_COMMON_LOGGING						\
+	CONFIG_OPT_BOOL("DEFAULT", "debug", "false",			\
+	    "Log at debug level (more than verbose)."),			\
+	CONFIG_OPT_BOOL("DEFAULT", "verbose", "false",			\
+	    "Log at info level; when neither debug nor verbose is set, "\
+	    "only warnings and errors are logged."),			\
+	CONFIG_OPT_PATH("DEFAULT", "log_file", "",			\
+	    "Append log lines to this file; empty logs to standard "	\
+	    "error. Reopened on SIGHUP so it can be rotated."),		\
+	CONFIG_OPT_BOOL("DEFAULT", "use_syslog", "false",		\
+	    "Log to syslog (facility daemon) instead of standard error " \
+	    "or log_file.")
+
+#define OPTS_COMMON_HOST						\
+	CONFIG_OPT_STR("DEFAULT", "host", "",				\
+	    "Name of this host as other services see it; empty uses "	\
+	    "the system host name.")
+
+const struct config_opt opts_controller[] = {
+	OPTS_COMMON_LOGGING,
+	CONFIG_OPT_PATH("DEFAULT", "state_path", "/var/lib/tinystack",
+	    "Directory for the controller's persistent state."),
+	CONFIG_OPT_PATH("DEFAULT", "pid_file",
+	    "/run/tinystack/controller.pid",
+	    "File the controller writes its process id to; empty writes "
+	    "none."),
+	OPTS_COMMON_HOST,
+	CONFIG_OPT_INT("DEFAULT", "service_down_time", "60", 1, 86400,
+	    "Seconds without a report after which an agent's services are "
+	    "considered down. Should be several times report_interval."),
+	CONFIG_OPT_INT("DEFAULT", "report_interval", "10", 1, 3600,
+	    "Seconds between state reports the controller asks of agents "
+	    "(sent to them when they connect)."),
+
+	CONFIG_OPT_PATH("database", "path",
+	    "/var/lib/tinystack/controller.lmdb",
+	    "LMDB environment directory holding every table."),
+	CONFIG_OPT_INT("database", "map_size_mb", "1024", 16, 1048576,
+	    "Maximum size of the database in MiB (the LMDB map size). Writes "
+	    "fail with 503 when it is full; raising it takes a restart."),
+	CONFIG_OPT_INT("database", "max_readers", "510", 1, 65536,
+	    "Maximum number of concurrent read transactions (LMDB reader "
+	    "slots)."),
+	CONFIG_OPT_ENUM("database", "sync", "full", "full|nometasync",
+	    "Durability of commits: full syncs data and metadata on every "
+	    "commit; nometasync skips the metadata sync, so a crash may lose "
+	    "the last commit but never corrupts the database. Modes that can "
+	    "corrupt the database on a crash are deliberately not offered."),
+
+	CONFIG_OPT_STR("bus", "listen", "tcp://0.0.0.0:5670",
+	    "ZeroMQ endpoint the controller listens on for agents."),
+	CONFIG_OPT_BOOL("bus", "curve", "true",
+	    "Encrypt and authenticate the bus with CurveZMQ. Turning it off "
+	    "lets anyone who can reach the port act as an agent."),
+	CONFIG_OPT_PATH("bus", "keys_dir", "/etc/tinystack/keys",
+	    "Directory holding the controller's CurveZMQ key pair and the "
+	    "public keys of enrolled agents."),
+	CONFIG_OPT_INT("bus", "max_msg_size", "16777216", 4 * KIB, GIB,
+	    "Largest bus message accepted, in bytes; larger ones are "
+	    "dropped."),
+
+	CONFIG_OPT_STR("api", "bind_host", "0.0.0.0",
+	    "Address the HTTP APIs listen on."),
+	CONFIG_OPT_STR("api", "public_host", "",
+	    "Host name or address put in the service catalog's endpoint "
+	    "URLs; empty uses host."),
+	CONFIG_OPT_INT("api", "identity_port", "5000", 1, 65535,
+	    "Port of the Identity (Keystone v3) API."),
+	CONFIG_OPT_INT("api", "compute_port", "8774", 1, 65535,
+	    "Port of the Compute (Nova v2.1) API."),
+	CONFIG_OPT_INT("api", "image_port", "9292", 1, 65535,
+	    "Port of the Image (Glance v2) API."),
+	CONFIG_OPT_INT("api", "volume_port", "8776", 1, 65535,
+	    "Port of the Block Storage (Cinder v3) API."),
+	CONFIG_OPT_INT("api", "network_port", "9696", 1, 65535,
+	    "Port of the Networking (Neutron v2.0) API."),
+	CONFIG_OPT_INT("api", "threads", "8", 1, 1024,
+	    "Number of HTTP worker threads."),
+	CONFIG_OPT_INT("api", "max_body_size", "1048576", 1 * KIB, GIB,
+	    "Largest request body accepted, in bytes, except image data "
+	    "uploads (limited by [image] image_size_cap)."),
+	CONFIG_OPT_INT("api", "connection_limit", "1024", 1, 65536,
+	    "Maximum number of simultaneous HTTP connections."),
+	CONFIG_OPT_INT("api", "connection_timeout", "60", 1, 86400,
+	    "Seconds an idle HTTP connection is kept open."),
+	CONFIG_OPT_PATH("api", "tls_cert_file", "",
+	    "PEM certificate chain for HTTPS; empty serves plain HTTP."),
+	CONFIG_OPT_PATH("api", "tls_key_file", "",
+	    "PEM private key matching tls_cert_file."),
+
+	CONFIG_OPT_INT("identity", "token_expiration", "3600", 60, 2592000,
+	    "Lifetime of an issued token, in seconds."),
+	CONFIG_OPT_PATH("identity", "key_repository",
+	    "/etc/tinystack/token-keys",
+	    "Directory holding the token encryption keys."),
+	CONFIG_OPT_INT("identity", "max_active_keys", "3", 1, 100,
+	    "Number of token keys kept when rotating: tokens encrypted with "
+	    "an older key stop validating."),
+	CONFIG_OPT_INT("identity", "password_hash_opslimit", "2", 1, 32,
+	    "Argon2id passes per password hash (libsodium opslimit)."),
+	CONFIG_OPT_INT("identity", "password_hash_memlimit_kb", "65536", 8,
+	    4194304,
+	    "Argon2id memory per password hash, in KiB (libsodium "
+	    "memlimit). Each concurrent login uses this much."),
+	CONFIG_OPT_PATH("identity", "policy_file", "",
+	    "JSON file overriding policy rules; empty uses the built-in "
+	    "rules."),
+
+	CONFIG_OPT_PATH("image", "store_path", "/var/lib/tinystack/images",
+	    "Directory image data is stored in."),
+	CONFIG_OPT_INT("image", "image_size_cap", "1099511627776", 1,
+	    INT64_MAX,
+	    "Largest image accepted, in bytes."),
+
+	CONFIG_OPT_END
+};
+
+const struct config_opt opts_agent[] = {
+	OPTS_COMMON_LOGGING,
+	CONFIG_OPT_PATH("DEFAULT", "state_path", "/var/lib/tinystack/agent",
+	    "Directory for the agent's persistent state."),
+	CONFIG_OPT_PATH("DEFAULT", "pid_file", "/run/tinystack/agent.pid",
+	    "File the agent writes its process id to; empty writes none."),
+	OPTS_COMMON_HOST,
+	CONFIG_OPT_INT("DEFAULT", "report_interval", "10", 1, 3600,
+	    "Seconds between state reports until the controller sets its "
+	    "own interval."),
+	CONFIG_OPT_PATH("DEFAULT", "instances_path",
+	    "/var/lib/tinystack/instances",
+	    "Directory holding instance disks and console logs."),
+
+	CONFIG_OPT_STR("libvirt", "connection_uri", "qemu:///system",
+	    "libvirt connection URI."),
+	CONFIG_OPT_ENUM("libvirt", "virt_type", "qemu", "kvm|qemu",
+	    "Domain type: kvm needs hardware virtualization, qemu emulates "
+	    "(TCG)."),
+	CONFIG_OPT_ENUM("libvirt", "orphan_action", "log", "log|destroy",
+	    "What to do with a tinystack-named domain the controller does not "
+	    "know: log it, or destroy it."),
+
+	CONFIG_OPT_STR("bus", "controller", "tcp://127.0.0.1:5670",
+	    "ZeroMQ endpoint of the controller."),
+	CONFIG_OPT_BOOL("bus", "curve", "true",
+	    "Encrypt and authenticate the bus with CurveZMQ; must match the "
+	    "controller."),
+	CONFIG_OPT_PATH("bus", "keys_dir", "/etc/tinystack/keys",
+	    "Directory holding the agent's CurveZMQ key pair and the "
+	    "controller's public key."),
+	CONFIG_OPT_INT("bus", "reconnect_ivl_ms", "100", 1, 60000,
+	    "First delay before reconnecting to the controller, in "
+	    "milliseconds."),
+	CONFIG_OPT_INT("bus", "reconnect_max_ms", "5000", 0, 600000,
+	    "Longest delay between reconnection attempts, in milliseconds "
+	    "(the delay doubles up to it); 0 keeps the first delay."),
+	CONFIG_OPT_INT("bus", "max_msg_size", "16777216", 4 * KIB, GIB,
+	    "Largest bus message accepted, in bytes; larger ones are "
+	    "dropped."),
+
+	CONFIG_OPT_END
+};
