@@ -1,0 +1,1 @@
+ts_unit_test(proc_test SOURCES ${C}/proc.c)
