@@ -98,27 +98,66 @@ virt_uri(const struct virt *v)
 	return v->uri;
 }
 
-/* Copies the text of the first <tag>...</tag> found after `after` within
- * xml. The capabilities document is libvirt's own output, so a plain scan
- * is enough; the result is still bounded by outlen. */
+/* Copies the text of the first <tag>...</tag> inside the first
+ * <section>...</section> that follows `after` in xml. The capabilities
+ * document is libvirt's own output, so a plain scan is enough; the result is
+ * still bounded by outlen and by the section. */
 static void
-xml_text(const char *xml, const char *after, const char *tag, char *out,
-    size_t outlen)
+xml_text(const char *xml, const char *after, const char *section,
+    const char *tag, char *out, size_t outlen)
 {
-	char open[64], close[64];
-	const char *s, *e;
+	char open[64], close[64], sopen[64], sclose[64];
+	const char *s, *e, *ss, *se;
 
 	out[0] = '\0';
-	if (after && (xml = strstr(xml, after)) == NULL)
+	if ((xml = strstr(xml, after)) == NULL)
+		return;
+	snprintf(sopen, sizeof(sopen), "<%s>", section);
+	snprintf(sclose, sizeof(sclose), "</%s>", section);
+	if ((ss = strstr(xml, sopen)) == NULL ||
+	    (se = strstr(ss, sclose)) == NULL)
 		return;
 	snprintf(open, sizeof(open), "<%s>", tag);
 	snprintf(close, sizeof(close), "</%s>", tag);
-	if ((s = strstr(xml, open)) == NULL)
+	if ((s = strstr(ss, open)) == NULL || s > se)
 		return;
 	s += strlen(open);
-	if ((e = strstr(s, close)) == NULL)
+	if ((e = strstr(s, close)) == NULL || e > se)
 		return;
 	snprintf(out, outlen, "%.*s", (int)(e - s), s);
+}
+
+static int
+mem_stats(struct virt *v, struct virt_host *h)
+{
+	virNodeMemoryStatsPtr ps;
+	int n = 0;
+	unsigned long long total = 0, avail = 0;
+
+	if (virNodeGetMemoryStats(v->conn, VIR_NODE_MEMORY_STATS_ALL_CELLS,
+	    NULL, &n, 0) < 0 || n <= 0 || n > 64)
+		return -1;
+	if ((ps = calloc((size_t)n, sizeof(*ps))) == NULL)
+		return -1;
+	if (virNodeGetMemoryStats(v->conn, VIR_NODE_MEMORY_STATS_ALL_CELLS,
+	    ps, &n, 0) < 0) {
+		free(ps);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		if (strcmp(ps[i].field, VIR_NODE_MEMORY_STATS_TOTAL) == 0)
+			total = ps[i].value;
+		else if (strcmp(ps[i].field, VIR_NODE_MEMORY_STATS_FREE) == 0 ||
+		    strcmp(ps[i].field, VIR_NODE_MEMORY_STATS_BUFFERS) == 0 ||
+		    strcmp(ps[i].field, VIR_NODE_MEMORY_STATS_CACHED) == 0)
+			avail += ps[i].value;
+	}
+	free(ps);
+	if (total == 0)
+		return -1;
+	h->memory_mb = total / 1024;
+	h->memory_mb_used = avail < total ? (total - avail) / 1024 : 0;
+	return 0;
 }
 
 int
@@ -140,10 +179,17 @@ virt_host_info(struct virt *v, struct virt_host *h)
 	}
 	h->vcpus = ni.cpus;
 	h->memory_mb = ni.memory / 1024;
-	/* The test driver has no free-memory call; report nothing used then. */
-	freemem = virNodeGetFreeMemory(v->conn);
-	if (freemem > 0 && freemem / (1024 * 1024) <= h->memory_mb)
-		h->memory_mb_used = h->memory_mb - freemem / (1024 * 1024);
+	/* virNodeGetInfo's memory is the sum of NUMA cells as sysfs reports
+	 * them, which on some (nested) kernels is far below MemTotal; the
+	 * memory statistics are what the kernel really has. Used memory is
+	 * total - (free + buffers + cached), as Nova's libvirt driver
+	 * computes it. The test driver has neither call. */
+	if (mem_stats(v, h) == -1) {
+		freemem = virNodeGetFreeMemory(v->conn);
+		if (freemem > 0 && freemem / (1024 * 1024) <= h->memory_mb)
+			h->memory_mb_used = h->memory_mb -
+			    freemem / (1024 * 1024);
+	}
 
 	type = virConnectGetType(v->conn);
 	snprintf(h->hv_type, sizeof(h->hv_type), "%s", type ? type : "unknown");
@@ -153,9 +199,9 @@ virt_host_info(struct virt *v, struct virt_host *h)
 		h->libvirt_version = lver;
 
 	if ((caps = virConnectGetCapabilities(v->conn)) != NULL) {
-		xml_text(caps, "<host>", "arch", h->cpu_arch,
+		xml_text(caps, "<host>", "cpu", "arch", h->cpu_arch,
 		    sizeof(h->cpu_arch));
-		xml_text(caps, "<host>", "model", h->cpu_model,
+		xml_text(caps, "<host>", "cpu", "model", h->cpu_model,
 		    sizeof(h->cpu_model));
 		free(caps);
 	}
