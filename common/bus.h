@@ -1,0 +1,214 @@
+/*
+ * bus: the controller <-> agent transport over ZeroMQ (libzmq 4.3).
+ *
+ * The bus moves opaque, non-empty byte frames; encoding is common/codec's
+ * job. One side is a server (the controller: a ROUTER bound to an endpoint),
+ * the other a client (an agent: a DEALER named after its host).
+ *
+ * Security (see shared/security-and-reliability.md 2.5):
+ *  - CURVE is on unless curve=0 (debugging only, logged loudly at start).
+ *  - Client authentication is a ZAP handler installed before the ROUTER
+ *    binds, with ZMQ_ZAP_ENFORCE_DOMAIN set, so a missing handler fails
+ *    closed. The handler asks opts->allow() whether a client public key is
+ *    enrolled and for which host; that host becomes the connection's
+ *    User-Id.
+ *  - A client's routing id is "<host>/<16 random hex digits>", fresh for
+ *    every socket it creates. The server drops and logs every frame whose
+ *    host part differs from the connection's User-Id (the host its key is
+ *    enrolled for), so an agent cannot speak for another host. It sends to
+ *    a host through the routing id of that host's newest proven
+ *    connection: clients set ZMQ_PROBE_ROUTER, so each new connection
+ *    announces itself with an empty frame carrying its User-Id. Since the
+ *    suffix is random and never shown to other peers, an agent holding a
+ *    valid key cannot use ZMQ_ROUTER_HANDOVER to take over another host's
+ *    routing id and receive its commands; handover only lets a socket
+ *    that reconnects replace its own stale connection.
+ *  - What the bus does not do: authorize payloads (the controller checks
+ *    that what an agent says concerns its own host), parse them safely
+ *    (codec), or make delivery reliable: ZeroMQ queues are in memory only.
+ *    Every failure to hand a message to ZeroMQ is reported (bus_send) or
+ *    logged (bus_post); nothing is dropped silently on the sending side.
+ *
+ * Threads: a bus and its socket belong to the thread that calls bus_poll()
+ * and bus_send() (the "bus thread"). bus_post() is the only call that is
+ * safe from other threads: it copies the frame into a bounded queue and
+ * wakes the bus thread, which sends it from bus_poll(). The ZAP handler runs
+ * in its own thread (server with CURVE only), so opts->allow must be
+ * thread-safe with respect to the application's own data.
+ *
+ * Liveness: libzmq heartbeats (ZMQ_HEARTBEAT_*) close dead TCP peers; they
+ * are answered by libzmq's I/O thread even when the application is stuck,
+ * so a client also tracks how long its server has been silent at the
+ * application level (bus_peer_silent_ms) and can rebuild its socket
+ * (bus_client_reconnect).
+ */
+#ifndef TS_BUS_H
+#define TS_BUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BUS_KEY_Z85_LEN	40	/* a CURVE key in Z85, without the NUL */
+#define BUS_HOST_MAX	238	/* longest host name: with "/" and 16 hex
+				   digits the routing id fits ZeroMQ's 255 */
+#define BUS_NAME_SIZE	256
+#define BUS_MAX_FDS	16	/* extra fds bus_add_fd() accepts */
+#define BUS_ZAP_DOMAIN	"tinystack"
+
+struct bus;
+
+/*
+ * Decides whether a client key is enrolled. client_pubkey_z85 is the
+ * client's long-term public key (40 Z85 chars + NUL). Return 0 to accept and
+ * write the host name the key is enrolled for into host_out (NUL-terminated,
+ * at most host_len bytes; it must be a valid host name, see
+ * bus_host_valid()), or -1 to deny. Called on the ZAP thread.
+ */
+typedef int (*bus_allow_fn)(const char *client_pubkey_z85, char *host_out,
+    size_t host_len, void *arg);
+
+/* Called on the bus thread from bus_poll() when an fd added with
+ * bus_add_fd() is ready; revents are ZMQ_POLLIN / ZMQ_POLLOUT / ZMQ_POLLERR. */
+typedef void (*bus_fd_fn)(int fd, short revents, void *arg);
+
+/*
+ * Options. Start from bus_opts_init(), which turns CURVE on and leaves every
+ * number 0 (= the default given below). Strings are copied by *_new(); the
+ * secret key copy is wiped by bus_free().
+ */
+struct bus_opts {
+	/* "tcp://127.0.0.1:5670"; a server may bind port "*" */
+	const char	*endpoint;
+	int		 curve;		/* 1 (default); 0: plain, debug only */
+	const char	*server_public;	/* client: the server's public key */
+	/* Own key pair (Z85). A server needs only the secret key; a public
+	 * key given with it must match. */
+	const char	*public_key;
+	const char	*secret_key;
+	const char	*identity;	/* client: this host's name */
+	int		 reconnect_ivl_ms;	/* client; default 100 */
+	int		 reconnect_max_ms;	/* client backoff cap; 10000 */
+	/* Default 2000; heartbeat timeout and TTL are 3x; <0 turns off. */
+	int		 heartbeat_ivl_ms;
+	int64_t		 max_msg_size;	/* inbound cap; 16 MiB, min 1024 */
+	int		 sndhwm;	/* per-peer queue (frames); 1000 */
+	int		 post_queue_max;	/* bus_post() queue; 4096 */
+	bus_allow_fn	 allow;		/* server with CURVE: required */
+	void		*allow_arg;
+};
+
+/*
+ * One received frame. On the server, peer is the host named by the
+ * sender's routing id and user_id the host its CURVE key is enrolled for;
+ * the bus only returns messages where both are equal (with curve=0,
+ * user_id is a copy of the unauthenticated peer). On a client both
+ * are empty strings: the only peer is the server, authenticated by its
+ * public key. data is owned by the message: bus_msg_clear() frees it.
+ */
+struct bus_msg {
+	char	 peer[BUS_NAME_SIZE];
+	char	 user_id[BUS_NAME_SIZE];
+	uint8_t	*data;
+	size_t	 len;
+};
+
+void	bus_opts_init(struct bus_opts *);
+
+/*
+ * Create a bus with its own ZeroMQ context. The server binds opts->endpoint
+ * (after installing the ZAP handler); the client connects and returns
+ * before the handshake completes (see bus_client_connected()). NULL with
+ * the error recorded: TS_EINVALID / TS_ECONFIG for bad options or keys,
+ * TS_EIO when ZeroMQ refuses (e.g. the address is in use).
+ */
+struct bus	*bus_server_new(const struct bus_opts *);
+struct bus	*bus_client_new(const struct bus_opts *);
+
+/* Close the socket (linger bounded to a few hundred ms), stop the ZAP
+ * thread and the context. Accepts NULL; clears the pointer. No other thread
+ * may be inside bus_post() on this bus. */
+void	 bus_free(struct bus **);
+
+/* The endpoint actually bound or connected (the server's resolves a "*"
+ * port). Borrowed; valid until bus_free() or bus_client_reconnect(). */
+const char *bus_endpoint(const struct bus *);
+
+/*
+ * Bus thread's loop step. Sends what bus_post() queued, runs callbacks of
+ * ready extra fds, and waits up to timeout_ms (-1: forever, 0: don't wait)
+ * for a message. Returns 1 with *out filled (caller clears it), 0 on
+ * timeout, wake-up (posted messages were sent), an extra fd's callback or a
+ * signal (EINTR), -1 on error. Frames that fail the checks above (host
+ * mismatch, multi-part, connection probes) are consumed, logged where
+ * relevant, and never returned. *out is overwritten, not freed.
+ */
+int	 bus_poll(struct bus *, int timeout_ms, struct bus_msg *out);
+void	 bus_msg_clear(struct bus_msg *);
+
+/*
+ * Send one frame now without blocking; bus thread only. peer is the host
+ * name on a server and ignored (may be NULL) on a client. len must be
+ * 1..max_msg_size. Errors: TS_EUNREACHABLE when the peer is not
+ * connected (on a server: no connection proven to be that host),
+ * TS_EUNAVAILABLE when its send queue is full (ZMQ_SNDHWM), TS_EINVALID /
+ * TS_ETOO_LARGE for bad arguments.
+ */
+int	 bus_send(struct bus *, const char *peer, const void *, size_t);
+
+/*
+ * Same from any thread: copies the frame into the bounded queue and wakes
+ * the bus thread. Returns -1 TS_EUNAVAILABLE when the queue is full,
+ * TS_EINVALID / TS_ETOO_LARGE for bad arguments. Failures of the eventual
+ * send are logged by the bus thread (warning), with the peer's name.
+ */
+int	 bus_post(struct bus *, const char *peer, const void *, size_t);
+
+/* Poll fd together with the bus (e.g. a daemon's timerfd or signalfd).
+ * events: ZMQ_POLLIN and/or ZMQ_POLLOUT. Bus thread only; at most
+ * BUS_MAX_FDS; an fd can be added once. The fd stays the caller's. */
+int	 bus_add_fd(struct bus *, int fd, short events, bus_fd_fn, void *arg);
+int	 bus_remove_fd(struct bus *, int fd);
+
+/* Client: milliseconds since the last frame from the server, or since the
+ * socket was (re)created if none arrived since. Server: always 0. */
+int64_t	 bus_peer_silent_ms(const struct bus *);
+/* Client: 1 while a connection to the server that completed its (CURVE)
+ * handshake is up, as of the last bus_poll()/bus_send(). Server: always 1. */
+int	 bus_client_connected(const struct bus *);
+/* Client: close the socket (dropping what is queued in it) and connect a
+ * new one with the same options; posted messages are kept. Resets the
+ * silence clock. -1 (err set) if the new socket cannot be made; the bus is
+ * then unusable until a later call succeeds. */
+int	 bus_client_reconnect(struct bus *);
+
+/* Host names (identity, peer, User-Id): 1..238 chars of [A-Za-z0-9._-],
+ * not starting with '.' or '-'. Returns 1 if valid. */
+int	 bus_host_valid(const char *);
+
+/*
+ * CURVE keys, in Z85 (40 chars + NUL).
+ * bus_key_check: 0 if the string is exactly 40 Z85 chars that decode to 32
+ *   bytes, else -1 TS_EINVALID.
+ * bus_keypair_new: a fresh key pair; -1 TS_EINTERNAL if libzmq lacks CURVE.
+ * bus_keypair_save: writes <dir>/<name>.key (mode 0600, both keys) and
+ *   <dir>/<name>.pub (0644), each through a temporary file, fsync and
+ *   rename, replacing an existing pair atomically per file. name: a plain
+ *   file name ([A-Za-z0-9._-], not starting with '.').
+ * bus_keypair_load: reads a .key file; refuses (TS_ECONFIG) a file that is
+ *   not a regular file, is accessible by group or others, is malformed, or
+ *   whose public key does not belong to its secret key.
+ * bus_pubkey_load: reads the public key of a .pub (or .key) file.
+ * File format, one "name = value" per line, '#' comments:
+ *   public = <z85>
+ *   secret = <z85>          (only in .key)
+ */
+int	 bus_key_check(const char *z85);
+int	 bus_keypair_new(char pub[BUS_KEY_Z85_LEN + 1],
+	    char sec[BUS_KEY_Z85_LEN + 1]);
+int	 bus_keypair_save(const char *dir, const char *name, const char *pub,
+	    const char *sec);
+int	 bus_keypair_load(const char *path, char pub[BUS_KEY_Z85_LEN + 1],
+	    char sec[BUS_KEY_Z85_LEN + 1]);
+int	 bus_pubkey_load(const char *path, char pub[BUS_KEY_Z85_LEN + 1]);
+
+#endif

@@ -1,0 +1,1112 @@
+/*
+ * bus_test: the ZeroMQ bus over real TCP on 127.0.0.1.
+ *
+ * Every server binds tcp://127.0.0.1:* and clients connect to the port the
+ * kernel picked (bus_endpoint), so runs never collide. Client and server
+ * live in the same thread; libzmq's I/O threads run the handshakes, and
+ * every wait is a poll loop with a hard cap (WAIT_MS), so a regression
+ * fails instead of hanging.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <zmq.h>
+
+#include "bus.h"
+#include "err.h"
+#include "log.h"
+
+#define WAIT_MS		5000	/* cap on any wait for something to happen */
+#define QUIET_MS	1500	/* how long "nothing arrives" is watched */
+#define ANY_EP		"tcp://127.0.0.1:*"
+
+struct keypair {
+	char	pub[BUS_KEY_Z85_LEN + 1];
+	char	sec[BUS_KEY_Z85_LEN + 1];
+};
+
+static struct keypair	kserver, ka, kb, kunknown;
+
+/* Enrolment seen by the ZAP thread: key -> host. */
+static pthread_mutex_t	allow_lock = PTHREAD_MUTEX_INITIALIZER;
+static int		allow_calls;
+static char		allow_last_key[BUS_KEY_Z85_LEN + 1];
+
+/* Log lines captured from every thread (the ZAP thread logs too). */
+static pthread_mutex_t	cap_lock = PTHREAD_MUTEX_INITIALIZER;
+static char		cap_buf[65536];
+static size_t		cap_len;
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+capture(enum log_level lvl, const char *line, void *arg)
+{
+	size_t n = strlen(line);
+
+	(void)lvl;
+	(void)arg;
+	pthread_mutex_lock(&cap_lock);
+	if (cap_len + n + 2 < sizeof(cap_buf)) {
+		memcpy(cap_buf + cap_len, line, n);
+		cap_len += n;
+		cap_buf[cap_len++] = '\n';
+		cap_buf[cap_len] = '\0';
+	}
+	pthread_mutex_unlock(&cap_lock);
+}
+
+static void
+cap_reset(void)
+{
+	pthread_mutex_lock(&cap_lock);
+	cap_len = 0;
+	cap_buf[0] = '\0';
+	pthread_mutex_unlock(&cap_lock);
+}
+
+static int
+cap_has(const char *s)
+{
+	int r;
+
+	pthread_mutex_lock(&cap_lock);
+	r = strstr(cap_buf, s) != NULL;
+	pthread_mutex_unlock(&cap_lock);
+	return r;
+}
+
+static int
+cap_count(const char *s)
+{
+	const char *p;
+	int n = 0;
+
+	pthread_mutex_lock(&cap_lock);
+	for (p = cap_buf; (p = strstr(p, s)) != NULL; p += strlen(s))
+		n++;
+	pthread_mutex_unlock(&cap_lock);
+	return n;
+}
+
+static int
+allow(const char *key, char *host, size_t len, void *arg)
+{
+	int rc = -1;
+
+	(void)arg;
+	pthread_mutex_lock(&allow_lock);
+	allow_calls++;
+	snprintf(allow_last_key, sizeof(allow_last_key), "%s", key);
+	pthread_mutex_unlock(&allow_lock);
+	if (strcmp(key, ka.pub) == 0) {
+		snprintf(host, len, "hosta");
+		rc = 0;
+	} else if (strcmp(key, kb.pub) == 0) {
+		snprintf(host, len, "hostb");
+		rc = 0;
+	}
+	return rc;
+}
+
+static int
+allow_seen(const char *key)
+{
+	int r;
+
+	pthread_mutex_lock(&allow_lock);
+	r = allow_calls > 0 && strcmp(allow_last_key, key) == 0;
+	pthread_mutex_unlock(&allow_lock);
+	return r;
+}
+
+static struct bus *
+server_new(int curve, int64_t max_msg_size)
+{
+	struct bus_opts o;
+	struct bus *s;
+
+	bus_opts_init(&o);
+	o.endpoint = ANY_EP;
+	o.curve = curve;
+	o.secret_key = kserver.sec;
+	o.public_key = kserver.pub;
+	o.allow = allow;
+	o.heartbeat_ivl_ms = 200;
+	o.max_msg_size = max_msg_size;
+	s = bus_server_new(&o);
+	if (s == NULL)
+		fail_msg("bus_server_new: %s", err_msg());
+	return s;
+}
+
+static struct bus *
+client_new(const char *ep, const char *identity, const struct keypair *k,
+    int curve, int64_t max_msg_size)
+{
+	struct bus_opts o;
+	struct bus *c;
+
+	bus_opts_init(&o);
+	o.endpoint = ep;
+	o.curve = curve;
+	o.server_public = kserver.pub;
+	o.public_key = k->pub;
+	o.secret_key = k->sec;
+	o.identity = identity;
+	o.reconnect_ivl_ms = 50;
+	o.reconnect_max_ms = 200;
+	o.heartbeat_ivl_ms = 200;
+	o.max_msg_size = max_msg_size;
+	c = bus_client_new(&o);
+	if (c == NULL)
+		fail_msg("bus_client_new: %s", err_msg());
+	return c;
+}
+
+/* Poll b until it returns a message or ms elapse. 1 with *m filled. */
+static int
+recv_within(struct bus *b, int ms, struct bus_msg *m)
+{
+	int64_t end = now_ms() + ms;
+
+	while (now_ms() < end) {
+		int rc = bus_poll(b, 50, m);
+
+		assert_int_not_equal(rc, -1);
+		if (rc == 1)
+			return 1;
+	}
+	return 0;
+}
+
+/* Client send, retried while the handshake is still under way. */
+static int
+client_send_within(struct bus *c, const char *text, int ms)
+{
+	int64_t end = now_ms() + ms;
+	struct bus_msg m;
+
+	while (now_ms() < end) {
+		if (bus_send(c, NULL, text, strlen(text)) == 0)
+			return 0;
+		assert_int_equal(err_code(), TS_EUNREACHABLE);
+		if (bus_poll(c, 20, &m) == 1)
+			bus_msg_clear(&m);
+	}
+	return -1;
+}
+
+static int
+msg_is(const struct bus_msg *m, const char *text)
+{
+	return m->len == strlen(text) && memcmp(m->data, text, m->len) == 0;
+}
+
+/* Send text from the client until the server gets it (each try is a new
+ * frame, so a frame lost to a reconnect is simply retried). */
+static void
+establish(struct bus *s, struct bus *c, const char *text)
+{
+	int64_t end = now_ms() + WAIT_MS;
+	struct bus_msg m;
+
+	while (now_ms() < end) {
+		if (client_send_within(c, text, WAIT_MS) == 0 &&
+		    recv_within(s, 300, &m) == 1) {
+			assert_true(msg_is(&m, text));
+			bus_msg_clear(&m);
+			return;
+		}
+	}
+	fail_msg("no message from client to server within %d ms", WAIT_MS);
+}
+
+static void
+expect_server_to_client(struct bus *s, const char *peer, struct bus *c,
+    const char *text)
+{
+	struct bus_msg m;
+
+	assert_int_equal(bus_send(s, peer, text, strlen(text)), 0);
+	assert_int_equal(recv_within(c, WAIT_MS, &m), 1);
+	assert_true(msg_is(&m, text));
+	assert_string_equal(m.peer, "");
+	bus_msg_clear(&m);
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void
+test_roundtrip(void **state)
+{
+	struct bus *s, *c;
+	struct bus_msg m;
+	int64_t t0;
+
+	(void)state;
+	s = server_new(1, 0);
+	assert_non_null(strstr(bus_endpoint(s), "tcp://127.0.0.1:"));
+	assert_null(strchr(bus_endpoint(s), '*'));
+	c = client_new(bus_endpoint(s), "hosta", &ka, 1, 0);
+
+	assert_int_equal(client_send_within(c, "hello", WAIT_MS), 0);
+	assert_int_equal(recv_within(s, WAIT_MS, &m), 1);
+	assert_string_equal(m.peer, "hosta");
+	assert_string_equal(m.user_id, "hosta");
+	assert_true(msg_is(&m, "hello"));
+	bus_msg_clear(&m);
+	assert_null(m.data);
+	assert_true(allow_seen(ka.pub));
+	assert_int_equal(bus_client_connected(c), 1);
+
+	expect_server_to_client(s, "hosta", c, "welcome");
+	assert_true(bus_peer_silent_ms(c) < 1000);
+
+	/* Binary payload with NULs passes untouched. */
+	assert_int_equal(bus_send(c, NULL, "\0a\0b", 4), 0);
+	assert_int_equal(recv_within(s, WAIT_MS, &m), 1);
+	assert_int_equal(m.len, 4);
+	assert_memory_equal(m.data, "\0a\0b", 4);
+	bus_msg_clear(&m);
+
+	/* Linger is bounded: freeing with frames still queued is quick. */
+	assert_int_equal(bus_send(s, "hosta", "unread", 6), 0);
+	t0 = now_ms();
+	bus_free(&c);
+	bus_free(&s);
+	assert_null(c);
+	assert_null(s);
+	assert_true(now_ms() - t0 < 2000);
+	bus_free(&s);	/* NULL is fine */
+}
+
+static void
+test_unknown_key_refused(void **state)
+{
+	struct bus *s, *c;
+	struct bus_msg m;
+	void *ctx, *raw;
+	int64_t end;
+	int zero = 0;
+
+	(void)state;
+	cap_reset();
+	s = server_new(1, 0);
+
+	/* A raw DEALER queues its frame before the handshake (no
+	 * ZMQ_IMMEDIATE), so it would arrive if the key were accepted. */
+	ctx = zmq_ctx_new();
+	raw = zmq_socket(ctx, ZMQ_DEALER);
+	assert_non_null(raw);
+	assert_int_equal(zmq_setsockopt(raw, ZMQ_LINGER, &zero, sizeof(zero)),
+	    0);
+	assert_int_equal(zmq_setsockopt(raw, ZMQ_ROUTING_ID, "hosta", 5), 0);
+	assert_int_equal(zmq_setsockopt(raw, ZMQ_CURVE_SERVERKEY, kserver.pub,
+	    41), 0);
+	assert_int_equal(zmq_setsockopt(raw, ZMQ_CURVE_PUBLICKEY, kunknown.pub,
+	    41), 0);
+	assert_int_equal(zmq_setsockopt(raw, ZMQ_CURVE_SECRETKEY, kunknown.sec,
+	    41), 0);
+	assert_int_equal(zmq_connect(raw, bus_endpoint(s)), 0);
+	assert_int_equal(zmq_send(raw, "intrude", 7, ZMQ_DONTWAIT), 7);
+
+	/* Our own client with the same unknown key. */
+	c = client_new(bus_endpoint(s), "hosta", &kunknown, 1, 0);
+
+	end = now_ms() + WAIT_MS;
+	while (!allow_seen(kunknown.pub) && now_ms() < end)
+		assert_int_not_equal(bus_poll(s, 20, &m), 1);
+	assert_true(allow_seen(kunknown.pub));
+
+	end = now_ms() + QUIET_MS;
+	while (now_ms() < end) {
+		assert_int_equal(bus_poll(s, 50, &m), 0);
+		if (bus_poll(c, 10, &m) == 1)
+			fail_msg("refused client received a frame");
+		assert_int_equal(bus_send(c, NULL, "x", 1), -1);
+		assert_int_equal(err_code(), TS_EUNREACHABLE);
+	}
+	assert_int_equal(bus_client_connected(c), 0);
+	assert_true(cap_has("not enrolled"));
+	assert_true(cap_has("refused this host's key"));
+	assert_int_equal(bus_send(s, "hosta", "x", 1), -1);
+	assert_int_equal(err_code(), TS_EUNREACHABLE);
+
+	zmq_close(raw);
+	zmq_ctx_term(ctx);
+	bus_free(&c);
+	bus_free(&s);
+}
+
+/* Pump a client until the server has logged text (or WAIT_MS). */
+static void
+wait_logged(struct bus *s, struct bus *c, const char *text)
+{
+	struct bus_msg m;
+	int64_t end = now_ms() + WAIT_MS;
+
+	while (!cap_has(text) && now_ms() < end) {
+		assert_int_not_equal(bus_poll(s, 10, &m), 1);
+		if (c != NULL && bus_poll(c, 10, &m) == 1)
+			fail_msg("impostor received a frame");
+	}
+	if (!cap_has(text))
+		fail_msg("not logged within %d ms: %s", WAIT_MS, text);
+}
+
+static void
+test_impersonation_dropped(void **state)
+{
+	struct bus *s, *cb, *evil;
+	struct bus_msg m;
+	void *ctx, *raw;
+	int64_t end;
+	int i, zero = 0;
+
+	(void)state;
+	cap_reset();
+	s = server_new(1, 0);
+
+	/* Key A (enrolled as hosta) claiming to be hostb. */
+	evil = client_new(bus_endpoint(s), "hostb", &ka, 1, 0);
+	assert_int_equal(client_send_within(evil, "i am hostb", WAIT_MS), 0);
+	assert_int_equal(recv_within(s, QUIET_MS, &m), 0);
+	assert_true(cap_has("claiming to be from hostb on a connection "
+	    "authenticated as hosta"));
+	/* A flood of such frames is logged once a second, not per frame
+	 * (the last log was over QUIET_MS ago). */
+	cap_reset();
+	for (i = 0; i < 10; i++)
+		assert_int_equal(bus_send(evil, NULL, "flood", 5), 0);
+	wait_logged(s, evil, "claiming to be from hostb");
+	assert_int_equal(recv_within(s, 300, &m), 0);
+	assert_int_equal(cap_count("claiming to be from hostb"), 1);
+	/* ...and nothing is sent to it under that name. */
+	assert_int_equal(bus_send(s, "hostb", "secret", 6), -1);
+	assert_int_equal(err_code(), TS_EUNREACHABLE);
+	bus_free(&evil);
+
+	/* With the real hostb connected, an impostor connecting as hostb
+	 * neither displaces it nor receives its frames. */
+	cb = client_new(bus_endpoint(s), "hostb", &kb, 1, 0);
+	establish(s, cb, "real b");
+	expect_server_to_client(s, "hostb", cb, "for b");
+
+	usleep(1100 * 1000);	/* past the flood's log rate limit */
+	cap_reset();
+	evil = client_new(bus_endpoint(s), "hostb", &ka, 1, 0);
+	wait_logged(s, evil, "claiming to be from hostb");
+	expect_server_to_client(s, "hostb", cb, "still for b");
+	end = now_ms() + 300;
+	while (now_ms() < end)
+		if (bus_poll(evil, 20, &m) == 1)
+			fail_msg("impostor received a frame for hostb");
+	bus_free(&evil);
+
+	/* A raw ZeroMQ client taking the plain name "hostb" as its routing
+	 * id (what ROUTER_HANDOVER would honour) is not a bus peer at all. */
+	cap_reset();
+	ctx = zmq_ctx_new();
+	raw = zmq_socket(ctx, ZMQ_DEALER);
+	assert_int_equal(zmq_setsockopt(raw, ZMQ_LINGER, &zero, sizeof(zero)),
+	    0);
+	assert_int_equal(zmq_setsockopt(raw, ZMQ_ROUTING_ID, "hostb", 5), 0);
+	assert_int_equal(zmq_setsockopt(raw, ZMQ_CURVE_SERVERKEY, kserver.pub,
+	    41), 0);
+	assert_int_equal(zmq_setsockopt(raw, ZMQ_CURVE_PUBLICKEY, ka.pub, 41),
+	    0);
+	assert_int_equal(zmq_setsockopt(raw, ZMQ_CURVE_SECRETKEY, ka.sec, 41),
+	    0);
+	assert_int_equal(zmq_connect(raw, bus_endpoint(s)), 0);
+	assert_int_equal(zmq_send(raw, "raw", 3, 0), 3);
+	wait_logged(s, NULL, "not a bus client");
+	expect_server_to_client(s, "hostb", cb, "b once more");
+	assert_int_equal(zmq_recv(raw, &zero, sizeof(zero), ZMQ_DONTWAIT), -1);
+	zmq_close(raw);
+	zmq_ctx_term(ctx);
+
+	/* The real agent rebuilding its socket (new routing id) takes over
+	 * its host's route. */
+	assert_int_equal(bus_client_reconnect(cb), 0);
+	establish(s, cb, "b again");
+	expect_server_to_client(s, "hostb", cb, "for b again");
+
+	bus_free(&cb);
+	bus_free(&s);
+}
+
+static void
+test_unreachable(void **state)
+{
+	struct bus *s, *c;
+	int64_t end;
+	int rc = 0;
+
+	(void)state;
+	/* Never connected, with CURVE (not authenticated) and without
+	 * (ROUTER_MANDATORY). */
+	s = server_new(1, 0);
+	assert_int_equal(bus_send(s, "ghost", "x", 1), -1);
+	assert_int_equal(err_code(), TS_EUNREACHABLE);
+	assert_non_null(strstr(err_msg(), "agent ghost unreachable"));
+	bus_free(&s);
+
+	s = server_new(0, 0);
+	assert_int_equal(bus_send(s, "ghost", "x", 1), -1);
+	assert_int_equal(err_code(), TS_EUNREACHABLE);
+	assert_non_null(strstr(err_msg(), "agent ghost unreachable"));
+	bus_free(&s);
+
+	/* Connected, then gone: the send fails instead of vanishing. */
+	s = server_new(1, 0);
+	c = client_new(bus_endpoint(s), "hosta", &ka, 1, 0);
+	establish(s, c, "up");
+	bus_free(&c);
+	end = now_ms() + WAIT_MS;
+	while (now_ms() < end) {
+		struct bus_msg m;
+
+		if ((rc = bus_send(s, "hosta", "x", 1)) == -1)
+			break;
+		assert_int_not_equal(bus_poll(s, 20, &m), 1);
+	}
+	assert_int_equal(rc, -1);
+	assert_int_equal(err_code(), TS_EUNREACHABLE);
+	bus_free(&s);
+}
+
+#define POSTERS		4
+#define PER_POSTER	200
+
+struct poster {
+	struct bus	*bus;
+	const char	*peer;
+	int		 id;
+	int		 failures;
+};
+
+static void *
+poster_main(void *arg)
+{
+	struct poster *p = arg;
+	char buf[32];
+	int i;
+
+	for (i = 0; i < PER_POSTER; i++) {
+		int n = snprintf(buf, sizeof(buf), "%d:%d", p->id, i);
+
+		if (bus_post(p->bus, p->peer, buf, (size_t)n) == -1)
+			p->failures++;
+	}
+	return NULL;
+}
+
+/* Start POSTERS threads posting on from, pump both buses until to has
+ * every frame, and check each arrived exactly once. */
+static void
+post_and_collect(struct bus *from, const char *peer, struct bus *pump,
+    struct bus *to)
+{
+	static unsigned char seen[POSTERS][PER_POSTER];
+	struct poster p[POSTERS];
+	pthread_t th[POSTERS];
+	int i, got = 0;
+	int64_t end;
+
+	memset(seen, 0, sizeof(seen));
+	for (i = 0; i < POSTERS; i++) {
+		p[i] = (struct poster){ .bus = from, .peer = peer, .id = i };
+		assert_int_equal(pthread_create(&th[i], NULL, poster_main,
+		    &p[i]), 0);
+	}
+	end = now_ms() + 2 * WAIT_MS;
+	while (got < POSTERS * PER_POSTER && now_ms() < end) {
+		struct bus_msg m;
+		int t, n;
+
+		if (bus_poll(pump, 5, &m) == 1)
+			bus_msg_clear(&m);
+		while (bus_poll(to, 5, &m) == 1) {
+			char txt[32];
+
+			assert_true(m.len < sizeof(txt));
+			memcpy(txt, m.data, m.len);
+			txt[m.len] = '\0';
+			bus_msg_clear(&m);
+			assert_int_equal(sscanf(txt, "%d:%d", &t, &n), 2);
+			assert_true(t >= 0 && t < POSTERS && n >= 0 &&
+			    n < PER_POSTER);
+			assert_int_equal(seen[t][n], 0);
+			seen[t][n] = 1;
+			got++;
+		}
+	}
+	for (i = 0; i < POSTERS; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(p[i].failures, 0);
+	}
+	assert_int_equal(got, POSTERS * PER_POSTER);
+}
+
+static void
+test_post_threads(void **state)
+{
+	struct bus *s, *c;
+
+	(void)state;
+	s = server_new(1, 0);
+	c = client_new(bus_endpoint(s), "hosta", &ka, 1, 0);
+	establish(s, c, "ready");
+	/* Controller threads -> agent, then agent threads -> controller. */
+	post_and_collect(s, "hosta", s, c);
+	post_and_collect(c, NULL, c, s);
+	bus_free(&c);
+	bus_free(&s);
+}
+
+struct waker {
+	struct bus	*bus;
+	int		 delay_ms;
+};
+
+static void *
+waker_main(void *arg)
+{
+	struct waker *w = arg;
+
+	usleep((useconds_t)w->delay_ms * 1000);
+	bus_post(w->bus, "ghost", "x", 1);
+	return NULL;
+}
+
+static int	fd_calls;
+
+static void
+on_fd(int fd, short revents, void *arg)
+{
+	char buf[16];
+
+	(void)arg;
+	assert_true(revents & ZMQ_POLLIN);
+	assert_true(read(fd, buf, sizeof(buf)) > 0);
+	fd_calls++;
+}
+
+static void
+test_loop_wakeups(void **state)
+{
+	struct bus *s;
+	struct bus_msg m;
+	struct waker w;
+	pthread_t th;
+	int64_t t0;
+	int pfd[2];
+
+	(void)state;
+	cap_reset();
+	s = server_new(1, 0);
+
+	/* Plain timeout. */
+	t0 = now_ms();
+	assert_int_equal(bus_poll(s, 100, &m), 0);
+	assert_true(now_ms() - t0 >= 90);
+
+	/* A post from another thread ends a long wait early, and its
+	 * failure (no such agent) is logged, not lost. */
+	w = (struct waker){ .bus = s, .delay_ms = 100 };
+	assert_int_equal(pthread_create(&th, NULL, waker_main, &w), 0);
+	t0 = now_ms();
+	assert_int_equal(bus_poll(s, WAIT_MS, &m), 0);
+	assert_true(now_ms() - t0 < WAIT_MS - 1000);
+	pthread_join(th, NULL);
+	assert_true(cap_has("agent ghost unreachable"));
+
+	/* An extra fd is polled with the bus and its callback runs. */
+	assert_int_equal(pipe(pfd), 0);
+	assert_int_equal(bus_add_fd(s, pfd[0], ZMQ_POLLIN, on_fd, NULL), 0);
+	assert_int_equal(bus_add_fd(s, pfd[0], ZMQ_POLLIN, on_fd, NULL), -1);
+	assert_int_equal(write(pfd[1], "t", 1), 1);
+	t0 = now_ms();
+	assert_int_equal(bus_poll(s, WAIT_MS, &m), 0);
+	assert_true(now_ms() - t0 < WAIT_MS - 1000);
+	assert_int_equal(fd_calls, 1);
+	assert_int_equal(bus_remove_fd(s, pfd[0]), 0);
+	assert_int_equal(bus_remove_fd(s, pfd[0]), -1);
+	assert_int_equal(write(pfd[1], "t", 1), 1);
+	assert_int_equal(bus_poll(s, 100, &m), 0);
+	assert_int_equal(fd_calls, 1);
+	close(pfd[0]);
+	close(pfd[1]);
+	bus_free(&s);
+}
+
+static void
+test_reconnect(void **state)
+{
+	struct bus *s, *c;
+	struct bus_opts o;
+	char ep[256];
+
+	(void)state;
+	s = server_new(1, 0);
+	snprintf(ep, sizeof(ep), "%s", bus_endpoint(s));
+	c = client_new(ep, "hosta", &ka, 1, 0);
+	establish(s, c, "one");
+	expect_server_to_client(s, "hosta", c, "ack one");
+
+	/* Server gone: the agent notices the silence. */
+	bus_free(&s);
+	usleep(300 * 1000);
+	assert_true(bus_peer_silent_ms(c) >= 300);
+
+	/* Same endpoint again: libzmq's reconnect finds it. */
+	bus_opts_init(&o);
+	o.endpoint = ep;
+	o.secret_key = kserver.sec;
+	o.allow = allow;
+	o.heartbeat_ivl_ms = 200;
+	s = bus_server_new(&o);
+	assert_non_null(s);
+	establish(s, c, "two");
+	expect_server_to_client(s, "hosta", c, "ack two");
+
+	/* Explicit teardown and rebuild, as the agent does on silence. */
+	assert_int_equal(bus_client_reconnect(c), 0);
+	assert_true(bus_peer_silent_ms(c) < 200);
+	establish(s, c, "three");
+	expect_server_to_client(s, "hosta", c, "ack three");
+
+	bus_free(&c);
+	bus_free(&s);
+}
+
+static void
+test_oversize(void **state)
+{
+	struct bus *s, *c;
+	struct bus_msg m;
+	char *big;
+	int64_t end;
+	int got_small = 0;
+
+	(void)state;
+	s = server_new(1, 1024);
+	c = client_new(bus_endpoint(s), "hosta", &ka, 1, 1 << 20);
+	establish(s, c, "small");
+
+	/* The server's own sends are checked against its limit. */
+	big = calloc(1, 4096);
+	assert_non_null(big);
+	memset(big, 'x', 4096);
+	assert_int_equal(bus_send(s, "hosta", big, 1025), -1);
+	assert_int_equal(err_code(), TS_ETOO_LARGE);
+
+	/* A client with a larger limit sends 4 KiB: the server drops the
+	 * connection instead of delivering; the agent reconnects and small
+	 * frames flow again. */
+	cap_reset();
+	assert_int_equal(bus_send(c, NULL, big, 4096), 0);
+	end = now_ms() + WAIT_MS;
+	while (now_ms() < end && !got_small) {
+		if (bus_send(c, NULL, "after", 5) == -1)
+			assert_int_equal(err_code(), TS_EUNREACHABLE);
+		if (bus_poll(c, 20, &m) == 1)
+			bus_msg_clear(&m);
+		while (bus_poll(s, 50, &m) == 1) {
+			assert_true(m.len < 1024);
+			if (msg_is(&m, "after"))
+				got_small = 1;
+			bus_msg_clear(&m);
+		}
+	}
+	assert_true(got_small);
+	assert_true(cap_has("lost the connection"));
+	free(big);
+	bus_free(&c);
+	bus_free(&s);
+}
+
+static void
+test_curve_off(void **state)
+{
+	struct bus *s, *c;
+	struct bus_msg m;
+
+	(void)state;
+	cap_reset();
+	s = server_new(0, 0);
+	assert_true(cap_has("CURVE is disabled"));
+	c = client_new(bus_endpoint(s), "hosta", &ka, 0, 0);
+	establish(s, c, "plain");
+	expect_server_to_client(s, "hosta", c, "plain back");
+	assert_int_equal(bus_send(c, NULL, "again", 5), 0);
+	assert_int_equal(recv_within(s, WAIT_MS, &m), 1);
+	assert_string_equal(m.peer, "hosta");
+	assert_string_equal(m.user_id, "hosta");
+	bus_msg_clear(&m);
+	bus_free(&c);
+	bus_free(&s);
+
+	/* A CURVE server does not talk to a plain-text client. */
+	s = server_new(1, 0);
+	c = client_new(bus_endpoint(s), "hosta", &ka, 0, 0);
+	assert_int_equal(client_send_within(c, "plain", QUIET_MS), -1);
+	assert_int_equal(recv_within(s, 200, &m), 0);
+	bus_free(&c);
+	bus_free(&s);
+}
+
+static void
+test_bad_options(void **state)
+{
+	struct bus_opts o;
+	struct bus *s, *b;
+
+	(void)state;
+	bus_opts_init(&o);
+	assert_int_equal(o.curve, 1);
+	o.endpoint = ANY_EP;
+	o.secret_key = kserver.sec;
+	assert_null(bus_server_new(&o));	/* CURVE without allow */
+	assert_int_equal(err_code(), TS_ECONFIG);
+
+	o.allow = allow;
+	o.secret_key = "not a key";
+	assert_null(bus_server_new(&o));
+	assert_int_equal(err_code(), TS_EINVALID);
+
+	o.secret_key = kserver.sec;
+	o.public_key = ka.pub;			/* not the server's */
+	assert_null(bus_server_new(&o));
+	assert_int_equal(err_code(), TS_ECONFIG);
+
+	o.public_key = NULL;
+	o.endpoint = "bogus://x";
+	assert_null(bus_server_new(&o));
+	assert_int_not_equal(err_code(), TS_EOK);
+
+	/* Address in use. */
+	o.endpoint = ANY_EP;
+	s = bus_server_new(&o);
+	assert_non_null(s);
+	o.endpoint = bus_endpoint(s);
+	assert_null(bus_server_new(&o));
+	assert_int_equal(err_code(), TS_EIO);
+
+	/* Clients. */
+	bus_opts_init(&o);
+	o.endpoint = bus_endpoint(s);
+	o.server_public = kserver.pub;
+	o.public_key = ka.pub;
+	o.secret_key = ka.sec;
+	o.identity = "bad/host";
+	assert_null(bus_client_new(&o));
+	assert_int_equal(err_code(), TS_EINVALID);
+	o.identity = "hosta";
+	o.secret_key = kb.sec;
+	assert_null(bus_client_new(&o));
+	assert_int_equal(err_code(), TS_ECONFIG);
+	o.secret_key = ka.sec;
+	o.server_public = NULL;
+	assert_null(bus_client_new(&o));
+	assert_int_equal(err_code(), TS_ECONFIG);
+	o.server_public = kserver.pub;
+	o.reconnect_ivl_ms = 500;
+	o.reconnect_max_ms = 100;
+	assert_null(bus_client_new(&o));
+	assert_int_equal(err_code(), TS_EINVALID);
+	o.reconnect_max_ms = 0;
+	b = bus_client_new(&o);
+	assert_non_null(b);
+
+	/* Frames. */
+	assert_int_equal(bus_send(s, "hosta", "", 0), -1);
+	assert_int_equal(err_code(), TS_EINVALID);
+	assert_int_equal(bus_post(s, "hosta", "", 0), -1);
+	assert_int_equal(err_code(), TS_EINVALID);
+	assert_int_equal(bus_send(s, NULL, "x", 1), -1);
+	assert_int_equal(err_code(), TS_EINVALID);
+	assert_int_equal(bus_post(s, "a b", "x", 1), -1);
+	assert_int_equal(err_code(), TS_EINVALID);
+	assert_int_equal(bus_client_reconnect(s), -1);
+	assert_int_equal(bus_peer_silent_ms(s), 0);
+
+	bus_free(&b);
+	bus_free(&s);
+}
+
+static void
+test_post_queue_bounded(void **state)
+{
+	struct bus_opts o;
+	struct bus *s;
+	int i;
+
+	(void)state;
+	bus_opts_init(&o);
+	o.endpoint = ANY_EP;
+	o.secret_key = kserver.sec;
+	o.allow = allow;
+	o.post_queue_max = 3;
+	s = bus_server_new(&o);
+	assert_non_null(s);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(bus_post(s, "ghost", "x", 1), 0);
+	assert_int_equal(bus_post(s, "ghost", "x", 1), -1);
+	assert_int_equal(err_code(), TS_EUNAVAILABLE);
+	bus_free(&s);	/* frees the queued copies (ASan checks) */
+}
+
+static void
+test_host_valid(void **state)
+{
+	char longname[300];
+
+	(void)state;
+	assert_true(bus_host_valid("compute-1.example.org"));
+	assert_true(bus_host_valid("A_b-9"));
+	assert_false(bus_host_valid(""));
+	assert_false(bus_host_valid(NULL));
+	assert_false(bus_host_valid("-x"));
+	assert_false(bus_host_valid(".x"));
+	assert_false(bus_host_valid("a b"));
+	assert_false(bus_host_valid("a/b"));
+	memset(longname, 'a', sizeof(longname));
+	longname[BUS_HOST_MAX] = '\0';
+	assert_true(bus_host_valid(longname));
+	longname[BUS_HOST_MAX] = 'a';
+	longname[BUS_HOST_MAX + 1] = '\0';
+	assert_false(bus_host_valid(longname));
+}
+
+/* ---------------------------------------------------------------- keys */
+
+static char	tmpdir[] = "/tmp/bus_test.XXXXXX";
+
+static void
+path_of(char *out, size_t len, const char *name)
+{
+	snprintf(out, len, "%s/%s", tmpdir, name);
+}
+
+static void
+write_file(const char *name, const char *content, mode_t mode)
+{
+	char p[512];
+	int fd;
+
+	path_of(p, sizeof(p), name);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, content, strlen(content)),
+	    (ssize_t)strlen(content));
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+static void
+test_keys(void **state)
+{
+	char pub[BUS_KEY_Z85_LEN + 1], sec[BUS_KEY_Z85_LEN + 1];
+	char p[512], buf[512];
+	struct stat st;
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	(void)state;
+	assert_int_equal(bus_key_check(ka.pub), 0);
+	assert_int_equal(bus_key_check(ka.sec), 0);
+	assert_int_equal(bus_key_check(NULL), -1);
+	assert_int_equal(bus_key_check(""), -1);
+	assert_int_equal(bus_key_check("abc"), -1);
+	snprintf(buf, sizeof(buf), "%s0", ka.pub);	/* 41 chars */
+	assert_int_equal(bus_key_check(buf), -1);
+	snprintf(buf, sizeof(buf), "%s", ka.pub);
+	buf[7] = '~';					/* not Z85 */
+	assert_int_equal(bus_key_check(buf), -1);
+	assert_int_equal(err_code(), TS_EINVALID);
+	buf[7] = ',';
+	assert_int_equal(bus_key_check(buf), -1);
+	snprintf(buf, sizeof(buf), "%s", ka.pub);
+	memcpy(buf + 5, "#####", 5);			/* > 2^32 - 1 */
+	assert_int_equal(bus_key_check(buf), -1);
+
+	assert_int_equal(bus_keypair_save(tmpdir, "agent1", ka.pub, ka.sec), 0);
+	path_of(p, sizeof(p), "agent1.key");
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(bus_keypair_load(p, pub, sec), 0);
+	assert_string_equal(pub, ka.pub);
+	assert_string_equal(sec, ka.sec);
+	memset(pub, 0, sizeof(pub));
+	assert_int_equal(bus_pubkey_load(p, pub), 0);	/* .key has it too */
+	assert_string_equal(pub, ka.pub);
+	path_of(p, sizeof(p), "agent1.pub");
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	memset(pub, 0, sizeof(pub));
+	assert_int_equal(bus_pubkey_load(p, pub), 0);
+	assert_string_equal(pub, ka.pub);
+	/* No secret in the public file. */
+	assert_int_equal(bus_keypair_load(p, pub, sec), -1);
+	assert_int_equal(err_code(), TS_ECONFIG);
+
+	/* Replacing an existing pair leaves exactly the two files. */
+	assert_int_equal(bus_keypair_save(tmpdir, "agent1", kb.pub, kb.sec), 0);
+	path_of(p, sizeof(p), "agent1.key");
+	assert_int_equal(bus_keypair_load(p, pub, sec), 0);
+	assert_string_equal(pub, kb.pub);
+	d = opendir(tmpdir);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' ||
+		    strncmp(de->d_name, ".agent1", 7) == 0)
+			n++;
+	closedir(d);
+	assert_int_equal(n, 2);
+
+	/* Secret key readable by others or the group: refused, like ssh. */
+	assert_int_equal(chmod(p, 0644), 0);
+	assert_int_equal(bus_keypair_load(p, pub, sec), -1);
+	assert_int_equal(err_code(), TS_ECONFIG);
+	assert_non_null(strstr(err_msg(), "chmod 600"));
+	assert_string_equal(sec, "");
+	assert_int_equal(chmod(p, 0640), 0);
+	assert_int_equal(bus_keypair_load(p, pub, sec), -1);
+	assert_int_equal(err_code(), TS_ECONFIG);
+	assert_int_equal(chmod(p, 0400), 0);
+	assert_int_equal(bus_keypair_load(p, pub, sec), 0);
+
+	/* Bad contents. */
+	snprintf(buf, sizeof(buf), "public = %s\nsecret = %s\n", ka.pub,
+	    kb.sec);
+	write_file("mixed.key", buf, 0600);
+	path_of(p, sizeof(p), "mixed.key");
+	assert_int_equal(bus_keypair_load(p, pub, sec), -1);
+	assert_int_equal(err_code(), TS_ECONFIG);
+	assert_null(strstr(err_msg(), kb.sec));		/* never echoed */
+
+	snprintf(buf, sizeof(buf), "public = %s\nsecret = %s\ncolor = red\n",
+	    ka.pub, ka.sec);
+	write_file("extra.key", buf, 0600);
+	path_of(p, sizeof(p), "extra.key");
+	assert_int_equal(bus_keypair_load(p, pub, sec), -1);
+	assert_int_equal(err_code(), TS_ECONFIG);
+
+	snprintf(buf, sizeof(buf), "public = %s\npublic = %s\nsecret = %s\n",
+	    ka.pub, ka.pub, ka.sec);
+	write_file("dup.key", buf, 0600);
+	path_of(p, sizeof(p), "dup.key");
+	assert_int_equal(bus_keypair_load(p, pub, sec), -1);
+
+	snprintf(buf, sizeof(buf), "  # comment\r\n\n\tpublic=%s  \r\n"
+	    "secret =%s\n", ka.pub, ka.sec);
+	write_file("spaced.key", buf, 0600);
+	path_of(p, sizeof(p), "spaced.key");
+	assert_int_equal(bus_keypair_load(p, pub, sec), 0);
+	assert_string_equal(sec, ka.sec);
+
+	write_file("short.pub", "public = abc\n", 0644);
+	path_of(p, sizeof(p), "short.pub");
+	assert_int_equal(bus_pubkey_load(p, pub), -1);
+	assert_int_equal(err_code(), TS_ECONFIG);
+
+	path_of(p, sizeof(p), "missing.key");
+	assert_int_equal(bus_keypair_load(p, pub, sec), -1);
+	assert_int_equal(err_code(), TS_ECONFIG);
+	assert_int_equal(bus_keypair_load(tmpdir, pub, sec), -1);
+
+	/* Names are file names, never paths; keys must pair up. */
+	assert_int_equal(bus_keypair_save(tmpdir, "../x", ka.pub, ka.sec), -1);
+	assert_int_equal(err_code(), TS_EINVALID);
+	assert_int_equal(bus_keypair_save(tmpdir, ".hidden", ka.pub, ka.sec),
+	    -1);
+	assert_int_equal(bus_keypair_save(tmpdir, "x", ka.pub, kb.sec), -1);
+	assert_int_equal(err_code(), TS_ECONFIG);
+	assert_int_equal(bus_keypair_save("/nonexistent/dir", "x", ka.pub,
+	    ka.sec), -1);
+	assert_int_equal(err_code(), TS_EIO);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	log_set_capture(capture, NULL);
+	log_set_level(LOG_LVL_DEBUG);
+	if (bus_keypair_new(kserver.pub, kserver.sec) == -1 ||
+	    bus_keypair_new(ka.pub, ka.sec) == -1 ||
+	    bus_keypair_new(kb.pub, kb.sec) == -1 ||
+	    bus_keypair_new(kunknown.pub, kunknown.sec) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	DIR *d;
+	struct dirent *de;
+	char p[512];
+
+	(void)state;
+	log_set_capture(NULL, NULL);
+	if ((d = opendir(tmpdir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 ||
+			    strcmp(de->d_name, "..") == 0)
+				continue;
+			path_of(p, sizeof(p), de->d_name);
+			unlink(p);
+		}
+		closedir(d);
+	}
+	rmdir(tmpdir);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_host_valid),
+		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_bad_options),
+		cmocka_unit_test(test_post_queue_bounded),
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_unknown_key_refused),
+		cmocka_unit_test(test_impersonation_dropped),
+		cmocka_unit_test(test_unreachable),
+		cmocka_unit_test(test_post_threads),
+		cmocka_unit_test(test_loop_wakeups),
+		cmocka_unit_test(test_reconnect),
+		cmocka_unit_test(test_oversize),
+		cmocka_unit_test(test_curve_off),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
