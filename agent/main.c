@@ -1,0 +1,394 @@
+/*
+ * tinystack-agent: one per hypervisor. Connects to the controller's bus,
+ * registers the host (agent_hello) with facts from libvirt, and heartbeats
+ * every report_interval with current usage and the guests libvirt knows.
+ *
+ * Liveness: the agent keeps saying hello until the controller acknowledges
+ * it; if the controller answers nothing (no ack of any kind) for three
+ * report intervals, the agent rebuilds its socket and says hello again, so
+ * a restarted controller, a lost connection or a lost message all converge
+ * to "registered" without operator action. Guests are never touched by
+ * any of this.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uuid/uuid.h>
+#include <zmq.h>
+
+#include "bus.h"
+#include "codec.h"
+#include "config.h"
+#include "daemon.h"
+#include "err.h"
+#include "log.h"
+#include "msg_gen.h"
+#include "opts.h"
+#include "svc.h"
+#include "virt.h"
+
+#define PROG		"tinystack-agent"
+#define DEFAULT_CONFIG	"/etc/tinystack/agent.conf"
+#define AGENT_VERSION	"0.1.0"
+
+static volatile int	stopping;
+static volatile int	reopen_log;
+
+struct agent {
+	struct config	*cfg;
+	struct virt	*virt;
+	struct bus	*bus;
+	char		 host[256];
+	int		 sigfd;
+	int64_t		 interval_ms;	/* report interval in force */
+	int		 registered;	/* hello acknowledged */
+	int64_t		 next_hello;	/* monotonic ms */
+	int64_t		 next_beat;
+	int64_t		 last_ack;	/* monotonic ms of last controller word */
+	int64_t		 started_at;	/* unix ms */
+	uint64_t	 seq;
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+unix_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+on_signal(int fd, short revents, void *arg)
+{
+	int sig;
+
+	while ((sig = daemon_signal_read(fd)) > 0) {
+		if (sig == SIGHUP)
+			reopen_log = 1;
+		else
+			stopping = 1;
+	}
+}
+
+/* Fills a guest list for a message; items point into gs (borrowed). */
+static int
+guests_fill(struct virt *v, struct virt_guest **gs, struct sch_guest **out,
+    size_t *n)
+{
+	size_t cnt;
+
+	*out = NULL;
+	*n = 0;
+	if (virt_guests_list(v, gs, &cnt) == -1)
+		return -1;
+	if (cnt > 4096)
+		cnt = 4096;	/* schema maximum; never seen in practice */
+	if ((*out = calloc(cnt ? cnt : 1, sizeof(**out))) == NULL) {
+		free(*gs);
+		*gs = NULL;
+		err_set(TS_ENOMEM, "agent: out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < cnt; i++) {
+		memcpy((*out)[i].uuid, (*gs)[i].uuid, sizeof((*out)[i].uuid));
+		(*out)[i].name = (*gs)[i].name;
+		(*out)[i].state = (char *)(*gs)[i].state;
+		(*out)[i].power_state = (*gs)[i].power_state;
+		(*out)[i].vcpus = (*gs)[i].vcpus;
+		(*out)[i].memory_mb = (*gs)[i].memory_mb;
+	}
+	*n = cnt;
+	return 0;
+}
+
+static int
+send_msg(struct agent *a, const struct schema_type *t, const void *body)
+{
+	struct ts_buf b = { 0 };
+	char reqid[64], u[37];
+	uuid_t raw;
+	int rc;
+
+	/* OpenStack-style request ids, unique across agents and restarts. */
+	uuid_generate_random(raw);
+	uuid_unparse_lower(raw, u);
+	snprintf(reqid, sizeof(reqid), "req-%s", u);
+	rc = codec_envelope_encode(t, body, reqid, a->host, &b);
+	if (rc == 0)
+		rc = bus_send(a->bus, NULL, b.data, b.len);
+	ts_buf_free(&b);
+	return rc;
+}
+
+static int
+send_hello(struct agent *a)
+{
+	struct msg_agent_hello m = { 0 };
+	struct virt_host h;
+	struct virt_guest *gs = NULL;
+	int rc;
+
+	if (virt_host_info(a->virt, &h) == -1)
+		return -1;
+	m.host = a->host;
+	m.agent_version = AGENT_VERSION;
+	m.hypervisor_type = h.hv_type;
+	m.hypervisor_version = h.hv_version;
+	m.libvirt_uri = (char *)virt_uri(a->virt);
+	m.cpu_model = h.cpu_model;
+	m.cpu_arch = h.cpu_arch;
+	m.vcpus = h.vcpus;
+	m.memory_mb = h.memory_mb;
+	m.local_gb = h.local_gb;
+	m.started_at = a->started_at;
+	if (guests_fill(a->virt, &gs, &m.guests.items, &m.guests.n) == -1)
+		return -1;
+	rc = send_msg(a, &schema_msg_agent_hello, &m);
+	free(m.guests.items);
+	free(gs);
+	if (rc == 0)
+		log_info("hello sent: %u vCPUs, %llu MiB, %llu GiB, %zu guests",
+		    h.vcpus, (unsigned long long)h.memory_mb,
+		    (unsigned long long)h.local_gb, m.guests.n);
+	return rc;
+}
+
+static int
+send_heartbeat(struct agent *a)
+{
+	struct msg_heartbeat m = { 0 };
+	struct virt_host h;
+	struct virt_guest *gs = NULL;
+	int rc;
+
+	if (virt_host_info(a->virt, &h) == -1)
+		return -1;
+	m.host = a->host;
+	m.seq = ++a->seq;
+	m.memory_mb_used = h.memory_mb_used;
+	m.local_gb_used = h.local_gb_used;
+	if (guests_fill(a->virt, &gs, &m.guests.items, &m.guests.n) == -1)
+		return -1;
+	for (size_t i = 0; i < m.guests.n; i++) {
+		if (m.guests.items[i].power_state == VIRT_POWER_RUNNING ||
+		    m.guests.items[i].power_state == VIRT_POWER_PAUSED) {
+			m.running_vms++;
+			m.vcpus_used += m.guests.items[i].vcpus;
+		}
+	}
+	rc = send_msg(a, &schema_msg_heartbeat, &m);
+	free(m.guests.items);
+	free(gs);
+	return rc;
+}
+
+static void
+handle(struct agent *a, const struct bus_msg *bm)
+{
+	struct codec_envelope env;
+
+	memset(&env, 0, sizeof(env));
+	if (codec_envelope_decode(bm->data, bm->len, SCHEMA_FROM_CONTROLLER,
+	    &env) == -1) {
+		log_warnx("malformed message from the controller: %s",
+		    err_msg());
+		return;
+	}
+	a->last_ack = mono_ms();
+	if (env.type == &schema_msg_hello_ack) {
+		struct msg_hello_ack *m = env.body;
+
+		if (!a->registered)
+			log_warnx("registered with controller %s",
+			    m->controller_host);
+		a->registered = 1;
+		if (m->report_interval > 0 && m->report_interval <= 3600)
+			a->interval_ms = (int64_t)m->report_interval * 1000;
+		a->next_beat = mono_ms() + a->interval_ms;
+	} else if (env.type == &schema_msg_heartbeat_ack) {
+		/* liveness only: last_ack was updated above */
+	} else if (env.type == &schema_msg_error) {
+		struct msg_error *m = env.body;
+
+		log_warnx("controller error %s: %s", err_code_name(m->code),
+		    m->message);
+		if (m->code == TS_ENOT_FOUND) {
+			/* The controller does not know us (any more). */
+			a->registered = 0;
+			a->next_hello = 0;
+		}
+	} else {
+		log_warnx("unexpected %s from the controller", env.type->name);
+	}
+	codec_envelope_clear(&env);
+}
+
+static int
+bus_setup(struct agent *a)
+{
+	struct bus_opts o;
+	char path[PATH_MAX], pub[BUS_KEY_Z85_LEN + 1] = "",
+	    sec[BUS_KEY_Z85_LEN + 1] = "", srv[BUS_KEY_Z85_LEN + 1] = "";
+	const char *keys = config_get_str(a->cfg, "bus", "keys_dir");
+	int rc;
+
+	bus_opts_init(&o);
+	o.endpoint = config_get_str(a->cfg, "bus", "controller");
+	o.curve = config_get_bool(a->cfg, "bus", "curve");
+	o.identity = a->host;
+	o.reconnect_ivl_ms = (int)config_get_int(a->cfg, "bus",
+	    "reconnect_ivl_ms");
+	o.reconnect_max_ms = (int)config_get_int(a->cfg, "bus",
+	    "reconnect_max_ms");
+	o.max_msg_size = config_get_int(a->cfg, "bus", "max_msg_size");
+	if (o.curve) {
+		snprintf(path, sizeof(path), "%s/agent.key", keys);
+		if (bus_keypair_load(path, pub, sec) == -1) {
+			err_prefix("agent key (create it with 'tinystack-manage "
+			    "agent keygen'): ");
+			return -1;
+		}
+		snprintf(path, sizeof(path), "%s/controller.pub", keys);
+		if (bus_pubkey_load(path, srv) == -1) {
+			explicit_bzero(sec, sizeof(sec));
+			err_prefix("controller public key: ");
+			return -1;
+		}
+		o.public_key = pub;
+		o.secret_key = sec;
+		o.server_public = srv;
+	}
+	a->bus = bus_client_new(&o);
+	rc = a->bus ? 0 : -1;
+	explicit_bzero(sec, sizeof(sec));
+	return rc;
+}
+
+static void
+step(struct agent *a)
+{
+	int64_t now = mono_ms();
+
+	/* Silence: no word from the controller for 3 intervals. */
+	if (now - a->last_ack > 3 * a->interval_ms) {
+		log_warnx("controller silent for %lld ms; reconnecting",
+		    (long long)(now - a->last_ack));
+		if (bus_client_reconnect(a->bus) == -1)
+			log_err("reconnect");
+		a->registered = 0;
+		a->next_hello = 0;
+		a->last_ack = now;
+	}
+	if (!a->registered && now >= a->next_hello) {
+		if (send_hello(a) == -1)
+			log_warnx("hello: %s", err_msg());
+		/* Retry quickly at first: the connection may still be
+		 * completing its handshake. */
+		a->next_hello = now + (a->interval_ms < 1000 ? a->interval_ms :
+		    1000);
+	}
+	if (a->registered && now >= a->next_beat) {
+		if (send_heartbeat(a) == -1)
+			log_warnx("heartbeat: %s", err_msg());
+		a->next_beat = now + a->interval_ms;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct svc_args args;
+	struct agent a = { .sigfd = -1 };
+	const char *ipath;
+	int status = 1;
+
+	svc_args_parse(argc, argv, PROG, DEFAULT_CONFIG, &args);
+	if ((a.cfg = svc_config_load(opts_agent, &args)) == NULL) {
+		fprintf(stderr, "%s: %s\n", PROG, err_msg());
+		return 1;
+	}
+	if ((a.sigfd = daemon_signals_block()) == -1 ||
+	    (!args.foreground && daemon_detach() == -1) ||
+	    svc_log_setup(a.cfg, PROG) == -1) {
+		fprintf(stderr, "%s: %s\n", PROG, err_msg());
+		return 1;
+	}
+	svc_host(a.cfg, a.host, sizeof(a.host));
+	if (!bus_host_valid(a.host)) {
+		err_set(TS_ECONFIG, "host name '%s' is not valid for the bus",
+		    a.host);
+		goto fail;
+	}
+	if (daemon_pidfile_create(config_get_str(a.cfg, "DEFAULT",
+	    "pid_file")) == -1)
+		goto fail;
+	ipath = config_get_str(a.cfg, "DEFAULT", "instances_path");
+	if (daemon_mkdirs(ipath, 0755) == -1)
+		goto fail;
+	if ((a.virt = virt_open(config_get_str(a.cfg, "libvirt",
+	    "connection_uri"), ipath)) == NULL)
+		goto fail;
+	if (bus_setup(&a) == -1 ||
+	    bus_add_fd(a.bus, a.sigfd, ZMQ_POLLIN, on_signal, &a) == -1)
+		goto fail;
+	a.interval_ms = config_get_int(a.cfg, "DEFAULT", "report_interval") *
+	    1000;
+	a.started_at = unix_ms();
+	a.last_ack = mono_ms();
+	log_warnx("started on %s, libvirt %s, controller %s", a.host,
+	    virt_uri(a.virt), bus_endpoint(a.bus));
+	daemon_ready();
+
+	while (!stopping) {
+		struct bus_msg m;
+		int64_t now = mono_ms(), wait;
+		int rc;
+
+		step(&a);
+		wait = a.registered ? a.next_beat - now : a.next_hello - now;
+		if (wait < 10)
+			wait = 10;
+		if (wait > 1000)
+			wait = 1000;
+		rc = bus_poll(a.bus, (int)wait, &m);
+		if (rc == 1) {
+			handle(&a, &m);
+			bus_msg_clear(&m);
+		} else if (rc == -1) {
+			log_err("bus");
+		}
+		if (reopen_log) {
+			reopen_log = 0;
+			if (svc_log_setup(a.cfg, PROG) == -1)
+				log_err("reopening log");
+		}
+	}
+	log_warnx("stopping");
+	status = 0;
+	goto out;
+fail:
+	log_err("start-up failed");
+	fprintf(stderr, "%s: %s\n", PROG, err_msg());
+out:
+	bus_free(&a.bus);
+	virt_free(&a.virt);
+	daemon_pidfile_remove();
+	config_free(&a.cfg);
+	return status;
+}

@@ -1,0 +1,319 @@
+/* db: tables, migrations and typed records of the controller; see db.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <uuid/uuid.h>
+
+#include "codec.h"
+#include "config.h"
+#include "db.h"
+#include "err.h"
+#include "log.h"
+
+const char *const db_tables[] = {
+	T_SERVICES, T_SERVICES_BY_HOST,
+	T_HYPERVISORS, T_HYPERVISORS_BY_HOST,
+	T_AGENT_KEYS, T_AGENT_KEYS_BY_KEY,
+	NULL
+};
+
+struct store *
+db_open(const struct config *cfg, int read_only)
+{
+	struct store_opts o = { 0 };
+	const char *sync = config_get_str(cfg, "database", "sync");
+
+	o.path = config_get_str(cfg, "database", "path");
+	o.map_size = (size_t)config_get_int(cfg, "database", "map_size_mb") <<
+	    20;
+	o.max_readers = (unsigned)config_get_int(cfg, "database",
+	    "max_readers");
+	o.sync = strcmp(sync, "nometasync") == 0 ? STORE_SYNC_NOMETASYNC :
+	    STORE_SYNC_FULL;
+	o.tables = db_tables;
+	o.read_only = read_only;
+	return store_open(&o);
+}
+
+/* Version 1 is the first schema: store_open() created the tables; the step
+ * only records the version. Later versions add steps that rewrite records
+ * (codec_record_decode() reads older record versions into current structs). */
+static int
+mig_initial(struct store_txn *txn, void *arg)
+{
+	return 0;
+}
+
+static const struct store_migration migrations[] = {
+	{ 0, 1, "initial schema: services, hypervisors, agent keys",
+	    mig_initial, NULL },
+};
+
+int
+db_sync(struct store *st)
+{
+	return store_migrate(st, migrations,
+	    sizeof(migrations) / sizeof(migrations[0]), DB_SCHEMA_VERSION);
+}
+
+int
+db_check_version(struct store *st)
+{
+	uint32_t v;
+
+	if (store_schema_version(st, &v) == -1)
+		return -1;
+	if (v != DB_SCHEMA_VERSION) {
+		err_set(TS_ECONFIG, "database schema is version %u, this "
+		    "binary needs %u: run 'tinystack-manage db sync'", v,
+		    DB_SCHEMA_VERSION);
+		return -1;
+	}
+	return 0;
+}
+
+int
+db_rec_get(struct store_txn *txn, const char *table, const char *key,
+    const struct schema_type *type, void *obj)
+{
+	const void *v;
+	size_t vl;
+	uint32_t ver;
+
+	memset(obj, 0, type->size);
+	if (store_get(txn, table, key, strlen(key), &v, &vl) == -1)
+		return -1;
+	if (codec_record_decode(type, v, vl, obj, &ver) == -1) {
+		err_prefix("%s/%s: ", table, key);
+		return -1;
+	}
+	return 0;
+}
+
+int
+db_rec_put(struct store_txn *txn, const char *table, const char *key,
+    const struct schema_type *type, const void *obj, int flags)
+{
+	struct ts_buf b = { 0 };
+	int rc;
+
+	if (codec_record_encode(type, obj, &b) == -1)
+		return -1;
+	rc = store_put(txn, table, key, strlen(key), b.data, b.len, flags);
+	ts_buf_free(&b);
+	return rc;
+}
+
+/* Index look-up of a single primary key. */
+struct first_pk {
+	char	pk[STORE_KEY_MAX + 1];
+	int	found;
+};
+
+static int
+take_first(const void *pk, size_t pklen, void *arg)
+{
+	struct first_pk *f = arg;
+
+	if (pklen > STORE_KEY_MAX)
+		return 0;
+	memcpy(f->pk, pk, pklen);
+	f->pk[pklen] = '\0';
+	f->found = 1;
+	return 1;
+}
+
+static int
+by_index(struct store_txn *txn, const char *index, const char *ival,
+    const char *table, const struct schema_type *type, void *obj)
+{
+	struct first_pk f = { .found = 0 };
+
+	if (store_index_iter(txn, index, ival, strlen(ival), take_first,
+	    &f) == -1)
+		return -1;
+	if (!f.found) {
+		err_set(TS_ENOT_FOUND, "%s: no entry for '%s'", index, ival);
+		return -1;
+	}
+	return db_rec_get(txn, table, f.pk, type, obj);
+}
+
+int
+db_service_by_host(struct store_txn *txn, const char *host,
+    struct rec_service *s)
+{
+	return by_index(txn, T_SERVICES_BY_HOST, host, T_SERVICES,
+	    &schema_rec_service, s);
+}
+
+int
+db_service_put(struct store_txn *txn, const struct rec_service *s)
+{
+	if (db_rec_put(txn, T_SERVICES, s->id, &schema_rec_service, s, 0) ==
+	    -1)
+		return -1;
+	return store_index_put(txn, T_SERVICES_BY_HOST, s->host,
+	    strlen(s->host), s->id, strlen(s->id));
+}
+
+int
+db_hypervisor_by_host(struct store_txn *txn, const char *host,
+    struct rec_hypervisor *h)
+{
+	return by_index(txn, T_HYPERVISORS_BY_HOST, host, T_HYPERVISORS,
+	    &schema_rec_hypervisor, h);
+}
+
+int
+db_hypervisor_put(struct store_txn *txn, const struct rec_hypervisor *h)
+{
+	if (db_rec_put(txn, T_HYPERVISORS, h->id, &schema_rec_hypervisor, h,
+	    0) == -1)
+		return -1;
+	return store_index_put(txn, T_HYPERVISORS_BY_HOST, h->host,
+	    strlen(h->host), h->id, strlen(h->id));
+}
+
+/* Typed iteration: exactly one of the callbacks is set, matching type. */
+struct each_ctx {
+	const struct schema_type *type;
+	int	(*svc)(const struct rec_service *, void *);
+	int	(*key)(const struct rec_agent_key *, void *);
+	int	(*hv)(const struct rec_hypervisor *, void *);
+	void	*arg;
+};
+
+static int
+each_rec(const void *k, size_t kl, const void *v, size_t vl, void *arg)
+{
+	struct each_ctx *e = arg;
+	union {
+		struct rec_service	s;
+		struct rec_agent_key	a;
+		struct rec_hypervisor	h;
+	} obj;
+	uint32_t ver;
+	int rc;
+
+	memset(&obj, 0, sizeof(obj));
+	if (codec_record_decode(e->type, v, vl, &obj, &ver) == -1) {
+		/* One unreadable record must not hide the others. */
+		log_warnx("skipping undecodable record: %s", err_msg());
+		return 0;
+	}
+	if (e->svc)
+		rc = e->svc(&obj.s, e->arg);
+	else if (e->key)
+		rc = e->key(&obj.a, e->arg);
+	else
+		rc = e->hv(&obj.h, e->arg);
+	codec_clear(e->type, &obj);
+	return rc;
+}
+
+int
+db_service_each(struct store_txn *txn,
+    int (*cb)(const struct rec_service *, void *), void *arg)
+{
+	struct each_ctx e = { &schema_rec_service, cb, NULL, NULL, arg };
+
+	return store_iter(txn, T_SERVICES, NULL, 0, each_rec, &e);
+}
+
+int
+db_hypervisor_each(struct store_txn *txn,
+    int (*cb)(const struct rec_hypervisor *, void *), void *arg)
+{
+	struct each_ctx e = { &schema_rec_hypervisor, NULL, NULL, cb, arg };
+
+	return store_iter(txn, T_HYPERVISORS, NULL, 0, each_rec, &e);
+}
+
+int
+db_agent_key_host(struct store_txn *txn, const char *pubkey, char *host,
+    size_t hostlen)
+{
+	struct rec_agent_key k;
+	struct first_pk f = { .found = 0 };
+
+	if (store_index_iter(txn, T_AGENT_KEYS_BY_KEY, pubkey, strlen(pubkey),
+	    take_first, &f) == -1)
+		return -1;
+	if (!f.found) {
+		err_set(TS_ENOT_FOUND, "public key is not enrolled");
+		return -1;
+	}
+	if (db_rec_get(txn, T_AGENT_KEYS, f.pk, &schema_rec_agent_key, &k) ==
+	    -1)
+		return -1;
+	/* The index may lag a re-enrolment only within one transaction; the
+	 * record is the authority. */
+	if (k.revoked || strcmp(k.public_key, pubkey) != 0) {
+		codec_clear(&schema_rec_agent_key, &k);
+		err_set(TS_ENOT_FOUND, "key of host %s is revoked", f.pk);
+		return -1;
+	}
+	snprintf(host, hostlen, "%s", k.host);
+	codec_clear(&schema_rec_agent_key, &k);
+	return 0;
+}
+
+int
+db_agent_key_get(struct store_txn *txn, const char *host,
+    struct rec_agent_key *k)
+{
+	return db_rec_get(txn, T_AGENT_KEYS, host, &schema_rec_agent_key, k);
+}
+
+int
+db_agent_key_put(struct store_txn *txn, const struct rec_agent_key *k)
+{
+	struct rec_agent_key old;
+
+	if (db_agent_key_get(txn, k->host, &old) == 0) {
+		if (store_index_del(txn, T_AGENT_KEYS_BY_KEY, old.public_key,
+		    strlen(old.public_key), old.host, strlen(old.host)) ==
+		    -1 && err_code() != TS_ENOT_FOUND) {
+			codec_clear(&schema_rec_agent_key, &old);
+			return -1;
+		}
+		codec_clear(&schema_rec_agent_key, &old);
+	} else if (err_code() != TS_ENOT_FOUND) {
+		return -1;
+	}
+	if (db_rec_put(txn, T_AGENT_KEYS, k->host, &schema_rec_agent_key, k,
+	    0) == -1)
+		return -1;
+	return store_index_put(txn, T_AGENT_KEYS_BY_KEY, k->public_key,
+	    strlen(k->public_key), k->host, strlen(k->host));
+}
+
+int
+db_agent_key_each(struct store_txn *txn,
+    int (*cb)(const struct rec_agent_key *, void *), void *arg)
+{
+	struct each_ctx e = { &schema_rec_agent_key, NULL, cb, NULL, arg };
+
+	return store_iter(txn, T_AGENT_KEYS, NULL, 0, each_rec, &e);
+}
+
+int64_t
+db_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+db_uuid(char out[37])
+{
+	uuid_t u;
+
+	uuid_generate_random(u);
+	uuid_unparse_lower(u, out);
+}

@@ -1,0 +1,523 @@
+/* fleet: agent registry, heartbeats and service liveness; see fleet.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus.h"
+#include "codec.h"
+#include "db.h"
+#include "err.h"
+#include "fleet.h"
+#include "log.h"
+#include "msg_gen.h"
+#include "store.h"
+
+#define AGENT_BINARY	"tinystack-agent"
+#define AGENT_TOPIC	"compute"
+
+struct agent {
+	struct rec_service	 svc;
+	struct rec_hypervisor	 hv;
+	int			 has_hv;
+	int			 dirty;		/* memory newer than the store */
+	int			 up;		/* as last logged */
+};
+
+struct fleet {
+	struct store		*store;
+	struct bus		*bus;
+	char			 host[256];
+	int			 report_interval;
+	int64_t			 down_ms;
+	int			 require_enrolled;
+	/* Open-addressing table keyed by host name; cap is a power of 2. */
+	struct agent		**slots;
+	size_t			 cap, n;
+};
+
+static uint64_t
+hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+static struct agent *
+lookup(struct fleet *f, const char *host)
+{
+	size_t i = hash_str(host) & (f->cap - 1);
+
+	while (f->slots[i]) {
+		if (strcmp(f->slots[i]->svc.host, host) == 0)
+			return f->slots[i];
+		i = (i + 1) & (f->cap - 1);
+	}
+	return NULL;
+}
+
+static int
+insert(struct fleet *f, struct agent *a)
+{
+	size_t i;
+
+	if ((f->n + 1) * 2 > f->cap) {
+		size_t ncap = f->cap * 2;
+		struct agent **ns = calloc(ncap, sizeof(*ns));
+
+		if (ns == NULL) {
+			err_set(TS_ENOMEM, "fleet: out of memory");
+			return -1;
+		}
+		for (size_t j = 0; j < f->cap; j++) {
+			if (f->slots[j] == NULL)
+				continue;
+			i = hash_str(f->slots[j]->svc.host) & (ncap - 1);
+			while (ns[i])
+				i = (i + 1) & (ncap - 1);
+			ns[i] = f->slots[j];
+		}
+		free(f->slots);
+		f->slots = ns;
+		f->cap = ncap;
+	}
+	i = hash_str(a->svc.host) & (f->cap - 1);
+	while (f->slots[i])
+		i = (i + 1) & (f->cap - 1);
+	f->slots[i] = a;
+	f->n++;
+	return 0;
+}
+
+static void
+agent_free(struct agent *a)
+{
+	codec_clear(&schema_rec_service, &a->svc);
+	codec_clear(&schema_rec_hypervisor, &a->hv);
+	free(a);
+}
+
+static int
+is_up(const struct fleet *f, const struct agent *a, int64_t now)
+{
+	return !a->svc.forced_down && now - a->svc.last_seen_at <= f->down_ms;
+}
+
+/* Loading: every service, with its hypervisor when there is one. */
+static int
+load_one(const struct rec_service *s, void *arg)
+{
+	struct fleet *f = arg;
+	struct store_txn *txn = NULL;
+	struct agent *a = calloc(1, sizeof(*a));
+	struct ts_buf b = { 0 };
+	uint32_t v;
+
+	/* Deep copy through the codec: the callback's record is borrowed. */
+	if (a == NULL || codec_record_encode(&schema_rec_service, s, &b) == -1 ||
+	    codec_record_decode(&schema_rec_service, b.data, b.len, &a->svc,
+	    &v) == -1) {
+		ts_buf_free(&b);
+		free(a);
+		return -1;
+	}
+	ts_buf_free(&b);
+	if (store_read_begin(f->store, &txn) == 0) {
+		a->has_hv = db_hypervisor_by_host(txn, s->host, &a->hv) == 0;
+		store_txn_end(&txn);
+	}
+	a->up = is_up(f, a, db_now_ms());
+	if (insert(f, a) == -1) {
+		agent_free(a);
+		return -1;
+	}
+	return 0;
+}
+
+struct fleet *
+fleet_new(struct store *st, struct bus *bus, const struct fleet_opts *o)
+{
+	struct fleet *f = calloc(1, sizeof(*f));
+	struct store_txn *txn = NULL;
+	int rc;
+
+	if (f == NULL || (f->slots = calloc(64, sizeof(*f->slots))) == NULL) {
+		free(f);
+		err_set(TS_ENOMEM, "fleet: out of memory");
+		return NULL;
+	}
+	f->cap = 64;
+	f->store = st;
+	f->bus = bus;
+	snprintf(f->host, sizeof(f->host), "%s", o->controller_host);
+	f->report_interval = o->report_interval;
+	f->down_ms = (int64_t)o->service_down_time * 1000;
+	f->require_enrolled = o->require_enrolled;
+	if (store_read_begin(st, &txn) == -1) {
+		fleet_free(&f);
+		return NULL;
+	}
+	rc = db_service_each(txn, load_one, f);
+	store_txn_end(&txn);
+	if (rc == -1) {
+		fleet_free(&f);
+		return NULL;
+	}
+	log_info("fleet: %zu known agent(s)", f->n);
+	return f;
+}
+
+void
+fleet_free(struct fleet **fp)
+{
+	struct fleet *f = *fp;
+
+	if (f == NULL)
+		return;
+	for (size_t i = 0; i < f->cap; i++)
+		if (f->slots[i])
+			agent_free(f->slots[i]);
+	free(f->slots);
+	free(f);
+	*fp = NULL;
+}
+
+int
+fleet_allow(const char *pubkey, char *host_out, size_t host_len, void *arg)
+{
+	struct store *st = arg;
+	struct store_txn *txn = NULL;
+	int rc;
+
+	if (store_read_begin(st, &txn) == -1) {
+		log_err("agent authentication");
+		return -1;
+	}
+	rc = db_agent_key_host(txn, pubkey, host_out, host_len);
+	store_txn_end(&txn);
+	if (rc == -1)
+		log_warnx("refusing agent connection with key %.8s...: %s",
+		    pubkey, err_msg());
+	return rc;
+}
+
+/* Replies go to the bus-authenticated peer with the request's id. */
+static void
+reply(struct fleet *f, const char *peer, const char *reqid,
+    const struct schema_type *type, const void *body)
+{
+	struct ts_buf b = { 0 };
+
+	if (codec_envelope_encode(type, body, reqid, f->host, &b) == -1 ||
+	    bus_send(f->bus, peer, b.data, b.len) == -1)
+		log_warnx("reply %s to %s: %s", type->name, peer, err_msg());
+	ts_buf_free(&b);
+}
+
+static void
+reply_error(struct fleet *f, const char *peer, const char *reqid)
+{
+	struct msg_error e = { 0 };
+
+	e.code = (uint32_t)err_code();
+	e.message = (char *)err_msg();
+	e.in_reply_to = (char *)reqid;
+	reply(f, peer, reqid, &schema_msg_error, &e);
+}
+
+static int
+dup_str(char **dst, const char *src)
+{
+	char *d = strdup(src ? src : "");
+
+	if (d == NULL) {
+		err_set(TS_ENOMEM, "fleet: out of memory");
+		return -1;
+	}
+	free(*dst);
+	*dst = d;
+	return 0;
+}
+
+/* Writes one agent's records; runs on the committer thread while the bus
+ * thread waits in store_write(), so the agent cannot change meanwhile. */
+static int
+write_agent(struct store_txn *txn, void *arg)
+{
+	struct agent *a = arg;
+
+	if (db_service_put(txn, &a->svc) == -1)
+		return -1;
+	if (a->has_hv && db_hypervisor_put(txn, &a->hv) == -1)
+		return -1;
+	return 0;
+}
+
+/* The guest list moves from the message into the record: both are
+ * generated as { struct sch_guest *items; size_t n; }. */
+static void
+take_guests(struct rec_hypervisor *hv, void *msg_guests)
+{
+	for (size_t i = 0; i < hv->guests.n; i++)
+		codec_clear(&schema_sch_guest, &hv->guests.items[i]);
+	free(hv->guests.items);
+	memcpy(&hv->guests, msg_guests, sizeof(hv->guests));
+	memset(msg_guests, 0, sizeof(hv->guests));
+}
+
+static void
+on_hello(struct fleet *f, const char *peer, const char *reqid,
+    struct msg_agent_hello *m)
+{
+	struct agent *a = lookup(f, peer);
+	int64_t now = db_now_ms();
+	struct msg_hello_ack ack = { 0 };
+	int isnew = 0;
+
+	if (a == NULL) {
+		struct store_txn *txn = NULL;
+
+		if ((a = calloc(1, sizeof(*a))) == NULL) {
+			err_set(TS_ENOMEM, "fleet: out of memory");
+			goto fail;
+		}
+		isnew = 1;
+		db_uuid(a->svc.id);
+		if (dup_str(&a->svc.host, peer) == -1 ||
+		    dup_str(&a->svc.binary, AGENT_BINARY) == -1 ||
+		    dup_str(&a->svc.topic, AGENT_TOPIC) == -1)
+			goto fail;
+		a->svc.created_at = now;
+		/* A hypervisor record may survive its service (db repair). */
+		if (store_read_begin(f->store, &txn) == 0) {
+			a->has_hv = db_hypervisor_by_host(txn, peer, &a->hv) ==
+			    0;
+			store_txn_end(&txn);
+		}
+	}
+	if (!a->has_hv) {
+		db_uuid(a->hv.id);
+		if (dup_str(&a->hv.host, peer) == -1)
+			goto fail;
+		a->hv.created_at = now;
+		a->has_hv = 1;
+	}
+	if (dup_str(&a->hv.hypervisor_type, m->hypervisor_type) == -1 ||
+	    dup_str(&a->hv.libvirt_uri, m->libvirt_uri) == -1 ||
+	    dup_str(&a->hv.cpu_model, m->cpu_model) == -1 ||
+	    dup_str(&a->hv.cpu_arch, m->cpu_arch) == -1)
+		goto fail;
+	a->hv.hypervisor_version = m->hypervisor_version;
+	a->hv.vcpus = m->vcpus;
+	a->hv.memory_mb = m->memory_mb;
+	a->hv.local_gb = m->local_gb;
+	a->hv.running_vms = 0;
+	for (size_t i = 0; i < m->guests.n; i++)
+		if (m->guests.items[i].power_state == 1)
+			a->hv.running_vms++;
+	take_guests(&a->hv, &m->guests);
+	a->hv.updated_at = now;
+	a->svc.last_seen_at = now;
+	a->svc.report_count++;
+	a->svc.updated_at = now;
+	if (isnew && insert(f, a) == -1)
+		goto fail;
+	isnew = 0;
+	if (store_write(f->store, write_agent, a) == -1) {
+		/* Memory is ahead of the store; the next tick retries. */
+		a->dirty = 1;
+		goto fail_reply;
+	}
+	a->dirty = 0;
+	if (!a->up)
+		log_warnx("service %s on host %s is up (registered: %u vCPUs, "
+		    "%llu MiB, %llu GiB, %s %s)", AGENT_BINARY, peer,
+		    a->hv.vcpus, (unsigned long long)a->hv.memory_mb,
+		    (unsigned long long)a->hv.local_gb,
+		    a->hv.hypervisor_type, a->hv.cpu_model);
+	a->up = 1;
+	ack.controller_host = f->host;
+	ack.report_interval = (uint32_t)f->report_interval;
+	ack.server_time = now;
+	reply(f, peer, reqid, &schema_msg_hello_ack, &ack);
+	return;
+fail:
+	if (isnew && a)
+		agent_free(a);
+fail_reply:
+	log_err("agent_hello");
+	reply_error(f, peer, reqid);
+}
+
+static void
+on_heartbeat(struct fleet *f, const char *peer, const char *reqid,
+    struct msg_heartbeat *m)
+{
+	struct agent *a = lookup(f, peer);
+	struct msg_heartbeat_ack ack = { 0 };
+	int64_t now = db_now_ms();
+
+	if (a == NULL || !a->has_hv) {
+		/* Controller database lost or agent never said hello. */
+		err_set(TS_ENOT_FOUND, "unknown agent %s: send agent_hello",
+		    peer);
+		reply_error(f, peer, reqid);
+		return;
+	}
+	a->svc.last_seen_at = now;
+	a->svc.report_count++;
+	a->svc.updated_at = now;
+	a->hv.vcpus_used = m->vcpus_used;
+	a->hv.memory_mb_used = m->memory_mb_used;
+	a->hv.local_gb_used = m->local_gb_used;
+	a->hv.running_vms = m->running_vms;
+	take_guests(&a->hv, &m->guests);
+	a->hv.updated_at = now;
+	a->dirty = 1;
+	if (!a->up) {
+		log_warnx("service %s on host %s is up again", AGENT_BINARY,
+		    peer);
+		a->up = 1;
+	}
+	ack.seq = m->seq;
+	ack.server_time = now;
+	reply(f, peer, reqid, &schema_msg_heartbeat_ack, &ack);
+}
+
+/* One LMDB read per message: a few microseconds, no lock. */
+static int
+still_enrolled(struct fleet *f, const char *host)
+{
+	struct store_txn *txn = NULL;
+	struct rec_agent_key k;
+	int ok;
+
+	if (store_read_begin(f->store, &txn) == -1)
+		return 0;
+	ok = db_agent_key_get(txn, host, &k) == 0;
+	store_txn_end(&txn);
+	if (ok) {
+		ok = !k.revoked;
+		codec_clear(&schema_rec_agent_key, &k);
+	}
+	if (!ok)
+		err_set(TS_EFORBIDDEN, "agent %s is not enrolled (revoked?)",
+		    host);
+	return ok;
+}
+
+void
+fleet_handle(struct fleet *f, const struct bus_msg *bm)
+{
+	struct codec_envelope env;
+
+	memset(&env, 0, sizeof(env));
+	if (codec_envelope_decode(bm->data, bm->len, SCHEMA_FROM_AGENT,
+	    &env) == -1) {
+		log_warnx("malformed message from %s: %s", bm->peer,
+		    err_msg());
+		reply_error(f, bm->peer, "");
+		return;
+	}
+	log_set_request_id(env.request_id);
+	if (strcmp(env.sender, bm->user_id) != 0) {
+		err_set(TS_EFORBIDDEN, "sender '%s' is not the authenticated "
+		    "host '%s'", env.sender, bm->user_id);
+		log_err("message refused");
+		reply_error(f, bm->peer, env.request_id);
+		goto out;
+	}
+	if (f->require_enrolled && !still_enrolled(f, bm->user_id)) {
+		log_err("message refused");
+		reply_error(f, bm->peer, env.request_id);
+		goto out;
+	}
+	if (env.type == &schema_msg_agent_hello) {
+		struct msg_agent_hello *m = env.body;
+
+		if (strcmp(m->host, bm->user_id) != 0) {
+			err_set(TS_EFORBIDDEN, "agent %s may not register "
+			    "host %s", bm->user_id, m->host);
+			log_err("agent_hello refused");
+			reply_error(f, bm->peer, env.request_id);
+			goto out;
+		}
+		on_hello(f, bm->peer, env.request_id, m);
+	} else if (env.type == &schema_msg_heartbeat) {
+		struct msg_heartbeat *m = env.body;
+
+		if (strcmp(m->host, bm->user_id) != 0) {
+			err_set(TS_EFORBIDDEN, "agent %s may not report for "
+			    "host %s", bm->user_id, m->host);
+			log_err("heartbeat refused");
+			reply_error(f, bm->peer, env.request_id);
+			goto out;
+		}
+		on_heartbeat(f, bm->peer, env.request_id, m);
+	} else if (env.type == &schema_msg_error) {
+		struct msg_error *m = env.body;
+
+		log_warnx("agent %s reports error %u: %s", bm->peer, m->code,
+		    m->message);
+	} else {
+		log_warnx("unexpected %s from %s", env.type->name, bm->peer);
+	}
+out:
+	codec_envelope_clear(&env);
+	log_set_request_id(NULL);
+}
+
+/* Batched heartbeat flush: every dirty agent in one store_write. */
+static int
+write_dirty(struct store_txn *txn, void *arg)
+{
+	struct fleet *f = arg;
+
+	for (size_t i = 0; i < f->cap; i++) {
+		struct agent *a = f->slots[i];
+
+		if (a && a->dirty && write_agent(txn, a) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+fleet_flush(struct fleet *f)
+{
+	int any = 0;
+
+	for (size_t i = 0; i < f->cap && !any; i++)
+		any = f->slots[i] && f->slots[i]->dirty;
+	if (!any)
+		return 0;
+	if (store_write(f->store, write_dirty, f) == -1) {
+		log_err("writing heartbeats");
+		return -1;
+	}
+	for (size_t i = 0; i < f->cap; i++)
+		if (f->slots[i])
+			f->slots[i]->dirty = 0;
+	return 0;
+}
+
+void
+fleet_tick(struct fleet *f, int64_t now)
+{
+	fleet_flush(f);
+	for (size_t i = 0; i < f->cap; i++) {
+		struct agent *a = f->slots[i];
+		int up;
+
+		if (a == NULL)
+			continue;
+		up = is_up(f, a, now);
+		if (a->up && !up)
+			log_warnx("service %s on host %s is down: no heartbeat "
+			    "for %lld s", AGENT_BINARY, a->svc.host,
+			    (long long)((now - a->svc.last_seen_at) / 1000));
+		a->up = up;
+	}
+}

@@ -1,0 +1,56 @@
+/*
+ * fleet: the controller's registry of agents (hypervisors and their
+ * services), fed by the bus.
+ *
+ * Owned by the bus thread: every call here happens on it, so the in-memory
+ * table needs no lock. Registration (agent_hello) is written durably before
+ * it is acknowledged. Heartbeats only update memory and are written in one
+ * batched transaction per tick (fleet_tick), so thousands of agents cost a
+ * handful of commits per second, not one each. A service is up while its
+ * last heartbeat is at most service_down_time old and it is not forced
+ * down; transitions are logged by fleet_tick().
+ *
+ * Authorization: an agent speaks only for itself. A message whose envelope
+ * sender or body host differs from the bus-authenticated host is refused.
+ */
+#ifndef TS_CONTROLLER_FLEET_H
+#define TS_CONTROLLER_FLEET_H
+
+#include <stdint.h>
+
+struct bus;
+struct bus_msg;
+struct store;
+struct fleet;
+
+struct fleet_opts {
+	const char	*controller_host;	/* sender name in replies */
+	int		 report_interval;	/* seconds, told to agents */
+	int		 service_down_time;	/* seconds */
+	/* CURVE on: every message's host must hold an enrolled, unrevoked
+	 * key at the time of the message, so a revocation also cuts off a
+	 * connection that is already up. */
+	int		 require_enrolled;
+};
+
+/* Loads known services and hypervisors from the store. The store and bus
+ * are borrowed and must outlive the fleet. NULL with err set. */
+struct fleet	*fleet_new(struct store *, struct bus *,
+		    const struct fleet_opts *);
+void		 fleet_free(struct fleet **);
+
+/* Handles one frame from an agent (decode, authorize, act, reply). Errors
+ * are logged and answered; nothing here stops the daemon. */
+void		 fleet_handle(struct fleet *, const struct bus_msg *);
+/* Periodic work: flush heartbeats, log up/down transitions. */
+void		 fleet_tick(struct fleet *, int64_t now_ms);
+/* Writes everything pending (at shutdown). */
+int		 fleet_flush(struct fleet *);
+
+/* ZAP allow callback (bus_allow_fn): a key is accepted when it is enrolled
+ * and not revoked; host_out gets the host it is enrolled for. Runs on the
+ * ZAP thread; touches only the store (arg = struct store *). */
+int		 fleet_allow(const char *pubkey, char *host_out,
+		    size_t host_len, void *arg);
+
+#endif

@@ -1,0 +1,194 @@
+/*
+ * tinystack-controller: one process holding the cloud's state (LMDB), the
+ * agent bus (ZeroMQ ROUTER, CURVE) and, later, the REST APIs.
+ *
+ * Threads: this main thread is the bus thread (it owns the ZeroMQ socket and
+ * the fleet table) and also handles signals and the 1 s tick through fds
+ * polled with the bus; the store has its committer thread; the bus its ZAP
+ * thread. Everything the bus thread writes goes through store_write().
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "bus.h"
+#include "config.h"
+#include "daemon.h"
+#include "db.h"
+#include "err.h"
+#include "fleet.h"
+#include "log.h"
+#include "opts.h"
+#include "store.h"
+#include "svc.h"
+
+#define PROG		"tinystack-controller"
+#define DEFAULT_CONFIG	"/etc/tinystack/controller.conf"
+
+static volatile int	stopping;
+static volatile int	reopen_log;
+
+struct ctl {
+	struct config	*cfg;
+	struct store	*store;
+	struct bus	*bus;
+	struct fleet	*fleet;
+	int		 sigfd;
+	int		 tickfd;
+	char		 host[256];
+};
+
+static void
+on_signal(int fd, short revents, void *arg)
+{
+	int sig;
+
+	while ((sig = daemon_signal_read(fd)) > 0) {
+		if (sig == SIGHUP)
+			reopen_log = 1;
+		else
+			stopping = 1;
+	}
+}
+
+static void
+on_tick(int fd, short revents, void *arg)
+{
+	struct ctl *c = arg;
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) != (ssize_t)sizeof(n))
+		return;
+	fleet_tick(c->fleet, db_now_ms());
+}
+
+static int
+bus_setup(struct ctl *c)
+{
+	struct bus_opts o;
+	char keyfile[PATH_MAX], pub[BUS_KEY_Z85_LEN + 1] = "",
+	    sec[BUS_KEY_Z85_LEN + 1] = "";
+	int rc;
+
+	bus_opts_init(&o);
+	o.endpoint = config_get_str(c->cfg, "bus", "listen");
+	o.curve = config_get_bool(c->cfg, "bus", "curve");
+	o.max_msg_size = config_get_int(c->cfg, "bus", "max_msg_size");
+	if (o.curve) {
+		snprintf(keyfile, sizeof(keyfile), "%s/controller.key",
+		    config_get_str(c->cfg, "bus", "keys_dir"));
+		if (bus_keypair_load(keyfile, pub, sec) == -1) {
+			err_prefix("controller key (create it with "
+			    "'tinystack-manage key setup'): ");
+			return -1;
+		}
+		o.public_key = pub;
+		o.secret_key = sec;
+		o.allow = fleet_allow;
+		o.allow_arg = c->store;
+	}
+	c->bus = bus_server_new(&o);
+	rc = c->bus ? 0 : -1;
+	explicit_bzero(sec, sizeof(sec));
+	return rc;
+}
+
+static int
+tick_setup(struct ctl *c)
+{
+	struct itimerspec its = { { 1, 0 }, { 1, 0 } };
+
+	c->tickfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (c->tickfd == -1 || timerfd_settime(c->tickfd, 0, &its, NULL) == -1) {
+		err_set_errno(TS_EINTERNAL, "timerfd");
+		return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct svc_args args;
+	struct ctl c = { .sigfd = -1, .tickfd = -1 };
+	struct fleet_opts fo;
+	int status = 1;
+
+	svc_args_parse(argc, argv, PROG, DEFAULT_CONFIG, &args);
+	if ((c.cfg = svc_config_load(opts_controller, &args)) == NULL) {
+		fprintf(stderr, "%s: %s\n", PROG, err_msg());
+		return 1;
+	}
+	if ((c.sigfd = daemon_signals_block()) == -1 ||
+	    (!args.foreground && daemon_detach() == -1) ||
+	    svc_log_setup(c.cfg, PROG) == -1) {
+		fprintf(stderr, "%s: %s\n", PROG, err_msg());
+		return 1;
+	}
+	svc_host(c.cfg, c.host, sizeof(c.host));
+	if (daemon_pidfile_create(config_get_str(c.cfg, "DEFAULT",
+	    "pid_file")) == -1)
+		goto fail;
+	if ((c.store = db_open(c.cfg, 0)) == NULL ||
+	    db_check_version(c.store) == -1)
+		goto fail;
+	if (bus_setup(&c) == -1)
+		goto fail;
+	fo.controller_host = c.host;
+	fo.report_interval = (int)config_get_int(c.cfg, "DEFAULT",
+	    "report_interval");
+	fo.service_down_time = (int)config_get_int(c.cfg, "DEFAULT",
+	    "service_down_time");
+	fo.require_enrolled = config_get_bool(c.cfg, "bus", "curve");
+	if ((c.fleet = fleet_new(c.store, c.bus, &fo)) == NULL)
+		goto fail;
+	if (tick_setup(&c) == -1 ||
+	    bus_add_fd(c.bus, c.sigfd, ZMQ_POLLIN, on_signal, &c) == -1 ||
+	    bus_add_fd(c.bus, c.tickfd, ZMQ_POLLIN, on_tick, &c) == -1)
+		goto fail;
+
+	log_warnx("started on %s, agent bus %s%s", c.host, bus_endpoint(c.bus),
+	    config_get_bool(c.cfg, "bus", "curve") ? " (CURVE)" :
+	    " (PLAIN TEXT, NO AUTHENTICATION)");
+	daemon_ready();
+
+	while (!stopping) {
+		struct bus_msg m;
+		int rc = bus_poll(c.bus, 1000, &m);
+
+		if (rc == 1) {
+			fleet_handle(c.fleet, &m);
+			bus_msg_clear(&m);
+		} else if (rc == -1) {
+			log_err("bus");
+		}
+		if (reopen_log) {
+			reopen_log = 0;
+			if (svc_log_setup(c.cfg, PROG) == -1)
+				log_err("reopening log");
+		}
+	}
+	log_warnx("stopping");
+	fleet_flush(c.fleet);
+	status = 0;
+	goto out;
+fail:
+	log_err("start-up failed");
+	fprintf(stderr, "%s: %s\n", PROG, err_msg());
+out:
+	fleet_free(&c.fleet);
+	bus_free(&c.bus);
+	store_free(&c.store);
+	if (c.tickfd != -1)
+		close(c.tickfd);
+	daemon_pidfile_remove();
+	config_free(&c.cfg);
+	return status;
+}

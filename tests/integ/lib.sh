@@ -1,0 +1,118 @@
+# Shared helpers for integration tests (sourced). Every wait is bounded;
+# every process a test starts is killed on exit.
+set -euo pipefail
+: "${TS_BUILD_DIR:?run through ctest or set TS_BUILD_DIR}"
+: "${TS_SOURCE_DIR:?run through ctest or set TS_SOURCE_DIR}"
+CTL=$TS_BUILD_DIR/controller/tinystack-controller
+AGENT=$TS_BUILD_DIR/agent/tinystack-agent
+MANAGE_BIN=$TS_BUILD_DIR/tools/tinystack-manage
+T=$(mktemp -d /tmp/ts-integ.XXXXXX)
+PIDS=()
+NPASS=0
+
+cleanup() {
+	local rc=$?
+	for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill -9 "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	if [ $rc -ne 0 ]; then
+		echo "---- logs of the failed test ($T)"
+		for f in "$T"/*.log; do [ -f "$f" ] && { echo "== $f"; tail -40 "$f"; }; done
+	fi
+	[ -n "${TS_KEEP:-}" ] || rm -rf "$T"
+	exit $rc
+}
+trap cleanup EXIT
+
+ok() { NPASS=$((NPASS + 1)); echo "ok $NPASS - $*"; }
+fail() { echo "not ok - $*" >&2; exit 1; }
+
+# wait_for SECONDS DESCRIPTION COMMAND...: polls every 0.1 s.
+wait_for() {
+	local secs=$1 what=$2 i=0
+	shift 2
+	while [ $i -lt $((secs * 10)) ]; do
+		if "$@" >/dev/null 2>&1; then return 0; fi
+		sleep 0.1; i=$((i + 1))
+	done
+	fail "timed out after ${secs}s waiting for: $what"
+}
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# controller_conf FILE PORT [extra lines]: a controller config under $T.
+controller_conf() {
+	local f=$1 port=$2
+	shift 2
+	cat > "$f" <<C
+[DEFAULT]
+host = ctl
+verbose = true
+pid_file = $T/controller.pid
+report_interval = 1
+service_down_time = 3
+state_path = $T
+
+[database]
+path = $T/db
+
+[bus]
+listen = tcp://127.0.0.1:$port
+keys_dir = $T/keys
+C
+	for l in "$@"; do echo "$l" >> "$f"; done
+}
+
+# agent_conf NAME PORT URI: keys in $T/keys-NAME (agent.key + controller.pub).
+agent_conf() {
+	local n=$1 port=$2 uri=$3
+	mkdir -p "$T/inst-$n"
+	cat > "$T/agent-$n.conf" <<C
+[DEFAULT]
+host = $n
+verbose = true
+pid_file = $T/agent-$n.pid
+instances_path = $T/inst-$n
+state_path = $T/state-$n
+report_interval = 1
+
+[libvirt]
+connection_uri = $uri
+
+[bus]
+controller = tcp://127.0.0.1:$port
+keys_dir = $T/keys-$n
+reconnect_ivl_ms = 100
+reconnect_max_ms = 1000
+C
+}
+
+manage() { "$MANAGE_BIN" --config "$T/controller.conf" "$@"; }
+
+# start NAME BINARY CONFIG: foreground daemon, log in $T/NAME.log.
+start() {
+	local name=$1 bin=$2 conf=$3
+	"$bin" --foreground --config "$conf" >>"$T/$name.log" 2>&1 &
+	PIDS+=($!)
+	disown $!	# no "Killed" job notices when a test kills it
+	eval "PID_${name//-/_}=$!"
+}
+
+pid_of() { eval "echo \${PID_${1//-/_}}"; }
+
+# service_state HOST: prints up/down/absent from `manage service list`.
+service_state() {
+	manage service list | awk -F'|' -v h="$1" '
+		{ gsub(/ /, "", $3); gsub(/ /, "", $6) }
+		$3 == h { print $6; found = 1 }
+		END { if (!found) print "absent" }'
+}
+is_state() { [ "$(service_state "$1")" = "$2" ]; }
+
+enrol_agent() {
+	local n=$1
+	manage agent keygen --host "$n" --keys-dir "$T/keys-$n" >/dev/null
+	cp "$T/keys/controller.pub" "$T/keys-$n/"
+	manage agent enroll "$n" --key-file "$T/keys-$n/agent.pub" >/dev/null
+}

@@ -1,0 +1,95 @@
+#!/bin/bash
+# A controller and two agents (libvirt test driver) on loopback: agents
+# register over CURVE, an unenrolled agent is refused, a killed agent goes
+# down within service_down_time and comes back up when restarted, a
+# restarted controller keeps its fleet, a revoked agent stays out.
+. "$(dirname "$0")/lib.sh"
+
+PORT=$(free_port)
+controller_conf "$T/controller.conf" "$PORT"
+manage db sync | grep -q "database schema at version [1-9]" || fail "db sync"
+v=$(manage db version)
+manage db sync >/dev/null || fail "db sync is not idempotent"
+[ "$(manage db version)" = "$v" ] || fail "db version changed on a second sync"
+manage key setup >/dev/null
+[ "$(stat -c %a "$T/keys/controller.key")" = 600 ] || fail "controller.key is not 0600"
+ok "db sync, key setup (0600)"
+
+"$CTL" -n --config "$T/controller.conf" > "$T/normalized.conf"
+grep -q "^service_down_time = 3$" "$T/normalized.conf" || fail "-n output"
+"$CTL" -n --config "$T/normalized.conf" | cmp -s - "$T/normalized.conf" || fail "-n output does not parse back to itself"
+ok "controller -n prints a normalized config that parses back"
+
+for n in h1 h2; do enrol_agent "$n"; agent_conf "$n" "$PORT" test:///default; done
+# h3 has a key pair but is never enrolled.
+manage agent keygen --host h3 --keys-dir "$T/keys-h3" >/dev/null
+cp "$T/keys/controller.pub" "$T/keys-h3/"
+agent_conf h3 "$PORT" test:///default
+manage agent list | grep -q "| h1 .*active" || fail "agent list"
+
+start ctl "$CTL" "$T/controller.conf"
+wait_for 10 "controller pid file" test -s "$T/controller.pid"
+if "$CTL" --foreground --config "$T/controller.conf" >"$T/ctl2.log" 2>&1; then
+	fail "a second controller with the same pid file started"
+fi
+grep -q "already running" "$T/ctl2.log" || fail "second controller: no 'already running' error"
+ok "pid file lock refuses a second controller"
+
+start agent-h1 "$AGENT" "$T/agent-h1.conf"
+start agent-h2 "$AGENT" "$T/agent-h2.conf"
+start agent-h3 "$AGENT" "$T/agent-h3.conf"
+wait_for 15 "h1 up" is_state h1 up
+wait_for 15 "h2 up" is_state h2 up
+ok "two enrolled agents register and are up"
+
+sleep 2
+is_state h3 absent || fail "unenrolled agent h3 appears in the service list"
+grep -q "refusing agent connection" "$T/ctl.log" || fail "no refusal logged for h3"
+ok "unenrolled agent is refused"
+
+manage hypervisor list > "$T/hv.txt"
+grep -q "| h1 .*| TEST " "$T/hv.txt" || { cat "$T/hv.txt"; fail "hypervisor h1 not reported by the test driver"; }
+# test:///default describes a 16-CPU host with 3 GiB and one running guest.
+awk -F'|' '$2 ~ / h1 / { gsub(/ /,"",$4); gsub(/ /,"",$5); gsub(/ /,"",$6);
+	if ($4 != 16 || $5 != 3072 || $6 != 1) bad = 1; n++ }
+	END { exit (bad || n != 1) }' "$T/hv.txt" || { cat "$T/hv.txt"; fail "h1 vcpus/memory/guests not from libvirt"; }
+ok "hypervisor facts come from libvirt"
+
+t0=$(date +%s)
+kill -9 "$(pid_of agent-h1)"
+wait_for 10 "h1 down" is_state h1 down
+t1=$(date +%s)
+[ $((t1 - t0)) -le 6 ] || fail "h1 took $((t1 - t0)) s to go down (service_down_time 3)"
+is_state h2 up || fail "h2 went down with h1"
+wait_for 10 "down logged" grep -q "host h1 is down" "$T/ctl.log"
+ok "killed agent is down within service_down_time ($((t1 - t0)) s)"
+
+start agent-h1 "$AGENT" "$T/agent-h1.conf"
+wait_for 10 "h1 up again" is_state h1 up
+ok "restarted agent is up again"
+
+kill -TERM "$(pid_of ctl)"
+wait_for 10 "controller exit" bash -c "! kill -0 $(pid_of ctl) 2>/dev/null"
+[ ! -e "$T/controller.pid" ] || fail "pid file left behind after SIGTERM"
+# With the controller away longer than service_down_time, the stored last
+# heartbeats say down; only heartbeats to the new controller make them up.
+wait_for 10 "h1 down while the controller is away" is_state h1 down
+start ctl "$CTL" "$T/controller.conf"
+wait_for 15 "h1 up with the new controller" is_state h1 up
+wait_for 15 "h2 up with the new controller" is_state h2 up
+grep -q "fleet: 2 known agent" "$T/ctl.log" || fail "restarted controller did not load its fleet"
+ok "controller restart: fleet kept, agents reconnect by themselves"
+
+# Revocation cuts off the live connection at its next message, and a
+# restarted agent with the revoked key is refused at the handshake.
+manage agent revoke h2 >/dev/null
+wait_for 10 "h2 down after revocation" is_state h2 down
+wait_for 5 "refusal of the live connection" grep -q "agent h2 is not enrolled" "$T/ctl.log"
+kill -9 "$(pid_of agent-h2)"
+start agent-h2 "$AGENT" "$T/agent-h2.conf"
+sleep 4
+is_state h2 down || fail "revoked agent came back"
+is_state h1 up || fail "h1 affected by h2's revocation"
+ok "revoked agent is cut off and cannot reconnect"
+
+echo "$NPASS passed, 0 failed"

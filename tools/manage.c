@@ -1,0 +1,420 @@
+/*
+ * tinystack-manage: the operator's tool, like nova-manage and
+ * keystone-manage. It works on the controller's configuration and database
+ * directly (LMDB allows it while the controller runs: readers never block,
+ * and writes queue behind the controller's writer lock).
+ *
+ *   db sync | db version
+ *   key setup [--force]                  controller CURVE key pair
+ *   agent keygen --host H [--keys-dir D] an agent's key pair (agent.key/.pub)
+ *   agent enroll H (--key-file F | --public-key Z85)
+ *   agent list | agent revoke H
+ *   service list | hypervisor list
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "codec.h"
+#include "config.h"
+#include "daemon.h"
+#include "db.h"
+#include "err.h"
+#include "log.h"
+#include "opts.h"
+#include "store.h"
+
+#define PROG		"tinystack-manage"
+#define DEFAULT_CONFIG	"/etc/tinystack/controller.conf"
+
+static struct config	*cfg;
+
+static int
+die(const char *what)
+{
+	fprintf(stderr, "%s: %s: %s\n", PROG, what, err_msg());
+	return 1;
+}
+
+static void
+usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+	    "usage: %s [--config FILE] COMMAND\n"
+	    "  db sync                 create or upgrade the database schema\n"
+	    "  db version              print the database schema version\n"
+	    "  key setup [--force]     create the controller's CURVE key pair\n"
+	    "  agent keygen --host H [--keys-dir DIR]\n"
+	    "                          create an agent's key pair (agent.key, agent.pub)\n"
+	    "  agent enroll H (--key-file F | --public-key KEY)\n"
+	    "  agent list\n"
+	    "  agent revoke H\n"
+	    "  service list            agents with state, status, last heartbeat\n"
+	    "  hypervisor list         hosts with type, vCPUs, memory, running VMs\n",
+	    PROG);
+	exit(status);
+}
+
+static int
+cmd_db(int argc, char **argv)
+{
+	struct store *st;
+	uint32_t v;
+	int rc = 0;
+
+	if (argc != 2)
+		usage(2);
+	if ((st = db_open(cfg, 0)) == NULL)
+		return die("opening the database");
+	if (strcmp(argv[1], "sync") == 0) {
+		if (db_sync(st) == -1)
+			rc = die("db sync");
+		else if (store_schema_version(st, &v) == 0)
+			printf("database schema at version %u\n", v);
+	} else if (strcmp(argv[1], "version") == 0) {
+		if (store_schema_version(st, &v) == -1)
+			rc = die("db version");
+		else
+			printf("%u\n", v);
+	} else {
+		usage(2);
+	}
+	store_free(&st);
+	return rc;
+}
+
+static int
+cmd_key(int argc, char **argv)
+{
+	char pub[BUS_KEY_Z85_LEN + 1], sec[BUS_KEY_Z85_LEN + 1],
+	    path[PATH_MAX];
+	const char *dir = config_get_str(cfg, "bus", "keys_dir");
+	int force = argc == 3 && strcmp(argv[2], "--force") == 0;
+
+	if (argc < 2 || strcmp(argv[1], "setup") != 0 || (argc == 3 && !force)
+	    || argc > 3)
+		usage(2);
+	snprintf(path, sizeof(path), "%s/controller.key", dir);
+	if (!force && access(path, F_OK) == 0) {
+		printf("%s exists; keeping it (--force replaces it, and every "
+		    "agent then needs the new controller.pub)\n", path);
+		return 0;
+	}
+	if (daemon_mkdirs(dir, 0700) == -1 || bus_keypair_new(pub, sec) == -1 ||
+	    bus_keypair_save(dir, "controller", pub, sec) == -1)
+		return die("key setup");
+	explicit_bzero(sec, sizeof(sec));
+	printf("controller key pair written to %s/controller.{key,pub}\n"
+	    "public key: %s\n", dir, pub);
+	return 0;
+}
+
+static int
+agent_keygen(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "host", required_argument, NULL, 'H' },
+		{ "keys-dir", required_argument, NULL, 'k' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *host = NULL, *dir = config_get_str(cfg, "bus", "keys_dir");
+	char pub[BUS_KEY_Z85_LEN + 1], sec[BUS_KEY_Z85_LEN + 1];
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (c == 'H')
+			host = optarg;
+		else if (c == 'k')
+			dir = optarg;
+		else
+			usage(2);
+	}
+	if (host == NULL || optind != argc)
+		usage(2);
+	if (!bus_host_valid(host)) {
+		fprintf(stderr, "%s: invalid host name '%s'\n", PROG, host);
+		return 1;
+	}
+	if (daemon_mkdirs(dir, 0700) == -1 || bus_keypair_new(pub, sec) == -1 ||
+	    bus_keypair_save(dir, "agent", pub, sec) == -1)
+		return die("agent keygen");
+	explicit_bzero(sec, sizeof(sec));
+	printf("agent key pair for %s written to %s/agent.{key,pub}\n"
+	    "enrol it on the controller with:\n"
+	    "  %s agent enroll %s --public-key %s\n", host, dir, PROG, host,
+	    pub);
+	return 0;
+}
+
+static int
+enroll_fn(struct store_txn *txn, void *arg)
+{
+	return db_agent_key_put(txn, arg);
+}
+
+static int
+agent_enroll(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "key-file", required_argument, NULL, 'f' },
+		{ "public-key", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 }
+	};
+	char pub[BUS_KEY_Z85_LEN + 1] = "";
+	const char *host;
+	struct rec_agent_key k = { 0 };
+	struct store *st;
+	struct store_txn *txn = NULL;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (c == 'f') {
+			if (bus_pubkey_load(optarg, pub) == -1)
+				return die("reading the key file");
+		} else if (c == 'p') {
+			if (bus_key_check(optarg) == -1)
+				return die("public key");
+			snprintf(pub, sizeof(pub), "%s", optarg);
+		} else {
+			usage(2);
+		}
+	}
+	if (optind != argc - 1 || pub[0] == '\0')
+		usage(2);
+	host = argv[optind];
+	if (!bus_host_valid(host)) {
+		fprintf(stderr, "%s: invalid host name '%s'\n", PROG, host);
+		return 1;
+	}
+	if ((st = db_open(cfg, 0)) == NULL || db_check_version(st) == -1)
+		return die("opening the database");
+	k.host = (char *)host;
+	k.public_key = pub;
+	k.enrolled_at = db_now_ms();
+	k.revoked = false;
+	/* Idempotent: enrolling the same key again changes nothing. */
+	if (store_read_begin(st, &txn) == 0) {
+		struct rec_agent_key old;
+
+		if (db_agent_key_get(txn, host, &old) == 0) {
+			int same = !old.revoked &&
+			    strcmp(old.public_key, pub) == 0;
+
+			codec_clear(&schema_rec_agent_key, &old);
+			store_txn_end(&txn);
+			if (same) {
+				printf("agent %s already enrolled with this "
+				    "key\n", host);
+				store_free(&st);
+				return 0;
+			}
+		}
+		store_txn_end(&txn);
+	}
+	rc = store_write(st, enroll_fn, &k);
+	store_free(&st);
+	if (rc == -1)
+		return die("agent enroll");
+	printf("agent %s enrolled\n", host);
+	return 0;
+}
+
+static int
+revoke_fn(struct store_txn *txn, void *arg)
+{
+	struct rec_agent_key k;
+	int rc;
+
+	if (db_agent_key_get(txn, arg, &k) == -1)
+		return -1;
+	k.revoked = true;
+	rc = db_rec_put(txn, T_AGENT_KEYS, k.host, &schema_rec_agent_key, &k,
+	    0);
+	codec_clear(&schema_rec_agent_key, &k);
+	return rc;
+}
+
+static void
+fmt_time(int64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (ms <= 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static int
+print_key(const struct rec_agent_key *k, void *arg)
+{
+	char t[32];
+
+	fmt_time(k->enrolled_at, t, sizeof(t));
+	printf("| %-30s | %-40s | %-19s | %-7s |\n", k->host, k->public_key, t,
+	    k->revoked ? "revoked" : "active");
+	return 0;
+}
+
+static int
+agent_list(void)
+{
+	struct store *st;
+	struct store_txn *txn = NULL;
+	int rc;
+
+	if ((st = db_open(cfg, 1)) == NULL || store_read_begin(st, &txn) == -1)
+		return die("opening the database");
+	printf("| %-30s | %-40s | %-19s | %-7s |\n", "Host", "Public key",
+	    "Enrolled", "State");
+	rc = db_agent_key_each(txn, print_key, NULL);
+	store_txn_end(&txn);
+	store_free(&st);
+	return rc == -1 ? die("agent list") : 0;
+}
+
+static int
+cmd_agent(int argc, char **argv)
+{
+	struct store *st;
+	int rc;
+
+	if (argc < 2)
+		usage(2);
+	if (strcmp(argv[1], "keygen") == 0)
+		return agent_keygen(argc - 1, argv + 1);
+	if (strcmp(argv[1], "enroll") == 0)
+		return agent_enroll(argc - 1, argv + 1);
+	if (strcmp(argv[1], "list") == 0 && argc == 2)
+		return agent_list();
+	if (strcmp(argv[1], "revoke") == 0 && argc == 3) {
+		if ((st = db_open(cfg, 0)) == NULL ||
+		    db_check_version(st) == -1)
+			return die("opening the database");
+		rc = store_write(st, revoke_fn, argv[2]);
+		store_free(&st);
+		if (rc == -1)
+			return die("agent revoke");
+		printf("agent %s revoked: its connections are refused from "
+		    "now on\n", argv[2]);
+		return 0;
+	}
+	usage(2);
+	return 2;
+}
+
+struct svc_list {
+	int64_t	now;
+	int64_t	down_ms;
+};
+
+static int
+print_service(const struct rec_service *s, void *arg)
+{
+	struct svc_list *l = arg;
+	char t[32];
+	int up = !s->forced_down && l->now - s->last_seen_at <= l->down_ms;
+
+	fmt_time(s->last_seen_at, t, sizeof(t));
+	printf("| %-15s | %-30s | %-8s | %-8s | %-5s | %-19s |\n", s->binary,
+	    s->host, "nova", s->disabled ? "disabled" : "enabled",
+	    up ? "up" : "down", t);
+	return 0;
+}
+
+static int
+service_list(void)
+{
+	struct store *st;
+	struct store_txn *txn = NULL;
+	struct svc_list l;
+	int rc;
+
+	if ((st = db_open(cfg, 1)) == NULL || store_read_begin(st, &txn) == -1)
+		return die("opening the database");
+	l.now = db_now_ms();
+	l.down_ms = config_get_int(cfg, "DEFAULT", "service_down_time") * 1000;
+	printf("| %-15s | %-30s | %-8s | %-8s | %-5s | %-19s |\n", "Binary",
+	    "Host", "Zone", "Status", "State", "Updated At");
+	rc = db_service_each(txn, print_service, &l);
+	store_txn_end(&txn);
+	store_free(&st);
+	return rc == -1 ? die("service list") : 0;
+}
+
+static int
+print_hv(const struct rec_hypervisor *h, void *arg)
+{
+	printf("| %-30s | %-8s | %5u | %10llu | %11u | %-20s |\n", h->host,
+	    h->hypervisor_type, h->vcpus, (unsigned long long)h->memory_mb,
+	    h->running_vms, h->cpu_model);
+	return 0;
+}
+
+static int
+hypervisor_list(void)
+{
+	struct store *st;
+	struct store_txn *txn = NULL;
+	int rc;
+
+	if ((st = db_open(cfg, 1)) == NULL || store_read_begin(st, &txn) == -1)
+		return die("opening the database");
+	printf("| %-30s | %-8s | %5s | %10s | %11s | %-20s |\n", "Host",
+	    "Type", "vCPUs", "Memory MiB", "Running VMs", "CPU model");
+	rc = db_hypervisor_each(txn, print_hv, NULL);
+	store_txn_end(&txn);
+	store_free(&st);
+	return rc == -1 ? die("hypervisor list") : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *conf = NULL;
+
+	if (argc >= 3 && (strcmp(argv[1], "--config") == 0 ||
+	    strcmp(argv[1], "-c") == 0)) {
+		conf = argv[2];
+		argc -= 2;
+		argv += 2;
+	}
+	if (argc < 2)
+		usage(2);
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
+		usage(0);
+	log_init(PROG, LOG_LVL_WARN, LOG_TO_STDERR, NULL);
+	if ((cfg = config_new(opts_controller)) == NULL)
+		return die("config");
+	if (conf == NULL && access(DEFAULT_CONFIG, F_OK) == 0)
+		conf = DEFAULT_CONFIG;
+	if (conf && config_load_file(cfg, conf) == -1)
+		return die("config");
+	argc--;
+	argv++;
+	if (strcmp(argv[0], "db") == 0)
+		return cmd_db(argc, argv);
+	if (strcmp(argv[0], "key") == 0)
+		return cmd_key(argc, argv);
+	if (strcmp(argv[0], "agent") == 0)
+		return cmd_agent(argc, argv);
+	if (strcmp(argv[0], "service") == 0 && argc == 2 &&
+	    strcmp(argv[1], "list") == 0)
+		return service_list();
+	if (strcmp(argv[0], "hypervisor") == 0 && argc == 2 &&
+	    strcmp(argv[1], "list") == 0)
+		return hypervisor_list();
+	usage(2);
+	return 2;
+}
