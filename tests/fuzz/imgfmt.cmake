@@ -1,0 +1,1 @@
+ts_fuzz_target(fuzz_imgfmt SOURCES ${C}/imgfmt.c)

@@ -1,0 +1,1 @@
+ts_unit_test(imgfmt_test SOURCES ${C}/imgfmt.c)
