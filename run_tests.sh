@@ -4,7 +4,7 @@
 #   2. ASan/UBSan build: the same tests again
 #   3. libFuzzer build (clang): each fuzz target for a bounded time
 # Usage: ./run_tests.sh [-R REGEX] [--no-asan] [--no-fuzz]
-#   TS_FUZZ_SECONDS=N  seconds per fuzz target (default 30)
+#   TS_FUZZ_SECONDS=N  seconds per fuzz target (default 60)
 # Run one test:  ctest --test-dir build -R unit.config_test --output-on-failure
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -19,7 +19,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 JOBS=$(nproc 2>/dev/null || echo 2)
-FUZZ_SECONDS=${TS_FUZZ_SECONDS:-30}
+FUZZ_SECONDS=${TS_FUZZ_SECONDS:-60}
 passed=0; failed=0; failures=()
 
 step() { echo; echo "==== $* ($(date +%H:%M:%S))"; }
