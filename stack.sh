@@ -95,8 +95,13 @@ ensure_daemon() {
 	fi
 	if running "$pidf"; then
 		say "restarting $name"
-		kill "$(cat "$pidf")"
-		for _ in $(seq 1 100); do running "$pidf" || break; sleep 0.1; done
+		old=$(cat "$pidf")
+		kill "$old"
+		for _ in $(seq 1 100); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
+		if kill -0 "$old" 2>/dev/null; then
+			say "$name (pid $old) ignored SIGTERM for 10 s; killing it"
+			kill -9 "$old"; sleep 0.2
+		fi
 	else
 		say "starting $name"
 	fi
@@ -117,11 +122,18 @@ ensure_daemon controller
 ensure_daemon agent
 
 say "waiting for the agent on $HOST to register"
+up=0
 for _ in $(seq 1 300); do
-	$MANAGE service list 2>/dev/null | grep -E "^\| *[^|]*\| *$HOST *\|.*\| *up *\|" >/dev/null && break
+	if $MANAGE service list 2>/dev/null | grep -E "^\| *[^|]*\| *$HOST *\|.*\| *up *\|" >/dev/null; then
+		up=1; break
+	fi
 	sleep 0.2
 done
 $MANAGE service list
+if [ $up = 0 ]; then
+	echo "stack.sh: the agent on $HOST did not register within 60 s; see $LOGS/agent.log and $LOGS/controller.log" >&2
+	exit 1
+fi
 
 cat <<M
 

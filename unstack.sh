@@ -12,8 +12,13 @@ for name in agent controller; do
 	pidf=$RUN/$name.pid
 	if [ -s "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then
 		echo "unstack.sh: stopping $name"
-		kill "$(cat "$pidf")"
-		for _ in $(seq 1 100); do kill -0 "$(cat "$pidf" 2>/dev/null)" 2>/dev/null || break; sleep 0.1; done
+		pid=$(cat "$pidf")
+		kill "$pid"
+		for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		if kill -0 "$pid" 2>/dev/null; then
+			echo "unstack.sh: $name (pid $pid) ignored SIGTERM for 10 s; killing it"
+			kill -9 "$pid"
+		fi
 	fi
 done
 packaging/libvirtd.sh stop

@@ -49,6 +49,8 @@ struct agent {
 	int64_t		 interval_ms;	/* report interval in force */
 	int		 registered;	/* hello acknowledged */
 	int64_t		 next_hello;	/* monotonic ms */
+	int64_t		 hello_backoff_ms;	/* 0: start over */
+	unsigned	 hello_failures;	/* in a row */
 	int64_t		 next_beat;
 	int64_t		 last_ack;	/* monotonic ms of last controller word */
 	int64_t		 started_at;	/* unix ms */
@@ -218,6 +220,7 @@ handle(struct agent *a, const struct bus_msg *bm)
 			log_warnx("registered with controller %s",
 			    m->controller_host);
 		a->registered = 1;
+		a->hello_backoff_ms = 0;
 		if (m->report_interval > 0 && m->report_interval <= 3600)
 			a->interval_ms = (int64_t)m->report_interval * 1000;
 		a->next_beat = mono_ms() + a->interval_ms;
@@ -285,23 +288,44 @@ step(struct agent *a)
 {
 	int64_t now = mono_ms();
 
-	/* Silence: no word from the controller for 3 intervals. */
+	/*
+	 * Silence: no word from the controller for 3 intervals. While the
+	 * socket is disconnected ZeroMQ is already reconnecting with its own
+	 * backoff, so only a connection that is up but mute (a wedged peer,
+	 * a half-open TCP path) is rebuilt.
+	 */
 	if (now - a->last_ack > 3 * a->interval_ms) {
-		log_warnx("controller silent for %lld ms; reconnecting",
-		    (long long)(now - a->last_ack));
-		if (bus_client_reconnect(a->bus) == -1)
-			log_err("reconnect");
+		if (bus_client_connected(a->bus)) {
+			log_warnx("controller silent for %lld ms; reconnecting",
+			    (long long)(now - a->last_ack));
+			if (bus_client_reconnect(a->bus) == -1)
+				log_err("reconnect");
+		}
+		if (a->registered)
+			a->hello_backoff_ms = 0;
 		a->registered = 0;
 		a->next_hello = 0;
 		a->last_ack = now;
 	}
 	if (!a->registered && now >= a->next_hello) {
-		if (send_hello(a) == -1)
-			log_warnx("hello: %s", err_msg());
-		/* Retry quickly at first: the connection may still be
-		 * completing its handshake. */
-		a->next_hello = now + (a->interval_ms < 1000 ? a->interval_ms :
-		    1000);
+		/* Quick first retries (the handshake may still be running),
+		 * then back off to one report interval; only the first failure
+		 * of a streak is worth a warning. */
+		if (send_hello(a) == -1) {
+			if (a->hello_failures++ == 0)
+				log_warnx("hello: %s (retrying)", err_msg());
+			else
+				log_debug("hello: %s", err_msg());
+		} else {
+			a->hello_failures = 0;
+		}
+		if (a->hello_backoff_ms == 0)
+			a->hello_backoff_ms = 250;
+		else if (a->hello_backoff_ms < a->interval_ms)
+			a->hello_backoff_ms *= 2;
+		if (a->hello_backoff_ms > a->interval_ms)
+			a->hello_backoff_ms = a->interval_ms;
+		a->next_hello = now + a->hello_backoff_ms;
 	}
 	if (a->registered && now >= a->next_beat) {
 		if (send_heartbeat(a) == -1)
@@ -325,7 +349,7 @@ main(int argc, char **argv)
 	}
 	if ((a.sigfd = daemon_signals_block()) == -1 ||
 	    (!args.foreground && daemon_detach() == -1) ||
-	    svc_log_setup(a.cfg, PROG) == -1) {
+	    svc_log_setup(a.cfg, PROG, args.foreground) == -1) {
 		fprintf(stderr, "%s: %s\n", PROG, err_msg());
 		return 1;
 	}
@@ -371,11 +395,13 @@ main(int argc, char **argv)
 			handle(&a, &m);
 			bus_msg_clear(&m);
 		} else if (rc == -1) {
+			/* Not a busy loop if the error persists. */
 			log_err("bus");
+			usleep(100 * 1000);
 		}
 		if (reopen_log) {
 			reopen_log = 0;
-			if (svc_log_setup(a.cfg, PROG) == -1)
+			if (svc_log_setup(a.cfg, PROG, args.foreground) == -1)
 				log_err("reopening log");
 		}
 	}

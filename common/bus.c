@@ -697,6 +697,11 @@ setopt_int(void *s, int opt, int v, const char *name)
 
 /* Options both sides share: bounded linger, inbound size cap (applied
  * before authentication too), queues, heartbeats, handshake deadline. */
+/* Per-agent inbound queue on the controller: with max_msg_size it bounds
+ * what one (authenticated) agent can make the controller hold. The bus
+ * thread drains it continuously, so a short queue costs nothing. */
+#define SERVER_RCVHWM	64
+
 static int
 setopts_common(struct bus *b, void *s)
 {
@@ -704,7 +709,8 @@ setopts_common(struct bus *b, void *s)
 	    setopt(s, ZMQ_MAXMSGSIZE, &b->max_msg_size,
 	    sizeof(b->max_msg_size), "ZMQ_MAXMSGSIZE") == -1 ||
 	    setopt_int(s, ZMQ_SNDHWM, b->sndhwm, "ZMQ_SNDHWM") == -1 ||
-	    setopt_int(s, ZMQ_RCVHWM, b->sndhwm, "ZMQ_RCVHWM") == -1 ||
+	    setopt_int(s, ZMQ_RCVHWM, b->role == ROLE_SERVER ?
+	    SERVER_RCVHWM : b->sndhwm, "ZMQ_RCVHWM") == -1 ||
 	    setopt_int(s, ZMQ_HANDSHAKE_IVL, HANDSHAKE_IVL_MS,
 	    "ZMQ_HANDSHAKE_IVL") == -1)
 		return -1;
@@ -724,19 +730,37 @@ setopts_common(struct bus *b, void *s)
 
 /* ---------------------------------------------------------- ZAP (RFC 27) */
 
+/* key (Z85, may be NULL) goes into the reply's metadata as property
+ * BUS_META_KEY (ZMTP property encoding: name length, name, 4-byte value
+ * length, value); libzmq attaches it to every message of the connection,
+ * so the application can tell which key a live connection was made with
+ * (a re-enrolled host's old key must stop working at once). */
 static int
 zap_send_reply(void *zap, zmq_msg_t *reqid, const char *code,
-    const char *text, const char *user)
+    const char *text, const char *user, const char *key)
 {
 	const void *rid = reqid ? zmq_msg_data(reqid) : "";
 	size_t rlen = reqid ? zmq_msg_size(reqid) : 0;
+	unsigned char meta[1 + sizeof(BUS_META_KEY) + 4 + BUS_KEY_Z85_LEN];
+	size_t mlen = 0, nl = strlen(BUS_META_KEY);
 
+	if (key && strlen(key) == BUS_KEY_Z85_LEN) {
+		meta[mlen++] = (unsigned char)nl;
+		memcpy(meta + mlen, BUS_META_KEY, nl);
+		mlen += nl;
+		meta[mlen++] = 0;
+		meta[mlen++] = 0;
+		meta[mlen++] = 0;
+		meta[mlen++] = BUS_KEY_Z85_LEN;
+		memcpy(meta + mlen, key, BUS_KEY_Z85_LEN);
+		mlen += BUS_KEY_Z85_LEN;
+	}
 	if (zmq_send(zap, "1.0", 3, ZMQ_SNDMORE) == -1 ||
 	    zmq_send(zap, rid, rlen, ZMQ_SNDMORE) == -1 ||
 	    zmq_send(zap, code, strlen(code), ZMQ_SNDMORE) == -1 ||
 	    zmq_send(zap, text, strlen(text), ZMQ_SNDMORE) == -1 ||
 	    zmq_send(zap, user, strlen(user), ZMQ_SNDMORE) == -1 ||
-	    zmq_send(zap, "", 0, 0) == -1)
+	    zmq_send(zap, meta, mlen, 0) == -1)
 		return -1;
 	return 0;
 }
@@ -761,7 +785,7 @@ zap_handle(struct bus *b, zmq_msg_t *f, int n, int total)
 	    !frame_is(&f[2], BUS_ZAP_DOMAIN)) {
 		log_error("bus: malformed ZAP request (%d frames)", total);
 		return zap_send_reply(b->zap, n > 1 ? &f[1] : NULL, "500",
-		    "malformed request", "");
+		    "malformed request", "", NULL);
 	}
 	alen = zmq_msg_size(&f[3]);
 	if (alen >= sizeof(addr))
@@ -774,29 +798,29 @@ zap_handle(struct bus *b, zmq_msg_t *f, int n, int total)
 	if (!frame_is(&f[5], "CURVE") || zmq_msg_size(&f[6]) != 32) {
 		log_warnx("bus: refused non-CURVE client from %s", addr);
 		return zap_send_reply(b->zap, &f[1], "400",
-		    "CURVE required", "");
+		    "CURVE required", "", NULL);
 	}
 	if (zmq_z85_encode(key, zmq_msg_data(&f[6]), 32) == NULL) {
 		log_error("bus: cannot encode a client key");
 		return zap_send_reply(b->zap, &f[1], "500", "internal error",
-		    "");
+		    "", NULL);
 	}
 	memset(host, 0, sizeof(host));
 	if (b->allow(key, host, sizeof(host), b->allow_arg) != 0) {
 		log_warnx("bus: refused CURVE key %s from %s: not enrolled",
 		    key, addr);
 		return zap_send_reply(b->zap, &f[1], "400", "not enrolled",
-		    "");
+		    "", NULL);
 	}
 	if (memchr(host, '\0', sizeof(host)) == NULL || !bus_host_valid(host)) {
 		log_error("bus: allow callback gave an invalid host name for "
 		    "key %s; refusing it", key);
 		return zap_send_reply(b->zap, &f[1], "400", "not enrolled",
-		    "");
+		    "", NULL);
 	}
 	log_debug("bus: CURVE key %s from %s accepted as host %s", key, addr,
 	    host);
-	return zap_send_reply(b->zap, &f[1], "200", "OK", host);
+	return zap_send_reply(b->zap, &f[1], "200", "OK", host, key);
 }
 
 static void *
@@ -1513,7 +1537,7 @@ static int
 server_recv(struct bus *b, struct bus_msg *out)
 {
 	zmq_msg_t id, body;
-	const char *user;
+	const char *user, *key;
 	char rid[RID_MAX + 1], host[BUS_HOST_MAX + 1];
 	int rc = 0;
 
@@ -1567,6 +1591,8 @@ server_recv(struct bus *b, struct bus_msg *out)
 		route_set(b, host, rid);
 	snprintf(out->peer, sizeof(out->peer), "%s", host);
 	snprintf(out->user_id, sizeof(out->user_id), "%s", host);
+	key = b->curve ? zmq_msg_gets(&body, BUS_META_KEY) : NULL;
+	snprintf(out->pubkey, sizeof(out->pubkey), "%s", key ? key : "");
 	rc = fill_msg(out, &body);
 done:
 	zmq_msg_close(&id);
@@ -1672,7 +1698,7 @@ bus_msg_clear(struct bus_msg *m)
 	free(m->data);
 	m->data = NULL;
 	m->len = 0;
-	m->peer[0] = m->user_id[0] = '\0';
+	m->peer[0] = m->user_id[0] = m->pubkey[0] = '\0';
 }
 
 int
@@ -1684,7 +1710,7 @@ bus_poll(struct bus *b, int timeout_ms, struct bus_msg *out)
 
 	out->data = NULL;
 	out->len = 0;
-	out->peer[0] = out->user_id[0] = '\0';
+	out->peer[0] = out->user_id[0] = out->pubkey[0] = '\0';
 	drain_posts(b);
 	for (;;) {
 		int i, n, nfds, ni = 0, woke = 0, isock = -1, imon = -1, rc;

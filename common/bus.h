@@ -54,6 +54,8 @@
 #define BUS_NAME_SIZE	256
 #define BUS_MAX_FDS	16	/* extra fds bus_add_fd() accepts */
 #define BUS_ZAP_DOMAIN	"tinystack"
+/* ZAP metadata property carrying the client's key (see bus_msg.pubkey). */
+#define BUS_META_KEY	"X-Tinystack-Key"
 
 struct bus;
 
@@ -108,6 +110,10 @@ struct bus_opts {
 struct bus_msg {
 	char	 peer[BUS_NAME_SIZE];
 	char	 user_id[BUS_NAME_SIZE];
+	/* Server with CURVE: the client key the connection authenticated
+	 * with (Z85), so the application can refuse a connection made with
+	 * a key that was since revoked or replaced. Else "". */
+	char	 pubkey[BUS_KEY_Z85_LEN + 1];
 	uint8_t	*data;
 	size_t	 len;
 };

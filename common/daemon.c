@@ -158,6 +158,8 @@ daemon_pidfile_create(const char *path)
 	char *slash;
 	int fd, n;
 
+	if (path[0] == '\0')
+		return 0;	/* pid_file = (empty): none wanted */
 	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir)) {
 		err_set(TS_EINVALID, "pid file path too long");
 		return -1;

@@ -27,7 +27,8 @@ void	daemon_ready(void);
 
 /* Creates and locks the pid file (directories included). Fails with
  * TS_ECONFLICT when another live process holds it. The lock lasts until
- * daemon_pidfile_remove() or process exit. */
+ * daemon_pidfile_remove() or process exit. An empty path means no pid file
+ * (0, nothing done). */
 int	daemon_pidfile_create(const char *path);
 void	daemon_pidfile_remove(void);
 

@@ -132,22 +132,47 @@ keychar(int c)
 	return isalnum(c) || c == '_' || c == '-';
 }
 
-int
-log_redact(char *s)
+/* Appends n bytes of src to out (capacity size, NUL kept), truncating. */
+static void
+put(char *out, size_t size, size_t *o, const char *src, size_t n)
 {
-	int n = 0;
-	char *p = s;
+	if (*o + 1 >= size)
+		return;
+	if (n > size - 1 - *o)
+		n = size - 1 - *o;
+	memcpy(out + *o, src, n);
+	*o += n;
+	out[*o] = '\0';
+}
 
+int
+log_redact(char *buf, size_t size)
+{
+	char *in, *p;
+	size_t o = 0;
+	int n = 0;
+
+	if (size == 0)
+		return 0;
+	/* Masking can lengthen the text ("a" -> "***"), so the result is built
+	 * in buf from a copy and truncated at size rather than overflowing. */
+	if ((in = strndup(buf, size - 1)) == NULL) {
+		buf[0] = '\0';
+		return 0;
+	}
+	buf[0] = '\0';
+	p = in;
 	while (*p) {
 		char *ks, *v, *ve, q = 0;
 
 		if (!keychar((unsigned char)*p)) {
-			p++;
+			put(buf, size, &o, p++, 1);
 			continue;
 		}
 		ks = p;
 		while (keychar((unsigned char)*p))
 			p++;
+		put(buf, size, &o, ks, (size_t)(p - ks));
 		if (!is_secret_key(ks, (size_t)(p - ks)))
 			continue;
 		v = p;
@@ -170,21 +195,22 @@ log_redact(char *s)
 				ve++;
 			}
 		} else {
+			/* Unquoted values end at blanks and at the separators of
+			 * the formats we log (query strings, JSON, lists). */
 			while (*ve && !isspace((unsigned char)*ve) &&
 			    *ve != ',' && *ve != ';' && *ve != '&' &&
 			    *ve != '}' && *ve != ')')
 				ve++;
 		}
-		if (ve == v) {
-			p = v;
+		put(buf, size, &o, p, (size_t)(v - p));
+		p = v;
+		if (ve == v)
 			continue;
-		}
-		/* replace [v, ve) by "***" */
-		memmove(v + 3, ve, strlen(ve) + 1);
-		memcpy(v, "***", 3);
+		put(buf, size, &o, "***", 3);
 		n++;
-		p = v + 3;
+		p = ve;
 	}
+	free(in);
 	return n;
 }
 
@@ -211,7 +237,7 @@ emit(enum log_level lvl, const char *fmt, va_list ap, const char *suffix)
 	for (char *c = msg; *c; c++)
 		if ((unsigned char)*c < 0x20 && *c != '\t')
 			*c = '?';
-	log_redact(msg);
+	log_redact(msg, sizeof(msg));
 
 	pthread_mutex_lock(&lock);
 	if (capture) {

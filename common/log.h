@@ -53,10 +53,11 @@ void	fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
  * Mask secrets in a NUL-terminated string in place: the value after any key
  * named password, passwd, secret, token, adminPass, private_key, auth_key,
  * admin_password or X-Auth-Token / X-Subject-Token, in the forms key=value,
- * key: value, "key": "value" and 'key': 'value', becomes "***". Returns the
- * number of values masked.
+ * key: value, "key": "value" and 'key': 'value', becomes "***". Masking
+ * can lengthen the text; the result is truncated to fit size (bytes of buf,
+ * NUL included). Returns the number of values masked.
  */
-int	log_redact(char *);
+int	log_redact(char *buf, size_t size);
 
 /* Capture hook for tests: when set, formatted (already redacted) lines go to
  * fn instead of the target. NULL restores the target. */

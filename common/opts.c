@@ -66,9 +66,9 @@ const struct config_opt opts_controller[] = {
 	CONFIG_OPT_PATH("bus", "keys_dir", "/etc/tinystack/keys",
 	    "Directory holding the controller's CurveZMQ key pair and the "
 	    "public keys of enrolled agents."),
-	CONFIG_OPT_INT("bus", "max_msg_size", "16777216", 4 * KIB, GIB,
+	CONFIG_OPT_INT("bus", "max_msg_size", "4194304", 4 * KIB, GIB,
 	    "Largest bus message accepted, in bytes; larger ones are "
-	    "dropped."),
+	    "dropped (a heartbeat listing 4096 guests is about 0.5 MiB)."),
 
 	CONFIG_OPT_STR("api", "bind_host", "0.0.0.0",
 	    "Address the HTTP APIs listen on."),
@@ -163,9 +163,9 @@ const struct config_opt opts_agent[] = {
 	CONFIG_OPT_INT("bus", "reconnect_max_ms", "5000", 0, 600000,
 	    "Longest delay between reconnection attempts, in milliseconds "
 	    "(the delay doubles up to it); 0 keeps the first delay."),
-	CONFIG_OPT_INT("bus", "max_msg_size", "16777216", 4 * KIB, GIB,
+	CONFIG_OPT_INT("bus", "max_msg_size", "4194304", 4 * KIB, GIB,
 	    "Largest bus message accepted, in bytes; larger ones are "
-	    "dropped."),
+	    "dropped (a heartbeat listing 4096 guests is about 0.5 MiB)."),
 
 	CONFIG_OPT_END
 };

@@ -95,7 +95,7 @@ fail:
 }
 
 int
-svc_log_setup(const struct config *cfg, const char *ident)
+svc_log_setup(const struct config *cfg, const char *ident, int foreground)
 {
 	enum log_level lvl = LOG_LVL_WARN;
 	const char *file = config_get_str(cfg, "DEFAULT", "log_file");
@@ -108,6 +108,10 @@ svc_log_setup(const struct config *cfg, const char *ident)
 		return log_init(ident, lvl, LOG_TO_SYSLOG, NULL);
 	if (file[0])
 		return log_init(ident, lvl, LOG_TO_FILE, file);
+	/* A detached daemon's stderr is /dev/null: without a log file its
+	 * lines go to syslog rather than nowhere. */
+	if (!foreground)
+		return log_init(ident, lvl, LOG_TO_SYSLOG, NULL);
 	return log_init(ident, lvl, LOG_TO_STDERR, NULL);
 }
 

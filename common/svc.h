@@ -32,8 +32,10 @@ void	svc_args_parse(int argc, char **argv, const char *prog,
  * bad file. */
 struct config *svc_config_load(const struct config_opt *, const struct svc_args *);
 
-/* Sets up logging from [DEFAULT] debug/verbose/log_file/use_syslog. */
-int	svc_log_setup(const struct config *, const char *ident);
+/* Sets up logging from [DEFAULT] debug/verbose/log_file/use_syslog: syslog
+ * if use_syslog, else log_file if set, else stderr in the foreground and
+ * syslog when detached (stderr is /dev/null then). */
+int	svc_log_setup(const struct config *, const char *ident, int foreground);
 
 /* [DEFAULT] host, or gethostname() when empty. Copied into out. */
 void	svc_host(const struct config *, char *out, size_t outlen);

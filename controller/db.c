@@ -99,8 +99,10 @@ db_rec_put(struct store_txn *txn, const char *table, const char *key,
 	struct ts_buf b = { 0 };
 	int rc;
 
-	if (codec_record_encode(type, obj, &b) == -1)
+	if (codec_record_encode(type, obj, &b) == -1) {
+		ts_buf_free(&b);	/* may hold memory on failure */
 		return -1;
+	}
 	rc = store_put(txn, table, key, strlen(key), b.data, b.len, flags);
 	ts_buf_free(&b);
 	return rc;
@@ -272,6 +274,19 @@ int
 db_agent_key_put(struct store_txn *txn, const struct rec_agent_key *k)
 {
 	struct rec_agent_key old;
+	struct first_pk f = { .found = 0 };
+
+	/* One key, one host: the ZAP look-up maps a key to a single host, so
+	 * a second host with the same key (a cloned agent.key) would either
+	 * be locked out or speak as the first. */
+	if (store_index_iter(txn, T_AGENT_KEYS_BY_KEY, k->public_key,
+	    strlen(k->public_key), take_first, &f) == -1)
+		return -1;
+	if (f.found && strcmp(f.pk, k->host) != 0) {
+		err_set(TS_ECONFLICT, "this public key is already enrolled "
+		    "for host %s; every agent needs its own key pair", f.pk);
+		return -1;
+	}
 
 	if (db_agent_key_get(txn, k->host, &old) == 0) {
 		if (store_index_del(txn, T_AGENT_KEYS_BY_KEY, old.public_key,

@@ -388,7 +388,7 @@ on_heartbeat(struct fleet *f, const char *peer, const char *reqid,
 
 /* One LMDB read per message: a few microseconds, no lock. */
 static int
-still_enrolled(struct fleet *f, const char *host)
+still_enrolled(struct fleet *f, const char *host, const char *pubkey)
 {
 	struct store_txn *txn = NULL;
 	struct rec_agent_key k;
@@ -399,12 +399,15 @@ still_enrolled(struct fleet *f, const char *host)
 	ok = db_agent_key_get(txn, host, &k) == 0;
 	store_txn_end(&txn);
 	if (ok) {
-		ok = !k.revoked;
+		/* The connection's key must still be THE key of the host: a
+		 * re-enrolment with a new key (after a leak) cuts off
+		 * connections made with the old one. */
+		ok = !k.revoked && strcmp(k.public_key, pubkey) == 0;
 		codec_clear(&schema_rec_agent_key, &k);
 	}
 	if (!ok)
-		err_set(TS_EFORBIDDEN, "agent %s is not enrolled (revoked?)",
-		    host);
+		err_set(TS_EFORBIDDEN, "agent %s is not enrolled with the key "
+		    "of this connection (revoked or replaced)", host);
 	return ok;
 }
 
@@ -429,7 +432,8 @@ fleet_handle(struct fleet *f, const struct bus_msg *bm)
 		reply_error(f, bm->peer, env.request_id);
 		goto out;
 	}
-	if (f->require_enrolled && !still_enrolled(f, bm->user_id)) {
+	if (f->require_enrolled &&
+	    !still_enrolled(f, bm->user_id, bm->pubkey)) {
 		log_err("message refused");
 		reply_error(f, bm->peer, env.request_id);
 		goto out;

@@ -64,9 +64,17 @@ on_tick(int fd, short revents, void *arg)
 	struct ctl *c = arg;
 	uint64_t n;
 
+	static unsigned ticks;
+	int cleared = 0;
+
 	if (read(fd, &n, sizeof(n)) != (ssize_t)sizeof(n))
 		return;
 	fleet_tick(c->fleet, db_now_ms());
+	/* Reader slots of processes that died mid-read (a killed
+	 * tinystack-manage) are otherwise reclaimed only at the next start. */
+	if (++ticks % 60 == 0 && store_reader_check(c->store, &cleared) == 0 &&
+	    cleared > 0)
+		log_warnx("store: cleared %d stale reader slot(s)", cleared);
 }
 
 static int
@@ -128,7 +136,7 @@ main(int argc, char **argv)
 	}
 	if ((c.sigfd = daemon_signals_block()) == -1 ||
 	    (!args.foreground && daemon_detach() == -1) ||
-	    svc_log_setup(c.cfg, PROG) == -1) {
+	    svc_log_setup(c.cfg, PROG, args.foreground) == -1) {
 		fprintf(stderr, "%s: %s\n", PROG, err_msg());
 		return 1;
 	}
@@ -167,11 +175,13 @@ main(int argc, char **argv)
 			fleet_handle(c.fleet, &m);
 			bus_msg_clear(&m);
 		} else if (rc == -1) {
+			/* Not a busy loop if the error persists. */
 			log_err("bus");
+			usleep(100 * 1000);
 		}
 		if (reopen_log) {
 			reopen_log = 0;
-			if (svc_log_setup(c.cfg, PROG) == -1)
+			if (svc_log_setup(c.cfg, PROG, args.foreground) == -1)
 				log_err("reopening log");
 		}
 	}

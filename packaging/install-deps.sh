@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs every build, runtime and test dependency of tinystack on Debian 12.
 # Idempotent: packages already present are left alone, and apt-get update runs
-# only when something is missing (or TINYSTACK_APT_UPDATE=1).
+# only when something is missing.
 set -eu
 
 BUILD="build-essential cmake pkg-config clang libclang-rt-dev

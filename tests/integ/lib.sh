@@ -11,9 +11,28 @@ PIDS=()
 NPASS=0
 
 cleanup() {
-	local rc=$?
-	for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill -9 "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
+	local rc=$? p i
+	# SIGTERM first: a clean shutdown is part of what is tested, and
+	# sanitizer builds report leaks only at a normal exit.
+	for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for i in $(seq 1 50); do
+		local alive=0
+		for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+		[ $alive = 0 ] && break
+		sleep 0.1
+	done
+	for p in "${PIDS[@]+"${PIDS[@]}"}"; do
+		if kill -0 "$p" 2>/dev/null; then
+			echo "not ok - pid $p did not stop within 5 s of SIGTERM" >&2
+			kill -9 "$p" 2>/dev/null || true
+			[ $rc -eq 0 ] && rc=1
+		fi
+	done
+	# A sanitizer report in any daemon log fails the test.
+	if grep -l -E "ERROR: (Address|Leak|UndefinedBehavior)Sanitizer|runtime error:" "$T"/*.log >/dev/null 2>&1; then
+		echo "not ok - sanitizer report in daemon logs" >&2
+		[ $rc -eq 0 ] && rc=1
+	fi
 	if [ $rc -ne 0 ]; then
 		echo "---- logs of the failed test ($T)"
 		for f in "$T"/*.log; do [ -f "$f" ] && { echo "== $f"; tail -40 "$f"; }; done

@@ -29,7 +29,7 @@ manage agent list | grep -q "| h1 .*active" || fail "agent list"
 
 start ctl "$CTL" "$T/controller.conf"
 wait_for 10 "controller pid file" test -s "$T/controller.pid"
-if "$CTL" --foreground --config "$T/controller.conf" >"$T/ctl2.log" 2>&1; then
+if timeout 10 "$CTL" --foreground --config "$T/controller.conf" >"$T/ctl2.log" 2>&1; then
 	fail "a second controller with the same pid file started"
 fi
 grep -q "already running" "$T/ctl2.log" || fail "second controller: no 'already running' error"
@@ -80,11 +80,30 @@ wait_for 15 "h2 up with the new controller" is_state h2 up
 grep -q "fleet: 2 known agent" "$T/ctl.log" || fail "restarted controller did not load its fleet"
 ok "controller restart: fleet kept, agents reconnect by themselves"
 
+# One key, one host: enrolling h1's key for another host is refused.
+if manage agent enroll h9 --key-file "$T/keys-h1/agent.pub" >"$T/dup.txt" 2>&1; then
+	fail "h1's key was enrolled for h9 too"
+fi
+grep -q "already enrolled for host h1" "$T/dup.txt" || { cat "$T/dup.txt"; fail "duplicate key: no clear error"; }
+ok "a key already enrolled for another host is refused"
+
+# Re-enrolling h1 with a new key (after a leak) cuts off the connection
+# still using the old key; the agent restarted with the new key is up.
+cp -a "$T/keys-h1" "$T/keys-h1-old"
+manage agent keygen --host h1 --keys-dir "$T/keys-h1" >/dev/null
+manage agent enroll h1 --key-file "$T/keys-h1/agent.pub" >/dev/null
+wait_for 10 "h1 cut off after re-enrolment" is_state h1 down
+grep -q "agent h1 is not enrolled with the key" "$T/ctl.log" || fail "no refusal of h1's old-key connection"
+kill -9 "$(pid_of agent-h1)"
+start agent-h1 "$AGENT" "$T/agent-h1.conf"
+wait_for 10 "h1 up with its new key" is_state h1 up
+ok "re-enrolment with a new key cuts off the old key's connection"
+
 # Revocation cuts off the live connection at its next message, and a
 # restarted agent with the revoked key is refused at the handshake.
 manage agent revoke h2 >/dev/null
 wait_for 10 "h2 down after revocation" is_state h2 down
-wait_for 5 "refusal of the live connection" grep -q "agent h2 is not enrolled" "$T/ctl.log"
+wait_for 5 "refusal of the live connection" grep -q "agent h2 is not enrolled with the key" "$T/ctl.log"
 kill -9 "$(pid_of agent-h2)"
 start agent-h2 "$AGENT" "$T/agent-h2.conf"
 sleep 4

@@ -274,6 +274,9 @@ test_roundtrip(void **state)
 	assert_int_equal(recv_within(s, WAIT_MS, &m), 1);
 	assert_string_equal(m.peer, "hosta");
 	assert_string_equal(m.user_id, "hosta");
+	/* The key the connection authenticated with travels with each
+	 * message (ZAP metadata), for revocation of live connections. */
+	assert_string_equal(m.pubkey, ka.pub);
 	assert_true(msg_is(&m, "hello"));
 	bus_msg_clear(&m);
 	assert_null(m.data);
