@@ -1,0 +1,17 @@
+# Identity logic without HTTP: controller/idstore (records, name indexes,
+# assignments, groups, implied roles, effective roles, revocation events)
+# and identity_catalog (catalog rendering), against a real LMDB
+# environment with the controller's tables.
+ts_unit_test(identity_test
+  SOURCES ${CMAKE_SOURCE_DIR}/controller/idstore.c
+          ${CMAKE_SOURCE_DIR}/controller/identity_catalog.c
+          ${CMAKE_SOURCE_DIR}/controller/db.c
+          ${CMAKE_SOURCE_DIR}/controller/token.c
+          ${CMAKE_SOURCE_DIR}/controller/keyrepo.c
+          ${C}/store.c ${C}/codec.c ${C}/config.c ${TS_GEN_SOURCES}
+  LIBS PkgConfig::LMDB PkgConfig::MSGPACK PkgConfig::SODIUM
+       PkgConfig::JANSSON PkgConfig::UUID)
+if(TARGET identity_test)
+  target_include_directories(identity_test PRIVATE
+    ${CMAKE_SOURCE_DIR}/controller)
+endif()
