@@ -1,0 +1,165 @@
+#!/bin/bash
+# image_bench.sh - image data through tinystack-controller's Image API on
+# 127.0.0.1, against copying the same file with cp on the same disk.
+#
+# One SIZE_MB file of random bytes (incompressible, no zero blocks, so the
+# store writes every byte) is
+#   cp          copied with cp, then with cp + sync (an upload is durable:
+#               the store fsyncs before the image becomes active)
+#   upload      PUT /v2/images/{id}/file with curl, Content-Length and
+#               chunked (the server hashes MD5 and SHA-512, inspects the
+#               format, writes and fsyncs)
+#   download    GET /v2/images/{id}/file with curl into /dev/null (sendfile)
+#               and into a file on the same disk
+#   clients     glance image-create --file (chunked) and
+#               openstack image save, once each: the Python clients' cost
+# Each curl and cp measurement is repeated RUNS times; the table shows the
+# median. The controller's peak RSS (VmHWM) is printed at the end.
+#
+# Usage: bench/image_bench.sh [BUILD_DIR]      (default: ./build)
+# Knobs: SIZE_MB (1024), RUNS (3), DIR (work directory, on the disk to
+#   measure; default a new directory under /var/tmp).
+set -euo pipefail
+export LC_ALL=C
+B=$(cd "${1:-build}" && pwd)
+CTL=$B/controller/tinystack-controller
+MANAGE=$B/tools/tinystack-manage
+SIZE_MB=${SIZE_MB:-1024}
+RUNS=${RUNS:-3}
+PASS=bench-admin-pass
+W=${DIR:-$(mktemp -d /var/tmp/image-bench.XXXXXX)}
+PID=
+
+cleanup() {
+	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+	rm -rf "$W"
+}
+trap cleanup EXIT
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+IDP=$(port)
+IMP=$(port)
+URL=http://127.0.0.1:$IMP
+cat > "$W/controller.conf" <<C
+[DEFAULT]
+host = bench
+pid_file = $W/controller.pid
+state_path = $W
+[database]
+path = $W/db
+[bus]
+listen = tcp://127.0.0.1:$(port)
+curve = false
+keys_dir = $W/keys
+[api]
+bind_host = 127.0.0.1
+public_host = 127.0.0.1
+identity_port = $IDP
+compute_port = $(port)
+image_port = $IMP
+volume_port = $(port)
+network_port = $(port)
+[identity]
+key_repository = $W/token-keys
+password_hash_opslimit = 1
+password_hash_memlimit_kb = 64
+[image]
+store_path = $W/images
+C
+M() { "$MANAGE" --config "$W/controller.conf" "$@"; }
+M db sync >/dev/null
+M token setup >/dev/null
+M bootstrap --admin-password "$PASS" --openrc "$W/openrc" >/dev/null
+"$CTL" --foreground --config "$W/controller.conf" > "$W/controller.log" 2>&1 &
+PID=$!
+for _ in $(seq 1 100); do curl -s -o /dev/null "$URL/" && break; sleep 0.1; done
+
+auth_body='{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"admin","domain":{"id":"default"},"password":"'$PASS'"}}},"scope":{"project":{"name":"admin","domain":{"id":"default"}}}}}'
+TOK=$(curl -sf -o /dev/null -D - -H 'Content-Type: application/json' -d "$auth_body" \
+	"http://127.0.0.1:$IDP/v3/auth/tokens" |
+	awk -F': ' 'tolower($1)=="x-subject-token"{print $2}' | tr -d '\r')
+[ -n "$TOK" ] || { echo "no token" >&2; cat "$W/controller.log" >&2; exit 1; }
+A=(-H "X-Auth-Token: $TOK")
+
+new_image() {
+	curl -sf -X POST "${A[@]}" -H "Content-Type: application/json" \
+		-d '{"name":"bench","disk_format":"raw","container_format":"bare"}' \
+		"$URL/v2/images" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
+}
+now() { date +%s.%N; }
+# secs COMMAND...: wall seconds of COMMAND.
+secs() {
+	local s e
+	s=$(now)
+	"$@"
+	e=$(now)
+	echo "$e - $s" | bc
+}
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+mbs() { awk -v s="$1" -v mb="$SIZE_MB" 'BEGIN { printf "%.0f", mb * 1.048576 / s }'; }
+row() { printf '| %-44s | %7.2f s | %6s MB/s |\n' "$1" "$2" "$(mbs "$2")"; }
+
+echo "== tinystack image bench $(date -Is) host=$(hostname) nproc=$(nproc)"
+echo "controller $B; work dir $W ($(df -T "$W" | awk 'NR==2 { print $2 " on " $1 }'))"
+head -c "$((SIZE_MB * 1024 * 1024))" /dev/urandom > "$W/src"
+sync
+
+cp_once() { cp "$W/src" "$W/copy"; }
+cpsync_once() { cp "$W/src" "$W/copy"; sync "$W/copy"; }
+put_once() {	# put_once [curl args]: upload src to a new image, delete it
+	local id code
+	id=$(new_image)
+	code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT "${A[@]}" \
+		-H "Content-Type: application/octet-stream" "$@" -T "$W/src" \
+		"$URL/v2/images/$id/file")
+	[ "$code" = 204 ] || { echo "upload: $code" >&2; exit 1; }
+	echo "$id" > "$W/last_id"
+}
+del_last() { curl -sf -o /dev/null -X DELETE "${A[@]}" "$URL/v2/images/$(cat "$W/last_id")"; }
+
+declare -A T
+for _ in $(seq 1 "$RUNS"); do
+	T[cp]+="$(secs cp_once) "; rm -f "$W/copy"; sync
+	T[cpsync]+="$(secs cpsync_once) "; rm -f "$W/copy"; sync
+	T[put]+="$(secs put_once) "; del_last; sync
+	T[putc]+="$(secs put_once -H "Transfer-Encoding: chunked") "
+done
+# Downloads of the last image (kept).
+ID=$(cat "$W/last_id")
+get_null() { curl -sf -o /dev/null "${A[@]}" "$URL/v2/images/$ID/file"; }
+get_file() { curl -sf -o "$W/down" "${A[@]}" "$URL/v2/images/$ID/file"; }
+for _ in $(seq 1 "$RUNS"); do
+	T[getnull]+="$(secs get_null) "
+	T[getfile]+="$(secs get_file) "; rm -f "$W/down"
+done
+cmp -s <(curl -sf "${A[@]}" "$URL/v2/images/$ID/file" | md5sum) <(md5sum < "$W/src") ||
+	{ echo "download differs" >&2; exit 1; }
+
+# The Python clients, once each.
+# shellcheck disable=SC1091
+. "$W/openrc"
+export HOME=$W/home
+mkdir -p "$HOME"
+gl_once() { glance image-create --name cli --disk-format raw --container-format bare --file "$W/src" > "$W/gl.out"; }
+T[glance]=$(secs gl_once)
+GID=$(awk '$2 == "id" { print $4 }' "$W/gl.out")
+save_once() { openstack image save --file "$W/saved" "$GID"; }
+T[save]=$(secs save_once)
+cmp -s "$W/src" "$W/saved" || { echo "openstack image save differs" >&2; exit 1; }
+
+med() { echo "${T[$1]}" | tr ' ' '\n' | grep . | median; }
+echo
+echo "size ${SIZE_MB} MiB, median of $RUNS runs (clients: one run)"
+echo
+echo "| operation | time | throughput |"
+echo "| --- | --- | --- |"
+row "cp (page cache, not durable)" "$(med cp)"
+row "cp + sync (durable)" "$(med cpsync)"
+row "upload, curl, Content-Length" "$(med put)"
+row "upload, curl, chunked" "$(med putc)"
+row "download, curl to /dev/null (sendfile)" "$(med getnull)"
+row "download, curl to a file on the same disk" "$(med getfile)"
+row "glance image-create --file (chunked)" "${T[glance]}"
+row "openstack image save --file" "${T[save]}"
+echo
+echo "controller peak RSS (VmHWM): $(awk '/^VmHWM/ { print $2 }' "/proc/$PID/status") KiB"

@@ -1,0 +1,791 @@
+/* image_store: image data files, streaming uploads; see image_store.h. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "codec.h"
+#include "err.h"
+#include "image_store.h"
+#include "log.h"
+
+#define PART_SUFFIX	".part"
+/* Bytes between writeback starts while an upload streams. */
+#define FLUSH_EVERY	(32ULL * 1024 * 1024)
+/* ".<uuid>.part" */
+#define PART_NAME_MAX	(1 + CODEC_UUID_LEN + sizeof(PART_SUFFIX))
+
+/* Bytes in flight for one project (uploads running). */
+struct inflight {
+	struct inflight	*next;
+	char		*project;
+	uint64_t	 bytes;
+	unsigned	 uploads;
+};
+
+struct image_store {
+	char		*path;
+	int		 dirfd;
+	uint64_t	 size_cap;
+	uint64_t	 quota;
+	pthread_mutex_t	 mu;		/* guards flights */
+	struct inflight	*flights;
+};
+
+struct image_upload {
+	struct image_store	*st;
+	char			 id[CODEC_UUID_LEN + 1];
+	char			 part[PART_NAME_MAX];
+	int			 fd;
+	uint64_t		 used;		/* project's committed usage */
+	uint64_t		 off;		/* bytes received */
+	uint64_t		 woff;		/* bytes written (aligned) */
+	uint64_t		 flushed;	/* writeback started up to */
+	uint8_t			 pend[IMAGE_STORE_HOLE]; /* [woff, off) */
+	size_t			 npend;
+	struct inflight		*flight;	/* NULL: not counted */
+	struct image_md5	 md5;
+	struct hasher		*sha;		/* SHA-512 on its own thread */
+	struct imgfmt		*insp;
+	bool			 failed;
+	bool			 finished;
+	bool			 committed;
+	struct image_upload_result res;
+};
+
+struct image_store *
+image_store_new(const struct image_store_opts *o)
+{
+	struct image_store *st;
+	struct stat sb;
+
+	if (o->path == NULL || *o->path == '\0') {
+		err_set(TS_ECONFIG, "image store: no store_path");
+		return NULL;
+	}
+	if (sodium_init() < 0) {
+		err_set(TS_EINTERNAL, "image store: libsodium init failed");
+		return NULL;
+	}
+	if (mkdir(o->path, 0700) == -1 && errno != EEXIST) {
+		err_set_errno(TS_ECONFIG, "image store: mkdir %s", o->path);
+		return NULL;
+	}
+	if ((st = calloc(1, sizeof(*st))) == NULL ||
+	    (st->path = strdup(o->path)) == NULL) {
+		free(st);
+		err_set(TS_ENOMEM, "out of memory");
+		return NULL;
+	}
+	st->dirfd = open(o->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (st->dirfd == -1) {
+		err_set_errno(TS_ECONFIG, "image store: open %s", o->path);
+		goto fail;
+	}
+	if (fstat(st->dirfd, &sb) == -1 || !S_ISDIR(sb.st_mode)) {
+		err_set(TS_ECONFIG, "image store: %s is not a directory",
+		    o->path);
+		goto fail;
+	}
+	if (sb.st_mode & (S_IWGRP | S_IWOTH)) {
+		/* Another user could plant or swap image files. */
+		err_set(TS_ECONFIG, "image store: %s is writable by group or "
+		    "others", o->path);
+		goto fail;
+	}
+	st->size_cap = o->size_cap;
+	st->quota = o->project_quota;
+	pthread_mutex_init(&st->mu, NULL);
+	return st;
+fail:
+	if (st->dirfd > 0)
+		close(st->dirfd);
+	free(st->path);
+	free(st);
+	return NULL;
+}
+
+void
+image_store_free(struct image_store **sp)
+{
+	struct image_store *st;
+	struct inflight *f, *n;
+
+	if (sp == NULL || (st = *sp) == NULL)
+		return;
+	for (f = st->flights; f != NULL; f = n) {
+		n = f->next;
+		free(f->project);
+		free(f);
+	}
+	pthread_mutex_destroy(&st->mu);
+	close(st->dirfd);
+	free(st->path);
+	free(st);
+	*sp = NULL;
+}
+
+static bool
+is_part_name(const char *n)
+{
+	size_t l = strlen(n);
+
+	return l == PART_NAME_MAX - 1 && n[0] == '.' &&
+	    strcmp(n + 1 + CODEC_UUID_LEN, PART_SUFFIX) == 0;
+}
+
+/* A copy of the directory stream, so the store's fd keeps its offset. */
+static DIR *
+open_dir(struct image_store *st)
+{
+	int fd;
+	DIR *d;
+
+	if ((fd = openat(st->dirfd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1) {
+		err_set_errno(TS_EIO, "image store: %s", st->path);
+		return NULL;
+	}
+	if ((d = fdopendir(fd)) == NULL) {
+		err_set_errno(TS_EIO, "image store: %s", st->path);
+		close(fd);
+	}
+	return d;
+}
+
+int
+image_store_clean(struct image_store *st, int *removed)
+{
+	struct dirent *de;
+	DIR *d;
+	int n = 0, rc = 0;
+
+	if ((d = open_dir(st)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (!is_part_name(de->d_name))
+			continue;
+		if (unlinkat(st->dirfd, de->d_name, 0) == -1) {
+			if (rc == 0)
+				err_set_errno(TS_EIO, "image store: unlink "
+				    "%s/%s", st->path, de->d_name);
+			rc = -1;
+			continue;
+		}
+		log_info("image store: removed interrupted upload %s",
+		    de->d_name);
+		n++;
+	}
+	closedir(d);
+	if (removed != NULL)
+		*removed = n;
+	return rc;
+}
+
+int
+image_store_each(struct image_store *st,
+    int (*cb)(const char *, void *), void *arg)
+{
+	struct dirent *de;
+	DIR *d;
+	int rc = 0;
+
+	if ((d = open_dir(st)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (!codec_uuid_valid(de->d_name))
+			continue;
+		if ((rc = cb(de->d_name, arg)) != 0)
+			break;
+	}
+	closedir(d);
+	return rc == 0 ? 0 : -1;
+}
+
+/* ---- quota accounting --------------------------------------------------- */
+
+/* The project's entry, created with one more upload; NULL on ENOMEM. */
+static struct inflight *
+flight_join(struct image_store *st, const char *project)
+{
+	struct inflight *f;
+
+	pthread_mutex_lock(&st->mu);
+	for (f = st->flights; f != NULL; f = f->next)
+		if (strcmp(f->project, project) == 0)
+			break;
+	if (f == NULL && (f = calloc(1, sizeof(*f))) != NULL) {
+		if ((f->project = strdup(project)) == NULL) {
+			free(f);
+			f = NULL;
+		} else {
+			f->next = st->flights;
+			st->flights = f;
+		}
+	}
+	if (f != NULL)
+		f->uploads++;
+	pthread_mutex_unlock(&st->mu);
+	if (f == NULL)
+		err_set(TS_ENOMEM, "out of memory");
+	return f;
+}
+
+static void
+flight_leave(struct image_store *st, struct inflight *f, uint64_t bytes)
+{
+	struct inflight **pp;
+
+	pthread_mutex_lock(&st->mu);
+	f->bytes -= bytes;
+	if (--f->uploads == 0) {
+		for (pp = &st->flights; *pp != f; pp = &(*pp)->next)
+			;
+		*pp = f->next;
+		free(f->project);
+		free(f);
+	}
+	pthread_mutex_unlock(&st->mu);
+}
+
+uint64_t
+image_store_inflight(struct image_store *st, const char *project)
+{
+	struct inflight *f;
+	uint64_t b = 0;
+
+	pthread_mutex_lock(&st->mu);
+	for (f = st->flights; f != NULL; f = f->next)
+		if (strcmp(f->project, project) == 0)
+			b = f->bytes;
+	pthread_mutex_unlock(&st->mu);
+	return b;
+}
+
+static void
+quota_error(const struct image_store *st, uint64_t used, uint64_t want)
+{
+	err_set(TS_ETOO_LARGE, "Denying attempt to upload image because it "
+	    "exceeds the quota: The size of the data %llu will exceed the "
+	    "limit. %lld bytes remaining.", (unsigned long long)want,
+	    used >= st->quota ? 0LL : (long long)(st->quota - used));
+}
+
+static void
+cap_error(const struct image_store *st)
+{
+	err_set(TS_ETOO_LARGE, "The provided image is too large: the image "
+	    "size cap is %llu bytes.", (unsigned long long)st->size_cap);
+}
+
+/* ---- the SHA-512 thread ---------------------------------------------------- */
+
+/*
+ * SHA-512 (libsodium, about 300 MB/s on one core) is the slowest step of
+ * an upload, so each upload hashes it on a thread of its own while the
+ * request's thread does MD5, the inspector and the writes: a 1 GiB upload
+ * then takes about as long as the disk needs for it. The bytes go through
+ * a ring of HASH_SLOTS buffers (the only copy of data an upload keeps, so
+ * memory stays bounded); the producer waits when every slot is full.
+ */
+#define HASH_SLOTS	8
+#define HASH_SLOT_SIZE	(256 * 1024)
+
+struct hasher {
+	pthread_t		 th;
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv_data;	/* a slot was published, or eof */
+	pthread_cond_t		 cv_space;	/* a slot was hashed */
+	uint8_t			*ring;		/* HASH_SLOTS * HASH_SLOT_SIZE */
+	size_t			 len[HASH_SLOTS];
+	unsigned		 tail;		/* oldest published slot */
+	unsigned		 count;		/* published, not yet hashed */
+	size_t			 fill;		/* bytes in the producer's slot,
+						   (tail + count) % HASH_SLOTS */
+	bool			 eof;		/* no more slots will come */
+	bool			 quit;		/* abandoned: stop now */
+	crypto_hash_sha512_state st;
+};
+
+static void *
+hasher_main(void *arg)
+{
+	struct hasher *h = arg;
+	unsigned slot;
+
+	pthread_mutex_lock(&h->mu);
+	for (;;) {
+		while (h->count == 0 && !h->eof && !h->quit)
+			pthread_cond_wait(&h->cv_data, &h->mu);
+		if (h->count == 0 || h->quit)
+			break;
+		slot = h->tail;
+		/* The slot stays counted while it is hashed, so the producer
+		 * cannot reuse it. */
+		pthread_mutex_unlock(&h->mu);
+		crypto_hash_sha512_update(&h->st,
+		    h->ring + (size_t)slot * HASH_SLOT_SIZE, h->len[slot]);
+		pthread_mutex_lock(&h->mu);
+		h->tail = (h->tail + 1) % HASH_SLOTS;
+		h->count--;
+		pthread_cond_signal(&h->cv_space);
+	}
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
+static struct hasher *
+hasher_new(void)
+{
+	struct hasher *h = calloc(1, sizeof(*h));
+
+	if (h == NULL || (h->ring = malloc((size_t)HASH_SLOTS *
+	    HASH_SLOT_SIZE)) == NULL) {
+		free(h);
+		err_set(TS_ENOMEM, "out of memory");
+		return NULL;
+	}
+	crypto_hash_sha512_init(&h->st);
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->cv_data, NULL);
+	pthread_cond_init(&h->cv_space, NULL);
+	if (pthread_create(&h->th, NULL, hasher_main, h) != 0) {
+		err_set(TS_EINTERNAL, "image store: cannot start a hashing "
+		    "thread");
+		pthread_mutex_destroy(&h->mu);
+		pthread_cond_destroy(&h->cv_data);
+		pthread_cond_destroy(&h->cv_space);
+		free(h->ring);
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+/* Publish the producer's slot (caller holds mu). */
+static void
+publish(struct hasher *h)
+{
+	h->len[(h->tail + h->count) % HASH_SLOTS] = h->fill;
+	h->count++;
+	h->fill = 0;
+	pthread_cond_signal(&h->cv_data);
+}
+
+static void
+hasher_update(struct hasher *h, const uint8_t *p, size_t len)
+{
+	unsigned slot;
+	size_t n;
+
+	while (len > 0) {
+		pthread_mutex_lock(&h->mu);
+		while (h->count == HASH_SLOTS)
+			pthread_cond_wait(&h->cv_space, &h->mu);
+		slot = (h->tail + h->count) % HASH_SLOTS;
+		pthread_mutex_unlock(&h->mu);
+		/* The producer's slot is not published: only this thread
+		 * touches it. */
+		n = HASH_SLOT_SIZE - h->fill;
+		if (n > len)
+			n = len;
+		memcpy(h->ring + (size_t)slot * HASH_SLOT_SIZE + h->fill, p, n);
+		h->fill += n;
+		p += n;
+		len -= n;
+		if (h->fill == HASH_SLOT_SIZE) {
+			pthread_mutex_lock(&h->mu);
+			publish(h);
+			pthread_mutex_unlock(&h->mu);
+		}
+	}
+}
+
+/* Hash what is left, stop the thread and free everything; out (may be
+ * NULL when abandoning) receives the digest. */
+static void
+hasher_free(struct hasher **hp, uint8_t out[crypto_hash_sha512_BYTES])
+{
+	struct hasher *h = *hp;
+
+	if (h == NULL)
+		return;
+	pthread_mutex_lock(&h->mu);
+	if (out == NULL)
+		h->quit = true;		/* abandon: skip what is queued */
+	else if (h->fill > 0)
+		publish(h);
+	h->eof = true;
+	pthread_cond_signal(&h->cv_data);
+	pthread_mutex_unlock(&h->mu);
+	pthread_join(h->th, NULL);
+	if (out != NULL)
+		crypto_hash_sha512_final(&h->st, out);
+	sodium_memzero(&h->st, sizeof(h->st));
+	pthread_mutex_destroy(&h->mu);
+	pthread_cond_destroy(&h->cv_data);
+	pthread_cond_destroy(&h->cv_space);
+	free(h->ring);
+	free(h);
+	*hp = NULL;
+}
+
+/* ---- uploads -------------------------------------------------------------- */
+
+struct image_upload *
+image_store_upload_begin(struct image_store *st, const char *id,
+    const char *project, uint64_t used, uint64_t declared)
+{
+	struct image_upload *up;
+	uint64_t others;
+
+	if (!codec_uuid_valid(id)) {
+		err_set(TS_EINVALID, "image store: bad image id");
+		return NULL;
+	}
+	if (declared != IMAGE_STORE_SIZE_UNKNOWN) {
+		if (st->size_cap != 0 && declared > st->size_cap) {
+			cap_error(st);
+			return NULL;
+		}
+		if (st->quota != 0 && project != NULL && *project != '\0') {
+			others = image_store_inflight(st, project);
+			if (used + others + declared > st->quota ||
+			    used + others + declared < declared) {
+				quota_error(st, used + others, declared);
+				return NULL;
+			}
+		}
+	}
+	if ((up = calloc(1, sizeof(*up))) == NULL) {
+		err_set(TS_ENOMEM, "out of memory");
+		return NULL;
+	}
+	up->st = st;
+	up->fd = -1;
+	up->used = used;
+	memcpy(up->id, id, CODEC_UUID_LEN + 1);
+	snprintf(up->part, sizeof(up->part), ".%s%s", id, PART_SUFFIX);
+	if ((up->insp = imgfmt_new()) == NULL)
+		goto fail;
+	if (st->quota != 0 && project != NULL && *project != '\0' &&
+	    (up->flight = flight_join(st, project)) == NULL)
+		goto fail;
+	if ((up->sha = hasher_new()) == NULL)
+		goto fail;
+	up->fd = openat(st->dirfd, up->part, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (up->fd == -1) {
+		if (errno == EEXIST)
+			err_set(TS_ECONFLICT, "an upload of image %s is "
+			    "already in progress", id);
+		else
+			err_set_errno(TS_EIO, "image store: create %s/%s",
+			    st->path, up->part);
+		goto fail;
+	}
+	image_md5_init(&up->md5);
+	return up;
+fail:
+	up->committed = true;	/* nothing of ours to unlink */
+	image_upload_free(&up);
+	return NULL;
+}
+
+static int
+pwrite_all(struct image_upload *up, const uint8_t *p, size_t n, uint64_t off)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		w = pwrite(up->fd, p, n, (off_t)off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			err_set_errno(TS_EIO, "image store: write %s/%s",
+			    up->st->path, up->part);
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
+static bool
+all_zero(const uint8_t *p, size_t n)
+{
+	/* A non-zero first byte ends it at once for ordinary data. */
+	return p[0] == 0 && memcmp(p, p + 1, n - 1) == 0;
+}
+
+/* Write the whole aligned blocks of p (len a multiple of IMAGE_STORE_HOLE)
+ * at file offset off, leaving blocks of zeros as holes (the file is new,
+ * so holes read back as zeros); runs of data go out in one pwrite. */
+static int
+write_blocks(struct image_upload *up, const uint8_t *p, size_t len,
+    uint64_t off)
+{
+	size_t i, run = 0;
+
+	for (i = 0; i < len; i += IMAGE_STORE_HOLE) {
+		if (!all_zero(p + i, IMAGE_STORE_HOLE))
+			continue;
+		if (i > run && pwrite_all(up, p + run, i - run, off + run) ==
+		    -1)
+			return -1;
+		run = i + IMAGE_STORE_HOLE;
+	}
+	if (len > run && pwrite_all(up, p + run, len - run, off + run) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * Append len bytes to the file. Block alignment is by file offset, not by
+ * how the client's chunks happen to fall: a partial block is held in
+ * up->pend (at most one block) until the next chunk completes it, so a
+ * sparse image stays sparse whatever the chunk sizes.
+ */
+static int
+write_sparse(struct image_upload *up, const uint8_t *p, size_t len)
+{
+	size_t n;
+
+	if (up->npend > 0) {
+		n = IMAGE_STORE_HOLE - up->npend;
+		if (n > len)
+			n = len;
+		memcpy(up->pend + up->npend, p, n);
+		up->npend += n;
+		p += n;
+		len -= n;
+		if (up->npend < IMAGE_STORE_HOLE)
+			return 0;
+		if (write_blocks(up, up->pend, IMAGE_STORE_HOLE, up->woff) ==
+		    -1)
+			return -1;
+		up->woff += IMAGE_STORE_HOLE;
+		up->npend = 0;
+	}
+	n = len - len % IMAGE_STORE_HOLE;
+	if (n > 0 && write_blocks(up, p, n, up->woff) == -1)
+		return -1;
+	up->woff += n;
+	memcpy(up->pend, p + n, len - n);
+	up->npend = len - n;
+	if (up->woff - up->flushed >= FLUSH_EVERY) {
+		/* Start writing back what is written so far, and wait for
+		 * the window before it: the disk works while the stream
+		 * goes on, the final fsync has little left to do, and dirty
+		 * pages stay bounded. Failures show up at fsync. */
+		if (up->flushed >= FLUSH_EVERY)
+			(void)sync_file_range(up->fd,
+			    (off_t)(up->flushed - FLUSH_EVERY), FLUSH_EVERY,
+			    SYNC_FILE_RANGE_WAIT_BEFORE |
+			    SYNC_FILE_RANGE_WRITE |
+			    SYNC_FILE_RANGE_WAIT_AFTER);
+		(void)sync_file_range(up->fd, (off_t)up->flushed,
+		    (off_t)(up->woff - up->flushed), SYNC_FILE_RANGE_WRITE);
+		up->flushed = up->woff;
+	}
+	return 0;
+}
+
+int
+image_upload_write(struct image_upload *up, const void *buf, size_t len)
+{
+	struct image_store *st = up->st;
+	uint64_t total, mine;
+
+	if (up->failed || up->finished) {
+		err_set(TS_EINVALID, "image store: write after %s",
+		    up->failed ? "a failure" : "finish");
+		return -1;
+	}
+	if (len == 0)
+		return 0;
+	if (st->size_cap != 0 && (up->off + len > st->size_cap ||
+	    up->off + len < up->off)) {
+		up->failed = true;
+		cap_error(st);
+		return -1;
+	}
+	if (up->flight != NULL) {
+		pthread_mutex_lock(&st->mu);
+		up->flight->bytes += len;
+		total = up->flight->bytes;
+		pthread_mutex_unlock(&st->mu);
+		if (up->used + total > st->quota) {
+			up->failed = true;
+			mine = up->off + len;
+			/* Counted now, released by free. */
+			up->off += len;
+			quota_error(st, up->used + total - mine, mine);
+			return -1;
+		}
+	}
+	if (write_sparse(up, buf, len) == -1) {
+		up->failed = true;
+		up->off += len;
+		return -1;
+	}
+	up->off += len;
+	image_md5_update(&up->md5, buf, len);
+	hasher_update(up->sha, buf, len);
+	imgfmt_feed(up->insp, buf, len);
+	return 0;
+}
+
+uint64_t
+image_upload_size(const struct image_upload *up)
+{
+	return up->off;
+}
+
+int
+image_upload_finish(struct image_upload *up,
+    const struct image_upload_result **res)
+{
+	uint8_t md[IMAGE_MD5_LEN], sh[crypto_hash_sha512_BYTES];
+
+	if (up->failed || up->finished) {
+		err_set(TS_EINVALID, "image store: finish after %s",
+		    up->failed ? "a failure" : "finish");
+		return -1;
+	}
+	up->finished = true;
+	if ((up->npend > 0 && !all_zero(up->pend, up->npend) &&
+	    pwrite_all(up, up->pend, up->npend, up->woff) == -1) ||
+	    ftruncate(up->fd, (off_t)up->off) == -1 || fsync(up->fd) == -1) {
+		err_set_errno(TS_EIO, "image store: sync %s/%s", up->st->path,
+		    up->part);
+		up->failed = true;
+		return -1;
+	}
+	image_md5_final(&up->md5, md);
+	hasher_free(&up->sha, sh);
+	image_hex(md, sizeof(md), up->res.checksum);
+	image_hex(sh, sizeof(sh), up->res.sha512);
+	up->res.size = up->off;
+	if (imgfmt_finish(up->insp, &up->res.inspect) == -1) {
+		up->failed = true;
+		return -1;
+	}
+	*res = &up->res;
+	return 0;
+}
+
+int
+image_upload_commit(struct image_upload *up)
+{
+	struct image_store *st = up->st;
+
+	if (!up->finished || up->failed || up->committed) {
+		err_set(TS_EINVALID, "image store: commit of an unfinished "
+		    "upload");
+		return -1;
+	}
+	if (faccessat(st->dirfd, up->id, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+		err_set(TS_ECONFLICT, "image %s already has data", up->id);
+		return -1;
+	}
+	if (renameat(st->dirfd, up->part, st->dirfd, up->id) == -1) {
+		err_set_errno(TS_EIO, "image store: rename %s/%s", st->path,
+		    up->part);
+		return -1;
+	}
+	up->committed = true;
+	if (fsync(st->dirfd) == -1) {
+		/* The data is in place; only the name's durability is in
+		 * doubt, and a lost name is swept at start-up. */
+		log_warn("image store: fsync %s", st->path);
+	}
+	return 0;
+}
+
+void
+image_upload_free(struct image_upload **upp)
+{
+	struct image_upload *up;
+
+	if (upp == NULL || (up = *upp) == NULL)
+		return;
+	if (up->fd != -1) {
+		close(up->fd);
+		if (!up->committed && unlinkat(up->st->dirfd, up->part, 0) ==
+		    -1 && errno != ENOENT)
+			log_warn("image store: unlink %s/%s", up->st->path,
+			    up->part);
+	}
+	if (up->flight != NULL)
+		flight_leave(up->st, up->flight, up->off);
+	imgfmt_free(&up->insp);
+	hasher_free(&up->sha, NULL);
+	free(up);
+	*upp = NULL;
+}
+
+/* ---- committed data ------------------------------------------------------- */
+
+int
+image_store_open(struct image_store *st, const char *id, int *fdp,
+    uint64_t *size)
+{
+	struct stat sb;
+	int fd;
+
+	if (!codec_uuid_valid(id)) {
+		err_set(TS_ENOT_FOUND, "no data for image");
+		return -1;
+	}
+	fd = openat(st->dirfd, id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1) {
+		if (errno == ENOENT)
+			err_set(TS_ENOT_FOUND, "no data for image %s", id);
+		else
+			err_set_errno(TS_EIO, "image store: open %s/%s",
+			    st->path, id);
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		err_set(TS_EIO, "image store: %s/%s is not a regular file",
+		    st->path, id);
+		close(fd);
+		return -1;
+	}
+	*fdp = fd;
+	*size = (uint64_t)sb.st_size;
+	return 0;
+}
+
+int
+image_store_remove(struct image_store *st, const char *id)
+{
+	if (!codec_uuid_valid(id)) {
+		err_set(TS_EINVALID, "image store: bad image id");
+		return -1;
+	}
+	if (unlinkat(st->dirfd, id, 0) == -1 && errno != ENOENT) {
+		err_set_errno(TS_EIO, "image store: unlink %s/%s", st->path,
+		    id);
+		return -1;
+	}
+	return 0;
+}
+
+bool
+image_store_exists(struct image_store *st, const char *id)
+{
+	return codec_uuid_valid(id) &&
+	    faccessat(st->dirfd, id, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}

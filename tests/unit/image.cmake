@@ -1,0 +1,34 @@
+# Image service (controller/image*.c): the checksum, the data store, JSON
+# (create validation, JSON-patch, rendering) and listing (filters, sorting,
+# marker pagination over a real LMDB store).
+set(CTL ${CMAKE_SOURCE_DIR}/controller)
+
+ts_unit_test(image_md5_test SOURCES ${CTL}/image_md5.c)
+if(TARGET image_md5_test)
+  target_include_directories(image_md5_test PRIVATE ${CTL})
+endif()
+
+ts_unit_test(image_store_test
+  SOURCES ${CTL}/image_store.c ${CTL}/image_md5.c ${C}/imgfmt.c ${C}/codec.c
+          ${TS_GEN_SOURCES}
+  LIBS PkgConfig::SODIUM PkgConfig::MSGPACK)
+if(TARGET image_store_test)
+  target_include_directories(image_store_test PRIVATE ${CTL})
+endif()
+
+ts_unit_test(image_json_test
+  SOURCES ${CTL}/image_json.c ${C}/codec.c ${TS_GEN_SOURCES}
+  LIBS PkgConfig::JANSSON PkgConfig::MSGPACK PkgConfig::MHD)
+if(TARGET image_json_test)
+  target_include_directories(image_json_test PRIVATE ${CTL})
+endif()
+
+ts_unit_test(image_list_test
+  SOURCES ${CTL}/image_list.c ${CTL}/image_db.c ${CTL}/image_json.c
+          ${CTL}/db.c ${C}/config.c ${C}/store.c ${C}/codec.c
+          ${TS_GEN_SOURCES}
+  LIBS PkgConfig::JANSSON PkgConfig::MSGPACK PkgConfig::LMDB PkgConfig::UUID
+       PkgConfig::MHD m)
+if(TARGET image_list_test)
+  target_include_directories(image_list_test PRIVATE ${CTL})
+endif()

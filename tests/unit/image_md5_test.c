@@ -1,0 +1,150 @@
+/*
+ * image_md5_test: controller/image_md5 against the RFC 1321 test suite
+ * (appendix A.5), the padding boundaries (55/56/63/64/65... bytes, where
+ * the length field moves to another block), a million 'a's, and the same
+ * digest whatever the sizes of the pieces fed (one byte, odd sizes, one
+ * call). Expected values for the non-RFC inputs come from Python's hashlib.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "image_md5.h"
+
+static void
+hex_of(const void *data, size_t len, char out[IMAGE_MD5_HEX_LEN + 1])
+{
+	struct image_md5 m;
+	uint8_t d[IMAGE_MD5_LEN];
+
+	image_md5_init(&m);
+	image_md5_update(&m, data, len);
+	image_md5_final(&m, d);
+	image_hex(d, sizeof(d), out);
+}
+
+static void
+test_rfc1321_suite(void **state)
+{
+	static const struct {
+		const char *in, *md5;
+	} v[] = {
+		{ "", "d41d8cd98f00b204e9800998ecf8427e" },
+		{ "a", "0cc175b9c0f1b6a831c399e269772661" },
+		{ "abc", "900150983cd24fb0d6963f7d28e17f72" },
+		{ "message digest", "f96b697d7cb7938d525a2f31aaf161d0" },
+		{ "abcdefghijklmnopqrstuvwxyz",
+		    "c3fcd3d76192e4007dfb496cca67e13b" },
+		{ "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		    "0123456789", "d174ab98d277d9f5a5611c2c9f419d9f" },
+		{ "1234567890123456789012345678901234567890123456789012345678"
+		    "9012345678901234567890",
+		    "57edf4a22be3c955ac49da2e2107b67a" },
+	};
+	char out[IMAGE_MD5_HEX_LEN + 1];
+	size_t i;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		hex_of(v[i].in, strlen(v[i].in), out);
+		assert_string_equal(out, v[i].md5);
+	}
+}
+
+static void
+test_padding_boundaries(void **state)
+{
+	static const struct {
+		size_t n;
+		const char *md5;
+	} v[] = {
+		{ 55, "04364420e25c512fd958a70738aa8f72" },
+		{ 56, "668a72d5ba17f08e62dabcafad6db14b" },
+		{ 63, "7dc2ca208106a2f703567bdff99d8981" },
+		{ 64, "c1bb4f81d892b2d57947682aeb252456" },
+		{ 65, "1bc932052302d074bdec39795fe00cf6" },
+		{ 119, "ab347a5f68c8a443cfcddc633f12c24f" },
+		{ 120, "fb98667f98096de92620b64f46e1c5b5" },
+		{ 127, "a0b28c1da68705c2ff883fe279b72753" },
+		{ 128, "d69cb61a6ee87200676eb0d4b90edbcb" },
+	};
+	char buf[128], out[IMAGE_MD5_HEX_LEN + 1];
+	size_t i;
+
+	memset(buf, 'x', sizeof(buf));
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		hex_of(buf, v[i].n, out);
+		assert_string_equal(out, v[i].md5);
+	}
+}
+
+static void
+test_million_a(void **state)
+{
+	char out[IMAGE_MD5_HEX_LEN + 1];
+	char *buf = malloc(1000000);
+
+	assert_non_null(buf);
+	memset(buf, 'a', 1000000);
+	hex_of(buf, 1000000, out);
+	assert_string_equal(out, "7707d6ae4e027c70eea2a935c2296f21");
+	free(buf);
+}
+
+/* Any split of the input gives the same digest. */
+static void
+test_streaming_splits(void **state)
+{
+	static const size_t steps[] = { 1, 3, 63, 64, 65, 4096, 65537 };
+	const size_t len = 1000003;
+	char out[IMAGE_MD5_HEX_LEN + 1];
+	uint8_t *buf = malloc(len), d[IMAGE_MD5_LEN];
+	struct image_md5 m;
+	size_t i, off, n;
+
+	assert_non_null(buf);
+	for (i = 0; i < len; i++)
+		buf[i] = (uint8_t)(i * 7 + 3);
+	hex_of(buf, len, out);
+	assert_string_equal(out, "1842c03d6faeb87aee097c047ead698b");
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		image_md5_init(&m);
+		for (off = 0; off < len; off += n) {
+			n = steps[i] < len - off ? steps[i] : len - off;
+			image_md5_update(&m, buf + off, n);
+		}
+		image_md5_final(&m, d);
+		image_hex(d, sizeof(d), out);
+		assert_string_equal(out, "1842c03d6faeb87aee097c047ead698b");
+	}
+	free(buf);
+}
+
+static void
+test_hex(void **state)
+{
+	static const uint8_t d[] = { 0x00, 0x0f, 0xa5, 0xff };
+	char out[9];
+
+	image_hex(d, sizeof(d), out);
+	assert_string_equal(out, "000fa5ff");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rfc1321_suite),
+		cmocka_unit_test(test_padding_boundaries),
+		cmocka_unit_test(test_million_a),
+		cmocka_unit_test(test_streaming_splits),
+		cmocka_unit_test(test_hex),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
