@@ -1,0 +1,1415 @@
+/*
+ * imgcache: per-host cache of verified base images, and the HTTP source
+ * that downloads them from the controller's image API; see imgcache.h.
+ *
+ * Entry states (one entry per image id known to this process):
+ *   ABSENT      no file (a download failed, or nothing asked yet)
+ *   BUSY        one thread is downloading or verifying; others wait on
+ *               the condition variable for `done` to move
+ *   UNVERIFIED  a file found on disk (agent restart), not yet checked
+ *   READY       the file is verified; base and inspection are recorded
+ * Only the thread that set BUSY changes the entry's file; everything else
+ * about an entry changes under the mutex.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "err.h"
+#include "imgcache.h"
+#include "imgfmt.h"
+#include "log.h"
+
+#define UUID_LEN	36
+#define READ_CHUNK	(1024 * 1024)	/* verifying a file on disk */
+#define PART_SUFFIX	".part"
+
+/* ---------------------------------------------------------- helpers */
+
+static bool
+is_uuid(const char *s)
+{
+	if (s == NULL || strlen(s) != UUID_LEN)
+		return false;
+	for (int i = 0; i < UUID_LEN; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return false;
+		} else if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f'))) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Lower-case copy of a 128-digit hex string, or -1. */
+static int
+norm_sha512(const char *in, char out[IMGCACHE_SHA512_HEX + 1])
+{
+	if (in == NULL || strlen(in) != IMGCACHE_SHA512_HEX)
+		return -1;
+	for (int i = 0; i < IMGCACHE_SHA512_HEX; i++) {
+		char c = in[i];
+
+		if (c >= 'A' && c <= 'F')
+			c = (char)(c - 'A' + 'a');
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return -1;
+		out[i] = c;
+	}
+	out[IMGCACHE_SHA512_HEX] = '\0';
+	return 0;
+}
+
+static uint64_t
+mono_sec(void *arg)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec;
+}
+
+/* Copies another thread's recorded error into this thread's slot. */
+static void
+err_copy(const struct ts_err *e)
+{
+	err_set_(e->code, e->file, e->line, "%s", e->msg);
+}
+
+/* ------------------------------------------------------- HTTP source */
+
+#define HTTP_TIMEOUT_DEFAULT	30000
+#define HTTP_LINE_MAX		8192
+#define HTTP_HEADER_MAX		(16 * 1024)
+#define HTTP_HEADER_LINES	100
+#define HTTP_BUF		65536
+
+struct imgcache_http {
+	char		 host[256];	/* for getaddrinfo (no brackets) */
+	char		 port[8];
+	char		 hosthdr[300];	/* Host: header value */
+	char		 prefix[1024];	/* path prefix, no trailing '/' */
+	unsigned	 timeout_ms;
+	pthread_mutex_t	 lock;
+	char		*token;
+};
+
+static int
+parse_url(struct imgcache_http *h, const char *url)
+{
+	const char *p, *hend, *path;
+	size_t hl;
+	unsigned long port = 80;
+
+	if (url == NULL || strncmp(url, "http://", 7) != 0) {
+		err_set(TS_EINVALID, "imgcache: image API URL must start with "
+		    "http:// (https is not supported by the agent)");
+		return -1;
+	}
+	p = url + 7;
+	path = p + strcspn(p, "/");
+	if (*p == '[') {
+		if ((hend = memchr(p, ']', (size_t)(path - p))) == NULL)
+			goto bad;
+		hl = (size_t)(hend - p - 1);
+		if (hl == 0 || hl >= sizeof(h->host) ||
+		    strspn(p + 1, "0123456789abcdefABCDEF:.") < hl)
+			goto bad;
+		memcpy(h->host, p + 1, hl);
+		h->host[hl] = '\0';
+		hend++;
+	} else {
+		hend = p + strcspn(p, ":/");
+		hl = (size_t)(hend - p);
+		if (hl == 0 || hl >= sizeof(h->host) ||
+		    strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS"
+		    "TUVWXYZ0123456789.-") < hl)
+			goto bad;
+		memcpy(h->host, p, hl);
+		h->host[hl] = '\0';
+	}
+	if (*hend == ':') {
+		char *end;
+
+		if (hend + 1 == path || strspn(hend + 1, "0123456789") !=
+		    (size_t)(path - hend - 1))
+			goto bad;
+		port = strtoul(hend + 1, &end, 10);
+		if (port == 0 || port > 65535 || end != path)
+			goto bad;
+	} else if (hend != path) {
+		goto bad;
+	}
+	snprintf(h->port, sizeof(h->port), "%lu", port);
+	snprintf(h->hosthdr, sizeof(h->hosthdr), "%.*s", (int)(path - p), p);
+	/* Path prefix: visible ASCII, no query or fragment. */
+	hl = strlen(path);
+	while (hl > 0 && path[hl - 1] == '/')
+		hl--;
+	if (hl >= sizeof(h->prefix))
+		goto bad;
+	for (size_t i = 0; i < hl; i++)
+		if (path[i] <= 0x20 || path[i] >= 0x7f || path[i] == '?' ||
+		    path[i] == '#')
+			goto bad;
+	memcpy(h->prefix, path, hl);
+	h->prefix[hl] = '\0';
+	return 0;
+bad:
+	err_set(TS_EINVALID, "imgcache: bad image API URL");
+	return -1;
+}
+
+struct imgcache_http *
+imgcache_http_new(const char *base_url, unsigned timeout_ms)
+{
+	struct imgcache_http *h;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
+		err_set(TS_ENOMEM, "imgcache: out of memory");
+		return NULL;
+	}
+	if (parse_url(h, base_url) == -1) {
+		free(h);
+		return NULL;
+	}
+	h->timeout_ms = timeout_ms ? timeout_ms : HTTP_TIMEOUT_DEFAULT;
+	pthread_mutex_init(&h->lock, NULL);
+	return h;
+}
+
+void
+imgcache_http_free(struct imgcache_http **hp)
+{
+	struct imgcache_http *h = *hp;
+
+	if (h == NULL)
+		return;
+	if (h->token) {
+		sodium_memzero(h->token, strlen(h->token));
+		free(h->token);
+	}
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+	*hp = NULL;
+}
+
+int
+imgcache_http_set_token(struct imgcache_http *h, const char *token)
+{
+	char *t;
+
+	if (token == NULL || token[0] == '\0' || strlen(token) > 8192) {
+		err_set(TS_EINVALID, "imgcache: empty or oversized token");
+		return -1;
+	}
+	for (const char *c = token; *c; c++) {
+		if (*c <= 0x20 || *c >= 0x7f) {
+			err_set(TS_EINVALID, "imgcache: the token may hold only "
+			    "visible ASCII");
+			return -1;
+		}
+	}
+	if ((t = strdup(token)) == NULL) {
+		err_set(TS_ENOMEM, "imgcache: out of memory");
+		return -1;
+	}
+	pthread_mutex_lock(&h->lock);
+	if (h->token) {
+		sodium_memzero(h->token, strlen(h->token));
+		free(h->token);
+	}
+	h->token = t;
+	pthread_mutex_unlock(&h->lock);
+	return 0;
+}
+
+struct imgcache_source
+imgcache_http_source(struct imgcache_http *h)
+{
+	struct imgcache_source s = { .fetch = imgcache_http_fetch, .arg = h };
+
+	return s;
+}
+
+/* Buffered reader on a non-blocking socket with a per-wait timeout. */
+struct rd {
+	int		 fd;
+	unsigned	 timeout_ms;
+	const char	*what;		/* "image <id>" for messages */
+	size_t		 pos, len;
+	char		 buf[HTTP_BUF];
+};
+
+/* Reads more into the buffer: >0 bytes, 0 at EOF, -1 error recorded. */
+static int
+rd_fill(struct rd *r)
+{
+	if (r->pos > 0) {
+		memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+		r->len -= r->pos;
+		r->pos = 0;
+	}
+	if (r->len == sizeof(r->buf)) {
+		err_set(TS_EINTERNAL, "imgcache: reader buffer full");
+		return -1;
+	}
+	for (;;) {
+		struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
+		ssize_t n = recv(r->fd, r->buf + r->len, sizeof(r->buf) - r->len,
+		    0);
+		int pr;
+
+		if (n > 0) {
+			r->len += (size_t)n;
+			return (int)n;
+		}
+		if (n == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			err_set_errno(TS_EIO, "imgcache: %s: receive", r->what);
+			return -1;
+		}
+		pr = poll(&pfd, 1, (int)r->timeout_ms);
+		if (pr == 0) {
+			err_set(TS_ETIMEOUT, "imgcache: %s: no data for %u ms",
+			    r->what, r->timeout_ms);
+			return -1;
+		}
+		if (pr < 0 && errno != EINTR) {
+			err_set_errno(TS_EIO, "imgcache: %s: poll", r->what);
+			return -1;
+		}
+	}
+}
+
+/* One CRLF- (or LF-) terminated line without its end, at most max-1
+ * bytes. 0 ok, -1 error recorded. *used grows by the raw line length. */
+static int
+rd_line(struct rd *r, char *out, size_t max, size_t *used)
+{
+	for (;;) {
+		char *nl = memchr(r->buf + r->pos, '\n', r->len - r->pos);
+
+		if (nl != NULL) {
+			size_t n = (size_t)(nl - (r->buf + r->pos));
+
+			*used += n + 1;
+			if (n > 0 && r->buf[r->pos + n - 1] == '\r')
+				n--;
+			if (n >= max) {
+				err_set(TS_EIO, "imgcache: %s: response line too "
+				    "long", r->what);
+				return -1;
+			}
+			memcpy(out, r->buf + r->pos, n);
+			out[n] = '\0';
+			r->pos = (size_t)(nl - r->buf) + 1;
+			return 0;
+		}
+		if (r->len - r->pos >= max + 1) {
+			err_set(TS_EIO, "imgcache: %s: response line too long",
+			    r->what);
+			return -1;
+		}
+		switch (rd_fill(r)) {
+		case -1:
+			return -1;
+		case 0:
+			err_set(TS_EIO, "imgcache: %s: connection closed in the "
+			    "response head", r->what);
+			return -1;
+		}
+	}
+}
+
+/* Hands n bytes (or everything to EOF if to_eof) to the sink. */
+static int
+rd_body(struct rd *r, uint64_t n, bool to_eof, imgcache_sink_fn sink,
+    void *arg)
+{
+	while (to_eof || n > 0) {
+		size_t avail = r->len - r->pos, take;
+
+		if (avail == 0) {
+			int f = rd_fill(r);
+
+			if (f == -1)
+				return -1;
+			if (f == 0) {
+				if (to_eof)
+					return 0;
+				err_set(TS_EIO, "imgcache: %s: body cut short",
+				    r->what);
+				return -1;
+			}
+			continue;
+		}
+		take = to_eof || avail < n ? avail : (size_t)n;
+		if (sink(r->buf + r->pos, take, arg) == -1)
+			return -1;
+		r->pos += take;
+		if (!to_eof)
+			n -= take;
+	}
+	return 0;
+}
+
+static int
+connect_to(struct imgcache_http *h, const char *what)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC,
+	    .ai_socktype = SOCK_STREAM }, *res = NULL, *ai;
+	int fd = -1, gai, saved = ECONNREFUSED;
+	bool timed_out = false;
+
+	if ((gai = getaddrinfo(h->host, h->port, &hints, &res)) != 0) {
+		err_set(TS_EUNREACHABLE, "imgcache: %s: cannot resolve %s: %s",
+		    what, h->host, gai_strerror(gai));
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		struct pollfd pfd;
+		int soerr = 0, pr;
+		socklen_t sl = sizeof(soerr);
+
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd == -1) {
+			saved = errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		if (errno != EINPROGRESS) {
+			saved = errno;
+			close(fd);
+			fd = -1;
+			continue;
+		}
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		do {
+			pr = poll(&pfd, 1, (int)h->timeout_ms);
+		} while (pr < 0 && errno == EINTR);
+		if (pr == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr,
+		    &sl) == 0 && soerr == 0)
+			break;
+		if (pr == 0)
+			timed_out = true;
+		saved = pr == 1 ? soerr : errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd == -1) {
+		if (timed_out)
+			err_set(TS_ETIMEOUT, "imgcache: %s: connecting to %s "
+			    "timed out", what, h->hosthdr);
+		else
+			err_set(TS_EUNREACHABLE, "imgcache: %s: cannot connect "
+			    "to %s: %s", what, h->hosthdr, strerror(saved));
+	}
+	return fd;
+}
+
+static int
+send_all(int fd, const char *buf, size_t len, unsigned timeout_ms,
+    const char *what)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n = send(fd, buf + off, len - off, MSG_NOSIGNAL);
+
+		if (n > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == EINTR)) {
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+			if (poll(&pfd, 1, (int)timeout_ms) == 0) {
+				err_set(TS_ETIMEOUT, "imgcache: %s: sending timed "
+				    "out", what);
+				return -1;
+			}
+			continue;
+		}
+		err_set_errno(TS_EIO, "imgcache: %s: send", what);
+		return -1;
+	}
+	return 0;
+}
+
+struct http_head {
+	int		status;
+	bool		has_length;
+	uint64_t	length;
+	bool		chunked;
+};
+
+static int
+parse_head(struct rd *r, struct http_head *hd)
+{
+	char line[HTTP_LINE_MAX];
+	size_t used = 0;
+	int lines = 0;
+
+	memset(hd, 0, sizeof(*hd));
+	if (rd_line(r, line, sizeof(line), &used) == -1)
+		return -1;
+	if ((strncmp(line, "HTTP/1.1 ", 9) != 0 &&
+	    strncmp(line, "HTTP/1.0 ", 9) != 0) ||
+	    strspn(line + 9, "0123456789") != 3 ||
+	    (line[12] != ' ' && line[12] != '\0')) {
+		err_set(TS_EIO, "imgcache: %s: not an HTTP/1.x response",
+		    r->what);
+		return -1;
+	}
+	hd->status = atoi(line + 9);
+	for (;;) {
+		char *colon, *v;
+
+		if (rd_line(r, line, sizeof(line), &used) == -1)
+			return -1;
+		if (line[0] == '\0')
+			break;
+		if (++lines > HTTP_HEADER_LINES || used > HTTP_HEADER_MAX) {
+			err_set(TS_EIO, "imgcache: %s: response head too large",
+			    r->what);
+			return -1;
+		}
+		if ((colon = strchr(line, ':')) == NULL || colon == line) {
+			err_set(TS_EIO, "imgcache: %s: malformed header line",
+			    r->what);
+			return -1;
+		}
+		*colon = '\0';
+		for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
+			;
+		for (size_t n = strlen(v); n > 0 &&
+		    (v[n - 1] == ' ' || v[n - 1] == '\t'); n--)
+			v[n - 1] = '\0';
+		if (strcasecmp(line, "Content-Length") == 0) {
+			uint64_t len = 0;
+			size_t nd = strspn(v, "0123456789");
+
+			if (nd == 0 || nd > 19 || v[nd] != '\0') {
+				err_set(TS_EIO, "imgcache: %s: bad Content-Length",
+				    r->what);
+				return -1;
+			}
+			len = strtoull(v, NULL, 10);
+			if (hd->has_length && hd->length != len) {
+				err_set(TS_EIO, "imgcache: %s: conflicting "
+				    "Content-Length headers", r->what);
+				return -1;
+			}
+			hd->has_length = true;
+			hd->length = len;
+		} else if (strcasecmp(line, "Transfer-Encoding") == 0) {
+			if (strcasecmp(v, "chunked") != 0 || hd->chunked) {
+				err_set(TS_EIO, "imgcache: %s: unsupported "
+				    "Transfer-Encoding", r->what);
+				return -1;
+			}
+			hd->chunked = true;
+		} else if (strcasecmp(line, "Content-Encoding") == 0 &&
+		    strcasecmp(v, "identity") != 0) {
+			err_set(TS_EIO, "imgcache: %s: unsupported "
+			    "Content-Encoding", r->what);
+			return -1;
+		}
+	}
+	if (hd->chunked && hd->has_length) {
+		err_set(TS_EIO, "imgcache: %s: both Content-Length and chunked",
+		    r->what);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+read_chunked(struct rd *r, imgcache_sink_fn sink, void *arg)
+{
+	char line[HTTP_LINE_MAX];
+	size_t used = 0;
+
+	for (;;) {
+		size_t nd;
+		uint64_t n;
+
+		if (rd_line(r, line, sizeof(line), &used) == -1)
+			return -1;
+		nd = strspn(line, "0123456789abcdefABCDEF");
+		if (nd == 0 || nd > 15 || (line[nd] != '\0' && line[nd] != ';' &&
+		    line[nd] != ' ' && line[nd] != '\t')) {
+			err_set(TS_EIO, "imgcache: %s: bad chunk size", r->what);
+			return -1;
+		}
+		n = strtoull(line, NULL, 16);
+		if (n == 0)
+			break;
+		if (rd_body(r, n, false, sink, arg) == -1 ||
+		    rd_line(r, line, sizeof(line), &used) == -1)
+			return -1;
+		if (line[0] != '\0') {
+			err_set(TS_EIO, "imgcache: %s: chunk not followed by "
+			    "CRLF", r->what);
+			return -1;
+		}
+	}
+	/* Trailer fields, up to the empty line. */
+	used = 0;
+	for (int i = 0; ; i++) {
+		if (rd_line(r, line, sizeof(line), &used) == -1)
+			return -1;
+		if (line[0] == '\0')
+			return 0;
+		if (i >= HTTP_HEADER_LINES || used > HTTP_HEADER_MAX) {
+			err_set(TS_EIO, "imgcache: %s: trailer too large",
+			    r->what);
+			return -1;
+		}
+	}
+}
+
+int
+imgcache_http_fetch(void *arg, const char *image_id, imgcache_sink_fn sink,
+    void *sink_arg)
+{
+	struct imgcache_http *h = arg;
+	char what[64], *req = NULL, *token = NULL;
+	size_t reqlen;
+	int fd = -1, ret = -1, n;
+
+	if (!is_uuid(image_id)) {
+		err_set(TS_EINVALID, "imgcache: image id is not a canonical UUID");
+		return -1;
+	}
+	snprintf(what, sizeof(what), "image %s", image_id);
+	pthread_mutex_lock(&h->lock);
+	if (h->token != NULL && (token = strdup(h->token)) == NULL) {
+		pthread_mutex_unlock(&h->lock);
+		err_set(TS_ENOMEM, "imgcache: out of memory");
+		return -1;
+	}
+	pthread_mutex_unlock(&h->lock);
+
+	n = asprintf(&req, "GET %s/v2/images/%s/file HTTP/1.1\r\n"
+	    "Host: %s\r\n"
+	    "User-Agent: tinystack-agent\r\n"
+	    "Accept: application/octet-stream\r\n"
+	    "Accept-Encoding: identity\r\n"
+	    "%s%s%s"
+	    "Connection: close\r\n\r\n",
+	    h->prefix, image_id, h->hosthdr,
+	    token ? "X-Auth-Token: " : "", token ? token : "",
+	    token ? "\r\n" : "");
+	if (token) {
+		sodium_memzero(token, strlen(token));
+		free(token);
+	}
+	if (n < 0) {
+		err_set(TS_ENOMEM, "imgcache: out of memory");
+		return -1;
+	}
+	reqlen = (size_t)n;
+	if ((fd = connect_to(h, what)) != -1 &&
+	    send_all(fd, req, reqlen, h->timeout_ms, what) == 0)
+		ret = imgcache_http_response(fd, h->timeout_ms, what, sink,
+		    sink_arg);
+	sodium_memzero(req, reqlen);
+	free(req);
+	if (fd != -1)
+		close(fd);
+	return ret;
+}
+
+int
+imgcache_http_response(int fd, unsigned timeout_ms, const char *what,
+    imgcache_sink_fn sink, void *sink_arg)
+{
+	struct http_head hd;
+	struct rd *r;
+	int ret = -1;
+
+	if ((r = malloc(sizeof(*r))) == NULL) {
+		err_set(TS_ENOMEM, "imgcache: out of memory");
+		return -1;
+	}
+	r->fd = fd;
+	r->timeout_ms = timeout_ms ? timeout_ms : HTTP_TIMEOUT_DEFAULT;
+	r->what = what;
+	r->pos = r->len = 0;
+	if (parse_head(r, &hd) == -1)
+		goto out;
+	switch (hd.status) {
+	case 200:
+		break;
+	case 204:
+	case 404:
+		err_set(TS_ENOT_FOUND, "imgcache: %s: %s", what,
+		    hd.status == 204 ? "the image has no data" :
+		    "no such image");
+		goto out;
+	case 401:
+		err_set(TS_EUNAUTHORIZED, "imgcache: %s: the image API refused "
+		    "the agent's token", what);
+		goto out;
+	case 403:
+		err_set(TS_EFORBIDDEN, "imgcache: %s: access forbidden", what);
+		goto out;
+	default:
+		err_set(hd.status >= 500 && hd.status <= 599 ?
+		    TS_EUNAVAILABLE : TS_EIO, "imgcache: %s: HTTP status %d",
+		    what, hd.status);
+		goto out;
+	}
+	if (hd.chunked)
+		ret = read_chunked(r, sink, sink_arg);
+	else
+		ret = rd_body(r, hd.length, !hd.has_length, sink, sink_arg);
+out:
+	free(r);
+	return ret;
+}
+
+/* ------------------------------------------------------------ checker */
+
+/* Everything computed over an image's bytes as they stream past. */
+struct checker {
+	crypto_hash_sha512_state sha;
+	struct imgfmt		*fmt;
+	uint64_t		 bytes;
+	uint64_t		 max;	/* refuse beyond this many bytes */
+	int			 fd;	/* -1: only inspect (verification) */
+	const char		*what;
+};
+
+static int
+checker_init(struct checker *k, uint64_t max, int fd, const char *what)
+{
+	crypto_hash_sha512_init(&k->sha);
+	k->bytes = 0;
+	k->max = max;
+	k->fd = fd;
+	k->what = what;
+	if ((k->fmt = imgfmt_new()) == NULL)
+		return -1;
+	return 0;
+}
+
+static int
+checker_sink(const void *buf, size_t len, void *arg)
+{
+	struct checker *k = arg;
+	size_t off = 0;
+
+	if (len > k->max - k->bytes) {
+		err_set(TS_ETOO_LARGE, "imgcache: %s is larger than %" PRIu64
+		    " bytes", k->what, k->max);
+		return -1;
+	}
+	k->bytes += len;
+	crypto_hash_sha512_update(&k->sha, buf, len);
+	if (imgfmt_feed(k->fmt, buf, len) == -1)
+		return -1;
+	while (k->fd != -1 && off < len) {
+		ssize_t w = write(k->fd, (const char *)buf + off, len - off);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			err_set_errno(TS_EIO, "imgcache: writing %s", k->what);
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	return 0;
+}
+
+/* The verdict on a complete stream. Fills ins and base's sizes/format. */
+static int
+checker_finish(struct checker *k, const struct imgcache_image *img,
+    const char *sha_want, uint64_t max_virtual, struct imgfmt_result *ins,
+    struct imgcache_base *base)
+{
+	unsigned char dig[crypto_hash_sha512_BYTES];
+	char hex[IMGCACHE_SHA512_HEX + 1];
+	const char *drv;
+
+	crypto_hash_sha512_final(&k->sha, dig);
+	sodium_bin2hex(hex, sizeof(hex), dig, sizeof(dig));
+	if (imgfmt_finish(k->fmt, ins) == -1)
+		return -1;
+	if (strcmp(hex, sha_want) != 0) {
+		err_set(TS_EIO, "imgcache: %s: SHA-512 mismatch (got %.16s..., "
+		    "expected %.16s...)", k->what, hex, sha_want);
+		return -1;
+	}
+	if (img->size != 0 && img->size != k->bytes) {
+		err_set(TS_EIO, "imgcache: %s: %" PRIu64 " bytes, expected %"
+		    PRIu64, k->what, k->bytes, img->size);
+		return -1;
+	}
+	if (imgfmt_check_declared(ins, img->disk_format) == -1) {
+		err_prefix("imgcache: %s: ", k->what);
+		return -1;
+	}
+	if (!ins->virtual_size_known || ins->virtual_size > max_virtual) {
+		err_set(TS_EINVALID, "imgcache: %s: virtual size %s %" PRIu64
+		    " bytes", k->what, ins->virtual_size_known ?
+		    "is above the limit of" : "unknown; limit", max_virtual);
+		return -1;
+	}
+	if ((drv = imgfmt_format_qemu_driver(ins->format)) == NULL) {
+		err_set(TS_EINVALID, "imgcache: %s: format %s cannot be used",
+		    k->what, ins->format_name);
+		return -1;
+	}
+	snprintf(base->format, sizeof(base->format), "%s", drv);
+	base->size = k->bytes;
+	base->virtual_size = ins->virtual_size;
+	return 0;
+}
+
+/* --------------------------------------------------------------- cache */
+
+enum estate { E_ABSENT = 0, E_BUSY, E_UNVERIFIED, E_READY };
+
+struct entry {
+	char			 id[UUID_LEN + 1];
+	enum estate		 state;
+	char			 sha512[IMGCACHE_SHA512_HEX + 1]; /* READY */
+	struct imgcache_base	 base;				  /* READY */
+	struct imgfmt_result	 ins;				  /* READY */
+	char			(*owners)[UUID_LEN + 1];
+	size_t			 nowners, capowners;
+	uint64_t		 idle_since;
+	uint64_t		 done;		/* finished attempts */
+	struct ts_err		 last_err;	/* of the last failed one */
+	struct entry		*next;
+};
+
+struct imgcache {
+	char			*dir;
+	struct imgcache_source	 src;
+	uint64_t		 max_image;
+	uint64_t		 max_virtual;
+	unsigned		 grace;
+	uint64_t		(*now)(void *);
+	void			*now_arg;
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 cond;
+	struct entry		*entries;
+};
+
+static struct entry *
+find(struct imgcache *c, const char *id)
+{
+	for (struct entry *e = c->entries; e; e = e->next)
+		if (strcmp(e->id, id) == 0)
+			return e;
+	return NULL;
+}
+
+static struct entry *
+add_entry(struct imgcache *c, const char *id, enum estate st)
+{
+	struct entry *e = calloc(1, sizeof(*e));
+
+	if (e == NULL) {
+		err_set(TS_ENOMEM, "imgcache: out of memory");
+		return NULL;
+	}
+	memcpy(e->id, id, UUID_LEN + 1);
+	e->state = st;
+	e->idle_since = c->now(c->now_arg);
+	e->next = c->entries;
+	c->entries = e;
+	return e;
+}
+
+static void
+free_entry(struct entry *e)
+{
+	free(e->owners);
+	free(e);
+}
+
+static int
+path_of(const struct imgcache *c, const char *id, const char *suffix,
+    char *out, size_t len)
+{
+	int n = snprintf(out, len, "%s/%s%s%s", c->dir, suffix ? "." : "", id,
+	    suffix ? suffix : "");
+
+	if (n < 0 || (size_t)n >= len) {
+		err_set(TS_EINVALID, "imgcache: cache path too long");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+owner_add(struct entry *e, const char *owner)
+{
+	for (size_t i = 0; i < e->nowners; i++)
+		if (strcmp(e->owners[i], owner) == 0)
+			return 0;
+	if (e->nowners == e->capowners) {
+		size_t ncap = e->capowners ? e->capowners * 2 : 4;
+		void *np = realloc(e->owners, ncap * sizeof(*e->owners));
+
+		if (np == NULL) {
+			err_set(TS_ENOMEM, "imgcache: out of memory");
+			return -1;
+		}
+		e->owners = np;
+		e->capowners = ncap;
+	}
+	memcpy(e->owners[e->nowners++], owner, UUID_LEN + 1);
+	return 0;
+}
+
+static bool
+owner_del(struct entry *e, const char *owner)
+{
+	for (size_t i = 0; i < e->nowners; i++) {
+		if (strcmp(e->owners[i], owner) == 0) {
+			memmove(e->owners[i], e->owners[i + 1],
+			    (e->nowners - i - 1) * sizeof(*e->owners));
+			e->nowners--;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool
+is_part_name(const char *name, char id[UUID_LEN + 1])
+{
+	size_t n = strlen(name);
+
+	if (n != 1 + UUID_LEN + strlen(PART_SUFFIX) || name[0] != '.' ||
+	    strcmp(name + 1 + UUID_LEN, PART_SUFFIX) != 0)
+		return false;
+	memcpy(id, name + 1, UUID_LEN);
+	id[UUID_LEN] = '\0';
+	return is_uuid(id);
+}
+
+/* Registers the files of the directory; removes partial downloads. */
+static int
+scan(struct imgcache *c)
+{
+	DIR *d = opendir(c->dir);
+	struct dirent *de;
+
+	if (d == NULL) {
+		err_set_errno(TS_EIO, "imgcache: open %s", c->dir);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char id[UUID_LEN + 1];
+		struct stat st;
+
+		if (is_part_name(de->d_name, id)) {
+			if (unlinkat(dirfd(d), de->d_name, 0) == -1)
+				log_warn("imgcache: removing %s/%s", c->dir,
+				    de->d_name);
+			continue;
+		}
+		if (!is_uuid(de->d_name))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !S_ISREG(st.st_mode)) {
+			log_warnx("imgcache: %s/%s is not a regular file; "
+			    "ignored", c->dir, de->d_name);
+			continue;
+		}
+		if (add_entry(c, de->d_name, E_UNVERIFIED) == NULL) {
+			closedir(d);
+			return -1;
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+struct imgcache *
+imgcache_new(const struct imgcache_opts *o)
+{
+	struct imgcache *c;
+	struct stat st;
+
+	if (o == NULL || o->dir == NULL || o->dir[0] != '/' ||
+	    strlen(o->dir) > IMGCACHE_PATH_MAX - UUID_LEN - 16 ||
+	    o->source.fetch == NULL) {
+		err_set(TS_EINVALID, "imgcache: an absolute directory and a "
+		    "source are required");
+		return NULL;
+	}
+	if (sodium_init() < 0) {
+		err_set(TS_EINTERNAL, "imgcache: libsodium failed to start");
+		return NULL;
+	}
+	if (mkdir(o->dir, 0755) == -1 && errno != EEXIST) {
+		err_set_errno(TS_EIO, "imgcache: mkdir %s", o->dir);
+		return NULL;
+	}
+	if (lstat(o->dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		err_set(TS_EINVALID, "imgcache: %s is not a directory", o->dir);
+		return NULL;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->dir = strdup(o->dir)) == NULL) {
+		free(c);
+		err_set(TS_ENOMEM, "imgcache: out of memory");
+		return NULL;
+	}
+	c->src = o->source;
+	c->max_image = o->max_image_size ? o->max_image_size :
+	    IMGCACHE_MAX_IMAGE_DEFAULT;
+	c->max_virtual = o->max_virtual_size ? o->max_virtual_size :
+	    IMGCACHE_MAX_VIRTUAL_DEFAULT;
+	c->grace = o->grace_sec ? o->grace_sec : IMGCACHE_GRACE_DEFAULT;
+	c->now = o->now ? o->now : mono_sec;
+	c->now_arg = o->now_arg;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	if (scan(c) == -1) {
+		imgcache_free(&c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+imgcache_free(struct imgcache **cp)
+{
+	struct imgcache *c = *cp;
+
+	if (c == NULL)
+		return;
+	while (c->entries) {
+		struct entry *e = c->entries;
+
+		c->entries = e->next;
+		free_entry(e);
+	}
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->lock);
+	free(c->dir);
+	free(c);
+	*cp = NULL;
+}
+
+/* Checks the file already at the image's path. 0 good, -1 with err. */
+static int
+verify_file(struct imgcache *c, const struct imgcache_image *img,
+    const char *sha, struct imgfmt_result *ins, struct imgcache_base *base)
+{
+	struct checker k;
+	struct stat st;
+	char what[64];
+	unsigned char *buf = NULL;
+	int fd, r = -1;
+
+	snprintf(what, sizeof(what), "cached image %s", img->id);
+	if (path_of(c, img->id, NULL, base->path, sizeof(base->path)) == -1)
+		return -1;
+	if ((fd = open(base->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		err_set_errno(errno == ENOENT ? TS_ENOT_FOUND : TS_EIO,
+		    "imgcache: open %s", base->path);
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		err_set(TS_EIO, "imgcache: %s is not a regular file", base->path);
+		return -1;
+	}
+	if (checker_init(&k, c->max_image, -1, what) == -1) {
+		close(fd);
+		return -1;
+	}
+	if ((buf = malloc(READ_CHUNK)) == NULL) {
+		err_set(TS_ENOMEM, "imgcache: out of memory");
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf, READ_CHUNK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err_set_errno(TS_EIO, "imgcache: read %s", base->path);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (checker_sink(buf, (size_t)n, &k) == -1)
+			goto out;
+	}
+	r = checker_finish(&k, img, sha, c->max_virtual, ins, base);
+out:
+	free(buf);
+	imgfmt_free(&k.fmt);
+	close(fd);
+	return r;
+}
+
+/* Downloads the image into place. 0 good, -1 with err (nothing left). */
+static int
+download(struct imgcache *c, const struct imgcache_image *img,
+    const char *sha, struct imgfmt_result *ins, struct imgcache_base *base)
+{
+	char part[IMGCACHE_PATH_MAX], what[64];
+	struct checker k;
+	int fd, dfd, r = -1;
+	uint64_t max = c->max_image;
+
+	snprintf(what, sizeof(what), "image %s", img->id);
+	if (path_of(c, img->id, NULL, base->path, sizeof(base->path)) == -1 ||
+	    path_of(c, img->id, PART_SUFFIX, part, sizeof(part)) == -1)
+		return -1;
+	if (img->size != 0 && img->size < max)
+		max = img->size;
+	/* A leftover of a crashed download of this image; we own the name
+	 * while the entry is BUSY. */
+	if (unlink(part) == -1 && errno != ENOENT) {
+		err_set_errno(TS_EIO, "imgcache: unlink %s", part);
+		return -1;
+	}
+	fd = open(part, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd == -1) {
+		err_set_errno(TS_EIO, "imgcache: create %s", part);
+		return -1;
+	}
+	if (checker_init(&k, max, fd, what) == -1)
+		goto out;
+	log_info("imgcache: downloading image %s", img->id);
+	if (c->src.fetch(c->src.arg, img->id, checker_sink, &k) == -1)
+		goto out;
+	if (checker_finish(&k, img, sha, c->max_virtual, ins, base) == -1)
+		goto out;
+	if (fsync(fd) == -1 || fchmod(fd, 0444) == -1) {
+		err_set_errno(TS_EIO, "imgcache: sync %s", part);
+		goto out;
+	}
+	if (rename(part, base->path) == -1) {
+		err_set_errno(TS_EIO, "imgcache: rename %s", part);
+		goto out;
+	}
+	/* The rename itself must survive a crash. */
+	if ((dfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		if (fsync(dfd) == -1)
+			log_warn("imgcache: fsync %s", c->dir);
+		close(dfd);
+	}
+	log_info("imgcache: image %s cached (%s, %" PRIu64 " bytes, virtual %"
+	    PRIu64 ")", img->id, base->format, base->size, base->virtual_size);
+	r = 0;
+out:
+	imgfmt_free(&k.fmt);
+	close(fd);
+	if (r == -1 && unlink(part) == -1 && errno != ENOENT)
+		log_warn("imgcache: removing %s", part);
+	return r;
+}
+
+static int
+check_image(const struct imgcache_image *img, char sha[])
+{
+	if (img == NULL || !is_uuid(img->id)) {
+		err_set(TS_EINVALID, "imgcache: image id is not a canonical UUID");
+		return -1;
+	}
+	if (norm_sha512(img->sha512, sha) == -1) {
+		err_set(TS_EINVALID, "imgcache: image %s: the SHA-512 must be "
+		    "128 hex digits", img->id);
+		return -1;
+	}
+	if (img->disk_format == NULL || img->disk_format[0] == '\0') {
+		err_set(TS_EINVALID, "imgcache: image %s: no disk_format",
+		    img->id);
+		return -1;
+	}
+	return 0;
+}
+
+/* The READY branch of a get: the cached file serves this request. */
+static int
+serve(struct imgcache *c, struct entry *e, const struct imgcache_image *img,
+    const char *owner, struct imgcache_base *out)
+{
+	if (img->size != 0 && img->size != e->base.size) {
+		err_set(TS_ECONFLICT, "imgcache: image %s: cached %" PRIu64
+		    " bytes, the request says %" PRIu64, img->id, e->base.size,
+		    img->size);
+		return -1;
+	}
+	if (imgfmt_check_declared(&e->ins, img->disk_format) == -1) {
+		err_prefix("imgcache: image %s: ", img->id);
+		return -1;
+	}
+	if (owner_add(e, owner) == -1)
+		return -1;
+	*out = e->base;
+	return 0;
+}
+
+int
+imgcache_get(struct imgcache *c, const struct imgcache_image *img,
+    const char *owner, struct imgcache_base *out)
+{
+	char sha[IMGCACHE_SHA512_HEX + 1];
+	struct entry *e;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (check_image(img, sha) == -1)
+		return -1;
+	if (!is_uuid(owner)) {
+		err_set(TS_EINVALID, "imgcache: owner is not a canonical UUID");
+		return -1;
+	}
+	pthread_mutex_lock(&c->lock);
+	if ((e = find(c, img->id)) == NULL &&
+	    (e = add_entry(c, img->id, E_ABSENT)) == NULL) {
+		pthread_mutex_unlock(&c->lock);
+		return -1;
+	}
+	for (;;) {
+		struct imgfmt_result ins;
+		struct imgcache_base base;
+		enum estate prev;
+		uint64_t mine;
+
+		if (e->state == E_READY) {
+			if (strcmp(e->sha512, sha) == 0) {
+				r = serve(c, e, img, owner, out);
+				pthread_mutex_unlock(&c->lock);
+				return r;
+			}
+			if (e->nowners > 0) {
+				err_set(TS_ECONFLICT, "imgcache: image %s: cached "
+				    "with another SHA-512, and in use", img->id);
+				pthread_mutex_unlock(&c->lock);
+				return -1;
+			}
+			/* Unused and disputed: check it again against what
+			 * this request says. */
+			e->state = E_UNVERIFIED;
+		}
+		if (e->state == E_BUSY) {
+			mine = e->done;
+			while (e->state == E_BUSY && e->done == mine)
+				pthread_cond_wait(&c->cond, &c->lock);
+			if (e->state != E_READY && e->done != mine) {
+				/* The attempt we waited for failed. */
+				err_copy(&e->last_err);
+				pthread_mutex_unlock(&c->lock);
+				return -1;
+			}
+			continue;
+		}
+
+		/* ABSENT or UNVERIFIED: this thread does the work. */
+		prev = e->state;
+		e->state = E_BUSY;
+		pthread_mutex_unlock(&c->lock);
+
+		memset(&base, 0, sizeof(base));
+		r = -1;
+		if (prev == E_UNVERIFIED) {
+			r = verify_file(c, img, sha, &ins, &base);
+			if (r == -1)
+				log_err("imgcache: cached image failed "
+				    "verification");
+		}
+		pthread_mutex_lock(&c->lock);
+		if (r == -1 && prev == E_UNVERIFIED && e->nowners > 0) {
+			/* Instances' overlays use this file: never replace
+			 * it under them. */
+			err_set(TS_ECONFLICT, "imgcache: cached image %s fails "
+			    "verification and is in use", img->id);
+		} else if (r == -1) {
+			pthread_mutex_unlock(&c->lock);
+			if (prev == E_UNVERIFIED && unlink(base.path) == -1 &&
+			    errno != ENOENT)
+				log_warn("imgcache: removing %s", base.path);
+			r = download(c, img, sha, &ins, &base);
+			pthread_mutex_lock(&c->lock);
+			prev = E_ABSENT;	/* whatever was there is gone */
+		}
+		if (r == 0) {
+			e->state = E_READY;
+			memcpy(e->sha512, sha, sizeof(e->sha512));
+			e->base = base;
+			e->ins = ins;
+		} else {
+			e->state = prev;
+			e->last_err = *err_last();
+		}
+		e->done++;
+		pthread_cond_broadcast(&c->cond);
+		if (r == -1) {
+			pthread_mutex_unlock(&c->lock);
+			return -1;
+		}
+	}
+}
+
+int
+imgcache_ref_add(struct imgcache *c, const char *image_id, const char *owner)
+{
+	char path[IMGCACHE_PATH_MAX];
+	struct entry *e;
+	struct stat st;
+	int r = -1;
+
+	if (!is_uuid(image_id) || !is_uuid(owner)) {
+		err_set(TS_EINVALID, "imgcache: image and owner must be UUIDs");
+		return -1;
+	}
+	if (path_of(c, image_id, NULL, path, sizeof(path)) == -1)
+		return -1;
+	pthread_mutex_lock(&c->lock);
+	e = find(c, image_id);
+	if (e == NULL || e->state == E_ABSENT) {
+		if (lstat(path, &st) == -1 || !S_ISREG(st.st_mode)) {
+			err_set(TS_ENOT_FOUND, "imgcache: image %s is not "
+			    "cached", image_id);
+			goto out;
+		}
+		if (e == NULL && (e = add_entry(c, image_id,
+		    E_UNVERIFIED)) == NULL)
+			goto out;
+		e->state = E_UNVERIFIED;
+	}
+	r = owner_add(e, owner);
+out:
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int
+imgcache_release(struct imgcache *c, const char *image_id, const char *owner)
+{
+	struct entry *e;
+
+	if (image_id == NULL || owner == NULL)
+		return 0;
+	pthread_mutex_lock(&c->lock);
+	if ((e = find(c, image_id)) != NULL && owner_del(e, owner) &&
+	    e->nowners == 0)
+		e->idle_since = c->now(c->now_arg);
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+void
+imgcache_release_owner(struct imgcache *c, const char *owner)
+{
+	uint64_t now;
+
+	if (owner == NULL)
+		return;
+	pthread_mutex_lock(&c->lock);
+	now = c->now(c->now_arg);
+	for (struct entry *e = c->entries; e; e = e->next)
+		if (owner_del(e, owner) && e->nowners == 0)
+			e->idle_since = now;
+	pthread_mutex_unlock(&c->lock);
+}
+
+int
+imgcache_prune(struct imgcache *c)
+{
+	struct entry **pp, *e;
+	int removed = 0, r = 0;
+	uint64_t now;
+	DIR *d;
+	struct dirent *de;
+
+	pthread_mutex_lock(&c->lock);
+	now = c->now(c->now_arg);
+	for (pp = &c->entries; (e = *pp) != NULL; ) {
+		char path[IMGCACHE_PATH_MAX];
+
+		if (e->state == E_BUSY || e->nowners > 0 ||
+		    (e->state != E_ABSENT && now - e->idle_since < c->grace)) {
+			pp = &e->next;
+			continue;
+		}
+		if (e->state != E_ABSENT) {
+			if (path_of(c, e->id, NULL, path, sizeof(path)) == 0 &&
+			    unlink(path) == 0) {
+				removed++;
+				log_info("imgcache: removed unused image %s",
+				    e->id);
+			} else if (errno != ENOENT) {
+				if (r == 0)
+					err_set_errno(TS_EIO, "imgcache: unlink "
+					    "%s", path);
+				r = -1;
+				pp = &e->next;
+				continue;
+			}
+		}
+		*pp = e->next;
+		free_entry(e);
+	}
+	/* Partial downloads nobody is writing (a crash during one). */
+	if ((d = opendir(c->dir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			char id[UUID_LEN + 1];
+
+			if (!is_part_name(de->d_name, id) ||
+			    ((e = find(c, id)) != NULL && e->state == E_BUSY))
+				continue;
+			if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+				removed++;
+		}
+		closedir(d);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r == -1 ? -1 : removed;
+}
+
+size_t
+imgcache_refs(struct imgcache *c, const char *image_id)
+{
+	struct entry *e;
+	size_t n = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if (image_id != NULL && (e = find(c, image_id)) != NULL)
+		n = e->nowners;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}

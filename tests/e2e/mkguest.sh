@@ -1,0 +1,168 @@
+#!/bin/sh
+# Build the tiny test guest used by the end-to-end and integration tests:
+#   OUTDIR/vmlinux     the host's Debian kernel, decompressed to an ELF vmlinux
+#                      (its PVH note lets qemu boot it directly, about twice as
+#                      fast as a bzImage under TCG)
+#   OUTDIR/initrd.gz   busybox initramfs whose /init reports on the serial
+#                      console, one line per fact, each starting "TINYSTACK-":
+#     TINYSTACK-GUEST-UP bootid=B uptime=S failed_modules=M,...   once per boot,
+#                          when the ACPI power button is handled (B: 8 hex)
+#     TINYSTACK-GUEST-DISK vda sectors=N ro=0|1 head=TEXT   per block device
+#     TINYSTACK-GUEST-CONFIGDRIVE dev=D uuid=U name=N  config drive (label config-2)
+#     TINYSTACK-GUEST-USERDATA TEXT                first line of user_data
+#     TINYSTACK-GUEST-NIC if=I mac=M               per NIC
+#     TINYSTACK-GUEST-LEASE if=I ip=A mask=M router=R   DHCP lease (if any)
+#     TINYSTACK-GUEST-TICK n=N bootid=B            every second
+#     TINYSTACK-GUEST-POWERBTN bootid=B            ACPI power button: powers off
+# Usage: mkguest.sh OUTDIR      (needs busybox-static, cpio, gzip, python3 and
+# the installed linux-image-amd64; KVER=... picks another installed kernel)
+# Idempotent: an existing OUTDIR/vmlinux is kept; the initrd is rebuilt.
+set -eu
+OUT=${1:?usage: mkguest.sh OUTDIR}
+mkdir -p "$OUT"
+KVER=${KVER:-$(ls /lib/modules | sort -V | tail -n 1)}
+KIMG=/boot/vmlinuz-$KVER
+MODDIR=/lib/modules/$KVER/kernel
+[ -r "$KIMG" ] || { echo "mkguest.sh: no kernel $KIMG" >&2; exit 1; }
+[ -x /bin/busybox ] || { echo "mkguest.sh: busybox-static is not installed" >&2; exit 1; }
+
+# --- kernel: find the compressed payload inside the bzImage and inflate it;
+# the first candidate whose output is an ELF image wins.
+if [ ! -s "$OUT/vmlinux" ]; then
+	python3 - "$KIMG" "$OUT/vmlinux.tmp" <<'PY'
+import gzip, lzma, sys, zlib
+data = open(sys.argv[1], 'rb').read()
+def candidates():
+    for magic, fn in ((b'\xfd7zXZ\x00', lambda b: lzma.LZMADecompressor(lzma.FORMAT_XZ).decompress(b)),
+                      (b'\x1f\x8b\x08', lambda b: zlib.decompressobj(31).decompress(b)),
+                      (b'\x5d\x00\x00', lambda b: lzma.LZMADecompressor(lzma.FORMAT_ALONE).decompress(b))):
+        off = data.find(magic)
+        while off != -1:
+            yield off, fn
+            off = data.find(magic, off + 1)
+for off, fn in candidates():
+    try:
+        out = fn(data[off:])
+    except Exception:
+        continue
+    if out[:4] == b'\x7fELF':
+        open(sys.argv[2], 'wb').write(out)
+        sys.exit(0)
+sys.exit('mkguest.sh: no xz/gzip/lzma ELF payload found in ' + sys.argv[1])
+PY
+	mv "$OUT/vmlinux.tmp" "$OUT/vmlinux"
+fi
+# qemu runs as an unprivileged user under the system libvirtd.
+chmod 0644 "$OUT/vmlinux"
+
+# --- initramfs
+ROOT=$(mktemp -d "${TMPDIR:-/tmp}/mkguest.XXXXXX")
+trap 'rm -rf "$ROOT"' EXIT
+mkdir -p "$ROOT/bin" "$ROOT/proc" "$ROOT/sys" "$ROOT/dev" "$ROOT/etc/acpi/PWRF" \
+	"$ROOT/lib/modules" "$ROOT/mnt" "$ROOT/tmp" "$ROOT/var/run" "$ROOT/var/log"
+cp /bin/busybox "$ROOT/bin/busybox"
+
+# Modules (all =m in Debian's kernel), with their dependencies resolved by
+# modinfo and written in load order (dependencies first).
+WANT="virtio_pci virtio_blk virtio_net ata_piix sd_mod sr_mod isofs button evdev"
+: > "$ROOT/etc/modules.order"
+modpath() { find "$MODDIR" -name "$1.ko" -o -name "$1.ko.xz" -o -name "$1.ko.zst" | head -n 1; }
+addmod() {
+	grep -qx "$1" "$ROOT/etc/modules.order" && return 0
+	[ -n "$(modpath "$1")" ] || { echo "mkguest.sh: module $1 not found (built in?)" >&2; return 0; }
+	for d in $(modinfo -F depends "$(modpath "$1")" | tr ',' ' '); do addmod "$d"; done
+	# (sh has no locals: the recursion above clobbers every variable)
+	p=$(modpath "$1")
+	case "$p" in
+	*.xz) xz -dc "$p" > "$ROOT/lib/modules/$1.ko" ;;
+	*.zst) zstd -qdc "$p" > "$ROOT/lib/modules/$1.ko" ;;
+	*) cp "$p" "$ROOT/lib/modules/$1.ko" ;;
+	esac
+	echo "$1" >> "$ROOT/etc/modules.order"
+}
+for m in $WANT; do addmod "$m"; done
+
+cat > "$ROOT/etc/udhcpc.script" <<'S'
+#!/bin/sh
+case "$1" in
+deconfig) ip addr flush dev "$interface"; ip link set "$interface" up ;;
+bound|renew)
+	ip addr flush dev "$interface"
+	ip addr add "$ip/${mask:-24}" dev "$interface"
+	[ -n "${router:-}" ] && ip route add default via "${router%% *}" dev "$interface" 2>/dev/null
+	echo "TINYSTACK-GUEST-LEASE if=$interface ip=$ip mask=$mask router=${router:-}" > /dev/console ;;
+esac
+exit 0
+S
+# busybox acpid runs PWRF/00000080 for the power button (virsh shutdown,
+# virDomainShutdown/Reboot with the ACPI method).
+cat > "$ROOT/etc/acpi/PWRF/00000080" <<'S'
+#!/bin/sh
+echo "TINYSTACK-GUEST-POWERBTN bootid=$(cat /tmp/bootid)" > /dev/console
+sync
+poweroff -f
+S
+chmod 0755 "$ROOT/etc/udhcpc.script" "$ROOT/etc/acpi/PWRF/00000080"
+echo "PWRF PWRF/00000080" > "$ROOT/etc/acpid.conf"
+
+cat > "$ROOT/init" <<'S'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+exec >/dev/console 2>&1
+BOOT=$(cut -c1-8 /proc/sys/kernel/random/boot_id)
+echo "$BOOT" > /tmp/bootid
+bad=""
+while read -r m; do insmod "/lib/modules/$m.ko" 2>/dev/null || bad="$bad,$m"; done < /etc/modules.order
+# The power button works once acpid holds the input devices open; UP is
+# printed only then, so a host that sees UP may send ACPI events.
+acpid -c /etc/acpi -a /etc/acpid.conf -l /var/log/acpid.log -p /var/run/acpid.pid
+i=0
+while [ $i -lt 50 ]; do
+	p=$(cat /var/run/acpid.pid 2>/dev/null)
+	[ -n "$p" ] && ls -l /proc/$p/fd 2>/dev/null | grep -q /dev/input/event && break
+	sleep 0.1; i=$((i+1))
+done
+echo "TINYSTACK-GUEST-UP bootid=$BOOT uptime=$(cut -d' ' -f1 /proc/uptime) failed_modules=${bad#,}"
+# Block devices appear asynchronously after the drivers load.
+i=0; while [ $i -lt 20 ] && [ -z "$(ls /sys/block | grep -E '^(vd|sd|sr)')" ]; do sleep 0.1; i=$((i+1)); done
+sleep 0.5
+for d in /sys/block/vd* /sys/block/sd* /sys/block/sr*; do
+	[ -e "$d" ] || continue
+	n=${d##*/}
+	head=$(dd if=/dev/$n bs=16 count=1 2>/dev/null | tr -dc 'A-Za-z0-9_-')
+	echo "TINYSTACK-GUEST-DISK $n sectors=$(cat $d/size) ro=$(cat $d/ro) head=$head"
+	if mount -t iso9660 -o ro /dev/$n /mnt 2>/dev/null; then
+		if [ -f /mnt/openstack/latest/meta_data.json ]; then
+			md=/mnt/openstack/latest/meta_data.json
+			uuid=$(sed -n 's/.*"uuid": *"\([0-9a-f-]*\)".*/\1/p' $md | head -n 1)
+			name=$(sed -n 's/.*"name": *"\([^"]*\)".*/\1/p' $md | head -n 1)
+			echo "TINYSTACK-GUEST-CONFIGDRIVE dev=$n uuid=$uuid name=$name"
+			[ -f /mnt/openstack/latest/user_data ] &&
+				echo "TINYSTACK-GUEST-USERDATA $(head -n 1 /mnt/openstack/latest/user_data | tr -dc 'A-Za-z0-9 _.:=-')"
+		fi
+		umount /mnt
+	fi
+done
+ip link set lo up
+for n in /sys/class/net/*; do
+	IF=${n##*/}
+	[ "$IF" = lo ] && continue
+	echo "TINYSTACK-GUEST-NIC if=$IF mac=$(cat $n/address)"
+	ip link set "$IF" up
+	udhcpc -i "$IF" -s /etc/udhcpc.script -t 10 -T 1 -A 5 -b -S -q >/dev/null 2>&1 &
+done
+i=0
+while [ $i -lt 1000000 ]; do	# bounded (11 days)
+	echo "TINYSTACK-GUEST-TICK n=$i bootid=$BOOT"
+	sleep 1
+	i=$((i+1))
+done
+poweroff -f
+S
+chmod 0755 "$ROOT/init"
+(cd "$ROOT" && find . | sort | cpio -o -H newc --quiet -R 0:0 | gzip -1) > "$OUT/initrd.gz.tmp"
+mv "$OUT/initrd.gz.tmp" "$OUT/initrd.gz"
+chmod 0644 "$OUT/initrd.gz"
+echo "$OUT/vmlinux $OUT/initrd.gz"

@@ -1,0 +1,584 @@
+/*
+ * Unit tests for agent/domxml.c: golden domain XML for several specs
+ * (tests/golden/domxml/, rewritten with TS_UPDATE_GOLDEN=1), every
+ * golden document accepted by libvirt's own parser (the in-process test
+ * driver, test:///default) with the owner record read back through
+ * virDomainGetMetadata, field validation, escaping, target assignment and
+ * the metadata parser on hand-written and hostile input.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "domxml.h"
+#include "driver.h"
+#include "err.h"
+#include "proc.h"
+
+#define UUID1	"3f2b8c1e-5d4a-4e6f-9a7b-0c1d2e3f4a5b"
+#define UUID2	"0a9e7c55-1b2c-4d3e-8f40-5a6b7c8d9e0f"
+#define PROJ	"6c1d5ae7a9b04a6b8e1f2d3c4b5a6978"
+#define USER	"f0e1d2c3b4a5968778695a4b3c2d1e0f"
+#define IMAGE	"9d8c7b6a-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+
+static void
+quiet(void *arg, virErrorPtr e)
+{
+}
+
+/* ------------------------------------------------------------- specs */
+
+static const struct domxml_disk full_disks[] = {
+	{ .path = "/var/lib/tinystack/instances/" UUID1 "/disk",
+	  .format = "qcow2", .cache = "none" },
+	{ .path = "/var/lib/tinystack/instances/" UUID1 "/disk.eph0",
+	  .format = "raw", .cache = "none", .serial = "eph0" },
+	{ .path = "/var/lib/tinystack/instances/" UUID1 "/disk.swap",
+	  .format = "raw", .cache = "none" },
+	{ .path = "/var/lib/tinystack/instances/" UUID1 "/disk.config",
+	  .format = "raw", .device = DOMXML_DEVICE_CDROM,
+	  .bus = DOMXML_BUS_IDE },
+};
+
+static const struct domxml_nic full_nics[] = {
+	{ .mac = "FA:16:3E:01:02:03", .bridge = "brq1a2b3c4d-5e",
+	  .target = "tap5e6f7a8b-9c", .mtu = 1450 },
+	{ .mac = "52:54:00:aa:bb:cc", .bridge = "br-ext", .model = "e1000" },
+};
+
+/* Everything a tinystack guest has: the shape driver.c renders. */
+static struct domxml_spec
+full_spec(void)
+{
+	struct domxml_spec s = {
+		.uuid = UUID1,
+		.virt = DOMXML_VIRT_QEMU,
+		.vcpus = 2,
+		.memory_mb = 512,
+		.kernel = "/var/lib/tinystack/instances/_base/" IMAGE,
+		.initrd = "/var/lib/tinystack/instances/_base/"
+		    "11111111-2222-4333-8444-555555555555",
+		.cmdline = "console=ttyS0 root=/dev/vda quiet panic=-1",
+		.disks = full_disks,
+		.ndisks = 4,
+		.nics = full_nics,
+		.nnics = 2,
+		.console_log = "/var/lib/tinystack/instances/" UUID1
+		    "/console.log",
+		.vnc_listen = "127.0.0.1",
+		.generation = 7,
+		.project_id = PROJ,
+		.user_id = USER,
+		.flavor_name = "m1.tiny",
+		.image_id = IMAGE,
+		.kernel_id = IMAGE,
+		.ramdisk_id = "11111111-2222-4333-8444-555555555555",
+		.display_name = "web & \"db\" <primary> 'eu'",
+	};
+
+	return s;
+}
+
+static struct domxml_spec
+minimal_spec(void)
+{
+	struct domxml_spec s = {
+		.uuid = UUID2,
+		.vcpus = 1,
+		.memory_mb = 128,
+		.kernel = "/srv/guest/vmlinux",
+		.generation = 1,
+	};
+
+	return s;
+}
+
+static const struct domxml_disk kvm_disks[] = {
+	{ .path = "/srv/inst/root.qcow2", .format = "qcow2",
+	  .bus = DOMXML_BUS_SCSI, .cache = "writeback" },
+	{ .path = "/srv/inst/data.raw", .format = "raw", .readonly = true },
+	{ .path = "/srv/inst/config.iso", .format = "raw",
+	  .device = DOMXML_DEVICE_CDROM, .bus = DOMXML_BUS_SATA },
+};
+
+static struct domxml_spec
+kvm_spec(void)
+{
+	struct domxml_spec s = {
+		.uuid = UUID2,
+		.name = "ts-test-kvm.1",
+		.virt = DOMXML_VIRT_KVM,
+		.vcpus = 4,
+		.memory_mb = 4096,
+		.machine = "q35",
+		.disks = kvm_disks,
+		.ndisks = 3,
+		.vnc_listen = "::1",
+		.generation = 18446744073709551615ull,
+		.project_id = PROJ,
+	};
+
+	return s;
+}
+
+/* ------------------------------------------------------------ golden */
+
+static void
+golden(const struct domxml_spec *s, const char *file)
+{
+	char path[256];
+	char *xml = domxml_build(s);
+
+	if (xml == NULL)
+		fail_msg("domxml_build: %s", err_msg());
+	snprintf(path, sizeof(path), "tests/golden/domxml/%s", file);
+	assert_int_equal(proc_golden_compare(xml, path), 0);
+	free(xml);
+}
+
+static void
+test_golden_full(void **state)
+{
+	struct domxml_spec s = full_spec();
+
+	golden(&s, "full.xml");
+}
+
+static void
+test_golden_minimal(void **state)
+{
+	struct domxml_spec s = minimal_spec();
+
+	golden(&s, "minimal.xml");
+}
+
+static void
+test_golden_kvm(void **state)
+{
+	struct domxml_spec s = kvm_spec();
+
+	golden(&s, "kvm_disk_boot.xml");
+}
+
+static void
+test_deterministic(void **state)
+{
+	struct domxml_spec s = full_spec();
+	char *a = domxml_build(&s), *b = domxml_build(&s);
+
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+}
+
+/* libvirt's parser accepts each document and keeps the owner record. */
+static void
+libvirt_roundtrip(const struct domxml_spec *s, const char *want_name)
+{
+	virConnectPtr conn;
+	virDomainPtr dom;
+	struct domxml_meta m;
+	char uuid[VIR_UUID_STRING_BUFLEN], *md, *xml = domxml_build(s);
+
+	assert_non_null(xml);
+	virSetErrorFunc(NULL, quiet);
+	conn = virConnectOpen("test:///default");
+	assert_non_null(conn);
+	dom = virDomainDefineXML(conn, xml);
+	if (dom == NULL)
+		fail_msg("libvirt refused the XML: %s", virGetLastErrorMessage());
+	assert_string_equal(virDomainGetName(dom), want_name);
+	assert_int_equal(virDomainGetUUIDString(dom, uuid), 0);
+	assert_string_equal(uuid, s->uuid);
+
+	md = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, DOMXML_NS,
+	    0);
+	assert_non_null(md);
+	assert_int_equal(domxml_meta_parse(md, &m), 0);
+	assert_true(m.generation == s->generation);
+	assert_string_equal(m.project_id, s->project_id ? s->project_id : "");
+	assert_string_equal(m.user_id, s->user_id ? s->user_id : "");
+	assert_string_equal(m.flavor_name, s->flavor_name ? s->flavor_name : "");
+	assert_string_equal(m.image_id, s->image_id ? s->image_id : "");
+	assert_string_equal(m.kernel_id, s->kernel_id ? s->kernel_id : "");
+	assert_string_equal(m.ramdisk_id, s->ramdisk_id ? s->ramdisk_id : "");
+	free(md);
+
+	/* The whole document as libvirt formats it parses the same. */
+	free(xml);
+	xml = virDomainGetXMLDesc(dom, 0);
+	assert_non_null(xml);
+	assert_int_equal(domxml_meta_parse(xml, &m), 0);
+	assert_true(m.generation == s->generation);
+
+	assert_int_equal(virDomainUndefine(dom), 0);
+	virDomainFree(dom);
+	virConnectClose(conn);
+	free(xml);
+}
+
+static void
+test_libvirt_accepts(void **state)
+{
+	struct domxml_spec f = full_spec(), m = minimal_spec(), k = kvm_spec();
+
+	libvirt_roundtrip(&f, "instance-" UUID1);
+	libvirt_roundtrip(&m, "instance-" UUID2);
+	libvirt_roundtrip(&k, "ts-test-kvm.1");
+}
+
+static void
+test_namespace_is_drivers(void **state)
+{
+	assert_string_equal(DOMXML_NS, DRIVER_XMLNS);
+	assert_string_equal(DOMXML_NAME_PREFIX, DRIVER_NAME_PREFIX);
+}
+
+/* -------------------------------------------------------- validation */
+
+static void
+refused(const struct domxml_spec *s, const char *why)
+{
+	char *xml;
+
+	err_clear();
+	xml = domxml_build(s);
+	if (xml != NULL)
+		fail_msg("accepted, expected refusal mentioning '%s':\n%s", why,
+		    xml);
+	assert_int_equal(err_code(), TS_EINVALID);
+	if (strstr(err_msg(), why) == NULL)
+		fail_msg("error '%s' does not mention '%s'", err_msg(), why);
+}
+
+static void
+test_rejects_bad_fields(void **state)
+{
+	struct domxml_spec s;
+	struct domxml_disk d[2];
+	struct domxml_nic n[1];
+	char longtext[DOMXML_TEXT_MAX + 2];
+	char longcmd[DOMXML_CMDLINE_MAX + 2];
+
+#define CASE(mut, why) do { s = full_spec(); memcpy(d, full_disks, \
+	sizeof(d)); memcpy(n, full_nics, sizeof(n)); s.disks = d; s.ndisks = 2; \
+	s.nics = n; s.nnics = 1; mut; refused(&s, why); } while (0)
+
+	CASE(s.uuid = "3F2B8C1E-5D4A-4E6F-9A7B-0C1D2E3F4A5B", "uuid");
+	CASE(s.uuid = "3f2b8c1e5d4a4e6f9a7b0c1d2e3f4a5b", "uuid");
+	CASE(s.uuid = NULL, "uuid");
+	CASE(s.name = "bad name", "name");
+	CASE(s.name = "-flag", "name");
+	CASE(s.name = "a/b", "name");
+	CASE(s.name = "", "name");
+	CASE(s.virt = (enum domxml_virt)7, "virt");
+	CASE(s.vcpus = 0, "vcpus");
+	CASE(s.vcpus = DOMXML_VCPUS_MAX + 1, "vcpus");
+	CASE(s.memory_mb = 0, "memory_mb");
+	CASE(s.memory_mb = (uint64_t)DOMXML_MEMORY_MB_MAX + 1, "memory_mb");
+	CASE(s.machine = "pc;rm", "machine");
+	CASE(s.kernel = "vmlinux", "kernel");
+	CASE(s.kernel = "/boot/../etc/shadow", "kernel");
+	CASE(s.kernel = "/boot/./vmlinuz", "kernel");
+	CASE(s.kernel = "/boot/vm\nlinuz", "kernel");
+	CASE((s.kernel = NULL, s.cmdline = NULL), "initrd");
+	CASE((s.kernel = NULL, s.initrd = NULL), "cmdline");
+	CASE(s.cmdline = "console=ttyS0\ninit=/bin/sh", "cmdline");
+	CASE(s.cmdline = "caf\xc3\xa9", "cmdline");
+	memset(longcmd, 'a', sizeof(longcmd) - 1);
+	longcmd[sizeof(longcmd) - 1] = '\0';
+	CASE(s.cmdline = longcmd, "cmdline");
+	CASE((s.kernel = NULL, s.initrd = NULL, s.cmdline = NULL, s.ndisks = 0),
+	    "nothing to boot");
+	CASE(s.ndisks = DOMXML_DISKS_MAX + 1, "disks");
+	CASE(s.nnics = DOMXML_NICS_MAX + 1, "nics");
+	CASE(d[1].path = "relative/disk", "disks[1].path");
+	CASE(d[1].path = "/a/../b", "disks[1].path");
+	CASE(d[0].format = "vmdk", "disks[0].format");
+	CASE(d[0].format = NULL, "disks[0].format");
+	CASE(d[0].bus = (enum domxml_bus)9, "disks[0].bus");
+	CASE(d[0].device = DOMXML_DEVICE_CDROM, "virtio bus");
+	CASE(d[0].target = "sda", "disks[0].target");
+	CASE(d[0].target = "vdaa", "disks[0].target");
+	CASE((d[1].bus = DOMXML_BUS_IDE, d[1].target = "hde"), "disks[1].target");
+	CASE(d[0].cache = "fast", "disks[0].cache");
+	CASE(d[0].serial = "has space", "disks[0].serial");
+	CASE(d[0].serial = "", "disks[0].serial");
+	CASE((d[0].target = "vdb", d[1].target = "vdb"), "used twice");
+	CASE(n[0].mac = "01:00:5e:00:00:01", "nics[0].mac");
+	CASE(n[0].mac = "fa:16:3e:01:02", "nics[0].mac");
+	CASE(n[0].mac = "fa-16-3e-01-02-03", "nics[0].mac");
+	CASE(n[0].bridge = NULL, "nics[0].bridge");
+	CASE(n[0].bridge = "a-very-long-bridge", "nics[0].bridge");
+	CASE(n[0].bridge = "br 0", "nics[0].bridge");
+	CASE(n[0].target = "tap/../x", "nics[0].target");
+	CASE(n[0].model = "ne2k_pci", "nics[0].model");
+	CASE(n[0].mtu = 67, "nics[0].mtu");
+	CASE(n[0].mtu = 65536, "nics[0].mtu");
+	CASE(s.console_log = "console.log", "console_log");
+	CASE(s.vnc_listen = "localhost", "vnc_listen");
+	CASE(s.vnc_listen = "0.0.0.0'/><x a='", "vnc_listen");
+	CASE(s.generation = 0, "generation");
+	CASE(s.display_name = "line\nbreak", "display_name");
+	CASE(s.display_name = "bad \xff utf8", "display_name");
+	CASE(s.display_name = "surrogate \xed\xa0\x80", "display_name");
+	CASE(s.display_name = "overlong \xc0\xaf", "display_name");
+	memset(longtext, 'x', sizeof(longtext) - 1);
+	longtext[sizeof(longtext) - 1] = '\0';
+	CASE(s.project_id = longtext, "project_id");
+	CASE(s.user_id = "tab\there", "user_id");
+	CASE(s.kernel_id = "a\x01", "kernel_id");
+	CASE(s.ramdisk_id = longtext, "ramdisk_id");
+#undef CASE
+
+	err_clear();
+	assert_null(domxml_build(NULL));
+	assert_int_equal(err_code(), TS_EINVALID);
+}
+
+static void
+test_escaping(void **state)
+{
+	struct domxml_spec s = full_spec();
+	struct domxml_disk d = { .path = "/srv/it's <here> & \"there\"/disk",
+	    .format = "raw" };
+	char *xml;
+
+	s.disks = &d;
+	s.ndisks = 1;
+	s.display_name = "</ts:name></ts:instance><evil/>";
+	xml = domxml_build(&s);
+	assert_non_null(xml);
+	assert_non_null(strstr(xml, "<source file='/srv/it&apos;s &lt;here&gt; "
+	    "&amp; &quot;there&quot;/disk'/>"));
+	assert_non_null(strstr(xml, "<ts:name>&lt;/ts:name&gt;&lt;/ts:instance"
+	    "&gt;&lt;evil/&gt;</ts:name>"));
+	assert_null(strstr(xml, "<evil/>"));
+	/* Non-ASCII UTF-8 passes through unchanged. */
+	free(xml);
+	s.display_name = "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x9a\x80";
+	xml = domxml_build(&s);
+	assert_non_null(xml);
+	assert_non_null(strstr(xml, "<ts:name>caf\xc3\xa9 \xe2\x9c\x93 "
+	    "\xf0\x9f\x9a\x80</ts:name>"));
+	free(xml);
+}
+
+static void
+test_target_assignment(void **state)
+{
+	struct domxml_disk d[] = {
+		{ .path = "/d/0", .format = "raw" },
+		{ .path = "/d/1", .format = "raw", .target = "vda" },
+		{ .path = "/d/2", .format = "raw" },
+		{ .path = "/d/3", .format = "raw", .device = DOMXML_DEVICE_CDROM,
+		  .bus = DOMXML_BUS_IDE, .target = "hdc" },
+		{ .path = "/d/4", .format = "raw", .device = DOMXML_DEVICE_CDROM,
+		  .bus = DOMXML_BUS_IDE },
+		{ .path = "/d/5", .format = "raw", .bus = DOMXML_BUS_SATA },
+	};
+	struct domxml_disk ide[5];
+	struct domxml_spec s = minimal_spec();
+	char *xml;
+
+	s.disks = d;
+	s.ndisks = 6;
+	xml = domxml_build(&s);
+	assert_non_null(xml);
+	/* explicit names are kept, the others fill the gaps in order */
+	assert_non_null(strstr(xml, "<source file='/d/0'/>\n"
+	    "      <target dev='vdb' bus='virtio'/>"));
+	assert_non_null(strstr(xml, "<source file='/d/1'/>\n"
+	    "      <target dev='vda' bus='virtio'/>"));
+	assert_non_null(strstr(xml, "<source file='/d/2'/>\n"
+	    "      <target dev='vdc' bus='virtio'/>"));
+	assert_non_null(strstr(xml, "<source file='/d/3'/>\n"
+	    "      <target dev='hdc' bus='ide'/>"));
+	assert_non_null(strstr(xml, "<source file='/d/4'/>\n"
+	    "      <target dev='hda' bus='ide'/>"));
+	assert_non_null(strstr(xml, "<source file='/d/5'/>\n"
+	    "      <target dev='sda' bus='sata'/>"));
+	/* cdroms are always read-only */
+	assert_non_null(strstr(xml, "<target dev='hda' bus='ide'/>\n"
+	    "      <readonly/>"));
+	free(xml);
+
+	/* IDE has four names; a fifth disk has none left */
+	for (int i = 0; i < 5; i++)
+		ide[i] = (struct domxml_disk){ .path = "/d/x", .format = "raw",
+		    .bus = DOMXML_BUS_IDE };
+	s.disks = ide;
+	s.ndisks = 4;
+	xml = domxml_build(&s);
+	assert_non_null(xml);
+	assert_non_null(strstr(xml, "<target dev='hdd' bus='ide'/>"));
+	free(xml);
+	s.ndisks = 5;
+	refused(&s, "no free ide target");
+}
+
+static void
+test_optional_parts(void **state)
+{
+	struct domxml_spec s = minimal_spec();
+	char *xml = domxml_build(&s);
+
+	assert_non_null(xml);
+	assert_non_null(strstr(xml, "<name>instance-" UUID2 "</name>"));
+	assert_null(strstr(xml, "<graphics"));
+	assert_null(strstr(xml, "<log "));
+	assert_null(strstr(xml, "<interface"));
+	assert_null(strstr(xml, "<boot "));
+	assert_null(strstr(xml, "<cpu "));
+	assert_non_null(strstr(xml, "<serial type='pty'>"));
+	assert_non_null(strstr(xml, "<ts:generation>1</ts:generation>"));
+	assert_null(strstr(xml, "<ts:project>"));
+	free(xml);
+}
+
+/* ------------------------------------------------------------ parser */
+
+static void
+test_meta_parse_forms(void **state)
+{
+	struct domxml_meta m;
+
+	/* libvirt's formatting: double quotes, its own indentation */
+	assert_int_equal(domxml_meta_parse(
+	    "<ts:instance xmlns:ts=\"" DOMXML_NS "\">\n"
+	    "  <ts:generation>42</ts:generation>\n"
+	    "  <ts:project>p1</ts:project>\n"
+	    "  <ts:user>u1</ts:user>\n"
+	    "</ts:instance>\n", &m), 0);
+	assert_true(m.generation == 42);
+	assert_string_equal(m.project_id, "p1");
+	assert_string_equal(m.user_id, "u1");
+	assert_string_equal(m.flavor_name, "");
+	assert_string_equal(m.image_id, "");
+
+	/* any prefix; another namespace's look-alike is ignored */
+	assert_int_equal(domxml_meta_parse(
+	    "<domain><metadata>"
+	    "<ts:instance xmlns:ts='http://example.org/other'>"
+	    "<ts:generation>1</ts:generation></ts:instance>"
+	    "<tiny:instance xmlns:tiny = '" DOMXML_NS "' extra=\"a>b\">"
+	    "<tiny:generation> 9 </tiny:generation>"
+	    "<tiny:flavor>m1.&lt;x&gt; &amp; &#65;&#x42;&#233;</tiny:flavor>"
+	    "<tiny:image/>"
+	    "</tiny:instance></metadata></domain>", &m), 0);
+	assert_true(m.generation == 9);
+	assert_string_equal(m.flavor_name, "m1.<x> & AB\xc3\xa9");
+	assert_string_equal(m.image_id, "");
+
+	/* virDomainGetMetadata's form: namespace stripped, bare root */
+	assert_int_equal(domxml_meta_parse(
+	    "<instance>\n  <generation>3</generation>\n"
+	    "  <user>u&amp;2</user>\n  <name>x &lt;y&gt;</name>\n"
+	    "</instance>\n", &m), 0);
+	assert_true(m.generation == 3);
+	assert_string_equal(m.user_id, "u&2");
+	assert_int_equal(domxml_meta_parse("  <instance/>", &m), 0);
+	assert_true(m.generation == 0);
+
+	/* self-closing element: a tinystack domain with no fields */
+	assert_int_equal(domxml_meta_parse(
+	    "<ts:instance xmlns:ts='" DOMXML_NS "'/>", &m), 0);
+	assert_true(m.generation == 0);
+
+	/* largest generation */
+	assert_int_equal(domxml_meta_parse(
+	    "<a:instance xmlns:a='" DOMXML_NS "'><a:generation>"
+	    "18446744073709551615</a:generation></a:instance>", &m), 0);
+	assert_true(m.generation == UINT64_MAX);
+}
+
+static void
+meta_bad(const char *xml, enum ts_errcode code)
+{
+	struct domxml_meta m;
+
+	err_clear();
+	if (domxml_meta_parse(xml, &m) != -1)
+		fail_msg("accepted: %s", xml);
+	assert_int_equal(err_code(), code);
+}
+
+static void
+test_meta_parse_rejects(void **state)
+{
+	char big[1024];
+
+	meta_bad("<domain><name>x</name></domain>", TS_ENOT_FOUND);
+	meta_bad("<instances/>", TS_ENOT_FOUND);
+	meta_bad("<instance><generation>1</generation>", TS_EDECODE);
+	meta_bad("<instance><generation>x</generation></instance>", TS_EDECODE);
+	meta_bad("", TS_ENOT_FOUND);
+	/* the namespace declared on an element that is not P:instance */
+	meta_bad("<ts:other xmlns:ts='" DOMXML_NS "'/>", TS_ENOT_FOUND);
+	/* a prefix of the namespace URI is another namespace */
+	meta_bad("<ts:instance xmlns:ts='http://tinystack.org/xmlns/instance/'/>",
+	    TS_ENOT_FOUND);
+	meta_bad("<ts:instance xmlns:ts='" DOMXML_NS "'>"
+	    "<ts:generation>18446744073709551616</ts:generation></ts:instance>",
+	    TS_EDECODE);
+	meta_bad("<ts:instance xmlns:ts='" DOMXML_NS "'>"
+	    "<ts:generation>-1</ts:generation></ts:instance>", TS_EDECODE);
+	meta_bad("<ts:instance xmlns:ts='" DOMXML_NS "'>"
+	    "<ts:generation>1 2</ts:generation></ts:instance>", TS_EDECODE);
+	meta_bad("<ts:instance xmlns:ts='" DOMXML_NS "'>"
+	    "<ts:generation>0x10</ts:generation></ts:instance>", TS_EDECODE);
+	meta_bad("<ts:instance xmlns:ts='" DOMXML_NS "'>"
+	    "<ts:generation>1</ts:generation>", TS_EDECODE);
+	meta_bad("<ts:instance xmlns:ts='" DOMXML_NS "'>"
+	    "<ts:project>abc</ts:instance>", TS_EDECODE);
+	meta_bad("<ts:instance xmlns:ts='" DOMXML_NS "'>"
+	    "<ts:project>a&bogus;b</ts:project></ts:instance>", TS_EDECODE);
+	meta_bad("<ts:instance xmlns:ts='" DOMXML_NS "'>"
+	    "<ts:project>a&#0;b</ts:project></ts:instance>", TS_EDECODE);
+	meta_bad("<ts:instance xmlns:ts='" DOMXML_NS "'>"
+	    "<ts:project>a&#xD800;b</ts:project></ts:instance>", TS_EDECODE);
+	meta_bad("<ts:instance xmlns:ts='" DOMXML_NS "'>"
+	    "<ts:project>a&# 65;b</ts:project></ts:instance>", TS_EDECODE);
+	meta_bad("<ts:instance xmlns:ts='" DOMXML_NS "'>"
+	    "<ts:project>a&amp b</ts:project></ts:instance>", TS_EDECODE);
+	meta_bad("<ts:instance xmlns:ts='" DOMXML_NS "'>"
+	    "<ts:project>a<b/>c</ts:project></ts:instance>", TS_EDECODE);
+	meta_bad("<ts:instance xmlns:ts='" DOMXML_NS "' a='unterminated>",
+	    TS_EDECODE);
+	snprintf(big, sizeof(big), "<ts:instance xmlns:ts='" DOMXML_NS "'>"
+	    "<ts:user>%0300d</ts:user></ts:instance>", 0);
+	meta_bad(big, TS_EDECODE);
+	meta_bad(NULL, TS_EINVALID);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_golden_full),
+		cmocka_unit_test(test_golden_minimal),
+		cmocka_unit_test(test_golden_kvm),
+		cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_libvirt_accepts),
+		cmocka_unit_test(test_namespace_is_drivers),
+		cmocka_unit_test(test_rejects_bad_fields),
+		cmocka_unit_test(test_escaping),
+		cmocka_unit_test(test_target_assignment),
+		cmocka_unit_test(test_optional_parts),
+		cmocka_unit_test(test_meta_parse_forms),
+		cmocka_unit_test(test_meta_parse_rejects),
+	};
+
+	setenv("TS_SOURCE_DIR", TS_TEST_SOURCE_DIR, 0);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
