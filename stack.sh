@@ -75,6 +75,16 @@ fi
 say "database schema"
 $MANAGE db sync
 [ -f "$ETC/keys/controller.key" ] || $MANAGE key setup
+$MANAGE token setup
+
+# Identity: the admin password is generated once and kept (0600) in
+# $ETC/admin-password; bootstrap is idempotent and writes the openrc.
+say "identity bootstrap"
+if [ ! -s "$ETC/admin-password" ]; then
+	(umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=\n' > "$ETC/admin-password")
+fi
+chmod 0600 "$ETC/admin-password"
+$MANAGE bootstrap --admin-password-file "$ETC/admin-password" --openrc "$HOME/keystonerc_admin"
 [ -f "$ETC/keys/agent.key" ] || $MANAGE agent keygen --host "$HOST" --keys-dir "$ETC/keys"
 $MANAGE agent enroll "$HOST" --key-file "$ETC/keys/agent.pub"
 
@@ -135,9 +145,19 @@ if [ $up = 0 ]; then
 	exit 1
 fi
 
+conf_value() { "$BIN/tinystack-controller" -n --config "$ETC/controller.conf" | awk -v k="$1" '$1 == k { print $3; exit }'; }
+PUBLIC=$(conf_value public_host)
+PUBLIC=${PUBLIC:-$HOST}
 cat <<M
 
 tinystack is running on $HOST.
+  identity API (Keystone v3):  http://$PUBLIC:$(conf_value identity_port)/v3
+  catalog endpoints (answered once their service is in the controller):
+    compute  http://$PUBLIC:$(conf_value compute_port)/v2.1
+    image    http://$PUBLIC:$(conf_value image_port)
+    volume   http://$PUBLIC:$(conf_value volume_port)/v3/<project_id>
+    network  http://$PUBLIC:$(conf_value network_port)
+  admin credentials:  . $HOME/keystonerc_admin   (then: openstack token issue)
   agent bus (ZeroMQ, CURVE):  tcp://0.0.0.0:5670
   configuration:  $ETC/controller.conf  $ETC/agent.conf
   state:          $STATE   logs: $LOGS

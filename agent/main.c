@@ -24,6 +24,7 @@
 
 #include "bus.h"
 #include "codec.h"
+#include "compute.h"
 #include "config.h"
 #include "daemon.h"
 #include "err.h"
@@ -44,6 +45,7 @@ struct agent {
 	struct config	*cfg;
 	struct virt	*virt;
 	struct bus	*bus;
+	struct compute	*compute;	/* guest commands (agent/compute.c) */
 	char		 host[256];
 	int		 sigfd;
 	int64_t		 interval_ms;	/* report interval in force */
@@ -236,10 +238,21 @@ handle(struct agent *a, const struct bus_msg *bm)
 			a->registered = 0;
 			a->next_hello = 0;
 		}
+	} else if (a->compute && compute_handle(a->compute, &env) == 1) {
+		/* queued for a worker, or answered */
 	} else {
 		log_warnx("unexpected %s from the controller", env.type->name);
 	}
 	codec_envelope_clear(&env);
+}
+
+/* compute_send_fn: workers reply through the bus thread. */
+static int
+post_reply(const void *buf, size_t len, void *arg)
+{
+	struct agent *a = arg;
+
+	return bus_post(a->bus, NULL, buf, len);
 }
 
 static int
@@ -371,6 +384,9 @@ main(int argc, char **argv)
 	if (bus_setup(&a) == -1 ||
 	    bus_add_fd(a.bus, a.sigfd, ZMQ_POLLIN, on_signal, &a) == -1)
 		goto fail;
+	if ((a.compute = compute_from_config(a.cfg, a.host, post_reply,
+	    &a)) == NULL)
+		goto fail;
 	a.interval_ms = config_get_int(a.cfg, "DEFAULT", "report_interval") *
 	    1000;
 	a.started_at = unix_ms();
@@ -412,6 +428,7 @@ fail:
 	log_err("start-up failed");
 	fprintf(stderr, "%s: %s\n", PROG, err_msg());
 out:
+	compute_free(&a.compute);	/* its workers post to the bus */
 	bus_free(&a.bus);
 	virt_free(&a.virt);
 	daemon_pidfile_remove();

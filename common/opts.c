@@ -104,7 +104,7 @@ const struct config_opt opts_controller[] = {
 	CONFIG_OPT_PATH("identity", "key_repository",
 	    "/etc/tinystack/token-keys",
 	    "Directory holding the token encryption keys."),
-	CONFIG_OPT_INT("identity", "max_active_keys", "3", 1, 100,
+	CONFIG_OPT_INT("identity", "max_active_keys", "3", 2, 64,
 	    "Number of token keys kept when rotating: tokens encrypted with "
 	    "an older key stop validating."),
 	CONFIG_OPT_INT("identity", "password_hash_opslimit", "2", 1, 32,
@@ -117,11 +117,64 @@ const struct config_opt opts_controller[] = {
 	    "JSON file overriding policy rules; empty uses the built-in "
 	    "rules."),
 
-	CONFIG_OPT_PATH("image", "store_path", "/var/lib/tinystack/images",
-	    "Directory image data is stored in."),
+	CONFIG_OPT_PATH("image", "store_path", "",
+	    "Directory image data is stored in (created 0700); empty uses "
+	    "images/ under state_path."),
 	CONFIG_OPT_INT("image", "image_size_cap", "1099511627776", 1,
 	    INT64_MAX,
 	    "Largest image accepted, in bytes."),
+	CONFIG_OPT_INT("image", "user_storage_quota", "0", 0, INT64_MAX,
+	    "Bytes of image data each project may store, counting uploads "
+	    "in progress; 0 means unlimited. Enforced while the data "
+	    "arrives, whatever size the client declared."),
+
+	CONFIG_OPT_STR("compute", "default_availability_zone", "nova",
+	    "Availability zone of every compute host (there are no host "
+	    "aggregates)."),
+	CONFIG_OPT_INT("compute", "build_timeout", "300", 1, 86400,
+	    "Seconds a server may stay in BUILD before it goes to ERROR with "
+	    "a fault; a lost command or a silent host never leaves it "
+	    "building."),
+	CONFIG_OPT_INT("compute", "action_timeout", "120", 1, 86400,
+	    "Seconds a power action (stop, start, reboot, pause, suspend and "
+	    "their reverses) may take before the server goes to ERROR with a "
+	    "fault. Deletes are retried for ever instead."),
+	CONFIG_OPT_INT("compute", "resend_interval", "5", 1, 3600,
+	    "Seconds before an unanswered command is sent again (with the "
+	    "same request id: agents de-duplicate); the interval doubles per "
+	    "attempt up to a minute."),
+	CONFIG_OPT_INT("compute", "console_timeout", "10", 1, 300,
+	    "Seconds to wait for a host to return a console log or its "
+	    "uptime."),
+	CONFIG_OPT_INT("compute", "quota_instances", "10", -1, INT32_MAX,
+	    "Default number of servers per project; -1 is unlimited."),
+	CONFIG_OPT_INT("compute", "quota_cores", "20", -1, INT32_MAX,
+	    "Default number of vCPUs per project; -1 is unlimited."),
+	CONFIG_OPT_INT("compute", "quota_ram", "51200", -1, INT32_MAX,
+	    "Default MiB of RAM per project; -1 is unlimited."),
+	CONFIG_OPT_INT("compute", "quota_key_pairs", "100", -1, INT32_MAX,
+	    "Default number of key pairs per user; -1 is unlimited."),
+	CONFIG_OPT_INT("compute", "quota_metadata_items", "128", -1, 128,
+	    "Default number of metadata items per server; -1 is unlimited "
+	    "(up to 128, what the database keeps)."),
+
+	CONFIG_OPT_FLOAT("scheduler", "cpu_allocation_ratio", "16.0",
+	    "Virtual CPUs the scheduler may place per physical CPU."),
+	CONFIG_OPT_FLOAT("scheduler", "ram_allocation_ratio", "1.5",
+	    "RAM the scheduler may place per MiB of host memory."),
+	CONFIG_OPT_FLOAT("scheduler", "disk_allocation_ratio", "1.0",
+	    "Disk the scheduler may place per GiB of the host's instances "
+	    "file system."),
+	CONFIG_OPT_INT("scheduler", "reserved_host_memory_mb", "512", 0,
+	    INT32_MAX,
+	    "MiB of each host's memory kept for the host itself."),
+	CONFIG_OPT_INT("scheduler", "reserved_host_disk_gb", "0", 0,
+	    INT32_MAX,
+	    "GiB of each host's disk kept for the host itself."),
+	CONFIG_OPT_ENUM("scheduler", "weigher", "spread", "spread|stack",
+	    "Where servers go among the hosts that fit: spread puts each on "
+	    "the host with the most free RAM, stack fills the fullest host "
+	    "first."),
 
 	CONFIG_OPT_END
 };
@@ -166,6 +219,13 @@ const struct config_opt opts_agent[] = {
 	CONFIG_OPT_INT("bus", "max_msg_size", "4194304", 4 * KIB, GIB,
 	    "Largest bus message accepted, in bytes; larger ones are "
 	    "dropped (a heartbeat listing 4096 guests is about 0.5 MiB)."),
+
+	CONFIG_OPT_INT("compute", "workers", "4", 1, 256,
+	    "Threads executing the controller's guest commands; commands "
+	    "for one instance always run one at a time."),
+	CONFIG_OPT_INT("compute", "shutdown_timeout", "60", 1, 3600,
+	    "Seconds a guest may take to shut down gracefully (stop, soft "
+	    "reboot) before it is powered off."),
 
 	CONFIG_OPT_END
 };

@@ -16,6 +16,21 @@ const char *const db_tables[] = {
 	T_SERVICES, T_SERVICES_BY_HOST,
 	T_HYPERVISORS, T_HYPERVISORS_BY_HOST,
 	T_AGENT_KEYS, T_AGENT_KEYS_BY_KEY,
+	T_PROJECTS, T_PROJECTS_BY_NAME,
+	T_USERS, T_USERS_BY_NAME,
+	T_ROLES, T_ROLES_BY_NAME,
+	T_ASSIGNMENTS, T_ASSIGNMENTS_BY_TARGET, T_ASSIGNMENTS_BY_ROLE,
+	T_CATALOG_SERVICES, T_CATALOG_ENDPOINTS, T_REGIONS,
+	T_REVOCATIONS, T_GROUPS, T_GROUPS_BY_NAME, T_GROUP_USERS,
+	T_USER_GROUPS, T_IMPLIED_ROLES,
+	/* compute */
+	T_FLAVORS, T_FLAVORS_BY_NAME, T_KEYPAIRS, T_INSTANCES,
+	T_INSTANCES_BY_PROJECT, T_INSTANCES_BY_HOST, T_INSTANCE_TASKS,
+	T_INSTANCE_TOMBSTONES, T_INSTANCE_ACTIONS, T_COMPUTE_QUOTAS,
+	T_COMPUTE_USAGE, T_HOST_USAGE, T_COMPUTE_NODES,
+	/* image */
+	T_IMAGES, T_IMAGES_BY_OWNER, T_IMAGE_MEMBERS,
+	T_IMAGE_MEMBERS_BY_MEMBER,
 	NULL
 };
 
@@ -46,9 +61,39 @@ mig_initial(struct store_txn *txn, void *arg)
 	return 0;
 }
 
+/* Version 2 adds the identity tables (store_open() creates them, empty).
+ * The default domain, the admin and the catalog are `tinystack-manage
+ * bootstrap`'s work, as with keystone-manage, so the step only records the
+ * version. */
+static int
+mig_identity(struct store_txn *txn, void *arg)
+{
+	return 0;
+}
+
+/* Version 3 adds the compute tables (created empty by store_open());
+ * flavors are the operator's to create, as in Nova. */
+static int
+mig_compute(struct store_txn *txn, void *arg)
+{
+	return 0;
+}
+
+/* Version 4 adds the image tables (created empty by store_open()). */
+static int
+mig_image(struct store_txn *txn, void *arg)
+{
+	return 0;
+}
+
 static const struct store_migration migrations[] = {
 	{ 0, 1, "initial schema: services, hypervisors, agent keys",
 	    mig_initial, NULL },
+	{ 1, 2, "identity: projects, users, groups, roles, implied roles, "
+	    "assignments, catalog, revocations", mig_identity, NULL },
+	{ 2, 3, "compute: flavors, keypairs, instances, actions, quotas, "
+	    "usage", mig_compute, NULL },
+	{ 3, 4, "image: images, members", mig_image, NULL },
 };
 
 int

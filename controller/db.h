@@ -8,6 +8,23 @@
  *   hypervisors           hypervisor id (UUID)   + hypervisors_by_host index
  *   agent_keys            host name              + agent_keys_by_key index
  *                                                  (public key -> host)
+ * and the identity tables (schema version 2; access in idstore.c):
+ *   projects              id (domains too)       + projects_by_name
+ *                                                  ("<domain or '*'>/<name>")
+ *   users                 id                     + users_by_name
+ *                                                  ("<domain>/<name>")
+ *   roles                 id                     + roles_by_name
+ *                                                  ("<domain or '*'>/<name>")
+ *   groups                id                     + groups_by_name
+ *                                                  ("<domain>/<name>")
+ *   group_users, user_groups  index tables: group -> user, user -> group
+ *   implied_roles         "<prior role>/<implied role>"
+ *   assignments           "<u|g>/<actor>/<p|d|s>/<target>/<role>"
+ *                                                + assignments_by_target
+ *                                                  ("<p|d|s>/<target>"),
+ *                                                  assignments_by_role
+ *   catalog_services, catalog_endpoints, regions   id
+ *   revocations           16-hex-digit sequence number
  * DB_SCHEMA_VERSION is what this binary reads and writes; `tinystack-manage
  * db sync` runs db_migrations up to it, and the controller refuses to start
  * on any other version.
@@ -21,7 +38,7 @@
 #include "msg_gen.h"
 #include "store.h"
 
-#define DB_SCHEMA_VERSION	1
+#define DB_SCHEMA_VERSION	4
 
 #define T_SERVICES		"services"
 #define T_SERVICES_BY_HOST	"services_by_host"
@@ -29,6 +46,45 @@
 #define T_HYPERVISORS_BY_HOST	"hypervisors_by_host"
 #define T_AGENT_KEYS		"agent_keys"
 #define T_AGENT_KEYS_BY_KEY	"agent_keys_by_key"
+#define T_PROJECTS		"projects"
+#define T_PROJECTS_BY_NAME	"projects_by_name"
+#define T_USERS			"users"
+#define T_USERS_BY_NAME		"users_by_name"
+#define T_ROLES			"roles"
+#define T_ROLES_BY_NAME		"roles_by_name"
+#define T_ASSIGNMENTS		"assignments"
+#define T_ASSIGNMENTS_BY_TARGET	"assignments_by_target"
+#define T_ASSIGNMENTS_BY_ROLE	"assignments_by_role"
+#define T_CATALOG_SERVICES	"catalog_services"
+#define T_CATALOG_ENDPOINTS	"catalog_endpoints"
+#define T_REGIONS		"regions"
+#define T_REVOCATIONS		"revocations"
+#define T_GROUPS		"groups"
+#define T_GROUPS_BY_NAME	"groups_by_name"
+#define T_GROUP_USERS		"group_users"
+#define T_USER_GROUPS		"user_groups"
+#define T_IMPLIED_ROLES		"implied_roles"
+/* compute (schemas/compute.schema; controller/compute_db.h) */
+#define T_FLAVORS		"flavors"
+#define T_FLAVORS_BY_NAME	"flavors_by_name"
+#define T_KEYPAIRS		"keypairs"
+#define T_INSTANCES		"instances"
+#define T_INSTANCES_BY_PROJECT	"instances_by_project"
+#define T_INSTANCES_BY_HOST	"instances_by_host"
+#define T_INSTANCE_TASKS	"instance_tasks"
+#define T_INSTANCE_TOMBSTONES	"instance_tombstones"
+#define T_INSTANCE_ACTIONS	"instance_actions"
+#define T_COMPUTE_QUOTAS	"compute_quotas"
+#define T_COMPUTE_USAGE		"compute_usage"
+#define T_HOST_USAGE		"host_usage"
+#define T_COMPUTE_NODES		"compute_nodes"
+/* image (schemas/image.schema; controller/image_db.c, schema version 4):
+ * images by id + images_by_owner ("<owner>\0<id>"); image_members by
+ * "<image_id>/<member_id>" + image_members_by_member ("<member>\0<image>") */
+#define T_IMAGES		"images"
+#define T_IMAGES_BY_OWNER	"images_by_owner"
+#define T_IMAGE_MEMBERS		"image_members"
+#define T_IMAGE_MEMBERS_BY_MEMBER "image_members_by_member"
 
 /* NULL-terminated; static. */
 extern const char *const db_tables[];

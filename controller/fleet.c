@@ -32,8 +32,14 @@ struct fleet {
 	int			 require_enrolled;
 	/* Open-addressing table keyed by host name; cap is a power of 2. */
 	struct agent		**slots;
-	size_t			 cap, n;
+	size_t			 cap, n;	struct fleet_hooks	 hooks;
 };
+
+void
+fleet_set_hooks(struct fleet *f, const struct fleet_hooks *h)
+{
+	f->hooks = *h;
+}
 
 static uint64_t
 hash_str(const char *s)
@@ -247,7 +253,22 @@ static int
 write_agent(struct store_txn *txn, void *arg)
 {
 	struct agent *a = arg;
+	struct rec_service cur;
 
+	/* The operator's switches (os-services disable, force-down) are
+	 * written by the API: the stored record is their authority. */
+	if (db_rec_get(txn, T_SERVICES, a->svc.id, &schema_rec_service,
+	    &cur) == 0) {
+		char *reason = cur.disabled_reason;
+
+		a->svc.disabled = cur.disabled;
+		a->svc.forced_down = cur.forced_down;
+		cur.disabled_reason = a->svc.disabled_reason;
+		a->svc.disabled_reason = reason;
+		codec_clear(&schema_rec_service, &cur);
+	} else if (err_code() != TS_ENOT_FOUND) {
+		return -1;
+	}
 	if (db_service_put(txn, &a->svc) == -1)
 		return -1;
 	if (a->has_hv && db_hypervisor_put(txn, &a->hv) == -1)
@@ -342,6 +363,9 @@ on_hello(struct fleet *f, const char *peer, const char *reqid,
 	ack.report_interval = (uint32_t)f->report_interval;
 	ack.server_time = now;
 	reply(f, peer, reqid, &schema_msg_hello_ack, &ack);
+	if (f->hooks.report)
+		f->hooks.report(peer, a->hv.guests.items, a->hv.guests.n, 1,
+		    f->hooks.arg);
 	return;
 fail:
 	if (isnew && a)
@@ -383,7 +407,9 @@ on_heartbeat(struct fleet *f, const char *peer, const char *reqid,
 	}
 	ack.seq = m->seq;
 	ack.server_time = now;
-	reply(f, peer, reqid, &schema_msg_heartbeat_ack, &ack);
+	reply(f, peer, reqid, &schema_msg_heartbeat_ack, &ack);	if (f->hooks.report)
+		f->hooks.report(peer, a->hv.guests.items, a->hv.guests.n, 0,
+		    f->hooks.arg);
 }
 
 /* One LMDB read per message: a few microseconds, no lock. */
@@ -465,6 +491,9 @@ fleet_handle(struct fleet *f, const struct bus_msg *bm)
 
 		log_warnx("agent %s reports error %u: %s", bm->peer, m->code,
 		    m->message);
+	} else if (f->hooks.message && f->hooks.message(bm->user_id, &env,
+	    f->hooks.arg) == 1) {
+		/* taken by a service */
 	} else {
 		log_warnx("unexpected %s from %s", env.type->name, bm->peer);
 	}

@@ -16,6 +16,7 @@
 #ifndef TS_CONTROLLER_FLEET_H
 #define TS_CONTROLLER_FLEET_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct bus;
@@ -38,6 +39,27 @@ struct fleet_opts {
 struct fleet	*fleet_new(struct store *, struct bus *,
 		    const struct fleet_opts *);
 void		 fleet_free(struct fleet **);
+
+/*
+ * Hooks for the services built on the fleet (compute's reconciler). All
+ * run on the bus thread, after the message passed authentication and
+ * authorization (its sender is host).
+ *   report   the guests an agent reported in a hello (hello = 1) or a
+ *            heartbeat, after the fleet processed it; guests is borrowed.
+ *   message  any other message from an agent; returns 1 if it took it
+ *            (it may take env->body, setting it to NULL), 0 if not.
+ */
+struct codec_envelope;
+struct sch_guest;
+struct fleet_hooks {
+	void	(*report)(const char *host, const struct sch_guest *guests,
+		    size_t n, int hello, void *arg);
+	int	(*message)(const char *host, struct codec_envelope *env,
+		    void *arg);
+	void	*arg;
+};
+/* Copied; call before the first fleet_handle(). */
+void		 fleet_set_hooks(struct fleet *, const struct fleet_hooks *);
 
 /* Handles one frame from an agent (decode, authorize, act, reply). Errors
  * are logged and answered; nothing here stops the daemon. */

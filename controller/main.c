@@ -1,11 +1,12 @@
 /*
  * tinystack-controller: one process holding the cloud's state (LMDB), the
- * agent bus (ZeroMQ ROUTER, CURVE) and, later, the REST APIs.
+ * agent bus (ZeroMQ ROUTER, CURVE) and the REST APIs (controller/api).
  *
  * Threads: this main thread is the bus thread (it owns the ZeroMQ socket and
  * the fleet table) and also handles signals and the 1 s tick through fds
  * polled with the bus; the store has its committer thread; the bus its ZAP
- * thread. Everything the bus thread writes goes through store_write().
+ * thread; libmicrohttpd its HTTP worker pool. Everything written goes
+ * through store_write().
  */
 #include <errno.h>
 #include <limits.h>
@@ -18,6 +19,8 @@
 
 #include <zmq.h>
 
+#include "api.h"
+#include "compute_api.h"
 #include "bus.h"
 #include "config.h"
 #include "daemon.h"
@@ -40,6 +43,8 @@ struct ctl {
 	struct store	*store;
 	struct bus	*bus;
 	struct fleet	*fleet;
+	struct api	*api;
+	struct compute_svc *compute;	/* Compute API state, reconciler */
 	int		 sigfd;
 	int		 tickfd;
 	char		 host[256];
@@ -75,6 +80,7 @@ on_tick(int fd, short revents, void *arg)
 	if (++ticks % 60 == 0 && store_reader_check(c->store, &cleared) == 0 &&
 	    cleared > 0)
 		log_warnx("store: cleared %d stale reader slot(s)", cleared);
+	api_tick(c->api, db_now_ms());
 }
 
 static int
@@ -157,6 +163,20 @@ main(int argc, char **argv)
 	fo.require_enrolled = config_get_bool(c.cfg, "bus", "curve");
 	if ((c.fleet = fleet_new(c.store, c.bus, &fo)) == NULL)
 		goto fail;
+	if ((c.compute = compute_svc_new(c.cfg, c.store, c.bus, c.host)) ==
+	    NULL)
+		goto fail;
+	{
+		struct fleet_hooks fh;
+
+		compute_svc_fleet_hooks(c.compute, &fh);
+		fleet_set_hooks(c.fleet, &fh);
+	}
+	if ((c.api = api_new(c.cfg, c.store, c.host)) == NULL)
+		goto fail;
+	c.api->compute = c.compute;
+	if (compute_svc_start(c.compute) == -1 || api_start(c.api) == -1)
+		goto fail;
 	if (tick_setup(&c) == -1 ||
 	    bus_add_fd(c.bus, c.sigfd, ZMQ_POLLIN, on_signal, &c) == -1 ||
 	    bus_add_fd(c.bus, c.tickfd, ZMQ_POLLIN, on_tick, &c) == -1)
@@ -186,6 +206,7 @@ main(int argc, char **argv)
 		}
 	}
 	log_warnx("stopping");
+	api_stop(c.api);
 	fleet_flush(c.fleet);
 	status = 0;
 	goto out;
@@ -193,6 +214,9 @@ fail:
 	log_err("start-up failed");
 	fprintf(stderr, "%s: %s\n", PROG, err_msg());
 out:
+	api_stop(c.api);
+	api_free(&c.api);
+	compute_svc_free(&c.compute);	/* before the bus it posts to */
 	fleet_free(&c.fleet);
 	bus_free(&c.bus);
 	store_free(&c.store);

@@ -10,8 +10,15 @@
  *   agent enroll H (--key-file F | --public-key Z85)
  *   agent list | agent revoke H
  *   service list | hypervisor list
+ *   token setup | token rotate           token key repository (fernet_setup,
+ *                                        fernet_rotate)
+ *   bootstrap --admin-password P ...     identity bootstrap (keystone-manage
+ *                                        bootstrap), writes an openrc file
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -26,9 +33,13 @@
 #include "daemon.h"
 #include "db.h"
 #include "err.h"
+#include "identity.h"
+#include "keyrepo.h"
 #include "log.h"
 #include "opts.h"
+#include "password.h"
 #include "store.h"
+#include "svc.h"
 
 #define PROG		"tinystack-manage"
 #define DEFAULT_CONFIG	"/etc/tinystack/controller.conf"
@@ -56,7 +67,16 @@ usage(int status)
 	    "  agent list\n"
 	    "  agent revoke H\n"
 	    "  service list            agents with state, status, last heartbeat\n"
-	    "  hypervisor list         hosts with type, vCPUs, memory, running VMs\n",
+	    "  hypervisor list         hosts with type, vCPUs, memory, running VMs\n"
+	    "  token setup             create the token key repository\n"
+	    "  token rotate            promote the staged token key, stage a new one\n"
+	    "  bootstrap (--admin-password P | --admin-password-file F)\n"
+	    "            [--admin-username admin] [--project-name admin]\n"
+	    "            [--role-name admin] [--region-id RegionOne]\n"
+	    "            [--public-host H] [--openrc FILE]\n"
+	    "                          default domain, admin, roles, service catalog;\n"
+	    "                          idempotent (the password may also come from\n"
+	    "                          OS_BOOTSTRAP_PASSWORD)\n",
 	    PROG);
 	exit(status);
 }
@@ -379,6 +399,212 @@ hypervisor_list(void)
 	return rc == -1 ? die("hypervisor list") : 0;
 }
 
+static int
+cmd_token(int argc, char **argv)
+{
+	const char *dir = config_get_str(cfg, "identity", "key_repository");
+	unsigned max = (unsigned)config_get_int(cfg, "identity",
+	    "max_active_keys");
+	struct keyrepo *k;
+
+	if (argc != 2)
+		usage(2);
+	if (strcmp(argv[1], "setup") == 0) {
+		if (keyrepo_setup(dir, max) == -1)
+			return die("token setup");
+	} else if (strcmp(argv[1], "rotate") == 0) {
+		if (keyrepo_rotate(dir, max) == -1)
+			return die("token rotate");
+	} else {
+		usage(2);
+	}
+	if ((k = keyrepo_load(dir)) == NULL)
+		return die("token keys");
+	printf("token key repository %s: %zu key(s), primary key %u\n", dir,
+	    keyrepo_count(k), keyrepo_primary_index(k));
+	keyrepo_free(&k);
+	return 0;
+}
+
+/* Single-quote s for a shell: ' becomes '\''. */
+static void
+shell_quote(FILE *fp, const char *s)
+{
+	fputc('\'', fp);
+	for (; *s; s++) {
+		if (*s == '\'')
+			fputs("'\\''", fp);
+		else
+			fputc(*s, fp);
+	}
+	fputc('\'', fp);
+}
+
+/* The openrc file: written 0600 (it holds the password), temp + rename. */
+static int
+write_openrc(const char *path, const struct identity_bootstrap_opts *o,
+    const char *auth_url)
+{
+	char tmp[PATH_MAX];
+	FILE *fp;
+	int fd;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path,
+	    (long)getpid()) >= sizeof(tmp)) {
+		err_set(TS_EINVALID, "%s: path too long", path);
+		return -1;
+	}
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) ==
+	    -1 || (fp = fdopen(fd, "w")) == NULL) {
+		err_set_errno(TS_EIO, "%s", tmp);
+		if (fd != -1) {
+			close(fd);
+			unlink(tmp);
+		}
+		return -1;
+	}
+	fprintf(fp, "# tinystack credentials of %s, written by %s bootstrap\n",
+	    o->admin_username, PROG);
+	fprintf(fp, "export OS_USERNAME=");
+	shell_quote(fp, o->admin_username);
+	fprintf(fp, "\nexport OS_PASSWORD=");
+	shell_quote(fp, o->admin_password);
+	fprintf(fp, "\nexport OS_PROJECT_NAME=");
+	shell_quote(fp, o->project_name);
+	fprintf(fp, "\nexport OS_USER_DOMAIN_NAME=Default\n"
+	    "export OS_PROJECT_DOMAIN_NAME=Default\n"
+	    "export OS_AUTH_URL=%s\n"
+	    "export OS_IDENTITY_API_VERSION=3\n"
+	    "export OS_REGION_NAME=", auth_url);
+	shell_quote(fp, o->region_id);
+	fprintf(fp, "\nexport OS_INTERFACE=public\n");
+	if (fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
+		err_set_errno(TS_EIO, "%s", tmp);
+		fclose(fp);
+		unlink(tmp);
+		return -1;
+	}
+	if (fclose(fp) != 0 || rename(tmp, path) == -1) {
+		err_set_errno(TS_EIO, "%s", path);
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* The first line of a password file, without its newline. */
+static int
+read_password_file(const char *path, char *buf, size_t len)
+{
+	FILE *fp;
+	size_t n;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		err_set_errno(TS_EIO, "%s", path);
+		return -1;
+	}
+	if (fgets(buf, (int)len, fp) == NULL) {
+		fclose(fp);
+		err_set(TS_EINVALID, "%s: empty", path);
+		return -1;
+	}
+	fclose(fp);
+	n = strcspn(buf, "\r\n");
+	buf[n] = '\0';
+	return 0;
+}
+
+static int
+cmd_bootstrap(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "admin-password", required_argument, NULL, 'p' },
+		{ "admin-password-file", required_argument, NULL, 'P' },
+		{ "admin-username", required_argument, NULL, 'u' },
+		{ "project-name", required_argument, NULL, 'j' },
+		{ "role-name", required_argument, NULL, 'r' },
+		{ "region-id", required_argument, NULL, 'R' },
+		{ "public-host", required_argument, NULL, 'H' },
+		{ "openrc", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct identity_bootstrap_opts o;
+	struct identity_bootstrap_result res;
+	static char pwbuf[PASSWORD_MAX_LEN + 2];
+	char host[256];
+	const char *openrc = NULL, *ph;
+	struct store *st;
+	int c, rc;
+
+	memset(&o, 0, sizeof(o));
+	o.admin_username = "admin";
+	o.project_name = "admin";
+	o.role_name = "admin";
+	o.region_id = "RegionOne";
+	o.admin_password = getenv("OS_BOOTSTRAP_PASSWORD");
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'p': o.admin_password = optarg; break;
+		case 'P':
+			if (read_password_file(optarg, pwbuf,
+			    sizeof(pwbuf)) == -1)
+				return die("admin password file");
+			o.admin_password = pwbuf;
+			break;
+		case 'u': o.admin_username = optarg; break;
+		case 'j': o.project_name = optarg; break;
+		case 'r': o.role_name = optarg; break;
+		case 'R': o.region_id = optarg; break;
+		case 'H': o.public_host = optarg; break;
+		case 'o': openrc = optarg; break;
+		default: usage(2);
+		}
+	}
+	if (optind != argc || o.admin_password == NULL ||
+	    *o.admin_password == '\0') {
+		fprintf(stderr, "%s: bootstrap needs --admin-password, "
+		    "--admin-password-file or OS_BOOTSTRAP_PASSWORD\n", PROG);
+		return 2;
+	}
+	if (o.public_host == NULL) {
+		ph = config_get_str(cfg, "api", "public_host");
+		svc_host(cfg, host, sizeof(host));
+		o.public_host = *ph ? ph : host;
+	}
+	o.https = *config_get_str(cfg, "api", "tls_cert_file") != '\0';
+	o.identity_port = (unsigned)config_get_int(cfg, "api",
+	    "identity_port");
+	o.compute_port = (unsigned)config_get_int(cfg, "api", "compute_port");
+	o.image_port = (unsigned)config_get_int(cfg, "api", "image_port");
+	o.volume_port = (unsigned)config_get_int(cfg, "api", "volume_port");
+	o.network_port = (unsigned)config_get_int(cfg, "api", "network_port");
+	o.opslimit = (unsigned long long)config_get_int(cfg, "identity",
+	    "password_hash_opslimit");
+	o.memlimit = (size_t)config_get_int(cfg, "identity",
+	    "password_hash_memlimit_kb") * 1024;
+
+	if ((st = db_open(cfg, 0)) == NULL || db_check_version(st) == -1) {
+		store_free(&st);
+		return die("opening the database");
+	}
+	rc = identity_bootstrap(st, &o, &res);
+	store_free(&st);
+	if (rc == -1)
+		return die("bootstrap");
+	printf("bootstrap: %u record(s) created%s; admin user %s, project %s\n"
+	    "auth URL %s\n", res.created, res.password_reset ?
+	    ", admin password reset (its old tokens are revoked)" : "",
+	    res.user_id, res.project_id, res.auth_url);
+	if (openrc != NULL) {
+		if (write_openrc(openrc, &o, res.auth_url) == -1)
+			return die("writing the openrc file");
+		printf("credentials written to %s (mode 0600)\n", openrc);
+	}
+	explicit_bzero(pwbuf, sizeof(pwbuf));
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -409,6 +635,10 @@ main(int argc, char **argv)
 		return cmd_key(argc, argv);
 	if (strcmp(argv[0], "agent") == 0)
 		return cmd_agent(argc, argv);
+	if (strcmp(argv[0], "token") == 0)
+		return cmd_token(argc, argv);
+	if (strcmp(argv[0], "bootstrap") == 0)
+		return cmd_bootstrap(argc, argv);
 	if (strcmp(argv[0], "service") == 0 && argc == 2 &&
 	    strcmp(argv[1], "list") == 0)
 		return service_list();

@@ -61,9 +61,17 @@ free_port() {
 }
 
 # controller_conf FILE PORT [extra lines]: a controller config under $T.
+# Without an [api] section among the extra lines, every API gets a free
+# port on 127.0.0.1 (api_lines): a test never binds 0.0.0.0 or a
+# well-known port.
 controller_conf() {
-	local f=$1 port=$2
+	local f=$1 port=$2 l has_api=0
 	shift 2
+	for l in "$@"; do [ "$l" = "[api]" ] && has_api=1; done
+	if [ $has_api = 0 ]; then
+		api_lines "$(free_port)"
+		set -- "$@" "${API_LINES[@]}"
+	fi
 	cat > "$f" <<C
 [DEFAULT]
 host = ctl
@@ -135,3 +143,43 @@ enrol_agent() {
 	cp "$T/keys/controller.pub" "$T/keys-$n/"
 	manage agent enroll "$n" --key-file "$T/keys-$n/agent.pub" >/dev/null
 }
+
+# ---- identity / HTTP API helpers ----------------------------------------
+# api_lines IDPORT: sets API_LINES, the [api]/[identity] lines to pass to
+# controller_conf: every API on 127.0.0.1 only, identity on IDPORT, token
+# keys under $T, and the cheapest argon2id costs (tests hash many
+# passwords; the costs are stored in each hash, so this changes nothing
+# else). Ports of services a test does not use get free ports too, so a
+# test never binds a well-known port.
+api_lines() {
+	API_LINES=("[api]" "bind_host = 127.0.0.1" "public_host = 127.0.0.1"
+		"identity_port = $1" "compute_port = $(free_port)"
+		"image_port = $(free_port)" "volume_port = $(free_port)"
+		"network_port = $(free_port)" "threads = 4"
+		"[identity]" "key_repository = $T/token-keys"
+		"password_hash_opslimit = 1" "password_hash_memlimit_kb = 64")
+}
+
+# identity_bootstrap PASSWORD: db sync, bus and token keys, bootstrap of
+# the admin; the admin's openrc is $T/openrc.
+identity_bootstrap() {
+	manage db sync >/dev/null
+	[ -f "$T/keys/controller.key" ] || manage key setup >/dev/null
+	manage token setup >/dev/null
+	manage bootstrap --admin-password "$1" --openrc "$T/openrc" >/dev/null
+}
+
+# http_code METHOD URL [curl args...]: prints the status code only.
+http_code() {
+	local m=$1 u=$2
+	shift 2
+	curl -s -o /dev/null -w '%{http_code}' -X "$m" "$@" "$u"
+}
+
+# wait_http SECONDS URL: until something answers HTTP on URL.
+wait_http() {
+	wait_for "$1" "HTTP on $2" curl -s -o /dev/null "$2"
+}
+
+# os_token: a token for the credentials in the OS_* environment.
+os_token() { openstack token issue -f value -c id; }

@@ -1,0 +1,182 @@
+/*
+ * driver: the agent's hypervisor driver. Everything the compute command
+ * handler (agent/compute.c) asks of the host goes through here: make a
+ * guest exist from a spec, move it to a power state, reboot it, delete it,
+ * list guests, read its console. The handler decides *what* to do (desired
+ * vs actual state, dedup, generations); the driver only knows *how*.
+ *
+ * Virt types:
+ *   DRIVER_VIRT_TEST  libvirt's test driver (test:///default): domains live
+ *                     in the libvirt library inside this process, no disks,
+ *                     no console; the console log is synthetic (one line
+ *                     per lifecycle event, kept in memory). Used by the
+ *                     integration tests and the fleet simulator.
+ *   DRIVER_VIRT_QEMU  qemu (TCG) and kvm guests: disks prepared under
+ *   DRIVER_VIRT_KVM   <instances_path>/<uuid>/ from the image cache, domain
+ *                     XML rendered from the spec, console log in
+ *                     <instances_path>/<uuid>/console.log.
+ *
+ * Invariants:
+ * - Every host-side object of a guest is named from its instance UUID: the
+ *   libvirt domain has that UUID (and the spec's name, "instance-<uuid>"),
+ *   files live in <instances_path>/<uuid>/, so a reconciler can trace and
+ *   collect everything.
+ * - The owner generation of a guest is stored in the domain's metadata
+ *   (namespace DRIVER_XMLNS) when it is defined and read back by
+ *   driver_guest_get()/driver_guests_list(), so a fenced (stale) guest can
+ *   be recognised after an agent restart.
+ * - Operations are idempotent: ensuring an existing guest, stopping a
+ *   stopped one, deleting an absent one succeed without doing anything.
+ *
+ * Threads: a driver may be used from several threads at once, for
+ * different guests (the caller serializes operations on one guest). Calls
+ * may block for a long time (image downloads, graceful shutdown), so the
+ * agent makes them from worker threads, never from its event loop.
+ */
+#ifndef TS_AGENT_DRIVER_H
+#define TS_AGENT_DRIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec.h"
+#include "virt.h"
+
+/* XML namespace of tinystack's domain metadata. */
+#define DRIVER_XMLNS		"http://tinystack.org/xmlns/instance/1"
+/* Prefix of every domain name tinystack defines ("instance-<uuid>"). */
+#define DRIVER_NAME_PREFIX	"instance-"
+
+struct config;
+struct driver;
+
+enum driver_virt_type {
+	DRIVER_VIRT_TEST = 0,
+	DRIVER_VIRT_QEMU,
+	DRIVER_VIRT_KVM,
+};
+
+struct driver_opts {
+	const char		*uri;		/* libvirt URI, e.g. test:///default */
+	enum driver_virt_type	 virt_type;
+	const char		*instances_path; /* <path>/<uuid>/ per guest */
+	const char		*state_path;	/* the agent's own state */
+	int			 shutdown_timeout; /* seconds a graceful shutdown
+						   may take before the guest is
+						   destroyed; 0 -> 60 */
+	/* Borrowed for the driver's lifetime, may be NULL: options of
+	 * particular virt types ([libvirt], [image] ...). */
+	const struct config	*cfg;
+};
+
+/* One network interface of a guest (filled by the network service). */
+struct driver_nic {
+	const char	*port_id;	/* UUID */
+	const char	*network_id;	/* UUID */
+	const char	*mac;		/* "fa:16:3e:..." */
+	const char	*bridge;	/* host bridge, NULL = driver default */
+	unsigned	 mtu;		/* 0 = default */
+};
+
+/*
+ * What a guest is made of. All pointers are borrowed for the duration of
+ * the call that receives the spec. Optional strings are NULL when absent.
+ */
+struct driver_spec {
+	char			 uuid[CODEC_UUID_LEN + 1];
+	const char		*name;		/* domain name, "instance-<uuid>" */
+	const char		*hostname;	/* guest host name */
+	uint64_t		 generation;	/* owner generation (fencing) */
+	const char		*project_id;
+	const char		*user_id;
+	/* flavor */
+	const char		*flavor_name;
+	unsigned		 vcpus;
+	uint64_t		 memory_mb;
+	uint64_t		 root_gb;
+	uint64_t		 ephemeral_gb;
+	uint64_t		 swap_mb;
+	const struct ts_strmap	*extra_specs;	/* may be NULL */
+	/* image */
+	const char		*image_id;	/* Glance image UUID; NULL/"" = none */
+	const char		*image_disk_format; /* "qcow2", "raw"...; NULL = ask */
+	const char		*kernel_id;	/* image UUIDs for direct kernel boot */
+	const char		*ramdisk_id;
+	const char		*kernel_cmdline;
+	/* guest data */
+	const uint8_t		*user_data;
+	size_t			 user_data_len;
+	const char		*key_data;	/* OpenSSH public key */
+	const struct ts_strmap	*metadata;	/* may be NULL */
+	const struct driver_nic	*nics;
+	size_t			 nnics;
+};
+
+/* A guest as the host has it. */
+struct driver_guest {
+	char		uuid[CODEC_UUID_LEN + 1];
+	char		name[256];
+	enum virt_power	power_state;
+	uint64_t	generation;	/* from the metadata; 0 if none */
+	int		managed;	/* defined by tinystack (metadata present) */
+	unsigned	vcpus;
+	uint64_t	memory_mb;
+};
+
+/* Opens the driver's own libvirt connection (reopened when it dies). NULL
+ * with err set (TS_EUNAVAILABLE libvirt unreachable, TS_EINVALID bad
+ * options). Strings are copied. */
+struct driver	*driver_new(const struct driver_opts *);
+void		 driver_free(struct driver **);
+/* "test", "qemu", "kvm"; -1 TS_EINVALID for anything else. */
+int		 driver_virt_type_parse(const char *, enum driver_virt_type *);
+
+/*
+ * Makes the guest exist (defined, disks prepared) without changing the
+ * power state of an existing one; a new guest is left shut off. An
+ * existing guest with a higher generation than spec->generation is
+ * refused (TS_ECONFLICT: the caller's command is stale); a lower one is
+ * updated to spec->generation. Errors: TS_EUNAVAILABLE (libvirt), TS_EIO,
+ * TS_EINVALID (spec), TS_ECONFLICT.
+ */
+int	driver_guest_ensure(struct driver *, const struct driver_spec *);
+
+/*
+ * Moves an existing guest to `want`: VIRT_POWER_RUNNING (start, resume a
+ * paused guest, restore a suspended one), VIRT_POWER_SHUTDOWN (graceful
+ * shutdown up to shutdown_timeout, then destroy; a suspended guest's saved
+ * state is discarded), VIRT_POWER_PAUSED (running guests only: paused in
+ * memory), VIRT_POWER_SUSPENDED (running or paused: state saved to disk,
+ * guest stopped). Already there: 0. TS_ENOT_FOUND if the guest does not
+ * exist, TS_ECONFLICT for an impossible move (pausing a shut-off guest).
+ */
+int	driver_guest_set_power(struct driver *, const char *uuid,
+	    enum virt_power want);
+
+/* Reboot a running guest: soft asks the guest OS (ACPI) and falls back to
+ * a hard reboot after shutdown_timeout; hard stops it at once and starts
+ * it again from the spec (the definition is rebuilt). A guest that is not
+ * running is started. TS_ENOT_FOUND if absent. */
+int	driver_guest_reboot(struct driver *, const struct driver_spec *,
+	    int hard);
+
+/* Destroy and undefine the guest (with its saved state) and remove
+ * <instances_path>/<uuid>/. Absent: 0. */
+int	driver_guest_delete(struct driver *, const char *uuid);
+
+/* State of one guest; TS_ENOT_FOUND if absent. */
+int	driver_guest_get(struct driver *, const char *uuid,
+	    struct driver_guest *);
+/* Every guest of the host (tinystack's and others, see `managed`), sorted
+ * by UUID. *out is owned by the caller (free()); NULL when *n is 0 is
+ * allowed. */
+int	driver_guests_list(struct driver *, struct driver_guest **out,
+	    size_t *n);
+
+/* The guest's console log: the last max_bytes bytes at most (0 = all, up
+ * to an internal cap of 1 MiB), NUL-terminated, owned by the caller. An
+ * existing guest without any output yields "". TS_ENOT_FOUND if absent. */
+int	driver_console_get(struct driver *, const char *uuid,
+	    size_t max_bytes, char **out, size_t *len);
+
+#endif

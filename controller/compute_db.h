@@ -1,0 +1,148 @@
+/*
+ * compute_db (prefix cdb_): typed access to the compute tables of
+ * schemas/compute.schema, always inside a transaction the caller holds.
+ *
+ * Keys and indexes (table names in db.h):
+ *   flavors               flavor id              + flavors_by_name
+ *   keypairs              user_id NUL name
+ *   instances             uuid                   + instances_by_project,
+ *                                                  instances_by_host,
+ *                                                  instance_tasks (uuid ->
+ *                                                  "", while a task runs)
+ *   instance_tombstones   uuid
+ *   instance_actions      instance uuid NUL request id
+ *   compute_quotas        project id
+ *   compute_usage         project id
+ *   host_usage            host
+ *
+ * cdb_instance_put() keeps every index of an instance in step with the
+ * record (given the previous version), so an index can never point at a
+ * record that says otherwise. Usage records are only changed through the
+ * delta functions, in the same transaction as the instances they count.
+ *
+ * Records handed to callbacks are decoded copies borrowed for the call.
+ * get functions fill a caller-owned record (codec_clear() it); absent is
+ * -1 with TS_ENOT_FOUND.
+ */
+#ifndef TS_CONTROLLER_COMPUTE_DB_H
+#define TS_CONTROLLER_COMPUTE_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msg_gen.h"
+#include "store.h"
+
+/* Callback result convention as store_iter(): 0 go on, 1 stop, -1 fail. */
+
+int	cdb_flavor_get(struct store_txn *, const char *id, struct rec_flavor *);
+int	cdb_flavor_by_name(struct store_txn *, const char *name,
+	    struct rec_flavor *);
+/* New flavor: TS_ECONFLICT if the id or the name exists. */
+int	cdb_flavor_add(struct store_txn *, const struct rec_flavor *);
+/* Replace an existing flavor (same id and name). */
+int	cdb_flavor_update(struct store_txn *, const struct rec_flavor *);
+int	cdb_flavor_del(struct store_txn *, const char *id);
+int	cdb_flavor_each(struct store_txn *,
+	    int (*cb)(const struct rec_flavor *, void *), void *);
+
+int	cdb_keypair_get(struct store_txn *, const char *user_id,
+	    const char *name, struct rec_keypair *);
+/* New key pair: TS_ECONFLICT if the user has one of that name. */
+int	cdb_keypair_add(struct store_txn *, const struct rec_keypair *);
+int	cdb_keypair_del(struct store_txn *, const char *user_id,
+	    const char *name);
+/* A user's key pairs in name order; marker: start after that name. */
+int	cdb_keypair_each(struct store_txn *, const char *user_id,
+	    const char *marker, int (*cb)(const struct rec_keypair *, void *),
+	    void *);
+int	cdb_keypair_count(struct store_txn *, const char *user_id, size_t *);
+
+int	cdb_instance_get(struct store_txn *, const char *uuid,
+	    struct rec_instance *);
+/* Write inst; old is the stored version (NULL for a new instance) so the
+ * host and task indexes follow the change. */
+int	cdb_instance_put(struct store_txn *, const struct rec_instance *inst,
+	    const struct rec_instance *old);
+/* Remove the record, its index entries and its actions. */
+int	cdb_instance_del(struct store_txn *, const struct rec_instance *);
+int	cdb_instance_each(struct store_txn *,
+	    int (*cb)(const struct rec_instance *, void *), void *);
+int	cdb_instance_each_project(struct store_txn *, const char *project_id,
+	    int (*cb)(const struct rec_instance *, void *), void *);
+int	cdb_instance_each_host(struct store_txn *, const char *host,
+	    int (*cb)(const struct rec_instance *, void *), void *);
+/* UUIDs of instances with a task (borrowed, NUL-terminated). */
+int	cdb_task_each(struct store_txn *,
+	    int (*cb)(const char *uuid, void *), void *);
+
+int	cdb_tombstone_get(struct store_txn *, const char *uuid,
+	    struct rec_instance_tombstone *);
+int	cdb_tombstone_put(struct store_txn *,
+	    const struct rec_instance_tombstone *);
+int	cdb_tombstone_del(struct store_txn *, const char *uuid);
+int	cdb_tombstone_each(struct store_txn *,
+	    int (*cb)(const struct rec_instance_tombstone *, void *), void *);
+
+int	cdb_action_get(struct store_txn *, const char *uuid,
+	    const char *request_id, struct rec_instance_action *);
+int	cdb_action_put(struct store_txn *, const struct rec_instance_action *);
+int	cdb_action_each(struct store_txn *, const char *uuid,
+	    int (*cb)(const struct rec_instance_action *, void *), void *);
+/*
+ * Action bookkeeping for a task: start an action (with its one event
+ * "compute_<what>_instance" running) or finish the event of an existing
+ * one (result "Success" or "Error", message kept as the traceback).
+ * A missing action on finish is not an error (the record may predate it).
+ */
+int	cdb_action_start(struct store_txn *, const struct rec_instance *,
+	    const char *request_id, const char *action, const char *user_id,
+	    const char *project_id, int64_t now);
+int	cdb_action_finish(struct store_txn *, const char *uuid,
+	    const char *request_id, int ok, const char *message, int64_t now);
+
+/* Quota overrides of a project (absent: a zeroed record, no has_ flags). */
+int	cdb_quota_get(struct store_txn *, const char *project_id,
+	    struct rec_compute_quota *);
+int	cdb_quota_put(struct store_txn *, const char *project_id,
+	    const struct rec_compute_quota *);
+int	cdb_quota_del(struct store_txn *, const char *project_id);
+
+/* Usage of a project (absent: zero). */
+int	cdb_usage_get(struct store_txn *, const char *project_id,
+	    struct rec_compute_usage *);
+int	cdb_usage_add(struct store_txn *, const char *project_id,
+	    int64_t instances, int64_t cores, int64_t ram);
+int	cdb_usage_put(struct store_txn *, const char *project_id,
+	    const struct rec_compute_usage *);
+int	cdb_usage_each(struct store_txn *,
+	    int (*cb)(const char *project_id, const struct rec_compute_usage *,
+	    void *), void *);
+
+/* Claims on a host (absent: zero). Deltas never take a counter below 0
+ * (a release that exceeds the claim is logged and clamped). */
+int	cdb_host_usage_get(struct store_txn *, const char *host,
+	    struct rec_host_usage *);
+int	cdb_host_usage_add(struct store_txn *, const char *host,
+	    int64_t vcpus, int64_t memory_mb, int64_t disk_gb,
+	    int64_t instances);
+int	cdb_host_usage_put(struct store_txn *, const char *host,
+	    const struct rec_host_usage *);
+int	cdb_host_usage_each(struct store_txn *,
+	    int (*cb)(const char *host, const struct rec_host_usage *, void *),
+	    void *);
+
+/* Integer ids of compute hosts. cdb_node_ensure() assigns the next free
+ * id (one above the highest ever given, so ids are never reused) to a host
+ * without one; *id receives the host's id either way. */
+int	cdb_node_get(struct store_txn *, const char *host,
+	    struct rec_compute_node *);
+int	cdb_node_ensure(struct store_txn *, const char *host, int64_t now,
+	    uint32_t *id);
+int	cdb_node_each(struct store_txn *,
+	    int (*cb)(const struct rec_compute_node *, void *), void *);
+
+/* Disk a flavor takes on its host, GiB: root + ephemeral + swap. */
+uint64_t cdb_flavor_disk_gb(const struct sch_inst_flavor *);
+
+#endif

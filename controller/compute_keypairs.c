@@ -1,0 +1,259 @@
+/*
+ * compute_keypairs: os-keypairs. Key pairs belong to a user (not a
+ * project) and are named uniquely per user; a generated private key is in
+ * the create response only and never stored. The key_pairs quota counts
+ * per user, checked in the transaction that adds the key.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "compute_int.h"
+#include "compute_sshkey.h"
+#include "db.h"
+#include "err.h"
+#include "log.h"
+
+static int
+name_ok(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (len == 0 || len > 255)
+		goto bad;
+	for (const char *p = n; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr(" _-", *p))
+			goto bad;
+	if (n[0] == ' ' || n[len - 1] == ' ')
+		goto bad;
+	return 0;
+bad:
+	err_set(TS_EINVALID, "Keypair data is invalid: Keypair name contains "
+	    "unsafe characters");
+	return -1;
+}
+
+static json_t *
+keypair_json(const struct rec_keypair *k, bool full)
+{
+	char t[32];
+
+	if (!full)
+		return json_pack("{s:s, s:s, s:s}", "name", k->name,
+		    "public_key", k->public_key, "fingerprint", k->fingerprint);
+	cmp_time_usec(k->created_at, t);
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:b, s:n, s:n}",
+	    "name", k->name, "public_key", k->public_key,
+	    "fingerprint", k->fingerprint, "user_id", k->user_id,
+	    "id", (json_int_t)k->id, "created_at", t, "deleted", 0,
+	    "deleted_at", "updated_at");
+}
+
+struct klist {
+	json_t	*arr;
+	int64_t	 limit;
+	int64_t	 n;
+};
+
+static int
+klist_cb(const struct rec_keypair *k, void *arg)
+{
+	struct klist *l = arg;
+
+	if (l->n >= l->limit)
+		return 1;
+	l->n++;
+	return json_array_append_new(l->arr, json_pack("{s:o}", "keypair",
+	    keypair_json(k, false))) == 0 ? 0 : -1;
+}
+
+int
+cmp_keypair_list(struct http_req *req, struct http_resp *resp)
+{
+	const struct api_ctx *c = cmp_ctx(req);
+	struct klist l = { .limit = INT64_MAX };
+	struct store_txn *txn = NULL;
+	bool has;
+	int mv, rc;
+
+	if (cmp_version(req, resp, &mv) == -1 ||
+	    cmp_enforce_owned(req, "os_compute_api:os-keypairs:index",
+	    c->project_id ? c->project_id : "", c->user_id, "Keypairs",
+	    c->user_id) == -1 ||
+	    cmp_qint(req, "limit", 0, INT32_MAX, &l.limit, &has) == -1)
+		return -1;
+	if ((l.arr = json_array()) == NULL || cmp_read(req, &txn) == -1) {
+		json_decref(l.arr);
+		return -1;
+	}
+	rc = cdb_keypair_each(txn, c->user_id, http_req_query(req, "marker"),
+	    klist_cb, &l);
+	store_txn_end(&txn);
+	if (rc == -1) {
+		json_decref(l.arr);
+		return -1;
+	}
+	return http_resp_json(resp, 200, json_pack("{s:o}", "keypairs",
+	    l.arr));
+}
+
+static int
+load(struct http_req *req, const char *rule, struct rec_keypair *k)
+{
+	const struct api_ctx *c = cmp_ctx(req);
+	const char *name = http_req_param(req, "keypair_name");
+	struct store_txn *txn = NULL;
+	int rc;
+
+	if (cmp_enforce_owned(req, rule, c->project_id ? c->project_id : "",
+	    c->user_id, "Keypair", name) == -1 || cmp_read(req, &txn) == -1)
+		return -1;
+	rc = cdb_keypair_get(txn, c->user_id, name, k);
+	store_txn_end(&txn);
+	return rc;
+}
+
+int
+cmp_keypair_show(struct http_req *req, struct http_resp *resp)
+{
+	struct rec_keypair k;
+	json_t *o;
+	int mv;
+
+	if (cmp_version(req, resp, &mv) == -1 ||
+	    load(req, "os_compute_api:os-keypairs:show", &k) == -1)
+		return -1;
+	o = keypair_json(&k, true);
+	codec_clear(&schema_rec_keypair, &k);
+	return http_resp_json(resp, 200, json_pack("{s:o}", "keypair", o));
+}
+
+struct kadd {
+	struct compute_svc	*svc;
+	const char		*project_id;
+	struct rec_keypair	 k;
+};
+
+static int
+kadd_fn(struct store_txn *txn, void *arg)
+{
+	struct kadd *a = arg;
+	struct rec_compute_quota q;
+	struct compute_quota_defaults lim;
+	size_t n;
+
+	if (cdb_quota_get(txn, a->project_id, &q) == -1)
+		return -1;
+	cmp_quota_limits(a->svc, &q, &lim);
+	codec_clear(&schema_rec_compute_quota, &q);
+	if (cdb_keypair_count(txn, a->k.user_id, &n) == -1)
+		return -1;
+	if (lim.key_pairs >= 0 && (int64_t)n + 1 > lim.key_pairs) {
+		err_set(TS_EOVER_QUOTA, "Quota exceeded, too many key pairs.");
+		return -1;
+	}
+	return cdb_keypair_add(txn, &a->k);
+}
+
+int
+cmp_keypair_create(struct http_req *req, struct http_resp *resp)
+{
+	const struct api_ctx *c = cmp_ctx(req);
+	struct kadd a = { .svc = cmp_svc(req) };
+	const char *name = NULL, *pub = NULL, *type = NULL;
+	char *line = NULL, *priv = NULL, ktype[32], fp[SSHKEY_FP_LEN + 1];
+	uint8_t *blob = NULL;
+	size_t blen;
+	json_t *b, *o;
+	int mv, rc = -1;
+
+	if (cmp_version(req, resp, &mv) == -1 ||
+	    cmp_enforce_owned(req, "os_compute_api:os-keypairs:create",
+	    c->project_id ? c->project_id : "", c->user_id, "Keypair",
+	    c->user_id) == -1 ||
+	    cmp_body(req, "keypair", &b) == -1 ||
+	    cmp_str(b, "name", 1, 255, false, &name, NULL) == -1 ||
+	    cmp_str(b, "public_key", 0, SSHKEY_TEXT_MAX, false, &pub,
+	    NULL) == -1 ||
+	    cmp_str(b, "type", 1, 16, false, &type, NULL) == -1)
+		return -1;
+	if (name == NULL) {
+		err_set(TS_EINVALID, "Invalid input for field/attribute name. "
+		    "It is required.");
+		return -1;
+	}
+	if (name_ok(name) == -1)
+		return -1;
+	if (type != NULL && strcmp(type, "ssh") != 0) {
+		err_set(TS_EINVALID, "Keypair data is invalid: only type 'ssh' "
+		    "is supported.");
+		return -1;
+	}
+	if (pub != NULL) {
+		size_t n;
+
+		if (sshkey_public_parse(pub, ktype, &blob, &blen) == -1)
+			return -1;
+		sshkey_fingerprint(blob, blen, fp);
+		free(blob);
+		if ((line = strdup(pub)) == NULL) {
+			err_set(TS_ENOMEM, "out of memory");
+			return -1;
+		}
+		n = strlen(line);
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' ||
+		    line[n - 1] == ' '))
+			line[--n] = '\0';
+	} else if (sshkey_ed25519_new(name, &line, &priv, fp) == -1) {
+		return -1;
+	}
+	a.project_id = c->project_id ? c->project_id : "";
+	a.k.name = (char *)name;
+	a.k.user_id = c->user_id;
+	a.k.type = "ssh";
+	a.k.public_key = line;
+	a.k.fingerprint = fp;
+	a.k.created_at = db_now_ms();
+	a.k.id = (uint64_t)a.k.created_at;
+	if (cmp_write(req, kadd_fn, &a) == -1)
+		goto out;
+	o = json_pack("{s:s, s:s, s:s, s:s}", "name", name, "public_key", line,
+	    "fingerprint", fp, "user_id", c->user_id);
+	if (o && priv)
+		json_object_set_new(o, "private_key", json_string(priv));
+	rc = http_resp_json(resp, 200, json_pack("{s:o}", "keypair", o));
+out:
+	free(line);
+	sshkey_private_free(&priv);
+	return rc;
+}
+
+struct kdel {
+	const char	*user;
+	const char	*name;
+};
+
+static int
+kdel_fn(struct store_txn *txn, void *arg)
+{
+	struct kdel *d = arg;
+
+	return cdb_keypair_del(txn, d->user, d->name);
+}
+
+int
+cmp_keypair_delete(struct http_req *req, struct http_resp *resp)
+{
+	const struct api_ctx *c = cmp_ctx(req);
+	struct kdel d = { c->user_id, http_req_param(req, "keypair_name") };
+	int mv;
+
+	if (cmp_version(req, resp, &mv) == -1 ||
+	    cmp_enforce_owned(req, "os_compute_api:os-keypairs:delete",
+	    c->project_id ? c->project_id : "", c->user_id, "Keypair",
+	    d.name) == -1 || cmp_write(req, kdel_fn, &d) == -1)
+		return -1;
+	return http_resp_status(resp, 202);
+}

@@ -1,0 +1,376 @@
+/* scheduler: host filters, weighers and claims; see sched.h. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "compute_db.h"
+#include "db.h"
+#include "err.h"
+#include "log.h"
+#include "scheduler.h"
+#include "store.h"
+
+/* Candidates re-weighed with the transaction's own numbers in a claim. */
+#define RECHECK_TOP	8
+#define AGENT_BINARY	"tinystack-agent"
+
+struct sched {
+	struct store		*store;
+	double			 cpu_ratio, ram_ratio, disk_ratio;
+	int64_t			 reserved_ram, reserved_disk;
+	enum sched_weigher	 weigher;
+	char			 az[256];
+	int64_t			 down_ms;
+
+	pthread_mutex_t		 lock;
+	struct sched_host_state	*hosts;		/* sorted by name */
+	size_t			 nhosts;
+};
+
+struct sched *
+sched_new(struct store *st, const struct sched_opts *o)
+{
+	struct sched *s = calloc(1, sizeof(*s));
+
+	if (s == NULL) {
+		err_set(TS_ENOMEM, "sched: out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	s->store = st;
+	s->cpu_ratio = o->cpu_allocation_ratio > 0 ? o->cpu_allocation_ratio :
+	    16.0;
+	s->ram_ratio = o->ram_allocation_ratio > 0 ? o->ram_allocation_ratio :
+	    1.5;
+	s->disk_ratio = o->disk_allocation_ratio > 0 ?
+	    o->disk_allocation_ratio : 1.0;
+	s->reserved_ram = o->reserved_host_memory_mb;
+	s->reserved_disk = o->reserved_host_disk_gb;
+	s->weigher = o->weigher;
+	snprintf(s->az, sizeof(s->az), "%s", o->default_az && *o->default_az ?
+	    o->default_az : "nova");
+	s->down_ms = o->service_down_ms > 0 ? o->service_down_ms : 60000;
+	if (sched_refresh(s) == -1) {
+		sched_free(&s);
+		return NULL;
+	}
+	return s;
+}
+
+void
+sched_free(struct sched **sp)
+{
+	struct sched *s = *sp;
+
+	if (s == NULL)
+		return;
+	free(s->hosts);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+	*sp = NULL;
+}
+
+const char *
+sched_default_az(const struct sched *s)
+{
+	return s->az;
+}
+
+/* ---------------------------------------------------------------- cache */
+
+struct load {
+	struct sched		*s;
+	struct store_txn	*txn;
+	struct sched_host_state	*v;
+	size_t			 n, cap;
+	int64_t			 now;
+};
+
+static int
+load_service(const struct rec_service *svc, void *arg)
+{
+	struct load *l = arg;
+	struct sched_host_state *h;
+	struct rec_hypervisor hv;
+	struct rec_host_usage u;
+
+	if (strcmp(svc->binary, AGENT_BINARY) != 0)
+		return 0;
+	if (db_hypervisor_by_host(l->txn, svc->host, &hv) == -1)
+		return 0;	/* registered, never described: not a host */
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 16;
+		struct sched_host_state *nv = realloc(l->v,
+		    ncap * sizeof(*nv));
+
+		if (nv == NULL) {
+			codec_clear(&schema_rec_hypervisor, &hv);
+			err_set(TS_ENOMEM, "sched: out of memory");
+			return -1;
+		}
+		l->v = nv;
+		l->cap = ncap;
+	}
+	h = &l->v[l->n];
+	memset(h, 0, sizeof(*h));
+	snprintf(h->host, sizeof(h->host), "%s", svc->host);
+	h->up = !svc->forced_down && l->now - svc->last_seen_at <=
+	    l->s->down_ms;
+	h->disabled = svc->disabled;
+	h->vcpus = hv.vcpus;
+	h->memory_mb = hv.memory_mb;
+	h->disk_gb = hv.local_gb;
+	codec_clear(&schema_rec_hypervisor, &hv);
+	if (cdb_host_usage_get(l->txn, svc->host, &u) == 0) {
+		h->vcpus_used = u.vcpus;
+		h->memory_mb_used = u.memory_mb;
+		h->disk_gb_used = u.disk_gb;
+		h->instances = u.instances;
+	}
+	l->n++;
+	return 0;
+}
+
+static int
+cmp_state(const void *a, const void *b)
+{
+	return strcmp(((const struct sched_host_state *)a)->host,
+	    ((const struct sched_host_state *)b)->host);
+}
+
+int
+sched_refresh(struct sched *s)
+{
+	struct load l = { .s = s, .now = db_now_ms() };
+	int rc;
+
+	if (store_read_begin(s->store, &l.txn) == -1)
+		return -1;
+	rc = db_service_each(l.txn, load_service, &l);
+	store_txn_end(&l.txn);
+	if (rc == -1) {
+		free(l.v);
+		return -1;
+	}
+	if (l.n > 1)
+		qsort(l.v, l.n, sizeof(*l.v), cmp_state);
+	pthread_mutex_lock(&s->lock);
+	free(s->hosts);
+	s->hosts = l.v;
+	s->nhosts = l.n;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+/* Lock held. */
+static struct sched_host_state *
+find_locked(struct sched *s, const char *host)
+{
+	struct sched_host_state key;
+
+	snprintf(key.host, sizeof(key.host), "%s", host);
+	return bsearch(&key, s->hosts, s->nhosts, sizeof(*s->hosts),
+	    cmp_state);
+}
+
+int
+sched_host_up(struct sched *s, const char *host)
+{
+	struct sched_host_state *h;
+	int up;
+
+	pthread_mutex_lock(&s->lock);
+	h = find_locked(s, host);
+	up = h != NULL && h->up;
+	pthread_mutex_unlock(&s->lock);
+	return up;
+}
+
+int
+sched_hosts_snapshot(struct sched *s, struct sched_host_state **out,
+    size_t *n)
+{
+	pthread_mutex_lock(&s->lock);
+	*n = s->nhosts;
+	*out = malloc((s->nhosts ? s->nhosts : 1) * sizeof(**out));
+	if (*out != NULL && s->nhosts)
+		memcpy(*out, s->hosts, s->nhosts * sizeof(**out));
+	pthread_mutex_unlock(&s->lock);
+	if (*out == NULL) {
+		err_set(TS_ENOMEM, "sched: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+void
+sched_capacity(const struct sched *s, const struct sched_host_state *h,
+    uint64_t *vcpus, uint64_t *mem, uint64_t *disk)
+{
+	double m = (double)h->memory_mb * s->ram_ratio -
+	    (double)s->reserved_ram;
+	double d = (double)h->disk_gb * s->disk_ratio -
+	    (double)s->reserved_disk;
+
+	*vcpus = (uint64_t)((double)h->vcpus * s->cpu_ratio);
+	*mem = m > 0 ? (uint64_t)m : 0;
+	*disk = d > 0 ? (uint64_t)d : 0;
+}
+
+/* Whether req fits with the given claims; *free_ram gets the RAM left. */
+static int
+fits(const struct sched *s, const struct sched_host_state *h,
+    uint64_t vused, uint64_t mused, uint64_t dused,
+    const struct sched_request *r, int64_t *free_ram)
+{
+	uint64_t vc, mc, dc;
+
+	sched_capacity(s, h, &vc, &mc, &dc);
+	*free_ram = (int64_t)mc - (int64_t)mused;
+	return vused + r->vcpus <= vc && mused + r->memory_mb <= mc &&
+	    dused + r->disk_gb <= dc;
+}
+
+/* ---------------------------------------------------------------- rank */
+
+struct cand {
+	const struct sched_host_state	*h;
+	int64_t				 free_ram;
+};
+
+static int
+cmp_cand(const void *a, const void *b, void *arg)
+{
+	const struct cand *x = a, *y = b;
+	enum sched_weigher w = *(const enum sched_weigher *)arg;
+
+	if (x->free_ram != y->free_ram) {
+		int more = x->free_ram > y->free_ram;
+
+		return w == SCHED_SPREAD ? (more ? -1 : 1) : (more ? 1 : -1);
+	}
+	if (x->h->instances != y->h->instances)
+		return x->h->instances < y->h->instances ? -1 : 1;
+	return strcmp(x->h->host, y->h->host);
+}
+
+void
+sched_hosts_free(struct sched_hosts *o)
+{
+	free(o->host);
+	o->host = NULL;
+	o->n = 0;
+}
+
+int
+sched_rank(struct sched *s, const struct sched_request *r,
+    struct sched_hosts *out)
+{
+	struct cand *c = NULL;
+	size_t n = 0;
+
+	out->host = NULL;
+	out->n = 0;
+	if (r->az && *r->az && strcmp(r->az, s->az) != 0) {
+		err_set(TS_EINVALID, "The requested availability zone is not "
+		    "available");
+		return -1;
+	}
+	pthread_mutex_lock(&s->lock);
+	if (r->force_host && *r->force_host &&
+	    find_locked(s, r->force_host) == NULL) {
+		pthread_mutex_unlock(&s->lock);
+		err_set(TS_EINVALID, "No such host - host: %s",
+		    r->force_host);
+		return -1;
+	}
+	if ((c = calloc(s->nhosts ? s->nhosts : 1, sizeof(*c))) == NULL ||
+	    (out->host = calloc(s->nhosts ? s->nhosts : 1,
+	    sizeof(*out->host))) == NULL) {
+		pthread_mutex_unlock(&s->lock);
+		free(c);
+		free(out->host);
+		out->host = NULL;
+		err_set(TS_ENOMEM, "sched: out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < s->nhosts; i++) {
+		const struct sched_host_state *h = &s->hosts[i];
+		int64_t fr;
+
+		if (r->force_host && *r->force_host &&
+		    strcmp(h->host, r->force_host) != 0)
+			continue;
+		if (!h->up || h->disabled)
+			continue;
+		if (!fits(s, h, h->vcpus_used, h->memory_mb_used,
+		    h->disk_gb_used, r, &fr))
+			continue;
+		c[n].h = h;
+		c[n].free_ram = fr;
+		n++;
+	}
+	qsort_r(c, n, sizeof(*c), cmp_cand, &s->weigher);
+	for (size_t i = 0; i < n; i++)
+		snprintf(out->host[i], sizeof(out->host[i]), "%s", c[i].h->host);
+	out->n = n;
+	pthread_mutex_unlock(&s->lock);
+	free(c);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- claim */
+
+int
+sched_claim(struct sched *s, struct store_txn *txn,
+    const struct sched_request *r, const struct sched_hosts *cands,
+    char host_out[SCHED_NAME_MAX + 1])
+{
+	int64_t best_free = 0;
+	ssize_t best = -1;
+
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < cands->n; i++) {
+		const struct sched_host_state *h = find_locked(s,
+		    cands->host[i]);
+		struct rec_host_usage u;
+		int64_t fr;
+
+		if (h == NULL)
+			continue;	/* deleted since ranking */
+		if (cdb_host_usage_get(txn, h->host, &u) == -1) {
+			pthread_mutex_unlock(&s->lock);
+			return -1;
+		}
+		if (!fits(s, h, u.vcpus, u.memory_mb, u.disk_gb, r, &fr))
+			continue;
+		if (best == -1 || (s->weigher == SCHED_SPREAD ?
+		    fr > best_free : fr < best_free)) {
+			best = (ssize_t)i;
+			best_free = fr;
+		}
+		/* Past the first few, the first fit is good enough: the
+		 * ranking was right a moment ago. */
+		if (i + 1 >= RECHECK_TOP && best != -1)
+			break;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (best == -1) {
+		err_set(TS_ENOT_FOUND, "No valid host was found. There are not "
+		    "enough hosts available.");
+		return -1;
+	}
+	snprintf(host_out, SCHED_NAME_MAX + 1, "%s", cands->host[best]);
+	return cdb_host_usage_add(txn, host_out, r->vcpus,
+	    (int64_t)r->memory_mb, (int64_t)r->disk_gb, 1);
+}
+
+int
+sched_release(struct store_txn *txn, const char *host, uint32_t vcpus,
+    uint64_t memory_mb, uint64_t disk_gb)
+{
+	return cdb_host_usage_add(txn, host, -(int64_t)vcpus,
+	    -(int64_t)memory_mb, -(int64_t)disk_gb, -1);
+}

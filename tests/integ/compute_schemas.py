@@ -1,0 +1,243 @@
+#!/usr/bin/python3
+"""Validate the Compute API's responses against Tempest's JSON schemas.
+
+Usage: compute_schemas.py BASE_URL ADMIN_TOKEN MEMBER_TOKEN IMAGE_ID
+
+BASE_URL is the compute endpoint without a version (http://127.0.0.1:P).
+Every call checks the status code and the body exactly as Tempest's
+RestClient.validate_response() does (same schemas, same format checker),
+at microversion 2.1. Prints one line per call; exits 1 on the first
+failure.
+"""
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from tempest.lib.api_schema.response.compute.v2_1 import (
+    aggregates, availability_zone, flavors, flavors_access,
+    flavors_extra_specs, hypervisors, keypairs, limits, quotas, servers,
+    services, versions)
+from tempest.lib.common.rest_client import RestClient
+
+BASE, ADMIN, MEMBER, IMAGE = sys.argv[1:5]
+CHECKED = 0
+
+
+class Resp:
+    def __init__(self, status, headers):
+        self.status = status
+        self.headers = headers
+
+    def get(self, k, d=None):
+        return self.headers.get(k, d)
+
+
+def call(method, path, body=None, token=ADMIN, raw=False):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(BASE + path, data=data, method=method)
+    if token:
+        req.add_header("X-Auth-Token", token)
+    req.add_header("X-OpenStack-Nova-API-Version", "2.1")
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req) as r:
+            status, text, hdrs = r.status, r.read(), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        status, text, hdrs = e.code, e.read(), dict(e.headers)
+    if raw:
+        return status, text
+    return status, (json.loads(text) if text else ""), hdrs
+
+
+def check(name, schema, method, path, body=None, token=ADMIN):
+    global CHECKED
+    status, resp, hdrs = call(method, path, body, token)
+    try:
+        if status >= 400:
+            raise AssertionError("HTTP %d: %s" % (status, resp))
+        RestClient.validate_response(schema, Resp(status, hdrs), resp)
+    except Exception as e:  # report which call, then fail
+        print("FAIL %s: %s %s -> %s" % (name, method, path, e))
+        sys.exit(1)
+    CHECKED += 1
+    print("ok %s (%s %s %d)" % (name, method, path, status))
+    return resp
+
+
+def wait_status(sid, want, token=ADMIN):
+    for _ in range(300):
+        _, s, _ = call("GET", "/v2.1/servers/" + sid, token=token)
+        if s["server"]["status"] == want:
+            return
+        time.sleep(0.1)
+    print("FAIL server %s never reached %s" % (sid, want))
+    sys.exit(1)
+
+
+V = "/v2.1"
+check("list_versions", versions.list_versions, "GET", "/", token=None)
+check("get_one_version v2.1", versions.get_one_version, "GET", "/v2.1/",
+      token=None)
+check("get_one_version v2", versions.get_one_version, "GET", "/v2/",
+      token=None)
+
+# flavors
+f = check("create flavor", flavors.create_update_get_flavor_details, "POST",
+          V + "/flavors", {"flavor": {"name": "s1", "ram": "64",
+                                      "vcpus": 1, "disk": 0, "id": None,
+                                      "swap": "",
+                                      "os-flavor-access:is_public": "True"}})
+fid = f["flavor"]["id"]
+check("show flavor", flavors.create_update_get_flavor_details, "GET",
+      V + "/flavors/" + fid)
+check("list flavors", flavors.list_flavors, "GET",
+      V + "/flavors?minRam=1&minDisk=0&limit=10")
+check("list flavors detail", flavors.list_flavors_details, "GET",
+      V + "/flavors/detail?is_public=None")
+check("set extra specs", flavors_extra_specs.set_get_flavor_extra_specs,
+      "POST", V + "/flavors/%s/os-extra_specs" % fid,
+      {"extra_specs": {"hw:numa_nodes": "1", "key 2": 5}})
+check("get extra specs", flavors_extra_specs.set_get_flavor_extra_specs,
+      "GET", V + "/flavors/%s/os-extra_specs" % fid)
+check("update extra spec", flavors_extra_specs.set_get_flavor_extra_specs_key,
+      "PUT", V + "/flavors/%s/os-extra_specs/hw:numa_nodes" % fid,
+      {"hw:numa_nodes": "2"})
+check("get extra spec", flavors_extra_specs.set_get_flavor_extra_specs_key,
+      "GET", V + "/flavors/%s/os-extra_specs/hw:numa_nodes" % fid)
+check("unset extra spec", flavors_extra_specs.unset_flavor_extra_specs,
+      "DELETE", V + "/flavors/%s/os-extra_specs/hw:numa_nodes" % fid)
+p = check("private flavor", flavors.create_update_get_flavor_details, "POST",
+          V + "/flavors", {"flavor": {"name": "p1", "ram": 64, "vcpus": 1,
+                                      "disk": 0, "id": "p1",
+                                      "os-flavor-access:is_public": False}})
+check("add flavor access", flavors_access.add_remove_list_flavor_access,
+      "POST", V + "/flavors/p1/action",
+      {"addTenantAccess": {"tenant": "0123456789abcdef0123456789abcdef"}})
+check("list flavor access", flavors_access.add_remove_list_flavor_access,
+      "GET", V + "/flavors/p1/os-flavor-access")
+check("remove flavor access", flavors_access.add_remove_list_flavor_access,
+      "POST", V + "/flavors/p1/action",
+      {"removeTenantAccess": {"tenant": "0123456789abcdef0123456789abcdef"}})
+check("delete flavor", flavors.delete_flavor, "DELETE", V + "/flavors/p1")
+
+# key pairs
+check("generate keypair", keypairs.create_keypair, "POST", V + "/os-keypairs",
+      {"keypair": {"name": "g1"}})
+check("import keypair", keypairs.create_keypair, "POST", V + "/os-keypairs",
+      {"keypair": {"name": "i1", "public_key":
+                   "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMDZnq8BFnAT4+CHb+"
+                   "zRpFpvwPNcIgjiiQMMO/jPy6PJ test"}})
+check("get keypair", keypairs.get_keypair, "GET", V + "/os-keypairs/i1")
+check("list keypairs", keypairs.list_keypairs, "GET", V + "/os-keypairs")
+check("delete keypair", keypairs.delete_keypair, "DELETE",
+      V + "/os-keypairs/g1")
+
+# servers
+s = check("create server", servers.create_server_with_admin_pass, "POST",
+          V + "/servers", {"server": {"name": "sv1", "flavorRef": fid,
+                                      "imageRef": IMAGE, "key_name": "i1",
+                                      "metadata": {"a": "b"},
+                                      "networks": "none",
+                                      "user_data": "IyEvYmluL3NoCg=="}})
+sid = s["server"]["id"]
+wait_status(sid, "ACTIVE")
+check("get server", servers.get_server, "GET", V + "/servers/" + sid)
+check("list servers", servers.list_servers, "GET", V + "/servers?limit=5")
+check("list servers detail", servers.list_servers_detail, "GET",
+      V + "/servers/detail?status=ACTIVE&flavor=" + fid)
+check("update server", servers.update_server, "PUT", V + "/servers/" + sid,
+      {"server": {"name": "sv1b"}})
+check("addresses", servers.list_addresses, "GET",
+      V + "/servers/%s/ips" % sid)
+check("metadata", servers.list_server_metadata, "GET",
+      V + "/servers/%s/metadata" % sid)
+check("diagnostics", servers.show_server_diagnostics, "GET",
+      V + "/servers/%s/diagnostics" % sid)
+for act, want in (("os-stop", "SHUTOFF"), ("os-start", "ACTIVE"),
+                  ("pause", "PAUSED"), ("unpause", "ACTIVE"),
+                  ("suspend", "SUSPENDED"), ("resume", "ACTIVE")):
+    check("action " + act, servers.server_actions_common_schema, "POST",
+          V + "/servers/%s/action" % sid, {act: None})
+    wait_status(sid, want)
+check("reboot", servers.server_actions_common_schema, "POST",
+      V + "/servers/%s/action" % sid, {"reboot": {"type": "HARD"}})
+wait_status(sid, "ACTIVE")
+check("console output", servers.get_console_output, "POST",
+      V + "/servers/%s/action" % sid, {"os-getConsoleOutput": {"length": "5"}})
+check("reset state", servers.server_actions_common_schema, "POST",
+      V + "/servers/%s/action" % sid, {"os-resetState": {"state": "active"}})
+check("lock", servers.server_actions_common_schema, "POST",
+      V + "/servers/%s/action" % sid, {"lock": None})
+check("unlock", servers.server_actions_common_schema, "POST",
+      V + "/servers/%s/action" % sid, {"unlock": None})
+a = check("instance actions", servers.list_instance_actions, "GET",
+          V + "/servers/%s/os-instance-actions" % sid)
+check("instance action", servers.show_instance_action, "GET",
+      V + "/servers/%s/os-instance-actions/%s" %
+      (sid, a["instanceActions"][0]["request_id"]))
+
+# a member's view of its own server: no admin-only attributes
+m = check("member create", servers.create_server_with_admin_pass, "POST",
+          V + "/servers", {"server": {"name": "m1", "flavorRef": fid,
+                                      "imageRef": IMAGE}}, token=MEMBER)
+mid = m["server"]["id"]
+wait_status(mid, "ACTIVE", token=MEMBER)
+got = check("member get server", servers.get_server, "GET",
+            V + "/servers/" + mid, token=MEMBER)
+assert "OS-EXT-SRV-ATTR:host" not in got["server"], got
+check("member delete", servers.delete_server, "DELETE", V + "/servers/" + mid,
+      token=MEMBER)
+check("member limits", limits.get_limit, "GET", V + "/limits", token=MEMBER)
+
+# inventory
+h = check("list hypervisors", hypervisors.list_search_hypervisors, "GET",
+          V + "/os-hypervisors")
+hid = str(h["hypervisors"][0]["id"])
+hname = h["hypervisors"][0]["hypervisor_hostname"]
+check("list hypervisors detail", hypervisors.list_hypervisors_detail, "GET",
+      V + "/os-hypervisors/detail")
+check("get hypervisor", hypervisors.get_hypervisor, "GET",
+      V + "/os-hypervisors/" + hid)
+check("hypervisor statistics", hypervisors.get_hypervisor_statistics, "GET",
+      V + "/os-hypervisors/statistics")
+check("hypervisor uptime", hypervisors.get_hypervisor_uptime, "GET",
+      V + "/os-hypervisors/%s/uptime" % hid)
+check("hypervisor servers", hypervisors.get_hypervisors_servers, "GET",
+      V + "/os-hypervisors/%s/servers" % hname)
+check("hypervisor search", hypervisors.list_search_hypervisors, "GET",
+      V + "/os-hypervisors/%s/search" % hname)
+check("list services", services.list_services, "GET",
+      V + "/os-services?binary=nova-compute")
+check("disable service", services.enable_disable_service, "PUT",
+      V + "/os-services/disable", {"host": hname, "binary": "nova-compute"})
+check("disable service with reason", services.disable_log_reason, "PUT",
+      V + "/os-services/disable-log-reason",
+      {"host": hname, "binary": "nova-compute", "disabled_reason": "test"})
+check("enable service", services.enable_disable_service, "PUT",
+      V + "/os-services/enable", {"host": hname, "binary": "nova-compute"})
+check("availability zones", availability_zone.list_availability_zone_list,
+      "GET", V + "/os-availability-zone")
+check("availability zones detail",
+      availability_zone.list_availability_zone_list_detail, "GET",
+      V + "/os-availability-zone/detail")
+check("aggregates", aggregates.list_aggregates, "GET", V + "/os-aggregates")
+
+# quotas and limits
+pid = "0123456789abcdef0123456789abcdef"
+check("quota show", quotas.get_quota_set, "GET", V + "/os-quota-sets/" + pid)
+check("quota defaults", quotas.get_quota_set, "GET",
+      V + "/os-quota-sets/%s/defaults" % pid)
+check("quota detail", quotas.get_quota_set_details, "GET",
+      V + "/os-quota-sets/%s/detail" % pid)
+check("quota update", quotas.update_quota_set, "PUT",
+      V + "/os-quota-sets/" + pid, {"quota_set": {"instances": "5",
+                                                  "cores": 10, "ram": -1}})
+check("quota delete", quotas.delete_quota, "DELETE",
+      V + "/os-quota-sets/" + pid)
+check("limits", limits.get_limit, "GET", V + "/limits")
+
+check("delete server", servers.delete_server, "DELETE", V + "/servers/" + sid)
+print("%d responses valid" % CHECKED)

@@ -1,0 +1,217 @@
+#!/bin/bash
+# The Compute API (Nova v2.1) driven by Debian's real openstack and nova
+# clients against a controller and two agents on libvirt's test driver
+# (127.0.0.1 only): version discovery and microversions, flavors (OSC and
+# `nova flavor-create ... auto`), key pairs (import, server-side ed25519
+# that ssh-keygen reads), a server's life (create --wait, list/show,
+# stop/start/suspend/resume/pause/unpause, soft and hard reboot, 409 on a
+# wrong state, console log, reset-state, lock, delete --wait), instance
+# actions, hypervisors, compute services (disable steers the scheduler),
+# quotas (a third create refused with 403) and limits, and what a member of
+# another project may not see or do.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/compute_lib.sh"
+command -v openstack >/dev/null || fail "python3-openstackclient is not installed"
+command -v nova >/dev/null || fail "python3-novaclient is not installed"
+# `cmd | grep -q x` would fail under pipefail when grep exits early and the
+# client gets SIGPIPE; grep's verdict is what the checks below want.
+set +o pipefail
+
+compute_setup 2
+. "$T/openrc"
+NOVA="http://127.0.0.1:$CP"
+
+# ---- discovery -----------------------------------------------------------
+[ "$(http_code GET "$NOVA/")" = 200 ] || fail "GET / is not 200"
+curl -s "$NOVA/" | python3 -c '
+import json, sys
+v = json.load(sys.stdin)["versions"]
+assert [x["id"] for x in v] == ["v2.0", "v2.1"], v
+assert v[1]["version"] == "2.1" and v[1]["min_version"] == "2.1", v[1]
+' || fail "version list"
+for u in /v2 /v2/ /v2.1 /v2.1/; do
+	[ "$(http_code GET "$NOVA$u")" = 200 ] || fail "GET $u is not 200"
+done
+[ "$(http_code GET "$NOVA/v2.1/0123456789abcdef0123456789abcdef")" = 404 ] || fail "GET /v2.1/<project> is not 404"
+TOK=$(os_token)
+H=(-H "X-Auth-Token: $TOK")
+# nv PATH [JQ]: a compute GET as the admin, filtered by jq (quicker than a
+# client for checking what the clients did).
+nv() { curl -s "${H[@]}" "$NOVA/v2.1$1" | jq -r "${2:-.}"; }
+[ "$(http_code GET "$NOVA/v2.1/flavors" "${H[@]}" -H 'X-OpenStack-Nova-API-Version: 2.99')" = 406 ] ||
+	fail "an unsupported microversion is not 406"
+curl -s -D "$T/h.txt" -o /dev/null "${H[@]}" -H 'OpenStack-API-Version: compute latest' "$NOVA/v2.1/flavors"
+grep -qi '^OpenStack-API-Version: compute 2.1' "$T/h.txt" || fail "microversion not echoed"
+grep -qi '^X-OpenStack-Nova-API-Version: 2.1' "$T/h.txt" || fail "legacy microversion header not echoed"
+ok "version documents, microversion negotiation (406, echo)"
+
+# ---- flavors ---------------------------------------------------------------
+openstack flavor create --ram 512 --disk 1 --vcpus 1 m1.tiny >/dev/null
+nova flavor-create m1.x auto 256 1 1 >/dev/null 2>&1 || fail "nova flavor-create m1.x auto 256 1 1"
+openstack flavor create --id 42 --ram 128 --disk 0 --vcpus 2 --private m1.priv >/dev/null
+openstack flavor list -f value -c Name > "$T/fl.txt"
+grep -qx m1.tiny "$T/fl.txt" && grep -qx m1.x "$T/fl.txt" || fail "flavor list"
+grep -qx m1.priv "$T/fl.txt" && fail "private flavor in the public list"
+openstack flavor list --all -f value -c Name | grep -qx m1.priv || fail "flavor list --all"
+[ "$(openstack flavor show m1.x -f value -c ram)" = 256 ] || fail "flavor show"
+openstack flavor show m1.x -f value -c id | grep -Eq '^[0-9a-f-]{36}$' || fail "auto id is not a UUID"
+openstack flavor create --ram 1 --disk 1 --vcpus 1 m1.tiny >/dev/null 2>&1 && fail "duplicate flavor name accepted"
+openstack flavor set --property hw:cpu_policy=shared m1.x
+openstack flavor show m1.x -f json | grep -q '"hw:cpu_policy": "shared"' || fail "extra specs"
+ok "flavor create/list/show, nova flavor-create auto, private flavor, 409 on a duplicate, extra specs"
+
+# ---- key pairs ----------------------------------------------------------------
+ssh-keygen -q -t ed25519 -N '' -C k1@test -f "$T/k1"
+openstack keypair create --public-key "$T/k1.pub" k1 >/dev/null
+want=$(ssh-keygen -l -E md5 -f "$T/k1.pub" | awk '{sub("MD5:", "", $2); print $2}')
+[ "$(openstack keypair show k1 -f value -c fingerprint)" = "$want" ] || fail "fingerprint differs from ssh-keygen's"
+openstack keypair create k2 > "$T/k2.pem"
+chmod 600 "$T/k2.pem"
+ssh-keygen -y -f "$T/k2.pem" > "$T/k2.pub" || fail "generated private key is not readable by ssh-keygen"
+nova keypair-show k2 2>/dev/null | grep -q "$(awk '{print $2}' "$T/k2.pub")" ||
+	fail "stored public key does not match the private key"
+openstack keypair list -f value -c Name | sort | tr '\n' ' ' | grep -qx "k1 k2 " || fail "keypair list"
+openstack keypair delete k2
+openstack keypair show k2 >/dev/null 2>&1 && fail "deleted key pair still shown"
+echo "ssh-rsa AAAAnot-base64" > "$T/bad.pub"
+openstack keypair create --public-key "$T/bad.pub" bad >/dev/null 2>&1 && fail "invalid public key accepted"
+ok "keypair import (MD5 fingerprint as ssh-keygen), ed25519 generation (ssh-keygen -y reads it), list/show/delete, bad key refused"
+
+# ---- a server's life -------------------------------------------------------------
+head -c 1048576 /dev/zero > "$T/disk.raw"
+openstack image create --disk-format raw --container-format bare --public --file "$T/disk.raw" img >/dev/null
+openstack server create --flavor m1.tiny --image img --key-name k1 --wait vm1 > "$T/vm1.txt" ||
+	{ cat "$T/vm1.txt"; fail "server create --wait"; }
+grep -q "| status .*| ACTIVE" "$T/vm1.txt" || fail "vm1 is not ACTIVE"
+VM1=$(openstack server show vm1 -f value -c id)
+HOST=$(openstack server show vm1 -f value -c OS-EXT-SRV-ATTR:host)
+case "$HOST" in h1|h2) ;; *) fail "vm1 host '$HOST'";; esac
+[ "$(openstack server show vm1 -f value -c key_name)" = k1 ] || fail "key_name"
+[ "$(openstack server show vm1 -f value -c OS-EXT-STS:power_state)" = 1 ] || fail "power state"
+openstack server list -f value -c Name | grep -qx vm1 || fail "server list"
+openstack server list --long -f value -c Host | grep -qw "$HOST" || fail "server list --long host"
+ok "server create --wait reaches ACTIVE on $HOST, list/show"
+
+status() { nv "/servers/detail?name=^vm1\$" '.servers[0].status'; }
+# server_is NAME STATUS; wait_server NAME STATUS (faster than the
+# clients' --wait, which polls every 5 s).
+server_is() {
+	[ "$(nv "/servers/detail?name=^$1\$&all_tenants=1" '.servers[0].status')" = "$2" ]
+}
+wait_server() { wait_for 30 "$1 $2" server_is "$1" "$2"; }
+wait_status() { wait_server vm1 "$1"; }
+openstack server stop vm1; wait_status SHUTOFF
+[ "$(nv "/servers/$VM1" '.server."OS-EXT-STS:power_state"')" = 4 ] || fail "power state after stop"
+openstack server start vm1 2>/dev/null; wait_status ACTIVE
+openstack server suspend vm1; wait_status SUSPENDED
+openstack server resume vm1; wait_status ACTIVE
+openstack server pause vm1; wait_status PAUSED
+openstack server unpause vm1; wait_status ACTIVE
+openstack server reboot vm1; wait_status ACTIVE
+openstack server reboot --hard vm1; wait_status ACTIVE
+ok "stop/start/suspend/resume/pause/unpause/reboot soft and hard reach their states"
+
+openstack server start vm1 2>"$T/err.txt" && fail "start of an ACTIVE server accepted"
+grep -q "HTTP 409" "$T/err.txt" || fail "start of an ACTIVE server is not 409"
+openstack server resume vm1 2>"$T/err.txt" && fail "resume of an ACTIVE server accepted"
+grep -q "409" "$T/err.txt" || fail "resume of an ACTIVE server is not 409"
+ok "wrong-state actions are 409"
+
+openstack console log show vm1 > "$T/console.txt"
+grep -q "instance-$VM1 defined" "$T/console.txt" || fail "console log lacks the definition"
+grep -q "hard reboot" "$T/console.txt" || fail "console log lacks the hard reboot"
+[ "$(openstack console log show --lines 3 vm1 | wc -l)" -le 3 ] || fail "console log --lines 3"
+ok "console log show (all, --lines)"
+
+nova reset-state vm1 >/dev/null 2>&1
+[ "$(status)" = ERROR ] || fail "nova reset-state (default error)"
+nova reset-state --active vm1 >/dev/null 2>&1
+[ "$(status)" = ACTIVE ] || fail "nova reset-state --active"
+openstack server set --name vm1b vm1
+openstack server set --name vm1 vm1b
+ok "nova reset-state (error, --active), rename"
+
+openstack server event list vm1 -f value -c Action > "$T/events.txt"
+for a in create stop start suspend resume pause unpause reboot; do
+	grep -qx "$a" "$T/events.txt" || fail "instance action $a missing"
+done
+REQ=$(openstack server event list vm1 -f value -c "Request ID" | head -1)
+openstack server event show vm1 "$REQ" -f json | grep -q '"result": "Success"' || fail "event show"
+ok "server event list/show (os-instance-actions)"
+
+# ---- inventory ---------------------------------------------------------------------
+openstack hypervisor list -f value -c "Hypervisor Hostname" | sort | tr '\n' ' ' | grep -qx "h1 h2 " || fail "hypervisor list"
+openstack hypervisor show "$HOST" -f value -c running_vms | grep -qx 1 || fail "hypervisor show running_vms"
+openstack hypervisor show "$HOST" -f value -c uptime | grep -q "day" || fail "hypervisor uptime"
+[ "$(openstack hypervisor stats show -f value -c count)" = 2 ] || fail "hypervisor stats count"
+[ "$(openstack hypervisor stats show -f value -c vcpus_used)" = 1 ] || fail "hypervisor stats vcpus_used"
+nova hypervisor-servers "$HOST" 2>/dev/null | grep -q "$VM1" || fail "nova hypervisor-servers"
+openstack compute service list -f value -c Binary -c Host -c State | sort > "$T/svc.txt"
+printf 'nova-compute h1 up\nnova-compute h2 up\n' | cmp -s - "$T/svc.txt" || { cat "$T/svc.txt"; fail "compute service list"; }
+ok "hypervisor list/show/uptime/stats, nova hypervisor-servers, compute service list"
+
+openstack compute service set --disable --disable-reason maintenance h2 nova-compute
+openstack compute service list -f value -c Host -c Status | grep -qx "h2 disabled" || fail "service disable"
+openstack server create --flavor m1.x --image img --min 3 --max 3 d >/dev/null || fail "create d-1..3"
+for n in 1 2 3; do
+	wait_server "d-$n" ACTIVE
+	[ "$(nv "/servers/detail?name=^d-$n\$" '.servers[0]."OS-EXT-SRV-ATTR:host"')" = h1 ] ||
+		fail "d-$n placed on a disabled host"
+done
+openstack compute service set --enable h2 nova-compute
+openstack compute service list -f value -c Host -c Status | grep -qx "h2 enabled" || fail "service enable"
+openstack server delete d-1 d-2 d-3
+ok "a disabled service gets no new servers (multi-create d-1..3); enable"
+
+# ---- another project's member -----------------------------------------------------------
+openstack project create demo >/dev/null
+openstack user create --password demo-pw --project demo demo >/dev/null
+openstack role add --user demo --project demo member
+(
+	export OS_USERNAME=demo OS_PASSWORD=demo-pw OS_PROJECT_NAME=demo
+	openstack server show "$VM1" >/dev/null 2>&1 && fail "member sees another project's server"
+	openstack server list -f value | grep -q . && fail "member lists another project's servers"
+	openstack flavor create --ram 1 --disk 1 --vcpus 1 nope >/dev/null 2>&1 && fail "member created a flavor"
+	openstack hypervisor list >/dev/null 2>&1 && fail "member listed hypervisors"
+	openstack server create --flavor m1.x --image img mine > "$T/mine.txt" || fail "member create"
+	wait_server mine ACTIVE
+	openstack server show mine -f json > "$T/mine.json"
+	grep -q OS-EXT-SRV-ATTR "$T/mine.json" && fail "member sees OS-EXT-SRV-ATTR"
+	grep -q '"OS-EXT-STS:vm_state": "active"' "$T/mine.json" || fail "member's server"
+	openstack server delete mine
+) || exit 1
+ok "a member: 404 on another project's server, 403 on admin APIs, no OS-EXT-SRV-ATTR"
+
+openstack server lock vm1
+curl -s -o /dev/null -w '%{http_code}' -X POST "${H[@]}" -H 'Content-Type: application/json' \
+	-d '{"os-stop": null}' "$NOVA/v2.1/servers/$VM1/action" | grep -qx 202 || fail "admin stop of a locked server"
+wait_status SHUTOFF
+openstack server unlock vm1
+openstack server start vm1; wait_status ACTIVE
+ok "lock/unlock"
+
+# ---- quotas ----------------------------------------------------------------------------
+PID=$(openstack project show admin -f value -c id)
+openstack quota set --instances 2 admin
+[ "$(openstack quota show admin -f value -c instances)" = 2 ] || fail "quota show"
+openstack server create --flavor m1.x --image img vm2 >/dev/null || fail "second server"
+wait_server vm2 ACTIVE
+openstack server create --flavor m1.x --image img vm3 2>"$T/err.txt" && fail "third server over quota accepted"
+grep -q "Quota exceeded for instances" "$T/err.txt" && grep -q "HTTP 403" "$T/err.txt" || { cat "$T/err.txt"; fail "over-quota create is not 403"; }
+openstack limits show --absolute -f value > "$T/limits.txt"
+grep -qx "maxTotalInstances 2" "$T/limits.txt" || fail "limits maxTotalInstances"
+grep -qx "totalInstancesUsed 2" "$T/limits.txt" || fail "limits totalInstancesUsed"
+grep -qx "totalRAMUsed 768" "$T/limits.txt" || fail "limits totalRAMUsed"
+nova quota-show --tenant "$PID" 2>/dev/null | grep -q "| instances .*| 2 " || fail "nova quota-show"
+ok "quota set --instances 2, third create 403, limits show --absolute"
+
+# ---- deletes give everything back ------------------------------------------------------------
+openstack server delete --wait vm1 vm2
+[ -z "$(openstack server list -f value)" ] || fail "servers left after delete"
+openstack limits show --absolute -f value | grep -qx "totalInstancesUsed 0" || fail "usage not released"
+[ "$(openstack hypervisor stats show -f value -c vcpus_used)" = 0 ] || fail "claims not released"
+idle() { [ "$(hv_guests h1)" = 1 ] && [ "$(hv_guests h2)" = 1 ]; }
+wait_for 10 "guests gone from the hosts" idle
+ok "server delete --wait: usage, claims and guests released"
+
+echo "$NPASS passed, 0 failed"

@@ -1,0 +1,26 @@
+# Compute: the agent's command handler and hypervisor driver on libvirt's
+# in-process test driver; the controller's scheduler and reconciler over a
+# real LMDB store and an in-process bus pair; OpenSSH key material.
+set(TS_A ${CMAKE_SOURCE_DIR}/agent)
+set(TS_CTL ${CMAKE_SOURCE_DIR}/controller)
+ts_unit_test(compute_agent_test
+  SOURCES ${TS_A}/compute.c ${TS_A}/driver.c ${C}/codec.c ${C}/config.c
+  ${TS_GEN_SOURCES}
+  LIBS PkgConfig::LIBVIRT PkgConfig::MSGPACK PkgConfig::UUID)
+if(TARGET compute_agent_test)
+  target_include_directories(compute_agent_test PRIVATE ${TS_A})
+endif()
+ts_unit_test(recon_test
+  SOURCES ${TS_CTL}/recon.c ${TS_CTL}/scheduler.c ${TS_CTL}/compute_db.c
+  ${TS_CTL}/db.c ${C}/store.c ${C}/codec.c ${C}/bus.c ${C}/config.c
+  ${TS_GEN_SOURCES}
+  LIBS PkgConfig::LMDB PkgConfig::MSGPACK PkgConfig::ZMQ PkgConfig::UUID)
+if(TARGET recon_test)
+  target_include_directories(recon_test PRIVATE ${TS_CTL})
+  set_tests_properties(unit.recon_test PROPERTIES TIMEOUT 120)
+endif()
+ts_unit_test(compute_sshkey_test SOURCES ${TS_CTL}/compute_sshkey.c
+  LIBS PkgConfig::SODIUM)
+if(TARGET compute_sshkey_test)
+  target_include_directories(compute_sshkey_test PRIVATE ${TS_CTL})
+endif()

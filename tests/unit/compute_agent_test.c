@@ -1,0 +1,527 @@
+/*
+ * compute_agent_test: the agent's command handler (agent/compute.c) over
+ * the hypervisor driver (agent/driver.c) on libvirt's in-process test
+ * driver. Replies are captured by the send callback and decoded as the
+ * controller would. Every test uses fresh instance UUIDs: test:///default
+ * keeps its domains for the life of the process.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <uuid/uuid.h>
+
+#include "codec.h"
+#include "compute.h"
+#include "driver.h"
+#include "err.h"
+#include "log.h"
+#include "msg_gen.h"
+
+#define MAXREPLY	64
+
+struct cap {
+	struct codec_envelope	env[MAXREPLY];
+	size_t			n;
+};
+
+static struct cap	cap;
+static struct driver	*drv;
+static struct compute	*cmp;
+static char		tmpdir[] = "/tmp/compute_agent_test.XXXXXX";
+
+static int
+capture(const void *buf, size_t len, void *arg)
+{
+	struct codec_envelope *e;
+
+	assert_true(cap.n < MAXREPLY);
+	e = &cap.env[cap.n];
+	memset(e, 0, sizeof(*e));
+	/* The controller's view: only agent messages are accepted. */
+	if (codec_envelope_decode(buf, len, SCHEMA_FROM_AGENT, e) == -1)
+		fail_msg("reply does not decode: %s", err_msg());
+	cap.n++;
+	return 0;
+}
+
+static void
+cap_reset(void)
+{
+	for (size_t i = 0; i < cap.n; i++)
+		codec_envelope_clear(&cap.env[i]);
+	cap.n = 0;
+}
+
+static void
+new_uuid(char out[37])
+{
+	uuid_t u;
+
+	uuid_generate_random(u);
+	uuid_unparse_lower(u, out);
+}
+
+static char name_buf[64];
+
+static void
+spec(struct sch_instance_spec *s, const char *uuid)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(name_buf, sizeof(name_buf), "instance-%.36s", uuid);
+	s->name = name_buf;
+	s->hostname = "vm";
+	s->project_id = "p";
+	s->user_id = "u";
+	s->flavor_name = "m1.tiny";
+	s->vcpus = 1;
+	s->memory_mb = 64;
+}
+
+/* Hand one command to the handler as the bus would, then wait for it. */
+static void
+send_cmd(const struct schema_type *t, void *body, const char *reqid)
+{
+	struct codec_envelope env;
+	struct ts_buf b = { 0 };
+
+	assert_int_equal(codec_envelope_encode(t, body, reqid, "ctl", &b), 0);
+	memset(&env, 0, sizeof(env));
+	assert_int_equal(codec_envelope_decode(b.data, b.len,
+	    SCHEMA_FROM_CONTROLLER, &env), 0);
+	ts_buf_free(&b);
+	assert_int_equal(compute_handle(cmp, &env), 1);
+	codec_envelope_clear(&env);
+	compute_drain(cmp);
+}
+
+static struct msg_instance_state *
+last_state(void)
+{
+	assert_true(cap.n > 0);
+	assert_ptr_equal(cap.env[cap.n - 1].type, &schema_msg_instance_state);
+	return cap.env[cap.n - 1].body;
+}
+
+static void
+ensure(const char *uuid, uint64_t gen, uint32_t power, const char *reqid)
+{
+	struct msg_instance_ensure m = { 0 };
+
+	snprintf(m.uuid, sizeof(m.uuid), "%s", uuid);
+	m.generation = gen;
+	m.power = power;
+	spec(&m.spec, uuid);
+	send_cmd(&schema_msg_instance_ensure, &m, reqid);
+}
+
+static int
+setup(void **state)
+{
+	struct driver_opts d = { 0 };
+	struct compute_opts o = { 0 };
+
+	assert_non_null(mkdtemp(tmpdir));
+	d.uri = "test:///default";
+	d.virt_type = DRIVER_VIRT_TEST;
+	d.instances_path = tmpdir;
+	d.shutdown_timeout = 2;
+	if ((drv = driver_new(&d)) == NULL)
+		fail_msg("driver_new: %s", err_msg());
+	o.host = "h1";
+	o.workers = 3;
+	o.send = capture;
+	if ((cmp = compute_new(drv, &o)) == NULL)
+		fail_msg("compute_new: %s", err_msg());
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	compute_free(&cmp);
+	driver_free(&drv);
+	cap_reset();
+	rmdir(tmpdir);
+	return 0;
+}
+
+/* ensure creates the guest in the wanted power state, with its generation
+ * in the domain metadata; the reply carries the request id. */
+static void
+test_ensure_power_moves(void **state)
+{
+	static const uint32_t seq[] = { 1, 4, 1, 3, 1, 7, 1, 4, 7, 3, 4 };
+	struct driver_guest g;
+	char u[37], req[64];
+
+	new_uuid(u);
+	cap_reset();
+	ensure(u, 3, 1, "req-a");
+	assert_int_equal(cap.n, 1);
+	assert_string_equal(last_state()->in_reply_to, "req-a");
+	assert_string_equal(last_state()->result, "ok");
+	assert_true(last_state()->exists);
+	assert_int_equal(last_state()->power_state, 1);
+	assert_int_equal(last_state()->generation, 3);
+	assert_int_equal(driver_guest_get(drv, u, &g), 0);
+	assert_int_equal(g.generation, 3);
+	assert_true(g.managed);
+	assert_string_equal(g.name, name_buf);
+	/* Every move, including from shut-off to paused or suspended. */
+	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		snprintf(req, sizeof(req), "req-move-%zu", i);
+		ensure(u, 3, seq[i], req);
+		assert_string_equal(last_state()->result, "ok");
+		assert_int_equal(last_state()->power_state, seq[i]);
+	}
+	cap_reset();
+}
+
+/* A repeated request id is not executed again: the first reply comes
+ * back, even if the guest has changed since. */
+static void
+test_dedup(void **state)
+{
+	struct compute_stats st;
+	char u[37];
+
+	new_uuid(u);
+	cap_reset();
+	ensure(u, 1, 1, "req-d1");
+	ensure(u, 1, 4, "req-d2");
+	assert_int_equal(last_state()->power_state, 4);
+	ensure(u, 1, 1, "req-d1");	/* duplicate of the first */
+	assert_int_equal(cap.n, 3);
+	assert_string_equal(last_state()->in_reply_to, "req-d1");
+	assert_int_equal(last_state()->power_state, 1);	/* as first sent */
+	{
+		struct driver_guest g;
+
+		assert_int_equal(driver_guest_get(drv, u, &g), 0);
+		assert_int_equal(g.power_state, VIRT_POWER_SHUTDOWN);
+	}
+	compute_stats(cmp, &st);
+	assert_true(st.duplicates >= 1);
+	cap_reset();
+}
+
+/* One request id may serve several instances (multi-create): the dedup key
+ * is (uuid, request id). */
+static void
+test_same_reqid_two_instances(void **state)
+{
+	char a[37], b[37];
+	struct driver_guest g;
+
+	new_uuid(a);
+	new_uuid(b);
+	cap_reset();
+	ensure(a, 1, 1, "req-multi");
+	ensure(b, 1, 1, "req-multi");
+	assert_int_equal(cap.n, 2);
+	assert_int_equal(driver_guest_get(drv, a, &g), 0);
+	assert_int_equal(driver_guest_get(drv, b, &g), 0);
+	cap_reset();
+}
+
+/* A lower generation than seen is refused and does nothing. */
+static void
+test_stale_generation(void **state)
+{
+	struct msg_instance_delete d = { 0 };
+	struct driver_guest g;
+	char u[37];
+
+	new_uuid(u);
+	cap_reset();
+	ensure(u, 5, 1, "req-s1");
+	ensure(u, 4, 4, "req-s2");
+	assert_string_equal(last_state()->result, "stale");
+	assert_true(last_state()->has_fault_code);
+	assert_int_equal(last_state()->fault_code, TS_ECONFLICT);
+	assert_int_equal(driver_guest_get(drv, u, &g), 0);
+	assert_int_equal(g.power_state, VIRT_POWER_RUNNING);
+	snprintf(d.uuid, sizeof(d.uuid), "%s", u);
+	d.generation = 2;
+	send_cmd(&schema_msg_instance_delete, &d, "req-s3");
+	assert_string_equal(last_state()->result, "stale");
+	assert_int_equal(driver_guest_get(drv, u, &g), 0);
+	/* The current generation deletes it; a second delete is a no-op. */
+	d.generation = 5;
+	send_cmd(&schema_msg_instance_delete, &d, "req-s4");
+	assert_string_equal(last_state()->result, "ok");
+	assert_false(last_state()->exists);
+	assert_int_equal(driver_guest_get(drv, u, &g), -1);
+	assert_int_equal(err_code(), TS_ENOT_FOUND);
+	send_cmd(&schema_msg_instance_delete, &d, "req-s5");
+	assert_string_equal(last_state()->result, "ok");
+	assert_false(last_state()->exists);
+	cap_reset();
+}
+
+/* A guest defined by an older generation on this host (fenced) is
+ * refused by the driver even if this agent never saw it (restart). */
+static void
+test_generation_from_metadata(void **state)
+{
+	struct driver_spec s = { 0 };
+	char u[37];
+
+	new_uuid(u);
+	snprintf(s.uuid, sizeof(s.uuid), "%s", u);
+	snprintf(name_buf, sizeof(name_buf), "instance-%s", u);
+	s.name = name_buf;
+	s.vcpus = 1;
+	s.memory_mb = 64;
+	s.generation = 9;
+	assert_int_equal(driver_guest_ensure(drv, &s), 0);
+	cap_reset();
+	ensure(u, 8, 1, "req-m1");
+	assert_string_equal(last_state()->result, "stale");
+	ensure(u, 10, 1, "req-m2");
+	assert_string_equal(last_state()->result, "ok");
+	assert_int_equal(last_state()->generation, 10);
+	cap_reset();
+}
+
+/* Commands are validated again: the domain name must be instance-<uuid>,
+ * sizes in range. Nothing is defined. */
+static void
+test_validation(void **state)
+{
+	struct msg_instance_ensure m = { 0 };
+	struct driver_guest g;
+	char u[37];
+
+	new_uuid(u);
+	snprintf(m.uuid, sizeof(m.uuid), "%s", u);
+	m.generation = 1;
+	m.power = 1;
+	spec(&m.spec, u);
+	m.spec.name = "instance-someone-else";
+	cap_reset();
+	send_cmd(&schema_msg_instance_ensure, &m, "req-v1");
+	assert_string_equal(last_state()->result, "error");
+	assert_int_equal(last_state()->fault_code, TS_EINVALID);
+	spec(&m.spec, u);
+	m.spec.vcpus = 0;
+	send_cmd(&schema_msg_instance_ensure, &m, "req-v2");
+	assert_string_equal(last_state()->result, "error");
+	spec(&m.spec, u);
+	m.spec.image_id = "../../etc/passwd";
+	send_cmd(&schema_msg_instance_ensure, &m, "req-v3");
+	assert_string_equal(last_state()->result, "error");
+	spec(&m.spec, u);
+	m.power = 2;	/* not a power state one can ask for */
+	send_cmd(&schema_msg_instance_ensure, &m, "req-v4");
+	assert_string_equal(last_state()->result, "error");
+	assert_int_equal(driver_guest_get(drv, u, &g), -1);
+	/* Without a request id the command is refused at once. */
+	spec(&m.spec, u);
+	m.power = 1;
+	send_cmd(&schema_msg_instance_ensure, &m, "");
+	assert_string_equal(last_state()->result, "error");
+	assert_int_equal(driver_guest_get(drv, u, &g), -1);
+	cap_reset();
+}
+
+static void
+test_reboot_and_console(void **state)
+{
+	struct msg_instance_action a = { 0 };
+	struct msg_console_get c = { 0 };
+	struct msg_console_output *o;
+	char u[37];
+
+	new_uuid(u);
+	cap_reset();
+	ensure(u, 1, 4, "req-r0");
+	snprintf(a.uuid, sizeof(a.uuid), "%s", u);
+	a.generation = 1;
+	a.action = "reboot_soft";
+	spec(&a.spec, u);
+	/* A reboot starts a stopped guest. */
+	send_cmd(&schema_msg_instance_action, &a, "req-r1");
+	assert_string_equal(last_state()->result, "ok");
+	assert_int_equal(last_state()->power_state, 1);
+	send_cmd(&schema_msg_instance_action, &a, "req-r1b");	/* running */
+	assert_string_equal(last_state()->result, "ok");
+	a.action = "reboot_hard";
+	send_cmd(&schema_msg_instance_action, &a, "req-r2");
+	assert_string_equal(last_state()->result, "ok");
+	a.action = "explode";
+	send_cmd(&schema_msg_instance_action, &a, "req-r3");
+	assert_string_equal(last_state()->result, "error");
+
+	snprintf(c.uuid, sizeof(c.uuid), "%s", u);
+	send_cmd(&schema_msg_console_get, &c, "req-c1");
+	assert_ptr_equal(cap.env[cap.n - 1].type, &schema_msg_console_output);
+	o = cap.env[cap.n - 1].body;
+	assert_true(o->found);
+	assert_string_equal(o->in_reply_to, "req-c1");
+	assert_non_null(strstr(o->output, "defined"));
+	assert_non_null(strstr(o->output, "reboot: Restarting system"));
+	assert_non_null(strstr(o->output, "hard reboot"));
+	/* Console reads are not de-duplicated: asking again answers again. */
+	c.max_bytes = 10;
+	send_cmd(&schema_msg_console_get, &c, "req-c1");
+	o = cap.env[cap.n - 1].body;
+	assert_int_equal(strlen(o->output), 10);
+	new_uuid(c.uuid);
+	send_cmd(&schema_msg_console_get, &c, "req-c2");
+	o = cap.env[cap.n - 1].body;
+	assert_false(o->found);
+	cap_reset();
+}
+
+/* Orphans (unknown to the controller) are only logged unless the agent
+ * is configured to destroy them. */
+static void
+test_orphan(void **state)
+{
+	struct msg_instance_delete d = { 0 };
+	struct driver_guest g;
+	char u[37];
+
+	new_uuid(u);
+	cap_reset();
+	ensure(u, 1, 1, "req-o1");
+	snprintf(d.uuid, sizeof(d.uuid), "%s", u);
+	d.orphan = true;
+	send_cmd(&schema_msg_instance_delete, &d, "req-o2");
+	assert_string_equal(last_state()->result, "ok");
+	assert_true(last_state()->exists);
+	assert_int_equal(driver_guest_get(drv, u, &g), 0);
+	cap_reset();
+}
+
+static void
+test_uptime(void **state)
+{
+	struct msg_host_uptime_get q = { 0 };
+	struct msg_host_uptime *r;
+
+	cap_reset();
+	q.host = "h1";
+	send_cmd(&schema_msg_host_uptime_get, &q, "req-u1");
+	assert_int_equal(cap.n, 1);
+	assert_ptr_equal(cap.env[0].type, &schema_msg_host_uptime);
+	r = cap.env[0].body;
+	assert_string_equal(r->in_reply_to, "req-u1");
+	assert_true(r->uptime_s > 0);
+	assert_int_equal(r->load_milli.n, 3);
+	/* Another host's question is not answered. */
+	q.host = "h2";
+	send_cmd(&schema_msg_host_uptime_get, &q, "req-u2");
+	assert_int_equal(cap.n, 1);
+	cap_reset();
+}
+
+/* Many instances at once on several workers: each gets its reply, in
+ * order per instance. */
+static void
+test_parallel(void **state)
+{
+	char u[20][37], req[64];
+	struct driver_guest *gs;
+	size_t n, mine = 0;
+
+	cap_reset();
+	for (int i = 0; i < 20; i++) {
+		struct msg_instance_ensure m = { 0 };
+		struct codec_envelope env;
+		struct ts_buf b = { 0 };
+
+		new_uuid(u[i]);
+		memcpy(m.uuid, u[i], sizeof(m.uuid));
+		m.generation = 1;
+		m.power = 1;
+		spec(&m.spec, u[i]);
+		snprintf(req, sizeof(req), "req-p%d", i);
+		assert_int_equal(codec_envelope_encode(
+		    &schema_msg_instance_ensure, &m, req, "ctl", &b), 0);
+		memset(&env, 0, sizeof(env));
+		assert_int_equal(codec_envelope_decode(b.data, b.len,
+		    SCHEMA_FROM_CONTROLLER, &env), 0);
+		ts_buf_free(&b);
+		assert_int_equal(compute_handle(cmp, &env), 1);
+		codec_envelope_clear(&env);
+	}
+	compute_drain(cmp);
+	assert_int_equal(cap.n, 20);
+	for (size_t i = 0; i < cap.n; i++)
+		assert_string_equal(((struct msg_instance_state *)
+		    cap.env[i].body)->result, "ok");
+	assert_int_equal(driver_guests_list(drv, &gs, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		for (int j = 0; j < 20; j++)
+			mine += strcmp(gs[i].uuid, u[j]) == 0;
+	free(gs);
+	assert_int_equal(mine, 20);
+	cap_reset();
+}
+
+/* Without a driver every command is answered with the reason. */
+static void
+test_unavailable(void **state)
+{
+	struct compute_opts o = { 0 };
+	struct compute *c2;
+	struct msg_instance_ensure m = { 0 };
+	struct codec_envelope env;
+	struct ts_buf b = { 0 };
+	char u[37];
+
+	o.host = "h1";
+	o.send = capture;
+	o.unavailable = "no qemu here";
+	assert_non_null(c2 = compute_new(NULL, &o));
+	new_uuid(u);
+	snprintf(m.uuid, sizeof(m.uuid), "%s", u);
+	m.generation = 1;
+	m.power = 1;
+	spec(&m.spec, u);
+	assert_int_equal(codec_envelope_encode(&schema_msg_instance_ensure, &m,
+	    "req-x", "ctl", &b), 0);
+	memset(&env, 0, sizeof(env));
+	assert_int_equal(codec_envelope_decode(b.data, b.len,
+	    SCHEMA_FROM_CONTROLLER, &env), 0);
+	ts_buf_free(&b);
+	cap_reset();
+	assert_int_equal(compute_handle(c2, &env), 1);
+	codec_envelope_clear(&env);
+	assert_int_equal(cap.n, 1);
+	assert_string_equal(last_state()->result, "error");
+	assert_non_null(strstr(last_state()->fault_message, "no qemu here"));
+	compute_free(&c2);
+	assert_null(c2);
+	cap_reset();
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ensure_power_moves),
+		cmocka_unit_test(test_dedup),
+		cmocka_unit_test(test_same_reqid_two_instances),
+		cmocka_unit_test(test_stale_generation),
+		cmocka_unit_test(test_generation_from_metadata),
+		cmocka_unit_test(test_validation),
+		cmocka_unit_test(test_reboot_and_console),
+		cmocka_unit_test(test_orphan),
+		cmocka_unit_test(test_uptime),
+		cmocka_unit_test(test_parallel),
+		cmocka_unit_test(test_unavailable),
+	};
+
+	log_init("compute_agent_test", LOG_LVL_ERROR, LOG_TO_STDERR, NULL);
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

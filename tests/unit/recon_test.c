@@ -1,0 +1,882 @@
+/*
+ * recon_test: the controller's scheduler (controller/scheduler.c) and
+ * reconciler (controller/recon.c) over a real LMDB store (controller/db.c,
+ * controller/compute_db.c) and a real bus pair on 127.0.0.1: recon posts
+ * commands to the server end, the test reads them as agent "h1" from the
+ * client end and answers by handing instance_state envelopes to recon as
+ * the bus thread would. recon's thread is not started: recon_sync() and
+ * recon_scan() run its work on the test's thread, so every step is
+ * deterministic.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "bus.h"
+#include "codec.h"
+#include "compute_db.h"
+#include "db.h"
+#include "err.h"
+#include "log.h"
+#include "msg_gen.h"
+#include "recon.h"
+#include "scheduler.h"
+#include "store.h"
+
+#define WAIT_MS	3000
+
+static char		 dir[] = "/tmp/recon_test.XXXXXX";
+static struct store	*st;
+static struct bus	*srv, *cli;
+static struct sched	*sch;
+static struct recon	*rec;
+
+static int64_t
+mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- fixtures ----------------------------------------------------------- */
+
+struct host_arg {
+	const char	*host;
+	uint32_t	 vcpus;
+	uint64_t	 mem;
+	int64_t		 seen;
+	int		 disabled;
+};
+
+static int
+put_host(struct store_txn *txn, void *arg)
+{
+	struct host_arg *h = arg;
+	struct rec_service s = { 0 };
+	struct rec_hypervisor hv = { 0 };
+	struct rec_service old;
+
+	if (db_service_by_host(txn, h->host, &old) == 0) {
+		snprintf(s.id, sizeof(s.id), "%s", old.id);
+		codec_clear(&schema_rec_service, &old);
+	} else {
+		db_uuid(s.id);
+	}
+	s.host = (char *)h->host;
+	s.binary = "tinystack-agent";
+	s.topic = "compute";
+	s.disabled = h->disabled;
+	s.last_seen_at = h->seen;
+	if (db_hypervisor_by_host(txn, h->host, &hv) == 0) {
+		char id[37];
+
+		snprintf(id, sizeof(id), "%s", hv.id);
+		codec_clear(&schema_rec_hypervisor, &hv);
+		memset(&hv, 0, sizeof(hv));
+		snprintf(hv.id, sizeof(hv.id), "%s", id);
+	} else {
+		memset(&hv, 0, sizeof(hv));
+		db_uuid(hv.id);
+	}
+	hv.host = (char *)h->host;
+	hv.hypervisor_type = "TEST";
+	hv.libvirt_uri = "test:///default";
+	hv.cpu_model = "x";
+	hv.cpu_arch = "x86_64";
+	hv.vcpus = h->vcpus;
+	hv.memory_mb = h->mem;
+	hv.local_gb = 100;
+	if (db_service_put(txn, &s) == -1 || db_hypervisor_put(txn, &hv) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+host(const char *name, uint32_t vcpus, uint64_t mem, int up, int disabled)
+{
+	struct host_arg h = { name, vcpus, mem, up ? db_now_ms() :
+	    db_now_ms() - 3600 * 1000, disabled };
+
+	assert_int_equal(store_write(st, put_host, &h), 0);
+	assert_int_equal(sched_refresh(sch), 0);
+}
+
+/* Read everything the client end has received, up to ms. */
+struct got {
+	struct codec_envelope	env[32];
+	size_t			n;
+};
+
+static void
+got_clear(struct got *g)
+{
+	for (size_t i = 0; i < g->n; i++)
+		codec_envelope_clear(&g->env[i]);
+	g->n = 0;
+}
+
+static void
+pump(struct got *g, int64_t ms)
+{
+	int64_t until = mono() + ms;
+
+	while (mono() < until) {
+		struct bus_msg m;
+
+		if (bus_poll(srv, 5, &m) == 1)
+			bus_msg_clear(&m);
+		while (bus_poll(cli, 5, &m) == 1) {
+			if (g && g->n < 32) {
+				memset(&g->env[g->n], 0, sizeof(g->env[0]));
+				if (codec_envelope_decode(m.data, m.len,
+				    SCHEMA_FROM_CONTROLLER, &g->env[g->n]) == 0)
+					g->n++;
+			}
+			bus_msg_clear(&m);
+		}
+	}
+}
+
+/* Wait for exactly one command to arrive. */
+static struct codec_envelope *
+one(struct got *g)
+{
+	got_clear(g);
+	for (int64_t until = mono() + WAIT_MS; g->n == 0 && mono() < until;)
+		pump(g, 50);
+	pump(g, 100);
+	assert_int_equal(g->n, 1);
+	return &g->env[0];
+}
+
+/* Wait for the command of type about uuid among whatever else comes
+ * (reports re-create earlier tests' instances too). */
+static struct codec_envelope *
+find(struct got *g, const struct schema_type *type, const char *uuid)
+{
+	got_clear(g);
+	for (int64_t until = mono() + WAIT_MS; mono() < until;) {
+		pump(g, 50);
+		for (size_t k = 0; k < g->n; k++) {
+			/* uuid is the first field of every compute command */
+			if (g->env[k].type == type &&
+			    strcmp((const char *)g->env[k].body, uuid) == 0)
+				return &g->env[k];
+		}
+	}
+	fail_msg("no %s about %s", type->name, uuid);
+	return NULL;
+}
+
+static void
+none(struct got *g)
+{
+	got_clear(g);
+	pump(g, 300);
+	assert_int_equal(g->n, 0);
+}
+
+static int
+setup(void **state)
+{
+	struct store_opts so = { 0 };
+	struct bus_opts bo;
+	struct sched_opts sc = { 0 };
+	struct recon_opts ro = { 0 };
+	struct got g = { .n = 0 };
+
+	assert_non_null(mkdtemp(dir));
+	so.path = dir;
+	so.tables = db_tables;
+	so.map_size = 64 << 20;
+	assert_non_null(st = store_open(&so));
+	assert_int_equal(db_sync(st), 0);
+	bus_opts_init(&bo);
+	bo.curve = 0;
+	bo.endpoint = "tcp://127.0.0.1:*";
+	assert_non_null(srv = bus_server_new(&bo));
+	bus_opts_init(&bo);
+	bo.curve = 0;
+	bo.endpoint = bus_endpoint(srv);
+	bo.identity = "h1";
+	assert_non_null(cli = bus_client_new(&bo));
+	/* Let the server learn the route to h1. */
+	for (int64_t until = mono() + WAIT_MS; mono() < until &&
+	    !bus_client_connected(cli);)
+		pump(&g, 20);
+	pump(&g, 200);
+	got_clear(&g);
+	sc.cpu_allocation_ratio = 1.0;
+	sc.ram_allocation_ratio = 1.0;
+	sc.disk_allocation_ratio = 1.0;
+	sc.default_az = "nova";
+	sc.service_down_ms = 60000;
+	assert_non_null(sch = sched_new(st, &sc));
+	ro.controller_host = "ctl";
+	ro.build_timeout = 30;
+	ro.action_timeout = 10;
+	ro.resend_interval = 1;
+	ro.console_timeout = 1;
+	assert_non_null(rec = recon_new(st, srv, sch, &ro));
+	host("h1", 4, 4096, 1, 0);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	recon_free(&rec);
+	sched_free(&sch);
+	bus_free(&cli);
+	bus_free(&srv);
+	store_free(&st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+/* ---- instances ----------------------------------------------------------- */
+
+struct mk {
+	char		 uuid[37];
+	const char	*host;
+	const char	*vm_state;
+	const char	*task;
+	uint32_t	 want;
+	char		 reqid[65];
+};
+
+static int
+mk_fn(struct store_txn *txn, void *arg)
+{
+	struct mk *m = arg;
+	struct rec_instance i;
+	int rc;
+
+	memset(&i, 0, sizeof(i));
+	snprintf(i.uuid, sizeof(i.uuid), "%s", m->uuid);
+	i.name = strdup("vm");
+	i.project_id = strdup("p1");
+	i.user_id = strdup("u1");
+	i.reservation_id = strdup("r-1");
+	i.hostname = strdup("vm");
+	i.flavor.id = strdup("1");
+	i.flavor.name = strdup("f1");
+	i.flavor.vcpus = 1;
+	i.flavor.ram = 512;
+	i.image_ref = strdup("");
+	i.availability_zone = strdup("nova");
+	i.host = m->host ? strdup(m->host) : NULL;
+	i.vm_state = strdup(m->vm_state);
+	i.want_power = m->want;
+	i.power_state = m->want;
+	i.generation = 1;
+	i.created_at = db_now_ms();
+	rc = 0;
+	if (m->task)
+		rc = recon_task_begin(rec, txn, &i, m->task, m->reqid, "u1",
+		    "p1", db_now_ms());
+	if (rc == 0)
+		rc = cdb_instance_put(txn, &i, NULL);
+	if (rc == 0 && m->host)
+		rc = cdb_host_usage_add(txn, m->host, 1, 512, 0, 1);
+	if (rc == 0)
+		rc = cdb_usage_add(txn, "p1", 1, 1, 512);
+	codec_clear(&schema_rec_instance, &i);
+	return rc;
+}
+
+static void
+mk(struct mk *m)
+{
+	db_uuid(m->uuid);
+	if (m->task)
+		snprintf(m->reqid, sizeof(m->reqid), "req-%s", m->uuid);
+	assert_int_equal(store_write(st, mk_fn, m), 0);
+}
+
+static int
+get(const char *uuid, struct rec_instance *i)
+{
+	struct store_txn *txn = NULL;
+	int rc;
+
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	rc = cdb_instance_get(txn, uuid, i);
+	store_txn_end(&txn);
+	return rc;
+}
+
+static void
+dispatch(const char *uuid)
+{
+	struct rec_instance i;
+
+	assert_int_equal(get(uuid, &i), 0);
+	recon_dispatch(rec, &i);
+	codec_clear(&schema_rec_instance, &i);
+}
+
+/* The agent's answer, handed over as the bus thread does. */
+static void
+answer(const char *from, const char *uuid, const char *reqid, bool exists,
+    uint32_t power, const char *result, uint64_t gen)
+{
+	struct msg_instance_state m = { 0 };
+	struct codec_envelope env;
+	struct ts_buf b = { 0 };
+
+	snprintf(m.uuid, sizeof(m.uuid), "%s", uuid);
+	m.generation = gen;
+	m.exists = exists;
+	m.power_state = power;
+	m.state = exists ? "running" : "absent";
+	m.in_reply_to = (char *)reqid;
+	m.result = (char *)result;
+	if (result && strcmp(result, "ok") != 0) {
+		m.has_fault_code = true;
+		m.fault_code = TS_EIO;
+		m.fault_message = "libvirt said no";
+	}
+	assert_int_equal(codec_envelope_encode(&schema_msg_instance_state, &m,
+	    reqid, from, &b), 0);
+	memset(&env, 0, sizeof(env));
+	assert_int_equal(codec_envelope_decode(b.data, b.len, SCHEMA_FROM_AGENT,
+	    &env), 0);
+	ts_buf_free(&b);
+	assert_int_equal(recon_agent_msg(rec, from, &env), 1);
+	assert_null(env.body);		/* taken */
+	codec_envelope_clear(&env);
+	recon_sync(rec);
+}
+
+static void
+report(const struct sch_guest *g, size_t n, int hello)
+{
+	recon_host_report(rec, "h1", g, n, hello);
+	recon_sync(rec);
+}
+
+/* ---- scheduler ----------------------------------------------------------- */
+
+struct claim_arg {
+	struct sched_request	 r;
+	struct sched_hosts	*c;
+	char			 host[SCHED_NAME_MAX + 1];
+};
+
+static int
+claim_fn(struct store_txn *txn, void *arg)
+{
+	struct claim_arg *a = arg;
+
+	return sched_claim(sch, txn, &a->r, a->c, a->host);
+}
+
+static void
+test_sched_filters(void **state)
+{
+	struct sched_request r = { .vcpus = 1, .memory_mb = 512 };
+	struct sched_hosts c;
+
+	host("h2", 8, 8192, 1, 0);
+	host("h3", 8, 8192, 0, 0);	/* down */
+	host("h4", 8, 8192, 1, 1);	/* disabled */
+	assert_int_equal(sched_rank(sch, &r, &c), 0);
+	assert_int_equal(c.n, 2);
+	assert_string_equal(c.host[0], "h2");	/* spread: most free RAM */
+	assert_string_equal(c.host[1], "h1");
+	sched_hosts_free(&c);
+	r.memory_mb = 6000;			/* only h2 has that much */
+	assert_int_equal(sched_rank(sch, &r, &c), 0);
+	assert_int_equal(c.n, 1);
+	sched_hosts_free(&c);
+	r.memory_mb = 512;
+	r.vcpus = 6;				/* h1 has 4 */
+	assert_int_equal(sched_rank(sch, &r, &c), 0);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.host[0], "h2");
+	sched_hosts_free(&c);
+	r.vcpus = 1;
+	r.az = "elsewhere";
+	assert_int_equal(sched_rank(sch, &r, &c), -1);
+	assert_int_equal(err_code(), TS_EINVALID);
+	r.az = "nova";
+	r.force_host = "h1";
+	assert_int_equal(sched_rank(sch, &r, &c), 0);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.host[0], "h1");
+	sched_hosts_free(&c);
+	r.force_host = "nohost";
+	assert_int_equal(sched_rank(sch, &r, &c), -1);
+	assert_int_equal(sched_host_up(sch, "h1"), 1);
+	assert_int_equal(sched_host_up(sch, "h3"), 0);
+	/* Out of service again for the other tests. */
+	host("h2", 8, 8192, 0, 0);
+	host("h4", 8, 8192, 0, 1);
+}
+
+/* Claims re-read the transaction's numbers: 12 concurrent claims on a
+ * host with room for 4 (vCPUs) give exactly 4, though every racer ranked
+ * it with room free. */
+struct racer {
+	int	ok;
+};
+
+static void *
+race(void *arg)
+{
+	struct racer *rc = arg;
+	struct sched_request r = { .vcpus = 1, .memory_mb = 64 };
+	struct sched_hosts c;
+	struct claim_arg a;
+
+	if (sched_rank(sch, &r, &c) == -1)
+		return NULL;
+	a.r = r;
+	a.c = &c;
+	rc->ok = store_write(st, claim_fn, &a) == 0;
+	sched_hosts_free(&c);
+	return NULL;
+}
+
+static void
+test_sched_claims_never_overallocate(void **state)
+{
+	pthread_t t[12];
+	struct racer r[12];
+	struct rec_host_usage u;
+	struct store_txn *txn = NULL;
+	int won = 0;
+
+	/* Only h5 in service: h1 is disabled for the race. */
+	host("h1", 4, 4096, 1, 1);
+	host("h5", 4, 4096, 1, 0);
+	memset(r, 0, sizeof(r));
+	for (int i = 0; i < 12; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, race, &r[i]), 0);
+	for (int i = 0; i < 12; i++) {
+		pthread_join(t[i], NULL);
+		won += r[i].ok;
+	}
+	assert_int_equal(won, 4);
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	assert_int_equal(cdb_host_usage_get(txn, "h5", &u), 0);
+	store_txn_end(&txn);
+	assert_int_equal(u.vcpus, 4);
+	assert_int_equal(u.memory_mb, 4 * 64);
+	assert_int_equal(u.instances, 4);
+	host("h1", 4, 4096, 1, 0);
+}
+
+/* ---- reconciler ---------------------------------------------------------- */
+
+static void
+test_build_completes(void **state)
+{
+	struct mk m = { .host = "h1", .vm_state = VM_BUILDING,
+	    .task = "spawning", .want = 1 };
+	struct msg_instance_ensure *e;
+	struct codec_envelope *env;
+	struct rec_instance i;
+	struct rec_instance_action a;
+	struct store_txn *txn = NULL;
+	struct got g = { .n = 0 };
+
+	mk(&m);
+	dispatch(m.uuid);
+	env = one(&g);
+	assert_ptr_equal(env->type, &schema_msg_instance_ensure);
+	assert_string_equal(env->request_id, m.reqid);
+	e = env->body;
+	assert_string_equal(e->uuid, m.uuid);
+	assert_int_equal(e->generation, 1);
+	assert_int_equal(e->power, 1);
+	assert_string_equal(e->task, "spawning");
+	assert_int_equal(e->spec.memory_mb, 512);
+	assert_non_null(strstr(e->spec.name, m.uuid));
+	/* A late answer to an unknown request changes only the power. */
+	answer("h1", m.uuid, "req-other", true, 3, "ok", 1);
+	assert_int_equal(get(m.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_BUILDING);
+	assert_string_equal(i.task_state, "spawning");
+	codec_clear(&schema_rec_instance, &i);
+	/* Another host's word about it is ignored. */
+	answer("h9", m.uuid, m.reqid, true, 1, "ok", 1);
+	assert_int_equal(get(m.uuid, &i), 0);
+	assert_string_equal(i.task_state, "spawning");
+	codec_clear(&schema_rec_instance, &i);
+	answer("h1", m.uuid, m.reqid, true, 1, "ok", 1);
+	assert_int_equal(get(m.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_ACTIVE);
+	assert_null(i.task_state);
+	assert_null(i.task_request_id);
+	assert_int_equal(i.power_state, 1);
+	assert_true(i.launched_at > 0);
+	codec_clear(&schema_rec_instance, &i);
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	assert_int_equal(cdb_action_get(txn, m.uuid, m.reqid, &a), 0);
+	store_txn_end(&txn);
+	assert_string_equal(a.action, "create");
+	assert_int_equal(a.events.n, 1);
+	assert_string_equal(a.events.items[0].result, "Success");
+	assert_true(a.events.items[0].finish_time > 0);
+	codec_clear(&schema_rec_instance_action, &a);
+	got_clear(&g);
+}
+
+/* Unanswered commands are sent again with the same request id; past the
+ * deadline the instance goes to ERROR with a fault. */
+static void
+test_resend_then_deadline(void **state)
+{
+	struct mk m = { .host = "h1", .vm_state = VM_BUILDING,
+	    .task = "spawning", .want = 1 };
+	struct codec_envelope *env;
+	struct rec_instance i;
+	struct recon_stats rs;
+	struct got g = { .n = 0 };
+
+	mk(&m);
+	dispatch(m.uuid);
+	env = one(&g);
+	assert_string_equal(env->request_id, m.reqid);
+	recon_scan(rec, db_now_ms());		/* too early to resend */
+	none(&g);
+	usleep(1100 * 1000);
+	recon_scan(rec, db_now_ms());
+	env = one(&g);
+	assert_ptr_equal(env->type, &schema_msg_instance_ensure);
+	assert_string_equal(env->request_id, m.reqid);
+	recon_stats(rec, &rs);
+	assert_true(rs.resent >= 1);
+	recon_scan(rec, db_now_ms() + 31 * 1000);
+	assert_int_equal(get(m.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_ERROR);
+	assert_null(i.task_state);
+	assert_true(i.has_fault);
+	assert_non_null(strstr(i.fault.message, "Timed out after 30 s waiting "
+	    "for host h1 to finish spawning"));
+	codec_clear(&schema_rec_instance, &i);
+	got_clear(&g);
+}
+
+static void
+test_failed_build_and_action(void **state)
+{
+	struct mk m = { .host = "h1", .vm_state = VM_BUILDING,
+	    .task = "spawning", .want = 1 };
+	struct mk s = { .host = "h1", .vm_state = VM_ACTIVE,
+	    .task = "powering-off", .want = 1 };
+	struct rec_instance i;
+
+	mk(&m);
+	answer("h1", m.uuid, m.reqid, false, 0, "error", 1);
+	assert_int_equal(get(m.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_ERROR);
+	assert_string_equal(i.fault.message, "libvirt said no");
+	codec_clear(&schema_rec_instance, &i);
+	/* A failed stop leaves the instance as the host has it. */
+	mk(&s);
+	answer("h1", s.uuid, s.reqid, true, 1, "error", 1);
+	assert_int_equal(get(s.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_ACTIVE);
+	assert_null(i.task_state);
+	assert_int_equal(i.want_power, 1);
+	codec_clear(&schema_rec_instance, &i);
+}
+
+static void
+test_delete_releases(void **state)
+{
+	struct mk m = { .host = "h1", .vm_state = VM_ACTIVE,
+	    .task = "deleting", .want = 1 };
+	struct rec_compute_usage u0, u1;
+	struct rec_host_usage h0, h1;
+	struct store_txn *txn = NULL;
+	struct rec_instance i;
+	struct codec_envelope *env;
+	struct got g = { .n = 0 };
+
+	mk(&m);
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	assert_int_equal(cdb_usage_get(txn, "p1", &u0), 0);
+	assert_int_equal(cdb_host_usage_get(txn, "h1", &h0), 0);
+	store_txn_end(&txn);
+	dispatch(m.uuid);
+	env = one(&g);
+	assert_ptr_equal(env->type, &schema_msg_instance_delete);
+	/* A failed delete is retried, never given up. */
+	answer("h1", m.uuid, m.reqid, true, 1, "error", 1);
+	assert_int_equal(get(m.uuid, &i), 0);
+	assert_string_equal(i.task_state, "deleting");
+	codec_clear(&schema_rec_instance, &i);
+	recon_scan(rec, db_now_ms() + 3600 * 1000);	/* no deadline */
+	assert_int_equal(get(m.uuid, &i), 0);
+	assert_string_equal(i.task_state, "deleting");
+	codec_clear(&schema_rec_instance, &i);
+	answer("h1", m.uuid, m.reqid, false, 0, "ok", 1);
+	assert_int_equal(get(m.uuid, &i), -1);
+	assert_int_equal(err_code(), TS_ENOT_FOUND);
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	assert_int_equal(cdb_usage_get(txn, "p1", &u1), 0);
+	assert_int_equal(cdb_host_usage_get(txn, "h1", &h1), 0);
+	store_txn_end(&txn);
+	assert_int_equal(u1.instances, u0.instances - 1);
+	assert_int_equal(u1.ram, u0.ram - 512);
+	assert_int_equal(h1.vcpus, h0.vcpus - 1);
+	assert_int_equal(h1.memory_mb, h0.memory_mb - 512);
+	got_clear(&g);
+}
+
+/* Level-triggered: a missing guest is re-created, a wrong power state is
+ * corrected, an unknown instance-* guest is reported as an orphan, a
+ * foreign guest is left alone, a guest that stopped by itself makes the
+ * instance SHUTOFF. */
+static void
+test_reconcile_report(void **state)
+{
+	struct mk a = { .host = "h1", .vm_state = VM_ACTIVE, .want = 1 };
+	struct mk p = { .host = "h1", .vm_state = VM_PAUSED, .want = 3 };
+	struct sch_guest gs[4];
+	struct codec_envelope *env;
+	struct rec_instance i;
+	char orphan[37];
+	struct got g = { .n = 0 };
+
+	mk(&a);
+	mk(&p);
+	db_uuid(orphan);
+	memset(gs, 0, sizeof(gs));
+	/* a missing; p running instead of paused; an orphan; "test". */
+	snprintf(gs[0].uuid, sizeof(gs[0].uuid), "%s", p.uuid);
+	gs[0].name = "instance-p";
+	gs[0].power_state = 1;
+	snprintf(gs[1].uuid, sizeof(gs[1].uuid), "%s", orphan);
+	gs[1].name = "instance-orphan";
+	gs[1].power_state = 1;
+	db_uuid(gs[2].uuid);
+	gs[2].name = "test";
+	gs[2].power_state = 1;
+	/* Commands of earlier tests to other instances may still be due. */
+	got_clear(&g);
+	report(gs, 3, 0);
+	pump(&g, 500);
+	{
+		int ensure_a = 0, ensure_p = 0, orphan_del = 0, other = 0;
+
+		for (size_t k = 0; k < g.n; k++) {
+			env = &g.env[k];
+			if (env->type == &schema_msg_instance_ensure) {
+				struct msg_instance_ensure *e = env->body;
+
+				if (strcmp(e->uuid, a.uuid) == 0 &&
+				    e->power == 1)
+					ensure_a++;
+				else if (strcmp(e->uuid, p.uuid) == 0 &&
+				    e->power == 3)
+					ensure_p++;
+				else
+					other++;
+			} else if (env->type == &schema_msg_instance_delete) {
+				struct msg_instance_delete *d = env->body;
+
+				if (strcmp(d->uuid, orphan) == 0 && d->orphan)
+					orphan_del++;
+				else
+					other++;
+			}
+		}
+		assert_int_equal(ensure_a, 1);
+		assert_int_equal(ensure_p, 1);
+		assert_int_equal(orphan_del, 1);
+		/* Only re-creations of earlier tests' instances, no other
+		 * delete, nothing about the foreign "test" guest. */
+		for (size_t k = 0; k < g.n; k++) {
+			env = &g.env[k];
+			if (env->type == &schema_msg_instance_delete)
+				assert_string_equal(((struct msg_instance_delete
+				    *)env->body)->uuid, orphan);
+			else
+				assert_string_not_equal(((struct
+				    msg_instance_ensure *)env->body)->uuid,
+				    gs[2].uuid);
+		}
+		assert_int_equal(other, (int)g.n - 3);
+	}
+	/* The same report right away sends nothing more (rate limit). */
+	report(gs, 3, 0);
+	none(&g);
+	/* a is back, shut off by itself: the instance becomes SHUTOFF. */
+	snprintf(gs[3].uuid, sizeof(gs[3].uuid), "%s", a.uuid);
+	gs[3].name = "instance-a";
+	gs[3].power_state = 4;
+	gs[0].power_state = 3;
+	report(&gs[3], 1, 0);
+	report(gs, 1, 0);
+	assert_int_equal(get(a.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_STOPPED);
+	assert_int_equal(i.want_power, 4);
+	assert_int_equal(i.power_state, 4);
+	codec_clear(&schema_rec_instance, &i);
+	assert_int_equal(get(p.uuid, &i), 0);
+	assert_int_equal(i.power_state, 3);
+	assert_string_equal(i.vm_state, VM_PAUSED);
+	codec_clear(&schema_rec_instance, &i);
+	got_clear(&g);
+}
+
+/* A host that is down: a delete completes locally with a tombstone; when
+ * the host reports the guest, it is deleted; when the guest is gone, so is
+ * the tombstone. */
+static void
+test_local_delete_tombstone(void **state)
+{
+	struct mk m = { .host = "h1", .vm_state = VM_ACTIVE,
+	    .task = "deleting", .want = 1 };
+	struct rec_instance_tombstone tb;
+	struct store_txn *txn = NULL;
+	struct codec_envelope *env;
+	struct sch_guest gs[1];
+	struct rec_instance i;
+	struct got g = { .n = 0 };
+
+	mk(&m);
+	host("h1", 4, 4096, 0, 0);			/* down */
+	recon_scan(rec, db_now_ms());
+	assert_int_equal(get(m.uuid, &i), -1);
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	assert_int_equal(cdb_tombstone_get(txn, m.uuid, &tb), 0);
+	store_txn_end(&txn);
+	assert_string_equal(tb.host, "h1");
+	codec_clear(&schema_rec_instance_tombstone, &tb);
+	host("h1", 4, 4096, 1, 0);			/* back */
+	got_clear(&g);
+	pump(&g, 200);
+	memset(gs, 0, sizeof(gs));
+	snprintf(gs[0].uuid, sizeof(gs[0].uuid), "%s", m.uuid);
+	gs[0].name = "instance-x";
+	gs[0].power_state = 1;
+	report(gs, 1, 1);
+	env = find(&g, &schema_msg_instance_delete, m.uuid);
+	assert_false(((struct msg_instance_delete *)env->body)->orphan);
+	answer("h1", m.uuid, env->request_id, false, 0, "ok", 1);
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	assert_int_equal(cdb_tombstone_get(txn, m.uuid, &tb), -1);
+	store_txn_end(&txn);
+	got_clear(&g);
+}
+
+/* A guest whose instance lives on another host is fenced (deleted). */
+static void
+test_fencing(void **state)
+{
+	struct mk m = { .host = "h7", .vm_state = VM_ACTIVE, .want = 1 };
+	struct sch_guest gs[1];
+	struct got g = { .n = 0 };
+
+	mk(&m);
+	memset(gs, 0, sizeof(gs));
+	snprintf(gs[0].uuid, sizeof(gs[0].uuid), "%s", m.uuid);
+	gs[0].name = "instance-moved";
+	gs[0].power_state = 1;
+	got_clear(&g);
+	pump(&g, 200);
+	got_clear(&g);
+	report(gs, 1, 0);
+	pump(&g, 500);
+	{
+		int dels = 0;
+
+		/* (Other instances of h1 missing from this report are
+		 * re-created; only the moved one may be deleted.) */
+		for (size_t k = 0; k < g.n; k++) {
+			struct msg_instance_delete *d;
+
+			if (g.env[k].type != &schema_msg_instance_delete)
+				continue;
+			d = g.env[k].body;
+			assert_string_equal(d->uuid, m.uuid);
+			assert_int_equal(d->generation, 1);
+			assert_false(d->orphan);
+			dels++;
+		}
+		assert_int_equal(dels, 1);
+	}
+	got_clear(&g);
+}
+
+/* The start-up audit recounts usage and claims from the instances. */
+static int
+skew_fn(struct store_txn *txn, void *arg)
+{
+	if (cdb_usage_add(txn, "p1", 7, 7, 7) == -1 ||
+	    cdb_usage_add(txn, "ghost", 3, 3, 3) == -1)
+		return -1;
+	return cdb_host_usage_add(txn, "h1", 5, 5, 5, 5);
+}
+
+static void
+test_audit(void **state)
+{
+	struct rec_compute_usage u1, u2, g;
+	struct rec_host_usage h1, h2;
+	struct store_txn *txn = NULL;
+	int fixed;
+
+	/* Whatever earlier tests left is consistent... */
+	assert_int_equal(recon_audit(rec, &fixed), 0);
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	assert_int_equal(cdb_usage_get(txn, "p1", &u1), 0);
+	assert_int_equal(cdb_host_usage_get(txn, "h1", &h1), 0);
+	store_txn_end(&txn);
+	/* ...and a skew is put right. */
+	assert_int_equal(store_write(st, skew_fn, NULL), 0);
+	assert_int_equal(recon_audit(rec, &fixed), 0);
+	assert_int_equal(fixed, 3);
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	assert_int_equal(cdb_usage_get(txn, "p1", &u2), 0);
+	assert_int_equal(cdb_usage_get(txn, "ghost", &g), 0);
+	assert_int_equal(cdb_host_usage_get(txn, "h1", &h2), 0);
+	store_txn_end(&txn);
+	assert_int_equal(u2.instances, u1.instances);
+	assert_int_equal(u2.ram, u1.ram);
+	assert_int_equal(g.instances, 0);
+	assert_int_equal(h2.vcpus, h1.vcpus);
+	assert_int_equal(h2.instances, h1.instances);
+	assert_int_equal(recon_audit(rec, &fixed), 0);
+	assert_int_equal(fixed, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sched_filters),
+		cmocka_unit_test(test_build_completes),
+		cmocka_unit_test(test_resend_then_deadline),
+		cmocka_unit_test(test_failed_build_and_action),
+		cmocka_unit_test(test_delete_releases),
+		cmocka_unit_test(test_reconcile_report),
+		cmocka_unit_test(test_local_delete_tombstone),
+		cmocka_unit_test(test_fencing),
+		cmocka_unit_test(test_audit),
+		cmocka_unit_test(test_sched_claims_never_overallocate),
+	};
+
+	log_init("recon_test", LOG_LVL_ERROR, LOG_TO_STDERR, NULL);
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
