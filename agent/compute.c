@@ -369,6 +369,20 @@ run_ensure(struct compute *c, struct job *j, size_t *len)
 	if (!gen_admit(c, m->uuid, m->generation))
 		return state_reply(c, j, m->uuid, "stale", len);
 	spec_fill(&s, m->uuid, m->generation, &m->spec);
+	/* A rebuild replaces a guest of an older generation; once the guest
+	 * carries this generation a repeated command is a plain ensure. */
+	if (m->has_rebuild && m->rebuild) {
+		struct driver_guest g;
+
+		if (driver_guest_get(c->drv, m->uuid, &g) == 0 &&
+		    g.generation < m->generation) {
+			log_info("instance %s: rebuilding (generation %llu -> "
+			    "%llu)", m->uuid, (unsigned long long)g.generation,
+			    (unsigned long long)m->generation);
+			if (driver_guest_delete(c->drv, m->uuid) == -1)
+				return state_reply(c, j, m->uuid, "error", len);
+		}
+	}
 	if (driver_guest_ensure(c->drv, &s) == -1) {
 		if (err_code() == TS_ECONFLICT)
 			return state_reply(c, j, m->uuid, "stale", len);

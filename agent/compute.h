@@ -8,10 +8,12 @@
  * downloads and graceful shutdowns block. Invariants:
  * - Commands for one instance run one at a time, in arrival order;
  *   different instances run in parallel.
- * - A request id is executed at most once while it is remembered (the
- *   last COMPUTE_DEDUP_MAX ids): a duplicate of a finished command is
- *   answered with the reply already sent, a duplicate of a queued or
- *   running one is dropped (its reply is still to come).
+ * - A command is executed at most once per (instance, request id) while
+ *   it is remembered (the last COMPUTE_DEDUP_MAX): a duplicate of a
+ *   finished command is answered with the reply already sent, a duplicate
+ *   of a queued or running one is dropped (its reply is still to come).
+ *   One API request may carry commands for several instances
+ *   (multi-create), hence the pair. Console reads are not remembered.
  * - A command whose generation is lower than the highest generation seen
  *   for its instance (in a command, or in the guest's own metadata) is
  *   refused with result "stale" and does nothing: a fenced placement never

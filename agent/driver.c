@@ -583,7 +583,8 @@ driver_guests_list(struct driver *d, struct driver_guest **out, size_t *n)
 	virConnectClose(c);
 	if (gs == NULL)
 		return -1;
-	qsort(gs, k, sizeof(*gs), cmp_guest);
+	if (k > 1)
+		qsort(gs, k, sizeof(*gs), cmp_guest);
 	*out = gs;
 	*n = k;
 	return 0;
@@ -723,8 +724,15 @@ start(struct driver *d, virDomainPtr dom, const char *uuid, int restore)
 	if (restore)
 		synth(d, uuid, "tinystack: restored from saved state");
 	else
-		synth(d, uuid, "Linux version 6.1.0-tinystack (test driver) "
-		    "booting; login: ");
+	{
+		/* What a console shows of a boot, so that clients reading
+		 * the last N lines have lines to read. */
+		synth(d, uuid, "Linux version 6.1.0-tinystack (test driver)");
+		synth(d, uuid, "Command line: console=ttyS0");
+		synth(d, uuid, "Memory: available");
+		synth(d, uuid, "Run /init as init process");
+		synth(d, uuid, "%s login: ", uuid);
+	}
 	return 0;
 }
 

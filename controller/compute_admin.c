@@ -77,17 +77,6 @@ copy_rec(const struct schema_type *t, const void *src, void *dst)
 }
 
 static int
-count_cb(const struct rec_instance *i, void *arg)
-{
-	struct host *h = arg;
-
-	h->instances++;
-	if (i->task_state != NULL)
-		h->workload++;
-	return 0;
-}
-
-static int
 host_cb(const struct rec_service *s, void *arg)
 {
 	struct hosts *hs = arg;
@@ -122,13 +111,31 @@ host_cb(const struct rec_service *s, void *arg)
 		hs->missing_id = 1;
 	}
 	h->up = !s->forced_down && hs->now - s->last_seen_at <= hs->down_ms;
-	if (cdb_host_usage_get(hs->txn, s->host, &h->use) == -1 ||
-	    cdb_instance_each_host(hs->txn, s->host, count_cb, h) == -1) {
+	/* The claims count the instances placed there (same transaction
+	 * as the instances, audited at start-up). */
+	if (cdb_host_usage_get(hs->txn, s->host, &h->use) == -1) {
 		codec_clear(&schema_rec_service, &h->svc);
 		codec_clear(&schema_rec_hypervisor, &h->hv);
 		return -1;
 	}
+	h->instances = h->use.instances;
 	hs->n++;
+	return 0;
+}
+
+/* current_workload: instances with a task, per host (few at a time). */
+static int
+workload_cb(const char *uuid, void *arg)
+{
+	struct hosts *hs = arg;
+	struct rec_instance i;
+
+	if (cdb_instance_get(hs->txn, uuid, &i) == -1)
+		return 0;
+	for (size_t k = 0; i.host && k < hs->n; k++)
+		if (strcmp(hs->v[k].svc.host, i.host) == 0)
+			hs->v[k].workload++;
+	codec_clear(&schema_rec_instance, &i);
 	return 0;
 }
 
@@ -177,6 +184,8 @@ hosts_load_once(struct http_req *req, struct hosts *hs)
 	if (cmp_read(req, &hs->txn) == -1)
 		return -1;
 	rc = db_service_each(hs->txn, host_cb, hs);
+	if (rc == 0)
+		rc = cdb_task_each(hs->txn, workload_cb, hs);
 	store_txn_end(&hs->txn);
 	if (rc == -1)
 		hosts_free(hs);
@@ -199,7 +208,8 @@ hosts_load(struct http_req *req, struct hosts *hs)
 		if (hosts_load_once(req, hs) == -1)
 			return -1;
 	}
-	qsort(hs->v, hs->n, sizeof(*hs->v), cmp_host_id);
+	if (hs->n > 1)
+		qsort(hs->v, hs->n, sizeof(*hs->v), cmp_host_id);
 	return 0;
 }
 

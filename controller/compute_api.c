@@ -171,6 +171,7 @@ const struct policy_default policy_compute_defaults[] = {
 	{ "os_compute_api:servers:start",		C_OWNER },
 	{ "os_compute_api:servers:stop",		C_OWNER },
 	{ "os_compute_api:servers:reboot",		C_OWNER },
+	{ "os_compute_api:servers:rebuild",		C_OWNER },
 	{ "os_compute_api:servers:show:host_status",	C_ADMIN },
 	{ "os_compute_api:os-extended-server-attributes", C_ADMIN },
 	{ "os_compute_api:os-extended-status",		C_ADMIN },

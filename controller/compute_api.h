@@ -37,7 +37,7 @@ struct compute_svc;
 
 /* Microversions served: 2.COMPUTE_MV_MIN .. 2.COMPUTE_MV_MAX. */
 #define COMPUTE_MV_MIN	1
-#define COMPUTE_MV_MAX	1
+#define COMPUTE_MV_MAX	11
 
 /*
  * The service: scheduler and reconciler over the borrowed store and bus

@@ -643,6 +643,7 @@ event_name(const char *action)
 		{ "unpause",	"compute_unpause_instance" },
 		{ "suspend",	"compute_suspend_instance" },
 		{ "resume",	"compute_resume_instance" },
+		{ "rebuild",	"compute_rebuild_instance" },
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)

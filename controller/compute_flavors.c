@@ -179,7 +179,8 @@ flavor_list(struct http_req *req, struct http_resp *resp, bool detail)
 	store_txn_end(&txn);
 	if (rc == -1)
 		goto out;
-	qsort(l.v, l.n, sizeof(*l.v), cmp_flavor);
+	if (l.n > 1)
+		qsort(l.v, l.n, sizeof(*l.v), cmp_flavor);
 	if (marker) {
 		size_t k;
 

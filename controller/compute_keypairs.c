@@ -35,26 +35,52 @@ bad:
 	return -1;
 }
 
+/* A key pair at microversion 2.mv (2.2 adds its type). */
 static json_t *
-keypair_json(const struct rec_keypair *k, bool full)
+keypair_json(const struct rec_keypair *k, bool full, int mv)
 {
 	char t[32];
+	json_t *o;
 
-	if (!full)
-		return json_pack("{s:s, s:s, s:s}", "name", k->name,
+	if (!full) {
+		o = json_pack("{s:s, s:s, s:s}", "name", k->name,
 		    "public_key", k->public_key, "fingerprint", k->fingerprint);
-	cmp_time_usec(k->created_at, t);
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:b, s:n, s:n}",
-	    "name", k->name, "public_key", k->public_key,
-	    "fingerprint", k->fingerprint, "user_id", k->user_id,
-	    "id", (json_int_t)k->id, "created_at", t, "deleted", 0,
-	    "deleted_at", "updated_at");
+	} else {
+		cmp_time_usec(k->created_at, t);
+		o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:b, s:n, s:n}",
+		    "name", k->name, "public_key", k->public_key,
+		    "fingerprint", k->fingerprint, "user_id", k->user_id,
+		    "id", (json_int_t)k->id, "created_at", t, "deleted", 0,
+		    "deleted_at", "updated_at");
+	}
+	if (o && mv >= 2)
+		json_object_set_new(o, "type", json_string(k->type));
+	return o;
+}
+
+/*
+ * Whose key pairs: the caller's, or (2.10, admin) the user named by
+ * ?user_id=. The policy target's user decides, so a non-admin naming
+ * another user is refused.
+ */
+static int
+kp_user(struct http_req *req, int mv, const char *rule, const char *name,
+    const char *body_user, const char **user)
+{
+	const struct api_ctx *c = cmp_ctx(req);
+	const char *q = mv >= 10 ? (body_user ? body_user :
+	    http_req_query(req, "user_id")) : NULL;
+
+	*user = q && *q ? q : c->user_id;
+	return cmp_enforce_owned(req, rule, c->project_id ? c->project_id :
+	    "", *user, "Keypair", name ? name : *user);
 }
 
 struct klist {
 	json_t	*arr;
 	int64_t	 limit;
 	int64_t	 n;
+	int	 mv;
 };
 
 static int
@@ -66,29 +92,29 @@ klist_cb(const struct rec_keypair *k, void *arg)
 		return 1;
 	l->n++;
 	return json_array_append_new(l->arr, json_pack("{s:o}", "keypair",
-	    keypair_json(k, false))) == 0 ? 0 : -1;
+	    keypair_json(k, false, l->mv))) == 0 ? 0 : -1;
 }
 
 int
 cmp_keypair_list(struct http_req *req, struct http_resp *resp)
 {
-	const struct api_ctx *c = cmp_ctx(req);
 	struct klist l = { .limit = INT64_MAX };
 	struct store_txn *txn = NULL;
+	const char *user;
 	bool has;
 	int mv, rc;
 
 	if (cmp_version(req, resp, &mv) == -1 ||
-	    cmp_enforce_owned(req, "os_compute_api:os-keypairs:index",
-	    c->project_id ? c->project_id : "", c->user_id, "Keypairs",
-	    c->user_id) == -1 ||
+	    kp_user(req, mv, "os_compute_api:os-keypairs:index", NULL, NULL,
+	    &user) == -1 ||
 	    cmp_qint(req, "limit", 0, INT32_MAX, &l.limit, &has) == -1)
 		return -1;
+	l.mv = mv;
 	if ((l.arr = json_array()) == NULL || cmp_read(req, &txn) == -1) {
 		json_decref(l.arr);
 		return -1;
 	}
-	rc = cdb_keypair_each(txn, c->user_id, http_req_query(req, "marker"),
+	rc = cdb_keypair_each(txn, user, http_req_query(req, "marker"),
 	    klist_cb, &l);
 	store_txn_end(&txn);
 	if (rc == -1) {
@@ -100,17 +126,17 @@ cmp_keypair_list(struct http_req *req, struct http_resp *resp)
 }
 
 static int
-load(struct http_req *req, const char *rule, struct rec_keypair *k)
+load(struct http_req *req, int mv, const char *rule, struct rec_keypair *k)
 {
-	const struct api_ctx *c = cmp_ctx(req);
 	const char *name = http_req_param(req, "keypair_name");
 	struct store_txn *txn = NULL;
+	const char *user;
 	int rc;
 
-	if (cmp_enforce_owned(req, rule, c->project_id ? c->project_id : "",
-	    c->user_id, "Keypair", name) == -1 || cmp_read(req, &txn) == -1)
+	if (kp_user(req, mv, rule, name, NULL, &user) == -1 ||
+	    cmp_read(req, &txn) == -1)
 		return -1;
-	rc = cdb_keypair_get(txn, c->user_id, name, k);
+	rc = cdb_keypair_get(txn, user, name, k);
 	store_txn_end(&txn);
 	return rc;
 }
@@ -123,9 +149,9 @@ cmp_keypair_show(struct http_req *req, struct http_resp *resp)
 	int mv;
 
 	if (cmp_version(req, resp, &mv) == -1 ||
-	    load(req, "os_compute_api:os-keypairs:show", &k) == -1)
+	    load(req, mv, "os_compute_api:os-keypairs:show", &k) == -1)
 		return -1;
-	o = keypair_json(&k, true);
+	o = keypair_json(&k, true, mv);
 	codec_clear(&schema_rec_keypair, &k);
 	return http_resp_json(resp, 200, json_pack("{s:o}", "keypair", o));
 }
@@ -162,7 +188,8 @@ cmp_keypair_create(struct http_req *req, struct http_resp *resp)
 {
 	const struct api_ctx *c = cmp_ctx(req);
 	struct kadd a = { .svc = cmp_svc(req) };
-	const char *name = NULL, *pub = NULL, *type = NULL;
+	const char *name = NULL, *pub = NULL, *type = NULL, *buser = NULL,
+	    *user;
 	char *line = NULL, *priv = NULL, ktype[32], fp[SSHKEY_FP_LEN + 1];
 	uint8_t *blob = NULL;
 	size_t blen;
@@ -170,14 +197,16 @@ cmp_keypair_create(struct http_req *req, struct http_resp *resp)
 	int mv, rc = -1;
 
 	if (cmp_version(req, resp, &mv) == -1 ||
-	    cmp_enforce_owned(req, "os_compute_api:os-keypairs:create",
-	    c->project_id ? c->project_id : "", c->user_id, "Keypair",
-	    c->user_id) == -1 ||
 	    cmp_body(req, "keypair", &b) == -1 ||
 	    cmp_str(b, "name", 1, 255, false, &name, NULL) == -1 ||
 	    cmp_str(b, "public_key", 0, SSHKEY_TEXT_MAX, false, &pub,
 	    NULL) == -1 ||
-	    cmp_str(b, "type", 1, 16, false, &type, NULL) == -1)
+	    (mv >= 2 && cmp_str(b, "type", 1, 16, false, &type, NULL) ==
+	    -1) ||
+	    (mv >= 10 && cmp_str(b, "user_id", 1, 64, false, &buser, NULL) ==
+	    -1) ||
+	    kp_user(req, mv, "os_compute_api:os-keypairs:create", NULL,
+	    buser, &user) == -1)
 		return -1;
 	if (name == NULL) {
 		err_set(TS_EINVALID, "Invalid input for field/attribute name. "
@@ -188,7 +217,7 @@ cmp_keypair_create(struct http_req *req, struct http_resp *resp)
 		return -1;
 	if (type != NULL && strcmp(type, "ssh") != 0) {
 		err_set(TS_EINVALID, "Keypair data is invalid: only type 'ssh' "
-		    "is supported.");
+		    "is supported (x509 certificates are not).");
 		return -1;
 	}
 	if (pub != NULL) {
@@ -211,7 +240,7 @@ cmp_keypair_create(struct http_req *req, struct http_resp *resp)
 	}
 	a.project_id = c->project_id ? c->project_id : "";
 	a.k.name = (char *)name;
-	a.k.user_id = c->user_id;
+	a.k.user_id = (char *)user;
 	a.k.type = "ssh";
 	a.k.public_key = line;
 	a.k.fingerprint = fp;
@@ -220,10 +249,14 @@ cmp_keypair_create(struct http_req *req, struct http_resp *resp)
 	if (cmp_write(req, kadd_fn, &a) == -1)
 		goto out;
 	o = json_pack("{s:s, s:s, s:s, s:s}", "name", name, "public_key", line,
-	    "fingerprint", fp, "user_id", c->user_id);
+	    "fingerprint", fp, "user_id", user);
 	if (o && priv)
 		json_object_set_new(o, "private_key", json_string(priv));
-	rc = http_resp_json(resp, 200, json_pack("{s:o}", "keypair", o));
+	if (o && mv >= 2)
+		json_object_set_new(o, "type", json_string("ssh"));
+	/* 2.2 made the create a 201. */
+	rc = http_resp_json(resp, mv >= 2 ? 201 : 200, json_pack("{s:o}",
+	    "keypair", o));
 out:
 	free(line);
 	sshkey_private_free(&priv);
@@ -246,14 +279,13 @@ kdel_fn(struct store_txn *txn, void *arg)
 int
 cmp_keypair_delete(struct http_req *req, struct http_resp *resp)
 {
-	const struct api_ctx *c = cmp_ctx(req);
-	struct kdel d = { c->user_id, http_req_param(req, "keypair_name") };
+	struct kdel d = { NULL, http_req_param(req, "keypair_name") };
 	int mv;
 
 	if (cmp_version(req, resp, &mv) == -1 ||
-	    cmp_enforce_owned(req, "os_compute_api:os-keypairs:delete",
-	    c->project_id ? c->project_id : "", c->user_id, "Keypair",
-	    d.name) == -1 || cmp_write(req, kdel_fn, &d) == -1)
+	    kp_user(req, mv, "os_compute_api:os-keypairs:delete", d.name, NULL,
+	    &d.user) == -1 || cmp_write(req, kdel_fn, &d) == -1)
 		return -1;
-	return http_resp_status(resp, 202);
+	/* 2.2 made the delete a 204. */
+	return http_resp_status(resp, mv >= 2 ? 204 : 202);
 }

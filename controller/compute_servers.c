@@ -9,6 +9,7 @@
  * that commit is the command handed to the reconciler, which owns it from
  * there (re-sends, deadline, completion).
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <regex.h>
 #include <stdio.h>
@@ -95,6 +96,27 @@ out:
 	return rc;
 }
 
+/* accessIPv4/v6 as Nova stores them: validated and in canonical form
+ * ("::babe:dc0c:1602" for "0:0:0:0:0:babe:220.12.22.2"). "" clears. */
+static int
+norm_ip(const char *field, int af, const char *in, char *out, size_t len)
+{
+	unsigned char buf[16];
+
+	if (in == NULL || *in == '\0') {
+		out[0] = '\0';
+		return 0;
+	}
+	if (inet_pton(af, in, buf) != 1 ||
+	    inet_ntop(af, buf, out, (socklen_t)len) == NULL) {
+		err_set(TS_EINVALID, "Invalid input for field/attribute %s. "
+		    "Value: %.64s is not a valid IPv%d address.", field, in,
+		    af == AF_INET ? 4 : 6);
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- views ---------------------------------------------------------------- */
 
 static const char *
@@ -102,6 +124,8 @@ status_of(const struct rec_instance *i)
 {
 	const char *vm = i->vm_state, *t = i->task_state;
 
+	if (t && strcmp(t, "rebuilding") == 0)
+		return "REBUILD";
 	if (strcmp(vm, VM_ACTIVE) == 0) {
 		if (t && strcmp(t, "rebooting") == 0)
 			return "REBOOT";
@@ -159,14 +183,15 @@ strmap_json(const struct ts_strmap *m)
 
 enum view { VIEW_BASIC, VIEW_DETAIL };
 
-/* The server object. VIEW_BASIC: what PUT returns (no OS-EXT-*). */
+/* The server object at microversion 2.mv. VIEW_BASIC: what PUT returns
+ * (no OS-EXT-*). */
 static json_t *
 server_json(struct http_req *req, const struct rec_instance *i,
-    enum view view, bool admin, bool host_up)
+    enum view view, bool admin, bool host_up, int mv)
 {
 	char created[32], updated[32], hid[65], iname[64];
 	json_t *o, *img;
-	int progress = 0;
+	int progress = 0, show_progress;
 
 	cmp_time(i->created_at, created);
 	cmp_time(i->updated_at ? i->updated_at : i->created_at, updated);
@@ -177,8 +202,12 @@ server_json(struct http_req *req, const struct rec_instance *i,
 		img = json_string("");
 	if (strcmp(i->vm_state, VM_ACTIVE) == 0 && i->task_state == NULL)
 		progress = 100;
+	/* Nova shows progress only while it means something. */
+	show_progress = strcmp(status_of(i), "ACTIVE") == 0 ||
+	    strcmp(status_of(i), "BUILD") == 0 ||
+	    strcmp(status_of(i), "REBUILD") == 0;
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:o, s:s, "
-	    "s:s, s:o, s:s, s:s, s:o, s:i, s:s}",
+	    "s:s, s:o, s:s, s:s, s:o, s:s}",
 	    "id", i->uuid,
 	    "name", i->name,
 	    "status", status_of(i),
@@ -194,10 +223,11 @@ server_json(struct http_req *req, const struct rec_instance *i,
 	    "accessIPv4", i->access_ipv4 ? i->access_ipv4 : "",
 	    "accessIPv6", i->access_ipv6 ? i->access_ipv6 : "",
 	    "links", cmp_links(req, "servers", i->uuid),
-	    "progress", progress,
 	    "OS-DCF:diskConfig", "MANUAL");
 	if (o == NULL)
 		return NULL;
+	if (show_progress)
+		json_object_set_new(o, "progress", json_integer(progress));
 	if (i->has_fault && (strcmp(i->vm_state, VM_ERROR) == 0)) {
 		char fc[32];
 		json_t *f;
@@ -210,6 +240,8 @@ server_json(struct http_req *req, const struct rec_instance *i,
 			    json_string(i->fault.details));
 		json_object_set_new(o, "fault", f);
 	}
+	if (mv >= 9)
+		json_object_set_new(o, "locked", json_boolean(i->locked));
 	if (view == VIEW_BASIC)
 		return o;
 	snprintf(iname, sizeof(iname), "instance-%s", i->uuid);
@@ -238,6 +270,34 @@ server_json(struct http_req *req, const struct rec_instance *i,
 		    i->host ? json_string(i->host) : json_null());
 		json_object_set_new(o, "OS-EXT-SRV-ATTR:instance_name",
 		    json_string(iname));
+	}
+	if (admin && mv >= 3) {
+		char *ud = NULL;
+
+		if (i->user_data.ptr) {
+			size_t n = sodium_base64_ENCODED_LEN(i->user_data.len,
+			    sodium_base64_VARIANT_ORIGINAL);
+
+			if ((ud = malloc(n)) != NULL)
+				sodium_bin2base64(ud, n, i->user_data.ptr,
+				    i->user_data.len,
+				    sodium_base64_VARIANT_ORIGINAL);
+		}
+		json_object_set_new(o, "OS-EXT-SRV-ATTR:reservation_id",
+		    json_string(i->reservation_id));
+		json_object_set_new(o, "OS-EXT-SRV-ATTR:launch_index",
+		    json_integer(i->launch_index));
+		json_object_set_new(o, "OS-EXT-SRV-ATTR:hostname",
+		    json_string(i->hostname));
+		json_object_set_new(o, "OS-EXT-SRV-ATTR:kernel_id",
+		    json_string(i->kernel_id ? i->kernel_id : ""));
+		json_object_set_new(o, "OS-EXT-SRV-ATTR:ramdisk_id",
+		    json_string(i->ramdisk_id ? i->ramdisk_id : ""));
+		json_object_set_new(o, "OS-EXT-SRV-ATTR:root_device_name",
+		    json_string("/dev/vda"));
+		json_object_set_new(o, "OS-EXT-SRV-ATTR:user_data", ud ?
+		    json_string(ud) : json_null());
+		free(ud);
 	}
 	return o;
 }
@@ -288,7 +348,7 @@ cmp_server_show(struct http_req *req, struct http_resp *resp)
 	    load(req, "os_compute_api:servers:show", &i) == -1)
 		return -1;
 	s = server_json(req, &i, VIEW_DETAIL, cmp_is_admin(req),
-	    host_up(req, &i));
+	    host_up(req, &i), mv);
 	codec_clear(&schema_rec_instance, &i);
 	return http_resp_json(resp, 200, json_pack("{s:o}", "server", s));
 }
@@ -302,7 +362,12 @@ struct list {
 	regex_t			 name_re;
 	bool			 has_name;
 	int64_t			 since;
-	struct rec_instance	*v;
+	/* The matches by sort key only; the page is read again to render,
+	 * so a list costs one decode per instance plus one per shown. */
+	struct list_ent {
+		char	 uuid[CODEC_UUID_LEN + 1];
+		int64_t	 created_at;
+	}			*v;
 	size_t			 n, cap;
 	int			 err;
 };
@@ -317,7 +382,6 @@ static int
 list_cb(const struct rec_instance *i, void *arg)
 {
 	struct list *l = arg;
-	struct ts_buf b = { 0 };
 
 	if (l->status && !status_matches(i, l->status))
 		return 0;
@@ -339,35 +403,27 @@ list_cb(const struct rec_instance *i, void *arg)
 	if (l->has_name && regexec(&l->name_re, i->name, 0, NULL, 0) != 0)
 		return 0;
 	if (l->n == l->cap) {
-		size_t ncap = l->cap ? l->cap * 2 : 32;
-		struct rec_instance *nv = realloc(l->v, ncap * sizeof(*nv));
+		size_t ncap = l->cap ? l->cap * 2 : 64;
+		struct list_ent *nv = realloc(l->v, ncap * sizeof(*nv));
 
-		if (nv == NULL)
-			goto nomem;
+		if (nv == NULL) {
+			err_set(TS_ENOMEM, "out of memory");
+			return -1;
+		}
 		l->v = nv;
 		l->cap = ncap;
 	}
-	/* Deep copy: the callback's record is borrowed. */
-	memset(&l->v[l->n], 0, sizeof(l->v[l->n]));
-	if (codec_record_encode(&schema_rec_instance, i, &b) == -1 ||
-	    codec_record_decode(&schema_rec_instance, b.data, b.len,
-	    &l->v[l->n], NULL) == -1) {
-		ts_buf_free(&b);
-		return -1;
-	}
-	ts_buf_free(&b);
+	memcpy(l->v[l->n].uuid, i->uuid, sizeof(l->v[l->n].uuid));
+	l->v[l->n].created_at = i->created_at;
 	l->n++;
 	return 0;
-nomem:
-	err_set(TS_ENOMEM, "out of memory");
-	return -1;
 }
 
 /* Newest first, as Nova sorts by created_at desc. */
 static int
 cmp_newest(const void *a, const void *b)
 {
-	const struct rec_instance *x = a, *y = b;
+	const struct list_ent *x = a, *y = b;
 
 	if (x->created_at != y->created_at)
 		return x->created_at > y->created_at ? -1 : 1;
@@ -455,10 +511,10 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 	else
 		rc = cdb_instance_each_project(txn, c->project_id ?
 		    c->project_id : "", list_cb, &l);
-	store_txn_end(&txn);
 	if (rc == -1)
 		goto out;
-	qsort(l.v, l.n, sizeof(*l.v), cmp_newest);
+	if (l.n > 1)
+		qsort(l.v, l.n, sizeof(*l.v), cmp_newest);
 	if (marker) {
 		size_t k;
 
@@ -475,20 +531,27 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 	end = start + (size_t)limit < l.n ? start + (size_t)limit : l.n;
 	arr = json_array();
 	for (size_t k = start; arr && k < end; k++) {
+		struct rec_instance i;
 		json_t *s;
 
+		if (cdb_instance_get(txn, l.v[k].uuid, &i) == -1) {
+			json_decref(arr);
+			arr = NULL;
+			break;
+		}
 		if (detail)
-			s = server_json(req, &l.v[k], VIEW_DETAIL, l.admin,
-			    host_up(req, &l.v[k]));
+			s = server_json(req, &i, VIEW_DETAIL, l.admin,
+			    host_up(req, &i), mv);
 		else
-			s = json_pack("{s:s, s:s, s:o}", "id", l.v[k].uuid,
-			    "name", l.v[k].name, "links", cmp_links(req,
-			    "servers", l.v[k].uuid));
+			s = json_pack("{s:s, s:s, s:o}", "id", i.uuid, "name",
+			    i.name, "links", cmp_links(req, "servers", i.uuid));
+		codec_clear(&schema_rec_instance, &i);
 		if (s == NULL || json_array_append_new(arr, s) == -1) {
 			json_decref(arr);
 			arr = NULL;
 		}
 	}
+	store_txn_end(&txn);
 	body = json_pack("{s:o}", "servers", arr);
 	/* A full page may have a next one: give the link. */
 	if (body && has_limit && limit > 0 && end - start == (size_t)limit &&
@@ -507,8 +570,7 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 	}
 	rc = http_resp_json(resp, 200, body);
 out:
-	for (size_t k = 0; k < l.n; k++)
-		codec_clear(&schema_rec_instance, &l.v[k]);
+	store_txn_end(&txn);
 	free(l.v);
 	if (l.has_name)
 		regfree(&l.name_re);
@@ -976,7 +1038,8 @@ cmp_server_create(struct http_req *req, struct http_resp *resp)
 	json_t *s, *nets, *sgs, *out;
 	const char *flavor_ref = NULL, *image_ref = NULL, *user_data = NULL,
 	    *az = NULL, *pass = NULL;
-	char zone[256] = "", fhost[256] = "", pw[13], loc[1024], base[512];
+	char zone[256] = "", fhost[256] = "", pw[13], loc[1024], base[512],
+	    ip4[INET_ADDRSTRLEN], ip6[INET6_ADDRSTRLEN];
 	bool ret_resv = false;
 	int rc = -1, mv;
 
@@ -1012,8 +1075,14 @@ cmp_server_create(struct http_req *req, struct http_resp *resp)
 		    "name");
 		goto out;
 	}
-	if (cmp_name_ok("name", c.name) == -1)
+	if (cmp_name_ok("name", c.name) == -1 ||
+	    norm_ip("accessIPv4", AF_INET, c.access_ipv4, ip4,
+	    sizeof(ip4)) == -1 ||
+	    norm_ip("accessIPv6", AF_INET6, c.access_ipv6, ip6,
+	    sizeof(ip6)) == -1)
 		goto out;
+	c.access_ipv4 = *ip4 ? ip4 : NULL;
+	c.access_ipv6 = *ip6 ? ip6 : NULL;
 	if (json_object_get(s, "max_count") == NULL && c.min_count > 1)
 		c.max_count = c.min_count;
 	if (c.min_count > c.max_count) {
@@ -1143,6 +1212,11 @@ struct change {
 	const char		*reset_state;
 	bool			 lock, unlock;
 	bool			 local_delete;
+	/* rebuild */
+	struct cmp_image	 image;
+	const char		*pass;
+	char			 ip4[INET_ADDRSTRLEN], ip6[INET6_ADDRSTRLEN];
+	json_t			*metadata;	/* replaces, when given */
 	/* result */
 	struct rec_instance	 after;
 	bool			 dispatch;
@@ -1217,6 +1291,7 @@ cmp_server_update(struct http_req *req, struct http_resp *resp)
 {
 	struct change ch = { .svc = cmp_svc(req) };
 	struct rec_instance cur;
+	char ip4[INET_ADDRSTRLEN], ip6[INET6_ADDRSTRLEN];
 	json_t *s, *out;
 	int mv, rc;
 
@@ -1229,15 +1304,21 @@ cmp_server_update(struct http_req *req, struct http_resp *resp)
 	    cmp_str(s, "accessIPv4", 0, 64, true, &ch.ipv4, &ch.has_ipv4) ==
 	    -1 || cmp_str(s, "accessIPv6", 0, 64, true, &ch.ipv6,
 	    &ch.has_ipv6) == -1 ||
-	    (ch.has_name && cmp_name_ok("name", ch.name) == -1)) {
+	    (ch.has_name && cmp_name_ok("name", ch.name) == -1) ||
+	    norm_ip("accessIPv4", AF_INET, ch.ipv4, ip4, sizeof(ip4)) == -1 ||
+	    norm_ip("accessIPv6", AF_INET6, ch.ipv6, ip6, sizeof(ip6)) ==
+	    -1) {
 		codec_clear(&schema_rec_instance, &cur);
 		return -1;
 	}
+	ch.ipv4 = *ip4 ? ip4 : NULL;
+	ch.ipv6 = *ip6 ? ip6 : NULL;
 	rc = cmp_write(req, update_fn, &ch);
 	codec_clear(&schema_rec_instance, &cur);
 	if (rc == -1)
 		return -1;
-	out = server_json(req, &ch.after, VIEW_BASIC, cmp_is_admin(req), true);
+	out = server_json(req, &ch.after, VIEW_BASIC, cmp_is_admin(req), true,
+	    mv);
 	codec_clear(&schema_rec_instance, &ch.after);
 	return http_resp_json(resp, 200, json_pack("{s:o}", "server", out));
 }
@@ -1369,7 +1450,83 @@ static const struct action_rule action_rules[] = {
 	{ "reboot_hard", "os_compute_api:servers:reboot", "rebooting_hard",
 	    { VM_ACTIVE, VM_STOPPED, VM_PAUSED, VM_SUSPENDED, VM_ERROR },
 	    true },
+	{ "rebuild", "os_compute_api:servers:rebuild", "rebuilding",
+	    { VM_ACTIVE, VM_STOPPED, VM_ERROR }, false },
 };
+
+/* Replace a string map with a (checked) JSON object of strings. */
+static int
+strmap_set(struct ts_strmap *m, json_t *o)
+{
+	const char *k;
+	json_t *v;
+	size_t n = 0;
+
+	for (size_t j = 0; j < m->n; j++) {
+		free(m->items[j].k);
+		free(m->items[j].v);
+	}
+	free(m->items);
+	m->items = NULL;
+	m->n = 0;
+	if (json_object_size(o) == 0)
+		return 0;
+	if ((m->items = calloc(json_object_size(o), sizeof(*m->items))) ==
+	    NULL)
+		goto nomem;
+	json_object_foreach(o, k, v) {
+		if ((m->items[n].k = strdup(k)) == NULL ||
+		    (m->items[n].v = strdup(json_string_value(v))) == NULL) {
+			m->n = n + 1;
+			goto nomem;
+		}
+		m->n = ++n;
+	}
+	return 0;
+nomem:
+	err_set(TS_ENOMEM, "out of memory");
+	return -1;
+}
+
+/* The rebuild's changes to the record: new image, name, metadata and
+ * access addresses; a new owner generation, so the host replaces the old
+ * guest; the power it ends in (stopped stays stopped). */
+static int
+rebuild_apply(struct change *ch, struct rec_instance *i)
+{
+	free(i->image_ref);
+	i->image_ref = strdup(ch->image.id);
+	free(i->image_disk_format);
+	i->image_disk_format = ch->image.disk_format[0] ?
+	    strdup(ch->image.disk_format) : NULL;
+	free(i->kernel_id);
+	i->kernel_id = ch->image.kernel_id[0] ? strdup(ch->image.kernel_id) :
+	    NULL;
+	free(i->ramdisk_id);
+	i->ramdisk_id = ch->image.ramdisk_id[0] ?
+	    strdup(ch->image.ramdisk_id) : NULL;
+	if (ch->has_name) {
+		free(i->name);
+		i->name = strdup(ch->name);
+	}
+	if (ch->has_ipv4) {
+		free(i->access_ipv4);
+		i->access_ipv4 = ch->ipv4 ? strdup(ch->ipv4) : NULL;
+	}
+	if (ch->has_ipv6) {
+		free(i->access_ipv6);
+		i->access_ipv6 = ch->ipv6 ? strdup(ch->ipv6) : NULL;
+	}
+	if (i->image_ref == NULL || i->name == NULL ||
+	    (ch->metadata && strmap_set(&i->metadata, ch->metadata) == -1)) {
+		err_set(TS_ENOMEM, "out of memory");
+		return -1;
+	}
+	i->generation++;
+	i->want_power = strcmp(i->vm_state, VM_STOPPED) == 0 ?
+	    POWER_SHUTDOWN : POWER_RUNNING;
+	return 0;
+}
 
 static const struct action_rule *
 rule_for(const char *a)
@@ -1460,6 +1617,8 @@ action_fn(struct store_txn *txn, void *arg)
 		if (locked_check(ch, &i) == -1 ||
 		    state_allows(r, &i, ch->action) == -1)
 			rc = -1;
+		if (rc == 0 && strcmp(r->task, "rebuilding") == 0)
+			rc = rebuild_apply(ch, &i);
 		if (rc == 0) {
 			rc = recon_task_begin(ch->svc->recon, txn, &i, r->task,
 			    ch->reqid, ch->ctx->user_id, ch->ctx->project_id,
@@ -1536,6 +1695,61 @@ console_output(struct http_req *req, struct http_resp *resp, json_t *arg,
 	return rc;
 }
 
+static int
+rebuild_parse(struct http_req *req, struct change *ch, json_t *arg,
+    const struct rec_instance *cur)
+{
+	const char *ref = NULL;
+	struct store_txn *txn = NULL;
+	struct rec_compute_quota q;
+	struct compute_quota_defaults lim;
+	bool preserve;
+	int rc;
+
+	if (!json_is_object(arg)) {
+		err_set(TS_EINVALID, "Invalid input for rebuild: an object is "
+		    "expected.");
+		return -1;
+	}
+	if (cmp_str(arg, "imageRef", 1, 1024, false, &ref, NULL) == -1 ||
+	    cmp_str(arg, "name", 1, 255, false, &ch->name, &ch->has_name) ==
+	    -1 || cmp_str(arg, "adminPass", 0, 255, false, &ch->pass, NULL) ==
+	    -1 || cmp_str(arg, "accessIPv4", 0, 64, true, &ch->ipv4,
+	    &ch->has_ipv4) == -1 || cmp_str(arg, "accessIPv6", 0, 64, true,
+	    &ch->ipv6, &ch->has_ipv6) == -1 ||
+	    cmp_bool(arg, "preserve_ephemeral", &preserve, NULL) == -1)
+		return -1;
+	if (ref == NULL) {
+		err_set(TS_EINVALID, "Invalid input for field/attribute "
+		    "imageRef. Value: None. It is required.");
+		return -1;
+	}
+	if ((ch->has_name && cmp_name_ok("name", ch->name) == -1) ||
+	    norm_ip("accessIPv4", AF_INET, ch->ipv4, ch->ip4,
+	    sizeof(ch->ip4)) == -1 ||
+	    norm_ip("accessIPv6", AF_INET6, ch->ipv6, ch->ip6,
+	    sizeof(ch->ip6)) == -1)
+		return -1;
+	ch->ipv4 = *ch->ip4 ? ch->ip4 : NULL;
+	ch->ipv6 = *ch->ip6 ? ch->ip6 : NULL;
+	if (ch->metadata && check_metadata(ch->metadata, 128) == -1)
+		return -1;
+	ch->metadata = json_object_get(arg, "metadata");
+	if (cmp_read(req, &txn) == -1)
+		return -1;
+	rc = cmp_image_get(req, txn, ref, &ch->image);
+	if (rc == 0 && ch->metadata) {
+		rc = cdb_quota_get(txn, cur->project_id, &q);
+		if (rc == 0) {
+			cmp_quota_limits(cmp_svc(req), &q, &lim);
+			codec_clear(&schema_rec_compute_quota, &q);
+			rc = check_metadata(ch->metadata, lim.metadata_items);
+		}
+	}
+	store_txn_end(&txn);
+	return rc;
+}
+
 int
 cmp_server_action(struct http_req *req, struct http_resp *resp)
 {
@@ -1601,6 +1815,10 @@ cmp_server_action(struct http_req *req, struct http_resp *resp)
 	} else {
 		const struct action_rule *r;
 
+		if (strcmp(key, "rebuild") == 0) {
+			if (rebuild_parse(req, &ch, arg, &cur) == -1)
+				goto out;
+		}
 		if (strcmp(key, "reboot") == 0) {
 			const char *type = NULL;
 
@@ -1641,11 +1859,25 @@ cmp_server_action(struct http_req *req, struct http_resp *resp)
 	}
 	if (cmp_write(req, action_fn, &ch) == -1)
 		goto out;
-	if (ch.dispatch) {
+	if (ch.dispatch)
 		recon_dispatch(ch.svc->recon, &ch.after);
-		codec_clear(&schema_rec_instance, &ch.after);
+	if (strcmp(key, "rebuild") == 0) {
+		/* Nova answers a rebuild with the server and its password. */
+		json_t *o = server_json(req, &ch.after, VIEW_BASIC, ch.admin,
+		    true, mv);
+		char pw[13];
+
+		if (o && ch.pass == NULL)
+			random_password(pw);
+		if (o)
+			json_object_set_new(o, "adminPass",
+			    json_string(ch.pass ? ch.pass : pw));
+		rc = http_resp_json(resp, 202, json_pack("{s:o}", "server", o));
+	} else {
+		rc = http_resp_status(resp, 202);
 	}
-	rc = http_resp_status(resp, 202);
+	if (ch.dispatch)
+		codec_clear(&schema_rec_instance, &ch.after);
 out:
 	codec_clear(&schema_rec_instance, &cur);
 	return rc;

@@ -24,24 +24,28 @@
 
 static const struct recon_task tasks[] = {
 	{ "spawning", "create", RECON_ENSURE, POWER_RUNNING, NULL,
-	    VM_ACTIVE, 1 },
+	    VM_ACTIVE, 1, 0 },
 	{ "powering-off", "stop", RECON_ENSURE, POWER_SHUTDOWN, NULL,
-	    VM_STOPPED, 0 },
+	    VM_STOPPED, 0, 0 },
 	{ "powering-on", "start", RECON_ENSURE, POWER_RUNNING, NULL,
-	    VM_ACTIVE, 0 },
+	    VM_ACTIVE, 0, 0 },
 	{ "pausing", "pause", RECON_ENSURE, POWER_PAUSED, NULL,
-	    VM_PAUSED, 0 },
+	    VM_PAUSED, 0, 0 },
 	{ "unpausing", "unpause", RECON_ENSURE, POWER_RUNNING, NULL,
-	    VM_ACTIVE, 0 },
+	    VM_ACTIVE, 0, 0 },
 	{ "suspending", "suspend", RECON_ENSURE, POWER_SUSPENDED, NULL,
-	    VM_SUSPENDED, 0 },
+	    VM_SUSPENDED, 0, 0 },
 	{ "resuming", "resume", RECON_ENSURE, POWER_RUNNING, NULL,
-	    VM_ACTIVE, 0 },
+	    VM_ACTIVE, 0, 0 },
 	{ "rebooting", "reboot", RECON_ACTION, POWER_RUNNING, "reboot_soft",
-	    VM_ACTIVE, 0 },
+	    VM_ACTIVE, 0, 0 },
 	{ "rebooting_hard", "reboot", RECON_ACTION, POWER_RUNNING,
-	    "reboot_hard", VM_ACTIVE, 0 },
-	{ "deleting", "delete", RECON_DELETE, POWER_NOSTATE, NULL, NULL, 0 },
+	    "reboot_hard", VM_ACTIVE, 0, 0 },
+	/* Rebuild: the API bumps the generation and sets the power the
+	 * instance ends in (a stopped one stays stopped). */
+	{ "rebuilding", "rebuild", RECON_ENSURE, POWER_NOSTATE, NULL, NULL, 1,
+	    1 },
+	{ "deleting", "delete", RECON_DELETE, POWER_NOSTATE, NULL, NULL, 0, 0 },
 };
 
 const struct recon_task *
@@ -336,6 +340,10 @@ send_for(struct recon *r, const struct rec_instance *i, int64_t now)
 		m.generation = i->generation;
 		m.power = i->want_power;
 		m.task = i->task_state;
+		if (t != NULL && strcmp(t->task_state, "rebuilding") == 0) {
+			m.has_rebuild = true;
+			m.rebuild = true;
+		}
 		spec_of(i, &m.spec, name);
 		rc = post(r, i->host, &schema_msg_instance_ensure, &m, reqid);
 	}
@@ -387,7 +395,7 @@ recon_task_begin(struct recon *r, struct store_txn *txn,
 	if (dup_field(&i->task_state, t->task_state) == -1 ||
 	    dup_field(&i->task_request_id, reqid) == -1)
 		return -1;
-	if (t->cmd != RECON_DELETE)
+	if (t->cmd != RECON_DELETE && !t->keep_power)
 		i->want_power = t->want_power;
 	i->task_started_at = now;
 	i->task_deadline = now + (t->build ? r->build_ms : r->action_ms);
@@ -549,13 +557,17 @@ apply_state(struct store_txn *txn, struct batch *b, const char *host,
 		    host, m->fault_message ? m->fault_message : m->result ?
 		    m->result : "?");
 	} else if (reply) {
+		uint32_t want = t->keep_power ? i.want_power : t->want_power;
 		int ok = m->result && strcmp(m->result, "ok") == 0 &&
-		    m->exists && power == t->want_power;
+		    m->exists && power == want &&
+		    (m->generation == 0 || m->generation >= i.generation);
 		const char *why = m->fault_message ? m->fault_message :
 		    "the guest is not in the requested state";
 
 		if (ok) {
-			if (dup_field(&i.vm_state, t->done_vm_state) == -1)
+			if (dup_field(&i.vm_state, t->done_vm_state ?
+			    t->done_vm_state : vm_state_for(want, i.vm_state)) ==
+			    -1)
 				rc = -1;
 			if (t->build)
 				i.launched_at = b->now;
@@ -1534,7 +1546,8 @@ recon_host_report(struct recon *r, const char *host,
 		    strlen(NAME_PREFIX)) == 0;
 	}
 	e->nguests = n;
-	qsort(e->guests, n, sizeof(*e->guests), cmp_rguest);
+	if (n > 1)
+		qsort(e->guests, n, sizeof(*e->guests), cmp_rguest);
 	enqueue(r, e);
 }
 

@@ -80,8 +80,10 @@ struct recon_task {
 	enum recon_cmd	 cmd;
 	uint32_t	 want_power;	/* ENSURE/ACTION: power at the end */
 	const char	*agent_action;	/* ACTION: reboot_soft|reboot_hard */
-	const char	*done_vm_state;	/* vm_state on success (NULL: gone) */
+	const char	*done_vm_state;	/* vm_state on success (NULL: from
+					   want_power; deletes: gone) */
 	int		 build;		/* deadline is build_timeout */
+	int		 keep_power;	/* want_power is the caller's (rebuild) */
 };
 
 /* The task named task_state (NULL if none/unknown). Static. */

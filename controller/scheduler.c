@@ -312,7 +312,8 @@ sched_rank(struct sched *s, const struct sched_request *r,
 		c[n].free_ram = fr;
 		n++;
 	}
-	qsort_r(c, n, sizeof(*c), cmp_cand, &s->weigher);
+	if (n > 1)
+		qsort_r(c, n, sizeof(*c), cmp_cand, &s->weigher);
 	for (size_t i = 0; i < n; i++)
 		snprintf(out->host[i], sizeof(out->host[i]), "%s", c[i].h->host);
 	out->n = n;

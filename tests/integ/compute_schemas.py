@@ -19,6 +19,14 @@ from tempest.lib.api_schema.response.compute.v2_1 import (
     aggregates, availability_zone, flavors, flavors_access,
     flavors_extra_specs, hypervisors, keypairs, limits, quotas, servers,
     services, versions)
+from tempest.lib.api_schema.response.compute.v2_2 import (
+    keypairs as keypairs22)
+from tempest.lib.api_schema.response.compute.v2_3 import (
+    servers as servers23)
+from tempest.lib.api_schema.response.compute.v2_9 import (
+    servers as servers29)
+from tempest.lib.api_schema.response.compute.v2_11 import (
+    services as services211)
 from tempest.lib.common.rest_client import RestClient
 
 BASE, ADMIN, MEMBER, IMAGE = sys.argv[1:5]
@@ -34,12 +42,12 @@ class Resp:
         return self.headers.get(k, d)
 
 
-def call(method, path, body=None, token=ADMIN, raw=False):
+def call(method, path, body=None, token=ADMIN, raw=False, mv="2.1"):
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(BASE + path, data=data, method=method)
     if token:
         req.add_header("X-Auth-Token", token)
-    req.add_header("X-OpenStack-Nova-API-Version", "2.1")
+    req.add_header("X-OpenStack-Nova-API-Version", mv)
     if data is not None:
         req.add_header("Content-Type", "application/json")
     try:
@@ -52,9 +60,9 @@ def call(method, path, body=None, token=ADMIN, raw=False):
     return status, (json.loads(text) if text else ""), hdrs
 
 
-def check(name, schema, method, path, body=None, token=ADMIN):
+def check(name, schema, method, path, body=None, token=ADMIN, mv="2.1"):
     global CHECKED
-    status, resp, hdrs = call(method, path, body, token)
+    status, resp, hdrs = call(method, path, body, token, mv=mv)
     try:
         if status >= 400:
             raise AssertionError("HTTP %d: %s" % (status, resp))
@@ -63,7 +71,11 @@ def check(name, schema, method, path, body=None, token=ADMIN):
         print("FAIL %s: %s %s -> %s" % (name, method, path, e))
         sys.exit(1)
     CHECKED += 1
-    print("ok %s (%s %s %d)" % (name, method, path, status))
+    if path.count("/") > 2 and hdrs.get("X-OpenStack-Nova-API-Version") != mv:
+        print("FAIL %s: microversion %s not echoed (%s)" % (
+            name, mv, hdrs.get("X-OpenStack-Nova-API-Version")))
+        sys.exit(1)
+    print("ok %s (%s %s %d at %s)" % (name, method, path, status, mv))
     return resp
 
 
@@ -238,6 +250,42 @@ check("quota update", quotas.update_quota_set, "PUT",
 check("quota delete", quotas.delete_quota, "DELETE",
       V + "/os-quota-sets/" + pid)
 check("limits", limits.get_limit, "GET", V + "/limits")
+
+# microversions above 2.1 (the maximum served is 2.11)
+check("keypair 2.2", keypairs22.create_keypair, "POST", V + "/os-keypairs",
+      {"keypair": {"name": "g22", "type": "ssh"}}, mv="2.2")
+check("get keypair 2.2", keypairs22.get_keypair, "GET",
+      V + "/os-keypairs/g22", mv="2.2")
+check("list keypairs 2.10", keypairs22.list_keypairs, "GET",
+      V + "/os-keypairs", mv="2.10")
+check("delete keypair 2.2", keypairs22.delete_keypair, "DELETE",
+      V + "/os-keypairs/g22", mv="2.2")
+check("get server 2.3", servers23.get_server, "GET", V + "/servers/" + sid,
+      mv="2.3")
+check("list servers detail 2.3", servers23.list_servers_detail, "GET",
+      V + "/servers/detail", mv="2.3")
+check("get server 2.9", servers29.get_server, "GET", V + "/servers/" + sid,
+      mv="2.9")
+check("list servers detail 2.11", servers29.list_servers_detail, "GET",
+      V + "/servers/detail", mv="2.11")
+check("update server 2.9", servers29.update_server, "PUT",
+      V + "/servers/" + sid, {"server": {"name": "sv1c"}}, mv="2.9")
+check("list services 2.11", services211.list_services, "GET",
+      V + "/os-services", mv="2.11")
+check("force down 2.11", services211.update_forced_down, "PUT",
+      V + "/os-services/force-down",
+      {"host": hname, "binary": "nova-compute", "forced_down": True},
+      mv="2.11")
+check("force up 2.11", services211.update_forced_down, "PUT",
+      V + "/os-services/force-down",
+      {"host": hname, "binary": "nova-compute", "forced_down": False},
+      mv="2.11")
+st, _, _ = call("PUT", V + "/os-services/force-down",
+                {"host": hname, "binary": "nova-compute",
+                 "forced_down": True}, mv="2.10")
+assert st == 404, "force-down below 2.11 is %d" % st
+st, _, _ = call("GET", V + "/flavors", mv="2.12")
+assert st == 406, "2.12 is %d" % st
 
 check("delete server", servers.delete_server, "DELETE", V + "/servers/" + sid)
 print("%d responses valid" % CHECKED)

@@ -14,7 +14,11 @@ cleanup() {
 	local rc=$? p i
 	# SIGTERM first: a clean shutdown is part of what is tested, and
 	# sanitizer builds report leaks only at a normal exit.
-	for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill -TERM "$p" 2>/dev/null || true; done
+	# SIGCONT too: a test may have left a daemon stopped (SIGSTOP).
+	for p in "${PIDS[@]+"${PIDS[@]}"}"; do
+		kill -TERM "$p" 2>/dev/null || true
+		kill -CONT "$p" 2>/dev/null || true
+	done
 	for i in $(seq 1 50); do
 		local alive=0
 		for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill -0 "$p" 2>/dev/null && alive=1; done

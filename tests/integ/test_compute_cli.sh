@@ -27,7 +27,7 @@ curl -s "$NOVA/" | python3 -c '
 import json, sys
 v = json.load(sys.stdin)["versions"]
 assert [x["id"] for x in v] == ["v2.0", "v2.1"], v
-assert v[1]["version"] == "2.1" and v[1]["min_version"] == "2.1", v[1]
+assert v[1]["version"] == "2.11" and v[1]["min_version"] == "2.1", v[1]
 ' || fail "version list"
 for u in /v2 /v2/ /v2.1 /v2.1/; do
 	[ "$(http_code GET "$NOVA$u")" = 200 ] || fail "GET $u is not 200"
@@ -41,8 +41,8 @@ nv() { curl -s "${H[@]}" "$NOVA/v2.1$1" | jq -r "${2:-.}"; }
 [ "$(http_code GET "$NOVA/v2.1/flavors" "${H[@]}" -H 'X-OpenStack-Nova-API-Version: 2.99')" = 406 ] ||
 	fail "an unsupported microversion is not 406"
 curl -s -D "$T/h.txt" -o /dev/null "${H[@]}" -H 'OpenStack-API-Version: compute latest' "$NOVA/v2.1/flavors"
-grep -qi '^OpenStack-API-Version: compute 2.1' "$T/h.txt" || fail "microversion not echoed"
-grep -qi '^X-OpenStack-Nova-API-Version: 2.1' "$T/h.txt" || fail "legacy microversion header not echoed"
+grep -qi '^OpenStack-API-Version: compute 2.11' "$T/h.txt" || fail "microversion not echoed"
+grep -qi '^X-OpenStack-Nova-API-Version: 2.11' "$T/h.txt" || fail "legacy microversion header not echoed"
 ok "version documents, microversion negotiation (406, echo)"
 
 # ---- flavors ---------------------------------------------------------------
@@ -160,8 +160,14 @@ for n in 1 2 3; do
 done
 openstack compute service set --enable h2 nova-compute
 openstack compute service list -f value -c Host -c Status | grep -qx "h2 enabled" || fail "service enable"
+openstack compute service set --down h2 nova-compute
+openstack compute service list -f value -c Host -c State | grep -qx "h2 down" || fail "force-down"
+curl -s "${H[@]}" -H 'X-OpenStack-Nova-API-Version: 2.11' "$NOVA/v2.1/os-services?host=h2" |
+	jq -e '.services[0].forced_down == true' >/dev/null || fail "forced_down at 2.11"
+openstack compute service set --up h2 nova-compute
+openstack compute service list -f value -c Host -c State | grep -qx "h2 up" || fail "force-down cleared"
 openstack server delete d-1 d-2 d-3
-ok "a disabled service gets no new servers (multi-create d-1..3); enable"
+ok "a disabled service gets no new servers (multi-create d-1..3); enable; force-down (2.11) and back"
 
 # ---- another project's member -----------------------------------------------------------
 openstack project create demo >/dev/null

@@ -21,6 +21,9 @@ IMG=$(openstack image create --disk-format raw --container-format bare \
 admin_token
 ok "two hosts, no quota"
 
+# The agents are frozen first, so that every accepted create still has its
+# task open when the controller dies: its commands are lost or unanswered.
+kill -STOP "$(pid_of agent-h1)" "$(pid_of agent-h2)"
 create_many 100 20 16 "$IMG" c &
 CREATES=$!
 # Kill it once a fair share of the creates was answered.
@@ -40,10 +43,15 @@ ok "controller killed with $ACCEPTED of 100 creates accepted"
 
 start ctl "$CTL" "$T/controller.conf"
 wait_http 15 "http://127.0.0.1:$CP/"
+kill -CONT "$(pid_of agent-h1)" "$(pid_of agent-h2)"
 wait_for 20 "h1 up again" is_state h1 up
 wait_for 20 "h2 up again" is_state h2 up
 wait_for 90 "every server settled" settled
-ok "restarted controller: every server settled"
+# The new controller sent the journaled tasks again (after its second
+# start line in the log).
+RESENT=$(awk '/started on ctl/ { n++ } n == 2 && /sent spawning of instance/' "$T/ctl.log" | wc -l)
+[ "$RESENT" -ge 1 ] || fail "no journaled task sent again after the restart"
+ok "restarted controller re-sent $RESENT journaled builds; every server settled"
 
 nv '/servers/detail' > "$T/after.json"
 jq -r '.servers[].id' "$T/after.json" | sort > "$T/ids.txt"

@@ -39,7 +39,11 @@ ok "50 servers ACTIVE, usage and claims exact, 50 guests on the hosts"
 nv '/servers' '.servers[].id' | xargs -P 25 -I{} curl -s -o /dev/null \
     -X DELETE "${H[@]}" "http://127.0.0.1:$CP/v2.1/servers/{}"
 gone() { [ "$(nv '/servers' '.servers | length')" = 0 ]; }
-wait_for 60 "all servers deleted" gone
+if ! (wait_for 90 "all servers deleted" gone); then
+	nv '/servers/detail' '.servers[] | .id + " " + .status + " " +
+	    (."OS-EXT-STS:task_state" // "-")'
+	fail "servers left after delete"
+fi
 check_claims || fail "claims or usage left after delete"
 ok "concurrent deletes release usage and claims"
 
