@@ -177,6 +177,14 @@ for act, want in (("os-stop", "SHUTOFF"), ("os-start", "ACTIVE"),
 check("reboot", servers.server_actions_common_schema, "POST",
       V + "/servers/%s/action" % sid, {"reboot": {"type": "HARD"}})
 wait_status(sid, "ACTIVE")
+check("rebuild", servers.rebuild_server_with_admin_pass, "POST",
+      V + "/servers/%s/action" % sid, {"rebuild": {"imageRef": IMAGE,
+                                                   "adminPass": "pw"}})
+wait_status(sid, "ACTIVE")
+check("rebuild 2.9", servers29.rebuild_server_with_admin_pass, "POST",
+      V + "/servers/%s/action" % sid, {"rebuild": {"imageRef": IMAGE}},
+      mv="2.9")
+wait_status(sid, "ACTIVE")
 check("console output", servers.get_console_output, "POST",
       V + "/servers/%s/action" % sid, {"os-getConsoleOutput": {"length": "5"}})
 check("reset state", servers.server_actions_common_schema, "POST",

@@ -291,6 +291,55 @@ test_generation_from_metadata(void **state)
 	cap_reset();
 }
 
+static int
+count_of(const char *s, const char *w)
+{
+	int n = 0;
+
+	for (; (s = strstr(s, w)) != NULL; s++)
+		n++;
+	return n;
+}
+
+/* A rebuild replaces a guest of an older generation, once: repeating the
+ * command does not rebuild again. */
+static void
+test_rebuild(void **state)
+{
+	struct msg_instance_ensure m = { 0 };
+	struct msg_console_get c = { 0 };
+	struct msg_console_output *o;
+	char u[37];
+
+	new_uuid(u);
+	cap_reset();
+	ensure(u, 1, 1, "req-b1");
+	snprintf(m.uuid, sizeof(m.uuid), "%s", u);
+	m.generation = 2;
+	m.power = 4;
+	m.has_rebuild = true;
+	m.rebuild = true;
+	spec(&m.spec, u);
+	send_cmd(&schema_msg_instance_ensure, &m, "req-b2");
+	assert_string_equal(last_state()->result, "ok");
+	assert_int_equal(last_state()->generation, 2);
+	assert_int_equal(last_state()->power_state, 4);
+	snprintf(c.uuid, sizeof(c.uuid), "%s", u);
+	send_cmd(&schema_msg_console_get, &c, "req-b3");
+	o = cap.env[cap.n - 1].body;
+	/* The old guest's log went with it: one definition, no boot. */
+	assert_null(strstr(o->output, "login"));
+	assert_non_null(strstr(o->output, "defined"));
+	/* The same rebuild again (after an agent restart, say): no-op. */
+	m.power = 1;
+	send_cmd(&schema_msg_instance_ensure, &m, "req-b4");
+	send_cmd(&schema_msg_console_get, &c, "req-b5");
+	o = cap.env[cap.n - 1].body;
+	assert_non_null(strstr(o->output, "login"));
+	assert_int_equal(count_of(o->output, "defined"), 1);
+	cap_reset();
+}
+
 /* Commands are validated again: the domain name must be instance-<uuid>,
  * sizes in range. Nothing is defined. */
 static void
@@ -514,6 +563,7 @@ main(void)
 		cmocka_unit_test(test_same_reqid_two_instances),
 		cmocka_unit_test(test_stale_generation),
 		cmocka_unit_test(test_generation_from_metadata),
+		cmocka_unit_test(test_rebuild),
 		cmocka_unit_test(test_validation),
 		cmocka_unit_test(test_reboot_and_console),
 		cmocka_unit_test(test_orphan),

@@ -1,0 +1,531 @@
+/*
+ * fleetsim: benchmarks of the compute control plane.
+ *
+ *   fleetsim sched HOSTS CREATES THREADS [DIR]
+ *	The scheduler in-process on a real LMDB store (DIR, default a
+ *	temporary directory under /var/tmp): HOSTS registered hosts, then
+ *	CREATES placements, each a sched_rank() over the cache plus a durable
+ *	store_write() with sched_claim(), from THREADS threads. Prints ranks/s
+ *	(filter + weigh alone) and durable placements/s.
+ *
+ *   fleetsim keys DIR N
+ *	N CURVE key pairs DIR/sim-I.key (I = 1..N); prints "sim-I <public>"
+ *	lines for `tinystack-manage agent enroll`.
+ *
+ *   fleetsim agents ENDPOINT DIR N SERVER_PUB
+ *	N simulated agents in this process, each its own ZeroMQ socket,
+ *	identity sim-I and CURVE key DIR/sim-I.key: hello, heartbeats at the
+ *	controller's report interval with their guest lists, and every compute
+ *	command answered at once from an in-memory guest table (no libvirt).
+ *	Runs until SIGINT/SIGTERM, then prints what it handled.
+ *
+ * bench/fleetsim.sh drives the last two against a real controller and
+ * measures creates/s, list latency and the controller's RSS.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "codec.h"
+#include "compute_db.h"
+#include "db.h"
+#include "err.h"
+#include "log.h"
+#include "msg_gen.h"
+#include "scheduler.h"
+#include "store.h"
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int64_t
+unix_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "fleetsim: %s: %s\n", what, err_msg());
+	exit(1);
+}
+
+/* ---- scheduler -------------------------------------------------------------- */
+
+struct sbench {
+	struct store	*st;
+	struct sched	*s;
+	int		 creates;	/* per thread */
+	int		 placed;
+	int		 failed;
+};
+
+static int
+add_hosts(struct store_txn *txn, void *arg)
+{
+	int n = *(int *)arg;
+
+	for (int i = 0; i < n; i++) {
+		struct rec_service s = { 0 };
+		struct rec_hypervisor h = { 0 };
+		char host[32];
+
+		snprintf(host, sizeof(host), "sim-%d", i + 1);
+		db_uuid(s.id);
+		s.host = host;
+		s.binary = "tinystack-agent";
+		s.topic = "compute";
+		s.last_seen_at = unix_ms() + 3600 * 1000;
+		db_uuid(h.id);
+		h.host = host;
+		h.hypervisor_type = "QEMU";
+		h.libvirt_uri = "sim://";
+		h.cpu_model = "sim";
+		h.cpu_arch = "x86_64";
+		h.vcpus = 64;
+		h.memory_mb = 262144;
+		h.local_gb = 4096;
+		if (db_service_put(txn, &s) == -1 ||
+		    db_hypervisor_put(txn, &h) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+struct claim {
+	struct sched		*s;
+	struct sched_request	*r;
+	struct sched_hosts	*c;
+	char			 host[SCHED_NAME_MAX + 1];
+};
+
+static int
+claim_fn(struct store_txn *txn, void *arg)
+{
+	struct claim *c = arg;
+
+	return sched_claim(c->s, txn, c->r, c->c, c->host);
+}
+
+static pthread_mutex_t sb_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *
+placer(void *arg)
+{
+	struct sbench *b = arg;
+	struct sched_request r = { .vcpus = 1, .memory_mb = 512, .disk_gb = 1 };
+	int placed = 0, failed = 0;
+
+	for (int i = 0; i < b->creates; i++) {
+		struct sched_hosts c;
+		struct claim cl = { b->s, &r, &c, "" };
+
+		if (sched_rank(b->s, &r, &c) == -1) {
+			failed++;
+			continue;
+		}
+		if (store_write(b->st, claim_fn, &cl) == 0)
+			placed++;
+		else
+			failed++;
+		sched_hosts_free(&c);
+	}
+	pthread_mutex_lock(&sb_lock);
+	b->placed += placed;
+	b->failed += failed;
+	pthread_mutex_unlock(&sb_lock);
+	return NULL;
+}
+
+static int
+bench_sched(int hosts, int creates, int threads, const char *dir)
+{
+	struct store_opts so = { 0 };
+	struct sched_opts o = { 0 };
+	struct sbench b = { 0 };
+	struct sched_request r = { .vcpus = 1, .memory_mb = 512, .disk_gb = 1 };
+	char tmpl[] = "/var/tmp/fleetsim.XXXXXX", cmd[300];
+	pthread_t *t;
+	double t0, t1;
+	int ranks = 0;
+
+	if (dir == NULL && (dir = mkdtemp(tmpl)) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	so.path = dir;
+	so.tables = db_tables;
+	so.map_size = (size_t)1 << 30;
+	if ((b.st = store_open(&so)) == NULL || db_sync(b.st) == -1)
+		die("store");
+	if (store_write(b.st, add_hosts, &hosts) == -1)
+		die("hosts");
+	o.default_az = "nova";
+	o.service_down_ms = 86400 * 1000;
+	if ((b.s = sched_new(b.st, &o)) == NULL)
+		die("sched");
+
+	/* Ranking alone: filters and weighers over the cache. */
+	t0 = now_s();
+	for (; (t1 = now_s()) - t0 < 2.0; ranks++) {
+		struct sched_hosts c;
+
+		if (sched_rank(b.s, &r, &c) == -1)
+			die("rank");
+		sched_hosts_free(&c);
+	}
+	printf("hosts %d: sched_rank %.0f/s (%.1f us each)\n", hosts,
+	    ranks / (t1 - t0), (t1 - t0) * 1e6 / ranks);
+
+	b.creates = creates / threads;
+	if ((t = calloc((size_t)threads, sizeof(*t))) == NULL)
+		return 1;
+	t0 = now_s();
+	for (int i = 0; i < threads; i++)
+		pthread_create(&t[i], NULL, placer, &b);
+	for (int i = 0; i < threads; i++)
+		pthread_join(t[i], NULL);
+	t1 = now_s();
+	printf("hosts %d, threads %d: %d durable placements in %.2f s = %.0f/s "
+	    "(%d failed)\n", hosts, threads, b.placed, t1 - t0,
+	    b.placed / (t1 - t0), b.failed);
+	free(t);
+	sched_free(&b.s);
+	store_free(&b.st);
+	if (dir == tmpl) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
+		if (system(cmd) != 0)
+			fprintf(stderr, "fleetsim: could not remove %s\n", tmpl);
+	}
+	return 0;
+}
+
+/* ---- keys -------------------------------------------------------------------- */
+
+static int
+make_keys(const char *dir, int n)
+{
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		perror(dir);
+		return 1;
+	}
+	for (int i = 1; i <= n; i++) {
+		char pub[BUS_KEY_Z85_LEN + 1], sec[BUS_KEY_Z85_LEN + 1],
+		    name[32];
+
+		snprintf(name, sizeof(name), "sim-%d", i);
+		if (bus_keypair_new(pub, sec) == -1 ||
+		    bus_keypair_save(dir, name, pub, sec) == -1)
+			die("keys");
+		printf("%s %s\n", name, pub);
+	}
+	return 0;
+}
+
+/* ---- simulated agents ---------------------------------------------------------- */
+
+struct sguest {
+	char		uuid[CODEC_UUID_LEN + 1];
+	char		name[64];
+	uint32_t	power;
+	uint64_t	gen;
+	unsigned	vcpus;
+	uint64_t	mem;
+};
+
+struct sim {
+	char		 host[32];
+	struct bus	*bus;
+	int		 registered;
+	int64_t		 interval_ms;
+	double		 next;		/* hello or heartbeat due */
+	uint64_t	 seq;
+	struct sguest	*g;
+	size_t		 ng, capg;
+	uint64_t	 cmds;
+};
+
+static volatile sig_atomic_t stop;
+
+static void
+on_sig(int s)
+{
+	stop = 1;
+}
+
+static void
+send_msg(struct sim *a, const struct schema_type *t, const void *body,
+    const char *reqid)
+{
+	struct ts_buf b = { 0 };
+	char id[64];
+
+	if (reqid == NULL) {
+		char u[37];
+
+		db_uuid(u);
+		snprintf(id, sizeof(id), "req-%s", u);
+		reqid = id;
+	}
+	if (codec_envelope_encode(t, body, reqid, a->host, &b) == 0 &&
+	    bus_send(a->bus, NULL, b.data, b.len) == -1)
+		fprintf(stderr, "%s: send %s: %s\n", a->host, t->name,
+		    err_msg());
+	ts_buf_free(&b);
+}
+
+static struct sch_guest *
+guest_list(struct sim *a)
+{
+	struct sch_guest *l = calloc(a->ng ? a->ng : 1, sizeof(*l));
+
+	for (size_t i = 0; l && i < a->ng; i++) {
+		memcpy(l[i].uuid, a->g[i].uuid, sizeof(l[i].uuid));
+		l[i].name = a->g[i].name;
+		l[i].state = a->g[i].power == 1 ? "running" : "shutoff";
+		l[i].power_state = a->g[i].power;
+		l[i].vcpus = a->g[i].vcpus;
+		l[i].memory_mb = a->g[i].mem;
+	}
+	return l;
+}
+
+static void
+hello(struct sim *a)
+{
+	struct msg_agent_hello m = { 0 };
+
+	m.host = a->host;
+	m.agent_version = "fleetsim";
+	m.hypervisor_type = "QEMU";
+	m.hypervisor_version = 7002000;
+	m.libvirt_uri = "sim://";
+	m.cpu_model = "sim";
+	m.cpu_arch = "x86_64";
+	m.vcpus = 64;
+	m.memory_mb = 262144;
+	m.local_gb = 4096;
+	m.started_at = unix_ms();
+	m.guests.items = guest_list(a);
+	m.guests.n = a->ng;
+	send_msg(a, &schema_msg_agent_hello, &m, NULL);
+	free(m.guests.items);
+}
+
+static void
+heartbeat(struct sim *a)
+{
+	struct msg_heartbeat m = { 0 };
+
+	m.host = a->host;
+	m.seq = ++a->seq;
+	m.guests.items = guest_list(a);
+	m.guests.n = a->ng;
+	for (size_t i = 0; i < a->ng; i++) {
+		if (a->g[i].power == 1) {
+			m.running_vms++;
+			m.vcpus_used += a->g[i].vcpus;
+			m.memory_mb_used += a->g[i].mem;
+		}
+	}
+	send_msg(a, &schema_msg_heartbeat, &m, NULL);
+	free(m.guests.items);
+}
+
+static struct sguest *
+find(struct sim *a, const char *uuid)
+{
+	for (size_t i = 0; i < a->ng; i++)
+		if (strcmp(a->g[i].uuid, uuid) == 0)
+			return &a->g[i];
+	return NULL;
+}
+
+static void
+state(struct sim *a, const char *uuid, const char *reqid)
+{
+	struct msg_instance_state m = { 0 };
+	struct sguest *g = find(a, uuid);
+
+	snprintf(m.uuid, sizeof(m.uuid), "%s", uuid);
+	m.exists = g != NULL;
+	m.power_state = g ? g->power : 0;
+	m.generation = g ? g->gen : 0;
+	m.state = g ? "running" : "absent";
+	m.in_reply_to = (char *)reqid;
+	m.result = "ok";
+	send_msg(a, &schema_msg_instance_state, &m, reqid);
+}
+
+static void
+handle(struct sim *a, const struct bus_msg *bm)
+{
+	struct codec_envelope env;
+
+	memset(&env, 0, sizeof(env));
+	if (codec_envelope_decode(bm->data, bm->len, SCHEMA_FROM_CONTROLLER,
+	    &env) == -1)
+		return;
+	if (env.type == &schema_msg_hello_ack) {
+		struct msg_hello_ack *m = env.body;
+
+		a->registered = 1;
+		a->interval_ms = m->report_interval * 1000;
+	} else if (env.type == &schema_msg_instance_ensure) {
+		struct msg_instance_ensure *m = env.body;
+		struct sguest *g = find(a, m->uuid);
+
+		if (g == NULL) {
+			if (a->ng == a->capg) {
+				size_t nc = a->capg ? a->capg * 2 : 64;
+				struct sguest *ng = realloc(a->g,
+				    nc * sizeof(*ng));
+
+				if (ng == NULL)
+					goto out;
+				a->g = ng;
+				a->capg = nc;
+			}
+			g = &a->g[a->ng++];
+			memset(g, 0, sizeof(*g));
+			snprintf(g->uuid, sizeof(g->uuid), "%s", m->uuid);
+			snprintf(g->name, sizeof(g->name), "%.60s",
+			    m->spec.name);
+			g->vcpus = m->spec.vcpus;
+			g->mem = m->spec.memory_mb;
+		}
+		g->power = m->power;
+		g->gen = m->generation;
+		a->cmds++;
+		state(a, m->uuid, env.request_id);
+	} else if (env.type == &schema_msg_instance_delete) {
+		struct msg_instance_delete *m = env.body;
+		struct sguest *g = find(a, m->uuid);
+
+		if (g != NULL)
+			*g = a->g[--a->ng];
+		a->cmds++;
+		state(a, m->uuid, env.request_id);
+	} else if (env.type == &schema_msg_instance_action) {
+		struct msg_instance_action *m = env.body;
+
+		a->cmds++;
+		state(a, m->uuid, env.request_id);
+	} else if (env.type == &schema_msg_console_get) {
+		struct msg_console_output o = { 0 };
+		struct msg_console_get *m = env.body;
+
+		memcpy(o.uuid, m->uuid, sizeof(o.uuid));
+		o.in_reply_to = env.request_id;
+		o.found = find(a, m->uuid) != NULL;
+		o.output = "fleetsim\n";
+		send_msg(a, &schema_msg_console_output, &o, env.request_id);
+	}
+out:
+	codec_envelope_clear(&env);
+}
+
+static int
+run_agents(const char *endpoint, const char *dir, int n, const char *srv)
+{
+	struct sim *s = calloc((size_t)n, sizeof(*s));
+	uint64_t cmds = 0;
+	int up = 0;
+
+	if (s == NULL)
+		return 1;
+	signal(SIGINT, on_sig);
+	signal(SIGTERM, on_sig);
+	for (int i = 0; i < n; i++) {
+		char path[4096], pub[BUS_KEY_Z85_LEN + 1],
+		    sec[BUS_KEY_Z85_LEN + 1];
+		struct bus_opts o;
+
+		snprintf(s[i].host, sizeof(s[i].host), "sim-%d", i + 1);
+		snprintf(path, sizeof(path), "%s/%s.key", dir, s[i].host);
+		if (bus_keypair_load(path, pub, sec) == -1)
+			die(path);
+		bus_opts_init(&o);
+		o.endpoint = endpoint;
+		o.server_public = srv;
+		o.public_key = pub;
+		o.secret_key = sec;
+		o.identity = s[i].host;
+		o.reconnect_max_ms = 2000;
+		if ((s[i].bus = bus_client_new(&o)) == NULL)
+			die("bus");
+		s[i].interval_ms = 10000;
+		s[i].next = now_s() + 0.05 * (i % 20);
+	}
+	while (!stop) {
+		int busy = 0;
+		double t = now_s();
+
+		for (int i = 0; i < n; i++) {
+			struct sim *a = &s[i];
+			struct bus_msg m;
+
+			while (bus_poll(a->bus, 0, &m) == 1) {
+				handle(a, &m);
+				bus_msg_clear(&m);
+				busy = 1;
+			}
+			if (t >= a->next) {
+				if (!a->registered) {
+					hello(a);
+					a->next = t + 1.0;
+				} else {
+					heartbeat(a);
+					a->next = t + a->interval_ms / 1000.0;
+				}
+				busy = 1;
+			}
+		}
+		if (!busy)
+			usleep(1000);
+	}
+	for (int i = 0; i < n; i++) {
+		up += s[i].registered;
+		cmds += s[i].cmds;
+		bus_free(&s[i].bus);
+		free(s[i].g);
+	}
+	printf("fleetsim: %d agents (%d registered), %llu commands answered\n",
+	    n, up, (unsigned long long)cmds);
+	free(s);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	log_init("fleetsim", LOG_LVL_ERROR, LOG_TO_STDERR, NULL);
+	if (argc >= 5 && strcmp(argv[1], "sched") == 0)
+		return bench_sched(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]),
+		    argc > 5 ? argv[5] : NULL);
+	if (argc == 4 && strcmp(argv[1], "keys") == 0)
+		return make_keys(argv[2], atoi(argv[3]));
+	if (argc == 6 && strcmp(argv[1], "agents") == 0)
+		return run_agents(argv[2], argv[3], atoi(argv[4]), argv[5]);
+	fprintf(stderr, "usage: fleetsim sched HOSTS CREATES THREADS [DIR]\n"
+	    "       fleetsim keys DIR N\n"
+	    "       fleetsim agents ENDPOINT DIR N SERVER_PUB\n");
+	return 2;
+}
