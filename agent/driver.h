@@ -103,6 +103,20 @@ struct driver_spec {
 	const char		*kernel_id;	/* image UUIDs for direct kernel boot */
 	const char		*ramdisk_id;
 	const char		*kernel_cmdline;
+	/* What downloads are verified against (Glance os_hash_value, size;
+	 * 0 = unknown) and the declared formats of an AMI's kernel/ramdisk
+	 * images ("aki", "ari"). NULL/0 when absent. */
+	const char		*image_sha512;
+	uint64_t		 image_size;
+	const char		*kernel_disk_format;
+	const char		*kernel_sha512;
+	uint64_t		 kernel_size;
+	const char		*ramdisk_disk_format;
+	const char		*ramdisk_sha512;
+	uint64_t		 ramdisk_size;
+	/* X-Auth-Token for the image API (the owner's short-lived token);
+	 * NULL when the command carries none. Never logged. */
+	const char		*image_token;
 	/* guest data */
 	const uint8_t		*user_data;
 	size_t			 user_data_len;

@@ -18,6 +18,7 @@
 #include "db.h"
 #include "err.h"
 #include "fleet.h"
+#include "identity.h"
 #include "log.h"
 
 /* ---- service ------------------------------------------------------------ */
@@ -133,6 +134,24 @@ compute_svc_fleet_hooks(struct compute_svc *s, struct fleet_hooks *h)
 	h->report = hook_report;
 	h->message = hook_message;
 	h->arg = s;
+}
+
+/* Long enough for a download queued behind others to start; the token
+ * is checked when the download starts, not while it runs. */
+#define IMAGE_TOKEN_LIFETIME	900	/* s */
+
+static int
+mint_image_token(void *arg, const char *user_id, const char *project_id,
+    char *out, size_t outlen)
+{
+	return identity_token_mint(arg, user_id, project_id,
+	    IMAGE_TOKEN_LIFETIME, out, outlen);
+}
+
+void
+compute_svc_set_identity(struct compute_svc *s, struct identity *id)
+{
+	recon_set_token_fn(s->recon, mint_image_token, id);
 }
 
 struct compute_svc *

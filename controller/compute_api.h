@@ -54,6 +54,11 @@ void			 compute_svc_free(struct compute_svc **);
 /* The hooks the fleet calls on the bus thread (fleet_set_hooks()). */
 void			 compute_svc_fleet_hooks(struct compute_svc *,
 			    struct fleet_hooks *out);
+/* Image tokens for the agents come from the Identity service: id is
+ * borrowed for the service's lifetime. Before compute_svc_start(). */
+struct identity;
+void			 compute_svc_set_identity(struct compute_svc *,
+			    struct identity *id);
 
 /* The route table of the compute listener (port [api] compute_port). */
 extern const struct http_route compute_routes[];

@@ -122,16 +122,28 @@ void	cmp_quota_limits(struct compute_svc *, const struct rec_compute_quota *,
 /* ---- images ------------------------------------------------------------- */
 
 /* What the compute API needs of an image. */
+/* What an agent verifies an image download against. */
+struct cmp_image_data {
+	char		 disk_format[32];
+	char		 sha512[129];	/* os_hash_value; "" unknown */
+	uint64_t	 size;		/* bytes; 0 unknown */
+};
+
 struct cmp_image {
 	char		 id[CODEC_UUID_LEN + 1];
 	uint64_t	 min_disk;	/* GiB */
 	uint64_t	 min_ram;	/* MiB */
 	char		 disk_format[32];
+	char		 sha512[129];
+	uint64_t	 size;
 	char		 kernel_id[CODEC_UUID_LEN + 1];	/* "" none */
 	char		 ramdisk_id[CODEC_UUID_LEN + 1];
+	struct cmp_image_data kernel, ramdisk;	/* with their ids */
 };
 /* Resolve imageRef in the Image service: visible to the caller and
- * active, else 400. */
+ * active, else 400; so must be the kernel and ramdisk images its
+ * kernel_id/ramdisk_id properties name (a boot from them would fail on
+ * the host otherwise). */
 int	cmp_image_get(struct http_req *, struct store_txn *, const char *ref,
 	    struct cmp_image *);
 

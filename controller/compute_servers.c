@@ -39,46 +39,95 @@
  * Its minimums and disk format come along; kernel_id/ramdisk_id
  * properties name the images of a direct kernel boot.
  */
+/* Image id (lowercase) of the caller's, visible and active, into *im
+ * (cleared by the caller). 400 otherwise, naming what: "Image",
+ * "Kernel image". */
+static int
+image_usable(struct http_req *req, struct store_txn *txn, const char *what,
+    const char *id, struct rec_image *im)
+{
+	const struct api_ctx *c = cmp_ctx(req);
+	struct image_viewer v = { c->project_id ? c->project_id : "",
+	    cmp_is_admin(req) };
+	bool member = false;
+	int vis;
+
+	if (image_db_get(txn, id, im) == -1) {
+		if (err_code() == TS_ENOT_FOUND)
+			err_set(TS_EINVALID, "%s %s could not be found.",
+			    what, id);
+		return -1;
+	}
+	if ((vis = image_visible(txn, &v, im, &member, NULL)) == -1)
+		return -1;
+	if (vis != 1) {
+		err_set(TS_EINVALID, "%s %s could not be found.", what, id);
+		return -1;
+	}
+	if (strcmp(im->status, "active") != 0) {
+		err_set(TS_EINVALID, "%s %s is not active.", what, id);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+data_of(const struct rec_image *im, struct cmp_image_data *d)
+{
+	snprintf(d->disk_format, sizeof(d->disk_format), "%s",
+	    im->disk_format ? im->disk_format : "");
+	snprintf(d->sha512, sizeof(d->sha512), "%s",
+	    im->os_hash_value && im->os_hash_algo &&
+	    strcmp(im->os_hash_algo, "sha512") == 0 ? im->os_hash_value : "");
+	d->size = im->has_size ? im->size : 0;
+}
+
+/* The kernel or ramdisk image an image's property names. */
+static int
+aux_image(struct http_req *req, struct store_txn *txn, const char *what,
+    char *id, struct cmp_image_data *d)
+{
+	struct rec_image im;
+	int rc;
+
+	if (*id == '\0')
+		return 0;
+	for (char *p = id; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	memset(&im, 0, sizeof(im));
+	rc = image_usable(req, txn, what, id, &im);
+	if (rc == 0)
+		data_of(&im, d);
+	codec_clear(&schema_rec_image, &im);
+	return rc;
+}
+
 int
 cmp_image_get(struct http_req *req, struct store_txn *txn, const char *ref,
     struct cmp_image *img)
 {
-	const struct api_ctx *c = cmp_ctx(req);
 	const char *slash = strrchr(ref, '/');
 	const char *id = slash ? slash + 1 : ref;
-	struct image_viewer v = { c->project_id ? c->project_id : "",
-	    cmp_is_admin(req) };
+	struct cmp_image_data root;
 	struct rec_image im;
-	bool member = false;
-	int rc = -1, vis;
+	int rc = -1;
 
 	memset(img, 0, sizeof(*img));
+	memset(&im, 0, sizeof(im));
 	if (!cmp_uuid_like(id)) {
 		err_set(TS_EINVALID, "Invalid imageRef provided.");
 		return -1;
 	}
 	for (size_t i = 0; i <= CODEC_UUID_LEN; i++)
 		img->id[i] = (char)tolower((unsigned char)id[i]);
-	if (image_db_get(txn, img->id, &im) == -1) {
-		if (err_code() == TS_ENOT_FOUND)
-			err_set(TS_EINVALID, "Image %s could not be found.",
-			    img->id);
-		return -1;
-	}
-	if ((vis = image_visible(txn, &v, &im, &member, NULL)) == -1)
+	if (image_usable(req, txn, "Image", img->id, &im) == -1)
 		goto out;
-	if (vis != 1) {
-		err_set(TS_EINVALID, "Image %s could not be found.", img->id);
-		goto out;
-	}
-	if (strcmp(im.status, "active") != 0) {
-		err_set(TS_EINVALID, "Image %s is not active.", img->id);
-		goto out;
-	}
 	img->min_disk = im.min_disk;
 	img->min_ram = im.min_ram;
-	snprintf(img->disk_format, sizeof(img->disk_format), "%s",
-	    im.disk_format ? im.disk_format : "");
+	data_of(&im, &root);
+	memcpy(img->disk_format, root.disk_format, sizeof(img->disk_format));
+	memcpy(img->sha512, root.sha512, sizeof(img->sha512));
+	img->size = root.size;
 	for (size_t k = 0; k < im.properties.n; k++) {
 		const char *pk = im.properties.items[k].k;
 		const char *pv = im.properties.items[k].v;
@@ -90,6 +139,10 @@ cmp_image_get(struct http_req *req, struct store_txn *txn, const char *ref,
 			snprintf(img->ramdisk_id, sizeof(img->ramdisk_id),
 			    "%s", pv);
 	}
+	if (aux_image(req, txn, "Kernel image", img->kernel_id,
+	    &img->kernel) == -1 || aux_image(req, txn, "Ramdisk image",
+	    img->ramdisk_id, &img->ramdisk) == -1)
+		goto out;
 	rc = 0;
 out:
 	codec_clear(&schema_rec_image, &im);
@@ -700,6 +753,40 @@ set_str(char **f, const char *s)
 }
 
 static int
+set_opt(char **f, const char *s)
+{
+	free(*f);
+	*f = NULL;
+	return *s ? set_str(f, s) : 0;
+}
+
+/* The image fields of an instance (create, rebuild): ids, formats and
+ * what the host verifies the downloads against. */
+static int
+image_apply(struct rec_instance *i, const struct cmp_image *img)
+{
+	i->image_size = img->size;
+	i->has_image_size = img->size > 0;
+	i->kernel_size = img->kernel.size;
+	i->has_kernel_size = img->kernel.size > 0;
+	i->ramdisk_size = img->ramdisk.size;
+	i->has_ramdisk_size = img->ramdisk.size > 0;
+	free(i->image_ref);
+	i->image_ref = NULL;
+	if (set_str(&i->image_ref, img->id) == -1 ||
+	    set_opt(&i->image_disk_format, img->disk_format) == -1 ||
+	    set_opt(&i->image_sha512, img->sha512) == -1 ||
+	    set_opt(&i->kernel_id, img->kernel_id) == -1 ||
+	    set_opt(&i->kernel_disk_format, img->kernel.disk_format) == -1 ||
+	    set_opt(&i->kernel_sha512, img->kernel.sha512) == -1 ||
+	    set_opt(&i->ramdisk_id, img->ramdisk_id) == -1 ||
+	    set_opt(&i->ramdisk_disk_format, img->ramdisk.disk_format) == -1 ||
+	    set_opt(&i->ramdisk_sha512, img->ramdisk.sha512) == -1)
+		return -1;
+	return 0;
+}
+
+static int
 fill_instance(struct create *c, struct rec_instance *i, size_t k,
     int64_t now)
 {
@@ -722,13 +809,7 @@ fill_instance(struct create *c, struct rec_instance *i, size_t k,
 	    set_str(&i->hostname, hn) == -1 ||
 	    set_str(&i->flavor.id, c->flavor.id) == -1 ||
 	    set_str(&i->flavor.name, c->flavor.name) == -1 ||
-	    set_str(&i->image_ref, c->image.id) == -1 ||
-	    (c->image.disk_format[0] && set_str(&i->image_disk_format,
-	    c->image.disk_format) == -1) ||
-	    (c->image.kernel_id[0] && set_str(&i->kernel_id,
-	    c->image.kernel_id) == -1) ||
-	    (c->image.ramdisk_id[0] && set_str(&i->ramdisk_id,
-	    c->image.ramdisk_id) == -1) ||
+	    image_apply(i, &c->image) == -1 ||
 	    set_str(&i->key_name, c->key_name) == -1 ||
 	    set_str(&i->key_data, c->key_data) == -1 ||
 	    set_str(&i->availability_zone, c->svc->az) == -1 ||
@@ -1494,17 +1575,8 @@ nomem:
 static int
 rebuild_apply(struct change *ch, struct rec_instance *i)
 {
-	free(i->image_ref);
-	i->image_ref = strdup(ch->image.id);
-	free(i->image_disk_format);
-	i->image_disk_format = ch->image.disk_format[0] ?
-	    strdup(ch->image.disk_format) : NULL;
-	free(i->kernel_id);
-	i->kernel_id = ch->image.kernel_id[0] ? strdup(ch->image.kernel_id) :
-	    NULL;
-	free(i->ramdisk_id);
-	i->ramdisk_id = ch->image.ramdisk_id[0] ?
-	    strdup(ch->image.ramdisk_id) : NULL;
+	if (image_apply(i, &ch->image) == -1)
+		return -1;
 	if (ch->has_name) {
 		free(i->name);
 		i->name = strdup(ch->name);

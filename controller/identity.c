@@ -481,6 +481,31 @@ keys_or_503(struct identity *id)
 	return k;
 }
 
+int
+identity_token_mint(struct identity *id, const char *user_id,
+    const char *project_id, unsigned lifetime_s, char *out, size_t outlen)
+{
+	uint8_t uid[TOKEN_ID_LEN], pid[TOKEN_ID_LEN];
+	struct token_payload p;
+	struct keyrepo *k;
+	struct timespec ts;
+
+	if ((k = keys_or_503(id)) == NULL)
+		return -1;
+	if (token_id_parse(user_id, uid) == -1 ||
+	    token_id_parse(project_id, pid) == -1) {
+		err_set(TS_EINVALID, "token for a malformed user or project id");
+		return -1;
+	}
+	if (lifetime_s == 0 || lifetime_s > id->lifetime)
+		lifetime_s = id->lifetime;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	token_payload_init(&p, TOKEN_METHOD_TOKEN, uid, TOKEN_SCOPE_PROJECT,
+	    pid, (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000,
+	    lifetime_s);
+	return token_issue(k, &p, out, outlen);
+}
+
 /* Validate tok against keys and the revocation list (no database). */
 static int
 token_open(struct identity *id, const char *tok, struct token_payload *p)

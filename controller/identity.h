@@ -76,6 +76,20 @@ int	identity_policy_target(struct http_req *, struct api_target *);
 
 /* Token lifetime in seconds ([identity] token_expiration). */
 unsigned identity_token_lifetime(const struct identity *);
+
+/*
+ * A project-scoped token of user_id issued now for min(lifetime_s, the
+ * configured token lifetime) seconds, for a service acting on the user's
+ * behalf (an agent downloading the image of the user's instance: what
+ * Nova does with the user's token). Nothing is checked here: whoever
+ * receives it validates it as any token, so a disabled user, a removed
+ * role or a revoked project makes it useless. Any thread. -1 with
+ * TS_EUNAVAILABLE (no token keys) or TS_EINVALID (ids, short buffer:
+ * outlen >= TOKEN_BUFSZ).
+ */
+int	identity_token_mint(struct identity *, const char *user_id,
+	    const char *project_id, unsigned lifetime_s, char *out,
+	    size_t outlen);
 /* Argon2id costs from [identity] password_hash_*. */
 unsigned long long identity_pw_opslimit(const struct identity *);
 size_t	identity_pw_memlimit(const struct identity *);

@@ -175,6 +175,7 @@ main(int argc, char **argv)
 	if ((c.api = api_new(c.cfg, c.store, c.host)) == NULL)
 		goto fail;
 	c.api->compute = c.compute;
+	compute_svc_set_identity(c.compute, c.api->identity);
 	if (compute_svc_start(c.compute) == -1 || api_start(c.api) == -1)
 		goto fail;
 	if (tick_setup(&c) == -1 ||

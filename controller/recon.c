@@ -105,6 +105,8 @@ struct recon {
 	struct sched		*sched;
 	char			 host[256];
 	int64_t			 build_ms, action_ms, resend_ms, console_ms;
+	recon_token_fn		 token_fn;	/* set before the thread */
+	void			*token_arg;
 
 	pthread_t		 thread;
 	int			 started;
@@ -260,6 +262,8 @@ sent_note(struct recon *r, const char *uuid, const char *reqid, int64_t now)
 
 /* ------------------------------------------------------------ commands */
 
+#define RECON_TOKEN_MAX	512	/* >= TOKEN_BUFSZ */
+
 static void
 spec_of(const struct rec_instance *i, struct sch_instance_spec *s,
     char name[64])
@@ -284,6 +288,44 @@ spec_of(const struct rec_instance *i, struct sch_instance_spec *s,
 	s->user_data = i->user_data;
 	s->key_data = i->key_data;
 	s->metadata = i->metadata;
+	s->image_sha512 = i->image_sha512;
+	s->has_image_size = i->has_image_size;
+	s->image_size = i->image_size;
+	s->kernel_disk_format = i->kernel_disk_format;
+	s->kernel_sha512 = i->kernel_sha512;
+	s->has_kernel_size = i->has_kernel_size;
+	s->kernel_size = i->kernel_size;
+	s->ramdisk_disk_format = i->ramdisk_disk_format;
+	s->ramdisk_sha512 = i->ramdisk_sha512;
+	s->has_ramdisk_size = i->has_ramdisk_size;
+	s->ramdisk_size = i->ramdisk_size;
+}
+
+void
+recon_set_token_fn(struct recon *r, recon_token_fn fn, void *arg)
+{
+	r->token_fn = fn;
+	r->token_arg = arg;
+}
+
+/* The image token of a command that may build the guest (its task is a
+ * spawn or rebuild): "" otherwise, or when minting fails (logged; the
+ * agent then fails the build and reports why). */
+static void
+token_for(struct recon *r, const struct rec_instance *i,
+    const struct recon_task *t, char *tok, size_t len)
+{
+	tok[0] = '\0';
+	if (r->token_fn == NULL || t == NULL || i->image_ref == NULL ||
+	    *i->image_ref == '\0' || (strcmp(t->task_state, "spawning") != 0 &&
+	    strcmp(t->task_state, "rebuilding") != 0))
+		return;
+	if (r->token_fn(r->token_arg, i->user_id, i->project_id, tok,
+	    len) == -1) {
+		log_warnx("instance %s: no image token: %s", i->uuid,
+		    err_msg());
+		tok[0] = '\0';
+	}
 }
 
 static int
@@ -340,12 +382,17 @@ send_for(struct recon *r, const struct rec_instance *i, int64_t now)
 		m.generation = i->generation;
 		m.power = i->want_power;
 		m.task = i->task_state;
+		char tok[RECON_TOKEN_MAX];
+
 		if (t != NULL && strcmp(t->task_state, "rebuilding") == 0) {
 			m.has_rebuild = true;
 			m.rebuild = true;
 		}
 		spec_of(i, &m.spec, name);
+		token_for(r, i, t, tok, sizeof(tok));
+		m.spec.image_token = tok[0] ? tok : NULL;
 		rc = post(r, i->host, &schema_msg_instance_ensure, &m, reqid);
+		explicit_bzero(tok, sizeof(tok));
 	}
 	if (rc == 0) {
 		again = sent_note(r, i->uuid, reqid, now);

@@ -103,6 +103,19 @@ struct recon_opts {
 struct recon	*recon_new(struct store *, struct bus *, struct sched *,
 		    const struct recon_opts *);
 int		 recon_start(struct recon *);
+
+/*
+ * Mints the image download token put into commands that may build a guest
+ * (see compute.schema, instance_spec.image_token): user and project are
+ * the instance's owner. Called from any thread (the reconciler's, API
+ * workers dispatching a new task). Without a
+ * minter (or when it fails, logged) commands go without a token and an
+ * agent that must download an image reports the build as failed.
+ */
+typedef int (*recon_token_fn)(void *arg, const char *user_id,
+		    const char *project_id, char *out, size_t outlen);
+/* Before recon_start(); arg is borrowed for recon's lifetime. */
+void		 recon_set_token_fn(struct recon *, recon_token_fn, void *arg);
 /* Stops the thread (pending events are dropped: they are level-triggered
  * and come again). Accepts NULL; clears *rp. */
 void		 recon_free(struct recon **);

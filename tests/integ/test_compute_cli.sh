@@ -92,6 +92,18 @@ openstack server list -f value -c Name | grep -qx vm1 || fail "server list"
 openstack server list --long -f value -c Host | grep -qw "$HOST" || fail "server list --long host"
 ok "server create --wait reaches ACTIVE on $HOST, list/show"
 
+# An AMI-style image whose kernel image does not exist cannot boot: 400
+# at the API, nothing created.
+openstack image create --disk-format raw --container-format bare --file "$T/disk.raw" \
+	--property kernel_id=0d2f6b1e-93a4-4c55-9d7e-2b8a3f1c6e01 amibad >/dev/null
+openstack server create --flavor m1.tiny --image amibad vmbad 2>"$T/err.txt" &&
+	fail "server with a missing kernel image accepted"
+grep -q "HTTP 400" "$T/err.txt" && grep -q "Kernel image 0d2f6b1e-93a4-4c55-9d7e-2b8a3f1c6e01 could not be found" "$T/err.txt" ||
+	{ cat "$T/err.txt"; fail "missing kernel image: not a 400 naming it"; }
+openstack server show vmbad >/dev/null 2>&1 && fail "vmbad exists"
+openstack image delete amibad
+ok "a missing kernel_id image is refused with 400"
+
 status() { nv "/servers/detail?name=^vm1\$" '.servers[0].status'; }
 # server_is NAME STATUS; wait_server NAME STATUS (faster than the
 # clients' --wait, which polls every 5 s).
