@@ -71,6 +71,17 @@ controller = tcp://127.0.0.1:5670
 keys_dir = $ETC/keys
 C
 fi
+conf_value() { "$BIN/tinystack-controller" -n --config "$ETC/controller.conf" | awk -v k="$1" '$1 == k { print $3; exit }'; }
+# Guests' images come from the controller's image API (an agent.conf
+# written by an older stack.sh lacks the section).
+if ! grep -q '^\[image\]' "$ETC/agent.conf"; then
+	cat >> "$ETC/agent.conf" <<C
+
+[image]
+api_url = http://127.0.0.1:$(conf_value image_port)
+cache_dir = $STATE/instances/_base
+C
+fi
 
 say "database schema"
 $MANAGE db sync
@@ -145,9 +156,45 @@ if [ $up = 0 ]; then
 	exit 1
 fi
 
-conf_value() { "$BIN/tinystack-controller" -n --config "$ETC/controller.conf" | awk -v k="$1" '$1 == k { print $3; exit }'; }
 PUBLIC=$(conf_value public_host)
 PUBLIC=${PUBLIC:-$HOST}
+
+# Flavors and a sample image, each made only when missing. The image is
+# tests/e2e/mkguest.sh's tiny guest (this host's Debian kernel and a
+# busybox initramfs), booted AMI-style: kernel and ramdisk images named
+# by the root disk image's kernel_id/ramdisk_id properties.
+say "flavors and the sample image"
+(
+	set +u
+	. "$HOME/keystonerc_admin"
+	set -u
+	flavor() {
+		openstack flavor show "$1" >/dev/null 2>&1 ||
+			openstack flavor create --id "$2" --ram "$3" --disk "$4" \
+			    --vcpus "$5" "$1" >/dev/null
+	}
+	flavor m1.nano 0 128 1 1
+	flavor m1.tiny 1 512 1 1
+	flavor m1.small 2 2048 20 1
+	flavor m1.medium 3 4096 40 2
+	flavor m1.large 4 8192 80 4
+	if ! openstack image show tinystack-guest >/dev/null 2>&1; then
+		G=$STATE/sample-guest
+		tests/e2e/mkguest.sh "$G" >/dev/null
+		rm -f "$G/disk.qcow2"
+		qemu-img create -q -f qcow2 "$G/disk.qcow2" 1G
+		kid=$(openstack image create --public --disk-format aki \
+		    --container-format aki --file "$G/vmlinux" \
+		    tinystack-guest-kernel -f value -c id)
+		rid=$(openstack image create --public --disk-format ari \
+		    --container-format ari --file "$G/initrd.gz" \
+		    tinystack-guest-ramdisk -f value -c id)
+		openstack image create --public --disk-format qcow2 \
+		    --container-format bare --file "$G/disk.qcow2" \
+		    --property kernel_id="$kid" --property ramdisk_id="$rid" \
+		    --property os_type=linux tinystack-guest >/dev/null
+	fi
+)
 cat <<M
 
 tinystack is running on $HOST.
@@ -158,6 +205,8 @@ tinystack is running on $HOST.
     volume   http://$PUBLIC:$(conf_value volume_port)/v3/<project_id>
     network  http://$PUBLIC:$(conf_value network_port)
   admin credentials:  . $HOME/keystonerc_admin   (then: openstack token issue)
+  try:  openstack server create --flavor m1.nano --image tinystack-guest --wait vm1
+        openstack console log show vm1
   agent bus (ZeroMQ, CURVE):  tcp://0.0.0.0:5670
   configuration:  $ETC/controller.conf  $ETC/agent.conf
   state:          $STATE   logs: $LOGS

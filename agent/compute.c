@@ -317,6 +317,15 @@ spec_fill(struct driver_spec *d, const char *uuid, uint64_t gen,
 	d->kernel_id = s->kernel_id;
 	d->ramdisk_id = s->ramdisk_id;
 	d->kernel_cmdline = s->kernel_cmdline;
+	d->image_sha512 = s->image_sha512;
+	d->image_size = s->has_image_size ? s->image_size : 0;
+	d->kernel_disk_format = s->kernel_disk_format;
+	d->kernel_sha512 = s->kernel_sha512;
+	d->kernel_size = s->has_kernel_size ? s->kernel_size : 0;
+	d->ramdisk_disk_format = s->ramdisk_disk_format;
+	d->ramdisk_sha512 = s->ramdisk_sha512;
+	d->ramdisk_size = s->has_ramdisk_size ? s->ramdisk_size : 0;
+	d->image_token = s->image_token;
 	d->user_data = s->user_data.ptr;
 	d->user_data_len = s->user_data.len;
 	d->key_data = s->key_data;
@@ -548,6 +557,8 @@ worker(void *arg)
 		pthread_mutex_unlock(&c->lock);
 
 		log_set_request_id(j->reqid);
+		/* (timing: bench/boot_bench.sh reads this line) */
+		log_debug("%s %s: started", j->type->name, j->uuid);
 		if (j->type == &schema_msg_instance_ensure)
 			reply = run_ensure(c, j, &rlen);
 		else if (j->type == &schema_msg_instance_delete)

@@ -596,7 +596,7 @@ render_devices(struct xbuf *b, const struct domxml_spec *s,
 	if (s->console_log) {
 		xb_str(b, "      <log file='");
 		xb_esc(b, s->console_log);
-		xb_str(b, "' append='off'/>\n");
+		xb_str(b, "' append='on'/>\n");
 	}
 	xb_str(b, "      <target port='0'/>\n    </serial>\n");
 	xb_str(b, "    <console type='pty'>\n"

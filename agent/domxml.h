@@ -21,8 +21,9 @@
  *   - bridged NICs (virtio unless told otherwise) with fixed MAC, optional
  *     tap name and MTU;
  *   - serial port 0 as a pty whose output qemu logs to console_log through
- *     virtlogd (append='off': every start of the qemu process truncates
- *     it, a guest reboot does not), and a console on it;
+ *     virtlogd (append='on': the log keeps the boots before a stop/start
+ *     or a soft reboot, which restarts qemu; virtlogd rotates it at its
+ *     max_size, so it stays bounded), and a console on it;
  *   - VNC on an automatic port bound to vnc_listen (no graphics if NULL);
  *   - a virtio memory balloon;
  *   - <metadata> with tinystack's owner record (namespace DOMXML_NS): the

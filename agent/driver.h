@@ -15,6 +15,20 @@
  *   DRIVER_VIRT_KVM   <instances_path>/<uuid>/ from the image cache, domain
  *                     XML rendered from the spec, console log in
  *                     <instances_path>/<uuid>/console.log.
+ *                     Options (cfg): [image] api_url (required unless
+ *                     driver_opts.image_source is given), cache_dir
+ *                     (default <instances_path>/_base), cache_grace;
+ *                     [libvirt] images_type (qcow2 overlay | raw copy),
+ *                     kernel_cmdline (direct kernel boot default);
+ *                     [vnc] enabled, server_listen. A bad value fails
+ *                     driver_new() with TS_EINVALID.
+ *
+ * Image references (qemu/kvm): a guest's root image, kernel and ramdisk
+ * are referenced in the image cache by its UUID from the moment it is
+ * ensured until it is deleted; driver_new() adds them again for every
+ * managed domain (agent restart) from the owner record in its metadata,
+ * and a thread of the driver prunes unused cached images (idle longer
+ * than cache_grace).
  *
  * Invariants:
  * - Every host-side object of a guest is named from its instance UUID: the
@@ -49,6 +63,7 @@
 
 struct config;
 struct driver;
+struct imgcache_source;
 
 enum driver_virt_type {
 	DRIVER_VIRT_TEST = 0,
@@ -67,6 +82,10 @@ struct driver_opts {
 	/* Borrowed for the driver's lifetime, may be NULL: options of
 	 * particular virt types ([libvirt], [image] ...). */
 	const struct config	*cfg;
+	/* qemu/kvm: where image bytes come from; NULL: the controller's
+	 * image API at [image] api_url, with each command's image_token.
+	 * Borrowed (with its arg) for the driver's lifetime; tests. */
+	const struct imgcache_source *image_source;
 };
 
 /* One network interface of a guest (filled by the network service). */
@@ -174,8 +193,10 @@ int	driver_guest_set_power(struct driver *, const char *uuid,
 int	driver_guest_reboot(struct driver *, const struct driver_spec *,
 	    int hard);
 
-/* Destroy and undefine the guest (with its saved state) and remove
- * <instances_path>/<uuid>/. Absent: 0. */
+/* Destroy and undefine the guest (with its saved state and NVRAM), remove
+ * <instances_path>/<uuid>/, drop its image cache references and, for a
+ * local qemu:///system, libvirt's /var/log/libvirt/qemu/<name>.log.
+ * Absent: 0. */
 int	driver_guest_delete(struct driver *, const char *uuid);
 
 /* State of one guest; TS_ENOT_FOUND if absent. */

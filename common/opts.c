@@ -201,6 +201,31 @@ const struct config_opt opts_agent[] = {
 	CONFIG_OPT_ENUM("libvirt", "orphan_action", "log", "log|destroy",
 	    "What to do with a tinystack-named domain the controller does not "
 	    "know: log it, or destroy it."),
+	CONFIG_OPT_ENUM("libvirt", "images_type", "qcow2", "qcow2|raw",
+	    "Root and ephemeral disks of qemu/kvm guests: qcow2 overlays on "
+	    "the cached base image (copy on write), or raw copies of it."),
+	CONFIG_OPT_STR("libvirt", "kernel_cmdline",
+	    "root=/dev/vda console=ttyS0",
+	    "Kernel command line of a guest booted directly from kernel and "
+	    "ramdisk images (kernel_id/ramdisk_id image properties) when the "
+	    "instance has none; printable ASCII, at most 2047 characters."),
+
+	CONFIG_OPT_STR("image", "api_url", "",
+	    "Base URL of the controller's image API (e.g. "
+	    "http://127.0.0.1:9292) from which images are downloaded into the "
+	    "cache; required for qemu and kvm guests. https is not "
+	    "supported."),
+	CONFIG_OPT_PATH("image", "cache_dir", "",
+	    "Directory of the verified base image cache; empty: "
+	    "<instances_path>/_base."),
+	CONFIG_OPT_INT("image", "cache_grace", "86400", 1, 31536000,
+	    "Seconds a cached image no instance uses is kept before it is "
+	    "pruned."),
+
+	CONFIG_OPT_BOOL("vnc", "enabled", "true",
+	    "Give every qemu/kvm guest a VNC console on an automatic port."),
+	CONFIG_OPT_STR("vnc", "server_listen", "127.0.0.1",
+	    "IP address (literal) the guests' VNC servers listen on."),
 
 	CONFIG_OPT_STR("bus", "controller", "tcp://127.0.0.1:5670",
 	    "ZeroMQ endpoint of the controller."),

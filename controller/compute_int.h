@@ -139,6 +139,7 @@ struct cmp_image {
 	char		 kernel_id[CODEC_UUID_LEN + 1];	/* "" none */
 	char		 ramdisk_id[CODEC_UUID_LEN + 1];
 	struct cmp_image_data kernel, ramdisk;	/* with their ids */
+	char		 cmdline[1025];	/* os_command_line; "" none */
 };
 /* Resolve imageRef in the Image service: visible to the caller and
  * active, else 400; so must be the kernel and ramdisk images its

@@ -138,6 +138,9 @@ cmp_image_get(struct http_req *req, struct store_txn *txn, const char *ref,
 		else if (strcmp(pk, "ramdisk_id") == 0 && cmp_uuid_like(pv))
 			snprintf(img->ramdisk_id, sizeof(img->ramdisk_id),
 			    "%s", pv);
+		else if (strcmp(pk, "os_command_line") == 0 &&
+		    strlen(pv) < sizeof(img->cmdline))
+			memcpy(img->cmdline, pv, strlen(pv) + 1);
 	}
 	if (aux_image(req, txn, "Kernel image", img->kernel_id,
 	    &img->kernel) == -1 || aux_image(req, txn, "Ramdisk image",
@@ -781,7 +784,8 @@ image_apply(struct rec_instance *i, const struct cmp_image *img)
 	    set_opt(&i->kernel_sha512, img->kernel.sha512) == -1 ||
 	    set_opt(&i->ramdisk_id, img->ramdisk_id) == -1 ||
 	    set_opt(&i->ramdisk_disk_format, img->ramdisk.disk_format) == -1 ||
-	    set_opt(&i->ramdisk_sha512, img->ramdisk.sha512) == -1)
+	    set_opt(&i->ramdisk_sha512, img->ramdisk.sha512) == -1 ||
+	    set_opt(&i->kernel_cmdline, img->cmdline) == -1)
 		return -1;
 	return 0;
 }

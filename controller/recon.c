@@ -285,6 +285,7 @@ spec_of(const struct rec_instance *i, struct sch_instance_spec *s,
 	s->image_disk_format = i->image_disk_format;
 	s->kernel_id = i->kernel_id;
 	s->ramdisk_id = i->ramdisk_id;
+	s->kernel_cmdline = i->kernel_cmdline;
 	s->user_data = i->user_data;
 	s->key_data = i->key_data;
 	s->metadata = i->metadata;
@@ -308,17 +309,19 @@ recon_set_token_fn(struct recon *r, recon_token_fn fn, void *arg)
 	r->token_arg = arg;
 }
 
-/* The image token of a command that may build the guest (its task is a
- * spawn or rebuild): "" otherwise, or when minting fails (logged; the
- * agent then fails the build and reports why). */
+/* The image token of an ensure or action command: any of them may have
+ * to build the guest (a spawn, a rebuild, a guest missing on its host:
+ * re-created; an action ensures the guest first).
+ * "" without an image, or when minting fails (logged; an agent that must
+ * download then fails the build and reports why). Minting costs
+ * microseconds, less than the command's encoding. */
 static void
-token_for(struct recon *r, const struct rec_instance *i,
-    const struct recon_task *t, char *tok, size_t len)
+token_for(struct recon *r, const struct rec_instance *i, char *tok,
+    size_t len)
 {
 	tok[0] = '\0';
-	if (r->token_fn == NULL || t == NULL || i->image_ref == NULL ||
-	    *i->image_ref == '\0' || (strcmp(t->task_state, "spawning") != 0 &&
-	    strcmp(t->task_state, "rebuilding") != 0))
+	if (r->token_fn == NULL || i->image_ref == NULL ||
+	    *i->image_ref == '\0')
 		return;
 	if (r->token_fn(r->token_arg, i->user_id, i->project_id, tok,
 	    len) == -1) {
@@ -372,9 +375,15 @@ send_for(struct recon *r, const struct rec_instance *i, int64_t now)
 
 		snprintf(m.uuid, sizeof(m.uuid), "%s", i->uuid);
 		m.generation = i->generation;
+		char tok[RECON_TOKEN_MAX];
+
 		m.action = (char *)t->agent_action;
 		spec_of(i, &m.spec, name);
+		/* The agent makes sure the guest exists before rebooting it. */
+		token_for(r, i, tok, sizeof(tok));
+		m.spec.image_token = tok[0] ? tok : NULL;
 		rc = post(r, i->host, &schema_msg_instance_action, &m, reqid);
+		explicit_bzero(tok, sizeof(tok));
 	} else {
 		struct msg_instance_ensure m = { 0 };
 
@@ -389,7 +398,7 @@ send_for(struct recon *r, const struct rec_instance *i, int64_t now)
 			m.rebuild = true;
 		}
 		spec_of(i, &m.spec, name);
-		token_for(r, i, t, tok, sizeof(tok));
+		token_for(r, i, tok, sizeof(tok));
 		m.spec.image_token = tok[0] ? tok : NULL;
 		rc = post(r, i->host, &schema_msg_instance_ensure, &m, reqid);
 		explicit_bzero(tok, sizeof(tok));

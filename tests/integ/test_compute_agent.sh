@@ -27,7 +27,13 @@ ok "two hosts"
 # ---- kill -9 of an agent during creates --------------------------------------
 create_many 40 10 16 "$IMG" a &
 CREATES=$!
-sleep 0.3
+# The kill comes once h1 has an ACTIVE server (whatever the machine's
+# speed), so that a settled guest is lost with the agent and must be
+# re-created from the desired state, while other creates are in flight.
+active_on_h1() {
+	[ "$(nv '/servers/detail?all_tenants=1&host=h1&status=ACTIVE' '.servers | length')" -ge 1 ]
+}
+wait_for 30 "a server ACTIVE on h1" active_on_h1
 kill -9 "$(pid_of agent-h1)"
 wait "$CREATES" || true
 [ "$(codes a)" = "202 40" ] || { codes a; fail "creates refused"; }
@@ -76,7 +82,7 @@ reaped() { grep -q "instance $V2 deleted" "$T/agent-h2.log"; }
 wait_for 15 "the deleted server's guest destroyed on h2" reaped
 grep -q "guest $V2 on h2 belongs to a deleted instance" "$T/ctl.log" || fail "tombstone not acted on"
 tomb_gone() { grep -q "guest $V2 of a deleted instance is gone from h2" "$T/ctl.log"; }
-wait_for 10 "tombstone dropped" tomb_gone
+wait_for 30 "tombstone dropped" tomb_gone
 check_claims || fail "claims or usage differ after the local delete"
 ok "local delete on a down host; its guest destroyed when the host returns"
 

@@ -4,9 +4,12 @@
 set(TS_A ${CMAKE_SOURCE_DIR}/agent)
 set(TS_CTL ${CMAKE_SOURCE_DIR}/controller)
 ts_unit_test(compute_agent_test
-  SOURCES ${TS_A}/compute.c ${TS_A}/driver.c ${C}/codec.c ${C}/config.c
+  SOURCES ${TS_A}/compute.c ${TS_A}/driver.c ${TS_A}/domxml.c
+  ${TS_A}/imgcache.c ${TS_A}/disk.c ${TS_A}/configdrive.c ${TS_A}/console.c
+  ${C}/proc.c ${C}/imgfmt.c ${C}/codec.c ${C}/config.c
   ${TS_GEN_SOURCES}
-  LIBS PkgConfig::LIBVIRT PkgConfig::MSGPACK PkgConfig::UUID)
+  LIBS PkgConfig::LIBVIRT PkgConfig::MSGPACK PkgConfig::UUID
+  PkgConfig::JANSSON PkgConfig::SODIUM)
 if(TARGET compute_agent_test)
   target_include_directories(compute_agent_test PRIVATE ${TS_A})
 endif()

@@ -1,0 +1,240 @@
+#!/bin/bash
+# End to end with a real TCG guest: the controller and one agent on the
+# system libvirtd (qemu:///system; run_tests.sh starts it with
+# packaging/libvirtd.sh), driven by the real `openstack` CLI.
+#
+# The guest is tests/e2e/mkguest.sh's (Debian kernel + busybox initramfs
+# printing TINYSTACK-GUEST-* lines on the serial console), uploaded as an
+# aki kernel, an ari ramdisk and a small qcow2 root disk whose image has
+# kernel_id/ramdisk_id properties. Proves: server create --wait reaches
+# ACTIVE and the boot marker (and the user data, through the config
+# drive) shows in `openstack console log show`; stop/start, soft reboot
+# (a second boot on the console), suspend/resume (the same boot goes on);
+# kill -9 and restart of the agent leave the guest alone (same qemu pid,
+# still ACTIVE); `virsh destroy` behind the agent's back is reported at
+# once (life-cycle event) and shown as SHUTOFF; delete leaves no domain,
+# no instance file, no libvirt qemu log, and the image cache is pruned.
+#
+# Domains are named instance-<uuid>; only the ones this test's servers
+# made are touched, and they are destroyed and undefined on any exit.
+. "$(dirname "$0")/lib.sh"
+set +o pipefail
+
+V="virsh -c qemu:///system"
+for c in openstack qemu-img genisoimage jq curl; do
+	command -v "$c" >/dev/null || fail "$c is not installed"
+done
+$V version >/dev/null 2>&1 ||
+	fail "libvirtd is not answering on qemu:///system (packaging/libvirtd.sh start)"
+BOOT_TIMEOUT=${TS_BOOT_TIMEOUT:-120}
+UUIDS=()
+
+e2e_cleanup() {
+	local rc=$? u
+	for u in "${UUIDS[@]+"${UUIDS[@]}"}"; do
+		if $V dominfo "instance-$u" >/dev/null 2>&1; then
+			$V destroy "instance-$u" >/dev/null 2>&1 || true
+			$V undefine "instance-$u" --managed-save --nvram \
+				>/dev/null 2>&1 || true
+		fi
+		rm -f "/var/log/libvirt/qemu/instance-$u.log"
+	done
+	if [ $rc -eq 0 ]; then
+		cleanup
+	else
+		(exit $rc) || cleanup
+	fi
+}
+trap e2e_cleanup EXIT
+# qemu runs as libvirt-qemu: it must reach the instance files and cache.
+chmod 0711 "$T"
+
+# ---- the guest -----------------------------------------------------------
+GUEST=$T/guest
+"$TS_SOURCE_DIR/tests/e2e/mkguest.sh" "$GUEST" >/dev/null || fail "mkguest.sh"
+printf 'TSBASEIMAGE-0001' > "$T/base.raw"
+truncate -s 8M "$T/base.raw"
+qemu-img convert -f raw -O qcow2 "$T/base.raw" "$T/base.qcow2"
+ok "guest kernel, initramfs and an 8 MiB qcow2 root disk built"
+
+# ---- controller + one agent on qemu:///system -------------------------------
+BUS=$(free_port)
+IDP=$(free_port)
+CP=$(free_port)
+IMP=$(free_port)
+api_lines "$IDP"
+API_LINES=("${API_LINES[@]/compute_port = */compute_port = $CP}")
+API_LINES=("${API_LINES[@]/image_port = */image_port = $IMP}")
+controller_conf "$T/controller.conf" "$BUS" "${API_LINES[@]}" \
+	"[image]" "store_path = $T/images" \
+	"[compute]" "build_timeout = $BOOT_TIMEOUT" "action_timeout = 120" \
+	"resend_interval = 5" "console_timeout = 10" \
+	"[scheduler]" "reserved_host_memory_mb = 0"
+identity_bootstrap admin-pw
+enrol_agent h1
+agent_conf h1 "$BUS" qemu:///system
+cat >> "$T/agent-h1.conf" <<C
+[DEFAULT]
+debug = true
+[libvirt]
+virt_type = qemu
+kernel_cmdline = console=ttyS0 quiet panic=-1
+[compute]
+shutdown_timeout = 30
+[image]
+api_url = http://127.0.0.1:$IMP
+cache_grace = 2
+C
+start ctl "$CTL" "$T/controller.conf"
+start agent-h1 "$AGENT" "$T/agent-h1.conf"
+wait_for 30 "h1 up" is_state h1 up
+wait_http 15 "http://127.0.0.1:$CP/"
+wait_http 15 "http://127.0.0.1:$IMP/"
+# shellcheck disable=SC1091
+. "$T/openrc"
+export HOME=$T/home
+mkdir -p "$HOME"
+for s in volumev3 block-storage network; do
+	openstack service delete "$s" >/dev/null 2>&1 || true
+done
+TOK=$(os_token)
+H=(-H "X-Auth-Token: $TOK")
+nv() { curl -s "${H[@]}" "http://127.0.0.1:$CP/v2.1$1" | jq -r "${2:-.}"; }
+ok "controller and agent h1 (qemu:///system, virt_type qemu) up"
+
+# ---- images and flavor --------------------------------------------------------
+KID=$(openstack image create --disk-format aki --container-format aki \
+	--file "$GUEST/vmlinux" e2e-kernel -f value -c id) || fail "kernel upload"
+RID=$(openstack image create --disk-format ari --container-format ari \
+	--file "$GUEST/initrd.gz" e2e-ramdisk -f value -c id) || fail "ramdisk upload"
+IID=$(openstack image create --disk-format qcow2 --container-format bare \
+	--file "$T/base.qcow2" --property kernel_id="$KID" \
+	--property ramdisk_id="$RID" e2e-root -f value -c id) || fail "root image upload"
+openstack flavor create --ram 256 --disk 1 --vcpus 1 --ephemeral 0 \
+	m1.e2e >/dev/null || fail "flavor create"
+ok "kernel (aki), ramdisk (ari) and root (qcow2, kernel_id/ramdisk_id) images uploaded"
+
+# ---- helpers --------------------------------------------------------------------
+# console TEXT: the console log through the compute API (the CLI's call).
+console() {
+	curl -s "${H[@]}" -H 'Content-Type: application/json' \
+		-d '{"os-getConsoleOutput": {"length": null}}' \
+		"http://127.0.0.1:$CP/v2.1/servers/$SID/action" | jq -r '.output // ""'
+}
+has_line() { console | grep -Eq "$1"; }
+status_is() { [ "$(nv "/servers/$SID" '.server.status')" = "$1" ]; }
+# settled_as STATUS: the server has STATUS and no task.
+settled_as() {
+	[ "$(nv "/servers/$SID" '.server.status + " " + (.server."OS-EXT-STS:task_state" // "none")')" = "$1 none" ]
+}
+# The console log keeps every boot of the guest (virtlogd, append='on').
+bootids() { console | sed -n 's/^TINYSTACK-GUEST-UP bootid=\([0-9a-f]*\).*/\1/p'; }
+nboots() { console | grep -c '^TINYSTACK-GUEST-UP ' || true; }
+boots_ge() { [ "$(nboots)" -ge "$1" ]; }
+registered_ge() { [ "$(grep -c 'registered with controller' "$T/agent-h1.log")" -ge "$1" ]; }
+qemu_pid() { cat "/run/libvirt/qemu/instance-$SID.pid" 2>/dev/null; }
+
+# ---- create -------------------------------------------------------------------------
+printf 'TINYSTACK-USERDATA-OK\n#!/bin/sh\n' > "$T/ud"
+t0=$(date +%s.%N)
+openstack server create --flavor m1.e2e --image "$IID" \
+	--user-data "$T/ud" --wait e2e1 > "$T/create.txt" ||
+	{ cat "$T/create.txt"; fail "server create --wait"; }
+t1=$(date +%s.%N)
+# (--wait prints its progress on stdout too: take the id from the table)
+SID=$(awk -F'|' '$2 ~ /^ id / { gsub(/ /, "", $3); print $3 }' "$T/create.txt")
+[ -n "$SID" ] || { cat "$T/create.txt"; fail "no server id"; }
+UUIDS+=("$SID")
+status_is ACTIVE || fail "server not ACTIVE after create --wait"
+[ "$($V domstate "instance-$SID" | head -1)" = running ] || fail "domain not running"
+wait_for "$BOOT_TIMEOUT" "boot marker on the console" has_line '^TINYSTACK-GUEST-UP '
+t2=$(date +%s.%N)
+openstack console log show e2e1 > "$T/console1.txt" || fail "console log show"
+grep -q '^TINYSTACK-GUEST-UP ' "$T/console1.txt" || fail "marker not in openstack console log show"
+wait_for 30 "user data through the config drive" has_line '^TINYSTACK-GUEST-USERDATA TINYSTACK-USERDATA-OK'
+has_line "^TINYSTACK-GUEST-CONFIGDRIVE .*uuid=$SID" || fail "config drive uuid"
+has_line '^TINYSTACK-GUEST-DISK vda .*head=TSBASEIMAGE' || fail "root disk content"
+has_line '^TINYSTACK-GUEST-DISK vda sectors=2097152 ' || fail "root disk not grown to 1 GiB"
+B1=$(bootids | tail -1)
+ok "server create --wait: ACTIVE in $(echo "$t1 - $t0" | bc) s, marker (bootid $B1) in console log show after $(echo "$t2 - $t0" | bc) s; config drive and user data seen, vda is the 1 GiB overlay"
+
+# ---- stop / start -----------------------------------------------------------------------
+N1=$(nboots)
+openstack server stop e2e1 || fail "server stop"
+wait_for 60 "SHUTOFF" settled_as SHUTOFF
+[ "$($V domstate "instance-$SID" | head -1)" = "shut off" ] || fail "domain not shut off"
+openstack server start e2e1 || fail "server start"
+wait_for 60 "ACTIVE" settled_as ACTIVE
+wait_for "$BOOT_TIMEOUT" "boot after start" boots_ge $((N1 + 1))
+B2=$(bootids | tail -1)
+bootids | grep -qx "$B1" || fail "the first boot is gone from the console log"
+[ "$B2" != "$B1" ] || fail "no new boot after start"
+ok "stop -> SHUTOFF (guest powered off by ACPI), start -> ACTIVE, new boot $B2"
+
+# ---- soft reboot (Nova's): ACPI shutdown, then a fresh start --------------------------------
+N2=$(nboots)
+openstack server reboot e2e1 || fail "server reboot"
+wait_for 60 "ACTIVE after reboot" settled_as ACTIVE
+wait_for "$BOOT_TIMEOUT" "a new boot on the console" boots_ge $((N2 + 1))
+has_line "^TINYSTACK-GUEST-POWERBTN bootid=$B2" || fail "guest did not see the power button"
+B3=$(bootids | tail -1)
+[ "$B3" != "$B2" ] || fail "no new boot"
+ok "soft reboot (ACPI shutdown + start): power button seen, new boot $B3 after the old ones in the console log"
+
+# ---- suspend / resume: the same boot goes on -----------------------------------------------
+wait_for 30 "ticks" has_line "^TINYSTACK-GUEST-TICK n=[0-9]+ bootid=$B3"
+N3=$(nboots)
+openstack server suspend e2e1 || fail "server suspend"
+wait_for 60 "SUSPENDED" settled_as SUSPENDED
+lasttick() { sed -n "s/^TINYSTACK-GUEST-TICK n=\([0-9]*\) bootid=$B3.*/\1/p" | tail -1; }
+TICK0=$(console | lasttick)
+[ -n "$TICK0" ] || fail "no tick before the suspend"
+$V dominfo "instance-$SID" | grep -q 'Managed save: *yes' || fail "no managed save image"
+openstack server resume e2e1 || fail "server resume"
+wait_for 60 "ACTIVE after resume" settled_as ACTIVE
+# The boot goes on: a tick of boot B3 beyond the last one before the
+# suspend, and no new boot.
+tick_after_resume() {
+	local out n
+	out=$(console)
+	n=$(echo "$out" | lasttick)
+	[ -n "$n" ] && [ "$n" -gt "$TICK0" ] &&
+	[ "$(echo "$out" | grep -c '^TINYSTACK-GUEST-UP ')" = "$N3" ]
+}
+wait_for 30 "the same boot ticking after resume" tick_after_resume
+ok "suspend (managed save) -> SUSPENDED, resume -> ACTIVE, boot $B3 goes on"
+
+# ---- agent kill -9 + restart: guests untouched ----------------------------------------------
+P2=$(qemu_pid)
+[ -n "$P2" ] || fail "no qemu pid"
+kill -9 "$(pid_of agent-h1)"
+sleep 1
+start agent-h1 "$AGENT" "$T/agent-h1.conf"
+wait_for 30 "agent h1 registered again" registered_ge 2
+sleep 3
+[ "$(qemu_pid)" = "$P2" ] || fail "qemu pid changed across the agent restart"
+status_is ACTIVE || fail "server not ACTIVE after the agent restart"
+grep -q 'image cache reference(s) restored from' "$T/agent-h1.log" || fail "no reference restore"
+ok "agent killed (-9) and restarted: same qemu pid $P2, server ACTIVE, cache references restored"
+
+# ---- destroyed behind the agent's back: reported at once -----------------------------------
+t0=$(date +%s.%N)
+$V destroy "instance-$SID" >/dev/null || fail "virsh destroy"
+wait_for 10 "SHUTOFF after virsh destroy" settled_as SHUTOFF
+t1=$(date +%s.%N)
+[ "$(nv "/servers/$SID" '.server."OS-EXT-STS:power_state"')" = 4 ] || fail "power_state not 4 (shutdown)"
+ok "virsh destroy behind the agent's back: SHUTOFF after $(echo "$t1 - $t0" | bc) s"
+
+# ---- delete: nothing left --------------------------------------------------------------------
+openstack server delete --wait e2e1 || fail "server delete"
+$V dominfo "instance-$SID" >/dev/null 2>&1 && fail "domain still defined"
+[ -e "$T/inst-h1/$SID" ] && fail "instance directory left"
+[ -e "/var/log/libvirt/qemu/instance-$SID.log" ] && fail "libvirt qemu log left"
+[ -e "/var/lib/libvirt/qemu/save/instance-$SID.save" ] && fail "managed save image left"
+cache_empty() { [ -z "$(find "$T/inst-h1/_base" -mindepth 1 2>/dev/null)" ]; }
+wait_for 15 "unused cached images pruned" cache_empty
+left=$(find "$T/inst-h1" -mindepth 1 ! -path "$T/inst-h1/_base" 2>/dev/null)
+[ -z "$left" ] || fail "files left: $left"
+ok "delete: no domain, instance file, qemu log or saved state left; cache pruned after the grace period"
+
+echo "$NPASS passed, 0 failed"

@@ -1,0 +1,15 @@
+# agent/driver: the qemu/kvm guest life cycle on libvirt's in-process test
+# driver, with real qemu-img and genisoimage runs in a temporary directory
+# and an in-memory image source (tests/unit/driver_test.c).
+set(TS_DA ${CMAKE_SOURCE_DIR}/agent)
+ts_unit_test(driver_test
+  SOURCES ${TS_DA}/driver.c ${TS_DA}/domxml.c ${TS_DA}/imgcache.c
+  ${TS_DA}/disk.c ${TS_DA}/configdrive.c ${TS_DA}/console.c
+  ${C}/proc.c ${C}/imgfmt.c ${C}/codec.c ${C}/config.c ${C}/opts.c
+  ${TS_GEN_SOURCES}
+  LIBS PkgConfig::LIBVIRT PkgConfig::MSGPACK PkgConfig::JANSSON
+  PkgConfig::SODIUM)
+if(TARGET driver_test)
+  target_include_directories(driver_test PRIVATE ${TS_DA})
+  set_tests_properties(unit.driver_test PROPERTIES TIMEOUT 120)
+endif()

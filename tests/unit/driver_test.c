@@ -1,0 +1,535 @@
+/*
+ * driver_test: the qemu/kvm half of agent/driver.c against libvirt's
+ * in-process test driver (test:///default accepts <domain type='qemu'>),
+ * with real qemu-img and genisoimage runs in a temporary directory and an
+ * in-memory image source in place of the controller's image API.
+ *
+ * Covers: option validation; a guest made from a root image, an AKI
+ * kernel and an ARI ramdisk (overlay, ephemeral, swap, config drive,
+ * disk.info, domain XML with direct kernel boot, console log and VNC);
+ * idempotent ensure and generation fencing with the disk kept; a failed
+ * ensure leaving nothing behind and a retry succeeding; raw copies;
+ * console tail through the driver; power moves; delete removing the
+ * domain, the files and the image references (then pruned); image
+ * references restored after a driver restart (an agent restart).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <sodium.h>
+
+#include "config.h"
+#include "disk.h"
+#include "driver.h"
+#include "err.h"
+#include "imgcache.h"
+#include "log.h"
+#include "opts.h"
+
+#define URI	"test:///default"
+#define UUID1	"0b5c1a4e-6d1f-4f53-9f0e-2d3a0c9e1a01"
+#define UUID2	"0b5c1a4e-6d1f-4f53-9f0e-2d3a0c9e1a02"
+#define IMG	"11111111-2222-4333-8444-555555555501"
+#define BIGIMG	"11111111-2222-4333-8444-555555555502"
+#define KERNEL	"11111111-2222-4333-8444-555555555503"
+#define RAMDISK	"11111111-2222-4333-8444-555555555504"
+
+struct srcimg {
+	const char	*id;
+	char		 path[128];
+	char		 sha[IMGCACHE_SHA512_HEX + 1];
+	uint64_t	 size;
+};
+
+static char		 tmp[64], ipath[128];
+static struct srcimg	 imgs[4];
+static int		 fetches;
+static virConnectPtr	 keep;	/* keeps test:///default's state alive */
+
+static void
+quiet(void *arg, virErrorPtr e)
+{
+}
+
+static int
+src_fetch(void *arg, const char *id, imgcache_sink_fn sink, void *sa)
+{
+	for (size_t i = 0; i < 4; i++) {
+		char buf[65536];
+		size_t n;
+		FILE *f;
+		int rc = 0;
+
+		if (strcmp(imgs[i].id, id) != 0)
+			continue;
+		fetches++;
+		if ((f = fopen(imgs[i].path, "rb")) == NULL) {
+			err_set_errno(TS_EIO, "%s", imgs[i].path);
+			return -1;
+		}
+		while (rc == 0 && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+			rc = sink(buf, n, sa);
+		fclose(f);
+		return rc;
+	}
+	err_set(TS_ENOT_FOUND, "no image %s", id);
+	return -1;
+}
+
+static const struct imgcache_source source = { src_fetch, NULL };
+
+static void
+run(const char *cmd)
+{
+	assert_int_equal(system(cmd), 0);
+}
+
+static void
+sha_file(struct srcimg *im)
+{
+	crypto_hash_sha512_state st;
+	unsigned char h[crypto_hash_sha512_BYTES], buf[65536];
+	struct stat sb;
+	size_t n;
+	FILE *f = fopen(im->path, "rb");
+
+	assert_non_null(f);
+	crypto_hash_sha512_init(&st);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		crypto_hash_sha512_update(&st, buf, n);
+	fclose(f);
+	crypto_hash_sha512_final(&st, h);
+	sodium_bin2hex(im->sha, sizeof(im->sha), h, sizeof(h));
+	assert_int_equal(stat(im->path, &sb), 0);
+	im->size = (uint64_t)sb.st_size;
+}
+
+static int
+setup(void **state)
+{
+	char cmd[2048];
+
+	assert_int_equal(sodium_init() >= 0, 1);
+	virSetErrorFunc(NULL, quiet);
+	snprintf(tmp, sizeof(tmp), "/tmp/driver_test.XXXXXX");
+	assert_non_null(mkdtemp(tmp));
+	snprintf(ipath, sizeof(ipath), "%s/instances", tmp);
+	assert_int_equal(mkdir(ipath, 0755), 0);
+	imgs[0].id = IMG;
+	imgs[1].id = BIGIMG;
+	imgs[2].id = KERNEL;
+	imgs[3].id = RAMDISK;
+	for (size_t i = 0; i < 4; i++)
+		snprintf(imgs[i].path, sizeof(imgs[i].path), "%s/src%zu", tmp,
+		    i);
+	/* a 4 MiB qcow2 root image, a qcow2 of 2 GiB virtual size, and a
+	 * kernel and ramdisk of arbitrary bytes */
+	snprintf(cmd, sizeof(cmd), "printf TSBASEIMAGE > %s/raw && "
+	    "truncate -s 4M %s/raw && qemu-img convert -q -f raw -O qcow2 "
+	    "%s/raw %s && qemu-img create -q -f qcow2 %s 2G && "
+	    "head -c 300000 /dev/urandom > %s && "
+	    "head -c 200000 /dev/urandom > %s", tmp, tmp, tmp, imgs[0].path,
+	    imgs[1].path, imgs[2].path, imgs[3].path);
+	run(cmd);
+	for (size_t i = 0; i < 4; i++)
+		sha_file(&imgs[i]);
+	assert_non_null(keep = virConnectOpen(URI));
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[512];
+
+	virConnectClose(keep);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
+	run(cmd);
+	return 0;
+}
+
+/* A config with the test's options plus extra "section key value"
+ * triples. */
+static struct config *
+cfg_make(int n, ...)
+{
+	struct config *c = config_new(opts_agent);
+	va_list ap;
+
+	assert_int_equal(config_set(c, "image", "cache_grace", "1"), 0);
+	va_start(ap, n);
+	for (int i = 0; i < n; i++) {
+		const char *s = va_arg(ap, const char *);
+		const char *k = va_arg(ap, const char *);
+		const char *v = va_arg(ap, const char *);
+
+		assert_int_equal(config_set(c, s, k, v), 0);
+	}
+	va_end(ap);
+	return c;
+}
+
+static struct driver *
+drv_make(const struct config *c, int with_source)
+{
+	struct driver_opts o = { .uri = URI, .virt_type = DRIVER_VIRT_QEMU,
+	    .instances_path = ipath, .shutdown_timeout = 1, .cfg = c,
+	    .image_source = with_source ? &source : NULL };
+
+	return driver_new(&o);
+}
+
+static void
+spec_init(struct driver_spec *s, const char *uuid, uint64_t gen)
+{
+	static char name[64];
+	static const uint8_t ud[] = "#!/bin/sh\necho user-data\n";
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->uuid, sizeof(s->uuid), "%s", uuid);
+	snprintf(name, sizeof(name), "instance-%s", uuid);
+	s->name = name;
+	s->hostname = "vm1";
+	s->generation = gen;
+	s->project_id = "p1";
+	s->user_id = "u1";
+	s->flavor_name = "m1.test";
+	s->vcpus = 1;
+	s->memory_mb = 64;
+	s->root_gb = 1;
+	s->ephemeral_gb = 1;
+	s->swap_mb = 16;
+	s->image_id = IMG;
+	s->image_disk_format = "qcow2";
+	s->image_sha512 = imgs[0].sha;
+	s->image_size = imgs[0].size;
+	s->kernel_id = KERNEL;
+	s->kernel_disk_format = "aki";
+	s->kernel_sha512 = imgs[2].sha;
+	s->ramdisk_id = RAMDISK;
+	s->ramdisk_disk_format = "ari";
+	s->ramdisk_sha512 = imgs[3].sha;
+	s->image_token = "secret-token";
+	s->key_data = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDriverTest k@t";
+	s->user_data = ud;
+	s->user_data_len = sizeof(ud) - 1;
+}
+
+static void
+ipath_file(char *buf, size_t len, const char *uuid, const char *file)
+{
+	assert_int_equal(disk_instance_path(buf, len, ipath, uuid, file), 0);
+}
+
+static int
+file_exists(const char *p)
+{
+	struct stat sb;
+
+	return lstat(p, &sb) == 0;
+}
+
+static ino_t
+inode(const char *p)
+{
+	struct stat sb;
+
+	assert_int_equal(stat(p, &sb), 0);
+	return sb.st_ino;
+}
+
+static char *
+dom_xml(const char *uuid)
+{
+	virDomainPtr d = virDomainLookupByUUIDString(keep, uuid);
+	char *x;
+
+	if (d == NULL)
+		return NULL;
+	x = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+	virDomainFree(d);
+	return x;
+}
+
+static int
+cached(const char *id)
+{
+	char p[1024];
+
+	snprintf(p, sizeof(p), "%s/_base/%s", ipath, id);
+	return file_exists(p);
+}
+
+/* ------------------------------------------------------------- tests */
+
+static void
+test_options(void **state)
+{
+	struct config *c;
+	struct driver *d;
+
+	/* qemu needs the image API */
+	c = cfg_make(0);
+	assert_null(drv_make(c, 0));
+	assert_int_equal(err_code(), TS_EINVALID);
+	assert_non_null(strstr(err_msg(), "api_url"));
+	config_free(&c);
+	c = cfg_make(1, "image", "api_url", "https://127.0.0.1:9292");
+	assert_null(drv_make(c, 0));
+	assert_int_equal(err_code(), TS_EINVALID);
+	config_free(&c);
+	c = cfg_make(2, "image", "api_url", "http://127.0.0.1:9292",
+	    "vnc", "server_listen", "localhost");
+	assert_null(drv_make(c, 0));
+	assert_int_equal(err_code(), TS_EINVALID);
+	assert_non_null(strstr(err_msg(), "server_listen"));
+	config_free(&c);
+	/* VNC off: the address is not looked at */
+	c = cfg_make(3, "image", "api_url", "http://127.0.0.1:9292",
+	    "vnc", "server_listen", "localhost", "vnc", "enabled", "false");
+	assert_non_null(d = drv_make(c, 0));
+	driver_free(&d);
+	assert_null(d);
+	config_free(&c);
+	/* a config value never reaches the driver unchecked */
+	c = cfg_make(0);
+	assert_int_equal(config_set(c, "libvirt", "images_type", "vmdk"), -1);
+	config_free(&c);
+}
+
+static void
+test_guest_life(void **state)
+{
+	struct config *c = cfg_make(0);
+	struct driver *d = drv_make(c, 1);
+	struct driver_spec s;
+	struct driver_guest g;
+	char root[DISK_PATH_MAX], info[DISK_PATH_MAX], p[DISK_PATH_MAX],
+	    kp[DISK_PATH_MAX + 64],
+	    *xml, *out;
+	struct disk_info di;
+	ino_t ino;
+	size_t n;
+	FILE *f;
+
+	assert_non_null(d);
+	spec_init(&s, UUID1, 2);
+	fetches = 0;
+	assert_int_equal(driver_guest_ensure(d, &s), 0);
+	assert_int_equal(fetches, 3);
+	ipath_file(root, sizeof(root), UUID1, DISK_ROOT_NAME);
+	ipath_file(info, sizeof(info), UUID1, "disk.info");
+	/* the root disk: a 1 GiB qcow2 overlay on the verified base */
+	assert_int_equal(disk_info(root, "qcow2", &di), 0);
+	assert_int_equal(di.virtual_size, 1ull << 30);
+	assert_true(di.has_backing);
+	snprintf(kp, sizeof(kp), "%s/_base/%s", ipath, IMG);
+	assert_string_equal(di.backing_file, kp);
+	assert_string_equal(di.backing_format, "qcow2");
+	f = fopen(info, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(p, sizeof(p), f));
+	fclose(f);
+	assert_string_equal(p, "qcow2\n");
+	ipath_file(p, sizeof(p), UUID1, DISK_EPHEMERAL_NAME);
+	assert_int_equal(disk_info(p, "qcow2", &di), 0);
+	assert_int_equal(di.virtual_size, 1ull << 30);
+	ipath_file(p, sizeof(p), UUID1, DISK_SWAP_NAME);
+	assert_int_equal(disk_info(p, "raw", &di), 0);
+	assert_int_equal(di.virtual_size, 16ull << 20);
+	ipath_file(p, sizeof(p), UUID1, DISK_CONFIG_NAME);
+	assert_true(file_exists(p));
+	assert_true(cached(IMG) && cached(KERNEL) && cached(RAMDISK));
+
+	/* the definition: direct kernel boot with the default command
+	 * line, disks in order, serial log, VNC on loopback, owner record */
+	assert_non_null(xml = dom_xml(UUID1));
+	assert_non_null(strstr(xml, "<domain type='qemu'"));
+	snprintf(kp, sizeof(kp), "<kernel>%s/_base/%s</kernel>", ipath,
+	    KERNEL);
+	assert_non_null(strstr(xml, kp));
+	snprintf(kp, sizeof(kp), "<initrd>%s/_base/%s</initrd>", ipath,
+	    RAMDISK);
+	assert_non_null(strstr(xml, kp));
+	assert_non_null(strstr(xml,
+	    "<cmdline>root=/dev/vda console=ttyS0</cmdline>"));
+	snprintf(kp, sizeof(kp), "<source file='%s'/>", root);
+	assert_non_null(strstr(xml, kp));
+	assert_non_null(strstr(xml, "<target dev='vda' bus='virtio'/>"));
+	assert_non_null(strstr(xml, "<target dev='vdb' bus='virtio'/>"));
+	assert_non_null(strstr(xml, "<target dev='vdc' bus='virtio'/>"));
+	assert_non_null(strstr(xml, "device='cdrom'"));
+	ipath_file(p, sizeof(p), UUID1, DISK_CONSOLE_NAME);
+	snprintf(kp, sizeof(kp), "<log file='%s'", p);
+	assert_non_null(strstr(xml, kp));
+	assert_non_null(strstr(xml, "listen='127.0.0.1'"));
+	assert_non_null(strstr(xml, "<ts:generation>2</ts:generation>"));
+	assert_non_null(strstr(xml, "<ts:kernel>" KERNEL "</ts:kernel>"));
+	free(xml);
+	assert_int_equal(driver_guest_get(d, UUID1, &g), 0);
+	assert_int_equal(g.generation, 2);
+	assert_true(g.managed);
+	assert_int_equal(g.power_state, VIRT_POWER_SHUTDOWN);
+
+	/* the same generation again: nothing is made, nothing fetched */
+	ino = inode(root);
+	fetches = 0;
+	assert_int_equal(driver_guest_ensure(d, &s), 0);
+	assert_int_equal(fetches, 0);
+	assert_int_equal(inode(root), ino);
+	/* a newer one re-defines and keeps the disk; an older one is
+	 * refused */
+	s.generation = 3;
+	assert_int_equal(driver_guest_ensure(d, &s), 0);
+	assert_int_equal(inode(root), ino);
+	assert_int_equal(driver_guest_get(d, UUID1, &g), 0);
+	assert_int_equal(g.generation, 3);
+	s.generation = 2;
+	assert_int_equal(driver_guest_ensure(d, &s), -1);
+	assert_int_equal(err_code(), TS_ECONFLICT);
+	s.generation = 3;
+
+	/* power moves on the test hypervisor */
+	assert_int_equal(driver_guest_set_power(d, UUID1, VIRT_POWER_RUNNING),
+	    0);
+	assert_int_equal(driver_guest_set_power(d, UUID1, VIRT_POWER_PAUSED),
+	    0);
+	assert_int_equal(driver_guest_get(d, UUID1, &g), 0);
+	assert_int_equal(g.power_state, VIRT_POWER_PAUSED);
+	assert_int_equal(driver_guest_set_power(d, UUID1, VIRT_POWER_RUNNING),
+	    0);
+	assert_int_equal(driver_guest_reboot(d, &s, 1), 0);
+	assert_int_equal(driver_guest_get(d, UUID1, &g), 0);
+	assert_int_equal(g.power_state, VIRT_POWER_RUNNING);
+	assert_int_equal(inode(root), ino);
+
+	/* console: the file's tail, sanitized, capped */
+	assert_int_equal(driver_console_get(d, UUID1, 0, &out, &n), 0);
+	assert_int_equal(n, 0);
+	free(out);
+	ipath_file(p, sizeof(p), UUID1, DISK_CONSOLE_NAME);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fputs("early line\r\n\x1b[1mTINYSTACK-GUEST-UP bootid=1\r\nlast\n", f);
+	fclose(f);
+	assert_int_equal(driver_console_get(d, UUID1, 0, &out, &n), 0);
+	assert_string_equal(out,
+	    "early line\n[1mTINYSTACK-GUEST-UP bootid=1\nlast\n");
+	assert_int_equal(n, strlen(out));
+	free(out);
+	assert_int_equal(driver_console_get(d, UUID1, 5, &out, &n), 0);
+	assert_true(n <= 5);
+	assert_string_equal(out, "last\n");
+	free(out);
+
+	/* agent restart: the references come back from the metadata, so
+	 * pruning keeps the bases the guest uses */
+	driver_free(&d);
+	assert_non_null(d = drv_make(c, 1));
+	sleep(3);
+	assert_true(cached(IMG) && cached(KERNEL) && cached(RAMDISK));
+
+	/* delete: domain, files and references gone; bases pruned after
+	 * the grace period */
+	assert_int_equal(driver_guest_delete(d, UUID1), 0);
+	assert_int_equal(driver_guest_get(d, UUID1, &g), -1);
+	assert_int_equal(err_code(), TS_ENOT_FOUND);
+	ipath_file(p, sizeof(p), UUID1, NULL);
+	assert_false(file_exists(p));
+	assert_int_equal(driver_guest_delete(d, UUID1), 0);
+	for (int i = 0; i < 50 && (cached(IMG) || cached(KERNEL)); i++)
+		usleep(100 * 1000);
+	assert_false(cached(IMG) || cached(KERNEL) || cached(RAMDISK));
+	driver_free(&d);
+	config_free(&c);
+}
+
+static void
+test_failure_undone(void **state)
+{
+	struct config *c = cfg_make(1, "libvirt", "images_type", "raw");
+	struct driver *d = drv_make(c, 1);
+	struct driver_spec s;
+	struct driver_guest g;
+	struct disk_info di;
+	char dir[DISK_PATH_MAX], root[DISK_PATH_MAX], bad[129];
+
+	assert_non_null(d);
+	ipath_file(dir, sizeof(dir), UUID2, NULL);
+	ipath_file(root, sizeof(root), UUID2, DISK_ROOT_NAME);
+
+	/* a kernel whose bytes do not match its checksum */
+	spec_init(&s, UUID2, 1);
+	memset(bad, 'a', 128);
+	bad[128] = '\0';
+	s.kernel_sha512 = bad;
+	assert_int_equal(driver_guest_ensure(d, &s), -1);
+	assert_non_null(strstr(err_msg(), "kernel"));
+	assert_false(file_exists(dir));
+	assert_int_equal(driver_guest_get(d, UUID2, &g), -1);
+
+	/* a flavor disk smaller than the image */
+	spec_init(&s, UUID2, 1);
+	s.image_id = BIGIMG;
+	s.image_sha512 = imgs[1].sha;
+	s.image_size = imgs[1].size;
+	s.kernel_id = s.ramdisk_id = NULL;
+	assert_int_equal(driver_guest_ensure(d, &s), -1);
+	assert_int_equal(err_code(), TS_EINVALID);
+	assert_false(file_exists(dir));
+
+	/* no image at all */
+	spec_init(&s, UUID2, 1);
+	s.image_id = NULL;
+	assert_int_equal(driver_guest_ensure(d, &s), -1);
+	assert_int_equal(err_code(), TS_EINVALID);
+
+	/* the retry succeeds: a raw copy, grown to the flavor, booting
+	 * from disk with no kernel and no ephemeral/swap */
+	spec_init(&s, UUID2, 1);
+	s.kernel_id = s.ramdisk_id = NULL;
+	s.ephemeral_gb = 0;
+	s.swap_mb = 0;
+	s.key_data = NULL;
+	assert_int_equal(driver_guest_ensure(d, &s), 0);
+	assert_int_equal(disk_info(root, "raw", &di), 0);
+	assert_int_equal(di.virtual_size, 1ull << 30);
+	assert_false(di.has_backing);
+	{
+		char *xml = dom_xml(UUID2);
+
+		assert_non_null(xml);
+		assert_null(strstr(xml, "<kernel>"));
+		assert_non_null(strstr(xml, "<driver name='qemu' type='raw'"));
+		assert_null(strstr(xml, "vdb"));
+		free(xml);
+	}
+	assert_int_equal(driver_guest_delete(d, UUID2), 0);
+	assert_false(file_exists(dir));
+	driver_free(&d);
+	config_free(&c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_guest_life),
+		cmocka_unit_test(test_failure_undone),
+	};
+
+	log_init("driver_test", LOG_LVL_WARN, LOG_TO_STDERR, NULL);
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
