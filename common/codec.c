@@ -778,52 +778,41 @@ dec_bin_hdr(struct dec *d, size_t *len)
 	return 0;
 }
 
-/* Array header; every element needs a byte, so a count above the bytes
- * left is rejected before anyone allocates for it. */
+/* Array and map headers differ only in their tags and in how many bytes a
+ * counted item needs at the least (an element one, a map entry two: key
+ * and value); a count above what the bytes left can hold is rejected before
+ * anyone allocates for it. */
+struct count_hdr {
+	const char	*what;	/* in messages: "array", "map" */
+	const char	*unit;	/* in messages: "items", "entries" */
+	uint8_t		 fix;	/* first of the 16 fix tags (count in tag) */
+	uint8_t		 tag16;	/* 16-bit count; tag16 + 1: 32-bit count */
+	size_t		 min_item;
+};
+
+static const struct count_hdr array_hdr = { "array", "items", 0x90, 0xdc, 1 };
+static const struct count_hdr map_hdr = { "map", "entries", 0x80, 0xde, 2 };
+
 static int
-dec_array_hdr(struct dec *d, size_t *count)
+dec_count_hdr(struct dec *d, const struct count_hdr *h, size_t *count)
 {
 	uint64_t n = 0;
 	uint8_t t;
 
 	if (dec_tag(d, &t) != 0)
 		return -1;
-	if (t >= 0x90 && t <= 0x9f) {
+	if (t >= h->fix && t <= h->fix + 0x0f) {
 		d->p++;
 		n = t & 0x0f;
-	} else if (t == 0xdc || t == 0xdd) {
+	} else if (t == h->tag16 || t == h->tag16 + 1) {
 		d->p++;
-		if (dec_be(d, t == 0xdc ? 2 : 4, &n) != 0)
+		if (dec_be(d, t == h->tag16 ? 2 : 4, &n) != 0)
 			return -1;
 	} else
-		return wrong_type(d, "array", t);
-	if (n > dec_left(d))
-		return dec_fail(d, "truncated (array of %" PRIu64
-		    " items, %zu bytes left)", n, dec_left(d));
-	*count = (size_t)n;
-	return 0;
-}
-
-static int
-dec_map_hdr(struct dec *d, size_t *count)
-{
-	uint64_t n = 0;
-	uint8_t t;
-
-	if (dec_tag(d, &t) != 0)
-		return -1;
-	if (t >= 0x80 && t <= 0x8f) {
-		d->p++;
-		n = t & 0x0f;
-	} else if (t == 0xde || t == 0xdf) {
-		d->p++;
-		if (dec_be(d, t == 0xde ? 2 : 4, &n) != 0)
-			return -1;
-	} else
-		return wrong_type(d, "map", t);
-	if (n > dec_left(d) / 2)
-		return dec_fail(d, "truncated (map of %" PRIu64
-		    " entries, %zu bytes left)", n, dec_left(d));
+		return wrong_type(d, h->what, t);
+	if (n > dec_left(d) / h->min_item)
+		return dec_fail(d, "truncated (%s of %" PRIu64
+		    " %s, %zu bytes left)", h->what, n, h->unit, dec_left(d));
 	*count = (size_t)n;
 	return 0;
 }
@@ -1062,7 +1051,7 @@ dec_strmap(struct dec *d, uint32_t max, struct ts_strmap *m)
 	size_t n = 0, i, j;
 	unsigned old;
 
-	if (dec_map_hdr(d, &n) != 0)
+	if (dec_count_hdr(d, &map_hdr, &n) != 0)
 		return -1;
 	if (n > max)
 		return dec_fail(d, "map of %zu entries, more than %" PRIu32,
@@ -1162,7 +1151,7 @@ dec_list(struct dec *d, const struct schema_field *f, void *dst)
 	size_t n = 0, i;
 	unsigned old;
 
-	if (dec_array_hdr(d, &n) != 0)
+	if (dec_count_hdr(d, &array_hdr, &n) != 0)
 		return -1;
 	if (n > f->max)
 		return dec_fail(d, "list of %zu items, more than %" PRIu32,
@@ -1215,7 +1204,7 @@ dec_struct(struct dec *d, const struct schema_type *t, void *obj,
 	if (t->nfields > CODEC_MAX_FIELDS)
 		return dec_internal(d, "%zu fields, codec limit %d",
 		    t->nfields, CODEC_MAX_FIELDS);
-	if (dec_map_hdr(d, &n) != 0 || dec_enter(d) != 0)
+	if (dec_count_hdr(d, &map_hdr, &n) != 0 || dec_enter(d) != 0)
 		return -1;
 	for (i = 0; i < n; i++) {
 		if (dec_str_hdr(d, &klen) != 0)
@@ -1297,7 +1286,7 @@ codec_envelope_decode(const uint8_t *buf, size_t len,
 	memset(out, 0, sizeof(*out));
 	if (dec_init(&d, buf, len, "envelope") != 0)
 		return -1;
-	if (dec_array_hdr(&d, &n) != 0 || dec_enter(&d) != 0)
+	if (dec_count_hdr(&d, &array_hdr, &n) != 0 || dec_enter(&d) != 0)
 		return -1;
 	if (n != 5)
 		return dec_fail(&d, "array of %zu elements, want 5", n);
@@ -1372,7 +1361,7 @@ codec_record_decode(const struct schema_type *t, const uint8_t *buf,
 	memset(obj, 0, t->size);
 	if (dec_init(&d, buf, len, t->name) != 0)
 		return -1;
-	if (dec_array_hdr(&d, &n) != 0 || dec_enter(&d) != 0)
+	if (dec_count_hdr(&d, &array_hdr, &n) != 0 || dec_enter(&d) != 0)
 		return -1;
 	if (n != 2)
 		return dec_fail(&d, "array of %zu elements, want [version, "

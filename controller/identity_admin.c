@@ -566,6 +566,40 @@ delete_role_rec(struct store_txn *txn, const char *id,
 	return rc;
 }
 
+/* DELETE of a user or role by its URL id: del() removes the record and
+ * collects the revocation events of the tokens it ends in one write
+ * transaction; the events take effect only if that transaction commits. */
+struct rec_delete {
+	int			(*del)(struct store_txn *, const char *id,
+				    struct identity_revs *, int64_t now);
+	const char		*id;
+	struct identity_revs	 revs;
+};
+
+static int
+rec_delete_fn(struct store_txn *txn, void *arg)
+{
+	struct rec_delete *w = arg;
+
+	return w->del(txn, w->id, &w->revs, db_now_ms());
+}
+
+static int
+delete_revoking(struct http_req *req, const char *param,
+    int (*del)(struct store_txn *, const char *, struct identity_revs *,
+    int64_t))
+{
+	struct rec_delete w;
+	int rc;
+
+	memset(&w, 0, sizeof(w));
+	w.del = del;
+	w.id = http_req_param(req, param);
+	rc = idjson_write(req, rec_delete_fn, &w);
+	identity_revs_done(api_of(req)->identity, &w.revs, rc == 0);
+	return rc;
+}
+
 /* A project with children cannot go (Keystone: not a leaf). */
 struct child {
 	const char	*id;
@@ -1145,25 +1179,10 @@ identity_user_update(struct http_req *req, struct http_resp *resp)
 	return respond(resp, 0, "user", w.out);
 }
 
-static int
-user_delete_fn(struct store_txn *txn, void *arg)
-{
-	struct uw *w = arg;
-
-	return delete_user_rec(txn, w->id, &w->revs, db_now_ms());
-}
-
 int
 identity_user_delete(struct http_req *req, struct http_resp *resp)
 {
-	struct uw w;
-	int rc;
-
-	memset(&w, 0, sizeof(w));
-	w.id = http_req_param(req, "user_id");
-	rc = idjson_write(req, user_delete_fn, &w);
-	identity_revs_done(api_of(req)->identity, &w.revs, rc == 0);
-	return rc;
+	return delete_revoking(req, "user_id", delete_user_rec);
 }
 
 static int
@@ -1436,7 +1455,6 @@ struct rw {
 	const char		*id;
 	struct rec_role		 r;
 	json_t			*out;
-	struct identity_revs	 revs;
 };
 
 static int
@@ -1554,23 +1572,8 @@ identity_role_update(struct http_req *req, struct http_resp *resp)
 	return respond(resp, 0, "role", w.out);
 }
 
-static int
-role_delete_fn(struct store_txn *txn, void *arg)
-{
-	struct rw *w = arg;
-
-	return delete_role_rec(txn, w->id, &w->revs, db_now_ms());
-}
-
 int
 identity_role_delete(struct http_req *req, struct http_resp *resp)
 {
-	struct rw w;
-	int rc;
-
-	memset(&w, 0, sizeof(w));
-	w.id = http_req_param(req, "role_id");
-	rc = idjson_write(req, role_delete_fn, &w);
-	identity_revs_done(api_of(req)->identity, &w.revs, rc == 0);
-	return rc;
+	return delete_revoking(req, "role_id", delete_role_rec);
 }

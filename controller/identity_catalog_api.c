@@ -2,7 +2,14 @@
  * identity_catalog_api: /v3/services, /v3/endpoints and /v3/regions (the
  * records behind the catalog that identity_catalog.c renders). See
  * identity.h for the rules the identity handlers follow.
+ *
+ * The three resources share one create/list/show/update/delete path,
+ * driven by a struct catalog_kind per resource: what differs (body fields,
+ * references checked in the write transaction, list filters, the JSON of
+ * a record) sits in the descriptor, so a fix to the path reaches all three.
+ * Policy names and status codes live in the route table (identity.c).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,53 +20,51 @@
 #include "identity.h"
 #include "log.h"
 
-/* ---- JSON of the records ------------------------------------------------ */
+/* Storage for any one record; the descriptor says which member is live. */
+union catalog_rec {
+	struct rec_catalog_service	service;
+	struct rec_catalog_endpoint	endpoint;
+	struct rec_region		region;
+};
 
-static json_t *
-service_json(struct http_req *req, const struct rec_catalog_service *s)
+#define CATALOG_FILTERS	3
+
+struct catalog_kind {
+	const char			*key;	/* body and response wrapper */
+	const char			*list_key;
+	const char			*param;	/* URL parameter of the id */
+	const struct schema_type	*type;
+	const char *const		*known;	/* fields kept out of extra */
+	/* Offsets of the fields every record has. */
+	size_t				 id_off, extra_off, created_off;
+	/* List filters: query parameter and the string field it matches. */
+	struct {
+		const char	*query;
+		size_t		 off;
+	}				 filters[CATALOG_FILTERS];
+	/* The client may name a new record (POST body "id" or PUT URL). */
+	bool				 client_id;
+	json_t	*(*json)(struct http_req *, const void *rec);
+	/* Body fields into rec, strings borrowed from the body; on create
+	 * rec is zeroed and the function sets the defaults. */
+	int	 (*fields)(json_t *body, void *rec, bool create);
+	/* What rec refers to exists (in the write transaction); NULL: none. */
+	int	 (*refs)(struct store_txn *, const void *rec);
+	int	 (*get)(struct store_txn *, const char *id, void *rec);
+	int	 (*put)(struct store_txn *, const void *rec, bool replace);
+	int	 (*del)(struct store_txn *, const char *id);
+};
+
+static char **
+str_at(void *rec, size_t off)
 {
-	json_t *o;
-
-	o = json_pack("{s:s, s:s, s:s, s:b, s:{s:o}}", "id", s->id, "type",
-	    s->type, "name", s->name ? s->name : "", "enabled", s->enabled,
-	    "links", "self", idjson_url(req, "/v3/services/%s", s->id));
-	if (o == NULL)
-		return NULL;
-	if (s->description != NULL)
-		json_object_set_new(o, "description",
-		    json_string(s->description));
-	idjson_merge_extra(o, s->extra);
-	return o;
+	return (char **)((char *)rec + off);
 }
 
-static json_t *
-endpoint_json(struct http_req *req, const struct rec_catalog_endpoint *e)
+static const char *
+cstr_at(const void *rec, size_t off)
 {
-	json_t *o;
-
-	o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:b, s:{s:o}}",
-	    "id", e->id, "interface", e->interface, "service_id", e->service_id,
-	    "region_id", idjson_str_or_null(e->region_id),
-	    "region", idjson_str_or_null(e->region_id), "url", e->url,
-	    "enabled", e->enabled,
-	    "links", "self", idjson_url(req, "/v3/endpoints/%s", e->id));
-	if (o != NULL)
-		idjson_merge_extra(o, e->extra);
-	return o;
-}
-
-static json_t *
-region_json(struct http_req *req, const struct rec_region *r)
-{
-	json_t *o;
-
-	o = json_pack("{s:s, s:s, s:o, s:{s:o}}", "id", r->id, "description",
-	    r->description ? r->description : "", "parent_region_id",
-	    idjson_str_or_null(r->parent_region_id),
-	    "links", "self", idjson_url(req, "/v3/regions/%s", r->id));
-	if (o != NULL)
-		idjson_merge_extra(o, r->extra);
-	return o;
+	return *(char *const *)((const char *)rec + off);
 }
 
 static int
@@ -78,174 +83,41 @@ respond(struct http_resp *resp, int status, const char *key, json_t *obj)
 	return http_resp_json(resp, status, json_pack("{s:o}", key, obj));
 }
 
-/* ---- lists -------------------------------------------------------------- */
+/* ---- services ----------------------------------------------------------- */
 
-struct list {
-	struct http_req	*req;
-	json_t		*items;
-	const char	*f1, *f2, *f3;	/* filters, per list */
-};
-
-static bool
-eq_or_unset(const char *filter, const char *value)
+static json_t *
+service_json(struct http_req *req, const void *rec)
 {
-	return filter == NULL || (value != NULL && strcmp(filter, value) == 0);
+	const struct rec_catalog_service *s = rec;
+	json_t *o;
+
+	o = json_pack("{s:s, s:s, s:s, s:b, s:{s:o}}", "id", s->id, "type",
+	    s->type, "name", s->name ? s->name : "", "enabled", s->enabled,
+	    "links", "self", idjson_url(req, "/v3/services/%s", s->id));
+	if (o == NULL)
+		return NULL;
+	if (s->description != NULL)
+		json_object_set_new(o, "description",
+		    json_string(s->description));
+	idjson_merge_extra(o, s->extra);
+	return o;
 }
-
-static int
-list_service(const void *obj, void *arg)
-{
-	const struct rec_catalog_service *s = obj;
-	struct list *l = arg;
-
-	if (!eq_or_unset(l->f1, s->type) || !eq_or_unset(l->f2, s->name))
-		return 0;
-	return json_array_append_new(l->items, service_json(l->req, s)) == 0 ?
-	    0 : nomem();
-}
-
-static int
-list_endpoint(const void *obj, void *arg)
-{
-	const struct rec_catalog_endpoint *e = obj;
-	struct list *l = arg;
-
-	if (!eq_or_unset(l->f1, e->interface) ||
-	    !eq_or_unset(l->f2, e->service_id) ||
-	    !eq_or_unset(l->f3, e->region_id))
-		return 0;
-	return json_array_append_new(l->items, endpoint_json(l->req, e)) == 0 ?
-	    0 : nomem();
-}
-
-static int
-list_region(const void *obj, void *arg)
-{
-	const struct rec_region *r = obj;
-	struct list *l = arg;
-
-	if (!eq_or_unset(l->f1, r->parent_region_id))
-		return 0;
-	return json_array_append_new(l->items, region_json(l->req, r)) == 0 ?
-	    0 : nomem();
-}
-
-static int
-list(struct http_req *req, struct http_resp *resp,
-    const struct schema_type *type, int (*cb)(const void *, void *),
-    const char *key, const char *f1, const char *f2, const char *f3)
-{
-	struct list l = { req, json_array(), f1, f2, f3 };
-	struct store_txn *txn = NULL;
-	int rc;
-
-	if (l.items == NULL)
-		return nomem();
-	if (idjson_read(req, &txn) == -1) {
-		json_decref(l.items);
-		return -1;
-	}
-	rc = idstore_each(txn, type, cb, &l);
-	store_txn_end(&txn);
-	if (rc == -1) {
-		json_decref(l.items);
-		return -1;
-	}
-	return http_resp_json(resp, 0, idjson_list(req, key, l.items));
-}
-
-int
-identity_service_list(struct http_req *req, struct http_resp *resp)
-{
-	return list(req, resp, &schema_rec_catalog_service, list_service,
-	    "services", http_req_query(req, "type"),
-	    http_req_query(req, "name"), NULL);
-}
-
-int
-identity_endpoint_list(struct http_req *req, struct http_resp *resp)
-{
-	return list(req, resp, &schema_rec_catalog_endpoint, list_endpoint,
-	    "endpoints", http_req_query(req, "interface"),
-	    http_req_query(req, "service_id"),
-	    http_req_query(req, "region_id"));
-}
-
-int
-identity_region_list(struct http_req *req, struct http_resp *resp)
-{
-	return list(req, resp, &schema_rec_region, list_region, "regions",
-	    http_req_query(req, "parent_region_id"), NULL, NULL);
-}
-
-/* ---- get ---------------------------------------------------------------- */
-
-int
-identity_service_get(struct http_req *req, struct http_resp *resp)
-{
-	struct rec_catalog_service s;
-	struct store_txn *txn = NULL;
-	json_t *o = NULL;
-	int rc;
-
-	if (idjson_read(req, &txn) == -1)
-		return -1;
-	rc = idstore_service_get(txn, http_req_param(req, "service_id"), &s);
-	if (rc == 0 && (o = service_json(req, &s)) == NULL)
-		rc = nomem();
-	codec_clear(&schema_rec_catalog_service, &s);
-	store_txn_end(&txn);
-	return rc == 0 ? respond(resp, 0, "service", o) : -1;
-}
-
-int
-identity_endpoint_get(struct http_req *req, struct http_resp *resp)
-{
-	struct rec_catalog_endpoint e;
-	struct store_txn *txn = NULL;
-	json_t *o = NULL;
-	int rc;
-
-	if (idjson_read(req, &txn) == -1)
-		return -1;
-	rc = idstore_endpoint_get(txn, http_req_param(req, "endpoint_id"), &e);
-	if (rc == 0 && (o = endpoint_json(req, &e)) == NULL)
-		rc = nomem();
-	codec_clear(&schema_rec_catalog_endpoint, &e);
-	store_txn_end(&txn);
-	return rc == 0 ? respond(resp, 0, "endpoint", o) : -1;
-}
-
-int
-identity_region_get(struct http_req *req, struct http_resp *resp)
-{
-	struct rec_region r;
-	struct store_txn *txn = NULL;
-	json_t *o = NULL;
-	int rc;
-
-	if (idjson_read(req, &txn) == -1)
-		return -1;
-	rc = idstore_region_get(txn, http_req_param(req, "region_id"), &r);
-	if (rc == 0 && (o = region_json(req, &r)) == NULL)
-		rc = nomem();
-	codec_clear(&schema_rec_region, &r);
-	store_txn_end(&txn);
-	return rc == 0 ? respond(resp, 0, "region", o) : -1;
-}
-
-/* ---- services: create, update, delete ----------------------------------- */
 
 static const char *const service_known[] = {
 	"id", "type", "name", "description", "enabled", "links", NULL
 };
 
-/* Fields of a service body into s (strings borrowed from the body). */
 static int
-service_fields(json_t *o, struct rec_catalog_service *s, bool create)
+service_fields(json_t *o, void *rec, bool create)
 {
-	const char *type = s->type, *name = s->name, *desc = s->description;
+	struct rec_catalog_service *s = rec;
+	const char *type, *name, *desc;
 
+	if (create)
+		s->enabled = true;
+	type = s->type;
+	name = s->name;
+	desc = s->description;
 	if (idjson_str(o, "type", 1, 255, (create ? IDJ_REQUIRED : 0) |
 	    IDJ_NONBLANK, &type, NULL) == -1 ||
 	    idjson_str(o, "name", 0, 255, IDJ_NULLABLE, &name, NULL) == -1 ||
@@ -259,117 +131,56 @@ service_fields(json_t *o, struct rec_catalog_service *s, bool create)
 	return 0;
 }
 
-struct svc_write {
-	struct rec_catalog_service	 s;	/* strings borrowed */
-	char				*extra;
-	json_t				*body;
-	const char			*id;
-	json_t				*out;
-	struct http_req			*req;
+static int
+service_get(struct store_txn *txn, const char *id, void *rec)
+{
+	return idstore_service_get(txn, id, rec);
+}
+
+static int
+service_put(struct store_txn *txn, const void *rec, bool replace)
+{
+	return idstore_service_put(txn, rec, replace);
+}
+
+static const struct catalog_kind service_kind = {
+	.key = "service",
+	.list_key = "services",
+	.param = "service_id",
+	.type = &schema_rec_catalog_service,
+	.known = service_known,
+	.id_off = offsetof(struct rec_catalog_service, id),
+	.extra_off = offsetof(struct rec_catalog_service, extra),
+	.created_off = offsetof(struct rec_catalog_service, created_at),
+	.filters = {
+		{ "type", offsetof(struct rec_catalog_service, type) },
+		{ "name", offsetof(struct rec_catalog_service, name) },
+	},
+	.json = service_json,
+	.fields = service_fields,
+	.get = service_get,
+	.put = service_put,
+	.del = idstore_service_del,
 };
 
-static int
-service_create_fn(struct store_txn *txn, void *arg)
-{
-	struct svc_write *w = arg;
-
-	return idstore_service_put(txn, &w->s, false);
-}
-
-int
-identity_service_create(struct http_req *req, struct http_resp *resp)
-{
-	struct svc_write w;
-	char id[TOKEN_ID_BUFSZ];
-	json_t *o;
-	int rc;
-
-	memset(&w, 0, sizeof(w));
-	if (idjson_body(req, "service", &o) == -1)
-		return -1;
-	w.s.enabled = true;
-	if (service_fields(o, &w.s, true) == -1 ||
-	    idjson_extra(o, service_known, NULL, &w.extra) == -1)
-		return -1;
-	idstore_id_new(id);
-	w.s.id = id;
-	w.s.extra = w.extra;
-	w.s.created_at = db_now_ms();
-	rc = idjson_write(req, service_create_fn, &w);
-	if (rc == 0)
-		rc = respond(resp, 201, "service", service_json(req, &w.s));
-	free(w.extra);
-	return rc;
-}
-
-static int
-service_update_fn(struct store_txn *txn, void *arg)
-{
-	struct svc_write *w = arg;
-	struct rec_catalog_service s;
-	char *keep[4];
-	int rc = -1;
-
-	if (idstore_service_get(txn, w->id, &s) == -1)
-		return -1;
-	keep[0] = s.type;
-	keep[1] = s.name;
-	keep[2] = s.description;
-	keep[3] = s.extra;
-	if (service_fields(w->body, &s, false) == -1 ||
-	    idjson_extra(w->body, service_known, keep[3], &w->extra) == -1)
-		goto out;
-	s.extra = w->extra;
-	if (idstore_service_put(txn, &s, true) == -1)
-		goto out;
-	if ((w->out = service_json(w->req, &s)) == NULL) {
-		nomem();
-		goto out;
-	}
-	rc = 0;
-out:
-	s.type = keep[0];
-	s.name = keep[1];
-	s.description = keep[2];
-	s.extra = keep[3];
-	codec_clear(&schema_rec_catalog_service, &s);
-	return rc;
-}
-
-int
-identity_service_update(struct http_req *req, struct http_resp *resp)
-{
-	struct svc_write w;
-	int rc;
-
-	memset(&w, 0, sizeof(w));
-	if (idjson_body(req, "service", &w.body) == -1)
-		return -1;
-	w.id = http_req_param(req, "service_id");
-	w.req = req;
-	rc = idjson_write(req, service_update_fn, &w);
-	free(w.extra);
-	if (rc == -1) {
-		json_decref(w.out);
-		return -1;
-	}
-	return respond(resp, 0, "service", w.out);
-}
-
-static int
-service_delete_fn(struct store_txn *txn, void *arg)
-{
-	return idstore_service_del(txn, arg);
-}
-
-int
-identity_service_delete(struct http_req *req, struct http_resp *resp)
-{
-	return idjson_write(req, service_delete_fn,
-	    (void *)http_req_param(req, "service_id"));
-}
-
 /* ---- endpoints ---------------------------------------------------------- */
+
+static json_t *
+endpoint_json(struct http_req *req, const void *rec)
+{
+	const struct rec_catalog_endpoint *e = rec;
+	json_t *o;
+
+	o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:b, s:{s:o}}",
+	    "id", e->id, "interface", e->interface, "service_id", e->service_id,
+	    "region_id", idjson_str_or_null(e->region_id),
+	    "region", idjson_str_or_null(e->region_id), "url", e->url,
+	    "enabled", e->enabled,
+	    "links", "self", idjson_url(req, "/v3/endpoints/%s", e->id));
+	if (o != NULL)
+		idjson_merge_extra(o, e->extra);
+	return o;
+}
 
 static const char *const endpoint_known[] = {
 	"id", "service_id", "interface", "region_id", "region", "url",
@@ -377,13 +188,19 @@ static const char *const endpoint_known[] = {
 };
 
 static int
-endpoint_fields(json_t *o, struct rec_catalog_endpoint *e, bool create)
+endpoint_fields(json_t *o, void *rec, bool create)
 {
-	const char *svc = e->service_id, *itf = e->interface,
-	    *region = e->region_id, *url = e->url, *legacy = NULL;
+	struct rec_catalog_endpoint *e = rec;
+	const char *svc, *itf, *region, *url, *legacy = NULL;
 	unsigned req = create ? IDJ_REQUIRED : 0;
 	bool has_region = false;
 
+	if (create)
+		e->enabled = true;
+	svc = e->service_id;
+	itf = e->interface;
+	region = e->region_id;
+	url = e->url;
 	if (idjson_str(o, "service_id", 1, 64, req, &svc, NULL) == -1 ||
 	    idjson_str(o, "interface", 1, 16, req, &itf, NULL) == -1 ||
 	    idjson_str(o, "url", 1, 2048, req, &url, NULL) == -1 ||
@@ -393,6 +210,8 @@ endpoint_fields(json_t *o, struct rec_catalog_endpoint *e, bool create)
 	    NULL) == -1 ||
 	    idjson_bool(o, "enabled", &e->enabled, NULL) == -1)
 		return -1;
+	/* Older clients send "region"; "region_id" wins when both are
+	 * present. */
 	if (json_object_get(o, "region_id") == NULL && has_region)
 		region = legacy;
 	if (region != NULL && *region == '\0')
@@ -415,10 +234,12 @@ endpoint_fields(json_t *o, struct rec_catalog_endpoint *e, bool create)
 	return 0;
 }
 
-/* The references of an endpoint exist (in the write transaction). */
+/* A missing service keeps idstore's not-found (404); a missing region is
+ * a bad value of the body's region_id (400). */
 static int
-endpoint_refs(struct store_txn *txn, const struct rec_catalog_endpoint *e)
+endpoint_refs(struct store_txn *txn, const void *rec)
 {
+	const struct rec_catalog_endpoint *e = rec;
 	struct rec_catalog_service s;
 	struct rec_region r;
 
@@ -438,138 +259,68 @@ endpoint_refs(struct store_txn *txn, const struct rec_catalog_endpoint *e)
 	return 0;
 }
 
-struct ep_write {
-	struct rec_catalog_endpoint	 e;
-	char				*extra;
-	json_t				*body;
-	const char			*id;
-	json_t				*out;
-	struct http_req			*req;
+static int
+endpoint_get(struct store_txn *txn, const char *id, void *rec)
+{
+	return idstore_endpoint_get(txn, id, rec);
+}
+
+static int
+endpoint_put(struct store_txn *txn, const void *rec, bool replace)
+{
+	return idstore_endpoint_put(txn, rec, replace);
+}
+
+static const struct catalog_kind endpoint_kind = {
+	.key = "endpoint",
+	.list_key = "endpoints",
+	.param = "endpoint_id",
+	.type = &schema_rec_catalog_endpoint,
+	.known = endpoint_known,
+	.id_off = offsetof(struct rec_catalog_endpoint, id),
+	.extra_off = offsetof(struct rec_catalog_endpoint, extra),
+	.created_off = offsetof(struct rec_catalog_endpoint, created_at),
+	.filters = {
+		{ "interface", offsetof(struct rec_catalog_endpoint,
+		    interface) },
+		{ "service_id", offsetof(struct rec_catalog_endpoint,
+		    service_id) },
+		{ "region_id", offsetof(struct rec_catalog_endpoint,
+		    region_id) },
+	},
+	.json = endpoint_json,
+	.fields = endpoint_fields,
+	.refs = endpoint_refs,
+	.get = endpoint_get,
+	.put = endpoint_put,
+	.del = idstore_endpoint_del,
 };
 
-static int
-endpoint_create_fn(struct store_txn *txn, void *arg)
-{
-	struct ep_write *w = arg;
-
-	if (endpoint_refs(txn, &w->e) == -1)
-		return -1;
-	return idstore_endpoint_put(txn, &w->e, false);
-}
-
-int
-identity_endpoint_create(struct http_req *req, struct http_resp *resp)
-{
-	struct ep_write w;
-	char id[TOKEN_ID_BUFSZ];
-	json_t *o;
-	int rc;
-
-	memset(&w, 0, sizeof(w));
-	if (idjson_body(req, "endpoint", &o) == -1)
-		return -1;
-	w.e.enabled = true;
-	if (endpoint_fields(o, &w.e, true) == -1 ||
-	    idjson_extra(o, endpoint_known, NULL, &w.extra) == -1)
-		return -1;
-	idstore_id_new(id);
-	w.e.id = id;
-	w.e.extra = w.extra;
-	w.e.created_at = db_now_ms();
-	rc = idjson_write(req, endpoint_create_fn, &w);
-	if (rc == 0)
-		rc = respond(resp, 201, "endpoint", endpoint_json(req, &w.e));
-	free(w.extra);
-	return rc;
-}
-
-static int
-endpoint_update_fn(struct store_txn *txn, void *arg)
-{
-	struct ep_write *w = arg;
-	struct rec_catalog_endpoint e;
-	char *keep[5];
-	int rc = -1;
-
-	if (idstore_endpoint_get(txn, w->id, &e) == -1)
-		return -1;
-	keep[0] = e.service_id;
-	keep[1] = e.interface;
-	keep[2] = e.region_id;
-	keep[3] = e.url;
-	keep[4] = e.extra;
-	if (endpoint_fields(w->body, &e, false) == -1 ||
-	    endpoint_refs(txn, &e) == -1 ||
-	    idjson_extra(w->body, endpoint_known, keep[4], &w->extra) == -1)
-		goto out;
-	e.extra = w->extra;
-	if (idstore_endpoint_put(txn, &e, true) == -1)
-		goto out;
-	if ((w->out = endpoint_json(w->req, &e)) == NULL) {
-		nomem();
-		goto out;
-	}
-	rc = 0;
-out:
-	e.service_id = keep[0];
-	e.interface = keep[1];
-	e.region_id = keep[2];
-	e.url = keep[3];
-	e.extra = keep[4];
-	codec_clear(&schema_rec_catalog_endpoint, &e);
-	return rc;
-}
-
-int
-identity_endpoint_update(struct http_req *req, struct http_resp *resp)
-{
-	struct ep_write w;
-	int rc;
-
-	memset(&w, 0, sizeof(w));
-	if (idjson_body(req, "endpoint", &w.body) == -1)
-		return -1;
-	w.id = http_req_param(req, "endpoint_id");
-	w.req = req;
-	rc = idjson_write(req, endpoint_update_fn, &w);
-	free(w.extra);
-	if (rc == -1) {
-		json_decref(w.out);
-		return -1;
-	}
-	return respond(resp, 0, "endpoint", w.out);
-}
-
-static int
-endpoint_delete_fn(struct store_txn *txn, void *arg)
-{
-	return idstore_endpoint_del(txn, arg);
-}
-
-int
-identity_endpoint_delete(struct http_req *req, struct http_resp *resp)
-{
-	return idjson_write(req, endpoint_delete_fn,
-	    (void *)http_req_param(req, "endpoint_id"));
-}
-
 /* ---- regions ------------------------------------------------------------ */
+
+static json_t *
+region_json(struct http_req *req, const void *rec)
+{
+	const struct rec_region *r = rec;
+	json_t *o;
+
+	o = json_pack("{s:s, s:s, s:o, s:{s:o}}", "id", r->id, "description",
+	    r->description ? r->description : "", "parent_region_id",
+	    idjson_str_or_null(r->parent_region_id),
+	    "links", "self", idjson_url(req, "/v3/regions/%s", r->id));
+	if (o != NULL)
+		idjson_merge_extra(o, r->extra);
+	return o;
+}
 
 static const char *const region_known[] = {
 	"id", "description", "parent_region_id", "links", NULL
 };
 
-struct rg_write {
-	struct rec_region	 r;
-	char			*extra;
-	json_t			*body;
-	json_t			*out;
-	struct http_req		*req;
-};
-
 static int
-region_fields(json_t *o, struct rec_region *r)
+region_fields(json_t *o, void *rec, bool create)
 {
+	struct rec_region *r = rec;
 	const char *desc = r->description, *parent = r->parent_region_id;
 
 	if (idjson_str(o, "description", 0, 255, IDJ_NULLABLE, &desc,
@@ -583,8 +334,9 @@ region_fields(json_t *o, struct rec_region *r)
 }
 
 static int
-region_parent_ok(struct store_txn *txn, const struct rec_region *r)
+region_refs(struct store_txn *txn, const void *rec)
 {
+	const struct rec_region *r = rec;
 	struct rec_region p;
 
 	if (r->parent_region_id == NULL)
@@ -604,37 +356,165 @@ region_parent_ok(struct store_txn *txn, const struct rec_region *r)
 }
 
 static int
-region_create_fn(struct store_txn *txn, void *arg)
+region_get(struct store_txn *txn, const char *id, void *rec)
 {
-	struct rg_write *w = arg;
-
-	if (region_parent_ok(txn, &w->r) == -1)
-		return -1;
-	return idstore_region_put(txn, &w->r, false);
+	return idstore_region_get(txn, id, rec);
 }
 
-/* POST (id from the body or generated) and PUT /v3/regions/{id}. */
 static int
-region_create(struct http_req *req, struct http_resp *resp, const char *url_id)
+region_put(struct store_txn *txn, const void *rec, bool replace)
 {
-	struct rg_write w;
+	return idstore_region_put(txn, rec, replace);
+}
+
+static const struct catalog_kind region_kind = {
+	.key = "region",
+	.list_key = "regions",
+	.param = "region_id",
+	.type = &schema_rec_region,
+	.known = region_known,
+	.id_off = offsetof(struct rec_region, id),
+	.extra_off = offsetof(struct rec_region, extra),
+	.created_off = offsetof(struct rec_region, created_at),
+	.filters = {
+		{ "parent_region_id", offsetof(struct rec_region,
+		    parent_region_id) },
+	},
+	.client_id = true,
+	.json = region_json,
+	.fields = region_fields,
+	.refs = region_refs,
+	.get = region_get,
+	.put = region_put,
+	.del = idstore_region_del,
+};
+
+/* ---- list --------------------------------------------------------------- */
+
+struct list {
+	const struct catalog_kind	*kind;
+	struct http_req			*req;
+	json_t				*items;
+	const char			*want[CATALOG_FILTERS];
+};
+
+static bool
+eq_or_unset(const char *filter, const char *value)
+{
+	return filter == NULL || (value != NULL && strcmp(filter, value) == 0);
+}
+
+static int
+list_one(const void *rec, void *arg)
+{
+	struct list *l = arg;
+	size_t i;
+
+	for (i = 0; i < CATALOG_FILTERS; i++)
+		if (!eq_or_unset(l->want[i],
+		    cstr_at(rec, l->kind->filters[i].off)))
+			return 0;
+	return json_array_append_new(l->items, l->kind->json(l->req, rec)) ==
+	    0 ? 0 : nomem();
+}
+
+static int
+list(struct http_req *req, struct http_resp *resp,
+    const struct catalog_kind *k)
+{
+	struct list l = { k, req, json_array(), { NULL } };
+	struct store_txn *txn = NULL;
+	size_t i;
+	int rc;
+
+	if (l.items == NULL)
+		return nomem();
+	for (i = 0; i < CATALOG_FILTERS; i++)
+		if (k->filters[i].query != NULL)
+			l.want[i] = http_req_query(req, k->filters[i].query);
+	if (idjson_read(req, &txn) == -1) {
+		json_decref(l.items);
+		return -1;
+	}
+	rc = idstore_each(txn, k->type, list_one, &l);
+	store_txn_end(&txn);
+	if (rc == -1) {
+		json_decref(l.items);
+		return -1;
+	}
+	return http_resp_json(resp, 0, idjson_list(req, k->list_key, l.items));
+}
+
+/* ---- show --------------------------------------------------------------- */
+
+static int
+show(struct http_req *req, struct http_resp *resp,
+    const struct catalog_kind *k)
+{
+	union catalog_rec rec;
+	struct store_txn *txn = NULL;
+	json_t *o = NULL;
+	int rc;
+
+	if (idjson_read(req, &txn) == -1)
+		return -1;
+	rc = k->get(txn, http_req_param(req, k->param), &rec);
+	if (rc == 0 && (o = k->json(req, &rec)) == NULL)
+		rc = nomem();
+	codec_clear(k->type, &rec);
+	store_txn_end(&txn);
+	return rc == 0 ? respond(resp, 0, k->key, o) : -1;
+}
+
+/* ---- create, update, delete --------------------------------------------- */
+
+/* What a write function works on. Strings in rec are borrowed from the
+ * body (or the old record), except extra, which the handler frees. */
+struct write {
+	const struct catalog_kind	*kind;
+	union catalog_rec		 rec;
+	char				*extra;
+	json_t				*body;
+	const char			*id;
+	json_t				*out;	/* update: the new record */
+	struct http_req			*req;
+};
+
+static int
+create_fn(struct store_txn *txn, void *arg)
+{
+	struct write *w = arg;
+
+	if (w->kind->refs != NULL && w->kind->refs(txn, &w->rec) == -1)
+		return -1;
+	return w->kind->put(txn, &w->rec, false);
+}
+
+/* POST, and for kinds the client names, PUT to url_id (NULL for POST). */
+static int
+create(struct http_req *req, struct http_resp *resp,
+    const struct catalog_kind *k, const char *url_id)
+{
+	struct write w;
 	char gen[TOKEN_ID_BUFSZ];
 	const char *id = NULL;
 	json_t *o;
 	int rc;
 
 	memset(&w, 0, sizeof(w));
-	if (idjson_body(req, "region", &o) == -1)
+	w.kind = k;
+	if (idjson_body(req, k->key, &o) == -1)
 		return -1;
-	if (idjson_str(o, "id", 1, 255, IDJ_NONBLANK, &id, NULL) == -1 ||
-	    region_fields(o, &w.r) == -1 ||
-	    idjson_extra(o, region_known, NULL, &w.extra) == -1)
+	if ((k->client_id && idjson_str(o, "id", 1, 255, IDJ_NONBLANK, &id,
+	    NULL) == -1) ||
+	    k->fields(o, &w.rec, true) == -1 ||
+	    idjson_extra(o, k->known, NULL, &w.extra) == -1)
 		return -1;
 	if (url_id != NULL) {
 		if (id != NULL && strcmp(id, url_id) != 0) {
 			free(w.extra);
-			err_set(TS_EINVALID, "The region id in the body does "
-			    "not match the URL.");
+			err_set(TS_EINVALID, "The %s id in the body does "
+			    "not match the URL.", k->key);
 			return -1;
 		}
 		id = url_id;
@@ -643,90 +523,185 @@ region_create(struct http_req *req, struct http_resp *resp, const char *url_id)
 		idstore_id_new(gen);
 		id = gen;
 	}
-	w.r.id = (char *)id;
-	w.r.extra = w.extra;
-	w.r.created_at = db_now_ms();
-	rc = idjson_write(req, region_create_fn, &w);
+	*str_at(&w.rec, k->id_off) = (char *)id;
+	*str_at(&w.rec, k->extra_off) = w.extra;
+	*(int64_t *)((char *)&w.rec + k->created_off) = db_now_ms();
+	rc = idjson_write(req, create_fn, &w);
 	if (rc == 0)
-		rc = respond(resp, 201, "region", region_json(req, &w.r));
+		rc = respond(resp, 201, k->key, k->json(req, &w.rec));
 	free(w.extra);
 	return rc;
 }
 
-int
-identity_region_create(struct http_req *req, struct http_resp *resp)
-{
-	return region_create(req, resp, NULL);
-}
-
-int
-identity_region_put(struct http_req *req, struct http_resp *resp)
-{
-	return region_create(req, resp, http_req_param(req, "region_id"));
-}
-
 static int
-region_update_fn(struct store_txn *txn, void *arg)
+update_fn(struct store_txn *txn, void *arg)
 {
-	struct rg_write *w = arg;
-	struct rec_region r;
-	char *keep[3];
+	struct write *w = arg;
+	const struct catalog_kind *k = w->kind;
+	union catalog_rec keep;
 	int rc = -1;
 
-	if (idstore_region_get(txn, http_req_param(w->req, "region_id"), &r) ==
-	    -1)
+	if (k->get(txn, w->id, &w->rec) == -1)
 		return -1;
-	keep[0] = r.description;
-	keep[1] = r.parent_region_id;
-	keep[2] = r.extra;
-	if (region_fields(w->body, &r) == -1 ||
-	    region_parent_ok(txn, &r) == -1 ||
-	    idjson_extra(w->body, region_known, keep[2], &w->extra) == -1)
+	/* The fields borrow strings from the body; the stored record's own
+	 * strings go back in before it is cleared. */
+	keep = w->rec;
+	if (k->fields(w->body, &w->rec, false) == -1 ||
+	    (k->refs != NULL && k->refs(txn, &w->rec) == -1) ||
+	    idjson_extra(w->body, k->known, cstr_at(&keep, k->extra_off),
+	    &w->extra) == -1)
 		goto out;
-	r.extra = w->extra;
-	if (idstore_region_put(txn, &r, true) == -1)
+	*str_at(&w->rec, k->extra_off) = w->extra;
+	if (k->put(txn, &w->rec, true) == -1)
 		goto out;
-	if ((w->out = region_json(w->req, &r)) == NULL) {
+	if ((w->out = k->json(w->req, &w->rec)) == NULL) {
 		nomem();
 		goto out;
 	}
 	rc = 0;
 out:
-	r.description = keep[0];
-	r.parent_region_id = keep[1];
-	r.extra = keep[2];
-	codec_clear(&schema_rec_region, &r);
+	w->rec = keep;
+	codec_clear(k->type, &w->rec);
 	return rc;
 }
 
-int
-identity_region_update(struct http_req *req, struct http_resp *resp)
+static int
+update(struct http_req *req, struct http_resp *resp,
+    const struct catalog_kind *k)
 {
-	struct rg_write w;
+	struct write w;
 	int rc;
 
 	memset(&w, 0, sizeof(w));
-	if (idjson_body(req, "region", &w.body) == -1)
+	w.kind = k;
+	if (idjson_body(req, k->key, &w.body) == -1)
 		return -1;
+	w.id = http_req_param(req, k->param);
 	w.req = req;
-	rc = idjson_write(req, region_update_fn, &w);
+	rc = idjson_write(req, update_fn, &w);
 	free(w.extra);
 	if (rc == -1) {
 		json_decref(w.out);
 		return -1;
 	}
-	return respond(resp, 0, "region", w.out);
+	return respond(resp, 0, k->key, w.out);
 }
 
 static int
-region_delete_fn(struct store_txn *txn, void *arg)
+delete_fn(struct store_txn *txn, void *arg)
 {
-	return idstore_region_del(txn, arg);
+	const struct write *w = arg;
+
+	return w->kind->del(txn, w->id);
+}
+
+static int
+delete(struct http_req *req, const struct catalog_kind *k)
+{
+	struct write w;
+
+	memset(&w, 0, sizeof(w));
+	w.kind = k;
+	w.id = http_req_param(req, k->param);
+	return idjson_write(req, delete_fn, &w);
+}
+
+/* ---- routes ------------------------------------------------------------- */
+
+int
+identity_service_list(struct http_req *req, struct http_resp *resp)
+{
+	return list(req, resp, &service_kind);
+}
+
+int
+identity_service_create(struct http_req *req, struct http_resp *resp)
+{
+	return create(req, resp, &service_kind, NULL);
+}
+
+int
+identity_service_get(struct http_req *req, struct http_resp *resp)
+{
+	return show(req, resp, &service_kind);
+}
+
+int
+identity_service_update(struct http_req *req, struct http_resp *resp)
+{
+	return update(req, resp, &service_kind);
+}
+
+int
+identity_service_delete(struct http_req *req, struct http_resp *resp)
+{
+	return delete(req, &service_kind);
+}
+
+int
+identity_endpoint_list(struct http_req *req, struct http_resp *resp)
+{
+	return list(req, resp, &endpoint_kind);
+}
+
+int
+identity_endpoint_create(struct http_req *req, struct http_resp *resp)
+{
+	return create(req, resp, &endpoint_kind, NULL);
+}
+
+int
+identity_endpoint_get(struct http_req *req, struct http_resp *resp)
+{
+	return show(req, resp, &endpoint_kind);
+}
+
+int
+identity_endpoint_update(struct http_req *req, struct http_resp *resp)
+{
+	return update(req, resp, &endpoint_kind);
+}
+
+int
+identity_endpoint_delete(struct http_req *req, struct http_resp *resp)
+{
+	return delete(req, &endpoint_kind);
+}
+
+int
+identity_region_list(struct http_req *req, struct http_resp *resp)
+{
+	return list(req, resp, &region_kind);
+}
+
+int
+identity_region_create(struct http_req *req, struct http_resp *resp)
+{
+	return create(req, resp, &region_kind, NULL);
+}
+
+/* PUT /v3/regions/{region_id}: create under the client's id. */
+int
+identity_region_put(struct http_req *req, struct http_resp *resp)
+{
+	return create(req, resp, &region_kind,
+	    http_req_param(req, "region_id"));
+}
+
+int
+identity_region_get(struct http_req *req, struct http_resp *resp)
+{
+	return show(req, resp, &region_kind);
+}
+
+int
+identity_region_update(struct http_req *req, struct http_resp *resp)
+{
+	return update(req, resp, &region_kind);
 }
 
 int
 identity_region_delete(struct http_req *req, struct http_resp *resp)
 {
-	return idjson_write(req, region_delete_fn,
-	    (void *)http_req_param(req, "region_id"));
+	return delete(req, &region_kind);
 }

@@ -6,7 +6,8 @@
  *
  *   db sync | db version
  *   key setup [--force]                  controller CURVE key pair
- *   agent keygen --host H [--keys-dir D] an agent's key pair (agent.key/.pub)
+ *   agent keygen --host H [--keys-dir D] [--force]
+ *                                        an agent's key pair (agent.key/.pub)
  *   agent enroll H (--key-file F | --public-key Z85)
  *   agent list | agent revoke H
  *   service list | hypervisor list
@@ -14,6 +15,8 @@
  *                                        fernet_rotate)
  *   bootstrap --admin-password P ...     identity bootstrap (keystone-manage
  *                                        bootstrap), writes an openrc file
+ *
+ * --config FILE may come before or after the command.
  */
 #include <sys/stat.h>
 
@@ -57,12 +60,14 @@ static void
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: %s [--config FILE] COMMAND\n"
+	    "usage: %s [--config FILE] COMMAND (--config may also follow it)\n"
 	    "  db sync                 create or upgrade the database schema\n"
 	    "  db version              print the database schema version\n"
 	    "  key setup [--force]     create the controller's CURVE key pair\n"
-	    "  agent keygen --host H [--keys-dir DIR]\n"
-	    "                          create an agent's key pair (agent.key, agent.pub)\n"
+	    "  agent keygen --host H [--keys-dir DIR] [--force]\n"
+	    "                          create an agent's key pair (agent.key, agent.pub);\n"
+	    "                          refuses to replace an existing pair without\n"
+	    "                          --force (the agent must then be enrolled again)\n"
 	    "  agent enroll H (--key-file F | --public-key KEY)\n"
 	    "  agent list\n"
 	    "  agent revoke H\n"
@@ -141,10 +146,13 @@ agent_keygen(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "host", required_argument, NULL, 'H' },
 		{ "keys-dir", required_argument, NULL, 'k' },
+		{ "force", no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *host = NULL, *dir = config_get_str(cfg, "bus", "keys_dir");
-	char pub[BUS_KEY_Z85_LEN + 1], sec[BUS_KEY_Z85_LEN + 1];
+	char pub[BUS_KEY_Z85_LEN + 1], sec[BUS_KEY_Z85_LEN + 1],
+	    path[PATH_MAX];
+	bool force = false;
 	int c;
 
 	optind = 1;
@@ -153,6 +161,8 @@ agent_keygen(int argc, char **argv)
 			host = optarg;
 		else if (c == 'k')
 			dir = optarg;
+		else if (c == 'f')
+			force = true;
 		else
 			usage(2);
 	}
@@ -160,6 +170,16 @@ agent_keygen(int argc, char **argv)
 		usage(2);
 	if (!bus_host_valid(host)) {
 		fprintf(stderr, "%s: invalid host name '%s'\n", PROG, host);
+		return 1;
+	}
+	/* A new pair locks the agent out until it is enrolled again, so an
+	 * existing one is replaced only on request (the secret key decides,
+	 * as for `key setup` and in stack.sh). */
+	snprintf(path, sizeof(path), "%s/agent.key", dir);
+	if (!force && access(path, F_OK) == 0) {
+		fprintf(stderr, "%s: %s exists; not replacing it (--force "
+		    "does, and the agent must then be enrolled again)\n",
+		    PROG, path);
 		return 1;
 	}
 	if (daemon_mkdirs(dir, 0700) == -1 || bus_keypair_new(pub, sec) == -1 ||
@@ -605,17 +625,51 @@ cmd_bootstrap(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * Takes --config FILE, -c FILE and --config=FILE out of argv wherever they
+ * stand (up to "--"), so that they may follow the command and no command's
+ * own parser sees them; the last one wins. The word after any other long
+ * option is that option's value (every long option here takes one, but
+ * --force and --help), so a value that reads "--config" stays a value.
+ */
+static const char *
+take_config(int *argc, char **argv)
+{
+	const char *conf = NULL;
+	int i = 1, n;
+
+	while (i < *argc && strcmp(argv[i], "--") != 0) {
+		n = 0;
+		if ((strcmp(argv[i], "--config") == 0 ||
+		    strcmp(argv[i], "-c") == 0) && i + 1 < *argc) {
+			conf = argv[i + 1];
+			n = 2;
+		} else if (strncmp(argv[i], "--config=", 9) == 0) {
+			conf = argv[i] + 9;
+			n = 1;
+		}
+		if (n > 0) {
+			memmove(&argv[i], &argv[i + n],
+			    (size_t)(*argc - i - n + 1) * sizeof(*argv));
+			*argc -= n;
+			continue;
+		}
+		if (strncmp(argv[i], "--", 2) == 0 &&
+		    strchr(argv[i], '=') == NULL &&
+		    strcmp(argv[i], "--force") != 0 &&
+		    strcmp(argv[i], "--help") != 0 && i + 1 < *argc)
+			i++;
+		i++;
+	}
+	return conf;
+}
+
 int
 main(int argc, char **argv)
 {
-	const char *conf = NULL;
+	const char *conf;
 
-	if (argc >= 3 && (strcmp(argv[1], "--config") == 0 ||
-	    strcmp(argv[1], "-c") == 0)) {
-		conf = argv[2];
-		argc -= 2;
-		argv += 2;
-	}
+	conf = take_config(&argc, argv);
 	if (argc < 2)
 		usage(2);
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)

@@ -4,9 +4,9 @@
 # dynamic credentials), at microversions 2.1-2.11. Every selected test
 # must pass or be skipped by tempest itself for a feature this cloud does
 # not offer (tests listed in EXCLUDE need what is not built yet: networks,
-# volumes, snapshots). The workspace is made by hand in $T (no `tempest
-# init`). Bounded: tempest gets 900 s.
+# volumes, snapshots). Bounded: tempest gets 900 s.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tempest_lib.sh"
 . "$(dirname "$0")/compute_lib.sh"
 command -v tempest >/dev/null || fail "tempest is not installed"
 
@@ -40,41 +40,7 @@ IMG2=$(openstack image create --disk-format raw --container-format bare \
     --public --file "$T/disk.raw" img2 -f value -c id)
 IDP=$(sed -n 's|^export OS_AUTH_URL=http://127.0.0.1:\([0-9]*\)/v3|\1|p' "$T/openrc")
 
-W=$T/tempest
-mkdir -p "$W/etc" "$W/logs" "$W/lock"
-cat > "$W/.stestr.conf" <<C
-[DEFAULT]
-test_path=/usr/lib/python3/dist-packages/tempest/test_discover
-top_dir=/usr/lib/python3/dist-packages/tempest
-group_regex=([^\.]*\.)*
-C
-cat > "$W/etc/tempest.conf" <<C
-[DEFAULT]
-log_file = tempest.log
-log_dir = $W/logs
-[oslo_concurrency]
-lock_path = $W/lock
-[auth]
-admin_username = admin
-admin_password = admin-pw
-admin_project_name = admin
-admin_domain_name = Default
-use_dynamic_credentials = true
-create_isolated_networks = false
-tempest_roles = member
-[identity]
-uri_v3 = http://127.0.0.1:$IDP/v3
-auth_version = v3
-region = RegionOne
-v3_endpoint_type = public
-[identity-feature-enabled]
-api_v2 = false
-api_v3 = true
-trust = false
-application_credentials = false
-access_rules = false
-project_tags = false
-security_compliance = false
+tempest_setup "$IDP" admin-pw "$CLASSES" <<C
 [compute]
 image_ref = $IMG
 image_ref_alt = $IMG2
@@ -123,24 +89,18 @@ cinder = false
 neutron = false
 swift = false
 horizon = false
-[validation]
-run_validation = false
 C
-for c in $CLASSES; do echo "^${c//./\\.}\\."; done > "$W/include.rx"
 # Security groups belong to the network service (not built yet).
-printf '%s\n' 'test_remove_server_all_security_groups' > "$W/exclude.rx"
+printf '%s\n' 'test_remove_server_all_security_groups' \
+	> "$TEMPEST_DIR/exclude.rx"
 
-cd "$W"
-rc=0
-timeout 900 tempest run --serial --include-list include.rx \
-    --exclude-list exclude.rx > "$T/tempest.out" 2>&1 || rc=$?
-grep -E '\.\.\. (ok|FAILED|SKIPPED)' "$T/tempest.out" | sed 's/^{0} //' > "$T/results.txt" || true
+tempest_run 900 --exclude-list exclude.rx
 cp "$T/results.txt" /tmp/compute-tempest-results.txt
-if [ $rc -ne 0 ]; then
+if [ $TEMPEST_RC -ne 0 ]; then
 	grep -E 'FAILED' "$T/tempest.out" | head -60
-	fail "tempest compute classes: exit status $rc"
+	fail "tempest compute classes: exit status $TEMPEST_RC"
 fi
-npass=$(grep -c '\.\.\. ok' "$T/results.txt" || true)
-nskip=$(grep -c '\.\.\. SKIPPED' "$T/results.txt" || true)
+npass=$(tempest_count ok)
+nskip=$(tempest_count SKIPPED)
 ok "tempest compute classes: $npass passed, $nskip skipped, 0 failed"
 echo "$NPASS passed, 0 failed"

@@ -90,7 +90,7 @@ ok "a key already enrolled for another host is refused"
 # Re-enrolling h1 with a new key (after a leak) cuts off the connection
 # still using the old key; the agent restarted with the new key is up.
 cp -a "$T/keys-h1" "$T/keys-h1-old"
-manage agent keygen --host h1 --keys-dir "$T/keys-h1" >/dev/null
+manage agent keygen --force --host h1 --keys-dir "$T/keys-h1" >/dev/null
 manage agent enroll h1 --key-file "$T/keys-h1/agent.pub" >/dev/null
 wait_for 10 "h1 cut off after re-enrolment" is_state h1 down
 grep -q "agent h1 is not enrolled with the key" "$T/ctl.log" || fail "no refusal of h1's old-key connection"
