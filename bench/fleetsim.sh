@@ -1,20 +1,33 @@
 #!/bin/bash
 # fleetsim.sh - the compute control plane at fleet scale, on 127.0.0.1 only:
-# a real tinystack-controller (CURVE on) and AGENTS simulated agents in one
-# fleetsim process (bench/fleetsim.c: own socket, identity and CURVE key
-# each, guests answered from memory, no libvirt). Measures:
+# a real tinystack-controller (CURVE on) and AGENTS simulated agents in
+# fleetsim processes (bench/fleetsim.c: own socket, identity and CURVE key
+# each, guests answered from memory, no libvirt; PER_PROC agents per
+# process). Measures:
 #   - registration: time until every agent's service is up
-#   - creates: DUR seconds of server creates over PAR keep-alive
-#     connections (wrk): 202s per second and latency, then the time until
-#     all are ACTIVE (reported by the agents)
-#   - list latency: GET /servers/detail (all, up to 1000), with limit=100,
-#     GET /servers?limit=100, GET /os-hypervisors/detail (wrk, p50/p99)
-#   - the controller's RSS and CPU seconds, and fleetsim's RSS
-# Plus, in-process: fleetsim sched (scheduler ranks/s, durable placements/s).
+#   - creates: server creates over PAR keep-alive connections (wrk) until
+#     the project holds INSTANCES servers: accepted (durable, 202) per
+#     second and latency, then the time until all are ACTIVE (reported by
+#     the agents); at RSS_AT servers (if INSTANCES reaches it) a
+#     checkpoint of the lists and the controller's RSS
+#   - list latency at each checkpoint (wrk, 4 connections, 5 s each, p50/
+#     p99): GET /servers/detail (all, capped at 1000), ?limit=100, a page
+#     of 100 behind a marker in the middle of the list, ?all_tenants=1&
+#     limit=100, GET /servers?limit=100, GET /os-hypervisors/detail
+#   - heartbeat cost: the controller's CPU over HB_WINDOW idle seconds
+#     (only heartbeats) per heartbeat received
+#   - the controller's RSS (now and peak) and CPU seconds, fleetsim's RSS
+# Plus, in-process: fleetsim sched (scheduling decisions/s and p99 at
+# AGENTS hosts; durable placements/s).
 #
 # Usage: bench/fleetsim.sh [BUILD_DIR]          (default: ./build)
-# Knobs: AGENTS (100), PAR (16 connections creating), DUR (5 s of creates),
-#   SYNC ([database] sync: full, the default, or nometasync)
+# Knobs: AGENTS (100), INSTANCES (1000), RSS_AT (10000), PAR (16
+#   connections creating), PER_PROC (500 agents per fleetsim process),
+#   HB_WINDOW (20 s), SYNC ([database] sync: full, the default, or
+#   nometasync), PERF (a path: perf record of the controller during the
+#   ?limit=100 detail list of each checkpoint, to PERF.<servers>), HOLD
+#   (seconds to keep everything running before the scheduler runs, for
+#   inspection). Every wait is bounded (MAX_WAIT seconds, default 900).
 set -euo pipefail
 export LC_ALL=C
 B=$(cd "${1:-build}" && pwd)
@@ -22,9 +35,13 @@ CTL=$B/controller/tinystack-controller
 MANAGE=$B/tools/tinystack-manage
 SIM=$B/bench/fleetsim
 AGENTS=${AGENTS:-100}
+INSTANCES=${INSTANCES:-1000}
+RSS_AT=${RSS_AT:-10000}
 PAR=${PAR:-16}
-DUR=${DUR:-5}
+PER_PROC=${PER_PROC:-500}
+HB_WINDOW=${HB_WINDOW:-20}
 SYNC=${SYNC:-full}
+MAX_WAIT=${MAX_WAIT:-900}
 W=$(mktemp -d /tmp/fleetsim-bench.XXXXXX)
 PIDS=()
 
@@ -34,6 +51,21 @@ cleanup() {
 	rm -rf "$W"
 }
 trap cleanup EXIT
+
+# Every agent costs the simulator a ZeroMQ context and a few descriptors,
+# and the controller one connection.
+ulimit -n "$(ulimit -Hn)"
+
+# wait_for SECONDS CMD...: runs CMD every 0.2 s until it succeeds; fails
+# the benchmark after SECONDS.
+wait_for() {
+	local limit=$1 t0=$SECONDS
+	shift
+	until "$@"; do
+		[ $((SECONDS - t0)) -lt "$limit" ] || { echo "timed out: $*" >&2; exit 1; }
+		sleep 0.2
+	done
+}
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 BUS=$(port); IDP=$(port); CP=$(port); IMP=$(port)
@@ -46,7 +78,7 @@ report_interval = 10
 service_down_time = 60
 [database]
 path = $W/db
-map_size_mb = 4096
+map_size_mb = 8192
 sync = $SYNC
 [bus]
 listen = tcp://127.0.0.1:$BUS
@@ -85,14 +117,35 @@ SRVPUB=$(sed -n 's/^public = //p' "$W/keys/controller.pub")
 "$CTL" --foreground --config "$W/c.conf" > "$W/ctl.log" 2>&1 &
 CPID=$!
 PIDS+=("$CPID")
-until curl -s -o /dev/null "http://127.0.0.1:$CP/"; do sleep 0.1; done
+wait_for 60 curl -s -o /dev/null "http://127.0.0.1:$CP/"
 t0=$(date +%s.%N)
-"$SIM" agents "tcp://127.0.0.1:$BUS" "$W/sim" "$AGENTS" "$SRVPUB" > "$W/sim.log" 2>&1 &
-SPID=$!
-PIDS+=("$SPID")
-until [ "$(m service list | grep -c '| up ')" -ge "$AGENTS" ]; do sleep 0.2; done
+SPIDS=()
+for ((first = 1; first <= AGENTS; first += PER_PROC)); do
+	n=$((AGENTS - first + 1 < PER_PROC ? AGENTS - first + 1 : PER_PROC))
+	"$SIM" agents "tcp://127.0.0.1:$BUS" "$W/sim" "$n" "$SRVPUB" \
+	    "$first" > "$W/sim-$first.log" 2>&1 &
+	SPIDS+=($!)
+	PIDS+=($!)
+done
+cpu() { awk '{ print ($14 + $15) / 100 }' "/proc/$1/stat"; }
+rss() {	# resident: all (anonymous + file-backed, i.e. LMDB's map)
+	awk '/VmRSS|RssAnon|RssFile/ { v[$1] = int($2 / 1024) }
+	    END { printf "%d MiB (anon %d, file %d)\n", v["VmRSS:"],
+	    v["RssAnon:"], v["RssFile:"] }' "/proc/$1/status"
+}
+hwm() { awk '/VmHWM/ { print int($2 / 1024) " MiB" }' "/proc/$1/status"; }
+simrss() {
+	local kb=0 p
+	for p in "${SPIDS[@]}"; do
+		kb=$((kb + $(awk '/VmRSS/ { print $2 }' "/proc/$p/status")))
+	done
+	echo "$((kb / 1024)) MiB"
+}
+all_up() { [ "$(m service list | grep -c '| up ')" -ge "$AGENTS" ]; }
+wait_for "$MAX_WAIT" all_up
 t1=$(date +%s.%N)
-echo "registration: $AGENTS agents up in $(echo "$t1 - $t0" | bc) s"
+echo "registration: $AGENTS agents up in $(echo "$t1 - $t0" | bc) s" \
+    "(${#SPIDS[@]} fleetsim processes); controller RSS $(rss "$CPID")"
 
 TOK=$(curl -s -D - -o /dev/null -H 'Content-Type: application/json' -d '{
     "auth": {"identity": {"methods": ["password"], "password": {"user":
@@ -110,45 +163,129 @@ head -c 65536 /dev/zero | curl -s -o /dev/null -X PUT -H "X-Auth-Token: $TOK" \
     -H 'Content-Type: application/octet-stream' --data-binary @- \
     "http://127.0.0.1:$IMP/v2/images/$IMG/file"
 
-cpu() { awk '{ print ($14 + $15) / 100 }' "/proc/$1/stat"; }
-rss() { awk '/VmRSS/ { print int($2 / 1024) " MiB" }' "/proc/$1/status"; }
 total() {	# servers of the project (the usage: lists stop at 1000)
 	curl -s -H "X-Auth-Token: $TOK" "http://127.0.0.1:$CP/v2.1/limits" |
 	    python3 -c 'import json,sys; print(json.load(sys.stdin)["limits"]["absolute"]["totalInstancesUsed"])'
 }
-building() {
-	curl -s -H "X-Auth-Token: $TOK" "http://127.0.0.1:$CP/v2.1/servers?status=BUILD" |
-	    python3 -c 'import json,sys; print(len(json.load(sys.stdin)["servers"]))'
+none_building() {
+	[ "$(curl -s -H "X-Auth-Token: $TOK" "http://127.0.0.1:$CP/v2.1/servers?status=BUILD&limit=1" |
+	    python3 -c 'import json,sys; print(len(json.load(sys.stdin)["servers"]))')" = 0 ]
 }
+# The id of the K-th server of the list (newest first), paging by 1000.
+nth_id() {
+	python3 - "$1" "http://127.0.0.1:$CP/v2.1/servers" "$TOK" <<'P'
+import json, sys, urllib.request
+k, url, tok = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+marker, seen = None, 0
+for _ in range(k // 1000 + 1):
+    q = url + "?limit=1000" + ("&marker=" + marker if marker else "")
+    req = urllib.request.Request(q, headers={"X-Auth-Token": tok})
+    s = json.load(urllib.request.urlopen(req))["servers"]
+    if seen + len(s) >= k or not s:
+        print(s[k - seen - 1]["id"] if s else "")
+        break
+    seen += len(s)
+    marker = s[-1]["id"]
+P
+}
+
 # wrk keeps its connections alive, so the clients cost next to nothing.
 printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = %s\n' \
     "'{\"server\": {\"name\": \"b\", \"flavorRef\": \"b1\", \"imageRef\": \"$IMG\", \"networks\": \"none\"}}'" \
     > "$W/create.lua"
-c0=$(cpu "$CPID")
-t0=$(date +%s.%N)
-wrk -t 2 -c "$PAR" -d "${DUR}s" --timeout 10s --latency -s "$W/create.lua" \
-    -H "X-Auth-Token: $TOK" "http://127.0.0.1:$CP/v2.1/servers" > "$W/create.txt"
-t1=$(date +%s.%N)
-ok=$(total)
-until [ "$(building)" = 0 ]; do sleep 0.2; done
-t2=$(date +%s.%N)
-c1=$(cpu "$CPID")
-grep -q "Non-2xx" "$W/create.txt" && { cat "$W/create.txt"; echo "creates failed"; exit 1; }
-echo "creates ($PAR connections, ${DUR}s): $ok accepted = $(echo "$ok / ($t1 - $t0)" | bc) /s," \
-    "p50 $(awk '$1=="50%"{print $2}' "$W/create.txt"), p99 $(awk '$1=="99%"{print $2}' "$W/create.txt");" \
-    "all ACTIVE $(echo "$t2 - $t1" | bc | cut -c1-5) s after the last;" \
-    "controller CPU $(echo "($c1 - $c0) * 1000 / $ok" | bc -l | cut -c1-5) ms per create"
 
-lat() {	# URL: p50/p99 of GETs at 4 connections
-	wrk -t 2 -c 4 -d 5s --timeout 10s --latency -H "X-Auth-Token: $TOK" "$1" > "$W/lat.txt"
-	echo "$(awk '/Requests\/sec/{print $2}' "$W/lat.txt") req/s," \
-	    "p50 $(awk '$1=="50%"{print $2}' "$W/lat.txt"), p99 $(awk '$1=="99%"{print $2}' "$W/lat.txt")"
+# fill N: creates until the project holds at least N servers (wrk is
+# stopped when the count is reached; the overshoot is what was in
+# flight), then waits until none is building.
+fill() {
+	local target=$1 have c0 c1 t0 t1 t2 wpid start
+	have=$(total)
+	[ "$have" -lt "$target" ] || return 0
+	start=$have
+	c0=$(cpu "$CPID")
+	t0=$(date +%s.%N)
+	wrk -t 2 -c "$PAR" -d "${MAX_WAIT}s" --timeout 10s --latency \
+	    -s "$W/create.lua" -H "X-Auth-Token: $TOK" \
+	    "http://127.0.0.1:$CP/v2.1/servers" > "$W/create.txt" &
+	wpid=$!
+	PIDS+=("$wpid")
+	while kill -0 "$wpid" 2>/dev/null && [ "$(total)" -lt "$target" ]; do
+		sleep 0.5
+	done
+	kill -INT "$wpid" 2>/dev/null || true
+	wait "$wpid" || true
+	t1=$(date +%s.%N)
+	have=$(total)
+	grep -q "Non-2xx" "$W/create.txt" && { cat "$W/create.txt"; echo "creates failed"; exit 1; }
+	wait_for "$MAX_WAIT" none_building
+	t2=$(date +%s.%N)
+	c1=$(cpu "$CPID")
+	echo "creates ($PAR connections, $start -> $have servers):" \
+	    "$(echo "($have - $start) / ($t1 - $t0)" | bc) /s accepted," \
+	    "p50 $(awk '$1=="50%"{print $2}' "$W/create.txt"), p99 $(awk '$1=="99%"{print $2}' "$W/create.txt");" \
+	    "all ACTIVE $(echo "$t2 - $t1" | bc | cut -c1-5) s after the last;" \
+	    "controller CPU $(echo "($c1 - $c0) * 1000 / ($have - $start)" | bc -l | cut -c1-5) ms per create;" \
+	    "RSS $(rss "$CPID")"
 }
-echo "GET /servers/detail ($ok servers, limit 1000): $(lat "http://127.0.0.1:$CP/v2.1/servers/detail")"
-echo "GET /servers/detail?limit=100: $(lat "http://127.0.0.1:$CP/v2.1/servers/detail?limit=100")"
-echo "GET /servers?limit=100: $(lat "http://127.0.0.1:$CP/v2.1/servers?limit=100")"
-echo "GET /os-hypervisors/detail ($AGENTS hosts): $(lat "http://127.0.0.1:$CP/v2.1/os-hypervisors/detail")"
-echo "RSS: controller $(rss "$CPID"), fleetsim ($AGENTS agents) $(rss "$SPID")"
+
+lat() {	# URL [CONNECTIONS]: req/s, p50/p99 over 5 s (4 connections by
+	# default), and the controller's CPU per request
+	local c=${2:-4} c0 c1
+	c0=$(cpu "$CPID")
+	wrk -t "$((c < 2 ? 1 : 2))" -c "$c" -d 5s --timeout 10s --latency \
+	    -H "X-Auth-Token: $TOK" "$1" > "$W/lat.txt"
+	c1=$(cpu "$CPID")
+	grep -q "Non-2xx" "$W/lat.txt" && { cat "$W/lat.txt"; echo "GET $1 failed"; exit 1; }
+	echo "$(awk '/Requests\/sec/{print $2}' "$W/lat.txt") req/s," \
+	    "p50 $(awk '$1=="50%"{print $2}' "$W/lat.txt"), p99 $(awk '$1=="99%"{print $2}' "$W/lat.txt")," \
+	    "CPU $(awk -v d="$(echo "$c1 - $c0" | bc -l)" '/requests in/ { printf "%.2f", d * 1000 / $1 }' "$W/lat.txt") ms/req"
+}
+
+checkpoint() {
+	local n mid
+	n=$(total)
+	mid=$(nth_id $((n / 2)))
+	echo "== $n servers, $AGENTS hosts"
+	echo "GET /servers/detail (limit 1000): $(lat "http://127.0.0.1:$CP/v2.1/servers/detail")"
+	if [ -n "${PERF:-}" ]; then	# profile the controller during this one
+		perf record -q -F 999 -g -p "$CPID" -o "$PERF.$n" -- sleep 4 \
+		    >/dev/null 2>&1 &
+		PIDS+=($!)
+	fi
+	echo "GET /servers/detail?limit=100: $(lat "http://127.0.0.1:$CP/v2.1/servers/detail?limit=100")"
+	[ -z "${PERF:-}" ] || wait "${PIDS[-1]}" || true
+	echo "GET /servers/detail?limit=100, 1 connection: $(lat "http://127.0.0.1:$CP/v2.1/servers/detail?limit=100" 1)"
+	echo "GET /servers/detail?limit=100&marker=<server $((n / 2))>: $(lat "http://127.0.0.1:$CP/v2.1/servers/detail?limit=100&marker=$mid")"
+	echo "GET /servers/detail?all_tenants=1&limit=100: $(lat "http://127.0.0.1:$CP/v2.1/servers/detail?all_tenants=1&limit=100")"
+	echo "GET /servers?limit=100: $(lat "http://127.0.0.1:$CP/v2.1/servers?limit=100")"
+	echo "GET /os-hypervisors/detail ($AGENTS hosts): $(lat "http://127.0.0.1:$CP/v2.1/os-hypervisors/detail")"
+	echo "RSS: controller $(rss "$CPID") (peak $(hwm "$CPID")), fleetsim ($AGENTS agents) $(simrss)"
+}
+
+if [ "$INSTANCES" -gt "$RSS_AT" ]; then
+	fill "$RSS_AT"
+	checkpoint
+fi
+fill "$INSTANCES"
+checkpoint
+
+# Heartbeats alone: nothing else runs for HB_WINDOW seconds.
+c0=$(cpu "$CPID")
+sleep "$HB_WINDOW"
+c1=$(cpu "$CPID")
+hb=$((AGENTS * HB_WINDOW / 10))
+echo "heartbeats: about $hb in ${HB_WINDOW} s ($AGENTS agents every 10 s):" \
+    "controller CPU $(echo "($c1 - $c0) * 1000 / $hb" | bc -l | cut -c1-5) ms each," \
+    "$(echo "($c1 - $c0) * 100 / $HB_WINDOW" | bc -l | cut -c1-5)% of one core"
+echo "controller: $(cpu "$CPID") CPU seconds in all, RSS $(rss "$CPID") (peak $(hwm "$CPID"))"
+if [ -n "${HOLD:-}" ]; then	# keep everything up for inspection
+	echo "holding $HOLD s: controller pid $CPID, API http://127.0.0.1:$CP, token in $W/token"
+	echo "$TOK" > "$W/token"
+	sleep "$HOLD"
+fi
+# The scheduler alone, with the controller and the agents stopped.
+for p in "$CPID" "${SPIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+wait "$CPID" "${SPIDS[@]}" 2>/dev/null || true
 echo "scheduler in-process:"
-"$SIM" sched "$AGENTS" 2000 1 "$W/sched1" | sed 's/^/  /'
-"$SIM" sched 1000 4000 16 "$W/sched2" | sed 's/^/  /'
+"$SIM" sched "$AGENTS" 4000 1 "$W/sched1" | sed 's/^/  /'
+"$SIM" sched "$AGENTS" 8000 16 "$W/sched2" | sed 's/^/  /'

@@ -13,8 +13,13 @@
 #               and into a file on the same disk
 #   clients     glance image-create --file (chunked) and
 #               openstack image save, once each: the Python clients' cost
-# Each curl and cp measurement is repeated RUNS times; the table shows the
-# median. The controller's peak RSS (VmHWM) is printed at the end.
+# Each curl and cp measurement is repeated RUNS times, interleaved (cp,
+# cp + sync, upload, chunked upload in every round, so load from other
+# processes hits them alike); the table shows the median, the ratio of
+# each upload and download to cp, and for uploads the controller's CPU
+# seconds (utime + stime of all its threads), which depends much less on
+# other load than wall time does. The load average before and after and
+# the controller's peak RSS (VmHWM) are printed at the end.
 #
 # Usage: bench/image_bench.sh [BUILD_DIR]      (default: ./build)
 # Knobs: SIZE_MB (1024), RUNS (3), DIR (work directory, on the disk to
@@ -87,6 +92,8 @@ new_image() {
 		"$URL/v2/images" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
 }
 now() { date +%s.%N; }
+# Controller CPU seconds so far (all threads, live and exited).
+ctl_cpu() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$PID/stat"; }
 # secs COMMAND...: wall seconds of COMMAND.
 secs() {
 	local s e
@@ -97,8 +104,13 @@ secs() {
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 mbs() { awk -v s="$1" -v mb="$SIZE_MB" 'BEGIN { printf "%.0f", mb * 1.048576 / s }'; }
-row() { printf '| %-44s | %7.2f s | %6s MB/s |\n' "$1" "$2" "$(mbs "$2")"; }
+# row NAME SECS [CPU]: a table row; the ratio is to cp's median time.
+row() {
+	printf '| %-44s | %7.2f s | %6s MB/s | %4.0f%% | %s |\n' "$1" "$2" \
+	    "$(mbs "$2")" "$(echo "100 * $CP / $2" | bc -l)" "${3:--}"
+}
 
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== tinystack image bench $(date -Is) host=$(hostname) nproc=$(nproc)"
 echo "controller $B; work dir $W ($(df -T "$W" | awk 'NR==2 { print $2 " on " $1 }'))"
 head -c "$((SIZE_MB * 1024 * 1024))" /dev/urandom > "$W/src"
@@ -117,12 +129,20 @@ put_once() {	# put_once [curl args]: upload src to a new image, delete it
 }
 del_last() { curl -sf -o /dev/null -X DELETE "${A[@]}" "$URL/v2/images/$(cat "$W/last_id")"; }
 
-declare -A T
+declare -A T C
+# cpu_of KEY COMMAND...: run COMMAND, add the controller's CPU time to C[KEY].
+cpu_of() {
+	local k=$1 c0
+	shift
+	c0=$(ctl_cpu)
+	"$@"
+	C[$k]+="$(echo "$(ctl_cpu) - $c0" | bc) "
+}
 for _ in $(seq 1 "$RUNS"); do
 	T[cp]+="$(secs cp_once) "; rm -f "$W/copy"; sync
 	T[cpsync]+="$(secs cpsync_once) "; rm -f "$W/copy"; sync
-	T[put]+="$(secs put_once) "; del_last; sync
-	T[putc]+="$(secs put_once -H "Transfer-Encoding: chunked") "
+	cpu_of put eval 'T[put]+="$(secs put_once) "'; del_last; sync
+	cpu_of putc eval 'T[putc]+="$(secs put_once -H "Transfer-Encoding: chunked") "'
 done
 # Downloads of the last image (kept).
 ID=$(cat "$W/last_id")
@@ -148,18 +168,22 @@ T[save]=$(secs save_once)
 cmp -s "$W/src" "$W/saved" || { echo "openstack image save differs" >&2; exit 1; }
 
 med() { echo "${T[$1]}" | tr ' ' '\n' | grep . | median; }
+cpu() { echo "$(echo "${C[$1]}" | tr ' ' '\n' | grep . | median) s"; }
+CP=$(med cp)
 echo
 echo "size ${SIZE_MB} MiB, median of $RUNS runs (clients: one run)"
+echo "all times (s): cp ${T[cp]}; upload ${T[put]}; chunked ${T[putc]}"
 echo
-echo "| operation | time | throughput |"
-echo "| --- | --- | --- |"
+echo "| operation | time | throughput | of cp | controller CPU |"
+echo "| --- | --- | --- | --- | --- |"
 row "cp (page cache, not durable)" "$(med cp)"
 row "cp + sync (durable)" "$(med cpsync)"
-row "upload, curl, Content-Length" "$(med put)"
-row "upload, curl, chunked" "$(med putc)"
+row "upload, curl, Content-Length" "$(med put)" "$(cpu put)"
+row "upload, curl, chunked" "$(med putc)" "$(cpu putc)"
 row "download, curl to /dev/null (sendfile)" "$(med getnull)"
 row "download, curl to a file on the same disk" "$(med getfile)"
 row "glance image-create --file (chunked)" "${T[glance]}"
 row "openstack image save --file" "${T[save]}"
 echo
 echo "controller peak RSS (VmHWM): $(awk '/^VmHWM/ { print $2 }' "/proc/$PID/status") KiB"
+echo "load average: before $LOAD0, after $(cut -d' ' -f1-3 /proc/loadavg)"

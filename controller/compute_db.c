@@ -353,6 +353,52 @@ idx_del(struct store_txn *txn, const char *index, const char *ival,
 	return 0;
 }
 
+/* The two instances_by_created entries of i (its project's, and the
+ * all-projects one); see cdb_created_key(). */
+static int
+created_keys(const struct rec_instance *i, char k[2][CDB_CREATED_KEY_MAX],
+    size_t kl[2])
+{
+	kl[0] = cdb_created_key(k[0], i->project_id, i->created_at, i->uuid);
+	kl[1] = cdb_created_key(k[1], "", i->created_at, i->uuid);
+	if (kl[0] == 0 || kl[1] == 0) {
+		err_set(TS_EINVALID, "instance %s: project id too long",
+		    i->uuid);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+created_put(struct store_txn *txn, const struct rec_instance *i)
+{
+	char k[2][CDB_CREATED_KEY_MAX];
+	size_t kl[2];
+
+	if (created_keys(i, k, kl) == -1)
+		return -1;
+	for (int j = 0; j < 2; j++)
+		if (store_put(txn, T_INSTANCES_BY_CREATED, k[j], kl[j], i->uuid,
+		    strlen(i->uuid), 0) == -1)
+			return -1;
+	return 0;
+}
+
+static int
+created_del(struct store_txn *txn, const struct rec_instance *i)
+{
+	char k[2][CDB_CREATED_KEY_MAX];
+	size_t kl[2];
+
+	if (created_keys(i, k, kl) == -1)
+		return -1;
+	for (int j = 0; j < 2; j++)
+		if (store_del(txn, T_INSTANCES_BY_CREATED, k[j], kl[j]) == -1 &&
+		    err_code() != TS_ENOT_FOUND)
+			return -1;
+	return 0;
+}
+
 int
 cdb_instance_put(struct store_txn *txn, const struct rec_instance *i,
     const struct rec_instance *old)
@@ -364,6 +410,16 @@ cdb_instance_put(struct store_txn *txn, const struct rec_instance *i,
 		return -1;
 	if (old == NULL && store_index_put(txn, T_INSTANCES_BY_PROJECT,
 	    i->project_id, strlen(i->project_id), u, ul) == -1)
+		return -1;
+	/* The sort keys never change in practice (created_at and project_id
+	 * are set once); follow them anyway rather than trust that. */
+	if (old != NULL && (old->created_at != i->created_at ||
+	    strcmp(old->project_id, i->project_id) != 0) &&
+	    created_del(txn, old) == -1)
+		return -1;
+	if ((old == NULL || old->created_at != i->created_at ||
+	    strcmp(old->project_id, i->project_id) != 0) &&
+	    created_put(txn, i) == -1)
 		return -1;
 	if (has_host(old) && (!has_host(i) || strcmp(old->host, i->host) != 0)
 	    && idx_del(txn, T_INSTANCES_BY_HOST, old->host, u) == -1)
@@ -434,7 +490,8 @@ cdb_instance_del(struct store_txn *txn, const struct rec_instance *i)
 
 	if (store_del(txn, T_INSTANCES, u, ul) == -1)
 		return -1;
-	if (idx_del(txn, T_INSTANCES_BY_PROJECT, i->project_id, u) == -1)
+	if (idx_del(txn, T_INSTANCES_BY_PROJECT, i->project_id, u) == -1 ||
+	    created_del(txn, i) == -1)
 		return -1;
 	if (has_host(i) && idx_del(txn, T_INSTANCES_BY_HOST, i->host, u) == -1)
 		return -1;
@@ -516,6 +573,38 @@ cdb_instance_each_host(struct store_txn *txn, const char *host,
 		return 0;
 	return store_index_iter(txn, T_INSTANCES_BY_HOST, host, strlen(host),
 	    idx_each_cb, &e);
+}
+
+/* instances_by_created entries carry the uuid as value. */
+static int
+created_each_cb(const void *k, size_t kl, const void *v, size_t vl,
+    void *arg)
+{
+	return idx_each_cb(v, vl, arg);
+}
+
+int
+cdb_instance_each_newest(struct store_txn *txn, const char *project_id,
+    const struct rec_instance *after,
+    int (*cb)(const struct rec_instance *, void *), void *arg)
+{
+	struct idx_each e = { txn, cb, arg };
+	const char *scope = project_id ? project_id : "";
+	char prefix[CDB_CREATED_KEY_MAX], ak[CDB_CREATED_KEY_MAX];
+	size_t plen = strlen(scope) + 1, alen = 0;
+
+	if (plen > CDB_CREATED_SCOPE_MAX + 1) {
+		err_set(TS_EINVALID, "project id too long");
+		return -1;
+	}
+	memcpy(prefix, scope, plen);
+	if (after != NULL && (alen = cdb_created_key(ak, scope,
+	    after->created_at, after->uuid)) == 0) {
+		err_set(TS_EINVALID, "bad marker");
+		return -1;
+	}
+	return store_iter_after(txn, T_INSTANCES_BY_CREATED, prefix, plen,
+	    after ? ak : NULL, alen, created_each_cb, &e);
 }
 
 struct task_each {

@@ -8,7 +8,9 @@
  *   instances             uuid                   + instances_by_project,
  *                                                  instances_by_host,
  *                                                  instance_tasks (uuid ->
- *                                                  "", while a task runs)
+ *                                                  "", while a task runs),
+ *                                                  instances_by_created
+ *                                                  (cdb_created_key())
  *   instance_tombstones   uuid
  *   instance_actions      instance uuid NUL request id
  *   compute_quotas        project id
@@ -29,7 +31,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
+#include "codec.h"
 #include "msg_gen.h"
 #include "store.h"
 
@@ -72,6 +76,55 @@ int	cdb_instance_each_project(struct store_txn *, const char *project_id,
 	    int (*cb)(const struct rec_instance *, void *), void *);
 int	cdb_instance_each_host(struct store_txn *, const char *host,
 	    int (*cb)(const struct rec_instance *, void *), void *);
+/*
+ * Instances newest first, Nova's default list order (created_at desc, then
+ * uuid desc), of one project (project_id) or of all (NULL), reading only as
+ * many records as the callback takes before it returns 1. after: start
+ * strictly after that instance's place in the order (a list marker; it
+ * need not belong to project_id); NULL starts at the newest.
+ */
+int	cdb_instance_each_newest(struct store_txn *, const char *project_id,
+	    const struct rec_instance *after,
+	    int (*cb)(const struct rec_instance *, void *), void *);
+
+/*
+ * Key of an instance in instances_by_created (value: its uuid):
+ *   scope NUL, 16 hex digits of INT64_MAX - created_at, the uuid with its
+ *   hex digits complemented (0 <-> f, ...)
+ * so that key order is the list order above. An instance has two entries:
+ * scope = its project id, and scope = "" (all projects; such keys start
+ * with the NUL). Inline so that db.c's migration, which builds the index
+ * for instances written before it existed, needs no link to this module.
+ * Returns the key length, or 0 if scope is longer than a project id.
+ */
+#define CDB_CREATED_SCOPE_MAX	64
+#define CDB_CREATED_KEY_MAX	(CDB_CREATED_SCOPE_MAX + 1 + 16 + \
+				 CODEC_UUID_LEN)
+
+static inline size_t
+cdb_created_key(char out[CDB_CREATED_KEY_MAX], const char *scope,
+    int64_t created_at, const char *uuid)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t sl = strlen(scope), ul = strlen(uuid);
+	uint64_t inv;
+
+	if (sl > CDB_CREATED_SCOPE_MAX || ul > CODEC_UUID_LEN)
+		return 0;
+	/* Times before 1970 sort as 1970: no instance has one. */
+	inv = (uint64_t)(INT64_MAX - (created_at < 0 ? 0 : created_at));
+	memcpy(out, scope, sl);
+	out[sl] = '\0';
+	for (int k = 0; k < 16; k++)
+		out[sl + 1 + k] = hex[(inv >> (60 - 4 * k)) & 0xf];
+	for (size_t k = 0; k < ul; k++) {
+		const char *d = strchr(hex, uuid[k]);
+
+		out[sl + 17 + k] = uuid[k] != '\0' && d != NULL ?
+		    hex[15 - (d - hex)] : uuid[k];
+	}
+	return sl + 17 + ul;
+}
 /* UUIDs of instances with a task (borrowed, NUL-terminated). */
 int	cdb_task_each(struct store_txn *,
 	    int (*cb)(const char *uuid, void *), void *);

@@ -411,21 +411,25 @@ cmp_server_show(struct http_req *req, struct http_resp *resp)
 
 /* ---- list ------------------------------------------------------------------- */
 
+/*
+ * A list walks instances_by_created (compute_db.h) newest first, from the
+ * marker on, and renders each match as it comes; it stops one match after
+ * a full page (to know whether a next page exists). Without a selective
+ * filter a page of N costs about N + 1 record reads, whatever the size of
+ * the project or of the cloud.
+ */
 struct list {
 	struct http_req		*req;
-	bool			 detail, admin;
+	bool			 detail, admin, has_limit;
 	const char		*status, *host, *flavor, *image, *project;
 	regex_t			 name_re;
 	bool			 has_name;
 	int64_t			 since;
-	/* The matches by sort key only; the page is read again to render,
-	 * so a list costs one decode per instance plus one per shown. */
-	struct list_ent {
-		char	 uuid[CODEC_UUID_LEN + 1];
-		int64_t	 created_at;
-	}			*v;
-	size_t			 n, cap;
-	int			 err;
+	int			 mv;
+	json_t			*arr;		/* the page, owned */
+	size_t			 limit, n;
+	char			 last[CODEC_UUID_LEN + 1];	/* of the page */
+	bool			 more;		/* a match after the page */
 };
 
 static bool
@@ -434,56 +438,57 @@ status_matches(const struct rec_instance *i, const char *want)
 	return strcasecmp(status_of(i), want) == 0;
 }
 
-static int
-list_cb(const struct rec_instance *i, void *arg)
+static bool
+list_matches(const struct list *l, const struct rec_instance *i)
 {
-	struct list *l = arg;
-
 	if (l->status && !status_matches(i, l->status))
-		return 0;
+		return false;
 	if (l->host && (i->host == NULL || strcmp(i->host, l->host) != 0))
-		return 0;
+		return false;
 	if (l->flavor && strcmp(i->flavor.id, l->flavor) != 0)
-		return 0;
+		return false;
 	if (l->image) {
 		const char *s = strrchr(l->image, '/');
 
 		if (strcmp(i->image_ref, s ? s + 1 : l->image) != 0)
-			return 0;
+			return false;
 	}
 	if (l->project && strcmp(i->project_id, l->project) != 0)
-		return 0;
+		return false;
 	if (l->since && (i->updated_at ? i->updated_at : i->created_at) <
 	    l->since)
-		return 0;
+		return false;
 	if (l->has_name && regexec(&l->name_re, i->name, 0, NULL, 0) != 0)
-		return 0;
-	if (l->n == l->cap) {
-		size_t ncap = l->cap ? l->cap * 2 : 64;
-		struct list_ent *nv = realloc(l->v, ncap * sizeof(*nv));
-
-		if (nv == NULL) {
-			err_set(TS_ENOMEM, "out of memory");
-			return -1;
-		}
-		l->v = nv;
-		l->cap = ncap;
-	}
-	memcpy(l->v[l->n].uuid, i->uuid, sizeof(l->v[l->n].uuid));
-	l->v[l->n].created_at = i->created_at;
-	l->n++;
-	return 0;
+		return false;
+	return true;
 }
 
-/* Newest first, as Nova sorts by created_at desc. */
 static int
-cmp_newest(const void *a, const void *b)
+list_cb(const struct rec_instance *i, void *arg)
 {
-	const struct list_ent *x = a, *y = b;
+	struct list *l = arg;
+	json_t *s;
 
-	if (x->created_at != y->created_at)
-		return x->created_at > y->created_at ? -1 : 1;
-	return -strcmp(x->uuid, y->uuid);
+	if (!list_matches(l, i))
+		return 0;
+	if (l->n == l->limit) {
+		l->more = true;
+		return 1;
+	}
+	if (l->detail)
+		s = server_json(l->req, i, VIEW_DETAIL, l->admin,
+		    host_up(l->req, i), l->mv);
+	else
+		s = json_pack("{s:s, s:s, s:o}", "id", i->uuid, "name",
+		    i->name, "links", cmp_links(l->req, "servers", i->uuid));
+	if (json_array_append_new(l->arr, s) == -1) {
+		err_set(TS_ENOMEM, "out of memory");
+		return -1;
+	}
+	memcpy(l->last, i->uuid, sizeof(l->last));
+	l->n++;
+	/* Without a limit there is no next link to decide. */
+	return !l->has_limit && l->n == l->limit ? 1 : 0;
 }
 
 /* ISO 8601 "2026-11-25T08:14:15Z" / "...+00:00" / "...15.123456". */
@@ -510,31 +515,35 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 {
 	const struct api_ctx *c = cmp_ctx(req);
 	struct list l = { .req = req, .detail = detail };
+	struct rec_instance mk;
 	struct store_txn *txn = NULL;
 	const char *all = http_req_query(req, "all_tenants");
 	const char *name = http_req_query(req, "name");
 	const char *marker = http_req_query(req, "marker");
 	const char *since = http_req_query(req, "changes-since");
+	const char *scope;
 	int64_t limit = LIST_MAX;
-	bool has_limit, all_tenants;
-	json_t *arr, *body;
-	size_t start = 0, end;
+	bool all_tenants, has_marker = false, none;
+	json_t *body;
 	int rc, mv;
 
+	memset(&mk, 0, sizeof(mk));
 	if (cmp_version(req, resp, &mv) == -1 ||
 	    cmp_enforce(req, detail ? "os_compute_api:servers:detail" :
 	    "os_compute_api:servers:index") == -1)
 		return -1;
+	l.mv = mv;
 	l.admin = cmp_is_admin(req);
 	all_tenants = cmp_qbool(all);
 	if (all_tenants && cmp_enforce(req, detail ?
 	    "os_compute_api:servers:detail:get_all_tenants" :
 	    "os_compute_api:servers:index:get_all_tenants") == -1)
 		return -1;
-	if (cmp_qint(req, "limit", 0, INT32_MAX, &limit, &has_limit) == -1)
+	if (cmp_qint(req, "limit", 0, INT32_MAX, &limit, &l.has_limit) == -1)
 		return -1;
 	if (limit > LIST_MAX)
 		limit = LIST_MAX;
+	l.limit = (size_t)limit;
 	l.status = http_req_query(req, "status");
 	l.flavor = http_req_query(req, "flavor");
 	l.image = http_req_query(req, "image");
@@ -546,6 +555,14 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 		if (l.project == NULL)
 			l.project = http_req_query(req, "project_id");
 	}
+	/* The walk's scope: one project's entries, or every project's. */
+	scope = all_tenants ? l.project : c->project_id ? c->project_id : "";
+	none = scope != NULL && (*scope == '\0' ||
+	    strlen(scope) > CDB_CREATED_SCOPE_MAX);
+	/* deleted=true (an admin filter, ignored for others as in Nova)
+	 * asks for deleted instances only: none are kept. */
+	if (l.admin && cmp_qbool(http_req_query(req, "deleted")))
+		none = true;
 	if (since && parse_time(since, &l.since) == -1) {
 		err_set(TS_EINVALID, "Invalid filter field: changes-since.");
 		return -1;
@@ -558,67 +575,52 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 		}
 		l.has_name = true;
 	}
+	if ((l.arr = json_array()) == NULL) {
+		err_set(TS_ENOMEM, "out of memory");
+		rc = -1;
+		goto out;
+	}
 	if (cmp_read(req, &txn) == -1) {
 		rc = -1;
 		goto out;
 	}
-	if (all_tenants)
-		rc = cdb_instance_each(txn, list_cb, &l);
-	else
-		rc = cdb_instance_each_project(txn, c->project_id ?
-		    c->project_id : "", list_cb, &l);
-	if (rc == -1)
-		goto out;
-	if (l.n > 1)
-		qsort(l.v, l.n, sizeof(*l.v), cmp_newest);
+	/* The marker is a place in the order (as Nova's): an instance the
+	 * caller can see, whether or not it passes the filters. */
 	if (marker) {
-		size_t k;
-
-		for (k = 0; k < l.n && strcmp(l.v[k].uuid, marker) != 0; k++)
-			;
-		if (k == l.n) {
+		if (!none && cmp_uuid_like(marker) &&
+		    cdb_instance_get(txn, marker, &mk) == 0)
+			has_marker = true;
+		else if (!none && cmp_uuid_like(marker) &&
+		    err_code() != TS_ENOT_FOUND) {
+			rc = -1;
+			goto out;
+		}
+		if (has_marker && !all_tenants &&
+		    strcmp(mk.project_id, scope) != 0)
+			has_marker = false;
+		if (!has_marker) {
 			err_set(TS_EINVALID, "marker [%.64s] not found",
 			    marker);
 			rc = -1;
 			goto out;
 		}
-		start = k + 1;
 	}
-	end = start + (size_t)limit < l.n ? start + (size_t)limit : l.n;
-	arr = json_array();
-	for (size_t k = start; arr && k < end; k++) {
-		struct rec_instance i;
-		json_t *s;
-
-		if (cdb_instance_get(txn, l.v[k].uuid, &i) == -1) {
-			json_decref(arr);
-			arr = NULL;
-			break;
-		}
-		if (detail)
-			s = server_json(req, &i, VIEW_DETAIL, l.admin,
-			    host_up(req, &i), mv);
-		else
-			s = json_pack("{s:s, s:s, s:o}", "id", i.uuid, "name",
-			    i.name, "links", cmp_links(req, "servers", i.uuid));
-		codec_clear(&schema_rec_instance, &i);
-		if (s == NULL || json_array_append_new(arr, s) == -1) {
-			json_decref(arr);
-			arr = NULL;
-		}
+	if (!none && l.limit > 0 && cdb_instance_each_newest(txn, scope,
+	    has_marker ? &mk : NULL, list_cb, &l) == -1) {
+		rc = -1;
+		goto out;
 	}
 	store_txn_end(&txn);
-	body = json_pack("{s:o}", "servers", arr);
-	/* A full page may have a next one: give the link. */
-	if (body && has_limit && limit > 0 && end - start == (size_t)limit &&
-	    end < l.n) {
+	body = json_pack("{s:O}", "servers", l.arr);
+	/* A full page with a match after it: give the link. */
+	if (body && l.has_limit && l.limit > 0 && l.n == l.limit && l.more) {
 		char base[512], href[1024];
 
 		if (http_req_base_url(req, base, sizeof(base)) == 0) {
 			snprintf(href, sizeof(href), "%s/v2.1/%s/servers%s?"
 			    "limit=%lld&marker=%s", base, c->project_id ?
 			    c->project_id : "", detail ? "/detail" : "",
-			    (long long)limit, l.v[end - 1].uuid);
+			    (long long)limit, l.last);
 			json_object_set_new(body, "servers_links",
 			    json_pack("[{s:s, s:s}]", "rel", "next", "href",
 			    href));
@@ -627,7 +629,8 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 	rc = http_resp_json(resp, 200, body);
 out:
 	store_txn_end(&txn);
-	free(l.v);
+	json_decref(l.arr);
+	codec_clear(&schema_rec_instance, &mk);
 	if (l.has_name)
 		regfree(&l.name_re);
 	return rc;

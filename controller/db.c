@@ -7,6 +7,7 @@
 #include <uuid/uuid.h>
 
 #include "codec.h"
+#include "compute_db.h"
 #include "config.h"
 #include "db.h"
 #include "err.h"
@@ -25,7 +26,8 @@ const char *const db_tables[] = {
 	T_USER_GROUPS, T_IMPLIED_ROLES,
 	/* compute */
 	T_FLAVORS, T_FLAVORS_BY_NAME, T_KEYPAIRS, T_INSTANCES,
-	T_INSTANCES_BY_PROJECT, T_INSTANCES_BY_HOST, T_INSTANCE_TASKS,
+	T_INSTANCES_BY_PROJECT, T_INSTANCES_BY_HOST, T_INSTANCES_BY_CREATED,
+	T_INSTANCE_TASKS,
 	T_INSTANCE_TOMBSTONES, T_INSTANCE_ACTIONS, T_COMPUTE_QUOTAS,
 	T_COMPUTE_USAGE, T_HOST_USAGE, T_COMPUTE_NODES,
 	/* image */
@@ -86,6 +88,80 @@ mig_image(struct store_txn *txn, void *arg)
 	return 0;
 }
 
+/* Version 5 adds instances_by_created, the list order of the servers API
+ * (compute_db.h): store_open() created it empty, this step indexes the
+ * instances already stored. The decoded record is needed only for its
+ * project, creation time and uuid; keys are collected by the iteration
+ * callback and written after it (no write to the table being iterated). */
+struct created_ent {
+	char	k[CDB_CREATED_KEY_MAX];
+	size_t	kl;
+	char	u[CODEC_UUID_LEN + 1];
+};
+
+struct created_build {
+	struct created_ent	*v;
+	size_t			 n, cap;
+};
+
+static int
+created_collect(const void *k, size_t kl, const void *v, size_t vl,
+    void *arg)
+{
+	struct created_build *b = arg;
+	struct rec_instance i;
+	struct created_ent *e;
+
+	memset(&i, 0, sizeof(i));
+	if (codec_record_decode(&schema_rec_instance, v, vl, &i, NULL) == -1) {
+		log_warnx("instance %.*s: not indexed: %s", (int)kl,
+		    (const char *)k, err_msg());
+		return 0;
+	}
+	if (b->n + 2 > b->cap) {
+		size_t nc = b->cap ? b->cap * 2 : 256;
+		struct created_ent *nv = realloc(b->v, nc * sizeof(*nv));
+
+		if (nv == NULL) {
+			codec_clear(&schema_rec_instance, &i);
+			err_set(TS_ENOMEM, "out of memory");
+			return -1;
+		}
+		b->v = nv;
+		b->cap = nc;
+	}
+	e = &b->v[b->n];
+	e[0].kl = cdb_created_key(e[0].k, i.project_id, i.created_at, i.uuid);
+	e[1].kl = cdb_created_key(e[1].k, "", i.created_at, i.uuid);
+	snprintf(e[0].u, sizeof(e[0].u), "%s", i.uuid);
+	snprintf(e[1].u, sizeof(e[1].u), "%s", i.uuid);
+	codec_clear(&schema_rec_instance, &i);
+	if (e[0].kl == 0 || e[1].kl == 0) {
+		log_warnx("instance %.*s: project id too long: not indexed",
+		    (int)kl, (const char *)k);
+		return 0;
+	}
+	b->n += 2;
+	return 0;
+}
+
+static int
+mig_instances_by_created(struct store_txn *txn, void *arg)
+{
+	struct created_build b = { 0 };
+	int rc;
+
+	rc = store_iter(txn, T_INSTANCES, NULL, 0, created_collect, &b);
+	for (size_t j = 0; rc == 0 && j < b.n; j++)
+		rc = store_put(txn, T_INSTANCES_BY_CREATED, b.v[j].k,
+		    b.v[j].kl, b.v[j].u, strlen(b.v[j].u), 0);
+	if (rc == 0)
+		log_info("db: %zu instance(s) indexed by creation time",
+		    b.n / 2);
+	free(b.v);
+	return rc;
+}
+
 static const struct store_migration migrations[] = {
 	{ 0, 1, "initial schema: services, hypervisors, agent keys",
 	    mig_initial, NULL },
@@ -94,6 +170,8 @@ static const struct store_migration migrations[] = {
 	{ 2, 3, "compute: flavors, keypairs, instances, actions, quotas, "
 	    "usage", mig_compute, NULL },
 	{ 3, 4, "image: images, members", mig_image, NULL },
+	{ 4, 5, "compute: instances_by_created (server list order)",
+	    mig_instances_by_created, NULL },
 };
 
 int

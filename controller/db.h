@@ -38,7 +38,7 @@
 #include "msg_gen.h"
 #include "store.h"
 
-#define DB_SCHEMA_VERSION	4
+#define DB_SCHEMA_VERSION	5
 
 #define T_SERVICES		"services"
 #define T_SERVICES_BY_HOST	"services_by_host"
@@ -71,6 +71,7 @@
 #define T_INSTANCES		"instances"
 #define T_INSTANCES_BY_PROJECT	"instances_by_project"
 #define T_INSTANCES_BY_HOST	"instances_by_host"
+#define T_INSTANCES_BY_CREATED	"instances_by_created"
 #define T_INSTANCE_TASKS	"instance_tasks"
 #define T_INSTANCE_TOMBSTONES	"instance_tombstones"
 #define T_INSTANCE_ACTIONS	"instance_actions"

@@ -21,6 +21,12 @@ struct agent {
 	int			 has_hv;
 	int			 dirty;		/* memory newer than the store */
 	int			 up;		/* as last logged */
+	/* Set by on_hello around its write: only a registration may create
+	 * the stored records; a heartbeat flush only updates them. */
+	int			 registering;
+	/* The stored service vanished (DELETE /os-services): the agent is
+	 * unknown until it says hello again, which registers it anew. */
+	int			 deleted;
 };
 
 struct fleet {
@@ -247,16 +253,52 @@ dup_str(char **dst, const char *src)
 	return 0;
 }
 
-/* Writes one agent's records; runs on the committer thread while the bus
- * thread waits in store_write(), so the agent cannot change meanwhile. */
+/* A registration of a host whose service is not stored (new, or deleted
+ * by the operator): a new service record (new id, the operator's switches
+ * at their defaults), as Nova creates a new service when a deleted one's
+ * compute starts again. The hypervisor keeps the id of a stored one of the
+ * host (a hypervisor record may survive its service), else gets a new one
+ * if its own is gone, so a host never has two. */
+static int
+reregister(struct store_txn *txn, struct agent *a)
+{
+	struct rec_hypervisor h;
+	int64_t now = a->svc.last_seen_at;
+
+	db_uuid(a->svc.id);
+	a->svc.disabled = 0;
+	free(a->svc.disabled_reason);
+	a->svc.disabled_reason = NULL;
+	a->svc.forced_down = 0;
+	a->svc.report_count = 1;
+	a->svc.created_at = now;
+	if (db_hypervisor_by_host(txn, a->svc.host, &h) == 0) {
+		memcpy(a->hv.id, h.id, sizeof(a->hv.id));
+		a->hv.created_at = h.created_at;
+		codec_clear(&schema_rec_hypervisor, &h);
+	} else if (err_code() != TS_ENOT_FOUND) {
+		return -1;
+	} else {
+		db_uuid(a->hv.id);
+		a->hv.created_at = now;
+	}
+	return 0;
+}
+
+/*
+ * Writes one agent's records; runs on the committer thread while the bus
+ * thread waits in store_write(), so the agent cannot change meanwhile.
+ * The stored service is read again in this transaction: the API writes the
+ * operator's switches (os-services disable, force-down) and deletes
+ * services in transactions of its own, so memory may be stale by now, and
+ * the store is the authority for both.
+ */
 static int
 write_agent(struct store_txn *txn, void *arg)
 {
 	struct agent *a = arg;
 	struct rec_service cur;
 
-	/* The operator's switches (os-services disable, force-down) are
-	 * written by the API: the stored record is their authority. */
 	if (db_rec_get(txn, T_SERVICES, a->svc.id, &schema_rec_service,
 	    &cur) == 0) {
 		char *reason = cur.disabled_reason;
@@ -267,6 +309,19 @@ write_agent(struct store_txn *txn, void *arg)
 		a->svc.disabled_reason = reason;
 		codec_clear(&schema_rec_service, &cur);
 	} else if (err_code() != TS_ENOT_FOUND) {
+		return -1;
+	} else if (!a->registering) {
+		/* Deleted since memory last matched the store: a heartbeat
+		 * must not bring it back. The agent's next heartbeat is
+		 * answered "unknown agent" and its hello registers it. */
+		if (!a->deleted)
+			log_warnx("service %s on host %s was deleted: not "
+			    "written back; the agent must register again",
+			    AGENT_BINARY, a->svc.host);
+		a->deleted = 1;
+		a->dirty = 0;
+		return 0;
+	} else if (reregister(txn, a) == -1) {
 		return -1;
 	}
 	if (db_service_put(txn, &a->svc) == -1)
@@ -295,7 +350,7 @@ on_hello(struct fleet *f, const char *peer, const char *reqid,
 	struct agent *a = lookup(f, peer);
 	int64_t now = db_now_ms();
 	struct msg_hello_ack ack = { 0 };
-	int isnew = 0;
+	int isnew = 0, rc;
 
 	if (a == NULL) {
 		struct store_txn *txn = NULL;
@@ -346,12 +401,16 @@ on_hello(struct fleet *f, const char *peer, const char *reqid,
 	if (isnew && insert(f, a) == -1)
 		goto fail;
 	isnew = 0;
-	if (store_write(f->store, write_agent, a) == -1) {
+	a->registering = 1;
+	rc = store_write(f->store, write_agent, a);
+	a->registering = 0;
+	if (rc == -1) {
 		/* Memory is ahead of the store; the next tick retries. */
 		a->dirty = 1;
 		goto fail_reply;
 	}
 	a->dirty = 0;
+	a->deleted = 0;
 	if (!a->up)
 		log_warnx("service %s on host %s is up (registered: %u vCPUs, "
 		    "%llu MiB, %llu GiB, %s %s)", AGENT_BINARY, peer,
@@ -383,8 +442,9 @@ on_heartbeat(struct fleet *f, const char *peer, const char *reqid,
 	struct msg_heartbeat_ack ack = { 0 };
 	int64_t now = db_now_ms();
 
-	if (a == NULL || !a->has_hv) {
-		/* Controller database lost or agent never said hello. */
+	if (a == NULL || !a->has_hv || a->deleted) {
+		/* Controller database lost, agent never said hello, or its
+		 * service was deleted. */
 		err_set(TS_ENOT_FOUND, "unknown agent %s: send agent_hello",
 		    peer);
 		reply_error(f, peer, reqid);
@@ -511,7 +571,7 @@ write_dirty(struct store_txn *txn, void *arg)
 	for (size_t i = 0; i < f->cap; i++) {
 		struct agent *a = f->slots[i];
 
-		if (a && a->dirty && write_agent(txn, a) == -1)
+		if (a && a->dirty && !a->deleted && write_agent(txn, a) == -1)
 			return -1;
 	}
 	return 0;
@@ -523,7 +583,8 @@ fleet_flush(struct fleet *f)
 	int any = 0;
 
 	for (size_t i = 0; i < f->cap && !any; i++)
-		any = f->slots[i] && f->slots[i]->dirty;
+		any = f->slots[i] && f->slots[i]->dirty &&
+		    !f->slots[i]->deleted;
 	if (!any)
 		return 0;
 	if (store_write(f->store, write_dirty, f) == -1) {
@@ -544,7 +605,7 @@ fleet_tick(struct fleet *f, int64_t now)
 		struct agent *a = f->slots[i];
 		int up;
 
-		if (a == NULL)
+		if (a == NULL || a->deleted)
 			continue;
 		up = is_up(f, a, now);
 		if (a->up && !up)

@@ -6,9 +6,13 @@
  * table needs no lock. Registration (agent_hello) is written durably before
  * it is acknowledged. Heartbeats only update memory and are written in one
  * batched transaction per tick (fleet_tick), so thousands of agents cost a
- * handful of commits per second, not one each. A service is up while its
- * last heartbeat is at most service_down_time old and it is not forced
- * down; transitions are logged by fleet_tick().
+ * handful of commits per second, not one each. Each write re-reads the
+ * stored service in its transaction: the operator's switches there
+ * (disable, force-down) win over memory, and a service deleted through the
+ * API is never written back by a heartbeat; its agent is answered "unknown
+ * agent" until its next hello registers it as a new service. A service
+ * is up while its last heartbeat is at most service_down_time old and it
+ * is not forced down; transitions are logged by fleet_tick().
  *
  * Authorization: an agent speaks only for itself. A message whose envelope
  * sender or body host differs from the bus-authenticated host is refused.

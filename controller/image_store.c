@@ -10,8 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
 #include "codec.h"
 #include "err.h"
 #include "image_store.h"
@@ -40,26 +38,6 @@ struct image_store {
 	struct inflight	*flights;
 };
 
-struct image_upload {
-	struct image_store	*st;
-	char			 id[CODEC_UUID_LEN + 1];
-	char			 part[PART_NAME_MAX];
-	int			 fd;
-	uint64_t		 used;		/* project's committed usage */
-	uint64_t		 off;		/* bytes received */
-	uint64_t		 woff;		/* bytes written (aligned) */
-	uint64_t		 flushed;	/* writeback started up to */
-	uint8_t			 pend[IMAGE_STORE_HOLE]; /* [woff, off) */
-	size_t			 npend;
-	struct inflight		*flight;	/* NULL: not counted */
-	struct image_md5	 md5;
-	struct hasher		*sha;		/* SHA-512 on its own thread */
-	struct imgfmt		*insp;
-	bool			 failed;
-	bool			 finished;
-	bool			 committed;
-	struct image_upload_result res;
-};
 
 struct image_store *
 image_store_new(const struct image_store_opts *o)
@@ -69,10 +47,6 @@ image_store_new(const struct image_store_opts *o)
 
 	if (o->path == NULL || *o->path == '\0') {
 		err_set(TS_ECONFIG, "image store: no store_path");
-		return NULL;
-	}
-	if (sodium_init() < 0) {
-		err_set(TS_EINTERNAL, "image store: libsodium init failed");
 		return NULL;
 	}
 	if (mkdir(o->path, 0700) == -1 && errno != EEXIST) {
@@ -286,156 +260,203 @@ cap_error(const struct image_store *st)
 	    "size cap is %llu bytes.", (unsigned long long)st->size_cap);
 }
 
-/* ---- the SHA-512 thread ---------------------------------------------------- */
+/* ---- the hashing threads ------------------------------------------------ */
 
 /*
- * SHA-512 (libsodium, about 300 MB/s on one core) is the slowest step of
- * an upload, so each upload hashes it on a thread of its own while the
- * request's thread does MD5, the inspector and the writes: a 1 GiB upload
- * then takes about as long as the disk needs for it. The bytes go through
- * a ring of HASH_SLOTS buffers (the only copy of data an upload keeps, so
- * memory stays bounded); the producer waits when every slot is full.
+ * MD5 (about 650 MB/s on one core here) and SHA-512 (about 520 MB/s with
+ * image_md5.c's AVX2 schedule) are most of an upload's CPU time, and neither can be split
+ * within one stream. So each upload runs two threads of its own, one per
+ * digest (the MD5 one also feeds the inspector), while the request's
+ * thread only copies the bytes MHD hands it into a ring of RING_SLOTS
+ * buffers and writes each full slot to the file: receiving, writing and
+ * the two digests overlap on every core there is. The ring is the only
+ * copy of data an upload keeps, so memory stays bounded; the producer
+ * waits when every slot is still wanted by one of the threads, and a slot
+ * is reused only when both are done with it.
+ *
+ * Slots hold SLOT_SIZE bytes at SLOT_SIZE-aligned offsets of the stream
+ * (only the last may be short), so every write is one large pwrite (or a
+ * few around zero blocks) at a hole-aligned offset, whatever sizes the
+ * client's chunks come in.
  */
-#define HASH_SLOTS	8
-#define HASH_SLOT_SIZE	(256 * 1024)
+#define RING_SLOTS	8
+#define SLOT_SIZE	(256 * 1024)	/* a multiple of IMAGE_STORE_HOLE */
 
-struct hasher {
-	pthread_t		 th;
+enum { W_MD5, W_SHA512, NWORKERS };
+
+struct ring {
 	pthread_mutex_t		 mu;
-	pthread_cond_t		 cv_data;	/* a slot was published, or eof */
-	pthread_cond_t		 cv_space;	/* a slot was hashed */
-	uint8_t			*ring;		/* HASH_SLOTS * HASH_SLOT_SIZE */
-	size_t			 len[HASH_SLOTS];
-	unsigned		 tail;		/* oldest published slot */
-	unsigned		 count;		/* published, not yet hashed */
-	size_t			 fill;		/* bytes in the producer's slot,
-						   (tail + count) % HASH_SLOTS */
+	pthread_cond_t		 cv_data;	/* published grew, eof or quit */
+	pthread_cond_t		 cv_space;	/* a worker finished a slot */
+	uint8_t			*buf;		/* RING_SLOTS * SLOT_SIZE */
+	size_t			 len[RING_SLOTS];
+	uint64_t		 published;	/* slots handed to the workers */
+	uint64_t		 done[NWORKERS];	/* slots each has finished */
 	bool			 eof;		/* no more slots will come */
 	bool			 quit;		/* abandoned: stop now */
-	crypto_hash_sha512_state st;
 };
 
-static void *
-hasher_main(void *arg)
+struct worker {
+	struct image_upload	*up;
+	unsigned		 which;
+	pthread_t		 th;
+	bool			 running;	/* created, not yet joined */
+};
+
+struct image_upload {
+	struct image_store	*st;
+	char			 id[CODEC_UUID_LEN + 1];
+	char			 part[PART_NAME_MAX];
+	int			 fd;
+	uint64_t		 used;		/* project's committed usage */
+	uint64_t		 off;		/* bytes received */
+	uint64_t		 flushed;	/* writeback started up to */
+	struct inflight		*flight;	/* NULL: not counted */
+	struct ring		 ring;
+	uint8_t			*slot;		/* the producer's slot, or NULL */
+	size_t			 fill;		/* bytes in it */
+	struct worker		 workers[NWORKERS];
+	/* Touched only by the workers until they are joined. */
+	struct image_md5	 md5;		/* W_MD5 */
+	struct imgfmt		*insp;		/* W_MD5 */
+	struct image_sha512	 sha;		/* W_SHA512 */
+	bool			 failed;
+	bool			 finished;
+	bool			 committed;
+	struct image_upload_result res;
+};
+
+static void
+work_slot(struct image_upload *up, unsigned which, const uint8_t *p,
+    size_t len)
 {
-	struct hasher *h = arg;
+	if (which == W_MD5) {
+		image_md5_update(&up->md5, p, len);
+		/* Fails only when fed after finish or past 2^64 bytes,
+		 * neither of which the store does. */
+		(void)imgfmt_feed(up->insp, p, len);
+	} else
+		image_sha512_update(&up->sha, p, len);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct image_upload *up = w->up;
+	struct ring *r = &up->ring;
+	uint64_t seq;
 	unsigned slot;
 
-	pthread_mutex_lock(&h->mu);
+	pthread_mutex_lock(&r->mu);
 	for (;;) {
-		while (h->count == 0 && !h->eof && !h->quit)
-			pthread_cond_wait(&h->cv_data, &h->mu);
-		if (h->count == 0 || h->quit)
+		while (r->done[w->which] == r->published && !r->eof &&
+		    !r->quit)
+			pthread_cond_wait(&r->cv_data, &r->mu);
+		if (r->quit || r->done[w->which] == r->published)
 			break;
-		slot = h->tail;
-		/* The slot stays counted while it is hashed, so the producer
-		 * cannot reuse it. */
-		pthread_mutex_unlock(&h->mu);
-		crypto_hash_sha512_update(&h->st,
-		    h->ring + (size_t)slot * HASH_SLOT_SIZE, h->len[slot]);
-		pthread_mutex_lock(&h->mu);
-		h->tail = (h->tail + 1) % HASH_SLOTS;
-		h->count--;
-		pthread_cond_signal(&h->cv_space);
+		seq = r->done[w->which];
+		slot = (unsigned)(seq % RING_SLOTS);
+		/* The slot stays unfinished while it is read, so the
+		 * producer cannot refill it. */
+		pthread_mutex_unlock(&r->mu);
+		work_slot(up, w->which, r->buf + (size_t)slot * SLOT_SIZE,
+		    r->len[slot]);
+		pthread_mutex_lock(&r->mu);
+		r->done[w->which] = seq + 1;
+		pthread_cond_signal(&r->cv_space);
 	}
-	pthread_mutex_unlock(&h->mu);
+	pthread_mutex_unlock(&r->mu);
 	return NULL;
 }
 
-static struct hasher *
-hasher_new(void)
+/* Stop the workers: after the slots published so far are done (finish),
+ * or at once (abandon). Joins every one that runs; safe to call twice. */
+static void
+workers_stop(struct image_upload *up, bool abandon)
 {
-	struct hasher *h = calloc(1, sizeof(*h));
+	struct ring *r = &up->ring;
+	unsigned i;
 
-	if (h == NULL || (h->ring = malloc((size_t)HASH_SLOTS *
-	    HASH_SLOT_SIZE)) == NULL) {
-		free(h);
+	pthread_mutex_lock(&r->mu);
+	if (abandon)
+		r->quit = true;
+	r->eof = true;
+	pthread_cond_broadcast(&r->cv_data);
+	pthread_mutex_unlock(&r->mu);
+	for (i = 0; i < NWORKERS; i++) {
+		if (!up->workers[i].running)
+			continue;
+		pthread_join(up->workers[i].th, NULL);
+		up->workers[i].running = false;
+	}
+}
+
+static int
+workers_start(struct image_upload *up)
+{
+	static const char *names[NWORKERS] = { "image-md5", "image-sha512" };
+	struct ring *r = &up->ring;
+	unsigned i;
+
+	if ((r->buf = malloc((size_t)RING_SLOTS * SLOT_SIZE)) == NULL) {
 		err_set(TS_ENOMEM, "out of memory");
-		return NULL;
+		return -1;
 	}
-	crypto_hash_sha512_init(&h->st);
-	pthread_mutex_init(&h->mu, NULL);
-	pthread_cond_init(&h->cv_data, NULL);
-	pthread_cond_init(&h->cv_space, NULL);
-	if (pthread_create(&h->th, NULL, hasher_main, h) != 0) {
-		err_set(TS_EINTERNAL, "image store: cannot start a hashing "
-		    "thread");
-		pthread_mutex_destroy(&h->mu);
-		pthread_cond_destroy(&h->cv_data);
-		pthread_cond_destroy(&h->cv_space);
-		free(h->ring);
-		free(h);
-		return NULL;
-	}
-	return h;
-}
-
-/* Publish the producer's slot (caller holds mu). */
-static void
-publish(struct hasher *h)
-{
-	h->len[(h->tail + h->count) % HASH_SLOTS] = h->fill;
-	h->count++;
-	h->fill = 0;
-	pthread_cond_signal(&h->cv_data);
-}
-
-static void
-hasher_update(struct hasher *h, const uint8_t *p, size_t len)
-{
-	unsigned slot;
-	size_t n;
-
-	while (len > 0) {
-		pthread_mutex_lock(&h->mu);
-		while (h->count == HASH_SLOTS)
-			pthread_cond_wait(&h->cv_space, &h->mu);
-		slot = (h->tail + h->count) % HASH_SLOTS;
-		pthread_mutex_unlock(&h->mu);
-		/* The producer's slot is not published: only this thread
-		 * touches it. */
-		n = HASH_SLOT_SIZE - h->fill;
-		if (n > len)
-			n = len;
-		memcpy(h->ring + (size_t)slot * HASH_SLOT_SIZE + h->fill, p, n);
-		h->fill += n;
-		p += n;
-		len -= n;
-		if (h->fill == HASH_SLOT_SIZE) {
-			pthread_mutex_lock(&h->mu);
-			publish(h);
-			pthread_mutex_unlock(&h->mu);
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv_data, NULL);
+	pthread_cond_init(&r->cv_space, NULL);
+	for (i = 0; i < NWORKERS; i++) {
+		up->workers[i].up = up;
+		up->workers[i].which = i;
+		if (pthread_create(&up->workers[i].th, NULL, worker_main,
+		    &up->workers[i]) != 0) {
+			err_set(TS_EINTERNAL, "image store: cannot start a "
+			    "hashing thread");
+			return -1;	/* the caller frees, joining the others */
 		}
+		up->workers[i].running = true;
+		(void)pthread_setname_np(up->workers[i].th, names[i]);
 	}
+	return 0;
 }
 
-/* Hash what is left, stop the thread and free everything; out (may be
- * NULL when abandoning) receives the digest. */
+/* Wait for a free slot and make it the producer's. */
 static void
-hasher_free(struct hasher **hp, uint8_t out[crypto_hash_sha512_BYTES])
+slot_take(struct image_upload *up)
 {
-	struct hasher *h = *hp;
+	struct ring *r = &up->ring;
+	uint64_t oldest;
+	unsigned i;
 
-	if (h == NULL)
-		return;
-	pthread_mutex_lock(&h->mu);
-	if (out == NULL)
-		h->quit = true;		/* abandon: skip what is queued */
-	else if (h->fill > 0)
-		publish(h);
-	h->eof = true;
-	pthread_cond_signal(&h->cv_data);
-	pthread_mutex_unlock(&h->mu);
-	pthread_join(h->th, NULL);
-	if (out != NULL)
-		crypto_hash_sha512_final(&h->st, out);
-	sodium_memzero(&h->st, sizeof(h->st));
-	pthread_mutex_destroy(&h->mu);
-	pthread_cond_destroy(&h->cv_data);
-	pthread_cond_destroy(&h->cv_space);
-	free(h->ring);
-	free(h);
-	*hp = NULL;
+	pthread_mutex_lock(&r->mu);
+	for (;;) {
+		oldest = r->done[0];
+		for (i = 1; i < NWORKERS; i++)
+			if (r->done[i] < oldest)
+				oldest = r->done[i];
+		if (r->published - oldest < RING_SLOTS)
+			break;
+		pthread_cond_wait(&r->cv_space, &r->mu);
+	}
+	pthread_mutex_unlock(&r->mu);
+	/* Unpublished: only this thread touches it until slot_give. */
+	up->slot = r->buf + (size_t)(r->published % RING_SLOTS) * SLOT_SIZE;
+	up->fill = 0;
+}
+
+/* Hand the producer's slot to the workers; it stays readable (nobody
+ * writes it) until the producer takes it again RING_SLOTS slots later. */
+static void
+slot_give(struct image_upload *up)
+{
+	struct ring *r = &up->ring;
+
+	pthread_mutex_lock(&r->mu);
+	r->len[r->published % RING_SLOTS] = up->fill;
+	r->published++;
+	pthread_cond_broadcast(&r->cv_data);
+	pthread_mutex_unlock(&r->mu);
 }
 
 /* ---- uploads -------------------------------------------------------------- */
@@ -474,12 +495,12 @@ image_store_upload_begin(struct image_store *st, const char *id,
 	up->used = used;
 	memcpy(up->id, id, CODEC_UUID_LEN + 1);
 	snprintf(up->part, sizeof(up->part), ".%s%s", id, PART_SUFFIX);
+	image_md5_init(&up->md5);
+	image_sha512_init(&up->sha);
 	if ((up->insp = imgfmt_new()) == NULL)
 		goto fail;
 	if (st->quota != 0 && project != NULL && *project != '\0' &&
 	    (up->flight = flight_join(st, project)) == NULL)
-		goto fail;
-	if ((up->sha = hasher_new()) == NULL)
 		goto fail;
 	up->fd = openat(st->dirfd, up->part, O_WRONLY | O_CREAT | O_EXCL |
 	    O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -490,12 +511,13 @@ image_store_upload_begin(struct image_store *st, const char *id,
 		else
 			err_set_errno(TS_EIO, "image store: create %s/%s",
 			    st->path, up->part);
+		up->committed = true;	/* not ours to unlink */
 		goto fail;
 	}
-	image_md5_init(&up->md5);
+	if (workers_start(up) == -1)
+		goto fail;
 	return up;
 fail:
-	up->committed = true;	/* nothing of ours to unlink */
 	image_upload_free(&up);
 	return NULL;
 }
@@ -528,62 +550,47 @@ all_zero(const uint8_t *p, size_t n)
 	return p[0] == 0 && memcmp(p, p + 1, n - 1) == 0;
 }
 
-/* Write the whole aligned blocks of p (len a multiple of IMAGE_STORE_HOLE)
- * at file offset off, leaving blocks of zeros as holes (the file is new,
- * so holes read back as zeros); runs of data go out in one pwrite. */
+/*
+ * Write len bytes of p at file offset off (hole-aligned), leaving whole
+ * blocks of zeros as holes (the file is new, so holes read back as zeros,
+ * and finish sizes it); runs of data go out in one pwrite. A short last
+ * block is written unless it is all zeros.
+ */
 static int
 write_blocks(struct image_upload *up, const uint8_t *p, size_t len,
     uint64_t off)
 {
-	size_t i, run = 0;
+	size_t i, n, run = 0;
 
 	for (i = 0; i < len; i += IMAGE_STORE_HOLE) {
-		if (!all_zero(p + i, IMAGE_STORE_HOLE))
+		n = len - i < IMAGE_STORE_HOLE ? len - i : IMAGE_STORE_HOLE;
+		if (!all_zero(p + i, n))
 			continue;
 		if (i > run && pwrite_all(up, p + run, i - run, off + run) ==
 		    -1)
 			return -1;
-		run = i + IMAGE_STORE_HOLE;
+		run = i + n;
 	}
 	if (len > run && pwrite_all(up, p + run, len - run, off + run) == -1)
 		return -1;
 	return 0;
 }
 
-/*
- * Append len bytes to the file. Block alignment is by file offset, not by
- * how the client's chunks happen to fall: a partial block is held in
- * up->pend (at most one block) until the next chunk completes it, so a
- * sparse image stays sparse whatever the chunk sizes.
- */
+/* Publish the producer's slot and write it to the file. */
 static int
-write_sparse(struct image_upload *up, const uint8_t *p, size_t len)
+slot_flush(struct image_upload *up)
 {
-	size_t n;
+	uint64_t off = up->ring.published * SLOT_SIZE, end;
+	const uint8_t *p = up->slot;
+	size_t len = up->fill;
 
-	if (up->npend > 0) {
-		n = IMAGE_STORE_HOLE - up->npend;
-		if (n > len)
-			n = len;
-		memcpy(up->pend + up->npend, p, n);
-		up->npend += n;
-		p += n;
-		len -= n;
-		if (up->npend < IMAGE_STORE_HOLE)
-			return 0;
-		if (write_blocks(up, up->pend, IMAGE_STORE_HOLE, up->woff) ==
-		    -1)
-			return -1;
-		up->woff += IMAGE_STORE_HOLE;
-		up->npend = 0;
-	}
-	n = len - len % IMAGE_STORE_HOLE;
-	if (n > 0 && write_blocks(up, p, n, up->woff) == -1)
+	/* The workers read the slot while it is written: both only read. */
+	slot_give(up);
+	up->slot = NULL;
+	if (write_blocks(up, p, len, off) == -1)
 		return -1;
-	up->woff += n;
-	memcpy(up->pend, p + n, len - n);
-	up->npend = len - n;
-	if (up->woff - up->flushed >= FLUSH_EVERY) {
+	end = off + len;
+	if (end - up->flushed >= FLUSH_EVERY) {
 		/* Start writing back what is written so far, and wait for
 		 * the window before it: the disk works while the stream
 		 * goes on, the final fsync has little left to do, and dirty
@@ -595,8 +602,8 @@ write_sparse(struct image_upload *up, const uint8_t *p, size_t len)
 			    SYNC_FILE_RANGE_WRITE |
 			    SYNC_FILE_RANGE_WAIT_AFTER);
 		(void)sync_file_range(up->fd, (off_t)up->flushed,
-		    (off_t)(up->woff - up->flushed), SYNC_FILE_RANGE_WRITE);
-		up->flushed = up->woff;
+		    (off_t)(end - up->flushed), SYNC_FILE_RANGE_WRITE);
+		up->flushed = end;
 	}
 	return 0;
 }
@@ -605,7 +612,9 @@ int
 image_upload_write(struct image_upload *up, const void *buf, size_t len)
 {
 	struct image_store *st = up->st;
+	const uint8_t *p = buf;
 	uint64_t total, mine;
+	size_t n;
 
 	if (up->failed || up->finished) {
 		err_set(TS_EINVALID, "image store: write after %s",
@@ -634,15 +643,22 @@ image_upload_write(struct image_upload *up, const void *buf, size_t len)
 			return -1;
 		}
 	}
-	if (write_sparse(up, buf, len) == -1) {
-		up->failed = true;
-		up->off += len;
-		return -1;
-	}
 	up->off += len;
-	image_md5_update(&up->md5, buf, len);
-	hasher_update(up->sha, buf, len);
-	imgfmt_feed(up->insp, buf, len);
+	while (len > 0) {
+		if (up->slot == NULL)
+			slot_take(up);
+		n = SLOT_SIZE - up->fill;
+		if (n > len)
+			n = len;
+		memcpy(up->slot + up->fill, p, n);
+		up->fill += n;
+		p += n;
+		len -= n;
+		if (up->fill == SLOT_SIZE && slot_flush(up) == -1) {
+			up->failed = true;
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -656,7 +672,7 @@ int
 image_upload_finish(struct image_upload *up,
     const struct image_upload_result **res)
 {
-	uint8_t md[IMAGE_MD5_LEN], sh[crypto_hash_sha512_BYTES];
+	uint8_t md[IMAGE_MD5_LEN], sh[IMAGE_SHA512_LEN];
 
 	if (up->failed || up->finished) {
 		err_set(TS_EINVALID, "image store: finish after %s",
@@ -664,16 +680,20 @@ image_upload_finish(struct image_upload *up,
 		return -1;
 	}
 	up->finished = true;
-	if ((up->npend > 0 && !all_zero(up->pend, up->npend) &&
-	    pwrite_all(up, up->pend, up->npend, up->woff) == -1) ||
-	    ftruncate(up->fd, (off_t)up->off) == -1 || fsync(up->fd) == -1) {
+	if (up->slot != NULL && up->fill > 0 && slot_flush(up) == -1) {
+		up->failed = true;
+		return -1;
+	}
+	/* The workers hash the last slots while the disk syncs. */
+	if (ftruncate(up->fd, (off_t)up->off) == -1 || fsync(up->fd) == -1) {
 		err_set_errno(TS_EIO, "image store: sync %s/%s", up->st->path,
 		    up->part);
 		up->failed = true;
 		return -1;
 	}
+	workers_stop(up, false);
 	image_md5_final(&up->md5, md);
-	hasher_free(&up->sha, sh);
+	image_sha512_final(&up->sha, sh);
 	image_hex(md, sizeof(md), up->res.checksum);
 	image_hex(sh, sizeof(sh), up->res.sha512);
 	up->res.size = up->off;
@@ -720,6 +740,14 @@ image_upload_free(struct image_upload **upp)
 
 	if (upp == NULL || (up = *upp) == NULL)
 		return;
+	if (up->ring.buf != NULL) {
+		/* Before anything the workers use goes away. */
+		workers_stop(up, true);
+		pthread_mutex_destroy(&up->ring.mu);
+		pthread_cond_destroy(&up->ring.cv_data);
+		pthread_cond_destroy(&up->ring.cv_space);
+		free(up->ring.buf);
+	}
 	if (up->fd != -1) {
 		close(up->fd);
 		if (!up->committed && unlinkat(up->st->dirfd, up->part, 0) ==
@@ -730,7 +758,6 @@ image_upload_free(struct image_upload **upp)
 	if (up->flight != NULL)
 		flight_leave(up->st, up->flight, up->off);
 	imgfmt_free(&up->insp);
-	hasher_free(&up->sha, NULL);
 	free(up);
 	*upp = NULL;
 }

@@ -6,8 +6,11 @@
  *
  * Uploads stream into "<dir>/.<id>.part" (O_EXCL, 0600) while MD5 (the
  * Glance checksum), SHA-512 (os_hash_value) and the format inspector
- * (common/imgfmt) see every byte. Memory per upload is the inspector's
- * bounded buffers plus the hash states, whatever the image size. Blocks of
+ * (common/imgfmt) see every byte. The digests run on two threads of each
+ * upload's own, fed through a ring of fixed buffers (2 MiB), so they
+ * overlap with each other and with receiving and writing; memory per
+ * upload is that ring, the inspector's bounded buffers and the hash
+ * states, whatever the image size. Blocks of
  * zeros aligned to IMAGE_STORE_HOLE are not written, so a sparse image
  * stays sparse on disk (the bytes, sizes and hashes are those of the
  * stream). Finish fsyncs the file and reports the digests and inspection;
@@ -27,7 +30,10 @@
  * another upload after this one began is not in `used`.
  *
  * Threads: the store may be used from any number of threads; an upload by
- * one thread at a time (an HTTP request's callbacks).
+ * one thread at a time (an HTTP request's callbacks). An upload's hashing
+ * threads start at begin and are joined by finish or free, whichever
+ * comes first, on every path (end of stream, limit exceeded, write error,
+ * client gone, server stopping); nothing of theirs outlives the upload.
  */
 #ifndef TS_IMAGE_STORE_H
 #define TS_IMAGE_STORE_H

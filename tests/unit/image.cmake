@@ -1,9 +1,9 @@
-# Image service (controller/image*.c): the checksum, the data store, JSON
+# Image service (controller/image*.c): the digests, the data store, JSON
 # (create validation, JSON-patch, rendering) and listing (filters, sorting,
 # marker pagination over a real LMDB store).
 set(CTL ${CMAKE_SOURCE_DIR}/controller)
 
-ts_unit_test(image_md5_test SOURCES ${CTL}/image_md5.c)
+ts_unit_test(image_md5_test SOURCES ${CTL}/image_md5.c LIBS PkgConfig::SODIUM)
 if(TARGET image_md5_test)
   target_include_directories(image_md5_test PRIVATE ${CTL})
 endif()

@@ -4,6 +4,13 @@
  * the length field moves to another block), a million 'a's, and the same
  * digest whatever the sizes of the pieces fed (one byte, odd sizes, one
  * call). Expected values for the non-RFC inputs come from Python's hashlib.
+ *
+ * SHA-512 against the FIPS 180-4 examples ("abc", the empty string, the
+ * 896-bit two-block message, a million 'a's), and against libsodium on
+ * every length up to 1,300 bytes (the padding boundaries at 111/112/127/
+ * 128 and the four-block batches the AVX2 path takes, 512 bytes, with
+ * one to three blocks left for the scalar path) and on 1 MB fed in
+ * pieces of many sizes (pieces that split blocks and batches).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +21,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "image_md5.h"
 
@@ -135,6 +143,89 @@ test_hex(void **state)
 	assert_string_equal(out, "000fa5ff");
 }
 
+static void
+sha512_hex(const void *data, size_t len, char out[2 * IMAGE_SHA512_LEN + 1])
+{
+	struct image_sha512 s;
+	uint8_t d[IMAGE_SHA512_LEN];
+
+	image_sha512_init(&s);
+	image_sha512_update(&s, data, len);
+	image_sha512_final(&s, d);
+	image_hex(d, sizeof(d), out);
+}
+
+static void
+test_sha512_fips(void **state)
+{
+	static const struct {
+		const char *in, *sha;
+	} v[] = {
+		{ "abc", "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee"
+		    "64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e"
+		    "2a9ac94fa54ca49f" },
+		{ "", "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921"
+		    "d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a"
+		    "538327af927da3e" },
+		{ "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmn"
+		    "hijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu",
+		    "8e959b75dae313da8cf4f72814fc143f8f7779c6eb9f7fa17299aead"
+		    "b6889018501d289e4900f7e4331b99dec4b5433ac7d329eeb6dd26545"
+		    "e96e55b874be909" },
+	};
+	char out[2 * IMAGE_SHA512_LEN + 1];
+	char *buf = malloc(1000000);
+	size_t i;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		sha512_hex(v[i].in, strlen(v[i].in), out);
+		assert_string_equal(out, v[i].sha);
+	}
+	assert_non_null(buf);
+	memset(buf, 'a', 1000000);
+	sha512_hex(buf, 1000000, out);
+	assert_string_equal(out, "e718483d0ce769644e2e42c7bc15b4638e1f98b13b2"
+	    "044285632a803afa973ebde0ff244877ea60a4cb0432ce577c31beb009c5c2c"
+	    "49aa2e4eadb217ad8cc09b");
+	free(buf);
+}
+
+static void
+test_sha512_vs_libsodium(void **state)
+{
+	static const size_t steps[] = { 1, 7, 127, 128, 129, 511, 512, 513,
+	    640, 4096, 65537, 262144 };
+	const size_t len = 1000003;
+	char out[2 * IMAGE_SHA512_LEN + 1], want[2 * IMAGE_SHA512_LEN + 1];
+	uint8_t *buf = malloc(len), d[IMAGE_SHA512_LEN];
+	struct image_sha512 s;
+	size_t i, off, n;
+
+	assert_non_null(buf);
+	assert_true(sodium_init() >= 0);
+	randombytes_buf(buf, len);
+	for (n = 0; n <= 1300; n++) {
+		crypto_hash_sha512(d, buf + n % 61, n);
+		image_hex(d, sizeof(d), want);
+		sha512_hex(buf + n % 61, n, out);	/* unaligned too */
+		if (strcmp(out, want) != 0)
+			fail_msg("length %zu: %s, libsodium %s", n, out, want);
+	}
+	crypto_hash_sha512(d, buf, len);
+	image_hex(d, sizeof(d), want);
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		image_sha512_init(&s);
+		for (off = 0; off < len; off += n) {
+			n = steps[i] < len - off ? steps[i] : len - off;
+			image_sha512_update(&s, buf + off, n);
+		}
+		image_sha512_final(&s, d);
+		image_hex(d, sizeof(d), out);
+		assert_string_equal(out, want);
+	}
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -144,6 +235,8 @@ main(void)
 		cmocka_unit_test(test_million_a),
 		cmocka_unit_test(test_streaming_splits),
 		cmocka_unit_test(test_hex),
+		cmocka_unit_test(test_sha512_fips),
+		cmocka_unit_test(test_sha512_vs_libsodium),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,7 +9,11 @@
  * over either is refused before any file exists; digests and the
  * inspector's view match the bytes; zero blocks become holes; start-up
  * cleaning removes only partial uploads; ids that are not UUIDs never
- * reach the file system.
+ * reach the file system. Streams far longer than the hashing threads'
+ * ring, in pieces of any size (one larger than the whole ring), come out
+ * byte-exact with the right digests; an upload freed while the threads
+ * still have work, or failed by a write error mid-stream, stops them and
+ * leaves nothing (ASan builds check that nothing leaks).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,7 +25,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -500,6 +506,126 @@ test_unsafe_directory(void **state)
 	assert_null((st = image_store_new(&o)));
 }
 
+/* Data and zero runs that start and end off every block and slot
+ * boundary, and the stream written once in one call larger than the
+ * ring (the producer waits for slots inside one write) and once in
+ * small uneven pieces. */
+static void
+test_long_stream(void **state)
+{
+	static const struct { size_t off, len; } zeros[] = {
+		{ 100, 9000 }, { 262144 - 4096, 3 * 4096 },
+		{ 1048576 + 17, 700000 }, { 5 * 1048576 - 5000, 70000 },
+	};
+	struct fx *f = *state;
+	const size_t len = 7 * 1024 * 1024 + 12345;
+	const struct image_upload_result *r;
+	struct image_upload *up;
+	uint8_t *buf = malloc(len);
+	size_t i;
+	int k;
+
+	assert_non_null(buf);
+	fill(buf, len, 3);
+	for (i = 0; i < len; i++)
+		if (buf[i] == 0)
+			buf[i] = 1;	/* no stray zero blocks */
+	for (i = 0; i < sizeof(zeros) / sizeof(zeros[0]); i++)
+		memset(buf + zeros[i].off, 0, zeros[i].len);
+	for (k = 0; k < 2; k++) {
+		up = image_store_upload_begin(f->st, ID1, "p", 0, len);
+		assert_non_null(up);
+		if (k == 0) {
+			assert_int_equal(image_upload_write(up, buf, len - 7),
+			    0);
+			assert_int_equal(image_upload_write(up, buf + len - 7,
+			    7), 0);
+		} else
+			write_all(up, buf, len);
+		assert_int_equal(image_upload_finish(up, &r), 0);
+		expect_digests(r, buf, len);
+		assert_int_equal(r->inspect.format, IMGFMT_RAW);
+		assert_int_equal(image_upload_commit(up), 0);
+		image_upload_free(&up);
+		expect_file(f, ID1, buf, len);
+		assert_int_equal(image_store_remove(f->st, ID1), 0);
+	}
+	free(buf);
+}
+
+/* Freed in the middle of a long stream, with slots still queued for the
+ * threads, and freed right after begin: the threads are stopped and
+ * joined, the file is gone and the quota released. */
+static void
+test_abandon_long_stream(void **state)
+{
+	struct fx *f = *state;
+	const size_t len = 5 * 1024 * 1024 + 1;
+	struct image_upload *up;
+	uint8_t *buf = malloc(len);
+	char names[512];
+	int k;
+
+	assert_non_null(buf);
+	fill(buf, len, 9);
+	open_store(f, 0, 1ULL << 30);
+	for (k = 0; k < 20; k++) {
+		up = image_store_upload_begin(f->st, ID1, "p", 0,
+		    IMAGE_STORE_SIZE_UNKNOWN);
+		assert_non_null(up);
+		assert_int_equal(image_upload_write(up, buf,
+		    len - (size_t)k * 200000), 0);
+		assert_int_equal(image_store_inflight(f->st, "p"),
+		    len - (size_t)k * 200000);
+		image_upload_free(&up);
+		assert_int_equal(image_store_inflight(f->st, "p"), 0);
+	}
+	up = image_store_upload_begin(f->st, ID1, "p", 0, 0);
+	assert_non_null(up);
+	image_upload_free(&up);
+	dir_names(f, names, sizeof(names));
+	assert_string_equal(names, "");
+	free(buf);
+}
+
+/* A write error mid-stream (the file size limit, EFBIG) fails the write
+ * that reaches it with TS_EIO; only free may follow, and it leaves
+ * nothing. */
+static void
+test_write_error(void **state)
+{
+	struct fx *f = *state;
+	const size_t len = 4 * 1024 * 1024;
+	const struct image_upload_result *r;
+	struct image_upload *up;
+	struct rlimit old, lim;
+	uint8_t *buf = malloc(len);
+	char names[512];
+	void (*oldsig)(int);
+	int rc;
+
+	assert_non_null(buf);
+	fill(buf, len, 5);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 1024 * 1024;
+	oldsig = signal(SIGXFSZ, SIG_IGN);
+	up = image_store_upload_begin(f->st, ID1, NULL, 0, len);
+	assert_non_null(up);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	rc = image_upload_write(up, buf, len);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, oldsig);
+	assert_int_equal(rc, -1);
+	assert_int_equal(err_code(), TS_EIO);
+	assert_int_equal(image_upload_write(up, buf, 1), -1);
+	assert_int_equal(image_upload_finish(up, &r), -1);
+	image_upload_free(&up);
+	dir_names(f, names, sizeof(names));
+	assert_string_equal(names, "");
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -517,6 +643,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_conflicts_and_bad_ids,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unsafe_directory, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_long_stream, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_abandon_long_stream,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_error, setup,
 		    teardown),
 	};
 

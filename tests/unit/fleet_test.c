@@ -1,0 +1,429 @@
+/*
+ * fleet_test: the controller's agent registry (controller/fleet.c) over a
+ * real LMDB store and a real bus pair on 127.0.0.1. The test speaks as
+ * agent "h1" from the client end; frames the server end receives are
+ * handed to fleet_handle() as the controller's bus thread does, and
+ * fleet_tick() runs on the test's thread, so every step is deterministic.
+ *
+ * What it proves: the batched heartbeat write never overwrites what the
+ * operator changed in the store between ticks (disable with a reason,
+ * enable, force-down), and never brings back a service the operator
+ * deleted (DELETE /os-services/{id}); the agent is told it is unknown and
+ * its next hello registers a new service.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "bus.h"
+#include "codec.h"
+#include "db.h"
+#include "err.h"
+#include "fleet.h"
+#include "log.h"
+#include "msg_gen.h"
+#include "store.h"
+
+#define WAIT_MS	3000
+
+static char		 dir[] = "/tmp/fleet_test.XXXXXX";
+static struct store	*st;
+static struct bus	*srv, *cli;
+static struct fleet	*fl;
+static uint64_t		 seq;
+
+static int64_t
+mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Frames from the agent reach the fleet as on the controller's bus thread;
+ * the first reply from the controller is decoded into *reply (may be
+ * NULL: replies are then dropped). Waits up to WAIT_MS for one. */
+static void
+exchange(struct codec_envelope *reply)
+{
+	int64_t until = mono() + WAIT_MS;
+	int got = 0;
+
+	while (mono() < until && !got) {
+		struct bus_msg m;
+
+		while (bus_poll(srv, 5, &m) == 1) {
+			fleet_handle(fl, &m);
+			bus_msg_clear(&m);
+		}
+		while (bus_poll(cli, 5, &m) == 1) {
+			if (!got && reply != NULL) {
+				memset(reply, 0, sizeof(*reply));
+				assert_int_equal(codec_envelope_decode(m.data,
+				    m.len, SCHEMA_FROM_CONTROLLER, reply), 0);
+			}
+			got = 1;
+			bus_msg_clear(&m);
+		}
+	}
+	assert_true(got);
+}
+
+static void
+send_env(const struct schema_type *t, const void *body)
+{
+	struct ts_buf b = { 0 };
+	char id[64];
+
+	snprintf(id, sizeof(id), "req-%llu", (unsigned long long)++seq);
+	assert_int_equal(codec_envelope_encode(t, body, id, "h1", &b), 0);
+	assert_int_equal(bus_send(cli, NULL, b.data, b.len), 0);
+	ts_buf_free(&b);
+}
+
+static void
+hello(void)
+{
+	struct msg_agent_hello m = { 0 };
+	struct codec_envelope r;
+
+	m.host = "h1";
+	m.agent_version = "test";
+	m.hypervisor_type = "QEMU";
+	m.hypervisor_version = 7002000;
+	m.libvirt_uri = "test:///default";
+	m.cpu_model = "x";
+	m.cpu_arch = "x86_64";
+	m.vcpus = 4;
+	m.memory_mb = 4096;
+	m.local_gb = 100;
+	m.started_at = db_now_ms();
+	send_env(&schema_msg_agent_hello, &m);
+	exchange(&r);
+	assert_ptr_equal(r.type, &schema_msg_hello_ack);
+	codec_envelope_clear(&r);
+}
+
+/* One heartbeat; returns the type of the controller's reply. */
+static const struct schema_type *
+heartbeat(uint32_t *err_code)
+{
+	struct msg_heartbeat m = { 0 };
+	struct codec_envelope r;
+	const struct schema_type *t;
+
+	m.host = "h1";
+	m.seq = seq + 1;
+	m.running_vms = 0;
+	send_env(&schema_msg_heartbeat, &m);
+	exchange(&r);
+	t = r.type;
+	if (t == &schema_msg_error && err_code != NULL)
+		*err_code = ((struct msg_error *)r.body)->code;
+	codec_envelope_clear(&r);
+	return t;
+}
+
+/* The stored service of h1: 0, or -1 when there is none. */
+static int
+stored(struct rec_service *s)
+{
+	struct store_txn *txn = NULL;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	rc = db_service_by_host(txn, "h1", s);
+	if (rc == -1)
+		assert_int_equal(err_code(), TS_ENOT_FOUND);
+	store_txn_end(&txn);
+	return rc;
+}
+
+static size_t
+count_idx(const char *index)
+{
+	struct store_txn *txn = NULL;
+	size_t n = 0;
+
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	assert_int_equal(store_count(txn, index, &n), 0);
+	store_txn_end(&txn);
+	return n;
+}
+
+static int
+hypervisor_exists(void)
+{
+	struct store_txn *txn = NULL;
+	struct rec_hypervisor h;
+	int rc;
+
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	rc = db_hypervisor_by_host(txn, "h1", &h);
+	store_txn_end(&txn);
+	if (rc == 0)
+		codec_clear(&schema_rec_hypervisor, &h);
+	return rc == 0;
+}
+
+/* ---- the operator, as the os-services API writes ------------------------ */
+
+struct edit {
+	int		 disable;	/* -1 unchanged */
+	const char	*reason;
+	int		 forced;	/* -1 unchanged */
+};
+
+static int
+edit_fn(struct store_txn *txn, void *arg)
+{
+	struct edit *e = arg;
+	struct rec_service s;
+	int rc;
+
+	if (db_service_by_host(txn, "h1", &s) == -1)
+		return -1;
+	if (e->disable != -1) {
+		s.disabled = e->disable;
+		free(s.disabled_reason);
+		s.disabled_reason = e->reason ? strdup(e->reason) : NULL;
+	}
+	if (e->forced != -1)
+		s.forced_down = e->forced;
+	s.updated_at = db_now_ms();
+	rc = db_service_put(txn, &s);
+	codec_clear(&schema_rec_service, &s);
+	return rc;
+}
+
+/* What DELETE /os-services/{id} removes (compute_admin.c svc_del_fn). */
+static int
+delete_fn(struct store_txn *txn, void *arg)
+{
+	struct rec_service s;
+	struct rec_hypervisor hv;
+	int rc = 0;
+
+	if (db_service_by_host(txn, "h1", &s) == 0) {
+		rc = store_del(txn, T_SERVICES, s.id, strlen(s.id));
+		if (rc == 0)
+			rc = store_index_del(txn, T_SERVICES_BY_HOST, "h1", 2,
+			    s.id, strlen(s.id));
+		codec_clear(&schema_rec_service, &s);
+	}
+	if (rc == 0 && db_hypervisor_by_host(txn, "h1", &hv) == 0) {
+		rc = store_del(txn, T_HYPERVISORS, hv.id, strlen(hv.id));
+		if (rc == 0)
+			rc = store_index_del(txn, T_HYPERVISORS_BY_HOST, "h1",
+			    2, hv.id, strlen(hv.id));
+		codec_clear(&schema_rec_hypervisor, &hv);
+	}
+	return rc;
+}
+
+static void
+edit(int disable, const char *reason, int forced)
+{
+	struct edit e = { disable, reason, forced };
+
+	assert_int_equal(store_write(st, edit_fn, &e), 0);
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+static void
+test_operator_switches_survive_ticks(void **state)
+{
+	struct rec_service s;
+	uint64_t count;
+	int64_t seen;
+
+	hello();
+	assert_int_equal(stored(&s), 0);
+	assert_false(s.disabled);
+	count = s.report_count;
+	seen = s.last_seen_at;
+	codec_clear(&schema_rec_service, &s);
+
+	/* Disabled with a reason and forced down between two ticks, while
+	 * heartbeats make the fleet's copy dirty. */
+	edit(1, "maintenance", 1);
+	assert_ptr_equal(heartbeat(NULL), &schema_msg_heartbeat_ack);
+	fleet_tick(fl, db_now_ms());
+	assert_ptr_equal(heartbeat(NULL), &schema_msg_heartbeat_ack);
+	fleet_tick(fl, db_now_ms());
+	assert_int_equal(stored(&s), 0);
+	assert_true(s.disabled);
+	assert_non_null(s.disabled_reason);
+	assert_string_equal(s.disabled_reason, "maintenance");
+	assert_true(s.forced_down);
+	/* ... and the heartbeats were written all the same. */
+	assert_true(s.report_count >= count + 2);
+	assert_true(s.last_seen_at >= seen);
+	codec_clear(&schema_rec_service, &s);
+
+	/* Enabled again: memory held "disabled" from the last write, which
+	 * must not win either. */
+	assert_ptr_equal(heartbeat(NULL), &schema_msg_heartbeat_ack);
+	edit(0, NULL, 0);
+	fleet_tick(fl, db_now_ms());
+	assert_ptr_equal(heartbeat(NULL), &schema_msg_heartbeat_ack);
+	fleet_tick(fl, db_now_ms());
+	assert_int_equal(stored(&s), 0);
+	assert_false(s.disabled);
+	assert_null(s.disabled_reason);
+	assert_false(s.forced_down);
+	codec_clear(&schema_rec_service, &s);
+	assert_int_equal(fleet_flush(fl), 0);
+}
+
+static void
+test_deleted_service_not_resurrected(void **state)
+{
+	struct rec_service s;
+	char old_id[CODEC_UUID_LEN + 1];
+	uint32_t code = 0;
+
+	hello();
+	edit(1, "retiring", -1);
+	assert_int_equal(stored(&s), 0);
+	snprintf(old_id, sizeof(old_id), "%s", s.id);
+	codec_clear(&schema_rec_service, &s);
+
+	/* A heartbeat makes the cached record dirty; the operator deletes
+	 * the service before the tick that would write it. */
+	assert_ptr_equal(heartbeat(NULL), &schema_msg_heartbeat_ack);
+	assert_int_equal(store_write(st, delete_fn, NULL), 0);
+	fleet_tick(fl, db_now_ms());
+	assert_int_equal(stored(&s), -1);
+	assert_false(hypervisor_exists());
+	assert_int_equal(count_idx(T_SERVICES_BY_HOST), 0);
+	assert_int_equal(count_idx(T_HYPERVISORS_BY_HOST), 0);
+
+	/* Later heartbeats neither: the agent is told to say hello. */
+	assert_ptr_equal(heartbeat(&code), &schema_msg_error);
+	assert_int_equal(code, TS_ENOT_FOUND);
+	fleet_tick(fl, db_now_ms());
+	assert_int_equal(fleet_flush(fl), 0);
+	assert_int_equal(stored(&s), -1);
+	assert_false(hypervisor_exists());
+
+	/* Its hello registers a new service, with the operator's switches
+	 * at their defaults, and one hypervisor. */
+	hello();
+	assert_int_equal(stored(&s), 0);
+	assert_string_not_equal(s.id, old_id);
+	assert_false(s.disabled);
+	assert_null(s.disabled_reason);
+	codec_clear(&schema_rec_service, &s);
+	assert_true(hypervisor_exists());
+	assert_int_equal(count_idx(T_SERVICES), 1);
+	assert_int_equal(count_idx(T_HYPERVISORS), 1);
+	assert_ptr_equal(heartbeat(NULL), &schema_msg_heartbeat_ack);
+	fleet_tick(fl, db_now_ms());
+	assert_int_equal(stored(&s), 0);
+	codec_clear(&schema_rec_service, &s);
+}
+
+/* Deleted after the last flush and before a hello (an agent restart):
+ * the hello registers a new service rather than writing the old one back
+ * with its old id and switches. */
+static void
+test_deleted_then_hello(void **state)
+{
+	struct rec_service s;
+	char old_id[CODEC_UUID_LEN + 1];
+
+	hello();
+	edit(-1, NULL, 1);
+	assert_int_equal(stored(&s), 0);
+	assert_true(s.forced_down);
+	snprintf(old_id, sizeof(old_id), "%s", s.id);
+	codec_clear(&schema_rec_service, &s);
+	assert_int_equal(store_write(st, delete_fn, NULL), 0);
+	hello();
+	assert_int_equal(stored(&s), 0);
+	assert_string_not_equal(s.id, old_id);
+	assert_false(s.forced_down);
+	assert_false(s.disabled);
+	codec_clear(&schema_rec_service, &s);
+	assert_int_equal(count_idx(T_SERVICES), 1);
+	assert_int_equal(count_idx(T_HYPERVISORS), 1);
+	assert_int_equal(count_idx(T_HYPERVISORS_BY_HOST), 1);
+}
+
+static int
+setup(void **state)
+{
+	struct store_opts so = { 0 };
+	struct bus_opts bo;
+	struct fleet_opts fo = { 0 };
+
+	assert_non_null(mkdtemp(dir));
+	so.path = dir;
+	so.tables = db_tables;
+	so.map_size = 64 << 20;
+	assert_non_null(st = store_open(&so));
+	assert_int_equal(db_sync(st), 0);
+	bus_opts_init(&bo);
+	bo.curve = 0;
+	bo.endpoint = "tcp://127.0.0.1:*";
+	assert_non_null(srv = bus_server_new(&bo));
+	bus_opts_init(&bo);
+	bo.curve = 0;
+	bo.endpoint = bus_endpoint(srv);
+	bo.identity = "h1";
+	assert_non_null(cli = bus_client_new(&bo));
+	fo.controller_host = "ctl";
+	fo.report_interval = 10;
+	fo.service_down_time = 60;
+	assert_non_null(fl = fleet_new(st, srv, &fo));
+	/* Let the server learn the route to h1. */
+	for (int64_t until = mono() + WAIT_MS; mono() < until &&
+	    !bus_client_connected(cli);) {
+		struct bus_msg m;
+
+		if (bus_poll(srv, 5, &m) == 1)
+			bus_msg_clear(&m);
+		if (bus_poll(cli, 5, &m) == 1)
+			bus_msg_clear(&m);
+	}
+	assert_true(bus_client_connected(cli));
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	fleet_free(&fl);
+	bus_free(&cli);
+	bus_free(&srv);
+	store_free(&st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_operator_switches_survive_ticks),
+		cmocka_unit_test(test_deleted_service_not_resurrected),
+		cmocka_unit_test(test_deleted_then_hello),
+	};
+
+	log_init("fleet_test", LOG_LVL_ERROR, LOG_TO_STDERR, NULL);
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
