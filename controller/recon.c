@@ -227,6 +227,39 @@ sent_due(struct recon *r, const char *uuid, const char *reqid, int64_t now)
 	return due;
 }
 
+/* The agent answered request reqid for uuid: the command is no longer in
+ * flight (a task's reply also ends the task; a command without a task,
+ * such as a re-creation or a power correction, ends here). */
+static void
+sent_answered(struct recon *r, const char *uuid, const char *reqid)
+{
+	struct sent **pp, *s;
+
+	pthread_mutex_lock(&r->lock);
+	for (pp = &r->sent[bucket(uuid)]; (s = *pp) != NULL; pp = &s->next) {
+		if (strcmp(s->uuid, uuid) == 0) {
+			if (strcmp(s->reqid, reqid) == 0) {
+				*pp = s->next;
+				free(s);
+			}
+			break;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Whether a command for uuid was sent and not answered yet. */
+static int
+sent_pending(struct recon *r, const char *uuid)
+{
+	int pending;
+
+	pthread_mutex_lock(&r->lock);
+	pending = sent_find(r, uuid) != NULL;
+	pthread_mutex_unlock(&r->lock);
+	return pending;
+}
+
 /* Records a send; returns 1 if it repeats the previous request id. */
 static int
 sent_note(struct recon *r, const char *uuid, const char *reqid, int64_t now)
@@ -530,6 +563,11 @@ struct batch {
 	/* instances whose command history can be forgotten after commit */
 	char		(*forget)[CODEC_UUID_LEN + 1];
 	size_t		  nforget;
+	/* per event: it answers a command sent without a task (a
+	 * re-creation, a power correction), which is then no longer in
+	 * flight; task replies go through forget */
+	char		 *answered;
+	size_t		  cur;
 	uint64_t	  completed, failed;
 };
 
@@ -594,6 +632,8 @@ apply_state(struct store_txn *txn, struct batch *b, const char *host,
 	reply = t != NULL && m->in_reply_to != NULL &&
 	    i.task_request_id != NULL &&
 	    strcmp(m->in_reply_to, i.task_request_id) == 0;
+	if (!reply && m->in_reply_to != NULL)
+		b->answered[b->cur] = 1;
 	if (reply && t->cmd == RECON_DELETE) {
 		if (m->result && strcmp(m->result, "ok") == 0 && !m->exists) {
 			if (cdb_action_finish(txn, i.uuid, i.task_request_id, 1,
@@ -672,9 +712,10 @@ apply_states(struct store_txn *txn, void *arg)
 
 	b->nforget = 0;
 	b->completed = b->failed = 0;
-	for (size_t k = 0; k < b->n; k++)
-		if (apply_state(txn, b, b->evs[k]->host, b->evs[k]->state) ==
-		    -1)
+	memset(b->answered, 0, b->n ? b->n : 1);
+	for (b->cur = 0; b->cur < b->n; b->cur++)
+		if (apply_state(txn, b, b->evs[b->cur]->host,
+		    b->evs[b->cur]->state) == -1)
 			return -1;
 	return 0;
 }
@@ -685,18 +726,31 @@ process_states(struct recon *r, struct ev **evs, size_t n)
 	struct batch b = { .r = r, .evs = evs, .n = n, .now = db_now_ms() };
 
 	b.forget = calloc(n ? n : 1, sizeof(*b.forget));
+	b.answered = calloc(n ? n : 1, 1);
+	if (b.forget == NULL || b.answered == NULL) {
+		/* Level-triggered: the agents' next reports bring it again. */
+		log_warnx("applying instance states: out of memory");
+		free(b.forget);
+		free(b.answered);
+		return;
+	}
 	if (store_write(r->store, apply_states, &b) == -1) {
 		/* Level-triggered: re-sends bring the answers again. */
 		log_err("applying instance states");
 	} else {
 		for (size_t k = 0; k < b.nforget; k++)
 			sent_forget(r, b.forget[k]);
+		for (size_t k = 0; k < n; k++)
+			if (b.answered[k])
+				sent_answered(r, evs[k]->state->uuid,
+				    evs[k]->state->in_reply_to);
 		pthread_mutex_lock(&r->lock);
 		r->st.completed += b.completed;
 		r->st.failed += b.failed;
 		pthread_mutex_unlock(&r->lock);
 	}
 	free(b.forget);
+	free(b.answered);
 }
 
 /* ------------------------------------------------------ reconciliation */
@@ -794,6 +848,12 @@ desired_cb(const struct rec_instance *i, void *arg)
 	if (i->want_power == POWER_RUNNING && strcmp(i->vm_state,
 	    VM_ACTIVE) == 0 && (g->power == POWER_SHUTDOWN ||
 	    g->power == POWER_CRASHED)) {
+		/* A guest that an unanswered command is re-creating or
+		 * starting is shut off on its way up (a host reports at once
+		 * when libvirt defines it): only one that is off with nothing
+		 * in flight stopped by itself. */
+		if (sent_pending(r, i->uuid))
+			return 0;
 		log_warnx("instance %s on %s shut down by itself: now SHUTOFF",
 		    i->uuid, p->host);
 		add_fix(p, i->uuid, FIX_SELF_STOPPED, g->power);

@@ -684,8 +684,11 @@ test_reconcile_report(void **state)
 				struct msg_instance_ensure *e = env->body;
 
 				if (strcmp(e->uuid, a.uuid) == 0 &&
-				    e->power == 1)
+				    e->power == 1) {
 					ensure_a++;
+					snprintf(a.reqid, sizeof(a.reqid), "%s",
+					    env->request_id);
+				}
 				else if (strcmp(e->uuid, p.uuid) == 0 &&
 				    e->power == 3)
 					ensure_p++;
@@ -720,11 +723,20 @@ test_reconcile_report(void **state)
 	/* The same report right away sends nothing more (rate limit). */
 	report(gs, 3, 0);
 	none(&g);
-	/* a is back, shut off by itself: the instance becomes SHUTOFF. */
+	/* a is back but shut off while its re-creation is unanswered: on
+	 * its way up (defined, not started yet), not stopped by itself. */
 	snprintf(gs[3].uuid, sizeof(gs[3].uuid), "%s", a.uuid);
 	gs[3].name = "instance-a";
 	gs[3].power_state = 4;
 	gs[0].power_state = 3;
+	report(&gs[3], 1, 0);
+	assert_int_equal(get(a.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_ACTIVE);
+	assert_int_equal(i.want_power, 1);
+	codec_clear(&schema_rec_instance, &i);
+	/* The re-creation is answered; then a is shut off by itself: the
+	 * instance becomes SHUTOFF. */
+	answer("h1", a.uuid, a.reqid, true, 1, "ok", 1);
 	report(&gs[3], 1, 0);
 	report(gs, 1, 0);
 	assert_int_equal(get(a.uuid, &i), 0);
