@@ -935,9 +935,17 @@ apply_fixes(struct store_txn *txn, void *arg)
 		int rc = 0;
 
 		if (f->what == FIX_TOMB_GONE) {
-			if (cdb_tombstone_del(txn, f->uuid) == -1 &&
-			    err_code() != TS_ENOT_FOUND)
-				return -1;
+			/* The host's report may come before its answer to
+			 * the delete (it reports at once when libvirt drops
+			 * the guest): either one ends the tombstone, and
+			 * says so. */
+			if (cdb_tombstone_del(txn, f->uuid) == -1) {
+				if (err_code() != TS_ENOT_FOUND)
+					return -1;
+			} else {
+				log_info("guest %s of a deleted instance is "
+				    "gone from %s", f->uuid, fb->host);
+			}
 			continue;
 		}
 		if (cdb_instance_get(txn, f->uuid, &old) == -1) {
