@@ -124,6 +124,47 @@ transform(uint32_t st[4], const uint8_t *blk)
 	st[3] += d;
 }
 
+/*
+ * The block buffering both digests share: bytes gather in block (bsize
+ * bytes; *count counts every byte fed so far, so count % bsize are waiting
+ * there), and each complete block goes to compress(state, blocks, n);
+ * whole blocks of data go straight from the caller's buffer.
+ */
+typedef void (*compress_fn)(void *state, const uint8_t *blocks, size_t n);
+
+static void
+feed(void *state, uint8_t *block, size_t bsize, uint64_t *count,
+    const void *data, size_t len, compress_fn compress)
+{
+	const uint8_t *p = data;
+	size_t have = (size_t)(*count % bsize), take;
+
+	*count += len;
+	if (have > 0) {
+		take = bsize - have < len ? bsize - have : len;
+		memcpy(block + have, p, take);
+		p += take;
+		len -= take;
+		if (have + take < bsize)
+			return;
+		compress(state, block, 1);
+	}
+	if (len >= bsize) {
+		compress(state, p, len / bsize);
+		p += len - len % bsize;
+		len %= bsize;
+	}
+	if (len > 0)
+		memcpy(block, p, len);
+}
+
+static void
+md5_blocks(void *state, const uint8_t *p, size_t n)
+{
+	for (; n > 0; n--, p += 64)
+		transform(state, p);
+}
+
 void
 image_md5_init(struct image_md5 *m)
 {
@@ -137,23 +178,7 @@ image_md5_init(struct image_md5 *m)
 void
 image_md5_update(struct image_md5 *m, const void *data, size_t len)
 {
-	const uint8_t *p = data;
-	size_t have = (size_t)(m->bytes & 63), take;
-
-	m->bytes += len;
-	if (have > 0) {
-		take = 64 - have < len ? 64 - have : len;
-		memcpy(m->block + have, p, take);
-		p += take;
-		len -= take;
-		if (have + take < 64)
-			return;
-		transform(m->state, m->block);
-	}
-	for (; len >= 64; p += 64, len -= 64)
-		transform(m->state, p);
-	if (len > 0)
-		memcpy(m->block, p, len);
+	feed(m->state, m->block, 64, &m->bytes, data, len, md5_blocks);
 }
 
 void
@@ -336,6 +361,12 @@ sha512_compress(uint64_t st[8], const uint8_t *p, size_t n)
 	sha512_blocks(st, p, n);
 }
 
+static void
+sha512_feed_blocks(void *state, const uint8_t *p, size_t n)
+{
+	sha512_compress(state, p, n);
+}
+
 void
 image_sha512_init(struct image_sha512 *s)
 {
@@ -353,26 +384,8 @@ image_sha512_init(struct image_sha512 *s)
 void
 image_sha512_update(struct image_sha512 *s, const void *data, size_t len)
 {
-	const uint8_t *p = data;
-	size_t have = (size_t)(s->bytes & 127), take;
-
-	s->bytes += len;
-	if (have > 0) {
-		take = 128 - have < len ? 128 - have : len;
-		memcpy(s->block + have, p, take);
-		p += take;
-		len -= take;
-		if (have + take < 128)
-			return;
-		sha512_compress(s->state, s->block, 1);
-	}
-	if (len >= 128) {
-		sha512_compress(s->state, p, len / 128);
-		p += len - len % 128;
-		len %= 128;
-	}
-	if (len > 0)
-		memcpy(s->block, p, len);
+	feed(s->state, s->block, 128, &s->bytes, data, len,
+	    sha512_feed_blocks);
 }
 
 void
