@@ -1105,15 +1105,25 @@ upload_begin(struct http_req *req, struct http_resp *resp)
 		goto out;
 	}
 	memcpy(u->id, img.id, sizeof(u->id));
-	if ((u->up = image_store_upload_begin(svc->data, img.id, img.owner,
-	    used, declared)) == NULL)
-		goto out;
+	/*
+	 * "saving" is committed before the partial file exists, so that
+	 * anyone who sees the file also sees the status; a crash between
+	 * the two leaves "saving" without a file, which start-up requeues.
+	 */
 	tr.id = u->id;
 	tr.from = "queued";
 	tr.to = "saving";
 	if (write_txn(req, transition_fn, &tr) == -1)
 		goto out;
 	u->saving = true;
+	if ((u->up = image_store_upload_begin(svc->data, img.id, img.owner,
+	    used, declared)) == NULL) {
+		struct ts_err why = *err_last();
+
+		requeue(svc->store, u);
+		err_set_(why.code, why.file, why.line, "%s", why.msg);
+		goto out;
+	}
 	http_req_set_state(req, u);
 	u = NULL;
 	rc = 0;
