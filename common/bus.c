@@ -9,6 +9,10 @@
  *    connection that sent a frame whose User-Id is that host (with CURVE;
  *    without it, any frame naming the host). Only ZAP-approved keys create
  *    entries, so the table is bounded by enrolment (and by ROUTES_MAX).
+ *    b->rindex is an open-addressing index of b->routes by host (slot =
+ *    route position + 1, 0 = empty), rebuilt whenever a route moves: a
+ *    controller looks a host up for every frame in and out, at thousands
+ *    of agents.
  *  - Every option copied from bus_opts is immutable after *_new(), so the
  *    ZAP thread can read allow/allow_arg without a lock.
  */
@@ -51,6 +55,7 @@
 #define LINGER_MS		200
 #define HANDSHAKE_IVL_MS	10000
 #define ROUTES_MAX		65536
+#define BURST_MAX		64	/* reads between two polls when busy */
 #define RID_SUFFIX_LEN		16	/* hex digits after "<host>/" */
 #define RID_MAX			(BUS_HOST_MAX + 1 + RID_SUFFIX_LEN)
 #define KEYFILE_MAX		4096
@@ -127,6 +132,12 @@ struct bus {
 	struct route	*routes;
 	size_t		 nroutes;
 	size_t		 routes_cap;
+	uint32_t	*rindex;	/* 2 * routes_cap slots */
+
+	/* the loop: the socket zmq_poll last found readable (NULL once a
+	 * read finds it empty) and the reads since without a poll */
+	void		*rd_sock;
+	unsigned	 rd_burst;
 	int64_t		 drop_log_ms[DROP__COUNT];	/* log rate limit */
 	unsigned	 drops_suppressed[DROP__COUNT];
 
@@ -714,14 +725,35 @@ setopts_common(struct bus *b, void *s)
 	    setopt_int(s, ZMQ_HANDSHAKE_IVL, HANDSHAKE_IVL_MS,
 	    "ZMQ_HANDSHAKE_IVL") == -1)
 		return -1;
-	if (b->heartbeat_ivl_ms > 0 &&
+	/*
+	 * Only the client pings (and closes a silent connection after three
+	 * intervals); its pings carry no TTL, and the server sends none of
+	 * its own. libzmq keeps every connection's heartbeat timers in one
+	 * ordered map per I/O thread and cancels one by walking the map,
+	 * once per frame received while a TTL or ping timeout is armed: at
+	 * thousands of agents that walk was a tenth of the controller's
+	 * CPU. The server finds dead peers with TCP keepalive instead, which
+	 * the kernel runs at no cost to the I/O thread.
+	 */
+	if (b->heartbeat_ivl_ms > 0 && b->role == ROLE_CLIENT &&
 	    (setopt_int(s, ZMQ_HEARTBEAT_IVL, b->heartbeat_ivl_ms,
 	    "ZMQ_HEARTBEAT_IVL") == -1 ||
 	    setopt_int(s, ZMQ_HEARTBEAT_TIMEOUT, 3 * b->heartbeat_ivl_ms,
-	    "ZMQ_HEARTBEAT_TIMEOUT") == -1 ||
-	    setopt_int(s, ZMQ_HEARTBEAT_TTL, 3 * b->heartbeat_ivl_ms,
-	    "ZMQ_HEARTBEAT_TTL") == -1))
+	    "ZMQ_HEARTBEAT_TIMEOUT") == -1))
 		return -1;
+	if (b->heartbeat_ivl_ms > 0 && b->role == ROLE_SERVER) {
+		int secs = (b->heartbeat_ivl_ms + 999) / 1000;
+
+		if (setopt_int(s, ZMQ_TCP_KEEPALIVE, 1,
+		    "ZMQ_TCP_KEEPALIVE") == -1 ||
+		    setopt_int(s, ZMQ_TCP_KEEPALIVE_IDLE, secs,
+		    "ZMQ_TCP_KEEPALIVE_IDLE") == -1 ||
+		    setopt_int(s, ZMQ_TCP_KEEPALIVE_INTVL, secs,
+		    "ZMQ_TCP_KEEPALIVE_INTVL") == -1 ||
+		    setopt_int(s, ZMQ_TCP_KEEPALIVE_CNT, 3,
+		    "ZMQ_TCP_KEEPALIVE_CNT") == -1)
+			return -1;
+	}
 	if (strchr(b->endpoint_cfg, '[') != NULL &&
 	    setopt_int(s, ZMQ_IPV6, 1, "ZMQ_IPV6") == -1)
 		return -1;
@@ -906,17 +938,48 @@ zap_start(struct bus *b)
 
 /* ------------------------------------------------------------- routes */
 
-static struct route *
-route_find(const struct bus *b, const char *host)
+static uint32_t
+host_hash(const char *host)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (; *host != '\0'; host++)
+		h = (h ^ (unsigned char)*host) * 16777619u;
+	return h;
+}
+
+/* The index slot of host: its entry, or the empty slot it would take. */
+static size_t
+rindex_slot(const struct bus *b, const char *host)
+{
+	size_t mask = 2 * b->routes_cap - 1, i = host_hash(host) & mask;
+
+	/* Bounded: the index is at most half full. */
+	while (b->rindex[i] != 0 &&
+	    strcmp(b->routes[b->rindex[i] - 1].host, host) != 0)
+		i = (i + 1) & mask;
+	return i;
+}
+
+static void
+rindex_rebuild(struct bus *b)
 {
 	size_t i;
 
-	/* Linear: a controller has tens to hundreds of agents and this runs
-	 * once per send; a hash would pay off only far beyond that. */
+	memset(b->rindex, 0, 2 * b->routes_cap * sizeof(b->rindex[0]));
 	for (i = 0; i < b->nroutes; i++)
-		if (strcmp(b->routes[i].host, host) == 0)
-			return &b->routes[i];
-	return NULL;
+		b->rindex[rindex_slot(b, b->routes[i].host)] = (uint32_t)i + 1;
+}
+
+static struct route *
+route_find(const struct bus *b, const char *host)
+{
+	uint32_t v;
+
+	if (b->nroutes == 0)
+		return NULL;
+	v = b->rindex[rindex_slot(b, host)];
+	return v == 0 ? NULL : &b->routes[v - 1];
 }
 
 static void
@@ -924,8 +987,12 @@ route_del(struct bus *b, const char *host)
 {
 	struct route *r = route_find(b, host);
 
-	if (r != NULL)
-		*r = b->routes[--b->nroutes];
+	if (r == NULL)
+		return;
+	/* The last route moves into the hole: every later slot may change,
+	 * and deletions are rare (a failed send), so rebuild. */
+	*r = b->routes[--b->nroutes];
+	rindex_rebuild(b);
 }
 
 static void
@@ -944,6 +1011,7 @@ route_set(struct bus *b, const char *host, const char *rid)
 		if (b->nroutes == b->routes_cap) {
 			size_t cap = b->routes_cap ? 2 * b->routes_cap : 16;
 			struct route *v = realloc(b->routes, cap * sizeof(*v));
+			uint32_t *ix;
 
 			if (v == NULL) {
 				log_error("bus: out of memory recording host "
@@ -951,10 +1019,19 @@ route_set(struct bus *b, const char *host, const char *rid)
 				return;
 			}
 			b->routes = v;
+			if ((ix = calloc(2 * cap, sizeof(*ix))) == NULL) {
+				log_error("bus: out of memory recording host "
+				    "%s", host);
+				return;
+			}
+			free(b->rindex);
+			b->rindex = ix;
 			b->routes_cap = cap;
+			rindex_rebuild(b);
 		}
 		r = &b->routes[b->nroutes++];
 		snprintf(r->host, sizeof(r->host), "%s", host);
+		b->rindex[rindex_slot(b, host)] = (uint32_t)b->nroutes;
 	}
 	snprintf(r->rid, sizeof(r->rid), "%s", rid);
 }
@@ -1293,6 +1370,7 @@ bus_free(struct bus **bp)
 		free(p);
 	}
 	free(b->routes);
+	free(b->rindex);
 	if (b->wakefd != -1)
 		close(b->wakefd);
 	if (b->qlock_init)
@@ -1544,7 +1622,9 @@ server_recv(struct bus *b, struct bus_msg *out)
 	zmq_msg_init(&id);
 	zmq_msg_init(&body);
 	if (zmq_msg_recv(&id, b->sock, ZMQ_DONTWAIT) == -1) {
-		if (errno != EAGAIN && errno != EINTR) {
+		if (errno == EAGAIN)
+			b->rd_sock = NULL;
+		else if (errno != EINTR) {
 			err_set(TS_EIO, "bus: receive: %s",
 			    zmq_strerror(errno));
 			rc = -1;
@@ -1608,7 +1688,9 @@ client_recv(struct bus *b, struct bus_msg *out)
 
 	zmq_msg_init(&body);
 	if (zmq_msg_recv(&body, b->sock, ZMQ_DONTWAIT) == -1) {
-		if (errno != EAGAIN && errno != EINTR) {
+		if (errno == EAGAIN)
+			b->rd_sock = NULL;
+		else if (errno != EINTR) {
 			err_set(TS_EIO, "bus: receive: %s",
 			    zmq_strerror(errno));
 			rc = -1;
@@ -1712,6 +1794,25 @@ bus_poll(struct bus *b, int timeout_ms, struct bus_msg *out)
 	out->len = 0;
 	out->peer[0] = out->user_id[0] = out->pubkey[0] = '\0';
 	drain_posts(b);
+	/*
+	 * While the socket has data, read it without polling: zmq_poll asks
+	 * the socket for ZMQ_EVENTS, and a ROUTER with ROUTER_MANDATORY
+	 * answers by walking every peer's pipe, which at thousands of agents
+	 * cost more than the message. Every BURST_MAX reads the loop polls
+	 * anyway, so the monitor and extra fds are not starved (posts are
+	 * drained on every call, above).
+	 */
+	if (b->sock != NULL && b->rd_sock == b->sock &&
+	    b->rd_burst < BURST_MAX) {
+		int rc;
+
+		b->rd_burst++;
+		rc = b->role == ROLE_SERVER ? server_recv(b, out) :
+		    client_recv(b, out);
+		if (rc != 0)
+			return rc;
+		/* a probe or a dropped frame: the loop decides */
+	}
 	for (;;) {
 		int i, n, nfds, ni = 0, woke = 0, isock = -1, imon = -1, rc;
 		long wait = -1;
@@ -1760,6 +1861,8 @@ bus_poll(struct bus *b, int timeout_ms, struct bus_msg *out)
 			}
 		}
 		if (isock >= 0 && (items[isock].revents & ZMQ_POLLIN)) {
+			b->rd_sock = b->sock;
+			b->rd_burst = 0;
 			rc = b->role == ROLE_SERVER ? server_recv(b, out) :
 			    client_recv(b, out);
 			if (rc != 0)

@@ -36,7 +36,9 @@
  * in its own thread (server with CURVE only), so opts->allow must be
  * thread-safe with respect to the application's own data.
  *
- * Liveness: libzmq heartbeats (ZMQ_HEARTBEAT_*) close dead TCP peers; they
+ * Liveness: a client's libzmq pings (ZMQ_HEARTBEAT_*) close a dead
+ * connection to its server, the server's TCP keepalive closes dead client
+ * connections (see setopts_common in bus.c for why not ZMTP pings). Pings
  * are answered by libzmq's I/O thread even when the application is stuck,
  * so a client also tracks how long its server has been silent at the
  * application level (bus_peer_silent_ms) and can rebuild its socket
@@ -90,7 +92,9 @@ struct bus_opts {
 	const char	*identity;	/* client: this host's name */
 	int		 reconnect_ivl_ms;	/* client; default 100 */
 	int		 reconnect_max_ms;	/* client backoff cap; 10000 */
-	/* Default 2000; heartbeat timeout and TTL are 3x; <0 turns off. */
+	/* Default 2000; <0 turns off. Client: ZMTP pings at this interval,
+	 * timeout 3x. Server: TCP keepalive probes at this interval (in
+	 * whole seconds), 3 unanswered close the connection. */
 	int		 heartbeat_ivl_ms;
 	int64_t		 max_msg_size;	/* inbound cap; 16 MiB, min 1024 */
 	int		 sndhwm;	/* per-peer queue (frames); 1000 */
