@@ -264,41 +264,60 @@ sched_hosts_free(struct sched_hosts *o)
 	o->n = 0;
 }
 
+/*
+ * Keeps c[0..*n) the best (at most SCHED_RANK_MAX) candidates seen so
+ * far, best first: one comparison rejects most hosts, so a decision at
+ * thousands of hosts costs a pass over the cache rather than a sort of it
+ * (and copies SCHED_RANK_MAX names rather than one per host).
+ */
+static void
+top_insert(struct cand *c, size_t *n, const struct cand *x,
+    enum sched_weigher w)
+{
+	size_t i;
+
+	if (*n == SCHED_RANK_MAX) {
+		if (cmp_cand(x, &c[*n - 1], &w) >= 0)
+			return;
+		(*n)--;
+	}
+	for (i = *n; i > 0 && cmp_cand(x, &c[i - 1], &w) < 0; i--)
+		c[i] = c[i - 1];
+	c[i] = *x;
+	(*n)++;
+}
+
 int
 sched_rank(struct sched *s, const struct sched_request *r,
     struct sched_hosts *out)
 {
-	struct cand *c = NULL;
-	size_t n = 0;
+	struct cand c[SCHED_RANK_MAX], x;
+	size_t n = 0, passed = 0;
 
 	out->host = NULL;
 	out->n = 0;
+	out->more = 0;
 	if (r->az && *r->az && strcmp(r->az, s->az) != 0) {
 		err_set(TS_EINVALID, "The requested availability zone is not "
 		    "available");
+		return -1;
+	}
+	if ((out->host = malloc(SCHED_RANK_MAX * sizeof(*out->host))) ==
+	    NULL) {
+		err_set(TS_ENOMEM, "sched: out of memory");
 		return -1;
 	}
 	pthread_mutex_lock(&s->lock);
 	if (r->force_host && *r->force_host &&
 	    find_locked(s, r->force_host) == NULL) {
 		pthread_mutex_unlock(&s->lock);
+		sched_hosts_free(out);
 		err_set(TS_EINVALID, "No such host - host: %s",
 		    r->force_host);
 		return -1;
 	}
-	if ((c = calloc(s->nhosts ? s->nhosts : 1, sizeof(*c))) == NULL ||
-	    (out->host = calloc(s->nhosts ? s->nhosts : 1,
-	    sizeof(*out->host))) == NULL) {
-		pthread_mutex_unlock(&s->lock);
-		free(c);
-		free(out->host);
-		out->host = NULL;
-		err_set(TS_ENOMEM, "sched: out of memory");
-		return -1;
-	}
 	for (size_t i = 0; i < s->nhosts; i++) {
 		const struct sched_host_state *h = &s->hosts[i];
-		int64_t fr;
 
 		if (r->force_host && *r->force_host &&
 		    strcmp(h->host, r->force_host) != 0)
@@ -306,23 +325,57 @@ sched_rank(struct sched *s, const struct sched_request *r,
 		if (!h->up || h->disabled)
 			continue;
 		if (!fits(s, h, h->vcpus_used, h->memory_mb_used,
-		    h->disk_gb_used, r, &fr))
+		    h->disk_gb_used, r, &x.free_ram))
 			continue;
-		c[n].h = h;
-		c[n].free_ram = fr;
-		n++;
+		x.h = h;
+		top_insert(c, &n, &x, s->weigher);
+		passed++;
 	}
-	if (n > 1)
-		qsort_r(c, n, sizeof(*c), cmp_cand, &s->weigher);
 	for (size_t i = 0; i < n; i++)
 		snprintf(out->host[i], sizeof(out->host[i]), "%s", c[i].h->host);
 	out->n = n;
+	out->more = passed > n;
 	pthread_mutex_unlock(&s->lock);
-	free(c);
 	return 0;
 }
 
 /* ---------------------------------------------------------------- claim */
+
+/*
+ * None of the ranked candidates fits any more (the cache was behind by
+ * that many claims): weigh every host that passes the filters with the
+ * transaction's claims. Called with the lock held; host_out is "" when
+ * none fits.
+ */
+static int
+claim_any(struct sched *s, struct store_txn *txn,
+    const struct sched_request *r, char host_out[SCHED_NAME_MAX + 1])
+{
+	const struct sched_host_state *best = NULL;
+	int64_t best_free = 0;
+
+	host_out[0] = '\0';
+	for (size_t i = 0; i < s->nhosts; i++) {
+		const struct sched_host_state *h = &s->hosts[i];
+		struct rec_host_usage u;
+		int64_t fr;
+
+		if (!h->up || h->disabled)
+			continue;
+		if (cdb_host_usage_get(txn, h->host, &u) == -1)
+			return -1;
+		if (!fits(s, h, u.vcpus, u.memory_mb, u.disk_gb, r, &fr))
+			continue;
+		if (best == NULL || (s->weigher == SCHED_SPREAD ?
+		    fr > best_free : fr < best_free)) {
+			best = h;
+			best_free = fr;
+		}
+	}
+	if (best != NULL)
+		snprintf(host_out, SCHED_NAME_MAX + 1, "%s", best->host);
+	return 0;
+}
 
 int
 sched_claim(struct sched *s, struct store_txn *txn,
@@ -357,13 +410,19 @@ sched_claim(struct sched *s, struct store_txn *txn,
 		if (i + 1 >= RECHECK_TOP && best != -1)
 			break;
 	}
+	if (best != -1)
+		snprintf(host_out, SCHED_NAME_MAX + 1, "%s",
+		    cands->host[best]);
+	else if (cands->more && claim_any(s, txn, r, host_out) == -1) {
+		pthread_mutex_unlock(&s->lock);
+		return -1;
+	}
 	pthread_mutex_unlock(&s->lock);
-	if (best == -1) {
+	if (best == -1 && (!cands->more || host_out[0] == '\0')) {
 		err_set(TS_ENOT_FOUND, "No valid host was found. There are not "
 		    "enough hosts available.");
 		return -1;
 	}
-	snprintf(host_out, SCHED_NAME_MAX + 1, "%s", cands->host[best]);
 	return cdb_host_usage_add(txn, host_out, r->vcpus,
 	    (int64_t)r->memory_mb, (int64_t)r->disk_gb, 1);
 }

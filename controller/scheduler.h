@@ -59,10 +59,17 @@ struct sched_request {
 
 #define SCHED_NAME_MAX	255
 
-/* Ranked candidates: best first. Owned by the caller: sched_hosts_free(). */
+/*
+ * Ranked candidates: the best SCHED_RANK_MAX at most, best first; more is
+ * set when other hosts passed the filters too (sched_claim() then looks
+ * at them if none of these still fits). Owned by the caller:
+ * sched_hosts_free().
+ */
+#define SCHED_RANK_MAX	32
 struct sched_hosts {
 	char	(*host)[SCHED_NAME_MAX + 1];
 	size_t	  n;
+	int	  more;
 };
 
 /* One host as the scheduler sees it (for the API's hypervisor views). */

@@ -482,6 +482,59 @@ test_sched_claims_never_overallocate(void **state)
 	host("h1", 4, 4096, 1, 0);
 }
 
+/* Ranking keeps the best SCHED_RANK_MAX; a claim whose ranked hosts have
+ * all filled up since still finds the best of the others. */
+static int
+fill_fn(struct store_txn *txn, void *arg)
+{
+	char name[8];
+
+	(void)arg;
+	for (int i = 39; i >= 40 - SCHED_RANK_MAX; i--) {
+		snprintf(name, sizeof(name), "t%02d", i);
+		if (cdb_host_usage_add(txn, name, 64, 0, 0, 1) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+test_sched_top_and_fallback(void **state)
+{
+	struct sched_request r = { .vcpus = 1, .memory_mb = 64 };
+	struct sched_hosts c;
+	struct claim_arg a;
+	char name[8];
+
+	host("h1", 4, 4096, 1, 1);
+	host("h5", 4, 4096, 1, 1);
+	for (int i = 0; i < 40; i++) {	/* t39 has the most RAM */
+		snprintf(name, sizeof(name), "t%02d", i);
+		host(name, 4, 1024 + 16 * (uint64_t)i, 1, 0);
+	}
+	assert_int_equal(sched_rank(sch, &r, &c), 0);
+	assert_int_equal(c.n, SCHED_RANK_MAX);
+	assert_true(c.more);
+	for (size_t i = 0; i < c.n; i++) {
+		snprintf(name, sizeof(name), "t%02zu", 39 - i);
+		assert_string_equal(c.host[i], name);
+	}
+	/* Every ranked host is full now (64 vCPUs claimed on each). */
+	assert_int_equal(store_write(st, fill_fn, NULL), 0);
+	a.r = r;
+	a.c = &c;
+	assert_int_equal(store_write(st, claim_fn, &a), 0);
+	snprintf(name, sizeof(name), "t%02d", 39 - SCHED_RANK_MAX);
+	assert_string_equal(a.host, name);
+	sched_hosts_free(&c);
+	/* Out of service again for the other tests. */
+	for (int i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "t%02d", i);
+		host(name, 4, 1024, 0, 1);
+	}
+	host("h1", 4, 4096, 1, 0);
+}
+
 /* ---- reconciler ---------------------------------------------------------- */
 
 static void
@@ -887,6 +940,7 @@ main(void)
 		cmocka_unit_test(test_fencing),
 		cmocka_unit_test(test_audit),
 		cmocka_unit_test(test_sched_claims_never_overallocate),
+		cmocka_unit_test(test_sched_top_and_fallback),
 	};
 
 	log_init("recon_test", LOG_LVL_ERROR, LOG_TO_STDERR, NULL);
