@@ -326,8 +326,10 @@ store_open(const struct store_opts *o)
 		goto fail;
 	}
 	/* NOTLS: reader slots belong to transactions, not threads, so HTTP
-	 * worker threads cannot leak slots and a reader may end anywhere. */
-	flags = MDB_NOTLS;
+	 * worker threads cannot leak slots and a reader may end anywhere.
+	 * NORDAHEAD: lookups are random; the kernel's readahead would bring
+	 * (and map into our RSS) neighbouring pages no one asked for. */
+	flags = MDB_NOTLS | MDB_NORDAHEAD;
 	if (o->sync == STORE_SYNC_NOMETASYNC)
 		flags |= MDB_NOMETASYNC;
 	if (o->read_only)
