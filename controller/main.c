@@ -36,8 +36,6 @@
 #define PROG		"tinystack-controller"
 #define DEFAULT_CONFIG	"/etc/tinystack/controller.conf"
 
-/* glibc malloc tuning (see malloc_setup()). */
-#define MALLOC_MMAP_MIN		(128 * 1024)	/* bytes: from mmap at and above */
 #define MALLOC_TRIM_TICKS	10		/* malloc_trim() every N ticks */
 
 static volatile int	stopping;
@@ -86,25 +84,17 @@ on_tick(int fd, short revents, void *arg)
 	    cleared > 0)
 		log_warnx("store: cleared %d stale reader slot(s)", cleared);
 	api_tick(c->api, db_now_ms());
-	/* Freed memory inside the arenas (decoded records, JSON of large
-	 * lists) is otherwise kept resident: give its pages back. */
+	/*
+	 * Freed memory inside the arenas (decoded records, JSON of large
+	 * lists: each HTTP thread's arena keeps the largest response it
+	 * built) is otherwise kept resident: give its pages back. Tried and
+	 * dropped: capping the arenas at 2 (lock contention, 0.1-0.2 ms more
+	 * CPU per create at 1,000 hosts, no less resident after the trim)
+	 * and a fixed 128 KiB mmap threshold (LMDB frees a large list on
+	 * every commit: an munmap each time, 7% of the CPU during creates).
+	 */
 	if (ticks % MALLOC_TRIM_TICKS == 0)
 		malloc_trim(0);
-}
-
-/*
- * A fixed mmap threshold (glibc's default rises with every large free, up
- * to 32 MiB) makes big response buffers come from mmap and go back to the
- * kernel when freed; the periodic malloc_trim() in on_tick() returns the
- * pages freed inside the arenas. The arenas themselves stay per thread:
- * capping them at 2 cost about 0.1-0.2 ms of CPU per server create at
- * 1,000 hosts (lock contention among the HTTP threads, the committer and
- * the bus thread) and kept no less resident after the trim.
- */
-static void
-malloc_setup(void)
-{
-	mallopt(M_MMAP_THRESHOLD, MALLOC_MMAP_MIN);
 }
 
 static int
@@ -159,7 +149,6 @@ main(int argc, char **argv)
 	struct fleet_opts fo;
 	int status = 1;
 
-	malloc_setup();	/* before any thread starts */
 	svc_args_parse(argc, argv, PROG, DEFAULT_CONFIG, &args);
 	if ((c.cfg = svc_config_load(opts_controller, &args)) == NULL) {
 		fprintf(stderr, "%s: %s\n", PROG, err_msg());
