@@ -415,7 +415,7 @@ out:
 
 		if (remove_tree(tree) == -1)
 			log_err("configdrive: removing the work tree");
-		err_set_(saved.code, saved.file, saved.line, "%s", saved.msg);
+		err_restore(&saved);
 	} else if (remove_tree(tree) == -1) {
 		log_err("configdrive: removing the work tree");
 	}

@@ -68,6 +68,12 @@ err_last(void)
 	return &last;
 }
 
+void
+err_restore(const struct ts_err *e)
+{
+	last = *e;
+}
+
 enum ts_errcode
 err_code(void)
 {

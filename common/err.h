@@ -40,6 +40,9 @@ void	err_prefix(const char *, ...) __attribute__((format(printf, 1, 2)));
 /* The calling thread's last error; valid until the next err_* call on the
  * same thread. Never NULL (code TS_EOK when nothing was recorded). */
 const struct ts_err	*err_last(void);
+/* Put back an error saved from err_last() after a clean-up that may have
+ * recorded its own: the caller reports the first failure. */
+void			 err_restore(const struct ts_err *);
 enum ts_errcode		 err_code(void);
 const char		*err_msg(void);
 void			 err_clear(void);

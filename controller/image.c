@@ -1033,19 +1033,23 @@ transition_fn(struct store_txn *txn, void *arg)
 	return rc;
 }
 
-/* After a failed or interrupted upload: back to queued, as Glance does. */
+/* After a failed or interrupted upload: back to queued, as Glance does.
+ * A clean-up: the caller's error is kept, a failure here only logged. */
 static void
 requeue(struct store *st, struct upload *u)
 {
 	struct transition tr = { u->id, "saving", "queued" };
+	struct ts_err saved;
 
 	if (!u->saving)
 		return;
 	u->saving = false;
+	saved = *err_last();
 	if (store_write(st, transition_fn, &tr) == -1 &&
 	    err_code() != TS_ENOT_FOUND)
 		log_error("image %s: could not return to queued: %s", u->id,
 		    err_msg());
+	err_restore(&saved);
 }
 
 static int
@@ -1118,10 +1122,7 @@ upload_begin(struct http_req *req, struct http_resp *resp)
 	u->saving = true;
 	if ((u->up = image_store_upload_begin(svc->data, img.id, img.owner,
 	    used, declared)) == NULL) {
-		struct ts_err why = *err_last();
-
 		requeue(svc->store, u);
-		err_set_(why.code, why.file, why.line, "%s", why.msg);
 		goto out;
 	}
 	http_req_set_state(req, u);
@@ -1258,7 +1259,7 @@ fail:
 		    err_msg());
 	requeue(svc->store, u);
 	upload_free(&u);
-	err_set_(saved.code, saved.file, saved.line, "%s", saved.msg);
+	err_restore(&saved);
 	return -1;
 }
 
