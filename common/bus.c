@@ -1714,6 +1714,14 @@ done:
 
 /* ------------------------------------------------------------ the loop */
 
+/* One frame from the socket, as bus_poll() returns it (0: none). */
+static int
+sock_recv(struct bus *b, struct bus_msg *out)
+{
+	return b->role == ROLE_SERVER ? server_recv(b, out) :
+	    client_recv(b, out);
+}
+
 int
 bus_add_fd(struct bus *b, int fd, short events, bus_fd_fn cb, void *arg)
 {
@@ -1807,9 +1815,7 @@ bus_poll(struct bus *b, int timeout_ms, struct bus_msg *out)
 		int rc;
 
 		b->rd_burst++;
-		rc = b->role == ROLE_SERVER ? server_recv(b, out) :
-		    client_recv(b, out);
-		if (rc != 0)
+		if ((rc = sock_recv(b, out)) != 0)
 			return rc;
 		/* a probe or a dropped frame: the loop decides */
 	}
@@ -1863,8 +1869,7 @@ bus_poll(struct bus *b, int timeout_ms, struct bus_msg *out)
 		if (isock >= 0 && (items[isock].revents & ZMQ_POLLIN)) {
 			b->rd_sock = b->sock;
 			b->rd_burst = 0;
-			rc = b->role == ROLE_SERVER ? server_recv(b, out) :
-			    client_recv(b, out);
+			rc = sock_recv(b, out);
 			if (rc != 0)
 				return rc;
 		}

@@ -219,6 +219,13 @@ sched_capacity(const struct sched *s, const struct sched_host_state *h,
 	*disk = d > 0 ? (uint64_t)d : 0;
 }
 
+/* Up, enabled and not forced down (the cache folds the last into up). */
+static int
+in_service(const struct sched_host_state *h)
+{
+	return h->up && !h->disabled;
+}
+
 /* Whether req fits with the given claims; *free_ram gets the RAM left. */
 static int
 fits(const struct sched *s, const struct sched_host_state *h,
@@ -322,7 +329,7 @@ sched_rank(struct sched *s, const struct sched_request *r,
 		if (r->force_host && *r->force_host &&
 		    strcmp(h->host, r->force_host) != 0)
 			continue;
-		if (!h->up || h->disabled)
+		if (!in_service(h))
 			continue;
 		if (!fits(s, h, h->vcpus_used, h->memory_mb_used,
 		    h->disk_gb_used, r, &x.free_ram))
@@ -342,38 +349,26 @@ sched_rank(struct sched *s, const struct sched_request *r,
 /* ---------------------------------------------------------------- claim */
 
 /*
- * None of the ranked candidates fits any more (the cache was behind by
- * that many claims): weigh every host that passes the filters with the
- * transaction's claims. Called with the lock held; host_out is "" when
- * none fits.
+ * Weighs h with the transaction's claims: h becomes *best when req fits
+ * there and h beats *best (*best_free: its RAM left). -1 on a store error.
  */
 static int
-claim_any(struct sched *s, struct store_txn *txn,
-    const struct sched_request *r, char host_out[SCHED_NAME_MAX + 1])
+weigh_claimed(const struct sched *s, struct store_txn *txn,
+    const struct sched_host_state *h, const struct sched_request *r,
+    const struct sched_host_state **best, int64_t *best_free)
 {
-	const struct sched_host_state *best = NULL;
-	int64_t best_free = 0;
+	struct rec_host_usage u;
+	int64_t fr;
 
-	host_out[0] = '\0';
-	for (size_t i = 0; i < s->nhosts; i++) {
-		const struct sched_host_state *h = &s->hosts[i];
-		struct rec_host_usage u;
-		int64_t fr;
-
-		if (!h->up || h->disabled)
-			continue;
-		if (cdb_host_usage_get(txn, h->host, &u) == -1)
-			return -1;
-		if (!fits(s, h, u.vcpus, u.memory_mb, u.disk_gb, r, &fr))
-			continue;
-		if (best == NULL || (s->weigher == SCHED_SPREAD ?
-		    fr > best_free : fr < best_free)) {
-			best = h;
-			best_free = fr;
-		}
+	if (cdb_host_usage_get(txn, h->host, &u) == -1)
+		return -1;
+	if (!fits(s, h, u.vcpus, u.memory_mb, u.disk_gb, r, &fr))
+		return 0;
+	if (*best == NULL || (s->weigher == SCHED_SPREAD ?
+	    fr > *best_free : fr < *best_free)) {
+		*best = h;
+		*best_free = fr;
 	}
-	if (best != NULL)
-		snprintf(host_out, SCHED_NAME_MAX + 1, "%s", best->host);
 	return 0;
 }
 
@@ -382,43 +377,36 @@ sched_claim(struct sched *s, struct store_txn *txn,
     const struct sched_request *r, const struct sched_hosts *cands,
     char host_out[SCHED_NAME_MAX + 1])
 {
+	const struct sched_host_state *best = NULL;
 	int64_t best_free = 0;
-	ssize_t best = -1;
+	int rc = 0;
 
 	pthread_mutex_lock(&s->lock);
-	for (size_t i = 0; i < cands->n; i++) {
+	for (size_t i = 0; rc == 0 && i < cands->n; i++) {
 		const struct sched_host_state *h = find_locked(s,
 		    cands->host[i]);
-		struct rec_host_usage u;
-		int64_t fr;
 
 		if (h == NULL)
 			continue;	/* deleted since ranking */
-		if (cdb_host_usage_get(txn, h->host, &u) == -1) {
-			pthread_mutex_unlock(&s->lock);
-			return -1;
-		}
-		if (!fits(s, h, u.vcpus, u.memory_mb, u.disk_gb, r, &fr))
-			continue;
-		if (best == -1 || (s->weigher == SCHED_SPREAD ?
-		    fr > best_free : fr < best_free)) {
-			best = (ssize_t)i;
-			best_free = fr;
-		}
+		rc = weigh_claimed(s, txn, h, r, &best, &best_free);
 		/* Past the first few, the first fit is good enough: the
 		 * ranking was right a moment ago. */
-		if (i + 1 >= RECHECK_TOP && best != -1)
+		if (i + 1 >= RECHECK_TOP && best != NULL)
 			break;
 	}
-	if (best != -1)
-		snprintf(host_out, SCHED_NAME_MAX + 1, "%s",
-		    cands->host[best]);
-	else if (cands->more && claim_any(s, txn, r, host_out) == -1) {
-		pthread_mutex_unlock(&s->lock);
-		return -1;
-	}
+	/* None of the ranked hosts fits any more (the cache was behind by
+	 * that many claims): weigh every host in service. */
+	if (best == NULL && cands->more)
+		for (size_t i = 0; rc == 0 && i < s->nhosts; i++)
+			if (in_service(&s->hosts[i]))
+				rc = weigh_claimed(s, txn, &s->hosts[i], r,
+				    &best, &best_free);
+	if (best != NULL)
+		snprintf(host_out, SCHED_NAME_MAX + 1, "%s", best->host);
 	pthread_mutex_unlock(&s->lock);
-	if (best == -1 && (!cands->more || host_out[0] == '\0')) {
+	if (rc == -1)
+		return -1;
+	if (best == NULL) {
 		err_set(TS_ENOT_FOUND, "No valid host was found. There are not "
 		    "enough hosts available.");
 		return -1;
