@@ -102,5 +102,6 @@ if [ $TEMPEST_RC -ne 0 ]; then
 fi
 npass=$(tempest_count ok)
 nskip=$(tempest_count SKIPPED)
+tempest_skips
 ok "tempest compute classes: $npass passed, $nskip skipped, 0 failed"
 echo "$NPASS passed, 0 failed"
