@@ -4,9 +4,9 @@
  *   fleetsim sched HOSTS CREATES THREADS [DIR]
  *	The scheduler in-process on a real LMDB store (DIR, default a
  *	temporary directory under /var/tmp): HOSTS registered hosts, then
- *	CREATES placements, each a sched_rank() over the cache plus a durable
- *	store_write() with sched_claim(), from THREADS threads. Prints
- *	decisions/s and their p50/p99/max (sched_rank(): filter + weigh
+ *	CREATES placements, each a scheduler_rank() over the cache plus a durable
+ *	store_write() with scheduler_claim(), from THREADS threads. Prints
+ *	decisions/s and their p50/p99/max (scheduler_rank(): filter + weigh
  *	alone, one thread, 2 s), then durable placements/s with the p50/p99
  *	of one placement (decision + group-committed claim).
  *
@@ -39,12 +39,12 @@
 
 #include "bus.h"
 #include "codec.h"
-#include "compute_db.h"
-#include "db.h"
+#include "compute/compute_db.h"
+#include "core/db.h"
 #include "err.h"
 #include "log.h"
 #include "msg_gen.h"
-#include "scheduler.h"
+#include "compute/scheduler.h"
 #include "store.h"
 
 static double
@@ -138,9 +138,9 @@ add_hosts(struct store_txn *txn, void *arg)
 
 struct claim {
 	struct sched		*s;
-	struct sched_request	*r;
-	struct sched_hosts	*c;
-	char			 host[SCHED_NAME_MAX + 1];
+	struct scheduler_request	*r;
+	struct scheduler_hosts	*c;
+	char			 host[SCHEDULER_NAME_MAX + 1];
 };
 
 static int
@@ -148,7 +148,7 @@ claim_fn(struct store_txn *txn, void *arg)
 {
 	struct claim *c = arg;
 
-	return sched_claim(c->s, txn, c->r, c->c, c->host);
+	return scheduler_claim(c->s, txn, c->r, c->c, c->host);
 }
 
 static pthread_mutex_t sb_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -157,16 +157,16 @@ static void *
 placer(void *arg)
 {
 	struct sbench *b = arg;
-	struct sched_request r = { .vcpus = 1, .memory_mb = 512, .disk_gb = 1 };
+	struct scheduler_request r = { .vcpus = 1, .memory_mb = 512, .disk_gb = 1 };
 	int placed = 0, failed = 0;
 	double *lat = calloc((size_t)b->creates + 1, sizeof(*lat));
 
 	for (int i = 0; lat && i < b->creates; i++) {
-		struct sched_hosts c;
+		struct scheduler_hosts c;
 		struct claim cl = { b->s, &r, &c, "" };
 		double t0 = now_s();
 
-		if (sched_rank(b->s, &r, &c) == -1) {
+		if (scheduler_rank(b->s, &r, &c) == -1) {
 			failed++;
 			continue;
 		}
@@ -175,7 +175,7 @@ placer(void *arg)
 		else
 			failed++;
 		lat[i] = now_s() - t0;
-		sched_hosts_free(&c);
+		scheduler_hosts_free(&c);
 	}
 	pthread_mutex_lock(&sb_lock);
 	b->placed += placed;
@@ -191,9 +191,9 @@ static int
 bench_sched(int hosts, int creates, int threads, const char *dir)
 {
 	struct store_opts so = { 0 };
-	struct sched_opts o = { 0 };
+	struct scheduler_opts o = { 0 };
 	struct sbench b = { 0 };
-	struct sched_request r = { .vcpus = 1, .memory_mb = 512, .disk_gb = 1 };
+	struct scheduler_request r = { .vcpus = 1, .memory_mb = 512, .disk_gb = 1 };
 	char tmpl[] = "/var/tmp/fleetsim.XXXXXX", cmd[300];
 	pthread_t *t;
 	double t0, t1, *rl;
@@ -213,7 +213,7 @@ bench_sched(int hosts, int creates, int threads, const char *dir)
 		die("hosts");
 	o.default_az = "nova";
 	o.service_down_ms = 86400 * 1000;
-	if ((b.s = sched_new(b.st, &o)) == NULL)
+	if ((b.s = scheduler_new(b.st, &o)) == NULL)
 		die("sched");
 
 	/* Decisions alone: filters and weighers over the cache, each timed
@@ -222,15 +222,15 @@ bench_sched(int hosts, int creates, int threads, const char *dir)
 		return 1;
 	t0 = now_s();
 	for (; (t1 = now_s()) - t0 < 2.0 && nrl < caprl; ranks++) {
-		struct sched_hosts c;
+		struct scheduler_hosts c;
 
-		if (sched_rank(b.s, &r, &c) == -1)
+		if (scheduler_rank(b.s, &r, &c) == -1)
 			die("rank");
-		sched_hosts_free(&c);
+		scheduler_hosts_free(&c);
 		rl[nrl++] = now_s() - t1;
 	}
 	qsort(rl, nrl, sizeof(*rl), cmp_double);
-	printf("hosts %d: %.0f scheduling decisions/s (sched_rank, 1 thread); "
+	printf("hosts %d: %.0f scheduling decisions/s (scheduler_rank, 1 thread); "
 	    "p50 %.1f us, p99 %.1f us, max %.1f us\n", hosts,
 	    ranks / (t1 - t0), pct(rl, nrl, 50) * 1e6, pct(rl, nrl, 99) * 1e6,
 	    rl[nrl - 1] * 1e6);
@@ -254,7 +254,7 @@ bench_sched(int hosts, int creates, int threads, const char *dir)
 	    pct(b.lat, b.nlat, 99) * 1e3);
 	free(t);
 	free(b.lat);
-	sched_free(&b.s);
+	scheduler_free(&b.s);
 	store_free(&b.st);
 	if (dir == tmpl) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);

@@ -1,9 +1,9 @@
 # fleetsim: scheduler placements/s in-process, and N simulated agents (own
 # ZeroMQ socket, identity and CURVE key each) for bench/fleetsim.sh.
 add_executable(fleetsim fleetsim.c
-  ${CMAKE_SOURCE_DIR}/controller/scheduler.c
-  ${CMAKE_SOURCE_DIR}/controller/compute_db.c
-  ${CMAKE_SOURCE_DIR}/controller/db.c)
+  ${CMAKE_SOURCE_DIR}/controller/compute/scheduler.c
+  ${CMAKE_SOURCE_DIR}/controller/compute/compute_db.c
+  ${CMAKE_SOURCE_DIR}/controller/core/db.c)
 add_dependencies(fleetsim ts_generated)
 target_include_directories(fleetsim PRIVATE ${CMAKE_SOURCE_DIR}/controller)
 target_link_libraries(fleetsim PRIVATE tinystack-common)

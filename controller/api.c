@@ -5,13 +5,13 @@
 #include <strings.h>
 
 #include "api.h"
-#include "compute_api.h"
+#include "compute/compute.h"
 #include "config.h"
 #include "err.h"
-#include "identity.h"
-#include "image.h"
+#include "identity/identity.h"
+#include "image/image.h"
 #include "log.h"
-#include "policy.h"
+#include "auth/policy.h"
 
 /* Every service's built-in rules; services add their table here. */
 static const struct policy_default *const policy_tables[] = {

@@ -34,14 +34,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "http.h"
-#include "policy.h"
-#include "token.h"
+#include "http/http.h"
+#include "auth/policy.h"
+#include "auth/token.h"
 
 struct config;
 struct store;
 struct identity;
-struct compute_svc;
+struct compute;
 struct image_service;
 
 /* Longest host name kept for catalog URLs. */
@@ -52,7 +52,7 @@ struct api {
 	struct store		*store;		/* borrowed */
 	struct policy		*policy;	/* owned; every service's rules */
 	struct identity		*identity;	/* owned */
-	struct compute_svc	*compute;	/* borrowed: the Compute API's
+	struct compute	*compute;	/* borrowed: the Compute API's
 						   state (compute_api.h), set
 						   by main before api_start */
 	struct image_service	*image;		/* owned: the Image API

@@ -21,13 +21,13 @@
 #include <zmq.h>
 
 #include "api.h"
-#include "compute_api.h"
+#include "compute/compute.h"
 #include "bus.h"
 #include "config.h"
 #include "daemon.h"
-#include "db.h"
+#include "core/db.h"
 #include "err.h"
-#include "fleet.h"
+#include "core/fleet.h"
 #include "log.h"
 #include "opts.h"
 #include "store.h"
@@ -47,7 +47,7 @@ struct ctl {
 	struct bus	*bus;
 	struct fleet	*fleet;
 	struct api	*api;
-	struct compute_svc *compute;	/* Compute API state, reconciler */
+	struct compute *compute;	/* Compute API state, reconciler */
 	int		 sigfd;
 	int		 tickfd;
 	char		 host[256];
@@ -177,20 +177,20 @@ main(int argc, char **argv)
 	fo.require_enrolled = config_get_bool(c.cfg, "bus", "curve");
 	if ((c.fleet = fleet_new(c.store, c.bus, &fo)) == NULL)
 		goto fail;
-	if ((c.compute = compute_svc_new(c.cfg, c.store, c.bus, c.host)) ==
+	if ((c.compute = compute_new(c.cfg, c.store, c.bus, c.host)) ==
 	    NULL)
 		goto fail;
 	{
 		struct fleet_hooks fh;
 
-		compute_svc_fleet_hooks(c.compute, &fh);
+		compute_fleet_hooks(c.compute, &fh);
 		fleet_set_hooks(c.fleet, &fh);
 	}
 	if ((c.api = api_new(c.cfg, c.store, c.host)) == NULL)
 		goto fail;
 	c.api->compute = c.compute;
-	compute_svc_set_identity(c.compute, c.api->identity);
-	if (compute_svc_start(c.compute) == -1 || api_start(c.api) == -1)
+	compute_set_identity(c.compute, c.api->identity);
+	if (compute_start(c.compute) == -1 || api_start(c.api) == -1)
 		goto fail;
 	if (tick_setup(&c) == -1 ||
 	    bus_add_fd(c.bus, c.sigfd, ZMQ_POLLIN, on_signal, &c) == -1 ||
@@ -231,7 +231,7 @@ fail:
 out:
 	api_stop(c.api);
 	api_free(&c.api);
-	compute_svc_free(&c.compute);	/* before the bus it posts to */
+	compute_free(&c.compute);	/* before the bus it posts to */
 	fleet_free(&c.fleet);
 	bus_free(&c.bus);
 	store_free(&c.store);

@@ -1,10 +1,10 @@
 /*
  * fuzz_image_json: the Image API's request decoders (controller/image_json.c
  * and image_list.c) on hostile input. The first byte picks the decoder:
- *   0  create body (image_from_create), then render the result
+ *   0  create body (image_json_from_create), then render the result
  *   1  JSON-patch, v2.0 media type, as a member
  *   2  JSON-patch, v2.1 media type, as an admin
- *   3  a list query string "k=v&k=v" (image_query_parse), then the filter
+ *   3  a list query string "k=v&k=v" (image_list_query_parse), then the filter
  *      and sort functions on two fixed images
  * Invariants checked: no crash or sanitizer report, a failed patch leaves
  * the image exactly as it was, a successful one renders.
@@ -16,7 +16,7 @@
 
 #include "codec.h"
 #include "err.h"
-#include "image.h"
+#include "image/image.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -28,7 +28,7 @@ base_image(struct rec_image *img, const char *id, uint64_t size)
 	    "os_distro", "cirros", "tags", "a", "b");
 
 	memset(img, 0, sizeof(*img));
-	if (j == NULL || image_from_create(j, img) == -1)
+	if (j == NULL || image_json_from_create(j, img) == -1)
 		abort();
 	json_decref(j);
 	snprintf(img->id, sizeof(img->id), "%s", id);
@@ -56,14 +56,14 @@ fuzz_json(int mode, const uint8_t *data, size_t size)
 		return;
 	if (mode == 0) {
 		memset(&img, 0, sizeof(img));
-		if (image_from_create(j, &img) == 0) {
+		if (image_json_from_create(j, &img) == 0) {
 			snprintf(img.id, sizeof(img.id),
 			    "00000000-0000-4000-8000-000000000001");
 			img.status = strdup("queued");
 			if (img.visibility == NULL)
 				img.visibility = strdup("private");
 			if (img.status != NULL && img.visibility != NULL &&
-			    (out = image_to_json(&img)) != NULL)
+			    (out = image_json_to_json(&img)) != NULL)
 				json_decref(out);
 			codec_clear(&schema_rec_image, &img);
 		}
@@ -71,15 +71,15 @@ fuzz_json(int mode, const uint8_t *data, size_t size)
 		return;
 	}
 	base_image(&img, "00000000-0000-4000-8000-000000000001", 5);
-	before = image_to_json(&img);
-	if (image_patch_apply(&img, j, mode == 1 ? IMAGE_PATCH_V20 :
+	before = image_json_to_json(&img);
+	if (image_json_patch_apply(&img, j, mode == 1 ? IMAGE_PATCH_V20 :
 	    IMAGE_PATCH_V21, mode == 2) == -1) {
-		after = image_to_json(&img);
+		after = image_json_to_json(&img);
 		if (before == NULL || after == NULL || !json_equal(before,
 		    after))
 			abort();	/* a failed patch changed the image */
 		json_decref(after);
-	} else if ((out = image_to_json(&img)) == NULL) {
+	} else if ((out = image_json_to_json(&img)) == NULL) {
 		abort();
 	} else {
 		json_decref(out);
@@ -114,17 +114,17 @@ fuzz_query(const uint8_t *data, size_t size)
 		kv[n].value = eq != NULL ? eq : "";
 		n++;
 	}
-	if (image_query_parse(&q, kv, n) == 0) {
+	if (image_list_query_parse(&q, kv, n) == 0) {
 		base_image(&a, "00000000-0000-4000-8000-000000000001", 5);
 		base_image(&b, "00000000-0000-4000-8000-000000000002", 7);
-		(void)image_query_match(&q, &a);
-		(void)image_query_match(&q, &b);
-		ab = image_query_cmp(&q, &a, &b);
-		ba = image_query_cmp(&q, &b, &a);
+		(void)image_list_query_match(&q, &a);
+		(void)image_list_query_match(&q, &b);
+		ab = image_list_query_cmp(&q, &a, &b);
+		ba = image_list_query_cmp(&q, &b, &a);
 		/* A total order: antisymmetric, and only equal to itself
 		 * (the id breaks every tie). */
 		if (ab == 0 || (ab > 0) == (ba > 0) ||
-		    image_query_cmp(&q, &a, &a) != 0)
+		    image_list_query_cmp(&q, &a, &a) != 0)
 			abort();
 		codec_clear(&schema_rec_image, &a);
 		codec_clear(&schema_rec_image, &b);

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "err.h"
-#include "policy.h"
+#include "auth/policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

@@ -21,8 +21,8 @@
 
 #include <sodium.h>
 
-#include "keyrepo.h"
-#include "token.h"
+#include "auth/keyrepo.h"
+#include "auth/token.h"
 
 int LLVMFuzzerInitialize(int *, char ***);
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);

@@ -2,12 +2,12 @@
 # bytes, and the policy loader (JSON + check-string parser) on arbitrary
 # bytes. Seeds: tests/fuzz/seeds/fuzz_token/, tests/fuzz/seeds/fuzz_policy/.
 ts_fuzz_target(fuzz_token
-  SOURCES ${CMAKE_SOURCE_DIR}/controller/token.c
-          ${CMAKE_SOURCE_DIR}/controller/keyrepo.c
+  SOURCES ${CMAKE_SOURCE_DIR}/controller/auth/token.c
+          ${CMAKE_SOURCE_DIR}/controller/auth/keyrepo.c
   LIBS PkgConfig::SODIUM)
 target_include_directories(fuzz_token PRIVATE ${CMAKE_SOURCE_DIR}/controller)
 
 ts_fuzz_target(fuzz_policy
-  SOURCES ${CMAKE_SOURCE_DIR}/controller/policy.c
+  SOURCES ${CMAKE_SOURCE_DIR}/controller/auth/policy.c
   LIBS PkgConfig::JANSSON)
 target_include_directories(fuzz_policy PRIVATE ${CMAKE_SOURCE_DIR}/controller)

@@ -14,15 +14,15 @@ if(TARGET compute_agent_test)
   target_include_directories(compute_agent_test PRIVATE ${TS_A})
 endif()
 ts_unit_test(recon_test
-  SOURCES ${TS_CTL}/recon.c ${TS_CTL}/scheduler.c ${TS_CTL}/compute_db.c
-  ${TS_CTL}/db.c ${C}/store.c ${C}/codec.c ${C}/bus.c ${C}/config.c
+  SOURCES ${TS_CTL}/compute/recon.c ${TS_CTL}/compute/scheduler.c ${TS_CTL}/compute/compute_db.c
+  ${TS_CTL}/core/db.c ${C}/store.c ${C}/codec.c ${C}/bus.c ${C}/config.c
   ${TS_GEN_SOURCES}
   LIBS PkgConfig::LMDB PkgConfig::MSGPACK PkgConfig::ZMQ PkgConfig::UUID)
 if(TARGET recon_test)
   target_include_directories(recon_test PRIVATE ${TS_CTL})
   set_tests_properties(unit.recon_test PROPERTIES TIMEOUT 120)
 endif()
-ts_unit_test(compute_sshkey_test SOURCES ${TS_CTL}/compute_sshkey.c
+ts_unit_test(compute_sshkey_test SOURCES ${TS_CTL}/compute/sshkey.c
   LIBS PkgConfig::SODIUM)
 if(TARGET compute_sshkey_test)
   target_include_directories(compute_sshkey_test PRIVATE ${TS_CTL})

@@ -3,7 +3,7 @@
 # instances_by_created for instances stored before it.
 set(TS_CTL ${CMAKE_SOURCE_DIR}/controller)
 ts_unit_test(compute_db_test
-  SOURCES ${TS_CTL}/compute_db.c ${TS_CTL}/db.c ${C}/store.c ${C}/codec.c
+  SOURCES ${TS_CTL}/compute/compute_db.c ${TS_CTL}/core/db.c ${C}/store.c ${C}/codec.c
   ${C}/config.c ${TS_GEN_SOURCES}
   LIBS PkgConfig::LMDB PkgConfig::MSGPACK PkgConfig::UUID)
 if(TARGET compute_db_test)

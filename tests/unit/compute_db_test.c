@@ -1,9 +1,9 @@
 /*
  * compute_db_test: the servers list order of controller/compute_db.c over
- * a real LMDB store: cdb_instance_each_newest() walks one project or all
+ * a real LMDB store: compute_db_instance_each_newest() walks one project or all
  * of them newest first (created_at desc, uuid desc), resumes after a
  * marker, reads only what the callback takes, and instances_by_created
- * follows every cdb_instance_put()/cdb_instance_del(). The schema-5 step
+ * follows every compute_db_instance_put()/compute_db_instance_del(). The schema-5 step
  * of `db sync` (controller/db.c) builds the index for instances stored
  * before it existed.
  */
@@ -18,8 +18,8 @@
 #include <cmocka.h>
 
 #include "codec.h"
-#include "compute_db.h"
-#include "db.h"
+#include "compute/compute_db.h"
+#include "core/db.h"
 #include "err.h"
 #include "log.h"
 #include "msg_gen.h"
@@ -62,7 +62,7 @@ put_fn(struct store_txn *txn, void *arg)
 	struct rec_instance i;
 
 	fill(&i, arg);
-	return cdb_instance_put(txn, &i, NULL);
+	return compute_db_instance_put(txn, &i, NULL);
 }
 
 static void
@@ -79,9 +79,9 @@ del_fn(struct store_txn *txn, void *arg)
 	struct rec_instance i;
 	int rc;
 
-	if (cdb_instance_get(txn, arg, &i) == -1)
+	if (compute_db_instance_get(txn, arg, &i) == -1)
 		return -1;
-	rc = cdb_instance_del(txn, &i);
+	rc = compute_db_instance_del(txn, &i);
 	codec_clear(&schema_rec_instance, &i);
 	return rc;
 }
@@ -93,15 +93,15 @@ touch_fn(struct store_txn *txn, void *arg)
 	struct rec_instance i, old;
 	int rc;
 
-	if (cdb_instance_get(txn, arg, &old) == -1)
+	if (compute_db_instance_get(txn, arg, &old) == -1)
 		return -1;
-	if (cdb_instance_get(txn, arg, &i) == -1) {
+	if (compute_db_instance_get(txn, arg, &i) == -1) {
 		codec_clear(&schema_rec_instance, &old);
 		return -1;
 	}
 	i.power_state = 4;
 	i.updated_at = i.created_at + 5;
-	rc = cdb_instance_put(txn, &i, &old);
+	rc = compute_db_instance_put(txn, &i, &old);
 	codec_clear(&schema_rec_instance, &i);
 	codec_clear(&schema_rec_instance, &old);
 	return rc;
@@ -136,8 +136,8 @@ walk(const char *project, const char *marker, size_t stop_at)
 	w.stop_at = stop_at;
 	assert_int_equal(store_read_begin(st, &txn), 0);
 	if (marker)
-		assert_int_equal(cdb_instance_get(txn, marker, &m), 0);
-	assert_int_equal(cdb_instance_each_newest(txn, project,
+		assert_int_equal(compute_db_instance_get(txn, marker, &m), 0);
+	assert_int_equal(compute_db_instance_each_newest(txn, project,
 	    marker ? &m : NULL, walk_cb, &w), 0);
 	if (marker)
 		codec_clear(&schema_rec_instance, &m);
@@ -223,7 +223,7 @@ test_maintained_on_put_and_del(void **state)
 /* A database of schema 4 has instances but no instances_by_created: the
  * version-5 step of db sync indexes them. */
 struct keyset {
-	char	k[32][CDB_CREATED_KEY_MAX];
+	char	k[32][COMPUTE_DB_CREATED_KEY_MAX];
 	size_t	kl[32], n;
 };
 
@@ -246,7 +246,7 @@ collect_fn(const void *k, size_t kl, const void *v, size_t vl, void *arg)
 {
 	struct keyset *ks = arg;
 
-	assert_true(ks->n < 32 && kl <= CDB_CREATED_KEY_MAX);
+	assert_true(ks->n < 32 && kl <= COMPUTE_DB_CREATED_KEY_MAX);
 	memcpy(ks->k[ks->n], k, kl);
 	ks->kl[ks->n++] = kl;
 	return 0;
@@ -284,29 +284,29 @@ test_migration_builds_index(void **state)
 static void
 test_key_format(void **state)
 {
-	char k1[CDB_CREATED_KEY_MAX], k2[CDB_CREATED_KEY_MAX];
-	char scope[CDB_CREATED_SCOPE_MAX + 2];
+	char k1[COMPUTE_DB_CREATED_KEY_MAX], k2[COMPUTE_DB_CREATED_KEY_MAX];
+	char scope[COMPUTE_DB_CREATED_SCOPE_MAX + 2];
 	size_t l1, l2;
 
 	/* Newer sorts first; on a tie, the greater uuid first. */
-	l1 = cdb_created_key(k1, "p", 2000, U("a"));
-	l2 = cdb_created_key(k2, "p", 1000, U("a"));
+	l1 = compute_db_created_key(k1, "p", 2000, U("a"));
+	l2 = compute_db_created_key(k2, "p", 1000, U("a"));
 	assert_int_equal(l1, 2 + 16 + CODEC_UUID_LEN);
 	assert_int_equal(l1, l2);
 	assert_true(memcmp(k1, k2, l1) < 0);
-	l2 = cdb_created_key(k2, "p", 2000, U("b"));
+	l2 = compute_db_created_key(k2, "p", 2000, U("b"));
 	assert_true(memcmp(k2, k1, l1) < 0);
 	/* A negative time sorts as 0, not as the newest. */
-	l2 = cdb_created_key(k2, "p", -5, U("a"));
+	l2 = compute_db_created_key(k2, "p", -5, U("a"));
 	assert_true(memcmp(k1, k2, l1) < 0);
 	/* The all-projects family starts with the NUL. */
-	l1 = cdb_created_key(k1, "", 1, U("a"));
+	l1 = compute_db_created_key(k1, "", 1, U("a"));
 	assert_int_equal(l1, 1 + 16 + CODEC_UUID_LEN);
 	assert_int_equal(k1[0], '\0');
 	/* A scope longer than a project id is refused. */
 	memset(scope, 'x', sizeof(scope) - 1);
 	scope[sizeof(scope) - 1] = '\0';
-	assert_int_equal(cdb_created_key(k1, scope, 1, U("a")), 0);
+	assert_int_equal(compute_db_created_key(k1, scope, 1, U("a")), 0);
 }
 
 static int

@@ -18,7 +18,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "compute_sshkey.h"
+#include "compute/sshkey.h"
 #include "err.h"
 #include "log.h"
 

@@ -2,7 +2,7 @@
 # in-process bus pair (operator edits and deletions win over heartbeats).
 set(TS_CTL ${CMAKE_SOURCE_DIR}/controller)
 ts_unit_test(fleet_test
-  SOURCES ${TS_CTL}/fleet.c ${TS_CTL}/db.c ${C}/store.c ${C}/codec.c
+  SOURCES ${TS_CTL}/core/fleet.c ${TS_CTL}/core/db.c ${C}/store.c ${C}/codec.c
   ${C}/bus.c ${C}/config.c ${TS_GEN_SOURCES}
   LIBS PkgConfig::LMDB PkgConfig::MSGPACK PkgConfig::ZMQ PkgConfig::UUID)
 if(TARGET fleet_test)

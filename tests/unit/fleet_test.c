@@ -24,9 +24,9 @@
 
 #include "bus.h"
 #include "codec.h"
-#include "db.h"
+#include "core/db.h"
 #include "err.h"
-#include "fleet.h"
+#include "core/fleet.h"
 #include "log.h"
 #include "msg_gen.h"
 #include "store.h"

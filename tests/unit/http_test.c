@@ -36,9 +36,9 @@
 #include <gnutls/x509.h>
 #include <jansson.h>
 
-#include "apierr.h"
+#include "http/apierr.h"
 #include "err.h"
-#include "http.h"
+#include "http/http.h"
 #include "log.h"
 
 #define MAX_BODY	(64 * 1024)

@@ -3,11 +3,11 @@
 # and identity_catalog (catalog rendering), against a real LMDB
 # environment with the controller's tables.
 ts_unit_test(identity_test
-  SOURCES ${CMAKE_SOURCE_DIR}/controller/idstore.c
-          ${CMAKE_SOURCE_DIR}/controller/identity_catalog.c
-          ${CMAKE_SOURCE_DIR}/controller/db.c
-          ${CMAKE_SOURCE_DIR}/controller/token.c
-          ${CMAKE_SOURCE_DIR}/controller/keyrepo.c
+  SOURCES ${CMAKE_SOURCE_DIR}/controller/identity/idstore.c
+          ${CMAKE_SOURCE_DIR}/controller/identity/identity_catalog.c
+          ${CMAKE_SOURCE_DIR}/controller/core/db.c
+          ${CMAKE_SOURCE_DIR}/controller/auth/token.c
+          ${CMAKE_SOURCE_DIR}/controller/auth/keyrepo.c
           ${C}/store.c ${C}/codec.c ${C}/config.c ${TS_GEN_SOURCES}
   LIBS PkgConfig::LMDB PkgConfig::MSGPACK PkgConfig::SODIUM
        PkgConfig::JANSSON PkgConfig::UUID)

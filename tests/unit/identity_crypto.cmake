@@ -1,20 +1,20 @@
 # Identity building blocks: controller/keyrepo + token (sealed tokens, key
 # rotation, revocation), password (argon2id), policy (oslo.policy rules).
 ts_unit_test(token_test
-  SOURCES ${CMAKE_SOURCE_DIR}/controller/token.c
-          ${CMAKE_SOURCE_DIR}/controller/keyrepo.c
+  SOURCES ${CMAKE_SOURCE_DIR}/controller/auth/token.c
+          ${CMAKE_SOURCE_DIR}/controller/auth/keyrepo.c
   LIBS PkgConfig::SODIUM)
 target_include_directories(token_test PRIVATE ${CMAKE_SOURCE_DIR}/controller)
 
 ts_unit_test(password_test
-  SOURCES ${CMAKE_SOURCE_DIR}/controller/password.c
+  SOURCES ${CMAKE_SOURCE_DIR}/controller/identity/password.c
   LIBS PkgConfig::SODIUM)
 target_include_directories(password_test PRIVATE ${CMAKE_SOURCE_DIR}/controller)
 
 # policy_test reads tests/golden/policy/ (TS_SOURCE_DIR under ctest; the
 # compiled-in path when run by hand).
 ts_unit_test(policy_test
-  SOURCES ${CMAKE_SOURCE_DIR}/controller/policy.c
+  SOURCES ${CMAKE_SOURCE_DIR}/controller/auth/policy.c
   LIBS PkgConfig::JANSSON)
 target_include_directories(policy_test PRIVATE ${CMAKE_SOURCE_DIR}/controller)
 target_compile_definitions(policy_test PRIVATE

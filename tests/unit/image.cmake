@@ -3,13 +3,13 @@
 # marker pagination over a real LMDB store).
 set(CTL ${CMAKE_SOURCE_DIR}/controller)
 
-ts_unit_test(image_md5_test SOURCES ${CTL}/image_md5.c LIBS PkgConfig::SODIUM)
+ts_unit_test(image_md5_test SOURCES ${CTL}/image/image_hash.c LIBS PkgConfig::SODIUM)
 if(TARGET image_md5_test)
   target_include_directories(image_md5_test PRIVATE ${CTL})
 endif()
 
 ts_unit_test(image_store_test
-  SOURCES ${CTL}/image_store.c ${CTL}/image_md5.c ${C}/imgfmt.c ${C}/codec.c
+  SOURCES ${CTL}/image/image_store.c ${CTL}/image/image_hash.c ${C}/imgfmt.c ${C}/codec.c
           ${TS_GEN_SOURCES}
   LIBS PkgConfig::SODIUM PkgConfig::MSGPACK)
 if(TARGET image_store_test)
@@ -17,15 +17,15 @@ if(TARGET image_store_test)
 endif()
 
 ts_unit_test(image_json_test
-  SOURCES ${CTL}/image_json.c ${C}/codec.c ${TS_GEN_SOURCES}
+  SOURCES ${CTL}/image/image_json.c ${C}/codec.c ${TS_GEN_SOURCES}
   LIBS PkgConfig::JANSSON PkgConfig::MSGPACK PkgConfig::MHD)
 if(TARGET image_json_test)
   target_include_directories(image_json_test PRIVATE ${CTL})
 endif()
 
 ts_unit_test(image_list_test
-  SOURCES ${CTL}/image_list.c ${CTL}/image_db.c ${CTL}/image_json.c
-          ${CTL}/db.c ${C}/config.c ${C}/store.c ${C}/codec.c
+  SOURCES ${CTL}/image/image_list.c ${CTL}/image/image_db.c ${CTL}/image/image_json.c
+          ${CTL}/core/db.c ${C}/config.c ${C}/store.c ${C}/codec.c
           ${TS_GEN_SOURCES}
   LIBS PkgConfig::JANSSON PkgConfig::MSGPACK PkgConfig::LMDB PkgConfig::UUID
        PkgConfig::MHD m)

@@ -18,7 +18,7 @@
 
 #include "codec.h"
 #include "err.h"
-#include "image.h"
+#include "image/image.h"
 
 #define ID	"8a3c5d1e-2f4b-4c6d-9e8f-0a1b2c3d4e5f"
 #define KERNEL	"00000000-1111-2222-3333-444455556666"
@@ -34,7 +34,7 @@ js(const char *text)
 	return j;
 }
 
-/* image_from_create on text; returns its result, fills img. */
+/* image_json_from_create on text; returns its result, fills img. */
 static int
 create(const char *text, struct rec_image *img)
 {
@@ -42,7 +42,7 @@ create(const char *text, struct rec_image *img)
 	int rc;
 
 	memset(img, 0, sizeof(*img));
-	rc = image_from_create(j, img);
+	rc = image_json_from_create(j, img);
 	json_decref(j);
 	return rc;
 }
@@ -88,11 +88,11 @@ base_image(struct rec_image *img)
 }
 
 static int
-patch(struct rec_image *img, enum image_patch_media m, const char *text,
+patch(struct rec_image *img, enum image_json_patch_media m, const char *text,
     bool admin)
 {
 	json_t *j = js(text);
-	int rc = image_patch_apply(img, j, m, admin);
+	int rc = image_json_patch_apply(img, j, m, admin);
 
 	json_decref(j);
 	return rc;
@@ -219,7 +219,7 @@ test_render(void **state)
 	json_t *j;
 
 	base_image(&img);
-	j = image_to_json(&img);
+	j = image_json_to_json(&img);
 	assert_non_null(j);
 	assert_string_equal(json_string_value(json_object_get(j, "id")), ID);
 	assert_string_equal(json_string_value(json_object_get(j, "name")),
@@ -252,7 +252,7 @@ test_render(void **state)
 	img.has_virtual_size = true;
 	img.virtual_size = 4096;
 	img.checksum = strdup("0cc175b9c0f1b6a831c399e269772661");
-	j = image_to_json(&img);
+	j = image_json_to_json(&img);
 	assert_int_equal(json_integer_value(json_object_get(j, "size")), 1024);
 	assert_int_equal(json_integer_value(json_object_get(j,
 	    "virtual_size")), 4096);
@@ -265,19 +265,19 @@ test_render(void **state)
 static void
 test_patch_media(void **state)
 {
-	enum image_patch_media m;
+	enum image_json_patch_media m;
 
-	assert_int_equal(image_patch_media(
+	assert_int_equal(image_json_patch_media(
 	    "application/openstack-images-v2.1-json-patch", &m), 0);
 	assert_int_equal(m, IMAGE_PATCH_V21);
-	assert_int_equal(image_patch_media(
+	assert_int_equal(image_json_patch_media(
 	    "application/openstack-images-v2.0-json-patch; charset=UTF-8",
 	    &m), 0);
 	assert_int_equal(m, IMAGE_PATCH_V20);
-	assert_int_equal(image_patch_media("application/json", &m), -1);
+	assert_int_equal(image_json_patch_media("application/json", &m), -1);
 	assert_int_equal(err_code(), TS_EUNSUPPORTED_MEDIA);
-	assert_int_equal(image_patch_media(NULL, &m), -1);
-	assert_int_equal(image_patch_media(
+	assert_int_equal(image_json_patch_media(NULL, &m), -1);
+	assert_int_equal(image_json_patch_media(
 	    "application/openstack-images-v2.1-json-patchX", &m), -1);
 }
 
@@ -333,10 +333,10 @@ test_patch_v21(void **state)
 }
 
 static void
-expect_patch_error(struct rec_image *img, enum image_patch_media m,
+expect_patch_error(struct rec_image *img, enum image_json_patch_media m,
     const char *text, enum ts_errcode code)
 {
-	json_t *before = image_to_json(img), *after;
+	json_t *before = image_json_to_json(img), *after;
 
 	if (patch(img, m, text, false) != -1)
 		fail_msg("accepted: %s", text);
@@ -344,7 +344,7 @@ expect_patch_error(struct rec_image *img, enum image_patch_media m,
 		fail_msg("%s: got %s (%s)", text, err_code_name(err_code()),
 		    err_msg());
 	/* All or nothing. */
-	after = image_to_json(img);
+	after = image_json_to_json(img);
 	assert_true(json_equal(before, after));
 	json_decref(before);
 	json_decref(after);
@@ -354,7 +354,7 @@ static void
 test_patch_errors(void **state)
 {
 	struct rec_image img;
-	const enum image_patch_media v21 = IMAGE_PATCH_V21;
+	const enum image_json_patch_media v21 = IMAGE_PATCH_V21;
 
 	base_image(&img);
 	expect_patch_error(&img, v21, "{}", TS_EINVALID);
@@ -418,7 +418,7 @@ static void
 test_patch_v20(void **state)
 {
 	struct rec_image img;
-	const enum image_patch_media v20 = IMAGE_PATCH_V20;
+	const enum image_json_patch_media v20 = IMAGE_PATCH_V20;
 
 	base_image(&img);
 	assert_int_equal(patch(&img, v20, "[{\"replace\": \"/name\", "
@@ -450,9 +450,9 @@ test_copy(void **state)
 	base_image(&img);
 	img.has_size = true;
 	img.size = 77;
-	assert_int_equal(image_copy(&cp, &img), 0);
-	a = image_to_json(&img);
-	b = image_to_json(&cp);
+	assert_int_equal(image_json_copy(&cp, &img), 0);
+	a = image_json_to_json(&img);
+	b = image_json_to_json(&cp);
 	assert_true(json_equal(a, b));
 	assert_ptr_not_equal(cp.name, img.name);
 	json_decref(a);

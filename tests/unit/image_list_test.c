@@ -20,9 +20,9 @@
 #include <cmocka.h>
 
 #include "codec.h"
-#include "db.h"
+#include "core/db.h"
 #include "err.h"
-#include "image.h"
+#include "image/image.h"
 #include "store.h"
 
 struct fx {
@@ -137,7 +137,7 @@ put_member(struct store_txn *txn, unsigned n, const char *member,
 	m.member_id = (char *)member;
 	m.status = (char *)status;
 	m.created_at = m.updated_at = 1;
-	if (image_member_put(txn, &m, STORE_NOOVERWRITE) == -1)
+	if (image_db_member_put(txn, &m, STORE_NOOVERWRITE) == -1)
 		fail_msg("member: %s", err_msg());
 }
 
@@ -162,7 +162,7 @@ parse(struct image_query *q, const char *qs, char *buf, size_t buflen,
 		kv[*n].value = eq + 1;
 		(*n)++;
 	}
-	return image_query_parse(q, kv, *n);
+	return image_list_query_parse(q, kv, *n);
 }
 
 /* Run a listing and return the image numbers, space separated. */
@@ -199,7 +199,7 @@ list(struct fx *f, const char *qs, const char *project, bool admin,
 	if (last_id != NULL)
 		snprintf(last_id, CODEC_UUID_LEN + 1, "%s", page.n ?
 		    page.items[page.n - 1].id : "");
-	image_page_clear(&page);
+	image_list_page_clear(&page);
 	return 0;
 }
 
@@ -369,21 +369,21 @@ test_visible(void **state)
 	assert_int_equal(store_read_begin(f->st, &txn), 0);
 	mkid(id, 3);	/* private to p2 */
 	assert_int_equal(image_db_get(txn, id, &img), 0);
-	assert_int_equal(image_visible(txn, &p1, &img, NULL, NULL), 0);
-	assert_int_equal(image_visible(txn, &none, &img, NULL, NULL), 0);
-	assert_int_equal(image_visible(txn, &admin, &img, NULL, NULL), 1);
+	assert_int_equal(image_db_visible(txn, &p1, &img, NULL, NULL), 0);
+	assert_int_equal(image_db_visible(txn, &none, &img, NULL, NULL), 0);
+	assert_int_equal(image_db_visible(txn, &admin, &img, NULL, NULL), 1);
 	codec_clear(&schema_rec_image, &img);
 	mkid(id, 5);	/* shared with p1, pending: visible to show */
 	assert_int_equal(image_db_get(txn, id, &img), 0);
-	assert_int_equal(image_visible(txn, &p1, &img, &member, st), 1);
+	assert_int_equal(image_db_visible(txn, &p1, &img, &member, st), 1);
 	assert_true(member);
 	assert_string_equal(st, "pending");
-	assert_int_equal(image_visible(txn, &p3, &img, &member, NULL), 0);
+	assert_int_equal(image_db_visible(txn, &p3, &img, &member, NULL), 0);
 	assert_false(member);
 	codec_clear(&schema_rec_image, &img);
 	mkid(id, 6);	/* community */
 	assert_int_equal(image_db_get(txn, id, &img), 0);
-	assert_int_equal(image_visible(txn, &p3, &img, NULL, NULL), 1);
+	assert_int_equal(image_db_visible(txn, &p3, &img, NULL, NULL), 1);
 	codec_clear(&schema_rec_image, &img);
 	assert_int_equal(image_db_get(txn, "not-a-uuid", &img), -1);
 	assert_int_equal(err_code(), TS_ENOT_FOUND);
@@ -586,7 +586,7 @@ test_db_usage_and_delete(void **state)
 
 	/* Changing the owner moves the usage. */
 	assert_int_equal(image_db_get(txn, id, &img), 0);
-	assert_int_equal(image_copy(&moved, &img), 0);
+	assert_int_equal(image_json_copy(&moved, &img), 0);
 	free(moved.owner);
 	moved.owner = strdup("p2");
 	assert_int_equal(image_db_put(txn, &moved, &img), 0);
@@ -600,17 +600,17 @@ test_db_usage_and_delete(void **state)
 
 	/* Deleting an image removes its members. */
 	mkid(id, 10);
-	assert_int_equal(image_member_count(txn, id, &n), 0);
+	assert_int_equal(image_db_member_count(txn, id, &n), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(image_db_get(txn, id, &img), 0);
 	assert_int_equal(image_db_delete(txn, &img), 0);
 	codec_clear(&schema_rec_image, &img);
-	assert_int_equal(image_member_count(txn, id, &n), 0);
+	assert_int_equal(image_db_member_count(txn, id, &n), 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(image_db_get(txn, id, &img), -1);
 	assert_int_equal(image_db_each(txn, count_cb, &count), 0);
 	assert_int_equal(count, 9);
-	assert_int_equal(image_member_delete(txn, id, "p3"), -1);
+	assert_int_equal(image_db_member_delete(txn, id, "p3"), -1);
 	assert_int_equal(err_code(), TS_ENOT_FOUND);
 	assert_int_equal(store_txn_commit(&txn), 0);
 }

@@ -23,7 +23,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "image_md5.h"
+#include "image/image_hash.h"
 
 static void
 hex_of(const void *data, size_t len, char out[IMAGE_MD5_HEX_LEN + 1])
@@ -31,10 +31,10 @@ hex_of(const void *data, size_t len, char out[IMAGE_MD5_HEX_LEN + 1])
 	struct image_md5 m;
 	uint8_t d[IMAGE_MD5_LEN];
 
-	image_md5_init(&m);
-	image_md5_update(&m, data, len);
-	image_md5_final(&m, d);
-	image_hex(d, sizeof(d), out);
+	image_hash_md5_init(&m);
+	image_hash_md5_update(&m, data, len);
+	image_hash_md5_final(&m, d);
+	image_hash_hex(d, sizeof(d), out);
 }
 
 static void
@@ -121,13 +121,13 @@ test_streaming_splits(void **state)
 	hex_of(buf, len, out);
 	assert_string_equal(out, "1842c03d6faeb87aee097c047ead698b");
 	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-		image_md5_init(&m);
+		image_hash_md5_init(&m);
 		for (off = 0; off < len; off += n) {
 			n = steps[i] < len - off ? steps[i] : len - off;
-			image_md5_update(&m, buf + off, n);
+			image_hash_md5_update(&m, buf + off, n);
 		}
-		image_md5_final(&m, d);
-		image_hex(d, sizeof(d), out);
+		image_hash_md5_final(&m, d);
+		image_hash_hex(d, sizeof(d), out);
 		assert_string_equal(out, "1842c03d6faeb87aee097c047ead698b");
 	}
 	free(buf);
@@ -139,7 +139,7 @@ test_hex(void **state)
 	static const uint8_t d[] = { 0x00, 0x0f, 0xa5, 0xff };
 	char out[9];
 
-	image_hex(d, sizeof(d), out);
+	image_hash_hex(d, sizeof(d), out);
 	assert_string_equal(out, "000fa5ff");
 }
 
@@ -149,10 +149,10 @@ sha512_hex(const void *data, size_t len, char out[2 * IMAGE_SHA512_LEN + 1])
 	struct image_sha512 s;
 	uint8_t d[IMAGE_SHA512_LEN];
 
-	image_sha512_init(&s);
-	image_sha512_update(&s, data, len);
-	image_sha512_final(&s, d);
-	image_hex(d, sizeof(d), out);
+	image_hash_sha512_init(&s);
+	image_hash_sha512_update(&s, data, len);
+	image_hash_sha512_final(&s, d);
+	image_hash_hex(d, sizeof(d), out);
 }
 
 static void
@@ -206,21 +206,21 @@ test_sha512_vs_libsodium(void **state)
 	randombytes_buf(buf, len);
 	for (n = 0; n <= 1300; n++) {
 		crypto_hash_sha512(d, buf + n % 61, n);
-		image_hex(d, sizeof(d), want);
+		image_hash_hex(d, sizeof(d), want);
 		sha512_hex(buf + n % 61, n, out);	/* unaligned too */
 		if (strcmp(out, want) != 0)
 			fail_msg("length %zu: %s, libsodium %s", n, out, want);
 	}
 	crypto_hash_sha512(d, buf, len);
-	image_hex(d, sizeof(d), want);
+	image_hash_hex(d, sizeof(d), want);
 	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-		image_sha512_init(&s);
+		image_hash_sha512_init(&s);
 		for (off = 0; off < len; off += n) {
 			n = steps[i] < len - off ? steps[i] : len - off;
-			image_sha512_update(&s, buf + off, n);
+			image_hash_sha512_update(&s, buf + off, n);
 		}
-		image_sha512_final(&s, d);
-		image_hex(d, sizeof(d), out);
+		image_hash_sha512_final(&s, d);
+		image_hash_hex(d, sizeof(d), out);
 		assert_string_equal(out, want);
 	}
 	free(buf);

@@ -35,8 +35,8 @@
 #include <sodium.h>
 
 #include "err.h"
-#include "image_md5.h"
-#include "image_store.h"
+#include "image/image_hash.h"
+#include "image/image_store.h"
 
 #define ID1	"6f1d8b36-3c1e-4b47-9d1a-0c2b7e4f5a61"
 #define ID2	"0a9e3c55-8f2d-4e61-b7c4-5d3e2f1a0b92"
@@ -131,7 +131,7 @@ write_all(struct image_upload *up, const uint8_t *buf, size_t len)
 		n = steps[k++ % 6];
 		if (n > len - off)
 			n = len - off;
-		if (image_upload_write(up, buf + off, n) == -1)
+		if (image_store_upload_write(up, buf + off, n) == -1)
 			fail_msg("write at %zu: %s", off, err_msg());
 		off += n;
 	}
@@ -145,12 +145,12 @@ expect_digests(const struct image_upload_result *r, const uint8_t *buf,
 	uint8_t d[IMAGE_MD5_LEN], s[crypto_hash_sha512_BYTES];
 	struct image_md5 m;
 
-	image_md5_init(&m);
-	image_md5_update(&m, buf, len);
-	image_md5_final(&m, d);
-	image_hex(d, sizeof(d), md5);
+	image_hash_md5_init(&m);
+	image_hash_md5_update(&m, buf, len);
+	image_hash_md5_final(&m, d);
+	image_hash_hex(d, sizeof(d), md5);
 	crypto_hash_sha512(s, buf, len);
-	image_hex(s, sizeof(s), sha);
+	image_hash_hex(s, sizeof(s), sha);
 	assert_int_equal(r->size, len);
 	assert_string_equal(r->checksum, md5);
 	assert_string_equal(r->sha512, sha);
@@ -191,12 +191,12 @@ test_upload_commit(void **state)
 	    IMAGE_STORE_SIZE_UNKNOWN);
 	assert_non_null(up);
 	write_all(up, buf, len);
-	assert_int_equal(image_upload_size(up), len);
+	assert_int_equal(image_store_upload_size(up), len);
 	dir_names(f, names, sizeof(names));
 	assert_string_equal(names, "." ID1 ".part");
 	assert_false(image_store_exists(f->st, ID1));
 
-	assert_int_equal(image_upload_finish(up, &r), 0);
+	assert_int_equal(image_store_upload_finish(up, &r), 0);
 	expect_digests(r, buf, len);
 	assert_int_equal(r->inspect.format, IMGFMT_RAW);
 	assert_true(r->inspect.virtual_size_known);
@@ -206,8 +206,8 @@ test_upload_commit(void **state)
 	dir_names(f, names, sizeof(names));
 	assert_string_equal(names, "." ID1 ".part");
 
-	assert_int_equal(image_upload_commit(up), 0);
-	image_upload_free(&up);
+	assert_int_equal(image_store_upload_commit(up), 0);
+	image_store_upload_free(&up);
 	assert_null(up);
 	dir_names(f, names, sizeof(names));
 	assert_string_equal(names, ID1);
@@ -235,7 +235,7 @@ test_free_leaves_nothing(void **state)
 	up = image_store_upload_begin(f->st, ID1, "p1", 0, 20000);
 	assert_non_null(up);
 	write_all(up, buf, sizeof(buf));
-	image_upload_free(&up);
+	image_store_upload_free(&up);
 	dir_names(f, names, sizeof(names));
 	assert_string_equal(names, "");
 	assert_int_equal(image_store_inflight(f->st, "p1"), 0);
@@ -244,8 +244,8 @@ test_free_leaves_nothing(void **state)
 	up = image_store_upload_begin(f->st, ID1, "p1", 0, sizeof(buf));
 	assert_non_null(up);
 	write_all(up, buf, sizeof(buf));
-	assert_int_equal(image_upload_finish(up, &r), 0);
-	image_upload_free(&up);
+	assert_int_equal(image_store_upload_finish(up, &r), 0);
+	image_store_upload_free(&up);
 	dir_names(f, names, sizeof(names));
 	assert_string_equal(names, "");
 	assert_false(image_store_exists(f->st, ID1));
@@ -253,13 +253,13 @@ test_free_leaves_nothing(void **state)
 	/* Writes after finish and a second finish are refused. */
 	up = image_store_upload_begin(f->st, ID1, NULL, 0, 0);
 	assert_non_null(up);
-	assert_int_equal(image_upload_finish(up, &r), 0);
+	assert_int_equal(image_store_upload_finish(up, &r), 0);
 	assert_int_equal(r->size, 0);
 	assert_string_equal(r->checksum, "d41d8cd98f00b204e9800998ecf8427e");
-	assert_int_equal(image_upload_write(up, buf, 1), -1);
-	assert_int_equal(image_upload_finish(up, &r), -1);
-	image_upload_free(&up);
-	image_upload_free(&up);		/* NULL is fine */
+	assert_int_equal(image_store_upload_write(up, buf, 1), -1);
+	assert_int_equal(image_store_upload_finish(up, &r), -1);
+	image_store_upload_free(&up);
+	image_store_upload_free(&up);		/* NULL is fine */
 	dir_names(f, names, sizeof(names));
 	assert_string_equal(names, "");
 }
@@ -284,23 +284,23 @@ test_size_cap(void **state)
 	 * nothing declared (chunked): the byte over the cap fails. */
 	up = image_store_upload_begin(f->st, ID1, "p1", 0, 1000);
 	assert_non_null(up);
-	assert_int_equal(image_upload_write(up, buf, 600), 0);
-	assert_int_equal(image_upload_write(up, buf, 400), 0);
-	assert_int_equal(image_upload_write(up, buf, 1), -1);
+	assert_int_equal(image_store_upload_write(up, buf, 600), 0);
+	assert_int_equal(image_store_upload_write(up, buf, 400), 0);
+	assert_int_equal(image_store_upload_write(up, buf, 1), -1);
 	assert_int_equal(err_code(), TS_ETOO_LARGE);
 	/* Once failed, nothing more is accepted. */
-	assert_int_equal(image_upload_write(up, buf, 1), -1);
-	image_upload_free(&up);
+	assert_int_equal(image_store_upload_write(up, buf, 1), -1);
+	image_store_upload_free(&up);
 	dir_names(f, names, sizeof(names));
 	assert_string_equal(names, "");
 
 	up = image_store_upload_begin(f->st, ID1, NULL, 0,
 	    IMAGE_STORE_SIZE_UNKNOWN);
 	assert_non_null(up);
-	assert_int_equal(image_upload_write(up, buf, 600), 0);
-	assert_int_equal(image_upload_write(up, buf, 600), -1);
+	assert_int_equal(image_store_upload_write(up, buf, 600), 0);
+	assert_int_equal(image_store_upload_write(up, buf, 600), -1);
 	assert_int_equal(err_code(), TS_ETOO_LARGE);
-	image_upload_free(&up);
+	image_store_upload_free(&up);
 	dir_names(f, names, sizeof(names));
 	assert_string_equal(names, "");
 }
@@ -323,37 +323,37 @@ test_quota(void **state)
 	a = image_store_upload_begin(f->st, ID1, "p", 4000,
 	    IMAGE_STORE_SIZE_UNKNOWN);
 	assert_non_null(a);
-	assert_int_equal(image_upload_write(a, buf, 3000), 0);
+	assert_int_equal(image_store_upload_write(a, buf, 3000), 0);
 	assert_int_equal(image_store_inflight(f->st, "p"), 3000);
 	/* A second upload of the same project sees the first's bytes. */
 	assert_null(image_store_upload_begin(f->st, ID2, "p", 4000, 3001));
 	b = image_store_upload_begin(f->st, ID2, "p", 4000,
 	    IMAGE_STORE_SIZE_UNKNOWN);
 	assert_non_null(b);
-	assert_int_equal(image_upload_write(b, buf, 2000), 0);
+	assert_int_equal(image_store_upload_write(b, buf, 2000), 0);
 	assert_int_equal(image_store_inflight(f->st, "p"), 5000);
 	/* 4000 + 3000 + 3500 > 10000: the crossing write fails. */
-	assert_int_equal(image_upload_write(b, buf, 1500), -1);
+	assert_int_equal(image_store_upload_write(b, buf, 1500), -1);
 	assert_int_equal(err_code(), TS_ETOO_LARGE);
-	image_upload_free(&b);
+	image_store_upload_free(&b);
 	assert_int_equal(image_store_inflight(f->st, "p"), 3000);
 	/* Another project is not affected, nor is an unowned image. */
 	c = image_store_upload_begin(f->st, ID3, "q", 0,
 	    IMAGE_STORE_SIZE_UNKNOWN);
 	assert_non_null(c);
-	assert_int_equal(image_upload_write(c, buf, 9000), 0);
+	assert_int_equal(image_store_upload_write(c, buf, 9000), 0);
 	assert_int_equal(image_store_inflight(f->st, "q"), 9000);
-	image_upload_free(&c);
+	image_store_upload_free(&c);
 	c = image_store_upload_begin(f->st, ID3, NULL, 0,
 	    IMAGE_STORE_SIZE_UNKNOWN);
 	assert_non_null(c);
-	assert_int_equal(image_upload_write(c, buf, 9000), 0);
-	assert_int_equal(image_upload_write(c, buf, 9000), 0);
-	image_upload_free(&c);
+	assert_int_equal(image_store_upload_write(c, buf, 9000), 0);
+	assert_int_equal(image_store_upload_write(c, buf, 9000), 0);
+	image_store_upload_free(&c);
 	/* The first upload can still use what is left: 3000 more. */
-	assert_int_equal(image_upload_write(a, buf, 3000), 0);
-	assert_int_equal(image_upload_write(a, buf, 1), -1);
-	image_upload_free(&a);
+	assert_int_equal(image_store_upload_write(a, buf, 3000), 0);
+	assert_int_equal(image_store_upload_write(a, buf, 1), -1);
+	image_store_upload_free(&a);
 	assert_int_equal(image_store_inflight(f->st, "p"), 0);
 	assert_int_equal(image_store_inflight(f->st, "q"), 0);
 	dir_names(f, names, sizeof(names));
@@ -377,10 +377,10 @@ test_sparse(void **state)
 	up = image_store_upload_begin(f->st, ID2, NULL, 0, len);
 	assert_non_null(up);
 	write_all(up, buf, len);
-	assert_int_equal(image_upload_finish(up, &r), 0);
+	assert_int_equal(image_store_upload_finish(up, &r), 0);
 	expect_digests(r, buf, len);
-	assert_int_equal(image_upload_commit(up), 0);
-	image_upload_free(&up);
+	assert_int_equal(image_store_upload_commit(up), 0);
+	image_store_upload_free(&up);
 	expect_file(f, ID2, buf, len);
 	snprintf(path, sizeof(path), "%s/%s", f->dir, ID2);
 	assert_int_equal(stat(path, &sb), 0);
@@ -465,10 +465,10 @@ test_conflicts_and_bad_ids(void **state)
 	snprintf(path, sizeof(path), "%s/%s", f->dir, ID1);
 	assert_true((fd = open(path, O_CREAT | O_WRONLY, 0600)) >= 0);
 	close(fd);
-	assert_int_equal(image_upload_finish(a, &r), 0);
-	assert_int_equal(image_upload_commit(a), -1);
+	assert_int_equal(image_store_upload_finish(a, &r), 0);
+	assert_int_equal(image_store_upload_commit(a), -1);
 	assert_int_equal(err_code(), TS_ECONFLICT);
-	image_upload_free(&a);
+	image_store_upload_free(&a);
 
 	assert_null(image_store_upload_begin(f->st, "../../etc/passwd", NULL,
 	    0, 0));
@@ -536,17 +536,17 @@ test_long_stream(void **state)
 		up = image_store_upload_begin(f->st, ID1, "p", 0, len);
 		assert_non_null(up);
 		if (k == 0) {
-			assert_int_equal(image_upload_write(up, buf, len - 7),
+			assert_int_equal(image_store_upload_write(up, buf, len - 7),
 			    0);
-			assert_int_equal(image_upload_write(up, buf + len - 7,
+			assert_int_equal(image_store_upload_write(up, buf + len - 7,
 			    7), 0);
 		} else
 			write_all(up, buf, len);
-		assert_int_equal(image_upload_finish(up, &r), 0);
+		assert_int_equal(image_store_upload_finish(up, &r), 0);
 		expect_digests(r, buf, len);
 		assert_int_equal(r->inspect.format, IMGFMT_RAW);
-		assert_int_equal(image_upload_commit(up), 0);
-		image_upload_free(&up);
+		assert_int_equal(image_store_upload_commit(up), 0);
+		image_store_upload_free(&up);
 		expect_file(f, ID1, buf, len);
 		assert_int_equal(image_store_remove(f->st, ID1), 0);
 	}
@@ -573,16 +573,16 @@ test_abandon_long_stream(void **state)
 		up = image_store_upload_begin(f->st, ID1, "p", 0,
 		    IMAGE_STORE_SIZE_UNKNOWN);
 		assert_non_null(up);
-		assert_int_equal(image_upload_write(up, buf,
+		assert_int_equal(image_store_upload_write(up, buf,
 		    len - (size_t)k * 200000), 0);
 		assert_int_equal(image_store_inflight(f->st, "p"),
 		    len - (size_t)k * 200000);
-		image_upload_free(&up);
+		image_store_upload_free(&up);
 		assert_int_equal(image_store_inflight(f->st, "p"), 0);
 	}
 	up = image_store_upload_begin(f->st, ID1, "p", 0, 0);
 	assert_non_null(up);
-	image_upload_free(&up);
+	image_store_upload_free(&up);
 	dir_names(f, names, sizeof(names));
 	assert_string_equal(names, "");
 	free(buf);
@@ -613,14 +613,14 @@ test_write_error(void **state)
 	up = image_store_upload_begin(f->st, ID1, NULL, 0, len);
 	assert_non_null(up);
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
-	rc = image_upload_write(up, buf, len);
+	rc = image_store_upload_write(up, buf, len);
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
 	signal(SIGXFSZ, oldsig);
 	assert_int_equal(rc, -1);
 	assert_int_equal(err_code(), TS_EIO);
-	assert_int_equal(image_upload_write(up, buf, 1), -1);
-	assert_int_equal(image_upload_finish(up, &r), -1);
-	image_upload_free(&up);
+	assert_int_equal(image_store_upload_write(up, buf, 1), -1);
+	assert_int_equal(image_store_upload_finish(up, &r), -1);
+	image_store_upload_free(&up);
 	dir_names(f, names, sizeof(names));
 	assert_string_equal(names, "");
 	free(buf);

@@ -8,7 +8,7 @@
 #include <cmocka.h>
 
 #include "err.h"
-#include "password.h"
+#include "identity/password.h"
 
 #define OPS	PASSWORD_MIN_OPSLIMIT
 #define MEM	PASSWORD_MIN_MEMLIMIT

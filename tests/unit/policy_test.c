@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "err.h"
-#include "policy.h"
+#include "auth/policy.h"
 
 static const char *const r_admin[] = { "admin", "member", "reader" };
 static const char *const r_member[] = { "member", "reader" };

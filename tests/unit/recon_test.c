@@ -23,13 +23,13 @@
 
 #include "bus.h"
 #include "codec.h"
-#include "compute_db.h"
-#include "db.h"
+#include "compute/compute_db.h"
+#include "core/db.h"
 #include "err.h"
 #include "log.h"
 #include "msg_gen.h"
-#include "recon.h"
-#include "scheduler.h"
+#include "compute/recon.h"
+#include "compute/scheduler.h"
 #include "store.h"
 
 #define WAIT_MS	3000
@@ -109,7 +109,7 @@ host(const char *name, uint32_t vcpus, uint64_t mem, int up, int disabled)
 	    db_now_ms() - 3600 * 1000, disabled };
 
 	assert_int_equal(store_write(st, put_host, &h), 0);
-	assert_int_equal(sched_refresh(sch), 0);
+	assert_int_equal(scheduler_refresh(sch), 0);
 }
 
 /* Read everything the client end has received, up to ms. */
@@ -192,7 +192,7 @@ setup(void **state)
 {
 	struct store_opts so = { 0 };
 	struct bus_opts bo;
-	struct sched_opts sc = { 0 };
+	struct scheduler_opts sc = { 0 };
 	struct recon_opts ro = { 0 };
 	struct got g = { .n = 0 };
 
@@ -222,7 +222,7 @@ setup(void **state)
 	sc.disk_allocation_ratio = 1.0;
 	sc.default_az = "nova";
 	sc.service_down_ms = 60000;
-	assert_non_null(sch = sched_new(st, &sc));
+	assert_non_null(sch = scheduler_new(st, &sc));
 	ro.controller_host = "ctl";
 	ro.build_timeout = 30;
 	ro.action_timeout = 10;
@@ -239,7 +239,7 @@ teardown(void **state)
 	char cmd[128];
 
 	recon_free(&rec);
-	sched_free(&sch);
+	scheduler_free(&sch);
 	bus_free(&cli);
 	bus_free(&srv);
 	store_free(&st);
@@ -290,11 +290,11 @@ mk_fn(struct store_txn *txn, void *arg)
 		rc = recon_task_begin(rec, txn, &i, m->task, m->reqid, "u1",
 		    "p1", db_now_ms());
 	if (rc == 0)
-		rc = cdb_instance_put(txn, &i, NULL);
+		rc = compute_db_instance_put(txn, &i, NULL);
 	if (rc == 0 && m->host)
-		rc = cdb_host_usage_add(txn, m->host, 1, 512, 0, 1);
+		rc = compute_db_host_usage_add(txn, m->host, 1, 512, 0, 1);
 	if (rc == 0)
-		rc = cdb_usage_add(txn, "p1", 1, 1, 512);
+		rc = compute_db_usage_add(txn, "p1", 1, 1, 512);
 	codec_clear(&schema_rec_instance, &i);
 	return rc;
 }
@@ -315,7 +315,7 @@ get(const char *uuid, struct rec_instance *i)
 	int rc;
 
 	assert_int_equal(store_read_begin(st, &txn), 0);
-	rc = cdb_instance_get(txn, uuid, i);
+	rc = compute_db_instance_get(txn, uuid, i);
 	store_txn_end(&txn);
 	return rc;
 }
@@ -373,9 +373,9 @@ report(const struct sch_guest *g, size_t n, int hello)
 /* ---- scheduler ----------------------------------------------------------- */
 
 struct claim_arg {
-	struct sched_request	 r;
-	struct sched_hosts	*c;
-	char			 host[SCHED_NAME_MAX + 1];
+	struct scheduler_request	 r;
+	struct scheduler_hosts	*c;
+	char			 host[SCHEDULER_NAME_MAX + 1];
 };
 
 static int
@@ -383,47 +383,47 @@ claim_fn(struct store_txn *txn, void *arg)
 {
 	struct claim_arg *a = arg;
 
-	return sched_claim(sch, txn, &a->r, a->c, a->host);
+	return scheduler_claim(sch, txn, &a->r, a->c, a->host);
 }
 
 static void
 test_sched_filters(void **state)
 {
-	struct sched_request r = { .vcpus = 1, .memory_mb = 512 };
-	struct sched_hosts c;
+	struct scheduler_request r = { .vcpus = 1, .memory_mb = 512 };
+	struct scheduler_hosts c;
 
 	host("h2", 8, 8192, 1, 0);
 	host("h3", 8, 8192, 0, 0);	/* down */
 	host("h4", 8, 8192, 1, 1);	/* disabled */
-	assert_int_equal(sched_rank(sch, &r, &c), 0);
+	assert_int_equal(scheduler_rank(sch, &r, &c), 0);
 	assert_int_equal(c.n, 2);
 	assert_string_equal(c.host[0], "h2");	/* spread: most free RAM */
 	assert_string_equal(c.host[1], "h1");
-	sched_hosts_free(&c);
+	scheduler_hosts_free(&c);
 	r.memory_mb = 6000;			/* only h2 has that much */
-	assert_int_equal(sched_rank(sch, &r, &c), 0);
+	assert_int_equal(scheduler_rank(sch, &r, &c), 0);
 	assert_int_equal(c.n, 1);
-	sched_hosts_free(&c);
+	scheduler_hosts_free(&c);
 	r.memory_mb = 512;
 	r.vcpus = 6;				/* h1 has 4 */
-	assert_int_equal(sched_rank(sch, &r, &c), 0);
+	assert_int_equal(scheduler_rank(sch, &r, &c), 0);
 	assert_int_equal(c.n, 1);
 	assert_string_equal(c.host[0], "h2");
-	sched_hosts_free(&c);
+	scheduler_hosts_free(&c);
 	r.vcpus = 1;
 	r.az = "elsewhere";
-	assert_int_equal(sched_rank(sch, &r, &c), -1);
+	assert_int_equal(scheduler_rank(sch, &r, &c), -1);
 	assert_int_equal(err_code(), TS_EINVALID);
 	r.az = "nova";
 	r.force_host = "h1";
-	assert_int_equal(sched_rank(sch, &r, &c), 0);
+	assert_int_equal(scheduler_rank(sch, &r, &c), 0);
 	assert_int_equal(c.n, 1);
 	assert_string_equal(c.host[0], "h1");
-	sched_hosts_free(&c);
+	scheduler_hosts_free(&c);
 	r.force_host = "nohost";
-	assert_int_equal(sched_rank(sch, &r, &c), -1);
-	assert_int_equal(sched_host_up(sch, "h1"), 1);
-	assert_int_equal(sched_host_up(sch, "h3"), 0);
+	assert_int_equal(scheduler_rank(sch, &r, &c), -1);
+	assert_int_equal(scheduler_host_up(sch, "h1"), 1);
+	assert_int_equal(scheduler_host_up(sch, "h3"), 0);
 	/* Out of service again for the other tests. */
 	host("h2", 8, 8192, 0, 0);
 	host("h4", 8, 8192, 0, 1);
@@ -440,16 +440,16 @@ static void *
 race(void *arg)
 {
 	struct racer *rc = arg;
-	struct sched_request r = { .vcpus = 1, .memory_mb = 64 };
-	struct sched_hosts c;
+	struct scheduler_request r = { .vcpus = 1, .memory_mb = 64 };
+	struct scheduler_hosts c;
 	struct claim_arg a;
 
-	if (sched_rank(sch, &r, &c) == -1)
+	if (scheduler_rank(sch, &r, &c) == -1)
 		return NULL;
 	a.r = r;
 	a.c = &c;
 	rc->ok = store_write(st, claim_fn, &a) == 0;
-	sched_hosts_free(&c);
+	scheduler_hosts_free(&c);
 	return NULL;
 }
 
@@ -474,7 +474,7 @@ test_sched_claims_never_overallocate(void **state)
 	}
 	assert_int_equal(won, 4);
 	assert_int_equal(store_read_begin(st, &txn), 0);
-	assert_int_equal(cdb_host_usage_get(txn, "h5", &u), 0);
+	assert_int_equal(compute_db_host_usage_get(txn, "h5", &u), 0);
 	store_txn_end(&txn);
 	assert_int_equal(u.vcpus, 4);
 	assert_int_equal(u.memory_mb, 4 * 64);
@@ -482,7 +482,7 @@ test_sched_claims_never_overallocate(void **state)
 	host("h1", 4, 4096, 1, 0);
 }
 
-/* Ranking keeps the best SCHED_RANK_MAX; a claim whose ranked hosts have
+/* Ranking keeps the best SCHEDULER_RANK_MAX; a claim whose ranked hosts have
  * all filled up since still finds the best of the others. */
 static int
 fill_fn(struct store_txn *txn, void *arg)
@@ -490,9 +490,9 @@ fill_fn(struct store_txn *txn, void *arg)
 	char name[8];
 
 	(void)arg;
-	for (int i = 39; i >= 40 - SCHED_RANK_MAX; i--) {
+	for (int i = 39; i >= 40 - SCHEDULER_RANK_MAX; i--) {
 		snprintf(name, sizeof(name), "t%02d", i);
-		if (cdb_host_usage_add(txn, name, 64, 0, 0, 1) == -1)
+		if (compute_db_host_usage_add(txn, name, 64, 0, 0, 1) == -1)
 			return -1;
 	}
 	return 0;
@@ -501,8 +501,8 @@ fill_fn(struct store_txn *txn, void *arg)
 static void
 test_sched_top_and_fallback(void **state)
 {
-	struct sched_request r = { .vcpus = 1, .memory_mb = 64 };
-	struct sched_hosts c;
+	struct scheduler_request r = { .vcpus = 1, .memory_mb = 64 };
+	struct scheduler_hosts c;
 	struct claim_arg a;
 	char name[8];
 
@@ -512,8 +512,8 @@ test_sched_top_and_fallback(void **state)
 		snprintf(name, sizeof(name), "t%02d", i);
 		host(name, 4, 1024 + 16 * (uint64_t)i, 1, 0);
 	}
-	assert_int_equal(sched_rank(sch, &r, &c), 0);
-	assert_int_equal(c.n, SCHED_RANK_MAX);
+	assert_int_equal(scheduler_rank(sch, &r, &c), 0);
+	assert_int_equal(c.n, SCHEDULER_RANK_MAX);
 	assert_true(c.more);
 	for (size_t i = 0; i < c.n; i++) {
 		snprintf(name, sizeof(name), "t%02zu", 39 - i);
@@ -524,9 +524,9 @@ test_sched_top_and_fallback(void **state)
 	a.r = r;
 	a.c = &c;
 	assert_int_equal(store_write(st, claim_fn, &a), 0);
-	snprintf(name, sizeof(name), "t%02d", 39 - SCHED_RANK_MAX);
+	snprintf(name, sizeof(name), "t%02d", 39 - SCHEDULER_RANK_MAX);
 	assert_string_equal(a.host, name);
-	sched_hosts_free(&c);
+	scheduler_hosts_free(&c);
 	/* Out of service again for the other tests. */
 	for (int i = 0; i < 40; i++) {
 		snprintf(name, sizeof(name), "t%02d", i);
@@ -581,7 +581,7 @@ test_build_completes(void **state)
 	assert_true(i.launched_at > 0);
 	codec_clear(&schema_rec_instance, &i);
 	assert_int_equal(store_read_begin(st, &txn), 0);
-	assert_int_equal(cdb_action_get(txn, m.uuid, m.reqid, &a), 0);
+	assert_int_equal(compute_db_action_get(txn, m.uuid, m.reqid, &a), 0);
 	store_txn_end(&txn);
 	assert_string_equal(a.action, "create");
 	assert_int_equal(a.events.n, 1);
@@ -666,8 +666,8 @@ test_delete_releases(void **state)
 
 	mk(&m);
 	assert_int_equal(store_read_begin(st, &txn), 0);
-	assert_int_equal(cdb_usage_get(txn, "p1", &u0), 0);
-	assert_int_equal(cdb_host_usage_get(txn, "h1", &h0), 0);
+	assert_int_equal(compute_db_usage_get(txn, "p1", &u0), 0);
+	assert_int_equal(compute_db_host_usage_get(txn, "h1", &h0), 0);
 	store_txn_end(&txn);
 	dispatch(m.uuid);
 	env = one(&g);
@@ -685,8 +685,8 @@ test_delete_releases(void **state)
 	assert_int_equal(get(m.uuid, &i), -1);
 	assert_int_equal(err_code(), TS_ENOT_FOUND);
 	assert_int_equal(store_read_begin(st, &txn), 0);
-	assert_int_equal(cdb_usage_get(txn, "p1", &u1), 0);
-	assert_int_equal(cdb_host_usage_get(txn, "h1", &h1), 0);
+	assert_int_equal(compute_db_usage_get(txn, "p1", &u1), 0);
+	assert_int_equal(compute_db_host_usage_get(txn, "h1", &h1), 0);
 	store_txn_end(&txn);
 	assert_int_equal(u1.instances, u0.instances - 1);
 	assert_int_equal(u1.ram, u0.ram - 512);
@@ -824,7 +824,7 @@ test_local_delete_tombstone(void **state)
 	recon_scan(rec, db_now_ms());
 	assert_int_equal(get(m.uuid, &i), -1);
 	assert_int_equal(store_read_begin(st, &txn), 0);
-	assert_int_equal(cdb_tombstone_get(txn, m.uuid, &tb), 0);
+	assert_int_equal(compute_db_tombstone_get(txn, m.uuid, &tb), 0);
 	store_txn_end(&txn);
 	assert_string_equal(tb.host, "h1");
 	codec_clear(&schema_rec_instance_tombstone, &tb);
@@ -840,7 +840,7 @@ test_local_delete_tombstone(void **state)
 	assert_false(((struct msg_instance_delete *)env->body)->orphan);
 	answer("h1", m.uuid, env->request_id, false, 0, "ok", 1);
 	assert_int_equal(store_read_begin(st, &txn), 0);
-	assert_int_equal(cdb_tombstone_get(txn, m.uuid, &tb), -1);
+	assert_int_equal(compute_db_tombstone_get(txn, m.uuid, &tb), -1);
 	store_txn_end(&txn);
 	got_clear(&g);
 }
@@ -888,10 +888,10 @@ test_fencing(void **state)
 static int
 skew_fn(struct store_txn *txn, void *arg)
 {
-	if (cdb_usage_add(txn, "p1", 7, 7, 7) == -1 ||
-	    cdb_usage_add(txn, "ghost", 3, 3, 3) == -1)
+	if (compute_db_usage_add(txn, "p1", 7, 7, 7) == -1 ||
+	    compute_db_usage_add(txn, "ghost", 3, 3, 3) == -1)
 		return -1;
-	return cdb_host_usage_add(txn, "h1", 5, 5, 5, 5);
+	return compute_db_host_usage_add(txn, "h1", 5, 5, 5, 5);
 }
 
 static void
@@ -905,17 +905,17 @@ test_audit(void **state)
 	/* Whatever earlier tests left is consistent... */
 	assert_int_equal(recon_audit(rec, &fixed), 0);
 	assert_int_equal(store_read_begin(st, &txn), 0);
-	assert_int_equal(cdb_usage_get(txn, "p1", &u1), 0);
-	assert_int_equal(cdb_host_usage_get(txn, "h1", &h1), 0);
+	assert_int_equal(compute_db_usage_get(txn, "p1", &u1), 0);
+	assert_int_equal(compute_db_host_usage_get(txn, "h1", &h1), 0);
 	store_txn_end(&txn);
 	/* ...and a skew is put right. */
 	assert_int_equal(store_write(st, skew_fn, NULL), 0);
 	assert_int_equal(recon_audit(rec, &fixed), 0);
 	assert_int_equal(fixed, 3);
 	assert_int_equal(store_read_begin(st, &txn), 0);
-	assert_int_equal(cdb_usage_get(txn, "p1", &u2), 0);
-	assert_int_equal(cdb_usage_get(txn, "ghost", &g), 0);
-	assert_int_equal(cdb_host_usage_get(txn, "h1", &h2), 0);
+	assert_int_equal(compute_db_usage_get(txn, "p1", &u2), 0);
+	assert_int_equal(compute_db_usage_get(txn, "ghost", &g), 0);
+	assert_int_equal(compute_db_host_usage_get(txn, "h1", &h2), 0);
 	store_txn_end(&txn);
 	assert_int_equal(u2.instances, u1.instances);
 	assert_int_equal(u2.ram, u1.ram);

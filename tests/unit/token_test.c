@@ -18,8 +18,8 @@
 #include <sodium.h>
 
 #include "err.h"
-#include "keyrepo.h"
-#include "token.h"
+#include "auth/keyrepo.h"
+#include "auth/token.h"
 
 #define NOW	((time_t)1700000000)
 #define NOW_MS	((uint64_t)NOW * 1000u)
@@ -776,7 +776,7 @@ static void
 assert_revoked(const struct revoke_list *l, const struct token_payload *p)
 {
 	err_clear();
-	assert_int_equal(revoke_list_check(l, p), -1);
+	assert_int_equal(token_revoke_list_check(l, p), -1);
 	assert_int_equal(err_code(), TS_EUNAUTHORIZED);
 	assert_string_equal(err_msg(), "token revoked");
 }
@@ -784,7 +784,7 @@ assert_revoked(const struct revoke_list *l, const struct token_payload *p)
 static void
 test_revoke_by_audit_id_and_chain(void **state)
 {
-	struct revoke_list *l = revoke_list_new();
+	struct revoke_list *l = token_revoke_list_new();
 	struct token_payload root, child, grandchild, other, sibling;
 	struct revoke_event ev;
 	uint8_t proj[TOKEN_ID_LEN];
@@ -799,35 +799,35 @@ test_revoke_by_audit_id_and_chain(void **state)
 	    &grandchild);
 	token_payload_rescope(&root, TOKEN_SCOPE_SYSTEM, NULL, NOW_MS + 3,
 	    &sibling);
-	assert_int_equal(revoke_list_check(l, &root), 0);
+	assert_int_equal(token_revoke_list_check(l, &root), 0);
 
 	/* Revoking one rescoped token leaves its chain alone. */
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = REVOKE_AUDIT_ID;
 	memcpy(ev.audit_id, child.audit_id, TOKEN_ID_LEN);
 	ev.issued_before_ms = NOW_MS + 10;
-	assert_int_equal(revoke_list_add(l, &ev), 0);
+	assert_int_equal(token_revoke_list_add(l, &ev), 0);
 	assert_revoked(l, &child);
-	assert_int_equal(revoke_list_check(l, &root), 0);
-	assert_int_equal(revoke_list_check(l, &sibling), 0);
+	assert_int_equal(token_revoke_list_check(l, &root), 0);
+	assert_int_equal(token_revoke_list_check(l, &sibling), 0);
 
 	/* Revoking the original revokes every token rescoped from it. */
 	memcpy(ev.audit_id, root.audit_id, TOKEN_ID_LEN);
-	assert_int_equal(revoke_list_add(l, &ev), 0);
+	assert_int_equal(token_revoke_list_add(l, &ev), 0);
 	assert_revoked(l, &root);
 	assert_revoked(l, &grandchild);
 	assert_revoked(l, &sibling);
-	assert_int_equal(revoke_list_check(l, &other), 0);
-	assert_int_equal(revoke_list_count(l), 2);
-	revoke_list_free(&l);
+	assert_int_equal(token_revoke_list_check(l, &other), 0);
+	assert_int_equal(token_revoke_list_count(l), 2);
+	token_revoke_list_free(&l);
 	assert_null(l);
-	revoke_list_free(&l);
+	token_revoke_list_free(&l);
 }
 
 static void
 test_revoke_by_user(void **state)
 {
-	struct revoke_list *l = revoke_list_new();
+	struct revoke_list *l = token_revoke_list_new();
 	struct token_payload before, at, after, unscoped, someone;
 	struct revoke_event ev;
 
@@ -843,25 +843,25 @@ test_revoke_by_user(void **state)
 	ev.kind = REVOKE_USER;		/* password changed at NOW_MS */
 	memcpy(ev.user_id, before.user_id, TOKEN_ID_LEN);
 	ev.issued_before_ms = NOW_MS;
-	assert_int_equal(revoke_list_add(l, &ev), 0);
+	assert_int_equal(token_revoke_list_add(l, &ev), 0);
 	assert_revoked(l, &before);
 	assert_revoked(l, &at);
 	assert_revoked(l, &unscoped);
-	assert_int_equal(revoke_list_check(l, &after), 0);
-	assert_int_equal(revoke_list_check(l, &someone), 0);
+	assert_int_equal(token_revoke_list_check(l, &after), 0);
+	assert_int_equal(token_revoke_list_check(l, &someone), 0);
 
 	/* An older event for the same user does not shrink the window. */
 	ev.issued_before_ms = NOW_MS - 5000;
-	assert_int_equal(revoke_list_add(l, &ev), 0);
+	assert_int_equal(token_revoke_list_add(l, &ev), 0);
 	assert_revoked(l, &at);
-	assert_int_equal(revoke_list_count(l), 1);
-	revoke_list_free(&l);
+	assert_int_equal(token_revoke_list_count(l), 1);
+	token_revoke_list_free(&l);
 }
 
 static void
 test_revoke_by_project(void **state)
 {
-	struct revoke_list *l = revoke_list_new();
+	struct revoke_list *l = token_revoke_list_new();
 	struct token_payload proj, dom, otherproj, unscoped, later;
 	struct revoke_event ev;
 
@@ -878,19 +878,19 @@ test_revoke_by_project(void **state)
 	ev.kind = REVOKE_PROJECT;
 	memcpy(ev.project_id, proj.scope_id, TOKEN_ID_LEN);
 	ev.issued_before_ms = NOW_MS + 1;
-	assert_int_equal(revoke_list_add(l, &ev), 0);
+	assert_int_equal(token_revoke_list_add(l, &ev), 0);
 	assert_revoked(l, &proj);
 	assert_revoked(l, &dom);
-	assert_int_equal(revoke_list_check(l, &otherproj), 0);
-	assert_int_equal(revoke_list_check(l, &unscoped), 0);
-	assert_int_equal(revoke_list_check(l, &later), 0);
-	revoke_list_free(&l);
+	assert_int_equal(token_revoke_list_check(l, &otherproj), 0);
+	assert_int_equal(token_revoke_list_check(l, &unscoped), 0);
+	assert_int_equal(token_revoke_list_check(l, &later), 0);
+	token_revoke_list_free(&l);
 }
 
 static void
 test_revoke_by_user_on_project(void **state)
 {
-	struct revoke_list *l = revoke_list_new();
+	struct revoke_list *l = token_revoke_list_new();
 	struct token_payload mine, mine_elsewhere, theirs;
 	struct revoke_event ev;
 
@@ -902,37 +902,37 @@ test_revoke_by_user_on_project(void **state)
 	memcpy(ev.user_id, mine.user_id, TOKEN_ID_LEN);
 	memcpy(ev.project_id, mine.scope_id, TOKEN_ID_LEN);
 	ev.issued_before_ms = NOW_MS;
-	assert_int_equal(revoke_list_add(l, &ev), 0);
+	assert_int_equal(token_revoke_list_add(l, &ev), 0);
 	assert_revoked(l, &mine);
-	assert_int_equal(revoke_list_check(l, &mine_elsewhere), 0);
-	assert_int_equal(revoke_list_check(l, &theirs), 0);
-	revoke_list_free(&l);
+	assert_int_equal(token_revoke_list_check(l, &mine_elsewhere), 0);
+	assert_int_equal(token_revoke_list_check(l, &theirs), 0);
+	token_revoke_list_free(&l);
 }
 
 static void
 test_revoke_rejects_bad_events(void **state)
 {
-	struct revoke_list *l = revoke_list_new();
+	struct revoke_list *l = token_revoke_list_new();
 	struct revoke_event ev;
 
 	memset(&ev, 0, sizeof(ev));
 	err_clear();
 	ev.kind = (enum revoke_kind)42;
-	assert_int_equal(revoke_list_add(l, &ev), -1);
+	assert_int_equal(token_revoke_list_add(l, &ev), -1);
 	assert_int_equal(err_code(), TS_EINVALID);
 	ev.kind = REVOKE_USER;			/* no user id */
-	assert_int_equal(revoke_list_add(l, &ev), -1);
+	assert_int_equal(token_revoke_list_add(l, &ev), -1);
 	ev.kind = REVOKE_USER_PROJECT;
 	id_from(ev.user_id, 1);			/* no project id */
-	assert_int_equal(revoke_list_add(l, &ev), -1);
-	assert_int_equal(revoke_list_count(l), 0);
-	revoke_list_free(&l);
+	assert_int_equal(token_revoke_list_add(l, &ev), -1);
+	assert_int_equal(token_revoke_list_count(l), 0);
+	token_revoke_list_free(&l);
 }
 
 static void
 test_revoke_many_and_prune(void **state)
 {
-	struct revoke_list *l = revoke_list_new();
+	struct revoke_list *l = token_revoke_list_new();
 	struct token_payload p;
 	struct revoke_event ev;
 	uint8_t user[TOKEN_ID_LEN];
@@ -947,13 +947,13 @@ test_revoke_many_and_prune(void **state)
 		memcpy(ev.audit_id, &i, sizeof(i));
 		ev.audit_id[15] = 0xaa;
 		ev.issued_before_ms = NOW_MS - (uint64_t)(2000 - i) * 1000;
-		assert_int_equal(revoke_list_add(l, &ev), 0);
+		assert_int_equal(token_revoke_list_add(l, &ev), 0);
 	}
 	ev.kind = REVOKE_USER;
 	id_from(ev.user_id, 1);
 	ev.issued_before_ms = NOW_MS;
-	assert_int_equal(revoke_list_add(l, &ev), 0);
-	assert_int_equal(revoke_list_count(l), 2001);
+	assert_int_equal(token_revoke_list_add(l, &ev), 0);
+	assert_int_equal(token_revoke_list_count(l), 2001);
 
 	payload(&p, 2, 2, NOW_MS - 3000000, HOUR);
 	for (i = 0; i < 2000; i += 97) {
@@ -965,13 +965,13 @@ test_revoke_many_and_prune(void **state)
 
 	/* With a 1000 s maximum lifetime at NOW, events dated NOW - 1000 s
 	 * or earlier can match only expired tokens. */
-	assert_int_equal(revoke_list_prune(l, NOW, 1000), 1001);
-	assert_int_equal(revoke_list_count(l), 1000);
+	assert_int_equal(token_revoke_list_prune(l, NOW, 1000), 1001);
+	assert_int_equal(token_revoke_list_count(l), 1000);
 	i = 999;		/* dated NOW - 1001 s: gone */
 	memset(p.audit_id, 0, TOKEN_ID_LEN);
 	memcpy(p.audit_id, &i, sizeof(i));
 	p.audit_id[15] = 0xaa;
-	assert_int_equal(revoke_list_check(l, &p), 0);
+	assert_int_equal(token_revoke_list_check(l, &p), 0);
 	i = 1001;		/* dated NOW - 999 s: kept */
 	memcpy(p.audit_id, &i, sizeof(i));
 	assert_revoked(l, &p);
@@ -980,12 +980,12 @@ test_revoke_many_and_prune(void **state)
 	token_audit_id_new(p.audit_id);
 	assert_revoked(l, &p);
 	/* Far in the future everything goes, and adding works again. */
-	assert_int_equal(revoke_list_prune(l, NOW + 100000, 1000), 1000);
-	assert_int_equal(revoke_list_count(l), 0);
-	assert_int_equal(revoke_list_check(l, &p), 0);
-	assert_int_equal(revoke_list_add(l, &ev), 0);
+	assert_int_equal(token_revoke_list_prune(l, NOW + 100000, 1000), 1000);
+	assert_int_equal(token_revoke_list_count(l), 0);
+	assert_int_equal(token_revoke_list_check(l, &p), 0);
+	assert_int_equal(token_revoke_list_add(l, &ev), 0);
 	assert_revoked(l, &p);
-	revoke_list_free(&l);
+	token_revoke_list_free(&l);
 }
 
 struct checker {
@@ -1001,8 +1001,8 @@ checker_run(void *arg)
 	struct checker *c = arg;
 
 	while (!atomic_load(&c->stop)) {
-		if (revoke_list_check(c->l, c->revoked) != -1 ||
-		    revoke_list_check(c->l, c->fine) != 0)
+		if (token_revoke_list_check(c->l, c->revoked) != -1 ||
+		    token_revoke_list_check(c->l, c->fine) != 0)
 			atomic_fetch_add(&c->wrong, 1);
 		atomic_fetch_add(&c->rounds, 1);
 	}
@@ -1019,7 +1019,7 @@ test_revoke_while_checking(void **state)
 	int i;
 
 	memset(&c, 0, sizeof(c));
-	c.l = revoke_list_new();
+	c.l = token_revoke_list_new();
 	payload(&revoked, 1, 2, NOW_MS, HOUR);
 	payload(&fine, 3, 4, NOW_MS, HOUR);
 	c.revoked = &revoked;
@@ -1028,7 +1028,7 @@ test_revoke_while_checking(void **state)
 	ev.kind = REVOKE_AUDIT_ID;
 	memcpy(ev.audit_id, revoked.audit_id, TOKEN_ID_LEN);
 	ev.issued_before_ms = NOW_MS + 1000000;	/* outlives the prunes */
-	assert_int_equal(revoke_list_add(c.l, &ev), 0);
+	assert_int_equal(token_revoke_list_add(c.l, &ev), 0);
 	for (i = 0; i < 4; i++)
 		assert_int_equal(pthread_create(&th[i], NULL, checker_run, &c),
 		    0);
@@ -1038,17 +1038,17 @@ test_revoke_while_checking(void **state)
 		id_from(ev.user_id, 100);
 		memcpy(ev.user_id, &i, sizeof(i));
 		ev.issued_before_ms = NOW_MS - 10000000 + (uint64_t)i;
-		assert_int_equal(revoke_list_add(c.l, &ev), 0);
+		assert_int_equal(token_revoke_list_add(c.l, &ev), 0);
 	}
-	assert_int_equal(revoke_list_prune(c.l, NOW, 60), 5000);
+	assert_int_equal(token_revoke_list_prune(c.l, NOW, 60), 5000);
 	while (atomic_load(&c.rounds) < 1000)
 		usleep(1000);
 	atomic_store(&c.stop, 1);
 	for (i = 0; i < 4; i++)
 		pthread_join(th[i], NULL);
 	assert_int_equal(atomic_load(&c.wrong), 0);
-	assert_int_equal(revoke_list_count(c.l), 1);
-	revoke_list_free(&c.l);
+	assert_int_equal(token_revoke_list_count(c.l), 1);
+	token_revoke_list_free(&c.l);
 }
 
 int

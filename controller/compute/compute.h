@@ -1,0 +1,68 @@
+/*
+ * compute_api: the Compute API (Nova v2.1) service of the controller.
+ *
+ * The service object holds what the handlers share: the store, the
+ * scheduler (scheduler.h), the reconciler (recon.h) and the options
+ * ([compute], [scheduler]). Handlers are spread over
+ *   compute_api.c       service life cycle, version documents and
+ *                       microversions, route table, policy defaults,
+ *                       JSON helpers
+ *   compute_servers.c   servers: create (quota + scheduler claim + record
+ *                       in one transaction), list/show/update/delete,
+ *                       actions, os-instance-actions, console output,
+ *                       diagnostics, ips
+ *   compute_flavors.c   flavors, extra specs, flavor access
+ *   compute_keypairs.c  key pairs (OpenSSH import, ed25519 generation)
+ *   compute_admin.c     os-hypervisors, os-services, os-availability-zone,
+ *                       os-aggregates, os-quota-sets, limits
+ *
+ * Every route exists four times: under /v2.1 and /v2, each with and
+ * without a leading /{project_id} (the catalog URL may carry it). The
+ * project in the URL is not trusted for anything: the token's scope is.
+ *
+ * Threads: created and started on the main thread before the API listens;
+ * handlers run on the HTTP pool; the fleet hooks on the bus thread.
+ */
+#ifndef TS_CONTROLLER_COMPUTE_API_H
+#define TS_CONTROLLER_COMPUTE_API_H
+
+#include "http/http.h"
+#include "auth/policy.h"
+
+struct bus;
+struct config;
+struct fleet_hooks;
+struct store;
+struct compute;
+
+/* Microversions served: 2.COMPUTE_MV_MIN .. 2.COMPUTE_MV_MAX. */
+#define COMPUTE_MV_MIN	1
+#define COMPUTE_MV_MAX	11
+
+/*
+ * The service: scheduler and reconciler over the borrowed store and bus
+ * (both outlive it). host is the controller's name (sender of commands).
+ * NULL with err set.
+ */
+struct compute	*compute_new(const struct config *, struct store *,
+			    struct bus *, const char *host);
+/* Recounts usage from the records (recon_audit) and starts the
+ * reconciler's thread. */
+int			 compute_start(struct compute *);
+/* Stops the thread and frees; accepts NULL, clears *sp. */
+void			 compute_free(struct compute **);
+/* The hooks the fleet calls on the bus thread (fleet_set_hooks()). */
+void			 compute_fleet_hooks(struct compute *,
+			    struct fleet_hooks *out);
+/* Image tokens for the agents come from the Identity service: id is
+ * borrowed for the service's lifetime. Before compute_start(). */
+struct identity;
+void			 compute_set_identity(struct compute *,
+			    struct identity *id);
+
+/* The route table of the compute listener (port [api] compute_port). */
+extern const struct http_route compute_routes[];
+/* Built-in policy rules of the compute API (os_compute_api:*). */
+extern const struct policy_default policy_compute_defaults[];
+
+#endif

@@ -1,0 +1,1086 @@
+/*
+ * compute_admin: the inventory and limits side of the Compute API:
+ * os-hypervisors, os-services, os-availability-zone, os-aggregates,
+ * os-quota-sets and limits.
+ *
+ * A compute host is one agent: its service record (liveness, the
+ * operator's disable/force-down switches), its hypervisor record (what
+ * libvirt reports) and its claims (host_usage, what the scheduler placed
+ * there). Hypervisor and service ids are the host's integer id
+ * (compute_nodes), as clients below microversion 2.53 expect.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "codec.h"
+#include "compute_int.h"
+#include "config.h"
+#include "core/db.h"
+#include "err.h"
+#include "log.h"
+
+#define NOVA_BINARY	"nova-compute"
+#define AGENT_BINARY	"tinystack-agent"
+
+void
+compute_admin_quota_limits(struct compute *s, const struct rec_compute_quota *q,
+    struct compute_quota_defaults *o)
+{
+	*o = s->qdef;
+#define OVR(f) if (q->has_##f) o->f = q->f
+	OVR(instances);
+	OVR(cores);
+	OVR(ram);
+	OVR(key_pairs);
+	OVR(metadata_items);
+	OVR(server_groups);
+	OVR(server_group_members);
+	OVR(injected_files);
+	OVR(injected_file_content_bytes);
+	OVR(injected_file_path_bytes);
+#undef OVR
+}
+
+/* ---- hosts ----------------------------------------------------------------- */
+
+struct host {
+	struct rec_service	svc;
+	struct rec_hypervisor	hv;
+	uint32_t		id;
+	int			up;
+	struct rec_host_usage	use;
+	uint32_t		instances;
+	uint32_t		workload;	/* instances with a task */
+};
+
+struct hosts {
+	struct store_txn	*txn;
+	int64_t			 now, down_ms;
+	struct host		*v;
+	size_t			 n, cap;
+	int			 missing_id;
+};
+
+static int
+copy_rec(const struct schema_type *t, const void *src, void *dst)
+{
+	struct ts_buf b = { 0 };
+	int rc = codec_record_encode(t, src, &b);
+
+	memset(dst, 0, t->size);
+	if (rc == 0)
+		rc = codec_record_decode(t, b.data, b.len, dst, NULL);
+	ts_buf_free(&b);
+	return rc;
+}
+
+static int
+host_cb(const struct rec_service *s, void *arg)
+{
+	struct hosts *hs = arg;
+	struct host *h;
+	struct rec_compute_node node;
+
+	if (strcmp(s->binary, AGENT_BINARY) != 0)
+		return 0;
+	if (hs->n == hs->cap) {
+		size_t ncap = hs->cap ? hs->cap * 2 : 16;
+		struct host *nv = realloc(hs->v, ncap * sizeof(*nv));
+
+		if (nv == NULL) {
+			err_set(TS_ENOMEM, "out of memory");
+			return -1;
+		}
+		hs->v = nv;
+		hs->cap = ncap;
+	}
+	h = &hs->v[hs->n];
+	memset(h, 0, sizeof(*h));
+	if (copy_rec(&schema_rec_service, s, &h->svc) == -1)
+		return -1;
+	if (db_hypervisor_by_host(hs->txn, s->host, &h->hv) == -1) {
+		codec_clear(&schema_rec_service, &h->svc);
+		return 0;	/* never described itself */
+	}
+	if (compute_db_node_get(hs->txn, s->host, &node) == 0) {
+		h->id = node.id;
+		codec_clear(&schema_rec_compute_node, &node);
+	} else {
+		hs->missing_id = 1;
+	}
+	h->up = !s->forced_down && hs->now - s->last_seen_at <= hs->down_ms;
+	/* The claims count the instances placed there (same transaction
+	 * as the instances, audited at start-up). */
+	if (compute_db_host_usage_get(hs->txn, s->host, &h->use) == -1) {
+		codec_clear(&schema_rec_service, &h->svc);
+		codec_clear(&schema_rec_hypervisor, &h->hv);
+		return -1;
+	}
+	h->instances = h->use.instances;
+	hs->n++;
+	return 0;
+}
+
+/* current_workload: instances with a task, per host (few at a time). */
+static int
+workload_cb(const char *uuid, void *arg)
+{
+	struct hosts *hs = arg;
+	struct rec_instance i;
+
+	if (compute_db_instance_get(hs->txn, uuid, &i) == -1)
+		return 0;
+	for (size_t k = 0; i.host && k < hs->n; k++)
+		if (strcmp(hs->v[k].svc.host, i.host) == 0)
+			hs->v[k].workload++;
+	codec_clear(&schema_rec_instance, &i);
+	return 0;
+}
+
+static void
+hosts_free(struct hosts *hs)
+{
+	for (size_t k = 0; k < hs->n; k++) {
+		codec_clear(&schema_rec_service, &hs->v[k].svc);
+		codec_clear(&schema_rec_hypervisor, &hs->v[k].hv);
+	}
+	free(hs->v);
+	memset(hs, 0, sizeof(*hs));
+}
+
+static int
+ids_fn(struct store_txn *txn, void *arg)
+{
+	struct hosts *hs = arg;
+	uint32_t id;
+
+	for (size_t k = 0; k < hs->n; k++)
+		if (hs->v[k].id == 0 && compute_db_node_ensure(txn,
+		    hs->v[k].svc.host, db_now_ms(), &id) == -1)
+			return -1;
+	return 0;
+}
+
+static int
+cmp_host_id(const void *a, const void *b)
+{
+	const struct host *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int
+hosts_load_once(struct http_req *req, struct hosts *hs)
+{
+	struct compute *svc = compute_of(req);
+	int rc;
+
+	memset(hs, 0, sizeof(*hs));
+	hs->now = db_now_ms();
+	hs->down_ms = config_get_int(svc->cfg, "DEFAULT",
+	    "service_down_time") * 1000;
+	if (compute_read(req, &hs->txn) == -1)
+		return -1;
+	rc = db_service_each(hs->txn, host_cb, hs);
+	if (rc == 0)
+		rc = compute_db_task_each(hs->txn, workload_cb, hs);
+	store_txn_end(&hs->txn);
+	if (rc == -1)
+		hosts_free(hs);
+	return rc;
+}
+
+/* Every compute host, by id. A host first seen by a controller that
+ * predates its id gets one now. */
+static int
+hosts_load(struct http_req *req, struct hosts *hs)
+{
+	if (hosts_load_once(req, hs) == -1)
+		return -1;
+	if (hs->missing_id) {
+		if (compute_write(req, ids_fn, hs) == -1) {
+			hosts_free(hs);
+			return -1;
+		}
+		hosts_free(hs);
+		if (hosts_load_once(req, hs) == -1)
+			return -1;
+	}
+	if (hs->n > 1)
+		qsort(hs->v, hs->n, sizeof(*hs->v), cmp_host_id);
+	return 0;
+}
+
+static void
+host_numbers(struct compute *svc, const struct host *h, int64_t *free_ram,
+    int64_t *free_disk, int64_t *mem_used, int64_t *disk_used)
+{
+	int64_t reserved = config_get_int(svc->cfg, "scheduler",
+	    "reserved_host_memory_mb");
+
+	/* As Nova reports them: used includes the host's reservation;
+	 * free is what is left of the physical amount (it can be negative
+	 * with overcommit). */
+	*mem_used = (int64_t)h->use.memory_mb + reserved;
+	*disk_used = (int64_t)h->use.disk_gb;
+	*free_ram = (int64_t)h->hv.memory_mb - *mem_used;
+	*free_disk = (int64_t)h->hv.local_gb - *disk_used;
+}
+
+static json_t *
+hv_brief(const struct host *h)
+{
+	return json_pack("{s:i, s:s, s:s, s:s}", "id", (int)h->id,
+	    "hypervisor_hostname", h->svc.host, "state", h->up ? "up" : "down",
+	    "status", h->svc.disabled ? "disabled" : "enabled");
+}
+
+static json_t *
+hv_detail(struct compute *svc, const struct host *h)
+{
+	int64_t free_ram, free_disk, mem_used, disk_used;
+	json_t *o = hv_brief(h), *cpu;
+	char *cpu_text;
+
+	host_numbers(svc, h, &free_ram, &free_disk, &mem_used, &disk_used);
+	cpu = json_pack("{s:s, s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:[]}",
+	    "arch", h->hv.cpu_arch, "model", h->hv.cpu_model, "vendor", "",
+	    "topology", "cells", 1, "sockets", 1, "cores", (int)h->hv.vcpus,
+	    "threads", 1, "features");
+	cpu_text = cpu ? json_dumps(cpu, JSON_COMPACT) : NULL;
+	json_decref(cpu);
+	if (o == NULL || cpu_text == NULL) {
+		free(cpu_text);
+		json_decref(o);
+		return NULL;
+	}
+	json_object_update_new(o, json_pack("{s:s, s:I, s:n, s:i, s:i, s:I, "
+	    "s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:s, "
+	    "s:{s:s, s:i, s:o}}",
+	    "hypervisor_type", strcasecmp(h->hv.hypervisor_type, "QEMU") == 0 ?
+	    "QEMU" : h->hv.hypervisor_type,
+	    "hypervisor_version", (json_int_t)h->hv.hypervisor_version,
+	    "host_ip",
+	    "vcpus", (int)h->hv.vcpus,
+	    "vcpus_used", (int)h->use.vcpus,
+	    "memory_mb", (json_int_t)h->hv.memory_mb,
+	    "memory_mb_used", (json_int_t)mem_used,
+	    "local_gb", (json_int_t)h->hv.local_gb,
+	    "local_gb_used", (json_int_t)disk_used,
+	    "free_ram_mb", (json_int_t)free_ram,
+	    "free_disk_gb", (json_int_t)free_disk,
+	    "disk_available_least", (json_int_t)free_disk,
+	    "current_workload", (int)h->workload,
+	    "running_vms", (int)h->instances,
+	    "cpu_info", cpu_text,
+	    "service", "host", h->svc.host, "id", (int)h->id,
+	    "disabled_reason", h->svc.disabled_reason ?
+	    json_string(h->svc.disabled_reason) : json_null()));
+	free(cpu_text);
+	return o;
+}
+
+static int
+hv_list(struct http_req *req, struct http_resp *resp, bool detail)
+{
+	struct compute *svc = compute_of(req);
+	struct hosts hs;
+	json_t *arr;
+	int mv;
+
+	if (compute_version(req, resp, &mv) == -1 || hosts_load(req, &hs) == -1)
+		return -1;
+	arr = json_array();
+	for (size_t k = 0; arr && k < hs.n; k++)
+		json_array_append_new(arr, detail ? hv_detail(svc, &hs.v[k]) :
+		    hv_brief(&hs.v[k]));
+	hosts_free(&hs);
+	return http_resp_json(resp, 200, json_pack("{s:o}", "hypervisors",
+	    arr));
+}
+
+int
+compute_admin_hypervisor_list(struct http_req *req, struct http_resp *resp)
+{
+	return hv_list(req, resp, false);
+}
+
+int
+compute_admin_hypervisor_detail(struct http_req *req, struct http_resp *resp)
+{
+	return hv_list(req, resp, true);
+}
+
+int
+compute_admin_hypervisor_statistics(struct http_req *req, struct http_resp *resp)
+{
+	struct compute *svc = compute_of(req);
+	int64_t vc = 0, vu = 0, mem = 0, mu = 0, lg = 0, lu = 0, fr = 0, fd = 0,
+	    wl = 0, rv = 0;
+	struct hosts hs;
+	int mv;
+
+	if (compute_version(req, resp, &mv) == -1 || hosts_load(req, &hs) == -1)
+		return -1;
+	for (size_t k = 0; k < hs.n; k++) {
+		int64_t a, b, c, d;
+
+		host_numbers(svc, &hs.v[k], &a, &b, &c, &d);
+		vc += hs.v[k].hv.vcpus;
+		vu += (int64_t)hs.v[k].use.vcpus;
+		mem += (int64_t)hs.v[k].hv.memory_mb;
+		mu += c;
+		lg += (int64_t)hs.v[k].hv.local_gb;
+		lu += d;
+		fr += a;
+		fd += b;
+		wl += hs.v[k].workload;
+		rv += hs.v[k].instances;
+	}
+	mv = (int)hs.n;
+	hosts_free(&hs);
+	return http_resp_json(resp, 200, json_pack("{s:{s:i, s:I, s:I, s:I, "
+	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "hypervisor_statistics",
+	    "count", mv, "vcpus", (json_int_t)vc, "vcpus_used", (json_int_t)vu,
+	    "memory_mb", (json_int_t)mem, "memory_mb_used", (json_int_t)mu,
+	    "local_gb", (json_int_t)lg, "local_gb_used", (json_int_t)lu,
+	    "free_ram_mb", (json_int_t)fr, "free_disk_gb", (json_int_t)fd,
+	    "disk_available_least", (json_int_t)fd,
+	    "current_workload", (json_int_t)wl, "running_vms",
+	    (json_int_t)rv));
+}
+
+/* The host of {hypervisor_id} (an integer id). */
+static const struct host *
+find_id(struct http_req *req, const struct hosts *hs)
+{
+	const char *s = http_req_param(req, "hypervisor_id");
+	char *end;
+	long id = strtol(s, &end, 10);
+
+	for (size_t k = 0; *s && *end == '\0' && k < hs->n; k++)
+		if ((long)hs->v[k].id == id)
+			return &hs->v[k];
+	err_set(TS_ENOT_FOUND, "Hypervisor with ID %.64s could not be found.",
+	    s);
+	return NULL;
+}
+
+int
+compute_admin_hypervisor_show(struct http_req *req, struct http_resp *resp)
+{
+	struct compute *svc = compute_of(req);
+	const struct host *h;
+	struct hosts hs;
+	json_t *o = NULL;
+	int mv;
+
+	if (compute_version(req, resp, &mv) == -1 || hosts_load(req, &hs) == -1)
+		return -1;
+	if ((h = find_id(req, &hs)) != NULL)
+		o = hv_detail(svc, h);
+	hosts_free(&hs);
+	if (h == NULL)
+		return -1;
+	return http_resp_json(resp, 200, json_pack("{s:o}", "hypervisor", o));
+}
+
+int
+compute_admin_hypervisor_uptime(struct http_req *req, struct http_resp *resp)
+{
+	struct compute *svc = compute_of(req);
+	struct recon_uptime up;
+	const struct host *h;
+	struct hosts hs;
+	char text[160], host[256];
+	json_t *o;
+	time_t t;
+	struct tm tm;
+	uint64_t days, hh, mm;
+	int mv, rc;
+
+	if (compute_version(req, resp, &mv) == -1 || hosts_load(req, &hs) == -1)
+		return -1;
+	if ((h = find_id(req, &hs)) == NULL) {
+		hosts_free(&hs);
+		return -1;
+	}
+	o = hv_brief(h);
+	snprintf(host, sizeof(host), "%s", h->svc.host);
+	hosts_free(&hs);
+	rc = recon_host_uptime(svc->recon, host, &up);
+	if (rc == -1) {
+		json_decref(o);
+		if (err_code() == TS_EUNAVAILABLE)
+			err_set(TS_ECONFLICT, "Compute service of %s is "
+			    "unavailable at this time.", host);
+		return -1;
+	}
+	/* uptime(1)'s line, which clients parse. */
+	t = (time_t)(up.now / 1000);
+	gmtime_r(&t, &tm);
+	days = up.uptime_s / 86400;
+	hh = up.uptime_s % 86400 / 3600;
+	mm = up.uptime_s % 3600 / 60;
+	snprintf(text, sizeof(text), " %02d:%02d:%02d up %llu day%s, %2llu:%02llu, "
+	    " %u user%s,  load average: %u.%02u, %u.%02u, %u.%02u", tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (unsigned long long)days, days == 1 ? "" : "s",
+	    (unsigned long long)hh, (unsigned long long)mm, up.users,
+	    up.users == 1 ? "" : "s",
+	    up.load_milli[0] / 1000, up.load_milli[0] % 1000 / 10,
+	    up.load_milli[1] / 1000, up.load_milli[1] % 1000 / 10,
+	    up.load_milli[2] / 1000, up.load_milli[2] % 1000 / 10);
+	json_object_set_new(o, "uptime", json_string(text));
+	return http_resp_json(resp, 200, json_pack("{s:o}", "hypervisor", o));
+}
+
+struct srv_list {
+	json_t	*arr;
+};
+
+static int
+srv_cb(const struct rec_instance *i, void *arg)
+{
+	json_t *a = arg;
+
+	return json_array_append_new(a, json_pack("{s:s, s:s}", "uuid",
+	    i->uuid, "name", i->name)) == 0 ? 0 : -1;
+}
+
+static int
+hv_match(struct http_req *req, struct http_resp *resp, bool servers)
+{
+	const char *pat = http_req_param(req, "pattern");
+	struct store_txn *txn = NULL;
+	struct hosts hs;
+	json_t *arr;
+	int mv, rc = 0;
+
+	if (compute_version(req, resp, &mv) == -1 || hosts_load(req, &hs) == -1)
+		return -1;
+	arr = json_array();
+	if (servers && compute_read(req, &txn) == -1)
+		rc = -1;
+	for (size_t k = 0; rc == 0 && arr && k < hs.n; k++) {
+		json_t *o;
+
+		/* Nova matches hypervisor_hostname as a substring. */
+		if (strstr(hs.v[k].svc.host, pat) == NULL)
+			continue;
+		o = hv_brief(&hs.v[k]);
+		if (servers) {
+			json_t *sv = json_array();
+
+			rc = compute_db_instance_each_host(txn, hs.v[k].svc.host,
+			    srv_cb, sv);
+			json_object_set_new(o, "servers", sv);
+		}
+		json_array_append_new(arr, o);
+	}
+	store_txn_end(&txn);
+	hosts_free(&hs);
+	if (rc == -1) {
+		json_decref(arr);
+		return -1;
+	}
+	if (json_array_size(arr) == 0) {
+		json_decref(arr);
+		err_set(TS_ENOT_FOUND, "No hypervisor matching '%.64s' could "
+		    "be found.", pat);
+		return -1;
+	}
+	return http_resp_json(resp, 200, json_pack("{s:o}", "hypervisors",
+	    arr));
+}
+
+int
+compute_admin_hypervisor_servers(struct http_req *req, struct http_resp *resp)
+{
+	return hv_match(req, resp, true);
+}
+
+int
+compute_admin_hypervisor_search(struct http_req *req, struct http_resp *resp)
+{
+	return hv_match(req, resp, false);
+}
+
+/* ---- services ----------------------------------------------------------------- */
+
+static json_t *
+service_json(struct compute *svc, const struct host *h, int mv)
+{
+	json_t *o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:o, s:o}",
+	    "id", (int)h->id, "binary", NOVA_BINARY, "host", h->svc.host,
+	    "zone", svc->az, "status", h->svc.disabled ? "disabled" : "enabled",
+	    "state", h->up ? "up" : "down",
+	    "updated_at", compute_time_or_null(h->svc.updated_at, 1),
+	    "disabled_reason", h->svc.disabled_reason ?
+	    json_string(h->svc.disabled_reason) : json_null());
+
+	if (o != NULL && mv >= 11)
+		json_object_set_new(o, "forced_down",
+		    json_boolean(h->svc.forced_down));
+	return o;
+}
+
+int
+compute_admin_service_list(struct http_req *req, struct http_resp *resp)
+{
+	struct compute *svc = compute_of(req);
+	const char *host = http_req_query(req, "host");
+	const char *bin = http_req_query(req, "binary");
+	struct hosts hs;
+	json_t *arr;
+	int mv;
+
+	if (compute_version(req, resp, &mv) == -1 || hosts_load(req, &hs) == -1)
+		return -1;
+	arr = json_array();
+	for (size_t k = 0; arr && k < hs.n; k++) {
+		if (host && strcmp(host, hs.v[k].svc.host) != 0)
+			continue;
+		if (bin && strcmp(bin, NOVA_BINARY) != 0)
+			continue;
+		json_array_append_new(arr, service_json(svc, &hs.v[k], mv));
+	}
+	hosts_free(&hs);
+	return http_resp_json(resp, 200, json_pack("{s:o}", "services", arr));
+}
+
+struct svc_edit {
+	const char		*host;
+	int			 disable;	/* -1 unchanged */
+	const char		*reason;	/* with disable = 1 */
+	int			 forced;	/* -1 unchanged */
+	struct rec_service	 after;
+};
+
+static int
+svc_edit_fn(struct store_txn *txn, void *arg)
+{
+	struct svc_edit *e = arg;
+	struct rec_service s;
+	int rc;
+
+	if (db_service_by_host(txn, e->host, &s) == -1) {
+		if (err_code() == TS_ENOT_FOUND)
+			err_set(TS_ENOT_FOUND, "Host '%s' is not mapped to any "
+			    "cell", e->host);
+		return -1;
+	}
+	if (e->disable != -1) {
+		s.disabled = e->disable;
+		free(s.disabled_reason);
+		s.disabled_reason = NULL;
+		if (e->disable && e->reason)
+			s.disabled_reason = strdup(e->reason);
+	}
+	if (e->forced != -1)
+		s.forced_down = e->forced;
+	s.updated_at = db_now_ms();
+	rc = db_service_put(txn, &s);
+	if (rc == 0)
+		rc = copy_rec(&schema_rec_service, &s, &e->after);
+	codec_clear(&schema_rec_service, &s);
+	return rc;
+}
+
+int
+compute_admin_service_update(struct http_req *req, struct http_resp *resp)
+{
+	struct compute *svc = compute_of(req);
+	const char *action = http_req_param(req, "service_action");
+	struct svc_edit e = { .disable = -1, .forced = -1 };
+	json_t *b = http_req_json(req), *o;
+	const char *bin = NULL;
+	bool forced = false, has_forced = false;
+	int mv;
+
+	if (compute_version(req, resp, &mv) == -1)
+		return -1;
+	if (b == NULL || !json_is_object(b)) {
+		err_set(TS_EINVALID, "The request body must be an object.");
+		return -1;
+	}
+	if (compute_json_str(b, "host", 1, 255, false, &e.host, NULL) == -1 ||
+	    compute_json_str(b, "binary", 1, 255, false, &bin, NULL) == -1)
+		return -1;
+	if (e.host == NULL || bin == NULL) {
+		err_set(TS_EINVALID, "'host' and 'binary' are required.");
+		return -1;
+	}
+	if (strcmp(bin, NOVA_BINARY) != 0 && strcmp(bin, AGENT_BINARY) != 0) {
+		err_set(TS_ENOT_FOUND, "Service %s on host %s not found.", bin,
+		    e.host);
+		return -1;
+	}
+	if (strcmp(action, "enable") == 0) {
+		e.disable = 0;
+	} else if (strcmp(action, "disable") == 0) {
+		e.disable = 1;
+	} else if (strcmp(action, "disable-log-reason") == 0) {
+		e.disable = 1;
+		if (compute_json_str(b, "disabled_reason", 1, 255, false, &e.reason,
+		    NULL) == -1)
+			return -1;
+		if (e.reason == NULL) {
+			err_set(TS_EINVALID, "Missing disabled reason field");
+			return -1;
+		}
+	} else if (strcmp(action, "force-down") == 0 && mv >= 11) {
+		if (compute_json_bool(b, "forced_down", &forced, &has_forced) == -1)
+			return -1;
+		if (!has_forced) {
+			err_set(TS_EINVALID, "'forced_down' is required.");
+			return -1;
+		}
+		e.forced = forced;
+	} else {
+		err_set(TS_ENOT_FOUND, "Unknown action");
+		return -1;
+	}
+	if (compute_write(req, svc_edit_fn, &e) == -1)
+		return -1;
+	/* The scheduler must not wait for its next refresh. */
+	scheduler_refresh(svc->sched);
+	o = json_pack("{s:s, s:s}", "host", e.after.host, "binary",
+	    NOVA_BINARY);
+	if (e.forced != -1)
+		json_object_set_new(o, "forced_down",
+		    json_boolean(e.after.forced_down));
+	else
+		json_object_set_new(o, "status", json_string(
+		    e.after.disabled ? "disabled" : "enabled"));
+	if (e.reason)
+		json_object_set_new(o, "disabled_reason",
+		    json_string(e.reason));
+	log_warnx("service %s on %s: %s%s%s", NOVA_BINARY, e.after.host,
+	    action, e.reason ? ": " : "", e.reason ? e.reason : "");
+	codec_clear(&schema_rec_service, &e.after);
+	return http_resp_json(resp, 200, json_pack("{s:o}", "service", o));
+}
+
+struct svc_del {
+	uint32_t	id;
+	char		host[256];
+};
+
+static int
+first_inst(const struct rec_instance *i, void *arg)
+{
+	*(int *)arg = 1;
+	return 1;
+}
+
+static int
+svc_del_fn(struct store_txn *txn, void *arg)
+{
+	struct svc_del *d = arg;
+	struct rec_service s;
+	struct rec_hypervisor hv;
+	int busy = 0, rc = 0;
+
+	if (compute_db_instance_each_host(txn, d->host, first_inst, &busy) == -1)
+		return -1;
+	if (busy) {
+		err_set(TS_ECONFLICT, "Unable to delete compute service that "
+		    "is hosting instances. Migrate or delete the instances "
+		    "first.");
+		return -1;
+	}
+	if (db_service_by_host(txn, d->host, &s) == 0) {
+		rc = store_del(txn, T_SERVICES, s.id, strlen(s.id));
+		if (rc == 0)
+			rc = store_index_del(txn, T_SERVICES_BY_HOST, d->host,
+			    strlen(d->host), s.id, strlen(s.id));
+		codec_clear(&schema_rec_service, &s);
+	}
+	if (rc == 0 && db_hypervisor_by_host(txn, d->host, &hv) == 0) {
+		rc = store_del(txn, T_HYPERVISORS, hv.id, strlen(hv.id));
+		if (rc == 0)
+			rc = store_index_del(txn, T_HYPERVISORS_BY_HOST,
+			    d->host, strlen(d->host), hv.id, strlen(hv.id));
+		codec_clear(&schema_rec_hypervisor, &hv);
+	}
+	if (rc == 0 && store_del(txn, T_HOST_USAGE, d->host, strlen(d->host)) ==
+	    -1 && err_code() != TS_ENOT_FOUND)
+		rc = -1;
+	if (rc == 0 && store_del(txn, T_COMPUTE_NODES, d->host,
+	    strlen(d->host)) == -1 && err_code() != TS_ENOT_FOUND)
+		rc = -1;
+	return rc;
+}
+
+int
+compute_admin_service_delete(struct http_req *req, struct http_resp *resp)
+{
+	struct compute *svc = compute_of(req);
+	const char *s = http_req_param(req, "service_id");
+	struct svc_del d = { 0 };
+	struct hosts hs;
+	char *end;
+	long id = strtol(s, &end, 10);
+	int mv, found = 0, up = 0;
+
+	if (compute_version(req, resp, &mv) == -1 || hosts_load(req, &hs) == -1)
+		return -1;
+	for (size_t k = 0; *s && *end == '\0' && k < hs.n; k++)
+		if ((long)hs.v[k].id == id) {
+			snprintf(d.host, sizeof(d.host), "%s",
+			    hs.v[k].svc.host);
+			up = hs.v[k].up;
+			found = 1;
+		}
+	hosts_free(&hs);
+	if (!found) {
+		err_set(TS_ENOT_FOUND, "Service %.64s not found.", s);
+		return -1;
+	}
+	/* A live agent would register again at its next report. */
+	if (up) {
+		err_set(TS_ECONFLICT, "Service %.64s on host %s is up: stop its "
+		    "agent first.", s, d.host);
+		return -1;
+	}
+	if (compute_write(req, svc_del_fn, &d) == -1)
+		return -1;
+	scheduler_refresh(svc->sched);
+	log_warnx("compute service of host %s deleted", d.host);
+	return http_resp_status(resp, 204);
+}
+
+/* ---- zones and aggregates --------------------------------------------------------- */
+
+static int
+az(struct http_req *req, struct http_resp *resp, bool detail)
+{
+	struct compute *svc = compute_of(req);
+	struct hosts hs;
+	json_t *hosts = json_object(), *zone;
+	bool any = false;
+	int mv;
+
+	if (compute_version(req, resp, &mv) == -1 || hosts_load(req, &hs) == -1) {
+		json_decref(hosts);
+		return -1;
+	}
+	for (size_t k = 0; k < hs.n; k++) {
+		const struct host *h = &hs.v[k];
+
+		if (h->svc.disabled)
+			continue;
+		any |= h->up;
+		json_object_set_new(hosts, h->svc.host, json_pack("{s:{s:b, "
+		    "s:b, s:o}}", NOVA_BINARY, "available", h->up, "active",
+		    !h->svc.disabled, "updated_at",
+		    compute_time_or_null(h->svc.updated_at, 1)));
+	}
+	hosts_free(&hs);
+	zone = json_pack("{s:s, s:{s:b}}", "zoneName", svc->az, "zoneState",
+	    "available", any);
+	if (zone)
+		json_object_set_new(zone, "hosts", detail ? hosts :
+		    json_null());
+	if (!detail)
+		json_decref(hosts);
+	return http_resp_json(resp, 200, json_pack("{s:[o]}",
+	    "availabilityZoneInfo", zone));
+}
+
+int
+compute_admin_az_list(struct http_req *req, struct http_resp *resp)
+{
+	return az(req, resp, false);
+}
+
+int
+compute_admin_az_detail(struct http_req *req, struct http_resp *resp)
+{
+	return az(req, resp, true);
+}
+
+/* Host aggregates are not kept: every host is in the one default zone. */
+int
+compute_admin_aggregate_list(struct http_req *req, struct http_resp *resp)
+{
+	int mv;
+
+	if (compute_version(req, resp, &mv) == -1)
+		return -1;
+	return http_resp_json(resp, 200, json_pack("{s:[]}", "aggregates"));
+}
+
+/* ---- quotas --------------------------------------------------------------------------- */
+
+/* A project's quota may be read by its members and the admin. */
+static int
+quota_allowed(struct http_req *req, const char *rule, const char *project)
+{
+	struct api_target t = { .n = 0 };
+
+	if (api_target_add(&t, "project_id", project) == -1)
+		return -1;
+	return api_enforce(req, rule, &t);
+}
+
+static json_t *
+quota_json(const struct compute_quota_defaults *l, const char *id)
+{
+	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	    "s:I, s:i, s:i, s:i, s:i}",
+	    "instances", (json_int_t)l->instances,
+	    "cores", (json_int_t)l->cores,
+	    "ram", (json_int_t)l->ram,
+	    "key_pairs", (json_int_t)l->key_pairs,
+	    "metadata_items", (json_int_t)l->metadata_items,
+	    "server_groups", (json_int_t)l->server_groups,
+	    "server_group_members", (json_int_t)l->server_group_members,
+	    "injected_files", (json_int_t)l->injected_files,
+	    "injected_file_content_bytes",
+	    (json_int_t)l->injected_file_content_bytes,
+	    "injected_file_path_bytes", (json_int_t)l->injected_file_path_bytes,
+	    /* Network quotas belong to the network service; Nova 2.1 shows
+	     * its own old defaults for them. */
+	    "floating_ips", 10, "fixed_ips", -1, "security_groups", 10,
+	    "security_group_rules", 20);
+
+	if (o && id)
+		json_object_set_new(o, "id", json_string(id));
+	return o;
+}
+
+static int
+quota_read(struct http_req *req, const char *project,
+    struct compute_quota_defaults *lim, struct rec_compute_usage *use)
+{
+	struct store_txn *txn = NULL;
+	struct rec_compute_quota q;
+	int rc;
+
+	if (compute_read(req, &txn) == -1)
+		return -1;
+	rc = compute_db_quota_get(txn, project, &q);
+	if (rc == 0 && use)
+		rc = compute_db_usage_get(txn, project, use);
+	store_txn_end(&txn);
+	if (rc == 0) {
+		compute_admin_quota_limits(compute_of(req), &q, lim);
+		codec_clear(&schema_rec_compute_quota, &q);
+	}
+	return rc;
+}
+
+int
+compute_admin_quota_show(struct http_req *req, struct http_resp *resp)
+{
+	const char *p = http_req_param(req, "tenant_id");
+	struct compute_quota_defaults lim;
+	int mv;
+
+	if (compute_version(req, resp, &mv) == -1 ||
+	    quota_allowed(req, "os_compute_api:os-quota-sets:show", p) == -1 ||
+	    quota_read(req, p, &lim, NULL) == -1)
+		return -1;
+	return http_resp_json(resp, 200, json_pack("{s:o}", "quota_set",
+	    quota_json(&lim, p)));
+}
+
+int
+compute_admin_quota_detail(struct http_req *req, struct http_resp *resp)
+{
+	const char *p = http_req_param(req, "tenant_id");
+	struct compute_quota_defaults lim;
+	struct rec_compute_usage use;
+	json_t *o, *v;
+	const char *k;
+	int mv;
+
+	if (compute_version(req, resp, &mv) == -1 ||
+	    quota_allowed(req, "os_compute_api:os-quota-sets:detail", p) ==
+	    -1 || quota_read(req, p, &lim, &use) == -1)
+		return -1;
+	o = quota_json(&lim, NULL);
+	json_object_foreach(o, k, v) {
+		json_int_t used = 0;
+
+		if (strcmp(k, "instances") == 0)
+			used = use.instances;
+		else if (strcmp(k, "cores") == 0)
+			used = use.cores;
+		else if (strcmp(k, "ram") == 0)
+			used = use.ram;
+		json_object_set_new(o, k, json_pack("{s:I, s:I, s:i}", "limit",
+		    json_integer_value(v), "in_use", used, "reserved", 0));
+	}
+	json_object_set_new(o, "id", json_string(p));
+	return http_resp_json(resp, 200, json_pack("{s:o}", "quota_set", o));
+}
+
+int
+compute_admin_quota_defaults(struct http_req *req, struct http_resp *resp)
+{
+	int mv;
+
+	if (compute_version(req, resp, &mv) == -1)
+		return -1;
+	return http_resp_json(resp, 200, json_pack("{s:o}", "quota_set",
+	    quota_json(&compute_of(req)->qdef, http_req_param(req,
+	    "tenant_id"))));
+}
+
+struct qedit {
+	const char		*project;
+	struct rec_compute_quota set;	/* the fields given */
+	bool			 reset;
+};
+
+static int
+qedit_fn(struct store_txn *txn, void *arg)
+{
+	struct qedit *e = arg;
+	struct rec_compute_quota q;
+	int rc;
+
+	if (e->reset)
+		return compute_db_quota_del(txn, e->project);
+	if (compute_db_quota_get(txn, e->project, &q) == -1)
+		return -1;
+#define SET(f) if (e->set.has_##f) { q.f = e->set.f; q.has_##f = true; }
+	SET(instances);
+	SET(cores);
+	SET(ram);
+	SET(key_pairs);
+	SET(metadata_items);
+	SET(server_groups);
+	SET(server_group_members);
+	SET(injected_files);
+	SET(injected_file_content_bytes);
+	SET(injected_file_path_bytes);
+#undef SET
+	rc = compute_db_quota_put(txn, e->project, &q);
+	codec_clear(&schema_rec_compute_quota, &q);
+	return rc;
+}
+
+int
+compute_admin_quota_update(struct http_req *req, struct http_resp *resp)
+{
+	const char *p = http_req_param(req, "tenant_id");
+	struct qedit e = { .project = p };
+	struct compute_quota_defaults lim;
+	json_t *b, *v;
+	const char *k;
+	int mv;
+
+	if (compute_version(req, resp, &mv) == -1 ||
+	    compute_json_body(req, "quota_set", &b) == -1)
+		return -1;
+	json_object_foreach(b, k, v) {
+		int64_t n;
+		bool force;
+
+#define FIELD(f) if (strcmp(k, #f) == 0) {				\
+		if (compute_json_int(b, k, -1, INT32_MAX, &n, NULL) == -1)	\
+			return -1;					\
+		e.set.f = n;						\
+		e.set.has_##f = true;					\
+		continue;						\
+	}
+		FIELD(instances);
+		FIELD(cores);
+		FIELD(ram);
+		FIELD(key_pairs);
+		FIELD(metadata_items);
+		FIELD(server_groups);
+		FIELD(server_group_members);
+		FIELD(injected_files);
+		FIELD(injected_file_content_bytes);
+		FIELD(injected_file_path_bytes);
+#undef FIELD
+		/* Accepted for compatibility, kept by the network service. */
+		if (strcmp(k, "floating_ips") == 0 ||
+		    strcmp(k, "fixed_ips") == 0 ||
+		    strcmp(k, "security_groups") == 0 ||
+		    strcmp(k, "security_group_rules") == 0 ||
+		    strcmp(k, "networks") == 0) {
+			if (compute_json_int(b, k, -1, INT32_MAX, &n, NULL) == -1)
+				return -1;
+			continue;
+		}
+		if (strcmp(k, "force") == 0) {
+			if (compute_json_bool(b, k, &force, NULL) == -1)
+				return -1;
+			continue;
+		}
+		if (strcmp(k, "tenant_id") == 0 || strcmp(k, "id") == 0)
+			continue;
+		err_set(TS_EINVALID, "Bad key(s) %.64s in quota_set", k);
+		return -1;
+	}
+	if (compute_write(req, qedit_fn, &e) == -1 ||
+	    quota_read(req, p, &lim, NULL) == -1)
+		return -1;
+	log_info("compute quota of project %s updated", p);
+	return http_resp_json(resp, 200, json_pack("{s:o}", "quota_set",
+	    quota_json(&lim, NULL)));
+}
+
+int
+compute_admin_quota_delete(struct http_req *req, struct http_resp *resp)
+{
+	struct qedit e = { .project = http_req_param(req, "tenant_id"),
+	    .reset = true };
+	int mv;
+
+	if (compute_version(req, resp, &mv) == -1 || compute_write(req, qedit_fn, &e) ==
+	    -1)
+		return -1;
+	return http_resp_status(resp, 202);
+}
+
+int
+compute_admin_limits(struct http_req *req, struct http_resp *resp)
+{
+	const struct api_ctx *c = compute_ctx(req);
+	const char *p = c->project_id ? c->project_id : "";
+	const char *t = http_req_query(req, "tenant_id");
+	struct compute_quota_defaults lim;
+	struct rec_compute_usage use;
+	int mv;
+
+	if (compute_version(req, resp, &mv) == -1)
+		return -1;
+	/* An admin may look at another project's limits. */
+	if (t && *t && strcmp(t, p) != 0) {
+		if (compute_enforce(req, "compute_admin") == -1)
+			return -1;
+		p = t;
+	}
+	if (quota_read(req, p, &lim, &use) == -1)
+		return -1;
+	return http_resp_json(resp, 200, json_pack("{s:{s:[], s:{s:I, s:I, "
+	    "s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:I, "
+	    "s:I, s:i, s:i, s:i}}}", "limits", "rate", "absolute",
+	    "maxTotalInstances", (json_int_t)lim.instances,
+	    "maxTotalCores", (json_int_t)lim.cores,
+	    "maxTotalRAMSize", (json_int_t)lim.ram,
+	    "maxServerMeta", (json_int_t)lim.metadata_items,
+	    "maxTotalKeypairs", (json_int_t)lim.key_pairs,
+	    "maxServerGroups", (json_int_t)lim.server_groups,
+	    "maxServerGroupMembers", (json_int_t)lim.server_group_members,
+	    "maxPersonality", (int)lim.injected_files,
+	    "maxPersonalitySize", (int)lim.injected_file_content_bytes,
+	    "maxImageMeta", 128,
+	    "maxSecurityGroups", 10,
+	    "maxSecurityGroupRules", 20,
+	    "maxTotalFloatingIps", 10,
+	    "totalInstancesUsed", (json_int_t)use.instances,
+	    "totalCoresUsed", (json_int_t)use.cores,
+	    "totalRAMUsed", (json_int_t)use.ram,
+	    "totalServerGroupsUsed", 0,
+	    "totalSecurityGroupsUsed", 0,
+	    "totalFloatingIpsUsed", 0));
+}

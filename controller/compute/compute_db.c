@@ -1,0 +1,1052 @@
+/* compute_db: typed access to the compute tables; see compute_db.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "compute_db.h"
+#include "core/db.h"
+#include "err.h"
+#include "log.h"
+
+/* Two-part key "a NUL b" (keypairs, actions). */
+static int
+key2(char *out, size_t outlen, const char *a, const char *b, size_t *klen)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la + 1 + lb > outlen || la + 1 + lb > STORE_KEY_MAX) {
+		err_set(TS_EINVALID, "key too long");
+		return -1;
+	}
+	memcpy(out, a, la);
+	out[la] = '\0';
+	memcpy(out + la + 1, b, lb);
+	*klen = la + 1 + lb;
+	return 0;
+}
+
+static int
+get_k(struct store_txn *txn, const char *table, const void *key, size_t klen,
+    const struct schema_type *type, void *obj)
+{
+	const void *v;
+	size_t vl;
+
+	memset(obj, 0, type->size);
+	if (store_get(txn, table, key, klen, &v, &vl) == -1)
+		return -1;
+	if (codec_record_decode(type, v, vl, obj, NULL) == -1) {
+		err_prefix("%s: ", table);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+put_k(struct store_txn *txn, const char *table, const void *key, size_t klen,
+    const struct schema_type *type, const void *obj, int flags)
+{
+	return store_rec_put(txn, table, key, klen, type, obj, flags);
+}
+
+/* Decoding iteration: the callback gets (key, decoded record). */
+struct each {
+	const struct schema_type *type;
+	int	(*cb)(const void *k, size_t kl, void *rec, void *arg);
+	void	*arg;
+};
+
+static int
+each_cb(const void *k, size_t kl, const void *v, size_t vl, void *arg)
+{
+	struct each *e = arg;
+	union {
+		struct rec_flavor		f;
+		struct rec_keypair		k;
+		struct rec_instance		i;
+		struct rec_instance_tombstone	t;
+		struct rec_instance_action	a;
+		struct rec_compute_usage	u;
+		struct rec_host_usage		h;
+		struct rec_compute_node		n;
+	} obj;
+	int rc;
+
+	memset(&obj, 0, sizeof(obj));
+	if (codec_record_decode(e->type, v, vl, &obj, NULL) == -1) {
+		/* One unreadable record must not hide the others. */
+		log_warnx("%s: skipping undecodable record: %s", e->type->name,
+		    err_msg());
+		return 0;
+	}
+	rc = e->cb(k, kl, &obj, e->arg);
+	codec_clear(e->type, &obj);
+	return rc;
+}
+
+static int
+each_rec(struct store_txn *txn, const char *table, const void *prefix,
+    size_t plen, const void *after, size_t alen,
+    const struct schema_type *type,
+    int (*cb)(const void *, size_t, void *, void *), void *arg)
+{
+	struct each e = { type, cb, arg };
+
+	return store_iter_after(txn, table, prefix, plen, after, alen, each_cb,
+	    &e);
+}
+
+/* ---------------------------------------------------------------- flavors */
+
+int
+compute_db_flavor_get(struct store_txn *txn, const char *id, struct rec_flavor *f)
+{
+	if (get_k(txn, T_FLAVORS, id, strlen(id), &schema_rec_flavor, f) ==
+	    -1) {
+		if (err_code() == TS_ENOT_FOUND)
+			err_set(TS_ENOT_FOUND, "Flavor %s could not be found.",
+			    id);
+		return -1;
+	}
+	return 0;
+}
+
+struct first {
+	char	pk[STORE_KEY_MAX + 1];
+	int	found;
+};
+
+static int
+first_pk(const void *pk, size_t pklen, void *arg)
+{
+	struct first *f = arg;
+
+	if (pklen > STORE_KEY_MAX)
+		return 0;
+	memcpy(f->pk, pk, pklen);
+	f->pk[pklen] = '\0';
+	f->found = 1;
+	return 1;
+}
+
+int
+compute_db_flavor_by_name(struct store_txn *txn, const char *name,
+    struct rec_flavor *f)
+{
+	struct first fp = { .found = 0 };
+
+	if (*name != '\0' && store_index_iter(txn, T_FLAVORS_BY_NAME, name,
+	    strlen(name), first_pk, &fp) == -1)
+		return -1;
+	if (!fp.found) {
+		err_set(TS_ENOT_FOUND, "Flavor with name %s could not be "
+		    "found.", name);
+		return -1;
+	}
+	return compute_db_flavor_get(txn, fp.pk, f);
+}
+
+int
+compute_db_flavor_add(struct store_txn *txn, const struct rec_flavor *f)
+{
+	struct rec_flavor old;
+
+	if (compute_db_flavor_by_name(txn, f->name, &old) == 0) {
+		codec_clear(&schema_rec_flavor, &old);
+		err_set(TS_ECONFLICT, "Flavor with name %s already exists.",
+		    f->name);
+		return -1;
+	} else if (err_code() != TS_ENOT_FOUND) {
+		return -1;
+	}
+	if (put_k(txn, T_FLAVORS, f->id, strlen(f->id), &schema_rec_flavor, f,
+	    STORE_NOOVERWRITE) == -1) {
+		if (err_code() == TS_ECONFLICT)
+			err_set(TS_ECONFLICT, "Flavor with ID %s already "
+			    "exists.", f->id);
+		return -1;
+	}
+	return store_index_put(txn, T_FLAVORS_BY_NAME, f->name,
+	    strlen(f->name), f->id, strlen(f->id));
+}
+
+int
+compute_db_flavor_update(struct store_txn *txn, const struct rec_flavor *f)
+{
+	return put_k(txn, T_FLAVORS, f->id, strlen(f->id), &schema_rec_flavor,
+	    f, 0);
+}
+
+int
+compute_db_flavor_del(struct store_txn *txn, const char *id)
+{
+	struct rec_flavor f;
+	int rc;
+
+	if (compute_db_flavor_get(txn, id, &f) == -1)
+		return -1;
+	rc = store_del(txn, T_FLAVORS, id, strlen(id));
+	if (rc == 0 && store_index_del(txn, T_FLAVORS_BY_NAME, f.name,
+	    strlen(f.name), id, strlen(id)) == -1 &&
+	    err_code() != TS_ENOT_FOUND)
+		rc = -1;
+	codec_clear(&schema_rec_flavor, &f);
+	return rc;
+}
+
+struct typed_cb {
+	int	(*cb)(const void *, void *);
+	void	*arg;
+};
+
+static int
+typed_each(const void *k, size_t kl, void *rec, void *arg)
+{
+	struct typed_cb *t = arg;
+
+	return t->cb(rec, t->arg);
+}
+
+int
+compute_db_flavor_each(struct store_txn *txn,
+    int (*cb)(const struct rec_flavor *, void *), void *arg)
+{
+	struct typed_cb t = { (int (*)(const void *, void *))cb, arg };
+
+	return each_rec(txn, T_FLAVORS, NULL, 0, NULL, 0, &schema_rec_flavor,
+	    typed_each, &t);
+}
+
+/* --------------------------------------------------------------- keypairs */
+
+int
+compute_db_keypair_get(struct store_txn *txn, const char *user_id, const char *name,
+    struct rec_keypair *k)
+{
+	char key[STORE_KEY_MAX + 1];
+	size_t kl;
+
+	if (key2(key, sizeof(key), user_id, name, &kl) == -1)
+		return -1;
+	if (get_k(txn, T_KEYPAIRS, key, kl, &schema_rec_keypair, k) == -1) {
+		if (err_code() == TS_ENOT_FOUND)
+			err_set(TS_ENOT_FOUND, "Keypair %s not found for user "
+			    "%s", name, user_id);
+		return -1;
+	}
+	return 0;
+}
+
+int
+compute_db_keypair_add(struct store_txn *txn, const struct rec_keypair *k)
+{
+	char key[STORE_KEY_MAX + 1];
+	size_t kl;
+
+	if (key2(key, sizeof(key), k->user_id, k->name, &kl) == -1)
+		return -1;
+	if (put_k(txn, T_KEYPAIRS, key, kl, &schema_rec_keypair, k,
+	    STORE_NOOVERWRITE) == -1) {
+		if (err_code() == TS_ECONFLICT)
+			err_set(TS_ECONFLICT, "Key pair '%s' already exists.",
+			    k->name);
+		return -1;
+	}
+	return 0;
+}
+
+int
+compute_db_keypair_del(struct store_txn *txn, const char *user_id, const char *name)
+{
+	char key[STORE_KEY_MAX + 1];
+	size_t kl;
+
+	if (key2(key, sizeof(key), user_id, name, &kl) == -1)
+		return -1;
+	if (store_del(txn, T_KEYPAIRS, key, kl) == -1) {
+		if (err_code() == TS_ENOT_FOUND)
+			err_set(TS_ENOT_FOUND, "Keypair %s not found for user "
+			    "%s", name, user_id);
+		return -1;
+	}
+	return 0;
+}
+
+int
+compute_db_keypair_each(struct store_txn *txn, const char *user_id,
+    const char *marker, int (*cb)(const struct rec_keypair *, void *),
+    void *arg)
+{
+	struct typed_cb t = { (int (*)(const void *, void *))cb, arg };
+	char prefix[STORE_KEY_MAX + 1], after[STORE_KEY_MAX + 1];
+	size_t plen = strlen(user_id) + 1, alen = 0;
+
+	if (plen > STORE_KEY_MAX) {
+		err_set(TS_EINVALID, "user id too long");
+		return -1;
+	}
+	memcpy(prefix, user_id, plen);
+	if (marker && key2(after, sizeof(after), user_id, marker, &alen) == -1)
+		return -1;
+	return each_rec(txn, T_KEYPAIRS, prefix, plen, marker ? after : NULL,
+	    alen, &schema_rec_keypair, typed_each, &t);
+}
+
+static int
+count_cb(const void *k, size_t kl, const void *v, size_t vl, void *arg)
+{
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+int
+compute_db_keypair_count(struct store_txn *txn, const char *user_id, size_t *n)
+{
+	size_t plen = strlen(user_id) + 1;
+	char prefix[STORE_KEY_MAX + 1];
+
+	*n = 0;
+	if (plen > STORE_KEY_MAX) {
+		err_set(TS_EINVALID, "user id too long");
+		return -1;
+	}
+	memcpy(prefix, user_id, plen);
+	return store_iter(txn, T_KEYPAIRS, prefix, plen, count_cb, n);
+}
+
+/* -------------------------------------------------------------- instances */
+
+int
+compute_db_instance_get(struct store_txn *txn, const char *uuid,
+    struct rec_instance *i)
+{
+	if (get_k(txn, T_INSTANCES, uuid, strlen(uuid), &schema_rec_instance,
+	    i) == -1) {
+		if (err_code() == TS_ENOT_FOUND)
+			err_set(TS_ENOT_FOUND, "Instance %s could not be "
+			    "found.", uuid);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+has_host(const struct rec_instance *i)
+{
+	return i != NULL && i->host != NULL && i->host[0] != '\0';
+}
+
+static int
+has_task(const struct rec_instance *i)
+{
+	return i != NULL && i->task_state != NULL;
+}
+
+static int
+idx_del(struct store_txn *txn, const char *index, const char *ival,
+    const char *pk)
+{
+	if (store_index_del(txn, index, ival, strlen(ival), pk, strlen(pk)) ==
+	    -1 && err_code() != TS_ENOT_FOUND)
+		return -1;
+	return 0;
+}
+
+/* The two instances_by_created entries of i (its project's, and the
+ * all-projects one); see compute_db_created_key(). */
+static int
+created_keys(const struct rec_instance *i, char k[2][COMPUTE_DB_CREATED_KEY_MAX],
+    size_t kl[2])
+{
+	kl[0] = compute_db_created_key(k[0], i->project_id, i->created_at, i->uuid);
+	kl[1] = compute_db_created_key(k[1], "", i->created_at, i->uuid);
+	if (kl[0] == 0 || kl[1] == 0) {
+		err_set(TS_EINVALID, "instance %s: project id too long",
+		    i->uuid);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+created_put(struct store_txn *txn, const struct rec_instance *i)
+{
+	char k[2][COMPUTE_DB_CREATED_KEY_MAX];
+	size_t kl[2];
+
+	if (created_keys(i, k, kl) == -1)
+		return -1;
+	for (int j = 0; j < 2; j++)
+		if (store_put(txn, T_INSTANCES_BY_CREATED, k[j], kl[j], i->uuid,
+		    strlen(i->uuid), 0) == -1)
+			return -1;
+	return 0;
+}
+
+static int
+created_del(struct store_txn *txn, const struct rec_instance *i)
+{
+	char k[2][COMPUTE_DB_CREATED_KEY_MAX];
+	size_t kl[2];
+
+	if (created_keys(i, k, kl) == -1)
+		return -1;
+	for (int j = 0; j < 2; j++)
+		if (store_del(txn, T_INSTANCES_BY_CREATED, k[j], kl[j]) == -1 &&
+		    err_code() != TS_ENOT_FOUND)
+			return -1;
+	return 0;
+}
+
+int
+compute_db_instance_put(struct store_txn *txn, const struct rec_instance *i,
+    const struct rec_instance *old)
+{
+	const char *u = i->uuid;
+	size_t ul = strlen(u);
+
+	if (put_k(txn, T_INSTANCES, u, ul, &schema_rec_instance, i, 0) == -1)
+		return -1;
+	if (old == NULL && store_index_put(txn, T_INSTANCES_BY_PROJECT,
+	    i->project_id, strlen(i->project_id), u, ul) == -1)
+		return -1;
+	/* The sort keys never change in practice (created_at and project_id
+	 * are set once); follow them anyway rather than trust that. */
+	if (old != NULL && (old->created_at != i->created_at ||
+	    strcmp(old->project_id, i->project_id) != 0) &&
+	    created_del(txn, old) == -1)
+		return -1;
+	if ((old == NULL || old->created_at != i->created_at ||
+	    strcmp(old->project_id, i->project_id) != 0) &&
+	    created_put(txn, i) == -1)
+		return -1;
+	if (has_host(old) && (!has_host(i) || strcmp(old->host, i->host) != 0)
+	    && idx_del(txn, T_INSTANCES_BY_HOST, old->host, u) == -1)
+		return -1;
+	if (has_host(i) && store_index_put(txn, T_INSTANCES_BY_HOST, i->host,
+	    strlen(i->host), u, ul) == -1)
+		return -1;
+	if (has_task(i) && !has_task(old) &&
+	    store_put(txn, T_INSTANCE_TASKS, u, ul, "", 0, 0) == -1)
+		return -1;
+	if (!has_task(i) && has_task(old) &&
+	    store_del(txn, T_INSTANCE_TASKS, u, ul) == -1 &&
+	    err_code() != TS_ENOT_FOUND)
+		return -1;
+	return 0;
+}
+
+struct keys {
+	char	**k;
+	size_t	 *len;
+	size_t	  n, cap;
+};
+
+static int
+collect_key(const void *k, size_t kl, const void *v, size_t vl, void *arg)
+{
+	struct keys *ks = arg;
+
+	if (ks->n == ks->cap) {
+		size_t ncap = ks->cap ? ks->cap * 2 : 16;
+		char **nk = realloc(ks->k, ncap * sizeof(*nk));
+		size_t *nl;
+
+		if (nk == NULL)
+			goto nomem;
+		ks->k = nk;
+		if ((nl = realloc(ks->len, ncap * sizeof(*nl))) == NULL)
+			goto nomem;
+		ks->len = nl;
+		ks->cap = ncap;
+	}
+	if ((ks->k[ks->n] = malloc(kl)) == NULL)
+		goto nomem;
+	memcpy(ks->k[ks->n], k, kl);
+	ks->len[ks->n++] = kl;
+	return 0;
+nomem:
+	err_set(TS_ENOMEM, "out of memory");
+	return -1;
+}
+
+static void
+keys_free(struct keys *ks)
+{
+	for (size_t i = 0; i < ks->n; i++)
+		free(ks->k[i]);
+	free(ks->k);
+	free(ks->len);
+}
+
+int
+compute_db_instance_del(struct store_txn *txn, const struct rec_instance *i)
+{
+	const char *u = i->uuid;
+	size_t ul = strlen(u);
+	struct keys ks = { 0 };
+	int rc = 0;
+
+	if (store_del(txn, T_INSTANCES, u, ul) == -1)
+		return -1;
+	if (idx_del(txn, T_INSTANCES_BY_PROJECT, i->project_id, u) == -1 ||
+	    created_del(txn, i) == -1)
+		return -1;
+	if (has_host(i) && idx_del(txn, T_INSTANCES_BY_HOST, i->host, u) == -1)
+		return -1;
+	if (store_del(txn, T_INSTANCE_TASKS, u, ul) == -1 &&
+	    err_code() != TS_ENOT_FOUND)
+		return -1;
+	/* Actions: collect keys first (no writes while iterating). */
+	{
+		char prefix[CODEC_UUID_LEN + 1];
+
+		memcpy(prefix, u, ul);
+		prefix[ul] = '\0';
+		if (store_iter(txn, T_INSTANCE_ACTIONS, prefix, ul + 1,
+		    collect_key, &ks) == -1)
+			rc = -1;
+	}
+	for (size_t j = 0; rc == 0 && j < ks.n; j++)
+		if (store_del(txn, T_INSTANCE_ACTIONS, ks.k[j], ks.len[j]) ==
+		    -1)
+			rc = -1;
+	keys_free(&ks);
+	return rc;
+}
+
+int
+compute_db_instance_each(struct store_txn *txn,
+    int (*cb)(const struct rec_instance *, void *), void *arg)
+{
+	struct typed_cb t = { (int (*)(const void *, void *))cb, arg };
+
+	return each_rec(txn, T_INSTANCES, NULL, 0, NULL, 0,
+	    &schema_rec_instance, typed_each, &t);
+}
+
+struct idx_each {
+	struct store_txn *txn;
+	int	(*cb)(const struct rec_instance *, void *);
+	void	*arg;
+};
+
+static int
+idx_each_cb(const void *pk, size_t pklen, void *arg)
+{
+	struct idx_each *e = arg;
+	struct rec_instance i;
+	int rc;
+
+	if (get_k(e->txn, T_INSTANCES, pk, pklen, &schema_rec_instance, &i) ==
+	    -1) {
+		/* An index entry without its record is a bug: say so, go on. */
+		log_warnx("instance index entry %.*s: %s", (int)pklen,
+		    (const char *)pk, err_msg());
+		return 0;
+	}
+	rc = e->cb(&i, e->arg);
+	codec_clear(&schema_rec_instance, &i);
+	return rc;
+}
+
+int
+compute_db_instance_each_project(struct store_txn *txn, const char *project_id,
+    int (*cb)(const struct rec_instance *, void *), void *arg)
+{
+	struct idx_each e = { txn, cb, arg };
+
+	if (*project_id == '\0')
+		return 0;
+	return store_index_iter(txn, T_INSTANCES_BY_PROJECT, project_id,
+	    strlen(project_id), idx_each_cb, &e);
+}
+
+int
+compute_db_instance_each_host(struct store_txn *txn, const char *host,
+    int (*cb)(const struct rec_instance *, void *), void *arg)
+{
+	struct idx_each e = { txn, cb, arg };
+
+	if (*host == '\0')
+		return 0;
+	return store_index_iter(txn, T_INSTANCES_BY_HOST, host, strlen(host),
+	    idx_each_cb, &e);
+}
+
+/* instances_by_created entries carry the uuid as value. */
+static int
+created_each_cb(const void *k, size_t kl, const void *v, size_t vl,
+    void *arg)
+{
+	return idx_each_cb(v, vl, arg);
+}
+
+int
+compute_db_instance_each_newest(struct store_txn *txn, const char *project_id,
+    const struct rec_instance *after,
+    int (*cb)(const struct rec_instance *, void *), void *arg)
+{
+	struct idx_each e = { txn, cb, arg };
+	const char *scope = project_id ? project_id : "";
+	char prefix[COMPUTE_DB_CREATED_KEY_MAX], ak[COMPUTE_DB_CREATED_KEY_MAX];
+	size_t plen = strlen(scope) + 1, alen = 0;
+
+	if (plen > COMPUTE_DB_CREATED_SCOPE_MAX + 1) {
+		err_set(TS_EINVALID, "project id too long");
+		return -1;
+	}
+	memcpy(prefix, scope, plen);
+	if (after != NULL && (alen = compute_db_created_key(ak, scope,
+	    after->created_at, after->uuid)) == 0) {
+		err_set(TS_EINVALID, "bad marker");
+		return -1;
+	}
+	return store_iter_after(txn, T_INSTANCES_BY_CREATED, prefix, plen,
+	    after ? ak : NULL, alen, created_each_cb, &e);
+}
+
+struct task_each {
+	int	(*cb)(const char *, void *);
+	void	*arg;
+};
+
+static int
+task_cb(const void *k, size_t kl, const void *v, size_t vl, void *arg)
+{
+	struct task_each *t = arg;
+	char u[CODEC_UUID_LEN + 1];
+
+	if (kl != CODEC_UUID_LEN)
+		return 0;
+	memcpy(u, k, kl);
+	u[kl] = '\0';
+	return t->cb(u, t->arg);
+}
+
+int
+compute_db_task_each(struct store_txn *txn, int (*cb)(const char *, void *),
+    void *arg)
+{
+	struct task_each t = { cb, arg };
+
+	return store_iter(txn, T_INSTANCE_TASKS, NULL, 0, task_cb, &t);
+}
+
+/* ------------------------------------------------------------- tombstones */
+
+int
+compute_db_tombstone_get(struct store_txn *txn, const char *uuid,
+    struct rec_instance_tombstone *t)
+{
+	return get_k(txn, T_INSTANCE_TOMBSTONES, uuid, strlen(uuid),
+	    &schema_rec_instance_tombstone, t);
+}
+
+int
+compute_db_tombstone_put(struct store_txn *txn,
+    const struct rec_instance_tombstone *t)
+{
+	return put_k(txn, T_INSTANCE_TOMBSTONES, t->uuid, strlen(t->uuid),
+	    &schema_rec_instance_tombstone, t, 0);
+}
+
+int
+compute_db_tombstone_del(struct store_txn *txn, const char *uuid)
+{
+	return store_del(txn, T_INSTANCE_TOMBSTONES, uuid, strlen(uuid));
+}
+
+int
+compute_db_tombstone_each(struct store_txn *txn,
+    int (*cb)(const struct rec_instance_tombstone *, void *), void *arg)
+{
+	struct typed_cb t = { (int (*)(const void *, void *))cb, arg };
+
+	return each_rec(txn, T_INSTANCE_TOMBSTONES, NULL, 0, NULL, 0,
+	    &schema_rec_instance_tombstone, typed_each, &t);
+}
+
+/* ---------------------------------------------------------------- actions */
+
+int
+compute_db_action_get(struct store_txn *txn, const char *uuid,
+    const char *request_id, struct rec_instance_action *a)
+{
+	char key[STORE_KEY_MAX + 1];
+	size_t kl;
+
+	if (key2(key, sizeof(key), uuid, request_id, &kl) == -1)
+		return -1;
+	if (get_k(txn, T_INSTANCE_ACTIONS, key, kl,
+	    &schema_rec_instance_action, a) == -1) {
+		if (err_code() == TS_ENOT_FOUND)
+			err_set(TS_ENOT_FOUND, "Action for request_id %s on "
+			    "instance %s not found", request_id, uuid);
+		return -1;
+	}
+	return 0;
+}
+
+int
+compute_db_action_put(struct store_txn *txn, const struct rec_instance_action *a)
+{
+	char key[STORE_KEY_MAX + 1];
+	size_t kl;
+
+	if (key2(key, sizeof(key), a->instance_uuid, a->request_id, &kl) == -1)
+		return -1;
+	return put_k(txn, T_INSTANCE_ACTIONS, key, kl,
+	    &schema_rec_instance_action, a, 0);
+}
+
+int
+compute_db_action_each(struct store_txn *txn, const char *uuid,
+    int (*cb)(const struct rec_instance_action *, void *), void *arg)
+{
+	struct typed_cb t = { (int (*)(const void *, void *))cb, arg };
+	char prefix[CODEC_UUID_LEN + 2];
+	size_t ul = strlen(uuid);
+
+	if (ul > CODEC_UUID_LEN) {
+		err_set(TS_EINVALID, "bad instance id");
+		return -1;
+	}
+	memcpy(prefix, uuid, ul);
+	prefix[ul] = '\0';
+	return each_rec(txn, T_INSTANCE_ACTIONS, prefix, ul + 1, NULL, 0,
+	    &schema_rec_instance_action, typed_each, &t);
+}
+
+static const char *
+event_name(const char *action)
+{
+	static const struct { const char *a, *e; } map[] = {
+		{ "create",	"compute__do_build_and_run_instance" },
+		{ "delete",	"compute_terminate_instance" },
+		{ "stop",	"compute_stop_instance" },
+		{ "start",	"compute_start_instance" },
+		{ "reboot",	"compute_reboot_instance" },
+		{ "pause",	"compute_pause_instance" },
+		{ "unpause",	"compute_unpause_instance" },
+		{ "suspend",	"compute_suspend_instance" },
+		{ "resume",	"compute_resume_instance" },
+		{ "rebuild",	"compute_rebuild_instance" },
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(map[i].a, action) == 0)
+			return map[i].e;
+	return NULL;
+}
+
+int
+compute_db_action_start(struct store_txn *txn, const struct rec_instance *i,
+    const char *request_id, const char *action, const char *user_id,
+    const char *project_id, int64_t now)
+{
+	struct rec_instance_action a = { 0 };
+	struct sch_action_event ev = { 0 };
+	const char *evname = event_name(action);
+
+	snprintf(a.instance_uuid, sizeof(a.instance_uuid), "%s", i->uuid);
+	a.request_id = (char *)request_id;
+	a.action = (char *)action;
+	a.user_id = (char *)user_id;
+	a.project_id = (char *)project_id;
+	a.start_time = now;
+	if (evname != NULL) {
+		ev.event = (char *)evname;
+		ev.start_time = now;
+		a.events.items = &ev;
+		a.events.n = 1;
+	}
+	return compute_db_action_put(txn, &a);
+}
+
+int
+compute_db_action_finish(struct store_txn *txn, const char *uuid,
+    const char *request_id, int ok, const char *message, int64_t now)
+{
+	struct rec_instance_action a;
+	char *tb = NULL;
+	int rc = 0;
+
+	if (request_id == NULL)
+		return 0;
+	if (compute_db_action_get(txn, uuid, request_id, &a) == -1)
+		return err_code() == TS_ENOT_FOUND ? 0 : -1;
+	for (size_t j = 0; j < a.events.n; j++) {
+		struct sch_action_event *e = &a.events.items[j];
+
+		if (e->finish_time != 0)
+			continue;
+		e->finish_time = now;
+		free(e->result);
+		e->result = strdup(ok ? "Success" : "Error");
+		if (!ok && message && (tb = strdup(message)) != NULL) {
+			if (strlen(tb) > 4096)
+				tb[4096] = '\0';
+			free(e->traceback);
+			e->traceback = tb;
+		}
+		if (e->result == NULL)
+			rc = -1;
+	}
+	if (!ok && message && a.message == NULL &&
+	    (a.message = strdup(message)) != NULL && strlen(a.message) > 1024)
+		a.message[1024] = '\0';
+	if (rc == -1)
+		err_set(TS_ENOMEM, "out of memory");
+	else
+		rc = compute_db_action_put(txn, &a);
+	codec_clear(&schema_rec_instance_action, &a);
+	return rc;
+}
+
+/* ----------------------------------------------------------------- quotas */
+
+int
+compute_db_quota_get(struct store_txn *txn, const char *project_id,
+    struct rec_compute_quota *q)
+{
+	if (get_k(txn, T_COMPUTE_QUOTAS, project_id, strlen(project_id),
+	    &schema_rec_compute_quota, q) == -1) {
+		if (err_code() != TS_ENOT_FOUND)
+			return -1;
+		memset(q, 0, sizeof(*q));
+	}
+	return 0;
+}
+
+int
+compute_db_quota_put(struct store_txn *txn, const char *project_id,
+    const struct rec_compute_quota *q)
+{
+	return put_k(txn, T_COMPUTE_QUOTAS, project_id, strlen(project_id),
+	    &schema_rec_compute_quota, q, 0);
+}
+
+int
+compute_db_quota_del(struct store_txn *txn, const char *project_id)
+{
+	if (store_del(txn, T_COMPUTE_QUOTAS, project_id, strlen(project_id)) ==
+	    -1 && err_code() != TS_ENOT_FOUND)
+		return -1;
+	return 0;
+}
+
+int
+compute_db_usage_get(struct store_txn *txn, const char *project_id,
+    struct rec_compute_usage *u)
+{
+	if (get_k(txn, T_COMPUTE_USAGE, project_id, strlen(project_id),
+	    &schema_rec_compute_usage, u) == -1) {
+		if (err_code() != TS_ENOT_FOUND)
+			return -1;
+		memset(u, 0, sizeof(*u));
+	}
+	return 0;
+}
+
+int
+compute_db_usage_put(struct store_txn *txn, const char *project_id,
+    const struct rec_compute_usage *u)
+{
+	return put_k(txn, T_COMPUTE_USAGE, project_id, strlen(project_id),
+	    &schema_rec_compute_usage, u, 0);
+}
+
+static int64_t
+clamp_add(int64_t cur, int64_t d, const char *what, const char *who)
+{
+	if (cur + d < 0) {
+		log_warnx("%s of %s would go below zero (%lld %+lld); "
+		    "clamped", what, who, (long long)cur, (long long)d);
+		return 0;
+	}
+	return cur + d;
+}
+
+int
+compute_db_usage_add(struct store_txn *txn, const char *project_id,
+    int64_t instances, int64_t cores, int64_t ram)
+{
+	struct rec_compute_usage u;
+
+	if (compute_db_usage_get(txn, project_id, &u) == -1)
+		return -1;
+	u.instances = clamp_add(u.instances, instances, "instance count",
+	    project_id);
+	u.cores = clamp_add(u.cores, cores, "core count", project_id);
+	u.ram = clamp_add(u.ram, ram, "RAM usage", project_id);
+	return compute_db_usage_put(txn, project_id, &u);
+}
+
+struct usage_each {
+	int	(*cb)(const char *, const struct rec_compute_usage *, void *);
+	void	*arg;
+};
+
+static int
+usage_each_cb(const void *k, size_t kl, void *rec, void *arg)
+{
+	struct usage_each *e = arg;
+	char key[STORE_KEY_MAX + 1];
+
+	memcpy(key, k, kl);
+	key[kl] = '\0';
+	return e->cb(key, rec, e->arg);
+}
+
+int
+compute_db_usage_each(struct store_txn *txn,
+    int (*cb)(const char *, const struct rec_compute_usage *, void *),
+    void *arg)
+{
+	struct usage_each e = { cb, arg };
+
+	return each_rec(txn, T_COMPUTE_USAGE, NULL, 0, NULL, 0,
+	    &schema_rec_compute_usage, usage_each_cb, &e);
+}
+
+int
+compute_db_host_usage_get(struct store_txn *txn, const char *host,
+    struct rec_host_usage *h)
+{
+	if (get_k(txn, T_HOST_USAGE, host, strlen(host),
+	    &schema_rec_host_usage, h) == -1) {
+		if (err_code() != TS_ENOT_FOUND)
+			return -1;
+		memset(h, 0, sizeof(*h));
+	}
+	return 0;
+}
+
+int
+compute_db_host_usage_put(struct store_txn *txn, const char *host,
+    const struct rec_host_usage *h)
+{
+	return put_k(txn, T_HOST_USAGE, host, strlen(host),
+	    &schema_rec_host_usage, h, 0);
+}
+
+int
+compute_db_host_usage_add(struct store_txn *txn, const char *host, int64_t vcpus,
+    int64_t memory_mb, int64_t disk_gb, int64_t instances)
+{
+	struct rec_host_usage h;
+
+	if (compute_db_host_usage_get(txn, host, &h) == -1)
+		return -1;
+	h.vcpus = (uint64_t)clamp_add((int64_t)h.vcpus, vcpus, "vCPU claim",
+	    host);
+	h.memory_mb = (uint64_t)clamp_add((int64_t)h.memory_mb, memory_mb,
+	    "RAM claim", host);
+	h.disk_gb = (uint64_t)clamp_add((int64_t)h.disk_gb, disk_gb,
+	    "disk claim", host);
+	h.instances = (uint32_t)clamp_add((int64_t)h.instances, instances,
+	    "instance claim", host);
+	return compute_db_host_usage_put(txn, host, &h);
+}
+
+struct hu_each {
+	int	(*cb)(const char *, const struct rec_host_usage *, void *);
+	void	*arg;
+};
+
+static int
+hu_each_cb(const void *k, size_t kl, void *rec, void *arg)
+{
+	struct hu_each *e = arg;
+	char key[STORE_KEY_MAX + 1];
+
+	memcpy(key, k, kl);
+	key[kl] = '\0';
+	return e->cb(key, rec, e->arg);
+}
+
+int
+compute_db_host_usage_each(struct store_txn *txn,
+    int (*cb)(const char *, const struct rec_host_usage *, void *), void *arg)
+{
+	struct hu_each e = { cb, arg };
+
+	return each_rec(txn, T_HOST_USAGE, NULL, 0, NULL, 0,
+	    &schema_rec_host_usage, hu_each_cb, &e);
+}
+
+/* ------------------------------------------------------------------ nodes */
+
+int
+compute_db_node_get(struct store_txn *txn, const char *host,
+    struct rec_compute_node *n)
+{
+	return get_k(txn, T_COMPUTE_NODES, host, strlen(host),
+	    &schema_rec_compute_node, n);
+}
+
+/* The highest id ever given lives in the meta table, so that deleting the
+ * newest host does not let its id be given again. */
+#define NODE_SEQ_KEY	"compute_node_seq"
+
+int
+compute_db_node_ensure(struct store_txn *txn, const char *host, int64_t now,
+    uint32_t *id)
+{
+	struct rec_compute_node n;
+	const void *v;
+	size_t vl;
+	uint32_t seq = 0;
+	unsigned char be[4];
+
+	if (compute_db_node_get(txn, host, &n) == 0) {
+		*id = n.id;
+		codec_clear(&schema_rec_compute_node, &n);
+		return 0;
+	}
+	if (err_code() != TS_ENOT_FOUND)
+		return -1;
+	if (store_get(txn, STORE_META_TABLE, NODE_SEQ_KEY,
+	    strlen(NODE_SEQ_KEY), &v, &vl) == 0 && vl == 4) {
+		memcpy(be, v, 4);
+		seq = (uint32_t)be[0] << 24 | (uint32_t)be[1] << 16 |
+		    (uint32_t)be[2] << 8 | be[3];
+	} else if (err_code() != TS_ENOT_FOUND && err_code() != TS_EOK) {
+		return -1;
+	}
+	seq++;
+	be[0] = (unsigned char)(seq >> 24);
+	be[1] = (unsigned char)(seq >> 16);
+	be[2] = (unsigned char)(seq >> 8);
+	be[3] = (unsigned char)seq;
+	if (store_put(txn, STORE_META_TABLE, NODE_SEQ_KEY,
+	    strlen(NODE_SEQ_KEY), be, 4, 0) == -1)
+		return -1;
+	memset(&n, 0, sizeof(n));
+	n.id = seq;
+	n.host = (char *)host;
+	n.created_at = now;
+	if (put_k(txn, T_COMPUTE_NODES, host, strlen(host),
+	    &schema_rec_compute_node, &n, 0) == -1)
+		return -1;
+	*id = seq;
+	return 0;
+}
+
+int
+compute_db_node_each(struct store_txn *txn,
+    int (*cb)(const struct rec_compute_node *, void *), void *arg)
+{
+	struct typed_cb t = { (int (*)(const void *, void *))cb, arg };
+
+	return each_rec(txn, T_COMPUTE_NODES, NULL, 0, NULL, 0,
+	    &schema_rec_compute_node, typed_each, &t);
+}
+
+uint64_t
+compute_db_flavor_disk_gb(const struct sch_inst_flavor *f)
+{
+	return f->disk + f->ephemeral + (f->swap + 1023) / 1024;
+}

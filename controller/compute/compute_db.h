@@ -1,0 +1,201 @@
+/*
+ * compute_db: typed access to the compute tables of
+ * schemas/compute.schema, always inside a transaction the caller holds.
+ *
+ * Keys and indexes (table names in db.h):
+ *   flavors               flavor id              + flavors_by_name
+ *   keypairs              user_id NUL name
+ *   instances             uuid                   + instances_by_project,
+ *                                                  instances_by_host,
+ *                                                  instance_tasks (uuid ->
+ *                                                  "", while a task runs),
+ *                                                  instances_by_created
+ *                                                  (compute_db_created_key())
+ *   instance_tombstones   uuid
+ *   instance_actions      instance uuid NUL request id
+ *   compute_quotas        project id
+ *   compute_usage         project id
+ *   host_usage            host
+ *
+ * compute_db_instance_put() keeps every index of an instance in step with the
+ * record (given the previous version), so an index can never point at a
+ * record that says otherwise. Usage records are only changed through the
+ * delta functions, in the same transaction as the instances they count.
+ *
+ * Records handed to callbacks are decoded copies borrowed for the call.
+ * get functions fill a caller-owned record (codec_clear() it); absent is
+ * -1 with TS_ENOT_FOUND.
+ */
+#ifndef TS_CONTROLLER_COMPUTE_DB_H
+#define TS_CONTROLLER_COMPUTE_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "codec.h"
+#include "msg_gen.h"
+#include "store.h"
+
+/* Callback result convention as store_iter(): 0 go on, 1 stop, -1 fail. */
+
+int	compute_db_flavor_get(struct store_txn *, const char *id, struct rec_flavor *);
+int	compute_db_flavor_by_name(struct store_txn *, const char *name,
+	    struct rec_flavor *);
+/* New flavor: TS_ECONFLICT if the id or the name exists. */
+int	compute_db_flavor_add(struct store_txn *, const struct rec_flavor *);
+/* Replace an existing flavor (same id and name). */
+int	compute_db_flavor_update(struct store_txn *, const struct rec_flavor *);
+int	compute_db_flavor_del(struct store_txn *, const char *id);
+int	compute_db_flavor_each(struct store_txn *,
+	    int (*cb)(const struct rec_flavor *, void *), void *);
+
+int	compute_db_keypair_get(struct store_txn *, const char *user_id,
+	    const char *name, struct rec_keypair *);
+/* New key pair: TS_ECONFLICT if the user has one of that name. */
+int	compute_db_keypair_add(struct store_txn *, const struct rec_keypair *);
+int	compute_db_keypair_del(struct store_txn *, const char *user_id,
+	    const char *name);
+/* A user's key pairs in name order; marker: start after that name. */
+int	compute_db_keypair_each(struct store_txn *, const char *user_id,
+	    const char *marker, int (*cb)(const struct rec_keypair *, void *),
+	    void *);
+int	compute_db_keypair_count(struct store_txn *, const char *user_id, size_t *);
+
+int	compute_db_instance_get(struct store_txn *, const char *uuid,
+	    struct rec_instance *);
+/* Write inst; old is the stored version (NULL for a new instance) so the
+ * host and task indexes follow the change. */
+int	compute_db_instance_put(struct store_txn *, const struct rec_instance *inst,
+	    const struct rec_instance *old);
+/* Remove the record, its index entries and its actions. */
+int	compute_db_instance_del(struct store_txn *, const struct rec_instance *);
+int	compute_db_instance_each(struct store_txn *,
+	    int (*cb)(const struct rec_instance *, void *), void *);
+int	compute_db_instance_each_project(struct store_txn *, const char *project_id,
+	    int (*cb)(const struct rec_instance *, void *), void *);
+int	compute_db_instance_each_host(struct store_txn *, const char *host,
+	    int (*cb)(const struct rec_instance *, void *), void *);
+/*
+ * Instances newest first, Nova's default list order (created_at desc, then
+ * uuid desc), of one project (project_id) or of all (NULL), reading only as
+ * many records as the callback takes before it returns 1. after: start
+ * strictly after that instance's place in the order (a list marker; it
+ * need not belong to project_id); NULL starts at the newest.
+ */
+int	compute_db_instance_each_newest(struct store_txn *, const char *project_id,
+	    const struct rec_instance *after,
+	    int (*cb)(const struct rec_instance *, void *), void *);
+
+/*
+ * Key of an instance in instances_by_created (value: its uuid):
+ *   scope NUL, 16 hex digits of INT64_MAX - created_at, the uuid with its
+ *   hex digits complemented (0 <-> f, ...)
+ * so that key order is the list order above. An instance has two entries:
+ * scope = its project id, and scope = "" (all projects; such keys start
+ * with the NUL). Inline so that db.c's migration, which builds the index
+ * for instances written before it existed, needs no link to this module.
+ * Returns the key length, or 0 if scope is longer than a project id.
+ */
+#define COMPUTE_DB_CREATED_SCOPE_MAX	64
+#define COMPUTE_DB_CREATED_KEY_MAX	(COMPUTE_DB_CREATED_SCOPE_MAX + 1 + 16 + \
+				 CODEC_UUID_LEN)
+
+static inline size_t
+compute_db_created_key(char out[COMPUTE_DB_CREATED_KEY_MAX], const char *scope,
+    int64_t created_at, const char *uuid)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t sl = strlen(scope), ul = strlen(uuid);
+	uint64_t inv;
+
+	if (sl > COMPUTE_DB_CREATED_SCOPE_MAX || ul > CODEC_UUID_LEN)
+		return 0;
+	/* Times before 1970 sort as 1970: no instance has one. */
+	inv = (uint64_t)(INT64_MAX - (created_at < 0 ? 0 : created_at));
+	memcpy(out, scope, sl);
+	out[sl] = '\0';
+	for (int k = 0; k < 16; k++)
+		out[sl + 1 + k] = hex[(inv >> (60 - 4 * k)) & 0xf];
+	for (size_t k = 0; k < ul; k++) {
+		const char *d = strchr(hex, uuid[k]);
+
+		out[sl + 17 + k] = uuid[k] != '\0' && d != NULL ?
+		    hex[15 - (d - hex)] : uuid[k];
+	}
+	return sl + 17 + ul;
+}
+/* UUIDs of instances with a task (borrowed, NUL-terminated). */
+int	compute_db_task_each(struct store_txn *,
+	    int (*cb)(const char *uuid, void *), void *);
+
+int	compute_db_tombstone_get(struct store_txn *, const char *uuid,
+	    struct rec_instance_tombstone *);
+int	compute_db_tombstone_put(struct store_txn *,
+	    const struct rec_instance_tombstone *);
+int	compute_db_tombstone_del(struct store_txn *, const char *uuid);
+int	compute_db_tombstone_each(struct store_txn *,
+	    int (*cb)(const struct rec_instance_tombstone *, void *), void *);
+
+int	compute_db_action_get(struct store_txn *, const char *uuid,
+	    const char *request_id, struct rec_instance_action *);
+int	compute_db_action_put(struct store_txn *, const struct rec_instance_action *);
+int	compute_db_action_each(struct store_txn *, const char *uuid,
+	    int (*cb)(const struct rec_instance_action *, void *), void *);
+/*
+ * Action bookkeeping for a task: start an action (with its one event
+ * "compute_<what>_instance" running) or finish the event of an existing
+ * one (result "Success" or "Error", message kept as the traceback).
+ * A missing action on finish is not an error (the record may predate it).
+ */
+int	compute_db_action_start(struct store_txn *, const struct rec_instance *,
+	    const char *request_id, const char *action, const char *user_id,
+	    const char *project_id, int64_t now);
+int	compute_db_action_finish(struct store_txn *, const char *uuid,
+	    const char *request_id, int ok, const char *message, int64_t now);
+
+/* Quota overrides of a project (absent: a zeroed record, no has_ flags). */
+int	compute_db_quota_get(struct store_txn *, const char *project_id,
+	    struct rec_compute_quota *);
+int	compute_db_quota_put(struct store_txn *, const char *project_id,
+	    const struct rec_compute_quota *);
+int	compute_db_quota_del(struct store_txn *, const char *project_id);
+
+/* Usage of a project (absent: zero). */
+int	compute_db_usage_get(struct store_txn *, const char *project_id,
+	    struct rec_compute_usage *);
+int	compute_db_usage_add(struct store_txn *, const char *project_id,
+	    int64_t instances, int64_t cores, int64_t ram);
+int	compute_db_usage_put(struct store_txn *, const char *project_id,
+	    const struct rec_compute_usage *);
+int	compute_db_usage_each(struct store_txn *,
+	    int (*cb)(const char *project_id, const struct rec_compute_usage *,
+	    void *), void *);
+
+/* Claims on a host (absent: zero). Deltas never take a counter below 0
+ * (a release that exceeds the claim is logged and clamped). */
+int	compute_db_host_usage_get(struct store_txn *, const char *host,
+	    struct rec_host_usage *);
+int	compute_db_host_usage_add(struct store_txn *, const char *host,
+	    int64_t vcpus, int64_t memory_mb, int64_t disk_gb,
+	    int64_t instances);
+int	compute_db_host_usage_put(struct store_txn *, const char *host,
+	    const struct rec_host_usage *);
+int	compute_db_host_usage_each(struct store_txn *,
+	    int (*cb)(const char *host, const struct rec_host_usage *, void *),
+	    void *);
+
+/* Integer ids of compute hosts. compute_db_node_ensure() assigns the next free
+ * id (one above the highest ever given, so ids are never reused) to a host
+ * without one; *id receives the host's id either way. */
+int	compute_db_node_get(struct store_txn *, const char *host,
+	    struct rec_compute_node *);
+int	compute_db_node_ensure(struct store_txn *, const char *host, int64_t now,
+	    uint32_t *id);
+int	compute_db_node_each(struct store_txn *,
+	    int (*cb)(const struct rec_compute_node *, void *), void *);
+
+/* Disk a flavor takes on its host, GiB: root + ephemeral + swap. */
+uint64_t compute_db_flavor_disk_gb(const struct sch_inst_flavor *);
+
+#endif

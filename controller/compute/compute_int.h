@@ -1,0 +1,208 @@
+/*
+ * compute_int: what the compute_*.c handler files share (not for other
+ * modules). See compute_api.h for the map.
+ */
+#ifndef TS_CONTROLLER_COMPUTE_INT_H
+#define TS_CONTROLLER_COMPUTE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "api.h"
+#include "compute.h"
+#include "compute_db.h"
+#include "http/http.h"
+#include "msg_gen.h"
+#include "recon.h"
+#include "scheduler.h"
+#include "store.h"
+
+struct compute_quota_defaults {
+	int64_t	instances, cores, ram, key_pairs, metadata_items,
+		server_groups, server_group_members, injected_files,
+		injected_file_content_bytes, injected_file_path_bytes;
+};
+
+struct compute {
+	const struct config		*cfg;
+	struct store			*store;
+	struct bus			*bus;
+	struct sched			*sched;
+	struct recon			*recon;
+	char				 host[256];
+	char				 az[256];
+	struct compute_quota_defaults	 qdef;
+	int64_t				 build_timeout;	/* s */
+};
+
+/* The service of a compute request (the api's). */
+struct compute *compute_of(struct http_req *);
+
+/* ---- request context --------------------------------------------------- */
+
+/* The caller; never NULL on an authenticated route. */
+const struct api_ctx *compute_ctx(struct http_req *);
+/* Whether the caller holds the compute admin rule ("role:admin"). */
+bool	compute_is_admin(struct http_req *);
+/*
+ * Enforce rule on an object of project owner (and user owner_user, may be
+ * NULL): 404 "what id could not be found" when denied and the object is
+ * not the caller's project's, else 403.
+ */
+int	compute_enforce_owned(struct http_req *, const char *rule,
+	    const char *owner_project, const char *owner_user,
+	    const char *what, const char *id);
+/* Enforce rule with an empty target. */
+int	compute_enforce(struct http_req *, const char *rule);
+
+/* ---- microversions ------------------------------------------------------ */
+
+/*
+ * The request's microversion (minor number of 2.x) from
+ * OpenStack-API-Version: compute X.Y or X-OpenStack-Nova-API-Version;
+ * absent: the minimum; "latest": the maximum; outside: 406. Echoes the
+ * version headers on resp. Every handler calls it first.
+ */
+int	compute_version(struct http_req *, struct http_resp *, int *minor);
+
+/* ---- JSON --------------------------------------------------------------- */
+
+/* "YYYY-MM-DDTHH:MM:SSZ" (Nova's created/updated). */
+void	compute_time(int64_t ms, char out[32]);
+/* "YYYY-MM-DDTHH:MM:SS.ffffff" (launched_at, action times). */
+void	compute_time_usec(int64_t ms, char out[32]);
+/* A time string or null (0 ms). */
+json_t	*compute_time_or_null(int64_t ms, int usec);
+/* [{"rel":"self","href":<base>/v2.1/<project>/<coll>/<id>},
+ *  {"rel":"bookmark","href":<base>/<project>/<coll>/<id>}] */
+json_t	*compute_links(struct http_req *, const char *coll, const char *id);
+/* {"id":id,"links":compute_links(...)} */
+json_t	*compute_ref(struct http_req *, const char *coll, const char *id);
+
+/* The object under key of the body; 400 if missing or not an object. */
+int	compute_json_body(struct http_req *, const char *key, json_t **obj);
+/*
+ * Members, tolerant as Nova's validators are of the clients' strings:
+ * integers may come as decimal strings, booleans as "true"/"True"/"1"...
+ * Absent: *present false (may be NULL), *out unchanged. Wrong type or out
+ * of [min, max]: 400 "Invalid input for field/attribute k...".
+ */
+int	compute_json_int(json_t *o, const char *k, int64_t min, int64_t max,
+	    int64_t *out, bool *present);
+int	compute_json_str(json_t *o, const char *k, size_t min, size_t max,
+	    bool nullable, const char **out, bool *present);
+int	compute_json_bool(json_t *o, const char *k, bool *out, bool *present);
+/* Query: integer parameter (400 if not one), absent -> *present false. */
+int	compute_query_int(struct http_req *, const char *k, int64_t min, int64_t max,
+	    int64_t *out, bool *present);
+/* Query boolean as Nova reads all_tenants & co: "", "1", "true", "True",
+ * "yes" are true; "0", "false", "False", "no" false. */
+bool	compute_query_bool(const char *);
+/* Is s a canonical (lower or upper case) UUID? */
+bool	compute_uuid_like(const char *);
+/* Free-text name check: 1..255 bytes, no leading/trailing blanks
+ * (Nova's name format), valid UTF-8, no control characters. */
+int	compute_name_ok(const char *field, const char *s);
+
+/* Read transaction on the service's store. */
+int	compute_read(struct http_req *, struct store_txn **);
+/* store_write on the service's store. */
+int	compute_write(struct http_req *, int (*fn)(struct store_txn *, void *),
+	    void *arg);
+
+/* ---- quotas (compute_admin.c) ------------------------------------------- */
+
+/* Effective limits of a project: overrides over the configured defaults. */
+void	compute_admin_quota_limits(struct compute *, const struct rec_compute_quota *,
+	    struct compute_quota_defaults *out);
+
+/* ---- images ------------------------------------------------------------- */
+
+/* What the compute API needs of an image. */
+/* What an agent verifies an image download against. */
+struct compute_image_data {
+	char		 disk_format[32];
+	char		 sha512[129];	/* os_hash_value; "" unknown */
+	uint64_t	 size;		/* bytes; 0 unknown */
+};
+
+struct compute_image {
+	char		 id[CODEC_UUID_LEN + 1];
+	uint64_t	 min_disk;	/* GiB */
+	uint64_t	 min_ram;	/* MiB */
+	char		 disk_format[32];
+	char		 sha512[129];
+	uint64_t	 size;
+	char		 kernel_id[CODEC_UUID_LEN + 1];	/* "" none */
+	char		 ramdisk_id[CODEC_UUID_LEN + 1];
+	struct compute_image_data kernel, ramdisk;	/* with their ids */
+	char		 cmdline[1025];	/* os_command_line; "" none */
+};
+/* Resolve imageRef in the Image service: visible to the caller and
+ * active, else 400; so must be the kernel and ramdisk images its
+ * kernel_id/ramdisk_id properties name (a boot from them would fail on
+ * the host otherwise). */
+int	compute_servers_image_get(struct http_req *, struct store_txn *, const char *ref,
+	    struct compute_image *);
+
+/* ---- handlers ----------------------------------------------------------- */
+
+int	compute_versions(struct http_req *, struct http_resp *);
+int	compute_version_v2(struct http_req *, struct http_resp *);
+int	compute_version_v21(struct http_req *, struct http_resp *);
+
+int	compute_servers_list(struct http_req *, struct http_resp *);
+int	compute_servers_detail(struct http_req *, struct http_resp *);
+int	compute_servers_create(struct http_req *, struct http_resp *);
+int	compute_servers_show(struct http_req *, struct http_resp *);
+int	compute_servers_update(struct http_req *, struct http_resp *);
+int	compute_servers_delete(struct http_req *, struct http_resp *);
+int	compute_servers_action(struct http_req *, struct http_resp *);
+int	compute_servers_actions_list(struct http_req *, struct http_resp *);
+int	compute_servers_action_show(struct http_req *, struct http_resp *);
+int	compute_servers_diagnostics(struct http_req *, struct http_resp *);
+int	compute_servers_ips(struct http_req *, struct http_resp *);
+int	compute_servers_metadata_list(struct http_req *, struct http_resp *);
+
+int	compute_flavors_list(struct http_req *, struct http_resp *);
+int	compute_flavors_detail(struct http_req *, struct http_resp *);
+int	compute_flavors_create(struct http_req *, struct http_resp *);
+int	compute_flavors_show(struct http_req *, struct http_resp *);
+int	compute_flavors_delete(struct http_req *, struct http_resp *);
+int	compute_flavors_action(struct http_req *, struct http_resp *);
+int	compute_flavors_access_list(struct http_req *, struct http_resp *);
+int	compute_flavors_extra_specs_list(struct http_req *, struct http_resp *);
+int	compute_flavors_extra_specs_create(struct http_req *, struct http_resp *);
+int	compute_flavors_extra_spec_show(struct http_req *, struct http_resp *);
+int	compute_flavors_extra_spec_update(struct http_req *, struct http_resp *);
+int	compute_flavors_extra_spec_delete(struct http_req *, struct http_resp *);
+
+int	compute_keypairs_list(struct http_req *, struct http_resp *);
+int	compute_keypairs_create(struct http_req *, struct http_resp *);
+int	compute_keypairs_show(struct http_req *, struct http_resp *);
+int	compute_keypairs_delete(struct http_req *, struct http_resp *);
+
+int	compute_admin_hypervisor_list(struct http_req *, struct http_resp *);
+int	compute_admin_hypervisor_detail(struct http_req *, struct http_resp *);
+int	compute_admin_hypervisor_statistics(struct http_req *, struct http_resp *);
+int	compute_admin_hypervisor_show(struct http_req *, struct http_resp *);
+int	compute_admin_hypervisor_uptime(struct http_req *, struct http_resp *);
+int	compute_admin_hypervisor_servers(struct http_req *, struct http_resp *);
+int	compute_admin_hypervisor_search(struct http_req *, struct http_resp *);
+int	compute_admin_service_list(struct http_req *, struct http_resp *);
+int	compute_admin_service_update(struct http_req *, struct http_resp *);
+int	compute_admin_service_delete(struct http_req *, struct http_resp *);
+int	compute_admin_az_list(struct http_req *, struct http_resp *);
+int	compute_admin_az_detail(struct http_req *, struct http_resp *);
+int	compute_admin_aggregate_list(struct http_req *, struct http_resp *);
+int	compute_admin_quota_show(struct http_req *, struct http_resp *);
+int	compute_admin_quota_detail(struct http_req *, struct http_resp *);
+int	compute_admin_quota_defaults(struct http_req *, struct http_resp *);
+int	compute_admin_quota_update(struct http_req *, struct http_resp *);
+int	compute_admin_quota_delete(struct http_req *, struct http_resp *);
+int	compute_admin_limits(struct http_req *, struct http_resp *);
+
+#endif

@@ -1,0 +1,2155 @@
+/*
+ * compute_servers: the servers resource of the Compute API.
+ *
+ * Every change follows the same shape: read and check what the request
+ * names (flavor, key pair, image) in a read transaction; then one
+ * store_write() function re-reads the instance, checks its state again,
+ * and writes the new desired state with its task (and, for a create, the
+ * quota check and the scheduler's claim) in one transaction; only after
+ * that commit is the command handed to the reconciler, which owns it from
+ * there (re-sends, deadline, completion).
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "codec.h"
+#include "compute_int.h"
+#include "core/db.h"
+#include "err.h"
+#include "image/image.h"
+#include "log.h"
+
+#define MAX_COUNT		1000	/* instances per request */
+#define USER_DATA_MAX		65535	/* base64 text, as Nova */
+#define LIST_MAX		1000	/* Nova's [api] max_limit */
+
+/* ---- images --------------------------------------------------------------- */
+
+/*
+ * imageRef (a UUID, or a URL ending in one) must name an image the caller
+ * may see in the Image service (controller/image.h) and that is active.
+ * Its minimums and disk format come along; kernel_id/ramdisk_id
+ * properties name the images of a direct kernel boot.
+ */
+/* Image id (lowercase) of the caller's, visible and active, into *im
+ * (cleared by the caller). 400 otherwise, naming what: "Image",
+ * "Kernel image". */
+static int
+image_usable(struct http_req *req, struct store_txn *txn, const char *what,
+    const char *id, struct rec_image *im)
+{
+	const struct api_ctx *c = compute_ctx(req);
+	struct image_viewer v = { c->project_id ? c->project_id : "",
+	    compute_is_admin(req) };
+	bool member = false;
+	int vis;
+
+	if (image_db_get(txn, id, im) == -1) {
+		if (err_code() == TS_ENOT_FOUND)
+			err_set(TS_EINVALID, "%s %s could not be found.",
+			    what, id);
+		return -1;
+	}
+	if ((vis = image_db_visible(txn, &v, im, &member, NULL)) == -1)
+		return -1;
+	if (vis != 1) {
+		err_set(TS_EINVALID, "%s %s could not be found.", what, id);
+		return -1;
+	}
+	if (strcmp(im->status, "active") != 0) {
+		err_set(TS_EINVALID, "%s %s is not active.", what, id);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+data_of(const struct rec_image *im, struct compute_image_data *d)
+{
+	snprintf(d->disk_format, sizeof(d->disk_format), "%s",
+	    im->disk_format ? im->disk_format : "");
+	snprintf(d->sha512, sizeof(d->sha512), "%s",
+	    im->os_hash_value && im->os_hash_algo &&
+	    strcmp(im->os_hash_algo, "sha512") == 0 ? im->os_hash_value : "");
+	d->size = im->has_size ? im->size : 0;
+}
+
+/* The kernel or ramdisk image an image's property names. */
+static int
+aux_image(struct http_req *req, struct store_txn *txn, const char *what,
+    char *id, struct compute_image_data *d)
+{
+	struct rec_image im;
+	int rc;
+
+	if (*id == '\0')
+		return 0;
+	for (char *p = id; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	memset(&im, 0, sizeof(im));
+	rc = image_usable(req, txn, what, id, &im);
+	if (rc == 0)
+		data_of(&im, d);
+	codec_clear(&schema_rec_image, &im);
+	return rc;
+}
+
+int
+compute_servers_image_get(struct http_req *req, struct store_txn *txn, const char *ref,
+    struct compute_image *img)
+{
+	const char *slash = strrchr(ref, '/');
+	const char *id = slash ? slash + 1 : ref;
+	struct compute_image_data root;
+	struct rec_image im;
+	int rc = -1;
+
+	memset(img, 0, sizeof(*img));
+	memset(&im, 0, sizeof(im));
+	if (!compute_uuid_like(id)) {
+		err_set(TS_EINVALID, "Invalid imageRef provided.");
+		return -1;
+	}
+	for (size_t i = 0; i <= CODEC_UUID_LEN; i++)
+		img->id[i] = (char)tolower((unsigned char)id[i]);
+	if (image_usable(req, txn, "Image", img->id, &im) == -1)
+		goto out;
+	img->min_disk = im.min_disk;
+	img->min_ram = im.min_ram;
+	data_of(&im, &root);
+	memcpy(img->disk_format, root.disk_format, sizeof(img->disk_format));
+	memcpy(img->sha512, root.sha512, sizeof(img->sha512));
+	img->size = root.size;
+	for (size_t k = 0; k < im.properties.n; k++) {
+		const char *pk = im.properties.items[k].k;
+		const char *pv = im.properties.items[k].v;
+
+		if (strcmp(pk, "kernel_id") == 0 && compute_uuid_like(pv))
+			snprintf(img->kernel_id, sizeof(img->kernel_id), "%s",
+			    pv);
+		else if (strcmp(pk, "ramdisk_id") == 0 && compute_uuid_like(pv))
+			snprintf(img->ramdisk_id, sizeof(img->ramdisk_id),
+			    "%s", pv);
+		else if (strcmp(pk, "os_command_line") == 0 &&
+		    strlen(pv) < sizeof(img->cmdline))
+			memcpy(img->cmdline, pv, strlen(pv) + 1);
+	}
+	if (aux_image(req, txn, "Kernel image", img->kernel_id,
+	    &img->kernel) == -1 || aux_image(req, txn, "Ramdisk image",
+	    img->ramdisk_id, &img->ramdisk) == -1)
+		goto out;
+	rc = 0;
+out:
+	codec_clear(&schema_rec_image, &im);
+	return rc;
+}
+
+/* accessIPv4/v6 as Nova stores them: validated and in canonical form
+ * ("::babe:dc0c:1602" for "0:0:0:0:0:babe:220.12.22.2"). "" clears. */
+static int
+norm_ip(const char *field, int af, const char *in, char *out, size_t len)
+{
+	unsigned char buf[16];
+
+	if (in == NULL || *in == '\0') {
+		out[0] = '\0';
+		return 0;
+	}
+	if (inet_pton(af, in, buf) != 1 ||
+	    inet_ntop(af, buf, out, (socklen_t)len) == NULL) {
+		err_set(TS_EINVALID, "Invalid input for field/attribute %s. "
+		    "Value: %.64s is not a valid IPv%d address.", field, in,
+		    af == AF_INET ? 4 : 6);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- views ---------------------------------------------------------------- */
+
+static const char *
+status_of(const struct rec_instance *i)
+{
+	const char *vm = i->vm_state, *t = i->task_state;
+
+	if (t && strcmp(t, "rebuilding") == 0)
+		return "REBUILD";
+	if (strcmp(vm, VM_ACTIVE) == 0) {
+		if (t && strcmp(t, "rebooting") == 0)
+			return "REBOOT";
+		if (t && strcmp(t, "rebooting_hard") == 0)
+			return "HARD_REBOOT";
+		return "ACTIVE";
+	}
+	if (strcmp(vm, VM_BUILDING) == 0)
+		return "BUILD";
+	if (strcmp(vm, VM_STOPPED) == 0)
+		return "SHUTOFF";
+	if (strcmp(vm, VM_PAUSED) == 0)
+		return "PAUSED";
+	if (strcmp(vm, VM_SUSPENDED) == 0)
+		return "SUSPENDED";
+	if (strcmp(vm, VM_ERROR) == 0)
+		return "ERROR";
+	if (strcmp(vm, "deleted") == 0)
+		return "DELETED";
+	return "UNKNOWN";
+}
+
+/* Nova's hostId: opaque per (project, host), so tenants can tell whether
+ * two of their servers share a host without learning host names. */
+static void
+host_id(const struct rec_instance *i, char out[65])
+{
+	unsigned char h[crypto_hash_sha256_BYTES];
+	crypto_hash_sha256_state st;
+
+	out[0] = '\0';
+	if (i->host == NULL || *i->host == '\0')
+		return;
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, (const unsigned char *)i->project_id,
+	    strlen(i->project_id));
+	crypto_hash_sha256_update(&st, (const unsigned char *)i->host,
+	    strlen(i->host));
+	crypto_hash_sha256_final(&st, h);
+	/* 56 hex digits, the length of Nova's sha224. */
+	for (int k = 0; k < 28; k++)
+		snprintf(out + 2 * k, 3, "%02x", h[k]);
+}
+
+static json_t *
+strmap_json(const struct ts_strmap *m)
+{
+	json_t *o = json_object();
+
+	for (size_t k = 0; o && m->items && k < m->n; k++)
+		json_object_set_new(o, m->items[k].k,
+		    json_string(m->items[k].v));
+	return o;
+}
+
+enum view { VIEW_BASIC, VIEW_DETAIL };
+
+/* The server object at microversion 2.mv. VIEW_BASIC: what PUT returns
+ * (no OS-EXT-*). */
+static json_t *
+server_json(struct http_req *req, const struct rec_instance *i,
+    enum view view, bool admin, bool host_up, int mv)
+{
+	char created[32], updated[32], hid[65], iname[64];
+	json_t *o, *img;
+	int progress = 0, show_progress;
+
+	compute_time(i->created_at, created);
+	compute_time(i->updated_at ? i->updated_at : i->created_at, updated);
+	host_id(i, hid);
+	if (i->image_ref && *i->image_ref)
+		img = compute_ref(req, "images", i->image_ref);
+	else
+		img = json_string("");
+	if (strcmp(i->vm_state, VM_ACTIVE) == 0 && i->task_state == NULL)
+		progress = 100;
+	/* Nova shows progress only while it means something. */
+	show_progress = strcmp(status_of(i), "ACTIVE") == 0 ||
+	    strcmp(status_of(i), "BUILD") == 0 ||
+	    strcmp(status_of(i), "REBUILD") == 0;
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:o, s:s, "
+	    "s:s, s:o, s:s, s:s, s:o, s:s}",
+	    "id", i->uuid,
+	    "name", i->name,
+	    "status", status_of(i),
+	    "tenant_id", i->project_id,
+	    "user_id", i->user_id,
+	    "metadata", strmap_json(&i->metadata),
+	    "hostId", hid,
+	    "image", img,
+	    "flavor", compute_ref(req, "flavors", i->flavor.id),
+	    "created", created,
+	    "updated", updated,
+	    "addresses", json_object(),
+	    "accessIPv4", i->access_ipv4 ? i->access_ipv4 : "",
+	    "accessIPv6", i->access_ipv6 ? i->access_ipv6 : "",
+	    "links", compute_links(req, "servers", i->uuid),
+	    "OS-DCF:diskConfig", "MANUAL");
+	if (o == NULL)
+		return NULL;
+	if (show_progress)
+		json_object_set_new(o, "progress", json_integer(progress));
+	if (i->has_fault && (strcmp(i->vm_state, VM_ERROR) == 0)) {
+		char fc[32];
+		json_t *f;
+
+		compute_time(i->fault.created, fc);
+		f = json_pack("{s:i, s:s, s:s}", "code", (int)i->fault.code,
+		    "created", fc, "message", i->fault.message);
+		if (f && admin && i->fault.details)
+			json_object_set_new(f, "details",
+			    json_string(i->fault.details));
+		json_object_set_new(o, "fault", f);
+	}
+	if (mv >= 9)
+		json_object_set_new(o, "locked", json_boolean(i->locked));
+	if (view == VIEW_BASIC)
+		return o;
+	snprintf(iname, sizeof(iname), "instance-%s", i->uuid);
+	json_object_set_new(o, "key_name", i->key_name ?
+	    json_string(i->key_name) : json_null());
+	json_object_set_new(o, "OS-SRV-USG:launched_at",
+	    compute_time_or_null(i->launched_at, 1));
+	json_object_set_new(o, "OS-SRV-USG:terminated_at",
+	    compute_time_or_null(i->terminated_at, 1));
+	json_object_set_new(o, "OS-EXT-AZ:availability_zone",
+	    json_string(i->availability_zone));
+	json_object_set_new(o, "OS-EXT-STS:task_state", i->task_state ?
+	    json_string(i->task_state) : json_null());
+	json_object_set_new(o, "OS-EXT-STS:vm_state",
+	    json_string(i->vm_state));
+	/* A host that is down cannot vouch for its guests. */
+	json_object_set_new(o, "OS-EXT-STS:power_state", json_integer(
+	    host_up ? (json_int_t)i->power_state : POWER_NOSTATE));
+	json_object_set_new(o, "os-extended-volumes:volumes_attached",
+	    json_array());
+	json_object_set_new(o, "config_drive", json_string(""));
+	if (admin) {
+		json_object_set_new(o, "OS-EXT-SRV-ATTR:host", i->host ?
+		    json_string(i->host) : json_null());
+		json_object_set_new(o, "OS-EXT-SRV-ATTR:hypervisor_hostname",
+		    i->host ? json_string(i->host) : json_null());
+		json_object_set_new(o, "OS-EXT-SRV-ATTR:instance_name",
+		    json_string(iname));
+	}
+	if (admin && mv >= 3) {
+		char *ud = NULL;
+
+		if (i->user_data.ptr) {
+			size_t n = sodium_base64_ENCODED_LEN(i->user_data.len,
+			    sodium_base64_VARIANT_ORIGINAL);
+
+			if ((ud = malloc(n)) != NULL)
+				sodium_bin2base64(ud, n, i->user_data.ptr,
+				    i->user_data.len,
+				    sodium_base64_VARIANT_ORIGINAL);
+		}
+		json_object_set_new(o, "OS-EXT-SRV-ATTR:reservation_id",
+		    json_string(i->reservation_id));
+		json_object_set_new(o, "OS-EXT-SRV-ATTR:launch_index",
+		    json_integer(i->launch_index));
+		json_object_set_new(o, "OS-EXT-SRV-ATTR:hostname",
+		    json_string(i->hostname));
+		json_object_set_new(o, "OS-EXT-SRV-ATTR:kernel_id",
+		    json_string(i->kernel_id ? i->kernel_id : ""));
+		json_object_set_new(o, "OS-EXT-SRV-ATTR:ramdisk_id",
+		    json_string(i->ramdisk_id ? i->ramdisk_id : ""));
+		json_object_set_new(o, "OS-EXT-SRV-ATTR:root_device_name",
+		    json_string("/dev/vda"));
+		json_object_set_new(o, "OS-EXT-SRV-ATTR:user_data", ud ?
+		    json_string(ud) : json_null());
+		free(ud);
+	}
+	return o;
+}
+
+/* ---- look-ups --------------------------------------------------------------- */
+
+/* The instance of {server_id}, which the caller may act on under rule. */
+static int
+load(struct http_req *req, const char *rule, struct rec_instance *i)
+{
+	const char *id = http_req_param(req, "server_id");
+	struct store_txn *txn = NULL;
+	int rc;
+
+	memset(i, 0, sizeof(*i));
+	if (!compute_uuid_like(id)) {
+		err_set(TS_ENOT_FOUND, "Instance %s could not be found.", id);
+		return -1;
+	}
+	if (compute_read(req, &txn) == -1)
+		return -1;
+	rc = compute_db_instance_get(txn, id, i);
+	store_txn_end(&txn);
+	if (rc == -1)
+		return -1;
+	if (compute_enforce_owned(req, rule, i->project_id, i->user_id,
+	    "Instance", id) == -1) {
+		codec_clear(&schema_rec_instance, i);
+		return -1;
+	}
+	return 0;
+}
+
+static bool
+host_up(struct http_req *req, const struct rec_instance *i)
+{
+	return i->host != NULL && scheduler_host_up(compute_of(req)->sched, i->host);
+}
+
+int
+compute_servers_show(struct http_req *req, struct http_resp *resp)
+{
+	struct rec_instance i;
+	json_t *s;
+	int mv;
+
+	if (compute_version(req, resp, &mv) == -1 ||
+	    load(req, "os_compute_api:servers:show", &i) == -1)
+		return -1;
+	s = server_json(req, &i, VIEW_DETAIL, compute_is_admin(req),
+	    host_up(req, &i), mv);
+	codec_clear(&schema_rec_instance, &i);
+	return http_resp_json(resp, 200, json_pack("{s:o}", "server", s));
+}
+
+/* ---- list ------------------------------------------------------------------- */
+
+/*
+ * A list walks instances_by_created (compute_db.h) newest first, from the
+ * marker on, and renders each match as it comes; it stops one match after
+ * a full page (to know whether a next page exists). Without a selective
+ * filter a page of N costs about N + 1 record reads, whatever the size of
+ * the project or of the cloud.
+ */
+struct list {
+	struct http_req		*req;
+	bool			 detail, admin, has_limit;
+	const char		*status, *host, *flavor, *image, *project;
+	regex_t			 name_re;
+	bool			 has_name;
+	int64_t			 since;
+	int			 mv;
+	json_t			*arr;		/* the page, owned */
+	size_t			 limit, n;
+	char			 last[CODEC_UUID_LEN + 1];	/* of the page */
+	bool			 more;		/* a match after the page */
+};
+
+static bool
+status_matches(const struct rec_instance *i, const char *want)
+{
+	return strcasecmp(status_of(i), want) == 0;
+}
+
+static bool
+list_matches(const struct list *l, const struct rec_instance *i)
+{
+	if (l->status && !status_matches(i, l->status))
+		return false;
+	if (l->host && (i->host == NULL || strcmp(i->host, l->host) != 0))
+		return false;
+	if (l->flavor && strcmp(i->flavor.id, l->flavor) != 0)
+		return false;
+	if (l->image) {
+		const char *s = strrchr(l->image, '/');
+
+		if (strcmp(i->image_ref, s ? s + 1 : l->image) != 0)
+			return false;
+	}
+	if (l->project && strcmp(i->project_id, l->project) != 0)
+		return false;
+	if (l->since && (i->updated_at ? i->updated_at : i->created_at) <
+	    l->since)
+		return false;
+	if (l->has_name && regexec(&l->name_re, i->name, 0, NULL, 0) != 0)
+		return false;
+	return true;
+}
+
+static int
+list_cb(const struct rec_instance *i, void *arg)
+{
+	struct list *l = arg;
+	json_t *s;
+
+	if (!list_matches(l, i))
+		return 0;
+	if (l->n == l->limit) {
+		l->more = true;
+		return 1;
+	}
+	if (l->detail)
+		s = server_json(l->req, i, VIEW_DETAIL, l->admin,
+		    host_up(l->req, i), l->mv);
+	else
+		s = json_pack("{s:s, s:s, s:o}", "id", i->uuid, "name",
+		    i->name, "links", compute_links(l->req, "servers", i->uuid));
+	if (json_array_append_new(l->arr, s) == -1) {
+		err_set(TS_ENOMEM, "out of memory");
+		return -1;
+	}
+	memcpy(l->last, i->uuid, sizeof(l->last));
+	l->n++;
+	/* Without a limit there is no next link to decide. */
+	return !l->has_limit && l->n == l->limit ? 1 : 0;
+}
+
+/* ISO 8601 "2026-11-25T08:14:15Z" / "...+00:00" / "...15.123456". */
+static int
+parse_time(const char *s, int64_t *ms)
+{
+	struct tm tm = { 0 };
+	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+
+	if (p == NULL && (p = strptime(s, "%Y-%m-%d %H:%M:%S", &tm)) == NULL)
+		return -1;
+	if (*p == '.')
+		for (p++; isdigit((unsigned char)*p); p++)
+			;
+	if (*p != '\0' && strcmp(p, "Z") != 0 && strcmp(p, "+00:00") != 0 &&
+	    strcmp(p, "+0000") != 0)
+		return -1;
+	*ms = (int64_t)timegm(&tm) * 1000;
+	return 0;
+}
+
+static int
+server_list(struct http_req *req, struct http_resp *resp, bool detail)
+{
+	const struct api_ctx *c = compute_ctx(req);
+	struct list l = { .req = req, .detail = detail };
+	struct rec_instance mk;
+	struct store_txn *txn = NULL;
+	const char *all = http_req_query(req, "all_tenants");
+	const char *name = http_req_query(req, "name");
+	const char *marker = http_req_query(req, "marker");
+	const char *since = http_req_query(req, "changes-since");
+	const char *scope;
+	int64_t limit = LIST_MAX;
+	bool all_tenants, has_marker = false, none;
+	json_t *body;
+	int rc, mv;
+
+	memset(&mk, 0, sizeof(mk));
+	if (compute_version(req, resp, &mv) == -1 ||
+	    compute_enforce(req, detail ? "os_compute_api:servers:detail" :
+	    "os_compute_api:servers:index") == -1)
+		return -1;
+	l.mv = mv;
+	l.admin = compute_is_admin(req);
+	all_tenants = compute_query_bool(all);
+	if (all_tenants && compute_enforce(req, detail ?
+	    "os_compute_api:servers:detail:get_all_tenants" :
+	    "os_compute_api:servers:index:get_all_tenants") == -1)
+		return -1;
+	if (compute_query_int(req, "limit", 0, INT32_MAX, &limit, &l.has_limit) == -1)
+		return -1;
+	if (limit > LIST_MAX)
+		limit = LIST_MAX;
+	l.limit = (size_t)limit;
+	l.status = http_req_query(req, "status");
+	l.flavor = http_req_query(req, "flavor");
+	l.image = http_req_query(req, "image");
+	/* host is an admin filter; Nova ignores it for others. */
+	if (l.admin)
+		l.host = http_req_query(req, "host");
+	if (all_tenants) {
+		l.project = http_req_query(req, "tenant_id");
+		if (l.project == NULL)
+			l.project = http_req_query(req, "project_id");
+	}
+	/* The walk's scope: one project's entries, or every project's. */
+	scope = all_tenants ? l.project : c->project_id ? c->project_id : "";
+	none = scope != NULL && (*scope == '\0' ||
+	    strlen(scope) > COMPUTE_DB_CREATED_SCOPE_MAX);
+	/* deleted=true (an admin filter, ignored for others as in Nova)
+	 * asks for deleted instances only: none are kept. */
+	if (l.admin && compute_query_bool(http_req_query(req, "deleted")))
+		none = true;
+	if (since && parse_time(since, &l.since) == -1) {
+		err_set(TS_EINVALID, "Invalid filter field: changes-since.");
+		return -1;
+	}
+	if (name && *name) {
+		if (regcomp(&l.name_re, name, REG_EXTENDED | REG_NOSUB) != 0) {
+			err_set(TS_EINVALID, "Invalid regular expression in "
+			    "name filter: %.64s", name);
+			return -1;
+		}
+		l.has_name = true;
+	}
+	if ((l.arr = json_array()) == NULL) {
+		err_set(TS_ENOMEM, "out of memory");
+		rc = -1;
+		goto out;
+	}
+	if (compute_read(req, &txn) == -1) {
+		rc = -1;
+		goto out;
+	}
+	/* The marker is a place in the order (as Nova's): an instance the
+	 * caller can see, whether or not it passes the filters. */
+	if (marker) {
+		if (!none && compute_uuid_like(marker) &&
+		    compute_db_instance_get(txn, marker, &mk) == 0)
+			has_marker = true;
+		else if (!none && compute_uuid_like(marker) &&
+		    err_code() != TS_ENOT_FOUND) {
+			rc = -1;
+			goto out;
+		}
+		if (has_marker && !all_tenants &&
+		    strcmp(mk.project_id, scope) != 0)
+			has_marker = false;
+		if (!has_marker) {
+			err_set(TS_EINVALID, "marker [%.64s] not found",
+			    marker);
+			rc = -1;
+			goto out;
+		}
+	}
+	if (!none && l.limit > 0 && compute_db_instance_each_newest(txn, scope,
+	    has_marker ? &mk : NULL, list_cb, &l) == -1) {
+		rc = -1;
+		goto out;
+	}
+	store_txn_end(&txn);
+	body = json_pack("{s:O}", "servers", l.arr);
+	/* A full page with a match after it: give the link. */
+	if (body && l.has_limit && l.limit > 0 && l.n == l.limit && l.more) {
+		char base[512], href[1024];
+
+		if (http_req_base_url(req, base, sizeof(base)) == 0) {
+			snprintf(href, sizeof(href), "%s/v2.1/%s/servers%s?"
+			    "limit=%lld&marker=%s", base, c->project_id ?
+			    c->project_id : "", detail ? "/detail" : "",
+			    (long long)limit, l.last);
+			json_object_set_new(body, "servers_links",
+			    json_pack("[{s:s, s:s}]", "rel", "next", "href",
+			    href));
+		}
+	}
+	rc = http_resp_json(resp, 200, body);
+out:
+	store_txn_end(&txn);
+	json_decref(l.arr);
+	codec_clear(&schema_rec_instance, &mk);
+	if (l.has_name)
+		regfree(&l.name_re);
+	return rc;
+}
+
+int
+compute_servers_list(struct http_req *req, struct http_resp *resp)
+{
+	return server_list(req, resp, false);
+}
+
+int
+compute_servers_detail(struct http_req *req, struct http_resp *resp)
+{
+	return server_list(req, resp, true);
+}
+
+/* ---- create ----------------------------------------------------------------- */
+
+struct create {
+	struct compute	*svc;
+	const struct api_ctx	*ctx;
+	const char		*reqid;
+	const char		*name;
+	struct rec_flavor	 flavor;
+	struct compute_image	 image;
+	const char		*key_name;
+	char			*key_data;
+	uint8_t			*user_data;
+	size_t			 user_data_len;
+	json_t			*metadata;
+	const char		*az;
+	const char		*access_ipv4, *access_ipv6;
+	int64_t			 min_count, max_count;
+	struct scheduler_request	 sreq;
+	struct scheduler_hosts	 cands;
+	char			 reservation[16];
+	/* results */
+	size_t			 count;
+	char			(*uuids)[CODEC_UUID_LEN + 1];
+	int			*placed;
+};
+
+/* Nova's hostname from a display name: [a-z0-9-], at most 63. */
+static void
+hostname_of(const char *name, const char *uuid, char out[64])
+{
+	size_t n = 0;
+
+	for (const char *p = name; *p && n < 63; p++) {
+		unsigned char ch = (unsigned char)tolower((unsigned char)*p);
+
+		if (isalnum(ch) || ch == '-')
+			out[n++] = (char)ch;
+		else if ((ch == ' ' || ch == '_' || ch == '.') && n > 0 &&
+		    out[n - 1] != '-')
+			out[n++] = '-';
+	}
+	while (n > 0 && out[n - 1] == '-')
+		n--;
+	out[n] = '\0';
+	if (n == 0)
+		snprintf(out, 64, "server-%s", uuid);
+}
+
+static int
+quota_check(struct store_txn *txn, struct create *c, int64_t *count)
+{
+	struct rec_compute_quota q;
+	struct rec_compute_usage u;
+	struct compute_quota_defaults lim;
+	int64_t n = c->max_count, cores = c->flavor.vcpus, ram =
+	    (int64_t)c->flavor.ram;
+
+	if (compute_db_quota_get(txn, c->ctx->project_id, &q) == -1 ||
+	    compute_db_usage_get(txn, c->ctx->project_id, &u) == -1)
+		return -1;
+	compute_admin_quota_limits(c->svc, &q, &lim);
+	codec_clear(&schema_rec_compute_quota, &q);
+	/* As many as fit, down to min_count (Nova does the same). */
+	if (lim.instances >= 0 && u.instances + n > lim.instances)
+		n = lim.instances - u.instances;
+	if (lim.cores >= 0 && cores > 0 && u.cores + n * cores > lim.cores)
+		n = (lim.cores - u.cores) / cores;
+	if (lim.ram >= 0 && ram > 0 && u.ram + n * ram > lim.ram)
+		n = (lim.ram - u.ram) / ram;
+	if (n < c->min_count) {
+		const char *what = "instances";
+		int64_t used = u.instances, limit = lim.instances;
+
+		if (lim.instances >= 0 && u.instances + c->min_count >
+		    lim.instances) {
+			/* instances it is */
+		} else if (lim.cores >= 0 && u.cores + c->min_count * cores >
+		    lim.cores) {
+			what = "cores";
+			used = u.cores;
+			limit = lim.cores;
+		} else {
+			what = "ram";
+			used = u.ram;
+			limit = lim.ram;
+		}
+		err_set(TS_EOVER_QUOTA, "Quota exceeded for %s: Requested "
+		    "%lld, but already used %lld of %lld %s", what,
+		    (long long)(strcmp(what, "instances") == 0 ? c->min_count :
+		    strcmp(what, "cores") == 0 ? c->min_count * cores :
+		    c->min_count * ram), (long long)used, (long long)limit,
+		    what);
+		return -1;
+	}
+	*count = n;
+	return 0;
+}
+
+static int
+set_str(char **f, const char *s)
+{
+	if (s == NULL)
+		return 0;
+	if ((*f = strdup(s)) == NULL) {
+		err_set(TS_ENOMEM, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_opt(char **f, const char *s)
+{
+	free(*f);
+	*f = NULL;
+	return *s ? set_str(f, s) : 0;
+}
+
+/* The image fields of an instance (create, rebuild): ids, formats and
+ * what the host verifies the downloads against. */
+static int
+image_apply(struct rec_instance *i, const struct compute_image *img)
+{
+	i->image_size = img->size;
+	i->has_image_size = img->size > 0;
+	i->kernel_size = img->kernel.size;
+	i->has_kernel_size = img->kernel.size > 0;
+	i->ramdisk_size = img->ramdisk.size;
+	i->has_ramdisk_size = img->ramdisk.size > 0;
+	free(i->image_ref);
+	i->image_ref = NULL;
+	if (set_str(&i->image_ref, img->id) == -1 ||
+	    set_opt(&i->image_disk_format, img->disk_format) == -1 ||
+	    set_opt(&i->image_sha512, img->sha512) == -1 ||
+	    set_opt(&i->kernel_id, img->kernel_id) == -1 ||
+	    set_opt(&i->kernel_disk_format, img->kernel.disk_format) == -1 ||
+	    set_opt(&i->kernel_sha512, img->kernel.sha512) == -1 ||
+	    set_opt(&i->ramdisk_id, img->ramdisk_id) == -1 ||
+	    set_opt(&i->ramdisk_disk_format, img->ramdisk.disk_format) == -1 ||
+	    set_opt(&i->ramdisk_sha512, img->ramdisk.sha512) == -1 ||
+	    set_opt(&i->kernel_cmdline, img->cmdline) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+fill_instance(struct create *c, struct rec_instance *i, size_t k,
+    int64_t now)
+{
+	const char *key;
+	json_t *val;
+	char name[300], hn[64];
+	size_t m = 0;
+
+	snprintf(i->uuid, sizeof(i->uuid), "%s", c->uuids[k]);
+	if (c->count > 1)
+		snprintf(name, sizeof(name), "%s-%zu", c->name, k + 1);
+	else
+		snprintf(name, sizeof(name), "%s", c->name);
+	name[255] = '\0';
+	hostname_of(name, i->uuid, hn);
+	if (set_str(&i->name, name) == -1 ||
+	    set_str(&i->project_id, c->ctx->project_id) == -1 ||
+	    set_str(&i->user_id, c->ctx->user_id) == -1 ||
+	    set_str(&i->reservation_id, c->reservation) == -1 ||
+	    set_str(&i->hostname, hn) == -1 ||
+	    set_str(&i->flavor.id, c->flavor.id) == -1 ||
+	    set_str(&i->flavor.name, c->flavor.name) == -1 ||
+	    image_apply(i, &c->image) == -1 ||
+	    set_str(&i->key_name, c->key_name) == -1 ||
+	    set_str(&i->key_data, c->key_data) == -1 ||
+	    set_str(&i->availability_zone, c->svc->az) == -1 ||
+	    set_str(&i->vm_state, VM_BUILDING) == -1 ||
+	    set_str(&i->access_ipv4, c->access_ipv4) == -1 ||
+	    set_str(&i->access_ipv6, c->access_ipv6) == -1)
+		return -1;
+	i->launch_index = (uint32_t)k;
+	i->flavor.ram = c->flavor.ram;
+	i->flavor.vcpus = c->flavor.vcpus;
+	i->flavor.disk = c->flavor.disk;
+	i->flavor.swap = c->flavor.swap;
+	i->flavor.ephemeral = c->flavor.ephemeral;
+	if (c->flavor.extra_specs.n > 0) {
+		i->flavor.extra_specs.items = calloc(c->flavor.extra_specs.n,
+		    sizeof(*i->flavor.extra_specs.items));
+		if (i->flavor.extra_specs.items == NULL)
+			goto nomem;
+		for (size_t e = 0; e < c->flavor.extra_specs.n; e++) {
+			struct ts_strmap_ent *d =
+			    &i->flavor.extra_specs.items[e];
+
+			if (set_str(&d->k, c->flavor.extra_specs.items[e].k) ==
+			    -1 || set_str(&d->v,
+			    c->flavor.extra_specs.items[e].v) == -1)
+				return -1;
+			i->flavor.extra_specs.n++;
+		}
+	}
+	if (c->user_data) {
+		if ((i->user_data.ptr = malloc(c->user_data_len ?
+		    c->user_data_len : 1)) == NULL)
+			goto nomem;
+		memcpy(i->user_data.ptr, c->user_data, c->user_data_len);
+		i->user_data.len = c->user_data_len;
+	}
+	if (c->metadata && json_object_size(c->metadata) > 0) {
+		i->metadata.items = calloc(json_object_size(c->metadata),
+		    sizeof(*i->metadata.items));
+		if (i->metadata.items == NULL)
+			goto nomem;
+		json_object_foreach(c->metadata, key, val) {
+			if (set_str(&i->metadata.items[m].k, key) == -1 ||
+			    set_str(&i->metadata.items[m].v,
+			    json_string_value(val)) == -1)
+				return -1;
+			i->metadata.n = ++m;
+		}
+	}
+	i->power_state = POWER_NOSTATE;
+	i->want_power = POWER_RUNNING;
+	i->generation = 1;
+	i->created_at = now;
+	i->updated_at = now;
+	return 0;
+nomem:
+	err_set(TS_ENOMEM, "out of memory");
+	return -1;
+}
+
+static int
+create_fn(struct store_txn *txn, void *arg)
+{
+	struct create *c = arg;
+	int64_t now = db_now_ms(), count;
+
+	if (quota_check(txn, c, &count) == -1)
+		return -1;
+	c->count = (size_t)count;
+	for (size_t k = 0; k < c->count; k++) {
+		struct rec_instance i;
+		char host[SCHEDULER_NAME_MAX + 1];
+		int rc;
+
+		memset(&i, 0, sizeof(i));
+		if (fill_instance(c, &i, k, now) == -1) {
+			codec_clear(&schema_rec_instance, &i);
+			return -1;
+		}
+		if (scheduler_claim(c->svc->sched, txn, &c->sreq, &c->cands, host) ==
+		    0) {
+			rc = set_str(&i.host, host);
+			c->placed[k] = 1;
+			if (rc == 0)
+				rc = recon_task_begin(c->svc->recon, txn, &i,
+				    "spawning", c->reqid, c->ctx->user_id,
+				    c->ctx->project_id, now);
+		} else if (err_code() == TS_ENOT_FOUND) {
+			/* Nova: the server exists, in ERROR, with the
+			 * scheduler's verdict as its fault. */
+			char why[ERR_MSG_MAX];
+
+			snprintf(why, sizeof(why), "%s", err_msg());
+			free(i.vm_state);
+			i.vm_state = strdup(VM_ERROR);
+			i.has_fault = true;
+			i.fault.code = 500;
+			i.fault.created = now;
+			i.fault.message = strdup(why);
+			rc = i.vm_state && i.fault.message ? 0 : -1;
+			if (rc == -1)
+				err_set(TS_ENOMEM, "out of memory");
+			else
+				rc = compute_db_action_start(txn, &i, c->reqid,
+				    "create", c->ctx->user_id,
+				    c->ctx->project_id, now);
+			if (rc == 0)
+				rc = compute_db_action_finish(txn, i.uuid, c->reqid,
+				    0, why, now);
+			log_warnx("instance %s: %s", i.uuid, why);
+		} else {
+			rc = -1;
+		}
+		if (rc == 0)
+			rc = compute_db_instance_put(txn, &i, NULL);
+		codec_clear(&schema_rec_instance, &i);
+		if (rc == -1)
+			return -1;
+	}
+	return compute_db_usage_add(txn, c->ctx->project_id, (int64_t)c->count,
+	    (int64_t)c->count * c->flavor.vcpus,
+	    (int64_t)c->count * (int64_t)c->flavor.ram);
+}
+
+/* "az", "az:host", "az::node", ":host" (Nova's forced-host syntax). */
+static int
+parse_az(struct http_req *req, const char *az, char *zone, size_t zlen,
+    char *host, size_t hlen)
+{
+	const char *colon = strchr(az, ':');
+
+	host[0] = '\0';
+	if (colon == NULL) {
+		snprintf(zone, zlen, "%s", az);
+		return 0;
+	}
+	snprintf(zone, zlen, "%.*s", (int)(colon - az), az);
+	snprintf(host, hlen, "%s", colon[1] == ':' ? colon + 2 : colon + 1);
+	/* az::node names a node; here node and host are the same. */
+	if (colon[1] != ':' && strchr(colon + 1, ':'))
+		*strchr(host, ':') = '\0';
+	if (*host && compute_enforce(req,
+	    "os_compute_api:servers:create:forced_host") == -1)
+		return -1;
+	return 0;
+}
+
+static int
+check_metadata(json_t *md, int64_t max_items)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(md)) {
+		err_set(TS_EINVALID, "Invalid input for field/attribute "
+		    "metadata. Value must be an object.");
+		return -1;
+	}
+	if (max_items >= 0 && (int64_t)json_object_size(md) > max_items) {
+		err_set(TS_EOVER_QUOTA, "Quota exceeded for metadata_items: "
+		    "Requested %zu, but limit is %lld", json_object_size(md),
+		    (long long)max_items);
+		return -1;
+	}
+	if (json_object_size(md) > 128) {
+		err_set(TS_EINVALID, "At most 128 metadata items.");
+		return -1;
+	}
+	json_object_foreach(md, k, v) {
+		if (*k == '\0' || strlen(k) > 255 || !json_is_string(v) ||
+		    json_string_length(v) > 255 ||
+		    strlen(json_string_value(v)) != json_string_length(v)) {
+			err_set(TS_EINVALID, "Invalid input for field/attribute "
+			    "metadata. Keys must be 1-255 characters, values "
+			    "strings of at most 255.");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+flavor_usable(struct http_req *req, const struct rec_flavor *f,
+    const char *project)
+{
+	if (f->disabled) {
+		err_set(TS_EINVALID, "Flavor is disabled.");
+		return -1;
+	}
+	if (!f->is_public && !compute_is_admin(req)) {
+		bool ok = false;
+
+		for (size_t k = 0; k < f->projects.n && !ok; k++)
+			ok = strcmp(f->projects.items[k], project) == 0;
+		if (!ok) {
+			err_set(TS_EINVALID, "Flavor %s could not be found.",
+			    f->id);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Reads and checks what the request names, in one read transaction. */
+static int
+create_prepare(struct http_req *req, struct create *c, const char *flavor_ref,
+    const char *image_ref)
+{
+	struct store_txn *txn = NULL;
+	const char *slash = strrchr(flavor_ref, '/');
+	struct rec_keypair kp;
+	struct rec_compute_quota q;
+	struct compute_quota_defaults lim;
+	int rc = -1;
+
+	if (compute_read(req, &txn) == -1)
+		return -1;
+	if (compute_db_flavor_get(txn, slash ? slash + 1 : flavor_ref, &c->flavor) ==
+	    -1) {
+		if (err_code() == TS_ENOT_FOUND)
+			err_set(TS_EINVALID, "Flavor %s could not be found.",
+			    flavor_ref);
+		goto out;
+	}
+	if (flavor_usable(req, &c->flavor, c->ctx->project_id) == -1)
+		goto out;
+	if (compute_servers_image_get(req, txn, image_ref, &c->image) == -1)
+		goto out;
+	if (c->image.min_disk > 0 && c->flavor.disk > 0 &&
+	    c->flavor.disk < c->image.min_disk) {
+		err_set(TS_EINVALID, "Flavor's disk is too small for requested "
+		    "image. Flavor disk is %llu GiB, minimum disk is %llu GiB.",
+		    (unsigned long long)c->flavor.disk,
+		    (unsigned long long)c->image.min_disk);
+		goto out;
+	}
+	if (c->image.min_ram > 0 && c->flavor.ram < c->image.min_ram) {
+		err_set(TS_EINVALID, "Flavor's memory is too small for "
+		    "requested image.");
+		goto out;
+	}
+	if (c->key_name) {
+		if (compute_db_keypair_get(txn, c->ctx->user_id, c->key_name, &kp) ==
+		    -1) {
+			if (err_code() == TS_ENOT_FOUND)
+				err_set(TS_EINVALID, "Invalid key_name "
+				    "provided.");
+			goto out;
+		}
+		c->key_data = kp.public_key;
+		kp.public_key = NULL;
+		codec_clear(&schema_rec_keypair, &kp);
+	}
+	if (c->metadata) {
+		if (compute_db_quota_get(txn, c->ctx->project_id, &q) == -1)
+			goto out;
+		compute_admin_quota_limits(c->svc, &q, &lim);
+		codec_clear(&schema_rec_compute_quota, &q);
+		if (check_metadata(c->metadata, lim.metadata_items) == -1)
+			goto out;
+	}
+	rc = 0;
+out:
+	store_txn_end(&txn);
+	return rc;
+}
+
+static int
+decode_user_data(struct create *c, const char *b64)
+{
+	size_t len = strlen(b64), out;
+
+	if (len > USER_DATA_MAX) {
+		err_set(TS_EINVALID, "User data too large. User data must be no "
+		    "larger than %d bytes once base64 encoded.", USER_DATA_MAX);
+		return -1;
+	}
+	if ((c->user_data = malloc(len + 1)) == NULL) {
+		err_set(TS_ENOMEM, "out of memory");
+		return -1;
+	}
+	if (sodium_base642bin(c->user_data, len + 1, b64, len, "\r\n ", &out,
+	    NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
+		err_set(TS_EINVALID, "Userdata content cannot be decoded");
+		return -1;
+	}
+	c->user_data_len = out;
+	return 0;
+}
+
+static void
+random_password(char out[13])
+{
+	static const char set[] = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRS"
+	    "TUVWXYZ23456789";
+
+	for (int k = 0; k < 12; k++)
+		out[k] = set[randombytes_uniform(sizeof(set) - 1)];
+	out[12] = '\0';
+}
+
+int
+compute_servers_create(struct http_req *req, struct http_resp *resp)
+{
+	struct compute *svc = compute_of(req);
+	struct create c = { .svc = svc };
+	json_t *s, *nets, *sgs, *out;
+	const char *flavor_ref = NULL, *image_ref = NULL, *user_data = NULL,
+	    *az = NULL, *pass = NULL;
+	char zone[256] = "", fhost[256] = "", pw[13], loc[1024], base[512],
+	    ip4[INET_ADDRSTRLEN], ip6[INET6_ADDRSTRLEN];
+	bool ret_resv = false;
+	int rc = -1, mv;
+
+	if (compute_version(req, resp, &mv) == -1 ||
+	    compute_enforce(req, "os_compute_api:servers:create") == -1 ||
+	    compute_json_body(req, "server", &s) == -1)
+		return -1;
+	c.ctx = compute_ctx(req);
+	c.reqid = http_req_id(req);
+	if (c.ctx->project_id == NULL || *c.ctx->project_id == '\0') {
+		err_set(TS_EFORBIDDEN, "Creating a server needs a "
+		    "project-scoped token.");
+		return -1;
+	}
+	c.min_count = c.max_count = 1;
+	if (compute_json_str(s, "name", 1, 255, false, &c.name, NULL) == -1 ||
+	    compute_json_str(s, "flavorRef", 1, 255, false, &flavor_ref, NULL) == -1 ||
+	    compute_json_str(s, "imageRef", 0, 1024, false, &image_ref, NULL) == -1 ||
+	    compute_json_str(s, "key_name", 1, 255, true, &c.key_name, NULL) == -1 ||
+	    compute_json_str(s, "user_data", 0, USER_DATA_MAX, true, &user_data,
+	    NULL) == -1 ||
+	    compute_json_str(s, "availability_zone", 1, 255, true, &az, NULL) == -1 ||
+	    compute_json_str(s, "adminPass", 0, 255, false, &pass, NULL) == -1 ||
+	    compute_json_str(s, "accessIPv4", 0, 64, true, &c.access_ipv4, NULL) == -1 ||
+	    compute_json_str(s, "accessIPv6", 0, 64, true, &c.access_ipv6, NULL) == -1 ||
+	    compute_json_int(s, "min_count", 1, MAX_COUNT, &c.min_count, NULL) == -1 ||
+	    compute_json_int(s, "max_count", 1, MAX_COUNT, &c.max_count, NULL) == -1 ||
+	    compute_json_bool(s, "return_reservation_id", &ret_resv, NULL) == -1)
+		goto out;
+	if (c.name == NULL || flavor_ref == NULL) {
+		err_set(TS_EINVALID, "Invalid input for field/attribute %s. "
+		    "Value: None. It is required.", c.name ? "flavorRef" :
+		    "name");
+		goto out;
+	}
+	if (compute_name_ok("name", c.name) == -1 ||
+	    norm_ip("accessIPv4", AF_INET, c.access_ipv4, ip4,
+	    sizeof(ip4)) == -1 ||
+	    norm_ip("accessIPv6", AF_INET6, c.access_ipv6, ip6,
+	    sizeof(ip6)) == -1)
+		goto out;
+	c.access_ipv4 = *ip4 ? ip4 : NULL;
+	c.access_ipv6 = *ip6 ? ip6 : NULL;
+	if (json_object_get(s, "max_count") == NULL && c.min_count > 1)
+		c.max_count = c.min_count;
+	if (c.min_count > c.max_count) {
+		err_set(TS_EINVALID, "min_count must be <= max_count");
+		goto out;
+	}
+	if (image_ref == NULL || *image_ref == '\0') {
+		err_set(TS_EINVALID, "Block device mapping is not supported; "
+		    "an imageRef is required.");
+		goto out;
+	}
+	if (json_object_get(s, "block_device_mapping_v2") != NULL ||
+	    json_object_get(s, "block_device_mapping") != NULL) {
+		err_set(TS_EINVALID, "Block device mapping is not supported "
+		    "by this cloud yet.");
+		goto out;
+	}
+	/* Networking comes with the network service: "none", "auto" and no
+	 * networks at all give a server without interfaces. */
+	nets = json_object_get(s, "networks");
+	if (nets != NULL && !(json_is_string(nets) &&
+	    (strcmp(json_string_value(nets), "none") == 0 ||
+	    strcmp(json_string_value(nets), "auto") == 0)) &&
+	    !(json_is_array(nets) && json_array_size(nets) == 0)) {
+		err_set(TS_EINVALID, "Invalid input for field/attribute "
+		    "networks: only \"none\" and \"auto\" are available (no "
+		    "network service yet).");
+		goto out;
+	}
+	c.metadata = json_object_get(s, "metadata");
+	if (user_data && decode_user_data(&c, user_data) == -1)
+		goto out;
+	if (az && parse_az(req, az, zone, sizeof(zone), fhost, sizeof(fhost)) ==
+	    -1)
+		goto out;
+	if (create_prepare(req, &c, flavor_ref, image_ref) == -1)
+		goto out;
+	c.sreq.vcpus = c.flavor.vcpus;
+	c.sreq.memory_mb = c.flavor.ram;
+	c.sreq.disk_gb = c.flavor.disk + c.flavor.ephemeral +
+	    (c.flavor.swap + 1023) / 1024;
+	c.sreq.az = *zone ? zone : NULL;
+	c.sreq.force_host = *fhost ? fhost : NULL;
+	if (scheduler_rank(svc->sched, &c.sreq, &c.cands) == -1)
+		goto out;
+	if ((c.uuids = calloc((size_t)c.max_count, sizeof(*c.uuids))) == NULL ||
+	    (c.placed = calloc((size_t)c.max_count, sizeof(*c.placed))) ==
+	    NULL) {
+		err_set(TS_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (int64_t k = 0; k < c.max_count; k++)
+		db_uuid(c.uuids[k]);
+	{
+		char u[37];
+
+		db_uuid(u);
+		snprintf(c.reservation, sizeof(c.reservation), "r-%.8s", u);
+	}
+	if (compute_write(req, create_fn, &c) == -1)
+		goto out;
+	log_info("created %zu server(s) '%s' for project %s", c.count, c.name,
+	    c.ctx->project_id);
+
+	/* Durable: now the commands. */
+	{
+		struct store_txn *txn = NULL;
+
+		if (compute_read(req, &txn) == 0) {
+			for (size_t k = 0; k < c.count; k++) {
+				struct rec_instance i;
+
+				if (!c.placed[k] || compute_db_instance_get(txn,
+				    c.uuids[k], &i) == -1)
+					continue;
+				recon_dispatch(svc->recon, &i);
+				codec_clear(&schema_rec_instance, &i);
+			}
+			store_txn_end(&txn);
+		}
+	}
+	if (ret_resv) {
+		rc = http_resp_json(resp, 202, json_pack("{s:s}",
+		    "reservation_id", c.reservation));
+		goto out;
+	}
+	if (pass == NULL || *pass == '\0') {
+		random_password(pw);
+		pass = pw;
+	}
+	sgs = json_object_get(s, "security_groups");
+	out = json_pack("{s:s, s:o, s:s, s:s}", "id", c.uuids[0], "links",
+	    compute_links(req, "servers", c.uuids[0]), "OS-DCF:diskConfig",
+	    "MANUAL", "adminPass", pass);
+	if (out && json_is_array(sgs))
+		json_object_set(out, "security_groups", sgs);
+	if (http_req_base_url(req, base, sizeof(base)) == 0) {
+		snprintf(loc, sizeof(loc), "%s/v2.1/%s/servers/%s", base,
+		    c.ctx->project_id, c.uuids[0]);
+		http_resp_header(resp, "Location", loc);
+	}
+	rc = http_resp_json(resp, 202, json_pack("{s:o}", "server", out));
+out:
+	codec_clear(&schema_rec_flavor, &c.flavor);
+	scheduler_hosts_free(&c.cands);
+	free(c.key_data);
+	free(c.user_data);
+	free(c.uuids);
+	free(c.placed);
+	return rc;
+}
+
+/* ---- update / delete -------------------------------------------------------------- */
+
+struct change {
+	struct compute	*svc;
+	const struct api_ctx	*ctx;
+	const char		*uuid;
+	const char		*reqid;
+	bool			 admin;
+	/* update */
+	const char		*name, *ipv4, *ipv6;
+	bool			 has_name, has_ipv4, has_ipv6;
+	/* actions */
+	const char		*action;	/* API action name */
+	const char		*task;		/* task to start, or NULL */
+	const char		*reset_state;
+	bool			 lock, unlock;
+	bool			 local_delete;
+	/* rebuild */
+	struct compute_image	 image;
+	const char		*pass;
+	char			 ip4[INET_ADDRSTRLEN], ip6[INET6_ADDRSTRLEN];
+	json_t			*metadata;	/* replaces, when given */
+	/* result */
+	struct rec_instance	 after;
+	bool			 dispatch;
+};
+
+static int
+locked_check(const struct change *ch, const struct rec_instance *i)
+{
+	if (i->locked && !ch->admin) {
+		err_set(TS_ECONFLICT, "Instance %s is locked", i->uuid);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+copy_instance(const struct rec_instance *src, struct rec_instance *dst)
+{
+	struct ts_buf b = { 0 };
+	int rc;
+
+	memset(dst, 0, sizeof(*dst));
+	rc = codec_record_encode(&schema_rec_instance, src, &b);
+	if (rc == 0)
+		rc = codec_record_decode(&schema_rec_instance, b.data, b.len,
+		    dst, NULL);
+	ts_buf_free(&b);
+	return rc;
+}
+
+static int
+update_fn(struct store_txn *txn, void *arg)
+{
+	struct change *ch = arg;
+	struct rec_instance i, old;
+	int rc = 0;
+
+	if (compute_db_instance_get(txn, ch->uuid, &old) == -1)
+		return -1;
+	if (copy_instance(&old, &i) == -1) {
+		codec_clear(&schema_rec_instance, &old);
+		return -1;
+	}
+	if (ch->has_name) {
+		free(i.name);
+		i.name = strdup(ch->name);
+	}
+	if (ch->has_ipv4) {
+		free(i.access_ipv4);
+		i.access_ipv4 = ch->ipv4 ? strdup(ch->ipv4) : NULL;
+	}
+	if (ch->has_ipv6) {
+		free(i.access_ipv6);
+		i.access_ipv6 = ch->ipv6 ? strdup(ch->ipv6) : NULL;
+	}
+	if (i.name == NULL) {
+		err_set(TS_ENOMEM, "out of memory");
+		rc = -1;
+	}
+	i.updated_at = db_now_ms();
+	if (rc == 0)
+		rc = compute_db_instance_put(txn, &i, &old);
+	if (rc == 0)
+		rc = copy_instance(&i, &ch->after);
+	codec_clear(&schema_rec_instance, &i);
+	codec_clear(&schema_rec_instance, &old);
+	return rc;
+}
+
+int
+compute_servers_update(struct http_req *req, struct http_resp *resp)
+{
+	struct change ch = { .svc = compute_of(req) };
+	struct rec_instance cur;
+	char ip4[INET_ADDRSTRLEN], ip6[INET6_ADDRSTRLEN];
+	json_t *s, *out;
+	int mv, rc;
+
+	if (compute_version(req, resp, &mv) == -1 ||
+	    load(req, "os_compute_api:servers:update", &cur) == -1)
+		return -1;
+	ch.uuid = cur.uuid;
+	if (compute_json_body(req, "server", &s) == -1 ||
+	    compute_json_str(s, "name", 1, 255, false, &ch.name, &ch.has_name) == -1 ||
+	    compute_json_str(s, "accessIPv4", 0, 64, true, &ch.ipv4, &ch.has_ipv4) ==
+	    -1 || compute_json_str(s, "accessIPv6", 0, 64, true, &ch.ipv6,
+	    &ch.has_ipv6) == -1 ||
+	    (ch.has_name && compute_name_ok("name", ch.name) == -1) ||
+	    norm_ip("accessIPv4", AF_INET, ch.ipv4, ip4, sizeof(ip4)) == -1 ||
+	    norm_ip("accessIPv6", AF_INET6, ch.ipv6, ip6, sizeof(ip6)) ==
+	    -1) {
+		codec_clear(&schema_rec_instance, &cur);
+		return -1;
+	}
+	ch.ipv4 = *ip4 ? ip4 : NULL;
+	ch.ipv6 = *ip6 ? ip6 : NULL;
+	rc = compute_write(req, update_fn, &ch);
+	codec_clear(&schema_rec_instance, &cur);
+	if (rc == -1)
+		return -1;
+	out = server_json(req, &ch.after, VIEW_BASIC, compute_is_admin(req), true,
+	    mv);
+	codec_clear(&schema_rec_instance, &ch.after);
+	return http_resp_json(resp, 200, json_pack("{s:o}", "server", out));
+}
+
+/* Resources go back; the guest (if any) goes with a tombstone. */
+static int
+delete_now(struct store_txn *txn, const struct rec_instance *i,
+    bool tombstone)
+{
+	if (tombstone) {
+		struct rec_instance_tombstone tb = { 0 };
+
+		snprintf(tb.uuid, sizeof(tb.uuid), "%s", i->uuid);
+		tb.host = i->host;
+		tb.generation = i->generation;
+		tb.deleted_at = db_now_ms();
+		if (compute_db_tombstone_put(txn, &tb) == -1)
+			return -1;
+	}
+	if (i->host && *i->host && scheduler_release(txn, i->host,
+	    i->flavor.vcpus, i->flavor.ram, compute_db_flavor_disk_gb(&i->flavor)) ==
+	    -1)
+		return -1;
+	if (compute_db_usage_add(txn, i->project_id, -1, -(int64_t)i->flavor.vcpus,
+	    -(int64_t)i->flavor.ram) == -1)
+		return -1;
+	return compute_db_instance_del(txn, i);
+}
+
+static int
+delete_fn(struct store_txn *txn, void *arg)
+{
+	struct change *ch = arg;
+	struct rec_instance i, old;
+	int rc;
+
+	if (compute_db_instance_get(txn, ch->uuid, &old) == -1)
+		return -1;
+	if (locked_check(ch, &old) == -1) {
+		codec_clear(&schema_rec_instance, &old);
+		return -1;
+	}
+	if (old.host == NULL || *old.host == '\0' || ch->local_delete) {
+		/* Never placed, or its host is down: done here (Nova's
+		 * local delete). */
+		if (old.host && *old.host)
+			log_warnx("host %s of instance %s is down: deleted "
+			    "locally; its guest will be destroyed when the "
+			    "host reports it", old.host, old.uuid);
+		rc = delete_now(txn, &old, old.host && *old.host);
+		codec_clear(&schema_rec_instance, &old);
+		return rc;
+	}
+	if (old.task_state && strcmp(old.task_state, "deleting") == 0) {
+		/* Already on its way; the reconciler retries it. */
+		codec_clear(&schema_rec_instance, &old);
+		return 0;
+	}
+	if (copy_instance(&old, &i) == -1) {
+		codec_clear(&schema_rec_instance, &old);
+		return -1;
+	}
+	rc = recon_task_begin(ch->svc->recon, txn, &i, "deleting", ch->reqid,
+	    ch->ctx->user_id, ch->ctx->project_id, db_now_ms());
+	if (rc == 0)
+		rc = compute_db_instance_put(txn, &i, &old);
+	if (rc == 0) {
+		rc = copy_instance(&i, &ch->after);
+		ch->dispatch = true;
+	}
+	codec_clear(&schema_rec_instance, &i);
+	codec_clear(&schema_rec_instance, &old);
+	return rc;
+}
+
+int
+compute_servers_delete(struct http_req *req, struct http_resp *resp)
+{
+	struct change ch = { .svc = compute_of(req) };
+	struct rec_instance cur;
+	int mv, rc;
+
+	if (compute_version(req, resp, &mv) == -1 ||
+	    load(req, "os_compute_api:servers:delete", &cur) == -1)
+		return -1;
+	ch.ctx = compute_ctx(req);
+	ch.uuid = cur.uuid;
+	ch.reqid = http_req_id(req);
+	ch.admin = compute_is_admin(req);
+	ch.local_delete = cur.host != NULL && *cur.host != '\0' &&
+	    !scheduler_host_up(ch.svc->sched, cur.host);
+	rc = compute_write(req, delete_fn, &ch);
+	codec_clear(&schema_rec_instance, &cur);
+	if (rc == -1)
+		return -1;
+	if (ch.dispatch) {
+		recon_dispatch(ch.svc->recon, &ch.after);
+		codec_clear(&schema_rec_instance, &ch.after);
+	}
+	return http_resp_status(resp, 204);
+}
+
+/* ---- actions ------------------------------------------------------------------------ */
+
+/* Which vm_states an action accepts (Nova's check_instance_state). */
+struct action_rule {
+	const char	*action;	/* body key */
+	const char	*policy;
+	const char	*task;		/* task started; NULL: DB only */
+	const char	*states[6];	/* allowed vm_states */
+	bool		 any_task;	/* allowed while a task runs */
+};
+
+static const struct action_rule action_rules[] = {
+	{ "os-start", "os_compute_api:servers:start", "powering-on",
+	    { VM_STOPPED }, false },
+	{ "os-stop", "os_compute_api:servers:stop", "powering-off",
+	    { VM_ACTIVE, VM_ERROR }, false },
+	{ "pause", "os_compute_api:os-pause-server:pause", "pausing",
+	    { VM_ACTIVE }, false },
+	{ "unpause", "os_compute_api:os-pause-server:unpause", "unpausing",
+	    { VM_PAUSED }, false },
+	{ "suspend", "os_compute_api:os-suspend-server:suspend",
+	    "suspending", { VM_ACTIVE }, false },
+	{ "resume", "os_compute_api:os-suspend-server:resume", "resuming",
+	    { VM_SUSPENDED }, false },
+	{ "reboot_soft", "os_compute_api:servers:reboot", "rebooting",
+	    { VM_ACTIVE }, false },
+	{ "reboot_hard", "os_compute_api:servers:reboot", "rebooting_hard",
+	    { VM_ACTIVE, VM_STOPPED, VM_PAUSED, VM_SUSPENDED, VM_ERROR },
+	    true },
+	{ "rebuild", "os_compute_api:servers:rebuild", "rebuilding",
+	    { VM_ACTIVE, VM_STOPPED, VM_ERROR }, false },
+};
+
+/* Replace a string map with a (checked) JSON object of strings. */
+static int
+strmap_set(struct ts_strmap *m, json_t *o)
+{
+	const char *k;
+	json_t *v;
+	size_t n = 0;
+
+	for (size_t j = 0; j < m->n; j++) {
+		free(m->items[j].k);
+		free(m->items[j].v);
+	}
+	free(m->items);
+	m->items = NULL;
+	m->n = 0;
+	if (json_object_size(o) == 0)
+		return 0;
+	if ((m->items = calloc(json_object_size(o), sizeof(*m->items))) ==
+	    NULL)
+		goto nomem;
+	json_object_foreach(o, k, v) {
+		if ((m->items[n].k = strdup(k)) == NULL ||
+		    (m->items[n].v = strdup(json_string_value(v))) == NULL) {
+			m->n = n + 1;
+			goto nomem;
+		}
+		m->n = ++n;
+	}
+	return 0;
+nomem:
+	err_set(TS_ENOMEM, "out of memory");
+	return -1;
+}
+
+/* The rebuild's changes to the record: new image, name, metadata and
+ * access addresses; a new owner generation, so the host replaces the old
+ * guest; the power it ends in (stopped stays stopped). */
+static int
+rebuild_apply(struct change *ch, struct rec_instance *i)
+{
+	if (image_apply(i, &ch->image) == -1)
+		return -1;
+	if (ch->has_name) {
+		free(i->name);
+		i->name = strdup(ch->name);
+	}
+	if (ch->has_ipv4) {
+		free(i->access_ipv4);
+		i->access_ipv4 = ch->ipv4 ? strdup(ch->ipv4) : NULL;
+	}
+	if (ch->has_ipv6) {
+		free(i->access_ipv6);
+		i->access_ipv6 = ch->ipv6 ? strdup(ch->ipv6) : NULL;
+	}
+	if (i->image_ref == NULL || i->name == NULL ||
+	    (ch->metadata && strmap_set(&i->metadata, ch->metadata) == -1)) {
+		err_set(TS_ENOMEM, "out of memory");
+		return -1;
+	}
+	i->generation++;
+	i->want_power = strcmp(i->vm_state, VM_STOPPED) == 0 ?
+	    POWER_SHUTDOWN : POWER_RUNNING;
+	return 0;
+}
+
+static const struct action_rule *
+rule_for(const char *a)
+{
+	for (size_t k = 0; k < sizeof(action_rules) / sizeof(action_rules[0]);
+	    k++)
+		if (strcmp(action_rules[k].action, a) == 0)
+			return &action_rules[k];
+	return NULL;
+}
+
+static int
+state_allows(const struct action_rule *r, const struct rec_instance *i,
+    const char *shown)
+{
+	bool ok = false;
+
+	for (size_t k = 0; k < 6 && r->states[k] && !ok; k++)
+		ok = strcmp(r->states[k], i->vm_state) == 0;
+	if (!ok) {
+		err_set(TS_ECONFLICT, "Cannot '%s' instance %s while it is in "
+		    "vm_state %s", shown, i->uuid, i->vm_state);
+		return -1;
+	}
+	/* A hard reboot may take over a soft one (Nova allows it); nothing
+	 * else runs over a task. */
+	if (i->task_state != NULL && !(r->any_task &&
+	    strncmp(i->task_state, "reboot", 6) == 0)) {
+		err_set(TS_ECONFLICT, "Cannot '%s' instance %s while it is in "
+		    "task_state %s", shown, i->uuid, i->task_state);
+		return -1;
+	}
+	if (i->host == NULL || *i->host == '\0') {
+		err_set(TS_ECONFLICT, "Cannot '%s' instance %s: it has no "
+		    "host", shown, i->uuid);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+action_fn(struct store_txn *txn, void *arg)
+{
+	struct change *ch = arg;
+	struct rec_instance i, old;
+	int64_t now = db_now_ms();
+	int rc = 0;
+
+	if (compute_db_instance_get(txn, ch->uuid, &old) == -1)
+		return -1;
+	if (copy_instance(&old, &i) == -1) {
+		codec_clear(&schema_rec_instance, &old);
+		return -1;
+	}
+	if (ch->reset_state) {
+		/* Nova's reset-state: the record only, never the host. */
+		free(i.vm_state);
+		i.vm_state = strdup(ch->reset_state);
+		if (i.task_state)
+			rc = compute_db_action_finish(txn, i.uuid, i.task_request_id,
+			    0, "Task cleared by reset-state", now);
+		free(i.task_state);
+		i.task_state = NULL;
+		free(i.task_request_id);
+		i.task_request_id = NULL;
+		i.task_deadline = 0;
+		if (i.vm_state == NULL) {
+			err_set(TS_ENOMEM, "out of memory");
+			rc = -1;
+		}
+	} else if (ch->lock || ch->unlock) {
+		if (ch->unlock && i.locked && i.locked_by &&
+		    strcmp(i.locked_by, "admin") == 0 && !ch->admin) {
+			err_set(TS_EFORBIDDEN, "Instance %s was locked by an "
+			    "administrator", i.uuid);
+			rc = -1;
+		}
+		i.locked = ch->lock;
+		free(i.locked_by);
+		i.locked_by = NULL;
+		if (ch->lock)
+			i.locked_by = strdup(ch->admin && strcmp(
+			    ch->ctx->project_id ? ch->ctx->project_id : "",
+			    i.project_id) != 0 ? "admin" : "owner");
+	} else {
+		const struct action_rule *r = rule_for(ch->action);
+
+		if (locked_check(ch, &i) == -1 ||
+		    state_allows(r, &i, ch->action) == -1)
+			rc = -1;
+		if (rc == 0 && strcmp(r->task, "rebuilding") == 0)
+			rc = rebuild_apply(ch, &i);
+		if (rc == 0) {
+			rc = recon_task_begin(ch->svc->recon, txn, &i, r->task,
+			    ch->reqid, ch->ctx->user_id, ch->ctx->project_id,
+			    now);
+			ch->dispatch = true;
+		}
+	}
+	i.updated_at = now;
+	if (rc == 0)
+		rc = compute_db_instance_put(txn, &i, &old);
+	if (rc == 0 && ch->dispatch)
+		rc = copy_instance(&i, &ch->after);
+	codec_clear(&schema_rec_instance, &i);
+	codec_clear(&schema_rec_instance, &old);
+	return rc;
+}
+
+static int
+console_output(struct http_req *req, struct http_resp *resp, json_t *arg,
+    const struct rec_instance *i)
+{
+	int64_t lines = -1;
+	bool has = false;
+	char *text = NULL;
+	size_t n, start;
+	int rc;
+
+	if (json_is_object(arg)) {
+		json_t *l = json_object_get(arg, "length");
+
+		if (l != NULL && !json_is_null(l) && compute_json_int(arg, "length", -1,
+		    INT32_MAX, &lines, &has) == -1)
+			return -1;
+	} else if (arg != NULL && !json_is_null(arg)) {
+		err_set(TS_EINVALID, "Invalid input for field/attribute "
+		    "os-getConsoleOutput.");
+		return -1;
+	}
+	if (compute_enforce_owned(req, "os_compute_api:os-console-output",
+	    i->project_id, i->user_id, "Instance", i->uuid) == -1)
+		return -1;
+	if (i->host == NULL || strcmp(i->vm_state, VM_BUILDING) == 0) {
+		err_set(TS_ECONFLICT, "Cannot 'get_console_output' instance %s "
+		    "while it is in vm_state %s", i->uuid, i->vm_state);
+		return -1;
+	}
+	if (recon_console(compute_of(req)->recon, i->uuid, i->host, 0, &text) ==
+	    -1) {
+		if (err_code() == TS_ENOT_FOUND || err_code() ==
+		    TS_EUNAVAILABLE)
+			err_set(TS_ECONFLICT, "Console log of instance %s is "
+			    "not available: %s", i->uuid, err_msg());
+		return -1;
+	}
+	/* The last `length` lines as Nova cuts them:
+	 * '\n'.join(log.split('\n')[-length:]), and 0 gives "". */
+	n = strlen(text);
+	start = 0;
+	if (has && lines == 0) {
+		start = n;
+	} else if (has && lines > 0) {
+		int64_t seen = 0;
+
+		for (size_t p = n; p > 0; p--) {
+			if (text[p - 1] == '\n' && ++seen == lines) {
+				start = p;
+				break;
+			}
+		}
+	}
+	rc = http_resp_json(resp, 200, json_pack("{s:s}", "output",
+	    text + start));
+	free(text);
+	return rc;
+}
+
+static int
+rebuild_parse(struct http_req *req, struct change *ch, json_t *arg,
+    const struct rec_instance *cur)
+{
+	const char *ref = NULL;
+	struct store_txn *txn = NULL;
+	struct rec_compute_quota q;
+	struct compute_quota_defaults lim;
+	bool preserve;
+	int rc;
+
+	if (!json_is_object(arg)) {
+		err_set(TS_EINVALID, "Invalid input for rebuild: an object is "
+		    "expected.");
+		return -1;
+	}
+	if (compute_json_str(arg, "imageRef", 1, 1024, false, &ref, NULL) == -1 ||
+	    compute_json_str(arg, "name", 1, 255, false, &ch->name, &ch->has_name) ==
+	    -1 || compute_json_str(arg, "adminPass", 0, 255, false, &ch->pass, NULL) ==
+	    -1 || compute_json_str(arg, "accessIPv4", 0, 64, true, &ch->ipv4,
+	    &ch->has_ipv4) == -1 || compute_json_str(arg, "accessIPv6", 0, 64, true,
+	    &ch->ipv6, &ch->has_ipv6) == -1 ||
+	    compute_json_bool(arg, "preserve_ephemeral", &preserve, NULL) == -1)
+		return -1;
+	if (ref == NULL) {
+		err_set(TS_EINVALID, "Invalid input for field/attribute "
+		    "imageRef. Value: None. It is required.");
+		return -1;
+	}
+	if ((ch->has_name && compute_name_ok("name", ch->name) == -1) ||
+	    norm_ip("accessIPv4", AF_INET, ch->ipv4, ch->ip4,
+	    sizeof(ch->ip4)) == -1 ||
+	    norm_ip("accessIPv6", AF_INET6, ch->ipv6, ch->ip6,
+	    sizeof(ch->ip6)) == -1)
+		return -1;
+	ch->ipv4 = *ch->ip4 ? ch->ip4 : NULL;
+	ch->ipv6 = *ch->ip6 ? ch->ip6 : NULL;
+	if (ch->metadata && check_metadata(ch->metadata, 128) == -1)
+		return -1;
+	ch->metadata = json_object_get(arg, "metadata");
+	if (compute_read(req, &txn) == -1)
+		return -1;
+	rc = compute_servers_image_get(req, txn, ref, &ch->image);
+	if (rc == 0 && ch->metadata) {
+		rc = compute_db_quota_get(txn, cur->project_id, &q);
+		if (rc == 0) {
+			compute_admin_quota_limits(compute_of(req), &q, &lim);
+			codec_clear(&schema_rec_compute_quota, &q);
+			rc = check_metadata(ch->metadata, lim.metadata_items);
+		}
+	}
+	store_txn_end(&txn);
+	return rc;
+}
+
+int
+compute_servers_action(struct http_req *req, struct http_resp *resp)
+{
+	struct change ch = { .svc = compute_of(req) };
+	json_t *b = http_req_json(req), *arg;
+	struct rec_instance cur;
+	const char *key, *shown;
+	void *it;
+	int mv, rc = -1;
+
+	if (compute_version(req, resp, &mv) == -1)
+		return -1;
+	if (b == NULL || !json_is_object(b) || json_object_size(b) != 1) {
+		err_set(TS_EINVALID, "Malformed request body: one action "
+		    "expected.");
+		return -1;
+	}
+	it = json_object_iter(b);
+	key = json_object_iter_key(it);
+	arg = json_object_iter_value(it);
+	/* Owner or admin may see it; each action then checks its rule. */
+	if (load(req, "os_compute_api:servers:show", &cur) == -1)
+		return -1;
+	ch.ctx = compute_ctx(req);
+	ch.uuid = cur.uuid;
+	ch.reqid = http_req_id(req);
+	ch.admin = compute_is_admin(req);
+	shown = key;
+	if (strcmp(key, "os-getConsoleOutput") == 0) {
+		rc = console_output(req, resp, arg, &cur);
+		goto out;
+	} else if (strcmp(key, "os-resetState") == 0) {
+		const char *st = NULL;
+
+		if (compute_enforce(req, "os_compute_api:os-admin-actions:"
+		    "reset_state") == -1)
+			goto out;
+		if (!json_is_object(arg)) {
+			err_set(TS_EINVALID, "Invalid input for "
+			    "os-resetState: an object is expected.");
+			goto out;
+		}
+		if (compute_json_str(arg, "state", 1, 16, false, &st, NULL) == -1)
+			goto out;
+		if (st == NULL || (strcmp(st, "active") != 0 &&
+		    strcmp(st, "error") != 0)) {
+			err_set(TS_EINVALID, "Invalid input for field/attribute "
+			    "state. Value: %s. It must be one of 'active', "
+			    "'error'.", st ? st : "None");
+			goto out;
+		}
+		ch.reset_state = st;
+		ch.action = key;
+	} else if (strcmp(key, "lock") == 0 || strcmp(key, "unlock") == 0) {
+		ch.lock = key[0] == 'l';
+		ch.unlock = !ch.lock;
+		if (compute_enforce_owned(req, ch.lock ?
+		    "os_compute_api:os-lock-server:lock" :
+		    "os_compute_api:os-lock-server:unlock", cur.project_id,
+		    cur.user_id, "Instance", cur.uuid) == -1)
+			goto out;
+		ch.action = key;
+	} else {
+		const struct action_rule *r;
+
+		if (strcmp(key, "rebuild") == 0) {
+			if (rebuild_parse(req, &ch, arg, &cur) == -1)
+				goto out;
+		}
+		if (strcmp(key, "reboot") == 0) {
+			const char *type = NULL;
+
+			if (!json_is_object(arg)) {
+				err_set(TS_EINVALID, "Invalid input for reboot: "
+				    "an object is expected.");
+				goto out;
+			}
+			if (compute_json_str(arg, "type", 1, 8, false, &type, NULL) ==
+			    -1)
+				goto out;
+			if (type == NULL || (strcasecmp(type, "SOFT") != 0 &&
+			    strcasecmp(type, "HARD") != 0)) {
+				err_set(TS_EINVALID, "Invalid input for "
+				    "field/attribute type. It must be one of "
+				    "'SOFT', 'HARD'.");
+				goto out;
+			}
+			ch.action = strcasecmp(type, "HARD") == 0 ?
+			    "reboot_hard" : "reboot_soft";
+			shown = "reboot";
+		} else {
+			ch.action = key;
+		}
+		if ((r = rule_for(ch.action)) == NULL) {
+			err_set(TS_EINVALID, "There is no such action: %.64s",
+			    key);
+			goto out;
+		}
+		if (compute_enforce_owned(req, r->policy, cur.project_id,
+		    cur.user_id, "Instance", cur.uuid) == -1)
+			goto out;
+		/* The state check is repeated in the transaction; this one
+		 * gives the error with the name the client used. */
+		if (locked_check(&ch, &cur) == -1 ||
+		    state_allows(r, &cur, shown) == -1)
+			goto out;
+	}
+	if (compute_write(req, action_fn, &ch) == -1)
+		goto out;
+	if (ch.dispatch)
+		recon_dispatch(ch.svc->recon, &ch.after);
+	if (strcmp(key, "rebuild") == 0) {
+		/* Nova answers a rebuild with the server and its password. */
+		json_t *o = server_json(req, &ch.after, VIEW_BASIC, ch.admin,
+		    true, mv);
+		char pw[13];
+
+		if (o && ch.pass == NULL)
+			random_password(pw);
+		if (o)
+			json_object_set_new(o, "adminPass",
+			    json_string(ch.pass ? ch.pass : pw));
+		rc = http_resp_json(resp, 202, json_pack("{s:o}", "server", o));
+	} else {
+		rc = http_resp_status(resp, 202);
+	}
+	if (ch.dispatch)
+		codec_clear(&schema_rec_instance, &ch.after);
+out:
+	codec_clear(&schema_rec_instance, &cur);
+	return rc;
+}
+
+/* ---- instance actions ------------------------------------------------------------------ */
+
+struct acts {
+	struct http_req	*req;
+	json_t		*arr;
+	bool		 events;
+	const char	*only;		/* request id */
+	json_t		*found;
+};
+
+static json_t *
+action_json(const struct rec_instance_action *a, bool events)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s}",
+	    "action", a->action, "instance_uuid", a->instance_uuid,
+	    "request_id", a->request_id, "user_id", a->user_id,
+	    "start_time", compute_time_or_null(a->start_time, 1),
+	    "message", a->message ? json_string(a->message) : json_null(),
+	    "project_id", a->project_id);
+
+	if (o != NULL && events) {
+		json_t *ev = json_array();
+
+		for (size_t k = 0; ev && k < a->events.n; k++) {
+			const struct sch_action_event *e = &a->events.items[k];
+
+			json_array_append_new(ev, json_pack("{s:s, s:o, s:o, "
+			    "s:o, s:o}", "event", e->event, "start_time",
+			    compute_time_or_null(e->start_time, 1), "finish_time",
+			    compute_time_or_null(e->finish_time, 1), "result",
+			    e->result ? json_string(e->result) : json_null(),
+			    "traceback", e->traceback ?
+			    json_string(e->traceback) : json_null()));
+		}
+		json_object_set_new(o, "events", ev);
+	}
+	return o;
+}
+
+static int
+acts_cb(const struct rec_instance_action *a, void *arg)
+{
+	struct acts *s = arg;
+
+	if (s->only) {
+		if (strcmp(a->request_id, s->only) == 0) {
+			s->found = action_json(a, s->events);
+			return 1;
+		}
+		return 0;
+	}
+	json_array_append_new(s->arr, action_json(a, false));
+	return 0;
+}
+
+static int
+cmp_start_desc(const void *a, const void *b)
+{
+	json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+
+	return -strcmp(json_string_value(json_object_get(x, "start_time")),
+	    json_string_value(json_object_get(y, "start_time")));
+}
+
+static int
+actions(struct http_req *req, struct http_resp *resp, bool show)
+{
+	struct acts s = { .req = req };
+	struct rec_instance cur;
+	struct store_txn *txn = NULL;
+	int mv, rc;
+
+	if (compute_version(req, resp, &mv) == -1 ||
+	    load(req, show ? "os_compute_api:os-instance-actions:show" :
+	    "os_compute_api:os-instance-actions:list", &cur) == -1)
+		return -1;
+	if (show) {
+		s.only = http_req_param(req, "request_id");
+		s.events = api_enforce(req,
+		    "os_compute_api:os-instance-actions:events", NULL) == 0;
+		err_clear();
+	} else {
+		s.arr = json_array();
+	}
+	rc = compute_read(req, &txn);
+	if (rc == 0)
+		rc = compute_db_action_each(txn, cur.uuid, acts_cb, &s);
+	store_txn_end(&txn);
+	if (rc == -1) {
+		json_decref(s.arr);
+		json_decref(s.found);
+	} else if (show) {
+		if (s.found == NULL) {
+			err_set(TS_ENOT_FOUND, "Action %s could not be found.",
+			    s.only);
+			rc = -1;
+		} else {
+			rc = http_resp_json(resp, 200, json_pack("{s:o}",
+			    "instanceAction", s.found));
+		}
+	} else {
+		size_t n = json_array_size(s.arr);
+		json_t **v = calloc(n ? n : 1, sizeof(*v)), *sorted;
+
+		for (size_t k = 0; v && k < n; k++)
+			v[k] = json_incref(json_array_get(s.arr, k));
+		if (v)
+			qsort(v, n, sizeof(*v), cmp_start_desc);
+		sorted = json_array();
+		for (size_t k = 0; v && k < n; k++)
+			json_array_append_new(sorted, v[k]);
+		free(v);
+		json_decref(s.arr);
+		rc = http_resp_json(resp, 200, json_pack("{s:o}",
+		    "instanceActions", sorted));
+	}
+	codec_clear(&schema_rec_instance, &cur);
+	return rc;
+}
+
+int
+compute_servers_actions_list(struct http_req *req, struct http_resp *resp)
+{
+	return actions(req, resp, false);
+}
+
+int
+compute_servers_action_show(struct http_req *req, struct http_resp *resp)
+{
+	return actions(req, resp, true);
+}
+
+/* ---- small views ------------------------------------------------------------------------- */
+
+int
+compute_servers_diagnostics(struct http_req *req, struct http_resp *resp)
+{
+	struct rec_instance cur;
+	json_t *o;
+	int mv;
+
+	if (compute_version(req, resp, &mv) == -1 ||
+	    compute_enforce(req, "os_compute_api:os-server-diagnostics") == -1 ||
+	    load(req, "os_compute_api:servers:show", &cur) == -1)
+		return -1;
+	if (cur.host == NULL || strcmp(cur.vm_state, VM_BUILDING) == 0) {
+		err_set(TS_ECONFLICT, "Cannot 'get_diagnostics' instance %s "
+		    "while it is in vm_state %s", cur.uuid, cur.vm_state);
+		codec_clear(&schema_rec_instance, &cur);
+		return -1;
+	}
+	/* What the controller knows; per-device counters need the host. */
+	o = json_pack("{s:s, s:s, s:i, s:I, s:I, s:I, s:I}",
+	    "state", status_of(&cur), "driver", "libvirt",
+	    "num_cpus", (int)cur.flavor.vcpus,
+	    "memory", (json_int_t)cur.flavor.ram * 1024,
+	    "uptime", (json_int_t)(cur.launched_at && cur.power_state ==
+	    POWER_RUNNING ? (db_now_ms() - cur.launched_at) / 1000 : 0),
+	    "power_state", (json_int_t)cur.power_state,
+	    "generation", (json_int_t)cur.generation);
+	codec_clear(&schema_rec_instance, &cur);
+	return http_resp_json(resp, 200, o);
+}
+
+int
+compute_servers_ips(struct http_req *req, struct http_resp *resp)
+{
+	struct rec_instance cur;
+	int mv;
+
+	if (compute_version(req, resp, &mv) == -1 ||
+	    load(req, "os_compute_api:ips:index", &cur) == -1)
+		return -1;
+	codec_clear(&schema_rec_instance, &cur);
+	return http_resp_json(resp, 200, json_pack("{s:{}}", "addresses"));
+}
+
+int
+compute_servers_metadata_list(struct http_req *req, struct http_resp *resp)
+{
+	struct rec_instance cur;
+	json_t *m;
+	int mv;
+
+	if (compute_version(req, resp, &mv) == -1 ||
+	    load(req, "os_compute_api:server-metadata:index", &cur) == -1)
+		return -1;
+	m = strmap_json(&cur.metadata);
+	codec_clear(&schema_rec_instance, &cur);
+	return http_resp_json(resp, 200, json_pack("{s:o}", "metadata", m));
+}

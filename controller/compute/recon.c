@@ -1,0 +1,1756 @@
+/* recon: dispatch and reconciliation of instances; see recon.h. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <uuid/uuid.h>
+
+#include "bus.h"
+#include "codec.h"
+#include "compute_db.h"
+#include "core/db.h"
+#include "err.h"
+#include "log.h"
+#include "recon.h"
+#include "scheduler.h"
+#include "store.h"
+
+#define RESEND_MAX_MS	60000
+#define SENT_BUCKETS	4096
+#define NAME_PREFIX	"instance-"
+
+static const struct recon_task tasks[] = {
+	{ "spawning", "create", RECON_ENSURE, POWER_RUNNING, NULL,
+	    VM_ACTIVE, 1, 0 },
+	{ "powering-off", "stop", RECON_ENSURE, POWER_SHUTDOWN, NULL,
+	    VM_STOPPED, 0, 0 },
+	{ "powering-on", "start", RECON_ENSURE, POWER_RUNNING, NULL,
+	    VM_ACTIVE, 0, 0 },
+	{ "pausing", "pause", RECON_ENSURE, POWER_PAUSED, NULL,
+	    VM_PAUSED, 0, 0 },
+	{ "unpausing", "unpause", RECON_ENSURE, POWER_RUNNING, NULL,
+	    VM_ACTIVE, 0, 0 },
+	{ "suspending", "suspend", RECON_ENSURE, POWER_SUSPENDED, NULL,
+	    VM_SUSPENDED, 0, 0 },
+	{ "resuming", "resume", RECON_ENSURE, POWER_RUNNING, NULL,
+	    VM_ACTIVE, 0, 0 },
+	{ "rebooting", "reboot", RECON_ACTION, POWER_RUNNING, "reboot_soft",
+	    VM_ACTIVE, 0, 0 },
+	{ "rebooting_hard", "reboot", RECON_ACTION, POWER_RUNNING,
+	    "reboot_hard", VM_ACTIVE, 0, 0 },
+	/* Rebuild: the API bumps the generation and sets the power the
+	 * instance ends in (a stopped one stays stopped). */
+	{ "rebuilding", "rebuild", RECON_ENSURE, POWER_NOSTATE, NULL, NULL, 1,
+	    1 },
+	{ "deleting", "delete", RECON_DELETE, POWER_NOSTATE, NULL, NULL, 0, 0 },
+};
+
+const struct recon_task *
+recon_task_find(const char *task_state)
+{
+	if (task_state == NULL)
+		return NULL;
+	for (size_t i = 0; i < sizeof(tasks) / sizeof(tasks[0]); i++)
+		if (strcmp(tasks[i].task_state, task_state) == 0)
+			return &tasks[i];
+	return NULL;
+}
+
+/* What was last sent for an instance: drives re-sends and rate limits. */
+struct sent {
+	char		 uuid[CODEC_UUID_LEN + 1];
+	char		 reqid[CODEC_REQUEST_ID_MAX + 1];
+	int64_t		 at;		/* monotonic ms */
+	unsigned	 attempts;	/* re-sends of reqid so far */
+	struct sent	*next;
+};
+
+enum ev_kind { EV_STATE, EV_REPORT };
+
+struct rguest {
+	char		 uuid[CODEC_UUID_LEN + 1];
+	uint32_t	 power;
+	int		 ours;		/* name starts with instance- */
+	int		 seen;
+};
+
+struct ev {
+	struct ev		*next;
+	enum ev_kind		 kind;
+	char			 host[BUS_NAME_SIZE];
+	struct msg_instance_state *state;	/* EV_STATE, owned */
+	struct rguest		*guests;	/* EV_REPORT, owned */
+	size_t			 nguests;
+	int			 hello;
+};
+
+/* An HTTP thread waiting for an agent's answer (console, uptime). */
+struct waiter {
+	struct waiter		*next;
+	const struct schema_type *want;		/* reply type expected */
+	char			 reqid[CODEC_REQUEST_ID_MAX + 1];
+	char			 host[BUS_NAME_SIZE];
+	int			 done;
+	int			 found;
+	char			*out;		/* console text, owned */
+	struct recon_uptime	 up;
+};
+
+struct recon {
+	struct store		*store;
+	struct bus		*bus;
+	struct sched		*sched;
+	char			 host[256];
+	int64_t			 build_ms, action_ms, resend_ms, console_ms;
+	recon_token_fn		 token_fn;	/* set before the thread */
+	void			*token_arg;
+
+	pthread_t		 thread;
+	int			 started;
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 cond;		/* events queued / stop */
+	pthread_cond_t		 done_cond;	/* events processed, console */
+	int			 stop;
+	struct ev		*head, *tail;
+	uint64_t		 posted, processed;
+	struct sent		*sent[SENT_BUCKETS];
+	struct waiter		*waiters;
+	struct recon_stats	 st;
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+new_reqid(char out[CODEC_REQUEST_ID_MAX + 1])
+{
+	char u[37];
+
+	db_uuid(u);
+	snprintf(out, CODEC_REQUEST_ID_MAX + 1, "req-%s", u);
+}
+
+static int
+dup_field(char **f, const char *s)
+{
+	char *n = NULL;
+
+	if (s != NULL && (n = strdup(s)) == NULL) {
+		err_set(TS_ENOMEM, "recon: out of memory");
+		return -1;
+	}
+	free(*f);
+	*f = n;
+	return 0;
+}
+
+#define STAT(r, field)	do {					\
+	pthread_mutex_lock(&(r)->lock);				\
+	(r)->st.field++;					\
+	pthread_mutex_unlock(&(r)->lock);			\
+} while (0)
+
+/* ---------------------------------------------------------------- sent */
+
+static unsigned
+bucket(const char *uuid)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (*uuid)
+		h = (h ^ (unsigned char)*uuid++) * 1099511628211ULL;
+	return (unsigned)(h % SENT_BUCKETS);
+}
+
+/* Lock held. */
+static struct sent *
+sent_find(struct recon *r, const char *uuid)
+{
+	struct sent *s;
+
+	for (s = r->sent[bucket(uuid)]; s; s = s->next)
+		if (strcmp(s->uuid, uuid) == 0)
+			return s;
+	return NULL;
+}
+
+static void
+sent_forget(struct recon *r, const char *uuid)
+{
+	struct sent **pp, *s;
+
+	pthread_mutex_lock(&r->lock);
+	for (pp = &r->sent[bucket(uuid)]; (s = *pp) != NULL; pp = &s->next) {
+		if (strcmp(s->uuid, uuid) == 0) {
+			*pp = s->next;
+			free(s);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+/*
+ * Whether a command for uuid may be sent now: never sent, or the last one
+ * older than the back-off for its attempt count. reqid NULL: any command.
+ */
+static int
+sent_due(struct recon *r, const char *uuid, const char *reqid, int64_t now)
+{
+	struct sent *s;
+	int64_t wait;
+	int due;
+
+	pthread_mutex_lock(&r->lock);
+	s = sent_find(r, uuid);
+	if (s == NULL || (reqid && strcmp(s->reqid, reqid) != 0)) {
+		due = 1;
+	} else {
+		wait = r->resend_ms;
+		for (unsigned i = 0; i < s->attempts && wait < RESEND_MAX_MS;
+		    i++)
+			wait *= 2;
+		if (wait > RESEND_MAX_MS)
+			wait = RESEND_MAX_MS;
+		due = now - s->at >= wait;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return due;
+}
+
+/* The agent answered request reqid for uuid: the command is no longer in
+ * flight (a task's reply also ends the task; a command without a task,
+ * such as a re-creation or a power correction, ends here). */
+static void
+sent_answered(struct recon *r, const char *uuid, const char *reqid)
+{
+	struct sent **pp, *s;
+
+	pthread_mutex_lock(&r->lock);
+	for (pp = &r->sent[bucket(uuid)]; (s = *pp) != NULL; pp = &s->next) {
+		if (strcmp(s->uuid, uuid) == 0) {
+			if (strcmp(s->reqid, reqid) == 0) {
+				*pp = s->next;
+				free(s);
+			}
+			break;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Whether a command for uuid was sent and not answered yet. */
+static int
+sent_pending(struct recon *r, const char *uuid)
+{
+	int pending;
+
+	pthread_mutex_lock(&r->lock);
+	pending = sent_find(r, uuid) != NULL;
+	pthread_mutex_unlock(&r->lock);
+	return pending;
+}
+
+/* Records a send; returns 1 if it repeats the previous request id. */
+static int
+sent_note(struct recon *r, const char *uuid, const char *reqid, int64_t now)
+{
+	struct sent *s;
+	int again = 0;
+
+	pthread_mutex_lock(&r->lock);
+	if ((s = sent_find(r, uuid)) == NULL &&
+	    (s = calloc(1, sizeof(*s))) != NULL) {
+		unsigned b = bucket(uuid);
+
+		snprintf(s->uuid, sizeof(s->uuid), "%s", uuid);
+		s->next = r->sent[b];
+		r->sent[b] = s;
+	}
+	if (s != NULL) {
+		if (strcmp(s->reqid, reqid) == 0) {
+			s->attempts++;
+			again = 1;
+		} else {
+			snprintf(s->reqid, sizeof(s->reqid), "%s", reqid);
+			s->attempts = 0;
+		}
+		s->at = now;
+	}
+	r->st.sent++;
+	if (again)
+		r->st.resent++;
+	pthread_mutex_unlock(&r->lock);
+	return again;
+}
+
+/* ------------------------------------------------------------ commands */
+
+#define RECON_TOKEN_MAX	512	/* >= TOKEN_BUFSZ */
+
+static void
+spec_of(const struct rec_instance *i, struct sch_instance_spec *s,
+    char name[64])
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(name, 64, "%s%s", NAME_PREFIX, i->uuid);
+	s->name = name;
+	s->hostname = i->hostname;
+	s->project_id = i->project_id;
+	s->user_id = i->user_id;
+	s->flavor_name = i->flavor.name;
+	s->vcpus = i->flavor.vcpus;
+	s->memory_mb = i->flavor.ram;
+	s->root_gb = i->flavor.disk;
+	s->ephemeral_gb = i->flavor.ephemeral;
+	s->swap_mb = i->flavor.swap;
+	s->extra_specs = i->flavor.extra_specs;
+	s->image_id = i->image_ref && *i->image_ref ? i->image_ref : NULL;
+	s->image_disk_format = i->image_disk_format;
+	s->kernel_id = i->kernel_id;
+	s->ramdisk_id = i->ramdisk_id;
+	s->kernel_cmdline = i->kernel_cmdline;
+	s->user_data = i->user_data;
+	s->key_data = i->key_data;
+	s->metadata = i->metadata;
+	s->image_sha512 = i->image_sha512;
+	s->has_image_size = i->has_image_size;
+	s->image_size = i->image_size;
+	s->kernel_disk_format = i->kernel_disk_format;
+	s->kernel_sha512 = i->kernel_sha512;
+	s->has_kernel_size = i->has_kernel_size;
+	s->kernel_size = i->kernel_size;
+	s->ramdisk_disk_format = i->ramdisk_disk_format;
+	s->ramdisk_sha512 = i->ramdisk_sha512;
+	s->has_ramdisk_size = i->has_ramdisk_size;
+	s->ramdisk_size = i->ramdisk_size;
+}
+
+void
+recon_set_token_fn(struct recon *r, recon_token_fn fn, void *arg)
+{
+	r->token_fn = fn;
+	r->token_arg = arg;
+}
+
+/* The image token of an ensure or action command: any of them may have
+ * to build the guest (a spawn, a rebuild, a guest missing on its host:
+ * re-created; an action ensures the guest first).
+ * "" without an image, or when minting fails (logged; an agent that must
+ * download then fails the build and reports why). Minting costs
+ * microseconds, less than the command's encoding. */
+static void
+token_for(struct recon *r, const struct rec_instance *i, char *tok,
+    size_t len)
+{
+	tok[0] = '\0';
+	if (r->token_fn == NULL || i->image_ref == NULL ||
+	    *i->image_ref == '\0')
+		return;
+	if (r->token_fn(r->token_arg, i->user_id, i->project_id, tok,
+	    len) == -1) {
+		log_warnx("instance %s: no image token: %s", i->uuid,
+		    err_msg());
+		tok[0] = '\0';
+	}
+}
+
+static int
+post(struct recon *r, const char *host, const struct schema_type *type,
+    const void *body, const char *reqid)
+{
+	struct ts_buf b = { 0 };
+	int rc;
+
+	rc = codec_envelope_encode(type, body, reqid, r->host, &b);
+	if (rc == 0)
+		rc = bus_post(r->bus, host, b.data, b.len);
+	ts_buf_free(&b);
+	if (rc == -1) {
+		log_warnx("%s to %s: %s", type->name, host, err_msg());
+		STAT(r, send_failed);
+	}
+	return rc;
+}
+
+/* The command for an instance's task, or its desired power without one.
+ * reqid: the task's request id, or a fresh one. */
+static int
+send_for(struct recon *r, const struct rec_instance *i, int64_t now)
+{
+	const struct recon_task *t = recon_task_find(i->task_state);
+	char reqid[CODEC_REQUEST_ID_MAX + 1], name[64];
+	int rc, again;
+
+	if (i->host == NULL || *i->host == '\0')
+		return 0;
+	if (t != NULL && i->task_request_id != NULL)
+		snprintf(reqid, sizeof(reqid), "%s", i->task_request_id);
+	else
+		new_reqid(reqid);
+	if (t != NULL && t->cmd == RECON_DELETE) {
+		struct msg_instance_delete m = { 0 };
+
+		snprintf(m.uuid, sizeof(m.uuid), "%s", i->uuid);
+		m.generation = i->generation;
+		rc = post(r, i->host, &schema_msg_instance_delete, &m, reqid);
+	} else if (t != NULL && t->cmd == RECON_ACTION) {
+		struct msg_instance_action m = { 0 };
+
+		snprintf(m.uuid, sizeof(m.uuid), "%s", i->uuid);
+		m.generation = i->generation;
+		char tok[RECON_TOKEN_MAX];
+
+		m.action = (char *)t->agent_action;
+		spec_of(i, &m.spec, name);
+		/* The agent makes sure the guest exists before rebooting it. */
+		token_for(r, i, tok, sizeof(tok));
+		m.spec.image_token = tok[0] ? tok : NULL;
+		rc = post(r, i->host, &schema_msg_instance_action, &m, reqid);
+		explicit_bzero(tok, sizeof(tok));
+	} else {
+		struct msg_instance_ensure m = { 0 };
+
+		snprintf(m.uuid, sizeof(m.uuid), "%s", i->uuid);
+		m.generation = i->generation;
+		m.power = i->want_power;
+		m.task = i->task_state;
+		char tok[RECON_TOKEN_MAX];
+
+		if (t != NULL && strcmp(t->task_state, "rebuilding") == 0) {
+			m.has_rebuild = true;
+			m.rebuild = true;
+		}
+		spec_of(i, &m.spec, name);
+		token_for(r, i, tok, sizeof(tok));
+		m.spec.image_token = tok[0] ? tok : NULL;
+		rc = post(r, i->host, &schema_msg_instance_ensure, &m, reqid);
+		explicit_bzero(tok, sizeof(tok));
+	}
+	if (rc == 0) {
+		again = sent_note(r, i->uuid, reqid, now);
+		log_info("%s %s of instance %s to %s (%s)", again ? "re-sent" :
+		    "sent", t ? t->task_state : "ensure", i->uuid, i->host,
+		    reqid);
+	}
+	return rc;
+}
+
+static void
+send_delete(struct recon *r, const char *host, const char *uuid,
+    uint64_t gen, int orphan, int64_t now)
+{
+	struct msg_instance_delete m = { 0 };
+	char reqid[CODEC_REQUEST_ID_MAX + 1];
+
+	new_reqid(reqid);
+	snprintf(m.uuid, sizeof(m.uuid), "%s", uuid);
+	m.generation = gen;
+	m.orphan = orphan;
+	if (post(r, host, &schema_msg_instance_delete, &m, reqid) == 0)
+		sent_note(r, uuid, reqid, now);
+}
+
+void
+recon_dispatch(struct recon *r, const struct rec_instance *i)
+{
+	send_for(r, i, mono_ms());
+}
+
+int
+recon_task_begin(struct recon *r, struct store_txn *txn,
+    struct rec_instance *i, const char *task_state, const char *reqid,
+    const char *user_id, const char *project_id, int64_t now)
+{
+	const struct recon_task *t = recon_task_find(task_state);
+
+	if (t == NULL) {
+		err_set(TS_EINTERNAL, "unknown task %s", task_state);
+		return -1;
+	}
+	if (i->task_request_id != NULL && strcmp(i->task_request_id, reqid) &&
+	    compute_db_action_finish(txn, i->uuid, i->task_request_id, 0,
+	    "Superseded by a later request", now) == -1)
+		return -1;
+	if (dup_field(&i->task_state, t->task_state) == -1 ||
+	    dup_field(&i->task_request_id, reqid) == -1)
+		return -1;
+	if (t->cmd != RECON_DELETE && !t->keep_power)
+		i->want_power = t->want_power;
+	i->task_started_at = now;
+	i->task_deadline = now + (t->build ? r->build_ms : r->action_ms);
+	i->updated_at = now;
+	return compute_db_action_start(txn, i, reqid, t->action, user_id, project_id,
+	    now);
+}
+
+/* ------------------------------------------------------ state changes */
+
+/* Resources of a deleted instance go back; the record goes. */
+static int
+finish_delete(struct store_txn *txn, const struct rec_instance *i)
+{
+	if (i->host && *i->host && scheduler_release(txn, i->host,
+	    i->flavor.vcpus, i->flavor.ram, compute_db_flavor_disk_gb(&i->flavor)) ==
+	    -1)
+		return -1;
+	if (compute_db_usage_add(txn, i->project_id, -1, -(int64_t)i->flavor.vcpus,
+	    -(int64_t)i->flavor.ram) == -1)
+		return -1;
+	return compute_db_instance_del(txn, i);
+}
+
+static const char *
+vm_state_for(uint32_t power, const char *cur)
+{
+	switch (power) {
+	case POWER_RUNNING:	return VM_ACTIVE;
+	case POWER_SHUTDOWN:
+	case POWER_CRASHED:	return VM_STOPPED;
+	case POWER_PAUSED:	return VM_PAUSED;
+	case POWER_SUSPENDED:	return VM_SUSPENDED;
+	default:		return cur;
+	}
+}
+
+static int
+set_fault(struct rec_instance *i, uint32_t code, const char *msg, int64_t now)
+{
+	codec_clear(&schema_sch_fault, &i->fault);
+	i->has_fault = true;
+	i->fault.code = code;
+	i->fault.created = now;
+	if ((i->fault.message = strdup(msg)) == NULL) {
+		err_set(TS_ENOMEM, "recon: out of memory");
+		return -1;
+	}
+	if (strlen(i->fault.message) > 1024)
+		i->fault.message[1024] = '\0';
+	return 0;
+}
+
+/* Ends the task: clears it and finishes its action. */
+static int
+end_task(struct store_txn *txn, struct rec_instance *i, int ok,
+    const char *msg, int64_t now)
+{
+	if (compute_db_action_finish(txn, i->uuid, i->task_request_id, ok, msg, now) ==
+	    -1)
+		return -1;
+	free(i->task_state);
+	i->task_state = NULL;
+	free(i->task_request_id);
+	i->task_request_id = NULL;
+	i->task_deadline = 0;
+	i->updated_at = now;
+	return 0;
+}
+
+struct batch {
+	struct recon	*r;
+	struct ev	**evs;
+	size_t		  n;
+	int64_t		  now;
+	/* instances whose command history can be forgotten after commit */
+	char		(*forget)[CODEC_UUID_LEN + 1];
+	size_t		  nforget;
+	/* per event: it answers a command sent without a task (a
+	 * re-creation, a power correction), which is then no longer in
+	 * flight; task replies go through forget */
+	char		 *answered;
+	size_t		  cur;
+	uint64_t	  completed, failed;
+};
+
+static void
+batch_forget(struct batch *b, const char *uuid)
+{
+	if (b->forget)
+		snprintf(b->forget[b->nforget++], CODEC_UUID_LEN + 1, "%s",
+		    uuid);
+}
+
+/* One instance_state from host, inside the write transaction. */
+static int
+apply_state(struct store_txn *txn, struct batch *b, const char *host,
+    const struct msg_instance_state *m)
+{
+	struct rec_instance i, old;
+	struct rec_instance_tombstone tb;
+	const struct recon_task *t;
+	uint32_t power = m->exists ? m->power_state : POWER_NOSTATE;
+	int changed = 0, rc = 0, reply;
+
+	if (compute_db_instance_get(txn, m->uuid, &old) == -1) {
+		if (err_code() != TS_ENOT_FOUND)
+			return -1;
+		/* A tombstoned guest that is gone now: done with it. */
+		if (!m->exists && compute_db_tombstone_get(txn, m->uuid, &tb) == 0) {
+			if (strcmp(tb.host, host) == 0) {
+				log_info("guest %s of a deleted instance is "
+				    "gone from %s", m->uuid, host);
+				rc = compute_db_tombstone_del(txn, m->uuid);
+			}
+			codec_clear(&schema_rec_instance_tombstone, &tb);
+		}
+		return rc;
+	}
+	if (old.host == NULL || strcmp(old.host, host) != 0) {
+		log_warnx("agent %s reports instance %s, which is placed on "
+		    "%s: ignored", host, m->uuid, old.host ? old.host : "-");
+		codec_clear(&schema_rec_instance, &old);
+		return 0;
+	}
+	if (m->exists && m->generation != 0 &&
+	    m->generation < old.generation) {
+		log_info("stale report of %s (generation %llu < %llu) ignored",
+		    m->uuid, (unsigned long long)m->generation,
+		    (unsigned long long)old.generation);
+		codec_clear(&schema_rec_instance, &old);
+		return 0;
+	}
+	/* Work on a deep copy; old stays what is stored (indexes). */
+	memset(&i, 0, sizeof(i));
+	if (compute_db_instance_get(txn, m->uuid, &i) == -1) {
+		codec_clear(&schema_rec_instance, &old);
+		return -1;
+	}
+	if (i.power_state != power) {
+		i.power_state = power;
+		changed = 1;
+	}
+	t = recon_task_find(i.task_state);
+	reply = t != NULL && m->in_reply_to != NULL &&
+	    i.task_request_id != NULL &&
+	    strcmp(m->in_reply_to, i.task_request_id) == 0;
+	if (!reply && m->in_reply_to != NULL)
+		b->answered[b->cur] = 1;
+	if (reply && t->cmd == RECON_DELETE) {
+		if (m->result && strcmp(m->result, "ok") == 0 && !m->exists) {
+			if (compute_db_action_finish(txn, i.uuid, i.task_request_id, 1,
+			    NULL, b->now) == -1 || finish_delete(txn, &i) == -1)
+				rc = -1;
+			else
+				log_info("instance %s deleted from %s", i.uuid,
+				    host);
+			batch_forget(b, i.uuid);
+			b->completed++;
+			codec_clear(&schema_rec_instance, &i);
+			codec_clear(&schema_rec_instance, &old);
+			return rc;
+		}
+		/* Deletes are retried until the host confirms. */
+		log_warnx("delete of %s on %s failed: %s; will retry", i.uuid,
+		    host, m->fault_message ? m->fault_message : m->result ?
+		    m->result : "?");
+	} else if (reply) {
+		uint32_t want = t->keep_power ? i.want_power : t->want_power;
+		int ok = m->result && strcmp(m->result, "ok") == 0 &&
+		    m->exists && power == want &&
+		    (m->generation == 0 || m->generation >= i.generation);
+		const char *why = m->fault_message ? m->fault_message :
+		    "the guest is not in the requested state";
+
+		if (ok) {
+			if (dup_field(&i.vm_state, t->done_vm_state ?
+			    t->done_vm_state : vm_state_for(want, i.vm_state)) ==
+			    -1)
+				rc = -1;
+			if (t->build)
+				i.launched_at = b->now;
+			if (rc == 0)
+				rc = end_task(txn, &i, 1, NULL, b->now);
+			b->completed++;
+		} else if (t->build) {
+			log_warnx("build of %s on %s failed: %s", i.uuid, host,
+			    why);
+			if (dup_field(&i.vm_state, VM_ERROR) == -1 ||
+			    set_fault(&i, 500, why, b->now) == -1 ||
+			    end_task(txn, &i, 0, why, b->now) == -1)
+				rc = -1;
+			b->failed++;
+		} else {
+			/* The guest stays as it is; so does the wish. */
+			log_warnx("%s of %s on %s failed: %s", t->action,
+			    i.uuid, host, why);
+			if (m->exists) {
+				if (dup_field(&i.vm_state, vm_state_for(power,
+				    i.vm_state)) == -1)
+					rc = -1;
+				i.want_power = power == POWER_CRASHED ?
+				    POWER_SHUTDOWN : power;
+			}
+			if (rc == 0)
+				rc = end_task(txn, &i, 0, why, b->now);
+			b->failed++;
+		}
+		changed = 1;
+		batch_forget(b, i.uuid);
+	}
+	if (rc == 0 && changed) {
+		i.updated_at = b->now;
+		rc = compute_db_instance_put(txn, &i, &old);
+	}
+	codec_clear(&schema_rec_instance, &i);
+	codec_clear(&schema_rec_instance, &old);
+	return rc;
+}
+
+static int
+apply_states(struct store_txn *txn, void *arg)
+{
+	struct batch *b = arg;
+
+	b->nforget = 0;
+	b->completed = b->failed = 0;
+	memset(b->answered, 0, b->n ? b->n : 1);
+	for (b->cur = 0; b->cur < b->n; b->cur++)
+		if (apply_state(txn, b, b->evs[b->cur]->host,
+		    b->evs[b->cur]->state) == -1)
+			return -1;
+	return 0;
+}
+
+static void
+process_states(struct recon *r, struct ev **evs, size_t n)
+{
+	struct batch b = { .r = r, .evs = evs, .n = n, .now = db_now_ms() };
+
+	b.forget = calloc(n ? n : 1, sizeof(*b.forget));
+	b.answered = calloc(n ? n : 1, 1);
+	if (b.forget == NULL || b.answered == NULL) {
+		/* Level-triggered: the agents' next reports bring it again. */
+		log_warnx("applying instance states: out of memory");
+		free(b.forget);
+		free(b.answered);
+		return;
+	}
+	if (store_write(r->store, apply_states, &b) == -1) {
+		/* Level-triggered: re-sends bring the answers again. */
+		log_err("applying instance states");
+	} else {
+		for (size_t k = 0; k < b.nforget; k++)
+			sent_forget(r, b.forget[k]);
+		for (size_t k = 0; k < n; k++)
+			if (b.answered[k])
+				sent_answered(r, evs[k]->state->uuid,
+				    evs[k]->state->in_reply_to);
+		pthread_mutex_lock(&r->lock);
+		r->st.completed += b.completed;
+		r->st.failed += b.failed;
+		pthread_mutex_unlock(&r->lock);
+	}
+	free(b.forget);
+	free(b.answered);
+}
+
+/* ------------------------------------------------------ reconciliation */
+
+enum fix { FIX_POWER, FIX_SELF_STOPPED, FIX_TOMB_GONE };
+
+struct fixup {
+	char		uuid[CODEC_UUID_LEN + 1];
+	enum fix	what;
+	uint32_t	power;
+};
+
+struct host_pass {
+	struct recon		*r;
+	struct store_txn	*txn;
+	const char		*host;
+	struct rguest		*g;
+	size_t			 ng;
+	int			 hello;
+	int64_t			 mono;
+	struct fixup		*fix;
+	size_t			 nfix, capfix;
+	int			 err;
+};
+
+static int
+cmp_rguest(const void *a, const void *b)
+{
+	return strcmp(((const struct rguest *)a)->uuid,
+	    ((const struct rguest *)b)->uuid);
+}
+
+static struct rguest *
+find_guest(struct host_pass *p, const char *uuid)
+{
+	struct rguest key;
+
+	snprintf(key.uuid, sizeof(key.uuid), "%s", uuid);
+	return bsearch(&key, p->g, p->ng, sizeof(*p->g), cmp_rguest);
+}
+
+static void
+add_fix(struct host_pass *p, const char *uuid, enum fix what, uint32_t power)
+{
+	if (p->nfix == p->capfix) {
+		size_t ncap = p->capfix ? p->capfix * 2 : 16;
+		struct fixup *nf = realloc(p->fix, ncap * sizeof(*nf));
+
+		if (nf == NULL) {
+			p->err = 1;
+			return;
+		}
+		p->fix = nf;
+		p->capfix = ncap;
+	}
+	snprintf(p->fix[p->nfix].uuid, sizeof(p->fix[p->nfix].uuid), "%s",
+	    uuid);
+	p->fix[p->nfix].what = what;
+	p->fix[p->nfix].power = power;
+	p->nfix++;
+}
+
+static int
+desired_cb(const struct rec_instance *i, void *arg)
+{
+	struct host_pass *p = arg;
+	struct recon *r = p->r;
+	struct rguest *g = find_guest(p, i->uuid);
+
+	if (g != NULL)
+		g->seen = 1;
+	if (i->task_state != NULL) {
+		/* The task's own re-sends cover it; a reconnecting agent gets
+		 * them at once. */
+		if (p->hello && recon_task_find(i->task_state) != NULL)
+			send_for(r, i, p->mono);
+		return 0;
+	}
+	if (strcmp(i->vm_state, VM_ERROR) == 0 ||
+	    strcmp(i->vm_state, VM_BUILDING) == 0)
+		return 0;
+	if (g == NULL) {
+		if (sent_due(r, i->uuid, NULL, p->mono)) {
+			log_warnx("instance %s (%s) is missing on %s: "
+			    "re-creating it", i->uuid, i->vm_state, p->host);
+			STAT(r, recreated);
+			send_for(r, i, p->mono);
+		}
+		return 0;
+	}
+	if (g->power != i->power_state)
+		add_fix(p, i->uuid, FIX_POWER, g->power);
+	if (g->power == i->want_power)
+		return 0;
+	if (i->want_power == POWER_RUNNING && strcmp(i->vm_state,
+	    VM_ACTIVE) == 0 && (g->power == POWER_SHUTDOWN ||
+	    g->power == POWER_CRASHED)) {
+		/* A guest that an unanswered command is re-creating or
+		 * starting is shut off on its way up (a host reports at once
+		 * when libvirt defines it): only one that is off with nothing
+		 * in flight stopped by itself. */
+		if (sent_pending(r, i->uuid))
+			return 0;
+		log_warnx("instance %s on %s shut down by itself: now SHUTOFF",
+		    i->uuid, p->host);
+		add_fix(p, i->uuid, FIX_SELF_STOPPED, g->power);
+		return 0;
+	}
+	if (sent_due(r, i->uuid, NULL, p->mono)) {
+		log_warnx("instance %s on %s has power state %u, wanted %u: "
+		    "correcting", i->uuid, p->host, g->power, i->want_power);
+		send_for(r, i, p->mono);
+	}
+	return 0;
+}
+
+static int
+tomb_cb(const struct rec_instance_tombstone *t, void *arg)
+{
+	struct host_pass *p = arg;
+
+	if (strcmp(t->host, p->host) == 0 && find_guest(p, t->uuid) == NULL)
+		add_fix(p, t->uuid, FIX_TOMB_GONE, 0);
+	return 0;
+}
+
+/* Guests the host runs that it should not. */
+static void
+extra_guests(struct host_pass *p)
+{
+	struct recon *r = p->r;
+
+	for (size_t k = 0; k < p->ng; k++) {
+		struct rguest *g = &p->g[k];
+		struct rec_instance_tombstone tb;
+		struct rec_instance i;
+
+		if (g->seen || !sent_due(r, g->uuid, NULL, p->mono))
+			continue;
+		if (compute_db_tombstone_get(p->txn, g->uuid, &tb) == 0) {
+			log_warnx("guest %s on %s belongs to a deleted "
+			    "instance: deleting it", g->uuid, p->host);
+			send_delete(r, p->host, g->uuid, tb.generation, 0,
+			    p->mono);
+			STAT(r, fenced);
+			codec_clear(&schema_rec_instance_tombstone, &tb);
+			continue;
+		}
+		if (compute_db_instance_get(p->txn, g->uuid, &i) == 0) {
+			log_warnx("guest %s on %s belongs to an instance placed "
+			    "on %s: deleting it", g->uuid, p->host,
+			    i.host ? i.host : "no host");
+			send_delete(r, p->host, g->uuid, i.generation, 0,
+			    p->mono);
+			STAT(r, fenced);
+			codec_clear(&schema_rec_instance, &i);
+			continue;
+		}
+		if (g->ours) {
+			log_warnx("guest %s on %s is unknown: reporting it as "
+			    "an orphan", g->uuid, p->host);
+			send_delete(r, p->host, g->uuid, 0, 1, p->mono);
+		}
+	}
+}
+
+struct fix_batch {
+	const char	*host;
+	struct fixup	*fix;
+	size_t		 n;
+	int64_t		 now;
+};
+
+static int
+apply_fixes(struct store_txn *txn, void *arg)
+{
+	struct fix_batch *fb = arg;
+
+	for (size_t k = 0; k < fb->n; k++) {
+		struct fixup *f = &fb->fix[k];
+		struct rec_instance i, old;
+		int rc = 0;
+
+		if (f->what == FIX_TOMB_GONE) {
+			/* The host's report may come before its answer to
+			 * the delete (it reports at once when libvirt drops
+			 * the guest): either one ends the tombstone, and
+			 * says so. */
+			if (compute_db_tombstone_del(txn, f->uuid) == -1) {
+				if (err_code() != TS_ENOT_FOUND)
+					return -1;
+			} else {
+				log_info("guest %s of a deleted instance is "
+				    "gone from %s", f->uuid, fb->host);
+			}
+			continue;
+		}
+		if (compute_db_instance_get(txn, f->uuid, &old) == -1) {
+			if (err_code() == TS_ENOT_FOUND)
+				continue;
+			return -1;
+		}
+		/* Re-check what the decision was based on. */
+		if (old.host == NULL || strcmp(old.host, fb->host) != 0 ||
+		    old.task_state != NULL ||
+		    compute_db_instance_get(txn, f->uuid, &i) == -1) {
+			codec_clear(&schema_rec_instance, &old);
+			continue;
+		}
+		i.power_state = f->power;
+		if (f->what == FIX_SELF_STOPPED &&
+		    strcmp(i.vm_state, VM_ACTIVE) == 0 &&
+		    i.want_power == POWER_RUNNING) {
+			rc = dup_field(&i.vm_state, VM_STOPPED);
+			i.want_power = POWER_SHUTDOWN;
+		}
+		i.updated_at = fb->now;
+		if (rc == 0)
+			rc = compute_db_instance_put(txn, &i, &old);
+		codec_clear(&schema_rec_instance, &i);
+		codec_clear(&schema_rec_instance, &old);
+		if (rc == -1)
+			return -1;
+	}
+	return 0;
+}
+
+struct node_arg {
+	const char	*host;
+	uint32_t	 id;
+};
+
+static int
+ensure_node(struct store_txn *txn, void *arg)
+{
+	struct node_arg *n = arg;
+
+	return compute_db_node_ensure(txn, n->host, db_now_ms(), &n->id);
+}
+
+static void
+process_report(struct recon *r, struct ev *e)
+{
+	if (e->hello) {
+		struct node_arg n = { e->host, 0 };
+		struct store_txn *txn = NULL;
+		struct rec_compute_node cn;
+		int known = 0;
+
+		/* Only a host's first hello writes. */
+		if (store_read_begin(r->store, &txn) == 0) {
+			known = compute_db_node_get(txn, e->host, &cn) == 0;
+			if (known)
+				codec_clear(&schema_rec_compute_node, &cn);
+			store_txn_end(&txn);
+		}
+		if (!known && store_write(r->store, ensure_node, &n) == -1)
+			log_err("assigning a compute node id");
+	}
+	struct host_pass p = { .r = r, .host = e->host, .g = e->guests,
+	    .ng = e->nguests, .hello = e->hello, .mono = mono_ms() };
+
+	if (store_read_begin(r->store, &p.txn) == -1) {
+		log_err("reconciling");
+		return;
+	}
+	if (compute_db_instance_each_host(p.txn, e->host, desired_cb, &p) == -1 ||
+	    compute_db_tombstone_each(p.txn, tomb_cb, &p) == -1)
+		log_err("reconciling");
+	else
+		extra_guests(&p);
+	store_txn_end(&p.txn);
+	if (p.nfix > 0) {
+		struct fix_batch fb = { e->host, p.fix, p.nfix, db_now_ms() };
+
+		if (store_write(r->store, apply_fixes, &fb) == -1)
+			log_err("recording reported guest states");
+	}
+	free(p.fix);
+}
+
+/* ---------------------------------------------------------- task scan */
+
+enum scan_act { SCAN_TIMEOUT, SCAN_LOCAL_DELETE, SCAN_UNKNOWN };
+
+struct scan_item {
+	char		uuid[CODEC_UUID_LEN + 1];
+	char		reqid[CODEC_REQUEST_ID_MAX + 1];
+	enum scan_act	act;
+};
+
+struct scan {
+	struct recon		*r;
+	struct store_txn	*txn;
+	int64_t			 now, mono;
+	struct scan_item	*v;
+	size_t			 n, cap;
+	uint64_t		 timed_out, local_deletes;
+};
+
+static void
+scan_add(struct scan *s, const struct rec_instance *i, enum scan_act act)
+{
+	if (s->n == s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 16;
+		struct scan_item *nv = realloc(s->v, ncap * sizeof(*nv));
+
+		if (nv == NULL)
+			return;	/* next scan */
+		s->v = nv;
+		s->cap = ncap;
+	}
+	snprintf(s->v[s->n].uuid, sizeof(s->v[s->n].uuid), "%s", i->uuid);
+	snprintf(s->v[s->n].reqid, sizeof(s->v[s->n].reqid), "%s",
+	    i->task_request_id ? i->task_request_id : "");
+	s->v[s->n].act = act;
+	s->n++;
+}
+
+static int
+scan_cb(const char *uuid, void *arg)
+{
+	struct scan *s = arg;
+	struct recon *r = s->r;
+	struct rec_instance i;
+	const struct recon_task *t;
+	int up;
+
+	if (compute_db_instance_get(s->txn, uuid, &i) == -1)
+		return 0;
+	t = recon_task_find(i.task_state);
+	up = i.host != NULL && scheduler_host_up(r->sched, i.host);
+	if (t == NULL) {
+		scan_add(s, &i, SCAN_UNKNOWN);
+	} else if (t->cmd == RECON_DELETE) {
+		if (!up)
+			scan_add(s, &i, SCAN_LOCAL_DELETE);
+		else if (sent_due(r, i.uuid, i.task_request_id, s->mono))
+			send_for(r, &i, s->mono);
+	} else if (s->now > i.task_deadline) {
+		scan_add(s, &i, SCAN_TIMEOUT);
+	} else if (up && sent_due(r, i.uuid, i.task_request_id, s->mono)) {
+		send_for(r, &i, s->mono);
+	}
+	codec_clear(&schema_rec_instance, &i);
+	return 0;
+}
+
+static int
+apply_scan(struct store_txn *txn, void *arg)
+{
+	struct scan *s = arg;
+
+	s->timed_out = s->local_deletes = 0;
+	for (size_t k = 0; k < s->n; k++) {
+		struct scan_item *it = &s->v[k];
+		struct rec_instance i, old;
+		char why[1024];
+		int rc = 0;
+
+		if (compute_db_instance_get(txn, it->uuid, &old) == -1) {
+			if (err_code() == TS_ENOT_FOUND)
+				continue;
+			return -1;
+		}
+		/* Still the same task? A reply may have ended it. */
+		if (old.task_state == NULL || strcmp(it->reqid,
+		    old.task_request_id ? old.task_request_id : "") != 0 ||
+		    compute_db_instance_get(txn, it->uuid, &i) == -1) {
+			codec_clear(&schema_rec_instance, &old);
+			continue;
+		}
+		if (it->act == SCAN_LOCAL_DELETE) {
+			struct rec_instance_tombstone tb = { 0 };
+
+			snprintf(tb.uuid, sizeof(tb.uuid), "%s", i.uuid);
+			tb.host = i.host;
+			tb.generation = i.generation;
+			tb.deleted_at = s->now;
+			log_warnx("host %s of instance %s is down: deleted "
+			    "locally; its guest will be destroyed when the "
+			    "host reports it", i.host, i.uuid);
+			if (compute_db_tombstone_put(txn, &tb) == -1 ||
+			    finish_delete(txn, &i) == -1)
+				rc = -1;
+			s->local_deletes++;
+		} else {
+			const struct recon_task *t = recon_task_find(
+			    i.task_state);
+
+			if (t == NULL)
+				snprintf(why, sizeof(why), "Unknown task state "
+				    "%s cleared", i.task_state);
+			else
+				snprintf(why, sizeof(why), "Timed out after %lld "
+				    "s waiting for host %s to finish %s%s",
+				    (long long)((i.task_deadline -
+				    i.task_started_at) / 1000), i.host ? i.host :
+				    "-", t->task_state, i.host &&
+				    !scheduler_host_up(s->r->sched, i.host) ?
+				    " (the host is down)" : "");
+			log_warnx("instance %s: %s", i.uuid, why);
+			if (dup_field(&i.vm_state, VM_ERROR) == -1 ||
+			    set_fault(&i, 500, why, s->now) == -1 ||
+			    end_task(txn, &i, 0, why, s->now) == -1 ||
+			    compute_db_instance_put(txn, &i, &old) == -1)
+				rc = -1;
+			s->timed_out++;
+		}
+		codec_clear(&schema_rec_instance, &i);
+		codec_clear(&schema_rec_instance, &old);
+		if (rc == -1)
+			return -1;
+	}
+	return 0;
+}
+
+void
+recon_scan(struct recon *r, int64_t now)
+{
+	struct scan s = { .r = r, .now = now, .mono = mono_ms() };
+
+	if (scheduler_refresh(r->sched) == -1)
+		log_err("refreshing the scheduler");
+	if (store_read_begin(r->store, &s.txn) == -1) {
+		log_err("task scan");
+		return;
+	}
+	if (compute_db_task_each(s.txn, scan_cb, &s) == -1)
+		log_err("task scan");
+	store_txn_end(&s.txn);
+	if (s.n > 0) {
+		if (store_write(r->store, apply_scan, &s) == -1) {
+			log_err("task deadlines");
+		} else {
+			for (size_t k = 0; k < s.n; k++)
+				sent_forget(r, s.v[k].uuid);
+			pthread_mutex_lock(&r->lock);
+			r->st.timed_out += s.timed_out;
+			r->st.failed += s.timed_out;
+			r->st.local_deletes += s.local_deletes;
+			pthread_mutex_unlock(&r->lock);
+		}
+	}
+	free(s.v);
+}
+
+/* ---------------------------------------------------------------- audit */
+
+struct tally {
+	char		 key[256];
+	int64_t		 a, b, c, d;	/* instances/vcpus, cores/mem, ram/disk,
+					   -/instances */
+	struct tally	*next;
+};
+
+struct audit {
+	struct tally	*projects, *hosts;
+	int		 fixed;
+	int		 err;
+};
+
+static struct tally *
+tally_of(struct tally **list, const char *key, int *err)
+{
+	struct tally *t;
+
+	for (t = *list; t; t = t->next)
+		if (strcmp(t->key, key) == 0)
+			return t;
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
+		*err = 1;
+		return NULL;
+	}
+	snprintf(t->key, sizeof(t->key), "%s", key);
+	t->next = *list;
+	*list = t;
+	return t;
+}
+
+static int
+audit_inst(const struct rec_instance *i, void *arg)
+{
+	struct audit *a = arg;
+	struct tally *t;
+
+	if ((t = tally_of(&a->projects, i->project_id, &a->err)) != NULL) {
+		t->a++;
+		t->b += i->flavor.vcpus;
+		t->c += (int64_t)i->flavor.ram;
+	}
+	if (i->host && *i->host &&
+	    (t = tally_of(&a->hosts, i->host, &a->err)) != NULL) {
+		t->a += i->flavor.vcpus;
+		t->b += (int64_t)i->flavor.ram;
+		t->c += (int64_t)compute_db_flavor_disk_gb(&i->flavor);
+		t->d++;
+	}
+	return a->err ? -1 : 0;
+}
+
+/* Records that exist without instances count as zero. */
+static int
+audit_usage_zero(const char *project, const struct rec_compute_usage *u,
+    void *arg)
+{
+	struct audit *a = arg;
+
+	return tally_of(&a->projects, project, &a->err) ? 0 : -1;
+}
+
+static int
+audit_host_zero(const char *host, const struct rec_host_usage *u, void *arg)
+{
+	struct audit *a = arg;
+
+	return tally_of(&a->hosts, host, &a->err) ? 0 : -1;
+}
+
+static int
+audit_fn(struct store_txn *txn, void *arg)
+{
+	struct audit *a = arg;
+	struct tally *t;
+
+	if (compute_db_instance_each(txn, audit_inst, a) == -1 ||
+	    compute_db_usage_each(txn, audit_usage_zero, a) == -1 ||
+	    compute_db_host_usage_each(txn, audit_host_zero, a) == -1) {
+		if (a->err)
+			err_set(TS_ENOMEM, "recon: out of memory");
+		return -1;
+	}
+	for (t = a->projects; t; t = t->next) {
+		struct rec_compute_usage u;
+
+		if (compute_db_usage_get(txn, t->key, &u) == -1)
+			return -1;
+		if (u.instances == t->a && u.cores == t->b && u.ram == t->c)
+			continue;
+		log_warnx("usage of project %s was %lld instances, %lld cores, "
+		    "%lld MiB; its instances hold %lld, %lld, %lld: corrected",
+		    t->key, (long long)u.instances, (long long)u.cores,
+		    (long long)u.ram, (long long)t->a, (long long)t->b,
+		    (long long)t->c);
+		u.instances = t->a;
+		u.cores = t->b;
+		u.ram = t->c;
+		if (compute_db_usage_put(txn, t->key, &u) == -1)
+			return -1;
+		a->fixed++;
+	}
+	for (t = a->hosts; t; t = t->next) {
+		struct rec_host_usage h;
+
+		if (compute_db_host_usage_get(txn, t->key, &h) == -1)
+			return -1;
+		if ((int64_t)h.vcpus == t->a && (int64_t)h.memory_mb == t->b &&
+		    (int64_t)h.disk_gb == t->c && (int64_t)h.instances == t->d)
+			continue;
+		log_warnx("claims on host %s were %llu vCPUs, %llu MiB, %llu "
+		    "GiB; its instances hold %lld, %lld, %lld: corrected",
+		    t->key, (unsigned long long)h.vcpus,
+		    (unsigned long long)h.memory_mb,
+		    (unsigned long long)h.disk_gb, (long long)t->a,
+		    (long long)t->b, (long long)t->c);
+		h.vcpus = (uint64_t)t->a;
+		h.memory_mb = (uint64_t)t->b;
+		h.disk_gb = (uint64_t)t->c;
+		h.instances = (uint32_t)t->d;
+		if (compute_db_host_usage_put(txn, t->key, &h) == -1)
+			return -1;
+		a->fixed++;
+	}
+	return 0;
+}
+
+int
+recon_audit(struct recon *r, int *fixed)
+{
+	struct audit a = { NULL, NULL, 0, 0 };
+	int rc = store_write(r->store, audit_fn, &a);
+
+	for (struct tally *t; (t = a.projects) != NULL;) {
+		a.projects = t->next;
+		free(t);
+	}
+	for (struct tally *t; (t = a.hosts) != NULL;) {
+		a.hosts = t->next;
+		free(t);
+	}
+	if (fixed)
+		*fixed = rc == 0 ? a.fixed : 0;
+	if (rc == 0 && a.fixed == 0)
+		log_info("usage audit: every project's usage and every host's "
+		    "claims match the instances");
+	return rc;
+}
+
+/* ---------------------------------------------------------------- thread */
+
+static void
+ev_free(struct ev *e)
+{
+	if (e == NULL)
+		return;
+	codec_free(&schema_msg_instance_state, (void **)&e->state);
+	free(e->guests);
+	free(e);
+}
+
+static void
+process(struct recon *r, struct ev *list)
+{
+	struct ev *batch[256];
+	size_t n = 0;
+
+	while (list != NULL) {
+		struct ev *e = list;
+
+		list = e->next;
+		if (e->kind == EV_STATE) {
+			batch[n++] = e;
+			if (n < sizeof(batch) / sizeof(batch[0]) && list &&
+			    list->kind == EV_STATE)
+				continue;
+			process_states(r, batch, n);
+			for (size_t k = 0; k < n; k++)
+				ev_free(batch[k]);
+			n = 0;
+		} else {
+			process_report(r, e);
+			ev_free(e);
+		}
+	}
+}
+
+static void *
+run(void *arg)
+{
+	struct recon *r = arg;
+	int64_t next = mono_ms() + 1000;
+
+	log_set_request_id(NULL);
+	pthread_mutex_lock(&r->lock);
+	while (!r->stop) {
+		struct ev *list = r->head;
+		uint64_t n = r->posted;
+		int64_t now = mono_ms();
+
+		/* The scan first: a steady stream of events must not starve
+		 * the deadlines. */
+		if (now >= next) {
+			pthread_mutex_unlock(&r->lock);
+			recon_scan(r, db_now_ms());
+			next = mono_ms() + 1000;
+			pthread_mutex_lock(&r->lock);
+			continue;
+		}
+		if (list != NULL) {
+			r->head = r->tail = NULL;
+			pthread_mutex_unlock(&r->lock);
+			process(r, list);
+			pthread_mutex_lock(&r->lock);
+			r->processed = n;
+			pthread_cond_broadcast(&r->done_cond);
+			continue;
+		} else {
+			struct timespec ts;
+			int64_t wait = next - now;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += wait / 1000;
+			ts.tv_nsec += (wait % 1000) * 1000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+static void
+enqueue(struct recon *r, struct ev *e)
+{
+	pthread_mutex_lock(&r->lock);
+	if (r->tail)
+		r->tail->next = e;
+	else
+		r->head = e;
+	r->tail = e;
+	r->posted++;
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void
+recon_sync(struct recon *r)
+{
+	pthread_mutex_lock(&r->lock);
+	if (r->started) {
+		uint64_t want = r->posted;
+
+		while (r->processed < want && !r->stop)
+			pthread_cond_wait(&r->done_cond, &r->lock);
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	/* No thread: process here (tests). */
+	{
+		struct ev *list = r->head;
+
+		r->head = r->tail = NULL;
+		pthread_mutex_unlock(&r->lock);
+		process(r, list);
+		pthread_mutex_lock(&r->lock);
+		r->processed = r->posted;
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+struct recon *
+recon_new(struct store *st, struct bus *bus, struct sched *sched,
+    const struct recon_opts *o)
+{
+	struct recon *r = calloc(1, sizeof(*r));
+
+	if (r == NULL) {
+		err_set(TS_ENOMEM, "recon: out of memory");
+		return NULL;
+	}
+	r->store = st;
+	r->bus = bus;
+	r->sched = sched;
+	snprintf(r->host, sizeof(r->host), "%s", o->controller_host);
+	r->build_ms = (int64_t)(o->build_timeout > 0 ? o->build_timeout :
+	    300) * 1000;
+	r->action_ms = (int64_t)(o->action_timeout > 0 ? o->action_timeout :
+	    120) * 1000;
+	r->resend_ms = (int64_t)(o->resend_interval > 0 ? o->resend_interval :
+	    5) * 1000;
+	r->console_ms = (int64_t)(o->console_timeout > 0 ?
+	    o->console_timeout : 10) * 1000;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->cond, NULL);
+	pthread_cond_init(&r->done_cond, NULL);
+	return r;
+}
+
+int
+recon_start(struct recon *r)
+{
+	int rc = pthread_create(&r->thread, NULL, run, r);
+
+	if (rc != 0) {
+		errno = rc;
+		err_set_errno(TS_EINTERNAL, "recon: thread");
+		return -1;
+	}
+	r->started = 1;
+	return 0;
+}
+
+void
+recon_free(struct recon **rp)
+{
+	struct recon *r = *rp;
+
+	if (r == NULL)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->stop = 1;
+	pthread_cond_broadcast(&r->cond);
+	pthread_cond_broadcast(&r->done_cond);
+	pthread_mutex_unlock(&r->lock);
+	if (r->started)
+		pthread_join(r->thread, NULL);
+	while (r->head) {
+		struct ev *e = r->head;
+
+		r->head = e->next;
+		ev_free(e);
+	}
+	for (size_t b = 0; b < SENT_BUCKETS; b++)
+		while (r->sent[b]) {
+			struct sent *s = r->sent[b];
+
+			r->sent[b] = s->next;
+			free(s);
+		}
+	pthread_cond_destroy(&r->done_cond);
+	pthread_cond_destroy(&r->cond);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+	*rp = NULL;
+}
+
+void
+recon_stats(struct recon *r, struct recon_stats *s)
+{
+	pthread_mutex_lock(&r->lock);
+	*s = r->st;
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* ------------------------------------------------------------ bus side */
+
+/* The waiter for a reply; lock held. NULL (logged) if none or if the
+ * answer comes from another host than the one asked. */
+static struct waiter *
+waiter_for(struct recon *r, const char *host, const char *reqid,
+    const struct schema_type *type)
+{
+	struct waiter *w;
+
+	for (w = r->waiters; w; w = w->next) {
+		if (strcmp(w->reqid, reqid) != 0 || w->want != type)
+			continue;
+		if (strcmp(w->host, host) != 0) {
+			log_warnx("%s from %s, asked of %s: ignored",
+			    type->name, host, w->host);
+			return NULL;
+		}
+		return w->done ? NULL : w;
+	}
+	return NULL;
+}
+
+static void
+console_reply(struct recon *r, const char *host,
+    struct msg_console_output *m)
+{
+	struct waiter *w;
+
+	pthread_mutex_lock(&r->lock);
+	if ((w = waiter_for(r, host, m->in_reply_to,
+	    &schema_msg_console_output)) != NULL) {
+		w->done = 1;
+		w->found = m->found;
+		w->out = m->output;	/* taken */
+		m->output = NULL;
+		pthread_cond_broadcast(&r->done_cond);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void
+uptime_reply(struct recon *r, const char *host, struct msg_host_uptime *m)
+{
+	struct waiter *w;
+
+	pthread_mutex_lock(&r->lock);
+	if ((w = waiter_for(r, host, m->in_reply_to,
+	    &schema_msg_host_uptime)) != NULL) {
+		w->done = 1;
+		w->found = 1;
+		w->up.uptime_s = m->uptime_s;
+		for (size_t k = 0; k < 3 && k < m->load_milli.n; k++)
+			w->up.load_milli[k] = m->load_milli.items[k];
+		w->up.users = m->users;
+		w->up.now = m->now;
+		pthread_cond_broadcast(&r->done_cond);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+int
+recon_agent_msg(struct recon *r, const char *host, struct codec_envelope *env)
+{
+	struct ev *e;
+
+	if (env->type == &schema_msg_console_output) {
+		console_reply(r, host, env->body);
+		return 1;
+	}
+	if (env->type == &schema_msg_host_uptime) {
+		uptime_reply(r, host, env->body);
+		return 1;
+	}
+	if (env->type != &schema_msg_instance_state)
+		return 0;
+	STAT(r, replies);
+	if ((e = calloc(1, sizeof(*e))) == NULL) {
+		log_warnx("recon: out of memory; instance_state dropped");
+		return 1;
+	}
+	e->kind = EV_STATE;
+	snprintf(e->host, sizeof(e->host), "%s", host);
+	e->state = env->body;
+	env->body = NULL;
+	enqueue(r, e);
+	return 1;
+}
+
+void
+recon_host_report(struct recon *r, const char *host,
+    const struct sch_guest *gs, size_t n, int hello)
+{
+	struct ev *e = calloc(1, sizeof(*e));
+
+	if (e == NULL || (e->guests = calloc(n ? n : 1,
+	    sizeof(*e->guests))) == NULL) {
+		free(e);
+		log_warnx("recon: out of memory; report of %s dropped", host);
+		return;
+	}
+	e->kind = EV_REPORT;
+	e->hello = hello;
+	snprintf(e->host, sizeof(e->host), "%s", host);
+	for (size_t k = 0; k < n; k++) {
+		snprintf(e->guests[k].uuid, sizeof(e->guests[k].uuid), "%s",
+		    gs[k].uuid);
+		e->guests[k].power = gs[k].power_state;
+		e->guests[k].ours = strncmp(gs[k].name, NAME_PREFIX,
+		    strlen(NAME_PREFIX)) == 0;
+	}
+	e->nguests = n;
+	if (n > 1)
+		qsort(e->guests, n, sizeof(*e->guests), cmp_rguest);
+	enqueue(r, e);
+}
+
+/* Post a question to host and wait for the waiter's answer. */
+static int
+ask(struct recon *r, const char *host, struct waiter *w,
+    const struct schema_type *qtype, const void *q)
+{
+	struct waiter **pp;
+	struct timespec ts;
+	int rc = 0;
+
+	if (!scheduler_host_up(r->sched, host)) {
+		err_set(TS_EUNAVAILABLE, "Compute host %s is not available",
+		    host);
+		return -1;
+	}
+	new_reqid(w->reqid);
+	snprintf(w->host, sizeof(w->host), "%s", host);
+	pthread_mutex_lock(&r->lock);
+	w->next = r->waiters;
+	r->waiters = w;
+	pthread_mutex_unlock(&r->lock);
+	if (post(r, host, qtype, q, w->reqid) == -1)
+		rc = -1;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += r->console_ms / 1000;
+	pthread_mutex_lock(&r->lock);
+	while (rc == 0 && !w->done && !r->stop)
+		if (pthread_cond_timedwait(&r->done_cond, &r->lock, &ts) ==
+		    ETIMEDOUT)
+			break;
+	for (pp = &r->waiters; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	pthread_mutex_unlock(&r->lock);
+	if (rc == -1)
+		return -1;
+	if (!w->done) {
+		err_set(TS_ETIMEOUT, "Compute host %s did not answer in time",
+		    host);
+		return -1;
+	}
+	return 0;
+}
+
+int
+recon_console(struct recon *r, const char *uuid, const char *host,
+    uint32_t max_bytes, char **out)
+{
+	struct msg_console_get m = { 0 };
+	struct waiter w = { .want = &schema_msg_console_output };
+
+	*out = NULL;
+	snprintf(m.uuid, sizeof(m.uuid), "%s", uuid);
+	m.max_bytes = max_bytes;
+	if (ask(r, host, &w, &schema_msg_console_get, &m) == -1)
+		return -1;
+	if (!w.found) {
+		free(w.out);
+		err_set(TS_ENOT_FOUND, "Guest of instance %s not found on %s",
+		    uuid, host);
+		return -1;
+	}
+	*out = w.out;
+	return 0;
+}
+
+int
+recon_host_uptime(struct recon *r, const char *host, struct recon_uptime *out)
+{
+	struct msg_host_uptime_get m = { 0 };
+	struct waiter w = { .want = &schema_msg_host_uptime };
+
+	m.host = (char *)host;
+	if (ask(r, host, &w, &schema_msg_host_uptime_get, &m) == -1)
+		return -1;
+	*out = w.up;
+	return 0;
+}

@@ -1,0 +1,202 @@
+/*
+ * recon: dispatch and reconciliation of instances, the controller half of
+ * the compute protocol (schemas/compute.schema).
+ *
+ * Desired state lives in each instance record (host, generation,
+ * want_power, and the task being carried out: task_state, its request id
+ * and its deadline); actual state is what the host's agent last reported.
+ * The API writes desired state first, durably (the journal), and only then
+ * asks recon to send the command. Everything after that is level-triggered:
+ *
+ * - Replies (instance_state with in_reply_to = the task's request id)
+ *   complete the task: vm_state moves to the task's target, or the task
+ *   fails (a failed build goes to ERROR with a fault, a failed power
+ *   action leaves the instance in the state the agent reports).
+ * - Every second the tasks are scanned: a task past its deadline fails
+ *   (ERROR with a fault "timed out"), except delete, which is retried for
+ *   ever while the host is up, and completed locally (resources freed,
+ *   a tombstone left) while the host is down; a task without an answer is
+ *   sent again, same request id, with back-off (agents de-duplicate).
+ *   Nothing is ever left in a task state without an owner or a deadline.
+ * - Every report of an agent (hello on (re)connect, then each heartbeat)
+ *   lists the guests the host runs; recon compares it with the instances
+ *   placed there and closes the gap: a missing guest is re-created, a
+ *   guest in the wrong power state is moved back (the database is the
+ *   authority, as in Nova, except that a guest that shut down by itself
+ *   makes its instance SHUTOFF), a guest of a deleted instance (tombstone)
+ *   or of an instance placed elsewhere (fencing) is deleted, an unknown
+ *   "instance-*" guest is reported as an orphan (the agent's
+ *   orphan_action decides). A hello also re-sends every pending task of
+ *   the host at once.
+ * - An instance whose host is down stays where it is (its power state
+ *   shows NOSTATE in the API); it is never moved silently.
+ *
+ * Threads: recon runs its own thread (batches agent events into one
+ * store_write, scans tasks, refreshes the scheduler's cache). The bus
+ * thread hands it events with recon_agent_msg() and recon_host_report();
+ * HTTP threads call recon_dispatch() and recon_console(). Commands leave
+ * through bus_post(), the bus's thread-safe door.
+ */
+#ifndef TS_CONTROLLER_RECON_H
+#define TS_CONTROLLER_RECON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msg_gen.h"
+
+struct bus;
+struct codec_envelope;
+struct sched;
+struct store;
+struct store_txn;
+struct recon;
+
+/* Nova vm_states and power states used by the task table. */
+#define VM_BUILDING	"building"
+#define VM_ACTIVE	"active"
+#define VM_STOPPED	"stopped"
+#define VM_PAUSED	"paused"
+#define VM_SUSPENDED	"suspended"
+#define VM_ERROR	"error"
+
+#define POWER_NOSTATE	0
+#define POWER_RUNNING	1
+#define POWER_PAUSED	3
+#define POWER_SHUTDOWN	4
+#define POWER_CRASHED	6
+#define POWER_SUSPENDED	7
+
+enum recon_cmd {
+	RECON_ENSURE = 0,	/* instance_ensure with want_power */
+	RECON_ACTION,		/* instance_action (agent_action) */
+	RECON_DELETE,		/* instance_delete */
+};
+
+/* One kind of task: what it sends and where it ends. */
+struct recon_task {
+	const char	*task_state;	/* Nova's name: "spawning", ... */
+	const char	*action;	/* os-instance-actions name */
+	enum recon_cmd	 cmd;
+	uint32_t	 want_power;	/* ENSURE/ACTION: power at the end */
+	const char	*agent_action;	/* ACTION: reboot_soft|reboot_hard */
+	const char	*done_vm_state;	/* vm_state on success (NULL: from
+					   want_power; deletes: gone) */
+	int		 build;		/* deadline is build_timeout */
+	int		 keep_power;	/* want_power is the caller's (rebuild) */
+};
+
+/* The task named task_state (NULL if none/unknown). Static. */
+const struct recon_task *recon_task_find(const char *task_state);
+
+struct recon_opts {
+	const char	*controller_host;	/* sender of commands */
+	int		 build_timeout;		/* s; 0 -> 300 */
+	int		 action_timeout;	/* s; 0 -> 120 */
+	int		 resend_interval;	/* s, first resend; 0 -> 5;
+						   doubles up to 60 */
+	int		 console_timeout;	/* s; 0 -> 10 */
+};
+
+/* store, bus and sched are borrowed and must outlive recon. NULL with
+ * err set. recon_start() starts the thread. */
+struct recon	*recon_new(struct store *, struct bus *, struct sched *,
+		    const struct recon_opts *);
+int		 recon_start(struct recon *);
+
+/*
+ * Mints the image download token put into commands that may build a guest
+ * (see compute.schema, instance_spec.image_token): user and project are
+ * the instance's owner. Called from any thread (the reconciler's, API
+ * workers dispatching a new task). Without a
+ * minter (or when it fails, logged) commands go without a token and an
+ * agent that must download an image reports the build as failed.
+ */
+typedef int (*recon_token_fn)(void *arg, const char *user_id,
+		    const char *project_id, char *out, size_t outlen);
+/* Before recon_start(); arg is borrowed for recon's lifetime. */
+void		 recon_set_token_fn(struct recon *, recon_token_fn, void *arg);
+/* Stops the thread (pending events are dropped: they are level-triggered
+ * and come again). Accepts NULL; clears *rp. */
+void		 recon_free(struct recon **);
+
+/*
+ * Inside an API write (store_write function): start task_state on inst
+ * (modified in place; the caller writes it with compute_db_instance_put): sets
+ * task_state, want_power, task_request_id, start time and deadline, and
+ * starts the instance action (user, project) with its event.
+ */
+int		 recon_task_begin(struct recon *, struct store_txn *,
+		    struct rec_instance *inst, const char *task_state,
+		    const char *request_id, const char *user_id,
+		    const char *project_id, int64_t now);
+
+/* After an API write committed: send the command the instance needs now
+ * (its task's, else its desired power). Any thread; never blocks. */
+void		 recon_dispatch(struct recon *, const struct rec_instance *);
+
+/*
+ * The console log of uuid from its host (synchronous, up to
+ * console_timeout). *out is owned by the caller (free()). TS_EUNAVAILABLE
+ * when the host is down, TS_ETIMEOUT when it does not answer,
+ * TS_ENOT_FOUND when it has no such guest.
+ */
+int		 recon_console(struct recon *, const char *uuid,
+		    const char *host, uint32_t max_bytes, char **out);
+
+/* What a host says about itself (os-hypervisors uptime). */
+struct recon_uptime {
+	uint64_t	uptime_s;
+	uint32_t	load_milli[3];
+	uint32_t	users;
+	int64_t		now;		/* the host's clock, unix ms */
+};
+
+/* Ask host for its uptime (synchronous, up to console_timeout).
+ * TS_EUNAVAILABLE when the host is down, TS_ETIMEOUT without answer. */
+int		 recon_host_uptime(struct recon *, const char *host,
+		    struct recon_uptime *out);
+
+/*
+ * Bus thread: an authenticated agent's message other than hello and
+ * heartbeat. Returns 1 if it was a compute message (instance_state,
+ * console_output, host_uptime): taken (env->body is NULL afterwards) or answered; 0
+ * otherwise.
+ */
+int		 recon_agent_msg(struct recon *, const char *host,
+		    struct codec_envelope *env);
+/* Bus thread: the guests an agent reported (hello = 1 on (re)connect).
+ * guests is borrowed for the call. */
+void		 recon_host_report(struct recon *, const char *host,
+		    const struct sch_guest *guests, size_t n, int hello);
+
+/*
+ * Recount usage from the records: every project's compute_usage and every
+ * host's claims (host_usage) are set to what its instances hold, in one
+ * write transaction; a difference is logged (it would mean a bug, or a
+ * database restored from a backup). Run at start-up, before the API
+ * listens. *fixed (may be NULL) receives the number of records changed.
+ */
+int		 recon_audit(struct recon *, int *fixed);
+
+/* Wait until the events handed over so far are processed (tests). */
+void		 recon_sync(struct recon *);
+/* Run one scan of tasks and deadlines now, on the calling thread (tests;
+ * the thread does this every second). now_ms: the time to judge by. */
+void		 recon_scan(struct recon *, int64_t now_ms);
+
+struct recon_stats {
+	uint64_t	sent;		/* commands handed to the bus */
+	uint64_t	resent;		/* of which re-sends */
+	uint64_t	send_failed;	/* bus_post refused (retried later) */
+	uint64_t	replies;	/* instance_state received */
+	uint64_t	completed;	/* tasks done */
+	uint64_t	failed;		/* tasks failed (reply or deadline) */
+	uint64_t	timed_out;	/* of which by deadline */
+	uint64_t	local_deletes;	/* deletes completed with host down */
+	uint64_t	recreated;	/* missing guests re-created */
+	uint64_t	fenced;		/* guests deleted: tombstone/elsewhere */
+};
+void		 recon_stats(struct recon *, struct recon_stats *);
+
+#endif

@@ -1,0 +1,424 @@
+/* scheduler: host filters, weighers and claims; see sched.h. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "compute_db.h"
+#include "core/db.h"
+#include "err.h"
+#include "log.h"
+#include "scheduler.h"
+#include "store.h"
+
+/* Candidates re-weighed with the transaction's own numbers in a claim. */
+#define RECHECK_TOP	8
+#define AGENT_BINARY	"tinystack-agent"
+
+struct sched {
+	struct store		*store;
+	double			 cpu_ratio, ram_ratio, disk_ratio;
+	int64_t			 reserved_ram, reserved_disk;
+	enum scheduler_weigher	 weigher;
+	char			 az[256];
+	int64_t			 down_ms;
+
+	pthread_mutex_t		 lock;
+	struct scheduler_host_state	*hosts;		/* sorted by name */
+	size_t			 nhosts;
+};
+
+struct sched *
+scheduler_new(struct store *st, const struct scheduler_opts *o)
+{
+	struct sched *s = calloc(1, sizeof(*s));
+
+	if (s == NULL) {
+		err_set(TS_ENOMEM, "sched: out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	s->store = st;
+	s->cpu_ratio = o->cpu_allocation_ratio > 0 ? o->cpu_allocation_ratio :
+	    16.0;
+	s->ram_ratio = o->ram_allocation_ratio > 0 ? o->ram_allocation_ratio :
+	    1.5;
+	s->disk_ratio = o->disk_allocation_ratio > 0 ?
+	    o->disk_allocation_ratio : 1.0;
+	s->reserved_ram = o->reserved_host_memory_mb;
+	s->reserved_disk = o->reserved_host_disk_gb;
+	s->weigher = o->weigher;
+	snprintf(s->az, sizeof(s->az), "%s", o->default_az && *o->default_az ?
+	    o->default_az : "nova");
+	s->down_ms = o->service_down_ms > 0 ? o->service_down_ms : 60000;
+	if (scheduler_refresh(s) == -1) {
+		scheduler_free(&s);
+		return NULL;
+	}
+	return s;
+}
+
+void
+scheduler_free(struct sched **sp)
+{
+	struct sched *s = *sp;
+
+	if (s == NULL)
+		return;
+	free(s->hosts);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+	*sp = NULL;
+}
+
+const char *
+scheduler_default_az(const struct sched *s)
+{
+	return s->az;
+}
+
+/* ---------------------------------------------------------------- cache */
+
+struct load {
+	struct sched		*s;
+	struct store_txn	*txn;
+	struct scheduler_host_state	*v;
+	size_t			 n, cap;
+	int64_t			 now;
+};
+
+static int
+load_service(const struct rec_service *svc, void *arg)
+{
+	struct load *l = arg;
+	struct scheduler_host_state *h;
+	struct rec_hypervisor hv;
+	struct rec_host_usage u;
+
+	if (strcmp(svc->binary, AGENT_BINARY) != 0)
+		return 0;
+	if (db_hypervisor_by_host(l->txn, svc->host, &hv) == -1)
+		return 0;	/* registered, never described: not a host */
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 16;
+		struct scheduler_host_state *nv = realloc(l->v,
+		    ncap * sizeof(*nv));
+
+		if (nv == NULL) {
+			codec_clear(&schema_rec_hypervisor, &hv);
+			err_set(TS_ENOMEM, "sched: out of memory");
+			return -1;
+		}
+		l->v = nv;
+		l->cap = ncap;
+	}
+	h = &l->v[l->n];
+	memset(h, 0, sizeof(*h));
+	snprintf(h->host, sizeof(h->host), "%s", svc->host);
+	h->up = !svc->forced_down && l->now - svc->last_seen_at <=
+	    l->s->down_ms;
+	h->disabled = svc->disabled;
+	h->vcpus = hv.vcpus;
+	h->memory_mb = hv.memory_mb;
+	h->disk_gb = hv.local_gb;
+	codec_clear(&schema_rec_hypervisor, &hv);
+	if (compute_db_host_usage_get(l->txn, svc->host, &u) == 0) {
+		h->vcpus_used = u.vcpus;
+		h->memory_mb_used = u.memory_mb;
+		h->disk_gb_used = u.disk_gb;
+		h->instances = u.instances;
+	}
+	l->n++;
+	return 0;
+}
+
+static int
+cmp_state(const void *a, const void *b)
+{
+	return strcmp(((const struct scheduler_host_state *)a)->host,
+	    ((const struct scheduler_host_state *)b)->host);
+}
+
+int
+scheduler_refresh(struct sched *s)
+{
+	struct load l = { .s = s, .now = db_now_ms() };
+	int rc;
+
+	if (store_read_begin(s->store, &l.txn) == -1)
+		return -1;
+	rc = db_service_each(l.txn, load_service, &l);
+	store_txn_end(&l.txn);
+	if (rc == -1) {
+		free(l.v);
+		return -1;
+	}
+	if (l.n > 1)
+		qsort(l.v, l.n, sizeof(*l.v), cmp_state);
+	pthread_mutex_lock(&s->lock);
+	free(s->hosts);
+	s->hosts = l.v;
+	s->nhosts = l.n;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+/* Lock held. */
+static struct scheduler_host_state *
+find_locked(struct sched *s, const char *host)
+{
+	struct scheduler_host_state key;
+
+	snprintf(key.host, sizeof(key.host), "%s", host);
+	return bsearch(&key, s->hosts, s->nhosts, sizeof(*s->hosts),
+	    cmp_state);
+}
+
+int
+scheduler_host_up(struct sched *s, const char *host)
+{
+	struct scheduler_host_state *h;
+	int up;
+
+	pthread_mutex_lock(&s->lock);
+	h = find_locked(s, host);
+	up = h != NULL && h->up;
+	pthread_mutex_unlock(&s->lock);
+	return up;
+}
+
+int
+scheduler_hosts_snapshot(struct sched *s, struct scheduler_host_state **out,
+    size_t *n)
+{
+	pthread_mutex_lock(&s->lock);
+	*n = s->nhosts;
+	*out = malloc((s->nhosts ? s->nhosts : 1) * sizeof(**out));
+	if (*out != NULL && s->nhosts)
+		memcpy(*out, s->hosts, s->nhosts * sizeof(**out));
+	pthread_mutex_unlock(&s->lock);
+	if (*out == NULL) {
+		err_set(TS_ENOMEM, "sched: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+void
+scheduler_capacity(const struct sched *s, const struct scheduler_host_state *h,
+    uint64_t *vcpus, uint64_t *mem, uint64_t *disk)
+{
+	double m = (double)h->memory_mb * s->ram_ratio -
+	    (double)s->reserved_ram;
+	double d = (double)h->disk_gb * s->disk_ratio -
+	    (double)s->reserved_disk;
+
+	*vcpus = (uint64_t)((double)h->vcpus * s->cpu_ratio);
+	*mem = m > 0 ? (uint64_t)m : 0;
+	*disk = d > 0 ? (uint64_t)d : 0;
+}
+
+/* Up, enabled and not forced down (the cache folds the last into up). */
+static int
+in_service(const struct scheduler_host_state *h)
+{
+	return h->up && !h->disabled;
+}
+
+/* Whether req fits with the given claims; *free_ram gets the RAM left. */
+static int
+fits(const struct sched *s, const struct scheduler_host_state *h,
+    uint64_t vused, uint64_t mused, uint64_t dused,
+    const struct scheduler_request *r, int64_t *free_ram)
+{
+	uint64_t vc, mc, dc;
+
+	scheduler_capacity(s, h, &vc, &mc, &dc);
+	*free_ram = (int64_t)mc - (int64_t)mused;
+	return vused + r->vcpus <= vc && mused + r->memory_mb <= mc &&
+	    dused + r->disk_gb <= dc;
+}
+
+/* ---------------------------------------------------------------- rank */
+
+struct cand {
+	const struct scheduler_host_state	*h;
+	int64_t				 free_ram;
+};
+
+static int
+cmp_cand(const void *a, const void *b, void *arg)
+{
+	const struct cand *x = a, *y = b;
+	enum scheduler_weigher w = *(const enum scheduler_weigher *)arg;
+
+	if (x->free_ram != y->free_ram) {
+		int more = x->free_ram > y->free_ram;
+
+		return w == SCHEDULER_SPREAD ? (more ? -1 : 1) : (more ? 1 : -1);
+	}
+	if (x->h->instances != y->h->instances)
+		return x->h->instances < y->h->instances ? -1 : 1;
+	return strcmp(x->h->host, y->h->host);
+}
+
+void
+scheduler_hosts_free(struct scheduler_hosts *o)
+{
+	free(o->host);
+	o->host = NULL;
+	o->n = 0;
+}
+
+/*
+ * Keeps c[0..*n) the best (at most SCHEDULER_RANK_MAX) candidates seen so
+ * far, best first: one comparison rejects most hosts, so a decision at
+ * thousands of hosts costs a pass over the cache rather than a sort of it
+ * (and copies SCHEDULER_RANK_MAX names rather than one per host).
+ */
+static void
+top_insert(struct cand *c, size_t *n, const struct cand *x,
+    enum scheduler_weigher w)
+{
+	size_t i;
+
+	if (*n == SCHEDULER_RANK_MAX) {
+		if (cmp_cand(x, &c[*n - 1], &w) >= 0)
+			return;
+		(*n)--;
+	}
+	for (i = *n; i > 0 && cmp_cand(x, &c[i - 1], &w) < 0; i--)
+		c[i] = c[i - 1];
+	c[i] = *x;
+	(*n)++;
+}
+
+int
+scheduler_rank(struct sched *s, const struct scheduler_request *r,
+    struct scheduler_hosts *out)
+{
+	struct cand c[SCHEDULER_RANK_MAX], x;
+	size_t n = 0, passed = 0;
+
+	out->host = NULL;
+	out->n = 0;
+	out->more = 0;
+	if (r->az && *r->az && strcmp(r->az, s->az) != 0) {
+		err_set(TS_EINVALID, "The requested availability zone is not "
+		    "available");
+		return -1;
+	}
+	if ((out->host = malloc(SCHEDULER_RANK_MAX * sizeof(*out->host))) ==
+	    NULL) {
+		err_set(TS_ENOMEM, "sched: out of memory");
+		return -1;
+	}
+	pthread_mutex_lock(&s->lock);
+	if (r->force_host && *r->force_host &&
+	    find_locked(s, r->force_host) == NULL) {
+		pthread_mutex_unlock(&s->lock);
+		scheduler_hosts_free(out);
+		err_set(TS_EINVALID, "No such host - host: %s",
+		    r->force_host);
+		return -1;
+	}
+	for (size_t i = 0; i < s->nhosts; i++) {
+		const struct scheduler_host_state *h = &s->hosts[i];
+
+		if (r->force_host && *r->force_host &&
+		    strcmp(h->host, r->force_host) != 0)
+			continue;
+		if (!in_service(h))
+			continue;
+		if (!fits(s, h, h->vcpus_used, h->memory_mb_used,
+		    h->disk_gb_used, r, &x.free_ram))
+			continue;
+		x.h = h;
+		top_insert(c, &n, &x, s->weigher);
+		passed++;
+	}
+	for (size_t i = 0; i < n; i++)
+		snprintf(out->host[i], sizeof(out->host[i]), "%s", c[i].h->host);
+	out->n = n;
+	out->more = passed > n;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- claim */
+
+/*
+ * Weighs h with the transaction's claims: h becomes *best when req fits
+ * there and h beats *best (*best_free: its RAM left). -1 on a store error.
+ */
+static int
+weigh_claimed(const struct sched *s, struct store_txn *txn,
+    const struct scheduler_host_state *h, const struct scheduler_request *r,
+    const struct scheduler_host_state **best, int64_t *best_free)
+{
+	struct rec_host_usage u;
+	int64_t fr;
+
+	if (compute_db_host_usage_get(txn, h->host, &u) == -1)
+		return -1;
+	if (!fits(s, h, u.vcpus, u.memory_mb, u.disk_gb, r, &fr))
+		return 0;
+	if (*best == NULL || (s->weigher == SCHEDULER_SPREAD ?
+	    fr > *best_free : fr < *best_free)) {
+		*best = h;
+		*best_free = fr;
+	}
+	return 0;
+}
+
+int
+scheduler_claim(struct sched *s, struct store_txn *txn,
+    const struct scheduler_request *r, const struct scheduler_hosts *cands,
+    char host_out[SCHEDULER_NAME_MAX + 1])
+{
+	const struct scheduler_host_state *best = NULL;
+	int64_t best_free = 0;
+	int rc = 0;
+
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; rc == 0 && i < cands->n; i++) {
+		const struct scheduler_host_state *h = find_locked(s,
+		    cands->host[i]);
+
+		if (h == NULL)
+			continue;	/* deleted since ranking */
+		rc = weigh_claimed(s, txn, h, r, &best, &best_free);
+		/* Past the first few, the first fit is good enough: the
+		 * ranking was right a moment ago. */
+		if (i + 1 >= RECHECK_TOP && best != NULL)
+			break;
+	}
+	/* None of the ranked hosts fits any more (the cache was behind by
+	 * that many claims): weigh every host in service. */
+	if (best == NULL && cands->more)
+		for (size_t i = 0; rc == 0 && i < s->nhosts; i++)
+			if (in_service(&s->hosts[i]))
+				rc = weigh_claimed(s, txn, &s->hosts[i], r,
+				    &best, &best_free);
+	if (best != NULL)
+		snprintf(host_out, SCHEDULER_NAME_MAX + 1, "%s", best->host);
+	pthread_mutex_unlock(&s->lock);
+	if (rc == -1)
+		return -1;
+	if (best == NULL) {
+		err_set(TS_ENOT_FOUND, "No valid host was found. There are not "
+		    "enough hosts available.");
+		return -1;
+	}
+	return compute_db_host_usage_add(txn, host_out, r->vcpus,
+	    (int64_t)r->memory_mb, (int64_t)r->disk_gb, 1);
+}
+
+int
+scheduler_release(struct store_txn *txn, const char *host, uint32_t vcpus,
+    uint64_t memory_mb, uint64_t disk_gb)
+{
+	return compute_db_host_usage_add(txn, host, -(int64_t)vcpus,
+	    -(int64_t)memory_mb, -(int64_t)disk_gb, -1);
+}

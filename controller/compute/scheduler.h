@@ -1,0 +1,132 @@
+/*
+ * scheduler (prefix sched_; the file is not sched.h, which would shadow the
+ * system <sched.h>): chooses a host for an instance and claims its
+ * resources there.
+ *
+ * Two halves:
+ * - Ranking, outside any write transaction, from an in-memory cache of the
+ *   hosts (hypervisor capacity, service state, claimed usage) refreshed
+ *   from LMDB by scheduler_refresh(): filters (service up, enabled and not
+ *   forced down; availability zone; free RAM, disk and vCPUs with the
+ *   allocation ratios), then a weigher (spread: most free RAM first, the
+ *   default; stack: least free RAM first).
+ * - Claiming, inside the caller's store_write() function, where the same
+ *   transaction also checks the quota and writes the instance:
+ *   scheduler_claim() re-reads each candidate's claims from LMDB (the
+ *   authority; the cache may be a second old), re-weighs the first few
+ *   candidates with those numbers, and adds the claim to the first one
+ *   that still fits. LMDB has one writer, so two concurrent creates can
+ *   never both take the last slot of a host.
+ *
+ * Thread-safe: the cache is swapped under a lock; any thread may rank
+ * while another refreshes.
+ */
+#ifndef TS_CONTROLLER_SCHEDULER_H
+#define TS_CONTROLLER_SCHEDULER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+struct store_txn;
+struct sched;
+
+enum scheduler_weigher {
+	SCHEDULER_SPREAD = 0,	/* most free RAM first (Nova's default) */
+	SCHEDULER_STACK,		/* least free RAM first: fill hosts up */
+};
+
+struct scheduler_opts {
+	double		 cpu_allocation_ratio;	/* 0 -> 16.0 */
+	double		 ram_allocation_ratio;	/* 0 -> 1.5 */
+	double		 disk_allocation_ratio;	/* 0 -> 1.0 */
+	int64_t		 reserved_host_memory_mb;
+	int64_t		 reserved_host_disk_gb;
+	enum scheduler_weigher weigher;
+	const char	*default_az;		/* "nova" */
+	int64_t		 service_down_ms;	/* a service is up while its
+						   last report is this recent */
+};
+
+/* What one instance needs. */
+struct scheduler_request {
+	uint32_t	 vcpus;
+	uint64_t	 memory_mb;
+	uint64_t	 disk_gb;
+	const char	*az;		/* NULL or "": any zone */
+	const char	*force_host;	/* NULL or "": none (admin "az:host") */
+};
+
+#define SCHEDULER_NAME_MAX	255
+
+/*
+ * Ranked candidates: the best SCHEDULER_RANK_MAX at most, best first; more is
+ * set when other hosts passed the filters too (scheduler_claim() then looks
+ * at them if none of these still fits). Owned by the caller:
+ * scheduler_hosts_free().
+ */
+#define SCHEDULER_RANK_MAX	32
+struct scheduler_hosts {
+	char	(*host)[SCHEDULER_NAME_MAX + 1];
+	size_t	  n;
+	int	  more;
+};
+
+/* One host as the scheduler sees it (for the API's hypervisor views). */
+struct scheduler_host_state {
+	char		 host[SCHEDULER_NAME_MAX + 1];
+	int		 up;
+	int		 disabled;
+	uint32_t	 vcpus;
+	uint64_t	 memory_mb;
+	uint64_t	 disk_gb;
+	uint64_t	 vcpus_used;	/* claimed */
+	uint64_t	 memory_mb_used;
+	uint64_t	 disk_gb_used;
+	uint32_t	 instances;
+};
+
+/* The store is borrowed. Loads the cache. NULL with err set. */
+struct sched	*scheduler_new(struct store *, const struct scheduler_opts *);
+void		 scheduler_free(struct sched **);
+
+/* Rebuild the cache from LMDB (hypervisors, services, host_usage). */
+int		 scheduler_refresh(struct sched *);
+/* Whether host's service is up (from the cache); 0 for unknown hosts. */
+int		 scheduler_host_up(struct sched *, const char *host);
+/* Default availability zone name (borrowed, lives with the scheduler). */
+const char	*scheduler_default_az(const struct sched *);
+
+/*
+ * Filter and weigh. Returns 0 with out filled (maybe empty: no host fits,
+ * the caller says "No valid host was found"), -1 on a bad request
+ * (TS_EINVALID: unknown zone or host) or TS_ENOMEM.
+ */
+int		 scheduler_rank(struct sched *, const struct scheduler_request *,
+		    struct scheduler_hosts *out);
+void		 scheduler_hosts_free(struct scheduler_hosts *);
+
+/*
+ * Inside a store_write() function: claim req on the best candidate that
+ * still fits according to the transaction's host_usage, and write the
+ * claim. host_out receives the host. -1 with TS_ENOT_FOUND "No valid host
+ * was found..." when none fits, or a store error.
+ */
+int		 scheduler_claim(struct sched *, struct store_txn *,
+		    const struct scheduler_request *, const struct scheduler_hosts *,
+		    char host_out[SCHEDULER_NAME_MAX + 1]);
+/* Inside a store_write() function: give a claim back (delete, failure). */
+int		 scheduler_release(struct store_txn *, const char *host,
+		    uint32_t vcpus, uint64_t memory_mb, uint64_t disk_gb);
+
+/* Resources a host offers to instances with the ratios and reservations
+ * applied (what the filters compare claims against). */
+void		 scheduler_capacity(const struct sched *,
+		    const struct scheduler_host_state *, uint64_t *vcpus,
+		    uint64_t *memory_mb, uint64_t *disk_gb);
+
+/* A copy of the cached host states (owned: free()), sorted by host. */
+int		 scheduler_hosts_snapshot(struct sched *,
+		    struct scheduler_host_state **out, size_t *n);
+
+#endif

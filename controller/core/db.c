@@ -1,0 +1,457 @@
+/* db: tables, migrations and typed records of the controller; see db.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <uuid/uuid.h>
+
+#include "codec.h"
+#include "compute/compute_db.h"
+#include "config.h"
+#include "db.h"
+#include "err.h"
+#include "log.h"
+
+const char *const db_tables[] = {
+	T_SERVICES, T_SERVICES_BY_HOST,
+	T_HYPERVISORS, T_HYPERVISORS_BY_HOST,
+	T_AGENT_KEYS, T_AGENT_KEYS_BY_KEY,
+	T_PROJECTS, T_PROJECTS_BY_NAME,
+	T_USERS, T_USERS_BY_NAME,
+	T_ROLES, T_ROLES_BY_NAME,
+	T_ASSIGNMENTS, T_ASSIGNMENTS_BY_TARGET, T_ASSIGNMENTS_BY_ROLE,
+	T_CATALOG_SERVICES, T_CATALOG_ENDPOINTS, T_REGIONS,
+	T_REVOCATIONS, T_GROUPS, T_GROUPS_BY_NAME, T_GROUP_USERS,
+	T_USER_GROUPS, T_IMPLIED_ROLES,
+	/* compute */
+	T_FLAVORS, T_FLAVORS_BY_NAME, T_KEYPAIRS, T_INSTANCES,
+	T_INSTANCES_BY_PROJECT, T_INSTANCES_BY_HOST, T_INSTANCES_BY_CREATED,
+	T_INSTANCE_TASKS,
+	T_INSTANCE_TOMBSTONES, T_INSTANCE_ACTIONS, T_COMPUTE_QUOTAS,
+	T_COMPUTE_USAGE, T_HOST_USAGE, T_COMPUTE_NODES,
+	/* image */
+	T_IMAGES, T_IMAGES_BY_OWNER, T_IMAGE_MEMBERS,
+	T_IMAGE_MEMBERS_BY_MEMBER,
+	NULL
+};
+
+struct store *
+db_open(const struct config *cfg, int read_only)
+{
+	struct store_opts o = { 0 };
+	const char *sync = config_get_str(cfg, "database", "sync");
+
+	o.path = config_get_str(cfg, "database", "path");
+	o.map_size = (size_t)config_get_int(cfg, "database", "map_size_mb") <<
+	    20;
+	o.max_readers = (unsigned)config_get_int(cfg, "database",
+	    "max_readers");
+	o.sync = strcmp(sync, "nometasync") == 0 ? STORE_SYNC_NOMETASYNC :
+	    STORE_SYNC_FULL;
+	o.tables = db_tables;
+	o.read_only = read_only;
+	return store_open(&o);
+}
+
+/* Version 1 is the first schema: store_open() created the tables; the step
+ * only records the version. Later versions add steps that rewrite records
+ * (codec_record_decode() reads older record versions into current structs). */
+static int
+mig_initial(struct store_txn *txn, void *arg)
+{
+	return 0;
+}
+
+/* Version 2 adds the identity tables (store_open() creates them, empty).
+ * The default domain, the admin and the catalog are `tinystack-manage
+ * bootstrap`'s work, as with keystone-manage, so the step only records the
+ * version. */
+static int
+mig_identity(struct store_txn *txn, void *arg)
+{
+	return 0;
+}
+
+/* Version 3 adds the compute tables (created empty by store_open());
+ * flavors are the operator's to create, as in Nova. */
+static int
+mig_compute(struct store_txn *txn, void *arg)
+{
+	return 0;
+}
+
+/* Version 4 adds the image tables (created empty by store_open()). */
+static int
+mig_image(struct store_txn *txn, void *arg)
+{
+	return 0;
+}
+
+/* Version 5 adds instances_by_created, the list order of the servers API
+ * (compute_db.h): store_open() created it empty, this step indexes the
+ * instances already stored. The decoded record is needed only for its
+ * project, creation time and uuid; keys are collected by the iteration
+ * callback and written after it (no write to the table being iterated). */
+struct created_ent {
+	char	k[COMPUTE_DB_CREATED_KEY_MAX];
+	size_t	kl;
+	char	u[CODEC_UUID_LEN + 1];
+};
+
+struct created_build {
+	struct created_ent	*v;
+	size_t			 n, cap;
+};
+
+static int
+created_collect(const void *k, size_t kl, const void *v, size_t vl,
+    void *arg)
+{
+	struct created_build *b = arg;
+	struct rec_instance i;
+	struct created_ent *e;
+
+	memset(&i, 0, sizeof(i));
+	if (codec_record_decode(&schema_rec_instance, v, vl, &i, NULL) == -1) {
+		log_warnx("instance %.*s: not indexed: %s", (int)kl,
+		    (const char *)k, err_msg());
+		return 0;
+	}
+	if (b->n + 2 > b->cap) {
+		size_t nc = b->cap ? b->cap * 2 : 256;
+		struct created_ent *nv = realloc(b->v, nc * sizeof(*nv));
+
+		if (nv == NULL) {
+			codec_clear(&schema_rec_instance, &i);
+			err_set(TS_ENOMEM, "out of memory");
+			return -1;
+		}
+		b->v = nv;
+		b->cap = nc;
+	}
+	e = &b->v[b->n];
+	e[0].kl = compute_db_created_key(e[0].k, i.project_id, i.created_at, i.uuid);
+	e[1].kl = compute_db_created_key(e[1].k, "", i.created_at, i.uuid);
+	snprintf(e[0].u, sizeof(e[0].u), "%s", i.uuid);
+	snprintf(e[1].u, sizeof(e[1].u), "%s", i.uuid);
+	codec_clear(&schema_rec_instance, &i);
+	if (e[0].kl == 0 || e[1].kl == 0) {
+		log_warnx("instance %.*s: project id too long: not indexed",
+		    (int)kl, (const char *)k);
+		return 0;
+	}
+	b->n += 2;
+	return 0;
+}
+
+static int
+mig_instances_by_created(struct store_txn *txn, void *arg)
+{
+	struct created_build b = { 0 };
+	int rc;
+
+	rc = store_iter(txn, T_INSTANCES, NULL, 0, created_collect, &b);
+	for (size_t j = 0; rc == 0 && j < b.n; j++)
+		rc = store_put(txn, T_INSTANCES_BY_CREATED, b.v[j].k,
+		    b.v[j].kl, b.v[j].u, strlen(b.v[j].u), 0);
+	if (rc == 0)
+		log_info("db: %zu instance(s) indexed by creation time",
+		    b.n / 2);
+	free(b.v);
+	return rc;
+}
+
+static const struct store_migration migrations[] = {
+	{ 0, 1, "initial schema: services, hypervisors, agent keys",
+	    mig_initial, NULL },
+	{ 1, 2, "identity: projects, users, groups, roles, implied roles, "
+	    "assignments, catalog, revocations", mig_identity, NULL },
+	{ 2, 3, "compute: flavors, keypairs, instances, actions, quotas, "
+	    "usage", mig_compute, NULL },
+	{ 3, 4, "image: images, members", mig_image, NULL },
+	{ 4, 5, "compute: instances_by_created (server list order)",
+	    mig_instances_by_created, NULL },
+};
+
+int
+db_sync(struct store *st)
+{
+	return store_migrate(st, migrations,
+	    sizeof(migrations) / sizeof(migrations[0]), DB_SCHEMA_VERSION);
+}
+
+int
+db_check_version(struct store *st)
+{
+	uint32_t v;
+
+	if (store_schema_version(st, &v) == -1)
+		return -1;
+	if (v != DB_SCHEMA_VERSION) {
+		err_set(TS_ECONFIG, "database schema is version %u, this "
+		    "binary needs %u: run 'tinystack-manage db sync'", v,
+		    DB_SCHEMA_VERSION);
+		return -1;
+	}
+	return 0;
+}
+
+int
+db_rec_get(struct store_txn *txn, const char *table, const char *key,
+    const struct schema_type *type, void *obj)
+{
+	const void *v;
+	size_t vl;
+	uint32_t ver;
+
+	memset(obj, 0, type->size);
+	if (store_get(txn, table, key, strlen(key), &v, &vl) == -1)
+		return -1;
+	if (codec_record_decode(type, v, vl, obj, &ver) == -1) {
+		err_prefix("%s/%s: ", table, key);
+		return -1;
+	}
+	return 0;
+}
+
+int
+db_rec_put(struct store_txn *txn, const char *table, const char *key,
+    const struct schema_type *type, const void *obj, int flags)
+{
+	struct ts_buf b = { 0 };
+	int rc;
+
+	if (codec_record_encode(type, obj, &b) == -1) {
+		ts_buf_free(&b);	/* may hold memory on failure */
+		return -1;
+	}
+	rc = store_put(txn, table, key, strlen(key), b.data, b.len, flags);
+	ts_buf_free(&b);
+	return rc;
+}
+
+/* Index look-up of a single primary key. */
+struct first_pk {
+	char	pk[STORE_KEY_MAX + 1];
+	int	found;
+};
+
+static int
+take_first(const void *pk, size_t pklen, void *arg)
+{
+	struct first_pk *f = arg;
+
+	if (pklen > STORE_KEY_MAX)
+		return 0;
+	memcpy(f->pk, pk, pklen);
+	f->pk[pklen] = '\0';
+	f->found = 1;
+	return 1;
+}
+
+static int
+by_index(struct store_txn *txn, const char *index, const char *ival,
+    const char *table, const struct schema_type *type, void *obj)
+{
+	struct first_pk f = { .found = 0 };
+
+	if (store_index_iter(txn, index, ival, strlen(ival), take_first,
+	    &f) == -1)
+		return -1;
+	if (!f.found) {
+		err_set(TS_ENOT_FOUND, "%s: no entry for '%s'", index, ival);
+		return -1;
+	}
+	return db_rec_get(txn, table, f.pk, type, obj);
+}
+
+int
+db_service_by_host(struct store_txn *txn, const char *host,
+    struct rec_service *s)
+{
+	return by_index(txn, T_SERVICES_BY_HOST, host, T_SERVICES,
+	    &schema_rec_service, s);
+}
+
+int
+db_service_put(struct store_txn *txn, const struct rec_service *s)
+{
+	if (db_rec_put(txn, T_SERVICES, s->id, &schema_rec_service, s, 0) ==
+	    -1)
+		return -1;
+	return store_index_put(txn, T_SERVICES_BY_HOST, s->host,
+	    strlen(s->host), s->id, strlen(s->id));
+}
+
+int
+db_hypervisor_by_host(struct store_txn *txn, const char *host,
+    struct rec_hypervisor *h)
+{
+	return by_index(txn, T_HYPERVISORS_BY_HOST, host, T_HYPERVISORS,
+	    &schema_rec_hypervisor, h);
+}
+
+int
+db_hypervisor_put(struct store_txn *txn, const struct rec_hypervisor *h)
+{
+	if (db_rec_put(txn, T_HYPERVISORS, h->id, &schema_rec_hypervisor, h,
+	    0) == -1)
+		return -1;
+	return store_index_put(txn, T_HYPERVISORS_BY_HOST, h->host,
+	    strlen(h->host), h->id, strlen(h->id));
+}
+
+/* Typed iteration: exactly one of the callbacks is set, matching type. */
+struct each_ctx {
+	const struct schema_type *type;
+	int	(*svc)(const struct rec_service *, void *);
+	int	(*key)(const struct rec_agent_key *, void *);
+	int	(*hv)(const struct rec_hypervisor *, void *);
+	void	*arg;
+};
+
+static int
+each_rec(const void *k, size_t kl, const void *v, size_t vl, void *arg)
+{
+	struct each_ctx *e = arg;
+	union {
+		struct rec_service	s;
+		struct rec_agent_key	a;
+		struct rec_hypervisor	h;
+	} obj;
+	uint32_t ver;
+	int rc;
+
+	memset(&obj, 0, sizeof(obj));
+	if (codec_record_decode(e->type, v, vl, &obj, &ver) == -1) {
+		/* One unreadable record must not hide the others. */
+		log_warnx("skipping undecodable record: %s", err_msg());
+		return 0;
+	}
+	if (e->svc)
+		rc = e->svc(&obj.s, e->arg);
+	else if (e->key)
+		rc = e->key(&obj.a, e->arg);
+	else
+		rc = e->hv(&obj.h, e->arg);
+	codec_clear(e->type, &obj);
+	return rc;
+}
+
+int
+db_service_each(struct store_txn *txn,
+    int (*cb)(const struct rec_service *, void *), void *arg)
+{
+	struct each_ctx e = { &schema_rec_service, cb, NULL, NULL, arg };
+
+	return store_iter(txn, T_SERVICES, NULL, 0, each_rec, &e);
+}
+
+int
+db_hypervisor_each(struct store_txn *txn,
+    int (*cb)(const struct rec_hypervisor *, void *), void *arg)
+{
+	struct each_ctx e = { &schema_rec_hypervisor, NULL, NULL, cb, arg };
+
+	return store_iter(txn, T_HYPERVISORS, NULL, 0, each_rec, &e);
+}
+
+int
+db_agent_key_host(struct store_txn *txn, const char *pubkey, char *host,
+    size_t hostlen)
+{
+	struct rec_agent_key k;
+	struct first_pk f = { .found = 0 };
+
+	if (store_index_iter(txn, T_AGENT_KEYS_BY_KEY, pubkey, strlen(pubkey),
+	    take_first, &f) == -1)
+		return -1;
+	if (!f.found) {
+		err_set(TS_ENOT_FOUND, "public key is not enrolled");
+		return -1;
+	}
+	if (db_rec_get(txn, T_AGENT_KEYS, f.pk, &schema_rec_agent_key, &k) ==
+	    -1)
+		return -1;
+	/* The index may lag a re-enrolment only within one transaction; the
+	 * record is the authority. */
+	if (k.revoked || strcmp(k.public_key, pubkey) != 0) {
+		codec_clear(&schema_rec_agent_key, &k);
+		err_set(TS_ENOT_FOUND, "key of host %s is revoked", f.pk);
+		return -1;
+	}
+	snprintf(host, hostlen, "%s", k.host);
+	codec_clear(&schema_rec_agent_key, &k);
+	return 0;
+}
+
+int
+db_agent_key_get(struct store_txn *txn, const char *host,
+    struct rec_agent_key *k)
+{
+	return db_rec_get(txn, T_AGENT_KEYS, host, &schema_rec_agent_key, k);
+}
+
+int
+db_agent_key_put(struct store_txn *txn, const struct rec_agent_key *k)
+{
+	struct rec_agent_key old;
+	struct first_pk f = { .found = 0 };
+
+	/* One key, one host: the ZAP look-up maps a key to a single host, so
+	 * a second host with the same key (a cloned agent.key) would either
+	 * be locked out or speak as the first. */
+	if (store_index_iter(txn, T_AGENT_KEYS_BY_KEY, k->public_key,
+	    strlen(k->public_key), take_first, &f) == -1)
+		return -1;
+	if (f.found && strcmp(f.pk, k->host) != 0) {
+		err_set(TS_ECONFLICT, "this public key is already enrolled "
+		    "for host %s; every agent needs its own key pair", f.pk);
+		return -1;
+	}
+
+	if (db_agent_key_get(txn, k->host, &old) == 0) {
+		if (store_index_del(txn, T_AGENT_KEYS_BY_KEY, old.public_key,
+		    strlen(old.public_key), old.host, strlen(old.host)) ==
+		    -1 && err_code() != TS_ENOT_FOUND) {
+			codec_clear(&schema_rec_agent_key, &old);
+			return -1;
+		}
+		codec_clear(&schema_rec_agent_key, &old);
+	} else if (err_code() != TS_ENOT_FOUND) {
+		return -1;
+	}
+	if (db_rec_put(txn, T_AGENT_KEYS, k->host, &schema_rec_agent_key, k,
+	    0) == -1)
+		return -1;
+	return store_index_put(txn, T_AGENT_KEYS_BY_KEY, k->public_key,
+	    strlen(k->public_key), k->host, strlen(k->host));
+}
+
+int
+db_agent_key_each(struct store_txn *txn,
+    int (*cb)(const struct rec_agent_key *, void *), void *arg)
+{
+	struct each_ctx e = { &schema_rec_agent_key, NULL, cb, NULL, arg };
+
+	return store_iter(txn, T_AGENT_KEYS, NULL, 0, each_rec, &e);
+}
+
+int64_t
+db_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+db_uuid(char out[37])
+{
+	uuid_t u;
+
+	uuid_generate_random(u);
+	uuid_unparse_lower(u, out);
+}
