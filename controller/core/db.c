@@ -7,7 +7,6 @@
 #include <uuid/uuid.h>
 
 #include "codec.h"
-#include "compute/compute_db.h"
 #include "config.h"
 #include "db.h"
 #include "err.h"
@@ -94,7 +93,7 @@ mig_image(struct store_txn *txn, void *arg)
  * project, creation time and uuid; keys are collected by the iteration
  * callback and written after it (no write to the table being iterated). */
 struct created_ent {
-	char	k[COMPUTE_DB_CREATED_KEY_MAX];
+	char	k[DB_INSTANCE_CREATED_KEY_MAX];
 	size_t	kl;
 	char	u[CODEC_UUID_LEN + 1];
 };
@@ -131,8 +130,8 @@ created_collect(const void *k, size_t kl, const void *v, size_t vl,
 		b->cap = nc;
 	}
 	e = &b->v[b->n];
-	e[0].kl = compute_db_created_key(e[0].k, i.project_id, i.created_at, i.uuid);
-	e[1].kl = compute_db_created_key(e[1].k, "", i.created_at, i.uuid);
+	e[0].kl = db_instance_created_key(e[0].k, i.project_id, i.created_at, i.uuid);
+	e[1].kl = db_instance_created_key(e[1].k, "", i.created_at, i.uuid);
 	snprintf(e[0].u, sizeof(e[0].u), "%s", i.uuid);
 	snprintf(e[1].u, sizeof(e[1].u), "%s", i.uuid);
 	codec_clear(&schema_rec_instance, &i);
@@ -454,4 +453,29 @@ db_uuid(char out[37])
 
 	uuid_generate_random(u);
 	uuid_unparse_lower(u, out);
+}
+
+size_t
+db_instance_created_key(char out[DB_INSTANCE_CREATED_KEY_MAX],
+    const char *scope, int64_t created_at, const char *uuid)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t sl = strlen(scope), ul = strlen(uuid);
+	uint64_t inv;
+
+	if (sl > DB_INSTANCE_CREATED_SCOPE_MAX || ul > CODEC_UUID_LEN)
+		return 0;
+	/* Times before 1970 sort as 1970: no instance has one. */
+	inv = (uint64_t)(INT64_MAX - (created_at < 0 ? 0 : created_at));
+	memcpy(out, scope, sl);
+	out[sl] = '\0';
+	for (int k = 0; k < 16; k++)
+		out[sl + 1 + k] = hex[(inv >> (60 - 4 * k)) & 0xf];
+	for (size_t k = 0; k < ul; k++) {
+		const char *d = strchr(hex, uuid[k]);
+
+		out[sl + 17 + k] = uuid[k] != '\0' && d != NULL ?
+		    hex[15 - (d - hex)] : uuid[k];
+	}
+	return sl + 17 + ul;
 }

@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "codec.h"
 #include "msg_gen.h"
 #include "store.h"
 
@@ -137,5 +138,22 @@ int	db_agent_key_each(struct store_txn *,
 int64_t	db_now_ms(void);
 /* A fresh random (v4) UUID in canonical form. */
 void	db_uuid(char out[37]);
+
+/*
+ * Key of an instance in instances_by_created (value: its uuid):
+ *   scope NUL, 16 hex digits of INT64_MAX - created_at, the uuid with its
+ *   hex digits complemented (0 <-> f, ...)
+ * so that key order is the list order above. An instance has two entries:
+ * scope = its project id, and scope = "" (all projects; such keys start
+ * with the NUL). Here, in core, because the 4 -> 5 migration builds the index for
+ * instances written before it existed.
+ * Returns the key length, or 0 if scope is longer than a project id.
+ */
+#define DB_INSTANCE_CREATED_SCOPE_MAX	64
+#define DB_INSTANCE_CREATED_KEY_MAX	(DB_INSTANCE_CREATED_SCOPE_MAX + 1 + 16 + \
+				 CODEC_UUID_LEN)
+
+size_t	db_instance_created_key(char out[DB_INSTANCE_CREATED_KEY_MAX],
+	    const char *scope, int64_t created_at, const char *uuid);
 
 #endif
