@@ -13,6 +13,11 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
 #include "api.h"
 #include "auth/keyrepo.h"
 #include "auth/token.h"
@@ -43,7 +48,7 @@ struct ctltest_priv {
 };
 
 static int
-fail(const char *what)
+setup_fail(const char *what)
 {
 	fprintf(stderr, "ctltest: %s: %s\n", what, err_msg());
 	return -1;
@@ -97,14 +102,14 @@ config_build(struct ctltest *t)
 	p->cfg = config_new(p->table);
 	for (size_t i = 0; i < sizeof(set) / sizeof(set[0]); i++)
 		if (config_set(p->cfg, set[i].s, set[i].k, set[i].v) == -1)
-			return fail("config");
+			return setup_fail("config");
 	for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++)
 		if (config_set(p->cfg, "api", ports[i], "0") == -1)
-			return fail("config");
+			return setup_fail("config");
 #define SETP(s, k, sub) do {						\
 	snprintf(path, sizeof(path), "%s%s", t->dir, sub);		\
 	if (config_set(p->cfg, s, k, path) == -1)			\
-		return fail("config");					\
+		return setup_fail("config");					\
 } while (0)
 	SETP("DEFAULT", "state_path", "");
 	SETP("DEFAULT", "pid_file", "/pid");
@@ -121,7 +126,7 @@ config_build(struct ctltest *t)
 		return -1;
 	snprintf(path, sizeof(path), "%s/keys", t->dir);
 	if (keyrepo_setup(path, 3) == -1)
-		return fail("keyrepo_setup");
+		return setup_fail("keyrepo_setup");
 	return 0;
 }
 
@@ -139,21 +144,21 @@ services_build(struct ctltest *t)
 
 	if ((p->store = db_open(p->cfg, 0)) == NULL || db_sync(p->store) == -1 ||
 	    db_check_version(p->store) == -1)
-		return fail("store");
+		return setup_fail("store");
 	bus_opts_init(&bo);
 	bo.endpoint = config_get_str(p->cfg, "bus", "listen");
 	bo.curve = 0;
 	if ((p->bus = bus_server_new(&bo)) == NULL)
-		return fail("bus");
+		return setup_fail("bus");
 	if ((p->compute = compute_new(p->cfg, p->store, p->bus, "ctltest")) ==
 	    NULL)
-		return fail("compute_new");
+		return setup_fail("compute_new");
 	if ((p->api = api_new(p->cfg, p->store, "ctltest")) == NULL)
-		return fail("api_new");
+		return setup_fail("api_new");
 	p->api->compute = p->compute;
 	compute_set_identity(p->compute, p->api->identity);
 	if (compute_start(p->compute) == -1 || api_start(p->api) == -1)
-		return fail("start");
+		return setup_fail("start");
 	t->port[CT_IDENTITY] = api_port(p->api, 0);
 	t->port[CT_IMAGE] = api_port(p->api, 1);
 	t->port[CT_COMPUTE] = api_port(p->api, 2);
@@ -285,7 +290,7 @@ identity_build(struct ctltest *t)
 	o.opslimit = ps.ops = identity_pw_opslimit(p->api->identity);
 	o.memlimit = ps.mem = identity_pw_memlimit(p->api->identity);
 	if (identity_bootstrap(p->store, &o, &res) == -1)
-		return fail("bootstrap");
+		return setup_fail("bootstrap");
 	snprintf(t->user_id[CT_ADMIN], sizeof(t->user_id[0]), "%s",
 	    res.user_id);
 	snprintf(t->project_id[CT_ADMIN], sizeof(t->project_id[0]), "%s",
@@ -294,15 +299,15 @@ identity_build(struct ctltest *t)
 	    res.user_id);
 	if (password_hash("secret", ps.ops, ps.mem, ps.hash) == -1 ||
 	    store_write(p->store, personas_fn, &ps) == -1)
-		return fail("personas");
+		return setup_fail("personas");
 	for (int w = CT_ADMIN; w < CT__NWHO; w++) {
 		if (w == CT_SYSADMIN) {
 			if (system_token(t, w) == -1)
-				return fail("system token");
+				return setup_fail("system token");
 		} else if (identity_token_mint(p->api->identity,
 		    t->user_id[w], t->project_id[w], 3600, t->token[w],
 		    sizeof(t->token[w])) == -1)
-			return fail("token");
+			return setup_fail("token");
 	}
 	return 0;
 }
@@ -653,4 +658,43 @@ const char *
 ctltest_str(struct ctltest *t, const char *path)
 {
 	return json_string_value(ctltest_get(t, path));
+}
+
+void
+ctltest_subst(char *out, size_t outlen, const char *tmpl, const char *value)
+{
+	const char *at = strstr(tmpl, "%s");
+
+	if (at == NULL)
+		snprintf(out, outlen, "%s", tmpl);
+	else
+		snprintf(out, outlen, "%.*s%s%s", (int)(at - tmpl), tmpl,
+		    value, at + 2);
+}
+
+/* ---- checks ----------------------------------------------------------------- */
+
+unsigned ctltest_checks;
+
+void
+ctltest_expect_at(struct ctltest *t, int status, const char *msg,
+    const char *file, int line)
+{
+	const char *got;
+
+	ctltest_checks++;
+	if (t->r.status != status) {
+		print_error("status %d, expected %d: %.512s\n", t->r.status,
+		    status, t->r.raw != NULL ? t->r.raw : "(no answer)");
+		_fail(file, line);
+	}
+	if (msg == NULL)
+		return;
+	ctltest_checks++;
+	got = ctltest_errmsg(t);
+	if (t->r.body != NULL ? strcmp(got, msg) != 0 :
+	    strstr(got, msg) == NULL) {
+		print_error("message \"%s\", expected \"%s\"\n", got, msg);
+		_fail(file, line);
+	}
 }

@@ -100,4 +100,29 @@ const char *ctltest_errmsg(struct ctltest *);
 const char *ctltest_str(struct ctltest *, const char *path);
 json_t	*ctltest_get(struct ctltest *, const char *path);
 
+/* tmpl with its "%s" (if any) replaced by value, into out: tables of
+ * cases hold ids known only at run time without format warnings. */
+void	ctltest_subst(char *out, size_t outlen, const char *tmpl,
+	    const char *value);
+
+/* ---- checks (cmocka) ---------------------------------------------------- */
+
+/* Checks made so far by ctltest_expect(), for the summary line. */
+extern unsigned ctltest_checks;
+
+/*
+ * Fail the test unless the last answer has status and, when msg is not
+ * NULL, the error message msg: equal for JSON bodies, contained in the
+ * text of glance's HTML page.
+ */
+void	ctltest_expect_at(struct ctltest *, int status, const char *msg,
+	    const char *file, int line);
+#define ctltest_expect(t, status, msg)					\
+	ctltest_expect_at((t), (status), (msg), __FILE__, __LINE__)
+/* One request and its expected answer. */
+#define CT_CALL(t, svc, who, m, path, body, status, msg) do {		\
+	ctltest_call((t), (svc), (who), (m), (path), (body), NULL);	\
+	ctltest_expect_at((t), (status), (msg), __FILE__, __LINE__);	\
+} while (0)
+
 #endif
