@@ -600,13 +600,29 @@ html_text(struct ctltest *t)
 
 	if ((o = t->priv->errtext = calloc(1, t->r.len + 1)) == NULL)
 		return "";
+	static const struct { const char *ent; char c; } ents[] = {
+		{ "&#x27;", '\'' }, { "&#39;", '\'' }, { "&quot;", '"' },
+		{ "&lt;", '<' }, { "&gt;", '>' }, { "&amp;", '&' },
+	};
+
 	for (; *s != '\0'; s++) {
-		if (*s == '<')
+		char c = *s;
+
+		if (c == '<')
 			tag = true;
-		else if (*s == '>')
+		else if (c == '>')
 			tag = false;
-		else if (!tag && !(*s == '\n' && (n == 0 || o[n - 1] == '\n')))
-			o[n++] = *s;
+		if (tag || c == '>' || (c == '\n' && (n == 0 || o[n - 1] == '\n')))
+			continue;
+		for (size_t k = 0; c == '&' && k < sizeof(ents) / sizeof(ents[0]);
+		    k++) {
+			if (strncmp(s, ents[k].ent, strlen(ents[k].ent)) == 0) {
+				c = ents[k].c;
+				s += strlen(ents[k].ent) - 1;
+				break;
+			}
+		}
+		o[n++] = c;
 	}
 	while (n > 0 && (o[n - 1] == '\n' || o[n - 1] == ' '))
 		o[--n] = '\0';
