@@ -626,6 +626,8 @@ html_text(struct ctltest *t)
 	}
 	while (n > 0 && (o[n - 1] == '\n' || o[n - 1] == ' '))
 		o[--n] = '\0';
+	while (*o == '\n' || *o == ' ')
+		o++;
 	return o;
 }
 

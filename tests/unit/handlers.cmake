@@ -9,6 +9,6 @@ foreach(svc identity image compute)
   if(TARGET handlers_${svc}_test)
     target_include_directories(handlers_${svc}_test PRIVATE
       ${CMAKE_SOURCE_DIR}/controller ${CMAKE_CURRENT_SOURCE_DIR})
-    set_tests_properties(unit.handlers_${svc}_test PROPERTIES TIMEOUT 120)
+    set_tests_properties(unit.handlers_${svc}_test PROPERTIES TIMEOUT 60)
   endif()
 endforeach()
