@@ -590,6 +590,194 @@ test_auth_scopes(void **state)
 	    "The request you have made requires authentication.");
 }
 
+/* ---- api.c: the authenticate hook on every service ------------------------------------ */
+
+static void
+test_auth_hook(void **state)
+{
+	static const struct {
+		enum ctltest_svc svc;
+		const char	*path;
+	} where[] = {
+		{ CT_IDENTITY, "/v3/auth/projects" },
+		{ CT_IMAGE, "/v2/images" },
+		{ CT_COMPUTE, "/v2.1/servers" },
+	};
+	char pid[64], rid[64], tok[256], h[300];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+		ctltest_call(T, where[i].svc, CT_ANON, "GET", where[i].path,
+		    NULL, "X-Auth-Token: garbage\r\n");
+		ctltest_expect(T, 401, "The request you have made requires "
+		    "authentication.");
+		ctltest_call(T, where[i].svc, CT_ANON, "GET", where[i].path,
+		    NULL, NULL);
+		ctltest_expect(T, 401, "The request you have made requires "
+		    "authentication.");
+		assert_non_null(ctltest_header(T, "WWW-Authenticate"));
+		ctltest_call(T, where[i].svc, CT_MEMBER, "GET", where[i].path,
+		    NULL, NULL);
+		ctltest_expect(T, 200, NULL);
+	}
+	/* Version documents need no token. */
+	CT_CALL(T, CT_IDENTITY, CT_ANON, "GET", "/v3", NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "version.id"), "v3.14");
+	CT_CALL(T, CT_IMAGE, CT_ANON, "GET", "/versions", NULL, 200, NULL);
+	CT_CALL(T, CT_COMPUTE, CT_ANON, "GET", "/v2.1", NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "version.version"), "2.11");
+
+	/* A token stops working when its project is disabled, and stays
+	 * revoked after the project is enabled again (Keystone). */
+	CT_CALL(T, K, CT_ADMIN, "POST", "/v3/projects",
+	    "{\"project\": {\"name\": \"delta\"}}", 201, NULL);
+	snprintf(pid, sizeof(pid), "%s", ctltest_str(T, "project.id"));
+	CT_CALL(T, K, CT_ADMIN, "GET", "/v3/roles?name=member", NULL, 200,
+	    NULL);
+	snprintf(rid, sizeof(rid), "%s", ctltest_str(T, "roles.0.id"));
+	snprintf(path, sizeof(path), "/v3/projects/%s/users/%s/roles/%s", pid,
+	    T->user_id[CT_MEMBER], rid);
+	CT_CALL(T, K, CT_ADMIN, "PUT", path, NULL, 204, NULL);
+	assert_int_equal(password_token("member", "secret", "delta", tok), 201);
+	snprintf(h, sizeof(h), "X-Auth-Token: %s\r\n", tok);
+	ctltest_call(T, CT_COMPUTE, CT_ANON, "GET", "/v2.1/servers", NULL, h);
+	ctltest_expect(T, 200, NULL);
+	snprintf(path, sizeof(path), "/v3/projects/%s", pid);
+	CT_CALL(T, K, CT_ADMIN, "PATCH", path,
+	    "{\"project\": {\"enabled\": false}}", 200, NULL);
+	ctltest_call(T, CT_COMPUTE, CT_ANON, "GET", "/v2.1/servers", NULL, h);
+	ctltest_expect(T, 401, "The request you have made requires "
+	    "authentication.");
+	assert_int_equal(password_token("member", "secret", "delta", tok), 401);
+	CT_CALL(T, K, CT_ADMIN, "PATCH", path,
+	    "{\"project\": {\"enabled\": true}}", 200, NULL);
+	ctltest_call(T, CT_COMPUTE, CT_ANON, "GET", "/v2.1/servers", NULL, h);
+	ctltest_expect(T, 401, NULL);
+	assert_int_equal(password_token("member", "secret", "delta", tok), 201);
+	/* the member's other tokens were not touched */
+	CT_CALL(T, CT_COMPUTE, CT_MEMBER, "GET", "/v2.1/servers", NULL, 200,
+	    NULL);
+}
+
+/* ---- catalog: regions, services, endpoints --------------------------------------------- */
+
+static void
+test_catalog(void **state)
+{
+	char sid[64], b[512];
+
+	(void)state;
+	CT_CALL(T, K, CT_ADMIN, "POST", "/v3/regions",
+	    "{\"region\": {\"id\": \"R2\"}}", 201, NULL);
+	CT_CALL(T, K, CT_ADMIN, "POST", "/v3/regions",
+	    "{\"region\": {\"id\": \"R2\"}}", 409, "Conflict occurred "
+	    "attempting to store region - Duplicate ID, R2.");
+	CT_CALL(T, K, CT_MEMBER, "POST", "/v3/regions",
+	    "{\"region\": {\"id\": \"R3\"}}", 403,
+	    "Policy doesn't allow identity:create_region to be performed.");
+	CT_CALL(T, K, CT_ADMIN, "POST", "/v3/regions",
+	    "{\"region\": {\"parent_region_id\": \"nope\"}}", 400,
+	    "Parent region nope not found.");
+	CT_CALL(T, K, CT_MEMBER, "GET", "/v3/regions", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "regions")), 2);
+
+	CT_CALL(T, K, CT_ADMIN, "POST", "/v3/services", "{\"service\": {}}", 400,
+	    "Invalid input for field 'type': 'type' is a required property.");
+	CT_CALL(T, K, CT_MEMBER, "POST", "/v3/services",
+	    "{\"service\": {\"type\": \"dns\"}}", 403,
+	    "Policy doesn't allow identity:create_service to be performed.");
+	CT_CALL(T, K, CT_READER, "GET", "/v3/services", NULL, 403,
+	    "Policy doesn't allow identity:list_services to be performed.");
+	CT_CALL(T, K, CT_ADMIN, "POST", "/v3/services",
+	    "{\"service\": {\"type\": \"dns\", \"name\": \"designate\"}}", 201,
+	    NULL);
+	snprintf(sid, sizeof(sid), "%s", ctltest_str(T, "service.id"));
+
+	snprintf(b, sizeof(b), "{\"endpoint\": {\"service_id\": \"%s\", "
+	    "\"interface\": \"sideways\", \"url\": \"http://x:1\"}}", sid);
+	CT_CALL(T, K, CT_ADMIN, "POST", "/v3/endpoints", b, 400,
+	    "Invalid input for field 'interface': 'sideways' is not one of "
+	    "public, internal, admin.");
+	CT_CALL(T, K, CT_ADMIN, "POST", "/v3/endpoints", "{\"endpoint\": "
+	    "{\"service_id\": \"nope\", \"interface\": \"public\", \"url\": "
+	    "\"http://x:1\"}}", 404, "Could not find service: nope.");
+	snprintf(b, sizeof(b), "{\"endpoint\": {\"service_id\": \"%s\", "
+	    "\"interface\": \"public\"}}", sid);
+	CT_CALL(T, K, CT_ADMIN, "POST", "/v3/endpoints", b, 400,
+	    "Invalid input for field 'url': 'url' is a required property.");
+	snprintf(path, sizeof(path), "/v3/endpoints?service_id=%s", sid);
+	CT_CALL(T, K, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "endpoints")), 0);
+	snprintf(b, sizeof(b), "{\"endpoint\": {\"service_id\": \"%s\", "
+	    "\"interface\": \"public\", \"url\": \"http://dns:53\", "
+	    "\"region_id\": \"R2\"}}", sid);
+	CT_CALL(T, K, CT_ADMIN, "POST", "/v3/endpoints", b, 201, NULL);
+	assert_string_equal(ctltest_str(T, "endpoint.region_id"), "R2");
+	/* in the next token's catalog */
+	CT_CALL(T, K, CT_MEMBER, "GET", "/v3/auth/catalog", NULL, 200, NULL);
+	assert_non_null(strstr(T->r.raw, "http://dns:53"));
+	snprintf(path, sizeof(path), "/v3/services/%s", sid);
+	CT_CALL(T, K, CT_MEMBER, "DELETE", path, NULL, 403,
+	    "Policy doesn't allow identity:delete_service to be performed.");
+	CT_CALL(T, K, CT_ADMIN, "DELETE", path, NULL, 204, NULL);
+	CT_CALL(T, K, CT_MEMBER, "GET", "/v3/auth/catalog", NULL, 200, NULL);
+	assert_null(strstr(T->r.raw, "http://dns:53"));
+}
+
+/* ---- group membership, v2.0 ------------------------------------------------------------- */
+
+static void
+test_group_members(void **state)
+{
+	char gid[64];
+
+	(void)state;
+	CT_CALL(T, K, CT_ADMIN, "POST", "/v3/groups",
+	    "{\"group\": {\"name\": \"gm\"}}", 201, NULL);
+	snprintf(gid, sizeof(gid), "%s", ctltest_str(T, "group.id"));
+	snprintf(path, sizeof(path), "/v3/groups/%s/users/%s", gid,
+	    T->user_id[CT_READER]);
+	CT_CALL(T, K, CT_ADMIN, "HEAD", path, NULL, 404, NULL);
+	CT_CALL(T, K, CT_MEMBER, "PUT", path, NULL, 403, "Policy doesn't allow "
+	    "identity:add_user_to_group to be performed.");
+	CT_CALL(T, K, CT_ADMIN, "HEAD", path, NULL, 404, NULL);
+	CT_CALL(T, K, CT_ADMIN, "PUT", path, NULL, 204, NULL);
+	CT_CALL(T, K, CT_ADMIN, "HEAD", path, NULL, 204, NULL);
+	snprintf(path, sizeof(path), "/v3/groups/%s/users/nope", gid);
+	CT_CALL(T, K, CT_ADMIN, "PUT", path, NULL, 404,
+	    "Could not find user: nope.");
+	snprintf(path, sizeof(path), "/v3/groups/%s/users", gid);
+	CT_CALL(T, K, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "users")), 1);
+	assert_string_equal(ctltest_str(T, "users.0.name"), "reader");
+	snprintf(path, sizeof(path), "/v3/groups/%s/users/%s", gid,
+	    T->user_id[CT_READER]);
+	CT_CALL(T, K, CT_ADMIN, "DELETE", path, NULL, 204, NULL);
+	CT_CALL(T, K, CT_ADMIN, "HEAD", path, NULL, 404, NULL);
+}
+
+static void
+test_v2(void **state)
+{
+	char b[256];
+
+	(void)state;
+	snprintf(b, sizeof(b), "{\"auth\": {\"passwordCredentials\": "
+	    "{\"username\": \"admin\", \"password\": \"%s\"}, \"tenantName\": "
+	    "\"admin\"}}", T->admin_password);
+	CT_CALL(T, K, CT_ANON, "POST", "/v2.0/tokens", b, 200, NULL);
+	assert_int_equal(strlen(ctltest_str(T, "access.token.id")), 172);
+	CT_CALL(T, K, CT_ANON, "POST", "/v2.0/tokens", "{\"auth\": "
+	    "{\"passwordCredentials\": {\"username\": \"admin\", \"password\": "
+	    "\"bad\"}}}", 401,
+	    "The request you have made requires authentication.");
+	CT_CALL(T, K, CT_ANON, "POST", "/v2.0/tokens", "{}", 400,
+	    "Expecting to find passwordCredentials or token in auth.");
+	CT_CALL(T, K, CT_OTHER, "GET", "/v2.0/tenants", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "tenants")), 1);
+	assert_string_equal(ctltest_str(T, "tenants.0.name"), "beta");
+}
+
 /* ---- fixture ---------------------------------------------------------------------------------- */
 
 static int
@@ -620,6 +808,10 @@ main(void)
 		cmocka_unit_test(test_domains_groups),
 		cmocka_unit_test(test_tokens),
 		cmocka_unit_test(test_auth_scopes),
+		cmocka_unit_test(test_auth_hook),
+		cmocka_unit_test(test_catalog),
+		cmocka_unit_test(test_group_members),
+		cmocka_unit_test(test_v2),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
