@@ -28,6 +28,7 @@ static struct ctltest	*T;
 static char		 image_id[64];	/* public, active */
 static char		 path[512], body[4096];
 
+#define OCTET_HDR	"Content-Type: application/octet-stream\r\n"
 #define KEY_ED25519	"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAABAgMEBQYHCAk" \
 			"KCwwNDg8QERITFBUWFxgZGhscHR4f test@ctl"
 
@@ -772,6 +773,19 @@ test_quotas_limits(void **state)
 	assert_int_equal(json_integer_value(ctltest_get(T,
 	    "quota_set.instances")), 10);
 
+	snprintf(path, sizeof(path), "%s/detail", beta);
+	CT_CALL(T, C, CT_OTHER, "GET", path, NULL, 200, NULL);
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "quota_set.instances.limit")), 10);
+	assert_non_null(ctltest_get(T, "quota_set.instances.in_use"));
+	snprintf(path, sizeof(path), "%s/defaults", beta);
+	CT_CALL(T, C, CT_OTHER, "GET", path, NULL, 200, NULL);
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "quota_set.key_pairs")), 100);
+	CT_CALL(T, C, CT_ADMIN, "PUT", beta, "{\"nope\": {}}", 400,
+	    "Invalid input for field/attribute quota_set. Value: None. It is a "
+	    "required object.");
+
 	/* an admin raises the key pair quota; limits show it */
 	CT_CALL(T, C, CT_ADMIN, "PUT", beta,
 	    "{\"quota_set\": {\"key_pairs\": 7}}", 200, NULL);
@@ -867,6 +881,235 @@ test_admin_only(void **state)
 	    "availabilityZoneInfo.0.zoneState.available")));
 }
 
+/* ---- servers: sub-resources and the other actions ------------------------------------------- */
+
+static void
+test_servers_subresources(void **state)
+{
+	char id[64], req[128], m[512];
+
+	(void)state;
+	server_new("subres", id);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/os-instance-actions",
+	    id);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	snprintf(req, sizeof(req), "%s",
+	    ctltest_str(T, "instanceActions.0.request_id"));
+	assert_int_equal(strncmp(req, "req-", 4), 0);
+	snprintf(m, sizeof(m), "Instance %s could not be found.", id);
+	CT_CALL(T, C, CT_OTHER, "GET", path, NULL, 404, m);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/os-instance-actions/%s",
+	    id, req);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "instanceAction.action"), "create");
+	assert_string_equal(ctltest_str(T, "instanceAction.instance_uuid"), id);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/os-instance-actions/"
+	    "req-nope", id);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 404,
+	    "Action req-nope could not be found.");
+
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/ips", id);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_int_equal(json_object_size(ctltest_get(T, "addresses")), 0);
+	CT_CALL(T, C, CT_OTHER, "GET", path, NULL, 404, m);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/metadata", id);
+	CT_CALL(T, C, CT_READER, "GET", path, NULL, 200, NULL);
+	CT_CALL(T, C, CT_OTHER, "GET", path, NULL, 404, m);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/diagnostics", id);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 403, "Policy doesn't allow "
+	    "os_compute_api:os-server-diagnostics to be performed.");
+	snprintf(m, sizeof(m), "Cannot 'get_diagnostics' instance %s while it "
+	    "is in vm_state error", id);
+	CT_CALL(T, C, CT_ADMIN, "GET", path, NULL, 409, m);
+
+	snprintf(m, sizeof(m), "Cannot 'get_console_output' instance %s while "
+	    "it is in vm_state error", id);
+	action(CT_MEMBER, id, "{\"os-getConsoleOutput\": {\"length\": 10}}",
+	    409, m);
+	action(CT_MEMBER, id, "{\"os-getConsoleOutput\": {\"length\": \"x\"}}",
+	    400, "Invalid input for field/attribute length. Value must be an "
+	    "integer.");
+	snprintf(m, sizeof(m), "Cannot 'pause' instance %s while it is in "
+	    "vm_state error", id);
+	action(CT_MEMBER, id, "{\"pause\": null}", 409, m);
+	snprintf(m, sizeof(m), "Cannot 'suspend' instance %s while it is in "
+	    "vm_state error", id);
+	action(CT_MEMBER, id, "{\"suspend\": null}", 409, m);
+	server_state(id, "ERROR", NULL);
+
+	/* ACTIVE without a host: every action that needs the agent is
+	 * refused before anything is written */
+	action(CT_ADMIN, id, "{\"os-resetState\": {\"state\": \"active\"}}",
+	    202, NULL);
+	snprintf(m, sizeof(m), "Cannot 'reboot' instance %s: it has no host",
+	    id);
+	action(CT_MEMBER, id, "{\"reboot\": {\"type\": \"HARD\"}}", 409, m);
+	snprintf(body, sizeof(body), "{\"rebuild\": {\"imageRef\": \"%s\", "
+	    "\"name\": \"\"}}", image_id);
+	action(CT_MEMBER, id, body, 400, "Invalid input for field/attribute "
+	    "name. Length must be between 1 and 255.");
+	snprintf(body, sizeof(body), "{\"rebuild\": {\"imageRef\": \"%s\", "
+	    "\"metadata\": 5}}", image_id);
+	action(CT_MEMBER, id, body, 400, "Invalid input for field/attribute "
+	    "metadata. Value must be an object.");
+	snprintf(body, sizeof(body), "{\"rebuild\": {\"imageRef\": \"%s\"}}",
+	    image_id);
+	snprintf(m, sizeof(m), "Cannot 'rebuild' instance %s: it has no host",
+	    id);
+	action(CT_MEMBER, id, body, 409, m);
+	server_state(id, "ACTIVE", NULL);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s", id);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "server.name"), "subres");
+
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?limit=abc", NULL, 400,
+	    "Invalid input for query parameters limit. Value: abc.");
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?name=^subres$&"
+	    "changes-since=2020-01-01T00:00:00Z", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "servers")), 1);
+}
+
+/* The image a server boots must be active and fit the flavor. */
+static void
+test_servers_create_image_rules(void **state)
+{
+	char img[64], m[256];
+	size_t before = server_count(CT_MEMBER);
+
+	(void)state;
+	CT_CALL(T, CT_IMAGE, CT_ADMIN, "POST", "/v2/images", "{\"name\": "
+	    "\"big\", \"disk_format\": \"raw\", \"container_format\": \"bare\", "
+	    "\"visibility\": \"public\", \"min_ram\": 1024}", 201, NULL);
+	snprintf(img, sizeof(img), "%s", ctltest_str(T, "id"));
+	snprintf(m, sizeof(m), "Image %s is not active.", img);
+	snprintf(body, sizeof(body), "{\"server\": {\"name\": \"s\", "
+	    "\"flavorRef\": \"ct1\", \"imageRef\": \"%s\"}}", img);
+	CT_CALL(T, C, CT_MEMBER, "POST", "/v2.1/servers", body, 400, m);
+	snprintf(path, sizeof(path), "/v2/images/%s/file", img);
+	ctltest_call(T, CT_IMAGE, CT_ADMIN, "PUT", path, "0123", OCTET_HDR);
+	ctltest_expect(T, 204, NULL);
+	snprintf(body, sizeof(body), "{\"server\": {\"name\": \"s\", "
+	    "\"flavorRef\": \"ct1\", \"imageRef\": \"%s\"}}", img);
+	CT_CALL(T, C, CT_MEMBER, "POST", "/v2.1/servers", body, 400,
+	    "Flavor's memory is too small for requested image.");
+	/* another project's private image does not exist for the caller */
+	CT_CALL(T, CT_IMAGE, CT_OTHER, "POST", "/v2/images", "{\"name\": "
+	    "\"theirs\", \"disk_format\": \"raw\", \"container_format\": "
+	    "\"bare\", \"visibility\": \"private\"}", 201, NULL);
+	snprintf(img, sizeof(img), "%s", ctltest_str(T, "id"));
+	snprintf(path, sizeof(path), "/v2/images/%s/file", img);
+	ctltest_call(T, CT_IMAGE, CT_OTHER, "PUT", path, "0123", OCTET_HDR);
+	ctltest_expect(T, 204, NULL);
+	snprintf(m, sizeof(m), "Image %s could not be found.", img);
+	snprintf(body, sizeof(body), "{\"server\": {\"name\": \"s\", "
+	    "\"flavorRef\": \"ct1\", \"imageRef\": \"%s\"}}", img);
+	CT_CALL(T, C, CT_MEMBER, "POST", "/v2.1/servers", body, 400, m);
+	assert_int_equal(server_count(CT_MEMBER), before);
+}
+
+/* ---- flavor access ----------------------------------------------------------------------------- */
+
+static void
+test_flavor_access(void **state)
+{
+	(void)state;
+	CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/flavors", "{\"flavor\": "
+	    "{\"name\": \"ct.acc\", \"ram\": 64, \"vcpus\": 1, \"disk\": 1, "
+	    "\"id\": \"ctacc\", \"os-flavor-access:is_public\": false}}", 200,
+	    NULL);
+	CT_CALL(T, C, CT_OTHER, "GET", "/v2.1/flavors/ctacc", NULL, 404,
+	    "Flavor ctacc could not be found.");
+	snprintf(body, sizeof(body), "{\"addTenantAccess\": {\"tenant\": "
+	    "\"%s\"}}", T->project_id[CT_OTHER]);
+	CT_CALL(T, C, CT_OTHER, "POST", "/v2.1/flavors/ctacc/action", body, 403,
+	    "Policy doesn't allow os_compute_api:os-flavor-access:"
+	    "add_tenant_access to be performed.");
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/flavors/ctacc/os-flavor-access",
+	    NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "flavor_access")), 0);
+	CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/flavors/ctacc/action",
+	    "{\"addTenantAccess\": {}}", 400,
+	    "Invalid input for field/attribute tenant.");
+	CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/flavors/ctacc/action",
+	    "{\"bogus\": {}}", 400, "Invalid flavor action: addTenantAccess or "
+	    "removeTenantAccess expected.");
+	CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/flavors/ct1/action", body, 409,
+	    "Can not add access to a public flavor.");
+	CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/flavors/nope/action", body, 404,
+	    "Flavor nope could not be found.");
+	CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/flavors/ctacc/action", body, 200,
+	    NULL);
+	assert_string_equal(ctltest_str(T, "flavor_access.0.tenant_id"),
+	    T->project_id[CT_OTHER]);
+	snprintf(path, sizeof(path), "Flavor access already exists for flavor "
+	    "ctacc and project %s combination.", T->project_id[CT_OTHER]);
+	CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/flavors/ctacc/action", body, 409,
+	    path);
+	/* now beta sees it and may boot it; alpha still may not */
+	CT_CALL(T, C, CT_OTHER, "GET", "/v2.1/flavors/ctacc", NULL, 200, NULL);
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors/ctacc", NULL, 404,
+	    "Flavor ctacc could not be found.");
+	CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/flavors/ctacc/action",
+	    "{\"removeTenantAccess\": {\"tenant\": \"zzz\"}}", 404,
+	    "Flavor access not found for ctacc / zzz combination.");
+	snprintf(body, sizeof(body), "{\"removeTenantAccess\": {\"tenant\": "
+	    "\"%s\"}}", T->project_id[CT_OTHER]);
+	CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/flavors/ctacc/action", body, 200,
+	    NULL);
+	CT_CALL(T, C, CT_OTHER, "GET", "/v2.1/flavors/ctacc", NULL, 404,
+	    "Flavor ctacc could not be found.");
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors?minRam=abc", NULL, 400,
+	    "Invalid input for query parameters minRam. Value: abc.");
+}
+
+/* ---- versions, microversions, routing -------------------------------------------------------- */
+
+static void
+test_versions(void **state)
+{
+	(void)state;
+	CT_CALL(T, C, CT_ANON, "GET", "/", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "versions")), 2);
+	CT_CALL(T, C, CT_ANON, "GET", "/v2.1", NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "version.min_version"), "2.1");
+	ctltest_call(T, C, CT_MEMBER, "GET", "/v2.1/servers", NULL,
+	    "X-OpenStack-Nova-API-Version: 2.99\r\n");
+	ctltest_expect(T, 406, "Version 2.99 is not supported by the API. "
+	    "Minimum is 2.1 and maximum is 2.11.");
+	ctltest_call(T, C, CT_MEMBER, "GET", "/v2.1/servers", NULL,
+	    "X-OpenStack-Nova-API-Version: abc\r\n");
+	ctltest_expect(T, 400, "API Version String abc is of invalid format. "
+	    "Must be of format MajorNum.MinorNum.");
+	ctltest_call(T, C, CT_MEMBER, "GET", "/v2.1/servers", NULL,
+	    "X-OpenStack-Nova-API-Version: 2.11\r\n");
+	ctltest_expect(T, 200, NULL);
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/nothing", NULL, 404,
+	    "The resource could not be found.");
+	/* the project in the URL is not trusted: the token's scope is */
+	snprintf(path, sizeof(path), "/v2.1/%s/servers",
+	    T->project_id[CT_MEMBER]);
+	CT_CALL(T, C, CT_OTHER, "GET", path, NULL, 200, NULL);
+	for (size_t i = 0; i < json_array_size(ctltest_get(T, "servers"));
+	    i++) {
+		char k[64];
+
+		snprintf(k, sizeof(k), "servers.%zu.name", i);
+		assert_non_null(ctltest_str(T, k));
+		assert_null(strstr(ctltest_str(T, k), "listme"));
+	}
+	/* 2.10: an admin names the user whose key pairs to list */
+	snprintf(path, sizeof(path), "/v2.1/os-keypairs?user_id=%s",
+	    T->user_id[CT_MEMBER]);
+	ctltest_call(T, C, CT_ADMIN, "GET", path, NULL,
+	    "X-OpenStack-Nova-API-Version: 2.10\r\n");
+	ctltest_expect(T, 200, NULL);
+	assert_string_equal(ctltest_str(T, "keypairs.0.keypair.name"), "k1");
+	ctltest_call(T, C, CT_OTHER, "GET", path, NULL,
+	    "X-OpenStack-Nova-API-Version: 2.10\r\n");
+	ctltest_expect(T, 403, "Policy doesn't allow "
+	    "os_compute_api:os-keypairs:index to be performed.");
+}
+
 /* ---- fixture ------------------------------------------------------------------------ */
 
 /* What every test relies on: flavors ct1 (public) and ct.private, a
@@ -927,6 +1170,10 @@ main(void)
 		cmocka_unit_test(test_keypairs),
 		cmocka_unit_test(test_quotas_limits),
 		cmocka_unit_test(test_admin_only),
+		cmocka_unit_test(test_servers_subresources),
+		cmocka_unit_test(test_servers_create_image_rules),
+		cmocka_unit_test(test_flavor_access),
+		cmocka_unit_test(test_versions),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
