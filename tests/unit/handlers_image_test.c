@@ -541,6 +541,74 @@ test_delete(void **state)
 	assert_int_equal(image_count(CT_MEMBER), before - 1);
 }
 
+/* ---- upload validation, hidden and shared listings ---------------------------------------- */
+
+static void
+test_upload_rules(void **state)
+{
+	char id[64];
+
+	(void)state;
+	CT_CALL(T, I, CT_MEMBER, "POST", "/v2/images", "{\"name\": \"qc\", "
+	    "\"disk_format\": \"qcow2\", \"container_format\": \"bare\"}", 201,
+	    NULL);
+	snprintf(id, sizeof(id), "%s", ctltest_str(T, "id"));
+	snprintf(path, sizeof(path), "/v2/images/%s/actions/deactivate", id);
+	CT_CALL(T, I, CT_MEMBER, "POST", path, NULL, 403,
+	    "Not allowed to deactivate image in status 'queued'");
+	/* the format inspector refuses data that is not what was declared;
+	 * the image stays queued without data */
+	upload(CT_MEMBER, id, "not a qcow2 image at all", 400, "Image data "
+	    "rejected: image format mismatch: declared qcow2, detected raw");
+	image_get(CT_MEMBER, id);
+	assert_string_equal(ctltest_str(T, "status"), "queued");
+	assert_true(json_is_null(ctltest_get(T, "size")));
+	snprintf(path, sizeof(path), "/v2/images/%s/file", id);
+	CT_CALL(T, I, CT_MEMBER, "GET", path, NULL, 204, NULL);
+}
+
+static void
+test_list_hidden_shared(void **state)
+{
+	char id[64], b[256];
+
+	(void)state;
+	CT_CALL(T, I, CT_ADMIN, "POST", "/v2/images", "{\"name\": \"hid\", "
+	    "\"os_hidden\": true, \"visibility\": \"public\"}", 201, NULL);
+	CT_CALL(T, I, CT_OTHER, "GET", "/v2/images?name=hid", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "images")), 0);
+	CT_CALL(T, I, CT_OTHER, "GET", "/v2/images?name=hid&os_hidden=true",
+	    NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "images")), 1);
+
+	image_new(CT_MEMBER, "pend", id);
+	snprintf(path, sizeof(path), "/v2/images/%s/members", id);
+	snprintf(b, sizeof(b), "{\"member\": \"%s\"}", T->project_id[CT_OTHER]);
+	CT_CALL(T, I, CT_MEMBER, "POST", path, b, 200, NULL);
+	CT_CALL(T, I, CT_OTHER, "GET", "/v2/images?name=pend", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "images")), 0);
+	CT_CALL(T, I, CT_OTHER, "GET", "/v2/images?name=pend&"
+	    "member_status=pending", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "images")), 1);
+	CT_CALL(T, I, CT_OTHER, "GET", "/v2/images?name=pend&visibility=shared&"
+	    "member_status=all", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "images")), 1);
+	CT_CALL(T, I, CT_OTHER, "GET", "/v2/images?member_status=bogus", NULL,
+	    400, "Invalid status: bogus");
+	CT_CALL(T, I, CT_MEMBER, "GET", "/v2/images?limit=-1", NULL, 400,
+	    "limit param must be positive");
+	CT_CALL(T, I, CT_MEMBER, "GET", "/v2/images?sort_dir=sideways", NULL,
+	    400, "Invalid sort direction: sideways");
+	CT_CALL(T, I, CT_MEMBER, "GET", "/v2/images?size_min=abc", NULL, 400,
+	    "Unable to filter on a range with a non-numeric value.");
+	/* deleting the image ends its memberships */
+	snprintf(path, sizeof(path), "/v2/images/%s", id);
+	CT_CALL(T, I, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+	CT_CALL(T, I, CT_OTHER, "GET", "/v2/images?name=pend&"
+	    "member_status=all&visibility=shared", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "images")), 0);
+}
+
 /* ---- fixture --------------------------------------------------------------------------- */
 
 static int
@@ -571,6 +639,8 @@ main(void)
 		cmocka_unit_test(test_upload_download),
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_delete),
+		cmocka_unit_test(test_upload_rules),
+		cmocka_unit_test(test_list_hidden_shared),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
