@@ -872,6 +872,20 @@ test_admin_only(void **state)
 	    "Host 'nohost' is not mapped to any cell");
 	CT_CALL(T, C, CT_ADMIN, "DELETE", "/v2.1/os-services/nope", NULL, 404,
 	    "Service nope not found.");
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-hypervisors", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "hypervisors")), 0);
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-hypervisors/x/search", NULL,
+	    404, "No hypervisor matching 'x' could be found.");
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-hypervisors/x/servers", NULL,
+	    404, "No hypervisor matching 'x' could be found.");
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-hypervisors/x/uptime", NULL,
+	    404, "Hypervisor with ID x could not be found.");
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-availability-zone/detail",
+	    NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "availabilityZoneInfo.0.zoneName"),
+	    "nova");
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-aggregates", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "aggregates")), 0);
 	/* the zone list is for everyone; no host makes it unavailable */
 	CT_CALL(T, C, CT_READER, "GET", "/v2.1/os-availability-zone", NULL,
 	    200, NULL);
@@ -1072,6 +1086,12 @@ test_versions(void **state)
 	assert_int_equal(json_array_size(ctltest_get(T, "versions")), 2);
 	CT_CALL(T, C, CT_ANON, "GET", "/v2.1", NULL, 200, NULL);
 	assert_string_equal(ctltest_str(T, "version.min_version"), "2.1");
+	CT_CALL(T, C, CT_ANON, "GET", "/v2", NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "version.id"), "v2.0");
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors/detail", NULL, 200,
+	    NULL);
+	assert_true(json_array_size(ctltest_get(T, "flavors")) >= 1);
+	assert_non_null(ctltest_get(T, "flavors.0.ram"));
 	ctltest_call(T, C, CT_MEMBER, "GET", "/v2.1/servers", NULL,
 	    "X-OpenStack-Nova-API-Version: 2.99\r\n");
 	ctltest_expect(T, 406, "Version 2.99 is not supported by the API. "
