@@ -778,6 +778,151 @@ test_v2(void **state)
 	assert_string_equal(ctltest_str(T, "tenants.0.name"), "beta");
 }
 
+/* ---- the rest of the CRUD: domains, roles, implied roles, groups, regions,
+ * services and endpoints ------------------------------------------------------------ */
+
+static void
+test_crud_rest(void **state)
+{
+	char id[64], r1[64], r2[64], b[256];
+
+	(void)state;
+	CT_CALL(T, K, CT_ANON, "GET", "/", NULL, 300, NULL);
+	assert_string_equal(ctltest_str(T, "versions.values.0.id"), "v3.14");
+
+	/* a domain is deleted once disabled */
+	CT_CALL(T, K, CT_ADMIN, "POST", "/v3/domains",
+	    "{\"domain\": {\"name\": \"dx\"}}", 201, NULL);
+	snprintf(id, sizeof(id), "%s", ctltest_str(T, "domain.id"));
+	snprintf(path, sizeof(path), "/v3/domains/%s", id);
+	CT_CALL(T, K, CT_MEMBER, "PATCH", path,
+	    "{\"domain\": {\"enabled\": false}}", 403,
+	    "Policy doesn't allow identity:update_domain to be performed.");
+	CT_CALL(T, K, CT_ADMIN, "DELETE", path, NULL, 403, "Cannot delete a "
+	    "domain that is enabled, please disable it first.");
+	CT_CALL(T, K, CT_ADMIN, "PATCH", path,
+	    "{\"domain\": {\"enabled\": false}}", 200, NULL);
+	assert_true(json_is_false(ctltest_get(T, "domain.enabled")));
+	CT_CALL(T, K, CT_ADMIN, "DELETE", path, NULL, 204, NULL);
+	snprintf(msg, sizeof(msg), "Could not find domain: %s.", id);
+	CT_CALL(T, K, CT_ADMIN, "GET", path, NULL, 404, msg);
+	CT_CALL(T, K, CT_MEMBER, "GET", "/v3/auth/domains", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "domains")), 0);
+
+	/* roles: update, implied roles */
+	CT_CALL(T, K, CT_ADMIN, "POST", "/v3/roles",
+	    "{\"role\": {\"name\": \"ra\"}}", 201, NULL);
+	snprintf(r1, sizeof(r1), "%s", ctltest_str(T, "role.id"));
+	CT_CALL(T, K, CT_ADMIN, "POST", "/v3/roles",
+	    "{\"role\": {\"name\": \"rb\"}}", 201, NULL);
+	snprintf(r2, sizeof(r2), "%s", ctltest_str(T, "role.id"));
+	snprintf(path, sizeof(path), "/v3/roles/%s", r1);
+	CT_CALL(T, K, CT_ADMIN, "PATCH", path, "{\"role\": {\"name\": \"rb\"}}",
+	    409, "Conflict occurred attempting to store role - Duplicate entry "
+	    "found with name rb.");
+	CT_CALL(T, K, CT_MEMBER, "PATCH", path,
+	    "{\"role\": {\"description\": \"y\"}}", 403,
+	    "Policy doesn't allow identity:update_role to be performed.");
+	CT_CALL(T, K, CT_ADMIN, "PATCH", path,
+	    "{\"role\": {\"description\": \"x\"}}", 200, NULL);
+	CT_CALL(T, K, CT_SYSADMIN, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "role.name"), "ra");
+	assert_string_equal(ctltest_str(T, "role.description"), "x");
+	snprintf(path, sizeof(path), "/v3/roles/%s/implies/%s", r1, r2);
+	CT_CALL(T, K, CT_ADMIN, "HEAD", path, NULL, 404, NULL);
+	CT_CALL(T, K, CT_MEMBER, "PUT", path, NULL, 403, "Policy doesn't allow "
+	    "identity:create_implied_role to be performed.");
+	CT_CALL(T, K, CT_ADMIN, "HEAD", path, NULL, 404, NULL);
+	CT_CALL(T, K, CT_ADMIN, "PUT", path, NULL, 201, NULL);
+	assert_string_equal(ctltest_str(T, "role_inference.implies.name"), "rb");
+	CT_CALL(T, K, CT_ADMIN, "HEAD", path, NULL, 204, NULL);
+	CT_CALL(T, K, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	snprintf(path, sizeof(path), "/v3/roles/%s/implies/nope", r1);
+	CT_CALL(T, K, CT_ADMIN, "PUT", path, NULL, 404,
+	    "Could not find role: nope.");
+	snprintf(path, sizeof(path), "/v3/roles/%s/implies", r1);
+	CT_CALL(T, K, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T,
+	    "role_inference.implies")), 1);
+	CT_CALL(T, K, CT_ADMIN, "GET", "/v3/role_inferences", NULL, 200, NULL);
+	assert_non_null(strstr(T->r.raw, r2));
+	snprintf(path, sizeof(path), "/v3/roles/%s/implies/%s", r1, r2);
+	CT_CALL(T, K, CT_ADMIN, "DELETE", path, NULL, 204, NULL);
+	snprintf(msg, sizeof(msg), "%s does not imply %s.", r1, r2);
+	CT_CALL(T, K, CT_ADMIN, "DELETE", path, NULL, 404, msg);
+
+	/* groups */
+	CT_CALL(T, K, CT_ADMIN, "POST", "/v3/groups",
+	    "{\"group\": {\"name\": \"gg\"}}", 201, NULL);
+	snprintf(id, sizeof(id), "%s", ctltest_str(T, "group.id"));
+	snprintf(path, sizeof(path), "/v3/groups/%s", id);
+	CT_CALL(T, K, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	CT_CALL(T, K, CT_ADMIN, "PATCH", path, "{\"group\": {\"name\": \"gg2\"}}",
+	    200, NULL);
+	assert_string_equal(ctltest_str(T, "group.name"), "gg2");
+	CT_CALL(T, K, CT_MEMBER, "DELETE", path, NULL, 403,
+	    "Policy doesn't allow identity:delete_group to be performed.");
+	CT_CALL(T, K, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	CT_CALL(T, K, CT_ADMIN, "DELETE", path, NULL, 204, NULL);
+	snprintf(msg, sizeof(msg), "Could not find group: %s.", id);
+	CT_CALL(T, K, CT_ADMIN, "GET", path, NULL, 404, msg);
+	snprintf(path, sizeof(path), "/v3/users/%s/groups",
+	    T->user_id[CT_READER]);
+	CT_CALL(T, K, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	CT_CALL(T, K, CT_OTHER, "GET", path, NULL, 403, "Policy doesn't allow "
+	    "identity:list_groups_for_user to be performed.");
+
+	/* regions by id */
+	CT_CALL(T, K, CT_ADMIN, "PUT", "/v3/regions/R9",
+	    "{\"region\": {\"description\": \"nine\"}}", 201, NULL);
+	CT_CALL(T, K, CT_ADMIN, "PUT", "/v3/regions/R9",
+	    "{\"region\": {\"description\": \"nine\"}}", 409, "Conflict "
+	    "occurred attempting to store region - Duplicate ID, R9.");
+	CT_CALL(T, K, CT_MEMBER, "GET", "/v3/regions/R9", NULL, 200, NULL);
+	CT_CALL(T, K, CT_ADMIN, "PATCH", "/v3/regions/R9",
+	    "{\"region\": {\"parent_region_id\": \"R9\"}}", 400,
+	    "A region cannot be its own parent.");
+	CT_CALL(T, K, CT_ADMIN, "PATCH", "/v3/regions/R9",
+	    "{\"region\": {\"description\": \"9\"}}", 200, NULL);
+	assert_string_equal(ctltest_str(T, "region.description"), "9");
+	CT_CALL(T, K, CT_MEMBER, "DELETE", "/v3/regions/R9", NULL, 403,
+	    "Policy doesn't allow identity:delete_region to be performed.");
+	CT_CALL(T, K, CT_ADMIN, "DELETE", "/v3/regions/R9", NULL, 204, NULL);
+	CT_CALL(T, K, CT_ADMIN, "GET", "/v3/regions/R9", NULL, 404,
+	    "Could not find region: R9.");
+
+	/* a service and its endpoint */
+	CT_CALL(T, K, CT_ADMIN, "POST", "/v3/services",
+	    "{\"service\": {\"type\": \"dns\"}}", 201, NULL);
+	snprintf(id, sizeof(id), "%s", ctltest_str(T, "service.id"));
+	snprintf(path, sizeof(path), "/v3/services/%s", id);
+	CT_CALL(T, K, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	CT_CALL(T, K, CT_ADMIN, "PATCH", path,
+	    "{\"service\": {\"enabled\": \"no\"}}", 400,
+	    "Invalid input for field 'enabled': not a boolean.");
+	CT_CALL(T, K, CT_ADMIN, "PATCH", path,
+	    "{\"service\": {\"name\": \"desig\"}}", 200, NULL);
+	assert_string_equal(ctltest_str(T, "service.name"), "desig");
+	snprintf(b, sizeof(b), "{\"endpoint\": {\"service_id\": \"%s\", "
+	    "\"interface\": \"public\", \"url\": \"http://x:1\"}}", id);
+	CT_CALL(T, K, CT_ADMIN, "POST", "/v3/endpoints", b, 201, NULL);
+	snprintf(id, sizeof(id), "%s", ctltest_str(T, "endpoint.id"));
+	snprintf(path, sizeof(path), "/v3/endpoints/%s", id);
+	CT_CALL(T, K, CT_ADMIN, "PATCH", path,
+	    "{\"endpoint\": {\"interface\": \"bogus\"}}", 400,
+	    "Invalid input for field 'interface': 'bogus' is not one of "
+	    "public, internal, admin.");
+	CT_CALL(T, K, CT_ADMIN, "PATCH", path,
+	    "{\"endpoint\": {\"url\": \"http://y:2\"}}", 200, NULL);
+	CT_CALL(T, K, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "endpoint.url"), "http://y:2");
+	CT_CALL(T, K, CT_MEMBER, "DELETE", path, NULL, 403,
+	    "Policy doesn't allow identity:delete_endpoint to be performed.");
+	CT_CALL(T, K, CT_ADMIN, "DELETE", path, NULL, 204, NULL);
+	snprintf(msg, sizeof(msg), "Could not find endpoint: %s.", id);
+	CT_CALL(T, K, CT_ADMIN, "GET", path, NULL, 404, msg);
+}
+
 /* ---- fixture ---------------------------------------------------------------------------------- */
 
 static int
@@ -812,6 +957,7 @@ main(void)
 		cmocka_unit_test(test_catalog),
 		cmocka_unit_test(test_group_members),
 		cmocka_unit_test(test_v2),
+		cmocka_unit_test(test_crud_rest),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
