@@ -546,19 +546,6 @@ out:
 	return rc;
 }
 
-int
-ctltest_callf(struct ctltest *t, enum ctltest_svc svc, enum ctltest_who who,
-    const char *method, const char *body, const char *path_fmt, ...)
-{
-	char path[2048];
-	va_list ap;
-
-	va_start(ap, path_fmt);
-	vsnprintf(path, sizeof(path), path_fmt, ap);
-	va_end(ap);
-	return ctltest_call(t, svc, who, method, path, body, NULL);
-}
-
 /* ---- answers -------------------------------------------------------------- */
 
 const char *

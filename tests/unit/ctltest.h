@@ -27,7 +27,12 @@
 
 #include <jansson.h>
 
-/* Who calls. */
+struct ctltest_priv;
+
+/* Who calls. Every persona but the admin has the password "secret"; the
+ * admin's is ctltest.admin_password. Tests that change a password or
+ * revoke a token use users of their own: these tokens live for the whole
+ * binary. */
 enum ctltest_who {
 	CT_ANON = 0,	/* no X-Auth-Token */
 	CT_ADMIN,	/* admin user, admin role on the "admin" project */
@@ -80,10 +85,6 @@ void		 ctltest_free(struct ctltest **);
 int	ctltest_call(struct ctltest *, enum ctltest_svc, enum ctltest_who,
 	    const char *method, const char *path, const char *body,
 	    const char *extra_hdrs);
-/* printf-style path and body (fmt_body NULL: no body). */
-int	ctltest_callf(struct ctltest *, enum ctltest_svc, enum ctltest_who,
-	    const char *method, const char *body, const char *path_fmt, ...)
-	    __attribute__((format(printf, 6, 7)));
 
 /* Header name of the last answer (borrowed until the next call), or
  * NULL. */
