@@ -688,6 +688,10 @@ test_catalog(void **state)
 	    "Policy doesn't allow identity:create_service to be performed.");
 	CT_CALL(T, K, CT_READER, "GET", "/v3/services", NULL, 403,
 	    "Policy doesn't allow identity:list_services to be performed.");
+	CT_CALL(T, K, CT_SYSADMIN, "GET", "/v3/services?type=compute", NULL,
+	    200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "services")), 1);
+	assert_string_equal(ctltest_str(T, "services.0.type"), "compute");
 	CT_CALL(T, K, CT_ADMIN, "POST", "/v3/services",
 	    "{\"service\": {\"type\": \"dns\", \"name\": \"designate\"}}", 201,
 	    NULL);
@@ -789,6 +793,8 @@ test_crud_rest(void **state)
 	(void)state;
 	CT_CALL(T, K, CT_ANON, "GET", "/", NULL, 300, NULL);
 	assert_string_equal(ctltest_str(T, "versions.values.0.id"), "v3.14");
+	CT_CALL(T, K, CT_ANON, "GET", "/v2.0", NULL, 200, NULL);
+	assert_non_null(ctltest_str(T, "version.id"));
 
 	/* a domain is deleted once disabled */
 	CT_CALL(T, K, CT_ADMIN, "POST", "/v3/domains",
