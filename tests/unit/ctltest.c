@@ -379,6 +379,12 @@ ctltest_free(struct ctltest **tp)
 	*tp = NULL;
 }
 
+struct store *
+ctltest_store(struct ctltest *t)
+{
+	return t->priv->store;
+}
+
 /* ---- HTTP client ----------------------------------------------------------- */
 
 struct buf {

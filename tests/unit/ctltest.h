@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 struct ctltest_priv;
+struct store;
 
 /* Who calls. Every persona but the admin has the password "secret"; the
  * admin's is ctltest.admin_password. Tests that change a password or
@@ -75,6 +76,9 @@ struct ctltest {
 struct ctltest	*ctltest_new(void);
 /* Stop the listeners, free everything, remove the directory. */
 void		 ctltest_free(struct ctltest **);
+/* The controller's store, for fixtures the APIs cannot create (a host as
+ * an agent would have reported it). Borrowed. */
+struct store	*ctltest_store(struct ctltest *);
 
 /*
  * One request: method path (with the query) on svc's listener as who;

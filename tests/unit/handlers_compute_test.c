@@ -20,7 +20,11 @@
 
 #include <cmocka.h>
 
+#include "codec.h"
+#include "core/db.h"
 #include "ctltest.h"
+#include "msg_gen.h"
+#include "store.h"
 
 #define C	CT_COMPUTE
 
@@ -1130,6 +1134,121 @@ test_versions(void **state)
 	    "os_compute_api:os-keypairs:index to be performed.");
 }
 
+/* ---- a host that reported once, an hour ago ---------------------------------------------------- */
+
+/*
+ * What an agent's first report leaves in the database (recon_test's
+ * fixture): a service and its hypervisor. It has been silent for an hour,
+ * so the scheduler never picks it and creates still find no host.
+ */
+static int
+put_down_host(struct store_txn *txn, void *arg)
+{
+	struct rec_service s = { 0 };
+	struct rec_hypervisor hv = { 0 };
+
+	(void)arg;
+	db_uuid(s.id);
+	s.host = "ct-h1";
+	s.binary = "tinystack-agent";
+	s.topic = "compute";
+	s.last_seen_at = db_now_ms() - 3600 * 1000;
+	s.created_at = s.updated_at = s.last_seen_at;
+	db_uuid(hv.id);
+	hv.host = "ct-h1";
+	hv.hypervisor_type = "TEST";
+	hv.libvirt_uri = "test:///default";
+	hv.cpu_model = "x";
+	hv.cpu_arch = "x86_64";
+	hv.vcpus = 4;
+	hv.memory_mb = 4096;
+	hv.local_gb = 100;
+	hv.created_at = hv.updated_at = s.last_seen_at;
+	if (db_service_put(txn, &s) == -1 || db_hypervisor_put(txn, &hv) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+test_down_host(void **state)
+{
+	char hid[64], sid[64], m[256];
+
+	(void)state;
+	assert_int_equal(store_write(ctltest_store(T), put_down_host, NULL), 0);
+
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-hypervisors", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "hypervisors")), 1);
+	assert_string_equal(ctltest_str(T,
+	    "hypervisors.0.hypervisor_hostname"), "ct-h1");
+	assert_string_equal(ctltest_str(T, "hypervisors.0.state"), "down");
+	/* integer ids before 2.53, as Nova */
+	assert_true(json_is_integer(ctltest_get(T, "hypervisors.0.id")));
+	snprintf(hid, sizeof(hid), "%lld", (long long)json_integer_value(
+	    ctltest_get(T, "hypervisors.0.id")));
+	snprintf(path, sizeof(path), "/v2.1/os-hypervisors/%s", hid);
+	CT_CALL(T, C, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "hypervisor.vcpus")), 4);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 403, "Policy doesn't allow "
+	    "os_compute_api:os-hypervisors:show to be performed.");
+	snprintf(path, sizeof(path), "/v2.1/os-hypervisors/%s/uptime", hid);
+	CT_CALL(T, C, CT_ADMIN, "GET", path, NULL, 409, "Compute service of "
+	    "ct-h1 is unavailable at this time.");
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-hypervisors/ct-h/search", NULL,
+	    200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "hypervisors")), 1);
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-hypervisors/ct-h1/servers",
+	    NULL, 200, NULL);
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-hypervisors/statistics", NULL,
+	    200, NULL);
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "hypervisor_statistics.count")), 1);
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-hypervisors/detail", NULL,
+	    200, NULL);
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "hypervisors.0.memory_mb")), 4096);
+
+	/* os-services: the down host, disable and enable it */
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-services", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "services")), 1);
+	assert_string_equal(ctltest_str(T, "services.0.host"), "ct-h1");
+	assert_string_equal(ctltest_str(T, "services.0.state"), "down");
+	assert_string_equal(ctltest_str(T, "services.0.status"), "enabled");
+	assert_true(json_is_integer(ctltest_get(T, "services.0.id")));
+	snprintf(sid, sizeof(sid), "%lld", (long long)json_integer_value(
+	    ctltest_get(T, "services.0.id")));
+	CT_CALL(T, C, CT_MEMBER, "PUT", "/v2.1/os-services/disable",
+	    "{\"host\": \"ct-h1\", \"binary\": \"nova-compute\"}", 403,
+	    "Policy doesn't allow os_compute_api:os-services:update to be "
+	    "performed.");
+	CT_CALL(T, C, CT_ADMIN, "PUT", "/v2.1/os-services/disable",
+	    "{\"host\": \"ct-h1\", \"binary\": \"nova-compute\"}", 200, NULL);
+	assert_string_equal(ctltest_str(T, "service.status"), "disabled");
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-services", NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "services.0.status"), "disabled");
+	CT_CALL(T, C, CT_ADMIN, "PUT", "/v2.1/os-services/enable",
+	    "{\"host\": \"ct-h1\", \"binary\": \"nova-compute\"}", 200, NULL);
+	assert_string_equal(ctltest_str(T, "service.status"), "enabled");
+	CT_CALL(T, C, CT_ADMIN, "PUT", "/v2.1/os-services/frobnicate",
+	    "{\"host\": \"ct-h1\", \"binary\": \"nova-compute\"}", 404, NULL);
+
+	/* still no host for a create: it is down */
+	create(CT_MEMBER, "\"name\": \"stillnohost\", \"flavorRef\": \"ct1\", "
+	    "\"imageRef\": \"%s\"");
+	ctltest_expect(T, 202, NULL);
+	snprintf(m, sizeof(m), "%s", ctltest_str(T, "server.id"));
+	server_state(m, "ERROR", NULL);
+
+	/* deleting the service removes the host */
+	snprintf(path, sizeof(path), "/v2.1/os-services/%s", sid);
+	CT_CALL(T, C, CT_MEMBER, "DELETE", path, NULL, 403, "Policy doesn't "
+	    "allow os_compute_api:os-services:delete to be performed.");
+	CT_CALL(T, C, CT_ADMIN, "DELETE", path, NULL, 204, NULL);
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-services", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "services")), 0);
+}
+
 /* ---- fixture ------------------------------------------------------------------------ */
 
 /* What every test relies on: flavors ct1 (public) and ct.private, a
@@ -1194,6 +1313,8 @@ main(void)
 		cmocka_unit_test(test_servers_create_image_rules),
 		cmocka_unit_test(test_flavor_access),
 		cmocka_unit_test(test_versions),
+		/* last: the others expect no host at all */
+		cmocka_unit_test(test_down_host),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
