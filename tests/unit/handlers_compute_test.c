@@ -186,7 +186,7 @@ static void
 test_servers_create_validation(void **state)
 {
 	size_t before = server_count(CT_MEMBER);
-	char big[65600 + 64];
+	char *big, *b;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(create_cases) / sizeof(create_cases[0]);
@@ -199,19 +199,16 @@ test_servers_create_validation(void **state)
 		ctltest_expect(T, c->status, c->msg);
 	}
 	/* user_data over 65535 base64 characters */
+	assert_non_null(big = malloc(65536 + 1));
 	memset(big, 'A', 65536);
 	big[65536] = '\0';
-	snprintf(body, sizeof(body), "{\"server\": {\"name\": \"s\", ");
-	{
-		char *b = malloc(65536 + 512);
-
-		assert_non_null(b);
-		snprintf(b, 65536 + 512, "{\"server\": {\"name\": \"s\", "
-		    "\"flavorRef\": \"ct1\", \"imageRef\": \"%s\", "
-		    "\"user_data\": \"%s\"}}", image_id, big);
-		ctltest_call(T, C, CT_MEMBER, "POST", "/v2.1/servers", b, NULL);
-		free(b);
-	}
+	assert_non_null(b = malloc(65536 + 512));
+	snprintf(b, 65536 + 512, "{\"server\": {\"name\": \"s\", "
+	    "\"flavorRef\": \"ct1\", \"imageRef\": \"%s\", "
+	    "\"user_data\": \"%s\"}}", image_id, big);
+	ctltest_call(T, C, CT_MEMBER, "POST", "/v2.1/servers", b, NULL);
+	free(b);
+	free(big);
 	ctltest_expect(T, 400, "Invalid input for field/attribute user_data. "
 	    "Length must be between 0 and 65535.");
 	/* 129 metadata items: over the quota of 128 */
