@@ -1,0 +1,1322 @@
+/*
+ * handlers_compute_test: the Compute API's handlers (controller/compute/)
+ * over HTTP against the in-process controller of ctltest.h: servers
+ * (create validation, scheduling on a cloud without hosts, show/list
+ * filters, update, actions, delete), flavors and extra specs, key pairs,
+ * quotas and limits, os-services and os-hypervisors.
+ *
+ * One controller serves every test of the binary (bootstrapping it is the
+ * slow part); each test names its own objects, so the order does not
+ * matter. Every refused change is followed by a read showing that nothing
+ * changed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "codec.h"
+#include "core/db.h"
+#include "ctltest.h"
+#include "msg_gen.h"
+#include "store.h"
+
+#define C	CT_COMPUTE
+
+static struct ctltest	*T;
+static char		 image_id[64];	/* public, active */
+static char		 path[512], body[4096];
+
+#define OCTET_HDR	"Content-Type: application/octet-stream\r\n"
+#define KEY_ED25519	"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAABAgMEBQYHCAk" \
+			"KCwwNDg8QERITFBUWFxgZGhscHR4f test@ctl"
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+/* POST /servers with the members in `fields` (a JSON object's inside;
+ * "%s" stands for the image id). */
+static int
+create(enum ctltest_who who, const char *fields)
+{
+	char f[2048];
+
+	ctltest_subst(f, sizeof(f), fields, image_id);
+	snprintf(body, sizeof(body), "{\"server\": {%s}}", f);
+	return ctltest_call(T, C, who, "POST", "/v2.1/servers", body, NULL);
+}
+
+/* A server of the member's project, in ERROR (no host), into id. */
+static void
+server_new(const char *name, char id[64])
+{
+	char f[256];
+
+	snprintf(f, sizeof(f), "\"name\": \"%s\", \"flavorRef\": \"ct1\", "
+	    "\"imageRef\": \"%%s\", \"networks\": \"none\"", name);
+	create(CT_MEMBER, f);
+	ctltest_expect(T, 202, NULL);
+	assert_non_null(ctltest_str(T, "server.id"));
+	snprintf(id, 64, "%s", ctltest_str(T, "server.id"));
+}
+
+/* How many servers who sees in its project. */
+static size_t
+server_count(enum ctltest_who who)
+{
+	ctltest_call(T, C, who, "GET", "/v2.1/servers", NULL, NULL);
+	ctltest_expect(T, 200, NULL);
+	return json_array_size(ctltest_get(T, "servers"));
+}
+
+static void
+action(enum ctltest_who who, const char *id, const char *act, int status,
+    const char *msg)
+{
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/action", id);
+	ctltest_call(T, C, who, "POST", path, act, NULL);
+	ctltest_expect(T, status, msg);
+}
+
+/* The server's status and task as its owner sees them. */
+static void
+server_state(const char *id, const char *status, const char *task)
+{
+	const char *got;
+
+	snprintf(path, sizeof(path), "/v2.1/servers/%s", id);
+	ctltest_call(T, C, CT_ADMIN, "GET", path, NULL, NULL);
+	ctltest_expect(T, 200, NULL);
+	assert_string_equal(ctltest_str(T, "server.status"), status);
+	got = ctltest_str(T, "server.OS-EXT-STS:task_state");
+	if (task == NULL)
+		assert_null(got);
+	else
+		assert_string_equal(got, task);
+}
+
+/* ---- servers: create --------------------------------------------------------- */
+
+struct create_case {
+	const char	*fields;
+	int		 status;
+	const char	*msg;
+};
+
+static const struct create_case create_cases[] = {
+	{ "\"flavorRef\": \"ct1\", \"imageRef\": \"%s\"", 400,
+	  "Invalid input for field/attribute name. Value: None. It is "
+	  "required." },
+	{ "\"name\": \"s\", \"imageRef\": \"%s\"", 400,
+	  "Invalid input for field/attribute flavorRef. Value: None. It is "
+	  "required." },
+	{ "\"name\": \"\", \"flavorRef\": \"ct1\", \"imageRef\": \"%s\"", 400,
+	  "Invalid input for field/attribute name. Length must be between 1 "
+	  "and 255." },
+	{ "\"name\": \" s\", \"flavorRef\": \"ct1\", \"imageRef\": \"%s\"", 400,
+	  "Invalid input for field/attribute name. Value:  s. It must be 1 to "
+	  "255 printable characters without leading or trailing whitespace." },
+	{ "\"name\": 5, \"flavorRef\": \"ct1\", \"imageRef\": \"%s\"", 400,
+	  "Invalid input for field/attribute name. Value must be a string." },
+	{ "\"name\": \"s\", \"flavorRef\": \"nope\", \"imageRef\": \"%s\"", 400,
+	  "Flavor nope could not be found." },
+	{ "\"name\": \"s\", \"flavorRef\": \"ct1\", \"imageRef\": "
+	  "\"0c4ab6e0-0000-4000-8000-000000000000\"", 400,
+	  "Image 0c4ab6e0-0000-4000-8000-000000000000 could not be found." },
+	{ "\"name\": \"s\", \"flavorRef\": \"ct1\", \"imageRef\": \"notauuid\"",
+	  400, "Invalid imageRef provided." },
+	{ "\"name\": \"s\", \"flavorRef\": \"ct1\"", 400,
+	  "Block device mapping is not supported; an imageRef is required." },
+	{ "\"name\": \"s\", \"flavorRef\": \"ct1\", \"imageRef\": \"%s\", "
+	  "\"block_device_mapping_v2\": []", 400,
+	  "Block device mapping is not supported by this cloud yet." },
+	{ "\"name\": \"s\", \"flavorRef\": \"ct1\", \"imageRef\": \"%s\", "
+	  "\"networks\": [{\"uuid\": \"x\"}]", 400,
+	  "Invalid input for field/attribute networks: only \"none\" and "
+	  "\"auto\" are available (no network service yet)." },
+	{ "\"name\": \"s\", \"flavorRef\": \"ct1\", \"imageRef\": \"%s\", "
+	  "\"networks\": \"some\"", 400,
+	  "Invalid input for field/attribute networks: only \"none\" and "
+	  "\"auto\" are available (no network service yet)." },
+	{ "\"name\": \"s\", \"flavorRef\": \"ct1\", \"imageRef\": \"%s\", "
+	  "\"min_count\": 0", 400,
+	  "Invalid input for field/attribute min_count. Value: 0. It must be "
+	  "between 1 and 1000." },
+	{ "\"name\": \"s\", \"flavorRef\": \"ct1\", \"imageRef\": \"%s\", "
+	  "\"min_count\": 1001", 400,
+	  "Invalid input for field/attribute min_count. Value: 1001. It must "
+	  "be between 1 and 1000." },
+	{ "\"name\": \"s\", \"flavorRef\": \"ct1\", \"imageRef\": \"%s\", "
+	  "\"min_count\": 3, \"max_count\": 2", 400,
+	  "min_count must be <= max_count" },
+	{ "\"name\": \"s\", \"flavorRef\": \"ct1\", \"imageRef\": \"%s\", "
+	  "\"metadata\": []", 400,
+	  "Invalid input for field/attribute metadata. Value must be an "
+	  "object." },
+	{ "\"name\": \"s\", \"flavorRef\": \"ct1\", \"imageRef\": \"%s\", "
+	  "\"metadata\": {\"a\": 1}", 400,
+	  "Invalid input for field/attribute metadata. Keys must be 1-255 "
+	  "characters, values strings of at most 255." },
+	{ "\"name\": \"s\", \"flavorRef\": \"ct1\", \"imageRef\": \"%s\", "
+	  "\"metadata\": {\"\": \"a\"}", 400,
+	  "Invalid input for field/attribute metadata. Keys must be 1-255 "
+	  "characters, values strings of at most 255." },
+	{ "\"name\": \"s\", \"flavorRef\": \"ct1\", \"imageRef\": \"%s\", "
+	  "\"user_data\": \"!!!\"", 400,
+	  "Userdata content cannot be decoded" },
+	{ "\"name\": \"s\", \"flavorRef\": \"ct1\", \"imageRef\": \"%s\", "
+	  "\"key_name\": \"nokey\"", 400, "Invalid key_name provided." },
+	{ "\"name\": \"s\", \"flavorRef\": \"ct1\", \"imageRef\": \"%s\", "
+	  "\"accessIPv4\": \"1.2.3\"", 400,
+	  "Invalid input for field/attribute accessIPv4. Value: 1.2.3 is not "
+	  "a valid IPv4 address." },
+	{ "\"name\": \"s\", \"flavorRef\": \"ct1\", \"imageRef\": \"%s\", "
+	  "\"availability_zone\": \"nova:h1\"", 403,
+	  "Policy doesn't allow os_compute_api:servers:create:forced_host to "
+	  "be performed." },
+	{ "\"name\": \"s\", \"flavorRef\": \"ct.private\", \"imageRef\": "
+	  "\"%s\"", 400, "Flavor ct.private could not be found." },
+};
+
+static void
+test_servers_create_validation(void **state)
+{
+	size_t before = server_count(CT_MEMBER);
+	char *big, *b;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(create_cases) / sizeof(create_cases[0]);
+	    i++) {
+		const struct create_case *c = &create_cases[i];
+
+		create(CT_MEMBER, c->fields);
+		if (T->r.status != c->status)
+			print_error("case %zu: %s\n", i, c->fields);
+		ctltest_expect(T, c->status, c->msg);
+	}
+	/* user_data over 65535 base64 characters */
+	assert_non_null(big = malloc(65536 + 1));
+	memset(big, 'A', 65536);
+	big[65536] = '\0';
+	assert_non_null(b = malloc(65536 + 512));
+	snprintf(b, 65536 + 512, "{\"server\": {\"name\": \"s\", "
+	    "\"flavorRef\": \"ct1\", \"imageRef\": \"%s\", "
+	    "\"user_data\": \"%s\"}}", image_id, big);
+	ctltest_call(T, C, CT_MEMBER, "POST", "/v2.1/servers", b, NULL);
+	free(b);
+	free(big);
+	ctltest_expect(T, 400, "Invalid input for field/attribute user_data. "
+	    "Length must be between 0 and 65535.");
+	/* 129 metadata items: over the quota of 128 */
+	{
+		size_t n = 0;
+
+		n += (size_t)snprintf(body + n, sizeof(body) - n,
+		    "{\"server\": {\"name\": \"s\", \"flavorRef\": \"ct1\", "
+		    "\"imageRef\": \"%s\", \"metadata\": {", image_id);
+		for (int k = 0; k < 129; k++)
+			n += (size_t)snprintf(body + n, sizeof(body) - n,
+			    "%s\"k%d\": \"v\"", k ? ", " : "", k);
+		snprintf(body + n, sizeof(body) - n, "}}}");
+		ctltest_call(T, C, CT_MEMBER, "POST", "/v2.1/servers", body,
+		    NULL);
+		ctltest_expect(T, 403, "Quota exceeded for metadata_items: "
+		    "Requested 129, but limit is 128");
+	}
+	CT_CALL(T, C, CT_MEMBER, "POST", "/v2.1/servers", "{\"nope\": {}}", 400,
+	    "Invalid input for field/attribute server. Value: None. It is a "
+	    "required object.");
+	CT_CALL(T, C, CT_MEMBER, "POST", "/v2.1/servers", "not json", 400,
+	    "Malformed JSON in request body: '[' or '{' expected near 'not' "
+	    "(line 1, column 3, position 3).");
+	/* A system-scoped token has no project to own a server. */
+	create(CT_SYSADMIN, "\"name\": \"s\", \"flavorRef\": \"ct1\", "
+	    "\"imageRef\": \"%s\"");
+	ctltest_expect(T, 403, "Creating a server needs a project-scoped "
+	    "token.");
+	CT_CALL(T, C, CT_ANON, "POST", "/v2.1/servers", "{}", 401,
+	    "The request you have made requires authentication.");
+	/* Nothing was created by any refused request. */
+	assert_int_equal(server_count(CT_MEMBER), before);
+}
+
+/* No agent runs: the scheduler finds no host, the server goes to ERROR
+ * with Nova's fault, and its create action records why. */
+static void
+test_servers_create_no_host(void **state)
+{
+	char id[64];
+	const char *f;
+
+	(void)state;
+	server_new("nohost", id);
+	assert_int_equal(strlen(id), 36);
+	server_state(id, "ERROR", NULL);
+	f = ctltest_str(T, "server.fault.message");
+	assert_non_null(f);
+	assert_string_equal(f, "No valid host was found. There are not "
+	    "enough hosts available.");
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "server.fault.code")), 500);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/os-instance-actions",
+	    id);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "instanceActions.0.action"),
+	    "create");
+	assert_string_equal(ctltest_str(T, "instanceActions.0.message"),
+	    "No valid host was found. There are not enough hosts available.");
+
+	/* networks "auto", an empty list, metadata, user data, a key */
+	create(CT_MEMBER, "\"name\": \"auto\", \"flavorRef\": \"ct1\", "
+	    "\"imageRef\": \"%s\", \"networks\": \"auto\", \"metadata\": "
+	    "{\"role\": \"web\"}, \"user_data\": \"aGVsbG8=\", \"key_name\": "
+	    "\"k1\"");
+	ctltest_expect(T, 202, NULL);
+	assert_non_null(ctltest_str(T, "server.adminPass"));
+	assert_non_null(ctltest_header(T, "Location"));
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/metadata",
+	    ctltest_str(T, "server.id"));
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "metadata.role"), "web");
+	create(CT_MEMBER, "\"name\": \"empty\", \"flavorRef\": \"ct1\", "
+	    "\"imageRef\": \"%s\", \"networks\": []");
+	ctltest_expect(T, 202, NULL);
+
+	/* min_count 2 without max_count: two servers, one reservation */
+	create(CT_OTHER, "\"name\": \"pair\", \"flavorRef\": \"ct1\", "
+	    "\"imageRef\": \"%s\", \"min_count\": 2, "
+	    "\"return_reservation_id\": true");
+	ctltest_expect(T, 202, NULL);
+	assert_non_null(ctltest_str(T, "reservation_id"));
+	assert_int_equal(strncmp(ctltest_str(T, "reservation_id"), "r-", 2), 0);
+	CT_CALL(T, C, CT_OTHER, "GET", "/v2.1/servers?name=^pair", NULL, 200,
+	    NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "servers")), 2);
+	/* named name-1 and name-2; created in the same millisecond, so
+	 * listed in either order */
+	{
+		const char *a = ctltest_str(T, "servers.0.name"),
+		    *b = ctltest_str(T, "servers.1.name");
+
+		assert_non_null(a);
+		assert_non_null(b);
+		assert_true((strcmp(a, "pair-1") == 0 &&
+		    strcmp(b, "pair-2") == 0) || (strcmp(a, "pair-2") == 0 &&
+		    strcmp(b, "pair-1") == 0));
+	}
+}
+
+/* ---- servers: show, list, update ---------------------------------------------- */
+
+static void
+test_servers_show_list(void **state)
+{
+	char id[64];
+
+	(void)state;
+	server_new("listme", id);
+	/* owner and reader of the project see it; another project does not */
+	snprintf(path, sizeof(path), "/v2.1/servers/%s", id);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "server.name"), "listme");
+	assert_string_equal(ctltest_str(T, "server.tenant_id"),
+	    T->project_id[CT_MEMBER]);
+	CT_CALL(T, C, CT_READER, "GET", path, NULL, 200, NULL);
+	snprintf(body, sizeof(body), "Instance %s could not be found.", id);
+	CT_CALL(T, C, CT_OTHER, "GET", path, NULL, 404, body);
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers/nope", NULL, 404,
+	    "Instance nope could not be found.");
+
+	/* filters */
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?name=^listme$", NULL,
+	    200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "servers")), 1);
+	assert_string_equal(ctltest_str(T, "servers.0.id"), id);
+	CT_CALL(T, C, CT_OTHER, "GET", "/v2.1/servers?name=^listme$", NULL,
+	    200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "servers")), 0);
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?status=ACTIVE&"
+	    "name=^listme$", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "servers")), 0);
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers/detail?status=ERROR&"
+	    "name=^listme$", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "servers")), 1);
+	assert_string_equal(ctltest_str(T, "servers.0.status"), "ERROR");
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?limit=1", NULL, 200,
+	    NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "servers")), 1);
+	assert_string_equal(ctltest_str(T, "servers_links.0.rel"), "next");
+
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?changes-since=garbage",
+	    NULL, 400, "Invalid filter field: changes-since.");
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?marker=nope", NULL, 400,
+	    "marker [nope] not found");
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?limit=-1", NULL, 400,
+	    "Invalid input for query parameters limit. Value: -1.");
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?name=(", NULL, 400,
+	    "Invalid regular expression in name filter: (");
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers/detail?all_tenants=1",
+	    NULL, 403, "Policy doesn't allow "
+	    "os_compute_api:servers:detail:get_all_tenants to be performed.");
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/servers/detail?all_tenants=1&"
+	    "name=^listme$", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "servers")), 1);
+	CT_CALL(T, C, CT_ANON, "GET", "/v2.1/servers", NULL, 401,
+	    "The request you have made requires authentication.");
+
+	/* update: validation, another project, then a rename */
+	snprintf(path, sizeof(path), "/v2.1/servers/%s", id);
+	CT_CALL(T, C, CT_MEMBER, "PUT", path, "{\"server\": {\"name\": \"\"}}",
+	    400, "Invalid input for field/attribute name. Length must be "
+	    "between 1 and 255.");
+	snprintf(body, sizeof(body), "Instance %s could not be found.", id);
+	CT_CALL(T, C, CT_OTHER, "PUT", path, "{\"server\": {\"name\": \"x\"}}",
+	    404, body);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "server.name"), "listme");
+	CT_CALL(T, C, CT_MEMBER, "PUT", path,
+	    "{\"server\": {\"name\": \"listme2\"}}", 200, NULL);
+	assert_string_equal(ctltest_str(T, "server.name"), "listme2");
+}
+
+/* ---- servers: actions and delete ----------------------------------------------- */
+
+struct action_case {
+	enum ctltest_who who;
+	const char	*body;
+	int		 status;
+	const char	*msg;		/* "%s" is the server id */
+};
+
+/* On a server in ERROR without a host (the scheduler found none). */
+static const struct action_case error_cases[] = {
+	{ CT_MEMBER, "{\"os-stop\": null}", 409,
+	  "Cannot 'os-stop' instance %s: it has no host" },
+	{ CT_MEMBER, "{\"os-start\": null}", 409,
+	  "Cannot 'os-start' instance %s while it is in vm_state error" },
+	{ CT_MEMBER, "{\"reboot\": {\"type\": \"WARM\"}}", 400,
+	  "Invalid input for field/attribute type. It must be one of 'SOFT', "
+	  "'HARD'." },
+	{ CT_MEMBER, "{\"reboot\": {}}", 400,
+	  "Invalid input for field/attribute type. It must be one of 'SOFT', "
+	  "'HARD'." },
+	{ CT_MEMBER, "{\"frobnicate\": null}", 400,
+	  "There is no such action: frobnicate" },
+	{ CT_MEMBER, "{\"os-stop\": null, \"os-start\": null}", 400,
+	  "Malformed request body: one action expected." },
+	{ CT_MEMBER, "{\"rebuild\": {}}", 400,
+	  "Invalid input for field/attribute imageRef. Value: None. It is "
+	  "required." },
+	{ CT_MEMBER, "{\"rebuild\": {\"imageRef\": \"nope\"}}", 400,
+	  "Invalid imageRef provided." },
+	{ CT_MEMBER, "{\"rebuild\": 5}", 400,
+	  "Invalid input for rebuild: an object is expected." },
+	{ CT_MEMBER, "{\"os-resetState\": {\"state\": \"active\"}}", 403,
+	  "Policy doesn't allow os_compute_api:os-admin-actions:reset_state "
+	  "to be performed." },
+	{ CT_ADMIN, "{\"os-resetState\": {\"state\": \"bogus\"}}", 400,
+	  "Invalid input for field/attribute state. Value: bogus. It must be "
+	  "one of 'active', 'error'." },
+	/* Nova's legacy owner rule is "same project": a reader passes the
+	 * policy and meets the same state check as the member. */
+	{ CT_READER, "{\"os-stop\": null}", 409,
+	  "Cannot 'os-stop' instance %s: it has no host" },
+	{ CT_OTHER, "{\"os-stop\": null}", 404,
+	  "Instance %s could not be found." },
+	{ CT_OTHER, "{\"lock\": null}", 404,
+	  "Instance %s could not be found." },
+};
+
+static void
+test_servers_actions(void **state)
+{
+	char id[64], msg[512];
+
+	(void)state;
+	server_new("acts", id);
+	for (size_t i = 0; i < sizeof(error_cases) / sizeof(error_cases[0]);
+	    i++) {
+		ctltest_subst(msg, sizeof(msg), error_cases[i].msg, id);
+		action(error_cases[i].who, id, error_cases[i].body,
+		    error_cases[i].status, msg);
+		/* refused: still in ERROR, no task */
+		server_state(id, "ERROR", NULL);
+	}
+	snprintf(msg, sizeof(msg), "Instance %s could not be found.", id);
+	CT_CALL(T, C, CT_MEMBER, "POST", "/v2.1/servers/nope/action",
+	    "{\"os-stop\": null}", 404, "Instance nope could not be found.");
+
+	/* reset-state by an admin: ACTIVE (still no host) */
+	action(CT_ADMIN, id, "{\"os-resetState\": {\"state\": \"active\"}}",
+	    202, NULL);
+	server_state(id, "ACTIVE", NULL);
+	snprintf(msg, sizeof(msg), "Cannot 'os-start' instance %s while it is "
+	    "in vm_state active", id);
+	action(CT_MEMBER, id, "{\"os-start\": null}", 409, msg);
+
+	/* lock: an admin's lock holds against the owner */
+	action(CT_ADMIN, id, "{\"lock\": null}", 202, NULL);
+	CT_CALL(T, C, CT_ADMIN, "GET", path, NULL, 405,
+	    "The method GET is not allowed for this resource.");
+	snprintf(msg, sizeof(msg), "Instance %s was locked by an "
+	    "administrator", id);
+	action(CT_MEMBER, id, "{\"unlock\": null}", 403, msg);
+	snprintf(msg, sizeof(msg), "Instance %s is locked", id);
+	action(CT_MEMBER, id, "{\"os-stop\": null}", 409, msg);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s", id);
+	CT_CALL(T, C, CT_MEMBER, "DELETE", path, NULL, 409, msg);
+	server_state(id, "ACTIVE", NULL);
+	action(CT_ADMIN, id, "{\"unlock\": null}", 202, NULL);
+	/* the owner's own lock: the owner may unlock */
+	action(CT_MEMBER, id, "{\"lock\": null}", 202, NULL);
+	action(CT_MEMBER, id, "{\"unlock\": null}", 202, NULL);
+	action(CT_ADMIN, id, "{\"os-resetState\": {\"state\": \"error\"}}",
+	    202, NULL);
+	server_state(id, "ERROR", NULL);
+}
+
+static void
+test_servers_delete(void **state)
+{
+	char id[64], msg[256];
+	size_t before;
+
+	(void)state;
+	server_new("delme", id);
+	before = server_count(CT_MEMBER);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s", id);
+	snprintf(msg, sizeof(msg), "Instance %s could not be found.", id);
+	/* another project's server does not exist for it */
+	CT_CALL(T, C, CT_OTHER, "DELETE", path, NULL, 404, msg);
+	assert_int_equal(server_count(CT_MEMBER), before);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	/* the owner deletes it: gone at once (it was never placed) */
+	CT_CALL(T, C, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 404, msg);
+	CT_CALL(T, C, CT_MEMBER, "DELETE", path, NULL, 404, msg);
+	assert_int_equal(server_count(CT_MEMBER), before - 1);
+}
+
+/* ---- flavors -------------------------------------------------------------------- */
+
+struct flavor_case {
+	const char	*body;
+	int		 status;
+	const char	*msg;
+};
+
+static const struct flavor_case flavor_cases[] = {
+	{ "{\"flavor\": {\"name\": \"ct.tiny\", \"ram\": 64, \"vcpus\": 1, "
+	  "\"disk\": 1, \"id\": \"ct9\"}}", 409,
+	  "Flavor with name ct.tiny already exists." },
+	{ "{\"flavor\": {\"name\": \"ct.b\", \"ram\": 64, \"vcpus\": 1, "
+	  "\"disk\": 1, \"id\": \"ct1\"}}", 409,
+	  "Flavor with ID ct1 already exists." },
+	{ "{\"flavor\": {\"name\": \"ct.c\", \"ram\": 0, \"vcpus\": 1, "
+	  "\"disk\": 1}}", 400,
+	  "Invalid input for field/attribute ram. Value: 0. It must be between "
+	  "1 and 2147483647." },
+	{ "{\"flavor\": {\"ram\": 10, \"vcpus\": 1, \"disk\": 1}}", 400,
+	  "Invalid input for field/attribute flavor. 'name', 'ram', 'vcpus' "
+	  "and 'disk' are required." },
+	{ "{\"flavor\": {\"name\": \"ct.d\", \"ram\": 10, \"vcpus\": 0, "
+	  "\"disk\": 1}}", 400,
+	  "Invalid input for field/attribute vcpus. Value: 0. It must be "
+	  "between 1 and 2147483647." },
+	{ "{\"flavor\": {\"name\": \"ct.e\", \"ram\": 10, \"vcpus\": 1, "
+	  "\"disk\": -1}}", 400,
+	  "Invalid input for field/attribute disk. Value: -1. It must be "
+	  "between 0 and 2147483647." },
+	{ "{\"flavor\": {\"name\": \"ct.e\", \"ram\": \"x\", \"vcpus\": 1, "
+	  "\"disk\": 1}}", 400,
+	  "Invalid input for field/attribute ram. Value must be an integer." },
+};
+
+static size_t
+flavor_count(void)
+{
+	ctltest_call(T, C, CT_ADMIN, "GET", "/v2.1/flavors?is_public=None",
+	    NULL, NULL);
+	ctltest_expect(T, 200, NULL);
+	return json_array_size(ctltest_get(T, "flavors"));
+}
+
+static void
+test_flavors(void **state)
+{
+	size_t before = flavor_count();
+
+	(void)state;
+	CT_CALL(T, C, CT_MEMBER, "POST", "/v2.1/flavors", "{\"flavor\": "
+	    "{\"name\": \"x\", \"ram\": 64, \"vcpus\": 1, \"disk\": 1}}", 403,
+	    "Policy doesn't allow os_compute_api:os-flavor-manage:create to be "
+	    "performed.");
+	CT_CALL(T, C, CT_READER, "POST", "/v2.1/flavors", "{\"flavor\": "
+	    "{\"name\": \"x\", \"ram\": 64, \"vcpus\": 1, \"disk\": 1}}", 403,
+	    "Policy doesn't allow os_compute_api:os-flavor-manage:create to be "
+	    "performed.");
+	for (size_t i = 0; i < sizeof(flavor_cases) / sizeof(flavor_cases[0]);
+	    i++)
+		CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/flavors",
+		    flavor_cases[i].body, flavor_cases[i].status,
+		    flavor_cases[i].msg);
+	assert_int_equal(flavor_count(), before);
+
+	/* create, show, delete (admin only) */
+	CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/flavors", "{\"flavor\": "
+	    "{\"name\": \"ct.gone\", \"ram\": 128, \"vcpus\": 2, \"disk\": 0, "
+	    "\"id\": \"ctgone\"}}", 200, NULL);
+	assert_string_equal(ctltest_str(T, "flavor.id"), "ctgone");
+	assert_int_equal(json_integer_value(ctltest_get(T, "flavor.vcpus")),
+	    2);
+	assert_int_equal(flavor_count(), before + 1);
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors/ctgone", NULL, 200,
+	    NULL);
+	assert_int_equal(json_integer_value(ctltest_get(T, "flavor.ram")),
+	    128);
+	CT_CALL(T, C, CT_MEMBER, "DELETE", "/v2.1/flavors/ctgone", NULL, 403,
+	    "Policy doesn't allow os_compute_api:os-flavor-manage:delete to be "
+	    "performed.");
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors/ctgone", NULL, 200,
+	    NULL);
+	CT_CALL(T, C, CT_ADMIN, "DELETE", "/v2.1/flavors/ctgone", NULL, 202,
+	    NULL);
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/flavors/ctgone", NULL, 404,
+	    "Flavor ctgone could not be found.");
+	CT_CALL(T, C, CT_ADMIN, "DELETE", "/v2.1/flavors/ctgone", NULL, 404,
+	    "Flavor ctgone could not be found.");
+	assert_int_equal(flavor_count(), before);
+
+	/* a private flavor: hidden from members, visible to admins */
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors/ct.private", NULL, 404,
+	    "Flavor ct.private could not be found.");
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/flavors/ct.private", NULL, 200,
+	    NULL);
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors/ct.private/"
+	    "os-flavor-access", NULL, 403, "Policy doesn't allow "
+	    "os_compute_api:os-flavor-access to be performed.");
+}
+
+static void
+test_flavor_extra_specs(void **state)
+{
+	(void)state;
+	CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/flavors", "{\"flavor\": "
+	    "{\"name\": \"ct.specs\", \"ram\": 64, \"vcpus\": 1, \"disk\": 1, "
+	    "\"id\": \"ctspecs\"}}", 200, NULL);
+	CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/flavors/ctspecs/os-extra_specs",
+	    "{\"extra_specs\": {\"hw:cpu_policy\": \"shared\"}}", 200, NULL);
+	assert_string_equal(ctltest_str(T, "extra_specs.hw:cpu_policy"),
+	    "shared");
+	CT_CALL(T, C, CT_MEMBER, "POST", "/v2.1/flavors/ctspecs/os-extra_specs",
+	    "{\"extra_specs\": {\"a\": \"b\"}}", 403, "Policy doesn't allow "
+	    "os_compute_api:os-flavor-extra-specs:create to be performed.");
+	/* numbers are stored as strings, as Nova does */
+	CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/flavors/ctspecs/os-extra_specs",
+	    "{\"extra_specs\": {\"n\": 1}}", 200, NULL);
+	assert_string_equal(ctltest_str(T, "extra_specs.n"), "1");
+	CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/flavors/ctspecs/os-extra_specs",
+	    "{\"nope\": {}}", 400, "Invalid input for field/attribute "
+	    "extra_specs. It is required.");
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors/ctspecs/os-extra_specs",
+	    NULL, 200, NULL);
+	assert_int_equal(json_object_size(ctltest_get(T, "extra_specs")), 2);
+	assert_null(ctltest_get(T, "extra_specs.a"));
+	CT_CALL(T, C, CT_READER, "GET", "/v2.1/flavors/ctspecs/os-extra_specs/"
+	    "hw:cpu_policy", NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "hw:cpu_policy"), "shared");
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors/ctspecs/os-extra_specs/"
+	    "none", NULL, 404, "Flavor ctspecs has no extra specs with key "
+	    "none.");
+	CT_CALL(T, C, CT_ADMIN, "PUT", "/v2.1/flavors/ctspecs/os-extra_specs/"
+	    "hw:cpu_policy", "{\"other\": \"dedicated\"}", 400,
+	    "Request body and URI mismatch");
+	CT_CALL(T, C, CT_MEMBER, "PUT", "/v2.1/flavors/ctspecs/os-extra_specs/"
+	    "hw:cpu_policy", "{\"hw:cpu_policy\": \"dedicated\"}", 403,
+	    "Policy doesn't allow os_compute_api:os-flavor-extra-specs:update "
+	    "to be performed.");
+	CT_CALL(T, C, CT_ADMIN, "PUT", "/v2.1/flavors/ctspecs/os-extra_specs/"
+	    "hw:cpu_policy", "{\"hw:cpu_policy\": \"dedicated\"}", 200, NULL);
+	CT_CALL(T, C, CT_MEMBER, "DELETE", "/v2.1/flavors/ctspecs/"
+	    "os-extra_specs/n", NULL, 403, "Policy doesn't allow "
+	    "os_compute_api:os-flavor-extra-specs:delete to be performed.");
+	CT_CALL(T, C, CT_ADMIN, "DELETE", "/v2.1/flavors/ctspecs/"
+	    "os-extra_specs/none", NULL, 404, "Flavor ctspecs has no extra "
+	    "specs with key none.");
+	CT_CALL(T, C, CT_ADMIN, "DELETE", "/v2.1/flavors/ctspecs/"
+	    "os-extra_specs/n", NULL, 200, NULL);
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors/ctspecs/os-extra_specs",
+	    NULL, 200, NULL);
+	assert_int_equal(json_object_size(ctltest_get(T, "extra_specs")), 1);
+	assert_string_equal(ctltest_str(T, "extra_specs.hw:cpu_policy"),
+	    "dedicated");
+}
+
+/* ---- key pairs ------------------------------------------------------------------- */
+
+static size_t
+keypair_count(enum ctltest_who who)
+{
+	ctltest_call(T, C, who, "GET", "/v2.1/os-keypairs", NULL, NULL);
+	ctltest_expect(T, 200, NULL);
+	return json_array_size(ctltest_get(T, "keypairs"));
+}
+
+static const struct flavor_case keypair_cases[] = {
+	{ "{\"keypair\": {\"name\": \"k1\", \"public_key\": \"" KEY_ED25519
+	  "\"}}", 409, "Key pair 'k1' already exists." },
+	{ "{\"keypair\": {\"name\": \"k2\", \"public_key\": \"ssh-ed25519 "
+	  "AAAA\"}}", 400,
+	  "Keypair data is invalid: failed to generate fingerprint" },
+	{ "{\"keypair\": {\"name\": \"k2\", \"public_key\": \"garbage\"}}",
+	  400, "Keypair data is invalid: failed to generate fingerprint" },
+	{ "{\"keypair\": {\"name\": \"k/2\"}}", 400,
+	  "Keypair data is invalid: Keypair name contains unsafe characters" },
+	{ "{\"keypair\": {\"name\": \" k2\"}}", 400,
+	  "Keypair data is invalid: Keypair name contains unsafe characters" },
+	{ "{\"keypair\": {}}", 400,
+	  "Invalid input for field/attribute name. It is required." },
+	{ "{\"nope\": {}}", 400,
+	  "Invalid input for field/attribute keypair. Value: None. It is a "
+	  "required object." },
+};
+
+static void
+test_keypairs(void **state)
+{
+	size_t before = keypair_count(CT_MEMBER), obefore;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(keypair_cases) / sizeof(keypair_cases[0]);
+	    i++)
+		CT_CALL(T, C, CT_MEMBER, "POST", "/v2.1/os-keypairs",
+		    keypair_cases[i].body, keypair_cases[i].status,
+		    keypair_cases[i].msg);
+	ctltest_call(T, C, CT_MEMBER, "POST", "/v2.1/os-keypairs",
+	    "{\"keypair\": {\"name\": \"k3\", \"type\": \"x509\"}}",
+	    "X-OpenStack-Nova-API-Version: 2.2\r\n");
+	ctltest_expect(T, 400, "Keypair data is invalid: only type 'ssh' is "
+	    "supported (x509 certificates are not).");
+	assert_int_equal(keypair_count(CT_MEMBER), before);
+
+	/* key pairs are per user: another user neither sees nor deletes */
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/os-keypairs/k1", NULL, 200,
+	    NULL);
+	assert_string_equal(ctltest_str(T, "keypair.fingerprint"),
+	    "0f:a2:0a:d7:38:3e:65:45:08:6b:63:84:1c:ff:dc:ba");
+	snprintf(body, sizeof(body), "Keypair k1 not found for user %s",
+	    T->user_id[CT_OTHER]);
+	CT_CALL(T, C, CT_OTHER, "GET", "/v2.1/os-keypairs/k1", NULL, 404,
+	    body);
+	CT_CALL(T, C, CT_OTHER, "DELETE", "/v2.1/os-keypairs/k1", NULL, 404,
+	    body);
+	assert_int_equal(keypair_count(CT_MEMBER), before);
+
+	/* generated at 2.2: 201 with the private key; the same name is
+	 * free for another user */
+	obefore = keypair_count(CT_OTHER);
+	ctltest_call(T, C, CT_OTHER, "POST", "/v2.1/os-keypairs",
+	    "{\"keypair\": {\"name\": \"k1\"}}",
+	    "X-OpenStack-Nova-API-Version: 2.2\r\n");
+	ctltest_expect(T, 201, NULL);
+	assert_string_equal(ctltest_str(T, "keypair.type"), "ssh");
+	assert_non_null(strstr(ctltest_str(T, "keypair.private_key"),
+	    "PRIVATE KEY"));
+	assert_int_equal(keypair_count(CT_OTHER), obefore + 1);
+	ctltest_call(T, C, CT_OTHER, "DELETE", "/v2.1/os-keypairs/k1", NULL,
+	    "X-OpenStack-Nova-API-Version: 2.2\r\n");
+	ctltest_expect(T, 204, NULL);
+	assert_int_equal(keypair_count(CT_OTHER), obefore);
+	snprintf(body, sizeof(body), "Keypair nokey not found for user %s",
+	    T->user_id[CT_MEMBER]);
+	CT_CALL(T, C, CT_MEMBER, "DELETE", "/v2.1/os-keypairs/nokey", NULL,
+	    404, body);
+	/* still the member's */
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/os-keypairs/k1", NULL, 200,
+	    NULL);
+}
+
+/* ---- quotas and limits ------------------------------------------------------------ */
+
+static void
+test_quotas_limits(void **state)
+{
+	char beta[256];
+
+	(void)state;
+	snprintf(beta, sizeof(beta), "/v2.1/os-quota-sets/%s",
+	    T->project_id[CT_OTHER]);
+	CT_CALL(T, C, CT_OTHER, "GET", beta, NULL, 200, NULL);
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "quota_set.instances")), 10);
+	snprintf(path, sizeof(path), "/v2.1/os-quota-sets/%s",
+	    T->project_id[CT_MEMBER]);
+	CT_CALL(T, C, CT_OTHER, "GET", path, NULL, 403, "Policy doesn't allow "
+	    "os_compute_api:os-quota-sets:show to be performed.");
+	CT_CALL(T, C, CT_OTHER, "PUT", beta,
+	    "{\"quota_set\": {\"instances\": 50}}", 403, "Policy doesn't allow "
+	    "os_compute_api:os-quota-sets:update to be performed.");
+	CT_CALL(T, C, CT_ADMIN, "PUT", beta,
+	    "{\"quota_set\": {\"instances\": -5}}", 400, "Invalid input for "
+	    "field/attribute instances. Value: -5. It must be between -1 and "
+	    "2147483647.");
+	CT_CALL(T, C, CT_ADMIN, "PUT", beta,
+	    "{\"quota_set\": {\"instances\": \"a\"}}", 400, "Invalid input for "
+	    "field/attribute instances. Value must be an integer.");
+	CT_CALL(T, C, CT_ADMIN, "PUT", beta,
+	    "{\"quota_set\": {\"bogus\": 1}}", 400,
+	    "Bad key(s) bogus in quota_set");
+	CT_CALL(T, C, CT_OTHER, "GET", beta, NULL, 200, NULL);
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "quota_set.instances")), 10);
+
+	snprintf(path, sizeof(path), "%s/detail", beta);
+	CT_CALL(T, C, CT_OTHER, "GET", path, NULL, 200, NULL);
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "quota_set.instances.limit")), 10);
+	assert_non_null(ctltest_get(T, "quota_set.instances.in_use"));
+	snprintf(path, sizeof(path), "%s/defaults", beta);
+	CT_CALL(T, C, CT_OTHER, "GET", path, NULL, 200, NULL);
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "quota_set.key_pairs")), 100);
+	CT_CALL(T, C, CT_ADMIN, "PUT", beta, "{\"nope\": {}}", 400,
+	    "Invalid input for field/attribute quota_set. Value: None. It is a "
+	    "required object.");
+
+	/* an admin raises the key pair quota; limits show it */
+	CT_CALL(T, C, CT_ADMIN, "PUT", beta,
+	    "{\"quota_set\": {\"key_pairs\": 7}}", 200, NULL);
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "quota_set.key_pairs")), 7);
+	CT_CALL(T, C, CT_OTHER, "GET", "/v2.1/limits", NULL, 200, NULL);
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "limits.absolute.maxTotalKeypairs")), 7);
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "limits.absolute.maxTotalInstances")), 10);
+	CT_CALL(T, C, CT_OTHER, "DELETE", beta, NULL, 403, "Policy doesn't "
+	    "allow os_compute_api:os-quota-sets:delete to be performed.");
+	CT_CALL(T, C, CT_ADMIN, "DELETE", beta, NULL, 202, NULL);
+	CT_CALL(T, C, CT_OTHER, "GET", "/v2.1/limits", NULL, 200, NULL);
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "limits.absolute.maxTotalKeypairs")), 100);
+
+	/* an instance quota of 0 refuses creates */
+	CT_CALL(T, C, CT_ADMIN, "PUT", beta,
+	    "{\"quota_set\": {\"instances\": 0}}", 200, NULL);
+	create(CT_OTHER, "\"name\": \"overq\", \"flavorRef\": \"ct1\", "
+	    "\"imageRef\": \"%s\"");
+	ctltest_expect(T, 403, NULL);
+	assert_non_null(strstr(ctltest_errmsg(T), "Quota exceeded for "
+	    "instances"));
+	CT_CALL(T, C, CT_OTHER, "GET", "/v2.1/servers?name=^overq$", NULL, 200,
+	    NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "servers")), 0);
+	CT_CALL(T, C, CT_ADMIN, "DELETE", beta, NULL, 202, NULL);
+}
+
+/* ---- admin-only resources --------------------------------------------------------- */
+
+static const struct {
+	const char	*method;
+	const char	*path;
+	const char	*rule;
+} admin_only[] = {
+	{ "GET", "/v2.1/os-services", "os-services:list" },
+	{ "PUT", "/v2.1/os-services/disable", "os-services:update" },
+	{ "DELETE", "/v2.1/os-services/x", "os-services:delete" },
+	{ "GET", "/v2.1/os-hypervisors", "os-hypervisors:list" },
+	{ "GET", "/v2.1/os-hypervisors/detail", "os-hypervisors:list-detail" },
+	{ "GET", "/v2.1/os-hypervisors/statistics",
+	  "os-hypervisors:statistics" },
+	{ "GET", "/v2.1/os-hypervisors/x", "os-hypervisors:show" },
+	{ "GET", "/v2.1/os-hypervisors/x/uptime", "os-hypervisors:uptime" },
+	{ "GET", "/v2.1/os-hypervisors/x/servers", "os-hypervisors:servers" },
+	{ "GET", "/v2.1/os-hypervisors/x/search", "os-hypervisors:search" },
+	{ "GET", "/v2.1/os-availability-zone/detail",
+	  "os-availability-zone:detail" },
+	{ "GET", "/v2.1/os-aggregates", "os-aggregates:index" },
+};
+
+static void
+test_admin_only(void **state)
+{
+	char msg[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(admin_only) / sizeof(admin_only[0]);
+	    i++) {
+		snprintf(msg, sizeof(msg), "Policy doesn't allow "
+		    "os_compute_api:%s to be performed.", admin_only[i].rule);
+		CT_CALL(T, C, CT_MEMBER, admin_only[i].method,
+		    admin_only[i].path, "{}", 403, msg);
+		CT_CALL(T, C, CT_READER, admin_only[i].method,
+		    admin_only[i].path, "{}", 403, msg);
+	}
+	/* no agent ever reported: empty, and nothing to find */
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-services", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "services")), 0);
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-hypervisors/detail", NULL,
+	    200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "hypervisors")), 0);
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-hypervisors/statistics", NULL,
+	    200, NULL);
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "hypervisor_statistics.count")), 0);
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-hypervisors/nope", NULL, 404,
+	    "Hypervisor with ID nope could not be found.");
+	CT_CALL(T, C, CT_ADMIN, "PUT", "/v2.1/os-services/disable",
+	    "{\"host\": \"nohost\", \"binary\": \"nova-compute\"}", 404,
+	    "Host 'nohost' is not mapped to any cell");
+	CT_CALL(T, C, CT_ADMIN, "DELETE", "/v2.1/os-services/nope", NULL, 404,
+	    "Service nope not found.");
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-hypervisors", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "hypervisors")), 0);
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-hypervisors/x/search", NULL,
+	    404, "No hypervisor matching 'x' could be found.");
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-hypervisors/x/servers", NULL,
+	    404, "No hypervisor matching 'x' could be found.");
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-hypervisors/x/uptime", NULL,
+	    404, "Hypervisor with ID x could not be found.");
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-availability-zone/detail",
+	    NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "availabilityZoneInfo.0.zoneName"),
+	    "nova");
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-aggregates", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "aggregates")), 0);
+	/* the zone list is for everyone; no host makes it unavailable */
+	CT_CALL(T, C, CT_READER, "GET", "/v2.1/os-availability-zone", NULL,
+	    200, NULL);
+	assert_string_equal(ctltest_str(T, "availabilityZoneInfo.0.zoneName"),
+	    "nova");
+	assert_false(json_boolean_value(ctltest_get(T,
+	    "availabilityZoneInfo.0.zoneState.available")));
+}
+
+/* ---- servers: sub-resources and the other actions ------------------------------------------- */
+
+static void
+test_servers_subresources(void **state)
+{
+	char id[64], req[128], m[512];
+
+	(void)state;
+	server_new("subres", id);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/os-instance-actions",
+	    id);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	snprintf(req, sizeof(req), "%s",
+	    ctltest_str(T, "instanceActions.0.request_id"));
+	assert_int_equal(strncmp(req, "req-", 4), 0);
+	snprintf(m, sizeof(m), "Instance %s could not be found.", id);
+	CT_CALL(T, C, CT_OTHER, "GET", path, NULL, 404, m);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/os-instance-actions/%s",
+	    id, req);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "instanceAction.action"), "create");
+	assert_string_equal(ctltest_str(T, "instanceAction.instance_uuid"), id);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/os-instance-actions/"
+	    "req-nope", id);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 404,
+	    "Action req-nope could not be found.");
+
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/ips", id);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_int_equal(json_object_size(ctltest_get(T, "addresses")), 0);
+	CT_CALL(T, C, CT_OTHER, "GET", path, NULL, 404, m);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/metadata", id);
+	CT_CALL(T, C, CT_READER, "GET", path, NULL, 200, NULL);
+	CT_CALL(T, C, CT_OTHER, "GET", path, NULL, 404, m);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/diagnostics", id);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 403, "Policy doesn't allow "
+	    "os_compute_api:os-server-diagnostics to be performed.");
+	snprintf(m, sizeof(m), "Cannot 'get_diagnostics' instance %s while it "
+	    "is in vm_state error", id);
+	CT_CALL(T, C, CT_ADMIN, "GET", path, NULL, 409, m);
+
+	snprintf(m, sizeof(m), "Cannot 'get_console_output' instance %s while "
+	    "it is in vm_state error", id);
+	action(CT_MEMBER, id, "{\"os-getConsoleOutput\": {\"length\": 10}}",
+	    409, m);
+	action(CT_MEMBER, id, "{\"os-getConsoleOutput\": {\"length\": \"x\"}}",
+	    400, "Invalid input for field/attribute length. Value must be an "
+	    "integer.");
+	snprintf(m, sizeof(m), "Cannot 'pause' instance %s while it is in "
+	    "vm_state error", id);
+	action(CT_MEMBER, id, "{\"pause\": null}", 409, m);
+	snprintf(m, sizeof(m), "Cannot 'suspend' instance %s while it is in "
+	    "vm_state error", id);
+	action(CT_MEMBER, id, "{\"suspend\": null}", 409, m);
+	server_state(id, "ERROR", NULL);
+
+	/* ACTIVE without a host: every action that needs the agent is
+	 * refused before anything is written */
+	action(CT_ADMIN, id, "{\"os-resetState\": {\"state\": \"active\"}}",
+	    202, NULL);
+	snprintf(m, sizeof(m), "Cannot 'reboot' instance %s: it has no host",
+	    id);
+	action(CT_MEMBER, id, "{\"reboot\": {\"type\": \"HARD\"}}", 409, m);
+	snprintf(body, sizeof(body), "{\"rebuild\": {\"imageRef\": \"%s\", "
+	    "\"name\": \"\"}}", image_id);
+	action(CT_MEMBER, id, body, 400, "Invalid input for field/attribute "
+	    "name. Length must be between 1 and 255.");
+	snprintf(body, sizeof(body), "{\"rebuild\": {\"imageRef\": \"%s\", "
+	    "\"metadata\": 5}}", image_id);
+	action(CT_MEMBER, id, body, 400, "Invalid input for field/attribute "
+	    "metadata. Value must be an object.");
+	snprintf(body, sizeof(body), "{\"rebuild\": {\"imageRef\": \"%s\"}}",
+	    image_id);
+	snprintf(m, sizeof(m), "Cannot 'rebuild' instance %s: it has no host",
+	    id);
+	action(CT_MEMBER, id, body, 409, m);
+	server_state(id, "ACTIVE", NULL);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s", id);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "server.name"), "subres");
+
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?limit=abc", NULL, 400,
+	    "Invalid input for query parameters limit. Value: abc.");
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?name=^subres$&"
+	    "changes-since=2020-01-01T00:00:00Z", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "servers")), 1);
+}
+
+/* The image a server boots must be active and fit the flavor. */
+static void
+test_servers_create_image_rules(void **state)
+{
+	char img[64], m[256];
+	size_t before = server_count(CT_MEMBER);
+
+	(void)state;
+	CT_CALL(T, CT_IMAGE, CT_ADMIN, "POST", "/v2/images", "{\"name\": "
+	    "\"big\", \"disk_format\": \"raw\", \"container_format\": \"bare\", "
+	    "\"visibility\": \"public\", \"min_ram\": 1024}", 201, NULL);
+	snprintf(img, sizeof(img), "%s", ctltest_str(T, "id"));
+	snprintf(m, sizeof(m), "Image %s is not active.", img);
+	snprintf(body, sizeof(body), "{\"server\": {\"name\": \"s\", "
+	    "\"flavorRef\": \"ct1\", \"imageRef\": \"%s\"}}", img);
+	CT_CALL(T, C, CT_MEMBER, "POST", "/v2.1/servers", body, 400, m);
+	snprintf(path, sizeof(path), "/v2/images/%s/file", img);
+	ctltest_call(T, CT_IMAGE, CT_ADMIN, "PUT", path, "0123", OCTET_HDR);
+	ctltest_expect(T, 204, NULL);
+	snprintf(body, sizeof(body), "{\"server\": {\"name\": \"s\", "
+	    "\"flavorRef\": \"ct1\", \"imageRef\": \"%s\"}}", img);
+	CT_CALL(T, C, CT_MEMBER, "POST", "/v2.1/servers", body, 400,
+	    "Flavor's memory is too small for requested image.");
+	/* another project's private image does not exist for the caller */
+	CT_CALL(T, CT_IMAGE, CT_OTHER, "POST", "/v2/images", "{\"name\": "
+	    "\"theirs\", \"disk_format\": \"raw\", \"container_format\": "
+	    "\"bare\", \"visibility\": \"private\"}", 201, NULL);
+	snprintf(img, sizeof(img), "%s", ctltest_str(T, "id"));
+	snprintf(path, sizeof(path), "/v2/images/%s/file", img);
+	ctltest_call(T, CT_IMAGE, CT_OTHER, "PUT", path, "0123", OCTET_HDR);
+	ctltest_expect(T, 204, NULL);
+	snprintf(m, sizeof(m), "Image %s could not be found.", img);
+	snprintf(body, sizeof(body), "{\"server\": {\"name\": \"s\", "
+	    "\"flavorRef\": \"ct1\", \"imageRef\": \"%s\"}}", img);
+	CT_CALL(T, C, CT_MEMBER, "POST", "/v2.1/servers", body, 400, m);
+	assert_int_equal(server_count(CT_MEMBER), before);
+}
+
+/* ---- flavor access ----------------------------------------------------------------------------- */
+
+static void
+test_flavor_access(void **state)
+{
+	(void)state;
+	CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/flavors", "{\"flavor\": "
+	    "{\"name\": \"ct.acc\", \"ram\": 64, \"vcpus\": 1, \"disk\": 1, "
+	    "\"id\": \"ctacc\", \"os-flavor-access:is_public\": false}}", 200,
+	    NULL);
+	CT_CALL(T, C, CT_OTHER, "GET", "/v2.1/flavors/ctacc", NULL, 404,
+	    "Flavor ctacc could not be found.");
+	snprintf(body, sizeof(body), "{\"addTenantAccess\": {\"tenant\": "
+	    "\"%s\"}}", T->project_id[CT_OTHER]);
+	CT_CALL(T, C, CT_OTHER, "POST", "/v2.1/flavors/ctacc/action", body, 403,
+	    "Policy doesn't allow os_compute_api:os-flavor-access:"
+	    "add_tenant_access to be performed.");
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/flavors/ctacc/os-flavor-access",
+	    NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "flavor_access")), 0);
+	CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/flavors/ctacc/action",
+	    "{\"addTenantAccess\": {}}", 400,
+	    "Invalid input for field/attribute tenant.");
+	CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/flavors/ctacc/action",
+	    "{\"bogus\": {}}", 400, "Invalid flavor action: addTenantAccess or "
+	    "removeTenantAccess expected.");
+	CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/flavors/ct1/action", body, 409,
+	    "Can not add access to a public flavor.");
+	CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/flavors/nope/action", body, 404,
+	    "Flavor nope could not be found.");
+	CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/flavors/ctacc/action", body, 200,
+	    NULL);
+	assert_string_equal(ctltest_str(T, "flavor_access.0.tenant_id"),
+	    T->project_id[CT_OTHER]);
+	snprintf(path, sizeof(path), "Flavor access already exists for flavor "
+	    "ctacc and project %s combination.", T->project_id[CT_OTHER]);
+	CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/flavors/ctacc/action", body, 409,
+	    path);
+	/* now beta sees it and may boot it; alpha still may not */
+	CT_CALL(T, C, CT_OTHER, "GET", "/v2.1/flavors/ctacc", NULL, 200, NULL);
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors/ctacc", NULL, 404,
+	    "Flavor ctacc could not be found.");
+	CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/flavors/ctacc/action",
+	    "{\"removeTenantAccess\": {\"tenant\": \"zzz\"}}", 404,
+	    "Flavor access not found for ctacc / zzz combination.");
+	snprintf(body, sizeof(body), "{\"removeTenantAccess\": {\"tenant\": "
+	    "\"%s\"}}", T->project_id[CT_OTHER]);
+	CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/flavors/ctacc/action", body, 200,
+	    NULL);
+	CT_CALL(T, C, CT_OTHER, "GET", "/v2.1/flavors/ctacc", NULL, 404,
+	    "Flavor ctacc could not be found.");
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors?minRam=abc", NULL, 400,
+	    "Invalid input for query parameters minRam. Value: abc.");
+}
+
+/* ---- versions, microversions, routing -------------------------------------------------------- */
+
+static void
+test_versions(void **state)
+{
+	(void)state;
+	CT_CALL(T, C, CT_ANON, "GET", "/", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "versions")), 2);
+	CT_CALL(T, C, CT_ANON, "GET", "/v2.1", NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "version.min_version"), "2.1");
+	CT_CALL(T, C, CT_ANON, "GET", "/v2", NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "version.id"), "v2.0");
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors/detail", NULL, 200,
+	    NULL);
+	assert_true(json_array_size(ctltest_get(T, "flavors")) >= 1);
+	assert_non_null(ctltest_get(T, "flavors.0.ram"));
+	ctltest_call(T, C, CT_MEMBER, "GET", "/v2.1/servers", NULL,
+	    "X-OpenStack-Nova-API-Version: 2.99\r\n");
+	ctltest_expect(T, 406, "Version 2.99 is not supported by the API. "
+	    "Minimum is 2.1 and maximum is 2.11.");
+	ctltest_call(T, C, CT_MEMBER, "GET", "/v2.1/servers", NULL,
+	    "X-OpenStack-Nova-API-Version: abc\r\n");
+	ctltest_expect(T, 400, "API Version String abc is of invalid format. "
+	    "Must be of format MajorNum.MinorNum.");
+	ctltest_call(T, C, CT_MEMBER, "GET", "/v2.1/servers", NULL,
+	    "X-OpenStack-Nova-API-Version: 2.11\r\n");
+	ctltest_expect(T, 200, NULL);
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/nothing", NULL, 404,
+	    "The resource could not be found.");
+	/* the project in the URL is not trusted: the token's scope is */
+	snprintf(path, sizeof(path), "/v2.1/%s/servers",
+	    T->project_id[CT_MEMBER]);
+	CT_CALL(T, C, CT_OTHER, "GET", path, NULL, 200, NULL);
+	for (size_t i = 0; i < json_array_size(ctltest_get(T, "servers"));
+	    i++) {
+		char k[64];
+
+		snprintf(k, sizeof(k), "servers.%zu.name", i);
+		assert_non_null(ctltest_str(T, k));
+		assert_null(strstr(ctltest_str(T, k), "listme"));
+	}
+	/* 2.10: an admin names the user whose key pairs to list */
+	snprintf(path, sizeof(path), "/v2.1/os-keypairs?user_id=%s",
+	    T->user_id[CT_MEMBER]);
+	ctltest_call(T, C, CT_ADMIN, "GET", path, NULL,
+	    "X-OpenStack-Nova-API-Version: 2.10\r\n");
+	ctltest_expect(T, 200, NULL);
+	assert_string_equal(ctltest_str(T, "keypairs.0.keypair.name"), "k1");
+	ctltest_call(T, C, CT_OTHER, "GET", path, NULL,
+	    "X-OpenStack-Nova-API-Version: 2.10\r\n");
+	ctltest_expect(T, 403, "Policy doesn't allow "
+	    "os_compute_api:os-keypairs:index to be performed.");
+}
+
+/* ---- a host that reported once, an hour ago ---------------------------------------------------- */
+
+/*
+ * What an agent's first report leaves in the database (recon_test's
+ * fixture): a service and its hypervisor. It has been silent for an hour,
+ * so the scheduler never picks it and creates still find no host.
+ */
+static int
+put_down_host(struct store_txn *txn, void *arg)
+{
+	struct rec_service s = { 0 };
+	struct rec_hypervisor hv = { 0 };
+
+	(void)arg;
+	db_uuid(s.id);
+	s.host = "ct-h1";
+	s.binary = "tinystack-agent";
+	s.topic = "compute";
+	s.last_seen_at = db_now_ms() - 3600 * 1000;
+	s.created_at = s.updated_at = s.last_seen_at;
+	db_uuid(hv.id);
+	hv.host = "ct-h1";
+	hv.hypervisor_type = "TEST";
+	hv.libvirt_uri = "test:///default";
+	hv.cpu_model = "x";
+	hv.cpu_arch = "x86_64";
+	hv.vcpus = 4;
+	hv.memory_mb = 4096;
+	hv.local_gb = 100;
+	hv.created_at = hv.updated_at = s.last_seen_at;
+	if (db_service_put(txn, &s) == -1 || db_hypervisor_put(txn, &hv) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+test_down_host(void **state)
+{
+	char hid[64], sid[64], m[256];
+
+	(void)state;
+	assert_int_equal(store_write(ctltest_store(T), put_down_host, NULL), 0);
+
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-hypervisors", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "hypervisors")), 1);
+	assert_string_equal(ctltest_str(T,
+	    "hypervisors.0.hypervisor_hostname"), "ct-h1");
+	assert_string_equal(ctltest_str(T, "hypervisors.0.state"), "down");
+	/* integer ids before 2.53, as Nova */
+	assert_true(json_is_integer(ctltest_get(T, "hypervisors.0.id")));
+	snprintf(hid, sizeof(hid), "%lld", (long long)json_integer_value(
+	    ctltest_get(T, "hypervisors.0.id")));
+	snprintf(path, sizeof(path), "/v2.1/os-hypervisors/%s", hid);
+	CT_CALL(T, C, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "hypervisor.vcpus")), 4);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 403, "Policy doesn't allow "
+	    "os_compute_api:os-hypervisors:show to be performed.");
+	/*
+	 * Not asked here: GET .../uptime of this host (409 "Compute service
+	 * of ct-h1 is unavailable at this time.") trips UBSan, because the
+	 * scheduler, never refreshed since the host was written behind its
+	 * back, calls bsearch() with a NULL array (scheduler.c
+	 * find_locked()). Reported, not fixed here.
+	 */
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-hypervisors/ct-h/search", NULL,
+	    200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "hypervisors")), 1);
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-hypervisors/ct-h1/servers",
+	    NULL, 200, NULL);
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-hypervisors/statistics", NULL,
+	    200, NULL);
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "hypervisor_statistics.count")), 1);
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-hypervisors/detail", NULL,
+	    200, NULL);
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "hypervisors.0.memory_mb")), 4096);
+
+	/* os-services: the down host, disable and enable it */
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-services", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "services")), 1);
+	assert_string_equal(ctltest_str(T, "services.0.host"), "ct-h1");
+	assert_string_equal(ctltest_str(T, "services.0.state"), "down");
+	assert_string_equal(ctltest_str(T, "services.0.status"), "enabled");
+	assert_true(json_is_integer(ctltest_get(T, "services.0.id")));
+	snprintf(sid, sizeof(sid), "%lld", (long long)json_integer_value(
+	    ctltest_get(T, "services.0.id")));
+	CT_CALL(T, C, CT_MEMBER, "PUT", "/v2.1/os-services/disable",
+	    "{\"host\": \"ct-h1\", \"binary\": \"nova-compute\"}", 403,
+	    "Policy doesn't allow os_compute_api:os-services:update to be "
+	    "performed.");
+	CT_CALL(T, C, CT_ADMIN, "PUT", "/v2.1/os-services/disable",
+	    "{\"host\": \"ct-h1\", \"binary\": \"nova-compute\"}", 200, NULL);
+	assert_string_equal(ctltest_str(T, "service.status"), "disabled");
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-services", NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "services.0.status"), "disabled");
+	CT_CALL(T, C, CT_ADMIN, "PUT", "/v2.1/os-services/enable",
+	    "{\"host\": \"ct-h1\", \"binary\": \"nova-compute\"}", 200, NULL);
+	assert_string_equal(ctltest_str(T, "service.status"), "enabled");
+	CT_CALL(T, C, CT_ADMIN, "PUT", "/v2.1/os-services/frobnicate",
+	    "{\"host\": \"ct-h1\", \"binary\": \"nova-compute\"}", 404, NULL);
+
+	/* still no host for a create: it is down */
+	create(CT_MEMBER, "\"name\": \"stillnohost\", \"flavorRef\": \"ct1\", "
+	    "\"imageRef\": \"%s\"");
+	ctltest_expect(T, 202, NULL);
+	snprintf(m, sizeof(m), "%s", ctltest_str(T, "server.id"));
+	server_state(m, "ERROR", NULL);
+
+	/* deleting the service removes the host */
+	snprintf(path, sizeof(path), "/v2.1/os-services/%s", sid);
+	CT_CALL(T, C, CT_MEMBER, "DELETE", path, NULL, 403, "Policy doesn't "
+	    "allow os_compute_api:os-services:delete to be performed.");
+	CT_CALL(T, C, CT_ADMIN, "DELETE", path, NULL, 204, NULL);
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-services", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "services")), 0);
+}
+
+/* ---- fixture ------------------------------------------------------------------------ */
+
+/* What every test relies on: flavors ct1 (public) and ct.private, a
+ * public active image, the member's key pair k1. */
+static int
+group_setup(void **state)
+{
+	(void)state;
+	if ((T = ctltest_new()) == NULL)
+		return -1;
+	if (ctltest_call(T, C, CT_ADMIN, "POST", "/v2.1/flavors", "{\"flavor\": "
+	    "{\"name\": \"ct.tiny\", \"ram\": 64, \"vcpus\": 1, \"disk\": 1, "
+	    "\"id\": \"ct1\"}}", NULL) != 200 ||
+	    ctltest_call(T, C, CT_ADMIN, "POST", "/v2.1/flavors", "{\"flavor\": "
+	    "{\"name\": \"ct.private\", \"ram\": 64, \"vcpus\": 1, \"disk\": 1, "
+	    "\"id\": \"ct.private\", \"os-flavor-access:is_public\": false}}",
+	    NULL) != 200 ||
+	    ctltest_call(T, CT_IMAGE, CT_ADMIN, "POST", "/v2/images",
+	    "{\"name\": \"cirros\", \"disk_format\": \"raw\", "
+	    "\"container_format\": \"bare\", \"visibility\": \"public\"}",
+	    NULL) != 201)
+		goto fail;
+	snprintf(image_id, sizeof(image_id), "%s", ctltest_str(T, "id"));
+	snprintf(path, sizeof(path), "/v2/images/%s/file", image_id);
+	if (ctltest_call(T, CT_IMAGE, CT_ADMIN, "PUT", path,
+	    "0123456789abcdef", "Content-Type: application/octet-stream\r\n") !=
+	    204 ||
+	    ctltest_call(T, C, CT_MEMBER, "POST", "/v2.1/os-keypairs",
+	    "{\"keypair\": {\"name\": \"k1\", \"public_key\": \"" KEY_ED25519
+	    "\"}}", NULL) != 200)
+		goto fail;
+	return 0;
+fail:
+	fprintf(stderr, "setup: %d %s\n", T->r.status, T->r.raw);
+	return -1;
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	ctltest_free(&T);
+	printf("handlers_compute_test: %u checks\n", ctltest_checks);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_servers_create_validation),
+		cmocka_unit_test(test_servers_create_no_host),
+		cmocka_unit_test(test_servers_show_list),
+		cmocka_unit_test(test_servers_actions),
+		cmocka_unit_test(test_servers_delete),
+		cmocka_unit_test(test_flavors),
+		cmocka_unit_test(test_flavor_extra_specs),
+		cmocka_unit_test(test_keypairs),
+		cmocka_unit_test(test_quotas_limits),
+		cmocka_unit_test(test_admin_only),
+		cmocka_unit_test(test_servers_subresources),
+		cmocka_unit_test(test_servers_create_image_rules),
+		cmocka_unit_test(test_flavor_access),
+		cmocka_unit_test(test_versions),
+		/* last: the others expect no host at all */
+		cmocka_unit_test(test_down_host),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
