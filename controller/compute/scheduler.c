@@ -170,6 +170,10 @@ find_locked(struct sched *s, const char *host)
 {
 	struct scheduler_host_state key;
 
+	/* bsearch() on a NULL array is undefined even with 0 elements: the
+	 * cache is empty until the first refresh sees a host. */
+	if (s->nhosts == 0)
+		return NULL;
 	snprintf(key.host, sizeof(key.host), "%s", host);
 	return bsearch(&key, s->hosts, s->nhosts, sizeof(*s->hosts),
 	    cmp_state);
