@@ -53,14 +53,15 @@ P(const char *name)
 }
 
 /*
- * Run argv with the output on descriptor capfd (1 or 2) captured into out
- * (always NUL-terminated) when out is non-NULL, and everything else
- * discarded. Returns the exit status, -1 when the program could not be
+ * Run argv, in directory cwd when it is non-NULL, with the output on
+ * descriptor capfd (1 or 2) captured into out (always NUL-terminated) when
+ * out is non-NULL, and everything else discarded. Returns the exit status, -1 when the program could not be
  * started or did not exit normally. No cmocka asserts here: fixtures are
  * built with it and report their own failure.
  */
 static int
-run_cap(char *const argv[], int capfd, char *out, size_t outlen)
+run_cap(char *const argv[], const char *cwd, int capfd, char *out,
+    size_t outlen)
 {
 	posix_spawn_file_actions_t fa;
 	int pfd[2] = { -1, -1 }, status, rc, fd;
@@ -72,6 +73,8 @@ run_cap(char *const argv[], int capfd, char *out, size_t outlen)
 	if (out != NULL && pipe2(pfd, O_CLOEXEC) == -1)
 		return -1;
 	posix_spawn_file_actions_init(&fa);
+	if (cwd != NULL)
+		posix_spawn_file_actions_addchdir_np(&fa, cwd);
 	for (fd = 1; fd <= 2; fd++) {
 		if (out != NULL && fd == capfd)
 			posix_spawn_file_actions_adddup2(&fa, pfd[1], fd);
@@ -113,7 +116,7 @@ run_cap(char *const argv[], int capfd, char *out, size_t outlen)
 static int
 run(char *const argv[], char *out, size_t outlen)
 {
-	return run_cap(argv, 1, out, outlen);
+	return run_cap(argv, NULL, 1, out, outlen);
 }
 
 #define RUN(...)	run(ARGV(__VA_ARGS__), NULL, 0)
@@ -465,8 +468,9 @@ write_luks(const char *path)
  * one program failing (a missing genisoimage, a qemu-img quirk) fails only
  * the tests that need its file, with the command in the message, instead of
  * the group setup hiding every test. "@name" in argv is the path of name in
- * the temp dir; relative names elsewhere (a backing file, a data file) are
- * relative to the image, as qemu resolves them.
+ * the temp dir; relative names elsewhere (a backing file, a data file) stay
+ * relative in the image, and commands run in the temp dir so that they are
+ * created there.
  */
 #define FIXTURE_ARGV_MAX	16
 
@@ -563,7 +567,10 @@ fixture_run(const struct fixture *f, char *why, size_t whylen)
 		}
 	}
 	argv[i] = NULL;
-	rc = run_cap(argv, 2, err, sizeof(err));
+	/* In the temp dir: qemu-img create makes a data_file relative to its
+	 * own cwd (while qemu opens it relative to the image), which used to
+	 * leave df.data wherever the test ran. */
+	rc = run_cap(argv, dir, 2, err, sizeof(err));
 	if (rc == 0)
 		return 0;
 	n = strlen(err);
@@ -753,6 +760,7 @@ test_qcow2_data_file(void **state)
 	size_t len;
 
 	inspect(F("df.qcow2"), &r);
+	(void)F("df.data");	/* made beside the image, not in the cwd */
 	assert_int_equal(r.format, IMGFMT_QCOW2);
 	assert_true(r.has_data_file);
 	assert_false(r.has_backing_file);
