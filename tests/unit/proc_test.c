@@ -293,9 +293,11 @@ test_timeout(void **state)
 	assert_string_equal(err_msg(), "sleep timed out after 300 ms");
 	assert_true(r.timed_out);
 	assert_int_equal(r.termsig, SIGTERM);
+	/* The upper bounds only need to be far below the 30 s the child
+	 * would sleep: a loaded machine may be slow to deliver the kill. */
 	assert_true(took >= 300);
-	assert_true(took < 2000);
-	assert_true(r.duration_ms >= 300 && r.duration_ms < 2000);
+	assert_true(took < 20000);
+	assert_true(r.duration_ms >= 300 && r.duration_ms < 20000);
 	proc_result_clear(&r);
 
 	/* ignores SIGTERM: SIGKILL after the grace period */
@@ -383,9 +385,11 @@ test_rlimit_as(void **state)
 static void
 test_rlimit_cpu(void **state)
 {
-	struct proc_opts o = { .limits.cpu_sec = 1, .timeout_ms = 10000 };
+	/* The wall-clock timeout is far away on purpose: on a loaded machine
+	 * one CPU second can take many wall seconds, and what is checked is
+	 * that the CPU limit (SIGXCPU), not the timeout, ended the child. */
+	struct proc_opts o = { .limits.cpu_sec = 1, .timeout_ms = 120000 };
 	struct proc_result r;
-	uint64_t t0 = mono_ms();
 
 	(void)state;
 	assert_int_equal(proc_run(ARGV("sh", "-c", "while :; do :; done"), &o,
@@ -394,7 +398,6 @@ test_rlimit_cpu(void **state)
 	assert_false(r.timed_out);
 	assert_int_equal(r.termsig, SIGXCPU);
 	assert_string_equal(err_msg(), "sh killed by SIGXCPU");
-	assert_true(mono_ms() - t0 < 6000);
 	proc_result_clear(&r);
 }
 
@@ -520,7 +523,7 @@ test_no_parent_fd_leak(void **state)
 
 	(void)state;
 	assert_int_equal(proc_run(ARGV("sleep", "0.2"), NULL, &r), 0);
-	assert_true(r.duration_ms >= 200 && r.duration_ms < 2000);
+	assert_true(r.duration_ms >= 200 && r.duration_ms < 20000);
 	proc_result_clear(&r);
 	assert_int_equal(proc_run(ARGV("cat"), &in, &r), 0);
 	proc_result_clear(&r);
