@@ -20,7 +20,7 @@ test_append_grows_and_terminates(void **state)
 
 	(void)state;
 	assert_int_equal(buf_append(&b, "", 0), 0);
-	assert_null(b.data);			/* nothing asked, nothing held */
+	assert_null(b.data);		/* nothing asked, nothing held */
 	assert_int_equal(buf_append(&b, "ab", 2), 0);
 	assert_int_equal(b.len, 2);
 	assert_string_equal((char *)b.data, "ab");
