@@ -8,6 +8,7 @@
 #include <time.h>
 #include <utmpx.h>
 
+#include "clock.h"
 #include "codec.h"
 #include "compute.h"
 #include "config.h"
@@ -15,6 +16,7 @@
 #include "err.h"
 #include "log.h"
 #include "msg_gen.h"
+#include "uuid.h"
 
 #define GEN_MAX		65536	/* instances whose generation is remembered */
 #define MAX_VCPUS	1024
@@ -190,12 +192,12 @@ static uint8_t *
 send_reply(struct compute *c, const struct schema_type *type,
     const void *body, const char *reqid, size_t *len)
 {
-	struct ts_buf b = { 0 };
+	struct buf b = { 0 };
 
 	*len = 0;
 	if (codec_envelope_encode(type, body, reqid, c->host, &b) == -1) {
 		log_err("encoding reply");
-		ts_buf_free(&b);
+		buf_free(&b);
 		return NULL;
 	}
 	if (c->send(b.data, b.len, c->send_arg) == -1)
@@ -258,7 +260,7 @@ state_reply(struct compute *c, struct job *j, const char *uuid,
 static int
 opt_uuid_ok(const char *what, const char *s)
 {
-	if (s != NULL && s[0] != '\0' && !codec_uuid_valid(s)) {
+	if (s != NULL && s[0] != '\0' && !uuid_valid(s)) {
 		err_set(TS_EINVALID, "%s '%.64s' is not a UUID", what, s);
 		return 0;
 	}
@@ -711,7 +713,6 @@ answer_uptime(struct compute *c, const struct codec_envelope *env)
 	struct msg_host_uptime_get *q = env->body;
 	struct msg_host_uptime m = { 0 };
 	uint32_t load[3] = { 0, 0, 0 };
-	struct timespec ts;
 	struct utmpx *u;
 	double la[3];
 	FILE *f;
@@ -737,12 +738,11 @@ answer_uptime(struct compute *c, const struct codec_envelope *env)
 		if (u->ut_type == USER_PROCESS)
 			m.users++;
 	endutxent();
-	clock_gettime(CLOCK_REALTIME, &ts);
 	m.in_reply_to = (char *)env->request_id;
 	m.uptime_s = (uint64_t)up;
 	m.load_milli.items = load;
 	m.load_milli.n = 3;
-	m.now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	m.now = clock_wall_ms();
 	r = send_reply(c, &schema_msg_host_uptime, &m, env->request_id, &len);
 	free(r);
 }

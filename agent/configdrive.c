@@ -16,6 +16,7 @@
 #include "err.h"
 #include "log.h"
 #include "proc.h"
+#include "uuid.h"
 
 #define PATH_BUF	4096
 #define HOSTNAME_MAX	63
@@ -39,23 +40,6 @@ static const char *const tree_dirs[] = {
 	"",
 	NULL
 };
-
-static bool
-is_uuid(const char *s)
-{
-	if (s == NULL || strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return false;
-		} else if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f'))) {
-			return false;
-		}
-	}
-	return true;
-}
 
 /* Bounded, and no control characters except where allowed. jansson checks
  * UTF-8 itself (json_string() returns NULL). */
@@ -126,7 +110,7 @@ configdrive_meta_data(const struct configdrive_spec *s)
 	char host[HOSTNAME_MAX + 1];
 	char *text = NULL;
 
-	if (s == NULL || !is_uuid(s->uuid))
+	if (s == NULL || !uuid_valid(s->uuid))
 		BAD("configdrive: uuid is not a canonical UUID");
 	if (s->name == NULL || !text_ok(s->name, CONFIGDRIVE_TEXT_MAX, false))
 		BAD("configdrive: name is missing, too long or has control "

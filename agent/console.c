@@ -18,6 +18,7 @@
 
 #include "console.h"
 #include "err.h"
+#include "utf8.h"
 
 #define BLOCK		8192
 /* The log may be truncated (qemu restarted) or rotated between fstat and
@@ -174,36 +175,6 @@ console_tail(const char *path, size_t max_lines, size_t max_bytes,
 	return 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t
-utf8_len(const unsigned char *s, size_t avail)
-{
-	unsigned c = s[0], cp, min;
-	size_t n;
-
-	if (c < 0x80)
-		return 1;
-	if ((c & 0xe0) == 0xc0) {
-		n = 2; cp = c & 0x1f; min = 0x80;
-	} else if ((c & 0xf0) == 0xe0) {
-		n = 3; cp = c & 0x0f; min = 0x800;
-	} else if ((c & 0xf8) == 0xf0) {
-		n = 4; cp = c & 0x07; min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n > avail)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 char *
 console_sanitize(const char *buf, size_t len, size_t *outlen)
 {
@@ -218,7 +189,7 @@ console_sanitize(const char *buf, size_t len, size_t *outlen)
 	}
 	o = out;
 	while (i < len) {
-		size_t n = utf8_len(s + i, len - i);
+		size_t n = utf8_seq(s + i, len - i);
 
 		if (n == 0) {
 			memcpy(o, "\xef\xbf\xbd", 3);

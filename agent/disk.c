@@ -17,6 +17,7 @@
 #include "err.h"
 #include "log.h"
 #include "proc.h"
+#include "uuid.h"
 
 #define GIB		(1024ull * 1024 * 1024)
 #define MIB		(1024ull * 1024)
@@ -317,23 +318,6 @@ disk_info(const char *path, const char *format, struct disk_info *di)
 	return r;
 }
 
-static bool
-is_uuid(const char *s)
-{
-	if (s == NULL || strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return false;
-		} else if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f'))) {
-			return false;
-		}
-	}
-	return true;
-}
-
 int
 disk_instance_path(char *buf, size_t len, const char *instances_path,
     const char *uuid, const char *file)
@@ -342,7 +326,7 @@ disk_instance_path(char *buf, size_t len, const char *instances_path,
 
 	if (check_path("instances_path", instances_path) == -1)
 		return -1;
-	if (!is_uuid(uuid)) {
+	if (!uuid_valid(uuid)) {
 		err_set(TS_EINVALID, "disk: instance id is not a canonical UUID");
 		return -1;
 	}

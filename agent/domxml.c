@@ -12,69 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "domxml.h"
 #include "err.h"
+#include "utf8.h"
+#include "uuid.h"
 
 /* ------------------------------------------------------------ buffer */
 
-struct xbuf {
-	char	*p;
-	size_t	 len;
-	size_t	 cap;
-	bool	 oom;
-};
-
-static void
-xb_add(struct xbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t ncap = b->cap ? b->cap : 2048;
-		char *np;
-
-		while (b->len + n + 1 > ncap)
-			ncap *= 2;
-		if ((np = realloc(b->p, ncap)) == NULL) {
-			b->oom = true;
-			return;
-		}
-		b->p = np;
-		b->cap = ncap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-xb_str(struct xbuf *b, const char *s)
-{
-	xb_add(b, s, strlen(s));
-}
-
-static void __attribute__((format(printf, 2, 3)))
-xb_printf(struct xbuf *b, const char *fmt, ...)
-{
-	char tmp[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	/* Only fixed-width numbers and constant words go through here; the
-	 * strings of a spec are written with xb_esc(). */
-	if (n < 0 || (size_t)n >= sizeof(tmp)) {
-		b->oom = true;
-		return;
-	}
-	xb_add(b, tmp, (size_t)n);
-}
-
 /* Text or attribute value: the five XML specials become entities. */
 static void
-xb_esc(struct xbuf *b, const char *s)
+xb_esc(struct buf *b, const char *s)
 {
 	const char *run = s;
 
@@ -89,43 +37,24 @@ xb_esc(struct xbuf *b, const char *s)
 		case '"': ent = "&quot;"; break;
 		default: continue;
 		}
-		xb_add(b, run, (size_t)(s - run));
-		xb_str(b, ent);
+		buf_append(b, run, (size_t)(s - run));
+		buf_puts(b, ent);
 		run = s + 1;
 	}
-	xb_add(b, run, (size_t)(s - run));
+	buf_append(b, run, (size_t)(s - run));
 }
 
 /* <tag>escaped text</tag> on its own line at the given indent. */
 static void
-xb_elem(struct xbuf *b, const char *indent, const char *tag, const char *text)
+xb_elem(struct buf *b, const char *indent, const char *tag, const char *text)
 {
-	xb_str(b, indent);
-	xb_printf(b, "<%s>", tag);
+	buf_puts(b, indent);
+	buf_printf(b, "<%s>", tag);
 	xb_esc(b, text);
-	xb_printf(b, "</%s>\n", tag);
+	buf_printf(b, "</%s>\n", tag);
 }
 
 /* --------------------------------------------------------- validation */
-
-static bool
-is_uuid(const char *s)
-{
-	size_t i;
-
-	if (s == NULL || strlen(s) != 36)
-		return false;
-	for (i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return false;
-		} else if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f'))) {
-			return false;
-		}
-	}
-	return true;
-}
 
 static bool
 is_word_char(char c)
@@ -158,41 +87,6 @@ has_ctl(const char *s)
 	return false;
 }
 
-/* Strict UTF-8 (no overlongs, surrogates or code points above U+10FFFF):
- * libvirt's XML parser refuses anything else. */
-static bool
-is_utf8(const char *str)
-{
-	const unsigned char *s = (const unsigned char *)str;
-
-	while (*s) {
-		unsigned c = *s, n, cp, min;
-
-		if (c < 0x80) {
-			s++;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0) {
-			n = 1; cp = c & 0x1f; min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			n = 2; cp = c & 0x0f; min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			n = 3; cp = c & 0x07; min = 0x10000;
-		} else {
-			return false;
-		}
-		for (unsigned i = 1; i <= n; i++) {
-			if ((s[i] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		s += n + 1;
-	}
-	return true;
-}
-
 /* Absolute, bounded, printable, and without "." or ".." components: what
  * libvirt opens is exactly what the agent named. */
 static bool
@@ -202,7 +96,7 @@ is_abs_path(const char *s)
 	const char *c;
 
 	if (s == NULL || s[0] != '/' || (n = strlen(s)) > DOMXML_PATH_MAX ||
-	    has_ctl(s) || !is_utf8(s))
+	    has_ctl(s) || !utf8_valid(s))
 		return false;
 	for (c = s; c != NULL; c = strchr(c + 1, '/')) {
 		const char *e = c + 1;
@@ -219,7 +113,7 @@ is_abs_path(const char *s)
 static bool
 is_text(const char *s)
 {
-	return strlen(s) <= DOMXML_TEXT_MAX && !has_ctl(s) && is_utf8(s);
+	return strlen(s) <= DOMXML_TEXT_MAX && !has_ctl(s) && utf8_valid(s);
 }
 
 static bool
@@ -363,7 +257,7 @@ check_spec(const struct domxml_spec *s)
 	const char *text_name[] = { "project_id", "user_id", "flavor_name",
 	    "image_id", "kernel_id", "ramdisk_id", "display_name" };
 
-	if (!is_uuid(s->uuid))
+	if (!uuid_valid(s->uuid))
 		BAD("uuid: not a canonical lowercase UUID");
 	if (s->name != NULL && !is_word(s->name, DOMXML_NAME_MAX))
 		BAD("name: 1-%d of [A-Za-z0-9._-], not starting with . or -",
@@ -457,14 +351,14 @@ assign_targets(const struct domxml_spec *s, char targets[][4])
 /* ---------------------------------------------------------- rendering */
 
 static void
-render_metadata(struct xbuf *b, const struct domxml_spec *s)
+render_metadata(struct buf *b, const struct domxml_spec *s)
 {
 	const char *in = "      ";
 
-	xb_str(b, "  <metadata>\n");
-	xb_str(b, "    <" DOMXML_NS_PREFIX ":instance xmlns:" DOMXML_NS_PREFIX
+	buf_puts(b, "  <metadata>\n");
+	buf_puts(b, "    <" DOMXML_NS_PREFIX ":instance xmlns:" DOMXML_NS_PREFIX
 	    "='" DOMXML_NS "'>\n");
-	xb_printf(b, "%s<" DOMXML_NS_PREFIX ":generation>%llu</"
+	buf_printf(b, "%s<" DOMXML_NS_PREFIX ":generation>%llu</"
 	    DOMXML_NS_PREFIX ":generation>\n", in,
 	    (unsigned long long)s->generation);
 	if (s->project_id)
@@ -481,27 +375,27 @@ render_metadata(struct xbuf *b, const struct domxml_spec *s)
 		xb_elem(b, in, DOMXML_NS_PREFIX ":ramdisk", s->ramdisk_id);
 	if (s->display_name)
 		xb_elem(b, in, DOMXML_NS_PREFIX ":name", s->display_name);
-	xb_str(b, "    </" DOMXML_NS_PREFIX ":instance>\n");
-	xb_str(b, "  </metadata>\n");
+	buf_puts(b, "    </" DOMXML_NS_PREFIX ":instance>\n");
+	buf_puts(b, "  </metadata>\n");
 }
 
 static void
-render_os(struct xbuf *b, const struct domxml_spec *s)
+render_os(struct buf *b, const struct domxml_spec *s)
 {
-	xb_str(b, "  <sysinfo type='smbios'>\n    <system>\n");
-	xb_str(b, "      <entry name='manufacturer'>tinystack</entry>\n");
-	xb_str(b, "      <entry name='product'>OpenStack Compute</entry>\n");
-	xb_str(b, "      <entry name='serial'>");
+	buf_puts(b, "  <sysinfo type='smbios'>\n    <system>\n");
+	buf_puts(b, "      <entry name='manufacturer'>tinystack</entry>\n");
+	buf_puts(b, "      <entry name='product'>OpenStack Compute</entry>\n");
+	buf_puts(b, "      <entry name='serial'>");
 	xb_esc(b, s->uuid);
-	xb_str(b, "</entry>\n      <entry name='uuid'>");
+	buf_puts(b, "</entry>\n      <entry name='uuid'>");
 	xb_esc(b, s->uuid);
-	xb_str(b, "</entry>\n");
-	xb_str(b, "      <entry name='family'>Virtual Machine</entry>\n");
-	xb_str(b, "    </system>\n  </sysinfo>\n");
+	buf_puts(b, "</entry>\n");
+	buf_puts(b, "      <entry name='family'>Virtual Machine</entry>\n");
+	buf_puts(b, "    </system>\n  </sysinfo>\n");
 
-	xb_str(b, "  <os>\n    <type arch='x86_64' machine='");
+	buf_puts(b, "  <os>\n    <type arch='x86_64' machine='");
 	xb_esc(b, s->machine ? s->machine : "pc");
-	xb_str(b, "'>hvm</type>\n");
+	buf_puts(b, "'>hvm</type>\n");
 	if (s->kernel) {
 		xb_elem(b, "    ", "kernel", s->kernel);
 		if (s->initrd)
@@ -509,49 +403,49 @@ render_os(struct xbuf *b, const struct domxml_spec *s)
 		if (s->cmdline)
 			xb_elem(b, "    ", "cmdline", s->cmdline);
 	} else {
-		xb_str(b, "    <boot dev='hd'/>\n");
+		buf_puts(b, "    <boot dev='hd'/>\n");
 	}
-	xb_str(b, "    <smbios mode='sysinfo'/>\n  </os>\n");
-	xb_str(b, "  <features>\n    <acpi/>\n    <apic/>\n  </features>\n");
+	buf_puts(b, "    <smbios mode='sysinfo'/>\n  </os>\n");
+	buf_puts(b, "  <features>\n    <acpi/>\n    <apic/>\n  </features>\n");
 	if (s->virt == DOMXML_VIRT_KVM)
-		xb_str(b, "  <cpu mode='host-model'/>\n");
-	xb_str(b, "  <clock offset='utc'>\n"
+		buf_puts(b, "  <cpu mode='host-model'/>\n");
+	buf_puts(b, "  <clock offset='utc'>\n"
 	    "    <timer name='pit' tickpolicy='delay'/>\n"
 	    "    <timer name='rtc' tickpolicy='catchup'/>\n"
 	    "    <timer name='hpet' present='no'/>\n"
 	    "  </clock>\n");
-	xb_str(b, "  <on_poweroff>destroy</on_poweroff>\n"
+	buf_puts(b, "  <on_poweroff>destroy</on_poweroff>\n"
 	    "  <on_reboot>restart</on_reboot>\n"
 	    "  <on_crash>destroy</on_crash>\n");
 }
 
 static void
-render_disk(struct xbuf *b, const struct domxml_disk *d, const char *target)
+render_disk(struct buf *b, const struct domxml_disk *d, const char *target)
 {
 	bool cdrom = d->device == DOMXML_DEVICE_CDROM;
 
-	xb_printf(b, "    <disk type='file' device='%s'>\n",
+	buf_printf(b, "    <disk type='file' device='%s'>\n",
 	    cdrom ? "cdrom" : "disk");
-	xb_str(b, "      <driver name='qemu' type='");
+	buf_puts(b, "      <driver name='qemu' type='");
 	xb_esc(b, d->format);
 	if (d->cache) {
-		xb_str(b, "' cache='");
+		buf_puts(b, "' cache='");
 		xb_esc(b, d->cache);
 	}
-	xb_str(b, "'/>\n      <source file='");
+	buf_puts(b, "'/>\n      <source file='");
 	xb_esc(b, d->path);
-	xb_str(b, "'/>\n      <target dev='");
+	buf_puts(b, "'/>\n      <target dev='");
 	xb_esc(b, target);
-	xb_printf(b, "' bus='%s'/>\n", bus_name(d->bus));
+	buf_printf(b, "' bus='%s'/>\n", bus_name(d->bus));
 	if (d->serial)
 		xb_elem(b, "      ", "serial", d->serial);
 	if (cdrom || d->readonly)
-		xb_str(b, "      <readonly/>\n");
-	xb_str(b, "    </disk>\n");
+		buf_puts(b, "      <readonly/>\n");
+	buf_puts(b, "    </disk>\n");
 }
 
 static void
-render_nic(struct xbuf *b, const struct domxml_nic *n)
+render_nic(struct buf *b, const struct domxml_nic *n)
 {
 	char mac[18];
 
@@ -559,66 +453,67 @@ render_nic(struct xbuf *b, const struct domxml_nic *n)
 		mac[i] = (n->mac[i] >= 'A' && n->mac[i] <= 'F') ?
 		    (char)(n->mac[i] - 'A' + 'a') : n->mac[i];
 	mac[17] = '\0';
-	xb_str(b, "    <interface type='bridge'>\n      <mac address='");
+	buf_puts(b, "    <interface type='bridge'>\n      <mac address='");
 	xb_esc(b, mac);
-	xb_str(b, "'/>\n      <source bridge='");
+	buf_puts(b, "'/>\n      <source bridge='");
 	xb_esc(b, n->bridge);
-	xb_str(b, "'/>\n");
+	buf_puts(b, "'/>\n");
 	if (n->target) {
-		xb_str(b, "      <target dev='");
+		buf_puts(b, "      <target dev='");
 		xb_esc(b, n->target);
-		xb_str(b, "'/>\n");
+		buf_puts(b, "'/>\n");
 	}
-	xb_str(b, "      <model type='");
+	buf_puts(b, "      <model type='");
 	xb_esc(b, n->model ? n->model : "virtio");
-	xb_str(b, "'/>\n");
+	buf_puts(b, "'/>\n");
 	if (n->mtu)
-		xb_printf(b, "      <mtu size='%u'/>\n", n->mtu);
-	xb_str(b, "    </interface>\n");
+		buf_printf(b, "      <mtu size='%u'/>\n", n->mtu);
+	buf_puts(b, "    </interface>\n");
 }
 
 static void
-render_devices(struct xbuf *b, const struct domxml_spec *s,
+render_devices(struct buf *b, const struct domxml_spec *s,
     char targets[][4])
 {
 	bool scsi = false;
 
-	xb_str(b, "  <devices>\n");
+	buf_puts(b, "  <devices>\n");
 	for (size_t i = 0; i < s->ndisks; i++) {
 		render_disk(b, &s->disks[i], targets[i]);
 		scsi = scsi || s->disks[i].bus == DOMXML_BUS_SCSI;
 	}
 	if (scsi)
-		xb_str(b, "    <controller type='scsi' model='virtio-scsi'/>\n");
+		buf_puts(b,
+		    "    <controller type='scsi' model='virtio-scsi'/>\n");
 	for (size_t i = 0; i < s->nnics; i++)
 		render_nic(b, &s->nics[i]);
-	xb_str(b, "    <serial type='pty'>\n");
+	buf_puts(b, "    <serial type='pty'>\n");
 	if (s->console_log) {
-		xb_str(b, "      <log file='");
+		buf_puts(b, "      <log file='");
 		xb_esc(b, s->console_log);
-		xb_str(b, "' append='on'/>\n");
+		buf_puts(b, "' append='on'/>\n");
 	}
-	xb_str(b, "      <target port='0'/>\n    </serial>\n");
-	xb_str(b, "    <console type='pty'>\n"
+	buf_puts(b, "      <target port='0'/>\n    </serial>\n");
+	buf_puts(b, "    <console type='pty'>\n"
 	    "      <target type='serial' port='0'/>\n    </console>\n");
 	if (s->vnc_listen) {
 		/* An absolute pointer device keeps the VNC cursor in step. */
-		xb_str(b, "    <input type='tablet' bus='usb'/>\n");
-		xb_str(b, "    <graphics type='vnc' autoport='yes' listen='");
+		buf_puts(b, "    <input type='tablet' bus='usb'/>\n");
+		buf_puts(b, "    <graphics type='vnc' autoport='yes' listen='");
 		xb_esc(b, s->vnc_listen);
-		xb_str(b, "'>\n      <listen type='address' address='");
+		buf_puts(b, "'>\n      <listen type='address' address='");
 		xb_esc(b, s->vnc_listen);
-		xb_str(b, "'/>\n    </graphics>\n");
+		buf_puts(b, "'/>\n    </graphics>\n");
 	}
-	xb_str(b, "    <memballoon model='virtio'>\n"
+	buf_puts(b, "    <memballoon model='virtio'>\n"
 	    "      <stats period='10'/>\n    </memballoon>\n");
-	xb_str(b, "  </devices>\n");
+	buf_puts(b, "  </devices>\n");
 }
 
 char *
 domxml_build(const struct domxml_spec *s)
 {
-	struct xbuf b = { 0 };
+	struct buf b = { 0 };
 	char (*targets)[4] = NULL;
 
 	if (s == NULL) {
@@ -637,33 +532,33 @@ domxml_build(const struct domxml_spec *s)
 		return NULL;
 	}
 
-	xb_printf(&b, "<domain type='%s'>\n",
+	buf_printf(&b, "<domain type='%s'>\n",
 	    s->virt == DOMXML_VIRT_KVM ? "kvm" : "qemu");
-	xb_str(&b, "  <name>");
+	buf_puts(&b, "  <name>");
 	if (s->name) {
 		xb_esc(&b, s->name);
 	} else {
-		xb_str(&b, DOMXML_NAME_PREFIX);
+		buf_puts(&b, DOMXML_NAME_PREFIX);
 		xb_esc(&b, s->uuid);
 	}
-	xb_str(&b, "</name>\n");
+	buf_puts(&b, "</name>\n");
 	xb_elem(&b, "  ", "uuid", s->uuid);
 	render_metadata(&b, s);
-	xb_printf(&b, "  <memory unit='MiB'>%llu</memory>\n",
+	buf_printf(&b, "  <memory unit='MiB'>%llu</memory>\n",
 	    (unsigned long long)s->memory_mb);
-	xb_printf(&b, "  <currentMemory unit='MiB'>%llu</currentMemory>\n",
+	buf_printf(&b, "  <currentMemory unit='MiB'>%llu</currentMemory>\n",
 	    (unsigned long long)s->memory_mb);
-	xb_printf(&b, "  <vcpu placement='static'>%u</vcpu>\n", s->vcpus);
+	buf_printf(&b, "  <vcpu placement='static'>%u</vcpu>\n", s->vcpus);
 	render_os(&b, s);
 	render_devices(&b, s, targets);
-	xb_str(&b, "</domain>\n");
+	buf_puts(&b, "</domain>\n");
 	free(targets);
-	if (b.oom) {
-		free(b.p);
+	if (b.failed) {
+		buf_free(&b);
 		err_set(TS_ENOMEM, "domxml: out of memory");
 		return NULL;
 	}
-	return b.p;
+	return (char *)b.data;
 }
 
 /* ------------------------------------------------------------ parsing */

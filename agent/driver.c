@@ -47,6 +47,8 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include "buf.h"
+#include "clock.h"
 #include "config.h"
 #include "configdrive.h"
 #include "console.h"
@@ -56,6 +58,7 @@
 #include "err.h"
 #include "imgcache.h"
 #include "log.h"
+#include "uuid.h"
 
 #define CONSOLE_CAP		(1024 * 1024)	/* bytes kept / returned */
 #define SYNTH_LOG_CAP		(64 * 1024)	/* synthetic log per guest */
@@ -150,98 +153,43 @@ lverr(void)
 	return m ? m : "unknown libvirt error";
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---------------------------------------------------------------- XML */
-
-struct sbuf {
-	char	*p;
-	size_t	 len, cap;
-	int	 failed;
-};
-
-static void
-sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t ncap = b->cap ? b->cap : 512;
-		char *np;
-
-		while (b->len + n + 1 > ncap)
-			ncap *= 2;
-		if ((np = realloc(b->p, ncap)) == NULL) {
-			b->failed = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = ncap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void __attribute__((format(printf, 2, 3)))
-sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	char tmp[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(tmp)) {
-		b->failed = 1;
-		return;
-	}
-	sb_add(b, tmp, (size_t)n);
-}
 
 /* Text content or attribute value, escaped; control characters other than
  * tab/newline cannot appear in XML 1.0 at all and are dropped. */
 static void
-sb_esc(struct sbuf *b, const char *s)
+sb_esc(struct buf *b, const char *s)
 {
 	for (; s && *s; s++) {
 		unsigned char c = (unsigned char)*s;
 
 		switch (c) {
-		case '<': sb_add(b, "&lt;", 4); break;
-		case '>': sb_add(b, "&gt;", 4); break;
-		case '&': sb_add(b, "&amp;", 5); break;
-		case '\'': sb_add(b, "&apos;", 6); break;
-		case '"': sb_add(b, "&quot;", 6); break;
+		case '<': buf_append(b, "&lt;", 4); break;
+		case '>': buf_append(b, "&gt;", 4); break;
+		case '&': buf_append(b, "&amp;", 5); break;
+		case '\'': buf_append(b, "&apos;", 6); break;
+		case '"': buf_append(b, "&quot;", 6); break;
 		default:
 			if (c >= 0x20 || c == '\t' || c == '\n')
-				sb_add(b, s, 1);
+				buf_append(b, s, 1);
 		}
 	}
 }
 
 /* The <metadata> element every tinystack domain carries. */
 static void
-sb_metadata(struct sbuf *b, const struct driver_spec *s)
+sb_metadata(struct buf *b, const struct driver_spec *s)
 {
-	sb_printf(b, "<metadata><ts:instance xmlns:ts='%s'>", DRIVER_XMLNS);
-	sb_printf(b, "<ts:generation>%llu</ts:generation>",
+	buf_printf(b, "<metadata><ts:instance xmlns:ts='%s'>", DRIVER_XMLNS);
+	buf_printf(b, "<ts:generation>%llu</ts:generation>",
 	    (unsigned long long)s->generation);
-	sb_add(b, "<ts:project>", 12);
+	buf_append(b, "<ts:project>", 12);
 	sb_esc(b, s->project_id);
-	sb_add(b, "</ts:project><ts:user>", 22);
+	buf_append(b, "</ts:project><ts:user>", 22);
 	sb_esc(b, s->user_id);
-	sb_add(b, "</ts:user><ts:flavor>", 21);
+	buf_append(b, "</ts:user><ts:flavor>", 21);
 	sb_esc(b, s->flavor_name);
-	sb_add(b, "</ts:flavor></ts:instance></metadata>", 37);
+	buf_append(b, "</ts:flavor></ts:instance></metadata>", 37);
 }
 
 /* ---------------------------------------------------------------- test */
@@ -250,22 +198,22 @@ static int
 test_render(struct driver *d, const struct driver_spec *s, struct made *m,
     char **xml)
 {
-	struct sbuf b = { 0 };
+	struct buf b = { 0 };
 
-	sb_add(&b, "<domain type='test'><name>", 26);
+	buf_append(&b, "<domain type='test'><name>", 26);
 	sb_esc(&b, s->name);
-	sb_printf(&b, "</name><uuid>%s</uuid>", s->uuid);
-	sb_printf(&b, "<memory unit='MiB'>%llu</memory><vcpu>%u</vcpu>",
+	buf_printf(&b, "</name><uuid>%s</uuid>", s->uuid);
+	buf_printf(&b, "<memory unit='MiB'>%llu</memory><vcpu>%u</vcpu>",
 	    (unsigned long long)s->memory_mb, s->vcpus);
 	sb_metadata(&b, s);
-	sb_add(&b, "<os><type arch='x86_64'>hvm</type></os></domain>", 48);
+	buf_append(&b, "<os><type arch='x86_64'>hvm</type></os></domain>", 48);
 	if (b.failed) {
-		free(b.p);
+		buf_free(&b);
 		err_set(TS_ENOMEM, "driver: out of memory rendering %s",
 		    s->uuid);
 		return -1;
 	}
-	*xml = b.p;
+	*xml = (char *)b.data;
 	return 0;
 }
 
@@ -399,7 +347,7 @@ image_get(struct driver *d, const struct driver_spec *s, const char *what,
 {
 	struct imgcache_image img = { .id = id, .disk_format = format,
 	    .sha512 = sha512, .size = size };
-	int64_t t0 = mono_ms();
+	int64_t t0 = clock_mono_ms();
 	int rc;
 
 	if (sha512 == NULL || sha512[0] == '\0') {
@@ -415,7 +363,7 @@ image_get(struct driver *d, const struct driver_spec *s, const char *what,
 		return -1;
 	}
 	log_debug("guest %s: %s %s ready in %lld ms (%s)", s->uuid, what, id,
-	    (long long)(mono_ms() - t0), out->path);
+	    (long long)(clock_mono_ms() - t0), out->path);
 	return 0;
 }
 
@@ -431,7 +379,7 @@ qemu_spec_ok(const struct driver_spec *s)
 	}
 	for (size_t i = 0; i < 3; i++) {
 		if (ids[i] != NULL && ids[i][0] != '\0' &&
-		    !codec_uuid_valid(ids[i])) {
+		    !uuid_valid(ids[i])) {
 			err_set(TS_EINVALID, "driver: image id '%.40s' of %s "
 			    "is not a UUID", ids[i], s->uuid);
 			return 0;
@@ -559,7 +507,7 @@ qemu_render(struct driver *d, const struct driver_spec *s, struct made *m,
 	if (e) {
 		fmt = disk_format_read(d, p.info);
 	} else {
-		int64_t t0 = mono_ms();
+		int64_t t0 = clock_mono_ms();
 
 		fmt = mode_format(d->root_mode);
 		if (disk_root_create(p.root, base.path, base.format,
@@ -568,7 +516,7 @@ qemu_render(struct driver *d, const struct driver_spec *s, struct made *m,
 		m->root = 1;
 		log_debug("guest %s: root disk (%s on a %s base) made in %lld "
 		    "ms", s->uuid, fmt, base.format,
-		    (long long)(mono_ms() - t0));
+		    (long long)(clock_mono_ms() - t0));
 		if (disk_format_write(p.info, fmt) == -1)
 			return -1;
 		m->info = 1;
@@ -617,13 +565,13 @@ qemu_render(struct driver *d, const struct driver_spec *s, struct made *m,
 			.user_data = s->user_data,
 			.user_data_len = s->user_data ? s->user_data_len : 0,
 		};
-		int64_t t0 = mono_ms();
+		int64_t t0 = clock_mono_ms();
 
 		if (configdrive_build(&cs, p.cfg) == -1)
 			return -1;
 		m->cfg = 1;
 		log_debug("guest %s: config drive made in %lld ms", s->uuid,
-		    (long long)(mono_ms() - t0));
+		    (long long)(clock_mono_ms() - t0));
 	}
 	disks[nd++] = (struct domxml_disk){ .path = p.cfg, .format = "raw",
 	    .device = DOMXML_DEVICE_CDROM, .bus = DOMXML_BUS_IDE };
@@ -936,7 +884,7 @@ synth(struct driver *d, const char *uuid, const char *fmt, ...)
 {
 	char line[512];
 	struct synth_log *l;
-	int64_t t = mono_ms() - d->t0;
+	int64_t t = clock_mono_ms() - d->t0;
 	va_list ap;
 	int n;
 
@@ -1058,7 +1006,7 @@ driver_new(const struct driver_opts *o)
 	d->shutdown_timeout = o->shutdown_timeout > 0 ? o->shutdown_timeout :
 	    60;
 	d->cfg = o->cfg;
-	d->t0 = mono_ms();
+	d->t0 = clock_mono_ms();
 	if ((d->uri = strdup(o->uri)) == NULL ||
 	    (d->instances_path = strdup(o->instances_path)) == NULL ||
 	    (d->state_path = strdup(o->state_path ? o->state_path : "")) ==
@@ -1141,7 +1089,7 @@ driver_free(struct driver **dp)
 static int
 uuid_ok(const char *uuid)
 {
-	if (!codec_uuid_valid(uuid)) {
+	if (!uuid_valid(uuid)) {
 		err_set(TS_EINVALID, "driver: '%.40s' is not a UUID", uuid);
 		return 0;
 	}
@@ -1315,17 +1263,17 @@ define(struct driver *d, virConnectPtr c, const struct driver_spec *s)
 	struct made m = { 0 };
 	virDomainPtr dom = NULL;
 	char *xml = NULL;
-	int64_t t0 = mono_ms(), t1;
+	int64_t t0 = clock_mono_ms(), t1;
 
 	if (d->ops->render(d, s, &m, &xml) == 0) {
-		t1 = mono_ms();
+		t1 = clock_mono_ms();
 		if ((dom = virDomainDefineXML(c, xml)) == NULL)
 			err_set(TS_EIO, "libvirt: define %s: %s", s->uuid,
 			    lverr());
 		else
 			log_debug("guest %s: prepared in %lld ms, defined in "
 			    "%lld ms", s->uuid, (long long)(t1 - t0),
-			    (long long)(mono_ms() - t1));
+			    (long long)(clock_mono_ms() - t1));
 	}
 	free(xml);
 	if (dom == NULL) {
@@ -1409,12 +1357,12 @@ driver_guest_ensure(struct driver *d, const struct driver_spec *s)
 static int
 wait_inactive(virDomainPtr dom, int64_t ms)
 {
-	int64_t until = mono_ms() + ms;
+	int64_t until = clock_mono_ms() + ms;
 
 	for (;;) {
 		if (virDomainIsActive(dom) == 0)
 			return 1;
-		if (mono_ms() >= until)
+		if (clock_mono_ms() >= until)
 			return 0;
 		usleep(POLL_MS * 1000);
 	}
@@ -1435,20 +1383,21 @@ power_off(struct driver *d, virDomainPtr dom, const char *uuid)
 	if (virDomainGetState(dom, &st, &reason, 0) < 0)
 		return lv_fail("state of", uuid);
 	if (st == VIR_DOMAIN_RUNNING || st == VIR_DOMAIN_BLOCKED) {
-		int64_t until = mono_ms() + (int64_t)d->shutdown_timeout * 1000;
+		int64_t until = clock_mono_ms() +
+		    (int64_t)d->shutdown_timeout * 1000;
 
 		/* As Nova does, the request is repeated: a guest may miss an
 		 * ACPI event while it boots. */
 		while (virDomainShutdownFlags(dom, d->ops->shutdown_flags) ==
 		    0) {
-			int64_t left = until - mono_ms();
+			int64_t left = until - clock_mono_ms();
 
 			if (wait_inactive(dom, left < SHUTDOWN_RESEND_MS ?
 			    left : SHUTDOWN_RESEND_MS)) {
 				synth(d, uuid, "reboot: Power down");
 				return 0;
 			}
-			if (mono_ms() >= until)
+			if (clock_mono_ms() >= until)
 				break;
 		}
 		if (virDomainIsActive(dom) == 0)

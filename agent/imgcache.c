@@ -34,29 +34,13 @@
 #include "imgcache.h"
 #include "imgfmt.h"
 #include "log.h"
+#include "uuid.h"
 
 #define UUID_LEN	36
 #define READ_CHUNK	(1024 * 1024)	/* verifying a file on disk */
 #define PART_SUFFIX	".part"
 
 /* ---------------------------------------------------------- helpers */
-
-static bool
-is_uuid(const char *s)
-{
-	if (s == NULL || strlen(s) != UUID_LEN)
-		return false;
-	for (int i = 0; i < UUID_LEN; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return false;
-		} else if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f'))) {
-			return false;
-		}
-	}
-	return true;
-}
 
 /* Lower-case copy of a 128-digit hex string, or -1. */
 static int
@@ -604,7 +588,7 @@ imgcache_http_fetch(void *arg, const char *image_id, imgcache_sink_fn sink,
 	size_t reqlen;
 	int fd = -1, ret = -1, n;
 
-	if (!is_uuid(image_id)) {
+	if (!uuid_valid(image_id)) {
 		err_set(TS_EINVALID, "imgcache: image id is not a canonical UUID");
 		return -1;
 	}
@@ -918,7 +902,7 @@ is_part_name(const char *name, char id[UUID_LEN + 1])
 		return false;
 	memcpy(id, name + 1, UUID_LEN);
 	id[UUID_LEN] = '\0';
-	return is_uuid(id);
+	return uuid_valid(id);
 }
 
 /* Registers the files of the directory; removes partial downloads. */
@@ -942,7 +926,7 @@ scan(struct imgcache *c)
 				    de->d_name);
 			continue;
 		}
-		if (!is_uuid(de->d_name))
+		if (!uuid_valid(de->d_name))
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
 		    !S_ISREG(st.st_mode)) {
@@ -1144,7 +1128,7 @@ out:
 static int
 check_image(const struct imgcache_image *img, char sha[])
 {
-	if (img == NULL || !is_uuid(img->id)) {
+	if (img == NULL || !uuid_valid(img->id)) {
 		err_set(TS_EINVALID, "imgcache: image id is not a canonical UUID");
 		return -1;
 	}
@@ -1193,7 +1177,7 @@ imgcache_get(struct imgcache *c, const struct imgcache_image *img,
 	memset(out, 0, sizeof(*out));
 	if (check_image(img, sha) == -1)
 		return -1;
-	if (!is_uuid(owner)) {
+	if (!uuid_valid(owner)) {
 		err_set(TS_EINVALID, "imgcache: owner is not a canonical UUID");
 		return -1;
 	}
@@ -1292,7 +1276,7 @@ imgcache_ref_add(struct imgcache *c, const char *image_id, const char *owner)
 	struct stat st;
 	int r = -1;
 
-	if (!is_uuid(image_id) || !is_uuid(owner)) {
+	if (!uuid_valid(image_id) || !uuid_valid(owner)) {
 		err_set(TS_EINVALID, "imgcache: image and owner must be UUIDs");
 		return -1;
 	}

@@ -36,6 +36,7 @@
 #include <zmq.h>
 
 #include "bus.h"
+#include "clock.h"
 #include "codec.h"
 #include "compute.h"
 #include "config.h"
@@ -83,24 +84,6 @@ struct agent {
 	int64_t		 ev_next_try;
 	int		 beat_soon;	/* a guest changed: heartbeat now */
 };
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-unix_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 on_signal(int fd, short revents, void *arg)
@@ -310,7 +293,7 @@ events_stop(struct agent *a)
 static int
 send_msg(struct agent *a, const struct schema_type *t, const void *body)
 {
-	struct ts_buf b = { 0 };
+	struct buf b = { 0 };
 	char reqid[64], u[37];
 	uuid_t raw;
 	int rc;
@@ -322,7 +305,7 @@ send_msg(struct agent *a, const struct schema_type *t, const void *body)
 	rc = codec_envelope_encode(t, body, reqid, a->host, &b);
 	if (rc == 0)
 		rc = bus_send(a->bus, NULL, b.data, b.len);
-	ts_buf_free(&b);
+	buf_free(&b);
 	return rc;
 }
 
@@ -400,7 +383,7 @@ handle(struct agent *a, const struct bus_msg *bm)
 		    err_msg());
 		return;
 	}
-	a->last_ack = mono_ms();
+	a->last_ack = clock_mono_ms();
 	if (env.type == &schema_msg_hello_ack) {
 		struct msg_hello_ack *m = env.body;
 
@@ -411,7 +394,7 @@ handle(struct agent *a, const struct bus_msg *bm)
 		a->hello_backoff_ms = 0;
 		if (m->report_interval > 0 && m->report_interval <= 3600)
 			a->interval_ms = (int64_t)m->report_interval * 1000;
-		a->next_beat = mono_ms() + a->interval_ms;
+		a->next_beat = clock_mono_ms() + a->interval_ms;
 	} else if (env.type == &schema_msg_heartbeat_ack) {
 		/* liveness only: last_ack was updated above */
 	} else if (env.type == &schema_msg_error) {
@@ -485,7 +468,7 @@ bus_setup(struct agent *a)
 static void
 step(struct agent *a)
 {
-	int64_t now = mono_ms();
+	int64_t now = clock_mono_ms();
 
 	/*
 	 * Silence: no word from the controller for 3 intervals. While the
@@ -583,15 +566,15 @@ main(int argc, char **argv)
 		goto fail;
 	a.interval_ms = config_get_int(a.cfg, "DEFAULT", "report_interval") *
 	    1000;
-	a.started_at = unix_ms();
-	a.last_ack = mono_ms();
+	a.started_at = clock_wall_ms();
+	a.last_ack = clock_mono_ms();
 	log_warnx("started on %s, libvirt %s, controller %s", a.host,
 	    virt_uri(a.virt), bus_endpoint(a.bus));
 	daemon_ready();
 
 	while (!stopping) {
 		struct bus_msg m;
-		int64_t now = mono_ms(), wait;
+		int64_t now = clock_mono_ms(), wait;
 		int rc;
 
 		step(&a);

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "bus.h"
+#include "clock.h"
 #include "codec.h"
 #include "compute/compute_db.h"
 #include "core/db.h"
@@ -54,15 +55,6 @@ now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int64_t
-unix_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
@@ -119,7 +111,7 @@ add_hosts(struct store_txn *txn, void *arg)
 		s.host = host;
 		s.binary = "tinystack-agent";
 		s.topic = "compute";
-		s.last_seen_at = unix_ms() + 3600 * 1000;
+		s.last_seen_at = clock_wall_ms() + 3600 * 1000;
 		db_uuid(h.id);
 		h.host = host;
 		h.hypervisor_type = "QEMU";
@@ -321,7 +313,7 @@ static void
 send_msg(struct sim *a, const struct schema_type *t, const void *body,
     const char *reqid)
 {
-	struct ts_buf b = { 0 };
+	struct buf b = { 0 };
 	char id[64];
 
 	if (reqid == NULL) {
@@ -335,7 +327,7 @@ send_msg(struct sim *a, const struct schema_type *t, const void *body,
 	    bus_send(a->bus, NULL, b.data, b.len) == -1)
 		fprintf(stderr, "%s: send %s: %s\n", a->host, t->name,
 		    err_msg());
-	ts_buf_free(&b);
+	buf_free(&b);
 }
 
 static struct sch_guest *
@@ -369,7 +361,7 @@ hello(struct sim *a)
 	m.vcpus = 64;
 	m.memory_mb = 262144;
 	m.local_gb = 4096;
-	m.started_at = unix_ms();
+	m.started_at = clock_wall_ms();
 	m.guests.items = guest_list(a);
 	m.guests.n = a->ng;
 	send_msg(a, &schema_msg_agent_hello, &m, NULL);

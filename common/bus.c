@@ -34,6 +34,7 @@
 #include <zmq.h>
 
 #include "bus.h"
+#include "clock.h"
 #include "err.h"
 #include "log.h"
 
@@ -165,15 +166,6 @@ struct bus {
 static const char z85_alphabet[] =
     "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
     ".-:+=^!/*?&<>()[]{}@%$#";
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void
 bus_opts_init(struct bus_opts *o)
@@ -1171,7 +1163,7 @@ client_open(struct bus *b)
 	}
 	b->connected = 0;
 	b->hs_fail_logged = 0;
-	b->last_rx_ms = now_ms();
+	b->last_rx_ms = clock_mono_ms();
 	return 0;
 }
 
@@ -1390,7 +1382,7 @@ bus_peer_silent_ms(const struct bus *b)
 {
 	if (b->role != ROLE_CLIENT)
 		return 0;
-	return now_ms() - b->last_rx_ms;
+	return clock_mono_ms() - b->last_rx_ms;
 }
 
 int
@@ -1590,7 +1582,7 @@ static void __attribute__((format(printf, 3, 4)))
 log_drop(struct bus *b, enum drop why, const char *fmt, ...)
 {
 	char msg[512];
-	int64_t now = now_ms();
+	int64_t now = clock_mono_ms();
 	va_list ap;
 
 	if (b->drop_log_ms[why] != 0 && now - b->drop_log_ms[why] < 1000) {
@@ -1697,7 +1689,7 @@ client_recv(struct bus *b, struct bus_msg *out)
 		}
 		goto done;
 	}
-	b->last_rx_ms = now_ms();
+	b->last_rx_ms = clock_mono_ms();
 	if (zmq_msg_more(&body)) {
 		discard_rest(b->sock);
 		log_warnx("bus: dropped a multi-part message from %s",
@@ -1796,7 +1788,7 @@ bus_poll(struct bus *b, int timeout_ms, struct bus_msg *out)
 {
 	zmq_pollitem_t items[3 + BUS_MAX_FDS];
 	struct extra_fd fds[BUS_MAX_FDS];
-	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? -1 : clock_mono_ms() + timeout_ms;
 
 	out->data = NULL;
 	out->len = 0;
@@ -1842,7 +1834,7 @@ bus_poll(struct bus *b, int timeout_ms, struct bus_msg *out)
 			items[ni++] = (zmq_pollitem_t){ .fd = fds[i].fd,
 			    .events = fds[i].events };
 		if (deadline >= 0) {
-			int64_t left = deadline - now_ms();
+			int64_t left = deadline - clock_mono_ms();
 
 			wait = left > 0 ? (long)left : 0;
 		}
@@ -1875,7 +1867,7 @@ bus_poll(struct bus *b, int timeout_ms, struct bus_msg *out)
 		}
 		if (woke || n == 0)
 			return 0;
-		if (deadline >= 0 && now_ms() >= deadline)
+		if (deadline >= 0 && clock_mono_ms() >= deadline)
 			return 0;
 	}
 }

@@ -13,7 +13,7 @@
  *   - the object being filled is always clearable: lists and maps are
  *     allocated zeroed and their count stored before their elements are
  *     decoded, so codec_clear() frees exactly what was allocated.
- * Encoding uses msgpack-c's packer writing straight into a struct ts_buf.
+ * Encoding uses msgpack-c's packer writing straight into a struct buf.
  */
 #include <inttypes.h>
 #include <limits.h>
@@ -27,6 +27,7 @@
 #include "codec.h"
 #include "err.h"
 #include "msg_gen.h"
+#include "uuid.h"
 
 /* codec_dump() shortens strings and lists past these, to keep log lines
  * readable. */
@@ -145,64 +146,6 @@ has_ptr(const struct schema_field *f, void *obj)
 	return (bool *)((char *)obj + f->has_offset);
 }
 
-bool
-codec_uuid_valid(const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < CODEC_UUID_LEN; i++) {
-		char c = s[i];
-
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (c != '-')
-				return false;
-		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			return false;	/* also stops at a NUL */
-	}
-	return s[CODEC_UUID_LEN] == '\0';
-}
-
-/* ---- ts_buf ------------------------------------------------------------ */
-
-int
-ts_buf_append(struct ts_buf *b, const void *data, size_t n)
-{
-	size_t need, ncap;
-	uint8_t *p;
-
-	if (n == 0)
-		return 0;
-	if (n > SIZE_MAX - b->len) {
-		err_set(TS_ENOMEM, "buffer size overflow");
-		return -1;
-	}
-	need = b->len + n;
-	if (need > b->cap) {
-		ncap = b->cap ? b->cap : 256;
-		while (ncap < need)
-			ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
-		if ((p = realloc(b->data, ncap)) == NULL) {
-			err_set(TS_ENOMEM, "out of memory (buffer of %zu bytes)",
-			    ncap);
-			return -1;
-		}
-		b->data = p;
-		b->cap = ncap;
-	}
-	memcpy(b->data + b->len, data, n);
-	b->len += n;
-	return 0;
-}
-
-void
-ts_buf_free(struct ts_buf *b)
-{
-	if (b == NULL)
-		return;
-	free(b->data);
-	memset(b, 0, sizeof(*b));
-}
-
 /* ---- object lifetime ----------------------------------------------------- */
 
 static void clear_struct(const struct schema_type *, void *);
@@ -296,21 +239,21 @@ codec_free(const struct schema_type *t, void **objp)
 
 struct enc {
 	msgpack_packer	 pk;
-	struct ts_buf	*out;
+	struct buf	*out;
 	struct path	 path;
 };
 
-/* msgpack-c write callback; ts_buf_append() records TS_ENOMEM. */
+/* msgpack-c write callback; buf_append() records TS_ENOMEM. */
 static int
 enc_write(void *data, const char *buf, size_t len)
 {
 	struct enc *e = data;
 
-	return ts_buf_append(e->out, buf, len);
+	return buf_append(e->out, buf, len);
 }
 
 static void
-enc_init(struct enc *e, struct ts_buf *out, const char *root)
+enc_init(struct enc *e, struct buf *out, const char *root)
 {
 	e->out = out;
 	msgpack_packer_init(&e->pk, e, enc_write);
@@ -417,7 +360,7 @@ enc_value(struct enc *e, enum schema_ftype t, uint32_t max,
 		return 0;
 	case SCHEMA_T_UUID:
 		s = p;
-		if (!codec_uuid_valid(s))
+		if (!uuid_valid(s))
 			return enc_fail(e, "not a UUID");
 		return enc_str(e, s, CODEC_UUID_LEN);
 	case SCHEMA_T_STRMAP:
@@ -515,7 +458,7 @@ enc_struct(struct enc *e, const struct schema_type *t, const void *obj)
 }
 
 int
-codec_encode(const struct schema_type *t, const void *obj, struct ts_buf *out)
+codec_encode(const struct schema_type *t, const void *obj, struct buf *out)
 {
 	struct enc e;
 	size_t saved = out->len;
@@ -530,7 +473,7 @@ codec_encode(const struct schema_type *t, const void *obj, struct ts_buf *out)
 
 int
 codec_envelope_encode(const struct schema_type *t, const void *body,
-    const char *request_id, const char *sender, struct ts_buf *out)
+    const char *request_id, const char *sender, struct buf *out)
 {
 	struct enc e;
 	size_t saved = out->len;
@@ -559,7 +502,7 @@ fail:
 
 int
 codec_record_encode(const struct schema_type *t, const void *obj,
-    struct ts_buf *out)
+    struct buf *out)
 {
 	struct enc e;
 	size_t saved = out->len;
@@ -1129,7 +1072,7 @@ dec_value(struct dec *d, enum schema_ftype t, uint32_t max,
 			return dec_fail(d, "not a UUID");
 		memcpy(uuid, d->p, n);
 		uuid[n] = '\0';
-		if (!codec_uuid_valid(uuid))
+		if (!uuid_valid(uuid))
 			return dec_fail(d, "not a UUID");
 		memcpy(dst, uuid, sizeof(uuid));
 		d->p += n;

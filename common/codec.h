@@ -48,6 +48,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+
 /* Version of the bus envelope. A peer speaking another version is refused. */
 #define CODEC_PROTO_VERSION	1
 /* Deepest container nesting accepted anywhere in an input, counting the
@@ -61,13 +63,6 @@
 #define CODEC_REQUEST_ID_MAX	64
 #define CODEC_SENDER_MAX	255
 #define CODEC_MSG_NAME_MAX	64
-
-/* Growable output buffer. Zero-initialise before first use. */
-struct ts_buf {
-	uint8_t	*data;
-	size_t	 len;
-	size_t	 cap;
-};
 
 struct ts_bytes {
 	uint8_t	*ptr;
@@ -159,11 +154,6 @@ struct codec_envelope {
 	void			*body;
 };
 
-/* Append len bytes. -1 (TS_ENOMEM) on allocation failure, buf unchanged. */
-int	ts_buf_append(struct ts_buf *, const void *, size_t);
-/* Free the storage and zero the buffer; NULL is accepted. */
-void	ts_buf_free(struct ts_buf *);
-
 /* A zeroed object of the type, owned by the caller (NULL, TS_ENOMEM). */
 void	*codec_new(const struct schema_type *);
 /* codec_clear() the object *objp, free it and set *objp to NULL. objp is the
@@ -180,7 +170,7 @@ void	 codec_clear(const struct schema_type *, void *obj);
  * (TS_EINVALID naming the field, or TS_ENOMEM) with out->len unchanged.
  */
 int	codec_encode(const struct schema_type *, const void *obj,
-	    struct ts_buf *out);
+	    struct buf *out);
 /*
  * Decode exactly one msgpack map of the type from buf[0..len) into obj. obj's
  * previous contents are overwritten, not freed: pass a zeroed or cleared
@@ -197,7 +187,7 @@ int	codec_decode(const struct schema_type *, const uint8_t *buf, size_t len,
  * Appends to out; -1 (TS_EINVALID/TS_ENOMEM) with out->len unchanged.
  */
 int	codec_envelope_encode(const struct schema_type *, const void *body,
-	    const char *request_id, const char *sender, struct ts_buf *out);
+	    const char *request_id, const char *sender, struct buf *out);
 /*
  * Decode an envelope. The message type is looked up by name among the
  * generated messages; an unknown type, another protocol version, or a
@@ -224,7 +214,7 @@ void	codec_envelope_clear(struct codec_envelope *);
  * codec_decode().
  */
 int	codec_record_encode(const struct schema_type *, const void *obj,
-	    struct ts_buf *out);
+	    struct buf *out);
 int	codec_record_decode(const struct schema_type *, const uint8_t *buf,
 	    size_t len, void *obj, uint32_t *version_out);
 
@@ -237,8 +227,5 @@ int	codec_record_decode(const struct schema_type *, const uint8_t *buf,
  */
 int	codec_dump(const struct schema_type *, const void *obj, char *buf,
 	    size_t len);
-
-/* True if s is a canonical lowercase UUID (36 chars, 8-4-4-4-12 hex). */
-bool	codec_uuid_valid(const char *s);
 
 #endif

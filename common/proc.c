@@ -40,6 +40,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "clock.h"
 #include "err.h"
 #include "log.h"
 #include "proc.h"
@@ -66,81 +68,21 @@ static const char default_path[] = "PATH=" PROC_SAFE_PATH;
 static const char default_lang[] = "LANG=C";
 
 /* ---------------------------------------------------------------------- */
-/* Growable string used by the formatters. On allocation failure it stops
- * growing and remembers, so callers check once at the end. */
-
-struct sbuf {
-	char	*p;
-	size_t	 len;
-	size_t	 cap;
-	bool	 oom;
-};
-
-static void
-sb_add(struct sbuf *sb, const char *s, size_t n)
-{
-	char *np;
-	size_t ncap;
-
-	if (sb->oom)
-		return;
-	if (sb->len + n + 1 > sb->cap) {
-		ncap = sb->cap ? sb->cap : 64;
-		while (ncap < sb->len + n + 1)
-			ncap *= 2;
-		if ((np = realloc(sb->p, ncap)) == NULL) {
-			sb->oom = true;
-			return;
-		}
-		sb->p = np;
-		sb->cap = ncap;
-	}
-	memcpy(sb->p + sb->len, s, n);
-	sb->len += n;
-	sb->p[sb->len] = '\0';
-}
-
-static void
-sb_str(struct sbuf *sb, const char *s)
-{
-	sb_add(sb, s, strlen(s));
-}
-
-static void
-sb_printf(struct sbuf *sb, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-sb_printf(struct sbuf *sb, const char *fmt, ...)
-{
-	char tmp[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(tmp)) {
-		sb->oom = true;		/* only used for short numeric items */
-		return;
-	}
-	sb_add(sb, tmp, (size_t)n);
-}
+/* Text built with common/buf; sb_finish() hands it over. */
 
 /* Hand the buffer to the caller ("" if nothing was added), or NULL with
  * TS_ENOMEM recorded. */
 static char *
-sb_finish(struct sbuf *sb)
+sb_finish(struct buf *sb)
 {
-	if (!sb->oom && sb->p == NULL)
-		sb_add(sb, "", 0);
-	if (sb->oom) {
-		free(sb->p);
-		sb->p = NULL;
+	if (sb->data == NULL)
+		buf_reserve(sb, 0);
+	if (sb->failed) {
+		buf_free(sb);
 		err_set(TS_ENOMEM, "proc: out of memory");
 		return NULL;
 	}
-	return sb->p;
+	return (char *)sb->data;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -154,7 +96,7 @@ safe_char(unsigned char c)
 }
 
 static void
-sb_quote(struct sbuf *sb, const char *s, bool first)
+sb_quote(struct buf *sb, const char *s, bool first)
 {
 	const unsigned char *p;
 	bool bare = *s != '\0', ctl = false;
@@ -166,49 +108,49 @@ sb_quote(struct sbuf *sb, const char *s, bool first)
 			ctl = true;
 	}
 	if (bare) {
-		sb_str(sb, s);
+		buf_puts(sb, s);
 		return;
 	}
 	if (!ctl) {
-		sb_add(sb, "'", 1);
+		buf_append(sb, "'", 1);
 		for (p = (const unsigned char *)s; *p; p++) {
 			if (*p == '\'')
-				sb_str(sb, "'\\''");
+				buf_puts(sb, "'\\''");
 			else
-				sb_add(sb, (const char *)p, 1);
+				buf_append(sb, (const char *)p, 1);
 		}
-		sb_add(sb, "'", 1);
+		buf_append(sb, "'", 1);
 		return;
 	}
 	/* $'...' keeps the word on one line; \xHH always has two digits so
 	 * a following hex digit cannot be absorbed. */
-	sb_str(sb, "$'");
+	buf_puts(sb, "$'");
 	for (p = (const unsigned char *)s; *p; p++) {
 		switch (*p) {
-		case '\\':	sb_str(sb, "\\\\"); break;
-		case '\'':	sb_str(sb, "\\'"); break;
-		case '\n':	sb_str(sb, "\\n"); break;
-		case '\t':	sb_str(sb, "\\t"); break;
-		case '\r':	sb_str(sb, "\\r"); break;
+		case '\\':	buf_puts(sb, "\\\\"); break;
+		case '\'':	buf_puts(sb, "\\'"); break;
+		case '\n':	buf_puts(sb, "\\n"); break;
+		case '\t':	buf_puts(sb, "\\t"); break;
+		case '\r':	buf_puts(sb, "\\r"); break;
 		default:
 			if (*p < 0x20 || *p == 0x7f)
-				sb_printf(sb, "\\x%02x", *p);
+				buf_printf(sb, "\\x%02x", *p);
 			else
-				sb_add(sb, (const char *)p, 1);
+				buf_append(sb, (const char *)p, 1);
 		}
 	}
-	sb_add(sb, "'", 1);
+	buf_append(sb, "'", 1);
 }
 
 static void
-sb_argv(struct sbuf *sb, const char *const argv[], bool basename0)
+sb_argv(struct buf *sb, const char *const argv[], bool basename0)
 {
 	const char *w, *slash;
 	size_t i;
 
 	for (i = 0; argv[i] != NULL; i++) {
 		if (i > 0)
-			sb_add(sb, " ", 1);
+			buf_append(sb, " ", 1);
 		w = argv[i];
 		if (i == 0 && basename0 && (slash = strrchr(w, '/')) != NULL &&
 		    slash[1] != '\0')
@@ -220,7 +162,7 @@ sb_argv(struct sbuf *sb, const char *const argv[], bool basename0)
 char *
 proc_argv_format(const char *const argv[])
 {
-	struct sbuf sb = { 0 };
+	struct buf sb = { 0 };
 
 	if (argv == NULL) {
 		err_set(TS_EINVALID, "proc: argv is NULL");
@@ -400,15 +342,6 @@ struct child_spec {
 	int			  fd[3];	/* becomes 0, 1, 2 */
 	int			  report;
 };
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Child side only: async-signal-safe calls. */
 static int
@@ -749,15 +682,15 @@ supervise(pid_t pid, const struct proc_opts *o, int in_fd, struct capture *cap,
 			if (o->new_pgroup && res->timed_out)
 				(void)kill(-pid, SIGKILL);
 			reap(pid, res);
-			res->duration_ms = now_ms() - t0;
+			res->duration_ms = (uint64_t)clock_mono_ms() - t0;
 			exited = true;
 			close_fd(&in_fd);
 			close_fd(&pidfd);
-			linger = now_ms() + LINGER_MS;
+			linger = (uint64_t)clock_mono_ms() + LINGER_MS;
 		}
 		if (exited && cap[0].fd < 0 && cap[1].fd < 0)
 			break;
-		now = now_ms();
+		now = (uint64_t)clock_mono_ms();
 		if (exited && now >= linger)
 			break;
 		if (!exited && now >= deadline) {
@@ -807,7 +740,8 @@ supervise(pid_t pid, const struct proc_opts *o, int in_fd, struct capture *cap,
 			(void)kill(target, SIGKILL);
 			if (!exited) {
 				reap(pid, res);
-				res->duration_ms = now_ms() - t0;
+				res->duration_ms =
+				    (uint64_t)clock_mono_ms() - t0;
 			}
 			break;
 		}
@@ -829,10 +763,10 @@ supervise(pid_t pid, const struct proc_opts *o, int in_fd, struct capture *cap,
 		}
 		if (i_out >= 0 && pfd[i_out].revents && capture_read(&cap[0]) &&
 		    exited)
-			linger = now_ms() + LINGER_MS;
+			linger = (uint64_t)clock_mono_ms() + LINGER_MS;
 		if (i_err >= 0 && pfd[i_err].revents && capture_read(&cap[1]) &&
 		    exited)
-			linger = now_ms() + LINGER_MS;
+			linger = (uint64_t)clock_mono_ms() + LINGER_MS;
 	}
 	close_fd(&in_fd);
 	close_fd(&pidfd);
@@ -925,7 +859,7 @@ spawn_and_wait(const char *const argv[], const struct proc_opts *o,
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, NULL);
-	t0 = now_ms();
+	t0 = (uint64_t)clock_mono_ms();
 	pid = fork();
 	if (pid == 0)
 		child_exec(&cs);
@@ -952,7 +886,7 @@ spawn_and_wait(const char *const argv[], const struct proc_opts *o,
 	while (n == -1 && errno == EINTR);
 	if (n > 0) {
 		reap(pid, res);
-		res->duration_ms = now_ms() - t0;
+		res->duration_ms = (uint64_t)clock_mono_ms() - t0;
 		errno = n == (ssize_t)sizeof(report) ? report.err : EIO;
 		if (n == (ssize_t)sizeof(report) && report.stage == STAGE_CHDIR)
 			err_set_errno(TS_EIO, "cannot run %s: chdir %s",
@@ -1089,23 +1023,23 @@ struct proc_expect {
 
 struct proc_recorder {
 	pthread_mutex_t		 lock;
-	struct sbuf		 text;
+	struct buf		 text;
 	size_t			 count;
 	struct proc_expect	*head;
 	struct proc_expect	*tail;
 };
 
 static void
-sb_size(struct sbuf *sb, uint64_t v)
+sb_size(struct buf *sb, uint64_t v)
 {
 	if (v >= (1ULL << 30) && v % (1ULL << 30) == 0)
-		sb_printf(sb, "%lluGiB", (unsigned long long)(v >> 30));
+		buf_printf(sb, "%lluGiB", (unsigned long long)(v >> 30));
 	else if (v >= (1ULL << 20) && v % (1ULL << 20) == 0)
-		sb_printf(sb, "%lluMiB", (unsigned long long)(v >> 20));
+		buf_printf(sb, "%lluMiB", (unsigned long long)(v >> 20));
 	else if (v >= (1ULL << 10) && v % (1ULL << 10) == 0)
-		sb_printf(sb, "%lluKiB", (unsigned long long)(v >> 10));
+		buf_printf(sb, "%lluKiB", (unsigned long long)(v >> 10));
 	else
-		sb_printf(sb, "%llu", (unsigned long long)v);
+		buf_printf(sb, "%llu", (unsigned long long)v);
 }
 
 /* Whether any line of text equals delim. */
@@ -1127,7 +1061,7 @@ has_line(const char *text, size_t len, const char *delim)
 }
 
 static void
-record_call(struct sbuf *sb, const char *const argv[],
+record_call(struct buf *sb, const char *const argv[],
     const struct proc_opts *o)
 {
 	const struct proc_limits *l = &o->limits;
@@ -1144,9 +1078,9 @@ record_call(struct sbuf *sb, const char *const argv[],
 		eq = strchr(o->env[i], '=');
 		if (eq == NULL)
 			continue;
-		sb_add(sb, o->env[i], (size_t)(eq - o->env[i]) + 1);
+		buf_append(sb, o->env[i], (size_t)(eq - o->env[i]) + 1);
 		sb_quote(sb, eq + 1, false);
-		sb_add(sb, " ", 1);
+		buf_append(sb, " ", 1);
 	}
 	sb_argv(sb, argv, false);
 	if (in) {
@@ -1155,38 +1089,38 @@ record_call(struct sbuf *sb, const char *const argv[],
 		if (text_in) {
 			for (k = 1; has_line(in, o->stdin_len, delim); k++)
 				snprintf(delim, sizeof(delim), "EOF%d", k);
-			sb_printf(sb, " <<'%s'", delim);
+			buf_printf(sb, " <<'%s'", delim);
 		} else {
-			sb_printf(sb, " < (%zu bytes)", o->stdin_len);
+			buf_printf(sb, " < (%zu bytes)", o->stdin_len);
 		}
 	}
 	if (o->cwd || l->cpu_sec || l->as_bytes || l->fsize_bytes ||
 	    l->nofile) {
-		sb_str(sb, " #");
+		buf_puts(sb, " #");
 		if (o->cwd) {
-			sb_str(sb, " cwd=");
+			buf_puts(sb, " cwd=");
 			sb_quote(sb, o->cwd, false);
 		}
 		if (l->cpu_sec)
-			sb_printf(sb, " cpu=%llus",
+			buf_printf(sb, " cpu=%llus",
 			    (unsigned long long)l->cpu_sec);
 		if (l->as_bytes) {
-			sb_str(sb, " as=");
+			buf_puts(sb, " as=");
 			sb_size(sb, l->as_bytes);
 		}
 		if (l->fsize_bytes) {
-			sb_str(sb, " fsize=");
+			buf_puts(sb, " fsize=");
 			sb_size(sb, l->fsize_bytes);
 		}
 		if (l->nofile)
-			sb_printf(sb, " nofile=%llu",
+			buf_printf(sb, " nofile=%llu",
 			    (unsigned long long)l->nofile);
 	}
-	sb_add(sb, "\n", 1);
+	buf_append(sb, "\n", 1);
 	if (text_in) {
-		sb_add(sb, in, o->stdin_len);
-		sb_str(sb, delim);
-		sb_add(sb, "\n", 1);
+		buf_append(sb, in, o->stdin_len);
+		buf_puts(sb, delim);
+		buf_append(sb, "\n", 1);
 	}
 }
 
@@ -1206,14 +1140,14 @@ recorder_hook(const char *const argv[], const struct proc_opts *o,
     struct proc_result *res, void *arg)
 {
 	struct proc_recorder *rec = arg;
-	struct sbuf full = { 0 }, base = { 0 };
+	struct buf full = { 0 }, base = { 0 };
 	struct proc_expect *e, *pick = NULL, *last = NULL;
 	size_t best = 0, m, m2;
 	int rc = -1;
 
 	sb_argv(&full, argv, false);
 	sb_argv(&base, argv, true);
-	if (full.oom || base.oom) {
+	if (full.failed || base.failed) {
 		err_set(TS_ENOMEM, "proc: out of memory");
 		goto out;
 	}
@@ -1222,8 +1156,8 @@ recorder_hook(const char *const argv[], const struct proc_opts *o,
 	record_call(&rec->text, argv, o);
 	rec->count++;
 	for (e = rec->head; e; e = e->next) {
-		m = prefix_match(e->prefix, full.p);
-		m2 = prefix_match(e->prefix, base.p);
+		m = prefix_match(e->prefix, (const char *)full.data);
+		m2 = prefix_match(e->prefix, (const char *)base.data);
 		if (m2 > m)
 			m = m2;
 		if (m > best) {
@@ -1241,7 +1175,7 @@ recorder_hook(const char *const argv[], const struct proc_opts *o,
 		pick = last;
 	if (pick)
 		pick->used = true;
-	rc = rec->text.oom ? -1 : 0;
+	rc = rec->text.failed ? -1 : 0;
 	if (rc == 0)
 		rc = proc_result_set(res, pick ? pick->status : 0,
 		    pick ? pick->out : NULL, pick ? pick->err : NULL);
@@ -1249,8 +1183,8 @@ recorder_hook(const char *const argv[], const struct proc_opts *o,
 		err_set(TS_ENOMEM, "proc: recorder out of memory");
 	pthread_mutex_unlock(&rec->lock);
 out:
-	free(full.p);
-	free(base.p);
+	buf_free(&full);
+	buf_free(&base);
 	return rc;
 }
 
@@ -1300,7 +1234,7 @@ proc_recorder_free(struct proc_recorder **recp)
 		free(e->err);
 		free(e);
 	}
-	free(rec->text.p);
+	free(rec->text.data);
 	pthread_mutex_destroy(&rec->lock);
 	free(rec);
 }
@@ -1350,7 +1284,7 @@ proc_recorder_expect(struct proc_recorder *rec, const char *prefix,
 const char *
 proc_recorder_text(const struct proc_recorder *rec)
 {
-	return rec->text.p ? rec->text.p : "";
+	return rec->text.data ? (const char *)rec->text.data : "";
 }
 
 size_t
@@ -1363,7 +1297,7 @@ void
 proc_recorder_reset(struct proc_recorder *rec)
 {
 	pthread_mutex_lock(&rec->lock);
-	free(rec->text.p);
+	free(rec->text.data);
 	memset(&rec->text, 0, sizeof(rec->text));
 	rec->count = 0;
 	pthread_mutex_unlock(&rec->lock);
@@ -1571,7 +1505,7 @@ golden_write(const char *path, const char *text)
 static char *
 golden_read(const char *path, size_t *lenp)
 {
-	struct sbuf sb = { 0 };
+	struct buf sb = { 0 };
 	char chunk[8192];
 	ssize_t n;
 	int fd;
@@ -1587,10 +1521,10 @@ golden_read(const char *path, size_t *lenp)
 			continue;
 		if (n <= 0)
 			break;
-		sb_add(&sb, chunk, (size_t)n);
+		buf_append(&sb, chunk, (size_t)n);
 		if (sb.len > GOLDEN_MAX) {
 			close(fd);
-			free(sb.p);
+			buf_free(&sb);
 			err_set(TS_ETOO_LARGE, "golden file %s too large",
 			    path);
 			return NULL;
@@ -1599,7 +1533,7 @@ golden_read(const char *path, size_t *lenp)
 	if (n == -1) {
 		err_set_errno(TS_EIO, "read %s", path);
 		close(fd);
-		free(sb.p);
+		buf_free(&sb);
 		return NULL;
 	}
 	close(fd);

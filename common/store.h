@@ -241,18 +241,18 @@ static inline int
 store_rec_put(struct store_txn *t, const char *table, const void *key,
     size_t klen, const struct schema_type *type, const void *obj, int flags)
 {
-	struct ts_buf b = { NULL, 0, 0 };
+	struct buf b = { 0 };
 	int rc;
 
 	if (table == NULL)
 		table = type->table;
 	if (codec_record_encode(type, obj, &b) == -1) {
-		ts_buf_free(&b);	/* may hold storage even on failure */
+		buf_free(&b);	/* may hold storage even on failure */
 		err_prefix("store: %s: ", table);
 		return -1;
 	}
 	rc = store_put(t, table, key, klen, b.data, b.len, flags);
-	ts_buf_free(&b);
+	buf_free(&b);
 	return rc;
 }
 

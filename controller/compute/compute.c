@@ -20,6 +20,7 @@
 #include "core/fleet.h"
 #include "identity/identity.h"
 #include "log.h"
+#include "uuid.h"
 
 /* ---- service ------------------------------------------------------------ */
 
@@ -683,7 +684,7 @@ compute_uuid_like(const char *s)
 		return false;
 	for (size_t i = 0; i <= n; i++)
 		low[i] = (char)tolower((unsigned char)s[i]);
-	return codec_uuid_valid(low);
+	return uuid_valid(low);
 }
 
 /* Valid UTF-8 without control characters. */

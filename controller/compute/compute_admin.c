@@ -66,13 +66,13 @@ struct hosts {
 static int
 copy_rec(const struct schema_type *t, const void *src, void *dst)
 {
-	struct ts_buf b = { 0 };
+	struct buf b = { 0 };
 	int rc = codec_record_encode(t, src, &b);
 
 	memset(dst, 0, t->size);
 	if (rc == 0)
 		rc = codec_record_decode(t, b.data, b.len, dst, NULL);
-	ts_buf_free(&b);
+	buf_free(&b);
 	return rc;
 }
 

@@ -97,7 +97,7 @@ static int
 flist_cb(const struct rec_flavor *f, void *arg)
 {
 	struct flist *l = arg;
-	struct ts_buf b = { 0 };
+	struct buf b = { 0 };
 
 	if (l->admin) {
 		if (l->is_public != -1 && (int)f->is_public != l->is_public)
@@ -122,10 +122,10 @@ flist_cb(const struct rec_flavor *f, void *arg)
 	if (codec_record_encode(&schema_rec_flavor, f, &b) == -1 ||
 	    codec_record_decode(&schema_rec_flavor, b.data, b.len,
 	    &l->v[l->n], NULL) == -1) {
-		ts_buf_free(&b);
+		buf_free(&b);
 		return -1;
 	}
-	ts_buf_free(&b);
+	buf_free(&b);
 	l->n++;
 	return 0;
 }
@@ -417,7 +417,7 @@ fedit_fn(struct store_txn *txn, void *arg)
 {
 	struct fedit *e = arg;
 	struct rec_flavor f;
-	struct ts_buf b = { 0 };
+	struct buf b = { 0 };
 	int rc;
 
 	if (compute_db_flavor_get(txn, e->id, &f) == -1)
@@ -429,7 +429,7 @@ fedit_fn(struct store_txn *txn, void *arg)
 	    -1 || codec_record_decode(&schema_rec_flavor, b.data, b.len,
 	    &e->after, NULL) == -1))
 		rc = -1;
-	ts_buf_free(&b);
+	buf_free(&b);
 	codec_clear(&schema_rec_flavor, &f);
 	return rc;
 }

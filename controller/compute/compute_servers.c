@@ -1323,7 +1323,7 @@ locked_check(const struct change *ch, const struct rec_instance *i)
 static int
 copy_instance(const struct rec_instance *src, struct rec_instance *dst)
 {
-	struct ts_buf b = { 0 };
+	struct buf b = { 0 };
 	int rc;
 
 	memset(dst, 0, sizeof(*dst));
@@ -1331,7 +1331,7 @@ copy_instance(const struct rec_instance *src, struct rec_instance *dst)
 	if (rc == 0)
 		rc = codec_record_decode(&schema_rec_instance, b.data, b.len,
 		    dst, NULL);
-	ts_buf_free(&b);
+	buf_free(&b);
 	return rc;
 }
 

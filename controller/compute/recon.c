@@ -9,6 +9,7 @@
 #include <uuid/uuid.h>
 
 #include "bus.h"
+#include "clock.h"
 #include "codec.h"
 #include "compute_db.h"
 #include "core/db.h"
@@ -120,15 +121,6 @@ struct recon {
 	struct waiter		*waiters;
 	struct recon_stats	 st;
 };
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 new_reqid(char out[CODEC_REQUEST_ID_MAX + 1])
@@ -368,13 +360,13 @@ static int
 post(struct recon *r, const char *host, const struct schema_type *type,
     const void *body, const char *reqid)
 {
-	struct ts_buf b = { 0 };
+	struct buf b = { 0 };
 	int rc;
 
 	rc = codec_envelope_encode(type, body, reqid, r->host, &b);
 	if (rc == 0)
 		rc = bus_post(r->bus, host, b.data, b.len);
-	ts_buf_free(&b);
+	buf_free(&b);
 	if (rc == -1) {
 		log_warnx("%s to %s: %s", type->name, host, err_msg());
 		STAT(r, send_failed);
@@ -463,7 +455,7 @@ send_delete(struct recon *r, const char *host, const char *uuid,
 void
 recon_dispatch(struct recon *r, const struct rec_instance *i)
 {
-	send_for(r, i, mono_ms());
+	send_for(r, i, clock_mono_ms());
 }
 
 int
@@ -1011,7 +1003,7 @@ process_report(struct recon *r, struct ev *e)
 			log_err("assigning a compute node id");
 	}
 	struct host_pass p = { .r = r, .host = e->host, .g = e->guests,
-	    .ng = e->nguests, .hello = e->hello, .mono = mono_ms() };
+	    .ng = e->nguests, .hello = e->hello, .mono = clock_mono_ms() };
 
 	if (store_read_begin(r->store, &p.txn) == -1) {
 		log_err("reconciling");
@@ -1171,7 +1163,7 @@ apply_scan(struct store_txn *txn, void *arg)
 void
 recon_scan(struct recon *r, int64_t now)
 {
-	struct scan s = { .r = r, .now = now, .mono = mono_ms() };
+	struct scan s = { .r = r, .now = now, .mono = clock_mono_ms() };
 
 	if (scheduler_refresh(r->sched) == -1)
 		log_err("refreshing the scheduler");
@@ -1391,21 +1383,21 @@ static void *
 run(void *arg)
 {
 	struct recon *r = arg;
-	int64_t next = mono_ms() + 1000;
+	int64_t next = clock_mono_ms() + 1000;
 
 	log_set_request_id(NULL);
 	pthread_mutex_lock(&r->lock);
 	while (!r->stop) {
 		struct ev *list = r->head;
 		uint64_t n = r->posted;
-		int64_t now = mono_ms();
+		int64_t now = clock_mono_ms();
 
 		/* The scan first: a steady stream of events must not starve
 		 * the deadlines. */
 		if (now >= next) {
 			pthread_mutex_unlock(&r->lock);
 			recon_scan(r, db_now_ms());
-			next = mono_ms() + 1000;
+			next = clock_mono_ms() + 1000;
 			pthread_mutex_lock(&r->lock);
 			continue;
 		}

@@ -6,6 +6,7 @@
 
 #include <uuid/uuid.h>
 
+#include "clock.h"
 #include "codec.h"
 #include "config.h"
 #include "db.h"
@@ -218,15 +219,15 @@ int
 db_rec_put(struct store_txn *txn, const char *table, const char *key,
     const struct schema_type *type, const void *obj, int flags)
 {
-	struct ts_buf b = { 0 };
+	struct buf b = { 0 };
 	int rc;
 
 	if (codec_record_encode(type, obj, &b) == -1) {
-		ts_buf_free(&b);	/* may hold memory on failure */
+		buf_free(&b);	/* may hold memory on failure */
 		return -1;
 	}
 	rc = store_put(txn, table, key, strlen(key), b.data, b.len, flags);
-	ts_buf_free(&b);
+	buf_free(&b);
 	return rc;
 }
 
@@ -440,10 +441,7 @@ db_agent_key_each(struct store_txn *txn,
 int64_t
 db_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_wall_ms();
 }
 
 void

@@ -134,7 +134,7 @@ int	db_agent_key_put(struct store_txn *, const struct rec_agent_key *);
 int	db_agent_key_each(struct store_txn *,
 	    int (*cb)(const struct rec_agent_key *, void *), void *);
 
-/* Current time in Unix milliseconds. */
+/* Current time in Unix milliseconds (clock_wall_ms()). */
 int64_t	db_now_ms(void);
 /* A fresh random (v4) UUID in canonical form. */
 void	db_uuid(char out[37]);

@@ -124,18 +124,18 @@ load_one(const struct rec_service *s, void *arg)
 	struct fleet *f = arg;
 	struct store_txn *txn = NULL;
 	struct agent *a = calloc(1, sizeof(*a));
-	struct ts_buf b = { 0 };
+	struct buf b = { 0 };
 	uint32_t v;
 
 	/* Deep copy through the codec: the callback's record is borrowed. */
 	if (a == NULL || codec_record_encode(&schema_rec_service, s, &b) == -1 ||
 	    codec_record_decode(&schema_rec_service, b.data, b.len, &a->svc,
 	    &v) == -1) {
-		ts_buf_free(&b);
+		buf_free(&b);
 		free(a);
 		return -1;
 	}
-	ts_buf_free(&b);
+	buf_free(&b);
 	if (store_read_begin(f->store, &txn) == 0) {
 		a->has_hv = db_hypervisor_by_host(txn, s->host, &a->hv) == 0;
 		store_txn_end(&txn);
@@ -220,12 +220,12 @@ static void
 reply(struct fleet *f, const char *peer, const char *reqid,
     const struct schema_type *type, const void *body)
 {
-	struct ts_buf b = { 0 };
+	struct buf b = { 0 };
 
 	if (codec_envelope_encode(type, body, reqid, f->host, &b) == -1 ||
 	    bus_send(f->bus, peer, b.data, b.len) == -1)
 		log_warnx("reply %s to %s: %s", type->name, peer, err_msg());
-	ts_buf_free(&b);
+	buf_free(&b);
 }
 
 static void

@@ -26,6 +26,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "clock.h"
 #include "codec.h"
 #include "config.h"
 #include "core/db.h"
@@ -488,7 +489,6 @@ identity_token_mint(struct identity *id, const char *user_id,
 	uint8_t uid[TOKEN_ID_LEN], pid[TOKEN_ID_LEN];
 	struct token_payload p;
 	struct keyrepo *k;
-	struct timespec ts;
 
 	if ((k = keys_or_503(id)) == NULL)
 		return -1;
@@ -499,9 +499,8 @@ identity_token_mint(struct identity *id, const char *user_id,
 	}
 	if (lifetime_s == 0 || lifetime_s > id->lifetime)
 		lifetime_s = id->lifetime;
-	clock_gettime(CLOCK_REALTIME, &ts);
 	token_payload_init(&p, TOKEN_METHOD_TOKEN, uid, TOKEN_SCOPE_PROJECT,
-	    pid, (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000,
+	    pid, (uint64_t)clock_wall_ms(),
 	    lifetime_s);
 	return token_issue(k, &p, out, outlen);
 }

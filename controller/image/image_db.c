@@ -12,6 +12,7 @@
 #include "err.h"
 #include "image.h"
 #include "log.h"
+#include "uuid.h"
 
 /* "<image_id>/<member_id>" */
 #define MEMBER_KEY_MAX	(CODEC_UUID_LEN + 1 + 255 + 1)
@@ -20,7 +21,7 @@ int
 image_db_get(struct store_txn *txn, const char *id, struct rec_image *img)
 {
 	memset(img, 0, sizeof(*img));
-	if (!codec_uuid_valid(id)) {
+	if (!uuid_valid(id)) {
 		err_set(TS_ENOT_FOUND, "No image found with ID %s", id);
 		return -1;
 	}

@@ -14,6 +14,7 @@
 #include "err.h"
 #include "image_store.h"
 #include "log.h"
+#include "uuid.h"
 
 #define PART_SUFFIX	".part"
 /* Bytes between writeback starts while an upload streams. */
@@ -175,7 +176,7 @@ image_store_each(struct image_store *st,
 	if ((d = open_dir(st)) == NULL)
 		return -1;
 	while ((de = readdir(d)) != NULL) {
-		if (!codec_uuid_valid(de->d_name))
+		if (!uuid_valid(de->d_name))
 			continue;
 		if ((rc = cb(de->d_name, arg)) != 0)
 			break;
@@ -468,7 +469,7 @@ image_store_upload_begin(struct image_store *st, const char *id,
 	struct image_upload *up;
 	uint64_t others;
 
-	if (!codec_uuid_valid(id)) {
+	if (!uuid_valid(id)) {
 		err_set(TS_EINVALID, "image store: bad image id");
 		return NULL;
 	}
@@ -771,7 +772,7 @@ image_store_open(struct image_store *st, const char *id, int *fdp,
 	struct stat sb;
 	int fd;
 
-	if (!codec_uuid_valid(id)) {
+	if (!uuid_valid(id)) {
 		err_set(TS_ENOT_FOUND, "no data for image");
 		return -1;
 	}
@@ -798,7 +799,7 @@ image_store_open(struct image_store *st, const char *id, int *fdp,
 int
 image_store_remove(struct image_store *st, const char *id)
 {
-	if (!codec_uuid_valid(id)) {
+	if (!uuid_valid(id)) {
 		err_set(TS_EINVALID, "image store: bad image id");
 		return -1;
 	}
@@ -813,6 +814,6 @@ image_store_remove(struct image_store *st, const char *id)
 bool
 image_store_exists(struct image_store *st, const char *id)
 {
-	return codec_uuid_valid(id) &&
+	return uuid_valid(id) &&
 	    faccessat(st->dirfd, id, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }

@@ -21,7 +21,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static void
-check_same(const struct ts_buf *a, const struct ts_buf *b, const char *what)
+check_same(const struct buf *a, const struct buf *b, const char *what)
 {
 	if (a->len != b->len || memcmp(a->data, b->data, a->len) != 0) {
 		fprintf(stderr, "%s: re-encoding not stable (%zu vs %zu bytes)\n",
@@ -34,7 +34,7 @@ static void
 fuzz_envelope(const uint8_t *data, size_t len, enum schema_dir from)
 {
 	struct codec_envelope env = { 0 }, env2 = { 0 };
-	struct ts_buf e1 = { 0 }, e2 = { 0 };
+	struct buf e1 = { 0 }, e2 = { 0 };
 	char dump[512];
 
 	if (codec_envelope_decode(data, len, from, &env) != 0) {
@@ -63,14 +63,14 @@ fuzz_envelope(const uint8_t *data, size_t len, enum schema_dir from)
 	check_same(&e1, &e2, env.type->name);
 	codec_envelope_clear(&env);
 	codec_envelope_clear(&env2);
-	ts_buf_free(&e1);
-	ts_buf_free(&e2);
+	buf_free(&e1);
+	buf_free(&e2);
 }
 
 static void
 fuzz_record(const struct schema_type *t, const uint8_t *data, size_t len)
 {
-	struct ts_buf e1 = { 0 }, e2 = { 0 };
+	struct buf e1 = { 0 }, e2 = { 0 };
 	void *a = codec_new(t), *b = codec_new(t);
 	uint32_t ver = 0;
 	char dump[512];
@@ -99,8 +99,8 @@ fuzz_record(const struct schema_type *t, const uint8_t *data, size_t len)
 out:
 	codec_free(t, &a);
 	codec_free(t, &b);
-	ts_buf_free(&e1);
-	ts_buf_free(&e2);
+	buf_free(&e1);
+	buf_free(&e2);
 }
 
 int

@@ -6,6 +6,7 @@ ts_fuzz_target(fuzz_image_json
           ${CMAKE_SOURCE_DIR}/controller/image/image_db.c
           ${CMAKE_SOURCE_DIR}/controller/core/db.c ${C}/config.c ${C}/store.c
           ${C}/codec.c ${TS_GEN_SOURCES}
+  ${C}/buf.c ${C}/clock.c ${C}/uuid.c
   LIBS PkgConfig::JANSSON PkgConfig::MSGPACK PkgConfig::LMDB PkgConfig::UUID m)
 if(TARGET fuzz_image_json)
   target_include_directories(fuzz_image_json PRIVATE ${CMAKE_SOURCE_DIR}/controller)

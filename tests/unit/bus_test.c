@@ -26,6 +26,7 @@
 #include <zmq.h>
 
 #include "bus.h"
+#include "clock.h"
 #include "err.h"
 #include "log.h"
 
@@ -49,15 +50,6 @@ static char		allow_last_key[BUS_KEY_Z85_LEN + 1];
 static pthread_mutex_t	cap_lock = PTHREAD_MUTEX_INITIALIZER;
 static char		cap_buf[65536];
 static size_t		cap_len;
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 capture(enum log_level lvl, const char *line, void *arg)
@@ -188,9 +180,9 @@ client_new(const char *ep, const char *identity, const struct keypair *k,
 static int
 recv_within(struct bus *b, int ms, struct bus_msg *m)
 {
-	int64_t end = now_ms() + ms;
+	int64_t end = clock_mono_ms() + ms;
 
-	while (now_ms() < end) {
+	while (clock_mono_ms() < end) {
 		int rc = bus_poll(b, 50, m);
 
 		assert_int_not_equal(rc, -1);
@@ -204,10 +196,10 @@ recv_within(struct bus *b, int ms, struct bus_msg *m)
 static int
 client_send_within(struct bus *c, const char *text, int ms)
 {
-	int64_t end = now_ms() + ms;
+	int64_t end = clock_mono_ms() + ms;
 	struct bus_msg m;
 
-	while (now_ms() < end) {
+	while (clock_mono_ms() < end) {
 		if (bus_send(c, NULL, text, strlen(text)) == 0)
 			return 0;
 		assert_int_equal(err_code(), TS_EUNREACHABLE);
@@ -228,10 +220,10 @@ msg_is(const struct bus_msg *m, const char *text)
 static void
 establish(struct bus *s, struct bus *c, const char *text)
 {
-	int64_t end = now_ms() + WAIT_MS;
+	int64_t end = clock_mono_ms() + WAIT_MS;
 	struct bus_msg m;
 
-	while (now_ms() < end) {
+	while (clock_mono_ms() < end) {
 		if (client_send_within(c, text, WAIT_MS) == 0 &&
 		    recv_within(s, 300, &m) == 1) {
 			assert_true(msg_is(&m, text));
@@ -295,12 +287,12 @@ test_roundtrip(void **state)
 
 	/* Linger is bounded: freeing with frames still queued is quick. */
 	assert_int_equal(bus_send(s, "hosta", "unread", 6), 0);
-	t0 = now_ms();
+	t0 = clock_mono_ms();
 	bus_free(&c);
 	bus_free(&s);
 	assert_null(c);
 	assert_null(s);
-	assert_true(now_ms() - t0 < 2000);
+	assert_true(clock_mono_ms() - t0 < 2000);
 	bus_free(&s);	/* NULL is fine */
 }
 
@@ -337,13 +329,13 @@ test_unknown_key_refused(void **state)
 	/* Our own client with the same unknown key. */
 	c = client_new(bus_endpoint(s), "hosta", &kunknown, 1, 0);
 
-	end = now_ms() + WAIT_MS;
-	while (!allow_seen(kunknown.pub) && now_ms() < end)
+	end = clock_mono_ms() + WAIT_MS;
+	while (!allow_seen(kunknown.pub) && clock_mono_ms() < end)
 		assert_int_not_equal(bus_poll(s, 20, &m), 1);
 	assert_true(allow_seen(kunknown.pub));
 
-	end = now_ms() + QUIET_MS;
-	while (now_ms() < end) {
+	end = clock_mono_ms() + QUIET_MS;
+	while (clock_mono_ms() < end) {
 		assert_int_equal(bus_poll(s, 50, &m), 0);
 		if (bus_poll(c, 10, &m) == 1)
 			fail_msg("refused client received a frame");
@@ -367,9 +359,9 @@ static void
 wait_logged(struct bus *s, struct bus *c, const char *text)
 {
 	struct bus_msg m;
-	int64_t end = now_ms() + WAIT_MS;
+	int64_t end = clock_mono_ms() + WAIT_MS;
 
-	while (!cap_has(text) && now_ms() < end) {
+	while (!cap_has(text) && clock_mono_ms() < end) {
 		assert_int_not_equal(bus_poll(s, 10, &m), 1);
 		if (c != NULL && bus_poll(c, 10, &m) == 1)
 			fail_msg("impostor received a frame");
@@ -421,8 +413,8 @@ test_impersonation_dropped(void **state)
 	evil = client_new(bus_endpoint(s), "hostb", &ka, 1, 0);
 	wait_logged(s, evil, "claiming to be from hostb");
 	expect_server_to_client(s, "hostb", cb, "still for b");
-	end = now_ms() + 300;
-	while (now_ms() < end)
+	end = clock_mono_ms() + 300;
+	while (clock_mono_ms() < end)
 		if (bus_poll(evil, 20, &m) == 1)
 			fail_msg("impostor received a frame for hostb");
 	bus_free(&evil);
@@ -486,8 +478,8 @@ test_unreachable(void **state)
 	c = client_new(bus_endpoint(s), "hosta", &ka, 1, 0);
 	establish(s, c, "up");
 	bus_free(&c);
-	end = now_ms() + WAIT_MS;
-	while (now_ms() < end) {
+	end = clock_mono_ms() + WAIT_MS;
+	while (clock_mono_ms() < end) {
 		struct bus_msg m;
 
 		if ((rc = bus_send(s, "hosta", "x", 1)) == -1)
@@ -543,8 +535,8 @@ post_and_collect(struct bus *from, const char *peer, struct bus *pump,
 		assert_int_equal(pthread_create(&th[i], NULL, poster_main,
 		    &p[i]), 0);
 	}
-	end = now_ms() + 2 * WAIT_MS;
-	while (got < POSTERS * PER_POSTER && now_ms() < end) {
+	end = clock_mono_ms() + 2 * WAIT_MS;
+	while (got < POSTERS * PER_POSTER && clock_mono_ms() < end) {
 		struct bus_msg m;
 		int t, n;
 
@@ -631,17 +623,17 @@ test_loop_wakeups(void **state)
 	s = server_new(1, 0);
 
 	/* Plain timeout. */
-	t0 = now_ms();
+	t0 = clock_mono_ms();
 	assert_int_equal(bus_poll(s, 100, &m), 0);
-	assert_true(now_ms() - t0 >= 90);
+	assert_true(clock_mono_ms() - t0 >= 90);
 
 	/* A post from another thread ends a long wait early, and its
 	 * failure (no such agent) is logged, not lost. */
 	w = (struct waker){ .bus = s, .delay_ms = 100 };
 	assert_int_equal(pthread_create(&th, NULL, waker_main, &w), 0);
-	t0 = now_ms();
+	t0 = clock_mono_ms();
 	assert_int_equal(bus_poll(s, WAIT_MS, &m), 0);
-	assert_true(now_ms() - t0 < WAIT_MS - 1000);
+	assert_true(clock_mono_ms() - t0 < WAIT_MS - 1000);
 	pthread_join(th, NULL);
 	assert_true(cap_has("agent ghost unreachable"));
 
@@ -650,9 +642,9 @@ test_loop_wakeups(void **state)
 	assert_int_equal(bus_add_fd(s, pfd[0], ZMQ_POLLIN, on_fd, NULL), 0);
 	assert_int_equal(bus_add_fd(s, pfd[0], ZMQ_POLLIN, on_fd, NULL), -1);
 	assert_int_equal(write(pfd[1], "t", 1), 1);
-	t0 = now_ms();
+	t0 = clock_mono_ms();
 	assert_int_equal(bus_poll(s, WAIT_MS, &m), 0);
-	assert_true(now_ms() - t0 < WAIT_MS - 1000);
+	assert_true(clock_mono_ms() - t0 < WAIT_MS - 1000);
 	assert_int_equal(fd_calls, 1);
 	assert_int_equal(bus_remove_fd(s, pfd[0]), 0);
 	assert_int_equal(bus_remove_fd(s, pfd[0]), -1);
@@ -730,8 +722,8 @@ test_oversize(void **state)
 	 * frames flow again. */
 	cap_reset();
 	assert_int_equal(bus_send(c, NULL, big, 4096), 0);
-	end = now_ms() + WAIT_MS;
-	while (now_ms() < end && !got_small) {
+	end = clock_mono_ms() + WAIT_MS;
+	while (clock_mono_ms() < end && !got_small) {
 		if (bus_send(c, NULL, "after", 5) == -1)
 			assert_int_equal(err_code(), TS_EUNREACHABLE);
 		if (bus_poll(c, 20, &m) == 1)

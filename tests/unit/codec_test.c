@@ -375,7 +375,7 @@ expect_decode_ok(const struct schema_type *t, const uint8_t *buf, size_t len)
 	assert_null(obj);
 }
 
-/* Pack with msgpack-c into a ts_buf, for hand-made inputs. */
+/* Pack with msgpack-c into a struct buf, for hand-made inputs. */
 struct pk {
 	msgpack_sbuffer	sb;
 	msgpack_packer	p;
@@ -402,10 +402,10 @@ pk_str(struct pk *k, const char *s, size_t len)
 }
 
 static void
-pk_done(struct pk *k, struct ts_buf *out)
+pk_done(struct pk *k, struct buf *out)
 {
 	out->len = 0;
-	assert_int_equal(ts_buf_append(out, k->sb.data, k->sb.size), 0);
+	assert_int_equal(buf_append(out, k->sb.data, k->sb.size), 0);
 	msgpack_sbuffer_destroy(&k->sb);
 }
 
@@ -423,9 +423,9 @@ enum mut {
  */
 static void
 mutate(const struct schema_type *t, const void *obj, const char *key,
-    enum mut m, const void *raw, size_t rawlen, struct ts_buf *out)
+    enum mut m, const void *raw, size_t rawlen, struct buf *out)
 {
-	struct ts_buf enc = { 0 };
+	struct buf enc = { 0 };
 	msgpack_unpacked up;
 	msgpack_object_map *map;
 	msgpack_object *orig = NULL;
@@ -466,7 +466,7 @@ mutate(const struct schema_type *t, const void *obj, const char *key,
 	}
 	pk_done(&k, out);
 	msgpack_unpacked_destroy(&up);
-	ts_buf_free(&enc);
+	buf_free(&enc);
 }
 
 /* ---- round trips --------------------------------------------------------- */
@@ -474,7 +474,7 @@ mutate(const struct schema_type *t, const void *obj, const char *key,
 static void
 roundtrip_one(const struct schema_type *t, enum variant v)
 {
-	struct ts_buf e1 = { 0 }, e2 = { 0 };
+	struct buf e1 = { 0 }, e2 = { 0 };
 	struct codec_envelope env;
 	void *a = new_filled(t, v), *b = codec_new(t);
 	uint32_t ver = 0;
@@ -518,8 +518,8 @@ roundtrip_one(const struct schema_type *t, enum variant v)
 	}
 	codec_free(t, &a);
 	codec_free(t, &b);
-	ts_buf_free(&e1);
-	ts_buf_free(&e2);
+	buf_free(&e1);
+	buf_free(&e2);
 }
 
 static void
@@ -543,7 +543,7 @@ test_optional_presence(void **state)
 {
 	struct msg_tt_all *a = new_filled(&schema_msg_tt_all, V_SOME);
 	struct msg_tt_all *b = codec_new(&schema_msg_tt_all);
-	struct ts_buf e = { 0 };
+	struct buf e = { 0 };
 
 	free(a->os);
 	a->os = strdup("");
@@ -566,7 +566,7 @@ test_optional_presence(void **state)
 	assert_true(obj_equal(&schema_msg_tt_all, a, b));
 	codec_free(&schema_msg_tt_all, (void **)&a);
 	codec_free(&schema_msg_tt_all, (void **)&b);
-	ts_buf_free(&e);
+	buf_free(&e);
 }
 
 /* The bytes on the wire for one message, so an accidental format change
@@ -586,13 +586,13 @@ test_golden_envelope(void **state)
 	};
 	struct msg_heartbeat_ack ack = { .seq = 7,
 	    .server_time = INT64_C(1700000000000) };
-	struct ts_buf e = { 0 };
+	struct buf e = { 0 };
 
 	assert_int_equal(codec_envelope_encode(&schema_msg_heartbeat_ack, &ack,
 	    "req-1", "ctl", &e), 0);
 	assert_int_equal(e.len, sizeof(want));
 	assert_memory_equal(e.data, want, sizeof(want));
-	ts_buf_free(&e);
+	buf_free(&e);
 }
 
 /* ---- malformed input ----------------------------------------------------- */
@@ -600,7 +600,7 @@ test_golden_envelope(void **state)
 static void
 test_truncated_everywhere(void **state)
 {
-	struct ts_buf e = { 0 };
+	struct buf e = { 0 };
 	struct codec_envelope env;
 	const struct schema_type *t;
 	uint8_t *copy;
@@ -646,7 +646,7 @@ test_truncated_everywhere(void **state)
 			free(copy);
 		}
 		/* One byte more is as bad as one byte less. */
-		assert_int_equal(ts_buf_append(&e, "\xc0", 1), 0);
+		assert_int_equal(buf_append(&e, "\xc0", 1), 0);
 		if (t->kind == SCHEMA_KIND_MESSAGE &&
 		    schema_msg_by_name(t->name) == t) {
 			memset(&env, 0, sizeof(env));
@@ -662,7 +662,7 @@ test_truncated_everywhere(void **state)
 		} else
 			expect_decode_fail(t, e.data, e.len, "1 trailing bytes");
 	}
-	ts_buf_free(&e);
+	buf_free(&e);
 }
 
 struct wrong {
@@ -710,7 +710,7 @@ static void
 check_wrong(const struct schema_type *t, const void *obj,
     const struct schema_field *f, const struct wrong *w)
 {
-	struct ts_buf buf = { 0 };
+	struct buf buf = { 0 };
 	char want[256];
 
 	if (strcmp(kind_name(f->type), w->got) == 0)
@@ -719,7 +719,7 @@ check_wrong(const struct schema_type *t, const void *obj,
 	snprintf(want, sizeof(want), "%s.%s: expected %s, got %s", t->name,
 	    f->name, kind_name(f->type), w->got);
 	expect_decode_fail(t, buf.data, buf.len, want);
-	ts_buf_free(&buf);
+	buf_free(&buf);
 }
 
 /* Every field of every type: each wrong msgpack type, absence, a duplicate
@@ -732,7 +732,7 @@ test_every_field_checked(void **state)
 	    &wrong_map, &wrong_ext };
 	const struct schema_field *f;
 	const struct schema_type *t;
-	struct ts_buf buf = { 0 };
+	struct buf buf = { 0 };
 	char want[256], *big;
 	size_t i, j, n;
 	void *obj;
@@ -820,11 +820,11 @@ test_every_field_checked(void **state)
 		}
 		codec_free(t, &obj);
 	}
-	ts_buf_free(&buf);
+	buf_free(&buf);
 }
 
 static void
-body_with(const char *field, const void *raw, size_t len, struct ts_buf *out)
+body_with(const char *field, const void *raw, size_t len, struct buf *out)
 {
 	struct msg_tt_all *a = new_filled(&schema_msg_tt_all, V_SOME);
 
@@ -840,7 +840,7 @@ body_with(const char *field, const void *raw, size_t len, struct ts_buf *out)
 static void
 test_strings_and_uuids(void **state)
 {
-	struct ts_buf buf = { 0 };
+	struct buf buf = { 0 };
 
 	TT_FAIL("s", "\xa5ho\0st", "tt_all.s: NUL byte in string");
 	TT_FAIL("s", "\xd9\x01\0", "tt_all.s: NUL byte in string");
@@ -873,7 +873,7 @@ test_strings_and_uuids(void **state)
 	/* Strings are not checked for UTF-8, only for NUL. */
 	body_with("s", "\xa3\xff\xfe\x80", 4, &buf);
 	expect_decode_ok(&schema_msg_tt_all, buf.data, buf.len);
-	ts_buf_free(&buf);
+	buf_free(&buf);
 }
 
 /* The error names the path down to the offending item. */
@@ -882,7 +882,7 @@ test_error_path(void **state)
 {
 	struct msg_agent_hello *h = new_filled(&schema_msg_agent_hello, V_SOME);
 	struct codec_envelope env = { 0 };
-	struct ts_buf e = { 0 };
+	struct buf e = { 0 };
 	uint8_t *p;
 
 	assert_int_equal(codec_envelope_encode(&schema_msg_agent_hello, h,
@@ -899,7 +899,7 @@ test_error_path(void **state)
 	assert_ptr_equal(env.type, &schema_msg_agent_hello);
 	codec_envelope_clear(&env);
 	codec_free(&schema_msg_agent_hello, (void **)&h);
-	ts_buf_free(&e);
+	buf_free(&e);
 }
 
 static void
@@ -938,7 +938,7 @@ test_integers(void **state)
 #undef OK
 	};
 	struct msg_tt_all *m = codec_new(&schema_msg_tt_all);
-	struct ts_buf buf = { 0 };
+	struct buf buf = { 0 };
 	size_t i;
 
 	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
@@ -967,7 +967,7 @@ test_integers(void **state)
 	TT_FAIL("u", "\xcd\x00", "tt_all.u: truncated");
 	TT_FAIL("b", "\x01", "tt_all.b: expected bool, got int");
 	codec_free(&schema_msg_tt_all, (void **)&m);
-	ts_buf_free(&buf);
+	buf_free(&buf);
 }
 
 /* Declared lengths far beyond the input fail before anything is allocated
@@ -996,7 +996,7 @@ test_huge_declared_lengths(void **state)
 	    0x81, 0xa1, 'x', 0xc9, 0xff, 0xff, 0xff, 0xff, 0x01, 'a' };
 	static const uint8_t umap32[] = {
 	    0x81, 0xa1, 'x', 0xdf, 0x80, 0x00, 0x00, 0x00, 0xc0, 0xc0 };
-	struct ts_buf buf = { 0 };
+	struct buf buf = { 0 };
 
 	expect_decode_fail(&schema_msg_heartbeat, unknown_list,
 	    sizeof(unknown_list), "heartbeat: truncated (container of "
@@ -1024,13 +1024,13 @@ test_huge_declared_lengths(void **state)
 	    "4294967295 bytes");
 	TT_FAIL("meta", "\xdf\xff\xff\xff\xff", "tt_all.meta: truncated (map "
 	    "of 4294967295 entries");
-	ts_buf_free(&buf);
+	buf_free(&buf);
 }
 
 static void
 test_depth_bomb(void **state)
 {
-	struct ts_buf buf = { 0 };
+	struct buf buf = { 0 };
 	uint8_t *bomb;
 	size_t n, i;
 
@@ -1064,7 +1064,7 @@ test_depth_bomb(void **state)
 			    buf.len, "tt_all: nested deeper than 16");
 		free(bomb);
 	}
-	ts_buf_free(&buf);
+	buf_free(&buf);
 }
 
 /* Unknown keys (a newer peer's fields) are skipped whatever their type. */
@@ -1096,7 +1096,7 @@ test_unknown_fields_skipped(void **state)
 	    "\x01\x01\x02";
 	struct msg_tt_all *a = new_filled(&schema_msg_tt_all, V_SOME);
 	struct msg_tt_all *b = codec_new(&schema_msg_tt_all);
-	struct ts_buf buf = { 0 };
+	struct buf buf = { 0 };
 	uint8_t bad[sizeof(every_type)];
 	size_t i;
 
@@ -1127,15 +1127,15 @@ test_unknown_fields_skipped(void **state)
 	    sizeof(int_key) - 1, "heartbeat_ack: expected string, got int");
 	codec_free(&schema_msg_tt_all, (void **)&a);
 	codec_free(&schema_msg_tt_all, (void **)&b);
-	ts_buf_free(&buf);
+	buf_free(&buf);
 }
 
 /* ---- envelopes ----------------------------------------------------------- */
 
 static void
-envelope_raw(struct ts_buf *out, unsigned nelem, const char *ver,
+envelope_raw(struct buf *out, unsigned nelem, const char *ver,
     size_t verlen, const char *name, size_t namelen, const char *req,
-    const char *sender, const struct ts_buf *body)
+    const char *sender, const struct buf *body)
 {
 	struct pk k;
 
@@ -1154,7 +1154,7 @@ envelope_raw(struct ts_buf *out, unsigned nelem, const char *ver,
 }
 
 static void
-expect_env_fail(const struct ts_buf *b, enum schema_dir from, const char *want)
+expect_env_fail(const struct buf *b, enum schema_dir from, const char *want)
 {
 	struct codec_envelope env;
 
@@ -1171,7 +1171,7 @@ test_envelope_checks(void **state)
 	struct msg_hello_ack ack = { .controller_host = "ctl",
 	    .report_interval = 10, .server_time = 1 };
 	struct msg_error er = { .code = 7, .message = "boom" };
-	struct ts_buf body = { 0 }, b = { 0 }, big = { 0 };
+	struct buf body = { 0 }, b = { 0 }, big = { 0 };
 	struct codec_envelope env = { 0 };
 	char longs[300];
 
@@ -1271,21 +1271,21 @@ test_envelope_checks(void **state)
 	assert_int_equal(big.len, 3);
 	expect_err(codec_envelope_encode(&schema_rec_service, &er, "r", "s",
 	    &big), TS_EINVALID, "service: not a message type");
-	ts_buf_free(&body);
-	ts_buf_free(&b);
-	ts_buf_free(&big);
+	buf_free(&body);
+	buf_free(&b);
+	buf_free(&big);
 }
 
 /* ---- records ------------------------------------------------------------- */
 
 static void
-record_raw(struct ts_buf *out, const char *ver, size_t verlen,
+record_raw(struct buf *out, const char *ver, size_t verlen,
     const char *body, size_t bodylen)
 {
 	out->len = 0;
-	assert_int_equal(ts_buf_append(out, "\x92", 1), 0);
-	assert_int_equal(ts_buf_append(out, ver, verlen), 0);
-	assert_int_equal(ts_buf_append(out, body, bodylen), 0);
+	assert_int_equal(buf_append(out, "\x92", 1), 0);
+	assert_int_equal(buf_append(out, ver, verlen), 0);
+	assert_int_equal(buf_append(out, body, bodylen), 0);
 }
 
 #define REC(ver, body) record_raw(&b, ver, sizeof(ver) - 1, body, sizeof(body) - 1)
@@ -1296,7 +1296,7 @@ test_record_versions(void **state)
 	struct rec_tt_rec r = { 0 };
 	struct rec_service *svc = new_filled(&schema_rec_service, V_SOME);
 	struct rec_service tmp;
-	struct ts_buf b = { 0 };
+	struct buf b = { 0 };
 	uint32_t ver = 99;
 
 	/* Version 1 had only name: added2/added3 come back zero. */
@@ -1356,7 +1356,7 @@ test_record_versions(void **state)
 	expect_err(codec_record_encode(&schema_msg_error, svc, &b),
 	    TS_EINVALID, "error: not a record type");
 	codec_free(&schema_rec_service, (void **)&svc);
-	ts_buf_free(&b);
+	buf_free(&b);
 }
 
 /* ---- encoder validation, lifetime, dump, lookups ---------------------------- */
@@ -1365,10 +1365,10 @@ static void
 test_encoder_refuses_invalid(void **state)
 {
 	struct msg_tt_all *a = new_filled(&schema_msg_tt_all, V_SOME);
-	struct ts_buf out = { 0 };
+	struct buf out = { 0 };
 	char *saved;
 
-	assert_int_equal(ts_buf_append(&out, "pre", 3), 0);
+	assert_int_equal(buf_append(&out, "pre", 3), 0);
 	saved = a->s;
 	a->s = NULL;
 	expect_err(codec_encode(&schema_msg_tt_all, a, &out), TS_EINVALID,
@@ -1403,9 +1403,9 @@ test_encoder_refuses_invalid(void **state)
 	assert_true(out.len > 3);
 	assert_memory_equal(out.data, "pre", 3);
 	codec_free(&schema_msg_tt_all, (void **)&a);
-	ts_buf_free(&out);
+	buf_free(&out);
 	assert_null(out.data);
-	ts_buf_free(NULL);
+	buf_free(NULL);
 }
 
 static void
@@ -1502,16 +1502,12 @@ test_lookups(void **state)
 	assert_string_equal(schema_rec_agent_key.table, "agent_keys");
 	assert_null(schema_record_by_table("nope"));
 	assert_ptr_equal(codec_test_msg_by_name("tt_all"), &schema_msg_tt_all);
-	assert_true(codec_uuid_valid("00000000-0000-0000-0000-000000000000"));
-	assert_false(codec_uuid_valid("00000000-0000-0000-0000-0000000000000"));
-	assert_false(codec_uuid_valid("00000000-0000-0000-0000-00000000000"));
-	assert_false(codec_uuid_valid(""));
 }
 
 /* ---- seed corpus mode ------------------------------------------------------ */
 
 static int
-write_file(const char *dir, const char *name, const struct ts_buf *b)
+write_file(const char *dir, const char *name, const struct buf *b)
 {
 	char path[4096];
 	FILE *fp;
@@ -1529,7 +1525,7 @@ static int
 write_seeds(const char *dir)
 {
 	const struct schema_type *t;
-	struct ts_buf b = { 0 };
+	struct buf b = { 0 };
 	char name[128];
 	size_t i;
 	void *obj;
@@ -1562,7 +1558,7 @@ write_seeds(const char *dir)
 			rc = -1;
 		codec_free(t, &obj);
 	}
-	ts_buf_free(&b);
+	buf_free(&b);
 	if (rc != 0)
 		fprintf(stderr, "write-seeds: %s\n", err_msg());
 	return rc == 0 ? 0 : 1;

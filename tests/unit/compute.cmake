@@ -8,6 +8,7 @@ ts_unit_test(compute_agent_test
   ${TS_A}/imgcache.c ${TS_A}/disk.c ${TS_A}/configdrive.c ${TS_A}/console.c
   ${C}/proc.c ${C}/imgfmt.c ${C}/codec.c ${C}/config.c
   ${TS_GEN_SOURCES}
+  ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c
   LIBS PkgConfig::LIBVIRT PkgConfig::MSGPACK PkgConfig::UUID
   PkgConfig::JANSSON PkgConfig::SODIUM)
 if(TARGET compute_agent_test)
@@ -17,6 +18,7 @@ ts_unit_test(recon_test
   SOURCES ${TS_CTL}/compute/recon.c ${TS_CTL}/compute/scheduler.c ${TS_CTL}/compute/compute_db.c
   ${TS_CTL}/core/db.c ${C}/store.c ${C}/codec.c ${C}/bus.c ${C}/config.c
   ${TS_GEN_SOURCES}
+  ${C}/buf.c ${C}/clock.c ${C}/uuid.c
   LIBS PkgConfig::LMDB PkgConfig::MSGPACK PkgConfig::ZMQ PkgConfig::UUID)
 if(TARGET recon_test)
   target_include_directories(recon_test PRIVATE ${TS_CTL})

@@ -89,13 +89,13 @@ static void
 send_cmd(const struct schema_type *t, void *body, const char *reqid)
 {
 	struct codec_envelope env;
-	struct ts_buf b = { 0 };
+	struct buf b = { 0 };
 
 	assert_int_equal(codec_envelope_encode(t, body, reqid, "ctl", &b), 0);
 	memset(&env, 0, sizeof(env));
 	assert_int_equal(codec_envelope_decode(b.data, b.len,
 	    SCHEMA_FROM_CONTROLLER, &env), 0);
-	ts_buf_free(&b);
+	buf_free(&b);
 	assert_int_equal(compute_handle(cmp, &env), 1);
 	codec_envelope_clear(&env);
 	compute_drain(cmp);
@@ -486,7 +486,7 @@ test_parallel(void **state)
 	for (int i = 0; i < 20; i++) {
 		struct msg_instance_ensure m = { 0 };
 		struct codec_envelope env;
-		struct ts_buf b = { 0 };
+		struct buf b = { 0 };
 
 		new_uuid(u[i]);
 		memcpy(m.uuid, u[i], sizeof(m.uuid));
@@ -499,7 +499,7 @@ test_parallel(void **state)
 		memset(&env, 0, sizeof(env));
 		assert_int_equal(codec_envelope_decode(b.data, b.len,
 		    SCHEMA_FROM_CONTROLLER, &env), 0);
-		ts_buf_free(&b);
+		buf_free(&b);
 		assert_int_equal(compute_handle(cmp, &env), 1);
 		codec_envelope_clear(&env);
 	}
@@ -525,7 +525,7 @@ test_unavailable(void **state)
 	struct compute *c2;
 	struct msg_instance_ensure m = { 0 };
 	struct codec_envelope env;
-	struct ts_buf b = { 0 };
+	struct buf b = { 0 };
 	char u[37];
 
 	o.host = "h1";
@@ -542,7 +542,7 @@ test_unavailable(void **state)
 	memset(&env, 0, sizeof(env));
 	assert_int_equal(codec_envelope_decode(b.data, b.len,
 	    SCHEMA_FROM_CONTROLLER, &env), 0);
-	ts_buf_free(&b);
+	buf_free(&b);
 	cap_reset();
 	assert_int_equal(compute_handle(c2, &env), 1);
 	codec_envelope_clear(&env);

@@ -5,6 +5,7 @@ set(TS_CTL ${CMAKE_SOURCE_DIR}/controller)
 ts_unit_test(compute_db_test
   SOURCES ${TS_CTL}/compute/compute_db.c ${TS_CTL}/core/db.c ${C}/store.c ${C}/codec.c
   ${C}/config.c ${TS_GEN_SOURCES}
+  ${C}/buf.c ${C}/clock.c ${C}/uuid.c
   LIBS PkgConfig::LMDB PkgConfig::MSGPACK PkgConfig::UUID)
 if(TARGET compute_db_test)
   target_include_directories(compute_db_test PRIVATE ${TS_CTL})

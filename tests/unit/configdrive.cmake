@@ -2,6 +2,7 @@
 # (tests/golden/configdrive/), a real ISO read back with isoinfo.
 ts_unit_test(configdrive_test
   SOURCES ${CMAKE_SOURCE_DIR}/agent/configdrive.c ${C}/proc.c ${C}/imgfmt.c
+  ${C}/buf.c ${C}/clock.c ${C}/uuid.c
   LIBS PkgConfig::JANSSON)
 if(TARGET configdrive_test)
   target_include_directories(configdrive_test PRIVATE ${CMAKE_SOURCE_DIR}/agent)

@@ -21,6 +21,7 @@
 #include "api.h"
 #include "auth/keyrepo.h"
 #include "auth/token.h"
+#include "buf.h"
 #include "bus.h"
 #include "codec.h"
 #include "compute/compute.h"
@@ -387,29 +388,6 @@ ctltest_store(struct ctltest *t)
 
 /* ---- HTTP client ----------------------------------------------------------- */
 
-struct buf {
-	char	*p;
-	size_t	 len, cap;
-};
-
-static int
-buf_add(struct buf *b, const void *d, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = (b->len + n + 1) * 2;
-		char *np = realloc(b->p, cap);
-
-		if (np == NULL)
-			return -1;
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, d, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return 0;
-}
-
 static int
 send_all(int fd, const char *d, size_t n)
 {
@@ -443,7 +421,7 @@ unchunk(const char *in, size_t len, struct buf *out)
 		data += 2;
 		if (n == 0)
 			return 0;
-		if ((size_t)(end - data) < n + 2 || buf_add(out, data, n) == -1)
+		if ((size_t)(end - data) < n + 2 || buf_append(out, data, n) == -1)
 			return -1;
 		in = data + n + 2;
 	}
@@ -454,35 +432,37 @@ unchunk(const char *in, size_t len, struct buf *out)
 static int
 parse(struct ctltest *t, struct buf *b)
 {
-	char *hend = strstr(b->p, "\r\n\r\n"), *line, *save = NULL;
+	char *text = (char *)b->data;
+	char *hend = strstr(text, "\r\n\r\n"), *line, *save = NULL;
 	const char *body, *te;
 	struct buf hb = { 0 }, bb = { 0 };
 	size_t blen;
 
-	if (hend == NULL || sscanf(b->p, "HTTP/1.%*d %d", &t->r.status) != 1)
+	if (hend == NULL || sscanf(text, "HTTP/1.%*d %d", &t->r.status) != 1)
 		return -1;
 	*hend = '\0';
 	body = hend + 4;
-	blen = b->len - (size_t)(body - b->p);
-	line = strtok_r(b->p, "\r\n", &save);	/* status line */
+	blen = b->len - (size_t)(body - text);
+	line = strtok_r(text, "\r\n", &save);	/* status line */
 	while ((line = strtok_r(NULL, "\r\n", &save)) != NULL)
-		if (buf_add(&hb, line, strlen(line)) == -1 ||
-		    buf_add(&hb, "\n", 1) == -1)
+		if (buf_append(&hb, line, strlen(line)) == -1 ||
+		    buf_append(&hb, "\n", 1) == -1)
 			return -1;
-	t->r.headers = hb.p != NULL ? hb.p : strdup("");
+	t->r.headers = hb.data != NULL ? (char *)hb.data : strdup("");
 	te = ctltest_header(t, "Transfer-Encoding");
 	if (te != NULL && strcasecmp(te, "chunked") == 0) {
 		if (unchunk(body, blen, &bb) == -1)
 			return -1;
-	} else if (buf_add(&bb, body, blen) == -1) {
+	} else if (buf_append(&bb, body, blen) == -1) {
 		return -1;
 	}
-	if (bb.p == NULL && buf_add(&bb, "", 0) == -1)
+	if (bb.data == NULL && buf_reserve(&bb, 0) == -1)
 		return -1;
-	t->r.raw = bb.p;
+	t->r.raw = (char *)bb.data;
 	t->r.len = bb.len;
 	if (bb.len > 0)
-		t->r.body = json_loadb(bb.p, bb.len, JSON_DECODE_ANY, NULL);
+		t->r.body = json_loadb((char *)bb.data, bb.len,
+		    JSON_DECODE_ANY, NULL);
 	return 0;
 }
 
@@ -510,15 +490,15 @@ ctltest_call(struct ctltest *t, enum ctltest_svc svc, enum ctltest_who who,
 	snprintf(line, sizeof(line), "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
 	    "Connection: close\r\nAccept: application/json\r\n", method, path,
 	    (unsigned)t->port[svc]);
-	if (buf_add(&req, line, strlen(line)) == -1)
+	if (buf_append(&req, line, strlen(line)) == -1)
 		goto out;
 	if (who != CT_ANON) {
 		snprintf(line, sizeof(line), "X-Auth-Token: %s\r\n",
 		    t->token[who]);
-		if (buf_add(&req, line, strlen(line)) == -1)
+		if (buf_append(&req, line, strlen(line)) == -1)
 			goto out;
 	}
-	if (extra_hdrs != NULL && buf_add(&req, extra_hdrs,
+	if (extra_hdrs != NULL && buf_append(&req, extra_hdrs,
 	    strlen(extra_hdrs)) == -1)
 		goto out;
 	if (body != NULL) {
@@ -526,13 +506,13 @@ ctltest_call(struct ctltest *t, enum ctltest_svc svc, enum ctltest_who who,
 		    extra_hdrs != NULL && strcasestr(extra_hdrs,
 		    "Content-Type:") != NULL ? "" :
 		    "Content-Type: application/json\r\n", strlen(body));
-		if (buf_add(&req, line, strlen(line)) == -1)
+		if (buf_append(&req, line, strlen(line)) == -1)
 			goto out;
 	}
-	if (buf_add(&req, "\r\n", 2) == -1 ||
-	    (body != NULL && buf_add(&req, body, strlen(body)) == -1))
+	if (buf_append(&req, "\r\n", 2) == -1 ||
+	    (body != NULL && buf_append(&req, body, strlen(body)) == -1))
 		goto out;
-	if (send_all(fd, req.p, req.len) == -1)
+	if (send_all(fd, (char *)req.data, req.len) == -1)
 		goto out;
 	while ((n = recv(fd, chunk, sizeof(chunk), 0)) != 0) {
 		if (n == -1) {
@@ -540,15 +520,15 @@ ctltest_call(struct ctltest *t, enum ctltest_svc svc, enum ctltest_who who,
 				continue;
 			goto out;
 		}
-		if (buf_add(&in, chunk, (size_t)n) == -1)
+		if (buf_append(&in, chunk, (size_t)n) == -1)
 			goto out;
 	}
-	if (in.p != NULL && parse(t, &in) == 0)
+	if (in.data != NULL && parse(t, &in) == 0)
 		rc = t->r.status;
 out:
 	close(fd);
-	free(req.p);
-	free(in.p);
+	buf_free(&req);
+	buf_free(&in);
 	return rc;
 }
 

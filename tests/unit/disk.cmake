@@ -2,6 +2,7 @@
 # runs in a temporary directory.
 ts_unit_test(disk_test
   SOURCES ${CMAKE_SOURCE_DIR}/agent/disk.c ${C}/proc.c
+  ${C}/buf.c ${C}/clock.c ${C}/uuid.c
   LIBS PkgConfig::JANSSON)
 if(TARGET disk_test)
   target_include_directories(disk_test PRIVATE ${CMAKE_SOURCE_DIR}/agent)

@@ -3,6 +3,7 @@
 # validation, escaping, owner metadata read back.
 ts_unit_test(domxml_test
   SOURCES ${CMAKE_SOURCE_DIR}/agent/domxml.c ${C}/proc.c
+  ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c
   LIBS PkgConfig::LIBVIRT)
 if(TARGET domxml_test)
   target_include_directories(domxml_test PRIVATE ${CMAKE_SOURCE_DIR}/agent)

@@ -7,6 +7,7 @@ ts_unit_test(driver_test
   ${TS_DA}/disk.c ${TS_DA}/configdrive.c ${TS_DA}/console.c
   ${C}/proc.c ${C}/imgfmt.c ${C}/codec.c ${C}/config.c ${C}/opts.c
   ${TS_GEN_SOURCES}
+  ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c
   LIBS PkgConfig::LIBVIRT PkgConfig::MSGPACK PkgConfig::JANSSON
   PkgConfig::SODIUM)
 if(TARGET driver_test)

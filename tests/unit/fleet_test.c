@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "bus.h"
+#include "clock.h"
 #include "codec.h"
 #include "core/db.h"
 #include "err.h"
@@ -39,25 +40,16 @@ static struct bus	*srv, *cli;
 static struct fleet	*fl;
 static uint64_t		 seq;
 
-static int64_t
-mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Frames from the agent reach the fleet as on the controller's bus thread;
  * the first reply from the controller is decoded into *reply (may be
  * NULL: replies are then dropped). Waits up to WAIT_MS for one. */
 static void
 exchange(struct codec_envelope *reply)
 {
-	int64_t until = mono() + WAIT_MS;
+	int64_t until = clock_mono_ms() + WAIT_MS;
 	int got = 0;
 
-	while (mono() < until && !got) {
+	while (clock_mono_ms() < until && !got) {
 		struct bus_msg m;
 
 		while (bus_poll(srv, 5, &m) == 1) {
@@ -80,13 +72,13 @@ exchange(struct codec_envelope *reply)
 static void
 send_env(const struct schema_type *t, const void *body)
 {
-	struct ts_buf b = { 0 };
+	struct buf b = { 0 };
 	char id[64];
 
 	snprintf(id, sizeof(id), "req-%llu", (unsigned long long)++seq);
 	assert_int_equal(codec_envelope_encode(t, body, id, "h1", &b), 0);
 	assert_int_equal(bus_send(cli, NULL, b.data, b.len), 0);
-	ts_buf_free(&b);
+	buf_free(&b);
 }
 
 static void
@@ -388,8 +380,8 @@ setup(void **state)
 	fo.service_down_time = 60;
 	assert_non_null(fl = fleet_new(st, srv, &fo));
 	/* Let the server learn the route to h1. */
-	for (int64_t until = mono() + WAIT_MS; mono() < until &&
-	    !bus_client_connected(cli);) {
+	for (int64_t until = clock_mono_ms() + WAIT_MS;
+	    clock_mono_ms() < until && !bus_client_connected(cli);) {
 		struct bus_msg m;
 
 		if (bus_poll(srv, 5, &m) == 1)

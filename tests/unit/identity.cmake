@@ -9,6 +9,7 @@ ts_unit_test(identity_test
           ${CMAKE_SOURCE_DIR}/controller/auth/token.c
           ${CMAKE_SOURCE_DIR}/controller/auth/keyrepo.c
           ${C}/store.c ${C}/codec.c ${C}/config.c ${TS_GEN_SOURCES}
+  ${C}/buf.c ${C}/clock.c ${C}/uuid.c
   LIBS PkgConfig::LMDB PkgConfig::MSGPACK PkgConfig::SODIUM
        PkgConfig::JANSSON PkgConfig::UUID)
 if(TARGET identity_test)

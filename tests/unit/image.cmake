@@ -11,6 +11,7 @@ endif()
 ts_unit_test(image_store_test
   SOURCES ${CTL}/image/image_store.c ${CTL}/image/image_hash.c ${C}/imgfmt.c ${C}/codec.c
           ${TS_GEN_SOURCES}
+  ${C}/buf.c ${C}/uuid.c
   LIBS PkgConfig::SODIUM PkgConfig::MSGPACK)
 if(TARGET image_store_test)
   target_include_directories(image_store_test PRIVATE ${CTL})
@@ -18,6 +19,7 @@ endif()
 
 ts_unit_test(image_json_test
   SOURCES ${CTL}/image/image_json.c ${C}/codec.c ${TS_GEN_SOURCES}
+  ${C}/buf.c ${C}/uuid.c
   LIBS PkgConfig::JANSSON PkgConfig::MSGPACK PkgConfig::MHD)
 if(TARGET image_json_test)
   target_include_directories(image_json_test PRIVATE ${CTL})
@@ -27,6 +29,7 @@ ts_unit_test(image_list_test
   SOURCES ${CTL}/image/image_list.c ${CTL}/image/image_db.c ${CTL}/image/image_json.c
           ${CTL}/core/db.c ${C}/config.c ${C}/store.c ${C}/codec.c
           ${TS_GEN_SOURCES}
+  ${C}/buf.c ${C}/clock.c ${C}/uuid.c
   LIBS PkgConfig::JANSSON PkgConfig::MSGPACK PkgConfig::LMDB PkgConfig::UUID
        PkgConfig::MHD m)
 if(TARGET image_list_test)

@@ -21,20 +21,12 @@
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "err.h"
 #include "log.h"
 #include "proc.h"
 
 #define ARGV(...)	((const char *const []){ __VA_ARGS__, NULL })
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static char *
 make_tmpdir(void)
@@ -77,10 +69,10 @@ pid_dead(pid_t pid)
 static bool
 wait_dead(pid_t pid, unsigned ms)
 {
-	uint64_t end = mono_ms() + ms;
+	uint64_t end = (uint64_t)clock_mono_ms() + ms;
 
 	while (!pid_dead(pid)) {
-		if (mono_ms() > end)
+		if ((uint64_t)clock_mono_ms() > end)
 			return false;
 		usleep(10000);
 	}
@@ -284,11 +276,11 @@ test_timeout(void **state)
 {
 	struct proc_opts o = { .timeout_ms = 300 };
 	struct proc_result r;
-	uint64_t t0 = mono_ms(), took;
+	uint64_t t0 = (uint64_t)clock_mono_ms(), took;
 
 	(void)state;
 	assert_int_equal(proc_run(ARGV("sleep", "30"), &o, &r), -1);
-	took = mono_ms() - t0;
+	took = (uint64_t)clock_mono_ms() - t0;
 	assert_int_equal(err_code(), TS_ETIMEOUT);
 	assert_string_equal(err_msg(), "sleep timed out after 300 ms");
 	assert_true(r.timed_out);
@@ -302,10 +294,10 @@ test_timeout(void **state)
 
 	/* ignores SIGTERM: SIGKILL after the grace period */
 	o = (struct proc_opts){ .timeout_ms = 200, .kill_grace_ms = 200 };
-	t0 = mono_ms();
+	t0 = (uint64_t)clock_mono_ms();
 	assert_int_equal(proc_run(ARGV("sh", "-c",
 	    "trap '' TERM; while :; do sleep 0.05; done"), &o, &r), -1);
-	took = mono_ms() - t0;
+	took = (uint64_t)clock_mono_ms() - t0;
 	assert_true(r.timed_out);
 	assert_int_equal(r.termsig, SIGKILL);
 	assert_true(took >= 400);
@@ -320,13 +312,13 @@ timeout_with_child(bool pgroup, const char *script, struct proc_result *r)
 {
 	struct proc_opts o = { .timeout_ms = 300, .kill_grace_ms = 300,
 	    .new_pgroup = pgroup };
-	uint64_t t0 = mono_ms();
+	uint64_t t0 = (uint64_t)clock_mono_ms();
 	pid_t pid;
 
 	assert_int_equal(proc_run(ARGV("sh", "-c", script), &o, r), -1);
 	assert_int_equal(err_code(), TS_ETIMEOUT);
 	assert_true(r->timed_out);
-	assert_true(mono_ms() - t0 < 3000);
+	assert_true((uint64_t)clock_mono_ms() - t0 < 3000);
 	pid = (pid_t)atoi(r->out);
 	assert_true(pid > 1);
 	return pid;

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "bus.h"
+#include "clock.h"
 #include "codec.h"
 #include "compute/compute_db.h"
 #include "core/db.h"
@@ -39,15 +40,6 @@ static struct store	*st;
 static struct bus	*srv, *cli;
 static struct sched	*sch;
 static struct recon	*rec;
-
-static int64_t
-mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- fixtures ----------------------------------------------------------- */
 
@@ -129,9 +121,9 @@ got_clear(struct got *g)
 static void
 pump(struct got *g, int64_t ms)
 {
-	int64_t until = mono() + ms;
+	int64_t until = clock_mono_ms() + ms;
 
-	while (mono() < until) {
+	while (clock_mono_ms() < until) {
 		struct bus_msg m;
 
 		if (bus_poll(srv, 5, &m) == 1)
@@ -153,7 +145,8 @@ static struct codec_envelope *
 one(struct got *g)
 {
 	got_clear(g);
-	for (int64_t until = mono() + WAIT_MS; g->n == 0 && mono() < until;)
+	for (int64_t until = clock_mono_ms() + WAIT_MS;
+	    g->n == 0 && clock_mono_ms() < until;)
 		pump(g, 50);
 	pump(g, 100);
 	assert_int_equal(g->n, 1);
@@ -166,7 +159,8 @@ static struct codec_envelope *
 find(struct got *g, const struct schema_type *type, const char *uuid)
 {
 	got_clear(g);
-	for (int64_t until = mono() + WAIT_MS; mono() < until;) {
+	for (int64_t until = clock_mono_ms() + WAIT_MS;
+	    clock_mono_ms() < until;) {
 		pump(g, 50);
 		for (size_t k = 0; k < g->n; k++) {
 			/* uuid is the first field of every compute command */
@@ -212,8 +206,8 @@ setup(void **state)
 	bo.identity = "h1";
 	assert_non_null(cli = bus_client_new(&bo));
 	/* Let the server learn the route to h1. */
-	for (int64_t until = mono() + WAIT_MS; mono() < until &&
-	    !bus_client_connected(cli);)
+	for (int64_t until = clock_mono_ms() + WAIT_MS;
+	    clock_mono_ms() < until && !bus_client_connected(cli);)
 		pump(&g, 20);
 	pump(&g, 200);
 	got_clear(&g);
@@ -337,7 +331,7 @@ answer(const char *from, const char *uuid, const char *reqid, bool exists,
 {
 	struct msg_instance_state m = { 0 };
 	struct codec_envelope env;
-	struct ts_buf b = { 0 };
+	struct buf b = { 0 };
 
 	snprintf(m.uuid, sizeof(m.uuid), "%s", uuid);
 	m.generation = gen;
@@ -356,7 +350,7 @@ answer(const char *from, const char *uuid, const char *reqid, bool exists,
 	memset(&env, 0, sizeof(env));
 	assert_int_equal(codec_envelope_decode(b.data, b.len, SCHEMA_FROM_AGENT,
 	    &env), 0);
-	ts_buf_free(&b);
+	buf_free(&b);
 	assert_int_equal(recon_agent_msg(rec, from, &env), 1);
 	assert_null(env.body);		/* taken */
 	codec_envelope_clear(&env);

@@ -1,0 +1,19 @@
+/*
+ * clock: milliseconds from the two clocks the daemons use.
+ *
+ * clock_mono_ms() (CLOCK_MONOTONIC) is for intervals, deadlines, timers and
+ * back-off: it never jumps when the wall clock is set. clock_wall_ms()
+ * (CLOCK_REALTIME, Unix epoch) is for timestamps that leave the process or
+ * outlive it: records, messages, tokens. Never compare one with the other.
+ */
+#ifndef TS_CLOCK_H
+#define TS_CLOCK_H
+
+#include <stdint.h>
+
+/* Milliseconds on CLOCK_MONOTONIC (an arbitrary origin, e.g. boot). */
+int64_t	clock_mono_ms(void);
+/* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
+int64_t	clock_wall_ms(void);
+
+#endif

@@ -1,0 +1,2 @@
+# common/buf: the growable byte buffer.
+ts_unit_test(buf_test SOURCES ${C}/buf.c)
