@@ -356,12 +356,13 @@ conf_vni(struct ipam_conf *c, char *s)
 
 	for (char *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",",
 	    &save)) {
-		char *colon;
+		char *colon, orig[128];
 		uint32_t lo, hi;
 
 		t = trim(t);
 		if (*t == '\0')
 			continue;
+		snprintf(orig, sizeof(orig), "%s", t);
 		if ((colon = strchr(t, ':')) == NULL)
 			goto bad;
 		*colon = '\0';
@@ -374,7 +375,7 @@ conf_vni(struct ipam_conf *c, char *s)
 		continue;
 bad:
 		err_set(TS_ECONFIG, "[network] vni_ranges: '%s' is not "
-		    "<first>:<last> with 1 <= first <= last <= %u", t,
+		    "<first>:<last> with 1 <= first <= last <= %u", orig,
 		    VNI_MAX);
 		return -1;
 	}
@@ -398,7 +399,7 @@ conf_vlan(struct ipam_conf *c, char *s)
 
 	for (char *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",",
 	    &save)) {
-		char *f[3], *p;
+		char *f[3], *p, orig[128];
 		size_t nf = 0;
 		struct vlan_net *v;
 		uint32_t lo, hi;
@@ -406,6 +407,7 @@ conf_vlan(struct ipam_conf *c, char *s)
 		t = trim(t);
 		if (*t == '\0')
 			continue;
+		snprintf(orig, sizeof(orig), "%s", t);
 		for (p = t; nf < 3; ) {
 			f[nf++] = p;
 			if ((p = strchr(p, ':')) == NULL)
@@ -440,7 +442,7 @@ conf_vlan(struct ipam_conf *c, char *s)
 bad:
 		err_set(TS_ECONFIG, "[network] network_vlan_ranges: '%s' is "
 		    "not <physnet> or <physnet>:<first>:<last> with 1 <= first "
-		    "<= last <= %u", t, VLAN_MAX);
+		    "<= last <= %u", orig, VLAN_MAX);
 		return -1;
 	}
 	for (size_t j = 0; j < c->nvlan; j++)
