@@ -176,6 +176,43 @@ const struct config_opt opts_controller[] = {
 	    "the host with the most free RAM, stack fills the fullest host "
 	    "first."),
 
+	CONFIG_OPT_STR("network", "base_mac", "fa:16:3e:00:00:00",
+	    "Base of the MAC addresses given to ports: the first 3 octets "
+	    "are kept, and the 4th too when it is not 00; the rest is "
+	    "random."),
+	CONFIG_OPT_INT("network", "mac_generation_retries", "16", 1, 1000,
+	    "Random MAC addresses tried before a port create fails (503) "
+	    "because every one was taken."),
+	CONFIG_OPT_STR("network", "tenant_network_types", "vxlan",
+	    "Comma-separated network types given, in order of preference, "
+	    "to networks created without provider attributes: vxlan, vlan "
+	    "(from network_vlan_ranges) or flat (never: a flat network "
+	    "needs a physical network named by an admin)."),
+	CONFIG_OPT_STR("network", "vni_ranges", "1:1000",
+	    "Comma-separated <first>:<last> VXLAN VNI ranges (1 to "
+	    "16777215) given to tenant networks. An admin may ask for any "
+	    "valid VNI, inside the ranges or not."),
+	CONFIG_OPT_STR("network", "network_vlan_ranges", "",
+	    "Comma-separated <physnet>:<first>:<last> VLAN ranges given "
+	    "to tenant networks, or <physnet> alone for a physical network "
+	    "open to admin-chosen VLANs only (ids 1 to 4094)."),
+	CONFIG_OPT_STR("network", "flat_networks", "*",
+	    "Comma-separated physical networks on which an admin may "
+	    "create flat networks; * allows any name, empty allows none."),
+	CONFIG_OPT_INT("network", "global_physnet_mtu", "1500", 68, 65535,
+	    "MTU of the physical networks; a VXLAN network gets 50 bytes "
+	    "less for the encapsulation."),
+	CONFIG_OPT_INT("network", "max_dns_nameservers", "5", 0, 64,
+	    "Most DNS name servers one subnet may list."),
+	CONFIG_OPT_INT("network", "max_subnet_host_routes", "20", 0, 256,
+	    "Most host routes one subnet may list."),
+	CONFIG_OPT_INT("network", "quota_network", "100", -1, INT32_MAX,
+	    "Default number of networks per project; -1 is unlimited."),
+	CONFIG_OPT_INT("network", "quota_subnet", "100", -1, INT32_MAX,
+	    "Default number of subnets per project; -1 is unlimited."),
+	CONFIG_OPT_INT("network", "quota_port", "500", -1, INT32_MAX,
+	    "Default number of ports per project; -1 is unlimited."),
+
 	CONFIG_OPT_END
 };
 

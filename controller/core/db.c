@@ -33,6 +33,11 @@ const char *const db_tables[] = {
 	/* image */
 	T_IMAGES, T_IMAGES_BY_OWNER, T_IMAGE_MEMBERS,
 	T_IMAGE_MEMBERS_BY_MEMBER,
+	/* network */
+	T_NETWORKS, T_NETWORKS_BY_PROJECT, T_SUBNETS, T_SUBNETS_BY_NETWORK,
+	T_PORTS, T_PORTS_BY_NETWORK, T_PORTS_BY_DEVICE, T_IP_ALLOCATIONS,
+	T_IP_CURSORS, T_MAC_ALLOCATIONS, T_SEGMENT_ALLOCATIONS,
+	T_NETWORK_QUOTAS, T_NETWORK_USAGE,
 	NULL
 };
 
@@ -162,6 +167,15 @@ mig_instances_by_created(struct store_txn *txn, void *arg)
 	return rc;
 }
 
+/* Version 6 adds the network tables (created empty by store_open()):
+ * networks, subnets and ports are the users' to create, as in Neutron, so
+ * the step only records the version. */
+static int
+mig_network(struct store_txn *txn, void *arg)
+{
+	return 0;
+}
+
 static const struct store_migration migrations[] = {
 	{ 0, 1, "initial schema: services, hypervisors, agent keys",
 	    mig_initial, NULL },
@@ -172,6 +186,8 @@ static const struct store_migration migrations[] = {
 	{ 3, 4, "image: images, members", mig_image, NULL },
 	{ 4, 5, "compute: instances_by_created (server list order)",
 	    mig_instances_by_created, NULL },
+	{ 5, 6, "network: networks, subnets, ports, ip/mac/segment "
+	    "allocations, quotas, usage", mig_network, NULL },
 };
 
 int

@@ -39,7 +39,7 @@
 #include "msg_gen.h"
 #include "store.h"
 
-#define DB_SCHEMA_VERSION	5
+#define DB_SCHEMA_VERSION	6
 
 #define T_SERVICES		"services"
 #define T_SERVICES_BY_HOST	"services_by_host"
@@ -87,6 +87,26 @@
 #define T_IMAGES_BY_OWNER	"images_by_owner"
 #define T_IMAGE_MEMBERS		"image_members"
 #define T_IMAGE_MEMBERS_BY_MEMBER "image_members_by_member"
+/* network (schemas/network_records.schema; controller/network/network_db.h,
+ * schema version 6): networks + networks_by_project, subnets +
+ * subnets_by_network, ports + ports_by_network and ports_by_device (index
+ * tables "<value>\0<id>"); ip_allocations ("<subnet>/<hex address>"),
+ * ip_cursors (subnet id), mac_allocations (mac), segment_allocations
+ * ("<type>/<physnet>/<8-digit id>"), network_quotas and network_usage
+ * (project id) */
+#define T_NETWORKS		"networks"
+#define T_NETWORKS_BY_PROJECT	"networks_by_project"
+#define T_SUBNETS		"subnets"
+#define T_SUBNETS_BY_NETWORK	"subnets_by_network"
+#define T_PORTS			"ports"
+#define T_PORTS_BY_NETWORK	"ports_by_network"
+#define T_PORTS_BY_DEVICE	"ports_by_device"
+#define T_IP_ALLOCATIONS	"ip_allocations"
+#define T_IP_CURSORS		"ip_cursors"
+#define T_MAC_ALLOCATIONS	"mac_allocations"
+#define T_SEGMENT_ALLOCATIONS	"segment_allocations"
+#define T_NETWORK_QUOTAS	"network_quotas"
+#define T_NETWORK_USAGE		"network_usage"
 
 /* NULL-terminated; static. */
 extern const char *const db_tables[];
