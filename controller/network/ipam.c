@@ -1974,7 +1974,7 @@ static int
 subnets_collect(const struct rec_subnet *s, void *arg)
 {
 	struct subnets *v = arg;
-	struct ts_buf b = { 0 };
+	struct buf b = { 0 };
 
 	if (v->n == v->cap) {
 		size_t nc = v->cap ? 2 * v->cap : 4;
@@ -1993,10 +1993,10 @@ subnets_collect(const struct rec_subnet *s, void *arg)
 	if (codec_record_encode(&schema_rec_subnet, s, &b) == -1 ||
 	    codec_record_decode(&schema_rec_subnet, b.data, b.len, &v->s[v->n],
 	    NULL) == -1) {
-		ts_buf_free(&b);
+		buf_free(&b);
 		return -1;
 	}
-	ts_buf_free(&b);
+	buf_free(&b);
 	v->n++;
 	return 0;
 }
