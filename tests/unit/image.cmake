@@ -17,7 +17,7 @@ if(TARGET image_store_test)
 endif()
 
 ts_unit_test(image_json_test
-  SOURCES ${CTL}/image/image_json.c ${C}/codec.c ${TS_GEN_SOURCES}
+  SOURCES ${CTL}/image/image_json.c ${CTL}/http/jsonreq.c ${C}/codec.c ${TS_GEN_SOURCES}
   LIBS PkgConfig::JANSSON PkgConfig::MSGPACK PkgConfig::MHD)
 if(TARGET image_json_test)
   target_include_directories(image_json_test PRIVATE ${CTL})
@@ -25,6 +25,7 @@ endif()
 
 ts_unit_test(image_list_test
   SOURCES ${CTL}/image/image_list.c ${CTL}/image/image_db.c ${CTL}/image/image_json.c
+          ${CTL}/http/jsonreq.c
           ${CTL}/core/db.c ${C}/config.c ${C}/store.c ${C}/codec.c
           ${TS_GEN_SOURCES}
   LIBS PkgConfig::JANSSON PkgConfig::MSGPACK PkgConfig::LMDB PkgConfig::UUID
