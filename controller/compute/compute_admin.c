@@ -626,8 +626,7 @@ compute_admin_service_update(struct http_req *req, struct http_resp *resp)
 	} else if (strcmp(action, "disable-log-reason") == 0) {
 		e.disable = 1;
 		if (jsonreq_str(JSONREQ_NOVA, b, "disabled_reason", 1, 255,
-		    JSONREQ_BYTES, &e.reason,
-		    NULL) == -1)
+		    JSONREQ_BYTES, &e.reason, NULL) == -1)
 			return -1;
 		if (e.reason == NULL) {
 			err_set(TS_EINVALID, "Missing disabled reason field");

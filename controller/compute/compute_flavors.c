@@ -520,8 +520,7 @@ compute_flavors_action(struct http_req *req, struct http_resp *resp)
 	if (compute_enforce(req, rule) == -1)
 		return -1;
 	if (!json_is_object(a) || jsonreq_str(JSONREQ_NOVA, a, "tenant", 1, 64,
-	    JSONREQ_BYTES,
-	    &e.tenant, NULL) == -1 || e.tenant == NULL) {
+	    JSONREQ_BYTES, &e.tenant, NULL) == -1 || e.tenant == NULL) {
 		if (err_code() != TS_EINVALID)
 			err_set(TS_EINVALID, "Invalid input for field/attribute "
 			    "tenant.");

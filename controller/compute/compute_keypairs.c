@@ -203,14 +203,11 @@ compute_keypairs_create(struct http_req *req, struct http_resp *resp)
 	    jsonreq_str(JSONREQ_NOVA, b, "name", 1, 255, JSONREQ_BYTES, &name,
 	    NULL) == -1 ||
 	    jsonreq_str(JSONREQ_NOVA, b, "public_key", 0, SSHKEY_TEXT_MAX,
-	    JSONREQ_BYTES, &pub,
-	    NULL) == -1 ||
+	    JSONREQ_BYTES, &pub, NULL) == -1 ||
 	    (mv >= 2 && jsonreq_str(JSONREQ_NOVA, b, "type", 1, 16,
-	    JSONREQ_BYTES, &type, NULL) ==
-	    -1) ||
+	    JSONREQ_BYTES, &type, NULL) == -1) ||
 	    (mv >= 10 && jsonreq_str(JSONREQ_NOVA, b, "user_id", 1, 64,
-	    JSONREQ_BYTES, &buser, NULL) ==
-	    -1) ||
+	    JSONREQ_BYTES, &buser, NULL) == -1) ||
 	    kp_user(req, mv, "os_compute_api:os-keypairs:create", NULL,
 	    buser, &user) == -1)
 		return -1;

@@ -1931,8 +1931,7 @@ compute_servers_action(struct http_req *req, struct http_resp *resp)
 				goto out;
 			}
 			if (jsonreq_str(JSONREQ_NOVA, arg, "type", 1, 8,
-			    JSONREQ_BYTES, &type, NULL) ==
-			    -1)
+			    JSONREQ_BYTES, &type, NULL) == -1)
 				goto out;
 			if (type == NULL || (strcasecmp(type, "SOFT") != 0 &&
 			    strcasecmp(type, "HARD") != 0)) {

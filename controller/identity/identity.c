@@ -732,8 +732,7 @@ parse_auth(json_t *auth, struct auth_in *in)
 		if (jsonreq_str(JSONREQ_KEYSTONE, user, "id", 1, 64,
 		    JSONREQ_BYTES, &in->user_id, NULL) == -1 ||
 		    jsonreq_str(JSONREQ_KEYSTONE, user, "name", 1, 255,
-		    JSONREQ_BYTES, &in->user_name,
-		    NULL) == -1 ||
+		    JSONREQ_BYTES, &in->user_name, NULL) == -1 ||
 		    jsonreq_str(JSONREQ_KEYSTONE, user, "password", 0,
 		    PASSWORD_MAX_LEN,
 		    JSONREQ_BYTES | JSONREQ_REQUIRED, &in->password,
@@ -760,8 +759,7 @@ parse_auth(json_t *auth, struct auth_in *in)
 		if (!json_is_object(tok))
 			return bad_field("token");
 		if (jsonreq_str(JSONREQ_KEYSTONE, tok, "id", 1, 1024,
-		    JSONREQ_BYTES | JSONREQ_REQUIRED, &in->token,
-		    NULL) == -1)
+		    JSONREQ_BYTES | JSONREQ_REQUIRED, &in->token, NULL) == -1)
 			return -1;
 	}
 	scope = json_object_get(auth, "scope");

@@ -210,8 +210,7 @@ project_common(json_t *o, struct rec_project *p, bool create)
 	    (create ? JSONREQ_REQUIRED : 0) |
 	    JSONREQ_NONBLANK, &name, NULL) == -1 ||
 	    jsonreq_str(JSONREQ_KEYSTONE, o, "description", 0, 65535,
-	    JSONREQ_BYTES | JSONREQ_NULLABLE, &desc,
-	    &has_desc) == -1 ||
+	    JSONREQ_BYTES | JSONREQ_NULLABLE, &desc, &has_desc) == -1 ||
 	    jsonreq_bool(JSONREQ_KEYSTONE, o, "enabled", 0, &p->enabled,
 	    NULL) == -1 ||
 	    tags_set(o, p) == -1)
@@ -390,8 +389,7 @@ project_update_fn(struct store_txn *txn, void *arg)
 		goto out;
 	was_enabled = p.enabled;
 	if (jsonreq_str(JSONREQ_KEYSTONE, w->body, "domain_id", 0, 64,
-	    JSONREQ_BYTES | JSONREQ_NULLABLE, &s,
-	    &present) == -1)
+	    JSONREQ_BYTES | JSONREQ_NULLABLE, &s, &present) == -1)
 		goto out;
 	if (present && !eq_or_unset(s, p.is_domain ? NULL : p.domain_id)) {
 		err_set(TS_EINVALID, "Update of `domain_id` is not allowed.");
@@ -399,8 +397,7 @@ project_update_fn(struct store_txn *txn, void *arg)
 	}
 	s = NULL;
 	if (jsonreq_str(JSONREQ_KEYSTONE, w->body, "parent_id", 0, 64,
-	    JSONREQ_BYTES | JSONREQ_NULLABLE, &s,
-	    &present) == -1)
+	    JSONREQ_BYTES | JSONREQ_NULLABLE, &s, &present) == -1)
 		goto out;
 	if (present && !eq_or_unset(s, p.is_domain ? NULL : p.parent_id)) {
 		err_set(TS_EFORBIDDEN, "Update of `parent_id` is not "
@@ -914,8 +911,7 @@ identity_admin_project_create(struct http_req *req, struct http_resp *resp)
 	    jsonreq_str(JSONREQ_KEYSTONE, o, "domain_id", 1, 64, JSONREQ_BYTES |
 	    JSONREQ_NULLABLE, &dom, NULL) == -1 ||
 	    jsonreq_str(JSONREQ_KEYSTONE, o, "parent_id", 1, 64, JSONREQ_BYTES |
-	    JSONREQ_NULLABLE, &parent,
-	    NULL) == -1)
+	    JSONREQ_NULLABLE, &parent, NULL) == -1)
 		return -1;
 	if (isd) {
 		if (dom != NULL || parent != NULL) {
@@ -1029,8 +1025,7 @@ body_password(struct http_req *req, json_t *o, struct uw *w, const char *field)
 	const char *pw = NULL;
 
 	if (jsonreq_str(JSONREQ_KEYSTONE, o, field, 0, PASSWORD_MAX_LEN,
-	    JSONREQ_BYTES | JSONREQ_NULLABLE, &pw,
-	    &w->has_password) == -1)
+	    JSONREQ_BYTES | JSONREQ_NULLABLE, &pw, &w->has_password) == -1)
 		return -1;
 	w->hash[0] = '\0';
 	if (pw == NULL)
@@ -1051,8 +1046,7 @@ user_fields(json_t *o, struct rec_user *u, bool create)
 	    (create ? JSONREQ_REQUIRED : 0) |
 	    JSONREQ_NONBLANK, &name, NULL) == -1 ||
 	    jsonreq_str(JSONREQ_KEYSTONE, o, "default_project_id", 1, 64,
-	    JSONREQ_BYTES | JSONREQ_NULLABLE, &dp,
-	    &has_dp) == -1 ||
+	    JSONREQ_BYTES | JSONREQ_NULLABLE, &dp, &has_dp) == -1 ||
 	    jsonreq_bool(JSONREQ_KEYSTONE, o, "enabled", 0, &u->enabled,
 	    NULL) == -1)
 		return -1;
@@ -1144,8 +1138,7 @@ user_update_fn(struct store_txn *txn, void *arg)
 		goto out;
 	was_enabled = u.enabled;
 	if (jsonreq_str(JSONREQ_KEYSTONE, w->body, "domain_id", 0, 64,
-	    JSONREQ_BYTES | JSONREQ_NULLABLE, &dom,
-	    &present) == -1)
+	    JSONREQ_BYTES | JSONREQ_NULLABLE, &dom, &present) == -1)
 		goto out;
 	if (present && !eq_or_unset(dom, u.domain_id)) {
 		err_set(TS_EINVALID, "Cannot change the domain of a user.");
@@ -1256,8 +1249,7 @@ identity_admin_user_password(struct http_req *req, struct http_resp *resp)
 	    PASSWORD_MAX_LEN,
 	    JSONREQ_BYTES | JSONREQ_REQUIRED, &orig, NULL) == -1 ||
 	    jsonreq_str(JSONREQ_KEYSTONE, o, "password", 0, PASSWORD_MAX_LEN,
-	    JSONREQ_BYTES | JSONREQ_REQUIRED,
-	    &newpw, NULL) == -1)
+	    JSONREQ_BYTES | JSONREQ_REQUIRED, &newpw, NULL) == -1)
 		return -1;
 	if (identity_json_read(req, &txn) == -1)
 		return -1;
@@ -1492,8 +1484,7 @@ role_fields(json_t *o, struct rec_role *r, bool create)
 	    (create ? JSONREQ_REQUIRED : 0) |
 	    JSONREQ_NONBLANK, &name, NULL) == -1 ||
 	    jsonreq_str(JSONREQ_KEYSTONE, o, "description", 0, 255,
-	    JSONREQ_BYTES | JSONREQ_NULLABLE, &desc,
-	    &has_desc) == -1)
+	    JSONREQ_BYTES | JSONREQ_NULLABLE, &desc, &has_desc) == -1)
 		return -1;
 	if ((name != NULL && setstr(&r->name, name) == -1) ||
 	    (has_desc && setstr(&r->description, desc) == -1))

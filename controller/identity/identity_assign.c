@@ -684,8 +684,7 @@ group_fields(json_t *o, struct rec_group *g, bool create)
 	    (create ? JSONREQ_REQUIRED : 0) |
 	    JSONREQ_NONBLANK, &name, NULL) == -1 ||
 	    jsonreq_str(JSONREQ_KEYSTONE, o, "description", 0, 65535,
-	    JSONREQ_BYTES | JSONREQ_NULLABLE, &desc,
-	    &has_desc) == -1)
+	    JSONREQ_BYTES | JSONREQ_NULLABLE, &desc, &has_desc) == -1)
 		return -1;
 	if ((name != NULL && setstr(&g->name, name) == -1) ||
 	    (has_desc && setstr(&g->description, desc) == -1))
@@ -833,8 +832,7 @@ group_update_fn(struct store_txn *txn, void *arg)
 		return -1;
 	if (idstore_group_get(txn, w->id, &old) == -1 ||
 	    jsonreq_str(JSONREQ_KEYSTONE, w->body, "domain_id", 0, 64,
-	    JSONREQ_BYTES | JSONREQ_NULLABLE, &dom,
-	    &present) == -1)
+	    JSONREQ_BYTES | JSONREQ_NULLABLE, &dom, &present) == -1)
 		goto out;
 	if (present && (dom == NULL || strcmp(dom, g.domain_id) != 0)) {
 		err_set(TS_EINVALID, "Cannot change the domain of a group.");

@@ -125,8 +125,7 @@ service_fields(json_t *o, void *rec, bool create)
 	    jsonreq_str(JSONREQ_KEYSTONE, o, "name", 0, 255, JSONREQ_BYTES |
 	    JSONREQ_NULLABLE, &name, NULL) == -1 ||
 	    jsonreq_str(JSONREQ_KEYSTONE, o, "description", 0, 255,
-	    JSONREQ_BYTES | JSONREQ_NULLABLE, &desc,
-	    NULL) == -1 ||
+	    JSONREQ_BYTES | JSONREQ_NULLABLE, &desc, NULL) == -1 ||
 	    jsonreq_bool(JSONREQ_KEYSTONE, o, "enabled", 0, &s->enabled,
 	    NULL) == -1)
 		return -1;
@@ -213,11 +212,9 @@ endpoint_fields(json_t *o, void *rec, bool create)
 	    jsonreq_str(JSONREQ_KEYSTONE, o, "url", 1, 2048, JSONREQ_BYTES |
 	    req, &url, NULL) == -1 ||
 	    jsonreq_str(JSONREQ_KEYSTONE, o, "region", 0, 255, JSONREQ_BYTES |
-	    JSONREQ_NULLABLE, &legacy,
-	    &has_region) == -1 ||
+	    JSONREQ_NULLABLE, &legacy, &has_region) == -1 ||
 	    jsonreq_str(JSONREQ_KEYSTONE, o, "region_id", 0, 255,
-	    JSONREQ_BYTES | JSONREQ_NULLABLE, &region,
-	    NULL) == -1 ||
+	    JSONREQ_BYTES | JSONREQ_NULLABLE, &region, NULL) == -1 ||
 	    jsonreq_bool(JSONREQ_KEYSTONE, o, "enabled", 0, &e->enabled,
 	    NULL) == -1)
 		return -1;
@@ -335,11 +332,9 @@ region_fields(json_t *o, void *rec, bool create)
 	const char *desc = r->description, *parent = r->parent_region_id;
 
 	if (jsonreq_str(JSONREQ_KEYSTONE, o, "description", 0, 255,
-	    JSONREQ_BYTES | JSONREQ_NULLABLE, &desc,
-	    NULL) == -1 ||
+	    JSONREQ_BYTES | JSONREQ_NULLABLE, &desc, NULL) == -1 ||
 	    jsonreq_str(JSONREQ_KEYSTONE, o, "parent_region_id", 1, 255,
-	    JSONREQ_BYTES | JSONREQ_NULLABLE, &parent,
-	    NULL) == -1)
+	    JSONREQ_BYTES | JSONREQ_NULLABLE, &parent, NULL) == -1)
 		return -1;
 	r->description = (char *)desc;
 	r->parent_region_id = (char *)parent;
@@ -520,8 +515,7 @@ create(struct http_req *req, struct http_resp *resp,
 	    &o) == -1)
 		return -1;
 	if ((k->client_id && jsonreq_str(JSONREQ_KEYSTONE, o, "id", 1, 255,
-	    JSONREQ_BYTES | JSONREQ_NONBLANK, &id,
-	    NULL) == -1) ||
+	    JSONREQ_BYTES | JSONREQ_NONBLANK, &id, NULL) == -1) ||
 	    k->fields(o, &w.rec, true) == -1 ||
 	    identity_json_extra(o, k->known, NULL, &w.extra) == -1)
 		return -1;
