@@ -605,8 +605,10 @@ compute_admin_service_update(struct http_req *req, struct http_resp *resp)
 		err_set(TS_EINVALID, "The request body must be an object.");
 		return -1;
 	}
-	if (compute_json_str(b, "host", 1, 255, false, &e.host, NULL) == -1 ||
-	    compute_json_str(b, "binary", 1, 255, false, &bin, NULL) == -1)
+	if (jsonreq_str(JSONREQ_NOVA, b, "host", 1, 255, JSONREQ_BYTES, &e.host,
+	    NULL) == -1 ||
+	    jsonreq_str(JSONREQ_NOVA, b, "binary", 1, 255, JSONREQ_BYTES, &bin,
+	    NULL) == -1)
 		return -1;
 	if (e.host == NULL || bin == NULL) {
 		err_set(TS_EINVALID, "'host' and 'binary' are required.");
@@ -623,15 +625,16 @@ compute_admin_service_update(struct http_req *req, struct http_resp *resp)
 		e.disable = 1;
 	} else if (strcmp(action, "disable-log-reason") == 0) {
 		e.disable = 1;
-		if (compute_json_str(b, "disabled_reason", 1, 255, false, &e.reason,
-		    NULL) == -1)
+		if (jsonreq_str(JSONREQ_NOVA, b, "disabled_reason", 1, 255,
+		    JSONREQ_BYTES, &e.reason, NULL) == -1)
 			return -1;
 		if (e.reason == NULL) {
 			err_set(TS_EINVALID, "Missing disabled reason field");
 			return -1;
 		}
 	} else if (strcmp(action, "force-down") == 0 && mv >= 11) {
-		if (compute_json_bool(b, "forced_down", &forced, &has_forced) == -1)
+		if (jsonreq_bool(JSONREQ_NOVA, b, "forced_down", 0, &forced,
+		    &has_forced) == -1)
 			return -1;
 		if (!has_forced) {
 			err_set(TS_EINVALID, "'forced_down' is required.");
@@ -976,14 +979,16 @@ compute_admin_quota_update(struct http_req *req, struct http_resp *resp)
 	int mv;
 
 	if (compute_version(req, resp, &mv) == -1 ||
-	    compute_json_body(req, "quota_set", &b) == -1)
+	    jsonreq_body(JSONREQ_NOVA, http_req_json(req), "quota_set",
+	    &b) == -1)
 		return -1;
 	json_object_foreach(b, k, v) {
 		int64_t n;
 		bool force;
 
 #define FIELD(f) if (strcmp(k, #f) == 0) {				\
-		if (compute_json_int(b, k, -1, INT32_MAX, &n, NULL) == -1)	\
+		if (jsonreq_int(JSONREQ_NOVA, b, k, -1, INT32_MAX, 0,	\
+		    &n, NULL) == -1)					\
 			return -1;					\
 		e.set.f = n;						\
 		e.set.has_##f = true;					\
@@ -1006,12 +1011,14 @@ compute_admin_quota_update(struct http_req *req, struct http_resp *resp)
 		    strcmp(k, "security_groups") == 0 ||
 		    strcmp(k, "security_group_rules") == 0 ||
 		    strcmp(k, "networks") == 0) {
-			if (compute_json_int(b, k, -1, INT32_MAX, &n, NULL) == -1)
+			if (jsonreq_int(JSONREQ_NOVA, b, k, -1, INT32_MAX, 0,
+			    &n, NULL) == -1)
 				return -1;
 			continue;
 		}
 		if (strcmp(k, "force") == 0) {
-			if (compute_json_bool(b, k, &force, NULL) == -1)
+			if (jsonreq_bool(JSONREQ_NOVA, b, k, 0, &force,
+			    NULL) == -1)
 				return -1;
 			continue;
 		}

@@ -167,11 +167,15 @@ flavor_list(struct http_req *req, struct http_resp *resp, bool detail)
 		if (strcasecmp(pub, "none") == 0)
 			l.is_public = -1;
 		else
-			l.is_public = compute_query_bool(pub) ? 1 : 0;
+			l.is_public = jsonreq_query_bool(JSONREQ_NOVA,
+			    pub) ? 1 : 0;
 	}
-	if (compute_query_int(req, "minRam", 0, INT64_MAX, &l.min_ram, &has) == -1 ||
-	    compute_query_int(req, "minDisk", 0, INT64_MAX, &l.min_disk, &has) == -1 ||
-	    compute_query_int(req, "limit", 0, INT32_MAX, &limit, &has_limit) == -1)
+	if (jsonreq_query_int(JSONREQ_NOVA, "minRam", http_req_query(req,
+	    "minRam"), 0, INT64_MAX, &l.min_ram, &has) == -1 ||
+	    jsonreq_query_int(JSONREQ_NOVA, "minDisk", http_req_query(req,
+	    "minDisk"), 0, INT64_MAX, &l.min_disk, &has) == -1 ||
+	    jsonreq_query_int(JSONREQ_NOVA, "limit", http_req_query(req,
+	    "limit"), 0, INT32_MAX, &limit, &has_limit) == -1)
 		return -1;
 	if (compute_read(req, &txn) == -1)
 		return -1;
@@ -279,28 +283,36 @@ compute_flavors_create(struct http_req *req, struct http_resp *resp)
 
 	memset(&c, 0, sizeof(c));
 	if (compute_version(req, resp, &mv) == -1 ||
-	    compute_json_body(req, "flavor", &b) == -1)
+	    jsonreq_body(JSONREQ_NOVA, http_req_json(req), "flavor", &b) == -1)
 		return -1;
-	if (compute_json_str(b, "name", 1, 255, false, &name, NULL) == -1 ||
-	    compute_json_int(b, "ram", 1, INT32_MAX, &ram, &has_ram) == -1 ||
-	    compute_json_int(b, "vcpus", 1, INT32_MAX, &vcpus, &has_vcpus) == -1 ||
-	    compute_json_int(b, "disk", 0, INT32_MAX, &disk, &has_disk) == -1 ||
-	    compute_json_int(b, "OS-FLV-EXT-DATA:ephemeral", 0, INT32_MAX, &eph,
+	if (jsonreq_str(JSONREQ_NOVA, b, "name", 1, 255, JSONREQ_BYTES, &name,
 	    NULL) == -1 ||
-	    compute_json_bool(b, "os-flavor-access:is_public", &pub, NULL) == -1 ||
-	    compute_json_str(b, "description", 0, 65535, true, &desc, NULL) == -1)
+	    jsonreq_int(JSONREQ_NOVA, b, "ram", 1, INT32_MAX, 0, &ram,
+	    &has_ram) == -1 ||
+	    jsonreq_int(JSONREQ_NOVA, b, "vcpus", 1, INT32_MAX, 0, &vcpus,
+	    &has_vcpus) == -1 ||
+	    jsonreq_int(JSONREQ_NOVA, b, "disk", 0, INT32_MAX, 0, &disk,
+	    &has_disk) == -1 ||
+	    jsonreq_int(JSONREQ_NOVA, b, "OS-FLV-EXT-DATA:ephemeral", 0,
+	    INT32_MAX, 0, &eph,
+	    NULL) == -1 ||
+	    jsonreq_bool(JSONREQ_NOVA, b, "os-flavor-access:is_public", 0, &pub,
+	    NULL) == -1 ||
+	    jsonreq_str(JSONREQ_NOVA, b, "description", 0, 65535,
+	    JSONREQ_BYTES | JSONREQ_NULLABLE, &desc, NULL) == -1)
 		return -1;
 	if (name == NULL || !has_ram || !has_vcpus || !has_disk) {
 		err_set(TS_EINVALID, "Invalid input for field/attribute flavor. "
 		    "'name', 'ram', 'vcpus' and 'disk' are required.");
 		return -1;
 	}
-	if (compute_name_ok("name", name) == -1)
+	if (jsonreq_name(JSONREQ_NOVA, "name", name) == -1)
 		return -1;
 	swapv = json_object_get(b, "swap");
 	if (swapv && !(json_is_string(swapv) &&
 	    json_string_length(swapv) == 0) &&
-	    compute_json_int(b, "swap", 0, INT32_MAX, &swap, NULL) == -1)
+	    jsonreq_int(JSONREQ_NOVA, b, "swap", 0, INT32_MAX, 0, &swap,
+	    NULL) == -1)
 		return -1;
 	rx = json_object_get(b, "rxtx_factor");
 	if (rx != NULL) {
@@ -507,8 +519,8 @@ compute_flavors_action(struct http_req *req, struct http_resp *resp)
 	}
 	if (compute_enforce(req, rule) == -1)
 		return -1;
-	if (!json_is_object(a) || compute_json_str(a, "tenant", 1, 64, false,
-	    &e.tenant, NULL) == -1 || e.tenant == NULL) {
+	if (!json_is_object(a) || jsonreq_str(JSONREQ_NOVA, a, "tenant", 1, 64,
+	    JSONREQ_BYTES, &e.tenant, NULL) == -1 || e.tenant == NULL) {
 		if (err_code() != TS_EINVALID)
 			err_set(TS_EINVALID, "Invalid input for field/attribute "
 			    "tenant.");

@@ -15,6 +15,7 @@
 #include "compute.h"
 #include "compute_db.h"
 #include "http/http.h"
+#include "http/jsonreq.h"
 #include "msg_gen.h"
 #include "recon.h"
 #include "scheduler.h"
@@ -81,31 +82,6 @@ json_t	*compute_time_or_null(int64_t ms, int usec);
 json_t	*compute_links(struct http_req *, const char *coll, const char *id);
 /* {"id":id,"links":compute_links(...)} */
 json_t	*compute_ref(struct http_req *, const char *coll, const char *id);
-
-/* The object under key of the body; 400 if missing or not an object. */
-int	compute_json_body(struct http_req *, const char *key, json_t **obj);
-/*
- * Members, tolerant as Nova's validators are of the clients' strings:
- * integers may come as decimal strings, booleans as "true"/"True"/"1"...
- * Absent: *present false (may be NULL), *out unchanged. Wrong type or out
- * of [min, max]: 400 "Invalid input for field/attribute k...".
- */
-int	compute_json_int(json_t *o, const char *k, int64_t min, int64_t max,
-	    int64_t *out, bool *present);
-int	compute_json_str(json_t *o, const char *k, size_t min, size_t max,
-	    bool nullable, const char **out, bool *present);
-int	compute_json_bool(json_t *o, const char *k, bool *out, bool *present);
-/* Query: integer parameter (400 if not one), absent -> *present false. */
-int	compute_query_int(struct http_req *, const char *k, int64_t min, int64_t max,
-	    int64_t *out, bool *present);
-/* Query boolean as Nova reads all_tenants & co: "", "1", "true", "True",
- * "yes" are true; "0", "false", "False", "no" false. */
-bool	compute_query_bool(const char *);
-/* Is s a canonical (lower or upper case) UUID? */
-bool	compute_uuid_like(const char *);
-/* Free-text name check: 1..255 bytes, no leading/trailing blanks
- * (Nova's name format), valid UTF-8, no control characters. */
-int	compute_name_ok(const char *field, const char *s);
 
 /* Read transaction on the service's store. */
 int	compute_read(struct http_req *, struct store_txn **);

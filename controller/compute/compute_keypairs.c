@@ -107,7 +107,8 @@ compute_keypairs_list(struct http_req *req, struct http_resp *resp)
 	if (compute_version(req, resp, &mv) == -1 ||
 	    kp_user(req, mv, "os_compute_api:os-keypairs:index", NULL, NULL,
 	    &user) == -1 ||
-	    compute_query_int(req, "limit", 0, INT32_MAX, &l.limit, &has) == -1)
+	    jsonreq_query_int(JSONREQ_NOVA, "limit",
+	    http_req_query(req, "limit"), 0, INT32_MAX, &l.limit, &has) == -1)
 		return -1;
 	l.mv = mv;
 	if ((l.arr = json_array()) == NULL || compute_read(req, &txn) == -1) {
@@ -197,14 +198,16 @@ compute_keypairs_create(struct http_req *req, struct http_resp *resp)
 	int mv, rc = -1;
 
 	if (compute_version(req, resp, &mv) == -1 ||
-	    compute_json_body(req, "keypair", &b) == -1 ||
-	    compute_json_str(b, "name", 1, 255, false, &name, NULL) == -1 ||
-	    compute_json_str(b, "public_key", 0, SSHKEY_TEXT_MAX, false, &pub,
+	    jsonreq_body(JSONREQ_NOVA, http_req_json(req), "keypair",
+	    &b) == -1 ||
+	    jsonreq_str(JSONREQ_NOVA, b, "name", 1, 255, JSONREQ_BYTES, &name,
 	    NULL) == -1 ||
-	    (mv >= 2 && compute_json_str(b, "type", 1, 16, false, &type, NULL) ==
-	    -1) ||
-	    (mv >= 10 && compute_json_str(b, "user_id", 1, 64, false, &buser, NULL) ==
-	    -1) ||
+	    jsonreq_str(JSONREQ_NOVA, b, "public_key", 0, SSHKEY_TEXT_MAX,
+	    JSONREQ_BYTES, &pub, NULL) == -1 ||
+	    (mv >= 2 && jsonreq_str(JSONREQ_NOVA, b, "type", 1, 16,
+	    JSONREQ_BYTES, &type, NULL) == -1) ||
+	    (mv >= 10 && jsonreq_str(JSONREQ_NOVA, b, "user_id", 1, 64,
+	    JSONREQ_BYTES, &buser, NULL) == -1) ||
 	    kp_user(req, mv, "os_compute_api:os-keypairs:create", NULL,
 	    buser, &user) == -1)
 		return -1;

@@ -114,7 +114,7 @@ compute_servers_image_get(struct http_req *req, struct store_txn *txn, const cha
 
 	memset(img, 0, sizeof(*img));
 	memset(&im, 0, sizeof(im));
-	if (!compute_uuid_like(id)) {
+	if (!jsonreq_uuid_like(id)) {
 		err_set(TS_EINVALID, "Invalid imageRef provided.");
 		return -1;
 	}
@@ -132,10 +132,10 @@ compute_servers_image_get(struct http_req *req, struct store_txn *txn, const cha
 		const char *pk = im.properties.items[k].k;
 		const char *pv = im.properties.items[k].v;
 
-		if (strcmp(pk, "kernel_id") == 0 && compute_uuid_like(pv))
+		if (strcmp(pk, "kernel_id") == 0 && jsonreq_uuid_like(pv))
 			snprintf(img->kernel_id, sizeof(img->kernel_id), "%s",
 			    pv);
-		else if (strcmp(pk, "ramdisk_id") == 0 && compute_uuid_like(pv))
+		else if (strcmp(pk, "ramdisk_id") == 0 && jsonreq_uuid_like(pv))
 			snprintf(img->ramdisk_id, sizeof(img->ramdisk_id),
 			    "%s", pv);
 		else if (strcmp(pk, "os_command_line") == 0 &&
@@ -369,7 +369,7 @@ load(struct http_req *req, const char *rule, struct rec_instance *i)
 	int rc;
 
 	memset(i, 0, sizeof(*i));
-	if (!compute_uuid_like(id)) {
+	if (!jsonreq_uuid_like(id)) {
 		err_set(TS_ENOT_FOUND, "Instance %s could not be found.", id);
 		return -1;
 	}
@@ -534,12 +534,13 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 		return -1;
 	l.mv = mv;
 	l.admin = compute_is_admin(req);
-	all_tenants = compute_query_bool(all);
+	all_tenants = jsonreq_query_bool(JSONREQ_NOVA, all);
 	if (all_tenants && compute_enforce(req, detail ?
 	    "os_compute_api:servers:detail:get_all_tenants" :
 	    "os_compute_api:servers:index:get_all_tenants") == -1)
 		return -1;
-	if (compute_query_int(req, "limit", 0, INT32_MAX, &limit, &l.has_limit) == -1)
+	if (jsonreq_query_int(JSONREQ_NOVA, "limit", http_req_query(req,
+	    "limit"), 0, INT32_MAX, &limit, &l.has_limit) == -1)
 		return -1;
 	if (limit > LIST_MAX)
 		limit = LIST_MAX;
@@ -561,7 +562,8 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 	    strlen(scope) > DB_INSTANCE_CREATED_SCOPE_MAX);
 	/* deleted=true (an admin filter, ignored for others as in Nova)
 	 * asks for deleted instances only: none are kept. */
-	if (l.admin && compute_query_bool(http_req_query(req, "deleted")))
+	if (l.admin && jsonreq_query_bool(JSONREQ_NOVA, http_req_query(req,
+	    "deleted")))
 		none = true;
 	if (since && parse_time(since, &l.since) == -1) {
 		err_set(TS_EINVALID, "Invalid filter field: changes-since.");
@@ -587,10 +589,10 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 	/* The marker is a place in the order (as Nova's): an instance the
 	 * caller can see, whether or not it passes the filters. */
 	if (marker) {
-		if (!none && compute_uuid_like(marker) &&
+		if (!none && jsonreq_uuid_like(marker) &&
 		    compute_db_instance_get(txn, marker, &mk) == 0)
 			has_marker = true;
-		else if (!none && compute_uuid_like(marker) &&
+		else if (!none && jsonreq_uuid_like(marker) &&
 		    err_code() != TS_ENOT_FOUND) {
 			rc = -1;
 			goto out;
@@ -1133,7 +1135,7 @@ compute_servers_create(struct http_req *req, struct http_resp *resp)
 
 	if (compute_version(req, resp, &mv) == -1 ||
 	    compute_enforce(req, "os_compute_api:servers:create") == -1 ||
-	    compute_json_body(req, "server", &s) == -1)
+	    jsonreq_body(JSONREQ_NOVA, http_req_json(req), "server", &s) == -1)
 		return -1;
 	c.ctx = compute_ctx(req);
 	c.reqid = http_req_id(req);
@@ -1143,19 +1145,30 @@ compute_servers_create(struct http_req *req, struct http_resp *resp)
 		return -1;
 	}
 	c.min_count = c.max_count = 1;
-	if (compute_json_str(s, "name", 1, 255, false, &c.name, NULL) == -1 ||
-	    compute_json_str(s, "flavorRef", 1, 255, false, &flavor_ref, NULL) == -1 ||
-	    compute_json_str(s, "imageRef", 0, 1024, false, &image_ref, NULL) == -1 ||
-	    compute_json_str(s, "key_name", 1, 255, true, &c.key_name, NULL) == -1 ||
-	    compute_json_str(s, "user_data", 0, USER_DATA_MAX, true, &user_data,
+	if (jsonreq_str(JSONREQ_NOVA, s, "name", 1, 255, JSONREQ_BYTES, &c.name,
 	    NULL) == -1 ||
-	    compute_json_str(s, "availability_zone", 1, 255, true, &az, NULL) == -1 ||
-	    compute_json_str(s, "adminPass", 0, 255, false, &pass, NULL) == -1 ||
-	    compute_json_str(s, "accessIPv4", 0, 64, true, &c.access_ipv4, NULL) == -1 ||
-	    compute_json_str(s, "accessIPv6", 0, 64, true, &c.access_ipv6, NULL) == -1 ||
-	    compute_json_int(s, "min_count", 1, MAX_COUNT, &c.min_count, NULL) == -1 ||
-	    compute_json_int(s, "max_count", 1, MAX_COUNT, &c.max_count, NULL) == -1 ||
-	    compute_json_bool(s, "return_reservation_id", &ret_resv, NULL) == -1)
+	    jsonreq_str(JSONREQ_NOVA, s, "flavorRef", 1, 255, JSONREQ_BYTES,
+	    &flavor_ref, NULL) == -1 ||
+	    jsonreq_str(JSONREQ_NOVA, s, "imageRef", 0, 1024, JSONREQ_BYTES,
+	    &image_ref, NULL) == -1 ||
+	    jsonreq_str(JSONREQ_NOVA, s, "key_name", 1, 255, JSONREQ_BYTES |
+	    JSONREQ_NULLABLE, &c.key_name, NULL) == -1 ||
+	    jsonreq_str(JSONREQ_NOVA, s, "user_data", 0, USER_DATA_MAX,
+	    JSONREQ_BYTES | JSONREQ_NULLABLE, &user_data, NULL) == -1 ||
+	    jsonreq_str(JSONREQ_NOVA, s, "availability_zone", 1, 255,
+	    JSONREQ_BYTES | JSONREQ_NULLABLE, &az, NULL) == -1 ||
+	    jsonreq_str(JSONREQ_NOVA, s, "adminPass", 0, 255, JSONREQ_BYTES,
+	    &pass, NULL) == -1 ||
+	    jsonreq_str(JSONREQ_NOVA, s, "accessIPv4", 0, 64, JSONREQ_BYTES |
+	    JSONREQ_NULLABLE, &c.access_ipv4, NULL) == -1 ||
+	    jsonreq_str(JSONREQ_NOVA, s, "accessIPv6", 0, 64, JSONREQ_BYTES |
+	    JSONREQ_NULLABLE, &c.access_ipv6, NULL) == -1 ||
+	    jsonreq_int(JSONREQ_NOVA, s, "min_count", 1, MAX_COUNT, 0,
+	    &c.min_count, NULL) == -1 ||
+	    jsonreq_int(JSONREQ_NOVA, s, "max_count", 1, MAX_COUNT, 0,
+	    &c.max_count, NULL) == -1 ||
+	    jsonreq_bool(JSONREQ_NOVA, s, "return_reservation_id", 0, &ret_resv,
+	    NULL) == -1)
 		goto out;
 	if (c.name == NULL || flavor_ref == NULL) {
 		err_set(TS_EINVALID, "Invalid input for field/attribute %s. "
@@ -1163,7 +1176,7 @@ compute_servers_create(struct http_req *req, struct http_resp *resp)
 		    "name");
 		goto out;
 	}
-	if (compute_name_ok("name", c.name) == -1 ||
+	if (jsonreq_name(JSONREQ_NOVA, "name", c.name) == -1 ||
 	    norm_ip("accessIPv4", AF_INET, c.access_ipv4, ip4,
 	    sizeof(ip4)) == -1 ||
 	    norm_ip("accessIPv6", AF_INET6, c.access_ipv6, ip6,
@@ -1387,12 +1400,16 @@ compute_servers_update(struct http_req *req, struct http_resp *resp)
 	    load(req, "os_compute_api:servers:update", &cur) == -1)
 		return -1;
 	ch.uuid = cur.uuid;
-	if (compute_json_body(req, "server", &s) == -1 ||
-	    compute_json_str(s, "name", 1, 255, false, &ch.name, &ch.has_name) == -1 ||
-	    compute_json_str(s, "accessIPv4", 0, 64, true, &ch.ipv4, &ch.has_ipv4) ==
-	    -1 || compute_json_str(s, "accessIPv6", 0, 64, true, &ch.ipv6,
-	    &ch.has_ipv6) == -1 ||
-	    (ch.has_name && compute_name_ok("name", ch.name) == -1) ||
+	if (jsonreq_body(JSONREQ_NOVA, http_req_json(req), "server",
+	    &s) == -1 ||
+	    jsonreq_str(JSONREQ_NOVA, s, "name", 1, 255, JSONREQ_BYTES,
+	    &ch.name, &ch.has_name) == -1 ||
+	    jsonreq_str(JSONREQ_NOVA, s, "accessIPv4", 0, 64, JSONREQ_BYTES |
+	    JSONREQ_NULLABLE, &ch.ipv4, &ch.has_ipv4) == -1 ||
+	    jsonreq_str(JSONREQ_NOVA, s, "accessIPv6", 0, 64, JSONREQ_BYTES |
+	    JSONREQ_NULLABLE, &ch.ipv6, &ch.has_ipv6) == -1 ||
+	    (ch.has_name && jsonreq_name(JSONREQ_NOVA, "name", ch.name) ==
+	    -1) ||
 	    norm_ip("accessIPv4", AF_INET, ch.ipv4, ip4, sizeof(ip4)) == -1 ||
 	    norm_ip("accessIPv6", AF_INET6, ch.ipv6, ip6, sizeof(ip6)) ==
 	    -1) {
@@ -1728,8 +1745,8 @@ console_output(struct http_req *req, struct http_resp *resp, json_t *arg,
 	if (json_is_object(arg)) {
 		json_t *l = json_object_get(arg, "length");
 
-		if (l != NULL && !json_is_null(l) && compute_json_int(arg, "length", -1,
-		    INT32_MAX, &lines, &has) == -1)
+		if (l != NULL && !json_is_null(l) && jsonreq_int(JSONREQ_NOVA,
+		    arg, "length", -1, INT32_MAX, 0, &lines, &has) == -1)
 			return -1;
 	} else if (arg != NULL && !json_is_null(arg)) {
 		err_set(TS_EINVALID, "Invalid input for field/attribute "
@@ -1790,20 +1807,26 @@ rebuild_parse(struct http_req *req, struct change *ch, json_t *arg,
 		    "expected.");
 		return -1;
 	}
-	if (compute_json_str(arg, "imageRef", 1, 1024, false, &ref, NULL) == -1 ||
-	    compute_json_str(arg, "name", 1, 255, false, &ch->name, &ch->has_name) ==
-	    -1 || compute_json_str(arg, "adminPass", 0, 255, false, &ch->pass, NULL) ==
-	    -1 || compute_json_str(arg, "accessIPv4", 0, 64, true, &ch->ipv4,
-	    &ch->has_ipv4) == -1 || compute_json_str(arg, "accessIPv6", 0, 64, true,
-	    &ch->ipv6, &ch->has_ipv6) == -1 ||
-	    compute_json_bool(arg, "preserve_ephemeral", &preserve, NULL) == -1)
+	if (jsonreq_str(JSONREQ_NOVA, arg, "imageRef", 1, 1024, JSONREQ_BYTES,
+	    &ref, NULL) == -1 ||
+	    jsonreq_str(JSONREQ_NOVA, arg, "name", 1, 255, JSONREQ_BYTES,
+	    &ch->name, &ch->has_name) == -1 ||
+	    jsonreq_str(JSONREQ_NOVA, arg, "adminPass", 0, 255, JSONREQ_BYTES,
+	    &ch->pass, NULL) == -1 ||
+	    jsonreq_str(JSONREQ_NOVA, arg, "accessIPv4", 0, 64, JSONREQ_BYTES |
+	    JSONREQ_NULLABLE, &ch->ipv4, &ch->has_ipv4) == -1 ||
+	    jsonreq_str(JSONREQ_NOVA, arg, "accessIPv6", 0, 64, JSONREQ_BYTES |
+	    JSONREQ_NULLABLE, &ch->ipv6, &ch->has_ipv6) == -1 ||
+	    jsonreq_bool(JSONREQ_NOVA, arg, "preserve_ephemeral", 0, &preserve,
+	    NULL) == -1)
 		return -1;
 	if (ref == NULL) {
 		err_set(TS_EINVALID, "Invalid input for field/attribute "
 		    "imageRef. Value: None. It is required.");
 		return -1;
 	}
-	if ((ch->has_name && compute_name_ok("name", ch->name) == -1) ||
+	if ((ch->has_name && jsonreq_name(JSONREQ_NOVA, "name",
+	    ch->name) == -1) ||
 	    norm_ip("accessIPv4", AF_INET, ch->ipv4, ch->ip4,
 	    sizeof(ch->ip4)) == -1 ||
 	    norm_ip("accessIPv6", AF_INET6, ch->ipv6, ch->ip6,
@@ -1871,7 +1894,8 @@ compute_servers_action(struct http_req *req, struct http_resp *resp)
 			    "os-resetState: an object is expected.");
 			goto out;
 		}
-		if (compute_json_str(arg, "state", 1, 16, false, &st, NULL) == -1)
+		if (jsonreq_str(JSONREQ_NOVA, arg, "state", 1, 16,
+		    JSONREQ_BYTES, &st, NULL) == -1)
 			goto out;
 		if (st == NULL || (strcmp(st, "active") != 0 &&
 		    strcmp(st, "error") != 0)) {
@@ -1906,8 +1930,8 @@ compute_servers_action(struct http_req *req, struct http_resp *resp)
 				    "an object is expected.");
 				goto out;
 			}
-			if (compute_json_str(arg, "type", 1, 8, false, &type, NULL) ==
-			    -1)
+			if (jsonreq_str(JSONREQ_NOVA, arg, "type", 1, 8,
+			    JSONREQ_BYTES, &type, NULL) == -1)
 				goto out;
 			if (type == NULL || (strcasecmp(type, "SOFT") != 0 &&
 			    strcasecmp(type, "HARD") != 0)) {

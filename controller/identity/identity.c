@@ -32,6 +32,7 @@
 #include "core/db.h"
 #include "err.h"
 #include "identity.h"
+#include "http/jsonreq.h"
 #include "auth/keyrepo.h"
 #include "log.h"
 #include "password.h"
@@ -686,8 +687,10 @@ parse_ref(json_t *o, const char *field, const char **id, const char **name)
 {
 	if (!json_is_object(o))
 		return bad_field(field);
-	if (identity_json_str(o, "id", 1, 64, 0, id, NULL) == -1 ||
-	    identity_json_str(o, "name", 1, 255, 0, name, NULL) == -1)
+	if (jsonreq_str(JSONREQ_KEYSTONE, o, "id", 1, 64, JSONREQ_BYTES, id,
+	    NULL) == -1 ||
+	    jsonreq_str(JSONREQ_KEYSTONE, o, "name", 1, 255, JSONREQ_BYTES,
+	    name, NULL) == -1)
 		return -1;
 	if (*id == NULL && *name == NULL)
 		return bad_field(field);
@@ -725,11 +728,14 @@ parse_auth(json_t *auth, struct auth_in *in)
 		user = json_is_object(pw) ? json_object_get(pw, "user") : NULL;
 		if (!json_is_object(user))
 			return bad_field("password");
-		if (identity_json_str(user, "id", 1, 64, 0, &in->user_id, NULL) == -1 ||
-		    identity_json_str(user, "name", 1, 255, 0, &in->user_name,
-		    NULL) == -1 ||
-		    identity_json_str(user, "password", 0, PASSWORD_MAX_LEN,
-		    IDJ_REQUIRED, &in->password, NULL) == -1)
+		if (jsonreq_str(JSONREQ_KEYSTONE, user, "id", 1, 64,
+		    JSONREQ_BYTES, &in->user_id, NULL) == -1 ||
+		    jsonreq_str(JSONREQ_KEYSTONE, user, "name", 1, 255,
+		    JSONREQ_BYTES, &in->user_name, NULL) == -1 ||
+		    jsonreq_str(JSONREQ_KEYSTONE, user, "password", 0,
+		    PASSWORD_MAX_LEN,
+		    JSONREQ_BYTES | JSONREQ_REQUIRED, &in->password,
+		    NULL) == -1)
 			return -1;
 		if (in->user_id == NULL) {
 			if (in->user_name == NULL)
@@ -751,8 +757,8 @@ parse_auth(json_t *auth, struct auth_in *in)
 		tok = json_object_get(ident, "token");
 		if (!json_is_object(tok))
 			return bad_field("token");
-		if (identity_json_str(tok, "id", 1, 1024, IDJ_REQUIRED, &in->token,
-		    NULL) == -1)
+		if (jsonreq_str(JSONREQ_KEYSTONE, tok, "id", 1, 1024,
+		    JSONREQ_BYTES | JSONREQ_REQUIRED, &in->token, NULL) == -1)
 			return -1;
 	}
 	scope = json_object_get(auth, "scope");

@@ -10,7 +10,8 @@
  *   identity_assign.c   grants (users and groups), /v3/role_assignments,
  *                       groups and members, implied roles
  *   identity_catalog.c  services, endpoints, regions and catalog rendering
- *   identity_json.c     request-body validation and response helpers
+ *   identity_json.c     "extra" attributes and response helpers (request
+ *                       fields: http/jsonreq.h)
  *   identity_bootstrap.c  `tinystack-manage bootstrap`
  *   idstore.c           the records (idstore.h)
  *
@@ -242,23 +243,6 @@ json_t	*identity_catalog_v2(struct store_txn *, const char *project_id);
 
 /* ---- JSON helpers (identity_json.c) ------------------------------------- */
 
-/* Field flags for identity_json_str(). */
-#define IDJ_REQUIRED	0x1	/* absent -> 400 */
-#define IDJ_NULLABLE	0x2	/* JSON null accepted, *out = NULL */
-#define IDJ_NONBLANK	0x4	/* must contain a non-space character */
-
-/* The object under key of the request body ({"project": {...}}); 400 if
- * the body or the member is missing or not an object. Borrowed. */
-int	identity_json_body(struct http_req *, const char *key, json_t **obj);
-/*
- * String member k of o: absent leaves *out unchanged and *present false;
- * otherwise checks type, length [min, max] bytes and flags. present may be
- * NULL. 400 "Invalid input for field 'k': ..." on failure.
- */
-int	identity_json_str(json_t *o, const char *k, size_t min, size_t max,
-	    unsigned flags, const char **out, bool *present);
-/* Boolean member: absent leaves *out; not a JSON boolean is 400. */
-int	identity_json_bool(json_t *o, const char *k, bool *out, bool *present);
 /*
  * Members of o not named in known (NULL-terminated) are Keystone's "extra"
  * attributes: merged over old (a JSON object text or NULL) into *out (a new
@@ -281,9 +265,6 @@ json_t	*identity_json_str_or_null(const char *);
 /* Keystone's time format, "2026-11-25T09:12:28.000000Z". */
 #define IDENTITY_JSON_TIME_BUFSZ	48
 void	identity_json_time(int64_t ms, char out[IDENTITY_JSON_TIME_BUFSZ]);
-/* Keystone query booleans: "true"/"1"/"yes"/"on"/"" (key present without
- * value) are true, case-insensitive. */
-bool	identity_json_query_true(const char *);
 /* Run fn in a write transaction (store_write on the api's store). */
 int	identity_json_write(struct http_req *, int (*fn)(struct store_txn *, void *),
 	    void *arg);

@@ -17,6 +17,7 @@
 #include "core/db.h"
 #include "err.h"
 #include "identity.h"
+#include "http/jsonreq.h"
 #include "log.h"
 #include "password.h"
 
@@ -72,7 +73,7 @@ query_bool(struct http_req *req, const char *key)
 
 	if (v == NULL)
 		return -1;
-	return identity_json_query_true(v) ? 1 : 0;
+	return jsonreq_query_bool(JSONREQ_KEYSTONE, v) ? 1 : 0;
 }
 
 static bool
@@ -205,11 +206,13 @@ project_common(json_t *o, struct rec_project *p, bool create)
 	bool has_desc;
 	char *extra = NULL;
 
-	if (identity_json_str(o, "name", 1, 64, (create ? IDJ_REQUIRED : 0) |
-	    IDJ_NONBLANK, &name, NULL) == -1 ||
-	    identity_json_str(o, "description", 0, 65535, IDJ_NULLABLE, &desc,
-	    &has_desc) == -1 ||
-	    identity_json_bool(o, "enabled", &p->enabled, NULL) == -1 ||
+	if (jsonreq_str(JSONREQ_KEYSTONE, o, "name", 1, 64, JSONREQ_BYTES |
+	    (create ? JSONREQ_REQUIRED : 0) |
+	    JSONREQ_NONBLANK, &name, NULL) == -1 ||
+	    jsonreq_str(JSONREQ_KEYSTONE, o, "description", 0, 65535,
+	    JSONREQ_BYTES | JSONREQ_NULLABLE, &desc, &has_desc) == -1 ||
+	    jsonreq_bool(JSONREQ_KEYSTONE, o, "enabled", 0, &p->enabled,
+	    NULL) == -1 ||
 	    tags_set(o, p) == -1)
 		return -1;
 	if (json_object_get(o, "options") != NULL &&
@@ -361,7 +364,8 @@ identity_admin_domain_create(struct http_req *req, struct http_resp *resp)
 {
 	json_t *o;
 
-	if (identity_json_body(req, "domain", &o) == -1)
+	if (jsonreq_body(JSONREQ_KEYSTONE, http_req_json(req), "domain",
+	    &o) == -1)
 		return -1;
 	return create_domain(req, resp, o, true);
 }
@@ -384,16 +388,16 @@ project_update_fn(struct store_txn *txn, void *arg)
 	if (idstore_project_get(txn, w->id, &old) == -1)
 		goto out;
 	was_enabled = p.enabled;
-	if (identity_json_str(w->body, "domain_id", 0, 64, IDJ_NULLABLE, &s,
-	    &present) == -1)
+	if (jsonreq_str(JSONREQ_KEYSTONE, w->body, "domain_id", 0, 64,
+	    JSONREQ_BYTES | JSONREQ_NULLABLE, &s, &present) == -1)
 		goto out;
 	if (present && !eq_or_unset(s, p.is_domain ? NULL : p.domain_id)) {
 		err_set(TS_EINVALID, "Update of `domain_id` is not allowed.");
 		goto out;
 	}
 	s = NULL;
-	if (identity_json_str(w->body, "parent_id", 0, 64, IDJ_NULLABLE, &s,
-	    &present) == -1)
+	if (jsonreq_str(JSONREQ_KEYSTONE, w->body, "parent_id", 0, 64,
+	    JSONREQ_BYTES | JSONREQ_NULLABLE, &s, &present) == -1)
 		goto out;
 	if (present && !eq_or_unset(s, p.is_domain ? NULL : p.parent_id)) {
 		err_set(TS_EFORBIDDEN, "Update of `parent_id` is not "
@@ -401,7 +405,8 @@ project_update_fn(struct store_txn *txn, void *arg)
 		goto out;
 	}
 	isd = p.is_domain;
-	if (identity_json_bool(w->body, "is_domain", &isd, NULL) == -1)
+	if (jsonreq_bool(JSONREQ_KEYSTONE, w->body, "is_domain", 0, &isd,
+	    NULL) == -1)
 		goto out;
 	if (isd != p.is_domain) {
 		err_set(TS_EINVALID, "Update of `is_domain` is not allowed.");
@@ -438,7 +443,8 @@ update_project(struct http_req *req, struct http_resp *resp, bool domain_api)
 	memset(&w, 0, sizeof(w));
 	w.req = req;
 	w.domain_api = domain_api;
-	if (identity_json_body(req, domain_api ? "domain" : "project", &w.body) == -1)
+	if (jsonreq_body(JSONREQ_KEYSTONE, http_req_json(req),
+	    domain_api ? "domain" : "project", &w.body) == -1)
 		return -1;
 	w.id = http_req_param(req, domain_api ? "domain_id" : "project_id");
 	rc = identity_json_write(req, project_update_fn, &w);
@@ -898,11 +904,14 @@ identity_admin_project_create(struct http_req *req, struct http_resp *resp)
 	json_t *o;
 	int rc;
 
-	if (identity_json_body(req, "project", &o) == -1 ||
-	    identity_json_bool(o, "is_domain", &isd, NULL) == -1 ||
-	    identity_json_str(o, "domain_id", 1, 64, IDJ_NULLABLE, &dom, NULL) == -1 ||
-	    identity_json_str(o, "parent_id", 1, 64, IDJ_NULLABLE, &parent,
-	    NULL) == -1)
+	if (jsonreq_body(JSONREQ_KEYSTONE, http_req_json(req), "project",
+	    &o) == -1 ||
+	    jsonreq_bool(JSONREQ_KEYSTONE, o, "is_domain", 0, &isd,
+	    NULL) == -1 ||
+	    jsonreq_str(JSONREQ_KEYSTONE, o, "domain_id", 1, 64, JSONREQ_BYTES |
+	    JSONREQ_NULLABLE, &dom, NULL) == -1 ||
+	    jsonreq_str(JSONREQ_KEYSTONE, o, "parent_id", 1, 64, JSONREQ_BYTES |
+	    JSONREQ_NULLABLE, &parent, NULL) == -1)
 		return -1;
 	if (isd) {
 		if (dom != NULL || parent != NULL) {
@@ -1015,8 +1024,8 @@ body_password(struct http_req *req, json_t *o, struct uw *w, const char *field)
 	struct identity *id = api_of(req)->identity;
 	const char *pw = NULL;
 
-	if (identity_json_str(o, field, 0, PASSWORD_MAX_LEN, IDJ_NULLABLE, &pw,
-	    &w->has_password) == -1)
+	if (jsonreq_str(JSONREQ_KEYSTONE, o, field, 0, PASSWORD_MAX_LEN,
+	    JSONREQ_BYTES | JSONREQ_NULLABLE, &pw, &w->has_password) == -1)
 		return -1;
 	w->hash[0] = '\0';
 	if (pw == NULL)
@@ -1033,11 +1042,13 @@ user_fields(json_t *o, struct rec_user *u, bool create)
 	bool has_dp;
 	char *extra = NULL;
 
-	if (identity_json_str(o, "name", 1, 255, (create ? IDJ_REQUIRED : 0) |
-	    IDJ_NONBLANK, &name, NULL) == -1 ||
-	    identity_json_str(o, "default_project_id", 1, 64, IDJ_NULLABLE, &dp,
-	    &has_dp) == -1 ||
-	    identity_json_bool(o, "enabled", &u->enabled, NULL) == -1)
+	if (jsonreq_str(JSONREQ_KEYSTONE, o, "name", 1, 255, JSONREQ_BYTES |
+	    (create ? JSONREQ_REQUIRED : 0) |
+	    JSONREQ_NONBLANK, &name, NULL) == -1 ||
+	    jsonreq_str(JSONREQ_KEYSTONE, o, "default_project_id", 1, 64,
+	    JSONREQ_BYTES | JSONREQ_NULLABLE, &dp, &has_dp) == -1 ||
+	    jsonreq_bool(JSONREQ_KEYSTONE, o, "enabled", 0, &u->enabled,
+	    NULL) == -1)
 		return -1;
 	if (json_object_get(o, "options") != NULL &&
 	    !json_is_object(json_object_get(o, "options"))) {
@@ -1081,8 +1092,10 @@ identity_admin_user_create(struct http_req *req, struct http_resp *resp)
 
 	memset(&w, 0, sizeof(w));
 	w.req = req;
-	if (identity_json_body(req, "user", &o) == -1 ||
-	    identity_json_str(o, "domain_id", 1, 64, IDJ_NULLABLE, &dom, NULL) == -1)
+	if (jsonreq_body(JSONREQ_KEYSTONE, http_req_json(req), "user",
+	    &o) == -1 ||
+	    jsonreq_str(JSONREQ_KEYSTONE, o, "domain_id", 1, 64, JSONREQ_BYTES |
+	    JSONREQ_NULLABLE, &dom, NULL) == -1)
 		return -1;
 	w.u.enabled = true;
 	w.u.created_at = w.u.updated_at = w.u.password_changed_at =
@@ -1124,8 +1137,8 @@ user_update_fn(struct store_txn *txn, void *arg)
 	if (idstore_user_get(txn, w->id, &old) == -1)
 		goto out;
 	was_enabled = u.enabled;
-	if (identity_json_str(w->body, "domain_id", 0, 64, IDJ_NULLABLE, &dom,
-	    &present) == -1)
+	if (jsonreq_str(JSONREQ_KEYSTONE, w->body, "domain_id", 0, 64,
+	    JSONREQ_BYTES | JSONREQ_NULLABLE, &dom, &present) == -1)
 		goto out;
 	if (present && !eq_or_unset(dom, u.domain_id)) {
 		err_set(TS_EINVALID, "Cannot change the domain of a user.");
@@ -1163,7 +1176,8 @@ identity_admin_user_update(struct http_req *req, struct http_resp *resp)
 
 	memset(&w, 0, sizeof(w));
 	w.req = req;
-	if (identity_json_body(req, "user", &w.body) == -1 ||
+	if (jsonreq_body(JSONREQ_KEYSTONE, http_req_json(req), "user",
+	    &w.body) == -1 ||
 	    body_password(req, w.body, &w, "password") == -1)
 		return -1;
 	w.id = http_req_param(req, "user_id");
@@ -1229,11 +1243,13 @@ identity_admin_user_password(struct http_req *req, struct http_resp *resp)
 
 	memset(&w, 0, sizeof(w));
 	w.id = http_req_param(req, "user_id");
-	if (identity_json_body(req, "user", &o) == -1 ||
-	    identity_json_str(o, "original_password", 0, PASSWORD_MAX_LEN,
-	    IDJ_REQUIRED, &orig, NULL) == -1 ||
-	    identity_json_str(o, "password", 0, PASSWORD_MAX_LEN, IDJ_REQUIRED,
-	    &newpw, NULL) == -1)
+	if (jsonreq_body(JSONREQ_KEYSTONE, http_req_json(req), "user",
+	    &o) == -1 ||
+	    jsonreq_str(JSONREQ_KEYSTONE, o, "original_password", 0,
+	    PASSWORD_MAX_LEN,
+	    JSONREQ_BYTES | JSONREQ_REQUIRED, &orig, NULL) == -1 ||
+	    jsonreq_str(JSONREQ_KEYSTONE, o, "password", 0, PASSWORD_MAX_LEN,
+	    JSONREQ_BYTES | JSONREQ_REQUIRED, &newpw, NULL) == -1)
 		return -1;
 	if (identity_json_read(req, &txn) == -1)
 		return -1;
@@ -1464,10 +1480,11 @@ role_fields(json_t *o, struct rec_role *r, bool create)
 	bool has_desc;
 	char *extra = NULL;
 
-	if (identity_json_str(o, "name", 1, 255, (create ? IDJ_REQUIRED : 0) |
-	    IDJ_NONBLANK, &name, NULL) == -1 ||
-	    identity_json_str(o, "description", 0, 255, IDJ_NULLABLE, &desc,
-	    &has_desc) == -1)
+	if (jsonreq_str(JSONREQ_KEYSTONE, o, "name", 1, 255, JSONREQ_BYTES |
+	    (create ? JSONREQ_REQUIRED : 0) |
+	    JSONREQ_NONBLANK, &name, NULL) == -1 ||
+	    jsonreq_str(JSONREQ_KEYSTONE, o, "description", 0, 255,
+	    JSONREQ_BYTES | JSONREQ_NULLABLE, &desc, &has_desc) == -1)
 		return -1;
 	if ((name != NULL && setstr(&r->name, name) == -1) ||
 	    (has_desc && setstr(&r->description, desc) == -1))
@@ -1508,8 +1525,10 @@ identity_admin_role_create(struct http_req *req, struct http_resp *resp)
 
 	memset(&w, 0, sizeof(w));
 	w.req = req;
-	if (identity_json_body(req, "role", &o) == -1 ||
-	    identity_json_str(o, "domain_id", 1, 64, IDJ_NULLABLE, &dom, NULL) == -1)
+	if (jsonreq_body(JSONREQ_KEYSTONE, http_req_json(req), "role",
+	    &o) == -1 ||
+	    jsonreq_str(JSONREQ_KEYSTONE, o, "domain_id", 1, 64, JSONREQ_BYTES |
+	    JSONREQ_NULLABLE, &dom, NULL) == -1)
 		return -1;
 	idstore_id_new(id);
 	w.r.created_at = db_now_ms();
@@ -1561,7 +1580,8 @@ identity_admin_role_update(struct http_req *req, struct http_resp *resp)
 
 	memset(&w, 0, sizeof(w));
 	w.req = req;
-	if (identity_json_body(req, "role", &w.body) == -1)
+	if (jsonreq_body(JSONREQ_KEYSTONE, http_req_json(req), "role",
+	    &w.body) == -1)
 		return -1;
 	w.id = http_req_param(req, "role_id");
 	rc = identity_json_write(req, role_update_fn, &w);

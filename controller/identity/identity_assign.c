@@ -18,6 +18,7 @@
 #include "core/db.h"
 #include "err.h"
 #include "identity.h"
+#include "http/jsonreq.h"
 #include "log.h"
 
 static int
@@ -593,7 +594,8 @@ identity_assign_role_assignments(struct http_req *req, struct http_resp *resp)
 		rc = nomem();
 		goto out;
 	}
-	ra.names = identity_json_query_true(http_req_query(req, "include_names"));
+	ra.names = jsonreq_query_bool(JSONREQ_KEYSTONE, http_req_query(req,
+	    "include_names"));
 	ra.effective = http_req_query(req, "effective") != NULL;
 	f.user_id = http_req_query(req, "user.id");
 	f.group_id = http_req_query(req, "group.id");
@@ -678,10 +680,11 @@ group_fields(json_t *o, struct rec_group *g, bool create)
 	bool has_desc;
 	char *extra = NULL;
 
-	if (identity_json_str(o, "name", 1, 64, (create ? IDJ_REQUIRED : 0) |
-	    IDJ_NONBLANK, &name, NULL) == -1 ||
-	    identity_json_str(o, "description", 0, 65535, IDJ_NULLABLE, &desc,
-	    &has_desc) == -1)
+	if (jsonreq_str(JSONREQ_KEYSTONE, o, "name", 1, 64, JSONREQ_BYTES |
+	    (create ? JSONREQ_REQUIRED : 0) |
+	    JSONREQ_NONBLANK, &name, NULL) == -1 ||
+	    jsonreq_str(JSONREQ_KEYSTONE, o, "description", 0, 65535,
+	    JSONREQ_BYTES | JSONREQ_NULLABLE, &desc, &has_desc) == -1)
 		return -1;
 	if ((name != NULL && setstr(&g->name, name) == -1) ||
 	    (has_desc && setstr(&g->description, desc) == -1))
@@ -789,8 +792,10 @@ identity_assign_group_create(struct http_req *req, struct http_resp *resp)
 
 	memset(&w, 0, sizeof(w));
 	w.req = req;
-	if (identity_json_body(req, "group", &o) == -1 ||
-	    identity_json_str(o, "domain_id", 1, 64, IDJ_NULLABLE, &dom, NULL) == -1)
+	if (jsonreq_body(JSONREQ_KEYSTONE, http_req_json(req), "group",
+	    &o) == -1 ||
+	    jsonreq_str(JSONREQ_KEYSTONE, o, "domain_id", 1, 64, JSONREQ_BYTES |
+	    JSONREQ_NULLABLE, &dom, NULL) == -1)
 		return -1;
 	if (dom == NULL)
 		dom = c->scope == TOKEN_SCOPE_PROJECT ? c->project_domain_id :
@@ -826,8 +831,8 @@ group_update_fn(struct store_txn *txn, void *arg)
 	if (idstore_group_get(txn, w->id, &g) == -1)
 		return -1;
 	if (idstore_group_get(txn, w->id, &old) == -1 ||
-	    identity_json_str(w->body, "domain_id", 0, 64, IDJ_NULLABLE, &dom,
-	    &present) == -1)
+	    jsonreq_str(JSONREQ_KEYSTONE, w->body, "domain_id", 0, 64,
+	    JSONREQ_BYTES | JSONREQ_NULLABLE, &dom, &present) == -1)
 		goto out;
 	if (present && (dom == NULL || strcmp(dom, g.domain_id) != 0)) {
 		err_set(TS_EINVALID, "Cannot change the domain of a group.");
@@ -854,7 +859,8 @@ identity_assign_group_update(struct http_req *req, struct http_resp *resp)
 
 	memset(&w, 0, sizeof(w));
 	w.req = req;
-	if (identity_json_body(req, "group", &w.body) == -1)
+	if (jsonreq_body(JSONREQ_KEYSTONE, http_req_json(req), "group",
+	    &w.body) == -1)
 		return -1;
 	w.id = http_req_param(req, "group_id");
 	if (identity_json_write(req, group_update_fn, &w) == -1) {

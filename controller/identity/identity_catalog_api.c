@@ -18,6 +18,7 @@
 #include "core/db.h"
 #include "err.h"
 #include "identity.h"
+#include "http/jsonreq.h"
 #include "log.h"
 
 /* Storage for any one record; the descriptor says which member is live. */
@@ -118,12 +119,15 @@ service_fields(json_t *o, void *rec, bool create)
 	type = s->type;
 	name = s->name;
 	desc = s->description;
-	if (identity_json_str(o, "type", 1, 255, (create ? IDJ_REQUIRED : 0) |
-	    IDJ_NONBLANK, &type, NULL) == -1 ||
-	    identity_json_str(o, "name", 0, 255, IDJ_NULLABLE, &name, NULL) == -1 ||
-	    identity_json_str(o, "description", 0, 255, IDJ_NULLABLE, &desc,
-	    NULL) == -1 ||
-	    identity_json_bool(o, "enabled", &s->enabled, NULL) == -1)
+	if (jsonreq_str(JSONREQ_KEYSTONE, o, "type", 1, 255, JSONREQ_BYTES |
+	    (create ? JSONREQ_REQUIRED : 0) |
+	    JSONREQ_NONBLANK, &type, NULL) == -1 ||
+	    jsonreq_str(JSONREQ_KEYSTONE, o, "name", 0, 255, JSONREQ_BYTES |
+	    JSONREQ_NULLABLE, &name, NULL) == -1 ||
+	    jsonreq_str(JSONREQ_KEYSTONE, o, "description", 0, 255,
+	    JSONREQ_BYTES | JSONREQ_NULLABLE, &desc, NULL) == -1 ||
+	    jsonreq_bool(JSONREQ_KEYSTONE, o, "enabled", 0, &s->enabled,
+	    NULL) == -1)
 		return -1;
 	s->type = (char *)type;
 	s->name = (char *)name;
@@ -192,7 +196,7 @@ endpoint_fields(json_t *o, void *rec, bool create)
 {
 	struct rec_catalog_endpoint *e = rec;
 	const char *svc, *itf, *region, *url, *legacy = NULL;
-	unsigned req = create ? IDJ_REQUIRED : 0;
+	unsigned req = create ? JSONREQ_REQUIRED : 0;
 	bool has_region = false;
 
 	if (create)
@@ -201,14 +205,18 @@ endpoint_fields(json_t *o, void *rec, bool create)
 	itf = e->interface;
 	region = e->region_id;
 	url = e->url;
-	if (identity_json_str(o, "service_id", 1, 64, req, &svc, NULL) == -1 ||
-	    identity_json_str(o, "interface", 1, 16, req, &itf, NULL) == -1 ||
-	    identity_json_str(o, "url", 1, 2048, req, &url, NULL) == -1 ||
-	    identity_json_str(o, "region", 0, 255, IDJ_NULLABLE, &legacy,
-	    &has_region) == -1 ||
-	    identity_json_str(o, "region_id", 0, 255, IDJ_NULLABLE, &region,
-	    NULL) == -1 ||
-	    identity_json_bool(o, "enabled", &e->enabled, NULL) == -1)
+	if (jsonreq_str(JSONREQ_KEYSTONE, o, "service_id", 1, 64,
+	    JSONREQ_BYTES | req, &svc, NULL) == -1 ||
+	    jsonreq_str(JSONREQ_KEYSTONE, o, "interface", 1, 16, JSONREQ_BYTES |
+	    req, &itf, NULL) == -1 ||
+	    jsonreq_str(JSONREQ_KEYSTONE, o, "url", 1, 2048, JSONREQ_BYTES |
+	    req, &url, NULL) == -1 ||
+	    jsonreq_str(JSONREQ_KEYSTONE, o, "region", 0, 255, JSONREQ_BYTES |
+	    JSONREQ_NULLABLE, &legacy, &has_region) == -1 ||
+	    jsonreq_str(JSONREQ_KEYSTONE, o, "region_id", 0, 255,
+	    JSONREQ_BYTES | JSONREQ_NULLABLE, &region, NULL) == -1 ||
+	    jsonreq_bool(JSONREQ_KEYSTONE, o, "enabled", 0, &e->enabled,
+	    NULL) == -1)
 		return -1;
 	/* Older clients send "region"; "region_id" wins when both are
 	 * present. */
@@ -323,10 +331,10 @@ region_fields(json_t *o, void *rec, bool create)
 	struct rec_region *r = rec;
 	const char *desc = r->description, *parent = r->parent_region_id;
 
-	if (identity_json_str(o, "description", 0, 255, IDJ_NULLABLE, &desc,
-	    NULL) == -1 ||
-	    identity_json_str(o, "parent_region_id", 1, 255, IDJ_NULLABLE, &parent,
-	    NULL) == -1)
+	if (jsonreq_str(JSONREQ_KEYSTONE, o, "description", 0, 255,
+	    JSONREQ_BYTES | JSONREQ_NULLABLE, &desc, NULL) == -1 ||
+	    jsonreq_str(JSONREQ_KEYSTONE, o, "parent_region_id", 1, 255,
+	    JSONREQ_BYTES | JSONREQ_NULLABLE, &parent, NULL) == -1)
 		return -1;
 	r->description = (char *)desc;
 	r->parent_region_id = (char *)parent;
@@ -503,10 +511,11 @@ create(struct http_req *req, struct http_resp *resp,
 
 	memset(&w, 0, sizeof(w));
 	w.kind = k;
-	if (identity_json_body(req, k->key, &o) == -1)
+	if (jsonreq_body(JSONREQ_KEYSTONE, http_req_json(req), k->key,
+	    &o) == -1)
 		return -1;
-	if ((k->client_id && identity_json_str(o, "id", 1, 255, IDJ_NONBLANK, &id,
-	    NULL) == -1) ||
+	if ((k->client_id && jsonreq_str(JSONREQ_KEYSTONE, o, "id", 1, 255,
+	    JSONREQ_BYTES | JSONREQ_NONBLANK, &id, NULL) == -1) ||
 	    k->fields(o, &w.rec, true) == -1 ||
 	    identity_json_extra(o, k->known, NULL, &w.extra) == -1)
 		return -1;
@@ -574,7 +583,8 @@ update(struct http_req *req, struct http_resp *resp,
 
 	memset(&w, 0, sizeof(w));
 	w.kind = k;
-	if (identity_json_body(req, k->key, &w.body) == -1)
+	if (jsonreq_body(JSONREQ_KEYSTONE, http_req_json(req), k->key,
+	    &w.body) == -1)
 		return -1;
 	w.id = http_req_param(req, k->param);
 	w.req = req;

@@ -1,8 +1,7 @@
 /*
- * identity_json: request-body checks and response pieces shared by the
- * identity handlers (identity.h). Validation errors are 400 with Keystone's
- * wording ("Invalid input for field 'name': ..."); nothing here trusts a
- * length or type the client claims.
+ * identity_json: Keystone's "extra" attributes and the response pieces
+ * shared by the identity handlers (identity.h). Request fields are read
+ * with http/jsonreq.h (JSONREQ_KEYSTONE).
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -18,101 +17,6 @@
 
 /* Largest stored "extra" object (rec_*.extra max). */
 #define EXTRA_MAX	65535
-
-int
-identity_json_body(struct http_req *req, const char *key, json_t **obj)
-{
-	json_t *body = http_req_json(req);
-
-	if (body == NULL || !json_is_object(body)) {
-		err_set(TS_EINVALID, "Expecting to find %s in request body; the "
-		    "server could not comply with the request since it is "
-		    "either malformed or otherwise incorrect.", key);
-		return -1;
-	}
-	*obj = json_object_get(body, key);
-	if (*obj == NULL || !json_is_object(*obj)) {
-		err_set(TS_EINVALID, "Invalid input for field '%s': expected "
-		    "an object.", key);
-		return -1;
-	}
-	return 0;
-}
-
-static bool
-blank(const char *s)
-{
-	for (; *s; s++)
-		if (!isspace((unsigned char)*s))
-			return false;
-	return true;
-}
-
-int
-identity_json_str(json_t *o, const char *k, size_t min, size_t max, unsigned flags,
-    const char **out, bool *present)
-{
-	json_t *v = json_object_get(o, k);
-	const char *s;
-	size_t len;
-
-	if (present != NULL)
-		*present = v != NULL;
-	if (v == NULL) {
-		if (flags & IDJ_REQUIRED) {
-			err_set(TS_EINVALID, "Invalid input for field '%s': "
-			    "'%s' is a required property.", k, k);
-			return -1;
-		}
-		return 0;
-	}
-	if (json_is_null(v) && (flags & IDJ_NULLABLE)) {
-		*out = NULL;
-		return 0;
-	}
-	if (!json_is_string(v)) {
-		err_set(TS_EINVALID, "Invalid input for field '%s': not a "
-		    "string.", k);
-		return -1;
-	}
-	s = json_string_value(v);
-	len = json_string_length(v);
-	if (len < min || len > max) {
-		err_set(TS_EINVALID, "Invalid input for field '%s': length "
-		    "%zu is not between %zu and %zu.", k, len, min, max);
-		return -1;
-	}
-	if (strlen(s) != len) {
-		err_set(TS_EINVALID, "Invalid input for field '%s': contains "
-		    "a NUL character.", k);
-		return -1;
-	}
-	if ((flags & IDJ_NONBLANK) && blank(s)) {
-		err_set(TS_EINVALID, "Invalid input for field '%s': must "
-		    "contain a non-space character.", k);
-		return -1;
-	}
-	*out = s;
-	return 0;
-}
-
-int
-identity_json_bool(json_t *o, const char *k, bool *out, bool *present)
-{
-	json_t *v = json_object_get(o, k);
-
-	if (present != NULL)
-		*present = v != NULL;
-	if (v == NULL)
-		return 0;
-	if (!json_is_boolean(v)) {
-		err_set(TS_EINVALID, "Invalid input for field '%s': not a "
-		    "boolean.", k);
-		return -1;
-	}
-	*out = json_is_true(v);
-	return 0;
-}
 
 static bool
 known_key(const char *k, const char *const *known)
@@ -239,16 +143,6 @@ identity_json_time(int64_t ms, char out[IDENTITY_JSON_TIME_BUFSZ])
 	strftime(d, sizeof(d), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(out, IDENTITY_JSON_TIME_BUFSZ, "%s.%06dZ", d,
 	    (int)(ms % 1000) * 1000);
-}
-
-bool
-identity_json_query_true(const char *v)
-{
-	if (v == NULL)
-		return false;
-	return *v == '\0' || strcasecmp(v, "true") == 0 ||
-	    strcmp(v, "1") == 0 || strcasecmp(v, "yes") == 0 ||
-	    strcasecmp(v, "on") == 0;
 }
 
 int

@@ -4,7 +4,8 @@
  * (image.h). Validation follows Glance's RequestDeserializer and its image
  * schema: what the schema rejects is 400, read-only and reserved
  * attributes are 403, quotas on properties and tags are 413. Every length
- * and count is checked before anything is copied.
+ * and count is checked before anything is copied. Members are read with
+ * http/jsonreq.h (JSONREQ_GLANCE wording).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "codec.h"
 #include "err.h"
 #include "image.h"
+#include "http/jsonreq.h"
 
 #define NAME_MAX_LEN	255
 #define OWNER_MAX_LEN	255
@@ -332,53 +334,6 @@ set_str(char **field, const char *v)
 	return 0;
 }
 
-static bool
-uuid_pattern(const char *s)
-{
-	static const int dash[] = { 8, 13, 18, 23 };
-	size_t i, d = 0;
-
-	if (strlen(s) != 36)
-		return false;
-	for (i = 0; i < 36; i++) {
-		if (d < 4 && (int)i == dash[d]) {
-			if (s[i] != '-')
-				return false;
-			d++;
-		} else if (!isxdigit((unsigned char)s[i])) {
-			return false;
-		}
-	}
-	return true;
-}
-
-static int
-invalid(const char *attr, const char *why)
-{
-	err_set(TS_EINVALID, "Provided object does not match schema "
-	    "'image': %s: '%s'", why, attr);
-	return -1;
-}
-
-/* A string or null; NULL *out for null. */
-static int
-str_value(json_t *v, const char *attr, size_t max, bool nullable,
-    const char **out)
-{
-	if (json_is_null(v) && nullable) {
-		*out = NULL;
-		return 0;
-	}
-	if (!json_is_string(v))
-		return invalid(attr, "value is not a string");
-	if (json_string_length(v) > max)
-		return invalid(attr, "value is too long");
-	if (strlen(json_string_value(v)) != json_string_length(v))
-		return invalid(attr, "value contains a NUL byte");
-	*out = json_string_value(v);
-	return 0;
-}
-
 static int
 set_tags(struct rec_image *img, json_t *v)
 {
@@ -388,7 +343,8 @@ set_tags(struct rec_image *img, json_t *v)
 	json_t *e;
 
 	if (!json_is_array(v))
-		return invalid("tags", "value is not an array");
+		return jsonreq_fail(JSONREQ_GLANCE, "tags", "value is not an "
+		    "array");
 	if (json_array_size(v) > IMAGE_TAG_MAX) {
 		err_set(TS_ETOO_LARGE, "Attempted to add more than %d tags: "
 		    "maximum number of tags reached.", IMAGE_TAG_MAX);
@@ -398,8 +354,8 @@ set_tags(struct rec_image *img, json_t *v)
 		if (!json_is_string(e) ||
 		    json_string_length(e) > IMAGE_TAG_LEN_MAX ||
 		    strlen(json_string_value(e)) != json_string_length(e))
-			return invalid("tags", "tags must be strings of at "
-			    "most 255 bytes");
+			return jsonreq_fail(JSONREQ_GLANCE, "tags", "tags must "
+			    "be strings of at most 255 bytes");
 	}
 	if (json_array_size(v) > 0 &&
 	    (items = calloc(json_array_size(v), sizeof(*items))) == NULL)
@@ -430,23 +386,13 @@ nomem:
 }
 
 static int
-set_int_attr(uint32_t *field, json_t *v, const char *attr)
+set_int_attr(uint32_t *field, json_t *o, const char *attr)
 {
-	json_int_t x;
+	int64_t x;
 
-	if (!json_is_integer(v))
-		return invalid(attr, "value is not an integer");
-	x = json_integer_value(v);
-	if (x < 0) {
-		err_set(TS_EINVALID, "Cannot set %s to a negative value.",
-		    attr);
+	if (jsonreq_int(JSONREQ_GLANCE, o, attr, 0, INT_ATTR_MAX, 0, &x,
+	    NULL) == -1)
 		return -1;
-	}
-	if (x > INT_ATTR_MAX) {
-		err_set(TS_EINVALID, "Value of %s is too large: at most %lld.",
-		    attr, INT_ATTR_MAX);
-		return -1;
-	}
 	*field = (uint32_t)x;
 	return 0;
 }
@@ -463,57 +409,60 @@ is_base(const char *k)
 	return in_list(base, k);
 }
 
-/* Set a writable base attribute k (is_base(k)) from v. */
+/* Set a writable base attribute k (is_base(k)) from the member k of o. */
 static int
-set_base(struct rec_image *img, const char *k, json_t *v)
+set_base(struct rec_image *img, json_t *o, const char *k)
 {
 	const char *s;
+	bool b;
 
 	if (strcmp(k, "name") == 0) {
-		if (str_value(v, k, NAME_MAX_LEN, true, &s) == -1)
+		if (jsonreq_str(JSONREQ_GLANCE, o, k, 0, NAME_MAX_LEN,
+		    JSONREQ_BYTES | JSONREQ_NULLABLE, &s, NULL) == -1)
 			return -1;
 		return set_str(&img->name, s);
 	}
 	if (strcmp(k, "owner") == 0) {
-		if (str_value(v, k, OWNER_MAX_LEN, true, &s) == -1)
+		if (jsonreq_str(JSONREQ_GLANCE, o, k, 0, OWNER_MAX_LEN,
+		    JSONREQ_BYTES | JSONREQ_NULLABLE, &s, NULL) == -1)
 			return -1;
 		return set_str(&img->owner, s);
 	}
 	if (strcmp(k, "visibility") == 0) {
-		if (!json_is_string(v) ||
-		    !image_json_visibility_valid(json_string_value(v)))
-			return invalid(k, "value is not one of public, "
-			    "private, shared, community");
-		return set_str(&img->visibility, json_string_value(v));
+		if (jsonreq_enum(JSONREQ_GLANCE, o, k, visibilities, NULL, 0,
+		    &s, NULL) == -1)
+			return -1;
+		return set_str(&img->visibility, s);
 	}
 	if (strcmp(k, "disk_format") == 0 ||
 	    strcmp(k, "container_format") == 0) {
 		bool disk = k[0] == 'd';
 
-		if (str_value(v, k, 32, true, &s) == -1)
+		/* The type and length first: their messages differ. */
+		if (jsonreq_str(JSONREQ_GLANCE, o, k, 0, 32, JSONREQ_BYTES |
+		    JSONREQ_NULLABLE, &s, NULL) == -1 ||
+		    jsonreq_enum(JSONREQ_GLANCE, o, k, disk ? disk_formats :
+		    container_formats, "the supported formats",
+		    JSONREQ_NULLABLE, &s, NULL) == -1)
 			return -1;
-		if (s != NULL && !(disk ? image_json_disk_format_valid(s) :
-		    image_json_container_format_valid(s)))
-			return invalid(k, "value is not one of the supported "
-			    "formats");
 		return set_str(disk ? &img->disk_format :
 		    &img->container_format, s);
 	}
 	if (strcmp(k, "protected") == 0 || strcmp(k, "os_hidden") == 0) {
-		if (!json_is_boolean(v))
-			return invalid(k, "value is not a boolean");
+		if (jsonreq_bool(JSONREQ_GLANCE, o, k, 0, &b, NULL) == -1)
+			return -1;
 		if (k[0] == 'p')
-			img->protected = json_is_true(v);
+			img->protected = b;
 		else
-			img->os_hidden = json_is_true(v);
+			img->os_hidden = b;
 		return 0;
 	}
 	if (strcmp(k, "min_disk") == 0)
-		return set_int_attr(&img->min_disk, v, k);
+		return set_int_attr(&img->min_disk, o, k);
 	if (strcmp(k, "min_ram") == 0)
-		return set_int_attr(&img->min_ram, v, k);
+		return set_int_attr(&img->min_ram, o, k);
 	if (strcmp(k, "tags") == 0)
-		return set_tags(img, v);
+		return set_tags(img, json_object_get(o, k));
 	err_set(TS_EINTERNAL, "unhandled attribute %s", k);
 	return -1;
 }
@@ -535,25 +484,28 @@ check_writable(const char *k)
 }
 
 /*
- * An extra property value: a string (Glance's additionalProperties), with
- * the schema-image.json patterns for kernel_id and ramdisk_id. *out NULL
- * means "unset it" (null for the two that allow it).
+ * An extra property value (the member k of o): a string (Glance's
+ * additionalProperties), with the schema-image.json patterns for kernel_id
+ * and ramdisk_id. *out NULL means "unset it" (null for the two that allow
+ * it).
  */
 static int
-extra_value(const char *k, json_t *v, const char **out)
+extra_value(json_t *o, const char *k, const char **out)
 {
+	static const char *const deletion_policies[] = {
+		"on_image_deletion", "do_not_delete", NULL
+	};
 	bool id_prop = strcmp(k, "kernel_id") == 0 ||
 	    strcmp(k, "ramdisk_id") == 0;
 
-	if (str_value(v, k, PROP_VAL_MAX, id_prop, out) == -1)
+	if (jsonreq_str(JSONREQ_GLANCE, o, k, 0, PROP_VAL_MAX, JSONREQ_BYTES |
+	    (id_prop ? JSONREQ_NULLABLE : 0), out, NULL) == -1)
 		return -1;
-	if (id_prop && *out != NULL && !uuid_pattern(*out))
-		return invalid(k, "value does not match the UUID pattern");
-	if (strcmp(k, "cinder_encryption_key_deletion_policy") == 0 &&
-	    strcmp(*out, "on_image_deletion") != 0 &&
-	    strcmp(*out, "do_not_delete") != 0)
-		return invalid(k, "value is not one of on_image_deletion, "
-		    "do_not_delete");
+	if (id_prop && *out != NULL)
+		return jsonreq_uuid(JSONREQ_GLANCE, o, k, 0, out, NULL);
+	if (strcmp(k, "cinder_encryption_key_deletion_policy") == 0)
+		return jsonreq_enum(JSONREQ_GLANCE, o, k, deletion_policies,
+		    NULL, 0, out, NULL);
 	return 0;
 }
 
@@ -577,35 +529,29 @@ image_json_from_create(json_t *body, struct rec_image *img)
 	json_t *v;
 	size_t i;
 
-	if (body == NULL || !json_is_object(body)) {
-		err_set(TS_EINVALID, "Body expected in request.");
+	if (jsonreq_body(JSONREQ_GLANCE, body, NULL, &body) == -1)
 		return -1;
-	}
 	json_object_foreach(body, k, v) {
 		if (check_key(k, strlen(k)) == -1)
 			goto fail;
 		if (strcmp(k, "id") == 0) {
-			if (!json_is_string(v) ||
-			    !uuid_pattern(json_string_value(v))) {
-				invalid(k, "value does not match the UUID "
-				    "pattern");
+			if (jsonreq_uuid(JSONREQ_GLANCE, body, k, 0, &s,
+			    NULL) == -1)
 				goto fail;
-			}
-			snprintf(img->id, sizeof(img->id), "%s",
-			    json_string_value(v));
+			snprintf(img->id, sizeof(img->id), "%s", s);
 			for (i = 0; img->id[i] != '\0'; i++)
 				img->id[i] = (char)tolower(
 				    (unsigned char)img->id[i]);
 			continue;
 		}
 		if (is_base(k)) {
-			if (set_base(img, k, v) == -1)
+			if (set_base(img, body, k) == -1)
 				goto fail;
 			continue;
 		}
 		if (check_writable(k) == -1)
 			goto fail;
-		if (extra_value(k, v, &s) == -1)
+		if (extra_value(body, k, &s) == -1)
 			goto fail;
 		if (s != NULL && prop_set(img, k, s) == -1)
 			goto fail;
@@ -774,8 +720,9 @@ apply_one(struct rec_image *img, json_t *ch, enum image_json_patch_media media,
 	char key[PROP_KEY_MAX + 2];
 	enum patch_op op;
 	const char *s;
-	json_t *path, *value = NULL;
+	json_t *path, *value = NULL, *one;
 	bool base;
+	int rc;
 
 	if (!json_is_object(ch)) {
 		err_set(TS_EINVALID, "Operations must be JSON objects.");
@@ -843,15 +790,22 @@ apply_one(struct rec_image *img, json_t *ch, enum image_json_patch_media media,
 		}
 		break;
 	}
-	if (base)
-		return set_base(img, key, value);
-	if (extra_value(key, value, &s) == -1)
+	/* The readers take an object: the value under its key. s stays
+	 * valid after one goes, as ch holds value too. */
+	if ((one = json_pack("{s:O}", key, value)) == NULL) {
+		err_set(TS_ENOMEM, "out of memory");
 		return -1;
-	if (s == NULL) {
-		prop_del(img, key);
-		return 0;
 	}
-	return prop_set(img, key, s);
+	if (base)
+		rc = set_base(img, one, key);
+	else if ((rc = extra_value(one, key, &s)) == 0) {
+		if (s == NULL)
+			prop_del(img, key);
+		else
+			rc = prop_set(img, key, s);
+	}
+	json_decref(one);
+	return rc;
 }
 
 int

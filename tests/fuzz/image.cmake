@@ -2,6 +2,7 @@
 # types) and list queries (controller/image/image_json.c, image_list.c).
 ts_fuzz_target(fuzz_image_json
   SOURCES ${CMAKE_SOURCE_DIR}/controller/image/image_json.c
+          ${CMAKE_SOURCE_DIR}/controller/http/jsonreq.c
           ${CMAKE_SOURCE_DIR}/controller/image/image_list.c
           ${CMAKE_SOURCE_DIR}/controller/image/image_db.c
           ${CMAKE_SOURCE_DIR}/controller/core/db.c ${C}/config.c ${C}/store.c

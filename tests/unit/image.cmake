@@ -18,7 +18,7 @@ if(TARGET image_store_test)
 endif()
 
 ts_unit_test(image_json_test
-  SOURCES ${CTL}/image/image_json.c ${C}/codec.c ${TS_GEN_SOURCES}
+  SOURCES ${CTL}/image/image_json.c ${CTL}/http/jsonreq.c ${C}/codec.c ${TS_GEN_SOURCES}
   ${C}/buf.c ${C}/uuid.c
   LIBS PkgConfig::JANSSON PkgConfig::MSGPACK PkgConfig::MHD)
 if(TARGET image_json_test)
@@ -27,6 +27,7 @@ endif()
 
 ts_unit_test(image_list_test
   SOURCES ${CTL}/image/image_list.c ${CTL}/image/image_db.c ${CTL}/image/image_json.c
+          ${CTL}/http/jsonreq.c
           ${CTL}/core/db.c ${C}/config.c ${C}/store.c ${C}/codec.c
           ${TS_GEN_SOURCES}
   ${C}/buf.c ${C}/clock.c ${C}/uuid.c
