@@ -37,7 +37,7 @@
 
 #include "bus.h"
 #include "codec.h"
-#include "compute.h"
+#include "compute/compute.h"
 #include "config.h"
 #include "daemon.h"
 #include "err.h"
@@ -45,7 +45,7 @@
 #include "msg_gen.h"
 #include "opts.h"
 #include "svc.h"
-#include "virt.h"
+#include "virt/virt.h"
 
 #define PROG		"tinystack-agent"
 #define DEFAULT_CONFIG	"/etc/tinystack/agent.conf"

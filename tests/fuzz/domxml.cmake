@@ -1,4 +1,4 @@
-ts_fuzz_target(fuzz_domxml SOURCES ${CMAKE_SOURCE_DIR}/agent/domxml.c)
+ts_fuzz_target(fuzz_domxml SOURCES ${CMAKE_SOURCE_DIR}/agent/virt/domxml.c)
 if(TARGET fuzz_domxml)
   target_include_directories(fuzz_domxml PRIVATE ${CMAKE_SOURCE_DIR}/agent)
 endif()

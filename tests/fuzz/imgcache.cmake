@@ -1,5 +1,5 @@
 ts_fuzz_target(fuzz_imgcache_http
-  SOURCES ${CMAKE_SOURCE_DIR}/agent/imgcache.c ${C}/imgfmt.c
+  SOURCES ${CMAKE_SOURCE_DIR}/agent/image/imgcache.c ${C}/imgfmt.c
   LIBS PkgConfig::SODIUM)
 if(TARGET fuzz_imgcache_http)
   target_include_directories(fuzz_imgcache_http PRIVATE ${CMAKE_SOURCE_DIR}/agent)

@@ -18,11 +18,11 @@
 #include <uuid/uuid.h>
 
 #include "codec.h"
-#include "compute.h"
-#include "driver.h"
+#include "compute/compute.h"
 #include "err.h"
 #include "log.h"
 #include "msg_gen.h"
+#include "virt/driver.h"
 
 #define MAXREPLY	64
 

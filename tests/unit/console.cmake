@@ -1,5 +1,5 @@
 # agent/console: tail of a console log by lines, bounded by bytes.
-ts_unit_test(console_test SOURCES ${CMAKE_SOURCE_DIR}/agent/console.c)
+ts_unit_test(console_test SOURCES ${CMAKE_SOURCE_DIR}/agent/virt/console.c)
 if(TARGET console_test)
   target_include_directories(console_test PRIVATE ${CMAKE_SOURCE_DIR}/agent)
 endif()

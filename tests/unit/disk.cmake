@@ -1,7 +1,7 @@
 # agent/disk: recorded qemu-img argv (tests/golden/disk/) and real qemu-img
 # runs in a temporary directory.
 ts_unit_test(disk_test
-  SOURCES ${CMAKE_SOURCE_DIR}/agent/disk.c ${C}/proc.c
+  SOURCES ${CMAKE_SOURCE_DIR}/agent/storage/disk.c ${C}/proc.c
   LIBS PkgConfig::JANSSON)
 if(TARGET disk_test)
   target_include_directories(disk_test PRIVATE ${CMAKE_SOURCE_DIR}/agent)

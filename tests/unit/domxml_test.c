@@ -18,10 +18,10 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
-#include "domxml.h"
-#include "driver.h"
 #include "err.h"
 #include "proc.h"
+#include "virt/domxml.h"
+#include "virt/driver.h"
 
 #define UUID1	"3f2b8c1e-5d4a-4e6f-9a7b-0c1d2e3f4a5b"
 #define UUID2	"0a9e7c55-1b2c-4d3e-8f40-5a6b7c8d9e0f"

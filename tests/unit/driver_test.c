@@ -30,12 +30,12 @@
 #include <sodium.h>
 
 #include "config.h"
-#include "disk.h"
-#include "driver.h"
 #include "err.h"
-#include "imgcache.h"
+#include "image/imgcache.h"
 #include "log.h"
 #include "opts.h"
+#include "storage/disk.h"
+#include "virt/driver.h"
 
 #define URI	"test:///default"
 #define UUID1	"0b5c1a4e-6d1f-4f53-9f0e-2d3a0c9e1a01"

@@ -32,7 +32,7 @@
 #include <sodium.h>
 
 #include "err.h"
-#include "imgcache.h"
+#include "image/imgcache.h"
 #include "proc.h"
 
 #define TOKEN	"gAAAAAB-test-token_0123"

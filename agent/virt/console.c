@@ -16,8 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "console.h"
 #include "err.h"
+#include "virt/console.h"
 
 #define BLOCK		8192
 /* The log may be truncated (qemu restarted) or rotated between fstat and

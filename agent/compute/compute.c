@@ -9,12 +9,12 @@
 #include <utmpx.h>
 
 #include "codec.h"
-#include "compute.h"
+#include "compute/compute.h"
 #include "config.h"
-#include "driver.h"
 #include "err.h"
 #include "log.h"
 #include "msg_gen.h"
+#include "virt/driver.h"
 
 #define GEN_MAX		65536	/* instances whose generation is remembered */
 #define MAX_VCPUS	1024

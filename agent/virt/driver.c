@@ -48,14 +48,14 @@
 #include <libvirt/virterror.h>
 
 #include "config.h"
-#include "configdrive.h"
-#include "console.h"
-#include "disk.h"
-#include "domxml.h"
-#include "driver.h"
 #include "err.h"
-#include "imgcache.h"
+#include "image/imgcache.h"
 #include "log.h"
+#include "storage/disk.h"
+#include "virt/configdrive.h"
+#include "virt/console.h"
+#include "virt/domxml.h"
+#include "virt/driver.h"
 
 #define CONSOLE_CAP		(1024 * 1024)	/* bytes kept / returned */
 #define SYNTH_LOG_CAP		(64 * 1024)	/* synthetic log per guest */

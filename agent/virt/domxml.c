@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "domxml.h"
 #include "err.h"
+#include "virt/domxml.h"
 
 /* ------------------------------------------------------------ buffer */
 

@@ -54,7 +54,7 @@
 #include <stdint.h>
 
 #include "codec.h"
-#include "virt.h"
+#include "virt/virt.h"
 
 /* XML namespace of tinystack's domain metadata. */
 #define DRIVER_XMLNS		"http://tinystack.org/xmlns/instance/1"

@@ -31,7 +31,7 @@
 #include <sodium.h>
 
 #include "err.h"
-#include "imgcache.h"
+#include "image/imgcache.h"
 #include "imgfmt.h"
 #include "log.h"
 

@@ -10,7 +10,7 @@
 
 #include "err.h"
 #include "log.h"
-#include "virt.h"
+#include "virt/virt.h"
 
 struct virt {
 	char		*uri;
