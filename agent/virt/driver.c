@@ -95,6 +95,7 @@ struct driver {
 
 	/* qemu/kvm only (NULL / unused for the test driver) */
 	struct imgcache		*cache;
+	struct imgcache_http	*http;		/* image API, no token */
 	char			*api_url;	/* image API base */
 	char			*kernel_cmdline; /* default for direct boot */
 	char			*vnc_listen;	/* NULL: no VNC */
@@ -281,35 +282,21 @@ static const struct vt_ops test_ops = {
 /* ---------------------------------------------------------------- qemu */
 
 /*
- * The image API token of the command this thread is executing (the
- * owner's short-lived token), seen by the image source's fetch, which the
- * image cache calls in the thread of imgcache_get(). Per thread, so that
- * concurrent downloads for different owners never use each other's
- * token. Never logged.
+ * imgcache source: the controller's image API with the token of the
+ * command whose get downloads the image (the owner's short-lived token,
+ * struct imgcache_image's token, from driver_spec's image_token); the
+ * client has no token of its own, so a request carries that one or none.
  */
-static __thread const char *tls_token;
-
-/* imgcache source: one HTTP client per download, so a token belongs to
- * exactly one request. */
 static int
-http_fetch(void *arg, const char *image_id, imgcache_sink_fn sink,
-    void *sink_arg)
+http_fetch(void *arg, const char *image_id, const char *token,
+    imgcache_sink_fn sink, void *sink_arg)
 {
 	struct driver *d = arg;
-	struct imgcache_http *h;
-	int rc = -1;
 
-	if ((h = imgcache_http_new(d->api_url, IMAGE_TIMEOUT_MS)) == NULL)
-		return -1;
-	if (tls_token == NULL || tls_token[0] == '\0')
+	if (token == NULL || token[0] == '\0')
 		log_warnx("image %s: the command carries no image token; "
 		    "asking the image API without one", image_id);
-	else if (imgcache_http_set_token(h, tls_token) == -1)
-		goto out;
-	rc = imgcache_http_fetch(h, image_id, sink, sink_arg);
-out:
-	imgcache_http_free(&h);
-	return rc;
+	return imgcache_http_fetch(d->http, image_id, token, sink, sink_arg);
 }
 
 /* 1 if path exists (as anything), 0 if not; -1 with err set. */
@@ -398,7 +385,7 @@ image_get(struct driver *d, const struct driver_spec *s, const char *what,
     struct imgcache_base *out)
 {
 	struct imgcache_image img = { .id = id, .disk_format = format,
-	    .sha512 = sha512, .size = size };
+	    .sha512 = sha512, .size = size, .token = s->image_token };
 	int64_t t0 = mono_ms();
 	int rc;
 
@@ -407,9 +394,7 @@ image_get(struct driver *d, const struct driver_spec *s, const char *what,
 		    "verify it against", what, id, s->uuid);
 		return -1;
 	}
-	tls_token = s->image_token;
 	rc = imgcache_get(d->cache, &img, s->uuid, out);
-	tls_token = NULL;
 	if (rc == -1) {
 		err_prefix("%s %s: ", what, id);
 		return -1;
@@ -852,19 +837,19 @@ qemu_setup(struct driver *d, const struct driver_opts *o)
 	}
 	d->grace = (unsigned)grace;
 	if (o->image_source == NULL) {
-		struct imgcache_http *probe;
-
 		if (url[0] == '\0') {
 			err_set(TS_EINVALID, "driver: [image] api_url is needed "
 			    "for %s guests", d->ops->name);
 			return -1;
 		}
-		/* checks the URL once, here, rather than at every fetch */
-		if ((probe = imgcache_http_new(url, IMAGE_TIMEOUT_MS)) == NULL) {
+		/* checks the URL once, here, rather than at every fetch; the
+		 * client is shared by concurrent downloads (each request
+		 * carries its own token) */
+		if ((d->http = imgcache_http_new(url, IMAGE_TIMEOUT_MS)) ==
+		    NULL) {
 			err_prefix("[image] api_url: ");
 			return -1;
 		}
-		imgcache_http_free(&probe);
 		co.source = (struct imgcache_source){ http_fetch, d };
 	} else {
 		co.source = *o->image_source;
@@ -1115,6 +1100,7 @@ driver_free(struct driver **dp)
 		pthread_join(d->pruner, NULL);
 	}
 	imgcache_free(&d->cache);
+	imgcache_http_free(&d->http);
 	free(d->api_url);
 	free(d->kernel_cmdline);
 	free(d->vnc_listen);

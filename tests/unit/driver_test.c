@@ -55,6 +55,7 @@ struct srcimg {
 static char		 tmp[64], ipath[128];
 static struct srcimg	 imgs[4];
 static int		 fetches;
+static int		 token_fetches;	/* fetches that carried the spec's token */
 static virConnectPtr	 keep;	/* keeps test:///default's state alive */
 
 static void
@@ -63,7 +64,8 @@ quiet(void *arg, virErrorPtr e)
 }
 
 static int
-src_fetch(void *arg, const char *id, imgcache_sink_fn sink, void *sa)
+src_fetch(void *arg, const char *id, const char *token, imgcache_sink_fn sink,
+    void *sa)
 {
 	for (size_t i = 0; i < 4; i++) {
 		char buf[65536];
@@ -74,6 +76,8 @@ src_fetch(void *arg, const char *id, imgcache_sink_fn sink, void *sa)
 		if (strcmp(imgs[i].id, id) != 0)
 			continue;
 		fetches++;
+		if (token != NULL && strcmp(token, "secret-token") == 0)
+			token_fetches++;
 		if ((f = fopen(imgs[i].path, "rb")) == NULL) {
 			err_set_errno(TS_EIO, "%s", imgs[i].path);
 			return -1;
@@ -325,9 +329,11 @@ test_guest_life(void **state)
 
 	assert_non_null(d);
 	spec_init(&s, UUID1, 2);
-	fetches = 0;
+	fetches = token_fetches = 0;
 	assert_int_equal(driver_guest_ensure(d, &s), 0);
 	assert_int_equal(fetches, 3);
+	/* the command's token reaches the source with every download */
+	assert_int_equal(token_fetches, 3);
 	ipath_file(root, sizeof(root), UUID1, DISK_ROOT_NAME);
 	ipath_file(info, sizeof(info), UUID1, "disk.info");
 	/* the root disk: a 1 GiB qcow2 overlay on the verified base */
@@ -384,7 +390,7 @@ test_guest_life(void **state)
 
 	/* the same generation again: nothing is made, nothing fetched */
 	ino = inode(root);
-	fetches = 0;
+	fetches = token_fetches = 0;
 	assert_int_equal(driver_guest_ensure(d, &s), 0);
 	assert_int_equal(fetches, 0);
 	assert_int_equal(inode(root), ino);
