@@ -81,15 +81,14 @@ struct synth_log {
 struct vt_ops;
 
 struct driver {
-	char			*uri;
+	struct virt		*virt;		/* the connection (borrowed) */
 	char			*instances_path;
 	char			*state_path;
 	enum driver_virt_type	 virt_type;
 	int			 shutdown_timeout;
 	const struct config	*cfg;
 	const struct vt_ops	*ops;
-	pthread_mutex_t		 lock;		/* conn (re)opening, logs */
-	virConnectPtr		 conn;
+	pthread_mutex_t		 lock;		/* logs, stopping */
 	int64_t			 t0;		/* for synthetic log stamps */
 	struct synth_log	*logs;
 
@@ -138,17 +137,10 @@ struct vt_ops {
 	int		soft_reboot_cycles;
 };
 
-static void
-quiet(void *arg, virErrorPtr e)
-{
-}
-
 static const char *
 lverr(void)
 {
-	const char *m = virGetLastErrorMessage();
-
-	return m ? m : "unknown libvirt error";
+	return virt_last_error();
 }
 
 static int64_t
@@ -970,43 +962,6 @@ synth_drop(struct driver *d, const char *uuid)
 	pthread_mutex_unlock(&d->lock);
 }
 
-/* ------------------------------------------------------------ connection */
-
-static int
-conn_open_locked(struct driver *d)
-{
-	if (d->conn && virConnectIsAlive(d->conn) == 1)
-		return 0;
-	if (d->conn) {
-		log_warnx("driver: libvirt connection to %s lost; reconnecting",
-		    d->uri);
-		virConnectClose(d->conn);
-		d->conn = NULL;
-	}
-	if ((d->conn = virConnectOpen(d->uri)) == NULL) {
-		err_set(TS_EUNAVAILABLE, "libvirt: cannot connect to %s: %s",
-		    d->uri, lverr());
-		return -1;
-	}
-	return 0;
-}
-
-/* A referenced connection for one operation: a reconnect by another thread
- * closes only the driver's reference, never one in use. */
-static virConnectPtr
-conn_get(struct driver *d)
-{
-	virConnectPtr c = NULL;
-
-	pthread_mutex_lock(&d->lock);
-	if (conn_open_locked(d) == 0) {
-		c = d->conn;
-		virConnectRef(c);
-	}
-	pthread_mutex_unlock(&d->lock);
-	return c;
-}
-
 int
 driver_virt_type_parse(const char *s, enum driver_virt_type *t)
 {
@@ -1024,13 +979,13 @@ driver_virt_type_parse(const char *s, enum driver_virt_type *t)
 }
 
 struct driver *
-driver_new(const struct driver_opts *o)
+driver_new(struct virt *virt, const struct driver_opts *o)
 {
 	struct driver *d;
+	virConnectPtr c;
 
-	virSetErrorFunc(NULL, quiet);
-	if (o->uri == NULL || o->instances_path == NULL) {
-		err_set(TS_EINVALID, "driver: uri and instances_path needed");
+	if (virt == NULL || o->instances_path == NULL) {
+		err_set(TS_EINVALID, "driver: virt and instances_path needed");
 		return NULL;
 	}
 	if ((d = calloc(1, sizeof(*d))) == NULL) {
@@ -1039,13 +994,13 @@ driver_new(const struct driver_opts *o)
 	}
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->stop_cond, NULL);
+	d->virt = virt;
 	d->virt_type = o->virt_type;
 	d->shutdown_timeout = o->shutdown_timeout > 0 ? o->shutdown_timeout :
 	    60;
 	d->cfg = o->cfg;
 	d->t0 = mono_ms();
-	if ((d->uri = strdup(o->uri)) == NULL ||
-	    (d->instances_path = strdup(o->instances_path)) == NULL ||
+	if ((d->instances_path = strdup(o->instances_path)) == NULL ||
 	    (d->state_path = strdup(o->state_path ? o->state_path : "")) ==
 	    NULL) {
 		err_set(TS_ENOMEM, "driver: out of memory");
@@ -1063,17 +1018,16 @@ driver_new(const struct driver_opts *o)
 		driver_free(&d);
 		return NULL;
 	}
-	pthread_mutex_lock(&d->lock);
-	if (conn_open_locked(d) == -1) {
-		pthread_mutex_unlock(&d->lock);
+	if ((c = virt_conn(d->virt)) == NULL) {
 		driver_free(&d);
 		return NULL;
 	}
-	pthread_mutex_unlock(&d->lock);
+	if (d->cache != NULL)
+		refs_restore(d, c);
+	virConnectClose(c);
 	if (d->cache != NULL) {
 		int rc;
 
-		refs_restore(d, d->conn);
 		if ((rc = pthread_create(&d->pruner, NULL, pruner, d)) != 0) {
 			errno = rc;
 			err_set_errno(TS_EINTERNAL, "driver: pruner thread");
@@ -1104,8 +1058,6 @@ driver_free(struct driver **dp)
 	free(d->api_url);
 	free(d->kernel_cmdline);
 	free(d->vnc_listen);
-	if (d->conn)
-		virConnectClose(d->conn);
 	while (d->logs) {
 		struct synth_log *l = d->logs;
 
@@ -1115,7 +1067,6 @@ driver_free(struct driver **dp)
 	}
 	pthread_cond_destroy(&d->stop_cond);
 	pthread_mutex_destroy(&d->lock);
-	free(d->uri);
 	free(d->instances_path);
 	free(d->state_path);
 	free(d);
@@ -1170,43 +1121,6 @@ dom_generation(virDomainPtr dom, int *managed)
 	return g;
 }
 
-/* Nova power state of a domain; a managed-save image makes a shut-off
- * domain "suspended". */
-static enum virt_power
-dom_power(virDomainPtr dom, const char **word)
-{
-	int st = VIR_DOMAIN_NOSTATE, reason;
-
-	if (virDomainGetState(dom, &st, &reason, 0) < 0)
-		st = VIR_DOMAIN_NOSTATE;
-	switch (st) {
-	case VIR_DOMAIN_RUNNING:
-	case VIR_DOMAIN_BLOCKED:
-		*word = "running";
-		return VIRT_POWER_RUNNING;
-	case VIR_DOMAIN_PAUSED:
-		*word = "paused";
-		return VIRT_POWER_PAUSED;
-	case VIR_DOMAIN_SHUTDOWN:
-	case VIR_DOMAIN_SHUTOFF:
-		if (virDomainHasManagedSaveImage(dom, 0) == 1) {
-			*word = "suspended";
-			return VIRT_POWER_SUSPENDED;
-		}
-		*word = "shutoff";
-		return VIRT_POWER_SHUTDOWN;
-	case VIR_DOMAIN_CRASHED:
-		*word = "crashed";
-		return VIRT_POWER_CRASHED;
-	case VIR_DOMAIN_PMSUSPENDED:
-		*word = "suspended";
-		return VIRT_POWER_SUSPENDED;
-	default:
-		*word = "unknown";
-		return VIRT_POWER_NOSTATE;
-	}
-}
-
 static int
 guest_fill(virDomainPtr dom, struct driver_guest *g)
 {
@@ -1221,7 +1135,7 @@ guest_fill(virDomainPtr dom, struct driver_guest *g)
 		return -1;
 	}
 	snprintf(g->name, sizeof(g->name), "%s", name);
-	g->power_state = dom_power(dom, &word);
+	g->power_state = virt_domain_power(dom, &word);
 	g->generation = dom_generation(dom, &g->managed);
 	g->vcpus = di.nrVirtCpu;
 	g->memory_mb = di.maxMem / 1024;
@@ -1235,7 +1149,7 @@ driver_guest_get(struct driver *d, const char *uuid, struct driver_guest *g)
 	virDomainPtr dom;
 	int rc;
 
-	if (!uuid_ok(uuid) || (c = conn_get(d)) == NULL)
+	if (!uuid_ok(uuid) || (c = virt_conn(d->virt)) == NULL)
 		return -1;
 	if ((dom = dom_get(c, uuid)) == NULL) {
 		virConnectClose(c);
@@ -1265,7 +1179,7 @@ driver_guests_list(struct driver *d, struct driver_guest **out, size_t *n)
 
 	*out = NULL;
 	*n = 0;
-	if ((c = conn_get(d)) == NULL)
+	if ((c = virt_conn(d->virt)) == NULL)
 		return -1;
 	if ((nd = virConnectListAllDomains(c, &doms, 0)) < 0) {
 		err_set(TS_EUNAVAILABLE, "libvirt: list domains: %s", lverr());
@@ -1351,7 +1265,7 @@ driver_guest_ensure(struct driver *d, const struct driver_spec *s)
 	uint64_t g;
 	int managed, rc = 0;
 
-	if (!spec_ok(s) || (c = conn_get(d)) == NULL)
+	if (!spec_ok(s) || (c = virt_conn(d->virt)) == NULL)
 		return -1;
 	if ((dom = dom_get(c, s->uuid)) == NULL) {
 		if (err_code() != TS_ENOT_FOUND) {
@@ -1478,13 +1392,13 @@ driver_guest_set_power(struct driver *d, const char *uuid,
 	const char *word;
 	int rc = 0;
 
-	if (!uuid_ok(uuid) || (c = conn_get(d)) == NULL)
+	if (!uuid_ok(uuid) || (c = virt_conn(d->virt)) == NULL)
 		return -1;
 	if ((dom = dom_get(c, uuid)) == NULL) {
 		virConnectClose(c);
 		return -1;
 	}
-	cur = dom_power(dom, &word);
+	cur = virt_domain_power(dom, &word);
 	if (cur == want)
 		goto out;
 	switch (want) {
@@ -1556,13 +1470,13 @@ driver_guest_reboot(struct driver *d, const struct driver_spec *s, int hard)
 	enum virt_power cur;
 	int rc = 0;
 
-	if (!spec_ok(s) || (c = conn_get(d)) == NULL)
+	if (!spec_ok(s) || (c = virt_conn(d->virt)) == NULL)
 		return -1;
 	if ((dom = dom_get(c, s->uuid)) == NULL) {
 		virConnectClose(c);
 		return -1;
 	}
-	cur = dom_power(dom, &word);
+	cur = virt_domain_power(dom, &word);
 	if (!hard && cur == VIRT_POWER_RUNNING && d->ops->soft_reboot_cycles) {
 		if ((rc = power_off(d, dom, s->uuid)) == 0)
 			rc = start(d, dom, s->uuid, 0);
@@ -1622,7 +1536,7 @@ driver_guest_delete(struct driver *d, const char *uuid)
 	char qlog[512];
 	int rc = 0;
 
-	if (!uuid_ok(uuid) || (c = conn_get(d)) == NULL)
+	if (!uuid_ok(uuid) || (c = virt_conn(d->virt)) == NULL)
 		return -1;
 	if ((dom = dom_get(c, uuid)) == NULL) {
 		if (err_code() != TS_ENOT_FOUND) {
@@ -1646,7 +1560,7 @@ driver_guest_delete(struct driver *d, const char *uuid)
 		return -1;
 	if (d->cache != NULL)
 		imgcache_release_owner(d->cache, uuid);
-	if (d->ops == &qemu_ops && strcmp(d->uri, QEMU_SYSTEM_URI) == 0) {
+	if (d->ops == &qemu_ops && strcmp(virt_uri(d->virt), QEMU_SYSTEM_URI) == 0) {
 		/* libvirt keeps the qemu log of an undefined domain for ever
 		 * (Nova leaves it too); the issue asks for nothing left. The
 		 * name is ours: "instance-" + a validated UUID. */

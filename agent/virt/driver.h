@@ -72,7 +72,6 @@ enum driver_virt_type {
 };
 
 struct driver_opts {
-	const char		*uri;		/* libvirt URI, e.g. test:///default */
 	enum driver_virt_type	 virt_type;
 	const char		*instances_path; /* <path>/<uuid>/ per guest */
 	const char		*state_path;	/* the agent's own state */
@@ -156,10 +155,10 @@ struct driver_guest {
 	uint64_t	memory_mb;
 };
 
-/* Opens the driver's own libvirt connection (reopened when it dies). NULL
- * with err set (TS_EUNAVAILABLE libvirt unreachable, TS_EINVALID bad
- * options). Strings are copied. */
-struct driver	*driver_new(const struct driver_opts *);
+/* A driver on virt's libvirt connection (borrowed: virt must outlive the
+ * driver). NULL with err set (TS_EUNAVAILABLE libvirt unreachable,
+ * TS_EINVALID bad options). Strings are copied. */
+struct driver	*driver_new(struct virt *, const struct driver_opts *);
 void		 driver_free(struct driver **);
 /* "test", "qemu", "kvm"; -1 TS_EINVALID for anything else. */
 int		 driver_virt_type_parse(const char *, enum driver_virt_type *);

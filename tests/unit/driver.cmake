@@ -5,7 +5,7 @@ set(TS_DA ${CMAKE_SOURCE_DIR}/agent)
 ts_unit_test(driver_test
   SOURCES ${TS_DA}/virt/driver.c ${TS_DA}/virt/domxml.c
   ${TS_DA}/image/imgcache.c ${TS_DA}/storage/disk.c
-  ${TS_DA}/virt/configdrive.c ${TS_DA}/virt/console.c
+  ${TS_DA}/virt/configdrive.c ${TS_DA}/virt/console.c ${TS_DA}/virt/virt.c
   ${C}/proc.c ${C}/imgfmt.c ${C}/codec.c ${C}/config.c ${C}/opts.c
   ${TS_GEN_SOURCES}
   LIBS PkgConfig::LIBVIRT PkgConfig::MSGPACK PkgConfig::JANSSON

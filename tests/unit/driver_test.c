@@ -54,6 +54,7 @@ struct srcimg {
 
 static char		 tmp[64], ipath[128];
 static struct srcimg	 imgs[4];
+static struct virt	*virt;		/* the driver's connection */
 static int		 fetches;
 static int		 token_fetches;	/* fetches that carried the spec's token */
 static virConnectPtr	 keep;	/* keeps test:///default's state alive */
@@ -149,6 +150,9 @@ setup(void **state)
 	for (size_t i = 0; i < 4; i++)
 		sha_file(&imgs[i]);
 	assert_non_null(keep = virConnectOpen(URI));
+	if ((virt = virt_open(&(struct virt_opts){ .uri = URI,
+	    .instances_path = ipath })) == NULL)
+		fail_msg("virt_open: %s", err_msg());
 	return 0;
 }
 
@@ -157,6 +161,7 @@ teardown(void **state)
 {
 	char cmd[512];
 
+	virt_free(&virt);
 	virConnectClose(keep);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
 	run(cmd);
@@ -187,11 +192,11 @@ cfg_make(int n, ...)
 static struct driver *
 drv_make(const struct config *c, int with_source)
 {
-	struct driver_opts o = { .uri = URI, .virt_type = DRIVER_VIRT_QEMU,
+	struct driver_opts o = { .virt_type = DRIVER_VIRT_QEMU,
 	    .instances_path = ipath, .shutdown_timeout = 1, .cfg = c,
 	    .image_source = with_source ? &source : NULL };
 
-	return driver_new(&o);
+	return driver_new(virt, &o);
 }
 
 static void
