@@ -666,6 +666,61 @@ domxml_build(const struct domxml_spec *s)
 	return b.p;
 }
 
+/* Text for the test driver's document: escaped, and characters XML 1.0
+ * cannot carry at all (controls other than tab and newline) dropped, as
+ * that document is not validated. NULL is empty. */
+static void
+xb_esc_lax(struct xbuf *b, const char *s)
+{
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char one[2] = { *s, '\0' };
+
+		if (c < 0x20 && c != '\t' && c != '\n')
+			continue;
+		xb_esc(b, one);
+	}
+}
+
+char *
+domxml_build_test(const struct domxml_spec *s)
+{
+	struct xbuf b = { 0 };
+
+	if (s == NULL || s->uuid == NULL) {
+		err_set(TS_EINVALID, "domxml: no spec");
+		return NULL;
+	}
+	xb_str(&b, "<domain type='test'><name>");
+	xb_esc_lax(&b, s->name);
+	xb_str(&b, "</name><uuid>");
+	xb_esc_lax(&b, s->uuid);
+	xb_printf(&b, "</uuid><memory unit='MiB'>%llu</memory><vcpu>%u</vcpu>",
+	    (unsigned long long)s->memory_mb, s->vcpus);
+	xb_str(&b, "<metadata><" DOMXML_NS_PREFIX ":instance xmlns:"
+	    DOMXML_NS_PREFIX "='" DOMXML_NS "'>");
+	xb_printf(&b, "<" DOMXML_NS_PREFIX ":generation>%llu</"
+	    DOMXML_NS_PREFIX ":generation>", (unsigned long long)s->generation);
+	xb_str(&b, "<" DOMXML_NS_PREFIX ":project>");
+	xb_esc_lax(&b, s->project_id);
+	xb_str(&b, "</" DOMXML_NS_PREFIX ":project><" DOMXML_NS_PREFIX
+	    ":user>");
+	xb_esc_lax(&b, s->user_id);
+	xb_str(&b, "</" DOMXML_NS_PREFIX ":user><" DOMXML_NS_PREFIX
+	    ":flavor>");
+	xb_esc_lax(&b, s->flavor_name);
+	xb_str(&b, "</" DOMXML_NS_PREFIX ":flavor></" DOMXML_NS_PREFIX
+	    ":instance></metadata>");
+	xb_str(&b, "<os><type arch='x86_64'>hvm</type></os></domain>");
+	if (b.oom) {
+		free(b.p);
+		err_set(TS_ENOMEM, "domxml: out of memory rendering %s",
+		    s->uuid);
+		return NULL;
+	}
+	return b.p;
+}
+
 /* ------------------------------------------------------------ parsing */
 
 #define DEC(...) do { err_set(TS_EDECODE, __VA_ARGS__); return -1; } while (0)

@@ -7,6 +7,7 @@ ts_unit_test(compute_agent_test
   SOURCES ${TS_A}/compute/compute.c ${TS_A}/virt/driver.c
   ${TS_A}/virt/domxml.c ${TS_A}/image/imgcache.c ${TS_A}/storage/disk.c
   ${TS_A}/virt/configdrive.c ${TS_A}/virt/console.c ${TS_A}/virt/virt.c
+  ${TS_A}/virt/backend_test.c ${TS_A}/virt/backend_qemu.c
   ${C}/proc.c ${C}/imgfmt.c ${C}/codec.c ${C}/config.c
   ${TS_GEN_SOURCES}
   LIBS PkgConfig::LIBVIRT PkgConfig::MSGPACK PkgConfig::UUID

@@ -6,6 +6,7 @@ ts_unit_test(driver_test
   SOURCES ${TS_DA}/virt/driver.c ${TS_DA}/virt/domxml.c
   ${TS_DA}/image/imgcache.c ${TS_DA}/storage/disk.c
   ${TS_DA}/virt/configdrive.c ${TS_DA}/virt/console.c ${TS_DA}/virt/virt.c
+  ${TS_DA}/virt/backend_test.c ${TS_DA}/virt/backend_qemu.c
   ${C}/proc.c ${C}/imgfmt.c ${C}/codec.c ${C}/config.c ${C}/opts.c
   ${TS_GEN_SOURCES}
   LIBS PkgConfig::LIBVIRT PkgConfig::MSGPACK PkgConfig::JANSSON
