@@ -44,7 +44,7 @@ struct backend_qemu {
 	const char		*name;		/* "qemu", "kvm" */
 	int			 kvm;
 	char			*instances_path;
-	const struct config	*cfg;		/* borrowed, may be NULL */
+	const struct config	*cfg;		/* borrowed; may be NULL */
 	struct imgcache		*cache;
 	struct imgcache_http	*http;		/* image API, no token */
 	char			*api_url;	/* image API base */
@@ -174,8 +174,8 @@ disk_format_write(const char *info, const char *format)
  * token. what names it in messages ("image", "kernel", "ramdisk"). */
 static int
 image_get(struct backend_qemu *q, const struct driver_spec *s,
-    const char *what, const char *id, const char *format, const char *sha512, uint64_t size,
-    struct imgcache_base *out)
+    const char *what, const char *id, const char *format, const char *sha512,
+    uint64_t size, struct imgcache_base *out)
 {
 	struct imgcache_image img = { .id = id, .disk_format = format,
 	    .sha512 = sha512, .size = size, .token = s->image_token };
