@@ -10,19 +10,20 @@
  * to "registered" without operator action. Guests are never touched by
  * any of this.
  *
- * Guest state changes: a thread runs libvirt's default event loop, and a
- * connection of its own receives domain life-cycle events (a guest that
- * stopped, crashed, was destroyed behind the agent's back ...). Each event
- * writes a byte to a pipe the bus loop polls, which sends a heartbeat (the
- * guests' states) at once instead of at the next interval; the periodic
- * heartbeat remains the reconciliation that catches anything missed (an
- * event lost while libvirtd restarted). The event connection is reopened
- * when it dies.
+ * Guest state changes: agent/virt (the only owner of the libvirt
+ * connection, shared with the guest life cycle) reports domain life-cycle
+ * events (a guest that stopped, crashed, was destroyed behind the agent's
+ * back ...) and reconnections from its event thread. Each writes a byte to
+ * a pipe the bus loop polls, which sends a heartbeat (the guests' states)
+ * at once instead of at the next interval; the periodic heartbeat remains
+ * the reconciliation that catches anything missed (an event lost while
+ * libvirtd restarted). The bus loop checks the connection every
+ * EVENT_RETRY_MS, so that a dead one is reopened (and its events come
+ * back) even while nothing else uses it.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,15 +31,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
 #include <uuid/uuid.h>
 #include <zmq.h>
 
 #include "bus.h"
 #include "clock.h"
 #include "codec.h"
-#include "compute.h"
+#include "compute/compute.h"
 #include "config.h"
 #include "daemon.h"
 #include "err.h"
@@ -46,12 +45,12 @@
 #include "msg_gen.h"
 #include "opts.h"
 #include "svc.h"
-#include "virt.h"
+#include "virt/virt.h"
 
 #define PROG		"tinystack-agent"
 #define DEFAULT_CONFIG	"/etc/tinystack/agent.conf"
 #define AGENT_VERSION	"0.1.0"
-#define EVENT_RETRY_MS	2000	/* event connection re-open attempts */
+#define EVENT_RETRY_MS	2000	/* libvirt connection checks */
 
 static volatile int	stopping;
 static volatile int	reopen_log;
@@ -74,13 +73,7 @@ struct agent {
 	uint64_t	 seq;
 
 	/* libvirt events (see the header) */
-	const char	*uri;
-	int		 evpipe[2];	/* event thread -> bus loop */
-	pthread_t	 evthread;
-	int		 evthread_started;
-	int		 evstop;	/* atomic */
-	virConnectPtr	 evconn;	/* bus loop thread only */
-	int		 evcb;		/* callback id, -1 none */
+	int		 evpipe[2];	/* virt's event thread -> bus loop */
 	int64_t		 ev_next_try;
 	int		 beat_soon;	/* a guest changed: heartbeat now */
 };
@@ -131,38 +124,16 @@ guests_fill(struct virt *v, struct virt_guest **gs, struct sch_guest **out,
 
 /* ------------------------------------------------------------ events */
 
-static const char *
-event_name(int ev)
-{
-	switch (ev) {
-	case VIR_DOMAIN_EVENT_DEFINED:		return "defined";
-	case VIR_DOMAIN_EVENT_UNDEFINED:	return "undefined";
-	case VIR_DOMAIN_EVENT_STARTED:		return "started";
-	case VIR_DOMAIN_EVENT_SUSPENDED:	return "suspended";
-	case VIR_DOMAIN_EVENT_RESUMED:		return "resumed";
-	case VIR_DOMAIN_EVENT_STOPPED:		return "stopped";
-	case VIR_DOMAIN_EVENT_SHUTDOWN:		return "shutdown";
-	case VIR_DOMAIN_EVENT_PMSUSPENDED:	return "pmsuspended";
-	case VIR_DOMAIN_EVENT_CRASHED:		return "crashed";
-	default:				return "other";
-	}
-}
-
-/* Event thread. A full pipe means a wake-up is already pending. */
-static int
-on_lifecycle(virConnectPtr c, virDomainPtr dom, int event, int detail,
-    void *arg)
+/* virt's event thread (or a reconnecting thread). A full pipe means a
+ * wake-up is already pending. */
+static void
+on_guests_changed(void *arg)
 {
 	struct agent *a = arg;
-	char u[VIR_UUID_STRING_BUFLEN] = "?";
 	ssize_t n;
 
-	virDomainGetUUIDString(dom, u);
-	log_debug("libvirt event: guest %s %s (detail %d)", u,
-	    event_name(event), detail);
 	n = write(a->evpipe[1], "e", 1);
 	(void)n;
-	return 0;
 }
 
 static void
@@ -176,118 +147,16 @@ on_event_pipe(int fd, short revents, void *arg)
 	a->beat_soon = 1;
 }
 
-static void *
-event_loop(void *arg)
-{
-	struct agent *a = arg;
-
-	while (!__atomic_load_n(&a->evstop, __ATOMIC_ACQUIRE)) {
-		if (virEventRunDefaultImpl() < 0) {
-			log_warnx("libvirt event loop: %s",
-			    virGetLastErrorMessage());
-			usleep(100 * 1000);
-		}
-	}
-	return NULL;
-}
-
-static void
-wake_cb(int timer, void *arg)
-{
-	virEventRemoveTimeout(timer);
-}
-
-/* Before any libvirt connection is opened (remote connections use the
- * loop for events and keepalive). */
-static int
-events_start(struct agent *a)
-{
-	int rc;
-
-	a->evcb = -1;
-	if (pipe2(a->evpipe, O_CLOEXEC | O_NONBLOCK) == -1) {
-		err_set_errno(TS_EINTERNAL, "event pipe");
-		return -1;
-	}
-	if (virEventRegisterDefaultImpl() < 0) {
-		err_set(TS_EINTERNAL, "libvirt event loop: %s",
-		    virGetLastErrorMessage());
-		return -1;
-	}
-	if ((rc = pthread_create(&a->evthread, NULL, event_loop, a)) != 0) {
-		errno = rc;
-		err_set_errno(TS_EINTERNAL, "event thread");
-		return -1;
-	}
-	a->evthread_started = 1;
-	return 0;
-}
-
-static void
-events_close(struct agent *a)
-{
-	if (a->evconn == NULL)
-		return;
-	if (a->evcb >= 0)
-		virConnectDomainEventDeregisterAny(a->evconn, a->evcb);
-	a->evcb = -1;
-	virConnectClose(a->evconn);
-	a->evconn = NULL;
-}
-
-/* Opens the event connection when there is none (or it died); a failure
- * is retried every EVENT_RETRY_MS. After a re-open the guests' states are
- * sent at once: events may have been missed meanwhile. */
+/* A dead libvirt connection is reopened (with its event callback) even
+ * while no report or command uses it; retried every EVENT_RETRY_MS. */
 static void
 events_ensure(struct agent *a, int64_t now)
 {
-	int lost;
-
-	if (!a->evthread_started ||
-	    (a->evconn != NULL && virConnectIsAlive(a->evconn) == 1))
-		return;
 	if (now < a->ev_next_try)
 		return;
 	a->ev_next_try = now + EVENT_RETRY_MS;
-	lost = a->evconn != NULL;
-	if (lost)
-		log_warnx("libvirt event connection lost; re-opening");
-	events_close(a);
-	if ((a->evconn = virConnectOpen(a->uri)) == NULL) {
-		log_warnx("libvirt events: cannot connect to %s: %s", a->uri,
-		    virGetLastErrorMessage());
-		return;
-	}
-	if ((a->evcb = virConnectDomainEventRegisterAny(a->evconn, NULL,
-	    VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-	    VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), a, NULL)) < 0) {
-		log_warnx("libvirt events: %s", virGetLastErrorMessage());
-		events_close(a);
-		return;
-	}
-	log_info("libvirt life-cycle events from %s", a->uri);
-	if (lost)
-		a->beat_soon = 1;
-}
-
-static void
-events_stop(struct agent *a)
-{
-	events_close(a);
-	if (a->evthread_started) {
-		__atomic_store_n(&a->evstop, 1, __ATOMIC_RELEASE);
-		/* a timer due now wakes the loop, which then sees evstop */
-		if (virEventAddTimeout(0, wake_cb, NULL, NULL) < 0)
-			log_warnx("waking the event loop: %s",
-			    virGetLastErrorMessage());
-		pthread_join(a->evthread, NULL);
-		a->evthread_started = 0;
-	}
-	if (a->evpipe[0] >= 0) {
-		close(a->evpipe[0]);
-		close(a->evpipe[1]);
-		a->evpipe[0] = a->evpipe[1] = -1;
-	}
+	if (virt_ensure(a->virt) == -1)
+		log_warnx("libvirt: %s", err_msg());
 }
 
 static int
@@ -524,8 +393,8 @@ int
 main(int argc, char **argv)
 {
 	struct svc_args args;
-	struct agent a = { .sigfd = -1, .evpipe = { -1, -1 }, .evcb = -1 };
-	const char *ipath;
+	struct agent a = { .sigfd = -1, .evpipe = { -1, -1 } };
+	struct virt_opts vo = { 0 };
 	int status = 1;
 
 	svc_args_parse(argc, argv, PROG, DEFAULT_CONFIG, &args);
@@ -548,21 +417,25 @@ main(int argc, char **argv)
 	if (daemon_pidfile_create(config_get_str(a.cfg, "DEFAULT",
 	    "pid_file")) == -1)
 		goto fail;
-	ipath = config_get_str(a.cfg, "DEFAULT", "instances_path");
-	if (daemon_mkdirs(ipath, 0755) == -1)
+	vo.instances_path = config_get_str(a.cfg, "DEFAULT", "instances_path");
+	if (daemon_mkdirs(vo.instances_path, 0755) == -1)
 		goto fail;
-	a.uri = config_get_str(a.cfg, "libvirt", "connection_uri");
-	if (events_start(&a) == -1)
+	vo.uri = config_get_str(a.cfg, "libvirt", "connection_uri");
+	vo.notify = on_guests_changed;
+	vo.notify_arg = &a;
+	if (pipe2(a.evpipe, O_CLOEXEC | O_NONBLOCK) == -1) {
+		err_set_errno(TS_EINTERNAL, "event pipe");
 		goto fail;
-	if ((a.virt = virt_open(a.uri, ipath)) == NULL)
+	}
+	if ((a.virt = virt_open(&vo)) == NULL)
 		goto fail;
 	if (bus_setup(&a) == -1 ||
 	    bus_add_fd(a.bus, a.sigfd, ZMQ_POLLIN, on_signal, &a) == -1 ||
 	    bus_add_fd(a.bus, a.evpipe[0], ZMQ_POLLIN, on_event_pipe, &a) ==
 	    -1)
 		goto fail;
-	if ((a.compute = compute_from_config(a.cfg, a.host, post_reply,
-	    &a)) == NULL)
+	if ((a.compute = compute_from_config(a.cfg, a.host, a.virt,
+	    post_reply, &a)) == NULL)
 		goto fail;
 	a.interval_ms = config_get_int(a.cfg, "DEFAULT", "report_interval") *
 	    1000;
@@ -606,9 +479,12 @@ fail:
 	fprintf(stderr, "%s: %s\n", PROG, err_msg());
 out:
 	compute_free(&a.compute);	/* its workers post to the bus */
-	events_stop(&a);
+	virt_free(&a.virt);		/* its event thread writes the pipe */
 	bus_free(&a.bus);
-	virt_free(&a.virt);
+	if (a.evpipe[0] >= 0) {
+		close(a.evpipe[0]);
+		close(a.evpipe[1]);
+	}
 	daemon_pidfile_remove();
 	config_free(&a.cfg);
 	return status;

@@ -527,7 +527,7 @@ image_list_query_match(const struct image_query *q, const struct rec_image *img)
 
 /* null sorts before any value, as in Glance's SQL ordering. */
 static int
-compute_json_str(const char *a, const char *b)
+cmp_str(const char *a, const char *b)
 {
 	if (a == NULL || b == NULL)
 		return (a != NULL) - (b != NULL);
@@ -552,16 +552,16 @@ image_list_query_cmp(const struct image_query *q, const struct rec_image *a,
 	for (i = 0; i < q->nsort && c == 0; i++) {
 		switch (q->sort[i].key) {
 		case IMAGE_SORT_NAME:
-			c = compute_json_str(a->name, b->name);
+			c = cmp_str(a->name, b->name);
 			break;
 		case IMAGE_SORT_STATUS:
-			c = compute_json_str(a->status, b->status);
+			c = cmp_str(a->status, b->status);
 			break;
 		case IMAGE_SORT_CONTAINER_FORMAT:
-			c = compute_json_str(a->container_format, b->container_format);
+			c = cmp_str(a->container_format, b->container_format);
 			break;
 		case IMAGE_SORT_DISK_FORMAT:
-			c = compute_json_str(a->disk_format, b->disk_format);
+			c = cmp_str(a->disk_format, b->disk_format);
 			break;
 		case IMAGE_SORT_SIZE:
 			c = cmp_u64(a->has_size, a->size, b->has_size,

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "domxml.h"
 #include "err.h"
+#include "virt/domxml.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

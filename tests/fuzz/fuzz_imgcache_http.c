@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "err.h"
-#include "imgcache.h"
+#include "image/imgcache.h"
 
 /* A unix socket pair holds this much without a reader. */
 #define INPUT_MAX	60000

@@ -37,13 +37,13 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
-#include "configdrive.h"
-#include "console.h"
-#include "disk.h"
-#include "domxml.h"
 #include "err.h"
-#include "imgcache.h"
+#include "image/imgcache.h"
 #include "log.h"
+#include "storage/disk.h"
+#include "virt/configdrive.h"
+#include "virt/console.h"
+#include "virt/domxml.h"
 
 #define MIB		(1024ull * 1024)
 #define MARK		"TINYSTACK-GUEST-"

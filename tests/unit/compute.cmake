@@ -4,8 +4,10 @@
 set(TS_A ${CMAKE_SOURCE_DIR}/agent)
 set(TS_CTL ${CMAKE_SOURCE_DIR}/controller)
 ts_unit_test(compute_agent_test
-  SOURCES ${TS_A}/compute.c ${TS_A}/driver.c ${TS_A}/domxml.c
-  ${TS_A}/imgcache.c ${TS_A}/disk.c ${TS_A}/configdrive.c ${TS_A}/console.c
+  SOURCES ${TS_A}/compute/compute.c ${TS_A}/virt/driver.c
+  ${TS_A}/virt/domxml.c ${TS_A}/image/imgcache.c ${TS_A}/storage/disk.c
+  ${TS_A}/virt/configdrive.c ${TS_A}/virt/console.c ${TS_A}/virt/virt.c
+  ${TS_A}/virt/backend_test.c ${TS_A}/virt/backend_qemu.c
   ${C}/proc.c ${C}/imgfmt.c ${C}/codec.c ${C}/config.c
   ${TS_GEN_SOURCES}
   ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c

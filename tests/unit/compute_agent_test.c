@@ -18,11 +18,11 @@
 #include <uuid/uuid.h>
 
 #include "codec.h"
-#include "compute.h"
-#include "driver.h"
+#include "compute/compute.h"
 #include "err.h"
 #include "log.h"
 #include "msg_gen.h"
+#include "virt/driver.h"
 
 #define MAXREPLY	64
 
@@ -33,6 +33,7 @@ struct cap {
 
 static struct cap	cap;
 static struct driver	*drv;
+static struct virt	*virt;
 static struct compute	*cmp;
 static char		tmpdir[] = "/tmp/compute_agent_test.XXXXXX";
 
@@ -128,11 +129,13 @@ setup(void **state)
 	struct compute_opts o = { 0 };
 
 	assert_non_null(mkdtemp(tmpdir));
-	d.uri = "test:///default";
+	if ((virt = virt_open(&(struct virt_opts){ .uri = "test:///default",
+	    .instances_path = tmpdir })) == NULL)
+		fail_msg("virt_open: %s", err_msg());
 	d.virt_type = DRIVER_VIRT_TEST;
 	d.instances_path = tmpdir;
 	d.shutdown_timeout = 2;
-	if ((drv = driver_new(&d)) == NULL)
+	if ((drv = driver_new(virt, &d)) == NULL)
 		fail_msg("driver_new: %s", err_msg());
 	o.host = "h1";
 	o.workers = 3;
@@ -147,6 +150,7 @@ teardown(void **state)
 {
 	compute_free(&cmp);
 	driver_free(&drv);
+	virt_free(&virt);
 	cap_reset();
 	rmdir(tmpdir);
 	return 0;

@@ -19,10 +19,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "configdrive.h"
 #include "err.h"
 #include "imgfmt.h"
 #include "proc.h"
+#include "virt/configdrive.h"
 
 #define UUID	"2d6f8a1b-3c4e-4f50-8a9b-0c1d2e3f4a5b"
 

@@ -17,8 +17,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "console.h"
 #include "err.h"
+#include "virt/console.h"
 
 static char dir[64];
 static char path[128];

@@ -23,9 +23,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "disk.h"
 #include "err.h"
 #include "proc.h"
+#include "storage/disk.h"
 
 #define MIB	(1024ull * 1024)
 #define UUID	"7c1f0b2e-3a4d-4b5c-8d6e-9f0a1b2c3d4e"

@@ -2,7 +2,7 @@
 # rewrites), each document defined in libvirt's in-process test driver,
 # validation, escaping, owner metadata read back.
 ts_unit_test(domxml_test
-  SOURCES ${CMAKE_SOURCE_DIR}/agent/domxml.c ${C}/proc.c
+  SOURCES ${CMAKE_SOURCE_DIR}/agent/virt/domxml.c ${C}/proc.c
   ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c
   LIBS PkgConfig::LIBVIRT)
 if(TARGET domxml_test)

@@ -18,10 +18,10 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
-#include "domxml.h"
-#include "driver.h"
 #include "err.h"
 #include "proc.h"
+#include "virt/domxml.h"
+#include "virt/driver.h"
 
 #define UUID1	"3f2b8c1e-5d4a-4e6f-9a7b-0c1d2e3f4a5b"
 #define UUID2	"0a9e7c55-1b2c-4d3e-8f40-5a6b7c8d9e0f"
@@ -242,6 +242,37 @@ test_namespace_is_drivers(void **state)
 {
 	assert_string_equal(DOMXML_NS, DRIVER_XMLNS);
 	assert_string_equal(DOMXML_NAME_PREFIX, DRIVER_NAME_PREFIX);
+}
+
+/* The test driver's document: the bytes driver.c rendered before it moved
+ * here (escaped, controls dropped, empty owner fields present), and it
+ * defines in the test driver. */
+static void
+test_test_driver_document(void **state)
+{
+	struct domxml_spec s = { .uuid = UUID1, .name = "instance-" UUID1,
+	    .vcpus = 2, .memory_mb = 512, .generation = 7,
+	    .project_id = "p<&>'\"", .user_id = "u\001\tx",
+	    .flavor_name = NULL };
+	char *xml;
+	virConnectPtr c;
+	virDomainPtr dom;
+
+	assert_non_null(xml = domxml_build_test(&s));
+	assert_string_equal(xml, "<domain type='test'><name>instance-" UUID1
+	    "</name><uuid>" UUID1 "</uuid><memory unit='MiB'>512</memory>"
+	    "<vcpu>2</vcpu><metadata><ts:instance xmlns:ts='" DOMXML_NS "'>"
+	    "<ts:generation>7</ts:generation>"
+	    "<ts:project>p&lt;&amp;&gt;&apos;&quot;</ts:project>"
+	    "<ts:user>u\tx</ts:user><ts:flavor></ts:flavor></ts:instance>"
+	    "</metadata><os><type arch='x86_64'>hvm</type></os></domain>");
+	assert_non_null(c = virConnectOpen("test:///default"));
+	assert_non_null(dom = virDomainDefineXML(c, xml));
+	assert_int_equal(virDomainUndefine(dom), 0);
+	virDomainFree(dom);
+	virConnectClose(c);
+	free(xml);
+	assert_null(domxml_build_test(NULL));
 }
 
 /* -------------------------------------------------------- validation */
@@ -571,6 +602,7 @@ main(void)
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_libvirt_accepts),
 		cmocka_unit_test(test_namespace_is_drivers),
+		cmocka_unit_test(test_test_driver_document),
 		cmocka_unit_test(test_rejects_bad_fields),
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_target_assignment),

@@ -3,8 +3,10 @@
 # and an in-memory image source (tests/unit/driver_test.c).
 set(TS_DA ${CMAKE_SOURCE_DIR}/agent)
 ts_unit_test(driver_test
-  SOURCES ${TS_DA}/driver.c ${TS_DA}/domxml.c ${TS_DA}/imgcache.c
-  ${TS_DA}/disk.c ${TS_DA}/configdrive.c ${TS_DA}/console.c
+  SOURCES ${TS_DA}/virt/driver.c ${TS_DA}/virt/domxml.c
+  ${TS_DA}/image/imgcache.c ${TS_DA}/storage/disk.c
+  ${TS_DA}/virt/configdrive.c ${TS_DA}/virt/console.c ${TS_DA}/virt/virt.c
+  ${TS_DA}/virt/backend_test.c ${TS_DA}/virt/backend_qemu.c
   ${C}/proc.c ${C}/imgfmt.c ${C}/codec.c ${C}/config.c ${C}/opts.c
   ${TS_GEN_SOURCES}
   ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c

@@ -30,12 +30,12 @@
 #include <sodium.h>
 
 #include "config.h"
-#include "disk.h"
-#include "driver.h"
 #include "err.h"
-#include "imgcache.h"
+#include "image/imgcache.h"
 #include "log.h"
 #include "opts.h"
+#include "storage/disk.h"
+#include "virt/driver.h"
 
 #define URI	"test:///default"
 #define UUID1	"0b5c1a4e-6d1f-4f53-9f0e-2d3a0c9e1a01"
@@ -54,7 +54,9 @@ struct srcimg {
 
 static char		 tmp[64], ipath[128];
 static struct srcimg	 imgs[4];
+static struct virt	*virt;		/* the driver's connection */
 static int		 fetches;
+static int		 token_fetches;	/* fetches that carried the spec's token */
 static virConnectPtr	 keep;	/* keeps test:///default's state alive */
 
 static void
@@ -63,7 +65,8 @@ quiet(void *arg, virErrorPtr e)
 }
 
 static int
-src_fetch(void *arg, const char *id, imgcache_sink_fn sink, void *sa)
+src_fetch(void *arg, const char *id, const char *token, imgcache_sink_fn sink,
+    void *sa)
 {
 	for (size_t i = 0; i < 4; i++) {
 		char buf[65536];
@@ -74,6 +77,8 @@ src_fetch(void *arg, const char *id, imgcache_sink_fn sink, void *sa)
 		if (strcmp(imgs[i].id, id) != 0)
 			continue;
 		fetches++;
+		if (token != NULL && strcmp(token, "secret-token") == 0)
+			token_fetches++;
 		if ((f = fopen(imgs[i].path, "rb")) == NULL) {
 			err_set_errno(TS_EIO, "%s", imgs[i].path);
 			return -1;
@@ -145,6 +150,9 @@ setup(void **state)
 	for (size_t i = 0; i < 4; i++)
 		sha_file(&imgs[i]);
 	assert_non_null(keep = virConnectOpen(URI));
+	if ((virt = virt_open(&(struct virt_opts){ .uri = URI,
+	    .instances_path = ipath })) == NULL)
+		fail_msg("virt_open: %s", err_msg());
 	return 0;
 }
 
@@ -153,6 +161,7 @@ teardown(void **state)
 {
 	char cmd[512];
 
+	virt_free(&virt);
 	virConnectClose(keep);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
 	run(cmd);
@@ -183,11 +192,11 @@ cfg_make(int n, ...)
 static struct driver *
 drv_make(const struct config *c, int with_source)
 {
-	struct driver_opts o = { .uri = URI, .virt_type = DRIVER_VIRT_QEMU,
+	struct driver_opts o = { .virt_type = DRIVER_VIRT_QEMU,
 	    .instances_path = ipath, .shutdown_timeout = 1, .cfg = c,
 	    .image_source = with_source ? &source : NULL };
 
-	return driver_new(&o);
+	return driver_new(virt, &o);
 }
 
 static void
@@ -325,9 +334,11 @@ test_guest_life(void **state)
 
 	assert_non_null(d);
 	spec_init(&s, UUID1, 2);
-	fetches = 0;
+	fetches = token_fetches = 0;
 	assert_int_equal(driver_guest_ensure(d, &s), 0);
 	assert_int_equal(fetches, 3);
+	/* the command's token reaches the source with every download */
+	assert_int_equal(token_fetches, 3);
 	ipath_file(root, sizeof(root), UUID1, DISK_ROOT_NAME);
 	ipath_file(info, sizeof(info), UUID1, "disk.info");
 	/* the root disk: a 1 GiB qcow2 overlay on the verified base */
@@ -384,7 +395,7 @@ test_guest_life(void **state)
 
 	/* the same generation again: nothing is made, nothing fetched */
 	ino = inode(root);
-	fetches = 0;
+	fetches = token_fetches = 0;
 	assert_int_equal(driver_guest_ensure(d, &s), 0);
 	assert_int_equal(fetches, 0);
 	assert_int_equal(inode(root), ino);

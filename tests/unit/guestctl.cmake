@@ -6,9 +6,9 @@
 if(EXISTS ${CMAKE_SOURCE_DIR}/tests/integ/guestctl.c)
   set(A ${CMAKE_SOURCE_DIR}/agent)
   add_executable(guestctl ${CMAKE_SOURCE_DIR}/tests/integ/guestctl.c
-    ${A}/domxml.c ${A}/imgcache.c ${A}/disk.c ${A}/configdrive.c
-    ${A}/console.c ${C}/err.c ${C}/log.c ${C}/proc.c ${C}/imgfmt.c
-    ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c)
+    ${A}/virt/domxml.c ${A}/image/imgcache.c ${A}/storage/disk.c
+    ${A}/virt/configdrive.c ${A}/virt/console.c ${C}/err.c ${C}/log.c ${C}/proc.c ${C}/imgfmt.c
+  ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c)
   add_dependencies(guestctl ts_generated)
   target_include_directories(guestctl PRIVATE ${A} ${C} ${TS_GEN_DIR})
   target_link_libraries(guestctl PRIVATE PkgConfig::LIBVIRT

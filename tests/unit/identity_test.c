@@ -442,7 +442,7 @@ name_cb(const char *id, const char *name, void *arg)
 }
 
 static int
-compute_json_str(const void *a, const void *b)
+cmp_str(const void *a, const void *b)
 {
 	return strcmp(a, b);
 }
@@ -455,7 +455,7 @@ effective(struct store_txn *t, const char *user, enum idstore_target tt,
 
 	memset(n, 0, sizeof(*n));
 	direct = idstore_roles_effective(t, user, tt, target, name_cb, n);
-	qsort(n->v, n->n, sizeof(n->v[0]), compute_json_str);
+	qsort(n->v, n->n, sizeof(n->v[0]), cmp_str);
 	return direct;
 }
 

@@ -32,7 +32,7 @@
 #include <sodium.h>
 
 #include "err.h"
-#include "imgcache.h"
+#include "image/imgcache.h"
 #include "proc.h"
 
 #define TOKEN	"gAAAAAB-test-token_0123"
@@ -756,6 +756,14 @@ test_http_failures(void **state)
 	assert_int_equal(imgcache_http_set_token(http, "wrong"), 0);
 	expect_fail(c, &r, TS_EUNAUTHORIZED, NULL);
 	assert_string_equal(S.last_token, "wrong");
+	/* the get's own token is sent instead of the client's */
+	unknown.token = TOKEN;
+	expect_fail(c, &unknown, TS_ENOT_FOUND, "no such image");
+	assert_string_equal(S.last_token, TOKEN);
+	unknown.token = NULL;
+	r.token = "bad token";
+	expect_fail(c, &r, TS_EINVALID, NULL);
+	r.token = NULL;
 	assert_int_equal(imgcache_http_set_token(http, TOKEN), 0);
 	imgcache_free(&c);
 

@@ -31,7 +31,7 @@
 #include <sodium.h>
 
 #include "err.h"
-#include "imgcache.h"
+#include "image/imgcache.h"
 #include "imgfmt.h"
 #include "log.h"
 #include "uuid.h"
@@ -195,22 +195,31 @@ imgcache_http_free(struct imgcache_http **hp)
 	*hp = NULL;
 }
 
-int
-imgcache_http_set_token(struct imgcache_http *h, const char *token)
+/* 1 if token can be sent as a header value; 0 with err set. */
+static int
+token_ok(const char *token)
 {
-	char *t;
-
 	if (token == NULL || token[0] == '\0' || strlen(token) > 8192) {
 		err_set(TS_EINVALID, "imgcache: empty or oversized token");
-		return -1;
+		return 0;
 	}
 	for (const char *c = token; *c; c++) {
 		if (*c <= 0x20 || *c >= 0x7f) {
 			err_set(TS_EINVALID, "imgcache: the token may hold only "
 			    "visible ASCII");
-			return -1;
+			return 0;
 		}
 	}
+	return 1;
+}
+
+int
+imgcache_http_set_token(struct imgcache_http *h, const char *token)
+{
+	char *t;
+
+	if (!token_ok(token))
+		return -1;
 	if ((t = strdup(token)) == NULL) {
 		err_set(TS_ENOMEM, "imgcache: out of memory");
 		return -1;
@@ -580,8 +589,8 @@ read_chunked(struct rd *r, imgcache_sink_fn sink, void *arg)
 }
 
 int
-imgcache_http_fetch(void *arg, const char *image_id, imgcache_sink_fn sink,
-    void *sink_arg)
+imgcache_http_fetch(void *arg, const char *image_id, const char *req_token,
+    imgcache_sink_fn sink, void *sink_arg)
 {
 	struct imgcache_http *h = arg;
 	char what[64], *req = NULL, *token = NULL;
@@ -593,8 +602,17 @@ imgcache_http_fetch(void *arg, const char *image_id, imgcache_sink_fn sink,
 		return -1;
 	}
 	snprintf(what, sizeof(what), "image %s", image_id);
+	if (req_token != NULL && req_token[0] != '\0') {
+		if (!token_ok(req_token))
+			return -1;
+		if ((token = strdup(req_token)) == NULL) {
+			err_set(TS_ENOMEM, "imgcache: out of memory");
+			return -1;
+		}
+	}
 	pthread_mutex_lock(&h->lock);
-	if (h->token != NULL && (token = strdup(h->token)) == NULL) {
+	if (token == NULL && h->token != NULL &&
+	    (token = strdup(h->token)) == NULL) {
 		pthread_mutex_unlock(&h->lock);
 		err_set(TS_ENOMEM, "imgcache: out of memory");
 		return -1;
@@ -1096,7 +1114,8 @@ download(struct imgcache *c, const struct imgcache_image *img,
 	if (checker_init(&k, max, fd, what) == -1)
 		goto out;
 	log_info("imgcache: downloading image %s", img->id);
-	if (c->src.fetch(c->src.arg, img->id, checker_sink, &k) == -1)
+	if (c->src.fetch(c->src.arg, img->id, img->token, checker_sink,
+	    &k) == -1)
 		goto out;
 	if (checker_finish(&k, img, sha, c->max_virtual, ins, base) == -1)
 		goto out;

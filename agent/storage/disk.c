@@ -13,10 +13,10 @@
 
 #include <jansson.h>
 
-#include "disk.h"
 #include "err.h"
 #include "log.h"
 #include "proc.h"
+#include "storage/disk.h"
 #include "uuid.h"
 
 #define GIB		(1024ull * 1024 * 1024)

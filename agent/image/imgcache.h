@@ -60,12 +60,14 @@ typedef int (*imgcache_sink_fn)(const void *buf, size_t len, void *sink_arg);
 /*
  * A source of image bytes. fetch() streams the whole image `image_id` to
  * sink and returns 0 at its end, or -1 with the error recorded (a sink
- * failure is returned as is). TS_ENOT_FOUND for an unknown image. Called
- * from several threads at once, for different images.
+ * failure is returned as is). TS_ENOT_FOUND for an unknown image. token is
+ * the credential of the get that caused the download (struct
+ * imgcache_image), NULL when it has none; never logged. Called from several
+ * threads at once, for different images.
  */
 struct imgcache_source {
-	int	(*fetch)(void *arg, const char *image_id, imgcache_sink_fn sink,
-		    void *sink_arg);
+	int	(*fetch)(void *arg, const char *image_id, const char *token,
+		    imgcache_sink_fn sink, void *sink_arg);
 	void	*arg;
 };
 
@@ -88,7 +90,9 @@ int		imgcache_http_set_token(struct imgcache_http *, const char *);
 /* The source backed by h (borrowed: h must outlive every fetch). */
 struct imgcache_source	imgcache_http_source(struct imgcache_http *h);
 /*
- * The fetch function: GET <base>/v2/images/<id>/file. Status 200 with a
+ * The fetch function: GET <base>/v2/images/<id>/file with token as
+ * X-Auth-Token (NULL or "": the one set with imgcache_http_set_token(), if
+ * any; TS_EINVALID for a token that is not visible ASCII). Status 200 with a
  * Content-Length, chunked or connection-close body; 401 TS_EUNAUTHORIZED,
  * 403 TS_EFORBIDDEN, 404 (and 204, no data) TS_ENOT_FOUND, 5xx
  * TS_EUNAVAILABLE, anything else (redirects included) TS_EIO; a body cut
@@ -96,7 +100,7 @@ struct imgcache_source	imgcache_http_source(struct imgcache_http *h);
  * TS_EUNREACHABLE.
  */
 int		imgcache_http_fetch(void *h, const char *image_id,
-		    imgcache_sink_fn sink, void *sink_arg);
+		    const char *token, imgcache_sink_fn sink, void *sink_arg);
 /*
  * The response half of a fetch: reads an HTTP/1.x response from the
  * connected non-blocking socket fd (not closed here) and hands a 200's body
@@ -125,6 +129,10 @@ struct imgcache_image {
 	const char	*disk_format;	/* declared Glance disk_format */
 	const char	*sha512;	/* os_hash_value: 128 hex digits */
 	uint64_t	 size;		/* bytes; 0: unknown */
+	/* Passed to the source's fetch if this get downloads the image (a
+	 * get that waits for another's download uses that one's); NULL:
+	 * none. Never logged. */
+	const char	*token;
 };
 
 /* A cached base, as a get returns it. */

@@ -36,6 +36,7 @@ struct codec_envelope;
 struct config;
 struct driver;
 struct compute;
+struct virt;
 
 /* Sends one encoded envelope to the controller from any thread (the agent
  * uses bus_post()). Returns 0 or -1 with err set. */
@@ -57,7 +58,8 @@ struct compute_opts {
  * (see opts->unavailable). Starts the workers. NULL with err set. */
 struct compute	*compute_new(struct driver *, const struct compute_opts *);
 /*
- * The agent's set-up: a driver from the configuration ([libvirt]
+ * The agent's set-up: a driver on the agent's libvirt connection (virt,
+ * borrowed: it must outlive the handler) from the configuration ([libvirt]
  * connection_uri: a test:// URI selects the test driver, otherwise
  * [libvirt] virt_type; [compute] shutdown_timeout) and a handler owning it
  * ([compute] workers, [libvirt] orphan_action). When the driver cannot be
@@ -65,7 +67,7 @@ struct compute	*compute_new(struct driver *, const struct compute_opts *);
  * (logged). NULL with err set only when the handler itself cannot be made.
  */
 struct compute	*compute_from_config(const struct config *, const char *host,
-		    compute_send_fn, void *send_arg);
+		    struct virt *, compute_send_fn, void *send_arg);
 /* Stops the workers after the commands they are running; queued ones are
  * dropped (the controller sends them again). Frees the driver when the
  * handler owns it. Accepts NULL; clears *cp. */

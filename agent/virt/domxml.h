@@ -1,5 +1,7 @@
 /*
- * domxml: the libvirt domain XML of a qemu/kvm guest, rendered from a spec.
+ * domxml: the libvirt domain XML of a guest, rendered from a spec: all of
+ * the agent's domain XML is made here (qemu/kvm below; the test driver's
+ * with domxml_build_test()).
  *
  * The agent validates everything it renders a second time, whatever the
  * controller checked (security-and-reliability invariant 3): every string
@@ -142,6 +144,15 @@ struct domxml_spec {
  * or TS_ENOMEM.
  */
 char	*domxml_build(const struct domxml_spec *spec);
+/*
+ * The one-line document of a guest of libvirt's test driver (domain type
+ * "test": no devices): name, uuid, memory_mb, vcpus and the owner record's
+ * generation, project_id, user_id and flavor_name (always present, empty
+ * when NULL) of spec; nothing else is used. Escaped but not validated
+ * (the test driver runs nothing); characters XML cannot carry are dropped.
+ * Owned by the caller; NULL with err set.
+ */
+char	*domxml_build_test(const struct domxml_spec *spec);
 
 /* The owner record read back from a domain's XML. */
 struct domxml_meta {

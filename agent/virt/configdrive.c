@@ -12,11 +12,11 @@
 
 #include <jansson.h>
 
-#include "configdrive.h"
 #include "err.h"
 #include "log.h"
 #include "proc.h"
 #include "uuid.h"
+#include "virt/configdrive.h"
 
 #define PATH_BUF	4096
 #define HOSTNAME_MAX	63

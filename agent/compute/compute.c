@@ -10,13 +10,13 @@
 
 #include "clock.h"
 #include "codec.h"
-#include "compute.h"
+#include "compute/compute.h"
 #include "config.h"
-#include "driver.h"
 #include "err.h"
 #include "log.h"
 #include "msg_gen.h"
 #include "uuid.h"
+#include "virt/driver.h"
 
 #define GEN_MAX		65536	/* instances whose generation is remembered */
 #define MAX_VCPUS	1024
@@ -859,7 +859,7 @@ compute_drain(struct compute *c)
 
 struct compute *
 compute_from_config(const struct config *cfg, const char *host,
-    compute_send_fn send, void *send_arg)
+    struct virt *virt, compute_send_fn send, void *send_arg)
 {
 	struct driver_opts d = { 0 };
 	struct compute_opts o = { 0 };
@@ -867,18 +867,17 @@ compute_from_config(const struct config *cfg, const char *host,
 	struct compute *c;
 	char why[512] = "";
 
-	d.uri = config_get_str(cfg, "libvirt", "connection_uri");
 	d.instances_path = config_get_str(cfg, "DEFAULT", "instances_path");
 	d.state_path = config_get_str(cfg, "DEFAULT", "state_path");
 	d.shutdown_timeout = (int)config_get_int(cfg, "compute",
 	    "shutdown_timeout");
 	d.cfg = cfg;
-	if (strncmp(d.uri, "test:", 5) == 0)
+	if (strncmp(virt_uri(virt), "test:", 5) == 0)
 		d.virt_type = DRIVER_VIRT_TEST;
 	else if (driver_virt_type_parse(config_get_str(cfg, "libvirt",
 	    "virt_type"), &d.virt_type) == -1)
 		snprintf(why, sizeof(why), "%s", err_msg());
-	if (why[0] == '\0' && (drv = driver_new(&d)) == NULL)
+	if (why[0] == '\0' && (drv = driver_new(virt, &d)) == NULL)
 		snprintf(why, sizeof(why), "%s", err_msg());
 	if (drv == NULL)
 		log_warnx("compute commands will be refused: %s", why);

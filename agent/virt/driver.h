@@ -1,11 +1,14 @@
 /*
  * driver: the agent's hypervisor driver. Everything the compute command
- * handler (agent/compute.c) asks of the host goes through here: make a
+ * handler (agent/compute/compute.c) asks of the host goes through here: make a
  * guest exist from a spec, move it to a power state, reboot it, delete it,
  * list guests, read its console. The handler decides *what* to do (desired
- * vs actual state, dedup, generations); the driver only knows *how*.
+ * vs actual state, dedup, generations); the driver only knows *how*. It
+ * works on the agent's one libvirt connection (virt/virt.h), whose
+ * virt_power_map() says what power state a domain is in.
  *
- * Virt types:
+ * Virt types (the parts that differ are in virt/backend_test.c and
+ * virt/backend_qemu.c):
  *   DRIVER_VIRT_TEST  libvirt's test driver (test:///default): domains live
  *                     in the libvirt library inside this process, no disks,
  *                     no console; the console log is synthetic (one line
@@ -27,8 +30,8 @@
  * are referenced in the image cache by its UUID from the moment it is
  * ensured until it is deleted; driver_new() adds them again for every
  * managed domain (agent restart) from the owner record in its metadata,
- * and a thread of the driver prunes unused cached images (idle longer
- * than cache_grace).
+ * and a thread of the qemu backend prunes unused cached images (idle
+ * longer than cache_grace). Downloads use the command's image_token.
  *
  * Invariants:
  * - Every host-side object of a guest is named from its instance UUID: the
@@ -54,7 +57,7 @@
 #include <stdint.h>
 
 #include "codec.h"
-#include "virt.h"
+#include "virt/virt.h"
 
 /* XML namespace of tinystack's domain metadata. */
 #define DRIVER_XMLNS		"http://tinystack.org/xmlns/instance/1"
@@ -72,7 +75,6 @@ enum driver_virt_type {
 };
 
 struct driver_opts {
-	const char		*uri;		/* libvirt URI, e.g. test:///default */
 	enum driver_virt_type	 virt_type;
 	const char		*instances_path; /* <path>/<uuid>/ per guest */
 	const char		*state_path;	/* the agent's own state */
@@ -156,10 +158,10 @@ struct driver_guest {
 	uint64_t	memory_mb;
 };
 
-/* Opens the driver's own libvirt connection (reopened when it dies). NULL
- * with err set (TS_EUNAVAILABLE libvirt unreachable, TS_EINVALID bad
- * options). Strings are copied. */
-struct driver	*driver_new(const struct driver_opts *);
+/* A driver on virt's libvirt connection (borrowed: virt must outlive the
+ * driver). NULL with err set (TS_EUNAVAILABLE libvirt unreachable,
+ * TS_EINVALID bad options). Strings are copied. */
+struct driver	*driver_new(struct virt *, const struct driver_opts *);
 void		 driver_free(struct driver **);
 /* "test", "qemu", "kvm"; -1 TS_EINVALID for anything else. */
 int		 driver_virt_type_parse(const char *, enum driver_virt_type *);

@@ -16,9 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "console.h"
 #include "err.h"
 #include "utf8.h"
+#include "virt/console.h"
 
 #define BLOCK		8192
 /* The log may be truncated (qemu restarted) or rotated between fstat and

@@ -1,0 +1,739 @@
+/*
+ * backend_qemu: disks, config drive, image cache and console of qemu/kvm
+ * guests; see backend_qemu.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "clock.h"
+#include "config.h"
+#include "err.h"
+#include "image/imgcache.h"
+#include "log.h"
+#include "storage/disk.h"
+#include "uuid.h"
+#include "virt/backend_qemu.h"
+#include "virt/configdrive.h"
+#include "virt/console.h"
+#include "virt/domxml.h"
+#include "virt/driver.h"
+#include "virt/virt.h"
+
+#define IMAGE_TIMEOUT_MS	30000	/* image API: connect, each read */
+#define GIB			(1ull << 30)
+#define MIB			(1ull << 20)
+#define DISK_INFO_NAME		"disk.info"
+#define PRUNE_MAX_INTERVAL	600	/* seconds between cache prunes */
+/* Where a local system libvirtd keeps each domain's qemu log (kept after
+ * undefine); removed with the guest. */
+#define QEMU_SYSTEM_URI		"qemu:///system"
+#define QEMU_LOG_DIR		"/var/log/libvirt/qemu"
+
+struct backend_qemu {
+	struct virt		*virt;		/* borrowed */
+	const char		*name;		/* "qemu", "kvm" */
+	int			 kvm;
+	char			*instances_path;
+	const struct config	*cfg;		/* borrowed; may be NULL */
+	struct imgcache		*cache;
+	struct imgcache_http	*http;		/* image API, no token */
+	char			*api_url;	/* image API base */
+	char			*kernel_cmdline; /* default for direct boot */
+	char			*vnc_listen;	/* NULL: no VNC */
+	enum disk_root_mode	 root_mode;
+	unsigned		 grace;		/* cache grace, seconds */
+	pthread_mutex_t		 lock;		/* stopping */
+	pthread_cond_t		 stop_cond;
+	int			 stopping;	/* wakes the pruner */
+	pthread_t		 pruner;
+	int			 pruner_started;
+};
+
+static const char *
+lverr(void)
+{
+	return virt_last_error();
+}
+
+/*
+ * imgcache source: the controller's image API with the token of the
+ * command whose get downloads the image (the owner's short-lived token,
+ * struct imgcache_image's token, from driver_spec's image_token); the
+ * client has no token of its own, so a request carries that one or none.
+ */
+static int
+http_fetch(void *arg, const char *image_id, const char *token,
+    imgcache_sink_fn sink, void *sink_arg)
+{
+	struct backend_qemu *q = arg;
+
+	if (token == NULL || token[0] == '\0')
+		log_warnx("image %s: the command carries no image token; "
+		    "asking the image API without one", image_id);
+	return imgcache_http_fetch(q->http, image_id, token, sink, sink_arg);
+}
+
+/* 1 if path exists (as anything), 0 if not; -1 with err set. */
+static int
+exists(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == 0)
+		return 1;
+	if (errno == ENOENT)
+		return 0;
+	err_set_errno(TS_EIO, "driver: %s", path);
+	return -1;
+}
+
+static const char *
+mode_format(enum disk_root_mode m)
+{
+	return m == DISK_ROOT_RAW_COPY ? "raw" : "qcow2";
+}
+
+/* The format the instance's root and ephemeral disks were made in, from
+ * disk.info; the configured mode's when the file is missing (made by an
+ * agent that crashed between the disk and its record). */
+static const char *
+disk_format_read(struct backend_qemu *q, const char *info)
+{
+	char buf[16] = "";
+	FILE *f;
+
+	if ((f = fopen(info, "re")) != NULL) {
+		if (fgets(buf, sizeof(buf), f) == NULL)
+			buf[0] = '\0';
+		fclose(f);
+	}
+	buf[strcspn(buf, "\n")] = '\0';
+	if (strcmp(buf, "qcow2") == 0)
+		return "qcow2";
+	if (strcmp(buf, "raw") == 0)
+		return "raw";
+	if (buf[0] != '\0')
+		log_warnx("%s: unknown format '%.15s'; using %s", info, buf,
+		    mode_format(q->root_mode));
+	return mode_format(q->root_mode);
+}
+
+/* Writes disk.info (temporary file + rename: never half written). */
+static int
+disk_format_write(const char *info, const char *format)
+{
+	char tmp[DISK_PATH_MAX + 8];
+	int fd, rc = 0;
+	size_t n = strlen(format);
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", info);
+	unlink(tmp);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0644)) == -1) {
+		err_set_errno(TS_EIO, "driver: %s", tmp);
+		return -1;
+	}
+	if (write(fd, format, n) != (ssize_t)n || write(fd, "\n", 1) != 1 ||
+	    fsync(fd) == -1) {
+		err_set_errno(TS_EIO, "driver: writing %s", tmp);
+		rc = -1;
+	}
+	if (close(fd) == -1 && rc == 0) {
+		err_set_errno(TS_EIO, "driver: writing %s", tmp);
+		rc = -1;
+	}
+	if (rc == 0 && rename(tmp, info) == -1) {
+		err_set_errno(TS_EIO, "driver: renaming %s", tmp);
+		rc = -1;
+	}
+	if (rc == -1)
+		unlink(tmp);
+	return rc;
+}
+
+/* One image through the cache for the spec's instance, with the command's
+ * token. what names it in messages ("image", "kernel", "ramdisk"). */
+static int
+image_get(struct backend_qemu *q, const struct driver_spec *s,
+    const char *what, const char *id, const char *format, const char *sha512,
+    uint64_t size, struct imgcache_base *out)
+{
+	struct imgcache_image img = { .id = id, .disk_format = format,
+	    .sha512 = sha512, .size = size, .token = s->image_token };
+	int64_t t0 = clock_mono_ms();
+	int rc;
+
+	if (sha512 == NULL || sha512[0] == '\0') {
+		err_set(TS_EINVALID, "driver: %s %s of %s has no checksum to "
+		    "verify it against", what, id, s->uuid);
+		return -1;
+	}
+	rc = imgcache_get(q->cache, &img, s->uuid, out);
+	if (rc == -1) {
+		err_prefix("%s %s: ", what, id);
+		return -1;
+	}
+	log_debug("guest %s: %s %s ready in %lld ms (%s)", s->uuid, what, id,
+	    (long long)(clock_mono_ms() - t0), out->path);
+	return 0;
+}
+
+static int
+qemu_spec_ok(const struct driver_spec *s)
+{
+	const char *ids[] = { s->image_id, s->kernel_id, s->ramdisk_id };
+
+	if (s->image_id == NULL || s->image_id[0] == '\0') {
+		err_set(TS_EINVALID, "driver: %s has no image (booting from "
+		    "a volume is not supported)", s->uuid);
+		return 0;
+	}
+	for (size_t i = 0; i < 3; i++) {
+		if (ids[i] != NULL && ids[i][0] != '\0' &&
+		    !uuid_valid(ids[i])) {
+			err_set(TS_EINVALID, "driver: image id '%.40s' of %s "
+			    "is not a UUID", ids[i], s->uuid);
+			return 0;
+		}
+	}
+	if (s->image_disk_format == NULL || s->image_disk_format[0] == '\0') {
+		err_set(TS_EINVALID, "driver: image %s of %s has no disk format",
+		    s->image_id, s->uuid);
+		return 0;
+	}
+	if (s->root_gb > DISK_SIZE_MAX / GIB ||
+	    s->ephemeral_gb > DISK_SIZE_MAX / GIB ||
+	    s->swap_mb > DISK_SIZE_MAX / MIB) {
+		err_set(TS_EINVALID, "driver: disk sizes of %s out of range",
+		    s->uuid);
+		return 0;
+	}
+	return 1;
+}
+
+struct qpaths {
+	char	dir[DISK_PATH_MAX], root[DISK_PATH_MAX], info[DISK_PATH_MAX],
+		eph[DISK_PATH_MAX], swap[DISK_PATH_MAX], cfg[DISK_PATH_MAX],
+		con[DISK_PATH_MAX];
+};
+
+static int
+qpaths_fill(struct backend_qemu *q, const char *uuid, struct qpaths *p)
+{
+	const char *ip = q->instances_path;
+
+	if (disk_instance_path(p->dir, sizeof(p->dir), ip, uuid, NULL) == -1 ||
+	    disk_instance_path(p->root, sizeof(p->root), ip, uuid,
+	    DISK_ROOT_NAME) == -1 ||
+	    disk_instance_path(p->info, sizeof(p->info), ip, uuid,
+	    DISK_INFO_NAME) == -1 ||
+	    disk_instance_path(p->eph, sizeof(p->eph), ip, uuid,
+	    DISK_EPHEMERAL_NAME) == -1 ||
+	    disk_instance_path(p->swap, sizeof(p->swap), ip, uuid,
+	    DISK_SWAP_NAME) == -1 ||
+	    disk_instance_path(p->cfg, sizeof(p->cfg), ip, uuid,
+	    DISK_CONFIG_NAME) == -1 ||
+	    disk_instance_path(p->con, sizeof(p->con), ip, uuid,
+	    DISK_CONSOLE_NAME) == -1)
+		return -1;
+	return 0;
+}
+
+void
+backend_qemu_undo(struct backend_qemu *q, const struct driver_spec *s,
+    const struct backend_qemu_made *m)
+{
+	struct qpaths p;
+
+	if (qpaths_fill(q, s->uuid, &p) == -1)
+		return;
+	if (m->dir) {
+		/* Nothing of this guest existed before the call. */
+		if (disk_instance_dir_remove(q->instances_path, s->uuid) == -1)
+			log_err("undoing");
+		imgcache_release_owner(q->cache, s->uuid);
+		return;
+	}
+	if (m->cfg)
+		unlink(p.cfg);
+	if (m->swap)
+		unlink(p.swap);
+	if (m->eph)
+		unlink(p.eph);
+	if (m->info)
+		unlink(p.info);
+	if (m->root)
+		unlink(p.root);
+}
+
+/* Disks and config drive (each made only if missing), then the XML. */
+int
+backend_qemu_render(struct backend_qemu *q, const struct driver_spec *s,
+    struct backend_qemu_made *m, char **xml)
+{
+	struct imgcache_base base, kern, ramd;
+	struct domxml_disk disks[4];
+	struct domxml_spec ds;
+	struct qpaths p;
+	const char *fmt, *kfmt, *rfmt;
+	int have_kernel = s->kernel_id != NULL && s->kernel_id[0] != '\0';
+	int have_ramdisk = s->ramdisk_id != NULL && s->ramdisk_id[0] != '\0';
+	int e;
+	size_t nd = 0;
+
+	*xml = NULL;
+	if (!qemu_spec_ok(s) || qpaths_fill(q, s->uuid, &p) == -1)
+		return -1;
+	if ((e = exists(p.dir)) == -1)
+		return -1;
+	m->dir = !e;
+	if (disk_instance_dir_create(q->instances_path, s->uuid) == -1) {
+		m->dir = 0;
+		return -1;
+	}
+	if (image_get(q, s, "image", s->image_id, s->image_disk_format,
+	    s->image_sha512, s->image_size, &base) == -1)
+		return -1;
+	if (have_ramdisk && !have_kernel)
+		log_warnx("guest %s: ramdisk %s without a kernel ignored",
+		    s->uuid, s->ramdisk_id);
+	if (have_kernel) {
+		kfmt = s->kernel_disk_format && s->kernel_disk_format[0] ?
+		    s->kernel_disk_format : "aki";
+		if (image_get(q, s, "kernel", s->kernel_id, kfmt,
+		    s->kernel_sha512, s->kernel_size, &kern) == -1)
+			return -1;
+		if (have_ramdisk) {
+			rfmt = s->ramdisk_disk_format &&
+			    s->ramdisk_disk_format[0] ?
+			    s->ramdisk_disk_format : "ari";
+			if (image_get(q, s, "ramdisk", s->ramdisk_id, rfmt,
+			    s->ramdisk_sha512, s->ramdisk_size, &ramd) == -1)
+				return -1;
+		}
+	}
+
+	/* root disk: kept when it exists (it holds the guest's data) */
+	if ((e = exists(p.root)) == -1)
+		return -1;
+	if (e) {
+		fmt = disk_format_read(q, p.info);
+	} else {
+		int64_t t0 = clock_mono_ms();
+
+		fmt = mode_format(q->root_mode);
+		if (disk_root_create(p.root, base.path, base.format,
+		    base.virtual_size, s->root_gb * GIB, q->root_mode) == -1)
+			return -1;
+		m->root = 1;
+		log_debug("guest %s: root disk (%s on a %s base) made in %lld "
+		    "ms", s->uuid, fmt, base.format,
+		    (long long)(clock_mono_ms() - t0));
+		if (disk_format_write(p.info, fmt) == -1)
+			return -1;
+		m->info = 1;
+	}
+	disks[nd++] = (struct domxml_disk){ .path = p.root, .format = fmt };
+	if (s->ephemeral_gb > 0) {
+		if ((e = exists(p.eph)) == -1)
+			return -1;
+		if (!e) {
+			if (disk_blank_create(p.eph, fmt, s->ephemeral_gb * GIB)
+			    == -1)
+				return -1;
+			m->eph = 1;
+		}
+		disks[nd++] = (struct domxml_disk){ .path = p.eph,
+		    .format = fmt };
+	}
+	if (s->swap_mb > 0) {
+		if ((e = exists(p.swap)) == -1)
+			return -1;
+		if (!e) {
+			if (disk_blank_create(p.swap, "raw", s->swap_mb * MIB)
+			    == -1)
+				return -1;
+			m->swap = 1;
+		}
+		disks[nd++] = (struct domxml_disk){ .path = p.swap,
+		    .format = "raw" };
+	}
+
+	/* config drive: the only way key and user data reach the guest
+	 * until the metadata service exists; made once */
+	if ((e = exists(p.cfg)) == -1)
+		return -1;
+	if (!e) {
+		struct configdrive_spec cs = {
+			.uuid = s->uuid,
+			.name = s->hostname && s->hostname[0] ? s->hostname :
+			    s->name,
+			.hostname = s->hostname,
+			.project_id = s->project_id,
+			/* the command carries the key's data, not its name */
+			.key_name = s->key_data ? "default" : NULL,
+			.key_data = s->key_data,
+			.meta = s->metadata,
+			.user_data = s->user_data,
+			.user_data_len = s->user_data ? s->user_data_len : 0,
+		};
+		int64_t t0 = clock_mono_ms();
+
+		if (configdrive_build(&cs, p.cfg) == -1)
+			return -1;
+		m->cfg = 1;
+		log_debug("guest %s: config drive made in %lld ms", s->uuid,
+		    (long long)(clock_mono_ms() - t0));
+	}
+	disks[nd++] = (struct domxml_disk){ .path = p.cfg, .format = "raw",
+	    .device = DOMXML_DEVICE_CDROM, .bus = DOMXML_BUS_IDE };
+
+	ds = (struct domxml_spec){
+		.uuid = s->uuid,
+		.name = s->name,
+		.virt = q->kvm ? DOMXML_VIRT_KVM :
+		    DOMXML_VIRT_QEMU,
+		.vcpus = s->vcpus,
+		.memory_mb = s->memory_mb,
+		.kernel = have_kernel ? kern.path : NULL,
+		.initrd = have_kernel && have_ramdisk ? ramd.path : NULL,
+		.cmdline = !have_kernel ? NULL : s->kernel_cmdline &&
+		    s->kernel_cmdline[0] ? s->kernel_cmdline :
+		    q->kernel_cmdline[0] ? q->kernel_cmdline : NULL,
+		.disks = disks,
+		.ndisks = nd,
+		.console_log = p.con,
+		.vnc_listen = q->vnc_listen,
+		.generation = s->generation,
+		.project_id = s->project_id,
+		.user_id = s->user_id,
+		.flavor_name = s->flavor_name,
+		.image_id = s->image_id,
+		.kernel_id = have_kernel ? s->kernel_id : NULL,
+		.ramdisk_id = have_kernel && have_ramdisk ? s->ramdisk_id :
+		    NULL,
+		.display_name = s->hostname,
+	};
+	if ((*xml = domxml_build(&ds)) == NULL) {
+		err_prefix("guest %s: ", s->uuid);
+		return -1;
+	}
+	return 0;
+}
+
+/* The tail of the guest's console log, at most max bytes after
+ * sanitizing (which may grow it: cut again from the front, on a character
+ * boundary). */
+int
+backend_qemu_console(struct backend_qemu *q, const char *uuid, size_t max,
+    char **out, size_t *len)
+{
+	struct qpaths p;
+	char *t;
+	size_t n, off = 0;
+
+	if (qpaths_fill(q, uuid, &p) == -1)
+		return -1;
+	if (console_tail(p.con, 0, max, CONSOLE_SANITIZE | CONSOLE_MISSING_OK,
+	    &t, &n) == -1)
+		return -1;
+	if (n > max) {
+		off = n - max;
+		while (off < n && ((unsigned char)t[off] & 0xc0) == 0x80)
+			off++;
+		memmove(t, t + off, n - off + 1);
+		n -= off;
+	}
+	*out = t;
+	*len = n;
+	return 0;
+}
+
+/*
+ * Agent restart: every managed domain's disks still use their bases, so
+ * the references they hold are added again from the owner records. A
+ * base missing from the cache is only logged (the guest keeps running;
+ * a rebuild downloads it again).
+ */
+static void
+refs_restore(struct backend_qemu *q, virConnectPtr c)
+{
+	virDomainPtr *doms = NULL;
+	int nd;
+	size_t refs = 0;
+
+	if ((nd = virConnectListAllDomains(c, &doms, 0)) < 0) {
+		log_warnx("driver: listing domains for the image cache: %s",
+		    lverr());
+		return;
+	}
+	for (int i = 0; i < nd; i++) {
+		char uuid[VIR_UUID_STRING_BUFLEN];
+		char *md = virDomainGetMetadata(doms[i],
+		    VIR_DOMAIN_METADATA_ELEMENT, DRIVER_XMLNS, 0);
+		struct domxml_meta meta;
+
+		if (md != NULL && virDomainGetUUIDString(doms[i], uuid) == 0 &&
+		    domxml_meta_parse(md, &meta) == 0) {
+			const char *ids[] = { meta.image_id, meta.kernel_id,
+			    meta.ramdisk_id };
+
+			for (size_t k = 0; k < 3; k++) {
+				if (ids[k][0] == '\0')
+					continue;
+				if (imgcache_ref_add(q->cache, ids[k], uuid) ==
+				    0)
+					refs++;
+				else
+					log_warnx("guest %s: image %s: %s",
+					    uuid, ids[k], err_msg());
+			}
+		}
+		free(md);
+		virDomainFree(doms[i]);
+	}
+	free(doms);
+	log_info("driver: %zu image cache reference(s) restored from %d "
+	    "domain(s)", refs, nd);
+}
+
+/* Prunes the image cache every grace/4 seconds (1..PRUNE_MAX_INTERVAL). */
+static void *
+pruner(void *arg)
+{
+	struct backend_qemu *q = arg;
+	unsigned every = q->grace / 4;
+
+	if (every < 1)
+		every = 1;
+	if (every > PRUNE_MAX_INTERVAL)
+		every = PRUNE_MAX_INTERVAL;
+	pthread_mutex_lock(&q->lock);
+	while (!q->stopping) {
+		struct timespec ts;
+		int n;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += every;
+		while (!q->stopping && pthread_cond_timedwait(&q->stop_cond,
+		    &q->lock, &ts) != ETIMEDOUT)
+			;
+		if (q->stopping)
+			break;
+		pthread_mutex_unlock(&q->lock);
+		if ((n = imgcache_prune(q->cache)) == -1)
+			log_err("image cache prune");
+		else if (n > 0)
+			log_info("image cache: %d unused file(s) pruned", n);
+		pthread_mutex_lock(&q->lock);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return NULL;
+}
+
+static const char *
+opt_str(const struct backend_qemu *q, const char *sec, const char *key,
+    const char *def)
+{
+	return q->cfg ? config_get_str(q->cfg, sec, key) : def;
+}
+
+static int
+visible_ascii(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n > max)
+		return 0;
+	for (; *s; s++)
+		if (*s < 0x20 || *s > 0x7e)
+			return 0;
+	return 1;
+}
+
+/* Options and the image cache of a qemu/kvm driver; strict: anything
+ * odd is TS_EINVALID before a guest is touched. */
+static int
+setup(struct backend_qemu *q, const struct driver_opts *o)
+{
+	struct imgcache_opts co = { 0 };
+	char dir[IMGCACHE_PATH_MAX];
+	const char *url = opt_str(q, "image", "api_url", "");
+	const char *cdir = opt_str(q, "image", "cache_dir", "");
+	const char *itype = opt_str(q, "libvirt", "images_type", "qcow2");
+	const char *cmd = opt_str(q, "libvirt", "kernel_cmdline",
+	    "root=/dev/vda console=ttyS0");
+	const char *vnc = opt_str(q, "vnc", "server_listen", "127.0.0.1");
+	int vnc_on = q->cfg ? config_get_bool(q->cfg, "vnc", "enabled") : 1;
+	int64_t grace = q->cfg ? config_get_int(q->cfg, "image",
+	    "cache_grace") : IMGCACHE_GRACE_DEFAULT;
+	unsigned char a[16];
+	int rc;
+
+	if (q->instances_path[0] != '/') {
+		err_set(TS_EINVALID, "driver: instances_path '%s' is not "
+		    "absolute", q->instances_path);
+		return -1;
+	}
+	if (strcmp(itype, "qcow2") == 0)
+		q->root_mode = DISK_ROOT_OVERLAY;
+	else if (strcmp(itype, "raw") == 0)
+		q->root_mode = DISK_ROOT_RAW_COPY;
+	else {
+		err_set(TS_EINVALID, "driver: [libvirt] images_type '%s' is "
+		    "neither qcow2 nor raw", itype);
+		return -1;
+	}
+	if (!visible_ascii(cmd, DOMXML_CMDLINE_MAX)) {
+		err_set(TS_EINVALID, "driver: [libvirt] kernel_cmdline: at "
+		    "most %d printable ASCII characters", DOMXML_CMDLINE_MAX);
+		return -1;
+	}
+	if (vnc_on && inet_pton(AF_INET, vnc, a) != 1 &&
+	    inet_pton(AF_INET6, vnc, a) != 1) {
+		err_set(TS_EINVALID, "driver: [vnc] server_listen '%s' is not "
+		    "an IP address", vnc);
+		return -1;
+	}
+	if (grace < 1 || grace > UINT32_MAX) {
+		err_set(TS_EINVALID, "driver: [image] cache_grace out of "
+		    "range");
+		return -1;
+	}
+	q->grace = (unsigned)grace;
+	if (o->image_source == NULL) {
+		if (url[0] == '\0') {
+			err_set(TS_EINVALID, "driver: [image] api_url is needed "
+			    "for %s guests", q->name);
+			return -1;
+		}
+		/* checks the URL once, here, rather than at every fetch; the
+		 * client is shared by concurrent downloads (each request
+		 * carries its own token) */
+		if ((q->http = imgcache_http_new(url, IMAGE_TIMEOUT_MS)) ==
+		    NULL) {
+			err_prefix("[image] api_url: ");
+			return -1;
+		}
+		co.source = (struct imgcache_source){ http_fetch, q };
+	} else {
+		co.source = *o->image_source;
+	}
+	if (cdir[0] != '\0')
+		rc = snprintf(dir, sizeof(dir), "%s", cdir);
+	else
+		rc = snprintf(dir, sizeof(dir), "%s/_base", q->instances_path);
+	if (rc < 0 || (size_t)rc >= sizeof(dir)) {
+		err_set(TS_EINVALID, "driver: image cache path too long");
+		return -1;
+	}
+	if ((q->api_url = strdup(url)) == NULL ||
+	    (q->kernel_cmdline = strdup(cmd)) == NULL ||
+	    (vnc_on && (q->vnc_listen = strdup(vnc)) == NULL)) {
+		err_set(TS_ENOMEM, "driver: out of memory");
+		return -1;
+	}
+	co.dir = dir;
+	co.grace_sec = q->grace;
+	if ((q->cache = imgcache_new(&co)) == NULL)
+		return -1;
+	log_info("driver: %s guests in %s, image cache %s (%s disks, grace "
+	    "%u s), image API %s, VNC %s", q->name, q->instances_path, dir,
+	    mode_format(q->root_mode), q->grace,
+	    o->image_source ? "(test source)" : q->api_url,
+	    q->vnc_listen ? q->vnc_listen : "off");
+	return 0;
+}
+
+struct backend_qemu *
+backend_qemu_new(struct virt *virt, const struct driver_opts *o, int kvm)
+{
+	struct backend_qemu *q;
+	virConnectPtr c;
+	int rc;
+
+	if ((q = calloc(1, sizeof(*q))) == NULL) {
+		err_set(TS_ENOMEM, "driver: out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->stop_cond, NULL);
+	q->virt = virt;
+	q->kvm = kvm;
+	q->name = "qemu";
+	q->cfg = o->cfg;
+	if ((q->instances_path = strdup(o->instances_path)) == NULL) {
+		err_set(TS_ENOMEM, "driver: out of memory");
+		backend_qemu_free(&q);
+		return NULL;
+	}
+	if (setup(q, o) == -1 || (c = virt_conn(q->virt)) == NULL) {
+		backend_qemu_free(&q);
+		return NULL;
+	}
+	refs_restore(q, c);
+	virConnectClose(c);
+	if ((rc = pthread_create(&q->pruner, NULL, pruner, q)) != 0) {
+		errno = rc;
+		err_set_errno(TS_EINTERNAL, "driver: pruner thread");
+		backend_qemu_free(&q);
+		return NULL;
+	}
+	q->pruner_started = 1;
+	return q;
+}
+
+void
+backend_qemu_free(struct backend_qemu **qp)
+{
+	struct backend_qemu *q = *qp;
+
+	if (q == NULL)
+		return;
+	if (q->pruner_started) {
+		pthread_mutex_lock(&q->lock);
+		q->stopping = 1;
+		pthread_cond_broadcast(&q->stop_cond);
+		pthread_mutex_unlock(&q->lock);
+		pthread_join(q->pruner, NULL);
+	}
+	imgcache_free(&q->cache);
+	imgcache_http_free(&q->http);
+	free(q->api_url);
+	free(q->kernel_cmdline);
+	free(q->vnc_listen);
+	free(q->instances_path);
+	pthread_cond_destroy(&q->stop_cond);
+	pthread_mutex_destroy(&q->lock);
+	free(q);
+	*qp = NULL;
+}
+
+void
+backend_qemu_forget(struct backend_qemu *q, const char *uuid)
+{
+	char qlog[512];
+
+	imgcache_release_owner(q->cache, uuid);
+	if (strcmp(virt_uri(q->virt), QEMU_SYSTEM_URI) == 0) {
+		/* libvirt keeps the qemu log of an undefined domain for ever
+		 * (Nova leaves it too); the issue asks for nothing left. The
+		 * name is ours: "instance-" + a validated UUID. */
+		snprintf(qlog, sizeof(qlog), "%s/%s%s.log", QEMU_LOG_DIR,
+		    DRIVER_NAME_PREFIX, uuid);
+		if (unlink(qlog) == -1 && errno != ENOENT)
+			log_warn("removing %s", qlog);
+	}
+}

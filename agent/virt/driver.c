@@ -1,0 +1,674 @@
+/*
+ * driver: libvirt guests for the agent's compute handler; see driver.h.
+ *
+ * The libvirt life cycle (define, start, shutdown, destroy, managed save,
+ * undefine) and the power-state moves are the same for every virt type
+ * and live here once, on the agent's one connection (virt/virt.c, which
+ * also says what power state a domain is in). What differs per type is
+ * in a backend: how a domain definition is rendered from a spec (and what
+ * must exist on disk before it is defined), what a failed definition
+ * leaves to undo, where the console log comes from and what a deleted
+ * guest leaves to clean: virt/backend_test.c (libvirt's test driver,
+ * synthetic console) and virt/backend_qemu.c (qemu/kvm: disks, config
+ * drive, image cache, serial log). A soft reboot of a qemu/kvm guest is
+ * Nova's: a graceful shutdown and a fresh start, so that a guest ignoring
+ * the ACPI button is powered off after shutdown_timeout and still reboots
+ * (libvirt's own ACPI reboot would silently do nothing to it).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "clock.h"
+#include "err.h"
+#include "log.h"
+#include "storage/disk.h"
+#include "uuid.h"
+#include "virt/backend_qemu.h"
+#include "virt/backend_test.h"
+#include "virt/driver.h"
+#include "virt/virt.h"
+
+#define CONSOLE_CAP		(1024 * 1024)	/* bytes kept / returned */
+#define POLL_MS			100
+#define SHUTDOWN_RESEND_MS	5000	/* ACPI request repeated (Nova) */
+
+struct driver {
+	struct virt		*virt;		/* the connection (borrowed) */
+	char			*instances_path;
+	char			*state_path;
+	enum driver_virt_type	 virt_type;
+	int			 shutdown_timeout;
+	/* exactly one backend */
+	struct backend_test	*test;
+	struct backend_qemu	*qemu;
+	unsigned		 reboot_flags;	/* virDomainReboot() */
+	unsigned		 shutdown_flags; /* virDomainShutdownFlags() */
+};
+
+static const char *
+lverr(void)
+{
+	return virt_last_error();
+}
+
+/* A line of the test backend's synthetic console; nothing for the other
+ * backends (their guests have a real one). */
+static void __attribute__((format(printf, 3, 4)))
+synth(struct driver *d, const char *uuid, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (d->test == NULL)
+		return;
+	va_start(ap, fmt);
+	backend_test_logv(d->test, uuid, fmt, ap);
+	va_end(ap);
+}
+
+int
+driver_virt_type_parse(const char *s, enum driver_virt_type *t)
+{
+	if (strcmp(s, "test") == 0)
+		*t = DRIVER_VIRT_TEST;
+	else if (strcmp(s, "qemu") == 0)
+		*t = DRIVER_VIRT_QEMU;
+	else if (strcmp(s, "kvm") == 0)
+		*t = DRIVER_VIRT_KVM;
+	else {
+		err_set(TS_EINVALID, "unknown virt type '%s'", s);
+		return -1;
+	}
+	return 0;
+}
+
+struct driver *
+driver_new(struct virt *virt, const struct driver_opts *o)
+{
+	struct driver *d;
+
+	if (virt == NULL || o->instances_path == NULL) {
+		err_set(TS_EINVALID, "driver: virt and instances_path needed");
+		return NULL;
+	}
+	if ((d = calloc(1, sizeof(*d))) == NULL) {
+		err_set(TS_ENOMEM, "driver: out of memory");
+		return NULL;
+	}
+	d->virt = virt;
+	d->virt_type = o->virt_type;
+	d->shutdown_timeout = o->shutdown_timeout > 0 ? o->shutdown_timeout :
+	    60;
+	if ((d->instances_path = strdup(o->instances_path)) == NULL ||
+	    (d->state_path = strdup(o->state_path ? o->state_path : "")) ==
+	    NULL) {
+		err_set(TS_ENOMEM, "driver: out of memory");
+		driver_free(&d);
+		return NULL;
+	}
+	switch (o->virt_type) {
+	case DRIVER_VIRT_TEST:
+		if ((d->test = backend_test_new()) == NULL) {
+			driver_free(&d);
+			return NULL;
+		}
+		break;
+	case DRIVER_VIRT_QEMU:
+	case DRIVER_VIRT_KVM:
+		d->reboot_flags = VIR_DOMAIN_REBOOT_ACPI_POWER_BTN;
+		d->shutdown_flags = VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN;
+		if ((d->qemu = backend_qemu_new(virt, o,
+		    o->virt_type == DRIVER_VIRT_KVM)) == NULL) {
+			driver_free(&d);
+			return NULL;
+		}
+		break;
+	default:
+		err_set(TS_ENOT_IMPLEMENTED, "driver: virt type %d has no "
+		    "implementation in this build (only test:// URIs)",
+		    (int)o->virt_type);
+		driver_free(&d);
+		return NULL;
+	}
+	if (d->test != NULL && virt_ensure(d->virt) == -1) {
+		driver_free(&d);
+		return NULL;
+	}
+	return d;
+}
+
+void
+driver_free(struct driver **dp)
+{
+	struct driver *d = *dp;
+
+	if (d == NULL)
+		return;
+	backend_qemu_free(&d->qemu);
+	backend_test_free(&d->test);
+	free(d->instances_path);
+	free(d->state_path);
+	free(d);
+	*dp = NULL;
+}
+
+/* ---------------------------------------------------------------- guests */
+
+static int
+uuid_ok(const char *uuid)
+{
+	if (!uuid_valid(uuid)) {
+		err_set(TS_EINVALID, "driver: '%.40s' is not a UUID", uuid);
+		return 0;
+	}
+	return 1;
+}
+
+/* The domain of a UUID: NULL with TS_ENOT_FOUND (or TS_EUNAVAILABLE). */
+static virDomainPtr
+dom_get(virConnectPtr c, const char *uuid)
+{
+	virDomainPtr dom = virDomainLookupByUUIDString(c, uuid);
+
+	if (dom == NULL) {
+		if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN)
+			err_set(TS_ENOT_FOUND, "no guest %s on this host", uuid);
+		else
+			err_set(TS_EUNAVAILABLE, "libvirt: look-up of %s: %s",
+			    uuid, lverr());
+	}
+	return dom;
+}
+
+/* Generation from the metadata; *managed tells whether it is ours. */
+static uint64_t
+dom_generation(virDomainPtr dom, int *managed)
+{
+	char *m = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT,
+	    DRIVER_XMLNS, 0);
+	const char *p;
+	uint64_t g = 0;
+
+	*managed = 0;
+	if (m == NULL)
+		return 0;
+	*managed = 1;
+	/* Our own element, read back as libvirt formats it. */
+	if ((p = strstr(m, "generation>")) != NULL)
+		g = strtoull(p + 11, NULL, 10);
+	free(m);
+	return g;
+}
+
+static int
+guest_fill(virDomainPtr dom, struct driver_guest *g)
+{
+	virDomainInfo di;
+	const char *name, *word;
+
+	memset(g, 0, sizeof(*g));
+	if (virDomainGetUUIDString(dom, g->uuid) < 0 ||
+	    (name = virDomainGetName(dom)) == NULL ||
+	    virDomainGetInfo(dom, &di) < 0) {
+		err_set(TS_EUNAVAILABLE, "libvirt: domain info: %s", lverr());
+		return -1;
+	}
+	snprintf(g->name, sizeof(g->name), "%s", name);
+	g->power_state = virt_domain_power(dom, &word);
+	g->generation = dom_generation(dom, &g->managed);
+	g->vcpus = di.nrVirtCpu;
+	g->memory_mb = di.maxMem / 1024;
+	return 0;
+}
+
+int
+driver_guest_get(struct driver *d, const char *uuid, struct driver_guest *g)
+{
+	virConnectPtr c;
+	virDomainPtr dom;
+	int rc;
+
+	if (!uuid_ok(uuid) || (c = virt_conn(d->virt)) == NULL)
+		return -1;
+	if ((dom = dom_get(c, uuid)) == NULL) {
+		virConnectClose(c);
+		return -1;
+	}
+	rc = guest_fill(dom, g);
+	virDomainFree(dom);
+	virConnectClose(c);
+	return rc;
+}
+
+static int
+cmp_guest(const void *a, const void *b)
+{
+	return strcmp(((const struct driver_guest *)a)->uuid,
+	    ((const struct driver_guest *)b)->uuid);
+}
+
+int
+driver_guests_list(struct driver *d, struct driver_guest **out, size_t *n)
+{
+	virConnectPtr c;
+	virDomainPtr *doms = NULL;
+	struct driver_guest *gs;
+	int nd;
+	size_t k = 0;
+
+	*out = NULL;
+	*n = 0;
+	if ((c = virt_conn(d->virt)) == NULL)
+		return -1;
+	if ((nd = virConnectListAllDomains(c, &doms, 0)) < 0) {
+		err_set(TS_EUNAVAILABLE, "libvirt: list domains: %s", lverr());
+		virConnectClose(c);
+		return -1;
+	}
+	if ((gs = calloc(nd ? (size_t)nd : 1, sizeof(*gs))) == NULL) {
+		err_set(TS_ENOMEM, "driver: out of memory");
+		k = (size_t)-1;
+	}
+	for (int i = 0; i < nd; i++) {
+		/* A domain may vanish between listing and asking: skip it. */
+		if (gs != NULL && guest_fill(doms[i], &gs[k]) == 0)
+			k++;
+		virDomainFree(doms[i]);
+	}
+	free(doms);
+	virConnectClose(c);
+	if (gs == NULL)
+		return -1;
+	if (k > 1)
+		qsort(gs, k, sizeof(*gs), cmp_guest);
+	*out = gs;
+	*n = k;
+	return 0;
+}
+
+/* Makes what the guest needs and (re)defines it; a failure undoes what
+ * this call made. */
+static int
+define(struct driver *d, virConnectPtr c, const struct driver_spec *s)
+{
+	struct backend_qemu_made m = { 0 };
+	virDomainPtr dom = NULL;
+	char *xml = NULL;
+	int64_t t0 = clock_mono_ms(), t1;
+	int rc;
+
+	if (d->qemu != NULL)
+		rc = backend_qemu_render(d->qemu, s, &m, &xml);
+	else
+		rc = backend_test_render(d->test, s, &xml);
+	if (rc == 0) {
+		t1 = clock_mono_ms();
+		if ((dom = virDomainDefineXML(c, xml)) == NULL)
+			err_set(TS_EIO, "libvirt: define %s: %s", s->uuid,
+			    lverr());
+		else
+			log_debug("guest %s: prepared in %lld ms, defined in "
+			    "%lld ms", s->uuid, (long long)(t1 - t0),
+			    (long long)(clock_mono_ms() - t1));
+	}
+	free(xml);
+	if (dom == NULL) {
+		if (d->qemu != NULL) {
+			enum ts_errcode code = err_code();
+			char msg[1024];
+
+			snprintf(msg, sizeof(msg), "%s", err_msg());
+			backend_qemu_undo(d->qemu, s, &m);
+			err_set(code, "%s", msg);
+		}
+		return -1;
+	}
+	virDomainFree(dom);
+	return 0;
+}
+
+static int
+spec_ok(const struct driver_spec *s)
+{
+	if (!uuid_ok(s->uuid))
+		return 0;
+	if (s->name == NULL || s->name[0] == '\0' || s->vcpus == 0 ||
+	    s->memory_mb == 0 || s->generation == 0) {
+		err_set(TS_EINVALID, "driver: spec of %s lacks a name, vCPUs, "
+		    "memory or generation", s->uuid);
+		return 0;
+	}
+	return 1;
+}
+
+int
+driver_guest_ensure(struct driver *d, const struct driver_spec *s)
+{
+	virConnectPtr c;
+	virDomainPtr dom;
+	uint64_t g;
+	int managed, rc = 0;
+
+	if (!spec_ok(s) || (c = virt_conn(d->virt)) == NULL)
+		return -1;
+	if ((dom = dom_get(c, s->uuid)) == NULL) {
+		if (err_code() != TS_ENOT_FOUND) {
+			virConnectClose(c);
+			return -1;
+		}
+		rc = define(d, c, s);
+		if (rc == 0) {
+			log_info("guest %s defined (generation %llu)", s->uuid,
+			    (unsigned long long)s->generation);
+			synth(d, s->uuid, "tinystack: %s defined: %u vCPU(s), "
+			    "%llu MiB RAM, flavor %s", s->name, s->vcpus,
+			    (unsigned long long)s->memory_mb,
+			    s->flavor_name ? s->flavor_name : "-");
+		}
+		virConnectClose(c);
+		return rc;
+	}
+	g = dom_generation(dom, &managed);
+	if (managed && g > s->generation) {
+		err_set(TS_ECONFLICT, "guest %s has generation %llu, newer "
+		    "than the command's %llu", s->uuid, (unsigned long long)g,
+		    (unsigned long long)s->generation);
+		rc = -1;
+	} else if (!managed || g < s->generation) {
+		/* Re-defining an existing domain only replaces its persistent
+		 * definition; a running guest keeps going. */
+		rc = define(d, c, s);
+		if (rc == 0)
+			log_info("guest %s re-defined with generation %llu "
+			    "(was %llu)", s->uuid,
+			    (unsigned long long)s->generation,
+			    (unsigned long long)g);
+	}
+	virDomainFree(dom);
+	virConnectClose(c);
+	return rc;
+}
+
+/* Waits until the domain is inactive, up to ms. 1 if it is. */
+static int
+wait_inactive(virDomainPtr dom, int64_t ms)
+{
+	int64_t until = clock_mono_ms() + ms;
+
+	for (;;) {
+		if (virDomainIsActive(dom) == 0)
+			return 1;
+		if (clock_mono_ms() >= until)
+			return 0;
+		usleep(POLL_MS * 1000);
+	}
+}
+
+static int
+lv_fail(const char *what, const char *uuid)
+{
+	err_set(TS_EIO, "libvirt: %s %s: %s", what, uuid, lverr());
+	return -1;
+}
+
+static int
+power_off(struct driver *d, virDomainPtr dom, const char *uuid)
+{
+	int st, reason;
+
+	if (virDomainGetState(dom, &st, &reason, 0) < 0)
+		return lv_fail("state of", uuid);
+	if (st == VIR_DOMAIN_RUNNING || st == VIR_DOMAIN_BLOCKED) {
+		int64_t until = clock_mono_ms() + (int64_t)d->shutdown_timeout * 1000;
+
+		/* As Nova does, the request is repeated: a guest may miss an
+		 * ACPI event while it boots. */
+		while (virDomainShutdownFlags(dom, d->shutdown_flags) ==
+		    0) {
+			int64_t left = until - clock_mono_ms();
+
+			if (wait_inactive(dom, left < SHUTDOWN_RESEND_MS ?
+			    left : SHUTDOWN_RESEND_MS)) {
+				synth(d, uuid, "reboot: Power down");
+				return 0;
+			}
+			if (clock_mono_ms() >= until)
+				break;
+		}
+		if (virDomainIsActive(dom) == 0)
+			return 0;
+		log_warnx("guest %s did not shut down within %d s; destroying",
+		    uuid, d->shutdown_timeout);
+	}
+	if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0)
+		return lv_fail("destroy", uuid);
+	synth(d, uuid, "tinystack: powered off");
+	return 0;
+}
+
+static int
+start(struct driver *d, virDomainPtr dom, const char *uuid, int restore)
+{
+	if (virDomainCreate(dom) < 0)
+		return lv_fail("start", uuid);
+	if (restore)
+		synth(d, uuid, "tinystack: restored from saved state");
+	else
+	{
+		/* What a console shows of a boot, so that clients reading
+		 * the last N lines have lines to read. */
+		synth(d, uuid, "Linux version 6.1.0-tinystack (test driver)");
+		synth(d, uuid, "Command line: console=ttyS0");
+		synth(d, uuid, "Memory: available");
+		synth(d, uuid, "Run /init as init process");
+		synth(d, uuid, "%s login: ", uuid);
+	}
+	return 0;
+}
+
+int
+driver_guest_set_power(struct driver *d, const char *uuid,
+    enum virt_power want)
+{
+	virConnectPtr c;
+	virDomainPtr dom;
+	enum virt_power cur;
+	const char *word;
+	int rc = 0;
+
+	if (!uuid_ok(uuid) || (c = virt_conn(d->virt)) == NULL)
+		return -1;
+	if ((dom = dom_get(c, uuid)) == NULL) {
+		virConnectClose(c);
+		return -1;
+	}
+	cur = virt_domain_power(dom, &word);
+	if (cur == want)
+		goto out;
+	switch (want) {
+	case VIRT_POWER_RUNNING:
+		if (cur == VIRT_POWER_PAUSED) {
+			if (virDomainResume(dom) < 0)
+				rc = lv_fail("resume", uuid);
+			else
+				synth(d, uuid, "tinystack: unpaused");
+		} else if (cur == VIRT_POWER_CRASHED) {
+			if ((rc = power_off(d, dom, uuid)) == 0)
+				rc = start(d, dom, uuid, 0);
+		} else {
+			rc = start(d, dom, uuid, cur == VIRT_POWER_SUSPENDED);
+		}
+		break;
+	case VIRT_POWER_SHUTDOWN:
+		if (cur == VIRT_POWER_SUSPENDED) {
+			if (virDomainManagedSaveRemove(dom, 0) < 0)
+				rc = lv_fail("discard saved state of", uuid);
+		} else {
+			rc = power_off(d, dom, uuid);
+		}
+		break;
+	case VIRT_POWER_PAUSED:
+		/* From any state: a guest that must be paused but is not
+		 * running (recreated after a host restart) is started first. */
+		if (cur != VIRT_POWER_RUNNING) {
+			if (cur == VIRT_POWER_CRASHED)
+				rc = power_off(d, dom, uuid);
+			if (rc == 0)
+				rc = start(d, dom, uuid,
+				    cur == VIRT_POWER_SUSPENDED);
+		}
+		if (rc == 0 && virDomainSuspend(dom) < 0)
+			rc = lv_fail("pause", uuid);
+		else if (rc == 0)
+			synth(d, uuid, "tinystack: paused");
+		break;
+	case VIRT_POWER_SUSPENDED:
+		if (cur == VIRT_POWER_SHUTDOWN || cur == VIRT_POWER_CRASHED) {
+			if (cur == VIRT_POWER_CRASHED)
+				rc = power_off(d, dom, uuid);
+			if (rc == 0)
+				rc = start(d, dom, uuid, 0);
+		}
+		if (rc == 0 && virDomainManagedSave(dom, 0) < 0)
+			rc = lv_fail("suspend", uuid);
+		else if (rc == 0)
+			synth(d, uuid, "PM: suspend to disk: state saved");
+		break;
+	default:
+		err_set(TS_EINVALID, "driver: power state %d cannot be "
+		    "requested", (int)want);
+		rc = -1;
+	}
+out:
+	virDomainFree(dom);
+	virConnectClose(c);
+	return rc;
+}
+
+int
+driver_guest_reboot(struct driver *d, const struct driver_spec *s, int hard)
+{
+	virConnectPtr c;
+	virDomainPtr dom;
+	const char *word;
+	enum virt_power cur;
+	int rc = 0;
+
+	if (!spec_ok(s) || (c = virt_conn(d->virt)) == NULL)
+		return -1;
+	if ((dom = dom_get(c, s->uuid)) == NULL) {
+		virConnectClose(c);
+		return -1;
+	}
+	cur = virt_domain_power(dom, &word);
+	/* qemu/kvm: Nova's soft reboot (see the top of the file) */
+	if (!hard && cur == VIRT_POWER_RUNNING && d->qemu != NULL) {
+		if ((rc = power_off(d, dom, s->uuid)) == 0)
+			rc = start(d, dom, s->uuid, 0);
+		goto out;
+	}
+	if (!hard && cur == VIRT_POWER_RUNNING) {
+		if (virDomainReboot(dom, d->reboot_flags) == 0) {
+			synth(d, s->uuid, "reboot: Restarting system");
+			goto out;
+		}
+		log_warnx("soft reboot of %s failed (%s); rebooting hard",
+		    s->uuid, lverr());
+	}
+	/* Hard: stop at once, rebuild the definition, start. */
+	if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0) {
+		rc = lv_fail("destroy", s->uuid);
+		goto out;
+	}
+	if (cur == VIRT_POWER_SUSPENDED &&
+	    virDomainManagedSaveRemove(dom, 0) < 0) {
+		rc = lv_fail("discard saved state of", s->uuid);
+		goto out;
+	}
+	synth(d, s->uuid, "tinystack: hard reboot");
+	if ((rc = define(d, c, s)) == 0)
+		rc = start(d, dom, s->uuid, 0);
+out:
+	virDomainFree(dom);
+	virConnectClose(c);
+	return rc;
+}
+
+/* Undefine with the saved state, snapshots' metadata and NVRAM; drivers
+ * without NVRAM support (the test driver) refuse that flag: again
+ * without it. */
+static int
+undefine(virDomainPtr dom, const char *uuid)
+{
+	unsigned fl = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+	    VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA;
+
+	if (virDomainUndefineFlags(dom, fl | VIR_DOMAIN_UNDEFINE_NVRAM) == 0)
+		return 0;
+	if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN)
+		return 0;
+	if (virDomainUndefineFlags(dom, fl) == 0 ||
+	    virGetLastErrorCode() == VIR_ERR_NO_DOMAIN)
+		return 0;
+	return lv_fail("undefine", uuid);
+}
+
+int
+driver_guest_delete(struct driver *d, const char *uuid)
+{
+	virConnectPtr c;
+	virDomainPtr dom;
+	int rc = 0;
+
+	if (!uuid_ok(uuid) || (c = virt_conn(d->virt)) == NULL)
+		return -1;
+	if ((dom = dom_get(c, uuid)) == NULL) {
+		if (err_code() != TS_ENOT_FOUND) {
+			virConnectClose(c);
+			return -1;
+		}
+	} else {
+		if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0)
+			rc = lv_fail("destroy", uuid);
+		if (rc == 0)
+			rc = undefine(dom, uuid);
+		virDomainFree(dom);
+	}
+	virConnectClose(c);
+	if (rc == -1)
+		return -1;
+	/* Files only once the domain is gone: a guest never runs on a
+	 * deleted disk. */
+	if (d->instances_path[0] == '/' &&
+	    disk_instance_dir_remove(d->instances_path, uuid) == -1)
+		return -1;
+	if (d->qemu != NULL)
+		backend_qemu_forget(d->qemu, uuid);
+	if (d->test != NULL)
+		backend_test_forget(d->test, uuid);
+	return 0;
+}
+
+int
+driver_console_get(struct driver *d, const char *uuid, size_t max,
+    char **out, size_t *len)
+{
+	struct driver_guest g;
+
+	*out = NULL;
+	*len = 0;
+	if (max == 0 || max > CONSOLE_CAP)
+		max = CONSOLE_CAP;
+	if (driver_guest_get(d, uuid, &g) == -1)
+		return -1;
+	if (d->qemu != NULL)
+		return backend_qemu_console(d->qemu, uuid, max, out, len);
+	return backend_test_console(d->test, uuid, max, out, len);
+}
