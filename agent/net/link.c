@@ -583,8 +583,7 @@ nl_list(void *ctx, struct link_state **out, size_t *np)
 			uint8_t b = 0;
 
 			rtnl_link_vxlan_get_id(k, &s->vni);
-			if (rtnl_link_vxlan_get_local(k, &a) == 0 ||
-			    rtnl_link_vxlan_get_local6(k, &a) == 0) {
+			if (rtnl_link_vxlan_get_local(k, &a) == 0) {
 				addr_text(a, s->local, sizeof(s->local), false);
 				nl_addr_put(a);
 			}
@@ -628,10 +627,8 @@ nl_add(void *ctx, const struct link_state *s)
 		rtnl_link_vxlan_set_id(k, s->vni);
 		if ((e = nl_addr_parse(s->local, AF_UNSPEC, &a)) < 0)
 			goto nlerr;
-		if (nl_addr_get_family(a) == AF_INET6)
-			e = rtnl_link_vxlan_set_local6(k, a);
-		else
-			e = rtnl_link_vxlan_set_local(k, a);
+		/* libnl picks IFLA_VXLAN_LOCAL or LOCAL6 by family. */
+		e = rtnl_link_vxlan_set_local(k, a);
 		nl_addr_put(a);
 		if (e < 0)
 			goto nlerr;
@@ -767,8 +764,8 @@ nl_fdb_list(void *ctx, const char *dev, char (**out)[LINK_ADDR_MAX],
 	*np = 0;
 	if ((idx = ifindex(nl, dev)) < 0)
 		return -1;
-	if ((e = rtnl_neigh_alloc_cache_flags(nl->sk, &cache,
-	    NL_CACHE_AF_BRIDGE)) < 0)
+	/* An AF_UNSPEC neighbour dump includes the bridge family's fdb. */
+	if ((e = rtnl_neigh_alloc_cache(nl->sk, &cache)) < 0)
 		return nlfail(e, "list fdb of", dev);
 	cap = (size_t)nl_cache_nitems(cache);
 	if ((v = calloc(cap ? cap : 1, sizeof(*v))) == NULL) {
