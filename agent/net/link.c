@@ -807,9 +807,12 @@ fdb_op(struct nl *nl, const char *dev, const char *dst, bool add)
 	if ((e = nl_addr_parse(dst, AF_UNSPEC, &a)) < 0)
 		goto out;
 	rtnl_neigh_set_ifindex(g, idx);
-	rtnl_neigh_set_family(g, AF_BRIDGE);
 	rtnl_neigh_set_lladdr(g, mac);
-	rtnl_neigh_set_dst(g, a);
+	/* The dst first: libnl refuses a dst whose family differs from
+	 * the neighbour's, and an fdb entry's family is AF_BRIDGE. */
+	if ((e = rtnl_neigh_set_dst(g, a)) < 0)
+		goto out;
+	rtnl_neigh_set_family(g, AF_BRIDGE);
 	/* As `bridge fdb append 00:00:00:00:00:00 dev vx dst X`: a
 	 * permanent entry of the device itself (flooding list). */
 	rtnl_neigh_set_flags(g, NTF_SELF);
