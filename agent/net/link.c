@@ -687,6 +687,7 @@ nl_del(void *ctx, const char *name)
 	rtnl_link_put(k);
 	if (e < 0 && e != -NLE_NODEV && e != -NLE_OBJ_NOTFOUND)
 		return nlfail(e, "delete", name);
+	log_info("link: deleted %s", name);
 	return 0;
 }
 
@@ -733,20 +734,62 @@ fail:
 	return -1;
 }
 
-static bool
-zero_mac(struct nl_addr *a)
-{
-	const unsigned char *b;
-	unsigned i, len;
+struct fdb_dump {
+	int		 idx;
+	char		(*v)[LINK_ADDR_MAX];
+	size_t		 n, cap;
+	bool		 nomem;
+};
 
-	if (a == NULL)
-		return false;
-	b = nl_addr_get_binary_addr(a);
-	len = nl_addr_get_len(a);
-	for (i = 0; i < len; i++)
-		if (b[i])
-			return false;
-	return len == 6;
+/* One RTM_NEWNEIGH of the AF_BRIDGE dump: keep the all-zero-MAC entries of
+ * the device we asked about. The kernel's message is parsed defensively
+ * (nlmsg_parse checks attribute lengths; we check sizes again). */
+static int
+fdb_cb(struct nl_msg *msg, void *arg)
+{
+	struct fdb_dump *d = arg;
+	struct nlmsghdr *h = nlmsg_hdr(msg);
+	struct nlattr *tb[NDA_MAX + 1];
+	const struct ndmsg *nd;
+	const unsigned char *mac;
+	char txt[INET6_ADDRSTRLEN];
+	int af, i;
+
+	if (h->nlmsg_type != RTM_NEWNEIGH ||
+	    nlmsg_parse(h, sizeof(*nd), tb, NDA_MAX, NULL) < 0)
+		return NL_OK;
+	nd = nlmsg_data(h);
+	if (nd->ndm_family != AF_BRIDGE || nd->ndm_ifindex != d->idx ||
+	    tb[NDA_LLADDR] == NULL || nla_len(tb[NDA_LLADDR]) != 6 ||
+	    tb[NDA_DST] == NULL)
+		return NL_OK;
+	mac = nla_data(tb[NDA_LLADDR]);
+	for (i = 0; i < 6; i++)
+		if (mac[i])
+			return NL_OK;
+	if (nla_len(tb[NDA_DST]) == 4)
+		af = AF_INET;
+	else if (nla_len(tb[NDA_DST]) == 16)
+		af = AF_INET6;
+	else
+		return NL_OK;
+	if (inet_ntop(af, nla_data(tb[NDA_DST]), txt, sizeof(txt)) == NULL)
+		return NL_OK;
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 16;
+		char (*nv)[LINK_ADDR_MAX];
+
+		/* A VXLAN device has at most a peer per host. */
+		if (cap > 65536 ||
+		    (nv = realloc(d->v, cap * sizeof(*nv))) == NULL) {
+			d->nomem = true;
+			return NL_STOP;
+		}
+		d->v = nv;
+		d->cap = cap;
+	}
+	snprintf(d->v[d->n++], LINK_ADDR_MAX, "%s", txt);
+	return NL_OK;
 }
 
 static int
@@ -754,40 +797,37 @@ nl_fdb_list(void *ctx, const char *dev, char (**out)[LINK_ADDR_MAX],
     size_t *np)
 {
 	struct nl *nl = ctx;
-	struct nl_cache *cache = NULL;
-	struct nl_object *o;
-	char (*v)[LINK_ADDR_MAX];
-	size_t n = 0, cap;
-	int e, idx;
+	struct fdb_dump d = { 0 };
+	struct ndmsg nd = { .ndm_family = AF_BRIDGE };
+	struct nl_cb *cb;
+	int e;
 
 	*out = NULL;
 	*np = 0;
-	if ((idx = ifindex(nl, dev)) < 0)
+	if ((d.idx = ifindex(nl, dev)) < 0)
 		return -1;
-	/* An AF_UNSPEC neighbour dump includes the bridge family's fdb. */
-	if ((e = rtnl_neigh_alloc_cache(nl->sk, &cache)) < 0)
-		return nlfail(e, "list fdb of", dev);
-	cap = (size_t)nl_cache_nitems(cache);
-	if ((v = calloc(cap ? cap : 1, sizeof(*v))) == NULL) {
-		nl_cache_free(cache);
+	/* libnl's neighbour cache does not dump the bridge family, so the
+	 * dump is done by hand. */
+	if ((cb = nl_cb_clone(nl_socket_get_cb(nl->sk))) == NULL) {
 		err_set(TS_ENOMEM, "link: out of memory");
 		return -1;
 	}
-	for (o = nl_cache_get_first(cache); o && n < cap;
-	    o = nl_cache_get_next(o)) {
-		struct rtnl_neigh *g = (struct rtnl_neigh *)o;
-
-		if (rtnl_neigh_get_ifindex(g) != idx ||
-		    rtnl_neigh_get_family(g) != AF_BRIDGE ||
-		    !zero_mac(rtnl_neigh_get_lladdr(g)))
-			continue;
-		if (addr_text(rtnl_neigh_get_dst(g), v[n], LINK_ADDR_MAX,
-		    false) == 0)
-			n++;
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, fdb_cb, &d);
+	if ((e = nl_send_simple(nl->sk, RTM_GETNEIGH, NLM_F_DUMP, &nd,
+	    sizeof(nd))) >= 0)
+		e = nl_recvmsgs(nl->sk, cb);
+	nl_cb_put(cb);
+	if (d.nomem) {
+		free(d.v);
+		err_set(TS_ENOMEM, "link: out of memory");
+		return -1;
 	}
-	nl_cache_free(cache);
-	*out = v;
-	*np = n;
+	if (e < 0) {
+		free(d.v);
+		return nlfail(e, "list fdb of", dev);
+	}
+	*out = d.v;
+	*np = d.n;
 	return 0;
 }
 
@@ -833,6 +873,8 @@ out:
 		rtnl_neigh_put(g);
 	if (e < 0)
 		return nlfail(e, add ? "fdb append on" : "fdb del on", dev);
+	log_info("link: %s flood entry %s %s %s", add ? "appended" :
+	    "deleted", dst, add ? "to" : "from", dev);
 	return 0;
 }
 
@@ -916,6 +958,8 @@ out:
 	if (e < 0)
 		return nlfail(e, add ? "address add on" : "address del on",
 		    dev);
+	log_info("link: %s %s %s %s", add ? "added" : "deleted", cidr,
+	    add ? "to" : "from", dev);
 	return 0;
 }
 
