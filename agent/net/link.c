@@ -431,12 +431,13 @@ link_net_ensure(struct link *l, const struct link_net *want, char *bridge_out)
 		break;
 	}
 
-	/* MTU and up last: a bridge's MTU follows its ports until set. */
+	/* Up last, once its uplink is in. A bridge created with an MTU
+	 * keeps it (the kernel then no longer follows its ports). */
 	c = find(cur, n, br);
 	if (owned && (c == NULL || !c->up ||
 	    (want->mtu && c->mtu != want->mtu)) &&
 	    l->ops->set(l->ctx, br, NULL,
-	    c && c->mtu == want->mtu ? 0 : want->mtu, 1) == -1)
+	    c == NULL || c->mtu == want->mtu ? 0 : want->mtu, 1) == -1)
 		note_fail(&rc, &first);
 	if (ensure_addrs(l, br, want, owned) == -1)
 		note_fail(&rc, &first);

@@ -2,7 +2,8 @@
 # recorder), and the converger over both (tests/unit/net_*_test.c).
 set(TS_AN ${CMAKE_SOURCE_DIR}/agent/net)
 ts_unit_test(net_link_test
-  SOURCES ${TS_AN}/link.c ${TS_AN}/linkrec.c ${C}/codec.c ${TS_GEN_SOURCES}
+  SOURCES ${TS_AN}/link.c ${TS_AN}/linkrec.c ${C}/codec.c ${C}/proc.c
+  ${TS_GEN_SOURCES}
   LIBS PkgConfig::NL PkgConfig::MSGPACK)
 ts_unit_test(net_dhcp_test
   SOURCES ${TS_AN}/dhcp.c ${C}/proc.c ${C}/codec.c ${TS_GEN_SOURCES}
