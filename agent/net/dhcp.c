@@ -410,9 +410,9 @@ badnet_cidr:
 				continue;
 			if (addr_parse(f->ip_address, false, &ip) == -1 ||
 			    !addr_in(&nets[i], &ip)) {
-				log_warnx("dhcp: network %s port %s: address malformed or "
-				    "not in subnet %s, skipped", n->net_id,
-				    p->id, f->subnet_id);
+				log_warnx("dhcp: network %s port %s: "
+				    "address malformed or not in subnet %s, "
+				    "skipped", n->net_id, p->id, f->subnet_id);
 				continue;
 			}
 			addr_text(&ip, t, sizeof(t));
