@@ -182,10 +182,43 @@ set_status(struct sch_net_status *st, const char *id, const char *bridge,
 	return 0;
 }
 
+/* The network's subnets and ports gathered from the message's top-level
+ * lists: shallow copies, borrowing every pointer from the message. */
+struct members {
+	struct sch_net_subnet	*subnets;
+	size_t			 nsubnets;
+	struct sch_net_port	*ports;
+	size_t			 nports;
+};
+
+static int
+members_get(const struct msg_host_network *d, const char *id,
+    struct members *m)
+{
+	size_t i;
+
+	memset(m, 0, sizeof(*m));
+	if ((m->subnets = calloc(d->subnets.n ? d->subnets.n : 1,
+	    sizeof(*m->subnets))) == NULL ||
+	    (m->ports = calloc(d->ports.n ? d->ports.n : 1,
+	    sizeof(*m->ports))) == NULL) {
+		free(m->subnets);
+		err_set(TS_ENOMEM, "netconv: out of memory");
+		return -1;
+	}
+	for (i = 0; i < d->subnets.n; i++)
+		if (strcmp(d->subnets.items[i].network_id, id) == 0)
+			m->subnets[m->nsubnets++] = d->subnets.items[i];
+	for (i = 0; i < d->ports.n; i++)
+		if (strcmp(d->ports.items[i].network_id, id) == 0)
+			m->ports[m->nports++] = d->ports.items[i];
+	return 0;
+}
+
 /* Converge one network; the outcome goes into st. */
 static int
 one(struct netconv *nc, const struct sch_net_network *net,
-    struct sch_net_status *st)
+    const struct members *mb, struct sch_net_status *st)
 {
 	struct link_net ln = { 0 };
 	struct dhcp_net dn = { 0 };
@@ -225,19 +258,19 @@ one(struct netconv *nc, const struct sch_net_network *net,
 	ln.npeers = net->vxlan_peers.n;
 
 	/* The DHCP server addresses of the subnets dnsmasq serves. */
-	if (net->subnets.n &&
-	    ((addrs = calloc(net->subnets.n, sizeof(*addrs))) == NULL ||
-	    (abuf = calloc(net->subnets.n, sizeof(*abuf))) == NULL)) {
+	if (mb->nsubnets &&
+	    ((addrs = calloc(mb->nsubnets, sizeof(*addrs))) == NULL ||
+	    (abuf = calloc(mb->nsubnets, sizeof(*abuf))) == NULL)) {
 		free(addrs);
 		err_set(TS_ENOMEM, "netconv: out of memory");
 		return -1;
 	}
-	for (i = 0; i < net->subnets.n; i++) {
-		const struct sch_net_subnet *s = &net->subnets.items[i];
+	for (i = 0; i < mb->nsubnets; i++) {
+		const struct sch_net_subnet *s = &mb->subnets[i];
 		const char *slash = strchr(s->cidr, '/');
 
 		if (!s->enable_dhcp || s->dhcp_address == NULL ||
-		    net->ports.n == 0 || slash == NULL)
+		    mb->nports == 0 || slash == NULL)
 			continue;
 		snprintf(abuf[ln.naddrs], LINK_ADDR_MAX, "%.45s%.4s",
 		    s->dhcp_address, slash);
@@ -258,10 +291,10 @@ one(struct netconv *nc, const struct sch_net_network *net,
 	dn.net_id = net->id;
 	dn.bridge = bridge;
 	dn.mtu = net->mtu;
-	dn.subnets = net->subnets.items;
-	dn.nsubnets = net->subnets.n;
-	dn.ports = net->ports.items;
-	dn.nports = net->ports.n;
+	dn.subnets = mb->subnets;
+	dn.nsubnets = mb->nsubnets;
+	dn.ports = mb->ports;
+	dn.nports = mb->nports;
 	if (dhcp_ensure(&nc->dhcp, &dn, &running) == -1)
 		snprintf(msg, sizeof(msg), "%s", err_msg());
 report:
@@ -278,8 +311,9 @@ converge(struct netconv *nc, struct msg_host_network_state *state)
 	char (*keep)[LINK_NAME_MAX + 1] = NULL;
 	const char **kp = NULL;
 	char (*ids)[CODEC_UUID_LEN + 1] = NULL;
+	struct members mb;
 	size_t nids = 0, i, j;
-	int rc = -1;
+	int rc = -1, r;
 
 	memset(state, 0, sizeof(*state));
 	if (d == NULL)
@@ -311,7 +345,12 @@ converge(struct netconv *nc, struct msg_host_network_state *state)
 		link_names(net->id, keep[2 * i], keep[2 * i + 1]);
 		kp[2 * i] = keep[2 * i];
 		kp[2 * i + 1] = keep[2 * i + 1];
-		if (one(nc, net, st) == -1)
+		if (members_get(d, net->id, &mb) == -1)
+			goto out;
+		r = one(nc, net, &mb, st);
+		free(mb.subnets);
+		free(mb.ports);
+		if (r == -1)
 			goto out;
 	}
 	/* Leftovers: owned links and dnsmasq directories of networks that

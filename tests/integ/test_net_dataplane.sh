@@ -62,18 +62,18 @@ desired() {
 	else
 		cat > "$f.new" <<J
 {"host":"h","generation":$gen,"networks":[{"id":"$NET","type":"vxlan",
- "segmentation_id":42,"mtu":1450,"vxlan_peers":[$peers],
- "subnets":[{"id":"$SUB","cidr":"10.66.0.0/24","ip_version":4,
-   "gateway_ip":"10.66.0.1","enable_dhcp":true,"dhcp_address":"$dhcp",
-   "dns_nameservers":["10.66.0.1"],
+ "segmentation_id":42,"mtu":1450,"vxlan_peers":[$peers]}],
+ "subnets":[{"id":"$SUB","network_id":"$NET","cidr":"10.66.0.0/24",
+   "ip_version":4,"gateway_ip":"10.66.0.1","enable_dhcp":true,
+   "dhcp_address":"$dhcp","dns_nameservers":["10.66.0.1"],
    "host_routes":[{"destination":"10.20.0.0/16","nexthop":"10.66.0.254"}]}],
- "ports":[$ports]}]}
+ "ports":[$ports]}
 J
 	fi
 	mv "$f.new" "$f"
 }
 port() {	# port N MAC IP HOSTNAME
-	echo "{\"id\":\"bb000000-0000-4000-8000-00000000000$1\",\"mac\":\"$2\",\"fixed_ips\":[{\"subnet_id\":\"$SUB\",\"ip_address\":\"$3\"}],\"hostname\":\"$4\"}"
+	echo "{\"id\":\"bb000000-0000-4000-8000-00000000000$1\",\"network_id\":\"$NET\",\"mac\":\"$2\",\"fixed_ips\":[{\"subnet_id\":\"$SUB\",\"ip_address\":\"$3\"}],\"hostname\":\"$4\"}"
 }
 P1=$(port 1 52:54:00:66:00:10 10.66.0.10 vm-one)
 # JSON escapes: the name holds a quote and a newline.

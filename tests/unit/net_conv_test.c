@@ -35,11 +35,11 @@ static char *peers[] = { "10.99.0.2", "10.99.0.3" };
 static struct sch_net_fixed_ip fips[] = {
 	{ .subnet_id = SUBF, .ip_address = "10.66.0.10" } };
 static struct sch_net_port portsF[] = {
-	{ .id = "bb000000-0000-4000-8000-000000000001",
+	{ .id = "bb000000-0000-4000-8000-000000000001", .network_id = NF,
 	  .mac = "52:54:00:66:00:10", .fixed_ips = { fips, 1 },
 	  .hostname = "vm1" } };
 static struct sch_net_subnet subF[] = {
-	{ .id = SUBF, .cidr = "10.66.0.0/24", .ip_version = 4,
+	{ .id = SUBF, .network_id = NF, .cidr = "10.66.0.0/24", .ip_version = 4,
 	  .gateway_ip = "10.66.0.1", .enable_dhcp = true,
 	  .dhcp_address = "10.66.0.2" } };
 
@@ -55,8 +55,7 @@ static struct sch_net_network nets[] = {
 	{ .id = NA, .type = "vxlan", .has_segmentation_id = true,
 	  .segmentation_id = 43, .mtu = 1450 },
 	{ .id = NF, .type = "vxlan", .has_segmentation_id = true,
-	  .segmentation_id = 44, .mtu = 1450, .vxlan_peers = { peers, 1 },
-	  .subnets = { subF, 1 }, .ports = { portsF, 1 } },
+	  .segmentation_id = 44, .mtu = 1450, .vxlan_peers = { peers, 1 } },
 };
 
 struct fix {
@@ -109,7 +108,8 @@ test_converge(void **state)
 	struct netconv_config cfg = { .host = "h1", .local_ip = "10.99.0.1",
 	    .interface_mappings = "physnet1:eth1,physnet2:eth2" };
 	struct msg_host_network d = { .host = "h1", .generation = 5,
-	    .networks = { nets, sizeof(nets) / sizeof(nets[0]) } };
+	    .networks = { nets, sizeof(nets) / sizeof(nets[0]) },
+	    .subnets = { subF, 1 }, .ports = { portsF, 1 } };
 	struct msg_host_network_state st;
 	struct link *l;
 	struct link_state eth1 = { .name = "eth1", .mtu = 1500, .up = true };
@@ -169,6 +169,8 @@ test_converge(void **state)
 
 	d.generation = 4;
 	d.networks.n = 0;
+	d.subnets.n = 0;
+	d.ports.n = 0;
 	assert_int_equal(netconv_apply(x.nc, &d, &st), 0);
 	assert_int_equal(st.generation, 5);
 	assert_int_equal(st.networks.n, 6);
