@@ -4,7 +4,8 @@
  * host_network (given as JSON shaped like the schema, or as the msgpack
  * body of the message) is applied, then re-converged on a timer.
  *
- * Usage: netctl [options] apply FILE      converge once, print the state
+ * Usage: netctl encode FILE.json OUT.msgpack   the message body as msgpack
+ *        netctl [options] apply FILE      converge once, print the state
  *        netctl [options] serve FILE OUT  converge, then every --tick-ms
  *                                         apply FILE again if it changed,
  *                                         else tick; after each round OUT
@@ -244,6 +245,24 @@ main(int argc, char **argv)
 		case 't': tick = (unsigned)atoi(optarg); break;
 		default: return 2;
 		}
+	}
+	if (optind + 3 == argc && strcmp(argv[optind], "encode") == 0) {
+		struct ts_buf b = { 0 };
+		FILE *f;
+
+		if (load(argv[optind + 1], &d) == -1)
+			return 1;
+		rc = codec_encode(&schema_msg_host_network, &d, &b);
+		codec_clear(&schema_msg_host_network, &d);
+		if (rc == -1 || (f = fopen(argv[optind + 2], "wb")) == NULL ||
+		    fwrite(b.data, 1, b.len, f) != b.len || fclose(f) != 0) {
+			fprintf(stderr, "netctl: encode failed: %s\n",
+			    rc == -1 ? err_msg() : "write error");
+			ts_buf_free(&b);
+			return 1;
+		}
+		ts_buf_free(&b);
+		return 0;
 	}
 	if (optind + 2 > argc || cfg.dhcp.state_dir == NULL ||
 	    (strcmp(argv[optind], "apply") && strcmp(argv[optind], "serve")) ||

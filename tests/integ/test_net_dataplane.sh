@@ -86,9 +86,9 @@ ip link add u0 netns $H1 type veth peer name u0 netns $H2
 ip -n $H1 addr add 10.99.0.1/24 dev u0; ip -n $H1 link set u0 up
 ip -n $H2 addr add 10.99.0.2/24 dev u0; ip -n $H2 link set u0 up
 
-serve() {	# serve HOST N LOCAL_IP
+serve() {	# serve HOST N LOCAL_IP [EXT]: desired state in $T/hN.EXT
 	ip netns exec $1 "$NETCTL" --state-dir "$T/h$2dhcp" --local-ip $3 \
-	    --tick-ms 200 serve "$T/h$2.json" "$T/h$2.state" >> "$T/netctl-h$2.log" 2>&1 &
+	    --tick-ms 200 serve "$T/h$2.${4:-json}" "$T/h$2.state" >> "$T/netctl-h$2.log" 2>&1 &
 	PIDS+=($!)
 }
 state_ok() { grep -q '"ok":true' "$1" && grep -q '"dhcp":true' "$1"; }
@@ -131,8 +131,10 @@ grep -q "staticroutes=10.20.0.0/16 10.66.0.254 0.0.0.0/0 10.66.0.1" "$T/c1.lease
 ok "client 1 got its fixed IP 10.66.0.10 with router, MTU 1450 and classless routes"
 
 # ---- host 2: the same network, host 1 as peer; its own port and DHCP address
+# Host 2 reads the message body as msgpack, as it comes off the bus.
 desired "$T/h2.json" 1 10.66.0.3 '"10.99.0.1"' "$P2"
-serve $H2 2 10.99.0.2
+"$NETCTL" encode "$T/h2.json" "$T/h2.msgpack" || fail "encode host 2's state"
+serve $H2 2 10.99.0.2 msgpack
 wait_for 10 "host 2 converged" state_ok "$T/h2.state"
 HN=$(cut -d, -f3 "$T"/h2dhcp/$NET/hosts)
 [ "$(wc -l < "$T"/h2dhcp/$NET/hosts)" = 1 ] && echo "$HN" | grep -Eqx '[a-z][a-z0-9-]{0,62}' ||
