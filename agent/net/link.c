@@ -492,25 +492,9 @@ link_prune(struct link *l, const char *const *keep, size_t nkeep)
 	return rc;
 }
 
-bool
-link_bridge_present(struct link *l, const char *bridge)
-{
-	struct link_state *cur = NULL;
-	const struct link_state *c;
-	size_t n = 0;
-	bool ok;
-
-	if (l->ops->list(l->ctx, &cur, &n) == -1)
-		return false;
-	c = find(cur, n, bridge);
-	ok = c && strcmp(c->kind, "bridge") == 0 && c->up;
-	free(cur);
-	return ok;
-}
-
 /* ---- netlink backend ---------------------------------------------------- */
 
-struct nl {
+struct knl {
 	struct nl_sock	*sk;
 };
 
@@ -545,9 +529,9 @@ addr_text(struct nl_addr *a, char *out, size_t len, bool with_prefix)
 }
 
 static int
-nl_list(void *ctx, struct link_state **out, size_t *np)
+k_list(void *ctx, struct link_state **out, size_t *np)
 {
-	struct nl *nl = ctx;
+	struct knl *nl = ctx;
 	struct nl_cache *cache = NULL;
 	struct nl_object *o;
 	struct link_state *v;
@@ -605,7 +589,7 @@ nl_list(void *ctx, struct link_state **out, size_t *np)
 }
 
 static int
-ifindex(struct nl *nl, const char *name)
+ifindex(struct knl *nl, const char *name)
 {
 	int i = (int)if_nametoindex(name);
 
@@ -615,9 +599,9 @@ ifindex(struct nl *nl, const char *name)
 }
 
 static int
-nl_add(void *ctx, const struct link_state *s)
+k_add(void *ctx, const struct link_state *s)
 {
-	struct nl *nl = ctx;
+	struct knl *nl = ctx;
 	struct rtnl_link *k = NULL;
 	struct nl_addr *a = NULL;
 	int e, p;
@@ -673,9 +657,9 @@ fail:
 }
 
 static int
-nl_del(void *ctx, const char *name)
+k_del(void *ctx, const char *name)
 {
-	struct nl *nl = ctx;
+	struct knl *nl = ctx;
 	struct rtnl_link *k;
 	int e;
 
@@ -693,9 +677,9 @@ nl_del(void *ctx, const char *name)
 }
 
 static int
-nl_set(void *ctx, const char *name, const char *master, uint32_t mtu, int up)
+k_set(void *ctx, const char *name, const char *master, uint32_t mtu, int up)
 {
-	struct nl *nl = ctx;
+	struct knl *nl = ctx;
 	struct rtnl_link *orig = NULL, *chg = NULL;
 	int e = 0, idx, m;
 
@@ -794,10 +778,10 @@ fdb_cb(struct nl_msg *msg, void *arg)
 }
 
 static int
-nl_fdb_list(void *ctx, const char *dev, char (**out)[LINK_ADDR_MAX],
+k_fdb_list(void *ctx, const char *dev, char (**out)[LINK_ADDR_MAX],
     size_t *np)
 {
-	struct nl *nl = ctx;
+	struct knl *nl = ctx;
 	struct fdb_dump d = { 0 };
 	struct ndmsg nd = { .ndm_family = AF_BRIDGE };
 	struct nl_cb *cb;
@@ -833,7 +817,7 @@ nl_fdb_list(void *ctx, const char *dev, char (**out)[LINK_ADDR_MAX],
 }
 
 static int
-fdb_op(struct nl *nl, const char *dev, const char *dst, bool add)
+fdb_op(struct knl *nl, const char *dev, const char *dst, bool add)
 {
 	struct rtnl_neigh *g = NULL;
 	struct nl_addr *mac = NULL, *a = NULL;
@@ -880,22 +864,22 @@ out:
 }
 
 static int
-nl_fdb_append(void *ctx, const char *dev, const char *dst)
+k_fdb_append(void *ctx, const char *dev, const char *dst)
 {
 	return fdb_op(ctx, dev, dst, true);
 }
 
 static int
-nl_fdb_del(void *ctx, const char *dev, const char *dst)
+k_fdb_del(void *ctx, const char *dev, const char *dst)
 {
 	return fdb_op(ctx, dev, dst, false);
 }
 
 static int
-nl_addr_list(void *ctx, const char *dev, char (**out)[LINK_ADDR_MAX],
+k_addr_list(void *ctx, const char *dev, char (**out)[LINK_ADDR_MAX],
     size_t *np)
 {
-	struct nl *nl = ctx;
+	struct knl *nl = ctx;
 	struct nl_cache *cache = NULL;
 	struct nl_object *o;
 	char (*v)[LINK_ADDR_MAX];
@@ -932,7 +916,7 @@ nl_addr_list(void *ctx, const char *dev, char (**out)[LINK_ADDR_MAX],
 }
 
 static int
-addr_op(struct nl *nl, const char *dev, const char *cidr, bool add)
+addr_op(struct knl *nl, const char *dev, const char *cidr, bool add)
 {
 	struct rtnl_addr *ad = NULL;
 	struct nl_addr *a = NULL;
@@ -965,21 +949,21 @@ out:
 }
 
 static int
-nl_addr_add(void *ctx, const char *dev, const char *cidr)
+k_addr_add(void *ctx, const char *dev, const char *cidr)
 {
 	return addr_op(ctx, dev, cidr, true);
 }
 
 static int
-nl_addr_del(void *ctx, const char *dev, const char *cidr)
+k_addr_del(void *ctx, const char *dev, const char *cidr)
 {
 	return addr_op(ctx, dev, cidr, false);
 }
 
 static void
-nl_free(void *ctx)
+k_free(void *ctx)
 {
-	struct nl *nl = ctx;
+	struct knl *nl = ctx;
 
 	if (nl == NULL)
 		return;
@@ -987,17 +971,17 @@ nl_free(void *ctx)
 	free(nl);
 }
 
-static const struct link_ops nl_ops = {
-	.list = nl_list, .add = nl_add, .del = nl_del, .set = nl_set,
-	.fdb_list = nl_fdb_list, .fdb_append = nl_fdb_append,
-	.fdb_del = nl_fdb_del, .addr_list = nl_addr_list,
-	.addr_add = nl_addr_add, .addr_del = nl_addr_del, .free = nl_free,
+static const struct link_ops k_ops = {
+	.list = k_list, .add = k_add, .del = k_del, .set = k_set,
+	.fdb_list = k_fdb_list, .fdb_append = k_fdb_append,
+	.fdb_del = k_fdb_del, .addr_list = k_addr_list,
+	.addr_add = k_addr_add, .addr_del = k_addr_del, .free = k_free,
 };
 
 struct link *
 link_new_netlink(void)
 {
-	struct nl *nl;
+	struct knl *nl;
 	int e;
 
 	if ((nl = calloc(1, sizeof(*nl))) == NULL ||
@@ -1008,8 +992,8 @@ link_new_netlink(void)
 	}
 	if ((e = nl_connect(nl->sk, NETLINK_ROUTE)) < 0) {
 		nlfail(e, "connect", "rtnetlink");
-		nl_free(nl);
+		k_free(nl);
 		return NULL;
 	}
-	return link_new(&nl_ops, nl);
+	return link_new(&k_ops, nl);
 }

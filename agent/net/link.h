@@ -138,9 +138,6 @@ int	link_net_ensure(struct link *, const struct link_net *want,
  */
 int	link_prune(struct link *, const char *const *keep, size_t nkeep);
 
-/* True if the bridge exists and is up (the quick tick check). */
-bool	link_bridge_present(struct link *, const char *bridge);
-
 /*
  * Normalise an address (with optional "/prefixlen") to its canonical text:
  * inet_pton then inet_ntop, prefix checked against the family. out has
