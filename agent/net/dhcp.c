@@ -713,8 +713,10 @@ dhcp_stop(const struct dhcp_config *c, const char *id)
 	static const char *const files[] = { "hosts", "opts", "leases", "pid" };
 	char path[PATH_MAX];
 	struct stat sb;
+	struct dirent *e;
 	pid_t pid = 0;
-	size_t i;
+	size_t i, n = 0;
+	DIR *d;
 
 	if (id == NULL || !codec_uuid_valid(id)) {
 		err_set(TS_EINVALID, "dhcp: network id is not a UUID");
@@ -729,10 +731,18 @@ dhcp_stop(const struct dhcp_config *c, const char *id)
 		net_dir(c, id, files[i], path, sizeof(path));
 		unlink(path);
 	}
+	/* Temporary files of a write interrupted by a crash. */
 	net_dir(c, id, NULL, path, sizeof(path));
+	if ((d = opendir(path)) != NULL) {
+		while ((e = readdir(d)) != NULL && n++ < 1024)
+			if (strncmp(e->d_name, "hosts.", 6) == 0 ||
+			    strncmp(e->d_name, "opts.", 5) == 0)
+				unlinkat(dirfd(d), e->d_name, 0);
+		closedir(d);
+	}
 	if (rmdir(path) == -1 && errno != ENOENT) {
-		/* Temp files of an interrupted write: harmless, retried. */
-		log_warn("dhcp: rmdir %s", path);
+		err_set_errno(TS_EIO, "dhcp: rmdir %s", path);
+		return -1;
 	}
 	return 0;
 }

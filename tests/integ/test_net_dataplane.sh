@@ -150,17 +150,27 @@ ip netns exec $C1 busybox ping -c 2 -W 2 10.66.0.11 > "$T/ping.log" 2>&1 || fail
 ip netns exec $C2 busybox ping -c 1 -W 2 10.66.0.10 >> "$T/ping.log" 2>&1 || fail "ping back across VXLAN"
 ok "clients on host 1 and host 2 ping each other across VXLAN"
 
-# ---- host 1: a peer leaves (new generation), stale flood entry removed
-desired "$T/h1.json" 2 10.66.0.2 '"10.99.0.2"' "$P1"
-no_fdb3() { ! fdb 10.99.0.3; }
-wait_for 10 "flood entry of 10.99.0.3 removed" no_fdb3
-fdb 10.99.0.2 >/dev/null || fail "flood entry of 10.99.0.2 lost"
-grep -q '"generation":2' "$T/h1.state" || fail "state generation: $(cat "$T/h1.state")"
-ok "peer 10.99.0.3 left: its flood entry is gone, 10.99.0.2 stays (generation 2)"
-
-# ---- dnsmasq killed -> restarted within a tick
+# ---- host 1: a peer leaves and a port arrives (new generation)
 PIDF=$T/h1dhcp/$NET/pid
 OLD=$(cat "$PIDF")
+P3=$(port 3 52:54:00:66:00:12 10.66.0.12 vm-three)
+desired "$T/h1.json" 2 10.66.0.2 '"10.99.0.2"' "$P1,$P3"
+gen2() { grep -q '"generation":2' "$T/h1.state"; }
+wait_for 10 "host 1 reports generation 2" gen2
+state_ok "$T/h1.state" || fail "state: $(cat "$T/h1.state")"
+! fdb 10.99.0.3 >/dev/null || fail "flood entry of 10.99.0.3 still there"
+fdb 10.99.0.2 >/dev/null || fail "flood entry of 10.99.0.2 lost"
+ok "peer 10.99.0.3 left: its flood entry is gone, 10.99.0.2 stays (generation 2)"
+grep -qx "52:54:00:66:00:12,10.66.0.12,vm-three" "$T"/h1dhcp/$NET/hosts || fail "new port not in the hosts file"
+[ "$(cat "$PIDF")" = "$OLD" ] || fail "dnsmasq was restarted for a new port"
+ip link add c1b netns $C1 address 52:54:00:66:00:12 type veth peer name tap1b netns $H1
+ip -n $H1 link set tap1b master $BR up; ip -n $C1 link set c1b up
+timeout 30 ip netns exec $C1 env LOG="$T/c1b.lease" busybox udhcpc -i c1b -n -q -f \
+	-t 10 -T 1 -s /bin/true > "$T/udhcpc-c1b.log" 2>&1 || fail "udhcpc for the new port: $(cat "$T/udhcpc-c1b.log")"
+grep -q "lease of 10.66.0.12 obtained" "$T/udhcpc-c1b.log" || fail "new port lease: $(cat "$T/udhcpc-c1b.log")"
+ok "a new port is served after a reload (SIGHUP), same dnsmasq ($OLD)"
+
+# ---- dnsmasq killed -> restarted within a tick
 kill -9 "$OLD"
 restarted() {
 	local p
