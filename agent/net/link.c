@@ -11,6 +11,8 @@
 
 #include <linux/if_bridge.h>
 #include <linux/neighbour.h>
+#include <linux/netlink.h>
+#include <sys/socket.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
@@ -26,7 +28,47 @@
 struct link {
 	const struct link_ops	*ops;
 	void			*ctx;
+	/* Between link_batch_begin() and _end(): the links as listed once,
+	 * used by every link_net_ensure() of the batch. */
+	struct link_state	*snap;
+	size_t			 nsnap;
+	bool			 batch;
 };
+
+int
+link_batch_begin(struct link *l)
+{
+	link_batch_end(l);
+	if (l->ops->list(l->ctx, &l->snap, &l->nsnap) == -1)
+		return -1;
+	l->batch = true;
+	return 0;
+}
+
+void
+link_batch_end(struct link *l)
+{
+	free(l->snap);
+	l->snap = NULL;
+	l->nsnap = 0;
+	l->batch = false;
+}
+
+/* The current links: the batch's snapshot (a copy, so the caller frees
+ * either way) or a fresh listing. */
+static int
+links_get(struct link *l, struct link_state **out, size_t *n)
+{
+	if (!l->batch)
+		return l->ops->list(l->ctx, out, n);
+	if ((*out = calloc(l->nsnap ? l->nsnap : 1, sizeof(**out))) == NULL) {
+		err_set(TS_ENOMEM, "link: out of memory");
+		return -1;
+	}
+	memcpy(*out, l->snap, l->nsnap * sizeof(**out));
+	*n = l->nsnap;
+	return 0;
+}
 
 struct link *
 link_new(const struct link_ops *ops, void *ctx)
@@ -49,6 +91,7 @@ link_free(struct link **lp)
 {
 	if (lp == NULL || *lp == NULL)
 		return;
+	link_batch_end(*lp);
 	if ((*lp)->ops->free)
 		(*lp)->ops->free((*lp)->ctx);
 	free(*lp);
@@ -352,7 +395,7 @@ link_net_ensure(struct link *l, const struct link_net *want, char *bridge_out)
 		}
 	}
 
-	if (l->ops->list(l->ctx, &cur, &n) == -1)
+	if (links_get(l, &cur, &n) == -1)
 		return -1;
 
 	/* The bridge. */
@@ -785,23 +828,37 @@ k_fdb_list(void *ctx, const char *dev, char (**out)[LINK_ADDR_MAX],
 	struct fdb_dump d = { 0 };
 	struct ndmsg nd = { .ndm_family = AF_BRIDGE };
 	struct nl_cb *cb;
-	int e;
+	bool strict;
+	int e, fd, on = 1;
 
 	*out = NULL;
 	*np = 0;
 	if ((d.idx = ifindex(nl, dev)) < 0)
 		return -1;
 	/* libnl's neighbour cache does not dump the bridge family, so the
-	 * dump is done by hand. */
+	 * dump is done by hand. With strict checking (Linux >= 4.20) the
+	 * kernel dumps only dev's entries instead of every fdb entry of the
+	 * namespace; without it fdb_cb filters. */
 	if ((cb = nl_cb_clone(nl_socket_get_cb(nl->sk))) == NULL) {
 		err_set(TS_ENOMEM, "link: out of memory");
 		return -1;
 	}
+	fd = nl_socket_get_fd(nl->sk);
+	strict = setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &on,
+	    sizeof(on)) == 0;
+	if (strict)
+		nd.ndm_ifindex = d.idx;
 	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, fdb_cb, &d);
 	if ((e = nl_send_simple(nl->sk, RTM_GETNEIGH, NLM_F_DUMP, &nd,
 	    sizeof(nd))) >= 0)
 		e = nl_recvmsgs(nl->sk, cb);
 	nl_cb_put(cb);
+	on = 0;
+	/* Off again: libnl's own dumps send short headers strict mode
+	 * refuses. */
+	if (strict)
+		setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &on,
+		    sizeof(on));
 	if (d.nomem) {
 		free(d.v);
 		err_set(TS_ENOMEM, "link: out of memory");

@@ -132,6 +132,16 @@ int	link_net_ensure(struct link *, const struct link_net *want,
 	    char *bridge);
 
 /*
+ * A batch: list the links once and let every link_net_ensure() until
+ * link_batch_end() work from that listing instead of its own (a tick over
+ * N networks then dumps the links once, not N times). Sound because each
+ * network's ensure touches only its own links. link_prune() always lists
+ * afresh. begin returns -1 with the error recorded if the listing fails.
+ */
+int	link_batch_begin(struct link *);
+void	link_batch_end(struct link *);
+
+/*
  * Delete every owned link not named in keep (bridge and VXLAN names from
  * link_names()), and VLAN devices enslaved to a bridge being deleted.
  * Returns 0 or -1 (first failure; it keeps going).

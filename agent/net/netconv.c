@@ -327,6 +327,9 @@ converge(struct netconv *nc, struct msg_host_network_state *state)
 		err_set(TS_ENOMEM, "netconv: out of memory");
 		goto out;
 	}
+	/* A failed listing falls back to one listing per network. */
+	if (link_batch_begin(nc->link) == -1)
+		log_warnx("netconv: %s", err_msg());
 	for (i = 0; i < d->networks.n; i++) {
 		const struct sch_net_network *net = &d->networks.items[i];
 		struct sch_net_status *st = &state->networks.items[i];
@@ -353,6 +356,7 @@ converge(struct netconv *nc, struct msg_host_network_state *state)
 		if (r == -1)
 			goto out;
 	}
+	link_batch_end(nc->link);
 	/* Leftovers: owned links and dnsmasq directories of networks that
 	 * are no longer wanted here. Failures are logged and retried on the
 	 * next tick; they do not make a wanted network fail. */
@@ -372,6 +376,7 @@ converge(struct netconv *nc, struct msg_host_network_state *state)
 	}
 	rc = 0;
 out:
+	link_batch_end(nc->link);
 	free(ids);
 	free(keep);
 	free(kp);
