@@ -2,11 +2,13 @@
  * netconv: converge links and dnsmasq instances to host_network (see
  * netconv.h).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
+#include "config.h"
 #include "err.h"
 #include "log.h"
 #include "netconv.h"
@@ -119,6 +121,33 @@ netconv_new(const struct netconv_config *cfg, struct link **linkp)
 nomem:
 	err_set(TS_ENOMEM, "netconv: out of memory");
 	return NULL;
+}
+
+struct netconv *
+netconv_new_from_config(const struct config *cfg, const char *host,
+    struct link **linkp)
+{
+	struct netconv_config c = { .host = host };
+	char dir[PATH_MAX];
+	const char *d = config_get_str(cfg, "network", "dhcp_state_dir");
+
+	if (d[0] == '\0') {
+		if (snprintf(dir, sizeof(dir), "%s/dhcp", config_get_str(cfg,
+		    "DEFAULT", "state_path")) >= (int)sizeof(dir)) {
+			err_set(TS_ECONFIG, "netconv: state_path too long");
+			return NULL;
+		}
+		d = dir;
+	}
+	c.local_ip = config_get_str(cfg, "network", "local_ip");
+	c.interface_mappings = config_get_str(cfg, "network",
+	    "physical_interface_mappings");
+	c.bridge_mappings = config_get_str(cfg, "network",
+	    "physical_bridge_mappings");
+	c.dhcp.state_dir = d;
+	c.dhcp.lease_time = (uint32_t)config_get_int(cfg, "network",
+	    "dhcp_lease_time");
+	return netconv_new(&c, linkp);
 }
 
 void
@@ -297,6 +326,12 @@ one(struct netconv *nc, const struct sch_net_network *net,
 	dn.nports = mb->nports;
 	if (dhcp_ensure(&nc->dhcp, &dn, &running) == -1)
 		snprintf(msg, sizeof(msg), "%s", err_msg());
+	/* Such a subnet cannot be served: say so rather than stay silent. */
+	for (i = 0; msg[0] == '\0' && mb->nports && i < mb->nsubnets; i++)
+		if (mb->subnets[i].enable_dhcp &&
+		    mb->subnets[i].dhcp_address == NULL)
+			snprintf(msg, sizeof(msg), "subnet %s: DHCP enabled "
+			    "but no dhcp_address", mb->subnets[i].id);
 report:
 	if (msg[0])
 		log_warnx("netconv: network %s: %s", net->id, msg);

@@ -40,6 +40,13 @@ struct netconv	*netconv_new(const struct netconv_config *cfg,
 		    struct link **linkp);
 void		 netconv_free(struct netconv **);
 
+struct config;
+/* netconv_new() with the agent's [network] options (opts.c) and host; the
+ * dnsmasq state directory defaults to <state_path>/dhcp. cfg is read
+ * here only (values are copied). */
+struct netconv	*netconv_new_from_config(const struct config *cfg,
+		    const char *host, struct link **linkp);
+
 /*
  * Converge to desired and fill *state (overwritten; the caller frees it
  * with codec_clear(&schema_msg_host_network_state, state)). A desired state

@@ -10,7 +10,8 @@ ts_unit_test(net_dhcp_test
   LIBS PkgConfig::MSGPACK)
 ts_unit_test(net_conv_test
   SOURCES ${TS_AN}/netconv.c ${TS_AN}/link.c ${TS_AN}/linkrec.c
-  ${TS_AN}/dhcp.c ${C}/proc.c ${C}/codec.c ${TS_GEN_SOURCES}
+  ${TS_AN}/dhcp.c ${C}/proc.c ${C}/codec.c ${C}/config.c ${C}/opts.c
+  ${TS_GEN_SOURCES}
   LIBS PkgConfig::NL PkgConfig::MSGPACK)
 foreach(t net_link_test net_dhcp_test net_conv_test)
   if(TARGET ${t})
@@ -22,7 +23,8 @@ endforeach()
 if(EXISTS ${CMAKE_SOURCE_DIR}/tests/integ/netctl.c)
   add_executable(netctl ${CMAKE_SOURCE_DIR}/tests/integ/netctl.c
     ${TS_AN}/netconv.c ${TS_AN}/link.c ${TS_AN}/dhcp.c
-    ${C}/err.c ${C}/log.c ${C}/proc.c ${C}/codec.c ${TS_GEN_SOURCES})
+    ${C}/err.c ${C}/log.c ${C}/proc.c ${C}/codec.c ${C}/config.c
+    ${C}/opts.c ${TS_GEN_SOURCES})
   add_dependencies(netctl ts_generated)
   target_include_directories(netctl PRIVATE ${TS_AN} ${C} ${TS_GEN_DIR})
   target_link_libraries(netctl PRIVATE PkgConfig::NL PkgConfig::MSGPACK

@@ -19,9 +19,11 @@
 #include <cmocka.h>
 
 #include "codec.h"
+#include "config.h"
 #include "err.h"
 #include "linkrec.h"
 #include "netconv.h"
+#include "opts.h"
 #include "proc.h"
 
 #define NA	"a0000000-0000-4000-8000-00000000000a"	/* vxlan */
@@ -231,12 +233,40 @@ test_config(void **state)
 	netconv_free(&nc);
 }
 
+static void
+test_from_config(void **state)
+{
+	static const char conf[] = "[DEFAULT]\nstate_path = /var/lib/x\n"
+	    "[network]\nlocal_ip = 10.99.0.1\n"
+	    "physical_interface_mappings = physnet1:eth1\n";
+	struct config *cfg = config_new(opts_agent);
+	struct linkrec *r;
+	struct link *l;
+	struct netconv *nc;
+
+	(void)state;
+	assert_non_null(cfg);
+	assert_int_equal(config_load_buf(cfg, conf, sizeof(conf) - 1, "t"), 0);
+	assert_non_null(l = linkrec_new(&r));
+	assert_non_null(nc = netconv_new_from_config(cfg, "h1", &l));
+	assert_null(l);
+	netconv_free(&nc);
+	assert_int_equal(config_set(cfg, "network",
+	    "physical_interface_mappings", "physnet1"), 0);
+	assert_non_null(l = linkrec_new(&r));
+	assert_null(netconv_new_from_config(cfg, "h1", &l));
+	assert_int_equal(err_code(), TS_EINVALID);
+	link_free(&l);
+	config_free(&cfg);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_converge),
 		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_from_config),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
