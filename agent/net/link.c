@@ -827,7 +827,7 @@ k_fdb_list(void *ctx, const char *dev, char (**out)[LINK_ADDR_MAX],
 	struct knl *nl = ctx;
 	struct fdb_dump d = { 0 };
 	struct ndmsg nd = { .ndm_family = AF_BRIDGE };
-	struct nl_cb *cb;
+	struct nl_cb *cb, *orig;
 	bool strict;
 	int e, fd, on = 1;
 
@@ -839,7 +839,11 @@ k_fdb_list(void *ctx, const char *dev, char (**out)[LINK_ADDR_MAX],
 	 * dump is done by hand. With strict checking (Linux >= 4.20) the
 	 * kernel dumps only dev's entries instead of every fdb entry of the
 	 * namespace; without it fdb_cb filters. */
-	if ((cb = nl_cb_clone(nl_socket_get_cb(nl->sk))) == NULL) {
+	/* nl_socket_get_cb() takes a reference; the clone is ours. */
+	orig = nl_socket_get_cb(nl->sk);
+	cb = nl_cb_clone(orig);
+	nl_cb_put(orig);
+	if (cb == NULL) {
 		err_set(TS_ENOMEM, "link: out of memory");
 		return -1;
 	}
