@@ -430,6 +430,8 @@ link_net_ensure(struct link *l, const struct link_net *want, char *bridge_out)
 		if (strcmp(cur[i].kind, "vlan") == 0 &&
 		    strcmp(cur[i].master, br) == 0 &&
 		    strcmp(cur[i].name, vlan) != 0 &&
+		    (want->phys_if == NULL ||
+		    strcmp(cur[i].name, want->phys_if) != 0) &&
 		    l->ops->del(l->ctx, cur[i].name) == -1)
 			note_fail(&rc, &first);
 
@@ -520,7 +522,8 @@ link_prune(struct link *l, const char *const *keep, size_t nkeep)
 			if (!owned_name(bname))
 				continue;
 			for (j = 0; j < nkeep; j++)
-				if (strcmp(keep[j], bname) == 0)
+				if (strcmp(keep[j], bname) == 0 ||
+				    strcmp(keep[j], c->name) == 0)
 					break;
 			if (j < nkeep)
 				continue;

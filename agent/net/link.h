@@ -143,8 +143,10 @@ void	link_batch_end(struct link *);
 
 /*
  * Delete every owned link not named in keep (bridge and VXLAN names from
- * link_names()), and VLAN devices enslaved to a bridge being deleted.
- * Returns 0 or -1 (first failure; it keeps going).
+ * link_names()), and VLAN devices enslaved to a bridge being deleted unless
+ * keep names them too (a mapped physical interface may itself be a VLAN
+ * device: pass the mapped interfaces in keep). Returns 0 or -1 (first
+ * failure; it keeps going).
  */
 int	link_prune(struct link *, const char *const *keep, size_t nkeep);
 

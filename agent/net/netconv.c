@@ -14,6 +14,7 @@
 #include "netconv.h"
 
 #define MAPPING_MAX	1024		/* characters of a mapping option */
+#define MAPPED_MAX	64		/* interfaces and bridges mapped */
 
 struct netconv {
 	char			*host;
@@ -76,6 +77,24 @@ mapping_get(const char *m, const char *key, char *out)
 		p = c ? c + 1 : NULL;
 	}
 	return false;
+}
+
+/* Append the values of mapping m to v (at most MAPPED_MAX in all). */
+static size_t
+mapping_values(const char *m, char v[][LINK_NAME_MAX + 1], size_t n)
+{
+	const char *p = m;
+
+	while (p && *p && n < MAPPED_MAX) {
+		const char *c = strchr(p, ','), *end = c ? c : p + strlen(p);
+		const char *colon = memchr(p, ':', (size_t)(end - p));
+
+		if (colon && (size_t)(end - colon - 1) <= LINK_NAME_MAX)
+			snprintf(v[n++], LINK_NAME_MAX + 1, "%.*s",
+			    (int)(end - colon - 1), colon + 1);
+		p = c ? c + 1 : NULL;
+	}
+	return n;
 }
 
 struct netconv *
@@ -347,18 +366,22 @@ converge(struct netconv *nc, struct msg_host_network_state *state)
 	const char **kp = NULL;
 	char (*ids)[CODEC_UUID_LEN + 1] = NULL;
 	struct members mb;
-	size_t nids = 0, i, j;
+	char mapped[MAPPED_MAX][LINK_NAME_MAX + 1];
+	size_t nids = 0, i, j, nmapped;
 	int rc = -1, r;
 
 	memset(state, 0, sizeof(*state));
 	if (d == NULL)
 		return 0;
 	state->generation = d->generation;
-	if (d->networks.n &&
+	nmapped = mapping_values(nc->ifmap, mapped, 0);
+	nmapped = mapping_values(nc->brmap, mapped, nmapped);
+	if ((d->networks.n &&
 	    ((state->networks.items = calloc(d->networks.n,
 	    sizeof(*state->networks.items))) == NULL ||
-	    (keep = calloc(2 * d->networks.n, sizeof(*keep))) == NULL ||
-	    (kp = calloc(2 * d->networks.n, sizeof(*kp))) == NULL)) {
+	    (keep = calloc(2 * d->networks.n, sizeof(*keep))) == NULL)) ||
+	    (kp = calloc(2 * d->networks.n + MAPPED_MAX, sizeof(*kp))) ==
+	    NULL) {
 		err_set(TS_ENOMEM, "netconv: out of memory");
 		goto out;
 	}
@@ -398,6 +421,9 @@ converge(struct netconv *nc, struct msg_host_network_state *state)
 	for (i = j = 0; i < 2 * d->networks.n; i++)
 		if (kp[i])
 			kp[j++] = kp[i];
+	/* The operator's interfaces are never ours to delete. */
+	for (i = 0; i < nmapped; i++)
+		kp[j++] = mapped[i];
 	if (link_prune(nc->link, kp, j) == -1)
 		log_warnx("netconv: %s", err_msg());
 	if (dhcp_list(&nc->dhcp, &ids, &nids) == -1)

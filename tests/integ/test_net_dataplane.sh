@@ -16,6 +16,8 @@
 # Every namespace is named tsnt-*-$$ and removed on exit; no traffic leaves
 # them.
 source "$(dirname "$0")/lib.sh"
+# With pipefail, `cmd | grep -q` fails when grep exits early and cmd gets
+# SIGPIPE: pipelines here let grep read everything (>/dev/null).
 
 if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root (network namespaces)"; exit 0; fi
 for p in dnsmasq busybox bridge ip; do
@@ -41,7 +43,7 @@ net_cleanup() {
 		pid=$(cat "$f" 2>/dev/null || true)
 		# Only a dnsmasq started for this test (its pid file is ours).
 		if [ -n "$pid" ] && tr '\0' ' ' < /proc/$pid/cmdline 2>/dev/null |
-		    grep -q -- "--pid-file=$f"; then
+		    grep -- "--pid-file=$f" >/dev/null; then
 			kill "$pid" 2>/dev/null || true
 		fi
 	done
@@ -99,16 +101,16 @@ serve $H1 1 10.99.0.1
 wait_for 10 "host 1 converged" state_ok "$T/h1.state"
 ok "host 1 reports the network converged with DHCP"
 
-ip -n $H1 -d link show $BR | grep -q "bridge " || fail "no bridge $BR"
-ip -n $H1 link show $BR | grep -q "mtu 1450" || fail "bridge MTU"
-ip -n $H1 -d link show $VX | grep -q "master $BR" || fail "$VX not enslaved"
-ip -n $H1 -d link show $VX | grep -Eq "vxlan id 42 local 10.99.0.1 .*dstport 4789 nolearning" ||
+ip -n $H1 -d link show $BR | grep "bridge " >/dev/null || fail "no bridge $BR"
+ip -n $H1 link show $BR | grep "mtu 1450" >/dev/null || fail "bridge MTU"
+ip -n $H1 -d link show $VX | grep "master $BR" >/dev/null || fail "$VX not enslaved"
+ip -n $H1 -d link show $VX | grep -E "vxlan id 42 local 10.99.0.1 .*dstport 4789 nolearning" >/dev/null ||
 	fail "vxlan parameters: $(ip -n $H1 -d link show $VX)"
 ok "bridge $BR and vxlan $VX (VNI 42, local, dstport 4789, nolearning) exist"
 fdb() { ip netns exec $H1 bridge fdb show dev $VX | grep "^00:00:00:00:00:00 dst $1 "; }
 fdb 10.99.0.2 >/dev/null && fdb 10.99.0.3 >/dev/null || fail "fdb: $(ip netns exec $H1 bridge fdb show dev $VX)"
 ok "one flood entry per peer"
-ip -n $H1 addr show dev $BR | grep -q "inet 10.66.0.2/24" || fail "DHCP address not on the bridge"
+ip -n $H1 addr show dev $BR | grep "inet 10.66.0.2/24" >/dev/null || fail "DHCP address not on the bridge"
 grep -qx "52:54:00:66:00:10,10.66.0.10,vm-one" "$T"/h1dhcp/$NET/hosts || fail "hosts file"
 ok "DHCP address on the bridge, hosts file MAC,IP,hostname"
 
@@ -175,7 +177,7 @@ kill -9 "$OLD"
 restarted() {
 	local p
 	p=$(cat "$PIDF" 2>/dev/null) && [ -n "$p" ] && [ "$p" != "$OLD" ] &&
-	    tr '\0' ' ' < /proc/$p/cmdline | grep -q "^dnsmasq .*--pid-file=$PIDF"
+	    tr '\0' ' ' < /proc/$p/cmdline | grep "^dnsmasq .*--pid-file=$PIDF" >/dev/null
 }
 wait_for 10 "dnsmasq restarted" restarted
 ok "killed dnsmasq ($OLD) runs again ($(cat "$PIDF"))"
@@ -183,9 +185,9 @@ ok "killed dnsmasq ($OLD) runs again ($(cat "$PIDF"))"
 # ---- bridge deleted by hand -> back within a tick (with its uplink)
 ip -n $H1 link del $BR
 back() {
-	ip -n $H1 -d link show $VX | grep -q "master $BR" &&
-	    ip -n $H1 addr show dev $BR | grep -q "inet 10.66.0.2/24" &&
-	    ip -n $H1 link show $BR | grep -q ",UP"
+	ip -n $H1 -d link show $VX | grep "master $BR" >/dev/null &&
+	    ip -n $H1 addr show dev $BR | grep "inet 10.66.0.2/24" >/dev/null &&
+	    ip -n $H1 link show $BR | grep ",UP" >/dev/null
 }
 wait_for 10 "bridge recreated" back
 ok "hand-deleted bridge is back, vxlan enslaved, DHCP address restored"
@@ -211,7 +213,7 @@ desired "$T/h1.json" 3 - none ""
 gone() {
 	! ip -n $H1 link show $BR && ! ip -n $H1 link show $VX &&
 	    [ -z "$(ls -A "$T/h1dhcp")" ] &&
-	    ! tr '\0' ' ' < /proc/$BEFORE/cmdline 2>/dev/null | grep -q dnsmasq
+	    ! tr '\0' ' ' < /proc/$BEFORE/cmdline 2>/dev/null | grep dnsmasq >/dev/null
 }
 wait_for 10 "owned links and dnsmasq removed" gone
 ip -n $H1 link show u0 > /dev/null && ip -n $H1 link show tap1 > /dev/null || fail "a link we do not own was removed"

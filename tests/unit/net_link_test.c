@@ -229,6 +229,28 @@ test_vlan(void **state)
 	tr_step(&t, r, "network gone: VLAN device and bridge deleted");
 	tr_check(&t, "link_vlan.txt");
 
+	/* A mapped interface that is itself a VLAN device (flat network on
+	 * bond0.7) is the operator's: neither ensure nor prune deletes it. */
+	{
+		struct link_state b = { .name = "bond0", .mtu = 1500,
+		    .up = true };
+		struct link_state v = { .name = "bond0.7", .kind = "vlan",
+		    .vid = 7, .parent = "bond0", .mtu = 1500, .up = true };
+		struct link_net fl = { .id = NET2, .type = LINK_NET_FLAT,
+		    .mtu = 1500, .phys_if = "bond0.7" };
+		const char *keep[] = { "bond0.7" };
+
+		assert_int_equal(linkrec_inject(r, &b), 0);
+		assert_int_equal(linkrec_inject(r, &v), 0);
+		assert_int_equal(link_net_ensure(l, &fl, NULL), 0);
+		assert_int_equal(link_net_ensure(l, &fl, NULL), 0);
+		assert_int_equal(link_prune(l, keep, 1), 0);
+		assert_null(strstr(linkrec_text(r), "link del bond0.7"));
+		assert_non_null(strstr(linkrec_text(r),
+		    "link del tsb7a2b3c4d000"));
+		linkrec_reset(r);
+	}
+
 	n.segid = 4095;
 	assert_int_equal(link_net_ensure(l, &n, NULL), -1);
 	n.segid = 100;
