@@ -289,5 +289,21 @@ const struct config_opt opts_agent[] = {
 	    "Seconds a guest may take to shut down gracefully (stop, soft "
 	    "reboot) before it is powered off."),
 
+	CONFIG_OPT_STR("network", "local_ip", "",
+	    "This host's underlay address (IPv4 or IPv6 literal): the local "
+	    "end of its VXLAN tunnels; empty: no VXLAN networks here."),
+	CONFIG_OPT_STR("network", "physical_interface_mappings", "",
+	    "Comma-separated physnet:interface pairs: the interface a flat "
+	    "network is bridged to and VLAN networks are tagged on."),
+	CONFIG_OPT_STR("network", "physical_bridge_mappings", "",
+	    "Comma-separated physnet:bridge pairs: an existing bridge that "
+	    "flat networks of the physnet use as is (takes precedence over "
+	    "physical_interface_mappings)."),
+	CONFIG_OPT_PATH("network", "dhcp_state_dir", "",
+	    "Directory of the dnsmasq instances' files (one subdirectory per "
+	    "network); empty: <state_path>/dhcp."),
+	CONFIG_OPT_INT("network", "dhcp_lease_time", "86400", 120, 31536000,
+	    "DHCP lease time handed to guests, in seconds."),
+
 	CONFIG_OPT_END
 };

@@ -1,0 +1,68 @@
+/*
+ * netconv: the converger of the host's network dataplane (DESIGN.md
+ * decision 10). It holds the last host_network the controller sent and
+ * makes the links (link.h) and dnsmasq instances (dhcp.h) equal to it:
+ * creates what is missing, fixes what differs, deletes owned leftovers.
+ *
+ * Level-triggered: netconv_apply() stores a new desired state and converges;
+ * netconv_tick(), called on the agent's timer, converges again to the same
+ * state, so a hand-deleted bridge or a killed dnsmasq comes back within one
+ * tick. After an agent restart the first apply adopts what it finds (links
+ * and dnsmasq instances that already match are left alone). Until the first
+ * apply the converger knows nothing and changes nothing: a restarting agent
+ * must not tear down the dataplane before the controller has spoken.
+ *
+ * Threads: one thread at a time (the agent's main loop or a worker).
+ */
+#ifndef TS_NETCONV_H
+#define TS_NETCONV_H
+
+#include "dhcp.h"
+#include "link.h"
+#include "msg_gen.h"
+
+struct netconv_config {
+	/* host_network.host must equal it; NULL: not checked. */
+	const char		*host;
+	const char		*local_ip;	/* [network] local_ip */
+	/* "physnet:ifname,..." ([network] physical_interface_mappings and
+	 * physical_bridge_mappings); NULL or "" for none. */
+	const char		*interface_mappings;
+	const char		*bridge_mappings;
+	struct dhcp_config	 dhcp;		/* state_dir is required */
+};
+
+struct netconv;
+
+/* A converger; copies cfg, takes ownership of *linkp (set to NULL). NULL
+ * with the error recorded (TS_EINVALID on a malformed mapping). */
+struct netconv	*netconv_new(const struct netconv_config *cfg,
+		    struct link **linkp);
+void		 netconv_free(struct netconv **);
+
+struct config;
+/* netconv_new() with the agent's [network] options (opts.c) and host; the
+ * dnsmasq state directory defaults to <state_path>/dhcp. cfg is read
+ * here only (values are copied). */
+struct netconv	*netconv_new_from_config(const struct config *cfg,
+		    const char *host, struct link **linkp);
+
+/*
+ * Converge to desired and fill *state (overwritten; the caller frees it
+ * with codec_clear(&schema_msg_host_network_state, state)). A desired state
+ * older than the one applied is ignored (logged; *state reports the current
+ * one). Per-network failures are reported in *state, not as the return
+ * value. -1 only when the message is refused (another host: TS_EINVALID)
+ * or on ENOMEM.
+ */
+int	netconv_apply(struct netconv *, const struct msg_host_network *desired,
+	    struct msg_host_network_state *state);
+
+/* Converge again to the stored desired state (nothing before the first
+ * apply) and fill *state as netconv_apply() does. */
+int	netconv_tick(struct netconv *, struct msg_host_network_state *state);
+
+/* The generation last applied (0: none). */
+uint64_t netconv_generation(const struct netconv *);
+
+#endif
