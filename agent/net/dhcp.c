@@ -20,6 +20,7 @@
 #include "err.h"
 #include "log.h"
 #include "proc.h"
+#include "uuid.h"
 
 #define FILE_MAX	(16 * 1024 * 1024)	/* hosts/opts we compare */
 #define CMDLINE_MAX	(64 * 1024)
@@ -324,7 +325,7 @@ dhcp_render(const struct dhcp_config *c, const struct dhcp_net *n,
 	uint32_t lease = c->lease_time ? c->lease_time : 86400;
 
 	memset(out, 0, sizeof(*out));
-	if (n->net_id == NULL || !codec_uuid_valid(n->net_id) ||
+	if (n->net_id == NULL || !uuid_valid(n->net_id) ||
 	    n->bridge == NULL || n->bridge[0] == '\0') {
 		err_set(TS_EINVALID, "dhcp: network id or bridge missing");
 		return -1;
@@ -592,7 +593,7 @@ dhcp_pid(const struct dhcp_config *c, const char *id)
 {
 	pid_t pid = 0;
 
-	if (id == NULL || !codec_uuid_valid(id))
+	if (id == NULL || !uuid_valid(id))
 		return 0;
 	return running(c, id, NULL, &pid) ? pid : 0;
 }
@@ -718,7 +719,7 @@ dhcp_stop(const struct dhcp_config *c, const char *id)
 	size_t i, n = 0;
 	DIR *d;
 
-	if (id == NULL || !codec_uuid_valid(id)) {
+	if (id == NULL || !uuid_valid(id)) {
 		err_set(TS_EINVALID, "dhcp: network id is not a UUID");
 		return -1;
 	}
@@ -766,7 +767,7 @@ dhcp_list(const struct dhcp_config *c, char (**ids)[CODEC_UUID_LEN + 1],
 	}
 	/* Bounded by the directory; the schema allows 4096 networks. */
 	while ((e = readdir(d)) != NULL && n < 65536) {
-		if (!codec_uuid_valid(e->d_name))
+		if (!uuid_valid(e->d_name))
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;

@@ -24,6 +24,7 @@
 #include "err.h"
 #include "link.h"
 #include "log.h"
+#include "uuid.h"
 
 struct link {
 	const struct link_ops	*ops;
@@ -104,7 +105,7 @@ link_names(const char *id, char *bridge, char *vxlan)
 	char hex[12];
 	size_t i, j;
 
-	if (id == NULL || !codec_uuid_valid(id)) {
+	if (id == NULL || !uuid_valid(id)) {
 		err_set(TS_EINVALID, "link: network id is not a UUID");
 		return -1;
 	}

@@ -199,18 +199,18 @@ netconv_generation(const struct netconv *nc)
 static struct msg_host_network *
 copy_desired(const struct msg_host_network *d)
 {
-	struct ts_buf b = { 0 };
+	struct buf b = { 0 };
 	struct msg_host_network *c;
 
 	if ((c = codec_new(&schema_msg_host_network)) == NULL)
 		return NULL;
 	if (codec_encode(&schema_msg_host_network, d, &b) == -1 ||
 	    codec_decode(&schema_msg_host_network, b.data, b.len, c) == -1) {
-		ts_buf_free(&b);
+		buf_free(&b);
 		codec_free(&schema_msg_host_network, (void **)&c);
 		return NULL;
 	}
-	ts_buf_free(&b);
+	buf_free(&b);
 	return c;
 }
 

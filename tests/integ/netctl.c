@@ -247,7 +247,7 @@ main(int argc, char **argv)
 		}
 	}
 	if (optind + 3 == argc && strcmp(argv[optind], "encode") == 0) {
-		struct ts_buf b = { 0 };
+		struct buf b = { 0 };
 		FILE *f;
 
 		if (load(argv[optind + 1], &d) == -1)
@@ -258,10 +258,10 @@ main(int argc, char **argv)
 		    fwrite(b.data, 1, b.len, f) != b.len || fclose(f) != 0) {
 			fprintf(stderr, "netctl: encode failed: %s\n",
 			    rc == -1 ? err_msg() : "write error");
-			ts_buf_free(&b);
+			buf_free(&b);
 			return 1;
 		}
-		ts_buf_free(&b);
+		buf_free(&b);
 		return 0;
 	}
 	if (optind + 2 > argc || cfg.dhcp.state_dir == NULL ||
