@@ -63,8 +63,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    NULL };
 	const struct policy_default *d;
 	struct policy_default one[] = {
-		{ "fuzz", NULL }, { "x", "role:x" }, { "default", "!" },
-		{ NULL, NULL },
+		{ "fuzz", NULL, NULL }, { "x", "role:x", NULL },
+		{ "default", "!", NULL },
+		{ NULL, NULL, NULL },
 	};
 	const struct policy_default *tabs1[] = { one, NULL };
 	struct policy *p;
