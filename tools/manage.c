@@ -91,7 +91,8 @@ usage(int status)
 	    "  policy sample           every policy rule with its default and\n"
 	    "                          description (policy.yaml.sample)\n"
 	    "  policy routes [--json]  every route: method, pattern, rule, flags\n"
-	    "  policy check RULE [--role R]... [--scope project|domain|system|none]\n"
+	    "  policy check RULE [--role R]... [--roles R1,R2,...]\n"
+	    "            [--scope project|domain|system|none]\n"
 	    "            [--user-id U] [--project-id P] [--domain-id D]\n"
 	    "            [--target KEY=VALUE]...\n"
 	    "                          evaluate RULE of the configured policy;\n"
@@ -786,7 +787,7 @@ check_one(const struct policy *p, json_t *q, bool *allowed)
 }
 
 /*
- * policy check RULE [--role R]... [--scope S] [--user-id U]
+ * policy check RULE [--role R]... [--roles R1,R2] [--scope S] [--user-id U]
  *     [--project-id P] [--domain-id D] [--target KEY=VALUE]...
  * policy check --json: one check object per input line, "allow" or "deny"
  * per output line (the authorization matrix test's oracle).
@@ -826,6 +827,12 @@ policy_check(struct policy *p, int argc, char **argv)
 	for (i = 3; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--role") == 0) {
 			json_array_append_new(roles, json_string(argv[i + 1]));
+		} else if (strcmp(argv[i], "--roles") == 0) {
+			char *r, *save = NULL;
+
+			for (r = strtok_r(argv[i + 1], ",", &save); r != NULL;
+			    r = strtok_r(NULL, ",", &save))
+				json_array_append_new(roles, json_string(r));
 		} else if (strcmp(argv[i], "--scope") == 0) {
 			json_object_set_new(q, "scope", json_string(argv[i + 1]));
 		} else if (strcmp(argv[i], "--user-id") == 0) {
