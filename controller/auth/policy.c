@@ -726,6 +726,12 @@ yscalar(const struct yline *y, const char **pp, const char *end, bool key,
 			if (!key && *p == '#' && (p[-1] == ' ' ||
 			    p[-1] == '\t'))
 				break;
+			if (!key && *p == ':' && p + 1 < end && (p[1] == ' ' ||
+			    p[1] == '\t')) {
+				free(o);
+				return yerr(y, "\": \" in a plain check string "
+				    "(YAML reads a mapping): quote it");
+			}
 			if (key && *p == '#' && p > s && (p[-1] == ' ' ||
 			    p[-1] == '\t'))
 				break;

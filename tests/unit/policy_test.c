@@ -695,6 +695,7 @@ test_yaml_errors(void **state)
 	expect_yaml_error("t: 'x\n", "unterminated");
 	expect_yaml_error("t: \"\\n\"\n", "unsupported escape");
 	expect_yaml_error("t: \"a\" b\n", "unexpected text");
+	expect_yaml_error("t: role:a or x: y\n", "quote it");
 	expect_yaml_error("t: \"@\"\nt: \"!\"\n", "line 2: rule \"t\" "
 	    "defined twice");
 	expect_yaml_error("\"\": \"@\"\n", "empty rule name");
