@@ -50,7 +50,21 @@ path = $STATE/controller.lmdb
 [bus]
 listen = tcp://0.0.0.0:5670
 keys_dir = $ETC/keys
+
+[oslo_policy]
+policy_file = $ETC/policy.yaml
 C
+fi
+# The policy: every rule with its default, commented out, as a reference
+# (rewritten each run, so it follows the code), and the file the controller
+# reads, overriding nothing until an operator copies rules into it (kept
+# across runs; changes apply within a second, no restart).
+say "writing $ETC/policy.yaml.sample"
+$MANAGE policy sample > "$ETC/policy.yaml.sample"
+if [ ! -e "$ETC/policy.yaml" ]; then
+	printf '%s\n' '# Policy overrides: copy rules from policy.yaml.sample' \
+		'# here and uncomment them. Reloaded on change.' \
+		> "$ETC/policy.yaml"
 fi
 if [ ! -f "$ETC/agent.conf" ]; then
 	say "writing $ETC/agent.conf"

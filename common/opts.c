@@ -114,8 +114,18 @@ const struct config_opt opts_controller[] = {
 	    "Argon2id memory per password hash, in KiB (libsodium "
 	    "memlimit). Each concurrent login uses this much."),
 	CONFIG_OPT_PATH("identity", "policy_file", "",
-	    "JSON file overriding policy rules; empty uses the built-in "
-	    "rules."),
+	    "Deprecated: use [oslo_policy] policy_file. When set, this file "
+	    "is read instead and must exist."),
+
+	CONFIG_OPT_PATH("oslo_policy", "policy_file",
+	    "/etc/tinystack/policy.yaml",
+	    "Policy file overriding the built-in rules: YAML (\"rule\": "
+	    "\"check\" lines, as in policy.yaml.sample, which "
+	    "`tinystack-manage policy sample` prints) or JSON. A missing "
+	    "file means the built-in rules; a change is picked up within a "
+	    "second, and a file that does not load keeps the rules in "
+	    "force (logged). Use an absolute path; empty disables the "
+	    "file."),
 
 	CONFIG_OPT_PATH("image", "store_path", "",
 	    "Directory image data is stored in (created 0700); empty uses "

@@ -1,4 +1,7 @@
 /* api: the controller's HTTP server, auth hooks and enforcement; see api.h. */
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,14 +15,12 @@
 #include "image/image.h"
 #include "log.h"
 #include "auth/policy.h"
+#include "routes.h"
 
-/* Every service's built-in rules; services add their table here. */
-static const struct policy_default *const policy_tables[] = {
-	policy_identity_defaults,
-	image_policy_defaults,
-	policy_compute_defaults,
-	NULL
-};
+/* A replaced policy is freed this long after the swap: a handler that read
+ * the old pointer is done with it within microseconds (enforcement takes
+ * no lock and allocates nothing), so a minute is ample. */
+#define POLICY_RETIRE_MS	60000
 
 /*
  * Per-service policy-target builders (indexed by apierr_service): they
@@ -282,6 +283,107 @@ authorize(struct http_req *req, const char *rule, void *arg)
 	return rc;
 }
 
+/* ---- policy file -------------------------------------------------------- */
+
+/* What the file looked like when last read; exists false if it did not. */
+static void
+policy_stamp(const char *path, struct api_policy_stamp *s)
+{
+	struct stat st;
+
+	memset(s, 0, sizeof(*s));
+	if (stat(path, &st) == -1)
+		return;
+	s->exists = true;
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	s->size = st.st_size;
+	s->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
+	    st.st_mtim.tv_nsec;
+}
+
+/*
+ * [oslo_policy] policy_file, or the deprecated [identity] policy_file when
+ * that is set. The oslo option's file may be missing (the built-in rules
+ * apply until it appears), as with oslo.policy; the deprecated option
+ * keeps its old meaning: a missing file is an error.
+ */
+static int
+policy_file_init(struct api *api)
+{
+	const char *old = config_get_str(api->cfg, "identity", "policy_file");
+	const char *pf = config_get_str(api->cfg, "oslo_policy",
+	    "policy_file");
+	bool must_exist = false;
+
+	if (*old != '\0') {
+		log_warnx("[identity] policy_file is deprecated: use "
+		    "[oslo_policy] policy_file");
+		pf = old;
+		must_exist = true;
+	}
+	if (*pf == '\0') {
+		api->policy = policy_load(routes_policy_tables, NULL);
+		return api->policy != NULL ? 0 : -1;
+	}
+	if (strlen(pf) >= sizeof(api->policy_path)) {
+		err_set(TS_ECONFIG, "policy_file: path too long");
+		return -1;
+	}
+	strcpy(api->policy_path, pf);
+	policy_stamp(pf, &api->policy_stamp);
+	if (!api->policy_stamp.exists && !must_exist) {
+		log_info("policy: %s does not exist: built-in rules only", pf);
+		api->policy = policy_load(routes_policy_tables, NULL);
+	} else {
+		api->policy = policy_load(routes_policy_tables, pf);
+	}
+	return api->policy != NULL ? 0 : -1;
+}
+
+/*
+ * Once a second: a changed policy file (other mtime, size or inode, or
+ * created or removed) is read again and swapped in whole; one that does not
+ * load leaves the current rules in place and says why, once per change.
+ */
+static void
+policy_file_tick(struct api *api, int64_t now_ms)
+{
+	struct api_policy_stamp st;
+	struct policy *np, *old;
+	size_t i, j;
+
+	for (i = j = 0; i < api->nretired; i++) {
+		if (now_ms - api->retired[i].since_ms >= POLICY_RETIRE_MS)
+			policy_free(&api->retired[i].policy);
+		else
+			api->retired[j++] = api->retired[i];
+	}
+	api->nretired = j;
+	if (api->policy_path[0] == '\0')
+		return;
+	policy_stamp(api->policy_path, &st);
+	if (memcmp(&st, &api->policy_stamp, sizeof(st)) == 0)
+		return;
+	if (api->nretired == API_POLICY_RETIRED_MAX)
+		return;		/* changing faster than we retire: next tick */
+	api->policy_stamp = st;
+	np = policy_load(routes_policy_tables, st.exists ? api->policy_path :
+	    NULL);
+	if (np == NULL) {
+		log_warnx("policy: %s not reloaded, keeping the previous "
+		    "rules: %s", api->policy_path, err_msg());
+		return;
+	}
+	old = api->policy;
+	api->policy = np;
+	api->retired[api->nretired].policy = old;
+	api->retired[api->nretired].since_ms = now_ms;
+	api->nretired++;
+	log_warnx("policy: %s %s", api->policy_path, st.exists ?
+	    "reloaded" : "removed: built-in rules only");
+}
+
 /* ---- life cycle --------------------------------------------------------- */
 
 struct api *
@@ -289,7 +391,7 @@ api_new(const struct config *cfg, struct store *st, const char *host)
 {
 	struct http_opts o;
 	struct api *api;
-	const char *pf, *ph, *cert, *key;
+	const char *ph, *cert, *key;
 
 	if ((api = calloc(1, sizeof(*api))) == NULL) {
 		err_set(TS_ENOMEM, "out of memory");
@@ -301,9 +403,7 @@ api_new(const struct config *cfg, struct store *st, const char *host)
 	snprintf(api->public_host, sizeof(api->public_host), "%s",
 	    *ph != '\0' ? ph : host);
 
-	pf = config_get_str(cfg, "identity", "policy_file");
-	if ((api->policy = policy_load(policy_tables, *pf ? pf : NULL)) ==
-	    NULL)
+	if (policy_file_init(api) == -1)
 		goto fail;
 	if ((api->identity = identity_new(cfg, st)) == NULL)
 		goto fail;
@@ -389,13 +489,18 @@ void
 api_free(struct api **ap)
 {
 	struct api *api;
+	struct policy *pol;
+	size_t i;
 
 	if (ap == NULL || (api = *ap) == NULL)
 		return;
 	http_server_free(&api->http);
 	image_service_free(&api->image);
 	identity_free(&api->identity);
-	policy_free(&api->policy);
+	pol = api->policy;
+	policy_free(&pol);
+	for (i = 0; i < api->nretired; i++)
+		policy_free(&api->retired[i].policy);
 	free(api);
 	*ap = NULL;
 }
@@ -404,6 +509,7 @@ void
 api_tick(struct api *api, int64_t now_ms)
 {
 	identity_tick(api->identity, now_ms);
+	policy_file_tick(api, now_ms);
 }
 
 uint16_t

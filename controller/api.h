@@ -33,6 +33,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "http/http.h"
 #include "auth/policy.h"
@@ -46,11 +47,31 @@ struct image_service;
 
 /* Longest host name kept for catalog URLs. */
 #define API_HOST_MAX	255
+#define API_POLICY_PATH_MAX	4096
+#define API_POLICY_RETIRED_MAX	8
+
+struct api_policy_stamp {
+	bool		exists;
+	dev_t		dev;
+	ino_t		ino;
+	off_t		size;
+	int64_t		mtime_ns;
+};
 
 struct api {
 	const struct config	*cfg;		/* borrowed; outlives the api */
 	struct store		*store;		/* borrowed */
-	struct policy		*policy;	/* owned; every service's rules */
+	/* Owned; every service's rules. Swapped whole by api_tick() when the
+	 * policy file changes (handlers load the pointer atomically; the old
+	 * one is freed a minute later, see api.c). */
+	struct policy *_Atomic	 policy;
+	char			 policy_path[API_POLICY_PATH_MAX];
+	struct api_policy_stamp	 policy_stamp;
+	struct {
+		struct policy	*policy;
+		int64_t		 since_ms;
+	}			 retired[API_POLICY_RETIRED_MAX];
+	size_t			 nretired;
 	struct identity		*identity;	/* owned */
 	struct compute	*compute;	/* borrowed: the Compute API's
 						   state (compute_api.h), set
@@ -65,7 +86,7 @@ struct api {
 };
 
 /*
- * Load the policy (built-in rules + [identity] policy_file), set up the
+ * Load the policy (built-in rules + [oslo_policy] policy_file), set up the
  * identity service (token keys, revocation list from the database) and the
  * HTTP server; nothing listens yet. Returns NULL with err set: a bad policy
  * file or HTTP option is fatal; missing token keys are not (requests that
@@ -80,7 +101,8 @@ int		 api_start(struct api *);
 void		 api_stop(struct api *);
 void		 api_free(struct api **);
 /* Once a second from the main thread: reload rotated token keys, pick up
- * revocation events other processes wrote, prune old ones. */
+ * revocation events other processes wrote, prune old ones, reload the
+ * policy file when it changed. */
 void		 api_tick(struct api *, int64_t now_ms);
 /* The port listener i is bound to (0 if none). */
 uint16_t	 api_port(const struct api *, size_t i);

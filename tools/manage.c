@@ -15,6 +15,9 @@
  *                                        fernet_rotate)
  *   bootstrap --admin-password P ...     identity bootstrap (keystone-manage
  *                                        bootstrap), writes an openrc file
+ *   policy sample | routes [--json] | check RULE ...
+ *                                        policy.yaml.sample, the route
+ *                                        tables, a rule for given creds
  *
  * --config FILE may come before or after the command.
  */
@@ -30,6 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "bus.h"
 #include "codec.h"
 #include "config.h"
@@ -41,6 +46,7 @@
 #include "log.h"
 #include "opts.h"
 #include "identity/password.h"
+#include "routes.h"
 #include "store.h"
 #include "svc.h"
 
@@ -81,7 +87,17 @@ usage(int status)
 	    "            [--public-host H] [--openrc FILE]\n"
 	    "                          default domain, admin, roles, service catalog;\n"
 	    "                          idempotent (the password may also come from\n"
-	    "                          OS_BOOTSTRAP_PASSWORD)\n",
+	    "                          OS_BOOTSTRAP_PASSWORD)\n"
+	    "  policy sample           every policy rule with its default and\n"
+	    "                          description (policy.yaml.sample)\n"
+	    "  policy routes [--json]  every route: method, pattern, rule, flags\n"
+	    "  policy check RULE [--role R]... [--roles R1,R2,...]\n"
+	    "            [--scope project|domain|system|none]\n"
+	    "            [--user-id U] [--project-id P] [--domain-id D]\n"
+	    "            [--target KEY=VALUE]...\n"
+	    "                          evaluate RULE of the configured policy;\n"
+	    "                          exit 0 allowed, 3 denied. --json: one\n"
+	    "                          check object a line on stdin\n",
 	    PROG);
 	exit(status);
 }
@@ -625,6 +641,255 @@ cmd_bootstrap(int argc, char **argv)
 	return 0;
 }
 
+/* ---- policy -------------------------------------------------------------- */
+
+/* The policy the controller would enforce with this configuration. */
+static struct policy *
+policy_configured(void)
+{
+	const char *pf = config_get_str(cfg, "identity", "policy_file");
+
+	if (*pf == '\0') {
+		pf = config_get_str(cfg, "oslo_policy", "policy_file");
+		if (*pf != '\0' && access(pf, F_OK) == -1 && errno == ENOENT)
+			pf = "";
+	}
+	return policy_load(routes_policy_tables, *pf ? pf : NULL);
+}
+
+static void
+route_flags_json(json_t *a, int flags)
+{
+	if (flags & ROUTE_NO_AUTH)
+		json_array_append_new(a, json_string("no_auth"));
+	if (flags & ROUTE_POLICY_IN_HANDLER)
+		json_array_append_new(a, json_string("policy_in_handler"));
+	if (flags & ROUTE_SELF_SCOPED)
+		json_array_append_new(a, json_string("self_scoped"));
+	if (flags & ROUTE_STREAM_BODY)
+		json_array_append_new(a, json_string("stream_body"));
+	if (flags & ROUTE_TRAILING_SLASH)
+		json_array_append_new(a, json_string("trailing_slash"));
+	if (flags & ROUTE_RAW_BODY)
+		json_array_append_new(a, json_string("raw_body"));
+}
+
+/* Every route of every service: method, pattern, rule, flags. */
+static int
+policy_routes(bool as_json)
+{
+	const struct routes_service *s;
+	const struct http_route *r;
+	json_t *arr = json_array(), *o, *fl;
+	char *txt;
+
+	if (arr == NULL)
+		return 1;
+	for (s = routes_services; s->name != NULL; s++) {
+		for (r = s->routes; r->method != NULL; r++) {
+			if (!as_json) {
+				printf("%-8s %-6s %-58s %s%s%s\n", s->name,
+				    r->method, r->pattern, r->policy ?
+				    r->policy : (r->flags & ROUTE_NO_AUTH) ?
+				    "(no auth)" : "(self-scoped)",
+				    (r->flags & ROUTE_POLICY_IN_HANDLER) ?
+				    " (in handler)" : "", "");
+				continue;
+			}
+			fl = json_array();
+			route_flags_json(fl, r->flags);
+			o = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:i}",
+			    "service", s->name, "method", r->method,
+			    "pattern", r->pattern, "rule", r->policy,
+			    "flags", fl, "success_status",
+			    r->success_status ? r->success_status : 200);
+			json_array_append_new(arr, o);
+		}
+	}
+	if (as_json) {
+		if ((txt = json_dumps(arr, JSON_INDENT(1))) == NULL) {
+			json_decref(arr);
+			return 1;
+		}
+		printf("%s\n", txt);
+		free(txt);
+	}
+	json_decref(arr);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/*
+ * One check: {"rule": R, "roles": [...], "scope": "project"|"domain"|
+ * "system"|"none", "user_id", "user_domain_id", "project_id",
+ * "project_domain_id", "domain_id", "target": {key: value}} -> allowed?
+ */
+static int
+check_one(const struct policy *p, json_t *q, bool *allowed)
+{
+	const char *roles[64], *scope = "project", *rule = NULL;
+	struct policy_kv kv[32];
+	struct policy_target t = { kv, 0 };
+	struct policy_creds c;
+	json_t *ra = NULL, *to = NULL, *v;
+	const char *k;
+	size_t i;
+
+	memset(&c, 0, sizeof(c));
+	if (json_unpack(q, "{s:s, s?o, s?s, s?s, s?s, s?s, s?s, s?s, s?o}",
+	    "rule", &rule, "roles", &ra, "scope", &scope,
+	    "user_id", &c.user_id, "user_domain_id", &c.user_domain_id,
+	    "project_id", &c.project_id, "project_domain_id",
+	    &c.project_domain_id, "domain_id", &c.domain_id,
+	    "target", &to) == -1) {
+		err_set(TS_EINVALID, "check: expected {\"rule\": ..., "
+		    "\"roles\": [...], ...}");
+		return -1;
+	}
+	if (ra != NULL) {
+		json_array_foreach(ra, i, v) {
+			if (i >= 64 || !json_is_string(v)) {
+				err_set(TS_EINVALID, "check: roles");
+				return -1;
+			}
+			roles[i] = json_string_value(v);
+			c.nroles = i + 1;
+		}
+	}
+	c.roles = roles;
+	if (strcmp(scope, "system") == 0) {
+		c.system_scope = true;
+		c.project_id = c.project_domain_id = c.domain_id = NULL;
+	} else if (strcmp(scope, "domain") == 0) {
+		c.project_id = c.project_domain_id = NULL;
+	} else if (strcmp(scope, "none") == 0) {
+		c.project_id = c.project_domain_id = c.domain_id = NULL;
+	} else if (strcmp(scope, "project") == 0) {
+		c.domain_id = NULL;
+	} else {
+		err_set(TS_EINVALID, "check: scope project, domain, system "
+		    "or none");
+		return -1;
+	}
+	if (to != NULL) {
+		json_object_foreach(to, k, v) {
+			if (t.n == 32 || !json_is_string(v)) {
+				err_set(TS_EINVALID, "check: target");
+				return -1;
+			}
+			kv[t.n].key = k;
+			kv[t.n].value = json_string_value(v);
+			t.n++;
+		}
+	}
+	*allowed = policy_enforce(p, rule, &c, &t) == 0;
+	err_clear();
+	return 0;
+}
+
+/*
+ * policy check RULE [--role R]... [--roles R1,R2] [--scope S] [--user-id U]
+ *     [--project-id P] [--domain-id D] [--target KEY=VALUE]...
+ * policy check --json: one check object per input line, "allow" or "deny"
+ * per output line (the authorization matrix test's oracle).
+ */
+static int
+policy_check(struct policy *p, int argc, char **argv)
+{
+	char line[8192], *eq;
+	json_t *q, *roles, *target;
+	json_error_t je;
+	bool allowed;
+	int i;
+
+	if (argc == 3 && strcmp(argv[2], "--json") == 0) {
+		while (fgets(line, sizeof(line), stdin) != NULL) {
+			if ((q = json_loads(line, 0, &je)) == NULL) {
+				fprintf(stderr, "%s: policy check: %s\n", PROG,
+				    je.text);
+				return 1;
+			}
+			if (check_one(p, q, &allowed) == -1) {
+				json_decref(q);
+				return die("policy check");
+			}
+			json_decref(q);
+			printf("%s\n", allowed ? "allow" : "deny");
+			fflush(stdout);
+		}
+		return 0;
+	}
+	if (argc < 3 || argv[2][0] == '-')
+		usage(2);
+	q = json_pack("{s:s, s:[], s:{}}", "rule", argv[2], "roles",
+	    "target");
+	roles = json_object_get(q, "roles");
+	target = json_object_get(q, "target");
+	for (i = 3; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--role") == 0) {
+			json_array_append_new(roles, json_string(argv[i + 1]));
+		} else if (strcmp(argv[i], "--roles") == 0) {
+			char *r, *save = NULL;
+
+			for (r = strtok_r(argv[i + 1], ",", &save); r != NULL;
+			    r = strtok_r(NULL, ",", &save))
+				json_array_append_new(roles, json_string(r));
+		} else if (strcmp(argv[i], "--scope") == 0) {
+			json_object_set_new(q, "scope", json_string(argv[i + 1]));
+		} else if (strcmp(argv[i], "--user-id") == 0) {
+			json_object_set_new(q, "user_id",
+			    json_string(argv[i + 1]));
+		} else if (strcmp(argv[i], "--project-id") == 0) {
+			json_object_set_new(q, "project_id",
+			    json_string(argv[i + 1]));
+		} else if (strcmp(argv[i], "--domain-id") == 0) {
+			json_object_set_new(q, "domain_id",
+			    json_string(argv[i + 1]));
+		} else if (strcmp(argv[i], "--target") == 0 &&
+		    (eq = strchr(argv[i + 1], '=')) != NULL) {
+			*eq = '\0';
+			json_object_set_new(target, argv[i + 1],
+			    json_string(eq + 1));
+		} else {
+			json_decref(q);
+			usage(2);
+		}
+	}
+	if (i != argc) {
+		json_decref(q);
+		usage(2);
+	}
+	if (check_one(p, q, &allowed) == -1) {
+		json_decref(q);
+		return die("policy check");
+	}
+	json_decref(q);
+	printf("%s\n", allowed ? "allowed" : "denied");
+	return allowed ? 0 : 3;
+}
+
+static int
+cmd_policy(int argc, char **argv)
+{
+	struct policy *p;
+	int rc;
+
+	if (argc == 2 && strcmp(argv[1], "sample") == 0)
+		return policy_print_sample(routes_policy_tables, stdout) == 0 ?
+		    0 : die("policy sample");
+	if (argc >= 2 && argc <= 3 && strcmp(argv[1], "routes") == 0 &&
+	    (argc == 2 || strcmp(argv[2], "--json") == 0))
+		return policy_routes(argc == 3);
+	if (argc >= 2 && strcmp(argv[1], "check") == 0) {
+		if ((p = policy_configured()) == NULL)
+			return die("policy");
+		rc = policy_check(p, argc, argv);
+		policy_free(&p);
+		return rc;
+	}
+	usage(2);
+	return 2;
+}
+
 /*
  * Takes --config FILE, -c FILE and --config=FILE out of argv wherever they
  * stand (up to "--"), so that they may follow the command and no command's
@@ -693,6 +958,8 @@ main(int argc, char **argv)
 		return cmd_token(argc, argv);
 	if (strcmp(argv[0], "bootstrap") == 0)
 		return cmd_bootstrap(argc, argv);
+	if (strcmp(argv[0], "policy") == 0)
+		return cmd_policy(argc, argv);
 	if (strcmp(argv[0], "service") == 0 && argc == 2 &&
 	    strcmp(argv[1], "list") == 0)
 		return service_list();

@@ -647,6 +647,236 @@ merge_json(struct def **defs, size_t *n, size_t *cap, json_t *root,
 	return 0;
 }
 
+/* ---- policy.yaml ---------------------------------------------------------- */
+
+/* Where a YAML line is being read, for messages. */
+struct yline {
+	const char	*origin;
+	unsigned	 line;
+};
+
+static int
+yerr(const struct yline *y, const char *what)
+{
+	err_set(TS_ECONFIG, "policy %s: line %u: %s", y->origin, y->line,
+	    what);
+	return -1;
+}
+
+/*
+ * One scalar at *pp (up to end): quoted, or plain up to stop (":" for a
+ * key, end of value for a value). Appends the decoded text to a NUL-
+ * terminated malloc'ed *out and leaves *pp after it.
+ */
+static int
+yscalar(const struct yline *y, const char **pp, const char *end, bool key,
+    char **out)
+{
+	const char *p = *pp, *s;
+	size_t n = 0;
+	char *o;
+
+	if ((o = malloc((size_t)(end - p) + 1)) == NULL) {
+		err_set(TS_ENOMEM, "policy: out of memory");
+		return -1;
+	}
+	if (*p == '"' || *p == '\'') {
+		char q = *p++;
+
+		for (;;) {
+			if (p == end) {
+				free(o);
+				return yerr(y, "unterminated quoted string");
+			}
+			if (*p == q && q == '\'' && p + 1 < end && p[1] == '\'') {
+				o[n++] = '\'';
+				p += 2;
+				continue;
+			}
+			if (*p == q) {
+				p++;
+				break;
+			}
+			if (*p == '\\' && q == '"') {
+				if (p + 1 == end || strchr("\"\\/t", p[1]) == NULL) {
+					free(o);
+					return yerr(y, "unsupported escape in a "
+					    "double-quoted string (only \\\", "
+					    "\\\\, \\/ and \\t)");
+				}
+				o[n++] = p[1] == 't' ? '\t' : p[1];
+				p += 2;
+				continue;
+			}
+			o[n++] = *p++;
+		}
+	} else {
+		if (strchr("{}[]&*!|>%@`,?-", *p) != NULL && !(*p == '-' &&
+		    p + 1 < end && p[1] != ' ')) {
+			free(o);
+			return yerr(y, key ? "a rule name starting with a YAML "
+			    "indicator must be quoted" : "a check string "
+			    "starting with a YAML indicator (such as @ or !) "
+			    "must be quoted");
+		}
+		for (s = p; p < end; p++) {
+			if (key && *p == ':' && (p + 1 == end ||
+			    p[1] == ' ' || p[1] == '\t'))
+				break;
+			if (!key && *p == '#' && (p[-1] == ' ' ||
+			    p[-1] == '\t'))
+				break;
+			if (!key && *p == ':' && p + 1 < end && (p[1] == ' ' ||
+			    p[1] == '\t')) {
+				free(o);
+				return yerr(y, "\": \" in a plain check string "
+				    "(YAML reads a mapping): quote it");
+			}
+			if (key && *p == '#' && p > s && (p[-1] == ' ' ||
+			    p[-1] == '\t'))
+				break;
+		}
+		while (p > s && (p[-1] == ' ' || p[-1] == '\t'))
+			p--;
+		memcpy(o, s, (size_t)(p - s));
+		n = (size_t)(p - s);
+	}
+	while (key && p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	o[n] = '\0';
+	*out = o;
+	*pp = p;
+	return 0;
+}
+
+/* After a value: blanks, then nothing or a comment. */
+static int
+yrest(const struct yline *y, const char *p, const char *end)
+{
+	const char *s = p;
+
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p == end || (*p == '#' && p > s))
+		return 0;
+	return yerr(y, "unexpected text after the value");
+}
+
+/* One "rule": "check" line into obj. */
+static int
+yaml_line(const struct yline *y, const char *p, const char *end, json_t *obj)
+{
+	char *key = NULL, *val = NULL;
+	json_t *v;
+	int rc = -1;
+
+	if (*p == ' ' || *p == '\t')
+		return yerr(y, "indented line: only \"rule\": \"check\" "
+		    "entries at column 0 are supported");
+	if (yscalar(y, &p, end, true, &key) == -1)
+		goto out;
+	if (p == end || *p != ':') {
+		yerr(y, "expected \"rule\": \"check\"");
+		goto out;
+	}
+	p++;
+	if (p < end && *p != ' ' && *p != '\t') {
+		yerr(y, "expected a blank after ':'");
+		goto out;
+	}
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p == end || *p == '#') {
+		yerr(y, "missing check string (write \"\" for always)");
+		goto out;
+	}
+	if (yscalar(y, &p, end, false, &val) == -1 || yrest(y, p, end) == -1)
+		goto out;
+	if (*key == '\0') {
+		yerr(y, "empty rule name");
+		goto out;
+	}
+	if (json_object_get(obj, key) != NULL) {
+		err_set(TS_ECONFIG, "policy %s: line %u: rule \"%s\" defined "
+		    "twice", y->origin, y->line, key);
+		goto out;
+	}
+	if ((v = json_string(val)) == NULL || json_object_set_new(obj, key,
+	    v) == -1) {
+		err_set(TS_ECONFIG, "policy %s: line %u: not valid UTF-8",
+		    y->origin, y->line);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(key);
+	free(val);
+	return rc;
+}
+
+/* The YAML subset of policy.h into a JSON object. */
+static json_t *
+yaml_parse(const char *text, size_t len, const char *origin)
+{
+	struct yline y = { origin, 0 };
+	const char *p = text, *end = text + len, *eol, *q, *r;
+	bool seen = false;
+	json_t *obj;
+
+	if ((obj = json_object()) == NULL) {
+		err_set(TS_ENOMEM, "policy: out of memory");
+		return NULL;
+	}
+	if ((r = memchr(text, '\0', len)) != NULL) {
+		for (y.line = 1, q = text; q < r; q++)
+			y.line += *q == '\n';
+		yerr(&y, "NUL byte");
+		goto fail;
+	}
+	for (; p < end; p = eol + (eol < end)) {
+		y.line++;
+		if ((eol = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			eol = end;
+		q = eol;
+		if (q > p && q[-1] == '\r')
+			q--;
+		for (r = p; r < q && (*r == ' ' || *r == '\t'); r++)
+			;
+		if (r == q || *r == '#')
+			continue;	/* blank or comment line */
+		if (!seen && q - p >= 3 && strncmp(p, "---", 3) == 0) {
+			for (r = p + 3; r < q && (*r == ' ' || *r == '\t');
+			    r++)
+				;
+			if (r == q || (*r == '#' && r > p + 3)) {
+				seen = true;	/* document start */
+				continue;
+			}
+		}
+		seen = true;
+		if (yaml_line(&y, p, q, obj) == -1)
+			goto fail;
+	}
+	return obj;
+fail:
+	json_decref(obj);
+	return NULL;
+}
+
+/* JSON if the first character that is not white space opens an object or
+ * an array (which then fails as "expected a JSON object"), YAML
+ * otherwise: YAML comments are not JSON. */
+static bool
+looks_json(const char *p, size_t len)
+{
+	const char *end = p + len;
+
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' ||
+	    *p == '\n'))
+		p++;
+	return p < end && (*p == '{' || *p == '[');
+}
+
 void
 policy_free(struct policy **pp)
 {
@@ -695,8 +925,11 @@ policy_new(const struct policy_default *const *tables, const char *json,
 			    origin, POLICY_MAX_FILE);
 			goto fail;
 		}
-		root = json_loadb(json, jsonlen, JSON_REJECT_DUPLICATES, &jerr);
-		if (root == NULL) {
+		if (!looks_json(json, jsonlen)) {
+			if ((root = yaml_parse(json, jsonlen, origin)) == NULL)
+				goto fail;
+		} else if ((root = json_loadb(json, jsonlen,
+		    JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
 			err_set(TS_ECONFIG, "policy %s: line %d column %d: %s",
 			    origin, jerr.line, jerr.column, jerr.text);
 			goto fail;
@@ -896,6 +1129,63 @@ policy_enforce(const struct policy *p, const char *rule,
 	return -1;
 }
 
+/* ---- sample --------------------------------------------------------------- */
+
+/* s as a YAML double-quoted string. */
+static void
+print_quoted(FILE *fp, const char *s)
+{
+	fputc('"', fp);
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', fp);
+		fputc(*s, fp);
+	}
+	fputc('"', fp);
+}
+
+int
+policy_print_sample(const struct policy_default *const *tables, FILE *fp)
+{
+	const struct policy_default *t;
+	const char *d, *sp, *brk;
+	size_t len;
+
+	for (; tables != NULL && *tables != NULL; tables++) {
+		for (t = *tables; t->name != NULL; t++) {
+			/* "# " + words, wrapped at 70 columns as oslo's
+			 * textwrap does. */
+			d = t->description != NULL ? t->description : "";
+			while (*d != '\0') {
+				len = strlen(d);
+				if (len <= 68) {
+					fprintf(fp, "# %s\n", d);
+					break;
+				}
+				brk = NULL;
+				for (sp = d; sp <= d + 68; sp++)
+					if (*sp == ' ')
+						brk = sp;
+				if (brk == NULL && (brk = strchr(d + 68, ' ')) ==
+				    NULL)
+					brk = d + len;
+				fprintf(fp, "# %.*s\n", (int)(brk - d), d);
+				d = *brk == ' ' ? brk + 1 : brk;
+			}
+			fputc('#', fp);
+			print_quoted(fp, t->name);
+			fputs(": ", fp);
+			print_quoted(fp, t->check != NULL ? t->check : "");
+			fputs("\n\n", fp);
+		}
+	}
+	if (fflush(fp) == EOF || ferror(fp)) {
+		err_set_errno(TS_EIO, "policy sample");
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- identity defaults -------------------------------------------------- */
 
 #define ADMIN		"rule:admin_required"
@@ -905,86 +1195,188 @@ const struct policy_default policy_identity_defaults[] = {
 	/* Base rules, Keystone's names. The admin role anywhere is the cloud
 	 * admin, as in Keystone's legacy defaults with enforce_scope off,
 	 * which is what the clients and Tempest expect. */
-	{ "admin_required",		"role:admin" },
-	{ "service_role",		"role:service" },
+	{ "admin_required",		"role:admin",
+	    "The admin role on any scope: the cloud admin (Keystone's "
+	    "legacy default)." },
+	{ "service_role",		"role:service",
+	    "The service role: services acting for a user." },
 	{ "service_or_admin",		"rule:admin_required or "
-					"rule:service_role" },
-	{ "owner",			"user_id:%(user_id)s" },
-	{ "admin_or_owner",		"rule:admin_required or rule:owner" },
-	{ "token_subject",		"user_id:%(target.token.user_id)s" },
+					"rule:service_role",
+	    "The admin or service role." },
+	{ "owner",			"user_id:%(user_id)s",
+	    "The caller is the user named by {user_id} in the URL." },
+	{ "admin_or_owner",		"rule:admin_required or rule:owner",
+	    "The admin, or the user named in the URL." },
+	{ "token_subject",		"user_id:%(target.token.user_id)s",
+	    "The caller is the user of the X-Subject-Token." },
 	{ "admin_or_token_subject",	"rule:admin_required or "
-					"rule:token_subject" },
+					"rule:token_subject",
+	    "The admin, or the user of the X-Subject-Token." },
 	{ "service_admin_or_token_subject", "rule:service_or_admin or "
-					"rule:token_subject" },
+					"rule:token_subject",
+	    "The admin or service role, or the user of the X-Subject-Token." },
 	/* Keystone's implied roles: admin implies member implies reader. */
 	{ "system_reader",		"(role:reader or role:member or "
-					"role:admin) and system_scope:all" },
+					"role:admin) and system_scope:all",
+	    "Any role on a system-scoped token." },
 	{ "admin_or_system_reader",	"rule:admin_required or "
-					"rule:system_reader" },
-	{ "default",			ADMIN },
+					"rule:system_reader",
+	    "The admin, or a reader on a system-scoped token." },
+	{ "default",			ADMIN,
+	    "The rule used for a rule name the policy does not define." },
 
 	{ "identity:get_user",		ADMIN_OR_READER " or "
-					"user_id:%(target.user.id)s" },
-	{ "identity:list_users",	ADMIN_OR_READER },
-	{ "identity:create_user",	ADMIN },
-	{ "identity:update_user",	ADMIN },
-	{ "identity:delete_user",	ADMIN },
-	{ "identity:change_password",	"rule:owner" },
-	{ "identity:list_user_projects", ADMIN_OR_READER " or rule:owner" },
+					"user_id:%(target.user.id)s",
+	    "Show user details." },
+	{ "identity:list_users",	ADMIN_OR_READER,
+	    "List users." },
+	{ "identity:create_user",	ADMIN,
+	    "Create an user." },
+	{ "identity:update_user",	ADMIN,
+	    "Update an user." },
+	{ "identity:delete_user",	ADMIN,
+	    "Delete an user." },
+	{ "identity:change_password",	"rule:owner",
+	    "Change a user's password (not enforced: the original password "
+	    "is the proof)." },
+	{ "identity:list_user_projects", ADMIN_OR_READER " or rule:owner",
+	    "List the projects a user has roles on." },
 
 	{ "identity:get_project",	ADMIN_OR_READER " or "
-					"project_id:%(target.project.id)s" },
-	{ "identity:list_projects",	ADMIN_OR_READER },
-	{ "identity:create_project",	ADMIN },
-	{ "identity:update_project",	ADMIN },
-	{ "identity:delete_project",	ADMIN },
+					"project_id:%(target.project.id)s",
+	    "Show project details." },
+	{ "identity:list_projects",	ADMIN_OR_READER,
+	    "List projects." },
+	{ "identity:create_project",	ADMIN,
+	    "Create a project." },
+	{ "identity:update_project",	ADMIN,
+	    "Update a project." },
+	{ "identity:delete_project",	ADMIN,
+	    "Delete a project." },
 
 	{ "identity:get_domain",	ADMIN_OR_READER " or "
 					"domain_id:%(target.domain.id)s or "
-					"project_domain_id:%(target.domain.id)s" },
-	{ "identity:list_domains",	ADMIN_OR_READER },
-	{ "identity:create_domain",	ADMIN },
-	{ "identity:update_domain",	ADMIN },
-	{ "identity:delete_domain",	ADMIN },
+					"project_domain_id:%(target.domain.id)s",
+	    "Show domain details." },
+	{ "identity:list_domains",	ADMIN_OR_READER,
+	    "List domains." },
+	{ "identity:create_domain",	ADMIN,
+	    "Create a domain." },
+	{ "identity:update_domain",	ADMIN,
+	    "Update a domain." },
+	{ "identity:delete_domain",	ADMIN,
+	    "Delete a domain." },
 
-	{ "identity:get_role",		ADMIN_OR_READER },
-	{ "identity:list_roles",	ADMIN_OR_READER },
-	{ "identity:create_role",	ADMIN },
-	{ "identity:update_role",	ADMIN },
-	{ "identity:delete_role",	ADMIN },
+	{ "identity:get_role",		ADMIN_OR_READER,
+	    "Show role details." },
+	{ "identity:list_roles",	ADMIN_OR_READER,
+	    "List roles." },
+	{ "identity:create_role",	ADMIN,
+	    "Create a role." },
+	{ "identity:update_role",	ADMIN,
+	    "Update a role." },
+	{ "identity:delete_role",	ADMIN,
+	    "Delete a role." },
 
-	{ "identity:get_service",	ADMIN_OR_READER },
-	{ "identity:list_services",	ADMIN_OR_READER },
-	{ "identity:create_service",	ADMIN },
-	{ "identity:update_service",	ADMIN },
-	{ "identity:delete_service",	ADMIN },
+	{ "identity:get_service",	ADMIN_OR_READER,
+	    "Show service details." },
+	{ "identity:list_services",	ADMIN_OR_READER,
+	    "List services." },
+	{ "identity:create_service",	ADMIN,
+	    "Create a service." },
+	{ "identity:update_service",	ADMIN,
+	    "Update a service." },
+	{ "identity:delete_service",	ADMIN,
+	    "Delete a service." },
 
-	{ "identity:get_endpoint",	ADMIN_OR_READER },
-	{ "identity:list_endpoints",	ADMIN_OR_READER },
-	{ "identity:create_endpoint",	ADMIN },
-	{ "identity:update_endpoint",	ADMIN },
-	{ "identity:delete_endpoint",	ADMIN },
+	{ "identity:get_endpoint",	ADMIN_OR_READER,
+	    "Show endpoint details." },
+	{ "identity:list_endpoints",	ADMIN_OR_READER,
+	    "List endpoints." },
+	{ "identity:create_endpoint",	ADMIN,
+	    "Create an endpoint." },
+	{ "identity:update_endpoint",	ADMIN,
+	    "Update an endpoint." },
+	{ "identity:delete_endpoint",	ADMIN,
+	    "Delete an endpoint." },
 
 	/* Regions are public to any authenticated caller, as in Keystone. */
-	{ "identity:get_region",	"" },
-	{ "identity:list_regions",	"" },
-	{ "identity:create_region",	ADMIN },
-	{ "identity:update_region",	ADMIN },
-	{ "identity:delete_region",	ADMIN },
+	{ "identity:get_region",	"",
+	    "Show region details." },
+	{ "identity:list_regions",	"",
+	    "List regions." },
+	{ "identity:create_region",	ADMIN,
+	    "Create a region." },
+	{ "identity:update_region",	ADMIN,
+	    "Update a region." },
+	{ "identity:delete_region",	ADMIN,
+	    "Delete a region." },
 
-	{ "identity:check_grant",	ADMIN_OR_READER },
-	{ "identity:list_grants",	ADMIN_OR_READER },
-	{ "identity:create_grant",	ADMIN },
-	{ "identity:revoke_grant",	ADMIN },
-	{ "identity:list_role_assignments", ADMIN_OR_READER },
+	{ "identity:check_grant",	ADMIN_OR_READER,
+	    "Check whether a role is granted to a user or group on a "
+	    "project, domain or the system." },
+	{ "identity:list_grants",	ADMIN_OR_READER,
+	    "List the roles granted to a user or group on a project, "
+	    "domain or the system." },
+	{ "identity:create_grant",	ADMIN,
+	    "Grant a role to a user or group on a project, domain or the "
+	    "system." },
+	{ "identity:revoke_grant",	ADMIN,
+	    "Revoke a role from a user or group on a project, domain or "
+	    "the system." },
+	{ "identity:list_role_assignments", ADMIN_OR_READER,
+	    "List role assignments." },
 
-	{ "identity:check_token",	"rule:admin_or_token_subject" },
-	{ "identity:validate_token",	"rule:service_admin_or_token_subject" },
-	{ "identity:revoke_token",	"rule:admin_or_token_subject" },
+	{ "identity:check_token",	"rule:admin_or_token_subject",
+	    "Check a token (HEAD /v3/auth/tokens)." },
+	{ "identity:validate_token",	"rule:service_admin_or_token_subject",
+	    "Validate a token (GET /v3/auth/tokens)." },
+	{ "identity:revoke_token",	"rule:admin_or_token_subject",
+	    "Revoke a token (DELETE /v3/auth/tokens)." },
 
-	{ "identity:get_auth_catalog",	"" },
-	{ "identity:get_auth_projects",	"" },
-	{ "identity:get_auth_domains",	"" },
-	{ "identity:get_auth_system",	"" },
-	{ NULL, NULL },
+	{ "identity:get_auth_catalog",	"",
+	    "Get the service catalog of the caller's token." },
+	{ "identity:get_auth_projects",	"",
+	    "List the projects the caller's token may be scoped to." },
+	{ "identity:get_auth_domains",	"",
+	    "List the domains the caller's token may be scoped to." },
+	{ "identity:get_auth_system",	"",
+	    "List the system scopes the caller's token may use." },
+
+	/* Groups and implied roles: Keystone's legacy policy.json said
+	 * admin_required for all but list_groups_for_user; these routes fell
+	 * back to "default" (admin) before they were listed, and still do. */
+	{ "identity:get_group",		ADMIN,
+	    "Show group details." },
+	{ "identity:list_groups",	ADMIN,
+	    "List groups." },
+	{ "identity:create_group",	ADMIN,
+	    "Create a group." },
+	{ "identity:update_group",	ADMIN,
+	    "Update a group." },
+	{ "identity:delete_group",	ADMIN,
+	    "Delete a group." },
+	{ "identity:list_groups_for_user", ADMIN,
+	    "List the groups a user belongs to." },
+	{ "identity:list_users_in_group", ADMIN,
+	    "List the members of a group." },
+	{ "identity:add_user_to_group",	ADMIN,
+	    "Add a user to a group." },
+	{ "identity:remove_user_from_group", ADMIN,
+	    "Remove a user from a group." },
+	{ "identity:check_user_in_group", ADMIN,
+	    "Check whether a user is a member of a group." },
+	{ "identity:list_role_inference_rules", ADMIN,
+	    "List all role inference rules." },
+	{ "identity:list_implied_roles", ADMIN,
+	    "List the roles a role implies." },
+	{ "identity:create_implied_role", ADMIN,
+	    "Make one role imply another." },
+	{ "identity:get_implied_role",	ADMIN,
+	    "Show a role inference rule." },
+	{ "identity:check_implied_role", ADMIN,
+	    "Check whether one role implies another." },
+	{ "identity:delete_implied_role", ADMIN,
+	    "Delete a role inference rule." },
+	{ NULL, NULL, NULL },
 };

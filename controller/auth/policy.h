@@ -41,6 +41,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #define POLICY_MAX_CHECK	4096
 #define POLICY_MAX_NAME		255
@@ -50,10 +51,11 @@
 #define POLICY_MAX_FILE		(1024 * 1024)
 #define POLICY_MAX_EVAL_DEPTH	128
 
-/* One built-in rule. Tables end with { NULL, NULL }. */
+/* One built-in rule. Tables end with { NULL, NULL, NULL }. */
 struct policy_default {
 	const char	*name;
 	const char	*check;
+	const char	*description;	/* one sentence, for the sample */
 };
 
 /* What the caller's token says. Strings are borrowed for the call; NULL or
@@ -87,12 +89,26 @@ struct policy;
 
 /*
  * Build a policy from the default tables (a NULL-terminated array of
- * { NULL, NULL }-terminated tables; a name defined twice is an error), then
- * the rules of json (policy.json: {"rule": "check", ...}; may be NULL),
- * which replace defaults of the same name or add rules. origin names json in
- * messages. Every check string is parsed, references are resolved, cycles
- * and limits are checked. Returns NULL with TS_ECONFIG (message: origin, rule,
+ * { NULL, NULL, NULL }-terminated tables; a name defined twice is an
+ * error), then the rules of json (may be NULL), which replace defaults of
+ * the same name or add rules. origin names json in messages. Every check
+ * string is parsed, references are resolved, cycles and limits are
+ * checked. Returns NULL with TS_ECONFIG (message: origin, line or rule,
  * column, what) or TS_ENOMEM. Caller owns the result.
+ *
+ * json is the text of a policy file in either form oslo.policy reads:
+ * - JSON (policy.json): {"rule": "check", ...}, when the first character
+ *   that is not white space is '{' (or '[', refused);
+ * - YAML (policy.yaml), only the subset oslopolicy-sample-generator and
+ *   operators write: one `"rule": "check"` mapping entry per line at
+ *   column 0, keys and values plain, 'single' or "double" quoted (escapes
+ *   \" \\ \/ \t only), '#' comments (whole lines, or after a value
+ *   and a blank), blank lines, an optional leading "---". Anything else
+ *   (indentation, flow collections, anchors, tags, block scalars, a plain
+ *   value starting with a YAML indicator such as @ or !, duplicate keys)
+ *   is refused with the line number rather than guessed at. A file of only
+ *   comments and blank lines (the installed policy.yaml) overrides
+ *   nothing.
  */
 struct policy	*policy_new(const struct policy_default *const *tables,
 		    const char *json, size_t jsonlen, const char *origin);
@@ -116,6 +132,14 @@ int	policy_enforce(const struct policy *, const char *rule,
 
 /* Whether the policy defines rule (without the "default" fallback). */
 bool	policy_has_rule(const struct policy *, const char *rule);
+
+/*
+ * Write every rule of the tables in the format oslopolicy-sample-generator
+ * writes for YAML: the description as '# ' lines (wrapped at 70 columns),
+ * then `#"rule": "check"`, then a blank line. Returns 0, or -1 with TS_EIO.
+ */
+int	policy_print_sample(const struct policy_default *const *tables,
+	    FILE *fp);
 
 /*
  * Built-in rules for the identity API, Keystone's names and legacy

@@ -1242,7 +1242,9 @@ begin_request(struct http_req *req)
 			goto decided;
 		}
 		err_clear();
-		if (r->policy != NULL && srv->o.authorize != NULL &&
+		if (r->policy != NULL &&
+		    (r->flags & ROUTE_POLICY_IN_HANDLER) == 0 &&
+		    srv->o.authorize != NULL &&
 		    srv->o.authorize(req, r->policy, srv->o.auth_arg) != 0) {
 			pend_err(req, TS_EFORBIDDEN, false);
 			goto decided;

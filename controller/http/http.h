@@ -65,6 +65,21 @@ struct http_server;
 #define ROUTE_STREAM_BODY	0x02	/* body goes to route->stream, chunk by chunk */
 #define ROUTE_TRAILING_SLASH	0x04	/* "/v3/" matches "/v3" too */
 #define ROUTE_RAW_BODY		0x08	/* buffer the body but do not parse JSON */
+/*
+ * Every authenticated route either names its policy rule or carries
+ * ROUTE_SELF_SCOPED (tests/unit/routes_test.c walks the tables to prove it):
+ *
+ * ROUTE_POLICY_IN_HANDLER: the route names its rule, but the rule reads the
+ * object (its owner project or user), so authorize() does not run it before
+ * the handler; the handler enforces that same rule once it loaded the
+ * object (api_enforce_owned(): another project's object answers 404, as if
+ * it did not exist, where a route-level check would say 403).
+ * ROUTE_SELF_SCOPED: no rule; the handler decides and the table says why
+ * (token validation, the caller's own projects, a body that picks the
+ * rule...).
+ */
+#define ROUTE_POLICY_IN_HANDLER	0x10
+#define ROUTE_SELF_SCOPED	0x20
 
 /*
  * Streaming request body (Glance image upload). begin() runs once the
@@ -153,7 +168,8 @@ struct http_opts {
 	 */
 	int		(*authenticate)(struct http_req *, void *arg);
 	/* Called after authenticate with the route's policy (routes with a
-	 * policy only). 0 = allowed, -1 with err set (TS_EFORBIDDEN -> 403). */
+	 * policy and without ROUTE_POLICY_IN_HANDLER only). 0 = allowed, -1
+	 * with err set (TS_EFORBIDDEN -> 403). */
 	int		(*authorize)(struct http_req *, const char *policy, void *arg);
 	void		*auth_arg;
 };

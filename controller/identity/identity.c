@@ -1522,6 +1522,8 @@ identity_policy_target(struct http_req *req, struct api_target *t)
 
 #define R(m, p, h, pol, fl, st) { m, p, h, pol, fl, st, NULL }
 #define NA	ROUTE_NO_AUTH
+#define IH	ROUTE_POLICY_IN_HANDLER
+#define SELF	ROUTE_SELF_SCOPED
 #define GRANTS(base)							\
 	R("GET", base "/roles", identity_assign_grant_list,			\
 	    "identity:list_grants", 0, 0),				\
@@ -1538,8 +1540,12 @@ const struct http_route identity_routes[] = {
 	R("GET", "/v2.0", version_v2, NULL, NA | ROUTE_TRAILING_SLASH, 0),
 
 	R("POST", "/v3/auth/tokens", auth_tokens_post, NULL, NA, 201),
-	R("GET", "/v3/auth/tokens", auth_tokens_get, NULL, 0, 0),
-	R("DELETE", "/v3/auth/tokens", auth_tokens_delete, NULL, 0, 204),
+	/* The rules read the X-Subject-Token's user: the handler loads it
+	 * first (404 for a bad one); HEAD checks identity:check_token. */
+	R("GET", "/v3/auth/tokens", auth_tokens_get, "identity:validate_token",
+	    IH, 0),
+	R("DELETE", "/v3/auth/tokens", auth_tokens_delete,
+	    "identity:revoke_token", IH, 204),
 	R("GET", "/v3/auth/catalog", auth_catalog,
 	    "identity:get_auth_catalog", 0, 0),
 	R("GET", "/v3/auth/projects", identity_admin_auth_projects,
@@ -1548,7 +1554,9 @@ const struct http_route identity_routes[] = {
 	    "identity:get_auth_domains", 0, 0),
 	R("POST", "/v2.0/tokens", v2_tokens_post, NULL, NA | ROUTE_RAW_BODY,
 	    200),
-	R("GET", "/v2.0/tenants", identity_admin_v2_tenants, NULL, 0, 0),
+	/* Self-scoped: the caller's own projects, as Keystone v2 listed them
+	 * (no rule upstream either). */
+	R("GET", "/v2.0/tenants", identity_admin_v2_tenants, NULL, SELF, 0),
 
 	R("GET", "/v3/domains", identity_admin_domain_list,
 	    "identity:list_domains", 0, 0),
@@ -1566,8 +1574,8 @@ const struct http_route identity_routes[] = {
 	R("POST", "/v3/projects", identity_admin_project_create,
 	    "identity:create_project", 0, 201),
 	/* Enforced by the handler: another project answers 404. */
-	R("GET", "/v3/projects/{project_id}", identity_admin_project_get, NULL, 0,
-	    0),
+	R("GET", "/v3/projects/{project_id}", identity_admin_project_get,
+	    "identity:get_project", IH, 0),
 	R("PATCH", "/v3/projects/{project_id}", identity_admin_project_update,
 	    "identity:update_project", 0, 0),
 	R("DELETE", "/v3/projects/{project_id}", identity_admin_project_delete,
@@ -1582,10 +1590,10 @@ const struct http_route identity_routes[] = {
 	    "identity:update_user", 0, 0),
 	R("DELETE", "/v3/users/{user_id}", identity_admin_user_delete,
 	    "identity:delete_user", 0, 204),
-	/* Keystone leaves this unenforced: the original password is the
-	 * proof. It still needs a token here. */
+	/* Self-scoped: Keystone leaves this unenforced, the original password
+	 * is the proof. It still needs a token here. */
 	R("POST", "/v3/users/{user_id}/password", identity_admin_user_password,
-	    NULL, 0, 204),
+	    NULL, SELF, 204),
 	R("GET", "/v3/users/{user_id}/projects", identity_admin_user_projects,
 	    "identity:list_user_projects", 0, 0),
 	R("GET", "/v3/users/{user_id}/groups", identity_assign_user_groups,

@@ -54,32 +54,50 @@ struct image_service {
  * project when it is a member of the image).
  */
 const struct policy_default image_policy_defaults[] = {
-	{ "image:context_is_admin",	"role:admin" },
-	{ "image:service_api",		"role:service or role:admin" },
-	{ "image:get_images",		ADMIN " or role:reader" },
-	{ "image:get_image",		ADMIN " or role:reader" },
+	{ "image:context_is_admin",	"role:admin",
+	    "The Image API's admin: sees and manages every image." },
+	{ "image:service_api",		"role:service or role:admin",
+	    "Services acting for a user (download without membership)." },
+	{ "image:get_images",		ADMIN " or role:reader",
+	    "List images." },
+	{ "image:get_image",		ADMIN " or role:reader",
+	    "Show an image the caller may see." },
 	{ "image:add_image",		ADMIN " or (role:member and "
-					"project_id:%(owner)s)" },
-	{ "image:modify_image",		ADMIN_OR_MEMBER },
-	{ "image:delete_image",		ADMIN_OR_MEMBER },
-	{ "image:upload_image",		ADMIN_OR_MEMBER },
+					"project_id:%(owner)s)",
+	    "Create an image." },
+	{ "image:modify_image",		ADMIN_OR_MEMBER,
+	    "Update an image's properties or tags." },
+	{ "image:delete_image",		ADMIN_OR_MEMBER,
+	    "Delete an image." },
+	{ "image:upload_image",		ADMIN_OR_MEMBER,
+	    "Upload an image's data." },
 	{ "image:download_image",	ADMIN " or rule:image:service_api or "
-					"role:member" },
-	{ "image:publicize_image",	ADMIN },
-	{ "image:communitize_image",	ADMIN_OR_MEMBER },
-	{ "image:deactivate",		ADMIN_OR_MEMBER },
-	{ "image:reactivate",		ADMIN_OR_MEMBER },
-	{ "image:add_member",		ADMIN_OR_MEMBER },
-	{ "image:delete_member",	ADMIN_OR_MEMBER },
+					"role:member",
+	    "Download an image's data." },
+	{ "image:publicize_image",	ADMIN,
+	    "Make an image public." },
+	{ "image:communitize_image",	ADMIN_OR_MEMBER,
+	    "Make an image a community image." },
+	{ "image:deactivate",		ADMIN_OR_MEMBER,
+	    "Deactivate an image." },
+	{ "image:reactivate",		ADMIN_OR_MEMBER,
+	    "Reactivate an image." },
+	{ "image:add_member",		ADMIN_OR_MEMBER,
+	    "Share an image with a project." },
+	{ "image:delete_member",	ADMIN_OR_MEMBER,
+	    "Stop sharing an image with a project." },
 	{ "image:get_member",		ADMIN " or (role:reader and "
 					"(project_id:%(project_id)s or "
-					"project_id:%(member_id)s))" },
+					"project_id:%(member_id)s))",
+	    "Show one member of an image." },
 	{ "image:get_members",		ADMIN " or (role:reader and "
 					"(project_id:%(project_id)s or "
-					"project_id:%(member_id)s))" },
+					"project_id:%(member_id)s))",
+	    "List the members of an image." },
 	{ "image:modify_member",	ADMIN " or (role:member and "
-					"project_id:%(member_id)s)" },
-	{ NULL, NULL }
+					"project_id:%(member_id)s)",
+	    "Accept or reject an image shared with the caller's project." },
+	{ NULL, NULL, NULL }
 };
 
 /* ---- service ------------------------------------------------------------- */
@@ -1539,31 +1557,47 @@ member_delete(struct http_req *req, struct http_resp *resp)
 
 #define R(m, p, h, pol, fl, st) { m, p, h, pol, fl, st, NULL }
 #define NA	ROUTE_NO_AUTH
+#define IH	ROUTE_POLICY_IN_HANDLER
 #define IMG	"/v2/images/{image_id}"
 
+/*
+ * Rules on one image read its owner and membership, so the handler
+ * enforces them after image_db_visible(): an image the caller may not see
+ * answers 404 before any rule is asked, as Glance does (IH).
+ */
 const struct http_route image_routes[] = {
 	R("GET", "/", versions_get, NULL, NA, 300),
 	R("GET", "/versions", versions_get, NULL, NA, 200),
-	R("GET", "/v2/schemas/{name}", schema_get, NULL, 0, 0),
-	R("GET", "/v2/schemas/metadefs/{name}", schema_get, NULL, 0, 0),
+	/* Self-scoped: the schemas document the API, Glance serves them to
+	 * any token without a rule. */
+	R("GET", "/v2/schemas/{name}", schema_get, NULL, ROUTE_SELF_SCOPED, 0),
+	R("GET", "/v2/schemas/metadefs/{name}", schema_get, NULL,
+	    ROUTE_SELF_SCOPED, 0),
 
 	R("GET", "/v2/images", image_list, "image:get_images", 0, 0),
-	R("POST", "/v2/images", image_create, NULL, 0, 201),
-	R("GET", IMG, image_get, NULL, 0, 0),
-	R("PATCH", IMG, image_update, NULL, 0, 0),
-	R("DELETE", IMG, image_delete, NULL, 0, 204),
-	R("PUT", IMG "/tags/{tag}", tag_put, NULL, 0, 204),
-	R("DELETE", IMG "/tags/{tag}", tag_delete, NULL, 0, 204),
-	R("POST", IMG "/actions/deactivate", image_deactivate, NULL, 0, 204),
-	R("POST", IMG "/actions/reactivate", image_reactivate, NULL, 0, 204),
-	R("GET", IMG "/file", image_download, NULL, 0, 0),
-	{ "PUT", IMG "/file", NULL, NULL, ROUTE_STREAM_BODY, 204,
-	    &upload_ops },
+	/* The owner may come from the body: checked once it is known. */
+	R("POST", "/v2/images", image_create, "image:add_image", IH, 201),
+	R("GET", IMG, image_get, "image:get_image", IH, 0),
+	R("PATCH", IMG, image_update, "image:modify_image", IH, 0),
+	R("DELETE", IMG, image_delete, "image:delete_image", IH, 204),
+	R("PUT", IMG "/tags/{tag}", tag_put, "image:modify_image", IH, 204),
+	R("DELETE", IMG "/tags/{tag}", tag_delete, "image:modify_image", IH,
+	    204),
+	R("POST", IMG "/actions/deactivate", image_deactivate,
+	    "image:deactivate", IH, 204),
+	R("POST", IMG "/actions/reactivate", image_reactivate,
+	    "image:reactivate", IH, 204),
+	R("GET", IMG "/file", image_download, "image:download_image", IH, 0),
+	{ "PUT", IMG "/file", NULL, "image:upload_image",
+	    ROUTE_STREAM_BODY | IH, 204, &upload_ops },
 
-	R("GET", IMG "/members", members_list, NULL, 0, 0),
-	R("POST", IMG "/members", member_create, NULL, 0, 200),
-	R("GET", IMG "/members/{member_id}", member_get, NULL, 0, 0),
-	R("PUT", IMG "/members/{member_id}", member_update, NULL, 0, 0),
-	R("DELETE", IMG "/members/{member_id}", member_delete, NULL, 0, 204),
+	R("GET", IMG "/members", members_list, "image:get_members", IH, 0),
+	R("POST", IMG "/members", member_create, "image:add_member", IH, 200),
+	R("GET", IMG "/members/{member_id}", member_get, "image:get_member",
+	    IH, 0),
+	R("PUT", IMG "/members/{member_id}", member_update,
+	    "image:modify_member", IH, 0),
+	R("DELETE", IMG "/members/{member_id}", member_delete,
+	    "image:delete_member", IH, 204),
 	HTTP_ROUTE_END
 };

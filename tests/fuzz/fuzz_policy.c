@@ -1,11 +1,15 @@
 /*
  * libFuzzer target for controller/policy.c.
  *
- * The same bytes are tried two ways:
- *  - as a policy.json merged over the identity defaults: loading never
+ * The same bytes are tried three ways:
+ *  - as a policy file (JSON when it starts with '{' or '[', the YAML
+ *    subset otherwise) merged over the identity defaults: loading never
  *    crashes, leaks, overflows the stack or reads out of bounds, and when it
  *    loads, enforcing the identity rules and a few others for several
  *    personas never fails in any way other than a clean TS_EFORBIDDEN;
+ *  - as the value of a YAML line ("fuzz": <bytes>), so that the scalar
+ *    readers (plain, 'single', "double" with escapes, comments after the
+ *    value) see every input even when the first byte would make it JSON;
  *  - as a single check string: the parser terminates on any bytes, and a
  *    rule that loads evaluates to the same decision twice (no hidden state).
  */
@@ -63,8 +67,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    NULL };
 	const struct policy_default *d;
 	struct policy_default one[] = {
-		{ "fuzz", NULL }, { "x", "role:x" }, { "default", "!" },
-		{ NULL, NULL },
+		{ "fuzz", NULL, NULL }, { "x", "role:x", NULL },
+		{ "default", "!", NULL },
+		{ NULL, NULL, NULL },
 	};
 	const struct policy_default *tabs1[] = { one, NULL };
 	struct policy *p;
@@ -81,8 +86,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	}
 
-	if ((s = malloc(size + 1)) == NULL)
+	if ((s = malloc(size + 9)) == NULL)
 		return 0;
+	memcpy(s, "\"fuzz\": ", 8);
+	memcpy(s + 8, data, size);
+	p = policy_new(tabs1, s, size + 8, "fuzz.yaml");
+	if (p != NULL) {
+		enforce_all(p, "fuzz");
+		policy_free(&p);
+	} else if (err_code() != TS_ECONFIG && err_code() != TS_ENOMEM) {
+		abort();
+	}
+
 	memcpy(s, data, size);
 	s[size] = '\0';
 	one[0].check = s;

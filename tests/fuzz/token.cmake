@@ -1,5 +1,5 @@
 # Identity decoders: token_validate()/token_payload_unpack() on arbitrary
-# bytes, and the policy loader (JSON + check-string parser) on arbitrary
+# bytes, and the policy loader (JSON, YAML + check-string parser) on arbitrary
 # bytes. Seeds: tests/fuzz/seeds/fuzz_token/, tests/fuzz/seeds/fuzz_policy/.
 ts_fuzz_target(fuzz_token
   SOURCES ${CMAKE_SOURCE_DIR}/controller/auth/token.c

@@ -149,17 +149,19 @@ enrol_agent() {
 }
 
 # ---- identity / HTTP API helpers ----------------------------------------
-# api_lines IDPORT: sets API_LINES, the [api]/[identity] lines to pass to
-# controller_conf: every API on 127.0.0.1 only, identity on IDPORT, token
-# keys under $T, and the cheapest argon2id costs (tests hash many
-# passwords; the costs are stored in each hash, so this changes nothing
-# else). Ports of services a test does not use get free ports too, so a
+# api_lines IDPORT: sets API_LINES, the [api]/[oslo_policy]/[identity]
+# lines to pass to controller_conf: every API on 127.0.0.1 only, identity
+# on IDPORT, token keys and the policy file (absent: built-in rules) under
+# $T, never the host's /etc/tinystack/policy.yaml, and the cheapest
+# argon2id costs (tests hash many passwords; the costs are stored in each
+# hash, so this changes nothing else). Ports of services a test does not use get free ports too, so a
 # test never binds a well-known port.
 api_lines() {
 	API_LINES=("[api]" "bind_host = 127.0.0.1" "public_host = 127.0.0.1"
 		"identity_port = $1" "compute_port = $(free_port)"
 		"image_port = $(free_port)" "volume_port = $(free_port)"
 		"network_port = $(free_port)" "threads = 4"
+		"[oslo_policy]" "policy_file = $T/policy.yaml"
 		"[identity]" "key_repository = $T/token-keys"
 		"password_hash_opslimit = 1" "password_hash_memlimit_kb = 64")
 }

@@ -487,6 +487,9 @@ static const struct http_route compute_routes[] = {
 	{ "POST", "/v2.1/servers/{server_id}/action", h_server_action, NULL,
 	  0, 0, NULL },
 	{ "GET", "/v2.1/forbidden", h_ok204, "compute:deny", 0, 0, NULL },
+	/* The handler enforces this rule on its object: the router must not. */
+	{ "GET", "/v2.1/in-handler", h_ok204, "compute:deny",
+	    ROUTE_POLICY_IN_HANDLER, 0, NULL },
 	HTTP_ROUTE_END
 };
 
@@ -1837,6 +1840,15 @@ test_authorize_403(void **state)
 	assert_int_equal(req1(port[L_NETWORK], "GET", "/v2.0/forbidden", TOKEN,
 	    NULL, &r), 0);
 	assert_error(&r, APIERR_NETWORK, 403, "HTTPForbidden", "network:deny");
+	hresp_free(&r);
+	/* a rule the handler enforces is not the router's to check */
+	assert_int_equal(req1(port[L_COMPUTE], "GET", "/v2.1/in-handler", TOKEN,
+	    NULL, &r), 0);
+	assert_int_equal(r.status, 204);
+	hresp_free(&r);
+	assert_int_equal(req1(port[L_COMPUTE], "GET", "/v2.1/in-handler", NULL,
+	    NULL, &r), 0);
+	assert_int_equal(r.status, 401);
 	hresp_free(&r);
 	/* allowed policies pass */
 	assert_int_equal(req1(port[L_COMPUTE], "GET", "/v2.1/servers/detail",

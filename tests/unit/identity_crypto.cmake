@@ -19,3 +19,7 @@ ts_unit_test(policy_test
 target_include_directories(policy_test PRIVATE ${CMAKE_SOURCE_DIR}/controller)
 target_compile_definitions(policy_test PRIVATE
   TS_TEST_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
+
+# routes_test walks every service's route table (controller/routes.c) over
+# the controller library: each authenticated route is guarded.
+ts_unit_test(routes_test LIBS tinystack-ctl)

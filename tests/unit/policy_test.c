@@ -5,6 +5,7 @@
  * TS_UPDATE_GOLDEN=1 and review the diff).
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <errno.h>
@@ -93,9 +94,9 @@ static struct policy *
 one_rule(const char *check)
 {
 	const struct policy_default t[] = {
-		{ "t", check },
-		{ "is_a", "role:a" },
-		{ NULL, NULL },
+		{ "t", check, NULL },
+		{ "is_a", "role:a", NULL },
+		{ NULL, NULL, NULL },
 	};
 	const struct policy_default *tabs[] = { t, NULL };
 
@@ -272,15 +273,17 @@ static void
 test_cycles_are_refused(void **state)
 {
 	const struct policy_default two[] = {
-		{ "a", "rule:b" }, { "b", "role:x or rule:a" }, { NULL, NULL } };
+		{ "a", "rule:b", NULL }, { "b", "role:x or rule:a", NULL },
+		{ NULL, NULL, NULL } };
 	const struct policy_default self[] = {
-		{ "a", "@ or rule:a" }, { NULL, NULL } };
+		{ "a", "@ or rule:a", NULL }, { NULL, NULL, NULL } };
 	const struct policy_default three[] = {
-		{ "a", "rule:b" }, { "b", "not rule:c" }, { "c", "(rule:a)" },
-		{ NULL, NULL } };
+		{ "a", "rule:b", NULL }, { "b", "not rule:c", NULL },
+		{ "c", "(rule:a)", NULL }, { NULL, NULL, NULL } };
 	const struct policy_default diamond[] = {
-		{ "top", "rule:l and rule:r" }, { "l", "rule:base" },
-		{ "r", "not rule:base" }, { "base", "role:x" }, { NULL, NULL } };
+		{ "top", "rule:l and rule:r", NULL },
+		{ "l", "rule:base", NULL }, { "r", "not rule:base", NULL },
+		{ "base", "role:x", NULL }, { NULL, NULL, NULL } };
 	struct policy *p;
 
 	err_clear();
@@ -429,7 +432,7 @@ static void
 test_forbidden_message_and_default_fallback(void **state)
 {
 	const struct policy_default nodefault[] = {
-		{ "x", "@" }, { NULL, NULL } };
+		{ "x", "@", NULL }, { NULL, NULL, NULL } };
 	struct policy *p = identity_policy();
 
 	err_clear();
@@ -524,7 +527,7 @@ static void
 test_bad_json(void **state)
 {
 	const struct policy_default dup[] = {
-		{ "a", "@" }, { "a", "!" }, { NULL, NULL } };
+		{ "a", "@", NULL }, { "a", "!", NULL }, { NULL, NULL, NULL } };
 
 	expect_json_error("{\"a\": \"@\",}", "line 1");
 	expect_json_error("[\"@\"]", "JSON object");
@@ -595,6 +598,138 @@ test_identity_defaults_golden(void **state)
 	free(got);
 }
 
+/* A policy of the t/u rules overridden by text; asserts it loads. */
+static struct policy *
+yaml_policy(const char *text)
+{
+	const struct policy_default t[] = {
+		{ "t", "!", NULL }, { "u", "!", NULL }, { NULL, NULL, NULL } };
+	const struct policy_default *tabs[] = { t, NULL };
+	struct policy *p;
+
+	err_clear();
+	if ((p = policy_new(tabs, text, strlen(text), "test.yaml")) == NULL)
+		fail_msg("%s: %s", text, err_msg());
+	return p;
+}
+
+static bool
+yaml_allows(const struct policy *p, const char *rule, const char *role)
+{
+	const char *roles[] = { role };
+	struct policy_creds c = { .roles = roles, .nroles = 1 };
+
+	return policy_enforce(p, rule, &c, NULL) == 0;
+}
+
+static void
+test_yaml_subset(void **state)
+{
+	struct policy *p;
+
+	/* The sample as generated: every line a comment: no overrides. */
+	p = yaml_policy("# List users.\n#\"t\": \"role:a\"\n\n");
+	assert_false(yaml_allows(p, "t", "a"));
+	policy_free(&p);
+	p = yaml_policy("");
+	policy_free(&p);
+	/* One uncommented line of the sample. */
+	p = yaml_policy("# x\n\"t\": \"role:a\"\n\n");
+	assert_true(yaml_allows(p, "t", "a"));
+	assert_false(yaml_allows(p, "u", "a"));
+	policy_free(&p);
+	/* Plain and single-quoted scalars, CRLF, comments after values,
+	 * a document start, names with colons, '' and \" escapes. */
+	p = yaml_policy("---\r\n"
+	    "t: role:a or role:b   # why\r\n"
+	    "  # indented comment\n"
+	    "'u': 'role:it''s'\n"
+	    "os_compute_api:servers:index: \"role:\\\"q\"\n"
+	    "\"v\": \"\"\n");
+	assert_true(yaml_allows(p, "t", "b"));
+	assert_true(yaml_allows(p, "u", "it's"));
+	assert_true(yaml_allows(p, "os_compute_api:servers:index", "\"q"));
+	assert_true(yaml_allows(p, "v", "anything"));
+	policy_free(&p);
+	/* The last line may lack its newline. */
+	p = yaml_policy("t: \"@\"");
+	assert_true(yaml_allows(p, "t", "x"));
+	policy_free(&p);
+	/* JSON still works. */
+	p = yaml_policy("\n {\"t\": \"role:a\"}");
+	assert_true(yaml_allows(p, "t", "a"));
+	policy_free(&p);
+}
+
+static void
+expect_yaml_error(const char *text, const char *what)
+{
+	const struct policy_default t[] = {
+		{ "t", "!", NULL }, { NULL, NULL, NULL } };
+	const struct policy_default *tabs[] = { t, NULL };
+
+	err_clear();
+	assert_null(policy_new(tabs, text, strlen(text), "test.yaml"));
+	assert_int_equal(err_code(), TS_ECONFIG);
+	if (strstr(err_msg(), what) == NULL || strstr(err_msg(),
+	    "test.yaml") == NULL)
+		fail_msg("%s: expected \"%s\" in \"%s\"", text, what,
+		    err_msg());
+}
+
+static void
+test_yaml_errors(void **state)
+{
+	expect_yaml_error("t: \"@\"\n  u: \"@\"\n", "line 2: indented");
+	expect_yaml_error("t: @\n", "line 1: a check string starting");
+	expect_yaml_error("t: !\n", "must be quoted");
+	expect_yaml_error("t: [a]\n", "must be quoted");
+	expect_yaml_error("t: {a: b}\n", "must be quoted");
+	expect_yaml_error("t: &x a\n", "must be quoted");
+	expect_yaml_error("t: |\n  role:a\n", "must be quoted");
+	expect_yaml_error("t:\n", "missing check string");
+	expect_yaml_error("t: # c\n", "missing check string");
+	expect_yaml_error("t\n", "expected \"rule\": \"check\"");
+	expect_yaml_error("t:role:a\n", "expected \"rule\": \"check\"");
+	expect_yaml_error("t: \"x\n", "unterminated");
+	expect_yaml_error("t: 'x\n", "unterminated");
+	expect_yaml_error("t: \"\\n\"\n", "unsupported escape");
+	expect_yaml_error("t: \"a\" b\n", "unexpected text");
+	expect_yaml_error("t: role:a or x: y\n", "quote it");
+	expect_yaml_error("t: \"@\"\nt: \"!\"\n", "line 2: rule \"t\" "
+	    "defined twice");
+	expect_yaml_error("\"\": \"@\"\n", "empty rule name");
+	expect_yaml_error("- t\n", "indicator must be quoted");
+	expect_yaml_error("# c\n\nt: \"role:\"\n", "column");
+	expect_yaml_error("t: \"a\xff\"\n", "UTF-8");
+	expect_yaml_error("u: \"rule:nope\"\n", "nope");
+}
+
+static void
+test_sample_format(void **state)
+{
+	const struct policy_default t[] = {
+		{ "a:b", "role:x or \"q\"", "Short." },
+		{ "long", "", "Word word word word word word word word word "
+		    "word word word word word word end." },
+		{ NULL, NULL, NULL } };
+	const struct policy_default *tabs[] = { t, NULL };
+	char buf[1024];
+	FILE *fp = fmemopen(buf, sizeof(buf), "w");
+
+	assert_non_null(fp);
+	assert_int_equal(policy_print_sample(tabs, fp), 0);
+	fclose(fp);
+	assert_string_equal(buf,
+	    "# Short.\n"
+	    "#\"a:b\": \"role:x or \\\"q\\\"\"\n"
+	    "\n"
+	    "# Word word word word word word word word word word word word word\n"
+	    "# word word end.\n"
+	    "#\"long\": \"\"\n"
+	    "\n");
+}
+
 int
 main(void)
 {
@@ -609,6 +744,9 @@ main(void)
 		cmocka_unit_test(test_json_file_overrides_defaults),
 		cmocka_unit_test(test_bad_json),
 		cmocka_unit_test(test_identity_defaults_golden),
+		cmocka_unit_test(test_yaml_subset),
+		cmocka_unit_test(test_yaml_errors),
+		cmocka_unit_test(test_sample_format),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,170 @@
+/*
+ * Unit tests for controller/routes.c: every authenticated route of every
+ * service (routes_services) names a policy rule that the built-in defaults
+ * define, or carries ROUTE_SELF_SCOPED; and the policy sample that
+ * `tinystack-manage policy sample` prints reads back, uncommented, as the
+ * very same rules, and packaging/policy.yaml.sample is that sample.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "err.h"
+#include "routes.h"
+
+static void
+test_every_route_is_guarded(void **state)
+{
+	const struct routes_service *s;
+	const struct http_route *r;
+	struct policy *p = policy_new(routes_policy_tables, NULL, 0, NULL);
+	size_t n = 0, bad = 0;
+
+	(void)state;
+	if (p == NULL)
+		fail_msg("defaults: %s", err_msg());
+	for (s = routes_services; s->name != NULL; s++) {
+		assert_non_null(s->routes);
+		for (r = s->routes; r->method != NULL; r++, n++) {
+			const char *why = NULL;
+
+			if (r->flags & ROUTE_NO_AUTH) {
+				if (r->policy != NULL ||
+				    (r->flags & (ROUTE_SELF_SCOPED |
+				    ROUTE_POLICY_IN_HANDLER)))
+					why = "unauthenticated route with a "
+					    "rule or mark";
+			} else if (r->flags & ROUTE_SELF_SCOPED) {
+				if (r->policy != NULL ||
+				    (r->flags & ROUTE_POLICY_IN_HANDLER))
+					why = "self-scoped route with a rule";
+			} else if (r->policy == NULL) {
+				why = "neither a rule nor ROUTE_SELF_SCOPED";
+			} else if (!policy_has_rule(p, r->policy)) {
+				why = "rule not in the defaults tables";
+			}
+			if (why != NULL) {
+				print_error("%s %s %s (%s): %s\n", s->name,
+				    r->method, r->pattern, r->policy ?
+				    r->policy : "-", why);
+				bad++;
+			}
+		}
+	}
+	policy_free(&p);
+	assert_true(n > 100);
+	assert_int_equal(bad, 0);
+}
+
+/* Every default has a description (the sample's comment line). */
+static void
+test_every_default_is_described(void **state)
+{
+	const struct policy_default *const *t;
+	const struct policy_default *d;
+
+	(void)state;
+	for (t = routes_policy_tables; *t != NULL; t++)
+		for (d = *t; d->name != NULL; d++)
+			if (d->description == NULL || *d->description == '\0' ||
+			    strchr(d->description, '\n') != NULL)
+				fail_msg("%s: no one-line description", d->name);
+}
+
+static void
+test_sample_reads_back(void **state)
+{
+	const struct policy_default *const *t;
+	const struct policy_default *d;
+	const struct policy_default *none[] = { NULL };
+	char *buf = NULL, *line, *save;
+	size_t len = 0, nrules = 0;
+	struct { char *text; size_t len; } out = { NULL, 0 };
+	FILE *fp = open_memstream(&buf, &len);
+	FILE *un;
+	struct policy *p;
+
+	(void)state;
+	assert_non_null(fp);
+	assert_int_equal(policy_print_sample(routes_policy_tables, fp), 0);
+	fclose(fp);
+	/* Uncomment the rule lines, as an operator does. */
+	un = open_memstream(&out.text, &out.len);
+	assert_non_null(un);
+	for (line = strtok_r(buf, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "#\"", 2) == 0) {
+			fprintf(un, "%s\n", line + 1);
+			nrules++;
+		} else {
+			fprintf(un, "%s\n", line);
+		}
+	}
+	fclose(un);
+	/* Built with no defaults at all: every rule comes from the text. */
+	p = policy_new(none, out.text, out.len, "sample");
+	if (p == NULL)
+		fail_msg("sample: %s", err_msg());
+	for (t = routes_policy_tables; *t != NULL; t++)
+		for (d = *t; d->name != NULL; d++, nrules--)
+			assert_true(policy_has_rule(p, d->name));
+	assert_int_equal(nrules, 0);
+	policy_free(&p);
+	free(out.text);
+	free(buf);
+}
+
+/* packaging/policy.yaml.sample is the generator's output
+ * (TS_UPDATE_GOLDEN=1 rewrites it). */
+static void
+test_shipped_sample(void **state)
+{
+	const char *src = getenv("TS_SOURCE_DIR");
+	char path[4096], *gen = NULL, *shipped;
+	size_t glen = 0, n;
+	FILE *fp;
+
+	(void)state;
+	if (src == NULL)
+		fail_msg("TS_SOURCE_DIR is not set (run through ctest)");
+	snprintf(path, sizeof(path), "%s/packaging/policy.yaml.sample", src);
+	fp = open_memstream(&gen, &glen);
+	assert_non_null(fp);
+	assert_int_equal(policy_print_sample(routes_policy_tables, fp), 0);
+	fclose(fp);
+	if (getenv("TS_UPDATE_GOLDEN") != NULL) {
+		fp = fopen(path, "w");
+		assert_non_null(fp);
+		fwrite(gen, 1, glen, fp);
+		fclose(fp);
+	}
+	if ((fp = fopen(path, "r")) == NULL)
+		fail_msg("%s: missing (TS_UPDATE_GOLDEN=1 creates it)", path);
+	shipped = calloc(1, glen + 2);
+	assert_non_null(shipped);
+	n = fread(shipped, 1, glen + 1, fp);
+	fclose(fp);
+	if (n != glen || memcmp(shipped, gen, glen) != 0)
+		fail_msg("%s differs from `tinystack-manage policy sample`; "
+		    "regenerate with TS_UPDATE_GOLDEN=1", path);
+	free(shipped);
+	free(gen);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_route_is_guarded),
+		cmocka_unit_test(test_every_default_is_described),
+		cmocka_unit_test(test_sample_reads_back),
+		cmocka_unit_test(test_shipped_sample),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
