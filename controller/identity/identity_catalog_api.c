@@ -17,7 +17,7 @@
 #include "codec.h"
 #include "core/db.h"
 #include "err.h"
-#include "identity.h"
+#include "identity_int.h"
 #include "log.h"
 
 /* Storage for any one record; the descriptor says which member is live. */

@@ -15,7 +15,7 @@
 
 #include "codec.h"
 #include "err.h"
-#include "image.h"
+#include "image_int.h"
 
 #define NAME_MAX_LEN	255
 #define OWNER_MAX_LEN	255
