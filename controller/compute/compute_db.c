@@ -354,13 +354,13 @@ idx_del(struct store_txn *txn, const char *index, const char *ival,
 }
 
 /* The two instances_by_created entries of i (its project's, and the
- * all-projects one); see compute_db_created_key(). */
+ * all-projects one); see db_created_key(). */
 static int
-created_keys(const struct rec_instance *i, char k[2][COMPUTE_DB_CREATED_KEY_MAX],
+created_keys(const struct rec_instance *i, char k[2][DB_CREATED_KEY_MAX],
     size_t kl[2])
 {
-	kl[0] = compute_db_created_key(k[0], i->project_id, i->created_at, i->uuid);
-	kl[1] = compute_db_created_key(k[1], "", i->created_at, i->uuid);
+	kl[0] = db_created_key(k[0], i->project_id, i->created_at, i->uuid);
+	kl[1] = db_created_key(k[1], "", i->created_at, i->uuid);
 	if (kl[0] == 0 || kl[1] == 0) {
 		err_set(TS_EINVALID, "instance %s: project id too long",
 		    i->uuid);
@@ -372,7 +372,7 @@ created_keys(const struct rec_instance *i, char k[2][COMPUTE_DB_CREATED_KEY_MAX]
 static int
 created_put(struct store_txn *txn, const struct rec_instance *i)
 {
-	char k[2][COMPUTE_DB_CREATED_KEY_MAX];
+	char k[2][DB_CREATED_KEY_MAX];
 	size_t kl[2];
 
 	if (created_keys(i, k, kl) == -1)
@@ -387,7 +387,7 @@ created_put(struct store_txn *txn, const struct rec_instance *i)
 static int
 created_del(struct store_txn *txn, const struct rec_instance *i)
 {
-	char k[2][COMPUTE_DB_CREATED_KEY_MAX];
+	char k[2][DB_CREATED_KEY_MAX];
 	size_t kl[2];
 
 	if (created_keys(i, k, kl) == -1)
@@ -590,15 +590,15 @@ compute_db_instance_each_newest(struct store_txn *txn, const char *project_id,
 {
 	struct idx_each e = { txn, cb, arg };
 	const char *scope = project_id ? project_id : "";
-	char prefix[COMPUTE_DB_CREATED_KEY_MAX], ak[COMPUTE_DB_CREATED_KEY_MAX];
+	char prefix[DB_CREATED_KEY_MAX], ak[DB_CREATED_KEY_MAX];
 	size_t plen = strlen(scope) + 1, alen = 0;
 
-	if (plen > COMPUTE_DB_CREATED_SCOPE_MAX + 1) {
+	if (plen > DB_CREATED_SCOPE_MAX + 1) {
 		err_set(TS_EINVALID, "project id too long");
 		return -1;
 	}
 	memcpy(prefix, scope, plen);
-	if (after != NULL && (alen = compute_db_created_key(ak, scope,
+	if (after != NULL && (alen = db_created_key(ak, scope,
 	    after->created_at, after->uuid)) == 0) {
 		err_set(TS_EINVALID, "bad marker");
 		return -1;

@@ -10,7 +10,7 @@
  *                                                  instance_tasks (uuid ->
  *                                                  "", while a task runs),
  *                                                  instances_by_created
- *                                                  (compute_db_created_key())
+ *                                                  (db_created_key())
  *   instance_tombstones   uuid
  *   instance_actions      instance uuid NUL request id
  *   compute_quotas        project id
@@ -87,44 +87,6 @@ int	compute_db_instance_each_newest(struct store_txn *, const char *project_id,
 	    const struct rec_instance *after,
 	    int (*cb)(const struct rec_instance *, void *), void *);
 
-/*
- * Key of an instance in instances_by_created (value: its uuid):
- *   scope NUL, 16 hex digits of INT64_MAX - created_at, the uuid with its
- *   hex digits complemented (0 <-> f, ...)
- * so that key order is the list order above. An instance has two entries:
- * scope = its project id, and scope = "" (all projects; such keys start
- * with the NUL). Inline so that db.c's migration, which builds the index
- * for instances written before it existed, needs no link to this module.
- * Returns the key length, or 0 if scope is longer than a project id.
- */
-#define COMPUTE_DB_CREATED_SCOPE_MAX	64
-#define COMPUTE_DB_CREATED_KEY_MAX	(COMPUTE_DB_CREATED_SCOPE_MAX + 1 + 16 + \
-				 CODEC_UUID_LEN)
-
-static inline size_t
-compute_db_created_key(char out[COMPUTE_DB_CREATED_KEY_MAX], const char *scope,
-    int64_t created_at, const char *uuid)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t sl = strlen(scope), ul = strlen(uuid);
-	uint64_t inv;
-
-	if (sl > COMPUTE_DB_CREATED_SCOPE_MAX || ul > CODEC_UUID_LEN)
-		return 0;
-	/* Times before 1970 sort as 1970: no instance has one. */
-	inv = (uint64_t)(INT64_MAX - (created_at < 0 ? 0 : created_at));
-	memcpy(out, scope, sl);
-	out[sl] = '\0';
-	for (int k = 0; k < 16; k++)
-		out[sl + 1 + k] = hex[(inv >> (60 - 4 * k)) & 0xf];
-	for (size_t k = 0; k < ul; k++) {
-		const char *d = strchr(hex, uuid[k]);
-
-		out[sl + 17 + k] = uuid[k] != '\0' && d != NULL ?
-		    hex[15 - (d - hex)] : uuid[k];
-	}
-	return sl + 17 + ul;
-}
 /* UUIDs of instances with a task (borrowed, NUL-terminated). */
 int	compute_db_task_each(struct store_txn *,
 	    int (*cb)(const char *uuid, void *), void *);

@@ -558,7 +558,7 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 	/* The walk's scope: one project's entries, or every project's. */
 	scope = all_tenants ? l.project : c->project_id ? c->project_id : "";
 	none = scope != NULL && (*scope == '\0' ||
-	    strlen(scope) > COMPUTE_DB_CREATED_SCOPE_MAX);
+	    strlen(scope) > DB_CREATED_SCOPE_MAX);
 	/* deleted=true (an admin filter, ignored for others as in Nova)
 	 * asks for deleted instances only: none are kept. */
 	if (l.admin && compute_query_bool(http_req_query(req, "deleted")))

@@ -7,7 +7,6 @@
 #include <uuid/uuid.h>
 
 #include "codec.h"
-#include "compute/compute_db.h"
 #include "config.h"
 #include "db.h"
 #include "err.h"
@@ -94,7 +93,7 @@ mig_image(struct store_txn *txn, void *arg)
  * project, creation time and uuid; keys are collected by the iteration
  * callback and written after it (no write to the table being iterated). */
 struct created_ent {
-	char	k[COMPUTE_DB_CREATED_KEY_MAX];
+	char	k[DB_CREATED_KEY_MAX];
 	size_t	kl;
 	char	u[CODEC_UUID_LEN + 1];
 };
@@ -131,8 +130,8 @@ created_collect(const void *k, size_t kl, const void *v, size_t vl,
 		b->cap = nc;
 	}
 	e = &b->v[b->n];
-	e[0].kl = compute_db_created_key(e[0].k, i.project_id, i.created_at, i.uuid);
-	e[1].kl = compute_db_created_key(e[1].k, "", i.created_at, i.uuid);
+	e[0].kl = db_created_key(e[0].k, i.project_id, i.created_at, i.uuid);
+	e[1].kl = db_created_key(e[1].k, "", i.created_at, i.uuid);
 	snprintf(e[0].u, sizeof(e[0].u), "%s", i.uuid);
 	snprintf(e[1].u, sizeof(e[1].u), "%s", i.uuid);
 	codec_clear(&schema_rec_instance, &i);

@@ -34,7 +34,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
+#include "codec.h"
 #include "msg_gen.h"
 #include "store.h"
 
@@ -137,5 +139,45 @@ int	db_agent_key_each(struct store_txn *,
 int64_t	db_now_ms(void);
 /* A fresh random (v4) UUID in canonical form. */
 void	db_uuid(char out[37]);
+
+/*
+ * Key of an instance in instances_by_created (value: its uuid):
+ *   scope NUL, 16 hex digits of INT64_MAX - created_at, the uuid with its
+ *   hex digits complemented (0 <-> f, ...)
+ * so that key order is the servers API's list order (compute_db.h). An
+ * instance has two entries: scope = its project id, and scope = "" (all
+ * projects; such keys start with the NUL). Here rather than in compute_db.h
+ * because db.c's migration builds the index for instances written before
+ * it existed, and core/ uses no service's header.
+ * Returns the key length, or 0 if scope is longer than a project id.
+ */
+#define DB_CREATED_SCOPE_MAX	64
+#define DB_CREATED_KEY_MAX	(DB_CREATED_SCOPE_MAX + 1 + 16 + \
+				 CODEC_UUID_LEN)
+
+static inline size_t
+db_created_key(char out[DB_CREATED_KEY_MAX], const char *scope,
+    int64_t created_at, const char *uuid)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t sl = strlen(scope), ul = strlen(uuid);
+	uint64_t inv;
+
+	if (sl > DB_CREATED_SCOPE_MAX || ul > CODEC_UUID_LEN)
+		return 0;
+	/* Times before 1970 sort as 1970: no instance has one. */
+	inv = (uint64_t)(INT64_MAX - (created_at < 0 ? 0 : created_at));
+	memcpy(out, scope, sl);
+	out[sl] = '\0';
+	for (int k = 0; k < 16; k++)
+		out[sl + 1 + k] = hex[(inv >> (60 - 4 * k)) & 0xf];
+	for (size_t k = 0; k < ul; k++) {
+		const char *d = strchr(hex, uuid[k]);
+
+		out[sl + 17 + k] = uuid[k] != '\0' && d != NULL ?
+		    hex[15 - (d - hex)] : uuid[k];
+	}
+	return sl + 17 + ul;
+}
 
 #endif

@@ -130,9 +130,9 @@ int	request_enforce(struct http_req *, const char *rule,
 int	request_enforce_owned(struct http_req *, const char *rule,
 	    const struct request_target *, const char *owner_project_id,
 	    const char *what, const char *id);
-/* Whether rule holds for the caller, without logging a denial or setting
- * an error: for decisions such as "is this an admin", not for refusing a
- * request. */
+/* Whether rule holds for the caller, without logging a denial (a denial
+ * may leave err set): for decisions such as "is this an admin", not for
+ * refusing a request. */
 bool	request_allowed(struct http_req *, const char *rule,
 	    const struct request_target *);
 

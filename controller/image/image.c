@@ -333,7 +333,7 @@ set_str(char **field, const char *v)
 	return 0;
 }
 
-/* Run fn as a store_write() on the api's store. */
+/* Run fn as a store_write() on the service's store. */
 static int
 write_txn(struct http_req *req, int (*fn)(struct store_txn *, void *),
     void *arg)

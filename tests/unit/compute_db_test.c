@@ -223,7 +223,7 @@ test_maintained_on_put_and_del(void **state)
 /* A database of schema 4 has instances but no instances_by_created: the
  * version-5 step of db sync indexes them. */
 struct keyset {
-	char	k[32][COMPUTE_DB_CREATED_KEY_MAX];
+	char	k[32][DB_CREATED_KEY_MAX];
 	size_t	kl[32], n;
 };
 
@@ -246,7 +246,7 @@ collect_fn(const void *k, size_t kl, const void *v, size_t vl, void *arg)
 {
 	struct keyset *ks = arg;
 
-	assert_true(ks->n < 32 && kl <= COMPUTE_DB_CREATED_KEY_MAX);
+	assert_true(ks->n < 32 && kl <= DB_CREATED_KEY_MAX);
 	memcpy(ks->k[ks->n], k, kl);
 	ks->kl[ks->n++] = kl;
 	return 0;
@@ -284,29 +284,29 @@ test_migration_builds_index(void **state)
 static void
 test_key_format(void **state)
 {
-	char k1[COMPUTE_DB_CREATED_KEY_MAX], k2[COMPUTE_DB_CREATED_KEY_MAX];
-	char scope[COMPUTE_DB_CREATED_SCOPE_MAX + 2];
+	char k1[DB_CREATED_KEY_MAX], k2[DB_CREATED_KEY_MAX];
+	char scope[DB_CREATED_SCOPE_MAX + 2];
 	size_t l1, l2;
 
 	/* Newer sorts first; on a tie, the greater uuid first. */
-	l1 = compute_db_created_key(k1, "p", 2000, U("a"));
-	l2 = compute_db_created_key(k2, "p", 1000, U("a"));
+	l1 = db_created_key(k1, "p", 2000, U("a"));
+	l2 = db_created_key(k2, "p", 1000, U("a"));
 	assert_int_equal(l1, 2 + 16 + CODEC_UUID_LEN);
 	assert_int_equal(l1, l2);
 	assert_true(memcmp(k1, k2, l1) < 0);
-	l2 = compute_db_created_key(k2, "p", 2000, U("b"));
+	l2 = db_created_key(k2, "p", 2000, U("b"));
 	assert_true(memcmp(k2, k1, l1) < 0);
 	/* A negative time sorts as 0, not as the newest. */
-	l2 = compute_db_created_key(k2, "p", -5, U("a"));
+	l2 = db_created_key(k2, "p", -5, U("a"));
 	assert_true(memcmp(k1, k2, l1) < 0);
 	/* The all-projects family starts with the NUL. */
-	l1 = compute_db_created_key(k1, "", 1, U("a"));
+	l1 = db_created_key(k1, "", 1, U("a"));
 	assert_int_equal(l1, 1 + 16 + CODEC_UUID_LEN);
 	assert_int_equal(k1[0], '\0');
 	/* A scope longer than a project id is refused. */
 	memset(scope, 'x', sizeof(scope) - 1);
 	scope[sizeof(scope) - 1] = '\0';
-	assert_int_equal(compute_db_created_key(k1, scope, 1, U("a")), 0);
+	assert_int_equal(db_created_key(k1, scope, 1, U("a")), 0);
 }
 
 static int
