@@ -10,7 +10,8 @@
 #include "log.h"
 
 struct request {
-	struct policy		*policy;	/* owned; every service's rules */
+	/* Owned: every service's rules. */
+	struct policy		*policy;
 	request_authenticate_fn	 check;
 	void			*check_arg;	/* borrowed */
 	/* Per-service policy-target builders (indexed by apierr_service):
