@@ -1,6 +1,6 @@
 /*
  * tinystack-controller: one process holding the cloud's state (LMDB), the
- * agent bus (ZeroMQ ROUTER, CURVE) and the REST APIs (controller/api).
+ * agent bus (ZeroMQ ROUTER, CURVE) and the REST APIs (controller/services).
  *
  * Threads: this main thread is the bus thread (it owns the ZeroMQ socket and
  * the fleet table) and also handles signals and the 1 s tick through fds
@@ -20,8 +20,6 @@
 
 #include <zmq.h>
 
-#include "api.h"
-#include "compute/compute.h"
 #include "bus.h"
 #include "config.h"
 #include "daemon.h"
@@ -30,6 +28,7 @@
 #include "core/fleet.h"
 #include "log.h"
 #include "opts.h"
+#include "services.h"
 #include "store.h"
 #include "svc.h"
 
@@ -46,8 +45,7 @@ struct ctl {
 	struct store	*store;
 	struct bus	*bus;
 	struct fleet	*fleet;
-	struct api	*api;
-	struct compute *compute;	/* Compute API state, reconciler */
+	struct services	*services;	/* the REST services */
 	int		 sigfd;
 	int		 tickfd;
 	char		 host[256];
@@ -83,7 +81,7 @@ on_tick(int fd, short revents, void *arg)
 	if (++ticks % 60 == 0 && store_reader_check(c->store, &cleared) == 0 &&
 	    cleared > 0)
 		log_warnx("store: cleared %d stale reader slot(s)", cleared);
-	api_tick(c->api, db_now_ms());
+	services_tick(c->services, db_now_ms());
 	/*
 	 * Freed memory inside the arenas (decoded records, JSON of large
 	 * lists: each HTTP thread's arena keeps the largest response it
@@ -177,20 +175,16 @@ main(int argc, char **argv)
 	fo.require_enrolled = config_get_bool(c.cfg, "bus", "curve");
 	if ((c.fleet = fleet_new(c.store, c.bus, &fo)) == NULL)
 		goto fail;
-	if ((c.compute = compute_new(c.cfg, c.store, c.bus, c.host)) ==
-	    NULL)
-		goto fail;
 	{
-		struct fleet_hooks fh;
+		struct services_env env = {
+			.cfg = c.cfg, .store = c.store, .bus = c.bus,
+			.fleet = c.fleet, .host = c.host,
+		};
 
-		compute_fleet_hooks(c.compute, &fh);
-		fleet_set_hooks(c.fleet, &fh);
+		if ((c.services = services_new(&env)) == NULL)
+			goto fail;
 	}
-	if ((c.api = api_new(c.cfg, c.store, c.host)) == NULL)
-		goto fail;
-	c.api->compute = c.compute;
-	compute_set_identity(c.compute, c.api->identity);
-	if (compute_start(c.compute) == -1 || api_start(c.api) == -1)
+	if (services_start(c.services) == -1)
 		goto fail;
 	if (tick_setup(&c) == -1 ||
 	    bus_add_fd(c.bus, c.sigfd, ZMQ_POLLIN, on_signal, &c) == -1 ||
@@ -221,7 +215,7 @@ main(int argc, char **argv)
 		}
 	}
 	log_warnx("stopping");
-	api_stop(c.api);
+	services_stop(c.services);
 	fleet_flush(c.fleet);
 	status = 0;
 	goto out;
@@ -229,9 +223,8 @@ fail:
 	log_err("start-up failed");
 	fprintf(stderr, "%s: %s\n", PROG, err_msg());
 out:
-	api_stop(c.api);
-	api_free(&c.api);
-	compute_free(&c.compute);	/* before the bus it posts to */
+	services_stop(c.services);
+	services_free(&c.services);	/* compute before the bus it posts to */
 	fleet_free(&c.fleet);
 	bus_free(&c.bus);
 	store_free(&c.store);

@@ -46,7 +46,9 @@
 #include "log.h"
 #include "opts.h"
 #include "identity/password.h"
-#include "routes.h"
+#include "auth/policy.h"
+#include "http/http.h"
+#include "services.h"
 #include "store.h"
 #include "svc.h"
 
@@ -654,7 +656,7 @@ policy_configured(void)
 		if (*pf != '\0' && access(pf, F_OK) == -1 && errno == ENOENT)
 			pf = "";
 	}
-	return policy_load(routes_policy_tables, *pf ? pf : NULL);
+	return policy_load(services_policy_tables, *pf ? pf : NULL);
 }
 
 static void
@@ -678,17 +680,17 @@ route_flags_json(json_t *a, int flags)
 static int
 policy_routes(bool as_json)
 {
-	const struct routes_service *s;
+	size_t si;
 	const struct http_route *r;
 	json_t *arr = json_array(), *o, *fl;
 	char *txt;
 
 	if (arr == NULL)
 		return 1;
-	for (s = routes_services; s->name != NULL; s++) {
-		for (r = s->routes; r->method != NULL; r++) {
+	for (si = 0; services_name(si) != NULL; si++) {
+		for (r = services_routes(si); r->method != NULL; r++) {
 			if (!as_json) {
-				printf("%-8s %-6s %-58s %s%s%s\n", s->name,
+				printf("%-8s %-6s %-58s %s%s%s\n", services_name(si),
 				    r->method, r->pattern, r->policy ?
 				    r->policy : (r->flags & ROUTE_NO_AUTH) ?
 				    "(no auth)" : "(self-scoped)",
@@ -699,7 +701,7 @@ policy_routes(bool as_json)
 			fl = json_array();
 			route_flags_json(fl, r->flags);
 			o = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:i}",
-			    "service", s->name, "method", r->method,
+			    "service", services_name(si), "method", r->method,
 			    "pattern", r->pattern, "rule", r->policy,
 			    "flags", fl, "success_status",
 			    r->success_status ? r->success_status : 200);
@@ -874,7 +876,7 @@ cmd_policy(int argc, char **argv)
 	int rc;
 
 	if (argc == 2 && strcmp(argv[1], "sample") == 0)
-		return policy_print_sample(routes_policy_tables, stdout) == 0 ?
+		return policy_print_sample(services_policy_tables, stdout) == 0 ?
 		    0 : die("policy sample");
 	if (argc >= 2 && argc <= 3 && strcmp(argv[1], "routes") == 0 &&
 	    (argc == 2 || strcmp(argv[2], "--json") == 0))

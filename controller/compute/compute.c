@@ -11,7 +11,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "api.h"
+#include "http/request.h"
 #include "codec.h"
 #include "compute_int.h"
 #include "config.h"
@@ -158,7 +158,7 @@ compute_set_identity(struct compute *s, struct identity *id)
 struct compute *
 compute_of(struct http_req *req)
 {
-	return api_of(req)->compute;
+	return http_req_app(req);
 }
 
 /* ---- policy --------------------------------------------------------------- */
@@ -314,26 +314,26 @@ const struct policy_default policy_compute_defaults[] = {
 	{ NULL, NULL, NULL }
 };
 
-const struct api_ctx *
+const struct request_ctx *
 compute_ctx(struct http_req *req)
 {
-	return api_req_ctx(req);
+	return request_ctx_of(req);
 }
 
 int
 compute_enforce(struct http_req *req, const char *rule)
 {
-	return api_enforce(req, rule, NULL);
+	return request_enforce(req, rule, NULL);
 }
 
 bool
 compute_is_admin(struct http_req *req)
 {
-	const struct api_ctx *c = compute_ctx(req);
+	const struct request_ctx *c = compute_ctx(req);
 
 	if (c == NULL)
 		return false;
-	if (api_enforce(req, "compute_admin", NULL) == 0)
+	if (request_enforce(req, "compute_admin", NULL) == 0)
 		return true;
 	err_clear();
 	return false;
@@ -344,12 +344,12 @@ compute_enforce_owned(struct http_req *req, const char *rule,
     const char *owner_project, const char *owner_user, const char *what,
     const char *id)
 {
-	struct api_target t = { .n = 0 };
+	struct request_target t = { .n = 0 };
 
-	if (api_target_add(&t, "project_id", owner_project) == -1 ||
-	    (owner_user && api_target_add(&t, "user_id", owner_user) == -1))
+	if (request_target_add(&t, "project_id", owner_project) == -1 ||
+	    (owner_user && request_target_add(&t, "user_id", owner_user) == -1))
 		return -1;
-	if (api_enforce_owned(req, rule, &t, owner_project, what, id) == -1) {
+	if (request_enforce_owned(req, rule, &t, owner_project, what, id) == -1) {
 		if (err_code() == TS_ENOT_FOUND)
 			err_set(TS_ENOT_FOUND, "%s %s could not be found.",
 			    what, id);
@@ -536,7 +536,7 @@ compute_time_or_null(int64_t ms, int usec)
 json_t *
 compute_links(struct http_req *req, const char *coll, const char *id)
 {
-	const struct api_ctx *c = compute_ctx(req);
+	const struct request_ctx *c = compute_ctx(req);
 	const char *pid = c && c->project_id ? c->project_id : "";
 	char base[512], self[1024], book[1024];
 

@@ -822,11 +822,11 @@ compute_admin_aggregate_list(struct http_req *req, struct http_resp *resp)
 static int
 quota_allowed(struct http_req *req, const char *rule, const char *project)
 {
-	struct api_target t = { .n = 0 };
+	struct request_target t = { .n = 0 };
 
-	if (api_target_add(&t, "project_id", project) == -1)
+	if (request_target_add(&t, "project_id", project) == -1)
 		return -1;
-	return api_enforce(req, rule, &t);
+	return request_enforce(req, rule, &t);
 }
 
 static json_t *
@@ -1051,7 +1051,7 @@ compute_admin_quota_delete(struct http_req *req, struct http_resp *resp)
 int
 compute_admin_limits(struct http_req *req, struct http_resp *resp)
 {
-	const struct api_ctx *c = compute_ctx(req);
+	const struct request_ctx *c = compute_ctx(req);
 	const char *p = c->project_id ? c->project_id : "";
 	const char *t = http_req_query(req, "tenant_id");
 	struct compute_quota_defaults lim;

@@ -63,7 +63,7 @@ static int
 load(struct http_req *req, struct rec_flavor *f)
 {
 	const char *id = http_req_param(req, "flavor_id");
-	const struct api_ctx *c = compute_ctx(req);
+	const struct request_ctx *c = compute_ctx(req);
 	struct store_txn *txn = NULL;
 	int rc;
 
@@ -147,7 +147,7 @@ cmp_flavor(const void *a, const void *b)
 static int
 flavor_list(struct http_req *req, struct http_resp *resp, bool detail)
 {
-	const struct api_ctx *c = compute_ctx(req);
+	const struct request_ctx *c = compute_ctx(req);
 	struct flist l = { .is_public = 1 };
 	struct store_txn *txn = NULL;
 	const char *pub = http_req_query(req, "is_public");

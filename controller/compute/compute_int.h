@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 
-#include "api.h"
+#include "http/request.h"
 #include "compute.h"
 #include "compute_db.h"
 #include "http/http.h"
@@ -39,13 +39,13 @@ struct compute {
 	int64_t				 build_timeout;	/* s */
 };
 
-/* The service of a compute request (the api's). */
+/* The service of a compute request (its listener's app). */
 struct compute *compute_of(struct http_req *);
 
 /* ---- request context --------------------------------------------------- */
 
 /* The caller; never NULL on an authenticated route. */
-const struct api_ctx *compute_ctx(struct http_req *);
+const struct request_ctx *compute_ctx(struct http_req *);
 /* Whether the caller holds the compute admin rule ("role:admin"). */
 bool	compute_is_admin(struct http_req *);
 /*

@@ -67,7 +67,7 @@ static int
 kp_user(struct http_req *req, int mv, const char *rule, const char *name,
     const char *body_user, const char **user)
 {
-	const struct api_ctx *c = compute_ctx(req);
+	const struct request_ctx *c = compute_ctx(req);
 	const char *q = mv >= 10 ? (body_user ? body_user :
 	    http_req_query(req, "user_id")) : NULL;
 
@@ -187,7 +187,7 @@ kadd_fn(struct store_txn *txn, void *arg)
 int
 compute_keypairs_create(struct http_req *req, struct http_resp *resp)
 {
-	const struct api_ctx *c = compute_ctx(req);
+	const struct request_ctx *c = compute_ctx(req);
 	struct kadd a = { .svc = compute_of(req) };
 	const char *name = NULL, *pub = NULL, *type = NULL, *buser = NULL,
 	    *user;

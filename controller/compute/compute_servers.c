@@ -46,7 +46,7 @@ static int
 image_usable(struct http_req *req, struct store_txn *txn, const char *what,
     const char *id, struct rec_image *im)
 {
-	const struct api_ctx *c = compute_ctx(req);
+	const struct request_ctx *c = compute_ctx(req);
 	struct image_viewer v = { c->project_id ? c->project_id : "",
 	    compute_is_admin(req) };
 	bool member = false;
@@ -513,7 +513,7 @@ parse_time(const char *s, int64_t *ms)
 static int
 server_list(struct http_req *req, struct http_resp *resp, bool detail)
 {
-	const struct api_ctx *c = compute_ctx(req);
+	const struct request_ctx *c = compute_ctx(req);
 	struct list l = { .req = req, .detail = detail };
 	struct rec_instance mk;
 	struct store_txn *txn = NULL;
@@ -654,7 +654,7 @@ compute_servers_detail(struct http_req *req, struct http_resp *resp)
 
 struct create {
 	struct compute	*svc;
-	const struct api_ctx	*ctx;
+	const struct request_ctx	*ctx;
 	const char		*reqid;
 	const char		*name;
 	struct rec_flavor	 flavor;
@@ -1300,7 +1300,7 @@ out:
 
 struct change {
 	struct compute	*svc;
-	const struct api_ctx	*ctx;
+	const struct request_ctx	*ctx;
 	const char		*uuid;
 	const char		*reqid;
 	bool			 admin;
@@ -2064,7 +2064,7 @@ actions(struct http_req *req, struct http_resp *resp, bool show)
 		return -1;
 	if (show) {
 		s.only = http_req_param(req, "request_id");
-		s.events = api_enforce(req,
+		s.events = request_enforce(req,
 		    "os_compute_api:os-instance-actions:events", NULL) == 0;
 		err_clear();
 	} else {

@@ -72,7 +72,7 @@ struct http_server;
  * ROUTE_POLICY_IN_HANDLER: the route names its rule, but the rule reads the
  * object (its owner project or user), so authorize() does not run it before
  * the handler; the handler enforces that same rule once it loaded the
- * object (api_enforce_owned(): another project's object answers 404, as if
+ * object (request_enforce_owned(): another project's object answers 404, as if
  * it did not exist, where a route-level check would say 403).
  * ROUTE_SELF_SCOPED: no rule; the handler decides and the table says why
  * (token validation, the caller's own projects, a body that picks the

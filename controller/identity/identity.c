@@ -31,7 +31,7 @@
 #include "config.h"
 #include "core/db.h"
 #include "err.h"
-#include "identity.h"
+#include "identity_int.h"
 #include "http/jsonreq.h"
 #include "auth/keyrepo.h"
 #include "log.h"
@@ -77,10 +77,16 @@ identity_pw_memlimit(const struct identity *id)
 	return id->memlimit;
 }
 
-static struct identity *
+struct identity *
 identity_of(struct http_req *req)
 {
-	return api_of(req)->identity;
+	return http_req_app(req);
+}
+
+struct store *
+identity_store(const struct identity *id)
+{
+	return id->store;
 }
 
 /* ---- state -------------------------------------------------------------- */
@@ -337,12 +343,12 @@ identity_revs_done(struct identity *id, struct identity_revs *r,
 static int
 add_role(const char *id, const char *name, void *arg)
 {
-	return api_ctx_add_role(arg, id, name);
+	return request_ctx_add_role(arg, id, name);
 }
 
 int
 identity_roles_load(struct store_txn *txn, const char *user_id,
-    enum idstore_target tt, const char *target_id, struct api_ctx *ctx)
+    enum idstore_target tt, const char *target_id, struct request_ctx *ctx)
 {
 	return idstore_roles_effective(txn, user_id, tt, target_id, add_role,
 	    ctx);
@@ -368,7 +374,7 @@ unauthorized(const char *fmt, ...)
  */
 static int
 ctx_load(struct store_txn *txn, const struct token_payload *p,
-    struct api_ctx *ctx)
+    struct request_ctx *ctx)
 {
 	char uid[TOKEN_ID_BUFSZ], sid[TOKEN_ID_BUFSZ];
 	struct rec_user u;
@@ -379,16 +385,16 @@ ctx_load(struct store_txn *txn, const struct token_payload *p,
 	memset(&u, 0, sizeof(u));
 	memset(&d, 0, sizeof(d));
 	memset(&pr, 0, sizeof(pr));
-	api_ctx_clear(ctx);
-	/* Every string is set ("" when not applicable), as api.h promises. */
-	if (api_ctx_set(&ctx->user_id, "") == -1 ||
-	    api_ctx_set(&ctx->user_name, "") == -1 ||
-	    api_ctx_set(&ctx->user_domain_id, "") == -1 ||
-	    api_ctx_set(&ctx->user_domain_name, "") == -1 ||
-	    api_ctx_set(&ctx->project_id, "") == -1 ||
-	    api_ctx_set(&ctx->project_name, "") == -1 ||
-	    api_ctx_set(&ctx->project_domain_id, "") == -1 ||
-	    api_ctx_set(&ctx->project_domain_name, "") == -1)
+	request_ctx_clear(ctx);
+	/* Every string is set ("" when not applicable), as request.h promises. */
+	if (request_ctx_set(&ctx->user_id, "") == -1 ||
+	    request_ctx_set(&ctx->user_name, "") == -1 ||
+	    request_ctx_set(&ctx->user_domain_id, "") == -1 ||
+	    request_ctx_set(&ctx->user_domain_name, "") == -1 ||
+	    request_ctx_set(&ctx->project_id, "") == -1 ||
+	    request_ctx_set(&ctx->project_name, "") == -1 ||
+	    request_ctx_set(&ctx->project_domain_id, "") == -1 ||
+	    request_ctx_set(&ctx->project_domain_name, "") == -1)
 		return -1;
 	ctx->tok = *p;
 	ctx->scope = p->scope_type;
@@ -408,10 +414,10 @@ ctx_load(struct store_txn *txn, const struct token_payload *p,
 		    u.domain_id, uid);
 		goto out;
 	}
-	if (api_ctx_set(&ctx->user_id, u.id) == -1 ||
-	    api_ctx_set(&ctx->user_name, u.name) == -1 ||
-	    api_ctx_set(&ctx->user_domain_id, d.id) == -1 ||
-	    api_ctx_set(&ctx->user_domain_name, d.name) == -1)
+	if (request_ctx_set(&ctx->user_id, u.id) == -1 ||
+	    request_ctx_set(&ctx->user_name, u.name) == -1 ||
+	    request_ctx_set(&ctx->user_domain_id, d.id) == -1 ||
+	    request_ctx_set(&ctx->user_domain_name, d.name) == -1)
 		goto out;
 	codec_clear(&schema_rec_project, &d);
 
@@ -450,13 +456,13 @@ ctx_load(struct store_txn *txn, const struct token_payload *p,
 			    "gone (user %s)", sid, uid);
 			goto out;
 		}
-		if (api_ctx_set(&ctx->project_domain_id, d.id) == -1 ||
-		    api_ctx_set(&ctx->project_domain_name, d.name) == -1)
+		if (request_ctx_set(&ctx->project_domain_id, d.id) == -1 ||
+		    request_ctx_set(&ctx->project_domain_name, d.name) == -1)
 			goto out;
 		break;
 	}
-	if (api_ctx_set(&ctx->project_id, pr.id) == -1 ||
-	    api_ctx_set(&ctx->project_name, pr.name) == -1)
+	if (request_ctx_set(&ctx->project_id, pr.id) == -1 ||
+	    request_ctx_set(&ctx->project_name, pr.name) == -1)
 		goto out;
 	if ((n = identity_roles_load(txn, uid, tt, sid, ctx)) == -1)
 		goto out;
@@ -521,7 +527,7 @@ token_open(struct identity *id, const char *tok, struct token_payload *p)
 
 static int
 token_check_txn(struct identity *id, struct store_txn *txn, const char *tok,
-    struct api_ctx *ctx)
+    struct request_ctx *ctx)
 {
 	struct token_payload p;
 
@@ -532,7 +538,7 @@ token_check_txn(struct identity *id, struct store_txn *txn, const char *tok,
 }
 
 int
-identity_token_check(struct identity *id, const char *tok, struct api_ctx *ctx)
+identity_token_check(struct identity *id, const char *tok, struct request_ctx *ctx)
 {
 	struct store_txn *txn = NULL;
 	struct token_payload p;
@@ -567,7 +573,7 @@ methods_json(uint8_t m)
 }
 
 static json_t *
-roles_json(const struct api_ctx *c, bool v2)
+roles_json(const struct request_ctx *c, bool v2)
 {
 	json_t *a = json_array();
 	size_t i;
@@ -597,7 +603,7 @@ audit_ids_json(const struct token_payload *p)
 
 /* The v3 token body for a loaded context; NULL with err set. */
 static json_t *
-token_json(struct store_txn *txn, const struct api_ctx *c, bool catalog)
+token_json(struct store_txn *txn, const struct request_ctx *c, bool catalog)
 {
 	char issued[IDENTITY_JSON_TIME_BUFSZ], expires[IDENTITY_JSON_TIME_BUFSZ];
 	json_t *t, *cat;
@@ -1012,12 +1018,12 @@ resolve_scope(struct store_txn *txn, const struct auth_in *in,
  */
 static int
 authenticate_auth(struct http_req *req, json_t *auth, struct token_payload *p,
-    struct api_ctx *ctx, struct store_txn **txnp)
+    struct request_ctx *ctx, struct store_txn **txnp)
 {
 	struct identity *id = identity_of(req);
 	struct auth_in in;
 	struct token_payload parent;
-	struct api_ctx *pctx = NULL;
+	struct request_ctx *pctx = NULL;
 	char user_id[IDSTORE_ID_BUFSZ] = "", pu[IDSTORE_ID_BUFSZ];
 	uint8_t uid[TOKEN_ID_LEN], sid[TOKEN_ID_LEN];
 	enum token_scope st = TOKEN_SCOPE_UNSCOPED;
@@ -1030,10 +1036,10 @@ authenticate_auth(struct http_req *req, json_t *auth, struct token_payload *p,
 	if (keys_or_503(id) == NULL)
 		return -1;
 	if (in.methods & TOKEN_METHOD_TOKEN) {
-		if ((pctx = api_ctx_new()) == NULL)
+		if ((pctx = request_ctx_new()) == NULL)
 			return -1;
 		if (identity_token_check(id, in.token, pctx) == -1) {
-			api_ctx_free(&pctx);
+			request_ctx_free(&pctx);
 			if (err_code() != TS_EUNAUTHORIZED)
 				return -1;
 			log_info("auth: token method: %s", err_msg());
@@ -1042,7 +1048,7 @@ authenticate_auth(struct http_req *req, json_t *auth, struct token_payload *p,
 		}
 		parent = pctx->tok;
 		snprintf(user_id, sizeof(user_id), "%s", pctx->user_id);
-		api_ctx_free(&pctx);
+		request_ctx_free(&pctx);
 	}
 	if (in.methods & TOKEN_METHOD_PASSWORD) {
 		/* Both methods: they must name the same user. */
@@ -1101,7 +1107,7 @@ auth_tokens_post(struct http_req *req, struct http_resp *resp)
 {
 	json_t *body = http_req_json(req), *auth, *out;
 	struct store_txn *txn = NULL;
-	struct api_ctx *ctx;
+	struct request_ctx *ctx;
 	struct token_payload p;
 	struct keyrepo *k;
 	char tok[TOKEN_BUFSZ];
@@ -1112,7 +1118,7 @@ auth_tokens_post(struct http_req *req, struct http_resp *resp)
 		err_set(TS_EINVALID, "Expecting to find auth in request body.");
 		return -1;
 	}
-	if ((ctx = api_ctx_new()) == NULL)
+	if ((ctx = request_ctx_new()) == NULL)
 		return -1;
 	if (authenticate_auth(req, auth, &p, ctx, &txn) == -1)
 		goto out;
@@ -1132,7 +1138,7 @@ auth_tokens_post(struct http_req *req, struct http_resp *resp)
 	rc = http_resp_json(resp, 201, out);
 out:
 	store_txn_end(&txn);
-	api_ctx_free(&ctx);
+	request_ctx_free(&ctx);
 	return rc;
 }
 
@@ -1141,7 +1147,7 @@ out:
 /* The X-Subject-Token's context (404 when it does not validate), with the
  * read transaction left open for rendering. */
 static int
-subject_load(struct http_req *req, struct api_ctx *sub,
+subject_load(struct http_req *req, struct request_ctx *sub,
     struct store_txn **txn)
 {
 	const char *st = http_req_header(req, "X-Subject-Token");
@@ -1163,27 +1169,27 @@ subject_load(struct http_req *req, struct api_ctx *sub,
 }
 
 static int
-subject_enforce(struct http_req *req, const struct api_ctx *sub,
+subject_enforce(struct http_req *req, const struct request_ctx *sub,
     const char *rule)
 {
-	struct api_target t;
+	struct request_target t;
 
 	memset(&t, 0, sizeof(t));
-	if (api_target_add(&t, "target.token.user_id", sub->user_id) == -1)
+	if (request_target_add(&t, "target.token.user_id", sub->user_id) == -1)
 		return -1;
-	return api_enforce(req, rule, &t);
+	return request_enforce(req, rule, &t);
 }
 
 static int
 auth_tokens_get(struct http_req *req, struct http_resp *resp)
 {
 	struct store_txn *txn = NULL;
-	struct api_ctx *sub;
+	struct request_ctx *sub;
 	json_t *out;
 	int rc = -1;
 	bool head = strcmp(http_req_method(req), "HEAD") == 0;
 
-	if ((sub = api_ctx_new()) == NULL)
+	if ((sub = request_ctx_new()) == NULL)
 		return -1;
 	if (subject_load(req, sub, &txn) == -1 ||
 	    subject_enforce(req, sub, head ? "identity:check_token" :
@@ -1202,7 +1208,7 @@ auth_tokens_get(struct http_req *req, struct http_resp *resp)
 	rc = http_resp_json(resp, 200, out);
 out:
 	store_txn_end(&txn);
-	api_ctx_free(&sub);
+	request_ctx_free(&sub);
 	return rc;
 }
 
@@ -1223,12 +1229,12 @@ static int
 auth_tokens_delete(struct http_req *req, struct http_resp *resp)
 {
 	struct store_txn *txn = NULL;
-	struct api_ctx *sub;
+	struct request_ctx *sub;
 	struct revoke_one r;
 	int rc = -1;
 
 	memset(&r, 0, sizeof(r));
-	if ((sub = api_ctx_new()) == NULL)
+	if ((sub = request_ctx_new()) == NULL)
 		return -1;
 	if (subject_load(req, sub, &txn) == -1)
 		goto out;
@@ -1246,14 +1252,14 @@ auth_tokens_delete(struct http_req *req, struct http_resp *resp)
 	}
 out:
 	store_txn_end(&txn);
-	api_ctx_free(&sub);
+	request_ctx_free(&sub);
 	return rc;
 }
 
 static int
 auth_catalog(struct http_req *req, struct http_resp *resp)
 {
-	const struct api_ctx *c = api_req_ctx(req);
+	const struct request_ctx *c = request_ctx_of(req);
 	struct store_txn *txn = NULL;
 	json_t *cat, *self;
 
@@ -1372,7 +1378,7 @@ v2_to_v3(json_t *auth)
 }
 
 static json_t *
-v2_access_json(struct store_txn *txn, const struct api_ctx *c,
+v2_access_json(struct store_txn *txn, const struct request_ctx *c,
     const char *tok)
 {
 	char issued[IDENTITY_JSON_TIME_BUFSZ], expires[IDENTITY_JSON_TIME_BUFSZ];
@@ -1421,7 +1427,7 @@ v2_tokens_post(struct http_req *req, struct http_resp *resp)
 {
 	json_t *body, *auth, *v3, *out;
 	struct store_txn *txn = NULL;
-	struct api_ctx *ctx;
+	struct request_ctx *ctx;
 	struct token_payload p;
 	struct keyrepo *k;
 	json_error_t jerr;
@@ -1444,7 +1450,7 @@ v2_tokens_post(struct http_req *req, struct http_resp *resp)
 		    "token in auth.");
 		return -1;
 	}
-	if ((ctx = api_ctx_new()) == NULL) {
+	if ((ctx = request_ctx_new()) == NULL) {
 		json_decref(v3);
 		return -1;
 	}
@@ -1462,7 +1468,7 @@ v2_tokens_post(struct http_req *req, struct http_resp *resp)
 	rc = http_resp_json(resp, 200, out);
 out:
 	store_txn_end(&txn);
-	api_ctx_free(&ctx);
+	request_ctx_free(&ctx);
 	json_decref(v3);
 	return rc;
 }
@@ -1470,7 +1476,7 @@ out:
 /* ---- policy targets ----------------------------------------------------- */
 
 int
-identity_policy_target(struct http_req *req, struct api_target *t)
+identity_policy_target(struct http_req *req, struct request_target *t)
 {
 	const char *uid = http_req_param(req, "user_id");
 	const char *pid = http_req_param(req, "project_id");
@@ -1488,27 +1494,27 @@ identity_policy_target(struct http_req *req, struct api_target *t)
 	if (identity_json_read(req, &txn) == -1)
 		return -1;
 	if (uid != NULL) {
-		rc |= api_target_add(t, "user_id", uid);
-		rc |= api_target_add(t, "target.user.id", uid);
+		rc |= request_target_add(t, "user_id", uid);
+		rc |= request_target_add(t, "target.user.id", uid);
 		if (idstore_user_get(txn, uid, &u) == 0)
-			rc |= api_target_add(t, "target.user.domain_id",
+			rc |= request_target_add(t, "target.user.domain_id",
 			    u.domain_id);
 		codec_clear(&schema_rec_user, &u);
 	}
 	if (pid != NULL) {
-		rc |= api_target_add(t, "target.project.id", pid);
+		rc |= request_target_add(t, "target.project.id", pid);
 		if (idstore_project_get(txn, pid, &p) == 0 &&
 		    p.domain_id != NULL)
-			rc |= api_target_add(t, "target.project.domain_id",
+			rc |= request_target_add(t, "target.project.domain_id",
 			    p.domain_id);
 		codec_clear(&schema_rec_project, &p);
 	}
 	if (did != NULL)
-		rc |= api_target_add(t, "target.domain.id", did);
+		rc |= request_target_add(t, "target.domain.id", did);
 	if (rid != NULL)
-		rc |= api_target_add(t, "target.role.id", rid);
+		rc |= request_target_add(t, "target.role.id", rid);
 	if (gid != NULL)
-		rc |= api_target_add(t, "target.group.id", gid);
+		rc |= request_target_add(t, "target.group.id", gid);
 	store_txn_end(&txn);
 	err_clear();
 	if (rc != 0) {

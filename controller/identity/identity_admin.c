@@ -16,7 +16,7 @@
 #include "codec.h"
 #include "core/db.h"
 #include "err.h"
-#include "identity.h"
+#include "identity_int.h"
 #include "http/jsonreq.h"
 #include "log.h"
 #include "password.h"
@@ -54,7 +54,7 @@ respond(struct http_resp *resp, int status, const char *key, json_t *obj)
 static const char *
 caller_domain(struct http_req *req)
 {
-	const struct api_ctx *c = api_req_ctx(req);
+	const struct request_ctx *c = request_ctx_of(req);
 
 	if (c != NULL && c->scope == TOKEN_SCOPE_PROJECT &&
 	    c->project_domain_id != NULL && *c->project_domain_id)
@@ -448,7 +448,7 @@ update_project(struct http_req *req, struct http_resp *resp, bool domain_api)
 		return -1;
 	w.id = http_req_param(req, domain_api ? "domain_id" : "project_id");
 	rc = identity_json_write(req, project_update_fn, &w);
-	identity_revs_done(api_of(req)->identity, &w.revs, rc == 0);
+	identity_revs_done(identity_of(req), &w.revs, rc == 0);
 	if (rc == -1) {
 		json_decref(w.out);
 		return -1;
@@ -602,7 +602,7 @@ delete_revoking(struct http_req *req, const char *param,
 	w.del = del;
 	w.id = http_req_param(req, param);
 	rc = identity_json_write(req, rec_delete_fn, &w);
-	identity_revs_done(api_of(req)->identity, &w.revs, rc == 0);
+	identity_revs_done(identity_of(req), &w.revs, rc == 0);
 	return rc;
 }
 
@@ -745,7 +745,7 @@ delete_project(struct http_req *req, bool domain_api)
 	w.domain_api = domain_api;
 	w.id = http_req_param(req, domain_api ? "domain_id" : "project_id");
 	rc = identity_json_write(req, project_delete_fn, &w);
-	identity_revs_done(api_of(req)->identity, &w.revs, rc == 0);
+	identity_revs_done(identity_of(req), &w.revs, rc == 0);
 	if (rc == 0)
 		log_info("identity: %s %s deleted", domain_api ? "domain" :
 		    "project", w.id);
@@ -798,7 +798,7 @@ identity_admin_project_get(struct http_req *req, struct http_resp *resp)
 	const char *id = http_req_param(req, "project_id");
 	struct store_txn *txn = NULL;
 	struct rec_project p;
-	struct api_target t;
+	struct request_target t;
 	json_t *o = NULL;
 	int rc;
 
@@ -809,12 +809,12 @@ identity_admin_project_get(struct http_req *req, struct http_resp *resp)
 	if (rc == -1)
 		return -1;
 	memset(&t, 0, sizeof(t));
-	rc = api_target_add(&t, "target.project.id", p.id);
+	rc = request_target_add(&t, "target.project.id", p.id);
 	if (rc == 0 && p.domain_id != NULL)
-		rc = api_target_add(&t, "target.project.domain_id",
+		rc = request_target_add(&t, "target.project.domain_id",
 		    p.domain_id);
 	if (rc == 0)
-		rc = api_enforce_owned(req, "identity:get_project", &t, p.id,
+		rc = request_enforce_owned(req, "identity:get_project", &t, p.id,
 		    "project", id);
 	if (rc == 0 && (o = project_json(req, &p)) == NULL)
 		rc = nomem();
@@ -1021,7 +1021,7 @@ struct uw {
 static int
 body_password(struct http_req *req, json_t *o, struct uw *w, const char *field)
 {
-	struct identity *id = api_of(req)->identity;
+	struct identity *id = identity_of(req);
 	const char *pw = NULL;
 
 	if (jsonreq_str(JSONREQ_KEYSTONE, o, field, 0, PASSWORD_MAX_LEN,
@@ -1183,7 +1183,7 @@ identity_admin_user_update(struct http_req *req, struct http_resp *resp)
 	w.id = http_req_param(req, "user_id");
 	rc = identity_json_write(req, user_update_fn, &w);
 	explicit_bzero(w.hash, sizeof(w.hash));
-	identity_revs_done(api_of(req)->identity, &w.revs, rc == 0);
+	identity_revs_done(identity_of(req), &w.revs, rc == 0);
 	if (rc == -1) {
 		json_decref(w.out);
 		return -1;
@@ -1232,7 +1232,7 @@ out:
 int
 identity_admin_user_password(struct http_req *req, struct http_resp *resp)
 {
-	struct identity *id = api_of(req)->identity;
+	struct identity *id = identity_of(req);
 	struct store_txn *txn = NULL;
 	struct rec_user u;
 	struct uw w;
@@ -1398,21 +1398,21 @@ identity_admin_user_projects(struct http_req *req, struct http_resp *resp)
 int
 identity_admin_auth_projects(struct http_req *req, struct http_resp *resp)
 {
-	return user_targets(req, resp, api_req_ctx(req)->user_id,
+	return user_targets(req, resp, request_ctx_of(req)->user_id,
 	    IDSTORE_PROJECT, true, false);
 }
 
 int
 identity_admin_auth_domains(struct http_req *req, struct http_resp *resp)
 {
-	return user_targets(req, resp, api_req_ctx(req)->user_id,
+	return user_targets(req, resp, request_ctx_of(req)->user_id,
 	    IDSTORE_DOMAIN, true, false);
 }
 
 int
 identity_admin_v2_tenants(struct http_req *req, struct http_resp *resp)
 {
-	return user_targets(req, resp, api_req_ctx(req)->user_id,
+	return user_targets(req, resp, request_ctx_of(req)->user_id,
 	    IDSTORE_PROJECT, true, true);
 }
 

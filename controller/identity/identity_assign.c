@@ -17,7 +17,7 @@
 #include "codec.h"
 #include "core/db.h"
 #include "err.h"
-#include "identity.h"
+#include "identity_int.h"
 #include "http/jsonreq.h"
 #include "log.h"
 
@@ -257,7 +257,7 @@ identity_assign_grant_delete(struct http_req *req, struct http_resp *resp)
 
 	grant_args(req, &g);
 	rc = identity_json_write(req, grant_del_fn, &g);
-	identity_revs_done(api_of(req)->identity, &g.revs, rc == 0);
+	identity_revs_done(identity_of(req), &g.revs, rc == 0);
 	if (rc == 0)
 		log_info("identity: role %s removed from %s %s on %s %s",
 		    g.role, idstore_actor_name(g.at), g.actor,
@@ -783,7 +783,7 @@ group_create_fn(struct store_txn *txn, void *arg)
 int
 identity_assign_group_create(struct http_req *req, struct http_resp *resp)
 {
-	const struct api_ctx *c = api_req_ctx(req);
+	const struct request_ctx *c = request_ctx_of(req);
 	struct grw w;
 	char id[TOKEN_ID_BUFSZ];
 	const char *dom = NULL;
@@ -904,7 +904,7 @@ identity_assign_group_delete(struct http_req *req, struct http_resp *resp)
 	memset(&w, 0, sizeof(w));
 	w.id = http_req_param(req, "group_id");
 	rc = identity_json_write(req, group_delete_fn, &w);
-	identity_revs_done(api_of(req)->identity, &w.revs, rc == 0);
+	identity_revs_done(identity_of(req), &w.revs, rc == 0);
 	return rc;
 }
 
@@ -993,7 +993,7 @@ identity_assign_member_delete(struct http_req *req, struct http_resp *resp)
 	w.id = http_req_param(req, "group_id");
 	w.user = http_req_param(req, "user_id");
 	rc = identity_json_write(req, member_del_fn, &w);
-	identity_revs_done(api_of(req)->identity, &w.revs, rc == 0);
+	identity_revs_done(identity_of(req), &w.revs, rc == 0);
 	if (rc == 0)
 		log_info("identity: user %s removed from group %s", w.user,
 		    w.id);

@@ -15,7 +15,7 @@
 #include "codec.h"
 #include "core/db.h"
 #include "err.h"
-#include "identity.h"
+#include "identity_int.h"
 #include "log.h"
 
 /* ---- URL templates ------------------------------------------------------ */

@@ -17,7 +17,7 @@
 #include "codec.h"
 #include "core/db.h"
 #include "err.h"
-#include "identity.h"
+#include "identity_int.h"
 #include "http/jsonreq.h"
 #include "log.h"
 

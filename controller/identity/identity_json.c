@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "err.h"
-#include "identity.h"
+#include "identity_int.h"
 #include "store.h"
 
 /* Largest stored "extra" object (rec_*.extra max). */
@@ -149,11 +149,11 @@ int
 identity_json_write(struct http_req *req, int (*fn)(struct store_txn *, void *),
     void *arg)
 {
-	return store_write(api_of(req)->store, fn, arg);
+	return store_write(identity_store(identity_of(req)), fn, arg);
 }
 
 int
 identity_json_read(struct http_req *req, struct store_txn **txn)
 {
-	return store_read_begin(api_of(req)->store, txn);
+	return store_read_begin(identity_store(identity_of(req)), txn);
 }

@@ -25,17 +25,18 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "api.h"
+#include "http/request.h"
 #include "codec.h"
 #include "config.h"
 #include "core/db.h"
 #include "err.h"
-#include "image.h"
+#include "image_int.h"
 #include "image_store.h"
 #include "imgfmt.h"
 #include "log.h"
 
 struct image_service {
+	const struct config	*cfg;		/* borrowed */
 	struct store		*store;		/* borrowed */
 	struct image_store	*data;		/* owned */
 };
@@ -230,6 +231,7 @@ image_service_new(const struct config *cfg, struct store *st)
 		err_set(TS_ENOMEM, "out of memory");
 		return NULL;
 	}
+	svc->cfg = cfg;
 	svc->store = st;
 	memset(&o, 0, sizeof(o));
 	o.path = config_get_str(cfg, "image", "store_path");
@@ -269,64 +271,33 @@ image_service_free(struct image_service **sp)
 static struct image_service *
 svc_of(struct http_req *req)
 {
-	return api_of(req)->image;
+	return http_req_app(req);
 }
 
 /* ---- callers and policy -------------------------------------------------- */
 
-/* Whether rule holds for the caller, without logging a denial: used for
- * decisions such as "is this an admin", not for refusing a request. */
-static bool
-rule_holds(struct http_req *req, const char *rule,
-    const struct api_target *t)
-{
-	const struct api_ctx *c = api_req_ctx(req);
-	struct policy_target pt = { NULL, 0 };
-	struct policy_creds pc;
-
-	if (c == NULL)
-		return false;
-	memset(&pc, 0, sizeof(pc));
-	pc.user_id = c->user_id;
-	pc.user_domain_id = c->user_domain_id;
-	if (c->scope == TOKEN_SCOPE_PROJECT) {
-		pc.project_id = c->project_id;
-		pc.project_domain_id = c->project_domain_id;
-	} else if (c->scope == TOKEN_SCOPE_DOMAIN) {
-		pc.domain_id = c->project_id;
-	}
-	pc.system_scope = c->scope == TOKEN_SCOPE_SYSTEM;
-	pc.roles = c->role_names;
-	pc.nroles = c->nroles;
-	if (t != NULL) {
-		pt.kv = t->kv;
-		pt.n = t->n;
-	}
-	return policy_enforce(api_of(req)->policy, rule, &pc, &pt) == 0;
-}
-
 static void
 viewer_of(struct http_req *req, struct image_viewer *v)
 {
-	const struct api_ctx *c = api_req_ctx(req);
+	const struct request_ctx *c = request_ctx_of(req);
 
 	v->project_id = c != NULL && c->scope == TOKEN_SCOPE_PROJECT &&
 	    c->project_id != NULL ? c->project_id : "";
-	v->admin = rule_holds(req, "image:context_is_admin", NULL);
+	v->admin = request_allowed(req, "image:context_is_admin", NULL);
 }
 
 /* The policy target of an image: its owner and, when the viewer's project
  * is a member, member_id. */
 static int
-image_target(struct api_target *t, const struct rec_image *img,
+image_target(struct request_target *t, const struct rec_image *img,
     const struct image_viewer *v, bool member)
 {
 	if (img->owner != NULL && *img->owner != '\0' &&
-	    api_target_add(t, "project_id", img->owner) == -1)
+	    request_target_add(t, "project_id", img->owner) == -1)
 		return -1;
-	if (member && api_target_add(t, "member_id", v->project_id) == -1)
+	if (member && request_target_add(t, "member_id", v->project_id) == -1)
 		return -1;
-	return api_target_add(t, "visibility", img->visibility);
+	return request_target_add(t, "visibility", img->visibility);
 }
 
 /*
@@ -341,7 +312,7 @@ load_image(struct http_req *req, struct store_txn *txn,
     bool *member)
 {
 	const char *id = http_req_param(req, "image_id");
-	struct api_target t;
+	struct request_target t;
 	bool m = false;
 	int vis;
 
@@ -359,7 +330,7 @@ load_image(struct http_req *req, struct store_txn *txn,
 		return 0;
 	memset(&t, 0, sizeof(t));
 	if (image_target(&t, img, v, m) == -1 ||
-	    api_enforce(req, rule, &t) == -1) {
+	    request_enforce(req, rule, &t) == -1) {
 		codec_clear(&schema_rec_image, img);
 		return -1;
 	}
@@ -380,18 +351,18 @@ set_str(char **field, const char *v)
 	return 0;
 }
 
-/* Run fn as a store_write() on the api's store. */
+/* Run fn as a store_write() on the service's store. */
 static int
 write_txn(struct http_req *req, int (*fn)(struct store_txn *, void *),
     void *arg)
 {
-	return store_write(api_of(req)->store, fn, arg);
+	return store_write(svc_of(req)->store, fn, arg);
 }
 
 static int
 read_txn(struct http_req *req, struct store_txn **txn)
 {
-	return store_read_begin(api_of(req)->store, txn);
+	return store_read_begin(svc_of(req)->store, txn);
 }
 
 /* ---- discovery and schemas ------------------------------------------------ */
@@ -470,7 +441,7 @@ image_create(struct http_req *req, struct http_resp *resp)
 {
 	struct image_viewer v;
 	struct rec_image img;
-	struct api_target t;
+	struct request_target t;
 	char base[512], loc[600];
 	int64_t now = db_now_ms();
 	json_t *out;
@@ -491,16 +462,16 @@ image_create(struct http_req *req, struct http_resp *resp)
 	img.created_at = img.updated_at = now;
 
 	memset(&t, 0, sizeof(t));
-	if (img.owner != NULL && (api_target_add(&t, "owner", img.owner) ==
-	    -1 || api_target_add(&t, "project_id", img.owner) == -1))
+	if (img.owner != NULL && (request_target_add(&t, "owner", img.owner) ==
+	    -1 || request_target_add(&t, "project_id", img.owner) == -1))
 		goto out;
-	if (api_enforce(req, "image:add_image", &t) == -1)
+	if (request_enforce(req, "image:add_image", &t) == -1)
 		goto out;
 	if (strcmp(img.visibility, "public") == 0 &&
-	    api_enforce(req, "image:publicize_image", &t) == -1)
+	    request_enforce(req, "image:publicize_image", &t) == -1)
 		goto out;
 	if (strcmp(img.visibility, "community") == 0 &&
-	    api_enforce(req, "image:communitize_image", &t) == -1)
+	    request_enforce(req, "image:communitize_image", &t) == -1)
 		goto out;
 
 	if (write_txn(req, create_fn, &img) == -1)
@@ -735,7 +706,7 @@ static int
 patch_fn(struct change *c, struct store_txn *txn, struct rec_image *img)
 {
 	struct patch_arg *p = c->arg;
-	struct api_target t;
+	struct request_target t;
 	char old_vis[16];
 
 	snprintf(old_vis, sizeof(old_vis), "%s", img->visibility);
@@ -747,9 +718,9 @@ patch_fn(struct change *c, struct store_txn *txn, struct rec_image *img)
 	if (image_target(&t, img, c->v, false) == -1)
 		return -1;
 	if (strcmp(img->visibility, "public") == 0)
-		return api_enforce(c->req, "image:publicize_image", &t);
+		return request_enforce(c->req, "image:publicize_image", &t);
 	if (strcmp(img->visibility, "community") == 0)
-		return api_enforce(c->req, "image:communitize_image", &t);
+		return request_enforce(c->req, "image:communitize_image", &t);
 	return 0;
 }
 
@@ -937,7 +908,7 @@ image_download(struct http_req *req, struct http_resp *resp)
 
 	viewer_of(req, &v);
 	/* Services (an agent fetching a base image) read any image. */
-	if (rule_holds(req, "image:service_api", NULL))
+	if (request_allowed(req, "image:service_api", NULL))
 		v.admin = true;
 	if (read_txn(req, &txn) == -1)
 		return -1;
@@ -1260,7 +1231,7 @@ upload_end(struct http_req *req, struct http_resp *resp)
 		goto fail;
 	committed = true;
 	u->res = r;
-	u->quota = (uint64_t)config_get_int(api_of(req)->cfg, "image",
+	u->quota = (uint64_t)config_get_int(svc_of(req)->cfg, "image",
 	    "user_storage_quota");
 	if (store_write(svc->store, activate_fn, u) == -1)
 		goto fail;
@@ -1375,7 +1346,7 @@ member_get(struct http_req *req, struct http_resp *resp)
 	struct image_viewer v;
 	struct store_txn *txn;
 	struct rec_image img;
-	struct api_target t;
+	struct request_target t;
 	int rc;
 
 	viewer_of(req, &v);
@@ -1387,9 +1358,9 @@ member_get(struct http_req *req, struct http_resp *resp)
 		memset(&t, 0, sizeof(t));
 		rc = image_target(&t, &img, &v, false);
 		if (rc == 0)
-			rc = api_target_add(&t, "member_id", mid);
+			rc = request_target_add(&t, "member_id", mid);
 		if (rc == 0)
-			rc = api_enforce(req, "image:get_member", &t);
+			rc = request_enforce(req, "image:get_member", &t);
 		if (rc == 0)
 			rc = require_shared(&img);
 		if (rc == 0)
@@ -1420,7 +1391,7 @@ member_fn(struct store_txn *txn, void *arg)
 	struct member_op *o = arg;
 	struct rec_image_member m;
 	struct rec_image img;
-	struct api_target t;
+	struct request_target t;
 	size_t n;
 	int rc = -1;
 
@@ -1429,8 +1400,8 @@ member_fn(struct store_txn *txn, void *arg)
 		return -1;
 	memset(&t, 0, sizeof(t));
 	if (image_target(&t, &img, o->v, false) == -1 ||
-	    api_target_add(&t, "member_id", o->member_id) == -1 ||
-	    api_enforce(o->req, o->rule, &t) == -1 ||
+	    request_target_add(&t, "member_id", o->member_id) == -1 ||
+	    request_enforce(o->req, o->rule, &t) == -1 ||
 	    require_shared(&img) == -1)
 		goto out;
 	switch (o->op) {

@@ -10,7 +10,7 @@
 #include "codec.h"
 #include "core/db.h"
 #include "err.h"
-#include "image.h"
+#include "image_int.h"
 #include "log.h"
 #include "uuid.h"
 

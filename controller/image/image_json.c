@@ -16,7 +16,7 @@
 
 #include "codec.h"
 #include "err.h"
-#include "image.h"
+#include "image_int.h"
 #include "http/jsonreq.h"
 
 #define NAME_MAX_LEN	255

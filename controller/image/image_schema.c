@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "image.h"
+#include "image_int.h"
 
 /* Glance's image schema (glance/api/v2/images.py get_schema() with
  * etc/schema-image.json), served as /v2/schemas/image and as the items

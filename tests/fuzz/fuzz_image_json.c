@@ -16,7 +16,7 @@
 
 #include "codec.h"
 #include "err.h"
-#include "image/image.h"
+#include "image/image_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -18,7 +18,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "api.h"
 #include "auth/keyrepo.h"
 #include "auth/token.h"
 #include "buf.h"
@@ -27,13 +26,17 @@
 #include "compute/compute.h"
 #include "config.h"
 #include "core/db.h"
+#include "core/fleet.h"
 #include "ctltest.h"
 #include "err.h"
+#include "http/request.h"
 #include "identity/identity.h"
+#include "identity/identity_int.h"
 #include "identity/idstore.h"
 #include "identity/password.h"
 #include "log.h"
 #include "opts.h"
+#include "services.h"
 #include "store.h"
 
 #define HTTP_TIMEOUT_S	20	/* a loaded 2-core machine, under ASan */
@@ -43,8 +46,9 @@ struct ctltest_priv {
 	struct config		*cfg;
 	struct store		*store;
 	struct bus		*bus;
-	struct compute		*compute;
-	struct api		*api;
+	struct fleet		*fleet;
+	struct services		*services;
+	struct identity		*identity;	/* borrowed from services */
 	char			*errtext;	/* ctltest_errmsg() of HTML */
 };
 
@@ -134,13 +138,17 @@ config_build(struct ctltest *t)
 /*
  * What controller/main.c does, minus daemon, fleet and signals: the store
  * (db sync as `tinystack-manage db sync`), the bus, the compute service
- * and the api with its three listeners. The only function to adapt when
+ * and every service through controller/services.c with its three
+ * listeners (compute needs a fleet for its hooks). The only function to
+ * adapt when
  * the controller's construction changes.
  */
 static int
-services_build(struct ctltest *t)
+build_services(struct ctltest *t)
 {
 	struct ctltest_priv *p = t->priv;
+	struct services_env env = { 0 };
+	struct fleet_opts fo;
 	struct bus_opts bo;
 
 	if ((p->store = db_open(p->cfg, 0)) == NULL || db_sync(p->store) == -1 ||
@@ -151,29 +159,36 @@ services_build(struct ctltest *t)
 	bo.curve = 0;
 	if ((p->bus = bus_server_new(&bo)) == NULL)
 		return setup_fail("bus");
-	if ((p->compute = compute_new(p->cfg, p->store, p->bus, "ctltest")) ==
-	    NULL)
-		return setup_fail("compute_new");
-	if ((p->api = api_new(p->cfg, p->store, "ctltest")) == NULL)
-		return setup_fail("api_new");
-	p->api->compute = p->compute;
-	compute_set_identity(p->compute, p->api->identity);
-	if (compute_start(p->compute) == -1 || api_start(p->api) == -1)
+	memset(&fo, 0, sizeof(fo));
+	fo.controller_host = "ctltest";
+	fo.report_interval = 10;
+	fo.service_down_time = 60;
+	if ((p->fleet = fleet_new(p->store, p->bus, &fo)) == NULL)
+		return setup_fail("fleet_new");
+	env.cfg = p->cfg;
+	env.store = p->store;
+	env.bus = p->bus;
+	env.fleet = p->fleet;
+	env.host = "ctltest";
+	if ((p->services = services_new(&env)) == NULL)
+		return setup_fail("services_new");
+	p->identity = services_env(p->services)->identity;
+	if (services_start(p->services) == -1)
 		return setup_fail("start");
-	t->port[CT_IDENTITY] = api_port(p->api, 0);
-	t->port[CT_IMAGE] = api_port(p->api, 1);
-	t->port[CT_COMPUTE] = api_port(p->api, 2);
+	t->port[CT_IDENTITY] = services_port(p->services, 0);
+	t->port[CT_IMAGE] = services_port(p->services, 1);
+	t->port[CT_COMPUTE] = services_port(p->services, 2);
 	return 0;
 }
 
 static void
-services_free(struct ctltest *t)
+free_services(struct ctltest *t)
 {
 	struct ctltest_priv *p = t->priv;
 
-	api_stop(p->api);
-	api_free(&p->api);
-	compute_free(&p->compute);
+	services_stop(p->services);
+	services_free(&p->services);	/* compute before the bus */
+	fleet_free(&p->fleet);
 	bus_free(&p->bus);
 	store_free(&p->store);
 }
@@ -288,8 +303,8 @@ identity_build(struct ctltest *t)
 	o.compute_port = t->port[CT_COMPUTE];
 	o.volume_port = 8776;
 	o.network_port = 9696;
-	o.opslimit = ps.ops = identity_pw_opslimit(p->api->identity);
-	o.memlimit = ps.mem = identity_pw_memlimit(p->api->identity);
+	o.opslimit = ps.ops = identity_pw_opslimit(p->identity);
+	o.memlimit = ps.mem = identity_pw_memlimit(p->identity);
 	if (identity_bootstrap(p->store, &o, &res) == -1)
 		return setup_fail("bootstrap");
 	snprintf(t->user_id[CT_ADMIN], sizeof(t->user_id[0]), "%s",
@@ -305,7 +320,7 @@ identity_build(struct ctltest *t)
 		if (w == CT_SYSADMIN) {
 			if (system_token(t, w) == -1)
 				return setup_fail("system token");
-		} else if (identity_token_mint(p->api->identity,
+		} else if (identity_token_mint(p->identity,
 		    t->user_id[w], t->project_id[w], 3600, t->token[w],
 		    sizeof(t->token[w])) == -1)
 			return setup_fail("token");
@@ -333,7 +348,7 @@ ctltest_new(void)
 		t->dir[0] = '\0';
 		goto fail;
 	}
-	if (config_build(t) == -1 || services_build(t) == -1 ||
+	if (config_build(t) == -1 || build_services(t) == -1 ||
 	    identity_build(t) == -1)
 		goto fail;
 	return t;
@@ -370,7 +385,7 @@ ctltest_free(struct ctltest **tp)
 	if (tp == NULL || (t = *tp) == NULL)
 		return;
 	resp_clear(t);
-	services_free(t);
+	free_services(t);
 	config_free(&t->priv->cfg);
 	free(t->priv->table);
 	free(t->priv);

@@ -20,6 +20,6 @@ target_include_directories(policy_test PRIVATE ${CMAKE_SOURCE_DIR}/controller)
 target_compile_definitions(policy_test PRIVATE
   TS_TEST_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
 
-# routes_test walks every service's route table (controller/routes.c) over
+# routes_test walks every service's route table (controller/services.c) over
 # the controller library: each authenticated route is guarded.
 ts_unit_test(routes_test LIBS tinystack-ctl)

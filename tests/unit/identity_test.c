@@ -23,7 +23,7 @@
 #include "codec.h"
 #include "core/db.h"
 #include "err.h"
-#include "identity/identity.h"
+#include "identity/identity_int.h"
 #include "identity/idstore.h"
 #include "log.h"
 #include "msg_gen.h"

@@ -18,7 +18,7 @@
 
 #include "codec.h"
 #include "err.h"
-#include "image/image.h"
+#include "image/image_int.h"
 
 #define ID	"8a3c5d1e-2f4b-4c6d-9e8f-0a1b2c3d4e5f"
 #define KERNEL	"00000000-1111-2222-3333-444455556666"

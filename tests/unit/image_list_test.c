@@ -22,7 +22,7 @@
 #include "codec.h"
 #include "core/db.h"
 #include "err.h"
-#include "image/image.h"
+#include "image/image_int.h"
 #include "store.h"
 
 struct fx {

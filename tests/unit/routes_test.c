@@ -1,6 +1,6 @@
 /*
  * Unit tests for controller/routes.c: every authenticated route of every
- * service (routes_services) names a policy rule that the built-in defaults
+ * service (services_routes()) names a policy rule that the built-in defaults
  * define, or carries ROUTE_SELF_SCOPED; and the policy sample that
  * `tinystack-manage policy sample` prints reads back, uncommented, as the
  * very same rules, and packaging/policy.yaml.sample is that sample.
@@ -15,22 +15,40 @@
 #include <cmocka.h>
 
 #include "err.h"
-#include "routes.h"
+#include "auth/policy.h"
+#include "http/http.h"
+#include "services.h"
+
+/* services_policy_tables lists the builder's rule tables in its order:
+ * the one list of services is services.c's table, this must follow it. */
+static void
+test_policy_tables_follow_services(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; services_name(i) != NULL; i++) {
+		assert_non_null(services_policy_tables[i]);
+		assert_ptr_equal(services_policy_tables[i], services_policy(i));
+	}
+	assert_null(services_policy_tables[i]);
+	assert_true(i >= 3);
+}
 
 static void
 test_every_route_is_guarded(void **state)
 {
-	const struct routes_service *s;
+	size_t si;
 	const struct http_route *r;
-	struct policy *p = policy_new(routes_policy_tables, NULL, 0, NULL);
+	struct policy *p = policy_new(services_policy_tables, NULL, 0, NULL);
 	size_t n = 0, bad = 0;
 
 	(void)state;
 	if (p == NULL)
 		fail_msg("defaults: %s", err_msg());
-	for (s = routes_services; s->name != NULL; s++) {
-		assert_non_null(s->routes);
-		for (r = s->routes; r->method != NULL; r++, n++) {
+	for (si = 0; services_name(si) != NULL; si++) {
+		assert_non_null(services_routes(si));
+		for (r = services_routes(si); r->method != NULL; r++, n++) {
 			const char *why = NULL;
 
 			if (r->flags & ROUTE_NO_AUTH) {
@@ -49,7 +67,7 @@ test_every_route_is_guarded(void **state)
 				why = "rule not in the defaults tables";
 			}
 			if (why != NULL) {
-				print_error("%s %s %s (%s): %s\n", s->name,
+				print_error("%s %s %s (%s): %s\n", services_name(si),
 				    r->method, r->pattern, r->policy ?
 				    r->policy : "-", why);
 				bad++;
@@ -69,7 +87,7 @@ test_every_default_is_described(void **state)
 	const struct policy_default *d;
 
 	(void)state;
-	for (t = routes_policy_tables; *t != NULL; t++)
+	for (t = services_policy_tables; *t != NULL; t++)
 		for (d = *t; d->name != NULL; d++)
 			if (d->description == NULL || *d->description == '\0' ||
 			    strchr(d->description, '\n') != NULL)
@@ -91,7 +109,7 @@ test_sample_reads_back(void **state)
 
 	(void)state;
 	assert_non_null(fp);
-	assert_int_equal(policy_print_sample(routes_policy_tables, fp), 0);
+	assert_int_equal(policy_print_sample(services_policy_tables, fp), 0);
 	fclose(fp);
 	/* Uncomment the rule lines, as an operator does. */
 	un = open_memstream(&out.text, &out.len);
@@ -110,7 +128,7 @@ test_sample_reads_back(void **state)
 	p = policy_new(none, out.text, out.len, "sample");
 	if (p == NULL)
 		fail_msg("sample: %s", err_msg());
-	for (t = routes_policy_tables; *t != NULL; t++)
+	for (t = services_policy_tables; *t != NULL; t++)
 		for (d = *t; d->name != NULL; d++, nrules--)
 			assert_true(policy_has_rule(p, d->name));
 	assert_int_equal(nrules, 0);
@@ -135,7 +153,7 @@ test_shipped_sample(void **state)
 	snprintf(path, sizeof(path), "%s/packaging/policy.yaml.sample", src);
 	fp = open_memstream(&gen, &glen);
 	assert_non_null(fp);
-	assert_int_equal(policy_print_sample(routes_policy_tables, fp), 0);
+	assert_int_equal(policy_print_sample(services_policy_tables, fp), 0);
 	fclose(fp);
 	if (getenv("TS_UPDATE_GOLDEN") != NULL) {
 		fp = fopen(path, "w");
@@ -160,6 +178,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_policy_tables_follow_services),
 		cmocka_unit_test(test_every_route_is_guarded),
 		cmocka_unit_test(test_every_default_is_described),
 		cmocka_unit_test(test_sample_reads_back),

@@ -1,0 +1,353 @@
+/* services: builds, starts and frees every REST service alike; see
+ * services.h. */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compute/compute.h"
+#include "config.h"
+#include "core/fleet.h"
+#include "err.h"
+#include "http/http.h"
+#include "http/request.h"
+#include "identity/identity.h"
+#include "image/image.h"
+#include "log.h"
+#include "services.h"
+
+/*
+ * One service. The hooks take the environment and the service's handle
+ * (what new returned); only new is required. new fills in the service's
+ * public handle in env for the services after it; free clears it.
+ */
+struct service_def {
+	const char			*name;
+	const char			*port_option;	/* [api] */
+	enum apierr_service		 service;
+	const struct http_route		*routes;
+	const struct policy_default	*policy;
+	request_target_fn		 target;	/* NULL: empty */
+	/* The request layer's token checker, called with the handle. */
+	request_authenticate_fn		 authenticate;
+	void	*(*new)(struct services_env *);
+	int	 (*start)(struct services_env *, void *svc);
+	void	 (*tick)(struct services_env *, void *svc, int64_t now_ms);
+	void	 (*stop)(struct services_env *, void *svc);
+	void	 (*free)(struct services_env *, void *svc);
+};
+
+/* ---- identity ----------------------------------------------------------- */
+
+static void *
+identity_hook_new(struct services_env *env)
+{
+	return env->identity = identity_new(env->cfg, env->store);
+}
+
+static void
+identity_hook_tick(struct services_env *env, void *svc, int64_t now_ms)
+{
+	identity_tick(svc, now_ms);
+}
+
+static void
+identity_hook_free(struct services_env *env, void *svc)
+{
+	struct identity *id = svc;
+
+	identity_free(&id);
+	env->identity = NULL;
+}
+
+static int
+identity_hook_authenticate(void *arg, const char *token,
+    struct request_ctx *out)
+{
+	return identity_token_check(arg, token, out);
+}
+
+/* ---- image -------------------------------------------------------------- */
+
+/* Its data store is opened (and recovered after a crash) here. */
+static void *
+image_hook_new(struct services_env *env)
+{
+	return env->image = image_service_new(env->cfg, env->store);
+}
+
+static void
+image_hook_free(struct services_env *env, void *svc)
+{
+	struct image_service *im = svc;
+
+	image_service_free(&im);
+	env->image = NULL;
+}
+
+/* ---- compute ------------------------------------------------------------ */
+
+/* The fleet calls compute's hooks on the bus thread; image tokens for the
+ * agents come from identity. */
+static void *
+compute_hook_new(struct services_env *env)
+{
+	struct fleet_hooks fh;
+
+	if ((env->compute = compute_new(env->cfg, env->store, env->bus,
+	    env->host)) == NULL)
+		return NULL;
+	compute_fleet_hooks(env->compute, &fh);
+	fleet_set_hooks(env->fleet, &fh);
+	compute_set_identity(env->compute, env->identity);
+	return env->compute;
+}
+
+static int
+compute_hook_start(struct services_env *env, void *svc)
+{
+	return compute_start(svc);
+}
+
+/* Before the bus it posts to (main frees the bus after the services). */
+static void
+compute_hook_free(struct services_env *env, void *svc)
+{
+	struct compute *co = svc;
+
+	compute_free(&co);
+	env->compute = NULL;
+}
+
+/* ---- the table ---------------------------------------------------------- */
+
+static const struct service_def defs[] = {
+	{
+		.name = "identity",
+		.port_option = "identity_port",
+		.service = APIERR_IDENTITY,
+		.routes = identity_routes,
+		.policy = policy_identity_defaults,
+		.target = identity_policy_target,
+		.authenticate = identity_hook_authenticate,
+		.new = identity_hook_new,
+		.tick = identity_hook_tick,
+		.free = identity_hook_free,
+	},
+	{
+		.name = "image",
+		.port_option = "image_port",
+		.service = APIERR_IMAGE,
+		.routes = image_routes,
+		.policy = image_policy_defaults,
+		.new = image_hook_new,
+		.free = image_hook_free,
+	},
+	{
+		.name = "compute",
+		.port_option = "compute_port",
+		.service = APIERR_COMPUTE,
+		.routes = compute_routes,
+		.policy = policy_compute_defaults,
+		.new = compute_hook_new,
+		.start = compute_hook_start,
+		.free = compute_hook_free,
+	},
+};
+
+#define NDEFS	(sizeof(defs) / sizeof(defs[0]))
+
+/* The same services' rule tables as one static list, for the policy
+ * engine (which re-reads it on every reload) and the tools; kept in the
+ * table's order (tests/unit/routes_test.c checks it against defs). */
+const struct policy_default *const services_policy_tables[] = {
+	policy_identity_defaults,
+	image_policy_defaults,
+	policy_compute_defaults,
+	NULL
+};
+_Static_assert(sizeof(services_policy_tables) /
+    sizeof(services_policy_tables[0]) == NDEFS + 1,
+    "one rule table per service");
+
+const char *
+services_name(size_t i)
+{
+	return i < NDEFS ? defs[i].name : NULL;
+}
+
+const struct http_route *
+services_routes(size_t i)
+{
+	return i < NDEFS ? defs[i].routes : NULL;
+}
+
+const struct policy_default *
+services_policy(size_t i)
+{
+	return i < NDEFS ? defs[i].policy : NULL;
+}
+
+_Static_assert(NDEFS <= HTTP_MAX_LISTENERS, "one listener per service");
+
+struct services {
+	struct services_env	 env;
+	struct request		*request;	/* owned: policy, auth hooks */
+	void			*svc[NDEFS];	/* owned, by the defs' hooks */
+	struct http_server	*http;		/* owned */
+	struct http_listener	 listeners[NDEFS];
+};
+
+/* ---- life cycle --------------------------------------------------------- */
+
+static int
+http_setup(struct services *s)
+{
+	const struct config *cfg = s->env.cfg;
+	struct http_opts o;
+	const char *cert, *key;
+
+	memset(&o, 0, sizeof(o));
+	o.bind = config_get_str(cfg, "api", "bind_host");
+	o.listeners = s->listeners;
+	o.nlisteners = NDEFS;
+	o.threads = (unsigned)config_get_int(cfg, "api", "threads");
+	o.max_connections = (unsigned)config_get_int(cfg, "api",
+	    "connection_limit");
+	o.conn_timeout = (unsigned)config_get_int(cfg, "api",
+	    "connection_timeout");
+	o.max_body_size = (size_t)config_get_int(cfg, "api", "max_body_size");
+	cert = config_get_str(cfg, "api", "tls_cert_file");
+	key = config_get_str(cfg, "api", "tls_key_file");
+	o.tls_cert_file = *cert ? cert : NULL;
+	o.tls_key_file = *key ? key : NULL;
+	/* The controller blocks SIGPIPE in every thread (daemon.c), so
+	 * writes to a closed socket fail with EPIPE instead of killing it. */
+	o.sigpipe_ignored = true;
+	request_http_opts(s->request, &o);
+	s->http = http_server_new(&o);
+	return s->http != NULL ? 0 : -1;
+}
+
+struct services *
+services_new(const struct services_env *env)
+{
+	const char *pf, *old;
+	bool must_exist = false;
+	struct services *s;
+	size_t i;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		err_set(TS_ENOMEM, "out of memory");
+		return NULL;
+	}
+	s->env = *env;
+	/* [oslo_policy] policy_file may be missing (built-in rules until it
+	 * appears), as with oslo.policy; the deprecated [identity]
+	 * policy_file keeps its old meaning: a missing file is an error. */
+	pf = config_get_str(env->cfg, "oslo_policy", "policy_file");
+	old = config_get_str(env->cfg, "identity", "policy_file");
+	if (*old != '\0') {
+		log_warnx("[identity] policy_file is deprecated: use "
+		    "[oslo_policy] policy_file");
+		pf = old;
+		must_exist = true;
+	}
+	if ((s->request = request_new(services_policy_tables, pf,
+	    must_exist)) == NULL)
+		goto fail;
+	for (i = 0; i < NDEFS; i++) {
+		const struct service_def *d = &defs[i];
+
+		if ((s->svc[i] = d->new(&s->env)) == NULL)
+			goto fail;
+		s->listeners[i].port = (uint16_t)config_get_int(env->cfg,
+		    "api", d->port_option);
+		s->listeners[i].service = d->service;
+		s->listeners[i].routes = d->routes;
+		s->listeners[i].app = s->svc[i];
+		if (d->target != NULL)
+			request_set_target(s->request, d->service, d->target);
+		if (d->authenticate != NULL)
+			request_set_authenticator(s->request, d->authenticate,
+			    s->svc[i]);
+	}
+	if (http_setup(s) == -1)
+		goto fail;
+	return s;
+fail:
+	services_free(&s);
+	return NULL;
+}
+
+int
+services_start(struct services *s)
+{
+	size_t i;
+
+	for (i = 0; i < NDEFS; i++)
+		if (defs[i].start != NULL &&
+		    defs[i].start(&s->env, s->svc[i]) == -1)
+			return -1;
+	if (http_server_start(s->http) == -1)
+		return -1;
+	for (i = 0; i < NDEFS; i++)
+		log_warnx("%s API listening on %s port %u",
+		    apierr_service_name(s->listeners[i].service),
+		    config_get_str(s->env.cfg, "api", "bind_host"),
+		    http_server_port(s->http, i));
+	return 0;
+}
+
+void
+services_tick(struct services *s, int64_t now_ms)
+{
+	size_t i;
+
+	for (i = 0; i < NDEFS; i++)
+		if (defs[i].tick != NULL)
+			defs[i].tick(&s->env, s->svc[i], now_ms);
+	request_tick(s->request, now_ms);
+}
+
+void
+services_stop(struct services *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return;
+	if (s->http != NULL)
+		http_server_stop(s->http);
+	for (i = NDEFS; i-- > 0;)
+		if (defs[i].stop != NULL && s->svc[i] != NULL)
+			defs[i].stop(&s->env, s->svc[i]);
+}
+
+void
+services_free(struct services **sp)
+{
+	struct services *s;
+	size_t i;
+
+	if (sp == NULL || (s = *sp) == NULL)
+		return;
+	http_server_free(&s->http);
+	for (i = NDEFS; i-- > 0;)
+		if (s->svc[i] != NULL)
+			defs[i].free(&s->env, s->svc[i]);
+	request_free(&s->request);
+	free(s);
+	*sp = NULL;
+}
+
+const struct services_env *
+services_env(const struct services *s)
+{
+	return &s->env;
+}
+
+uint16_t
+services_port(const struct services *s, size_t i)
+{
+	return http_server_port(s->http, i);
+}

@@ -1,0 +1,88 @@
+/*
+ * services: the one builder of the controller's REST services.
+ *
+ * A table in services.c holds one entry per service (identity, image,
+ * compute): its name, [api] port option, error shape (apierr), route table,
+ * built-in policy rules, policy-target builder and new/start/tick/stop/free
+ * hooks with one signature. services_new() builds every service alike in
+ * table order, gives each its own listener (the listener's app is the
+ * service, what its handlers get from http_req_app()), loads the policy
+ * from every table's rules plus [identity] policy_file into the request
+ * layer (http/request.h), registers the target builders and identity's
+ * token checker as the layer's authenticator, and creates the HTTP server.
+ *
+ * A service reaches another only through the other's public header and
+ * the handle services_env carries: compute gets identity's (image tokens
+ * for the agents), so identity comes first in the table. Teardown runs the
+ * table backwards, after the HTTP server is gone.
+ *
+ * Threads: everything here runs on the controller's main thread.
+ */
+#ifndef TS_SERVICES_H
+#define TS_SERVICES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct bus;
+struct http_route;
+struct policy_default;
+struct compute;
+struct config;
+struct fleet;
+struct identity;
+struct image_service;
+struct services;
+struct store;
+
+/*
+ * What the services are built from (borrowed: all outlive the services),
+ * and the public handles of the services built so far, which a service's
+ * new hook fills in for those after it.
+ */
+struct services_env {
+	const struct config	*cfg;
+	struct store		*store;
+	struct bus		*bus;		/* compute posts to the agents */
+	struct fleet		*fleet;		/* compute installs its hooks */
+	const char		*host;		/* the controller's host name */
+	struct identity		*identity;
+	struct image_service	*image;
+	struct compute		*compute;
+};
+
+/*
+ * Build every service, the policy and the HTTP server from env (copied);
+ * nothing listens yet. NULL with err set: a bad policy file or HTTP option
+ * is fatal; missing token keys are not (requests that need them get 503
+ * and identity's tick retries the key repository).
+ */
+struct services	*services_new(const struct services_env *env);
+/* Start every service (compute: usage audit and reconciler), then bind
+ * and start every listener (TS_EIO). */
+int		 services_start(struct services *);
+/* Once a second from the main thread. */
+void		 services_tick(struct services *, int64_t now_ms);
+/* Stop listening and wait for running handlers; accepts NULL. */
+void		 services_stop(struct services *);
+/* Free the HTTP server, then the services backwards; accepts NULL, clears
+ * *sp. */
+void		 services_free(struct services **sp);
+/* The port listener i is bound to (0 if none). */
+uint16_t	 services_port(const struct services *, size_t i);
+/* The environment with every service's handle filled in (borrowed: valid
+ * until services_free()). For tests that reach a service directly. */
+const struct services_env *services_env(const struct services *);
+
+/*
+ * What must see every service at once (the policy sample, `tinystack-manage
+ * policy routes`, the test that every authenticated route is guarded):
+ * service i's name, route table and rule table in the builder's order,
+ * NULL past the last; and all rule tables as one NULL-terminated list.
+ */
+const char			*services_name(size_t i);
+const struct http_route		*services_routes(size_t i);
+const struct policy_default	*services_policy(size_t i);
+extern const struct policy_default *const services_policy_tables[];
+
+#endif
