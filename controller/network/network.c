@@ -624,6 +624,16 @@ network_create_body(struct http_req *req, const char *key, const char *coll,
 }
 
 int
+network_update_body(json_t *o, const char *const *allowed)
+{
+	if (o == NULL) {
+		err_set(TS_EINVALID, "Resource body required");
+		return -1;
+	}
+	return network_check_attrs(o, allowed);
+}
+
+int
 network_check_attrs(json_t *o, const char *const *allowed)
 {
 	const char *k;

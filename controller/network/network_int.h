@@ -95,6 +95,9 @@ int	network_show_reply(struct http_req *, struct http_resp *,
  */
 int	network_create_body(struct http_req *, const char *key,
 	    const char *coll, json_t **objs, bool *bulk);
+/* An update's object (NULL: the body had none): 400 "Resource body
+ * required", or the check below. */
+int	network_update_body(json_t *o, const char *const *allowed);
 /* Members of o that are not in allowed (NULL-terminated): 400
  * "Unrecognized attribute(s) 'x'". */
 int	network_check_attrs(json_t *o, const char *const *allowed);

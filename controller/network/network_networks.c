@@ -393,6 +393,8 @@ update_fn(struct store_txn *txn, void *arg)
 			    "found.", ua->id);
 		goto out;
 	}
+	if (network_update_body(ua->o, net_update_attrs) == -1)
+		goto out;
 	if (json_object_get(ua->o, "provider:network_type") != NULL ||
 	    json_object_get(ua->o, "provider:physical_network") != NULL ||
 	    json_object_get(ua->o, "provider:segmentation_id") != NULL) {
@@ -453,13 +455,11 @@ network_networks_update(struct http_req *req, struct http_resp *resp)
 	int rc = -1;
 
 	ua.id = http_req_param(req, "network_id");
+	/* The body is checked once the object is loaded and the rule
+	 * enforced: another project's object is a 404 whatever the body. */
 	if (body == NULL || !json_is_object(ua.o = json_object_get(body,
-	    "network"))) {
-		err_set(TS_EINVALID, "Resource body required");
-		return network_fail(resp);
-	}
-	if (network_check_attrs(ua.o, net_update_attrs) == -1)
-		return network_fail(resp);
+	    "network")))
+		ua.o = NULL;
 	if (store_write(network_of(req)->store, update_fn, &ua) == 0 &&
 	    store_read_begin(network_of(req)->store, &txn) == 0) {
 		o = network_net_json(req, txn, &ua.n, network_is_admin(req));

@@ -545,6 +545,8 @@ update_fn(struct store_txn *txn, void *arg)
 	if (load_enforce(oa->req, txn, oa->id, "update_port", &old) == -1 ||
 	    network_db_port_get(txn, oa->id, p) == -1)
 		goto out;
+	if (network_update_body(oa->o, port_update_attrs) == -1)
+		goto out;
 	net_owner(txn, old.network_id, owner);
 	if (jsonreq_str(NET_STYLE, oa->o, "name", 0, 255, 0, &s,
 	    &present) == -1 || (present && network_set_str(&p->name,
@@ -614,13 +616,11 @@ network_ports_update(struct http_req *req, struct http_resp *resp)
 	int rc = -1;
 
 	oa.id = http_req_param(req, "port_id");
+	/* The body is checked once the object is loaded and the rule
+	 * enforced: another project's object is a 404 whatever the body. */
 	if (body == NULL || !json_is_object(oa.o = json_object_get(body,
-	    "port"))) {
-		err_set(TS_EINVALID, "Resource body required");
-		return network_fail(resp);
-	}
-	if (network_check_attrs(oa.o, port_update_attrs) == -1)
-		return network_fail(resp);
+	    "port")))
+		oa.o = NULL;
 	if (store_write(network_of(req)->store, update_fn, &oa) == 0)
 		rc = network_show_reply(req, resp, "port",
 		    network_port_json(&oa.p, network_is_admin(req)), 0);

@@ -493,6 +493,8 @@ update_fn(struct store_txn *txn, void *arg)
 	if (load_enforce(oa, txn, "update_subnet", &old) == -1 ||
 	    network_db_subnet_get(txn, oa->id, s) == -1)
 		goto out;
+	if (network_update_body(oa->o, subnet_update_attrs) == -1)
+		goto out;
 	gw = s->gateway_ip != NULL ? IPAM_GW_GIVEN : IPAM_GW_NONE;
 	if (parse_common(oa->o, s, &gw, &pools) == -1)
 		goto out;
@@ -518,13 +520,11 @@ network_subnets_update(struct http_req *req, struct http_resp *resp)
 	int rc = -1;
 
 	oa.id = http_req_param(req, "subnet_id");
+	/* The body is checked once the object is loaded and the rule
+	 * enforced: another project's object is a 404 whatever the body. */
 	if (body == NULL || !json_is_object(oa.o = json_object_get(body,
-	    "subnet"))) {
-		err_set(TS_EINVALID, "Resource body required");
-		return network_fail(resp);
-	}
-	if (network_check_attrs(oa.o, subnet_update_attrs) == -1)
-		return network_fail(resp);
+	    "subnet")))
+		oa.o = NULL;
 	if (store_write(network_of(req)->store, update_fn, &oa) == 0)
 		rc = network_show_reply(req, resp, "subnet",
 		    network_subnet_json(&oa.s), 0);
