@@ -9,7 +9,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include "codec.h"
 #include "config.h"
+#include "core/db.h"
 #include "err.h"
 #include "network_int.h"
 
@@ -948,3 +950,89 @@ const struct http_route network_routes[] = {
 	    "delete_quota", 0, 204, NULL },
 	HTTP_ROUTE_END
 };
+
+/* ---- seed ---------------------------------------------------------------- */
+
+struct seed_arg {
+	struct ipam_conf	*ipam;
+	struct rec_network	 n;
+	struct rec_subnet	 s;
+	struct ipam_segment_req	 seg;
+	bool			 provider;
+};
+
+static int
+seed_fn(struct store_txn *txn, void *arg)
+{
+	struct seed_arg *sa = arg;
+
+	if (ipam_network_create(txn, sa->ipam, &sa->n,
+	    sa->provider ? &sa->seg : NULL) == -1 ||
+	    ipam_subnet_create(txn, &sa->s) == -1)
+		return -1;
+	return 0;
+}
+
+int
+network_seed_create(const struct config *cfg, struct store *st,
+    const struct network_seed *o, char network_id[37], char subnet_id[37])
+{
+	struct seed_arg sa;
+	char phys[65] = "";
+	const char *ranges;
+	int rc = -1;
+
+	memset(&sa, 0, sizeof(sa));
+	if ((sa.ipam = ipam_conf_new(cfg)) == NULL)
+		return -1;
+	if (o->vlan >= 0) {
+		if (o->bridge != NULL)
+			snprintf(phys, sizeof(phys), "%s", o->bridge);
+		else {
+			ranges = config_get_str(cfg, "network",
+			    "network_vlan_ranges");
+			snprintf(phys, sizeof(phys), "%.*s",
+			    (int)strcspn(ranges, ":,"), ranges);
+		}
+		if (*phys == '\0') {
+			err_set(TS_EINVALID, "--vlan needs --bridge or "
+			    "[network] network_vlan_ranges");
+			goto out;
+		}
+		sa.provider = true;
+		sa.seg.network_type = "vlan";
+		sa.seg.physical_network = phys;
+		sa.seg.has_segmentation_id = true;
+		sa.seg.segmentation_id = (uint32_t)o->vlan;
+	}
+	db_uuid(sa.n.id);
+	db_uuid(sa.s.id);
+	snprintf(sa.s.network_id, sizeof(sa.s.network_id), "%s", sa.n.id);
+	sa.n.shared = o->project_id == NULL || *o->project_id == '\0';
+	sa.n.admin_state_up = sa.n.port_security_enabled = true;
+	sa.n.revision_number = sa.s.revision_number = 1;
+	sa.n.created_at = sa.n.updated_at = db_now_ms();
+	sa.s.created_at = sa.s.updated_at = sa.n.created_at;
+	sa.s.ip_version = 4;
+	sa.s.enable_dhcp = true;
+	if (network_set_str(&sa.n.project_id, o->project_id) == -1 ||
+	    network_set_str(&sa.n.name, o->label) == -1 ||
+	    network_set_str(&sa.n.description, "") == -1 ||
+	    network_set_str(&sa.n.status, "ACTIVE") == -1 ||
+	    network_set_str(&sa.n.network_type, "") == -1 ||
+	    network_set_str(&sa.s.project_id, o->project_id) == -1 ||
+	    network_set_str(&sa.s.name, o->label) == -1 ||
+	    network_set_str(&sa.s.description, "") == -1 ||
+	    network_set_str(&sa.s.cidr, o->cidr) == -1 ||
+	    ipam_subnet_prepare(sa.ipam, &sa.s, IPAM_GW_DEFAULT, false) == -1 ||
+	    store_write(st, seed_fn, &sa) == -1)
+		goto out;
+	snprintf(network_id, 37, "%s", sa.n.id);
+	snprintf(subnet_id, 37, "%s", sa.s.id);
+	rc = 0;
+out:
+	codec_clear(&schema_rec_network, &sa.n);
+	codec_clear(&schema_rec_subnet, &sa.s);
+	ipam_conf_free(&sa.ipam);
+	return rc;
+}

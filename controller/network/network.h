@@ -73,4 +73,24 @@ int	network_port_each_device(struct store_txn *, const char *device_id,
 int	network_port_release_device(struct network *, struct store_txn *,
 	    const char *device_id);
 
+/*
+ * `tinystack-manage network create` (nova-manage's spelling): a network
+ * labelled label with one IPv4 subnet cidr, in one transaction through the
+ * same data layer as the API. vlan >= 0: a VLAN provider network on
+ * physical network bridge (NULL: the first of [network]
+ * network_vlan_ranges); else a tenant segment. project_id NULL or "": a
+ * shared network (nova-network's networks served every project). The new
+ * ids go to network_id and subnet_id (37 bytes each).
+ */
+struct network_seed {
+	const char	*label;
+	const char	*cidr;
+	const char	*bridge;
+	const char	*project_id;
+	long		 vlan;
+};
+int	network_seed_create(const struct config *, struct store *,
+	    const struct network_seed *, char network_id[37],
+	    char subnet_id[37]);
+
 #endif
