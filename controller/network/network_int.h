@@ -118,7 +118,8 @@ json_t	*network_net_json(struct http_req *, struct store_txn *,
 json_t	*network_subnet_json(const struct rec_subnet *);
 json_t	*network_port_json(const struct rec_port *, bool admin);
 /* A network the caller may see (own, shared or external, or admin): else
- * 404 NetworkNotFound. n is filled (codec_clear() it). */
+ * 404 NetworkNotFound. n is filled (codec_clear() it); on failure it is
+ * left cleared. */
 int	network_net_visible(struct http_req *, struct store_txn *,
 	    const char *id, struct rec_network *n);
 

@@ -73,6 +73,8 @@ network_net_visible(struct http_req *req, struct store_txn *txn,
 		return 0;
 	if (network_enforce(req, "get_network", n->project_id, NULL,
 	    "") == -1) {
+		/* Failed: the caller gets nothing to clear. */
+		codec_clear(&schema_rec_network, n);
 		if (err_code() == TS_ENOT_FOUND)
 			err_set(TS_ENOT_FOUND, "Network %s could not be "
 			    "found.", id);
