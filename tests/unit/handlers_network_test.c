@@ -304,6 +304,93 @@ test_quotas(void **state)
 	    100);
 }
 
+/* Bad input, each answered with Neutron's status and message and nothing
+ * created. */
+static void
+test_validation(void **state)
+{
+	static const struct {
+		const char	*body;		/* "%s": the network id */
+		int		 status;
+		const char	*msg;
+	} subnet_cases[] = {
+		{ "{\"subnet\": {\"network_id\": \"%s\", \"ip_version\": 4, "
+		  "\"cidr\": \"10.30.0.0/24\", \"allocation_pools\": "
+		  "[{\"start\": \"10.31.0.2\", \"end\": \"10.31.0.9\"}]}}", 400,
+		  "The allocation pool 10.31.0.2-10.31.0.9 spans beyond the "
+		  "subnet cidr 10.30.0.0/24." },
+		{ "{\"subnet\": {\"network_id\": \"%s\", \"ip_version\": 4, "
+		  "\"cidr\": \"10.30.0.0\"}}", 400,
+		  "Invalid input for cidr. Reason: '10.30.0.0' isn't a "
+		  "recognized IP subnet cidr, '10.30.0.0/32' is recommended." },
+		{ "{\"subnet\": {\"network_id\": \"%s\", \"ip_version\": 4}}",
+		  400, "Invalid input for cidr. Reason: 'cidr' is a required "
+		  "property." },
+		{ "{\"subnet\": {\"network_id\": \"%s\", \"ip_version\": 4, "
+		  "\"cidr\": \"10.30.0.0/24\", \"gateway_ip\": \"10.30.0.0\"}}",
+		  400, NULL },
+		{ "{\"subnet\": {\"network_id\": \"%s\", \"ip_version\": 7, "
+		  "\"cidr\": \"10.30.0.0/24\"}}", 400, NULL },
+	};
+	char net[64], sub[64], b[1024];
+	size_t i;
+
+	(void)state;
+	net_new(CT_MEMBER, "\"name\": \"val\"", net);
+	for (i = 0; i < sizeof(subnet_cases) / sizeof(subnet_cases[0]); i++) {
+		ctltest_subst(b, sizeof(b), subnet_cases[i].body, net);
+		CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/subnets", b,
+		    subnet_cases[i].status, subnet_cases[i].msg);
+	}
+	snprintf(path, sizeof(path), "/v2.0/subnets?network_id=%s", net);
+	assert_int_equal(count(CT_MEMBER, path, "subnets"), 0);
+
+	/* Segments: VLAN 4095, a VNI out of range, an unknown type. */
+	CT_CALL(T, N, CT_ADMIN, "POST", "/v2.0/networks", "{\"network\": "
+	    "{\"name\": \"v4095\", \"provider:network_type\": \"vlan\", "
+	    "\"provider:physical_network\": \"physnet1\", "
+	    "\"provider:segmentation_id\": 4095}}", 400, NULL);
+	CT_CALL(T, N, CT_ADMIN, "POST", "/v2.0/networks", "{\"network\": "
+	    "{\"name\": \"v4095\", \"provider:network_type\": \"vxlan\", "
+	    "\"provider:segmentation_id\": 16777216}}", 400,
+	    "Invalid input for operation: segmentation_id out of range "
+	    "(1 through 16777215).");
+	CT_CALL(T, N, CT_ADMIN, "POST", "/v2.0/networks", "{\"network\": "
+	    "{\"name\": \"v4095\", \"provider:network_type\": \"gre\"}}",
+	    400, NULL);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/networks", "{\"network\": "
+	    "{\"name\": 5}}", 400,
+	    "Invalid input for name. Reason: Value must be a string.");
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/networks", "{\"net\": {}}",
+	    400, "Resource body required");
+	assert_int_equal(count(CT_ADMIN, "/v2.0/networks?name=v4095",
+	    "networks"), 0);
+
+	/* Ports: a fixed IP outside the subnet, on another project's
+	 * network, a bad MAC. */
+	subnet_new(CT_MEMBER, net, "10.30.0.0/24", "", sub);
+	snprintf(b, sizeof(b), "{\"port\": {\"network_id\": \"%s\", "
+	    "\"fixed_ips\": [{\"subnet_id\": \"%s\", \"ip_address\": "
+	    "\"10.30.1.5\"}]}}", net, sub);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/ports", b, 400,
+	    "IP address 10.30.1.5 is not a valid IP for the specified "
+	    "subnet.");
+	snprintf(b, sizeof(b), "{\"port\": {\"network_id\": \"%s\"}}", net);
+	CT_CALL(T, N, CT_OTHER, "POST", "/v2.0/ports", b, 404, NULL);
+	assert_string_equal(neutron_type(), "NetworkNotFound");
+	snprintf(b, sizeof(b), "{\"port\": {\"network_id\": \"%s\", "
+	    "\"mac_address\": \"ff:ff:ff:ff:ff:ff\"}}", net);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/ports", b, 400,
+	    "Invalid input for mac_address. Reason: 'ff:ff:ff:ff:ff:ff' is "
+	    "not a valid MAC address.");
+	snprintf(path, sizeof(path), "/v2.0/ports?network_id=%s", net);
+	assert_int_equal(count(CT_MEMBER, path, "ports"), 0);
+	CT_CALL(T, N, CT_MEMBER, "GET", "/v2.0/networks?sort_key=bogus", NULL,
+	    400, NULL);
+	CT_CALL(T, N, CT_MEMBER, "GET", "/v2.0/networks?limit=1&marker="
+	    "00000000-0000-0000-0000-000000000000", NULL, 404, NULL);
+}
+
 static int
 setup(void **state)
 {
@@ -328,6 +415,7 @@ main(void)
 		cmocka_unit_test(test_subnets),
 		cmocka_unit_test(test_ports),
 		cmocka_unit_test(test_quotas),
+		cmocka_unit_test(test_validation),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
