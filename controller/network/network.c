@@ -726,8 +726,6 @@ static const struct {
 	    "sorting is enabled." },
 	{ "pagination", "Pagination support", "Extension that indicates "
 	    "that pagination is enabled." },
-	{ "filter-validation", "Filter parameters validation",
-	    "Provides validation on filter parameters." },
 };
 
 #define NEXT	(sizeof(extensions) / sizeof(extensions[0]))
