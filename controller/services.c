@@ -13,6 +13,7 @@
 #include "identity/identity.h"
 #include "image/image.h"
 #include "log.h"
+#include "network/network.h"
 #include "services.h"
 
 /*
@@ -118,6 +119,23 @@ compute_hook_free(struct services_env *env, void *svc)
 	env->compute = NULL;
 }
 
+/* ---- network ------------------------------------------------------------ */
+
+static void *
+network_hook_new(struct services_env *env)
+{
+	return network_new(env->cfg, env->store);
+}
+
+static void
+network_hook_free(struct services_env *env, void *svc)
+{
+	struct network *n = svc;
+
+	(void)env;
+	network_free(&n);
+}
+
 /* ---- the table ---------------------------------------------------------- */
 
 static const struct service_def defs[] = {
@@ -152,6 +170,15 @@ static const struct service_def defs[] = {
 		.start = compute_hook_start,
 		.free = compute_hook_free,
 	},
+	{
+		.name = "network",
+		.port_option = "network_port",
+		.service = APIERR_NETWORK,
+		.routes = network_routes,
+		.policy = network_policy_defaults,
+		.new = network_hook_new,
+		.free = network_hook_free,
+	},
 };
 
 #define NDEFS	(sizeof(defs) / sizeof(defs[0]))
@@ -163,6 +190,7 @@ const struct policy_default *const services_policy_tables[] = {
 	policy_identity_defaults,
 	image_policy_defaults,
 	policy_compute_defaults,
+	network_policy_defaults,
 	NULL
 };
 _Static_assert(sizeof(services_policy_tables) /

@@ -44,6 +44,7 @@
 #include "identity/identity.h"
 #include "auth/keyrepo.h"
 #include "log.h"
+#include "network/network.h"
 #include "opts.h"
 #include "identity/password.h"
 #include "auth/policy.h"
@@ -90,6 +91,10 @@ usage(int status)
 	    "                          default domain, admin, roles, service catalog;\n"
 	    "                          idempotent (the password may also come from\n"
 	    "                          OS_BOOTSTRAP_PASSWORD)\n"
+	    "  network create --label L --fixed-range CIDR [--vlan N]\n"
+	    "            [--bridge B] [--project P]\n"
+	    "                          a network with one subnet (nova-manage's\n"
+	    "                          spelling); without --project it is shared\n"
 	    "  policy sample           every policy rule with its default and\n"
 	    "                          description (policy.yaml.sample)\n"
 	    "  policy routes [--json]  every route: method, pattern, rule, flags\n"
@@ -869,6 +874,57 @@ policy_check(struct policy *p, int argc, char **argv)
 	return allowed ? 0 : 3;
 }
 
+/* nova-manage's `network create`, onto a Neutron network and subnet. */
+static int
+cmd_network(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "label", required_argument, NULL, 'l' },
+		{ "fixed-range", required_argument, NULL, 'f' },
+		{ "vlan", required_argument, NULL, 'v' },
+		{ "bridge", required_argument, NULL, 'b' },
+		{ "project", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct network_seed o = { .vlan = -1 };
+	char nid[37], sid[37], *end;
+	struct store *st;
+	int c, rc;
+
+	if (argc < 2 || strcmp(argv[1], "create") != 0)
+		usage(2);
+	optind = 1;
+	argc--;
+	argv++;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'l': o.label = optarg; break;
+		case 'f': o.cidr = optarg; break;
+		case 'b': o.bridge = optarg; break;
+		case 'p': o.project_id = optarg; break;
+		case 'v':
+			o.vlan = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || o.vlan < 0) {
+				fprintf(stderr, "%s: --vlan: not a number\n",
+				    PROG);
+				return 2;
+			}
+			break;
+		default: usage(2);
+		}
+	}
+	if (optind != argc || o.label == NULL || o.cidr == NULL)
+		usage(2);
+	if ((st = db_open(cfg, 0)) == NULL)
+		return die("opening the database");
+	rc = network_seed_create(cfg, st, &o, nid, sid);
+	store_free(&st);
+	if (rc == -1)
+		return die("network create");
+	printf("network %s\nsubnet %s\n", nid, sid);
+	return 0;
+}
+
 static int
 cmd_policy(int argc, char **argv)
 {
@@ -962,6 +1018,8 @@ main(int argc, char **argv)
 		return cmd_bootstrap(argc, argv);
 	if (strcmp(argv[0], "policy") == 0)
 		return cmd_policy(argc, argv);
+	if (strcmp(argv[0], "network") == 0)
+		return cmd_network(argc, argv);
 	if (strcmp(argv[0], "service") == 0 && argc == 2 &&
 	    strcmp(argv[1], "list") == 0)
 		return service_list();

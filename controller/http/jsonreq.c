@@ -24,6 +24,8 @@ jsonreq_style_of(enum apierr_service svc)
 		return JSONREQ_KEYSTONE;
 	case APIERR_IMAGE:
 		return JSONREQ_GLANCE;
+	case APIERR_NETWORK:
+		return JSONREQ_NEUTRON;
 	default:
 		return JSONREQ_NOVA;
 	}
@@ -39,6 +41,11 @@ jsonreq_fail(enum jsonreq_style st, const char *k, const char *why)
 	case JSONREQ_GLANCE:
 		err_set(TS_EINVALID, "Provided object does not match schema "
 		    "'image': %s: '%s'", why, k);
+		break;
+	case JSONREQ_NEUTRON:
+		/* neutron_lib's attribute validation (InvalidInput). */
+		err_set(TS_EINVALID, "Invalid input for %s. Reason: %s", k,
+		    why);
 		break;
 	default:
 		err_set(TS_EINVALID, "Invalid input for field/attribute %s. %s",

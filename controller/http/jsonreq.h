@@ -8,6 +8,7 @@
  *   NOVA      Invalid input for field/attribute name. Value must be a string.
  *   GLANCE    Provided object does not match schema 'image': value is not
  *             a string: 'name'
+ *   NEUTRON   Invalid input for name. Reason: Value must be a string.
  *
  * Strictness follows the service too: Nova's validators take integers as
  * decimal strings and booleans as words ("True", "yes", "1"...); Keystone
@@ -34,7 +35,9 @@
 enum jsonreq_style {
 	JSONREQ_KEYSTONE,
 	JSONREQ_NOVA,
-	JSONREQ_GLANCE
+	JSONREQ_GLANCE,
+	JSONREQ_NEUTRON	/* Nova's checks, Neutron's "Reason:" wording and
+			 * JSON integers */
 };
 
 /* Member flags. */
@@ -44,7 +47,7 @@ enum jsonreq_style {
 #define JSONREQ_BYTES		0x8	/* string: length limits in bytes (a
 					 * record's max=), not characters */
 
-/* The wording of a service's errors (cinder and neutron use Nova's). */
+/* The wording of a service's errors (cinder uses Nova's). */
 enum jsonreq_style jsonreq_style_of(enum apierr_service);
 
 /* 400 "field k is invalid: why" in the style's shape; always -1. */

@@ -27,11 +27,12 @@ import urllib.error
 import urllib.request
 import uuid
 
-MANAGE, CONF, IDP, IMP, CP, ADMIN_PW, LIFETIME = sys.argv[1:8]
+MANAGE, CONF, IDP, IMP, CP, ADMIN_PW, LIFETIME, NP = sys.argv[1:9]
 LIFETIME = int(LIFETIME)
 BASE = {"identity": "http://127.0.0.1:%s" % IDP,
         "image": "http://127.0.0.1:%s" % IMP,
-        "compute": "http://127.0.0.1:%s" % CP}
+        "compute": "http://127.0.0.1:%s" % CP,
+        "network": "http://127.0.0.1:%s" % NP}
 PW = "mx-pw-1"
 
 
@@ -293,6 +294,36 @@ acts, _ = ok("GET", "%s/servers/%s/os-instance-actions" % (CO, SERVER),
 REQUEST = acts["instanceActions"][0]["request_id"]
 ok("POST", CO + "/os-keypairs", member.tok(), {"keypair": {"name": "mxkp"}})
 
+NE = BASE["network"] + "/v2.0"
+
+
+def mk_net():
+    b, _ = ok("POST", NE + "/networks", member.tok(),
+              {"network": {"name": uniq("mxnet")}})
+    return b["network"]["id"]
+
+
+NET = mk_net()
+_sb, _ = ok("POST", NE + "/subnets", member.tok(), {"subnet": {
+    "network_id": NET, "ip_version": 4, "cidr": "10.77.0.0/16"}})
+SUBNET = _sb["subnet"]["id"]
+
+
+def mk_subnet():
+    n = mk_net()
+    b, _ = ok("POST", NE + "/subnets", member.tok(), {"subnet": {
+        "network_id": n, "ip_version": 4, "cidr": "10.78.0.0/24"}})
+    return b["subnet"]["id"]
+
+
+def mk_port():
+    b, _ = ok("POST", NE + "/ports", member.tok(),
+              {"port": {"network_id": NET}})
+    return b["port"]["id"]
+
+
+PORT = mk_port()
+
 # ---- rows -------------------------------------------------------------------
 
 SHARED_PARAMS = {
@@ -307,6 +338,8 @@ SHARED_PARAMS = {
                 "flavor_id": "mxf1", "key": "k", "keypair_name": "mxkp",
                 "hypervisor_id": "1", "pattern": "mx", "service_id": "1",
                 "service_action": "disable", "tenant_id": P1},
+    "network": {"network_id": NET, "subnet_id": SUBNET, "port_id": PORT,
+                "project_id": P1, "alias": "provider"},
 }
 FRESH = {
     ("identity", "user_id"): mk_user, ("identity", "project_id"): mk_project,
@@ -318,6 +351,8 @@ FRESH = {
     ("identity", "implied_role_id"): mk_implied,
     ("image", "image_id"): mk_image, ("compute", "server_id"): mk_server,
     ("compute", "flavor_id"): mk_flavor,
+    ("network", "network_id"): mk_net, ("network", "subnet_id"): mk_subnet,
+    ("network", "port_id"): mk_port,
 }
 
 
@@ -374,6 +409,22 @@ def target_of(route, persona, vals):
                                          if route["method"] == "DELETE"
                                          else persona.user_id)
         return t, P1 if "project_id" in names else None
+    if svc == "network":
+        t = {"project_id": P1, "tenant_id": P1, "network:tenant_id": P1}
+        if "policy_in_handler" not in flags:
+            return ({"project_id": persona.project_id or "",
+                     "tenant_id": persona.project_id or "",
+                     "network:tenant_id": persona.project_id or ""}
+                    if route["rule"] in ("create_network", "create_port")
+                    else {}), None
+        if not names:
+            # lists filter per object and never refuse; create_subnet
+            # reads the body's network: the caller's own project here
+            own = persona.project_id or ""
+            return {"project_id": own, "tenant_id": own,
+                    "network:tenant_id": own}, None
+        # quotas: the URL's project, a plain 403
+        return t, P1 if names and "project_id" not in names else None
     if "policy_in_handler" not in flags:
         return t, None
     if svc == "image":
@@ -493,6 +544,7 @@ print("authz matrix: %d routes (%d authenticated, %s), %d checks, "
       "%d mismatches" % (len(routes), len(authed),
                          ", ".join("%s %d" % (s, sum(
                              1 for r in routes if r["service"] == s))
-                             for s in ("identity", "image", "compute")),
+                             for s in ("identity", "image", "compute",
+                                       "network")),
                          checks, len(failures)))
 sys.exit(1 if failures else 0)

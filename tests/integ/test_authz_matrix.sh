@@ -11,9 +11,11 @@ BUS=$(free_port)
 IDP=$(free_port)
 CP=$(free_port)
 IMP=$(free_port)
+NP=$(free_port)
 api_lines "$IDP"
 API_LINES=("${API_LINES[@]/compute_port = */compute_port = $CP}")
 API_LINES=("${API_LINES[@]/image_port = */image_port = $IMP}")
+API_LINES=("${API_LINES[@]/network_port = */network_port = $NP}")
 controller_conf "$T/controller.conf" "$BUS" "${API_LINES[@]}" \
 	"token_expiration = 60"
 identity_bootstrap admin-pw
@@ -21,8 +23,9 @@ start ctl "$CTL" "$T/controller.conf"
 wait_http 15 "http://127.0.0.1:$IDP/v3"
 wait_http 15 "http://127.0.0.1:$CP/"
 wait_http 15 "http://127.0.0.1:$IMP/"
+wait_http 15 "http://127.0.0.1:$NP/"
 
 python3 "$TS_SOURCE_DIR/tests/integ/authz_matrix.py" "$MANAGE_BIN" \
-	"$T/controller.conf" "$IDP" "$IMP" "$CP" admin-pw 60 | tee "$T/matrix.txt" ||
+	"$T/controller.conf" "$IDP" "$IMP" "$CP" admin-pw 60 "$NP" | tee "$T/matrix.txt" ||
 	fail "authorization matrix: $(grep -c ^MISMATCH "$T/matrix.txt") mismatch(es)"
 ok "$(tail -1 "$T/matrix.txt")"

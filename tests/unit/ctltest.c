@@ -178,6 +178,7 @@ build_services(struct ctltest *t)
 	t->port[CT_IDENTITY] = services_port(p->services, 0);
 	t->port[CT_IMAGE] = services_port(p->services, 1);
 	t->port[CT_COMPUTE] = services_port(p->services, 2);
+	t->port[CT_NETWORK] = services_port(p->services, 3);
 	return 0;
 }
 
@@ -302,7 +303,7 @@ identity_build(struct ctltest *t)
 	o.image_port = t->port[CT_IMAGE];
 	o.compute_port = t->port[CT_COMPUTE];
 	o.volume_port = 8776;
-	o.network_port = 9696;
+	o.network_port = t->port[CT_NETWORK];
 	o.opslimit = ps.ops = identity_pw_opslimit(p->identity);
 	o.memlimit = ps.mem = identity_pw_memlimit(p->identity);
 	if (identity_bootstrap(p->store, &o, &res) == -1)

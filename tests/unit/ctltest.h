@@ -49,6 +49,7 @@ enum ctltest_svc {
 	CT_IDENTITY = 0,
 	CT_IMAGE,
 	CT_COMPUTE,
+	CT_NETWORK,
 	CT__NSVC
 };
 

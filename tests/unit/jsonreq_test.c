@@ -62,7 +62,7 @@ test_style_of(void **state)
 	assert_int_equal(jsonreq_style_of(APIERR_COMPUTE), NOVA);
 	assert_int_equal(jsonreq_style_of(APIERR_IMAGE), GL);
 	assert_int_equal(jsonreq_style_of(APIERR_VOLUME), NOVA);
-	assert_int_equal(jsonreq_style_of(APIERR_NETWORK), NOVA);
+	assert_int_equal(jsonreq_style_of(APIERR_NETWORK), JSONREQ_NEUTRON);
 }
 
 static void

@@ -1,0 +1,277 @@
+/* network_quotas: Neutron's quotas extension (network, subnet, port). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "network_int.h"
+
+/* What Neutron's quotas list shows for resources this API does not serve
+ * (the clients print them; -1 is unlimited). */
+static const char *const other_res[] = { "router", "floatingip",
+    "security_group", "security_group_rule", "rbac_policy", "subnetpool",
+    NULL };
+
+static const char *const res_name[] = { "network", "subnet", "port" };
+
+static void
+limits(const struct network *svc, const struct rec_network_quota *q,
+    int64_t out[3])
+{
+	out[0] = q->has_network ? q->network : svc->quota_network;
+	out[1] = q->has_subnet ? q->subnet : svc->quota_subnet;
+	out[2] = q->has_port ? q->port : svc->quota_port;
+}
+
+int
+network_quota_check(struct network *svc, struct store_txn *txn,
+    const char *project_id, enum network_res res, int64_t more)
+{
+	struct rec_network_quota q;
+	struct rec_network_usage u;
+	int64_t lim[3], used;
+
+	memset(&q, 0, sizeof(q));
+	memset(&u, 0, sizeof(u));
+	if (network_db_quota_get(txn, project_id, &q) == -1 ||
+	    network_db_usage_get(txn, project_id, &u) == -1)
+		return -1;
+	limits(svc, &q, lim);
+	used = res == NET_RES_NETWORK ? u.networks : res == NET_RES_SUBNET ?
+	    u.subnets : u.ports;
+	if (lim[res] >= 0 && used + more > lim[res]) {
+		/* Neutron's OverQuota is a 409 Conflict. */
+		err_set(TS_ECONFLICT, "Quota exceeded for resources: ['%s'].",
+		    res_name[res]);
+		return -1;
+	}
+	return 0;
+}
+
+static json_t *
+quota_json(const int64_t lim[3], const struct rec_network_usage *u)
+{
+	json_t *o = json_object();
+	int64_t used[3];
+	size_t i;
+
+	if (u != NULL) {
+		used[0] = u->networks;
+		used[1] = u->subnets;
+		used[2] = u->ports;
+	}
+	for (i = 0; o != NULL && i < 3; i++)
+		json_object_set_new(o, res_name[i], u == NULL ?
+		    json_integer(lim[i]) : json_pack("{s:I, s:I, s:i}",
+		    "limit", (json_int_t)lim[i], "used", (json_int_t)used[i],
+		    "reserved", 0));
+	for (i = 0; o != NULL && other_res[i] != NULL; i++)
+		json_object_set_new(o, other_res[i], u == NULL ?
+		    json_integer(-1) : json_pack("{s:i, s:i, s:i}", "limit",
+		    -1, "used", 0, "reserved", 0));
+	return o;
+}
+
+/* get_quota on the URL's project (404-free: quotas of any project id
+ * exist, as Neutron's defaults). */
+static int
+enforce_get(struct http_req *req)
+{
+	struct request_target t = { .n = 0 };
+	const char *pid = http_req_param(req, "project_id");
+
+	if (request_target_add(&t, "project_id", pid) == -1 ||
+	    request_target_add(&t, "tenant_id", pid) == -1 ||
+	    request_target_add(&t, "network:tenant_id", pid) == -1)
+		return -1;
+	return request_enforce(req, "get_quota", &t);
+}
+
+static int
+show(struct http_req *req, struct http_resp *resp, bool details,
+    bool defaults)
+{
+	struct network *svc = network_of(req);
+	struct rec_network_quota q;
+	struct rec_network_usage u;
+	struct store_txn *txn;
+	const char *pid = http_req_param(req, "project_id");
+	int64_t lim[3];
+	int rc = 0;
+
+	memset(&q, 0, sizeof(q));
+	memset(&u, 0, sizeof(u));
+	if (enforce_get(req) == -1 ||
+	    store_read_begin(svc->store, &txn) == -1)
+		return network_fail(resp);
+	if (!defaults)
+		rc = network_db_quota_get(txn, pid, &q);
+	if (rc == 0 && details)
+		rc = network_db_usage_get(txn, pid, &u);
+	store_txn_abort(&txn);
+	if (rc == -1)
+		return network_fail(resp);
+	limits(svc, &q, lim);
+	return http_resp_json(resp, 200, json_pack("{s:o*}", "quota",
+	    quota_json(lim, details ? &u : NULL)));
+}
+
+int
+network_quotas_show(struct http_req *req, struct http_resp *resp)
+{
+	return show(req, resp, false, false);
+}
+
+int
+network_quotas_default(struct http_req *req, struct http_resp *resp)
+{
+	return show(req, resp, false, true);
+}
+
+int
+network_quotas_details(struct http_req *req, struct http_resp *resp)
+{
+	return show(req, resp, true, false);
+}
+
+static int
+list_cb(const char *project_id, const struct rec_network_usage *u, void *arg)
+{
+	(void)u;
+	return json_array_append_new(arg, json_string(project_id));
+}
+
+/* Projects with quotas set (Neutron lists only those). */
+int
+network_quotas_list(struct http_req *req, struct http_resp *resp)
+{
+	struct network *svc = network_of(req);
+	struct store_txn *txn;
+	json_t *ids = json_array(), *out = json_array();
+	size_t i;
+	int rc = 0;
+
+	if (ids == NULL || out == NULL ||
+	    store_read_begin(svc->store, &txn) == -1) {
+		json_decref(ids);
+		json_decref(out);
+		return network_fail(resp);
+	}
+	rc = network_db_usage_each(txn, list_cb, ids);
+	for (i = 0; rc == 0 && i < json_array_size(ids); i++) {
+		struct rec_network_quota q;
+		int64_t lim[3];
+		const char *pid = json_string_value(json_array_get(ids, i));
+		json_t *o;
+
+		memset(&q, 0, sizeof(q));
+		if ((rc = network_db_quota_get(txn, pid, &q)) == -1)
+			break;
+		if (!q.has_network && !q.has_subnet && !q.has_port)
+			continue;
+		limits(svc, &q, lim);
+		if ((o = quota_json(lim, NULL)) == NULL)
+			continue;
+		json_object_set_new(o, "project_id", json_string(pid));
+		json_object_set_new(o, "tenant_id", json_string(pid));
+		json_array_append_new(out, o);
+	}
+	store_txn_abort(&txn);
+	json_decref(ids);
+	if (rc == -1) {
+		json_decref(out);
+		return network_fail(resp);
+	}
+	return http_resp_json(resp, 200, json_pack("{s:o}", "quotas", out));
+}
+
+struct update_arg {
+	const char		*pid;
+	json_t			*o;
+	struct rec_network_quota q;
+};
+
+static int
+update_fn(struct store_txn *txn, void *arg)
+{
+	struct update_arg *ua = arg;
+	struct rec_network_quota q;
+	int64_t v;
+	bool present;
+	size_t i;
+
+	memset(&q, 0, sizeof(q));
+	if (network_db_quota_get(txn, ua->pid, &q) == -1)
+		return -1;
+	for (i = 0; i < 3; i++) {
+		if (jsonreq_int(NET_STYLE, ua->o, res_name[i], -1, INT32_MAX,
+		    0, &v, &present) == -1)
+			return -1;
+		if (!present)
+			continue;
+		if (i == 0) {
+			q.has_network = true;
+			q.network = v;
+		} else if (i == 1) {
+			q.has_subnet = true;
+			q.subnet = v;
+		} else {
+			q.has_port = true;
+			q.port = v;
+		}
+	}
+	ua->q = q;
+	return network_db_quota_put(txn, ua->pid, &q);
+}
+
+int
+network_quotas_update(struct http_req *req, struct http_resp *resp)
+{
+	struct update_arg ua = { .pid = http_req_param(req, "project_id") };
+	json_t *body = http_req_json(req);
+	const char *k;
+	json_t *v;
+	int64_t lim[3];
+	size_t i;
+
+	if (body == NULL || !json_is_object(ua.o = json_object_get(body,
+	    "quota"))) {
+		err_set(TS_EINVALID, "Resource body required");
+		return network_fail(resp);
+	}
+	/* Resources we do not serve are accepted and ignored, as Neutron
+	 * does for quota resources of plugins not loaded; unknown names are
+	 * 400. */
+	json_object_foreach(ua.o, k, v) {
+		bool known = strcmp(k, "network") == 0 ||
+		    strcmp(k, "subnet") == 0 || strcmp(k, "port") == 0;
+
+		for (i = 0; !known && other_res[i] != NULL; i++)
+			known = strcmp(k, other_res[i]) == 0;
+		if (!known) {
+			err_set(TS_EINVALID, "Unrecognized attribute(s) '%s'",
+			    k);
+			return network_fail(resp);
+		}
+	}
+	if (store_write(network_of(req)->store, update_fn, &ua) == -1)
+		return network_fail(resp);
+	limits(network_of(req), &ua.q, lim);
+	return http_resp_json(resp, 200, json_pack("{s:o*}", "quota",
+	    quota_json(lim, NULL)));
+}
+
+static int
+delete_fn(struct store_txn *txn, void *arg)
+{
+	return network_db_quota_del(txn, arg);
+}
+
+int
+network_quotas_delete(struct http_req *req, struct http_resp *resp)
+{
+	if (store_write(network_of(req)->store, delete_fn,
+	    (void *)http_req_param(req, "project_id")) == -1)
+		return network_fail(resp);
+	return http_resp_status(resp, 204);
+}

@@ -1,0 +1,422 @@
+/*
+ * handlers_network_test: the Networking API's handlers
+ * (controller/network/) over HTTP against the in-process controller of
+ * ctltest.h: discovery and extensions, networks, subnets and ports
+ * (create, validation, visibility, update, delete), quotas.
+ *
+ * One controller serves every test of the binary; each test names its own
+ * objects. Every refused change is followed by a read showing that nothing
+ * was created.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ctltest.h"
+
+#define N	CT_NETWORK
+
+static struct ctltest	*T;
+static char		 path[512], body[4096];
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static void
+net_new(enum ctltest_who who, const char *fields, char id[64])
+{
+	snprintf(body, sizeof(body), "{\"network\": {%s}}", fields);
+	CT_CALL(T, N, who, "POST", "/v2.0/networks", body, 201, NULL);
+	snprintf(id, 64, "%s", ctltest_str(T, "network.id"));
+}
+
+static void
+subnet_new(enum ctltest_who who, const char *net, const char *cidr,
+    const char *extra, char id[64])
+{
+	snprintf(body, sizeof(body), "{\"subnet\": {\"network_id\": \"%s\", "
+	    "\"ip_version\": 4, \"cidr\": \"%s\"%s}}", net, cidr, extra);
+	CT_CALL(T, N, who, "POST", "/v2.0/subnets", body, 201, NULL);
+	snprintf(id, 64, "%s", ctltest_str(T, "subnet.id"));
+}
+
+static size_t
+count(enum ctltest_who who, const char *p, const char *coll)
+{
+	CT_CALL(T, N, who, "GET", p, NULL, 200, NULL);
+	return json_array_size(ctltest_get(T, coll));
+}
+
+static const char *
+neutron_type(void)
+{
+	return ctltest_str(T, "NeutronError.type");
+}
+
+/* ---- tests ------------------------------------------------------------------ */
+
+static void
+test_discovery(void **state)
+{
+	(void)state;
+	CT_CALL(T, N, CT_ANON, "GET", "/", NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "versions.0.id"), "v2.0");
+	CT_CALL(T, N, CT_ANON, "GET", "/v2.0/", NULL, 200, NULL);
+	CT_CALL(T, N, CT_ANON, "GET", "/v2.0/networks", NULL, 401, NULL);
+	CT_CALL(T, N, CT_MEMBER, "GET", "/v2.0/extensions", NULL, 200, NULL);
+	assert_true(json_array_size(ctltest_get(T, "extensions")) > 5);
+	CT_CALL(T, N, CT_MEMBER, "GET", "/v2.0/extensions/provider", NULL,
+	    200, NULL);
+	assert_string_equal(ctltest_str(T, "extension.alias"), "provider");
+	CT_CALL(T, N, CT_MEMBER, "GET", "/v2.0/extensions/nope", NULL, 404,
+	    "Extension with alias nope does not exist");
+}
+
+static void
+test_networks(void **state)
+{
+	char id[64], other[64];
+
+	(void)state;
+	net_new(CT_MEMBER, "\"name\": \"n1\"", id);
+	assert_string_equal(ctltest_str(T, "network.name"), "n1");
+	assert_string_equal(ctltest_str(T, "network.tenant_id"),
+	    T->project_id[CT_MEMBER]);
+	assert_string_equal(ctltest_str(T, "network.project_id"),
+	    T->project_id[CT_MEMBER]);
+	assert_null(ctltest_get(T, "network.provider:network_type"));
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "network.revision_number")), 1);
+
+	/* Admin sees the provider attributes. */
+	snprintf(path, sizeof(path), "/v2.0/networks/%s", id);
+	CT_CALL(T, N, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "network.provider:network_type"),
+	    "vxlan");
+	/* Another project: 404 on show, update and delete. */
+	CT_CALL(T, N, CT_OTHER, "GET", path, NULL, 404, NULL);
+	assert_string_equal(neutron_type(), "NetworkNotFound");
+	CT_CALL(T, N, CT_OTHER, "PUT", path, "{\"network\": {\"name\": \"x\"}}",
+	    404, NULL);
+	CT_CALL(T, N, CT_OTHER, "DELETE", path, NULL, 404, NULL);
+	/* Update bumps the revision. */
+	CT_CALL(T, N, CT_MEMBER, "PUT", path, "{\"network\": {\"name\": "
+	    "\"n1b\"}}", 200, NULL);
+	assert_string_equal(ctltest_str(T, "network.name"), "n1b");
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "network.revision_number")), 2);
+	/* fields= projection. */
+	snprintf(path, sizeof(path), "/v2.0/networks/%s?fields=id&fields=name",
+	    id);
+	CT_CALL(T, N, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_int_equal(json_object_size(ctltest_get(T, "network")), 2);
+
+	/* Admin-only attributes. */
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/networks", "{\"network\": "
+	    "{\"name\": \"p\", \"provider:network_type\": \"vlan\"}}", 403,
+	    NULL);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/networks", "{\"network\": "
+	    "{\"name\": \"p\", \"shared\": true}}", 403, NULL);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/networks", "{\"network\": "
+	    "{\"bogus\": 1}}", 400, "Unrecognized attribute(s) 'bogus'");
+	/* Segments out of range. */
+	CT_CALL(T, N, CT_ADMIN, "POST", "/v2.0/networks", "{\"network\": "
+	    "{\"name\": \"v\", \"provider:network_type\": \"vxlan\", "
+	    "\"provider:segmentation_id\": 16777216}}", 400, NULL);
+	assert_int_equal(count(CT_ADMIN, "/v2.0/networks?name=v",
+	    "networks"), 0);
+
+	/* Shared networks are readable by every project. */
+	net_new(CT_ADMIN, "\"name\": \"pub\", \"shared\": true", other);
+	snprintf(path, sizeof(path), "/v2.0/networks/%s", other);
+	CT_CALL(T, N, CT_OTHER, "GET", path, NULL, 200, NULL);
+	CT_CALL(T, N, CT_OTHER, "DELETE", path, NULL, 403, NULL);
+	assert_int_equal(count(CT_OTHER, "/v2.0/networks?name=pub",
+	    "networks"), 1);
+	assert_int_equal(count(CT_OTHER, "/v2.0/networks?name=n1b",
+	    "networks"), 0);
+
+	/* Bulk create and pagination. */
+	CT_CALL(T, N, CT_OTHER, "POST", "/v2.0/networks", "{\"networks\": "
+	    "[{\"name\": \"b1\"}, {\"name\": \"b2\"}, {\"name\": \"b3\"}]}",
+	    201, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "networks")), 3);
+	assert_int_equal(count(CT_OTHER, "/v2.0/networks?name=b1&name=b2",
+	    "networks"), 2);
+	CT_CALL(T, N, CT_OTHER, "GET", "/v2.0/networks?limit=2&sort_key=name"
+	    "&name=b1&name=b2&name=b3", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "networks")), 2);
+	assert_string_equal(ctltest_str(T, "networks.0.name"), "b1");
+	assert_non_null(ctltest_get(T, "networks_links"));
+
+	snprintf(path, sizeof(path), "/v2.0/networks/%s", id);
+	CT_CALL(T, N, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+	CT_CALL(T, N, CT_MEMBER, "GET", path, NULL, 404, NULL);
+}
+
+static void
+test_subnets(void **state)
+{
+	char net[64], sub[64];
+
+	(void)state;
+	net_new(CT_MEMBER, "\"name\": \"sn\"", net);
+	subnet_new(CT_MEMBER, net, "10.10.0.0/24", ", \"name\": \"s1\"", sub);
+	assert_string_equal(ctltest_str(T, "subnet.gateway_ip"), "10.10.0.1");
+	assert_string_equal(ctltest_str(T, "subnet.allocation_pools.0.start"),
+	    "10.10.0.2");
+	assert_true(json_is_true(ctltest_get(T, "subnet.enable_dhcp")));
+
+	/* Overlapping CIDR in the same network. */
+	snprintf(body, sizeof(body), "{\"subnet\": {\"network_id\": \"%s\", "
+	    "\"ip_version\": 4, \"cidr\": \"10.10.0.128/25\"}}", net);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/subnets", body, 400, NULL);
+	/* Pool outside the subnet. */
+	snprintf(body, sizeof(body), "{\"subnet\": {\"network_id\": \"%s\", "
+	    "\"ip_version\": 4, \"cidr\": \"10.11.0.0/24\", "
+	    "\"allocation_pools\": [{\"start\": \"10.12.0.2\", \"end\": "
+	    "\"10.12.0.9\"}]}}", net);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/subnets", body, 400, NULL);
+	/* Another project's network. */
+	snprintf(body, sizeof(body), "{\"subnet\": {\"network_id\": \"%s\", "
+	    "\"ip_version\": 4, \"cidr\": \"10.13.0.0/24\"}}", net);
+	CT_CALL(T, N, CT_OTHER, "POST", "/v2.0/subnets", body, 404, NULL);
+	assert_string_equal(neutron_type(), "NetworkNotFound");
+	snprintf(path, sizeof(path), "/v2.0/subnets?network_id=%s", net);
+	assert_int_equal(count(CT_MEMBER, path, "subnets"), 1);
+
+	/* The network lists its subnet. */
+	snprintf(path, sizeof(path), "/v2.0/networks/%s", net);
+	CT_CALL(T, N, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "network.subnets.0"), sub);
+
+	snprintf(path, sizeof(path), "/v2.0/subnets/%s", sub);
+	CT_CALL(T, N, CT_MEMBER, "PUT", path, "{\"subnet\": {\"name\": "
+	    "\"s1b\"}}", 200, NULL);
+	assert_string_equal(ctltest_str(T, "subnet.name"), "s1b");
+	CT_CALL(T, N, CT_OTHER, "GET", path, NULL, 404, NULL);
+	assert_string_equal(neutron_type(), "SubnetNotFound");
+
+	/* Deleting the network deletes its subnets. */
+	snprintf(path, sizeof(path), "/v2.0/networks/%s", net);
+	CT_CALL(T, N, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+	snprintf(path, sizeof(path), "/v2.0/subnets/%s", sub);
+	CT_CALL(T, N, CT_MEMBER, "GET", path, NULL, 404, NULL);
+}
+
+static void
+test_ports(void **state)
+{
+	char net[64], sub[64], port[64];
+
+	(void)state;
+	net_new(CT_MEMBER, "\"name\": \"pn\"", net);
+	subnet_new(CT_MEMBER, net, "10.20.0.0/29", "", sub);
+	snprintf(body, sizeof(body), "{\"port\": {\"network_id\": \"%s\", "
+	    "\"fixed_ips\": [{\"subnet_id\": \"%s\", \"ip_address\": "
+	    "\"10.20.0.5\"}], \"mac_address\": \"fa:16:3e:11:22:33\", "
+	    "\"device_id\": \"dev1\"}}", net, sub);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/ports", body, 201, NULL);
+	snprintf(port, sizeof(port), "%s", ctltest_str(T, "port.id"));
+	assert_string_equal(ctltest_str(T, "port.fixed_ips.0.ip_address"),
+	    "10.20.0.5");
+	assert_string_equal(ctltest_str(T, "port.mac_address"),
+	    "fa:16:3e:11:22:33");
+
+	/* Address used, address outside, MAC in use: nothing created. */
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/ports", body, 409, NULL);
+	snprintf(body, sizeof(body), "{\"port\": {\"network_id\": \"%s\", "
+	    "\"fixed_ips\": [{\"subnet_id\": \"%s\", \"ip_address\": "
+	    "\"10.20.0.6\"}], \"mac_address\": \"fa:16:3e:11:22:33\"}}",
+	    net, sub);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/ports", body, 409, NULL);
+	assert_string_equal(neutron_type(), "MacAddressInUse");
+	snprintf(body, sizeof(body), "{\"port\": {\"network_id\": \"%s\", "
+	    "\"fixed_ips\": [{\"subnet_id\": \"%s\", \"ip_address\": "
+	    "\"10.99.0.6\"}]}}", net, sub);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/ports", body, 400, NULL);
+	snprintf(path, sizeof(path), "/v2.0/ports?network_id=%s", net);
+	assert_int_equal(count(CT_MEMBER, path, "ports"), 1);
+	assert_int_equal(count(CT_MEMBER, "/v2.0/ports?device_id=dev1",
+	    "ports"), 1);
+
+	/* Fill the /29 (6 addresses, 1 gateway, 1 taken): 4 more, then 409. */
+	snprintf(body, sizeof(body), "{\"port\": {\"network_id\": \"%s\"}}",
+	    net);
+	for (int i = 0; i < 4; i++)
+		CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/ports", body, 201, NULL);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/ports", body, 409, NULL);
+	assert_string_equal(neutron_type(), "IpAddressGenerationFailure");
+
+	/* Other project: 404; binding only for admins. */
+	snprintf(path, sizeof(path), "/v2.0/ports/%s", port);
+	CT_CALL(T, N, CT_OTHER, "GET", path, NULL, 404, NULL);
+	assert_string_equal(neutron_type(), "PortNotFound");
+	CT_CALL(T, N, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_null(ctltest_get(T, "port.binding:host_id"));
+	CT_CALL(T, N, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	assert_non_null(ctltest_get(T, "port.binding:host_id"));
+	CT_CALL(T, N, CT_MEMBER, "PUT", path, "{\"port\": {\"name\": \"pp\"}}",
+	    200, NULL);
+	assert_string_equal(ctltest_str(T, "port.name"), "pp");
+
+	/* A network with ports is in use. */
+	snprintf(path, sizeof(path), "/v2.0/networks/%s", net);
+	CT_CALL(T, N, CT_MEMBER, "DELETE", path, NULL, 409, NULL);
+	snprintf(path, sizeof(path), "/v2.0/ports/%s", port);
+	CT_CALL(T, N, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+	CT_CALL(T, N, CT_MEMBER, "GET", path, NULL, 404, NULL);
+}
+
+static void
+test_quotas(void **state)
+{
+	char path2[600];
+
+	(void)state;
+	snprintf(path, sizeof(path), "/v2.0/quotas/%s",
+	    T->project_id[CT_OTHER]);
+	CT_CALL(T, N, CT_OTHER, "GET", path, NULL, 200, NULL);
+	assert_int_equal(json_integer_value(ctltest_get(T, "quota.network")),
+	    100);
+	CT_CALL(T, N, CT_OTHER, "PUT", path, "{\"quota\": {\"network\": 1}}",
+	    403, NULL);
+	/* b1..b3 exist: a limit of 3 leaves no room. */
+	CT_CALL(T, N, CT_ADMIN, "PUT", path, "{\"quota\": {\"network\": 3}}",
+	    200, NULL);
+	assert_int_equal(json_integer_value(ctltest_get(T, "quota.network")),
+	    3);
+	CT_CALL(T, N, CT_OTHER, "POST", "/v2.0/networks", "{\"network\": "
+	    "{\"name\": \"q\"}}", 409, NULL);
+	assert_string_equal(neutron_type(), "OverQuota");
+	snprintf(path2, sizeof(path2), "%s/details.json", path);
+	CT_CALL(T, N, CT_OTHER, "GET", path2, NULL, 200, NULL);
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "quota.network.used")), 3);
+	CT_CALL(T, N, CT_ADMIN, "DELETE", path, NULL, 204, NULL);
+	CT_CALL(T, N, CT_OTHER, "GET", path, NULL, 200, NULL);
+	assert_int_equal(json_integer_value(ctltest_get(T, "quota.network")),
+	    100);
+}
+
+/* Bad input, each answered with Neutron's status and message and nothing
+ * created. */
+static void
+test_validation(void **state)
+{
+	static const struct {
+		const char	*body;		/* "%s": the network id */
+		int		 status;
+		const char	*msg;
+	} subnet_cases[] = {
+		{ "{\"subnet\": {\"network_id\": \"%s\", \"ip_version\": 4, "
+		  "\"cidr\": \"10.30.0.0/24\", \"allocation_pools\": "
+		  "[{\"start\": \"10.31.0.2\", \"end\": \"10.31.0.9\"}]}}", 400,
+		  "The allocation pool 10.31.0.2-10.31.0.9 spans beyond the "
+		  "subnet cidr 10.30.0.0/24." },
+		{ "{\"subnet\": {\"network_id\": \"%s\", \"ip_version\": 4, "
+		  "\"cidr\": \"10.30.0.0\"}}", 400,
+		  "Invalid input for cidr. Reason: '10.30.0.0' isn't a "
+		  "recognized IP subnet cidr, '10.30.0.0/32' is recommended." },
+		{ "{\"subnet\": {\"network_id\": \"%s\", \"ip_version\": 4}}",
+		  400, "Invalid input for cidr. Reason: 'cidr' is a required "
+		  "property." },
+		{ "{\"subnet\": {\"network_id\": \"%s\", \"ip_version\": 4, "
+		  "\"cidr\": \"10.30.0.0/24\", \"gateway_ip\": \"10.30.0.0\"}}",
+		  400, NULL },
+		{ "{\"subnet\": {\"network_id\": \"%s\", \"ip_version\": 7, "
+		  "\"cidr\": \"10.30.0.0/24\"}}", 400, NULL },
+	};
+	char net[64], sub[64], b[1024];
+	size_t i;
+
+	(void)state;
+	net_new(CT_MEMBER, "\"name\": \"val\"", net);
+	for (i = 0; i < sizeof(subnet_cases) / sizeof(subnet_cases[0]); i++) {
+		ctltest_subst(b, sizeof(b), subnet_cases[i].body, net);
+		CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/subnets", b,
+		    subnet_cases[i].status, subnet_cases[i].msg);
+	}
+	snprintf(path, sizeof(path), "/v2.0/subnets?network_id=%s", net);
+	assert_int_equal(count(CT_MEMBER, path, "subnets"), 0);
+
+	/* Segments: VLAN 4095, a VNI out of range, an unknown type. */
+	CT_CALL(T, N, CT_ADMIN, "POST", "/v2.0/networks", "{\"network\": "
+	    "{\"name\": \"v4095\", \"provider:network_type\": \"vlan\", "
+	    "\"provider:physical_network\": \"physnet1\", "
+	    "\"provider:segmentation_id\": 4095}}", 400, NULL);
+	CT_CALL(T, N, CT_ADMIN, "POST", "/v2.0/networks", "{\"network\": "
+	    "{\"name\": \"v4095\", \"provider:network_type\": \"vxlan\", "
+	    "\"provider:segmentation_id\": 16777216}}", 400,
+	    "Invalid input for operation: segmentation_id out of range "
+	    "(1 through 16777215).");
+	CT_CALL(T, N, CT_ADMIN, "POST", "/v2.0/networks", "{\"network\": "
+	    "{\"name\": \"v4095\", \"provider:network_type\": \"gre\"}}",
+	    400, NULL);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/networks", "{\"network\": "
+	    "{\"name\": 5}}", 400,
+	    "Invalid input for name. Reason: Value must be a string.");
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/networks", "{\"net\": {}}",
+	    400, "Resource body required");
+	assert_int_equal(count(CT_ADMIN, "/v2.0/networks?name=v4095",
+	    "networks"), 0);
+
+	/* Ports: a fixed IP outside the subnet, on another project's
+	 * network, a bad MAC. */
+	subnet_new(CT_MEMBER, net, "10.30.0.0/24", "", sub);
+	snprintf(b, sizeof(b), "{\"port\": {\"network_id\": \"%s\", "
+	    "\"fixed_ips\": [{\"subnet_id\": \"%s\", \"ip_address\": "
+	    "\"10.30.1.5\"}]}}", net, sub);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/ports", b, 400,
+	    "IP address 10.30.1.5 is not a valid IP for the specified "
+	    "subnet.");
+	snprintf(b, sizeof(b), "{\"port\": {\"network_id\": \"%s\"}}", net);
+	CT_CALL(T, N, CT_OTHER, "POST", "/v2.0/ports", b, 404, NULL);
+	assert_string_equal(neutron_type(), "NetworkNotFound");
+	snprintf(b, sizeof(b), "{\"port\": {\"network_id\": \"%s\", "
+	    "\"mac_address\": \"ff:ff:ff:ff:ff:ff\"}}", net);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/ports", b, 400,
+	    "Invalid input for mac_address. Reason: 'ff:ff:ff:ff:ff:ff' is "
+	    "not a valid MAC address.");
+	snprintf(path, sizeof(path), "/v2.0/ports?network_id=%s", net);
+	assert_int_equal(count(CT_MEMBER, path, "ports"), 0);
+	CT_CALL(T, N, CT_MEMBER, "GET", "/v2.0/networks?sort_key=bogus", NULL,
+	    400, NULL);
+	CT_CALL(T, N, CT_MEMBER, "GET", "/v2.0/networks?limit=1&marker="
+	    "00000000-0000-0000-0000-000000000000", NULL, 404, NULL);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	return (T = ctltest_new()) == NULL ? -1 : 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	ctltest_free(&T);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_discovery),
+		cmocka_unit_test(test_networks),
+		cmocka_unit_test(test_subnets),
+		cmocka_unit_test(test_ports),
+		cmocka_unit_test(test_quotas),
+		cmocka_unit_test(test_validation),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
