@@ -36,11 +36,10 @@ struct host {
 	uint64_t		 gen;		/* of want */
 	uint64_t		 applied;	/* last reported by the agent */
 	int			 reported;	/* applied is meaningful */
-	int64_t			 next_send;	/* monotonic-free: caller's ms */
+	int64_t			 next_send;	/* in the caller's clock (ms) */
 	int64_t			 backoff;
 	uint64_t		 errhash;	/* failures last logged */
 	char			 tunnel_ip[64];	/* as of the last sync */
-	int			 in_sync;	/* has ports in the last sync */
 };
 
 struct netsync {
@@ -997,16 +996,9 @@ derive_all(struct netsync *ns, int64_t now)
 		goto out;
 	/* Every host with ports is tracked; the others already tracked keep
 	 * being told (an empty state, once their last port left). */
-	for (size_t i = 0; i < ns->nhosts; i++)
-		ns->hosts[i]->in_sync = 0;
-	for (size_t i = 0; i < s.nbound; i++) {
-		struct host *h = host_get(ns, s.bound[i].binding_host_id);
-
-		if (h == NULL)
+	for (size_t i = 0; i < s.nbound; i++)
+		if (host_get(ns, s.bound[i].binding_host_id) == NULL)
 			log_warnx("%s", err_msg());
-		else
-			h->in_sync = 1;
-	}
 	for (size_t i = 0; i < ns->nhosts; i++)
 		if (tunnel_ip(txn, ns->hosts[i]->name, ns->hosts[i]->tunnel_ip,
 		    sizeof(ns->hosts[i]->tunnel_ip)) == -1)
@@ -1142,15 +1134,18 @@ netsync_hello(struct netsync *ns, const char *host, int64_t now)
 		log_err("netsync");
 		return;
 	}
-	/* A (re)started agent knows nothing until told; its tunnel address
-	 * may be new, which changes its peers' messages too. */
+	/* A (re)started agent knows nothing until told: what is known is
+	 * sent now; its tunnel address may be new, which may change its
+	 * own and its peers' messages: derived again at the next tick (one
+	 * derivation per tick however many agents say hello). */
 	h->reported = 0;
 	h->applied = 0;
 	h->backoff = 0;
 	h->next_send = now;
 	h->errhash = 0;
 	ns->dirty = 1;
-	netsync_tick(ns, now);
+	if (h->want != NULL)
+		send_one(ns, h, now);
 }
 
 /* Failures are logged when the set of them changes, not on each report. */

@@ -107,7 +107,8 @@ void		 netsync_send_due(struct netsync *, int64_t now_ms);
 void		 netsync_tick(struct netsync *, int64_t now_ms);
 
 /* An agent said hello (its dataplane state is unknown): send its message
- * at once. Also what the fleet hook does. */
+ * at once (if one was derived; else the next tick derives and sends it)
+ * and derive again at the next tick. Also what the fleet hook does. */
 void		 netsync_hello(struct netsync *, const char *host,
 		    int64_t now_ms);
 /* A message from host's agent (the fleet's message hook): 1 if it was a

@@ -18,3 +18,9 @@ if(TARGET netsync_test)
   target_include_directories(netsync_test PRIVATE ${TS_CTL} ${TS_AN})
   set_tests_properties(unit.netsync_test PROPERTIES TIMEOUT 60)
 endif()
+# tests/integ/netseed: writes network records for tests/integ/
+# test_net_agent.sh (tests/integ registers only scripts).
+if(EXISTS ${CMAKE_SOURCE_DIR}/tests/integ/netseed.c)
+  add_executable(netseed ${CMAKE_SOURCE_DIR}/tests/integ/netseed.c)
+  target_link_libraries(netseed PRIVATE tinystack-ctl)
+endif()
