@@ -239,6 +239,7 @@ struct snap {
 	size_t		 nbound, capbound;
 	struct rec_port	*dhcp;		/* netsync's DHCP ports */
 	size_t		 ndhcp, capdhcp;
+	struct by_host	*by_host;	/* bound by (host, network, id) */
 };
 
 static void
@@ -250,6 +251,7 @@ snap_clear(struct snap *s)
 		codec_clear(&schema_rec_port, &s->dhcp[i]);
 	free(s->bound);
 	free(s->dhcp);
+	free(s->by_host);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -300,12 +302,83 @@ snap_port(const struct rec_port *p, void *arg)
 	return 0;
 }
 
+/* The host a snapshot port counts for: its binding, or the DHCP port's. */
+static const char *
+port_host(const struct rec_port *p)
+{
+	return is_bound(p) ? p->binding_host_id : dhcp_host(p);
+}
+
+/* First index of arr (sorted by network, host) not before (net, host);
+ * host NULL: the first of the network. Binary search: the derivation
+ * looks up every (network, host) pair, so a linear walk would make a sync
+ * quadratic in the ports of the cloud. */
+static size_t
+lower(const struct rec_port *arr, size_t n, const char *net, const char *host)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(arr[mid].network_id, net);
+
+		if (c == 0 && host != NULL)
+			c = strcmp(port_host(&arr[mid]), host);
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Whether host has a bound port on net. */
+static int
+snap_has(const struct snap *s, const char *net, const char *host)
+{
+	size_t i = lower(s->bound, s->nbound, net, host);
+
+	return i < s->nbound && strcmp(s->bound[i].network_id, net) == 0 &&
+	    strcmp(s->bound[i].binding_host_id, host) == 0;
+}
+
+static const struct rec_port *
+snap_dhcp(const struct snap *s, const char *net, const char *host)
+{
+	size_t i = lower(s->dhcp, s->ndhcp, net, host);
+
+	if (i < s->ndhcp && strcmp(s->dhcp[i].network_id, net) == 0 &&
+	    strcmp(dhcp_host(&s->dhcp[i]), host) == 0)
+		return &s->dhcp[i];
+	return NULL;
+}
+
+/* The bound ports by (host, network, id): each names its index in bound
+ * and carries the port, so the comparison needs no global. */
+struct by_host {
+	const struct rec_port	*p;
+	size_t			 i;
+};
+
+static int
+cmp_by_host(const void *a, const void *b)
+{
+	const struct rec_port *x = ((const struct by_host *)a)->p;
+	const struct rec_port *y = ((const struct by_host *)b)->p;
+	int c;
+
+	if ((c = strcmp(x->binding_host_id, y->binding_host_id)) != 0)
+		return c;
+	if ((c = strcmp(x->network_id, y->network_id)) != 0)
+		return c;
+	return strcmp(x->id, y->id);
+}
+
 static int
 cmp_port(const void *a, const void *b)
 {
 	const struct rec_port *x = a, *y = b;
-	const char *hx = is_bound(x) ? x->binding_host_id : dhcp_host(x);
-	const char *hy = is_bound(y) ? y->binding_host_id : dhcp_host(y);
+	const char *hx = port_host(x), *hy = port_host(y);
 	int c;
 
 	if ((c = strcmp(x->network_id, y->network_id)) != 0)
@@ -327,28 +400,19 @@ snap_take(struct store_txn *txn, struct snap *s)
 		qsort(s->bound, s->nbound, sizeof(*s->bound), cmp_port);
 	if (s->ndhcp)
 		qsort(s->dhcp, s->ndhcp, sizeof(*s->dhcp), cmp_port);
+	if ((s->by_host = calloc(s->nbound + 1, sizeof(*s->by_host))) ==
+	    NULL) {
+		err_set(TS_ENOMEM, "netsync: out of memory");
+		snap_clear(s);
+		return -1;
+	}
+	for (size_t i = 0; i < s->nbound; i++) {
+		s->by_host[i].p = &s->bound[i];
+		s->by_host[i].i = i;
+	}
+	if (s->nbound)
+		qsort(s->by_host, s->nbound, sizeof(*s->by_host), cmp_by_host);
 	return 0;
-}
-
-/* Whether host has a bound port on net (bound is sorted). */
-static int
-snap_has(const struct snap *s, const char *net, const char *host)
-{
-	for (size_t i = 0; i < s->nbound; i++)
-		if (strcmp(s->bound[i].network_id, net) == 0 &&
-		    strcmp(s->bound[i].binding_host_id, host) == 0)
-			return 1;
-	return 0;
-}
-
-static const struct rec_port *
-snap_dhcp(const struct snap *s, const char *net, const char *host)
-{
-	for (size_t i = 0; i < s->ndhcp; i++)
-		if (strcmp(s->dhcp[i].network_id, net) == 0 &&
-		    strcmp(dhcp_host(&s->dhcp[i]), host) == 0)
-			return &s->dhcp[i];
-	return NULL;
 }
 
 /* ---- DHCP ports ----------------------------------------------------------- */
@@ -643,13 +707,13 @@ fill_peers(struct netsync *ns, const struct snap *s, const char *net,
 	char **items = NULL;
 	size_t n = 0;
 
-	for (size_t i = 0; i < s->nbound; i++) {
+	for (size_t i = lower(s->bound, s->nbound, net, NULL);
+	    i < s->nbound && strcmp(s->bound[i].network_id, net) == 0; i++) {
 		const struct rec_port *p = &s->bound[i];
 		struct host *h;
 		char **ni;
 
-		if (strcmp(p->network_id, net) != 0 ||
-		    strcmp(p->binding_host_id, host) == 0 ||
+		if (strcmp(p->binding_host_id, host) == 0 ||
 		    (i > 0 && strcmp(s->bound[i - 1].network_id, net) == 0 &&
 		    strcmp(s->bound[i - 1].binding_host_id,
 		    p->binding_host_id) == 0))
@@ -913,26 +977,33 @@ derive_host(struct store_txn *txn, struct netsync *ns, const struct snap *s,
     struct host *h, struct msg_host_network **out)
 {
 	struct derive d = { .ns = ns, .snap = s, .host = h->name };
-	size_t i = 0;
+	size_t lo = 0, hi = s->nbound, i;
 
 	if ((d.m = codec_new(&schema_msg_host_network)) == NULL ||
 	    (d.m->host = xstrdup(h->name)) == NULL)
 		goto fail;
-	/* bound is sorted by (network, host): this host's ports of one
-	 * network are adjacent, and networks come in id order. */
-	while (i < s->nbound) {
-		size_t j;
+	/* The host's first port in by_host (sorted by host, network, id). */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
 
-		if (strcmp(s->bound[i].binding_host_id, h->name) != 0) {
-			i++;
-			continue;
-		}
-		for (j = i + 1; j < s->nbound &&
-		    strcmp(s->bound[j].network_id, s->bound[i].network_id) ==
-		    0 && strcmp(s->bound[j].binding_host_id, h->name) == 0;
-		    j++)
-			;
-		if (add_network(txn, &d, i, j) == -1)
+		if (strcmp(s->by_host[mid].p->binding_host_id,
+		    h->name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* A host's ports of one network are adjacent in bound too (sorted
+	 * by network, host, id), starting at the group's first index; the
+	 * networks come in id order. */
+	for (i = lo; i < s->nbound && strcmp(s->by_host[i].p->
+	    binding_host_id, h->name) == 0;) {
+		size_t j = i + 1, from = s->by_host[i].i;
+
+		while (j < s->nbound && strcmp(s->by_host[j].p->
+		    binding_host_id, h->name) == 0 && strcmp(s->by_host[j].p->
+		    network_id, s->bound[from].network_id) == 0)
+			j++;
+		if (add_network(txn, &d, from, from + (j - i)) == -1)
 			goto fail;
 		i = j;
 	}
