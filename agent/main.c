@@ -252,6 +252,39 @@ send_heartbeat(struct agent *a)
 	return rc;
 }
 
+/*
+ * A host_network reaching a host without a dataplane ([network] names
+ * nothing): an empty one is true as it is (nothing to have, nothing here),
+ * so it is reported applied and the controller stops re-sending; one with
+ * networks is refused, which the controller logs.
+ */
+static void
+no_dataplane(struct agent *a, const struct codec_envelope *env)
+{
+	const struct msg_host_network *m = env->body;
+	int rc;
+
+	if (m->networks.n == 0) {
+		struct msg_host_network_state st = { 0 };
+
+		st.generation = m->generation;
+		st.in_reply_to = (char *)env->request_id;
+		rc = send_msg(a, &schema_msg_host_network_state, &st);
+	} else {
+		struct msg_error e = { 0 };
+
+		e.code = TS_EUNAVAILABLE;
+		e.message = "no network dataplane on this host: set [network] "
+		    "local_ip or physical mappings";
+		e.in_reply_to = (char *)env->request_id;
+		log_warnx("host_network with %zu networks: %s", m->networks.n,
+		    e.message);
+		rc = send_msg(a, &schema_msg_error, &e);
+	}
+	if (rc == -1)
+		log_warnx("host_network reply: %s", err_msg());
+}
+
 static void
 handle(struct agent *a, const struct bus_msg *bm)
 {
@@ -292,6 +325,8 @@ handle(struct agent *a, const struct bus_msg *bm)
 		/* queued for a worker, or answered */
 	} else if (a->net && netsvc_handle(a->net, &env) == 1) {
 		/* queued for the network worker */
+	} else if (env.type == &schema_msg_host_network) {
+		no_dataplane(a, &env);
 	} else {
 		log_warnx("unexpected %s from the controller", env.type->name);
 	}

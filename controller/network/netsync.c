@@ -1055,6 +1055,14 @@ host_update(struct host *h, struct msg_host_network **mp, int64_t now)
 }
 
 static int
+track_hv(const struct rec_hypervisor *hv, void *arg)
+{
+	if (hv->host && *hv->host && host_get(arg, hv->host) == NULL)
+		log_warnx("%s", err_msg());
+	return 0;
+}
+
+static int
 derive_all(struct netsync *ns, int64_t now)
 {
 	struct store_txn *txn = NULL;
@@ -1065,8 +1073,12 @@ derive_all(struct netsync *ns, int64_t now)
 		return -1;
 	if (snap_take(txn, &s) == -1)
 		goto out;
-	/* Every host with ports is tracked; the others already tracked keep
-	 * being told (an empty state, once their last port left). */
+	/* Every registered host and every host with ports is tracked: one
+	 * without ports is told its empty state too, so a network that left
+	 * it while this controller was down leaves it now, without waiting
+	 * for the agent to say hello again. */
+	if (db_hypervisor_each(txn, track_hv, ns) == -1)
+		goto out_snap;
 	for (size_t i = 0; i < s.nbound; i++)
 		if (host_get(ns, s.bound[i].binding_host_id) == NULL)
 			log_warnx("%s", err_msg());

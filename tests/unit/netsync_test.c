@@ -446,7 +446,10 @@ test_derive(void **state)
 	(void)state;
 	mknet(NETA, SUBA, "10.0.0.0/24");
 	assert_int_equal(netsync_sync(ns, 1000), 0);
-	assert_null(netsync_desired(ns, "h1"));	/* no port: not tracked */
+	/* Registered hosts without ports are told so (an empty state). */
+	assert_int_equal(netsync_desired(ns, "h1")->generation, 1);
+	assert_int_equal(netsync_desired(ns, "h1")->networks.n, 0);
+	assert_null(netsync_desired(ns, "h9"));	/* unknown, no port */
 	assert_string_equal(dhcp_ports(), "");
 
 	/* One host: the network (VNI 100, MTU 1500 - 50), its subnet with
@@ -456,7 +459,7 @@ test_derive(void **state)
 	assert_int_equal(netsync_sync(ns, 1000), 0);
 	assert_string_equal(dhcp_ports(), "00a1/dhcp-h1/h1/10.0.0.3;");
 	assert_string_equal(dump("h1"),
-	    "{\"host\":\"h1\",\"generation\":1,\"networks\":[{\"id\":\""
+	    "{\"host\":\"h1\",\"generation\":2,\"networks\":[{\"id\":\""
 	    NETA "\",\"type\":\"vxlan\",\"segmentation_id\":100,\"mtu\":1450"
 	    "}],\"subnets\":[{\"id\":\"" SUBA "\",\"network_id\":\"" NETA
 	    "\",\"cidr\":\"10.0.0.0/24\",\"ip_version\":4,\"gateway_ip\":"
@@ -468,22 +471,22 @@ test_derive(void **state)
 
 	/* Nothing changed: same generation. */
 	assert_int_equal(netsync_sync(ns, 2000), 0);
-	assert_int_equal(netsync_desired(ns, "h1")->generation, 1);
+	assert_int_equal(netsync_desired(ns, "h1")->generation, 2);
 
 	/* Second host on the same network: VXLAN peers both ways, a DHCP
 	 * port of its own; h1's content changed (its peer), so generation
-	 * 2. A name that is no host name gives "host-<ip>". */
+	 * 3. A name that is no host name gives "host-<ip>". */
 	mkport(P2, NETA, "h2", "not a hostname", "fa:16:3e:00:00:02");
 	assert_int_equal(netsync_sync(ns, 3000), 0);
 	assert_string_equal(dhcp_ports(),
 	    "00a1/dhcp-h1/h1/10.0.0.3;00a1/dhcp-h2/h2/10.0.0.5;");
 	m = netsync_desired(ns, "h1");
-	assert_int_equal(m->generation, 2);
+	assert_int_equal(m->generation, 3);
 	assert_int_equal(m->networks.items[0].vxlan_peers.n, 1);
 	assert_string_equal(m->networks.items[0].vxlan_peers.items[0],
 	    "192.0.2.2");
 	m = netsync_desired(ns, "h2");
-	assert_int_equal(m->generation, 1);
+	assert_int_equal(m->generation, 2);
 	assert_int_equal(m->networks.n, 1);
 	assert_int_equal(m->networks.items[0].vxlan_peers.n, 1);
 	assert_string_equal(m->networks.items[0].vxlan_peers.items[0],
@@ -495,7 +498,7 @@ test_derive(void **state)
 	/* A host without an underlay address is nobody's peer. */
 	mkport(P3, NETA, "h3", "vm-three", "fa:16:3e:00:00:03");
 	assert_int_equal(netsync_sync(ns, 4000), 0);
-	assert_int_equal(netsync_desired(ns, "h1")->generation, 2);
+	assert_int_equal(netsync_desired(ns, "h1")->generation, 3);
 	assert_int_equal(netsync_desired(ns, "h3")->networks.items[0].
 	    vxlan_peers.n, 2);
 
@@ -504,7 +507,7 @@ test_derive(void **state)
 	assert_int_equal(store_write(st, port_dev_fn, (void *)P1), 0);
 	assert_int_equal(netsync_sync(ns, 5000), 0);
 	m = netsync_desired(ns, "h1");
-	assert_int_equal(m->generation, 3);
+	assert_int_equal(m->generation, 4);
 	assert_string_equal(m->ports.items[0].hostname, "from-compute");
 	netsync_set_hostname(ns, NULL, NULL);
 
@@ -513,7 +516,7 @@ test_derive(void **state)
 	mkport(P4, NETB, "h1", "vm-four", "fa:16:3e:00:00:04");
 	assert_int_equal(netsync_sync(ns, 6000), 0);
 	m = netsync_desired(ns, "h1");
-	assert_int_equal(m->generation, 4);
+	assert_int_equal(m->generation, 5);
 	assert_int_equal(m->networks.n, 2);
 	assert_string_equal(m->networks.items[0].id, NETA);
 	assert_string_equal(m->networks.items[1].id, NETB);
@@ -529,11 +532,11 @@ test_derive(void **state)
 	assert_string_equal(dhcp_ports(),
 	    "00a1/dhcp-h1/h1/10.0.0.3;00b1/dhcp-h1/h1/10.1.0.3;");
 	m = netsync_desired(ns, "h2");
-	assert_int_equal(m->generation, 2);
+	assert_int_equal(m->generation, 3);
 	assert_int_equal(m->networks.n, 0);
 	assert_int_equal(m->ports.n, 0);
 	m = netsync_desired(ns, "h1");
-	assert_int_equal(m->generation, 5);
+	assert_int_equal(m->generation, 6);
 	assert_int_equal(m->networks.items[0].vxlan_peers.n, 0);
 	rmport(P4);
 	assert_int_equal(netsync_sync(ns, 8000), 0);
