@@ -6,7 +6,10 @@
  * that generation applied.
  *
  * Derivation (netsync_sync()), from whatever wrote the records (the
- * Networking API, tinystack-manage, a test):
+ * Networking API, tinystack-manage, a test), for every registered host
+ * (hypervisor records) and every host a port is bound to; a host without
+ * ports gets an empty state, so what left it while the controller was down
+ * leaves it too:
  * - a host's networks are those with a port bound to it (binding_host_id,
  *   ports owned by "network:*" aside), in id order, with their segment and
  *   MTU; a VXLAN network lists as vxlan_peers the underlay addresses
