@@ -20,6 +20,13 @@
  * libvirtd restarted). The bus loop checks the connection every
  * EVENT_RETRY_MS, so that a dead one is reopened (and its events come
  * back) even while nothing else uses it.
+ *
+ * Network dataplane: when [network] names an underlay (local_ip) or
+ * physical mappings, a netsvc worker (agent/net/netsvc.h) owns the host's
+ * converger: it applies the controller's host_network messages, answers
+ * each with host_network_state and converges again every NETSVC_TICK_MS,
+ * off this loop, so a slow dnsmasq start never delays a heartbeat. The
+ * hello carries local_ip as the host's tunnel address.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +50,7 @@
 #include "err.h"
 #include "log.h"
 #include "msg_gen.h"
+#include "net/netsvc.h"
 #include "opts.h"
 #include "svc.h"
 #include "virt/virt.h"
@@ -60,6 +68,7 @@ struct agent {
 	struct virt	*virt;
 	struct bus	*bus;
 	struct compute	*compute;	/* guest commands (agent/compute.c) */
+	struct netsvc	*net;		/* dataplane worker; NULL: none here */
 	char		 host[256];
 	int		 sigfd;
 	int64_t		 interval_ms;	/* report interval in force */
@@ -199,6 +208,9 @@ send_hello(struct agent *a)
 	m.memory_mb = h.memory_mb;
 	m.local_gb = h.local_gb;
 	m.started_at = a->started_at;
+	if (*config_get_str(a->cfg, "network", "local_ip") != '\0')
+		m.tunnel_ip = (char *)config_get_str(a->cfg, "network",
+		    "local_ip");
 	if (guests_fill(a->virt, &gs, &m.guests.items, &m.guests.n) == -1)
 		return -1;
 	rc = send_msg(a, &schema_msg_agent_hello, &m);
@@ -240,6 +252,39 @@ send_heartbeat(struct agent *a)
 	return rc;
 }
 
+/*
+ * A host_network reaching a host without a dataplane ([network] names
+ * nothing): an empty one is true as it is (nothing to have, nothing here),
+ * so it is reported applied and the controller stops re-sending; one with
+ * networks is refused, which the controller logs.
+ */
+static void
+no_dataplane(struct agent *a, const struct codec_envelope *env)
+{
+	const struct msg_host_network *m = env->body;
+	int rc;
+
+	if (m->networks.n == 0) {
+		struct msg_host_network_state st = { 0 };
+
+		st.generation = m->generation;
+		st.in_reply_to = (char *)env->request_id;
+		rc = send_msg(a, &schema_msg_host_network_state, &st);
+	} else {
+		struct msg_error e = { 0 };
+
+		e.code = TS_EUNAVAILABLE;
+		e.message = "no network dataplane on this host: set [network] "
+		    "local_ip or physical mappings";
+		e.in_reply_to = (char *)env->request_id;
+		log_warnx("host_network with %zu networks: %s", m->networks.n,
+		    e.message);
+		rc = send_msg(a, &schema_msg_error, &e);
+	}
+	if (rc == -1)
+		log_warnx("host_network reply: %s", err_msg());
+}
+
 static void
 handle(struct agent *a, const struct bus_msg *bm)
 {
@@ -278,6 +323,10 @@ handle(struct agent *a, const struct bus_msg *bm)
 		}
 	} else if (a->compute && compute_handle(a->compute, &env) == 1) {
 		/* queued for a worker, or answered */
+	} else if (a->net && netsvc_handle(a->net, &env) == 1) {
+		/* queued for the network worker */
+	} else if (env.type == &schema_msg_host_network) {
+		no_dataplane(a, &env);
 	} else {
 		log_warnx("unexpected %s from the controller", env.type->name);
 	}
@@ -291,6 +340,36 @@ post_reply(const void *buf, size_t len, void *arg)
 	struct agent *a = arg;
 
 	return bus_post(a->bus, NULL, buf, len);
+}
+
+/* The dataplane runs where [network] gives it something to build on: an
+ * underlay for VXLAN or physical networks to bridge. */
+static int
+net_setup(struct agent *a)
+{
+	const char *keys[] = { "local_ip", "physical_interface_mappings",
+	    "physical_bridge_mappings" };
+	struct link *lk;
+	struct netconv *nc;
+	int on = 0;
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		on |= *config_get_str(a->cfg, "network", keys[i]) != '\0';
+	if (!on) {
+		log_info("no [network] underlay or mappings: no dataplane here");
+		return 0;
+	}
+	if ((lk = link_new_netlink()) == NULL)
+		return -1;
+	if ((nc = netconv_new_from_config(a->cfg, a->host, &lk)) == NULL) {
+		link_free(&lk);
+		return -1;
+	}
+	if ((a->net = netsvc_new(&nc, a->host, 0, post_reply, a)) == NULL) {
+		netconv_free(&nc);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -437,6 +516,8 @@ main(int argc, char **argv)
 	if ((a.compute = compute_from_config(a.cfg, a.host, a.virt,
 	    post_reply, &a)) == NULL)
 		goto fail;
+	if (net_setup(&a) == -1)
+		goto fail;
 	a.interval_ms = config_get_int(a.cfg, "DEFAULT", "report_interval") *
 	    1000;
 	a.started_at = clock_wall_ms();
@@ -479,6 +560,7 @@ fail:
 	fprintf(stderr, "%s: %s\n", PROG, err_msg());
 out:
 	compute_free(&a.compute);	/* its workers post to the bus */
+	netsvc_free(&a.net);		/* so does the network worker */
 	virt_free(&a.virt);		/* its event thread writes the pipe */
 	bus_free(&a.bus);
 	if (a.evpipe[0] >= 0) {

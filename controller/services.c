@@ -98,7 +98,10 @@ compute_hook_new(struct services_env *env)
 	    env->host)) == NULL)
 		return NULL;
 	compute_fleet_hooks(env->compute, &fh);
-	fleet_set_hooks(env->fleet, &fh);
+	if (fleet_add_hooks(env->fleet, &fh) == -1) {
+		compute_free(&env->compute);
+		return NULL;
+	}
 	compute_set_identity(env->compute, env->identity);
 	return env->compute;
 }
@@ -134,6 +137,31 @@ network_hook_free(struct services_env *env, void *svc)
 
 	(void)env;
 	network_free(&n);
+}
+
+/* ---- network dataplane -------------------------------------------------- */
+
+/*
+ * Not a REST service: the desired network state of every host, derived
+ * from the network records whoever wrote them, and sent to the agents
+ * through the fleet's hooks. Without a bus (tools) there is nothing to do.
+ */
+static int
+netsync_setup(struct services_env *env)
+{
+	struct fleet_hooks fh;
+
+	if (env->bus == NULL || env->fleet == NULL)
+		return 0;
+	if ((env->netsync = netsync_new(env->cfg, env->store, env->bus,
+	    env->host)) == NULL)
+		return -1;
+	netsync_fleet_hooks(env->netsync, &fh);
+	if (fleet_add_hooks(env->fleet, &fh) == -1) {
+		netsync_free(&env->netsync);
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- the table ---------------------------------------------------------- */
@@ -299,7 +327,7 @@ services_new(const struct services_env *env)
 			request_set_authenticator(s->request, d->authenticate,
 			    s->svc[i]);
 	}
-	if (http_setup(s) == -1)
+	if (netsync_setup(&s->env) == -1 || http_setup(s) == -1)
 		goto fail;
 	return s;
 fail:
@@ -334,6 +362,8 @@ services_tick(struct services *s, int64_t now_ms)
 	for (i = 0; i < NDEFS; i++)
 		if (defs[i].tick != NULL)
 			defs[i].tick(&s->env, s->svc[i], now_ms);
+	if (s->env.netsync != NULL)
+		netsync_tick(s->env.netsync, now_ms);
 	request_tick(s->request, now_ms);
 }
 
@@ -360,6 +390,7 @@ services_free(struct services **sp)
 	if (sp == NULL || (s = *sp) == NULL)
 		return;
 	http_server_free(&s->http);
+	netsync_free(&s->env.netsync);	/* before the fleet it hooks into */
 	for (i = NDEFS; i-- > 0;)
 		if (s->svc[i] != NULL)
 			defs[i].free(&s->env, s->svc[i]);

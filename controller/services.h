@@ -32,6 +32,7 @@ struct config;
 struct fleet;
 struct identity;
 struct image_service;
+struct netsync;
 struct services;
 struct store;
 
@@ -49,6 +50,10 @@ struct services_env {
 	struct identity		*identity;
 	struct image_service	*image;
 	struct compute		*compute;
+	/* The network dataplane sync (network/netsync.h): built after the
+	 * REST services, on the fleet's hooks; the network API tells it of
+	 * changes (netsync_changed()). */
+	struct netsync		*netsync;
 };
 
 /*

@@ -51,7 +51,7 @@ struct compute	*compute_new(const struct config *, struct store *,
 int			 compute_start(struct compute *);
 /* Stops the thread and frees; accepts NULL, clears *sp. */
 void			 compute_free(struct compute **);
-/* The hooks the fleet calls on the bus thread (fleet_set_hooks()). */
+/* The hooks the fleet calls on the bus thread (fleet_add_hooks()). */
 void			 compute_fleet_hooks(struct compute *,
 			    struct fleet_hooks *out);
 /* Image tokens for the agents come from the Identity service: id is

@@ -38,13 +38,41 @@ struct fleet {
 	int			 require_enrolled;
 	/* Open-addressing table keyed by host name; cap is a power of 2. */
 	struct agent		**slots;
-	size_t			 cap, n;	struct fleet_hooks	 hooks;
+	size_t			 cap, n;
+	struct fleet_hooks	 hooks[FLEET_MAX_HOOKS];
+	size_t			 nhooks;
 };
 
-void
-fleet_set_hooks(struct fleet *f, const struct fleet_hooks *h)
+int
+fleet_add_hooks(struct fleet *f, const struct fleet_hooks *h)
 {
-	f->hooks = *h;
+	if (f->nhooks == FLEET_MAX_HOOKS) {
+		err_set(TS_EINTERNAL, "fleet: more than %d hook sets",
+		    FLEET_MAX_HOOKS);
+		return -1;
+	}
+	f->hooks[f->nhooks++] = *h;
+	return 0;
+}
+
+static void
+report_hooks(struct fleet *f, const char *host, const struct agent *a,
+    int hello)
+{
+	for (size_t i = 0; i < f->nhooks; i++)
+		if (f->hooks[i].report)
+			f->hooks[i].report(host, a->hv.guests.items,
+			    a->hv.guests.n, hello, f->hooks[i].arg);
+}
+
+static int
+message_hooks(struct fleet *f, const char *host, struct codec_envelope *env)
+{
+	for (size_t i = 0; i < f->nhooks; i++)
+		if (f->hooks[i].message &&
+		    f->hooks[i].message(host, env, f->hooks[i].arg) == 1)
+			return 1;
+	return 0;
 }
 
 static uint64_t
@@ -389,6 +417,12 @@ on_hello(struct fleet *f, const char *peer, const char *reqid,
 	a->hv.vcpus = m->vcpus;
 	a->hv.memory_mb = m->memory_mb;
 	a->hv.local_gb = m->local_gb;
+	/* Absent: the host has no underlay (no VXLAN networks there). */
+	free(a->hv.tunnel_ip);
+	a->hv.tunnel_ip = NULL;
+	if (m->tunnel_ip != NULL && *m->tunnel_ip != '\0' &&
+	    dup_str(&a->hv.tunnel_ip, m->tunnel_ip) == -1)
+		goto fail;
 	a->hv.running_vms = 0;
 	for (size_t i = 0; i < m->guests.n; i++)
 		if (m->guests.items[i].power_state == 1)
@@ -422,9 +456,7 @@ on_hello(struct fleet *f, const char *peer, const char *reqid,
 	ack.report_interval = (uint32_t)f->report_interval;
 	ack.server_time = now;
 	reply(f, peer, reqid, &schema_msg_hello_ack, &ack);
-	if (f->hooks.report)
-		f->hooks.report(peer, a->hv.guests.items, a->hv.guests.n, 1,
-		    f->hooks.arg);
+	report_hooks(f, peer, a, 1);
 	return;
 fail:
 	if (isnew && a)
@@ -467,9 +499,17 @@ on_heartbeat(struct fleet *f, const char *peer, const char *reqid,
 	}
 	ack.seq = m->seq;
 	ack.server_time = now;
-	reply(f, peer, reqid, &schema_msg_heartbeat_ack, &ack);	if (f->hooks.report)
-		f->hooks.report(peer, a->hv.guests.items, a->hv.guests.n, 0,
-		    f->hooks.arg);
+	reply(f, peer, reqid, &schema_msg_heartbeat_ack, &ack);
+	report_hooks(f, peer, a, 0);
+}
+
+void
+fleet_tunnel_ip(struct fleet *f, const char *host, char *out, size_t len)
+{
+	struct agent *a = lookup(f, host);
+
+	snprintf(out, len, "%s", a && a->has_hv && a->hv.tunnel_ip ?
+	    a->hv.tunnel_ip : "");
 }
 
 /* One LMDB read per message: a few microseconds, no lock. */
@@ -551,8 +591,7 @@ fleet_handle(struct fleet *f, const struct bus_msg *bm)
 
 		log_warnx("agent %s reports error %u: %s", bm->peer, m->code,
 		    m->message);
-	} else if (f->hooks.message && f->hooks.message(bm->user_id, &env,
-	    f->hooks.arg) == 1) {
+	} else if (message_hooks(f, bm->user_id, &env) == 1) {
 		/* taken by a service */
 	} else {
 		log_warnx("unexpected %s from %s", env.type->name, bm->peer);

@@ -45,13 +45,17 @@ struct fleet	*fleet_new(struct store *, struct bus *,
 void		 fleet_free(struct fleet **);
 
 /*
- * Hooks for the services built on the fleet (compute's reconciler). All
- * run on the bus thread, after the message passed authentication and
- * authorization (its sender is host).
+ * Hooks for the services built on the fleet (compute's reconciler, the
+ * network's dataplane sync). All run on the bus thread, after the message
+ * passed authentication and authorization (its sender is host), in the
+ * order they were added.
  *   report   the guests an agent reported in a hello (hello = 1) or a
  *            heartbeat, after the fleet processed it; guests is borrowed.
+ *            Every hook set sees every report. May be NULL.
  *   message  any other message from an agent; returns 1 if it took it
- *            (it may take env->body, setting it to NULL), 0 if not.
+ *            (it may take env->body, setting it to NULL), 0 if not; the
+ *            next set is asked only when no earlier one took it. May be
+ *            NULL.
  */
 struct codec_envelope;
 struct sch_guest;
@@ -62,8 +66,16 @@ struct fleet_hooks {
 		    void *arg);
 	void	*arg;
 };
-/* Copied; call before the first fleet_handle(). */
-void		 fleet_set_hooks(struct fleet *, const struct fleet_hooks *);
+#define FLEET_MAX_HOOKS	4
+/* Copied; call before the first fleet_handle(). -1 TS_EINTERNAL past
+ * FLEET_MAX_HOOKS sets. */
+int		 fleet_add_hooks(struct fleet *, const struct fleet_hooks *);
+
+/* The underlay address a host's agent reported in its last hello
+ * ([network] local_ip), copied to out (len bytes); "" if none or the host
+ * is unknown. */
+void		 fleet_tunnel_ip(struct fleet *, const char *host, char *out,
+		    size_t len);
 
 /* Handles one frame from an agent (decode, authorize, act, reply). Errors
  * are logged and answered; nothing here stops the daemon. */

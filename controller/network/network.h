@@ -27,6 +27,7 @@
 
 #include "auth/policy.h"
 #include "http/http.h"
+#include "network/netsync.h"	/* the dataplane sync, also public */
 
 struct config;
 struct network;

@@ -39,6 +39,7 @@ static struct store	*st;
 static struct bus	*srv, *cli;
 static struct fleet	*fl;
 static uint64_t		 seq;
+static const char	*hello_tunnel;	/* tunnel_ip of the next hello */
 
 /* Frames from the agent reach the fleet as on the controller's bus thread;
  * the first reply from the controller is decoded into *reply (may be
@@ -98,6 +99,7 @@ hello(void)
 	m.memory_mb = 4096;
 	m.local_gb = 100;
 	m.started_at = db_now_ms();
+	m.tunnel_ip = (char *)hello_tunnel;
 	send_env(&schema_msg_agent_hello, &m);
 	exchange(&r);
 	assert_ptr_equal(r.type, &schema_msg_hello_ack);
@@ -353,6 +355,90 @@ test_deleted_then_hello(void **state)
 	assert_int_equal(count_idx(T_HYPERVISORS_BY_HOST), 1);
 }
 
+/* Hook sets: every one sees each report; other messages are offered in
+ * the order the sets were added until one takes it. */
+struct hookrec {
+	int	reports, hellos, messages, take;
+	int	order;			/* when it last saw a message */
+};
+static int hook_clock;
+
+static void
+rec_report(const char *host, const struct sch_guest *g, size_t n, int hello,
+    void *arg)
+{
+	struct hookrec *r = arg;
+
+	assert_string_equal(host, "h1");
+	r->reports++;
+	r->hellos += hello;
+}
+
+static int
+rec_message(const char *host, struct codec_envelope *env, void *arg)
+{
+	struct hookrec *r = arg;
+
+	assert_string_equal(host, "h1");
+	r->messages++;
+	r->order = ++hook_clock;
+	return r->take;
+}
+
+static void
+test_hook_sets_and_tunnel_ip(void **state)
+{
+	struct hookrec a = { .take = 0 }, b = { .take = 1 };
+	struct fleet_hooks ha = { rec_report, rec_message, &a };
+	struct fleet_hooks hb = { rec_report, rec_message, &b };
+	struct msg_host_network_state nst = { .generation = 3 };
+	struct rec_hypervisor hv;
+	struct store_txn *txn = NULL;
+	char ip[64];
+
+	assert_int_equal(fleet_add_hooks(fl, &ha), 0);
+	assert_int_equal(fleet_add_hooks(fl, &hb), 0);
+	hello_tunnel = "192.0.2.9";
+	hello();
+	hello_tunnel = NULL;
+	assert_int_equal(a.hellos, 1);
+	assert_int_equal(b.hellos, 1);
+	fleet_tunnel_ip(fl, "h1", ip, sizeof(ip));
+	assert_string_equal(ip, "192.0.2.9");
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	assert_int_equal(db_hypervisor_by_host(txn, "h1", &hv), 0);
+	store_txn_end(&txn);
+	assert_string_equal(hv.tunnel_ip, "192.0.2.9");
+	codec_clear(&schema_rec_hypervisor, &hv);
+	assert_ptr_equal(heartbeat(NULL), &schema_msg_heartbeat_ack);
+	assert_int_equal(a.reports, 2);
+	assert_int_equal(b.reports, 2);
+
+	send_env(&schema_msg_host_network_state, &nst);
+	for (int64_t until = clock_mono_ms() + WAIT_MS;
+	    clock_mono_ms() < until && b.messages == 0;) {
+		struct bus_msg m;
+
+		if (bus_poll(srv, 5, &m) == 1) {
+			fleet_handle(fl, &m);
+			bus_msg_clear(&m);
+		}
+	}
+	assert_int_equal(a.messages, 1);
+	assert_int_equal(b.messages, 1);
+	assert_true(a.order < b.order);
+
+	/* A hello without one: the host has no underlay any more. */
+	hello();
+	fleet_tunnel_ip(fl, "h1", ip, sizeof(ip));
+	assert_string_equal(ip, "");
+	fleet_tunnel_ip(fl, "nobody", ip, sizeof(ip));
+	assert_string_equal(ip, "");
+	assert_int_equal(fleet_add_hooks(fl, &ha), 0);
+	assert_int_equal(fleet_add_hooks(fl, &ha), 0);
+	assert_int_equal(fleet_add_hooks(fl, &ha), -1);
+}
+
 static int
 setup(void **state)
 {
@@ -414,6 +500,8 @@ main(void)
 		cmocka_unit_test(test_operator_switches_survive_ticks),
 		cmocka_unit_test(test_deleted_service_not_resurrected),
 		cmocka_unit_test(test_deleted_then_hello),
+		/* Last: the hooks it adds stay. */
+		cmocka_unit_test(test_hook_sets_and_tunnel_ip),
 	};
 
 	log_init("fleet_test", LOG_LVL_ERROR, LOG_TO_STDERR, NULL);

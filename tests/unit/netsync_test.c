@@ -1,0 +1,660 @@
+/*
+ * netsync_test: the controller's derivation of every host's host_network
+ * (controller/network/netsync.c) from records written through ipam into a
+ * real LMDB store, and a round trip over an in-process bus pair: netsync
+ * sends from the server end, the client end ("h1") hands the message to
+ * the agent's network worker (agent/net/netsvc.c) over a converger with
+ * the recording link backend and the proc recorder, its state comes back
+ * and closes the gap; a lost message is sent again after the back-off.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "bus.h"
+#include "clock.h"
+#include "codec.h"
+#include "config.h"
+#include "core/db.h"
+#include "err.h"
+#include "linkrec.h"
+#include "log.h"
+#include "msg_gen.h"
+#include "netconv.h"
+#include "netsvc.h"
+#include "network/ipam.h"
+#include "network/netsync.h"
+#include "network/network_db.h"
+#include "opts.h"
+#include "proc.h"
+#include "store.h"
+
+#define WAIT_MS	3000
+
+#define NETA	"00000000-0000-4000-8000-0000000000a1"
+#define NETB	"00000000-0000-4000-8000-0000000000b1"
+#define SUBA	"00000000-0000-4000-8000-1000000000a1"
+#define SUBB	"00000000-0000-4000-8000-1000000000b1"
+#define P1	"00000000-0000-4000-8000-200000000001"
+#define P2	"00000000-0000-4000-8000-200000000002"
+#define P3	"00000000-0000-4000-8000-200000000003"
+#define P4	"00000000-0000-4000-8000-200000000004"
+
+static char		 dir[] = "/tmp/netsync_test.XXXXXX";
+static struct store	*st;
+static struct config	*cfg;
+static struct ipam_conf	*conf;
+static struct bus	*srv, *cli;
+static struct netsync	*ns;
+
+static char *
+S(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* ---- fixtures: records through ipam, as the API writes them ------------- */
+
+static int
+hv_fn(struct store_txn *txn, void *arg)
+{
+	const char **a = arg;
+	struct rec_hypervisor hv;
+
+	memset(&hv, 0, sizeof(hv));
+	db_uuid(hv.id);
+	hv.host = (char *)a[0];
+	hv.hypervisor_type = "TEST";
+	hv.libvirt_uri = "test:///default";
+	hv.cpu_model = "x";
+	hv.cpu_arch = "x86_64";
+	hv.tunnel_ip = (char *)a[1];
+	return db_hypervisor_put(txn, &hv);
+}
+
+static void
+mkhv(const char *host, const char *tunnel_ip)
+{
+	const char *a[2] = { host, tunnel_ip };
+
+	assert_int_equal(store_write(st, hv_fn, a), 0);
+}
+
+static int
+net_fn(struct store_txn *txn, void *arg)
+{
+	struct rec_network n;
+	int rc;
+
+	memset(&n, 0, sizeof(n));
+	snprintf(n.id, sizeof(n.id), "%s", (const char *)arg);
+	n.project_id = S("p1");
+	n.name = S("net");
+	n.description = S("");
+	n.status = S("ACTIVE");
+	n.admin_state_up = true;
+	rc = ipam_network_create(txn, conf, &n, NULL);
+	codec_clear(&schema_rec_network, &n);
+	return rc;
+}
+
+static int
+sub_fn(struct store_txn *txn, void *arg)
+{
+	const char **a = arg;	/* id, network, cidr, dns */
+	struct rec_subnet s;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	snprintf(s.id, sizeof(s.id), "%s", a[0]);
+	snprintf(s.network_id, sizeof(s.network_id), "%s", a[1]);
+	s.project_id = S("p1");
+	s.name = S("sub");
+	s.description = S("");
+	s.ip_version = 4;
+	s.cidr = S(a[2]);
+	s.enable_dhcp = true;
+	if (a[3] != NULL) {
+		s.dns_nameservers.items = calloc(1, sizeof(char *));
+		s.dns_nameservers.items[0] = S(a[3]);
+		s.dns_nameservers.n = 1;
+	}
+	rc = ipam_subnet_prepare(conf, &s, IPAM_GW_DEFAULT, false);
+	if (rc == 0)
+		rc = ipam_subnet_create(txn, &s);
+	codec_clear(&schema_rec_subnet, &s);
+	return rc;
+}
+
+static void
+mknet(const char *id, const char *sub, const char *cidr)
+{
+	const char *a[4] = { sub, id, cidr, "192.0.2.53" };
+
+	assert_int_equal(store_write(st, net_fn, (void *)id), 0);
+	assert_int_equal(store_write(st, sub_fn, a), 0);
+}
+
+struct portreq {
+	const char	*id, *net, *host, *name, *mac, *device;
+};
+
+static int
+port_fn(struct store_txn *txn, void *arg)
+{
+	struct portreq *r = arg;
+	struct rec_port p;
+	int rc;
+
+	memset(&p, 0, sizeof(p));
+	snprintf(p.id, sizeof(p.id), "%s", r->id);
+	snprintf(p.network_id, sizeof(p.network_id), "%s", r->net);
+	p.project_id = S("p1");
+	p.name = S(r->name);
+	p.description = S("");
+	p.mac_address = S(r->mac);
+	p.status = S("DOWN");
+	p.device_id = S(r->device ? r->device : "");
+	p.device_owner = S("compute:nova");
+	p.binding_host_id = S(r->host);
+	p.binding_vnic_type = S("normal");
+	p.binding_vif_type = S("bridge");
+	rc = ipam_port_create(txn, conf, &p, NULL, 0, false);
+	codec_clear(&schema_rec_port, &p);
+	return rc;
+}
+
+static void
+mkport(const char *id, const char *net, const char *host, const char *name,
+    const char *mac)
+{
+	struct portreq r = { id, net, host, name, mac, NULL };
+
+	assert_int_equal(store_write(st, port_fn, &r), 0);
+}
+
+static int
+portdel_fn(struct store_txn *txn, void *arg)
+{
+	struct rec_port p;
+	int rc;
+
+	if (network_db_port_get(txn, arg, &p) == -1)
+		return -1;
+	rc = ipam_port_delete(txn, &p);
+	codec_clear(&schema_rec_port, &p);
+	return rc;
+}
+
+static void
+rmport(const char *id)
+{
+	assert_int_equal(store_write(st, portdel_fn, (void *)id), 0);
+}
+
+/* The DHCP ports stored: "network/device_id/host/ip;..." in id order is
+ * not stable (random ids), so sorted text. */
+struct dhcp_list {
+	char	 items[16][160];
+	size_t	 n;
+};
+
+static int
+dhcp_cb(const struct rec_port *p, void *arg)
+{
+	struct dhcp_list *l = arg;
+
+	if (strcmp(p->device_owner, NETSYNC_DHCP_OWNER) != 0 || l->n == 16)
+		return 0;
+	snprintf(l->items[l->n++], sizeof(l->items[0]), "%.4s/%s/%s/%s",
+	    p->network_id + 32, p->device_id, p->binding_host_id,
+	    p->fixed_ips.n ? p->fixed_ips.items[0].ip_address : "-");
+	return 0;
+}
+
+static int
+cmp_item(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static const char *
+dhcp_ports(void)
+{
+	static char out[2048];
+	struct dhcp_list l = { .n = 0 };
+	struct store_txn *txn = NULL;
+
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	assert_int_equal(network_db_port_each(txn, dhcp_cb, &l), 0);
+	store_txn_end(&txn);
+	qsort(l.items, l.n, sizeof(l.items[0]), cmp_item);
+	out[0] = '\0';
+	for (size_t i = 0; i < l.n; i++) {
+		strcat(out, l.items[i]);
+		strcat(out, ";");
+	}
+	return out;
+}
+
+static const char *
+dump(const char *host)
+{
+	static char out[8192];
+	const struct msg_host_network *m = netsync_desired(ns, host);
+
+	assert_non_null(m);
+	codec_dump(&schema_msg_host_network, m, out, sizeof(out));
+	return out;
+}
+
+/* ---- bus ------------------------------------------------------------------ */
+
+static void
+pump_srv(int ms)
+{
+	struct bus_msg m;
+	int64_t until = clock_mono_ms() + ms;
+
+	while (clock_mono_ms() < until)
+		if (bus_poll(srv, 5, &m) == 1) {
+			struct codec_envelope env;
+
+			memset(&env, 0, sizeof(env));
+			if (codec_envelope_decode(m.data, m.len,
+			    SCHEMA_FROM_AGENT, &env) == 0)
+				netsync_agent_msg(ns, m.user_id, &env);
+			codec_envelope_clear(&env);
+			bus_msg_clear(&m);
+		}
+}
+
+/* Both ends: the client end sends what the worker posted (bus_post is
+ * sent by the bus's own poll); nothing may arrive for it meanwhile. */
+static void
+pump_both(int ms)
+{
+	int64_t until = clock_mono_ms() + ms;
+	struct bus_msg m;
+
+	while (clock_mono_ms() < until) {
+		pump_srv(5);
+		if (bus_poll(cli, 5, &m) == 1) {
+			bus_msg_clear(&m);
+			fail_msg("unexpected message to h1");
+		}
+	}
+}
+
+/* The next message the client end receives, or fail. */
+static void
+recv_cli(struct codec_envelope *env)
+{
+	int64_t until = clock_mono_ms() + WAIT_MS;
+	struct bus_msg m;
+
+	memset(env, 0, sizeof(*env));
+	while (clock_mono_ms() < until) {
+		pump_srv(5);
+		if (bus_poll(cli, 5, &m) == 1) {
+			int rc = codec_envelope_decode(m.data, m.len,
+			    SCHEMA_FROM_CONTROLLER, env);
+
+			bus_msg_clear(&m);
+			assert_int_equal(rc, 0);
+			return;
+		}
+	}
+	fail_msg("nothing received by h1");
+}
+
+static void
+quiet_cli(int ms)
+{
+	int64_t until = clock_mono_ms() + ms;
+	struct bus_msg m;
+
+	while (clock_mono_ms() < until) {
+		pump_srv(5);
+		if (bus_poll(cli, 5, &m) == 1) {
+			bus_msg_clear(&m);
+			fail_msg("unexpected message to h1");
+		}
+	}
+}
+
+/* ---- setup ---------------------------------------------------------------- */
+
+static int
+setup(void **state)
+{
+	struct store_opts so = { 0 };
+	struct bus_opts bo;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	so.path = dir;
+	so.tables = db_tables;
+	so.map_size = 64 << 20;
+	so.sync = STORE_SYNC_NOMETASYNC;
+	assert_non_null(st = store_open(&so));
+	assert_int_equal(db_sync(st), 0);
+	cfg = config_new(opts_controller);
+	assert_int_equal(config_set(cfg, "network", "vni_ranges", "100:200"),
+	    0);
+	assert_non_null(conf = ipam_conf_new(cfg));
+	bus_opts_init(&bo);
+	bo.curve = 0;
+	bo.endpoint = "tcp://127.0.0.1:*";
+	assert_non_null(srv = bus_server_new(&bo));
+	bus_opts_init(&bo);
+	bo.curve = 0;
+	bo.endpoint = bus_endpoint(srv);
+	bo.identity = "h1";
+	assert_non_null(cli = bus_client_new(&bo));
+	for (int64_t until = clock_mono_ms() + WAIT_MS;
+	    clock_mono_ms() < until && !bus_client_connected(cli);) {
+		struct bus_msg m;
+
+		if (bus_poll(cli, 20, &m) == 1)
+			bus_msg_clear(&m);
+		if (bus_poll(srv, 20, &m) == 1)
+			bus_msg_clear(&m);
+	}
+	assert_non_null(ns = netsync_new(cfg, st, srv, "ctl"));
+	mkhv("h1", "192.0.2.1");
+	mkhv("h2", "192.0.2.2");
+	mkhv("h3", NULL);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	netsync_free(&ns);
+	bus_free(&cli);
+	bus_free(&srv);
+	ipam_conf_free(&conf);
+	config_free(&cfg);
+	store_free(&st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+/* ---- derivation ----------------------------------------------------------- */
+
+static void
+test_hostname_valid(void **state)
+{
+	(void)state;
+	assert_true(netsync_hostname_valid("vm-1"));
+	assert_true(netsync_hostname_valid("a.b-c.d"));
+	assert_false(netsync_hostname_valid(""));
+	assert_false(netsync_hostname_valid("-a"));
+	assert_false(netsync_hostname_valid("a-"));
+	assert_false(netsync_hostname_valid("a..b"));
+	assert_false(netsync_hostname_valid("my vm"));
+	assert_false(netsync_hostname_valid("a_b"));
+}
+
+static int
+hostname_hook(const char *device_id, char *out, size_t len, void *arg)
+{
+	(void)arg;
+	if (strcmp(device_id, "server-1") != 0)
+		return -1;
+	snprintf(out, len, "from-compute");
+	return 0;
+}
+
+static int
+port_dev_fn(struct store_txn *txn, void *arg)
+{
+	struct rec_port p, old;
+	int rc;
+
+	if (network_db_port_get(txn, arg, &old) == -1)
+		return -1;
+	if (network_db_port_get(txn, arg, &p) == -1) {
+		codec_clear(&schema_rec_port, &old);
+		return -1;
+	}
+	free(p.device_id);
+	p.device_id = S("server-1");
+	rc = network_db_port_put(txn, &p, &old);
+	codec_clear(&schema_rec_port, &p);
+	codec_clear(&schema_rec_port, &old);
+	return rc;
+}
+
+static void
+test_derive(void **state)
+{
+	const struct msg_host_network *m;
+
+	(void)state;
+	mknet(NETA, SUBA, "10.0.0.0/24");
+	assert_int_equal(netsync_sync(ns, 1000), 0);
+	/* Registered hosts without ports are told so (an empty state). */
+	assert_int_equal(netsync_desired(ns, "h1")->generation, 1);
+	assert_int_equal(netsync_desired(ns, "h1")->networks.n, 0);
+	assert_null(netsync_desired(ns, "h9"));	/* unknown, no port */
+	assert_string_equal(dhcp_ports(), "");
+
+	/* One host: the network (VNI 100, MTU 1500 - 50), its subnet with
+	 * the DHCP port's address (allocated first: .2, the gateway is .1),
+	 * the port with its name as hostname; no peers. */
+	mkport(P1, NETA, "h1", "vm-one", "fa:16:3e:00:00:01");
+	assert_int_equal(netsync_sync(ns, 1000), 0);
+	assert_string_equal(dhcp_ports(), "00a1/dhcp-h1/h1/10.0.0.3;");
+	assert_string_equal(dump("h1"),
+	    "{\"host\":\"h1\",\"generation\":2,\"networks\":[{\"id\":\""
+	    NETA "\",\"type\":\"vxlan\",\"segmentation_id\":100,\"mtu\":1450"
+	    "}],\"subnets\":[{\"id\":\"" SUBA "\",\"network_id\":\"" NETA
+	    "\",\"cidr\":\"10.0.0.0/24\",\"ip_version\":4,\"gateway_ip\":"
+	    "\"10.0.0.1\",\"enable_dhcp\":true,\"dhcp_address\":\"10.0.0.3\","
+	    "\"dns_nameservers\":[\"192.0.2.53\"]}],\"ports\":[{\"id\":\"" P1
+	    "\",\"network_id\":\"" NETA "\",\"mac\":\"fa:16:3e:00:00:01\","
+	    "\"fixed_ips\":[{\"subnet_id\":\"" SUBA "\",\"ip_address\":"
+	    "\"10.0.0.2\"}],\"hostname\":\"vm-one\"}]}");
+
+	/* Nothing changed: same generation. */
+	assert_int_equal(netsync_sync(ns, 2000), 0);
+	assert_int_equal(netsync_desired(ns, "h1")->generation, 2);
+
+	/* Second host on the same network: VXLAN peers both ways, a DHCP
+	 * port of its own; h1's content changed (its peer), so generation
+	 * 3. A name that is no host name gives "host-<ip>". */
+	mkport(P2, NETA, "h2", "not a hostname", "fa:16:3e:00:00:02");
+	assert_int_equal(netsync_sync(ns, 3000), 0);
+	assert_string_equal(dhcp_ports(),
+	    "00a1/dhcp-h1/h1/10.0.0.3;00a1/dhcp-h2/h2/10.0.0.5;");
+	m = netsync_desired(ns, "h1");
+	assert_int_equal(m->generation, 3);
+	assert_int_equal(m->networks.items[0].vxlan_peers.n, 1);
+	assert_string_equal(m->networks.items[0].vxlan_peers.items[0],
+	    "192.0.2.2");
+	m = netsync_desired(ns, "h2");
+	assert_int_equal(m->generation, 2);
+	assert_int_equal(m->networks.n, 1);
+	assert_int_equal(m->networks.items[0].vxlan_peers.n, 1);
+	assert_string_equal(m->networks.items[0].vxlan_peers.items[0],
+	    "192.0.2.1");
+	assert_string_equal(m->subnets.items[0].dhcp_address, "10.0.0.5");
+	assert_int_equal(m->ports.n, 1);
+	assert_string_equal(m->ports.items[0].hostname, "host-10-0-0-4");
+
+	/* A host without an underlay address is nobody's peer. */
+	mkport(P3, NETA, "h3", "vm-three", "fa:16:3e:00:00:03");
+	assert_int_equal(netsync_sync(ns, 4000), 0);
+	assert_int_equal(netsync_desired(ns, "h1")->generation, 3);
+	assert_int_equal(netsync_desired(ns, "h3")->networks.items[0].
+	    vxlan_peers.n, 2);
+
+	/* The compute hook names the instance. */
+	netsync_set_hostname(ns, hostname_hook, NULL);
+	assert_int_equal(store_write(st, port_dev_fn, (void *)P1), 0);
+	assert_int_equal(netsync_sync(ns, 5000), 0);
+	m = netsync_desired(ns, "h1");
+	assert_int_equal(m->generation, 4);
+	assert_string_equal(m->ports.items[0].hostname, "from-compute");
+	netsync_set_hostname(ns, NULL, NULL);
+
+	/* A second network on h1 only: in id order, no peers. */
+	mknet(NETB, SUBB, "10.1.0.0/24");
+	mkport(P4, NETB, "h1", "vm-four", "fa:16:3e:00:00:04");
+	assert_int_equal(netsync_sync(ns, 6000), 0);
+	m = netsync_desired(ns, "h1");
+	assert_int_equal(m->generation, 5);
+	assert_int_equal(m->networks.n, 2);
+	assert_string_equal(m->networks.items[0].id, NETA);
+	assert_string_equal(m->networks.items[1].id, NETB);
+	assert_int_equal(m->networks.items[1].vxlan_peers.n, 0);
+	assert_int_equal(m->subnets.n, 2);
+	assert_int_equal(m->ports.n, 2);
+
+	/* The last port of h2 leaves: its DHCP port is released, its
+	 * message is empty (the network must go), h1 loses the peer. */
+	rmport(P2);
+	rmport(P3);
+	assert_int_equal(netsync_sync(ns, 7000), 0);
+	assert_string_equal(dhcp_ports(),
+	    "00a1/dhcp-h1/h1/10.0.0.3;00b1/dhcp-h1/h1/10.1.0.3;");
+	m = netsync_desired(ns, "h2");
+	assert_int_equal(m->generation, 3);
+	assert_int_equal(m->networks.n, 0);
+	assert_int_equal(m->ports.n, 0);
+	m = netsync_desired(ns, "h1");
+	assert_int_equal(m->generation, 6);
+	assert_int_equal(m->networks.items[0].vxlan_peers.n, 0);
+	rmport(P4);
+	assert_int_equal(netsync_sync(ns, 8000), 0);
+	assert_string_equal(dhcp_ports(), "00a1/dhcp-h1/h1/10.0.0.3;");
+}
+
+/* ---- round trip ----------------------------------------------------------- */
+
+static int
+post_cli(const void *buf, size_t len, void *arg)
+{
+	(void)arg;
+	return bus_post(cli, NULL, buf, len);
+}
+
+static void
+test_roundtrip(void **state)
+{
+	char tmpl[] = "/tmp/netsync_rt.XXXXXX", sdir[64];
+	struct netconv_config nc_cfg = { .host = "h1", .local_ip = "192.0.2.1" };
+	struct linkrec *rec;
+	struct proc_recorder *prec;
+	struct link *l;
+	struct netconv *nc;
+	struct netsvc *svc;
+	struct codec_envelope env;
+	uint64_t gen;
+	int64_t now = 100000;
+	char cmd[128];
+
+	(void)state;
+	assert_non_null(mkdtemp(tmpl));
+	snprintf(sdir, sizeof(sdir), "%s/dhcp", tmpl);
+	nc_cfg.dhcp.state_dir = sdir;
+	nc_cfg.dhcp.pid_wait_ms = 1;
+	assert_non_null(prec = proc_recorder_new());
+	assert_non_null(l = linkrec_new(&rec));
+	assert_non_null(nc = netconv_new(&nc_cfg, &l));
+	/* A long tick: only the controller's messages converge here. */
+	assert_non_null(svc = netsvc_new(&nc, "h1", 600000, post_cli, NULL));
+
+	/* h1 has P1 on network A (left by test_derive). A hello sends its
+	 * state at once; the worker applies it and answers. */
+	netsync_hello(ns, "h1", now);
+	gen = netsync_desired(ns, "h1")->generation;
+	recv_cli(&env);
+	assert_ptr_equal(env.type, &schema_msg_host_network);
+	assert_int_equal(((struct msg_host_network *)env.body)->generation,
+	    gen);
+	assert_int_equal(netsvc_handle(svc, &env), 1);
+	codec_envelope_clear(&env);
+	for (int64_t until = clock_mono_ms() + WAIT_MS;
+	    clock_mono_ms() < until && netsync_applied(ns, "h1") != gen;)
+		pump_both(20);
+	assert_int_equal(netsync_applied(ns, "h1"), gen);
+	assert_non_null(strstr(linkrec_text(rec), "vxlan"));
+	assert_non_null(strstr(proc_recorder_text(prec), "dnsmasq"));
+
+	/* Applied: nothing more is sent, even after the back-off. */
+	netsync_send_due(ns, now + 5000);
+	quiet_cli(200);
+
+	/* A change; the message is lost on the way. */
+	mkport(P2, NETA, "h1", "vm-two", "fa:16:3e:00:00:12");
+	assert_int_equal(netsync_sync(ns, now + 6000), 0);
+	assert_int_equal(netsync_desired(ns, "h1")->generation, gen + 1);
+	netsync_send_due(ns, now + 6000);
+	recv_cli(&env);			/* dropped */
+	codec_envelope_clear(&env);
+	/* Not before the back-off (1 s) ... */
+	netsync_send_due(ns, now + 6500);
+	quiet_cli(200);
+	assert_int_equal(netsync_applied(ns, "h1"), gen);
+	/* ... then again, same generation, and it converges. */
+	netsync_send_due(ns, now + 7100);
+	recv_cli(&env);
+	assert_int_equal(((struct msg_host_network *)env.body)->generation,
+	    gen + 1);
+	assert_int_equal(((struct msg_host_network *)env.body)->ports.n, 2);
+	assert_int_equal(netsvc_handle(svc, &env), 1);
+	codec_envelope_clear(&env);
+	for (int64_t until = clock_mono_ms() + WAIT_MS;
+	    clock_mono_ms() < until && netsync_applied(ns, "h1") != gen + 1;)
+		pump_both(20);
+	assert_int_equal(netsync_applied(ns, "h1"), gen + 1);
+
+	/* An agent ahead of this controller (a previous one's generations)
+	 * makes it renumber past that and send again. */
+	{
+		struct msg_host_network_state s = { .generation = gen + 50 };
+		struct codec_envelope e = { .type =
+		    &schema_msg_host_network_state, .body = &s };
+
+		assert_int_equal(netsync_agent_msg(ns, "h1", &e), 1);
+	}
+	assert_int_equal(netsync_desired(ns, "h1")->generation, gen + 51);
+	netsync_send_due(ns, now + 8000);
+	recv_cli(&env);
+	assert_int_equal(((struct msg_host_network *)env.body)->generation,
+	    gen + 51);
+	codec_envelope_clear(&env);
+
+	netsvc_free(&svc);
+	proc_recorder_free(&prec);
+	rmport(P2);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpl);
+	assert_int_equal(system(cmd), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hostname_valid),
+		cmocka_unit_test(test_derive),
+		cmocka_unit_test(test_roundtrip),
+	};
+
+	log_set_level(LOG_LVL_WARN);
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
