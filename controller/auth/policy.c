@@ -585,6 +585,10 @@ def_find(struct def *defs, size_t n, const char *name)
 {
 	struct def key = { name, NULL, 0 };
 
+	/* No built-in rules (a policy from text alone): defs is NULL, which
+	 * bsearch() must not see even with n == 0. */
+	if (n == 0)
+		return NULL;
 	return bsearch(&key, defs, n, sizeof(*defs), def_cmp);
 }
 

@@ -780,6 +780,10 @@ find_guest(struct host_pass *p, const char *uuid)
 {
 	struct rguest key;
 
+	/* A host that reports no guest has no array: bsearch() must not see
+	 * the NULL, even with 0 elements. */
+	if (p->ng == 0)
+		return NULL;
 	snprintf(key.uuid, sizeof(key.uuid), "%s", uuid);
 	return bsearch(&key, p->g, p->ng, sizeof(*p->g), cmp_rguest);
 }
