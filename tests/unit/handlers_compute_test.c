@@ -136,12 +136,11 @@ static const struct create_case create_cases[] = {
 	  "Block device mapping is not supported by this cloud yet." },
 	{ "\"name\": \"s\", \"flavorRef\": \"ct1\", \"imageRef\": \"%s\", "
 	  "\"networks\": [{\"uuid\": \"x\"}]", 400,
-	  "Invalid input for field/attribute networks: only \"none\" and "
-	  "\"auto\" are available (no network service yet)." },
+	  "Bad networks format: network uuid is not in proper format (x)" },
 	{ "\"name\": \"s\", \"flavorRef\": \"ct1\", \"imageRef\": \"%s\", "
 	  "\"networks\": \"some\"", 400,
-	  "Invalid input for field/attribute networks: only \"none\" and "
-	  "\"auto\" are available (no network service yet)." },
+	  "Invalid input for field/attribute networks. Value: some. 'some' "
+	  "is not valid under any of the given schemas" },
 	{ "\"name\": \"s\", \"flavorRef\": \"ct1\", \"imageRef\": \"%s\", "
 	  "\"min_count\": 0", 400,
 	  "Invalid input for field/attribute min_count. Value: 0. It must be "
