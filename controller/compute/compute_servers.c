@@ -970,7 +970,8 @@ nomem:
 }
 
 /*
- * The ports of instance uuid placed on host, in the create's transaction:
+ * The ports of instance uuid placed on host ("": not placed, the ports
+ * stay unbound), in the create's transaction:
  * created on each requested network (device_owner "compute:<az>", which
  * is how a delete knows to delete them) or the given ones bound (and only
  * unbound by a delete). Nova's answers for what the network service
@@ -1006,9 +1007,12 @@ ports_for(struct create *c, struct store_txn *txn, const char *uuid,
 			rc = network_port_create(c->svc->net, txn,
 			    c->ctx->project_id, v[k].net, uuid, owner, v[k].ip,
 			    host, pid);
-		if (rc == -1 && err_code() == TS_ENOT_FOUND)
-			err_set(TS_EINVALID, "%s", err_msg());
-		else if (rc == -1 && err_code() == TS_ECONFLICT &&
+		if (rc == -1 && err_code() == TS_ENOT_FOUND) {
+			char why[ERR_MSG_MAX];
+
+			snprintf(why, sizeof(why), "%s", err_msg());
+			err_set(TS_EINVALID, "%s", why);
+		} else if (rc == -1 && err_code() == TS_ECONFLICT &&
 		    v[k].ip != NULL && strstr(err_msg(), "already allocated"))
 			err_set(TS_EINVALID, "Fixed IP address %s is already "
 			    "in use on instance %s.", v[k].ip, uuid);
@@ -1042,8 +1046,6 @@ create_fn(struct store_txn *txn, void *arg)
 			rc = set_str(&i.host, host);
 			c->placed[k] = 1;
 			if (rc == 0)
-				rc = ports_for(c, txn, i.uuid, host);
-			if (rc == 0)
 				rc = recon_task_begin(c->svc->recon, txn, &i,
 				    "spawning", c->reqid, c->ctx->user_id,
 				    c->ctx->project_id, now);
@@ -1073,6 +1075,11 @@ create_fn(struct store_txn *txn, void *arg)
 		} else {
 			rc = -1;
 		}
+		/* Placed or not, as Nova validates the networks before it
+		 * schedules: an unplaced server's ports stay unbound until a
+		 * delete releases them. */
+		if (rc == 0)
+			rc = ports_for(c, txn, i.uuid, i.host ? i.host : "");
 		if (rc == 0)
 			rc = compute_db_instance_put(txn, &i, NULL);
 		codec_clear(&schema_rec_instance, &i);
@@ -2422,7 +2429,9 @@ ips(struct http_req *req, struct http_resp *resp, const char *rule,
 		    "addresses", a));
 	if (json_object_size(a) == 0) {
 		json_decref(a);
-		err_set(TS_ENOT_FOUND, "Network %s could not be found.", label);
+		/* Nova's words for a label the server has no address on. */
+		err_set(TS_ENOT_FOUND, "Instance is not a member of specified "
+		    "network");
 		return -1;
 	}
 	/* Nova's body: {"<label>": [...]} */

@@ -63,7 +63,8 @@ int	network_port_create(struct network *, struct store_txn *,
 	    const char *host, char port_id[37]);
 /*
  * Bind an existing port to device_id on host (binding:host_id, vif type
- * "bridge", status ACTIVE), as a server create does with a port it was
+ * "bridge", status ACTIVE; NULL or "": the device only, DOWN), as a server
+ * create does with a port it was
  * given: the port must be project_id's (else 404 "Port id %s could not be
  * found.") and not in use by a device (409 "Port %s is still in use.").
  * The port's device_owner is left as it is: that is how release below

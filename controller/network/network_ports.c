@@ -708,12 +708,17 @@ network_port_bind(struct network *svc, struct store_txn *txn,
     const char *host)
 {
 	struct rec_port old = { .id = "" }, p = { .id = "" };
+	bool bound;
 	int rc = -1;
 
 	(void)svc;
 	if (network_db_port_get(txn, port_id, &old) == -1 ||
-	    network_db_port_get(txn, port_id, &p) == -1)
+	    network_db_port_get(txn, port_id, &p) == -1) {
+		if (err_code() == TS_ENOT_FOUND)
+			err_set(TS_ENOT_FOUND, "Port id %s could not be found.",
+			    port_id);
 		goto out;
+	}
 	/* Another project's port is not there for this one (Nova asks
 	 * Neutron with the user's token and gets the same). */
 	if (strcmp(p.project_id, project_id) != 0) {
@@ -725,10 +730,12 @@ network_port_bind(struct network *svc, struct store_txn *txn,
 		err_set(TS_ECONFLICT, "Port %s is still in use.", port_id);
 		goto out;
 	}
+	bound = host != NULL && *host != '\0';
 	if (network_set_str(&p.device_id, device_id) == -1 ||
-	    network_set_str(&p.binding_host_id, host) == -1 ||
-	    network_set_str(&p.binding_vif_type, "bridge") == -1 ||
-	    network_set_str(&p.status, "ACTIVE") == -1)
+	    network_set_str(&p.binding_host_id, bound ? host : "") == -1 ||
+	    network_set_str(&p.binding_vif_type, bound ? "bridge" :
+	    "unbound") == -1 ||
+	    network_set_str(&p.status, bound ? "ACTIVE" : "DOWN") == -1)
 		goto out;
 	p.revision_number++;
 	p.updated_at = db_now_ms();
