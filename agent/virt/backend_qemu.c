@@ -287,8 +287,9 @@ backend_qemu_undo(struct backend_qemu *q, const struct driver_spec *s,
  * start deep in libvirt ("Cannot get interface MTU on 'tsb...': No such
  * device"); after an agent start the network converger may just not have
  * made it yet, so wait for it, boundedly (BRIDGE_WAIT_MS in all), then
- * fail with a fault that says what is missing: the controller's retry of
- * the command finds it once the converger has run.
+ * fail with a fault that says what is missing (a build goes to ERROR with
+ * it; a guest re-created from a host report is tried again at the next).
+ * Waiting in a compute worker is fine: other guests have other workers.
  */
 #define BRIDGE_WAIT_MS	10000
 #define BRIDGE_POLL_MS	250
