@@ -103,6 +103,7 @@ compute_hook_new(struct services_env *env)
 		return NULL;
 	}
 	compute_set_identity(env->compute, env->identity);
+	compute_set_network(env->compute, env->network);
 	return env->compute;
 }
 
@@ -127,7 +128,7 @@ compute_hook_free(struct services_env *env, void *svc)
 static void *
 network_hook_new(struct services_env *env)
 {
-	return network_new(env->cfg, env->store);
+	return env->network = network_new(env->cfg, env->store);
 }
 
 static void
@@ -135,8 +136,8 @@ network_hook_free(struct services_env *env, void *svc)
 {
 	struct network *n = svc;
 
-	(void)env;
 	network_free(&n);
+	env->network = NULL;
 }
 
 /* ---- network dataplane -------------------------------------------------- */
@@ -189,6 +190,15 @@ static const struct service_def defs[] = {
 		.free = image_hook_free,
 	},
 	{
+		.name = "network",
+		.port_option = "network_port",
+		.service = APIERR_NETWORK,
+		.routes = network_routes,
+		.policy = network_policy_defaults,
+		.new = network_hook_new,
+		.free = network_hook_free,
+	},
+	{
 		.name = "compute",
 		.port_option = "compute_port",
 		.service = APIERR_COMPUTE,
@@ -197,15 +207,6 @@ static const struct service_def defs[] = {
 		.new = compute_hook_new,
 		.start = compute_hook_start,
 		.free = compute_hook_free,
-	},
-	{
-		.name = "network",
-		.port_option = "network_port",
-		.service = APIERR_NETWORK,
-		.routes = network_routes,
-		.policy = network_policy_defaults,
-		.new = network_hook_new,
-		.free = network_hook_free,
 	},
 };
 
@@ -217,8 +218,8 @@ static const struct service_def defs[] = {
 const struct policy_default *const services_policy_tables[] = {
 	policy_identity_defaults,
 	image_policy_defaults,
-	policy_compute_defaults,
 	network_policy_defaults,
+	policy_compute_defaults,
 	NULL
 };
 _Static_assert(sizeof(services_policy_tables) /

@@ -13,7 +13,8 @@
  *
  * A service reaches another only through the other's public header and
  * the handle services_env carries: compute gets identity's (image tokens
- * for the agents), so identity comes first in the table. Teardown runs the
+ * for the agents) and network's (the ports of its servers), so both come
+ * before it in the table (and are freed after it). Teardown runs the
  * table backwards, after the HTTP server is gone.
  *
  * Threads: everything here runs on the controller's main thread.
@@ -28,6 +29,7 @@ struct bus;
 struct http_route;
 struct policy_default;
 struct compute;
+struct network;
 struct config;
 struct fleet;
 struct identity;
@@ -49,6 +51,7 @@ struct services_env {
 	const char		*host;		/* the controller's host name */
 	struct identity		*identity;
 	struct image_service	*image;
+	struct network		*network;	/* compute's server ports */
 	struct compute		*compute;
 	/* The network dataplane sync (network/netsync.h): built after the
 	 * REST services, on the fleet's hooks; the network API tells it of

@@ -296,9 +296,14 @@ spec_valid(const char *uuid, uint64_t gen, const struct sch_instance_spec *s)
 	return 1;
 }
 
+/* Room for the NICs of a spec (instance_spec.nics max=32). */
+struct spec_nics {
+	struct driver_nic	v[32];
+};
+
 static void
 spec_fill(struct driver_spec *d, const char *uuid, uint64_t gen,
-    const struct sch_instance_spec *s)
+    const struct sch_instance_spec *s, struct spec_nics *sn)
 {
 	memset(d, 0, sizeof(*d));
 	snprintf(d->uuid, sizeof(d->uuid), "%s", uuid);
@@ -332,7 +337,15 @@ spec_fill(struct driver_spec *d, const char *uuid, uint64_t gen,
 	d->user_data_len = s->user_data.len;
 	d->key_data = s->key_data;
 	d->metadata = s->metadata.items ? &s->metadata : NULL;
-	/* NICs arrive with the network service; the schema reserves them. */
+	for (size_t k = 0; k < s->nics.n && k < 32; k++) {
+		const struct sch_nic *n = &s->nics.items[k];
+
+		sn->v[k] = (struct driver_nic){ .port_id = n->port_id,
+		    .network_id = n->network_id, .mac = n->mac,
+		    .bridge = n->bridge, .mtu = n->has_mtu ? n->mtu : 0 };
+		d->nnics = k + 1;
+	}
+	d->nics = d->nnics > 0 ? sn->v : NULL;
 }
 
 /* ------------------------------------------------------------ execution */
@@ -368,6 +381,7 @@ run_ensure(struct compute *c, struct job *j, size_t *len)
 {
 	struct msg_instance_ensure *m = j->body;
 	struct driver_spec s;
+	struct spec_nics sn;
 
 	if (!spec_valid(m->uuid, m->generation, &m->spec))
 		return state_reply(c, j, m->uuid, "error", len);
@@ -379,7 +393,7 @@ run_ensure(struct compute *c, struct job *j, size_t *len)
 	}
 	if (!gen_admit(c, m->uuid, m->generation))
 		return state_reply(c, j, m->uuid, "stale", len);
-	spec_fill(&s, m->uuid, m->generation, &m->spec);
+	spec_fill(&s, m->uuid, m->generation, &m->spec, &sn);
 	/* A rebuild replaces a guest of an older generation; once the guest
 	 * carries this generation a repeated command is a plain ensure. */
 	if (m->has_rebuild && m->rebuild) {
@@ -444,6 +458,7 @@ run_action(struct compute *c, struct job *j, size_t *len)
 {
 	struct msg_instance_action *m = j->body;
 	struct driver_spec s;
+	struct spec_nics sn;
 	int hard;
 
 	if (strcmp(m->action, "reboot_soft") == 0)
@@ -458,7 +473,7 @@ run_action(struct compute *c, struct job *j, size_t *len)
 		return state_reply(c, j, m->uuid, "error", len);
 	if (!gen_admit(c, m->uuid, m->generation))
 		return state_reply(c, j, m->uuid, "stale", len);
-	spec_fill(&s, m->uuid, m->generation, &m->spec);
+	spec_fill(&s, m->uuid, m->generation, &m->spec, &sn);
 	/* A guest lost with its host is rebuilt before the reboot. */
 	if (driver_guest_ensure(c->drv, &s) == -1) {
 		if (err_code() == TS_ECONFLICT)

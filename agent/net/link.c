@@ -22,6 +22,7 @@
 
 #include "codec.h"
 #include "err.h"
+#include "ifname.h"
 #include "link.h"
 #include "log.h"
 #include "uuid.h"
@@ -102,23 +103,18 @@ link_free(struct link **lp)
 int
 link_names(const char *id, char *bridge, char *vxlan)
 {
-	char hex[12];
-	size_t i, j;
+	char br[IFNAME_MAX + 1], vx[IFNAME_MAX + 1];
 
-	if (id == NULL || !uuid_valid(id)) {
+	/* The one naming rule, shared with agent/virt (common/ifname.h). */
+	if (ifname_of(LINK_BRIDGE_PREFIX, id, br) == -1 ||
+	    ifname_of(LINK_VXLAN_PREFIX, id, vx) == -1) {
 		err_set(TS_EINVALID, "link: network id is not a UUID");
 		return -1;
 	}
-	/* 11 hex digits (44 bits) of the id: bridge names are 15 chars at
-	 * most; a collision between two networks on one host is ~2^-44. */
-	for (i = 0, j = 0; id[i] != '\0' && j < 11; i++)
-		if (id[i] != '-')
-			hex[j++] = id[i];
-	hex[j] = '\0';
 	if (bridge)
-		snprintf(bridge, LINK_NAME_MAX + 1, LINK_BRIDGE_PREFIX "%s", hex);
+		snprintf(bridge, LINK_NAME_MAX + 1, "%s", br);
 	if (vxlan)
-		snprintf(vxlan, LINK_NAME_MAX + 1, LINK_VXLAN_PREFIX "%s", hex);
+		snprintf(vxlan, LINK_NAME_MAX + 1, "%s", vx);
 	return 0;
 }
 

@@ -29,9 +29,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LINK_NAME_MAX		15	/* IFNAMSIZ - 1 */
-#define LINK_BRIDGE_PREFIX	"tsb"
-#define LINK_VXLAN_PREFIX	"tsv"
+#include "ifname.h"
+
+#define LINK_NAME_MAX		IFNAME_MAX
+#define LINK_BRIDGE_PREFIX	IFNAME_BRIDGE_PREFIX
+#define LINK_VXLAN_PREFIX	IFNAME_VXLAN_PREFIX
 #define LINK_ADDR_MAX		64	/* "ip/prefixlen" text incl. NUL */
 #define LINK_VXLAN_PORT		4789
 #define LINK_MAX_PEERS		1024

@@ -14,12 +14,14 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
 #include "clock.h"
 #include "config.h"
 #include "err.h"
+#include "ifname.h"
 #include "image/imgcache.h"
 #include "log.h"
 #include "storage/disk.h"
@@ -278,6 +280,63 @@ backend_qemu_undo(struct backend_qemu *q, const struct driver_spec *s,
 		unlink(p.root);
 }
 
+/*
+ * The guest's interfaces: the bridge named from the network id
+ * (common/ifname.h, the name agent/net gives it) unless the spec names
+ * one, the tap from the port id. A missing bridge would fail the domain's
+ * start deep in libvirt ("Cannot get interface MTU on 'tsb...': No such
+ * device"); after an agent start the network converger may just not have
+ * made it yet, so wait for it, boundedly (BRIDGE_WAIT_MS in all), then
+ * fail with a fault that says what is missing (a build goes to ERROR with
+ * it; a guest re-created from a host report is tried again at the next).
+ * Waiting in a compute worker is fine: other guests have other workers.
+ */
+#define BRIDGE_WAIT_MS	10000
+#define BRIDGE_POLL_MS	250
+
+struct qnics {
+	struct domxml_nic	v[DOMXML_NICS_MAX];
+	char			br[DOMXML_NICS_MAX][IFNAME_MAX + 1];
+	char			tap[DOMXML_NICS_MAX][IFNAME_MAX + 1];
+};
+
+static int
+qemu_nics(const struct driver_spec *s, struct qnics *qn)
+{
+	int64_t deadline = clock_mono_ms() + BRIDGE_WAIT_MS;
+
+	if (s->nnics > DOMXML_NICS_MAX) {
+		err_set(TS_EINVALID, "guest %s: %zu NICs, at most %d", s->uuid,
+		    s->nnics, DOMXML_NICS_MAX);
+		return -1;
+	}
+	for (size_t k = 0; k < s->nnics; k++) {
+		const struct driver_nic *n = &s->nics[k];
+
+		if (n->bridge != NULL && n->bridge[0] != '\0')
+			snprintf(qn->br[k], sizeof(qn->br[k]), "%s", n->bridge);
+		else if (ifname_of(IFNAME_BRIDGE_PREFIX, n->network_id,
+		    qn->br[k]) == -1)
+			return -1;
+		if (ifname_of(IFNAME_TAP_PREFIX, n->port_id, qn->tap[k]) == -1)
+			return -1;
+		qn->v[k] = (struct domxml_nic){ .mac = n->mac,
+		    .bridge = qn->br[k], .target = qn->tap[k], .model = NULL,
+		    .mtu = n->mtu };
+		while (if_nametoindex(qn->br[k]) == 0) {
+			if (clock_mono_ms() >= deadline) {
+				err_set(TS_EUNAVAILABLE, "guest %s: bridge %s of "
+				    "network %s does not exist on this host "
+				    "(its network is not set up here yet)",
+				    s->uuid, qn->br[k], n->network_id);
+				return -1;
+			}
+			usleep(BRIDGE_POLL_MS * 1000);
+		}
+	}
+	return 0;
+}
+
 /* Disks and config drive (each made only if missing), then the XML. */
 int
 backend_qemu_render(struct backend_qemu *q, const struct driver_spec *s,
@@ -286,6 +345,7 @@ backend_qemu_render(struct backend_qemu *q, const struct driver_spec *s,
 	struct imgcache_base base, kern, ramd;
 	struct domxml_disk disks[4];
 	struct domxml_spec ds;
+	struct qnics qn;
 	struct qpaths p;
 	const char *fmt, *kfmt, *rfmt;
 	int have_kernel = s->kernel_id != NULL && s->kernel_id[0] != '\0';
@@ -294,7 +354,8 @@ backend_qemu_render(struct backend_qemu *q, const struct driver_spec *s,
 	size_t nd = 0;
 
 	*xml = NULL;
-	if (!qemu_spec_ok(s) || qpaths_fill(q, s->uuid, &p) == -1)
+	if (!qemu_spec_ok(s) || qpaths_fill(q, s->uuid, &p) == -1 ||
+	    qemu_nics(s, &qn) == -1)
 		return -1;
 	if ((e = exists(p.dir)) == -1)
 		return -1;
@@ -414,6 +475,8 @@ backend_qemu_render(struct backend_qemu *q, const struct driver_spec *s,
 		    q->kernel_cmdline[0] ? q->kernel_cmdline : NULL,
 		.disks = disks,
 		.ndisks = nd,
+		.nics = s->nnics > 0 ? qn.v : NULL,
+		.nnics = s->nnics,
 		.console_log = p.con,
 		.vnc_listen = q->vnc_listen,
 		.generation = s->generation,

@@ -58,7 +58,7 @@
 #define DOMXML_VCPUS_MAX	256
 #define DOMXML_MEMORY_MB_MAX	(16u * 1024 * 1024)	/* 16 TiB */
 #define DOMXML_DISKS_MAX	26
-#define DOMXML_NICS_MAX		16
+#define DOMXML_NICS_MAX		32	/* instance_spec.nics */
 #define DOMXML_IFNAME_MAX	15	/* IFNAMSIZ - 1 */
 
 enum domxml_virt {

@@ -19,6 +19,7 @@
 #include "err.h"
 #include "core/fleet.h"
 #include "identity/identity.h"
+#include "network/network.h"
 #include "log.h"
 #include "uuid.h"
 
@@ -155,6 +156,19 @@ compute_set_identity(struct compute *s, struct identity *id)
 	recon_set_token_fn(s->recon, mint_image_token, id);
 }
 
+void
+compute_set_network(struct compute *s, struct network *net)
+{
+	struct recon_net rn = { net, NULL, NULL };
+
+	if (net != NULL) {
+		rn.each_device = network_port_each_device;
+		rn.release_device = network_port_release_device;
+	}
+	s->net = net;
+	recon_set_network(s->recon, &rn);
+}
+
 struct compute *
 compute_of(struct http_req *req)
 {
@@ -243,6 +257,8 @@ const struct policy_default policy_compute_defaults[] = {
 	    "Show a server's diagnostics." },
 	{ "os_compute_api:ips:index",			C_OWNER,
 	    "List a server's addresses." },
+	{ "os_compute_api:ips:show",			C_OWNER,
+	    "List a server's addresses on one network." },
 	{ "os_compute_api:server-metadata:index",	C_OWNER,
 	    "List a server's metadata." },
 	{ "os_compute_api:os-flavor-manage:create",	C_ADMIN,
@@ -625,6 +641,8 @@ const struct http_route compute_routes[] = {
 	    "os_compute_api:os-server-diagnostics", 0, 200),
 	R("GET", "/servers/{server_id}/ips", compute_servers_ips,
 	    "os_compute_api:ips:index", IH, 200),
+	R("GET", "/servers/{server_id}/ips/{network_label}",
+	    compute_servers_ips_show, "os_compute_api:ips:show", IH, 200),
 	R("GET", "/servers/{server_id}/metadata", compute_servers_metadata_list,
 	    "os_compute_api:server-metadata:index", IH, 200),
 

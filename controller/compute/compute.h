@@ -59,6 +59,13 @@ void			 compute_fleet_hooks(struct compute *,
 struct identity;
 void			 compute_set_identity(struct compute *,
 			    struct identity *id);
+/* Server ports come from the Network service (network/network.h): net is
+ * borrowed for the service's lifetime; NULL: servers get no interfaces
+ * and networks other than "none"/"auto" are refused. Before
+ * compute_start(). */
+struct network;
+void			 compute_set_network(struct compute *,
+			    struct network *net);
 
 /* The route table of the compute listener (port [api] compute_port). */
 extern const struct http_route compute_routes[];

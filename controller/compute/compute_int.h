@@ -33,6 +33,7 @@ struct compute {
 	struct bus			*bus;
 	struct sched			*sched;
 	struct recon			*recon;
+	struct network			*net;		/* NULL: no ports */
 	char				 host[256];
 	char				 az[256];
 	struct compute_quota_defaults	 qdef;
@@ -141,6 +142,7 @@ int	compute_servers_actions_list(struct http_req *, struct http_resp *);
 int	compute_servers_action_show(struct http_req *, struct http_resp *);
 int	compute_servers_diagnostics(struct http_req *, struct http_resp *);
 int	compute_servers_ips(struct http_req *, struct http_resp *);
+int	compute_servers_ips_show(struct http_req *, struct http_resp *);
 int	compute_servers_metadata_list(struct http_req *, struct http_resp *);
 
 int	compute_flavors_list(struct http_req *, struct http_resp *);

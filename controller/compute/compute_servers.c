@@ -26,8 +26,10 @@
 #include "err.h"
 #include "image/image.h"
 #include "log.h"
+#include "network/network.h"
 
 #define MAX_COUNT		1000	/* instances per request */
+#define NETS_MAX		32	/* networks of a server (instance_spec.nics) */
 #define USER_DATA_MAX		65535	/* base64 text, as Nova */
 #define LIST_MAX		1000	/* Nova's [api] max_limit */
 
@@ -239,11 +241,84 @@ strmap_json(const struct ts_strmap *m)
 
 enum view { VIEW_BASIC, VIEW_DETAIL };
 
+/* ---- addresses ---------------------------------------------------------- */
+
+struct addr_arg {
+	json_t		*o;		/* {"<network name>": [...]} */
+	const char	*label;		/* only this network; NULL all */
+};
+
+static int
+addr_cb(const struct network_device_port *p, void *arg)
+{
+	struct addr_arg *aa = arg;
+	json_t *arr;
+
+	if (aa->label != NULL && strcmp(aa->label, p->network_name) != 0)
+		return 0;
+	if ((arr = json_object_get(aa->o, p->network_name)) == NULL) {
+		arr = json_array();
+		if (json_object_set_new(aa->o, p->network_name, arr) == -1)
+			goto nomem;
+	}
+	for (size_t k = 0; k < p->nips; k++) {
+		json_t *a = json_pack("{s:s, s:i, s:s, s:s}", "addr", p->ips[k],
+		    "version", strchr(p->ips[k], ':') ? 6 : 4,
+		    "OS-EXT-IPS:type", "fixed", "OS-EXT-IPS-MAC:mac_addr",
+		    p->mac);
+
+		if (json_array_append_new(arr, a) == -1)
+			goto nomem;
+	}
+	return 0;
+nomem:
+	err_set(TS_ENOMEM, "out of memory");
+	return -1;
+}
+
+/* Nova's addresses of a server from the ports of its device, read in txn:
+ * one list per network name (label NULL) or of that one network. */
+static json_t *
+addresses_json(struct compute *svc, struct store_txn *txn, const char *uuid,
+    const char *label)
+{
+	struct addr_arg aa = { json_object(), label };
+
+	if (aa.o == NULL) {
+		err_set(TS_ENOMEM, "out of memory");
+		return NULL;
+	}
+	if (svc->net != NULL && network_port_each_device(txn, uuid, addr_cb,
+	    &aa) == -1)
+		json_decref(aa.o);
+	else
+		return aa.o;
+	return NULL;
+}
+
+/* The same in a read transaction of its own (a reply built after a
+ * write); {} when it cannot be read (logged): the reply still goes. */
+static json_t *
+addresses_read(struct http_req *req, const char *uuid)
+{
+	struct store_txn *txn = NULL;
+	json_t *o = NULL;
+
+	if (compute_read(req, &txn) == 0)
+		o = addresses_json(compute_of(req), txn, uuid, NULL);
+	store_txn_end(&txn);
+	if (o == NULL) {
+		log_warnx("instance %s: addresses: %s", uuid, err_msg());
+		o = json_object();
+	}
+	return o;
+}
+
 /* The server object at microversion 2.mv. VIEW_BASIC: what PUT returns
- * (no OS-EXT-*). */
+ * (no OS-EXT-*). addrs: its addresses, taken (NULL: {}). */
 static json_t *
 server_json(struct http_req *req, const struct rec_instance *i,
-    enum view view, bool admin, bool host_up, int mv)
+    enum view view, bool admin, bool host_up, int mv, json_t *addrs)
 {
 	char created[32], updated[32], hid[65], iname[64];
 	json_t *o, *img;
@@ -275,7 +350,7 @@ server_json(struct http_req *req, const struct rec_instance *i,
 	    "flavor", compute_ref(req, "flavors", i->flavor.id),
 	    "created", created,
 	    "updated", updated,
-	    "addresses", json_object(),
+	    "addresses", addrs ? addrs : json_object(),
 	    "accessIPv4", i->access_ipv4 ? i->access_ipv4 : "",
 	    "accessIPv6", i->access_ipv6 ? i->access_ipv6 : "",
 	    "links", compute_links(req, "servers", i->uuid),
@@ -404,7 +479,7 @@ compute_servers_show(struct http_req *req, struct http_resp *resp)
 	    load(req, "os_compute_api:servers:show", &i) == -1)
 		return -1;
 	s = server_json(req, &i, VIEW_DETAIL, compute_is_admin(req),
-	    host_up(req, &i), mv);
+	    host_up(req, &i), mv, addresses_read(req, i.uuid));
 	codec_clear(&schema_rec_instance, &i);
 	return http_resp_json(resp, 200, json_pack("{s:o}", "server", s));
 }
@@ -420,6 +495,7 @@ compute_servers_show(struct http_req *req, struct http_resp *resp)
  */
 struct list {
 	struct http_req		*req;
+	struct store_txn	*txn;		/* of the walk */
 	bool			 detail, admin, has_limit;
 	const char		*status, *host, *flavor, *image, *project;
 	regex_t			 name_re;
@@ -476,8 +552,15 @@ list_cb(const struct rec_instance *i, void *arg)
 		return 1;
 	}
 	if (l->detail)
+	{
+		json_t *a = addresses_json(compute_of(l->req), l->txn, i->uuid,
+		    NULL);
+
+		if (a == NULL)
+			return -1;
 		s = server_json(l->req, i, VIEW_DETAIL, l->admin,
-		    host_up(l->req, i), l->mv);
+		    host_up(l->req, i), l->mv, a);
+	}
 	else
 		s = json_pack("{s:s, s:s, s:o}", "id", i->uuid, "name",
 		    i->name, "links", compute_links(l->req, "servers", i->uuid));
@@ -586,6 +669,7 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 		rc = -1;
 		goto out;
 	}
+	l.txn = txn;
 	/* The marker is a place in the order (as Nova's): an instance the
 	 * caller can see, whether or not it passes the filters. */
 	if (marker) {
@@ -670,6 +754,12 @@ struct create {
 	struct scheduler_request	 sreq;
 	struct scheduler_hosts	 cands;
 	char			 reservation[16];
+	/* networks: "auto", or each entry of the list in order */
+	bool			 net_auto;
+	struct netreq {
+		const char	*net, *ip, *port;
+	}			 nets[NETS_MAX];
+	size_t			 nnets;
 	/* results */
 	size_t			 count;
 	char			(*uuids)[CODEC_UUID_LEN + 1];
@@ -879,6 +969,59 @@ nomem:
 	return -1;
 }
 
+/*
+ * The ports of instance uuid placed on host ("": not placed, the ports
+ * stay unbound), in the create's transaction:
+ * created on each requested network (device_owner "compute:<az>", which
+ * is how a delete knows to delete them) or the given ones bound (and only
+ * unbound by a delete). Nova's answers for what the network service
+ * refuses: an unknown network or port is the request's fault (400).
+ */
+static int
+ports_for(struct create *c, struct store_txn *txn, const char *uuid,
+    const char *host)
+{
+	char owner[300], pid[37], auto_net[37];
+	struct netreq one = { .net = auto_net };
+	const struct netreq *v = c->nets;
+	size_t n = c->nnets;
+
+	if (c->svc->net == NULL)
+		return 0;
+	snprintf(owner, sizeof(owner), "compute:%s", c->svc->az);
+	if (c->net_auto) {
+		if (network_auto_pick(txn, c->ctx->project_id, auto_net) == -1)
+			return -1;
+		/* No network at all: a server without interfaces, as
+		 * before networking existed (Nova would allocate one). */
+		v = &one;
+		n = *auto_net ? 1 : 0;
+	}
+	for (size_t k = 0; k < n; k++) {
+		int rc;
+
+		if (v[k].port != NULL)
+			rc = network_port_bind(c->svc->net, txn,
+			    c->ctx->project_id, v[k].port, uuid, host);
+		else
+			rc = network_port_create(c->svc->net, txn,
+			    c->ctx->project_id, v[k].net, uuid, owner, v[k].ip,
+			    host, pid);
+		if (rc == -1 && err_code() == TS_ENOT_FOUND) {
+			char why[ERR_MSG_MAX];
+
+			snprintf(why, sizeof(why), "%s", err_msg());
+			err_set(TS_EINVALID, "%s", why);
+		} else if (rc == -1 && err_code() == TS_ECONFLICT &&
+		    v[k].ip != NULL && strstr(err_msg(), "already allocated"))
+			err_set(TS_EINVALID, "Fixed IP address %s is already "
+			    "in use on instance %s.", v[k].ip, uuid);
+		if (rc == -1)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 create_fn(struct store_txn *txn, void *arg)
 {
@@ -932,6 +1075,11 @@ create_fn(struct store_txn *txn, void *arg)
 		} else {
 			rc = -1;
 		}
+		/* Placed or not, as Nova validates the networks before it
+		 * schedules: an unplaced server's ports stay unbound until a
+		 * delete releases them. */
+		if (rc == 0)
+			rc = ports_for(c, txn, i.uuid, i.host ? i.host : "");
 		if (rc == 0)
 			rc = compute_db_instance_put(txn, &i, NULL);
 		codec_clear(&schema_rec_instance, &i);
@@ -1120,12 +1268,113 @@ random_password(char out[13])
 	out[12] = '\0';
 }
 
+/*
+ * networks: absent, "none", "auto" or a list of {"uuid": net, "fixed_ip":
+ * ip} / {"port": id}, checked with Nova's messages; the networks and ports
+ * themselves are looked up when the server is created, in its transaction.
+ */
+static int
+parse_networks(struct create *c, json_t *nets)
+{
+	size_t k;
+	json_t *e;
+
+	if (nets == NULL)
+		return 0;
+	if (json_is_string(nets) && (strcmp(json_string_value(nets),
+	    "none") == 0 || strcmp(json_string_value(nets), "auto") == 0)) {
+		c->net_auto = strcmp(json_string_value(nets), "auto") == 0;
+		return 0;
+	}
+	if (!json_is_array(nets)) {
+		/* Nova's schema: oneOf a list or the enum. */
+		char *v = json_dumps(nets, JSON_ENCODE_ANY | JSON_COMPACT);
+
+		const char *t = json_is_string(nets) ?
+		    json_string_value(nets) : v ? v : "?";
+
+		err_set(TS_EINVALID, "Invalid input for field/attribute "
+		    "networks. Value: %.64s. %s%.64s%s is not valid under any "
+		    "of the given schemas", t, json_is_string(nets) ? "'" : "",
+		    t, json_is_string(nets) ? "'" : "");
+		free(v);
+		return -1;
+	}
+	if (json_array_size(nets) > NETS_MAX) {
+		err_set(TS_EINVALID, "Invalid input for field/attribute "
+		    "networks. At most %d networks.", NETS_MAX);
+		return -1;
+	}
+	if (json_array_size(nets) > 0 && c->svc->net == NULL) {
+		err_set(TS_EINVALID, "Invalid input for field/attribute "
+		    "networks: only \"none\" and \"auto\" are available (no "
+		    "network service).");
+		return -1;
+	}
+	json_array_foreach(nets, k, e) {
+		struct netreq *r = &c->nets[k];
+		unsigned char buf[16];
+
+		if (!json_is_object(e)) {
+			err_set(TS_EINVALID, "Invalid input for field/attribute "
+			    "networks. Value: %s. It is not of type 'object'.",
+			    json_is_string(e) ? json_string_value(e) :
+			    "(not an object)");
+			return -1;
+		}
+		memset(r, 0, sizeof(*r));
+		if (jsonreq_uuid(JSONREQ_NOVA, e, "port", JSONREQ_NULLABLE,
+		    &r->port, NULL) == -1 ||
+		    jsonreq_str(JSONREQ_NOVA, e, "uuid", 0, 255, JSONREQ_BYTES,
+		    &r->net, NULL) == -1 ||
+		    jsonreq_str(JSONREQ_NOVA, e, "fixed_ip", 0, 64,
+		    JSONREQ_BYTES, &r->ip, NULL) == -1)
+			return -1;
+		if (r->port != NULL) {
+			/* The port decides the network and address. */
+			r->net = r->ip = NULL;
+			if (c->max_count > 1) {
+				err_set(TS_EINVALID, "Unable to launch multiple "
+				    "instances with a single configured port "
+				    "ID. Please launch your instance one by "
+				    "one with different ports.");
+				return -1;
+			}
+			continue;
+		}
+		if (r->net == NULL) {
+			err_set(TS_EINVALID, "Bad network format: missing "
+			    "'uuid'");
+			return -1;
+		}
+		if (!jsonreq_uuid_like(r->net)) {
+			err_set(TS_EINVALID, "Bad networks format: network uuid "
+			    "is not in proper format (%s)", r->net);
+			return -1;
+		}
+		if (r->ip != NULL && inet_pton(AF_INET, r->ip, buf) != 1 &&
+		    inet_pton(AF_INET6, r->ip, buf) != 1) {
+			err_set(TS_EINVALID, "Invalid input for field/attribute "
+			    "fixed_ip. Value: %s. '%s' is not a 'ip-address'",
+			    r->ip, r->ip);
+			return -1;
+		}
+		if (r->ip != NULL && c->max_count > 1) {
+			err_set(TS_EINVALID, "Unable to launch multiple "
+			    "instances with a single configured fixed IP.");
+			return -1;
+		}
+	}
+	c->nnets = json_array_size(nets);
+	return 0;
+}
+
 int
 compute_servers_create(struct http_req *req, struct http_resp *resp)
 {
 	struct compute *svc = compute_of(req);
 	struct create c = { .svc = svc };
-	json_t *s, *nets, *sgs, *out;
+	json_t *s, *sgs, *out;
 	const char *flavor_ref = NULL, *image_ref = NULL, *user_data = NULL,
 	    *az = NULL, *pass = NULL;
 	char zone[256] = "", fhost[256] = "", pw[13], loc[1024], base[512],
@@ -1201,18 +1450,8 @@ compute_servers_create(struct http_req *req, struct http_resp *resp)
 		    "by this cloud yet.");
 		goto out;
 	}
-	/* Networking comes with the network service: "none", "auto" and no
-	 * networks at all give a server without interfaces. */
-	nets = json_object_get(s, "networks");
-	if (nets != NULL && !(json_is_string(nets) &&
-	    (strcmp(json_string_value(nets), "none") == 0 ||
-	    strcmp(json_string_value(nets), "auto") == 0)) &&
-	    !(json_is_array(nets) && json_array_size(nets) == 0)) {
-		err_set(TS_EINVALID, "Invalid input for field/attribute "
-		    "networks: only \"none\" and \"auto\" are available (no "
-		    "network service yet).");
+	if (parse_networks(&c, json_object_get(s, "networks")) == -1)
 		goto out;
-	}
 	c.metadata = json_object_get(s, "metadata");
 	if (user_data && decode_user_data(&c, user_data) == -1)
 		goto out;
@@ -1423,16 +1662,21 @@ compute_servers_update(struct http_req *req, struct http_resp *resp)
 	if (rc == -1)
 		return -1;
 	out = server_json(req, &ch.after, VIEW_BASIC, compute_is_admin(req), true,
-	    mv);
+	    mv, addresses_read(req, ch.after.uuid));
 	codec_clear(&schema_rec_instance, &ch.after);
 	return http_resp_json(resp, 200, json_pack("{s:o}", "server", out));
 }
 
 /* Resources go back; the guest (if any) goes with a tombstone. */
 static int
-delete_now(struct store_txn *txn, const struct rec_instance *i,
-    bool tombstone)
+delete_now(struct compute *svc, struct store_txn *txn,
+    const struct rec_instance *i, bool tombstone)
 {
+	/* Its ports go with it: the ones created for it deleted, the ones it
+	 * was given unbound (network_port_release_device()). */
+	if (svc->net != NULL && network_port_release_device(svc->net, txn,
+	    i->uuid) == -1)
+		return -1;
 	if (tombstone) {
 		struct rec_instance_tombstone tb = { 0 };
 
@@ -1473,7 +1717,7 @@ delete_fn(struct store_txn *txn, void *arg)
 			log_warnx("host %s of instance %s is down: deleted "
 			    "locally; its guest will be destroyed when the "
 			    "host reports it", old.host, old.uuid);
-		rc = delete_now(txn, &old, old.host && *old.host);
+		rc = delete_now(ch->svc, txn, &old, old.host && *old.host);
 		codec_clear(&schema_rec_instance, &old);
 		return rc;
 	}
@@ -1967,7 +2211,7 @@ compute_servers_action(struct http_req *req, struct http_resp *resp)
 	if (strcmp(key, "rebuild") == 0) {
 		/* Nova answers a rebuild with the server and its password. */
 		json_t *o = server_json(req, &ch.after, VIEW_BASIC, ch.admin,
-		    true, mv);
+		    true, mv, addresses_read(req, ch.after.uuid));
 		char pw[13];
 
 		if (o && ch.pass == NULL)
@@ -2150,17 +2394,61 @@ compute_servers_diagnostics(struct http_req *req, struct http_resp *resp)
 	return http_resp_json(resp, 200, o);
 }
 
+/* GET /servers/{id}/ips and /ips/{network_label}: the addresses from the
+ * ports, read in the transaction that read the server. */
+static int
+ips(struct http_req *req, struct http_resp *resp, const char *rule,
+    const char *label)
+{
+	const char *id = http_req_param(req, "server_id");
+	struct store_txn *txn = NULL;
+	struct rec_instance i;
+	json_t *a = NULL;
+	int mv, rc;
+
+	if (compute_version(req, resp, &mv) == -1)
+		return -1;
+	if (!jsonreq_uuid_like(id)) {
+		err_set(TS_ENOT_FOUND, "Instance %s could not be found.", id);
+		return -1;
+	}
+	memset(&i, 0, sizeof(i));
+	if (compute_read(req, &txn) == -1)
+		return -1;
+	rc = compute_db_instance_get(txn, id, &i);
+	if (rc == 0 && (rc = compute_enforce_owned(req, rule, i.project_id,
+	    i.user_id, "Instance", id)) == 0 &&
+	    (a = addresses_json(compute_of(req), txn, id, label)) == NULL)
+		rc = -1;
+	store_txn_end(&txn);
+	codec_clear(&schema_rec_instance, &i);
+	if (rc == -1)
+		return -1;
+	if (label == NULL)
+		return http_resp_json(resp, 200, json_pack("{s:o}",
+		    "addresses", a));
+	if (json_object_size(a) == 0) {
+		json_decref(a);
+		/* Nova's words for a label the server has no address on. */
+		err_set(TS_ENOT_FOUND, "Instance is not a member of specified "
+		    "network");
+		return -1;
+	}
+	/* Nova's body: {"<label>": [...]} */
+	return http_resp_json(resp, 200, a);
+}
+
 int
 compute_servers_ips(struct http_req *req, struct http_resp *resp)
 {
-	struct rec_instance cur;
-	int mv;
+	return ips(req, resp, "os_compute_api:ips:index", NULL);
+}
 
-	if (compute_version(req, resp, &mv) == -1 ||
-	    load(req, "os_compute_api:ips:index", &cur) == -1)
-		return -1;
-	codec_clear(&schema_rec_instance, &cur);
-	return http_resp_json(resp, 200, json_pack("{s:{}}", "addresses"));
+int
+compute_servers_ips_show(struct http_req *req, struct http_resp *resp)
+{
+	return ips(req, resp, "os_compute_api:ips:show",
+	    http_req_param(req, "network_label"));
 }
 
 int

@@ -15,6 +15,7 @@
 #include "core/db.h"
 #include "err.h"
 #include "log.h"
+#include "network/network.h"
 #include "recon.h"
 #include "scheduler.h"
 #include "store.h"
@@ -107,6 +108,7 @@ struct recon {
 	char			 host[256];
 	int64_t			 build_ms, action_ms, resend_ms, console_ms;
 	recon_token_fn		 token_fn;	/* set before the thread */
+	struct recon_net	 net;		/* set before the thread */
 	void			*token_arg;
 
 	pthread_t		 thread;
@@ -328,6 +330,62 @@ spec_of(const struct rec_instance *i, struct sch_instance_spec *s,
 }
 
 void
+recon_set_network(struct recon *r, const struct recon_net *net)
+{
+	r->net = *net;
+}
+
+/* The NICs of an instance: its ports, read now (a port added or removed
+ * since the last command shows in the next one). The bridge is left to
+ * the agent, which names it from the network id (agent/net/link.h) or its
+ * own physical network mapping. A failed read sends no NICs (logged): the
+ * guest comes up without them rather than not at all. */
+struct nics {
+	struct sch_nic	 v[32];
+	char		 mac[32][33];
+	size_t		 n;
+};
+
+static int
+nic_cb(const struct network_device_port *p, void *arg)
+{
+	struct nics *ns = arg;
+	struct sch_nic *n;
+
+	if (ns->n == sizeof(ns->v) / sizeof(ns->v[0]))
+		return 1;
+	n = &ns->v[ns->n];
+	memset(n, 0, sizeof(*n));
+	snprintf(n->port_id, sizeof(n->port_id), "%s", p->port_id);
+	snprintf(n->network_id, sizeof(n->network_id), "%s", p->network_id);
+	snprintf(ns->mac[ns->n], sizeof(ns->mac[0]), "%s", p->mac);
+	n->mac = ns->mac[ns->n];
+	n->has_mtu = p->mtu > 0;
+	n->mtu = p->mtu;
+	ns->n++;
+	return 0;
+}
+
+static void
+nics_of(struct recon *r, const struct rec_instance *i, struct nics *ns,
+    struct sch_instance_spec *s)
+{
+	struct store_txn *txn = NULL;
+
+	ns->n = 0;
+	if (r->net.each_device == NULL)
+		return;
+	if (store_read_begin(r->store, &txn) == -1 ||
+	    r->net.each_device(txn, i->uuid, nic_cb, ns) == -1) {
+		log_warnx("instance %s: no NICs: %s", i->uuid, err_msg());
+		ns->n = 0;
+	}
+	store_txn_end(&txn);
+	s->nics.items = ns->n > 0 ? ns->v : NULL;
+	s->nics.n = ns->n;
+}
+
+void
 recon_set_token_fn(struct recon *r, recon_token_fn fn, void *arg)
 {
 	r->token_fn = fn;
@@ -381,6 +439,7 @@ send_for(struct recon *r, const struct rec_instance *i, int64_t now)
 {
 	const struct recon_task *t = recon_task_find(i->task_state);
 	char reqid[CODEC_REQUEST_ID_MAX + 1], name[64];
+	struct nics ns;
 	int rc, again;
 
 	if (i->host == NULL || *i->host == '\0')
@@ -404,6 +463,7 @@ send_for(struct recon *r, const struct rec_instance *i, int64_t now)
 
 		m.action = (char *)t->agent_action;
 		spec_of(i, &m.spec, name);
+		nics_of(r, i, &ns, &m.spec);
 		/* The agent makes sure the guest exists before rebooting it. */
 		token_for(r, i, tok, sizeof(tok));
 		m.spec.image_token = tok[0] ? tok : NULL;
@@ -423,6 +483,7 @@ send_for(struct recon *r, const struct rec_instance *i, int64_t now)
 			m.rebuild = true;
 		}
 		spec_of(i, &m.spec, name);
+		nics_of(r, i, &ns, &m.spec);
 		token_for(r, i, tok, sizeof(tok));
 		m.spec.image_token = tok[0] ? tok : NULL;
 		rc = post(r, i->host, &schema_msg_instance_ensure, &m, reqid);
@@ -487,10 +548,15 @@ recon_task_begin(struct recon *r, struct store_txn *txn,
 
 /* ------------------------------------------------------ state changes */
 
-/* Resources of a deleted instance go back; the record goes. */
+/* Resources of a deleted instance go back (its ports too, in the same
+ * transaction); the record goes. */
 static int
-finish_delete(struct store_txn *txn, const struct rec_instance *i)
+finish_delete(struct recon *r, struct store_txn *txn,
+    const struct rec_instance *i)
 {
+	if (r->net.release_device != NULL && r->net.release_device(r->net.net,
+	    txn, i->uuid) == -1)
+		return -1;
 	if (i->host && *i->host && scheduler_release(txn, i->host,
 	    i->flavor.vcpus, i->flavor.ram, compute_db_flavor_disk_gb(&i->flavor)) ==
 	    -1)
@@ -629,7 +695,7 @@ apply_state(struct store_txn *txn, struct batch *b, const char *host,
 	if (reply && t->cmd == RECON_DELETE) {
 		if (m->result && strcmp(m->result, "ok") == 0 && !m->exists) {
 			if (compute_db_action_finish(txn, i.uuid, i.task_request_id, 1,
-			    NULL, b->now) == -1 || finish_delete(txn, &i) == -1)
+			    NULL, b->now) == -1 || finish_delete(b->r, txn, &i) == -1)
 				rc = -1;
 			else
 				log_info("instance %s deleted from %s", i.uuid,
@@ -1130,7 +1196,7 @@ apply_scan(struct store_txn *txn, void *arg)
 			    "locally; its guest will be destroyed when the "
 			    "host reports it", i.host, i.uuid);
 			if (compute_db_tombstone_put(txn, &tb) == -1 ||
-			    finish_delete(txn, &i) == -1)
+			    finish_delete(s->r, txn, &i) == -1)
 				rc = -1;
 			s->local_deletes++;
 		} else {

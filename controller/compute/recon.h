@@ -116,6 +116,21 @@ typedef int (*recon_token_fn)(void *arg, const char *user_id,
 		    const char *project_id, char *out, size_t outlen);
 /* Before recon_start(); arg is borrowed for recon's lifetime. */
 void		 recon_set_token_fn(struct recon *, recon_token_fn, void *arg);
+/* The Network service whose ports the reconciler sends as NICs and
+ * releases when it completes a delete: its functions of network/network.h,
+ * given by compute (so that the reconciler links without the network
+ * service, as in recon_test). Copied; net borrowed; before the thread. */
+struct network;
+struct network_device_port;
+struct recon_net {
+	struct network	*net;
+	int	(*each_device)(struct store_txn *, const char *device_id,
+		    int (*cb)(const struct network_device_port *, void *),
+		    void *);
+	int	(*release_device)(struct network *, struct store_txn *,
+		    const char *device_id);
+};
+void		 recon_set_network(struct recon *, const struct recon_net *);
 /* Stops the thread (pending events are dropped: they are level-triggered
  * and come again). Accepts NULL; clears *rp. */
 void		 recon_free(struct recon **);

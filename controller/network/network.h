@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "auth/policy.h"
 #include "http/http.h"
@@ -51,28 +52,57 @@ extern const struct policy_default network_policy_defaults[];
  *
  * network_port_create(): a port on network_id for project_id owned by
  * device_id with device_owner ("compute:nova"), one address per IP version
- * from the network's subnets (or ip, given, on the subnet holding it);
- * the project's port quota applies (409). The new port's id goes to
+ * from the network's subnets (or ip, given, on the subnet holding it),
+ * bound to host (binding:host_id, vif type "bridge", ACTIVE; NULL or "":
+ * unbound, DOWN); the project's port quota applies (409). The new port's id goes to
  * port_id (37 bytes). The network must be the project's, shared or
  * external (else 404).
  */
 int	network_port_create(struct network *, struct store_txn *,
 	    const char *project_id, const char *network_id,
 	    const char *device_id, const char *device_owner, const char *ip,
-	    char port_id[37]);
-/* Bind an existing port to device_id on host (binding:host_id, vif type
- * "bridge", status ACTIVE). */
+	    const char *host, char port_id[37]);
+/*
+ * Bind an existing port to device_id on host (binding:host_id, vif type
+ * "bridge", status ACTIVE; NULL or "": the device only, DOWN), as a server
+ * create does with a port it was
+ * given: the port must be project_id's (else 404 "Port id %s could not be
+ * found.") and not in use by a device (409 "Port %s is still in use.").
+ * The port's device_owner is left as it is: that is how release below
+ * tells the ports compute created from those it was given.
+ */
 int	network_port_bind(struct network *, struct store_txn *,
-	    const char *port_id, const char *device_id, const char *host);
-/* Each port of a device, in id order: cb gets its id, network, MAC and
- * first fixed address ("" if none); 0 go on, 1 stop, -1 fail. */
+	    const char *project_id, const char *port_id,
+	    const char *device_id, const char *host);
+
+/* What compute shows (addresses) and sends to a host (NICs) of a port.
+ * Borrowed for the callback. */
+struct network_device_port {
+	const char	*port_id, *network_id, *network_name, *mac;
+	uint32_t	 mtu;		/* of the network */
+	size_t		 nips;
+	const char	*const *ips;	/* the fixed addresses, in order */
+};
+/* Each port of a device, in id order; cb returns 0 go on, 1 stop, -1
+ * fail. A port whose network is gone is skipped. */
 int	network_port_each_device(struct store_txn *, const char *device_id,
-	    int (*cb)(const char *port_id, const char *network_id,
-	    const char *mac, const char *ip, void *), void *);
-/* Release the ports of a device: those it created (device_owner
- * "compute:*") are deleted with their addresses, others unbound. */
+	    int (*cb)(const struct network_device_port *, void *), void *);
+/*
+ * Release the ports of a device: those compute created for it (device_owner
+ * "compute:*") are deleted with their addresses, the others (given by the
+ * user at create) unbound. A port the user created with a "compute:*"
+ * owner counts as compute's: Neutron reserves that prefix for Nova.
+ */
 int	network_port_release_device(struct network *, struct store_txn *,
 	    const char *device_id);
+/*
+ * Nova's networks "auto" for project_id: the one network it may use (its
+ * own or shared, not external) goes to network_id; "" when there is none.
+ * Several: 409 "Multiple possible networks found, use a Network ID to be
+ * more specific.".
+ */
+int	network_auto_pick(struct store_txn *, const char *project_id,
+	    char network_id[37]);
 
 /*
  * `tinystack-manage network create` (nova-manage's spelling): a network

@@ -657,8 +657,10 @@ network_ports_delete(struct http_req *req, struct http_resp *resp)
 int
 network_port_create(struct network *svc, struct store_txn *txn,
     const char *project_id, const char *network_id, const char *device_id,
-    const char *device_owner, const char *ip, char port_id[37])
+    const char *device_owner, const char *ip, const char *host,
+    char port_id[37])
 {
+	bool bound = host != NULL && *host != '\0';
 	struct rec_network n = { .id = "" };
 	struct rec_port p = { .id = "" };
 	struct ipam_ip_req r = { .ip_address = ip };
@@ -685,9 +687,11 @@ network_port_create(struct network *svc, struct store_txn *txn,
 	    network_set_str(&p.description, "") == 0 &&
 	    network_set_str(&p.device_id, device_id) == 0 &&
 	    network_set_str(&p.device_owner, device_owner) == 0 &&
-	    network_set_str(&p.status, "DOWN") == 0 &&
+	    network_set_str(&p.status, bound ? "ACTIVE" : "DOWN") == 0 &&
 	    network_set_str(&p.binding_vnic_type, "normal") == 0 &&
-	    network_set_str(&p.binding_vif_type, "unbound") == 0 &&
+	    network_set_str(&p.binding_vif_type, bound ? "bridge" :
+	    "unbound") == 0 &&
+	    (!bound || network_set_str(&p.binding_host_id, host) == 0) &&
 	    network_quota_check(svc, txn, project_id, NET_RES_PORT, 1) == 0 &&
 	    ipam_port_create(txn, svc->ipam, &p, &r, ip != NULL ? 1 : 0,
 	    ip != NULL) == 0) {
@@ -700,19 +704,38 @@ network_port_create(struct network *svc, struct store_txn *txn,
 
 int
 network_port_bind(struct network *svc, struct store_txn *txn,
-    const char *port_id, const char *device_id, const char *host)
+    const char *project_id, const char *port_id, const char *device_id,
+    const char *host)
 {
 	struct rec_port old = { .id = "" }, p = { .id = "" };
+	bool bound;
 	int rc = -1;
 
 	(void)svc;
 	if (network_db_port_get(txn, port_id, &old) == -1 ||
-	    network_db_port_get(txn, port_id, &p) == -1)
+	    network_db_port_get(txn, port_id, &p) == -1) {
+		if (err_code() == TS_ENOT_FOUND)
+			err_set(TS_ENOT_FOUND, "Port id %s could not be found.",
+			    port_id);
 		goto out;
+	}
+	/* Another project's port is not there for this one (Nova asks
+	 * Neutron with the user's token and gets the same). */
+	if (strcmp(p.project_id, project_id) != 0) {
+		err_set(TS_ENOT_FOUND, "Port id %s could not be found.",
+		    port_id);
+		goto out;
+	}
+	if (*p.device_id != '\0') {
+		err_set(TS_ECONFLICT, "Port %s is still in use.", port_id);
+		goto out;
+	}
+	bound = host != NULL && *host != '\0';
 	if (network_set_str(&p.device_id, device_id) == -1 ||
-	    network_set_str(&p.binding_host_id, host) == -1 ||
-	    network_set_str(&p.binding_vif_type, "bridge") == -1 ||
-	    network_set_str(&p.status, "ACTIVE") == -1)
+	    network_set_str(&p.binding_host_id, bound ? host : "") == -1 ||
+	    network_set_str(&p.binding_vif_type, bound ? "bridge" :
+	    "unbound") == -1 ||
+	    network_set_str(&p.status, bound ? "ACTIVE" : "DOWN") == -1)
 		goto out;
 	p.revision_number++;
 	p.updated_at = db_now_ms();
@@ -724,8 +747,8 @@ out:
 }
 
 struct device_arg {
-	int	(*cb)(const char *, const char *, const char *, const char *,
-		    void *);
+	struct store_txn	*txn;
+	int	(*cb)(const struct network_device_port *, void *);
 	void	*arg;
 };
 
@@ -733,20 +756,71 @@ static int
 device_cb(const struct rec_port *p, void *arg)
 {
 	struct device_arg *da = arg;
+	struct rec_network n = { .id = "" };
+	const char *ips[64];
+	struct network_device_port dp = { .port_id = p->id,
+	    .network_id = p->network_id, .mac = p->mac_address, .ips = ips };
+	int rc;
 
-	return da->cb(p->id, p->network_id, p->mac_address,
-	    p->fixed_ips.n > 0 ? p->fixed_ips.items[0].ip_address : "",
-	    da->arg);
+	if (network_db_network_get(da->txn, p->network_id, &n) == -1) {
+		codec_clear(&schema_rec_network, &n);
+		return err_code() == TS_ENOT_FOUND ? 0 : -1;
+	}
+	dp.network_name = n.name;
+	dp.mtu = n.mtu;
+	for (size_t k = 0; k < p->fixed_ips.n && k < 64; k++)
+		ips[dp.nips++] = p->fixed_ips.items[k].ip_address;
+	rc = da->cb(&dp, da->arg);
+	codec_clear(&schema_rec_network, &n);
+	return rc;
 }
 
 int
 network_port_each_device(struct store_txn *txn, const char *device_id,
-    int (*cb)(const char *, const char *, const char *, const char *, void *),
-    void *arg)
+    int (*cb)(const struct network_device_port *, void *), void *arg)
 {
-	struct device_arg da = { cb, arg };
+	struct device_arg da = { txn, cb, arg };
 
 	return network_db_port_each_device(txn, device_id, device_cb, &da);
+}
+
+struct auto_arg {
+	const char	*project_id;
+	char		*id;
+	size_t		 n;
+};
+
+static int
+auto_cb(const struct rec_network *n, void *arg)
+{
+	struct auto_arg *aa = arg;
+
+	if (n->router_external || !(n->shared ||
+	    strcmp(n->project_id, aa->project_id) == 0))
+		return 0;
+	if (aa->n++ == 0)
+		snprintf(aa->id, 37, "%s", n->id);
+	return aa->n > 1 ? 1 : 0;
+}
+
+int
+network_auto_pick(struct store_txn *txn, const char *project_id,
+    char network_id[37])
+{
+	struct auto_arg aa = { project_id, network_id, 0 };
+
+	network_id[0] = '\0';
+	/* A walk of every network: shared ones have no index of their own;
+	 * it stops at the second candidate. */
+	if (network_db_network_each(txn, auto_cb, &aa) == -1)
+		return -1;
+	if (aa.n > 1) {
+		network_id[0] = '\0';
+		err_set(TS_ECONFLICT, "Multiple possible networks found, use a "
+		    "Network ID to be more specific.");
+		return -1;
+	}
+	return 0;
 }
 
 /* Ids first: the records change under the index walk otherwise. */

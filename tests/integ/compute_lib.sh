@@ -4,7 +4,7 @@
 # 127.0.0.1, compute port in $CP, bus port in $BUS, short compute
 # deadlines) and N agents h1..hN on libvirt's test driver, bootstrapped, up
 # and registered. The volume and network services are taken out of the
-# catalog while those APIs do not exist, so that openstackclient's quota
+# catalog (KEEP_NETWORK=1 keeps network), so that openstackclient's quota
 # and limits commands ask only compute.
 compute_setup() {
 	local n=$1 i
@@ -32,8 +32,10 @@ compute_setup() {
 	done
 	wait_http 15 "http://127.0.0.1:$CP/"
 	(
+		local drop="volumev3 block-storage"
+		[ -n "${KEEP_NETWORK:-}" ] || drop="$drop network"
 		. "$T/openrc"
-		for s in volumev3 block-storage network; do
+		for s in $drop; do
 			openstack service delete "$s" >/dev/null 2>&1 || true
 		done
 	)

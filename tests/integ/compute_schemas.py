@@ -29,7 +29,7 @@ from tempest.lib.api_schema.response.compute.v2_11 import (
     services as services211)
 from tempest.lib.common.rest_client import RestClient
 
-BASE, ADMIN, MEMBER, IMAGE = sys.argv[1:5]
+BASE, ADMIN, MEMBER, IMAGE, NET = sys.argv[1:6]
 CHECKED = 0
 
 
@@ -164,6 +164,24 @@ check("update server", servers.update_server, "PUT", V + "/servers/" + sid,
       {"server": {"name": "sv1b"}})
 check("addresses", servers.list_addresses, "GET",
       V + "/servers/%s/ips" % sid)
+# a server on a network: addresses from its port
+s2 = check("create server on a network", servers.create_server_with_admin_pass,
+           "POST", V + "/servers", {"server": {"name": "sv2", "flavorRef": fid,
+                                               "imageRef": IMAGE,
+                                               "networks": [{"uuid": NET}]}})
+sid2 = s2["server"]["id"]
+wait_status(sid2, "ACTIVE")
+g = check("get server on a network", servers.get_server, "GET",
+          V + "/servers/" + sid2)
+assert g["server"]["addresses"]["snet"][0]["addr"].startswith("10.40.0."), g
+check("list servers detail on a network", servers.list_servers_detail, "GET",
+      V + "/servers/detail")
+check("addresses on a network", servers.list_addresses, "GET",
+      V + "/servers/%s/ips" % sid2)
+check("addresses by network", servers.list_addresses_by_network, "GET",
+      V + "/servers/%s/ips/snet" % sid2)
+check("delete server on a network", servers.delete_server, "DELETE",
+      V + "/servers/" + sid2)
 check("metadata", servers.list_server_metadata, "GET",
       V + "/servers/%s/metadata" % sid)
 check("diagnostics", servers.show_server_diagnostics, "GET",

@@ -10,7 +10,7 @@ ts_unit_test(compute_agent_test
   ${TS_A}/virt/backend_test.c ${TS_A}/virt/backend_qemu.c
   ${C}/proc.c ${C}/imgfmt.c ${C}/codec.c ${C}/config.c
   ${TS_GEN_SOURCES}
-  ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c
+  ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c ${C}/ifname.c
   LIBS PkgConfig::LIBVIRT PkgConfig::MSGPACK PkgConfig::UUID
   PkgConfig::JANSSON PkgConfig::SODIUM)
 if(TARGET compute_agent_test)

@@ -177,8 +177,9 @@ build_services(struct ctltest *t)
 		return setup_fail("start");
 	t->port[CT_IDENTITY] = services_port(p->services, 0);
 	t->port[CT_IMAGE] = services_port(p->services, 1);
-	t->port[CT_COMPUTE] = services_port(p->services, 2);
-	t->port[CT_NETWORK] = services_port(p->services, 3);
+	/* The builder's table order: network before compute. */
+	t->port[CT_NETWORK] = services_port(p->services, 2);
+	t->port[CT_COMPUTE] = services_port(p->services, 3);
 	return 0;
 }
 

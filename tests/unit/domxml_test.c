@@ -49,8 +49,10 @@ static const struct domxml_disk full_disks[] = {
 };
 
 static const struct domxml_nic full_nics[] = {
-	{ .mac = "FA:16:3E:01:02:03", .bridge = "brq1a2b3c4d-5e",
-	  .target = "tap5e6f7a8b-9c", .mtu = 1450 },
+	/* What backend_qemu makes of a port (common/ifname.h): the bridge
+	 * of network 1a2b3c4d-5e6f-..., the tap of port 5e6f7a8b-9c0d-... */
+	{ .mac = "FA:16:3E:01:02:03", .bridge = "tsb1a2b3c4d5e6",
+	  .target = "tap5e6f7a8b9c0", .mtu = 1450 },
 	{ .mac = "52:54:00:aa:bb:cc", .bridge = "br-ext", .model = "e1000" },
 };
 

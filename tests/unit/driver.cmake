@@ -9,7 +9,7 @@ ts_unit_test(driver_test
   ${TS_DA}/virt/backend_test.c ${TS_DA}/virt/backend_qemu.c
   ${C}/proc.c ${C}/imgfmt.c ${C}/codec.c ${C}/config.c ${C}/opts.c
   ${TS_GEN_SOURCES}
-  ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c
+  ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c ${C}/ifname.c
   LIBS PkgConfig::LIBVIRT PkgConfig::MSGPACK PkgConfig::JANSSON
   PkgConfig::SODIUM)
 if(TARGET driver_test)

@@ -136,12 +136,11 @@ static const struct create_case create_cases[] = {
 	  "Block device mapping is not supported by this cloud yet." },
 	{ "\"name\": \"s\", \"flavorRef\": \"ct1\", \"imageRef\": \"%s\", "
 	  "\"networks\": [{\"uuid\": \"x\"}]", 400,
-	  "Invalid input for field/attribute networks: only \"none\" and "
-	  "\"auto\" are available (no network service yet)." },
+	  "Bad networks format: network uuid is not in proper format (x)" },
 	{ "\"name\": \"s\", \"flavorRef\": \"ct1\", \"imageRef\": \"%s\", "
 	  "\"networks\": \"some\"", 400,
-	  "Invalid input for field/attribute networks: only \"none\" and "
-	  "\"auto\" are available (no network service yet)." },
+	  "Invalid input for field/attribute networks. Value: some. 'some' "
+	  "is not valid under any of the given schemas" },
 	{ "\"name\": \"s\", \"flavorRef\": \"ct1\", \"imageRef\": \"%s\", "
 	  "\"min_count\": 0", 400,
 	  "Invalid input for field/attribute min_count. Value: 0. It must be "
@@ -1131,6 +1130,227 @@ test_versions(void **state)
 	    "os_compute_api:os-keypairs:index to be performed.");
 }
 
+/* ---- servers on networks (the Network service's ports) ----------------------- */
+
+#define N	CT_NETWORK
+
+static void
+cn_net(enum ctltest_who who, const char *name, const char *cidr, char id[64])
+{
+	char sub[512];
+
+	snprintf(body, sizeof(body), "{\"network\": {\"name\": \"%s\"}}", name);
+	CT_CALL(T, N, who, "POST", "/v2.0/networks", body, 201, NULL);
+	snprintf(id, 64, "%s", ctltest_str(T, "network.id"));
+	if (cidr == NULL)
+		return;
+	snprintf(sub, sizeof(sub), "{\"subnet\": {\"network_id\": \"%s\", "
+	    "\"ip_version\": 4, \"cidr\": \"%s\"}}", id, cidr);
+	CT_CALL(T, N, who, "POST", "/v2.0/subnets", sub, 201, NULL);
+}
+
+/* Ports the admin sees with query q ("" all). */
+static size_t
+cn_ports(const char *q)
+{
+	char p[256];
+
+	snprintf(p, sizeof(p), "/v2.0/ports%s%s", *q ? "?" : "", q);
+	CT_CALL(T, N, CT_ADMIN, "GET", p, NULL, 200, NULL);
+	return json_array_size(ctltest_get(T, "ports"));
+}
+
+/* POST /servers with networks nets (JSON text); 202: the id into id. */
+static int
+cn_create(const char *name, const char *nets, char id[64])
+{
+	char f[1024];
+
+	snprintf(f, sizeof(f), "\"name\": \"%s\", \"flavorRef\": \"ct1\", "
+	    "\"imageRef\": \"%%s\", \"networks\": %s", name, nets);
+	create(CT_MEMBER, f);
+	if (T->r.status == 202 && id != NULL)
+		snprintf(id, 64, "%s", ctltest_str(T, "server.id"));
+	return T->r.status;
+}
+
+/* A refused create leaves nothing behind: no server, no port. */
+static void
+cn_refused(const char *nets, int status, const char *msg)
+{
+	size_t servers = server_count(CT_MEMBER), ports = cn_ports("");
+
+	if (cn_create("refused", nets, NULL) != status)
+		print_error("networks %s\n", nets);
+	ctltest_expect(T, status, msg);
+	assert_int_equal(server_count(CT_MEMBER), servers);
+	assert_int_equal(cn_ports(""), ports);
+}
+
+static void
+cn_delete(const char *id)
+{
+	snprintf(path, sizeof(path), "/v2.1/servers/%s", id);
+	CT_CALL(T, C, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+}
+
+static void
+test_servers_networks(void **state)
+{
+	char n1[64], n2[64], other[64], s1[64], s2[64], s3[64], port[64],
+	    q[128], nets[512], msg[512], mac[64];
+	const char *prefix = "Fixed IP address 10.20.0.50 is already in use "
+	    "on instance ";
+
+	(void)state;
+	/* auto without any network: a server without interfaces */
+	assert_int_equal(cn_create("auto0", "\"auto\"", s1), 202);
+	snprintf(q, sizeof(q), "device_id=%s", s1);
+	assert_int_equal(cn_ports(q), 0);
+	cn_delete(s1);
+
+	/* auto with one network of the project (another project's does
+	 * not count) */
+	cn_net(CT_OTHER, "cn-other", "10.99.0.0/24", other);
+	cn_net(CT_MEMBER, "cn1", "10.20.0.0/24", n1);
+	assert_int_equal(cn_create("auto1", "\"auto\"", s1), 202);
+	snprintf(q, sizeof(q), "device_id=%s", s1);
+	assert_int_equal(cn_ports(q), 1);
+	assert_string_equal(ctltest_str(T, "ports.0.network_id"), n1);
+	assert_string_equal(ctltest_str(T, "ports.0.device_owner"),
+	    "compute:nova");
+	snprintf(mac, sizeof(mac), "%s", ctltest_str(T, "ports.0.mac_address"));
+
+	/* addresses in show, detail and /ips */
+	snprintf(path, sizeof(path), "/v2.1/servers/%s", s1);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "server.addresses.cn1.0.addr"),
+	    "10.20.0.2");
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "server.addresses.cn1.0.version")), 4);
+	assert_string_equal(ctltest_str(T,
+	    "server.addresses.cn1.0.OS-EXT-IPS:type"), "fixed");
+	assert_string_equal(ctltest_str(T,
+	    "server.addresses.cn1.0.OS-EXT-IPS-MAC:mac_addr"), mac);
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers/detail", NULL, 200,
+	    NULL);
+	assert_non_null(ctltest_get(T, "servers.0.addresses.cn1"));
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/ips", s1);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "addresses.cn1.0.addr"),
+	    "10.20.0.2");
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/ips/cn1", s1);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "cn1.0.addr"), "10.20.0.2");
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/ips/nope", s1);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 404,
+	    "Instance is not a member of specified network");
+	assert_non_null(ctltest_get(T, "itemNotFound"));
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/ips", s1);
+	CT_CALL(T, C, CT_OTHER, "GET", path, NULL, 404, NULL);
+
+	/* auto with two networks: Nova's 409, nothing created */
+	cn_net(CT_MEMBER, "cn2", NULL, n2);
+	cn_refused("\"auto\"", 409, "Multiple possible networks found, use a "
+	    "Network ID to be more specific.");
+
+	/* a list: a network with a fixed address */
+	snprintf(nets, sizeof(nets), "[{\"uuid\": \"%s\", \"fixed_ip\": "
+	    "\"10.20.0.50\"}]", n1);
+	assert_int_equal(cn_create("fixed", nets, s2), 202);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/ips", s2);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "addresses.cn1.0.addr"),
+	    "10.20.0.50");
+
+	/* the errors, each leaving nothing behind */
+	{
+		size_t servers = server_count(CT_MEMBER), ports = cn_ports("");
+
+		cn_create("again", nets, NULL);
+		assert_int_equal(T->r.status, 400);
+		assert_non_null(ctltest_errmsg(T));
+		assert_memory_equal(ctltest_errmsg(T), prefix, strlen(prefix));
+		assert_int_equal(server_count(CT_MEMBER), servers);
+		assert_int_equal(cn_ports(""), ports);
+	}
+	cn_refused("[{\"uuid\": \"x\"}]", 400, "Bad networks format: network "
+	    "uuid is not in proper format (x)");
+	cn_refused("[{\"fixed_ip\": \"10.20.0.9\"}]", 400,
+	    "Bad network format: missing 'uuid'");
+	snprintf(nets, sizeof(nets), "[{\"uuid\": \"%s\", \"fixed_ip\": "
+	    "\"10.20.0\"}]", n1);
+	cn_refused(nets, 400, "Invalid input for field/attribute fixed_ip. "
+	    "Value: 10.20.0. '10.20.0' is not a 'ip-address'");
+	cn_refused("[{\"uuid\": \"0c4ab6e0-0000-4000-8000-000000000000\"}]",
+	    400, "Network 0c4ab6e0-0000-4000-8000-000000000000 could not be "
+	    "found.");
+	snprintf(nets, sizeof(nets), "[{\"uuid\": \"%s\"}]", other);
+	snprintf(msg, sizeof(msg), "Network %s could not be found.", other);
+	cn_refused(nets, 400, msg);
+	/* the second network fails: the first one's port goes too */
+	snprintf(nets, sizeof(nets), "[{\"uuid\": \"%s\"}, {\"uuid\": "
+	    "\"0c4ab6e0-0000-4000-8000-000000000000\"}]", n1);
+	cn_refused(nets, 400, "Network 0c4ab6e0-0000-4000-8000-000000000000 "
+	    "could not be found.");
+	cn_refused("[{\"port\": \"0c4ab6e0-0000-4000-8000-000000000001\"}]",
+	    400, "Port id 0c4ab6e0-0000-4000-8000-000000000001 could not be "
+	    "found.");
+	cn_refused("[{\"port\": \"x\"}]", 400, NULL);
+	cn_refused("[\"x\"]", 400, NULL);
+
+	/* a port created beforehand: bound, then in use */
+	snprintf(body, sizeof(body), "{\"port\": {\"network_id\": \"%s\"}}",
+	    n1);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/ports", body, 201, NULL);
+	snprintf(port, sizeof(port), "%s", ctltest_str(T, "port.id"));
+	snprintf(nets, sizeof(nets), "[{\"port\": \"%s\"}]", port);
+	assert_int_equal(cn_create("byport", nets, s3), 202);
+	snprintf(path, sizeof(path), "/v2.0/ports/%s", port);
+	CT_CALL(T, N, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "port.device_id"), s3);
+	snprintf(msg, sizeof(msg), "Port %s is still in use.", port);
+	cn_refused(nets, 409, msg);
+	snprintf(nets, sizeof(nets), "{\"max_count\": 2}");
+	snprintf(nets, sizeof(nets), "[{\"port\": \"%s\"}], \"max_count\": 2",
+	    port);
+	cn_refused(nets, 400, "Unable to launch multiple instances with a "
+	    "single configured port ID. Please launch your instance one by "
+	    "one with different ports.");
+	/* another project's port is not there for this one */
+	snprintf(body, sizeof(body), "{\"port\": {\"network_id\": \"%s\"}}",
+	    other);
+	CT_CALL(T, N, CT_OTHER, "POST", "/v2.0/ports", body, 201, NULL);
+	snprintf(nets, sizeof(nets), "[{\"port\": \"%s\"}]",
+	    ctltest_str(T, "port.id"));
+	snprintf(msg, sizeof(msg), "Port id %s could not be found.",
+	    ctltest_str(T, "port.id"));
+	cn_refused(nets, 400, msg);
+
+	/* delete: the ports it created go, the one it was given stays,
+	 * unbound */
+	cn_delete(s1);
+	cn_delete(s2);
+	cn_delete(s3);
+	snprintf(q, sizeof(q), "device_id=%s", s1);
+	assert_int_equal(cn_ports(q), 0);
+	snprintf(q, sizeof(q), "device_id=%s", s2);
+	assert_int_equal(cn_ports(q), 0);
+	snprintf(path, sizeof(path), "/v2.0/ports/%s", port);
+	CT_CALL(T, N, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "port.device_id"), "");
+	assert_string_equal(ctltest_str(T, "port.device_owner"), "");
+	snprintf(q, sizeof(q), "network_id=%s", n1);
+	assert_int_equal(cn_ports(q), 1);
+
+	/* the networks go, so that "auto" elsewhere finds none */
+	CT_CALL(T, N, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+	snprintf(path, sizeof(path), "/v2.0/networks/%s", n1);
+	CT_CALL(T, N, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+	snprintf(path, sizeof(path), "/v2.0/networks/%s", n2);
+	CT_CALL(T, N, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+}
+
 /* ---- a host that reported once, an hour ago ---------------------------------------------------- */
 
 /*
@@ -1312,6 +1532,7 @@ main(void)
 		cmocka_unit_test(test_servers_create_image_rules),
 		cmocka_unit_test(test_flavor_access),
 		cmocka_unit_test(test_versions),
+		cmocka_unit_test(test_servers_networks),
 		/* last: the others expect no host at all */
 		cmocka_unit_test(test_down_host),
 	};

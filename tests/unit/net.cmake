@@ -2,7 +2,7 @@
 # recorder), and the converger over both (tests/unit/net_*_test.c).
 set(TS_AN ${CMAKE_SOURCE_DIR}/agent/net)
 ts_unit_test(net_link_test
-  SOURCES ${TS_AN}/link.c ${TS_AN}/linkrec.c ${C}/codec.c ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c ${C}/proc.c
+  SOURCES ${TS_AN}/link.c ${TS_AN}/linkrec.c ${C}/codec.c ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c ${C}/ifname.c ${C}/proc.c
   ${TS_GEN_SOURCES}
   LIBS PkgConfig::NL PkgConfig::MSGPACK)
 ts_unit_test(net_dhcp_test
@@ -10,7 +10,7 @@ ts_unit_test(net_dhcp_test
   LIBS PkgConfig::MSGPACK)
 ts_unit_test(net_conv_test
   SOURCES ${TS_AN}/netconv.c ${TS_AN}/link.c ${TS_AN}/linkrec.c
-  ${TS_AN}/dhcp.c ${C}/proc.c ${C}/codec.c ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c ${C}/config.c ${C}/opts.c
+  ${TS_AN}/dhcp.c ${C}/proc.c ${C}/codec.c ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c ${C}/ifname.c ${C}/config.c ${C}/opts.c
   ${TS_GEN_SOURCES}
   LIBS PkgConfig::NL PkgConfig::MSGPACK)
 foreach(t net_link_test net_dhcp_test net_conv_test)
@@ -23,7 +23,7 @@ endforeach()
 if(EXISTS ${CMAKE_SOURCE_DIR}/tests/integ/netctl.c)
   add_executable(netctl ${CMAKE_SOURCE_DIR}/tests/integ/netctl.c
     ${TS_AN}/netconv.c ${TS_AN}/link.c ${TS_AN}/dhcp.c
-    ${C}/err.c ${C}/log.c ${C}/proc.c ${C}/codec.c ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c ${C}/config.c
+    ${C}/err.c ${C}/log.c ${C}/proc.c ${C}/codec.c ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c ${C}/ifname.c ${C}/config.c
     ${C}/opts.c ${TS_GEN_SOURCES})
   add_dependencies(netctl ts_generated)
   target_include_directories(netctl PRIVATE ${TS_AN} ${C} ${TS_GEN_DIR})
