@@ -6,7 +6,7 @@ ts_unit_test(net_link_test
   ${TS_GEN_SOURCES}
   LIBS PkgConfig::NL PkgConfig::MSGPACK)
 ts_unit_test(net_dhcp_test
-  SOURCES ${TS_AN}/dhcp.c ${C}/proc.c ${C}/codec.c ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c ${TS_GEN_SOURCES}
+  SOURCES ${TS_AN}/dhcp.c ${C}/proc.c ${C}/codec.c ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c ${C}/ifname.c ${TS_GEN_SOURCES}
   LIBS PkgConfig::MSGPACK)
 ts_unit_test(net_conv_test
   SOURCES ${TS_AN}/netconv.c ${TS_AN}/link.c ${TS_AN}/linkrec.c
