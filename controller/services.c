@@ -157,6 +157,10 @@ netsync_setup(struct services_env *env)
 	if ((env->netsync = netsync_new(env->cfg, env->store, env->bus,
 	    env->host)) == NULL)
 		return -1;
+	/* The DHCP entries of servers' ports carry the servers' hostnames. */
+	if (env->compute != NULL)
+		netsync_set_hostname(env->netsync, compute_instance_hostname,
+		    env->compute);
 	netsync_fleet_hooks(env->netsync, &fh);
 	if (fleet_add_hooks(env->fleet, &fh) == -1) {
 		netsync_free(&env->netsync);

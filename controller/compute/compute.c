@@ -156,6 +156,28 @@ compute_set_identity(struct compute *s, struct identity *id)
 	recon_set_token_fn(s->recon, mint_image_token, id);
 }
 
+int
+compute_instance_hostname(const char *device_id, char *out, size_t len,
+    void *arg)
+{
+	struct compute *c = arg;
+	struct rec_instance inst = { 0 };
+	struct store_txn *txn = NULL;
+	int rc = -1;
+
+	if (device_id == NULL || !uuid_valid(device_id) || len == 0 ||
+	    store_read_begin(c->store, &txn) == -1)
+		return -1;
+	if (compute_db_instance_get(txn, device_id, &inst) == 0 &&
+	    inst.hostname != NULL && *inst.hostname != '\0') {
+		snprintf(out, len, "%s", inst.hostname);
+		rc = 0;
+	}
+	store_txn_end(&txn);
+	codec_clear(&schema_rec_instance, &inst);
+	return rc;
+}
+
 void
 compute_set_network(struct compute *s, struct network *net)
 {

@@ -67,6 +67,15 @@ struct network;
 void			 compute_set_network(struct compute *,
 			    struct network *net);
 
+/*
+ * The hostname of the instance device_id (a server id), for the network
+ * dataplane's DHCP entries (netsync_hostname_fn's shape; arg is the
+ * service): 0 with out filled (NUL-terminated, truncated to len), -1 if no
+ * instance has that id. Any thread; opens a read transaction of its own.
+ */
+int			 compute_instance_hostname(const char *device_id,
+			    char *out, size_t len, void *arg);
+
 /* The route table of the compute listener (port [api] compute_port). */
 extern const struct http_route compute_routes[];
 /* Built-in policy rules of the compute API (os_compute_api:*). */
