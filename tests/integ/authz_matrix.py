@@ -337,7 +337,8 @@ SHARED_PARAMS = {
     "compute": {"server_id": SERVER, "request_id": REQUEST,
                 "flavor_id": "mxf1", "key": "k", "keypair_name": "mxkp",
                 "hypervisor_id": "1", "pattern": "mx", "service_id": "1",
-                "service_action": "disable", "tenant_id": P1},
+                "service_action": "disable", "tenant_id": P1,
+                "network_label": "mxnet"},
     "network": {"network_id": NET, "subnet_id": SUBNET, "port_id": PORT,
                 "project_id": P1, "alias": "provider"},
 }
