@@ -30,7 +30,7 @@ struct linkrec {
 	size_t			len;
 };
 
-static void
+static void __attribute__((format(printf, 2, 3)))
 logf_(struct linkrec *r, const char *fmt, ...)
 {
 	va_list ap;
