@@ -28,6 +28,11 @@ cleanup() {
 	for p in "${PIDS[@]+"${PIDS[@]}"}"; do
 		if kill -0 "$p" 2>/dev/null; then
 			echo "not ok - pid $p did not stop within 5 s of SIGTERM" >&2
+			# Where it is stuck is what a fix needs: every thread's stack.
+			if command -v gdb >/dev/null; then
+				timeout 60 gdb -batch -p "$p" -ex "thread apply all bt" \
+				    >"$T/stuck-$p.log" 2>&1 || true
+			fi
 			kill -9 "$p" 2>/dev/null || true
 			[ $rc -eq 0 ] && rc=1
 		fi
@@ -39,7 +44,14 @@ cleanup() {
 	fi
 	if [ $rc -ne 0 ]; then
 		echo "---- logs of the failed test ($T)"
-		for f in "$T"/*.log; do [ -f "$f" ] && { echo "== $f"; tail -40 "$f"; }; done
+		for f in "$T"/*.log; do
+			[ -f "$f" ] || continue
+			echo "== $f"
+			case $f in
+			*/stuck-*) grep -E '^(Thread|#)' "$f" | head -200 ;;
+			*) tail -40 "$f" ;;
+			esac
+		done
 	fi
 	[ -n "${TS_KEEP:-}" ] || rm -rf "$T"
 	exit $rc
