@@ -23,3 +23,17 @@ ifname_of(const char *prefix, const char *id, char *out)
 	snprintf(out, IFNAME_MAX + 1, "%.3s%s", prefix, hex);
 	return 0;
 }
+
+int
+ifname_owned(const char *prefix, const char *name)
+{
+	size_t i;
+
+	if (name == NULL || strlen(name) != 14 || strncmp(name, prefix, 3))
+		return 0;
+	for (i = 3; i < 14; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') ||
+		    (name[i] >= 'a' && name[i] <= 'f')))
+			return 0;
+	return 1;
+}

@@ -23,4 +23,9 @@
  * (TS_EINVALID) if id is not a canonical UUID. */
 int	ifname_of(const char *prefix, const char *id, char *out);
 
+/* Whether name has exactly the shape ifname_of() gives with prefix: the
+ * prefix and 11 lowercase hex digits. What the agent may delete as its
+ * own: an operator's "tsbackup0" or "tapx" is never touched. */
+int	ifname_owned(const char *prefix, const char *name);
+
 #endif

@@ -181,8 +181,8 @@ find(const struct link_state *v, size_t n, const char *name)
 static bool
 owned_name(const char *name)
 {
-	return strncmp(name, LINK_BRIDGE_PREFIX, 3) == 0 ||
-	    strncmp(name, LINK_VXLAN_PREFIX, 3) == 0;
+	return ifname_owned(LINK_BRIDGE_PREFIX, name) ||
+	    ifname_owned(LINK_VXLAN_PREFIX, name);
 }
 
 /* Keep the first failure for the caller; later ones are only logged. */

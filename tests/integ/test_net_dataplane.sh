@@ -211,6 +211,9 @@ state_ok "$T/h1.state" || fail "state after restart"
 ok "a restarted converger adopts the links and dnsmasq as they are"
 
 # ---- empty desired state -> everything owned is gone
+# An operator's links whose names merely start like ours stay.
+ip -n $H1 link add tsbackup0 type bridge
+ip -n $H1 link add tsv1 type bridge
 desired "$T/h1.json" 3 - none ""
 gone() {
 	! ip -n $H1 link show $BR && ! ip -n $H1 link show $VX &&
@@ -218,8 +221,10 @@ gone() {
 	    ! tr '\0' ' ' < /proc/$BEFORE/cmdline 2>/dev/null | grep dnsmasq >/dev/null
 }
 wait_for 10 "owned links and dnsmasq removed" gone
-ip -n $H1 link show u0 > /dev/null && ip -n $H1 link show tap1 > /dev/null || fail "a link we do not own was removed"
-ok "empty state: bridge, vxlan, dnsmasq and its files gone; underlay and tap kept"
+for l in u0 tap1 tsbackup0 tsv1; do
+	ip -n $H1 link show $l > /dev/null || fail "$l, a link we do not own, was removed"
+done
+ok "empty state: bridge, vxlan, dnsmasq and its files gone; underlay, tap and look-alike links kept"
 
 # VLAN: only a kernel without 8021q excuses it (these machines have none);
 # the probe asks the kernel itself rather than assuming.
