@@ -656,6 +656,84 @@ start(const struct dhcp_config *c, const struct dhcp_net *n,
 	return -1;
 }
 
+/* Whether hosts has a line for mac that names ip as one of its fields. */
+static bool
+hosts_has(const char *hosts, const char *mac, const char *ip)
+{
+	size_t ml = strlen(mac), il = strlen(ip);
+	const char *l, *e, *f;
+
+	for (l = hosts; *l != '\0'; l = *e ? e + 1 : e) {
+		if ((e = strchr(l, '\n')) == NULL)
+			e = l + strlen(l);
+		if ((size_t)(e - l) <= ml || strncasecmp(l, mac, ml) ||
+		    l[ml] != ',')
+			continue;
+		for (f = l + ml + 1; f < e; f++) {
+			if (f[-1] == ',' && (size_t)(e - f) >= il &&
+			    strncmp(f, ip, il) == 0 &&
+			    (f + il == e || f[il] == ','))
+				return true;
+		}
+	}
+	return false;
+}
+
+int
+dhcp_release_stale(const struct dhcp_config *c, const struct dhcp_net *n,
+    const char *hosts)
+{
+	char path[PATH_MAX], *leases, *line, *save = NULL;
+	const char *prog = c->dhcp_release ? c->dhcp_release : "dhcp_release";
+	int count = 0, failed = 0;
+	struct ts_err first = { 0 };
+
+	net_dir(c, n->net_id, "leases", path, sizeof(path));
+	if ((leases = slurp(path, FILE_MAX, NULL)) == NULL)
+		return 0;
+	/* "expiry mac ip hostname client-id"; IPv6 leases follow a "duid"
+	 * line and are left to expire. */
+	for (line = strtok_r(leases, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		char exp[24], mac[24], ip[48], macn[18];
+		struct addr a;
+		struct proc_opts po = { .timeout_ms = 5000 };
+		struct proc_result res = { 0 };
+		const char *argv[5];
+
+		if (strncmp(line, "duid ", 5) == 0)
+			break;
+		if (sscanf(line, "%23s %23s %47s", exp, mac, ip) != 3 ||
+		    !mac_norm(mac, macn) || addr_parse(ip, false, &a) == -1 ||
+		    a.af != AF_INET || hosts_has(hosts, macn, ip))
+			continue;
+		log_info("dhcp: network %s: releasing the lease of %s to %s "
+		    "(no such port now)", n->net_id, ip, macn);
+		argv[0] = prog;
+		argv[1] = n->bridge;
+		argv[2] = ip;
+		argv[3] = macn;
+		argv[4] = NULL;
+		if (proc_run(argv, &po, &res) == -1 || res.status != 0) {
+			if (!failed++) {
+				if (res.status != 0)
+					err_set(TS_EIO, "dhcp: %s %s %s %s "
+					    "exited %d", prog, n->bridge, ip,
+					    macn, res.status);
+				first = *err_last();
+			}
+		} else
+			count++;
+		proc_result_clear(&res);
+	}
+	free(leases);
+	if (failed) {
+		err_restore(&first);
+		return -1;
+	}
+	return count;
+}
+
 int
 dhcp_ensure(const struct dhcp_config *c, const struct dhcp_net *n,
     bool *runningp)
@@ -693,13 +771,20 @@ dhcp_ensure(const struct dhcp_config *c, const struct dhcp_net *n,
 	if (st == 0) {
 		if (start(c, n, f.argv, &pid) == -1)
 			goto out;
-	} else if (ch1 || ch2) {
-		log_info("dhcp: network %s: files changed, reloading dnsmasq "
-		    "%d", n->net_id, (int)pid);
-		if (kill(pid, SIGHUP) == -1) {
-			err_set_errno(TS_EIO, "dhcp: SIGHUP %d", (int)pid);
-			goto out;
+	} else {
+		if (ch1 || ch2) {
+			log_info("dhcp: network %s: files changed, reloading "
+			    "dnsmasq %d", n->net_id, (int)pid);
+			if (kill(pid, SIGHUP) == -1) {
+				err_set_errno(TS_EIO, "dhcp: SIGHUP %d",
+				    (int)pid);
+				goto out;
+			}
 		}
+		/* A failed release is retried by the next pass; serving the
+		 * current ports matters more than reporting it here. */
+		if (dhcp_release_stale(c, n, f.hosts) == -1)
+			log_warnx("%s", err_msg());
 	}
 	*runningp = true;
 	rc = 0;

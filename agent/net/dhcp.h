@@ -14,7 +14,8 @@
  * to [a-z0-9-] (security-and-reliability.md 1.4: no option or newline
  * injection), so each hosts/opts line is exactly one well-formed entry.
  * Files are replaced by write-temp-then-rename, and dnsmasq re-reads them on
- * SIGHUP, sent only when one changed.
+ * SIGHUP, sent only when one changed; leases of ports that are gone are
+ * released (dhcp_release_stale()).
  *
  * dnsmasq runs through proc_run() (argv only; it daemonizes, so proc_run()
  * returns once it serves); tests install a proc hook to record the argv.
@@ -38,6 +39,7 @@ struct dhcp_config {
 	const char	*dnsmasq;	/* program; NULL: "dnsmasq" */
 	unsigned	 pid_wait_ms;	/* wait for the pid file after a
 					   start; 0: 2000 */
+	const char	*dhcp_release;	/* program; NULL: "dhcp_release" */
 };
 
 /* The wanted DHCP service of one network. Pointers borrowed for the call. */
@@ -72,6 +74,21 @@ bool	dhcp_wanted(const struct dhcp_net *);
 int	dhcp_render(const struct dhcp_config *, const struct dhcp_net *,
 	    struct dhcp_files *out);
 void	dhcp_files_clear(struct dhcp_files *);
+
+/*
+ * Release every IPv4 lease in the network's lease file whose MAC and
+ * address no longer form a line of hosts (the hosts file text
+ * dhcp_render() made): a port was deleted or changed its address.
+ * dnsmasq never offers an address leased to another client, so without
+ * this an address freed by a deleted port and given to a new one stays
+ * unusable until the old lease expires (Neutron's DHCP agent does the
+ * same). Runs `dhcp_release <bridge> <ip> <mac>` (dnsmasq-utils) per
+ * lease; level-triggered: a lease still there is released on the next
+ * call. Returns the number of releases run, -1 if one failed (the error
+ * of the first).
+ */
+int	dhcp_release_stale(const struct dhcp_config *,
+	    const struct dhcp_net *, const char *hosts);
 
 /* The DNS-safe form of a port's hostname (see dhcp.h top): lowercase,
  * [a-z0-9-] only, starting with a letter, at most DHCP_HOSTNAME_MAX, never

@@ -174,6 +174,20 @@ timeout 30 ip netns exec $C1 env LOG="$T/c1b.lease" busybox udhcpc -i c1b -n -q 
 grep -q "lease of 10.66.0.12 obtained" "$T/udhcpc-c1b.log" || fail "new port lease: $(cat "$T/udhcpc-c1b.log")"
 ok "a new port is served after a reload (SIGHUP), same dnsmasq ($OLD)"
 
+# ---- a port deleted, its address given to a new port (another MAC)
+# dnsmasq offers no address leased to another client: the old lease must
+# be released for the new port to get it.
+P4=$(port 4 52:54:00:66:00:13 10.66.0.12 vm-four)
+desired "$T/h1.json" 3 10.66.0.2 '"10.99.0.2"' "$P1,$P4"
+released() { ! grep -q " 52:54:00:66:00:12 " "$T/h1dhcp/$NET/leases"; }
+wait_for 10 "the deleted port's lease released" released
+ip link add c1c netns $C1 address 52:54:00:66:00:13 type veth peer name tap1c netns $H1
+ip -n $H1 link set tap1c master $BR up; ip -n $C1 link set c1c up
+timeout 30 ip netns exec $C1 busybox udhcpc -i c1c -n -q -f \
+	-t 10 -T 1 -s /bin/true > "$T/udhcpc-c1c.log" 2>&1 || fail "udhcpc for the reused address: $(cat "$T/udhcpc-c1c.log")"
+grep -q "lease of 10.66.0.12 obtained" "$T/udhcpc-c1c.log" || fail "reused address: $(cat "$T/udhcpc-c1c.log")"
+ok "a deleted port's lease is released: its address serves the next port at once"
+
 # ---- dnsmasq killed -> restarted within a tick
 kill -9 "$OLD"
 restarted() {
@@ -214,7 +228,7 @@ ok "a restarted converger adopts the links and dnsmasq as they are"
 # An operator's links whose names merely start like ours stay.
 ip -n $H1 link add tsbackup0 type bridge
 ip -n $H1 link add tsv1 type bridge
-desired "$T/h1.json" 3 - none ""
+desired "$T/h1.json" 4 - none ""
 gone() {
 	! ip -n $H1 link show $BR && ! ip -n $H1 link show $VX &&
 	    [ -z "$(ls -A "$T/h1dhcp")" ] &&

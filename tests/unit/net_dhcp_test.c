@@ -252,12 +252,59 @@ test_ensure_dry_run(void **state)
 	rmdir(dir);
 }
 
+/* Leases of ports that are gone are released, the rest kept; IPv6 leases,
+ * junk lines and another MAC's lease of a current address too. */
+static void
+test_release_stale(void **state)
+{
+	char tmpl[] = "/tmp/net_dhcp_test.XXXXXX", *dir, path[600];
+	struct dhcp_config c = cfg;
+	struct dhcp_net n = net();
+	struct dhcp_files f = { 0 };
+	struct proc_recorder *rec;
+	FILE *fp;
+
+	(void)state;
+	assert_non_null(dir = mkdtemp(tmpl));
+	c.state_dir = dir;
+	assert_int_equal(dhcp_render(&c, &n, &f), 0);
+	assert_non_null(strstr(f.hosts, "52:54:00:66:00:10,10.66.0.10,"));
+	assert_non_null(rec = proc_recorder_new());
+	/* No lease file yet: nothing to do. */
+	assert_int_equal(dhcp_release_stale(&c, &n, f.hosts), 0);
+	snprintf(path, sizeof(path), "%s/" NET, dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/" NET "/leases", dir);
+	assert_non_null(fp = fopen(path, "w"));
+	fputs("1700000000 52:54:00:66:00:10 10.66.0.10 vm-one *\n"
+	    "1700000000 52:54:00:66:00:99 10.66.0.99 gone *\n"
+	    /* a current address, but leased to a MAC that no longer has it */
+	    "1700000000 52:54:00:66:00:98 10.66.0.10 old *\n"
+	    "1700000000 52:54:00:66:00:1 10.66.0.12 bad-mac *\n"
+	    "garbage\n"
+	    "duid 00:01:00:01:2c:8e:7a:1b:52:54:00:12:34:56\n"
+	    "1700000000 1234 fd00::99 v6 *\n", fp);
+	fclose(fp);
+	assert_int_equal(dhcp_release_stale(&c, &n, f.hosts), 2);
+	assert_int_equal(proc_recorder_count(rec), 2);
+	assert_string_equal(proc_recorder_text(rec),
+	    "dhcp_release tsb6f1c2a30000 10.66.0.99 52:54:00:66:00:99\n"
+	    "dhcp_release tsb6f1c2a30000 10.66.0.10 52:54:00:66:00:98\n");
+	proc_recorder_free(&rec);
+	dhcp_files_clear(&f);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/" NET, dir);
+	rmdir(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hostname),
 		cmocka_unit_test(test_render),
+		cmocka_unit_test(test_release_stale),
 		cmocka_unit_test(test_ensure_dry_run),
 	};
 
