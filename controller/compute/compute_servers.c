@@ -1269,18 +1269,29 @@ random_password(char out[13])
 }
 
 /*
- * networks: absent, "none", "auto" or a list of {"uuid": net, "fixed_ip":
+ * networks: absent (before 2.37), "none", "auto" or a list of {"uuid": net, "fixed_ip":
  * ip} / {"port": id}, checked with Nova's messages; the networks and ports
  * themselves are looked up when the server is created, in its transaction.
  */
 static int
-parse_networks(struct create *c, json_t *nets)
+parse_networks(struct create *c, json_t *nets, int mv)
 {
 	size_t k;
 	json_t *e;
 
-	if (nets == NULL)
+	if (nets == NULL) {
+		/* Required from 2.37. Before it, Nova allocates on the
+		 * network the project can use if there is exactly one (none:
+		 * no NIC; several: NetworkAmbiguous), which is "auto" without
+		 * auto-allocated topologies. */
+		if (mv >= 37) {
+			err_set(TS_EINVALID, "Invalid input for field/attribute "
+			    "server. 'networks' is a required property");
+			return -1;
+		}
+		c->net_auto = true;
 		return 0;
+	}
 	if (json_is_string(nets) && (strcmp(json_string_value(nets),
 	    "none") == 0 || strcmp(json_string_value(nets), "auto") == 0)) {
 		c->net_auto = strcmp(json_string_value(nets), "auto") == 0;
@@ -1450,7 +1461,7 @@ compute_servers_create(struct http_req *req, struct http_resp *resp)
 		    "by this cloud yet.");
 		goto out;
 	}
-	if (parse_networks(&c, json_object_get(s, "networks")) == -1)
+	if (parse_networks(&c, json_object_get(s, "networks"), mv) == -1)
 		goto out;
 	c.metadata = json_object_get(s, "metadata");
 	if (user_data && decode_user_data(&c, user_data) == -1)
