@@ -8,6 +8,17 @@
 #   TS_ETC_DIR [/etc/tinystack]  TS_STATE_DIR [/var/lib/tinystack]
 #   TS_LOG_DIR [/var/log/tinystack]  TS_RUN_DIR [/run/tinystack]
 #   TS_PREFIX [/usr/local]  TS_HOST [$(hostname)]
+# Networking: a project network "private" (VXLAN) with the subnet
+#   TS_FIXED_RANGE [10.0.0.0/26] and DHCP, so `server create` needs no
+#   network flag. On the host, its bridge is host-only: nothing is bridged
+#   to an uplink.
+# Namespace mode, TS_NETNS=1 (tests and CI use it): the controller stays on
+#   the host with every API and the bus on 127.0.0.1, while each of the
+#   TS_HOSTS [1] hypervisors (named TS_NETNS_PREFIX [ts] + "-hN") runs its
+#   own libvirtd, agent, bridges, dnsmasq and guests in network and mount
+#   namespaces of its own (packaging/fakehost.sh), joined by an underlay in
+#   namespace <prefix>-ul. No address outside loopback and those
+#   namespaces sees a packet: reach guests with `ip netns exec ts-h1 ...`.
 set -euo pipefail
 cd "$(dirname "$0")"
 TOP=$(pwd)
@@ -20,6 +31,18 @@ HOST=${TS_HOST:-$(hostname)}
 BIN=$PREFIX/bin
 MANAGE="$BIN/tinystack-manage --config $ETC/controller.conf"
 export TS_RUN_DIR=$RUN
+NETNS=${TS_NETNS:-0}
+NHOSTS=${TS_HOSTS:-1}
+NSPRE=${TS_NETNS_PREFIX:-ts}
+FIXED_RANGE=${TS_FIXED_RANGE:-10.0.0.0/26}
+case $NHOSTS in [1-9]) ;; *) echo "stack.sh: TS_HOSTS must be 1..9" >&2; exit 1 ;; esac
+if [ "$NETNS" = 1 ]; then
+	AGENTS=$(for n in $(seq 1 "$NHOSTS"); do echo "$NSPRE-h$n"; done)
+	BUS_HOST=127.0.0.1
+else
+	AGENTS=$HOST
+	BUS_HOST=0.0.0.0
+fi
 
 [ "$(id -u)" = 0 ] || { echo "stack.sh: run as root" >&2; exit 1; }
 say() { echo "stack.sh: $*"; }
@@ -48,8 +71,9 @@ log_file = $LOGS/controller.log
 path = $STATE/controller.lmdb
 
 [bus]
-listen = tcp://0.0.0.0:5670
+listen = tcp://$BUS_HOST:5670
 keys_dir = $ETC/keys
+$([ "$NETNS" = 1 ] && printf '\n[api]\nbind_host = 127.0.0.1\npublic_host = 127.0.0.1\n')
 
 [oslo_policy]
 policy_file = $ETC/policy.yaml
@@ -66,7 +90,7 @@ if [ ! -e "$ETC/policy.yaml" ]; then
 		'# here and uncomment them. Reloaded on change.' \
 		> "$ETC/policy.yaml"
 fi
-if [ ! -f "$ETC/agent.conf" ]; then
+if [ "$NETNS" != 1 ] && [ ! -f "$ETC/agent.conf" ]; then
 	say "writing $ETC/agent.conf"
 	cat > "$ETC/agent.conf" <<C
 [DEFAULT]
@@ -88,13 +112,58 @@ fi
 conf_value() { "$BIN/tinystack-controller" -n --config "$ETC/controller.conf" | awk -v k="$1" '$1 == k { print $3; exit }'; }
 # Guests' images come from the controller's image API (an agent.conf
 # written by an older stack.sh lacks the section).
-if ! grep -q '^\[image\]' "$ETC/agent.conf"; then
-	cat >> "$ETC/agent.conf" <<C
+if [ "$NETNS" != 1 ]; then
+	if ! grep -q '^\[image\]' "$ETC/agent.conf"; then
+		cat >> "$ETC/agent.conf" <<C
 
 [image]
 api_url = http://127.0.0.1:$(conf_value image_port)
 cache_dir = $STATE/instances/_base
 C
+	fi
+	# One host: VXLAN networks need a local address but have no peers.
+	if ! grep -q '^\[network\]' "$ETC/agent.conf"; then
+		cat >> "$ETC/agent.conf" <<C
+
+[network]
+local_ip = 127.0.0.1
+dhcp_state_dir = $STATE/dhcp
+C
+	fi
+else
+	# agent-<host>.conf per namespace host; the bus and image API are
+	# relayed into its namespace's 127.0.0.1.
+	n=0
+	for a in $AGENTS; do
+		n=$((n + 1))
+		[ -f "$ETC/agent-$a.conf" ] && continue
+		say "writing $ETC/agent-$a.conf"
+		mkdir -p "$STATE/$a/instances"
+		cat > "$ETC/agent-$a.conf" <<C
+[DEFAULT]
+host = $a
+state_path = $STATE/$a
+pid_file = $RUN/agent-$a.pid
+log_file = $LOGS/agent-$a.log
+instances_path = $STATE/$a/instances
+
+[libvirt]
+connection_uri = $(packaging/fakehost.sh uri "$STATE/netns/$a")
+virt_type = qemu
+
+[bus]
+controller = tcp://127.0.0.1:5670
+keys_dir = $ETC/keys-$a
+
+[image]
+api_url = http://127.0.0.1:$(conf_value image_port)
+cache_dir = $STATE/$a/instances/_base
+
+[network]
+local_ip = ${TS_UNDERLAY:-10.250.0}.$n
+dhcp_state_dir = $STATE/$a/dhcp
+C
+	done
 fi
 
 say "database schema"
@@ -110,11 +179,20 @@ if [ ! -s "$ETC/admin-password" ]; then
 fi
 chmod 0600 "$ETC/admin-password"
 $MANAGE bootstrap --admin-password-file "$ETC/admin-password" --openrc "$HOME/keystonerc_admin"
-[ -f "$ETC/keys/agent.key" ] || $MANAGE agent keygen --host "$HOST" --keys-dir "$ETC/keys"
-$MANAGE agent enroll "$HOST" --key-file "$ETC/keys/agent.pub"
-
-say "libvirtd"
-packaging/libvirtd.sh start
+if [ "$NETNS" != 1 ]; then
+	[ -f "$ETC/keys/agent.key" ] || $MANAGE agent keygen --host "$HOST" --keys-dir "$ETC/keys"
+	$MANAGE agent enroll "$HOST" --key-file "$ETC/keys/agent.pub"
+	say "libvirtd"
+	packaging/libvirtd.sh start
+else
+	for a in $AGENTS; do
+		if [ ! -f "$ETC/keys-$a/agent.key" ]; then
+			$MANAGE agent keygen --host "$a" --keys-dir "$ETC/keys-$a"
+		fi
+		cp "$ETC/keys/controller.pub" "$ETC/keys-$a/"
+		$MANAGE agent enroll "$a" --key-file "$ETC/keys-$a/agent.pub"
+	done
+fi
 
 # Restart a daemon when it is not running or its binary/config changed.
 hashfile=$STATE/stack.hashes
@@ -153,22 +231,59 @@ ensure_daemon() {
 	running "$pidf" || { echo "stack.sh: $name did not start; see $LOGS/$name.log" >&2; exit 1; }
 	sed -i "/^$name /d" "$hashfile"; echo "$name $h" >> "$hashfile"
 }
-ensure_daemon controller
-ensure_daemon agent
-
-say "waiting for the agent on $HOST to register"
-up=0
-for _ in $(seq 1 300); do
-	if $MANAGE service list 2>/dev/null | grep -E "^\| *[^|]*\| *$HOST *\|.*\| *up *\|" >/dev/null; then
-		up=1; break
+# ensure_ns_agent HOST N: host N's namespaces and libvirtd (fakehost.sh),
+# then its agent inside them; restarted only when its binary or
+# configuration changed. No systemd unit: the namespaces are this
+# script's.
+ensure_ns_agent() {
+	local a=$1 n=$2 conf=$ETC/agent-$1.conf pidf=$RUN/agent-$1.pid h old
+	packaging/fakehost.sh up "$NSPRE" "$n" "$STATE/netns/$a" 5670 "$(conf_value image_port)"
+	h=$(cat "$BIN/tinystack-agent" "$conf" | sha256sum | cut -d' ' -f1)
+	old=$(sed -n "s/^agent-$a //p" "$hashfile")
+	if running "$pidf" && [ "$h" = "$old" ]; then
+		say "agent of $a unchanged and running (pid $(cat "$pidf"))"
+		return
 	fi
-	sleep 0.2
+	if running "$pidf"; then
+		say "restarting the agent of $a"
+		old=$(cat "$pidf")
+		kill "$old"
+		for _ in $(seq 1 100); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$old" 2>/dev/null || true
+	else
+		say "starting the agent of $a in namespace $NSPRE-h$n"
+	fi
+	ip netns exec "$NSPRE-h$n" "$BIN/tinystack-agent" --config "$conf"
+	for _ in $(seq 1 100); do running "$pidf" && break; sleep 0.1; done
+	running "$pidf" || { echo "stack.sh: agent of $a did not start; see $LOGS/agent-$a.log" >&2; exit 1; }
+	sed -i "/^agent-$a /d" "$hashfile"; echo "agent-$a $h" >> "$hashfile"
+}
+ensure_daemon controller
+if [ "$NETNS" != 1 ]; then
+	ensure_daemon agent
+else
+	mkdir -p "$STATE/netns"
+	echo "$NSPRE" > "$STATE/netns/prefix"
+	n=0
+	for a in $AGENTS; do n=$((n + 1)); ensure_ns_agent "$a" $n; done
+fi
+
+for a in $AGENTS; do
+	say "waiting for the agent on $a to register"
+	up=0
+	for _ in $(seq 1 300); do
+		if $MANAGE service list 2>/dev/null | grep -E "^\| *[^|]*\| *$a *\|.*\| *up *\|" >/dev/null; then
+			up=1; break
+		fi
+		sleep 0.2
+	done
+	if [ $up = 0 ]; then
+		$MANAGE service list
+		echo "stack.sh: the agent on $a did not register within 60 s; see $LOGS/ and $LOGS/controller.log" >&2
+		exit 1
+	fi
 done
 $MANAGE service list
-if [ $up = 0 ]; then
-	echo "stack.sh: the agent on $HOST did not register within 60 s; see $LOGS/agent.log and $LOGS/controller.log" >&2
-	exit 1
-fi
 
 PUBLIC=$(conf_value public_host)
 PUBLIC=${PUBLIC:-$HOST}
@@ -208,6 +323,13 @@ say "flavors and the sample image"
 		    --property kernel_id="$kid" --property ramdisk_id="$rid" \
 		    --property os_type=linux tinystack-guest >/dev/null
 	fi
+	# The default project network (Nova's "auto": the one network there
+	# is), as devstack's "private".
+	openstack network show private >/dev/null 2>&1 ||
+		openstack network create private >/dev/null
+	openstack subnet show private-subnet >/dev/null 2>&1 ||
+		openstack subnet create --network private \
+		    --subnet-range "$FIXED_RANGE" private-subnet >/dev/null
 )
 cat <<M
 
@@ -221,8 +343,9 @@ tinystack is running on $HOST.
   admin credentials:  . $HOME/keystonerc_admin   (then: openstack token issue)
   try:  openstack server create --flavor m1.nano --image tinystack-guest --wait vm1
         openstack console log show vm1
-  agent bus (ZeroMQ, CURVE):  tcp://0.0.0.0:5670
-  configuration:  $ETC/controller.conf  $ETC/agent.conf
+  network: "private" ($FIXED_RANGE, DHCP)$([ "$NETNS" = 1 ] && printf '\n  hypervisors in namespaces: %s (reach guests: ip netns exec %s-h1 ping ADDRESS)' "$(echo $AGENTS)" "$NSPRE")
+  agent bus (ZeroMQ, CURVE):  tcp://$BUS_HOST:5670
+  configuration:  $ETC/controller.conf  $ETC/agent*.conf
   state:          $STATE   logs: $LOGS
   services:       $MANAGE service list
   stop:           ./unstack.sh

@@ -4,8 +4,11 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 RUN=${TS_RUN_DIR:-/run/tinystack}
+STATE=${TS_STATE_DIR:-/var/lib/tinystack}
 export TS_RUN_DIR=$RUN
-for name in agent controller; do
+# The agents of namespace hosts (TS_NETNS=1) are agent-<host>.pid.
+names=$(cd "$RUN" 2>/dev/null && for f in agent-*.pid; do [ -e "$f" ] && echo "${f%.pid}"; done)
+for name in $names agent controller; do
 	if [ -d /run/systemd/system ] && systemctl list-unit-files "tinystack-$name.service" >/dev/null 2>&1; then
 		systemctl stop "tinystack-$name" 2>/dev/null || true
 	fi
@@ -21,5 +24,20 @@ for name in agent controller; do
 		fi
 	fi
 done
+# Namespace hosts: their guests (stopped, still defined), their libvirtd,
+# relay and namespaces.
+if [ -s "$STATE/netns/prefix" ]; then
+	pre=$(cat "$STATE/netns/prefix")
+	for d in "$STATE"/netns/"$pre"-h*/; do
+		[ -d "$d" ] || continue
+		d=${d%/}; a=${d##*/}; n=${a##*-h}
+		uri=$(packaging/fakehost.sh uri "$d")
+		for dom in $(virsh -c "$uri" list --name 2>/dev/null); do
+			virsh -c "$uri" destroy "$dom" >/dev/null 2>&1 || true
+		done
+		echo "unstack.sh: stopping namespace host $a"
+		packaging/fakehost.sh down "$pre" "$n" "$d"
+	done
+fi
 packaging/libvirtd.sh stop
 echo "unstack.sh: stopped"
