@@ -53,6 +53,7 @@ struct conn {
 	int	 fd;
 	char	 bridge[IFNAME_MAX + 1];
 	char	 ip[INET_ADDRSTRLEN];
+	in_addr_t addr;			/* the same, binary */
 	int64_t	 deadline;
 	char	 in[METADATA_REQ_MAX];
 	size_t	 inlen;
@@ -1035,21 +1036,29 @@ conn_accept(struct metadata *md, struct listener *l)
 	struct sockaddr_in sa;
 	socklen_t sl = sizeof(sa);
 	struct conn *c;
-	size_t slot;
+	size_t slot, same;
 	int fd;
 
 	fd = accept4(l->fd, (struct sockaddr *)&sa, &sl,
 	    SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd == -1)
 		return;
+	/* One guest holding connections open must not starve the others:
+	 * at most METADATA_CONN_PER_SOURCE per (bridge, address). */
+	for (slot = 0, same = 0; slot < METADATA_CONN_MAX; slot++)
+		if (md->conns[slot] != NULL &&
+		    md->conns[slot]->addr == sa.sin_addr.s_addr &&
+		    strcmp(md->conns[slot]->bridge, l->bridge) == 0)
+			same++;
 	for (slot = 0; slot < METADATA_CONN_MAX; slot++)
 		if (md->conns[slot] == NULL)
 			break;
-	if (slot == METADATA_CONN_MAX || sa.sin_family != AF_INET ||
-	    (c = calloc(1, sizeof(*c))) == NULL) {
+	if (slot == METADATA_CONN_MAX || same >= METADATA_CONN_PER_SOURCE ||
+	    sa.sin_family != AF_INET || (c = calloc(1, sizeof(*c))) == NULL) {
 		close(fd);	/* full: the guest retries */
 		return;
 	}
+	c->addr = sa.sin_addr.s_addr;
 	c->fd = fd;
 	memcpy(c->bridge, l->bridge, sizeof(c->bridge));
 	inet_ntop(AF_INET, &sa.sin_addr, c->ip, sizeof(c->ip));

@@ -22,7 +22,8 @@
  * the host's ports of the instance at request time.
  *
  * Serving: one thread (metadata_start()) polls the listeners and at most
- * METADATA_CONN_MAX connections, each bounded to METADATA_REQ_MAX bytes of
+ * METADATA_CONN_MAX connections (METADATA_CONN_PER_SOURCE from one guest
+ * address on one bridge), each bounded to METADATA_REQ_MAX bytes of
  * request and METADATA_TIMEOUT_MS in total; HTTP/1.0, GET and HEAD, one
  * request per connection. The agent's main loop never waits on it.
  *
@@ -41,6 +42,7 @@
 #define METADATA_REQ_MAX	8192	/* request line + headers */
 #define METADATA_PATH_MAX	1024
 #define METADATA_CONN_MAX	64
+#define METADATA_CONN_PER_SOURCE 8	/* per (bridge, source address) */
 #define METADATA_TIMEOUT_MS	5000
 #define METADATA_BRIDGES_MAX	1024
 

@@ -199,6 +199,18 @@ from $G1 /openstack/latest/meta_data.json -X POST -d x >/dev/null; [ "$(code)" =
 kill -0 "$(pid_of agent-h1)" || fail "the agent died"
 ok "BREW and POST get 400; the agent lives"
 
+# A guest holding connections open (more than the service's 64) does not
+# starve the others: at most 8 are kept per source.
+ip netns exec $GX bash -c 'for i in $(seq 70); do
+	exec {fd}<>/dev/tcp/169.254.169.254/80 || true; done; sleep 4' 2>/dev/null &
+HOG=$!
+sleep 1
+M1=$(from $G1 /openstack/latest/meta_data.json)
+[ "$(code)" = 200 ] && [ "$(jq -r .uuid <<<"$M1")" = "$VM1" ] ||
+	fail "vm1 starved by another guest's connections: $(code)"
+wait $HOG 2>/dev/null || true
+ok "70 idle connections from one guest: another guest is still served"
+
 os server delete --wait vm2 || fail "server delete vm2"
 gone() { from $G2 /openstack/latest/meta_data.json >/dev/null; [ "$(code)" != 200 ]; }
 wait_for 15 "vm2's documents gone" gone
