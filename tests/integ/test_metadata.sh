@@ -132,7 +132,11 @@ guest() {
 	local g=$1 n=$2 mac=$3 ip=$4
 	ip netns add $g
 	ip -n $g link set lo up
-	ip link add $n netns $NS type veth peer name eth0 netns $g
+	# The host end gets fe:... as libvirt gives a tap: a bridge takes
+	# the lowest MAC of its ports, and a random one here could become
+	# the bridge's and leave with the fake guest, stranding the others'
+	# ARP entries for the DHCP address.
+	ip link add $n netns $NS address "fe:${mac#??:}" type veth peer name eth0 netns $g
 	ip -n $NS link set $n master $BR up
 	ip -n $g link set eth0 address "$mac"
 	ip -n $g addr add "$ip/24" dev eth0
