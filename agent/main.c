@@ -397,6 +397,7 @@ net_setup(struct agent *a)
 	    "physical_bridge_mappings" };
 	struct link *lk;
 	struct netconv *nc;
+	char dir[PATH_MAX];
 	int on = 0;
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -417,7 +418,14 @@ net_setup(struct agent *a)
 	}
 	if (!config_get_bool(a->cfg, "metadata", "enabled"))
 		return 0;
+	if (snprintf(dir, sizeof(dir), "%s/metadata", config_get_str(a->cfg,
+	    "DEFAULT", "state_path")) >= (int)sizeof(dir)) {
+		err_set(TS_ECONFIG, "state_path too long");
+		return -1;
+	}
 	if ((a->md = metadata_new()) == NULL ||
+	    daemon_mkdirs(dir, 0700) == -1 ||
+	    metadata_state_dir(a->md, dir) == -1 ||
 	    metadata_start(a->md, (uint16_t)config_get_int(a->cfg, "metadata",
 	    "port"), NULL) == -1)
 		return -1;

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <dirent.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -26,6 +28,7 @@
 
 #define NICS_MAX	32
 #define ARP_MAX		(4u << 20)	/* bytes of /proc/net/arp read */
+#define STATE_FILE_MAX	(1u << 20)	/* one instance's saved documents */
 
 struct inst {
 	char		 uuid[CODEC_UUID_LEN + 1];
@@ -70,6 +73,7 @@ struct metadata {
 	/* bridge of net->networks.items[i] ("" : not served) */
 	char			(*bridges)[IFNAME_MAX + 1];
 	bool			 net_changed;
+	char			 state_dir[256];	/* "" : not kept */
 	/* Server thread. */
 	pthread_t		 th;
 	bool			 started;
@@ -174,6 +178,14 @@ mac_norm(const char *in, char out[18])
 	return 0;
 }
 
+/* json_object_set_new() that also fails on a NULL value (a failed
+ * json_string() and the like). */
+static int
+jset_(json_t *o, const char *k, json_t *v)
+{
+	return v == NULL ? -1 : json_object_set_new(o, k, v);
+}
+
 static struct inst *
 inst_find(struct metadata *md, const char *uuid)
 {
@@ -183,10 +195,12 @@ inst_find(struct metadata *md, const char *uuid)
 	return NULL;
 }
 
-int
-metadata_instance_put(struct metadata *md, const char *uuid,
-    const char *meta_data_json, const void *user_data, size_t user_data_len,
-    bool has_user_data, const struct metadata_nic *nics, size_t nnics)
+static int	state_save(struct metadata *, const struct inst *);
+
+static int
+put(struct metadata *md, const char *uuid, const char *meta_data_json,
+    const void *user_data, size_t user_data_len, bool has_user_data,
+    const struct metadata_nic *nics, size_t nnics, bool save)
 {
 	struct inst n = { 0 }, *slot;
 	json_error_t jerr;
@@ -234,6 +248,11 @@ metadata_instance_put(struct metadata *md, const char *uuid,
 			memcpy(n.user_data, user_data, user_data_len);
 		n.ud_len = user_data_len;
 	}
+	/* Saved first: what is served survives an agent restart. */
+	if (save && state_save(md, &n) == -1) {
+		inst_clear(&n);
+		return -1;
+	}
 	pthread_mutex_lock(&md->mu);
 	if ((slot = inst_find(md, uuid)) != NULL) {
 		inst_clear(slot);
@@ -255,13 +274,228 @@ metadata_instance_put(struct metadata *md, const char *uuid,
 	return 0;
 }
 
+int
+metadata_instance_put(struct metadata *md, const char *uuid,
+    const char *meta_data_json, const void *user_data, size_t user_data_len,
+    bool has_user_data, const struct metadata_nic *nics, size_t nnics)
+{
+	return put(md, uuid, meta_data_json, user_data, user_data_len,
+	    has_user_data, nics, nnics, true);
+}
+
+/* ------------------------------------------------------------ state */
+
+static int
+state_path(const struct metadata *md, const char *uuid, const char *suffix,
+    char *out, size_t len)
+{
+	int n = snprintf(out, len, "%s/%s.json%s", md->state_dir, uuid,
+	    suffix);
+
+	if (n < 0 || (size_t)n >= len) {
+		err_set(TS_EINVALID, "metadata: state path too long");
+		return -1;
+	}
+	return 0;
+}
+
+/* <state_dir>/<uuid>.json: {"meta_data": text, "user_data": hex or null,
+ * "nics": [[port, network, mac]...]}, 0600 (user data may be secret),
+ * written to a temporary file and renamed. */
+static int
+state_save(struct metadata *md, const struct inst *in)
+{
+	char path[512], tmp[512], *text = NULL, *hex = NULL;
+	json_t *o = NULL, *nics;
+	int fd = -1, rc = -1;
+	size_t len, off = 0;
+
+	if (md->state_dir[0] == '\0')
+		return 0;
+	if (state_path(md, in->uuid, "", path, sizeof(path)) == -1 ||
+	    state_path(md, in->uuid, ".tmp", tmp, sizeof(tmp)) == -1)
+		return -1;
+	if (in->has_ud) {
+		if ((hex = malloc(2 * in->ud_len + 1)) == NULL)
+			goto nomem;
+		for (size_t i = 0; i < in->ud_len; i++)
+			snprintf(hex + 2 * i, 3, "%02x", in->user_data[i]);
+		hex[2 * in->ud_len] = '\0';
+	}
+	if ((o = json_object()) == NULL || (nics = json_array()) == NULL ||
+	    json_object_set_new(o, "nics", nics) == -1 ||
+	    jset_(o, "meta_data", json_string(in->meta_json)) == -1 ||
+	    jset_(o, "user_data", hex ? json_string(hex) : json_null()) == -1)
+		goto nomem;
+	for (size_t i = 0; i < in->nnics; i++)
+		if (json_array_append_new(nics, json_pack("[sss]",
+		    in->nics[i].port_id, in->nics[i].network_id,
+		    in->nics[i].mac)) == -1)
+			goto nomem;
+	if ((text = json_dumps(o, JSON_COMPACT)) == NULL)
+		goto nomem;
+	len = strlen(text);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1)
+		goto io;
+	while (off < len) {
+		ssize_t w = write(fd, text + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto io;
+		off += (size_t)w;
+	}
+	if (fsync(fd) == -1 || close(fd) == -1) {
+		fd = -1;
+		goto io;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1)
+		goto io;
+	rc = 0;
+	goto out;
+nomem:
+	err_set(TS_ENOMEM, "metadata: out of memory");
+	goto out;
+io:
+	err_set_errno(TS_EIO, "metadata: saving %s", path);
+	unlink(tmp);
+out:
+	if (fd >= 0)
+		close(fd);
+	json_decref(o);
+	free(text);
+	free(hex);
+	return rc;
+}
+
+static int
+unhex(const char *h, uint8_t **out, size_t *len)
+{
+	size_t n = strlen(h);
+
+	if (n % 2 || (*out = malloc(n / 2 + 1)) == NULL)
+		return -1;
+	for (size_t i = 0; i < n / 2; i++) {
+		unsigned v;
+
+		if (sscanf(h + 2 * i, "%2x", &v) != 1 ||
+		    strchr("0123456789abcdef", h[2 * i]) == NULL ||
+		    strchr("0123456789abcdef", h[2 * i + 1]) == NULL ||
+		    h[2 * i] == '\0' || h[2 * i + 1] == '\0') {
+			free(*out);
+			*out = NULL;
+			return -1;
+		}
+		(*out)[i] = (uint8_t)v;
+	}
+	*len = n / 2;
+	return 0;
+}
+
+/* One saved instance; a file that does not load is logged and left. */
+static void
+state_load_one(struct metadata *md, const char *uuid)
+{
+	char path[512];
+	json_error_t jerr;
+	json_t *o, *nics, *ud;
+	struct metadata_nic mn[NICS_MAX];
+	uint8_t *bytes = NULL;
+	size_t blen = 0, nn;
+	const char *meta;
+	struct stat st;
+
+	if (state_path(md, uuid, "", path, sizeof(path)) == -1)
+		return;
+	if (lstat(path, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > STATE_FILE_MAX) {
+		log_warnx("metadata: %s is not a saved instance; ignored", path);
+		return;
+	}
+	o = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	meta = json_string_value(json_object_get(o, "meta_data"));
+	nics = json_object_get(o, "nics");
+	ud = json_object_get(o, "user_data");
+	nn = json_array_size(nics);
+	if (meta == NULL || !json_is_array(nics) || nn > NICS_MAX ||
+	    (ud != NULL && !json_is_null(ud) && (!json_is_string(ud) ||
+	    unhex(json_string_value(ud), &bytes, &blen) == -1))) {
+		log_warnx("metadata: %s is not a saved instance; ignored", path);
+		json_decref(o);
+		return;
+	}
+	for (size_t i = 0; i < nn; i++) {
+		json_t *e = json_array_get(nics, i);
+
+		mn[i] = (struct metadata_nic){
+		    json_string_value(json_array_get(e, 0)),
+		    json_string_value(json_array_get(e, 1)),
+		    json_string_value(json_array_get(e, 2)) };
+	}
+	if (put(md, uuid, meta, bytes, blen, bytes != NULL, mn, nn, false) ==
+	    -1)
+		log_warnx("metadata: %s: %s", path, err_msg());
+	free(bytes);
+	json_decref(o);
+}
+
+int
+metadata_state_dir(struct metadata *md, const char *dir)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	if (dir == NULL || dir[0] != '/' ||
+	    strlen(dir) >= sizeof(md->state_dir)) {
+		err_set(TS_EINVALID, "metadata: state directory must be an "
+		    "absolute path");
+		return -1;
+	}
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		err_set_errno(TS_EIO, "metadata: mkdir %s", dir);
+		return -1;
+	}
+	if (lstat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		err_set(TS_EIO, "metadata: %s is not a directory", dir);
+		return -1;
+	}
+	snprintf(md->state_dir, sizeof(md->state_dir), "%s", dir);
+	if ((d = opendir(dir)) == NULL) {
+		err_set_errno(TS_EIO, "metadata: opendir %s", dir);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char id[CODEC_UUID_LEN + 1];
+		size_t n = strlen(de->d_name);
+
+		if (n != CODEC_UUID_LEN + 5 ||
+		    strcmp(de->d_name + CODEC_UUID_LEN, ".json") != 0)
+			continue;
+		memcpy(id, de->d_name, CODEC_UUID_LEN);
+		id[CODEC_UUID_LEN] = '\0';
+		if (uuid_valid(id))
+			state_load_one(md, id);
+	}
+	closedir(d);
+	return 0;
+}
+
 void
 metadata_instance_del(struct metadata *md, const char *uuid)
 {
 	struct inst *i;
+	char path[512];
 
 	if (uuid == NULL)
 		return;
+	if (md->state_dir[0] && uuid_valid(uuid) &&
+	    state_path(md, uuid, "", path, sizeof(path)) == 0 &&
+	    unlink(path) == -1 && errno != ENOENT)
+		log_warn("metadata: removing %s", path);
 	pthread_mutex_lock(&md->mu);
 	if ((i = inst_find(md, uuid)) != NULL) {
 		inst_clear(i);
@@ -427,12 +661,6 @@ network_of(const struct msg_host_network *net, const char *id)
 	return NULL;
 }
 
-static int
-jset(json_t *o, const char *k, json_t *v)
-{
-	return v == NULL ? -1 : json_object_set_new(o, k, v);
-}
-
 /* network_data.json (Nova's layout) for the instance's ports on this host:
  * a link per port, an ipv4/ipv6 network per fixed IP, DNS services. */
 static json_t *
@@ -464,12 +692,12 @@ network_data(const struct msg_host_network *net, const struct inst *in)
 		nw = network_of(net, p->network_id);
 		if ((l = json_object()) == NULL ||
 		    json_array_append_new(links, l) == -1 ||
-		    jset(l, "id", json_string(tap)) == -1 ||
-		    jset(l, "vif_id", json_string(p->id)) == -1 ||
-		    jset(l, "type", json_string("bridge")) == -1 ||
-		    jset(l, "ethernet_mac_address",
+		    jset_(l, "id", json_string(tap)) == -1 ||
+		    jset_(l, "vif_id", json_string(p->id)) == -1 ||
+		    jset_(l, "type", json_string("bridge")) == -1 ||
+		    jset_(l, "ethernet_mac_address",
 		    json_string(in->nics[k].mac)) == -1 ||
-		    (nw && jset(l, "mtu", json_integer(nw->mtu)) == -1))
+		    (nw && jset_(l, "mtu", json_integer(nw->mtu)) == -1))
 			goto fail;
 		for (size_t f = 0; f < p->fixed_ips.n; f++) {
 			const struct sch_net_fixed_ip *fi = &p->fixed_ips.items[f];
@@ -484,11 +712,11 @@ network_data(const struct msg_host_network *net, const struct inst *in)
 			snprintf(id, sizeof(id), "network%zu", nn++);
 			if ((n = json_object()) == NULL ||
 			    json_array_append_new(nets, n) == -1 ||
-			    jset(n, "id", json_string(id)) == -1 ||
-			    jset(n, "link", json_string(tap)) == -1 ||
-			    jset(n, "network_id", json_string(p->network_id)) ==
+			    jset_(n, "id", json_string(id)) == -1 ||
+			    jset_(n, "link", json_string(tap)) == -1 ||
+			    jset_(n, "network_id", json_string(p->network_id)) ==
 			    -1 ||
-			    jset(n, "ip_address", json_string(fi->ip_address)) ==
+			    jset_(n, "ip_address", json_string(fi->ip_address)) ==
 			    -1 ||
 			    (routes = json_array()) == NULL ||
 			    json_object_set_new(n, "routes", routes) == -1)
@@ -496,11 +724,11 @@ network_data(const struct msg_host_network *net, const struct inst *in)
 			if (s->ip_version == 4) {
 				mask4((unsigned)atoi(slash + 1), mask,
 				    sizeof(mask));
-				if (jset(n, "type", json_string("ipv4")) == -1 ||
-				    jset(n, "netmask", json_string(mask)) == -1)
+				if (jset_(n, "type", json_string("ipv4")) == -1 ||
+				    jset_(n, "netmask", json_string(mask)) == -1)
 					goto fail;
-			} else if (jset(n, "type", json_string("ipv6")) == -1 ||
-			    jset(n, "netmask", json_integer(atoi(slash + 1))) ==
+			} else if (jset_(n, "type", json_string("ipv6")) == -1 ||
+			    jset_(n, "netmask", json_integer(atoi(slash + 1))) ==
 			    -1) {
 				goto fail;
 			}
@@ -509,13 +737,13 @@ network_data(const struct msg_host_network *net, const struct inst *in)
 
 				if (r == NULL || json_array_append_new(routes,
 				    r) == -1 ||
-				    jset(r, "network", json_string(
+				    jset_(r, "network", json_string(
 				    s->ip_version == 4 ? "0.0.0.0" : "::")) ==
 				    -1 ||
-				    jset(r, "netmask", s->ip_version == 4 ?
+				    jset_(r, "netmask", s->ip_version == 4 ?
 				    json_string("0.0.0.0") : json_integer(0)) ==
 				    -1 ||
-				    jset(r, "gateway", json_string(
+				    jset_(r, "gateway", json_string(
 				    s->gateway_ip)) == -1)
 					goto fail;
 			}
@@ -524,8 +752,8 @@ network_data(const struct msg_host_network *net, const struct inst *in)
 
 				if (v == NULL || json_array_append_new(svcs,
 				    v) == -1 ||
-				    jset(v, "type", json_string("dns")) == -1 ||
-				    jset(v, "address", json_string(
+				    jset_(v, "type", json_string("dns")) == -1 ||
+				    jset_(v, "address", json_string(
 				    s->dns_nameservers.items[d])) == -1)
 					goto fail;
 			}

@@ -17,7 +17,8 @@
  * Data: metadata_instance_put() stores an instance's meta_data.json as the
  * config drive renders it (agent/virt/configdrive: one producer, so the two
  * cannot drift), its user data and its NICs; the EC2 documents are derived
- * from that JSON. metadata_network_set() stores the host's desired network
+ * from that JSON; with metadata_state_dir() they are also kept on disk for
+ * the next start. metadata_network_set() stores the host's desired network
  * state and the bridge of each network. network_data.json is rendered from
  * the host's ports of the instance at request time.
  *
@@ -86,6 +87,16 @@ int	metadata_instance_put(struct metadata *, const char *uuid,
 	    const char *meta_data_json, const void *user_data,
 	    size_t user_data_len, bool has_user_data,
 	    const struct metadata_nic *nics, size_t nnics);
+/*
+ * Keep the instances in dir (created 0700 if absent): every put is saved
+ * there as <uuid>.json (0600, temporary file + rename) before it is
+ * served, every del removes the file, and the instances already there are
+ * loaded now, so that an agent restart serves the guests that kept
+ * running. Call before the first put. -1 with TS_EINVALID (not an
+ * absolute path) or TS_EIO; a file that does not load is logged and left.
+ */
+int	metadata_state_dir(struct metadata *, const char *dir);
+
 /* Forget an instance (absent: nothing). */
 void	metadata_instance_del(struct metadata *, const char *uuid);
 

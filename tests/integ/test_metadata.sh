@@ -222,3 +222,15 @@ vm1_served() { [ "$(jq -r .uuid <<<"$(from $G1 /openstack/latest/meta_data.json)
 vm1_served || { sleep 3; vm1_served; } ||
 	fail "vm1 after vm2's delete: $(code) $(cat "$T/body"); $(ip -n $NS neigh show dev $BR)"
 ok "vm2 deleted: its documents are no longer served; vm1's still are"
+
+# ---- the agent restarts: the saved documents are served again
+SAVED=$T/state-h1/metadata/$VM1.json
+[ "$(stat -c %a "$SAVED" 2>/dev/null)" = 600 ] || fail "vm1's documents not saved 0600 in $SAVED"
+[ -e "$T/state-h1/metadata/$VM2.json" ] && fail "vm2's saved documents left after its delete"
+OLD=$(pid_of agent-h1)
+kill "$OLD"
+stopped() { ! kill -0 "$OLD" 2>/dev/null; }
+wait_for 10 "the agent stopped" stopped
+start agent-h1 "$T/agent-in-ns" "$T/agent-h1.conf"
+wait_for 30 "vm1 served after the agent's restart" vm1_served
+ok "vm1's documents saved 0600 (vm2's removed) and served again after an agent restart"

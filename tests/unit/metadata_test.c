@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -440,6 +442,87 @@ test_put_refuses(void **state)
 	    "/latest/meta-data/instance-id", NULL), 200);
 }
 
+/*
+ * Kept instances: saved 0600 on put, loaded by the next metadata (an agent
+ * restart while the guests run), removed on del; junk in the directory is
+ * ignored.
+ */
+static void
+test_state_dir(void **state)
+{
+	struct msg_host_network hn = { .host = "h1", .generation = 3,
+	    .networks = { networks, 2 }, .subnets = { subnets, 2 },
+	    .ports = { ports, 4 } };
+	struct msg_host_network_state st = { .generation = 3,
+	    .networks = { statuses, 2 } };
+	char dir[] = "/tmp/tsmd-state-XXXXXX", path[256], *b;
+	const char bin[] = "\x00\x01\xff binary";
+	struct metadata_nic nic = { PORT_2, NET_A, MAC_2 };
+	struct metadata *md;
+	struct stat sb;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(md = metadata_new());
+	assert_int_equal(metadata_state_dir(md, "relative"), -1);
+	assert_int_equal(metadata_state_dir(md, dir), 0);
+	put(md, VM_1, "vm-one", KEY_1, UD_1, PORT_1, NET_A, MAC_1);
+	assert_int_equal(metadata_instance_put(md, VM_2, "{\"uuid\": \"" VM_2
+	    "\"}", bin, sizeof(bin) - 1, true, &nic, 1), 0);
+	put(md, VM_3, "vm-three", KEY_3, NULL, PORT_3, NET_B, MAC_3);
+	snprintf(path, sizeof(path), "%s/%s.json", dir, VM_1);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	metadata_instance_del(md, VM_3);
+	metadata_free(&md);
+	/* Junk the loader must skip. */
+	snprintf(path, sizeof(path), "%s/%s.json", dir, VM_3);
+	assert_non_null(f = fopen(path, "w"));
+	fputs("{\"meta_data\": 5}", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/not-a-uuid.json", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fclose(f);
+
+	assert_non_null(md = metadata_new());
+	assert_int_equal(metadata_state_dir(md, dir), 0);
+	assert_int_equal(metadata_network_set(md, &hn, &st), 0);
+	assert_int_equal(get(md, BR_A, "10.0.0.5", MAC_1,
+	    "/openstack/latest/meta_data.json", &b), 200);
+	assert_non_null(strstr(b, VM_1));
+	assert_non_null(strstr(b, KEY_1));
+	only_own(b, 0);
+	free(b);
+	assert_int_equal(get(md, BR_A, "10.0.0.5", MAC_1,
+	    "/openstack/latest/user_data", &b), 200);
+	assert_string_equal(b, UD_1);
+	free(b);
+	{
+		struct metadata_resp r;
+
+		assert_int_equal(metadata_lookup(md, BR_A, "10.0.0.6", MAC_2,
+		    "/latest/user-data", &r), 0);
+		assert_int_equal(r.status, 200);
+		assert_int_equal(r.len, sizeof(bin) - 1);
+		assert_memory_equal(r.body, bin, r.len);
+		metadata_resp_clear(&r);
+	}
+	/* Deleted before the restart, then junk: not served. */
+	assert_int_equal(get(md, BR_B, "10.0.0.5", MAC_3,
+	    "/openstack/latest/meta_data.json", NULL), 404);
+	metadata_instance_del(md, VM_1);
+	snprintf(path, sizeof(path), "%s/%s.json", dir, VM_1);
+	assert_int_equal(access(path, F_OK), -1);
+	metadata_instance_del(md, VM_2);
+	metadata_free(&md);
+	snprintf(path, sizeof(path), "%s/%s.json", dir, VM_3);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/not-a-uuid.json", dir);
+	unlink(path);
+	assert_int_equal(rmdir(dir), 0);	/* nothing else left behind */
+}
+
 static void
 test_http_parse(void **state)
 {
@@ -572,6 +655,7 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_refuses, setup,
 		    teardown),
+		cmocka_unit_test(test_state_dir),
 		cmocka_unit_test(test_http_parse),
 		cmocka_unit_test(test_arp),
 		cmocka_unit_test(test_render),
