@@ -3,15 +3,19 @@
  * (metadata_http_parse), its neighbour-table reader (metadata_arp_find)
  * and the path router (metadata_lookup) on arbitrary bytes.
  *
- * The first byte picks the reader. A request must end (1/0/-1); a parsed
+ * The first byte picks the reader (bit 0: the neighbour table; bit 1: a
+ * saved-instance file loaded by metadata_state_dir(), which must load or
+ * be skipped without harm). A request must end (1/0/-1); a parsed
  * one has a path that starts with '/', fits METADATA_PATH_MAX, holds only
  * printable ASCII and no query; looked up as the one known instance's
  * source it answers 200, 400 or 404 and never names the other instance;
  * looked up from an unknown source it is always 404.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "metadata.h"
 
@@ -22,6 +26,14 @@
 #define VM1	"5d000000-0000-4000-8000-000000000001"
 #define VM2	"5d000000-0000-4000-8000-000000000002"
 #define BR	"tsb5a000000000"
+
+static char state_dir[] = "/tmp/tsmd-fuzz-XXXXXX";
+
+static void
+state_dir_remove(void)
+{
+	rmdir(state_dir);
+}
 
 static struct metadata *
 md_get(void)
@@ -78,6 +90,34 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1 || size > 2 * METADATA_REQ_MAX)
 		return 0;
+	if (data[0] & 2) {
+		static int made;
+		char path[128];
+		struct metadata *m2;
+		FILE *f;
+
+		if (!made && (mkdtemp(state_dir) == NULL ||
+		    atexit(state_dir_remove) != 0))
+			abort();
+		made = 1;
+		snprintf(path, sizeof(path), "%s/%s.json", state_dir, VM1);
+		if ((f = fopen(path, "w")) == NULL)
+			abort();
+		fwrite(data + 1, 1, size - 1, f);
+		fclose(f);
+		if ((m2 = metadata_new()) == NULL)
+			abort();
+		(void)metadata_state_dir(m2, state_dir);
+		if (metadata_lookup(m2, BR, "10.0.0.5", "fa:16:3e:00:00:01",
+		    "/openstack/latest/meta_data.json", &r) == 0) {
+			if (r.status != 404)	/* no network state: nobody */
+				abort();
+			metadata_resp_clear(&r);
+		}
+		metadata_free(&m2);
+		unlink(path);
+		return 0;
+	}
 	if (data[0] & 1) {
 		(void)metadata_arp_find((const char *)data + 1, size - 1,
 		    "10.0.0.5", BR, mac);
