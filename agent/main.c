@@ -27,6 +27,13 @@
  * each with host_network_state and converges again every NETSVC_TICK_MS,
  * off this loop, so a slow dnsmasq start never delays a heartbeat. The
  * hello carries local_ip as the host's tunnel address.
+ *
+ * Metadata: with the dataplane and [metadata] enabled, the agent serves
+ * http://169.254.169.254/ on each network bridge (agent/net/metadata.h) on
+ * a thread of its own. The compute workers hand it each guest's documents
+ * (rendered by agent/virt/configdrive, as the config drive's) when they
+ * ensure the guest, and the network worker the ports that identify the
+ * guests.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,9 +57,12 @@
 #include "err.h"
 #include "log.h"
 #include "msg_gen.h"
+#include "net/metadata.h"
 #include "net/netsvc.h"
 #include "opts.h"
 #include "svc.h"
+#include "virt/configdrive.h"
+#include "virt/driver.h"
 #include "virt/virt.h"
 
 #define PROG		"tinystack-agent"
@@ -69,6 +79,7 @@ struct agent {
 	struct bus	*bus;
 	struct compute	*compute;	/* guest commands (agent/compute.c) */
 	struct netsvc	*net;		/* dataplane worker; NULL: none here */
+	struct metadata	*md;		/* metadata service; NULL: none */
 	char		 host[256];
 	int		 sigfd;
 	int64_t		 interval_ms;	/* report interval in force */
@@ -342,6 +353,41 @@ post_reply(const void *buf, size_t len, void *arg)
 	return bus_post(a->bus, NULL, buf, len);
 }
 
+/* Compute worker: a guest was made from spec; its documents go to the
+ * metadata service. A spec the config drive would refuse is not served
+ * (logged; the guest has no metadata rather than wrong metadata). */
+static void
+md_spec(void *arg, const struct driver_spec *d)
+{
+	struct agent *a = arg;
+	struct configdrive_spec cs;
+	struct metadata_nic nics[32];
+	size_t n = d->nnics < 32 ? d->nnics : 32;
+	char *meta;
+
+	configdrive_spec_of(d, &cs);
+	if ((meta = configdrive_meta_data(&cs)) == NULL) {
+		log_warnx("metadata: instance %s: %s", d->uuid, err_msg());
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		nics[i] = (struct metadata_nic){ .port_id = d->nics[i].port_id,
+		    .network_id = d->nics[i].network_id,
+		    .mac = d->nics[i].mac };
+	if (metadata_instance_put(a->md, d->uuid, meta, cs.user_data,
+	    cs.user_data_len, cs.user_data != NULL, nics, n) == -1)
+		log_warnx("metadata: instance %s: %s", d->uuid, err_msg());
+	free(meta);
+}
+
+static void
+md_gone(void *arg, const char *uuid)
+{
+	struct agent *a = arg;
+
+	metadata_instance_del(a->md, uuid);
+}
+
 /* The dataplane runs where [network] gives it something to build on: an
  * underlay for VXLAN or physical networks to bridge. */
 static int
@@ -351,6 +397,7 @@ net_setup(struct agent *a)
 	    "physical_bridge_mappings" };
 	struct link *lk;
 	struct netconv *nc;
+	char dir[PATH_MAX];
 	int on = 0;
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -369,6 +416,21 @@ net_setup(struct agent *a)
 		netconv_free(&nc);
 		return -1;
 	}
+	if (!config_get_bool(a->cfg, "metadata", "enabled"))
+		return 0;
+	if (snprintf(dir, sizeof(dir), "%s/metadata", config_get_str(a->cfg,
+	    "DEFAULT", "state_path")) >= (int)sizeof(dir)) {
+		err_set(TS_ECONFIG, "state_path too long");
+		return -1;
+	}
+	if ((a->md = metadata_new()) == NULL ||
+	    daemon_mkdirs(dir, 0700) == -1 ||
+	    metadata_state_dir(a->md, dir) == -1 ||
+	    metadata_start(a->md, (uint16_t)config_get_int(a->cfg, "metadata",
+	    "port"), NULL) == -1)
+		return -1;
+	compute_set_guest_hooks(a->compute, md_spec, md_gone, a);
+	netsvc_set_metadata(a->net, a->md);
 	return 0;
 }
 
@@ -561,6 +623,7 @@ fail:
 out:
 	compute_free(&a.compute);	/* its workers post to the bus */
 	netsvc_free(&a.net);		/* so does the network worker */
+	metadata_free(&a.md);		/* both fed it */
 	virt_free(&a.virt);		/* its event thread writes the pipe */
 	bus_free(&a.bus);
 	if (a.evpipe[0] >= 0) {

@@ -315,5 +315,13 @@ const struct config_opt opts_agent[] = {
 	CONFIG_OPT_INT("network", "dhcp_lease_time", "86400", 120, 31536000,
 	    "DHCP lease time handed to guests, in seconds."),
 
+	CONFIG_OPT_BOOL("metadata", "enabled", "true",
+	    "Serve the instance metadata service at http://169.254.169.254/ "
+	    "on every network bridge of this host (with the network "
+	    "dataplane), and hand guests the DHCP route to it."),
+	CONFIG_OPT_INT("metadata", "port", "80", 1, 65535,
+	    "TCP port of the metadata service on 169.254.169.254 (guests "
+	    "ask port 80)."),
+
 	CONFIG_OPT_END
 };

@@ -68,6 +68,10 @@ struct compute {
 	void			*send_arg;
 	int			 orphan_destroy;
 	size_t			 max_queue;
+	/* Set before the first command (compute_set_guest_hooks()). */
+	compute_spec_fn		 on_spec;
+	compute_gone_fn		 on_gone;
+	void			*hook_arg;
 
 	pthread_mutex_t		 lock;
 	pthread_cond_t		 cond;		/* work queued / job finished */
@@ -413,6 +417,9 @@ run_ensure(struct compute *c, struct job *j, size_t *len)
 			return state_reply(c, j, m->uuid, "stale", len);
 		return state_reply(c, j, m->uuid, "error", len);
 	}
+	/* Before the power-on: a booting guest asks for its metadata. */
+	if (c->on_spec)
+		c->on_spec(c->hook_arg, &s);
 	if (driver_guest_set_power(c->drv, m->uuid, m->power) == -1)
 		return state_reply(c, j, m->uuid, "error", len);
 	log_info("instance %s ensured: power %u (task %s, generation %llu)",
@@ -448,6 +455,8 @@ run_delete(struct compute *c, struct job *j, size_t *len)
 	}
 	if (driver_guest_delete(c->drv, m->uuid) == -1)
 		return state_reply(c, j, m->uuid, "error", len);
+	if (c->on_gone)
+		c->on_gone(c->hook_arg, m->uuid);
 	log_info("instance %s deleted%s", m->uuid, m->orphan ? " (orphan)" :
 	    "");
 	return state_reply(c, j, m->uuid, "ok", len);
@@ -480,6 +489,8 @@ run_action(struct compute *c, struct job *j, size_t *len)
 			return state_reply(c, j, m->uuid, "stale", len);
 		return state_reply(c, j, m->uuid, "error", len);
 	}
+	if (c->on_spec)
+		c->on_spec(c->hook_arg, &s);
 	if (driver_guest_reboot(c->drv, &s, hard) == -1)
 		return state_reply(c, j, m->uuid, "error", len);
 	log_info("instance %s rebooted (%s)", m->uuid, hard ? "hard" : "soft");
@@ -852,6 +863,17 @@ compute_handle(struct compute *c, struct codec_envelope *env)
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 	return 1;
+}
+
+void
+compute_set_guest_hooks(struct compute *c, compute_spec_fn spec,
+    compute_gone_fn gone, void *arg)
+{
+	pthread_mutex_lock(&c->lock);
+	c->on_spec = spec;
+	c->on_gone = gone;
+	c->hook_arg = arg;
+	pthread_mutex_unlock(&c->lock);
 }
 
 void

@@ -54,6 +54,14 @@ struct compute_opts {
 	const char	*unavailable;
 };
 
+/* Guest hooks, called from a worker after a command made the guest exist
+ * from spec (ensure, hard/soft reboot; before it is powered on; spec is
+ * borrowed for the call) and after one deleted it. The metadata service
+ * learns its instances here. */
+struct driver_spec;
+typedef void (*compute_spec_fn)(void *arg, const struct driver_spec *spec);
+typedef void (*compute_gone_fn)(void *arg, const char *uuid);
+
 /* The driver is borrowed and must outlive the handler; it may be NULL
  * (see opts->unavailable). Starts the workers. NULL with err set. */
 struct compute	*compute_new(struct driver *, const struct compute_opts *);
@@ -72,6 +80,9 @@ struct compute	*compute_from_config(const struct config *, const char *host,
  * dropped (the controller sends them again). Frees the driver when the
  * handler owns it. Accepts NULL; clears *cp. */
 void		 compute_free(struct compute **);
+/* Install the guest hooks (either may be NULL) before the first command. */
+void		 compute_set_guest_hooks(struct compute *, compute_spec_fn,
+		    compute_gone_fn, void *arg);
 
 /*
  * Takes a decoded envelope from the controller. Returns 1 if it was a

@@ -225,11 +225,12 @@ bad(const char *net, const char *sub, const char *what, const char *val)
 
 /* One subnet's lines of the opts file. */
 static int
-subnet_opts(const struct dhcp_net *n, const struct sch_net_subnet *s,
-    const struct addr *net, FILE *o)
+subnet_opts(const struct dhcp_config *c, const struct dhcp_net *n,
+    const struct sch_net_subnet *s, const struct addr *net, FILE *o)
 {
 	struct addr a, gw;
 	char t[INET6_ADDRSTRLEN], g[INET6_ADDRSTRLEN];
+	bool md_route;
 	size_t i;
 
 	if (s->gateway_ip && (addr_parse(s->gateway_ip, false, &gw) == -1 ||
@@ -256,10 +257,34 @@ subnet_opts(const struct dhcp_net *n, const struct sch_net_subnet *s,
 		fprintf(o, "\n");
 	}
 	/* Option 121; a client that gets it ignores option 3 (RFC 3442), so
-	 * the default route goes in the list too. IPv6 routes come from RAs. */
-	if (net->af == AF_INET && s->host_routes.n) {
+	 * the default route goes in the list too. IPv6 routes come from RAs.
+	 * The metadata route leads to this subnet's DHCP address (checked
+	 * to be in the subnet by the caller) and goes first, unless the
+	 * subnet has a host route of its own to 169.254.169.254/32 (as
+	 * Neutron, the operator's route wins). */
+	md_route = net->af == AF_INET && c->metadata_route &&
+	    s->dhcp_address != NULL;
+	for (i = 0; md_route && i < s->host_routes.n; i++) {
+		struct addr d;
+
+		if (addr_parse(s->host_routes.items[i].destination, true,
+		    &d) == 0 && d.af == AF_INET && d.plen == 32 &&
+		    memcmp(d.b, "\xa9\xfe\xa9\xfe", 4) == 0)
+			md_route = false;
+	}
+	if (net->af == AF_INET && (s->host_routes.n || md_route)) {
 		fprintf(o, "tag:subnet-%s,option:classless-static-route",
 		    s->id);
+		if (md_route) {
+			struct addr da;
+
+			if (addr_parse(s->dhcp_address, false, &da) == -1 ||
+			    da.af != AF_INET)
+				return bad(n->net_id, s->id, "dhcp_address",
+				    s->dhcp_address);
+			addr_text(&da, g, sizeof(g));
+			fprintf(o, ",169.254.169.254/32,%s", g);
+		}
 		for (i = 0; i < s->host_routes.n; i++) {
 			const struct sch_net_host_route *r =
 			    &s->host_routes.items[i];
@@ -381,7 +406,7 @@ dhcp_render(const struct dhcp_config *c, const struct dhcp_net *n,
 		} else
 			PUSH("--dhcp-range=set:subnet-%s,%s,static,%u,%us",
 			    s->id, t, nets[i].plen, lease);
-		if (subnet_opts(n, s, &nets[i], o) == -1)
+		if (subnet_opts(c, n, s, &nets[i], o) == -1)
 			goto fail;
 		continue;
 badnet_cidr:

@@ -40,6 +40,11 @@ struct dhcp_config {
 	unsigned	 pid_wait_ms;	/* wait for the pid file after a
 					   start; 0: 2000 */
 	const char	*dhcp_release;	/* program; NULL: "dhcp_release" */
+	/* Hand IPv4 clients a classless static route (option 121) to the
+	 * metadata address 169.254.169.254/32 via the subnet's DHCP address,
+	 * where the agent's metadata service answers (agent/net/metadata.h;
+	 * Neutron's isolated metadata). */
+	bool		 metadata_route;
 };
 
 /* The wanted DHCP service of one network. Pointers borrowed for the call. */

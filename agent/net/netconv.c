@@ -166,6 +166,7 @@ netconv_new_from_config(const struct config *cfg, const char *host,
 	c.dhcp.state_dir = d;
 	c.dhcp.lease_time = (uint32_t)config_get_int(cfg, "network",
 	    "dhcp_lease_time");
+	c.dhcp.metadata_route = config_get_bool(cfg, "metadata", "enabled");
 	return netconv_new(&c, linkp);
 }
 
@@ -186,6 +187,12 @@ netconv_free(struct netconv **ncp)
 	codec_free(&schema_msg_host_network, (void **)&nc->desired);
 	free(nc);
 	*ncp = NULL;
+}
+
+const struct msg_host_network *
+netconv_desired(const struct netconv *nc)
+{
+	return nc->desired;
 }
 
 uint64_t
@@ -305,10 +312,12 @@ one(struct netconv *nc, const struct sch_net_network *net,
 	ln.peers = (const char *const *)net->vxlan_peers.items;
 	ln.npeers = net->vxlan_peers.n;
 
-	/* The DHCP server addresses of the subnets dnsmasq serves. */
-	if (mb->nsubnets &&
-	    ((addrs = calloc(mb->nsubnets, sizeof(*addrs))) == NULL ||
-	    (abuf = calloc(mb->nsubnets, sizeof(*abuf))) == NULL)) {
+	/* The DHCP server addresses of the subnets dnsmasq serves, and the
+	 * metadata address where the metadata service listens (the route
+	 * dnsmasq hands out leads there). */
+	if ((mb->nsubnets || nc->dhcp.metadata_route) &&
+	    ((addrs = calloc(mb->nsubnets + 1, sizeof(*addrs))) == NULL ||
+	    (abuf = calloc(mb->nsubnets + 1, sizeof(*abuf))) == NULL)) {
 		free(addrs);
 		err_set(TS_ENOMEM, "netconv: out of memory");
 		return -1;
@@ -325,6 +334,8 @@ one(struct netconv *nc, const struct sch_net_network *net,
 		addrs[ln.naddrs] = abuf[ln.naddrs];
 		ln.naddrs++;
 	}
+	if (nc->dhcp.metadata_route && mb->nports)
+		addrs[ln.naddrs++] = NETCONV_METADATA_ADDR;
 	ln.addrs = addrs;
 	r = link_net_ensure(nc->link, &ln, bridge);
 	free(addrs);

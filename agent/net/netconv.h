@@ -29,8 +29,13 @@ struct netconv_config {
 	 * physical_bridge_mappings); NULL or "" for none. */
 	const char		*interface_mappings;
 	const char		*bridge_mappings;
-	struct dhcp_config	 dhcp;		/* state_dir is required */
+	/* state_dir is required. dhcp.metadata_route also puts
+	 * NETCONV_METADATA_ADDR on every bridge with ports, where the
+	 * metadata service (metadata.h) listens. */
+	struct dhcp_config	 dhcp;
 };
+
+#define NETCONV_METADATA_ADDR	"169.254.169.254/32"
 
 struct netconv;
 
@@ -61,6 +66,10 @@ int	netconv_apply(struct netconv *, const struct msg_host_network *desired,
 /* Converge again to the stored desired state (nothing before the first
  * apply) and fill *state as netconv_apply() does. */
 int	netconv_tick(struct netconv *, struct msg_host_network_state *state);
+
+/* The desired state last applied (NULL: none yet); borrowed, valid until
+ * the next netconv_apply() or netconv_free(). */
+const struct msg_host_network *netconv_desired(const struct netconv *);
 
 /* The generation last applied (0: none). */
 uint64_t netconv_generation(const struct netconv *);

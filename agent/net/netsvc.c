@@ -11,6 +11,7 @@
 #include "codec.h"
 #include "err.h"
 #include "log.h"
+#include "metadata.h"
 #include "msg_gen.h"
 #include "netsvc.h"
 
@@ -30,6 +31,7 @@ struct netsvc {
 	char			 pending_req[CODEC_REQUEST_ID_MAX + 1];
 	int			 kick;
 	int			 stop;
+	struct metadata		*md;		/* borrowed; may be NULL */
 
 	/* Worker only. */
 	struct buf		 last;		/* last state sent, encoded */
@@ -76,6 +78,21 @@ report(struct netsvc *s, struct msg_host_network_state *st, const char *reqid)
 	buf_free(&cur);
 }
 
+/* Hands the metadata service the state just converged (its ports, and
+ * the bridges they are on). Worker. */
+static void
+serve_metadata(struct netsvc *s, const struct msg_host_network_state *st)
+{
+	struct metadata *md;
+
+	pthread_mutex_lock(&s->mu);
+	md = s->md;
+	pthread_mutex_unlock(&s->mu);
+	if (md != NULL &&
+	    metadata_network_set(md, netconv_desired(s->nc), st) == -1)
+		log_err("metadata: network state");
+}
+
 static void
 apply(struct netsvc *s, struct msg_host_network *m, const char *reqid)
 {
@@ -88,6 +105,7 @@ apply(struct netsvc *s, struct msg_host_network *m, const char *reqid)
 	} else {
 		log_info("host_network generation %llu: %zu networks",
 		    (unsigned long long)m->generation, m->networks.n);
+		serve_metadata(s, &st);
 		report(s, &st, reqid);
 	}
 	codec_clear(&schema_msg_host_network_state, &st);
@@ -102,8 +120,10 @@ tick(struct netsvc *s)
 	memset(&st, 0, sizeof(st));
 	if (netconv_tick(s->nc, &st) == -1)
 		log_err("network converge");
-	else if (netconv_generation(s->nc) > 0)
+	else if (netconv_generation(s->nc) > 0) {
+		serve_metadata(s, &st);
 		report(s, &st, NULL);
+	}
 	codec_clear(&schema_msg_host_network_state, &st);
 }
 
@@ -230,6 +250,16 @@ netsvc_handle(struct netsvc *s, struct codec_envelope *env)
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	return 1;
+}
+
+void
+netsvc_set_metadata(struct netsvc *s, struct metadata *md)
+{
+	pthread_mutex_lock(&s->mu);
+	s->md = md;
+	s->kick = 1;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
 }
 
 void

@@ -41,6 +41,11 @@ void		 netsvc_free(struct netsvc **);
  * for the worker), 0 if not. */
 int		 netsvc_handle(struct netsvc *, struct codec_envelope *env);
 
+struct metadata;
+/* The metadata service (borrowed: it must outlive the worker, or be
+ * unset with NULL first) is handed every state the worker converged. */
+void		 netsvc_set_metadata(struct netsvc *, struct metadata *);
+
 /* Wake the worker for a converge now (tests, SIGHUP). */
 void		 netsvc_kick(struct netsvc *);
 

@@ -432,26 +432,15 @@ backend_qemu_render(struct backend_qemu *q, const struct driver_spec *s,
 		    .format = "raw" };
 	}
 
-	/* config drive: the only way key and user data reach the guest
-	 * until the metadata service exists; made once */
+	/* config drive: key and user data also served by the metadata
+	 * service (the same configdrive_spec_of() mapping); made once */
 	if ((e = exists(p.cfg)) == -1)
 		return -1;
 	if (!e) {
-		struct configdrive_spec cs = {
-			.uuid = s->uuid,
-			.name = s->hostname && s->hostname[0] ? s->hostname :
-			    s->name,
-			.hostname = s->hostname,
-			.project_id = s->project_id,
-			/* the command carries the key's data, not its name */
-			.key_name = s->key_data ? "default" : NULL,
-			.key_data = s->key_data,
-			.meta = s->metadata,
-			.user_data = s->user_data,
-			.user_data_len = s->user_data ? s->user_data_len : 0,
-		};
+		struct configdrive_spec cs;
 		int64_t t0 = clock_mono_ms();
 
+		configdrive_spec_of(s, &cs);
 		if (configdrive_build(&cs, p.cfg) == -1)
 			return -1;
 		m->cfg = 1;

@@ -17,6 +17,7 @@
 #include "proc.h"
 #include "uuid.h"
 #include "virt/configdrive.h"
+#include "virt/driver.h"
 
 #define PATH_BUF	4096
 #define HOSTNAME_MAX	63
@@ -203,6 +204,22 @@ configdrive_meta_data(const struct configdrive_spec *s)
 fail:
 	json_decref(o);
 	return NULL;
+}
+
+void
+configdrive_spec_of(const struct driver_spec *d, struct configdrive_spec *out)
+{
+	*out = (struct configdrive_spec){
+		.uuid = d->uuid,
+		.name = d->hostname && d->hostname[0] ? d->hostname : d->name,
+		.hostname = d->hostname,
+		.project_id = d->project_id,
+		.key_name = d->key_data ? "default" : NULL,
+		.key_data = d->key_data,
+		.meta = d->metadata,
+		.user_data = d->user_data,
+		.user_data_len = d->user_data ? d->user_data_len : 0,
+	};
 }
 
 /* Writes len bytes to a new file (never through a link, never over an

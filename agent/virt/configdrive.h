@@ -52,6 +52,18 @@ struct configdrive_spec {
 	const char		*network_data;
 };
 
+struct driver_spec;
+/*
+ * The config drive's view of a guest spec (pointers into d, which must
+ * outlive *out): the one mapping used for the config drive and the
+ * metadata service (agent/net/metadata.h), so their documents agree. The
+ * spec carries a host name but no display name: the name is the host name
+ * when there is one, else the domain name; the key's name is "default"
+ * (the command carries the key's data, not its name).
+ */
+void	configdrive_spec_of(const struct driver_spec *d,
+	    struct configdrive_spec *out);
+
 /*
  * meta_data.json for spec: a JSON object with keys sorted, 2-space
  * indented, ending in a newline. Owned by the caller. NULL with

@@ -80,6 +80,71 @@ net(void)
 	return n;
 }
 
+/*
+ * [metadata] enabled: every IPv4 subnet with a DHCP address hands out the
+ * route to 169.254.169.254/32 via that address (option 121), first in the
+ * list, with the default route after it (RFC 3442: option 3 is ignored);
+ * a subnet without host routes gets the option too; a subnet with its own
+ * route to 169.254.169.254/32 keeps only that one. IPv6 gets nothing.
+ */
+static void
+test_render_metadata_route(void **state)
+{
+	struct dhcp_config mc = cfg;
+	struct sch_net_subnet sn[3];
+	struct dhcp_net n = net();
+	struct dhcp_files f;
+	char *text;
+
+	(void)state;
+	mc.metadata_route = true;
+	memcpy(sn, subnets, sizeof(sn));
+	n.subnets = sn;
+	assert_int_equal(dhcp_render(&mc, &n, &f), 0);
+	/* The subnet's own route to 169.254.169.254/32 wins: once. */
+	assert_non_null(strstr(f.opts, "option:classless-static-route,"
+	    "10.20.0.0/16,10.66.0.254,169.254.169.254/32,10.66.0.2,"
+	    "0.0.0.0/0,10.66.0.1\n"));
+	assert_int_equal(strstr(strstr(f.opts, "169.254.169.254") + 1,
+	    "169.254.169.254") == NULL, 1);
+	assert_null(strstr(f.opts, "option6:classless"));
+	assert_true(asprintf(&text, "# opts, routes given\n%s", f.opts) > 0);
+	dhcp_files_clear(&f);
+
+	/* Other host routes: the metadata route first. */
+	sn[0].host_routes.n = 1;
+	assert_int_equal(dhcp_render(&mc, &n, &f), 0);
+	assert_non_null(strstr(f.opts, "option:classless-static-route,"
+	    "169.254.169.254/32,10.66.0.2,10.20.0.0/16,10.66.0.254,"
+	    "0.0.0.0/0,10.66.0.1\n"));
+	dhcp_files_clear(&f);
+
+	/* No host routes: the metadata route and the default route. */
+	sn[0].host_routes.items = NULL;
+	sn[0].host_routes.n = 0;
+	assert_int_equal(dhcp_render(&mc, &n, &f), 0);
+	assert_non_null(strstr(f.opts, "tag:subnet-" SUB4 ",option:"
+	    "classless-static-route,169.254.169.254/32,10.66.0.2,0.0.0.0/0,"
+	    "10.66.0.1\n"));
+	{
+		char *t2;
+
+		assert_true(asprintf(&t2, "%s# opts, no routes\n%s", text,
+		    f.opts) > 0);
+		free(text);
+		text = t2;
+	}
+	dhcp_files_clear(&f);
+	assert_int_equal(proc_golden_compare(text,
+	    "tests/golden/net/dhcp_metadata.txt"), 0);
+	free(text);
+
+	/* Off (the default): no route without host routes. */
+	assert_int_equal(dhcp_render(&cfg, &n, &f), 0);
+	assert_null(strstr(f.opts, "169.254.169.254"));
+	dhcp_files_clear(&f);
+}
+
 static void
 test_hostname(void **state)
 {
@@ -305,6 +370,7 @@ main(void)
 		cmocka_unit_test(test_hostname),
 		cmocka_unit_test(test_render),
 		cmocka_unit_test(test_release_stale),
+		cmocka_unit_test(test_render_metadata_route),
 		cmocka_unit_test(test_ensure_dry_run),
 	};
 

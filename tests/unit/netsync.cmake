@@ -8,12 +8,12 @@ ts_unit_test(netsync_test
   SOURCES ${TS_CTL}/network/netsync.c ${TS_CTL}/network/ipam.c
   ${TS_CTL}/network/network_db.c ${TS_CTL}/core/db.c
   ${TS_AN}/netsvc.c ${TS_AN}/netconv.c ${TS_AN}/link.c ${TS_AN}/linkrec.c
-  ${TS_AN}/dhcp.c
+  ${TS_AN}/dhcp.c ${TS_AN}/metadata.c
   ${C}/store.c ${C}/codec.c ${C}/bus.c ${C}/config.c ${C}/opts.c ${C}/proc.c
   ${C}/buf.c ${C}/clock.c ${C}/uuid.c ${C}/ifname.c ${C}/utf8.c
   ${TS_GEN_SOURCES}
   LIBS PkgConfig::LMDB PkgConfig::MSGPACK PkgConfig::ZMQ PkgConfig::UUID
-  PkgConfig::NL)
+  PkgConfig::NL PkgConfig::JANSSON)
 if(TARGET netsync_test)
   target_include_directories(netsync_test PRIVATE ${TS_CTL} ${TS_AN})
   set_tests_properties(unit.netsync_test PROPERTIES TIMEOUT 60)
