@@ -12,6 +12,7 @@
 #include <linux/if_bridge.h>
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
@@ -642,6 +643,22 @@ ifindex(struct knl *nl, const char *name)
 }
 
 static int
+set_random_mac(struct rtnl_link *k)
+{
+	unsigned char mac[6];
+	struct nl_addr *a;
+
+	if (getrandom(mac, sizeof(mac), 0) != (ssize_t)sizeof(mac))
+		return -NLE_FAILURE;
+	mac[0] = (unsigned char)((mac[0] & 0xfe) | 0x02);
+	if ((a = nl_addr_build(AF_LLC, mac, sizeof(mac))) == NULL)
+		return -NLE_NOMEM;
+	rtnl_link_set_addr(k, a);
+	nl_addr_put(a);
+	return 0;
+}
+
+static int
 k_add(void *ctx, const struct link_state *s)
 {
 	struct knl *nl = ctx;
@@ -678,6 +695,14 @@ k_add(void *ctx, const struct link_state *s)
 		if ((k = rtnl_link_alloc()) == NULL)
 			goto nomem;
 		if ((e = rtnl_link_set_type(k, s->kind)) < 0)
+			goto nlerr;
+		/* A bridge whose address was never set takes the lowest of
+		 * its ports' and changes when that port leaves: guests'
+		 * cached ARP entries for the DHCP and metadata addresses on
+		 * it would go stale. One set at creation stays. Random (a
+		 * locally administered unicast), as the kernel's own. */
+		if (strcmp(s->kind, "bridge") == 0 &&
+		    (e = set_random_mac(k)) < 0)
 			goto nlerr;
 	}
 	rtnl_link_set_name(k, s->name);

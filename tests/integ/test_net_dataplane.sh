@@ -110,6 +110,16 @@ ip -n $H1 -d link show $VX | grep "master $BR" >/dev/null || fail "$VX not ensla
 ip -n $H1 -d link show $VX | grep -E "vxlan id 42 local 10.99.0.1 .*dstport 4789 nolearning" >/dev/null ||
 	fail "vxlan parameters: $(ip -n $H1 -d link show $VX)"
 ok "bridge $BR and vxlan $VX (VNI 42, local, dstport 4789, nolearning) exist"
+# The bridge's address is set once: a port with a lower MAC joining and
+# leaving does not move it (guests' ARP entries for the DHCP address stay).
+brmac() { ip -n $H1 -o link show $BR | sed -n 's|.*link/ether \([0-9a-f:]*\).*|\1|p'; }
+M0=$(brmac)
+ip link add tslow0 netns $H1 address 00:00:5e:00:00:01 type veth peer name tslow1 netns $H1
+ip -n $H1 link set tslow0 master $BR up
+[ "$(brmac)" = "$M0" ] || fail "bridge MAC followed a port: $M0 -> $(brmac)"
+ip -n $H1 link del tslow0
+[ "$(brmac)" = "$M0" ] || fail "bridge MAC changed when a port left"
+ok "the bridge keeps its own address ($M0) as ports come and go"
 fdb() { ip netns exec $H1 bridge fdb show dev $VX | grep "^00:00:00:00:00:00 dst $1 "; }
 fdb 10.99.0.2 >/dev/null && fdb 10.99.0.3 >/dev/null || fail "fdb: $(ip netns exec $H1 bridge fdb show dev $VX)"
 ok "one flood entry per peer"
