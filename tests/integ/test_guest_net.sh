@@ -18,18 +18,20 @@
 #  - network + subnet through the CLI; `server create --network --wait`:
 #    the guest's DHCP lease (in `openstack console log show`) is exactly
 #    its port's fixed IP;
-#  - a second guest on the same network and host: each pings the other;
+#  - a second guest on the same network and host, with a fixed IP: each
+#    pings the other; at the same time a fourth guest on the same network
+#    on h2 gets its lease from h2's dnsmasq and reaches both guests on h1
+#    over VXLAN;
 #  - a third guest on another network with the same CIDR, given the very
 #    address of the first guest: it gets its lease, and cannot reach the
-#    second guest;
-#  - a fourth guest on the first network, on h2: it reaches both guests on
-#    h1 over VXLAN.
+#    second guest.
 # Every wait polls an event (a console marker, a state) with a bound. On
 # exit: domains destroyed and undefined, agents, libvirtds, dnsmasqs and
 # relays stopped, the namespaces (and with them every link in them) and
 # the host's veth end removed. No packet leaves the namespaces, the veths
 # or loopback.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/compute_lib.sh"
 set +o pipefail
 
 [ "$(id -u)" = 0 ] || fail "needs root (namespaces, libvirtd)"
@@ -41,16 +43,19 @@ UL=tsgn-ul-$$		# the underlay switch's namespace
 VH=tsgn$$		# the host's veth end (its peer in $UL is host)
 UNDER_HOST=10.213.0.1
 HOSTS="1 2"
-UUIDS=()		# "N UUID": the servers made, by fake host
 FWD_PIDS=()
 
 lv() { virsh -c "qemu+unix:///system?socket=$T/h$1/sock/libvirt-sock" "${@:2}"; }
 
 gn_cleanup() {
 	local rc=$? e p f n
-	for e in "${UUIDS[@]+"${UUIDS[@]}"}"; do
-		lv "${e% *}" destroy "instance-${e#* }" >/dev/null 2>&1 || true
-		lv "${e% *}" undefine "instance-${e#* }" --managed-save --nvram >/dev/null 2>&1 || true
+	# Every domain of the fake hosts' libvirtds is this test's (even one
+	# whose create was still under way).
+	for n in $HOSTS; do
+		for e in $(lv "$n" list --all --name 2>/dev/null); do
+			lv "$n" destroy "$e" >/dev/null 2>&1 || true
+			lv "$n" undefine "$e" --managed-save --nvram >/dev/null 2>&1 || true
+		done
 	done
 	# The agents before dnsmasq: they would restart the ones killed below.
 	for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null || true; done
@@ -201,7 +206,7 @@ done
 . "$T/openrc"
 export HOME=$T/home
 mkdir -p "$HOME"
-TOK=$(os_token)
+admin_token	# (TOK; compute_lib.sh)
 NP=$(sed -n 's/^network_port = //p' "$T/controller.conf")
 ok "controller on the host (APIs on 127.0.0.1, bus on $UNDER_HOST), agents h1 and h2 in their namespaces"
 
@@ -246,11 +251,9 @@ console() {
 		"http://127.0.0.1:$CP/v2.1/servers/${SID[$1]}/action" | jq -r '.output // ""'
 }
 has_line() { console "$1" | grep -Eq "$2"; }
-# cli_lease NAME: the address of the guest's DHCP lease on eth0, as
-# `openstack console log show` shows it.
-cli_lease() {
-	openstack console log show "$1" |
-	    sed -n 's/^TINYSTACK-GUEST-LEASE if=eth0 ip=\([0-9.]*\) .*/\1/p' | tail -n 1
+# lease_of: the address of the last DHCP lease on eth0 in a console log.
+lease_of() {
+	sed -n 's/^TINYSTACK-GUEST-LEASE if=eth0 ip=\([0-9.]*\) .*/\1/p' | tail -n 1
 }
 # fixed_ip NAME: the one fixed IP of the server's one port.
 fixed_ip() {
@@ -264,34 +267,36 @@ status() {
 	curl -s -H "X-Auth-Token: $TOK" "http://127.0.0.1:$CP/v2.1/servers/${SID[$1]}" |
 	    jq -r '.server.status'
 }
-# boot NAME HOST USERDATA NIC-ARGS...: server create --wait on fake host
-# HOST (admin's zone:host), the id recorded for the cleanup; ACTIVE, on
-# that host, its lease on the console equal to its port's fixed IP. Sets
-# IP (the address).
-boot() {
-	local name=$1 n=$2 ud=$3 sid t0 t1
+# create NAME HOST USERDATA NIC-ARGS...: `server create --wait` on fake
+# host HOST (the admin's zone:host); its output in $T/create-NAME.txt.
+# Runs in the background too (several guests boot at once).
+create() {
+	local name=$1 n=$2 ud=$3
 	shift 3
-	t0=$(date +%s.%N)
 	openstack server create --flavor m1.gn --image "$IID" \
 		--availability-zone "nova:h$n" --user-data "$ud" "$@" \
-		--wait "$name" > "$T/create-$name.txt" ||
+		--wait "$name" > "$T/create-$name.txt" 2>&1 ||
+		echo "CREATE-FAILED" >> "$T/create-$name.txt"
+}
+# created NAME HOST: after create, the id recorded; ACTIVE, running on
+# HOST, the guest's DHCP lease on its console equal to its port's fixed
+# IP. Sets IP (that address).
+created() {
+	local name=$1 n=$2 sid l
+	grep -q CREATE-FAILED "$T/create-$name.txt" &&
 		{ cat "$T/create-$name.txt"; fail "server create $name"; }
 	sid=$(awk -F'|' '$2 ~ /^ id / { gsub(/ /, "", $3); print $3 }' "$T/create-$name.txt")
 	[ -n "$sid" ] || { cat "$T/create-$name.txt"; fail "no server id for $name"; }
 	SID[$name]=$sid
-	UUIDS+=("$n $sid")
-	[ "$(status "$name")" = ACTIVE ] ||
-		fail "$name not ACTIVE after create --wait"
+	[ "$(status "$name")" = ACTIVE ] || fail "$name not ACTIVE after create --wait"
 	[ "$(lv "$n" domstate "instance-$sid" | head -n 1)" = running ] ||
 		fail "$name is not running on h$n"
 	IP=$(fixed_ip "$name")
 	[ -n "$IP" ] || fail "$name has no fixed IP"
 	wait_for "$BOOT_TIMEOUT" "$name's DHCP lease on its console" \
 		has_line "$name" '^TINYSTACK-GUEST-LEASE if=eth0 '
-	t1=$(date +%s.%N)
-	L=$(cli_lease "$name")
-	[ "$L" = "$IP" ] || fail "$name leased '$L', its port has $IP"
-	LEASE_S=$(echo "$t1 - $t0" | bc)
+	l=$(console "$name" | lease_of)
+	[ "$l" = "$IP" ] || fail "$name leased '$l', its port has $IP"
 }
 # pinged NAME ADDR: waits for the guest's verdict on ADDR; true if OK.
 pinged() {
@@ -304,19 +309,37 @@ pinged() {
 # gnvm2's address is chosen now, so that gnvm1 can be told to ping it.
 IP2=10.66.10.50
 printf 'TINYSTACK-USERDATA-VM1\nTINYSTACK-PING %s 150\n' "$IP2" > "$T/ud1"
-boot gnvm1 1 "$T/ud1" --network gnnet1
+t0=$(date +%s.%N)
+create gnvm1 1 "$T/ud1" --network gnnet1
+created gnvm1 1
+t1=$(date +%s.%N)
 IP1=$IP
-openstack server show gnvm1 -f value -c addresses | grep -q "gnnet1.*$IP1" ||
-	fail "server show gnvm1: $(openstack server show gnvm1 -f value -c addresses)"
-ok "gnvm1 ACTIVE on h1, gnnet1; console log show: DHCP lease $L = its port's fixed IP ($LEASE_S s from create)"
+L=$(openstack console log show gnvm1 | lease_of)
+[ "$L" = "$IP1" ] || fail "openstack console log show gnvm1: lease '$L', not $IP1"
+curl -s -H "X-Auth-Token: $TOK" "http://127.0.0.1:$CP/v2.1/servers/${SID[gnvm1]}/ips" |
+	jq -e --arg ip "$IP1" '.addresses.gnnet1[0].addr == $ip' >/dev/null ||
+	fail "/servers/gnvm1/ips does not list $IP1 on gnnet1"
+ok "gnvm1 ACTIVE on h1, gnnet1; openstack console log show: DHCP lease $L = its port's fixed IP ($(echo "$t1 - $t0" | bc) s from create)"
 
-# ---- a second guest on the same network: they ping each other -------------------
+# ---- two more guests on that network, one on h1, one on h2, at once ------------
 printf 'TINYSTACK-USERDATA-VM2\nTINYSTACK-PING %s 60\n' "$IP1" > "$T/ud2"
-boot gnvm2 1 "$T/ud2" --nic "net-id=$NET1,v4-fixed-ip=$IP2"
+printf 'TINYSTACK-USERDATA-VM4\nTINYSTACK-PING %s 60\nTINYSTACK-PING %s 60\n' \
+	"$IP1" "$IP2" > "$T/ud4"
+create gnvm2 1 "$T/ud2" --nic "net-id=$NET1,v4-fixed-ip=$IP2" &
+C2=$!
+create gnvm4 2 "$T/ud4" --network gnnet1 &
+C4=$!
+wait $C2 $C4 || true
+created gnvm2 1
 [ "$IP" = "$IP2" ] || fail "gnvm2's port has $IP, not $IP2"
+created gnvm4 2
+IP4=$IP
 pinged gnvm2 "$IP1" || fail "gnvm2 cannot ping gnvm1 ($IP1)"
 pinged gnvm1 "$IP2" || fail "gnvm1 cannot ping gnvm2 ($IP2)"
-ok "gnvm2 (fixed IP) leased $L; gnvm1 and gnvm2 ping each other over gnnet1"
+ok "gnvm2 (fixed IP) leased $IP2; gnvm1 and gnvm2 ping each other over gnnet1 on h1"
+pinged gnvm4 "$IP1" || fail "gnvm4 on h2 cannot ping gnvm1 on h1 ($IP1)"
+pinged gnvm4 "$IP2" || fail "gnvm4 on h2 cannot ping gnvm2 on h1 ($IP2)"
+ok "gnvm4 on h2, gnnet1: leased $IP4 from h2's dnsmasq, pings gnvm1 and gnvm2 on h1 over VXLAN"
 
 # ---- another network, the same CIDR: no way across --------------------------------
 openstack network create gnnet2 >/dev/null || fail "network create gnnet2"
@@ -325,20 +348,13 @@ openstack subnet create --network gnnet2 --subnet-range 10.66.10.0/24 \
 NET2=$(net gnnet2 id)
 [ "$(net gnnet2 provider:segmentation_id)" != "$(net gnnet1 provider:segmentation_id)" ] ||
 	fail "gnnet1 and gnnet2 share a VNI"
-# gnvm3 has gnvm1's very address, on gnnet2; it tries gnvm2 10 times.
+# gnvm3 has gnvm1's very address, on gnnet2; it tries gnvm2 (up and
+# answering gnvm1 and gnvm4, above) 10 times.
 printf 'TINYSTACK-USERDATA-VM3\nTINYSTACK-PING %s 10\n' "$IP2" > "$T/ud3"
-boot gnvm3 1 "$T/ud3" --nic "net-id=$NET2,v4-fixed-ip=$IP1"
+create gnvm3 1 "$T/ud3" --nic "net-id=$NET2,v4-fixed-ip=$IP1"
+created gnvm3 1
 [ "$IP" = "$IP1" ] || fail "gnvm3's port has $IP, not $IP1"
 pinged gnvm3 "$IP2" && fail "gnvm3 on gnnet2 reached gnvm2 on gnnet1"
-ok "gnvm3 on gnnet2 (same CIDR, VNI of its own) leased gnvm1's address $L and cannot reach gnvm2"
-
-# ---- a second host: VXLAN between h1 and h2 ------------------------------------------
-printf 'TINYSTACK-USERDATA-VM4\nTINYSTACK-PING %s 60\nTINYSTACK-PING %s 60\n' \
-	"$IP1" "$IP2" > "$T/ud4"
-boot gnvm4 2 "$T/ud4" --network gnnet1
-IP4=$IP
-pinged gnvm4 "$IP1" || fail "gnvm4 on h2 cannot ping gnvm1 on h1 ($IP1)"
-pinged gnvm4 "$IP2" || fail "gnvm4 on h2 cannot ping gnvm2 on h1 ($IP2)"
-ok "gnvm4 on h2, gnnet1: leased $IP4 from h2's dnsmasq, pings gnvm1 and gnvm2 on h1 over VXLAN"
+ok "gnvm3 on gnnet2 (same CIDR, VNI of its own) leased gnvm1's address $IP1 and cannot reach gnvm2"
 
 echo "$NPASS passed, 0 failed"
