@@ -1,3 +1,4 @@
+#!/bin/bash
 # Guest networking end to end with real TCG guests and the real `openstack`
 # CLI. The controller runs on the host with every API on 127.0.0.1; the
 # hypervisors h1 and h2 are fake hosts: each a network namespace
@@ -239,7 +240,7 @@ net() {
 }
 NET1=$(net gnnet1 id)
 [ "$(net gnnet1 provider:network_type)" = vxlan ] || fail "gnnet1 is not a VXLAN network"
-ok "images, flavor, VXLAN network gnnet1 with subnet 10.66.10.0/24 (openstack CLI)"
+ok "images uploaded; flavor, VXLAN network gnnet1 and subnet 10.66.10.0/24 through the openstack CLI"
 
 # ---- helpers --------------------------------------------------------------------
 declare -A SID	# server name -> id
