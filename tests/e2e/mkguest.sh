@@ -12,6 +12,10 @@
 #     TINYSTACK-GUEST-USERDATA TEXT                first line of user_data
 #     TINYSTACK-GUEST-NIC if=I mac=M               per NIC
 #     TINYSTACK-GUEST-LEASE if=I ip=A mask=M router=R   DHCP lease (if any)
+#     TINYSTACK-GUEST-PING-OK ip=A tries=N     for each user_data line
+#     TINYSTACK-GUEST-PING-FAIL ip=A tries=N     "TINYSTACK-PING A N": after
+#                          the first lease, A is pinged (1 s per try) until
+#                          it answers or N tries failed (N <= 600)
 #     TINYSTACK-GUEST-TICK n=N bootid=B            every second
 #     TINYSTACK-GUEST-POWERBTN bootid=B            ACPI power button: powers off
 # Usage: mkguest.sh OUTDIR      (needs busybox-static, cpio, gzip, python3 and
@@ -90,7 +94,8 @@ bound|renew)
 	ip addr flush dev "$interface"
 	ip addr add "$ip/${mask:-24}" dev "$interface"
 	[ -n "${router:-}" ] && ip route add default via "${router%% *}" dev "$interface" 2>/dev/null
-	echo "TINYSTACK-GUEST-LEASE if=$interface ip=$ip mask=$mask router=${router:-}" > /dev/console ;;
+	echo "TINYSTACK-GUEST-LEASE if=$interface ip=$ip mask=$mask router=${router:-}" > /dev/console
+	echo "$ip" > "/tmp/lease-$interface" ;;
 esac
 exit 0
 S
@@ -139,8 +144,13 @@ for d in /sys/block/vd* /sys/block/sd* /sys/block/sr*; do
 			uuid=$(sed -n 's/.*"uuid": *"\([0-9a-f-]*\)".*/\1/p' $md | head -n 1)
 			name=$(sed -n 's/.*"name": *"\([^"]*\)".*/\1/p' $md | head -n 1)
 			echo "TINYSTACK-GUEST-CONFIGDRIVE dev=$n uuid=$uuid name=$name"
-			[ -f /mnt/openstack/latest/user_data ] &&
-				echo "TINYSTACK-GUEST-USERDATA $(head -n 1 /mnt/openstack/latest/user_data | tr -dc 'A-Za-z0-9 _.:=-')"
+			ud=/mnt/openstack/latest/user_data
+			if [ -f $ud ]; then
+				echo "TINYSTACK-GUEST-USERDATA $(head -n 1 $ud | tr -dc 'A-Za-z0-9 _.:=-')"
+				# Ping requests: "TINYSTACK-PING A.B.C.D TRIES" lines.
+				tr -dc 'A-Za-z0-9 _.:\n-' < $ud |
+				    sed -n 's/^TINYSTACK-PING \([0-9.]*\) \([0-9][0-9]*\)$/\1 \2/p' > /tmp/pings
+			fi
 		fi
 		umount /mnt
 	fi
@@ -153,6 +163,24 @@ for n in /sys/class/net/*; do
 	ip link set "$IF" up
 	udhcpc -i "$IF" -s /etc/udhcpc.script -t 10 -T 1 -A 5 -b -S -q >/dev/null 2>&1 &
 done
+# The pings asked for in user_data, once some NIC has its lease (60 s at
+# most), one target after the other, each bounded by its tries.
+if [ -s /tmp/pings ]; then
+	(
+		i=0
+		while [ $i -lt 600 ] && ! ls /tmp/lease-* >/dev/null 2>&1; do sleep 0.1; i=$((i+1)); done
+		while read -r a n; do
+			[ "$n" -gt 600 ] && n=600
+			t=0; res=FAIL
+			while [ $t -lt "$n" ]; do
+				t=$((t+1))
+				ping -c 1 -W 1 "$a" >/dev/null 2>&1 && { res=OK; break; }
+				sleep 1	# (an unreachable address fails at once)
+			done
+			echo "TINYSTACK-GUEST-PING-$res ip=$a tries=$t"
+		done < /tmp/pings
+	) &
+fi
 i=0
 while [ $i -lt 1000000 ]; do	# bounded (11 days)
 	echo "TINYSTACK-GUEST-TICK n=$i bootid=$BOOT"

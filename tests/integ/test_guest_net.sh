@@ -1,0 +1,361 @@
+#!/bin/bash
+# Guest networking end to end with real TCG guests and the real `openstack`
+# CLI. The controller runs on the host with every API on 127.0.0.1; the
+# hypervisors h1 and h2 are fake hosts: each a network namespace
+# (tsgn-hN-$$) and a mount namespace of its own, with its own libvirtd
+# (state under $T/hN, bind-mounted over /etc/libvirt, /run/libvirt,
+# /var/lib/libvirt, ... as in shared/recipes/fakehost.sh), its agent,
+# bridges, VXLAN devices, dnsmasq and the guests' taps. The underlay is a
+# bridge in a namespace of its own (tsgn-ul-$$: the host's firewall never
+# sees its frames) with a veth to each fake host (10.213.0.N+1) and one to
+# the host (10.213.0.1), where the bus listens. tests/integ/nsfwd.py
+# relays the image API port from each fake host's loopback to the host's,
+# so the agents download images from 127.0.0.1.
+#
+# The guest is tests/e2e/mkguest.sh's: it runs udhcpc on every NIC and
+# prints TINYSTACK-GUEST-LEASE, and pings the addresses its user_data asks
+# for ("TINYSTACK-PING A TRIES" lines), printing TINYSTACK-GUEST-PING-OK or
+# -FAIL. Proves:
+#  - network + subnet through the CLI; `server create --network --wait`:
+#    the guest's DHCP lease (in `openstack console log show`) is exactly
+#    its port's fixed IP;
+#  - a second guest on the same network and host, with a fixed IP: each
+#    pings the other; at the same time a fourth guest on the same network
+#    on h2 gets its lease from h2's dnsmasq and reaches both guests on h1
+#    over VXLAN;
+#  - a third guest on another network with the same CIDR, given the very
+#    address of the first guest: it gets its lease, and cannot reach the
+#    second guest.
+# Every wait polls an event (a console marker, a state) with a bound. On
+# exit: domains destroyed and undefined, agents, libvirtds, dnsmasqs and
+# relays stopped, the namespaces (and with them every link in them) and
+# the host's veth end removed. No packet leaves the namespaces, the veths
+# or loopback.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/compute_lib.sh"
+set +o pipefail
+
+[ "$(id -u)" = 0 ] || fail "needs root (namespaces, libvirtd)"
+for c in openstack qemu-img genisoimage jq curl dnsmasq ip libvirtd virsh unshare; do
+	command -v "$c" >/dev/null || fail "$c is not installed (packaging/install-deps.sh)"
+done
+BOOT_TIMEOUT=${TS_BOOT_TIMEOUT:-120}
+UL=tsgn-ul-$$		# the underlay switch's namespace
+VH=tsgn$$		# the host's veth end (its peer in $UL is host)
+UNDER_HOST=10.213.0.1
+HOSTS="1 2"
+FWD_PIDS=()
+
+lv() { virsh -c "qemu+unix:///system?socket=$T/h$1/sock/libvirt-sock" "${@:2}"; }
+
+gn_cleanup() {
+	local rc=$? e p f n
+	# Every domain of the fake hosts' libvirtds is this test's (even one
+	# whose create was still under way).
+	for n in $HOSTS; do
+		for e in $(lv "$n" list --all --name 2>/dev/null); do
+			lv "$n" destroy "$e" >/dev/null 2>&1 || true
+			lv "$n" undefine "$e" --managed-save --nvram >/dev/null 2>&1 || true
+		done
+	done
+	# The agents before dnsmasq: they would restart the ones killed below.
+	for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]+"${PIDS[@]}"}"; do wait "$p" 2>/dev/null || true; done
+	for f in "$T"/h*dhcp/*/pid; do
+		[ -f "$f" ] || continue
+		p=$(cat "$f" 2>/dev/null || true)
+		# Only a dnsmasq started for this test (its pid file is ours).
+		if [ -n "$p" ] && tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null |
+		    grep -- "--pid-file=$f" >/dev/null; then
+			kill "$p" 2>/dev/null || true
+		fi
+	done
+	for n in $HOSTS; do
+		[ -s "$T/h$n/libvirtd.pid" ] || continue
+		p=$(cat "$T/h$n/libvirtd.pid")
+		kill "$p" 2>/dev/null || true
+		for f in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+	done
+	for p in "${FWD_PIDS[@]+"${FWD_PIDS[@]}"}"; do kill "$p" 2>/dev/null || true; done
+	ip link del "$VH" 2>/dev/null || true
+	for n in $HOSTS; do ip netns del "tsgn-h$n-$$" 2>/dev/null || true; done
+	ip netns del "$UL" 2>/dev/null || true
+	set +e
+	(exit $rc)
+	cleanup
+}
+trap gn_cleanup EXIT
+# qemu runs as libvirt-qemu and dnsmasq re-reads its files unprivileged.
+chmod 0755 "$T"
+
+# ---- the guest --------------------------------------------------------------
+GUEST=$T/guest
+"$TS_SOURCE_DIR/tests/e2e/mkguest.sh" "$GUEST" >/dev/null || fail "mkguest.sh"
+printf 'TSBASEIMAGE-0001' > "$T/base.raw"
+truncate -s 8M "$T/base.raw"
+qemu-img convert -f raw -O qcow2 "$T/base.raw" "$T/base.qcow2"
+
+# ---- the underlay: a bridge in its own namespace, the host on it --------------
+ip netns add "$UL"
+ip -n "$UL" link set lo up
+ip -n "$UL" link add br0 type bridge
+ip -n "$UL" link set br0 up
+ip link add "$VH" type veth peer name host netns "$UL"
+ip -n "$UL" link set host master br0 up
+ip addr add "$UNDER_HOST/24" dev "$VH"
+ip link set "$VH" up
+
+# fakehost N: namespace tsgn-hN-$$ on the underlay (10.213.0.N+1) and its
+# own libvirtd (no virtlogd: qemu writes its logs and the serial log
+# itself; /dev/kvm, unusable here and seconds to probe, is hidden).
+fakehost() {
+	local n=$1 ns=tsgn-h$1-$$ hd=$T/h$1
+	ip netns add "$ns"
+	ip -n "$ns" link set lo up
+	ip -n "$UL" link add "h$n" type veth peer name u0 netns "$ns"
+	ip -n "$UL" link set "h$n" master br0 up
+	ip -n "$ns" addr add "10.213.0.$((n + 1))/24" dev u0
+	ip -n "$ns" link set u0 up
+	mkdir -p "$hd/etc" "$hd/run" "$hd/lib/qemu" "$hd/lib/images" \
+		"$hd/cache/qemu" "$hd/log/qemu" "$hd/sock"
+	cp -a /etc/libvirt/. "$hd/etc/"
+	rm -f "$hd"/etc/qemu/*.xml "$hd"/etc/qemu/autostart/* \
+		"$hd"/etc/qemu/networks/autostart/* 2>/dev/null || true
+	cat > "$hd/etc/libvirtd.conf" <<C
+unix_sock_dir = "$hd/sock"
+listen_tls = 0
+listen_tcp = 0
+auth_unix_rw = "none"
+host_uuid = "$(cat /proc/sys/kernel/random/uuid)"
+log_outputs = "3:file:$hd/libvirtd.log"
+C
+	cat >> "$hd/etc/qemu.conf" <<C
+stdio_handler = "file"
+namespaces = [ ]
+C
+	: > "$hd/nokvm"; chmod 000 "$hd/nokvm"
+	: > "$hd/noexec"; chmod 644 "$hd/noexec"
+	ip netns exec "$ns" unshare --mount --uts --propagation private sh -c "
+		hostname tsgn-h$n
+		mount --bind $hd/etc /etc/libvirt
+		mkdir -p /run/libvirt && mount --bind $hd/run /run/libvirt
+		mount --bind $hd/lib /var/lib/libvirt
+		mount --bind $hd/cache /var/cache/libvirt
+		mount --bind $hd/log /var/log/libvirt
+		[ -e /dev/kvm ] && mount --bind $hd/nokvm /dev/kvm
+		[ -e /usr/bin/qemu-system-i386 ] && mount --bind $hd/noexec /usr/bin/qemu-system-i386
+		exec libvirtd -d -p $hd/libvirtd.pid" || fail "libvirtd in $ns"
+	wait_for 60 "libvirtd of h$n" lv "$n" version
+}
+for n in $HOSTS; do fakehost "$n"; done
+ok "fake hosts h1, h2: namespaces with their own libvirtd, on an underlay bridge with the host ($UNDER_HOST)"
+
+# ---- controller on the host, the agents in their namespaces ---------------------
+BUS=$(free_port)
+IDP=$(free_port)
+CP=$(free_port)
+IMP=$(free_port)
+api_lines "$IDP"
+API_LINES=("${API_LINES[@]/compute_port = */compute_port = $CP}")
+API_LINES=("${API_LINES[@]/image_port = */image_port = $IMP}")
+controller_conf "$T/controller.conf" "$BUS" "${API_LINES[@]}" \
+	"[image]" "store_path = $T/images" \
+	"[compute]" "build_timeout = $BOOT_TIMEOUT" "action_timeout = 120" \
+	"resend_interval = 5" "console_timeout = 10" \
+	"[scheduler]" "reserved_host_memory_mb = 0" \
+	"[network]" "vni_ranges = 4100:4110"
+# The bus on the host's underlay address: the agents reach it from their
+# namespaces.
+sed -i "s|^listen = tcp://127.0.0.1:|listen = tcp://$UNDER_HOST:|" "$T/controller.conf"
+identity_bootstrap admin-pw
+start ctl "$CTL" "$T/controller.conf"
+for n in $HOSTS; do
+	ns=tsgn-h$n-$$
+	enrol_agent "h$n"
+	agent_conf "h$n" "$BUS" "qemu+unix:///system?socket=$T/h$n/sock/libvirt-sock"
+	sed -i "s|^controller = tcp://127.0.0.1:|controller = tcp://$UNDER_HOST:|" "$T/agent-h$n.conf"
+	cat >> "$T/agent-h$n.conf" <<C
+[DEFAULT]
+debug = true
+[libvirt]
+virt_type = qemu
+kernel_cmdline = console=ttyS0 quiet panic=-1
+[compute]
+shutdown_timeout = 10
+[image]
+api_url = http://127.0.0.1:$IMP
+[network]
+local_ip = 10.213.0.$((n + 1))
+dhcp_state_dir = $T/h${n}dhcp
+C
+	python3 "$TS_SOURCE_DIR/tests/integ/nsfwd.py" "$ns" "$IMP" > "$T/nsfwd-h$n.out" 2>&1 &
+	FWD_PIDS+=($!)
+	disown $!
+	wait_for 10 "the image API relay in $ns" grep -qx ready "$T/nsfwd-h$n.out"
+	printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$ns" "$AGENT" > "$T/agent-h$n-in-ns"
+	chmod 755 "$T/agent-h$n-in-ns"
+	start "agent-h$n" "$T/agent-h$n-in-ns" "$T/agent-h$n.conf"
+done
+for n in $HOSTS; do wait_for 30 "h$n up" is_state "h$n" up; done
+wait_http 15 "http://127.0.0.1:$CP/"
+wait_http 15 "http://127.0.0.1:$IMP/"
+for n in $HOSTS; do
+	ip netns exec "tsgn-h$n-$$" curl -s -o /dev/null "http://127.0.0.1:$IMP/" ||
+		fail "the image API is not reachable from tsgn-h$n-$$"
+done
+# shellcheck disable=SC1091
+. "$T/openrc"
+export HOME=$T/home
+mkdir -p "$HOME"
+admin_token	# (TOK; compute_lib.sh)
+NP=$(sed -n 's/^network_port = //p' "$T/controller.conf")
+ok "controller on the host (APIs on 127.0.0.1, bus on $UNDER_HOST), agents h1 and h2 in their namespaces"
+
+# ---- images, flavor, networks ----------------------------------------------------
+# (images through the image API with curl: the CLI costs seconds a call
+# on a busy machine, and what is proven here is the network.)
+upload() {
+	local id
+	id=$(curl -s -H "X-Auth-Token: $TOK" -H 'Content-Type: application/json' \
+		-d "{\"name\": \"$1\", \"disk_format\": \"$2\", \"container_format\": \"$3\"${5:+, $5}}" \
+		"http://127.0.0.1:$IMP/v2/images" | jq -r '.id // empty')
+	[ -n "$id" ] || fail "image create $1"
+	[ "$(http_code PUT "http://127.0.0.1:$IMP/v2/images/$id/file" \
+		-H "X-Auth-Token: $TOK" -H 'Content-Type: application/octet-stream' \
+		--data-binary "@$4")" = 204 ] || fail "image upload $1"
+	echo "$id"
+}
+KID=$(upload gn-kernel aki aki "$GUEST/vmlinux")
+RID=$(upload gn-ramdisk ari ari "$GUEST/initrd.gz")
+IID=$(upload gn-root qcow2 bare "$T/base.qcow2" "\"kernel_id\": \"$KID\", \"ramdisk_id\": \"$RID\"")
+openstack flavor create --ram 256 --disk 1 --vcpus 1 --ephemeral 0 \
+	m1.gn >/dev/null || fail "flavor create"
+openstack network create gnnet1 >/dev/null || fail "network create"
+openstack subnet create --network gnnet1 --subnet-range 10.66.10.0/24 \
+	gnsub1 >/dev/null || fail "subnet create"
+# net NAME FIELD: a field of a network, from the network API.
+net() {
+	curl -s -H "X-Auth-Token: $TOK" "http://127.0.0.1:$NP/v2.0/networks?name=$1" |
+	    jq -r ".networks[0][\"$2\"]"
+}
+NET1=$(net gnnet1 id)
+[ "$(net gnnet1 provider:network_type)" = vxlan ] || fail "gnnet1 is not a VXLAN network"
+ok "images uploaded; flavor, VXLAN network gnnet1 and subnet 10.66.10.0/24 through the openstack CLI"
+
+# ---- helpers --------------------------------------------------------------------
+declare -A SID	# server name -> id
+# console NAME: the console log through the compute API (the CLI's call;
+# polled with curl, without the CLI's start-up cost).
+console() {
+	curl -s -H "X-Auth-Token: $TOK" -H 'Content-Type: application/json' \
+		-d '{"os-getConsoleOutput": {"length": null}}' \
+		"http://127.0.0.1:$CP/v2.1/servers/${SID[$1]}/action" | jq -r '.output // ""'
+}
+has_line() { console "$1" | grep -Eq "$2"; }
+# lease_of: the address of the last DHCP lease on eth0 in a console log.
+lease_of() {
+	sed -n 's/^TINYSTACK-GUEST-LEASE if=eth0 ip=\([0-9.]*\) .*/\1/p' | tail -n 1
+}
+# fixed_ip NAME: the one fixed IP of the server's one port.
+fixed_ip() {
+	curl -s -H "X-Auth-Token: $TOK" \
+	    "http://127.0.0.1:$NP/v2.0/ports?device_id=${SID[$1]}" |
+	    jq -r 'if (.ports | length) == 1 and (.ports[0].fixed_ips | length) == 1
+		then .ports[0].fixed_ips[0].ip_address else empty end'
+}
+# status NAME: the server's status, from the compute API.
+status() {
+	curl -s -H "X-Auth-Token: $TOK" "http://127.0.0.1:$CP/v2.1/servers/${SID[$1]}" |
+	    jq -r '.server.status'
+}
+# create NAME HOST USERDATA NIC-ARGS...: `server create --wait` on fake
+# host HOST (the admin's zone:host); its output in $T/create-NAME.txt.
+# Runs in the background too (several guests boot at once).
+create() {
+	local name=$1 n=$2 ud=$3
+	shift 3
+	openstack server create --flavor m1.gn --image "$IID" \
+		--availability-zone "nova:h$n" --user-data "$ud" "$@" \
+		--wait "$name" > "$T/create-$name.txt" 2>&1 ||
+		echo "CREATE-FAILED" >> "$T/create-$name.txt"
+}
+# created NAME HOST: after create, the id recorded; ACTIVE, running on
+# HOST, the guest's DHCP lease on its console equal to its port's fixed
+# IP. Sets IP (that address).
+created() {
+	local name=$1 n=$2 sid l
+	grep -q CREATE-FAILED "$T/create-$name.txt" &&
+		{ cat "$T/create-$name.txt"; fail "server create $name"; }
+	sid=$(awk -F'|' '$2 ~ /^ id / { gsub(/ /, "", $3); print $3 }' "$T/create-$name.txt")
+	[ -n "$sid" ] || { cat "$T/create-$name.txt"; fail "no server id for $name"; }
+	SID[$name]=$sid
+	[ "$(status "$name")" = ACTIVE ] || fail "$name not ACTIVE after create --wait"
+	[ "$(lv "$n" domstate "instance-$sid" | head -n 1)" = running ] ||
+		fail "$name is not running on h$n"
+	IP=$(fixed_ip "$name")
+	[ -n "$IP" ] || fail "$name has no fixed IP"
+	wait_for "$BOOT_TIMEOUT" "$name's DHCP lease on its console" \
+		has_line "$name" '^TINYSTACK-GUEST-LEASE if=eth0 '
+	l=$(console "$name" | lease_of)
+	[ "$l" = "$IP" ] || fail "$name leased '$l', its port has $IP"
+}
+# pinged NAME ADDR: waits for the guest's verdict on ADDR; true if OK.
+pinged() {
+	wait_for "$BOOT_TIMEOUT" "$1's ping of $2" \
+		has_line "$1" "^TINYSTACK-GUEST-PING-(OK|FAIL) ip=$2 "
+	has_line "$1" "^TINYSTACK-GUEST-PING-OK ip=$2 "
+}
+
+# ---- one guest: its DHCP lease is its port's address ----------------------------
+# gnvm2's address is chosen now, so that gnvm1 can be told to ping it.
+IP2=10.66.10.50
+printf 'TINYSTACK-USERDATA-VM1\nTINYSTACK-PING %s 150\n' "$IP2" > "$T/ud1"
+t0=$(date +%s.%N)
+create gnvm1 1 "$T/ud1" --network gnnet1
+created gnvm1 1
+t1=$(date +%s.%N)
+IP1=$IP
+L=$(openstack console log show gnvm1 | lease_of)
+[ "$L" = "$IP1" ] || fail "openstack console log show gnvm1: lease '$L', not $IP1"
+curl -s -H "X-Auth-Token: $TOK" "http://127.0.0.1:$CP/v2.1/servers/${SID[gnvm1]}/ips" |
+	jq -e --arg ip "$IP1" '.addresses.gnnet1[0].addr == $ip' >/dev/null ||
+	fail "/servers/gnvm1/ips does not list $IP1 on gnnet1"
+ok "gnvm1 ACTIVE on h1, gnnet1; openstack console log show: DHCP lease $L = its port's fixed IP ($(echo "$t1 - $t0" | bc) s from create)"
+
+# ---- two more guests on that network, one on h1, one on h2, at once ------------
+printf 'TINYSTACK-USERDATA-VM2\nTINYSTACK-PING %s 60\n' "$IP1" > "$T/ud2"
+printf 'TINYSTACK-USERDATA-VM4\nTINYSTACK-PING %s 60\nTINYSTACK-PING %s 60\n' \
+	"$IP1" "$IP2" > "$T/ud4"
+create gnvm2 1 "$T/ud2" --nic "net-id=$NET1,v4-fixed-ip=$IP2" &
+C2=$!
+create gnvm4 2 "$T/ud4" --network gnnet1 &
+C4=$!
+wait $C2 $C4 || true
+created gnvm2 1
+[ "$IP" = "$IP2" ] || fail "gnvm2's port has $IP, not $IP2"
+created gnvm4 2
+IP4=$IP
+pinged gnvm2 "$IP1" || fail "gnvm2 cannot ping gnvm1 ($IP1)"
+pinged gnvm1 "$IP2" || fail "gnvm1 cannot ping gnvm2 ($IP2)"
+ok "gnvm2 (fixed IP) leased $IP2; gnvm1 and gnvm2 ping each other over gnnet1 on h1"
+pinged gnvm4 "$IP1" || fail "gnvm4 on h2 cannot ping gnvm1 on h1 ($IP1)"
+pinged gnvm4 "$IP2" || fail "gnvm4 on h2 cannot ping gnvm2 on h1 ($IP2)"
+ok "gnvm4 on h2, gnnet1: leased $IP4 from h2's dnsmasq, pings gnvm1 and gnvm2 on h1 over VXLAN"
+
+# ---- another network, the same CIDR: no way across --------------------------------
+openstack network create gnnet2 >/dev/null || fail "network create gnnet2"
+openstack subnet create --network gnnet2 --subnet-range 10.66.10.0/24 \
+	gnsub2 >/dev/null || fail "subnet create gnsub2 (overlapping CIDR)"
+NET2=$(net gnnet2 id)
+[ "$(net gnnet2 provider:segmentation_id)" != "$(net gnnet1 provider:segmentation_id)" ] ||
+	fail "gnnet1 and gnnet2 share a VNI"
+# gnvm3 has gnvm1's very address, on gnnet2; it tries gnvm2 (up and
+# answering gnvm1 and gnvm4, above) 10 times.
+printf 'TINYSTACK-USERDATA-VM3\nTINYSTACK-PING %s 10\n' "$IP2" > "$T/ud3"
+create gnvm3 1 "$T/ud3" --nic "net-id=$NET2,v4-fixed-ip=$IP1"
+created gnvm3 1
+[ "$IP" = "$IP1" ] || fail "gnvm3's port has $IP, not $IP1"
+pinged gnvm3 "$IP2" && fail "gnvm3 on gnnet2 reached gnvm2 on gnnet1"
+ok "gnvm3 on gnnet2 (same CIDR, VNI of its own) leased gnvm1's address $IP1 and cannot reach gnvm2"
+
+echo "$NPASS passed, 0 failed"
