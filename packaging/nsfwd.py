@@ -5,10 +5,11 @@
 
 For each PORT, listens on 127.0.0.1:PORT inside the named namespace
 (/run/netns/NETNS) and relays every connection to 127.0.0.1:PORT in the
-namespace this process was started in. The tests use it so that an agent
-whose dataplane lives in a namespace of its own reaches the controller's
-HTTP APIs (the image API, for downloads), which listen on the host's
-127.0.0.1 only: no address outside loopback is ever involved. Prints
+namespace this process was started in. packaging/fakehost.sh (for the
+tests and `TS_NETNS=1 ./stack.sh`) uses it so that an agent whose
+dataplane lives in a namespace of its own reaches the controller's bus
+and image API, which listen on the host's 127.0.0.1 only: no address
+outside loopback is ever involved. Prints
 "ready" once every listener is bound; runs until killed.
 """
 import ctypes

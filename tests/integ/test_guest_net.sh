@@ -1,16 +1,14 @@
 #!/bin/bash
 # Guest networking end to end with real TCG guests and the real `openstack`
 # CLI. The controller runs on the host with every API on 127.0.0.1; the
-# hypervisors h1 and h2 are fake hosts: each a network namespace
-# (tsgn-hN-$$) and a mount namespace of its own, with its own libvirtd
-# (state under $T/hN, bind-mounted over /etc/libvirt, /run/libvirt,
-# /var/lib/libvirt, ... as in shared/recipes/fakehost.sh), its agent,
-# bridges, VXLAN devices, dnsmasq and the guests' taps. The underlay is a
-# bridge in a namespace of its own (tsgn-ul-$$: the host's firewall never
-# sees its frames) with a veth to each fake host (10.213.0.N+1) and one to
-# the host (10.213.0.1), where the bus listens. tests/integ/nsfwd.py
-# relays the image API port from each fake host's loopback to the host's,
-# so the agents download images from 127.0.0.1.
+# hypervisors h1 and h2 are fake hosts made by packaging/fakehost.sh (as
+# `TS_NETNS=1 ./stack.sh` makes them): each a network namespace
+# (tsgn$$-hN) and a mount namespace of its own, with its own libvirtd
+# (state under $T/hN), its agent, bridges, VXLAN devices, dnsmasq and the
+# guests' taps, on an underlay bridge in namespace tsgn$$-ul (10.250.0.N).
+# The bus and image API ports of the host's 127.0.0.1 are relayed into
+# each fake host's 127.0.0.1 (packaging/nsfwd.py): no address outside
+# loopback and the test's namespaces sees a packet.
 #
 # The guest is tests/e2e/mkguest.sh's: it runs udhcpc on every NIC and
 # prints TINYSTACK-GUEST-LEASE, and pings the addresses its user_data asks
@@ -40,13 +38,11 @@ for c in openstack qemu-img genisoimage jq curl dnsmasq ip libvirtd virsh unshar
 	command -v "$c" >/dev/null || fail "$c is not installed (packaging/install-deps.sh)"
 done
 BOOT_TIMEOUT=${TS_BOOT_TIMEOUT:-120}
-UL=tsgn-ul-$$		# the underlay switch's namespace
-VH=tsgn$$		# the host's veth end (its peer in $UL is host)
-UNDER_HOST=10.213.0.1
+NSP=tsgn$$		# fake hosts $NSP-hN, underlay $NSP-ul
+FH=$TS_SOURCE_DIR/packaging/fakehost.sh
 HOSTS="1 2"
-FWD_PIDS=()
 
-lv() { virsh -c "qemu+unix:///system?socket=$T/h$1/sock/libvirt-sock" "${@:2}"; }
+lv() { virsh -c "$("$FH" uri "$T/h$1")" "${@:2}"; }
 
 gn_cleanup() {
 	local rc=$? e p f n
@@ -70,16 +66,7 @@ gn_cleanup() {
 			kill "$p" 2>/dev/null || true
 		fi
 	done
-	for n in $HOSTS; do
-		[ -s "$T/h$n/libvirtd.pid" ] || continue
-		p=$(cat "$T/h$n/libvirtd.pid")
-		kill "$p" 2>/dev/null || true
-		for f in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-	done
-	for p in "${FWD_PIDS[@]+"${FWD_PIDS[@]}"}"; do kill "$p" 2>/dev/null || true; done
-	ip link del "$VH" 2>/dev/null || true
-	for n in $HOSTS; do ip netns del "tsgn-h$n-$$" 2>/dev/null || true; done
-	ip netns del "$UL" 2>/dev/null || true
+	for n in $HOSTS; do "$FH" down "$NSP" "$n" "$T/h$n" || true; done
 	set +e
 	(exit $rc)
 	cleanup
@@ -95,61 +82,6 @@ printf 'TSBASEIMAGE-0001' > "$T/base.raw"
 truncate -s 8M "$T/base.raw"
 qemu-img convert -f raw -O qcow2 "$T/base.raw" "$T/base.qcow2"
 
-# ---- the underlay: a bridge in its own namespace, the host on it --------------
-ip netns add "$UL"
-ip -n "$UL" link set lo up
-ip -n "$UL" link add br0 type bridge
-ip -n "$UL" link set br0 up
-ip link add "$VH" type veth peer name host netns "$UL"
-ip -n "$UL" link set host master br0 up
-ip addr add "$UNDER_HOST/24" dev "$VH"
-ip link set "$VH" up
-
-# fakehost N: namespace tsgn-hN-$$ on the underlay (10.213.0.N+1) and its
-# own libvirtd (no virtlogd: qemu writes its logs and the serial log
-# itself; /dev/kvm, unusable here and seconds to probe, is hidden).
-fakehost() {
-	local n=$1 ns=tsgn-h$1-$$ hd=$T/h$1
-	ip netns add "$ns"
-	ip -n "$ns" link set lo up
-	ip -n "$UL" link add "h$n" type veth peer name u0 netns "$ns"
-	ip -n "$UL" link set "h$n" master br0 up
-	ip -n "$ns" addr add "10.213.0.$((n + 1))/24" dev u0
-	ip -n "$ns" link set u0 up
-	mkdir -p "$hd/etc" "$hd/run" "$hd/lib/qemu" "$hd/lib/images" \
-		"$hd/cache/qemu" "$hd/log/qemu" "$hd/sock"
-	cp -a /etc/libvirt/. "$hd/etc/"
-	rm -f "$hd"/etc/qemu/*.xml "$hd"/etc/qemu/autostart/* \
-		"$hd"/etc/qemu/networks/autostart/* 2>/dev/null || true
-	cat > "$hd/etc/libvirtd.conf" <<C
-unix_sock_dir = "$hd/sock"
-listen_tls = 0
-listen_tcp = 0
-auth_unix_rw = "none"
-host_uuid = "$(cat /proc/sys/kernel/random/uuid)"
-log_outputs = "3:file:$hd/libvirtd.log"
-C
-	cat >> "$hd/etc/qemu.conf" <<C
-stdio_handler = "file"
-namespaces = [ ]
-C
-	: > "$hd/nokvm"; chmod 000 "$hd/nokvm"
-	: > "$hd/noexec"; chmod 644 "$hd/noexec"
-	ip netns exec "$ns" unshare --mount --uts --propagation private sh -c "
-		hostname tsgn-h$n
-		mount --bind $hd/etc /etc/libvirt
-		mkdir -p /run/libvirt && mount --bind $hd/run /run/libvirt
-		mount --bind $hd/lib /var/lib/libvirt
-		mount --bind $hd/cache /var/cache/libvirt
-		mount --bind $hd/log /var/log/libvirt
-		[ -e /dev/kvm ] && mount --bind $hd/nokvm /dev/kvm
-		[ -e /usr/bin/qemu-system-i386 ] && mount --bind $hd/noexec /usr/bin/qemu-system-i386
-		exec libvirtd -d -p $hd/libvirtd.pid" || fail "libvirtd in $ns"
-	wait_for 60 "libvirtd of h$n" lv "$n" version
-}
-for n in $HOSTS; do fakehost "$n"; done
-ok "fake hosts h1, h2: namespaces with their own libvirtd, on an underlay bridge with the host ($UNDER_HOST)"
-
 # ---- controller on the host, the agents in their namespaces ---------------------
 BUS=$(free_port)
 IDP=$(free_port)
@@ -164,16 +96,17 @@ controller_conf "$T/controller.conf" "$BUS" "${API_LINES[@]}" \
 	"resend_interval = 5" "console_timeout = 10" \
 	"[scheduler]" "reserved_host_memory_mb = 0" \
 	"[network]" "vni_ranges = 4100:4110"
-# The bus on the host's underlay address: the agents reach it from their
-# namespaces.
-sed -i "s|^listen = tcp://127.0.0.1:|listen = tcp://$UNDER_HOST:|" "$T/controller.conf"
+for n in $HOSTS; do
+	"$FH" up "$NSP" "$n" "$T/h$n" "$BUS" "$IMP" > "$T/fakehost-h$n.log" 2>&1 ||
+		fail "fake host h$n: $(cat "$T/fakehost-h$n.log")"
+done
+ok "fake hosts h1, h2: namespaces with their own libvirtd, on an underlay bridge, bus and image API relayed in"
 identity_bootstrap admin-pw
 start ctl "$CTL" "$T/controller.conf"
 for n in $HOSTS; do
-	ns=tsgn-h$n-$$
+	ns=$NSP-h$n
 	enrol_agent "h$n"
-	agent_conf "h$n" "$BUS" "qemu+unix:///system?socket=$T/h$n/sock/libvirt-sock"
-	sed -i "s|^controller = tcp://127.0.0.1:|controller = tcp://$UNDER_HOST:|" "$T/agent-h$n.conf"
+	agent_conf "h$n" "$BUS" "$("$FH" uri "$T/h$n")"
 	cat >> "$T/agent-h$n.conf" <<C
 [DEFAULT]
 debug = true
@@ -185,13 +118,9 @@ shutdown_timeout = 10
 [image]
 api_url = http://127.0.0.1:$IMP
 [network]
-local_ip = 10.213.0.$((n + 1))
+local_ip = 10.250.0.$n
 dhcp_state_dir = $T/h${n}dhcp
 C
-	python3 "$TS_SOURCE_DIR/tests/integ/nsfwd.py" "$ns" "$IMP" > "$T/nsfwd-h$n.out" 2>&1 &
-	FWD_PIDS+=($!)
-	disown $!
-	wait_for 10 "the image API relay in $ns" grep -qx ready "$T/nsfwd-h$n.out"
 	printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$ns" "$AGENT" > "$T/agent-h$n-in-ns"
 	chmod 755 "$T/agent-h$n-in-ns"
 	start "agent-h$n" "$T/agent-h$n-in-ns" "$T/agent-h$n.conf"
@@ -200,8 +129,8 @@ for n in $HOSTS; do wait_for 30 "h$n up" is_state "h$n" up; done
 wait_http 15 "http://127.0.0.1:$CP/"
 wait_http 15 "http://127.0.0.1:$IMP/"
 for n in $HOSTS; do
-	ip netns exec "tsgn-h$n-$$" curl -s -o /dev/null "http://127.0.0.1:$IMP/" ||
-		fail "the image API is not reachable from tsgn-h$n-$$"
+	ip netns exec "$NSP-h$n" curl -s -o /dev/null "http://127.0.0.1:$IMP/" ||
+		fail "the image API is not reachable from $NSP-h$n"
 done
 # shellcheck disable=SC1091
 . "$T/openrc"
@@ -209,7 +138,7 @@ export HOME=$T/home
 mkdir -p "$HOME"
 admin_token	# (TOK; compute_lib.sh)
 NP=$(sed -n 's/^network_port = //p' "$T/controller.conf")
-ok "controller on the host (APIs on 127.0.0.1, bus on $UNDER_HOST), agents h1 and h2 in their namespaces"
+ok "controller on the host (APIs and bus on 127.0.0.1), agents h1 and h2 in their namespaces"
 
 # ---- images, flavor, networks ----------------------------------------------------
 # (images through the image API with curl: the CLI costs seconds a call
