@@ -757,9 +757,10 @@ device_cb(const struct rec_port *p, void *arg)
 {
 	struct device_arg *da = arg;
 	struct rec_network n = { .id = "" };
-	const char *ips[64];
+	const char *ips[64], *subnets[64];
 	struct network_device_port dp = { .port_id = p->id,
-	    .network_id = p->network_id, .mac = p->mac_address, .ips = ips };
+	    .network_id = p->network_id, .mac = p->mac_address, .ips = ips,
+	    .subnet_ids = subnets, .status = p->status };
 	int rc;
 
 	if (network_db_network_get(da->txn, p->network_id, &n) == -1) {
@@ -768,8 +769,10 @@ device_cb(const struct rec_port *p, void *arg)
 	}
 	dp.network_name = n.name;
 	dp.mtu = n.mtu;
-	for (size_t k = 0; k < p->fixed_ips.n && k < 64; k++)
+	for (size_t k = 0; k < p->fixed_ips.n && k < 64; k++) {
+		subnets[dp.nips] = p->fixed_ips.items[k].subnet_id;
 		ips[dp.nips++] = p->fixed_ips.items[k].ip_address;
+	}
 	rc = da->cb(&dp, da->arg);
 	codec_clear(&schema_rec_network, &n);
 	return rc;
@@ -840,6 +843,46 @@ release_cb(const struct rec_port *p, void *arg)
 	return 0;
 }
 
+/* Deletes port_id if compute created it, else unbinds it; device_id
+ * (not NULL): it must be that device's port, else TS_ENOT_FOUND. */
+static int
+release_one(struct store_txn *txn, const char *device_id,
+    const char *port_id)
+{
+	struct rec_port old = { .id = "" }, p = { .id = "" };
+	int rc;
+
+	if (network_db_port_get(txn, port_id, &old) == -1 ||
+	    network_db_port_get(txn, port_id, &p) == -1) {
+		if (err_code() == TS_ENOT_FOUND)
+			err_set(TS_ENOT_FOUND, "Port id %s could not be found.",
+			    port_id);
+		codec_clear(&schema_rec_port, &old);
+		return -1;
+	}
+	if (device_id != NULL && strcmp(old.device_id, device_id) != 0) {
+		err_set(TS_ENOT_FOUND, "Port %s is not attached to %s.",
+		    port_id, device_id);
+		rc = -1;
+	} else if (strncmp(old.device_owner, "compute:", 8) == 0)
+		rc = ipam_port_delete(txn, &old);
+	else {
+		rc = network_set_str(&p.device_id, "") == -1 ||
+		    network_set_str(&p.device_owner, "") == -1 ||
+		    network_set_str(&p.binding_host_id, "") == -1 ||
+		    network_set_str(&p.binding_vif_type, "unbound") == -1 ||
+		    network_set_str(&p.status, "DOWN") == -1 ? -1 : 0;
+		if (rc == 0) {
+			p.revision_number++;
+			p.updated_at = db_now_ms();
+			rc = network_db_port_put(txn, &p, &old);
+		}
+	}
+	codec_clear(&schema_rec_port, &old);
+	codec_clear(&schema_rec_port, &p);
+	return rc;
+}
+
 int
 network_port_release_device(struct network *svc, struct store_txn *txn,
     const char *device_id)
@@ -850,30 +893,16 @@ network_port_release_device(struct network *svc, struct store_txn *txn,
 	(void)svc;
 	if (network_db_port_each_device(txn, device_id, release_cb, &ra) == -1)
 		return -1;
-	for (i = 0; i < ra.n; i++) {
-		struct rec_port old = { .id = "" }, p = { .id = "" };
-		int rc;
-
-		if (network_db_port_get(txn, ra.ids[i], &old) == -1 ||
-		    network_db_port_get(txn, ra.ids[i], &p) == -1) {
-			codec_clear(&schema_rec_port, &old);
+	for (i = 0; i < ra.n; i++)
+		if (release_one(txn, NULL, ra.ids[i]) == -1)
 			return -1;
-		}
-		if (strncmp(old.device_owner, "compute:", 8) == 0)
-			rc = ipam_port_delete(txn, &old);
-		else {
-			rc = network_set_str(&p.device_id, "") == -1 ||
-			    network_set_str(&p.device_owner, "") == -1 ||
-			    network_set_str(&p.binding_host_id, "") == -1 ||
-			    network_set_str(&p.binding_vif_type,
-			    "unbound") == -1 ||
-			    network_set_str(&p.status, "DOWN") == -1 ? -1 :
-			    network_db_port_put(txn, &p, &old);
-		}
-		codec_clear(&schema_rec_port, &old);
-		codec_clear(&schema_rec_port, &p);
-		if (rc == -1)
-			return -1;
-	}
 	return 0;
+}
+
+int
+network_port_release(struct network *svc, struct store_txn *txn,
+    const char *device_id, const char *port_id)
+{
+	(void)svc;
+	return release_one(txn, device_id, port_id);
 }
