@@ -185,11 +185,13 @@ compute_interfaces_show(struct http_req *req, struct http_resp *resp)
 
 /* ---- attach and detach -------------------------------------------------- */
 
+enum iface_op { IFACE_ATTACH = 0, IFACE_DETACH, IFACE_IP_ADD, IFACE_IP_REMOVE };
+
 struct iface_change {
 	struct compute		*svc;
 	const char		*uuid;
 	bool			 admin;
-	bool			 detach;
+	enum iface_op		 op;
 	const char		*what;		/* attach_interface | ... */
 	/* attach: one of port_id, net_id ("" auto); ip may be NULL */
 	const char		*port_id;
@@ -271,11 +273,24 @@ change_fn(struct store_txn *txn, void *arg)
 	if (compute_db_instance_get(txn, c->uuid, &old) == -1)
 		return -1;
 	rc = state_check(c, &old);
-	if (rc == 0 && c->detach)
-		rc = network_port_release(c->svc->net, txn, old.uuid,
-		    c->port_id);
-	else if (rc == 0)
-		rc = attach_ports(c, txn, &old);
+	if (rc == 0) {
+		switch (c->op) {
+		case IFACE_DETACH:
+			rc = network_port_release(c->svc->net, txn, old.uuid,
+			    c->port_id);
+			break;
+		case IFACE_IP_ADD:
+			rc = network_port_ip_add(c->svc->net, txn, old.uuid,
+			    c->net_id);
+			break;
+		case IFACE_IP_REMOVE:
+			rc = network_port_ip_remove(c->svc->net, txn, old.uuid,
+			    c->ip);
+			break;
+		default:
+			rc = attach_ports(c, txn, &old);
+		}
+	}
 	/* The record changes too: updated_at, and a copy for the dispatch
 	 * after the commit. */
 	if (rc == 0 && (rc = codec_record_encode(&schema_rec_instance, &old,
@@ -324,8 +339,9 @@ iface_change(struct http_req *req, const char *rule, struct iface_change *c)
 	codec_clear(&schema_rec_instance, &cur);
 	if (rc == -1)
 		return -1;
-	log_info("instance %s: port %s %s", c->after.uuid, c->port,
-	    c->detach ? "detached" : "attached");
+	log_info("instance %s: %s %s", c->after.uuid, c->what,
+	    c->op == IFACE_IP_REMOVE ? c->ip : c->op == IFACE_IP_ADD ?
+	    c->net_id : c->port);
 	/* The whole NIC list goes to the host now; a lost command is
 	 * re-sent when the host's report shows other NICs (recon.c). */
 	recon_dispatch(c->svc->recon, &c->after);
@@ -422,7 +438,8 @@ compute_interfaces_create(struct http_req *req, struct http_resp *resp)
 int
 compute_interfaces_delete(struct http_req *req, struct http_resp *resp)
 {
-	struct iface_change c = { .what = "detach_interface", .detach = true };
+	struct iface_change c = { .what = "detach_interface",
+	    .op = IFACE_DETACH };
 	int mv, rc;
 
 	c.port_id = http_req_param(req, "port_id");
@@ -435,6 +452,47 @@ compute_interfaces_delete(struct http_req *req, struct http_resp *resp)
 	snprintf(c.port, sizeof(c.port), "%s", c.port_id);
 	rc = iface_change(req, "os_compute_api:os-attach-interfaces:delete",
 	    &c);
+	codec_clear(&schema_rec_instance, &c.after);
+	if (rc == -1)
+		return -1;
+	return http_resp_status(resp, 202);
+}
+
+/* ---- multinic actions --------------------------------------------------- */
+
+int
+compute_interfaces_fixed_ip(struct http_req *req, struct http_resp *resp,
+    const char *action, json_t *arg)
+{
+	bool add = strcmp(action, "addFixedIp") == 0;
+	struct iface_change c = { .what = add ? "add_fixed_ip" :
+	    "remove_fixed_ip", .op = add ? IFACE_IP_ADD : IFACE_IP_REMOVE };
+	const char *v = NULL;
+	int rc;
+
+	if (!json_is_object(arg)) {
+		err_set(TS_EINVALID, "Invalid input for %s: an object is "
+		    "expected.", action);
+		return -1;
+	}
+	if (add) {
+		rc = jsonreq_uuid(JSONREQ_NOVA, arg, "networkId", 0, &v, NULL);
+		c.net_id = v;
+	} else {
+		rc = jsonreq_str(JSONREQ_NOVA, arg, "address", 1, 64,
+		    JSONREQ_BYTES, &v, NULL);
+		c.ip = v;
+	}
+	if (rc == -1)
+		return -1;
+	if (v == NULL) {
+		err_set(TS_EINVALID, "Invalid input for field/attribute %s. "
+		    "'%s' is a required property", add ? "networkId" :
+		    "address", add ? "networkId" : "address");
+		return -1;
+	}
+	rc = iface_change(req, add ? "os_compute_api:os-multinic:add" :
+	    "os_compute_api:os-multinic:remove", &c);
 	codec_clear(&schema_rec_instance, &c.after);
 	if (rc == -1)
 		return -1;

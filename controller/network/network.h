@@ -107,6 +107,20 @@ int	network_port_release(struct network *, struct store_txn *,
 	    const char *device_id, const char *port_id);
 
 /*
+ * Nova's addFixedIp/removeFixedIp (multinic, before microversion 2.44):
+ * network_port_ip_add() gives the first port of device_id on network_id
+ * one more address, from the first subnet of the network with a free one
+ * (400 "Network could not be found for instance <device>." when the
+ * device has no port there; the pool's 409 when every subnet is full);
+ * network_port_ip_remove() takes address ip off the device's port that
+ * holds it (400 "Instance <device> doesn't have fixed IP '<ip>'.").
+ */
+int	network_port_ip_add(struct network *, struct store_txn *,
+	    const char *device_id, const char *network_id);
+int	network_port_ip_remove(struct network *, struct store_txn *,
+	    const char *device_id, const char *ip);
+
+/*
  * Nova's networks "auto" for project_id: the one network it may use (its
  * own or shared, not external) goes to network_id; "" when there is none.
  * Several: 409 "Multiple possible networks found, use a Network ID to be

@@ -1560,6 +1560,35 @@ test_interfaces(void **state)
 	snprintf(p2, sizeof(p2), "%s", ctltest_str(T,
 	    "interfaceAttachment.port_id"));
 
+	/* multinic (below 2.44): one more address on s2's port, then off */
+	snprintf(body, sizeof(body), "{\"addFixedIp\": {\"networkId\": "
+	    "\"%s\"}}", net);
+	action(CT_MEMBER, s2, body, 202, NULL);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/os-interface/%s", s2, p2);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T,
+	    "interfaceAttachment.fixed_ips")), 2);
+	snprintf(q, sizeof(q), "%s", ctltest_str(T,
+	    "interfaceAttachment.fixed_ips.1.ip_address"));
+	snprintf(msg, sizeof(msg), "Instance %s doesn't have fixed IP "
+	    "'10.40.0.250'.", s2);
+	action(CT_MEMBER, s2, "{\"removeFixedIp\": {\"address\": "
+	    "\"10.40.0.250\"}}", 400, msg);
+	snprintf(msg, sizeof(msg), "Network could not be found for instance "
+	    "%s.", s2);
+	action(CT_MEMBER, s2, "{\"addFixedIp\": {\"networkId\": "
+	    "\"0c4ab6e0-0000-4000-8000-000000000002\"}}", 400, msg);
+	action(CT_MEMBER, s2, "{\"addFixedIp\": {}}", 400, NULL);
+	action(CT_OTHER, s2, body, 404, NULL);
+	snprintf(body, sizeof(body), "{\"removeFixedIp\": {\"address\": "
+	    "\"%s\"}}", q);
+	action(CT_MEMBER, s2, body, 202, NULL);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/os-interface/%s", s2, p2);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T,
+	    "interfaceAttachment.fixed_ips")), 1);
+	action(CT_MEMBER, s2, body, 400, NULL);
+
 	/* detach: compute's port is deleted, the given one unbound */
 	snprintf(path, sizeof(path), "/v2.1/servers/%s/os-interface/%s", s1, pn);
 	CT_CALL(T, C, CT_MEMBER, "DELETE", path, NULL, 202, NULL);
