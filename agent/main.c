@@ -124,7 +124,10 @@ guests_fill(struct virt *v, struct virt_guest **gs, struct sch_guest **out,
 		return -1;
 	if (cnt > 4096)
 		cnt = 4096;	/* schema maximum; never seen in practice */
-	if ((*out = calloc(cnt ? cnt : 1, sizeof(**out))) == NULL) {
+	/* One block: the items, then the pointers of their MAC lists (the
+	 * callers free the items only). */
+	if ((*out = calloc(1, (cnt ? cnt : 1) * (sizeof(**out) +
+	    VIRT_MACS_MAX * sizeof(char *)))) == NULL) {
 		free(*gs);
 		*gs = NULL;
 		err_set(TS_ENOMEM, "agent: out of memory");
@@ -137,6 +140,16 @@ guests_fill(struct virt *v, struct virt_guest **gs, struct sch_guest **out,
 		(*out)[i].power_state = (*gs)[i].power_state;
 		(*out)[i].vcpus = (*gs)[i].vcpus;
 		(*out)[i].memory_mb = (*gs)[i].memory_mb;
+		if ((*gs)[i].has_macs) {
+			char **mp = (char **)(void *)(*out + cnt) +
+			    i * VIRT_MACS_MAX;
+
+			for (size_t k = 0; k < (*gs)[i].nmacs; k++)
+				mp[k] = (*gs)[i].macs[k];
+			/* Present even when empty: "no NICs" is known. */
+			(*out)[i].macs.items = mp;
+			(*out)[i].macs.n = (*gs)[i].nmacs;
+		}
 	}
 	*n = cnt;
 	return 0;

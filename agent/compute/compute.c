@@ -398,6 +398,7 @@ run_ensure(struct compute *c, struct job *j, size_t *len)
 	if (!gen_admit(c, m->uuid, m->generation))
 		return state_reply(c, j, m->uuid, "stale", len);
 	spec_fill(&s, m->uuid, m->generation, &m->spec, &sn);
+	s.sync_nics = m->has_sync_nics && m->sync_nics;
 	/* A rebuild replaces a guest of an older generation; once the guest
 	 * carries this generation a repeated command is a plain ensure. */
 	if (m->has_rebuild && m->rebuild) {

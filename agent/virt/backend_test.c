@@ -78,6 +78,24 @@ backend_test_render(struct backend_test *t, const struct driver_spec *s,
 		.user_id = s->user_id,
 		.flavor_name = s->flavor_name,
 	};
+	struct domxml_nic nics[DOMXML_NICS_MAX];
+	struct driver_nic_host hn[DOMXML_NICS_MAX];
+
+	(void)t;
+	if (s->nnics > DOMXML_NICS_MAX) {
+		err_set(TS_EINVALID, "guest %s: %zu NICs, at most %d", s->uuid,
+		    s->nnics, DOMXML_NICS_MAX);
+		return -1;
+	}
+	for (size_t k = 0; k < s->nnics; k++) {
+		if (driver_nic_host(&s->nics[k], &hn[k]) == -1)
+			return -1;
+		nics[k] = (struct domxml_nic){ .mac = s->nics[k].mac,
+		    .bridge = hn[k].bridge, .target = hn[k].tap,
+		    .mtu = s->nics[k].mtu };
+	}
+	ds.nics = s->nnics > 0 ? nics : NULL;
+	ds.nnics = s->nnics;
 
 	if ((*xml = domxml_build_test(&ds)) == NULL)
 		return -1;

@@ -471,6 +471,54 @@ render_nic(struct buf *b, const struct domxml_nic *n)
 	buf_puts(b, "    </interface>\n");
 }
 
+char *
+domxml_build_nic(const struct domxml_nic *n)
+{
+	struct buf b = { 0 };
+
+	if (n == NULL || check_nic(n, 0) == -1)
+		return NULL;
+	render_nic(&b, n);
+	if (b.failed) {
+		buf_free(&b);
+		err_set(TS_ENOMEM, "domxml: out of memory rendering a NIC");
+		return NULL;
+	}
+	return (char *)b.data;
+}
+
+int
+domxml_macs(const char *xml, char macs[][18], size_t max, size_t *n)
+{
+	const char *p = xml, *end, *m;
+
+	*n = 0;
+	while (p != NULL && (p = strstr(p, "<interface")) != NULL) {
+		if ((end = strstr(p, "</interface>")) == NULL)
+			break;
+		/* libvirt writes <mac address='..'/> with single quotes. */
+		m = strstr(p, "<mac address='");
+		if (m != NULL && m < end) {
+			m += strlen("<mac address='");
+			if (strlen(m) >= 17 && m[17] == '\'') {
+				if (*n == max) {
+					err_set(TS_EINVALID, "domxml: more than "
+					    "%zu interfaces", max);
+					return -1;
+				}
+				for (int k = 0; k < 17; k++)
+					macs[*n][k] = (m[k] >= 'A' &&
+					    m[k] <= 'F') ? (char)(m[k] - 'A' +
+					    'a') : m[k];
+				macs[*n][17] = '\0';
+				(*n)++;
+			}
+		}
+		p = end + strlen("</interface>");
+	}
+	return 0;
+}
+
 static void
 render_devices(struct buf *b, const struct domxml_spec *s,
     char targets[][4])
@@ -606,7 +654,26 @@ domxml_build_test(const struct domxml_spec *s)
 	xb_esc_lax(&b, s->flavor_name);
 	buf_puts(&b, "</" DOMXML_NS_PREFIX ":flavor></" DOMXML_NS_PREFIX
 	    ":instance></metadata>");
-	buf_puts(&b, "<os><type arch='x86_64'>hvm</type></os></domain>");
+	buf_puts(&b, "<os><type arch='x86_64'>hvm</type></os>");
+	if (s->nnics > 0) {
+		/* The test driver runs nothing, but it keeps the interfaces:
+		 * they are how the agent tells which NICs a guest has. */
+		if (s->nnics > DOMXML_NICS_MAX || s->nics == NULL) {
+			buf_free(&b);
+			err_set(TS_EINVALID, "nics: at most %d", DOMXML_NICS_MAX);
+			return NULL;
+		}
+		buf_puts(&b, "<devices>\n");
+		for (size_t i = 0; i < s->nnics; i++) {
+			if (check_nic(&s->nics[i], i) == -1) {
+				buf_free(&b);
+				return NULL;
+			}
+			render_nic(&b, &s->nics[i]);
+		}
+		buf_puts(&b, "</devices>");
+	}
+	buf_puts(&b, "</domain>");
 	if (b.failed) {
 		buf_free(&b);
 		err_set(TS_ENOMEM, "domxml: out of memory rendering %s",

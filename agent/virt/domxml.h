@@ -146,13 +146,29 @@ struct domxml_spec {
 char	*domxml_build(const struct domxml_spec *spec);
 /*
  * The one-line document of a guest of libvirt's test driver (domain type
- * "test": no devices): name, uuid, memory_mb, vcpus and the owner record's
- * generation, project_id, user_id and flavor_name (always present, empty
- * when NULL) of spec; nothing else is used. Escaped but not validated
+ * "test": no devices but its NICs): name, uuid, memory_mb, vcpus, the
+ * owner record's generation, project_id, user_id and flavor_name (always
+ * present, empty when NULL) and the nics (validated, as domxml_build()
+ * renders them) of spec; nothing else is used. Escaped but not validated
  * (the test driver runs nothing); characters XML cannot carry are dropped.
  * Owned by the caller; NULL with err set.
  */
 char	*domxml_build_test(const struct domxml_spec *spec);
+
+/*
+ * The <interface type='bridge'> device document of one NIC (what
+ * virDomainAttachDeviceFlags() takes; the same element domxml_build()
+ * writes), validated like a spec's NICs. Owned by the caller; NULL with
+ * TS_EINVALID naming the field, or TS_ENOMEM.
+ */
+char	*domxml_build_nic(const struct domxml_nic *nic);
+/*
+ * The MAC addresses (lower case, "aa:bb:cc:dd:ee:ff") of the
+ * <interface> elements of a domain XML as libvirt formats it, in document
+ * order, into macs (max entries); *n gets the count. -1 TS_EINVALID when
+ * there are more than max.
+ */
+int	domxml_macs(const char *xml, char macs[][18], size_t max, size_t *n);
 
 /* The owner record read back from a domain's XML. */
 struct domxml_meta {

@@ -16,10 +16,12 @@
  * (libvirt's own ACPI reboot would silently do nothing to it).
  */
 #include <errno.h>
+#include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,11 +30,13 @@
 
 #include "clock.h"
 #include "err.h"
+#include "ifname.h"
 #include "log.h"
 #include "storage/disk.h"
 #include "uuid.h"
 #include "virt/backend_qemu.h"
 #include "virt/backend_test.h"
+#include "virt/domxml.h"
 #include "virt/driver.h"
 #include "virt/virt.h"
 
@@ -334,6 +338,208 @@ define(struct driver *d, virConnectPtr c, const struct driver_spec *s)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ NICs */
+
+#define NIC_BRIDGE_WAIT_MS	10000	/* as a build waits (backend_qemu) */
+#define NIC_BRIDGE_POLL_MS	250
+
+int
+driver_nic_host(const struct driver_nic *n, struct driver_nic_host *h)
+{
+	if (n->bridge != NULL && n->bridge[0] != '\0')
+		snprintf(h->bridge, sizeof(h->bridge), "%s", n->bridge);
+	else if (ifname_of(IFNAME_BRIDGE_PREFIX, n->network_id, h->bridge) ==
+	    -1)
+		return -1;
+	return ifname_of(IFNAME_TAP_PREFIX, n->port_id, h->tap);
+}
+
+static int
+mac_in(const char *mac, char macs[][18], size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (strcasecmp(mac, macs[k]) == 0)
+			return 1;
+	return 0;
+}
+
+/* The MACs of dom's interfaces in its live (flags 0) or persistent
+ * (VIR_DOMAIN_XML_INACTIVE) definition. */
+static int
+dom_macs(virDomainPtr dom, unsigned flags, const char *uuid,
+    char macs[][18], size_t max, size_t *n)
+{
+	char *xml = virDomainGetXMLDesc(dom, flags);
+	int rc;
+
+	*n = 0;
+	if (xml == NULL) {
+		err_set(TS_EUNAVAILABLE, "libvirt: XML of %s: %s", uuid,
+		    lverr());
+		return -1;
+	}
+	rc = domxml_macs(xml, macs, max, n);
+	free(xml);
+	return rc;
+}
+
+int
+driver_guest_macs(struct driver *d, const char *uuid, char macs[][18],
+    size_t max, size_t *n)
+{
+	virConnectPtr c;
+	virDomainPtr dom;
+	int rc;
+
+	*n = 0;
+	if (!uuid_ok(uuid) || (c = virt_conn(d->virt)) == NULL)
+		return -1;
+	if ((dom = dom_get(c, uuid)) == NULL) {
+		virConnectClose(c);
+		return -1;
+	}
+	rc = dom_macs(dom, d->test != NULL ? VIR_DOMAIN_XML_INACTIVE : 0, uuid,
+	    macs, max, n);
+	virDomainFree(dom);
+	virConnectClose(c);
+	return rc;
+}
+
+/* One NIC's device document; qemu/kvm waits (boundedly) for its bridge,
+ * which the network converger makes once the port is bound here. */
+static char *
+nic_xml(struct driver *d, const char *uuid, const struct driver_nic *n)
+{
+	struct driver_nic_host h;
+	struct domxml_nic dn;
+	int64_t deadline = clock_mono_ms() + NIC_BRIDGE_WAIT_MS;
+
+	if (driver_nic_host(n, &h) == -1)
+		return NULL;
+	while (d->qemu != NULL && if_nametoindex(h.bridge) == 0) {
+		if (clock_mono_ms() >= deadline) {
+			err_set(TS_EUNAVAILABLE, "guest %s: bridge %s of network "
+			    "%s does not exist on this host (its network is "
+			    "not set up here yet)", uuid, h.bridge,
+			    n->network_id);
+			return NULL;
+		}
+		usleep(NIC_BRIDGE_POLL_MS * 1000);
+	}
+	dn = (struct domxml_nic){ .mac = n->mac, .bridge = h.bridge,
+	    .target = h.tap, .mtu = n->mtu };
+	return domxml_build_nic(&dn);
+}
+
+/*
+ * Hot-plug: makes one definition of dom (flag VIR_DOMAIN_AFFECT_CONFIG
+ * with the persistent XML, VIR_DOMAIN_AFFECT_LIVE with the running one)
+ * have exactly the spec's NICs. *changed counts the devices touched.
+ */
+static int
+nics_apply(struct driver *d, virDomainPtr dom, const struct driver_spec *s,
+    unsigned affect, int *changed)
+{
+	char have[DOMXML_NICS_MAX * 2][18];
+	char want[DOMXML_NICS_MAX][18];
+	size_t nhave, k;
+	unsigned xf = affect == VIR_DOMAIN_AFFECT_CONFIG ?
+	    VIR_DOMAIN_XML_INACTIVE : 0;
+	const char *which = affect == VIR_DOMAIN_AFFECT_CONFIG ? "definition" :
+	    "running guest";
+
+	if (dom_macs(dom, xf, s->uuid, have, DOMXML_NICS_MAX * 2, &nhave) == -1)
+		return -1;
+	for (k = 0; k < s->nnics && k < DOMXML_NICS_MAX; k++)
+		snprintf(want[k], sizeof(want[k]), "%s", s->nics[k].mac);
+	/* Unplug first: a port's MAC may move to a new NIC. */
+	for (k = 0; k < nhave; k++) {
+		char doc[128];
+
+		if (mac_in(have[k], want, s->nnics))
+			continue;
+		snprintf(doc, sizeof(doc), "<interface type='bridge'><mac "
+		    "address='%s'/></interface>", have[k]);
+		if (virDomainDetachDeviceFlags(dom, doc, affect) < 0) {
+			err_set(TS_EIO, "libvirt: detach NIC %s from %s (%s): %s",
+			    have[k], s->uuid, which, lverr());
+			return -1;
+		}
+		log_info("guest %s: NIC %s detached (%s)", s->uuid, have[k],
+		    which);
+		synth(d, s->uuid, "virtio_net: %s removed", have[k]);
+		(*changed)++;
+	}
+	for (k = 0; k < s->nnics; k++) {
+		char *doc;
+		int rc;
+
+		if (mac_in(s->nics[k].mac, have, nhave))
+			continue;
+		if ((doc = nic_xml(d, s->uuid, &s->nics[k])) == NULL)
+			return -1;
+		rc = virDomainAttachDeviceFlags(dom, doc, affect);
+		free(doc);
+		if (rc < 0) {
+			err_set(TS_EIO, "libvirt: attach NIC %s (port %s) to %s "
+			    "(%s): %s", s->nics[k].mac, s->nics[k].port_id,
+			    s->uuid, which, lverr());
+			return -1;
+		}
+		log_info("guest %s: NIC %s (port %s) attached (%s)", s->uuid,
+		    s->nics[k].mac, s->nics[k].port_id, which);
+		(*changed)++;
+	}
+	return 0;
+}
+
+/*
+ * The NICs of an existing guest made equal to the spec's. qemu/kvm: the
+ * persistent definition, then the running guest (a paused guest too);
+ * the test driver has no device hot-plug (virDomainAttachDeviceFlags is
+ * not supported there), so its definition is replaced: the reports read
+ * the NICs of a test guest from its definition.
+ */
+static int
+nics_sync(struct driver *d, virConnectPtr c, virDomainPtr dom,
+    const struct driver_spec *s)
+{
+	char have[DOMXML_NICS_MAX * 2][18];
+	size_t nhave, k;
+	int changed = 0, same;
+
+	if (s->nnics > DOMXML_NICS_MAX) {
+		err_set(TS_EINVALID, "guest %s: %zu NICs, at most %d", s->uuid,
+		    s->nnics, DOMXML_NICS_MAX);
+		return -1;
+	}
+	if (d->test != NULL) {
+		if (dom_macs(dom, VIR_DOMAIN_XML_INACTIVE, s->uuid, have,
+		    DOMXML_NICS_MAX * 2, &nhave) == -1)
+			return -1;
+		same = nhave == s->nnics;
+		for (k = 0; same && k < s->nnics; k++)
+			same = mac_in(s->nics[k].mac, have, nhave);
+		if (same)
+			return 0;
+		if (define(d, c, s) == -1)
+			return -1;
+		for (k = 0; k < s->nnics; k++)
+			if (!mac_in(s->nics[k].mac, have, nhave))
+				synth(d, s->uuid, "virtio_net: %s added",
+				    s->nics[k].mac);
+		log_info("guest %s: NICs re-defined (%zu -> %zu)", s->uuid,
+		    nhave, s->nnics);
+		return 0;
+	}
+	if (nics_apply(d, dom, s, VIR_DOMAIN_AFFECT_CONFIG, &changed) == -1)
+		return -1;
+	if (virDomainIsActive(dom) == 1 &&
+	    nics_apply(d, dom, s, VIR_DOMAIN_AFFECT_LIVE, &changed) == -1)
+		return -1;
+	return 0;
+}
+
 static int
 spec_ok(const struct driver_spec *s)
 {
@@ -391,6 +597,8 @@ driver_guest_ensure(struct driver *d, const struct driver_spec *s)
 			    (unsigned long long)s->generation,
 			    (unsigned long long)g);
 	}
+	if (rc == 0 && s->sync_nics)
+		rc = nics_sync(d, c, dom, s);
 	virDomainFree(dom);
 	virConnectClose(c);
 	return rc;

@@ -99,6 +99,15 @@ struct driver_nic {
 	unsigned	 mtu;		/* 0 = default */
 };
 
+/* agent/virt/ only: the host side of a NIC, the bridge named from the
+ * network id (common/ifname.h, the name agent/net gives it) unless the
+ * NIC names one, and the tap from the port id. -1 TS_EINVALID. */
+struct driver_nic_host {
+	char		bridge[16];
+	char		tap[16];
+};
+int	driver_nic_host(const struct driver_nic *, struct driver_nic_host *);
+
 /*
  * What a guest is made of. All pointers are borrowed for the duration of
  * the call that receives the spec. Optional strings are NULL when absent.
@@ -145,6 +154,10 @@ struct driver_spec {
 	const struct ts_strmap	*metadata;	/* may be NULL */
 	const struct driver_nic	*nics;
 	size_t			 nnics;
+	/* nics is the guest's whole NIC list (instance_ensure.sync_nics):
+	 * driver_guest_ensure() hot-plugs and unplugs an existing guest's
+	 * interfaces to match; 0: an existing guest's NICs are left alone. */
+	int			 sync_nics;
 };
 
 /* A guest as the host has it. */
@@ -171,10 +184,23 @@ int		 driver_virt_type_parse(const char *, enum driver_virt_type *);
  * power state of an existing one; a new guest is left shut off. An
  * existing guest with a higher generation than spec->generation is
  * refused (TS_ECONFLICT: the caller's command is stale); a lower one is
- * updated to spec->generation. Errors: TS_EUNAVAILABLE (libvirt), TS_EIO,
+ * updated to spec->generation. With spec->sync_nics the interfaces of an
+ * existing guest are made equal to spec->nics by MAC: missing ones
+ * attached, others detached (virDomainAttachDeviceFlags/
+ * DetachDeviceFlags, CONFIG, and LIVE while it runs; the test driver,
+ * which has no hot-plug, gets its definition replaced). Errors: TS_EUNAVAILABLE (libvirt), TS_EIO,
  * TS_EINVALID (spec), TS_ECONFLICT.
  */
 int	driver_guest_ensure(struct driver *, const struct driver_spec *);
+
+/*
+ * The MAC addresses of a guest's interfaces (lower case), as the reports
+ * carry them: the running guest's (qemu/kvm), the definition's for the
+ * test driver, which cannot hot-plug (driver_guest_ensure() re-defines
+ * the domain instead). TS_ENOT_FOUND if absent, TS_EINVALID beyond max.
+ */
+int	driver_guest_macs(struct driver *, const char *uuid, char macs[][18],
+	    size_t max, size_t *n);
 
 /*
  * Moves an existing guest to `want`: VIRT_POWER_RUNNING (start, resume a

@@ -78,6 +78,8 @@ enum virt_power {
 	VIRT_POWER_SUSPENDED = 7,
 };
 
+#define VIRT_MACS_MAX	32	/* instance_spec.nics, guest.macs */
+
 struct virt_guest {
 	char		uuid[37];
 	char		name[256];
@@ -85,6 +87,12 @@ struct virt_guest {
 	enum virt_power	power_state;
 	unsigned	vcpus;
 	uint64_t	memory_mb;
+	/* The MACs of its interfaces: the running guest's, the definition's
+	 * for the test driver (no hot-plug there). has_macs 0: unknown (no
+	 * XML, or more than VIRT_MACS_MAX). */
+	int		has_macs;
+	size_t		nmacs;
+	char		macs[VIRT_MACS_MAX][18];
 };
 
 /* Connects (strings copied) and, with opts->notify, starts the event

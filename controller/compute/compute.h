@@ -11,6 +11,8 @@
  *                       in one transaction), list/show/update/delete,
  *                       actions, os-instance-actions, console output,
  *                       diagnostics, ips
+ *   compute_interfaces.c  os-interface: attach/detach of ports (the
+ *                       guest is hot-plugged through the reconciler)
  *   compute_flavors.c   flavors, extra specs, flavor access
  *   compute_keypairs.c  key pairs (OpenSSH import, ed25519 generation)
  *   compute_admin.c     os-hypervisors, os-services, os-availability-zone,

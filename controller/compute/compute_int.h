@@ -145,6 +145,16 @@ int	compute_servers_ips(struct http_req *, struct http_resp *);
 int	compute_servers_ips_show(struct http_req *, struct http_resp *);
 int	compute_servers_metadata_list(struct http_req *, struct http_resp *);
 
+/* os-interface (compute_interfaces.c) */
+int	compute_interfaces_list(struct http_req *, struct http_resp *);
+int	compute_interfaces_create(struct http_req *, struct http_resp *);
+int	compute_interfaces_show(struct http_req *, struct http_resp *);
+int	compute_interfaces_delete(struct http_req *, struct http_resp *);
+/* The server actions addFixedIp {"networkId"} and removeFixedIp
+ * {"address"} (Nova's multinic, below 2.44): 202. */
+int	compute_interfaces_fixed_ip(struct http_req *, struct http_resp *,
+	    const char *action, json_t *arg);
+
 int	compute_flavors_list(struct http_req *, struct http_resp *);
 int	compute_flavors_detail(struct http_req *, struct http_resp *);
 int	compute_flavors_create(struct http_req *, struct http_resp *);

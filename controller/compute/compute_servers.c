@@ -2138,6 +2138,10 @@ compute_servers_action(struct http_req *req, struct http_resp *resp)
 	if (strcmp(key, "os-getConsoleOutput") == 0) {
 		rc = console_output(req, resp, arg, &cur);
 		goto out;
+	} else if (mv < 44 && (strcmp(key, "addFixedIp") == 0 ||
+	    strcmp(key, "removeFixedIp") == 0)) {
+		rc = compute_interfaces_fixed_ip(req, resp, key, arg);
+		goto out;
 	} else if (strcmp(key, "os-resetState") == 0) {
 		const char *st = NULL;
 

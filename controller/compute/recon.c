@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <uuid/uuid.h>
@@ -77,6 +78,9 @@ struct rguest {
 	uint32_t	 power;
 	int		 ours;		/* name starts with instance- */
 	int		 seen;
+	int		 has_macs;	/* the report listed its NICs */
+	size_t		 nmacs;
+	char		 macs[32][18];	/* guest.macs max=32 */
 };
 
 struct ev {
@@ -366,23 +370,72 @@ nic_cb(const struct network_device_port *p, void *arg)
 	return 0;
 }
 
-static void
+static int
 nics_of(struct recon *r, const struct rec_instance *i, struct nics *ns,
     struct sch_instance_spec *s)
 {
 	struct store_txn *txn = NULL;
+	int ok = 1;
 
 	ns->n = 0;
 	if (r->net.each_device == NULL)
-		return;
+		return 0;
 	if (store_read_begin(r->store, &txn) == -1 ||
 	    r->net.each_device(txn, i->uuid, nic_cb, ns) == -1) {
 		log_warnx("instance %s: no NICs: %s", i->uuid, err_msg());
 		ns->n = 0;
+		ok = 0;
 	}
 	store_txn_end(&txn);
 	s->nics.items = ns->n > 0 ? ns->v : NULL;
 	s->nics.n = ns->n;
+	return ok;
+}
+
+/* Whether the NICs a host reported for a guest are the instance's ports
+ * (by MAC, any order). Unknown (not reported, or no network service):
+ * equal. Read in txn. */
+struct mac_set {
+	char	 macs[32][18];
+	size_t	 n;
+	int	 over;
+};
+
+static int
+mac_cb(const struct network_device_port *p, void *arg)
+{
+	struct mac_set *ms = arg;
+
+	if (ms->n == 32) {
+		ms->over = 1;
+		return 1;
+	}
+	snprintf(ms->macs[ms->n++], 18, "%s", p->mac);
+	return 0;
+}
+
+static int
+nics_match(struct recon *r, struct store_txn *txn, const char *uuid,
+    const struct rguest *g)
+{
+	struct mac_set ms = { .n = 0 };
+
+	if (!g->has_macs || r->net.each_device == NULL)
+		return 1;
+	if (r->net.each_device(txn, uuid, mac_cb, &ms) == -1 || ms.over)
+		return 1;	/* cannot tell: leave it */
+	if (ms.n != g->nmacs)
+		return 0;
+	for (size_t k = 0; k < ms.n; k++) {
+		size_t m;
+
+		for (m = 0; m < g->nmacs; m++)
+			if (strcasecmp(ms.macs[k], g->macs[m]) == 0)
+				break;
+		if (m == g->nmacs)
+			return 0;
+	}
+	return 1;
 }
 
 void
@@ -483,7 +536,12 @@ send_for(struct recon *r, const struct rec_instance *i, int64_t now)
 			m.rebuild = true;
 		}
 		spec_of(i, &m.spec, name);
-		nics_of(r, i, &ns, &m.spec);
+		/* The list read is the whole truth: the agent may hot-plug
+		 * to match it (never after a failed read). */
+		if (nics_of(r, i, &ns, &m.spec)) {
+			m.has_sync_nics = true;
+			m.sync_nics = true;
+		}
 		token_for(r, i, tok, sizeof(tok));
 		m.spec.image_token = tok[0] ? tok : NULL;
 		rc = post(r, i->host, &schema_msg_instance_ensure, &m, reqid);
@@ -905,6 +963,18 @@ desired_cb(const struct rec_instance *i, void *arg)
 	}
 	if (g->power != i->power_state)
 		add_fix(p, i->uuid, FIX_POWER, g->power);
+	if (!nics_match(r, p->txn, i->uuid, g)) {
+		/* An interface attach or detach has not reached the guest
+		 * (a lost command, a failed hot-plug, an agent restart):
+		 * the ensure carries the whole NIC list again. */
+		if (sent_due(r, i->uuid, NULL, p->mono)) {
+			log_warnx("instance %s on %s has other NICs than its "
+			    "ports: re-sending its interfaces", i->uuid,
+			    p->host);
+			send_for(r, i, p->mono);
+		}
+		return 0;
+	}
 	if (g->power == i->want_power)
 		return 0;
 	if (i->want_power == POWER_RUNNING && strcmp(i->vm_state,
@@ -1728,6 +1798,13 @@ recon_host_report(struct recon *r, const char *host,
 		snprintf(e->guests[k].uuid, sizeof(e->guests[k].uuid), "%s",
 		    gs[k].uuid);
 		e->guests[k].power = gs[k].power_state;
+		if (gs[k].macs.items != NULL && gs[k].macs.n <= 32) {
+			e->guests[k].has_macs = 1;
+			e->guests[k].nmacs = gs[k].macs.n;
+			for (size_t m = 0; m < gs[k].macs.n; m++)
+				snprintf(e->guests[k].macs[m], 18, "%s",
+				    gs[k].macs.items[m]);
+		}
 		e->guests[k].ours = strncmp(gs[k].name, NAME_PREFIX,
 		    strlen(NAME_PREFIX)) == 0;
 	}

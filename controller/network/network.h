@@ -82,6 +82,8 @@ struct network_device_port {
 	uint32_t	 mtu;		/* of the network */
 	size_t		 nips;
 	const char	*const *ips;	/* the fixed addresses, in order */
+	const char	*const *subnet_ids;	/* the subnet of each address */
+	const char	*status;	/* ACTIVE, DOWN... */
 };
 /* Each port of a device, in id order; cb returns 0 go on, 1 stop, -1
  * fail. A port whose network is gone is skipped. */
@@ -95,6 +97,29 @@ int	network_port_each_device(struct store_txn *, const char *device_id,
  */
 int	network_port_release_device(struct network *, struct store_txn *,
 	    const char *device_id);
+/*
+ * Release one port of a device (an interface detach), as
+ * network_port_release_device() does for all of them: deleted when
+ * compute created it, else unbound. TS_ENOT_FOUND when port_id is not a
+ * port of device_id.
+ */
+int	network_port_release(struct network *, struct store_txn *,
+	    const char *device_id, const char *port_id);
+
+/*
+ * Nova's addFixedIp/removeFixedIp (multinic, before microversion 2.44):
+ * network_port_ip_add() gives the first port of device_id on network_id
+ * one more address, from the first subnet of the network with a free one
+ * (400 "Network could not be found for instance <device>." when the
+ * device has no port there; the pool's 409 when every subnet is full);
+ * network_port_ip_remove() takes address ip off the device's port that
+ * holds it (400 "Instance <device> doesn't have fixed IP '<ip>'.").
+ */
+int	network_port_ip_add(struct network *, struct store_txn *,
+	    const char *device_id, const char *network_id);
+int	network_port_ip_remove(struct network *, struct store_txn *,
+	    const char *device_id, const char *ip);
+
 /*
  * Nova's networks "auto" for project_id: the one network it may use (its
  * own or shared, not external) goes to network_id; "" when there is none.

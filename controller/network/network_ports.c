@@ -757,9 +757,10 @@ device_cb(const struct rec_port *p, void *arg)
 {
 	struct device_arg *da = arg;
 	struct rec_network n = { .id = "" };
-	const char *ips[64];
+	const char *ips[64], *subnets[64];
 	struct network_device_port dp = { .port_id = p->id,
-	    .network_id = p->network_id, .mac = p->mac_address, .ips = ips };
+	    .network_id = p->network_id, .mac = p->mac_address, .ips = ips,
+	    .subnet_ids = subnets, .status = p->status };
 	int rc;
 
 	if (network_db_network_get(da->txn, p->network_id, &n) == -1) {
@@ -768,8 +769,10 @@ device_cb(const struct rec_port *p, void *arg)
 	}
 	dp.network_name = n.name;
 	dp.mtu = n.mtu;
-	for (size_t k = 0; k < p->fixed_ips.n && k < 64; k++)
+	for (size_t k = 0; k < p->fixed_ips.n && k < 64; k++) {
+		subnets[dp.nips] = p->fixed_ips.items[k].subnet_id;
 		ips[dp.nips++] = p->fixed_ips.items[k].ip_address;
+	}
 	rc = da->cb(&dp, da->arg);
 	codec_clear(&schema_rec_network, &n);
 	return rc;
@@ -840,6 +843,46 @@ release_cb(const struct rec_port *p, void *arg)
 	return 0;
 }
 
+/* Deletes port_id if compute created it, else unbinds it; device_id
+ * (not NULL): it must be that device's port, else TS_ENOT_FOUND. */
+static int
+release_one(struct store_txn *txn, const char *device_id,
+    const char *port_id)
+{
+	struct rec_port old = { .id = "" }, p = { .id = "" };
+	int rc;
+
+	if (network_db_port_get(txn, port_id, &old) == -1 ||
+	    network_db_port_get(txn, port_id, &p) == -1) {
+		if (err_code() == TS_ENOT_FOUND)
+			err_set(TS_ENOT_FOUND, "Port id %s could not be found.",
+			    port_id);
+		codec_clear(&schema_rec_port, &old);
+		return -1;
+	}
+	if (device_id != NULL && strcmp(old.device_id, device_id) != 0) {
+		err_set(TS_ENOT_FOUND, "Port %s is not attached to %s.",
+		    port_id, device_id);
+		rc = -1;
+	} else if (strncmp(old.device_owner, "compute:", 8) == 0)
+		rc = ipam_port_delete(txn, &old);
+	else {
+		rc = network_set_str(&p.device_id, "") == -1 ||
+		    network_set_str(&p.device_owner, "") == -1 ||
+		    network_set_str(&p.binding_host_id, "") == -1 ||
+		    network_set_str(&p.binding_vif_type, "unbound") == -1 ||
+		    network_set_str(&p.status, "DOWN") == -1 ? -1 : 0;
+		if (rc == 0) {
+			p.revision_number++;
+			p.updated_at = db_now_ms();
+			rc = network_db_port_put(txn, &p, &old);
+		}
+	}
+	codec_clear(&schema_rec_port, &old);
+	codec_clear(&schema_rec_port, &p);
+	return rc;
+}
+
 int
 network_port_release_device(struct network *svc, struct store_txn *txn,
     const char *device_id)
@@ -850,30 +893,171 @@ network_port_release_device(struct network *svc, struct store_txn *txn,
 	(void)svc;
 	if (network_db_port_each_device(txn, device_id, release_cb, &ra) == -1)
 		return -1;
+	for (i = 0; i < ra.n; i++)
+		if (release_one(txn, NULL, ra.ids[i]) == -1)
+			return -1;
+	return 0;
+}
+
+int
+network_port_release(struct network *svc, struct store_txn *txn,
+    const char *device_id, const char *port_id)
+{
+	(void)svc;
+	return release_one(txn, device_id, port_id);
+}
+
+/* ---- multinic: one more address, or one less ----------------------------- */
+
+struct subnet_ids {
+	char	ids[64][37];
+	size_t	n;
+};
+
+static int
+subnet_id_cb(const struct rec_subnet *sn, void *arg)
+{
+	struct subnet_ids *si = arg;
+
+	if (si->n == sizeof(si->ids) / sizeof(si->ids[0]))
+		return 1;
+	snprintf(si->ids[si->n++], 37, "%s", sn->id);
+	return 0;
+}
+
+/* Appends (subnet_id, ip) to p's fixed IPs. */
+static int
+ips_append(struct rec_port *p, const char *subnet_id, const char *ip)
+{
+	struct sch_port_fixed_ip *v;
+
+	v = realloc(p->fixed_ips.items, (p->fixed_ips.n + 1) * sizeof(*v));
+	if (v == NULL) {
+		err_set(TS_ENOMEM, "out of memory");
+		return -1;
+	}
+	p->fixed_ips.items = v;
+	memset(&v[p->fixed_ips.n], 0, sizeof(v[0]));
+	snprintf(v[p->fixed_ips.n].subnet_id, sizeof(v[0].subnet_id), "%s",
+	    subnet_id);
+	if ((v[p->fixed_ips.n].ip_address = strdup(ip)) == NULL) {
+		err_set(TS_ENOMEM, "out of memory");
+		return -1;
+	}
+	p->fixed_ips.n++;
+	return 0;
+}
+
+int
+network_port_ip_add(struct network *svc, struct store_txn *txn,
+    const char *device_id, const char *network_id)
+{
+	struct release_arg ra = { .n = 0 };
+	struct subnet_ids si = { .n = 0 };
+	size_t i, k;
+
+	(void)svc;
+	if (network_db_port_each_device(txn, device_id, release_cb, &ra) == -1 ||
+	    network_db_subnet_each_network(txn, network_id, subnet_id_cb,
+	    &si) == -1)
+		return -1;
 	for (i = 0; i < ra.n; i++) {
 		struct rec_port old = { .id = "" }, p = { .id = "" };
-		int rc;
+		int rc = 1;
 
 		if (network_db_port_get(txn, ra.ids[i], &old) == -1 ||
 		    network_db_port_get(txn, ra.ids[i], &p) == -1) {
 			codec_clear(&schema_rec_port, &old);
 			return -1;
 		}
-		if (strncmp(old.device_owner, "compute:", 8) == 0)
-			rc = ipam_port_delete(txn, &old);
-		else {
-			rc = network_set_str(&p.device_id, "") == -1 ||
-			    network_set_str(&p.device_owner, "") == -1 ||
-			    network_set_str(&p.binding_host_id, "") == -1 ||
-			    network_set_str(&p.binding_vif_type,
-			    "unbound") == -1 ||
-			    network_set_str(&p.status, "DOWN") == -1 ? -1 :
-			    network_db_port_put(txn, &p, &old);
+		if (strcmp(old.network_id, network_id) != 0)
+			goto next;
+		/* The first subnet with a free address, as Nova tries each. */
+		for (k = 0; k < si.n && rc == 1; k++) {
+			struct rec_subnet sn = { .id = "" };
+			char out[IPAM_ADDR_STRLEN];
+
+			if (network_db_subnet_get(txn, si.ids[k], &sn) == -1) {
+				rc = -1;
+				break;
+			}
+			if (ipam_ip_allocate(txn, &sn, p.id, NULL, out) == 0)
+				rc = ips_append(&p, sn.id, out);
+			else if (err_code() != TS_ECONFLICT)
+				rc = -1;
+			codec_clear(&schema_rec_subnet, &sn);
+		}
+		if (rc == 0) {
+			p.revision_number++;
+			p.updated_at = db_now_ms();
+			rc = network_db_port_put(txn, &p, &old);
+		} else if (rc == 1 && si.n > 0) {
+			rc = -1;	/* every pool is full: ipam's 409 */
+		}
+next:
+		codec_clear(&schema_rec_port, &old);
+		codec_clear(&schema_rec_port, &p);
+		if (rc != 1)
+			return rc;
+	}
+	err_set(TS_EINVALID, "Network could not be found for instance %s.",
+	    device_id);
+	return -1;
+}
+
+int
+network_port_ip_remove(struct network *svc, struct store_txn *txn,
+    const char *device_id, const char *ip)
+{
+	struct release_arg ra = { .n = 0 };
+	struct ipam_addr want;
+	size_t i, k;
+
+	(void)svc;
+	if (ipam_addr_parse(ip, &want) == -1) {
+		err_set(TS_EINVALID, "Instance %s doesn't have fixed IP '%s'.",
+		    device_id, ip);
+		return -1;
+	}
+	if (network_db_port_each_device(txn, device_id, release_cb, &ra) == -1)
+		return -1;
+	for (i = 0; i < ra.n; i++) {
+		struct rec_port old = { .id = "" }, p = { .id = "" };
+		int rc = 1;
+
+		if (network_db_port_get(txn, ra.ids[i], &old) == -1 ||
+		    network_db_port_get(txn, ra.ids[i], &p) == -1) {
+			codec_clear(&schema_rec_port, &old);
+			return -1;
+		}
+		for (k = 0; k < p.fixed_ips.n; k++) {
+			struct ipam_addr a;
+
+			if (ipam_addr_parse(p.fixed_ips.items[k].ip_address,
+			    &a) == -1 || a.version != want.version ||
+			    a.v != want.v) {
+				err_clear();
+				continue;
+			}
+			rc = ipam_ip_release(txn, p.fixed_ips.items[k].subnet_id,
+			    p.fixed_ips.items[k].ip_address, p.id);
+			free(p.fixed_ips.items[k].ip_address);
+			memmove(&p.fixed_ips.items[k], &p.fixed_ips.items[k + 1],
+			    (p.fixed_ips.n - k - 1) * sizeof(p.fixed_ips.items[0]));
+			p.fixed_ips.n--;
+			if (rc == 0) {
+				p.revision_number++;
+				p.updated_at = db_now_ms();
+				rc = network_db_port_put(txn, &p, &old);
+			}
+			break;
 		}
 		codec_clear(&schema_rec_port, &old);
 		codec_clear(&schema_rec_port, &p);
-		if (rc == -1)
-			return -1;
+		if (rc != 1)
+			return rc;
 	}
-	return 0;
+	err_set(TS_EINVALID, "Instance %s doesn't have fixed IP '%s'.",
+	    device_id, ip);
+	return -1;
 }

@@ -11,7 +11,9 @@
  * ensure leaving nothing behind and a retry succeeding; raw copies;
  * console tail through the driver; power moves; delete removing the
  * domain, the files and the image references (then pruned); image
- * references restored after a driver restart (an agent restart).
+ * references restored after a driver restart (an agent restart);
+ * interface hot-plug (sync_nics) on the test backend, the MACs the
+ * reports carry, and the qemu backend's libvirt attach call.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -532,6 +534,142 @@ test_failure_undone(void **state)
 	config_free(&c);
 }
 
+/* ------------------------------------------------------------- NICs */
+
+#define UUID3	"0b5c1a4e-6d1f-4f53-9f0e-2d3a0c9e1a03"
+#define NET1	"7e1a0b2c-3d4e-4f50-8a61-72839405a6b1"
+#define PORT1	"5a1b2c3d-4e5f-4061-8728-394a5b6c7d01"
+#define PORT2	"5a1b2c3d-4e5f-4061-8728-394a5b6c7d02"
+#define MAC1	"fa:16:3e:00:00:01"
+#define MAC2	"fa:16:3e:00:00:02"
+
+/* The MACs of UUID3 the reports see (virt) and the driver sees. */
+static size_t
+macs_reported(struct driver *d, char macs[][18])
+{
+	struct virt_guest *gs = NULL;
+	size_t n = 0, nd = 99, k, r = 99;
+
+	assert_int_equal(driver_guest_macs(d, UUID3, macs, 32, &nd), 0);
+	assert_int_equal(virt_guests_list(virt, &gs, &n), 0);
+	for (k = 0; k < n; k++) {
+		if (strcmp(gs[k].uuid, UUID3) != 0)
+			continue;
+		assert_true(gs[k].has_macs);
+		r = gs[k].nmacs;
+		for (size_t m = 0; m < r; m++)
+			assert_string_equal(gs[k].macs[m], macs[m]);
+	}
+	free(gs);
+	assert_int_equal(r, nd);
+	return nd;
+}
+
+/*
+ * Interface hot-plug (instance_ensure.sync_nics). The test backend has no
+ * device hot-plug in libvirt: the driver re-defines the guest, a running
+ * guest keeps running, and the reports read the definition's NICs. The
+ * qemu backend really calls virDomainAttachDeviceFlags, which the test
+ * driver refuses: the ensure fails with that error and changes nothing.
+ */
+static void
+test_nics(void **state)
+{
+	struct driver *d = driver_new(virt, &(struct driver_opts){
+	    .virt_type = DRIVER_VIRT_TEST, .instances_path = ipath });
+	struct driver_nic nics[2] = {
+		{ .port_id = PORT1, .network_id = NET1, .mac = MAC1,
+		    .mtu = 1450 },
+		{ .port_id = PORT2, .network_id = NET1, .mac = "FA:16:3E:00:00:02" },
+	};
+	struct driver_spec s;
+	struct driver_guest g;
+	struct config *c;
+	struct driver *q;
+	char macs[32][18], *xml;
+
+	(void)state;
+	assert_non_null(d);
+	memset(&s, 0, sizeof(s));
+	snprintf(s.uuid, sizeof(s.uuid), "%s", UUID3);
+	s.name = "instance-" UUID3;
+	s.generation = 1;
+	s.vcpus = 1;
+	s.memory_mb = 64;
+	s.nics = nics;
+	s.nnics = 1;
+	/* a new guest is defined with its NIC: bridge and tap named from
+	 * the network and the port */
+	assert_int_equal(driver_guest_ensure(d, &s), 0);
+	assert_non_null(xml = dom_xml(UUID3));
+	assert_non_null(strstr(xml, "<mac address='" MAC1 "'/>"));
+	assert_non_null(strstr(xml, "<source bridge='tsb7e1a0b2c3d4'/>"));
+	assert_non_null(strstr(xml, "<target dev='tap5a1b2c3d4e5'/>"));
+	free(xml);
+	assert_int_equal(driver_guest_set_power(d, UUID3, VIRT_POWER_RUNNING),
+	    0);
+	assert_int_equal(macs_reported(d, macs), 1);
+	assert_string_equal(macs[0], MAC1);
+
+	/* without sync_nics an existing guest's NICs are left alone */
+	s.nnics = 2;
+	assert_int_equal(driver_guest_ensure(d, &s), 0);
+	assert_int_equal(macs_reported(d, macs), 1);
+
+	/* attach: the second NIC appears (MACs compared in lower case) */
+	s.sync_nics = 1;
+	assert_int_equal(driver_guest_ensure(d, &s), 0);
+	assert_int_equal(macs_reported(d, macs), 2);
+	assert_string_equal(macs[1], MAC2);
+	assert_int_equal(driver_guest_get(d, UUID3, &g), 0);
+	assert_int_equal(g.power_state, VIRT_POWER_RUNNING);
+	assert_int_equal(g.generation, 1);
+	/* idempotent: the same list again changes nothing */
+	assert_int_equal(driver_guest_ensure(d, &s), 0);
+	assert_int_equal(macs_reported(d, macs), 2);
+
+	/* detach the first: only the second is left; then none */
+	s.nics = &nics[1];
+	s.nnics = 1;
+	assert_int_equal(driver_guest_ensure(d, &s), 0);
+	assert_int_equal(macs_reported(d, macs), 1);
+	assert_string_equal(macs[0], MAC2);
+	s.nnics = 0;
+	s.nics = NULL;
+	assert_int_equal(driver_guest_ensure(d, &s), 0);
+	assert_int_equal(macs_reported(d, macs), 0);
+	assert_non_null(xml = dom_xml(UUID3));
+	assert_null(strstr(xml, "<interface"));
+	free(xml);
+
+	/* a bad MAC is refused before libvirt sees it */
+	nics[0].mac = "01:00:5e:00:00:01";	/* multicast */
+	s.nics = nics;
+	s.nnics = 1;
+	assert_int_equal(driver_guest_ensure(d, &s), -1);
+	assert_int_equal(err_code(), TS_EINVALID);
+	assert_int_equal(macs_reported(d, macs), 0);
+	nics[0].mac = MAC1;
+
+	/* the qemu backend hot-plugs through libvirt (bridge "lo" exists, so
+	 * nothing waits); the test driver refuses and nothing changes */
+	c = cfg_make(0);
+	assert_non_null(q = drv_make(c, 1));
+	nics[0].bridge = "lo";
+	assert_int_equal(driver_guest_ensure(q, &s), -1);
+	assert_int_equal(err_code(), TS_EIO);
+	assert_non_null(strstr(err_msg(), "attach NIC " MAC1));
+	assert_int_equal(macs_reported(d, macs), 0);
+	driver_free(&q);
+	config_free(&c);
+
+	assert_int_equal(driver_guest_delete(d, UUID3), 0);
+	assert_int_equal(driver_guest_macs(d, UUID3, macs, 32, &(size_t){ 0 }),
+	    -1);
+	assert_int_equal(err_code(), TS_ENOT_FOUND);
+	driver_free(&d);
+}
+
 int
 main(void)
 {
@@ -539,6 +677,7 @@ main(void)
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_guest_life),
 		cmocka_unit_test(test_failure_undone),
+		cmocka_unit_test(test_nics),
 	};
 
 	log_init("driver_test", LOG_LVL_WARN, LOG_TO_STDERR, NULL);

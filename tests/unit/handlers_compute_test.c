@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "codec.h"
+#include "compute/compute_db.h"
 #include "core/db.h"
 #include "ctltest.h"
 #include "msg_gen.h"
@@ -1386,6 +1387,239 @@ put_down_host(struct store_txn *txn, void *arg)
 	return 0;
 }
 
+/* ---- os-interface ----------------------------------------------------------- */
+
+struct place {
+	const char	*id;
+	const char	*vm_state;
+};
+
+/* The server placed on host ct-if1 in vm_state (as if it had been built
+ * there; this cloud has no agent). */
+static int
+place_fn(struct store_txn *txn, void *arg)
+{
+	struct place *pl = arg;
+	struct rec_instance old, i;
+	int rc;
+
+	if (compute_db_instance_get(txn, pl->id, &old) == -1)
+		return -1;
+	if (compute_db_instance_get(txn, pl->id, &i) == -1) {
+		codec_clear(&schema_rec_instance, &old);
+		return -1;
+	}
+	free(i.host);
+	free(i.vm_state);
+	free(i.task_state);
+	i.task_state = NULL;
+	i.host = strdup("ct-if1");
+	i.vm_state = strdup(pl->vm_state);
+	rc = compute_db_instance_put(txn, &i, &old);
+	codec_clear(&schema_rec_instance, &i);
+	codec_clear(&schema_rec_instance, &old);
+	return rc;
+}
+
+static void
+if_place(const char *id, const char *vm_state)
+{
+	struct place pl = { id, vm_state };
+
+	assert_int_equal(store_write(ctltest_store(T), place_fn, &pl), 0);
+}
+
+/* GET os-interface of server id as the member: the count. */
+static size_t
+if_count(const char *id)
+{
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/os-interface", id);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	return json_array_size(ctltest_get(T, "interfaceAttachments"));
+}
+
+static void
+if_attach(enum ctltest_who who, const char *id, const char *att, int status,
+    const char *msg)
+{
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/os-interface", id);
+	snprintf(body, sizeof(body), "{\"interfaceAttachment\": %s}", att);
+	CT_CALL(T, C, who, "POST", path, body, status, msg);
+}
+
+static void
+test_interfaces(void **state)
+{
+	char net[64], s1[64], s2[64], p1[64], p2[64], pn[64], att[512],
+	    msg[512], q[128];
+	size_t ports;
+
+	(void)state;
+	cn_net(CT_MEMBER, "if-net", "10.40.0.0/24", net);
+	server_new("if1", s1);
+	server_new("if2", s2);
+	snprintf(body, sizeof(body), "{\"port\": {\"network_id\": \"%s\", "
+	    "\"name\": \"if-p1\"}}", net);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/ports", body, 201, NULL);
+	snprintf(p1, sizeof(p1), "%s", ctltest_str(T, "port.id"));
+	snprintf(att, sizeof(att), "{\"port_id\": \"%s\"}", p1);
+
+	/* a server without a host (ERROR here: no agents) refuses */
+	snprintf(msg, sizeof(msg), "Cannot 'attach_interface' instance %s "
+	    "while it is in vm_state error", s1);
+	if_attach(CT_MEMBER, s1, att, 409, msg);
+	assert_non_null(ctltest_get(T, "conflictingRequest"));
+	assert_int_equal(if_count(s1), 0);
+
+	/* placed and ACTIVE: the port is bound to it on its host */
+	if_place(s1, "active");
+	if_place(s2, "suspended");
+	if_attach(CT_MEMBER, s1, att, 200, NULL);
+	assert_string_equal(ctltest_str(T, "interfaceAttachment.port_id"), p1);
+	assert_string_equal(ctltest_str(T, "interfaceAttachment.net_id"), net);
+	assert_string_equal(ctltest_str(T, "interfaceAttachment.port_state"),
+	    "ACTIVE");
+	assert_string_equal(ctltest_str(T,
+	    "interfaceAttachment.fixed_ips.0.ip_address"), "10.40.0.2");
+	assert_non_null(ctltest_str(T,
+	    "interfaceAttachment.fixed_ips.0.subnet_id"));
+	assert_int_equal(strlen(ctltest_str(T, "interfaceAttachment.mac_addr")),
+	    17);
+	assert_null(ctltest_get(T, "interfaceAttachment.tag"));
+	snprintf(path, sizeof(path), "/v2.0/ports/%s", p1);
+	CT_CALL(T, N, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "port.device_id"), s1);
+	assert_string_equal(ctltest_str(T, "port.binding:host_id"), "ct-if1");
+	assert_int_equal(if_count(s1), 1);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/os-interface/%s", s1, p1);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "interfaceAttachment.port_id"), p1);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/ips", s1);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "addresses.if-net.0.addr"),
+	    "10.40.0.2");
+
+	/* refusals, each changing nothing */
+	ports = cn_ports("");
+	snprintf(msg, sizeof(msg), "Port %s is still in use.", p1);
+	if_place(s2, "active");
+	if_attach(CT_MEMBER, s2, att, 409, msg);
+	if_place(s2, "suspended");
+	snprintf(msg, sizeof(msg), "Cannot 'attach_interface' instance %s "
+	    "while it is in vm_state suspended", s2);
+	snprintf(att, sizeof(att), "{\"net_id\": \"%s\"}", net);
+	if_attach(CT_MEMBER, s2, att, 409, msg);
+	if_attach(CT_MEMBER, s1, "{\"port_id\": "
+	    "\"0c4ab6e0-0000-4000-8000-000000000001\"}", 404, "Port id "
+	    "0c4ab6e0-0000-4000-8000-000000000001 could not be found.");
+	if_attach(CT_MEMBER, s1, "{\"net_id\": "
+	    "\"0c4ab6e0-0000-4000-8000-000000000002\"}", 404, "Network "
+	    "0c4ab6e0-0000-4000-8000-000000000002 could not be found.");
+	if_attach(CT_MEMBER, "0c4ab6e0-0000-4000-8000-000000000003", att, 404,
+	    "Instance 0c4ab6e0-0000-4000-8000-000000000003 could not be "
+	    "found.");
+	if_attach(CT_OTHER, s1, att, 404, NULL);
+	if_attach(CT_MEMBER, s1, "{\"port_id\": 7}", 400, NULL);
+	if_attach(CT_MEMBER, s1, "{\"fixed_ips\": [{\"ip_address\": "
+	    "\"10.40.0.9\"}]}", 400, "Must input network_id when request IP "
+	    "address");
+	if_attach(CT_MEMBER, s1, "{\"bogus\": 1}", 400, NULL);
+	snprintf(body, sizeof(body), "{\"port_id\": \"%s\", \"net_id\": "
+	    "\"%s\"}", p1, net);
+	if_attach(CT_MEMBER, s1, body, 400, NULL);
+	CT_CALL(T, C, CT_MEMBER, "POST", path, "[]", 400, NULL);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/os-interface", s1);
+	CT_CALL(T, C, CT_MEMBER, "POST", path, "{\"interfaceAttachment\": 1}",
+	    400, NULL);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/os-interface/%s", s2, p1);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 404, NULL);
+	if_place(s2, "active");
+	snprintf(msg, sizeof(msg), "Port %s is not attached to %s.", p1, s2);
+	CT_CALL(T, C, CT_MEMBER, "DELETE", path, NULL, 404, msg);
+	if_place(s2, "suspended");
+	assert_int_equal(cn_ports(""), ports);
+	assert_int_equal(if_count(s1), 1);
+	assert_int_equal(if_count(s2), 0);
+
+	/* a network: compute creates the port, with a fixed address */
+	snprintf(att, sizeof(att), "{\"net_id\": \"%s\", \"fixed_ips\": "
+	    "[{\"ip_address\": \"10.40.0.77\"}]}", net);
+	if_attach(CT_MEMBER, s1, att, 200, NULL);
+	snprintf(pn, sizeof(pn), "%s", ctltest_str(T,
+	    "interfaceAttachment.port_id"));
+	assert_string_equal(ctltest_str(T,
+	    "interfaceAttachment.fixed_ips.0.ip_address"), "10.40.0.77");
+	assert_int_equal(if_count(s1), 2);
+	snprintf(q, sizeof(q), "device_id=%s&device_owner=compute:nova", s1);
+	assert_int_equal(cn_ports(q), 1);
+
+	/* the stopped server takes one too (Nova: ACTIVE, PAUSED, STOPPED) */
+	if_place(s2, "stopped");
+	snprintf(att, sizeof(att), "{\"net_id\": \"%s\"}", net);
+	if_attach(CT_MEMBER, s2, att, 200, NULL);
+	snprintf(p2, sizeof(p2), "%s", ctltest_str(T,
+	    "interfaceAttachment.port_id"));
+
+	/* multinic (below 2.44): one more address on s2's port, then off */
+	snprintf(body, sizeof(body), "{\"addFixedIp\": {\"networkId\": "
+	    "\"%s\"}}", net);
+	action(CT_MEMBER, s2, body, 202, NULL);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/os-interface/%s", s2, p2);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T,
+	    "interfaceAttachment.fixed_ips")), 2);
+	snprintf(q, sizeof(q), "%s", ctltest_str(T,
+	    "interfaceAttachment.fixed_ips.1.ip_address"));
+	snprintf(msg, sizeof(msg), "Instance %s doesn't have fixed IP "
+	    "'10.40.0.250'.", s2);
+	action(CT_MEMBER, s2, "{\"removeFixedIp\": {\"address\": "
+	    "\"10.40.0.250\"}}", 400, msg);
+	snprintf(msg, sizeof(msg), "Network could not be found for instance "
+	    "%s.", s2);
+	action(CT_MEMBER, s2, "{\"addFixedIp\": {\"networkId\": "
+	    "\"0c4ab6e0-0000-4000-8000-000000000002\"}}", 400, msg);
+	action(CT_MEMBER, s2, "{\"addFixedIp\": {}}", 400, NULL);
+	action(CT_OTHER, s2, body, 404, NULL);
+	snprintf(body, sizeof(body), "{\"removeFixedIp\": {\"address\": "
+	    "\"%s\"}}", q);
+	action(CT_MEMBER, s2, body, 202, NULL);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/os-interface/%s", s2, p2);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T,
+	    "interfaceAttachment.fixed_ips")), 1);
+	action(CT_MEMBER, s2, body, 400, NULL);
+
+	/* detach: compute's port is deleted, the given one unbound */
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/os-interface/%s", s1, pn);
+	CT_CALL(T, C, CT_MEMBER, "DELETE", path, NULL, 202, NULL);
+	snprintf(path, sizeof(path), "/v2.0/ports/%s", pn);
+	CT_CALL(T, N, CT_ADMIN, "GET", path, NULL, 404, NULL);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/os-interface/%s", s1, p1);
+	CT_CALL(T, C, CT_MEMBER, "DELETE", path, NULL, 202, NULL);
+	snprintf(path, sizeof(path), "/v2.0/ports/%s", p1);
+	CT_CALL(T, N, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "port.device_id"), "");
+	assert_string_equal(ctltest_str(T, "port.binding:host_id"), "");
+	assert_int_equal(if_count(s1), 0);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/os-interface/%s", s1, p1);
+	CT_CALL(T, C, CT_MEMBER, "DELETE", path, NULL, 404, NULL);
+
+	/* a locked server refuses its owner */
+	action(CT_ADMIN, s2, "{\"lock\": null}", 202, NULL);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/os-interface/%s", s2, p2);
+	CT_CALL(T, C, CT_MEMBER, "DELETE", path, NULL, 409, NULL);
+	assert_int_equal(if_count(s2), 1);
+	action(CT_ADMIN, s2, "{\"unlock\": null}", 202, NULL);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/os-interface/%s", s2, p2);
+	CT_CALL(T, C, CT_MEMBER, "DELETE", path, NULL, 202, NULL);
+	assert_int_equal(if_count(s2), 0);
+
+	cn_delete(s1);
+	cn_delete(s2);
+	snprintf(path, sizeof(path), "/v2.0/ports/%s", p1);
+	CT_CALL(T, N, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+}
+
 static void
 test_down_host(void **state)
 {
@@ -1535,6 +1769,7 @@ main(void)
 		cmocka_unit_test(test_servers_networks),
 		/* last: the others expect no host at all */
 		cmocka_unit_test(test_down_host),
+		cmocka_unit_test(test_interfaces),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -31,6 +31,7 @@
 #include "msg_gen.h"
 #include "compute/recon.h"
 #include "compute/scheduler.h"
+#include "network/network.h"
 #include "store.h"
 
 #define WAIT_MS	3000
@@ -920,6 +921,123 @@ test_audit(void **state)
 	assert_int_equal(fixed, 0);
 }
 
+/* ---- interfaces (os-interface) ------------------------------------------- */
+
+static char	nic_uuid[37];		/* the one device with a port */
+#define NIC_MAC	"fa:16:3e:aa:bb:cc"
+
+/* The Network service's ports of a device, as network_port_each_device()
+ * gives them: one port for nic_uuid. */
+static int
+fake_each(struct store_txn *txn, const char *device_id,
+    int (*cb)(const struct network_device_port *, void *), void *arg)
+{
+	static const char *const ips[] = { "10.0.0.5" };
+	struct network_device_port p = { .port_id =
+	    "5a1b2c3d-4e5f-4061-8728-394a5b6c7d01", .network_id =
+	    "7e1a0b2c-3d4e-4f50-8a61-72839405a6b1", .network_name = "n1",
+	    .mac = NIC_MAC, .mtu = 1450, .nips = 1, .ips = ips };
+
+	(void)txn;
+	if (strcmp(device_id, nic_uuid) != 0)
+		return 0;
+	return cb(&p, arg) == -1 ? -1 : 0;
+}
+
+/* The ensures for uuid among what was received: count, the last one's
+ * request id and NIC count into reqid/nnics. */
+static int
+ensures_for(struct got *g, const char *uuid, char reqid[65], size_t *nnics,
+    bool *sync)
+{
+	int n = 0;
+
+	for (size_t k = 0; k < g->n; k++) {
+		struct msg_instance_ensure *e;
+
+		if (g->env[k].type != &schema_msg_instance_ensure)
+			continue;
+		e = g->env[k].body;
+		if (strcmp(e->uuid, uuid) != 0)
+			continue;
+		n++;
+		snprintf(reqid, 65, "%s", g->env[k].request_id);
+		*nnics = e->spec.nics.n;
+		*sync = e->has_sync_nics && e->sync_nics;
+		if (e->spec.nics.n > 0)
+			assert_string_equal(e->spec.nics.items[0].mac, NIC_MAC);
+	}
+	return n;
+}
+
+/*
+ * Level-triggered NICs: a host report whose guest lists other MACs than
+ * the instance's ports (an attach whose command was lost) makes recon send
+ * the ensure again, with the whole NIC list and sync_nics; a matching
+ * report, or one that does not list MACs, sends nothing.
+ */
+static void
+test_nics_converge(void **state)
+{
+	struct mk a = { .host = "h1", .vm_state = VM_ACTIVE, .want = 1 };
+	struct recon_net rn = { .each_device = fake_each };
+	struct got g = { .n = 0 };
+	struct sch_guest gs[1];
+	char *macs[1] = { NIC_MAC }, reqid[65];
+	size_t nnics = 99;
+	bool sync = false;
+
+	(void)state;
+	mk(&a);
+	snprintf(nic_uuid, sizeof(nic_uuid), "%s", a.uuid);
+	recon_set_network(rec, &rn);
+	memset(gs, 0, sizeof(gs));
+	snprintf(gs[0].uuid, sizeof(gs[0].uuid), "%s", a.uuid);
+	gs[0].name = "instance-a";
+	gs[0].power_state = 1;
+	/* the guest has no NIC (present, empty list): the port's is sent */
+	gs[0].macs.items = macs;
+	gs[0].macs.n = 0;
+	got_clear(&g);
+	report(gs, 1, 0);
+	pump(&g, 500);
+	assert_int_equal(ensures_for(&g, a.uuid, reqid, &nnics, &sync), 1);
+	assert_int_equal(nnics, 1);
+	assert_true(sync);
+	/* rate-limited while unanswered */
+	got_clear(&g);
+	report(gs, 1, 0);
+	pump(&g, 300);
+	assert_int_equal(ensures_for(&g, a.uuid, reqid, &nnics, &sync), 0);
+	/* answered, the guest has the NIC: nothing more */
+	answer("h1", a.uuid, reqid, true, 1, "ok", 1);
+	gs[0].macs.n = 1;
+	sleep(1);
+	got_clear(&g);
+	report(gs, 1, 0);
+	pump(&g, 300);
+	assert_int_equal(ensures_for(&g, a.uuid, reqid, &nnics, &sync), 0);
+	/* a report without the list is not compared */
+	gs[0].macs.items = NULL;
+	gs[0].macs.n = 0;
+	got_clear(&g);
+	report(gs, 1, 0);
+	pump(&g, 300);
+	assert_int_equal(ensures_for(&g, a.uuid, reqid, &nnics, &sync), 0);
+	/* a NIC the instance no longer has (a lost detach): sent again */
+	gs[0].macs.items = macs;
+	gs[0].macs.n = 1;
+	nic_uuid[0] = '\0';
+	got_clear(&g);
+	report(gs, 1, 0);
+	pump(&g, 500);
+	assert_int_equal(ensures_for(&g, a.uuid, reqid, &nnics, &sync), 1);
+	assert_int_equal(nnics, 0);
+	assert_true(sync);
+	got_clear(&g);
+	recon_set_network(rec, &(struct recon_net){ 0 });
+}
+
 int
 main(void)
 {
@@ -935,6 +1053,7 @@ main(void)
 		cmocka_unit_test(test_audit),
 		cmocka_unit_test(test_sched_claims_never_overallocate),
 		cmocka_unit_test(test_sched_top_and_fallback),
+		cmocka_unit_test(test_nics_converge),
 	};
 
 	log_init("recon_test", LOG_LVL_ERROR, LOG_TO_STDERR, NULL);

@@ -35,6 +35,60 @@ test_policy_tables_follow_services(void **state)
 	assert_true(i >= 3);
 }
 
+/* Nova's os-interface: four routes, each under the four compute prefixes,
+ * enforced on the loaded server (another project's answers 404) under
+ * the os-attach-interfaces rules, with Nova's success statuses. */
+static void
+test_os_interface_routes(void **state)
+{
+	static const struct {
+		const char	*method, *suffix, *rule;
+		int		 status;
+	} want[] = {
+		{ "GET", "/servers/{server_id}/os-interface",
+		    "os_compute_api:os-attach-interfaces:list", 200 },
+		{ "POST", "/servers/{server_id}/os-interface",
+		    "os_compute_api:os-attach-interfaces:create", 200 },
+		{ "GET", "/servers/{server_id}/os-interface/{port_id}",
+		    "os_compute_api:os-attach-interfaces:show", 200 },
+		{ "DELETE", "/servers/{server_id}/os-interface/{port_id}",
+		    "os_compute_api:os-attach-interfaces:delete", 202 },
+	};
+	static const char *const prefixes[] = { "/v2.1", "/v2.1/{project_id}",
+	    "/v2", "/v2/{project_id}" };
+	const struct http_route *r = NULL;
+	size_t si;
+
+	(void)state;
+	for (si = 0; services_name(si) != NULL; si++)
+		if (strcmp(services_name(si), "compute") == 0)
+			r = services_routes(si);
+	assert_non_null(r);
+	for (size_t w = 0; w < sizeof(want) / sizeof(want[0]); w++) {
+		for (size_t p = 0; p < 4; p++) {
+			char pat[256];
+			const struct http_route *x;
+			int found = 0;
+
+			snprintf(pat, sizeof(pat), "%s%s", prefixes[p],
+			    want[w].suffix);
+			for (x = r; x->method != NULL; x++) {
+				if (strcmp(x->method, want[w].method) != 0 ||
+				    strcmp(x->pattern, pat) != 0)
+					continue;
+				found++;
+				assert_string_equal(x->policy, want[w].rule);
+				assert_true(x->flags & ROUTE_POLICY_IN_HANDLER);
+				assert_int_equal(x->success_status,
+				    want[w].status);
+			}
+			if (found != 1)
+				fail_msg("%s %s: %d routes", want[w].method, pat,
+				    found);
+		}
+	}
+}
+
 static void
 test_every_route_is_guarded(void **state)
 {
@@ -180,6 +234,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_policy_tables_follow_services),
 		cmocka_unit_test(test_every_route_is_guarded),
+		cmocka_unit_test(test_os_interface_routes),
 		cmocka_unit_test(test_every_default_is_described),
 		cmocka_unit_test(test_sample_reads_back),
 		cmocka_unit_test(test_shipped_sample),

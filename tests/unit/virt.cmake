@@ -4,6 +4,8 @@
 # in-process test driver.
 ts_unit_test(virt_test
   SOURCES ${CMAKE_SOURCE_DIR}/agent/virt/virt.c
+    ${CMAKE_SOURCE_DIR}/agent/virt/domxml.c ${C}/buf.c ${C}/clock.c
+    ${C}/utf8.c ${C}/uuid.c
   LIBS PkgConfig::LIBVIRT)
 if(TARGET virt_test)
   target_include_directories(virt_test PRIVATE ${CMAKE_SOURCE_DIR}/agent)
