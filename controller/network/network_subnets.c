@@ -42,7 +42,9 @@ network_subnet_json(const struct rec_subnet *s)
 
 /*
  * Whether the caller may read subnet s: its project's, on a shared
- * network, or admin. The network is looked up only when needed.
+ * network, or admin. An external network that is not shared shows its
+ * subnets to no other project (Neutron's get_subnet: admin_or_owner or
+ * shared). The network is looked up only when needed.
  */
 static bool
 subnet_readable(struct http_req *req, struct store_txn *txn,
@@ -57,7 +59,7 @@ subnet_readable(struct http_req *req, struct store_txn *txn,
 		err_clear();
 		return false;
 	}
-	ok = n.shared || n.router_external;
+	ok = n.shared;
 	codec_clear(&schema_rec_network, &n);
 	return ok;
 }
