@@ -50,6 +50,29 @@ network_free(struct network **sp)
 	*sp = NULL;
 }
 
+void
+network_set_netsync(struct network *s, struct netsync *ns)
+{
+	s->netsync = ns;
+}
+
+void
+network_changed(struct network *s)
+{
+	if (s != NULL && s->netsync != NULL)
+		netsync_changed(s->netsync);
+}
+
+int
+network_write(struct network *s, int (*fn)(struct store_txn *, void *),
+    void *arg)
+{
+	if (store_write(s->store, fn, arg) == -1)
+		return -1;
+	network_changed(s);
+	return 0;
+}
+
 struct network *
 network_of(struct http_req *req)
 {

@@ -47,6 +47,21 @@ extern const struct http_route network_routes[];
 extern const struct policy_default network_policy_defaults[];
 
 /*
+ * The dataplane sync the API tells of its writes (borrowed: it outlives
+ * the service's listener). Set on the main thread before the API
+ * listens; NULL (tools, tests): nobody is told.
+ */
+void	network_set_netsync(struct network *, struct netsync *);
+/*
+ * Records that shape some host's desired network state (networks,
+ * subnets, ports, bindings) were committed: derive and send at the next
+ * tick rather than at the next periodic rescan (netsync_changed()). Call
+ * after the commit, never inside the transaction: a derivation between
+ * the two would miss the change. Any thread; NULL-safe.
+ */
+void	network_changed(struct network *);
+
+/*
  * Ports of a device, for the Compute service (inside the caller's write
  * transaction, so a server and its ports commit together).
  *

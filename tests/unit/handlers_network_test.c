@@ -2,7 +2,8 @@
  * handlers_network_test: the Networking API's handlers
  * (controller/network/) over HTTP against the in-process controller of
  * ctltest.h: discovery and extensions, networks, subnets and ports
- * (create, validation, visibility, update, delete), quotas.
+ * (create, validation, visibility, update, delete), quotas, and
+ * that every write tells the dataplane sync at once.
  *
  * One controller serves every test of the binary; each test names its own
  * objects. Every refused change is followed by a read showing that nothing
@@ -18,7 +19,10 @@
 
 #include <cmocka.h>
 
+#include "core/db.h"
 #include "ctltest.h"
+#include "network/netsync.h"
+#include "store.h"
 
 #define N	CT_NETWORK
 
@@ -391,6 +395,60 @@ test_validation(void **state)
 	    "00000000-0000-0000-0000-000000000000", NULL, 404, NULL);
 }
 
+/* ---- the dataplane hears of writes at once ---------------------------------- */
+
+/* Each write that shapes a host's desired state marks the sync dirty
+ * (no tick runs here: the test derives by hand and watches the mark). */
+static void
+test_netsync_changed(void **state)
+{
+	struct netsync *ns = ctltest_netsync(T);
+	char net[64], sub[64], port[64], b[512];
+
+	(void)state;
+	assert_non_null(ns);
+#define DERIVED() do {							\
+	assert_int_equal(netsync_sync(ns, db_now_ms()), 0);		\
+	assert_int_equal(netsync_pending(ns), 0);			\
+} while (0)
+	DERIVED();
+	net_new(CT_MEMBER, "\"name\": \"dirty\"", net);
+	assert_int_equal(netsync_pending(ns), 1);
+	DERIVED();
+	subnet_new(CT_MEMBER, net, "10.77.0.0/24", "", sub);
+	assert_int_equal(netsync_pending(ns), 1);
+	DERIVED();
+	snprintf(b, sizeof(b), "{\"port\": {\"network_id\": \"%s\"}}", net);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/ports", b, 201, NULL);
+	snprintf(port, sizeof(port), "%s", ctltest_str(T, "port.id"));
+	assert_int_equal(netsync_pending(ns), 1);
+	DERIVED();
+	snprintf(path, sizeof(path), "/v2.0/ports/%s", port);
+	CT_CALL(T, N, CT_MEMBER, "PUT", path, "{\"port\": {\"name\": \"p\"}}",
+	    200, NULL);
+	assert_int_equal(netsync_pending(ns), 1);
+	DERIVED();
+	/* A refused write changes nothing: no mark. */
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/ports", "{\"port\": {}}", 400,
+	    NULL);
+	assert_int_equal(netsync_pending(ns), 0);
+	CT_CALL(T, N, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+	assert_int_equal(netsync_pending(ns), 1);
+	DERIVED();
+	snprintf(path, sizeof(path), "/v2.0/subnets/%s", sub);
+	CT_CALL(T, N, CT_MEMBER, "PUT", path, "{\"subnet\": {\"name\": \"s\"}}",
+	    200, NULL);
+	assert_int_equal(netsync_pending(ns), 1);
+	DERIVED();
+	CT_CALL(T, N, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+	assert_int_equal(netsync_pending(ns), 1);
+	DERIVED();
+	snprintf(path, sizeof(path), "/v2.0/networks/%s", net);
+	CT_CALL(T, N, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+	assert_int_equal(netsync_pending(ns), 1);
+#undef DERIVED
+}
+
 static int
 setup(void **state)
 {
@@ -416,6 +474,7 @@ main(void)
 		cmocka_unit_test(test_ports),
 		cmocka_unit_test(test_quotas),
 		cmocka_unit_test(test_validation),
+		cmocka_unit_test(test_netsync_changed),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
