@@ -154,6 +154,9 @@ int	network_ports_show(struct http_req *, struct http_resp *);
 int	network_ports_update(struct http_req *, struct http_resp *);
 int	network_ports_delete(struct http_req *, struct http_resp *);
 
+int	network_agents_list(struct http_req *, struct http_resp *);
+int	network_agents_show(struct http_req *, struct http_resp *);
+
 int	network_quotas_list(struct http_req *, struct http_resp *);
 int	network_quotas_show(struct http_req *, struct http_resp *);
 int	network_quotas_default(struct http_req *, struct http_resp *);

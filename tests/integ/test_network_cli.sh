@@ -22,6 +22,8 @@ API_LINES=("${API_LINES[@]/network_port = */network_port = $NP}")
 controller_conf "$T/controller.conf" "$BUS" "${API_LINES[@]}" \
 	"[network]" "network_vlan_ranges = physnet1"
 identity_bootstrap admin-pw
+enrol_agent h1
+agent_conf h1 "$BUS" test:///default
 start ctl "$CTL" "$T/controller.conf"
 wait_http 15 "$NURL/"
 # shellcheck disable=SC1091
@@ -88,6 +90,35 @@ alice network create --provider-network-type vlan anet >/dev/null 2>&1 &&
 	fail "a member set a provider attribute"
 alice network create anet >/dev/null || fail "alice network create"
 ok "another project: 404 on show, hidden in lists, no delete, no provider attributes"
+
+# ---- network agents (the fleet's hypervisors) ---------------------------------
+grep -qx agent "$T/ext.txt" || fail "extension agent not listed"
+start agent-h1 "$AGENT" "$T/agent-h1.conf"
+agents_alive() {
+	openstack network agent list --host h1 -f json |
+		jq -e '[.[] | select(.Alive == true)] | length == 3' >/dev/null
+}
+wait_for 20 "h1's three agents alive" agents_alive
+openstack network agent list -f json > "$T/agents.json"
+for t in "Linux bridge agent" "DHCP agent" "Metadata agent"; do
+	jq -e --arg t "$t" '[.[] | select(."Agent Type" == $t and .Host == "h1")] | length == 1' \
+		"$T/agents.json" >/dev/null || fail "agent list: no $t on h1: $(cat "$T/agents.json")"
+done
+[ "$(openstack network agent list --agent-type dhcp -f value -c Host)" = h1 ] ||
+	fail "agent list --agent-type dhcp"
+AID=$(openstack network agent list --agent-type linux-bridge -f value -c ID)
+openstack network agent show "$AID" -f json > "$T/agent.json" || fail "agent show"
+jq -e '.host == "h1" and .agent_type == "Linux bridge agent" and .binary == "neutron-linuxbridge-agent" and .alive == true and .admin_state_up == true and .last_heartbeat_at != null' \
+	"$T/agent.json" >/dev/null || fail "agent show: $(cat "$T/agent.json")"
+[ -z "$(alice network agent list -f value)" ] || fail "a member lists agents"
+alice network agent show "$AID" >/dev/null 2>&1 && fail "a member shows an agent"
+kill "$(pid_of agent-h1)"
+agents_down() {
+	openstack network agent list --host h1 -f json |
+		jq -e '[.[] | select(.Alive == false)] | length == 3' >/dev/null
+}
+wait_for 20 "h1's agents down" agents_down
+ok "network agent list/show: h1's L2, DHCP and metadata agents, alive then down; admin only"
 
 # ---- quotas -------------------------------------------------------------------------
 DEMO=$(openstack project show demo -f value -c id)
