@@ -28,7 +28,7 @@ tempest.api.network.test_floating_ips.FloatingIPTestJSON
 tempest.api.network.test_security_groups.SecGroupTest
 "
 # Below this many passing tests the run is a regression.
-FLOOR=${TS_NETWORK_TEMPEST_FLOOR:-46}
+FLOOR=${TS_NETWORK_TEMPEST_FLOOR:-47}
 
 BUS=$(free_port)
 IDP=$(free_port)
