@@ -161,14 +161,14 @@ netsync_setup(struct services_env *env)
 	if (env->compute != NULL)
 		netsync_set_hostname(env->netsync, compute_instance_hostname,
 		    env->compute);
-	/* The API's and compute's writes: derived at the next tick. */
-	if (env->network != NULL)
-		network_set_netsync(env->network, env->netsync);
 	netsync_fleet_hooks(env->netsync, &fh);
 	if (fleet_add_hooks(env->fleet, &fh) == -1) {
 		netsync_free(&env->netsync);
 		return -1;
 	}
+	/* The API's and compute's writes: derived at the next tick. */
+	if (env->network != NULL)
+		network_set_netsync(env->network, env->netsync);
 	return 0;
 }
 

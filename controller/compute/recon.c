@@ -1265,9 +1265,11 @@ recon_scan(struct recon *r, int64_t now)
 		log_err("task scan");
 	store_txn_end(&s.txn);
 	if (s.n > 0) {
+		r->net_released = 0;
 		if (store_write(r->store, apply_scan, &s) == -1) {
 			log_err("task deadlines");
 		} else {
+			net_changed(r);	/* local deletes released ports */
 			for (size_t k = 0; k < s.n; k++)
 				sent_forget(r, s.v[k].uuid);
 			pthread_mutex_lock(&r->lock);
