@@ -12,8 +12,11 @@
  *   network_subnets.c   subnets
  *   network_ports.c     ports, and the device ports of the public API below
  *   network_quotas.c    quotas
+ *   network_agents.c    agents (each hypervisor's L2, DHCP and metadata
+ *                       roles, from the fleet's services table)
  * Every create runs in one store_write(): quota check, allocations (ipam)
- * and the record commit together or not at all.
+ * and the record commit together or not at all. Each committed write
+ * then tells the dataplane sync (network_changed()).
  *
  * Threads: created on the main thread before the API listens; handlers run
  * on the HTTP pool; the functions below on the caller's thread inside the
