@@ -166,6 +166,9 @@ netsync_setup(struct services_env *env)
 		netsync_free(&env->netsync);
 		return -1;
 	}
+	/* The API's and compute's writes: derived at the next tick. */
+	if (env->network != NULL)
+		network_set_netsync(env->network, env->netsync);
 	return 0;
 }
 

@@ -181,11 +181,12 @@ compute_instance_hostname(const char *device_id, char *out, size_t len,
 void
 compute_set_network(struct compute *s, struct network *net)
 {
-	struct recon_net rn = { net, NULL, NULL };
+	struct recon_net rn = { net, NULL, NULL, NULL };
 
 	if (net != NULL) {
 		rn.each_device = network_port_each_device;
 		rn.release_device = network_port_release_device;
+		rn.changed = network_changed;
 	}
 	s->net = net;
 	recon_set_network(s->recon, &rn);

@@ -1495,6 +1495,9 @@ compute_servers_create(struct http_req *req, struct http_resp *resp)
 	}
 	if (compute_write(req, create_fn, &c) == -1)
 		goto out;
+	/* Its ports are bound to the chosen hosts: their agents hear now. */
+	if (c.svc->net != NULL)
+		network_changed(c.svc->net);
 	log_info("created %zu server(s) '%s' for project %s", c.count, c.name,
 	    c.ctx->project_id);
 
@@ -1774,6 +1777,10 @@ compute_servers_delete(struct http_req *req, struct http_resp *resp)
 	codec_clear(&schema_rec_instance, &cur);
 	if (rc == -1)
 		return -1;
+	/* A local delete released its ports (else the agent's answer does,
+	 * through the reconciler). */
+	if (ch.svc->net != NULL && ch.local_delete)
+		network_changed(ch.svc->net);
 	if (ch.dispatch) {
 		recon_dispatch(ch.svc->recon, &ch.after);
 		codec_clear(&schema_rec_instance, &ch.after);

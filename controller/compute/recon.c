@@ -114,6 +114,10 @@ struct recon {
 	recon_token_fn		 token_fn;	/* set before the thread */
 	struct recon_net	 net;		/* set before the thread */
 	void			*token_arg;
+	/* A store_write() function of the recon thread released a
+	 * device's ports: net.changed() once it committed. Set by the
+	 * function while the recon thread waits in store_write(). */
+	int			 net_released;
 
 	pthread_t		 thread;
 	int			 started;
@@ -606,15 +610,26 @@ recon_task_begin(struct recon *r, struct store_txn *txn,
 
 /* ------------------------------------------------------ state changes */
 
+/* After a commit: the dataplane hears at once of ports that went. */
+static void
+net_changed(struct recon *r)
+{
+	if (r->net_released && r->net.changed != NULL)
+		r->net.changed(r->net.net);
+	r->net_released = 0;
+}
+
 /* Resources of a deleted instance go back (its ports too, in the same
  * transaction); the record goes. */
 static int
 finish_delete(struct recon *r, struct store_txn *txn,
     const struct rec_instance *i)
 {
-	if (r->net.release_device != NULL && r->net.release_device(r->net.net,
-	    txn, i->uuid) == -1)
-		return -1;
+	if (r->net.release_device != NULL) {
+		if (r->net.release_device(r->net.net, txn, i->uuid) == -1)
+			return -1;
+		r->net_released = 1;
+	}
 	if (i->host && *i->host && scheduler_release(txn, i->host,
 	    i->flavor.vcpus, i->flavor.ram, compute_db_flavor_disk_gb(&i->flavor)) ==
 	    -1)
@@ -850,10 +865,12 @@ process_states(struct recon *r, struct ev **evs, size_t n)
 		free(b.answered);
 		return;
 	}
+	r->net_released = 0;
 	if (store_write(r->store, apply_states, &b) == -1) {
 		/* Level-triggered: re-sends bring the answers again. */
 		log_err("applying instance states");
 	} else {
+		net_changed(r);
 		for (size_t k = 0; k < b.nforget; k++)
 			sent_forget(r, b.forget[k]);
 		for (size_t k = 0; k < n; k++)
@@ -1158,8 +1175,11 @@ process_report(struct recon *r, struct ev *e)
 	if (p.nfix > 0) {
 		struct fix_batch fb = { e->host, p.fix, p.nfix, db_now_ms() };
 
+		r->net_released = 0;
 		if (store_write(r->store, apply_fixes, &fb) == -1)
 			log_err("recording reported guest states");
+		else
+			net_changed(r);
 	}
 	free(p.fix);
 }
@@ -1315,9 +1335,11 @@ recon_scan(struct recon *r, int64_t now)
 		log_err("task scan");
 	store_txn_end(&s.txn);
 	if (s.n > 0) {
+		r->net_released = 0;
 		if (store_write(r->store, apply_scan, &s) == -1) {
 			log_err("task deadlines");
 		} else {
+			net_changed(r);	/* local deletes released ports */
 			for (size_t k = 0; k < s.n; k++)
 				sent_forget(r, s.v[k].uuid);
 			pthread_mutex_lock(&r->lock);

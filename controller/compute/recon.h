@@ -129,6 +129,8 @@ struct recon_net {
 		    void *);
 	int	(*release_device)(struct network *, struct store_txn *,
 		    const char *device_id);
+	/* After a commit that released ports (network_changed()). */
+	void	(*changed)(struct network *);
 };
 void		 recon_set_network(struct recon *, const struct recon_net *);
 /* Stops the thread (pending events are dropped: they are level-triggered

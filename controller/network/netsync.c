@@ -1,6 +1,7 @@
 /* netsync: every host's desired network state, derived from the store and
  * sent until applied; see netsync.h. */
 #include <ctype.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +52,10 @@ struct netsync {
 	void			*hostname_arg;
 	struct host		**hosts;
 	size_t			 nhosts, caphosts;
-	int			 dirty;
+	/* Set by any thread (netsync_changed()), claimed by netsync_sync()
+	 * before it reads the store: a change committed after the claim
+	 * sets it again, so none waits for the rescan. */
+	atomic_int		 dirty;
 	int64_t			 next_scan;
 	char			 last_dhcp_err[256];
 };
@@ -198,7 +202,7 @@ netsync_new(const struct config *cfg, struct store *st, struct bus *bus,
 	ns->store = st;
 	ns->bus = bus;
 	snprintf(ns->sender, sizeof(ns->sender), "%s", controller_host);
-	ns->dirty = 1;
+	atomic_init(&ns->dirty, 1);
 	return ns;
 }
 
@@ -227,7 +231,13 @@ netsync_set_hostname(struct netsync *ns, netsync_hostname_fn fn, void *arg)
 void
 netsync_changed(struct netsync *ns)
 {
-	ns->dirty = 1;
+	atomic_store(&ns->dirty, 1);
+}
+
+int
+netsync_pending(struct netsync *ns)
+{
+	return atomic_load(&ns->dirty);
 }
 
 /* ---- a snapshot of the ports ---------------------------------------------- */
@@ -1114,6 +1124,9 @@ netsync_sync(struct netsync *ns, int64_t now)
 	size_t nacts = 0;
 	int rc;
 
+	/* Claimed before the read: what commits from now on is seen by
+	 * this pass or marks the next one. */
+	atomic_store(&ns->dirty, 0);
 	if ((acts = calloc(DHCP_ACTIONS_PER_SYNC, sizeof(*acts))) == NULL) {
 		err_set(TS_ENOMEM, "netsync: out of memory");
 		return -1;
@@ -1151,7 +1164,9 @@ netsync_sync(struct netsync *ns, int64_t now)
 	free(acts);
 	if (derive_all(ns, now) == -1)
 		return -1;
-	ns->dirty = nacts == DHCP_ACTIONS_PER_SYNC;
+	/* More DHCP ports to allocate or release than one pass does. */
+	if (nacts == DHCP_ACTIONS_PER_SYNC)
+		atomic_store(&ns->dirty, 1);
 	ns->next_scan = now + NETSYNC_RESCAN_MS;
 	return 0;
 }
@@ -1198,12 +1213,12 @@ netsync_send_due(struct netsync *ns, int64_t now)
 void
 netsync_tick(struct netsync *ns, int64_t now)
 {
-	if ((ns->dirty || now >= ns->next_scan) &&
+	if ((atomic_load(&ns->dirty) || now >= ns->next_scan) &&
 	    netsync_sync(ns, now) == -1) {
 		log_err("network state");
-		/* The store failed: not again before the rescan interval. */
+		/* The store failed: not again before the rescan interval
+		 * (netsync_sync() claimed the mark; a newer one retries). */
 		ns->next_scan = now + NETSYNC_RESCAN_MS;
-		ns->dirty = 0;
 	}
 	netsync_send_due(ns, now);
 }
@@ -1226,7 +1241,7 @@ netsync_hello(struct netsync *ns, const char *host, int64_t now)
 	h->backoff = 0;
 	h->next_send = now;
 	h->errhash = 0;
-	ns->dirty = 1;
+	atomic_store(&ns->dirty, 1);
 	if (h->want != NULL)
 		send_one(ns, h, now);
 }

@@ -42,7 +42,9 @@
  * are logged when they change, not on every report.
  *
  * Threads: everything runs on the controller's bus thread (its tick and
- * the fleet's hooks); messages leave with bus_send().
+ * the fleet's hooks); messages leave with bus_send(). The one exception is
+ * netsync_changed(), which the API's and compute's threads call after
+ * their commits: it only sets an atomic flag the tick reads.
  */
 #ifndef TS_CONTROLLER_NETSYNC_H
 #define TS_CONTROLLER_NETSYNC_H
@@ -94,10 +96,13 @@ void		 netsync_set_hostname(struct netsync *, netsync_hostname_fn,
  * host_network_state reports. */
 void		 netsync_fleet_hooks(struct netsync *, struct fleet_hooks *);
 
-/* Network records changed: derive again at the next tick (the API calls
- * it after a write; without it the change is seen within
- * NETSYNC_RESCAN_MS). */
+/* Network records changed: derive again at the next tick (the API and
+ * compute call it after a commit, through network_changed(); without it
+ * the change is seen within NETSYNC_RESCAN_MS). Any thread. */
 void		 netsync_changed(struct netsync *);
+/* Whether a change waits for the next derivation (1) or not (0). Any
+ * thread. */
+int		 netsync_pending(struct netsync *);
 
 /* Derive every host's message now (allocating and releasing DHCP ports
  * first) and bump the generations of those that changed. -1 with err set

@@ -50,6 +50,29 @@ network_free(struct network **sp)
 	*sp = NULL;
 }
 
+void
+network_set_netsync(struct network *s, struct netsync *ns)
+{
+	s->netsync = ns;
+}
+
+void
+network_changed(struct network *s)
+{
+	if (s != NULL && s->netsync != NULL)
+		netsync_changed(s->netsync);
+}
+
+int
+network_write(struct network *s, int (*fn)(struct store_txn *, void *),
+    void *arg)
+{
+	if (store_write(s->store, fn, arg) == -1)
+		return -1;
+	network_changed(s);
+	return 0;
+}
+
 struct network *
 network_of(struct http_req *req)
 {
@@ -155,6 +178,7 @@ static const struct {
 	{ TS_ENOT_FOUND, "Subnet ", NULL, "SubnetNotFound" },
 	{ TS_ENOT_FOUND, "Port ", NULL, "PortNotFound" },
 	{ TS_ENOT_FOUND, "Extension ", NULL, "ExtensionNotFound" },
+	{ TS_ENOT_FOUND, "Agent ", NULL, "AgentNotFound" },
 	{ TS_ECONFLICT, "IP address ", "already allocated",
 	    "IpAddressAlreadyAllocated" },
 	{ TS_ECONFLICT, NULL, "mac address", "MacAddressInUse" },
@@ -677,7 +701,8 @@ network_version_v20(struct http_req *req, struct http_resp *resp)
 {
 	static const char *const colls[][2] = { { "network", "networks" },
 	    { "subnet", "subnets" }, { "port", "ports" },
-	    { "quota", "quotas" }, { "extension", "extensions" } };
+	    { "quota", "quotas" }, { "extension", "extensions" },
+	    { "agent", "agents" } };
 	char base[256], href[300];
 	json_t *a = json_array();
 	size_t i;
@@ -726,6 +751,7 @@ static const struct {
 	    "sorting is enabled." },
 	{ "pagination", "Pagination support", "Extension that indicates "
 	    "that pagination is enabled." },
+	{ "agent", "agent", "The agent management extension." },
 };
 
 #define NEXT	(sizeof(extensions) / sizeof(extensions[0]))
@@ -870,6 +896,9 @@ const struct policy_default network_policy_defaults[] = {
 	    "project_id:%(network:tenant_id)s",
 	    "Delete a port (its project or its network's)." },
 
+	{ "get_agent",				N_ADMIN,
+	    "Get the agents of the hypervisors (L2, DHCP, metadata)." },
+
 	{ "get_quota",				N_OWNER,
 	    "Get the network quotas of a project." },
 	{ "update_quota",			N_ADMIN,
@@ -933,6 +962,11 @@ const struct http_route network_routes[] = {
 	    IH, 200, NULL },
 	{ "DELETE", "/v2.0/ports/{port_id}", network_ports_delete,
 	    "delete_port", IH, 204, NULL },
+
+	/* As Neutron: a caller the rule refuses lists none, shows 404. */
+	R("GET", "/agents", network_agents_list, "get_agent", IH, 200),
+	{ "GET", "/v2.0/agents/{agent_id}", network_agents_show, "get_agent",
+	    IH, 200, NULL },
 
 	/* The project is the URL's: the target is built from it. */
 	R("GET", "/quotas", network_quotas_list, "update_quota", 0, 200),

@@ -12,8 +12,11 @@
  *   network_subnets.c   subnets
  *   network_ports.c     ports, and the device ports of the public API below
  *   network_quotas.c    quotas
+ *   network_agents.c    agents (each hypervisor's L2, DHCP and metadata
+ *                       roles, from the fleet's services table)
  * Every create runs in one store_write(): quota check, allocations (ipam)
- * and the record commit together or not at all.
+ * and the record commit together or not at all. Each committed write
+ * then tells the dataplane sync (network_changed()).
  *
  * Threads: created on the main thread before the API listens; handlers run
  * on the HTTP pool; the functions below on the caller's thread inside the
@@ -45,6 +48,21 @@ void		 network_free(struct network **);
 extern const struct http_route network_routes[];
 /* Built-in policy rules of the network API (Neutron's names). */
 extern const struct policy_default network_policy_defaults[];
+
+/*
+ * The dataplane sync the API tells of its writes (borrowed: it outlives
+ * the service's listener). Set on the main thread before the API
+ * listens; NULL (tools, tests): nobody is told.
+ */
+void	network_set_netsync(struct network *, struct netsync *);
+/*
+ * Records that shape some host's desired network state (networks,
+ * subnets, ports, bindings) were committed: derive and send at the next
+ * tick rather than at the next periodic rescan (netsync_changed()). Call
+ * after the commit, never inside the transaction: a derivation between
+ * the two would miss the change. Any thread; NULL-safe.
+ */
+void	network_changed(struct network *);
 
 /*
  * Ports of a device, for the Compute service (inside the caller's write

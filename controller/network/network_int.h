@@ -27,6 +27,7 @@ struct network {
 	struct store		*store;
 	struct ipam_conf	*ipam;
 	int64_t			 quota_network, quota_subnet, quota_port;
+	struct netsync		*netsync;	/* set before listening */
 };
 
 struct network	*network_of(struct http_req *);
@@ -52,6 +53,11 @@ int	network_enforce_attr(struct http_req *, const char *rule,
 /* A rule that holds, without the 404 games (visibility in lists). */
 bool	network_allowed(struct http_req *, const char *rule, const char *owner,
 	    const char *network_owner);
+
+/* store_write() of a change to networks, subnets or ports; once it
+ * committed, the dataplane sync hears of it (network_changed()). */
+int	network_write(struct network *, int (*fn)(struct store_txn *, void *),
+	    void *arg);
 
 /* ---- errors ----------------------------------------------------------- */
 
@@ -147,6 +153,9 @@ int	network_ports_create(struct http_req *, struct http_resp *);
 int	network_ports_show(struct http_req *, struct http_resp *);
 int	network_ports_update(struct http_req *, struct http_resp *);
 int	network_ports_delete(struct http_req *, struct http_resp *);
+
+int	network_agents_list(struct http_req *, struct http_resp *);
+int	network_agents_show(struct http_req *, struct http_resp *);
 
 int	network_quotas_list(struct http_req *, struct http_resp *);
 int	network_quotas_show(struct http_req *, struct http_resp *);

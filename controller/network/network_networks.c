@@ -330,7 +330,7 @@ network_networks_create(struct http_req *req, struct http_resp *resp)
 		if (net_parse(req, bulk ? json_array_get(objs, i) : objs,
 		    &ca.reqs[i]) == -1)
 			goto done;
-	if (store_write(ca.svc->store, create_fn, &ca) == -1 ||
+	if (network_write(ca.svc, create_fn, &ca) == -1 ||
 	    store_read_begin(ca.svc->store, &txn) == -1)
 		goto done;
 	out = json_array();
@@ -462,7 +462,7 @@ network_networks_update(struct http_req *req, struct http_resp *resp)
 	if (body == NULL || !json_is_object(ua.o = json_object_get(body,
 	    "network")))
 		ua.o = NULL;
-	if (store_write(network_of(req)->store, update_fn, &ua) == 0 &&
+	if (network_write(network_of(req), update_fn, &ua) == 0 &&
 	    store_read_begin(network_of(req)->store, &txn) == 0) {
 		o = network_net_json(req, txn, &ua.n, network_is_admin(req));
 		store_txn_abort(&txn);
@@ -521,7 +521,7 @@ network_networks_delete(struct http_req *req, struct http_resp *resp)
 	struct delete_arg da = { .req = req };
 
 	da.id = http_req_param(req, "network_id");
-	if (store_write(network_of(req)->store, delete_fn, &da) == -1)
+	if (network_write(network_of(req), delete_fn, &da) == -1)
 		return network_fail(resp);
 	return http_resp_status(resp, 204);
 }

@@ -381,7 +381,7 @@ network_ports_create(struct http_req *req, struct http_resp *resp)
 		if (port_parse(req, bulk ? json_array_get(objs, i) : objs,
 		    &ca.reqs[i]) == -1)
 			goto done;
-	if (store_write(ca.svc->store, create_fn, &ca) == -1)
+	if (network_write(ca.svc, create_fn, &ca) == -1)
 		goto done;
 	if ((out = json_array()) == NULL) {
 		err_set(TS_ENOMEM, "out of memory");
@@ -621,7 +621,7 @@ network_ports_update(struct http_req *req, struct http_resp *resp)
 	if (body == NULL || !json_is_object(oa.o = json_object_get(body,
 	    "port")))
 		oa.o = NULL;
-	if (store_write(network_of(req)->store, update_fn, &oa) == 0)
+	if (network_write(network_of(req), update_fn, &oa) == 0)
 		rc = network_show_reply(req, resp, "port",
 		    network_port_json(&oa.p, network_is_admin(req)), 0);
 	codec_clear(&schema_rec_port, &oa.p);
@@ -647,7 +647,7 @@ network_ports_delete(struct http_req *req, struct http_resp *resp)
 	struct one_arg oa = { .req = req };
 
 	oa.id = http_req_param(req, "port_id");
-	if (store_write(network_of(req)->store, delete_fn, &oa) == -1)
+	if (network_write(network_of(req), delete_fn, &oa) == -1)
 		return network_fail(resp);
 	return http_resp_status(resp, 204);
 }

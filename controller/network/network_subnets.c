@@ -42,7 +42,9 @@ network_subnet_json(const struct rec_subnet *s)
 
 /*
  * Whether the caller may read subnet s: its project's, on a shared
- * network, or admin. The network is looked up only when needed.
+ * network, or admin. An external network that is not shared shows its
+ * subnets to no other project (Neutron's get_subnet: admin_or_owner or
+ * shared). The network is looked up only when needed.
  */
 static bool
 subnet_readable(struct http_req *req, struct store_txn *txn,
@@ -57,7 +59,7 @@ subnet_readable(struct http_req *req, struct store_txn *txn,
 		err_clear();
 		return false;
 	}
-	ok = n.shared || n.router_external;
+	ok = n.shared;
 	codec_clear(&schema_rec_network, &n);
 	return ok;
 }
@@ -425,7 +427,7 @@ network_subnets_create(struct http_req *req, struct http_resp *resp)
 		if (subnet_parse(req, bulk ? json_array_get(objs, i) : objs,
 		    &ca.reqs[i].rec) == -1)
 			goto done;
-	if (store_write(ca.svc->store, create_fn, &ca) == -1)
+	if (network_write(ca.svc, create_fn, &ca) == -1)
 		goto done;
 	if ((out = json_array()) == NULL) {
 		err_set(TS_ENOMEM, "out of memory");
@@ -525,7 +527,7 @@ network_subnets_update(struct http_req *req, struct http_resp *resp)
 	if (body == NULL || !json_is_object(oa.o = json_object_get(body,
 	    "subnet")))
 		oa.o = NULL;
-	if (store_write(network_of(req)->store, update_fn, &oa) == 0)
+	if (network_write(network_of(req), update_fn, &oa) == 0)
 		rc = network_show_reply(req, resp, "subnet",
 		    network_subnet_json(&oa.s), 0);
 	codec_clear(&schema_rec_subnet, &oa.s);
@@ -551,7 +553,7 @@ network_subnets_delete(struct http_req *req, struct http_resp *resp)
 	struct one_arg oa = { .req = req };
 
 	oa.id = http_req_param(req, "subnet_id");
-	if (store_write(network_of(req)->store, delete_fn, &oa) == -1)
+	if (network_write(network_of(req), delete_fn, &oa) == -1)
 		return network_fail(resp);
 	return http_resp_status(resp, 204);
 }

@@ -340,7 +340,8 @@ SHARED_PARAMS = {
                 "service_action": "disable", "tenant_id": P1,
                 "network_label": "mxnet", "port_id": PORT},
     "network": {"network_id": NET, "subnet_id": SUBNET, "port_id": PORT,
-                "project_id": P1, "alias": "provider"},
+                "project_id": P1, "alias": "provider",
+                "agent_id": "00000000-0000-0000-0000-000000000000"},
 }
 FRESH = {
     ("identity", "user_id"): mk_user, ("identity", "project_id"): mk_project,
@@ -522,6 +523,16 @@ for r in ordered:
             check(r, p.key, st, "not 401", st != 401, raw)
             continue
         target, owner = target_of(r, p, vals)
+        if r["rule"] == "get_agent" and not oracle.allows(r["rule"], p,
+                                                          target):
+            # Neutron's agents: a caller the rule refuses lists none
+            # and finds none (no 403 tells them agents exist).
+            if "{" in r["pattern"]:
+                check(r, p.key, st, "404 (hidden)", st == 404, raw)
+            else:
+                check(r, p.key, st, "200 and no agents",
+                      st == 200 and json.loads(raw)["agents"] == [], raw)
+            continue
         if oracle.allows(r["rule"], p, target):
             check(r, p.key, st, "allowed (not 401/403)",
                   st not in (401, 403), raw)

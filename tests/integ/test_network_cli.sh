@@ -2,9 +2,13 @@
 # The Networking API (Neutron v2.0) driven by Debian's real
 # python3-openstackclient against a controller on 127.0.0.1: discovery and
 # extensions, network/subnet/port create|list|show|set|delete (fixed IP,
-# MAC, device), what a member of another project may not see or do,
-# quotas (openstack quota set --networks, then a refused create), the
-# seed's `tinystack-manage network create`, and the IPAM race through the
+# MAC, device), bad input (each a 400/409/404 NeutronError with nothing
+# created: overlapping CIDR, pool or fixed IP outside the subnet, address
+# or MAC in use, VLAN 4095, VNI out of range, another project's network),
+# what a member of another project may not see or do, `openstack network
+# agent list/show` with a real agent (alive, then down), quotas
+# (openstack quota set --networks, then a refused create), the seed's
+# `tinystack-manage network create`, and the IPAM race through the
 # API: 200 concurrent POST /v2.0/ports on a /25 give distinct addresses or
 # a clean 409 once the pool is exhausted, never a duplicate.
 . "$(dirname "$0")/lib.sh"
@@ -22,6 +26,8 @@ API_LINES=("${API_LINES[@]/network_port = */network_port = $NP}")
 controller_conf "$T/controller.conf" "$BUS" "${API_LINES[@]}" \
 	"[network]" "network_vlan_ranges = physnet1"
 identity_bootstrap admin-pw
+enrol_agent h1
+agent_conf h1 "$BUS" test:///default
 start ctl "$CTL" "$T/controller.conf"
 wait_http 15 "$NURL/"
 # shellcheck disable=SC1091
@@ -69,6 +75,48 @@ openstack port set --name p1b --fixed-ip subnet="$SUB",ip-address=10.0.0.60 p1 |
 openstack port show p1b -f json | jq -e '[.fixed_ips[].ip_address] | index("10.0.0.60")' >/dev/null ||
 	fail "port set --fixed-ip"
 openstack port list -f value -c Name | grep -qx p1b || fail "port list"
+# ---- bad input: each a 400/409 with a NeutronError, nothing half-created ----
+# refused STATUS TYPE METHOD PATH BODY [TOKEN]: the status and Neutron's
+# error type of one call.
+refused() {
+	local st=$1 type=$2 m=$3 p=$4 b=$5 tok=${6:-$TOK} code
+	code=$(curl -s -o "$T/err.json" -w '%{http_code}' -X "$m" \
+		-H "X-Auth-Token: $tok" -H "Content-Type: application/json" \
+		-d "$b" "$NURL/v2.0/$p")
+	[ "$code" = "$st" ] || fail "$m $p $b: $code, want $st: $(cat "$T/err.json")"
+	jq -e --arg t "$type" '.NeutronError.type == $t and (.NeutronError.message | length > 0)' \
+		"$T/err.json" >/dev/null || fail "$m $p: not a NeutronError $type: $(cat "$T/err.json")"
+}
+NET1=$(openstack network show net1 -f value -c id)
+nports() { curl -s -H "X-Auth-Token: $TOK" "$NURL/v2.0/ports?network_id=$NET1&fields=id" | jq '.ports | length'; }
+nsubs() { curl -s -H "X-Auth-Token: $TOK" "$NURL/v2.0/subnets?network_id=$NET1&fields=id" | jq '.subnets | length'; }
+P0=$(nports)
+S0=$(nsubs)
+# A CIDR overlapping one of the same network (another network may reuse it).
+refused 400 InvalidInput POST subnets "{\"subnet\": {\"network_id\": \"$NET1\", \"ip_version\": 4, \"cidr\": \"10.0.0.128/25\"}}"
+# An allocation pool outside the subnet.
+refused 400 OutOfBoundsAllocationPool POST subnets "{\"subnet\": {\"network_id\": \"$NET1\", \"ip_version\": 4, \"cidr\": \"10.1.0.0/24\", \"allocation_pools\": [{\"start\": \"10.2.0.2\", \"end\": \"10.2.0.9\"}]}}"
+openstack subnet create --network net1 --subnet-range 10.1.0.0/24 \
+	--allocation-pool start=10.2.0.2,end=10.2.0.9 badpool >/dev/null 2>&1 &&
+	fail "openstack subnet create: a pool outside the subnet accepted"
+[ "$(nsubs)" = "$S0" ] || fail "a refused subnet was created"
+# A fixed IP outside the subnet, one already used, a MAC in use.
+refused 400 InvalidIpForSubnet POST ports "{\"port\": {\"network_id\": \"$NET1\", \"fixed_ips\": [{\"subnet_id\": \"$SUB\", \"ip_address\": \"10.9.9.9\"}]}}"
+openstack port create --network net1 --fixed-ip subnet=sub1,ip-address=10.9.9.9 pbad >/dev/null 2>&1 &&
+	fail "openstack port create: a fixed IP outside the subnet accepted"
+refused 409 IpAddressAlreadyAllocated POST ports "{\"port\": {\"network_id\": \"$NET1\", \"fixed_ips\": [{\"ip_address\": \"10.0.0.60\"}]}}"
+refused 409 MacAddressInUse POST ports "{\"port\": {\"network_id\": \"$NET1\", \"mac_address\": \"fa:16:3e:aa:bb:cc\"}}"
+[ "$(nports)" = "$P0" ] || fail "a refused port was created"
+# A VLAN id 4095 (802.1Q reserves it) and VNIs outside 1-16777215 (a VNI
+# outside [network] vni_ranges is a provider's choice, as in Neutron).
+refused 400 InvalidInput POST networks '{"network": {"name": "bad-seg", "provider:network_type": "vlan", "provider:physical_network": "physnet1", "provider:segmentation_id": 4095}}'
+openstack network create --provider-network-type vlan --provider-physical-network physnet1 \
+	--provider-segment 4095 bad-seg >/dev/null 2>&1 && fail "openstack network create: VLAN 4095 accepted"
+refused 400 InvalidInput POST networks '{"network": {"name": "bad-seg", "provider:network_type": "vxlan", "provider:segmentation_id": 16777216}}'
+refused 400 InvalidInput POST networks '{"network": {"name": "bad-seg", "provider:network_type": "vxlan", "provider:segmentation_id": 0}}'
+[ -z "$(openstack network list --name bad-seg -f value -c ID)" ] || fail "a refused network was created"
+ok "bad input refused with nothing created: overlapping CIDR, pool outside, fixed IP outside/used, MAC in use, VLAN 4095, VNI out of range"
+
 openstack network set --name net1b net1 || fail "network set"
 openstack subnet set --name sub1b sub1 || fail "subnet set"
 openstack network delete net1b 2>/dev/null && fail "network with ports deleted"
@@ -87,7 +135,43 @@ alice network delete "$NET" >/dev/null 2>&1 && fail "alice deleted admin's netwo
 alice network create --provider-network-type vlan anet >/dev/null 2>&1 &&
 	fail "a member set a provider attribute"
 alice network create anet >/dev/null || fail "alice network create"
+# Another project's network: no subnet, no port on it (404, as absent).
+ATOK=$(OS_USERNAME=alice OS_PASSWORD=alice-pw OS_PROJECT_NAME=demo openstack token issue -f value -c id)
+refused 404 NetworkNotFound POST subnets "{\"subnet\": {\"network_id\": \"$NET\", \"ip_version\": 4, \"cidr\": \"10.60.0.0/24\"}}" "$ATOK"
+refused 404 NetworkNotFound POST ports "{\"port\": {\"network_id\": \"$NET\"}}" "$ATOK"
+alice port create --network "$NET" aport >/dev/null 2>&1 && fail "alice made a port on admin's network"
+[ "$(curl -s -H "X-Auth-Token: $TOK" "$NURL/v2.0/subnets?cidr=10.60.0.0/24" | jq '.subnets | length')" = 0 ] ||
+	fail "a refused subnet was created"
 ok "another project: 404 on show, hidden in lists, no delete, no provider attributes"
+
+# ---- network agents (the fleet's hypervisors) ---------------------------------
+grep -qx agent "$T/ext.txt" || fail "extension agent not listed"
+start agent-h1 "$AGENT" "$T/agent-h1.conf"
+agents_alive() {
+	openstack network agent list --host h1 -f json |
+		jq -e '[.[] | select(.Alive == true)] | length == 3' >/dev/null
+}
+wait_for 20 "h1's three agents alive" agents_alive
+openstack network agent list -f json > "$T/agents.json"
+for t in "Linux bridge agent" "DHCP agent" "Metadata agent"; do
+	jq -e --arg t "$t" '[.[] | select(."Agent Type" == $t and .Host == "h1")] | length == 1' \
+		"$T/agents.json" >/dev/null || fail "agent list: no $t on h1: $(cat "$T/agents.json")"
+done
+[ "$(openstack network agent list --agent-type dhcp -f value -c Host)" = h1 ] ||
+	fail "agent list --agent-type dhcp"
+AID=$(openstack network agent list --agent-type linux-bridge -f value -c ID)
+openstack network agent show "$AID" -f json > "$T/agent.json" || fail "agent show"
+jq -e '.host == "h1" and .agent_type == "Linux bridge agent" and .binary == "neutron-linuxbridge-agent" and .alive == true and .admin_state_up == true and .last_heartbeat_at != null' \
+	"$T/agent.json" >/dev/null || fail "agent show: $(cat "$T/agent.json")"
+[ -z "$(alice network agent list -f value)" ] || fail "a member lists agents"
+alice network agent show "$AID" >/dev/null 2>&1 && fail "a member shows an agent"
+kill "$(pid_of agent-h1)"
+agents_down() {
+	openstack network agent list --host h1 -f json |
+		jq -e '[.[] | select(.Alive == false)] | length == 3' >/dev/null
+}
+wait_for 20 "h1's agents down" agents_down
+ok "network agent list/show: h1's L2, DHCP and metadata agents, alive then down; admin only"
 
 # ---- quotas -------------------------------------------------------------------------
 DEMO=$(openstack project show demo -f value -c id)

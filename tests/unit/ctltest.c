@@ -403,6 +403,12 @@ ctltest_store(struct ctltest *t)
 	return t->priv->store;
 }
 
+struct netsync *
+ctltest_netsync(struct ctltest *t)
+{
+	return services_env(t->priv->services)->netsync;
+}
+
 /* ---- HTTP client ----------------------------------------------------------- */
 
 static int

@@ -2,7 +2,8 @@
  * handlers_network_test: the Networking API's handlers
  * (controller/network/) over HTTP against the in-process controller of
  * ctltest.h: discovery and extensions, networks, subnets and ports
- * (create, validation, visibility, update, delete), quotas.
+ * (create, validation, visibility, update, delete), quotas, agents, and
+ * that every write tells the dataplane sync at once.
  *
  * One controller serves every test of the binary; each test names its own
  * objects. Every refused change is followed by a read showing that nothing
@@ -18,7 +19,10 @@
 
 #include <cmocka.h>
 
+#include "core/db.h"
 #include "ctltest.h"
+#include "network/netsync.h"
+#include "store.h"
 
 #define N	CT_NETWORK
 
@@ -391,6 +395,149 @@ test_validation(void **state)
 	    "00000000-0000-0000-0000-000000000000", NULL, 404, NULL);
 }
 
+/* ---- agents ------------------------------------------------------------------- */
+
+/* A hypervisor as its agent's hello leaves it: alive (seen now) or down
+ * (an hour ago). */
+struct host_fixture {
+	const char	*host;
+	int64_t		 seen;
+};
+
+static int
+put_host(struct store_txn *txn, void *arg)
+{
+	const struct host_fixture *f = arg;
+	struct rec_service s = { 0 };
+
+	db_uuid(s.id);
+	s.host = (char *)f->host;
+	s.binary = "tinystack-agent";
+	s.topic = "compute";
+	s.last_seen_at = f->seen;
+	s.created_at = s.updated_at = f->seen;
+	return db_service_put(txn, &s);
+}
+
+static void
+test_agents(void **state)
+{
+	struct host_fixture up = { "ag-up", 0 }, down = { "ag-down", 0 };
+	char id[64];
+	json_t *a;
+	size_t i, nalive = 0, ndhcp = 0;
+
+	(void)state;
+	up.seen = db_now_ms();
+	down.seen = up.seen - 3600 * 1000;
+	assert_int_equal(store_write(ctltest_store(T), put_host, &up), 0);
+	assert_int_equal(store_write(ctltest_store(T), put_host, &down), 0);
+
+	CT_CALL(T, N, CT_ADMIN, "GET", "/v2.0/agents", NULL, 200, NULL);
+	a = ctltest_get(T, "agents");
+	assert_int_equal(json_array_size(a), 6);	/* 3 roles x 2 hosts */
+	for (i = 0; i < json_array_size(a); i++) {
+		json_t *o = json_array_get(a, i);
+		const char *host = json_string_value(json_object_get(o,
+		    "host"));
+
+		assert_true(json_is_true(json_object_get(o, "alive")) ==
+		    (strcmp(host, "ag-up") == 0));
+		nalive += json_is_true(json_object_get(o, "alive"));
+		assert_true(json_is_true(json_object_get(o,
+		    "admin_state_up")));
+		assert_non_null(json_object_get(o, "heartbeat_timestamp"));
+		assert_true(json_is_object(json_object_get(o,
+		    "configurations")));
+		if (strcmp(json_string_value(json_object_get(o,
+		    "agent_type")), "DHCP agent") == 0) {
+			ndhcp++;
+			assert_string_equal(json_string_value(json_object_get(o,
+			    "binary")), "neutron-dhcp-agent");
+		}
+	}
+	assert_int_equal(nalive, 3);
+	assert_int_equal(ndhcp, 2);
+
+	/* Filters as the client sends them; show by id, stable. */
+	CT_CALL(T, N, CT_ADMIN, "GET", "/v2.0/agents?host=ag-up&agent_type="
+	    "Linux%20bridge%20agent", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "agents")), 1);
+	assert_string_equal(ctltest_str(T, "agents.0.binary"),
+	    "neutron-linuxbridge-agent");
+	snprintf(id, sizeof(id), "%s", ctltest_str(T, "agents.0.id"));
+	snprintf(path, sizeof(path), "/v2.0/agents/%s", id);
+	CT_CALL(T, N, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "agent.id"), id);
+	assert_string_equal(ctltest_str(T, "agent.host"), "ag-up");
+	CT_CALL(T, N, CT_ADMIN, "GET", "/v2.0/agents/"
+	    "00000000-0000-0000-0000-000000000000", NULL, 404, NULL);
+	assert_string_equal(neutron_type(), "AgentNotFound");
+
+	/* Admin only, as Neutron: a member lists none and finds none. */
+	CT_CALL(T, N, CT_MEMBER, "GET", "/v2.0/agents", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "agents")), 0);
+	CT_CALL(T, N, CT_MEMBER, "GET", path, NULL, 404, NULL);
+	CT_CALL(T, N, CT_ANON, "GET", "/v2.0/agents", NULL, 401, NULL);
+
+	CT_CALL(T, N, CT_MEMBER, "GET", "/v2.0/extensions/agent", NULL, 200,
+	    NULL);
+}
+
+/* ---- the dataplane hears of writes at once ---------------------------------- */
+
+/* Each write that shapes a host's desired state marks the sync dirty
+ * (no tick runs here: the test derives by hand and watches the mark). */
+static void
+test_netsync_changed(void **state)
+{
+	struct netsync *ns = ctltest_netsync(T);
+	char net[64], sub[64], port[64], b[512];
+
+	(void)state;
+	assert_non_null(ns);
+#define DERIVED() do {							\
+	assert_int_equal(netsync_sync(ns, db_now_ms()), 0);		\
+	assert_int_equal(netsync_pending(ns), 0);			\
+} while (0)
+	DERIVED();
+	net_new(CT_MEMBER, "\"name\": \"dirty\"", net);
+	assert_int_equal(netsync_pending(ns), 1);
+	DERIVED();
+	subnet_new(CT_MEMBER, net, "10.77.0.0/24", "", sub);
+	assert_int_equal(netsync_pending(ns), 1);
+	DERIVED();
+	snprintf(b, sizeof(b), "{\"port\": {\"network_id\": \"%s\"}}", net);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/ports", b, 201, NULL);
+	snprintf(port, sizeof(port), "%s", ctltest_str(T, "port.id"));
+	assert_int_equal(netsync_pending(ns), 1);
+	DERIVED();
+	snprintf(path, sizeof(path), "/v2.0/ports/%s", port);
+	CT_CALL(T, N, CT_MEMBER, "PUT", path, "{\"port\": {\"name\": \"p\"}}",
+	    200, NULL);
+	assert_int_equal(netsync_pending(ns), 1);
+	DERIVED();
+	/* A refused write changes nothing: no mark. */
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/ports", "{\"port\": {}}", 400,
+	    NULL);
+	assert_int_equal(netsync_pending(ns), 0);
+	CT_CALL(T, N, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+	assert_int_equal(netsync_pending(ns), 1);
+	DERIVED();
+	snprintf(path, sizeof(path), "/v2.0/subnets/%s", sub);
+	CT_CALL(T, N, CT_MEMBER, "PUT", path, "{\"subnet\": {\"name\": \"s\"}}",
+	    200, NULL);
+	assert_int_equal(netsync_pending(ns), 1);
+	DERIVED();
+	CT_CALL(T, N, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+	assert_int_equal(netsync_pending(ns), 1);
+	DERIVED();
+	snprintf(path, sizeof(path), "/v2.0/networks/%s", net);
+	CT_CALL(T, N, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+	assert_int_equal(netsync_pending(ns), 1);
+#undef DERIVED
+}
+
 static int
 setup(void **state)
 {
@@ -416,6 +563,8 @@ main(void)
 		cmocka_unit_test(test_ports),
 		cmocka_unit_test(test_quotas),
 		cmocka_unit_test(test_validation),
+		cmocka_unit_test(test_agents),
+		cmocka_unit_test(test_netsync_changed),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
