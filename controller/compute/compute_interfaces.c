@@ -339,6 +339,9 @@ iface_change(struct http_req *req, const char *rule, struct iface_change *c)
 	codec_clear(&schema_rec_instance, &cur);
 	if (rc == -1)
 		return -1;
+	/* A port bound, unbound or readdressed: the host's dataplane hears
+	 * now, not at the next rescan. */
+	network_changed(c->svc->net);
 	log_info("instance %s: %s %s", c->after.uuid, c->what,
 	    c->op == IFACE_IP_REMOVE ? c->ip : c->op == IFACE_IP_ADD ?
 	    c->net_id : c->port);
