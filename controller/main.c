@@ -64,6 +64,17 @@ on_signal(int fd, short revents, void *arg)
 	}
 }
 
+/* A network change was committed: its hosts hear now, not at the tick. */
+static void
+on_netsync(int fd, short revents, void *arg)
+{
+	struct ctl *c = arg;
+
+	(void)fd;
+	(void)revents;
+	services_netsync_woken(c->services, db_now_ms());
+}
+
 static void
 on_tick(int fd, short revents, void *arg)
 {
@@ -188,7 +199,10 @@ main(int argc, char **argv)
 		goto fail;
 	if (tick_setup(&c) == -1 ||
 	    bus_add_fd(c.bus, c.sigfd, ZMQ_POLLIN, on_signal, &c) == -1 ||
-	    bus_add_fd(c.bus, c.tickfd, ZMQ_POLLIN, on_tick, &c) == -1)
+	    bus_add_fd(c.bus, c.tickfd, ZMQ_POLLIN, on_tick, &c) == -1 ||
+	    (services_netsync_fd(c.services) != -1 &&
+	    bus_add_fd(c.bus, services_netsync_fd(c.services), ZMQ_POLLIN,
+	    on_netsync, &c) == -1))
 		goto fail;
 
 	log_warnx("started on %s, agent bus %s%s", c.host, bus_endpoint(c.bus),

@@ -362,6 +362,19 @@ services_start(struct services *s)
 	return 0;
 }
 
+int
+services_netsync_fd(const struct services *s)
+{
+	return s->env.netsync != NULL ? netsync_wake_fd(s->env.netsync) : -1;
+}
+
+void
+services_netsync_woken(struct services *s, int64_t now_ms)
+{
+	if (s->env.netsync != NULL)
+		netsync_woken(s->env.netsync, now_ms);
+}
+
 void
 services_tick(struct services *s, int64_t now_ms)
 {

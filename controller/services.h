@@ -71,6 +71,10 @@ struct services	*services_new(const struct services_env *env);
 int		 services_start(struct services *);
 /* Once a second from the main thread. */
 void		 services_tick(struct services *, int64_t now_ms);
+/* The network sync's wake-up fd (-1 without one) for the bus thread's
+ * poll set, and what to call when it is readable (on that thread). */
+int		 services_netsync_fd(const struct services *);
+void		 services_netsync_woken(struct services *, int64_t now_ms);
 /* Stop listening and wait for running handlers; accepts NULL. */
 void		 services_stop(struct services *);
 /* Free the HTTP server, then the services backwards; accepts NULL, clears

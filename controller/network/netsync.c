@@ -1,10 +1,13 @@
 /* netsync: every host's desired network state, derived from the store and
  * sent until applied; see netsync.h. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
 
 #include "buf.h"
 #include "bus.h"
@@ -56,6 +59,10 @@ struct netsync {
 	 * before it reads the store: a change committed after the claim
 	 * sets it again, so none waits for the rescan. */
 	atomic_int		 dirty;
+	/* Written by netsync_changed() so that the bus thread derives at
+	 * once rather than at its next tick (netsync_woken()). */
+	int			 wakefd;
+	int64_t			 last_sync;
 	int64_t			 next_scan;
 	char			 last_dhcp_err[256];
 };
@@ -199,6 +206,12 @@ netsync_new(const struct config *cfg, struct store *st, struct bus *bus,
 		free(ns);
 		return NULL;
 	}
+	if ((ns->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
+		err_set_errno(TS_EINTERNAL, "netsync: eventfd");
+		ipam_conf_free(&ns->ipam);
+		free(ns);
+		return NULL;
+	}
 	ns->store = st;
 	ns->bus = bus;
 	snprintf(ns->sender, sizeof(ns->sender), "%s", controller_host);
@@ -217,6 +230,7 @@ netsync_free(struct netsync **nsp)
 		host_free(ns->hosts[i]);
 	free(ns->hosts);
 	ipam_conf_free(&ns->ipam);
+	close(ns->wakefd);
 	free(ns);
 	*nsp = NULL;
 }
@@ -231,7 +245,39 @@ netsync_set_hostname(struct netsync *ns, netsync_hostname_fn fn, void *arg)
 void
 netsync_changed(struct netsync *ns)
 {
+	uint64_t one = 1;
+
 	atomic_store(&ns->dirty, 1);
+	/* Fails only when the counter would overflow (then a wake-up is
+	 * pending anyway); the tick covers the mark regardless. */
+	if (write(ns->wakefd, &one, sizeof(one)) == -1 && errno != EAGAIN)
+		log_warn("netsync: wake-up");
+}
+
+int
+netsync_wake_fd(const struct netsync *ns)
+{
+	return ns->wakefd;
+}
+
+void
+netsync_woken(struct netsync *ns, int64_t now)
+{
+	uint64_t n;
+
+	if (read(ns->wakefd, &n, sizeof(n)) == -1 && errno != EAGAIN)
+		log_warn("netsync: wake-up");
+	/* Each derivation reads every port: a burst of API writes is
+	 * folded into one per NETSYNC_WAKE_GAP_MS; what falls inside the
+	 * gap waits for the next wake-up or tick (1 s at most). */
+	if (!atomic_load(&ns->dirty) || now - ns->last_sync <
+	    NETSYNC_WAKE_GAP_MS)
+		return;
+	if (netsync_sync(ns, now) == -1) {
+		log_err("network state");
+		return;
+	}
+	netsync_send_due(ns, now);
 }
 
 int
@@ -1127,6 +1173,7 @@ netsync_sync(struct netsync *ns, int64_t now)
 	/* Claimed before the read: what commits from now on is seen by
 	 * this pass or marks the next one. */
 	atomic_store(&ns->dirty, 0);
+	ns->last_sync = now;
 	if ((acts = calloc(DHCP_ACTIONS_PER_SYNC, sizeof(*acts))) == NULL) {
 		err_set(TS_ENOMEM, "netsync: out of memory");
 		return -1;

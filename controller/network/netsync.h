@@ -103,6 +103,13 @@ void		 netsync_changed(struct netsync *);
 /* Whether a change waits for the next derivation (1) or not (0). Any
  * thread. */
 int		 netsync_pending(struct netsync *);
+/* An eventfd netsync_changed() writes, for the bus thread's poll set:
+ * readable means call netsync_woken(). Valid until netsync_free(). */
+int		 netsync_wake_fd(const struct netsync *);
+/* Bus thread: derive and send now if something changed, at most once per
+ * NETSYNC_WAKE_GAP_MS (the tick takes what a burst leaves over). */
+void		 netsync_woken(struct netsync *, int64_t now_ms);
+#define NETSYNC_WAKE_GAP_MS	100
 
 /* Derive every host's message now (allocating and releasing DHCP ports
  * first) and bump the generations of those that changed. -1 with err set

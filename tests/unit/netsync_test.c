@@ -7,6 +7,7 @@
  * the recording link backend and the proc recorder, its state comes back
  * and closes the gap; a lost message is sent again after the back-off.
  */
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -646,6 +647,45 @@ test_roundtrip(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* A committed change wakes the bus thread (the fd is readable) and the
+ * wake-up derives at once, at most once per NETSYNC_WAKE_GAP_MS. Last in
+ * the group: it adds a network of its own to what the others left. */
+#define NETW	"00000000-0000-4000-8000-0000000000e1"
+#define SUBW	"00000000-0000-4000-8000-1000000000e1"
+#define PW	"00000000-0000-4000-8000-2000000000e1"
+static void
+test_wake(void **state)
+{
+	struct pollfd pfd = { .fd = netsync_wake_fd(ns), .events = POLLIN };
+	uint64_t gen;
+
+	(void)state;
+	assert_int_equal(netsync_sync(ns, 100000), 0);
+	assert_int_equal(netsync_pending(ns), 0);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	gen = netsync_desired(ns, "h1")->generation;
+	mknet(NETW, SUBW, "10.9.0.0/24");
+	mkport(PW, NETW, "h1", "vm-wake", "fa:16:3e:00:00:e1");
+	netsync_changed(ns);
+	assert_int_equal(netsync_pending(ns), 1);
+	assert_int_equal(poll(&pfd, 1, 0), 1);
+	/* Inside the gap after the last derivation: left for later. */
+	netsync_woken(ns, 100000 + NETSYNC_WAKE_GAP_MS - 1);
+	assert_int_equal(poll(&pfd, 1, 0), 0);	/* drained */
+	assert_int_equal(netsync_pending(ns), 1);
+	assert_int_equal(netsync_desired(ns, "h1")->generation, gen);
+	/* After it: derived now, a new generation for h1. */
+	netsync_changed(ns);
+	netsync_woken(ns, 100000 + NETSYNC_WAKE_GAP_MS);
+	assert_int_equal(netsync_pending(ns), 0);
+	assert_true(netsync_desired(ns, "h1")->generation > gen);
+	gen = netsync_desired(ns, "h1")->generation;
+	/* Nothing changed: a stray wake-up derives nothing. */
+	netsync_woken(ns, 200000);
+	assert_int_equal(netsync_pending(ns), 0);
+	assert_int_equal(netsync_desired(ns, "h1")->generation, gen);
+}
+
 int
 main(void)
 {
@@ -653,6 +693,7 @@ main(void)
 		cmocka_unit_test(test_hostname_valid),
 		cmocka_unit_test(test_derive),
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_wake),
 	};
 
 	log_set_level(LOG_LVL_WARN);
