@@ -18,10 +18,11 @@ start)
 		systemctl start virtlogd.socket libvirtd.service || true
 	else
 		pgrep -x virtlogd >/dev/null || virtlogd -d -p "$RUNDIR/virtlogd.pid"
-		if ! pgrep -x libvirtd >/dev/null; then
-			libvirtd -d -p "$RUNDIR/libvirtd.pid"
-			: > "$RUNDIR/libvirtd.ours"
-		fi
+		# Not ready, so no libvirtd serves qemu:///system (the ones of
+		# packaging/fakehost.sh's hosts, named libvirtd too, serve
+		# sockets of their own): start it.
+		libvirtd -d -p "$RUNDIR/libvirtd.pid"
+		: > "$RUNDIR/libvirtd.ours"
 	fi
 	# The first connection probes qemu's capabilities: seconds under TCG.
 	i=0
