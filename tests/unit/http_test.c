@@ -2274,9 +2274,8 @@ test_ipv6_and_restart(void **state)
 	struct conn c;
 	struct hresp r;
 	const char *q = "GET /v3 HTTP/1.1\r\nHost: [::1]\r\n\r\n";
-	int round;
-
 	const char *why;
+	int round;
 
 	(void)state;
 	if ((why = ipv6_absent_reason()) != NULL) {
