@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
 done
 JOBS=$(nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS=${TS_FUZZ_SECONDS:-30}
-passed=0; failed=0; failures=()
+passed=0; failed=0; failures=(); skipped=0; skips=()
 
 step() { echo; echo "==== $* ($(date +%H:%M:%S))"; }
 fail_hard() { echo "run_tests.sh: $*" >&2; exit 1; }
@@ -41,13 +41,19 @@ run_ctest() {
 	out=$(mktemp)
 	ctest --test-dir "$dir" --output-on-failure -j "$JOBS" \
 	    --timeout 900 ${FILTER:+-R "$FILTER"} "$@" 2>&1 | tee "$out"
-	local t f
+	local t f s n
 	t=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$out" | tail -1)
 	f=$(sed -n 's/.*, \([0-9]*\) tests failed out of.*/\1/p' "$out" | tail -1)
+	# ctest counts a skipped test among the passed ones: it is not.
+	s=0
+	while read -r n; do
+		s=$((s + 1)); skips+=("$label: $n")
+	done < <(sed -n 's/^[[:space:]]*[0-9]* - \(.*\) (Skipped)$/\1/p' "$out")
 	if [ -z "$t" ]; then
 		failed=$((failed + 1)); failures+=("$label: ctest did not run")
 	else
-		passed=$((passed + t - f)); failed=$((failed + f))
+		passed=$((passed + t - f - s)); failed=$((failed + f))
+		skipped=$((skipped + s))
 		[ "$f" -gt 0 ] && failures+=("$label: $f failed")
 	fi
 	rm -f "$out"
@@ -104,5 +110,8 @@ fi
 
 echo
 for f in "${failures[@]+"${failures[@]}"}"; do echo "FAILED: $f"; done
+# A skip is never a pass: each is listed (the test printed why).
+for f in "${skips[@]+"${skips[@]}"}"; do echo "SKIPPED: $f"; done
+[ "$skipped" = 0 ] || echo "$skipped skipped (not counted as passed)"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -12,7 +12,8 @@ RUNTIME="libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
  dnsmasq-base dnsmasq-utils nftables tgt lvm2 iproute2 iputils-ping genisoimage procps"
 TEST="python3-openstackclient python3-novaclient python3-glanceclient
  python3-cinderclient python3-jsonschema python3-msgpack python3-zmq
- tempest python3-stestr busybox-static linux-image-amd64 cpio curl wrk jq"
+ tempest python3-stestr busybox-static linux-image-amd64 cpio curl wrk jq
+ openssh-client"
 
 missing=""
 for p in $BUILD $RUNTIME $TEST; do

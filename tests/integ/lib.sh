@@ -144,6 +144,13 @@ start() {
 
 pid_of() { eval "echo \${PID_${1//-/_}}"; }
 
+# dead PID: the process has exited (a zombie not yet reaped counts). For
+# wait_for after a kill, instead of a fixed sleep.
+dead() {
+	! kill -0 "$1" 2>/dev/null ||
+		grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
 # service_state HOST: prints up/down/absent from `manage service list`.
 service_state() {
 	manage service list | awk -F'|' -v h="$1" '

@@ -34,10 +34,11 @@ active_on_h1() {
 	[ "$(nv '/servers/detail?all_tenants=1&host=h1&status=ACTIVE' '.servers | length')" -ge 1 ]
 }
 wait_for 30 "a server ACTIVE on h1" active_on_h1
-kill -9 "$(pid_of agent-h1)"
+P1=$(pid_of agent-h1)
+kill -9 "$P1"
 wait "$CREATES" || true
 [ "$(codes a)" = "202 40" ] || { codes a; fail "creates refused"; }
-sleep 1
+wait_for 10 "the killed agent h1 gone" dead "$P1"
 start agent-h1 "$AGENT" "$T/agent-h1.conf"
 wait_for 15 "h1 up again" is_state h1 up
 wait_for 60 "every server settled" settled

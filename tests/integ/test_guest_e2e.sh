@@ -207,11 +207,23 @@ ok "suspend (managed save) -> SUSPENDED, resume -> ACTIVE, boot $B3 goes on"
 # ---- agent kill -9 + restart: guests untouched ----------------------------------------------
 P2=$(qemu_pid)
 [ -n "$P2" ] || fail "no qemu pid"
-kill -9 "$(pid_of agent-h1)"
-sleep 1
+PA=$(pid_of agent-h1)
+TICK1=$(console | lasttick)
+[ -n "$TICK1" ] || fail "no guest tick on the console before the agent kill"
+kill -9 "$PA"
+wait_for 10 "the killed agent h1 gone" dead "$PA"
 start agent-h1 "$AGENT" "$T/agent-h1.conf"
 wait_for 30 "agent h1 registered again" registered_ge 2
-sleep 3
+# The witness that the restarted agent and the controller have gone
+# through the agent's hello (where a guest it lost would be re-created):
+# the restarted agent answers a command for this guest (the console), and
+# the guest has ticked since the kill, in the same boot.
+tick_after_restart() {
+	local n
+	n=$(console | lasttick)
+	[ -n "$n" ] && [ "$n" -gt "$TICK1" ]
+}
+wait_for 30 "a guest tick after the agent restart" tick_after_restart
 [ "$(qemu_pid)" = "$P2" ] || fail "qemu pid changed across the agent restart"
 status_is ACTIVE || fail "server not ACTIVE after the agent restart"
 grep -q 'image cache reference(s) restored from' "$T/agent-h1.log" || fail "no reference restore"

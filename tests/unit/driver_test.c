@@ -447,10 +447,20 @@ test_guest_life(void **state)
 	free(out);
 
 	/* agent restart: the references come back from the metadata, so
-	 * pruning keeps the bases the guest uses */
+	 * pruning keeps the bases the guest uses. The witness that a prune
+	 * has run past the grace period: an unreferenced base found at start
+	 * (idle from the same moment as the guest's) is pruned; by then the
+	 * guest's bases would have gone too, had their references not come
+	 * back. */
 	driver_free(&d);
+	snprintf(kp, sizeof(kp), "%s/_base/%s", ipath, BIGIMG);
+	assert_non_null(f = fopen(kp, "w"));
+	fputs("an unreferenced base\n", f);
+	assert_int_equal(fclose(f), 0);
 	assert_non_null(d = drv_make(c, 1));
-	sleep(3);
+	for (int i = 0; i < 100 && cached(BIGIMG); i++)
+		usleep(100 * 1000);
+	assert_false(cached(BIGIMG));
 	assert_true(cached(IMG) && cached(KERNEL) && cached(RAMDISK));
 
 	/* delete: domain, files and references gone; bases pruned after

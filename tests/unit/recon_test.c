@@ -174,11 +174,40 @@ find(struct got *g, const struct schema_type *type, const char *uuid)
 	return NULL;
 }
 
+/* Nothing was sent to h1. The witness: a marker posted now goes through
+ * the same post queue and connection as anything recon posted before it
+ * (recon runs on this thread), so when the marker arrives, a command
+ * would have arrived before it. */
 static void
 none(struct got *g)
 {
+	static const char mark[] = "recon_test: nothing before this";
+	int seen = 0;
+
 	got_clear(g);
-	pump(g, 300);
+	assert_int_equal(bus_post(srv, "h1", mark, sizeof(mark) - 1), 0);
+	for (int64_t until = clock_mono_ms() + WAIT_MS;
+	    !seen && clock_mono_ms() < until;) {
+		struct bus_msg m;
+
+		if (bus_poll(srv, 5, &m) == 1)
+			bus_msg_clear(&m);
+		while (bus_poll(cli, 5, &m) == 1) {
+			if (m.len == sizeof(mark) - 1 &&
+			    memcmp(m.data, mark, m.len) == 0)
+				seen = 1;
+			else if (g->n < 32) {
+				memset(&g->env[g->n], 0, sizeof(g->env[0]));
+				if (codec_envelope_decode(m.data, m.len,
+				    SCHEMA_FROM_CONTROLLER, &g->env[g->n]) == 0)
+					g->n++;
+			}
+			bus_msg_clear(&m);
+		}
+	}
+	if (!seen)
+		fail_msg("the witness frame did not arrive within %d ms",
+		    WAIT_MS);
 	assert_int_equal(g->n, 0);
 }
 
@@ -597,16 +626,27 @@ test_resend_then_deadline(void **state)
 	struct rec_instance i;
 	struct recon_stats rs;
 	struct got g = { .n = 0 };
+	int64_t t0, until;
 
 	mk(&m);
+	t0 = clock_mono_ms();
 	dispatch(m.uuid);
 	env = one(&g);
 	assert_string_equal(env->request_id, m.reqid);
 	recon_scan(rec, db_now_ms());		/* too early to resend */
 	none(&g);
-	usleep(1100 * 1000);
-	recon_scan(rec, db_now_ms());
-	env = one(&g);
+	/* Scanned until the resend comes (bounded): it comes once the
+	 * resend interval (1 s) has passed since the send, never earlier. */
+	got_clear(&g);
+	for (until = clock_mono_ms() + WAIT_MS;
+	    g.n == 0 && clock_mono_ms() < until;) {
+		recon_scan(rec, db_now_ms());
+		pump(&g, 50);
+	}
+	assert_true(clock_mono_ms() - t0 >= 1000);
+	pump(&g, 100);
+	assert_int_equal(g.n, 1);
+	env = &g.env[0];
 	assert_ptr_equal(env->type, &schema_msg_instance_ensure);
 	assert_string_equal(env->request_id, m.reqid);
 	recon_stats(rec, &rs);

@@ -571,6 +571,8 @@ struct hammer {
 	const char	*tok;
 	atomic_int	 stop;
 	atomic_long	 ok, bad;
+	atomic_int	 phase;	/* set by the test after its last reload */
+	atomic_int	 after;	/* threads that did a full round since */
 };
 
 static void *
@@ -579,15 +581,22 @@ hammer_run(void *arg)
 	struct hammer *h = arg;
 	struct token_payload out, p;
 	char tok[TOKEN_BUFSZ];
+	int counted = 0;
 
 	payload(&p, 9, 9, NOW_MS, HOUR);
 	while (!atomic_load(&h->stop)) {
+		int phase = atomic_load(&h->phase);
+
 		if (token_validate(h->repo, h->tok, NOW, &out) == 0 &&
 		    token_issue(h->repo, &p, tok, sizeof(tok)) == 0 &&
 		    token_validate(h->repo, tok, NOW, &out) == 0)
 			atomic_fetch_add(&h->ok, 1);
 		else
 			atomic_fetch_add(&h->bad, 1);
+		if (phase && !counted) {
+			counted = 1;
+			atomic_fetch_add(&h->after, 1);
+		}
 	}
 	return NULL;
 }
@@ -618,7 +627,12 @@ test_reload_while_validating(void **state)
 	assert_int_equal(chmod(f->keys, 0777), 0);
 	assert_int_equal(keyrepo_reload(h.repo), -1);
 	assert_int_equal(chmod(f->keys, 0700), 0);
-	usleep(20000);
+	/* The witness for "no validation failed": every thread has done a
+	 * whole round that began after the failed reload (bounded wait). */
+	atomic_store(&h.phase, 1);
+	for (i = 0; i < 10000 && atomic_load(&h.after) < 4; i++)
+		usleep(1000);
+	assert_int_equal(atomic_load(&h.after), 4);
 	atomic_store(&h.stop, 1);
 	for (i = 0; i < 4; i++)
 		pthread_join(th[i], NULL);
