@@ -404,6 +404,6 @@ F=$(console gnvm5 | awk -v a="ip=$IP1" -v n="$r0" '
 	$1 == "TINYSTACK-GUEST-PINGLOOP" && $2 == a && $4 == "fail" {
 		split($3, f, "="); if (f[2] + 0 > n + 0) c++ }
 	END { print c + 0 }')
-ok "h1's bridge $BR deleted by hand: back with gnvm1, gnvm2 and gnvm5's taps on it, dnsmasq serving; gnvm5 pings gnvm1 again ($F rounds failed, $HEAL_S s)"
+ok "h1's bridge $BR deleted by hand: back with gnvm1, gnvm2 and gnvm5's taps on it, dnsmasq running; gnvm5 pings gnvm1 again ($F rounds failed, $HEAL_S s)"
 
 echo "$NPASS passed, 0 failed"
