@@ -329,6 +329,24 @@ NS1=$NSP-h1
 BR=tsb$(echo "$NET1" | tr -d - | cut -c1-11)
 DPID=$T/h1dhcp/$NET1/pid
 [ -f "$DPID" ] || fail "no dnsmasq pid file $DPID on h1"
+# within SECS WHAT CMD...: wait_for bounded by the clock, not by a count
+# of tries (these checks cost a second each on a busy machine).
+within() {
+	local secs=$1 what=$2 end=$((SECONDS + $1))
+	shift 2
+	while [ $SECONDS -lt $end ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.5
+	done
+	fail "timed out after ${secs}s waiting for: $what"
+}
+# The taps of gnvm1, gnvm2 and gnvm5 on h1 (tap + 11 hex of the port id).
+TAPS=$(curl -s -H "X-Auth-Token: $TOK" \
+    "http://127.0.0.1:$NP/v2.0/ports?network_id=$NET1" |
+    jq -r --arg a "${SID[gnvm1]}" --arg b "${SID[gnvm2]}" --arg c "${SID[gnvm5]}" \
+	'.ports[] | select(.device_id == $a or .device_id == $b or .device_id == $c) |
+	 "tap" + (.id | gsub("-"; ""))[0:11]')
+[ "$(echo "$TAPS" | wc -w)" = 3 ] || fail "the taps of gnvm1, gnvm2, gnvm5: '$TAPS'"
 # round NAME ADDR: the last round of NAME's ping loop to ADDR (0: none).
 round() {
 	local r
@@ -348,11 +366,8 @@ taps_on_bridge() {
 	local p m
 	ip -n "$NS1" link show "$BR" 2>/dev/null | grep -q ',UP' || return 1
 	m=$(ip -n "$NS1" -o link show master "$BR" 2>/dev/null)
-	for p in $(curl -s -H "X-Auth-Token: $TOK" \
-	    "http://127.0.0.1:$NP/v2.0/ports?network_id=$NET1" |
-	    jq -r --arg a "${SID[gnvm1]}" --arg b "${SID[gnvm2]}" --arg c "${SID[gnvm5]}" \
-		'.ports[] | select(.device_id == $a or .device_id == $b or .device_id == $c) | .id'); do
-		echo "$m" | grep -q " tap$(echo "$p" | tr -d - | cut -c1-11)[@:]" || return 1
+	for p in $TAPS; do
+		case "$m" in *" $p:"*|*" $p@"*) ;; *) return 1 ;; esac
 	done
 }
 # dnsmasq_up [OLD]: h1's dnsmasq of gnnet1 runs (with a pid other than OLD).
@@ -362,16 +377,16 @@ dnsmasq_up() {
 	[ -n "$p" ] && [ "$p" != "${1:-}" ] && kill -0 "$p" 2>/dev/null &&
 		tr '\0' ' ' < "/proc/$p/cmdline" | grep -q -- "--pid-file=$DPID"
 }
-wait_for 60 "gnvm5's ping loop to gnvm1" ok_after gnvm5 "$IP1" 0
+within 60 "gnvm5's ping loop to gnvm1" ok_after gnvm5 "$IP1" 0
 taps_on_bridge || fail "h1's bridge $BR does not carry the guests' taps"
 
 # healed WHAT: h1 converged, then gnvm5 reaches gnvm1 in a later round.
 healed() {
 	local r0 t0=$SECONDS
-	wait_for 60 "h1's bridge $BR back with the guests' taps ($1)" taps_on_bridge
-	wait_for 60 "h1's dnsmasq of gnnet1 running ($1)" dnsmasq_up
+	within 60 "h1's bridge $BR back with the guests' taps ($1)" taps_on_bridge
+	within 60 "h1's dnsmasq of gnnet1 running ($1)" dnsmasq_up
 	r0=$(round gnvm5 "$IP1")
-	wait_for 60 "gnvm5 pinging gnvm1 again after round $r0 ($1)" \
+	within 60 "gnvm5 pinging gnvm1 again after round $r0 ($1)" \
 		ok_after gnvm5 "$IP1" "$r0"
 	HEAL_S=$((SECONDS - t0))
 }
@@ -380,18 +395,18 @@ healed() {
 # dnsmasq as it finds them.
 P=$(pid_of agent-h1)
 kill "$P"
-wait_for 30 "h1's agent to exit" eval "! kill -0 $P 2>/dev/null"
+within 30 "h1's agent to exit" eval "! kill -0 $P 2>/dev/null"
 D0=$(cat "$DPID")
 start agent-h1 "$T/agent-h1-in-ns" "$T/agent-h1.conf"
-wait_for 30 "h1 up again" is_state h1 up
+within 30 "h1 up again" is_state h1 up
 healed "agent restarted"
 ok "h1's agent restarted: bridge, taps and dnsmasq in place (dnsmasq pid $D0 -> $(cat "$DPID")), gnvm5 pings gnvm1 ($HEAL_S s)"
 
 # 2. h1's dnsmasq of gnnet1 killed: the agent starts another.
 D0=$(cat "$DPID")
 kill "$D0"
-wait_for 30 "h1's dnsmasq $D0 to exit" eval "! kill -0 $D0 2>/dev/null"
-wait_for 60 "a new dnsmasq on h1" dnsmasq_up "$D0"
+within 30 "h1's dnsmasq $D0 to exit" eval "! kill -0 $D0 2>/dev/null"
+within 60 "a new dnsmasq on h1" dnsmasq_up "$D0"
 healed "dnsmasq killed"
 ok "h1's dnsmasq $D0 killed: the agent started $(cat "$DPID"), gnvm5 pings gnvm1 ($HEAL_S s)"
 
