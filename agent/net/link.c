@@ -484,6 +484,12 @@ link_net_ensure(struct link *l, const struct link_net *want, char *bridge_out)
 		note_fail(&rc, &first);
 	if (ensure_addrs(l, br, want, owned) == -1)
 		note_fail(&rc, &first);
+	for (i = 0; i < want->ntaps; i++) {
+		c = find(cur, n, want->taps[i]);
+		if (c && strcmp(c->master, br) != 0 &&
+		    l->ops->set(l->ctx, c->name, br, 0, -1) == -1)
+			note_fail(&rc, &first);
+	}
 	free(cur);
 	if (rc)
 		err_restore(&first);

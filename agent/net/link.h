@@ -109,6 +109,14 @@ struct link_net {
 	 * callee); others on an owned bridge are removed. */
 	const char *const	*addrs;
 	size_t			 naddrs;
+	/* The guest taps of the network's ports on this host (names from
+	 * ifname_of(IFNAME_TAP_PREFIX, port id)). Each one that exists is
+	 * put (back) on the bridge when its master differs: a bridge deleted
+	 * by hand and recreated leaves the running guests' taps without one.
+	 * A tap that does not exist (no guest running) is libvirt's to make
+	 * and is skipped; up/down stays libvirt's. */
+	const char *const	*taps;
+	size_t			 ntaps;
 };
 
 struct link;

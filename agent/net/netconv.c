@@ -279,8 +279,9 @@ one(struct netconv *nc, const struct sch_net_network *net,
 	struct dhcp_net dn = { 0 };
 	char bridge[LINK_NAME_MAX + 1] = "", phys[LINK_NAME_MAX + 1] = "";
 	char physbr[LINK_NAME_MAX + 1] = "";
-	const char **addrs = NULL;
+	const char **addrs = NULL, **taps = NULL;
 	char (*abuf)[LINK_ADDR_MAX] = NULL;
+	char (*tbuf)[LINK_NAME_MAX + 1] = NULL;
 	char msg[1024] = "";
 	bool running = false;
 	size_t i;
@@ -337,9 +338,28 @@ one(struct netconv *nc, const struct sch_net_network *net,
 	if (nc->dhcp.metadata_route && mb->nports)
 		addrs[ln.naddrs++] = NETCONV_METADATA_ADDR;
 	ln.addrs = addrs;
+	/* The taps of this host's ports: put back on a recreated bridge. */
+	if (mb->nports &&
+	    ((taps = calloc(mb->nports, sizeof(*taps))) == NULL ||
+	    (tbuf = calloc(mb->nports, sizeof(*tbuf))) == NULL)) {
+		free(taps);
+		free(addrs);
+		free(abuf);
+		err_set(TS_ENOMEM, "netconv: out of memory");
+		return -1;
+	}
+	for (i = 0; i < mb->nports; i++)
+		if (ifname_of(IFNAME_TAP_PREFIX, mb->ports[i].id,
+		    tbuf[ln.ntaps]) == 0) {
+			taps[ln.ntaps] = tbuf[ln.ntaps];
+			ln.ntaps++;
+		}
+	ln.taps = taps;
 	r = link_net_ensure(nc->link, &ln, bridge);
 	free(addrs);
 	free(abuf);
+	free(taps);
+	free(tbuf);
 	if (r == -1) {
 		snprintf(msg, sizeof(msg), "%s", err_msg());
 		/* Without its bridge dnsmasq cannot bind: keep the one that

@@ -16,6 +16,15 @@
 #     TINYSTACK-GUEST-PING-FAIL ip=A tries=N     "TINYSTACK-PING A N": after
 #                          the first lease, A is pinged (1 s per try) until
 #                          it answers or N tries failed (N <= 600)
+#     TINYSTACK-GUEST-PINGLOOP ip=A n=N ok|fail  "TINYSTACK-PINGLOOP A" lines:
+#                          after the first lease, each A is pinged (1 s) in
+#                          round N = 1, 2, ... for ever, a round a second
+#     TINYSTACK-GUEST-MD uuid=U                "TINYSTACK-METADATA" line: after
+#     TINYSTACK-GUEST-MD-USERDATA TEXT         the first lease, from
+#     TINYSTACK-GUEST-MD-KEY TYPE BLOB COMMENT http://169.254.169.254/ (busybox
+#     TINYSTACK-GUEST-MD-FAIL what=W           wget, 60 tries each):
+#                          meta_data.json's uuid, user_data's first line, EC2
+#                          public-keys/0/openssh-key's first line
 #     TINYSTACK-GUEST-TICK n=N bootid=B            every second
 #     TINYSTACK-GUEST-POWERBTN bootid=B            ACPI power button: powers off
 # Usage: mkguest.sh OUTDIR      (needs busybox-static, cpio, gzip, python3 and
@@ -94,6 +103,17 @@ bound|renew)
 	ip addr flush dev "$interface"
 	ip addr add "$ip/${mask:-24}" dev "$interface"
 	[ -n "${router:-}" ] && ip route add default via "${router%% *}" dev "$interface" 2>/dev/null
+	# Classless static routes (option 121, "dest/len gw" pairs), e.g. the
+	# metadata address via the subnet's DHCP server.
+	set -- ${staticroutes:-}
+	while [ $# -ge 2 ]; do
+		if [ "$2" = 0.0.0.0 ]; then
+			ip route replace "$1" dev "$interface" 2>/dev/null
+		else
+			ip route replace "$1" via "$2" dev "$interface" 2>/dev/null
+		fi
+		shift 2
+	done
 	echo "TINYSTACK-GUEST-LEASE if=$interface ip=$ip mask=$mask router=${router:-}" > /dev/console
 	echo "$ip" > "/tmp/lease-$interface" ;;
 esac
@@ -150,6 +170,9 @@ for d in /sys/block/vd* /sys/block/sd* /sys/block/sr*; do
 				# Ping requests: "TINYSTACK-PING A.B.C.D TRIES" lines.
 				tr -dc 'A-Za-z0-9 _.:\n-' < $ud |
 				    sed -n 's/^TINYSTACK-PING \([0-9.]*\) \([0-9][0-9]*\)$/\1 \2/p' > /tmp/pings
+				tr -dc 'A-Za-z0-9 _.:\n-' < $ud |
+				    sed -n 's/^TINYSTACK-PINGLOOP \([0-9.]*\)$/\1/p' > /tmp/pingloop
+				grep -qx TINYSTACK-METADATA $ud && touch /tmp/metadata
 			fi
 		fi
 		umount /mnt
@@ -161,7 +184,8 @@ for n in /sys/class/net/*; do
 	[ "$IF" = lo ] && continue
 	echo "TINYSTACK-GUEST-NIC if=$IF mac=$(cat $n/address)"
 	ip link set "$IF" up
-	udhcpc -i "$IF" -s /etc/udhcpc.script -t 10 -T 1 -A 5 -b -S -q >/dev/null 2>&1 &
+	udhcpc -i "$IF" -s /etc/udhcpc.script -t 10 -T 1 -A 5 -b -S -q \
+	    -O staticroutes >/dev/null 2>&1 &
 done
 # The pings asked for in user_data, once some NIC has its lease (60 s at
 # most), one target after the other, each bounded by its tries.
@@ -179,6 +203,58 @@ if [ -s /tmp/pings ]; then
 			done
 			echo "TINYSTACK-GUEST-PING-$res ip=$a tries=$t"
 		done < /tmp/pings
+	) &
+fi
+# leased: waits (60 s at most) until some NIC has its lease.
+leased() {
+	i=0
+	while [ $i -lt 600 ] && ! ls /tmp/lease-* >/dev/null 2>&1; do sleep 0.1; i=$((i+1)); done
+}
+if [ -s /tmp/pingloop ]; then
+	(
+		leased
+		r=0
+		while [ $r -lt 1000000 ]; do	# bounded (11 days)
+			r=$((r+1))
+			while read -r a; do
+				res=fail
+				ping -c 1 -W 1 "$a" >/dev/null 2>&1 && res=ok
+				echo "TINYSTACK-GUEST-PINGLOOP ip=$a n=$r $res"
+			done < /tmp/pingloop
+			sleep 1
+		done
+	) &
+fi
+# The metadata service, when user_data asks: fetch URL FILE tries each
+# URL (5 s each at most) up to 60 times; the documents' facts go to the console.
+fetch() {
+	t=0
+	while [ $t -lt 60 ]; do
+		t=$((t+1))
+		rm -f "$2"
+		timeout 5 wget -q -O "$2" "http://169.254.169.254/$1" 2>/dev/null && return 0
+		sleep 1
+	done
+	return 1
+}
+if [ -e /tmp/metadata ]; then
+	(
+		leased
+		if fetch openstack/latest/meta_data.json /tmp/md.json; then
+			echo "TINYSTACK-GUEST-MD uuid=$(sed -n 's/.*"uuid": *"\([0-9a-f-]*\)".*/\1/p' /tmp/md.json | head -n 1)"
+		else
+			echo "TINYSTACK-GUEST-MD-FAIL what=meta_data.json"
+		fi
+		if fetch openstack/latest/user_data /tmp/md-ud; then
+			echo "TINYSTACK-GUEST-MD-USERDATA $(head -n 1 /tmp/md-ud | tr -dc 'A-Za-z0-9 _.:=-')"
+		else
+			echo "TINYSTACK-GUEST-MD-FAIL what=user_data"
+		fi
+		if fetch latest/meta-data/public-keys/0/openssh-key /tmp/md-key; then
+			echo "TINYSTACK-GUEST-MD-KEY $(head -n 1 /tmp/md-key | tr -dc 'A-Za-z0-9 _.:=@+/-')"
+		else
+			echo "TINYSTACK-GUEST-MD-FAIL what=openssh-key"
+		fi
 	) &
 fi
 i=0

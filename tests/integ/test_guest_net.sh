@@ -23,7 +23,17 @@
 #    over VXLAN;
 #  - a third guest on another network with the same CIDR, given the very
 #    address of the first guest: it gets its lease, and cannot reach the
-#    second guest.
+#    second guest;
+#  - a fifth guest on h1, booted with a key pair (`keypair create
+#    --public-key`) and user_data, fetches meta_data.json, user_data and
+#    the EC2 openssh-key from http://169.254.169.254/ (routed there by
+#    DHCP option 121): its uuid is the server's id, its key the key
+#    pair's, its user_data the one given;
+#  - healing with live guests: the fifth guest pings the first in a loop
+#    (a console line per round); h1's agent restarted, h1's dnsmasq
+#    killed, the network's bridge deleted by hand in h1's namespace:
+#    after each, h1 converges (dnsmasq running again, the bridge back with
+#    the guests' taps on it) and the loop succeeds again in a later round.
 # Every wait polls an event (a console marker, a state) with a bound. On
 # exit: domains destroyed and undefined, agents, libvirtds, dnsmasqs and
 # relays stopped, the namespaces (and with them every link in them) and
@@ -34,7 +44,7 @@
 set +o pipefail
 
 [ "$(id -u)" = 0 ] || fail "needs root (namespaces, libvirtd)"
-for c in openstack qemu-img genisoimage jq curl dnsmasq ip libvirtd virsh unshare; do
+for c in openstack qemu-img genisoimage jq curl dnsmasq ip libvirtd virsh unshare ssh-keygen; do
 	command -v "$c" >/dev/null || fail "$c is not installed (packaging/install-deps.sh)"
 done
 BOOT_TIMEOUT=${TS_BOOT_TIMEOUT:-120}
@@ -170,6 +180,10 @@ net() {
 NET1=$(net gnnet1 id)
 [ "$(net gnnet1 provider:network_type)" = vxlan ] || fail "gnnet1 is not a VXLAN network"
 ok "images uploaded; flavor, VXLAN network gnnet1 and subnet 10.66.10.0/24 through the openstack CLI"
+ssh-keygen -q -t ed25519 -N '' -C gnkey@tinystack-test -f "$T/gnkey" ||
+	fail "ssh-keygen"
+openstack keypair create --public-key "$T/gnkey.pub" gnkey >/dev/null ||
+	fail "keypair create --public-key"
 
 # ---- helpers --------------------------------------------------------------------
 declare -A SID	# server name -> id
@@ -259,7 +273,12 @@ create gnvm2 1 "$T/ud2" --nic "net-id=$NET1,v4-fixed-ip=$IP2" &
 C2=$!
 create gnvm4 2 "$T/ud4" --network gnnet1 &
 C4=$!
-wait $C2 $C4 || true
+# gnvm5 asks the metadata service, and pings gnvm1 in a loop (below).
+printf 'TINYSTACK-USERDATA-VM5\nTINYSTACK-METADATA\nTINYSTACK-PINGLOOP %s\n' \
+	"$IP1" > "$T/ud5"
+create gnvm5 1 "$T/ud5" --network gnnet1 --key-name gnkey &
+C5=$!
+wait $C2 $C4 $C5 || true
 created gnvm2 1
 [ "$IP" = "$IP2" ] || fail "gnvm2's port has $IP, not $IP2"
 created gnvm4 2
@@ -270,6 +289,24 @@ ok "gnvm2 (fixed IP) leased $IP2; gnvm1 and gnvm2 ping each other over gnnet1 on
 pinged gnvm4 "$IP1" || fail "gnvm4 on h2 cannot ping gnvm1 on h1 ($IP1)"
 pinged gnvm4 "$IP2" || fail "gnvm4 on h2 cannot ping gnvm2 on h1 ($IP2)"
 ok "gnvm4 on h2, gnnet1: leased $IP4 from h2's dnsmasq, pings gnvm1 and gnvm2 on h1 over VXLAN"
+
+# ---- the metadata service: key pair and user_data ----------------------------------
+created gnvm5 1
+wait_for "$BOOT_TIMEOUT" "gnvm5's last metadata fetch" \
+	has_line gnvm5 '^TINYSTACK-GUEST-MD-(KEY |FAIL what=openssh-key)'
+console gnvm5 | grep '^TINYSTACK-GUEST-MD' > "$T/md5.txt"
+grep -q '^TINYSTACK-GUEST-MD-FAIL' "$T/md5.txt" &&
+	{ cat "$T/md5.txt"; fail "gnvm5 could not fetch from the metadata service"; }
+U=$(sed -n 's/^TINYSTACK-GUEST-MD uuid=//p' "$T/md5.txt")
+[ "$U" = "${SID[gnvm5]}" ] ||
+	fail "meta_data.json gave gnvm5 uuid '$U', the server is ${SID[gnvm5]}"
+[ "$(sed -n 's/^TINYSTACK-GUEST-MD-USERDATA //p' "$T/md5.txt")" = TINYSTACK-USERDATA-VM5 ] ||
+	{ cat "$T/md5.txt"; fail "gnvm5's user_data from the metadata service"; }
+K=$(sed -n 's/^TINYSTACK-GUEST-MD-KEY //p' "$T/md5.txt")
+KP=$(openstack keypair show --public-key gnkey | head -n 1)
+[ "$K" = "$(head -n 1 "$T/gnkey.pub")" ] && [ "$K" = "$KP" ] ||
+	fail "gnvm5's openssh-key '$K' is not key pair gnkey's '$KP'"
+ok "gnvm5 (h1, key pair gnkey) from http://169.254.169.254/ over its option-121 route: meta_data.json uuid = its id, user_data as given, EC2 openssh-key = gnkey's public key"
 
 # ---- another network, the same CIDR: no way across --------------------------------
 openstack network create gnnet2 >/dev/null || fail "network create gnnet2"
@@ -286,5 +323,102 @@ created gnvm3 1
 [ "$IP" = "$IP1" ] || fail "gnvm3's port has $IP, not $IP1"
 pinged gnvm3 "$IP2" && fail "gnvm3 on gnnet2 reached gnvm2 on gnnet1"
 ok "gnvm3 on gnnet2 (same CIDR, VNI of its own) leased gnvm1's address $IP1 and cannot reach gnvm2"
+
+# ---- healing with live guests: agent restart, dnsmasq killed, bridge deleted ------
+NS1=$NSP-h1
+BR=tsb$(echo "$NET1" | tr -d - | cut -c1-11)
+DPID=$T/h1dhcp/$NET1/pid
+[ -f "$DPID" ] || fail "no dnsmasq pid file $DPID on h1"
+# within SECS WHAT CMD...: wait_for bounded by the clock, not by a count
+# of tries (these checks cost a second each on a busy machine).
+within() {
+	local secs=$1 what=$2 end=$((SECONDS + $1))
+	shift 2
+	while [ $SECONDS -lt $end ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.5
+	done
+	fail "timed out after ${secs}s waiting for: $what"
+}
+# The taps of gnvm1, gnvm2 and gnvm5 on h1 (tap + 11 hex of the port id).
+TAPS=$(curl -s -H "X-Auth-Token: $TOK" \
+    "http://127.0.0.1:$NP/v2.0/ports?network_id=$NET1" |
+    jq -r --arg a "${SID[gnvm1]}" --arg b "${SID[gnvm2]}" --arg c "${SID[gnvm5]}" \
+	'.ports[] | select(.device_id == $a or .device_id == $b or .device_id == $c) |
+	 "tap" + (.id | gsub("-"; ""))[0:11]')
+[ "$(echo "$TAPS" | wc -w)" = 3 ] || fail "the taps of gnvm1, gnvm2, gnvm5: '$TAPS'"
+# round NAME ADDR: the last round of NAME's ping loop to ADDR (0: none).
+round() {
+	local r
+	r=$(console "$1" | sed -n "s/^TINYSTACK-GUEST-PINGLOOP ip=$2 n=\([0-9]*\) .*/\1/p" | tail -n 1)
+	echo "${r:-0}"
+}
+# ok_after NAME ADDR N: NAME's loop reached ADDR in a round after N.
+ok_after() {
+	console "$1" | awk -v a="ip=$2" -v n="$3" '
+		$1 == "TINYSTACK-GUEST-PINGLOOP" && $2 == a && $4 == "ok" {
+			split($3, f, "="); if (f[2] + 0 > n + 0) found = 1 }
+		END { exit !found }'
+}
+# taps_on_bridge: h1's bridge of gnnet1 exists, up, with the taps of
+# gnvm1, gnvm2 and gnvm5 on it.
+taps_on_bridge() {
+	local p m
+	ip -n "$NS1" link show "$BR" 2>/dev/null | grep -q ',UP' || return 1
+	m=$(ip -n "$NS1" -o link show master "$BR" 2>/dev/null)
+	for p in $TAPS; do
+		case "$m" in *" $p:"*|*" $p@"*) ;; *) return 1 ;; esac
+	done
+}
+# dnsmasq_up [OLD]: h1's dnsmasq of gnnet1 runs (with a pid other than OLD).
+dnsmasq_up() {
+	local p
+	p=$(cat "$DPID" 2>/dev/null)
+	[ -n "$p" ] && [ "$p" != "${1:-}" ] && kill -0 "$p" 2>/dev/null &&
+		tr '\0' ' ' < "/proc/$p/cmdline" | grep -q -- "--pid-file=$DPID"
+}
+within 60 "gnvm5's ping loop to gnvm1" ok_after gnvm5 "$IP1" 0
+taps_on_bridge || fail "h1's bridge $BR does not carry the guests' taps"
+
+# healed WHAT: h1 converged, then gnvm5 reaches gnvm1 in a later round.
+healed() {
+	local r0 t0=$SECONDS
+	within 60 "h1's bridge $BR back with the guests' taps ($1)" taps_on_bridge
+	within 60 "h1's dnsmasq of gnnet1 running ($1)" dnsmasq_up
+	r0=$(round gnvm5 "$IP1")
+	within 60 "gnvm5 pinging gnvm1 again after round $r0 ($1)" \
+		ok_after gnvm5 "$IP1" "$r0"
+	HEAL_S=$((SECONDS - t0))
+}
+
+# 1. The agent of h1 restarted: it adopts the bridge, the VXLAN device and
+# dnsmasq as it finds them.
+P=$(pid_of agent-h1)
+kill "$P"
+within 30 "h1's agent to exit" eval "! kill -0 $P 2>/dev/null"
+D0=$(cat "$DPID")
+start agent-h1 "$T/agent-h1-in-ns" "$T/agent-h1.conf"
+within 30 "h1 up again" is_state h1 up
+healed "agent restarted"
+ok "h1's agent restarted: bridge, taps and dnsmasq in place (dnsmasq pid $D0 -> $(cat "$DPID")), gnvm5 pings gnvm1 ($HEAL_S s)"
+
+# 2. h1's dnsmasq of gnnet1 killed: the agent starts another.
+D0=$(cat "$DPID")
+kill "$D0"
+within 30 "h1's dnsmasq $D0 to exit" eval "! kill -0 $D0 2>/dev/null"
+within 60 "a new dnsmasq on h1" dnsmasq_up "$D0"
+healed "dnsmasq killed"
+ok "h1's dnsmasq $D0 killed: the agent started $(cat "$DPID"), gnvm5 pings gnvm1 ($HEAL_S s)"
+
+# 3. The network's bridge deleted by hand in h1's namespace: the agent
+# recreates it and puts the running guests' taps back on it.
+r0=$(round gnvm5 "$IP1")
+ip -n "$NS1" link del "$BR" || fail "ip link del $BR in $NS1"
+healed "bridge deleted"
+F=$(console gnvm5 | awk -v a="ip=$IP1" -v n="$r0" '
+	$1 == "TINYSTACK-GUEST-PINGLOOP" && $2 == a && $4 == "fail" {
+		split($3, f, "="); if (f[2] + 0 > n + 0) c++ }
+	END { print c + 0 }')
+ok "h1's bridge $BR deleted by hand: back with gnvm1, gnvm2 and gnvm5's taps on it, dnsmasq running; gnvm5 pings gnvm1 again ($F rounds failed, $HEAL_S s)"
 
 echo "$NPASS passed, 0 failed"

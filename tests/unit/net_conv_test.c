@@ -3,9 +3,9 @@
  * proc recorder (dnsmasq is never run: a network with DHCP reports that its
  * dnsmasq did not come up, which also shows how failures are reported).
  * Apply, adoption of existing links, level-triggered ticks repairing a
- * hand-deleted bridge, stale generations, another host's message, and the
- * empty state removing everything owned; golden transcript in
- * tests/golden/net/conv.txt.
+ * hand-deleted bridge (and putting a running guest's tap back on it),
+ * stale generations, another host's message, and the empty state removing
+ * everything owned; golden transcript in tests/golden/net/conv.txt.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -117,6 +117,8 @@ test_converge(void **state)
 	struct link_state eth1 = { .name = "eth1", .mtu = 1500, .up = true };
 	struct link_state old = { .name = "tsb0123456789a", .kind = "bridge",
 	    .mtu = 1500, .up = true };
+	struct link_state tapF = { .name = "tapbb000000000", .kind = "tun",
+	    .mtu = 1450, .up = true, .master = "tsbf0000000000" };
 	const char *pa[] = { "10.99.0.2", "10.99.0.3" };
 	struct link_net na = { .id = NA, .type = LINK_NET_VXLAN, .segid = 42,
 	    .mtu = 1450, .local_ip = "10.99.0.1", .peers = pa, .npeers = 2 };
@@ -157,6 +159,8 @@ test_converge(void **state)
 	step(&x, "apply generation 5 (network A adopted, leftover pruned)",
 	    &st);
 	codec_clear(&schema_msg_host_network_state, &st);
+	/* The guest of network F's port starts: libvirt makes its tap. */
+	assert_int_equal(linkrec_inject(x.rec, &tapF), 0);
 
 	assert_int_equal(netconv_tick(x.nc, &st), 0);
 	assert_string_equal(linkrec_text(x.rec), "");
@@ -167,6 +171,12 @@ test_converge(void **state)
 	assert_int_equal(linkrec_remove(x.rec, "tsba0000000000"), 0);
 	assert_int_equal(netconv_tick(x.nc, &st), 0);
 	step(&x, "tick after network A's bridge was deleted by hand", &st);
+	codec_clear(&schema_msg_host_network_state, &st);
+
+	assert_int_equal(linkrec_remove(x.rec, "tsbf0000000000"), 0);
+	assert_int_equal(netconv_tick(x.nc, &st), 0);
+	step(&x, "tick after network F's bridge was deleted by hand: the "
+	    "running guest's tap is put back on it", &st);
 	codec_clear(&schema_msg_host_network_state, &st);
 
 	d.generation = 4;
