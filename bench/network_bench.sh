@@ -43,16 +43,7 @@ chmod 755 "$T"
 
 bench_cleanup() {
 	local rc=$? f pid
-	for pid in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${PIDS[@]+"${PIDS[@]}"}"; do wait "$pid" 2>/dev/null || true; done
-	for f in "$T"/*dhcp/*/pid; do
-		[ -f "$f" ] || continue
-		pid=$(cat "$f" 2>/dev/null || true)
-		if [ -n "$pid" ] && tr '\0' ' ' < /proc/$pid/cmdline 2>/dev/null |
-		    grep -- "--pid-file=$f" >/dev/null; then
-			kill "$pid" 2>/dev/null || true
-		fi
-	done
+	stop_daemons_and_dnsmasq
 	for n in $NS $CL $NSC; do ip netns del $n 2>/dev/null || true; done
 	set +e
 	(exit $rc)

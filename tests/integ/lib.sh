@@ -58,6 +58,24 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# stop_daemons_and_dnsmasq: for the network tests' cleanups. The daemons
+# first (an agent would restart the dnsmasq killed next), then every
+# dnsmasq whose pid file lies under $T/*dhcp/ and names it (only ones this
+# test started: the process's --pid-file= must be that file).
+stop_daemons_and_dnsmasq() {
+	local pid f
+	for pid in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${PIDS[@]+"${PIDS[@]}"}"; do wait "$pid" 2>/dev/null || true; done
+	for f in "$T"/*dhcp/*/pid; do
+		[ -f "$f" ] || continue
+		pid=$(cat "$f" 2>/dev/null || true)
+		if [ -n "$pid" ] && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null |
+		    grep -- "--pid-file=$f" >/dev/null; then
+			kill "$pid" 2>/dev/null || true
+		fi
+	done
+}
+
 ok() { NPASS=$((NPASS + 1)); echo "ok $NPASS - $*"; }
 fail() { echo "not ok - $*" >&2; exit 1; }
 

@@ -64,18 +64,7 @@ gn_cleanup() {
 			lv "$n" undefine "$e" --managed-save --nvram >/dev/null 2>&1 || true
 		done
 	done
-	# The agents before dnsmasq: they would restart the ones killed below.
-	for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]+"${PIDS[@]}"}"; do wait "$p" 2>/dev/null || true; done
-	for f in "$T"/h*dhcp/*/pid; do
-		[ -f "$f" ] || continue
-		p=$(cat "$f" 2>/dev/null || true)
-		# Only a dnsmasq started for this test (its pid file is ours).
-		if [ -n "$p" ] && tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null |
-		    grep -- "--pid-file=$f" >/dev/null; then
-			kill "$p" 2>/dev/null || true
-		fi
-	done
+	stop_daemons_and_dnsmasq
 	for n in $HOSTS; do "$FH" down "$NSP" "$n" "$T/h$n" || true; done
 	set +e
 	(exit $rc)

@@ -38,18 +38,7 @@ chmod 755 "$T"
 
 net_cleanup() {
 	local rc=$? f pid
-	# The converger first: it would restart the dnsmasq killed below.
-	for pid in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${PIDS[@]+"${PIDS[@]}"}"; do wait "$pid" 2>/dev/null || true; done
-	for f in "$T"/h*dhcp/*/pid; do
-		[ -f "$f" ] || continue
-		pid=$(cat "$f" 2>/dev/null || true)
-		# Only a dnsmasq started for this test (its pid file is ours).
-		if [ -n "$pid" ] && tr '\0' ' ' < /proc/$pid/cmdline 2>/dev/null |
-		    grep -- "--pid-file=$f" >/dev/null; then
-			kill "$pid" 2>/dev/null || true
-		fi
-	done
+	stop_daemons_and_dnsmasq
 	for n in $H1 $H2 $C1 $C2 $VC1 $VC2 $VC3; do ip netns del $n 2>/dev/null || true; done
 	# lib.sh's cleanup reads the status from $?; set -e must not fire.
 	set +e
