@@ -484,11 +484,16 @@ link_net_ensure(struct link *l, const struct link_net *want, char *bridge_out)
 		note_fail(&rc, &first);
 	if (ensure_addrs(l, br, want, owned) == -1)
 		note_fail(&rc, &first);
+	/* A tap is one guest's, and may vanish under this pass (the guest
+	 * deleted or rebooting): a failure is logged and retried by the
+	 * next pass, never the network's failure (its bridge and DHCP are
+	 * fine). */
 	for (i = 0; i < want->ntaps; i++) {
 		c = find(cur, n, want->taps[i]);
 		if (c && strcmp(c->master, br) != 0 &&
 		    l->ops->set(l->ctx, c->name, br, 0, -1) == -1)
-			note_fail(&rc, &first);
+			log_warnx("link: tap %s back on %s: %s", c->name, br,
+			    err_msg());
 	}
 	free(cur);
 	if (rc)

@@ -28,6 +28,7 @@ struct linkrec {
 	size_t			naddr;
 	char			text[REC_TEXT];
 	size_t			len;
+	char			vanish[LINK_NAME_MAX + 1];	/* see .h */
 };
 
 static void __attribute__((format(printf, 2, 3)))
@@ -176,6 +177,11 @@ r_set(void *ctx, const char *name, const char *master, uint32_t mtu, int up)
 	struct linkrec *r = ctx;
 	struct link_state *l = lfind(r, name);
 
+	if (r->vanish[0] && strcmp(r->vanish, name) == 0) {
+		r->vanish[0] = '\0';
+		(void)linkrec_remove(r, name);
+		l = NULL;
+	}
 	if (l == NULL || (master && master[0] && lfind(r, master) == NULL)) {
 		err_set(TS_ENOT_FOUND, "linkrec: no link %s",
 		    l ? master : name);
@@ -352,6 +358,12 @@ const char *
 linkrec_text(const struct linkrec *r)
 {
 	return r->text;
+}
+
+void
+linkrec_vanish_next_set(struct linkrec *r, const char *name)
+{
+	snprintf(r->vanish, sizeof(r->vanish), "%s", name);
 }
 
 void

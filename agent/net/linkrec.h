@@ -30,6 +30,9 @@ struct link	*linkrec_new(struct linkrec **rec);
 int		 linkrec_inject(struct linkrec *, const struct link_state *);
 /* Delete a link silently; 0, or -1 (TS_ENOT_FOUND). */
 int		 linkrec_remove(struct linkrec *, const char *name);
+/* The next change of name (set) finds it gone, as when a link vanishes
+ * between the converger's listing and its change (a guest's tap). */
+void		 linkrec_vanish_next_set(struct linkrec *, const char *name);
 /* The log so far ("" if empty), valid until the next change or reset. */
 const char	*linkrec_text(const struct linkrec *);
 void		 linkrec_reset(struct linkrec *);

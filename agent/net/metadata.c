@@ -639,6 +639,10 @@ mask4(unsigned plen, char *out, size_t len)
 {
 	struct in_addr m;
 
+	/* The controller validated the CIDR; a bad length must still not
+	 * shift out of range. */
+	if (plen > 32)
+		plen = 32;
 	m.s_addr = htonl(plen == 0 ? 0 : 0xffffffffu << (32 - plen));
 	inet_ntop(AF_INET, &m, out, (socklen_t)len);
 }

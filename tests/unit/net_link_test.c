@@ -337,6 +337,20 @@ test_taps(void **state)
 	link_batch_end(l);
 	tr_step(&t, r, "deleted again, converged in a batch");
 	tr_check(&t, "link_taps.txt");
+	/* A tap that vanishes between the listing and its change (its guest
+	 * deleted) is that guest's matter: the network stays converged. */
+	assert_int_equal(linkrec_remove(r, BR1), 0);
+	linkrec_vanish_next_set(r, "tapa1b2c3d4e5f");
+	assert_int_equal(link_net_ensure(l, &n, NULL), 0);
+	assert_null(strstr(linkrec_text(r), "link set tapa1b2c3d4e5f"));
+	{
+		char *d = linkrec_dump(r);
+
+		assert_non_null(d);
+		assert_non_null(strstr(d, "link " BR1 " bridge"));
+		assert_null(strstr(d, "tapa1b2c3d4e5f"));
+		free(d);
+	}
 	link_free(&l);
 }
 
