@@ -4,7 +4,7 @@
 #   2. ASan/UBSan build: the same tests again, but those booting TCG guests
 #   3. libFuzzer build (clang): each fuzz target for a bounded time
 # Usage: ./run_tests.sh [-R REGEX] [--no-asan] [--no-fuzz]
-#   TS_FUZZ_SECONDS=N  seconds per fuzz target (default 30: 15 targets keep
+#   TS_FUZZ_SECONDS=N  seconds per fuzz target (default 30, which keeps
 #                      the whole run under an hour on 2 cores)
 # Run one test:  ctest --test-dir build -R unit.config_test --output-on-failure
 set -uo pipefail
