@@ -48,7 +48,7 @@ cleanup() {
 			[ -f "$f" ] || continue
 			echo "== $f"
 			case $f in
-			*/stuck-*) grep -E '^(Thread|#)' "$f" | head -200 ;;
+			*/stuck-*) head -300 "$f" ;;
 			*) tail -40 "$f" ;;
 			esac
 		done
