@@ -86,6 +86,11 @@ json_t	*compute_ref(struct http_req *, const char *coll, const char *id);
 
 /* Read transaction on the service's store. */
 int	compute_read(struct http_req *, struct store_txn **);
+/* The instance of {server_id} the caller may act on under rule, read in
+ * txn (which stays open for the caller); 404 for a malformed or unknown
+ * id, the rule's refusal otherwise. On success *i is owned (codec_clear). */
+int	compute_server_load_txn(struct http_req *, struct store_txn *,
+	    const char *rule, struct rec_instance *);
 /* store_write on the service's store. */
 int	compute_write(struct http_req *, int (*fn)(struct store_txn *, void *),
 	    void *arg);

@@ -83,11 +83,9 @@ each_cb(const struct network_device_port *p, void *arg)
 
 /* ---- loading ------------------------------------------------------------ */
 
-/* The instance of {server_id} the caller may act on under rule, read in
- * txn (which stays open for the caller). */
-static int
-iface_load(struct http_req *req, struct store_txn *txn, const char *rule,
-    struct rec_instance *i)
+int
+compute_server_load_txn(struct http_req *req, struct store_txn *txn,
+    const char *rule, struct rec_instance *i)
 {
 	const char *id = http_req_param(req, "server_id");
 
@@ -158,7 +156,7 @@ iface_get(struct http_req *req, struct http_resp *resp, const char *rule,
 	}
 	if (compute_read(req, &txn) == -1)
 		return -1;
-	rc = iface_load(req, txn, rule, &i);
+	rc = compute_server_load_txn(req, txn, rule, &i);
 	if (rc == 0)
 		rc = attachments_read(compute_of(req), txn, i.uuid, port_id, &a);
 	store_txn_end(&txn);
@@ -322,7 +320,7 @@ iface_change(struct http_req *req, const char *rule, struct iface_change *c)
 
 	if (compute_read(req, &txn) == -1)
 		return -1;
-	rc = iface_load(req, txn, rule, &cur);
+	rc = compute_server_load_txn(req, txn, rule, &cur);
 	store_txn_end(&txn);
 	if (rc == -1)
 		return -1;

@@ -439,27 +439,15 @@ server_json(struct http_req *req, const struct rec_instance *i,
 static int
 load(struct http_req *req, const char *rule, struct rec_instance *i)
 {
-	const char *id = http_req_param(req, "server_id");
 	struct store_txn *txn = NULL;
 	int rc;
 
 	memset(i, 0, sizeof(*i));
-	if (!jsonreq_uuid_like(id)) {
-		err_set(TS_ENOT_FOUND, "Instance %s could not be found.", id);
-		return -1;
-	}
 	if (compute_read(req, &txn) == -1)
 		return -1;
-	rc = compute_db_instance_get(txn, id, i);
+	rc = compute_server_load_txn(req, txn, rule, i);
 	store_txn_end(&txn);
-	if (rc == -1)
-		return -1;
-	if (compute_enforce_owned(req, rule, i->project_id, i->user_id,
-	    "Instance", id) == -1) {
-		codec_clear(&schema_rec_instance, i);
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
 static bool
