@@ -379,6 +379,8 @@ md_spec(void *arg, const struct driver_spec *d)
 	char *meta;
 
 	configdrive_spec_of(d, &cs);
+	/* Nova's metadata service never has the password: config drive only. */
+	cs.admin_pass = NULL;
 	if ((meta = configdrive_meta_data(&cs)) == NULL) {
 		log_warnx("metadata: instance %s: %s", d->uuid, err_msg());
 		return;

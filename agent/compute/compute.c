@@ -340,6 +340,7 @@ spec_fill(struct driver_spec *d, const char *uuid, uint64_t gen,
 	d->user_data = s->user_data.ptr;
 	d->user_data_len = s->user_data.len;
 	d->key_data = s->key_data;
+	d->admin_pass = s->admin_pass;
 	d->metadata = s->metadata.items ? &s->metadata : NULL;
 	for (size_t k = 0; k < s->nics.n && k < 32; k++) {
 		const struct sch_nic *n = &s->nics.items[k];

@@ -132,6 +132,10 @@ configdrive_meta_data(const struct configdrive_spec *s)
 	    !text_ok(s->key_data, CONFIGDRIVE_KEY_MAX, true)))
 		BAD("configdrive: key_name or key_data is too long or has "
 		    "control characters");
+	if (s->admin_pass != NULL &&
+	    !text_ok(s->admin_pass, CONFIGDRIVE_TEXT_MAX, false))
+		BAD("configdrive: admin_pass is too long or has control "
+		    "characters");
 	if (s->meta != NULL && s->meta->n > CONFIGDRIVE_META_MAX)
 		BAD("configdrive: more than %d meta entries",
 		    CONFIGDRIVE_META_MAX);
@@ -155,7 +159,8 @@ configdrive_meta_data(const struct configdrive_spec *s)
 	    set_str(o, "hostname", s->hostname ? s->hostname : host) == -1 ||
 	    set_str(o, "availability_zone", s->availability_zone ?
 	    s->availability_zone : "nova") == -1 ||
-	    (s->project_id && set_str(o, "project_id", s->project_id) == -1))
+	    (s->project_id && set_str(o, "project_id", s->project_id) == -1) ||
+	    (s->admin_pass && set_str(o, "admin_pass", s->admin_pass) == -1))
 		goto fail;
 	for (size_t i = 0; s->meta != NULL && i < s->meta->n; i++) {
 		const char *k = s->meta->items[i].k, *v = s->meta->items[i].v;
@@ -216,6 +221,10 @@ configdrive_spec_of(const struct driver_spec *d, struct configdrive_spec *out)
 		.project_id = d->project_id,
 		.key_name = d->key_data ? "default" : NULL,
 		.key_data = d->key_data,
+		/* Nova takes any string as adminPass: one the document would
+		 * refuse is left out rather than failing the guest's build. */
+		.admin_pass = d->admin_pass && text_ok(d->admin_pass,
+		    CONFIGDRIVE_TEXT_MAX, false) ? d->admin_pass : NULL,
 		.meta = d->metadata,
 		.user_data = d->user_data,
 		.user_data_len = d->user_data ? d->user_data_len : 0,

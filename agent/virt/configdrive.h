@@ -45,6 +45,9 @@ struct configdrive_spec {
 	const char		*key_name;	/* with key_data */
 	const char		*key_data;	/* OpenSSH public key */
 	const struct ts_strmap	*meta;		/* server metadata; may be NULL */
+	/* Nova's admin_pass key: the config drive only (the metadata
+	 * service leaves it NULL, as Nova's does). */
+	const char		*admin_pass;
 	const void		*user_data;	/* raw bytes (not base64) */
 	size_t			 user_data_len;
 	/* network_data.json text (Nova's format), checked to be a JSON

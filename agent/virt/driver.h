@@ -151,6 +151,9 @@ struct driver_spec {
 	const uint8_t		*user_data;
 	size_t			 user_data_len;
 	const char		*key_data;	/* OpenSSH public key */
+	/* adminPass for the config drive only; NULL when the command has
+	 * none. Never logged, never kept. */
+	const char		*admin_pass;
 	const struct ts_strmap	*metadata;	/* may be NULL */
 	const struct driver_nic	*nics;
 	size_t			 nnics;

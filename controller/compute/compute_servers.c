@@ -1489,6 +1489,10 @@ compute_servers_create(struct http_req *req, struct http_resp *resp)
 	log_info("created %zu server(s) '%s' for project %s", c.count, c.name,
 	    c.ctx->project_id);
 
+	if (pass == NULL || *pass == '\0') {
+		random_password(pw);
+		pass = pw;
+	}
 	/* Durable: now the commands. */
 	{
 		struct store_txn *txn = NULL;
@@ -1500,7 +1504,7 @@ compute_servers_create(struct http_req *req, struct http_resp *resp)
 				if (!c.placed[k] || compute_db_instance_get(txn,
 				    c.uuids[k], &i) == -1)
 					continue;
-				recon_dispatch(svc->recon, &i);
+				recon_dispatch_pass(svc->recon, &i, pass);
 				codec_clear(&schema_rec_instance, &i);
 			}
 			store_txn_end(&txn);
@@ -1510,10 +1514,6 @@ compute_servers_create(struct http_req *req, struct http_resp *resp)
 		rc = http_resp_json(resp, 202, json_pack("{s:s}",
 		    "reservation_id", c.reservation));
 		goto out;
-	}
-	if (pass == NULL || *pass == '\0') {
-		random_password(pw);
-		pass = pw;
 	}
 	sgs = json_object_get(s, "security_groups");
 	out = json_pack("{s:s, s:o, s:s, s:s}", "id", c.uuids[0], "links",
@@ -2110,7 +2110,8 @@ compute_servers_action(struct http_req *req, struct http_resp *resp)
 	struct rec_instance cur;
 	const char *key, *shown;
 	void *it;
-	int mv, rc = -1;
+	char pw[13];
+	int mv, rebuild, rc = -1;
 
 	if (compute_version(req, resp, &mv) == -1)
 		return -1;
@@ -2216,16 +2217,19 @@ compute_servers_action(struct http_req *req, struct http_resp *resp)
 	}
 	if (compute_write(req, action_fn, &ch) == -1)
 		goto out;
-	if (ch.dispatch)
+	rebuild = strcmp(key, "rebuild") == 0;
+	if (rebuild && ch.pass == NULL)
+		random_password(pw);
+	if (ch.dispatch && rebuild)
+		recon_dispatch_pass(ch.svc->recon, &ch.after,
+		    ch.pass ? ch.pass : pw);
+	else if (ch.dispatch)
 		recon_dispatch(ch.svc->recon, &ch.after);
-	if (strcmp(key, "rebuild") == 0) {
+	if (rebuild) {
 		/* Nova answers a rebuild with the server and its password. */
 		json_t *o = server_json(req, &ch.after, VIEW_BASIC, ch.admin,
 		    true, mv, addresses_read(req, ch.after.uuid));
-		char pw[13];
 
-		if (o && ch.pass == NULL)
-			random_password(pw);
 		if (o)
 			json_object_set_new(o, "adminPass",
 			    json_string(ch.pass ? ch.pass : pw));

@@ -492,7 +492,8 @@ post(struct recon *r, const char *host, const struct schema_type *type,
 /* The command for an instance's task, or its desired power without one.
  * reqid: the task's request id, or a fresh one. */
 static int
-send_for(struct recon *r, const struct rec_instance *i, int64_t now)
+send_for(struct recon *r, const struct rec_instance *i, int64_t now,
+    const char *admin_pass)
 {
 	const struct recon_task *t = recon_task_find(i->task_state);
 	char reqid[CODEC_REQUEST_ID_MAX + 1], name[64];
@@ -548,6 +549,7 @@ send_for(struct recon *r, const struct rec_instance *i, int64_t now)
 		}
 		token_for(r, i, tok, sizeof(tok));
 		m.spec.image_token = tok[0] ? tok : NULL;
+		m.spec.admin_pass = (char *)admin_pass;
 		rc = post(r, i->host, &schema_msg_instance_ensure, &m, reqid);
 		explicit_bzero(tok, sizeof(tok));
 	}
@@ -578,7 +580,14 @@ send_delete(struct recon *r, const char *host, const char *uuid,
 void
 recon_dispatch(struct recon *r, const struct rec_instance *i)
 {
-	send_for(r, i, clock_mono_ms());
+	send_for(r, i, clock_mono_ms(), NULL);
+}
+
+void
+recon_dispatch_pass(struct recon *r, const struct rec_instance *i,
+    const char *admin_pass)
+{
+	send_for(r, i, clock_mono_ms(), admin_pass);
 }
 
 int
@@ -963,7 +972,7 @@ desired_cb(const struct rec_instance *i, void *arg)
 		/* The task's own re-sends cover it; a reconnecting agent gets
 		 * them at once. */
 		if (p->hello && recon_task_find(i->task_state) != NULL)
-			send_for(r, i, p->mono);
+			send_for(r, i, p->mono, NULL);
 		return 0;
 	}
 	if (strcmp(i->vm_state, VM_ERROR) == 0 ||
@@ -974,7 +983,7 @@ desired_cb(const struct rec_instance *i, void *arg)
 			log_warnx("instance %s (%s) is missing on %s: "
 			    "re-creating it", i->uuid, i->vm_state, p->host);
 			STAT(r, recreated);
-			send_for(r, i, p->mono);
+			send_for(r, i, p->mono, NULL);
 		}
 		return 0;
 	}
@@ -988,7 +997,7 @@ desired_cb(const struct rec_instance *i, void *arg)
 			log_warnx("instance %s on %s has other NICs than its "
 			    "ports: re-sending its interfaces", i->uuid,
 			    p->host);
-			send_for(r, i, p->mono);
+			send_for(r, i, p->mono, NULL);
 		}
 		return 0;
 	}
@@ -1011,7 +1020,7 @@ desired_cb(const struct rec_instance *i, void *arg)
 	if (sent_due(r, i->uuid, NULL, p->mono)) {
 		log_warnx("instance %s on %s has power state %u, wanted %u: "
 		    "correcting", i->uuid, p->host, g->power, i->want_power);
-		send_for(r, i, p->mono);
+		send_for(r, i, p->mono, NULL);
 	}
 	return 0;
 }
@@ -1241,11 +1250,11 @@ scan_cb(const char *uuid, void *arg)
 		if (!up)
 			scan_add(s, &i, SCAN_LOCAL_DELETE);
 		else if (sent_due(r, i.uuid, i.task_request_id, s->mono))
-			send_for(r, &i, s->mono);
+			send_for(r, &i, s->mono, NULL);
 	} else if (s->now > i.task_deadline) {
 		scan_add(s, &i, SCAN_TIMEOUT);
 	} else if (up && sent_due(r, i.uuid, i.task_request_id, s->mono)) {
-		send_for(r, &i, s->mono);
+		send_for(r, &i, s->mono, NULL);
 	}
 	codec_clear(&schema_rec_instance, &i);
 	return 0;

@@ -151,6 +151,11 @@ int		 recon_task_begin(struct recon *, struct store_txn *,
 /* After an API write committed: send the command the instance needs now
  * (its task's, else its desired power). Any thread; never blocks. */
 void		 recon_dispatch(struct recon *, const struct rec_instance *);
+/* The same, from the create or rebuild request that knows the server's
+ * adminPass (borrowed for the call): the ensure carries it for the config
+ * drive. Re-sends never do (it is not stored). */
+void		 recon_dispatch_pass(struct recon *, const struct rec_instance *,
+		    const char *admin_pass);
 
 /*
  * The console log of uuid from its host (synchronous, up to

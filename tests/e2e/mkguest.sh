@@ -8,7 +8,8 @@
 #     TINYSTACK-GUEST-UP bootid=B uptime=S failed_modules=M,...   once per boot,
 #                          when the ACPI power button is handled (B: 8 hex)
 #     TINYSTACK-GUEST-DISK vda sectors=N ro=0|1 head=TEXT   per block device
-#     TINYSTACK-GUEST-CONFIGDRIVE dev=D uuid=U name=N  config drive (label config-2)
+#     TINYSTACK-GUEST-CONFIGDRIVE dev=D uuid=U name=N pass=P  config drive (label config-2;
+#                                            P: its admin_pass, [A-Za-z0-9] only)
 #     TINYSTACK-GUEST-USERDATA TEXT                first line of user_data
 #     TINYSTACK-GUEST-NIC if=I mac=M               per NIC
 #     TINYSTACK-GUEST-LEASE if=I ip=A mask=M router=R   DHCP lease (if any)
@@ -163,7 +164,8 @@ for d in /sys/block/vd* /sys/block/sd* /sys/block/sr*; do
 			md=/mnt/openstack/latest/meta_data.json
 			uuid=$(sed -n 's/.*"uuid": *"\([0-9a-f-]*\)".*/\1/p' $md | head -n 1)
 			name=$(sed -n 's/.*"name": *"\([^"]*\)".*/\1/p' $md | head -n 1)
-			echo "TINYSTACK-GUEST-CONFIGDRIVE dev=$n uuid=$uuid name=$name"
+			pass=$(sed -n 's/.*"admin_pass": *"\([A-Za-z0-9]*\)".*/\1/p' $md | head -n 1)
+			echo "TINYSTACK-GUEST-CONFIGDRIVE dev=$n uuid=$uuid name=$name pass=$pass"
 			ud=/mnt/openstack/latest/user_data
 			if [ -f $ud ]; then
 				echo "TINYSTACK-GUEST-USERDATA $(head -n 1 $ud | tr -dc 'A-Za-z0-9 _.:=-')"

@@ -138,7 +138,7 @@ qemu_pid() { cat "/run/libvirt/qemu/instance-$SID.pid" 2>/dev/null; }
 printf 'TINYSTACK-USERDATA-OK\n#!/bin/sh\n' > "$T/ud"
 t0=$(date +%s.%N)
 openstack server create --flavor m1.e2e --image "$IID" \
-	--user-data "$T/ud" --wait e2e1 > "$T/create.txt" ||
+	--user-data "$T/ud" --password TsAdminPass42 --wait e2e1 > "$T/create.txt" ||
 	{ cat "$T/create.txt"; fail "server create --wait"; }
 t1=$(date +%s.%N)
 # (--wait prints its progress on stdout too: take the id from the table)
@@ -152,11 +152,11 @@ t2=$(date +%s.%N)
 openstack console log show e2e1 > "$T/console1.txt" || fail "console log show"
 grep -q '^TINYSTACK-GUEST-UP ' "$T/console1.txt" || fail "marker not in openstack console log show"
 wait_for 30 "user data through the config drive" has_line '^TINYSTACK-GUEST-USERDATA TINYSTACK-USERDATA-OK'
-has_line "^TINYSTACK-GUEST-CONFIGDRIVE .*uuid=$SID" || fail "config drive uuid"
+has_line "^TINYSTACK-GUEST-CONFIGDRIVE .*uuid=$SID .* pass=TsAdminPass42\$" || fail "config drive uuid or admin_pass"
 has_line '^TINYSTACK-GUEST-DISK vda .*head=TSBASEIMAGE' || fail "root disk content"
 has_line '^TINYSTACK-GUEST-DISK vda sectors=2097152 ' || fail "root disk not grown to 1 GiB"
 B1=$(bootids | tail -1)
-ok "server create --wait: ACTIVE in $(echo "$t1 - $t0" | bc) s, marker (bootid $B1) in console log show after $(echo "$t2 - $t0" | bc) s; config drive and user data seen, vda is the 1 GiB overlay"
+ok "server create --wait: ACTIVE in $(echo "$t1 - $t0" | bc) s, marker (bootid $B1) in console log show after $(echo "$t2 - $t0" | bc) s; config drive (uuid, admin_pass) and user data seen, vda is the 1 GiB overlay"
 
 # ---- stop / start -----------------------------------------------------------------------
 N1=$(nboots)

@@ -157,6 +157,8 @@ M1=$(from $G1 /openstack/latest/meta_data.json)
 jq -e '.hostname and .name and (.launch_index == 0) and .availability_zone and .project_id' <<<"$M1" >/dev/null ||
 	fail "vm1 meta_data fields: $M1"
 grep -q "$VM2\|two@tsmd" <<<"$M1" && fail "vm2's data in vm1's document"
+# As Nova's: the password is for the config drive only.
+jq -e 'has("admin_pass")' <<<"$M1" >/dev/null && fail "the metadata service serves admin_pass"
 [ "$(from $G1 /openstack/latest/user_data)" = "$(cat "$T/ud1")" ] || fail "vm1 user_data"
 [ "$(from $G1 /latest/meta-data/instance-id)" = "$VM1" ] || fail "EC2 instance-id"
 [ "$(from $G1 /latest/meta-data/local-ipv4)" = "$IP1" ] || fail "EC2 local-ipv4"
