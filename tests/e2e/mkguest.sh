@@ -11,7 +11,8 @@
 #     TINYSTACK-GUEST-CONFIGDRIVE dev=D uuid=U name=N pass=P  config drive (label config-2;
 #                                            P: its admin_pass, [A-Za-z0-9] only)
 #     TINYSTACK-GUEST-USERDATA TEXT                first line of user_data
-#     TINYSTACK-GUEST-NIC if=I mac=M               per NIC
+#     TINYSTACK-GUEST-NIC if=I mac=M               per NIC (hotplug=1 appended for one
+#                                                  attached later: "TINYSTACK-HOTPLUG" line)
 #     TINYSTACK-GUEST-LEASE if=I ip=A mask=M router=R   DHCP lease (if any)
 #     TINYSTACK-GUEST-PING-OK ip=A tries=N     for each user_data line
 #     TINYSTACK-GUEST-PING-FAIL ip=A tries=N     "TINYSTACK-PING A N": after
@@ -175,6 +176,7 @@ for d in /sys/block/vd* /sys/block/sd* /sys/block/sr*; do
 				tr -dc 'A-Za-z0-9 _.:\n-' < $ud |
 				    sed -n 's/^TINYSTACK-PINGLOOP \([0-9.]*\)$/\1/p' > /tmp/pingloop
 				grep -qx TINYSTACK-METADATA $ud && touch /tmp/metadata
+				grep -qx TINYSTACK-HOTPLUG $ud && touch /tmp/hotplug
 			fi
 		fi
 		umount /mnt
@@ -188,7 +190,29 @@ for n in /sys/class/net/*; do
 	ip link set "$IF" up
 	udhcpc -i "$IF" -s /etc/udhcpc.script -t 10 -T 1 -A 5 -b -S -q \
 	    -O staticroutes >/dev/null 2>&1 &
+	touch "/tmp/nic-$IF"
 done
+# "TINYSTACK-HOTPLUG" in user_data: NICs that appear later (a port
+# attached to the running guest) get the same treatment; polled every
+# 0.5 s for an hour at most.
+if [ -f /tmp/hotplug ]; then
+	(
+		r=0
+		while [ $r -lt 7200 ]; do
+			r=$((r+1))
+			for n in /sys/class/net/*; do
+				IF=${n##*/}
+				[ "$IF" = lo ] || [ -e "/tmp/nic-$IF" ] && continue
+				touch "/tmp/nic-$IF"
+				echo "TINYSTACK-GUEST-NIC if=$IF mac=$(cat $n/address) hotplug=1"
+				ip link set "$IF" up
+				udhcpc -i "$IF" -s /etc/udhcpc.script -t 10 -T 1 -A 5 -b -S -q \
+				    -O staticroutes >/dev/null 2>&1 &
+			done
+			sleep 0.5
+		done
+	) &
+fi
 # The pings asked for in user_data, once some NIC has its lease (60 s at
 # most), one target after the other, each bounded by its tries.
 if [ -s /tmp/pings ]; then

@@ -306,12 +306,31 @@ NET2=$(net gnnet2 id)
 	fail "gnnet1 and gnnet2 share a VNI"
 # gnvm3 has gnvm1's very address, on gnnet2; it tries gnvm2 (up and
 # answering gnvm1 and gnvm4, above) 10 times.
-printf 'TINYSTACK-USERDATA-VM3\nTINYSTACK-PING %s 10\n' "$IP2" > "$T/ud3"
+printf 'TINYSTACK-USERDATA-VM3\nTINYSTACK-PING %s 10\nTINYSTACK-HOTPLUG\n' "$IP2" > "$T/ud3"
 create gnvm3 1 "$T/ud3" --nic "net-id=$NET2,v4-fixed-ip=$IP1"
 created gnvm3 1
 [ "$IP" = "$IP1" ] || fail "gnvm3's port has $IP, not $IP1"
 pinged gnvm3 "$IP2" && fail "gnvm3 on gnnet2 reached gnvm2 on gnnet1"
 ok "gnvm3 on gnnet2 (same CIDR, VNI of its own) leased gnvm1's address $IP1 and cannot reach gnvm2"
+
+# ---- a NIC hot-plugged into the running guest ---------------------------------------
+openstack network create gnnet3 >/dev/null || fail "network create gnnet3"
+openstack subnet create --network gnnet3 --subnet-range 10.66.30.0/24 \
+	gnsub3 >/dev/null || fail "subnet create gnsub3"
+openstack server add network gnvm3 gnnet3 || fail "server add network gnvm3 gnnet3"
+IP3B=$(curl -s -H "X-Auth-Token: $TOK" \
+    "http://127.0.0.1:$NP/v2.0/ports?device_id=${SID[gnvm3]}&network_id=$(net gnnet3 id)" |
+    jq -r 'if (.ports | length) == 1 then .ports[0].fixed_ips[0].ip_address else empty end')
+[ -n "$IP3B" ] || fail "gnvm3 has no one port on gnnet3"
+wait_for "$BOOT_TIMEOUT" "gnvm3's new NIC eth1 in the guest" \
+	has_line gnvm3 '^TINYSTACK-GUEST-NIC if=eth1 .*hotplug=1'
+wait_for 60 "gnvm3's DHCP lease on eth1" \
+	has_line gnvm3 '^TINYSTACK-GUEST-LEASE if=eth1 '
+L=$(console gnvm3 | sed -n 's/^TINYSTACK-GUEST-LEASE if=eth1 ip=\([0-9.]*\) .*/\1/p' | tail -n 1)
+[ "$L" = "$IP3B" ] || fail "gnvm3's hot-plugged eth1 leased '$L', its port has $IP3B"
+[ "$(lv 1 domiflist "instance-${SID[gnvm3]}" | grep -c ' bridge ')" = 2 ] ||
+	fail "gnvm3's domain does not have 2 bridge interfaces: $(lv 1 domiflist "instance-${SID[gnvm3]}")"
+ok "server add network gnvm3 gnnet3: qemu hot-plugged eth1 into the running guest, which leased its new port's $IP3B"
 
 # ---- healing with live guests: agent restart, dnsmasq killed, bridge deleted ------
 NS1=$NSP-h1
