@@ -108,7 +108,7 @@ m() { "$MANAGE" --config "$W/c.conf" "$@"; }
 m db sync >/dev/null
 m key setup >/dev/null
 m token setup >/dev/null
-m bootstrap --admin-password bench --openrc "$W/openrc" >/dev/null
+OS_BOOTSTRAP_PASSWORD=bench m bootstrap --openrc "$W/openrc" >/dev/null
 "$SIM" keys "$W/sim" "$AGENTS" | while read -r h pub; do
 	m agent enroll "$h" --public-key "$pub" >/dev/null
 done

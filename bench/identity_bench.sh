@@ -77,7 +77,7 @@ C
 M() { "$MANAGE" --config "$W/controller.conf" "$@"; }
 M db sync >/dev/null
 M token setup >/dev/null
-M bootstrap --admin-password "$PASS" >/dev/null
+OS_BOOTSTRAP_PASSWORD="$PASS" M bootstrap >/dev/null
 "$CTL" --foreground --config "$W/controller.conf" > "$W/controller.log" 2>&1 &
 PID=$!
 for _ in $(seq 1 100); do curl -s -o /dev/null "$URL/v3" && break; sleep 0.1; done

@@ -13,7 +13,7 @@
  *   service list | hypervisor list
  *   token setup | token rotate           token key repository (fernet_setup,
  *                                        fernet_rotate)
- *   bootstrap --admin-password P ...     identity bootstrap (keystone-manage
+ *   bootstrap --admin-password-file F    identity bootstrap (keystone-manage
  *                                        bootstrap), writes an openrc file
  *   policy sample | routes [--json] | check RULE ...
  *                                        policy.yaml.sample, the route
@@ -84,7 +84,7 @@ usage(int status)
 	    "  hypervisor list         hosts with type, vCPUs, memory, running VMs\n"
 	    "  token setup             create the token key repository\n"
 	    "  token rotate            promote the staged token key, stage a new one\n"
-	    "  bootstrap (--admin-password P | --admin-password-file F)\n"
+	    "  bootstrap --admin-password-file F (- for stdin)\n"
 	    "            [--admin-username admin] [--project-name admin]\n"
 	    "            [--role-name admin] [--region-id RegionOne]\n"
 	    "            [--public-host H] [--openrc FILE]\n"
@@ -542,16 +542,20 @@ read_password_file(const char *path, char *buf, size_t len)
 	FILE *fp;
 	size_t n;
 
-	if ((fp = fopen(path, "r")) == NULL) {
+	if (strcmp(path, "-") == 0)
+		fp = stdin;
+	else if ((fp = fopen(path, "r")) == NULL) {
 		err_set_errno(TS_EIO, "%s", path);
 		return -1;
 	}
 	if (fgets(buf, (int)len, fp) == NULL) {
-		fclose(fp);
+		if (fp != stdin)
+			fclose(fp);
 		err_set(TS_EINVALID, "%s: empty", path);
 		return -1;
 	}
-	fclose(fp);
+	if (fp != stdin)
+		fclose(fp);
 	n = strcspn(buf, "\r\n");
 	buf[n] = '\0';
 	return 0;
@@ -588,7 +592,13 @@ cmd_bootstrap(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'p': o.admin_password = optarg; break;
+		case 'p':
+			/* On the command line it is in every `ps` listing. */
+			fprintf(stderr, "%s: --admin-password is not accepted "
+			    "(visible to every user in ps): use "
+			    "--admin-password-file F (- for stdin) or "
+			    "OS_BOOTSTRAP_PASSWORD\n", PROG);
+			return 2;
 		case 'P':
 			if (read_password_file(optarg, pwbuf,
 			    sizeof(pwbuf)) == -1)
@@ -606,8 +616,8 @@ cmd_bootstrap(int argc, char **argv)
 	}
 	if (optind != argc || o.admin_password == NULL ||
 	    *o.admin_password == '\0') {
-		fprintf(stderr, "%s: bootstrap needs --admin-password, "
-		    "--admin-password-file or OS_BOOTSTRAP_PASSWORD\n", PROG);
+		fprintf(stderr, "%s: bootstrap needs --admin-password-file "
+		    "(- for stdin) or OS_BOOTSTRAP_PASSWORD\n", PROG);
 		return 2;
 	}
 	if (o.public_host == NULL) {

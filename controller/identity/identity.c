@@ -912,8 +912,11 @@ auth_password(struct identity *id, const struct auth_in *in,
 		/* The same work as a real verification (CVE-2018-20170). */
 		password_verify_nouser(in->password, id->opslimit,
 		    id->memlimit);
-		log_info("auth: no such user or no password: %s",
-		    in->user_id ? in->user_id : in->user_name);
+		/* Not the text as typed: a password typed into the user
+		 * field would land in the log. */
+		log_info("auth: no such user or no password (user %s of %zu "
+		    "bytes)", in->user_id ? "id" : "name", strlen(in->user_id ?
+		    in->user_id : in->user_name ? in->user_name : ""));
 		goto unauth;
 	}
 	if (password_verify(pu.hash, in->password) == -1) {

@@ -209,7 +209,7 @@ identity_bootstrap() {
 	manage db sync >/dev/null
 	[ -f "$T/keys/controller.key" ] || manage key setup >/dev/null
 	manage token setup >/dev/null
-	manage bootstrap --admin-password "$1" --openrc "$T/openrc" >/dev/null
+	OS_BOOTSTRAP_PASSWORD="$1" manage bootstrap --openrc "$T/openrc" >/dev/null
 }
 
 # http_code METHOD URL [curl args...]: prints the status code only.

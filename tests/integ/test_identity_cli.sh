@@ -19,10 +19,18 @@ controller_conf "$T/controller.conf" "$BUS" "${API_LINES[@]}"
 identity_bootstrap "$PW"
 [ "$(stat -c %a "$T/openrc")" = 600 ] || fail "openrc is not 0600"
 [ "$(stat -c %a "$T/token-keys")" = 700 ] || fail "token key repository is not 0700"
-manage bootstrap --admin-password "$PW" > "$T/boot2.txt"
+printf '%s\n' "$PW" | manage bootstrap --admin-password-file - > "$T/boot2.txt"
 grep -q "^bootstrap: 0 record(s) created" "$T/boot2.txt" || { cat "$T/boot2.txt"; fail "bootstrap is not idempotent"; }
+# A password on the command line (every user's ps shows it) is refused
+# before anything is read or written.
+cp "$T/openrc" "$T/openrc.before"
+rc=0; manage bootstrap --admin-password "other pass" --admin-username eve \
+	--openrc "$T/openrc" > "$T/boot3.txt" 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q "not accepted" "$T/boot3.txt" ||
+	{ cat "$T/boot3.txt"; fail "bootstrap --admin-password: exit $rc, not 2 with the reason"; }
+cmp -s "$T/openrc" "$T/openrc.before" || fail "a refused bootstrap rewrote the openrc"
 manage token setup | grep "2 key(s), primary key 1" >/dev/null || fail "token setup is not idempotent"
-ok "bootstrap and token setup (idempotent), openrc 0600"
+ok "bootstrap and token setup (idempotent, password from stdin), openrc 0600; --admin-password on the command line refused"
 
 start ctl "$CTL" "$T/controller.conf"
 wait_http 15 "$URL/v3"
