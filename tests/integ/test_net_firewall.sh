@@ -13,8 +13,9 @@
 #  - guests reach the host's bridge address only for DHCP/DNS/metadata and
 #    ping;
 #  - port security off passes everything.
-# Every namespace is named tsfw-*-$$ and removed on exit; no traffic
-# leaves them.
+# With pipefail, `cmd | grep -q` can fail on SIGPIPE: pipelines here let
+# grep read everything (>/dev/null). Every namespace is named tsfw-*-$$
+# and removed on exit; no traffic leaves them.
 source "$(dirname "$0")/lib.sh"
 
 if [ "$(id -u)" != 0 ]; then echo "FAIL: needs root (network namespaces)"; exit 1; fi
@@ -137,10 +138,10 @@ while True:
         put("cut"); sys.exit(0)
     n += 1; put(str(n)); time.sleep(0.1)
 P
-conn() { ip netns exec $1 python3 "$T/conn.py" $2 $3; }
+conn() { ip netns exec $1 python3 -S "$T/conn.py" $2 $3; }
 ping1() { ip netns exec $1 ping -c 1 -W 1 $2 >/dev/null 2>&1; }
 for g in $G1 $G2 $G3; do
-	for p in 5001 5002; do ip netns exec $g python3 "$T/srv.py" $p & PIDS+=($!); done
+	for p in 5001 5002; do ip netns exec $g python3 -S "$T/srv.py" $p & PIDS+=($!); done
 done
 wait_for 5 "echo servers" sh -c "ip netns exec $G3 ss -ltn | grep -q :5002"
 
@@ -170,9 +171,9 @@ conn $G1 $IP2 5002 && fail "tcp 5002 open, the rule names 5001"
 ok "tcp 5001 open only from 10.66.0.11/32"
 
 # ---- removing the rule cuts an established session
-ip netns exec $G1 python3 "$T/session.py" $IP2 5001 "$T/sess" & PIDS+=($!)
+ip netns exec $G1 python3 -S "$T/session.py" $IP2 5001 "$T/sess" & PIDS+=($!)
 wait_for 5 "session running" sh -c "[ \"\$(cat $T/sess 2>/dev/null)\" -gt 5 ] 2>/dev/null"
-ip netns exec $H conntrack -L 2>/dev/null | grep "dport=5001" | grep -q "zone=" || fail "session not tracked in a zone: $(ip netns exec $H conntrack -L 2>&1)"
+ip netns exec $H conntrack -L 2>/dev/null | grep "dport=5001" | grep "zone=" >/dev/null || fail "session not tracked in a zone: $(ip netns exec $H conntrack -L 2>&1)"
 RULES_A=',{"direction":"ingress","ethertype":"IPv4","protocol":"icmp"}'
 publish
 wait_for 5 "session cut" grep -qx cut "$T/sess"
@@ -208,11 +209,11 @@ wait_for 5 "tcp port 3 (member now) -> port 2:5002" conn $G3 $IP2 5002
 conn $G1 $IP2 5002 && fail "tcp 5002 still open to port 1 after it left group B"
 [ "$(ip netns exec $H nft list chain inet tinystack_fw in_$TAP2 | grep -c accept)" = "$rules_before" ] ||
 	fail "membership change rewrote the rules"
-ip netns exec $H nft list set inet tinystack_fw rg4_${SGB//-/} | grep -q "$IP3" || fail "set rg4_ of group B"
+ip netns exec $H nft list set inet tinystack_fw rg4_${SGB//-/} | grep "$IP3" >/dev/null || fail "set rg4_ of group B"
 ok "a remote-group rule follows the group's membership (a set, not rules, changes)"
 
 # ---- host protection
-ip netns exec $H python3 "$T/srv.py" 2222 & PIDS+=($!)
+ip netns exec $H python3 -S "$T/srv.py" 2222 & PIDS+=($!)
 wait_for 5 "host server" sh -c "ip netns exec $H ss -ltn | grep -q :2222"
 conn $H $HOSTIP 2222 || fail "host server not reachable from the host itself"
 conn $G1 $HOSTIP 2222 && fail "port 1 reached tcp 2222 on the host"
