@@ -51,6 +51,7 @@ struct firewall {
 	char			*nft;
 	char			*conntrack;
 	bool			 applied;	/* tables match the lists below */
+	bool			 sysctl_warned;
 	struct fwport		*ports;
 	size_t			 nports;
 	struct fwgroup		*groups;
@@ -1043,8 +1044,10 @@ flush_conntrack(struct firewall *fw, const struct dport *dp)
 	}
 }
 
+/* Without these the inet family never sees bridged packets (then nothing
+ * but anti-spoofing filters): warned about once, tried on every apply. */
 static void
-set_sysctls(void)
+set_sysctls(struct firewall *fw)
 {
 	static const char *const files[] = {
 		"/proc/sys/net/bridge/bridge-nf-call-iptables",
@@ -1057,14 +1060,18 @@ set_sysctls(void)
 		int fd = open(files[i], O_RDWR | O_CLOEXEC);
 
 		if (fd == -1 || (read(fd, &cur, 1) == 1 && cur == '1')) {
-			if (fd == -1)
+			if (fd == -1 && !fw->sysctl_warned)
 				log_warn("firewall: %s", files[i]);
+			if (fd == -1)
+				fw->sysctl_warned = true;
 			else
 				close(fd);
 			continue;
 		}
-		if (pwrite(fd, "1\n", 2, 0) != 2)
+		if (pwrite(fd, "1\n", 2, 0) != 2 && !fw->sysctl_warned) {
 			log_warn("firewall: %s", files[i]);
+			fw->sysctl_warned = true;
+		}
 		close(fd);
 	}
 }
@@ -1093,7 +1100,7 @@ firewall_apply(struct firewall *fw, const struct msg_host_network *m,
 	int rc = -1;
 
 	if (fw->cfg.sysctl)
-		set_sysctls();
+		set_sysctls(fw);
 	if (render_zones(m, &d) == -1 || render_groups(m, &d) == -1 ||
 	    render_sets(m, &d) == -1 || render_ports(fw, m, &d, st) == -1)
 		goto nomem;

@@ -75,6 +75,10 @@ applied() { grep -q "\"generation\":$1[,}]" "$T/h.state" && grep -q '"ok":true' 
 # ---- host and guests
 ip netns add $H
 ip -n $H link set lo up
+# Per namespace on this kernel: start with them off, the firewall sets them.
+for f in iptables ip6tables; do
+	ip netns exec $H sh -c "echo 0 > /proc/sys/net/bridge/bridge-nf-call-$f"
+done
 ip -n $H link add und0 type veth peer name und1
 ip -n $H addr add 10.99.0.1/24 dev und0; ip -n $H link set und1 up; ip -n $H link set und0 up
 i=0
@@ -98,7 +102,9 @@ ip netns exec $H nft list table bridge tinystack_fw > "$T/bridge.txt" || fail "n
 grep -q "chain in_$TAP1" "$T/inet.txt" && grep -q "chain in_$TAP2" "$T/inet.txt" ||
 	fail "per-port chains missing: $(cat "$T/inet.txt")"
 ! grep -q "$TAP3" "$T/inet.txt" "$T/bridge.txt" || fail "port 3 (no port security) is filtered"
-[ "$(ip netns exec $H cat /proc/sys/net/bridge/bridge-nf-call-iptables)" = 1 ] || fail "bridge-nf-call-iptables not set"
+for f in iptables ip6tables; do
+	[ "$(ip netns exec $H cat /proc/sys/net/bridge/bridge-nf-call-$f)" = 1 ] || fail "bridge-nf-call-$f not set"
+done
 ok "tables tinystack_fw (bridge, inet) with chains for ports 1 and 2 only"
 
 # ---- helpers run inside guests
