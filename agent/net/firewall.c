@@ -495,7 +495,7 @@ add_rules(struct buf *b, const char *where, const char *s)
 	}
 }
 
-/* A comma-separated list into b; false if empty. */
+/* Whether a list being built has an entry (nft has no empty "{ }"). */
 static bool
 list_nonempty(const struct buf *l)
 {
@@ -640,7 +640,7 @@ render_port(const struct desired *d, struct dport *dp, char *msg)
 /* The remote-group sets of the rules of every good group: rg4_ and rg6_
  * with the group's members (unknown group: empty). */
 static int
-render_sets(const struct msg_host_network *m, struct desired *d)
+render_sets(struct desired *d)
 {
 	size_t i, j, k, cap = 0;
 
@@ -695,7 +695,6 @@ render_sets(const struct msg_host_network *m, struct desired *d)
 				return -1;
 		}
 	}
-	(void)m;
 	return 0;
 }
 
@@ -960,43 +959,111 @@ delete_port(const struct fwport *p, struct buf *b)
 	    p->tap, p->tap, p->tap);
 }
 
-/* Whether a line of old (a rule or a "{ a, b }" element) is missing from
- * new: the rules or the members shrank. */
+struct tok {
+	const char	*p;
+	size_t		 n;
+};
+
+static int
+tok_cmp(const void *a, const void *b)
+{
+	const struct tok *x = a, *y = b;
+	int c = memcmp(x->p, y->p, x->n < y->n ? x->n : y->n);
+
+	return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+/* The line of text that starts with [p, p + n) (and, if whole, is exactly
+ * that), or NULL; *len gets its length. */
+static const char *
+find_line(const char *text, const char *p, size_t n, bool whole, size_t *len)
+{
+	while (text && *text) {
+		const char *nl = strchr(text, '\n');
+		size_t l = nl ? (size_t)(nl - text) : strlen(text);
+
+		if (l >= n && memcmp(text, p, n) == 0 && (!whole || l == n)) {
+			*len = l;
+			return text;
+		}
+		text += l + (nl != NULL);
+	}
+	return NULL;
+}
+
+/* The elements of "... { a, b }" (line of n bytes) into *toks, sorted;
+ * -1 on ENOMEM. */
+static int
+elements(const char *line, size_t n, struct tok **toks, size_t *ntoks)
+{
+	const char *p = memchr(line, '{', n), *end = line + n;
+	size_t cap = 1;
+
+	*toks = NULL;
+	*ntoks = 0;
+	if (p == NULL)
+		return 0;
+	for (const char *q = p; q < end; q++)
+		cap += *q == ',';
+	if ((*toks = calloc(cap, sizeof(**toks))) == NULL)
+		return -1;
+	p++;
+	while (p < end) {
+		const char *c = memchr(p, ',', (size_t)(end - p));
+		const char *e = c ? c : end;
+
+		while (p < e && (*p == ' ' || *p == '{'))
+			p++;
+		while (e > p && (e[-1] == ' ' || e[-1] == '}'))
+			e--;
+		if (e > p && *ntoks < cap)
+			(*toks)[(*ntoks)++] = (struct tok){ p, (size_t)(e - p) };
+		p = c ? c + 1 : end;
+	}
+	qsort(*toks, *ntoks, sizeof(**toks), tok_cmp);
+	return 0;
+}
+
+/*
+ * Whether old (a port's fragment or a set's) allows something new does not:
+ * one of its rules is not in new, or an element of one of its
+ * "add element ... { a, b }" lines is not in new's line for the same map or
+ * set. On ENOMEM the answer is yes (a needless flush, never a missed one).
+ */
 static bool
 shrank(const char *old, const char *new)
 {
-	char line[8192];
-
 	while (old && *old) {
-		const char *nl = strchr(old, '\n');
-		size_t n = nl ? (size_t)(nl - old) : strlen(old);
-		const char *brace;
+		const char *nl = strchr(old, '\n'), *brace, *nline;
+		size_t n = nl ? (size_t)(nl - old) : strlen(old), nlen, i;
+		const char *line = old;
+		struct tok *ot = NULL, *nt = NULL;
+		size_t not = 0, nnt = 0;
+		bool gone = false;
 
-		snprintf(line, sizeof(line), "%.*s", (int)n, old);
 		old += n + (nl != NULL);
-		if (strncmp(line, "add rule ", 9) == 0 && strstr(new, line) ==
-		    NULL)
-			return true;
-		if (strncmp(line, "add element ", 12) == 0 &&
-		    (brace = strstr(line, "{ ")) != NULL) {
-			char prefix[256], *tok, *save = NULL;
-			const char *nline;
-			char *elems = line + (brace - line) + 2, *end;
-
-			snprintf(prefix, sizeof(prefix), "%.*s",
-			    (int)(brace - line), line);
-			if ((end = strstr(elems, " }")) != NULL)
-				*end = '\0';
-			nline = strstr(new, prefix);
-			for (tok = strtok_r(elems, ",", &save); tok;
-			    tok = strtok_r(NULL, ",", &save)) {
-				while (*tok == ' ')
-					tok++;
-				if (nline == NULL || strstr(nline, tok) ==
-				    NULL)
-					return true;
-			}
+		if (n > 9 && memcmp(line, "add rule ", 9) == 0) {
+			if (find_line(new, line, n, true, &nlen) == NULL)
+				return true;
+			continue;
 		}
+		if (n < 12 || memcmp(line, "add element ", 12) ||
+		    (brace = memchr(line, '{', n)) == NULL)
+			continue;
+		nline = find_line(new, line, (size_t)(brace - line), false,
+		    &nlen);
+		if (elements(line, n, &ot, &not) == -1 || (nline &&
+		    elements(nline, nlen, &nt, &nnt) == -1)) {
+			free(ot);
+			return true;
+		}
+		for (i = 0; i < not && !gone; i++)
+			gone = bsearch(&ot[i], nt, nnt, sizeof(*nt),
+			    tok_cmp) == NULL;
+		free(ot);
+		free(nt);
+		if (gone)
+			return true;
 	}
 	return false;
 }
@@ -1102,7 +1169,7 @@ firewall_apply(struct firewall *fw, const struct msg_host_network *m,
 	if (fw->cfg.sysctl)
 		set_sysctls(fw);
 	if (render_zones(m, &d) == -1 || render_groups(m, &d) == -1 ||
-	    render_sets(m, &d) == -1 || render_ports(fw, m, &d, st) == -1)
+	    render_sets(&d) == -1 || render_ports(fw, m, &d, st) == -1)
 		goto nomem;
 	if ((flush = calloc(d.nports + 1, sizeof(*flush))) == NULL)
 		goto nomem;

@@ -316,6 +316,43 @@ test_bad_rules(void **unused)
 	}
 }
 
+/* Members only added: no cut; a member gone whose text is a prefix of one
+ * that stays (10.66.0.1, 10.66.0.11): cut. */
+static void
+test_members_cut(void **unused)
+{
+	static char *m1[] = { "10.66.0.11" };
+	static char *m2[] = { "10.66.0.1", "10.66.0.11" };
+	struct proc_recorder *rec;
+	struct firewall *fw;
+	struct msg_host_network d = desired();
+	struct sch_net_secgroup g[3];
+
+	(void)unused;
+	memcpy(g, groups, sizeof(g));
+	d.security_groups.items = g;
+	g[1].members.items = m1;
+	g[1].members.n = 1;
+	assert_non_null(rec = proc_recorder_new());
+	assert_non_null(fw = firewall_new(&cfg));
+	assert_int_equal(firewall_apply(fw, &d, NULL), 0);
+	proc_recorder_reset(rec);
+	g[1].members.items = m2;
+	g[1].members.n = 2;
+	assert_int_equal(firewall_apply(fw, &d, NULL), 0);
+	assert_int_equal(proc_recorder_count(rec), 1);
+	assert_non_null(strstr(proc_recorder_text(rec), "{ 10.66.0.1, "
+	    "10.66.0.11 }"));
+	proc_recorder_reset(rec);
+	g[1].members.items = m1;
+	g[1].members.n = 1;
+	assert_int_equal(firewall_apply(fw, &d, NULL), 0);
+	assert_non_null(strstr(proc_recorder_text(rec),
+	    "conntrack -D -w 41511 -s 10.66.0.10\n"));
+	firewall_free(&fw);
+	proc_recorder_free(&rec);
+}
+
 int
 main(void)
 {
@@ -323,6 +360,7 @@ main(void)
 		cmocka_unit_test(test_full_and_incremental),
 		cmocka_unit_test(test_nft_failure),
 		cmocka_unit_test(test_bad_rules),
+		cmocka_unit_test(test_members_cut),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
