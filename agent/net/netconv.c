@@ -24,6 +24,7 @@ struct netconv {
 	char			*state_dir;
 	struct dhcp_config	 dhcp;
 	struct link		*link;
+	struct firewall		*fw;		/* NULL: not filtering */
 	struct msg_host_network	*desired;	/* NULL until the first apply */
 };
 
@@ -134,6 +135,10 @@ netconv_new(const struct netconv_config *cfg, struct link **linkp)
 		netconv_free(&nc);
 		goto nomem;
 	}
+	if (cfg->firewall && (nc->fw = firewall_new(&cfg->fw)) == NULL) {
+		netconv_free(&nc);
+		return NULL;
+	}
 	nc->link = *linkp;
 	*linkp = NULL;
 	return nc;
@@ -167,6 +172,9 @@ netconv_new_from_config(const struct config *cfg, const char *host,
 	c.dhcp.lease_time = (uint32_t)config_get_int(cfg, "network",
 	    "dhcp_lease_time");
 	c.dhcp.metadata_route = config_get_bool(cfg, "metadata", "enabled");
+	c.firewall = true;
+	c.fw.sysctl = true;
+	c.fw.metadata_port = (uint16_t)config_get_int(cfg, "metadata", "port");
 	return netconv_new(&c, linkp);
 }
 
@@ -184,6 +192,7 @@ netconv_free(struct netconv **ncp)
 	free(nc->state_dir);
 	free((char *)nc->dhcp.dnsmasq);
 	link_free(&nc->link);
+	firewall_free(&nc->fw);
 	codec_free(&schema_msg_host_network, (void **)&nc->desired);
 	free(nc);
 	*ncp = NULL;
@@ -446,6 +455,9 @@ converge(struct netconv *nc, struct msg_host_network_state *state)
 			goto out;
 	}
 	link_batch_end(nc->link);
+	/* Failures are in the networks' status; retried on the next tick. */
+	if (nc->fw && firewall_apply(nc->fw, d, state) == -1)
+		log_warnx("netconv: %s", err_msg());
 	/* Leftovers: owned links and dnsmasq directories of networks that
 	 * are no longer wanted here. Failures are logged and retried on the
 	 * next tick; they do not make a wanted network fail. */

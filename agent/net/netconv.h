@@ -18,6 +18,7 @@
 #define TS_NETCONV_H
 
 #include "dhcp.h"
+#include "firewall.h"
 #include "link.h"
 #include "msg_gen.h"
 
@@ -33,6 +34,11 @@ struct netconv_config {
 	 * NETCONV_METADATA_ADDR on every bridge with ports, where the
 	 * metadata service (metadata.h) listens. */
 	struct dhcp_config	 dhcp;
+	/* Security groups and anti-spoofing (firewall.h) applied on every
+	 * converge, after the links; false: no nft at all (tests of links
+	 * and dnsmasq alone). */
+	bool			 firewall;
+	struct firewall_config	 fw;
 };
 
 #define NETCONV_METADATA_ADDR	"169.254.169.254/32"

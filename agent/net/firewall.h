@@ -1,0 +1,85 @@
+/*
+ * firewall: the host's security groups, anti-spoofing and host protection
+ * in nftables, converged from host_network (ports with port_security, their
+ * security groups, remote-group members, address pairs).
+ *
+ * Two tables of ours, both named FIREWALL_TABLE (tinystack_fw), in the
+ * bridge and inet families; no other table is ever touched. The kernel has
+ * no conntrack in the bridge family, so the stateful rules live in the inet
+ * family, which sees bridged IPv4/IPv6 through br_netfilter
+ * (bridge-nf-call-iptables / ip6tables set to 1 here). There the in and out
+ * devices of a bridged packet are the bridge, not the taps, so the bridge
+ * table names the ports with packet marks:
+ *
+ *   bridge prerouting (priority -300, before br_netfilter): the tap's
+ *     anti-spoofing chain as_<tap> (verdict map `spoof` keyed by iifname),
+ *     then mark = 0x7469xxxx (the port's index, map `inmark`);
+ *   bridge forward (priority -200, before br_netfilter's forward at -1):
+ *     mark = 0x746fxxxx of the output tap (map `outmark`);
+ *   inet prerouting raw: conntrack zone of the bridge (map `zone`: one zone
+ *     per network, so overlapping addresses never share entries); inet
+ *     output raw: the same for the host's own packets to a bridge;
+ *   inet prerouting filter: egress chain eg_<tap> (map `egress` by mark);
+ *   inet forward filter: ingress chain in_<tap> (map `ingress` by mark);
+ *     packets routed from one tinystack bridge (tsb*) to another jump to
+ *     chain `router_fwd` and are dropped unless a rule there accepts them;
+ *   inet input: packets from a tinystack bridge to the host itself get
+ *     only DHCP, DNS, the metadata service and ICMP echo (chain host_in).
+ *
+ * The marks of bridged frames of filtered ports are ours. router_fwd is
+ * the router module's (agent/net/router.c) to fill: rules added with
+ * `add rule inet tinystack_fw router_fwd ... accept`; it is created empty
+ * and wiped when the whole table is rebuilt (the first apply, or after an
+ * apply failed), so its owner re-adds its rules on every converge.
+ *
+ * Ports are filtered only with port_security true. Each port owns its three
+ * chains and its map elements, so a change to one port is a transaction
+ * touching only those (and the remote-group sets rg4_/rg6_<group> that
+ * changed: membership updates a set, not rules). Every apply is one
+ * `nft -f -` transaction (all or nothing) through common/proc.
+ *
+ * Threads: one thread at a time (the network worker).
+ */
+#ifndef TS_FIREWALL_H
+#define TS_FIREWALL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "msg_gen.h"
+
+#define FIREWALL_TABLE		"tinystack_fw"
+
+struct firewall_config {
+	/* Set net.bridge.bridge-nf-call-ip{,6}tables to 1 before applying
+	 * (false in dry-run tests). */
+	bool		 sysctl;
+	uint16_t	 metadata_port;	/* 0: 80 */
+	/* Program paths; NULL: "nft", "conntrack" (looked up by proc). */
+	const char	*nft;
+	const char	*conntrack;
+};
+
+struct firewall;
+
+/* A firewall that has applied nothing yet; cfg is copied. NULL on ENOMEM
+ * (err set). */
+struct firewall	*firewall_new(const struct firewall_config *cfg);
+void		 firewall_free(struct firewall **);
+
+/*
+ * Make the tables equal to desired: the first call (and the next call after
+ * a failure) replaces both tables whole, later calls send only what changed
+ * since the last success. When a port's rules shrank (a rule or a group
+ * gone, a remote group lost members) its conntrack entries in its zone are
+ * deleted afterwards, so a connection the rules no longer allow is cut.
+ * A security group with a bad rule contributes no rules (its ports get less,
+ * never more) and the networks of its ports are reported not ok in state
+ * with the reason; a failed transaction marks every network with filtered
+ * ports. state may be NULL. -1 with the error recorded when nft failed or on
+ * ENOMEM.
+ */
+int	firewall_apply(struct firewall *, const struct msg_host_network *desired,
+	    struct msg_host_network_state *state);
+
+#endif
