@@ -868,6 +868,7 @@ router_converge(struct router *rt, const struct msg_host_network *d,
 	size_t nhave = 0, nwant = 0, nnow = 0, nhostl = 0, i, j;
 	struct err_saved { bool set; struct ts_err e; } first = { 0 };
 	uint64_t h;
+	bool refused = false;
 	int r;
 
 	if (d->routers.n == 0 && (rt->idle || (!rt->started &&
@@ -902,6 +903,7 @@ router_converge(struct router *rt, const struct msg_host_network *d,
 			log_warnx("router: %s", err_msg());
 			if (!first.set)
 				first = (struct err_saved){ true, *err_last() };
+			refused = true;
 			if (router_ns_name(rt, ro->id, want[nwant]) == 0)
 				nwant++;
 			continue;
@@ -946,9 +948,10 @@ router_converge(struct router *rt, const struct msg_host_network *d,
 				first = (struct err_saved){ true, *err_last() };
 		}
 	}
+	/* A refused router keeps the host table as it was (with its MACs). */
 	if (l3_rules(d, nets, arg, &l3b) == -1)
 		goto fail;
-	if ((h = fnv1a(txt(&l3b))) != rt->l3_hash) {
+	if (!refused && (h = fnv1a(txt(&l3b))) != rt->l3_hash) {
 		if (run_stdin(l3, txt(&l3b)) == -1) {
 			log_warnx("router: %s", err_msg());
 			if (!first.set)

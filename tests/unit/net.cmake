@@ -30,3 +30,10 @@ if(EXISTS ${CMAKE_SOURCE_DIR}/tests/integ/netctl.c)
   target_link_libraries(netctl PRIVATE PkgConfig::NL PkgConfig::MSGPACK
     PkgConfig::JANSSON Threads::Threads)
 endif()
+# agent/net/router: router namespaces, floating IPs (proc recorder).
+ts_unit_test(net_router_test
+  SOURCES ${TS_AN}/router.c ${TS_AN}/link.c ${C}/proc.c ${C}/buf.c ${C}/clock.c ${C}/uuid.c ${C}/ifname.c
+  LIBS PkgConfig::NL)
+if(TARGET net_router_test)
+  target_include_directories(net_router_test PRIVATE ${TS_AN})
+endif()
