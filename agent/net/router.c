@@ -688,10 +688,21 @@ router_one(const struct plan *p, bool ns_exists, const struct seen *hostl,
 	    NULL };
 	const char *probe[] = { "ip", "-n", p->ns, "-br", "addr", "show",
 	    NULL };
+	const char *delns[] = { "ip", "netns", "del", p->ns, NULL };
 
 	if (!ns_exists && (run(add) == -1 || run(lo) == -1))
 		return -1;
-	if (run_out(probe, &out) == -1 || parse_br(out, &in, &nin) == -1)
+	if (run_out(probe, &out) == -1) {
+		/* Listed but not a namespace: the mount of an agent that ran
+		 * in a mount namespace of its own, gone with it. */
+		free(out);
+		out = NULL;
+		if (!ns_exists || run(delns) == -1 || run(add) == -1 ||
+		    run(lo) == -1 || run_out(probe, &out) == -1)
+			goto out;
+		made = true;
+	}
+	if (parse_br(out, &in, &nin) == -1)
 		goto out;
 	/* Links in the namespace that are no longer wanted. */
 	for (i = 0; i < nin; i++) {
