@@ -561,7 +561,7 @@ plan_build(struct router *rt, const struct msg_host_network *d,
 				    "%s: not IPv4 addresses", r->id, f->id);
 				goto fail;
 			}
-			snprintf(n2, sizeof(n2), "%s/32", fl[nfl][0]);
+			snprintf(n2, sizeof(n2), "%.45s/32", fl[nfl][0]);
 			if (!has_addr(v->addrs, v->naddrs, n2))
 				rdev_addr(v, n2, r->floatingips.n + 1);
 			nfl++;
