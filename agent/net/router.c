@@ -445,8 +445,11 @@ plan_rules(struct plan *p, const struct msg_host_network *d,
 			if (s == NULL || s->ip_version != 4 ||
 			    link_addr_norm(s->cidr, 1, c, NULL) != AF_INET)
 				continue;
-			buf_printf(b, first ? "\t\toifname \"%s\" ip saddr { %s"
-			    : ", %s", first ? p->qg : c, c);
+			if (first)
+				buf_printf(b, "\t\toifname \"%s\" ip saddr { %s",
+				    p->qg, c);
+			else
+				buf_printf(b, ", %s", c);
 			first = false;
 		}
 		if (!first)
