@@ -987,6 +987,7 @@ router_converge(struct router *rt, const struct msg_host_network *d,
 	rt->idle = d->routers.n == 0;
 	return 0;
 fail:
+	log_warnx("router: %s", err_msg());
 	buf_free(&l3b);
 	free(nsout);
 	free(lout);

@@ -83,7 +83,7 @@ void		 router_free(struct router **);
  * Converge the routers of d (borrowed for the call); nets tells where each
  * network is. Owned namespaces of routers not in d are deleted. Returns 0,
  * or -1 with the first failure recorded (it goes on with the other
- * routers; the next converge retries).
+ * routers; the next converge retries); every failure is also logged here.
  */
 int	router_converge(struct router *, const struct msg_host_network *d,
 	    router_net_fn nets, void *arg);
