@@ -128,7 +128,16 @@ C
 [network]
 local_ip = 127.0.0.1
 dhcp_state_dir = $STATE/dhcp
+physical_bridge_mappings = public:br-ex
 C
+	fi
+	# The external network "public": a host-only bridge holding its
+	# gateway (as devstack's br-ex); no uplink, nothing leaves the host.
+	if ! ip link show br-ex >/dev/null 2>&1; then
+		say "making the host-only bridge br-ex (172.24.4.1/24, physical network public)"
+		ip link add br-ex type bridge
+		ip addr add 172.24.4.1/24 dev br-ex
+		ip link set br-ex up
 	fi
 else
 	# agent-<host>.conf per namespace host; the bus and image API are
@@ -162,6 +171,8 @@ cache_dir = $STATE/$a/instances/_base
 [network]
 local_ip = ${TS_UNDERLAY:-10.250.0}.$n
 dhcp_state_dir = $STATE/$a/dhcp
+# ex0: a veth to br-ex (172.24.4.1/24) in $NSPRE-ext (packaging/fakehost.sh)
+physical_interface_mappings = public:ex0
 C
 	done
 fi

@@ -15,14 +15,19 @@
 # VXLAN devices, dnsmasq and the guests' taps live there. Hosts share an
 # underlay: a bridge in the namespace PREFIX-ul with a veth to each host
 # (u0 in the host, ${TS_UNDERLAY:-10.250.0}.N/24), which carries VXLAN.
-# Each PORT of the host's 127.0.0.1 (the controller's bus and image API)
+# The "outside world" of floating IPs: a namespace PREFIX-ext with a bridge
+# br-ex holding the external network's gateway ${TS_EXT_GW:-172.24.4.1/24}
+# (as devstack's br-ex), and a veth from it to each host (ex0 in the host,
+# the agent's physical network "public": physical_interface_mappings =
+# public:ex0). Each PORT of the host's 127.0.0.1 (the controller's bus and image API)
 # is relayed into PREFIX-hN's 127.0.0.1 by packaging/nsfwd.py, so no
 # address outside loopback and these namespaces ever sees a packet.
 # down stops the relay and libvirtd and deletes the namespace (with every
-# link in it); the underlay goes with the last host. Idempotent.
+# link in it); the underlay and PREFIX-ext go with the last host. Idempotent.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 UNDERLAY=${TS_UNDERLAY:-10.250.0}
+EXTGW=${TS_EXT_GW:-172.24.4.1/24}
 
 usage() { echo "usage: $0 up PREFIX N DIR [PORT...] | down PREFIX N DIR | uri DIR" >&2; exit 2; }
 alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -39,7 +44,7 @@ stop_pid() {
 uri() { echo "qemu+unix:///system?socket=$1/sock/libvirt-sock"; }
 
 up() {
-	local pre=$1 n=$2 d=$3 ns=$1-h$2 ul=$1-ul i
+	local pre=$1 n=$2 d=$3 ns=$1-h$2 ul=$1-ul ext=$1-ext i
 	shift 3
 	case $n in [1-9]|[1-9][0-9]) ;; *) echo "fakehost.sh: N must be 1..99" >&2; exit 2 ;; esac
 	if ! ip netns list | grep -qx "$ul\( .*\)\?"; then
@@ -54,6 +59,19 @@ up() {
 		ip -n "$ul" link set "h$n" master br0 up
 		ip -n "$ns" addr add "$UNDERLAY.$n/24" dev u0
 		ip -n "$ns" link set u0 up
+	fi
+	if ! ip netns list | grep -qx "$ext\( .*\)\?"; then
+		ip netns add "$ext"
+		ip -n "$ext" link set lo up
+		ip -n "$ext" link add br-ex type bridge
+		ip -n "$ext" addr add "$EXTGW" dev br-ex
+		ip -n "$ext" link set br-ex up
+	fi
+	if ! ip -n "$ns" link show ex0 >/dev/null 2>&1; then
+		ip -n "$ext" link del "h$n" 2>/dev/null || true
+		ip -n "$ext" link add "h$n" type veth peer name ex0 netns "$ns"
+		ip -n "$ext" link set "h$n" master br-ex up
+		ip -n "$ns" link set ex0 up
 	fi
 	mkdir -p "$d/etc" "$d/run" "$d/lib/qemu" "$d/lib/images" \
 	    "$d/cache/qemu" "$d/log/qemu" "$d/sock"
@@ -107,12 +125,13 @@ C
 }
 
 down() {
-	local pre=$1 n=$2 d=$3 ns=$1-h$2 ul=$1-ul
+	local pre=$1 n=$2 d=$3 ns=$1-h$2 ul=$1-ul ext=$1-ext
 	stop_pid "$d/nsfwd.pid"
 	stop_pid "$d/libvirtd.pid"
 	ip netns del "$ns" 2>/dev/null || true
 	if ! ip netns list | grep -q "^$pre-h[0-9]"; then
 		ip netns del "$ul" 2>/dev/null || true
+		ip netns del "$ext" 2>/dev/null || true
 	fi
 }
 

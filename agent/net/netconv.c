@@ -6,12 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "codec.h"
 #include "config.h"
 #include "err.h"
 #include "log.h"
 #include "netconv.h"
+#include "router.h"
 
 #define MAPPING_MAX	1024		/* characters of a mapping option */
 #define MAPPED_MAX	64		/* interfaces and bridges mapped */
@@ -25,6 +27,7 @@ struct netconv {
 	struct dhcp_config	 dhcp;
 	struct link		*link;
 	struct firewall		*fw;		/* NULL: not filtering */
+	struct router		*router;
 	struct msg_host_network	*desired;	/* NULL until the first apply */
 };
 
@@ -139,6 +142,10 @@ netconv_new(const struct netconv_config *cfg, struct link **linkp)
 		netconv_free(&nc);
 		return NULL;
 	}
+	if ((nc->router = router_new(cfg->router_tag)) == NULL) {
+		netconv_free(&nc);
+		return NULL;
+	}
 	nc->link = *linkp;
 	*linkp = NULL;
 	return nc;
@@ -152,6 +159,7 @@ netconv_new_from_config(const struct config *cfg, const char *host,
     struct link **linkp)
 {
 	struct netconv_config c = { .host = host };
+	struct stat self, init;
 	char dir[PATH_MAX];
 	const char *d = config_get_str(cfg, "network", "dhcp_state_dir");
 
@@ -175,6 +183,11 @@ netconv_new_from_config(const struct config *cfg, const char *host,
 	c.firewall = true;
 	c.fw.sysctl = true;
 	c.fw.metadata_port = (uint16_t)config_get_int(cfg, "metadata", "port");
+	/* Fake hosts share one /run/netns: their router namespaces must not
+	 * collide (nor prune each other's). */
+	if (stat("/proc/self/ns/net", &self) == 0 &&
+	    stat("/proc/1/ns/net", &init) == 0 && self.st_ino != init.st_ino)
+		c.router_tag = host;
 	return netconv_new(&c, linkp);
 }
 
@@ -193,6 +206,7 @@ netconv_free(struct netconv **ncp)
 	free((char *)nc->dhcp.dnsmasq);
 	link_free(&nc->link);
 	firewall_free(&nc->fw);
+	router_free(&nc->router);
 	codec_free(&schema_msg_host_network, (void **)&nc->desired);
 	free(nc);
 	*ncp = NULL;
@@ -398,6 +412,40 @@ report:
 	    msg[0] ? msg : NULL);
 }
 
+/* router.h's view of network id: its bridge and uplink as one() made
+ * them. */
+static int
+router_net(void *arg, const char *id, struct router_net *out)
+{
+	const struct netconv *nc = arg;
+	const struct sch_net_network *net = NULL;
+	char phys[LINK_NAME_MAX + 1] = "", physbr[LINK_NAME_MAX + 1] = "";
+	size_t i;
+
+	for (i = 0; i < nc->desired->networks.n && net == NULL; i++)
+		if (strcmp(nc->desired->networks.items[i].id, id) == 0)
+			net = &nc->desired->networks.items[i];
+	if (net == NULL || link_names(id, out->bridge, out->uplink) == -1)
+		return -1;
+	out->mtu = net->mtu;
+	if (strcmp(net->type, "vxlan") == 0)
+		return 0;
+	mapping_get(nc->ifmap, net->physical_network, phys);
+	out->uplink[0] = '\0';
+	if (strcmp(net->type, "flat") == 0 &&
+	    mapping_get(nc->brmap, net->physical_network, physbr)) {
+		/* The operator's bridge: its ports are not ours to filter. */
+		snprintf(out->bridge, sizeof(out->bridge), "%s", physbr);
+		return 0;
+	}
+	if (strcmp(net->type, "flat") == 0)
+		snprintf(out->uplink, sizeof(out->uplink), "%s", phys);
+	else if (strcmp(net->type, "vlan") == 0 && phys[0])
+		snprintf(out->uplink, sizeof(out->uplink), "%.10s.%u", phys,
+		    net->segmentation_id);
+	return 0;
+}
+
 static int
 converge(struct netconv *nc, struct msg_host_network_state *state)
 {
@@ -478,6 +526,9 @@ converge(struct netconv *nc, struct msg_host_network_state *state)
 		if (j == d->networks.n && dhcp_stop(&nc->dhcp, ids[i]) == -1)
 			log_warnx("netconv: %s", err_msg());
 	}
+	/* Routers after their networks' bridges; failures are logged by
+	 * router.c and retried on the next tick. */
+	(void)router_converge(nc->router, d, router_net, nc);
 	rc = 0;
 out:
 	link_batch_end(nc->link);

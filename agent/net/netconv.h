@@ -12,6 +12,9 @@
  * apply the converger knows nothing and changes nothing: a restarting agent
  * must not tear down the dataplane before the controller has spoken.
  *
+ * Routers and floating IPs (host_network.routers) are converged after the
+ * networks by router.h, in namespaces of their own.
+ *
  * Threads: one thread at a time (the agent's main loop or a worker).
  */
 #ifndef TS_NETCONV_H
@@ -39,6 +42,8 @@ struct netconv_config {
 	 * and dnsmasq alone). */
 	bool			 firewall;
 	struct firewall_config	 fw;
+	/* Appended to router namespace names (router.h); NULL: none. */
+	const char		*router_tag;
 };
 
 #define NETCONV_METADATA_ADDR	"169.254.169.254/32"
@@ -53,7 +58,9 @@ void		 netconv_free(struct netconv **);
 
 struct config;
 /* netconv_new() with the agent's [network] options (opts.c) and host; the
- * dnsmasq state directory defaults to <state_path>/dhcp. cfg is read
+ * dnsmasq state directory defaults to <state_path>/dhcp; an agent outside
+ * the initial network namespace (a fake host) tags its router namespaces
+ * with host. cfg is read
  * here only (values are copied). */
 struct netconv	*netconv_new_from_config(const struct config *cfg,
 		    const char *host, struct link **linkp);

@@ -13,7 +13,8 @@
  *                                         Stops on SIGTERM/SIGINT.
  * Options: --state-dir DIR (dnsmasq files, required) --local-ip IP
  *          --ifmap physnet:if,... --brmap physnet:br,... --lease N
- *          --tick-ms N (default 300)
+ *          --tick-ms N (default 300) --router-tag TAG (router
+ *          namespaces: tsr-<id>-TAG, so tests keep apart)
  *          --firewall (security groups and anti-spoofing, firewall.h)
  * FILE ending in .msgpack is the msgpack map of host_network; anything else
  * is JSON. Exit status 0 when every network converged ok (apply), 1
@@ -224,6 +225,7 @@ main(int argc, char **argv)
 		{ "lease", required_argument, NULL, 'L' },
 		{ "tick-ms", required_argument, NULL, 't' },
 		{ "firewall", no_argument, NULL, 'f' },
+		{ "router-tag", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct netconv_config cfg = { 0 };
@@ -246,6 +248,7 @@ main(int argc, char **argv)
 		case 'L': cfg.dhcp.lease_time = (uint32_t)atoi(optarg); break;
 		case 't': tick = (unsigned)atoi(optarg); break;
 		case 'f': cfg.firewall = cfg.fw.sysctl = true; break;
+		case 'r': cfg.router_tag = optarg; break;
 		default: return 2;
 		}
 	}

@@ -9,7 +9,7 @@ ts_unit_test(net_dhcp_test
   SOURCES ${TS_AN}/dhcp.c ${C}/proc.c ${C}/codec.c ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c ${C}/ifname.c ${TS_GEN_SOURCES}
   LIBS PkgConfig::MSGPACK)
 ts_unit_test(net_conv_test
-  SOURCES ${TS_AN}/netconv.c ${TS_AN}/link.c ${TS_AN}/linkrec.c
+  SOURCES ${TS_AN}/netconv.c ${TS_AN}/router.c ${TS_AN}/link.c ${TS_AN}/linkrec.c
   ${TS_AN}/dhcp.c ${TS_AN}/firewall.c ${C}/proc.c ${C}/codec.c ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c ${C}/ifname.c ${C}/config.c ${C}/opts.c
   ${TS_GEN_SOURCES}
   LIBS PkgConfig::NL PkgConfig::MSGPACK)
@@ -26,11 +26,18 @@ endforeach()
 # (tests/integ registers only scripts, so its build rule lives here).
 if(EXISTS ${CMAKE_SOURCE_DIR}/tests/integ/netctl.c)
   add_executable(netctl ${CMAKE_SOURCE_DIR}/tests/integ/netctl.c
-    ${TS_AN}/netconv.c ${TS_AN}/link.c ${TS_AN}/dhcp.c ${TS_AN}/firewall.c
+    ${TS_AN}/netconv.c ${TS_AN}/router.c ${TS_AN}/link.c ${TS_AN}/dhcp.c ${TS_AN}/firewall.c
     ${C}/err.c ${C}/log.c ${C}/proc.c ${C}/codec.c ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c ${C}/ifname.c ${C}/config.c
     ${C}/opts.c ${TS_GEN_SOURCES})
   add_dependencies(netctl ts_generated)
   target_include_directories(netctl PRIVATE ${TS_AN} ${C} ${TS_GEN_DIR})
   target_link_libraries(netctl PRIVATE PkgConfig::NL PkgConfig::MSGPACK
     PkgConfig::JANSSON Threads::Threads)
+endif()
+# agent/net/router: router namespaces, floating IPs (proc recorder).
+ts_unit_test(net_router_test
+  SOURCES ${TS_AN}/router.c ${TS_AN}/link.c ${C}/proc.c ${C}/buf.c ${C}/clock.c ${C}/uuid.c ${C}/ifname.c
+  LIBS PkgConfig::NL)
+if(TARGET net_router_test)
+  target_include_directories(net_router_test PRIVATE ${TS_AN})
 endif()

@@ -1,0 +1,999 @@
+/*
+ * router: distributed routers and floating IPs in router namespaces (see
+ * router.h).
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "err.h"
+#include "link.h"
+#include "log.h"
+#include "proc.h"
+#include "router.h"
+#include "uuid.h"
+
+#define NS_TABLE	"tinystack_router"
+#define L3_TABLE	"tinystack_l3"
+#define DEV_MAX		(IFNAME_MAX + 1)
+
+/* What was last applied to one router's namespace (forwarding, routes,
+ * ruleset), by hash: re-applied only when it differs. */
+struct applied {
+	char		 id[CODEC_UUID_LEN + 1];
+	uint64_t	 hash;
+};
+
+struct router {
+	char		 tag[ROUTER_TAG_MAX + 1];
+	struct applied	*applied;
+	size_t		 napplied;
+	uint64_t	 l3_hash;	/* 0: not applied since start */
+	/* No router wanted and nothing of ours left: converging is free
+	 * (no programs run) until a router comes. */
+	bool		 idle;
+	bool		 started;
+};
+
+/* One veth of a router: its end in the namespace and on the host. */
+struct rdev {
+	char		 ns[DEV_MAX];
+	char		 host[DEV_MAX];
+	char		 bridge[DEV_MAX];
+	char		 mac[18];	/* "" : the kernel's */
+	uint32_t	 mtu;
+	char		 (*addrs)[LINK_ADDR_MAX];
+	size_t		 naddrs;
+};
+
+/* What the probes found: the namespace's links and addresses, or the
+ * host's veth ends. */
+struct seen {
+	char		 name[DEV_MAX];
+	char		 master[DEV_MAX];
+	bool		 up;
+	char		 (*addrs)[LINK_ADDR_MAX];
+	size_t		 naddrs;
+};
+
+/* A buffer's text ("" before the first write). */
+static const char *
+txt(const struct buf *b)
+{
+	return b->data ? (const char *)b->data : "";
+}
+
+static uint64_t
+fnv1a(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h ? h : 1;
+}
+
+/* The first n hex digits of a UUID (dashes skipped). */
+static void
+hexid(const char *id, size_t n, char *out)
+{
+	size_t k = 0;
+
+	for (; *id && k < n; id++)
+		if (*id != '-')
+			out[k++] = *id;
+	out[k] = '\0';
+}
+
+static bool
+mac_valid(const char *m)
+{
+	size_t i;
+
+	if (strlen(m) != 17)
+		return false;
+	for (i = 0; i < 17; i++)
+		if (i % 3 == 2 ? m[i] != ':' : !isxdigit((unsigned char)m[i]))
+			return false;
+	return true;
+}
+
+/* A valid MAC in lower case into out (18 bytes). */
+static void
+mac_lower(const char *m, char *out)
+{
+	size_t i;
+
+	for (i = 0; i < 17 && m[i]; i++)
+		out[i] = (char)tolower((unsigned char)m[i]);
+	out[i] = '\0';
+}
+
+static int
+run(const char *const argv[])
+{
+	struct proc_result r = { 0 };
+	int rc = proc_run(argv, NULL, &r);
+
+	proc_result_clear(&r);
+	return rc;
+}
+
+/* run() with text on stdin (an nft ruleset). */
+static int
+run_stdin(const char *const argv[], const char *text)
+{
+	struct proc_opts o = { .stdin_buf = text, .stdin_len = strlen(text) };
+	struct proc_result r = { 0 };
+	int rc = proc_run(argv, &o, &r);
+
+	proc_result_clear(&r);
+	return rc;
+}
+
+/* run() keeping stdout (*out owned by the caller, also on failure). */
+static int
+run_out(const char *const argv[], char **out)
+{
+	struct proc_result r = { 0 };
+	int rc = proc_run(argv, NULL, &r);
+
+	*out = r.out;
+	r.out = NULL;
+	proc_result_clear(&r);
+	return rc;
+}
+
+struct router *
+router_new(const char *tag)
+{
+	struct router *rt;
+	const char *p;
+
+	if (tag == NULL)
+		tag = "";
+	for (p = tag; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' &&
+		    *p != '-')
+			break;
+	if (*p || strlen(tag) > ROUTER_TAG_MAX) {
+		err_set(TS_EINVALID, "router: namespace tag '%.40s' not "
+		    "[A-Za-z0-9_.-]{0,%d}", tag, ROUTER_TAG_MAX);
+		return NULL;
+	}
+	if ((rt = calloc(1, sizeof(*rt))) == NULL) {
+		err_set(TS_ENOMEM, "router: out of memory");
+		return NULL;
+	}
+	snprintf(rt->tag, sizeof(rt->tag), "%s", tag);
+	return rt;
+}
+
+void
+router_free(struct router **rtp)
+{
+	if (rtp == NULL || *rtp == NULL)
+		return;
+	free((*rtp)->applied);
+	free(*rtp);
+	*rtp = NULL;
+}
+
+int
+router_ns_name(const struct router *rt, const char *id, char *out)
+{
+	char hex[12];
+
+	if (!uuid_valid(id)) {
+		err_set(TS_EINVALID, "router: bad router id");
+		return -1;
+	}
+	hexid(id, 11, hex);
+	snprintf(out, ROUTER_NS_MAX + 1, "%s%s%s%s", ROUTER_NS_PREFIX, hex,
+	    rt->tag[0] ? "-" : "", rt->tag);
+	return 0;
+}
+
+/* Whether name is a namespace of ours: the prefix, 11 hex and our tag. */
+static bool
+ns_owned(const struct router *rt, const char *name)
+{
+	size_t i, pl = strlen(ROUTER_NS_PREFIX);
+
+	if (strncmp(name, ROUTER_NS_PREFIX, pl) != 0)
+		return false;
+	for (i = 0; i < 11; i++)
+		if (!isxdigit((unsigned char)name[pl + i]) ||
+		    isupper((unsigned char)name[pl + i]))
+			return false;
+	name += pl + 11;
+	if (rt->tag[0] == '\0')
+		return *name == '\0';
+	return *name == '-' && strcmp(name + 1, rt->tag) == 0;
+}
+
+static const struct sch_net_subnet *
+subnet_of(const struct msg_host_network *d, const char *id)
+{
+	size_t i;
+
+	for (i = 0; id && i < d->subnets.n; i++)
+		if (strcmp(d->subnets.items[i].id, id) == 0)
+			return &d->subnets.items[i];
+	return NULL;
+}
+
+/* ip + the prefix of cidr, normalised into out; -1 recorded. */
+static int
+addr_in(const char *ip, const char *cidr, char *out)
+{
+	const char *slash = cidr ? strchr(cidr, '/') : NULL;
+	char t[LINK_ADDR_MAX * 2];
+
+	if (slash == NULL) {
+		err_set(TS_EINVALID, "router: subnet cidr '%.64s' has no "
+		    "prefix", cidr ? cidr : "");
+		return -1;
+	}
+	snprintf(t, sizeof(t), "%.64s%.8s", ip, slash);
+	return link_addr_norm(t, 1, out, NULL) == -1 ? -1 : 0;
+}
+
+static int
+rdev_addr(struct rdev *v, const char *a, size_t max)
+{
+	if (v->naddrs >= max) {
+		err_set(TS_EINVALID, "router: too many addresses");
+		return -1;
+	}
+	snprintf(v->addrs[v->naddrs++], LINK_ADDR_MAX, "%s", a);
+	return 0;
+}
+
+static void
+seen_free(struct seen *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; s && i < n; i++)
+		free(s[i].addrs);
+	free(s);
+}
+
+/* Split text into lines and each line into at most 64 words, in place. */
+static size_t
+words(char *line, char **w)
+{
+	size_t n = 0;
+	char *save = NULL, *t;
+
+	for (t = strtok_r(line, " \t", &save); t && n < 64;
+	    t = strtok_r(NULL, " \t", &save))
+		w[n++] = t;
+	return n;
+}
+
+/* Parse `ip -br addr show`: "NAME[@PEER] STATE ADDR...". Owned *out. */
+static int
+parse_br(char *text, struct seen **out, size_t *n)
+{
+	char *save = NULL, *line, *w[64], *at;
+	struct seen *s = NULL, *ns;
+	size_t cap = 0, nw, i;
+
+	*n = 0;
+	for (line = strtok_r(text, "\n", &save); line;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if ((nw = words(line, w)) < 2)
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 8;
+			if ((ns = realloc(s, cap * sizeof(*s))) == NULL)
+				goto nomem;
+			s = ns;
+		}
+		memset(&s[*n], 0, sizeof(*s));
+		if ((at = strchr(w[0], '@')) != NULL)
+			*at = '\0';
+		snprintf(s[*n].name, DEV_MAX, "%s", w[0]);
+		s[*n].up = strcmp(w[1], "DOWN") != 0;
+		(*n)++;
+		if (nw > 2 && (s[*n - 1].addrs = calloc(nw - 2,
+		    LINK_ADDR_MAX)) == NULL)
+			goto nomem;
+		for (i = 2; i < nw; i++)
+			if (strncmp(w[i], "fe80:", 5) != 0)
+				snprintf(s[*n - 1].addrs[s[*n - 1].naddrs++],
+				    LINK_ADDR_MAX, "%s", w[i]);
+	}
+	*out = s;
+	return 0;
+nomem:
+	seen_free(s, *n);
+	*n = 0;
+	err_set(TS_ENOMEM, "router: out of memory");
+	return -1;
+}
+
+/* Parse `ip -o link show type veth`: "N: NAME@PEER: <FLAGS> ... master
+ * BR ...". Owned *out. */
+static int
+parse_links(char *text, struct seen **out, size_t *n)
+{
+	char *save = NULL, *line, *w[64], *at;
+	struct seen *s = NULL, *ns;
+	size_t cap = 0, nw, i;
+
+	*n = 0;
+	for (line = strtok_r(text, "\n", &save); line;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if ((nw = words(line, w)) < 3)
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 8;
+			if ((ns = realloc(s, cap * sizeof(*s))) == NULL) {
+				free(s);
+				err_set(TS_ENOMEM, "router: out of memory");
+				return -1;
+			}
+			s = ns;
+		}
+		memset(&s[*n], 0, sizeof(*s));
+		if ((at = strchr(w[1], '@')) != NULL ||
+		    (at = strchr(w[1], ':')) != NULL)
+			*at = '\0';
+		snprintf(s[*n].name, DEV_MAX, "%s", w[1]);
+		s[*n].up = strstr(w[2], ",UP") || strncmp(w[2], "<UP", 3) == 0;
+		for (i = 3; i + 1 < nw; i++)
+			if (strcmp(w[i], "master") == 0)
+				snprintf(s[*n].master, DEV_MAX, "%s", w[i + 1]);
+		(*n)++;
+	}
+	*out = s;
+	return 0;
+}
+
+static const struct seen *
+seen_find(const struct seen *s, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(s[i].name, name) == 0)
+			return &s[i];
+	return NULL;
+}
+
+static bool
+has_addr(char (*a)[LINK_ADDR_MAX], size_t n, const char *x)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(a[i], x) == 0)
+			return true;
+	return false;
+}
+
+/* The desired state of one router on this host. */
+struct plan {
+	char		 ns[ROUTER_NS_MAX + 1];
+	struct rdev	*devs;		/* interfaces, then qg if any */
+	size_t		 ndevs;
+	const char	*qg;		/* devs[ndevs - 1].ns, or NULL */
+	struct buf	 hashed;	/* routes + ruleset, hashed */
+	struct buf	 routes;	/* "DEST NEXTHOP DEV\n" lines */
+	struct buf	 rules;		/* the namespace's nft ruleset */
+};
+
+static void
+plan_clear(struct plan *p)
+{
+	size_t i;
+
+	for (i = 0; p->devs && i < p->ndevs; i++)
+		free(p->devs[i].addrs);
+	free(p->devs);
+	buf_free(&p->hashed);
+	buf_free(&p->routes);
+	buf_free(&p->rules);
+	memset(p, 0, sizeof(*p));
+}
+
+/* The namespace's ruleset: DNAT/SNAT of the floating IPs, the central
+ * SNAT, and on a host that is not the snat_host only translated sources
+ * leave through qg. */
+static int
+plan_rules(struct plan *p, const struct msg_host_network *d,
+    const struct sch_net_router *r, char (*fl)[2][LINK_ADDR_MAX], size_t nfl,
+    const char *gw)
+{
+	struct buf *b = &p->rules;
+	size_t i, k;
+	bool first;
+
+	buf_printf(b, "table ip %s\ndelete table ip %s\ntable ip %s {\n",
+	    NS_TABLE, NS_TABLE, NS_TABLE);
+	if (p->qg == NULL)
+		goto end;
+	buf_puts(b, "\tchain pre {\n\t\ttype nat hook prerouting priority "
+	    "dstnat; policy accept;\n");
+	for (i = 0; i < nfl; i++)
+		buf_printf(b, "\t\tip daddr %s dnat to %s\n", fl[i][0],
+		    fl[i][1]);
+	buf_puts(b, "\t}\n\tchain post {\n\t\ttype nat hook postrouting "
+	    "priority srcnat; policy accept;\n");
+	for (i = 0; i < nfl; i++)
+		buf_printf(b, "\t\toifname \"%s\" ip saddr %s snat to %s\n",
+		    p->qg, fl[i][1], fl[i][0]);
+	if (gw && r->has_enable_snat && r->enable_snat) {
+		first = true;
+		for (k = 0; k < r->interfaces.n; k++) {
+			const struct sch_net_router_if *ri =
+			    &r->interfaces.items[k];
+			const struct sch_net_subnet *s =
+			    subnet_of(d, ri->subnet_id);
+			char c[LINK_ADDR_MAX];
+
+			if (s == NULL || s->ip_version != 4 ||
+			    link_addr_norm(s->cidr, 1, c, NULL) != AF_INET)
+				continue;
+			if (first)
+				buf_printf(b, "\t\toifname \"%s\" ip saddr { %s",
+				    p->qg, c);
+			else
+				buf_printf(b, ", %s", c);
+			first = false;
+		}
+		if (!first)
+			buf_printf(b, " } snat to %s\n", gw);
+	}
+	buf_puts(b, "\t}\n");
+	if (gw == NULL) {
+		buf_puts(b, "\tchain fwd {\n\t\ttype filter hook forward "
+		    "priority filter; policy accept;\n");
+		if (nfl) {
+			buf_printf(b, "\t\toifname \"%s\" ip saddr { ", p->qg);
+			for (i = 0; i < nfl; i++)
+				buf_printf(b, "%s%s", i ? ", " : "", fl[i][1]);
+			buf_puts(b, " } accept\n");
+		}
+		buf_printf(b, "\t\toifname \"%s\" drop\n\t}\n", p->qg);
+	}
+end:
+	return buf_puts(b, "}\n");
+}
+
+/* Build the plan of router r; -1 recorded when it cannot be built (the
+ * router is skipped). A router with no interface on a network here has
+ * ndevs == 0. */
+static int
+plan_build(struct router *rt, const struct msg_host_network *d,
+    const struct sch_net_router *r, router_net_fn nets, void *arg,
+    struct plan *p)
+{
+	struct router_net rn;
+	char hex[12], shex[12], a[LINK_ADDR_MAX], n2[LINK_ADDR_MAX];
+	char gwb[LINK_ADDR_MAX];
+	char (*fl)[2][LINK_ADDR_MAX] = NULL;
+	const char *gw = NULL;
+	size_t i, nfl = 0;
+	const struct sch_net_subnet *xs = NULL;
+
+	memset(p, 0, sizeof(*p));
+	if (router_ns_name(rt, r->id, p->ns) == -1)
+		return -1;
+	hexid(r->id, 11, hex);
+	if ((p->devs = calloc(r->interfaces.n + 1, sizeof(*p->devs))) ==
+	    NULL)
+		goto nomem;
+	for (i = 0; i < r->interfaces.n; i++) {
+		const struct sch_net_router_if *ri = &r->interfaces.items[i];
+		const struct sch_net_subnet *s = subnet_of(d, ri->subnet_id);
+		struct rdev *v = &p->devs[p->ndevs];
+
+		if (nets(arg, ri->network_id, &rn) == -1)
+			continue;
+		if (s == NULL) {
+			err_set(TS_EINVALID, "router %s: subnet %s of an "
+			    "interface not in host_network", r->id,
+			    ri->subnet_id);
+			goto fail;
+		}
+		if (!mac_valid(ri->mac)) {
+			err_set(TS_EINVALID, "router %s: bad MAC '%.32s'",
+			    r->id, ri->mac);
+			goto fail;
+		}
+		if (addr_in(ri->ip_address, s->cidr, a) == -1) {
+			err_prefix("router %s: ", r->id);
+			goto fail;
+		}
+		hexid(ri->subnet_id, 11, shex);
+		snprintf(v->ns, DEV_MAX, "qr-%s", shex);
+		snprintf(v->host, DEV_MAX, "tsi%.5s%.6s", hex, shex);
+		snprintf(v->bridge, DEV_MAX, "%s", rn.bridge);
+		mac_lower(ri->mac, v->mac);
+		v->mtu = rn.mtu;
+		if ((v->addrs = calloc(1, LINK_ADDR_MAX)) == NULL)
+			goto nomem;
+		rdev_addr(v, a, 1);
+		p->ndevs++;
+	}
+	if (p->ndevs == 0)
+		return 0;
+	/* The external side, where this host needs it. */
+	if (r->gateway_network_id && r->gateway_ip &&
+	    (xs = subnet_of(d, r->gateway_subnet_id)) != NULL &&
+	    nets(arg, r->gateway_network_id, &rn) == 0 &&
+	    ((r->has_snat_host && r->snat_host) || r->floatingips.n)) {
+		struct rdev *v = &p->devs[p->ndevs];
+
+		if ((fl = calloc(r->floatingips.n + 1, sizeof(*fl))) == NULL ||
+		    (v->addrs = calloc(r->floatingips.n + 1, LINK_ADDR_MAX))
+		    == NULL)
+			goto nomem;
+		snprintf(v->ns, DEV_MAX, "qg-%s", hex);
+		snprintf(v->host, DEV_MAX, "tsg%s", hex);
+		snprintf(v->bridge, DEV_MAX, "%s", rn.bridge);
+		v->mtu = rn.mtu;
+		p->qg = v->ns;
+		p->ndevs++;
+		if (r->has_snat_host && r->snat_host) {
+			if (addr_in(r->gateway_ip, xs->cidr, a) == -1)
+				goto fail;
+			rdev_addr(v, a, r->floatingips.n + 1);
+			snprintf(gwb, sizeof(gwb), "%s", a);
+			gw = strtok(gwb, "/");
+		}
+		for (i = 0; i < r->floatingips.n; i++) {
+			const struct sch_net_floatingip *f =
+			    &r->floatingips.items[i];
+
+			if (link_addr_norm(f->floating_ip, 0, fl[nfl][0],
+			    NULL) != AF_INET || link_addr_norm(f->fixed_ip, 0,
+			    fl[nfl][1], NULL) != AF_INET) {
+				err_set(TS_EINVALID, "router %s: floating IP "
+				    "%s: not IPv4 addresses", r->id, f->id);
+				goto fail;
+			}
+			snprintf(n2, sizeof(n2), "%.45s/32", fl[nfl][0]);
+			if (!has_addr(v->addrs, v->naddrs, n2))
+				rdev_addr(v, n2, r->floatingips.n + 1);
+			nfl++;
+		}
+		/* The external subnet is on link even with /32s only. */
+		if (link_addr_norm(xs->cidr, 1, a, NULL) == -1)
+			goto fail;
+		buf_printf(&p->routes, "%s - %s\n", a, p->qg);
+		if (xs->gateway_ip) {
+			if (link_addr_norm(xs->gateway_ip, 0, n2, NULL) == -1)
+				goto fail;
+			buf_printf(&p->routes, "default %s %s\n", n2, p->qg);
+		}
+	}
+	for (i = 0; i < r->routes.n; i++) {
+		if (link_addr_norm(r->routes.items[i].destination, 1, a,
+		    NULL) == -1 || link_addr_norm(r->routes.items[i].nexthop,
+		    0, n2, NULL) == -1) {
+			err_prefix("router %s: route: ", r->id);
+			goto fail;
+		}
+		buf_printf(&p->routes, "%s %s -\n", a, n2);
+	}
+	if (plan_rules(p, d, r, fl, nfl, gw) == -1)
+		goto fail;
+	buf_puts(&p->hashed, txt(&p->routes));
+	buf_puts(&p->hashed, txt(&p->rules));
+	if (buf_puts(&p->hashed, "") == -1 || buf_puts(&p->routes, "") == -1)
+		goto fail;
+	free(fl);
+	return 0;
+nomem:
+	err_set(TS_ENOMEM, "router: out of memory");
+fail:
+	free(fl);
+	plan_clear(p);
+	return -1;
+}
+
+static uint64_t
+applied_get(const struct router *rt, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < rt->napplied; i++)
+		if (strcmp(rt->applied[i].id, id) == 0)
+			return rt->applied[i].hash;
+	return 0;
+}
+
+/* Routes, forwarding and the ruleset of the namespace (the hashed part). */
+static int
+apply_hashed(const struct plan *p)
+{
+	char *save = NULL, *line, *w[64], *copy;
+	int rc = 0;
+	size_t nw;
+
+	const char *fwd[] = { "ip", "netns", "exec", p->ns, "sysctl", "-qw",
+	    "net.ipv4.ip_forward=1", NULL };
+	const char *flush[] = { "ip", "-n", p->ns, "route", "flush", "proto",
+	    "static", NULL };
+	const char *nft[] = { "ip", "netns", "exec", p->ns, "nft", "-f", "-",
+	    NULL };
+	struct proc_result r = { 0 };
+	struct proc_opts lenient = { .allow_nonzero = true };
+
+	if (run(fwd) == -1)
+		return -1;
+	/* "FIB table does not exist" when there is nothing to flush. */
+	proc_run(flush, &lenient, &r);
+	proc_result_clear(&r);
+	if ((copy = strdup(txt(&p->routes))) == NULL) {
+		err_set(TS_ENOMEM, "router: out of memory");
+		return -1;
+	}
+	for (line = strtok_r(copy, "\n", &save); line;
+	    line = strtok_r(NULL, "\n", &save)) {
+		const char *argv[16] = { "ip", "-n", p->ns, "route",
+		    "replace" };
+		size_t k = 5;
+
+		if ((nw = words(line, w)) != 3)
+			continue;
+		argv[k++] = w[0];
+		if (strcmp(w[1], "-") != 0) {
+			argv[k++] = "via";
+			argv[k++] = w[1];
+		}
+		if (strcmp(w[2], "-") != 0) {
+			argv[k++] = "dev";
+			argv[k++] = w[2];
+			if (strcmp(w[1], "-") == 0) {
+				argv[k++] = "scope";
+				argv[k++] = "link";
+			}
+		}
+		argv[k++] = "proto";
+		argv[k++] = "static";
+		if (run(argv) == -1 && rc == 0)
+			rc = -1;
+	}
+	free(copy);
+	if (run_stdin(nft, txt(&p->rules)) == -1)
+		return -1;
+	return rc;
+}
+
+/* Close the gaps of one router: namespace, veths, addresses. 1 when the
+ * namespace or a veth was made (routes went with the old one: the hashed
+ * part must be applied again), 0 when nothing was missing, -1 recorded. */
+static int
+router_one(const struct plan *p, bool ns_exists, const struct seen *hostl,
+    size_t nhostl)
+{
+	struct seen *in = NULL;
+	char *out = NULL;
+	size_t nin = 0, i, k;
+	bool made = !ns_exists;
+	int rc = -1;
+
+	const char *add[] = { "ip", "netns", "add", p->ns, NULL };
+	const char *lo[] = { "ip", "-n", p->ns, "link", "set", "lo", "up",
+	    NULL };
+	const char *probe[] = { "ip", "-n", p->ns, "-br", "addr", "show",
+	    NULL };
+	const char *delns[] = { "ip", "netns", "del", p->ns, NULL };
+
+	if (!ns_exists && (run(add) == -1 || run(lo) == -1))
+		return -1;
+	if (run_out(probe, &out) == -1) {
+		/* Listed but not a namespace: the mount of an agent that ran
+		 * in a mount namespace of its own, gone with it. */
+		free(out);
+		out = NULL;
+		if (!ns_exists || run(delns) == -1 || run(add) == -1 ||
+		    run(lo) == -1 || run_out(probe, &out) == -1)
+			goto out;
+		made = true;
+	}
+	if (parse_br(out, &in, &nin) == -1)
+		goto out;
+	/* Links in the namespace that are no longer wanted. */
+	for (i = 0; i < nin; i++) {
+		const char *del[] = { "ip", "-n", p->ns, "link", "del",
+		    in[i].name, NULL };
+
+		for (k = 0; k < p->ndevs; k++)
+			if (strcmp(p->devs[k].ns, in[i].name) == 0)
+				break;
+		if (k == p->ndevs && strcmp(in[i].name, "lo") != 0 &&
+		    run(del) == -1)
+			goto out;
+	}
+	for (k = 0; k < p->ndevs; k++) {
+		const struct rdev *v = &p->devs[k];
+		const struct seen *s = seen_find(in, nin, v->ns);
+		const struct seen *h = seen_find(hostl, nhostl, v->host);
+		char mtu[16];
+
+		snprintf(mtu, sizeof(mtu), "%u", v->mtu ? v->mtu : 1500);
+		if (s == NULL || h == NULL) {
+			const char *mk[] = { "ip", "link", "add", v->host,
+			    "type", "veth", "peer", "name", v->ns, "netns",
+			    p->ns, NULL };
+			const char *rm[] = { "ip", "link", "del", v->host,
+			    NULL };
+			const char *set[] = { "ip", "-n", p->ns, "link", "set",
+			    v->ns, "mtu", mtu, "up", "address", v->mac, NULL };
+
+			if (h && run(rm) == -1)
+				goto out;
+			if (run(mk) == -1)
+				goto out;
+			/* qg keeps the kernel's random MAC: it differs per
+			 * host, as the external network needs. */
+			if (v->mac[0] == '\0')
+				set[9] = NULL;
+			if (run(set) == -1)
+				goto out;
+			made = true;
+			s = NULL;
+		} else if (!s->up) {
+			const char *up[] = { "ip", "-n", p->ns, "link", "set",
+			    v->ns, "up", NULL };
+
+			if (run(up) == -1)
+				goto out;
+		}
+		if (h == NULL || !h->up || strcmp(h->master, v->bridge) != 0) {
+			const char *hs[] = { "ip", "link", "set", v->host,
+			    "master", v->bridge, "mtu", mtu, "up", NULL };
+
+			if (run(hs) == -1)
+				goto out;
+		}
+		for (i = 0; s && i < s->naddrs; i++) {
+			const char *del[] = { "ip", "-n", p->ns, "addr", "del",
+			    s->addrs[i], "dev", v->ns, NULL };
+
+			if (!has_addr(v->addrs, v->naddrs, s->addrs[i]) &&
+			    run(del) == -1)
+				goto out;
+		}
+		for (i = 0; i < v->naddrs; i++) {
+			const char *aa[] = { "ip", "-n", p->ns, "addr", "add",
+			    v->addrs[i], "dev", v->ns, NULL };
+
+			if ((s == NULL || !has_addr(s->addrs, s->naddrs,
+			    v->addrs[i])) && run(aa) == -1)
+				goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (rc == -1)
+		err_prefix("router %s: ", p->ns);
+	seen_free(in, nin);
+	free(out);
+	return made ? (rc == 0 ? 1 : rc) : rc;
+}
+
+/* The host's "bridge tinystack_l3" table: router MACs and ARP for router
+ * addresses stay off the uplinks of the routers' networks. */
+static int
+l3_rules(const struct msg_host_network *d, router_net_fn nets, void *arg,
+    struct buf *b)
+{
+	struct buf in = { 0 }, outb = { 0 };
+	struct router_net rn;
+	char a[LINK_ADDR_MAX], mac[18];
+	size_t i, k;
+
+	buf_printf(b, "table bridge %s\ndelete table bridge %s\n", L3_TABLE,
+	    L3_TABLE);
+	for (i = 0; i < d->routers.n; i++)
+		for (k = 0; k < d->routers.items[i].interfaces.n; k++) {
+			const struct sch_net_router_if *ri =
+			    &d->routers.items[i].interfaces.items[k];
+
+			if (nets(arg, ri->network_id, &rn) == -1 ||
+			    rn.uplink[0] == '\0' || !mac_valid(ri->mac))
+				continue;
+			mac_lower(ri->mac, mac);
+			buf_printf(&in, "\t\tiifname \"%s\" ether saddr %s "
+			    "drop\n", rn.uplink, mac);
+			buf_printf(&outb, "\t\toifname \"%s\" ether saddr %s "
+			    "drop\n", rn.uplink, mac);
+			if (link_addr_norm(ri->ip_address, 0, a, NULL) !=
+			    AF_INET)
+				continue;
+			buf_printf(&in, "\t\tiifname \"%s\" arp saddr ip %s "
+			    "drop\n\t\tiifname \"%s\" arp daddr ip %s drop\n",
+			    rn.uplink, a, rn.uplink, a);
+			buf_printf(&outb, "\t\toifname \"%s\" arp saddr ip %s "
+			    "drop\n\t\toifname \"%s\" arp daddr ip %s drop\n",
+			    rn.uplink, a, rn.uplink, a);
+		}
+	if (in.len) {
+		buf_printf(b, "table bridge %s {\n\tchain in {\n\t\ttype "
+		    "filter hook prerouting priority -200; policy accept;\n"
+		    "%s\t}\n\tchain out {\n\t\ttype filter hook forward "
+		    "priority -200; policy accept;\n%s\t}\n}\n", L3_TABLE,
+		    txt(&in), txt(&outb));
+	}
+	buf_free(&in);
+	buf_free(&outb);
+	return buf_puts(b, "");
+}
+
+/* Names of `ip netns list` ("NAME" or "NAME (id: N)"), in place. */
+static size_t
+netns_names(char *text, char **names, size_t max)
+{
+	char *save = NULL, *line, *w[64];
+	size_t n = 0;
+
+	for (line = strtok_r(text, "\n", &save); line && n < max;
+	    line = strtok_r(NULL, "\n", &save))
+		if (words(line, w) > 0)
+			names[n++] = w[0];
+	return n;
+}
+
+#define NETNS_MAX	4096
+
+/* Whether /run/netns holds a namespace of ours (a restarted agent). */
+static bool
+owned_left(const struct router *rt)
+{
+	DIR *dir = opendir("/run/netns");
+	struct dirent *e;
+	bool found = false;
+
+	while (dir && !found && (e = readdir(dir)) != NULL)
+		found = ns_owned(rt, e->d_name);
+	if (dir)
+		closedir(dir);
+	return found;
+}
+
+int
+router_converge(struct router *rt, const struct msg_host_network *d,
+    router_net_fn nets, void *arg)
+{
+	const char *list[] = { "ip", "netns", "list", NULL };
+	const char *veths[] = { "ip", "-o", "link", "show", "type", "veth",
+	    NULL };
+	const char *l3[] = { "nft", "-f", "-", NULL };
+	char *nsout = NULL, *lout = NULL, **have = NULL;
+	char (*want)[ROUTER_NS_MAX + 1] = NULL;
+	struct applied *now = NULL;
+	struct seen *hostl = NULL;
+	struct buf l3b = { 0 };
+	size_t nhave = 0, nwant = 0, nnow = 0, nhostl = 0, i, j;
+	struct err_saved { bool set; struct ts_err e; } first = { 0 };
+	uint64_t h;
+	bool refused = false;
+	int r;
+
+	if (d->routers.n == 0 && (rt->idle || (!rt->started &&
+	    !owned_left(rt)))) {
+		rt->idle = true;
+		return 0;
+	}
+	rt->started = true;
+	rt->idle = false;
+	if ((have = calloc(NETNS_MAX, sizeof(*have))) == NULL ||
+	    (want = calloc(d->routers.n + 1, sizeof(*want))) == NULL ||
+	    (now = calloc(d->routers.n + 1, sizeof(*now))) == NULL) {
+		err_set(TS_ENOMEM, "router: out of memory");
+		goto fail;
+	}
+	if (run_out(list, &nsout) == -1 || run_out(veths, &lout) == -1 ||
+	    parse_links(lout, &hostl, &nhostl) == -1)
+		goto fail;
+	nhave = netns_names(nsout, have, NETNS_MAX);
+	for (i = 0; i < d->routers.n; i++) {
+		const struct sch_net_router *ro = &d->routers.items[i];
+		struct plan p;
+		bool exists = false;
+
+		for (j = 0; j < i; j++)
+			if (strcmp(d->routers.items[j].id, ro->id) == 0)
+				break;
+		if (j < i)
+			continue;	/* listed twice: the first one wins */
+		if (plan_build(rt, d, ro, nets, arg, &p) == -1) {
+			/* Keep what runs; the next converge tries again. */
+			log_warnx("router: %s", err_msg());
+			if (!first.set)
+				first = (struct err_saved){ true, *err_last() };
+			refused = true;
+			if (router_ns_name(rt, ro->id, want[nwant]) == 0)
+				nwant++;
+			continue;
+		}
+		if (p.ndevs == 0) {
+			plan_clear(&p);
+			continue;
+		}
+		snprintf(want[nwant++], ROUTER_NS_MAX + 1, "%s", p.ns);
+		for (j = 0; j < nhave; j++)
+			if (strcmp(have[j], p.ns) == 0)
+				exists = true;
+		h = fnv1a(txt(&p.hashed));
+		snprintf(now[nnow].id, sizeof(now[nnow].id), "%s", ro->id);
+		if ((r = router_one(&p, exists, hostl, nhostl)) == -1 ||
+		    ((r == 1 || h != applied_get(rt, ro->id)) &&
+		    apply_hashed(&p) == -1)) {
+			log_warnx("router: %s", err_msg());
+			if (!first.set)
+				first = (struct err_saved){ true, *err_last() };
+			h = 0;		/* applied again next time */
+		}
+		now[nnow++].hash = h;
+		plan_clear(&p);
+	}
+	free(rt->applied);
+	rt->applied = now;
+	rt->napplied = nnow;
+	now = NULL;
+	/* Namespaces of routers no longer here; their veths go with them. */
+	for (i = 0; i < nhave; i++) {
+		const char *del[] = { "ip", "netns", "del", have[i], NULL };
+
+		if (!ns_owned(rt, have[i]))
+			continue;
+		for (j = 0; j < nwant; j++)
+			if (strcmp(want[j], have[i]) == 0)
+				break;
+		if (j == nwant && run(del) == -1) {
+			log_warnx("router: %s", err_msg());
+			if (!first.set)
+				first = (struct err_saved){ true, *err_last() };
+		}
+	}
+	/* A refused router keeps the host table as it was (with its MACs). */
+	if (l3_rules(d, nets, arg, &l3b) == -1)
+		goto fail;
+	if (!refused && (h = fnv1a(txt(&l3b))) != rt->l3_hash) {
+		if (run_stdin(l3, txt(&l3b)) == -1) {
+			log_warnx("router: %s", err_msg());
+			if (!first.set)
+				first = (struct err_saved){ true, *err_last() };
+			rt->l3_hash = 0;
+		} else
+			rt->l3_hash = h;
+	}
+	buf_free(&l3b);
+	free(nsout);
+	free(lout);
+	free(have);
+	free(want);
+	seen_free(hostl, nhostl);
+	if (first.set) {
+		err_restore(&first.e);
+		return -1;
+	}
+	rt->idle = d->routers.n == 0;
+	return 0;
+fail:
+	log_warnx("router: %s", err_msg());
+	buf_free(&l3b);
+	free(nsout);
+	free(lout);
+	free(have);
+	free(want);
+	free(now);
+	seen_free(hostl, nhostl);
+	return -1;
+}

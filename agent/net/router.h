@@ -1,0 +1,95 @@
+/*
+ * router: the L3 half of the agent's dataplane, distributed routers and
+ * floating IPs (Neutron's DVR, simplified), converged to host_network.routers.
+ *
+ * Per router with an interface on a network of this host: a network
+ * namespace ROUTER_NS_PREFIX + 11 hex of the router id (+ "-" + a tag when
+ * several fake hosts share /run/netns, see router_new()). In it one veth end
+ * per interface ("qr-" + 11 hex of the subnet id) carrying the interface's
+ * address and MAC, the same on every host; the other end ("tsi" + 5 hex of
+ * the router + 6 of the subnet) enslaved to the network's bridge here;
+ * ip_forward on inside the namespace only; the router's extra routes. So
+ * east-west traffic between the router's subnets is routed on the host of
+ * the sender.
+ *
+ * External side, when the router has a gateway and this host needs it
+ * (snat_host, or a floating IP of a port here): a veth "qg-" + 11 hex of
+ * the router in the namespace, "tsg" + 11 hex on the external network's
+ * bridge. Each floating IP here is on qg as /32 (the namespace answers ARP
+ * for it) with DNAT floating -> fixed and SNAT fixed -> floating. On the
+ * snat_host: gateway_ip on qg, and with enable_snat every other source of
+ * the router's subnets leaves as gateway_ip. Default route: the external
+ * subnet's gateway. On a host that is neither the snat_host nor has a
+ * floating IP, guests without a floating IP get no external access in this
+ * version; on a host with floating IPs but not the snat_host, only their
+ * fixed addresses may leave through qg (others are dropped, never leaked
+ * untranslated).
+ *
+ * Every host holds the same router MAC and addresses: the host table
+ * "bridge tinystack_l3" keeps them off the tunnels (frames with a router
+ * MAC as source, and ARP naming a router address, are dropped on the
+ * networks' VXLAN/VLAN/flat uplink ports, in and out), so each host's guests
+ * reach their own host's copy. A consequence, left for later: a router does
+ * not route to a guest of another host (Neutron rewrites the router MAC per
+ * host and pre-fills ARP for that).
+ *
+ * Level-triggered, as netconv: every converge probes the namespaces (`ip
+ * netns list`, `ip -br addr` inside, `ip -o link` for the host ends) and
+ * closes gaps (missing namespace, veth, address; stale ones removed); the
+ * forwarding switch, routes and the namespace's nft ruleset (table
+ * "ip tinystack_router", replaced atomically with `nft -f -`) are derived
+ * each converge and applied only when their hash differs from the last one
+ * applied, or when a link had to be made again. Everything runs through the
+ * process runner (proc.h) as argv, so tests record the exact commands.
+ *
+ * Threads: one thread at a time (the converger's).
+ */
+#ifndef TS_ROUTER_H
+#define TS_ROUTER_H
+
+#include <stdint.h>
+
+#include "ifname.h"
+#include "msg_gen.h"
+
+#define ROUTER_NS_PREFIX	"tsr-"
+#define ROUTER_TAG_MAX		32
+#define ROUTER_NS_MAX		(4 + 11 + 1 + ROUTER_TAG_MAX)
+
+/* Where a network lives on this host, as netconv made it: the bridge the
+ * router's veth joins, and the port of that bridge towards other hosts
+ * (VXLAN device, VLAN device or mapped interface; "" when none is ours to
+ * filter, e.g. an operator's bridge). */
+struct router_net {
+	char		 bridge[IFNAME_MAX + 1];
+	char		 uplink[IFNAME_MAX + 1];
+	uint32_t	 mtu;
+};
+
+/* Fill *out for network id; -1 when the network is not converged here
+ * (the router's interface on it is skipped). */
+typedef int (*router_net_fn)(void *arg, const char *net_id,
+    struct router_net *out);
+
+struct router;
+
+/* tag: NULL or "" for none; else appended to every namespace name, so that
+ * agents of several fake hosts in one kernel (one /run/netns) keep apart;
+ * only [A-Za-z0-9_.-], at most ROUTER_TAG_MAX (else TS_EINVALID). */
+struct router	*router_new(const char *tag);
+void		 router_free(struct router **);
+
+/*
+ * Converge the routers of d (borrowed for the call); nets tells where each
+ * network is. Owned namespaces of routers not in d are deleted. Returns 0,
+ * or -1 with the first failure recorded (it goes on with the other
+ * routers; the next converge retries); every failure is also logged here.
+ */
+int	router_converge(struct router *, const struct msg_host_network *d,
+	    router_net_fn nets, void *arg);
+
+/* The namespace of router id (out: ROUTER_NS_MAX + 1 bytes); -1
+ * (TS_EINVALID) if id is not a UUID. */
+int	router_ns_name(const struct router *, const char *id, char *out);
+
+#endif
