@@ -799,6 +799,42 @@ test_secgroups(void **state)
 	assert_int_equal(rule_count(CT_OTHER, def), 4);
 }
 
+/* Group and rule writes reach the dataplane sync at once (a host's
+ * rules and remote members are derived from them). */
+static void
+test_secgroup_changed(void **state)
+{
+	struct netsync *ns = ctltest_netsync(T);
+	char sg[64], b[512];
+
+	(void)state;
+	assert_int_equal(netsync_sync(ns, db_now_ms()), 0);
+	assert_int_equal(netsync_pending(ns), 0);
+	sg_new(CT_OTHER, "dirty", sg);
+	assert_int_equal(netsync_pending(ns), 1);
+	assert_int_equal(netsync_sync(ns, db_now_ms()), 0);
+	snprintf(b, sizeof(b), "{\"security_group_rule\": {"
+	    "\"security_group_id\": \"%s\", \"direction\": \"ingress\"}}", sg);
+	CT_CALL(T, N, CT_OTHER, "POST", "/v2.0/security-group-rules", b, 201,
+	    NULL);
+	assert_int_equal(netsync_pending(ns), 1);
+	assert_int_equal(netsync_sync(ns, db_now_ms()), 0);
+	/* Refused: no mark. */
+	CT_CALL(T, N, CT_OTHER, "POST", "/v2.0/security-group-rules", b, 409,
+	    NULL);
+	assert_int_equal(netsync_pending(ns), 0);
+	snprintf(path, sizeof(path), "/v2.0/security-group-rules/%s",
+	    ctltest_str(T, "NeutronError.message") + strlen("Security group "
+	    "rule already exists. Rule id is "));
+	path[strlen(path) - 1] = '\0';	/* the message's final dot */
+	CT_CALL(T, N, CT_OTHER, "DELETE", path, NULL, 204, NULL);
+	assert_int_equal(netsync_pending(ns), 1);
+	assert_int_equal(netsync_sync(ns, db_now_ms()), 0);
+	snprintf(path, sizeof(path), "/v2.0/security-groups/%s", sg);
+	CT_CALL(T, N, CT_OTHER, "DELETE", path, NULL, 204, NULL);
+	assert_int_equal(netsync_pending(ns), 1);
+}
+
 static void
 test_secgroup_quota(void **state)
 {
@@ -918,6 +954,7 @@ main(void)
 		cmocka_unit_test(test_netsync_changed),
 		cmocka_unit_test(test_sgrule_validation),
 		cmocka_unit_test(test_secgroups),
+		cmocka_unit_test(test_secgroup_changed),
 		cmocka_unit_test(test_secgroup_quota),
 	};
 
