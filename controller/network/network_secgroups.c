@@ -112,7 +112,7 @@ parse_protocol(json_t *v, char out[16])
 		return 0;
 	for (i = 0; i < NPROTOS; i++)
 		if (strcmp(protos[i].name, low) == 0) {
-			snprintf(out, 16, "%s", low);
+			snprintf(out, 16, "%.15s", low);
 			return 0;
 		}
 	if (*low != '\0' && strspn(low, "0123456789") == strlen(low) &&
