@@ -275,10 +275,18 @@ network_sgrule_parse(json_t *o, struct rec_security_group_rule *r)
 		if (parse_prefix(pfx, cidr, &version) == -1)
 			return -1;
 	}
+	/* Any string names a group: one that is not an id is not found
+	 * (Neutron answers 404, not 400). */
 	v = json_object_get(o, "remote_group_id");
-	if (v != NULL && !json_is_null(v) && jsonreq_uuid(NET_STYLE, o,
-	    "remote_group_id", 0, &rg, NULL) == -1)
-		return -1;
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_string(v) || !jsonreq_uuid_like(rg =
+		    json_string_value(v)) || strlen(rg) != 36) {
+			err_set(TS_ENOT_FOUND, "Security group %.64s does not "
+			    "exist", json_is_string(v) ? json_string_value(v) :
+			    "(not a string)");
+			return -1;
+		}
+	}
 	v = json_object_get(o, "remote_address_group_id");
 	if (v != NULL && !json_is_null(v)) {
 		err_set(TS_EINVALID, "Invalid input for remote_address_group_id. "

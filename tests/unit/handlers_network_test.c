@@ -584,6 +584,8 @@ test_sgrule_validation(void **state)
 		{ "\"direction\": \"ingress\", \"remote_group_id\": "
 		    "\"9a9b9c9d-0000-4000-8000-000000000000\"", 404,
 		    "SecurityGroupNotFound", NULL },
+		{ "\"direction\": \"ingress\", \"remote_group_id\": "
+		    "\"bad_group_id\"", 404, "SecurityGroupNotFound", NULL },
 		{ "\"direction\": \"ingress\", \"protocol\": \"icmpv6\"", 400,
 		    "SecurityGroupEthertypeConflictWithProtocol", NULL },
 		{ "\"direction\": \"ingress\", \"bogus\": 1", 400, NULL,
