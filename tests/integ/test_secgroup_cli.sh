@@ -184,9 +184,10 @@ openstack security group create over >/dev/null 2>&1 && fail "a group over quota
 refused 409 OverQuota POST security-groups '{"security_group": {"name": "over"}}'
 [ -z "$(openstack security group list -f value -c Name | grep -x over)" ] || fail "over-quota group exists"
 NR=$(curl -s -H "X-Auth-Token: $TOK" "$NURL/v2.0/quotas/$ADMIN_P/details" | jq .quota.security_group_rule.used)
+R1=$(nrules "$WEB")
 openstack quota set --secgroups 10 --secgroup-rules "$NR" "$ADMIN_P" || fail "quota set --secgroup-rules"
 openstack security group rule create --proto tcp --dst-port 8080 web2 >/dev/null 2>&1 && fail "a rule over quota created"
-[ "$(nrules "$WEB")" = "$R0" ] || fail "an over-quota rule was created"
+[ "$(nrules "$WEB")" = "$R1" ] || fail "an over-quota rule was created"
 openstack quota set --secgroup-rules 100 "$ADMIN_P" || fail "quota reset"
 openstack security group rule create --proto tcp --dst-port 8080 web2 >/dev/null || fail "rule create after quota reset"
 ok "quotas: defaults 10/100, --secgroups and --secgroup-rules limits refuse creates (409 OverQuota)"
