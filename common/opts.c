@@ -222,6 +222,12 @@ const struct config_opt opts_controller[] = {
 	    "Default number of subnets per project; -1 is unlimited."),
 	CONFIG_OPT_INT("network", "quota_port", "500", -1, INT32_MAX,
 	    "Default number of ports per project; -1 is unlimited."),
+	CONFIG_OPT_INT("network", "quota_security_group", "10", -1,
+	    INT32_MAX, "Default number of security groups per project; -1 "
+	    "is unlimited."),
+	CONFIG_OPT_INT("network", "quota_security_group_rule", "100", -1,
+	    INT32_MAX, "Default number of security group rules per project; "
+	    "-1 is unlimited."),
 
 	CONFIG_OPT_END
 };

@@ -38,6 +38,9 @@ const char *const db_tables[] = {
 	T_PORTS, T_PORTS_BY_NETWORK, T_PORTS_BY_DEVICE, T_IP_ALLOCATIONS,
 	T_IP_CURSORS, T_MAC_ALLOCATIONS, T_SEGMENT_ALLOCATIONS,
 	T_NETWORK_QUOTAS, T_NETWORK_USAGE,
+	/* security groups */
+	T_SECURITY_GROUPS, T_SECURITY_GROUPS_BY_PROJECT, T_SG_RULES,
+	T_SG_RULES_BY_GROUP,
 	NULL
 };
 
@@ -176,6 +179,16 @@ mig_network(struct store_txn *txn, void *arg)
 	return 0;
 }
 
+/* Version 7 adds the security group tables (created empty by
+ * store_open()): each project's default group is made on first use, as
+ * Neutron does, and the usage and quota records read the new counters as
+ * zero / absent (since=2), so nothing is rewritten. */
+static int
+mig_secgroups(struct store_txn *txn, void *arg)
+{
+	return 0;
+}
+
 static const struct store_migration migrations[] = {
 	{ 0, 1, "initial schema: services, hypervisors, agent keys",
 	    mig_initial, NULL },
@@ -188,6 +201,8 @@ static const struct store_migration migrations[] = {
 	    mig_instances_by_created, NULL },
 	{ 5, 6, "network: networks, subnets, ports, ip/mac/segment "
 	    "allocations, quotas, usage", mig_network, NULL },
+	{ 6, 7, "network: security groups and their rules",
+	    mig_secgroups, NULL },
 };
 
 int

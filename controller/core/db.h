@@ -40,7 +40,7 @@
 #include "msg_gen.h"
 #include "store.h"
 
-#define DB_SCHEMA_VERSION	6
+#define DB_SCHEMA_VERSION	7
 
 #define T_SERVICES		"services"
 #define T_SERVICES_BY_HOST	"services_by_host"
@@ -108,6 +108,13 @@
 #define T_SEGMENT_ALLOCATIONS	"segment_allocations"
 #define T_NETWORK_QUOTAS	"network_quotas"
 #define T_NETWORK_USAGE		"network_usage"
+/* security groups (schema version 7): security_groups +
+ * security_groups_by_project, security_group_rules +
+ * security_group_rules_by_group (index tables "<value>\0<id>") */
+#define T_SECURITY_GROUPS	"security_groups"
+#define T_SECURITY_GROUPS_BY_PROJECT "security_groups_by_project"
+#define T_SG_RULES		"security_group_rules"
+#define T_SG_RULES_BY_GROUP	"security_group_rules_by_group"
 
 /* NULL-terminated; static. */
 extern const char *const db_tables[];

@@ -31,6 +31,11 @@
 #define MAX_DNS		8
 #define MAX_ROUTES	32
 #define MAX_HOSTS	65536	/* hosts tracked at once */
+#define MAX_SECGROUPS	1024	/* per host, as host_network allows */
+#define MAX_SG_RULES	1024	/* per group */
+#define MAX_SG_MEMBERS	16384	/* per remote group */
+#define MAX_PORT_SGS	64
+#define MAX_PAIRS	64
 
 /* One host as netsync knows it. */
 struct host {
@@ -288,14 +293,24 @@ netsync_pending(struct netsync *ns)
 
 /* ---- a snapshot of the ports ---------------------------------------------- */
 
+/* An address of a port with port security in a security group: the
+ * group's members as a remote group (every port, bound anywhere or not). */
+struct sg_member {
+	char	 group[37];
+	char	*ip;		/* owned */
+};
+
 /* The ports that matter, deep copies (records handed to callbacks are
- * borrowed), sorted by (network, host, id). */
+ * borrowed), sorted by (network, host, id); the members of every security
+ * group, sorted by (group, address). */
 struct snap {
 	struct rec_port	*bound;		/* bound ports of guests */
 	size_t		 nbound, capbound;
 	struct rec_port	*dhcp;		/* netsync's DHCP ports */
 	size_t		 ndhcp, capdhcp;
 	struct by_host	*by_host;	/* bound by (host, network, id) */
+	struct sg_member *mem;
+	size_t		 nmem, capmem;
 };
 
 static void
@@ -305,10 +320,64 @@ snap_clear(struct snap *s)
 		codec_clear(&schema_rec_port, &s->bound[i]);
 	for (size_t i = 0; i < s->ndhcp; i++)
 		codec_clear(&schema_rec_port, &s->dhcp[i]);
+	for (size_t i = 0; i < s->nmem; i++)
+		free(s->mem[i].ip);
 	free(s->bound);
 	free(s->dhcp);
 	free(s->by_host);
+	free(s->mem);
 	memset(s, 0, sizeof(*s));
+}
+
+static int
+mem_push(struct snap *s, const char *group, const char *ip)
+{
+	if (s->nmem == s->capmem) {
+		size_t ncap = s->capmem ? s->capmem * 2 : 64;
+		struct sg_member *na = realloc(s->mem, ncap * sizeof(*na));
+
+		if (na == NULL) {
+			err_set(TS_ENOMEM, "netsync: out of memory");
+			return -1;
+		}
+		s->mem = na;
+		s->capmem = ncap;
+	}
+	snprintf(s->mem[s->nmem].group, sizeof(s->mem[s->nmem].group), "%s",
+	    group);
+	if ((s->mem[s->nmem].ip = xstrdup(ip)) == NULL)
+		return -1;
+	s->nmem++;
+	return 0;
+}
+
+/* A port's addresses under each of its groups (port security only: a
+ * port without it is in no group's rules). */
+static int
+snap_members(struct snap *s, const struct rec_port *p)
+{
+	if (!p->port_security_enabled)
+		return 0;
+	for (size_t g = 0; g < p->security_groups.n; g++) {
+		for (size_t i = 0; i < p->fixed_ips.n; i++)
+			if (mem_push(s, p->security_groups.items[g],
+			    p->fixed_ips.items[i].ip_address) == -1)
+				return -1;
+		for (size_t i = 0; i < p->allowed_address_pairs.n; i++)
+			if (mem_push(s, p->security_groups.items[g],
+			    p->allowed_address_pairs.items[i].ip_address) == -1)
+				return -1;
+	}
+	return 0;
+}
+
+static int
+cmp_member(const void *a, const void *b)
+{
+	const struct sg_member *x = a, *y = b;
+	int c = strcmp(x->group, y->group);
+
+	return c != 0 ? c : strcmp(x->ip, y->ip);
 }
 
 static int
@@ -351,6 +420,8 @@ snap_port(const struct rec_port *p, void *arg)
 {
 	struct snap *s = arg;
 
+	if (snap_members(s, p) == -1)
+		return -1;
 	if (is_bound(p))
 		return push(&s->bound, &s->nbound, &s->capbound, p);
 	if (dhcp_host(p) != NULL)
@@ -456,6 +527,8 @@ snap_take(struct store_txn *txn, struct snap *s)
 		qsort(s->bound, s->nbound, sizeof(*s->bound), cmp_port);
 	if (s->ndhcp)
 		qsort(s->dhcp, s->ndhcp, sizeof(*s->dhcp), cmp_port);
+	if (s->nmem)
+		qsort(s->mem, s->nmem, sizeof(*s->mem), cmp_member);
 	if ((s->by_host = calloc(s->nbound + 1, sizeof(*s->by_host))) ==
 	    NULL) {
 		err_set(TS_ENOMEM, "netsync: out of memory");
@@ -929,6 +1002,53 @@ port_hostname(struct netsync *ns, const struct rec_port *p, char **out)
 	return (*out = xstrdup(name)) ? 0 : -1;
 }
 
+/* Port security as the port has it: sent only when on (absent is off,
+ * as the schema says); groups only with it (the API refuses the other
+ * case; an old record is not trusted), the allowed address pairs as given
+ * (mac absent: the port's own). */
+static int
+add_port_security(struct sch_net_port *np, const struct rec_port *p)
+{
+	size_t k;
+
+	if (!p->port_security_enabled)
+		return 0;
+	np->has_port_security = np->port_security = true;
+	k = p->security_groups.n < MAX_PORT_SGS ? p->security_groups.n :
+	    MAX_PORT_SGS;
+	if (k > 0 && (np->security_groups.items = calloc(k,
+	    sizeof(*np->security_groups.items))) == NULL)
+		goto nomem;
+	for (size_t i = 0; i < k; i++) {
+		if (strlen(p->security_groups.items[i]) > 36)
+			continue;	/* not a group id: no group */
+		if ((np->security_groups.items[np->security_groups.n] =
+		    xstrdup(p->security_groups.items[i])) == NULL)
+			return -1;
+		np->security_groups.n++;
+	}
+	k = p->allowed_address_pairs.n < MAX_PAIRS ?
+	    p->allowed_address_pairs.n : MAX_PAIRS;
+	if (k > 0 && (np->address_pairs.items = calloc(k,
+	    sizeof(*np->address_pairs.items))) == NULL)
+		goto nomem;
+	for (size_t i = 0; i < k; i++) {
+		const struct sch_port_addr_pair *a =
+		    &p->allowed_address_pairs.items[i];
+		struct sch_net_addr_pair *o = &np->address_pairs.items[i];
+
+		np->address_pairs.n = i + 1;
+		if ((o->ip = xstrdup(a->ip_address)) == NULL ||
+		    (a->mac_address != NULL && *a->mac_address &&
+		    (o->mac = xstrdup(a->mac_address)) == NULL))
+			return -1;
+	}
+	return 0;
+nomem:
+	err_set(TS_ENOMEM, "netsync: out of memory");
+	return -1;
+}
+
 static int
 add_port(struct derive *d, const struct rec_port *p)
 {
@@ -971,7 +1091,7 @@ add_port(struct derive *d, const struct rec_port *p)
 		    ip_address)) == NULL)
 			return -1;
 	}
-	return 0;
+	return add_port_security(np, p);
 }
 
 /* One network of the host, with its subnets and the host's ports on it
@@ -1027,6 +1147,204 @@ out:
 	return rc;
 }
 
+/* ---- security groups ---------------------------------------------------- */
+
+/* The groups a host needs, while they are gathered: used by its ports
+ * first, then the remote groups their rules name. */
+struct sg_set {
+	char	(*id)[37];
+	bool	 *remote;	/* named as a remote group: members wanted */
+	size_t	  n, cap;
+};
+
+static int
+sg_set_add(struct sg_set *g, const char *id, bool remote)
+{
+	for (size_t i = 0; i < g->n; i++)
+		if (strcmp(g->id[i], id) == 0) {
+			g->remote[i] |= remote;
+			return 0;
+		}
+	if (g->n == MAX_SECGROUPS)
+		return 0;	/* warned by the caller's count */
+	if (g->n == g->cap) {
+		size_t ncap = g->cap ? g->cap * 2 : 16;
+		void *a = realloc(g->id, ncap * sizeof(*g->id));
+
+		if (a == NULL)
+			goto nomem;
+		g->id = a;
+		if ((a = realloc(g->remote, ncap * sizeof(*g->remote))) ==
+		    NULL)
+			goto nomem;
+		g->remote = a;
+		g->cap = ncap;
+	}
+	snprintf(g->id[g->n], sizeof(g->id[g->n]), "%s", id);
+	g->remote[g->n++] = remote;
+	return 0;
+nomem:
+	err_set(TS_ENOMEM, "netsync: out of memory");
+	return -1;
+}
+
+struct sg_rules_arg {
+	struct sch_net_secgroup	*out;
+	struct sg_set		*set;	/* remote groups go here; NULL: not */
+	const char		*host;
+};
+
+static int
+sg_rule_cb(const struct rec_security_group_rule *r, void *arg)
+{
+	struct sg_rules_arg *a = arg;
+	struct sch_net_secgroup *g = a->out;
+	struct sch_net_sg_rule *o, *items;
+
+	if (g->rules.n == MAX_SG_RULES) {
+		log_warnx("host %s: security group %s has more than %d rules; "
+		    "the rest are left out", a->host, g->id, MAX_SG_RULES);
+		return 1;
+	}
+	if ((items = realloc(g->rules.items, (g->rules.n + 1) *
+	    sizeof(*items))) == NULL) {
+		err_set(TS_ENOMEM, "netsync: out of memory");
+		return -1;
+	}
+	g->rules.items = items;
+	o = &items[g->rules.n++];
+	memset(o, 0, sizeof(*o));
+	o->has_port_min = r->has_port_range_min;
+	o->port_min = r->port_range_min;
+	o->has_port_max = r->has_port_range_max;
+	o->port_max = r->port_range_max;
+	if ((o->direction = xstrdup(r->direction)) == NULL ||
+	    (o->ethertype = xstrdup(r->ethertype)) == NULL ||
+	    (r->protocol != NULL &&
+	    (o->protocol = xstrdup(r->protocol)) == NULL) ||
+	    (r->remote_ip_prefix != NULL &&
+	    (o->remote_ip_prefix = xstrdup(r->remote_ip_prefix)) == NULL) ||
+	    (r->remote_group_id != NULL &&
+	    (o->remote_group_id = xstrdup(r->remote_group_id)) == NULL))
+		return -1;
+	if (r->remote_group_id != NULL && a->set != NULL &&
+	    sg_set_add(a->set, r->remote_group_id, true) == -1)
+		return -1;
+	return 0;
+}
+
+/* First index of the snapshot's members of group. */
+static size_t
+mem_lower(const struct snap *s, const char *group)
+{
+	size_t lo = 0, hi = s->nmem;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(s->mem[mid].group, group) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int
+sg_members(const struct snap *s, const char *host,
+    struct sch_net_secgroup *g)
+{
+	size_t i = mem_lower(s, g->id), j = i, k = 0;
+
+	while (j < s->nmem && strcmp(s->mem[j].group, g->id) == 0)
+		j++;
+	if (j == i)
+		return 0;
+	if ((g->members.items = calloc(j - i, sizeof(char *))) == NULL) {
+		err_set(TS_ENOMEM, "netsync: out of memory");
+		return -1;
+	}
+	for (; i < j; i++) {
+		/* Sorted: a repeated address (a pair equal to a fixed IP,
+		 * two ports) is adjacent. */
+		if (k > 0 && strcmp(g->members.items[k - 1], s->mem[i].ip) == 0)
+			continue;
+		if (k == MAX_SG_MEMBERS) {
+			log_warnx("host %s: security group %s has more than "
+			    "%d members; the rest are left out", host, g->id,
+			    MAX_SG_MEMBERS);
+			break;
+		}
+		if ((g->members.items[k] = xstrdup(s->mem[i].ip)) == NULL)
+			return -1;
+		g->members.n = ++k;
+	}
+	return 0;
+}
+
+static int
+cmp_secgroup(const void *a, const void *b)
+{
+	return strcmp(((const struct sch_net_secgroup *)a)->id,
+	    ((const struct sch_net_secgroup *)b)->id);
+}
+
+/*
+ * The host's security groups: every group of its ports (with port
+ * security), and every group their rules name as remote group, each with
+ * its rules; members only for the remote ones. In id order, so that an
+ * unchanged state encodes the same.
+ */
+static int
+add_secgroups(struct store_txn *txn, struct derive *d)
+{
+	struct msg_host_network *m = d->m;
+	struct sg_set set = { 0 };
+	size_t nused, i;
+	int rc = -1;
+
+	for (i = 0; i < m->ports.n; i++)
+		for (size_t k = 0; k < m->ports.items[i].security_groups.n; k++)
+			if (sg_set_add(&set, m->ports.items[i].security_groups.
+			    items[k], false) == -1)
+				goto out;
+	if (set.n == 0)
+		return 0;
+	nused = set.n;
+	if ((m->security_groups.items = calloc(MAX_SECGROUPS,
+	    sizeof(*m->security_groups.items))) == NULL) {
+		err_set(TS_ENOMEM, "netsync: out of memory");
+		goto out;
+	}
+	/* The used groups' rules may add remote groups to the set; those
+	 * get their rules too but add no more groups. */
+	for (i = 0; i < set.n; i++) {
+		struct sch_net_secgroup *g = &m->security_groups.items[i];
+		struct sg_rules_arg a = { .out = g, .host = d->host,
+		    .set = i < nused ? &set : NULL };
+
+		memcpy(g->id, set.id[i], sizeof(g->id));
+		m->security_groups.n = i + 1;
+		if (network_db_sgrule_each_group(txn, g->id, sg_rule_cb,
+		    &a) == -1)
+			goto out;
+	}
+	if (set.n == MAX_SECGROUPS)
+		log_warnx("host %s: more than %d security groups; the rest "
+		    "are left out", d->host, MAX_SECGROUPS);
+	for (i = 0; i < set.n; i++)
+		if (set.remote[i] && sg_members(d->snap, d->host,
+		    &m->security_groups.items[i]) == -1)
+			goto out;
+	qsort(m->security_groups.items, m->security_groups.n,
+	    sizeof(*m->security_groups.items), cmp_secgroup);
+	rc = 0;
+out:
+	free(set.id);
+	free(set.remote);
+	return rc;
+}
+
 /* The whole message of one host. */
 static int
 derive_host(struct store_txn *txn, struct netsync *ns, const struct snap *s,
@@ -1063,6 +1381,8 @@ derive_host(struct store_txn *txn, struct netsync *ns, const struct snap *s,
 			goto fail;
 		i = j;
 	}
+	if (add_secgroups(txn, &d) == -1)
+		goto fail;
 	*out = d.m;
 	return 0;
 fail:

@@ -31,6 +31,10 @@ network_new(const struct config *cfg, struct store *st)
 	s->quota_network = config_get_int(cfg, "network", "quota_network");
 	s->quota_subnet = config_get_int(cfg, "network", "quota_subnet");
 	s->quota_port = config_get_int(cfg, "network", "quota_port");
+	s->quota_secgroup = config_get_int(cfg, "network",
+	    "quota_security_group");
+	s->quota_sgrule = config_get_int(cfg, "network",
+	    "quota_security_group_rule");
 	if ((s->ipam = ipam_conf_new(cfg)) == NULL) {
 		network_free(&s);
 		return NULL;
@@ -179,6 +183,45 @@ static const struct {
 	{ TS_ENOT_FOUND, "Port ", NULL, "PortNotFound" },
 	{ TS_ENOT_FOUND, "Extension ", NULL, "ExtensionNotFound" },
 	{ TS_ENOT_FOUND, "Agent ", NULL, "AgentNotFound" },
+	/* security groups (network_secgroups.c) */
+	{ TS_ENOT_FOUND, "Security group rule ", NULL,
+	    "SecurityGroupRuleNotFound" },
+	{ TS_ENOT_FOUND, "Security group ", NULL, "SecurityGroupNotFound" },
+	{ TS_ECONFLICT, "Security group rule already exists", NULL,
+	    "SecurityGroupRuleExists" },
+	{ TS_ECONFLICT, "Default security group already exists", NULL,
+	    "SecurityGroupDefaultAlreadyExists" },
+	{ TS_ECONFLICT, "Updating default security group", NULL,
+	    "SecurityGroupCannotUpdateDefault" },
+	{ TS_ECONFLICT, "Insufficient rights for removing default", NULL,
+	    "SecurityGroupCannotRemoveDefault" },
+	{ TS_ECONFLICT, "Security Group ", "in use", "SecurityGroupInUse" },
+	{ TS_ECONFLICT, "Port has security group", NULL,
+	    "PortSecurityPortHasSecurityGroup" },
+	{ TS_EINVALID, "Port security must be enabled", NULL,
+	    "PortSecurityAndIPRequiredForSecurityGroups" },
+	{ TS_EINVALID, "Security group rule protocol", NULL,
+	    "SecurityGroupRuleInvalidProtocol" },
+	{ TS_EINVALID, "Security group rule for ethertype", NULL,
+	    "SecurityGroupRuleInvalidEtherType" },
+	{ TS_EINVALID, "Invalid value for port", NULL,
+	    "SecurityGroupInvalidPortValue" },
+	{ TS_EINVALID, "For TCP/UDP protocols", NULL,
+	    "SecurityGroupInvalidPortRange" },
+	{ TS_EINVALID, "Invalid value for ICMP", NULL,
+	    "SecurityGroupInvalidIcmpValue" },
+	{ TS_EINVALID, "ICMP code (port-range-max)", NULL,
+	    "SecurityGroupMissingIcmpType" },
+	{ TS_EINVALID, "Only remote_ip_prefix or remote_group_id", NULL,
+	    "SecurityGroupRemoteGroupAndRemoteIpPrefix" },
+	{ TS_EINVALID, "Conflicting value ethertype", NULL,
+	    "SecurityGroupRuleParameterConflict" },
+	{ TS_EINVALID, "Must also specify protocol", NULL,
+	    "SecurityGroupProtocolRequiredWithPorts" },
+	{ TS_EINVALID, "Invalid protocol ", "for port range",
+	    "SecurityGroupInvalidProtocolForPort" },
+	{ TS_EINVALID, "Invalid ethertype ", NULL,
+	    "SecurityGroupEthertypeConflictWithProtocol" },
 	{ TS_ECONFLICT, "IP address ", "already allocated",
 	    "IpAddressAlreadyAllocated" },
 	{ TS_ECONFLICT, NULL, "mac address", "MacAddressInUse" },
@@ -702,7 +745,8 @@ network_version_v20(struct http_req *req, struct http_resp *resp)
 	static const char *const colls[][2] = { { "network", "networks" },
 	    { "subnet", "subnets" }, { "port", "ports" },
 	    { "quota", "quotas" }, { "extension", "extensions" },
-	    { "agent", "agents" } };
+	    { "agent", "agents" }, { "security_group", "security_groups" },
+	    { "security_group_rule", "security_group_rules" } };
 	char base[256], href[300];
 	json_t *a = json_array();
 	size_t i;
@@ -752,6 +796,10 @@ static const struct {
 	{ "pagination", "Pagination support", "Extension that indicates "
 	    "that pagination is enabled." },
 	{ "agent", "agent", "The agent management extension." },
+	{ "security-group", "security-group",
+	    "The security groups extension." },
+	{ "stateful-security-group", "Stateful security group",
+	    "Indicates if the security group is stateful or not" },
 };
 
 #define NEXT	(sizeof(extensions) / sizeof(extensions[0]))
@@ -896,6 +944,21 @@ const struct policy_default network_policy_defaults[] = {
 	    "project_id:%(network:tenant_id)s",
 	    "Delete a port (its project or its network's)." },
 
+	{ "create_security_group",		"",
+	    "Create a security group (in the caller's project; another "
+	    "one's: admin)." },
+	{ "get_security_group",			N_OWNER,
+	    "Get a security group." },
+	{ "update_security_group",		N_OWNER,
+	    "Update a security group." },
+	{ "delete_security_group",		N_OWNER,
+	    "Delete a security group (the default one: admin only)." },
+	{ "create_security_group_rule",		N_OWNER,
+	    "Create a rule in a security group (the group's project)." },
+	{ "get_security_group_rule",		N_OWNER,
+	    "Get a security group rule." },
+	{ "delete_security_group_rule",		N_OWNER,
+	    "Delete a security group rule." },
 	{ "get_agent",				N_ADMIN,
 	    "Get the agents of the hypervisors (L2, DHCP, metadata)." },
 
@@ -963,6 +1026,25 @@ const struct http_route network_routes[] = {
 	{ "DELETE", "/v2.0/ports/{port_id}", network_ports_delete,
 	    "delete_port", IH, 204, NULL },
 
+	R("GET", "/security-groups", network_secgroups_list,
+	    "get_security_group", IH, 200),
+	R("POST", "/security-groups", network_secgroups_create,
+	    "create_security_group", 0, 201),
+	{ "GET", "/v2.0/security-groups/{security_group_id}",
+	    network_secgroups_show, "get_security_group", IH, 200, NULL },
+	{ "PUT", "/v2.0/security-groups/{security_group_id}",
+	    network_secgroups_update, "update_security_group", IH, 200, NULL },
+	{ "DELETE", "/v2.0/security-groups/{security_group_id}",
+	    network_secgroups_delete, "delete_security_group", IH, 204, NULL },
+	R("GET", "/security-group-rules", network_sgrules_list,
+	    "get_security_group_rule", IH, 200),
+	R("POST", "/security-group-rules", network_sgrules_create,
+	    "create_security_group_rule", IH, 201),
+	{ "GET", "/v2.0/security-group-rules/{rule_id}", network_sgrules_show,
+	    "get_security_group_rule", IH, 200, NULL },
+	{ "DELETE", "/v2.0/security-group-rules/{rule_id}",
+	    network_sgrules_delete, "delete_security_group_rule", IH, 204,
+	    NULL },
 	/* As Neutron: a caller the rule refuses lists none, shows 404. */
 	R("GET", "/agents", network_agents_list, "get_agent", IH, 200),
 	{ "GET", "/v2.0/agents/{agent_id}", network_agents_show, "get_agent",

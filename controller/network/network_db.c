@@ -14,7 +14,7 @@
  * networks, subnets and ports differ only in their table, their indexes
  * and the usage counter they move.
  */
-enum usage_col { U_NETWORKS, U_SUBNETS, U_PORTS };
+enum usage_col { U_NETWORKS, U_SUBNETS, U_PORTS, U_SECGROUPS, U_SGRULES };
 
 struct kind_idx {
 	const char	 *index;
@@ -49,6 +49,21 @@ static const struct kind K_NETWORK = {
 static const struct kind K_SUBNET = {
 	T_SUBNETS, &schema_rec_subnet, "Subnet", sub_id, sub_proj,
 	U_SUBNETS, { { T_SUBNETS_BY_NETWORK, sub_net } }, 1
+};
+static const char *sg_id(const void *o) { return ((const struct rec_security_group *)o)->id; }
+static const char *sg_proj(const void *o) { return ((const struct rec_security_group *)o)->project_id; }
+static const char *sgr_id(const void *o) { return ((const struct rec_security_group_rule *)o)->id; }
+static const char *sgr_proj(const void *o) { return ((const struct rec_security_group_rule *)o)->project_id; }
+static const char *sgr_group(const void *o) { return ((const struct rec_security_group_rule *)o)->security_group_id; }
+
+static const struct kind K_SECGROUP = {
+	T_SECURITY_GROUPS, &schema_rec_security_group, "Security group",
+	sg_id, sg_proj, U_SECGROUPS,
+	{ { T_SECURITY_GROUPS_BY_PROJECT, sg_proj } }, 1
+};
+static const struct kind K_SGRULE = {
+	T_SG_RULES, &schema_rec_security_group_rule, "Security group rule",
+	sgr_id, sgr_proj, U_SGRULES, { { T_SG_RULES_BY_GROUP, sgr_group } }, 1
 };
 static const struct kind K_PORT = {
 	T_PORTS, &schema_rec_port, "Port", port_id, port_proj, U_PORTS,
@@ -85,7 +100,8 @@ usage_add(struct store_txn *txn, const char *project_id, enum usage_col c,
 	if (network_db_usage_get(txn, project_id, &u) == -1)
 		return -1;
 	v = c == U_NETWORKS ? &u.networks : c == U_SUBNETS ? &u.subnets :
-	    &u.ports;
+	    c == U_PORTS ? &u.ports : c == U_SECGROUPS ? &u.security_groups :
+	    &u.security_group_rules;
 	if (*v + d < 0) {
 		log_warnx("network usage of %s would go below zero (%lld "
 		    "%+lld); clamped", project_id, (long long)*v,
@@ -140,7 +156,8 @@ obj_get(struct store_txn *txn, const struct kind *k, const char *id,
 {
 	if (db_rec_get(txn, k->table, id, k->type, obj) == -1) {
 		if (err_code() == TS_ENOT_FOUND)
-			err_set(TS_ENOT_FOUND, "%s %s could not be found.",
+			err_set(TS_ENOT_FOUND, k->col >= U_SECGROUPS ?
+			    "%s %s does not exist" : "%s %s could not be found.",
 			    k->what, id);
 		return -1;
 	}
@@ -226,6 +243,8 @@ union any_obj {
 	struct rec_network	n;
 	struct rec_subnet	s;
 	struct rec_port		p;
+	struct rec_security_group g;
+	struct rec_security_group_rule r;
 };
 
 struct each {
@@ -438,6 +457,82 @@ network_db_port_count_network(struct store_txn *txn, const char *network_id,
 		return 0;
 	return store_index_iter(txn, T_PORTS_BY_NETWORK, network_id,
 	    strlen(network_id), count_pk, n);
+}
+
+/* -------------------------------------------------------- security groups */
+
+int
+network_db_secgroup_get(struct store_txn *txn, const char *id,
+    struct rec_security_group *g)
+{
+	return obj_get(txn, &K_SECGROUP, id, g);
+}
+
+int
+network_db_secgroup_put(struct store_txn *txn,
+    const struct rec_security_group *g, const struct rec_security_group *old)
+{
+	return obj_put(txn, &K_SECGROUP, g, old);
+}
+
+int
+network_db_secgroup_del(struct store_txn *txn,
+    const struct rec_security_group *g)
+{
+	return obj_del(txn, &K_SECGROUP, g);
+}
+
+int
+network_db_secgroup_each(struct store_txn *txn,
+    int (*cb)(const struct rec_security_group *, void *), void *arg)
+{
+	return obj_each(txn, &K_SECGROUP, (any_cb *)cb, arg);
+}
+
+int
+network_db_secgroup_each_project(struct store_txn *txn,
+    const char *project_id,
+    int (*cb)(const struct rec_security_group *, void *), void *arg)
+{
+	return obj_each_idx(txn, &K_SECGROUP, T_SECURITY_GROUPS_BY_PROJECT,
+	    project_id, (any_cb *)cb, arg);
+}
+
+int
+network_db_sgrule_get(struct store_txn *txn, const char *id,
+    struct rec_security_group_rule *r)
+{
+	return obj_get(txn, &K_SGRULE, id, r);
+}
+
+int
+network_db_sgrule_put(struct store_txn *txn,
+    const struct rec_security_group_rule *r,
+    const struct rec_security_group_rule *old)
+{
+	return obj_put(txn, &K_SGRULE, r, old);
+}
+
+int
+network_db_sgrule_del(struct store_txn *txn,
+    const struct rec_security_group_rule *r)
+{
+	return obj_del(txn, &K_SGRULE, r);
+}
+
+int
+network_db_sgrule_each(struct store_txn *txn,
+    int (*cb)(const struct rec_security_group_rule *, void *), void *arg)
+{
+	return obj_each(txn, &K_SGRULE, (any_cb *)cb, arg);
+}
+
+int
+network_db_sgrule_each_group(struct store_txn *txn, const char *group_id,
+    int (*cb)(const struct rec_security_group_rule *, void *), void *arg)
+{
+	return obj_each_idx(txn, &K_SGRULE, T_SG_RULES_BY_GROUP, group_id,
+	    (any_cb *)cb, arg);
 }
 
 /* ----------------------------------------------------------------- quotas */

@@ -8,6 +8,9 @@
  *   subnets         id          + subnets_by_network (network_id)
  *   ports           id          + ports_by_network (network_id),
  *                                 ports_by_device (device_id, if not "")
+ *   security_groups id         + security_groups_by_project (project_id)
+ *   security_group_rules id    + security_group_rules_by_group
+ *                                 (security_group_id)
  *   network_quotas  project id
  *   network_usage   project id
  * The allocation tables (ip_allocations, ip_cursors, mac_allocations,
@@ -78,6 +81,33 @@ int	network_db_port_each_device(struct store_txn *, const char *device_id,
 /* Number of ports on a network (delete_network's NetworkInUse check). */
 int	network_db_port_count_network(struct store_txn *,
 	    const char *network_id, size_t *);
+
+/* Security groups and rules: absent is TS_ENOT_FOUND "Security group %s
+ * does not exist" / "Security group rule %s does not exist" (Neutron's
+ * wording). Rules count in their own project_id's usage. */
+int	network_db_secgroup_get(struct store_txn *, const char *id,
+	    struct rec_security_group *);
+int	network_db_secgroup_put(struct store_txn *,
+	    const struct rec_security_group *,
+	    const struct rec_security_group *old);
+int	network_db_secgroup_del(struct store_txn *,
+	    const struct rec_security_group *);
+int	network_db_secgroup_each(struct store_txn *,
+	    int (*cb)(const struct rec_security_group *, void *), void *);
+int	network_db_secgroup_each_project(struct store_txn *,
+	    const char *project_id,
+	    int (*cb)(const struct rec_security_group *, void *), void *);
+int	network_db_sgrule_get(struct store_txn *, const char *id,
+	    struct rec_security_group_rule *);
+int	network_db_sgrule_put(struct store_txn *,
+	    const struct rec_security_group_rule *,
+	    const struct rec_security_group_rule *old);
+int	network_db_sgrule_del(struct store_txn *,
+	    const struct rec_security_group_rule *);
+int	network_db_sgrule_each(struct store_txn *,
+	    int (*cb)(const struct rec_security_group_rule *, void *), void *);
+int	network_db_sgrule_each_group(struct store_txn *, const char *group_id,
+	    int (*cb)(const struct rec_security_group_rule *, void *), void *);
 
 /* Quota overrides of a project (absent: a zeroed record, no has_ flags). */
 int	network_db_quota_get(struct store_txn *, const char *project_id,

@@ -27,6 +27,7 @@ struct network {
 	struct store		*store;
 	struct ipam_conf	*ipam;
 	int64_t			 quota_network, quota_subnet, quota_port;
+	int64_t			 quota_secgroup, quota_sgrule;
 	struct netsync		*netsync;	/* set before listening */
 };
 
@@ -110,7 +111,8 @@ int	network_check_attrs(json_t *o, const char *const *allowed);
 
 /* ---- quotas ----------------------------------------------------------- */
 
-enum network_res { NET_RES_NETWORK, NET_RES_SUBNET, NET_RES_PORT };
+enum network_res { NET_RES_NETWORK, NET_RES_SUBNET, NET_RES_PORT,
+	NET_RES_SECGROUP, NET_RES_SGRULE };
 /* Inside the create's transaction: one more of res for project would
  * exceed its limit: 409 OverQuota "Quota exceeded for resources:
  * ['network']." */
@@ -128,6 +130,32 @@ json_t	*network_port_json(const struct rec_port *, bool admin);
  * left cleared. */
 int	network_net_visible(struct http_req *, struct store_txn *,
 	    const char *id, struct rec_network *n);
+
+/* ---- security groups (network_secgroups.c) ----------------------------- */
+
+/*
+ * A rule's attributes from a create body o, checked as Neutron does
+ * (protocol, ports or ICMP type/code, ethertype, remote prefix or group):
+ * fills r's security_group_id, direction, ethertype, protocol, ports,
+ * remote_ip_prefix (normalised), remote_group_id and description. 400 with
+ * Neutron's message; existence of the groups is the caller's.
+ */
+int	network_sgrule_parse(json_t *o, struct rec_security_group_rule *r);
+json_t	*network_sgrule_json(const struct rec_security_group_rule *);
+/* Inside a write: the project's default group, made (with its four rules)
+ * if it has none; its id goes to id ("" for an empty project_id). */
+int	network_secgroup_default(struct store_txn *, const char *project_id,
+	    char id[37]);
+/* Each of ids is a group of project_id (any project for an admin
+ * caller; req NULL: project_id's only): else 404 "Security group X does
+ * not exist". Repeated ids are dropped first (*n shrinks; the dropped
+ * strings are freed). */
+int	network_secgroups_check(struct http_req *, struct store_txn *,
+	    const char *project_id, char **ids, size_t *n);
+/* A port's groups as its create or update leaves them: groups need port
+ * security (given with port security off: 400; kept from before while it
+ * is turned off: 409, as Neutron). */
+int	network_port_groups_check(const struct rec_port *, bool groups_given);
 
 /* ---- handlers --------------------------------------------------------- */
 
@@ -156,6 +184,16 @@ int	network_ports_delete(struct http_req *, struct http_resp *);
 
 int	network_agents_list(struct http_req *, struct http_resp *);
 int	network_agents_show(struct http_req *, struct http_resp *);
+
+int	network_secgroups_list(struct http_req *, struct http_resp *);
+int	network_secgroups_create(struct http_req *, struct http_resp *);
+int	network_secgroups_show(struct http_req *, struct http_resp *);
+int	network_secgroups_update(struct http_req *, struct http_resp *);
+int	network_secgroups_delete(struct http_req *, struct http_resp *);
+int	network_sgrules_list(struct http_req *, struct http_resp *);
+int	network_sgrules_create(struct http_req *, struct http_resp *);
+int	network_sgrules_show(struct http_req *, struct http_resp *);
+int	network_sgrules_delete(struct http_req *, struct http_resp *);
 
 int	network_quotas_list(struct http_req *, struct http_resp *);
 int	network_quotas_show(struct http_req *, struct http_resp *);

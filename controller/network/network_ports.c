@@ -183,6 +183,7 @@ struct port_req {
 	struct ipam_ip_req	 ips[MAX_IPS];
 	size_t			 nips;
 	bool			 ips_given;
+	bool			 sg_given;
 };
 
 static int
@@ -281,9 +282,12 @@ port_parse(struct http_req *req, json_t *o, struct port_req *pr)
 	    (mac != NULL && network_set_str(&p->mac_address, mac) == -1))
 		return -1;
 	if ((a = json_object_get(o, "security_groups")) != NULL &&
-	    network_set_strs(a, "security_groups", &p->security_groups.items,
-	    &p->security_groups.n) == -1)
-		return -1;
+	    !json_is_null(a)) {
+		if (network_set_strs(a, "security_groups",
+		    &p->security_groups.items, &p->security_groups.n) == -1)
+			return -1;
+		pr->sg_given = true;
+	}
 	if ((a = json_object_get(o, "tags")) != NULL &&
 	    network_set_strs(a, "tags", &p->tags.items, &p->tags.n) == -1)
 		return -1;
@@ -335,6 +339,41 @@ out:
 	return rc;
 }
 
+/*
+ * A new port's security groups: those given (the caller's, or any for an
+ * admin), else with port security its project's default group, made if
+ * need be; Neutron's own ports (device_owner "network:*": DHCP, router
+ * interfaces) get none.
+ */
+static int
+port_groups(struct http_req *req, struct store_txn *txn, struct port_req *pr)
+{
+	struct rec_port *p = &pr->rec;
+	char def[37];
+	json_t *one;
+	int rc;
+
+	if (pr->sg_given)
+		return network_secgroups_check(req, txn, p->project_id,
+		    p->security_groups.items, &p->security_groups.n) == -1 ||
+		    network_port_groups_check(p, true) == -1 ? -1 : 0;
+	if (!p->port_security_enabled ||
+	    strncmp(p->device_owner, "network:", 8) == 0)
+		return 0;
+	if (network_secgroup_default(txn, p->project_id, def) == -1)
+		return -1;
+	if (*def == '\0')
+		return 0;
+	if ((one = json_pack("[s]", def)) == NULL) {
+		err_set(TS_ENOMEM, "out of memory");
+		return -1;
+	}
+	rc = network_set_strs(one, "security_groups",
+	    &p->security_groups.items, &p->security_groups.n);
+	json_decref(one);
+	return rc;
+}
+
 struct create_arg {
 	struct http_req		*req;
 	struct network		*svc;
@@ -352,6 +391,7 @@ create_fn(struct store_txn *txn, void *arg)
 		struct port_req *pr = &ca->reqs[i];
 
 		if (port_enforce_create(ca->req, txn, pr) == -1 ||
+		    port_groups(ca->req, txn, pr) == -1 ||
 		    network_quota_check(ca->svc, txn, pr->rec.project_id,
 		    NET_RES_PORT, 1) == -1 ||
 		    ipam_port_create(txn, ca->svc->ipam, &pr->rec, pr->ips,
@@ -590,9 +630,24 @@ update_fn(struct store_txn *txn, void *arg)
 		    network_set_str(&p->mac_address, out) == -1)
 			goto out;
 	}
-	if ((a = json_object_get(oa->o, "security_groups")) != NULL &&
-	    network_set_strs(a, "security_groups", &p->security_groups.items,
-	    &p->security_groups.n) == -1)
+	if ((a = json_object_get(oa->o, "security_groups")) != NULL) {
+		if (json_is_null(a))
+			a = json_array();	/* Neutron: null is none */
+		else
+			json_incref(a);
+		rc = network_set_strs(a, "security_groups",
+		    &p->security_groups.items, &p->security_groups.n);
+		json_decref(a);
+		if (rc == -1 || network_secgroups_check(oa->req, txn,
+		    p->project_id, p->security_groups.items,
+		    &p->security_groups.n) == -1) {
+			rc = -1;
+			goto out;
+		}
+		rc = -1;
+	}
+	if (network_port_groups_check(p, a != NULL &&
+	    p->security_groups.n > 0) == -1)
 		goto out;
 	if ((a = json_object_get(oa->o, "tags")) != NULL &&
 	    network_set_strs(a, "tags", &p->tags.items, &p->tags.n) == -1)
@@ -654,6 +709,21 @@ network_ports_delete(struct http_req *req, struct http_resp *resp)
 
 /* ---- device ports (network.h) -------------------------------------------- */
 
+/* A device port starts in its project's default group, as Nova's ports
+ * do in Neutron. */
+static int
+device_port_groups(struct store_txn *txn, struct rec_port *p)
+{
+	struct port_req pr;
+	int rc;
+
+	memset(&pr, 0, sizeof(pr));
+	pr.rec = *p;
+	rc = port_groups(NULL, txn, &pr);
+	*p = pr.rec;
+	return rc;
+}
+
 int
 network_port_create(struct network *svc, struct store_txn *txn,
     const char *project_id, const char *network_id, const char *device_id,
@@ -692,6 +762,7 @@ network_port_create(struct network *svc, struct store_txn *txn,
 	    network_set_str(&p.binding_vif_type, bound ? "bridge" :
 	    "unbound") == 0 &&
 	    (!bound || network_set_str(&p.binding_host_id, host) == 0) &&
+	    device_port_groups(txn, &p) == 0 &&
 	    network_quota_check(svc, txn, project_id, NET_RES_PORT, 1) == 0 &&
 	    ipam_port_create(txn, svc->ipam, &p, &r, ip != NULL ? 1 : 0,
 	    ip != NULL) == 0) {

@@ -324,6 +324,35 @@ def mk_port():
 
 PORT = mk_port()
 
+
+# Every DELETE row makes a fresh group: more than the default quota of 10.
+ok("PUT", NE + "/quotas/" + P1, adm(), {"quota": {
+    "security_group": -1, "security_group_rule": -1}})
+
+
+def mk_sg():
+    b, _ = ok("POST", NE + "/security-groups", member.tok(),
+              {"security_group": {"name": uniq("mxsg")}})
+    return b["security_group"]["id"]
+
+
+SG = mk_sg()
+_rule_port = [1000]
+
+
+def mk_rule():
+    # A distinct port each time: the same rule twice is a 409.
+    _rule_port[0] += 1
+    b, _ = ok("POST", NE + "/security-group-rules", member.tok(),
+              {"security_group_rule": {
+                  "security_group_id": SG, "direction": "ingress",
+                  "protocol": "tcp", "port_range_min": _rule_port[0],
+                  "port_range_max": _rule_port[0]}})
+    return b["security_group_rule"]["id"]
+
+
+RULE = mk_rule()
+
 # ---- rows -------------------------------------------------------------------
 
 SHARED_PARAMS = {
@@ -340,6 +369,7 @@ SHARED_PARAMS = {
                 "service_action": "disable", "tenant_id": P1,
                 "network_label": "mxnet", "port_id": PORT},
     "network": {"network_id": NET, "subnet_id": SUBNET, "port_id": PORT,
+                "security_group_id": SG, "rule_id": RULE,
                 "project_id": P1, "alias": "provider",
                 "agent_id": "00000000-0000-0000-0000-000000000000"},
 }
@@ -355,6 +385,8 @@ FRESH = {
     ("compute", "flavor_id"): mk_flavor,
     ("network", "network_id"): mk_net, ("network", "subnet_id"): mk_subnet,
     ("network", "port_id"): mk_port,
+    ("network", "security_group_id"): mk_sg,
+    ("network", "rule_id"): mk_rule,
 }
 
 

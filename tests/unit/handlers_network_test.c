@@ -484,6 +484,395 @@ test_agents(void **state)
 	    NULL);
 }
 
+
+/* ---- security groups ---------------------------------------------------------- */
+
+static void
+sg_new(enum ctltest_who who, const char *name, char id[64])
+{
+	snprintf(body, sizeof(body), "{\"security_group\": {\"name\": \"%s\"}}",
+	    name);
+	CT_CALL(T, N, who, "POST", "/v2.0/security-groups", body, 201, NULL);
+	snprintf(id, 64, "%s", ctltest_str(T, "security_group.id"));
+}
+
+/* Rules of group sg the caller sees. */
+static size_t
+rule_count(enum ctltest_who who, const char *sg)
+{
+	char p[160];
+
+	snprintf(p, sizeof(p), "/v2.0/security-group-rules?"
+	    "security_group_id=%s", sg);
+	return count(who, p, "security_group_rules");
+}
+
+/* Neutron's validation of a rule, each refusal with its status, type and
+ * message, and the group's rules unchanged. */
+static void
+test_sgrule_validation(void **state)
+{
+	static const struct {
+		const char	*fields;
+		int		 status;
+		const char	*type, *msg;
+	} cases[] = {
+		{ "\"direction\": \"sideways\"", 400, NULL,
+		    "is not in ['ingress', 'egress']" },
+		{ "\"direction\": \"ingress\", \"protocol\": \"xyz\"", 400,
+		    "SecurityGroupRuleInvalidProtocol", "protocol xyz not" },
+		{ "\"direction\": \"ingress\", \"protocol\": 256", 400,
+		    "SecurityGroupRuleInvalidProtocol", NULL },
+		{ "\"direction\": \"ingress\", \"ethertype\": \"IPv5\"", 400,
+		    "SecurityGroupRuleInvalidEtherType", NULL },
+		{ "\"direction\": \"ingress\", \"protocol\": \"tcp\", "
+		    "\"port_range_min\": -16, \"port_range_max\": 80", 400,
+		    "SecurityGroupInvalidPortValue",
+		    "Invalid value for port -16" },
+		{ "\"direction\": \"ingress\", \"protocol\": \"tcp\", "
+		    "\"port_range_min\": 80, \"port_range_max\": 79", 400,
+		    "SecurityGroupInvalidPortRange",
+		    "port_range_min must be <= port_range_max" },
+		{ "\"direction\": \"ingress\", \"protocol\": \"tcp\", "
+		    "\"port_range_min\": 80, \"port_range_max\": 65536", 400,
+		    NULL, "Invalid value for port 65536" },
+		{ "\"direction\": \"ingress\", \"protocol\": \"tcp\", "
+		    "\"port_range_min\": null, \"port_range_max\": 6", 400,
+		    NULL, "port_range_min must be <= port_range_max" },
+		{ "\"direction\": \"ingress\", \"protocol\": \"tcp\", "
+		    "\"port_range_min\": 0, \"port_range_max\": 22", 400,
+		    NULL, "Invalid value for port 0" },
+		{ "\"direction\": \"ingress\", \"protocol\": \"icmp\", "
+		    "\"port_range_min\": 1, \"port_range_max\": 256", 400,
+		    "SecurityGroupInvalidIcmpValue",
+		    "Invalid value for ICMP code" },
+		{ "\"direction\": \"ingress\", \"protocol\": \"icmp\", "
+		    "\"port_range_min\": 300, \"port_range_max\": 1", 400,
+		    NULL, "Invalid value for ICMP type" },
+		{ "\"direction\": \"ingress\", \"protocol\": \"icmp\", "
+		    "\"port_range_min\": -1, \"port_range_max\": 25", 400,
+		    NULL, "Invalid value" },
+		{ "\"direction\": \"ingress\", \"protocol\": \"icmp\", "
+		    "\"port_range_max\": 6", 400,
+		    "SecurityGroupMissingIcmpType",
+		    "ICMP type (port-range-min) is missing" },
+		{ "\"direction\": \"ingress\", \"protocol\": \"vrrp\", "
+		    "\"port_range_min\": 1, \"port_range_max\": 2", 400,
+		    "SecurityGroupInvalidProtocolForPort", NULL },
+		{ "\"direction\": \"ingress\", \"port_range_min\": 1, "
+		    "\"port_range_max\": 2", 400,
+		    "SecurityGroupProtocolRequiredWithPorts", NULL },
+		{ "\"direction\": \"ingress\", \"remote_ip_prefix\": "
+		    "\"192.168.1./24\"", 400, NULL, "not a valid IP subnet" },
+		{ "\"direction\": \"ingress\", \"remote_ip_prefix\": "
+		    "\"192.168.1.1/33\"", 400, NULL, NULL },
+		{ "\"direction\": \"ingress\", \"remote_ip_prefix\": "
+		    "\"bad_prefix\"", 400, NULL, NULL },
+		{ "\"direction\": \"ingress\", \"remote_ip_prefix\": \"256\"",
+		    400, NULL, NULL },
+		{ "\"direction\": \"ingress\", \"ethertype\": \"IPv6\", "
+		    "\"remote_ip_prefix\": \"10.0.0.0/8\"", 400,
+		    "SecurityGroupRuleParameterConflict",
+		    "Conflicting value ethertype" },
+		{ "\"direction\": \"ingress\", \"ethertype\": \"IPv4\", "
+		    "\"remote_ip_prefix\": \"2001:db8::/64\"", 400, NULL,
+		    "Conflicting value ethertype" },
+		{ "\"direction\": \"ingress\", \"remote_ip_prefix\": "
+		    "\"10.0.0.0/8\", \"remote_group_id\": "
+		    "\"%s\"", 400, "SecurityGroupRemoteGroupAndRemoteIpPrefix",
+		    NULL },
+		{ "\"direction\": \"ingress\", \"remote_group_id\": "
+		    "\"9a9b9c9d-0000-4000-8000-000000000000\"", 404,
+		    "SecurityGroupNotFound", NULL },
+		{ "\"direction\": \"ingress\", \"remote_group_id\": "
+		    "\"bad_group_id\"", 404, "SecurityGroupNotFound", NULL },
+		{ "\"direction\": \"ingress\", \"protocol\": \"icmpv6\"", 400,
+		    "SecurityGroupEthertypeConflictWithProtocol", NULL },
+		{ "\"direction\": \"ingress\", \"bogus\": 1", 400, NULL,
+		    "Unrecognized attribute" },
+	};
+	char sg[64], fields[512], b[1024];
+	size_t i;
+
+	(void)state;
+	sg_new(CT_OTHER, "v", sg);
+	assert_int_equal(rule_count(CT_OTHER, sg), 2);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ctltest_subst(fields, sizeof(fields), cases[i].fields, sg);
+		snprintf(b, sizeof(b), "{\"security_group_rule\": "
+		    "{\"security_group_id\": \"%s\", %s}}", sg, fields);
+		CT_CALL(T, N, CT_OTHER, "POST", "/v2.0/security-group-rules",
+		    b, cases[i].status, NULL);
+		if (cases[i].type != NULL)
+			assert_string_equal(neutron_type(), cases[i].type);
+		if (cases[i].msg != NULL &&
+		    strstr(ctltest_str(T, "NeutronError.message"),
+		    cases[i].msg) == NULL)
+			fail_msg("case %zu: %s", i,
+			    ctltest_str(T, "NeutronError.message"));
+	}
+	assert_int_equal(rule_count(CT_OTHER, sg), 2);
+
+	/* Unknown group: 404; another project's group: 404 too. */
+	CT_CALL(T, N, CT_OTHER, "POST", "/v2.0/security-group-rules",
+	    "{\"security_group_rule\": {\"security_group_id\": "
+	    "\"9a9b9c9d-0000-4000-8000-000000000000\", \"direction\": "
+	    "\"ingress\"}}", 404, NULL);
+	assert_string_equal(neutron_type(), "SecurityGroupNotFound");
+	snprintf(b, sizeof(b), "{\"security_group_rule\": "
+	    "{\"security_group_id\": \"%s\", \"direction\": \"ingress\"}}", sg);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/security-group-rules", b, 404,
+	    NULL);
+	assert_int_equal(rule_count(CT_OTHER, sg), 2);
+}
+
+static void
+test_secgroups(void **state)
+{
+	char def[64], sg[64], sg2[64], rule[64], net[64], sub[64], port[64];
+	char b[1024];
+
+	(void)state;
+	/* The first list makes the project's default group, once. */
+	CT_CALL(T, N, CT_OTHER, "GET", "/v2.0/security-groups?name=default",
+	    NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "security_groups")),
+	    1);
+	snprintf(def, sizeof(def), "%s", ctltest_str(T,
+	    "security_groups.0.id"));
+	assert_int_equal(json_array_size(ctltest_get(T,
+	    "security_groups.0.security_group_rules")), 4);
+	assert_int_equal(count(CT_OTHER, "/v2.0/security-groups?name=default",
+	    "security_groups"), 1);
+	assert_int_equal(rule_count(CT_OTHER, def), 4);
+	snprintf(path, sizeof(path), "/v2.0/security-group-rules?"
+	    "security_group_id=%s&direction=ingress&remote_group_id=%s", def,
+	    def);
+	assert_int_equal(count(CT_OTHER, path, "security_group_rules"), 2);
+
+	/* A new group has the two egress rules; "default" is taken. */
+	sg_new(CT_OTHER, "web", sg);
+	assert_int_equal(rule_count(CT_OTHER, sg), 2);
+	CT_CALL(T, N, CT_OTHER, "POST", "/v2.0/security-groups",
+	    "{\"security_group\": {\"name\": \"default\"}}", 409, NULL);
+	assert_string_equal(neutron_type(), "SecurityGroupDefaultAlreadyExists");
+	assert_int_equal(count(CT_OTHER, "/v2.0/security-groups?name=default",
+	    "security_groups"), 1);
+
+	/* Rules: normalised prefix, duplicate 409, integer protocol. */
+	snprintf(b, sizeof(b), "{\"security_group_rule\": {"
+	    "\"security_group_id\": \"%s\", \"direction\": \"ingress\", "
+	    "\"protocol\": \"TCP\", \"port_range_min\": 22, "
+	    "\"port_range_max\": 23, \"remote_ip_prefix\": \"10.1.2.3/8\"}}",
+	    sg);
+	CT_CALL(T, N, CT_OTHER, "POST", "/v2.0/security-group-rules", b, 201,
+	    NULL);
+	snprintf(rule, sizeof(rule), "%s", ctltest_str(T,
+	    "security_group_rule.id"));
+	assert_string_equal(ctltest_str(T,
+	    "security_group_rule.remote_ip_prefix"), "10.0.0.0/8");
+	assert_string_equal(ctltest_str(T, "security_group_rule.protocol"),
+	    "tcp");
+	assert_string_equal(ctltest_str(T, "security_group_rule.ethertype"),
+	    "IPv4");
+	CT_CALL(T, N, CT_OTHER, "POST", "/v2.0/security-group-rules", b, 409,
+	    NULL);
+	assert_string_equal(neutron_type(), "SecurityGroupRuleExists");
+	assert_int_equal(rule_count(CT_OTHER, sg), 3);
+	snprintf(b, sizeof(b), "{\"security_group_rule\": {"
+	    "\"security_group_id\": \"%s\", \"direction\": \"ingress\", "
+	    "\"protocol\": 17, \"ethertype\": \"ipv6\"}}", sg);
+	CT_CALL(T, N, CT_OTHER, "POST", "/v2.0/security-group-rules", b, 201,
+	    NULL);
+	assert_string_equal(ctltest_str(T, "security_group_rule.protocol"),
+	    "17");
+	assert_string_equal(ctltest_str(T, "security_group_rule.ethertype"),
+	    "IPv6");
+	sg_new(CT_OTHER, "peer", sg2);
+	snprintf(b, sizeof(b), "{\"security_group_rule\": {"
+	    "\"security_group_id\": \"%s\", \"direction\": \"ingress\", "
+	    "\"protocol\": \"icmp\", \"port_range_min\": 8, "
+	    "\"port_range_max\": 0, \"remote_group_id\": \"%s\"}}", sg, sg2);
+	CT_CALL(T, N, CT_OTHER, "POST", "/v2.0/security-group-rules", b, 201,
+	    NULL);
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "security_group_rule.port_range_max")), 0);
+
+	/* Another project sees none of it. */
+	snprintf(path, sizeof(path), "/v2.0/security-groups/%s", sg);
+	CT_CALL(T, N, CT_MEMBER, "GET", path, NULL, 404, NULL);
+	assert_string_equal(neutron_type(), "SecurityGroupNotFound");
+	CT_CALL(T, N, CT_MEMBER, "DELETE", path, NULL, 404, NULL);
+	snprintf(path, sizeof(path), "/v2.0/security-group-rules/%s", rule);
+	CT_CALL(T, N, CT_MEMBER, "GET", path, NULL, 404, NULL);
+	assert_string_equal(neutron_type(), "SecurityGroupRuleNotFound");
+	CT_CALL(T, N, CT_MEMBER, "DELETE", path, NULL, 404, NULL);
+	CT_CALL(T, N, CT_OTHER, "GET", path, NULL, 200, NULL);
+
+	/* Update: name and description; to or from "default": 409. */
+	snprintf(path, sizeof(path), "/v2.0/security-groups/%s", sg);
+	CT_CALL(T, N, CT_OTHER, "PUT", path, "{\"security_group\": "
+	    "{\"name\": \"web2\", \"description\": \"d\"}}", 200, NULL);
+	assert_string_equal(ctltest_str(T, "security_group.name"), "web2");
+	assert_string_equal(ctltest_str(T, "security_group.description"),
+	    "d");
+	CT_CALL(T, N, CT_OTHER, "PUT", path, "{\"security_group\": "
+	    "{\"name\": \"default\"}}", 409, NULL);
+	CT_CALL(T, N, CT_OTHER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "security_group.name"), "web2");
+	snprintf(path, sizeof(path), "/v2.0/security-groups/%s", def);
+	CT_CALL(T, N, CT_OTHER, "PUT", path, "{\"security_group\": "
+	    "{\"name\": \"x\"}}", 409, NULL);
+	assert_string_equal(neutron_type(), "SecurityGroupCannotUpdateDefault");
+	/* The default group stays, unless an admin removes it. */
+	CT_CALL(T, N, CT_OTHER, "DELETE", path, NULL, 409, NULL);
+	assert_string_equal(neutron_type(), "SecurityGroupCannotRemoveDefault");
+	CT_CALL(T, N, CT_OTHER, "GET", path, NULL, 200, NULL);
+
+	/* Ports: the default group unless told; groups need port security. */
+	net_new(CT_OTHER, "\"name\": \"sgnet\"", net);
+	subnet_new(CT_OTHER, net, "10.66.0.0/24", "", sub);
+	snprintf(b, sizeof(b), "{\"port\": {\"network_id\": \"%s\"}}", net);
+	CT_CALL(T, N, CT_OTHER, "POST", "/v2.0/ports", b, 201, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T,
+	    "port.security_groups")), 1);
+	assert_string_equal(ctltest_str(T, "port.security_groups.0"), def);
+	snprintf(b, sizeof(b), "{\"port\": {\"network_id\": \"%s\", "
+	    "\"security_groups\": [\"%s\", \"%s\"]}}", net, sg, sg);
+	CT_CALL(T, N, CT_OTHER, "POST", "/v2.0/ports", b, 201, NULL);
+	snprintf(port, sizeof(port), "%s", ctltest_str(T, "port.id"));
+	assert_int_equal(json_array_size(ctltest_get(T,
+	    "port.security_groups")), 1);
+	assert_string_equal(ctltest_str(T, "port.security_groups.0"), sg);
+	snprintf(b, sizeof(b), "{\"port\": {\"network_id\": \"%s\", "
+	    "\"port_security_enabled\": false, \"security_groups\": "
+	    "[\"%s\"]}}", net, sg);
+	CT_CALL(T, N, CT_OTHER, "POST", "/v2.0/ports", b, 400, NULL);
+	assert_string_equal(neutron_type(),
+	    "PortSecurityAndIPRequiredForSecurityGroups");
+	snprintf(b, sizeof(b), "{\"port\": {\"network_id\": \"%s\", "
+	    "\"security_groups\": [\"9a9b9c9d-0000-4000-8000-000000000000\"]}}",
+	    net);
+	CT_CALL(T, N, CT_OTHER, "POST", "/v2.0/ports", b, 404, NULL);
+	snprintf(path, sizeof(path), "/v2.0/ports?network_id=%s", net);
+	assert_int_equal(count(CT_OTHER, path, "ports"), 2);
+	/* Another project's group is not found. */
+	snprintf(b, sizeof(b), "{\"port\": {\"network_id\": \"%s\", "
+	    "\"security_groups\": [\"%s\"]}}", net, sg);
+	snprintf(path, sizeof(path), "/v2.0/ports/%s", port);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/ports", b, 404, NULL);
+
+	/* Turning port security off while groups remain: 409; with them
+	 * cleared: fine. */
+	CT_CALL(T, N, CT_OTHER, "PUT", path, "{\"port\": "
+	    "{\"port_security_enabled\": false}}", 409, NULL);
+	assert_string_equal(neutron_type(), "PortSecurityPortHasSecurityGroup");
+	CT_CALL(T, N, CT_OTHER, "GET", path, NULL, 200, NULL);
+	assert_true(json_is_true(ctltest_get(T, "port.port_security_enabled")));
+
+	/* A group in use is not deleted. */
+	snprintf(b, sizeof(b), "/v2.0/security-groups/%s", sg);
+	CT_CALL(T, N, CT_OTHER, "DELETE", b, NULL, 409, NULL);
+	assert_string_equal(neutron_type(), "SecurityGroupInUse");
+	CT_CALL(T, N, CT_OTHER, "GET", b, NULL, 200, NULL);
+
+	CT_CALL(T, N, CT_OTHER, "PUT", path, "{\"port\": "
+	    "{\"port_security_enabled\": false, \"security_groups\": []}}",
+	    200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T,
+	    "port.security_groups")), 0);
+	CT_CALL(T, N, CT_OTHER, "DELETE", b, NULL, 204, NULL);
+	CT_CALL(T, N, CT_OTHER, "GET", b, NULL, 404, NULL);
+	/* Its rules went with it. */
+	snprintf(b, sizeof(b), "/v2.0/security-group-rules/%s", rule);
+	CT_CALL(T, N, CT_OTHER, "GET", b, NULL, 404, NULL);
+	assert_int_equal(rule_count(CT_OTHER, sg), 0);
+
+	/* A group whose rules name another as remote: the other's delete
+	 * takes those rules along (Neutron cascades). */
+	snprintf(b, sizeof(b), "{\"security_group_rule\": {"
+	    "\"security_group_id\": \"%s\", \"direction\": \"ingress\", "
+	    "\"remote_group_id\": \"%s\"}}", def, sg2);
+	CT_CALL(T, N, CT_OTHER, "POST", "/v2.0/security-group-rules", b, 201,
+	    NULL);
+	assert_int_equal(rule_count(CT_OTHER, def), 5);
+	snprintf(b, sizeof(b), "/v2.0/security-groups/%s", sg2);
+	CT_CALL(T, N, CT_OTHER, "DELETE", b, NULL, 204, NULL);
+	assert_int_equal(rule_count(CT_OTHER, def), 4);
+}
+
+/* Group and rule writes reach the dataplane sync at once (a host's
+ * rules and remote members are derived from them). */
+static void
+test_secgroup_changed(void **state)
+{
+	struct netsync *ns = ctltest_netsync(T);
+	char sg[64], b[512];
+
+	(void)state;
+	assert_int_equal(netsync_sync(ns, db_now_ms()), 0);
+	assert_int_equal(netsync_pending(ns), 0);
+	sg_new(CT_OTHER, "dirty", sg);
+	assert_int_equal(netsync_pending(ns), 1);
+	assert_int_equal(netsync_sync(ns, db_now_ms()), 0);
+	snprintf(b, sizeof(b), "{\"security_group_rule\": {"
+	    "\"security_group_id\": \"%s\", \"direction\": \"ingress\"}}", sg);
+	CT_CALL(T, N, CT_OTHER, "POST", "/v2.0/security-group-rules", b, 201,
+	    NULL);
+	assert_int_equal(netsync_pending(ns), 1);
+	assert_int_equal(netsync_sync(ns, db_now_ms()), 0);
+	/* Refused: no mark. */
+	CT_CALL(T, N, CT_OTHER, "POST", "/v2.0/security-group-rules", b, 409,
+	    NULL);
+	assert_int_equal(netsync_pending(ns), 0);
+	snprintf(path, sizeof(path), "/v2.0/security-group-rules/%s",
+	    ctltest_str(T, "NeutronError.message") + strlen("Security group "
+	    "rule already exists. Rule id is "));
+	path[strlen(path) - 1] = '\0';	/* the message's final dot */
+	CT_CALL(T, N, CT_OTHER, "DELETE", path, NULL, 204, NULL);
+	assert_int_equal(netsync_pending(ns), 1);
+	assert_int_equal(netsync_sync(ns, db_now_ms()), 0);
+	snprintf(path, sizeof(path), "/v2.0/security-groups/%s", sg);
+	CT_CALL(T, N, CT_OTHER, "DELETE", path, NULL, 204, NULL);
+	assert_int_equal(netsync_pending(ns), 1);
+}
+
+static void
+test_secgroup_quota(void **state)
+{
+	char sg[64], b[512];
+	json_t *v;
+	int64_t used;
+
+	(void)state;
+	snprintf(path, sizeof(path), "/v2.0/quotas/%s/details",
+	    T->project_id[CT_OTHER]);
+	CT_CALL(T, N, CT_OTHER, "GET", path, NULL, 200, NULL);
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "quota.security_group.limit")), 10);
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "quota.security_group_rule.limit")), 100);
+	v = ctltest_get(T, "quota.security_group.used");
+	used = json_integer_value(v);
+	assert_true(used >= 1);
+	snprintf(path, sizeof(path), "/v2.0/quotas/%s",
+	    T->project_id[CT_OTHER]);
+	snprintf(b, sizeof(b), "{\"quota\": {\"security_group\": %lld}}",
+	    (long long)used);
+	CT_CALL(T, N, CT_ADMIN, "PUT", path, b, 200, NULL);
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "quota.security_group")), used);
+	CT_CALL(T, N, CT_OTHER, "POST", "/v2.0/security-groups",
+	    "{\"security_group\": {\"name\": \"over\"}}", 409, NULL);
+	assert_string_equal(neutron_type(), "OverQuota");
+	assert_int_equal(count(CT_OTHER, "/v2.0/security-groups?name=over",
+	    "security_groups"), 0);
+	CT_CALL(T, N, CT_ADMIN, "DELETE", path, NULL, 204, NULL);
+	sg_new(CT_OTHER, "over", sg);
+	snprintf(path, sizeof(path), "/v2.0/security-groups/%s", sg);
+	CT_CALL(T, N, CT_OTHER, "DELETE", path, NULL, 204, NULL);
+}
+
 /* ---- the dataplane hears of writes at once ---------------------------------- */
 
 /* Each write that shapes a host's desired state marks the sync dirty
@@ -565,6 +954,10 @@ main(void)
 		cmocka_unit_test(test_validation),
 		cmocka_unit_test(test_agents),
 		cmocka_unit_test(test_netsync_changed),
+		cmocka_unit_test(test_sgrule_validation),
+		cmocka_unit_test(test_secgroups),
+		cmocka_unit_test(test_secgroup_changed),
+		cmocka_unit_test(test_secgroup_quota),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

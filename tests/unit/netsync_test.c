@@ -544,6 +544,232 @@ test_derive(void **state)
 	assert_string_equal(dhcp_ports(), "00a1/dhcp-h1/h1/10.0.0.3;");
 }
 
+/* ---- security groups ------------------------------------------------------ */
+
+#define NETC	"00000000-0000-4000-8000-0000000000c1"
+#define SUBC	"00000000-0000-4000-8000-1000000000c1"
+#define SGA	"00000000-0000-4000-8000-3000000000a1"
+#define SGB	"00000000-0000-4000-8000-3000000000b1"
+#define P5	"00000000-0000-4000-8000-200000000005"
+#define P6	"00000000-0000-4000-8000-200000000006"
+#define P7	"00000000-0000-4000-8000-200000000007"
+#define P8	"00000000-0000-4000-8000-200000000008"
+
+static int
+sg_put(struct store_txn *txn, const char *id)
+{
+	struct rec_security_group g;
+	int rc;
+
+	memset(&g, 0, sizeof(g));
+	snprintf(g.id, sizeof(g.id), "%s", id);
+	g.project_id = S("p1");
+	g.name = S("g");
+	g.description = S("");
+	g.stateful = true;
+	rc = network_db_secgroup_put(txn, &g, NULL);
+	codec_clear(&schema_rec_security_group, &g);
+	return rc;
+}
+
+static int
+rule_put(struct store_txn *txn, const char *group, const char *direction,
+    const char *proto, int pmin, int pmax, const char *prefix,
+    const char *remote)
+{
+	struct rec_security_group_rule r;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	db_uuid(r.id);
+	snprintf(r.security_group_id, sizeof(r.security_group_id), "%s",
+	    group);
+	r.project_id = S("p1");
+	r.direction = S(direction);
+	r.ethertype = S("IPv4");
+	r.protocol = S(proto);
+	r.has_port_range_min = pmin >= 0;
+	r.port_range_min = pmin >= 0 ? (uint32_t)pmin : 0;
+	r.has_port_range_max = pmax >= 0;
+	r.port_range_max = pmax >= 0 ? (uint32_t)pmax : 0;
+	r.remote_ip_prefix = S(prefix);
+	r.remote_group_id = S(remote);
+	r.description = S("");
+	rc = network_db_sgrule_put(txn, &r, NULL);
+	codec_clear(&schema_rec_security_group_rule, &r);
+	return rc;
+}
+
+static int
+groups_fn(struct store_txn *txn, void *arg)
+{
+	(void)arg;
+	if (sg_put(txn, SGA) == -1 || sg_put(txn, SGB) == -1 ||
+	    rule_put(txn, SGA, "egress", NULL, -1, -1, NULL, NULL) == -1 ||
+	    rule_put(txn, SGA, "ingress", "tcp", 22, 22, NULL, SGB) == -1 ||
+	    rule_put(txn, SGB, "ingress", "icmp", 8, -1, "10.0.0.0/8",
+	    NULL) == -1)
+		return -1;
+	return 0;
+}
+
+struct sgport {
+	const char	*id, *host, *group, *pair;
+	bool		 ps;
+};
+
+static int
+sgport_fn(struct store_txn *txn, void *arg)
+{
+	struct sgport *r = arg;
+	struct rec_port p;
+	int rc;
+
+	memset(&p, 0, sizeof(p));
+	snprintf(p.id, sizeof(p.id), "%s", r->id);
+	snprintf(p.network_id, sizeof(p.network_id), "%s", NETC);
+	p.project_id = S("p1");
+	p.name = S("sg");
+	p.description = S("");
+	p.status = S("DOWN");
+	p.device_id = S("");
+	p.device_owner = S("compute:nova");
+	p.binding_host_id = S(r->host);
+	p.binding_vnic_type = S("normal");
+	p.binding_vif_type = S(r->host ? "bridge" : "unbound");
+	p.port_security_enabled = r->ps;
+	if (r->group != NULL) {
+		p.security_groups.items = calloc(1, sizeof(char *));
+		p.security_groups.items[0] = S(r->group);
+		p.security_groups.n = 1;
+	}
+	if (r->pair != NULL) {
+		p.allowed_address_pairs.items = calloc(1,
+		    sizeof(*p.allowed_address_pairs.items));
+		p.allowed_address_pairs.items[0].ip_address = S(r->pair);
+		p.allowed_address_pairs.n = 1;
+	}
+	rc = ipam_port_create(txn, conf, &p, NULL, 0, false);
+	codec_clear(&schema_rec_port, &p);
+	return rc;
+}
+
+static const struct sch_net_secgroup *
+sg_of(const struct msg_host_network *m, const char *id)
+{
+	for (size_t i = 0; i < m->security_groups.n; i++)
+		if (strcmp(m->security_groups.items[i].id, id) == 0)
+			return &m->security_groups.items[i];
+	return NULL;
+}
+
+static bool
+has_str(char **items, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(items[i], s) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A host gets the groups of its ports with port security and the remote
+ * groups their rules name, with rules; members (fixed IPs and address
+ * pairs of every port of the group, bound anywhere or not, with port
+ * security) only for the remote ones; a change of membership elsewhere
+ * changes the host's message.
+ */
+static void
+test_secgroups(void **state)
+{
+	struct sgport p5 = { P5, "h2", SGA, "10.1.0.200", true };
+	struct sgport p6 = { P6, "h3", SGB, NULL, true };
+	struct sgport p7 = { P7, NULL, SGB, "10.1.0.201", true };
+	struct sgport p8 = { P8, "h3", NULL, NULL, false };
+	const struct msg_host_network *m;
+	const struct sch_net_secgroup *a, *b;
+	const struct sch_net_port *port6 = NULL, *port8 = NULL;
+	char p6ip[64];
+	uint64_t gen;
+
+	(void)state;
+	mknet(NETC, SUBC, "10.1.0.0/24");
+	assert_int_equal(store_write(st, groups_fn, NULL), 0);
+	assert_int_equal(store_write(st, sgport_fn, &p5), 0);
+	assert_int_equal(store_write(st, sgport_fn, &p6), 0);
+	assert_int_equal(store_write(st, sgport_fn, &p7), 0);
+	assert_int_equal(store_write(st, sgport_fn, &p8), 0);
+	assert_int_equal(netsync_sync(ns, 20000), 0);
+
+	m = netsync_desired(ns, "h3");
+	for (size_t i = 0; i < m->ports.n; i++) {
+		if (strcmp(m->ports.items[i].id, P6) == 0)
+			port6 = &m->ports.items[i];
+		if (strcmp(m->ports.items[i].id, P8) == 0)
+			port8 = &m->ports.items[i];
+	}
+	assert_non_null(port6);
+	assert_non_null(port8);
+	snprintf(p6ip, sizeof(p6ip), "%s", port6->fixed_ips.items[0].ip_address);
+	assert_true(port6->has_port_security && port6->port_security);
+	assert_int_equal(port6->security_groups.n, 1);
+	assert_string_equal(port6->security_groups.items[0], SGB);
+	assert_false(port8->has_port_security);
+	assert_int_equal(port8->security_groups.n, 0);
+	/* h3 needs SGB only: its rules name no remote group, no members. */
+	assert_int_equal(m->security_groups.n, 1);
+	b = sg_of(m, SGB);
+	assert_non_null(b);
+	assert_int_equal(b->rules.n, 1);
+	assert_string_equal(b->rules.items[0].protocol, "icmp");
+	assert_true(b->rules.items[0].has_port_min);
+	assert_int_equal(b->rules.items[0].port_min, 8);
+	assert_false(b->rules.items[0].has_port_max);
+	assert_string_equal(b->rules.items[0].remote_ip_prefix, "10.0.0.0/8");
+	assert_int_equal(b->members.n, 0);
+
+	/* h2: SGA (its port's) and SGB (named by SGA's rule), in id order;
+	 * SGB's members are P6's and P7's addresses, P7's pair included. */
+	m = netsync_desired(ns, "h2");
+	assert_int_equal(m->ports.n, 1);
+	assert_true(m->ports.items[0].port_security);
+	assert_int_equal(m->ports.items[0].address_pairs.n, 1);
+	assert_string_equal(m->ports.items[0].address_pairs.items[0].ip,
+	    "10.1.0.200");
+	assert_null(m->ports.items[0].address_pairs.items[0].mac);
+	assert_int_equal(m->security_groups.n, 2);
+	assert_string_equal(m->security_groups.items[0].id, SGA);
+	assert_string_equal(m->security_groups.items[1].id, SGB);
+	a = sg_of(m, SGA);
+	b = sg_of(m, SGB);
+	assert_int_equal(a->rules.n, 2);
+	assert_int_equal(a->members.n, 0);
+	assert_int_equal(b->rules.n, 1);
+	assert_int_equal(b->members.n, 3);
+	assert_true(has_str(b->members.items, b->members.n, p6ip));
+	assert_true(has_str(b->members.items, b->members.n, "10.1.0.201"));
+	assert_false(has_str(b->members.items, b->members.n, "10.1.0.200"));
+	gen = m->generation;
+
+	/* Nothing changed: same generation; P6 leaves SGB's members: h2's
+	 * message changes though none of its ports did. */
+	assert_int_equal(netsync_sync(ns, 21000), 0);
+	assert_int_equal(netsync_desired(ns, "h2")->generation, gen);
+	rmport(P6);
+	assert_int_equal(netsync_sync(ns, 22000), 0);
+	m = netsync_desired(ns, "h2");
+	assert_int_equal(m->generation, gen + 1);
+	b = sg_of(m, SGB);
+	assert_int_equal(b->members.n, 2);
+	assert_false(has_str(b->members.items, b->members.n, p6ip));
+
+	rmport(P5);
+	rmport(P7);
+	rmport(P8);
+	assert_int_equal(netsync_sync(ns, 23000), 0);
+	assert_int_equal(netsync_desired(ns, "h2")->security_groups.n, 0);
+}
+
 /* ---- round trip ----------------------------------------------------------- */
 
 static int
@@ -694,6 +920,7 @@ main(void)
 		cmocka_unit_test(test_derive),
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_wake),
+		cmocka_unit_test(test_secgroups),
 	};
 
 	log_set_level(LOG_LVL_WARN);
