@@ -222,6 +222,10 @@ const struct config_opt opts_controller[] = {
 	    "Default number of subnets per project; -1 is unlimited."),
 	CONFIG_OPT_INT("network", "quota_port", "500", -1, INT32_MAX,
 	    "Default number of ports per project; -1 is unlimited."),
+	CONFIG_OPT_INT("network", "quota_router", "10", -1, INT32_MAX,
+	    "Default number of routers per project; -1 is unlimited."),
+	CONFIG_OPT_INT("network", "quota_floatingip", "50", -1, INT32_MAX,
+	    "Default number of floating IPs per project; -1 is unlimited."),
 
 	CONFIG_OPT_END
 };

@@ -38,6 +38,9 @@ const char *const db_tables[] = {
 	T_PORTS, T_PORTS_BY_NETWORK, T_PORTS_BY_DEVICE, T_IP_ALLOCATIONS,
 	T_IP_CURSORS, T_MAC_ALLOCATIONS, T_SEGMENT_ALLOCATIONS,
 	T_NETWORK_QUOTAS, T_NETWORK_USAGE,
+	/* routers */
+	T_ROUTERS, T_ROUTERS_BY_PROJECT, T_FLOATINGIPS, T_FLOATINGIPS_BY_PORT,
+	T_FLOATINGIPS_BY_PROJECT,
 	NULL
 };
 
@@ -176,6 +179,15 @@ mig_network(struct store_txn *txn, void *arg)
 	return 0;
 }
 
+/* Version 7 adds routers and floating IPs (tables created empty by
+ * store_open()); usage and quota records read their new counters as
+ * absent (zero, the default), so nothing is rewritten. */
+static int
+mig_routers(struct store_txn *txn, void *arg)
+{
+	return 0;
+}
+
 static const struct store_migration migrations[] = {
 	{ 0, 1, "initial schema: services, hypervisors, agent keys",
 	    mig_initial, NULL },
@@ -188,6 +200,7 @@ static const struct store_migration migrations[] = {
 	    mig_instances_by_created, NULL },
 	{ 5, 6, "network: networks, subnets, ports, ip/mac/segment "
 	    "allocations, quotas, usage", mig_network, NULL },
+	{ 6, 7, "network: routers, floating IPs", mig_routers, NULL },
 };
 
 int

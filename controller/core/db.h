@@ -40,7 +40,7 @@
 #include "msg_gen.h"
 #include "store.h"
 
-#define DB_SCHEMA_VERSION	6
+#define DB_SCHEMA_VERSION	7
 
 #define T_SERVICES		"services"
 #define T_SERVICES_BY_HOST	"services_by_host"
@@ -108,6 +108,13 @@
 #define T_SEGMENT_ALLOCATIONS	"segment_allocations"
 #define T_NETWORK_QUOTAS	"network_quotas"
 #define T_NETWORK_USAGE		"network_usage"
+/* routers (schema version 7): routers + routers_by_project, floatingips +
+ * floatingips_by_port and floatingips_by_project (index tables). */
+#define T_ROUTERS		"routers"
+#define T_ROUTERS_BY_PROJECT	"routers_by_project"
+#define T_FLOATINGIPS		"floatingips"
+#define T_FLOATINGIPS_BY_PORT	"floatingips_by_port"
+#define T_FLOATINGIPS_BY_PROJECT "floatingips_by_project"
 
 /* NULL-terminated; static. */
 extern const char *const db_tables[];

@@ -31,6 +31,9 @@ network_new(const struct config *cfg, struct store *st)
 	s->quota_network = config_get_int(cfg, "network", "quota_network");
 	s->quota_subnet = config_get_int(cfg, "network", "quota_subnet");
 	s->quota_port = config_get_int(cfg, "network", "quota_port");
+	s->quota_router = config_get_int(cfg, "network", "quota_router");
+	s->quota_floatingip = config_get_int(cfg, "network",
+	    "quota_floatingip");
 	if ((s->ipam = ipam_conf_new(cfg)) == NULL) {
 		network_free(&s);
 		return NULL;
@@ -179,6 +182,28 @@ static const struct {
 	{ TS_ENOT_FOUND, "Port ", NULL, "PortNotFound" },
 	{ TS_ENOT_FOUND, "Extension ", NULL, "ExtensionNotFound" },
 	{ TS_ENOT_FOUND, "Agent ", NULL, "AgentNotFound" },
+	{ TS_ENOT_FOUND, "Router ", "has no interface on subnet",
+	    "RouterInterfaceNotFoundForSubnet" },
+	{ TS_ENOT_FOUND, "Router ", "does not have an interface",
+	    "RouterInterfaceNotFound" },
+	{ TS_ENOT_FOUND, "Router ", NULL, "RouterNotFound" },
+	{ TS_ENOT_FOUND, "Floating IP ", NULL, "FloatingIPNotFound" },
+	{ TS_ENOT_FOUND, "External network ", "is not reachable",
+	    "ExternalGatewayForFloatingIPNotFound" },
+	{ TS_ECONFLICT, "Router ", "still has ports", "RouterInUse" },
+	{ TS_ECONFLICT, "Router interface for subnet", NULL,
+	    "RouterInterfaceInUseByFloatingIP" },
+	{ TS_ECONFLICT, "Gateway cannot be updated for router", NULL,
+	    "RouterExternalGatewayInUseByFloatingIp" },
+	{ TS_ECONFLICT, "Cannot associate floating IP", NULL,
+	    "FloatingIPPortAlreadyAssociated" },
+	{ TS_ECONFLICT, "Port ", "cannot be deleted directly",
+	    "L3PortInUse" },
+	{ TS_ECONFLICT, "Unable to complete operation on port", NULL,
+	    "PortInUse" },
+	{ TS_EINVALID, "Bad router request", NULL, "BadRequest" },
+	{ TS_EINVALID, "Bad floatingip request", NULL, "BadRequest" },
+	{ TS_EINVALID, "Invalid format for routes", NULL, "InvalidRoutes" },
 	{ TS_ECONFLICT, "IP address ", "already allocated",
 	    "IpAddressAlreadyAllocated" },
 	{ TS_ECONFLICT, NULL, "mac address", "MacAddressInUse" },
@@ -702,7 +727,8 @@ network_version_v20(struct http_req *req, struct http_resp *resp)
 	static const char *const colls[][2] = { { "network", "networks" },
 	    { "subnet", "subnets" }, { "port", "ports" },
 	    { "quota", "quotas" }, { "extension", "extensions" },
-	    { "agent", "agents" } };
+	    { "agent", "agents" }, { "router", "routers" },
+	    { "floatingip", "floatingips" } };
 	char base[256], href[300];
 	json_t *a = json_array();
 	size_t i;
@@ -752,6 +778,16 @@ static const struct {
 	{ "pagination", "Pagination support", "Extension that indicates "
 	    "that pagination is enabled." },
 	{ "agent", "agent", "The agent management extension." },
+	{ "router", "Neutron L3 Router", "Router abstraction for basic L3 "
+	    "forwarding between L2 Neutron networks and access to external "
+	    "networks via a NAT gateway." },
+	{ "ext-gw-mode", "Neutron L3 Configurable external gateway mode",
+	    "Extension of the router abstraction for specifying whether SNAT "
+	    "should occur on the external gateway" },
+	{ "extraroute", "Neutron Extra Route", "Extra routes configuration "
+	    "for L3 router" },
+	{ "fip-port-details", "Floating IP Port Details Extension",
+	    "Add port_details attribute to Floating IP resource" },
 };
 
 #define NEXT	(sizeof(extensions) / sizeof(extensions[0]))
@@ -896,6 +932,34 @@ const struct policy_default network_policy_defaults[] = {
 	    "project_id:%(network:tenant_id)s",
 	    "Delete a port (its project or its network's)." },
 
+	{ "create_router",			N_OWNER,
+	    "Create a router." },
+	{ "create_router:external_gateway_info:enable_snat", N_ADMIN,
+	    "Specify enable_snat of the gateway when creating a router." },
+	{ "create_router:external_gateway_info:external_fixed_ips", N_ADMIN,
+	    "Specify external_fixed_ips of the gateway of a router." },
+	{ "get_router",				N_OWNER,
+	    "Get a router." },
+	{ "update_router",			N_OWNER,
+	    "Update a router." },
+	{ "delete_router",			N_OWNER,
+	    "Delete a router." },
+	{ "add_router_interface",		N_OWNER,
+	    "Add an interface to a router." },
+	{ "remove_router_interface",		N_OWNER,
+	    "Remove an interface from a router." },
+	{ "create_floatingip",			N_OWNER,
+	    "Create a floating IP." },
+	{ "create_floatingip:floating_ip_address", N_ADMIN " or "
+	    "rule:network_owner",
+	    "Create a floating IP with a given address." },
+	{ "get_floatingip",			N_OWNER,
+	    "Get a floating IP." },
+	{ "update_floatingip",			N_OWNER,
+	    "Update a floating IP." },
+	{ "delete_floatingip",			N_OWNER,
+	    "Delete a floating IP." },
+
 	{ "get_agent",				N_ADMIN,
 	    "Get the agents of the hypervisors (L2, DHCP, metadata)." },
 
@@ -962,6 +1026,32 @@ const struct http_route network_routes[] = {
 	    IH, 200, NULL },
 	{ "DELETE", "/v2.0/ports/{port_id}", network_ports_delete,
 	    "delete_port", IH, 204, NULL },
+
+	R("GET", "/routers", network_routers_list, "get_router", IH, 200),
+	R("POST", "/routers", network_routers_create, "create_router", IH,
+	    201),
+	{ "GET", "/v2.0/routers/{router_id}", network_routers_show,
+	    "get_router", IH, 200, NULL },
+	{ "PUT", "/v2.0/routers/{router_id}", network_routers_update,
+	    "update_router", IH, 200, NULL },
+	{ "DELETE", "/v2.0/routers/{router_id}", network_routers_delete,
+	    "delete_router", IH, 204, NULL },
+	R("PUT", "/routers/{router_id}/add_router_interface",
+	    network_routers_add_interface, "add_router_interface", IH, 200),
+	R("PUT", "/routers/{router_id}/remove_router_interface",
+	    network_routers_remove_interface, "remove_router_interface", IH,
+	    200),
+
+	R("GET", "/floatingips", network_floatingips_list, "get_floatingip",
+	    IH, 200),
+	R("POST", "/floatingips", network_floatingips_create,
+	    "create_floatingip", IH, 201),
+	{ "GET", "/v2.0/floatingips/{floatingip_id}",
+	    network_floatingips_show, "get_floatingip", IH, 200, NULL },
+	{ "PUT", "/v2.0/floatingips/{floatingip_id}",
+	    network_floatingips_update, "update_floatingip", IH, 200, NULL },
+	{ "DELETE", "/v2.0/floatingips/{floatingip_id}",
+	    network_floatingips_delete, "delete_floatingip", IH, 204, NULL },
 
 	/* As Neutron: a caller the rule refuses lists none, shows 404. */
 	R("GET", "/agents", network_agents_list, "get_agent", IH, 200),

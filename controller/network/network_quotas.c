@@ -1,4 +1,5 @@
-/* network_quotas: Neutron's quotas extension (network, subnet, port). */
+/* network_quotas: Neutron's quotas extension (network, subnet, port,
+ * router, floatingip). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,19 +9,33 @@
 
 /* What Neutron's quotas list shows for resources this API does not serve
  * (the clients print them; -1 is unlimited). */
-static const char *const other_res[] = { "router", "floatingip",
-    "security_group", "security_group_rule", "rbac_policy", "subnetpool",
+static const char *const other_res[] = { "security_group", "security_group_rule", "rbac_policy", "subnetpool",
     NULL };
 
-static const char *const res_name[] = { "network", "subnet", "port" };
+/* Indexed by enum network_res. */
+#define NRES	5
+static const char *const res_name[NRES] = { "network", "subnet", "port",
+    "router", "floatingip" };
 
 static void
 limits(const struct network *svc, const struct rec_network_quota *q,
-    int64_t out[3])
+    int64_t out[NRES])
 {
 	out[0] = q->has_network ? q->network : svc->quota_network;
 	out[1] = q->has_subnet ? q->subnet : svc->quota_subnet;
 	out[2] = q->has_port ? q->port : svc->quota_port;
+	out[3] = q->has_router ? q->router : svc->quota_router;
+	out[4] = q->has_floatingip ? q->floatingip : svc->quota_floatingip;
+}
+
+static void
+usage_of(const struct rec_network_usage *u, int64_t out[NRES])
+{
+	out[0] = u->networks;
+	out[1] = u->subnets;
+	out[2] = u->ports;
+	out[3] = u->has_routers ? u->routers : 0;
+	out[4] = u->has_floatingips ? u->floatingips : 0;
 }
 
 int
@@ -29,7 +44,7 @@ network_quota_check(struct network *svc, struct store_txn *txn,
 {
 	struct rec_network_quota q;
 	struct rec_network_usage u;
-	int64_t lim[3], used;
+	int64_t lim[NRES], used[NRES];
 
 	memset(&q, 0, sizeof(q));
 	memset(&u, 0, sizeof(u));
@@ -37,9 +52,8 @@ network_quota_check(struct network *svc, struct store_txn *txn,
 	    network_db_usage_get(txn, project_id, &u) == -1)
 		return -1;
 	limits(svc, &q, lim);
-	used = res == NET_RES_NETWORK ? u.networks : res == NET_RES_SUBNET ?
-	    u.subnets : u.ports;
-	if (lim[res] >= 0 && used + more > lim[res]) {
+	usage_of(&u, used);
+	if (lim[res] >= 0 && used[res] + more > lim[res]) {
 		/* Neutron's OverQuota is a 409 Conflict. */
 		err_set(TS_ECONFLICT, "Quota exceeded for resources: ['%s'].",
 		    res_name[res]);
@@ -49,18 +63,15 @@ network_quota_check(struct network *svc, struct store_txn *txn,
 }
 
 static json_t *
-quota_json(const int64_t lim[3], const struct rec_network_usage *u)
+quota_json(const int64_t lim[NRES], const struct rec_network_usage *u)
 {
 	json_t *o = json_object();
-	int64_t used[3];
+	int64_t used[NRES];
 	size_t i;
 
-	if (u != NULL) {
-		used[0] = u->networks;
-		used[1] = u->subnets;
-		used[2] = u->ports;
-	}
-	for (i = 0; o != NULL && i < 3; i++)
+	if (u != NULL)
+		usage_of(u, used);
+	for (i = 0; o != NULL && i < NRES; i++)
 		json_object_set_new(o, res_name[i], u == NULL ?
 		    json_integer(lim[i]) : json_pack("{s:I, s:I, s:i}",
 		    "limit", (json_int_t)lim[i], "used", (json_int_t)used[i],
@@ -96,7 +107,7 @@ show(struct http_req *req, struct http_resp *resp, bool details,
 	struct rec_network_usage u;
 	struct store_txn *txn;
 	const char *pid = http_req_param(req, "project_id");
-	int64_t lim[3];
+	int64_t lim[NRES];
 	int rc = 0;
 
 	memset(&q, 0, sizeof(q));
@@ -160,14 +171,15 @@ network_quotas_list(struct http_req *req, struct http_resp *resp)
 	rc = network_db_usage_each(txn, list_cb, ids);
 	for (i = 0; rc == 0 && i < json_array_size(ids); i++) {
 		struct rec_network_quota q;
-		int64_t lim[3];
+		int64_t lim[NRES];
 		const char *pid = json_string_value(json_array_get(ids, i));
 		json_t *o;
 
 		memset(&q, 0, sizeof(q));
 		if ((rc = network_db_quota_get(txn, pid, &q)) == -1)
 			break;
-		if (!q.has_network && !q.has_subnet && !q.has_port)
+		if (!q.has_network && !q.has_subnet && !q.has_port &&
+		    !q.has_router && !q.has_floatingip)
 			continue;
 		limits(svc, &q, lim);
 		if ((o = quota_json(lim, NULL)) == NULL)
@@ -203,7 +215,7 @@ update_fn(struct store_txn *txn, void *arg)
 	memset(&q, 0, sizeof(q));
 	if (network_db_quota_get(txn, ua->pid, &q) == -1)
 		return -1;
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < NRES; i++) {
 		if (jsonreq_int(NET_STYLE, ua->o, res_name[i], -1, INT32_MAX,
 		    0, &v, &present) == -1)
 			return -1;
@@ -215,9 +227,15 @@ update_fn(struct store_txn *txn, void *arg)
 		} else if (i == 1) {
 			q.has_subnet = true;
 			q.subnet = v;
-		} else {
+		} else if (i == 2) {
 			q.has_port = true;
 			q.port = v;
+		} else if (i == 3) {
+			q.has_router = true;
+			q.router = v;
+		} else {
+			q.has_floatingip = true;
+			q.floatingip = v;
 		}
 	}
 	ua->q = q;
@@ -231,7 +249,7 @@ network_quotas_update(struct http_req *req, struct http_resp *resp)
 	json_t *body = http_req_json(req);
 	const char *k;
 	json_t *v;
-	int64_t lim[3];
+	int64_t lim[NRES];
 	size_t i;
 
 	if (body == NULL || !json_is_object(ua.o = json_object_get(body,
@@ -243,8 +261,10 @@ network_quotas_update(struct http_req *req, struct http_resp *resp)
 	 * does for quota resources of plugins not loaded; unknown names are
 	 * 400. */
 	json_object_foreach(ua.o, k, v) {
-		bool known = strcmp(k, "network") == 0 ||
-		    strcmp(k, "subnet") == 0 || strcmp(k, "port") == 0;
+		bool known = false;
+
+		for (i = 0; !known && i < NRES; i++)
+			known = strcmp(k, res_name[i]) == 0;
 
 		for (i = 0; !known && other_res[i] != NULL; i++)
 			known = strcmp(k, other_res[i]) == 0;
