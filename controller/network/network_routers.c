@@ -586,12 +586,12 @@ network_routers_create(struct http_req *req, struct http_resp *resp)
 
 	if (network_create_body(req, "router", "routers", &objs, &bulk) == -1)
 		return network_fail(resp);
-	if (bulk || json_array_size(objs) != 1) {
+	if (bulk) {
 		err_set(TS_EINVALID, "Bulk operation not supported for "
 		    "routers");
 		return network_fail(resp);
 	}
-	wa.o = json_array_get(objs, 0);
+	wa.o = objs;
 	if (network_check_attrs(wa.o, create_attrs) == -1)
 		return network_fail(resp);
 	rc = network_write(wa.svc, create_fn, &wa);
