@@ -1158,3 +1158,83 @@ out:
 	ipam_conf_free(&sa.ipam);
 	return rc;
 }
+
+/* ---- floating pools (tinystack-manage floating create) ------------------- */
+
+struct pool_arg {
+	struct seed_arg	 sa;
+	bool		 found;
+};
+
+static int
+pool_find_cb(const struct rec_network *n, void *arg)
+{
+	struct pool_arg *pa = arg;
+
+	if (!n->router_external || strcmp(n->name, pa->sa.n.name) != 0)
+		return 0;
+	pa->found = true;
+	snprintf(pa->sa.n.id, sizeof(pa->sa.n.id), "%s", n->id);
+	return 1;
+}
+
+static int
+pool_fn(struct store_txn *txn, void *arg)
+{
+	struct pool_arg *pa = arg;
+
+	pa->found = false;
+	if (network_db_network_each(txn, pool_find_cb, pa) == -1)
+		return -1;
+	if (!pa->found && ipam_network_create(txn, pa->sa.ipam, &pa->sa.n,
+	    &pa->sa.seg) == -1)
+		return -1;
+	snprintf(pa->sa.s.network_id, sizeof(pa->sa.s.network_id), "%s",
+	    pa->sa.n.id);
+	return ipam_subnet_create(txn, &pa->sa.s);
+}
+
+int
+network_floating_create(const struct config *cfg, struct store *st,
+    const char *pool, const char *ip_range, const char *physnet,
+    char network_id[37], char subnet_id[37])
+{
+	struct pool_arg pa;
+	int rc = -1;
+
+	memset(&pa, 0, sizeof(pa));
+	if ((pa.sa.ipam = ipam_conf_new(cfg)) == NULL)
+		return -1;
+	pa.sa.seg.network_type = "flat";
+	pa.sa.seg.physical_network = physnet != NULL ? physnet : pool;
+	db_uuid(pa.sa.n.id);
+	db_uuid(pa.sa.s.id);
+	pa.sa.n.router_external = true;
+	pa.sa.n.admin_state_up = pa.sa.n.port_security_enabled = true;
+	pa.sa.n.revision_number = pa.sa.s.revision_number = 1;
+	pa.sa.n.created_at = pa.sa.n.updated_at = db_now_ms();
+	pa.sa.s.created_at = pa.sa.s.updated_at = pa.sa.n.created_at;
+	pa.sa.s.ip_version = 4;
+	pa.sa.s.enable_dhcp = false;
+	if (network_set_str(&pa.sa.n.project_id, "") == -1 ||
+	    network_set_str(&pa.sa.n.name, pool) == -1 ||
+	    network_set_str(&pa.sa.n.description, "") == -1 ||
+	    network_set_str(&pa.sa.n.status, "ACTIVE") == -1 ||
+	    network_set_str(&pa.sa.n.network_type, "") == -1 ||
+	    network_set_str(&pa.sa.s.project_id, "") == -1 ||
+	    network_set_str(&pa.sa.s.name, pool) == -1 ||
+	    network_set_str(&pa.sa.s.description, "") == -1 ||
+	    network_set_str(&pa.sa.s.cidr, ip_range) == -1 ||
+	    ipam_subnet_prepare(pa.sa.ipam, &pa.sa.s, IPAM_GW_DEFAULT,
+	    false) == -1 ||
+	    store_write(st, pool_fn, &pa) == -1)
+		goto out;
+	snprintf(network_id, 37, "%s", pa.sa.n.id);
+	snprintf(subnet_id, 37, "%s", pa.sa.s.id);
+	rc = 0;
+out:
+	codec_clear(&schema_rec_network, &pa.sa.n);
+	codec_clear(&schema_rec_subnet, &pa.sa.s);
+	ipam_conf_free(&pa.sa.ipam);
+	return rc;
+}

@@ -11,7 +11,8 @@
 # address outside the external subnet or in use, a floating IP on a
 # network that is not external, another project's floating IP and port,
 # deleting a router with interfaces, removing an interface a floating IP
-# needs, deleting a router's port through the port API.
+# needs, deleting a router's port through the port API; and
+# `tinystack-manage floating create --ip-range --pool`.
 . "$(dirname "$0")/lib.sh"
 for c in openstack curl jq; do
 	command -v "$c" >/dev/null || fail "$c is not installed"
@@ -189,4 +190,19 @@ openstack router unset --external-gateway r1 || fail "router unset --external-ga
 openstack router delete r1 || fail "router delete"
 get "ports?device_id=$R1" | jq -e '.ports | length == 0' >/dev/null || fail "gateway port left"
 ok "floating ip unset --port, port delete disassociates, floating ip delete releases; router remove subnet, unset gateway, delete"
+
+# ---- tinystack-manage floating create ----------------------------------------------
+manage floating create --ip-range 192.0.2.0/28 --pool ext2 >/dev/null || fail "floating create"
+manage floating create --ip-range 192.0.2.16/28 --pool ext2 --physnet other >/dev/null ||
+	fail "floating create (reuse)"
+get "networks?name=ext2" > "$T/ext2.json"
+jq -e '.networks | length == 1 and .[0]."router:external" == true and .[0]."provider:network_type" == "flat"
+	and .[0]."provider:physical_network" == "ext2" and (.[0].subnets | length == 2)' "$T/ext2.json" >/dev/null ||
+	fail "floating pool: $(cat "$T/ext2.json")"
+E2=$(jq -r '.networks[0].id' "$T/ext2.json")
+call POST floatingips "{\"floatingip\": {\"floating_network_id\": \"$E2\"}}" |
+	jq -e '.floatingip.floating_ip_address | startswith("192.0.2.")' >/dev/null || fail "floating IP from the pool"
+manage floating create --ip-range 192.0.2.0/28 --pool ext2 >/dev/null 2>&1 && fail "overlapping range accepted"
+get "networks?name=ext2" | jq -e '.networks[0].subnets | length == 2' >/dev/null || fail "refused range stored"
+ok "tinystack-manage floating create --ip-range --pool: external flat network reused, subnets, floating IPs from it"
 echo "1..$NPASS"
