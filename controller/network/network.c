@@ -950,8 +950,7 @@ const struct policy_default network_policy_defaults[] = {
 	    "Remove an interface from a router." },
 	{ "create_floatingip",			N_OWNER,
 	    "Create a floating IP." },
-	{ "create_floatingip:floating_ip_address", N_ADMIN " or "
-	    "rule:network_owner",
+	{ "create_floatingip:floating_ip_address", N_ADMIN,
 	    "Create a floating IP with a given address." },
 	{ "get_floatingip",			N_OWNER,
 	    "Get a floating IP." },

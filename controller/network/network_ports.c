@@ -641,9 +641,9 @@ delete_fn(struct store_txn *txn, void *arg)
 		if (strcmp(p.device_owner, "network:router_interface") == 0 ||
 		    strcmp(p.device_owner, "network:router_gateway") == 0 ||
 		    strcmp(p.device_owner, "network:floatingip") == 0)
-			err_set(TS_ECONFLICT, "Port %s cannot be deleted "
-			    "directly via the port API: has device owner %s.",
-			    p.id, p.device_owner);
+			err_set(TS_ECONFLICT, "Port %s has owner %s and "
+			    "therefore cannot be deleted directly via the "
+			    "port API.", p.id, p.device_owner);
 		else if (network_floatingip_port_gone(txn, p.id) == 0)
 			rc = ipam_port_delete(txn, &p);
 	}

@@ -622,7 +622,9 @@ test_routers(void **state)
 	snprintf(oport, sizeof(oport), "%s", ctltest_str(T, "port.id"));
 	snprintf(body, sizeof(body), "{\"floatingip\": {\"floating_network_id"
 	    "\": \"%s\", \"floating_ip_address\": \"198.19.0.5\"}}", ext);
-	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/floatingips", body, 400,
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/floatingips", body, 403,
+	    NULL);	/* a given address is the admin's */
+	CT_CALL(T, N, CT_ADMIN, "POST", "/v2.0/floatingips", body, 400,
 	    NULL);
 	snprintf(body, sizeof(body), "{\"floatingip\": {\"floating_network_id"
 	    "\": \"%s\"}}", net);
