@@ -483,6 +483,7 @@ update_fn(struct store_txn *txn, void *arg)
 	memset(f, 0, sizeof(*f));
 	if (load_enforce(wa->req, txn, wa->id, "update_floatingip",
 	    &old) == -1 || network_db_floatingip_get(txn, wa->id, f) == -1 ||
+	    network_update_body(wa->o, update_attrs) == -1 ||
 	    jsonreq_str(NET_STYLE, wa->o, "description", 0, 255, 0, &desc,
 	    NULL) == -1 ||
 	    (desc != NULL && network_set_str(&f->description, desc) == -1) ||
@@ -505,9 +506,11 @@ network_floatingips_update(struct http_req *req, struct http_resp *resp)
 	int rc;
 
 	wa.id = http_req_param(req, "floatingip_id");
-	wa.o = json_object_get(http_req_json(req), "floatingip");
-	if (network_update_body(wa.o, update_attrs) == -1)
-		return network_fail(resp);
+	/* The body is checked once the floating IP is loaded and the rule
+	 * enforced: another project's is a 404 whatever the body. */
+	if (!json_is_object(wa.o = json_object_get(http_req_json(req),
+	    "floatingip")))
+		wa.o = NULL;
 	rc = network_write(wa.svc, update_fn, &wa);
 	if (rc == 0 && store_read_begin(wa.svc->store, &txn) == 0) {
 		o = fip_json(txn, &wa.f);

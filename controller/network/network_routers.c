@@ -620,6 +620,7 @@ update_fn(struct store_txn *txn, void *arg)
 	memset(r, 0, sizeof(*r));
 	if (load_enforce(wa->req, txn, wa->id, "update_router", &old) == -1 ||
 	    network_db_router_get(txn, wa->id, r) == -1 ||
+	    network_update_body(wa->o, update_attrs) == -1 ||
 	    set_plain(r, wa->o) == -1)
 		goto out;
 	if ((v = json_object_get(wa->o, "external_gateway_info")) != NULL &&
@@ -645,9 +646,11 @@ network_routers_update(struct http_req *req, struct http_resp *resp)
 	int rc;
 
 	wa.id = http_req_param(req, "router_id");
-	wa.o = json_object_get(http_req_json(req), "router");
-	if (network_update_body(wa.o, update_attrs) == -1)
-		return network_fail(resp);
+	/* The body is checked once the router is loaded and the rule
+	 * enforced: another project's router is a 404 whatever the body. */
+	if (!json_is_object(wa.o = json_object_get(http_req_json(req),
+	    "router")))
+		wa.o = NULL;
 	rc = network_write(wa.svc, update_fn, &wa);
 	if (rc == 0 && store_read_begin(wa.svc->store, &txn) == 0) {
 		o = router_json(txn, &wa.r);
@@ -915,6 +918,10 @@ if_fn(struct store_txn *txn, void *arg)
 	    "add_router_interface" : "remove_router_interface", &r) == -1 ||
 	    network_db_router_get(txn, ia->id, &old) == -1)
 		goto out;
+	if (ia->o == NULL) {
+		err_set(TS_EINVALID, "Resource body required");
+		goto out;
+	}
 	if (jsonreq_uuid(NET_STYLE, ia->o, "subnet_id", 0, &sid, NULL) == -1 ||
 	    jsonreq_uuid(NET_STYLE, ia->o, "port_id", 0, &pid, NULL) == -1)
 		goto out;
@@ -949,11 +956,9 @@ interface(struct http_req *req, struct http_resp *resp, bool add)
 	struct if_arg ia = { .req = req, .svc = network_of(req), .add = add };
 
 	ia.id = http_req_param(req, "router_id");
-	ia.o = http_req_json(req);
-	if (!json_is_object(ia.o)) {
-		err_set(TS_EINVALID, "Resource body required");
-		return network_fail(resp);
-	}
+	/* Checked after the router's rule, as an update's body. */
+	if (!json_is_object(ia.o = http_req_json(req)))
+		ia.o = NULL;
 	if (network_write(ia.svc, if_fn, &ia) == -1)
 		return network_fail(resp);
 	return http_resp_json(resp, 200, json_pack("{s:s, s:s, s:s, s:s, "
