@@ -228,6 +228,10 @@ const struct config_opt opts_controller[] = {
 	CONFIG_OPT_INT("network", "quota_security_group_rule", "100", -1,
 	    INT32_MAX, "Default number of security group rules per project; "
 	    "-1 is unlimited."),
+	CONFIG_OPT_INT("network", "quota_router", "10", -1, INT32_MAX,
+	    "Default number of routers per project; -1 is unlimited."),
+	CONFIG_OPT_INT("network", "quota_floatingip", "50", -1, INT32_MAX,
+	    "Default number of floating IPs per project; -1 is unlimited."),
 
 	CONFIG_OPT_END
 };

@@ -95,6 +95,10 @@ usage(int status)
 	    "            [--bridge B] [--project P]\n"
 	    "                          a network with one subnet (nova-manage's\n"
 	    "                          spelling); without --project it is shared\n"
+	    "  floating create --ip-range CIDR --pool NAME [--physnet P]\n"
+	    "                          the external network NAME (flat on P, default\n"
+	    "                          NAME; reused if it exists) gets a subnet CIDR\n"
+	    "                          for floating IPs and router gateways\n"
 	    "  policy sample           every policy rule with its default and\n"
 	    "                          description (policy.yaml.sample)\n"
 	    "  policy routes [--json]  every route: method, pattern, rule, flags\n"
@@ -935,6 +939,47 @@ cmd_network(int argc, char **argv)
 	return 0;
 }
 
+/* nova-manage's `floating create`, onto a Neutron external network (the
+ * pool) and a subnet of it. */
+static int
+cmd_floating(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "ip-range", required_argument, NULL, 'r' },
+		{ "pool", required_argument, NULL, 'p' },
+		{ "physnet", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *range = NULL, *pool = NULL, *phys = NULL;
+	char nid[37], sid[37];
+	struct store *st;
+	int c, rc;
+
+	if (argc < 2 || strcmp(argv[1], "create") != 0)
+		usage(2);
+	optind = 1;
+	argc--;
+	argv++;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'r': range = optarg; break;
+		case 'p': pool = optarg; break;
+		case 'n': phys = optarg; break;
+		default: usage(2);
+		}
+	}
+	if (optind != argc || range == NULL || pool == NULL)
+		usage(2);
+	if ((st = db_open(cfg, 0)) == NULL)
+		return die("opening the database");
+	rc = network_floating_create(cfg, st, pool, range, phys, nid, sid);
+	store_free(&st);
+	if (rc == -1)
+		return die("floating create");
+	printf("network %s\nsubnet %s\n", nid, sid);
+	return 0;
+}
+
 static int
 cmd_policy(int argc, char **argv)
 {
@@ -1030,6 +1075,8 @@ main(int argc, char **argv)
 		return cmd_policy(argc, argv);
 	if (strcmp(argv[0], "network") == 0)
 		return cmd_network(argc, argv);
+	if (strcmp(argv[0], "floating") == 0)
+		return cmd_floating(argc, argv);
 	if (strcmp(argv[0], "service") == 0 && argc == 2 &&
 	    strcmp(argv[1], "list") == 0)
 		return service_list();

@@ -41,6 +41,9 @@ const char *const db_tables[] = {
 	/* security groups */
 	T_SECURITY_GROUPS, T_SECURITY_GROUPS_BY_PROJECT, T_SG_RULES,
 	T_SG_RULES_BY_GROUP,
+	/* routers */
+	T_ROUTERS, T_ROUTERS_BY_PROJECT, T_FLOATINGIPS, T_FLOATINGIPS_BY_PORT,
+	T_FLOATINGIPS_BY_PROJECT,
 	NULL
 };
 
@@ -179,12 +182,12 @@ mig_network(struct store_txn *txn, void *arg)
 	return 0;
 }
 
-/* Version 7 adds the security group tables (created empty by
- * store_open()): each project's default group is made on first use, as
- * Neutron does, and the usage and quota records read the new counters as
- * zero / absent (since=2), so nothing is rewritten. */
+/* Version 7 adds the security group, router and floating IP tables
+ * (created empty by store_open()): each project's default group is made on
+ * first use, as Neutron does, and the usage and quota records read the new
+ * counters as zero / absent (since=2), so nothing is rewritten. */
 static int
-mig_secgroups(struct store_txn *txn, void *arg)
+mig_network_l3(struct store_txn *txn, void *arg)
 {
 	return 0;
 }
@@ -201,8 +204,8 @@ static const struct store_migration migrations[] = {
 	    mig_instances_by_created, NULL },
 	{ 5, 6, "network: networks, subnets, ports, ip/mac/segment "
 	    "allocations, quotas, usage", mig_network, NULL },
-	{ 6, 7, "network: security groups and their rules",
-	    mig_secgroups, NULL },
+	{ 6, 7, "network: security groups and their rules, routers, floating "
+	    "IPs", mig_network_l3, NULL },
 };
 
 int

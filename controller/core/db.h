@@ -115,6 +115,13 @@
 #define T_SECURITY_GROUPS_BY_PROJECT "security_groups_by_project"
 #define T_SG_RULES		"security_group_rules"
 #define T_SG_RULES_BY_GROUP	"security_group_rules_by_group"
+/* routers (schema version 7): routers + routers_by_project, floatingips +
+ * floatingips_by_port and floatingips_by_project (index tables). */
+#define T_ROUTERS		"routers"
+#define T_ROUTERS_BY_PROJECT	"routers_by_project"
+#define T_FLOATINGIPS		"floatingips"
+#define T_FLOATINGIPS_BY_PORT	"floatingips_by_port"
+#define T_FLOATINGIPS_BY_PROJECT "floatingips_by_project"
 
 /* NULL-terminated; static. */
 extern const char *const db_tables[];

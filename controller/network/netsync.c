@@ -1095,12 +1095,13 @@ add_port(struct derive *d, const struct rec_port *p)
 }
 
 /* One network of the host, with its subnets and the host's ports on it
- * (bound[from..to) are those ports). */
+ * (bound[from..to) are those ports; none for a router's external
+ * network). */
 static int
-add_network(struct store_txn *txn, struct derive *d, size_t from, size_t to)
+add_network(struct store_txn *txn, struct derive *d, const char *net,
+    size_t from, size_t to)
 {
 	struct msg_host_network *m = d->m;
-	const char *net = d->snap->bound[from].network_id;
 	struct sch_net_network *nn, *items;
 	struct rec_network n;
 	size_t cnt = m->networks.n;
@@ -1345,6 +1346,222 @@ out:
 	return rc;
 }
 
+/* ---- routers -------------------------------------------------------------- */
+
+/*
+ * Routers are distributed (network.schema): a host carries every router
+ * with an interface on a network it has bound ports on, the interfaces of
+ * those networks, the router's gateway and routes, and the floating IPs
+ * of its own ports. SNAT without a floating IP is central: the lexically
+ * lowest host with bound ports on any of the router's interface networks
+ * holds it, so the choice needs no state and moves when that host's last
+ * port behind the router leaves.
+ */
+struct rtr_derive {
+	struct store_txn	*txn;
+	struct derive		*d;
+	const char		*router_id;
+	struct sch_net_router	*nr;
+	const char		*snat;		/* lowest host behind it */
+	bool			 here;		/* host has ports behind it */
+};
+
+/* The lowest host with a bound port on net, or NULL. */
+static const char *
+lowest_host(const struct snap *s, const char *net)
+{
+	size_t i = lower(s->bound, s->nbound, net, NULL);
+
+	if (i < s->nbound && strcmp(s->bound[i].network_id, net) == 0)
+		return s->bound[i].binding_host_id;
+	return NULL;
+}
+
+static int
+rtr_if_cb(const struct rec_port *p, void *arg)
+{
+	struct rtr_derive *rd = arg;
+	struct sch_net_router *nr = rd->nr;
+	const char *low;
+
+	if (strcmp(p->device_owner, "network:router_interface") != 0)
+		return 0;
+	if ((low = lowest_host(rd->d->snap, p->network_id)) != NULL &&
+	    (rd->snat == NULL || strcmp(low, rd->snat) < 0))
+		rd->snat = low;
+	if (!snap_has(rd->d->snap, p->network_id, rd->d->host))
+		return 0;
+	rd->here = true;
+	for (size_t i = 0; i < p->fixed_ips.n; i++) {
+		struct sch_net_router_if *ri, *items;
+		size_t n = nr->interfaces.n;
+
+		if (n == 64)
+			break;
+		if ((items = realloc(nr->interfaces.items, (n + 1) *
+		    sizeof(*items))) == NULL) {
+			err_set(TS_ENOMEM, "netsync: out of memory");
+			return -1;
+		}
+		nr->interfaces.items = items;
+		ri = &items[n];
+		memset(ri, 0, sizeof(*ri));
+		nr->interfaces.n = n + 1;
+		memcpy(ri->subnet_id, p->fixed_ips.items[i].subnet_id,
+		    sizeof(ri->subnet_id));
+		memcpy(ri->network_id, p->network_id, sizeof(ri->network_id));
+		if ((ri->ip_address = xstrdup(p->fixed_ips.items[i].
+		    ip_address)) == NULL || (ri->mac = xstrdup(
+		    p->mac_address)) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+rtr_fip_cb(const struct rec_floatingip *f, void *arg)
+{
+	struct rtr_derive *rd = arg;
+	struct sch_net_router *nr = rd->nr;
+	struct sch_net_floatingip *nf, *items;
+	struct rec_port p = { .id = "" };
+	size_t n = nr->floatingips.n;
+	int mine;
+
+	if (f->router_id == NULL || strcmp(f->router_id, rd->router_id) != 0 ||
+	    f->port_id == NULL || f->fixed_ip_address == NULL)
+		return 0;
+	if (network_db_port_get(rd->txn, f->port_id, &p) == -1)
+		return err_code() == TS_ENOT_FOUND ? 0 : -1;
+	mine = is_bound(&p) && strcmp(p.binding_host_id, rd->d->host) == 0;
+	codec_clear(&schema_rec_port, &p);
+	if (!mine || n == 4096)
+		return 0;
+	if ((items = realloc(nr->floatingips.items, (n + 1) *
+	    sizeof(*items))) == NULL) {
+		err_set(TS_ENOMEM, "netsync: out of memory");
+		return -1;
+	}
+	nr->floatingips.items = items;
+	nf = &items[n];
+	memset(nf, 0, sizeof(*nf));
+	nr->floatingips.n = n + 1;
+	memcpy(nf->id, f->id, sizeof(nf->id));
+	memcpy(nf->port_id, f->port_id, sizeof(nf->port_id));
+	if ((nf->floating_ip = xstrdup(f->floating_ip_address)) == NULL ||
+	    (nf->fixed_ip = xstrdup(f->fixed_ip_address)) == NULL)
+		return -1;
+	return 0;
+}
+
+/* The gateway: its first IPv4 address (the one SNAT and ARP use). */
+static int
+rtr_gateway(struct rtr_derive *rd, const struct rec_router *r)
+{
+	struct sch_net_router *nr = rd->nr;
+	struct rec_port p = { .id = "" };
+	int rc = 0;
+
+	if (r->gw_network_id == NULL || *r->gw_network_id == '\0' ||
+	    r->gw_port_id == NULL)
+		return 0;
+	if (network_db_port_get(rd->txn, r->gw_port_id, &p) == -1)
+		return err_code() == TS_ENOT_FOUND ? 0 : -1;
+	for (size_t i = 0; i < p.fixed_ips.n; i++) {
+		if (strchr(p.fixed_ips.items[i].ip_address, ':') != NULL)
+			continue;
+		if ((nr->gateway_network_id = xstrdup(r->gw_network_id)) ==
+		    NULL || (nr->gateway_subnet_id = xstrdup(p.fixed_ips.
+		    items[i].subnet_id)) == NULL || (nr->gateway_ip = xstrdup(
+		    p.fixed_ips.items[i].ip_address)) == NULL)
+			rc = -1;
+		nr->has_enable_snat = true;
+		nr->enable_snat = r->enable_snat;
+		break;
+	}
+	codec_clear(&schema_rec_port, &p);
+	return rc;
+}
+
+/* Whether the message already holds network id. */
+static bool
+has_network(const struct msg_host_network *m, const char *id)
+{
+	for (size_t i = 0; i < m->networks.n; i++)
+		if (strcmp(m->networks.items[i].id, id) == 0)
+			return true;
+	return false;
+}
+
+static int
+add_router(const struct rec_router *r, void *arg)
+{
+	struct rtr_derive *rd = arg;
+	struct msg_host_network *m = rd->d->m;
+	struct sch_net_router *nr, *items;
+	size_t n = m->routers.n;
+
+	if (n == 256) {
+		log_warnx("host %s: more than 256 routers; the rest are left "
+		    "out", rd->d->host);
+		return 1;
+	}
+	if ((items = realloc(m->routers.items, (n + 1) * sizeof(*items))) ==
+	    NULL) {
+		err_set(TS_ENOMEM, "netsync: out of memory");
+		return -1;
+	}
+	m->routers.items = items;
+	nr = &items[n];
+	memset(nr, 0, sizeof(*nr));
+	m->routers.n = n + 1;
+	memcpy(nr->id, r->id, sizeof(nr->id));
+	rd->router_id = r->id;
+	rd->nr = nr;
+	rd->snat = NULL;
+	rd->here = false;
+	if (network_db_port_each_device(rd->txn, r->id, rtr_if_cb, rd) == -1)
+		return -1;
+	if (!rd->here) {
+		/* Not behind this host: drop the entry again. */
+		codec_clear(&schema_sch_net_router, nr);
+		m->routers.n = n;
+		return 0;
+	}
+	if (rtr_gateway(rd, r) == -1)
+		return -1;
+	if (nr->gateway_ip != NULL) {
+		nr->has_snat_host = true;
+		nr->snat_host = rd->snat != NULL &&
+		    strcmp(rd->snat, rd->d->host) == 0;
+	}
+	for (size_t i = 0; i < r->routes.n && i < 32; i++) {
+		struct sch_net_host_route *rt;
+
+		if ((rt = realloc(nr->routes.items, (i + 1) *
+		    sizeof(*rt))) == NULL) {
+			err_set(TS_ENOMEM, "netsync: out of memory");
+			return -1;
+		}
+		nr->routes.items = rt;
+		nr->routes.n = i + 1;
+		memset(&rt[i], 0, sizeof(rt[i]));
+		if ((rt[i].destination = xstrdup(r->routes.items[i].
+		    destination)) == NULL || (rt[i].nexthop = xstrdup(
+		    r->routes.items[i].nexthop)) == NULL)
+			return -1;
+	}
+	if (nr->gateway_ip != NULL && network_db_floatingip_each(rd->txn,
+	    rtr_fip_cb, rd) == -1)
+		return -1;
+	/* The agent builds the external bridge from the network entry. */
+	if (nr->gateway_network_id != NULL && !has_network(m,
+	    nr->gateway_network_id) && add_network(rd->txn, rd->d,
+	    nr->gateway_network_id, 0, 0) == -1)
+		return -1;
+	return 0;
+}
+
 /* The whole message of one host. */
 static int
 derive_host(struct store_txn *txn, struct netsync *ns, const struct snap *s,
@@ -1377,11 +1594,15 @@ derive_host(struct store_txn *txn, struct netsync *ns, const struct snap *s,
 		    binding_host_id, h->name) == 0 && strcmp(s->by_host[j].p->
 		    network_id, s->bound[from].network_id) == 0)
 			j++;
-		if (add_network(txn, &d, from, from + (j - i)) == -1)
+		if (add_network(txn, &d, s->bound[from].network_id, from,
+		    from + (j - i)) == -1)
 			goto fail;
 		i = j;
 	}
 	if (add_secgroups(txn, &d) == -1)
+		goto fail;
+	if (network_db_router_each(txn, add_router, &(struct rtr_derive){
+	    .txn = txn, .d = &d }) == -1)
 		goto fail;
 	*out = d.m;
 	return 0;

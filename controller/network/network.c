@@ -35,6 +35,9 @@ network_new(const struct config *cfg, struct store *st)
 	    "quota_security_group");
 	s->quota_sgrule = config_get_int(cfg, "network",
 	    "quota_security_group_rule");
+	s->quota_router = config_get_int(cfg, "network", "quota_router");
+	s->quota_floatingip = config_get_int(cfg, "network",
+	    "quota_floatingip");
 	if ((s->ipam = ipam_conf_new(cfg)) == NULL) {
 		network_free(&s);
 		return NULL;
@@ -222,6 +225,28 @@ static const struct {
 	    "SecurityGroupInvalidProtocolForPort" },
 	{ TS_EINVALID, "Invalid ethertype ", NULL,
 	    "SecurityGroupEthertypeConflictWithProtocol" },
+	{ TS_ENOT_FOUND, "Router ", "has no interface on subnet",
+	    "RouterInterfaceNotFoundForSubnet" },
+	{ TS_ENOT_FOUND, "Router ", "does not have an interface",
+	    "RouterInterfaceNotFound" },
+	{ TS_ENOT_FOUND, "Router ", NULL, "RouterNotFound" },
+	{ TS_ENOT_FOUND, "Floating IP ", NULL, "FloatingIPNotFound" },
+	{ TS_ENOT_FOUND, "External network ", "is not reachable",
+	    "ExternalGatewayForFloatingIPNotFound" },
+	{ TS_ECONFLICT, "Router ", "still has ports", "RouterInUse" },
+	{ TS_ECONFLICT, "Router interface for subnet", NULL,
+	    "RouterInterfaceInUseByFloatingIP" },
+	{ TS_ECONFLICT, "Gateway cannot be updated for router", NULL,
+	    "RouterExternalGatewayInUseByFloatingIp" },
+	{ TS_ECONFLICT, "Cannot associate floating IP", NULL,
+	    "FloatingIPPortAlreadyAssociated" },
+	{ TS_ECONFLICT, "Port ", "cannot be deleted directly",
+	    "L3PortInUse" },
+	{ TS_ECONFLICT, "Unable to complete operation on port", NULL,
+	    "PortInUse" },
+	{ TS_EINVALID, "Bad router request", NULL, "BadRequest" },
+	{ TS_EINVALID, "Bad floatingip request", NULL, "BadRequest" },
+	{ TS_EINVALID, "Invalid format for routes", NULL, "InvalidRoutes" },
 	{ TS_ECONFLICT, "IP address ", "already allocated",
 	    "IpAddressAlreadyAllocated" },
 	{ TS_ECONFLICT, NULL, "mac address", "MacAddressInUse" },
@@ -746,7 +771,8 @@ network_version_v20(struct http_req *req, struct http_resp *resp)
 	    { "subnet", "subnets" }, { "port", "ports" },
 	    { "quota", "quotas" }, { "extension", "extensions" },
 	    { "agent", "agents" }, { "security_group", "security_groups" },
-	    { "security_group_rule", "security_group_rules" } };
+	    { "security_group_rule", "security_group_rules" },
+	    { "router", "routers" }, { "floatingip", "floatingips" } };
 	char base[256], href[300];
 	json_t *a = json_array();
 	size_t i;
@@ -800,6 +826,16 @@ static const struct {
 	    "The security groups extension." },
 	{ "stateful-security-group", "Stateful security group",
 	    "Indicates if the security group is stateful or not" },
+	{ "router", "Neutron L3 Router", "Router abstraction for basic L3 "
+	    "forwarding between L2 Neutron networks and access to external "
+	    "networks via a NAT gateway." },
+	{ "ext-gw-mode", "Neutron L3 Configurable external gateway mode",
+	    "Extension of the router abstraction for specifying whether SNAT "
+	    "should occur on the external gateway" },
+	{ "extraroute", "Neutron Extra Route", "Extra routes configuration "
+	    "for L3 router" },
+	{ "fip-port-details", "Floating IP Port Details Extension",
+	    "Add port_details attribute to Floating IP resource" },
 };
 
 #define NEXT	(sizeof(extensions) / sizeof(extensions[0]))
@@ -959,6 +995,33 @@ const struct policy_default network_policy_defaults[] = {
 	    "Get a security group rule." },
 	{ "delete_security_group_rule",		N_OWNER,
 	    "Delete a security group rule." },
+	{ "create_router",			N_OWNER,
+	    "Create a router." },
+	{ "create_router:external_gateway_info:enable_snat", N_ADMIN,
+	    "Specify enable_snat of the gateway when creating a router." },
+	{ "create_router:external_gateway_info:external_fixed_ips", N_ADMIN,
+	    "Specify external_fixed_ips of the gateway of a router." },
+	{ "get_router",				N_OWNER,
+	    "Get a router." },
+	{ "update_router",			N_OWNER,
+	    "Update a router." },
+	{ "delete_router",			N_OWNER,
+	    "Delete a router." },
+	{ "add_router_interface",		N_OWNER,
+	    "Add an interface to a router." },
+	{ "remove_router_interface",		N_OWNER,
+	    "Remove an interface from a router." },
+	{ "create_floatingip",			N_OWNER,
+	    "Create a floating IP." },
+	{ "create_floatingip:floating_ip_address", N_ADMIN,
+	    "Create a floating IP with a given address." },
+	{ "get_floatingip",			N_OWNER,
+	    "Get a floating IP." },
+	{ "update_floatingip",			N_OWNER,
+	    "Update a floating IP." },
+	{ "delete_floatingip",			N_OWNER,
+	    "Delete a floating IP." },
+
 	{ "get_agent",				N_ADMIN,
 	    "Get the agents of the hypervisors (L2, DHCP, metadata)." },
 
@@ -1045,6 +1108,32 @@ const struct http_route network_routes[] = {
 	{ "DELETE", "/v2.0/security-group-rules/{rule_id}",
 	    network_sgrules_delete, "delete_security_group_rule", IH, 204,
 	    NULL },
+	R("GET", "/routers", network_routers_list, "get_router", IH, 200),
+	R("POST", "/routers", network_routers_create, "create_router", IH,
+	    201),
+	{ "GET", "/v2.0/routers/{router_id}", network_routers_show,
+	    "get_router", IH, 200, NULL },
+	{ "PUT", "/v2.0/routers/{router_id}", network_routers_update,
+	    "update_router", IH, 200, NULL },
+	{ "DELETE", "/v2.0/routers/{router_id}", network_routers_delete,
+	    "delete_router", IH, 204, NULL },
+	R("PUT", "/routers/{router_id}/add_router_interface",
+	    network_routers_add_interface, "add_router_interface", IH, 200),
+	R("PUT", "/routers/{router_id}/remove_router_interface",
+	    network_routers_remove_interface, "remove_router_interface", IH,
+	    200),
+
+	R("GET", "/floatingips", network_floatingips_list, "get_floatingip",
+	    IH, 200),
+	R("POST", "/floatingips", network_floatingips_create,
+	    "create_floatingip", IH, 201),
+	{ "GET", "/v2.0/floatingips/{floatingip_id}",
+	    network_floatingips_show, "get_floatingip", IH, 200, NULL },
+	{ "PUT", "/v2.0/floatingips/{floatingip_id}",
+	    network_floatingips_update, "update_floatingip", IH, 200, NULL },
+	{ "DELETE", "/v2.0/floatingips/{floatingip_id}",
+	    network_floatingips_delete, "delete_floatingip", IH, 204, NULL },
+
 	/* As Neutron: a caller the rule refuses lists none, shows 404. */
 	R("GET", "/agents", network_agents_list, "get_agent", IH, 200),
 	{ "GET", "/v2.0/agents/{agent_id}", network_agents_show, "get_agent",
@@ -1148,5 +1237,85 @@ out:
 	codec_clear(&schema_rec_network, &sa.n);
 	codec_clear(&schema_rec_subnet, &sa.s);
 	ipam_conf_free(&sa.ipam);
+	return rc;
+}
+
+/* ---- floating pools (tinystack-manage floating create) ------------------- */
+
+struct pool_arg {
+	struct seed_arg	 sa;
+	bool		 found;
+};
+
+static int
+pool_find_cb(const struct rec_network *n, void *arg)
+{
+	struct pool_arg *pa = arg;
+
+	if (!n->router_external || strcmp(n->name, pa->sa.n.name) != 0)
+		return 0;
+	pa->found = true;
+	snprintf(pa->sa.n.id, sizeof(pa->sa.n.id), "%s", n->id);
+	return 1;
+}
+
+static int
+pool_fn(struct store_txn *txn, void *arg)
+{
+	struct pool_arg *pa = arg;
+
+	pa->found = false;
+	if (network_db_network_each(txn, pool_find_cb, pa) == -1)
+		return -1;
+	if (!pa->found && ipam_network_create(txn, pa->sa.ipam, &pa->sa.n,
+	    &pa->sa.seg) == -1)
+		return -1;
+	snprintf(pa->sa.s.network_id, sizeof(pa->sa.s.network_id), "%s",
+	    pa->sa.n.id);
+	return ipam_subnet_create(txn, &pa->sa.s);
+}
+
+int
+network_floating_create(const struct config *cfg, struct store *st,
+    const char *pool, const char *ip_range, const char *physnet,
+    char network_id[37], char subnet_id[37])
+{
+	struct pool_arg pa;
+	int rc = -1;
+
+	memset(&pa, 0, sizeof(pa));
+	if ((pa.sa.ipam = ipam_conf_new(cfg)) == NULL)
+		return -1;
+	pa.sa.seg.network_type = "flat";
+	pa.sa.seg.physical_network = physnet != NULL ? physnet : pool;
+	db_uuid(pa.sa.n.id);
+	db_uuid(pa.sa.s.id);
+	pa.sa.n.router_external = true;
+	pa.sa.n.admin_state_up = pa.sa.n.port_security_enabled = true;
+	pa.sa.n.revision_number = pa.sa.s.revision_number = 1;
+	pa.sa.n.created_at = pa.sa.n.updated_at = db_now_ms();
+	pa.sa.s.created_at = pa.sa.s.updated_at = pa.sa.n.created_at;
+	pa.sa.s.ip_version = 4;
+	pa.sa.s.enable_dhcp = false;
+	if (network_set_str(&pa.sa.n.project_id, "") == -1 ||
+	    network_set_str(&pa.sa.n.name, pool) == -1 ||
+	    network_set_str(&pa.sa.n.description, "") == -1 ||
+	    network_set_str(&pa.sa.n.status, "ACTIVE") == -1 ||
+	    network_set_str(&pa.sa.n.network_type, "") == -1 ||
+	    network_set_str(&pa.sa.s.project_id, "") == -1 ||
+	    network_set_str(&pa.sa.s.name, pool) == -1 ||
+	    network_set_str(&pa.sa.s.description, "") == -1 ||
+	    network_set_str(&pa.sa.s.cidr, ip_range) == -1 ||
+	    ipam_subnet_prepare(pa.sa.ipam, &pa.sa.s, IPAM_GW_DEFAULT,
+	    false) == -1 ||
+	    store_write(st, pool_fn, &pa) == -1)
+		goto out;
+	snprintf(network_id, 37, "%s", pa.sa.n.id);
+	snprintf(subnet_id, 37, "%s", pa.sa.s.id);
+	rc = 0;
+out:
+	codec_clear(&schema_rec_network, &pa.sa.n);
+	codec_clear(&schema_rec_subnet, &pa.sa.s);
+	ipam_conf_free(&pa.sa.ipam);
 	return rc;
 }

@@ -163,6 +163,18 @@ struct network_seed {
 	const char	*project_id;
 	long		 vlan;
 };
+/*
+ * `tinystack-manage floating create --ip-range CIDR --pool NAME`
+ * (nova-manage's spelling): the external network NAME (router:external,
+ * flat on physical network physnet, NULL: NAME) is reused when one of that
+ * name exists, else created; then a subnet of it with cidr ip_range (no
+ * DHCP; gateway the first address, the allocation pool the rest), so
+ * floating IPs and router gateways take their addresses from that range.
+ * Ids as network_seed_create().
+ */
+int	network_floating_create(const struct config *, struct store *,
+	    const char *pool, const char *ip_range, const char *physnet,
+	    char network_id[37], char subnet_id[37]);
 int	network_seed_create(const struct config *, struct store *,
 	    const struct network_seed *, char network_id[37],
 	    char subnet_id[37]);

@@ -14,7 +14,8 @@
  * networks, subnets and ports differ only in their table, their indexes
  * and the usage counter they move.
  */
-enum usage_col { U_NETWORKS, U_SUBNETS, U_PORTS, U_SECGROUPS, U_SGRULES };
+enum usage_col { U_NETWORKS, U_SUBNETS, U_PORTS, U_SECGROUPS, U_SGRULES,
+    U_ROUTERS, U_FLOATINGIPS };
 
 struct kind_idx {
 	const char	 *index;
@@ -41,6 +42,12 @@ static const char *port_id(const void *o) { return ((const struct rec_port *)o)-
 static const char *port_proj(const void *o) { return ((const struct rec_port *)o)->project_id; }
 static const char *port_net(const void *o) { return ((const struct rec_port *)o)->network_id; }
 static const char *port_dev(const void *o) { return ((const struct rec_port *)o)->device_id; }
+
+static const char *rtr_id(const void *o) { return ((const struct rec_router *)o)->id; }
+static const char *rtr_proj(const void *o) { return ((const struct rec_router *)o)->project_id; }
+static const char *fip_id(const void *o) { return ((const struct rec_floatingip *)o)->id; }
+static const char *fip_proj(const void *o) { return ((const struct rec_floatingip *)o)->project_id; }
+static const char *fip_port(const void *o) { return ((const struct rec_floatingip *)o)->port_id; }
 
 static const struct kind K_NETWORK = {
 	T_NETWORKS, &schema_rec_network, "Network", net_id, net_proj,
@@ -71,6 +78,16 @@ static const struct kind K_PORT = {
 	2
 };
 
+static const struct kind K_ROUTER = {
+	T_ROUTERS, &schema_rec_router, "Router", rtr_id, rtr_proj,
+	U_ROUTERS, { { T_ROUTERS_BY_PROJECT, rtr_proj } }, 1
+};
+static const struct kind K_FLOATINGIP = {
+	T_FLOATINGIPS, &schema_rec_floatingip, "Floating IP", fip_id,
+	fip_proj, U_FLOATINGIPS, { { T_FLOATINGIPS_BY_PORT, fip_port },
+	{ T_FLOATINGIPS_BY_PROJECT, fip_proj } }, 2
+};
+
 /* ------------------------------------------------------------------ usage */
 
 int
@@ -99,9 +116,15 @@ usage_add(struct store_txn *txn, const char *project_id, enum usage_col c,
 		return 0;
 	if (network_db_usage_get(txn, project_id, &u) == -1)
 		return -1;
-	v = c == U_NETWORKS ? &u.networks : c == U_SUBNETS ? &u.subnets :
-	    c == U_PORTS ? &u.ports : c == U_SECGROUPS ? &u.security_groups :
-	    &u.security_group_rules;
+	switch (c) {
+	case U_NETWORKS:	v = &u.networks; break;
+	case U_SUBNETS:		v = &u.subnets; break;
+	case U_PORTS:		v = &u.ports; break;
+	case U_SECGROUPS:	v = &u.security_groups; break;
+	case U_SGRULES:		v = &u.security_group_rules; break;
+	case U_ROUTERS:		v = &u.routers; u.has_routers = true; break;
+	default:		v = &u.floatingips; u.has_floatingips = true;
+	}
 	if (*v + d < 0) {
 		log_warnx("network usage of %s would go below zero (%lld "
 		    "%+lld); clamped", project_id, (long long)*v,
@@ -156,7 +179,8 @@ obj_get(struct store_txn *txn, const struct kind *k, const char *id,
 {
 	if (db_rec_get(txn, k->table, id, k->type, obj) == -1) {
 		if (err_code() == TS_ENOT_FOUND)
-			err_set(TS_ENOT_FOUND, k->col >= U_SECGROUPS ?
+			err_set(TS_ENOT_FOUND, (k->col == U_SECGROUPS ||
+			    k->col == U_SGRULES) ?
 			    "%s %s does not exist" : "%s %s could not be found.",
 			    k->what, id);
 		return -1;
@@ -244,7 +268,9 @@ union any_obj {
 	struct rec_subnet	s;
 	struct rec_port		p;
 	struct rec_security_group g;
-	struct rec_security_group_rule r;
+	struct rec_security_group_rule sr;
+	struct rec_router	r;
+	struct rec_floatingip	f;
 };
 
 struct each {
@@ -565,4 +591,77 @@ network_db_quota_del(struct store_txn *txn, const char *project_id)
 	    strlen(project_id)) == -1 && err_code() != TS_ENOT_FOUND)
 		return -1;
 	return 0;
+}
+
+/* ---------------------------------------------------------------- routers */
+
+int
+network_db_router_get(struct store_txn *txn, const char *id,
+    struct rec_router *r)
+{
+	return obj_get(txn, &K_ROUTER, id, r);
+}
+
+int
+network_db_router_put(struct store_txn *txn, const struct rec_router *r,
+    const struct rec_router *old)
+{
+	return obj_put(txn, &K_ROUTER, r, old);
+}
+
+int
+network_db_router_del(struct store_txn *txn, const struct rec_router *r)
+{
+	return obj_del(txn, &K_ROUTER, r);
+}
+
+int
+network_db_router_each(struct store_txn *txn,
+    int (*cb)(const struct rec_router *, void *), void *arg)
+{
+	return obj_each(txn, &K_ROUTER, (any_cb *)cb, arg);
+}
+
+/* ----------------------------------------------------------- floating IPs */
+
+int
+network_db_floatingip_get(struct store_txn *txn, const char *id,
+    struct rec_floatingip *f)
+{
+	if (obj_get(txn, &K_FLOATINGIP, id, f) == -1) {
+		if (err_code() == TS_ENOT_FOUND)
+			err_set(TS_ENOT_FOUND, "Floating IP %s could not be "
+			    "found", id);
+		return -1;
+	}
+	return 0;
+}
+
+int
+network_db_floatingip_put(struct store_txn *txn,
+    const struct rec_floatingip *f, const struct rec_floatingip *old)
+{
+	return obj_put(txn, &K_FLOATINGIP, f, old);
+}
+
+int
+network_db_floatingip_del(struct store_txn *txn,
+    const struct rec_floatingip *f)
+{
+	return obj_del(txn, &K_FLOATINGIP, f);
+}
+
+int
+network_db_floatingip_each(struct store_txn *txn,
+    int (*cb)(const struct rec_floatingip *, void *), void *arg)
+{
+	return obj_each(txn, &K_FLOATINGIP, (any_cb *)cb, arg);
+}
+
+int
+network_db_floatingip_each_port(struct store_txn *txn, const char *port_id,
+    int (*cb)(const struct rec_floatingip *, void *), void *arg)
+{
+	return obj_each_idx(txn, &K_FLOATINGIP, T_FLOATINGIPS_BY_PORT,
+	    port_id, (any_cb *)cb, arg);
 }

@@ -11,6 +11,9 @@
  *   security_groups id         + security_groups_by_project (project_id)
  *   security_group_rules id    + security_group_rules_by_group
  *                                 (security_group_id)
+ *   routers         id          + routers_by_project (project_id)
+ *   floatingips     id          + floatingips_by_port (port_id, if set),
+ *                                 floatingips_by_project (project_id)
  *   network_quotas  project id
  *   network_usage   project id
  * The allocation tables (ip_allocations, ip_cursors, mac_allocations,
@@ -108,6 +111,28 @@ int	network_db_sgrule_each(struct store_txn *,
 	    int (*cb)(const struct rec_security_group_rule *, void *), void *);
 int	network_db_sgrule_each_group(struct store_txn *, const char *group_id,
 	    int (*cb)(const struct rec_security_group_rule *, void *), void *);
+
+int	network_db_router_get(struct store_txn *, const char *id,
+	    struct rec_router *);
+int	network_db_router_put(struct store_txn *, const struct rec_router *,
+	    const struct rec_router *old);
+int	network_db_router_del(struct store_txn *, const struct rec_router *);
+int	network_db_router_each(struct store_txn *,
+	    int (*cb)(const struct rec_router *, void *), void *);
+
+/* Absent: TS_ENOT_FOUND "Floating IP X could not be found" (Neutron's). */
+int	network_db_floatingip_get(struct store_txn *, const char *id,
+	    struct rec_floatingip *);
+int	network_db_floatingip_put(struct store_txn *,
+	    const struct rec_floatingip *, const struct rec_floatingip *old);
+int	network_db_floatingip_del(struct store_txn *,
+	    const struct rec_floatingip *);
+int	network_db_floatingip_each(struct store_txn *,
+	    int (*cb)(const struct rec_floatingip *, void *), void *);
+/* Floating IPs associated with a port. */
+int	network_db_floatingip_each_port(struct store_txn *,
+	    const char *port_id,
+	    int (*cb)(const struct rec_floatingip *, void *), void *);
 
 /* Quota overrides of a project (absent: a zeroed record, no has_ flags). */
 int	network_db_quota_get(struct store_txn *, const char *project_id,

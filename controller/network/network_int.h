@@ -28,6 +28,7 @@ struct network {
 	struct ipam_conf	*ipam;
 	int64_t			 quota_network, quota_subnet, quota_port;
 	int64_t			 quota_secgroup, quota_sgrule;
+	int64_t			 quota_router, quota_floatingip;
 	struct netsync		*netsync;	/* set before listening */
 };
 
@@ -112,7 +113,7 @@ int	network_check_attrs(json_t *o, const char *const *allowed);
 /* ---- quotas ----------------------------------------------------------- */
 
 enum network_res { NET_RES_NETWORK, NET_RES_SUBNET, NET_RES_PORT,
-	NET_RES_SECGROUP, NET_RES_SGRULE };
+	NET_RES_SECGROUP, NET_RES_SGRULE, NET_RES_ROUTER, NET_RES_FLOATINGIP };
 /* Inside the create's transaction: one more of res for project would
  * exceed its limit: 409 OverQuota "Quota exceeded for resources:
  * ['network']." */
@@ -201,5 +202,33 @@ int	network_quotas_default(struct http_req *, struct http_resp *);
 int	network_quotas_details(struct http_req *, struct http_resp *);
 int	network_quotas_update(struct http_req *, struct http_resp *);
 int	network_quotas_delete(struct http_req *, struct http_resp *);
+
+/* ---- routers and floating IPs (network_routers.c, network_floatingips.c) */
+
+/* The interface addresses of a router (a port per subnet attached): owned,
+ * free() it. */
+struct rtr_ifs;
+int	network_router_ifs(struct store_txn *, const char *router_id,
+	    struct rtr_ifs **);
+size_t	network_router_ifs_n(const struct rtr_ifs *);
+const char *network_router_ifs_subnet(const struct rtr_ifs *, size_t i);
+/* A port is deleted: its floating IPs lose their association (Neutron's
+ * disassociate_floatingips), inside the delete's transaction. */
+int	network_floatingip_port_gone(struct store_txn *, const char *port_id);
+
+int	network_routers_list(struct http_req *, struct http_resp *);
+int	network_routers_create(struct http_req *, struct http_resp *);
+int	network_routers_show(struct http_req *, struct http_resp *);
+int	network_routers_update(struct http_req *, struct http_resp *);
+int	network_routers_delete(struct http_req *, struct http_resp *);
+int	network_routers_add_interface(struct http_req *, struct http_resp *);
+int	network_routers_remove_interface(struct http_req *,
+	    struct http_resp *);
+
+int	network_floatingips_list(struct http_req *, struct http_resp *);
+int	network_floatingips_create(struct http_req *, struct http_resp *);
+int	network_floatingips_show(struct http_req *, struct http_resp *);
+int	network_floatingips_update(struct http_req *, struct http_resp *);
+int	network_floatingips_delete(struct http_req *, struct http_resp *);
 
 #endif

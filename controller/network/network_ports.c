@@ -690,8 +690,18 @@ delete_fn(struct store_txn *txn, void *arg)
 	struct rec_port p = { .id = "" };
 	int rc = -1;
 
-	if (load_enforce(oa->req, txn, oa->id, "delete_port", &p) == 0)
-		rc = ipam_port_delete(txn, &p);
+	if (load_enforce(oa->req, txn, oa->id, "delete_port", &p) == 0) {
+		/* Routers and floating IPs own theirs (Neutron's
+		 * prevent_l3_port_deletion). */
+		if (strcmp(p.device_owner, "network:router_interface") == 0 ||
+		    strcmp(p.device_owner, "network:router_gateway") == 0 ||
+		    strcmp(p.device_owner, "network:floatingip") == 0)
+			err_set(TS_ECONFLICT, "Port %s has owner %s and "
+			    "therefore cannot be deleted directly via the "
+			    "port API.", p.id, p.device_owner);
+		else if (network_floatingip_port_gone(txn, p.id) == 0)
+			rc = ipam_port_delete(txn, &p);
+	}
 	codec_clear(&schema_rec_port, &p);
 	return rc;
 }
@@ -936,7 +946,8 @@ release_one(struct store_txn *txn, const char *device_id,
 		    port_id, device_id);
 		rc = -1;
 	} else if (strncmp(old.device_owner, "compute:", 8) == 0)
-		rc = ipam_port_delete(txn, &old);
+		rc = network_floatingip_port_gone(txn, old.id) == -1 ? -1 :
+		    ipam_port_delete(txn, &old);
 	else {
 		rc = network_set_str(&p.device_id, "") == -1 ||
 		    network_set_str(&p.device_owner, "") == -1 ||

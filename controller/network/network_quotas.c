@@ -1,5 +1,5 @@
 /* network_quotas: Neutron's quotas extension (network, subnet, port,
- * security_group, security_group_rule). */
+ * security_group, security_group_rule, router, floatingip). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,12 +9,12 @@
 
 /* What Neutron's quotas list shows for resources this API does not serve
  * (the clients print them; -1 is unlimited). */
-static const char *const other_res[] = { "router", "floatingip",
-    "rbac_policy", "subnetpool", NULL };
+static const char *const other_res[] = { "rbac_policy", "subnetpool",
+    NULL };
 
 /* In enum network_res order. */
 static const char *const res_name[] = { "network", "subnet", "port",
-    "security_group", "security_group_rule" };
+    "security_group", "security_group_rule", "router", "floatingip" };
 #define NRES	(sizeof(res_name) / sizeof(res_name[0]))
 
 static void
@@ -28,6 +28,8 @@ limits(const struct network *svc, const struct rec_network_quota *q,
 	    svc->quota_secgroup;
 	out[4] = q->has_security_group_rule ? q->security_group_rule :
 	    svc->quota_sgrule;
+	out[5] = q->has_router ? q->router : svc->quota_router;
+	out[6] = q->has_floatingip ? q->floatingip : svc->quota_floatingip;
 }
 
 static void
@@ -38,6 +40,8 @@ usage_of(const struct rec_network_usage *u, int64_t out[NRES])
 	out[2] = u->ports;
 	out[3] = u->security_groups;
 	out[4] = u->security_group_rules;
+	out[5] = u->has_routers ? u->routers : 0;
+	out[6] = u->has_floatingips ? u->floatingips : 0;
 }
 
 int
@@ -181,7 +185,8 @@ network_quotas_list(struct http_req *req, struct http_resp *resp)
 		if ((rc = network_db_quota_get(txn, pid, &q)) == -1)
 			break;
 		if (!q.has_network && !q.has_subnet && !q.has_port &&
-		    !q.has_security_group && !q.has_security_group_rule)
+		    !q.has_security_group && !q.has_security_group_rule &&
+		    !q.has_router && !q.has_floatingip)
 			continue;
 		limits(svc, &q, lim);
 		if ((o = quota_json(lim, NULL)) == NULL)
@@ -235,9 +240,15 @@ update_fn(struct store_txn *txn, void *arg)
 		} else if (i == 3) {
 			q.has_security_group = true;
 			q.security_group = v;
-		} else {
+		} else if (i == 4) {
 			q.has_security_group_rule = true;
 			q.security_group_rule = v;
+		} else if (i == 5) {
+			q.has_router = true;
+			q.router = v;
+		} else {
+			q.has_floatingip = true;
+			q.floatingip = v;
 		}
 	}
 	ua->q = q;

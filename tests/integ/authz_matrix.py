@@ -353,6 +353,31 @@ def mk_rule():
 
 RULE = mk_rule()
 
+
+# An external network (the admin's) for floating IPs.
+_ext, _ = ok("POST", NE + "/networks", adm(), {"network": {
+    "name": uniq("mxext"), "router:external": True}})
+ok("POST", NE + "/subnets", adm(), {"subnet": {
+    "network_id": _ext["network"]["id"], "ip_version": 4,
+    "cidr": "198.18.0.0/16", "enable_dhcp": False}})
+EXT = _ext["network"]["id"]
+
+
+def mk_router():
+    b, _ = ok("POST", NE + "/routers", member.tok(),
+              {"router": {"name": uniq("mxr")}})
+    return b["router"]["id"]
+
+
+def mk_fip():
+    b, _ = ok("POST", NE + "/floatingips", member.tok(),
+              {"floatingip": {"floating_network_id": EXT}})
+    return b["floatingip"]["id"]
+
+
+ROUTER = mk_router()
+FIP = mk_fip()
+
 # ---- rows -------------------------------------------------------------------
 
 SHARED_PARAMS = {
@@ -370,6 +395,7 @@ SHARED_PARAMS = {
                 "network_label": "mxnet", "port_id": PORT},
     "network": {"network_id": NET, "subnet_id": SUBNET, "port_id": PORT,
                 "security_group_id": SG, "rule_id": RULE,
+                "router_id": ROUTER, "floatingip_id": FIP,
                 "project_id": P1, "alias": "provider",
                 "agent_id": "00000000-0000-0000-0000-000000000000"},
 }
@@ -387,6 +413,8 @@ FRESH = {
     ("network", "port_id"): mk_port,
     ("network", "security_group_id"): mk_sg,
     ("network", "rule_id"): mk_rule,
+    ("network", "port_id"): mk_port, ("network", "router_id"): mk_router,
+    ("network", "floatingip_id"): mk_fip,
 }
 
 

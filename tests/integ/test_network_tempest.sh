@@ -3,11 +3,9 @@
 # (/work/shared/tempest/tempest-subset-classes.txt) against a controller on
 # 127.0.0.1 with dynamic credentials: API discovery, extensions, networks,
 # subnets, ports, plus the bulk, negative and agent (a member lists none)
-# classes, security groups and their negative class. The L3 classes of the
-# subset (routers, floating IPs) belong to the next networking issue:
-# tempest skips them itself because [network-feature-enabled]
-# api_extensions lists exactly what /v2.0/extensions serves (no router).
-# The IPv6 variants of the security group classes skip with ipv6 = false
+# classes, security groups and their negative class, and the routers and
+# floating IP classes (router, extraroute, fip-port-details). The IPv6
+# variants of the security group classes skip with ipv6 = false
 # (set for the IPv6 subnet tests this API does not pass yet). Every test
 # that runs must pass; each skip is printed with tempest's reason, and a
 # floor of passing tests catches a regression. Bounded: tempest gets 600 s.
@@ -31,7 +29,7 @@ tempest.api.network.test_security_groups.SecGroupTest
 tempest.api.network.test_security_groups_negative.NegativeSecGroupTest
 "
 # Below this many passing tests the run is a regression.
-FLOOR=${TS_NETWORK_TEMPEST_FLOOR:-68}
+FLOOR=${TS_NETWORK_TEMPEST_FLOOR:-84}
 
 BUS=$(free_port)
 IDP=$(free_port)
@@ -77,7 +75,7 @@ shared_physical_network = false
 [network-feature-enabled]
 ipv6 = false
 api_extensions = $EXT
-floating_ips = false
+floating_ips = true
 port_security = true
 [service_available]
 nova = false

@@ -927,6 +927,157 @@ test_netsync_changed(void **state)
 #undef DERIVED
 }
 
+/* Routers and floating IPs: validation (Neutron's status and type,
+ * nothing changed), admin-only enable_snat, visibility, and that router
+ * writes tell the dataplane sync. */
+static void
+test_routers(void **state)
+{
+	struct netsync *ns = ctltest_netsync(T);
+	char ext[64], esub[64], net[64], net2[64], sub[64], sub2[64], nogw[64];
+	char rtr[64], port[64], fip[64], other[64], osub[64], oport[64];
+
+	(void)state;
+	net_new(CT_ADMIN, "\"name\": \"rext\", \"router:external\": true",
+	    ext);
+	subnet_new(CT_ADMIN, ext, "198.18.0.0/28", ", \"enable_dhcp\": false",
+	    esub);
+	net_new(CT_MEMBER, "\"name\": \"rnet\"", net);
+	subnet_new(CT_MEMBER, net, "10.61.0.0/24", "", sub);
+	net_new(CT_MEMBER, "\"name\": \"rnet2\"", net2);
+	subnet_new(CT_MEMBER, net2, "10.61.0.0/16", "", sub2);
+	subnet_new(CT_MEMBER, net, "10.62.0.0/24", ", \"gateway_ip\": null",
+	    nogw);
+
+	/* Gateway on a network that is not external; enable_snat is the
+	 * admin's. Neither creates a router. */
+	snprintf(body, sizeof(body), "{\"router\": {\"name\": \"r\", "
+	    "\"external_gateway_info\": {\"network_id\": \"%s\"}}}", net);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/routers", body, 400, NULL);
+	assert_string_equal(neutron_type(), "BadRequest");
+	snprintf(body, sizeof(body), "{\"router\": {\"name\": \"r\", "
+	    "\"external_gateway_info\": {\"network_id\": \"%s\", "
+	    "\"enable_snat\": false}}}", ext);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/routers", body, 403, NULL);
+	assert_int_equal(count(CT_MEMBER, "/v2.0/routers", "routers"), 0);
+
+	assert_int_equal(netsync_sync(ns, db_now_ms()), 0);
+	snprintf(body, sizeof(body), "{\"router\": {\"name\": \"r\", "
+	    "\"external_gateway_info\": {\"network_id\": \"%s\"}}}", ext);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/routers", body, 201, NULL);
+	snprintf(rtr, sizeof(rtr), "%s", ctltest_str(T, "router.id"));
+	assert_true(json_is_true(ctltest_get(T,
+	    "router.external_gateway_info.enable_snat")));
+	assert_string_equal(ctltest_str(T, "router.external_gateway_info."
+	    "external_fixed_ips.0.ip_address"), "198.18.0.2");
+	assert_int_equal(netsync_pending(ns), 1);
+	assert_int_equal(netsync_sync(ns, db_now_ms()), 0);
+
+	/* Interfaces: by subnet (its gateway address), no gateway, twice,
+	 * overlapping, neither subnet nor port. */
+	snprintf(path, sizeof(path), "/v2.0/routers/%s/add_router_interface",
+	    rtr);
+	snprintf(body, sizeof(body), "{\"subnet_id\": \"%s\"}", sub);
+	CT_CALL(T, N, CT_MEMBER, "PUT", path, body, 200, NULL);
+	assert_string_equal(ctltest_str(T, "subnet_id"), sub);
+	assert_int_equal(netsync_pending(ns), 1);
+	CT_CALL(T, N, CT_MEMBER, "PUT", path, body, 400, NULL);
+	assert_string_equal(neutron_type(), "BadRequest");
+	snprintf(body, sizeof(body), "{\"subnet_id\": \"%s\"}", nogw);
+	CT_CALL(T, N, CT_MEMBER, "PUT", path, body, 400, NULL);
+	snprintf(body, sizeof(body), "{\"subnet_id\": \"%s\"}", sub2);
+	CT_CALL(T, N, CT_MEMBER, "PUT", path, body, 400, NULL);
+	CT_CALL(T, N, CT_MEMBER, "PUT", path, "{}", 400, NULL);
+	snprintf(path, sizeof(path), "/v2.0/ports?device_id=%s", rtr);
+	assert_int_equal(count(CT_ADMIN, path, "ports"), 2);	/* if + gw */
+
+	/* Another project sees no router and cannot touch it. */
+	snprintf(path, sizeof(path), "/v2.0/routers/%s", rtr);
+	CT_CALL(T, N, CT_OTHER, "GET", path, NULL, 404, NULL);
+	assert_string_equal(neutron_type(), "RouterNotFound");
+	CT_CALL(T, N, CT_OTHER, "DELETE", path, NULL, 404, NULL);
+
+	/* Floating IPs: outside the subnet, on a network that is not
+	 * external, another project's port: nothing created. */
+	snprintf(body, sizeof(body), "{\"port\": {\"network_id\": \"%s\", "
+	    "\"fixed_ips\": [{\"subnet_id\": \"%s\"}]}}", net, sub);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/ports", body, 201, NULL);
+	snprintf(port, sizeof(port), "%s", ctltest_str(T, "port.id"));
+	net_new(CT_OTHER, "\"name\": \"rother\"", other);
+	subnet_new(CT_OTHER, other, "10.63.0.0/24", "", osub);
+	snprintf(body, sizeof(body), "{\"port\": {\"network_id\": \"%s\"}}",
+	    other);
+	CT_CALL(T, N, CT_OTHER, "POST", "/v2.0/ports", body, 201, NULL);
+	snprintf(oport, sizeof(oport), "%s", ctltest_str(T, "port.id"));
+	snprintf(body, sizeof(body), "{\"floatingip\": {\"floating_network_id"
+	    "\": \"%s\", \"floating_ip_address\": \"198.19.0.5\"}}", ext);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/floatingips", body, 403,
+	    NULL);	/* a given address is the admin's */
+	CT_CALL(T, N, CT_ADMIN, "POST", "/v2.0/floatingips", body, 400,
+	    NULL);
+	snprintf(body, sizeof(body), "{\"floatingip\": {\"floating_network_id"
+	    "\": \"%s\"}}", net);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/floatingips", body, 400,
+	    NULL);
+	assert_string_equal(neutron_type(), "BadRequest");
+	snprintf(body, sizeof(body), "{\"floatingip\": {\"floating_network_id"
+	    "\": \"%s\", \"port_id\": \"%s\"}}", ext, oport);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/floatingips", body, 404,
+	    NULL);
+	assert_string_equal(neutron_type(), "PortNotFound");
+	/* The other project's port has no router to the external network. */
+	CT_CALL(T, N, CT_OTHER, "POST", "/v2.0/floatingips", body, 404, NULL);
+	assert_string_equal(neutron_type(),
+	    "ExternalGatewayForFloatingIPNotFound");
+	assert_int_equal(count(CT_ADMIN, "/v2.0/floatingips", "floatingips"),
+	    0);
+
+	snprintf(body, sizeof(body), "{\"floatingip\": {\"floating_network_id"
+	    "\": \"%s\", \"port_id\": \"%s\"}}", ext, port);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/floatingips", body, 201,
+	    NULL);
+	snprintf(fip, sizeof(fip), "%s", ctltest_str(T, "floatingip.id"));
+	assert_string_equal(ctltest_str(T, "floatingip.router_id"), rtr);
+	assert_string_equal(ctltest_str(T, "floatingip.status"), "ACTIVE");
+	assert_string_equal(ctltest_str(T, "floatingip.port_details."
+	    "network_id"), net);
+
+	/* In use: the interface, the subnet, the router, the port. */
+	snprintf(path, sizeof(path),
+	    "/v2.0/routers/%s/remove_router_interface", rtr);
+	snprintf(body, sizeof(body), "{\"subnet_id\": \"%s\"}", sub);
+	CT_CALL(T, N, CT_MEMBER, "PUT", path, body, 409, NULL);
+	assert_string_equal(neutron_type(),
+	    "RouterInterfaceInUseByFloatingIP");
+	snprintf(path, sizeof(path), "/v2.0/subnets/%s", sub);
+	CT_CALL(T, N, CT_MEMBER, "DELETE", path, NULL, 409, NULL);
+	snprintf(path, sizeof(path), "/v2.0/routers/%s", rtr);
+	CT_CALL(T, N, CT_MEMBER, "DELETE", path, NULL, 409, NULL);
+	assert_string_equal(neutron_type(), "RouterInUse");
+	CT_CALL(T, N, CT_MEMBER, "GET", path, NULL, 200, NULL);
+
+	/* The port goes: the floating IP stays, disassociated. */
+	snprintf(path, sizeof(path), "/v2.0/ports/%s", port);
+	CT_CALL(T, N, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+	snprintf(path, sizeof(path), "/v2.0/floatingips/%s", fip);
+	CT_CALL(T, N, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_true(json_is_null(ctltest_get(T, "floatingip.port_id")));
+	assert_string_equal(ctltest_str(T, "floatingip.status"), "DOWN");
+	CT_CALL(T, N, CT_OTHER, "DELETE", path, NULL, 404, NULL);
+	CT_CALL(T, N, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+
+	snprintf(path, sizeof(path),
+	    "/v2.0/routers/%s/remove_router_interface", rtr);
+	CT_CALL(T, N, CT_MEMBER, "PUT", path, body, 200, NULL);
+	CT_CALL(T, N, CT_MEMBER, "PUT", path, body, 404, NULL);
+	assert_string_equal(neutron_type(),
+	    "RouterInterfaceNotFoundForSubnet");
+	snprintf(path, sizeof(path), "/v2.0/routers/%s", rtr);
+	CT_CALL(T, N, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+	snprintf(path, sizeof(path), "/v2.0/ports?device_id=%s", rtr);
+	assert_int_equal(count(CT_ADMIN, path, "ports"), 0);
+}
+
 static int
 setup(void **state)
 {
@@ -958,6 +1109,7 @@ main(void)
 		cmocka_unit_test(test_secgroups),
 		cmocka_unit_test(test_secgroup_changed),
 		cmocka_unit_test(test_secgroup_quota),
+		cmocka_unit_test(test_routers),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

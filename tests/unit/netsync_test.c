@@ -912,6 +912,187 @@ test_wake(void **state)
 	assert_int_equal(netsync_desired(ns, "h1")->generation, gen);
 }
 
+/* ---- routers -------------------------------------------------------------- */
+
+#define NETR	"00000000-0000-4000-8000-0000000000f1"
+#define SUBR	"00000000-0000-4000-8000-1000000000f1"
+#define NETX	"00000000-0000-4000-8000-0000000000d1"
+#define SUBX	"00000000-0000-4000-8000-1000000000d1"
+#define RTR	"00000000-0000-4000-8000-3000000000c1"
+#define FIP	"00000000-0000-4000-8000-4000000000c1"
+#define PR1	"00000000-0000-4000-8000-2000000000c1"
+#define PR2	"00000000-0000-4000-8000-2000000000c2"
+#define PRIF	"00000000-0000-4000-8000-2000000000c3"
+#define PRGW	"00000000-0000-4000-8000-2000000000c4"
+#define PRFP	"00000000-0000-4000-8000-2000000000c5"
+
+static int
+ext_fn(struct store_txn *txn, void *arg)
+{
+	struct rec_network n, old;
+	int rc;
+
+	(void)arg;
+	if (network_db_network_get(txn, NETX, &n) == -1 ||
+	    network_db_network_get(txn, NETX, &old) == -1)
+		return -1;
+	n.router_external = true;
+	rc = network_db_network_put(txn, &n, &old);
+	codec_clear(&schema_rec_network, &n);
+	codec_clear(&schema_rec_network, &old);
+	return rc;
+}
+
+/* A port of the router or the floating IP, as network_routers.c and
+ * network_floatingips.c make them: unbound, its address from ipam. */
+static int
+l3port(struct store_txn *txn, const char *id, const char *net,
+    const char *sub, const char *ip, const char *device, const char *owner)
+{
+	struct ipam_ip_req r = { .subnet_id = sub, .ip_address = ip };
+	struct rec_port p;
+	int rc;
+
+	memset(&p, 0, sizeof(p));
+	snprintf(p.id, sizeof(p.id), "%s", id);
+	snprintf(p.network_id, sizeof(p.network_id), "%s", net);
+	p.project_id = S("");
+	p.name = S("");
+	p.description = S("");
+	p.status = S("ACTIVE");
+	p.device_id = S(device);
+	p.device_owner = S(owner);
+	p.binding_vnic_type = S("normal");
+	p.binding_vif_type = S("unbound");
+	rc = ipam_port_create(txn, conf, &p, &r, 1, true);
+	codec_clear(&schema_rec_port, &p);
+	return rc;
+}
+
+static int
+router_fn(struct store_txn *txn, void *arg)
+{
+	struct rec_router r;
+	struct rec_floatingip f;
+	int rc;
+
+	(void)arg;
+	if (l3port(txn, PRIF, NETR, SUBR, "10.7.0.1", RTR,
+	    "network:router_interface") == -1 ||
+	    l3port(txn, PRGW, NETX, SUBX, "198.51.100.10", RTR,
+	    "network:router_gateway") == -1 ||
+	    l3port(txn, PRFP, NETX, SUBX, "198.51.100.20", FIP,
+	    "network:floatingip") == -1)
+		return -1;
+	memset(&r, 0, sizeof(r));
+	snprintf(r.id, sizeof(r.id), "%s", RTR);
+	r.project_id = S("p1");
+	r.name = S("r");
+	r.description = S("");
+	r.status = S("ACTIVE");
+	r.admin_state_up = true;
+	r.enable_snat = true;
+	r.gw_network_id = S(NETX);
+	r.gw_port_id = S(PRGW);
+	r.routes.items = calloc(1, sizeof(*r.routes.items));
+	r.routes.items[0].destination = S("192.168.9.0/24");
+	r.routes.items[0].nexthop = S("10.7.0.9");
+	r.routes.n = 1;
+	rc = network_db_router_put(txn, &r, NULL);
+	codec_clear(&schema_rec_router, &r);
+	if (rc == -1)
+		return -1;
+	/* h2's port has the floating IP. */
+	memset(&f, 0, sizeof(f));
+	snprintf(f.id, sizeof(f.id), "%s", FIP);
+	snprintf(f.floating_network_id, sizeof(f.floating_network_id), "%s",
+	    NETX);
+	snprintf(f.floating_port_id, sizeof(f.floating_port_id), "%s", PRFP);
+	f.project_id = S("p1");
+	f.floating_ip_address = S("198.51.100.20");
+	f.port_id = S(PR2);
+	f.fixed_ip_address = S("10.7.0.5");
+	f.router_id = S(RTR);
+	f.status = S("ACTIVE");
+	f.description = S("");
+	rc = network_db_floatingip_put(txn, &f, NULL);
+	codec_clear(&schema_rec_floatingip, &f);
+	return rc;
+}
+
+static const struct sch_net_router *
+router_of(const struct msg_host_network *m, const char *id)
+{
+	for (size_t i = 0; i < m->routers.n; i++)
+		if (strcmp(m->routers.items[i].id, id) == 0)
+			return &m->routers.items[i];
+	return NULL;
+}
+
+static bool
+has_net(const struct msg_host_network *m, const char *id)
+{
+	for (size_t i = 0; i < m->networks.n; i++)
+		if (strcmp(m->networks.items[i].id, id) == 0)
+			return true;
+	return false;
+}
+
+static void
+test_routers(void **state)
+{
+	const struct msg_host_network *m;
+	const struct sch_net_router *r;
+
+	(void)state;
+	mknet(NETR, SUBR, "10.7.0.0/24");
+	mknet(NETX, SUBX, "198.51.100.0/24");
+	assert_int_equal(store_write(st, ext_fn, NULL), 0);
+	mkport(PR1, NETR, "h1", "vm-r1", "fa:16:3e:00:00:c1");
+	mkport(PR2, NETR, "h2", "vm-r2", "fa:16:3e:00:00:c2");
+	assert_int_equal(store_write(st, router_fn, NULL), 0);
+	assert_int_equal(netsync_sync(ns, 300000), 0);
+
+	/* Both hosts carry the router with the interface, gateway and
+	 * route; the external network comes with it; SNAT on h1 (lowest
+	 * name); the floating IP only where its port is (h2). */
+	m = netsync_desired(ns, "h1");
+	assert_non_null(r = router_of(m, RTR));
+	assert_true(has_net(m, NETX));
+	assert_int_equal(r->interfaces.n, 1);
+	assert_string_equal(r->interfaces.items[0].ip_address, "10.7.0.1");
+	assert_string_equal(r->interfaces.items[0].subnet_id, SUBR);
+	assert_string_equal(r->gateway_network_id, NETX);
+	assert_string_equal(r->gateway_subnet_id, SUBX);
+	assert_string_equal(r->gateway_ip, "198.51.100.10");
+	assert_true(r->has_enable_snat && r->enable_snat);
+	assert_true(r->has_snat_host && r->snat_host);
+	assert_int_equal(r->routes.n, 1);
+	assert_string_equal(r->routes.items[0].nexthop, "10.7.0.9");
+	assert_int_equal(r->floatingips.n, 0);
+
+	m = netsync_desired(ns, "h2");
+	assert_non_null(r = router_of(m, RTR));
+	assert_true(has_net(m, NETX));
+	assert_true(r->has_snat_host && !r->snat_host);
+	assert_int_equal(r->floatingips.n, 1);
+	assert_string_equal(r->floatingips.items[0].floating_ip,
+	    "198.51.100.20");
+	assert_string_equal(r->floatingips.items[0].fixed_ip, "10.7.0.5");
+	assert_string_equal(r->floatingips.items[0].port_id, PR2);
+
+	/* h1's last port behind the router leaves: the router and the
+	 * external network leave h1, SNAT moves to h2. */
+	rmport(PR1);
+	assert_int_equal(netsync_sync(ns, 301000), 0);
+	m = netsync_desired(ns, "h1");
+	assert_null(router_of(m, RTR));
+	assert_false(has_net(m, NETX));
+	r = router_of(netsync_desired(ns, "h2"), RTR);
+	assert_non_null(r);
+	assert_true(r->snat_host);
+}
+
 int
 main(void)
 {
@@ -921,6 +1102,7 @@ main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_wake),
 		cmocka_unit_test(test_secgroups),
+		cmocka_unit_test(test_routers),
 	};
 
 	log_set_level(LOG_LVL_WARN);
