@@ -40,10 +40,10 @@
  * Level-triggered, as netconv: every converge probes the namespaces (`ip
  * netns list`, `ip -br addr` inside, `ip -o link` for the host ends) and
  * closes gaps (missing namespace, veth, address; stale ones removed); the
- * forwarding switch, routes and the namespace's nft ruleset (table
- * "ip tinystack_router", replaced atomically with `nft -f -`) are derived
- * each converge and applied only when their hash differs from the last one
- * applied, or when a link had to be made again. Everything runs through the
+ * forwarding switch, routes, neighbours and the namespace's nft ruleset
+ * (table "ip tinystack_router", replaced atomically with `nft -f -`) are
+ * derived each converge and applied only when their hash differs from the
+ * last one applied, or when a link had to be made again. Everything runs through the
  * process runner (proc.h) as argv, so tests record the exact commands.
  *
  * Threads: one thread at a time (the converger's).
