@@ -142,7 +142,8 @@ netconv_new(const struct netconv_config *cfg, struct link **linkp)
 		netconv_free(&nc);
 		return NULL;
 	}
-	if ((nc->router = router_new(cfg->router_tag)) == NULL) {
+	if ((nc->router = router_new(cfg->router_tag, cfg->local_ip,
+	    cfg->host)) == NULL) {
 		netconv_free(&nc);
 		return NULL;
 	}

@@ -34,6 +34,7 @@ struct router {
 	struct applied	*applied;
 	size_t		 napplied;
 	uint64_t	 l3_hash;	/* 0: not applied since start */
+	char		 host_mac[18];	/* "": none known, router MACs dropped */
 	/* No router wanted and nothing of ours left: converging is free
 	 * (no programs run) until a router comes. */
 	bool		 idle;
@@ -46,6 +47,7 @@ struct rdev {
 	char		 host[DEV_MAX];
 	char		 bridge[DEV_MAX];
 	char		 mac[18];	/* "" : the kernel's */
+	char		 net[LINK_ADDR_MAX];	/* the subnet; "" for qg */
 	uint32_t	 mtu;
 	char		 (*addrs)[LINK_ADDR_MAX];
 	size_t		 naddrs;
@@ -151,8 +153,31 @@ run_out(const char *const argv[], char **out)
 	return rc;
 }
 
+/* See router.h: the IPv4 underlay address as is (unique where VXLAN
+ * runs), else 32 bits of a hash of the host's identity. */
+static void
+host_mac(const char *local_ip, const char *host, char *out)
+{
+	struct in_addr a;
+	uint64_t h;
+	uint8_t o[4];
+
+	if (local_ip && inet_pton(AF_INET, local_ip, &a) == 1)
+		memcpy(o, &a, 4);
+	else {
+		h = fnv1a(local_ip && local_ip[0] ? local_ip : host);
+		h ^= h >> 32;
+		o[0] = (uint8_t)(h >> 24);
+		o[1] = (uint8_t)(h >> 16);
+		o[2] = (uint8_t)(h >> 8);
+		o[3] = (uint8_t)h;
+	}
+	snprintf(out, 18, "%s:%02x:%02x:%02x:%02x", ROUTER_HOST_MAC_PREFIX,
+	    o[0], o[1], o[2], o[3]);
+}
+
 struct router *
-router_new(const char *tag)
+router_new(const char *tag, const char *local_ip, const char *host)
 {
 	struct router *rt;
 	const char *p;
@@ -173,7 +198,15 @@ router_new(const char *tag)
 		return NULL;
 	}
 	snprintf(rt->tag, sizeof(rt->tag), "%s", tag);
+	if ((local_ip && local_ip[0]) || (host && host[0]))
+		host_mac(local_ip, host, rt->host_mac);
 	return rt;
+}
+
+const char *
+router_host_mac(const struct router *rt)
+{
+	return rt->host_mac;
 }
 
 void
@@ -244,6 +277,29 @@ addr_in(const char *ip, const char *cidr, char *out)
 	}
 	snprintf(t, sizeof(t), "%.64s%.8s", ip, slash);
 	return link_addr_norm(t, 1, out, NULL) == -1 ? -1 : 0;
+}
+
+/* Whether address ip lies in subnet cidr (both normalised, same family). */
+static bool
+in_net(const char *ip, const char *cidr)
+{
+	unsigned char x[16], n[16];
+	char c[LINK_ADDR_MAX], *slash;
+	unsigned plen, i;
+	int af = strchr(cidr, ':') ? AF_INET6 : AF_INET;
+
+	snprintf(c, sizeof(c), "%s", cidr);
+	if ((slash = strchr(c, '/')) == NULL)
+		return false;
+	*slash = '\0';
+	plen = (unsigned)atoi(slash + 1);
+	if (inet_pton(af, ip, x) != 1 || inet_pton(af, c, n) != 1)
+		return false;
+	for (i = 0; i < plen / 8; i++)
+		if (x[i] != n[i])
+			return false;
+	return plen % 8 == 0 ||
+	    ((x[i] ^ n[i]) & (0xff00 >> (plen % 8)) & 0xff) == 0;
 }
 
 static int
@@ -388,8 +444,9 @@ struct plan {
 	struct rdev	*devs;		/* interfaces, then qg if any */
 	size_t		 ndevs;
 	const char	*qg;		/* devs[ndevs - 1].ns, or NULL */
-	struct buf	 hashed;	/* routes + ruleset, hashed */
+	struct buf	 hashed;	/* routes + neigh + ruleset, hashed */
 	struct buf	 routes;	/* "DEST NEXTHOP DEV\n" lines */
+	struct buf	 neigh;		/* "IP MAC DEV\n" lines */
 	struct buf	 rules;		/* the namespace's nft ruleset */
 };
 
@@ -403,6 +460,7 @@ plan_clear(struct plan *p)
 	free(p->devs);
 	buf_free(&p->hashed);
 	buf_free(&p->routes);
+	buf_free(&p->neigh);
 	buf_free(&p->rules);
 	memset(p, 0, sizeof(*p));
 }
@@ -471,6 +529,39 @@ end:
 	return buf_puts(b, "}\n");
 }
 
+/* The router's neighbours on this host's interfaces (p->devs, before qg):
+ * each on the interface whose subnet holds it; others are not reachable
+ * from here and are skipped. */
+static int
+plan_neigh(struct plan *p, const struct sch_net_router *r)
+{
+	char ip[LINK_ADDR_MAX], own[LINK_ADDR_MAX], mac[18], *slash;
+	size_t i, k;
+
+	for (i = 0; i < r->neighbors.n; i++) {
+		const struct sch_net_neighbor *nb = &r->neighbors.items[i];
+
+		if (link_addr_norm(nb->ip, 0, ip, NULL) == -1 ||
+		    !mac_valid(nb->mac)) {
+			err_set(TS_EINVALID, "router %s: bad neighbour "
+			    "'%.64s' '%.32s'", r->id, nb->ip, nb->mac);
+			return -1;
+		}
+		mac_lower(nb->mac, mac);
+		for (k = 0; k < p->ndevs; k++) {
+			snprintf(own, sizeof(own), "%s", p->devs[k].addrs[0]);
+			if ((slash = strchr(own, '/')) != NULL)
+				*slash = '\0';
+			if (strcmp(own, ip) != 0 && in_net(ip, p->devs[k].net))
+				break;
+		}
+		if (k < p->ndevs)
+			buf_printf(&p->neigh, "%s %s %s\n", ip, mac,
+			    p->devs[k].ns);
+	}
+	return 0;
+}
+
 /* Build the plan of router r; -1 recorded when it cannot be built (the
  * router is skipped). A router with no interface on a network here has
  * ndevs == 0. */
@@ -521,6 +612,10 @@ plan_build(struct router *rt, const struct msg_host_network *d,
 		snprintf(v->host, DEV_MAX, "tsi%.5s%.6s", hex, shex);
 		snprintf(v->bridge, DEV_MAX, "%s", rn.bridge);
 		mac_lower(ri->mac, v->mac);
+		if (link_addr_norm(s->cidr, 1, v->net, NULL) == -1) {
+			err_prefix("router %s: ", r->id);
+			goto fail;
+		}
 		v->mtu = rn.mtu;
 		if ((v->addrs = calloc(1, LINK_ADDR_MAX)) == NULL)
 			goto nomem;
@@ -529,6 +624,8 @@ plan_build(struct router *rt, const struct msg_host_network *d,
 	}
 	if (p->ndevs == 0)
 		return 0;
+	if (plan_neigh(p, r) == -1)
+		goto fail;
 	/* The external side, where this host needs it. */
 	if (r->gateway_network_id && r->gateway_ip &&
 	    (xs = subnet_of(d, r->gateway_subnet_id)) != NULL &&
@@ -591,8 +688,10 @@ plan_build(struct router *rt, const struct msg_host_network *d,
 	if (plan_rules(p, d, r, fl, nfl, gw) == -1)
 		goto fail;
 	buf_puts(&p->hashed, txt(&p->routes));
+	buf_puts(&p->hashed, txt(&p->neigh));
 	buf_puts(&p->hashed, txt(&p->rules));
-	if (buf_puts(&p->hashed, "") == -1 || buf_puts(&p->routes, "") == -1)
+	if (buf_puts(&p->hashed, "") == -1 || buf_puts(&p->routes, "") == -1 ||
+	    buf_puts(&p->neigh, "") == -1)
 		goto fail;
 	free(fl);
 	return 0;
@@ -615,7 +714,73 @@ applied_get(const struct router *rt, const char *id)
 	return 0;
 }
 
-/* Routes, forwarding and the ruleset of the namespace (the hashed part). */
+/* Whether "IP DEV" is among the planned "IP MAC DEV" lines. Linear: it
+ * runs only when the router's hashed part changed. */
+static bool
+neigh_wanted(const char *planned, const char *ip, const char *dev)
+{
+	size_t il = strlen(ip), dl = strlen(dev);
+	const char *l, *e;
+
+	for (l = planned; *l; l = *e ? e + 1 : e) {
+		e = strchr(l, '\n');
+		if (e == NULL)
+			e = l + strlen(l);
+		if ((size_t)(e - l) > il + dl + 1 && strncmp(l, ip, il) == 0 &&
+		    l[il] == ' ' && strncmp(e - dl, dev, dl) == 0 &&
+		    *(e - dl - 1) == ' ')
+			return true;
+	}
+	return false;
+}
+
+/* The permanent neighbours: stale ones deleted, planned ones replaced, in
+ * one `ip -batch` (thousands of ports must not mean thousands of
+ * processes). */
+static int
+apply_neigh(const struct plan *p)
+{
+	const char *show[] = { "ip", "-n", p->ns, "neigh", "show", "nud",
+	    "permanent", NULL };
+	const char *batch[] = { "ip", "-n", p->ns, "-batch", "-", NULL };
+	char *out = NULL, *save = NULL, *line, *w[64], *copy = NULL;
+	struct buf b = { 0 };
+	size_t nw, i;
+	int rc = -1;
+
+	if (run_out(show, &out) == -1)
+		goto out;
+	for (line = out ? strtok_r(out, "\n", &save) : NULL; line;
+	    line = strtok_r(NULL, "\n", &save)) {
+		nw = words(line, w);
+		for (i = 1; i + 1 < nw && strcmp(w[i], "dev") != 0; i++)
+			;
+		if (i + 1 < nw && !neigh_wanted(txt(&p->neigh), w[0],
+		    w[i + 1]))
+			buf_printf(&b, "neigh del %s dev %s\n", w[0], w[i + 1]);
+	}
+	if ((copy = strdup(txt(&p->neigh))) == NULL) {
+		err_set(TS_ENOMEM, "router: out of memory");
+		goto out;
+	}
+	save = NULL;
+	for (line = strtok_r(copy, "\n", &save); line;
+	    line = strtok_r(NULL, "\n", &save))
+		if (words(line, w) == 3)
+			buf_printf(&b, "neigh replace %s lladdr %s nud "
+			    "permanent dev %s\n", w[0], w[1], w[2]);
+	if (buf_puts(&b, "") == -1)
+		goto out;
+	rc = b.len ? run_stdin(batch, txt(&b)) : 0;
+out:
+	free(out);
+	free(copy);
+	buf_free(&b);
+	return rc;
+}
+
+/* Routes, forwarding, neighbours and the ruleset of the namespace (the
+ * hashed part). */
 static int
 apply_hashed(const struct plan *p)
 {
@@ -668,6 +833,8 @@ apply_hashed(const struct plan *p)
 			rc = -1;
 	}
 	free(copy);
+	if (apply_neigh(p) == -1 && rc == 0)
+		rc = -1;
 	if (run_stdin(nft, txt(&p->rules)) == -1)
 		return -1;
 	return rc;
@@ -787,11 +954,13 @@ out:
 	return made ? (rc == 0 ? 1 : rc) : rc;
 }
 
-/* The host's "bridge tinystack_l3" table: router MACs and ARP for router
- * addresses stay off the uplinks of the routers' networks. */
+/* The host's "bridge tinystack_l3" table: ARP for or from router
+ * addresses stays off the uplinks of the routers' networks, frames from a
+ * router MAC are dropped coming in and leave with the host's own MAC (the
+ * ARP rules first: the rewrite does not end the chain). */
 static int
-l3_rules(const struct msg_host_network *d, router_net_fn nets, void *arg,
-    struct buf *b)
+l3_rules(const struct router *rt, const struct msg_host_network *d,
+    router_net_fn nets, void *arg, struct buf *b)
 {
 	struct buf in = { 0 }, outb = { 0 };
 	struct router_net rn;
@@ -811,17 +980,22 @@ l3_rules(const struct msg_host_network *d, router_net_fn nets, void *arg,
 			mac_lower(ri->mac, mac);
 			buf_printf(&in, "\t\tiifname \"%s\" ether saddr %s "
 			    "drop\n", rn.uplink, mac);
-			buf_printf(&outb, "\t\toifname \"%s\" ether saddr %s "
-			    "drop\n", rn.uplink, mac);
-			if (link_addr_norm(ri->ip_address, 0, a, NULL) !=
-			    AF_INET)
-				continue;
-			buf_printf(&in, "\t\tiifname \"%s\" arp saddr ip %s "
-			    "drop\n\t\tiifname \"%s\" arp daddr ip %s drop\n",
-			    rn.uplink, a, rn.uplink, a);
-			buf_printf(&outb, "\t\toifname \"%s\" arp saddr ip %s "
-			    "drop\n\t\toifname \"%s\" arp daddr ip %s drop\n",
-			    rn.uplink, a, rn.uplink, a);
+			if (link_addr_norm(ri->ip_address, 0, a, NULL) ==
+			    AF_INET) {
+				buf_printf(&in, "\t\tiifname \"%s\" arp saddr "
+				    "ip %s drop\n\t\tiifname \"%s\" arp daddr "
+				    "ip %s drop\n", rn.uplink, a, rn.uplink, a);
+				buf_printf(&outb, "\t\toifname \"%s\" arp saddr "
+				    "ip %s drop\n\t\toifname \"%s\" arp daddr "
+				    "ip %s drop\n", rn.uplink, a, rn.uplink, a);
+			}
+			if (rt->host_mac[0])
+				buf_printf(&outb, "\t\toifname \"%s\" ether "
+				    "saddr %s ether saddr set %s\n", rn.uplink,
+				    mac, rt->host_mac);
+			else
+				buf_printf(&outb, "\t\toifname \"%s\" ether "
+				    "saddr %s drop\n", rn.uplink, mac);
 		}
 	if (in.len) {
 		buf_printf(b, "table bridge %s {\n\tchain in {\n\t\ttype "
@@ -963,7 +1137,7 @@ router_converge(struct router *rt, const struct msg_host_network *d,
 		}
 	}
 	/* A refused router keeps the host table as it was (with its MACs). */
-	if (l3_rules(d, nets, arg, &l3b) == -1)
+	if (l3_rules(rt, d, nets, arg, &l3b) == -1)
 		goto fail;
 	if (!refused && (h = fnv1a(txt(&l3b))) != rt->l3_hash) {
 		if (run_stdin(l3, txt(&l3b)) == -1) {

@@ -26,20 +26,24 @@
  * untranslated).
  *
  * Every host holds the same router MAC and addresses: the host table
- * "bridge tinystack_l3" keeps them off the tunnels (frames with a router
- * MAC as source, and ARP naming a router address, are dropped on the
- * networks' VXLAN/VLAN/flat uplink ports, in and out), so each host's guests
- * reach their own host's copy. A consequence, left for later: a router does
- * not route to a guest of another host (Neutron rewrites the router MAC per
- * host and pre-fills ARP for that).
+ * "bridge tinystack_l3" keeps them apart on the networks' VXLAN/VLAN/flat
+ * uplink ports: ARP naming a router address is dropped in and out, frames
+ * with a router MAC as source are dropped coming in, and going out their
+ * source becomes the host's own MAC (router_host_mac(), one for all the
+ * host's routers, as Neutron's DVR MACs), so each host's guests reach
+ * their own host's copy and a router reaches a guest on another host. The
+ * router never ARPs across: every port of its subnets (net_router.neighbors)
+ * is a permanent neighbour on the interface whose subnet holds it, stale
+ * ones deleted, in one `ip -batch`. A guest answers through its own host's
+ * router, so each direction is routed on the sender's host.
  *
  * Level-triggered, as netconv: every converge probes the namespaces (`ip
  * netns list`, `ip -br addr` inside, `ip -o link` for the host ends) and
  * closes gaps (missing namespace, veth, address; stale ones removed); the
- * forwarding switch, routes and the namespace's nft ruleset (table
- * "ip tinystack_router", replaced atomically with `nft -f -`) are derived
- * each converge and applied only when their hash differs from the last one
- * applied, or when a link had to be made again. Everything runs through the
+ * forwarding switch, routes, neighbours and the namespace's nft ruleset
+ * (table "ip tinystack_router", replaced atomically with `nft -f -`) are
+ * derived each converge and applied only when their hash differs from the
+ * last one applied, or when a link had to be made again. Everything runs through the
  * process runner (proc.h) as argv, so tests record the exact commands.
  *
  * Threads: one thread at a time (the converger's).
@@ -54,6 +58,12 @@
 
 #define ROUTER_NS_PREFIX	"tsr-"
 #define ROUTER_TAG_MAX		32
+/* The host MAC: this prefix (locally administered, outside the default
+ * [network] base_mac fa:16:3e) + the 4 octets of the IPv4 underlay
+ * address (local_ip: unique among the hosts a tunnel joins, so no
+ * receiving bridge learns one MAC at two places), else 4 octets of a hash
+ * of local_ip or the host name. */
+#define ROUTER_HOST_MAC_PREFIX	"fa:17"
 #define ROUTER_NS_MAX		(4 + 11 + 1 + ROUTER_TAG_MAX)
 
 /* Where a network lives on this host, as netconv made it: the bridge the
@@ -75,9 +85,16 @@ struct router;
 
 /* tag: NULL or "" for none; else appended to every namespace name, so that
  * agents of several fake hosts in one kernel (one /run/netns) keep apart;
- * only [A-Za-z0-9_.-], at most ROUTER_TAG_MAX (else TS_EINVALID). */
-struct router	*router_new(const char *tag);
+ * only [A-Za-z0-9_.-], at most ROUTER_TAG_MAX (else TS_EINVALID).
+ * local_ip ([network] local_ip) and host: the host MAC's source (see
+ * ROUTER_HOST_MAC_PREFIX); both NULL or "": no host MAC, frames from a
+ * router MAC are dropped going out too (no cross-host routing). */
+struct router	*router_new(const char *tag, const char *local_ip,
+		    const char *host);
 void		 router_free(struct router **);
+
+/* The host MAC ("" when none), valid as long as the router object. */
+const char	*router_host_mac(const struct router *);
 
 /*
  * Converge the routers of d (borrowed for the call); nets tells where each

@@ -3,10 +3,12 @@
  * A router with two interfaces (VXLAN and VLAN networks), a gateway on a
  * flat external network with SNAT on this host and two floating IPs; the
  * same state again once it exists (only the probes run); one floating IP
- * moving to another host (its address and rules go, the rest stays); the
- * router gone (its namespace and the host table go); a bad MAC refusing
- * the router without touching it. Golden transcript in
- * tests/golden/net/router.txt.
+ * moving to another host (its address and rules go, the rest stays); a
+ * neighbour leaving (it and one added by hand deleted, the others
+ * replaced); the router gone (its namespace and the host table go); a bad
+ * MAC or neighbour refusing the router without touching it. The host MAC
+ * from local_ip or the host name, router MACs rewritten to it going out.
+ * Golden transcript in tests/golden/net/router.txt.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -53,6 +55,14 @@ static struct sch_net_floatingip fips[] = {
 	{ .id = "f2000000-0000-4000-8000-000000000002",
 	  .floating_ip = "172.24.4.11", .fixed_ip = "10.2.0.6",
 	  .port_id = "c2000000-0000-4000-8000-000000000002" },
+};
+/* On SA, on SB, the router itself (skipped), in no subnet here (skipped). */
+static struct sch_net_neighbor neigh[] = {
+	{ .ip = "10.1.0.5", .mac = "52:54:00:01:00:05" },
+	{ .ip = "10.2.0.6", .mac = "52:54:00:02:00:06" },
+	{ .ip = "10.2.0.1", .mac = "fa:16:3e:00:00:02" },
+	{ .ip = "10.9.0.9", .mac = "52:54:00:09:00:09" },
+	{ .ip = "10.1.0.7", .mac = "52:54:00:01:00:07" },
 };
 static struct sch_net_host_route routes[] = {
 	{ .destination = "10.30.0.0/16", .nexthop = "10.2.0.254" } };
@@ -124,7 +134,8 @@ test_router(void **state)
 	    .gateway_network_id = NX, .gateway_ip = "172.24.4.2",
 	    .gateway_subnet_id = SX, .has_enable_snat = true,
 	    .enable_snat = true, .has_snat_host = true, .snat_host = true,
-	    .routes = { routes, 1 }, .floatingips = { fips, 2 } };
+	    .routes = { routes, 1 }, .floatingips = { fips, 2 },
+	    .neighbors = { neigh, 5 } };
 	struct msg_host_network d = { .host = "h1", .generation = 1,
 	    .subnets = { subs, 3 }, .routers = { &r, 1 } };
 	struct proc_recorder *rec;
@@ -135,9 +146,17 @@ test_router(void **state)
 
 	(void)state;
 	assert_non_null(f = open_memstream(&buf, &len));
-	assert_null(router_new("bad/tag"));
+	assert_null(router_new("bad/tag", NULL, NULL));
 	assert_int_equal(err_code(), TS_EINVALID);
-	assert_non_null(rt = router_new("h1"));
+	assert_non_null(rt = router_new("", NULL, NULL));
+	assert_string_equal(router_host_mac(rt), "");
+	router_free(&rt);
+	assert_non_null(rt = router_new("", "", "compute-1"));
+	assert_int_equal(strncmp(router_host_mac(rt), "fa:17:", 6), 0);
+	assert_int_equal(strlen(router_host_mac(rt)), 17);
+	router_free(&rt);
+	assert_non_null(rt = router_new("h1", "10.0.0.1", "h1"));
+	assert_string_equal(router_host_mac(rt), "fa:17:0a:00:00:01");
 	assert_int_equal(router_ns_name(rt, RID, ns), 0);
 	assert_string_equal(ns, NS);
 
@@ -156,6 +175,18 @@ test_router(void **state)
 	assert_int_equal(router_converge(rt, &d, nets, NULL), 0);
 	record(f, &rec, "floating IP 172.24.4.11 moved away");
 
+	/* 10.1.0.7's port is gone; a neighbour added by hand goes too. */
+	r.neighbors.n = 4;
+	rec = existing();
+	assert_int_equal(proc_recorder_expect(rec, "ip -n " NS " neigh show "
+	    "nud permanent", "10.1.0.5 dev qr-aa000000000 lladdr "
+	    "52:54:00:01:00:05 PERMANENT\n10.1.0.7 dev qr-aa000000000 lladdr "
+	    "52:54:00:01:00:07 PERMANENT\n10.2.0.99 dev qr-bb000000000 lladdr "
+	    "52:54:00:02:00:99 PERMANENT\n10.2.0.6 dev qr-bb000000000 lladdr "
+	    "52:54:00:02:00:06 PERMANENT\n", 0), 0);
+	assert_int_equal(router_converge(rt, &d, nets, NULL), 0);
+	record(f, &rec, "neighbour 10.1.0.7 gone: stale ones deleted");
+
 	/* Not the snat_host, no floating IP here: no external side. */
 	r.floatingips.n = 0;
 	r.snat_host = false;
@@ -170,6 +201,15 @@ test_router(void **state)
 	assert_int_equal(err_code(), TS_EINVALID);
 	record(f, &rec, "bad MAC: refused, nothing changed");
 	ifs[1].mac = "fa:16:3e:00:00:02";
+
+	/* So does a bad neighbour (not recorded: the same probes). */
+	neigh[0].mac = "52:54:00:01:00:0z";
+	rec = existing();
+	assert_int_equal(router_converge(rt, &d, nets, NULL), -1);
+	assert_int_equal(err_code(), TS_EINVALID);
+	assert_int_equal(proc_recorder_count(rec), 2);
+	proc_recorder_free(&rec);
+	neigh[0].mac = "52:54:00:01:00:05";
 
 	d.routers.n = 0;
 	rec = existing();
