@@ -31,6 +31,7 @@
 #define MAX_DNS		8
 #define MAX_ROUTES	32
 #define MAX_HOSTS	65536	/* hosts tracked at once */
+#define MAX_NEIGHBORS	16384	/* of one router */
 #define MAX_SECGROUPS	1024	/* per host, as host_network allows */
 #define MAX_SG_RULES	1024	/* per group */
 #define MAX_SG_MEMBERS	16384	/* per remote group */
@@ -1389,9 +1390,11 @@ rtr_if_cb(const struct rec_port *p, void *arg)
 	if ((low = lowest_host(rd->d->snap, p->network_id)) != NULL &&
 	    (rd->snat == NULL || strcmp(low, rd->snat) < 0))
 		rd->snat = low;
-	if (!snap_has(rd->d->snap, p->network_id, rd->d->host))
-		return 0;
-	rd->here = true;
+	/* Every interface, not only those of networks with ports here:
+	 * traffic is routed on the sender's host (DVR), so each host behind
+	 * the router reaches all of its subnets itself. */
+	if (snap_has(rd->d->snap, p->network_id, rd->d->host))
+		rd->here = true;
 	for (size_t i = 0; i < p->fixed_ips.n; i++) {
 		struct sch_net_router_if *ri, *items;
 		size_t n = nr->interfaces.n;
@@ -1413,6 +1416,48 @@ rtr_if_cb(const struct rec_port *p, void *arg)
 		if ((ri->ip_address = xstrdup(p->fixed_ips.items[i].
 		    ip_address)) == NULL || (ri->mac = xstrdup(
 		    p->mac_address)) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+/* A port on one of the router's interface networks: a neighbour for each
+ * fixed IP on an interface subnet (the router's own ports excepted). */
+static int
+rtr_nbr_cb(const struct rec_port *p, void *arg)
+{
+	struct rtr_derive *rd = arg;
+	struct sch_net_router *nr = rd->nr;
+
+	if (strcmp(p->device_id, rd->router_id) == 0)
+		return 0;
+	for (size_t i = 0; i < p->fixed_ips.n; i++) {
+		struct sch_net_neighbor *nb, *items;
+		size_t n = nr->neighbors.n, k;
+
+		for (k = 0; k < nr->interfaces.n; k++)
+			if (strcmp(nr->interfaces.items[k].subnet_id,
+			    p->fixed_ips.items[i].subnet_id) == 0)
+				break;
+		if (k == nr->interfaces.n)
+			continue;
+		if (n == MAX_NEIGHBORS) {
+			log_warnx("host %s: router %s has more than %d "
+			    "neighbours; the rest are left out", rd->d->host,
+			    rd->router_id, MAX_NEIGHBORS);
+			return 1;
+		}
+		if ((items = realloc(nr->neighbors.items, (n + 1) *
+		    sizeof(*items))) == NULL) {
+			err_set(TS_ENOMEM, "netsync: out of memory");
+			return -1;
+		}
+		nr->neighbors.items = items;
+		nb = &items[n];
+		memset(nb, 0, sizeof(*nb));
+		nr->neighbors.n = n + 1;
+		if ((nb->ip = xstrdup(p->fixed_ips.items[i].ip_address)) ==
+		    NULL || (nb->mac = xstrdup(p->mac_address)) == NULL)
 			return -1;
 	}
 	return 0;
@@ -1527,6 +1572,19 @@ add_router(const struct rec_router *r, void *arg)
 		codec_clear(&schema_sch_net_router, nr);
 		m->routers.n = n;
 		return 0;
+	}
+	/* The interface networks without ports here come as the external
+	 * one does (bridge and tunnel, no ports), and every port on the
+	 * interface subnets is a neighbour (no ARP over the tunnels). */
+	for (size_t i = 0; i < nr->interfaces.n; i++) {
+		const char *net = nr->interfaces.items[i].network_id;
+
+		if (!has_network(m, net) && add_network(rd->txn, rd->d, net, 0,
+		    0) == -1)
+			return -1;
+		if (network_db_port_each_network(rd->txn, net, rtr_nbr_cb, rd) ==
+		    -1)
+			return -1;
 	}
 	if (rtr_gateway(rd, r) == -1)
 		return -1;

@@ -925,6 +925,11 @@ test_wake(void **state)
 #define PRIF	"00000000-0000-4000-8000-2000000000c3"
 #define PRGW	"00000000-0000-4000-8000-2000000000c4"
 #define PRFP	"00000000-0000-4000-8000-2000000000c5"
+/* A second interface network, with a port on h2 only. */
+#define NETR2	"00000000-0000-4000-8000-0000000000f2"
+#define SUBR2	"00000000-0000-4000-8000-1000000000f2"
+#define PRIF2	"00000000-0000-4000-8000-2000000000c6"
+#define PR3	"00000000-0000-4000-8000-2000000000c7"
 
 static int
 ext_fn(struct store_txn *txn, void *arg)
@@ -978,6 +983,8 @@ router_fn(struct store_txn *txn, void *arg)
 
 	(void)arg;
 	if (l3port(txn, PRIF, NETR, SUBR, "10.7.0.1", RTR,
+	    "network:router_interface") == -1 ||
+	    l3port(txn, PRIF2, NETR2, SUBR2, "10.8.0.1", RTR,
 	    "network:router_interface") == -1 ||
 	    l3port(txn, PRGW, NETX, SUBX, "198.51.100.10", RTR,
 	    "network:router_gateway") == -1 ||
@@ -1047,9 +1054,11 @@ test_routers(void **state)
 	(void)state;
 	mknet(NETR, SUBR, "10.7.0.0/24");
 	mknet(NETX, SUBX, "198.51.100.0/24");
+	mknet(NETR2, SUBR2, "10.8.0.0/24");
 	assert_int_equal(store_write(st, ext_fn, NULL), 0);
 	mkport(PR1, NETR, "h1", "vm-r1", "fa:16:3e:00:00:c1");
 	mkport(PR2, NETR, "h2", "vm-r2", "fa:16:3e:00:00:c2");
+	mkport(PR3, NETR2, "h2", "vm-r3", "fa:16:3e:00:00:c3");
 	assert_int_equal(store_write(st, router_fn, NULL), 0);
 	assert_int_equal(netsync_sync(ns, 300000), 0);
 
@@ -1059,9 +1068,32 @@ test_routers(void **state)
 	m = netsync_desired(ns, "h1");
 	assert_non_null(r = router_of(m, RTR));
 	assert_true(has_net(m, NETX));
-	assert_int_equal(r->interfaces.n, 1);
+	/* Routed on the sender's host (DVR): h1 has the interface on
+	 * NETR2 too, and NETR2 itself, though its only port is on h2; every
+	 * port of both subnets is a neighbour, the router's own are not. */
+	assert_int_equal(r->interfaces.n, 2);
 	assert_string_equal(r->interfaces.items[0].ip_address, "10.7.0.1");
 	assert_string_equal(r->interfaces.items[0].subnet_id, SUBR);
+	assert_string_equal(r->interfaces.items[1].ip_address, "10.8.0.1");
+	assert_true(has_net(m, NETR2));
+	{
+		int c1 = 0, c3 = 0, own = 0;
+
+		for (size_t i = 0; i < r->neighbors.n; i++) {
+			const struct sch_net_neighbor *nb =
+			    &r->neighbors.items[i];
+
+			c1 += strcmp(nb->mac, "fa:16:3e:00:00:c1") == 0 &&
+			    strncmp(nb->ip, "10.7.0.", 7) == 0;
+			c3 += strcmp(nb->mac, "fa:16:3e:00:00:c3") == 0 &&
+			    strncmp(nb->ip, "10.8.0.", 7) == 0;
+			own += strcmp(nb->ip, "10.7.0.1") == 0 ||
+			    strcmp(nb->ip, "10.8.0.1") == 0;
+		}
+		assert_int_equal(c1, 1);
+		assert_int_equal(c3, 1);
+		assert_int_equal(own, 0);
+	}
 	assert_string_equal(r->gateway_network_id, NETX);
 	assert_string_equal(r->gateway_subnet_id, SUBX);
 	assert_string_equal(r->gateway_ip, "198.51.100.10");
@@ -1088,6 +1120,7 @@ test_routers(void **state)
 	m = netsync_desired(ns, "h1");
 	assert_null(router_of(m, RTR));
 	assert_false(has_net(m, NETX));
+	assert_false(has_net(m, NETR2));
 	r = router_of(netsync_desired(ns, "h2"), RTR);
 	assert_non_null(r);
 	assert_true(r->snat_host);
