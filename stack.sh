@@ -11,7 +11,9 @@
 # Networking: a project network "private" (VXLAN) with the subnet
 #   TS_FIXED_RANGE [10.0.0.0/26] and DHCP, so `server create` needs no
 #   network flag. On the host, its bridge is host-only: nothing is bridged
-#   to an uplink.
+#   to an uplink. An external network "public" (172.24.4.0/24, flat on
+#   the host-only bridge br-ex holding 172.24.4.1, as devstack's) and
+#   router1 joining the two, for floating IPs.
 # Namespace mode, TS_NETNS=1 (tests and CI use it): the controller stays on
 #   the host with every API and the bus on 127.0.0.1, while each of the
 #   TS_HOSTS [1] hypervisors (named TS_NETNS_PREFIX [ts] + "-hN") runs its
@@ -341,6 +343,23 @@ say "flavors and the sample image"
 	openstack subnet show private-subnet >/dev/null 2>&1 ||
 		openstack subnet create --network private \
 		    --subnet-range "$FIXED_RANGE" private-subnet >/dev/null
+	# The external network "public" on physical network public (br-ex
+	# here, or ts-ext's br-ex through each namespace host's ex0), whose
+	# gateway 172.24.4.1 is the host's (or ts-ext's), and router1 from
+	# private to it, as devstack: `openstack floating ip create public`.
+	openstack network show public >/dev/null 2>&1 ||
+		openstack network create --external --provider-network-type flat \
+		    --provider-physical-network public public >/dev/null
+	openstack subnet show public-subnet >/dev/null 2>&1 ||
+		openstack subnet create --network public --no-dhcp \
+		    --subnet-range 172.24.4.0/24 --gateway 172.24.4.1 \
+		    --allocation-pool start=172.24.4.10,end=172.24.4.250 \
+		    public-subnet >/dev/null
+	if ! openstack router show router1 >/dev/null 2>&1; then
+		openstack router create router1 >/dev/null
+		openstack router set --external-gateway public router1
+		openstack router add subnet router1 private-subnet
+	fi
 )
 cat <<M
 
@@ -354,7 +373,10 @@ tinystack is running on $HOST.
   admin credentials:  . $HOME/keystonerc_admin   (then: openstack token issue)
   try:  openstack server create --flavor m1.nano --image tinystack-guest --wait vm1
         openstack console log show vm1
-  network: "private" ($FIXED_RANGE, DHCP)$([ "$NETNS" = 1 ] && printf '\n  hypervisors in namespaces: %s (reach guests: ip netns exec %s-h1 ping ADDRESS)' "$(echo $AGENTS)" "$NSPRE")
+  networks: "private" ($FIXED_RANGE, DHCP), router1 to "public" (172.24.4.0/24):
+        openstack security group rule create --proto icmp default
+        openstack floating ip create public; openstack server add floating ip vm1 ADDRESS
+        $([ "$NETNS" = 1 ] && echo "ip netns exec $NSPRE-ext ping ADDRESS" || echo "ping ADDRESS")$([ "$NETNS" = 1 ] && printf '\n  hypervisors in namespaces: %s (reach guests: ip netns exec %s-h1 ping ADDRESS)' "$(echo $AGENTS)" "$NSPRE")
   agent bus (ZeroMQ, CURVE):  tcp://$BUS_HOST:5670
   configuration:  $ETC/controller.conf  $ETC/agent*.conf
   state:          $STATE   logs: $LOGS
