@@ -119,6 +119,7 @@ api_url = http://127.0.0.1:$IMP
 [network]
 local_ip = 10.250.0.$n
 dhcp_state_dir = $T/h${n}dhcp
+physical_interface_mappings = public:ex0
 C
 	printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$ns" "$AGENT" > "$T/agent-h$n-in-ns"
 	chmod 755 "$T/agent-h$n-in-ns"
@@ -428,5 +429,45 @@ F=$(console gnvm5 | awk -v a="ip=$IP1" -v n="$r0" '
 		split($3, f, "="); if (f[2] + 0 > n + 0) c++ }
 	END { print c + 0 }')
 ok "h1's bridge $BR deleted by hand: back with gnvm1, gnvm2 and gnvm5's taps on it, dnsmasq running; gnvm5 pings gnvm1 again ($F rounds failed, $HEAL_S s)"
+
+# ---- floating IPs and security groups, seen from the outside (issue 13) ----------
+# $NSP-ext (packaging/fakehost.sh) holds 172.24.4.1 on br-ex, joined to each
+# host's ex0: the external network "public" (physical network public).
+EXT=$NSP-ext
+openstack network create --external --provider-network-type flat \
+	--provider-physical-network public gnpublic >/dev/null || fail "network create gnpublic"
+openstack subnet create --network gnpublic --no-dhcp --subnet-range 172.24.4.0/24 \
+	--gateway 172.24.4.1 --allocation-pool start=172.24.4.10,end=172.24.4.250 \
+	gnpubsub >/dev/null || fail "subnet create gnpubsub"
+openstack router create gnr1 >/dev/null || fail "router create"
+openstack router set --external-gateway gnpublic gnr1 || fail "router set --external-gateway"
+openstack router add subnet gnr1 "$(openstack subnet list --network gnnet1 -f value -c ID)" ||
+	fail "router add subnet"
+FIP1=$(openstack floating ip create gnpublic -f value -c floating_ip_address)
+FIP4=$(openstack floating ip create gnpublic -f value -c floating_ip_address)
+[ -n "$FIP1" ] && [ -n "$FIP4" ] || fail "floating ip create: '$FIP1' '$FIP4'"
+openstack server add floating ip gnvm1 "$FIP1" || fail "server add floating ip gnvm1"
+openstack server add floating ip gnvm4 "$FIP4" || fail "server add floating ip gnvm4"
+pings_ext() { ip netns exec "$EXT" ping -c 1 -W 1 "$1" >/dev/null 2>&1; }
+# Witness first: $EXT's ARP for the floating IP is answered (the address
+# is wired on h1's router), so a ping that fails is refused by the group.
+arp_ok() { pings_ext "$1"; ip -n "$EXT" neigh show "$1" | grep -q lladdr; }
+within 60 "ARP for $FIP1 answered in $EXT (wired on h1)" arp_ok "$FIP1"
+pings_ext "$FIP1" && fail "$FIP1 answers ICMP from outside though no rule allows it"
+openstack security group rule create --proto icmp --remote-ip 172.24.4.0/24 default \
+	-f value -c id > "$T/icmp-rule" || fail "security group rule create icmp"
+t0=$SECONDS
+within 30 "gnvm1 through $FIP1 (h1)" pings_ext "$FIP1"
+within 30 "gnvm4 through $FIP4 (h2)" pings_ext "$FIP4"
+ok "router gnr1 (gnnet1 to gnpublic); $FIP1 -> gnvm1 on h1 and $FIP4 -> gnvm4 on h2 answer $EXT's ping once an ICMP rule allows it ($((SECONDS - t0)) s), not before"
+openstack security group rule delete "$(cat "$T/icmp-rule")" || fail "rule delete"
+within 30 "the ICMP rule's removal to take effect" eval '! pings_ext "$FIP1"'
+openstack security group rule create --proto icmp --remote-ip 172.24.4.0/24 default \
+	>/dev/null || fail "security group rule create icmp (again)"
+within 30 "gnvm1 through $FIP1 again" pings_ext "$FIP1"
+openstack server remove floating ip gnvm1 "$FIP1" || fail "server remove floating ip"
+within 30 "$FIP1 to stop answering" eval '! pings_ext "$FIP1"'
+pings_ext "$FIP4" || fail "gnvm4's $FIP4 stopped answering when gnvm1's went"
+ok "rule deleted: $FIP1 silent; rule back: answers; server remove floating ip: silent while $FIP4 still answers"
 
 echo "$NPASS passed, 0 failed"
