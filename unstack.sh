@@ -39,9 +39,9 @@ if [ -s "$STATE/netns/prefix" ]; then
 		packaging/fakehost.sh down "$pre" "$n" "$d"
 	done
 fi
-# Router namespaces the agent made on this host (ours by prefix; a
-# namespace host's die with its agent's mount namespace).
-for ns in $(ip netns list 2>/dev/null | awk '$1 ~ /^tsr-[0-9a-f]+$/ { print $1 }'); do
+# Router namespaces the agents made (ours by shape: tsr-, 11 hex, the
+# agent's host as tag); their agents are stopped above.
+for ns in $(ip netns list 2>/dev/null | awk '$1 ~ /^tsr-[0-9a-f]{11}(-[A-Za-z0-9_.-]+)?$/ { print $1 }'); do
 	ip netns del "$ns" 2>/dev/null || true
 done
 packaging/libvirtd.sh stop

@@ -2,11 +2,13 @@
  * netconv: converge links and dnsmasq instances to host_network (see
  * netconv.h).
  */
+#include <ctype.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "codec.h"
 #include "config.h"
@@ -155,12 +157,25 @@ nomem:
 	return NULL;
 }
 
+/* A host name usable as a router namespace tag (router.h). */
+static bool
+tag_ok(const char *t)
+{
+	size_t n = 0;
+
+	for (; *t; t++, n++)
+		if (!isalnum((unsigned char)*t) && *t != '_' && *t != '.' &&
+		    *t != '-')
+			return false;
+	return n > 0 && n <= ROUTER_TAG_MAX;
+}
+
 struct netconv *
 netconv_new_from_config(const struct config *cfg, const char *host,
     struct link **linkp)
 {
 	struct netconv_config c = { .host = host };
-	struct stat self, init;
+	char hashtag[16];
 	char dir[PATH_MAX];
 	const char *d = config_get_str(cfg, "network", "dhcp_state_dir");
 
@@ -184,11 +199,21 @@ netconv_new_from_config(const struct config *cfg, const char *host,
 	c.firewall = true;
 	c.fw.sysctl = true;
 	c.fw.metadata_port = (uint16_t)config_get_int(cfg, "metadata", "port");
-	/* Fake hosts share one /run/netns: their router namespaces must not
-	 * collide (nor prune each other's). */
-	if (stat("/proc/self/ns/net", &self) == 0 &&
-	    stat("/proc/1/ns/net", &init) == 0 && self.st_ino != init.st_ino)
+	/* Router namespaces carry the host's name (or a hash of it when it
+	 * is no valid tag): agents of fake hosts share one /run/netns, and
+	 * telling them apart by comparing network namespaces fails where
+	 * /proc/1 is not ours to read (containers), so they would take over
+	 * and prune each other's namespaces. */
+	if (host != NULL && tag_ok(host))
 		c.router_tag = host;
+	else if (host != NULL) {
+		uint32_t h = 2166136261u;
+
+		for (const char *p = host; *p; p++)
+			h = (h ^ (uint8_t)*p) * 16777619u;
+		snprintf(hashtag, sizeof(hashtag), "h%08x", h);
+		c.router_tag = hashtag;
+	}
 	return netconv_new(&c, linkp);
 }
 
