@@ -93,7 +93,7 @@ EXCLUDES=(
 )
 for e in "${EXCLUDES[@]}"; do echo "${e%%|*}"; done > "$TEMPEST_DIR/exclude.rx"
 
-tempest_run 600 --exclude-list exclude.rx
+tempest_run 1000 --exclude-list exclude.rx
 cp "$T/results.txt" /tmp/network-tempest-results.txt 2>/dev/null || true
 tempest_no_failure "network classes"
 npass=$(tempest_count ok)
