@@ -296,6 +296,11 @@ const struct policy_default policy_compute_defaults[] = {
 	    "Add a fixed IP address to a server (addFixedIp action)." },
 	{ "os_compute_api:os-multinic:remove",		C_OWNER,
 	    "Remove a fixed IP address from a server (removeFixedIp action)." },
+	{ "os_compute_api:os-security-groups:add",	C_OWNER,
+	    "Add a security group to a server (addSecurityGroup action)." },
+	{ "os_compute_api:os-security-groups:remove",	C_OWNER,
+	    "Remove a security group from a server (removeSecurityGroup "
+	    "action)." },
 	{ "os_compute_api:os-flavor-manage:create",	C_ADMIN,
 	    "Create a flavor." },
 	{ "os_compute_api:os-flavor-manage:delete",	C_ADMIN,

@@ -139,6 +139,18 @@ int	network_port_ip_remove(struct network *, struct store_txn *,
 	    const char *device_id, const char *ip);
 
 /*
+ * Nova's addSecurityGroup / removeSecurityGroup: group (a name or an id of
+ * one of project_id's groups; else 404 "Security group X not found for
+ * project Y.") is added to (add) or taken off every port of device_id.
+ * Adding one a port has already changes nothing there; removing one no
+ * port of the device has: 400 "Security group X not associated with the
+ * instance". Call network_changed() after the commit.
+ */
+int	network_port_secgroup_set(struct network *, struct store_txn *,
+	    const char *project_id, const char *device_id, const char *group,
+	    bool add);
+
+/*
  * Nova's networks "auto" for project_id: the one network it may use (its
  * own or shared, not external) goes to network_id; "" when there is none.
  * Several: 409 "Multiple possible networks found, use a Network ID to be
