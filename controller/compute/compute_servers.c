@@ -2161,6 +2161,51 @@ secgroup_action(struct http_req *req, struct http_resp *resp,
 	return http_resp_status(resp, 202);
 }
 
+/* GET os-security-groups[/{id}]: Nova's proxy of the network service's
+ * groups, the caller's project's (the admin's all_tenants: every
+ * project's); gone from microversion 2.36 on, as in Nova. */
+static int
+secgroups_proxy(struct http_req *req, struct http_resp *resp, const char *id)
+{
+	struct store_txn *txn = NULL;
+	const char *project = compute_ctx(req)->project_id;
+	json_t *o = NULL;
+	int mv, rc;
+
+	if (compute_version(req, resp, &mv) == -1)
+		return -1;
+	if (mv >= 36) {
+		err_set(TS_ENOT_FOUND, "The resource could not be found.");
+		return -1;
+	}
+	if (id == NULL && jsonreq_query_bool(JSONREQ_NOVA,
+	    http_req_query(req, "all_tenants")) && compute_is_admin(req))
+		project = NULL;
+	if (id != NULL && compute_is_admin(req))
+		project = NULL;
+	if (compute_read(req, &txn) == -1)
+		return -1;
+	rc = network_secgroups_nova(txn, project, id, &o);
+	store_txn_end(&txn);
+	if (rc == -1)
+		return -1;
+	return http_resp_json(resp, 200, json_pack("{s:o}", id == NULL ?
+	    "security_groups" : "security_group", o));
+}
+
+int
+compute_secgroups_list(struct http_req *req, struct http_resp *resp)
+{
+	return secgroups_proxy(req, resp, NULL);
+}
+
+int
+compute_secgroups_show(struct http_req *req, struct http_resp *resp)
+{
+	return secgroups_proxy(req, resp, http_req_param(req,
+	    "security_group_id"));
+}
+
 int
 compute_servers_action(struct http_req *req, struct http_resp *resp)
 {

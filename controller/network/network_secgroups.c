@@ -1326,3 +1326,141 @@ network_port_secgroup_set(struct network *svc, struct store_txn *txn,
 	}
 	return 0;
 }
+
+/* ---- Nova's proxy view (os-security-groups, below microversion 2.36) ------ */
+
+struct nova_arg {
+	struct store_txn	*txn;
+	json_t			*rules;
+	json_t			*out;
+	const char		*project_id;	/* NULL: any */
+};
+
+static int
+nova_rule_cb(const struct rec_security_group_rule *r, void *arg)
+{
+	struct nova_arg *na = arg;
+	json_t *o, *range, *group, *from, *to;
+
+	/* Nova's neutron driver shows ingress rules only. */
+	if (strcmp(r->direction, "ingress") != 0)
+		return 0;
+	from = r->has_port_range_min ? json_integer(r->port_range_min) :
+	    json_null();
+	to = r->has_port_range_max ? json_integer(r->port_range_max) :
+	    json_null();
+	if (r->protocol != NULL && !r->has_port_range_min &&
+	    !r->has_port_range_max) {
+		if (strcasecmp(r->protocol, "tcp") == 0 ||
+		    strcasecmp(r->protocol, "udp") == 0) {
+			json_decref(from);
+			json_decref(to);
+			from = json_integer(1);
+			to = json_integer(65535);
+		} else if (strcasecmp(r->protocol, "icmp") == 0) {
+			json_decref(from);
+			json_decref(to);
+			from = json_integer(-1);
+			to = json_integer(-1);
+		}
+	}
+	range = r->remote_ip_prefix != NULL ? json_pack("{s:s}", "cidr",
+	    r->remote_ip_prefix) : json_object();
+	group = json_object();
+	if (r->remote_group_id != NULL) {
+		struct rec_security_group g;
+
+		memset(&g, 0, sizeof(g));
+		if (network_db_secgroup_get(na->txn, r->remote_group_id,
+		    &g) == 0) {
+			json_object_set_new(group, "name", json_string(g.name));
+			json_object_set_new(group, "tenant_id",
+			    json_string(g.project_id));
+			codec_clear(&schema_rec_security_group, &g);
+		} else
+			err_clear();
+	}
+	o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "id", r->id,
+	    "parent_group_id", r->security_group_id, "ip_protocol",
+	    r->protocol ? json_string(r->protocol) : json_null(),
+	    "from_port", from, "to_port", to, "ip_range", range, "group",
+	    group);
+	if (o == NULL || json_array_append_new(na->rules, o) == -1) {
+		err_set(TS_ENOMEM, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static json_t *
+nova_group_json(struct nova_arg *na, const struct rec_security_group *g)
+{
+	na->rules = json_array();
+	if (na->rules == NULL || network_db_sgrule_each_group(na->txn, g->id,
+	    nova_rule_cb, na) == -1) {
+		json_decref(na->rules);
+		return NULL;
+	}
+	return json_pack("{s:s, s:s, s:s, s:s, s:o}", "id", g->id, "name",
+	    g->name, "description", g->description, "tenant_id",
+	    g->project_id, "rules", na->rules);
+}
+
+static int
+nova_list_cb(const struct rec_security_group *g, void *arg)
+{
+	struct nova_arg *na = arg;
+	json_t *o;
+
+	if ((o = nova_group_json(na, g)) == NULL ||
+	    json_array_append_new(na->out, o) == -1) {
+		if (err_code() == TS_EOK)
+			err_set(TS_ENOMEM, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int
+network_secgroups_nova(struct store_txn *txn, const char *project_id,
+    const char *id, json_t **out)
+{
+	struct nova_arg na = { .txn = txn, .project_id = project_id };
+	struct rec_security_group g;
+	int rc;
+
+	*out = NULL;
+	if (id == NULL) {
+		if ((na.out = json_array()) == NULL) {
+			err_set(TS_ENOMEM, "out of memory");
+			return -1;
+		}
+		rc = project_id != NULL ? network_db_secgroup_each_project(txn,
+		    project_id, nova_list_cb, &na) :
+		    network_db_secgroup_each(txn, nova_list_cb, &na);
+		if (rc == -1) {
+			json_decref(na.out);
+			return -1;
+		}
+		*out = na.out;
+		return 0;
+	}
+	memset(&g, 0, sizeof(g));
+	err_clear();
+	if (strlen(id) > 36 || network_db_secgroup_get(txn, id, &g) == -1 ||
+	    (project_id != NULL && strcmp(g.project_id, project_id) != 0)) {
+		codec_clear(&schema_rec_security_group, &g);
+		if (err_code() != TS_EOK && err_code() != TS_ENOT_FOUND)
+			return -1;
+		err_set(TS_ENOT_FOUND, "Security group %s not found.", id);
+		return -1;
+	}
+	*out = nova_group_json(&na, &g);
+	codec_clear(&schema_rec_security_group, &g);
+	if (*out == NULL) {
+		if (err_code() == TS_EOK)
+			err_set(TS_ENOMEM, "out of memory");
+		return -1;
+	}
+	return 0;
+}

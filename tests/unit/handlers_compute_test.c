@@ -1752,6 +1752,46 @@ test_server_secgroups(void **state)
 	snprintf(other, sizeof(other), "%s",
 	    ctltest_str(T, "security_group.id"));
 
+	/* Nova's proxy: the project's groups, ingress rules in Nova's shape */
+	snprintf(body, sizeof(body), "{\"security_group_rule\": "
+	    "{\"security_group_id\": \"%s\", \"direction\": \"ingress\", "
+	    "\"protocol\": \"tcp\", \"port_range_min\": 22, "
+	    "\"port_range_max\": 22, \"remote_ip_prefix\": \"10.0.0.0/8\"}}",
+	    web);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/security-group-rules", body,
+	    201, NULL);
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/os-security-groups", NULL, 200,
+	    NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "security_groups")),
+	    2);
+	snprintf(path, sizeof(path), "/v2.1/os-security-groups/%s", web);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "security_group.name"), "web");
+	assert_string_equal(ctltest_str(T, "security_group.tenant_id"),
+	    tenant);
+	assert_int_equal(json_array_size(ctltest_get(T,
+	    "security_group.rules")), 1);
+	assert_string_equal(ctltest_str(T, "security_group.rules.0.ip_protocol"),
+	    "tcp");
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "security_group.rules.0.from_port")), 22);
+	assert_string_equal(ctltest_str(T,
+	    "security_group.rules.0.ip_range.cidr"), "10.0.0.0/8");
+	assert_string_equal(ctltest_str(T,
+	    "security_group.rules.0.parent_group_id"), web);
+	/* the default group's egress rules are not shown */
+	snprintf(path, sizeof(path), "/v2.1/os-security-groups/%s", def);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "security_group.name"), "default");
+	snprintf(path, sizeof(path), "/v2.1/os-security-groups/%s", other);
+	snprintf(msg, sizeof(msg), "Security group %s not found.", other);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 404, msg);
+	CT_CALL(T, C, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	snprintf(path, sizeof(path), "/v2.1/os-security-groups/%s", web);
+	/* gone from 2.36, above this service's maximum (2.11) */
+	assert_int_equal(ctltest_call(T, C, CT_MEMBER, "GET", path, NULL,
+	    "OpenStack-API-Version: compute latest\r\n"), 200);
+
 	/* add by name; again, and the default by id: no change */
 	sg_action(CT_MEMBER, s1, "addSecurityGroup", "web", 202, NULL);
 	assert_int_equal(T->r.len, 0);
