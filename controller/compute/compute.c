@@ -296,6 +296,15 @@ const struct policy_default policy_compute_defaults[] = {
 	    "Add a fixed IP address to a server (addFixedIp action)." },
 	{ "os_compute_api:os-multinic:remove",		C_OWNER,
 	    "Remove a fixed IP address from a server (removeFixedIp action)." },
+	{ "os_compute_api:os-security-groups:get",	"",
+	    "List the project's security groups (proxy, below 2.36)." },
+	{ "os_compute_api:os-security-groups:show",	"",
+	    "Show a security group (proxy, below 2.36)." },
+	{ "os_compute_api:os-security-groups:add",	C_OWNER,
+	    "Add a security group to a server (addSecurityGroup action)." },
+	{ "os_compute_api:os-security-groups:remove",	C_OWNER,
+	    "Remove a security group from a server (removeSecurityGroup "
+	    "action)." },
 	{ "os_compute_api:os-flavor-manage:create",	C_ADMIN,
 	    "Create a flavor." },
 	{ "os_compute_api:os-flavor-manage:delete",	C_ADMIN,
@@ -720,6 +729,12 @@ const struct http_route compute_routes[] = {
 	R("DELETE", "/flavors/{flavor_id}/os-extra_specs/{key}",
 	    compute_flavors_extra_spec_delete,
 	    "os_compute_api:os-flavor-extra-specs:delete", 0, 200),
+
+	R("GET", "/os-security-groups", compute_secgroups_list,
+	    "os_compute_api:os-security-groups:get", 0, 200),
+	R("GET", "/os-security-groups/{security_group_id}",
+	    compute_secgroups_show, "os_compute_api:os-security-groups:show",
+	    0, 200),
 
 	/* Keypair rules read the keypair's user (?user_id= for the admin). */
 	R("GET", "/os-keypairs", compute_keypairs_list,

@@ -173,6 +173,8 @@ int	compute_flavors_extra_spec_show(struct http_req *, struct http_resp *);
 int	compute_flavors_extra_spec_update(struct http_req *, struct http_resp *);
 int	compute_flavors_extra_spec_delete(struct http_req *, struct http_resp *);
 
+int	compute_secgroups_list(struct http_req *, struct http_resp *);
+int	compute_secgroups_show(struct http_req *, struct http_resp *);
 int	compute_keypairs_list(struct http_req *, struct http_resp *);
 int	compute_keypairs_create(struct http_req *, struct http_resp *);
 int	compute_keypairs_show(struct http_req *, struct http_resp *);

@@ -2102,6 +2102,110 @@ rebuild_parse(struct http_req *req, struct change *ch, json_t *arg,
 	return rc;
 }
 
+/* ---- security groups of a server (through its ports) ------------------------ */
+
+struct sg_change {
+	struct compute		*svc;
+	const char		*project_id, *uuid, *group;
+	bool			 add;
+};
+
+static int
+sg_fn(struct store_txn *txn, void *arg)
+{
+	struct sg_change *c = arg;
+
+	return network_port_secgroup_set(c->svc->net, txn, c->project_id,
+	    c->uuid, c->group, c->add);
+}
+
+/* addSecurityGroup / removeSecurityGroup {"name": NAME-or-ID}: the group
+ * of the server's project goes on (off) every port of the server, in one
+ * write; the dataplane hears after the commit. 202, no body. */
+static int
+secgroup_action(struct http_req *req, struct http_resp *resp,
+    const char *action, json_t *arg, const struct rec_instance *i)
+{
+	struct sg_change c = { .svc = compute_of(req), .project_id =
+	    i->project_id, .uuid = i->uuid };
+	const char *name = NULL;
+
+	c.add = strcmp(action, "addSecurityGroup") == 0;
+	if (compute_enforce_owned(req, c.add ?
+	    "os_compute_api:os-security-groups:add" :
+	    "os_compute_api:os-security-groups:remove", i->project_id,
+	    i->user_id, "Instance", i->uuid) == -1)
+		return -1;
+	if (!json_is_object(arg)) {
+		err_set(TS_EINVALID, "Invalid input for %s: an object is "
+		    "expected.", action);
+		return -1;
+	}
+	if (jsonreq_str(JSONREQ_NOVA, arg, "name", 1, 255, JSONREQ_BYTES,
+	    &name, NULL) == -1)
+		return -1;
+	if (name == NULL) {
+		err_set(TS_EINVALID, "Security group name cannot be empty");
+		return -1;
+	}
+	if (c.svc->net == NULL) {
+		err_set(TS_ECONFLICT, "Cannot '%s' instance %s: no network "
+		    "service", action, i->uuid);
+		return -1;
+	}
+	c.group = name;
+	if (compute_write(req, sg_fn, &c) == -1)
+		return -1;
+	network_changed(c.svc->net);
+	log_info("instance %s: %s %s", i->uuid, action, name);
+	return http_resp_status(resp, 202);
+}
+
+/* GET os-security-groups[/{id}]: Nova's proxy of the network service's
+ * groups, the caller's project's (the admin's all_tenants: every
+ * project's); gone from microversion 2.36 on, as in Nova. */
+static int
+secgroups_proxy(struct http_req *req, struct http_resp *resp, const char *id)
+{
+	struct store_txn *txn = NULL;
+	const char *project = compute_ctx(req)->project_id;
+	json_t *o = NULL;
+	int mv, rc;
+
+	if (compute_version(req, resp, &mv) == -1)
+		return -1;
+	if (mv >= 36) {
+		err_set(TS_ENOT_FOUND, "The resource could not be found.");
+		return -1;
+	}
+	if (id == NULL && jsonreq_query_bool(JSONREQ_NOVA,
+	    http_req_query(req, "all_tenants")) && compute_is_admin(req))
+		project = NULL;
+	if (id != NULL && compute_is_admin(req))
+		project = NULL;
+	if (compute_read(req, &txn) == -1)
+		return -1;
+	rc = network_secgroups_nova(txn, project, id, &o);
+	store_txn_end(&txn);
+	if (rc == -1)
+		return -1;
+	return http_resp_json(resp, 200, json_pack("{s:o}", id == NULL ?
+	    "security_groups" : "security_group", o));
+}
+
+int
+compute_secgroups_list(struct http_req *req, struct http_resp *resp)
+{
+	return secgroups_proxy(req, resp, NULL);
+}
+
+int
+compute_secgroups_show(struct http_req *req, struct http_resp *resp)
+{
+	return secgroups_proxy(req, resp, http_req_param(req,
+	    "security_group_id"));
+}
+
 int
 compute_servers_action(struct http_req *req, struct http_resp *resp)
 {
@@ -2137,6 +2241,10 @@ compute_servers_action(struct http_req *req, struct http_resp *resp)
 	} else if (mv < 44 && (strcmp(key, "addFixedIp") == 0 ||
 	    strcmp(key, "removeFixedIp") == 0)) {
 		rc = compute_interfaces_fixed_ip(req, resp, key, arg);
+		goto out;
+	} else if (strcmp(key, "addSecurityGroup") == 0 ||
+	    strcmp(key, "removeSecurityGroup") == 0) {
+		rc = secgroup_action(req, resp, key, arg, &cur);
 		goto out;
 	} else if (strcmp(key, "os-resetState") == 0) {
 		const char *st = NULL;

@@ -29,6 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "auth/policy.h"
 #include "http/http.h"
 #include "network/netsync.h"	/* the dataplane sync, also public */
@@ -137,6 +139,29 @@ int	network_port_ip_add(struct network *, struct store_txn *,
 	    const char *device_id, const char *network_id);
 int	network_port_ip_remove(struct network *, struct store_txn *,
 	    const char *device_id, const char *ip);
+
+/*
+ * Nova's addSecurityGroup / removeSecurityGroup: group (a name or an id of
+ * one of project_id's groups; else 404 "Security group X not found for
+ * project Y.") is added to (add) or taken off every port of device_id.
+ * Adding one a port has already changes nothing there; removing one no
+ * port of the device has: 400 "Security group X not associated with the
+ * instance". Call network_changed() after the commit.
+ */
+int	network_port_secgroup_set(struct network *, struct store_txn *,
+	    const char *project_id, const char *device_id, const char *group,
+	    bool add);
+
+/*
+ * Nova's proxy view of security groups (os-security-groups, below
+ * microversion 2.36): {"id", "name", "description", "tenant_id", "rules"}
+ * with the ingress rules in Nova's shape. id NULL: an array of the groups
+ * of project_id (NULL: of every project); else that group, 404 "Security
+ * group <id> not found." when absent or not project_id's (when given).
+ * Caller owns *out.
+ */
+int	network_secgroups_nova(struct store_txn *, const char *project_id,
+	    const char *id, json_t **out);
 
 /*
  * Nova's networks "auto" for project_id: the one network it may use (its

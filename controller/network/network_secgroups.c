@@ -1186,3 +1186,281 @@ network_sgrules_delete(struct http_req *req, struct http_resp *resp)
 		return network_fail(resp);
 	return http_resp_status(resp, 204);
 }
+
+/* ---- a device's groups (Nova's addSecurityGroup / removeSecurityGroup) ---- */
+
+struct dev_ports {
+	char	ids[64][37];
+	size_t	n;
+};
+
+static int
+dev_port_cb(const struct rec_port *p, void *arg)
+{
+	struct dev_ports *dp = arg;
+
+	if (dp->n == sizeof(dp->ids) / sizeof(dp->ids[0]))
+		return 1;
+	snprintf(dp->ids[dp->n++], 37, "%s", p->id);
+	return 0;
+}
+
+/* group (a name or an id) among project_id's groups: its id to id. */
+static int
+device_group_find(struct store_txn *txn, const char *project_id,
+    const char *group, char id[37])
+{
+	struct rec_security_group g;
+	struct find_arg fa = { .name = group, .id = "" };
+
+	memset(&g, 0, sizeof(g));
+	if (strlen(group) == 36 && network_db_secgroup_get(txn, group,
+	    &g) == 0) {
+		bool mine = strcmp(g.project_id, project_id) == 0;
+
+		codec_clear(&schema_rec_security_group, &g);
+		if (mine) {
+			snprintf(id, 37, "%s", group);
+			return 0;
+		}
+	} else if (strlen(group) == 36 && err_code() != TS_ENOT_FOUND)
+		return -1;
+	err_clear();
+	if (network_db_secgroup_each_project(txn, project_id, find_cb,
+	    &fa) == -1)
+		return -1;
+	if (*fa.id == '\0') {
+		err_set(TS_ENOT_FOUND, "Security group %s not found for "
+		    "project %s.", group, project_id);
+		return -1;
+	}
+	snprintf(id, 37, "%s", fa.id);
+	return 0;
+}
+
+/* Adds id to p's groups (add) or takes it off; 1 when p changed. */
+static int
+port_group_edit(struct rec_port *p, const char *id, bool add, bool *had)
+{
+	size_t k;
+	char **v;
+
+	for (k = 0; k < p->security_groups.n; k++)
+		if (strcmp(p->security_groups.items[k], id) == 0)
+			break;
+	*had = k < p->security_groups.n;
+	if (add && *had)
+		return 0;
+	if (!add && !*had)
+		return 0;
+	if (!add) {
+		free(p->security_groups.items[k]);
+		memmove(&p->security_groups.items[k],
+		    &p->security_groups.items[k + 1],
+		    (p->security_groups.n - k - 1) * sizeof(char *));
+		p->security_groups.n--;
+		return 1;
+	}
+	if (p->security_groups.n >= 64) {
+		err_set(TS_EINVALID, "Port %s has too many security groups.",
+		    p->id);
+		return -1;
+	}
+	if ((v = realloc(p->security_groups.items,
+	    (p->security_groups.n + 2) * sizeof(*v))) == NULL) {
+		err_set(TS_ENOMEM, "out of memory");
+		return -1;
+	}
+	p->security_groups.items = v;
+	if ((v[p->security_groups.n] = strdup(id)) == NULL) {
+		err_set(TS_ENOMEM, "out of memory");
+		return -1;
+	}
+	v[++p->security_groups.n] = NULL;
+	return 1;
+}
+
+int
+network_port_secgroup_set(struct network *svc, struct store_txn *txn,
+    const char *project_id, const char *device_id, const char *group,
+    bool add)
+{
+	struct dev_ports dp = { .n = 0 };
+	char id[37];
+	bool any = false;
+	size_t i;
+
+	(void)svc;
+	if (device_group_find(txn, project_id, group, id) == -1)
+		return -1;
+	if (network_db_port_each_device(txn, device_id, dev_port_cb,
+	    &dp) == -1)
+		return -1;
+	for (i = 0; i < dp.n; i++) {
+		struct rec_port old = { .id = "" }, p = { .id = "" };
+		bool had;
+		int rc;
+
+		if (network_db_port_get(txn, dp.ids[i], &old) == -1)
+			return -1;
+		if (network_db_port_get(txn, dp.ids[i], &p) == -1) {
+			codec_clear(&schema_rec_port, &old);
+			return -1;
+		}
+		rc = port_group_edit(&p, id, add, &had);
+		any = any || had;
+		if (rc == 1) {
+			p.revision_number++;
+			p.updated_at = db_now_ms();
+			rc = network_db_port_put(txn, &p, &old);
+		}
+		codec_clear(&schema_rec_port, &old);
+		codec_clear(&schema_rec_port, &p);
+		if (rc == -1)
+			return -1;
+	}
+	if (!add && !any) {
+		err_set(TS_EINVALID, "Security group %s not associated with "
+		    "the instance", group);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- Nova's proxy view (os-security-groups, below microversion 2.36) ------ */
+
+struct nova_arg {
+	struct store_txn	*txn;
+	json_t			*rules;
+	json_t			*out;
+	const char		*project_id;	/* NULL: any */
+};
+
+static int
+nova_rule_cb(const struct rec_security_group_rule *r, void *arg)
+{
+	struct nova_arg *na = arg;
+	json_t *o, *range, *group, *from, *to;
+
+	/* Nova's neutron driver shows ingress rules only. */
+	if (strcmp(r->direction, "ingress") != 0)
+		return 0;
+	from = r->has_port_range_min ? json_integer(r->port_range_min) :
+	    json_null();
+	to = r->has_port_range_max ? json_integer(r->port_range_max) :
+	    json_null();
+	if (r->protocol != NULL && !r->has_port_range_min &&
+	    !r->has_port_range_max) {
+		if (strcasecmp(r->protocol, "tcp") == 0 ||
+		    strcasecmp(r->protocol, "udp") == 0) {
+			json_decref(from);
+			json_decref(to);
+			from = json_integer(1);
+			to = json_integer(65535);
+		} else if (strcasecmp(r->protocol, "icmp") == 0) {
+			json_decref(from);
+			json_decref(to);
+			from = json_integer(-1);
+			to = json_integer(-1);
+		}
+	}
+	range = r->remote_ip_prefix != NULL ? json_pack("{s:s}", "cidr",
+	    r->remote_ip_prefix) : json_object();
+	group = json_object();
+	if (r->remote_group_id != NULL) {
+		struct rec_security_group g;
+
+		memset(&g, 0, sizeof(g));
+		if (network_db_secgroup_get(na->txn, r->remote_group_id,
+		    &g) == 0) {
+			json_object_set_new(group, "name", json_string(g.name));
+			json_object_set_new(group, "tenant_id",
+			    json_string(g.project_id));
+			codec_clear(&schema_rec_security_group, &g);
+		} else
+			err_clear();
+	}
+	o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "id", r->id,
+	    "parent_group_id", r->security_group_id, "ip_protocol",
+	    r->protocol ? json_string(r->protocol) : json_null(),
+	    "from_port", from, "to_port", to, "ip_range", range, "group",
+	    group);
+	if (o == NULL || json_array_append_new(na->rules, o) == -1) {
+		err_set(TS_ENOMEM, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static json_t *
+nova_group_json(struct nova_arg *na, const struct rec_security_group *g)
+{
+	na->rules = json_array();
+	if (na->rules == NULL || network_db_sgrule_each_group(na->txn, g->id,
+	    nova_rule_cb, na) == -1) {
+		json_decref(na->rules);
+		return NULL;
+	}
+	return json_pack("{s:s, s:s, s:s, s:s, s:o}", "id", g->id, "name",
+	    g->name, "description", g->description, "tenant_id",
+	    g->project_id, "rules", na->rules);
+}
+
+static int
+nova_list_cb(const struct rec_security_group *g, void *arg)
+{
+	struct nova_arg *na = arg;
+	json_t *o;
+
+	if ((o = nova_group_json(na, g)) == NULL ||
+	    json_array_append_new(na->out, o) == -1) {
+		if (err_code() == TS_EOK)
+			err_set(TS_ENOMEM, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int
+network_secgroups_nova(struct store_txn *txn, const char *project_id,
+    const char *id, json_t **out)
+{
+	struct nova_arg na = { .txn = txn, .project_id = project_id };
+	struct rec_security_group g;
+	int rc;
+
+	*out = NULL;
+	if (id == NULL) {
+		if ((na.out = json_array()) == NULL) {
+			err_set(TS_ENOMEM, "out of memory");
+			return -1;
+		}
+		rc = project_id != NULL ? network_db_secgroup_each_project(txn,
+		    project_id, nova_list_cb, &na) :
+		    network_db_secgroup_each(txn, nova_list_cb, &na);
+		if (rc == -1) {
+			json_decref(na.out);
+			return -1;
+		}
+		*out = na.out;
+		return 0;
+	}
+	memset(&g, 0, sizeof(g));
+	err_clear();
+	if (strlen(id) > 36 || network_db_secgroup_get(txn, id, &g) == -1 ||
+	    (project_id != NULL && strcmp(g.project_id, project_id) != 0)) {
+		codec_clear(&schema_rec_security_group, &g);
+		if (err_code() != TS_EOK && err_code() != TS_ENOT_FOUND)
+			return -1;
+		err_set(TS_ENOT_FOUND, "Security group %s not found.", id);
+		return -1;
+	}
+	*out = nova_group_json(&na, &g);
+	codec_clear(&schema_rec_security_group, &g);
+	if (*out == NULL) {
+		if (err_code() == TS_EOK)
+			err_set(TS_ENOMEM, "out of memory");
+		return -1;
+	}
+	return 0;
+}

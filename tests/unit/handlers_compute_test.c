@@ -1702,6 +1702,129 @@ test_down_host(void **state)
 	assert_int_equal(json_array_size(ctltest_get(T, "services")), 0);
 }
 
+/* ---- security groups of a server ---------------------------------------------- */
+
+/* The groups of the one port of device id, as the admin sees them. */
+static size_t
+sg_port_groups(const char *id, char first[64])
+{
+	char q[128];
+
+	snprintf(q, sizeof(q), "device_id=%s", id);
+	assert_int_equal(cn_ports(q), 1);
+	if (first != NULL)
+		snprintf(first, 64, "%s", ctltest_str(T,
+		    "ports.0.security_groups.0"));
+	return json_array_size(ctltest_get(T, "ports.0.security_groups"));
+}
+
+static void
+sg_action(enum ctltest_who who, const char *id, const char *action,
+    const char *name, int status, const char *msg)
+{
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/action", id);
+	snprintf(body, sizeof(body), "{\"%s\": {\"name\": \"%s\"}}", action,
+	    name);
+	CT_CALL(T, C, who, "POST", path, body, status, msg);
+}
+
+static void
+test_server_secgroups(void **state)
+{
+	char net[64], s1[64], nets[256], web[64], def[64], other[64],
+	    tenant[64], msg[512];
+
+	(void)state;
+	cn_net(CT_MEMBER, "sg-net", "10.50.0.0/24", net);
+	snprintf(nets, sizeof(nets), "[{\"uuid\": \"%s\"}]", net);
+	assert_int_equal(cn_create("sg1", nets, s1), 202);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s", s1);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	snprintf(tenant, sizeof(tenant), "%s", ctltest_str(T,
+	    "server.tenant_id"));
+	/* the port starts with the project's default group */
+	assert_int_equal(sg_port_groups(s1, def), 1);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/security-groups",
+	    "{\"security_group\": {\"name\": \"web\"}}", 201, NULL);
+	snprintf(web, sizeof(web), "%s", ctltest_str(T, "security_group.id"));
+	CT_CALL(T, N, CT_OTHER, "POST", "/v2.0/security-groups",
+	    "{\"security_group\": {\"name\": \"theirs\"}}", 201, NULL);
+	snprintf(other, sizeof(other), "%s",
+	    ctltest_str(T, "security_group.id"));
+
+	/* Nova's proxy: the project's groups, ingress rules in Nova's shape */
+	snprintf(body, sizeof(body), "{\"security_group_rule\": "
+	    "{\"security_group_id\": \"%s\", \"direction\": \"ingress\", "
+	    "\"protocol\": \"tcp\", \"port_range_min\": 22, "
+	    "\"port_range_max\": 22, \"remote_ip_prefix\": \"10.0.0.0/8\"}}",
+	    web);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/security-group-rules", body,
+	    201, NULL);
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/os-security-groups", NULL, 200,
+	    NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "security_groups")),
+	    2);
+	snprintf(path, sizeof(path), "/v2.1/os-security-groups/%s", web);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "security_group.name"), "web");
+	assert_string_equal(ctltest_str(T, "security_group.tenant_id"),
+	    tenant);
+	assert_int_equal(json_array_size(ctltest_get(T,
+	    "security_group.rules")), 1);
+	assert_string_equal(ctltest_str(T, "security_group.rules.0.ip_protocol"),
+	    "tcp");
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "security_group.rules.0.from_port")), 22);
+	assert_string_equal(ctltest_str(T,
+	    "security_group.rules.0.ip_range.cidr"), "10.0.0.0/8");
+	assert_string_equal(ctltest_str(T,
+	    "security_group.rules.0.parent_group_id"), web);
+	/* the default group's egress rules are not shown */
+	snprintf(path, sizeof(path), "/v2.1/os-security-groups/%s", def);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "security_group.name"), "default");
+	snprintf(path, sizeof(path), "/v2.1/os-security-groups/%s", other);
+	snprintf(msg, sizeof(msg), "Security group %s not found.", other);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 404, msg);
+	CT_CALL(T, C, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	snprintf(path, sizeof(path), "/v2.1/os-security-groups/%s", web);
+	/* gone from 2.36, above this service's maximum (2.11) */
+	assert_int_equal(ctltest_call(T, C, CT_MEMBER, "GET", path, NULL,
+	    "OpenStack-API-Version: compute latest\r\n"), 200);
+
+	/* add by name; again, and the default by id: no change */
+	sg_action(CT_MEMBER, s1, "addSecurityGroup", "web", 202, NULL);
+	assert_int_equal(T->r.len, 0);
+	assert_int_equal(sg_port_groups(s1, NULL), 2);
+	assert_string_equal(ctltest_str(T, "ports.0.security_groups.1"), web);
+	sg_action(CT_MEMBER, s1, "addSecurityGroup", "web", 202, NULL);
+	sg_action(CT_MEMBER, s1, "addSecurityGroup", def, 202, NULL);
+	assert_int_equal(sg_port_groups(s1, NULL), 2);
+
+	/* unknown, another project's, another's server: 404, no change */
+	snprintf(msg, sizeof(msg), "Security group nope not found for "
+	    "project %s.", tenant);
+	sg_action(CT_MEMBER, s1, "addSecurityGroup", "nope", 404, msg);
+	snprintf(msg, sizeof(msg), "Security group %s not found for "
+	    "project %s.", other, tenant);
+	sg_action(CT_MEMBER, s1, "addSecurityGroup", other, 404, msg);
+	snprintf(msg, sizeof(msg), "Instance %s could not be found.", s1);
+	sg_action(CT_OTHER, s1, "addSecurityGroup", "theirs", 404, msg);
+	sg_action(CT_OTHER, s1, "removeSecurityGroup", "web", 404, msg);
+	assert_int_equal(sg_port_groups(s1, NULL), 2);
+
+	/* remove by id; again: 400, no change */
+	sg_action(CT_MEMBER, s1, "removeSecurityGroup", web, 202, NULL);
+	assert_int_equal(sg_port_groups(s1, NULL), 1);
+	assert_string_equal(ctltest_str(T, "ports.0.security_groups.0"), def);
+	sg_action(CT_MEMBER, s1, "removeSecurityGroup", "web", 400,
+	    "Security group web not associated with the instance");
+	sg_action(CT_MEMBER, s1, "removeSecurityGroup", "nope", 404, NULL);
+	sg_action(CT_MEMBER, s1, "addSecurityGroup", "", 400, NULL);
+	assert_int_equal(sg_port_groups(s1, NULL), 1);
+	cn_delete(s1);
+}
+
 /* ---- fixture ------------------------------------------------------------------------ */
 
 /* What every test relies on: flavors ct1 (public) and ct.private, a
@@ -1767,6 +1890,7 @@ main(void)
 		cmocka_unit_test(test_flavor_access),
 		cmocka_unit_test(test_versions),
 		cmocka_unit_test(test_servers_networks),
+		cmocka_unit_test(test_server_secgroups),
 		/* last: the others expect no host at all */
 		cmocka_unit_test(test_down_host),
 		cmocka_unit_test(test_interfaces),
