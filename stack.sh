@@ -13,7 +13,9 @@
 #   network flag. On the host, its bridge is host-only: nothing is bridged
 #   to an uplink. An external network "public" (172.24.4.0/24, flat on
 #   the host-only bridge br-ex holding 172.24.4.1, as devstack's) and
-#   router1 joining the two, for floating IPs.
+#   router1 joining the two, for floating IPs. Nothing reaches the host's
+#   uplink unless the operator names it: TS_PUBLIC_INTERFACE=eth0 puts it
+#   on br-ex (not in namespace mode).
 # Namespace mode, TS_NETNS=1 (tests and CI use it): the controller stays on
 #   the host with every API and the bus on 127.0.0.1, while each of the
 #   TS_HOSTS [1] hypervisors (named TS_NETNS_PREFIX [ts] + "-hN") runs its
@@ -140,6 +142,14 @@ C
 		ip link add br-ex type bridge
 		ip addr add 172.24.4.1/24 dev br-ex
 		ip link set br-ex up
+	fi
+	# Only when the operator names it (as devstack's PUBLIC_INTERFACE):
+	# the uplink joins br-ex, so floating IPs are reachable from its LAN.
+	if [ -n "${TS_PUBLIC_INTERFACE:-}" ]; then
+		ip link show "$TS_PUBLIC_INTERFACE" >/dev/null 2>&1 ||
+			{ echo "stack.sh: TS_PUBLIC_INTERFACE=$TS_PUBLIC_INTERFACE: no such interface" >&2; exit 1; }
+		say "bridging $TS_PUBLIC_INTERFACE into br-ex (TS_PUBLIC_INTERFACE)"
+		ip link set "$TS_PUBLIC_INTERFACE" master br-ex
 	fi
 else
 	# agent-<host>.conf per namespace host; the bus and image API are
