@@ -437,12 +437,32 @@ out:
 	return rc;
 }
 
+/* The answer to a create or update: the floatingip as written (wa->f,
+ * cleared here), or the error of rc == -1. */
+static int
+written_reply(struct http_req *req, struct http_resp *resp,
+    struct write_arg *wa, int rc, int status)
+{
+	struct store_txn *txn;
+	json_t *o = NULL;
+
+	if (rc == 0 && store_read_begin(wa->svc->store, &txn) == 0) {
+		o = fip_json(txn, &wa->f);
+		store_txn_abort(&txn);
+	}
+	codec_clear(&schema_rec_floatingip, &wa->f);
+	if (rc == -1 || o == NULL)
+		return network_fail(resp);
+	if (network_show_reply(req, resp, "floatingip", o, status) == -1)
+		return network_fail(resp);
+	return 0;
+}
+
 int
 network_floatingips_create(struct http_req *req, struct http_resp *resp)
 {
 	struct write_arg wa = { .req = req, .svc = network_of(req) };
-	struct store_txn *txn;
-	json_t *objs, *o = NULL;
+	json_t *objs;
 	bool bulk;
 	int rc;
 
@@ -458,16 +478,7 @@ network_floatingips_create(struct http_req *req, struct http_resp *resp)
 	if (network_check_attrs(wa.o, create_attrs) == -1)
 		return network_fail(resp);
 	rc = network_write(wa.svc, create_fn, &wa);
-	if (rc == 0 && store_read_begin(wa.svc->store, &txn) == 0) {
-		o = fip_json(txn, &wa.f);
-		store_txn_abort(&txn);
-	}
-	codec_clear(&schema_rec_floatingip, &wa.f);
-	if (rc == -1 || o == NULL)
-		return network_fail(resp);
-	if (network_show_reply(req, resp, "floatingip", o, 201) == -1)
-		return network_fail(resp);
-	return 0;
+	return written_reply(req, resp, &wa, rc, 201);
 }
 
 static int
@@ -501,8 +512,6 @@ int
 network_floatingips_update(struct http_req *req, struct http_resp *resp)
 {
 	struct write_arg wa = { .req = req, .svc = network_of(req) };
-	struct store_txn *txn;
-	json_t *o = NULL;
 	int rc;
 
 	wa.id = http_req_param(req, "floatingip_id");
@@ -512,16 +521,7 @@ network_floatingips_update(struct http_req *req, struct http_resp *resp)
 	    "floatingip")))
 		wa.o = NULL;
 	rc = network_write(wa.svc, update_fn, &wa);
-	if (rc == 0 && store_read_begin(wa.svc->store, &txn) == 0) {
-		o = fip_json(txn, &wa.f);
-		store_txn_abort(&txn);
-	}
-	codec_clear(&schema_rec_floatingip, &wa.f);
-	if (rc == -1 || o == NULL)
-		return network_fail(resp);
-	if (network_show_reply(req, resp, "floatingip", o, 0) == -1)
-		return network_fail(resp);
-	return 0;
+	return written_reply(req, resp, &wa, rc, 0);
 }
 
 static int

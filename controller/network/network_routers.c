@@ -575,12 +575,32 @@ create_fn(struct store_txn *txn, void *arg)
 	return network_db_router_put(txn, r, NULL);
 }
 
+/* The answer to a create or update: the router as written (wa->r,
+ * cleared here), or the error of rc == -1. */
+static int
+written_reply(struct http_req *req, struct http_resp *resp,
+    struct write_arg *wa, int rc, int status)
+{
+	struct store_txn *txn;
+	json_t *o = NULL;
+
+	if (rc == 0 && store_read_begin(wa->svc->store, &txn) == 0) {
+		o = router_json(txn, &wa->r);
+		store_txn_abort(&txn);
+	}
+	codec_clear(&schema_rec_router, &wa->r);
+	if (rc == -1 || o == NULL)
+		return network_fail(resp);
+	if (network_show_reply(req, resp, "router", o, status) == -1)
+		return network_fail(resp);
+	return 0;
+}
+
 int
 network_routers_create(struct http_req *req, struct http_resp *resp)
 {
 	struct write_arg wa = { .req = req, .svc = network_of(req) };
-	struct store_txn *txn;
-	json_t *objs, *o = NULL;
+	json_t *objs;
 	bool bulk;
 	int rc;
 
@@ -595,16 +615,7 @@ network_routers_create(struct http_req *req, struct http_resp *resp)
 	if (network_check_attrs(wa.o, create_attrs) == -1)
 		return network_fail(resp);
 	rc = network_write(wa.svc, create_fn, &wa);
-	if (rc == 0 && store_read_begin(wa.svc->store, &txn) == 0) {
-		o = router_json(txn, &wa.r);
-		store_txn_abort(&txn);
-	}
-	codec_clear(&schema_rec_router, &wa.r);
-	if (rc == -1 || o == NULL)
-		return network_fail(resp);
-	if (network_show_reply(req, resp, "router", o, 201) == -1)
-		return network_fail(resp);
-	return 0;
+	return written_reply(req, resp, &wa, rc, 201);
 }
 
 static int
@@ -641,8 +652,6 @@ int
 network_routers_update(struct http_req *req, struct http_resp *resp)
 {
 	struct write_arg wa = { .req = req, .svc = network_of(req) };
-	struct store_txn *txn;
-	json_t *o = NULL;
 	int rc;
 
 	wa.id = http_req_param(req, "router_id");
@@ -652,16 +661,7 @@ network_routers_update(struct http_req *req, struct http_resp *resp)
 	    "router")))
 		wa.o = NULL;
 	rc = network_write(wa.svc, update_fn, &wa);
-	if (rc == 0 && store_read_begin(wa.svc->store, &txn) == 0) {
-		o = router_json(txn, &wa.r);
-		store_txn_abort(&txn);
-	}
-	codec_clear(&schema_rec_router, &wa.r);
-	if (rc == -1 || o == NULL)
-		return network_fail(resp);
-	if (network_show_reply(req, resp, "router", o, 0) == -1)
-		return network_fail(resp);
-	return 0;
+	return written_reply(req, resp, &wa, rc, 0);
 }
 
 static int
