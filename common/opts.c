@@ -90,8 +90,16 @@ const struct config_opt opts_controller[] = {
 	CONFIG_OPT_INT("api", "max_body_size", "1048576", 1 * KIB, GIB,
 	    "Largest request body accepted, in bytes, except image data "
 	    "uploads (limited by [image] image_size_cap)."),
+	CONFIG_OPT_INT("api", "max_auth_body_size", "114688", 1 * KIB, GIB,
+	    "Largest request body accepted, in bytes, by the requests that "
+	    "need no token (token issue); at most max_body_size. As "
+	    "Keystone's max_request_body_size."),
 	CONFIG_OPT_INT("api", "connection_limit", "1024", 1, 65536,
 	    "Maximum number of simultaneous HTTP connections."),
+	CONFIG_OPT_INT("api", "per_ip_connection_limit", "256", 0, 65536,
+	    "Maximum number of simultaneous HTTP connections from one client "
+	    "address, per API port; 0: no limit. Behind a reverse proxy, "
+	    "every client shares the proxy's address."),
 	CONFIG_OPT_INT("api", "connection_timeout", "60", 1, 86400,
 	    "Seconds an idle HTTP connection is kept open."),
 	CONFIG_OPT_PATH("api", "tls_cert_file", "",

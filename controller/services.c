@@ -280,6 +280,10 @@ http_setup(struct services *s)
 	o.conn_timeout = (unsigned)config_get_int(cfg, "api",
 	    "connection_timeout");
 	o.max_body_size = (size_t)config_get_int(cfg, "api", "max_body_size");
+	o.max_noauth_body = (size_t)config_get_int(cfg, "api",
+	    "max_auth_body_size");
+	o.per_ip_connections = (unsigned)config_get_int(cfg, "api",
+	    "per_ip_connection_limit");
 	cert = config_get_str(cfg, "api", "tls_cert_file");
 	key = config_get_str(cfg, "api", "tls_key_file");
 	o.tls_cert_file = *cert ? cert : NULL;

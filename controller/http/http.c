@@ -62,6 +62,7 @@
 #define DEF_TIMEOUT	60
 #define DEF_CONN_MEMORY	(32 * 1024)	/* MHD's own; every request memsets it */
 #define DEF_MAX_BODY	(1024 * 1024)
+#define DEF_MAX_NOAUTH_BODY (112 * 1024)	/* Keystone's max_request_body_size */
 #define DEF_MAX_URL	(16 * 1024)
 #define DEF_MAX_QUERY	256
 #define MIN_CONN_MEMORY	(8 * 1024)
@@ -1186,6 +1187,23 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	log_set_request_id(NULL);
 }
 
+/*
+ * The body limit of the request's route: a route anyone may call without
+ * a token (token issue) buffers at most max_noauth_body, so that
+ * unauthenticated clients cannot make every connection hold a megabyte.
+ * Routes with a token were authenticated before any body is read.
+ */
+static size_t
+body_limit(const struct http_req *req)
+{
+	const struct http_server *srv = req->l->srv;
+
+	if (req->route != NULL && (req->route->r->flags & ROUTE_NO_AUTH) &&
+	    srv->o.max_noauth_body < srv->o.max_body_size)
+		return srv->o.max_noauth_body;
+	return srv->o.max_body_size;
+}
+
 /* Headers are complete: decide everything that needs no body. Returns
  * MHD_YES, having queued a response only if the body must stay unread. */
 static enum MHD_Result
@@ -1218,11 +1236,11 @@ begin_request(struct http_req *req)
 	r = req->route->r;
 
 	if (!(r->flags & ROUTE_STREAM_BODY) && req->clen != UINT64_MAX &&
-	    req->clen > srv->o.max_body_size) {
+	    req->clen > body_limit(req)) {
 		/* Never read it: the 413 goes out now and MHD closes. */
 		pend(req, 413, TS_ETOO_LARGE, "Request body of %llu bytes "
 		    "exceeds the limit of %zu bytes.",
-		    (unsigned long long)req->clen, srv->o.max_body_size);
+		    (unsigned long long)req->clen, body_limit(req));
 		return queue_error(req);
 	}
 	if (has_body && !(r->flags & (ROUTE_STREAM_BODY | ROUTE_RAW_BODY)) &&
@@ -1278,7 +1296,7 @@ decided:
 	/* An error is waiting for the last call; what to do with a body. */
 	if (!has_body)
 		return MHD_YES;
-	if (req->clen != UINT64_MAX && req->clen > srv->o.max_body_size)
+	if (req->clen != UINT64_MAX && req->clen > body_limit(req))
 		return queue_error(req);	/* too much to drain */
 	req->mode = BODY_DISCARD;
 	return MHD_YES;
@@ -1294,8 +1312,8 @@ buffer_append(struct http_req *req, const char *data, size_t len)
 		cap = req->bcap ? req->bcap : 4096;
 		while (cap < req->blen + len + 1)
 			cap *= 2;
-		if (cap > req->l->srv->o.max_body_size + 1)
-			cap = req->l->srv->o.max_body_size + 1;
+		if (cap > body_limit(req) + 1)
+			cap = body_limit(req) + 1;
 		if ((nb = realloc(req->body, cap)) == NULL)
 			return -1;
 		req->body = nb;
@@ -1311,15 +1329,13 @@ buffer_append(struct http_req *req, const char *data, size_t len)
 static enum MHD_Result
 take_body(struct http_req *req, const char *data, size_t len)
 {
-	const struct http_server *srv = req->l->srv;
-
 	req->rx += len;
 	switch (req->mode) {
 	case BODY_BUFFER:
-		if (req->blen + len > srv->o.max_body_size) {
+		if (req->blen + len > body_limit(req)) {
 			/* Chunked (Content-Length was checked up front). */
 			pend(req, 413, TS_ETOO_LARGE, "Request body exceeds "
-			    "the limit of %zu bytes.", srv->o.max_body_size);
+			    "the limit of %zu bytes.", body_limit(req));
 			free(req->body);
 			req->body = NULL;
 			req->blen = req->bcap = 0;
@@ -1346,9 +1362,9 @@ take_body(struct http_req *req, const char *data, size_t len)
 		req->discarded += len;
 		break;
 	}
-	/* Drain at most another max_body_size so the client can read its
+	/* Drain at most another body limit so the client can read its
 	 * error; anything longer is a client we stop listening to. */
-	if (req->discarded > srv->o.max_body_size) {
+	if (req->discarded > body_limit(req)) {
 		log_warnx("http: %s %s: body keeps coming after a %d; closing",
 		    req->method, req->path ? req->path : "?", req->err.status);
 		return MHD_NO;
@@ -1740,6 +1756,8 @@ http_server_new(const struct http_opts *opts)
 		srv->o.conn_memory_limit = DEF_CONN_MEMORY;
 	if (srv->o.max_body_size == 0)
 		srv->o.max_body_size = DEF_MAX_BODY;
+	if (srv->o.max_noauth_body == 0)
+		srv->o.max_noauth_body = DEF_MAX_NOAUTH_BODY;
 	if (srv->o.max_url_len == 0)
 		srv->o.max_url_len = DEF_MAX_URL;
 	if (srv->o.max_query_params == 0)

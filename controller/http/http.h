@@ -149,6 +149,8 @@ struct http_opts {
 					   headers, read buffer (so also the
 					   largest streamed chunk); 32 KiB */
 	size_t		 max_body_size;	/* buffered request bodies; 1 MiB */
+	size_t		 max_noauth_body; /* the same on ROUTE_NO_AUTH routes
+					   (at most max_body_size); 112 KiB */
 	size_t		 max_url_len;	/* request target; 16 KiB */
 	unsigned	 max_query_params; /* 256 */
 	const char	*tls_cert_file;	/* PEM; both or neither */
