@@ -31,6 +31,8 @@
 #define MAX_COUNT		1000	/* instances per request */
 #define NETS_MAX		32	/* networks of a server (instance_spec.nics) */
 #define USER_DATA_MAX		65535	/* base64 text, as Nova */
+#define NAME_RE_MAX		255	/* name filter: a server name's length */
+#define NAME_RE_REPEAT_MAX	1000	/* product of its {m,n} bounds */
 #define LIST_MAX		1000	/* Nova's [api] max_limit */
 
 /* ---- images --------------------------------------------------------------- */
@@ -562,6 +564,46 @@ list_cb(const struct rec_instance *i, void *arg)
 	return !l->has_limit && l->n == l->limit ? 1 : 0;
 }
 
+/*
+ * glibc compiles a bounded repetition by copying its operand, so nested
+ * counts multiply: "((a{255}){255}){255}" asks regcomp() for 16 million
+ * nodes, seconds of CPU and gigabytes from one GET. Server names are at
+ * most 255 characters, so is a filter; and the product of every {m,n}
+ * bound in it (an over-estimate of the nesting) stays small.
+ */
+static bool
+name_re_too_big(const char *re)
+{
+	unsigned long product = 1, n, m;
+	const char *p;
+	char *end;
+
+	if (strlen(re) > NAME_RE_MAX)
+		return true;
+	for (p = re; *p != '\0'; p++) {
+		if (*p == '\\' && p[1] != '\0') {
+			p++;
+			continue;
+		}
+		/* {m}, {m,}, {m,n} and glibc's {,n} */
+		if (*p != '{' || !(isdigit((unsigned char)p[1]) ||
+		    (p[1] == ',' && isdigit((unsigned char)p[2]))))
+			continue;
+		n = strtoul(p + 1, &end, 10);	/* 0 for {,n} */
+		if (*end == ',' && isdigit((unsigned char)end[1])) {
+			m = strtoul(end + 1, &end, 10);
+			if (m > n)
+				n = m;
+		}
+		if (n > NAME_RE_REPEAT_MAX)
+			return true;
+		product *= n > 0 ? n : 1;
+		if (product > NAME_RE_REPEAT_MAX)
+			return true;
+	}
+	return false;
+}
+
 /* ISO 8601 "2026-11-25T08:14:15Z" / "...+00:00" / "...15.123456". */
 static int
 parse_time(const char *s, int64_t *ms)
@@ -641,6 +683,13 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 		return -1;
 	}
 	if (name && *name) {
+		if (name_re_too_big(name)) {
+			err_set(TS_EINVALID, "Invalid filter field: name: a "
+			    "regular expression of at most %d characters and "
+			    "%d repetitions is accepted.", NAME_RE_MAX,
+			    NAME_RE_REPEAT_MAX);
+			return -1;
+		}
 		if (regcomp(&l.name_re, name, REG_EXTENDED | REG_NOSUB) != 0) {
 			err_set(TS_EINVALID, "Invalid regular expression in "
 			    "name filter: %.64s", name);

@@ -359,6 +359,24 @@ test_servers_show_list(void **state)
 	    "Invalid input for query parameters limit. Value: -1.");
 	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?name=(", NULL, 400,
 	    "Invalid regular expression in name filter: (");
+#define NAME_RE_ERR "Invalid filter field: name: a regular expression of " \
+	    "at most 255 characters and 1000 repetitions is accepted."
+	/* A regular expression whose repetitions multiply (regcomp() would
+	 * build millions of nodes), {,n} too, or longer than a name: 400. */
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?name=((a%7B255%7D)"
+	    "%7B255%7D)%7B255%7D", NULL, 400, NAME_RE_ERR);
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?name=(a%7B,100%7D)"
+	    "%7B,100%7D", NULL, 400, NAME_RE_ERR);
+	{
+		char q[400];
+
+		snprintf(q, sizeof(q), "/v2.1/servers?name=^%0256d", 0);
+		CT_CALL(T, C, CT_MEMBER, "GET", q, NULL, 400, NAME_RE_ERR);
+	}
+	/* Bounded ones within the limit still filter. */
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?name=^l(i)%7B1,10%7Dstme$",
+	    NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "servers")), 1);
 	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers/detail?all_tenants=1",
 	    NULL, 403, "Policy doesn't allow "
 	    "os_compute_api:servers:detail:get_all_tenants to be performed.");
