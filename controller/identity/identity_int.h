@@ -14,6 +14,7 @@
  *   identity_json.c     "extra" attributes and response helpers (request
  *                       fields: http/jsonreq.h)
  *   identity_bootstrap.c  `tinystack-manage bootstrap`
+ *   compliance.c        [security_compliance] password rules (compliance.h)
  *   idstore.c           the records (idstore.h)
  *
  * Rules every handler follows:
