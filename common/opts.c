@@ -125,6 +125,45 @@ const struct config_opt opts_controller[] = {
 	    "Deprecated: use [oslo_policy] policy_file. When set, this file "
 	    "is read instead and must exist."),
 
+	/* Keystone's [security_compliance] (PCI-DSS), all off by default;
+	 * controller/identity/compliance.c applies them. */
+	CONFIG_OPT_INT("security_compliance", "lockout_failure_attempts", "0",
+	    0, 1000,
+	    "Failed password authentications (logins and original-password "
+	    "checks of a password change) after which a user is locked out; "
+	    "0 disables the lockout (Keystone: unset)."),
+	CONFIG_OPT_INT("security_compliance", "lockout_duration", "1800", 1,
+	    INT32_MAX,
+	    "Seconds a locked-out user stays locked after the last failed "
+	    "attempt. Only with lockout_failure_attempts."),
+	CONFIG_OPT_INT("security_compliance", "password_expires_days", "0", 0,
+	    36500,
+	    "Days a password stays valid after it is set; an expired "
+	    "password only serves to change it. 0: passwords never expire "
+	    "(Keystone: unset). Applies to passwords set from then on."),
+	CONFIG_OPT_INT("security_compliance", "unique_last_password_count",
+	    "0", 0, 32,
+	    "A user changing its own password may not reuse any of its last "
+	    "this many passwords (the current one included); 0 disables the "
+	    "history. An administrator's reset is not checked."),
+	CONFIG_OPT_INT("security_compliance", "minimum_password_age", "0", 0,
+	    36500,
+	    "Days a password set by its user must be kept before the user may "
+	    "change it again (an administrator's reset is not limited). 0 "
+	    "disables the check."),
+	CONFIG_OPT_STR("security_compliance", "password_regex", "",
+	    "POSIX extended regular expression a new password must match from "
+	    "its first character (Python's re.match; anchor the end with $); "
+	    "empty accepts any password."),
+	CONFIG_OPT_STR("security_compliance", "password_regex_description", "",
+	    "Human-readable description of password_regex, returned in the 400 "
+	    "error of a password that does not match it."),
+	CONFIG_OPT_BOOL("security_compliance",
+	    "change_password_upon_first_use", "false",
+	    "A password set at user creation or reset by an administrator is "
+	    "expired at once: its user must change it (POST "
+	    "/v3/users/{id}/password) before it can authenticate."),
+
 	CONFIG_OPT_PATH("oslo_policy", "policy_file",
 	    "/etc/tinystack/policy.yaml",
 	    "Policy file overriding the built-in rules: YAML (\"rule\": "

@@ -35,6 +35,7 @@
 #include "http/jsonreq.h"
 #include "auth/keyrepo.h"
 #include "log.h"
+#include "compliance.h"
 #include "password.h"
 
 /* Keystone's [revoke] expiration_buffer: events outlive the tokens they
@@ -57,6 +58,7 @@ struct identity {
 	unsigned		 lifetime;
 	unsigned long long	 opslimit;
 	size_t			 memlimit;
+	struct compliance	*comp;		/* [security_compliance] */
 };
 
 unsigned
@@ -75,6 +77,12 @@ size_t
 identity_pw_memlimit(const struct identity *id)
 {
 	return id->memlimit;
+}
+
+const struct compliance *
+identity_compliance(const struct identity *id)
+{
+	return id->comp;
 }
 
 struct identity *
@@ -169,7 +177,8 @@ identity_new(const struct config *cfg, struct store *st)
 	    "password_hash_opslimit");
 	id->memlimit = (size_t)config_get_int(cfg, "identity",
 	    "password_hash_memlimit_kb") * 1024;
-	if ((id->revoked = token_revoke_list_new()) == NULL ||
+	if ((id->comp = compliance_new(cfg)) == NULL ||
+	    (id->revoked = token_revoke_list_new()) == NULL ||
 	    load_events(id) == -1) {
 		identity_free(&id);
 		return NULL;
@@ -194,6 +203,7 @@ identity_free(struct identity **idp)
 	k = atomic_load(&id->keys);
 	keyrepo_free(&k);
 	token_revoke_list_free(&id->revoked);
+	compliance_free(&id->comp);
 	free(id);
 	*idp = NULL;
 }
@@ -825,47 +835,28 @@ domain_ref(struct store_txn *txn, const char *id, const char *name,
 	return rc;
 }
 
-struct pw_user {
-	char	 id[IDSTORE_ID_BUFSZ];
-	char	*hash;		/* NULL: no password set */
-	bool	 enabled;
-	bool	 found;
-};
-
-/* Look the password user up and copy what verification needs, so no
- * transaction is held across the hashing. */
+/* Look the password user up into *u (a copy: no transaction is held
+ * across the hashing). 1 found, 0 no such user, -1 error. */
 static int
 pw_user_lookup(struct identity *id, const struct auth_in *in,
-    struct pw_user *pu)
+    struct rec_user *u)
 {
 	struct store_txn *txn = NULL;
-	struct rec_user u;
 	char dom[IDSTORE_ID_BUFSZ];
 	int rc;
 
-	memset(pu, 0, sizeof(*pu));
-	memset(&u, 0, sizeof(u));
+	memset(u, 0, sizeof(*u));
 	if (store_read_begin(id->store, &txn) == -1)
 		return -1;
 	if (in->user_id != NULL)
-		rc = idstore_user_get(txn, in->user_id, &u);
+		rc = idstore_user_get(txn, in->user_id, u);
 	else if ((rc = domain_ref(txn, in->udom_id, in->udom_name, dom)) == 0)
-		rc = idstore_user_find(txn, dom, in->user_name, &u);
-	if (rc == 0) {
-		pu->found = true;
-		pu->enabled = u.enabled;
-		snprintf(pu->id, sizeof(pu->id), "%s", u.id);
-		if (u.password_hash != NULL &&
-		    (pu->hash = strdup(u.password_hash)) == NULL) {
-			err_set(TS_ENOMEM, "out of memory");
-			rc = -1;
-		}
-	} else if (err_code() == TS_ENOT_FOUND) {
-		rc = 0;
-	}
-	codec_clear(&schema_rec_user, &u);
+		rc = idstore_user_find(txn, dom, in->user_name, u);
 	store_txn_end(&txn);
-	return rc;
+	if (rc == 0)
+		return 1;
+	codec_clear(&schema_rec_user, u);
+	return err_code() == TS_ENOT_FOUND ? 0 : -1;
 }
 
 struct rehash {
@@ -897,56 +888,126 @@ rehash_fn(struct store_txn *txn, void *arg)
 	return rc;
 }
 
+struct failcount {
+	const struct compliance	*comp;
+	const char		*user_id;
+	bool			 failed;	/* else: clear the count */
+	int64_t			 now;
+};
+
+/* Count a failed check (or clear the count) on the record as it is now:
+ * concurrent failures each add one. */
+static int
+failcount_fn(struct store_txn *txn, void *arg)
+{
+	struct failcount *f = arg;
+	struct rec_user u;
+	bool changed;
+	int rc = 0;
+
+	if (idstore_user_get(txn, f->user_id, &u) == -1)
+		return err_code() == TS_ENOT_FOUND ? 0 : -1;
+	changed = f->failed ? compliance_failure(f->comp, &u, f->now) :
+	    compliance_success(&u);
+	if (changed)
+		rc = idstore_user_put(txn, &u, &u);
+	codec_clear(&schema_rec_user, &u);
+	return rc;
+}
+
+int
+identity_password_check(struct identity *id, const struct rec_user *u,
+    const char *pw, bool *wrong)
+{
+	struct failcount f = { .comp = id->comp, .user_id = u->id };
+	int64_t now = db_now_ms();
+
+	*wrong = false;
+	/* Before any verification: a locked-out user is no oracle. */
+	if (compliance_locked(id->comp, u, now)) {
+		log_info("auth: user %s is locked out (%u failures)", u->id,
+		    u->failed_auth_count);
+		err_set(TS_EUNAUTHORIZED, "The account is locked for user: %s.",
+		    u->id);
+		return -1;
+	}
+	if (u->password_hash == NULL) {
+		password_verify_nouser(pw, id->opslimit, id->memlimit);
+		err_set(TS_EUNAUTHORIZED, "no password");
+	} else if (password_verify(u->password_hash, pw) == 0) {
+		if (u->failed_auth_count != 0 &&
+		    store_write(id->store, failcount_fn, &f) == -1)
+			log_err("auth: clearing a user's failed attempts");
+		return 0;
+	}
+	if (err_code() != TS_EUNAUTHORIZED)
+		return -1;
+	*wrong = true;
+	f.failed = true;
+	f.now = now;
+	if (compliance_counts_failures(id->comp) &&
+	    store_write(id->store, failcount_fn, &f) == -1)
+		return -1;
+	err_set(TS_EUNAUTHORIZED, "The request you have made requires "
+	    "authentication.");
+	return -1;
+}
+
 /* Password method: the user id, or 401. */
 static int
 auth_password(struct identity *id, const struct auth_in *in,
     char user_id[IDSTORE_ID_BUFSZ])
 {
-	struct pw_user pu;
+	struct rec_user u;
 	struct rehash rh;
-	int rc = -1;
+	bool wrong;
+	int found, rc = -1;
 
-	if (pw_user_lookup(id, in, &pu) == -1)
+	if ((found = pw_user_lookup(id, in, &u)) == -1)
 		return -1;
-	if (!pu.found || pu.hash == NULL) {
+	if (found == 0) {
 		/* The same work as a real verification (CVE-2018-20170). */
 		password_verify_nouser(in->password, id->opslimit,
 		    id->memlimit);
 		/* Not the text as typed: a password typed into the user
 		 * field would land in the log. */
-		log_info("auth: no such user or no password (user %s of %zu "
-		    "bytes)", in->user_id ? "id" : "name", strlen(in->user_id ?
+		log_info("auth: no such user (user %s of %zu bytes)",
+		    in->user_id ? "id" : "name", strlen(in->user_id ?
 		    in->user_id : in->user_name ? in->user_name : ""));
-		goto unauth;
+		err_set(TS_EUNAUTHORIZED, "The request you have made requires "
+		    "authentication.");
+		return -1;
 	}
-	if (password_verify(pu.hash, in->password) == -1) {
-		if (err_code() != TS_EUNAUTHORIZED)
-			goto out;
-		log_info("auth: wrong password for user %s", pu.id);
-		goto unauth;
-	}
-	if (!pu.enabled) {
-		err_set(TS_EUNAUTHORIZED, "The account is disabled for user: "
-		    "%s.", pu.id);
+	if (identity_password_check(id, &u, in->password, &wrong) == -1) {
+		if (wrong)
+			log_info("auth: wrong password for user %s", u.id);
 		goto out;
 	}
-	if (password_needs_rehash(pu.hash, id->opslimit, id->memlimit) == 1 &&
+	if (!u.enabled) {
+		err_set(TS_EUNAUTHORIZED, "The account is disabled for user: "
+		    "%s.", u.id);
+		goto out;
+	}
+	if (compliance_expired(&u, db_now_ms())) {
+		log_info("auth: password of user %s expired", u.id);
+		err_set(TS_EUNAUTHORIZED, "The password is expired and needs to "
+		    "be changed for user: %s.", u.id);
+		goto out;
+	}
+	if (password_needs_rehash(u.password_hash, id->opslimit,
+	    id->memlimit) == 1 &&
 	    password_hash(in->password, id->opslimit, id->memlimit,
 	    rh.hash) == 0) {
-		rh.user_id = pu.id;
-		rh.old_hash = pu.hash;
+		rh.user_id = u.id;
+		rh.old_hash = u.password_hash;
 		if (store_write(id->store, rehash_fn, &rh) == -1)
 			log_err("auth: storing a rehashed password");
 		explicit_bzero(rh.hash, sizeof(rh.hash));
 	}
-	snprintf(user_id, IDSTORE_ID_BUFSZ, "%s", pu.id);
+	snprintf(user_id, IDSTORE_ID_BUFSZ, "%s", u.id);
 	rc = 0;
-	goto out;
-unauth:
-	err_set(TS_EUNAUTHORIZED, "The request you have made requires "
-	    "authentication.");
 out:
-	free(pu.hash);
+	codec_clear(&schema_rec_user, &u);
 	return rc;
 }
 
@@ -1599,10 +1660,12 @@ const struct http_route identity_routes[] = {
 	    "identity:update_user", 0, 0),
 	R("DELETE", "/v3/users/{user_id}", identity_admin_user_delete,
 	    "identity:delete_user", 0, 204),
-	/* Self-scoped: Keystone leaves this unenforced, the original password
-	 * is the proof. It still needs a token here. */
+	/* Unauthenticated, as Keystone's (unenforced, no token needed): the
+	 * original password is the proof, and a user whose password expired
+	 * (or must be changed upon first use) has no way to get a token. The
+	 * lockout of [security_compliance] guards it as it guards logins. */
 	R("POST", "/v3/users/{user_id}/password", identity_admin_user_password,
-	    NULL, SELF, 204),
+	    NULL, NA, 204),
 	R("GET", "/v3/users/{user_id}/projects", identity_admin_user_projects,
 	    "identity:list_user_projects", 0, 0),
 	R("GET", "/v3/users/{user_id}/groups", identity_assign_user_groups,

@@ -19,6 +19,7 @@
 #include "identity_int.h"
 #include "http/jsonreq.h"
 #include "log.h"
+#include "compliance.h"
 #include "password.h"
 
 static int
@@ -131,14 +132,26 @@ domain_json(struct http_req *req, const struct rec_project *d)
 static json_t *
 user_json(struct http_req *req, const struct rec_user *u)
 {
-	json_t *o;
 
-	o = json_pack("{s:s, s:s, s:s, s:b, s:n, s:{}, s:{s:o}}",
+	char t[IDENTITY_JSON_TIME_BUFSZ];
+	json_t *o, *opts;
+	size_t i;
+
+	if (u->password_expires_at != 0)
+		identity_json_time(u->password_expires_at, t);
+	o = json_pack("{s:s, s:s, s:s, s:b, s:o, s:{}, s:{s:o}}",
 	    "id", u->id, "name", u->name, "domain_id", u->domain_id,
-	    "enabled", u->enabled, "password_expires_at", "options",
+	    "enabled", u->enabled, "password_expires_at",
+	    u->password_expires_at != 0 ? json_string(t) : json_null(),
+	    "options",
 	    "links", "self", identity_json_url(req, "/v3/users/%s", u->id));
 	if (o == NULL)
 		return NULL;
+	opts = json_object_get(o, "options");
+	for (i = 0; compliance_option_names[i] != NULL; i++)
+		if (u->options & (1u << i))
+			json_object_set_new(opts, compliance_option_names[i],
+			    json_true());
 	if (u->default_project_id != NULL)
 		json_object_set_new(o, "default_project_id",
 		    json_string(u->default_project_id));
@@ -1030,8 +1043,45 @@ body_password(struct http_req *req, json_t *o, struct uw *w, const char *field)
 	w->hash[0] = '\0';
 	if (pw == NULL)
 		return 0;
+	if (compliance_check_text(identity_compliance(id), pw) == -1)
+		return -1;
 	return password_hash(pw, identity_pw_opslimit(id),
 	    identity_pw_memlimit(id), w->hash);
+}
+
+/*
+ * Keystone's boolean user options onto *bits: true sets, false or null
+ * clears (Keystone drops an option set to null). Options tinystack does
+ * not implement are accepted and ignored, as before.
+ */
+static int
+user_options(json_t *opts, uint32_t *bits)
+{
+	json_t *v;
+	size_t i;
+
+	if (opts == NULL)
+		return 0;
+	if (!json_is_object(opts)) {
+		err_set(TS_EINVALID, "Invalid input for field 'options'.");
+		return -1;
+	}
+	for (i = 0; compliance_option_names[i] != NULL; i++) {
+		if ((v = json_object_get(opts, compliance_option_names[i])) ==
+		    NULL)
+			continue;
+		if (!json_is_boolean(v) && !json_is_null(v)) {
+			err_set(TS_EINVALID, "Invalid input for field "
+			    "'options/%s': not a boolean.",
+			    compliance_option_names[i]);
+			return -1;
+		}
+		if (json_is_true(v))
+			*bits |= 1u << i;
+		else
+			*bits &= ~(1u << i);
+	}
+	return 0;
 }
 
 /* Fields of a user body onto u (create or update). */
@@ -1050,11 +1100,8 @@ user_fields(json_t *o, struct rec_user *u, bool create)
 	    jsonreq_bool(JSONREQ_KEYSTONE, o, "enabled", 0, &u->enabled,
 	    NULL) == -1)
 		return -1;
-	if (json_object_get(o, "options") != NULL &&
-	    !json_is_object(json_object_get(o, "options"))) {
-		err_set(TS_EINVALID, "Invalid input for field 'options'.");
+	if (user_options(json_object_get(o, "options"), &u->options) == -1)
 		return -1;
-	}
 	if ((name != NULL && setstr(&u->name, name) == -1) ||
 	    (has_dp && setstr(&u->default_project_id, dp) == -1))
 		return -1;
@@ -1109,7 +1156,8 @@ identity_admin_user_create(struct http_req *req, struct http_resp *resp)
 	if (rc == 0)
 		rc = body_password(req, o, &w, "password");
 	if (rc == 0 && w.hash[0] != '\0')
-		rc = setstr(&w.u.password_hash, w.hash);
+		rc = compliance_set_password(identity_compliance(identity_of(req)),
+		    &w.u, w.hash, false, w.u.created_at);
 	if (rc == 0)
 		rc = identity_json_write(req, user_create_fn, &w);
 	explicit_bzero(w.hash, sizeof(w.hash));
@@ -1146,11 +1194,16 @@ user_update_fn(struct store_txn *txn, void *arg)
 	}
 	if (user_fields(w->body, &u, false) == -1)
 		goto out;
-	if (w->has_password) {
-		if (setstr(&u.password_hash, w->hash[0] ? w->hash : NULL) == -1)
-			goto out;
-		u.password_changed_at = now;
-	}
+	/* An administrator's reset: no history or age check, and with
+	 * change_password_upon_first_use the password is expired at once. */
+	if (w->has_password && compliance_set_password(
+	    identity_compliance(identity_of(w->req)), &u,
+	    w->hash[0] ? w->hash : NULL, false, now) == -1)
+		goto out;
+	/* Enabling a user is how an administrator ends a lockout (Keystone's
+	 * documented way). */
+	if (json_is_true(json_object_get(w->body, "enabled")))
+		compliance_success(&u);
 	u.updated_at = now;
 	if (idstore_user_put(txn, &u, &old) == -1)
 		goto out;
@@ -1216,9 +1269,10 @@ password_change_fn(struct store_txn *txn, void *arg)
 		goto out;
 	}
 	if (idstore_user_get(txn, w->id, &old) == -1 ||
-	    setstr(&u.password_hash, w->hash) == -1)
+	    compliance_set_password(identity_compliance(identity_of(w->req)),
+	    &u, w->hash, true, now) == -1)
 		goto out;
-	u.password_changed_at = u.updated_at = now;
+	u.updated_at = now;
 	if (idstore_user_put(txn, &u, &old) == -1 ||
 	    identity_revs_user(&w->revs, txn, u.id, now) == -1)
 		goto out;
@@ -1233,15 +1287,18 @@ int
 identity_admin_user_password(struct http_req *req, struct http_resp *resp)
 {
 	struct identity *id = identity_of(req);
+	const struct compliance *comp = identity_compliance(id);
 	struct store_txn *txn = NULL;
 	struct rec_user u;
 	struct uw w;
 	const char *orig = NULL, *newpw = NULL;
-	char *hash = NULL;
+	bool wrong;
 	json_t *o;
 	int rc;
 
 	memset(&w, 0, sizeof(w));
+	memset(&u, 0, sizeof(u));
+	w.req = req;
 	w.id = http_req_param(req, "user_id");
 	if (jsonreq_body(JSONREQ_KEYSTONE, http_req_json(req), "user",
 	    &o) == -1 ||
@@ -1254,31 +1311,43 @@ identity_admin_user_password(struct http_req *req, struct http_resp *resp)
 	if (identity_json_read(req, &txn) == -1)
 		return -1;
 	rc = idstore_user_get(txn, w.id, &u);
-	if (rc == 0 && u.password_hash != NULL &&
-	    (hash = strdup(u.password_hash)) == NULL)
-		rc = nomem();
-	codec_clear(&schema_rec_user, &u);
 	store_txn_end(&txn);
-	if (rc == -1)
-		return -1;
-	/* Verify and hash here, on the worker thread, outside the write. */
-	if (hash == NULL || password_verify(hash, orig) == -1) {
-		free(hash);
-		if (err_code() != TS_EUNAUTHORIZED && err_code() != TS_EOK)
-			return -1;
+	if (rc == -1 && err_code() == TS_ENOT_FOUND) {
+		/* Without a token anyone may call this: an unknown user is the
+		 * same 401, after the same work, as a wrong password. */
+		password_verify_nouser(orig, identity_pw_opslimit(id),
+		    identity_pw_memlimit(id));
 		err_set(TS_EUNAUTHORIZED, "Error when changing user password: "
 		    "the original password is wrong.");
-		return -1;
 	}
-	if (body_password(req, o, &w, "password") == -1) {
-		free(hash);
+	if (rc == -1)
 		return -1;
+	/*
+	 * Keystone's order: the original password as a login checks it
+	 * (lockout first, a wrong one counted; an expired one may still be
+	 * changed), then the new one's text, the self-service rules and the
+	 * history. Verify and hash here, on the worker thread, outside the
+	 * write.
+	 */
+	rc = identity_password_check(id, &u, orig, &wrong);
+	if (rc == -1 && wrong)
+		err_set(TS_EUNAUTHORIZED, "Error when changing user password: "
+		    "the original password is wrong.");
+	if (rc == 0)
+		rc = compliance_check_text(comp, newpw);
+	if (rc == 0)
+		rc = compliance_check_self_change(comp, &u, db_now_ms());
+	if (rc == 0)
+		rc = compliance_check_history(comp, &u, newpw);
+	if (rc == 0)
+		rc = body_password(req, o, &w, "password");
+	if (rc == 0) {
+		w.old_hash = u.password_hash;
+		rc = identity_json_write(req, password_change_fn, &w);
 	}
-	w.old_hash = hash;
-	rc = identity_json_write(req, password_change_fn, &w);
 	explicit_bzero(w.hash, sizeof(w.hash));
 	identity_revs_done(id, &w.revs, rc == 0);
-	free(hash);
+	codec_clear(&schema_rec_user, &u);
 	if (rc == 0)
 		log_info("identity: user %s changed its password", w.id);
 	return rc == 0 ? http_resp_status(resp, 204) : -1;

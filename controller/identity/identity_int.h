@@ -14,6 +14,7 @@
  *   identity_json.c     "extra" attributes and response helpers (request
  *                       fields: http/jsonreq.h)
  *   identity_bootstrap.c  `tinystack-manage bootstrap`
+ *   compliance.c        [security_compliance] password rules (compliance.h)
  *   idstore.c           the records (idstore.h)
  *
  * Rules every handler follows:
@@ -40,6 +41,7 @@
 
 #include "http/http.h"
 #include "http/request.h"
+#include "compliance.h"
 #include "identity.h"
 #include "idstore.h"
 #include "store.h"
@@ -52,6 +54,21 @@ struct store	*identity_store(const struct identity *);
 /* Argon2id costs from [identity] password_hash_*. */
 unsigned long long identity_pw_opslimit(const struct identity *);
 size_t	identity_pw_memlimit(const struct identity *);
+/* The [security_compliance] rules (compliance.h; borrowed). */
+const struct compliance *identity_compliance(const struct identity *);
+
+/*
+ * The password check both logins and POST /v3/users/{id}/password make,
+ * with the lockout: a locked-out user is refused before any verification
+ * (401 "The account is locked for user: ID."), a wrong password counts a
+ * failure in the user record (persisted), a right one clears the count.
+ * u is the user as read before (a copy). 0: pw is u's password (the user's state is not otherwise judged:
+ * enabled and expiry are the caller's), -1: TS_EUNAUTHORIZED with
+ * *wrong set for a wrong password (the caller words that 401), or another
+ * error (a lockout, the store).
+ */
+int	identity_password_check(struct identity *, const struct rec_user *u,
+	    const char *pw, bool *wrong);
 
 /* ---- revocations tied to a write ---------------------------------------- */
 

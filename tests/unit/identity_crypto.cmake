@@ -23,3 +23,17 @@ target_compile_definitions(policy_test PRIVATE
 # routes_test walks every service's route table (controller/services.c) over
 # the controller library: each authenticated route is guarded.
 ts_unit_test(routes_test LIBS tinystack-ctl)
+
+# [security_compliance] rules (controller/identity/compliance): lockout,
+# expiry, first use, history, minimum age, regex, user options, with the
+# time passed in; real argon2id hashes at the minimum costs.
+ts_unit_test(compliance_test
+  SOURCES ${CMAKE_SOURCE_DIR}/controller/identity/compliance.c
+          ${CMAKE_SOURCE_DIR}/controller/identity/password.c
+          ${C}/config.c ${C}/opts.c ${C}/codec.c ${TS_GEN_SOURCES}
+          ${C}/buf.c ${C}/uuid.c
+  LIBS PkgConfig::SODIUM PkgConfig::MSGPACK)
+if(TARGET compliance_test)
+  target_include_directories(compliance_test PRIVATE
+    ${CMAKE_SOURCE_DIR}/controller)
+endif()
