@@ -11,7 +11,8 @@
 #   on its port: `server show` / `server list` list it after the fixed
 #   address (type "floating" in the API), `floating ip list` shows it
 #   associated; `server show` shows the security groups;
-# - a server whose first port has no router path to public gets none;
+# - a server over the project's floatingip quota, or whose first port has
+#   no router path to public, gets none;
 # - `server delete` deletes the auto-assigned floating IP (and its
 #   address), while one associated by hand to another server survives
 #   that server's deletion, disassociated.
@@ -92,6 +93,21 @@ openstack server show vm1 -f value -c security_groups | grep -q "default" ||
 nv "/servers/detail" "[.servers[] | select(.id == \"$VM1\") | .security_groups[].name] | join(\",\")" |
 	grep -qx default || fail "detail security_groups"
 ok "server show / detail: security_groups default"
+
+# ---- the project's floatingip quota used up ----------------------------------------
+openstack quota set --floating-ips "$(fip_count)" admin || fail "quota set --floating-ips"
+F1=$(fip_count); P1N=$(fip_port_count)
+openstack server create --flavor m1.tiny --image img --network net1 --wait vm3 \
+	> "$T/vm3.txt" || { cat "$T/vm3.txt"; fail "server create over the floatingip quota"; }
+VM3=$(openstack server show vm3 -f value -c id)
+[ "$(openstack server show vm3 -f value -c status)" = ACTIVE ] || fail "vm3 not ACTIVE"
+[ "$(fip_count)" = "$F1" ] || fail "a floating IP over the quota"
+[ "$(fip_port_count)" = "$P1N" ] || fail "an address port over the quota"
+[ -z "$(addrs_of "$VM3" floating)" ] || fail "vm3 shows a floating address"
+wait_for 10 "the quota warning" grep -q "server $VM3: no floating IP auto-assigned from pool public: Quota exceeded for resources: \['floatingip'\]" "$T/ctl.log"
+openstack server delete --wait vm3 || fail "server delete vm3"
+openstack quota set --floating-ips 50 admin || fail "quota set back"
+ok "floatingip quota used up: server ACTIVE, no floating IP, nothing created, a warning"
 
 # ---- no router path from the first port ---------------------------------------------
 openstack network create net2 >/dev/null || fail "network create net2"
