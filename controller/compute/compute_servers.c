@@ -320,6 +320,24 @@ fail:
 	return NULL;
 }
 
+/* Nova's addresses without the OS-EXT-IPS extension (what /ips and the
+ * basic view of an update or rebuild answer): a, changed in place. */
+static json_t *
+addresses_basic(json_t *a)
+{
+	const char *net;
+	json_t *list, *e;
+	size_t k;
+
+	json_object_foreach(a, net, list) {
+		json_array_foreach(list, k, e) {
+			json_object_del(e, "OS-EXT-IPS:type");
+			json_object_del(e, "OS-EXT-IPS-MAC:mac_addr");
+		}
+	}
+	return a;
+}
+
 /* The same in a read transaction of its own (a reply built after a
  * write); {} (and sgs []) when it cannot be read (logged): the reply
  * still goes. */
@@ -527,6 +545,10 @@ struct list {
 	const char		*status, *host, *flavor, *image, *project;
 	regex_t			 name_re;
 	bool			 has_name;
+	/* ip, ip6: Python's re.match on the fixed addresses, as Nova's
+	 * _ip_filter (anchored at the start only). */
+	regex_t			 ip_re, ip6_re;
+	bool			 has_ip, has_ip6;
 	int64_t			 since;
 	int			 mv;
 	json_t			*arr;		/* the page, owned */
@@ -539,6 +561,52 @@ static bool
 status_matches(const struct rec_instance *i, const char *want)
 {
 	return strcasecmp(status_of(i), want) == 0;
+}
+
+static bool
+re_match_start(const regex_t *re, const char *s)
+{
+	regmatch_t m;
+
+	return regexec(re, s, 1, &m, 0) == 0 && m.rm_so == 0;
+}
+
+struct ip_arg {
+	const struct list	*l;
+	bool			 hit;
+};
+
+static int
+ip_cb(const struct network_device_port *p, void *arg)
+{
+	struct ip_arg *ia = arg;
+	const struct list *l = ia->l;
+
+	for (size_t k = 0; k < p->nips; k++) {
+		bool v6 = strchr(p->ips[k], ':') != NULL;
+
+		if (v6 ? l->has_ip6 && re_match_start(&l->ip6_re, p->ips[k]) :
+		    l->has_ip && re_match_start(&l->ip_re, p->ips[k])) {
+			ia->hit = true;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Whether a fixed address of instance uuid passes the ip or ip6 filter.
+ * A failed read counts as no match (logged): a list is not refused for
+ * it. */
+static bool
+ip_matches(const struct list *l, const char *uuid)
+{
+	struct ip_arg ia = { l, false };
+
+	if (compute_of(l->req)->net == NULL)
+		return false;
+	if (network_port_each_device(l->txn, uuid, ip_cb, &ia) == -1)
+		log_warnx("instance %s: ip filter: %s", uuid, err_msg());
+	return ia.hit;
 }
 
 static bool
@@ -562,6 +630,8 @@ list_matches(const struct list *l, const struct rec_instance *i)
 	    l->since)
 		return false;
 	if (l->has_name && regexec(&l->name_re, i->name, 0, NULL, 0) != 0)
+		return false;
+	if ((l->has_ip || l->has_ip6) && !ip_matches(l, i->uuid))
 		return false;
 	return true;
 }
@@ -661,6 +731,24 @@ parse_time(const char *s, int64_t *ms)
 	return 0;
 }
 
+/* The ip or ip6 query (key) compiled into *re; *has when given. */
+static int
+ip_filter(struct http_req *req, const char *key, regex_t *re, bool *has)
+{
+	const char *v = http_req_query(req, key);
+
+	*has = false;
+	if (v == NULL || *v == '\0')
+		return 0;
+	if (regcomp(re, v, REG_EXTENDED) != 0) {
+		err_set(TS_EINVALID, "Invalid regular expression in %s "
+		    "filter: %.64s", key, v);
+		return -1;
+	}
+	*has = true;
+	return 0;
+}
+
 static int
 server_list(struct http_req *req, struct http_resp *resp, bool detail)
 {
@@ -735,6 +823,11 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 		}
 		l.has_name = true;
 	}
+	if (ip_filter(req, "ip", &l.ip_re, &l.has_ip) == -1 ||
+	    ip_filter(req, "ip6", &l.ip6_re, &l.has_ip6) == -1) {
+		rc = -1;
+		goto out;
+	}
 	if ((l.arr = json_array()) == NULL) {
 		err_set(TS_ENOMEM, "out of memory");
 		rc = -1;
@@ -794,6 +887,10 @@ out:
 	codec_clear(&schema_rec_instance, &mk);
 	if (l.has_name)
 		regfree(&l.name_re);
+	if (l.has_ip)
+		regfree(&l.ip_re);
+	if (l.has_ip6)
+		regfree(&l.ip6_re);
 	return rc;
 }
 
@@ -1760,7 +1857,7 @@ compute_servers_update(struct http_req *req, struct http_resp *resp)
 	if (rc == -1)
 		return -1;
 	out = server_json(req, &ch.after, VIEW_BASIC, compute_is_admin(req), true,
-	    mv, addresses_read(req, ch.after.uuid, NULL));
+	    mv, addresses_basic(addresses_read(req, ch.after.uuid, NULL)));
 	codec_clear(&schema_rec_instance, &ch.after);
 	return http_resp_json(resp, 200, json_pack("{s:o}", "server", out));
 }
@@ -2432,7 +2529,8 @@ compute_servers_action(struct http_req *req, struct http_resp *resp)
 	if (rebuild) {
 		/* Nova answers a rebuild with the server and its password. */
 		json_t *o = server_json(req, &ch.after, VIEW_BASIC, ch.admin,
-		    true, mv, addresses_read(req, ch.after.uuid, NULL));
+		    true, mv, addresses_basic(addresses_read(req,
+		    ch.after.uuid, NULL)));
 
 		if (o)
 			json_object_set_new(o, "adminPass",
@@ -2639,6 +2737,8 @@ ips(struct http_req *req, struct http_resp *resp, const char *rule,
 	    (a = addresses_json(compute_of(req), txn, id, label,
 	    NULL)) == NULL)
 		rc = -1;
+	else if (rc == 0)
+		addresses_basic(a);
 	store_txn_end(&txn);
 	codec_clear(&schema_rec_instance, &i);
 	if (rc == -1)

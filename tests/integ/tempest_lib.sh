@@ -9,6 +9,8 @@ TEMPEST_DIR=$T/tempest
 # bootstrap, dynamic credentials, Keystone v3 on 127.0.0.1:IDENTITY_PORT)
 # every test shares and whose service sections the test gives on stdin;
 # CLASSES (whitespace-separated test classes) become the include list.
+# TEMPEST_ISOLATED_NETWORKS=true has tempest give each project it creates
+# a network, subnet and router (create_isolated_networks).
 tempest_setup() {
 	local idp=$1 pw=$2 classes=$3 c
 	mkdir -p "$TEMPEST_DIR/etc" "$TEMPEST_DIR/logs" "$TEMPEST_DIR/lock"
@@ -31,7 +33,7 @@ admin_password = $pw
 admin_project_name = admin
 admin_domain_name = Default
 use_dynamic_credentials = true
-create_isolated_networks = false
+create_isolated_networks = ${TEMPEST_ISOLATED_NETWORKS:-false}
 tempest_roles = member
 [identity]
 uri_v3 = http://127.0.0.1:$idp/v3

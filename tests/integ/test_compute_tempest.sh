@@ -1,10 +1,17 @@
 #!/bin/bash
-# Tempest 33's compute classes that need neither networking nor volumes,
-# against a controller and two agents on libvirt's test driver (127.0.0.1,
-# dynamic credentials), at microversions 2.1-2.11. Every selected test
-# must pass or be skipped by tempest itself for a feature this cloud does
-# not offer (tests listed in EXCLUDE need what is not built yet: networks,
-# volumes, snapshots). Bounded: tempest gets 900 s.
+# Tempest 33's compute classes that need no volumes, against a controller
+# (with the network API) and two agents on libvirt's test driver
+# (127.0.0.1, dynamic credentials), at microversions 2.1-2.11. Networking
+# is on: tempest gives each project it creates a network, subnet and
+# router (create_isolated_networks; the routers' gateway on the external
+# network "public" made here), servers boot on it, and the classes of
+# server addresses (/ips) and interface attach run with the rest. Every
+# selected test must pass or be skipped by tempest itself for a feature
+# this cloud does not offer (each skip is printed with tempest's reason;
+# tests listed in EXCLUDES need what another branch or issue builds); a
+# floor of passing tests catches a regression. Not here: images from a
+# server (snapshots), live migration and volume attach (other issues).
+# Bounded: tempest gets 900 s.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tempest_lib.sh"
 . "$(dirname "$0")/compute_lib.sh"
@@ -27,9 +34,17 @@ tempest.api.compute.servers.test_list_server_filters.ListServerFiltersTestJSON
 tempest.api.compute.servers.test_server_actions.ServerActionsTestJSON
 tempest.api.compute.servers.test_delete_server.DeleteServersTestJSON
 tempest.api.compute.admin.test_servers.ServersAdminTestJSON
+tempest.api.compute.servers.test_server_addresses.ServerAddressesTestJSON
+tempest.api.compute.servers.test_attach_interfaces.AttachInterfacesTestJSON
 "
+# AttachInterfacesTestJSON skips itself without [validation]
+# run_validation (it logs in to the guest over SSH before a hot-plug);
+# the test driver's guests have no OS to log in to, so its skip is
+# printed with the others (os-interface is driven by compute_net_cli).
+# Below this many passing tests the run is a regression.
+FLOOR=${TS_COMPUTE_TEMPEST_FLOOR:-99}
 
-compute_setup 2 "[compute]" "build_timeout = 60" "action_timeout = 60"
+KEEP_NETWORK=1 compute_setup 2 "[compute]" "build_timeout = 60" "action_timeout = 60"
 . "$T/openrc"
 openstack flavor create --id 1 --ram 64 --disk 1 --vcpus 1 m1.nano >/dev/null
 openstack flavor create --id 2 --ram 128 --disk 1 --vcpus 1 m1.micro >/dev/null
@@ -39,8 +54,13 @@ IMG=$(openstack image create --disk-format raw --container-format bare \
 IMG2=$(openstack image create --disk-format raw --container-format bare \
     --public --file "$T/disk.raw" img2 -f value -c id)
 IDP=$(sed -n 's|^export OS_AUTH_URL=http://127.0.0.1:\([0-9]*\)/v3|\1|p' "$T/openrc")
+# The external network the routers of tempest's per-project networks
+# (create_isolated_networks) take their gateway from.
+PUB=$(openstack network create --external public -f value -c id)
+openstack subnet create --network public --subnet-range 172.24.4.0/24 \
+	--no-dhcp public-sub >/dev/null
 
-tempest_setup "$IDP" admin-pw "$CLASSES" <<C
+TEMPEST_ISOLATED_NETWORKS=true tempest_setup "$IDP" admin-pw "$CLASSES" <<C
 [compute]
 image_ref = $IMG
 image_ref_alt = $IMG2
@@ -50,7 +70,6 @@ min_microversion = 2.1
 max_microversion = 2.11
 build_interval = 1
 build_timeout = 60
-fixed_network_name =
 [compute-feature-enabled]
 resize = false
 pause = true
@@ -64,7 +83,7 @@ spice_console = false
 serial_console = false
 rescue = false
 enable_instance_password = true
-interface_attach = false
+interface_attach = true
 snapshot = false
 config_drive = false
 console_output = true
@@ -74,6 +93,17 @@ attach_encrypted_volume = false
 disk_config = false
 rebuild = false
 xenapi_apis = false
+[network]
+public_network_id = $PUB
+floating_network_name = public
+project_network_cidr = 10.100.0.0/16
+project_network_mask_bits = 28
+build_interval = 1
+build_timeout = 30
+shared_physical_network = false
+[network-feature-enabled]
+ipv6 = false
+floating_ips = true
 [image]
 build_interval = 1
 build_timeout = 15
@@ -86,22 +116,25 @@ api_v1 = false
 nova = true
 glance = true
 cinder = false
-neutron = false
+neutron = true
 swift = false
 horizon = false
 C
-# Security groups belong to the network service (not built yet).
-printf '%s\n' 'test_remove_server_all_security_groups' \
+# Tests that need what another issue builds, though tempest does not
+# check for it: each is printed as a skip with the reason.
+EXCLUDES=(
+)
+for e in "${EXCLUDES[@]+"${EXCLUDES[@]}"}"; do echo "${e%%|*}"; done \
 	> "$TEMPEST_DIR/exclude.rx"
 
 tempest_run 900 --exclude-list exclude.rx
-cp "$T/results.txt" /tmp/compute-tempest-results.txt
-if [ $TEMPEST_RC -ne 0 ]; then
-	grep -E 'FAILED' "$T/tempest.out" | head -60
-	fail "tempest compute classes: exit status $TEMPEST_RC"
-fi
+tempest_no_failure "compute classes"
 npass=$(tempest_count ok)
 nskip=$(tempest_count SKIPPED)
 tempest_skips
+for e in "${EXCLUDES[@]+"${EXCLUDES[@]}"}"; do
+	echo "# skipped: ${e%%|*} (excluded: ${e#*|})"
+done
+[ "$npass" -ge "$FLOOR" ] || { cat "$T/results.txt"; fail "tempest: only $npass tests passed (floor $FLOOR)"; }
 ok "tempest compute classes: $npass passed, $nskip skipped, 0 failed"
-echo "$NPASS passed, 0 failed"
+echo "1..$NPASS"

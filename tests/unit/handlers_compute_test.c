@@ -1258,9 +1258,20 @@ test_servers_networks(void **state)
 	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
 	assert_string_equal(ctltest_str(T, "addresses.cn1.0.addr"),
 	    "10.20.0.2");
+	/* /ips is Nova's plain view: no OS-EXT-IPS extension */
+	assert_null(ctltest_get(T, "addresses.cn1.0.OS-EXT-IPS:type"));
+	assert_null(ctltest_get(T, "addresses.cn1.0.OS-EXT-IPS-MAC:mac_addr"));
 	snprintf(path, sizeof(path), "/v2.1/servers/%s/ips/cn1", s1);
 	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
 	assert_string_equal(ctltest_str(T, "cn1.0.addr"), "10.20.0.2");
+	assert_null(ctltest_get(T, "cn1.0.OS-EXT-IPS:type"));
+	/* so are an update's addresses */
+	snprintf(path, sizeof(path), "/v2.1/servers/%s", s1);
+	CT_CALL(T, C, CT_MEMBER, "PUT", path, "{\"server\": {\"name\": "
+	    "\"auto1\"}}", 200, NULL);
+	assert_string_equal(ctltest_str(T, "server.addresses.cn1.0.addr"),
+	    "10.20.0.2");
+	assert_null(ctltest_get(T, "server.addresses.cn1.0.OS-EXT-IPS:type"));
 	snprintf(path, sizeof(path), "/v2.1/servers/%s/ips/nope", s1);
 	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 404,
 	    "Instance is not a member of specified network");
@@ -1281,6 +1292,25 @@ test_servers_networks(void **state)
 	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
 	assert_string_equal(ctltest_str(T, "addresses.cn1.0.addr"),
 	    "10.20.0.50");
+	/* the ip filter: Nova's regular expression, matched from the start
+	 * of each fixed address */
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?ip=10.20.0.50", NULL,
+	    200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "servers")), 1);
+	assert_string_equal(ctltest_str(T, "servers.0.id"), s2);
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers/detail?ip=10.20.0.2",
+	    NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "servers")), 1);
+	assert_string_equal(ctltest_str(T, "servers.0.id"), s1);
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?ip=10%5C.20%5C.0%5C.",
+	    NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "servers")), 2);
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?ip=0.20.0.50", NULL,
+	    200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "servers")), 0);
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?ip6=10.20", NULL,
+	    200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "servers")), 0);
 
 	/* the errors, each leaving nothing behind */
 	{
