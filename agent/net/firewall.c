@@ -1069,11 +1069,14 @@ shrank(const char *old, const char *new)
 }
 
 static int
-run_nft(struct firewall *fw, const char *text)
+run_nft(struct firewall *fw, const char *text, bool full)
 {
 	const char *argv[] = { fw->nft, "-f", "-", NULL };
+	/* A whole host's tables took 30 s at 1,000 ports on a loaded 2-core
+	 * machine (docs/PERFORMANCE.md, Networking II): killed at 30 s, the
+	 * agent would rebuild again and never converge. */
 	struct proc_opts o = { .stdin_buf = text, .stdin_len = strlen(text),
-	    .timeout_ms = 30000 };
+	    .timeout_ms = full ? 300000 : 30000 };
 	struct proc_result res = { 0 };
 	int r;
 
@@ -1222,7 +1225,7 @@ firewall_apply(struct firewall *fw, const struct msg_host_network *m,
 			    fw->groups[i].name, fw->groups[i].name);
 	if (tx.failed)
 		goto nomem;
-	if (tx.len && run_nft(fw, (const char *)tx.data) == -1) {
+	if (tx.len && run_nft(fw, (const char *)tx.data, full) == -1) {
 		char msg[MSG_MAX];
 
 		/* Nothing of it applied (one transaction); rebuild whole
