@@ -637,8 +637,94 @@ render_port(const struct desired *d, struct dport *dp, char *msg)
 	return r;
 }
 
+/* A remote-group member, parsed. */
+struct member {
+	int		 af;
+	unsigned char	 a[16];	/* network address */
+	int		 len;	/* prefix length */
+};
+
+static int
+member_cmp(const void *x, const void *y)
+{
+	const struct member *m = x, *n = y;
+	int c;
+
+	if (m->af != n->af)
+		return m->af < n->af ? -1 : 1;
+	if ((c = memcmp(m->a, n->a, sizeof(m->a))) != 0)
+		return c;
+	return (m->len > n->len) - (m->len < n->len);
+}
+
+/* Whether n lies inside m (same family, m's prefix no longer). */
+static bool
+member_covers(const struct member *m, const struct member *n)
+{
+	int full = m->len / 8, rest = m->len % 8;
+
+	if (m->af != n->af || m->len > n->len ||
+	    memcmp(m->a, n->a, (size_t)full) != 0)
+		return false;
+	return rest == 0 ||
+	    ((m->a[full] ^ n->a[full]) & (0xff << (8 - rest))) == 0;
+}
+
+/*
+ * The members of rg of family af as "a, b/n, ..." into b: sorted, and
+ * without any member inside another (a duplicate, or a port's address
+ * inside an address pair's prefix). The sets are interval sets without
+ * auto-merge, which take prefixes and let one element be added or deleted
+ * alone but refuse overlapping elements: after this none overlap (two
+ * prefixes are either disjoint or one holds the other), and each element
+ * stays exactly as rendered, so a later delta names elements that exist.
+ */
+static int
+render_members(const struct dgroup *rg, int af, struct buf *b)
+{
+	struct member *m;
+	const struct member *last = NULL;
+	char a[INET6_ADDRSTRLEN + 8], txt[INET6_ADDRSTRLEN];
+	size_t i, n = 0;
+
+	if (rg == NULL || rg->g->members.n == 0)
+		return 0;
+	if ((m = calloc(rg->g->members.n, sizeof(*m))) == NULL)
+		return -1;
+	for (i = 0; i < rg->g->members.n; i++) {
+		char *slash;
+
+		if (cidr_norm(rg->g->members.items[i], af, a, sizeof(a)) == -1)
+			continue;
+		m[n].af = af;
+		m[n].len = af == AF_INET ? 32 : 128;
+		if ((slash = strchr(a, '/')) != NULL) {
+			*slash = '\0';
+			m[n].len = atoi(slash + 1);
+		}
+		if (inet_pton(af, a, m[n].a) != 1)
+			continue;
+		n++;
+	}
+	qsort(m, n, sizeof(*m), member_cmp);
+	for (i = 0; i < n; i++) {
+		if (last && member_covers(last, &m[i]))
+			continue;
+		last = &m[i];
+		if (inet_ntop(af, m[i].a, txt, sizeof(txt)) == NULL)
+			continue;
+		buf_printf(b, "%s%s", b->len ? ", " : "", txt);
+		if (m[i].len != (af == AF_INET ? 32 : 128))
+			buf_printf(b, "/%d", m[i].len);
+	}
+	free(m);
+	return 0;
+}
+
 /* The remote-group sets of the rules of every good group: rg4_ and rg6_
- * with the group's members (unknown group: empty). */
+ * with the group's members (unknown group: empty). A set's text is what
+ * creates it whole; a set that exists already gets only the difference
+ * (set_delta). */
 static int
 render_sets(struct desired *d)
 {
@@ -656,8 +742,7 @@ render_sets(struct desired *d)
 			    d->groups[i].g->rules.items[j].remote_group_id;
 			const struct dgroup *rg;
 			struct buf b = { 0 }, e4 = { 0 }, e6 = { 0 };
-			char name[33], a[INET6_ADDRSTRLEN + 8];
-			int af;
+			char name[33];
 
 			if (rid == NULL)
 				continue;
@@ -668,22 +753,20 @@ render_sets(struct desired *d)
 			if (k < d->nsets)
 				continue;
 			rg = dgroup_find(d, rid);
-			for (k = 0; rg && k < rg->g->members.n; k++) {
-				if ((af = cidr_norm(rg->g->members.items[k],
-				    AF_UNSPEC, a, sizeof(a))) == -1)
-					continue;
-				buf_printf(af == AF_INET ? &e4 : &e6, "%s%s",
-				    (af == AF_INET ? e4.len : e6.len) ? ", " :
-				    "", a);
+			if (render_members(rg, AF_INET, &e4) == -1 ||
+			    render_members(rg, AF_INET6, &e6) == -1) {
+				buf_free(&e4);
+				buf_free(&e6);
+				return -1;
 			}
 			buf_printf(&b, "add set inet " T " rg4_%s { type "
-			    "ipv4_addr; flags interval; auto-merge; }\n"
+			    "ipv4_addr; flags interval; }\n"
 			    "flush set inet " T " rg4_%s\n", name, name);
 			if (e4.len)
 				buf_printf(&b, "add element inet " T " rg4_%s "
 				    "{ %s }\n", name, (const char *)e4.data);
 			buf_printf(&b, "add set inet " T " rg6_%s { type "
-			    "ipv6_addr; flags interval; auto-merge; }\n"
+			    "ipv6_addr; flags interval; }\n"
 			    "flush set inet " T " rg6_%s\n", name, name);
 			if (e6.len)
 				buf_printf(&b, "add element inet " T " rg6_%s "
@@ -1068,6 +1151,68 @@ shrank(const char *old, const char *new)
 	return false;
 }
 
+/*
+ * For every "add element <set> { ... }" line of from: the elements that
+ * to's line for the same set lacks (all of them if to has no such line),
+ * as one "<verb> element <set> { ... }" line into b.
+ */
+static int
+elements_missing(const char *from, const char *to, const char *verb,
+    struct buf *b)
+{
+	while (from && *from) {
+		const char *nl = strchr(from, '\n'), *line = from, *brace,
+		    *tline;
+		size_t n = nl ? (size_t)(nl - from) : strlen(from), tlen, i;
+		struct tok *ft = NULL, *tt = NULL;
+		size_t nft = 0, ntt = 0;
+		bool any = false;
+
+		from += n + (nl != NULL);
+		if (n < 12 || memcmp(line, "add element ", 12) ||
+		    (brace = memchr(line, '{', n)) == NULL)
+			continue;
+		tline = find_line(to, line, (size_t)(brace - line), false,
+		    &tlen);
+		if (elements(line, n, &ft, &nft) == -1 || (tline &&
+		    elements(tline, tlen, &tt, &ntt) == -1)) {
+			free(ft);
+			return -1;
+		}
+		for (i = 0; i < nft; i++) {
+			if (bsearch(&ft[i], tt, ntt, sizeof(*tt), tok_cmp))
+				continue;
+			if (!any)
+				buf_printf(b, "%s element %.*s{ ", verb,
+				    (int)(brace - line - 12), line + 12);
+			buf_printf(b, "%s%.*s", any ? ", " : "",
+			    (int)ft[i].n, ft[i].p);
+			any = true;
+		}
+		if (any)
+			buf_puts(b, " }\n");
+		free(ft);
+		free(tt);
+	}
+	return 0;
+}
+
+/*
+ * A set that exists changed from old to new (texts of render_sets): only
+ * its gone elements deleted and its new ones added, not flushed and filled
+ * again (nft re-reads and re-checks every element it is given, which took
+ * seconds for large sets). The deletes come first: a prefix leaving may
+ * uncover addresses inside it that join in the same transaction.
+ */
+static int
+set_delta(const char *old, const char *new, struct buf *b)
+{
+	if (elements_missing(old, new, "delete", b) == -1 ||
+	    elements_missing(new, old, "add", b) == -1)
+		return -1;
+	return 0;
+}
+
 static int
 run_nft(struct firewall *fw, const char *text, bool full)
 {
@@ -1182,8 +1327,11 @@ firewall_apply(struct firewall *fw, const struct msg_host_network *m,
 		const struct fwgroup *o = set_find(fw->groups, fw->ngroups,
 		    d.sets[i].name);
 
-		if (full || o == NULL || strcmp(o->text, d.sets[i].text))
+		if (full || o == NULL)
 			buf_puts(&tx, d.sets[i].text);
+		else if (strcmp(o->text, d.sets[i].text) &&
+		    set_delta(o->text, d.sets[i].text, &tx) == -1)
+			goto nomem;
 	}
 	if (full || fw->global == NULL || strcmp(fw->global, d.global))
 		buf_puts(&tx, d.global);

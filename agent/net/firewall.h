@@ -35,7 +35,10 @@
  * Ports are filtered only with port_security true. Each port owns its three
  * chains and its map elements, so a change to one port is a transaction
  * touching only those (and the remote-group sets rg4_/rg6_<group> that
- * changed: membership updates a set, not rules). Every apply is one
+ * changed: membership updates a set, not rules, with `delete element` for
+ * the members gone and `add element` for the new ones; the sets are
+ * interval sets without auto-merge, members inside another member left
+ * out, so every element is one member as rendered). Every apply is one
  * `nft -f -` transaction (all or nothing) through common/proc.
  *
  * Threads: one thread at a time (the network worker).

@@ -218,6 +218,31 @@ conn $G1 $IP2 5002 && fail "tcp 5002 still open to port 1 after it left group B"
 ip netns exec $H nft list set inet tinystack_fw rg4_${SGB//-/} | grep "$IP3" >/dev/null || fail "set rg4_ of group B"
 ok "a remote-group rule follows the group's membership (a set, not rules, changes)"
 
+# Adjacent members (.11-.13), one leaving while the others stay: the set
+# gets one delete element (an auto-merged interval set would hold them as
+# one range, and deleting .11 alone failed); a prefix member beside them.
+# The leaver's established session is cut (conntrack of the ports whose
+# rules name the set).
+MEMBERS_B="\"$IP3\",\"$IP1\",\"$IP2\",\"10.66.0.64/26\""
+publish
+wait_for 5 "tcp port 1 (member again) -> port 2:5002" conn $G1 $IP2 5002
+conn $G3 $IP2 5002 || fail "port 3 lost access while port 1 joined"
+rm -f "$T/sess"
+ip netns exec $G1 python3 -S "$T/session.py" $IP2 5002 "$T/sess" & PIDS+=($!)
+wait_for 5 "session 1 -> 2:5002 running" sh -c "[ \"\$(cat $T/sess 2>/dev/null)\" -gt 5 ] 2>/dev/null"
+MEMBERS_B="\"$IP3\",\"$IP2\",\"10.66.0.64/26\""
+publish
+conn $G3 $IP2 5002 || fail "port 3 lost access when port 1 left"
+wait_for 5 "port 1's session cut after it left group B" grep -qx cut "$T/sess"
+conn $G1 $IP2 5002 && fail "tcp 5002 still open to port 1 after it left group B"
+ip netns exec $H nft list set inet tinystack_fw rg4_${SGB//-/} > "$T/set.txt"
+for e in "$IP2" "$IP3" 10.66.0.64/26; do
+	grep -q "$e\b" "$T/set.txt" || fail "$e missing from set rg4_ of group B: $(cat "$T/set.txt")"
+done
+! grep -q "$IP1\b" "$T/set.txt" || fail "$IP1 still in set rg4_ of group B: $(cat "$T/set.txt")"
+grep -q auto-merge "$T/set.txt" && fail "set rg4_ is auto-merged: $(cat "$T/set.txt")"
+ok "one member leaves among adjacent ones: only it loses access, its session is cut"
+
 # ---- host protection
 ip netns exec $H python3 -S "$T/srv.py" 2222 & PIDS+=($!)
 wait_for 5 "host server" sh -c "ip netns exec $H ss -ltn | grep -q :2222"
