@@ -502,12 +502,62 @@ list_nonempty(const struct buf *l)
 	return l->len > 0;
 }
 
+/*
+ * An IPv6 address or prefix (as cidr_norm renders it) into nd as a 128-bit
+ * number or range, for matching the target of a neighbour advertisement:
+ * nft 1.0.6 has no keyword for it, only the raw payload (@th,64,128, an
+ * integer, which takes no address literals).
+ */
+static void
+nd_target(struct buf *nd, const char *s)
+{
+	char a[INET6_ADDRSTRLEN + 8], *slash;
+	unsigned char lo[16], hi[16];
+	int len = 128, i;
+
+	snprintf(a, sizeof(a), "%s", s);
+	if ((slash = strchr(a, '/')) != NULL) {
+		*slash = '\0';
+		len = atoi(slash + 1);
+	}
+	if (inet_pton(AF_INET6, a, lo) != 1)
+		return;
+	memcpy(hi, lo, sizeof(hi));
+	for (i = len; i < 128; i++)
+		hi[i / 8] |= (unsigned char)(0x80 >> (i % 8));
+	buf_printf(nd, "%s0x", nd->len ? ", " : "");
+	for (i = 0; i < 16; i++)
+		buf_printf(nd, "%02x", lo[i]);
+	if (len < 128) {
+		buf_puts(nd, "-0x");
+		for (i = 0; i < 16; i++)
+			buf_printf(nd, "%02x", hi[i]);
+	}
+}
+
+/* The link-local address of a MAC (modified EUI-64, RFC 4291), which the
+ * guest's kernel makes for itself, into nd (see nd_target). */
+static void
+nd_linklocal(struct buf *nd, const char *mac)
+{
+	unsigned v[6];
+	char a[INET6_ADDRSTRLEN];
+
+	if (sscanf(mac, "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3],
+	    &v[4], &v[5]) != 6)
+		return;
+	snprintf(a, sizeof(a), "fe80::%x:%x:%x:%x", ((v[0] ^ 2) << 8) | v[1],
+	    (v[2] << 8) | 0xff, 0xfe00 | v[3], (v[4] << 8) | v[5]);
+	nd_target(nd, a);
+}
+
 static int
 render_antispoof(const struct sch_net_port *p, const char *where,
     struct buf *b, struct buf *ips)
 {
 	char mac[18], pmac[18], a[INET6_ADDRSTRLEN + 8];
-	struct buf macs = { 0 }, v4 = { 0 }, v6 = { 0 }, arp = { 0 };
+	struct buf macs = { 0 }, v4 = { 0 }, v6 = { 0 }, arp = { 0 },
+	    nd = { 0 };
 	size_t i;
 	int af;
 
@@ -515,6 +565,7 @@ render_antispoof(const struct sch_net_port *p, const char *where,
 		return -2;
 	buf_printf(&macs, "%s", mac);
 	buf_printf(&arp, "0.0.0.0");
+	nd_linklocal(&nd, mac);
 	for (i = 0; i < p->fixed_ips.n; i++) {
 		if ((af = cidr_norm(p->fixed_ips.items[i].ip_address,
 		    AF_UNSPEC, a, sizeof(a))) == -1 || strchr(a, '/'))
@@ -523,6 +574,8 @@ render_antispoof(const struct sch_net_port *p, const char *where,
 		    (af == AF_INET ? v4.len : v6.len) ? ", " : "", mac, a);
 		if (af == AF_INET)
 			buf_printf(&arp, ", %s", a);
+		else
+			nd_target(&nd, a);
 		buf_printf(ips, "%s%s", ips->len ? " " : "", a);
 	}
 	for (i = 0; i < p->address_pairs.n; i++) {
@@ -536,12 +589,16 @@ render_antispoof(const struct sch_net_port *p, const char *where,
 		if ((af = cidr_norm(ap->ip, AF_UNSPEC, a, sizeof(a))) == -1)
 			continue;
 		if (strcmp(pmac, mac) && strstr((const char *)macs.data,
-		    pmac) == NULL)
+		    pmac) == NULL) {
 			buf_printf(&macs, ", %s", pmac);
+			nd_linklocal(&nd, pmac);
+		}
 		buf_printf(af == AF_INET ? &v4 : &v6, "%s%s . %s",
 		    (af == AF_INET ? v4.len : v6.len) ? ", " : "", pmac, a);
 		if (af == AF_INET)
 			buf_printf(&arp, ", %s", a);
+		else
+			nd_target(&nd, a);
 	}
 	buf_printf(b, "add rule %s ether saddr != { %s } drop\n", where,
 	    (const char *)macs.data);
@@ -550,6 +607,14 @@ render_antispoof(const struct sch_net_port *p, const char *where,
 	buf_printf(b, "add rule %s ether type ip6 udp sport 547 drop\n", where);
 	buf_printf(b, "add rule %s ether type ip6 icmpv6 type "
 	    "nd-router-advert drop\n", where);
+	buf_printf(b, "add rule %s ether type ip6 icmpv6 type nd-redirect "
+	    "drop\n", where);
+	/* Neutron's ND anti-spoofing: neighbour advertisements only for the
+	 * port's own addresses (and its MACs' link-local ones), so a guest
+	 * cannot take over another's address in its neighbours' caches. */
+	buf_printf(b, "add rule %s ether type ip6 icmpv6 type "
+	    "nd-neighbor-advert @th,64,128 != { %s } drop\n", where,
+	    (const char *)nd.data);
 	buf_printf(b, "add rule %s ether type arp arp saddr ip != { %s } "
 	    "drop\n", where, (const char *)arp.data);
 	buf_printf(b, "add rule %s ether type arp return\n", where);
@@ -570,6 +635,7 @@ render_antispoof(const struct sch_net_port *p, const char *where,
 	buf_free(&v4);
 	buf_free(&v6);
 	buf_free(&arp);
+	buf_free(&nd);
 	return 0;
 }
 

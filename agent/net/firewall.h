@@ -12,7 +12,10 @@
  * table names the ports with packet marks:
  *
  *   bridge prerouting (priority -300, before br_netfilter): the tap's
- *     anti-spoofing chain as_<tap> (verdict map `spoof` keyed by iifname),
+ *     anti-spoofing chain as_<tap> (verdict map `spoof` keyed by iifname:
+ *     source MAC and addresses, no DHCP server, no router advertisement
+ *     or redirect, neighbour advertisements only for the port's own IPv6
+ *     addresses and its MACs' link-local ones, as Neutron),
  *     then mark = 0x7469xxxx (the port's index, map `inmark`);
  *   bridge forward (priority -200, before br_netfilter's forward at -1):
  *     mark = 0x746fxxxx of the output tap (map `outmark`);

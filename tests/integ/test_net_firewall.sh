@@ -8,7 +8,8 @@
 #  - ICMP is blocked until a rule allows it; TCP 5001 open only from the
 #    allowed prefix; removing the rule cuts an established session
 #    (conntrack flushed in the network's zone);
-#  - a guest forging its source IP or MAC gets nothing through;
+#  - a guest forging its source IP or MAC gets nothing through; it sends
+#    neighbour advertisements only for its own IPv6 addresses;
 #  - a remote-group rule follows the group's membership;
 #  - guests reach the host's bridge address only for DHCP/DNS/metadata and
 #    ping;
@@ -201,6 +202,51 @@ ping1 $G1 $IP2 && fail "forged MAC got an answer"
 ip -n $G1 link set e0 address $MAC1
 wait_for 5 "ping with the real MAC again" ping1 $G1 $IP2
 ok "a forged source MAC gets nothing through"
+
+# ---- IPv6 neighbour discovery: advertisements only for its own addresses
+# Port 1 sends an unsolicited neighbour advertisement to all nodes for an
+# address it does not hold (port 2's link-local), then one for its own
+# link-local. Port 2 counts both targets in an nft table of its own
+# namespace: the own one arriving is the witness that the forged one,
+# sent first on the same path, would have arrived too.
+ll() { ip -n $1 -6 addr show dev e0 scope link | awk '/inet6/ && !/tentative/ {sub("/.*", "", $2); print $2}'; }
+wait_for 10 "link-local addresses of ports 1 and 2 (DAD done)" sh -c "[ -n \"\$(ip -n $G1 -6 addr show dev e0 scope link | grep -v tentative | grep inet6)\" ] && [ -n \"\$(ip -n $G2 -6 addr show dev e0 scope link | grep -v tentative | grep inet6)\" ]"
+LL1=$(ll $G1); LL2=$(ll $G2)
+hex128() { python3 -c 'import ipaddress, sys; print("0x%032x" % int(ipaddress.IPv6Address(sys.argv[1])))' "$1"; }
+ip netns exec $G2 nft -f - <<N
+table inet tsfwtest {
+	counter own {}
+	counter forged {}
+	chain in {
+		type filter hook input priority 0; policy accept;
+		icmpv6 type nd-neighbor-advert @th,64,128 $(hex128 $LL1) counter name own
+		icmpv6 type nd-neighbor-advert @th,64,128 $(hex128 $LL2) counter name forged
+	}
+}
+N
+cat > "$T/na.py" <<'P'
+import socket, struct, sys
+src, target, mac = sys.argv[1], sys.argv[2], sys.argv[3]
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+s.bind((src, 0, 0, socket.if_nametoindex("e0")))
+# type 136, code 0, checksum (the kernel's), flags: override; target;
+# option 2 (target link-layer address)
+na = struct.pack("!BBHI", 136, 0, 0, 0x20000000) + socket.inet_pton(socket.AF_INET6, target) \
+    + bytes([2, 1]) + bytes.fromhex(mac.replace(":", ""))
+s.sendto(na, ("ff02::1", 0, 0, socket.if_nametoindex("e0")))
+P
+counted() { ip netns exec $G2 nft list counter inet tsfwtest $1 | awk '/packets/ {print $2}'; }
+na_round() {
+	ip netns exec $G1 python3 -S "$T/na.py" "$LL1" "$LL2" $MAC1
+	ip netns exec $G1 python3 -S "$T/na.py" "$LL1" "$LL1" $MAC1
+	[ "$(counted own)" -gt 0 ]
+}
+wait_for 5 "port 2 receives port 1's advertisement for its own address" na_round
+[ "$(counted forged)" = 0 ] || fail "a neighbour advertisement for port 2's address from port 1 reached port 2 ($(counted forged))"
+ip netns exec $H nft list chain bridge tinystack_fw as_$TAP1 | grep "nd-neighbor-advert @th,64,128 != " >/dev/null ||
+	fail "no ND target rule in as_$TAP1"
+ok "IPv6 ND: port 1's advertisement for its own link-local passes, one for port 2's address is dropped"
 
 # ---- remote group: rules follow membership
 RULES_A="$RULES_A"',{"direction":"ingress","ethertype":"IPv4","protocol":"tcp","port_min":5002,"port_max":5002,"remote_group_id":"'$SGB'"}'
