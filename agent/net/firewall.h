@@ -35,7 +35,12 @@
  * and wiped when the whole table is rebuilt (the first apply, or after an
  * apply failed), so its owner re-adds its rules on every converge.
  *
- * Ports are filtered only with port_security true. Each port owns its three
+ * Ports are filtered only with port_security true. A port is named by its
+ * tap, "tap" + the first 11 hex digits of its id, as Neutron names it: two
+ * ports whose ids share those digits would share one device name, so the
+ * same constraint as Neutron's holds (ids are random UUIDs: a clash is
+ * 1 in 2^44 per pair); should it happen, the first port listed is filtered
+ * and the second gets nothing of its own here. Each port owns its three
  * chains and its map elements, so a change to one port is a transaction
  * touching only those (and the remote-group sets rg4_/rg6_<group> that
  * changed: membership updates a set, not rules, with `delete element` for
