@@ -1207,8 +1207,8 @@ shrank(const char *old, const char *new)
 			return true;
 		}
 		for (i = 0; i < not && !gone; i++)
-			gone = bsearch(&ot[i], nt, nnt, sizeof(*nt),
-			    tok_cmp) == NULL;
+			gone = nnt == 0 || bsearch(&ot[i], nt, nnt,
+			    sizeof(*nt), tok_cmp) == NULL;
 		free(ot);
 		free(nt);
 		if (gone)
@@ -1246,7 +1246,8 @@ elements_missing(const char *from, const char *to, const char *verb,
 			return -1;
 		}
 		for (i = 0; i < nft; i++) {
-			if (bsearch(&ft[i], tt, ntt, sizeof(*tt), tok_cmp))
+			if (ntt && bsearch(&ft[i], tt, ntt, sizeof(*tt),
+			    tok_cmp))
 				continue;
 			if (!any)
 				buf_printf(b, "%s element %.*s{ ", verb,
