@@ -7,7 +7,7 @@
 #      rules): time, bytes sent to nft, peak RSS of nft, `nft list ruleset`
 #      size;
 #   2. one-port changes (a rule added to a group of one port, a port added,
-#      a remote-group member joining), REPS times each: bytes per transaction
+#      a remote-group member joining, one leaving), REPS times each: bytes per transaction
 #      and apply time p50/p99, on the big host and on a 10-port host.
 #
 # Each configuration runs twice: once through a recording wrapper around nft
@@ -64,12 +64,12 @@ run() {	# run LABEL PORTS GROUPS RULES
 	ip netns exec "$NS" nft flush ruleset
 	ip netns exec "$NS" "$BIN" "$2" "$3" "$4" "$REPS" >"$TMP/times"
 	# rec.log line k is transaction k: full, (noop sends nothing), then
-	# REPS each of rule, port, member.
+	# REPS each of rule, port, member, leave.
 	echo "== $label: $2 ports, $3 groups, $4 rules; $REPS reps =="
 	echo "ruleset after the run (nft list ruleset): $rs bytes"
 	nl=$(wc -l <"$TMP/rec.log")
-	echo "nft calls: $nl (expected $((1 + 3 * REPS)): no call for the no-op apply)"
-	set -- full rule port member
+	echo "nft calls: $nl (expected $((1 + 4 * REPS)): no call for the no-op apply)"
+	set -- full rule port member leave
 	i=0
 	for ph in "$@"; do
 		grep "^$ph " "$TMP/times" | cut -d' ' -f2 >"$TMP/t.$ph"

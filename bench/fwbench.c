@@ -14,8 +14,12 @@
  *   port    REPS times: one new port (in groups 1 and 2)
  *   member  REPS times: one new address joins group 1, which the rules of
  *           other groups name as a remote group
+ *   leave   REPS times: one of those addresses leaves group 1 again (the
+ *           last joined first); a shrinking set also cuts the tracked
+ *           connections of every port whose rules name it (conntrack -D
+ *           per address, in the namespace), which is in the time
  * Each apply prints "<phase> <seconds>" on stdout. Exit 1 if any apply
- * fails. Only additions, so no conntrack flush runs in the timed path.
+ * fails.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,7 +185,8 @@ main(int argc, char **argv)
 		char ***mem = xcalloc(ng, sizeof(*mem));
 
 		for (i = 0; i < ng; i++)
-			mem[i] = xcalloc(np + reps + 1, sizeof(char *));
+			/* its ports, then the port and member phases' joins */
+			mem[i] = xcalloc(np + 2 * reps + 1, sizeof(char *));
 		for (i = 0; i < np + reps; i++) {
 			struct sch_net_port *p = &d.ports.items[i];
 			size_t gs[3], n = 0;
@@ -276,6 +281,13 @@ main(int argc, char **argv)
 		snprintf(b, sizeof(b), "10.250.%zu.%zu", i / 250, i % 250 + 2);
 		g1->members.items[g1->members.n++] = xstrdup(b);
 		timed(fw, &d, "member");
+	}
+	for (i = 0; i < reps; i++) {
+		struct sch_net_secgroup *g1 = &d.security_groups.items[1];
+
+		free(g1->members.items[--g1->members.n]);
+		g1->members.items[g1->members.n] = NULL;
+		timed(fw, &d, "leave");
 	}
 	firewall_free(&fw);
 	return 0;

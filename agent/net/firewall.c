@@ -502,12 +502,62 @@ list_nonempty(const struct buf *l)
 	return l->len > 0;
 }
 
+/*
+ * An IPv6 address or prefix (as cidr_norm renders it) into nd as a 128-bit
+ * number or range, for matching the target of a neighbour advertisement:
+ * nft 1.0.6 has no keyword for it, only the raw payload (@th,64,128, an
+ * integer, which takes no address literals).
+ */
+static void
+nd_target(struct buf *nd, const char *s)
+{
+	char a[INET6_ADDRSTRLEN + 8], *slash;
+	unsigned char lo[16], hi[16];
+	int len = 128, i;
+
+	snprintf(a, sizeof(a), "%s", s);
+	if ((slash = strchr(a, '/')) != NULL) {
+		*slash = '\0';
+		len = atoi(slash + 1);
+	}
+	if (inet_pton(AF_INET6, a, lo) != 1)
+		return;
+	memcpy(hi, lo, sizeof(hi));
+	for (i = len; i < 128; i++)
+		hi[i / 8] |= (unsigned char)(0x80 >> (i % 8));
+	buf_printf(nd, "%s0x", nd->len ? ", " : "");
+	for (i = 0; i < 16; i++)
+		buf_printf(nd, "%02x", lo[i]);
+	if (len < 128) {
+		buf_puts(nd, "-0x");
+		for (i = 0; i < 16; i++)
+			buf_printf(nd, "%02x", hi[i]);
+	}
+}
+
+/* The link-local address of a MAC (modified EUI-64, RFC 4291), which the
+ * guest's kernel makes for itself, into nd (see nd_target). */
+static void
+nd_linklocal(struct buf *nd, const char *mac)
+{
+	unsigned v[6];
+	char a[INET6_ADDRSTRLEN];
+
+	if (sscanf(mac, "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3],
+	    &v[4], &v[5]) != 6)
+		return;
+	snprintf(a, sizeof(a), "fe80::%x:%x:%x:%x", ((v[0] ^ 2) << 8) | v[1],
+	    (v[2] << 8) | 0xff, 0xfe00 | v[3], (v[4] << 8) | v[5]);
+	nd_target(nd, a);
+}
+
 static int
 render_antispoof(const struct sch_net_port *p, const char *where,
     struct buf *b, struct buf *ips)
 {
 	char mac[18], pmac[18], a[INET6_ADDRSTRLEN + 8];
-	struct buf macs = { 0 }, v4 = { 0 }, v6 = { 0 }, arp = { 0 };
+	struct buf macs = { 0 }, v4 = { 0 }, v6 = { 0 }, arp = { 0 },
+	    nd = { 0 };
 	size_t i;
 	int af;
 
@@ -515,6 +565,7 @@ render_antispoof(const struct sch_net_port *p, const char *where,
 		return -2;
 	buf_printf(&macs, "%s", mac);
 	buf_printf(&arp, "0.0.0.0");
+	nd_linklocal(&nd, mac);
 	for (i = 0; i < p->fixed_ips.n; i++) {
 		if ((af = cidr_norm(p->fixed_ips.items[i].ip_address,
 		    AF_UNSPEC, a, sizeof(a))) == -1 || strchr(a, '/'))
@@ -523,6 +574,8 @@ render_antispoof(const struct sch_net_port *p, const char *where,
 		    (af == AF_INET ? v4.len : v6.len) ? ", " : "", mac, a);
 		if (af == AF_INET)
 			buf_printf(&arp, ", %s", a);
+		else
+			nd_target(&nd, a);
 		buf_printf(ips, "%s%s", ips->len ? " " : "", a);
 	}
 	for (i = 0; i < p->address_pairs.n; i++) {
@@ -536,12 +589,16 @@ render_antispoof(const struct sch_net_port *p, const char *where,
 		if ((af = cidr_norm(ap->ip, AF_UNSPEC, a, sizeof(a))) == -1)
 			continue;
 		if (strcmp(pmac, mac) && strstr((const char *)macs.data,
-		    pmac) == NULL)
+		    pmac) == NULL) {
 			buf_printf(&macs, ", %s", pmac);
+			nd_linklocal(&nd, pmac);
+		}
 		buf_printf(af == AF_INET ? &v4 : &v6, "%s%s . %s",
 		    (af == AF_INET ? v4.len : v6.len) ? ", " : "", pmac, a);
 		if (af == AF_INET)
 			buf_printf(&arp, ", %s", a);
+		else
+			nd_target(&nd, a);
 	}
 	buf_printf(b, "add rule %s ether saddr != { %s } drop\n", where,
 	    (const char *)macs.data);
@@ -550,6 +607,14 @@ render_antispoof(const struct sch_net_port *p, const char *where,
 	buf_printf(b, "add rule %s ether type ip6 udp sport 547 drop\n", where);
 	buf_printf(b, "add rule %s ether type ip6 icmpv6 type "
 	    "nd-router-advert drop\n", where);
+	buf_printf(b, "add rule %s ether type ip6 icmpv6 type nd-redirect "
+	    "drop\n", where);
+	/* Neutron's ND anti-spoofing: neighbour advertisements only for the
+	 * port's own addresses (and its MACs' link-local ones), so a guest
+	 * cannot take over another's address in its neighbours' caches. */
+	buf_printf(b, "add rule %s ether type ip6 icmpv6 type "
+	    "nd-neighbor-advert @th,64,128 != { %s } drop\n", where,
+	    (const char *)nd.data);
 	buf_printf(b, "add rule %s ether type arp arp saddr ip != { %s } "
 	    "drop\n", where, (const char *)arp.data);
 	buf_printf(b, "add rule %s ether type arp return\n", where);
@@ -570,6 +635,7 @@ render_antispoof(const struct sch_net_port *p, const char *where,
 	buf_free(&v4);
 	buf_free(&v6);
 	buf_free(&arp);
+	buf_free(&nd);
 	return 0;
 }
 
@@ -637,8 +703,94 @@ render_port(const struct desired *d, struct dport *dp, char *msg)
 	return r;
 }
 
+/* A remote-group member, parsed. */
+struct member {
+	int		 af;
+	unsigned char	 a[16];	/* network address */
+	int		 len;	/* prefix length */
+};
+
+static int
+member_cmp(const void *x, const void *y)
+{
+	const struct member *m = x, *n = y;
+	int c;
+
+	if (m->af != n->af)
+		return m->af < n->af ? -1 : 1;
+	if ((c = memcmp(m->a, n->a, sizeof(m->a))) != 0)
+		return c;
+	return (m->len > n->len) - (m->len < n->len);
+}
+
+/* Whether n lies inside m (same family, m's prefix no longer). */
+static bool
+member_covers(const struct member *m, const struct member *n)
+{
+	int full = m->len / 8, rest = m->len % 8;
+
+	if (m->af != n->af || m->len > n->len ||
+	    memcmp(m->a, n->a, (size_t)full) != 0)
+		return false;
+	return rest == 0 ||
+	    ((m->a[full] ^ n->a[full]) & (0xff << (8 - rest))) == 0;
+}
+
+/*
+ * The members of rg of family af as "a, b/n, ..." into b: sorted, and
+ * without any member inside another (a duplicate, or a port's address
+ * inside an address pair's prefix). The sets are interval sets without
+ * auto-merge, which take prefixes and let one element be added or deleted
+ * alone but refuse overlapping elements: after this none overlap (two
+ * prefixes are either disjoint or one holds the other), and each element
+ * stays exactly as rendered, so a later delta names elements that exist.
+ */
+static int
+render_members(const struct dgroup *rg, int af, struct buf *b)
+{
+	struct member *m;
+	const struct member *last = NULL;
+	char a[INET6_ADDRSTRLEN + 8], txt[INET6_ADDRSTRLEN];
+	size_t i, n = 0;
+
+	if (rg == NULL || rg->g->members.n == 0)
+		return 0;
+	if ((m = calloc(rg->g->members.n, sizeof(*m))) == NULL)
+		return -1;
+	for (i = 0; i < rg->g->members.n; i++) {
+		char *slash;
+
+		if (cidr_norm(rg->g->members.items[i], af, a, sizeof(a)) == -1)
+			continue;
+		m[n].af = af;
+		m[n].len = af == AF_INET ? 32 : 128;
+		if ((slash = strchr(a, '/')) != NULL) {
+			*slash = '\0';
+			m[n].len = atoi(slash + 1);
+		}
+		if (inet_pton(af, a, m[n].a) != 1)
+			continue;
+		n++;
+	}
+	qsort(m, n, sizeof(*m), member_cmp);
+	for (i = 0; i < n; i++) {
+		if (last && member_covers(last, &m[i]))
+			continue;
+		last = &m[i];
+		if (inet_ntop(af, m[i].a, txt, sizeof(txt)) == NULL)
+			continue;
+		buf_printf(b, "%s%s", b->len ? ", " : "", txt);
+		if (m[i].len != (af == AF_INET ? 32 : 128))
+			buf_printf(b, "/%d", m[i].len);
+	}
+	free(m);
+	return 0;
+}
+
 /* The remote-group sets of the rules of every good group: rg4_ and rg6_
- * with the group's members (unknown group: empty). */
+ * with the group's members (unknown group: empty). A set's text is what
+ * creates it whole; a set that exists already gets only the difference
+ * (set_delta). */
 static int
 render_sets(struct desired *d)
 {
@@ -656,8 +808,7 @@ render_sets(struct desired *d)
 			    d->groups[i].g->rules.items[j].remote_group_id;
 			const struct dgroup *rg;
 			struct buf b = { 0 }, e4 = { 0 }, e6 = { 0 };
-			char name[33], a[INET6_ADDRSTRLEN + 8];
-			int af;
+			char name[33];
 
 			if (rid == NULL)
 				continue;
@@ -668,22 +819,20 @@ render_sets(struct desired *d)
 			if (k < d->nsets)
 				continue;
 			rg = dgroup_find(d, rid);
-			for (k = 0; rg && k < rg->g->members.n; k++) {
-				if ((af = cidr_norm(rg->g->members.items[k],
-				    AF_UNSPEC, a, sizeof(a))) == -1)
-					continue;
-				buf_printf(af == AF_INET ? &e4 : &e6, "%s%s",
-				    (af == AF_INET ? e4.len : e6.len) ? ", " :
-				    "", a);
+			if (render_members(rg, AF_INET, &e4) == -1 ||
+			    render_members(rg, AF_INET6, &e6) == -1) {
+				buf_free(&e4);
+				buf_free(&e6);
+				return -1;
 			}
 			buf_printf(&b, "add set inet " T " rg4_%s { type "
-			    "ipv4_addr; flags interval; auto-merge; }\n"
+			    "ipv4_addr; flags interval; }\n"
 			    "flush set inet " T " rg4_%s\n", name, name);
 			if (e4.len)
 				buf_printf(&b, "add element inet " T " rg4_%s "
 				    "{ %s }\n", name, (const char *)e4.data);
 			buf_printf(&b, "add set inet " T " rg6_%s { type "
-			    "ipv6_addr; flags interval; auto-merge; }\n"
+			    "ipv6_addr; flags interval; }\n"
 			    "flush set inet " T " rg6_%s\n", name, name);
 			if (e6.len)
 				buf_printf(&b, "add element inet " T " rg6_%s "
@@ -1058,8 +1207,8 @@ shrank(const char *old, const char *new)
 			return true;
 		}
 		for (i = 0; i < not && !gone; i++)
-			gone = bsearch(&ot[i], nt, nnt, sizeof(*nt),
-			    tok_cmp) == NULL;
+			gone = nnt == 0 || bsearch(&ot[i], nt, nnt,
+			    sizeof(*nt), tok_cmp) == NULL;
 		free(ot);
 		free(nt);
 		if (gone)
@@ -1068,12 +1217,78 @@ shrank(const char *old, const char *new)
 	return false;
 }
 
+/*
+ * For every "add element <set> { ... }" line of from: the elements that
+ * to's line for the same set lacks (all of them if to has no such line),
+ * as one "<verb> element <set> { ... }" line into b.
+ */
 static int
-run_nft(struct firewall *fw, const char *text)
+elements_missing(const char *from, const char *to, const char *verb,
+    struct buf *b)
+{
+	while (from && *from) {
+		const char *nl = strchr(from, '\n'), *line = from, *brace,
+		    *tline;
+		size_t n = nl ? (size_t)(nl - from) : strlen(from), tlen, i;
+		struct tok *ft = NULL, *tt = NULL;
+		size_t nft = 0, ntt = 0;
+		bool any = false;
+
+		from += n + (nl != NULL);
+		if (n < 12 || memcmp(line, "add element ", 12) ||
+		    (brace = memchr(line, '{', n)) == NULL)
+			continue;
+		tline = find_line(to, line, (size_t)(brace - line), false,
+		    &tlen);
+		if (elements(line, n, &ft, &nft) == -1 || (tline &&
+		    elements(tline, tlen, &tt, &ntt) == -1)) {
+			free(ft);
+			return -1;
+		}
+		for (i = 0; i < nft; i++) {
+			if (ntt && bsearch(&ft[i], tt, ntt, sizeof(*tt),
+			    tok_cmp))
+				continue;
+			if (!any)
+				buf_printf(b, "%s element %.*s{ ", verb,
+				    (int)(brace - line - 12), line + 12);
+			buf_printf(b, "%s%.*s", any ? ", " : "",
+			    (int)ft[i].n, ft[i].p);
+			any = true;
+		}
+		if (any)
+			buf_puts(b, " }\n");
+		free(ft);
+		free(tt);
+	}
+	return 0;
+}
+
+/*
+ * A set that exists changed from old to new (texts of render_sets): only
+ * its gone elements deleted and its new ones added, not flushed and filled
+ * again (nft re-reads and re-checks every element it is given, which took
+ * seconds for large sets). The deletes come first: a prefix leaving may
+ * uncover addresses inside it that join in the same transaction.
+ */
+static int
+set_delta(const char *old, const char *new, struct buf *b)
+{
+	if (elements_missing(old, new, "delete", b) == -1 ||
+	    elements_missing(new, old, "add", b) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+run_nft(struct firewall *fw, const char *text, bool full)
 {
 	const char *argv[] = { fw->nft, "-f", "-", NULL };
+	/* A whole host's tables took 30 s at 1,000 ports on a loaded 2-core
+	 * machine (docs/PERFORMANCE.md, Networking II): killed at 30 s, the
+	 * agent would rebuild again and never converge. */
 	struct proc_opts o = { .stdin_buf = text, .stdin_len = strlen(text),
-	    .timeout_ms = 30000 };
+	    .timeout_ms = full ? 300000 : 30000 };
 	struct proc_result res = { 0 };
 	int r;
 
@@ -1179,8 +1394,11 @@ firewall_apply(struct firewall *fw, const struct msg_host_network *m,
 		const struct fwgroup *o = set_find(fw->groups, fw->ngroups,
 		    d.sets[i].name);
 
-		if (full || o == NULL || strcmp(o->text, d.sets[i].text))
+		if (full || o == NULL)
 			buf_puts(&tx, d.sets[i].text);
+		else if (strcmp(o->text, d.sets[i].text) &&
+		    set_delta(o->text, d.sets[i].text, &tx) == -1)
+			goto nomem;
 	}
 	if (full || fw->global == NULL || strcmp(fw->global, d.global))
 		buf_puts(&tx, d.global);
@@ -1222,7 +1440,7 @@ firewall_apply(struct firewall *fw, const struct msg_host_network *m,
 			    fw->groups[i].name, fw->groups[i].name);
 	if (tx.failed)
 		goto nomem;
-	if (tx.len && run_nft(fw, (const char *)tx.data) == -1) {
+	if (tx.len && run_nft(fw, (const char *)tx.data, full) == -1) {
 		char msg[MSG_MAX];
 
 		/* Nothing of it applied (one transaction); rebuild whole

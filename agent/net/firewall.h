@@ -12,7 +12,10 @@
  * table names the ports with packet marks:
  *
  *   bridge prerouting (priority -300, before br_netfilter): the tap's
- *     anti-spoofing chain as_<tap> (verdict map `spoof` keyed by iifname),
+ *     anti-spoofing chain as_<tap> (verdict map `spoof` keyed by iifname:
+ *     source MAC and addresses, no DHCP server, no router advertisement
+ *     or redirect, neighbour advertisements only for the port's own IPv6
+ *     addresses and its MACs' link-local ones, as Neutron),
  *     then mark = 0x7469xxxx (the port's index, map `inmark`);
  *   bridge forward (priority -200, before br_netfilter's forward at -1):
  *     mark = 0x746fxxxx of the output tap (map `outmark`);
@@ -32,10 +35,18 @@
  * and wiped when the whole table is rebuilt (the first apply, or after an
  * apply failed), so its owner re-adds its rules on every converge.
  *
- * Ports are filtered only with port_security true. Each port owns its three
+ * Ports are filtered only with port_security true. A port is named by its
+ * tap, "tap" + the first 11 hex digits of its id, as Neutron names it: two
+ * ports whose ids share those digits would share one device name, so the
+ * same constraint as Neutron's holds (ids are random UUIDs: a clash is
+ * 1 in 2^44 per pair); should it happen, the first port listed is filtered
+ * and the second gets nothing of its own here. Each port owns its three
  * chains and its map elements, so a change to one port is a transaction
  * touching only those (and the remote-group sets rg4_/rg6_<group> that
- * changed: membership updates a set, not rules). Every apply is one
+ * changed: membership updates a set, not rules, with `delete element` for
+ * the members gone and `add element` for the new ones; the sets are
+ * interval sets without auto-merge, members inside another member left
+ * out, so every element is one member as rendered). Every apply is one
  * `nft -f -` transaction (all or nothing) through common/proc.
  *
  * Threads: one thread at a time (the network worker).

@@ -23,10 +23,13 @@
 #define DEV_MAX		(IFNAME_MAX + 1)
 
 /* What was last applied to one router's namespace (forwarding, routes,
- * ruleset), by hash: re-applied only when it differs. */
+ * ruleset), by hash: re-applied only when it differs. fips: its floating
+ * IP mappings in that ruleset, "FLOATING FIXED\n" lines (owned; NULL for
+ * none), whose tracked connections are cut when a mapping goes. */
 struct applied {
 	char		 id[CODEC_UUID_LEN + 1];
 	uint64_t	 hash;
+	char		*fips;
 };
 
 struct router {
@@ -209,12 +212,22 @@ router_host_mac(const struct router *rt)
 	return rt->host_mac;
 }
 
+static void
+applied_clear(struct applied *a, size_t n)
+{
+	size_t i;
+
+	for (i = 0; a && i < n; i++)
+		free(a[i].fips);
+	free(a);
+}
+
 void
 router_free(struct router **rtp)
 {
 	if (rtp == NULL || *rtp == NULL)
 		return;
-	free((*rtp)->applied);
+	applied_clear((*rtp)->applied, (*rtp)->napplied);
 	free(*rtp);
 	*rtp = NULL;
 }
@@ -448,6 +461,7 @@ struct plan {
 	struct buf	 routes;	/* "DEST NEXTHOP DEV\n" lines */
 	struct buf	 neigh;		/* "IP MAC DEV\n" lines */
 	struct buf	 rules;		/* the namespace's nft ruleset */
+	struct buf	 fips;		/* "FLOATING FIXED\n" in rules */
 };
 
 static void
@@ -462,6 +476,7 @@ plan_clear(struct plan *p)
 	buf_free(&p->routes);
 	buf_free(&p->neigh);
 	buf_free(&p->rules);
+	buf_free(&p->fips);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -661,6 +676,7 @@ plan_build(struct router *rt, const struct msg_host_network *d,
 				    "%s: not IPv4 addresses", r->id, f->id);
 				goto fail;
 			}
+			buf_printf(&p->fips, "%s %s\n", fl[nfl][0], fl[nfl][1]);
 			snprintf(n2, sizeof(n2), "%.45s/32", fl[nfl][0]);
 			if (!has_addr(v->addrs, v->naddrs, n2))
 				rdev_addr(v, n2, r->floatingips.n + 1);
@@ -691,7 +707,7 @@ plan_build(struct router *rt, const struct msg_host_network *d,
 	buf_puts(&p->hashed, txt(&p->neigh));
 	buf_puts(&p->hashed, txt(&p->rules));
 	if (buf_puts(&p->hashed, "") == -1 || buf_puts(&p->routes, "") == -1 ||
-	    buf_puts(&p->neigh, "") == -1)
+	    buf_puts(&p->neigh, "") == -1 || buf_puts(&p->fips, "") == -1)
 		goto fail;
 	free(fl);
 	return 0;
@@ -703,15 +719,86 @@ fail:
 	return -1;
 }
 
-static uint64_t
-applied_get(const struct router *rt, const char *id)
+static const struct applied *
+applied_find(const struct router *rt, const char *id)
 {
 	size_t i;
 
 	for (i = 0; i < rt->napplied; i++)
 		if (strcmp(rt->applied[i].id, id) == 0)
-			return rt->applied[i].hash;
-	return 0;
+			return &rt->applied[i];
+	return NULL;
+}
+
+static uint64_t
+applied_get(const struct router *rt, const char *id)
+{
+	const struct applied *a = applied_find(rt, id);
+
+	return a ? a->hash : 0;
+}
+
+/* Whether text has the line "...\n" (with its newline). */
+static bool
+has_line(const char *text, const char *line)
+{
+	size_t n = strlen(line);
+
+	while (text && *text) {
+		if (strncmp(text, line, n) == 0)
+			return true;
+		if ((text = strchr(text, '\n')) != NULL)
+			text++;
+	}
+	return false;
+}
+
+/*
+ * The tracked connections of each mapping of old that is not in new (the
+ * floating IP gone, or moved to another fixed address), deleted in the
+ * namespace after its new ruleset is in: otherwise an established flow
+ * keeps its old translation, as NAT is decided at a connection's first
+ * packet. Inbound flows have the floating IP as original destination,
+ * outbound ones (SNAT) as reply destination. conntrack exits 1 when
+ * nothing matched, which is not a failure; others are logged (the entries
+ * stay, nothing else depends on it).
+ */
+static void
+fips_flush(const char *ns, const char *old, const char *new)
+{
+	const char *l, *e;
+	char line[2 * LINK_ADDR_MAX + 2], fip[LINK_ADDR_MAX];
+	size_t n, k;
+
+	for (l = old ? old : ""; *l; l = *e ? e + 1 : e) {
+		e = strchr(l, '\n');
+		if (e == NULL)
+			e = l + strlen(l);
+		n = (size_t)(e - l);
+		if (n == 0 || n >= sizeof(line))
+			continue;
+		snprintf(line, sizeof(line), "%.*s\n", (int)n, l);
+		if (has_line(new, line))
+			continue;
+		snprintf(fip, sizeof(fip), "%.*s", (int)strcspn(line, " "),
+		    line);
+		for (k = 0; k < 2; k++) {
+			const char *argv[] = { "ip", "netns", "exec", ns,
+			    "conntrack", "-D", k ? "--reply-dst" : "--orig-dst",
+			    fip, NULL };
+			struct proc_opts o = { .allow_nonzero = true };
+			struct proc_result r = { 0 };
+
+			if (proc_run(argv, &o, &r) == -1)
+				log_warnx("router: %s", err_msg());
+			else if (r.status != 0 && (r.status != 1 || r.err ==
+			    NULL || strstr(r.err, " 0 flow entries") == NULL))
+				log_warnx("router %s: conntrack -D for %s: "
+				    "status %d: %.200s", ns, fip, r.status,
+				    r.err ? r.err : "");
+			proc_result_clear(&r);
+		}
+	}
 }
 
 /* Whether "IP DEV" is among the planned "IP MAC DEV" lines. Linear: it
@@ -1051,6 +1138,8 @@ router_converge(struct router *rt, const struct msg_host_network *d,
 	char *nsout = NULL, *lout = NULL, **have = NULL;
 	char (*want)[ROUTER_NS_MAX + 1] = NULL;
 	struct applied *now = NULL;
+	const struct applied *old;
+	const char *fips;
 	struct seen *hostl = NULL;
 	struct buf l3b = { 0 };
 	size_t nhave = 0, nwant = 0, nnow = 0, nhostl = 0, i, j;
@@ -1094,6 +1183,18 @@ router_converge(struct router *rt, const struct msg_host_network *d,
 			refused = true;
 			if (router_ns_name(rt, ro->id, want[nwant]) == 0)
 				nwant++;
+			/* Its ruleset stays: so do its mappings to cut. */
+			if ((old = applied_find(rt, ro->id)) != NULL &&
+			    old->fips) {
+				snprintf(now[nnow].id, sizeof(now[nnow].id),
+				    "%s", ro->id);
+				if ((now[nnow++].fips = strdup(old->fips)) ==
+				    NULL) {
+					err_set(TS_ENOMEM, "router: out of "
+					    "memory");
+					goto fail;
+				}
+			}
 			continue;
 		}
 		if (p.ndevs == 0) {
@@ -1105,7 +1206,9 @@ router_converge(struct router *rt, const struct msg_host_network *d,
 			if (strcmp(have[j], p.ns) == 0)
 				exists = true;
 		h = fnv1a(txt(&p.hashed));
+		old = applied_find(rt, ro->id);
 		snprintf(now[nnow].id, sizeof(now[nnow].id), "%s", ro->id);
+		fips = txt(&p.fips);
 		if ((r = router_one(&p, exists, hostl, nhostl)) == -1 ||
 		    ((r == 1 || h != applied_get(rt, ro->id)) &&
 		    apply_hashed(&p) == -1)) {
@@ -1113,11 +1216,20 @@ router_converge(struct router *rt, const struct msg_host_network *d,
 			if (!first.set)
 				first = (struct err_saved){ true, *err_last() };
 			h = 0;		/* applied again next time */
+			/* The old ruleset may still be in: its mappings
+			 * are the ones to compare with next time. */
+			fips = old ? old->fips : NULL;
+		} else if (old && old->fips && h != old->hash)
+			fips_flush(p.ns, old->fips, txt(&p.fips));
+		if (fips && *fips && (now[nnow].fips = strdup(fips)) == NULL) {
+			plan_clear(&p);
+			err_set(TS_ENOMEM, "router: out of memory");
+			goto fail;
 		}
 		now[nnow++].hash = h;
 		plan_clear(&p);
 	}
-	free(rt->applied);
+	applied_clear(rt->applied, rt->napplied);
 	rt->applied = now;
 	rt->napplied = nnow;
 	now = NULL;
@@ -1167,7 +1279,7 @@ fail:
 	free(lout);
 	free(have);
 	free(want);
-	free(now);
+	applied_clear(now, nnow);
 	seen_free(hostl, nhostl);
 	return -1;
 }

@@ -23,7 +23,12 @@
  * floating IP, guests without a floating IP get no external access in this
  * version; on a host with floating IPs but not the snat_host, only their
  * fixed addresses may leave through qg (others are dropped, never leaked
- * untranslated).
+ * untranslated). When a floating IP mapping leaves the namespace's
+ * ruleset (the floating IP gone from here, or moved to another fixed
+ * address), its tracked connections in the namespace are deleted after the
+ * new ruleset is in (conntrack -D --orig-dst / --reply-dst FLOATING), so an
+ * established flow does not keep the old translation; known mappings are
+ * those applied since the agent started.
  *
  * Every host holds the same router MAC and addresses: the host table
  * "bridge tinystack_l3" keeps them apart on the networks' VXLAN/VLAN/flat

@@ -8,7 +8,8 @@
 #  - ICMP is blocked until a rule allows it; TCP 5001 open only from the
 #    allowed prefix; removing the rule cuts an established session
 #    (conntrack flushed in the network's zone);
-#  - a guest forging its source IP or MAC gets nothing through;
+#  - a guest forging its source IP or MAC gets nothing through; it sends
+#    neighbour advertisements only for its own IPv6 addresses;
 #  - a remote-group rule follows the group's membership;
 #  - guests reach the host's bridge address only for DHCP/DNS/metadata and
 #    ping;
@@ -202,6 +203,51 @@ ip -n $G1 link set e0 address $MAC1
 wait_for 5 "ping with the real MAC again" ping1 $G1 $IP2
 ok "a forged source MAC gets nothing through"
 
+# ---- IPv6 neighbour discovery: advertisements only for its own addresses
+# Port 1 sends an unsolicited neighbour advertisement to all nodes for an
+# address it does not hold (port 2's link-local), then one for its own
+# link-local. Port 2 counts both targets in an nft table of its own
+# namespace: the own one arriving is the witness that the forged one,
+# sent first on the same path, would have arrived too.
+ll() { ip -n $1 -6 addr show dev e0 scope link | awk '/inet6/ && !/tentative/ {sub("/.*", "", $2); print $2}'; }
+wait_for 10 "link-local addresses of ports 1 and 2 (DAD done)" sh -c "[ -n \"\$(ip -n $G1 -6 addr show dev e0 scope link | grep -v tentative | grep inet6)\" ] && [ -n \"\$(ip -n $G2 -6 addr show dev e0 scope link | grep -v tentative | grep inet6)\" ]"
+LL1=$(ll $G1); LL2=$(ll $G2)
+hex128() { python3 -c 'import ipaddress, sys; print("0x%032x" % int(ipaddress.IPv6Address(sys.argv[1])))' "$1"; }
+ip netns exec $G2 nft -f - <<N
+table inet tsfwtest {
+	counter own {}
+	counter forged {}
+	chain in {
+		type filter hook input priority 0; policy accept;
+		icmpv6 type nd-neighbor-advert @th,64,128 $(hex128 $LL1) counter name own
+		icmpv6 type nd-neighbor-advert @th,64,128 $(hex128 $LL2) counter name forged
+	}
+}
+N
+cat > "$T/na.py" <<'P'
+import socket, struct, sys
+src, target, mac = sys.argv[1], sys.argv[2], sys.argv[3]
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+s.bind((src, 0, 0, socket.if_nametoindex("e0")))
+# type 136, code 0, checksum (the kernel's), flags: override; target;
+# option 2 (target link-layer address)
+na = struct.pack("!BBHI", 136, 0, 0, 0x20000000) + socket.inet_pton(socket.AF_INET6, target) \
+    + bytes([2, 1]) + bytes.fromhex(mac.replace(":", ""))
+s.sendto(na, ("ff02::1", 0, 0, socket.if_nametoindex("e0")))
+P
+counted() { ip netns exec $G2 nft list counter inet tsfwtest $1 | awk '/packets/ {print $2}'; }
+na_round() {
+	ip netns exec $G1 python3 -S "$T/na.py" "$LL1" "$LL2" $MAC1
+	ip netns exec $G1 python3 -S "$T/na.py" "$LL1" "$LL1" $MAC1
+	[ "$(counted own)" -gt 0 ]
+}
+wait_for 5 "port 2 receives port 1's advertisement for its own address" na_round
+[ "$(counted forged)" = 0 ] || fail "a neighbour advertisement for port 2's address from port 1 reached port 2 ($(counted forged))"
+ip netns exec $H nft list chain bridge tinystack_fw as_$TAP1 | grep "nd-neighbor-advert @th,64,128 != " >/dev/null ||
+	fail "no ND target rule in as_$TAP1"
+ok "IPv6 ND: port 1's advertisement for its own link-local passes, one for port 2's address is dropped"
+
 # ---- remote group: rules follow membership
 RULES_A="$RULES_A"',{"direction":"ingress","ethertype":"IPv4","protocol":"tcp","port_min":5002,"port_max":5002,"remote_group_id":"'$SGB'"}'
 MEMBERS_B="\"$IP1\""
@@ -217,6 +263,31 @@ conn $G1 $IP2 5002 && fail "tcp 5002 still open to port 1 after it left group B"
 	fail "membership change rewrote the rules"
 ip netns exec $H nft list set inet tinystack_fw rg4_${SGB//-/} | grep "$IP3" >/dev/null || fail "set rg4_ of group B"
 ok "a remote-group rule follows the group's membership (a set, not rules, changes)"
+
+# Adjacent members (.11-.13), one leaving while the others stay: the set
+# gets one delete element (an auto-merged interval set would hold them as
+# one range, and deleting .11 alone failed); a prefix member beside them.
+# The leaver's established session is cut (conntrack of the ports whose
+# rules name the set).
+MEMBERS_B="\"$IP3\",\"$IP1\",\"$IP2\",\"10.66.0.64/26\""
+publish
+wait_for 5 "tcp port 1 (member again) -> port 2:5002" conn $G1 $IP2 5002
+conn $G3 $IP2 5002 || fail "port 3 lost access while port 1 joined"
+rm -f "$T/sess"
+ip netns exec $G1 python3 -S "$T/session.py" $IP2 5002 "$T/sess" & PIDS+=($!)
+wait_for 5 "session 1 -> 2:5002 running" sh -c "[ \"\$(cat $T/sess 2>/dev/null)\" -gt 5 ] 2>/dev/null"
+MEMBERS_B="\"$IP3\",\"$IP2\",\"10.66.0.64/26\""
+publish
+conn $G3 $IP2 5002 || fail "port 3 lost access when port 1 left"
+wait_for 5 "port 1's session cut after it left group B" grep -qx cut "$T/sess"
+conn $G1 $IP2 5002 && fail "tcp 5002 still open to port 1 after it left group B"
+ip netns exec $H nft list set inet tinystack_fw rg4_${SGB//-/} > "$T/set.txt"
+for e in "$IP2" "$IP3" 10.66.0.64/26; do
+	grep -q "$e\b" "$T/set.txt" || fail "$e missing from set rg4_ of group B: $(cat "$T/set.txt")"
+done
+! grep -q "$IP1\b" "$T/set.txt" || fail "$IP1 still in set rg4_ of group B: $(cat "$T/set.txt")"
+grep -q auto-merge "$T/set.txt" && fail "set rg4_ is auto-merged: $(cat "$T/set.txt")"
+ok "one member leaves among adjacent ones: only it loses access, its session is cut"
 
 # ---- host protection
 ip netns exec $H python3 -S "$T/srv.py" 2222 & PIDS+=($!)

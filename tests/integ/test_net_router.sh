@@ -13,7 +13,8 @@
 #  - ext reaches guest 1's TCP port through its floating IP and sees
 #    guest 1's outgoing connections from the floating IP; guest 2 (no
 #    floating IP) reaches ext through SNAT, seen as the gateway_ip;
-#  - disassociating the floating IP cuts ext -> guest 1 and removes its
+#  - disassociating the floating IP cuts ext -> guest 1 (an established
+#    TCP session too: conntrack entries deleted) and removes its
 #    address; a namespace interface deleted by hand comes back;
 #  - the router removed: its namespace and the host table go.
 # Every namespace is named tsrt-*-$$ (router namespaces tsr-*-rt$$) and
@@ -21,7 +22,7 @@
 source "$(dirname "$0")/lib.sh"
 
 if [ "$(id -u)" != 0 ]; then echo "FAIL: needs root (network namespaces)"; exit 1; fi
-for p in busybox ip nft; do
+for p in busybox ip nft conntrack python3; do
 	command -v $p >/dev/null || { echo "FAIL: $p not installed (packaging/install-deps.sh)"; exit 1; }
 done
 NETCTL=$TS_BUILD_DIR/tests/unit/netctl
@@ -146,6 +147,44 @@ wait_for 10 "qr-aa200000000 back" has_addr qr-aa200000000 10.72.0.1/24
 wait_for 10 "east-west again" ping_ok $G1 10.72.0.6
 ok "an interface deleted by hand in the router namespace comes back within a tick"
 
+# An established TCP session from ext to guest 1 through the floating IP
+# (an echo, one line every 0.1 s; $T/sess holds the count of echoes, then
+# "cut" when one is not answered within 1 s). NAT is decided at a flow's
+# first packet: unless its conntrack entry goes with the floating IP, the
+# session keeps the old translation.
+cat > "$T/srv.py" <<'P'
+import socket, sys, threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(4)
+def echo(c):
+    while True:
+        d = c.recv(100)
+        if not d: break
+        c.sendall(d)
+while True:
+    c, _ = s.accept(); threading.Thread(target=echo, args=(c,), daemon=True).start()
+P
+cat > "$T/session.py" <<'P'
+import socket, sys, time, os
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=0.6)
+c.settimeout(1.0); n = 0
+def put(s):
+    open(sys.argv[3] + ".tmp", "w").write(s); os.rename(sys.argv[3] + ".tmp", sys.argv[3])
+while True:
+    try:
+        c.sendall(b"x\n")
+        if c.recv(10) != b"x\n": raise OSError
+    except OSError:
+        put("cut"); sys.exit(0)
+    n += 1; put(str(n)); time.sleep(0.1)
+P
+ip netns exec $G1 python3 -S "$T/srv.py" 10.71.0.5 5009 & PIDS+=($!)
+wait_for 5 "echo server in guest 1" sh -c "ip netns exec $G1 ss -ltn | grep -q :5009"
+ip netns exec $EXT python3 -S "$T/session.py" 172.24.4.10 5009 "$T/sess" & PIDS+=($!)
+wait_for 10 "session ext -> 172.24.4.10:5009 running" sh -c "[ \"\$(cat $T/sess 2>/dev/null)\" -gt 5 ] 2>/dev/null"
+ip netns exec $RNS conntrack -L -d 172.24.4.10 2>/dev/null | grep "dport=5009" >/dev/null ||
+	fail "session not tracked in the router namespace: $(ip netns exec $RNS conntrack -L 2>&1)"
+
 # Disassociate the floating IP.
 desired 2 "" "$(router "")"
 gone_addr() { ! has_addr $QG 172.24.4.10/32; }
@@ -156,6 +195,12 @@ has_addr $QG 172.24.4.2/24 || fail "gateway_ip lost with the floating IP"
 if get $EXT http://172.24.4.10:8080/ >/dev/null 2>&1; then fail "floating IP still reaches guest 1"; fi
 [ "$(get $G1 http://172.24.4.1:8080/cgi-bin/ip)" = 172.24.4.2 ] || fail "guest 1 not SNATed to the gateway_ip after the disassociation"
 ok "disassociated: ext no longer reaches guest 1, its address and rules are gone, guest 1 leaves through SNAT"
+wait_for 5 "established session through the old floating IP cut" grep -qx cut "$T/sess"
+# Retransmits after the cut make new, untranslated entries: only one
+# still translating to the guest (reply source 10.71.0.5) is wrong.
+ip netns exec $RNS conntrack -L -d 172.24.4.10 2>/dev/null | grep "dport=5009 .*src=10.71.0.5" >/dev/null &&
+	fail "conntrack entry translating the old floating IP left: $(ip netns exec $RNS conntrack -L 2>&1)"
+ok "disassociated: the established session through the floating IP is cut (its conntrack entries deleted)"
 
 # The router removed: its namespace and the host table go.
 desired 3 "" ""

@@ -175,6 +175,17 @@ test_router(void **state)
 	assert_int_equal(router_converge(rt, &d, nets, NULL), 0);
 	record(f, &rec, "floating IP 172.24.4.11 moved away");
 
+	/* 172.24.4.10 now maps to another port (10.1.0.7): its old
+	 * translation's connections are cut too. conntrack finding nothing
+	 * (status 1) is no failure. */
+	fips[0].fixed_ip = "10.1.0.7";
+	rec = existing();
+	assert_int_equal(proc_recorder_expect_full(rec, "ip netns exec " NS
+	    " conntrack -D --orig-dst 172.24.4.10", "", "conntrack v1.4.7 "
+	    "(conntrack-tools): 0 flow entries have been deleted.\n", 1), 0);
+	assert_int_equal(router_converge(rt, &d, nets, NULL), 0);
+	record(f, &rec, "floating IP 172.24.4.10 moved to port 10.1.0.7");
+
 	/* 10.1.0.7's port is gone; a neighbour added by hand goes too. */
 	r.neighbors.n = 4;
 	rec = existing();
