@@ -123,7 +123,7 @@ def load(url, tok, host, nports, ngroups, nrules, nnets):
         n = api.call("POST", "/v2.0/networks",
                      {"network": {"name": "load-%d" % i}})["network"]["id"]
         # a /22 per network: up to about 1,000 ports each
-        s = api.call("POST", "/v2.0/subnets", {"subnet": {
+        api.call("POST", "/v2.0/subnets", {"subnet": {
             "network_id": n, "ip_version": 4,
             "cidr": "10.%d.%d.0/22" % (160 + i // 64, (i % 64) * 4)}})
         nets.append(n)
