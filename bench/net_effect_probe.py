@@ -213,6 +213,7 @@ class Prober:
         self.sock, self.target, self.interval = sock, target, interval
         self.lock = threading.Lock()
         self.stop = False
+        self.start = time.monotonic()
         self.same_id = random.randrange(0x7fff)
         self.new_id = 0
         self.seq = 0
@@ -386,7 +387,13 @@ def run(a):
             if not closing_phase:
                 pr.new_flow()
                 # closed: no answer for quiet seconds (the previous cut)
-                gate = wait_until(lambda: (pr.last_recv("new") or 0) <
+                # (waited for from the first probe on: no answer yet is
+                # not silence)
+                if not wait_until(idle, 60):
+                    die("the agent did not apply generation %d within 60 s"
+                        % idle.want)
+                gate = wait_until(lambda: max(pr.last_recv("new") or 0,
+                                              pr.start) <
                                   time.monotonic() - quiet, timeout + quiet)
             else:
                 if a["mode"] == "fip":
