@@ -553,6 +553,54 @@ def report(path, ctl_log, agent_log, host):
           "of the host's new generation; applied: the agent's log line after "
           "applying it; p50/p99. fail: not seen within the timeout; skip: "
           "not waited for after 3 failures)")
+    steps(rows, agent_log)
+
+
+def steps(rows, agent_log):
+    """Where the agent's time went: its first command after t0, the end
+    of the firewall's and of the router's nft (the runner's debug lines),
+    the number of commands in that apply; medians, ms from t0."""
+    log = []
+    rx = re.compile(r"^(\S+ \S+) \d+ \w+ tinystack-agent \[(\S+)\] (.*)")
+    for line in open(agent_log, errors="replace"):
+        m = rx.match(line)
+        if m:
+            t = datetime.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S.%f")
+            log.append((t.replace(tzinfo=datetime.timezone.utc).timestamp(),
+                        m.group(2), m.group(3)))
+    print("\nthe agent's steps (p50, ms from t0; its debug log)")
+    print("%-7s %-13s %12s %10s %10s %9s" % ("host", "event", "first cmd",
+                                             "fw nft", "router nft",
+                                             "commands"))
+    seen = []
+    for r in rows:
+        if (r[0], r[1]) not in seen:
+            seen.append((r[0], r[1]))
+    for label, ev in seen:
+        first, fw, rt, runs = [], [], [], []
+        for r in rows:
+            if r[0] != label or r[1] != ev:
+                continue
+            w0 = float(r[3])
+            cmds = [e for e in log if e[0] >= w0 - 0.001 and
+                    e[2].startswith("run:")]
+            if not cmds:
+                continue
+            req = cmds[0][1]
+            first.append((cmds[0][0] - w0) * 1000)
+            lines = [e for e in log if e[1] == req and e[0] >= w0 - 0.001]
+            runs.append(sum(1 for e in lines if e[2].startswith("run:")))
+            for i, e in enumerate(lines[:-1]):
+                if e[2] == "run: nft -f -":
+                    fw.append((lines[i + 1][0] - w0) * 1000)
+                    break
+            for i, e in enumerate(lines[:-1]):
+                if re.match(r"run: ip netns exec \S+ nft -f -", e[2]):
+                    rt.append((lines[i + 1][0] - w0) * 1000)
+                    break
+        print("%-7s %-13s %12s %10s %10s %9s" % (
+            label, ev, fmt(pct(first, 50)), fmt(pct(fw, 50)),
+            fmt(pct(rt, 50)), fmt(pct(runs, 50))))
 
 
 def main():
