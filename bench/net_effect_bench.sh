@@ -69,8 +69,14 @@ RNS=""
 chmod 755 "$T"
 
 bench_cleanup() {
-	local rc=$?
+	local rc=$? p i
 	stop_daemons_and_dnsmasq
+	# The daemons are disowned (lib.sh's start): `wait` does not wait for
+	# them, and an agent still converging would make its router
+	# namespace again after it was deleted.
+	for p in "${PIDS[@]+"${PIDS[@]}"}"; do
+		for i in $(seq 1 100); do dead "$p" && break; sleep 0.1; done
+	done
 	for n in $NS $EXT $G $RNS; do ip netns del "$n" 2>/dev/null || true; done
 	[ -z "${RESULTS:-}" ] || [ ! -f "$T/rows" ] || cp "$T/rows" "$RESULTS"
 	set +e
