@@ -755,7 +755,8 @@ has_line(const char *text, const char *line)
 
 /*
  * The tracked connections of each mapping of old that is not in new (the
- * floating IP gone, or moved to another fixed address), deleted in the
+ * floating IP gone, or moved to another fixed address; called the other
+ * way round for the mappings new in this ruleset), deleted in the
  * namespace after its new ruleset is in: otherwise an established flow
  * keeps its old translation, as NAT is decided at a connection's first
  * packet. Inbound flows have the floating IP as original destination,
@@ -1219,8 +1220,12 @@ router_converge(struct router *rt, const struct msg_host_network *d,
 			/* The old ruleset may still be in: its mappings
 			 * are the ones to compare with next time. */
 			fips = old ? old->fips : NULL;
-		} else if (old && old->fips && h != old->hash)
+		} else if (old && h != old->hash) {
 			fips_flush(p.ns, old->fips, txt(&p.fips));
+			/* New mappings: flows to the address that began
+			 * before it was mapped were tracked untranslated. */
+			fips_flush(p.ns, txt(&p.fips), old->fips);
+		}
 		if (fips && *fips && (now[nnow].fips = strdup(fips)) == NULL) {
 			plan_clear(&p);
 			err_set(TS_ENOMEM, "router: out of memory");
