@@ -232,6 +232,16 @@ const struct config_opt opts_controller[] = {
 	    "Default number of routers per project; -1 is unlimited."),
 	CONFIG_OPT_INT("network", "quota_floatingip", "50", -1, INT32_MAX,
 	    "Default number of floating IPs per project; -1 is unlimited."),
+	CONFIG_OPT_BOOL("network", "auto_assign_floating_ip", "false",
+	    "Give every server created through the Compute API a floating "
+	    "IP from default_floating_pool on its first port, as "
+	    "nova-network did; it is deleted with the server. A server the "
+	    "pool cannot serve (no such network, no free address, quota, no "
+	    "router from the port's subnet to the pool) is created without "
+	    "one and a warning is logged."),
+	CONFIG_OPT_STR("network", "default_floating_pool", "public",
+	    "Name of the external network auto_assign_floating_ip takes "
+	    "floating IPs from."),
 
 	CONFIG_OPT_END
 };

@@ -246,7 +246,16 @@ enum view { VIEW_BASIC, VIEW_DETAIL };
 struct addr_arg {
 	json_t		*o;		/* {"<network name>": [...]} */
 	const char	*label;		/* only this network; NULL all */
+	json_t		*sgs;		/* [{"name"}...]; NULL: unwanted */
 };
+
+static int
+addr_add(json_t *arr, const char *ip, const char *type, const char *mac)
+{
+	return json_array_append_new(arr, json_pack("{s:s, s:i, s:s, s:s}",
+	    "addr", ip, "version", strchr(ip, ':') ? 6 : 4,
+	    "OS-EXT-IPS:type", type, "OS-EXT-IPS-MAC:mac_addr", mac));
+}
 
 static int
 addr_cb(const struct network_device_port *p, void *arg)
@@ -254,6 +263,13 @@ addr_cb(const struct network_device_port *p, void *arg)
 	struct addr_arg *aa = arg;
 	json_t *arr;
 
+	/* Nova's get_instances_security_groups_bindings(): one entry per
+	 * group of each port, not merged (two ports in "default" show it
+	 * twice, as Nova does). */
+	for (size_t k = 0; aa->sgs != NULL && k < p->nsecgroups; k++)
+		if (json_array_append_new(aa->sgs, json_pack("{s:s}", "name",
+		    p->secgroup_names[k])) == -1)
+			goto nomem;
 	if (aa->label != NULL && strcmp(aa->label, p->network_name) != 0)
 		return 0;
 	if ((arr = json_object_get(aa->o, p->network_name)) == NULL) {
@@ -261,15 +277,13 @@ addr_cb(const struct network_device_port *p, void *arg)
 		if (json_object_set_new(aa->o, p->network_name, arr) == -1)
 			goto nomem;
 	}
-	for (size_t k = 0; k < p->nips; k++) {
-		json_t *a = json_pack("{s:s, s:i, s:s, s:s}", "addr", p->ips[k],
-		    "version", strchr(p->ips[k], ':') ? 6 : 4,
-		    "OS-EXT-IPS:type", "fixed", "OS-EXT-IPS-MAC:mac_addr",
-		    p->mac);
-
-		if (json_array_append_new(arr, a) == -1)
+	/* Nova lists a fixed address, then the floating one NATed to it. */
+	for (size_t k = 0; k < p->nips; k++)
+		if (addr_add(arr, p->ips[k], "fixed", p->mac) == -1 ||
+		    (p->floating_ips != NULL && p->floating_ips[k] != NULL &&
+		    addr_add(arr, p->floating_ips[k], "floating",
+		    p->mac) == -1))
 			goto nomem;
-	}
 	return 0;
 nomem:
 	err_set(TS_ENOMEM, "out of memory");
@@ -277,41 +291,62 @@ nomem:
 }
 
 /* Nova's addresses of a server from the ports of its device, read in txn:
- * one list per network name (label NULL) or of that one network. */
+ * one list per network name (label NULL) or of that one network. sgs (not
+ * NULL): the ports' security groups as Nova's security_groups, [] for
+ * none (owned by the caller). */
 static json_t *
 addresses_json(struct compute *svc, struct store_txn *txn, const char *uuid,
-    const char *label)
+    const char *label, json_t **sgs)
 {
-	struct addr_arg aa = { json_object(), label };
+	struct addr_arg aa = { json_object(), label, NULL };
 
-	if (aa.o == NULL) {
+	if (sgs != NULL)
+		*sgs = aa.sgs = json_array();
+	if (aa.o == NULL || (sgs != NULL && aa.sgs == NULL)) {
 		err_set(TS_ENOMEM, "out of memory");
-		return NULL;
+		goto fail;
 	}
-	if (svc->net != NULL && network_port_each_device(txn, uuid, addr_cb,
-	    &aa) == -1)
-		json_decref(aa.o);
-	else
+	if (svc->net == NULL || network_port_each_device(txn, uuid, addr_cb,
+	    &aa) == 0)
 		return aa.o;
+fail:
+	json_decref(aa.o);
+	if (sgs != NULL) {
+		json_decref(*sgs);
+		*sgs = NULL;
+	}
 	return NULL;
 }
 
 /* The same in a read transaction of its own (a reply built after a
- * write); {} when it cannot be read (logged): the reply still goes. */
+ * write); {} (and sgs []) when it cannot be read (logged): the reply
+ * still goes. */
 static json_t *
-addresses_read(struct http_req *req, const char *uuid)
+addresses_read(struct http_req *req, const char *uuid, json_t **sgs)
 {
 	struct store_txn *txn = NULL;
 	json_t *o = NULL;
 
 	if (compute_read(req, &txn) == 0)
-		o = addresses_json(compute_of(req), txn, uuid, NULL);
+		o = addresses_json(compute_of(req), txn, uuid, NULL, sgs);
 	store_txn_end(&txn);
 	if (o == NULL) {
 		log_warnx("instance %s: addresses: %s", uuid, err_msg());
 		o = json_object();
+		if (sgs != NULL)
+			*sgs = json_array();
 	}
 	return o;
+}
+
+/* Nova's security_groups of a server view: the key only when the server's
+ * ports have some (its _add_security_grps()). sgs is taken. */
+static void
+set_secgroups(json_t *server, json_t *sgs)
+{
+	if (server != NULL && json_array_size(sgs) > 0)
+		json_object_set(server, "security_groups", sgs);
+	json_decref(sgs);
 }
 
 /* The server object at microversion 2.mv. VIEW_BASIC: what PUT returns
@@ -460,14 +495,16 @@ int
 compute_servers_show(struct http_req *req, struct http_resp *resp)
 {
 	struct rec_instance i;
-	json_t *s;
+	json_t *s, *a, *sgs;
 	int mv;
 
 	if (compute_version(req, resp, &mv) == -1 ||
 	    load(req, "os_compute_api:servers:show", &i) == -1)
 		return -1;
+	a = addresses_read(req, i.uuid, &sgs);
 	s = server_json(req, &i, VIEW_DETAIL, compute_is_admin(req),
-	    host_up(req, &i), mv, addresses_read(req, i.uuid));
+	    host_up(req, &i), mv, a);
+	set_secgroups(s, sgs);
 	codec_clear(&schema_rec_instance, &i);
 	return http_resp_json(resp, 200, json_pack("{s:o}", "server", s));
 }
@@ -541,13 +578,14 @@ list_cb(const struct rec_instance *i, void *arg)
 	}
 	if (l->detail)
 	{
-		json_t *a = addresses_json(compute_of(l->req), l->txn, i->uuid,
-		    NULL);
+		json_t *sgs, *a = addresses_json(compute_of(l->req), l->txn,
+		    i->uuid, NULL, &sgs);
 
 		if (a == NULL)
 			return -1;
 		s = server_json(l->req, i, VIEW_DETAIL, l->admin,
 		    host_up(l->req, i), l->mv, a);
+		set_secgroups(s, sgs);
 	}
 	else
 		s = json_pack("{s:s, s:s, s:o}", "id", i->uuid, "name",
@@ -962,14 +1000,15 @@ nomem:
  * stay unbound), in the create's transaction:
  * created on each requested network (device_owner "compute:<az>", which
  * is how a delete knows to delete them) or the given ones bound (and only
- * unbound by a delete). Nova's answers for what the network service
+ * unbound by a delete); then the first one's floating IP when [network]
+ * auto_assign_floating_ip is on (network_floatingip_auto()). Nova's answers for what the network service
  * refuses: an unknown network or port is the request's fault (400).
  */
 static int
 ports_for(struct create *c, struct store_txn *txn, const char *uuid,
     const char *host)
 {
-	char owner[300], pid[37], auto_net[37];
+	char owner[300], pid[37], auto_net[37], first[37] = "";
 	struct netreq one = { .net = auto_net };
 	const struct netreq *v = c->nets;
 	size_t n = c->nnets;
@@ -1006,7 +1045,15 @@ ports_for(struct create *c, struct store_txn *txn, const char *uuid,
 			    "in use on instance %s.", v[k].ip, uuid);
 		if (rc == -1)
 			return -1;
+		if (k == 0)
+			snprintf(first, sizeof(first), "%s", v[k].port != NULL ?
+			    v[k].port : pid);
 	}
+	/* nova-network's auto_assign_floating_ip, for a server that is to
+	 * run: never fails the create for want of an address. */
+	if (*first != '\0' && *host != '\0')
+		return network_floatingip_auto(c->svc->net, txn,
+		    c->ctx->project_id, uuid, first);
 	return 0;
 }
 
@@ -1664,7 +1711,7 @@ compute_servers_update(struct http_req *req, struct http_resp *resp)
 	if (rc == -1)
 		return -1;
 	out = server_json(req, &ch.after, VIEW_BASIC, compute_is_admin(req), true,
-	    mv, addresses_read(req, ch.after.uuid));
+	    mv, addresses_read(req, ch.after.uuid, NULL));
 	codec_clear(&schema_rec_instance, &ch.after);
 	return http_resp_json(resp, 200, json_pack("{s:o}", "server", out));
 }
@@ -2336,7 +2383,7 @@ compute_servers_action(struct http_req *req, struct http_resp *resp)
 	if (rebuild) {
 		/* Nova answers a rebuild with the server and its password. */
 		json_t *o = server_json(req, &ch.after, VIEW_BASIC, ch.admin,
-		    true, mv, addresses_read(req, ch.after.uuid));
+		    true, mv, addresses_read(req, ch.after.uuid, NULL));
 
 		if (o)
 			json_object_set_new(o, "adminPass",
@@ -2540,7 +2587,8 @@ ips(struct http_req *req, struct http_resp *resp, const char *rule,
 	rc = compute_db_instance_get(txn, id, &i);
 	if (rc == 0 && (rc = compute_enforce_owned(req, rule, i.project_id,
 	    i.user_id, "Instance", id)) == 0 &&
-	    (a = addresses_json(compute_of(req), txn, id, label)) == NULL)
+	    (a = addresses_json(compute_of(req), txn, id, label,
+	    NULL)) == NULL)
 		rc = -1;
 	store_txn_end(&txn);
 	codec_clear(&schema_rec_instance, &i);

@@ -38,6 +38,15 @@ network_new(const struct config *cfg, struct store *st)
 	s->quota_router = config_get_int(cfg, "network", "quota_router");
 	s->quota_floatingip = config_get_int(cfg, "network",
 	    "quota_floatingip");
+	s->auto_fip = config_get_bool(cfg, "network",
+	    "auto_assign_floating_ip");
+	s->fip_pool = config_get_str(cfg, "network", "default_floating_pool");
+	if (s->auto_fip && *s->fip_pool == '\0') {
+		err_set(TS_ECONFIG, "[network] default_floating_pool: empty "
+		    "while auto_assign_floating_ip is on");
+		network_free(&s);
+		return NULL;
+	}
 	if ((s->ipam = ipam_conf_new(cfg)) == NULL) {
 		network_free(&s);
 		return NULL;

@@ -95,20 +95,47 @@ int	network_port_bind(struct network *, struct store_txn *,
 	    const char *project_id, const char *port_id,
 	    const char *device_id, const char *host);
 
-/* What compute shows (addresses) and sends to a host (NICs) of a port.
- * Borrowed for the callback. */
+/* What compute shows (addresses, security_groups) and sends to a host
+ * (NICs) of a port. Borrowed for the callback. */
 struct network_device_port {
 	const char	*port_id, *network_id, *network_name, *mac;
 	uint32_t	 mtu;		/* of the network */
 	size_t		 nips;
 	const char	*const *ips;	/* the fixed addresses, in order */
 	const char	*const *subnet_ids;	/* the subnet of each address */
+	/* The floating IP associated with each fixed address, NULL for
+	 * none (Neutron allows at most one per fixed address). */
+	const char	*const *floating_ips;
 	const char	*status;	/* ACTIVE, DOWN... */
+	size_t		 nsecgroups;
+	/* The names of the port's groups, in the port's order (the id for
+	 * a group without a name). */
+	const char	*const *secgroup_names;
 };
 /* Each port of a device, in id order; cb returns 0 go on, 1 stop, -1
  * fail. A port whose network is gone is skipped. */
 int	network_port_each_device(struct store_txn *, const char *device_id,
 	    int (*cb)(const struct network_device_port *, void *), void *);
+/*
+ * nova-network's auto_assign_floating_ip, for the Compute service: when
+ * [network] auto_assign_floating_ip is on, port_id (the first port of
+ * server device_id of project_id, just created or bound in the caller's
+ * write transaction) gets a floating IP of project_id from the external
+ * network named [network] default_floating_pool, allocated as a floating
+ * IP create does (the floatingip quota applies) and associated with the
+ * port's first IPv4 address. It is marked auto-assigned: releasing the
+ * port (network_port_release_device(), network_port_release()) deletes it.
+ * When the pool cannot serve (no such external network, no free address,
+ * quota exhausted, no router with its gateway on the pool and an interface
+ * on the port's subnet, no IPv4 address, one already associated) nothing
+ * is written, one warning saying why is logged and 0 is returned: a server
+ * never fails for want of a floating IP. -1 only when the transaction
+ * itself failed (store, memory): the caller aborts it. Off: 0, nothing.
+ * Call network_changed() after the commit.
+ */
+int	network_floatingip_auto(struct network *, struct store_txn *,
+	    const char *project_id, const char *device_id,
+	    const char *port_id);
 /*
  * Release the ports of a device: those compute created for it (device_owner
  * "compute:*") are deleted with their addresses, the others (given by the

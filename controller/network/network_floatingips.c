@@ -14,6 +14,7 @@
 #include "codec.h"
 #include "core/db.h"
 #include "err.h"
+#include "log.h"
 #include "network_int.h"
 
 #define OWNER_FIP	"network:floatingip"
@@ -139,37 +140,31 @@ disassociate(struct rec_floatingip *f)
 }
 
 /*
- * Point f at port_id (fixed: the address asked, NULL: the port's one IPv4
- * address): the port must be the floating IP's project's (404 otherwise)
- * and reachable through a router with its gateway on the floating network.
+ * Point f at port p (fixed: the address asked, NULL: the port's one IPv4
+ * address), reachable through a router with its gateway on the floating
+ * network. Only reads: the caller writes f. Refusals are TS_EINVALID,
+ * TS_ENOT_FOUND or TS_ECONFLICT; anything else is the store's.
  */
 static int
-associate(struct http_req *req, struct store_txn *txn,
-    struct rec_floatingip *f, const char *port_id, const char *fixed)
+bind_port(struct store_txn *txn, struct rec_floatingip *f,
+    const struct rec_port *p, const char *fixed)
 {
-	struct rec_port p = { .id = "" };
+	const char *port_id = p->id;
 	struct reach re = { .ext_net = f->floating_network_id, .txn = txn };
 	struct taken tk = { .self = f->id };
 	const char *ip = NULL, *sid = NULL;
 	size_t nv4 = 0;
 	int rc = -1;
 
-	if (network_db_port_get(txn, port_id, &p) == -1)
-		return -1;
-	if (strcmp(p.project_id, f->project_id) != 0 ||
-	    !network_allowed(req, "get_port", p.project_id, NULL)) {
-		err_set(TS_ENOT_FOUND, "Port %s could not be found.", port_id);
-		goto out;
-	}
-	for (size_t i = 0; i < p.fixed_ips.n; i++) {
-		const char *a = p.fixed_ips.items[i].ip_address;
+	for (size_t i = 0; i < p->fixed_ips.n; i++) {
+		const char *a = p->fixed_ips.items[i].ip_address;
 
 		if (strchr(a, ':') != NULL)
 			continue;
 		nv4++;
 		if (fixed == NULL || strcmp(fixed, a) == 0) {
 			ip = a;
-			sid = p.fixed_ips.items[i].subnet_id;
+			sid = p->fixed_ips.items[i].subnet_id;
 		}
 	}
 	if (fixed != NULL && ip == NULL) {
@@ -205,8 +200,8 @@ associate(struct http_req *req, struct store_txn *txn,
 		err_set(TS_ECONFLICT, "Cannot associate floating IP %s (%s) "
 		    "with port %s using fixed IP %s, as that fixed IP already "
 		    "has a floating IP on external network %s.",
-		    f->floating_ip_address, f->id, port_id, ip,
-		    f->floating_network_id);
+		    f->floating_ip_address ? f->floating_ip_address : "",
+		    f->id, port_id, ip, f->floating_network_id);
 		goto out;
 	}
 	if (network_set_str(&f->port_id, port_id) == -1 ||
@@ -215,6 +210,25 @@ associate(struct http_req *req, struct store_txn *txn,
 		goto out;
 	rc = 0;
 out:
+	return rc;
+}
+
+/* bind_port() of port_id, which must be the floating IP's project's and
+ * visible to the caller (404 otherwise). */
+static int
+associate(struct http_req *req, struct store_txn *txn,
+    struct rec_floatingip *f, const char *port_id, const char *fixed)
+{
+	struct rec_port p = { .id = "" };
+	int rc = -1;
+
+	if (network_db_port_get(txn, port_id, &p) == -1)
+		return -1;
+	if (strcmp(p.project_id, f->project_id) != 0 ||
+	    !network_allowed(req, "get_port", p.project_id, NULL))
+		err_set(TS_ENOT_FOUND, "Port %s could not be found.", port_id);
+	else
+		rc = bind_port(txn, f, &p, fixed);
 	codec_clear(&schema_rec_port, &p);
 	return rc;
 }
@@ -328,13 +342,59 @@ struct write_arg {
 	struct rec_floatingip	 f;
 };
 
+/*
+ * The port holding f's address on f's floating network (ir NULL: one IPv4
+ * address of any subnet, as Neutron gives; else that request): stored,
+ * with f->floating_ip_address and f->floating_port_id filled in.
+ */
+static int
+hold_address(struct network *svc, struct store_txn *txn,
+    struct rec_floatingip *f, const struct ipam_ip_req *ir)
+{
+	struct rec_port p = { .id = "" };
+	int rc = -1;
+
+	db_uuid(p.id);
+	memcpy(p.network_id, f->floating_network_id, sizeof(p.network_id));
+	p.admin_state_up = true;
+	p.revision_number = 1;
+	p.created_at = p.updated_at = f->created_at;
+	if (network_set_str(&p.project_id, "") == -1 ||
+	    network_set_str(&p.name, "") == -1 ||
+	    network_set_str(&p.description, "") == -1 ||
+	    network_set_str(&p.device_id, f->id) == -1 ||
+	    network_set_str(&p.device_owner, OWNER_FIP) == -1 ||
+	    network_set_str(&p.status, "N/A") == -1 ||
+	    network_set_str(&p.binding_vnic_type, "normal") == -1 ||
+	    network_set_str(&p.binding_vif_type, "unbound") == -1)
+		goto out;
+	if (ipam_port_create(txn, svc->ipam, &p, ir, ir != NULL ? 1 : 0,
+	    ir != NULL) == -1)
+		goto out;
+	for (size_t i = 0; i < p.fixed_ips.n && f->floating_ip_address ==
+	    NULL; i++)
+		if (strchr(p.fixed_ips.items[i].ip_address, ':') == NULL &&
+		    network_set_str(&f->floating_ip_address,
+		    p.fixed_ips.items[i].ip_address) == -1)
+			goto out;
+	if (f->floating_ip_address == NULL) {
+		err_set(TS_EINVALID, "Bad floatingip request: Network %s has "
+		    "no IPv4 subnet.", f->floating_network_id);
+		goto out;
+	}
+	memcpy(f->floating_port_id, p.id, sizeof(f->floating_port_id));
+	rc = 0;
+out:
+	codec_clear(&schema_rec_port, &p);
+	return rc;
+}
+
 static int
 create_fn(struct store_txn *txn, void *arg)
 {
 	struct write_arg *wa = arg;
 	struct rec_floatingip *f = &wa->f;
 	struct rec_network n = { .id = "" };
-	struct rec_port p = { .id = "" };
 	struct ipam_ip_req ir = { 0 };
 	const char *net = NULL, *desc = "", *owner, *t = NULL, *pj = NULL;
 	json_t *tags;
@@ -392,48 +452,13 @@ create_fn(struct store_txn *txn, void *arg)
 	if ((tags = json_object_get(wa->o, "tags")) != NULL &&
 	    network_set_strs(tags, "tags", &f->tags.items, &f->tags.n) == -1)
 		goto out;
-	/* The address: one IPv4 address of the external network. */
-	db_uuid(p.id);
-	snprintf(p.network_id, sizeof(p.network_id), "%s", net);
-	p.admin_state_up = true;
-	p.revision_number = 1;
-	p.created_at = p.updated_at = f->created_at;
-	if (network_set_str(&p.project_id, "") == -1 ||
-	    network_set_str(&p.name, "") == -1 ||
-	    network_set_str(&p.description, "") == -1 ||
-	    network_set_str(&p.device_id, f->id) == -1 ||
-	    network_set_str(&p.device_owner, OWNER_FIP) == -1 ||
-	    network_set_str(&p.status, "N/A") == -1 ||
-	    network_set_str(&p.binding_vnic_type, "normal") == -1 ||
-	    network_set_str(&p.binding_vif_type, "unbound") == -1)
-		goto out;
-	if (ir.ip_address == NULL && ir.subnet_id == NULL) {
-		/* Neutron gives a floating IP one IPv4 address. */
-		if (ipam_port_create(txn, wa->svc->ipam, &p, NULL, 0,
-		    false) == -1)
-			goto out;
-	} else if (ipam_port_create(txn, wa->svc->ipam, &p, &ir, 1,
-	    true) == -1) {
-		goto out;
-	}
-	for (size_t i = 0; i < p.fixed_ips.n && f->floating_ip_address ==
-	    NULL; i++)
-		if (strchr(p.fixed_ips.items[i].ip_address, ':') == NULL &&
-		    network_set_str(&f->floating_ip_address,
-		    p.fixed_ips.items[i].ip_address) == -1)
-			goto out;
-	if (f->floating_ip_address == NULL) {
-		err_set(TS_EINVALID, "Bad floatingip request: Network %s has "
-		    "no IPv4 subnet.", net);
-		goto out;
-	}
-	memcpy(f->floating_port_id, p.id, sizeof(f->floating_port_id));
-	if (assoc_body(wa->req, txn, f, wa->o) == -1)
+	if (hold_address(wa->svc, txn, f, ir.ip_address == NULL &&
+	    ir.subnet_id == NULL ? NULL : &ir) == -1 ||
+	    assoc_body(wa->req, txn, f, wa->o) == -1)
 		goto out;
 	rc = network_db_floatingip_put(txn, f, NULL);
 out:
 	codec_clear(&schema_rec_network, &n);
-	codec_clear(&schema_rec_port, &p);
 	return rc;
 }
 
@@ -500,6 +525,10 @@ update_fn(struct store_txn *txn, void *arg)
 	    (desc != NULL && network_set_str(&f->description, desc) == -1) ||
 	    assoc_body(wa->req, txn, f, wa->o) == -1)
 		goto out;
+	/* Moved or freed by hand: the user's from now on, no longer
+	 * released with the server it was given to. */
+	if (json_object_get(wa->o, "port_id") != NULL)
+		f->has_auto_assigned = f->auto_assigned = false;
 	f->revision_number++;
 	f->updated_at = db_now_ms();
 	rc = network_db_floatingip_put(txn, f, &old);
@@ -602,6 +631,209 @@ network_floatingip_port_gone(struct store_txn *txn, const char *port_id)
 		}
 		codec_clear(&schema_rec_floatingip, &f);
 		codec_clear(&schema_rec_floatingip, &old);
+		if (rc == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- nova-network's auto-assigned floating IPs ---------------------------- */
+
+struct pool_arg {
+	const char	*name;
+	char		 id[37];
+};
+
+/* The first external network of that name (ids order): Nova's pool names
+ * are network names, which Neutron does not make unique. */
+static int
+pool_cb(const struct rec_network *n, void *arg)
+{
+	struct pool_arg *pa = arg;
+
+	if (!n->router_external || strcmp(n->name, pa->name) != 0)
+		return 0;
+	snprintf(pa->id, sizeof(pa->id), "%s", n->id);
+	return 1;
+}
+
+struct v4_arg {
+	char	ids[64][37];
+	size_t	n;
+};
+
+static int
+v4_cb(const struct rec_subnet *sn, void *arg)
+{
+	struct v4_arg *va = arg;
+
+	if (sn->ip_version == 4 && va->n < 64)
+		snprintf(va->ids[va->n++], 37, "%s", sn->id);
+	return 0;
+}
+
+/*
+ * A free IPv4 address of network_id for the port port_id is about to hold,
+ * to out: found without leaving anything behind (the probe's allocation
+ * is released), so a pool with none writes nothing. *found false: none.
+ */
+static int
+free_v4(struct store_txn *txn, const char *network_id, const char *port_id,
+    char subnet_id[37], char out[IPAM_ADDR_STRLEN], bool *found)
+{
+	struct v4_arg va = { .n = 0 };
+
+	*found = false;
+	if (network_db_subnet_each_network(txn, network_id, v4_cb, &va) == -1)
+		return -1;
+	for (size_t i = 0; i < va.n && !*found; i++) {
+		struct rec_subnet sn = { .id = "" };
+		int rc;
+
+		if (network_db_subnet_get(txn, va.ids[i], &sn) == -1) {
+			codec_clear(&schema_rec_subnet, &sn);
+			return -1;
+		}
+		rc = ipam_ip_allocate(txn, &sn, port_id, NULL, out);
+		codec_clear(&schema_rec_subnet, &sn);
+		if (rc == -1 && err_code() == TS_ECONFLICT)
+			continue;	/* full: the next subnet */
+		if (rc == -1 || ipam_ip_release(txn, va.ids[i], out,
+		    port_id) == -1)
+			return -1;
+		snprintf(subnet_id, 37, "%s", va.ids[i]);
+		*found = true;
+	}
+	return 0;
+}
+
+/* A refusal of the pool, not a failure of the transaction. */
+static bool
+refusal(void)
+{
+	return err_code() == TS_EINVALID || err_code() == TS_ENOT_FOUND ||
+	    err_code() == TS_ECONFLICT || err_code() == TS_EOVER_QUOTA;
+}
+
+int
+network_floatingip_auto(struct network *svc, struct store_txn *txn,
+    const char *project_id, const char *device_id, const char *port_id)
+{
+	struct pool_arg pa = { .name = svc->fip_pool };
+	struct rec_floatingip f = { .id = "" };
+	struct rec_port p = { .id = "" };
+	struct ipam_ip_req ir;
+	char why[ERR_MSG_MAX] = "", sid[37], addr[IPAM_ADDR_STRLEN], hold[37];
+	const char *fixed = NULL;
+	bool found;
+	int rc = -1;
+
+	if (!svc->auto_fip)
+		return 0;
+	/* Every check reads: a refusal leaves the transaction as it was. */
+	if (network_db_network_each(txn, pool_cb, &pa) == -1)
+		goto out;
+	if (pa.id[0] == '\0') {
+		snprintf(why, sizeof(why), "no external network named '%s'",
+		    svc->fip_pool);
+		goto refused;
+	}
+	if (network_quota_check(svc, txn, project_id, NET_RES_FLOATINGIP,
+	    1) == -1)
+		goto check;
+	if (network_db_port_get(txn, port_id, &p) == -1)
+		goto out;
+	for (size_t i = 0; i < p.fixed_ips.n && fixed == NULL; i++)
+		if (strchr(p.fixed_ips.items[i].ip_address, ':') == NULL)
+			fixed = p.fixed_ips.items[i].ip_address;
+	if (fixed == NULL) {
+		snprintf(why, sizeof(why), "port %s has no IPv4 address",
+		    port_id);
+		goto refused;
+	}
+	db_uuid(f.id);
+	memcpy(f.floating_network_id, pa.id, sizeof(f.floating_network_id));
+	f.revision_number = 1;
+	f.created_at = f.updated_at = db_now_ms();
+	f.has_auto_assigned = f.auto_assigned = true;
+	if (network_set_str(&f.project_id, project_id) == -1 ||
+	    network_set_str(&f.description, "") == -1 ||
+	    network_set_str(&f.status, "ACTIVE") == -1)
+		goto out;
+	if (bind_port(txn, &f, &p, fixed) == -1)
+		goto check;
+	db_uuid(hold);
+	if (free_v4(txn, pa.id, hold, sid, addr, &found) == -1)
+		goto out;
+	if (!found) {
+		snprintf(why, sizeof(why), "No more IP addresses available "
+		    "on network %s.", pa.id);
+		goto refused;
+	}
+	/* From here every step writes: a failure aborts the create. */
+	ir.subnet_id = sid;
+	ir.ip_address = addr;
+	if (hold_address(svc, txn, &f, &ir) == -1 ||
+	    network_db_floatingip_put(txn, &f, NULL) == -1)
+		goto out;
+	log_info("server %s: floating IP %s from pool %s auto-assigned to "
+	    "port %s", device_id, f.floating_ip_address, svc->fip_pool,
+	    port_id);
+	rc = 0;
+	goto out;
+check:
+	if (!refusal())
+		goto out;
+	snprintf(why, sizeof(why), "%s", err_msg());
+refused:
+	err_clear();
+	log_warnx("server %s: no floating IP auto-assigned from pool %s: %s",
+	    device_id, svc->fip_pool, why);
+	rc = 0;
+out:
+	codec_clear(&schema_rec_port, &p);
+	codec_clear(&schema_rec_floatingip, &f);
+	return rc;
+}
+
+struct auto_ids {
+	char	ids[64][37];
+	size_t	n;
+};
+
+static int
+auto_cb(const struct rec_floatingip *f, void *arg)
+{
+	struct auto_ids *a = arg;
+
+	if (!f->auto_assigned || a->n == 64)
+		return 0;
+	snprintf(a->ids[a->n++], 37, "%s", f->id);
+	return 0;
+}
+
+int
+network_floatingip_release_auto(struct store_txn *txn, const char *port_id)
+{
+	struct auto_ids a = { .n = 0 };
+
+	/* Ids first: the index changes under the walk otherwise. */
+	if (network_db_floatingip_each_port(txn, port_id, auto_cb, &a) == -1)
+		return -1;
+	for (size_t i = 0; i < a.n; i++) {
+		struct rec_floatingip f = { .id = "" };
+		struct rec_port p = { .id = "" };
+		int rc = network_db_floatingip_get(txn, a.ids[i], &f);
+
+		if (rc == 0 && network_db_port_get(txn, f.floating_port_id,
+		    &p) == 0)
+			rc = ipam_port_delete(txn, &p);
+		else if (rc == 0 && err_code() != TS_ENOT_FOUND)
+			rc = -1;
+		if (rc == 0)
+			rc = network_db_floatingip_del(txn, &f);
+		codec_clear(&schema_rec_port, &p);
+		codec_clear(&schema_rec_floatingip, &f);
 		if (rc == -1)
 			return -1;
 	}

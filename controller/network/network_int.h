@@ -29,6 +29,10 @@ struct network {
 	int64_t			 quota_network, quota_subnet, quota_port;
 	int64_t			 quota_secgroup, quota_sgrule;
 	int64_t			 quota_router, quota_floatingip;
+	/* [network] auto_assign_floating_ip and default_floating_pool
+	 * (borrowed from cfg, which outlives the service). */
+	bool			 auto_fip;
+	const char		*fip_pool;
 	struct netsync		*netsync;	/* set before listening */
 };
 
@@ -215,6 +219,11 @@ const char *network_router_ifs_subnet(const struct rtr_ifs *, size_t i);
 /* A port is deleted: its floating IPs lose their association (Neutron's
  * disassociate_floatingips), inside the delete's transaction. */
 int	network_floatingip_port_gone(struct store_txn *, const char *port_id);
+/* A port leaves its server (network_port_release*()): the floating IPs
+ * auto-assigned to it are deleted with their addresses, as nova-network
+ * released them with the instance; the others stay for port_gone. */
+int	network_floatingip_release_auto(struct store_txn *,
+	    const char *port_id);
 
 int	network_routers_list(struct http_req *, struct http_resp *);
 int	network_routers_create(struct http_req *, struct http_resp *);

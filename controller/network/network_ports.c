@@ -833,16 +833,40 @@ struct device_arg {
 	void	*arg;
 };
 
+/* The floating IPs of a port: fixed address -> floating address. */
+struct fip_pairs {
+	char	fixed[64][IPAM_ADDR_STRLEN], floating[64][IPAM_ADDR_STRLEN];
+	size_t	n;
+};
+
+static int
+fip_pair_cb(const struct rec_floatingip *f, void *arg)
+{
+	struct fip_pairs *fp = arg;
+
+	if (f->fixed_ip_address == NULL || fp->n == 64)
+		return 0;
+	snprintf(fp->fixed[fp->n], IPAM_ADDR_STRLEN, "%s",
+	    f->fixed_ip_address);
+	snprintf(fp->floating[fp->n++], IPAM_ADDR_STRLEN, "%s",
+	    f->floating_ip_address);
+	return 0;
+}
+
 static int
 device_cb(const struct rec_port *p, void *arg)
 {
 	struct device_arg *da = arg;
 	struct rec_network n = { .id = "" };
-	const char *ips[64], *subnets[64];
+	struct rec_security_group *sgs = NULL;
+	struct fip_pairs *fp = NULL;
+	const char *ips[64], *subnets[64], *fips[64], *sgnames[64];
 	struct network_device_port dp = { .port_id = p->id,
 	    .network_id = p->network_id, .mac = p->mac_address, .ips = ips,
-	    .subnet_ids = subnets, .status = p->status };
-	int rc;
+	    .subnet_ids = subnets, .floating_ips = fips, .status = p->status,
+	    .secgroup_names = sgnames };
+	size_t nsg = 0;
+	int rc = -1;
 
 	if (network_db_network_get(da->txn, p->network_id, &n) == -1) {
 		codec_clear(&schema_rec_network, &n);
@@ -850,11 +874,45 @@ device_cb(const struct rec_port *p, void *arg)
 	}
 	dp.network_name = n.name;
 	dp.mtu = n.mtu;
+	if ((fp = calloc(1, sizeof(*fp))) == NULL || (p->security_groups.n >
+	    0 && (sgs = calloc(p->security_groups.n, sizeof(*sgs))) == NULL)) {
+		err_set(TS_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (network_db_floatingip_each_port(da->txn, p->id, fip_pair_cb,
+	    fp) == -1)
+		goto out;
 	for (size_t k = 0; k < p->fixed_ips.n && k < 64; k++) {
 		subnets[dp.nips] = p->fixed_ips.items[k].subnet_id;
+		fips[dp.nips] = NULL;
+		for (size_t j = 0; j < fp->n; j++)
+			if (strcmp(fp->fixed[j],
+			    p->fixed_ips.items[k].ip_address) == 0)
+				fips[dp.nips] = fp->floating[j];
 		ips[dp.nips++] = p->fixed_ips.items[k].ip_address;
 	}
+	/* A group deleted under the port (not possible through the API,
+	 * which refuses to delete a group in use) is left out. */
+	for (size_t k = 0; k < p->security_groups.n && k < 64; k++) {
+		if (network_db_secgroup_get(da->txn,
+		    p->security_groups.items[k], &sgs[nsg]) == -1) {
+			codec_clear(&schema_rec_security_group, &sgs[nsg]);
+			if (err_code() != TS_ENOT_FOUND)
+				goto out;
+			continue;
+		}
+		/* Nova shows a group without a name by its id. */
+		sgnames[nsg] = *sgs[nsg].name != '\0' ? sgs[nsg].name :
+		    sgs[nsg].id;
+		nsg++;
+	}
+	dp.nsecgroups = nsg;
 	rc = da->cb(&dp, da->arg);
+out:
+	for (size_t k = 0; k < nsg; k++)
+		codec_clear(&schema_rec_security_group, &sgs[k]);
+	free(sgs);
+	free(fp);
 	codec_clear(&schema_rec_network, &n);
 	return rc;
 }
@@ -924,7 +982,9 @@ release_cb(const struct rec_port *p, void *arg)
 	return 0;
 }
 
-/* Deletes port_id if compute created it, else unbinds it; device_id
+/* Deletes port_id if compute created it, else unbinds it, and the
+ * floating IPs auto-assigned to it either way (they were the server's, not
+ * the port's: nova-network released them with the instance); device_id
  * (not NULL): it must be that device's port, else TS_ENOT_FOUND. */
 static int
 release_one(struct store_txn *txn, const char *device_id,
@@ -945,7 +1005,9 @@ release_one(struct store_txn *txn, const char *device_id,
 		err_set(TS_ENOT_FOUND, "Port %s is not attached to %s.",
 		    port_id, device_id);
 		rc = -1;
-	} else if (strncmp(old.device_owner, "compute:", 8) == 0)
+	} else if (network_floatingip_release_auto(txn, old.id) == -1)
+		rc = -1;
+	else if (strncmp(old.device_owner, "compute:", 8) == 0)
 		rc = network_floatingip_port_gone(txn, old.id) == -1 ? -1 :
 		    ipam_port_delete(txn, &old);
 	else {

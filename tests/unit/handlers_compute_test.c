@@ -1352,6 +1352,128 @@ test_servers_networks(void **state)
 	CT_CALL(T, N, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
 }
 
+/*
+ * A server's floating IP and security groups as Nova shows them: the
+ * floating address after the fixed one it is NATed to, in the same
+ * network entry, type "floating", the port's MAC; security_groups in show
+ * and detail, one {"name"} per group of each port, absent without ports.
+ * A floating IP associated by hand stays (disassociated) when the server
+ * goes. Servers here are never placed, so auto_assign_floating_ip (off in
+ * this fixture) is tested through the CLI (integ.server_fip_cli).
+ */
+static void
+test_server_floating(void **state)
+{
+	char net[64], sub[64], pub[64], rtr[64], s1[64], s2[64], nets[256],
+	    port[64], fip[64], mac[64], addr[64];
+	json_t *a;
+
+	(void)state;
+	cn_net(CT_MEMBER, "fl-net", "10.60.0.0/24", net);
+	CT_CALL(T, N, CT_MEMBER, "GET", "/v2.0/subnets?cidr=10.60.0.0/24",
+	    NULL, 200, NULL);
+	snprintf(sub, sizeof(sub), "%s", ctltest_str(T, "subnets.0.id"));
+	CT_CALL(T, N, CT_ADMIN, "POST", "/v2.0/networks", "{\"network\": "
+	    "{\"name\": \"fl-pub\", \"router:external\": true}}", 201, NULL);
+	snprintf(pub, sizeof(pub), "%s", ctltest_str(T, "network.id"));
+	snprintf(body, sizeof(body), "{\"subnet\": {\"network_id\": \"%s\", "
+	    "\"ip_version\": 4, \"cidr\": \"198.51.100.0/24\", "
+	    "\"enable_dhcp\": false}}", pub);
+	CT_CALL(T, N, CT_ADMIN, "POST", "/v2.0/subnets", body, 201, NULL);
+	snprintf(body, sizeof(body), "{\"router\": {\"name\": \"fl-r\", "
+	    "\"external_gateway_info\": {\"network_id\": \"%s\"}}}", pub);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/routers", body, 201, NULL);
+	snprintf(rtr, sizeof(rtr), "%s", ctltest_str(T, "router.id"));
+	snprintf(path, sizeof(path), "/v2.0/routers/%s/add_router_interface",
+	    rtr);
+	snprintf(body, sizeof(body), "{\"subnet_id\": \"%s\"}", sub);
+	CT_CALL(T, N, CT_MEMBER, "PUT", path, body, 200, NULL);
+
+	snprintf(nets, sizeof(nets), "[{\"uuid\": \"%s\"}]", net);
+	assert_int_equal(cn_create("fl1", nets, s1), 202);
+	snprintf(path, sizeof(path), "/v2.0/ports?device_id=%s", s1);
+	CT_CALL(T, N, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	snprintf(port, sizeof(port), "%s", ctltest_str(T, "ports.0.id"));
+	snprintf(mac, sizeof(mac), "%s", ctltest_str(T, "ports.0.mac_address"));
+	snprintf(addr, sizeof(addr), "%s",
+	    ctltest_str(T, "ports.0.fixed_ips.0.ip_address"));
+	/* off by default: no floating IP came with the server */
+	CT_CALL(T, N, CT_ADMIN, "GET", "/v2.0/floatingips", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "floatingips")), 0);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s", s1);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T,
+	    "server.addresses.fl-net")), 1);
+	/* the port's default group */
+	assert_int_equal(json_array_size(ctltest_get(T,
+	    "server.security_groups")), 1);
+	assert_string_equal(ctltest_str(T, "server.security_groups.0.name"),
+	    "default");
+
+	snprintf(body, sizeof(body), "{\"floatingip\": {\"floating_network_id"
+	    "\": \"%s\", \"port_id\": \"%s\"}}", pub, port);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/floatingips", body, 201, NULL);
+	snprintf(fip, sizeof(fip), "%s", ctltest_str(T, "floatingip.id"));
+	snprintf(nets, sizeof(nets), "%s",
+	    ctltest_str(T, "floatingip.floating_ip_address"));
+
+	/* show, detail and /ips: fixed, then floating */
+	snprintf(path, sizeof(path), "/v2.1/servers/%s", s1);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	a = ctltest_get(T, "server.addresses.fl-net");
+	assert_int_equal(json_array_size(a), 2);
+	assert_string_equal(ctltest_str(T, "server.addresses.fl-net.0.addr"),
+	    addr);
+	assert_string_equal(ctltest_str(T,
+	    "server.addresses.fl-net.0.OS-EXT-IPS:type"), "fixed");
+	assert_string_equal(ctltest_str(T, "server.addresses.fl-net.1.addr"),
+	    nets);
+	assert_string_equal(ctltest_str(T,
+	    "server.addresses.fl-net.1.OS-EXT-IPS:type"), "floating");
+	assert_string_equal(ctltest_str(T,
+	    "server.addresses.fl-net.1.OS-EXT-IPS-MAC:mac_addr"), mac);
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "server.addresses.fl-net.1.version")), 4);
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers/detail?name=^fl1$",
+	    NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "servers")), 1);
+	assert_string_equal(ctltest_str(T,
+	    "servers.0.addresses.fl-net.1.OS-EXT-IPS:type"), "floating");
+	assert_string_equal(ctltest_str(T, "servers.0.security_groups.0.name"),
+	    "default");
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/ips/fl-net", s1);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "fl-net.1.addr"), nets);
+
+	/* a server without ports: no security_groups key */
+	assert_int_equal(cn_create("fl0", "\"none\"", s2), 202);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s", s2);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_non_null(ctltest_get(T, "server.id"));
+	assert_null(ctltest_get(T, "server.security_groups"));
+	cn_delete(s2);
+
+	/* the server goes: a floating IP associated by hand stays, free */
+	cn_delete(s1);
+	snprintf(path, sizeof(path), "/v2.0/floatingips/%s", fip);
+	CT_CALL(T, N, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_true(json_is_null(ctltest_get(T, "floatingip.port_id")));
+	assert_string_equal(ctltest_str(T, "floatingip.status"), "DOWN");
+	CT_CALL(T, N, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+
+	/* nothing left for "auto" elsewhere to find */
+	snprintf(path, sizeof(path), "/v2.0/routers/%s/remove_router_interface",
+	    rtr);
+	snprintf(body, sizeof(body), "{\"subnet_id\": \"%s\"}", sub);
+	CT_CALL(T, N, CT_MEMBER, "PUT", path, body, 200, NULL);
+	snprintf(path, sizeof(path), "/v2.0/routers/%s", rtr);
+	CT_CALL(T, N, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+	snprintf(path, sizeof(path), "/v2.0/networks/%s", net);
+	CT_CALL(T, N, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+	snprintf(path, sizeof(path), "/v2.0/networks/%s", pub);
+	CT_CALL(T, N, CT_ADMIN, "DELETE", path, NULL, 204, NULL);
+}
+
 /* ---- a host that reported once, an hour ago ---------------------------------------------------- */
 
 /*
@@ -1891,6 +2013,7 @@ main(void)
 		cmocka_unit_test(test_versions),
 		cmocka_unit_test(test_servers_networks),
 		cmocka_unit_test(test_server_secgroups),
+		cmocka_unit_test(test_server_floating),
 		/* last: the others expect no host at all */
 		cmocka_unit_test(test_down_host),
 		cmocka_unit_test(test_interfaces),
