@@ -51,7 +51,13 @@
 #    address, and (once the router is in place) no packet from gnnet1's
 #    fixed IPs;
 #  - server remove floating ip: that address silent to ping and tcp/80,
-#    the other floating IP still answering both.
+#    the other floating IP still answering both;
+#  - auto_assign_floating_ip (with default_floating_pool gnpublic, which
+#    does not exist yet when gnvm1..5 are created: they are created all
+#    the same, without one): gnvm6, created on gnnet1 once the router is
+#    in place with nothing but `server create`, has a floating IP of
+#    gnpublic (`floating ip list --port`) that serves its page to
+#    $NSP-ext.
 # Every wait polls an event (a console marker, a state) with a bound. On
 # exit: domains destroyed and undefined, agents, libvirtds, dnsmasqs and
 # relays stopped, the namespaces (and with them every link in them) and
@@ -113,7 +119,8 @@ controller_conf "$T/controller.conf" "$BUS" "${API_LINES[@]}" \
 	"[compute]" "build_timeout = $BOOT_TIMEOUT" "action_timeout = 120" \
 	"resend_interval = 5" "console_timeout = 10" \
 	"[scheduler]" "reserved_host_memory_mb = 0" \
-	"[network]" "vni_ranges = 4100:4110"
+	"[network]" "vni_ranges = 4100:4110" \
+	"auto_assign_floating_ip = true" "default_floating_pool = gnpublic"
 for n in $HOSTS; do
 	"$FH" up "$NSP" "$n" "$T/h$n" "$BUS" "$IMP" > "$T/fakehost-h$n.log" 2>&1 ||
 		fail "fake host h$n: $(cat "$T/fakehost-h$n.log")"
@@ -492,6 +499,12 @@ ip netns exec "$EXT" nft add rule ip gntest in ip saddr "$GW" icmp type echo-req
 	counter comment '"gw"' || fail "nft counter of $GW in $EXT"
 # Rounds of gnvm2's loop to $XGW from now on may pass through the router.
 R2=$(round gnvm2 "$XGW")
+# gnvm6 asks for no floating IP: auto_assign_floating_ip gives it one from
+# default_floating_pool gnpublic, now that gnnet1 has a router to it. It
+# boots on h2 while the checks below run.
+printf 'TINYSTACK-USERDATA-VM6\nTINYSTACK-HTTPD\n' > "$T/ud6"
+create gnvm6 2 "$T/ud6" --network gnnet1 &
+C6=$!
 FIP1=$(openstack floating ip create gnpublic -f value -c floating_ip_address)
 FIP4=$(openstack floating ip create gnpublic -f value -c floating_ip_address)
 [ -n "$FIP1" ] && [ -n "$FIP4" ] || fail "floating ip create: '$FIP1' '$FIP4'"
@@ -618,5 +631,27 @@ page "$FIP1" "${SID[gnvm1]}" && fail "gnvm1's page still loads through $FIP1 aft
 pings_ext "$FIP4" || fail "gnvm4's $FIP4 stopped answering when gnvm1's went"
 page "$FIP4" "${SID[gnvm4]}" || fail "gnvm4's page through $FIP4 stopped when gnvm1's floating IP went"
 ok "server remove floating ip: $FIP1 silent to ping and tcp/80, while $FIP4 still answers both"
+
+# ---- auto_assign_floating_ip --------------------------------------------------------
+# port_of NAME: the id of the server's one port.
+port_of() {
+	curl -s -H "X-Auth-Token: $TOK" "http://127.0.0.1:$NP/v2.0/ports?device_id=${SID[$1]}" |
+	    jq -r 'if (.ports | length) == 1 then .ports[0].id else empty end'
+}
+wait $C6 || true
+created gnvm6 2
+P6=$(port_of gnvm6)
+[ -n "$P6" ] || fail "gnvm6 has no one port"
+FIP6=$(openstack floating ip list --port "$P6" -f value -c "Floating IP Address")
+[ -n "$FIP6" ] && [ "$(echo "$FIP6" | wc -l)" = 1 ] ||
+	fail "gnvm6's port has not one floating IP: '$FIP6'"
+case "$FIP6" in 172.24.4.*) ;; *) fail "gnvm6's floating IP $FIP6 is not of gnpublic" ;; esac
+[ -z "$(openstack floating ip list --port "$(port_of gnvm5)" -f value -c ID)" ] ||
+	fail "gnvm5 (created before gnpublic existed) has a floating IP"
+has_line gnvm6 "^TINYSTACK-GUEST-HTTPD port=80 uuid=${SID[gnvm6]} " ||
+	fail "gnvm6's httpd is not listening"
+t0=$SECONDS
+within 60 "gnvm6's page through its floating IP $FIP6" page "$FIP6" "${SID[gnvm6]}"
+ok "auto_assign_floating_ip: gnvm6 (h2), created with no floating IP asked, got $FIP6 from gnpublic; $EXT gets its page through it ($((SECONDS - t0)) s after ACTIVE); gnvm1..5, created before gnpublic existed, were created without"
 
 echo "$NPASS passed, 0 failed"
