@@ -530,7 +530,8 @@ plan_rules(struct plan *p, const struct msg_host_network *d,
 	}
 	buf_puts(b, "\t}\n");
 	if (gw == NULL) {
-		buf_puts(b, "\tchain fwd {\n\t\ttype filter hook forward "
+		/* (not "fwd": a keyword of nft's grammar, refused as a name) */
+		buf_puts(b, "\tchain out_qg {\n\t\ttype filter hook forward "
 		    "priority filter; policy accept;\n");
 		if (nfl) {
 			buf_printf(b, "\t\toifname \"%s\" ip saddr { ", p->qg);

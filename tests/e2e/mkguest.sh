@@ -27,6 +27,14 @@
 #     TINYSTACK-GUEST-MD-FAIL what=W           wget, 60 tries each):
 #                          meta_data.json's uuid, user_data's first line, EC2
 #                          public-keys/0/openssh-key's first line
+#     TINYSTACK-GUEST-HTTPD port=80 uuid=U name=N   "TINYSTACK-HTTPD" line: once
+#                          busybox httpd listens on tcp/80; it serves /
+#                          (index.html) as the one line "TINYSTACK-PAGE uuid=U
+#                          name=N", the config drive's uuid and name (which
+#                          guest answered); HTTPD-FAIL if it could not bind
+#     TINYSTACK-GUEST-ECHO port=P              "TINYSTACK-ECHO P" lines: a line
+#                          echo service (busybox nc -ll -e cat, any number of
+#                          long-lived sessions) on tcp/P, started at once
 #     TINYSTACK-GUEST-TICK n=N bootid=B            every second
 #     TINYSTACK-GUEST-POWERBTN bootid=B            ACPI power button: powers off
 # Usage: mkguest.sh OUTDIR      (needs busybox-static, cpio, gzip, python3 and
@@ -177,6 +185,10 @@ for d in /sys/block/vd* /sys/block/sd* /sys/block/sr*; do
 				    sed -n 's/^TINYSTACK-PINGLOOP \([0-9.]*\)$/\1/p' > /tmp/pingloop
 				grep -qx TINYSTACK-METADATA $ud && touch /tmp/metadata
 				grep -qx TINYSTACK-HOTPLUG $ud && touch /tmp/hotplug
+				grep -qx TINYSTACK-HTTPD $ud &&
+				    echo "uuid=$uuid name=$name" > /tmp/httpd
+				tr -dc 'A-Za-z0-9 _.:\n-' < $ud |
+				    sed -n 's/^TINYSTACK-ECHO \([0-9][0-9]*\)$/\1/p' > /tmp/echo
 			fi
 		fi
 		umount /mnt
@@ -192,6 +204,23 @@ for n in /sys/class/net/*; do
 	    -O staticroutes >/dev/null 2>&1 &
 	touch "/tmp/nic-$IF"
 done
+# Services asked for in user_data. They listen on every address, so they
+# need no lease to start; whoever can reach the guest may use them.
+if [ -s /tmp/httpd ]; then
+	mkdir -p /www
+	echo "TINYSTACK-PAGE $(cat /tmp/httpd)" > /www/index.html
+	if httpd -p 80 -h /www; then
+		echo "TINYSTACK-GUEST-HTTPD port=80 $(cat /tmp/httpd)"
+	else
+		echo "TINYSTACK-GUEST-HTTPD-FAIL port=80"
+	fi
+fi
+if [ -s /tmp/echo ]; then
+	while read -r p; do
+		nc -ll -p "$p" -e cat </dev/null >/dev/null 2>&1 &
+		echo "TINYSTACK-GUEST-ECHO port=$p"
+	done < /tmp/echo
+fi
 # "TINYSTACK-HOTPLUG" in user_data: NICs that appear later (a port
 # attached to the running guest) get the same treatment; polled every
 # 0.5 s for an hour at most.

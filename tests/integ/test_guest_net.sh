@@ -33,7 +33,31 @@
 #    (a console line per round); h1's agent restarted, h1's dnsmasq
 #    killed, the network's bridge deleted by hand in h1's namespace:
 #    after each, h1 converges (dnsmasq running again, the bridge back with
-#    the guests' taps on it) and the loop succeeds again in a later round.
+#    the guests' taps on it) and the loop succeeds again in a later round;
+#  - floating IPs and security groups seen from the external namespace
+#    $NSP-ext (172.24.4.1, as devstack's br-ex): a router from gnnet1 to
+#    the flat external network gnpublic; floating IPs of gnvm1 (h1) and
+#    gnvm4 (h2) answer ping once an ICMP rule allows it, not before, not
+#    after its deletion;
+#  - tcp/80 (the guests' busybox httpd, whose page carries the server's
+#    uuid) through the floating IPs: dropped before a rule allows it, then
+#    served to 172.24.4.1 by a rule of 172.24.4.1/32 alone, dropped from a
+#    second address 172.24.4.3 of $NSP-ext that pings the same floating IP;
+#  - an established echo session (tcp/7007, gnvm4's busybox nc) through a
+#    floating IP is cut when its rule is deleted (no echo), while new
+#    sessions are dropped and tcp/80 of the same guest still works;
+#  - SNAT: gnvm2, without a floating IP, pings 172.24.4.1 through the
+#    router; $NSP-ext sees the echo requests come from the router's gateway
+#    address, and (once the router is in place) no packet from gnnet1's
+#    fixed IPs;
+#  - server remove floating ip: that address silent to ping and tcp/80,
+#    the other floating IP still answering both;
+#  - auto_assign_floating_ip (with default_floating_pool gnpublic, which
+#    does not exist yet when gnvm1..5 are created: they are created all
+#    the same, without one): gnvm6, created on gnnet1 once the router is
+#    in place with nothing but `server create`, has a floating IP of
+#    gnpublic (`floating ip list --port`) that serves its page to
+#    $NSP-ext.
 # Every wait polls an event (a console marker, a state) with a bound. On
 # exit: domains destroyed and undefined, agents, libvirtds, dnsmasqs and
 # relays stopped, the namespaces (and with them every link in them) and
@@ -56,6 +80,7 @@ lv() { virsh -c "$("$FH" uri "$T/h$1")" "${@:2}"; }
 
 gn_cleanup() {
 	local rc=$? e p f n
+	[ -n "${ECPID:-}" ] && kill "$ECPID" 2>/dev/null
 	# Every domain of the fake hosts' libvirtds is this test's (even one
 	# whose create was still under way).
 	for n in $HOSTS; do
@@ -94,7 +119,8 @@ controller_conf "$T/controller.conf" "$BUS" "${API_LINES[@]}" \
 	"[compute]" "build_timeout = $BOOT_TIMEOUT" "action_timeout = 120" \
 	"resend_interval = 5" "console_timeout = 10" \
 	"[scheduler]" "reserved_host_memory_mb = 0" \
-	"[network]" "vni_ranges = 4100:4110"
+	"[network]" "vni_ranges = 4100:4110" \
+	"auto_assign_floating_ip = true" "default_floating_pool = gnpublic"
 for n in $HOSTS; do
 	"$FH" up "$NSP" "$n" "$T/h$n" "$BUS" "$IMP" > "$T/fakehost-h$n.log" 2>&1 ||
 		fail "fake host h$n: $(cat "$T/fakehost-h$n.log")"
@@ -242,7 +268,7 @@ pinged() {
 # ---- one guest: its DHCP lease is its port's address ----------------------------
 # gnvm2's address is chosen now, so that gnvm1 can be told to ping it.
 IP2=10.66.10.50
-printf 'TINYSTACK-USERDATA-VM1\nTINYSTACK-PING %s 150\n' "$IP2" > "$T/ud1"
+printf 'TINYSTACK-USERDATA-VM1\nTINYSTACK-PING %s 150\nTINYSTACK-HTTPD\n' "$IP2" > "$T/ud1"
 t0=$(date +%s.%N)
 create gnvm1 1 "$T/ud1" --network gnnet1
 created gnvm1 1
@@ -256,9 +282,15 @@ curl -s -H "X-Auth-Token: $TOK" "http://127.0.0.1:$CP/v2.1/servers/${SID[gnvm1]}
 ok "gnvm1 ACTIVE on h1, gnnet1; openstack console log show: DHCP lease $L = its port's fixed IP ($(echo "$t1 - $t0" | bc) s from create)"
 
 # ---- two more guests on that network, one on h1, one on h2, at once ------------
-printf 'TINYSTACK-USERDATA-VM2\nTINYSTACK-PING %s 60\n' "$IP1" > "$T/ud2"
-printf 'TINYSTACK-USERDATA-VM4\nTINYSTACK-PING %s 60\nTINYSTACK-PING %s 60\n' \
-	"$IP1" "$IP2" > "$T/ud4"
+# gnvm2 also pings the external network's gateway in a loop: it fails
+# until the router (much later) gives gnnet1 a way out (SNAT, below).
+XGW=172.24.4.1
+printf 'TINYSTACK-USERDATA-VM2\nTINYSTACK-PING %s 60\nTINYSTACK-PINGLOOP %s\n' \
+	"$IP1" "$XGW" > "$T/ud2"
+# gnvm4 serves its page and echoes lines on tcp/$ECHOP (floating IPs, below).
+ECHOP=7007
+printf 'TINYSTACK-USERDATA-VM4\nTINYSTACK-PING %s 60\nTINYSTACK-PING %s 60\nTINYSTACK-HTTPD\nTINYSTACK-ECHO %s\n' \
+	"$IP1" "$IP2" "$ECHOP" > "$T/ud4"
 create gnvm2 1 "$T/ud2" --nic "net-id=$NET1,v4-fixed-ip=$IP2" &
 C2=$!
 create gnvm4 2 "$T/ud4" --network gnnet1 &
@@ -434,6 +466,23 @@ ok "h1's bridge $BR deleted by hand: back with gnvm1, gnvm2 and gnvm5's taps on 
 # $NSP-ext (packaging/fakehost.sh) holds 172.24.4.1 on br-ex, joined to each
 # host's ex0: the external network "public" (physical network public).
 EXT=$NSP-ext
+# Counters in $EXT of what arrives from gnnet1 (the ping loop of gnvm2,
+# which has no floating IP): "fixed" counts any packet whose source is still
+# a fixed IP of gnnet1's subnet (it must stay 0), "gw" (added once the
+# router's gateway address is known) echo requests from that address.
+ip netns exec "$EXT" nft -f - <<N || fail "nft counters in $EXT"
+table ip gntest {
+	chain in {
+		type filter hook input priority 0; policy accept;
+		ip saddr 10.66.10.0/24 counter comment "fixed"
+	}
+}
+N
+# counter NAME: packets of $EXT's counter NAME.
+counter() {
+	ip netns exec "$EXT" nft list chain ip gntest in |
+	    sed -n "s/.* counter packets \([0-9]*\) .*comment \"$1\".*/\1/p"
+}
 openstack network create --external --provider-network-type flat \
 	--provider-physical-network public gnpublic >/dev/null || fail "network create gnpublic"
 openstack subnet create --network gnpublic --no-dhcp --subnet-range 172.24.4.0/24 \
@@ -443,6 +492,19 @@ openstack router create gnr1 >/dev/null || fail "router create"
 openstack router set --external-gateway gnpublic gnr1 || fail "router set --external-gateway"
 openstack router add subnet gnr1 "$(openstack subnet list --network gnnet1 -f value -c ID)" ||
 	fail "router add subnet"
+GW=$(curl -s -H "X-Auth-Token: $TOK" "http://127.0.0.1:$NP/v2.0/routers?name=gnr1" |
+    jq -r '.routers[0].external_gateway_info.external_fixed_ips[0].ip_address // empty')
+[ -n "$GW" ] || fail "gnr1 has no gateway address on gnpublic"
+ip netns exec "$EXT" nft add rule ip gntest in ip saddr "$GW" icmp type echo-request \
+	counter comment '"gw"' || fail "nft counter of $GW in $EXT"
+# Rounds of gnvm2's loop to $XGW from now on may pass through the router.
+R2=$(round gnvm2 "$XGW")
+# gnvm6 asks for no floating IP: auto_assign_floating_ip gives it one from
+# default_floating_pool gnpublic, now that gnnet1 has a router to it. It
+# boots on h2 while the checks below run.
+printf 'TINYSTACK-USERDATA-VM6\nTINYSTACK-HTTPD\n' > "$T/ud6"
+create gnvm6 2 "$T/ud6" --network gnnet1 &
+C6=$!
 FIP1=$(openstack floating ip create gnpublic -f value -c floating_ip_address)
 FIP4=$(openstack floating ip create gnpublic -f value -c floating_ip_address)
 [ -n "$FIP1" ] && [ -n "$FIP4" ] || fail "floating ip create: '$FIP1' '$FIP4'"
@@ -465,9 +527,131 @@ within 30 "the ICMP rule's removal to take effect" eval '! pings_ext "$FIP1"'
 openstack security group rule create --proto icmp --remote-ip 172.24.4.0/24 default \
 	>/dev/null || fail "security group rule create icmp (again)"
 within 30 "gnvm1 through $FIP1 again" pings_ext "$FIP1"
+ok "rule deleted: $FIP1 silent; rule back: answers"
+
+# tcp/80 through the floating IPs, allowed from $XGW alone. The page
+# carries the server's uuid: it is that guest that answers.
+for v in gnvm1 gnvm4; do
+	has_line "$v" "^TINYSTACK-GUEST-HTTPD port=80 uuid=${SID[$v]} " ||
+		fail "$v's httpd is not listening"
+done
+# page ADDR ID [SRC]: http://ADDR/ from $EXT (source SRC, else $XGW) is the
+# page of server ID.
+page() {
+	ip netns exec "$EXT" curl -s --max-time 3 --interface "${3:-$XGW}" "http://$1/" |
+	    grep -q "^TINYSTACK-PAGE uuid=$2 "
+}
+# timed_out ADDR SRC: http://ADDR/ from SRC in $EXT gets no answer at all
+# (curl's 28: dropped, neither reset nor served).
+timed_out() {
+	local rc=0
+	ip netns exec "$EXT" curl -s -o /dev/null --max-time 3 --interface "$2" \
+	    "http://$1/" || rc=$?
+	[ "$rc" = 28 ] || { echo "curl http://$1/ from $2: exit $rc" >&2; return 1; }
+}
+# (the ping above is the witness: $FIP1 is wired, the group allows ICMP)
+timed_out "$FIP1" "$XGW" || fail "$FIP1's tcp/80 is not dropped before a rule allows it"
+openstack security group rule create --proto tcp --dst-port 80 --remote-ip "$XGW/32" \
+	default >/dev/null || fail "security group rule create tcp/80"
+t0=$SECONDS
+within 30 "gnvm1's page through $FIP1" page "$FIP1" "${SID[gnvm1]}"
+within 30 "gnvm4's page through $FIP4" page "$FIP4" "${SID[gnvm4]}"
+t1=$((SECONDS - t0))
+# A second source in $EXT: the ICMP rule (172.24.4.0/24) lets it ping, the
+# tcp/80 rule (only $XGW/32) does not let it in.
+XSRC=172.24.4.3
+ip -n "$EXT" addr add "$XSRC/24" dev br-ex || fail "ip addr add $XSRC in $EXT"
+pings_from() { ip netns exec "$EXT" ping -c 1 -W 1 -I "$2" "$1" >/dev/null 2>&1; }
+within 30 "$FIP1 answering $XSRC's ping" pings_from "$FIP1" "$XSRC"
+timed_out "$FIP1" "$XSRC" || fail "$FIP1's tcp/80 from $XSRC is not dropped (rule allows $XGW/32 only)"
+page "$FIP1" "${SID[gnvm1]}" || fail "gnvm1's page from $XGW after $XSRC's try"
+ok "tcp/80 rule from $XGW/32: $EXT gets gnvm1's page through $FIP1 (h1) and gnvm4's through $FIP4 (h2) ($t1 s), dropped before the rule, and dropped from $XSRC which pings $FIP1"
+
+# An established session is cut when the rule that let it in goes.
+# echo_once: a new session to gnvm4's echo service through $FIP4 echoes.
+echo_once() {
+	echo gn-probe | timeout 5 ip netns exec "$EXT" busybox nc "$FIP4" "$ECHOP" 2>/dev/null |
+	    grep -qx gn-probe
+}
+has_line gnvm4 "^TINYSTACK-GUEST-ECHO port=$ECHOP" || fail "gnvm4's echo service is not started"
+openstack security group rule create --proto tcp --dst-port "$ECHOP" --remote-ip 172.24.4.0/24 \
+	default -f value -c id > "$T/echo-rule" || fail "security group rule create tcp/$ECHOP"
+within 30 "a session to gnvm4's tcp/$ECHOP through $FIP4" echo_once
+coproc EC { exec ip netns exec "$EXT" busybox nc "$FIP4" "$ECHOP" 2> "$T/echo-nc.err"; }
+ECPID=$EC_PID ECR=${EC[0]} ECW=${EC[1]}
+# send LINE: to the session. (No subshell: a coprocess's descriptors are
+# closed in subshells; a session that died is no SIGPIPE for us.)
+send() {
+	trap '' PIPE
+	echo "$1" 2>/dev/null >&"$ECW" || true
+	trap - PIPE
+}
+l=
+send gn-line-1
+read -t 10 -r l 2>/dev/null <&"$ECR" || true
+[ "$l" = gn-line-1 ] || fail "the echo session through $FIP4 answered '$l', not gn-line-1"
+openstack security group rule delete "$(cat "$T/echo-rule")" || fail "rule delete tcp/$ECHOP"
+# The rule is out of the kernel once new sessions fail (the agent cuts the
+# tracked ones right after); tcp/80 of the same guest is the witness that
+# the path still works.
+within 30 "new sessions to tcp/$ECHOP dropped after the rule's removal" eval '! echo_once'
+page "$FIP4" "${SID[gnvm4]}" || fail "gnvm4's page through $FIP4 after tcp/$ECHOP's rule went"
+l=
+send gn-line-2
+read -t 5 -r l 2>/dev/null <&"$ECR" || true
+[ -z "$l" ] || fail "the established session through $FIP4 still echoed '$l' after its rule was deleted"
+kill "$ECPID" 2>/dev/null || true
+ECPID=
+ok "an echo session through $FIP4 (tcp/$ECHOP rule) echoes; rule deleted: new sessions dropped, the established one cut (no echo in 5 s) while gnvm4's page still loads"
+
+# SNAT: gnvm2 has no floating IP; its pings reach $XGW from the router's
+# gateway address $GW, never from its fixed IP.
+P2=$(curl -s -H "X-Auth-Token: $TOK" "http://127.0.0.1:$NP/v2.0/ports?device_id=${SID[gnvm2]}" |
+    jq -r '.ports[0].id // empty')
+[ -n "$P2" ] || fail "gnvm2's port"
+[ -z "$(openstack floating ip list --port "$P2" -f value -c ID)" ] ||
+	fail "gnvm2 has a floating IP"
+within 60 "gnvm2 pinging $XGW after round $R2 (the router's SNAT)" ok_after gnvm2 "$XGW" "$R2"
+# Counted from a round that got through on: the router in place. (While
+# it was being set up, a packet may leave before its SNAT rule is loaded:
+# the agent sets routes before the ruleset; NFIX0 says how many did.)
+NGW0=$(counter gw)
+NFIX0=$(counter fixed)
+r=$(round gnvm2 "$XGW")
+within 60 "gnvm2 pinging $XGW again after round $r" ok_after gnvm2 "$XGW" "$r"
+NGW=$(counter gw)
+NFIX=$(counter fixed)
+[ "${NGW:-0}" -gt "${NGW0:-0}" ] || fail "no more echo requests from $GW reached $EXT ($NGW0 -> $NGW)"
+[ "$NFIX" = "$NFIX0" ] || fail "$((NFIX - NFIX0)) packets reached $EXT from gnnet1's fixed IPs (no SNAT)"
+ok "gnvm2 (no floating IP, fixed $IP2) pings $XGW through gnr1: $EXT saw echo requests from the router's gateway $GW ($NGW0 -> $NGW), none from 10.66.10.0/24 in that time ($NFIX0 before, during set-up)"
+
 openstack server remove floating ip gnvm1 "$FIP1" || fail "server remove floating ip"
 within 30 "$FIP1 to stop answering" eval '! pings_ext "$FIP1"'
+page "$FIP1" "${SID[gnvm1]}" && fail "gnvm1's page still loads through $FIP1 after its removal"
 pings_ext "$FIP4" || fail "gnvm4's $FIP4 stopped answering when gnvm1's went"
-ok "rule deleted: $FIP1 silent; rule back: answers; server remove floating ip: silent while $FIP4 still answers"
+page "$FIP4" "${SID[gnvm4]}" || fail "gnvm4's page through $FIP4 stopped when gnvm1's floating IP went"
+ok "server remove floating ip: $FIP1 silent to ping and tcp/80, while $FIP4 still answers both"
+
+# ---- auto_assign_floating_ip --------------------------------------------------------
+# port_of NAME: the id of the server's one port.
+port_of() {
+	curl -s -H "X-Auth-Token: $TOK" "http://127.0.0.1:$NP/v2.0/ports?device_id=${SID[$1]}" |
+	    jq -r 'if (.ports | length) == 1 then .ports[0].id else empty end'
+}
+wait $C6 || true
+created gnvm6 2
+P6=$(port_of gnvm6)
+[ -n "$P6" ] || fail "gnvm6 has no one port"
+FIP6=$(openstack floating ip list --port "$P6" -f value -c "Floating IP Address")
+[ -n "$FIP6" ] && [ "$(echo "$FIP6" | wc -l)" = 1 ] ||
+	fail "gnvm6's port has not one floating IP: '$FIP6'"
+case "$FIP6" in 172.24.4.*) ;; *) fail "gnvm6's floating IP $FIP6 is not of gnpublic" ;; esac
+[ -z "$(openstack floating ip list --port "$(port_of gnvm5)" -f value -c ID)" ] ||
+	fail "gnvm5 (created before gnpublic existed) has a floating IP"
+has_line gnvm6 "^TINYSTACK-GUEST-HTTPD port=80 uuid=${SID[gnvm6]} " ||
+	fail "gnvm6's httpd is not listening"
+t0=$SECONDS
+within 60 "gnvm6's page through its floating IP $FIP6" page "$FIP6" "${SID[gnvm6]}"
+ok "auto_assign_floating_ip: gnvm6 (h2), created with no floating IP asked, got $FIP6 from gnpublic; $EXT gets its page through it ($((SECONDS - t0)) s after ACTIVE); gnvm1..5, created before gnpublic existed, were created without"
 
 echo "$NPASS passed, 0 failed"

@@ -198,9 +198,15 @@ test_router(void **state)
 	assert_int_equal(router_converge(rt, &d, nets, NULL), 0);
 	record(f, &rec, "neighbour 10.1.0.7 gone: stale ones deleted");
 
+	/* Not the snat_host, a floating IP here: its DNAT and SNAT, and
+	 * nothing else leaves through qg. */
+	r.snat_host = false;
+	rec = existing();
+	assert_int_equal(router_converge(rt, &d, nets, NULL), 0);
+	record(f, &rec, "not the snat_host, floating IP 172.24.4.10 here");
+
 	/* Not the snat_host, no floating IP here: no external side. */
 	r.floatingips.n = 0;
-	r.snat_host = false;
 	rec = existing();
 	assert_int_equal(router_converge(rt, &d, nets, NULL), 0);
 	record(f, &rec, "no floating IP, not the snat_host: qg goes");
