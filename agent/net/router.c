@@ -886,8 +886,6 @@ apply_hashed(const struct plan *p)
 	struct proc_result r = { 0 };
 	struct proc_opts lenient = { .allow_nonzero = true };
 
-	if (run(fwd) == -1)
-		return -1;
 	/* "FIB table does not exist" when there is nothing to flush. */
 	proc_run(flush, &lenient, &r);
 	proc_result_clear(&r);
@@ -925,6 +923,14 @@ apply_hashed(const struct plan *p)
 	if (apply_neigh(p) == -1 && rc == 0)
 		rc = -1;
 	if (run_stdin(nft, txt(&p->rules)) == -1)
+		return -1;
+	/*
+	 * Forwarding last: a new router forwards nothing before its NAT and
+	 * filter rules are in (routes first let a guest's packet out of qg
+	 * with its fixed address, untranslated); a ruleset that fails keeps
+	 * a new router closed.
+	 */
+	if (run(fwd) == -1)
 		return -1;
 	return rc;
 }
