@@ -91,6 +91,13 @@ gn_cleanup() {
 	done
 	stop_daemons_and_dnsmasq
 	for n in $HOSTS; do "$FH" down "$NSP" "$n" "$T/h$n" || true; done
+	# The router's namespaces (tsr-<11 hex>-<host>), made by the agents
+	# where the host's `ip netns` sees them.
+	if [ -n "${RID:-}" ]; then
+		for n in $HOSTS; do
+			ip netns del "tsr-$(echo "$RID" | tr -d - | cut -c1-11)-h$n" 2>/dev/null || true
+		done
+	fi
 	set +e
 	(exit $rc)
 	cleanup
@@ -488,7 +495,7 @@ openstack network create --external --provider-network-type flat \
 openstack subnet create --network gnpublic --no-dhcp --subnet-range 172.24.4.0/24 \
 	--gateway 172.24.4.1 --allocation-pool start=172.24.4.10,end=172.24.4.250 \
 	gnpubsub >/dev/null || fail "subnet create gnpubsub"
-openstack router create gnr1 >/dev/null || fail "router create"
+RID=$(openstack router create gnr1 -f value -c id) || fail "router create"
 openstack router set --external-gateway gnpublic gnr1 || fail "router set --external-gateway"
 openstack router add subnet gnr1 "$(openstack subnet list --network gnnet1 -f value -c ID)" ||
 	fail "router add subnet"
