@@ -23,12 +23,17 @@
 #define DEV_MAX		(IFNAME_MAX + 1)
 
 /* What was last applied to one router's namespace (forwarding, routes,
- * ruleset), by hash: re-applied only when it differs. fips: its floating
- * IP mappings in that ruleset, "FLOATING FIXED\n" lines (owned; NULL for
- * none), whose tracked connections are cut when a mapping goes. */
+ * ruleset), by hash: re-applied only when it differs, each of the three
+ * parts (routes, neighbours, ruleset) only when its own hash does (a
+ * floating IP changes the ruleset alone: no route flush, no neighbour
+ * batch). fips: its floating IP mappings in that ruleset, "FLOATING
+ * FIXED\n" lines (owned; NULL for none), whose tracked connections are
+ * cut when a mapping goes. */
+enum { PART_ROUTES, PART_NEIGH, PART_RULES, NPARTS };
 struct applied {
 	char		 id[CODEC_UUID_LEN + 1];
 	uint64_t	 hash;
+	uint64_t	 part[NPARTS];	/* 0: to be applied */
 	char		*fips;
 };
 
@@ -869,9 +874,9 @@ out:
 }
 
 /* Routes, forwarding, neighbours and the ruleset of the namespace (the
- * hashed part). */
+ * hashed part): the parts whose hash differs from done (NULL: all). */
 static int
-apply_hashed(const struct plan *p)
+apply_hashed(const struct plan *p, const uint64_t *done, const uint64_t *want)
 {
 	char *save = NULL, *line, *w[64], *copy;
 	int rc = 0;
@@ -886,6 +891,8 @@ apply_hashed(const struct plan *p)
 	struct proc_result r = { 0 };
 	struct proc_opts lenient = { .allow_nonzero = true };
 
+	if (done != NULL && done[PART_ROUTES] == want[PART_ROUTES])
+		goto neigh;
 	/* "FIB table does not exist" when there is nothing to flush. */
 	proc_run(flush, &lenient, &r);
 	proc_result_clear(&r);
@@ -920,8 +927,12 @@ apply_hashed(const struct plan *p)
 			rc = -1;
 	}
 	free(copy);
-	if (apply_neigh(p) == -1 && rc == 0)
+neigh:
+	if ((done == NULL || done[PART_NEIGH] != want[PART_NEIGH]) &&
+	    apply_neigh(p) == -1 && rc == 0)
 		rc = -1;
+	if (done != NULL && done[PART_RULES] == want[PART_RULES])
+		return rc;
 	if (run_stdin(nft, txt(&p->rules)) == -1)
 		return -1;
 	/*
@@ -1152,7 +1163,7 @@ router_converge(struct router *rt, const struct msg_host_network *d,
 	struct buf l3b = { 0 };
 	size_t nhave = 0, nwant = 0, nnow = 0, nhostl = 0, i, j;
 	struct err_saved { bool set; struct ts_err e; } first = { 0 };
-	uint64_t h;
+	uint64_t h, part[NPARTS];
 	bool refused = false;
 	int r;
 
@@ -1214,16 +1225,21 @@ router_converge(struct router *rt, const struct msg_host_network *d,
 			if (strcmp(have[j], p.ns) == 0)
 				exists = true;
 		h = fnv1a(txt(&p.hashed));
+		part[PART_ROUTES] = fnv1a(txt(&p.routes)) | 1;
+		part[PART_NEIGH] = fnv1a(txt(&p.neigh)) | 1;
+		part[PART_RULES] = fnv1a(txt(&p.rules)) | 1;
 		old = applied_find(rt, ro->id);
 		snprintf(now[nnow].id, sizeof(now[nnow].id), "%s", ro->id);
 		fips = txt(&p.fips);
 		if ((r = router_one(&p, exists, hostl, nhostl)) == -1 ||
 		    ((r == 1 || h != applied_get(rt, ro->id)) &&
-		    apply_hashed(&p) == -1)) {
+		    apply_hashed(&p, r == 1 || old == NULL ? NULL : old->part,
+		    part) == -1)) {
 			log_warnx("router: %s", err_msg());
 			if (!first.set)
 				first = (struct err_saved){ true, *err_last() };
 			h = 0;		/* applied again next time */
+			memset(part, 0, sizeof(part));
 			/* The old ruleset may still be in: its mappings
 			 * are the ones to compare with next time. */
 			fips = old ? old->fips : NULL;
@@ -1238,6 +1254,7 @@ router_converge(struct router *rt, const struct msg_host_network *d,
 			err_set(TS_ENOMEM, "router: out of memory");
 			goto fail;
 		}
+		memcpy(now[nnow].part, part, sizeof(part));
 		now[nnow++].hash = h;
 		plan_clear(&p);
 	}
