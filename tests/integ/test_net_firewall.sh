@@ -131,20 +131,7 @@ except OSError:
 P
 # session IP PORT OUT: one connection, a line every 0.1 s; OUT holds the
 # number of echoes, then "cut" when one is not answered within 1 s.
-cat > "$T/session.py" <<'P'
-import socket, sys, time, os
-c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=0.6)
-c.settimeout(1.0); n = 0
-def put(s):
-    open(sys.argv[3] + ".tmp", "w").write(s); os.rename(sys.argv[3] + ".tmp", sys.argv[3])
-while True:
-    try:
-        c.sendall(b"x\n")
-        if c.recv(10) != b"x\n": raise OSError
-    except OSError:
-        put("cut"); sys.exit(0)
-    n += 1; put(str(n)); time.sleep(0.1)
-P
+cp "$(dirname "$0")/echo_session.py" "$T/session.py"
 conn() { ip netns exec $1 python3 -S "$T/conn.py" $2 $3; }
 ping1() { ip netns exec $1 ping -c 1 -W 1 $2 >/dev/null 2>&1; }
 for g in $G1 $G2 $G3; do

@@ -164,20 +164,7 @@ def echo(c):
 while True:
     c, _ = s.accept(); threading.Thread(target=echo, args=(c,), daemon=True).start()
 P
-cat > "$T/session.py" <<'P'
-import socket, sys, time, os
-c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=0.6)
-c.settimeout(1.0); n = 0
-def put(s):
-    open(sys.argv[3] + ".tmp", "w").write(s); os.rename(sys.argv[3] + ".tmp", sys.argv[3])
-while True:
-    try:
-        c.sendall(b"x\n")
-        if c.recv(10) != b"x\n": raise OSError
-    except OSError:
-        put("cut"); sys.exit(0)
-    n += 1; put(str(n)); time.sleep(0.1)
-P
+cp "$(dirname "$0")/echo_session.py" "$T/session.py"
 ip netns exec $G1 python3 -S "$T/srv.py" 10.71.0.5 5009 & PIDS+=($!)
 wait_for 5 "echo server in guest 1" sh -c "ip netns exec $G1 ss -ltn | grep -q :5009"
 ip netns exec $EXT python3 -S "$T/session.py" 172.24.4.10 5009 "$T/sess" & PIDS+=($!)
