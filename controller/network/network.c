@@ -694,6 +694,25 @@ network_show_reply(struct http_req *req, struct http_resp *resp,
 }
 
 int
+network_written_reply(struct http_req *req, struct http_resp *resp,
+    json_t *(*render)(struct store_txn *, const void *), const void *rec,
+    const char *key, int rc, int status)
+{
+	struct store_txn *txn;
+	json_t *o = NULL;
+
+	if (rc == 0 && store_read_begin(network_of(req)->store, &txn) == 0) {
+		o = render(txn, rec);
+		store_txn_abort(&txn);
+	}
+	if (rc == -1 || o == NULL)
+		return network_fail(resp);
+	if (network_show_reply(req, resp, key, o, status) == -1)
+		return network_fail(resp);
+	return 0;
+}
+
+int
 network_create_body(struct http_req *req, const char *key, const char *coll,
     json_t **objs, bool *bulk)
 {

@@ -462,25 +462,23 @@ out:
 	return rc;
 }
 
+/* network_written_reply()'s renderer. */
+static json_t *
+render(struct store_txn *txn, const void *rec)
+{
+	return fip_json(txn, rec);
+}
+
 /* The answer to a create or update: the floatingip as written (wa->f,
  * cleared here), or the error of rc == -1. */
 static int
 written_reply(struct http_req *req, struct http_resp *resp,
     struct write_arg *wa, int rc, int status)
 {
-	struct store_txn *txn;
-	json_t *o = NULL;
-
-	if (rc == 0 && store_read_begin(wa->svc->store, &txn) == 0) {
-		o = fip_json(txn, &wa->f);
-		store_txn_abort(&txn);
-	}
+	rc = network_written_reply(req, resp, render, &wa->f, "floatingip", rc,
+	    status);
 	codec_clear(&schema_rec_floatingip, &wa->f);
-	if (rc == -1 || o == NULL)
-		return network_fail(resp);
-	if (network_show_reply(req, resp, "floatingip", o, status) == -1)
-		return network_fail(resp);
-	return 0;
+	return rc;
 }
 
 int

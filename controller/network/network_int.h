@@ -101,6 +101,15 @@ int	network_list_reply(struct http_req *, struct http_resp *,
 int	network_show_reply(struct http_req *, struct http_resp *,
 	    const char *key, json_t *obj, int status);
 /*
+ * The answer to a create or update (rc its outcome): rec (borrowed, as
+ * written) rendered by render in a read transaction of its own, after the
+ * commit so that what others wrote alongside shows, and sent as
+ * network_show_reply() does; rc == -1 answers the error recorded.
+ */
+int	network_written_reply(struct http_req *, struct http_resp *,
+	    json_t *(*render)(struct store_txn *, const void *rec),
+	    const void *rec, const char *key, int rc, int status);
+/*
  * The request body's objects for a create: {key: {...}} gives one,
  * {coll: [{...}, ...]} several (*bulk true); objs is borrowed from the
  * body. 400 otherwise.

@@ -575,25 +575,23 @@ create_fn(struct store_txn *txn, void *arg)
 	return network_db_router_put(txn, r, NULL);
 }
 
+/* network_written_reply()'s renderer. */
+static json_t *
+render(struct store_txn *txn, const void *rec)
+{
+	return router_json(txn, rec);
+}
+
 /* The answer to a create or update: the router as written (wa->r,
  * cleared here), or the error of rc == -1. */
 static int
 written_reply(struct http_req *req, struct http_resp *resp,
     struct write_arg *wa, int rc, int status)
 {
-	struct store_txn *txn;
-	json_t *o = NULL;
-
-	if (rc == 0 && store_read_begin(wa->svc->store, &txn) == 0) {
-		o = router_json(txn, &wa->r);
-		store_txn_abort(&txn);
-	}
+	rc = network_written_reply(req, resp, render, &wa->r, "router", rc,
+	    status);
 	codec_clear(&schema_rec_router, &wa->r);
-	if (rc == -1 || o == NULL)
-		return network_fail(resp);
-	if (network_show_reply(req, resp, "router", o, status) == -1)
-		return network_fail(resp);
-	return 0;
+	return rc;
 }
 
 int
