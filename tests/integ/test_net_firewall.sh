@@ -109,18 +109,7 @@ done
 ok "tables tinystack_fw (bridge, inet) with chains for ports 1 and 2 only"
 
 # ---- helpers run inside guests
-cat > "$T/srv.py" <<'P'
-import socket, sys, threading
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(16)
-def echo(c):
-    while True:
-        d = c.recv(100)
-        if not d: break
-        c.sendall(d)
-while True:
-    c, _ = s.accept(); threading.Thread(target=echo, args=(c,), daemon=True).start()
-P
+cp "$(dirname "$0")/echo_server.py" "$T/srv.py"
 cat > "$T/conn.py" <<'P'
 import socket, sys
 try:

@@ -152,20 +152,9 @@ ok "an interface deleted by hand in the router namespace comes back within a tic
 # "cut" when one is not answered within 1 s). NAT is decided at a flow's
 # first packet: unless its conntrack entry goes with the floating IP, the
 # session keeps the old translation.
-cat > "$T/srv.py" <<'P'
-import socket, sys, threading
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(4)
-def echo(c):
-    while True:
-        d = c.recv(100)
-        if not d: break
-        c.sendall(d)
-while True:
-    c, _ = s.accept(); threading.Thread(target=echo, args=(c,), daemon=True).start()
-P
+cp "$(dirname "$0")/echo_server.py" "$T/srv.py"
 cp "$(dirname "$0")/echo_session.py" "$T/session.py"
-ip netns exec $G1 python3 -S "$T/srv.py" 10.71.0.5 5009 & PIDS+=($!)
+ip netns exec $G1 python3 -S "$T/srv.py" 5009 10.71.0.5 & PIDS+=($!)
 wait_for 5 "echo server in guest 1" sh -c "ip netns exec $G1 ss -ltn | grep -q :5009"
 ip netns exec $EXT python3 -S "$T/session.py" 172.24.4.10 5009 "$T/sess" & PIDS+=($!)
 wait_for 10 "session ext -> 172.24.4.10:5009 running" sh -c "[ \"\$(cat $T/sess 2>/dev/null)\" -gt 5 ] 2>/dev/null"
