@@ -32,7 +32,6 @@
 enum { PART_ROUTES, PART_NEIGH, PART_RULES, NPARTS };
 struct applied {
 	char		 id[CODEC_UUID_LEN + 1];
-	uint64_t	 hash;
 	uint64_t	 part[NPARTS];	/* 0: to be applied */
 	char		*fips;
 };
@@ -462,7 +461,6 @@ struct plan {
 	struct rdev	*devs;		/* interfaces, then qg if any */
 	size_t		 ndevs;
 	const char	*qg;		/* devs[ndevs - 1].ns, or NULL */
-	struct buf	 hashed;	/* routes + neigh + ruleset, hashed */
 	struct buf	 routes;	/* "DEST NEXTHOP DEV\n" lines */
 	struct buf	 neigh;		/* "IP MAC DEV\n" lines */
 	struct buf	 rules;		/* the namespace's nft ruleset */
@@ -477,7 +475,6 @@ plan_clear(struct plan *p)
 	for (i = 0; p->devs && i < p->ndevs; i++)
 		free(p->devs[i].addrs);
 	free(p->devs);
-	buf_free(&p->hashed);
 	buf_free(&p->routes);
 	buf_free(&p->neigh);
 	buf_free(&p->rules);
@@ -709,10 +706,7 @@ plan_build(struct router *rt, const struct msg_host_network *d,
 	}
 	if (plan_rules(p, d, r, fl, nfl, gw) == -1)
 		goto fail;
-	buf_puts(&p->hashed, txt(&p->routes));
-	buf_puts(&p->hashed, txt(&p->neigh));
-	buf_puts(&p->hashed, txt(&p->rules));
-	if (buf_puts(&p->hashed, "") == -1 || buf_puts(&p->routes, "") == -1 ||
+	if (buf_puts(&p->rules, "") == -1 || buf_puts(&p->routes, "") == -1 ||
 	    buf_puts(&p->neigh, "") == -1 || buf_puts(&p->fips, "") == -1)
 		goto fail;
 	free(fl);
@@ -734,14 +728,6 @@ applied_find(const struct router *rt, const char *id)
 		if (strcmp(rt->applied[i].id, id) == 0)
 			return &rt->applied[i];
 	return NULL;
-}
-
-static uint64_t
-applied_get(const struct router *rt, const char *id)
-{
-	const struct applied *a = applied_find(rt, id);
-
-	return a ? a->hash : 0;
 }
 
 /* Whether text has the line "...\n" (with its newline). */
@@ -1164,6 +1150,7 @@ router_converge(struct router *rt, const struct msg_host_network *d,
 	size_t nhave = 0, nwant = 0, nnow = 0, nhostl = 0, i, j;
 	struct err_saved { bool set; struct ts_err e; } first = { 0 };
 	uint64_t h, part[NPARTS];
+	bool changed;
 	bool refused = false;
 	int r;
 
@@ -1224,26 +1211,27 @@ router_converge(struct router *rt, const struct msg_host_network *d,
 		for (j = 0; j < nhave; j++)
 			if (strcmp(have[j], p.ns) == 0)
 				exists = true;
-		h = fnv1a(txt(&p.hashed));
-		part[PART_ROUTES] = fnv1a(txt(&p.routes)) | 1;
-		part[PART_NEIGH] = fnv1a(txt(&p.neigh)) | 1;
-		part[PART_RULES] = fnv1a(txt(&p.rules)) | 1;
+		part[PART_ROUTES] = fnv1a(txt(&p.routes));
+		part[PART_NEIGH] = fnv1a(txt(&p.neigh));
+		part[PART_RULES] = fnv1a(txt(&p.rules));
 		old = applied_find(rt, ro->id);
+		changed = old == NULL || memcmp(old->part, part,
+		    sizeof(part)) != 0;
 		snprintf(now[nnow].id, sizeof(now[nnow].id), "%s", ro->id);
 		fips = txt(&p.fips);
 		if ((r = router_one(&p, exists, hostl, nhostl)) == -1 ||
-		    ((r == 1 || h != applied_get(rt, ro->id)) &&
+		    ((r == 1 || changed) &&
 		    apply_hashed(&p, r == 1 || old == NULL ? NULL : old->part,
 		    part) == -1)) {
 			log_warnx("router: %s", err_msg());
 			if (!first.set)
 				first = (struct err_saved){ true, *err_last() };
-			h = 0;		/* applied again next time */
+			/* applied again next time */
 			memset(part, 0, sizeof(part));
 			/* The old ruleset may still be in: its mappings
 			 * are the ones to compare with next time. */
 			fips = old ? old->fips : NULL;
-		} else if (old && h != old->hash) {
+		} else if (old && changed) {
 			fips_flush(p.ns, old->fips, txt(&p.fips));
 			/* New mappings: flows to the address that began
 			 * before it was mapped were tracked untranslated. */
@@ -1254,8 +1242,7 @@ router_converge(struct router *rt, const struct msg_host_network *d,
 			err_set(TS_ENOMEM, "router: out of memory");
 			goto fail;
 		}
-		memcpy(now[nnow].part, part, sizeof(part));
-		now[nnow++].hash = h;
+		memcpy(now[nnow++].part, part, sizeof(part));
 		plan_clear(&p);
 	}
 	applied_clear(rt->applied, rt->napplied);
