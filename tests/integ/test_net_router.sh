@@ -114,7 +114,10 @@ has_addr() { ip -n $RNS -br addr show dev $1 2>/dev/null | grep -w -- "$2" >/dev
 wait_for 15 "router namespace with the floating IP on $QG" has_addr $QG 172.24.4.10/32
 has_addr $QG 172.24.4.2/24 || fail "gateway_ip not on $QG"
 has_addr qr-aa100000000 10.71.0.1/24 || fail "interface address missing"
-[ "$(ip netns exec $RNS cat /proc/sys/net/ipv4/ip_forward)" = 1 ] || fail "no forwarding in the router namespace"
+# Forwarding is the router's last step, after its ruleset (a router must
+# not route before its NAT is in): wait for it, the address came earlier.
+forwarding() { [ "$(ip netns exec $RNS cat /proc/sys/net/ipv4/ip_forward)" = 1 ]; }
+wait_for 15 "forwarding in the router namespace" forwarding
 [ "$(ip netns exec $H cat /proc/sys/net/ipv4/ip_forward)" = 0 ] || fail "forwarding switched on in the host namespace"
 ip -n $RNS link show qr-aa100000000 | grep -i "fa:16:3e:71:00:01" >/dev/null || fail "router MAC not set"
 ok "router namespace: interfaces with the router's addresses and MACs, gateway and floating IP on $QG, forwarding only inside"
