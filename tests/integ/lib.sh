@@ -10,8 +10,13 @@ T=$(mktemp -d /tmp/ts-integ.XXXXXX)
 PIDS=()
 NPASS=0
 
-cleanup() {
-	local rc=$? p i
+# stop_daemons: SIGTERM every started process and wait up to 5 s; one
+# that does not stop gets its stacks dumped and SIGKILL, and STUCK=1 (the
+# test fails in cleanup). Idempotent: a cleanup that must act after the
+# daemons are gone (an agent would undo it) calls it first.
+STUCK=0
+stop_daemons() {
+	local p i
 	# SIGTERM first: a clean shutdown is part of what is tested, and
 	# sanitizer builds report leaks only at a normal exit.
 	# SIGCONT too: a test may have left a daemon stopped (SIGSTOP).
@@ -34,9 +39,15 @@ cleanup() {
 				    >"$T/stuck-$p.log" 2>&1 || true
 			fi
 			kill -9 "$p" 2>/dev/null || true
-			[ $rc -eq 0 ] && rc=1
+			STUCK=1
 		fi
 	done
+}
+
+cleanup() {
+	local rc=$?
+	stop_daemons
+	[ $STUCK = 1 ] && [ $rc -eq 0 ] && rc=1
 	# A sanitizer report in any daemon log fails the test.
 	if grep -l -E "ERROR: (Address|Leak|UndefinedBehavior)Sanitizer|runtime error:" "$T"/*.log >/dev/null 2>&1; then
 		echo "not ok - sanitizer report in daemon logs" >&2
