@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The authorization matrix: every route of every service (from
 `tinystack-manage policy routes --json`) x {no token, expired token, revoked
-token, another project's member, reader, member, project admin, system
+token, a token whose user was deleted or disabled or lost its role since,
+another project's member, reader, member, project admin, system
 admin} against a running controller.
 
 Expected statuses are never written per route: an unauthenticated caller
@@ -185,6 +186,20 @@ expired_at = time.time()
 revoked_tok, _ = issue("mx-victim", proj_scope(P1))
 ok("DELETE", ID + "/v3/auth/tokens", adm(),
    headers={"X-Subject-Token": revoked_tok})
+# Tokens that were valid when issued and whose user is gone or disabled
+# since, or whose project role was taken away: Keystone refuses them all.
+for u in ("mx-gone", "mx-disabled", "mx-unassigned"):
+    users[u] = mk_user(u)
+    ok("PUT", "%s/v3/projects/%s/users/%s/roles/%s" % (ID, P1, users[u],
+       RID["member"]), adm())
+gone_tok, _ = issue("mx-gone", proj_scope(P1))
+disabled_tok, _ = issue("mx-disabled", proj_scope(P1))
+unassigned_tok, _ = issue("mx-unassigned", proj_scope(P1))
+ok("DELETE", "%s/v3/users/%s" % (ID, users["mx-gone"]), adm())
+ok("PATCH", "%s/v3/users/%s" % (ID, users["mx-disabled"]), adm(),
+   {"user": {"enabled": False}})
+ok("DELETE", "%s/v3/projects/%s/users/%s/roles/%s" % (ID, P1,
+   users["mx-unassigned"], RID["member"]), adm())
 
 personas = [Persona("other", "mx-other", proj_scope(P2)),
             Persona("reader", "mx-reader", proj_scope(P1)),
@@ -567,6 +582,9 @@ def subject(route, persona):
 for r in authed:
     path, _ = fill(r, None, False)
     for who, tok in (("none", None), ("revoked", revoked_tok),
+                     ("deleted user", gone_tok),
+                     ("disabled user", disabled_tok),
+                     ("role removed", unassigned_tok),
                      ("garbage", "gAAAA" + "x" * 100)):
         st, raw = send(r, path, tok, subject(r, member))
         check(r, who, st, "401", st == 401, raw)
