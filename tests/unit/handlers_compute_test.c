@@ -108,6 +108,10 @@ struct create_case {
 	const char	*msg;
 };
 
+/* 256 characters: one over every metadata limit. */
+#define S16	"abcdefghijklmnop"
+#define S256	S16 S16 S16 S16 S16 S16 S16 S16 S16 S16 S16 S16 S16 S16 S16 S16
+
 static const struct create_case create_cases[] = {
 	{ "\"flavorRef\": \"ct1\", \"imageRef\": \"%s\"", 400,
 	  "Invalid input for field/attribute name. Value: None. It is "
@@ -163,6 +167,14 @@ static const struct create_case create_cases[] = {
 	  "characters, values strings of at most 255." },
 	{ "\"name\": \"s\", \"flavorRef\": \"ct1\", \"imageRef\": \"%s\", "
 	  "\"metadata\": {\"\": \"a\"}", 400,
+	  "Invalid input for field/attribute metadata. Keys must be 1-255 "
+	  "characters, values strings of at most 255." },
+	{ "\"name\": \"s\", \"flavorRef\": \"ct1\", \"imageRef\": \"%s\", "
+	  "\"metadata\": {\"" S256 "\": \"a\"}", 400,
+	  "Invalid input for field/attribute metadata. Keys must be 1-255 "
+	  "characters, values strings of at most 255." },
+	{ "\"name\": \"s\", \"flavorRef\": \"ct1\", \"imageRef\": \"%s\", "
+	  "\"metadata\": {\"a\": \"" S256 "\"}", 400,
 	  "Invalid input for field/attribute metadata. Keys must be 1-255 "
 	  "characters, values strings of at most 255." },
 	{ "\"name\": \"s\", \"flavorRef\": \"ct1\", \"imageRef\": \"%s\", "

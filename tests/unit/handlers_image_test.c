@@ -329,6 +329,34 @@ test_tags(void **state)
 	assert_int_equal(json_array_size(ctltest_get(T, "tags")), 0);
 }
 
+/* A tag over 255 characters (the request layer matches no path capture
+ * over 255 bytes: 404, as for any unknown path) and a 129th tag (413, as
+ * Glance's image_tag_quota): refused, the image's tags unchanged. */
+static void
+test_tag_limits(void **state)
+{
+	char id[64], big[300];
+	int i;
+
+	(void)state;
+	image_new(CT_MEMBER, "tag-limits", id);
+	memset(big, 't', 256);
+	big[256] = '\0';
+	snprintf(path, sizeof(path), "/v2/images/%s/tags/%s", id, big);
+	CT_CALL(T, I, CT_MEMBER, "PUT", path, NULL, 404, NULL);
+	image_get(CT_MEMBER, id);
+	assert_int_equal(json_array_size(ctltest_get(T, "tags")), 0);
+	for (i = 0; i < 128; i++) {
+		snprintf(path, sizeof(path), "/v2/images/%s/tags/t%03d", id, i);
+		CT_CALL(T, I, CT_MEMBER, "PUT", path, NULL, 204, NULL);
+	}
+	snprintf(path, sizeof(path), "/v2/images/%s/tags/one-more", id);
+	CT_CALL(T, I, CT_MEMBER, "PUT", path, NULL, 413, "Attempted to add "
+	    "more than 128 tags: maximum number of tags reached.");
+	image_get(CT_MEMBER, id);
+	assert_int_equal(json_array_size(ctltest_get(T, "tags")), 128);
+}
+
 /* ---- members ---------------------------------------------------------------------- */
 
 static void
@@ -635,6 +663,7 @@ main(void)
 		cmocka_unit_test(test_visibility),
 		cmocka_unit_test(test_patch),
 		cmocka_unit_test(test_tags),
+		cmocka_unit_test(test_tag_limits),
 		cmocka_unit_test(test_members),
 		cmocka_unit_test(test_upload_download),
 		cmocka_unit_test(test_list),
