@@ -1333,6 +1333,75 @@ test_old_reqid_replay(void **state)
 	buf_free(&before);
 }
 
+/* recon_console() on a thread of its own, as an API worker calls it. */
+struct console_call {
+	char	 uuid[37];
+	int	 rc;
+	char	*out;
+};
+
+static void *
+console_thread(void *arg)
+{
+	struct console_call *c = arg;
+
+	c->rc = recon_console(rec, c->uuid, "h1", 0, &c->out);
+	return NULL;
+}
+
+static void
+console_from(const char *from, const char *uuid, const char *reqid,
+    const char *output)
+{
+	struct msg_console_output m = { 0 };
+	struct codec_envelope env;
+	struct buf b = { 0 };
+
+	snprintf(m.uuid, sizeof(m.uuid), "%s", uuid);
+	m.in_reply_to = (char *)reqid;
+	m.found = true;
+	m.output = (char *)output;
+	assert_int_equal(codec_envelope_encode(&schema_msg_console_output, &m,
+	    reqid, from, &b), 0);
+	memset(&env, 0, sizeof(env));
+	assert_int_equal(codec_envelope_decode(b.data, b.len, SCHEMA_FROM_AGENT,
+	    &env), 0);
+	buf_free(&b);
+	assert_int_equal(recon_agent_msg(rec, from, &env), 1);
+	codec_envelope_clear(&env);
+}
+
+/* A console log asked of h1 and answered first by h9 (with the request
+ * id, even): h9's answer is ignored and logged once; h1's is the one the
+ * caller gets. */
+static void
+test_console_from_other_host(void **state)
+{
+	struct console_call c = { .rc = -2 };
+	struct codec_envelope *env;
+	struct got g = { .n = 0 };
+	char reqid[65], line[160];
+	pthread_t t;
+
+	db_uuid(c.uuid);
+	pump(NULL, 100);
+	assert_int_equal(pthread_create(&t, NULL, console_thread, &c), 0);
+	env = find(&g, &schema_msg_console_get, c.uuid);
+	snprintf(reqid, sizeof(reqid), "%s", env->request_id);
+	got_clear(&g);
+	cap_begin();
+	console_from("h9", c.uuid, reqid, "forged");
+	snprintf(line, sizeof(line), "console_output from h9, asked of h1: "
+	    "ignored");
+	cap_end_one(line);
+	console_from("h1", c.uuid, reqid, "real");
+	pthread_join(t, NULL);
+	assert_int_equal(c.rc, 0);
+	assert_non_null(c.out);
+	assert_string_equal(c.out, "real");
+	free(c.out);
+}
+
 int
 main(void)
 {
@@ -1348,6 +1417,7 @@ main(void)
 		cmocka_unit_test(test_foreign_state_ignored),
 		cmocka_unit_test(test_stale_state_ignored),
 		cmocka_unit_test(test_old_reqid_replay),
+		cmocka_unit_test(test_console_from_other_host),
 		cmocka_unit_test(test_audit),
 		cmocka_unit_test(test_sched_claims_never_overallocate),
 		cmocka_unit_test(test_sched_top_and_fallback),
