@@ -739,6 +739,10 @@ apply_state(struct store_txn *txn, struct batch *b, const char *host,
 				log_info("guest %s of a deleted instance is "
 				    "gone from %s", m->uuid, host);
 				rc = compute_db_tombstone_del(txn, m->uuid);
+			} else {
+				log_warnx("agent %s reports deleted instance "
+				    "%s, which was on %s: ignored", host,
+				    m->uuid, tb.host);
 			}
 			codec_clear(&schema_rec_instance_tombstone, &tb);
 		}

@@ -404,6 +404,129 @@ test_validation(void **state)
 	cap_reset();
 }
 
+/* Log lines, captured while a command is handled. */
+struct logcap {
+	char	lines[8][512];
+	int	n;		/* all lines, also those not kept */
+};
+static struct logcap	lc;
+static pthread_mutex_t	lc_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Workers log on their threads. */
+static void
+cap_fn(enum log_level lvl, const char *line, void *arg)
+{
+	struct logcap *c = arg;
+
+	(void)lvl;
+	pthread_mutex_lock(&lc_lock);
+	if (c->n < 8)
+		snprintf(c->lines[c->n], sizeof(c->lines[0]), "%s", line);
+	c->n++;
+	pthread_mutex_unlock(&lc_lock);
+}
+
+static void
+cap_begin(void)
+{
+	memset(&lc, 0, sizeof(lc));
+	log_set_level(LOG_LVL_INFO);
+	log_set_capture(cap_fn, &lc);
+}
+
+/* Stops capturing (the command was drained): exactly one line was
+ * logged, and it holds needle. */
+static void
+cap_end_one(const char *needle)
+{
+	log_set_capture(NULL, NULL);
+	log_set_level(LOG_LVL_ERROR);
+	if (lc.n != 1 || strstr(lc.lines[0], needle) == NULL)
+		fail_msg("%d line(s) logged, want one with \"%s\"; first: %s",
+		    lc.n, needle, lc.n ? lc.lines[0] : "-");
+}
+
+/* The guest as the host has it: power, generation and its console log
+ * (which every boot and reboot writes to), for comparison. */
+struct seen {
+	uint32_t	 power;
+	uint64_t	 gen;
+	char		*console;
+};
+
+static void
+guest_seen(const char *u, const char *reqid, struct seen *s)
+{
+	struct msg_console_get c = { 0 };
+	struct driver_guest g;
+
+	assert_int_equal(driver_guest_get(drv, u, &g), 0);
+	s->power = g.power_state;
+	s->gen = g.generation;
+	snprintf(c.uuid, sizeof(c.uuid), "%s", u);
+	send_cmd(&schema_msg_console_get, &c, reqid);
+	assert_ptr_equal(cap.env[cap.n - 1].type, &schema_msg_console_output);
+	s->console = strdup(((struct msg_console_output *)
+	    cap.env[cap.n - 1].body)->output);
+	assert_non_null(s->console);
+}
+
+static void
+assert_guest_same(const char *u, const char *reqid, struct seen *before)
+{
+	struct seen now;
+
+	guest_seen(u, reqid, &now);
+	assert_int_equal(now.power, before->power);
+	assert_int_equal(now.gen, before->gen);
+	assert_string_equal(now.console, before->console);
+	free(now.console);
+	free(before->console);
+	before->console = NULL;
+}
+
+/* Commands the controller no longer means: a reboot of an older
+ * generation than the guest's, and an old command replayed under its old
+ * request id after a newer one ran. Neither touches the guest; each is
+ * answered (stale, or the answer it had then) and logged once. */
+static void
+test_stale_replayed_commands(void **state)
+{
+	struct msg_instance_action a = { 0 };
+	struct seen before;
+	char u[37], line[160];
+
+	new_uuid(u);
+	cap_reset();
+	ensure(u, 2, 1, "req-x1");
+	ensure(u, 3, 4, "req-x2");
+	assert_string_equal(last_state()->result, "ok");
+	guest_seen(u, "req-xc1", &before);
+	assert_int_equal(before.power, VIRT_POWER_SHUTDOWN);
+
+	snprintf(a.uuid, sizeof(a.uuid), "%s", u);
+	a.generation = 2;
+	a.action = "reboot_hard";
+	spec(&a.spec, u);
+	cap_begin();
+	send_cmd(&schema_msg_instance_action, &a, "req-x3");
+	snprintf(line, sizeof(line), "instance_action: generation 2 of %s is "
+	    "stale (seen 3)", u);
+	cap_end_one(line);
+	assert_string_equal(last_state()->result, "stale");
+	assert_int_equal(last_state()->fault_code, TS_ECONFLICT);
+	assert_guest_same(u, "req-xc2", &before);
+
+	/* req-x1 (generation 2, running) again: its old answer, no start. */
+	guest_seen(u, "req-xc3", &before);
+	cap_begin();
+	ensure(u, 2, 1, "req-x1");
+	cap_end_one("instance_ensure req-x1: duplicate, answered again");
+	assert_string_equal(last_state()->in_reply_to, "req-x1");
+	assert_guest_same(u, "req-xc4", &before);
+	cap_reset();
+}
+
 static void
 test_reboot_and_console(void **state)
 {
@@ -585,6 +708,7 @@ main(void)
 		cmocka_unit_test(test_dedup),
 		cmocka_unit_test(test_same_reqid_two_instances),
 		cmocka_unit_test(test_stale_generation),
+		cmocka_unit_test(test_stale_replayed_commands),
 		cmocka_unit_test(test_generation_from_metadata),
 		cmocka_unit_test(test_rebuild),
 		cmocka_unit_test(test_validation),

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include <cmocka.h>
+#include <msgpack.h>
 
 #include "bus.h"
 #include "clock.h"
@@ -439,6 +440,233 @@ test_hook_sets_and_tunnel_ip(void **state)
 	assert_int_equal(fleet_add_hooks(fl, &ha), -1);
 }
 
+/* ---- attacks from an authenticated agent ------------------------------- */
+
+/* Log lines, captured while an attack is delivered. */
+struct logcap {
+	char	lines[8][512];
+	int	n;		/* all lines, also those not kept */
+};
+static struct logcap	lc;
+
+static void
+cap_fn(enum log_level lvl, const char *line, void *arg)
+{
+	struct logcap *c = arg;
+
+	(void)lvl;
+	if (c->n < 8)
+		snprintf(c->lines[c->n], sizeof(c->lines[0]), "%s", line);
+	c->n++;
+}
+
+static int
+cap_count(const char *needle)
+{
+	int n = 0;
+
+	for (int i = 0; i < lc.n && i < 8; i++)
+		n += strstr(lc.lines[i], needle) != NULL;
+	return n;
+}
+
+/* Everything the fleet stores, encoded: the records of h1 and the number
+ * of services and hypervisors. Memory is flushed first, so a change the
+ * fleet only made in memory (a heartbeat's) shows as well. */
+static void
+snapshot(struct buf *b)
+{
+	struct store_txn *txn = NULL;
+	struct rec_service s;
+	struct rec_hypervisor hv;
+	size_t n;
+
+	assert_int_equal(fleet_flush(fl), 0);
+	b->len = 0;
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	assert_int_equal(db_service_by_host(txn, "h1", &s), 0);
+	assert_int_equal(db_hypervisor_by_host(txn, "h1", &hv), 0);
+	assert_int_equal(codec_record_encode(&schema_rec_service, &s, b), 0);
+	assert_int_equal(codec_record_encode(&schema_rec_hypervisor, &hv, b),
+	    0);
+	codec_clear(&schema_rec_service, &s);
+	codec_clear(&schema_rec_hypervisor, &hv);
+	assert_int_equal(store_count(txn, T_SERVICES, &n), 0);
+	assert_int_equal(buf_append(b, &n, sizeof(n)), 0);
+	assert_int_equal(store_count(txn, T_HYPERVISORS, &n), 0);
+	assert_int_equal(buf_append(b, &n, sizeof(n)), 0);
+	store_txn_end(&txn);
+}
+
+/* Delivers one frame from h1; the controller answers it with an error of
+ * code, logs exactly one line containing needle, and stores nothing. */
+static void
+attack(const void *frame, size_t len, uint32_t code, const char *needle)
+{
+	struct buf before = { 0 }, after = { 0 };
+	struct codec_envelope r;
+
+	snapshot(&before);
+	memset(&lc, 0, sizeof(lc));
+	log_set_level(LOG_LVL_INFO);
+	log_set_capture(cap_fn, &lc);
+	assert_int_equal(bus_send(cli, NULL, frame, len), 0);
+	exchange(&r);
+	log_set_capture(NULL, NULL);
+	log_set_level(LOG_LVL_ERROR);
+	assert_ptr_equal(r.type, &schema_msg_error);
+	assert_int_equal(((struct msg_error *)r.body)->code, code);
+	codec_envelope_clear(&r);
+	if (lc.n != 1 || cap_count(needle) != 1)
+		fail_msg("%d line(s) logged, want one with \"%s\"; first: %s",
+		    lc.n, needle, lc.n ? lc.lines[0] : "-");
+	snapshot(&after);
+	assert_int_equal(after.len, before.len);
+	assert_memory_equal(after.data, before.data, before.len);
+	buf_free(&before);
+	buf_free(&after);
+}
+
+static void
+pack_str(msgpack_packer *pk, const char *s)
+{
+	msgpack_pack_str(pk, strlen(s));
+	msgpack_pack_str_body(pk, s, strlen(s));
+}
+
+/* A heartbeat envelope written by hand: what the encoder would refuse
+ * (another version, a type no one defines, a host over its maximum). */
+static void
+raw_heartbeat(msgpack_sbuffer *sb, uint32_t version, const char *type,
+    const char *host)
+{
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 5);
+	msgpack_pack_uint32(&pk, version);
+	pack_str(&pk, type);
+	pack_str(&pk, "req-raw");
+	pack_str(&pk, "h1");
+	msgpack_pack_map(&pk, 7);
+	pack_str(&pk, "host");
+	pack_str(&pk, host);
+	pack_str(&pk, "seq");
+	msgpack_pack_uint64(&pk, 1);
+	pack_str(&pk, "vcpus_used");
+	msgpack_pack_uint32(&pk, 0);
+	pack_str(&pk, "memory_mb_used");
+	msgpack_pack_uint64(&pk, 0);
+	pack_str(&pk, "local_gb_used");
+	msgpack_pack_uint64(&pk, 0);
+	pack_str(&pk, "running_vms");
+	msgpack_pack_uint32(&pk, 7);
+	pack_str(&pk, "guests");
+	msgpack_pack_array(&pk, 0);
+}
+
+/* Frames that do not decode, from an agent whose connection is
+ * authenticated: each is answered with an error, logged once, and
+ * changes nothing. */
+static void
+test_malformed_frames(void **state)
+{
+	struct msg_heartbeat hb = { .host = "h1", .running_vms = 7 };
+	struct msg_heartbeat_ack ack = { .seq = 1 };
+	msgpack_sbuffer sb;
+	struct buf b = { 0 };
+	char host[300];
+
+	hello();
+	attack("\xc1", 1, TS_EDECODE, "malformed message from h1");
+	attack("not msgpack at all", 18, TS_EDECODE,
+	    "malformed message from h1");
+	/* A valid heartbeat with one byte more. */
+	assert_int_equal(codec_envelope_encode(&schema_msg_heartbeat, &hb,
+	    "req-t", "h1", &b), 0);
+	assert_int_equal(buf_append(&b, "", 1), 0);
+	attack(b.data, b.len, TS_EDECODE, "malformed message from h1");
+	/* Cut short. */
+	attack(b.data, b.len - 2, TS_EDECODE, "malformed message from h1");
+	buf_free(&b);
+	/* A message only the controller sends. */
+	assert_int_equal(codec_envelope_encode(&schema_msg_heartbeat_ack, &ack,
+	    "req-a", "h1", &b), 0);
+	attack(b.data, b.len, TS_EDECODE, "malformed message from h1");
+	buf_free(&b);
+	raw_heartbeat(&sb, CODEC_PROTO_VERSION + 1, "heartbeat", "h1");
+	attack(sb.data, sb.size, TS_EDECODE, "malformed message from h1");
+	msgpack_sbuffer_destroy(&sb);
+	raw_heartbeat(&sb, CODEC_PROTO_VERSION, "agent_goodbye", "h1");
+	attack(sb.data, sb.size, TS_EDECODE, "malformed message from h1");
+	msgpack_sbuffer_destroy(&sb);
+	/* Oversized inside a frame the bus accepts: a field over its
+	 * maximum. (Frames over the bus's limit never get here, see
+	 * bus_test's test_oversize.) */
+	memset(host, 'h', sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	raw_heartbeat(&sb, CODEC_PROTO_VERSION, "heartbeat", host);
+	attack(sb.data, sb.size, TS_EDECODE, "malformed message from h1");
+	msgpack_sbuffer_destroy(&sb);
+	/* The hand-written heartbeat itself is well formed: the refusals
+	 * above are for what was wrong in them. */
+	raw_heartbeat(&sb, CODEC_PROTO_VERSION, "heartbeat", "h1");
+	assert_int_equal(bus_send(cli, NULL, sb.data, sb.size), 0);
+	msgpack_sbuffer_destroy(&sb);
+	{
+		struct codec_envelope r;
+
+		exchange(&r);
+		assert_ptr_equal(r.type, &schema_msg_heartbeat_ack);
+		codec_envelope_clear(&r);
+	}
+}
+
+/* An agent speaks only for itself: a hello or heartbeat naming another
+ * host, in the envelope or in the body, is refused, logged once, and
+ * neither registers that host nor touches the sender's records. */
+static void
+test_other_host_refused(void **state)
+{
+	struct msg_agent_hello m = { 0 };
+	struct msg_heartbeat hb = { .host = "h2", .running_vms = 3 };
+	struct buf b = { 0 };
+
+	hello();
+	m.host = "h2";
+	m.agent_version = "test";
+	m.hypervisor_type = "QEMU";
+	m.libvirt_uri = "test:///default";
+	m.cpu_model = "evil";
+	m.cpu_arch = "x86_64";
+	m.vcpus = 64;
+	m.memory_mb = 1 << 20;
+	assert_int_equal(codec_envelope_encode(&schema_msg_agent_hello, &m,
+	    "req-h2", "h1", &b), 0);
+	attack(b.data, b.len, TS_EFORBIDDEN,
+	    "agent_hello refused: agent h1 may not register host h2");
+	b.len = 0;
+	/* The envelope names h2 as well. */
+	assert_int_equal(codec_envelope_encode(&schema_msg_agent_hello, &m,
+	    "req-h2", "h2", &b), 0);
+	attack(b.data, b.len, TS_EFORBIDDEN, "message refused: sender 'h2' "
+	    "is not the authenticated host 'h1'");
+	b.len = 0;
+	assert_int_equal(codec_envelope_encode(&schema_msg_heartbeat, &hb,
+	    "req-hb2", "h1", &b), 0);
+	attack(b.data, b.len, TS_EFORBIDDEN,
+	    "heartbeat refused: agent h1 may not report for host h2");
+	b.len = 0;
+	/* h1's own body in an envelope from h2. */
+	hb.host = "h1";
+	assert_int_equal(codec_envelope_encode(&schema_msg_heartbeat, &hb,
+	    "req-hb3", "h2", &b), 0);
+	attack(b.data, b.len, TS_EFORBIDDEN, "message refused: sender 'h2' "
+	    "is not the authenticated host 'h1'");
+	buf_free(&b);
+}
+
 static int
 setup(void **state)
 {
@@ -500,6 +728,8 @@ main(void)
 		cmocka_unit_test(test_operator_switches_survive_ticks),
 		cmocka_unit_test(test_deleted_service_not_resurrected),
 		cmocka_unit_test(test_deleted_then_hello),
+		cmocka_unit_test(test_malformed_frames),
+		cmocka_unit_test(test_other_host_refused),
 		/* Last: the hooks it adds stay. */
 		cmocka_unit_test(test_hook_sets_and_tunnel_ip),
 	};

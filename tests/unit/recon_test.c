@@ -281,6 +281,7 @@ struct mk {
 	const char	*task;
 	uint32_t	 want;
 	char		 reqid[65];
+	uint64_t	 gen;		/* 0: 1 */
 };
 
 static int
@@ -307,7 +308,7 @@ mk_fn(struct store_txn *txn, void *arg)
 	i.vm_state = strdup(m->vm_state);
 	i.want_power = m->want;
 	i.power_state = m->want;
-	i.generation = 1;
+	i.generation = m->gen ? m->gen : 1;
 	i.created_at = db_now_ms();
 	rc = 0;
 	if (m->task)
@@ -1078,6 +1079,329 @@ test_nics_converge(void **state)
 	recon_set_network(rec, &(struct recon_net){ 0 });
 }
 
+/* ---- attacks: what an authenticated agent may not change ------------- */
+
+/* Log lines, captured while a message is handled. */
+struct logcap {
+	char	lines[32][512];
+	int	n;		/* all lines, also those not kept */
+};
+static struct logcap	lc;
+
+static void
+cap_fn(enum log_level lvl, const char *line, void *arg)
+{
+	struct logcap *c = arg;
+
+	(void)lvl;
+	if (c->n < 32)
+		snprintf(c->lines[c->n], sizeof(c->lines[0]), "%s", line);
+	c->n++;
+}
+
+static void
+cap_begin(void)
+{
+	memset(&lc, 0, sizeof(lc));
+	log_set_level(LOG_LVL_INFO);
+	log_set_capture(cap_fn, &lc);
+}
+
+/* Lines holding needle among those kept. */
+static int
+cap_count(const char *needle)
+{
+	int n = 0;
+
+	for (int i = 0; i < lc.n && i < 32; i++)
+		n += strstr(lc.lines[i], needle) != NULL;
+	return n;
+}
+
+/* Stops capturing; exactly one line was logged, and it holds needle. */
+static void
+cap_end_one(const char *needle)
+{
+	log_set_capture(NULL, NULL);
+	log_set_level(LOG_LVL_ERROR);
+	if (lc.n != 1 || strstr(lc.lines[0], needle) == NULL)
+		fail_msg("%d line(s) logged, want one with \"%s\"; first: %s",
+		    lc.n, needle, lc.n ? lc.lines[0] : "-");
+}
+
+/* What is stored about uuid, encoded: the instance, its action of reqid
+ * (if any) and its tombstone (if any), for byte comparison. */
+static void
+snapshot(const char *uuid, const char *reqid, struct buf *b)
+{
+	struct store_txn *txn = NULL;
+	struct rec_instance i;
+	struct rec_instance_action a;
+	struct rec_instance_tombstone tb;
+
+	b->len = 0;
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	if (compute_db_instance_get(txn, uuid, &i) == 0) {
+		assert_int_equal(codec_record_encode(&schema_rec_instance, &i,
+		    b), 0);
+		codec_clear(&schema_rec_instance, &i);
+	}
+	assert_int_equal(buf_append(b, "|", 1), 0);
+	if (reqid && compute_db_action_get(txn, uuid, reqid, &a) == 0) {
+		assert_int_equal(codec_record_encode(
+		    &schema_rec_instance_action, &a, b), 0);
+		codec_clear(&schema_rec_instance_action, &a);
+	}
+	assert_int_equal(buf_append(b, "|", 1), 0);
+	if (compute_db_tombstone_get(txn, uuid, &tb) == 0) {
+		assert_int_equal(codec_record_encode(
+		    &schema_rec_instance_tombstone, &tb, b), 0);
+		codec_clear(&schema_rec_instance_tombstone, &tb);
+	}
+	store_txn_end(&txn);
+	assert_true(b->len > 2);
+}
+
+static void
+assert_same(const struct buf *before, const char *uuid, const char *reqid)
+{
+	struct buf after = { 0 };
+
+	snapshot(uuid, reqid, &after);
+	assert_int_equal(after.len, before->len);
+	assert_memory_equal(after.data, before->data, before->len);
+	buf_free(&after);
+}
+
+static int
+tomb_fn(struct store_txn *txn, void *arg)
+{
+	return compute_db_tombstone_put(txn, arg);
+}
+
+/* h1 answers for an instance placed on h2 (the right request id, even):
+ * the instance, its task and its action stay as they are; the same for a
+ * deleted instance of h2, whose tombstone stays. Logged once each. */
+static void
+test_foreign_state_ignored(void **state)
+{
+	struct mk m = { .host = "h2", .vm_state = VM_BUILDING,
+	    .task = "spawning", .want = 1 };
+	struct rec_instance_tombstone tb = { 0 };
+	struct sch_guest gs[1];
+	struct buf before = { 0 };
+	char line[160];
+
+	mk(&m);
+	snapshot(m.uuid, m.reqid, &before);
+	cap_begin();
+	answer("h1", m.uuid, m.reqid, true, 1, "ok", 1);
+	snprintf(line, sizeof(line), "agent h1 reports instance %s, which is "
+	    "placed on h2: ignored", m.uuid);
+	cap_end_one(line);
+	assert_same(&before, m.uuid, m.reqid);
+	/* "Gone" does not delete it either. */
+	cap_begin();
+	answer("h1", m.uuid, m.reqid, false, 0, "ok", 1);
+	cap_end_one(line);
+	assert_same(&before, m.uuid, m.reqid);
+
+	/* Nor does the guest in h1's report (fenced: deleted on h1, see
+	 * test_fencing). The report re-creates h1's missing instances of
+	 * earlier tests as well, which is logged too. */
+	memset(gs, 0, sizeof(gs));
+	snprintf(gs[0].uuid, sizeof(gs[0].uuid), "%s", m.uuid);
+	gs[0].name = "instance-foreign";
+	gs[0].power_state = 4;
+	cap_begin();
+	report(gs, 1, 0);
+	log_set_capture(NULL, NULL);
+	log_set_level(LOG_LVL_ERROR);
+	snprintf(line, sizeof(line), "guest %s on h1 belongs to an instance "
+	    "placed on h2: deleting it", m.uuid);
+	assert_int_equal(cap_count(line), 1);
+	assert_same(&before, m.uuid, m.reqid);
+	pump(NULL, 200);
+
+	db_uuid(tb.uuid);
+	tb.host = "h2";
+	tb.generation = 1;
+	tb.deleted_at = db_now_ms();
+	assert_int_equal(store_write(st, tomb_fn, &tb), 0);
+	snapshot(tb.uuid, NULL, &before);
+	cap_begin();
+	answer("h1", tb.uuid, "req-gone", false, 0, "ok", 1);
+	snprintf(line, sizeof(line), "agent h1 reports deleted instance %s, "
+	    "which was on h2: ignored", tb.uuid);
+	cap_end_one(line);
+	assert_same(&before, tb.uuid, NULL);
+	buf_free(&before);
+}
+
+/* A state of an older generation than the instance's (a guest from
+ * before a rebuild or a move, or a replayed message), even one naming
+ * the current task's request id, does not complete the task or roll the
+ * instance back. Logged once. */
+static void
+test_stale_state_ignored(void **state)
+{
+	struct mk m = { .host = "h1", .vm_state = VM_ACTIVE,
+	    .task = "powering-off", .want = 1, .gen = 3 };
+	struct buf before = { 0 };
+	char line[160];
+
+	mk(&m);
+	snapshot(m.uuid, m.reqid, &before);
+	cap_begin();
+	answer("h1", m.uuid, m.reqid, true, 4, "ok", 2);
+	snprintf(line, sizeof(line), "stale report of %s (generation 2 < 3) "
+	    "ignored", m.uuid);
+	cap_end_one(line);
+	assert_same(&before, m.uuid, m.reqid);
+	/* The current generation completes it. */
+	answer("h1", m.uuid, m.reqid, true, 4, "ok", 3);
+	{
+		struct rec_instance i;
+
+		assert_int_equal(get(m.uuid, &i), 0);
+		assert_string_equal(i.vm_state, VM_STOPPED);
+		assert_null(i.task_state);
+		codec_clear(&schema_rec_instance, &i);
+	}
+	buf_free(&before);
+}
+
+struct begin_arg {
+	const char	*uuid;
+	const char	*task;
+	const char	*reqid;
+};
+
+static int
+begin_fn(struct store_txn *txn, void *arg)
+{
+	struct begin_arg *b = arg;
+	struct rec_instance i, old;
+	int rc;
+
+	if (compute_db_instance_get(txn, b->uuid, &i) == -1)
+		return -1;
+	if (compute_db_instance_get(txn, b->uuid, &old) == -1) {
+		codec_clear(&schema_rec_instance, &i);
+		return -1;
+	}
+	rc = recon_task_begin(rec, txn, &i, b->task, b->reqid, "u1", "p1",
+	    db_now_ms());
+	if (rc == 0)
+		rc = compute_db_instance_put(txn, &i, &old);
+	codec_clear(&schema_rec_instance, &i);
+	codec_clear(&schema_rec_instance, &old);
+	return rc;
+}
+
+/* The answer to a finished task, delivered again once the next task has
+ * begun (a late duplicate: the agent answers every resend), does not
+ * complete the new task; the power it reports is the same as stored, so
+ * nothing changes. */
+static void
+test_old_reqid_replay(void **state)
+{
+	struct mk m = { .host = "h1", .vm_state = VM_ACTIVE,
+	    .task = "powering-off", .want = 1 };
+	struct begin_arg b;
+	struct buf before = { 0 };
+	struct rec_instance i;
+
+	mk(&m);
+	answer("h1", m.uuid, m.reqid, true, 4, "ok", 1);
+	b.uuid = m.uuid;
+	b.task = "powering-on";
+	b.reqid = "req-on";
+	assert_int_equal(store_write(st, begin_fn, &b), 0);
+	snapshot(m.uuid, "req-on", &before);
+	answer("h1", m.uuid, m.reqid, true, 4, "ok", 1);
+	assert_same(&before, m.uuid, "req-on");
+	assert_int_equal(get(m.uuid, &i), 0);
+	assert_string_equal(i.task_state, "powering-on");
+	assert_string_equal(i.vm_state, VM_STOPPED);
+	codec_clear(&schema_rec_instance, &i);
+	answer("h1", m.uuid, "req-on", true, 1, "ok", 1);
+	assert_int_equal(get(m.uuid, &i), 0);
+	assert_null(i.task_state);
+	assert_string_equal(i.vm_state, VM_ACTIVE);
+	codec_clear(&schema_rec_instance, &i);
+	buf_free(&before);
+}
+
+/* recon_console() on a thread of its own, as an API worker calls it. */
+struct console_call {
+	char	 uuid[37];
+	int	 rc;
+	char	*out;
+};
+
+static void *
+console_thread(void *arg)
+{
+	struct console_call *c = arg;
+
+	c->rc = recon_console(rec, c->uuid, "h1", 0, &c->out);
+	return NULL;
+}
+
+static void
+console_from(const char *from, const char *uuid, const char *reqid,
+    const char *output)
+{
+	struct msg_console_output m = { 0 };
+	struct codec_envelope env;
+	struct buf b = { 0 };
+
+	snprintf(m.uuid, sizeof(m.uuid), "%s", uuid);
+	m.in_reply_to = (char *)reqid;
+	m.found = true;
+	m.output = (char *)output;
+	assert_int_equal(codec_envelope_encode(&schema_msg_console_output, &m,
+	    reqid, from, &b), 0);
+	memset(&env, 0, sizeof(env));
+	assert_int_equal(codec_envelope_decode(b.data, b.len, SCHEMA_FROM_AGENT,
+	    &env), 0);
+	buf_free(&b);
+	assert_int_equal(recon_agent_msg(rec, from, &env), 1);
+	codec_envelope_clear(&env);
+}
+
+/* A console log asked of h1 and answered first by h9 (with the request
+ * id, even): h9's answer is ignored and logged once; h1's is the one the
+ * caller gets. */
+static void
+test_console_from_other_host(void **state)
+{
+	struct console_call c = { .rc = -2 };
+	struct codec_envelope *env;
+	struct got g = { .n = 0 };
+	char reqid[65], line[160];
+	pthread_t t;
+
+	db_uuid(c.uuid);
+	pump(NULL, 100);
+	assert_int_equal(pthread_create(&t, NULL, console_thread, &c), 0);
+	env = find(&g, &schema_msg_console_get, c.uuid);
+	snprintf(reqid, sizeof(reqid), "%s", env->request_id);
+	got_clear(&g);
+	cap_begin();
+	console_from("h9", c.uuid, reqid, "forged");
+	snprintf(line, sizeof(line), "console_output from h9, asked of h1: "
+	    "ignored");
+	cap_end_one(line);
+	console_from("h1", c.uuid, reqid, "real");
+	pthread_join(t, NULL);
+	assert_int_equal(c.rc, 0);
+	assert_non_null(c.out);
+	assert_string_equal(c.out, "real");
+	free(c.out);
+}
+
 int
 main(void)
 {
@@ -1090,6 +1414,10 @@ main(void)
 		cmocka_unit_test(test_reconcile_report),
 		cmocka_unit_test(test_local_delete_tombstone),
 		cmocka_unit_test(test_fencing),
+		cmocka_unit_test(test_foreign_state_ignored),
+		cmocka_unit_test(test_stale_state_ignored),
+		cmocka_unit_test(test_old_reqid_replay),
+		cmocka_unit_test(test_console_from_other_host),
 		cmocka_unit_test(test_audit),
 		cmocka_unit_test(test_sched_claims_never_overallocate),
 		cmocka_unit_test(test_sched_top_and_fallback),
