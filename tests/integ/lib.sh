@@ -237,3 +237,28 @@ wait_http() {
 
 # os_token: a token for the credentials in the OS_* environment.
 os_token() { openstack token issue -f value -c id; }
+
+# osc_start: the CLI tests' `openstack` becomes the same openstackclient
+# code run by a warm fork server (osc_forkserver.py: imports once, forks
+# per call) instead of a fresh interpreter that spends 1-3 s importing
+# before each request. Set TS_OSC_FORKSERVER=0 to run /usr/bin/openstack
+# directly. Calls made before the server is warm run /usr/bin/openstack
+# (osc_client.c falls back), so nothing waits for it.
+osc_start() {
+	[ "${TS_OSC_FORKSERVER:-1}" = 1 ] || return 0
+	[ -x "$TS_BUILD_DIR/tests/integ/oscbin/openstack" ] ||
+		fail "osc_client is not built ($TS_BUILD_DIR/tests/integ/oscbin)"
+	export TS_OSC_REAL
+	TS_OSC_REAL=$(command -v openstack) || fail "openstack is not installed"
+	export TS_OSC_SOCK=$T/osc.sock
+	# The interpreter the real client runs with (its #! line): another
+	# python3 on PATH may not see Debian's dist-packages.
+	local py
+	py=$(sed -n '1s/^#! *//p' "$TS_OSC_REAL")
+	[ -x "${py%% *}" ] || fail "cannot read the interpreter of $TS_OSC_REAL"
+	${py} "$TS_SOURCE_DIR/tests/integ/osc_forkserver.py" "$TS_OSC_SOCK" \
+		>>"$T/osc.log" 2>&1 &
+	PIDS+=($!)
+	disown $!
+	PATH=$TS_BUILD_DIR/tests/integ/oscbin:$PATH
+}

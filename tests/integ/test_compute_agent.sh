@@ -11,6 +11,7 @@
 #   deadline, never stays in a task state.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/compute_lib.sh"
+osc_start
 command -v openstack >/dev/null || fail "python3-openstackclient is not installed"
 command -v jq >/dev/null || fail "jq is not installed"
 

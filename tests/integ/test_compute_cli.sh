@@ -11,6 +11,7 @@
 # another project may not see or do.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/compute_lib.sh"
+osc_start
 command -v openstack >/dev/null || fail "python3-openstackclient is not installed"
 command -v nova >/dev/null || fail "python3-novaclient is not installed"
 # `cmd | grep -q x` would fail under pipefail when grep exits early and the

@@ -8,6 +8,7 @@
 # again after the restart (same request id: agents de-duplicate).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/compute_lib.sh"
+osc_start
 command -v openstack >/dev/null || fail "python3-openstackclient is not installed"
 command -v jq >/dev/null || fail "jq is not installed"
 

@@ -6,6 +6,7 @@
 # record are one LMDB transaction, so no race can over-allocate.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/compute_lib.sh"
+osc_start
 command -v openstack >/dev/null || fail "python3-openstackclient is not installed"
 command -v jq >/dev/null || fail "jq is not installed"
 

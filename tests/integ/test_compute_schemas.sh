@@ -8,6 +8,7 @@
 # availability zones, aggregates, quotas and limits; admin and member views.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/compute_lib.sh"
+osc_start
 command -v openstack >/dev/null || fail "python3-openstackclient is not installed"
 /usr/bin/python3 -c 'import tempest.lib.common.rest_client, jsonschema' 2>/dev/null || fail "tempest and python3-jsonschema are needed"
 

@@ -8,6 +8,7 @@
 # the legacy v2.0 flows, 20 concurrent creates of one name, and the error
 # codes.
 . "$(dirname "$0")/lib.sh"
+osc_start
 command -v openstack >/dev/null || fail "python3-openstackclient is not installed"
 
 BUS=$(free_port)

@@ -11,6 +11,7 @@
 # lock_password (403), and the minimum password age (400). Every refusal
 # is checked to have changed nothing: the password in force still works.
 . "$(dirname "$0")/lib.sh"
+osc_start
 command -v openstack >/dev/null || fail "python3-openstackclient is not installed"
 
 BUS=$(free_port)

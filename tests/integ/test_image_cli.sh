@@ -11,6 +11,7 @@
 # 64 MiB; uploads cut off by the client or by a controller crash; the size
 # cap and the per-project storage quota while streaming.
 . "$(dirname "$0")/lib.sh"
+osc_start
 for c in openstack glance qemu-img curl; do
 	command -v "$c" >/dev/null || fail "$c is not installed"
 done

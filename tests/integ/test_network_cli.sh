@@ -12,6 +12,7 @@
 # API: 200 concurrent POST /v2.0/ports on a /25 give distinct addresses or
 # a clean 409 once the pool is exhausted, never a duplicate.
 . "$(dirname "$0")/lib.sh"
+osc_start
 for c in openstack curl jq xargs; do
 	command -v "$c" >/dev/null || fail "$c is not installed"
 done

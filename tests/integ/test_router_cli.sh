@@ -14,6 +14,7 @@
 # needs, deleting a router's port through the port API; and
 # `tinystack-manage floating create --ip-range --pool`.
 . "$(dirname "$0")/lib.sh"
+osc_start
 for c in openstack curl jq; do
 	command -v "$c" >/dev/null || fail "$c is not installed"
 done

@@ -12,6 +12,7 @@
 # group in use is not deleted; quotas (openstack quota set --secgroups
 # --secgroup-rules, then a refused create).
 . "$(dirname "$0")/lib.sh"
+osc_start
 for c in openstack curl jq; do
 	command -v "$c" >/dev/null || fail "$c is not installed"
 done

@@ -18,6 +18,7 @@
 #   that server's deletion, disassociated.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/compute_lib.sh"
+osc_start
 command -v openstack >/dev/null || fail "python3-openstackclient is not installed"
 set +o pipefail
 

@@ -8,6 +8,7 @@
 # refused, the port's groups unchanged.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/compute_lib.sh"
+osc_start
 command -v openstack >/dev/null || fail "python3-openstackclient is not installed"
 set +o pipefail
 
