@@ -61,6 +61,7 @@
 #include "net/netsvc.h"
 #include "opts.h"
 #include "svc.h"
+#include "virt/census.h"
 #include "virt/configdrive.h"
 #include "virt/driver.h"
 #include "virt/virt.h"
@@ -69,6 +70,10 @@
 #define DEFAULT_CONFIG	"/etc/tinystack/agent.conf"
 #define AGENT_VERSION	"0.1.0"
 #define EVENT_RETRY_MS	2000	/* libvirt connection checks */
+/* A census libvirt holds up longer than a report interval gets liveness
+ * heartbeats meanwhile, for at most this long: a libvirt that answers
+ * nothing for minutes is a host down, not a slow save. */
+#define CENSUS_STUCK_MAX_MS	(5 * 60 * 1000)
 
 static volatile int	stopping;
 static volatile int	reopen_log;
@@ -96,6 +101,11 @@ struct agent {
 	int		 evpipe[2];	/* virt's event thread -> bus loop */
 	int64_t		 ev_next_try;
 	int		 beat_soon;	/* a guest changed: heartbeat now */
+
+	/* Heartbeat contents, read off this loop (virt/census.h). */
+	struct census	*census;
+	int		 cspipe[2];	/* census thread -> bus loop */
+	int		 stuck_logged;	/* the long-stuck warning was given */
 };
 
 static void
@@ -111,44 +121,39 @@ on_signal(int fd, short revents, void *arg)
 	}
 }
 
-/* Fills a guest list for a message; items point into gs (borrowed). */
+/* Fills a guest list for a message from the cnt guests of gs; the items
+ * point into gs (borrowed: gs outlives *out). */
 static int
-guests_fill(struct virt *v, struct virt_guest **gs, struct sch_guest **out,
+guests_items(const struct virt_guest *gs, size_t cnt, struct sch_guest **out,
     size_t *n)
 {
-	size_t cnt;
-
 	*out = NULL;
 	*n = 0;
-	if (virt_guests_list(v, gs, &cnt) == -1)
-		return -1;
 	if (cnt > 4096)
 		cnt = 4096;	/* schema maximum; never seen in practice */
 	/* One block: the items, then the pointers of their MAC lists (the
 	 * callers free the items only). */
 	if ((*out = calloc(1, (cnt ? cnt : 1) * (sizeof(**out) +
 	    VIRT_MACS_MAX * sizeof(char *)))) == NULL) {
-		free(*gs);
-		*gs = NULL;
 		err_set(TS_ENOMEM, "agent: out of memory");
 		return -1;
 	}
 	for (size_t i = 0; i < cnt; i++) {
-		memcpy((*out)[i].uuid, (*gs)[i].uuid, sizeof((*out)[i].uuid));
-		(*out)[i].name = (*gs)[i].name;
-		(*out)[i].state = (char *)(*gs)[i].state;
-		(*out)[i].power_state = (*gs)[i].power_state;
-		(*out)[i].vcpus = (*gs)[i].vcpus;
-		(*out)[i].memory_mb = (*gs)[i].memory_mb;
-		if ((*gs)[i].has_macs) {
+		memcpy((*out)[i].uuid, gs[i].uuid, sizeof((*out)[i].uuid));
+		(*out)[i].name = (char *)gs[i].name;
+		(*out)[i].state = (char *)gs[i].state;
+		(*out)[i].power_state = gs[i].power_state;
+		(*out)[i].vcpus = gs[i].vcpus;
+		(*out)[i].memory_mb = gs[i].memory_mb;
+		if (gs[i].has_macs) {
 			char **mp = (char **)(void *)(*out + cnt) +
 			    i * VIRT_MACS_MAX;
 
-			for (size_t k = 0; k < (*gs)[i].nmacs; k++)
-				mp[k] = (*gs)[i].macs[k];
+			for (size_t k = 0; k < gs[i].nmacs; k++)
+				mp[k] = (char *)gs[i].macs[k];
 			/* Present even when empty: "no NICs" is known. */
 			(*out)[i].macs.items = mp;
-			(*out)[i].macs.n = (*gs)[i].nmacs;
+			(*out)[i].macs.n = gs[i].nmacs;
 		}
 	}
 	*n = cnt;
@@ -211,57 +216,53 @@ send_msg(struct agent *a, const struct schema_type *t, const void *body)
 	return rc;
 }
 
+/* The hello and the heartbeat are made from a census (the snapshot is
+ * borrowed), never from libvirt on this loop: see virt/census.h. */
 static int
-send_hello(struct agent *a)
+send_hello(struct agent *a, const struct census_snap *cs)
 {
 	struct msg_agent_hello m = { 0 };
-	struct virt_host h;
-	struct virt_guest *gs = NULL;
+	const struct virt_host *h = &cs->host;
 	int rc;
 
-	if (virt_host_info(a->virt, &h) == -1)
-		return -1;
 	m.host = a->host;
 	m.agent_version = AGENT_VERSION;
-	m.hypervisor_type = h.hv_type;
-	m.hypervisor_version = h.hv_version;
+	m.hypervisor_type = (char *)h->hv_type;
+	m.hypervisor_version = h->hv_version;
 	m.libvirt_uri = (char *)virt_uri(a->virt);
-	m.cpu_model = h.cpu_model;
-	m.cpu_arch = h.cpu_arch;
-	m.vcpus = h.vcpus;
-	m.memory_mb = h.memory_mb;
-	m.local_gb = h.local_gb;
+	m.cpu_model = (char *)h->cpu_model;
+	m.cpu_arch = (char *)h->cpu_arch;
+	m.vcpus = h->vcpus;
+	m.memory_mb = h->memory_mb;
+	m.local_gb = h->local_gb;
 	m.started_at = a->started_at;
 	if (*config_get_str(a->cfg, "network", "local_ip") != '\0')
 		m.tunnel_ip = (char *)config_get_str(a->cfg, "network",
 		    "local_ip");
-	if (guests_fill(a->virt, &gs, &m.guests.items, &m.guests.n) == -1)
+	if (guests_items(cs->guests, cs->n, &m.guests.items, &m.guests.n) ==
+	    -1)
 		return -1;
 	rc = send_msg(a, &schema_msg_agent_hello, &m);
 	free(m.guests.items);
-	free(gs);
 	if (rc == 0)
 		log_info("hello sent: %u vCPUs, %llu MiB, %llu GiB, %zu guests",
-		    h.vcpus, (unsigned long long)h.memory_mb,
-		    (unsigned long long)h.local_gb, m.guests.n);
+		    h->vcpus, (unsigned long long)h->memory_mb,
+		    (unsigned long long)h->local_gb, m.guests.n);
 	return rc;
 }
 
 static int
-send_heartbeat(struct agent *a)
+send_heartbeat(struct agent *a, const struct census_snap *cs)
 {
 	struct msg_heartbeat m = { 0 };
-	struct virt_host h;
-	struct virt_guest *gs = NULL;
 	int rc;
 
-	if (virt_host_info(a->virt, &h) == -1)
-		return -1;
 	m.host = a->host;
 	m.seq = ++a->seq;
-	m.memory_mb_used = h.memory_mb_used;
-	m.local_gb_used = h.local_gb_used;
-	if (guests_fill(a->virt, &gs, &m.guests.items, &m.guests.n) == -1)
+	m.memory_mb_used = cs->host.memory_mb_used;
+	m.local_gb_used = cs->host.local_gb_used;
+	if (guests_items(cs->guests, cs->n, &m.guests.items, &m.guests.n) ==
+	    -1)
 		return -1;
 	for (size_t i = 0; i < m.guests.n; i++) {
 		if (m.guests.items[i].power_state == VIRT_POWER_RUNNING ||
@@ -272,8 +273,65 @@ send_heartbeat(struct agent *a)
 	}
 	rc = send_msg(a, &schema_msg_heartbeat, &m);
 	free(m.guests.items);
-	free(gs);
 	return rc;
+}
+
+/* While libvirt holds the census up: the host lives, its guests are not
+ * told (the controller takes nothing from a stale heartbeat). */
+static int
+send_liveness(struct agent *a)
+{
+	struct msg_heartbeat m = { 0 };
+
+	m.host = a->host;
+	m.seq = ++a->seq;
+	m.has_stale = true;
+	m.stale = true;
+	return send_msg(a, &schema_msg_heartbeat, &m);
+}
+
+/* The census thread: a result is there. */
+static void
+on_census_ready(void *arg)
+{
+	struct agent *a = arg;
+	ssize_t n;
+
+	n = write(a->cspipe[1], "c", 1);
+	(void)n;
+}
+
+/* Hello until registered, heartbeats after, each from the newest census. */
+static void
+on_census_pipe(int fd, short revents, void *arg)
+{
+	struct agent *a = arg;
+	struct census_snap cs;
+	char buf[64];
+	int rc;
+
+	(void)revents;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	if ((rc = census_take(a->census, &cs)) == 0)
+		return;
+	a->stuck_logged = 0;
+	if (!a->registered) {
+		/* Quick first retries (the handshake may still be running),
+		 * then one report interval; only the first failure of a
+		 * streak is worth a warning. */
+		if (rc == -1 || send_hello(a, &cs) == -1) {
+			if (a->hello_failures++ == 0)
+				log_warnx("hello: %s (retrying)", err_msg());
+			else
+				log_debug("hello: %s", err_msg());
+		} else {
+			a->hello_failures = 0;
+		}
+	} else if (rc == -1 || send_heartbeat(a, &cs) == -1) {
+		log_warnx("heartbeat: %s", err_msg());
+	}
+	census_snap_clear(&cs);
 }
 
 /*
@@ -515,17 +573,8 @@ step(struct agent *a)
 		a->last_ack = now;
 	}
 	if (!a->registered && now >= a->next_hello) {
-		/* Quick first retries (the handshake may still be running),
-		 * then back off to one report interval; only the first failure
-		 * of a streak is worth a warning. */
-		if (send_hello(a) == -1) {
-			if (a->hello_failures++ == 0)
-				log_warnx("hello: %s (retrying)", err_msg());
-			else
-				log_debug("hello: %s", err_msg());
-		} else {
-			a->hello_failures = 0;
-		}
+		/* The hello goes when the census is in (on_census_pipe). */
+		census_request(a->census);
 		if (a->hello_backoff_ms == 0)
 			a->hello_backoff_ms = 250;
 		else if (a->hello_backoff_ms < a->interval_ms)
@@ -536,11 +585,21 @@ step(struct agent *a)
 	}
 	events_ensure(a, now);
 	if (a->registered && (now >= a->next_beat || a->beat_soon)) {
+		int64_t busy = census_busy_ms(a->census, now);
+
 		if (a->beat_soon)
 			log_debug("guest state changed: reporting now");
 		a->beat_soon = 0;
-		if (send_heartbeat(a) == -1)
-			log_warnx("heartbeat: %s", err_msg());
+		census_request(a->census);
+		if (busy > a->interval_ms && busy <= CENSUS_STUCK_MAX_MS) {
+			if (send_liveness(a) == -1)
+				log_warnx("heartbeat: %s", err_msg());
+		} else if (busy > CENSUS_STUCK_MAX_MS && !a->stuck_logged) {
+			log_warnx("libvirt has not answered for the guests in "
+			    "%lld s: no heartbeat until it does",
+			    (long long)busy / 1000);
+			a->stuck_logged = 1;
+		}
 		a->next_beat = now + a->interval_ms;
 	}
 }
@@ -549,7 +608,8 @@ int
 main(int argc, char **argv)
 {
 	struct svc_args args;
-	struct agent a = { .sigfd = -1, .evpipe = { -1, -1 } };
+	struct agent a = { .sigfd = -1, .evpipe = { -1, -1 },
+	    .cspipe = { -1, -1 } };
 	struct virt_opts vo = { 0 };
 	int status = 1;
 
@@ -579,7 +639,8 @@ main(int argc, char **argv)
 	vo.uri = config_get_str(a.cfg, "libvirt", "connection_uri");
 	vo.notify = on_guests_changed;
 	vo.notify_arg = &a;
-	if (pipe2(a.evpipe, O_CLOEXEC | O_NONBLOCK) == -1) {
+	if (pipe2(a.evpipe, O_CLOEXEC | O_NONBLOCK) == -1 ||
+	    pipe2(a.cspipe, O_CLOEXEC | O_NONBLOCK) == -1) {
 		err_set_errno(TS_EINTERNAL, "event pipe");
 		goto fail;
 	}
@@ -588,7 +649,11 @@ main(int argc, char **argv)
 	if (bus_setup(&a) == -1 ||
 	    bus_add_fd(a.bus, a.sigfd, ZMQ_POLLIN, on_signal, &a) == -1 ||
 	    bus_add_fd(a.bus, a.evpipe[0], ZMQ_POLLIN, on_event_pipe, &a) ==
+	    -1 ||
+	    bus_add_fd(a.bus, a.cspipe[0], ZMQ_POLLIN, on_census_pipe, &a) ==
 	    -1)
+		goto fail;
+	if ((a.census = census_new(a.virt, on_census_ready, &a)) == NULL)
 		goto fail;
 	if ((a.compute = compute_from_config(a.cfg, a.host, a.virt,
 	    post_reply, &a)) == NULL)
@@ -639,11 +704,14 @@ out:
 	compute_free(&a.compute);	/* its workers post to the bus */
 	netsvc_free(&a.net);		/* so does the network worker */
 	metadata_free(&a.md);		/* both fed it */
+	census_free(&a.census);		/* reads through virt, writes a pipe */
 	virt_free(&a.virt);		/* its event thread writes the pipe */
 	bus_free(&a.bus);
-	if (a.evpipe[0] >= 0) {
-		close(a.evpipe[0]);
-		close(a.evpipe[1]);
+	for (int i = 0; i < 2; i++) {
+		if (a.evpipe[i] >= 0)
+			close(a.evpipe[i]);
+		if (a.cspipe[i] >= 0)
+			close(a.cspipe[i]);
 	}
 	daemon_pidfile_remove();
 	config_free(&a.cfg);

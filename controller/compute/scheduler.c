@@ -119,6 +119,7 @@ load_service(const struct rec_service *svc, void *arg)
 	h->up = !svc->forced_down && l->now - svc->last_seen_at <=
 	    l->s->down_ms;
 	h->disabled = svc->disabled;
+	h->last_seen_at = svc->last_seen_at;
 	h->vcpus = hv.vcpus;
 	h->memory_mb = hv.memory_mb;
 	h->disk_gb = hv.local_gb;
@@ -140,6 +141,30 @@ cmp_state(const void *a, const void *b)
 	    ((const struct scheduler_host_state *)b)->host);
 }
 
+static struct scheduler_host_state *find_locked(struct sched *, const char *);
+
+/* Lock held, the cache still the old one. A host going down or coming
+ * back is worth one line each way: it is why the scheduler and the
+ * console, uptime and live actions suddenly refuse that host. */
+static void
+log_transitions(struct sched *s, const struct load *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		const struct scheduler_host_state *h = &l->v[i];
+		const struct scheduler_host_state *o = find_locked(s, h->host);
+
+		if (o == NULL || o->up == h->up)
+			continue;
+		if (!h->up && l->now - h->last_seen_at <= s->down_ms)
+			log_warnx("host %s is forced down", h->host);
+		else if (!h->up)
+			log_warnx("host %s is down: last heartbeat %lld ms ago",
+			    h->host, (long long)(l->now - h->last_seen_at));
+		else
+			log_info("host %s is up again", h->host);
+	}
+}
+
 int
 scheduler_refresh(struct sched *s)
 {
@@ -157,6 +182,7 @@ scheduler_refresh(struct sched *s)
 	if (l.n > 1)
 		qsort(l.v, l.n, sizeof(*l.v), cmp_state);
 	pthread_mutex_lock(&s->lock);
+	log_transitions(s, &l);
 	free(s->hosts);
 	s->hosts = l.v;
 	s->nhosts = l.n;

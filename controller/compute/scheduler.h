@@ -77,6 +77,7 @@ struct scheduler_host_state {
 	char		 host[SCHEDULER_NAME_MAX + 1];
 	int		 up;
 	int		 disabled;
+	int64_t		 last_seen_at;	/* ms, the service's last heartbeat */
 	uint32_t	 vcpus;
 	uint64_t	 memory_mb;
 	uint64_t	 disk_gb;

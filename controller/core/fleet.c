@@ -485,12 +485,17 @@ on_heartbeat(struct fleet *f, const char *peer, const char *reqid,
 	a->svc.last_seen_at = now;
 	a->svc.report_count++;
 	a->svc.updated_at = now;
-	a->hv.vcpus_used = m->vcpus_used;
-	a->hv.memory_mb_used = m->memory_mb_used;
-	a->hv.local_gb_used = m->local_gb_used;
-	a->hv.running_vms = m->running_vms;
-	take_guests(&a->hv, &m->guests);
-	a->hv.updated_at = now;
+	/* A stale heartbeat (libvirt held the agent's census up) says only
+	 * that the host lives: its usage and guests stay as last reported,
+	 * and nothing is reconciled on them. */
+	if (!(m->has_stale && m->stale)) {
+		a->hv.vcpus_used = m->vcpus_used;
+		a->hv.memory_mb_used = m->memory_mb_used;
+		a->hv.local_gb_used = m->local_gb_used;
+		a->hv.running_vms = m->running_vms;
+		take_guests(&a->hv, &m->guests);
+		a->hv.updated_at = now;
+	}
 	a->dirty = 1;
 	if (!a->up) {
 		log_warnx("service %s on host %s is up again", AGENT_BINARY,
@@ -500,7 +505,8 @@ on_heartbeat(struct fleet *f, const char *peer, const char *reqid,
 	ack.seq = m->seq;
 	ack.server_time = now;
 	reply(f, peer, reqid, &schema_msg_heartbeat_ack, &ack);
-	report_hooks(f, peer, a, 0);
+	if (!(m->has_stale && m->stale))
+		report_hooks(f, peer, a, 0);
 }
 
 void

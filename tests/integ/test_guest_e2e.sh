@@ -13,7 +13,8 @@
 # kill -9 and restart of the agent leave the guest alone (same qemu pid,
 # still ACTIVE); `virsh destroy` behind the agent's back is reported at
 # once (life-cycle event) and shown as SHUTOFF; delete leaves no domain,
-# no instance file, no libvirt qemu log, and the image cache is pruned.
+# no instance file, no libvirt qemu log, and the image cache is pruned;
+# through all of it the agent's bus loop never waited on libvirt.
 #
 # Domains are named instance-<uuid>; only the ones this test's servers
 # made are touched, and they are destroyed and undefined on any exit.
@@ -260,5 +261,14 @@ wait_for 15 "unused cached images pruned" cache_empty
 left=$(find "$T/inst-h1" -mindepth 1 ! -path "$T/inst-h1/_base" 2>/dev/null)
 [ -z "$left" ] || fail "files left: $left"
 ok "delete: no domain, instance file, qemu log or saved state left; cache pruned after the grace period"
+
+# ---- the agent's bus loop never waited on libvirt --------------------------------------------
+# Boots, a managed save and shutdowns hold their domain in libvirt for
+# seconds; the heartbeat's reads of it run off the bus loop (census), so
+# the agent kept reading the controller all along: had the loop waited,
+# it would have found the controller silent for 3 s and reconnected.
+grep -n 'controller silent' "$T/agent-h1.log" &&
+	fail "the agent's bus loop stalled (it found the controller silent)"
+ok "the agent never found the controller silent through boots, saves and shutdowns"
 
 echo "$NPASS passed, 0 failed"
