@@ -536,9 +536,12 @@ transport_error(const char *what, CURLcode rc, const char *detail)
 	case CURLE_SSL_CONNECT_ERROR:
 		err_set(TS_EIO, "imgcache: %s: TLS handshake: %s", what, d);
 		return false;
+	case CURLE_GOT_NOTHING:
+		err_set(TS_EIO, "imgcache: %s: connection closed without a "
+		    "response (%s)", what, d);
+		return true;
 	case CURLE_PARTIAL_FILE:
 	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
 	case CURLE_SEND_ERROR:
 		err_set(TS_EIO, "imgcache: %s: body cut short (%s)", what, d);
 		return true;
