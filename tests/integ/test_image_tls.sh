@@ -78,6 +78,27 @@ SHA=$(curl "${A[@]}" "$IURL/v2/images/$ID" |
 SIZE=$(stat -c %s "$T/disk.raw")
 ok "image $ID uploaded over https"
 
+# ---- ranges, as an agent resuming a download asks for them (Glance
+# answers Range on /file too)
+H=$(curl "${A[@]}" -D - -o "$T/part" -H 'Range: bytes=1000000-' \
+	"$IURL/v2/images/$ID/file" | tr -d '\r')
+echo "$H" | grep -q '^HTTP/1.1 206' || fail "Range N-: $(echo "$H" | head -1)"
+echo "$H" | grep -qi "^Content-Range: bytes 1000000-$((SIZE - 1))/$SIZE\$" ||
+	fail "Range N-: $(echo "$H" | grep -i content-range)"
+tail -c +1000001 "$T/disk.raw" | cmp -s - "$T/part" || fail "Range N-: wrong bytes"
+H=$(curl "${A[@]}" -D - -o "$T/part" -H 'Range: bytes=10-19' \
+	"$IURL/v2/images/$ID/file" | tr -d '\r')
+echo "$H" | grep -qi "^Content-Range: bytes 10-19/$SIZE\$" || fail "Range N-M: $H"
+head -c 20 "$T/disk.raw" | tail -c 10 | cmp -s - "$T/part" || fail "Range N-M: wrong bytes"
+code=$(curl "${A[@]}" -o /dev/null -w '%{http_code}' -H "Range: bytes=$SIZE-" \
+	"$IURL/v2/images/$ID/file")
+[ "$code" = 416 ] || fail "Range beyond the end: HTTP $code"
+# anything else is answered with the whole image
+code=$(curl "${A[@]}" -o "$T/part" -w '%{http_code}' -H 'Range: bytes=-5' \
+	"$IURL/v2/images/$ID/file")
+[ "$code" = 200 ] && cmp -s "$T/disk.raw" "$T/part" || fail "suffix range: HTTP $code"
+ok "image data ranges: 206 with Content-Range for N- and N-M, 416 beyond the end, 200 whole otherwise"
+
 # fetch DIR URL [--ca-file F]: one download into DIR; output in $T/fetch.out
 fetch() {
 	local dir=$1 url=$2
