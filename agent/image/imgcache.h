@@ -87,7 +87,8 @@ struct imgcache_http;
  * received data (0: 30 s; rounded up to whole seconds for the latter).
  * A plain http:// URL to a host other than loopback is accepted with a
  * warning (the token crosses the network in the clear). curl_global_init()
- * must have run (the agent's main does it before starting threads).
+ * should have run before any thread started (the agent's main does it);
+ * otherwise libcurl runs it at the first download.
  * NULL with err set (TS_EINVALID for a bad URL or an unreadable ca_file).
  */
 struct imgcache_http	*imgcache_http_new(const char *base_url,

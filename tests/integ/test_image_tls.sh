@@ -96,7 +96,9 @@ code=$(curl "${A[@]}" -o /dev/null -w '%{http_code}' -H "Range: bytes=$SIZE-" \
 # anything else is answered with the whole image
 code=$(curl "${A[@]}" -o "$T/part" -w '%{http_code}' -H 'Range: bytes=-5' \
 	"$IURL/v2/images/$ID/file")
-[ "$code" = 200 ] && cmp -s "$T/disk.raw" "$T/part" || fail "suffix range: HTTP $code"
+if [ "$code" != 200 ] || ! cmp -s "$T/disk.raw" "$T/part"; then
+	fail "suffix range: HTTP $code"
+fi
 ok "image data ranges: 206 with Content-Range for N- and N-M, 416 beyond the end, 200 whole otherwise"
 
 # fetch DIR URL [--ca-file F]: one download into DIR; output in $T/fetch.out

@@ -1,7 +1,11 @@
 /*
- * Unit tests for agent/imgcache.c against a small HTTP/1.1 server run by
- * the test on 127.0.0.1 (a thread per connection): downloads with
- * Content-Length, chunked and connection-close bodies; the token header;
+ * Unit tests for agent/imgcache.c (libcurl underneath) against a small
+ * HTTP/1.1 server run by the test on 127.0.0.1 (a thread per connection):
+ * downloads with Content-Length, chunked and connection-close bodies;
+ * exactly the request header fields the agent always sent; the token
+ * header; transfers cut short resumed with Range (206, or a 200 whose
+ * first bytes are skipped; a 206 from the wrong byte refused; attempts
+ * bounded); a silent server hits the timeout;
  * SHA-512, size, declared format, safety and virtual size checks; every
  * HTTP failure mapping; one shared download for concurrent gets (and one
  * shared failure); references, release and pruning on a fake clock;
