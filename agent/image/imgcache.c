@@ -602,6 +602,9 @@ attempt(struct imgcache_http *h, struct xfer *x, const char *url,
 	curl_easy_setopt(x->c, CURLOPT_WRITEDATA, x);
 
 	rc = curl_easy_perform(x->c);
+	/* Both live on this frame: the handle must not keep them. */
+	curl_easy_setopt(x->c, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(x->c, CURLOPT_ERRORBUFFER, NULL);
 	headers_free(hdr);
 	curl_easy_getinfo(x->c, CURLINFO_RESPONSE_CODE, &status);
 	if (x->failed)
