@@ -23,6 +23,12 @@
 #   namespaces of its own (packaging/fakehost.sh), joined by an underlay in
 #   namespace <prefix>-ul. No address outside loopback and those
 #   namespaces sees a packet: reach guests with `ip netns exec ts-h1 ...`.
+# TLS, TS_TLS=1: a small CA of the all-in-one's own and a certificate for
+#   the controller's APIs in $TS_ETC_DIR/tls (packaging/tls.sh; kept across
+#   runs); the controller serves every API over https ([api] tls_cert_file),
+#   the agents download images over https verified against the CA
+#   ([image] ca_file), and ~/keystonerc_admin exports OS_CACERT. A later run
+#   without TS_TLS=1 leaves a TLS configuration as it is.
 set -euo pipefail
 cd "$(dirname "$0")"
 TOP=$(pwd)
@@ -39,6 +45,7 @@ NETNS=${TS_NETNS:-0}
 NHOSTS=${TS_HOSTS:-1}
 NSPRE=${TS_NETNS_PREFIX:-ts}
 FIXED_RANGE=${TS_FIXED_RANGE:-10.0.0.0/26}
+TLS=${TS_TLS:-0}
 case $NHOSTS in [1-9]) ;; *) echo "stack.sh: TS_HOSTS must be 1..9" >&2; exit 1 ;; esac
 if [ "$NETNS" = 1 ]; then
 	AGENTS=$(for n in $(seq 1 "$NHOSTS"); do echo "$NSPRE-h$n"; done)
@@ -189,6 +196,25 @@ C
 	done
 fi
 
+# TLS: certificates first (the controller reads them at start), then the
+# lines that use them, in configurations new or written by an earlier run.
+if [ "$TLS" = 1 ]; then
+	say "TLS: CA and certificate in $ETC/tls"
+	PUBLIC=$(conf_value public_host)
+	names=$HOST
+	case $PUBLIC in ''|127.0.0.1|localhost|"$HOST") ;; *) names="$names $PUBLIC" ;; esac
+	# shellcheck disable=SC2086
+	packaging/tls.sh certs "$ETC/tls" $names
+	packaging/tls.sh controller "$ETC/controller.conf" "$ETC/tls"
+	if [ "$NETNS" != 1 ]; then
+		packaging/tls.sh agent "$ETC/agent.conf" "$ETC/tls/ca.pem"
+	else
+		for a in $AGENTS; do
+			packaging/tls.sh agent "$ETC/agent-$a.conf" "$ETC/tls/ca.pem"
+		done
+	fi
+fi
+
 say "database schema"
 $MANAGE db sync
 [ -f "$ETC/keys/controller.key" ] || $MANAGE key setup
@@ -202,6 +228,10 @@ if [ ! -s "$ETC/admin-password" ]; then
 fi
 chmod 0600 "$ETC/admin-password"
 $MANAGE bootstrap --admin-password-file "$ETC/admin-password" --openrc "$HOME/keystonerc_admin"
+# (bootstrap rewrites the openrc: OS_CACERT goes in after it, every run)
+if grep -qx "tls_cert_file = $ETC/tls/server.pem" "$ETC/controller.conf"; then
+	packaging/tls.sh openrc "$HOME/keystonerc_admin" "$ETC/tls/ca.pem"
+fi
 if [ "$NETNS" != 1 ]; then
 	[ -f "$ETC/keys/agent.key" ] || $MANAGE agent keygen --host "$HOST" --keys-dir "$ETC/keys"
 	$MANAGE agent enroll "$HOST" --key-file "$ETC/keys/agent.pub"
@@ -371,15 +401,17 @@ say "flavors and the sample image"
 		openstack router add subnet router1 private-subnet
 	fi
 )
+SCHEME=http
+grep -q '^tls_cert_file *= *[^ ]' "$ETC/controller.conf" && SCHEME=https
 cat <<M
 
 tinystack is running on $HOST.
-  identity API (Keystone v3):  http://$PUBLIC:$(conf_value identity_port)/v3
+  identity API (Keystone v3):  $SCHEME://$PUBLIC:$(conf_value identity_port)/v3
   catalog endpoints (answered once their service is in the controller):
-    compute  http://$PUBLIC:$(conf_value compute_port)/v2.1
-    image    http://$PUBLIC:$(conf_value image_port)
-    volume   http://$PUBLIC:$(conf_value volume_port)/v3/<project_id>
-    network  http://$PUBLIC:$(conf_value network_port)
+    compute  $SCHEME://$PUBLIC:$(conf_value compute_port)/v2.1
+    image    $SCHEME://$PUBLIC:$(conf_value image_port)
+    volume   $SCHEME://$PUBLIC:$(conf_value volume_port)/v3/<project_id>
+    network  $SCHEME://$PUBLIC:$(conf_value network_port)
   admin credentials:  . $HOME/keystonerc_admin   (then: openstack token issue)
   try:  openstack server create --flavor m1.nano --image tinystack-guest --wait vm1
         openstack console log show vm1

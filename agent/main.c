@@ -45,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <uuid/uuid.h>
 #include <zmq.h>
 
@@ -611,7 +612,7 @@ main(int argc, char **argv)
 	struct agent a = { .sigfd = -1, .evpipe = { -1, -1 },
 	    .cspipe = { -1, -1 } };
 	struct virt_opts vo = { 0 };
-	int status = 1;
+	int status = 1, curl_up = 0;
 
 	svc_args_parse(argc, argv, PROG, DEFAULT_CONFIG, &args);
 	if ((a.cfg = svc_config_load(opts_agent, &args)) == NULL) {
@@ -633,6 +634,13 @@ main(int argc, char **argv)
 	if (daemon_pidfile_create(config_get_str(a.cfg, "DEFAULT",
 	    "pid_file")) == -1)
 		goto fail;
+	/* libcurl (image downloads, agent/image/imgcache.c) is set up once,
+	 * before any thread: the compute workers download concurrently. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		err_set(TS_EINTERNAL, "libcurl failed to start");
+		goto fail;
+	}
+	curl_up = 1;
 	vo.instances_path = config_get_str(a.cfg, "DEFAULT", "instances_path");
 	if (daemon_mkdirs(vo.instances_path, 0755) == -1)
 		goto fail;
@@ -714,6 +722,8 @@ out:
 			close(a.cspipe[i]);
 	}
 	daemon_pidfile_remove();
+	if (curl_up)
+		curl_global_cleanup();
 	config_free(&a.cfg);
 	return status;
 }

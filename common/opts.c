@@ -326,9 +326,14 @@ const struct config_opt opts_agent[] = {
 
 	CONFIG_OPT_STR("image", "api_url", "",
 	    "Base URL of the controller's image API (e.g. "
-	    "http://127.0.0.1:9292) from which images are downloaded into the "
-	    "cache; required for qemu and kvm guests. https is not "
-	    "supported."),
+	    "https://controller:9292) from which images are downloaded into "
+	    "the cache; required for qemu and kvm guests. Use https when the "
+	    "controller is on another host: plain http sends the agent's "
+	    "token in the clear (the agent warns at start)."),
+	CONFIG_OPT_PATH("image", "ca_file", "",
+	    "PEM file of the CA certificates that verify the image API's "
+	    "https certificate (chain and host name); empty: the system's CA "
+	    "store."),
 	CONFIG_OPT_PATH("image", "cache_dir", "",
 	    "Directory of the verified base image cache; empty: "
 	    "<instances_path>/_base."),

@@ -7,13 +7,14 @@ set -eu
 BUILD="build-essential cmake pkg-config clang libclang-rt-dev
  libzmq3-dev libmsgpack-dev libvirt-dev liblmdb-dev lmdb-utils
  libnl-3-dev libnl-route-3-dev libmicrohttpd-dev libjansson-dev
- libsodium-dev uuid-dev libcmocka-dev libgnutls28-dev python3 libtsan2"
+ libsodium-dev uuid-dev libcmocka-dev libgnutls28-dev libcurl4-openssl-dev python3
+ libtsan2"
 RUNTIME="libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
  dnsmasq-base dnsmasq-utils nftables tgt lvm2 iproute2 iputils-ping genisoimage procps gdb conntrack"
 TEST="python3-openstackclient python3-novaclient python3-glanceclient
  python3-cinderclient python3-jsonschema python3-msgpack python3-zmq
  tempest python3-stestr busybox-static linux-image-amd64 cpio curl wrk jq
- openssh-client"
+ openssh-client openssl"
 
 missing=""
 for p in $BUILD $RUNTIME $TEST; do

@@ -1,6 +1,7 @@
 /*
- * imgcache: per-host cache of verified base images, and the HTTP source
- * that downloads them from the controller's image API; see imgcache.h.
+ * imgcache: per-host cache of verified base images, and the HTTP(S)
+ * source (libcurl) that downloads them from the controller's image API;
+ * see imgcache.h.
  *
  * Entry states (one entry per image id known to this process):
  *   ABSENT      no file (a download failed, or nothing asked yet)
@@ -15,19 +16,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <netdb.h>
-#include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <sodium.h>
 
 #include "err.h"
@@ -80,54 +80,65 @@ err_copy(const struct ts_err *e)
 /* ------------------------------------------------------- HTTP source */
 
 #define HTTP_TIMEOUT_DEFAULT	30000
-#define HTTP_LINE_MAX		8192
-#define HTTP_HEADER_MAX		(16 * 1024)
-#define HTTP_HEADER_LINES	100
-#define HTTP_BUF		65536
+#define HTTP_TOKEN_MAX		8192
+#define HTTP_URL_MAX		1400
 
 struct imgcache_http {
-	char		 host[256];	/* for getaddrinfo (no brackets) */
-	char		 port[8];
-	char		 hosthdr[300];	/* Host: header value */
-	char		 prefix[1024];	/* path prefix, no trailing '/' */
+	char		 base[HTTP_URL_MAX];	/* scheme://host[:port]/prefix */
+	bool		 tls;
+	char		*ca_file;		/* NULL: system CA store */
 	unsigned	 timeout_ms;
 	pthread_mutex_t	 lock;
 	char		*token;
 };
 
+static bool
+host_is_loopback(const char *host)
+{
+	return strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 ||
+	    strncmp(host, "127.", 4) == 0;
+}
+
+/* Checks base_url strictly (no user info, query or fragment; visible
+ * ASCII) and keeps it without trailing '/'. */
 static int
 parse_url(struct imgcache_http *h, const char *url)
 {
+	char host[256];
 	const char *p, *hend, *path;
 	size_t hl;
-	unsigned long port = 80;
+	unsigned long port;
 
-	if (url == NULL || strncmp(url, "http://", 7) != 0) {
+	if (url != NULL && strncmp(url, "http://", 7) == 0) {
+		p = url + 7;
+	} else if (url != NULL && strncmp(url, "https://", 8) == 0) {
+		p = url + 8;
+		h->tls = true;
+	} else {
 		err_set(TS_EINVALID, "imgcache: image API URL must start with "
-		    "http:// (https is not supported by the agent)");
+		    "http:// or https://");
 		return -1;
 	}
-	p = url + 7;
 	path = p + strcspn(p, "/");
 	if (*p == '[') {
 		if ((hend = memchr(p, ']', (size_t)(path - p))) == NULL)
 			goto bad;
 		hl = (size_t)(hend - p - 1);
-		if (hl == 0 || hl >= sizeof(h->host) ||
+		if (hl == 0 || hl >= sizeof(host) ||
 		    strspn(p + 1, "0123456789abcdefABCDEF:.") < hl)
 			goto bad;
-		memcpy(h->host, p + 1, hl);
-		h->host[hl] = '\0';
+		memcpy(host, p + 1, hl);
+		host[hl] = '\0';
 		hend++;
 	} else {
 		hend = p + strcspn(p, ":/");
 		hl = (size_t)(hend - p);
-		if (hl == 0 || hl >= sizeof(h->host) ||
+		if (hl == 0 || hl >= sizeof(host) ||
 		    strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS"
 		    "TUVWXYZ0123456789.-") < hl)
 			goto bad;
-		memcpy(h->host, p, hl);
-		h->host[hl] = '\0';
+		memcpy(host, p, hl);
+		host[hl] = '\0';
 	}
 	if (*hend == ':') {
 		char *end;
@@ -141,20 +152,22 @@ parse_url(struct imgcache_http *h, const char *url)
 	} else if (hend != path) {
 		goto bad;
 	}
-	snprintf(h->port, sizeof(h->port), "%lu", port);
-	snprintf(h->hosthdr, sizeof(h->hosthdr), "%.*s", (int)(path - p), p);
 	/* Path prefix: visible ASCII, no query or fragment. */
 	hl = strlen(path);
 	while (hl > 0 && path[hl - 1] == '/')
 		hl--;
-	if (hl >= sizeof(h->prefix))
-		goto bad;
 	for (size_t i = 0; i < hl; i++)
 		if (path[i] <= 0x20 || path[i] >= 0x7f || path[i] == '?' ||
 		    path[i] == '#')
 			goto bad;
-	memcpy(h->prefix, path, hl);
-	h->prefix[hl] = '\0';
+	if ((size_t)(path - url) + hl >= sizeof(h->base))
+		goto bad;
+	memcpy(h->base, url, (size_t)(path - url) + hl);
+	h->base[(size_t)(path - url) + hl] = '\0';
+	if (!h->tls && !host_is_loopback(host))
+		log_warnx("imgcache: image API %s is plain http to another "
+		    "host: tokens and images cross the network in the clear "
+		    "(use https and [image] ca_file)", h->base);
 	return 0;
 bad:
 	err_set(TS_EINVALID, "imgcache: bad image API URL");
@@ -162,7 +175,8 @@ bad:
 }
 
 struct imgcache_http *
-imgcache_http_new(const char *base_url, unsigned timeout_ms)
+imgcache_http_new(const char *base_url, const char *ca_file,
+    unsigned timeout_ms)
 {
 	struct imgcache_http *h;
 
@@ -173,6 +187,21 @@ imgcache_http_new(const char *base_url, unsigned timeout_ms)
 	if (parse_url(h, base_url) == -1) {
 		free(h);
 		return NULL;
+	}
+	if (ca_file != NULL && ca_file[0] != '\0') {
+		/* Checked now so that a typo fails at start, not at the
+		 * first download. */
+		if (access(ca_file, R_OK) == -1) {
+			err_set_errno(TS_EINVALID, "imgcache: CA file %s",
+			    ca_file);
+			free(h);
+			return NULL;
+		}
+		if ((h->ca_file = strdup(ca_file)) == NULL) {
+			err_set(TS_ENOMEM, "imgcache: out of memory");
+			free(h);
+			return NULL;
+		}
 	}
 	h->timeout_ms = timeout_ms ? timeout_ms : HTTP_TIMEOUT_DEFAULT;
 	pthread_mutex_init(&h->lock, NULL);
@@ -190,6 +219,7 @@ imgcache_http_free(struct imgcache_http **hp)
 		sodium_memzero(h->token, strlen(h->token));
 		free(h->token);
 	}
+	free(h->ca_file);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 	*hp = NULL;
@@ -199,7 +229,8 @@ imgcache_http_free(struct imgcache_http **hp)
 static int
 token_ok(const char *token)
 {
-	if (token == NULL || token[0] == '\0' || strlen(token) > 8192) {
+	if (token == NULL || token[0] == '\0' ||
+	    strlen(token) > HTTP_TOKEN_MAX) {
 		err_set(TS_EINVALID, "imgcache: empty or oversized token");
 		return 0;
 	}
@@ -242,350 +273,368 @@ imgcache_http_source(struct imgcache_http *h)
 	return s;
 }
 
-/* Buffered reader on a non-blocking socket with a per-wait timeout. */
-struct rd {
-	int		 fd;
-	unsigned	 timeout_ms;
+/* Frees a header list, zeroing its strings first (one holds the token). */
+static void
+headers_free(struct curl_slist *l)
+{
+	for (struct curl_slist *i = l; i != NULL; i = i->next)
+		sodium_memzero(i->data, strlen(i->data));
+	curl_slist_free_all(l);
+}
+
+static struct curl_slist *
+header_add(struct curl_slist *l, bool *ok, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static struct curl_slist *
+header_add(struct curl_slist *l, bool *ok, const char *fmt, ...)
+{
+	char line[HTTP_TOKEN_MAX + 64];
+	struct curl_slist *n;
+	va_list ap;
+	int len;
+
+	if (!*ok)
+		return l;
+	va_start(ap, fmt);
+	len = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	n = len < 0 || (size_t)len >= sizeof(line) ? NULL :
+	    curl_slist_append(l, line);
+	sodium_memzero(line, sizeof(line));
+	if (n == NULL) {
+		*ok = false;
+		return l;
+	}
+	return n;
+}
+
+/*
+ * The request's header fields, every one the agent sends (Host comes from
+ * the URL; libcurl adds nothing else of its own). from > 0 asks for the
+ * rest of the image from that byte (a resumed transfer). NULL with err.
+ */
+static struct curl_slist *
+request_headers(const char *token, uint64_t from)
+{
+	struct curl_slist *l = NULL;
+	bool ok = true;
+
+	l = header_add(l, &ok, "User-Agent: tinystack-agent");
+	l = header_add(l, &ok, "Accept: application/octet-stream");
+	l = header_add(l, &ok, "Accept-Encoding: identity");
+	if (token != NULL)
+		l = header_add(l, &ok, "X-Auth-Token: %s", token);
+	l = header_add(l, &ok, "Connection: close");
+	if (from > 0)
+		l = header_add(l, &ok, "Range: bytes=%" PRIu64 "-", from);
+	/* No "Expect:" or "Transfer-Encoding:" ever: this is a GET. */
+	if (!ok) {
+		headers_free(l);
+		err_set(TS_ENOMEM, "imgcache: out of memory");
+		return NULL;
+	}
+	return l;
+}
+
+/* One fetch over its attempts. */
+struct xfer {
+	CURL		*c;
 	const char	*what;		/* "image <id>" for messages */
-	size_t		 pos, len;
-	char		 buf[HTTP_BUF];
+	imgcache_sink_fn sink;
+	void		*sink_arg;
+	uint64_t	 delivered;	/* bytes the sink has, all attempts */
+	/* this attempt */
+	uint64_t	 from;		/* Range start asked for; 0: none */
+	uint64_t	 seen;		/* body bytes of the response */
+	uint64_t	 fresh;		/* of which handed to the sink */
+	bool		 started;	/* the body's first bytes were judged */
+	bool		 pass;		/* a 200/206 body for the sink */
+	bool		 ranged;	/* 206: starts at byte `from` */
+	bool		 has_cr;	/* Content-Range seen */
+	uint64_t	 cr_start;
+	bool		 failed;	/* aborted by us: error recorded */
+	unsigned	 timeout_ms;	/* longest silence */
+	uint64_t	 last_ms;	/* when bytes last arrived */
+	curl_off_t	 last_dl;
+	bool		 stalled;	/* aborted for silence */
 };
 
-/* Reads more into the buffer: >0 bytes, 0 at EOF, -1 error recorded. */
-static int
-rd_fill(struct rd *r)
+static uint64_t
+mono_ms(void)
 {
-	if (r->pos > 0) {
-		memmove(r->buf, r->buf + r->pos, r->len - r->pos);
-		r->len -= r->pos;
-		r->pos = 0;
-	}
-	if (r->len == sizeof(r->buf)) {
-		err_set(TS_EINTERNAL, "imgcache: reader buffer full");
-		return -1;
-	}
-	for (;;) {
-		struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
-		ssize_t n = recv(r->fd, r->buf + r->len, sizeof(r->buf) - r->len,
-		    0);
-		int pr;
+	struct timespec ts;
 
-		if (n > 0) {
-			r->len += (size_t)n;
-			return (int)n;
-		}
-		if (n == 0)
-			return 0;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			err_set_errno(TS_EIO, "imgcache: %s: receive", r->what);
-			return -1;
-		}
-		pr = poll(&pfd, 1, (int)r->timeout_ms);
-		if (pr == 0) {
-			err_set(TS_ETIMEOUT, "imgcache: %s: no data for %u ms",
-			    r->what, r->timeout_ms);
-			return -1;
-		}
-		if (pr < 0 && errno != EINTR) {
-			err_set_errno(TS_EIO, "imgcache: %s: poll", r->what);
-			return -1;
-		}
-	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* One CRLF- (or LF-) terminated line without its end, at most max-1
- * bytes. 0 ok, -1 error recorded. *used grows by the raw line length. */
+/* libcurl's low-speed limit averages over seconds; this is the old rule:
+ * no byte for timeout_ms (head or body) ends the attempt. libcurl calls
+ * it at least once a second, and more often while data flows. */
 static int
-rd_line(struct rd *r, char *out, size_t max, size_t *used)
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
 {
-	for (;;) {
-		char *nl = memchr(r->buf + r->pos, '\n', r->len - r->pos);
+	struct xfer *x = arg;
+	uint64_t now = mono_ms();
 
-		if (nl != NULL) {
-			size_t n = (size_t)(nl - (r->buf + r->pos));
-
-			*used += n + 1;
-			if (n > 0 && r->buf[r->pos + n - 1] == '\r')
-				n--;
-			if (n >= max) {
-				err_set(TS_EIO, "imgcache: %s: response line too "
-				    "long", r->what);
-				return -1;
-			}
-			memcpy(out, r->buf + r->pos, n);
-			out[n] = '\0';
-			r->pos = (size_t)(nl - r->buf) + 1;
-			return 0;
-		}
-		if (r->len - r->pos >= max + 1) {
-			err_set(TS_EIO, "imgcache: %s: response line too long",
-			    r->what);
-			return -1;
-		}
-		switch (rd_fill(r)) {
-		case -1:
-			return -1;
-		case 0:
-			err_set(TS_EIO, "imgcache: %s: connection closed in the "
-			    "response head", r->what);
-			return -1;
-		}
-	}
-}
-
-/* Hands n bytes (or everything to EOF if to_eof) to the sink. */
-static int
-rd_body(struct rd *r, uint64_t n, bool to_eof, imgcache_sink_fn sink,
-    void *arg)
-{
-	while (to_eof || n > 0) {
-		size_t avail = r->len - r->pos, take;
-
-		if (avail == 0) {
-			int f = rd_fill(r);
-
-			if (f == -1)
-				return -1;
-			if (f == 0) {
-				if (to_eof)
-					return 0;
-				err_set(TS_EIO, "imgcache: %s: body cut short",
-				    r->what);
-				return -1;
-			}
-			continue;
-		}
-		take = to_eof || avail < n ? avail : (size_t)n;
-		if (sink(r->buf + r->pos, take, arg) == -1)
-			return -1;
-		r->pos += take;
-		if (!to_eof)
-			n -= take;
+	if (dlnow != x->last_dl) {
+		x->last_dl = dlnow;
+		x->last_ms = now;
+	} else if (now - x->last_ms > x->timeout_ms) {
+		x->stalled = true;
+		return 1;
 	}
 	return 0;
 }
 
+/* "bytes <first>-<last>/<total|*>": the first byte, or -1. */
 static int
-connect_to(struct imgcache_http *h, const char *what)
+content_range_start(const char *v, size_t n, uint64_t *start)
 {
-	struct addrinfo hints = { .ai_family = AF_UNSPEC,
-	    .ai_socktype = SOCK_STREAM }, *res = NULL, *ai;
-	int fd = -1, gai, saved = ECONNREFUSED;
-	bool timed_out = false;
+	char buf[128], *end;
+	unsigned long long first, last;
 
-	if ((gai = getaddrinfo(h->host, h->port, &hints, &res)) != 0) {
-		err_set(TS_EUNREACHABLE, "imgcache: %s: cannot resolve %s: %s",
-		    what, h->host, gai_strerror(gai));
+	if (n >= sizeof(buf))
 		return -1;
-	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		struct pollfd pfd;
-		int soerr = 0, pr;
-		socklen_t sl = sizeof(soerr);
-
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd == -1) {
-			saved = errno;
-			continue;
-		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		if (errno != EINPROGRESS) {
-			saved = errno;
-			close(fd);
-			fd = -1;
-			continue;
-		}
-		pfd.fd = fd;
-		pfd.events = POLLOUT;
-		do {
-			pr = poll(&pfd, 1, (int)h->timeout_ms);
-		} while (pr < 0 && errno == EINTR);
-		if (pr == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr,
-		    &sl) == 0 && soerr == 0)
-			break;
-		if (pr == 0)
-			timed_out = true;
-		saved = pr == 1 ? soerr : errno;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd == -1) {
-		if (timed_out)
-			err_set(TS_ETIMEOUT, "imgcache: %s: connecting to %s "
-			    "timed out", what, h->hosthdr);
-		else
-			err_set(TS_EUNREACHABLE, "imgcache: %s: cannot connect "
-			    "to %s: %s", what, h->hosthdr, strerror(saved));
-	}
-	return fd;
+	memcpy(buf, v, n);
+	buf[n] = '\0';
+	if (strncasecmp(buf, "bytes ", 6) != 0 ||
+	    strspn(buf + 6, "0123456789") == 0)
+		return -1;
+	errno = 0;
+	first = strtoull(buf + 6, &end, 10);
+	if (errno != 0 || *end != '-' || strspn(end + 1, "0123456789") == 0)
+		return -1;
+	last = strtoull(end + 1, &end, 10);
+	if (errno != 0 || *end != '/' || last < first)
+		return -1;
+	*start = first;
+	return 0;
 }
 
-static int
-send_all(int fd, const char *buf, size_t len, unsigned timeout_ms,
-    const char *what)
+static size_t
+on_header(char *b, size_t size, size_t n, void *arg)
 {
-	size_t off = 0;
+	struct xfer *x = arg;
+	size_t len = size * n;
 
-	while (off < len) {
-		ssize_t n = send(fd, buf + off, len - off, MSG_NOSIGNAL);
+	/* A new status line (after a 1xx) starts a new head. */
+	if (len >= 5 && strncmp(b, "HTTP/", 5) == 0) {
+		x->has_cr = false;
+	} else if (len > 14 && strncasecmp(b, "Content-Range:", 14) == 0) {
+		const char *v = b + 14;
+		size_t vl = len - 14;
 
-		if (n > 0) {
-			off += (size_t)n;
-			continue;
+		while (vl > 0 && (*v == ' ' || *v == '\t'))
+			v++, vl--;
+		while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' ||
+		    v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+			vl--;
+		x->has_cr = content_range_start(v, vl, &x->cr_start) == 0;
+	}
+	return len;
+}
+
+/* The verdict on a 200 or 206 answering this attempt, at its first body
+ * bytes or at its end. 0 good, -1 error recorded. */
+static int
+judge_range(struct xfer *x, long status)
+{
+	if (status == 206) {
+		if (x->from == 0 || !x->has_cr || x->cr_start != x->from) {
+			err_set(TS_EIO, "imgcache: %s: a partial response that "
+			    "does not continue at byte %" PRIu64, x->what,
+			    x->from);
+			return -1;
 		}
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-		    errno == EINTR)) {
-			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-
-			if (poll(&pfd, 1, (int)timeout_ms) == 0) {
-				err_set(TS_ETIMEOUT, "imgcache: %s: sending timed "
-				    "out", what);
-				return -1;
-			}
-			continue;
-		}
-		err_set_errno(TS_EIO, "imgcache: %s: send", what);
-		return -1;
 	}
 	return 0;
 }
 
-struct http_head {
-	int		status;
-	bool		has_length;
-	uint64_t	length;
-	bool		chunked;
-};
-
-static int
-parse_head(struct rd *r, struct http_head *hd)
+static size_t
+on_body(char *b, size_t size, size_t n, void *arg)
 {
-	char line[HTTP_LINE_MAX];
-	size_t used = 0;
-	int lines = 0;
+	struct xfer *x = arg;
+	size_t len = size * n, off = 0;
 
-	memset(hd, 0, sizeof(*hd));
-	if (rd_line(r, line, sizeof(line), &used) == -1)
-		return -1;
-	if ((strncmp(line, "HTTP/1.1 ", 9) != 0 &&
-	    strncmp(line, "HTTP/1.0 ", 9) != 0) ||
-	    strspn(line + 9, "0123456789") != 3 ||
-	    (line[12] != ' ' && line[12] != '\0')) {
-		err_set(TS_EIO, "imgcache: %s: not an HTTP/1.x response",
-		    r->what);
-		return -1;
-	}
-	hd->status = atoi(line + 9);
-	for (;;) {
-		char *colon, *v;
+	if (!x->started) {
+		long status = 0;
 
-		if (rd_line(r, line, sizeof(line), &used) == -1)
-			return -1;
-		if (line[0] == '\0')
-			break;
-		if (++lines > HTTP_HEADER_LINES || used > HTTP_HEADER_MAX) {
-			err_set(TS_EIO, "imgcache: %s: response head too large",
-			    r->what);
-			return -1;
-		}
-		if ((colon = strchr(line, ':')) == NULL || colon == line) {
-			err_set(TS_EIO, "imgcache: %s: malformed header line",
-			    r->what);
-			return -1;
-		}
-		*colon = '\0';
-		for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
-			;
-		for (size_t n = strlen(v); n > 0 &&
-		    (v[n - 1] == ' ' || v[n - 1] == '\t'); n--)
-			v[n - 1] = '\0';
-		if (strcasecmp(line, "Content-Length") == 0) {
-			uint64_t len = 0;
-			size_t nd = strspn(v, "0123456789");
-
-			if (nd == 0 || nd > 19 || v[nd] != '\0') {
-				err_set(TS_EIO, "imgcache: %s: bad Content-Length",
-				    r->what);
-				return -1;
-			}
-			len = strtoull(v, NULL, 10);
-			if (hd->has_length && hd->length != len) {
-				err_set(TS_EIO, "imgcache: %s: conflicting "
-				    "Content-Length headers", r->what);
-				return -1;
-			}
-			hd->has_length = true;
-			hd->length = len;
-		} else if (strcasecmp(line, "Transfer-Encoding") == 0) {
-			if (strcasecmp(v, "chunked") != 0 || hd->chunked) {
-				err_set(TS_EIO, "imgcache: %s: unsupported "
-				    "Transfer-Encoding", r->what);
-				return -1;
-			}
-			hd->chunked = true;
-		} else if (strcasecmp(line, "Content-Encoding") == 0 &&
-		    strcasecmp(v, "identity") != 0) {
-			err_set(TS_EIO, "imgcache: %s: unsupported "
-			    "Content-Encoding", r->what);
-			return -1;
-		}
-	}
-	if (hd->chunked && hd->has_length) {
-		err_set(TS_EIO, "imgcache: %s: both Content-Length and chunked",
-		    r->what);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-read_chunked(struct rd *r, imgcache_sink_fn sink, void *arg)
-{
-	char line[HTTP_LINE_MAX];
-	size_t used = 0;
-
-	for (;;) {
-		size_t nd;
-		uint64_t n;
-
-		if (rd_line(r, line, sizeof(line), &used) == -1)
-			return -1;
-		nd = strspn(line, "0123456789abcdefABCDEF");
-		if (nd == 0 || nd > 15 || (line[nd] != '\0' && line[nd] != ';' &&
-		    line[nd] != ' ' && line[nd] != '\t')) {
-			err_set(TS_EIO, "imgcache: %s: bad chunk size", r->what);
-			return -1;
-		}
-		n = strtoull(line, NULL, 16);
-		if (n == 0)
-			break;
-		if (rd_body(r, n, false, sink, arg) == -1 ||
-		    rd_line(r, line, sizeof(line), &used) == -1)
-			return -1;
-		if (line[0] != '\0') {
-			err_set(TS_EIO, "imgcache: %s: chunk not followed by "
-			    "CRLF", r->what);
-			return -1;
-		}
-	}
-	/* Trailer fields, up to the empty line. */
-	used = 0;
-	for (int i = 0; ; i++) {
-		if (rd_line(r, line, sizeof(line), &used) == -1)
-			return -1;
-		if (line[0] == '\0')
+		x->started = true;
+		curl_easy_getinfo(x->c, CURLINFO_RESPONSE_CODE, &status);
+		x->pass = status == 200 || status == 206;
+		x->ranged = status == 206;
+		if (x->pass && judge_range(x, status) == -1) {
+			x->failed = true;
 			return 0;
-		if (i >= HTTP_HEADER_LINES || used > HTTP_HEADER_MAX) {
-			err_set(TS_EIO, "imgcache: %s: trailer too large",
-			    r->what);
-			return -1;
 		}
 	}
+	if (!x->pass)
+		return len;	/* an error's body: read and dropped */
+	/* A 200 to a resumed request starts at byte 0: skip what the sink
+	 * already has. A 206 starts where we asked (judge_range). */
+	if (!x->ranged && x->seen < x->from)
+		off = x->from - x->seen < len ? (size_t)(x->from - x->seen) :
+		    len;
+	x->seen += len;
+	if (off < len) {
+		if (x->sink(b + off, len - off, x->sink_arg) == -1) {
+			x->failed = true;
+			return 0;
+		}
+		x->fresh += len - off;
+		x->delivered += len - off;
+	}
+	return len;
+}
+
+/* An HTTP status other than 200/206: its error. */
+static void
+status_error(const char *what, long status)
+{
+	switch (status) {
+	case 204:
+	case 404:
+		err_set(TS_ENOT_FOUND, "imgcache: %s: %s", what,
+		    status == 204 ? "the image has no data" : "no such image");
+		break;
+	case 401:
+		err_set(TS_EUNAUTHORIZED, "imgcache: %s: the image API refused "
+		    "the agent's token", what);
+		break;
+	case 403:
+		err_set(TS_EFORBIDDEN, "imgcache: %s: access forbidden", what);
+		break;
+	default:
+		err_set(status >= 500 && status <= 599 ? TS_EUNAVAILABLE :
+		    TS_EIO, "imgcache: %s: HTTP status %ld", what, status);
+	}
+}
+
+/* A transport failure's error; true if a later attempt may resume it. */
+static bool
+transport_error(const char *what, CURLcode rc, const char *detail)
+{
+	const char *d = detail[0] ? detail : curl_easy_strerror(rc);
+
+	switch (rc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		err_set(TS_ETIMEOUT, "imgcache: %s: %s", what, d);
+		return true;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+		err_set(TS_EUNREACHABLE, "imgcache: %s: %s", what, d);
+		return false;
+	case CURLE_PEER_FAILED_VERIFICATION:
+		err_set(TS_EUNAUTHORIZED, "imgcache: %s: the image API's TLS "
+		    "certificate does not verify: %s", what, d);
+		return false;
+	case CURLE_SSL_CACERT_BADFILE:
+		err_set(TS_EINVALID, "imgcache: %s: CA file: %s", what, d);
+		return false;
+	case CURLE_SSL_CONNECT_ERROR:
+		err_set(TS_EIO, "imgcache: %s: TLS handshake: %s", what, d);
+		return false;
+	case CURLE_GOT_NOTHING:
+		err_set(TS_EIO, "imgcache: %s: connection closed without a "
+		    "response (%s)", what, d);
+		return true;
+	case CURLE_PARTIAL_FILE:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+		err_set(TS_EIO, "imgcache: %s: body cut short (%s)", what, d);
+		return true;
+	default:
+		err_set(TS_EIO, "imgcache: %s: %s", what, d);
+		return false;
+	}
+}
+
+/* One request. 0 done, 1 broke after new bytes (resumable), -1 failed:
+ * error recorded either way. */
+static int
+attempt(struct imgcache_http *h, struct xfer *x, const char *url,
+    const char *token)
+{
+	char detail[CURL_ERROR_SIZE] = "";
+	struct curl_slist *hdr;
+	long status = 0;
+	CURLcode rc;
+	bool resumable;
+
+	if ((hdr = request_headers(token, x->delivered)) == NULL)
+		return -1;
+	x->from = x->delivered;
+	x->seen = x->fresh = 0;
+	x->started = x->pass = x->ranged = x->has_cr = x->failed = false;
+	x->stalled = false;
+	x->timeout_ms = h->timeout_ms;
+	x->last_dl = 0;
+	x->last_ms = mono_ms();
+	curl_easy_reset(x->c);
+	curl_easy_setopt(x->c, CURLOPT_URL, url);
+	curl_easy_setopt(x->c, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(x->c, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(x->c, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(x->c, CURLOPT_PROTOCOLS, CURLPROTO_HTTP |
+	    CURLPROTO_HTTPS);
+#endif
+	curl_easy_setopt(x->c, CURLOPT_FOLLOWLOCATION, 0L);
+	/* No proxy from the environment: the token goes to api_url only. */
+	curl_easy_setopt(x->c, CURLOPT_PROXY, "");
+	curl_easy_setopt(x->c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(x->c, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+	curl_easy_setopt(x->c, CURLOPT_CONNECTTIMEOUT_MS, (long)h->timeout_ms);
+	curl_easy_setopt(x->c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(x->c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(x->c, CURLOPT_XFERINFODATA, x);
+	curl_easy_setopt(x->c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(x->c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (h->ca_file != NULL)
+		curl_easy_setopt(x->c, CURLOPT_CAINFO, h->ca_file);
+	curl_easy_setopt(x->c, CURLOPT_ERRORBUFFER, detail);
+	curl_easy_setopt(x->c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(x->c, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(x->c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(x->c, CURLOPT_WRITEDATA, x);
+
+	rc = curl_easy_perform(x->c);
+	/* Both live on this frame: the handle must not keep them. */
+	curl_easy_setopt(x->c, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(x->c, CURLOPT_ERRORBUFFER, NULL);
+	headers_free(hdr);
+	curl_easy_getinfo(x->c, CURLINFO_RESPONSE_CODE, &status);
+	if (x->failed)
+		return -1;
+	if (status != 0 && status != 200 && status != 206) {
+		status_error(x->what, status);
+		return -1;
+	}
+	if (rc == CURLE_OK) {
+		if (status == 0) {
+			err_set(TS_EIO, "imgcache: %s: no HTTP response", x->what);
+			return -1;
+		}
+		if (!x->started && status == 206 && judge_range(x, status) == -1)
+			return -1;
+		if (status == 200 && x->seen < x->from) {
+			err_set(TS_EIO, "imgcache: %s: the resumed transfer is "
+			    "shorter than what was already received", x->what);
+			return -1;
+		}
+		return 0;
+	}
+	if (rc == CURLE_ABORTED_BY_CALLBACK && x->stalled) {
+		err_set(TS_ETIMEOUT, "imgcache: %s: no data for %u ms", x->what,
+		    h->timeout_ms);
+		resumable = true;
+	} else {
+		resumable = transport_error(x->what, rc, detail);
+	}
+	return resumable && x->fresh > 0 ? 1 : -1;
 }
 
 int
@@ -593,15 +642,16 @@ imgcache_http_fetch(void *arg, const char *image_id, const char *req_token,
     imgcache_sink_fn sink, void *sink_arg)
 {
 	struct imgcache_http *h = arg;
-	char what[64], *req = NULL, *token = NULL;
-	size_t reqlen;
-	int fd = -1, ret = -1, n;
+	char what[64], url[HTTP_URL_MAX + 64], *token = NULL;
+	struct xfer x = { .sink = sink, .sink_arg = sink_arg, .what = what };
+	int r = -1;
 
 	if (!uuid_valid(image_id)) {
 		err_set(TS_EINVALID, "imgcache: image id is not a canonical UUID");
 		return -1;
 	}
 	snprintf(what, sizeof(what), "image %s", image_id);
+	snprintf(url, sizeof(url), "%s/v2/images/%s/file", h->base, image_id);
 	if (req_token != NULL && req_token[0] != '\0') {
 		if (!token_ok(req_token))
 			return -1;
@@ -619,83 +669,25 @@ imgcache_http_fetch(void *arg, const char *image_id, const char *req_token,
 	}
 	pthread_mutex_unlock(&h->lock);
 
-	n = asprintf(&req, "GET %s/v2/images/%s/file HTTP/1.1\r\n"
-	    "Host: %s\r\n"
-	    "User-Agent: tinystack-agent\r\n"
-	    "Accept: application/octet-stream\r\n"
-	    "Accept-Encoding: identity\r\n"
-	    "%s%s%s"
-	    "Connection: close\r\n\r\n",
-	    h->prefix, image_id, h->hosthdr,
-	    token ? "X-Auth-Token: " : "", token ? token : "",
-	    token ? "\r\n" : "");
+	if ((x.c = curl_easy_init()) == NULL) {
+		err_set(TS_ENOMEM, "imgcache: cannot create a transfer");
+		goto out;
+	}
+	for (int i = 0; i < IMGCACHE_HTTP_ATTEMPTS; i++) {
+		if ((r = attempt(h, &x, url, token)) != 1)
+			break;
+		if (i + 1 < IMGCACHE_HTTP_ATTEMPTS)
+			log_warnx("%s; resuming at byte %" PRIu64, err_msg(),
+			    x.delivered);
+		r = -1;
+	}
+	curl_easy_cleanup(x.c);
+out:
 	if (token) {
 		sodium_memzero(token, strlen(token));
 		free(token);
 	}
-	if (n < 0) {
-		err_set(TS_ENOMEM, "imgcache: out of memory");
-		return -1;
-	}
-	reqlen = (size_t)n;
-	if ((fd = connect_to(h, what)) != -1 &&
-	    send_all(fd, req, reqlen, h->timeout_ms, what) == 0)
-		ret = imgcache_http_response(fd, h->timeout_ms, what, sink,
-		    sink_arg);
-	sodium_memzero(req, reqlen);
-	free(req);
-	if (fd != -1)
-		close(fd);
-	return ret;
-}
-
-int
-imgcache_http_response(int fd, unsigned timeout_ms, const char *what,
-    imgcache_sink_fn sink, void *sink_arg)
-{
-	struct http_head hd;
-	struct rd *r;
-	int ret = -1;
-
-	if ((r = malloc(sizeof(*r))) == NULL) {
-		err_set(TS_ENOMEM, "imgcache: out of memory");
-		return -1;
-	}
-	r->fd = fd;
-	r->timeout_ms = timeout_ms ? timeout_ms : HTTP_TIMEOUT_DEFAULT;
-	r->what = what;
-	r->pos = r->len = 0;
-	if (parse_head(r, &hd) == -1)
-		goto out;
-	switch (hd.status) {
-	case 200:
-		break;
-	case 204:
-	case 404:
-		err_set(TS_ENOT_FOUND, "imgcache: %s: %s", what,
-		    hd.status == 204 ? "the image has no data" :
-		    "no such image");
-		goto out;
-	case 401:
-		err_set(TS_EUNAUTHORIZED, "imgcache: %s: the image API refused "
-		    "the agent's token", what);
-		goto out;
-	case 403:
-		err_set(TS_EFORBIDDEN, "imgcache: %s: access forbidden", what);
-		goto out;
-	default:
-		err_set(hd.status >= 500 && hd.status <= 599 ?
-		    TS_EUNAVAILABLE : TS_EIO, "imgcache: %s: HTTP status %d",
-		    what, hd.status);
-		goto out;
-	}
-	if (hd.chunked)
-		ret = read_chunked(r, sink, sink_arg);
-	else
-		ret = rd_body(r, hd.length, !hd.has_length, sink, sink_arg);
-out:
-	free(r);
-	return ret;
+	return r;
 }
 
 /* ------------------------------------------------------------ checker */

@@ -6,8 +6,9 @@
  *
  * Getting an image:
  *   - the bytes come from a source (struct imgcache_source): the HTTP one
- *     here fetches GET <base>/v2/images/<id>/file with X-Auth-Token from
- *     the controller's image API; tests plug in their own;
+ *     here (libcurl, http or https) fetches GET <base>/v2/images/<id>/file
+ *     with X-Auth-Token from the controller's image API, resuming a broken
+ *     transfer with a Range request; tests plug in their own;
  *   - they stream into <dir>/.<id>.part (O_EXCL, 0600) while the SHA-512
  *     (libsodium) and the format inspector (common/imgfmt) see every byte;
  *     memory does not depend on the image size;
@@ -75,14 +76,23 @@ struct imgcache_source {
 
 struct imgcache_http;
 
+#define IMGCACHE_HTTP_ATTEMPTS	5	/* per fetch, resumed ones included */
+
 /*
- * A source for the controller's image API at base_url ("http://host:port"
- * or "http://[::1]:port", optionally with a path prefix; https is not
- * supported here: TS_EINVALID). timeout_ms bounds connecting and every
- * wait for data (0: 30 s). NULL with err set.
+ * A source for the controller's image API at base_url ("http://host:port",
+ * "https://host:port" or with an IPv6 literal "[::1]", optionally with a
+ * path prefix), using libcurl. https verifies the server's certificate
+ * chain and its name against ca_file (a PEM bundle; NULL or "": the
+ * system's CA store). timeout_ms bounds connecting and any stretch without
+ * received data (0: 30 s; rounded up to whole seconds for the latter).
+ * A plain http:// URL to a host other than loopback is accepted with a
+ * warning (the token crosses the network in the clear). curl_global_init()
+ * should have run before any thread started (the agent's main does it);
+ * otherwise libcurl runs it at the first download.
+ * NULL with err set (TS_EINVALID for a bad URL or an unreadable ca_file).
  */
 struct imgcache_http	*imgcache_http_new(const char *base_url,
-			    unsigned timeout_ms);
+			    const char *ca_file, unsigned timeout_ms);
 void		imgcache_http_free(struct imgcache_http **);
 /* The token sent as X-Auth-Token (copied; replaced when it is renewed).
  * TS_EINVALID if it holds anything but visible ASCII. Never logged. */
@@ -90,25 +100,24 @@ int		imgcache_http_set_token(struct imgcache_http *, const char *);
 /* The source backed by h (borrowed: h must outlive every fetch). */
 struct imgcache_source	imgcache_http_source(struct imgcache_http *h);
 /*
- * The fetch function: GET <base>/v2/images/<id>/file with token as
- * X-Auth-Token (NULL or "": the one set with imgcache_http_set_token(), if
- * any; TS_EINVALID for a token that is not visible ASCII). Status 200 with a
- * Content-Length, chunked or connection-close body; 401 TS_EUNAUTHORIZED,
- * 403 TS_EFORBIDDEN, 404 (and 204, no data) TS_ENOT_FOUND, 5xx
- * TS_EUNAVAILABLE, anything else (redirects included) TS_EIO; a body cut
- * short TS_EIO; silence beyond the timeout TS_ETIMEOUT; connection refused
- * TS_EUNREACHABLE.
+ * The fetch function: GET <base>/v2/images/<id>/file over HTTP/1.1 with
+ * token as X-Auth-Token (NULL or "": the one set with
+ * imgcache_http_set_token(), if any; TS_EINVALID for a token that is not
+ * visible ASCII). Status 200 with a Content-Length, chunked or
+ * connection-close body; 401 TS_EUNAUTHORIZED, 403 TS_EFORBIDDEN, 404
+ * (and 204, no data) TS_ENOT_FOUND, 5xx TS_EUNAVAILABLE, anything else
+ * (redirects included) TS_EIO; a body cut short TS_EIO; silence beyond
+ * the timeout TS_ETIMEOUT; connection refused or name not resolved
+ * TS_EUNREACHABLE; a certificate that does not verify TS_EUNAUTHORIZED
+ * (nothing is sent to such a server).
+ * A transfer that broke (cut or silent) after delivering new bytes is
+ * resumed, at most IMGCACHE_HTTP_ATTEMPTS attempts in all, with
+ * "Range: bytes=<n>-": a 206 from byte n continues the stream, a 200 is
+ * read from its start with the first n bytes skipped, so the sink always
+ * sees each byte once and in order.
  */
 int		imgcache_http_fetch(void *h, const char *image_id,
 		    const char *token, imgcache_sink_fn sink, void *sink_arg);
-/*
- * The response half of a fetch: reads an HTTP/1.x response from the
- * connected non-blocking socket fd (not closed here) and hands a 200's body
- * to sink, with the status mapping above. what names the transfer in
- * messages ("image <id>"). Exposed for the fuzz target and tests.
- */
-int		imgcache_http_response(int fd, unsigned timeout_ms,
-		    const char *what, imgcache_sink_fn sink, void *sink_arg);
 
 /* -------------------------------------------------------------- cache */
 

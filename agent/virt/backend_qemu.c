@@ -674,8 +674,8 @@ setup(struct backend_qemu *q, const struct driver_opts *o)
 		/* checks the URL once, here, rather than at every fetch; the
 		 * client is shared by concurrent downloads (each request
 		 * carries its own token) */
-		if ((q->http = imgcache_http_new(url, IMAGE_TIMEOUT_MS)) ==
-		    NULL) {
+		if ((q->http = imgcache_http_new(url, opt_str(q, "image",
+		    "ca_file", ""), IMAGE_TIMEOUT_MS)) == NULL) {
 			err_prefix("[image] api_url: ");
 			return -1;
 		}

@@ -19,8 +19,9 @@
  *                     XML rendered from the spec, console log in
  *                     <instances_path>/<uuid>/console.log.
  *                     Options (cfg): [image] api_url (required unless
- *                     driver_opts.image_source is given), cache_dir
- *                     (default <instances_path>/_base), cache_grace;
+ *                     driver_opts.image_source is given), ca_file
+ *                     (https), cache_dir (default
+ *                     <instances_path>/_base), cache_grace;
  *                     [libvirt] images_type (qcow2 overlay | raw copy),
  *                     kernel_cmdline (direct kernel boot default);
  *                     [vnc] enabled, server_listen. A bad value fails

@@ -123,6 +123,7 @@ struct http_resp {
 	size_t		 len;
 	char		 ctype[CTYPE_MAX];
 	int		 fd;		/* RB_FD, owned */
+	uint64_t	 offset;	/* RB_FD: first byte sent */
 	uint64_t	 size;		/* RB_FD, RB_CB */
 	struct outstream *cb;		/* RB_CB, owned until handed to MHD */
 	struct resp_hdr	 hdr[RESP_MAX_HEADERS];
@@ -774,10 +775,17 @@ int
 http_resp_file(struct http_resp *r, int status, const char *ctype, int fd,
     off_t size)
 {
+	return http_resp_file_at(r, status, ctype, fd, 0, size);
+}
+
+int
+http_resp_file_at(struct http_resp *r, int status, const char *ctype, int fd,
+    off_t offset, off_t size)
+{
 	resp_body_reset(r);
 	if (ctype == NULL)
 		ctype = "application/octet-stream";
-	if (fd < 0 || size < 0 || !valid_status(status) ||
+	if (fd < 0 || size < 0 || offset < 0 || !valid_status(status) ||
 	    !header_safe(ctype, CTYPE_MAX - 1)) {
 		if (fd >= 0)
 			close(fd);
@@ -787,6 +795,7 @@ http_resp_file(struct http_resp *r, int status, const char *ctype, int fd,
 	r->status = status;
 	r->kind = RB_FD;
 	r->fd = fd;
+	r->offset = (uint64_t)offset;
 	r->size = (uint64_t)size;
 	snprintf(r->ctype, sizeof(r->ctype), "%s", ctype);
 	return 0;
@@ -1086,7 +1095,8 @@ queue_success(struct http_req *req)
 			rp->buf = NULL;
 		break;
 	case RB_FD:
-		r = MHD_create_response_from_fd64(rp->size, rp->fd);
+		r = MHD_create_response_from_fd_at_offset64(rp->size, rp->fd,
+		    rp->offset);
 		if (r != NULL)
 			rp->fd = -1;	/* MHD closes it */
 		break;

@@ -255,6 +255,9 @@ int	http_resp_status(struct http_resp *, int status);
  * when sent or on failure). content_type NULL -> application/octet-stream. */
 int	http_resp_file(struct http_resp *, int status, const char *content_type,
 	    int fd, off_t size);
+/* The same for `size` bytes from byte `offset` of fd (a 206's range). */
+int	http_resp_file_at(struct http_resp *, int status,
+	    const char *content_type, int fd, off_t offset, off_t size);
 /*
  * Generated body: read(arg, pos, buf, max) fills buf with up to max bytes
  * at stream offset pos and returns the count (0 counts as an error),

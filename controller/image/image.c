@@ -897,6 +897,59 @@ image_reactivate(struct http_req *req, struct http_resp *resp)
 
 /* ---- data: download ------------------------------------------------------ */
 
+/*
+ * The data, whole (200) or, for "Range: bytes=N-" or "bytes=N-M" (one
+ * range: what an agent resuming a download sends), that part (206 with
+ * Content-Range), as Glance does for /file. A range starting beyond the
+ * end is 416 with "Content-Range: bytes * /size"; any other Range value
+ * (several ranges, suffix ranges, garbage) is ignored: 200 with the
+ * whole, which RFC 9110 allows. fd is taken.
+ */
+static int
+send_data(struct http_req *req, struct http_resp *resp, int fd, uint64_t size)
+{
+	const char *rg = http_req_header(req, "Range");
+	unsigned long long first, last;
+	char cr[96], *end;
+
+	if (rg == NULL || strncmp(rg, "bytes=", 6) != 0 ||
+	    strspn(rg + 6, "0123456789") == 0)
+		goto whole;
+	errno = 0;
+	first = strtoull(rg + 6, &end, 10);
+	if (errno != 0 || *end != '-')
+		goto whole;
+	if (end[1] == '\0') {
+		last = size - 1;
+	} else {
+		if (strspn(end + 1, "0123456789") != strlen(end + 1))
+			goto whole;
+		last = strtoull(end + 1, &end, 10);
+		if (errno != 0 || last < first)
+			goto whole;
+		if (last > size - 1)
+			last = size - 1;
+	}
+	if (size == 0 || first >= size) {
+		close(fd);
+		snprintf(cr, sizeof(cr), "bytes */%llu",
+		    (unsigned long long)size);
+		http_resp_header(resp, "Content-Range", cr);
+		return http_resp_status(resp, 416);
+	}
+	snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", first, last,
+	    (unsigned long long)size);
+	if (http_resp_header(resp, "Content-Range", cr) == -1) {
+		close(fd);
+		return -1;
+	}
+	return http_resp_file_at(resp, 206, "application/octet-stream", fd,
+	    (off_t)first, (off_t)(last - first + 1));
+whole:
+	return http_resp_file(resp, 200, "application/octet-stream", fd,
+	    (off_t)size);
+}
+
 static int
 image_download(struct http_req *req, struct http_resp *resp)
 {
@@ -942,8 +995,7 @@ image_download(struct http_req *req, struct http_resp *resp)
 	}
 	if (img.checksum != NULL)
 		http_resp_header(resp, "Content-MD5", img.checksum);
-	rc = http_resp_file(resp, 200, "application/octet-stream", fd,
-	    (off_t)size);
+	rc = send_data(req, resp, fd, size);
 out:
 	codec_clear(&schema_rec_image, &img);
 	return rc;

@@ -293,7 +293,7 @@ main(int argc, char **argv)
 	    inst_root);
 
 	/* 1. the image, through the controller-style image API */
-	CHECK((http = imgcache_http_new(o.url, 10000)) != NULL &&
+	CHECK((http = imgcache_http_new(o.url, NULL, 10000)) != NULL &&
 	    imgcache_http_set_token(http, "guestctl-token") == 0,
 	    "image API client: %s", err_msg());
 	{

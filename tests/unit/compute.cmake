@@ -12,7 +12,7 @@ ts_unit_test(compute_agent_test
   ${TS_GEN_SOURCES}
   ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c ${C}/ifname.c
   LIBS PkgConfig::LIBVIRT PkgConfig::MSGPACK PkgConfig::UUID
-  PkgConfig::JANSSON PkgConfig::SODIUM)
+  PkgConfig::JANSSON PkgConfig::SODIUM PkgConfig::CURL)
 if(TARGET compute_agent_test)
   target_include_directories(compute_agent_test PRIVATE ${TS_A})
 endif()

@@ -11,7 +11,7 @@ ts_unit_test(driver_test
   ${TS_GEN_SOURCES}
   ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c ${C}/ifname.c
   LIBS PkgConfig::LIBVIRT PkgConfig::MSGPACK PkgConfig::JANSSON
-  PkgConfig::SODIUM)
+  PkgConfig::SODIUM PkgConfig::CURL)
 if(TARGET driver_test)
   target_include_directories(driver_test PRIVATE ${TS_DA})
   set_tests_properties(unit.driver_test PROPERTIES TIMEOUT 120)

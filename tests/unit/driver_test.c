@@ -296,7 +296,18 @@ test_options(void **state)
 	assert_int_equal(err_code(), TS_EINVALID);
 	assert_non_null(strstr(err_msg(), "api_url"));
 	config_free(&c);
+	/* https: with the system's CA store, or a CA file that must exist */
 	c = cfg_make(1, "image", "api_url", "https://127.0.0.1:9292");
+	assert_non_null(d = drv_make(c, 0));
+	driver_free(&d);
+	config_free(&c);
+	c = cfg_make(2, "image", "api_url", "https://127.0.0.1:9292",
+	    "image", "ca_file", "/nonexistent/ca.pem");
+	assert_null(drv_make(c, 0));
+	assert_int_equal(err_code(), TS_EINVALID);
+	assert_non_null(strstr(err_msg(), "CA file"));
+	config_free(&c);
+	c = cfg_make(1, "image", "api_url", "ftp://127.0.0.1:9292");
 	assert_null(drv_make(c, 0));
 	assert_int_equal(err_code(), TS_EINVALID);
 	config_free(&c);

@@ -12,5 +12,5 @@ if(EXISTS ${CMAKE_SOURCE_DIR}/tests/integ/guestctl.c)
   add_dependencies(guestctl ts_generated)
   target_include_directories(guestctl PRIVATE ${A} ${C} ${TS_GEN_DIR})
   target_link_libraries(guestctl PRIVATE PkgConfig::LIBVIRT
-    PkgConfig::JANSSON PkgConfig::SODIUM Threads::Threads)
+    PkgConfig::JANSSON PkgConfig::SODIUM PkgConfig::CURL Threads::Threads)
 endif()

@@ -1,7 +1,11 @@
 /*
- * Unit tests for agent/imgcache.c against a small HTTP/1.1 server run by
- * the test on 127.0.0.1 (a thread per connection): downloads with
- * Content-Length, chunked and connection-close bodies; the token header;
+ * Unit tests for agent/imgcache.c (libcurl underneath) against a small
+ * HTTP/1.1 server run by the test on 127.0.0.1 (a thread per connection):
+ * downloads with Content-Length, chunked and connection-close bodies;
+ * exactly the request header fields the agent always sent; the token
+ * header; transfers cut short resumed with Range (206, or a 200 whose
+ * first bytes are skipped; a 206 from the wrong byte refused; attempts
+ * bounded); a silent server hits the timeout;
  * SHA-512, size, declared format, safety and virtual size checks; every
  * HTTP failure mapping; one shared download for concurrent gets (and one
  * shared failure); references, release and pruning on a fake clock;
@@ -29,6 +33,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <curl/curl.h>
 #include <sodium.h>
 
 #include "err.h"
@@ -50,6 +55,10 @@ enum mode {
 	M_STATUS,	/* just the status in `status` */
 	M_BOTH,		/* Content-Length and chunked together */
 	M_BADCHUNK,	/* a chunk size that is not hex */
+	M_CUT,		/* `cuts` times: half the body, then closed; a
+			 * Range request is answered 206 */
+	M_CUT200,	/* the same, but Range is ignored (200, whole) */
+	M_BADRANGE,	/* cut once, then a 206 from the wrong byte */
 };
 
 struct image {
@@ -60,6 +69,7 @@ struct image {
 	enum mode	 mode;
 	int		 status;
 	unsigned	 delay_ms;	/* before the response */
+	int		 cuts;		/* M_CUT*: cut responses left */
 };
 
 enum { IMG_RAW, IMG_QCOW2, IMG_BACKING, IMG_DISPUTED, IMG_COUNT_ };
@@ -150,6 +160,8 @@ static struct {
 	int		 total;
 	char		 last_token[256];
 	char		 last_path[512];
+	char		 last_range[64];	/* "" if none */
+	char		 last_names[256];	/* header names, in order */
 } S = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 
 static void
@@ -198,9 +210,25 @@ respond(int fd, const char *req)
 	struct image *im = NULL;
 	int idx = -1;
 
+	char range[64] = "", names[256] = "";
+	long long from = -1;
+
 	sscanf(req, "GET %511s HTTP/1.1", path);
 	if ((t = strcasestr(req, "\r\nX-Auth-Token: ")) != NULL)
 		sscanf(t + 16, "%255[^\r]", token);
+	if ((t = strcasestr(req, "\r\nRange: ")) != NULL) {
+		sscanf(t + 9, "%63[^\r]", range);
+		if (sscanf(range, "bytes=%lld-", &from) != 1)
+			from = -1;
+	}
+	/* the names of the header fields, in order */
+	for (t = strstr(req, "\r\n"); t && t[2] != '\r'; t = strstr(t + 2,
+	    "\r\n")) {
+		size_t nl = strcspn(t + 2, ":"), have = strlen(names);
+
+		snprintf(names + have, sizeof(names) - have, "%s%.*s",
+		    have ? "," : "", (int)nl, t + 2);
+	}
 	p = strstr(path, "/v2/images/");
 	for (int i = 0; p && i < nimgs; i++) {
 		char want[sizeof(imgs[i].id) + 32];
@@ -217,6 +245,8 @@ respond(int fd, const char *req)
 		S.requests[idx]++;
 	snprintf(S.last_token, sizeof(S.last_token), "%s", token);
 	snprintf(S.last_path, sizeof(S.last_path), "%s", path);
+	snprintf(S.last_range, sizeof(S.last_range), "%s", range);
+	snprintf(S.last_names, sizeof(S.last_names), "%s", names);
 	pthread_mutex_unlock(&S.lock);
 
 	if (im && im->delay_ms)
@@ -265,7 +295,9 @@ respond(int fd, const char *req)
 		sendf(fd, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n",
 		    im->len);
 		send_all(fd, im->data, 1000);
-		for (int i = 0; i < 30 && !S.stop; i++)
+		/* well beyond the client's 2 s (its check runs about once
+		 * a second) */
+		for (int i = 0; i < 60 && !S.stop; i++)
 			sleep_ms(100);
 		break;
 	case M_STATUS:
@@ -280,6 +312,33 @@ respond(int fd, const char *req)
 		sendf(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 		    "zz\r\nabc\r\n0\r\n\r\n");
 		break;
+	case M_CUT:
+	case M_CUT200:
+	case M_BADRANGE: {
+		size_t off = 0, end = im->len;
+		int cut;
+
+		pthread_mutex_lock(&S.lock);
+		if ((cut = im->cuts > 0))
+			im->cuts--;
+		pthread_mutex_unlock(&S.lock);
+		if (from >= 0 && (size_t)from < im->len && im->mode != M_CUT200) {
+			off = im->mode == M_BADRANGE ? (size_t)from - 1 :
+			    (size_t)from;
+			sendf(fd, "HTTP/1.1 206 Partial Content\r\n"
+			    "Content-Range: bytes %zu-%zu/%zu\r\n"
+			    "Content-Length: %zu\r\n\r\n", off, im->len - 1,
+			    im->len, im->len - off);
+		} else {
+			sendf(fd, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n"
+			    "\r\n", im->len);
+		}
+		/* a cut ends this response a third of the way further */
+		if (cut)
+			end = off + (im->len - off) / 3;
+		send_all(fd, im->data + off, end - off);
+		break;
+	}
 	}
 }
 
@@ -399,7 +458,7 @@ setup(void **state)
 	size_t len;
 	uint32_t x = 12345;
 
-	if (sodium_init() < 0)
+	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		return -1;
 	snprintf(tmp, sizeof(tmp), "/tmp/imgcache_test.XXXXXX");
 	if (mkdtemp(tmp) == NULL)
@@ -433,7 +492,7 @@ setup(void **state)
 	snprintf(base_url, sizeof(base_url), "http://127.0.0.1:%d", S.port);
 	if (pthread_create(&S.thr, NULL, srv_main, NULL) != 0)
 		return -1;
-	http = imgcache_http_new(base_url, 2000);
+	http = imgcache_http_new(base_url, NULL, 2000);
 	if (http == NULL || imgcache_http_set_token(http, TOKEN) != 0)
 		return -1;
 	return 0;
@@ -458,6 +517,7 @@ teardown(void **state)
 	free(imgs[IMG_BACKING].data);
 	proc_run(argv, NULL, &r);
 	proc_result_clear(&r);
+	curl_global_cleanup();
 	return 0;
 }
 
@@ -473,6 +533,7 @@ clean_cache(void **state)
 	for (int i = 0; i < nimgs; i++) {
 		imgs[i].delay_ms = 0;
 		imgs[i].status = 0;
+		imgs[i].cuts = 0;
 	}
 	imgs[IMG_RAW].mode = M_LENGTH;
 	imgs[IMG_QCOW2].mode = M_CHUNKED;
@@ -522,6 +583,10 @@ test_download_and_reuse(void **state)
 		fail_msg("%s", err_msg());
 	assert_int_equal(requests(IMG_RAW), before + 1);
 	assert_string_equal(S.last_token, TOKEN);
+	/* exactly these header fields, nothing of libcurl's own */
+	assert_string_equal(S.last_names, "Host,User-Agent,Accept,"
+	    "Accept-Encoding,X-Auth-Token,Connection");
+	assert_string_equal(S.last_range, "");
 	assert_non_null(strstr(b.path, raw->id));
 	assert_string_equal(b.format, "raw");
 	assert_true(b.size == raw->len);
@@ -781,7 +846,7 @@ test_http_failures(void **state)
 		snprintf(url, sizeof(url), "http://127.0.0.1:%d/",
 		    ntohs(a.sin_port));
 		close(s);	/* the port is now closed */
-		h2 = imgcache_http_new(url, 1000);
+		h2 = imgcache_http_new(url, NULL, 1000);
 		assert_non_null(h2);
 		o.source = imgcache_http_source(h2);
 		c = imgcache_new(&o);
@@ -798,7 +863,7 @@ test_http_failures(void **state)
 		struct imgcache_base b;
 
 		snprintf(url, sizeof(url), "http://127.0.0.1:%d/image//", S.port);
-		h2 = imgcache_http_new(url, 1000);
+		h2 = imgcache_http_new(url, NULL, 1000);
 		assert_non_null(h2);
 		assert_int_equal(imgcache_http_set_token(h2, TOKEN), 0);
 		o.source = imgcache_http_source(h2);
@@ -809,6 +874,60 @@ test_http_failures(void **state)
 		imgcache_free(&c);
 		imgcache_http_free(&h2);
 	}
+}
+
+/* A transfer cut short is resumed with a Range request, a bounded number
+ * of times; what the sink sees is the image, once, in order. */
+static void
+test_resume(void **state)
+{
+	struct imgcache *c = cache_open(0, 0);
+	struct image *raw = &imgs[IMG_RAW];
+	struct imgcache_image r = req_for(raw, "raw");
+	struct imgcache_base b;
+	int before = requests(IMG_RAW);
+	unsigned long long from = 0;
+
+	/* cut twice, resumed twice with 206 answers */
+	raw->mode = M_CUT;
+	raw->cuts = 2;
+	if (imgcache_get(c, &r, OWNER1, &b) != 0)
+		fail_msg("%s", err_msg());
+	assert_int_equal(requests(IMG_RAW), before + 3);
+	assert_int_equal(sscanf(S.last_range, "bytes=%llu-", &from), 1);
+	assert_true(from > raw->len / 3 && from < raw->len);
+	file_is(b.path, raw);
+	assert_int_equal(count_files(), 1);
+	imgcache_free(&c);
+
+	/* a server that ignores Range: the 200's first bytes are skipped */
+	clean_cache(state);
+	c = cache_open(0, 0);
+	raw->mode = M_CUT200;
+	raw->cuts = 1;
+	before = requests(IMG_RAW);
+	if (imgcache_get(c, &r, OWNER1, &b) != 0)
+		fail_msg("%s", err_msg());
+	assert_int_equal(requests(IMG_RAW), before + 2);
+	assert_string_not_equal(S.last_range, "");
+	file_is(b.path, raw);
+	imgcache_free(&c);
+
+	/* a 206 that does not start where asked: refused, nothing kept */
+	clean_cache(state);
+	c = cache_open(0, 0);
+	raw->mode = M_BADRANGE;
+	raw->cuts = 1;
+	expect_fail(c, &r, TS_EIO, "does not continue");
+
+	/* cut at every attempt: the attempts are bounded */
+	raw->mode = M_CUT;
+	raw->cuts = 100;
+	before = requests(IMG_RAW);
+	expect_fail(c, &r, TS_EIO, "cut short");
+	assert_int_equal(requests(IMG_RAW), before + IMGCACHE_HTTP_ATTEMPTS);
+	raw->cuts = 0;
+	imgcache_free(&c);
 }
 
 static void
@@ -1010,22 +1129,23 @@ test_argument_checks(void **state)
 
 	/* URLs and tokens */
 	{
-		const char *bad[] = { "https://127.0.0.1/", "ftp://x/", "http://",
+		const char *bad[] = { "ftp://x/", "http://", "https://",
 		    "http://:80/", "http://h:0/", "http://h:65536/",
 		    "http://h:8x/", "http://h o/", "http://[::1/",
 		    "http://h/pa th", "http://h/p?q=1", NULL };
 		const char *good[] = { "http://127.0.0.1", "http://[::1]:9292",
-		    "http://controller.example:9292/image/", NULL };
+		    "http://controller.example:9292/image/",
+		    "https://127.0.0.1/", "https://[::1]:9292/x", NULL };
 		struct imgcache_http *h;
 
 		for (int i = 0; bad[i]; i++) {
 			err_clear();
-			if ((h = imgcache_http_new(bad[i], 0)) != NULL)
+			if ((h = imgcache_http_new(bad[i], NULL, 0)) != NULL)
 				fail_msg("accepted %s", bad[i]);
 			assert_int_equal(err_code(), TS_EINVALID);
 		}
 		for (int i = 0; good[i]; i++) {
-			h = imgcache_http_new(good[i], 0);
+			h = imgcache_http_new(good[i], NULL, 0);
 			if (h == NULL)
 				fail_msg("refused %s: %s", good[i], err_msg());
 			assert_int_equal(imgcache_http_set_token(h, "a b"), -1);
@@ -1049,6 +1169,7 @@ main(void)
 		    clean_cache),
 		cmocka_unit_test_setup(test_verification_failures, clean_cache),
 		cmocka_unit_test_setup(test_http_failures, clean_cache),
+		cmocka_unit_test_setup(test_resume, clean_cache),
 		cmocka_unit_test_setup(test_refs_and_prune, clean_cache),
 		cmocka_unit_test_setup(test_restart, clean_cache),
 		cmocka_unit_test_setup(test_checksum_dispute, clean_cache),
