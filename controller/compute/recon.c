@@ -297,7 +297,7 @@ sent_note(struct recon *r, const char *uuid, const char *reqid, int64_t now)
 
 /* ------------------------------------------------------------ commands */
 
-#define RECON_TOKEN_MAX	512	/* >= TOKEN_BUFSZ */
+#define RECON_TOKEN_MAX	512	/* >= CAPABILITY_BUFSZ */
 
 static void
 spec_of(const struct rec_instance *i, struct sch_instance_spec *s,
@@ -463,9 +463,8 @@ token_for(struct recon *r, const struct rec_instance *i, char *tok,
 	if (r->token_fn == NULL || i->image_ref == NULL ||
 	    *i->image_ref == '\0')
 		return;
-	if (r->token_fn(r->token_arg, i->user_id, i->project_id, tok,
-	    len) == -1) {
-		log_warnx("instance %s: no image token: %s", i->uuid,
+	if (r->token_fn(r->token_arg, i, tok, len) == -1) {
+		log_warnx("instance %s: no image capability: %s", i->uuid,
 		    err_msg());
 		tok[0] = '\0';
 	}

@@ -68,6 +68,24 @@ int	identity_token_mint(struct identity *, const char *user_id,
 	    const char *project_id, unsigned lifetime_s, char *out,
 	    size_t outlen);
 
+/*
+ * An image download capability (auth/capability.h) under the primary token
+ * key: host may GET /v2/images/{id}/file of images[0..n-1] (1..3 canonical
+ * UUIDs) for instance during lifetime_s seconds from now. The caller
+ * decided that the instance may use those images (the compute API checked
+ * their visibility to the instance's creator). Any thread. -1 with
+ * TS_EUNAVAILABLE (no token keys) or TS_EINVALID (arguments, outlen <
+ * CAPABILITY_BUFSZ).
+ */
+int	identity_capability_mint(struct identity *, const char *host,
+	    const char *instance, const char *const *images, size_t n,
+	    unsigned lifetime_s, char *out, size_t outlen);
+/* The request layer's capability checker (request_capability_fn, arg: the
+ * identity): capability_check() against the loaded keys, then a context
+ * that names nobody with `capability` and the instance set. */
+int	identity_capability_check(void *arg, const char *cap,
+	    const char *host, const char *image_id, struct request_ctx *ctx);
+
 /* ---- bootstrap (identity_bootstrap.c) ----------------------------------- */
 
 struct identity_bootstrap_opts {
