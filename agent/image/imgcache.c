@@ -93,6 +93,7 @@ struct imgcache_http {
 	unsigned	 timeout_ms;
 	pthread_mutex_t	 lock;
 	char		*token;
+	char		 agent_host[256];	/* X-Tinystack-Host; "": none */
 };
 
 static int
@@ -211,6 +212,26 @@ token_ok(const char *token)
 		}
 	}
 	return 1;
+}
+
+int
+imgcache_http_set_host(struct imgcache_http *h, const char *host)
+{
+	size_t len = host == NULL ? 0 : strlen(host);
+
+	if (len == 0 || len >= sizeof(h->agent_host)) {
+		err_set(TS_EINVALID, "imgcache: empty or oversized host name");
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++)
+		if (host[i] <= ' ' || host[i] > '~') {
+			err_set(TS_EINVALID, "imgcache: the host name may hold "
+			    "only visible ASCII");
+			return -1;
+		}
+	/* Set once before any fetch: read without the lock. */
+	memcpy(h->agent_host, host, len + 1);
+	return 0;
 }
 
 int
@@ -625,10 +646,13 @@ imgcache_http_fetch(void *arg, const char *image_id, const char *req_token,
 	    "Accept: application/octet-stream\r\n"
 	    "Accept-Encoding: identity\r\n"
 	    "%s%s%s"
+	    "%s%s%s"
 	    "Connection: close\r\n\r\n",
 	    h->prefix, image_id, h->hosthdr,
 	    token ? "X-Auth-Token: " : "", token ? token : "",
-	    token ? "\r\n" : "");
+	    token ? "\r\n" : "",
+	    h->agent_host[0] ? "X-Tinystack-Host: " : "", h->agent_host,
+	    h->agent_host[0] ? "\r\n" : "");
 	if (token) {
 		sodium_memzero(token, strlen(token));
 		free(token);
