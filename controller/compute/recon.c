@@ -9,6 +9,7 @@
 
 #include <uuid/uuid.h>
 
+#include "auth/capability.h"
 #include "bus.h"
 #include "clock.h"
 #include "codec.h"
@@ -297,7 +298,8 @@ sent_note(struct recon *r, const char *uuid, const char *reqid, int64_t now)
 
 /* ------------------------------------------------------------ commands */
 
-#define RECON_TOKEN_MAX	512	/* >= CAPABILITY_BUFSZ */
+#define RECON_TOKEN_MAX	512
+_Static_assert(RECON_TOKEN_MAX >= CAPABILITY_BUFSZ, "image capability buffer");
 
 static void
 spec_of(const struct rec_instance *i, struct sch_instance_spec *s,

@@ -950,6 +950,9 @@ image_download(struct http_req *req, struct http_resp *resp)
 	}
 	if (img.checksum != NULL)
 		http_resp_header(resp, "Content-MD5", img.checksum);
+	if (cap)
+		log_info("image %s: data for instance %s (image capability)",
+		    img.id, c->cap_instance);
 	rc = http_resp_file(resp, 200, "application/octet-stream", fd,
 	    (off_t)size);
 out:

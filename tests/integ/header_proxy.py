@@ -4,7 +4,7 @@
 # a missing header) to OUT (mode 0600). It stands where an eavesdropper on
 # the agent's link would: guest_e2e takes the agent's image capability
 # from it to show what the capability does and does not allow. One
-# request per connection (the agent sends "Connection: close"); the
+# request per connection (sent upstream with "Connection: close"); the
 # response is relayed byte for byte.
 import os, socket, sys, threading
 
@@ -41,6 +41,10 @@ def relay(c):
                 hdr.get("x-auth-token", "-"),
                 hdr.get("x-tinystack-host", "-"))).encode())
             os.close(fd)
+        # One request per upstream connection, whatever the client asked:
+        # the relay ends when the upstream closes.
+        keep = [l for l in lines if not l.lower().startswith("connection:")]
+        head = ("\r\n".join(keep) + "\r\nConnection: close").encode("latin-1")
         u = socket.create_connection(("127.0.0.1", upstream), timeout=30)
         u.sendall(head + b"\r\n\r\n" + rest)
         n = int(hdr.get("content-length", "0") or 0) - len(rest)
