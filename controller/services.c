@@ -89,8 +89,8 @@ image_hook_free(struct services_env *env, void *svc)
 
 /* ---- compute ------------------------------------------------------------ */
 
-/* The fleet calls compute's hooks on the bus thread; image tokens for the
- * agents come from identity. */
+/* The fleet calls compute's hooks on the bus thread; image capabilities
+ * for the agents come from identity. */
 static void *
 compute_hook_new(struct services_env *env)
 {

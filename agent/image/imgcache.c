@@ -93,7 +93,7 @@ struct imgcache_http {
 	unsigned	 timeout_ms;
 	pthread_mutex_t	 lock;
 	char		*token;
-	char		 agent_host[256];	/* X-Tinystack-Host; "": none */
+	char		 agent_host[256];	/* X-Tinystack-Host, or "" */
 };
 
 static int

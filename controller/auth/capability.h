@@ -49,7 +49,7 @@
 
 #define CAPABILITY_PREFIX	"tscap1."
 #define CAPABILITY_MAX_IMAGES	3
-#define CAPABILITY_LEN		207	/* characters, always exactly this */
+#define CAPABILITY_LEN		207	/* characters, always exactly */
 #define CAPABILITY_BUFSZ	(CAPABILITY_LEN + 1)
 
 /* Does tok claim to be a capability (its prefix; nothing verified)? */

@@ -451,7 +451,7 @@ recon_set_token_fn(struct recon *r, recon_token_fn fn, void *arg)
 	r->token_arg = arg;
 }
 
-/* The image token of an ensure or action command: any of them may have
+/* The image capability of an ensure or action command: any of them may have
  * to build the guest (a spawn, a rebuild, a guest missing on its host:
  * re-created; an action ensures the guest first).
  * "" without an image, or when minting fails (logged; an agent that must

@@ -482,7 +482,8 @@ cap_call(enum ctltest_svc svc, const char *method, const char *p,
 static void
 test_capability(void **state)
 {
-	char id[64], other[64], cap[CAPABILITY_BUFSZ], bad[CAPABILITY_BUFSZ + 64];
+	char id[64], other[64], cap[CAPABILITY_BUFSZ];
+	char bad[CAPABILITY_BUFSZ + 64];
 	const char *ids[1];
 	size_t n;
 

@@ -150,7 +150,7 @@ static struct {
 	int		 requests[16];	/* per image */
 	int		 total;
 	char		 last_token[256];
-	char		 last_host[256];	/* X-Tinystack-Host; "": none */
+	char		 last_host[256];	/* X-Tinystack-Host, or "" */
 	char		 last_path[512];
 } S = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 
