@@ -200,6 +200,12 @@ const struct config_opt opts_controller[] = {
 	    "Seconds before an unanswered command is sent again (with the "
 	    "same request id: agents de-duplicate); the interval doubles per "
 	    "attempt up to a minute."),
+	CONFIG_OPT_INT("compute", "image_capability_lifetime", "300", 30,
+	    3600,
+	    "Seconds an agent's image download capability (the credential "
+	    "in a command that may build a guest: only its images, only from "
+	    "its host) stays valid. It is checked when a download starts; "
+	    "every command, re-sent ones included, carries a fresh one."),
 	CONFIG_OPT_INT("compute", "console_timeout", "10", 1, 300,
 	    "Seconds to wait for a host to return a console log or its "
 	    "uptime."),

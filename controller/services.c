@@ -30,6 +30,8 @@ struct service_def {
 	request_target_fn		 target;	/* NULL: empty */
 	/* The request layer's token checker, called with the handle. */
 	request_authenticate_fn		 authenticate;
+	/* Its image capability checker, called with the handle. */
+	request_capability_fn		 capability;
 	void	*(*new)(struct services_env *);
 	int	 (*start)(struct services_env *, void *svc);
 	void	 (*tick)(struct services_env *, void *svc, int64_t now_ms);
@@ -87,8 +89,8 @@ image_hook_free(struct services_env *env, void *svc)
 
 /* ---- compute ------------------------------------------------------------ */
 
-/* The fleet calls compute's hooks on the bus thread; image tokens for the
- * agents come from identity. */
+/* The fleet calls compute's hooks on the bus thread; image capabilities
+ * for the agents come from identity. */
 static void *
 compute_hook_new(struct services_env *env)
 {
@@ -183,6 +185,7 @@ static const struct service_def defs[] = {
 		.policy = policy_identity_defaults,
 		.target = identity_policy_target,
 		.authenticate = identity_hook_authenticate,
+		.capability = identity_capability_check,
 		.new = identity_hook_new,
 		.tick = identity_hook_tick,
 		.free = identity_hook_free,
@@ -338,6 +341,9 @@ services_new(const struct services_env *env)
 		if (d->authenticate != NULL)
 			request_set_authenticator(s->request, d->authenticate,
 			    s->svc[i]);
+		if (d->capability != NULL)
+			request_set_capability_checker(s->request,
+			    d->capability, s->svc[i]);
 	}
 	if (netsync_setup(&s->env) == -1 || http_setup(s) == -1)
 		goto fail;

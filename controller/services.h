@@ -12,10 +12,10 @@
  * token checker as the layer's authenticator, and creates the HTTP server.
  *
  * A service reaches another only through the other's public header and
- * the handle services_env carries: compute gets identity's (image tokens
- * for the agents) and network's (the ports of its servers), so both come
- * before it in the table (and are freed after it). Teardown runs the
- * table backwards, after the HTTP server is gone.
+ * the handle services_env carries: compute gets identity's (image
+ * capabilities for the agents) and network's (the ports of its servers),
+ * so both come before it in the table (and are freed after it).
+ * Teardown runs the table backwards, after the HTTP server is gone.
  *
  * Threads: everything here runs on the controller's main thread.
  */

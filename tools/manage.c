@@ -693,6 +693,8 @@ route_flags_json(json_t *a, int flags)
 		json_array_append_new(a, json_string("trailing_slash"));
 	if (flags & ROUTE_RAW_BODY)
 		json_array_append_new(a, json_string("raw_body"));
+	if (flags & ROUTE_CAPABILITY)
+		json_array_append_new(a, json_string("capability"));
 }
 
 /* Every route of every service: method, pattern, rule, flags. */
@@ -714,7 +716,9 @@ policy_routes(bool as_json)
 				    r->policy : (r->flags & ROUTE_NO_AUTH) ?
 				    "(no auth)" : "(self-scoped)",
 				    (r->flags & ROUTE_POLICY_IN_HANDLER) ?
-				    " (in handler)" : "", "");
+				    " (in handler)" : "",
+				    (r->flags & ROUTE_CAPABILITY) ?
+				    " (or an image capability)" : "");
 				continue;
 			}
 			fl = json_array();

@@ -911,6 +911,7 @@ compute_from_config(const struct config *cfg, const char *host,
 	d.shutdown_timeout = (int)config_get_int(cfg, "compute",
 	    "shutdown_timeout");
 	d.cfg = cfg;
+	d.host = host;
 	if (strncmp(virt_uri(virt), "test:", 5) == 0)
 		d.virt_type = DRIVER_VIRT_TEST;
 	else if (driver_virt_type_parse(config_get_str(cfg, "libvirt",

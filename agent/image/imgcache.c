@@ -90,6 +90,7 @@ struct imgcache_http {
 	unsigned	 timeout_ms;
 	pthread_mutex_t	 lock;
 	char		*token;
+	char		 agent_host[256];	/* X-Tinystack-Host, or "" */
 };
 
 static bool
@@ -245,6 +246,26 @@ token_ok(const char *token)
 }
 
 int
+imgcache_http_set_host(struct imgcache_http *h, const char *host)
+{
+	size_t len = host == NULL ? 0 : strlen(host);
+
+	if (len == 0 || len >= sizeof(h->agent_host)) {
+		err_set(TS_EINVALID, "imgcache: empty or oversized host name");
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++)
+		if (host[i] <= ' ' || host[i] > '~') {
+			err_set(TS_EINVALID, "imgcache: the host name may hold "
+			    "only visible ASCII");
+			return -1;
+		}
+	/* Set once before any fetch: read without the lock. */
+	memcpy(h->agent_host, host, len + 1);
+	return 0;
+}
+
+int
 imgcache_http_set_token(struct imgcache_http *h, const char *token)
 {
 	char *t;
@@ -314,7 +335,7 @@ header_add(struct curl_slist *l, bool *ok, const char *fmt, ...)
  * rest of the image from that byte (a resumed transfer). NULL with err.
  */
 static struct curl_slist *
-request_headers(const char *token, uint64_t from)
+request_headers(const char *token, const char *agent_host, uint64_t from)
 {
 	struct curl_slist *l = NULL;
 	bool ok = true;
@@ -324,6 +345,9 @@ request_headers(const char *token, uint64_t from)
 	l = header_add(l, &ok, "Accept-Encoding: identity");
 	if (token != NULL)
 		l = header_add(l, &ok, "X-Auth-Token: %s", token);
+	/* The host the capability is bound to (set once at start). */
+	if (agent_host[0] != '\0')
+		l = header_add(l, &ok, "X-Tinystack-Host: %s", agent_host);
 	l = header_add(l, &ok, "Connection: close");
 	if (from > 0)
 		l = header_add(l, &ok, "Range: bytes=%" PRIu64 "-", from);
@@ -563,7 +587,8 @@ attempt(struct imgcache_http *h, struct xfer *x, const char *url,
 	CURLcode rc;
 	bool resumable;
 
-	if ((hdr = request_headers(token, x->delivered)) == NULL)
+	if ((hdr = request_headers(token, h->agent_host, x->delivered)) ==
+	    NULL)
 		return -1;
 	x->from = x->delivered;
 	x->seen = x->fresh = 0;

@@ -7,8 +7,9 @@
  * Getting an image:
  *   - the bytes come from a source (struct imgcache_source): the HTTP one
  *     here (libcurl, http or https) fetches GET <base>/v2/images/<id>/file
- *     with X-Auth-Token from the controller's image API, resuming a broken
- *     transfer with a Range request; tests plug in their own;
+ *     from the controller's image API with X-Auth-Token (the command's
+ *     image capability) and X-Tinystack-Host, resuming a broken transfer
+ *     with a Range request; tests plug in their own;
  *   - they stream into <dir>/.<id>.part (O_EXCL, 0600) while the SHA-512
  *     (libsodium) and the format inspector (common/imgfmt) see every byte;
  *     memory does not depend on the image size;
@@ -97,6 +98,10 @@ void		imgcache_http_free(struct imgcache_http **);
 /* The token sent as X-Auth-Token (copied; replaced when it is renewed).
  * TS_EINVALID if it holds anything but visible ASCII. Never logged. */
 int		imgcache_http_set_token(struct imgcache_http *, const char *);
+/* The agent's host name, sent as X-Tinystack-Host with every fetch (the
+ * image API accepts a capability only from the host it names). Before any
+ * fetch. TS_EINVALID if empty, longer than 255 or not visible ASCII. */
+int		imgcache_http_set_host(struct imgcache_http *, const char *);
 /* The source backed by h (borrowed: h must outlive every fetch). */
 struct imgcache_source	imgcache_http_source(struct imgcache_http *h);
 /*

@@ -70,10 +70,11 @@ lverr(void)
 }
 
 /*
- * imgcache source: the controller's image API with the token of the
- * command whose get downloads the image (the owner's short-lived token,
- * struct imgcache_image's token, from driver_spec's image_token); the
- * client has no token of its own, so a request carries that one or none.
+ * imgcache source: the controller's image API with the credential of the
+ * command whose get downloads the image (the controller's image
+ * capability for this instance and host, struct imgcache_image's token,
+ * from driver_spec's image_token) and the agent's host; the client has no
+ * token of its own, so a request carries that one or none.
  */
 static int
 http_fetch(void *arg, const char *image_id, const char *token,
@@ -82,7 +83,7 @@ http_fetch(void *arg, const char *image_id, const char *token,
 	struct backend_qemu *q = arg;
 
 	if (token == NULL || token[0] == '\0')
-		log_warnx("image %s: the command carries no image token; "
+		log_warnx("image %s: the command carries no image capability; "
 		    "asking the image API without one", image_id);
 	return imgcache_http_fetch(q->http, image_id, token, sink, sink_arg);
 }
@@ -679,6 +680,9 @@ setup(struct backend_qemu *q, const struct driver_opts *o)
 			err_prefix("[image] api_url: ");
 			return -1;
 		}
+		if (o->host != NULL && o->host[0] != '\0' &&
+		    imgcache_http_set_host(q->http, o->host) == -1)
+			return -1;
 		co.source = (struct imgcache_source){ http_fetch, q };
 	} else {
 		co.source = *o->image_source;

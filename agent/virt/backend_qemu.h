@@ -9,7 +9,8 @@
  * that a later change of images_type never makes a disk be read with the
  * wrong format: formats are never probed). Base images, kernels and
  * ramdisks come from the image cache (agent/image/imgcache), downloaded
- * with the command's image token and referenced by the instance UUID; the
+ * with the command's image capability (its image_token) and the agent's
+ * host, and referenced by the instance UUID; the
  * references are re-added from each domain's metadata when the backend is
  * made (agent restart) and a thread of the backend prunes unused bases
  * every cache_grace/4 s (at most 600 s). The domain XML comes from

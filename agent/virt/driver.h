@@ -32,7 +32,8 @@
  * ensured until it is deleted; driver_new() adds them again for every
  * managed domain (agent restart) from the owner record in its metadata,
  * and a thread of the qemu backend prunes unused cached images (idle
- * longer than cache_grace). Downloads use the command's image_token.
+ * longer than cache_grace). Downloads use the command's image_token (an
+ * image capability, bound to this host).
  *
  * Invariants:
  * - Every host-side object of a guest is named from its instance UUID: the
@@ -85,8 +86,14 @@ struct driver_opts {
 	/* Borrowed for the driver's lifetime, may be NULL: options of
 	 * particular virt types ([libvirt], [image] ...). */
 	const struct config	*cfg;
+	/* The agent's host name (as the controller knows it), sent as
+	 * X-Tinystack-Host with image downloads: the image API accepts a
+	 * command's capability only from the host it was minted for.
+	 * Copied; NULL or "": none sent. */
+	const char		*host;
 	/* qemu/kvm: where image bytes come from; NULL: the controller's
-	 * image API at [image] api_url, with each command's image_token.
+	 * image API at [image] api_url, with each command's image_token
+	 * (its image capability) and the host.
 	 * Borrowed (with its arg) for the driver's lifetime; tests. */
 	const struct imgcache_source *image_source;
 };

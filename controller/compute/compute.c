@@ -45,6 +45,8 @@ compute_new(const struct config *cfg, struct store *st, struct bus *bus,
 	snprintf(s->az, sizeof(s->az), "%s", config_get_str(cfg, "compute",
 	    "default_availability_zone"));
 	s->build_timeout = config_get_int(cfg, "compute", "build_timeout");
+	s->image_cap_lifetime = (unsigned)config_get_int(cfg, "compute",
+	    "image_capability_lifetime");
 	s->qdef.instances = config_get_int(cfg, "compute", "quota_instances");
 	s->qdef.cores = config_get_int(cfg, "compute", "quota_cores");
 	s->qdef.ram = config_get_int(cfg, "compute", "quota_ram");
@@ -138,22 +140,36 @@ compute_fleet_hooks(struct compute *s, struct fleet_hooks *h)
 	h->arg = s;
 }
 
-/* Long enough for a download queued behind others to start; the token
- * is checked when the download starts, not while it runs. */
-#define IMAGE_TOKEN_LIFETIME	900	/* s */
-
+/*
+ * An instance's image capability (auth/capability.h): its host may
+ * download its root image, kernel and ramdisk for [compute]
+ * image_capability_lifetime seconds. The capability is checked when a
+ * download starts, not while it runs; a command re-sent (or sent again for
+ * a later task) carries a fresh one.
+ */
 static int
-mint_image_token(void *arg, const char *user_id, const char *project_id,
-    char *out, size_t outlen)
+mint_image_cap(void *arg, const struct rec_instance *i, char *out,
+    size_t outlen)
 {
-	return identity_token_mint(arg, user_id, project_id,
-	    IMAGE_TOKEN_LIFETIME, out, outlen);
+	struct compute *s = arg;
+	const char *ids[3];
+	size_t n = 0;
+
+	if (i->image_ref != NULL && *i->image_ref != '\0')
+		ids[n++] = i->image_ref;
+	if (i->kernel_id != NULL && *i->kernel_id != '\0')
+		ids[n++] = i->kernel_id;
+	if (i->ramdisk_id != NULL && *i->ramdisk_id != '\0')
+		ids[n++] = i->ramdisk_id;
+	return identity_capability_mint(s->identity, i->host, i->uuid, ids, n,
+	    s->image_cap_lifetime, out, outlen);
 }
 
 void
 compute_set_identity(struct compute *s, struct identity *id)
 {
-	recon_set_token_fn(s->recon, mint_image_token, id);
+	s->identity = id;
+	recon_set_token_fn(s->recon, mint_image_cap, s);
 }
 
 int

@@ -56,7 +56,8 @@ void			 compute_free(struct compute **);
 /* The hooks the fleet calls on the bus thread (fleet_add_hooks()). */
 void			 compute_fleet_hooks(struct compute *,
 			    struct fleet_hooks *out);
-/* Image tokens for the agents come from the Identity service: id is
+/* The agents' image capabilities are minted by the Identity service
+ * (identity_capability_mint(), [compute] image_capability_lifetime): id is
  * borrowed for the service's lifetime. Before compute_start(). */
 struct identity;
 void			 compute_set_identity(struct compute *,

@@ -38,6 +38,9 @@ struct compute {
 	char				 az[256];
 	struct compute_quota_defaults	 qdef;
 	int64_t				 build_timeout;	/* s */
+	/* Mints the agents' image capabilities (borrowed; NULL: none). */
+	struct identity			*identity;
+	unsigned			 image_cap_lifetime;	/* s */
 };
 
 /* The service of a compute request (its listener's app). */

@@ -9,6 +9,7 @@
 
 #include <uuid/uuid.h>
 
+#include "auth/capability.h"
 #include "bus.h"
 #include "clock.h"
 #include "codec.h"
@@ -297,7 +298,8 @@ sent_note(struct recon *r, const char *uuid, const char *reqid, int64_t now)
 
 /* ------------------------------------------------------------ commands */
 
-#define RECON_TOKEN_MAX	512	/* >= TOKEN_BUFSZ */
+#define RECON_TOKEN_MAX	512
+_Static_assert(RECON_TOKEN_MAX >= CAPABILITY_BUFSZ, "image capability buffer");
 
 static void
 spec_of(const struct rec_instance *i, struct sch_instance_spec *s,
@@ -449,7 +451,7 @@ recon_set_token_fn(struct recon *r, recon_token_fn fn, void *arg)
 	r->token_arg = arg;
 }
 
-/* The image token of an ensure or action command: any of them may have
+/* The image capability of an ensure or action command: any of them may have
  * to build the guest (a spawn, a rebuild, a guest missing on its host:
  * re-created; an action ensures the guest first).
  * "" without an image, or when minting fails (logged; an agent that must
@@ -463,9 +465,8 @@ token_for(struct recon *r, const struct rec_instance *i, char *tok,
 	if (r->token_fn == NULL || i->image_ref == NULL ||
 	    *i->image_ref == '\0')
 		return;
-	if (r->token_fn(r->token_arg, i->user_id, i->project_id, tok,
-	    len) == -1) {
-		log_warnx("instance %s: no image token: %s", i->uuid,
+	if (r->token_fn(r->token_arg, i, tok, len) == -1) {
+		log_warnx("instance %s: no image capability: %s", i->uuid,
 		    err_msg());
 		tok[0] = '\0';
 	}

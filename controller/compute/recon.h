@@ -105,15 +105,16 @@ struct recon	*recon_new(struct store *, struct bus *, struct sched *,
 int		 recon_start(struct recon *);
 
 /*
- * Mints the image download token put into commands that may build a guest
- * (see compute.schema, instance_spec.image_token): user and project are
- * the instance's owner. Called from any thread (the reconciler's, API
- * workers dispatching a new task). Without a
- * minter (or when it fails, logged) commands go without a token and an
- * agent that must download an image reports the build as failed.
+ * Mints the image download capability put into commands that may build a
+ * guest (see compute.schema, instance_spec.image_token) for instance i (its
+ * host, uuid, image_ref, kernel_id, ramdisk_id). Called from any thread
+ * (the reconciler's, API workers dispatching a new task) and only for an
+ * instance with an image_ref. Without a minter (or when it fails, logged)
+ * commands go without one and an agent that must download an image
+ * reports the build as failed.
  */
-typedef int (*recon_token_fn)(void *arg, const char *user_id,
-		    const char *project_id, char *out, size_t outlen);
+typedef int (*recon_token_fn)(void *arg, const struct rec_instance *i,
+		    char *out, size_t outlen);
 /* Before recon_start(); arg is borrowed for recon's lifetime. */
 void		 recon_set_token_fn(struct recon *, recon_token_fn, void *arg);
 /* The Network service whose ports the reconciler sends as NICs and

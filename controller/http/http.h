@@ -80,6 +80,14 @@ struct http_server;
  */
 #define ROUTE_POLICY_IN_HANDLER	0x10
 #define ROUTE_SELF_SCOPED	0x20
+/*
+ * ROUTE_CAPABILITY: besides Keystone tokens, the route accepts an image
+ * download capability (auth/capability.h) for its {image_id}; the request
+ * layer checks it (http/request.h) and the handler sees a context with
+ * `capability` set. Every other route refuses a capability as an invalid
+ * token (401).
+ */
+#define ROUTE_CAPABILITY	0x40
 
 /*
  * Streaming request body (Glance image upload). begin() runs once the

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/capability.h"
 #include "err.h"
 #include "http/request.h"
 #include "log.h"
@@ -43,6 +44,8 @@ struct request {
 	size_t			 nretired;
 	request_authenticate_fn	 check;
 	void			*check_arg;	/* borrowed */
+	request_capability_fn	 cap_check;
+	void			*cap_arg;	/* borrowed */
 	/* Per-service policy-target builders (indexed by apierr_service):
 	 * they read path parameters and the database, never the body. */
 	request_target_fn	 targets[APIERR__NSERVICES];
@@ -211,7 +214,7 @@ request_enforce(struct http_req *req, const char *rule,
 	struct policy_target pt = { NULL, 0 };
 	struct policy_creds pc;
 
-	if (c == NULL) {
+	if (c == NULL || c->capability) {
 		err_set(TS_EFORBIDDEN, "Policy doesn't allow %s to be "
 		    "performed.", rule);
 		return -1;
@@ -252,7 +255,7 @@ request_allowed(struct http_req *req, const char *rule,
 	struct policy_target pt = { NULL, 0 };
 	struct policy_creds pc;
 
-	if (c == NULL)
+	if (c == NULL || c->capability)
 		return false;
 	creds_of(c, &pc);
 	if (t != NULL) {
@@ -264,12 +267,39 @@ request_allowed(struct http_req *req, const char *rule,
 
 /* ---- hooks -------------------------------------------------------------- */
 
+/* The one place a capability is accepted: routes that take one, with the
+ * checker in place; the image id is the route's, never the caller's. */
+static int
+capability(struct request *rq, struct http_req *req, const char *tok,
+    struct request_ctx *c)
+{
+	const struct http_route *rt = http_req_route(req);
+
+	if (rt == NULL || !(rt->flags & ROUTE_CAPABILITY) ||
+	    rq->cap_check == NULL) {
+		err_set(TS_EUNAUTHORIZED, "capability presented to a route "
+		    "that takes none");
+		return -1;
+	}
+	if (rq->cap_check(rq->cap_arg, tok,
+	    http_req_header(req, "X-Tinystack-Host"),
+	    http_req_param(req, "image_id"), c) == -1)
+		return -1;
+	if (!c->capability) {
+		err_set(TS_EINTERNAL, "capability checker left no capability "
+		    "context");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 authenticate(struct http_req *req, void *arg)
 {
 	struct request *rq = arg;
 	const char *tok = http_req_header(req, "X-Auth-Token");
 	struct request_ctx *c;
+	int rc;
 
 	if (tok == NULL || *tok == '\0') {
 		err_set(TS_EUNAUTHORIZED, "The request you have made requires "
@@ -282,7 +312,11 @@ authenticate(struct http_req *req, void *arg)
 	}
 	if ((c = request_ctx_new()) == NULL)
 		return -1;
-	if (rq->check(rq->check_arg, tok, c) == -1) {
+	if (capability_is(tok))
+		rc = capability(rq, req, tok, c);
+	else
+		rc = rq->check(rq->check_arg, tok, c);
+	if (rc == -1) {
 		if (err_code() == TS_EUNAUTHORIZED) {
 			log_info("auth: token refused: %s", err_msg());
 			err_set(TS_EUNAUTHORIZED, "The request you have made "
@@ -430,6 +464,14 @@ request_set_authenticator(struct request *rq, request_authenticate_fn fn,
 {
 	rq->check = fn;
 	rq->check_arg = arg;
+}
+
+void
+request_set_capability_checker(struct request *rq, request_capability_fn fn,
+    void *arg)
+{
+	rq->cap_check = fn;
+	rq->cap_arg = arg;
 }
 
 void

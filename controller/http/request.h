@@ -13,6 +13,14 @@
  *   user still has a role on the scope) and becomes the request's struct
  *   request_ctx: who, which scope, which role names. Roles are looked up
  *   then, never carried in the token.
+ *   On a route flagged ROUTE_CAPABILITY, an X-Auth-Token that is an image
+ *   download capability (auth/capability.h) goes instead to the capability
+ *   checker (request_set_capability_checker()) with the X-Tinystack-Host
+ *   header and the route's {image_id}: this is the one place capabilities
+ *   are accepted. Its context names nobody (no user, no project, no role:
+ *   request_enforce() denies it everything) and has `capability` set; the
+ *   handler serves the checked image without asking a rule. A capability
+ *   on any other route is refused as an invalid token is.
  * - authorize: the route's policy rule is enforced by request_enforce()
  *   against a target built by the service's registered target builder from
  *   the URL's path parameters and the database, never from the request
@@ -79,6 +87,11 @@ struct request_ctx {
 	/* The policy the context is checked against: the layer's, set by
 	 * the authenticate hook (borrowed; NULL in other contexts). */
 	const struct policy	*policy;
+	/* The caller presented an image download capability the layer
+	 * checked for the route's {image_id}, minted for instance (a UUID);
+	 * every string above is "" and no rule allows it anything. */
+	bool			 capability;
+	char			 cap_instance[37];
 };
 
 /* Zeroed, owned context (NULL, TS_ENOMEM). */
@@ -146,6 +159,16 @@ bool	request_allowed(struct http_req *, const char *rule,
  */
 typedef int	(*request_authenticate_fn)(void *arg, const char *token,
 		    struct request_ctx *out);
+/*
+ * Check the image download capability cap for a GET of image_id by host
+ * (X-Tinystack-Host, NULL when absent) and fill out (cleared first by the
+ * checker, `capability` set). -1 with TS_EUNAUTHORIZED when it is not
+ * valid (bad, expired, another host), TS_ENOT_FOUND when it does not name
+ * image_id; other codes (503 without keys) pass through.
+ */
+typedef int	(*request_capability_fn)(void *arg, const char *cap,
+		    const char *host, const char *image_id,
+		    struct request_ctx *out);
 /* Fill t from the URL's path parameters and the database. */
 typedef int	(*request_target_fn)(struct http_req *,
 		    struct request_target *t);
@@ -167,6 +190,10 @@ void		 request_free(struct request **);
 /* The token checker; arg is borrowed and must outlive the server. */
 void		 request_set_authenticator(struct request *,
 		    request_authenticate_fn, void *arg);
+/* The capability checker (ROUTE_CAPABILITY routes); arg is borrowed and
+ * must outlive the server. Without one, capabilities are refused. */
+void		 request_set_capability_checker(struct request *,
+		    request_capability_fn, void *arg);
 /* The policy-target builder of a service's routes. A service without one
  * enforces its route rules against an empty target. */
 void		 request_set_target(struct request *, enum apierr_service,

@@ -33,6 +33,7 @@
 #include "err.h"
 #include "identity_int.h"
 #include "http/jsonreq.h"
+#include "auth/capability.h"
 #include "auth/keyrepo.h"
 #include "log.h"
 #include "compliance.h"
@@ -520,6 +521,50 @@ identity_token_mint(struct identity *id, const char *user_id,
 	    pid, (uint64_t)clock_wall_ms(),
 	    lifetime_s);
 	return token_issue(k, &p, out, outlen);
+}
+
+int
+identity_capability_mint(struct identity *id, const char *host,
+    const char *instance, const char *const *images, size_t n,
+    unsigned lifetime_s, char *out, size_t outlen)
+{
+	struct keyrepo *k;
+
+	if ((k = keys_or_503(id)) == NULL)
+		return -1;
+	return capability_issue(k, host, instance, images, n,
+	    (time_t)(clock_wall_ms() / 1000), lifetime_s, out, outlen);
+}
+
+int
+identity_capability_check(void *arg, const char *cap, const char *host,
+    const char *image_id, struct request_ctx *ctx)
+{
+	struct identity *id = arg;
+	struct keyrepo *k;
+	char inst[37];
+
+	request_ctx_clear(ctx);
+	if ((k = keys_or_503(id)) == NULL ||
+	    capability_check(k, cap, (time_t)(clock_wall_ms() / 1000), host,
+	    image_id, inst) == -1)
+		return -1;
+	/* A context names nobody: every string "", as the layer promises. */
+	if (request_ctx_set(&ctx->user_id, "") == -1 ||
+	    request_ctx_set(&ctx->user_name, "") == -1 ||
+	    request_ctx_set(&ctx->user_domain_id, "") == -1 ||
+	    request_ctx_set(&ctx->user_domain_name, "") == -1 ||
+	    request_ctx_set(&ctx->project_id, "") == -1 ||
+	    request_ctx_set(&ctx->project_name, "") == -1 ||
+	    request_ctx_set(&ctx->project_domain_id, "") == -1 ||
+	    request_ctx_set(&ctx->project_domain_name, "") == -1) {
+		request_ctx_clear(ctx);
+		return -1;
+	}
+	ctx->scope = TOKEN_SCOPE_UNSCOPED;
+	ctx->capability = true;
+	memcpy(ctx->cap_instance, inst, sizeof(inst));
+	return 0;
 }
 
 /* Validate tok against keys and the revocation list (no database). */

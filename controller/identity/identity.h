@@ -2,7 +2,8 @@
  * identity: the Identity service (Keystone v3, plus the v2.0 token call),
  * as the rest of the controller sees it: life cycle, the listener's route
  * table and policy-target builder, token validation (the request layer's
- * authenticator) and minting (compute: image tokens for the agents), and
+ * authenticator), token minting (tests) and the agents' image
+ * capabilities (compute: minted here, checked for the request layer), and
  * `tinystack-manage bootstrap`. Identity's own files share
  * identity_int.h, which also maps them.
  */
@@ -56,9 +57,9 @@ unsigned identity_token_lifetime(const struct identity *);
 
 /*
  * A project-scoped token of user_id issued now for min(lifetime_s, the
- * configured token lifetime) seconds, for a service acting on the user's
- * behalf (an agent downloading the image of the user's instance: what
- * Nova does with the user's token). Nothing is checked here: whoever
+ * configured token lifetime) seconds, without a password round trip (the
+ * handler tests' personas; agents get capabilities instead, below, not
+ * such a token of the instance's owner). Nothing is checked here: whoever
  * receives it validates it as any token, so a disabled user, a removed
  * role or a revoked project makes it useless. Any thread. -1 with
  * TS_EUNAVAILABLE (no token keys) or TS_EINVALID (ids, short buffer:
@@ -67,6 +68,24 @@ unsigned identity_token_lifetime(const struct identity *);
 int	identity_token_mint(struct identity *, const char *user_id,
 	    const char *project_id, unsigned lifetime_s, char *out,
 	    size_t outlen);
+
+/*
+ * An image download capability (auth/capability.h) under the primary token
+ * key: host may GET /v2/images/{id}/file of images[0..n-1] (1..3 canonical
+ * UUIDs) for instance during lifetime_s seconds from now. The caller
+ * decided that the instance may use those images (the compute API checked
+ * their visibility to the instance's creator). Any thread. -1 with
+ * TS_EUNAVAILABLE (no token keys) or TS_EINVALID (arguments, outlen <
+ * CAPABILITY_BUFSZ).
+ */
+int	identity_capability_mint(struct identity *, const char *host,
+	    const char *instance, const char *const *images, size_t n,
+	    unsigned lifetime_s, char *out, size_t outlen);
+/* The request layer's capability checker (request_capability_fn, arg: the
+ * identity): capability_check() against the loaded keys, then a context
+ * that names nobody with `capability` and the instance set. */
+int	identity_capability_check(void *arg, const char *cap,
+	    const char *host, const char *image_id, struct request_ctx *ctx);
 
 /* ---- bootstrap (identity_bootstrap.c) ----------------------------------- */
 

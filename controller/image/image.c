@@ -953,6 +953,8 @@ whole:
 static int
 image_download(struct http_req *req, struct http_resp *resp)
 {
+	const struct request_ctx *c = request_ctx_of(req);
+	bool cap = c != NULL && c->capability;
 	struct image_viewer v;
 	struct store_txn *txn;
 	struct rec_image img;
@@ -960,17 +962,23 @@ image_download(struct http_req *req, struct http_resp *resp)
 	int fd, rc;
 
 	viewer_of(req, &v);
-	/* Services (an agent fetching a base image) read any image. */
-	if (request_allowed(req, "image:service_api", NULL))
+	/* Services (an agent fetching a base image) read any image. An
+	 * agent's capability was checked by the request layer for this
+	 * {image_id}: the controller minted it for an image the compute API
+	 * found visible to the instance's creator, so no visibility or rule
+	 * applies; it is no admin, though: a deactivated image is refused
+	 * as to its owner. */
+	if (cap || request_allowed(req, "image:service_api", NULL))
 		v.admin = true;
 	if (read_txn(req, &txn) == -1)
 		return -1;
-	rc = load_image(req, txn, &v, "image:download_image", &img, NULL);
+	rc = load_image(req, txn, &v, cap ? NULL : "image:download_image",
+	    &img, NULL);
 	store_txn_end(&txn);
 	if (rc == -1)
 		return -1;
 	rc = -1;
-	if (strcmp(img.status, "deactivated") == 0 && !v.admin) {
+	if (strcmp(img.status, "deactivated") == 0 && (!v.admin || cap)) {
 		err_set(TS_EFORBIDDEN, "The requested image has been "
 		    "deactivated. Image data download is forbidden.");
 		goto out;
@@ -995,6 +1003,9 @@ image_download(struct http_req *req, struct http_resp *resp)
 	}
 	if (img.checksum != NULL)
 		http_resp_header(resp, "Content-MD5", img.checksum);
+	if (cap)
+		log_info("image %s: data for instance %s (image capability)",
+		    img.id, c->cap_instance);
 	rc = send_data(req, resp, fd, size);
 out:
 	codec_clear(&schema_rec_image, &img);
@@ -1610,7 +1621,9 @@ const struct http_route image_routes[] = {
 	    "image:deactivate", IH, 204),
 	R("POST", IMG "/actions/reactivate", image_reactivate,
 	    "image:reactivate", IH, 204),
-	R("GET", IMG "/file", image_download, "image:download_image", IH, 0),
+	/* Also an agent's image capability (http/request.h). */
+	R("GET", IMG "/file", image_download, "image:download_image",
+	    IH | ROUTE_CAPABILITY, 0),
 	{ "PUT", IMG "/file", NULL, "image:upload_image",
 	    ROUTE_STREAM_BODY | IH, 204, &upload_ops },
 

@@ -9,7 +9,11 @@
  *    what it accepts packs back to the same bytes, seals, and validates to
  *    the same payload;
  *  - the audit id and identity id parsers accept only what their formatters
- *    print back unchanged.
+ *    print back unchanged;
+ *  - capability_check() (controller/auth/capability.c) of the bytes as a
+ *    string never crashes and never accepts: nothing but the key's holder
+ *    makes a valid MAC; the bytes after the capability prefix get the same
+ *    (so the fuzzer needs not find the prefix).
  * The key repository lives in a temporary directory made at start-up.
  */
 #include <ftw.h>
@@ -21,6 +25,7 @@
 
 #include <sodium.h>
 
+#include "auth/capability.h"
 #include "auth/keyrepo.h"
 #include "auth/token.h"
 
@@ -101,6 +106,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    !sodium_is_zero((const uint8_t *)&p, sizeof(p)))
 		abort();
 	check_payload(data, size);
+	if (capability_check(repo, s, 1700000000, "h1",
+	    "8a1f6d3e-5b2c-4f7a-9e0d-1c2b3a4d5e6f", NULL) == 0)
+		abort();
+	if (size <= CAPABILITY_LEN) {
+		char c[CAPABILITY_BUFSZ + 8];
+
+		snprintf(c, sizeof(c), "%s%s", CAPABILITY_PREFIX, s);
+		if (capability_check(repo, c, 1700000000, "h1",
+		    "8a1f6d3e-5b2c-4f7a-9e0d-1c2b3a4d5e6f", NULL) == 0)
+			abort();
+	}
 	if (token_audit_id_parse(s, id) == 0) {
 		token_audit_id_format(id, aud);
 		if (strcmp(aud, s) != 0)

@@ -15,6 +15,11 @@
 # once (life-cycle event) and shown as SHUTOFF; delete leaves no domain,
 # no instance file, no libvirt qemu log, and the image cache is pruned;
 # through all of it the agent's bus loop never waited on libvirt.
+# The agent downloads through header_proxy.py, which records what it
+# sends: each download carries the controller's image capability (never
+# logged by either daemon) and the agent's host; that capability reads
+# its own images from host h1 and nothing else (401 on every other route
+# and host, 404 for another image, nothing changed).
 #
 # Domains are named instance-<uuid>; only the ones this test's servers
 # made are touched, and they are destroyed and undefined on any exit.
@@ -66,6 +71,7 @@ BUS=$(free_port)
 IDP=$(free_port)
 CP=$(free_port)
 IMP=$(free_port)
+PXP=$(free_port)
 api_lines "$IDP"
 API_LINES=("${API_LINES[@]/compute_port = */compute_port = $CP}")
 API_LINES=("${API_LINES[@]/image_port = */image_port = $IMP}")
@@ -86,14 +92,19 @@ kernel_cmdline = console=ttyS0 quiet panic=-1
 [compute]
 shutdown_timeout = 30
 [image]
-api_url = http://127.0.0.1:$IMP
+api_url = http://127.0.0.1:$PXP
 cache_grace = 2
 C
 start ctl "$CTL" "$T/controller.conf"
 start agent-h1 "$AGENT" "$T/agent-h1.conf"
+cp "$(dirname "$0")/header_proxy.py" "$T/proxy.py"
+python3 -S "$T/proxy.py" "$PXP" "$IMP" "$T/seen.txt" >>"$T/proxy.log" 2>&1 &
+PIDS+=($!)
+disown $!
 wait_for 30 "h1 up" is_state h1 up
 wait_http 15 "http://127.0.0.1:$CP/"
 wait_http 15 "http://127.0.0.1:$IMP/"
+wait_http 15 "http://127.0.0.1:$PXP/"
 # shellcheck disable=SC1091
 . "$T/openrc"
 export HOME=$T/home
@@ -114,6 +125,9 @@ RID=$(openstack image create --disk-format ari --container-format ari \
 IID=$(openstack image create --disk-format qcow2 --container-format bare \
 	--file "$T/base.qcow2" --property kernel_id="$KID" \
 	--property ramdisk_id="$RID" e2e-root -f value -c id) || fail "root image upload"
+printf 'TS-OTHER-IMAGE' > "$T/other.raw"
+OID=$(openstack image create --disk-format raw --container-format bare \
+	--file "$T/other.raw" e2e-other -f value -c id) || fail "other image upload"
 openstack flavor create --ram 256 --disk 1 --vcpus 1 --ephemeral 0 \
 	m1.e2e >/dev/null || fail "flavor create"
 ok "kernel (aki), ramdisk (ari) and root (qcow2, kernel_id/ramdisk_id) images uploaded"
@@ -170,6 +184,45 @@ has_line '^TINYSTACK-GUEST-DISK vda .*head=TSBASEIMAGE' || fail "root disk conte
 has_line '^TINYSTACK-GUEST-DISK vda sectors=2097152 ' || fail "root disk not grown to 1 GiB"
 B1=$(bootids | tail -1)
 ok "server create --wait: ACTIVE in $(echo "$t1 - $t0" | bc) s, marker (bootid $B1) in console log show after $(echo "$t2 - $t0" | bc) s; config drive (uuid, admin_pass) and user data seen, vda is the 1 GiB overlay"
+
+# ---- the agent's image capability -----------------------------------------------
+# Each of the three downloads carried a capability (not a Keystone
+# token) and the agent's host.
+for id in "$IID" "$KID" "$RID"; do
+	grep -Eq "^GET /v2/images/$id/file tscap1\.[A-Za-z0-9_-]{200} h1\$" \
+		"$T/seen.txt" || { cut -c1-60 "$T/seen.txt"; fail "download of $id without a capability from h1"; }
+done
+if grep -l 'tscap1\.' "$T"/*.log; then fail "a capability is in a log"; fi
+CAP=$(awk -v p="/v2/images/$IID/file" '$1 == "GET" && $2 == p { c = $3 } END { print c }' "$T/seen.txt")
+# cap URL [HOST]: status of a GET (or $METHOD) with the capability as
+# X-Auth-Token, from HOST (h1; "-": no X-Tinystack-Host), body in cap.out.
+cap() {
+	local h=(-H "X-Tinystack-Host: ${2:-h1}")
+	[ "${2:-}" = - ] && h=()
+	curl -s -o "$T/cap.out" -w '%{http_code}' -X "${METHOD:-GET}" \
+		-H "X-Auth-Token: $CAP" "${h[@]}" "http://127.0.0.1:$1"
+}
+expect() { [ "$1" = "$2" ] || { head -c 300 "$T/cap.out"; fail "$3: HTTP $1, expected $2"; }; }
+img_status() { curl -s "${H[@]}" "http://127.0.0.1:$IMP/v2/images/$1" | jq -r .status; }
+# The positive witness first: valid now, from h1, for its own image.
+expect "$(cap "$IMP/v2/images/$IID/file")" 200 "capability on its image"
+cmp -s "$T/cap.out" "$T/base.qcow2" || fail "capability download differs from the image"
+expect "$(cap "$IMP/v2/images/$IID/file" h2)" 401 "capability from another host"
+expect "$(cap "$IMP/v2/images/$IID/file" -)" 401 "capability without X-Tinystack-Host"
+expect "$(cap "$IMP/v2/images/$OID/file")" 404 "capability on another image"
+expect "$(cap "$IMP/v2/images")" 401 "capability listing images"
+expect "$(cap "$IMP/v2/images/$IID")" 401 "capability showing its image"
+expect "$(cap "$CP/v2.1/servers")" 401 "capability on the compute API"
+expect "$(cap "$IDP/v3/projects")" 401 "capability on the identity API"
+expect "$(METHOD=DELETE cap "$IMP/v2/images/$OID")" 401 "capability deleting an image"
+expect "$(METHOD=DELETE cap "$IMP/v2/images/$IID")" 401 "capability deleting its image"
+[ "$(img_status "$OID")" = active ] || fail "the other image changed"
+[ "$(img_status "$IID")" = active ] || fail "the root image changed"
+code=$(curl -s -o "$T/tok.out" -w '%{http_code}' "${H[@]}" \
+	"http://127.0.0.1:$IMP/v2/images/$OID/file")
+[ "$code" = 200 ] && cmp -s "$T/tok.out" "$T/other.raw" ||
+	fail "a Keystone token no longer downloads: HTTP $code"
+ok "downloads carry the capability and host h1 (never logged); it reads its images from h1 only: 401 elsewhere, 404 for another image, images unchanged; tokens still download"
 
 # ---- stop / start -----------------------------------------------------------------------
 N1=$(nboots)

@@ -403,6 +403,12 @@ ctltest_store(struct ctltest *t)
 	return t->priv->store;
 }
 
+struct identity *
+ctltest_identity(struct ctltest *t)
+{
+	return t->priv->identity;
+}
+
 struct netsync *
 ctltest_netsync(struct ctltest *t)
 {

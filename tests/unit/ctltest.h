@@ -80,6 +80,10 @@ void		 ctltest_free(struct ctltest **);
 /* The controller's store, for fixtures the APIs cannot create (a host as
  * an agent would have reported it). Borrowed. */
 struct store	*ctltest_store(struct ctltest *);
+/* The identity service (mints image capabilities as compute does).
+ * Borrowed. */
+struct identity;
+struct identity	*ctltest_identity(struct ctltest *);
 /* The network dataplane sync the services built (no tick runs it here:
  * the test thread may drive it). Borrowed. */
 struct netsync;

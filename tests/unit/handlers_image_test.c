@@ -18,7 +18,9 @@
 
 #include <cmocka.h>
 
+#include "auth/capability.h"
 #include "ctltest.h"
+#include "identity/identity.h"
 
 #define I	CT_IMAGE
 
@@ -483,6 +485,112 @@ test_upload_download(void **state)
 	assert_int_equal(T->r.len, 6);
 }
 
+/*
+ * An agent's image capability (controller/auth/capability.h) downloads
+ * exactly its images from its host, and nothing else anywhere: every
+ * other use is the 401 of an invalid token, and changes nothing.
+ */
+#define AUTH401	"The request you have made requires authentication."
+#define HOST1	"compute-1"
+#define INST1	"0b6c8bfc-1d3a-4c1e-9a7e-3f0a3e2b1c4d"
+
+static void
+cap_call(enum ctltest_svc svc, const char *method, const char *p,
+    const char *cap, const char *host, int status, const char *m)
+{
+	char h[CAPABILITY_BUFSZ + 128];
+
+	snprintf(h, sizeof(h), "X-Auth-Token: %s\r\n%s%s%s", cap,
+	    host ? "X-Tinystack-Host: " : "", host ? host : "",
+	    host ? "\r\n" : "");
+	ctltest_call(T, svc, CT_ANON, method, p, NULL, h);
+	ctltest_expect(T, status, m);
+}
+
+static void
+test_capability(void **state)
+{
+	char id[64], other[64], cap[CAPABILITY_BUFSZ];
+	char bad[CAPABILITY_BUFSZ + 64];
+	const char *ids[1];
+	size_t n;
+
+	(void)state;
+	/* The image of a project the capability's holder is not in. */
+	image_new(CT_OTHER, "cap-root", id);
+	upload(CT_OTHER, id, "rootfs", 204, NULL);
+	image_new(CT_OTHER, "cap-other", other);
+	upload(CT_OTHER, other, "secret", 204, NULL);
+	ids[0] = id;
+	assert_int_equal(identity_capability_mint(ctltest_identity(T), HOST1,
+	    INST1, ids, 1, 300, cap, sizeof(cap)), 0);
+
+	/* Its image, from its host: the data. */
+	snprintf(path, sizeof(path), "/v2/images/%s/file", id);
+	cap_call(I, "GET", path, cap, HOST1, 200, NULL);
+	assert_int_equal(T->r.len, 6);
+	assert_memory_equal(T->r.raw, "rootfs", 6);
+	/* Another host, or none: 401 as for an invalid token. */
+	cap_call(I, "GET", path, cap, "compute-2", 401, AUTH401);
+	cap_call(I, "GET", path, cap, NULL, 401, AUTH401);
+	/* One changed character: 401. */
+	memcpy(bad, cap, sizeof(cap));
+	bad[40] = bad[40] == 'A' ? 'B' : 'A';
+	cap_call(I, "GET", path, bad, HOST1, 401, AUTH401);
+	/* An image it does not name: 404, as Glance for an image the caller
+	 * cannot see, so it does not tell whether the image exists. */
+	snprintf(path, sizeof(path), "/v2/images/%s/file", other);
+	snprintf(msg, sizeof(msg), "No image found with ID %s", other);
+	cap_call(I, "GET", path, cap, HOST1, 404, msg);
+	snprintf(path, sizeof(path), "/v2/images/%s/file",
+	    "99999999-9999-4999-8999-999999999999");
+	cap_call(I, "GET", path, cap, HOST1, 404, NULL);
+
+	/* Every other route: 401, and nothing changed. */
+	n = image_count(CT_OTHER);
+	cap_call(I, "GET", "/v2/images", cap, HOST1, 401, AUTH401);
+	snprintf(path, sizeof(path), "/v2/images/%s", id);
+	cap_call(I, "GET", path, cap, HOST1, 401, AUTH401);
+	cap_call(I, "DELETE", path, cap, HOST1, 401, AUTH401);
+	snprintf(path, sizeof(path), "/v2/images/%s/actions/deactivate", id);
+	cap_call(I, "POST", path, cap, HOST1, 401, AUTH401);
+	snprintf(path, sizeof(path), "/v2/images/%s/members", id);
+	cap_call(I, "GET", path, cap, HOST1, 401, AUTH401);
+	assert_int_equal(image_count(CT_OTHER), n);
+	image_get(CT_OTHER, id);
+	assert_string_equal(ctltest_str(T, "status"), "active");
+	cap_call(CT_COMPUTE, "GET", "/v2.1/servers", cap, HOST1, 401, AUTH401);
+	cap_call(CT_COMPUTE, "GET", "/v2.1/flavors", cap, HOST1, 401,
+	    AUTH401);
+	cap_call(CT_IDENTITY, "GET", "/v3/projects", cap, HOST1, 401, AUTH401);
+	cap_call(CT_IDENTITY, "GET", "/v3/auth/tokens", cap, HOST1, 401,
+	    AUTH401);
+	/* Nor is it a token identity validates for someone else. */
+	snprintf(bad, sizeof(bad), "X-Subject-Token: %s\r\n", cap);
+	ctltest_call(T, CT_IDENTITY, CT_ADMIN, "GET", "/v3/auth/tokens", NULL,
+	    bad);
+	assert_int_equal(T->r.status, 404);
+
+	/* Keystone tokens still work on the download route. */
+	snprintf(path, sizeof(path), "/v2/images/%s/file", id);
+	CT_CALL(T, I, CT_OTHER, "GET", path, NULL, 200, NULL);
+	assert_memory_equal(T->r.raw, "rootfs", 6);
+	CT_CALL(T, I, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	snprintf(msg, sizeof(msg), "No image found with ID %s", id);
+	CT_CALL(T, I, CT_MEMBER, "GET", path, NULL, 404, msg);
+
+	/* A deactivated image: refused as to its owner. */
+	snprintf(path, sizeof(path), "/v2/images/%s/actions/deactivate", id);
+	CT_CALL(T, I, CT_OTHER, "POST", path, NULL, 204, NULL);
+	snprintf(path, sizeof(path), "/v2/images/%s/file", id);
+	cap_call(I, "GET", path, cap, HOST1, 403, "The requested image has "
+	    "been deactivated. Image data download is forbidden.");
+	snprintf(path, sizeof(path), "/v2/images/%s/actions/reactivate", id);
+	CT_CALL(T, I, CT_OTHER, "POST", path, NULL, 204, NULL);
+	snprintf(path, sizeof(path), "/v2/images/%s/file", id);
+	cap_call(I, "GET", path, cap, HOST1, 200, NULL);
+}
+
 /* ---- list queries ------------------------------------------------------------------- */
 
 static void
@@ -670,6 +778,7 @@ main(void)
 		cmocka_unit_test(test_delete),
 		cmocka_unit_test(test_upload_rules),
 		cmocka_unit_test(test_list_hidden_shared),
+		cmocka_unit_test(test_capability),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -37,3 +37,17 @@ if(TARGET compliance_test)
   target_include_directories(compliance_test PRIVATE
     ${CMAKE_SOURCE_DIR}/controller)
 endif()
+
+# The agents' image download capability (controller/auth/capability) over a
+# real key repository: round trip, tampering, expiry, other image or host,
+# rotation, never a Keystone token.
+ts_unit_test(capability_test
+  SOURCES ${CMAKE_SOURCE_DIR}/controller/auth/capability.c
+          ${CMAKE_SOURCE_DIR}/controller/auth/token.c
+          ${CMAKE_SOURCE_DIR}/controller/auth/keyrepo.c
+          ${C}/uuid.c
+  LIBS PkgConfig::SODIUM)
+if(TARGET capability_test)
+  target_include_directories(capability_test PRIVATE
+    ${CMAKE_SOURCE_DIR}/controller)
+endif()

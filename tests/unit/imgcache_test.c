@@ -41,6 +41,7 @@
 #include "proc.h"
 
 #define TOKEN	"gAAAAAB-test-token_0123"
+#define HOST	"compute-7"
 #define OWNER1	"11111111-1111-4111-8111-111111111111"
 #define OWNER2	"22222222-2222-4222-8222-222222222222"
 
@@ -159,6 +160,7 @@ static struct {
 	int		 requests[16];	/* per image */
 	int		 total;
 	char		 last_token[256];
+	char		 last_host[256];	/* X-Tinystack-Host, or "" */
 	char		 last_path[512];
 	char		 last_range[64];	/* "" if none */
 	char		 last_names[256];	/* header names, in order */
@@ -205,7 +207,7 @@ sleep_ms(unsigned ms)
 static void
 respond(int fd, const char *req)
 {
-	char path[512] = "", token[256] = "";
+	char path[512] = "", token[256] = "", host[256] = "";
 	const char *p, *t;
 	struct image *im = NULL;
 	int idx = -1;
@@ -229,6 +231,8 @@ respond(int fd, const char *req)
 		snprintf(names + have, sizeof(names) - have, "%s%.*s",
 		    have ? "," : "", (int)nl, t + 2);
 	}
+	if ((t = strcasestr(req, "\r\nX-Tinystack-Host: ")) != NULL)
+		sscanf(t + 20, "%255[^\r]", host);
 	p = strstr(path, "/v2/images/");
 	for (int i = 0; p && i < nimgs; i++) {
 		char want[sizeof(imgs[i].id) + 32];
@@ -244,6 +248,7 @@ respond(int fd, const char *req)
 	if (idx >= 0)
 		S.requests[idx]++;
 	snprintf(S.last_token, sizeof(S.last_token), "%s", token);
+	snprintf(S.last_host, sizeof(S.last_host), "%s", host);
 	snprintf(S.last_path, sizeof(S.last_path), "%s", path);
 	snprintf(S.last_range, sizeof(S.last_range), "%s", range);
 	snprintf(S.last_names, sizeof(S.last_names), "%s", names);
@@ -493,7 +498,8 @@ setup(void **state)
 	if (pthread_create(&S.thr, NULL, srv_main, NULL) != 0)
 		return -1;
 	http = imgcache_http_new(base_url, NULL, 2000);
-	if (http == NULL || imgcache_http_set_token(http, TOKEN) != 0)
+	if (http == NULL || imgcache_http_set_token(http, TOKEN) != 0 ||
+	    imgcache_http_set_host(http, HOST) != 0)
 		return -1;
 	return 0;
 }
@@ -585,8 +591,9 @@ test_download_and_reuse(void **state)
 	assert_string_equal(S.last_token, TOKEN);
 	/* exactly these header fields, nothing of libcurl's own */
 	assert_string_equal(S.last_names, "Host,User-Agent,Accept,"
-	    "Accept-Encoding,X-Auth-Token,Connection");
+	    "Accept-Encoding,X-Auth-Token,X-Tinystack-Host,Connection");
 	assert_string_equal(S.last_range, "");
+	assert_string_equal(S.last_host, HOST);
 	assert_non_null(strstr(b.path, raw->id));
 	assert_string_equal(b.format, "raw");
 	assert_true(b.size == raw->len);
@@ -871,6 +878,8 @@ test_http_failures(void **state)
 		assert_int_equal(imgcache_get(c, &r, OWNER1, &b), 0);
 		assert_non_null(strstr(S.last_path, "/image/v2/images/"));
 		assert_int_equal(strncmp(S.last_path, "/image/v2/", 10), 0);
+		/* no host set: no X-Tinystack-Host header */
+		assert_string_equal(S.last_host, "");
 		imgcache_free(&c);
 		imgcache_http_free(&h2);
 	}
@@ -1154,6 +1163,12 @@ test_argument_checks(void **state)
 			assert_int_equal(imgcache_http_set_token(h, ""), -1);
 			assert_int_equal(imgcache_http_set_token(h, "ok"), 0);
 			assert_int_equal(imgcache_http_set_token(h, "renewed"), 0);
+			assert_int_equal(imgcache_http_set_host(h, "a b"), -1);
+			assert_int_equal(imgcache_http_set_host(h,
+			    "h\r\nX-Evil: 1"), -1);
+			assert_int_equal(imgcache_http_set_host(h, ""), -1);
+			assert_int_equal(imgcache_http_set_host(h, "compute-1"),
+			    0);
 			imgcache_http_free(&h);
 			assert_null(h);
 		}

@@ -89,6 +89,31 @@ test_os_interface_routes(void **state)
 	}
 }
 
+/* An image capability is accepted on one route only: the image download,
+ * authenticated, with the rule enforced in the handler (which serves a
+ * capability without one). */
+static void
+test_capability_routes(void **state)
+{
+	const struct http_route *r;
+	size_t si, n = 0;
+
+	(void)state;
+	for (si = 0; services_name(si) != NULL; si++)
+		for (r = services_routes(si); r->method != NULL; r++) {
+			if (!(r->flags & ROUTE_CAPABILITY))
+				continue;
+			n++;
+			assert_string_equal(services_name(si), "image");
+			assert_string_equal(r->method, "GET");
+			assert_string_equal(r->pattern,
+			    "/v2/images/{image_id}/file");
+			assert_false(r->flags & ROUTE_NO_AUTH);
+			assert_true(r->flags & ROUTE_POLICY_IN_HANDLER);
+		}
+	assert_int_equal(n, 1);
+}
+
 static void
 test_every_route_is_guarded(void **state)
 {
@@ -234,6 +259,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_policy_tables_follow_services),
 		cmocka_unit_test(test_every_route_is_guarded),
+		cmocka_unit_test(test_capability_routes),
 		cmocka_unit_test(test_os_interface_routes),
 		cmocka_unit_test(test_every_default_is_described),
 		cmocka_unit_test(test_sample_reads_back),
