@@ -1,0 +1,112 @@
+#!/bin/bash
+# Fault injection with a history check, short form (docs/RELIABILITY.md):
+# a controller and two agents (libvirt test driver) in a network and mount
+# namespace of their own; tests/integ/faults/driver.py drives a mixed load
+# (server create/delete/stop/start/reboot, ports, floating IPs, security
+# group rules) over the REST APIs while it kills -9 the controller and an
+# agent, partitions agent h2 from the bus (nft drop of its own loopback
+# source address) and fills the controller's store (a tmpfs), heals every
+# fault, waits (bounded) for convergence and checks the final state
+# against the acknowledged history. The seed is fixed here (TSF_SEED
+# overrides it) and printed; TSF_ARGS passes more driver options (the long
+# form: tests/integ/faults/long.sh).
+if [ -z "${TSF_NS:-}" ]; then
+	command -v unshare >/dev/null && command -v nft >/dev/null ||
+		{ echo "not ok - unshare and nft are needed"; exit 1; }
+	# A private network namespace (the nft rules and the 127.0.0.2 source
+	# address stay in it) and mount namespace (the tmpfs store); both go
+	# away with the last process in them.
+	if ! unshare --net --mount true 2>/dev/null; then
+		echo "# SKIP: the kernel refuses new network/mount namespaces"
+		exit 77
+	fi
+	exec unshare --net --mount --propagation private bash -c \
+	    'ip link set lo up && TSF_NS=1 exec bash "$0"' "$0"
+fi
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/compute_lib.sh"
+command -v openstack >/dev/null || fail "python3-openstackclient is not installed"
+command -v jq >/dev/null || fail "jq is not installed"
+
+SEED=${TSF_SEED:-20261205}
+# The store on a small tmpfs of its own, for the disk-full fault.
+mkdir -p "$T/db"
+mount -t tmpfs -o size=48m tsfaults "$T/db"
+faults_cleanup() {
+	local rc=$?
+	# Daemons the driver restarted, for lib.sh's cleanup to stop.
+	if [ -f "$T/extra-pids" ]; then
+		while read -r p; do PIDS+=("$p"); done < "$T/extra-pids"
+	fi
+	stop_daemons
+	umount "$T/db" 2>/dev/null || umount -l "$T/db" 2>/dev/null || true
+	(exit $rc)
+	cleanup
+}
+trap faults_cleanup EXIT
+
+BUS=$(free_port)
+IDP=$(free_port)
+CP=$(free_port)
+NP=$(free_port)
+api_lines "$IDP"
+API_LINES=("${API_LINES[@]/compute_port = */compute_port = $CP}")
+API_LINES=("${API_LINES[@]/network_port = */network_port = $NP}")
+controller_conf "$T/controller.conf" "$BUS" "${API_LINES[@]}" \
+	"[compute]" "build_timeout = 30" "action_timeout = 20" \
+	"resend_interval = 1" "console_timeout = 5" \
+	"quota_instances = -1" "quota_cores = -1" "quota_ram = -1" \
+	"[network]" "quota_port = -1" "quota_floatingip = -1" \
+	"quota_security_group_rule = -1" \
+	"[scheduler]" "reserved_host_memory_mb = 0"
+identity_bootstrap admin-pw
+for h in h1 h2; do
+	enrol_agent "$h"
+	agent_conf "$h" "$BUS" test:///default
+done
+# h2's bus connection leaves from 127.0.0.2 (ZeroMQ's source-address
+# syntax), the address the partition drops.
+sed -i "s|^controller = .*|controller = tcp://127.0.0.2:0;127.0.0.1:$BUS|" "$T/agent-h2.conf"
+start ctl "$CTL" "$T/controller.conf"
+start agent-h1 "$AGENT" "$T/agent-h1.conf"
+start agent-h2 "$AGENT" "$T/agent-h2.conf"
+wait_for 15 "h1 up" is_state h1 up
+wait_for 15 "h2 up" is_state h2 up
+wait_http 15 "http://127.0.0.1:$CP/"
+wait_for 15 "h2 connected from 127.0.0.2" bash -c \
+	"ss -tnH state established 'src 127.0.0.2 dport = :$BUS' | grep -q ."
+ok "controller and two agents up; h2 on the bus from 127.0.0.2"
+
+(
+	. "$T/openrc"
+	openstack service delete volumev3 >/dev/null 2>&1 || true
+	openstack service delete block-storage >/dev/null 2>&1 || true
+	openstack flavor create --id 16 --ram 16 --disk 0 --vcpus 1 f16 >/dev/null
+	head -c 65536 /dev/zero > "$T/disk.raw"
+	IMG=$(openstack image create --disk-format raw --container-format bare \
+	    --public --file "$T/disk.raw" img -f value -c id)
+	NET=$(openstack network create net1 -f value -c id)
+	openstack subnet create --network net1 --subnet-range 10.77.0.0/22 sub1 >/dev/null
+	EXT=$(openstack network create --external public -f value -c id)
+	openstack subnet create --network public --subnet-range 172.30.0.0/22 \
+	    --no-dhcp pub1 >/dev/null
+	PROJ=$(openstack project show admin -f value -c id)
+	SG=$(openstack security group list --project "$PROJ" -f value -c ID -c Name |
+	    awk '$2 == "default" { print $1 }')
+	jq -n --arg img "$IMG" --arg net "$NET" --arg ext "$EXT" --arg sg "$SG" \
+	    '{flavor: "16", image: $img, net: $net, ext: $ext, sg: $sg}' > "$T/fixtures.json"
+) || fail "fixtures"
+ok "fixtures: flavor, image, network, external network, security group"
+
+export T IDP="http://127.0.0.1:$IDP" CP_URL="http://127.0.0.1:$CP" \
+	NP_URL="http://127.0.0.1:$NP" ADMIN_PW=admin-pw
+# shellcheck disable=SC2086
+if python3 "$TS_SOURCE_DIR/tests/integ/faults/driver.py" --seed "$SEED" \
+    --fixtures "$T/fixtures.json" --history "$T/history.jsonl" ${TSF_ARGS:-}; then
+	ok "history check: no anomaly (seed $SEED)"
+else
+	[ -z "${TSF_HISTORY_OUT:-}" ] || cp "$T/history.jsonl" "$TSF_HISTORY_OUT"
+	fail "history check found anomalies (seed $SEED; history $T/history.jsonl with TS_KEEP=1)"
+fi
+[ -z "${TSF_HISTORY_OUT:-}" ] || cp "$T/history.jsonl" "$TSF_HISTORY_OUT"
+echo "$NPASS passed, 0 failed"
