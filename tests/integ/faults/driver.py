@@ -250,7 +250,11 @@ class Nemesis:
             time.sleep(self.rng.uniform(gap[0], gap[1]))
             if stop.is_set():
                 break
-            self.inject(order[i], self.rng.uniform(2.0, 5.0))
+            # A partition outlasts service_down_time (3 s in the test):
+            # the controller sees the host down while the agent lives on.
+            hold = self.rng.uniform(4.0, 8.0) if order[i] == "partition" \
+                else self.rng.uniform(2.0, 5.0)
+            self.inject(order[i], hold)
             i += 1
         self.done = True
 
@@ -639,7 +643,12 @@ def main():
     ap.add_argument("--prefix", default="tsf")
     ap.add_argument("--fixtures", required=True)
     ap.add_argument("--history", required=True)
+    ap.add_argument("--long", action="store_true",
+                    help="the long form: every fault 5 times, more load")
     args = ap.parse_args()
+    if args.long:
+        args.rounds, args.ops, args.max_ops, args.threads = 5, 1500, 6000, 4
+        args.gap = "2,8"
     args.hosts = args.hosts.split(",")
     args.db = ENV["T"] + "/db"
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
