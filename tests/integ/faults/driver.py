@@ -784,12 +784,21 @@ def main():
            len(state["servers"]), len(anomalies)))
     for k in sorted(by):
         print("#   %-28s %d" % (k, by[k]))
+    errs = {}
+    for s in state["servers"]:
+        if s["status"] == "ERROR":
+            m = s.get("fault", {}).get("message", "")[:60]
+            errs[m] = errs.get(m, 0) + 1
+    for m in sorted(errs):
+        print("#   ERROR servers (excused: a fault during their build): "
+              "%d x %r" % (errs[m], m))
     print("# checker witness: %s" % witness)
     for a in anomalies:
         print("ANOMALY %s: %s (requests %s)" % (a["kind"], a["msg"], a["requests"]))
     with open(args.history + ".summary.json", "w") as f:
         json.dump({"seed": seed, "operations": len(ops), "acknowledged": len(acked),
                    "unknown": len(unknown), "faults": nem.injected,
+                   "error_servers": errs,
                    "anomalies": anomalies}, f)
     return 1 if anomalies else 0
 
