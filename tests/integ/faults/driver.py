@@ -399,12 +399,20 @@ def list_all(api):
     st5, h = api.nova("GET", "/os-hypervisors/detail")
     st6, lim = api.nova("GET", "/limits")
     st7, svc = api.nova("GET", "/os-services")
-    if not all(x == 200 for x in (st, st2, st3, st4, st5, st6, st7)):
+    st8, nq = api.neutron("GET", "/quotas/%s/details" % api.project)
+    st9, nets = api.neutron("GET", "/networks")
+    st10, subs = api.neutron("GET", "/subnets")
+    st11, sgs = api.neutron("GET", "/security-groups")
+    st12, rts = api.neutron("GET", "/routers")
+    if not all(x == 200 for x in (st, st2, st3, st4, st5, st6, st7, st8,
+                                  st9, st10, st11, st12)):
         return None
     return {"servers": s["servers"], "ports": p["ports"],
             "fips": f["floatingips"], "rules": g["security_group_rules"],
             "hvs": h["hypervisors"], "limits": lim["limits"]["absolute"],
-            "services": svc["services"]}
+            "services": svc["services"], "nquota": nq["quota"],
+            "nets": nets["networks"], "subnets": subs["subnets"],
+            "sgs": sgs["security_groups"], "routers": rts["routers"]}
 
 
 def settled(state, hosts):
@@ -610,6 +618,20 @@ def check(hist, state, nemesis, args, guests):
     if lim["totalInstancesUsed"] != len(state["servers"]):
         bad("claims", "project usage %d instances for %d servers"
             % (lim["totalInstancesUsed"], len(state["servers"])), [])
+    # Neutron's stored usage counters (what quota checks read) equal the
+    # objects the project holds.
+    pid = args.project
+    held = {"network": state["nets"], "subnet": state["subnets"],
+            "port": state["ports"], "security_group": state["sgs"],
+            "security_group_rule": state["rules"],
+            "router": state["routers"], "floatingip": state["fips"]}
+    for res, objs in held.items():
+        n = sum(1 for o in objs
+                if (o.get("project_id") or o.get("tenant_id")) == pid)
+        used = state["nquota"].get(res, {}).get("used")
+        if used != n:
+            bad("usage", "network quota usage of %s is %s for %d held"
+                % (res, used, n), [])
     for h in args.hosts:
         g = guests.get(h)
         if g is None:
@@ -659,6 +681,7 @@ def main():
     fx = json.load(open(args.fixtures))
     api = Api(ENV["IDP"], ENV["CP_URL"], ENV["NP_URL"], ENV["ADMIN_PW"])
     api.auth()
+    args.project = api.project
     hist = History(args.history)
     d = Daemons(ENV["T"], ENV["TS_BUILD_DIR"])
     for h in args.hosts:
