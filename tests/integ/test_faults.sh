@@ -8,8 +8,8 @@
 # source address) and fills the controller's store (a tmpfs), heals every
 # fault, waits (bounded) for convergence and checks the final state
 # against the acknowledged history. The seed is fixed here (TSF_SEED
-# overrides it) and printed; TSF_ARGS passes more driver options (the long
-# form: tests/integ/faults/long.sh).
+# overrides it) and printed; TSF_ARGS passes more driver options
+# (TSF_ARGS=--long: the long form).
 if [ -z "${TSF_NS:-}" ]; then
 	command -v unshare >/dev/null && command -v nft >/dev/null ||
 		{ echo "not ok - unshare and nft are needed"; exit 1; }

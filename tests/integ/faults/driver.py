@@ -486,7 +486,10 @@ def check(hist, state, nemesis, args, guests):
                 maybe.add(nm)
 
     def fault_near(t0, t1):
-        return any(f["t0"] <= t1 and f["t1"] >= t0 for f in nemesis.injected)
+        # A full store is no excuse: it refuses writes (5xx), it does not
+        # make hosts unreachable.
+        return any(f["t0"] <= t1 and f["t1"] >= t0 and f["fault"] != "disk-full"
+                   for f in nemesis.injected)
 
     for oid, c in creates.items():
         kind = c["op"].split("-")[0]
