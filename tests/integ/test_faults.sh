@@ -23,7 +23,6 @@ if [ -z "${TSF_NS:-}" ]; then
 fi
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/compute_lib.sh"
-command -v openstack >/dev/null || fail "python3-openstackclient is not installed"
 command -v jq >/dev/null || fail "jq is not installed"
 
 SEED=${TSF_SEED:-20261205}
@@ -75,25 +74,40 @@ wait_for 15 "h2 connected from 127.0.0.2" bash -c \
 	"ss -tnH state established 'src 127.0.0.2 dport = :$BUS' | grep -q ."
 ok "controller and two agents up; h2 on the bus from 127.0.0.2"
 
-(
-	. "$T/openrc"
-	openstack service delete volumev3 >/dev/null 2>&1 || true
-	openstack service delete block-storage >/dev/null 2>&1 || true
-	openstack flavor create --id 16 --ram 16 --disk 0 --vcpus 1 f16 >/dev/null
-	head -c 65536 /dev/zero > "$T/disk.raw"
-	IMG=$(openstack image create --disk-format raw --container-format bare \
-	    --public --file "$T/disk.raw" img -f value -c id)
-	NET=$(openstack network create net1 -f value -c id)
-	openstack subnet create --network net1 --subnet-range 10.77.0.0/22 sub1 >/dev/null
-	EXT=$(openstack network create --external public -f value -c id)
-	openstack subnet create --network public --subnet-range 172.30.0.0/22 \
-	    --no-dhcp pub1 >/dev/null
-	PROJ=$(openstack project show admin -f value -c id)
-	SG=$(openstack security group list --project "$PROJ" -f value -c ID -c Name |
-	    awk '$2 == "default" { print $1 }')
-	jq -n --arg img "$IMG" --arg net "$NET" --arg ext "$EXT" --arg sg "$SG" \
-	    '{flavor: "16", image: $img, net: $net, ext: $ext, sg: $sg}' > "$T/fixtures.json"
-) || fail "fixtures"
+# Fixtures straight over the REST APIs (the client's start-up costs
+# seconds a call on a loaded machine).
+admin_token
+IMP=$(printf '%s\n' "${API_LINES[@]}" | sed -n 's/^image_port = //p')
+post() {	# URL JSON: the answer's body; fails on a status >= 300
+	local code
+	code=$(curl -s -o "$T/post.json" -w '%{http_code}' "${H[@]}" \
+	    -H 'Content-Type: application/json' -d "$2" "$1")
+	[ "$code" -lt 300 ] || { cat "$T/post.json"; fail "POST $1: $code"; }
+	cat "$T/post.json"
+}
+post "http://127.0.0.1:$CP/v2.1/flavors" '{"flavor": {"name": "f16", "id": "16",
+    "ram": 16, "disk": 0, "vcpus": 1}}' >/dev/null
+IMG=$(post "http://127.0.0.1:$IMP/v2/images" '{"name": "img", "disk_format": "raw",
+    "container_format": "bare", "visibility": "public"}' | jq -r .id)
+head -c 65536 /dev/zero > "$T/disk.raw"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" -X PUT \
+    -H 'Content-Type: application/octet-stream' --data-binary @"$T/disk.raw" \
+    "http://127.0.0.1:$IMP/v2/images/$IMG/file")" = 204 ] || fail "image upload"
+NET=$(post "http://127.0.0.1:$NP/v2.0/networks" '{"network": {"name": "net1"}}' | jq -r .network.id)
+post "http://127.0.0.1:$NP/v2.0/subnets" "{\"subnet\": {\"network_id\": \"$NET\",
+    \"ip_version\": 4, \"cidr\": \"10.77.0.0/22\", \"name\": \"sub1\"}}" >/dev/null
+EXT=$(post "http://127.0.0.1:$NP/v2.0/networks" '{"network": {"name": "public",
+    "router:external": true}}' | jq -r .network.id)
+post "http://127.0.0.1:$NP/v2.0/subnets" "{\"subnet\": {\"network_id\": \"$EXT\",
+    \"ip_version\": 4, \"cidr\": \"172.30.0.0/22\", \"enable_dhcp\": false,
+    \"name\": \"pub1\"}}" >/dev/null
+SG=$(curl -s "${H[@]}" "http://127.0.0.1:$NP/v2.0/security-groups?name=default" |
+    jq -r '.security_groups[0].id')
+[ -n "$IMG" ] && [ -n "$NET" ] && [ -n "$EXT" ] && [ "$SG" != null ] || fail "fixtures"
+wait_for 15 "image active" bash -c "curl -s -H 'X-Auth-Token: $TOK' \
+    http://127.0.0.1:$IMP/v2/images/$IMG | grep -q '\"status\": *\"active\"'"
+jq -n --arg img "$IMG" --arg net "$NET" --arg ext "$EXT" --arg sg "$SG" \
+    '{flavor: "16", image: $img, net: $net, ext: $ext, sg: $sg}' > "$T/fixtures.json"
 ok "fixtures: flavor, image, network, external network, security group"
 
 export T IDP="http://127.0.0.1:$IDP" CP_URL="http://127.0.0.1:$CP" \
