@@ -1819,8 +1819,12 @@ void
 recon_host_report(struct recon *r, const char *host,
     const struct sch_guest *gs, size_t n, int hello)
 {
-	struct ev *e = calloc(1, sizeof(*e));
+	struct ev *e;
 
+	/* At once, not through the recon thread's batch: the agent is alive
+	 * now, whatever the store manages to record of it. */
+	scheduler_seen(r->sched, host, db_now_ms());
+	e = calloc(1, sizeof(*e));
 	if (e == NULL || (e->guests = calloc(n ? n : 1,
 	    sizeof(*e->guests))) == NULL) {
 		free(e);

@@ -116,10 +116,10 @@ load_service(const struct rec_service *svc, void *arg)
 	h = &l->v[l->n];
 	memset(h, 0, sizeof(*h));
 	snprintf(h->host, sizeof(h->host), "%s", svc->host);
-	h->up = !svc->forced_down && l->now - svc->last_seen_at <=
-	    l->s->down_ms;
+	h->forced_down = svc->forced_down;
+	h->stored_seen = svc->last_seen_at;	/* up: scheduler_refresh() */
+	h->seen_at = svc->last_seen_at;
 	h->disabled = svc->disabled;
-	h->last_seen_at = svc->last_seen_at;
 	h->vcpus = hv.vcpus;
 	h->memory_mb = hv.memory_mb;
 	h->disk_gb = hv.local_gb;
@@ -141,11 +141,13 @@ cmp_state(const void *a, const void *b)
 	    ((const struct scheduler_host_state *)b)->host);
 }
 
-static struct scheduler_host_state *find_locked(struct sched *, const char *);
+static struct scheduler_host_state *find_locked(struct sched *,
+    const char *);
 
-/* Lock held, the cache still the old one. A host going down or coming
- * back is worth one line each way: it is why the scheduler and the
- * console, uptime and live actions suddenly refuse that host. */
+/* Lock held, the cache still the old one, l's up computed. A host going
+ * down or coming back is worth one line each way: it is why the
+ * scheduler and the console, uptime and live actions suddenly refuse that
+ * host. */
 static void
 log_transitions(struct sched *s, const struct load *l)
 {
@@ -155,11 +157,11 @@ log_transitions(struct sched *s, const struct load *l)
 
 		if (o == NULL || o->up == h->up)
 			continue;
-		if (!h->up && l->now - h->last_seen_at <= s->down_ms)
+		if (!h->up && h->forced_down)
 			log_warnx("host %s is forced down", h->host);
 		else if (!h->up)
 			log_warnx("host %s is down: last heartbeat %lld ms ago",
-			    h->host, (long long)(l->now - h->last_seen_at));
+			    h->host, (long long)(l->now - h->seen_at));
 		else
 			log_info("host %s is up again", h->host);
 	}
@@ -182,6 +184,19 @@ scheduler_refresh(struct sched *s)
 	if (l.n > 1)
 		qsort(l.v, l.n, sizeof(*l.v), cmp_state);
 	pthread_mutex_lock(&s->lock);
+	/* Reports the store could not record (its heartbeat did not move
+	 * since the last refresh: a full disk) count: liveness is what the
+	 * agents do. A stored heartbeat that moved was written since, by the
+	 * fleet or an operator's tool, and is the newer word. */
+	for (size_t i = 0; i < l.n; i++) {
+		struct scheduler_host_state *h = &l.v[i];
+		const struct scheduler_host_state *o = find_locked(s, h->host);
+
+		if (o != NULL && o->stored_seen == h->stored_seen &&
+		    o->seen_at > h->seen_at)
+			h->seen_at = o->seen_at;
+		h->up = !h->forced_down && l.now - h->seen_at <= s->down_ms;
+	}
 	log_transitions(s, &l);
 	free(s->hosts);
 	s->hosts = l.v;
@@ -203,6 +218,20 @@ find_locked(struct sched *s, const char *host)
 	snprintf(key.host, sizeof(key.host), "%s", host);
 	return bsearch(&key, s->hosts, s->nhosts, sizeof(*s->hosts),
 	    cmp_state);
+}
+
+void
+scheduler_seen(struct sched *s, const char *host, int64_t now_ms)
+{
+	struct scheduler_host_state *h;
+
+	pthread_mutex_lock(&s->lock);
+	h = find_locked(s, host);
+	if (h != NULL && now_ms > h->seen_at) {
+		h->seen_at = now_ms;
+		h->up = !h->forced_down;
+	}
+	pthread_mutex_unlock(&s->lock);
 }
 
 int

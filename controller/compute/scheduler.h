@@ -77,7 +77,11 @@ struct scheduler_host_state {
 	char		 host[SCHEDULER_NAME_MAX + 1];
 	int		 up;
 	int		 disabled;
-	int64_t		 last_seen_at;	/* ms, the service's last heartbeat */
+	int		 forced_down;
+	int64_t		 stored_seen;	/* the store's last heartbeat */
+	int64_t		 seen_at;	/* that, or a later report given to
+					 * scheduler_seen() while the store's
+					 * value did not move */
 	uint32_t	 vcpus;
 	uint64_t	 memory_mb;
 	uint64_t	 disk_gb;
@@ -93,6 +97,13 @@ void		 scheduler_free(struct sched **);
 
 /* Rebuild the cache from LMDB (hypervisors, services, host_usage). */
 int		 scheduler_refresh(struct sched *);
+/* A report (hello or heartbeat) of host's agent, received at now_ms (the
+ * fleet's clock, db_now_ms()). The cache keeps it across refreshes while
+ * the stored heartbeat does not move: a host whose heartbeats the store
+ * could not persist (disk full) stays up while its agent reports. A stored
+ * value that moved (written since) wins. Unknown hosts are ignored (their
+ * registration brings them in at the next refresh). */
+void		 scheduler_seen(struct sched *, const char *host, int64_t now_ms);
 /* Whether host's service is up (from the cache); 0 for unknown hosts. */
 int		 scheduler_host_up(struct sched *, const char *host);
 /* Default availability zone name (borrowed, lives with the scheduler). */

@@ -454,6 +454,27 @@ test_sched_filters(void **state)
 	host("h4", 8, 8192, 0, 1);
 }
 
+/* A host whose heartbeats the store could not record (a full disk) is up
+ * while its agent reports: scheduler_seen() survives a refresh from the
+ * stale store; an older report or an unknown host changes nothing. */
+static void
+test_sched_seen_outlives_store(void **state)
+{
+	(void)state;
+	host("h9", 8, 8192, 0, 0);		/* stored heartbeat 1 h ago */
+	assert_int_equal(scheduler_host_up(sch, "h9"), 0);
+	scheduler_seen(sch, "h9", db_now_ms());
+	assert_int_equal(scheduler_host_up(sch, "h9"), 1);
+	assert_int_equal(scheduler_refresh(sch), 0);
+	assert_int_equal(scheduler_host_up(sch, "h9"), 1);
+	scheduler_seen(sch, "h9", db_now_ms() - 3600 * 1000);
+	assert_int_equal(scheduler_host_up(sch, "h9"), 1);
+	scheduler_seen(sch, "nohost", db_now_ms());
+	assert_int_equal(scheduler_host_up(sch, "nohost"), 0);
+	/* Out of service for the other tests. */
+	host("h9", 8, 8192, 0, 1);
+}
+
 /* Claims re-read the transaction's numbers: 12 concurrent claims on a
  * host with room for 4 (vCPUs) give exactly 4, though every racer ranked
  * it with room free. */
@@ -1421,6 +1442,7 @@ main(void)
 		cmocka_unit_test(test_audit),
 		cmocka_unit_test(test_sched_claims_never_overallocate),
 		cmocka_unit_test(test_sched_top_and_fallback),
+		cmocka_unit_test(test_sched_seen_outlives_store),
 		cmocka_unit_test(test_nics_converge),
 	};
 

@@ -1,0 +1,833 @@
+#!/usr/bin/env python3
+"""Fault injection with a history check (docs/RELIABILITY.md).
+
+Drives a mixed load of compute and network requests against a running
+controller (REST only, stdlib only) while a nemesis kills and restarts
+daemons, partitions an agent from the bus and fills the controller's
+store; every request goes to a JSONL history (invocation time, completion
+time, status, ids). After the faults are healed and the system converged
+(bounded poll), the final state is checked against what the acknowledged
+history predicts. Exit status 1 when any anomaly is found; the summary
+lists each anomaly with the request ids it concerns.
+
+The schedule of operations and faults is drawn from --seed (printed), so
+a run's sequence of decisions is reproducible; the timing of the
+daemons is not.
+"""
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+ENV = os.environ
+
+
+def log(msg):
+    sys.stdout.write("# %s %s\n" % (time.strftime("%H:%M:%S"), msg))
+    sys.stdout.flush()
+
+
+class Api:
+    """Admin-scoped REST client; one token, re-issued on 401."""
+
+    def __init__(self, idp, cp, np, password):
+        self.idp, self.cp, self.np = idp, cp, np
+        self.password = password
+        self.token = None
+
+    def auth(self):
+        body = {"auth": {"identity": {"methods": ["password"], "password": {
+            "user": {"name": "admin", "domain": {"id": "default"},
+                     "password": self.password}}},
+            "scope": {"project": {"name": "admin",
+                                  "domain": {"id": "default"}}}}}
+        req = urllib.request.Request(self.idp + "/v3/auth/tokens",
+                                     data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=20) as r:
+            self.token = r.headers["X-Subject-Token"]
+            self.project = json.load(r)["token"]["project"]["id"]
+
+    def call(self, method, url, body=None, timeout=30):
+        """Returns (status, parsed body or None). status is an int, or
+        "refused" (nothing reached the server: certainly not applied), or
+        "error" (the outcome is unknown: maybe applied)."""
+        for attempt in range(2):
+            hdr = {"X-Auth-Token": self.token or "",
+                   "Content-Type": "application/json"}
+            data = json.dumps(body).encode() if body is not None else None
+            req = urllib.request.Request(url, data=data, headers=hdr,
+                                         method=method)
+            try:
+                with urllib.request.urlopen(req, timeout=timeout) as r:
+                    raw = r.read()
+                    return r.status, (json.loads(raw) if raw else None)
+            except urllib.error.HTTPError as e:
+                raw = e.read()
+                if e.code == 401 and attempt == 0:
+                    try:
+                        self.auth()
+                    except Exception:
+                        return "refused", None
+                    continue
+                try:
+                    return e.code, json.loads(raw) if raw else None
+                except ValueError:
+                    return e.code, None
+            except urllib.error.URLError as e:
+                if isinstance(e.reason, ConnectionRefusedError):
+                    return "refused", None
+                return "error", None
+            except ConnectionRefusedError:
+                return "refused", None
+            except Exception:
+                return "error", None
+        return "error", None
+
+    def nova(self, method, path, body=None):
+        return self.call(method, self.cp + "/v2.1" + path, body)
+
+    def neutron(self, method, path, body=None):
+        return self.call(method, self.np + "/v2.0" + path, body)
+
+
+class History:
+    """Thread-safe JSONL log of every operation."""
+
+    def __init__(self, path):
+        self.f = open(path, "w")
+        self.lock = threading.Lock()
+        self.ops = []
+
+    def record(self, op):
+        with self.lock:
+            op["n"] = len(self.ops)
+            self.ops.append(op)
+            self.f.write(json.dumps(op) + "\n")
+            self.f.flush()
+
+
+def ok(st):
+    return isinstance(st, int) and 200 <= st < 300
+
+
+class Daemons:
+    """The daemons the nemesis kills and restarts (the shell test started
+    them; their pid files say which process is which). Restarted pids are
+    appended to $T/extra-pids for the test's cleanup."""
+
+    def __init__(self, t, build):
+        self.t, self.build = t, build
+        self.binary = {"ctl": build + "/controller/tinystack-controller"}
+        self.conf = {"ctl": t + "/controller.conf"}
+        self.pidf = {"ctl": t + "/controller.pid"}
+        self.restarts = 0
+
+    def add_agent(self, h):
+        n = "agent-" + h
+        self.binary[n] = self.build + "/agent/tinystack-agent"
+        self.conf[n] = "%s/agent-%s.conf" % (self.t, h)
+        self.pidf[n] = "%s/agent-%s.pid" % (self.t, h)
+
+    def pid(self, name):
+        with open(self.pidf[name]) as f:
+            return int(f.read().split()[0])
+
+    def kill9(self, name):
+        pid = self.pid(name)
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(100):
+            try:
+                with open("/proc/%d/status" % pid) as f:
+                    if "\nState:\tZ" in f.read():
+                        break
+            except FileNotFoundError:
+                break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("%s (pid %d) survived SIGKILL" % (name, pid))
+
+    def start(self, name):
+        logf = open("%s/%s.log" % (self.t, name), "a")
+        p = subprocess.Popen([self.binary[name], "--foreground", "--config",
+                              self.conf[name]], stdout=logf, stderr=logf,
+                             stdin=subprocess.DEVNULL)
+        with open(self.t + "/extra-pids", "a") as f:
+            f.write("%d\n" % p.pid)
+        self.restarts += 1
+        # Wait for the pid file to name the new process (bounded).
+        for _ in range(200):
+            try:
+                if self.pid(name) == p.pid:
+                    return
+            except (FileNotFoundError, ValueError, IndexError):
+                pass
+            if p.poll() is not None:
+                raise RuntimeError("%s exited at start (%s)" % (name, p.returncode))
+            time.sleep(0.05)
+        raise RuntimeError("%s: pid file not written within 10 s" % name)
+
+
+class Nemesis:
+    """Injects one fault at a time from a seeded schedule and heals it."""
+
+    def __init__(self, rng, api, daemons, hist, args):
+        self.rng, self.api, self.d, self.hist = rng, api, daemons, hist
+        self.args = args
+        self.injected = []
+        self.active = None
+
+    def wait_http(self, secs=20):
+        for _ in range(secs * 10):
+            st, _ = self.api.call("GET", self.api.cp + "/", timeout=2)
+            if st != "refused" and st != "error":
+                return
+            time.sleep(0.1)
+        raise RuntimeError("controller does not answer HTTP after restart")
+
+    def inject(self, kind, hold):
+        t0 = time.time()
+        detail = {}
+        self.active = kind
+        if kind == "kill-controller":
+            self.d.kill9("ctl")
+            time.sleep(hold)
+            self.d.start("ctl")
+            self.wait_http()
+        elif kind == "kill-agent":
+            h = self.rng.choice(self.args.hosts)
+            detail["host"] = h
+            self.d.kill9("agent-" + h)
+            time.sleep(hold)
+            self.d.start("agent-" + h)
+        elif kind == "partition":
+            # The partitioned agent's bus connection leaves from its own
+            # loopback address (see the test's agent_conf): dropping that
+            # address cuts it from the controller both ways.
+            detail["host"] = self.args.partition_host
+            nft(["add", "table", "inet", "tsfaults"])
+            nft(["add", "chain", "inet", "tsfaults", "out",
+                 "{ type filter hook output priority 0; }"])
+            nft(["add", "rule", "inet", "tsfaults", "out", "ip", "saddr",
+                 self.args.partition_addr, "drop"])
+            nft(["add", "rule", "inet", "tsfaults", "out", "ip", "daddr",
+                 self.args.partition_addr, "drop"])
+            time.sleep(hold)
+            nft(["delete", "table", "inet", "tsfaults"])
+        elif kind == "disk-full":
+            path = self.args.db + "/filler"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                for size in (1 << 20, 4096):
+                    chunk = b"\0" * size
+                    for _ in range(1 << 16):
+                        try:
+                            os.write(fd, chunk)
+                        except OSError:
+                            break
+            finally:
+                os.close(fd)
+            time.sleep(hold)
+            os.unlink(path)
+        self.active = None
+        ev = {"fault": kind, "t0": t0, "t1": time.time(), **detail}
+        self.injected.append(ev)
+        self.hist.record(dict(ev, op="nemesis"))
+        log("fault %s %s healed after %.1f s" % (kind, detail or "", ev["t1"] - t0))
+
+    def run(self, stop, kinds, gap):
+        order = list(kinds)
+        self.rng.shuffle(order)
+        i = 0
+        while not stop.is_set() and i < len(order):
+            time.sleep(self.rng.uniform(gap[0], gap[1]))
+            if stop.is_set():
+                break
+            # A partition outlasts service_down_time (3 s in the test):
+            # the controller sees the host down while the agent lives on.
+            hold = self.rng.uniform(4.0, 8.0) if order[i] == "partition" \
+                else self.rng.uniform(2.0, 5.0)
+            self.inject(order[i], hold)
+            i += 1
+        self.done = True
+
+
+def nft(args):
+    subprocess.run(["nft"] + args, check=True)
+
+
+class Workload:
+    """The clients: draw operations from the seed and record them."""
+
+    def __init__(self, rng, api, hist, fx, nth):
+        self.rng, self.api, self.hist, self.fx = rng, api, hist, fx
+        self.nth = nth
+        self.lock = threading.Lock()
+        # Known objects (acknowledged or maybe created), for later
+        # operations to act on.
+        self.servers, self.ports, self.fips, self.rules = [], [], [], []
+        self.count = 0
+
+    def pick(self, lst):
+        with self.lock:
+            return self.rng.choice(lst) if lst else None
+
+    def forget(self, lst, rec):
+        """An object acknowledged gone is acted on no more."""
+        if rec["status"] in (204, 404):
+            with self.lock:
+                if rec["id"] in lst:
+                    lst.remove(rec["id"])
+
+    def op(self, kind, method, fn, path, body=None, obj=None):
+        t0 = time.time()
+        st, resp = fn(method, path, body)
+        rec = {"op": kind, "method": method, "path": path, "t0": t0,
+               "t1": time.time(), "status": st, "thread": self.nth}
+        if obj is not None:
+            rec["id"] = obj
+        if isinstance(resp, dict):
+            rid = None
+            for k in ("server", "port", "floatingip", "security_group_rule"):
+                if isinstance(resp.get(k), dict) and "id" in resp[k]:
+                    rid = resp[k]["id"]
+            if rid:
+                rec["id"] = rid
+            if not ok(st):
+                rec["error"] = json.dumps(resp)[:300]
+        if body is not None:
+            rec["body"] = body
+        self.hist.record(rec)
+        return rec
+
+    def step(self, name):
+        r = self.rng.random()
+        nova, neutron = self.api.nova, self.api.neutron
+        if r < 0.26:
+            body = {"server": {"name": name, "flavorRef": self.fx["flavor"],
+                               "imageRef": self.fx["image"]}}
+            if self.rng.random() < 0.5:
+                body["server"]["networks"] = [{"uuid": self.fx["net"]}]
+            else:
+                body["server"]["networks"] = "none"
+            rec = self.op("server-create", "POST", nova, "/servers", body)
+            if "id" in rec:
+                with self.lock:
+                    self.servers.append(rec["id"])
+        elif r < 0.42:
+            s = self.pick(self.servers)
+            if s:
+                self.forget(self.servers, self.op(
+                    "server-delete", "DELETE", nova, "/servers/" + s, obj=s))
+        elif r < 0.62:
+            s = self.pick(self.servers)
+            if s:
+                act = self.rng.choice(["os-stop", "os-start", "reboot"])
+                body = {act: None} if act != "reboot" else {"reboot": {"type": "HARD"}}
+                self.op("server-" + act.replace("os-", ""), "POST", nova,
+                        "/servers/%s/action" % s, body, obj=s)
+        elif r < 0.72:
+            rec = self.op("port-create", "POST", neutron, "/ports",
+                          {"port": {"network_id": self.fx["net"], "name": name}})
+            if "id" in rec:
+                with self.lock:
+                    self.ports.append(rec["id"])
+        elif r < 0.78:
+            p = self.pick(self.ports)
+            if p:
+                self.forget(self.ports, self.op(
+                    "port-delete", "DELETE", neutron, "/ports/" + p, obj=p))
+        elif r < 0.86:
+            rec = self.op("fip-create", "POST", neutron, "/floatingips",
+                          {"floatingip": {"floating_network_id": self.fx["ext"],
+                                          "description": name}})
+            if "id" in rec:
+                with self.lock:
+                    self.fips.append(rec["id"])
+        elif r < 0.90:
+            f = self.pick(self.fips)
+            if f:
+                self.forget(self.fips, self.op(
+                    "fip-delete", "DELETE", neutron, "/floatingips/" + f, obj=f))
+        elif r < 0.96:
+            port = 1000 + self.rng.randrange(60000)
+            rec = self.op("sgr-create", "POST", neutron, "/security-group-rules",
+                          {"security_group_rule": {
+                              "security_group_id": self.fx["sg"],
+                              "direction": "ingress", "ethertype": "IPv4",
+                              "protocol": "tcp", "port_range_min": port,
+                              "port_range_max": port,
+                              "description": name}})
+            if "id" in rec:
+                with self.lock:
+                    self.rules.append(rec["id"])
+        else:
+            g = self.pick(self.rules)
+            if g:
+                self.forget(self.rules, self.op("sgr-delete", "DELETE", neutron,
+                        "/security-group-rules/" + g, obj=g))
+
+    def run(self, faults_done, nops, max_ops, prefix, counter):
+        """Until the faults are over and at least nops were made (at most
+        max_ops), with a short think time so that the load spans them."""
+        while True:
+            with counter["lock"]:
+                n = counter["n"]
+                if n >= max_ops or (n >= nops and faults_done.is_set()):
+                    return
+                counter["n"] += 1
+                i = counter["n"]
+            self.step("%s-%d" % (prefix, i))
+            time.sleep(self.rng.uniform(0.0, 0.3))
+
+
+# ---- convergence and checks -------------------------------------------------
+
+def list_all(api):
+    """Final state, through the APIs (admin, all projects)."""
+    st, s = api.nova("GET", "/servers/detail?all_tenants=1")
+    st2, p = api.neutron("GET", "/ports")
+    st3, f = api.neutron("GET", "/floatingips")
+    st4, g = api.neutron("GET", "/security-group-rules")
+    st5, h = api.nova("GET", "/os-hypervisors/detail")
+    st6, lim = api.nova("GET", "/limits")
+    st7, svc = api.nova("GET", "/os-services")
+    st8, nq = api.neutron("GET", "/quotas/%s/details" % api.project)
+    st9, nets = api.neutron("GET", "/networks")
+    st10, subs = api.neutron("GET", "/subnets")
+    st11, sgs = api.neutron("GET", "/security-groups")
+    st12, rts = api.neutron("GET", "/routers")
+    if not all(x == 200 for x in (st, st2, st3, st4, st5, st6, st7, st8,
+                                  st9, st10, st11, st12)):
+        return None
+    return {"servers": s["servers"], "ports": p["ports"],
+            "fips": f["floatingips"], "rules": g["security_group_rules"],
+            "hvs": h["hypervisors"], "limits": lim["limits"]["absolute"],
+            "services": svc["services"], "nquota": nq["quota"],
+            "nets": nets["networks"], "subnets": subs["subnets"],
+            "sgs": sgs["security_groups"], "routers": rts["routers"]}
+
+
+def settled(state, hosts):
+    if state is None:
+        return False
+    for sv in state["services"]:
+        if sv.get("binary") == "nova-compute" and sv["host"] in hosts and \
+                sv["state"] != "up":
+            return False
+    for s in state["servers"]:
+        if s["status"] == "BUILD" or s.get("OS-EXT-STS:task_state"):
+            return False
+    return True
+
+
+def guests_by_host(manage):
+    """Guests each agent last reported (the agent's own libvirt view),
+    from `tinystack-manage hypervisor list`."""
+    out = subprocess.run(manage + ["hypervisor", "list"], check=True,
+                         capture_output=True, text=True).stdout
+    res = {}
+    hdr = None
+    for line in out.splitlines():
+        if not line.startswith("|"):
+            continue
+        cols = [c.strip() for c in line.strip("|").split("|")]
+        if hdr is None:
+            hdr = [c.lower() for c in cols]
+            continue
+        row = dict(zip(hdr, cols))
+        res[cols[0]] = row
+    return res
+
+
+def check(hist, state, nemesis, args, guests):
+    """The model: replay the acknowledged history; compare with state."""
+    anomalies = []
+
+    def bad(kind, msg, reqs):
+        anomalies.append({"kind": kind, "msg": msg, "requests": reqs})
+
+    ops = hist.ops
+    # Per object: every operation on it, in invocation order.
+    by_obj = {}
+    creates = {}
+    for o in ops:
+        if o["op"] == "nemesis":
+            continue
+        if o["op"].endswith("-create"):
+            if "id" in o and ok(o["status"]):
+                creates[o["id"]] = o
+        elif "id" in o:
+            by_obj.setdefault(o["id"], []).append(o)
+
+    servers = {s["id"]: s for s in state["servers"]}
+    ports = {p["id"]: p for p in state["ports"]}
+    fips = {f["id"]: f for f in state["fips"]}
+    rules = {r["id"]: r for r in state["rules"]}
+    present = {"server": servers, "port": ports, "fip": fips, "sgr": rules}
+
+    # Names of creates whose outcome is unknown (no answer): their objects
+    # may exist. An answer, 5xx included, is definite: a refused create
+    # (the store full) must leave nothing behind.
+    maybe = set()
+    for o in ops:
+        if o["op"].endswith("-create") and o["status"] == "error":
+            b = o.get("body", {})
+            v = list(b.values())[0] if b else {}
+            nm = v.get("name") or v.get("description")
+            if nm:
+                maybe.add(nm)
+
+    def fault_near(t0, t1):
+        # A full store is no excuse: it refuses writes (5xx), it does not
+        # make hosts unreachable.
+        return any(f["t0"] <= t1 and f["t1"] >= t0 and f["fault"] != "disk-full"
+                   for f in nemesis.injected)
+
+    for oid, c in creates.items():
+        kind = c["op"].split("-")[0]
+        later = by_obj.get(oid, [])
+        dels = [o for o in later if o["op"].endswith("-delete")]
+        acked_del = [o for o in dels if ok(o["status"])]
+        maybe_del = [o for o in dels if o["status"] == "error"]
+        here = present[kind].get(oid)
+        if acked_del:
+            if here is not None:
+                bad("resurrected", "%s %s acknowledged deleted but present (%s)"
+                    % (kind, oid, here.get("status", "")),
+                    [c["n"]] + [o["n"] for o in acked_del])
+            continue
+        if here is None:
+            if maybe_del:
+                continue
+            bad("lost", "%s %s acknowledged created, never deleted, absent"
+                % (kind, oid), [c["n"]] + [o["n"] for o in later])
+            continue
+        if kind != "server":
+            continue
+        # The power state the acknowledged actions predict; an action
+        # whose outcome is unknown allows either.
+        want = {"ACTIVE"}
+        for o in later:
+            if o["op"] == "server-delete":
+                continue
+            tgt = "SHUTOFF" if o["op"] == "server-stop" else "ACTIVE"
+            if ok(o["status"]):
+                want = {tgt}
+            elif o["status"] == "error":
+                want = want | {tgt}
+        st = here["status"]
+        if st == "ERROR":
+            # A 202 accepts a build; it does not promise one. A build may
+            # fail, with a fault, when its host was unreachable (killed,
+            # partitioned) during it.
+            flt = here.get("fault", {}).get("message", "")
+            if not flt or not fault_near(c["t0"], c["t1"] + args.build_timeout + 5):
+                bad("error", "server %s ERROR (%r) with no fault injected "
+                    "during its build" % (oid, flt), [c["n"]])
+            continue
+        if st not in want:
+            bad("state", "server %s is %s, acknowledged history predicts %s"
+                % (oid, st, "/".join(sorted(want))),
+                [c["n"]] + [o["n"] for o in later])
+
+    # Objects nobody acknowledged creating: only those of unknown creates.
+    for kind, objs in present.items():
+        for oid, o in objs.items():
+            if oid in creates:
+                continue
+            nm = o.get("name") or o.get("description") or ""
+            if not nm.startswith(args.prefix):
+                continue
+            if nm in maybe:
+                continue
+            bad("phantom", "%s %s (%s) exists but no create of it was "
+                "answered 2xx or with an unknown outcome" % (kind, oid, nm), [])
+
+    # Duplicates: one server per create (name), one IP per port, no IP,
+    # MAC or floating address held twice.
+    names = {}
+    for s in state["servers"]:
+        names.setdefault(s["name"], []).append(s["id"])
+    for nm, ids in names.items():
+        if len(ids) > 1:
+            bad("duplicate", "%d servers named %s: %s" % (len(ids), nm, ids), [])
+    seen_ip, seen_mac = {}, {}
+    for p in state["ports"]:
+        if len(p.get("fixed_ips", [])) > 1:
+            bad("duplicate", "port %s has %d IPs" % (p["id"], len(p["fixed_ips"])), [])
+        for ip in p.get("fixed_ips", []):
+            k = (p["network_id"], ip["ip_address"])
+            if k in seen_ip:
+                bad("duplicate", "IP %s held by ports %s and %s"
+                    % (ip["ip_address"], seen_ip[k], p["id"]), [])
+            seen_ip[k] = p["id"]
+        if p["mac_address"] in seen_mac:
+            bad("duplicate", "MAC %s on ports %s and %s"
+                % (p["mac_address"], seen_mac[p["mac_address"]], p["id"]), [])
+        seen_mac[p["mac_address"]] = p["id"]
+    seen_fip = {}
+    for f in state["fips"]:
+        a = f["floating_ip_address"]
+        if a in seen_fip:
+            bad("duplicate", "floating IP %s twice (%s, %s)" % (a, seen_fip[a], f["id"]), [])
+        seen_fip[a] = f["id"]
+
+    # Leaks: a port bound to a server that is gone, a server on the
+    # network with other than one port.
+    for p in state["ports"]:
+        if p.get("device_owner", "").startswith("compute:"):
+            if p.get("device_id") not in servers:
+                bad("leak", "port %s of absent server %s" % (p["id"], p.get("device_id")), [])
+    per_server = {}
+    for p in state["ports"]:
+        if p.get("device_owner", "").startswith("compute:"):
+            per_server[p["device_id"]] = per_server.get(p["device_id"], 0) + 1
+    for oid, c in creates.items():
+        if c["op"] != "server-create" or oid not in servers:
+            continue
+        want = 1 if isinstance(c["body"]["server"].get("networks"), list) else 0
+        if servers[oid]["status"] != "ERROR" and per_server.get(oid, 0) != want:
+            bad("leak", "server %s has %d ports, wants %d"
+                % (oid, per_server.get(oid, 0), want), [c["n"]])
+
+    # Claims and guests: each host's claims are the servers placed there;
+    # each agent runs exactly one running guest per ACTIVE server placed
+    # on it (plus the test driver's own "test" domain), so none runs on
+    # two hosts and none is missing or leaked.
+    placed = {}
+    for s in state["servers"]:
+        h = s.get("OS-EXT-SRV-ATTR:host")
+        if h and s["status"] == "ACTIVE":
+            placed.setdefault(h, []).append(s["id"])
+    claimed = {}
+    for s in state["servers"]:
+        h = s.get("OS-EXT-SRV-ATTR:host")
+        if h:
+            claimed[h] = claimed.get(h, 0) + 1
+    for hv in state["hvs"]:
+        h = hv["hypervisor_hostname"]
+        if hv["vcpus_used"] != claimed.get(h, 0):
+            bad("claims", "%s: vcpus_used %d for %d servers placed there"
+                % (h, hv["vcpus_used"], claimed.get(h, 0)), [])
+    lim = state["limits"]
+    if lim["totalInstancesUsed"] != len(state["servers"]):
+        bad("claims", "project usage %d instances for %d servers"
+            % (lim["totalInstancesUsed"], len(state["servers"])), [])
+    # Neutron's stored usage counters (what quota checks read) equal the
+    # objects the project holds.
+    pid = args.project
+    held = {"network": state["nets"], "subnet": state["subnets"],
+            "port": state["ports"], "security_group": state["sgs"],
+            "security_group_rule": state["rules"],
+            "router": state["routers"], "floatingip": state["fips"]}
+    for res, objs in held.items():
+        n = sum(1 for o in objs
+                if (o.get("project_id") or o.get("tenant_id")) == pid)
+        used = state["nquota"].get(res, {}).get("used")
+        if used != n:
+            bad("usage", "network quota usage of %s is %s for %d held"
+                % (res, used, n), [])
+    for h in args.hosts:
+        g = guests.get(h)
+        if g is None:
+            bad("guests", "host %s missing from the hypervisor list" % h, [])
+            continue
+        n = int(g.get("running vms", "-1"))
+        if n - args.base_guests != len(placed.get(h, [])):
+            bad("guests", "host %s reports %d running guests for %d ACTIVE "
+                "servers placed there (+%d of its own)" % (h, n, len(placed.get(h, [])),
+                                             args.base_guests), [])
+    return anomalies
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--ops", type=int, default=150,
+                    help="operations at least (more while faults last)")
+    ap.add_argument("--max-ops", type=int, default=1500)
+    ap.add_argument("--threads", type=int, default=3)
+    ap.add_argument("--faults", default="kill-controller,kill-agent,partition,disk-full")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="times each fault kind is injected")
+    ap.add_argument("--gap", default="1,4", help="seconds between faults (min,max)")
+    ap.add_argument("--settle", type=int, default=90)
+    ap.add_argument("--build-timeout", type=int, default=30)
+    ap.add_argument("--hosts", default="h1,h2")
+    ap.add_argument("--partition-host", default="h2")
+    ap.add_argument("--partition-addr", default="127.0.0.2")
+    ap.add_argument("--base-guests", type=int, default=1)
+    ap.add_argument("--prefix", default="tsf")
+    ap.add_argument("--fixtures", required=True)
+    ap.add_argument("--history", required=True)
+    ap.add_argument("--long", action="store_true",
+                    help="the long form: every fault 5 times, more load")
+    args = ap.parse_args()
+    if args.long:
+        args.rounds, args.ops, args.max_ops, args.threads = 5, 1500, 6000, 4
+        args.gap = "2,8"
+    args.hosts = args.hosts.split(",")
+    args.db = ENV["T"] + "/db"
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
+    print("# seed %d (rerun with --seed %d)" % (seed, seed))
+    sys.stdout.flush()
+    master = random.Random(seed)
+
+    fx = json.load(open(args.fixtures))
+    api = Api(ENV["IDP"], ENV["CP_URL"], ENV["NP_URL"], ENV["ADMIN_PW"])
+    api.auth()
+    args.project = api.project
+    hist = History(args.history)
+    d = Daemons(ENV["T"], ENV["TS_BUILD_DIR"])
+    for h in args.hosts:
+        d.add_agent(h)
+    manage = [ENV["TS_BUILD_DIR"] + "/tools/tinystack-manage", "--config",
+              ENV["T"] + "/controller.conf"]
+
+    kinds = [k for k in args.faults.split(",") if k] * args.rounds
+    nem = Nemesis(random.Random(master.randrange(1 << 31)), api, d, hist, args)
+    gap = tuple(float(x) for x in args.gap.split(","))
+    stop = threading.Event()
+    faults_done = threading.Event()
+    counter = {"n": 0, "lock": threading.Lock()}
+    # One shared pool of known objects: every client acts on objects the
+    # others created.
+    wl = Workload(random.Random(master.randrange(1 << 31)), api, hist, fx, 0)
+    workers = []
+    for i in range(args.threads):
+        w = Workload(random.Random(master.randrange(1 << 31)), api, hist, fx, i)
+        w.servers, w.ports, w.fips, w.rules, w.lock = \
+            wl.servers, wl.ports, wl.fips, wl.rules, wl.lock
+        workers.append(threading.Thread(target=w.run,
+                                        args=(faults_done, args.ops, args.max_ops,
+                                              args.prefix, counter)))
+    t_start = time.time()
+    for w in workers:
+        w.start()
+    nerr = []
+
+    def nemesis_main():
+        try:
+            nem.run(stop, kinds, gap)
+        except Exception as e:  # a harness failure, not an anomaly
+            nerr.append(repr(e))
+        faults_done.set()
+    nt = threading.Thread(target=nemesis_main)
+    nt.start()
+    # The workload lasts as long as the faults: the clients keep going
+    # until every fault was injected and healed and the ops are done.
+    for w in workers:
+        w.join()
+    stop.set()
+    nt.join()
+    if nerr:
+        print("not ok - nemesis failed: %s" % nerr[0])
+        return 2
+    t_load = time.time() - t_start
+    log("load done: %d operations in %.0f s, %d faults" %
+        (len(hist.ops) - len(nem.injected), t_load, len(nem.injected)))
+
+    # Convergence, bounded.
+    t0 = time.time()
+    state = None
+    while time.time() - t0 < args.settle:
+        state = list_all(api)
+        if settled(state, args.hosts):
+            break
+        time.sleep(0.5)
+    else:
+        print("not ok - no convergence within %d s" % args.settle)
+        if state:
+            for s in state["servers"]:
+                if s["status"] == "BUILD" or s.get("OS-EXT-STS:task_state"):
+                    print("#   stuck: %s %s %s" % (s["id"], s["status"],
+                                                  s.get("OS-EXT-STS:task_state")))
+        return 1
+    t_conv = time.time() - t0
+    # The agents' reports lag the controller's state by a heartbeat; the
+    # guests check polls (bounded) until the counts agree or time is up.
+    anomalies = None
+    for _ in range(40):
+        state = list_all(api)
+        if state is None or not settled(state, args.hosts):
+            time.sleep(0.5)
+            continue
+        anomalies = check(hist, state, nem, args, guests_by_host(manage))
+        if not anomalies:
+            break
+        time.sleep(0.5)
+    if anomalies is None:
+        print("not ok - the state could not be read after convergence")
+        return 1
+
+    # The checker's own witness: a server deleted behind the history's
+    # back must be reported lost (a check that cannot fail proves
+    # nothing).
+    witness = "not run (anomalies found)"
+    if not anomalies:
+        victim = next((s["id"] for s in state["servers"] if s["id"] in
+                       {o.get("id") for o in hist.ops
+                        if o["op"] == "server-create" and ok(o["status"])}), None)
+        if victim is None:
+            print("not ok - no acknowledged server left for the checker's witness")
+            return 1
+        st, _ = api.nova("DELETE", "/servers/" + victim)
+        gone = False
+        for _ in range(100):
+            st2, _ = api.nova("GET", "/servers/" + victim)
+            if st2 == 404:
+                gone = True
+                break
+            time.sleep(0.2)
+        s2 = list_all(api)
+        found = check(hist, s2, nem, args, guests_by_host(manage)) \
+            if gone and s2 else []
+        if not any(a["kind"] == "lost" and victim in a["msg"] for a in found):
+            print("not ok - the checker missed server %s deleted behind the "
+                  "history's back (delete %s, found %s)" % (victim, st, found))
+            return 1
+        witness = "a server deleted outside the history was reported lost"
+    ops = [o for o in hist.ops if o["op"] != "nemesis"]
+    acked = [o for o in ops if ok(o["status"])]
+    unknown = [o for o in ops if o["status"] == "error"]
+    by = {}
+    for o in ops:
+        k = "%s %s" % (o["op"], o["status"])
+        by[k] = by.get(k, 0) + 1
+    print("# summary: seed %d, %d operations (%d acknowledged, %d unknown "
+          "outcome), %d faults injected (%s), load %.0f s, converged in "
+          "%.1f s, %d servers, %d anomalies" %
+          (seed, len(ops), len(acked), len(unknown), len(nem.injected),
+           ", ".join(f["fault"] for f in nem.injected), t_load, t_conv,
+           len(state["servers"]), len(anomalies)))
+    for k in sorted(by):
+        print("#   %-28s %d" % (k, by[k]))
+    errs = {}
+    for s in state["servers"]:
+        if s["status"] == "ERROR":
+            m = s.get("fault", {}).get("message", "")[:60]
+            errs[m] = errs.get(m, 0) + 1
+    for m in sorted(errs):
+        print("#   ERROR servers (excused: a fault during their build): "
+              "%d x %r" % (errs[m], m))
+    print("# checker witness: %s" % witness)
+    for a in anomalies:
+        print("ANOMALY %s: %s (requests %s)" % (a["kind"], a["msg"], a["requests"]))
+    with open(args.history + ".summary.json", "w") as f:
+        json.dump({"seed": seed, "operations": len(ops), "acknowledged": len(acked),
+                   "unknown": len(unknown), "faults": nem.injected,
+                   "error_servers": errs,
+                   "anomalies": anomalies}, f)
+    return 1 if anomalies else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

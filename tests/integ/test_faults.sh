@@ -1,0 +1,124 @@
+#!/bin/bash
+# Fault injection with a history check, short form (docs/RELIABILITY.md):
+# a controller and two agents (libvirt test driver) in a network and mount
+# namespace of their own; tests/integ/faults/driver.py drives a mixed load
+# (server create/delete/stop/start/reboot, ports, floating IPs, security
+# group rules) over the REST APIs while it kills -9 the controller and an
+# agent, partitions agent h2 from the bus (nft drop of its own loopback
+# source address) and fills the controller's store (a tmpfs), heals every
+# fault, waits (bounded) for convergence and checks the final state
+# against the acknowledged history. The seed is fixed here (TSF_SEED
+# overrides it) and printed; TSF_ARGS passes more driver options
+# (TSF_ARGS=--long: the long form).
+if [ -z "${TSF_NS:-}" ]; then
+	command -v unshare >/dev/null && command -v nft >/dev/null ||
+		{ echo "not ok - unshare and nft are needed"; exit 1; }
+	# A private network namespace (the nft rules and the 127.0.0.2 source
+	# address stay in it) and mount namespace (the tmpfs store); both go
+	# away with the last process in them.
+	unshare --net --mount true 2>/dev/null ||
+		{ echo "not ok - cannot create network/mount namespaces"; exit 1; }
+	exec unshare --net --mount --propagation private bash -c \
+	    'ip link set lo up && TSF_NS=1 exec bash "$0"' "$0"
+fi
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/compute_lib.sh"
+command -v jq >/dev/null || fail "jq is not installed"
+
+SEED=${TSF_SEED:-20261205}
+# The store on a small tmpfs of its own, for the disk-full fault.
+mkdir -p "$T/db"
+mount -t tmpfs -o size=48m tsfaults "$T/db"
+faults_cleanup() {
+	local rc=$?
+	# Daemons the driver restarted, for lib.sh's cleanup to stop.
+	if [ -f "$T/extra-pids" ]; then
+		while read -r p; do PIDS+=("$p"); done < "$T/extra-pids"
+	fi
+	stop_daemons
+	umount "$T/db" 2>/dev/null || umount -l "$T/db" 2>/dev/null || true
+	(exit $rc)
+	cleanup
+}
+trap faults_cleanup EXIT
+
+BUS=$(free_port)
+IDP=$(free_port)
+CP=$(free_port)
+NP=$(free_port)
+api_lines "$IDP"
+API_LINES=("${API_LINES[@]/compute_port = */compute_port = $CP}")
+API_LINES=("${API_LINES[@]/network_port = */network_port = $NP}")
+controller_conf "$T/controller.conf" "$BUS" "${API_LINES[@]}" \
+	"[compute]" "build_timeout = 30" "action_timeout = 20" \
+	"resend_interval = 1" "console_timeout = 5" \
+	"quota_instances = -1" "quota_cores = -1" "quota_ram = -1" \
+	"[network]" "quota_port = -1" "quota_floatingip = -1" \
+	"quota_security_group_rule = -1" \
+	"[scheduler]" "reserved_host_memory_mb = 0"
+identity_bootstrap admin-pw
+for h in h1 h2; do
+	enrol_agent "$h"
+	agent_conf "$h" "$BUS" test:///default
+done
+# h2's bus connection leaves from 127.0.0.2 (ZeroMQ's source-address
+# syntax), the address the partition drops.
+sed -i "s|^controller = .*|controller = tcp://127.0.0.2:0;127.0.0.1:$BUS|" "$T/agent-h2.conf"
+start ctl "$CTL" "$T/controller.conf"
+start agent-h1 "$AGENT" "$T/agent-h1.conf"
+start agent-h2 "$AGENT" "$T/agent-h2.conf"
+wait_for 15 "h1 up" is_state h1 up
+wait_for 15 "h2 up" is_state h2 up
+wait_http 15 "http://127.0.0.1:$CP/"
+wait_for 15 "h2 connected from 127.0.0.2" bash -c \
+	"ss -tnH state established 'src 127.0.0.2 dport = :$BUS' | grep -q ."
+ok "controller and two agents up; h2 on the bus from 127.0.0.2"
+
+# Fixtures straight over the REST APIs (the client's start-up costs
+# seconds a call on a loaded machine).
+admin_token
+IMP=$(printf '%s\n' "${API_LINES[@]}" | sed -n 's/^image_port = //p')
+post() {	# URL JSON: the answer's body; fails on a status >= 300
+	local code
+	code=$(curl -s -o "$T/post.json" -w '%{http_code}' "${H[@]}" \
+	    -H 'Content-Type: application/json' -d "$2" "$1")
+	[ "$code" -lt 300 ] || { cat "$T/post.json"; fail "POST $1: $code"; }
+	cat "$T/post.json"
+}
+post "http://127.0.0.1:$CP/v2.1/flavors" '{"flavor": {"name": "f16", "id": "16",
+    "ram": 16, "disk": 0, "vcpus": 1}}' >/dev/null
+IMG=$(post "http://127.0.0.1:$IMP/v2/images" '{"name": "img", "disk_format": "raw",
+    "container_format": "bare", "visibility": "public"}' | jq -r .id)
+head -c 65536 /dev/zero > "$T/disk.raw"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" -X PUT \
+    -H 'Content-Type: application/octet-stream' --data-binary @"$T/disk.raw" \
+    "http://127.0.0.1:$IMP/v2/images/$IMG/file")" = 204 ] || fail "image upload"
+NET=$(post "http://127.0.0.1:$NP/v2.0/networks" '{"network": {"name": "net1"}}' | jq -r .network.id)
+post "http://127.0.0.1:$NP/v2.0/subnets" "{\"subnet\": {\"network_id\": \"$NET\",
+    \"ip_version\": 4, \"cidr\": \"10.77.0.0/22\", \"name\": \"sub1\"}}" >/dev/null
+EXT=$(post "http://127.0.0.1:$NP/v2.0/networks" '{"network": {"name": "public",
+    "router:external": true}}' | jq -r .network.id)
+post "http://127.0.0.1:$NP/v2.0/subnets" "{\"subnet\": {\"network_id\": \"$EXT\",
+    \"ip_version\": 4, \"cidr\": \"172.30.0.0/22\", \"enable_dhcp\": false,
+    \"name\": \"pub1\"}}" >/dev/null
+SG=$(curl -s "${H[@]}" "http://127.0.0.1:$NP/v2.0/security-groups?name=default" |
+    jq -r '.security_groups[0].id')
+[ -n "$IMG" ] && [ -n "$NET" ] && [ -n "$EXT" ] && [ "$SG" != null ] || fail "fixtures"
+wait_for 15 "image active" bash -c "curl -s -H 'X-Auth-Token: $TOK' \
+    http://127.0.0.1:$IMP/v2/images/$IMG | grep -q '\"status\": *\"active\"'"
+jq -n --arg img "$IMG" --arg net "$NET" --arg ext "$EXT" --arg sg "$SG" \
+    '{flavor: "16", image: $img, net: $net, ext: $ext, sg: $sg}' > "$T/fixtures.json"
+ok "fixtures: flavor, image, network, external network, security group"
+
+export T IDP="http://127.0.0.1:$IDP" CP_URL="http://127.0.0.1:$CP" \
+	NP_URL="http://127.0.0.1:$NP" ADMIN_PW=admin-pw
+# shellcheck disable=SC2086
+if python3 "$TS_SOURCE_DIR/tests/integ/faults/driver.py" --seed "$SEED" \
+    --fixtures "$T/fixtures.json" --history "$T/history.jsonl" ${TSF_ARGS:-}; then
+	ok "history check: no anomaly (seed $SEED)"
+else
+	[ -z "${TSF_HISTORY_OUT:-}" ] || cp "$T/history.jsonl" "$TSF_HISTORY_OUT"
+	fail "history check found anomalies (seed $SEED; history $T/history.jsonl with TS_KEEP=1)"
+fi
+[ -z "${TSF_HISTORY_OUT:-}" ] || cp "$T/history.jsonl" "$TSF_HISTORY_OUT"
+echo "$NPASS passed, 0 failed"
