@@ -1,8 +1,8 @@
 #!/bin/bash
 # The authorization matrix (authz_matrix.py): every route of identity,
-# image, network, compute and volume, generated from the route tables, x {no token, expired,
-# revoked, user deleted / disabled / role removed since issue, another
-# project's member, reader, member, project admin, system
+# image, network, compute and volume, generated from the route tables, x
+# {no token, expired, revoked, user deleted / disabled / role removed since
+# issue, another project's member, reader, member, project admin, system
 # admin}, each status checked against the rule the policy engine evaluates
 # for that persona. Tokens live 60 s here so that one can expire during the
 # run.
