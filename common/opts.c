@@ -296,6 +296,26 @@ const struct config_opt opts_controller[] = {
 	    "Name of the external network auto_assign_floating_ip takes "
 	    "floating IPs from."),
 
+	CONFIG_OPT_INT("volume", "quota_volumes", "10", -1, INT32_MAX,
+	    "Default number of volumes per project; -1 is unlimited."),
+	CONFIG_OPT_INT("volume", "quota_snapshots", "10", -1, INT32_MAX,
+	    "Default number of volume snapshots per project; -1 is "
+	    "unlimited."),
+	CONFIG_OPT_INT("volume", "quota_gigabytes", "1000", -1, INT32_MAX,
+	    "Default total size in GiB of a project's volumes and "
+	    "snapshots; -1 is unlimited."),
+	CONFIG_OPT_INT("volume", "quota_backups", "10", -1, INT32_MAX,
+	    "Default number of volume backups per project; -1 is "
+	    "unlimited."),
+	CONFIG_OPT_INT("volume", "quota_backup_gigabytes", "1000", -1,
+	    INT32_MAX, "Default total size in GiB of a project's backups; "
+	    "-1 is unlimited."),
+	CONFIG_OPT_INT("volume", "per_volume_size_limit", "-1", -1,
+	    INT32_MAX, "Default largest size in GiB of one volume; -1 is "
+	    "unlimited."),
+	CONFIG_OPT_INT("volume", "quota_groups", "10", -1, INT32_MAX,
+	    "Default number of volume groups per project; -1 is unlimited."),
+
 	CONFIG_OPT_END
 };
 

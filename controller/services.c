@@ -15,6 +15,7 @@
 #include "log.h"
 #include "network/network.h"
 #include "services.h"
+#include "volume/volume.h"
 
 /*
  * One service. The hooks take the environment and the service's handle
@@ -142,6 +143,23 @@ network_hook_free(struct services_env *env, void *svc)
 	env->network = NULL;
 }
 
+/* ---- volume ------------------------------------------------------------- */
+
+static void *
+volume_hook_new(struct services_env *env)
+{
+	return env->volume = volume_new(env->cfg, env->store, env->host);
+}
+
+static void
+volume_hook_free(struct services_env *env, void *svc)
+{
+	struct volume *v = svc;
+
+	volume_free(&v);
+	env->volume = NULL;
+}
+
 /* ---- network dataplane -------------------------------------------------- */
 
 /*
@@ -218,6 +236,15 @@ static const struct service_def defs[] = {
 		.start = compute_hook_start,
 		.free = compute_hook_free,
 	},
+	{
+		.name = "volume",
+		.port_option = "volume_port",
+		.service = APIERR_VOLUME,
+		.routes = volume_routes,
+		.policy = volume_policy_defaults,
+		.new = volume_hook_new,
+		.free = volume_hook_free,
+	},
 };
 
 #define NDEFS	(sizeof(defs) / sizeof(defs[0]))
@@ -230,6 +257,7 @@ const struct policy_default *const services_policy_tables[] = {
 	image_policy_defaults,
 	network_policy_defaults,
 	policy_compute_defaults,
+	volume_policy_defaults,
 	NULL
 };
 _Static_assert(sizeof(services_policy_tables) /

@@ -2,7 +2,7 @@
  * services: the one builder of the controller's REST services.
  *
  * A table in services.c holds one entry per service (identity, image,
- * compute): its name, [api] port option, error shape (apierr), route table,
+ * network, compute, volume): its name, [api] port option, error shape (apierr), route table,
  * built-in policy rules, policy-target builder and new/start/tick/stop/free
  * hooks with one signature. services_new() builds every service alike in
  * table order, gives each its own listener (the listener's app is the
@@ -30,6 +30,7 @@ struct http_route;
 struct policy_default;
 struct compute;
 struct network;
+struct volume;
 struct config;
 struct fleet;
 struct identity;
@@ -53,6 +54,7 @@ struct services_env {
 	struct image_service	*image;
 	struct network		*network;	/* compute's server ports */
 	struct compute		*compute;
+	struct volume		*volume;	/* block storage (Cinder v3) */
 	/* The network dataplane sync (network/netsync.h): built after the
 	 * REST services, on the fleet's hooks; the network API tells it of
 	 * changes (netsync_changed()). */

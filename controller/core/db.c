@@ -44,6 +44,8 @@ const char *const db_tables[] = {
 	/* routers */
 	T_ROUTERS, T_ROUTERS_BY_PROJECT, T_FLOATINGIPS, T_FLOATINGIPS_BY_PORT,
 	T_FLOATINGIPS_BY_PROJECT,
+	/* volume */
+	T_VOLUME_QUOTAS,
 	NULL
 };
 
@@ -192,6 +194,14 @@ mig_network_l3(struct store_txn *txn, void *arg)
 	return 0;
 }
 
+/* Version 8 adds the block storage quota table (created empty by
+ * store_open()): a project without a record has the configured defaults. */
+static int
+mig_volume(struct store_txn *txn, void *arg)
+{
+	return 0;
+}
+
 static const struct store_migration migrations[] = {
 	{ 0, 1, "initial schema: services, hypervisors, agent keys",
 	    mig_initial, NULL },
@@ -206,6 +216,7 @@ static const struct store_migration migrations[] = {
 	    "allocations, quotas, usage", mig_network, NULL },
 	{ 6, 7, "network: security groups and their rules, routers, floating "
 	    "IPs", mig_network_l3, NULL },
+	{ 7, 8, "volume: quotas", mig_volume, NULL },
 };
 
 int

@@ -40,7 +40,7 @@
 #include "msg_gen.h"
 #include "store.h"
 
-#define DB_SCHEMA_VERSION	7
+#define DB_SCHEMA_VERSION	8
 
 #define T_SERVICES		"services"
 #define T_SERVICES_BY_HOST	"services_by_host"
@@ -108,6 +108,8 @@
 #define T_SEGMENT_ALLOCATIONS	"segment_allocations"
 #define T_NETWORK_QUOTAS	"network_quotas"
 #define T_NETWORK_USAGE		"network_usage"
+/* volume (schemas/volume.schema), keyed by project id */
+#define T_VOLUME_QUOTAS		"volume_quotas"
 /* security groups (schema version 7): security_groups +
  * security_groups_by_project, security_group_rules +
  * security_group_rules_by_group (index tables "<value>\0<id>") */

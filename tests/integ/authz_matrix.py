@@ -18,7 +18,7 @@ ROUTE_POLICY_IN_HANDLER route whose object belongs to another project
 routes must not answer 401. Rows that delete run last, on throwaway objects.
 
 Usage: authz_matrix.py MANAGE CONFIG IDENTITY_PORT IMAGE_PORT COMPUTE_PORT
-       ADMIN_PASSWORD TOKEN_LIFETIME
+       ADMIN_PASSWORD TOKEN_LIFETIME NETWORK_PORT VOLUME_PORT
 """
 import json
 import subprocess
@@ -28,12 +28,13 @@ import urllib.error
 import urllib.request
 import uuid
 
-MANAGE, CONF, IDP, IMP, CP, ADMIN_PW, LIFETIME, NP = sys.argv[1:9]
+MANAGE, CONF, IDP, IMP, CP, ADMIN_PW, LIFETIME, NP, VP = sys.argv[1:10]
 LIFETIME = int(LIFETIME)
 BASE = {"identity": "http://127.0.0.1:%s" % IDP,
         "image": "http://127.0.0.1:%s" % IMP,
         "compute": "http://127.0.0.1:%s" % CP,
-        "network": "http://127.0.0.1:%s" % NP}
+        "network": "http://127.0.0.1:%s" % NP,
+        "volume": "http://127.0.0.1:%s" % VP}
 PW = "mx-pw-1"
 
 
@@ -414,6 +415,9 @@ SHARED_PARAMS = {
                 "router_id": ROUTER, "floatingip_id": FIP,
                 "project_id": P1, "alias": "provider",
                 "agent_id": "00000000-0000-0000-0000-000000000000"},
+    # No volume exists: {volume_id} is always 404 (hidden or not).
+    "volume": {"target_project_id": P1, "type_id": "__DEFAULT__",
+               "volume_id": "00000000-0000-0000-0000-000000000000"},
 }
 FRESH = {
     ("identity", "user_id"): mk_user, ("identity", "project_id"): mk_project,
@@ -449,7 +453,7 @@ def fill(route, persona, fresh):
     svc, pat = route["service"], route["pattern"]
     vals = dict(SHARED_PARAMS[svc])
     names = params_of(pat)
-    if svc == "compute":
+    if svc in ("compute", "volume"):
         vals["project_id"] = (persona.project_id if persona and
                               persona.project_id else P1)
     if svc == "image" and "/members" in pat:
@@ -503,6 +507,17 @@ def target_of(route, persona, vals):
                     "network:tenant_id": own}, None
         # quotas: the URL's project, a plain 403
         return t, P1 if names and "project_id" not in names else None
+    if svc == "volume":
+        if "policy_in_handler" not in flags:
+            return {}, None
+        if "target_project_id" in names:
+            # quotas: the URL's project, a plain 403
+            return {"project_id": vals["target_project_id"]}, None
+        if "volume_id" in names:
+            # no volume exists: not found whoever asks
+            return {"project_id": P1}, P1
+        # limits, volume lists: the caller's own project
+        return {"project_id": persona.project_id or ""}, None
     if "policy_in_handler" not in flags:
         return t, None
     if svc == "image":
@@ -640,6 +655,6 @@ print("authz matrix: %d routes (%d authenticated, %s), %d checks, "
                          ", ".join("%s %d" % (s, sum(
                              1 for r in routes if r["service"] == s))
                              for s in ("identity", "image", "compute",
-                                       "network")),
+                                       "network", "volume")),
                          checks, len(failures)))
 sys.exit(1 if failures else 0)

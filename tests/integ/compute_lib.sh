@@ -3,9 +3,9 @@
 # compute_setup N [extra controller lines...]: a controller (every API on
 # 127.0.0.1, compute port in $CP, bus port in $BUS, short compute
 # deadlines) and N agents h1..hN on libvirt's test driver, bootstrapped, up
-# and registered. The volume and network services are taken out of the
-# catalog (KEEP_NETWORK=1 keeps network), so that openstackclient's quota
-# and limits commands ask only compute.
+# and registered. The network service is taken out of the catalog
+# (KEEP_NETWORK=1 keeps it), so that openstackclient's quota and limits
+# commands ask only compute and volume (which the controller serves).
 compute_setup() {
 	local n=$1 i
 	shift
@@ -32,8 +32,8 @@ compute_setup() {
 	done
 	wait_http 15 "http://127.0.0.1:$CP/"
 	(
-		local drop="volumev3 block-storage"
-		[ -n "${KEEP_NETWORK:-}" ] || drop="$drop network"
+		local drop=""
+		[ -n "${KEEP_NETWORK:-}" ] || drop="network"
 		. "$T/openrc"
 		for s in $drop; do
 			openstack service delete "$s" >/dev/null 2>&1 || true

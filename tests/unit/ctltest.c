@@ -180,6 +180,7 @@ build_services(struct ctltest *t)
 	/* The builder's table order: network before compute. */
 	t->port[CT_NETWORK] = services_port(p->services, 2);
 	t->port[CT_COMPUTE] = services_port(p->services, 3);
+	t->port[CT_VOLUME] = services_port(p->services, 4);
 	return 0;
 }
 
@@ -303,7 +304,7 @@ identity_build(struct ctltest *t)
 	o.identity_port = t->port[CT_IDENTITY];
 	o.image_port = t->port[CT_IMAGE];
 	o.compute_port = t->port[CT_COMPUTE];
-	o.volume_port = 8776;
+	o.volume_port = t->port[CT_VOLUME];
 	o.network_port = t->port[CT_NETWORK];
 	o.opslimit = ps.ops = identity_pw_opslimit(p->identity);
 	o.memlimit = ps.mem = identity_pw_memlimit(p->identity);

@@ -50,6 +50,7 @@ enum ctltest_svc {
 	CT_IMAGE,
 	CT_COMPUTE,
 	CT_NETWORK,
+	CT_VOLUME,
 	CT__NSVC
 };
 

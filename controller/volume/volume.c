@@ -1,0 +1,760 @@
+/*
+ * volume: service life cycle, discovery and microversions, limits,
+ * os-quota-sets, availability zones, os-services, volume types, volumes
+ * (none yet), route table and policy defaults; see volume.h.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "clock.h"
+#include "codec.h"
+#include "config.h"
+#include "core/db.h"
+#include "err.h"
+#include "http/jsonreq.h"
+#include "http/request.h"
+#include "log.h"
+#include "msg_gen.h"
+#include "store.h"
+#include "volume.h"
+
+/* Cinder's db.MAX_INT, the largest quota limit. */
+#define QUOTA_MAX	0x7FFFFFFF
+
+/* The one volume type. Cinder makes __DEFAULT__ at its first db sync with
+ * a random id; ours is fixed, so it reads the same after a restore. */
+#define DEFAULT_TYPE_ID		"5c3ac9c3-9d7e-4d39-8a69-0f5a1d1b2c3e"
+#define DEFAULT_TYPE_NAME	"__DEFAULT__"
+
+/* The quota resources in the order of the fields of rec_volume_quota and
+ * of the defaults in struct volume. */
+enum qres {
+	Q_VOLUMES, Q_GIGABYTES, Q_SNAPSHOTS, Q_BACKUPS, Q_BACKUP_GIGABYTES,
+	Q_PER_VOLUME_GIGABYTES, Q_GROUPS, Q_VOLUMES_TYPE, Q_GIGABYTES_TYPE,
+	Q_SNAPSHOTS_TYPE, NQRES
+};
+
+static const char *const qres_name[NQRES] = {
+	"volumes", "gigabytes", "snapshots", "backups", "backup_gigabytes",
+	"per_volume_gigabytes", "groups",
+	"volumes_" DEFAULT_TYPE_NAME, "gigabytes_" DEFAULT_TYPE_NAME,
+	"snapshots_" DEFAULT_TYPE_NAME
+};
+
+struct volume {
+	struct store	*store;		/* borrowed */
+	const char	*host;		/* borrowed */
+	int64_t		 qdef[NQRES];	/* [volume] quota_*; -1 unlimited */
+};
+
+/* ---- service ------------------------------------------------------------ */
+
+struct volume *
+volume_new(const struct config *cfg, struct store *st, const char *host)
+{
+	struct volume *v = calloc(1, sizeof(*v));
+
+	if (v == NULL) {
+		err_set(TS_ENOMEM, "volume: out of memory");
+		return NULL;
+	}
+	v->store = st;
+	v->host = host != NULL ? host : "";
+	v->qdef[Q_VOLUMES] = config_get_int(cfg, "volume", "quota_volumes");
+	v->qdef[Q_GIGABYTES] = config_get_int(cfg, "volume",
+	    "quota_gigabytes");
+	v->qdef[Q_SNAPSHOTS] = config_get_int(cfg, "volume",
+	    "quota_snapshots");
+	v->qdef[Q_BACKUPS] = config_get_int(cfg, "volume", "quota_backups");
+	v->qdef[Q_BACKUP_GIGABYTES] = config_get_int(cfg, "volume",
+	    "quota_backup_gigabytes");
+	v->qdef[Q_PER_VOLUME_GIGABYTES] = config_get_int(cfg, "volume",
+	    "per_volume_size_limit");
+	v->qdef[Q_GROUPS] = config_get_int(cfg, "volume", "quota_groups");
+	/* Cinder's per-type limits default to unlimited. */
+	v->qdef[Q_VOLUMES_TYPE] = -1;
+	v->qdef[Q_GIGABYTES_TYPE] = -1;
+	v->qdef[Q_SNAPSHOTS_TYPE] = -1;
+	return v;
+}
+
+void
+volume_free(struct volume **sp)
+{
+	if (sp == NULL || *sp == NULL)
+		return;
+	free(*sp);
+	*sp = NULL;
+}
+
+static struct volume *
+volume_of(struct http_req *req)
+{
+	return http_req_app(req);
+}
+
+/* The caller's project ("" for a token without one). */
+static const char *
+caller_project(struct http_req *req)
+{
+	const struct request_ctx *c = request_ctx_of(req);
+
+	return c != NULL && c->project_id != NULL ? c->project_id : "";
+}
+
+/* ---- microversions ------------------------------------------------------ */
+
+/* "M.N" -> 0 with *major, *minor; "latest" -> the max; -1 if not of that
+ * form (Cinder's APIVersionRequest: any major parses, only 3 is served). */
+static int
+parse_mv(const char *v, long *major, long *minor)
+{
+	char *end;
+
+	if (strcasecmp(v, "latest") == 0) {
+		*major = 3;
+		*minor = VOLUME_MV_MAX;
+		return 0;
+	}
+	if (!isdigit((unsigned char)v[0]))
+		return -1;
+	errno = 0;
+	*major = strtol(v, &end, 10);
+	if (errno != 0 || *end != '.' || !isdigit((unsigned char)end[1]) ||
+	    *major > 100000)
+		return -1;
+	*minor = strtol(end + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || *minor > 100000)
+		return -1;
+	return 0;
+}
+
+/*
+ * OpenStack-API-Version: "volume 3.N", possibly among other services,
+ * comma separated; absent: 3.0. Out of range is 406 and a malformed
+ * version 400, as Cinder answers. The answer names the version served.
+ */
+static int
+microversion(struct http_req *req, struct http_resp *resp)
+{
+	const char *h = http_req_header(req, "OpenStack-API-Version");
+	char want[32];
+	long major = 3, mv = VOLUME_MV_MIN;
+
+	want[0] = '\0';
+	while (h != NULL && *h != '\0') {
+		const char *e;
+		size_t n;
+
+		while (*h == ' ' || *h == ',')
+			h++;
+		e = strchr(h, ',');
+		n = e != NULL ? (size_t)(e - h) : strlen(h);
+		if (n > 7 && strncasecmp(h, "volume ", 7) == 0) {
+			const char *s = h + 7;
+			size_t l = n - 7;
+
+			while (l > 0 && *s == ' ') {
+				s++;
+				l--;
+			}
+			while (l > 0 && s[l - 1] == ' ')
+				l--;
+			if (l >= sizeof(want))
+				l = sizeof(want) - 1;
+			memcpy(want, s, l);
+			want[l] = '\0';
+			break;
+		}
+		h = e;
+	}
+	if (want[0] != '\0') {
+		if (parse_mv(want, &major, &mv) == -1) {
+			err_set(TS_EINVALID, "API Version String %s is of "
+			    "invalid format. Must be of format "
+			    "MajorNum.MinorNum.", want);
+			return -1;
+		}
+		if (major != 3 || mv < VOLUME_MV_MIN || mv > VOLUME_MV_MAX) {
+			err_set(TS_ENOT_ACCEPTABLE, "Version %s is not "
+			    "supported by the API. Minimum is 3.%d and "
+			    "maximum is 3.%d.", want, VOLUME_MV_MIN,
+			    VOLUME_MV_MAX);
+			return -1;
+		}
+	}
+	snprintf(want, sizeof(want), "volume 3.%ld", mv);
+	if (http_resp_header(resp, "OpenStack-API-Version", want) == -1 ||
+	    http_resp_header(resp, "Vary", "OpenStack-API-Version") == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * What every /v3/{project_id} handler does first: the microversion, the
+ * rule the handler enforces itself (NULL: the route's, already enforced)
+ * on a target naming target_project, then Cinder's check that the URL's
+ * project is the token's.
+ */
+static int
+begin(struct http_req *req, struct http_resp *resp, const char *rule,
+    const char *target_project)
+{
+	struct request_target t = { .n = 0 };
+	const char *url = http_req_param(req, "project_id");
+
+	if (microversion(req, resp) == -1)
+		return -1;
+	if (rule != NULL && (request_target_add(&t, "project_id",
+	    target_project) == -1 || request_enforce(req, rule, &t) == -1))
+		return -1;
+	if (url != NULL && strcmp(url, caller_project(req)) != 0) {
+		err_set(TS_EINVALID, "Malformed request url");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- discovery ---------------------------------------------------------- */
+
+static json_t *
+version_doc(struct http_req *req)
+{
+	char base[512], href[600], max[16], min[16];
+
+	if (http_req_base_url(req, base, sizeof(base)) == -1) {
+		err_set(TS_EINVALID, "Host header too long");
+		return NULL;
+	}
+	snprintf(href, sizeof(href), "%s/v3/", base);
+	snprintf(max, sizeof(max), "3.%d", VOLUME_MV_MAX);
+	snprintf(min, sizeof(min), "3.%d", VOLUME_MV_MIN);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:s, s:s}, "
+	    "{s:s, s:s}], s:[{s:s, s:s}]}",
+	    "id", "v3.0", "status", "CURRENT", "version", max,
+	    "min_version", min, "updated", "2016-02-08T12:20:21Z",
+	    "links", "rel", "describedby", "type", "text/html",
+	    "href", "https://docs.openstack.org/",
+	    "rel", "self", "href", href,
+	    "media-types", "base", "application/json",
+	    "type", "application/vnd.openstack.volume+json;version=3");
+}
+
+/* Cinder answers its root with 300 Multiple Choices. */
+static int
+volume_versions(struct http_req *req, struct http_resp *resp)
+{
+	json_t *v = version_doc(req);
+
+	return v != NULL ? http_resp_json(resp, 300, json_pack("{s:[o]}",
+	    "versions", v)) : -1;
+}
+
+/* /v3/ lists the same one version, under "versions" as Cinder does. */
+static int
+volume_version_v3(struct http_req *req, struct http_resp *resp)
+{
+	json_t *v = version_doc(req);
+
+	if (v == NULL || microversion(req, resp) == -1) {
+		json_decref(v);
+		return -1;
+	}
+	return http_resp_json(resp, 200, json_pack("{s:[o]}", "versions", v));
+}
+
+/* ---- quotas ------------------------------------------------------------- */
+
+static int
+quota_get(struct store_txn *txn, const char *project,
+    struct rec_volume_quota *q)
+{
+	memset(q, 0, sizeof(*q));
+	if (db_rec_get(txn, T_VOLUME_QUOTAS, project,
+	    &schema_rec_volume_quota, q) == -1) {
+		if (err_code() != TS_ENOT_FOUND)
+			return -1;
+		memset(q, 0, sizeof(*q));
+	}
+	return 0;
+}
+
+/* The record's fields by resource, for the loops below. */
+static void
+quota_fields(struct rec_volume_quota *q, int64_t *val[NQRES],
+    bool *has[NQRES])
+{
+#define F(i, f) do { val[i] = &q->f; has[i] = &q->has_##f; } while (0)
+	F(Q_VOLUMES, volumes);
+	F(Q_GIGABYTES, gigabytes);
+	F(Q_SNAPSHOTS, snapshots);
+	F(Q_BACKUPS, backups);
+	F(Q_BACKUP_GIGABYTES, backup_gigabytes);
+	F(Q_PER_VOLUME_GIGABYTES, per_volume_gigabytes);
+	F(Q_GROUPS, groups);
+	F(Q_VOLUMES_TYPE, volumes_default_type);
+	F(Q_GIGABYTES_TYPE, gigabytes_default_type);
+	F(Q_SNAPSHOTS_TYPE, snapshots_default_type);
+#undef F
+}
+
+/* The limits in force: the overrides, else the defaults (q NULL: the
+ * defaults only). */
+static void
+quota_limits(const struct volume *v, struct rec_volume_quota *q,
+    int64_t out[NQRES])
+{
+	int64_t *val[NQRES];
+	bool *has[NQRES];
+	size_t i;
+
+	if (q != NULL)
+		quota_fields(q, val, has);
+	for (i = 0; i < NQRES; i++)
+		out[i] = q != NULL && *has[i] ? *val[i] : v->qdef[i];
+}
+
+/* Read a project's limits in one snapshot. */
+static int
+quota_read(struct volume *v, const char *project, int64_t out[NQRES])
+{
+	struct rec_volume_quota q;
+	struct store_txn *txn = NULL;
+	int rc;
+
+	if (store_read_begin(v->store, &txn) == -1)
+		return -1;
+	rc = quota_get(txn, project, &q);
+	store_txn_end(&txn);
+	if (rc == 0)
+		quota_limits(v, &q, out);
+	return rc;
+}
+
+/* {"volumes": 10, ...}, or with usage {"volumes": {"limit": 10,
+ * "in_use": 0, "reserved": 0}, ...}; "id" when id is not NULL. */
+static json_t *
+quota_json(const int64_t lim[NQRES], bool usage, const char *id)
+{
+	json_t *o = json_object();
+	size_t i;
+
+	for (i = 0; o != NULL && i < NQRES; i++)
+		json_object_set_new(o, qres_name[i], usage ?
+		    json_pack("{s:I, s:i, s:i}", "limit", (json_int_t)lim[i],
+		    "in_use", 0, "reserved", 0) :
+		    json_integer((json_int_t)lim[i]));
+	if (o != NULL && id != NULL)
+		json_object_set_new(o, "id", json_string(id));
+	return o;
+}
+
+static int
+volume_quotas_show(struct http_req *req, struct http_resp *resp)
+{
+	const char *p = http_req_param(req, "target_project_id");
+	bool usage = jsonreq_query_bool(JSONREQ_NOVA,
+	    http_req_query(req, "usage"));
+	int64_t lim[NQRES];
+
+	if (begin(req, resp, "volume_extension:quotas:show", p) == -1 ||
+	    quota_read(volume_of(req), p, lim) == -1)
+		return -1;
+	return http_resp_json(resp, 200, json_pack("{s:o*}", "quota_set",
+	    quota_json(lim, usage, p)));
+}
+
+static int
+volume_quotas_defaults(struct http_req *req, struct http_resp *resp)
+{
+	const char *p = http_req_param(req, "target_project_id");
+	int64_t lim[NQRES];
+
+	if (begin(req, resp, "volume_extension:quotas:show", p) == -1)
+		return -1;
+	quota_limits(volume_of(req), NULL, lim);
+	return http_resp_json(resp, 200, json_pack("{s:o*}", "quota_set",
+	    quota_json(lim, false, p)));
+}
+
+struct qedit {
+	const char		*project;
+	struct rec_volume_quota	 set;	/* the fields given */
+	bool			 reset;
+};
+
+static int
+qedit_fn(struct store_txn *txn, void *arg)
+{
+	struct qedit *e = arg;
+	struct rec_volume_quota q;
+	int64_t *val[NQRES], *sval[NQRES];
+	bool *has[NQRES], *shas[NQRES];
+	size_t i;
+
+	if (e->reset) {
+		if (store_del(txn, T_VOLUME_QUOTAS, e->project,
+		    strlen(e->project)) == -1 && err_code() != TS_ENOT_FOUND)
+			return -1;
+		return 0;
+	}
+	if (quota_get(txn, e->project, &q) == -1)
+		return -1;
+	quota_fields(&q, val, has);
+	quota_fields(&e->set, sval, shas);
+	for (i = 0; i < NQRES; i++)
+		if (*shas[i]) {
+			*val[i] = *sval[i];
+			*has[i] = true;
+		}
+	return db_rec_put(txn, T_VOLUME_QUOTAS, e->project,
+	    &schema_rec_volume_quota, &q, 0);
+}
+
+/*
+ * Cinder's utils.validate_integer(): an integer, or a string holding one,
+ * in [-1, MAX_INT]; its messages name the key.
+ */
+static int
+quota_value(const char *k, json_t *jv, int64_t *out)
+{
+	long long n;
+	char *end;
+
+	if (json_is_integer(jv))
+		n = json_integer_value(jv);
+	else if (json_is_string(jv)) {
+		const char *s = json_string_value(jv);
+
+		errno = 0;
+		n = strtoll(s, &end, 10);
+		while (*end == ' ')
+			end++;
+		if (*s == '\0' || *end != '\0' || errno != 0) {
+			err_set(TS_EINVALID, "%.64s must be an integer.", k);
+			return -1;
+		}
+	} else {
+		err_set(TS_EINVALID, "%.64s must be an integer.", k);
+		return -1;
+	}
+	if (n < -1) {
+		err_set(TS_EINVALID, "%.64s must be >= -1", k);
+		return -1;
+	}
+	if (n > QUOTA_MAX) {
+		err_set(TS_EINVALID, "%.64s must be <= %d", k, QUOTA_MAX);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+/* Admin only (the route's rule). Every value is checked before anything
+ * is written: a bad one leaves the quota as it was. */
+static int
+volume_quotas_update(struct http_req *req, struct http_resp *resp)
+{
+	const char *p = http_req_param(req, "target_project_id");
+	struct qedit e = { .project = p };
+	int64_t *sval[NQRES], lim[NQRES];
+	bool *shas[NQRES];
+	json_t *body = http_req_json(req), *b, *jv;
+	const char *k;
+	size_t i;
+
+	if (begin(req, resp, NULL, NULL) == -1)
+		return -1;
+	if (!json_is_object(body) || !json_is_object(b = json_object_get(body,
+	    "quota_set"))) {
+		err_set(TS_EINVALID, "Missing required element 'quota_set' in "
+		    "request body.");
+		return -1;
+	}
+	quota_fields(&e.set, sval, shas);
+	/* Cinder names every unknown key at once. */
+	{
+		char bad[512];
+		size_t used = 0;
+
+		bad[0] = '\0';
+		json_object_foreach(b, k, jv) {
+			bool known = strcmp(k, "id") == 0 ||
+			    strcmp(k, "tenant_id") == 0;
+
+			for (i = 0; !known && i < NQRES; i++)
+				known = strcmp(k, qres_name[i]) == 0;
+			if (!known && used < sizeof(bad) - 1) {
+				int n = snprintf(bad + used, sizeof(bad) -
+				    used, "%s%.64s", used ? "," : "", k);
+
+				if (n > 0)
+					used += (size_t)n;
+				if (used >= sizeof(bad))
+					used = sizeof(bad) - 1;
+			}
+		}
+		if (used > 0) {
+			err_set(TS_EINVALID, "Bad key(s) in quota set: %s",
+			    bad);
+			return -1;
+		}
+	}
+	for (i = 0; i < NQRES; i++) {
+		if ((jv = json_object_get(b, qres_name[i])) == NULL)
+			continue;
+		if (quota_value(qres_name[i], jv, sval[i]) == -1)
+			return -1;
+		*shas[i] = true;
+	}
+	if (store_write(volume_of(req)->store, qedit_fn, &e) == -1 ||
+	    quota_read(volume_of(req), p, lim) == -1)
+		return -1;
+	log_info("volume quota of project %s updated", p);
+	return http_resp_json(resp, 200, json_pack("{s:o*}", "quota_set",
+	    quota_json(lim, false, NULL)));
+}
+
+/* Back to the defaults; Cinder answers 200 without a body. */
+static int
+volume_quotas_delete(struct http_req *req, struct http_resp *resp)
+{
+	struct qedit e = { .project = http_req_param(req,
+	    "target_project_id"), .reset = true };
+
+	if (begin(req, resp, NULL, NULL) == -1 ||
+	    store_write(volume_of(req)->store, qedit_fn, &e) == -1)
+		return -1;
+	log_info("volume quota of project %s reset", e.project);
+	return http_resp_status(resp, 200);
+}
+
+/* ---- limits ------------------------------------------------------------- */
+
+/* The caller's project's absolute limits and what it uses (nothing yet:
+ * no volumes, snapshots or backups exist). */
+static int
+volume_limits(struct http_req *req, struct http_resp *resp)
+{
+	const char *p = caller_project(req);
+	int64_t l[NQRES];
+
+	if (begin(req, resp, "limits_extension:used_limits", p) == -1 ||
+	    quota_read(volume_of(req), p, l) == -1)
+		return -1;
+	return http_resp_json(resp, 200, json_pack("{s:{s:[], s:{s:I, s:I, "
+	    "s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:i}}}", "limits", "rate",
+	    "absolute",
+	    "maxTotalVolumes", (json_int_t)l[Q_VOLUMES],
+	    "maxTotalSnapshots", (json_int_t)l[Q_SNAPSHOTS],
+	    "maxTotalVolumeGigabytes", (json_int_t)l[Q_GIGABYTES],
+	    "maxTotalBackups", (json_int_t)l[Q_BACKUPS],
+	    "maxTotalBackupGigabytes", (json_int_t)l[Q_BACKUP_GIGABYTES],
+	    "totalVolumesUsed", 0, "totalGigabytesUsed", 0,
+	    "totalSnapshotsUsed", 0, "totalBackupsUsed", 0,
+	    "totalBackupGigabytesUsed", 0));
+}
+
+/* ---- availability zones, services --------------------------------------- */
+
+static int
+volume_zones(struct http_req *req, struct http_resp *resp)
+{
+	if (begin(req, resp, NULL, NULL) == -1)
+		return -1;
+	return http_resp_json(resp, 200, json_pack("{s:[{s:s, s:{s:b}}]}",
+	    "availabilityZoneInfo", "zoneName", "nova", "zoneState",
+	    "available", 1));
+}
+
+/*
+ * The controller's own scheduler: the process answering is up by
+ * definition, so its row is reported now. No cinder-volume rows: there is
+ * no backend yet. ?host= and ?binary= filter as in Cinder.
+ */
+static int
+volume_services(struct http_req *req, struct http_resp *resp)
+{
+	struct volume *v = volume_of(req);
+	const char *host = http_req_query(req, "host");
+	const char *bin = http_req_query(req, "binary");
+	char now[40], b[24];
+	int64_t ms = clock_wall_ms();
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	json_t *list;
+
+	if (begin(req, resp, NULL, NULL) == -1)
+		return -1;
+	gmtime_r(&t, &tm);
+	strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(now, sizeof(now), "%s.%06d", b, (int)(ms % 1000) * 1000);
+	if ((list = json_array()) == NULL) {
+		err_set(TS_ENOMEM, "out of memory");
+		return -1;
+	}
+	if ((host == NULL || strcmp(host, v->host) == 0) &&
+	    (bin == NULL || strcmp(bin, "cinder-scheduler") == 0))
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, "
+		    "s:s, s:s, s:n}", "binary", "cinder-scheduler", "host",
+		    v->host, "zone", "nova", "status", "enabled", "state",
+		    "up", "updated_at", now, "disabled_reason"));
+	return http_resp_json(resp, 200, json_pack("{s:o}", "services",
+	    list));
+}
+
+/* ---- volume types ------------------------------------------------------- */
+
+static json_t *
+default_type(void)
+{
+	return json_pack("{s:s, s:s, s:s, s:b, s:{}, s:b, s:n}",
+	    "id", DEFAULT_TYPE_ID, "name", DEFAULT_TYPE_NAME,
+	    "description", "Default Volume Type", "is_public", 1,
+	    "extra_specs", "os-volume-type-access:is_public", 1,
+	    "qos_specs_id");
+}
+
+static int
+volume_types_list(struct http_req *req, struct http_resp *resp)
+{
+	if (begin(req, resp, NULL, NULL) == -1)
+		return -1;
+	return http_resp_json(resp, 200, json_pack("{s:[o*]}", "volume_types",
+	    default_type()));
+}
+
+/* /types/default and /types/{id}: the type by id or name, as Cinder's
+ * volume_types.get_by_name_or_id(). */
+static int
+volume_types_show(struct http_req *req, struct http_resp *resp)
+{
+	const char *id = http_req_param(req, "type_id");
+
+	if (begin(req, resp, NULL, NULL) == -1)
+		return -1;
+	if (id != NULL && strcmp(id, DEFAULT_TYPE_ID) != 0 &&
+	    strcmp(id, DEFAULT_TYPE_NAME) != 0) {
+		err_set(TS_ENOT_FOUND, "Volume type %.255s could not be found.",
+		    id);
+		return -1;
+	}
+	return http_resp_json(resp, 200, json_pack("{s:o*}", "volume_type",
+	    default_type()));
+}
+
+/* ---- volumes ------------------------------------------------------------ */
+
+/* The caller's volumes: none exist yet. */
+static int
+volume_volumes_list(struct http_req *req, struct http_resp *resp)
+{
+	if (begin(req, resp, "volume:get_all", caller_project(req)) == -1)
+		return -1;
+	return http_resp_json(resp, 200, json_pack("{s:[]}", "volumes"));
+}
+
+/* No volume exists, so whoever asks gets Cinder's VolumeNotFound (before
+ * the URL check: what does not exist is not found whoever asks). */
+static int
+volume_volumes_show(struct http_req *req, struct http_resp *resp)
+{
+	if (microversion(req, resp) == -1)
+		return -1;
+	err_set(TS_ENOT_FOUND, "Volume %.255s could not be found.",
+	    http_req_param(req, "volume_id"));
+	return -1;
+}
+
+/* ---- policy ------------------------------------------------------------- */
+
+#define V_ADMIN		"rule:volume_admin_api"
+#define V_OWNER		"rule:volume_admin_or_owner"
+
+/*
+ * Cinder's legacy defaults (cinder/policies, before the secure RBAC
+ * personas), under Cinder's rule names; its base rules carry a prefix
+ * because the rule namespace is shared with the other services.
+ */
+const struct policy_default volume_policy_defaults[] = {
+	{ "volume_admin_api",			"role:admin",
+	    "The Block Storage API's admin (Cinder's admin_api)." },
+	{ "volume_admin_or_owner",		V_ADMIN " or "
+	    "project_id:%(project_id)s",
+	    "The admin, or the object's project (Cinder's admin_or_owner)." },
+	{ "limits_extension:used_limits",	V_OWNER,
+	    "Show the limits of the caller's project with usage." },
+	{ "volume_extension:quotas:show",	V_OWNER,
+	    "Show a project's block storage quotas (and defaults)." },
+	{ "volume_extension:quotas:update",	V_ADMIN,
+	    "Update a project's block storage quotas." },
+	{ "volume_extension:quotas:delete",	V_ADMIN,
+	    "Reset a project's block storage quotas to the defaults." },
+	{ "volume_extension:availability_zone_list", "",
+	    "List the availability zones of volumes." },
+	{ "volume_extension:services:index",	V_ADMIN,
+	    "List the block storage services." },
+	{ "volume_extension:type_get_all",	"",
+	    "List the volume types." },
+	{ "volume_extension:type_get",		"",
+	    "Show a volume type (or the default one)." },
+	{ "volume:get_all",			V_OWNER,
+	    "List the volumes of the caller's project." },
+	{ "volume:get",				V_OWNER,
+	    "Show a volume." },
+	{ NULL, NULL, NULL }
+};
+
+/* ---- routes ------------------------------------------------------------- */
+
+#define NA	ROUTE_NO_AUTH
+#define TSL	ROUTE_TRAILING_SLASH
+#define IH	ROUTE_POLICY_IN_HANDLER
+
+#define R(m, p, h, pol, fl, st)						\
+	{ m, "/v3/{project_id}" p, h, pol, fl, st, NULL }
+
+/*
+ * Rules that read a project (the quota's, the caller's) are enforced by
+ * the handler on that project (IH): a refused caller gets a plain 403,
+ * another project's quota being no secret in Cinder either.
+ */
+const struct http_route volume_routes[] = {
+	{ "GET", "/", volume_versions, NULL, NA, 300, NULL },
+	{ "GET", "/v3", volume_version_v3, NULL, NA | TSL, 200, NULL },
+
+	R("GET", "/limits", volume_limits, "limits_extension:used_limits", IH,
+	    200),
+	R("GET", "/os-quota-sets/{target_project_id}", volume_quotas_show,
+	    "volume_extension:quotas:show", IH, 200),
+	R("GET", "/os-quota-sets/{target_project_id}/defaults",
+	    volume_quotas_defaults, "volume_extension:quotas:show", IH, 200),
+	R("PUT", "/os-quota-sets/{target_project_id}", volume_quotas_update,
+	    "volume_extension:quotas:update", 0, 200),
+	R("DELETE", "/os-quota-sets/{target_project_id}",
+	    volume_quotas_delete, "volume_extension:quotas:delete", 0, 200),
+	R("GET", "/os-availability-zone", volume_zones,
+	    "volume_extension:availability_zone_list", 0, 200),
+	R("GET", "/os-services", volume_services,
+	    "volume_extension:services:index", 0, 200),
+	R("GET", "/types", volume_types_list,
+	    "volume_extension:type_get_all", 0, 200),
+	R("GET", "/types/default", volume_types_show,
+	    "volume_extension:type_get", 0, 200),
+	R("GET", "/types/{type_id}", volume_types_show,
+	    "volume_extension:type_get", 0, 200),
+	R("GET", "/volumes", volume_volumes_list, "volume:get_all", IH, 200),
+	R("GET", "/volumes/detail", volume_volumes_list, "volume:get_all", IH,
+	    200),
+	R("GET", "/volumes/{volume_id}", volume_volumes_show, "volume:get",
+	    IH, 200),
+	HTTP_ROUTE_END
+};

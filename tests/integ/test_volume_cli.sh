@@ -1,0 +1,142 @@
+#!/bin/bash
+# The Block Storage API (Cinder v3) slice driven by Debian's real
+# python3-openstackclient and python3-cinderclient's cinder
+# against a controller on 127.0.0.1: discovery (300 on /, one CURRENT v3.0,
+# the microversion header and its 406), `openstack limits show --absolute`
+# with the volume rows, `openstack quota show` and `quota set --volumes
+# --gigabytes` by the admin (and refused to a member, nothing changed),
+# `openstack volume list` (empty) and show (Cinder's 404), `availability
+# zone list --volume`, `volume service list`, `volume type list`.
+. "$(dirname "$0")/lib.sh"
+osc_start
+for c in openstack cinder curl jq; do
+	command -v "$c" >/dev/null || fail "$c is not installed"
+done
+set +o pipefail
+
+BUS=$(free_port)
+IDP=$(free_port)
+VP=$(free_port)
+VURL=http://127.0.0.1:$VP
+api_lines "$IDP"
+API_LINES=("${API_LINES[@]/volume_port = */volume_port = $VP}")
+controller_conf "$T/controller.conf" "$BUS" "${API_LINES[@]}"
+identity_bootstrap admin-pw
+start ctl "$CTL" "$T/controller.conf"
+wait_http 15 "$VURL/"
+# shellcheck disable=SC1091
+. "$T/openrc"
+TOK=$(os_token)
+[ -n "$TOK" ] || fail "no admin token"
+ADMIN_PID=$(openstack project show admin -f value -c id)
+
+# ---- discovery ---------------------------------------------------------------
+[ "$(http_code GET "$VURL/")" = 300 ] || fail "GET / is not 300"
+curl -s "$VURL/" | jq -e '.versions | length == 1 and .[0].id == "v3.0" and
+    .[0].status == "CURRENT" and .[0].min_version == "3.0"' >/dev/null ||
+	fail "GET / versions: $(curl -s "$VURL/")"
+curl -s "$VURL/v3/" | jq -e '.versions[0].id == "v3.0"' >/dev/null ||
+	fail "GET /v3/"
+[ "$(http_code GET "$VURL/v3/$ADMIN_PID/limits" -H "X-Auth-Token: $TOK" \
+    -H "OpenStack-API-Version: volume 3.1000")" = 406 ] ||
+	fail "an unsupported microversion is not 406"
+ok "discovery: 300 versions, v3.0 CURRENT, microversion 406"
+
+# ---- limits ------------------------------------------------------------------
+openstack limits show --absolute -f json > "$T/limits.json" ||
+	fail "openstack limits show --absolute"
+for k in maxTotalVolumes maxTotalSnapshots maxTotalVolumeGigabytes \
+    maxTotalBackups maxTotalBackupGigabytes totalVolumesUsed \
+    totalGigabytesUsed totalSnapshotsUsed totalBackupsUsed \
+    totalBackupGigabytesUsed; do
+	jq -e --arg k "$k" 'map(select(.Name == $k)) | length == 1' \
+	    "$T/limits.json" >/dev/null || fail "limits show: no $k row"
+done
+jq -e 'map(select(.Name == "maxTotalVolumes"))[0].Value == 10' \
+    "$T/limits.json" >/dev/null || fail "maxTotalVolumes is not 10"
+# The compute rows are still there.
+jq -e 'map(select(.Name == "maxTotalInstances")) | length == 1' \
+    "$T/limits.json" >/dev/null || fail "limits show lost the compute rows"
+ok "openstack limits show --absolute: the volume rows"
+
+# ---- quotas ------------------------------------------------------------------
+openstack project create vq1 >/dev/null || fail "project create"
+openstack user create --password secret vq1-member >/dev/null ||
+	fail "user create"
+openstack role add --project vq1 --user vq1-member member >/dev/null ||
+	fail "role add"
+openstack quota show vq1 -f json > "$T/q0.json" || fail "quota show"
+jq -e '.volumes == 10 and .gigabytes == 1000 and .snapshots == 10 and
+    .backups == 10 and ."backup-gigabytes" == 1000 and
+    ."per-volume-gigabytes" == -1' "$T/q0.json" >/dev/null ||
+	fail "quota show defaults: $(cat "$T/q0.json")"
+openstack quota set --volumes 5 --gigabytes 50 vq1 || fail "quota set"
+openstack quota show vq1 -f json > "$T/q1.json" || fail "quota show"
+jq -e '.volumes == 5 and .gigabytes == 50 and .snapshots == 10' \
+    "$T/q1.json" >/dev/null || fail "quota set not shown: $(cat "$T/q1.json")"
+ok "openstack quota set --volumes 5 --gigabytes 50, then show"
+
+# A member may not change its project's quota; nothing changes.
+if OS_USERNAME=vq1-member OS_PASSWORD=secret OS_PROJECT_NAME=vq1 \
+    openstack quota set --volumes 99 vq1 2> "$T/qerr.txt"; then
+	fail "a member set its quota"
+fi
+grep -q "403" "$T/qerr.txt" || fail "member quota set: $(cat "$T/qerr.txt")"
+openstack quota show vq1 -f json | jq -e '.volumes == 5' >/dev/null ||
+	fail "a refused quota set changed the quota"
+# Bad values are Cinder's 400, nothing changed.
+VQ1=$(openstack project show vq1 -f value -c id)
+curl -s -X PUT -H "X-Auth-Token: $TOK" -H "Content-Type: application/json" \
+    -d '{"quota_set": {"volumes": -2}}' \
+    "$VURL/v3/$ADMIN_PID/os-quota-sets/$VQ1" > "$T/bad.json"
+jq -e '.badRequest.code == 400 and .badRequest.message ==
+    "volumes must be >= -1"' "$T/bad.json" >/dev/null ||
+	fail "quota -2: $(cat "$T/bad.json")"
+openstack quota show vq1 -f json | jq -e '.volumes == 5' >/dev/null ||
+	fail "a refused quota set changed the quota"
+# The member sees the new limits in its own limits.
+OS_USERNAME=vq1-member OS_PASSWORD=secret OS_PROJECT_NAME=vq1 \
+    openstack limits show --absolute -f json |
+	jq -e 'map(select(.Name == "maxTotalVolumes"))[0].Value == 5' \
+	>/dev/null || fail "the member's limits do not show its quota"
+ok "quota: member refused (403), bad value 400, nothing changed"
+
+# ---- volumes, zones, services, types ----------------------------------------
+[ "$(openstack volume list -f json)" = "[]" ] ||
+	fail "volume list: $(openstack volume list -f json)"
+openstack volume show 6f1d7c2e-0000-4000-8000-000000000001 2> "$T/vs.txt" &&
+	fail "volume show found a volume"
+curl -s -H "X-Auth-Token: $TOK" \
+    "$VURL/v3/$ADMIN_PID/volumes/6f1d7c2e-0000-4000-8000-000000000001" |
+	jq -e '.itemNotFound.code == 404 and .itemNotFound.message ==
+	"Volume 6f1d7c2e-0000-4000-8000-000000000001 could not be found."' \
+	>/dev/null || fail "volume show body"
+ok "openstack volume list (empty), volume show (404)"
+
+openstack availability zone list --volume -f json > "$T/az.json" ||
+	fail "availability zone list --volume"
+jq -e 'length == 1 and .[0]["Zone Name"] == "nova" and
+    .[0]["Zone Status"] == "available"' "$T/az.json" >/dev/null ||
+	fail "az list: $(cat "$T/az.json")"
+openstack volume service list -f json > "$T/svc.json" ||
+	fail "volume service list"
+jq -e 'length == 1 and .[0].Binary == "cinder-scheduler" and
+    .[0].State == "up" and .[0].Status == "enabled"' "$T/svc.json" \
+    >/dev/null || fail "volume service list: $(cat "$T/svc.json")"
+openstack volume type list -f json > "$T/types.json" ||
+	fail "volume type list"
+jq -e 'length == 1 and .[0].Name == "__DEFAULT__"' "$T/types.json" \
+    >/dev/null || fail "volume type list: $(cat "$T/types.json")"
+ok "availability zone list --volume, volume service list, volume type list"
+
+# ---- cinder ------------------------------------------------------------------
+cinder absolute-limits > "$T/cl.txt" || fail "cinder absolute-limits"
+grep -Eq "maxTotalVolumes +\| +10 " "$T/cl.txt" ||
+	fail "cinder absolute-limits: $(cat "$T/cl.txt")"
+cinder quota-show "$VQ1" > "$T/cq.txt" || fail "cinder quota-show"
+grep -Eq "\| +volumes +\| +5 +\|" "$T/cq.txt" ||
+	fail "cinder quota-show: $(cat "$T/cq.txt")"
+cinder list > "$T/clist.txt" || fail "cinder list"
+ok "cinder absolute-limits, quota-show, list"
+
+echo "1..$NPASS"
