@@ -1,13 +1,17 @@
 /* apifuzz: the API fuzz targets' shared half; see apifuzz.h. */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "apifuzz.h"
 #include "log.h"
 
 #define QUERY_MAX	1024	/* bytes of input used as the query */
+#define CONNECT_TRIES	100
+#define CONNECT_PAUSE_US 50000
 
 static struct ctltest *ctl;
 
@@ -117,6 +121,29 @@ target_new(const char *base, const char *q)
 	return out;
 }
 
+/*
+ * ctltest_call(), again while the connection could not be made: at a few
+ * hundred requests a second the loopback's ephemeral ports run short
+ * (each closed connection waits a minute in TIME_WAIT), which is the
+ * machine's limit, not the input's. Any other failure stays a finding,
+ * with its errno.
+ */
+static void
+call(struct ctltest *t, enum ctltest_svc svc, enum ctltest_who who,
+    const char *method, const char *path, const char *body, const char *hdrs)
+{
+	for (int tries = 0; tries < CONNECT_TRIES; tries++) {
+		if (ctltest_call(t, svc, who, method, path, body, hdrs) != -1)
+			return;
+		if (errno != EADDRNOTAVAIL && errno != EAGAIN)
+			break;
+		usleep(CONNECT_PAUSE_US);
+	}
+	fprintf(stderr, "apifuzz: %s %.500s: exchange failed: %s\n", method,
+	    path, strerror(errno));
+	abort();
+}
+
 /* Undo what a 2xx of r made; aborts if that is refused. */
 static void
 cleanup(struct ctltest *t, const struct apifuzz_route *r,
@@ -132,12 +159,11 @@ cleanup(struct ctltest *t, const struct apifuzz_route *r,
 	free(tmpl);
 	if (r->predel != NULL) {
 		snprintf(what, sizeof(what), "cleanup PATCH %s", path);
-		ctltest_call(t, r->svc, who, "PATCH", path, r->predel,
-		    r->predel_hdrs);
+		call(t, r->svc, who, "PATCH", path, r->predel, r->predel_hdrs);
 		apifuzz_check(t, what);
 	}
 	snprintf(what, sizeof(what), "cleanup DELETE %s", path);
-	ctltest_call(t, r->svc, who, "DELETE", path, NULL, NULL);
+	call(t, r->svc, who, "DELETE", path, NULL, NULL);
 	apifuzz_check(t, what);
 	if (t->r.status < 200 || t->r.status > 299) {
 		fprintf(stderr, "apifuzz: %s answered %d: %.1024s\n", what,
@@ -189,8 +215,7 @@ apifuzz_run(const struct apifuzz_target *tg, const uint8_t *data, size_t size)
 	snprintf(what, sizeof(what), "%s %.500s", r->method, path);
 	has_body = strcmp(r->method, "GET") != 0 &&
 	    strcmp(r->method, "DELETE") != 0;
-	ctltest_call(t, r->svc, who, r->method, path, has_body ? body : NULL,
-	    r->hdrs);
+	call(t, r->svc, who, r->method, path, has_body ? body : NULL, r->hdrs);
 	free(base);
 	free(query);
 	free(path);

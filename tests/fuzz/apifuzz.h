@@ -20,9 +20,11 @@
  * What is a finding (abort, so libFuzzer keeps the input): a crash or
  * sanitizer report anywhere (the handlers run on MHD's pool threads of
  * the same process), a leak, an exchange that fails (the server hung up
- * or answered nothing), and a 5xx other than 501 and 503: those two are
- * documented answers (a feature this cloud does not offer; a dependency
- * such as a host or an agent that is not there), never the input's fault.
+ * or answered nothing; a connection that cannot be made for want of an
+ * ephemeral port is tried again), and a 5xx other than 501 and 503:
+ * those two are documented answers (a feature this cloud does not offer;
+ * a dependency such as a host or an agent that is not there), never the
+ * input's fault.
  *
  * State stays small: what a 2xx create made is deleted again at once by
  * the route's cleanup, so the store and the quotas look the same to every

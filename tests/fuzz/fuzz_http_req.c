@@ -11,9 +11,10 @@
  * member's token), sent on a fresh connection with its framing made right
  * (request_build()). The answers are read until the server closes or stays
  * silent for IDLE_MS after answering (when the input's head ended early,
- * the added headers are the next request's). A 5xx in any of them other
- * than 501 and 503 (see apifuzz.h) and 505 (libmicrohttpd's own for
- * "HTTP/2.1") is a finding, as is a crash or sanitizer report.
+ * the added headers are the next request's). Findings: a crash or
+ * sanitizer report; a 5xx in any answer other than 501 and 503 (see
+ * apifuzz.h) and 505 (libmicrohttpd's own for "HTTP/2.1"); a listener
+ * that answers neither the input nor a plain request after it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,8 +35,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define INPUT_MAX	(64 * 1024)
-#define TIMEOUT_S	8	/* under libFuzzer's -timeout=10 */
+#define TIMEOUT_S	4	/* twice is under libFuzzer's -timeout=10 */
 #define IDLE_MS		100
+#define CONNECT_TRIES	100
+#define CONNECT_PAUSE_US 50000
 
 /* d with the token placeholders replaced, appended to b. */
 static void
@@ -75,37 +78,38 @@ framing_header(const uint8_t *l, size_t n)
  * "Connection: close" and the Content-Length of what follows the input's
  * first blank line. Framing is libmicrohttpd's business; an input whose
  * length does not match its body would only leave the server waiting for
- * the rest (until its connection timeout), which no input may hold up.
+ * the rest (until its connection timeout), which tells nothing.
  */
 static void
 request_build(struct ctltest *t, struct buf *b, const uint8_t *d, size_t n)
 {
-	const uint8_t *end = d + n, *hend, *l;
+	const uint8_t *end = d + n, *l = d, *body = end;
 	char tail[96];
 
-	hend = memmem(d, n, "\r\n\r\n", 4);
-	for (l = d; l < (hend != NULL ? hend : end); ) {
-		const uint8_t *stop = hend != NULL ? hend : end;
-		const uint8_t *e = memmem(l, (size_t)(stop - l), "\r\n", 2);
-		size_t len = e != NULL ? (size_t)(e - l) : (size_t)(stop - l);
+	/* Lines end at LF, with or without CR, as libmicrohttpd reads them;
+	 * the first empty one ends the head. */
+	while (l < end) {
+		const uint8_t *e = memchr(l, '\n', (size_t)(end - l));
+		size_t len = e != NULL ? (size_t)(e - l) : (size_t)(end - l);
 
+		if (len > 0 && l[len - 1] == '\r')
+			len--;
+		if (len == 0 && e != NULL) {
+			body = e + 1;
+			break;
+		}
 		if (!framing_header(l, len)) {
 			append_subst(t, b, l, len);
 			if (buf_append(b, "\r\n", 2) == -1)
 				abort();
 		}
-		l += len + (e != NULL ? 2 : 0);
-	}
-	if (hend == NULL) {
-		hend = end;
-	} else {
-		hend += 4;
+		l = e != NULL ? e + 1 : end;
 	}
 	snprintf(tail, sizeof(tail), "Connection: close\r\nContent-Length: "
-	    "%zu\r\n\r\n", (size_t)(end - hend));
+	    "%zu\r\n\r\n", (size_t)(end - body));
 	if (buf_append(b, tail, strlen(tail)) == -1)
 		abort();
-	append_subst(t, b, hend, (size_t)(end - hend));
+	append_subst(t, b, body, (size_t)(end - body));
 }
 
 /* The status of the response at *p, and *p past it when its framing is
@@ -155,6 +159,81 @@ next_response(const char **p, const char *end)
 	return status;
 }
 
+/* A connection to sa; ephemeral ports run short at a few hundred
+ * connections a second (TIME_WAIT): wait for one, a bounded while. */
+static int
+connect_to(const struct sockaddr_in *sa)
+{
+	struct timeval tv = { TIMEOUT_S, 0 };	/* send */
+	int fd;
+
+	for (int tries = 0; ; tries++) {
+		if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+		    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
+		    sizeof(tv)) == -1) {
+			perror("fuzz_http_req: socket");
+			abort();
+		}
+		if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+			return fd;
+		if ((errno != EADDRNOTAVAIL && errno != EAGAIN) ||
+		    tries == CONNECT_TRIES) {
+			perror("fuzz_http_req: connect");
+			abort();
+		}
+		close(fd);
+		usleep(CONNECT_PAUSE_US);
+	}
+}
+
+/*
+ * Send req on a new connection to sa, shut the sending half and read the
+ * answers into *in (owned, *inlen bytes) until the server closes or, once
+ * bytes came, IDLE_MS of silence (keep-alive). Returns 0, or -1 when
+ * nothing came in TIMEOUT_S.
+ */
+static int
+exchange(const struct sockaddr_in *sa, const char *req, size_t len,
+    char **in, size_t *inlen)
+{
+	size_t off = 0, incap = 0;
+	ssize_t n;
+	int fd = connect_to(sa), rc = 0;
+
+	*in = NULL;
+	*inlen = 0;
+	/* The server may answer and close before it read everything (a 413
+	 * with Content-Length): a failed send is not a finding. */
+	while (off < len && (n = send(fd, req + off, len - off,
+	    MSG_NOSIGNAL)) > 0)
+		off += (size_t)n;
+	shutdown(fd, SHUT_WR);
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int pr = poll(&pfd, 1, *inlen > 0 ? IDLE_MS : TIMEOUT_S * 1000);
+
+		if (pr == -1 && errno == EINTR)
+			continue;
+		if (pr == 0 && *inlen == 0)
+			rc = -1;
+		if (pr <= 0)
+			break;
+		if (*inlen + 4096 > incap) {
+			incap = incap * 2 + 8192;
+			if ((*in = realloc(*in, incap)) == NULL)
+				abort();
+		}
+		n = recv(fd, *in + *inlen, incap - *inlen - 1, 0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		*inlen += (size_t)n;
+	}
+	close(fd);
+	return rc;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -162,61 +241,30 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    CT_COMPUTE, CT_NETWORK };
 	struct ctltest *t = apifuzz_ctl();
 	struct sockaddr_in sa = { .sin_family = AF_INET };
-	struct timeval tv = { TIMEOUT_S, 0 };	/* send */
 	struct buf req = { 0 };
-	char *in = NULL;
+	char *in;
 	const char *p, *end;
-	size_t len, off = 0, inlen = 0, incap = 0;
-	int fd, status;
-	ssize_t n;
+	size_t inlen;
+	int status;
 
 	if (size < 1 || size > INPUT_MAX)
 		return 0;
 	sa.sin_port = htons(t->port[svcs[data[0] % 4]]);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	request_build(t, &req, data + 1, size - 1);
-	len = req.len;
-	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1 ||
-	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
-		perror("fuzz_http_req: connect");
-		abort();
-	}
-	/* The server may answer and close before it read everything (a 413
-	 * with Content-Length): a failed send is not a finding. */
-	while (off < len && (n = send(fd, (char *)req.data + off, len - off,
-	    MSG_NOSIGNAL)) > 0)
-		off += (size_t)n;
-	shutdown(fd, SHUT_WR);
-	/* A keep-alive connection stays open after the last answer: once
-	 * bytes came, IDLE_MS of silence ends the exchange. Nothing at all in
-	 * TIMEOUT_S is a hang (a finding). */
-	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		int pr = poll(&pfd, 1, inlen > 0 ? IDLE_MS : TIMEOUT_S * 1000);
+	if (exchange(&sa, (char *)req.data, req.len, &in, &inlen) == -1) {
+		/* Silence may be an input the server reads on (a head that
+		 * ended early, then chunked): a finding only if the listener
+		 * no longer answers another request either. */
+		static const char probe[] = "GET / HTTP/1.1\r\nHost: h\r\n"
+		    "Connection: close\r\n\r\n";
 
-		if (pr == -1 && errno == EINTR)
-			continue;
-		if (pr == 0 && inlen == 0) {
-			fprintf(stderr, "fuzz_http_req: no answer in %d s\n",
-			    TIMEOUT_S);
+		free(in);
+		if (exchange(&sa, probe, strlen(probe), &in, &inlen) == -1) {
+			fprintf(stderr, "fuzz_http_req: the listener hangs\n");
 			abort();
 		}
-		if (pr <= 0)
-			break;
-		if (inlen + 4096 > incap) {
-			incap = incap * 2 + 8192;
-			if ((in = realloc(in, incap)) == NULL)
-				abort();
-		}
-		n = recv(fd, in + inlen, incap - inlen - 1, 0);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		inlen += (size_t)n;
 	}
-	close(fd);
 	buf_free(&req);
 	p = in;
 	end = in + inlen;
