@@ -125,8 +125,8 @@ target_new(const char *base, const char *q)
  * ctltest_call(), again while the connection could not be made: at a few
  * hundred requests a second the loopback's ephemeral ports run short
  * (each closed connection waits a minute in TIME_WAIT), which is the
- * machine's limit, not the input's. Any other failure stays a finding,
- * with its errno.
+ * machine's limit, not the input's; and libFuzzer's timer signal may cut
+ * a connect() short. Any other failure stays a finding, with its errno.
  */
 static void
 call(struct ctltest *t, enum ctltest_svc svc, enum ctltest_who who,
@@ -135,7 +135,8 @@ call(struct ctltest *t, enum ctltest_svc svc, enum ctltest_who who,
 	for (int tries = 0; tries < CONNECT_TRIES; tries++) {
 		if (ctltest_call(t, svc, who, method, path, body, hdrs) != -1)
 			return;
-		if (errno != EADDRNOTAVAIL && errno != EAGAIN)
+		if (errno != EADDRNOTAVAIL && errno != EAGAIN &&
+		    errno != EINTR)
 			break;
 		usleep(CONNECT_PAUSE_US);
 	}

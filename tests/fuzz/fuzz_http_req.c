@@ -160,7 +160,8 @@ next_response(const char **p, const char *end)
 }
 
 /* A connection to sa; ephemeral ports run short at a few hundred
- * connections a second (TIME_WAIT): wait for one, a bounded while. */
+ * connections a second (TIME_WAIT): wait for one, a bounded while; and
+ * libFuzzer's timer signal may cut a connect() short. */
 static int
 connect_to(const struct sockaddr_in *sa)
 {
@@ -176,7 +177,8 @@ connect_to(const struct sockaddr_in *sa)
 		}
 		if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
 			return fd;
-		if ((errno != EADDRNOTAVAIL && errno != EAGAIN) ||
+		if ((errno != EADDRNOTAVAIL && errno != EAGAIN &&
+		    errno != EINTR) ||
 		    tries == CONNECT_TRIES) {
 			perror("fuzz_http_req: connect");
 			abort();
