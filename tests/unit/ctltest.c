@@ -517,10 +517,14 @@ ctltest_call(struct ctltest *t, enum ctltest_svc svc, enum ctltest_who who,
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1)
 		goto out;
-	snprintf(line, sizeof(line), "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
-	    "Connection: close\r\nAccept: application/json\r\n", method, path,
+	/* The target apart: a long one (fuzzers' queries) must not be cut. */
+	snprintf(line, sizeof(line), " HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
+	    "Connection: close\r\nAccept: application/json\r\n",
 	    (unsigned)t->port[svc]);
-	if (buf_append(&req, line, strlen(line)) == -1)
+	if (buf_append(&req, method, strlen(method)) == -1 ||
+	    buf_append(&req, " ", 1) == -1 ||
+	    buf_append(&req, path, strlen(path)) == -1 ||
+	    buf_append(&req, line, strlen(line)) == -1)
 		goto out;
 	if (who != CT_ANON) {
 		snprintf(line, sizeof(line), "X-Auth-Token: %s\r\n",
