@@ -107,7 +107,20 @@ struct agent {
 	struct census	*census;
 	int		 cspipe[2];	/* census thread -> bus loop */
 	int		 stuck_logged;	/* the long-stuck warning was given */
+	int64_t		 last_full;	/* monotonic ms: last full heartbeat */
+	int64_t		 beat_asked;	/* ... and the last census asked */
+	/* Replies the workers have handed to the bus (atomic). A census read
+	 * before a reply went out may show the guest as it was before that
+	 * command: sent after the reply, it would tell the controller the
+	 * command was undone. Such a census is not sent (census.tag). */
+	uint64_t	 replies;
 };
+
+static uint64_t
+replies_now(struct agent *a)
+{
+	return __atomic_load_n(&a->replies, __ATOMIC_SEQ_CST);
+}
 
 static void
 on_signal(int fd, short revents, void *arg)
@@ -317,6 +330,13 @@ on_census_pipe(int fd, short revents, void *arg)
 	if ((rc = census_take(a->census, &cs)) == 0)
 		return;
 	a->stuck_logged = 0;
+	if (rc == 1 && cs.tag != replies_now(a)) {
+		/* Read before a reply that has gone out since: ask again. The
+		 * heartbeat timer keeps the host alive meanwhile. */
+		census_snap_clear(&cs);
+		census_request(a->census, replies_now(a));
+		return;
+	}
 	if (!a->registered) {
 		/* Quick first retries (the handshake may still be running),
 		 * then one report interval; only the first failure of a
@@ -331,6 +351,8 @@ on_census_pipe(int fd, short revents, void *arg)
 		}
 	} else if (rc == -1 || send_heartbeat(a, &cs) == -1) {
 		log_warnx("heartbeat: %s", err_msg());
+	} else {
+		a->last_full = clock_mono_ms();
 	}
 	census_snap_clear(&cs);
 }
@@ -422,8 +444,11 @@ post_reply(const void *buf, size_t len, void *arg)
 {
 	struct agent *a = arg;
 
+	__atomic_add_fetch(&a->replies, 1, __ATOMIC_SEQ_CST);
 	return bus_post(a->bus, NULL, buf, len);
 }
+
+
 
 /* Compute worker: a guest was made from spec; its documents go to the
  * metadata service. A spec the config drive would refuse is not served
@@ -575,7 +600,7 @@ step(struct agent *a)
 	}
 	if (!a->registered && now >= a->next_hello) {
 		/* The hello goes when the census is in (on_census_pipe). */
-		census_request(a->census);
+		census_request(a->census, replies_now(a));
 		if (a->hello_backoff_ms == 0)
 			a->hello_backoff_ms = 250;
 		else if (a->hello_backoff_ms < a->interval_ms)
@@ -591,8 +616,11 @@ step(struct agent *a)
 		if (a->beat_soon)
 			log_debug("guest state changed: reporting now");
 		a->beat_soon = 0;
-		census_request(a->census);
-		if (busy > a->interval_ms && busy <= CENSUS_STUCK_MAX_MS) {
+		/* The census asked for last time has not made a heartbeat (held
+		 * up by libvirt, or read again after replies): the host lives
+		 * all the same. */
+		if (a->beat_asked > a->last_full &&
+		    busy <= CENSUS_STUCK_MAX_MS) {
 			if (send_liveness(a) == -1)
 				log_warnx("heartbeat: %s", err_msg());
 		} else if (busy > CENSUS_STUCK_MAX_MS && !a->stuck_logged) {
@@ -601,6 +629,8 @@ step(struct agent *a)
 			    (long long)busy / 1000);
 			a->stuck_logged = 1;
 		}
+		census_request(a->census, replies_now(a));
+		a->beat_asked = now;
 		a->next_beat = now + a->interval_ms;
 	}
 }

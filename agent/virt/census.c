@@ -20,6 +20,7 @@ struct census {
 	pthread_cond_t		 cv;
 	int			 stop;
 	int			 wanted;	/* a census was asked for */
+	uint64_t		 tag;		/* of the newest request */
 	int64_t			 busy_since;	/* monotonic ms; 0: idle */
 	/* The slot: a result not taken yet. */
 	int			 have;
@@ -45,6 +46,7 @@ run(void *arg)
 			break;
 		c->wanted = 0;
 		c->busy_since = clock_mono_ms();
+		s.tag = c->tag;
 		pthread_mutex_unlock(&c->mu);
 
 		rc = virt_host_info(c->virt, &s.host);
@@ -115,10 +117,11 @@ census_free(struct census **cp)
 }
 
 void
-census_request(struct census *c)
+census_request(struct census *c, uint64_t tag)
 {
 	pthread_mutex_lock(&c->mu);
 	c->wanted = 1;
+	c->tag = tag;
 	pthread_cond_signal(&c->cv);
 	pthread_mutex_unlock(&c->mu);
 }

@@ -21,6 +21,7 @@
 struct census;
 
 struct census_snap {
+	uint64_t		 tag;		/* the request's (census_request) */
 	struct virt_host	 host;
 	struct virt_guest	*guests;	/* owned: census_snap_clear() */
 	size_t			 n;
@@ -35,9 +36,11 @@ struct census	*census_new(struct virt *v, void (*ready)(void *), void *arg);
  * was not taken. Accepts NULL; clears *cp. */
 void		 census_free(struct census **cp);
 
-/* Ask for a census. One under way when asked is followed by a new one:
- * what made the caller ask may have happened after it read a domain. */
-void		 census_request(struct census *);
+/* Ask for a census, tagged (the snapshot carries the tag of the newest
+ * request made before its read began). One under way when asked is
+ * followed by a new one: what made the caller ask may have happened after
+ * it read a domain. */
+void		 census_request(struct census *, uint64_t tag);
 /* The newest census not yet taken: 1 and *out filled (owned), 0 when none
  * is ready, -1 with err set when the newest read failed. */
 int		 census_take(struct census *, struct census_snap *out);

@@ -67,9 +67,10 @@ test_request_take(void **state)
 	assert_int_equal(census_take(c, &s), 0);
 	assert_int_equal(census_busy_ms(c, clock_mono_ms()), 0);
 
-	census_request(c);
+	census_request(c, 7);
 	assert_int_equal(woken(10000), 1);
 	assert_int_equal(census_take(c, &s), 1);
+	assert_int_equal(s.tag, 7);
 	assert_true(s.host.vcpus > 0);
 	assert_true(s.host.memory_mb > 0);
 	/* The test driver's one domain, "test", running. */
@@ -83,8 +84,8 @@ test_request_take(void **state)
 
 	/* Two requests back to back: one census, or one under way and one
 	 * after it; either way a census to take, and at most two wake-ups. */
-	census_request(c);
-	census_request(c);
+	census_request(c, 7);
+	census_request(c, 7);
 	assert_int_equal(woken(10000), 1);
 	got = census_take(c, &s);
 	census_snap_clear(&s);
