@@ -11,6 +11,7 @@ ts_unit_test(compute_agent_test
   ${C}/proc.c ${C}/imgfmt.c ${C}/codec.c ${C}/config.c
   ${TS_GEN_SOURCES}
   ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c ${C}/ifname.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/logcap.c
   LIBS PkgConfig::LIBVIRT PkgConfig::MSGPACK PkgConfig::UUID
   PkgConfig::JANSSON PkgConfig::SODIUM PkgConfig::CURL)
 if(TARGET compute_agent_test)
@@ -20,7 +21,7 @@ ts_unit_test(recon_test
   SOURCES ${TS_CTL}/compute/recon.c ${TS_CTL}/compute/scheduler.c ${TS_CTL}/compute/compute_db.c
   ${TS_CTL}/core/db.c ${C}/store.c ${C}/codec.c ${C}/bus.c ${C}/config.c
   ${TS_GEN_SOURCES}
-  ${C}/buf.c ${C}/clock.c ${C}/uuid.c
+  ${C}/buf.c ${C}/clock.c ${C}/uuid.c ${CMAKE_CURRENT_SOURCE_DIR}/logcap.c
   LIBS PkgConfig::LMDB PkgConfig::MSGPACK PkgConfig::ZMQ PkgConfig::UUID)
 if(TARGET recon_test)
   target_include_directories(recon_test PRIVATE ${TS_CTL})

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "msg_gen.h"
 #include "virt/driver.h"
+#include "logcap.h"
 
 #define MAXREPLY	64
 
@@ -404,47 +405,6 @@ test_validation(void **state)
 	cap_reset();
 }
 
-/* Log lines, captured while a command is handled. */
-struct logcap {
-	char	lines[8][512];
-	int	n;		/* all lines, also those not kept */
-};
-static struct logcap	lc;
-static pthread_mutex_t	lc_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* Workers log on their threads. */
-static void
-cap_fn(enum log_level lvl, const char *line, void *arg)
-{
-	struct logcap *c = arg;
-
-	(void)lvl;
-	pthread_mutex_lock(&lc_lock);
-	if (c->n < 8)
-		snprintf(c->lines[c->n], sizeof(c->lines[0]), "%s", line);
-	c->n++;
-	pthread_mutex_unlock(&lc_lock);
-}
-
-static void
-cap_begin(void)
-{
-	memset(&lc, 0, sizeof(lc));
-	log_set_level(LOG_LVL_INFO);
-	log_set_capture(cap_fn, &lc);
-}
-
-/* Stops capturing (the command was drained): exactly one line was
- * logged, and it holds needle. */
-static void
-cap_end_one(const char *needle)
-{
-	log_set_capture(NULL, NULL);
-	log_set_level(LOG_LVL_ERROR);
-	if (lc.n != 1 || strstr(lc.lines[0], needle) == NULL)
-		fail_msg("%d line(s) logged, want one with \"%s\"; first: %s",
-		    lc.n, needle, lc.n ? lc.lines[0] : "-");
-}
 
 /* The guest as the host has it: power, generation and its console log
  * (which every boot and reboot writes to), for comparison. */
@@ -508,20 +468,20 @@ test_stale_replayed_commands(void **state)
 	a.generation = 2;
 	a.action = "reboot_hard";
 	spec(&a.spec, u);
-	cap_begin();
+	logcap_begin();
 	send_cmd(&schema_msg_instance_action, &a, "req-x3");
 	snprintf(line, sizeof(line), "instance_action: generation 2 of %s is "
 	    "stale (seen 3)", u);
-	cap_end_one(line);
+	logcap_end_one(line);
 	assert_string_equal(last_state()->result, "stale");
 	assert_int_equal(last_state()->fault_code, TS_ECONFLICT);
 	assert_guest_same(u, "req-xc2", &before);
 
 	/* req-x1 (generation 2, running) again: its old answer, no start. */
 	guest_seen(u, "req-xc3", &before);
-	cap_begin();
+	logcap_begin();
 	ensure(u, 2, 1, "req-x1");
-	cap_end_one("instance_ensure req-x1: duplicate, answered again");
+	logcap_end_one("instance_ensure req-x1: duplicate, answered again");
 	assert_string_equal(last_state()->in_reply_to, "req-x1");
 	assert_guest_same(u, "req-xc4", &before);
 	cap_reset();

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "msg_gen.h"
 #include "store.h"
+#include "logcap.h"
 
 #define WAIT_MS	3000
 
@@ -442,34 +443,6 @@ test_hook_sets_and_tunnel_ip(void **state)
 
 /* ---- attacks from an authenticated agent ------------------------------- */
 
-/* Log lines, captured while an attack is delivered. */
-struct logcap {
-	char	lines[8][512];
-	int	n;		/* all lines, also those not kept */
-};
-static struct logcap	lc;
-
-static void
-cap_fn(enum log_level lvl, const char *line, void *arg)
-{
-	struct logcap *c = arg;
-
-	(void)lvl;
-	if (c->n < 8)
-		snprintf(c->lines[c->n], sizeof(c->lines[0]), "%s", line);
-	c->n++;
-}
-
-static int
-cap_count(const char *needle)
-{
-	int n = 0;
-
-	for (int i = 0; i < lc.n && i < 8; i++)
-		n += strstr(lc.lines[i], needle) != NULL;
-	return n;
-}
-
 /* Everything the fleet stores, encoded: the records of h1 and the number
  * of services and hypervisors. Memory is flushed first, so a change the
  * fleet only made in memory (a heartbeat's) shows as well. */
@@ -507,19 +480,13 @@ attack(const void *frame, size_t len, uint32_t code, const char *needle)
 	struct codec_envelope r;
 
 	snapshot(&before);
-	memset(&lc, 0, sizeof(lc));
-	log_set_level(LOG_LVL_INFO);
-	log_set_capture(cap_fn, &lc);
+	logcap_begin();
 	assert_int_equal(bus_send(cli, NULL, frame, len), 0);
 	exchange(&r);
-	log_set_capture(NULL, NULL);
-	log_set_level(LOG_LVL_ERROR);
+	logcap_end_one(needle);
 	assert_ptr_equal(r.type, &schema_msg_error);
 	assert_int_equal(((struct msg_error *)r.body)->code, code);
 	codec_envelope_clear(&r);
-	if (lc.n != 1 || cap_count(needle) != 1)
-		fail_msg("%d line(s) logged, want one with \"%s\"; first: %s",
-		    lc.n, needle, lc.n ? lc.lines[0] : "-");
 	snapshot(&after);
 	assert_int_equal(after.len, before.len);
 	assert_memory_equal(after.data, before.data, before.len);

@@ -33,6 +33,7 @@
 #include "compute/scheduler.h"
 #include "network/network.h"
 #include "store.h"
+#include "logcap.h"
 
 #define WAIT_MS	3000
 
@@ -1102,53 +1103,6 @@ test_nics_converge(void **state)
 
 /* ---- attacks: what an authenticated agent may not change ------------- */
 
-/* Log lines, captured while a message is handled. */
-struct logcap {
-	char	lines[32][512];
-	int	n;		/* all lines, also those not kept */
-};
-static struct logcap	lc;
-
-static void
-cap_fn(enum log_level lvl, const char *line, void *arg)
-{
-	struct logcap *c = arg;
-
-	(void)lvl;
-	if (c->n < 32)
-		snprintf(c->lines[c->n], sizeof(c->lines[0]), "%s", line);
-	c->n++;
-}
-
-static void
-cap_begin(void)
-{
-	memset(&lc, 0, sizeof(lc));
-	log_set_level(LOG_LVL_INFO);
-	log_set_capture(cap_fn, &lc);
-}
-
-/* Lines holding needle among those kept. */
-static int
-cap_count(const char *needle)
-{
-	int n = 0;
-
-	for (int i = 0; i < lc.n && i < 32; i++)
-		n += strstr(lc.lines[i], needle) != NULL;
-	return n;
-}
-
-/* Stops capturing; exactly one line was logged, and it holds needle. */
-static void
-cap_end_one(const char *needle)
-{
-	log_set_capture(NULL, NULL);
-	log_set_level(LOG_LVL_ERROR);
-	if (lc.n != 1 || strstr(lc.lines[0], needle) == NULL)
-		fail_msg("%d line(s) logged, want one with \"%s\"; first: %s",
-		    lc.n, needle, lc.n ? lc.lines[0] : "-");
-}
 
 /* What is stored about uuid, encoded: the instance, its action of reqid
  * (if any) and its tombstone (if any), for byte comparison. */
@@ -1215,16 +1169,16 @@ test_foreign_state_ignored(void **state)
 
 	mk(&m);
 	snapshot(m.uuid, m.reqid, &before);
-	cap_begin();
+	logcap_begin();
 	answer("h1", m.uuid, m.reqid, true, 1, "ok", 1);
 	snprintf(line, sizeof(line), "agent h1 reports instance %s, which is "
 	    "placed on h2: ignored", m.uuid);
-	cap_end_one(line);
+	logcap_end_one(line);
 	assert_same(&before, m.uuid, m.reqid);
 	/* "Gone" does not delete it either. */
-	cap_begin();
+	logcap_begin();
 	answer("h1", m.uuid, m.reqid, false, 0, "ok", 1);
-	cap_end_one(line);
+	logcap_end_one(line);
 	assert_same(&before, m.uuid, m.reqid);
 
 	/* Nor does the guest in h1's report (fenced: deleted on h1, see
@@ -1234,13 +1188,12 @@ test_foreign_state_ignored(void **state)
 	snprintf(gs[0].uuid, sizeof(gs[0].uuid), "%s", m.uuid);
 	gs[0].name = "instance-foreign";
 	gs[0].power_state = 4;
-	cap_begin();
+	logcap_begin();
 	report(gs, 1, 0);
-	log_set_capture(NULL, NULL);
-	log_set_level(LOG_LVL_ERROR);
+	logcap_stop();
 	snprintf(line, sizeof(line), "guest %s on h1 belongs to an instance "
 	    "placed on h2: deleting it", m.uuid);
-	assert_int_equal(cap_count(line), 1);
+	assert_int_equal(logcap_count(line), 1);
 	assert_same(&before, m.uuid, m.reqid);
 	pump(NULL, 200);
 
@@ -1250,11 +1203,11 @@ test_foreign_state_ignored(void **state)
 	tb.deleted_at = db_now_ms();
 	assert_int_equal(store_write(st, tomb_fn, &tb), 0);
 	snapshot(tb.uuid, NULL, &before);
-	cap_begin();
+	logcap_begin();
 	answer("h1", tb.uuid, "req-gone", false, 0, "ok", 1);
 	snprintf(line, sizeof(line), "agent h1 reports deleted instance %s, "
 	    "which was on h2: ignored", tb.uuid);
-	cap_end_one(line);
+	logcap_end_one(line);
 	assert_same(&before, tb.uuid, NULL);
 	buf_free(&before);
 }
@@ -1273,11 +1226,11 @@ test_stale_state_ignored(void **state)
 
 	mk(&m);
 	snapshot(m.uuid, m.reqid, &before);
-	cap_begin();
+	logcap_begin();
 	answer("h1", m.uuid, m.reqid, true, 4, "ok", 2);
 	snprintf(line, sizeof(line), "stale report of %s (generation 2 < 3) "
 	    "ignored", m.uuid);
-	cap_end_one(line);
+	logcap_end_one(line);
 	assert_same(&before, m.uuid, m.reqid);
 	/* The current generation completes it. */
 	answer("h1", m.uuid, m.reqid, true, 4, "ok", 3);
@@ -1410,11 +1363,11 @@ test_console_from_other_host(void **state)
 	env = find(&g, &schema_msg_console_get, c.uuid);
 	snprintf(reqid, sizeof(reqid), "%s", env->request_id);
 	got_clear(&g);
-	cap_begin();
+	logcap_begin();
 	console_from("h9", c.uuid, reqid, "forged");
 	snprintf(line, sizeof(line), "console_output from h9, asked of h1: "
 	    "ignored");
-	cap_end_one(line);
+	logcap_end_one(line);
 	console_from("h1", c.uuid, reqid, "real");
 	pthread_join(t, NULL);
 	assert_int_equal(c.rc, 0);
