@@ -37,6 +37,17 @@ apifuzz_ctl(void)
 	return ctl;
 }
 
+int
+apifuzz_create(struct ctltest *t, enum ctltest_svc svc, enum ctltest_who who,
+    const char *path, const char *body, const char *key, char out[128])
+{
+	if (ctltest_call(t, svc, who, "POST", path, body, NULL) != 201 ||
+	    ctltest_str(t, key) == NULL)
+		return -1;
+	snprintf(out, 128, "%s", ctltest_str(t, key));
+	return 0;
+}
+
 void
 apifuzz_check(struct ctltest *t, const char *what)
 {

@@ -73,6 +73,11 @@ struct apifuzz_target {
 struct ctltest	*apifuzz_ctl(void);
 /* Abort with the last answer unless it is an acceptable one (see above). */
 void		 apifuzz_check(struct ctltest *, const char *what);
+/* A fixture: POST body to path on svc as who, expecting 201; copies the
+ * answer's string at key (a dotted path) into out (128 bytes). 0 / -1. */
+int		 apifuzz_create(struct ctltest *, enum ctltest_svc svc,
+    enum ctltest_who who, const char *path, const char *body,
+    const char *key, char out[128]);
 /* One input against target (format above). */
 void		 apifuzz_run(const struct apifuzz_target *, const uint8_t *data,
 		    size_t size);

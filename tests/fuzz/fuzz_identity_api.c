@@ -52,42 +52,34 @@ static const struct apifuzz_route routes[] = {
 	R("GET", "/v3/roles"),
 };
 
-/* POST body as admin, the id at key into out. */
-static int
-create(struct ctltest *t, const char *path, const char *body,
-    const char *key, char *out)
-{
-	if (ctltest_call(t, I, CT_ADMIN, "POST", path, body, NULL) != 201 ||
-	    ctltest_str(t, key) == NULL)
-		return -1;
-	snprintf(out, 128, "%s", ctltest_str(t, key));
-	return 0;
-}
+/* The admin's fixture: POST body to path, the id at key into out. */
+#define MK(path, body, key, out) \
+	apifuzz_create(t, I, CT_ADMIN, path, body, key, out)
 
 static int
 setup(struct ctltest *t, char fix[APIFUZZ_MAXFIX][128])
 {
 	char body[512];
 
-	if (create(t, "/v3/domains", "{\"domain\": {\"name\": \"fzdom\"}}",
+	if (MK("/v3/domains", "{\"domain\": {\"name\": \"fzdom\"}}",
 	    "domain.id", fix[0]) == -1 ||
-	    create(t, "/v3/projects", "{\"project\": {\"name\": \"fzproj\"}}",
+	    MK("/v3/projects", "{\"project\": {\"name\": \"fzproj\"}}",
 	    "project.id", fix[1]) == -1 ||
-	    create(t, "/v3/users", "{\"user\": {\"name\": \"fzuser\", "
+	    MK("/v3/users", "{\"user\": {\"name\": \"fzuser\", "
 	    "\"password\": \"secret\"}}", "user.id", fix[2]) == -1 ||
-	    create(t, "/v3/roles", "{\"role\": {\"name\": \"fzrole\"}}",
+	    MK("/v3/roles", "{\"role\": {\"name\": \"fzrole\"}}",
 	    "role.id", fix[3]) == -1 ||
-	    create(t, "/v3/groups", "{\"group\": {\"name\": \"fzgroup\"}}",
+	    MK("/v3/groups", "{\"group\": {\"name\": \"fzgroup\"}}",
 	    "group.id", fix[4]) == -1 ||
-	    create(t, "/v3/services", "{\"service\": {\"type\": \"fz\", "
+	    MK("/v3/services", "{\"service\": {\"type\": \"fz\", "
 	    "\"name\": \"fzsvc\"}}", "service.id", fix[5]) == -1 ||
-	    create(t, "/v3/regions", "{\"region\": {\"id\": \"fzregion\"}}",
+	    MK("/v3/regions", "{\"region\": {\"id\": \"fzregion\"}}",
 	    "region.id", fix[7]) == -1)
 		return -1;
 	snprintf(body, sizeof(body), "{\"endpoint\": {\"service_id\": \"%s\", "
 	    "\"interface\": \"public\", \"url\": \"http://127.0.0.1:1/\", "
 	    "\"region_id\": \"fzregion\"}}", fix[5]);
-	return create(t, "/v3/endpoints", body, "endpoint.id", fix[6]);
+	return MK("/v3/endpoints", body, "endpoint.id", fix[6]);
 }
 
 static const struct apifuzz_target target = {

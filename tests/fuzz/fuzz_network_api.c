@@ -48,49 +48,37 @@ static const struct apifuzz_route routes[] = {
 	R("GET", "/v2.0/quotas/@6@/details"),
 };
 
-/* POST body as who, the id at key into out. */
-static int
-create(struct ctltest *t, enum ctltest_who who, enum ctltest_svc svc,
-    const char *path, const char *body, const char *key, char *out)
-{
-	if (ctltest_call(t, svc, who, "POST", path, body, NULL) != 201 ||
-	    ctltest_str(t, key) == NULL)
-		return -1;
-	snprintf(out, 128, "%s", ctltest_str(t, key));
-	return 0;
-}
-
 static int
 setup(struct ctltest *t, char fix[APIFUZZ_MAXFIX][128])
 {
 	char body[512];
 
-	if (create(t, CT_MEMBER, N, "/v2.0/networks", "{\"network\": "
+	if (apifuzz_create(t, N, CT_MEMBER, "/v2.0/networks", "{\"network\": "
 	    "{\"name\": \"fznet\"}}", "network.id", fix[0]) == -1)
 		return -1;
 	snprintf(body, sizeof(body), "{\"subnet\": {\"network_id\": \"%s\", "
 	    "\"ip_version\": 4, \"cidr\": \"10.99.0.0/24\"}}", fix[0]);
-	if (create(t, CT_MEMBER, N, "/v2.0/subnets", body, "subnet.id",
+	if (apifuzz_create(t, N, CT_MEMBER, "/v2.0/subnets", body, "subnet.id",
 	    fix[1]) == -1)
 		return -1;
 	snprintf(body, sizeof(body), "{\"port\": {\"network_id\": \"%s\"}}",
 	    fix[0]);
-	if (create(t, CT_MEMBER, N, "/v2.0/ports", body, "port.id",
+	if (apifuzz_create(t, N, CT_MEMBER, "/v2.0/ports", body, "port.id",
 	    fix[2]) == -1 ||
-	    create(t, CT_MEMBER, N, "/v2.0/security-groups",
+	    apifuzz_create(t, N, CT_MEMBER, "/v2.0/security-groups",
 	    "{\"security_group\": {\"name\": \"fzsg\"}}", "security_group.id",
 	    fix[3]) == -1 ||
-	    create(t, CT_MEMBER, N, "/v2.0/routers", "{\"router\": "
+	    apifuzz_create(t, N, CT_MEMBER, "/v2.0/routers", "{\"router\": "
 	    "{\"name\": \"fzrouter\"}}", "router.id", fix[4]) == -1 ||
-	    create(t, CT_ADMIN, N, "/v2.0/networks", "{\"network\": "
+	    apifuzz_create(t, N, CT_ADMIN, "/v2.0/networks", "{\"network\": "
 	    "{\"name\": \"fzext\", \"router:external\": true}}", "network.id",
 	    fix[5]) == -1 ||
-	    create(t, CT_ADMIN, CT_IDENTITY, "/v3/projects", "{\"project\": "
+	    apifuzz_create(t, CT_IDENTITY, CT_ADMIN, "/v3/projects", "{\"project\": "
 	    "{\"name\": \"fznetquota\"}}", "project.id", fix[6]) == -1)
 		return -1;
 	snprintf(body, sizeof(body), "{\"subnet\": {\"network_id\": \"%s\", "
 	    "\"ip_version\": 4, \"cidr\": \"203.0.113.0/24\"}}", fix[5]);
-	return create(t, CT_ADMIN, N, "/v2.0/subnets", body, "subnet.id",
+	return apifuzz_create(t, N, CT_ADMIN, "/v2.0/subnets", body, "subnet.id",
 	    fix[7]);
 }
 
