@@ -101,8 +101,27 @@ wait_for() {
 	fail "timed out after ${secs}s waiting for: $what"
 }
 
+# The port is below the kernel's ephemeral range: a port taken from that
+# range (bind to 0) could become some client connection's local port
+# before the daemon binds it ("Address already in use").
 free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+	python3 -c '
+import random, socket
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(200):
+    p = random.randint(10000, lo - 1)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(p)
+    break
+else:
+    raise SystemExit("no free port below %d" % lo)
+'
 }
 
 # controller_conf FILE PORT [extra lines]: a controller config under $T.
