@@ -378,6 +378,23 @@ unauthorized(const char *fmt, ...)
 	return -1;
 }
 
+/* Every string of ctx set to "" (filled in later where it applies), as
+ * request.h promises. */
+static int
+ctx_blank(struct request_ctx *ctx)
+{
+	if (request_ctx_set(&ctx->user_id, "") == -1 ||
+	    request_ctx_set(&ctx->user_name, "") == -1 ||
+	    request_ctx_set(&ctx->user_domain_id, "") == -1 ||
+	    request_ctx_set(&ctx->user_domain_name, "") == -1 ||
+	    request_ctx_set(&ctx->project_id, "") == -1 ||
+	    request_ctx_set(&ctx->project_name, "") == -1 ||
+	    request_ctx_set(&ctx->project_domain_id, "") == -1 ||
+	    request_ctx_set(&ctx->project_domain_name, "") == -1)
+		return -1;
+	return 0;
+}
+
 /*
  * Fill ctx for payload p from the database as it is now: the user exists
  * and is enabled, so is its domain, the scope exists and is enabled, and the
@@ -397,15 +414,7 @@ ctx_load(struct store_txn *txn, const struct token_payload *p,
 	memset(&d, 0, sizeof(d));
 	memset(&pr, 0, sizeof(pr));
 	request_ctx_clear(ctx);
-	/* Every string is set ("" when not applicable), as request.h promises. */
-	if (request_ctx_set(&ctx->user_id, "") == -1 ||
-	    request_ctx_set(&ctx->user_name, "") == -1 ||
-	    request_ctx_set(&ctx->user_domain_id, "") == -1 ||
-	    request_ctx_set(&ctx->user_domain_name, "") == -1 ||
-	    request_ctx_set(&ctx->project_id, "") == -1 ||
-	    request_ctx_set(&ctx->project_name, "") == -1 ||
-	    request_ctx_set(&ctx->project_domain_id, "") == -1 ||
-	    request_ctx_set(&ctx->project_domain_name, "") == -1)
+	if (ctx_blank(ctx) == -1)
 		return -1;
 	ctx->tok = *p;
 	ctx->scope = p->scope_type;
@@ -549,15 +558,8 @@ identity_capability_check(void *arg, const char *cap, const char *host,
 	    capability_check(k, cap, (time_t)(clock_wall_ms() / 1000), host,
 	    image_id, inst) == -1)
 		return -1;
-	/* A context names nobody: every string "", as the layer promises. */
-	if (request_ctx_set(&ctx->user_id, "") == -1 ||
-	    request_ctx_set(&ctx->user_name, "") == -1 ||
-	    request_ctx_set(&ctx->user_domain_id, "") == -1 ||
-	    request_ctx_set(&ctx->user_domain_name, "") == -1 ||
-	    request_ctx_set(&ctx->project_id, "") == -1 ||
-	    request_ctx_set(&ctx->project_name, "") == -1 ||
-	    request_ctx_set(&ctx->project_domain_id, "") == -1 ||
-	    request_ctx_set(&ctx->project_domain_name, "") == -1) {
+	/* A capability's context names nobody. */
+	if (ctx_blank(ctx) == -1) {
 		request_ctx_clear(ctx);
 		return -1;
 	}
