@@ -20,11 +20,16 @@
 #ifndef TS_CONTROLLER_VOLUME_H
 #define TS_CONTROLLER_VOLUME_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include "auth/policy.h"
 #include "http/http.h"
 
 struct config;
 struct store;
+struct store_txn;
 struct volume;
 
 /* The microversions served: "volume 3.0" to "volume 3.<VOLUME_MV_MAX>". */
@@ -43,5 +48,70 @@ void		 volume_free(struct volume **sp);
 extern const struct http_route volume_routes[];
 /* Built-in policy rules of the volume API (Cinder's names). */
 extern const struct policy_default volume_policy_defaults[];
+
+/*
+ * ---- the compute side (Nova's use of Cinder) ----------------------------
+ *
+ * Called by controller/compute inside the caller's store_write()
+ * transaction, so that the instance's record and the volume's attachment
+ * commit together or not at all; call volume_changed() after the commit
+ * (the storage sync then exports or unexports the volume to the host).
+ * Errors are recorded with err_set and map through the one status table:
+ * TS_ENOTFOUND (404: no such volume in that project), TS_EINVAL (400:
+ * "Invalid volume: volume status must be available or ..." as Nova
+ * relays Cinder's refusal; a second attach of a volume that is not
+ * multiattach), TS_ECONFLICT (409).
+ */
+
+/* What an attachment needs on the instance's host: the target and the
+ * credentials (copied out of the volume record; the secret is the
+ * caller's to wipe). */
+struct volume_conn {
+	char		volume_id[37];
+	char		attachment_id[37];
+	char		portal[256];	/* the storage host's "address:port" */
+	char		iqn[256];
+	uint32_t	lun;
+	char		initiator[256];	/* the instance host's */
+	char		chap_user[65];
+	char		chap_secret[65];
+	bool		readonly;
+	uint64_t	size_gb;
+	bool		ready;		/* exported to the host: the guest may
+					 * connect now */
+};
+
+/* The iSCSI initiator name of a host (one rule for both sides):
+ * "iqn.2010-10.org.openstack.tinystack:" + the host name with every
+ * character outside [a-z0-9.-] made '-'. 0, or -1 when it does not fit. */
+int	volume_initiator_name(const char *host, char *out, size_t outlen);
+
+/* available (or in-use, multiattach) -> attaching: adds an attachment for
+ * server_id on host with fresh CHAP credentials; *attachment_id (37 bytes)
+ * receives its id. */
+int	volume_attach_begin(struct volume *, struct store_txn *,
+	    const char *project_id, const char *volume_id,
+	    const char *server_id, const char *host, const char *device,
+	    char *attachment_id);
+/* The connection of an attachment (in any state but gone). */
+int	volume_attach_conn(struct volume *, struct store_txn *,
+	    const char *volume_id, const char *attachment_id,
+	    struct volume_conn *);
+/* attaching -> in-use: the guest has the disk. */
+int	volume_attach_done(struct volume *, struct store_txn *,
+	    const char *volume_id, const char *attachment_id);
+/* in-use -> detaching (the guest is being told to let go). */
+int	volume_detach_begin(struct volume *, struct store_txn *,
+	    const char *volume_id, const char *attachment_id);
+/* The attachment is removed (its export goes with it): the volume is
+ * available again (or stays in-use with its other attachments). Also the
+ * roll-back of a volume_attach_begin() whose attach failed. A missing
+ * attachment is not an error (idempotent). */
+int	volume_detach_done(struct volume *, struct store_txn *,
+	    const char *volume_id, const char *attachment_id);
+
+/* Tell the storage sync that volume records changed (any thread; after
+ * the commit). Accepts NULL. */
+void	volume_changed(struct volume *);
 
 #endif
