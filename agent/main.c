@@ -34,6 +34,14 @@
  * (rendered by agent/virt/configdrive, as the config drive's) when they
  * ensure the guest, and the network worker the ports that identify the
  * guests.
+ *
+ * Block storage: with [storage] enabled, a storage worker
+ * (agent/storage/storsvc.h) owns the host's volume backend (file or LVM)
+ * and the agent's own tgtd (agent/storage/tgt.h, supervised on a thread
+ * of its own): it applies the controller's host_storage messages, answers
+ * each with host_storage_state and converges again every STORSVC_TICK_MS
+ * and whenever tgtd restarts. Volumes filled from images come through an
+ * image cache of its own (<state_path>/volume-images).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -61,6 +69,10 @@
 #include "net/metadata.h"
 #include "net/netsvc.h"
 #include "opts.h"
+#include "storage/storsvc.h"
+#include "storage/tgt.h"
+#include "storage/volstore.h"
+#include "image/imgcache.h"
 #include "svc.h"
 #include "virt/census.h"
 #include "virt/configdrive.h"
@@ -86,6 +98,9 @@ struct agent {
 	struct compute	*compute;	/* guest commands (agent/compute.c) */
 	struct netsvc	*net;		/* dataplane worker; NULL: none here */
 	struct metadata	*md;		/* metadata service; NULL: none */
+	struct storsvc	*sto;		/* storage worker; NULL: none here */
+	struct imgcache_http *sto_http;	/* its image API client */
+	struct imgcache	*sto_cache;	/* its image cache (volume fills) */
 	char		 host[256];
 	int		 sigfd;
 	int64_t		 interval_ms;	/* report interval in force */
@@ -432,6 +447,8 @@ handle(struct agent *a, const struct bus_msg *bm)
 		/* queued for the network worker */
 	} else if (env.type == &schema_msg_host_network) {
 		no_dataplane(a, &env);
+	} else if (a->sto && storsvc_handle(a->sto, &env) == 1) {
+		/* queued for the storage worker */
 	} else {
 		log_warnx("unexpected %s from the controller", env.type->name);
 	}
@@ -530,6 +547,76 @@ net_setup(struct agent *a)
 		return -1;
 	compute_set_guest_hooks(a->compute, md_spec, md_gone, a);
 	netsvc_set_metadata(a->net, a->md);
+	return 0;
+}
+
+/* imgcache source for volume fills: the controller's image API with the
+ * volume's capability token (sto_volume.image_token). */
+static int
+sto_fetch(void *arg, const char *image_id, const char *token,
+    imgcache_sink_fn sink, void *sink_arg)
+{
+	struct agent *a = arg;
+
+	return imgcache_http_fetch(a->sto_http, image_id, token, sink,
+	    sink_arg);
+}
+
+/* Block storage where [storage] enabled says so. */
+static int
+storage_setup(struct agent *a)
+{
+	const struct config *c = a->cfg;
+	const char *state = config_get_str(c, "DEFAULT", "state_path");
+	const char *url = config_get_str(c, "image", "api_url");
+	char dir[PATH_MAX], cdir[PATH_MAX];
+	struct volstore_opts vo = { 0 };
+	struct volstore *vs;
+	struct tgt *tg;
+
+	if (!config_get_bool(c, "storage", "enabled"))
+		return 0;
+	if (snprintf(dir, sizeof(dir), "%s/volumes", state) >=
+	    (int)sizeof(dir) || snprintf(cdir, sizeof(cdir),
+	    "%s/volume-images", state) >= (int)sizeof(cdir)) {
+		err_set(TS_ECONFIG, "state_path too long");
+		return -1;
+	}
+	if (url[0] != '\0') {
+		struct imgcache_opts co = { 0 };
+
+		if ((a->sto_http = imgcache_http_new(url, config_get_str(c,
+		    "image", "ca_file"), 0)) == NULL ||
+		    imgcache_http_set_host(a->sto_http, a->host) == -1)
+			return -1;
+		co.dir = cdir;
+		co.source = (struct imgcache_source){ sto_fetch, a };
+		co.grace_sec = (unsigned)config_get_int(c, "image",
+		    "cache_grace");
+		if ((a->sto_cache = imgcache_new(&co)) == NULL)
+			return -1;
+	}
+	vo.backend = config_get_str(c, "storage", "backend");
+	vo.file_dir = *config_get_str(c, "storage", "file_dir") ?
+	    config_get_str(c, "storage", "file_dir") : dir;
+	vo.lvm_vg = config_get_str(c, "storage", "lvm_vg");
+	vo.lvm_activation = config_get_bool(c, "storage", "lvm_activation");
+	vo.cache = a->sto_cache;
+	if ((vs = volstore_new(&vo)) == NULL)
+		return -1;
+	if ((tg = tgt_new(config_get_str(c, "storage", "iscsi_portal"),
+	    (int)config_get_int(c, "storage", "tgt_control_port"))) == NULL) {
+		volstore_free(&vs);
+		return -1;
+	}
+	if ((a->sto = storsvc_new(&vs, &tg, a->host, 0, post_reply, a)) ==
+	    NULL) {
+		volstore_free(&vs);
+		tgt_free(&tg);
+		return -1;
+	}
+	log_info("block storage: %s backend, iSCSI portal %s",
+	    vo.backend, config_get_str(c, "storage", "iscsi_portal"));
 	return 0;
 }
 
@@ -696,7 +783,7 @@ main(int argc, char **argv)
 	if ((a.compute = compute_from_config(a.cfg, a.host, a.virt,
 	    post_reply, &a)) == NULL)
 		goto fail;
-	if (net_setup(&a) == -1)
+	if (net_setup(&a) == -1 || storage_setup(&a) == -1)
 		goto fail;
 	a.interval_ms = config_get_int(a.cfg, "DEFAULT", "report_interval") *
 	    1000;
@@ -742,6 +829,9 @@ out:
 	compute_free(&a.compute);	/* its workers post to the bus */
 	netsvc_free(&a.net);		/* so does the network worker */
 	metadata_free(&a.md);		/* both fed it */
+	storsvc_free(&a.sto);		/* posts to the bus; stops its tgtd */
+	imgcache_free(&a.sto_cache);	/* its fills are done */
+	imgcache_http_free(&a.sto_http);
 	census_free(&a.census);		/* reads through virt, writes a pipe */
 	virt_free(&a.virt);		/* its event thread writes the pipe */
 	bus_free(&a.bus);

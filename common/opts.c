@@ -421,5 +421,29 @@ const struct config_opt opts_agent[] = {
 	    "TCP port of the metadata service on 169.254.169.254 (guests "
 	    "ask port 80)."),
 
+	CONFIG_OPT_BOOL("storage", "enabled", "false",
+	    "Serve block storage from this host: volumes and snapshots on "
+	    "the backend below, exported over iSCSI by a tgtd the agent "
+	    "runs and supervises."),
+	CONFIG_OPT_ENUM("storage", "backend", "file", "file|lvm",
+	    "Where volumes live: sparse files in file_dir, or logical "
+	    "volumes in lvm_vg."),
+	CONFIG_OPT_PATH("storage", "file_dir", "",
+	    "Directory of the file backend's volumes and snapshots; empty: "
+	    "<state_path>/volumes."),
+	CONFIG_OPT_STR("storage", "lvm_vg", "tinystack-volumes",
+	    "Volume group of the LVM backend."),
+	CONFIG_OPT_BOOL("storage", "lvm_activation", "true",
+	    "Activate logical volumes (needs device-mapper). false runs LVM "
+	    "in metadata-only mode (--config global{activation=0}, lvcreate "
+	    "-an -Zn): volumes exist in the metadata only and cannot be "
+	    "filled, wiped or exported; for hosts without device-mapper."),
+	CONFIG_OPT_STR("storage", "iscsi_portal", "127.0.0.1:3260",
+	    "address:port the agent's tgtd serves iSCSI on (Cinder's "
+	    "target_ip_address:target_port)."),
+	CONFIG_OPT_INT("storage", "tgt_control_port", "3260", 1, 65535,
+	    "tgtd's management channel number (tgtd -C / tgtadm -C), so the "
+	    "agent's tgtd never shares one with another tgtd."),
+
 	CONFIG_OPT_END
 };

@@ -9,7 +9,7 @@ BUILD="build-essential cmake pkg-config clang libclang-rt-dev
  libnl-3-dev libnl-route-3-dev libmicrohttpd-dev libjansson-dev
  libsodium-dev uuid-dev libcmocka-dev libgnutls28-dev libcurl4-openssl-dev python3
  libtsan2"
-RUNTIME="libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
+RUNTIME="libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils qemu-block-extra
  dnsmasq-base dnsmasq-utils nftables tgt lvm2 iproute2 iputils-ping genisoimage procps gdb conntrack"
 TEST="python3-openstackclient python3-novaclient python3-glanceclient
  python3-cinderclient python3-jsonschema python3-msgpack python3-zmq
