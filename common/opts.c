@@ -441,7 +441,7 @@ const struct config_opt opts_agent[] = {
 	CONFIG_OPT_STR("storage", "iscsi_portal", "127.0.0.1:3260",
 	    "address:port the agent's tgtd serves iSCSI on (Cinder's "
 	    "target_ip_address:target_port)."),
-	CONFIG_OPT_INT("storage", "tgt_control_port", "3260", 1, 65535,
+	CONFIG_OPT_INT("storage", "tgt_control_port", "3260", 1, 32767,
 	    "tgtd's management channel number (tgtd -C / tgtadm -C), so the "
 	    "agent's tgtd never shares one with another tgtd."),
 

@@ -189,12 +189,21 @@ tgtadm(struct tgt *t, const char *const *rest, struct proc_result *res)
 	return rc;
 }
 
+/* 0 if a tgtd answers on the control port. Not answering is the usual
+ * answer before a start: no warning. */
 static int
 probe(struct tgt *t)
 {
-	const char *rest[] = { "--op", "show", "--mode", "sys", NULL };
+	const char *argv[] = { "tgtadm", "-C", t->port, "--op", "show",
+	    "--mode", "sys", NULL };
+	struct proc_opts o = { .timeout_ms = TGTADM_TIMEOUT_MS,
+	    .allow_nonzero = true };
+	struct proc_result r = { 0 };
+	int rc;
 
-	return tgtadm(t, rest, NULL);
+	rc = proc_run(argv, &o, &r) == 0 && r.status == 0 ? 0 : -1;
+	proc_result_clear(&r);
+	return rc;
 }
 
 static int
@@ -522,7 +531,7 @@ tgt_new(const char *portal, int control_port)
 		    "address:port", portal ? portal : "");
 		return NULL;
 	}
-	if (control_port < 1 || control_port > 65535) {
+	if (control_port < 1 || control_port > TGT_CONTROL_MAX) {
 		err_set(TS_EINVALID, "tgt: control port out of range");
 		return NULL;
 	}

@@ -33,6 +33,7 @@
 #define TGT_IQN_PREFIX		"iqn.2010-10.org.openstack:volume-"
 #define TGT_PORTAL_DEFAULT	"127.0.0.1:3260"
 #define TGT_CONTROL_DEFAULT	3260
+#define TGT_CONTROL_MAX		32767	/* tgtd refuses larger -C values */
 #define TGT_MAX_ACL		16
 #define TGT_NAME_MAX		256
 

@@ -15,3 +15,9 @@ if(TARGET storage_test)
   target_include_directories(storage_test PRIVATE ${CMAKE_SOURCE_DIR}/agent)
   set_tests_properties(unit.storage_test PROPERTIES TIMEOUT 120)
 endif()
+# tests/integ/storctl: the storage worker on real backends and a real tgtd
+# for tests/integ/test_storage_*.sh (tests/integ registers only scripts).
+if(EXISTS ${CMAKE_SOURCE_DIR}/tests/integ/storctl.c)
+  add_executable(storctl ${CMAKE_SOURCE_DIR}/tests/integ/storctl.c)
+  target_link_libraries(storctl PRIVATE tinystack-agentlib)
+endif()
