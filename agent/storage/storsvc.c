@@ -205,10 +205,11 @@ converge(struct volstore *vs, struct tgt *tg,
 				vmk[i].failed = true;
 				snprintf(vmk[i].msg, sizeof(vmk[i].msg),
 				    "export: %s", !exists ? "the volume is "
-				    "not on this host" : tg == NULL ? "no "
-				    "iSCSI target service on this host" :
+				    "not on this host" :
+				    !volstore_has_devices(vs) ?
 				    "metadata-only LVM volumes have no "
-				    "device to export");
+				    "device to export" : "no iSCSI target "
+				    "service on this host");
 			}
 			continue;
 		}

@@ -300,15 +300,18 @@ vollvm_snap_create(const struct vollvm_conf *c, const char *snap_id,
 	if (lv_name(snap_id, true, lv, sizeof(lv)) == -1 ||
 	    vg_lv(c, vol_id, false, origin, sizeof(origin)) == -1)
 		return -1;
+	if (!c->activation) {
+		/* lvcreate: "Can't create snapshot without using
+		 * device-mapper kernel driver", whatever the switches. */
+		err_set(TS_EUNAVAILABLE, "vollvm: metadata-only LVM "
+		    "([storage] lvm_activation = false) cannot make snapshots "
+		    "(they need device-mapper)");
+		return -1;
+	}
 	snprintf(sz, sizeof(sz), "%" PRIu64 "g", size_gb ? size_gb : 1);
-	if (c->activation) {
+	{
 		const char *argv[] = { "lvcreate", "-q", "-s", "-L", sz, "-n",
 		    lv, origin, NULL };
-
-		return run0(c, argv);
-	} else {
-		const char *argv[] = { "lvcreate", "-an", "-Zn", "-q", "-s",
-		    "-L", sz, "-n", lv, origin, NULL };
 
 		return run0(c, argv);
 	}

@@ -9,7 +9,8 @@
  * its metadata only and never asks device-mapper for anything (which
  * these machines lack). Such LVs have no device node: they cannot be
  * filled, exported or wiped, and the wipe before lvremove is skipped
- * (their extents were never written through this host).
+ * (their extents were never written through this host); snapshots are
+ * refused (LVM makes none without device-mapper).
  */
 #ifndef TS_AGENT_VOLLVM_H
 #define TS_AGENT_VOLLVM_H

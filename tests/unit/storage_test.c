@@ -243,7 +243,12 @@ lvm_ops(bool activation)
 	assert_int_equal(volstore_has_devices(vs), activation);
 	assert_int_equal(volstore_create(vs, VB, 2, NULL), 0);
 	assert_int_equal(volstore_extend(vs, VA, 3), 0);
-	assert_int_equal(volstore_snap_create(vs, SA, VA), 0);
+	if (activation)
+		assert_int_equal(volstore_snap_create(vs, SA, VA), 0);
+	else {
+		assert_int_equal(volstore_snap_create(vs, SA, VA), -1);
+		assert_int_equal(err_code(), TS_EUNAVAILABLE);
+	}
 	assert_int_equal(volstore_list(vs, &it, &n), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(it[0].id, VA);
