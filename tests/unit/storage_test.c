@@ -24,10 +24,12 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "clock.h"
 #include "codec.h"
 #include "err.h"
+#include "image/imgcache.h"
 #include "msg_gen.h"
 #include "proc.h"
 #include "storage/storsvc.h"
@@ -211,6 +213,85 @@ test_file_wipe(void **state)
 	/* Bad ids never make a path. */
 	assert_int_equal(volfile_path(dir, "../x", false, p, sizeof(p)), -1);
 	assert_int_equal(err_code(), TS_EINVALID);
+}
+
+/* ------------------------------------------------------ image fills */
+
+#define IMG	"1a1a1a1a-0000-4000-8000-000000000009"
+static unsigned char img_data[1024 * 1024];
+static char fetched_token[64];
+
+/* The image API stand-in: the raw image, and the token it was asked with. */
+static int
+img_fetch(void *arg, const char *image_id, const char *token,
+    imgcache_sink_fn sink, void *sink_arg)
+{
+	(void)arg;
+	snprintf(fetched_token, sizeof(fetched_token), "%s", token ? token :
+	    "");
+	if (strcmp(image_id, IMG) != 0) {
+		err_set(TS_ENOT_FOUND, "no image %s", image_id);
+		return -1;
+	}
+	return sink(img_data, sizeof(img_data), sink_arg);
+}
+
+static void
+test_image_fill(void **state)
+{
+	unsigned char h[crypto_hash_sha512_BYTES];
+	char hex[2 * crypto_hash_sha512_BYTES + 1], dir[300], cdir[300],
+	    p[VOLSTORE_PATH_MAX];
+	struct imgcache_opts co = { .source = { img_fetch, NULL } };
+	struct volstore_opts o = { .backend = "file" };
+	struct volstore_source src = { .image_id = IMG,
+	    .image_disk_format = "raw", .image_sha512 = hex,
+	    .image_size = sizeof(img_data), .image_token = "cap-token-1" };
+	struct imgcache *cache;
+	struct volstore *vs;
+
+	assert_true(sodium_init() >= 0);
+	memcpy(img_data, "TSIMGMARK", 9);
+	crypto_hash_sha512(h, img_data, sizeof(img_data));
+	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+	snprintf(cdir, sizeof(cdir), "%s/cache", tmpdir);
+	co.dir = cdir;
+	assert_non_null(cache = imgcache_new(&co));
+	snprintf(dir, sizeof(dir), "%s/imgvols", tmpdir);
+	o.file_dir = dir;
+	o.cache = cache;
+	assert_non_null(vs = volstore_new(&o));
+
+	/* Filled through the cache with the volume's token; the volume
+	 * holds no reference on the base afterwards. */
+	assert_int_equal(volstore_create(vs, VA, 1, &src), 0);
+	assert_string_equal(fetched_token, "cap-token-1");
+	assert_int_equal(volstore_path(vs, VA, false, p, sizeof(p)), 0);
+	assert_true(has_at(p, 0, "TSIMGMARK"));
+	assert_int_equal(imgcache_refs(cache, IMG), 0);
+	/* A checksum that does not match (a fresh image id: not cached):
+	 * refused, no volume left. */
+	src.image_sha512 = "00";
+	assert_int_equal(volstore_create(vs, VB, 1, &src), -1);
+	assert_int_equal(volstore_path(vs, VB, false, p, sizeof(p)), 0);
+	assert_int_equal(access(p, F_OK), -1);
+	/* No checksum at all: refused before anything is fetched. */
+	src.image_sha512 = NULL;
+	fetched_token[0] = '\0';
+	assert_int_equal(volstore_create(vs, VB, 1, &src), -1);
+	assert_non_null(strstr(err_msg(), "checksum"));
+	assert_string_equal(fetched_token, "");
+	assert_int_equal(access(p, F_OK), -1);
+	/* Without an image cache: refused, said why. */
+	volstore_free(&vs);
+	o.cache = NULL;
+	assert_non_null(vs = volstore_new(&o));
+	src.image_sha512 = hex;
+	assert_int_equal(volstore_create(vs, VB, 1, &src), -1);
+	assert_non_null(strstr(err_msg(), "no image cache"));
+	assert_int_equal(access(p, F_OK), -1);
+	volstore_free(&vs);
+	imgcache_free(&cache);
 }
 
 /* ------------------------------------------------------------- lvm */
@@ -666,6 +747,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_file_backend),
 		cmocka_unit_test(test_file_wipe),
+		cmocka_unit_test(test_image_fill),
 		cmocka_unit_test(test_lvm_golden),
 		cmocka_unit_test(test_show_parse),
 		cmocka_unit_test(test_tgt_golden),
