@@ -5,7 +5,7 @@
  *
  * Usage: storctl --host H [--backend file|lvm] [--dir DIR] [--vg VG]
  *                [--no-activation] [--portal ADDR:PORT --control N]
- *                [--tick-ms N]
+ *                [--tick-ms N] [--debug]
  * Without --portal there is no tgtd (no exports). stdin, one item a line,
  * a message ended by "apply GEN":
  *   vol ID SIZE_GB PRESENT(0|1) [INITIATOR CHAP_USER CHAP_SECRET]
@@ -106,11 +106,12 @@ main(int argc, char **argv)
 		{ "portal", required_argument, NULL, 'p' },
 		{ "control", required_argument, NULL, 'c' },
 		{ "tick-ms", required_argument, NULL, 't' },
+		{ "debug", no_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct volstore_opts vo = { .backend = "file", .lvm_activation = true };
 	const char *host = NULL, *portal = NULL;
-	int control = 0, tick = 0, c;
+	int control = 0, tick = 0, debug = 0, c;
 	struct volstore *vs;
 	struct tgt *tg = NULL;
 	struct storsvc *s;
@@ -127,12 +128,13 @@ main(int argc, char **argv)
 		case 'p': portal = optarg; break;
 		case 'c': control = atoi(optarg); break;
 		case 't': tick = atoi(optarg); break;
+		case 'D': debug = 1; break;
 		default: usage();
 		}
 	}
 	if (host == NULL || optind != argc)
 		usage();
-	log_set_level(LOG_LVL_INFO);
+	log_set_level(debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	if ((vs = volstore_new(&vo)) == NULL ||
 	    (portal != NULL && (tg = tgt_new(portal, control)) == NULL) ||
 	    (s = storsvc_new(&vs, &tg, host, tick, print_state, NULL)) ==

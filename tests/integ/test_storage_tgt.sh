@@ -60,7 +60,7 @@ start_storctl() {
 	rm -f "$T/in"
 	mkfifo "$T/in"
 	"$STORCTL" --host host-a --dir "$T/vols" --portal 127.0.0.1:$PORT \
-	    --control $CTLP --tick-ms 500 < "$T/in" >> "$T/out.log" \
+	    --control $CTLP --tick-ms 500 --debug < "$T/in" >> "$T/out.log" \
 	    2>> "$T/storctl.log" &
 	STORCTL_PID=$!
 	PIDS+=($STORCTL_PID)
@@ -100,6 +100,9 @@ grep -q "^        $INI\$" "$T/show.txt" || fail "initiator not in the ACL"
 grep -q "^        $USER\$" "$T/show.txt" || fail "account not bound"
 ok "target, LUN 1, ACL and CHAP account made"
 
+grep -q -- "--password=" "$T/storctl.log" || fail "tgtadm account command not logged"
+grep -q -- "$PASS" "$T/storctl.log" && fail "the CHAP secret is in the log"
+ok "the CHAP secret never reaches the log (tgtadm --password= redacted)"
 reads_marker || fail "the exported volume does not read back"
 ok "qemu-img reads the marker through iSCSI with CHAP"
 
