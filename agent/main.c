@@ -405,6 +405,40 @@ no_dataplane(struct agent *a, const struct codec_envelope *env)
 		log_warnx("host_network reply: %s", err_msg());
 }
 
+/*
+ * A host_storage reaching a host without block storage ([storage] enabled
+ * is false): an empty one is true as it is and is reported applied
+ * (backend "none"); one naming volumes or snapshots is refused.
+ */
+static void
+no_storage(struct agent *a, const struct codec_envelope *env)
+{
+	const struct msg_host_storage *m = env->body;
+	int rc;
+
+	if (m->volumes.n == 0 && m->snapshots.n == 0) {
+		struct msg_host_storage_state st = { 0 };
+
+		st.generation = m->generation;
+		st.in_reply_to = (char *)env->request_id;
+		st.backend = "none";
+		st.portal = "";
+		rc = send_msg(a, &schema_msg_host_storage_state, &st);
+	} else {
+		struct msg_error e = { 0 };
+
+		e.code = TS_EUNAVAILABLE;
+		e.message = "no block storage on this host: set [storage] "
+		    "enabled";
+		e.in_reply_to = (char *)env->request_id;
+		log_warnx("host_storage with %zu volumes: %s", m->volumes.n,
+		    e.message);
+		rc = send_msg(a, &schema_msg_error, &e);
+	}
+	if (rc == -1)
+		log_warnx("host_storage reply: %s", err_msg());
+}
+
 static void
 handle(struct agent *a, const struct bus_msg *bm)
 {
@@ -449,6 +483,8 @@ handle(struct agent *a, const struct bus_msg *bm)
 		no_dataplane(a, &env);
 	} else if (a->sto && storsvc_handle(a->sto, &env) == 1) {
 		/* queued for the storage worker */
+	} else if (env.type == &schema_msg_host_storage) {
+		no_storage(a, &env);
 	} else {
 		log_warnx("unexpected %s from the controller", env.type->name);
 	}
