@@ -294,6 +294,57 @@ test_image_fill(void **state)
 	imgcache_free(&cache);
 }
 
+/* The recorded lines with the test's directory written as $DIR. */
+static char *
+recorded(const struct proc_recorder *rec)
+{
+	const char *t = proc_recorder_text(rec);
+	size_t dl = strlen(tmpdir), n = 0;
+	char *out = malloc(strlen(t) * 2 + 1);
+
+	assert_non_null(out);
+	while (*t) {
+		if (strncmp(t, tmpdir, dl) == 0) {
+			memcpy(out + n, "$DIR", 4);
+			n += 4;
+			t += dl;
+		} else
+			out[n++] = *t++;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+static void
+test_file_golden(void **state)
+{
+	struct proc_recorder *rec;
+	struct volstore_opts o = { .backend = "file" };
+	struct volstore_source src = { .source_volume = VA };
+	struct volstore *vs;
+	char dir[300], *text;
+
+	snprintf(dir, sizeof(dir), "%s/golden", tmpdir);
+	o.file_dir = dir;
+	assert_non_null(vs = volstore_new(&o));
+	assert_non_null(rec = proc_recorder_new());
+	/* create, extend and remove are system calls: nothing recorded */
+	assert_int_equal(volstore_create(vs, VA, 1, NULL), 0);
+	assert_int_equal(volstore_extend(vs, VA, 2), 0);
+	assert_int_equal(proc_recorder_count(rec), 0);
+	assert_int_equal(volstore_snap_create(vs, SA, VA), 0);
+	assert_int_equal(volstore_create(vs, VB, 2, &src), 0);
+	src = (struct volstore_source){ .source_snapshot = SA };
+	assert_int_equal(volstore_create(vs, VC, 3, &src), 0);
+	assert_int_equal(volstore_remove(vs, VA), 0);
+	text = recorded(rec);
+	assert_int_equal(proc_golden_compare(text,
+	    "tests/golden/storage/file.txt"), 0);
+	free(text);
+	proc_recorder_free(&rec);
+	volstore_free(&vs);
+}
+
 /* ------------------------------------------------------------- lvm */
 
 static const char lvs_json[] =
@@ -748,6 +799,7 @@ main(void)
 		cmocka_unit_test(test_file_backend),
 		cmocka_unit_test(test_file_wipe),
 		cmocka_unit_test(test_image_fill),
+		cmocka_unit_test(test_file_golden),
 		cmocka_unit_test(test_lvm_golden),
 		cmocka_unit_test(test_show_parse),
 		cmocka_unit_test(test_tgt_golden),
