@@ -398,6 +398,7 @@ run(struct storsvc *s, const char *reqid)
 	struct msg_host_storage_state st;
 
 	memset(&st, 0, sizeof(st));
+	volstore_prune_images(s->vs);
 	if (converge(s->vs, s->tgt, s->desired, &st, &s->tgt_down) == -1)
 		log_err("storage converge");
 	else

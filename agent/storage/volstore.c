@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "clock.h"
 #include "daemon.h"
 #include "err.h"
 #include "image/imgcache.h"
@@ -31,6 +32,7 @@ struct volstore {
 	char			*vg;		/* lvm */
 	struct vollvm_conf	 lvm;
 	struct imgcache		*cache;		/* borrowed, may be NULL */
+	int64_t			 next_prune;	/* monotonic ms */
 };
 
 struct volstore *
@@ -312,4 +314,22 @@ volstore_snap_remove(struct volstore *s, const char *snap_id)
 	if (s->backend == BACKEND_FILE)
 		return volfile_remove(s->dir, snap_id, true);
 	return vollvm_remove(&s->lvm, snap_id, true, 0);
+}
+
+int
+volstore_prune_images(struct volstore *s)
+{
+	int64_t now = clock_mono_ms();
+	int n;
+
+	if (s->cache == NULL || now < s->next_prune)
+		return 0;
+	s->next_prune = now + VOLSTORE_PRUNE_SEC * 1000;
+	/* The volumes' references last only while they are filled: every
+	 * image idle for the cache's grace goes. */
+	if ((n = imgcache_prune(s->cache)) > 0)
+		log_info("volume image cache: %d idle images pruned", n);
+	else if (n == -1)
+		log_warnx("volume image cache: %s", err_msg());
+	return n < 0 ? 0 : n;
 }

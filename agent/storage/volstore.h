@@ -100,6 +100,11 @@ int	volstore_remove(struct volstore *, const char *id);
 /* A snapshot of volume vol_id as it is now. TS_ECONFLICT if it exists. */
 int	volstore_snap_create(struct volstore *, const char *snap_id,
 	    const char *vol_id);
+/* Prunes the image cache's idle images (imgcache_prune), at most every
+ * VOLSTORE_PRUNE_SEC; the storage worker calls it every tick. Returns the
+ * number of files deleted (0 without a cache or before the interval). */
+#define VOLSTORE_PRUNE_SEC	600
+int	volstore_prune_images(struct volstore *);
 /* Removes a snapshot (wiped as a volume is); absent: 0. */
 int	volstore_snap_remove(struct volstore *, const char *snap_id);
 

@@ -220,6 +220,14 @@ test_file_wipe(void **state)
 #define IMG	"1a1a1a1a-0000-4000-8000-000000000009"
 static unsigned char img_data[1024 * 1024];
 static char fetched_token[64];
+static uint64_t fake_now = 1000;
+
+static uint64_t
+fake_clock(void *arg)
+{
+	(void)arg;
+	return fake_now;
+}
 
 /* The image API stand-in: the raw image, and the token it was asked with. */
 static int
@@ -242,7 +250,8 @@ test_image_fill(void **state)
 	unsigned char h[crypto_hash_sha512_BYTES];
 	char hex[2 * crypto_hash_sha512_BYTES + 1], dir[300], cdir[300],
 	    p[VOLSTORE_PATH_MAX];
-	struct imgcache_opts co = { .source = { img_fetch, NULL } };
+	struct imgcache_opts co = { .source = { img_fetch, NULL },
+	    .grace_sec = 60, .now = fake_clock };
 	struct volstore_opts o = { .backend = "file" };
 	struct volstore_source src = { .image_id = IMG,
 	    .image_disk_format = "raw", .image_sha512 = hex,
@@ -269,6 +278,24 @@ test_image_fill(void **state)
 	assert_int_equal(volstore_path(vs, VA, false, p, sizeof(p)), 0);
 	assert_true(has_at(p, 0, "TSIMGMARK"));
 	assert_int_equal(imgcache_refs(cache, IMG), 0);
+	/* Idle for the grace: pruned by the worker's call, once per
+	 * interval. */
+	{
+		char base[400];
+
+		snprintf(base, sizeof(base), "%s/%s", cdir, IMG);
+		assert_int_equal(access(base, F_OK), 0);
+		fake_now += 61;
+		assert_int_equal(volstore_prune_images(vs), 1);
+		assert_int_equal(access(base, F_OK), -1);
+		/* The next is due in VOLSTORE_PRUNE_SEC. */
+		assert_int_equal(volstore_create(vs, VD, 1, &src), 0);
+		assert_int_equal(access(base, F_OK), 0);
+		fake_now += 61;
+		assert_int_equal(volstore_prune_images(vs), 0);
+		assert_int_equal(access(base, F_OK), 0);
+		assert_int_equal(volstore_remove(vs, VD), 0);
+	}
 	/* A checksum that does not match (a fresh image id: not cached):
 	 * refused, no volume left. */
 	src.image_sha512 = "00";
