@@ -138,7 +138,9 @@ converge(struct volstore *vs, struct tgt *tg,
 	struct tgt_want *w = calloc(nv + 1, sizeof(*w));
 	size_t *widx = calloc(nv + 1, sizeof(*widx));
 	struct tgt_acl *acls = calloc(nv * 16 + 1, sizeof(*acls));
-	char (*paths)[VOLSTORE_PATH_MAX] = calloc(nv + 1, sizeof(*paths));
+	/* Only exported volumes' paths, so a host of many volumes does not
+	 * cost a path buffer each. */
+	char **paths = calloc(nv + 1, sizeof(*paths));
 	struct volstore_item *have = NULL;
 	uint64_t total = 0, freeb = 0;
 	int rc = -1;
@@ -218,11 +220,15 @@ converge(struct volstore *vs, struct tgt *tg,
 		snprintf(x->iqn, sizeof(x->iqn), "%s%s", TGT_IQN_PREFIX,
 		    v->id);
 		if (v->present && v->exports.n > 0) {
-			if (volstore_path(vs, v->id, false, paths[i],
-			    VOLSTORE_PATH_MAX) == -1) {
+			char p[VOLSTORE_PATH_MAX];
+
+			if (volstore_path(vs, v->id, false, p, sizeof(p)) ==
+			    -1) {
 				fail(&vmk[i], "export");
 				continue;
 			}
+			if ((paths[i] = strdup(p)) == NULL)
+				goto nomem;
 			x->path = paths[i];
 			x->acls = &acls[i * 16];
 			for (size_t k = 0; k < v->exports.n && k < 16; k++) {
@@ -339,6 +345,8 @@ out:
 	free(w);
 	free(widx);
 	free(acls);
+	for (size_t i = 0; paths != NULL && i < nv; i++)
+		free(paths[i]);
 	free(paths);
 	return rc;
 }
