@@ -416,6 +416,12 @@ ctltest_netsync(struct ctltest *t)
 	return services_env(t->priv->services)->netsync;
 }
 
+struct storesync *
+ctltest_storesync(struct ctltest *t)
+{
+	return services_env(t->priv->services)->storesync;
+}
+
 /* ---- HTTP client ----------------------------------------------------------- */
 
 static int

@@ -329,8 +329,8 @@ test_volumes(void **state)
 	assert_int_equal(num("itemNotFound.code"), 404);
 	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_OTHER, "/volumes", NULL),
 	    NULL, 400, "Malformed request url");
-	/* Nothing else lives under /v3. */
-	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/snapshots", NULL),
+	/* Backups are not served. */
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/backups", NULL),
 	    NULL, 404, NULL);
 }
 
