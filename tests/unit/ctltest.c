@@ -422,6 +422,12 @@ ctltest_storesync(struct ctltest *t)
 	return services_env(t->priv->services)->storesync;
 }
 
+struct volume *
+ctltest_volume(struct ctltest *t)
+{
+	return services_env(t->priv->services)->volume;
+}
+
 /* ---- HTTP client ----------------------------------------------------------- */
 
 static int
