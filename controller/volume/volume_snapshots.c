@@ -390,8 +390,10 @@ volume_snapshots_update(struct http_req *req, struct http_resp *resp)
 	const char *dn, *dd;
 	bool hdn, hdd;
 
-	if (volume_begin(req, resp, NULL, NULL) == -1)
+	if (volume_begin(req, resp, NULL, NULL) == -1 ||
+	    snap_check(req, "volume:update_snapshot", e.id, &s) == -1)
 		return -1;
+	codec_clear(&schema_rec_volume_snapshot, &s);
 	if (!json_is_object(body) || !json_is_object(o = json_object_get(body,
 	    "snapshot"))) {
 		err_set(TS_EINVALID, "Missing required element 'snapshot' in "
@@ -411,9 +413,6 @@ volume_snapshots_update(struct http_req *req, struct http_resp *resp)
 		e.desc = dd;
 		e.has_desc = true;
 	}
-	if (snap_check(req, "volume:update_snapshot", e.id, &s) == -1)
-		return -1;
-	codec_clear(&schema_rec_volume_snapshot, &s);
 	if (store_write(volume_of(req)->store, edit_fn, &e) == -1)
 		return -1;
 	out = snap_json(&e.out, false, false);

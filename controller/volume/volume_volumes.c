@@ -174,6 +174,19 @@ vol_check(struct http_req *req, const char *rule, const char *id,
 	return rc;
 }
 
+/* The checks of vol_check() alone, before a body is read: a caller who
+ * may not see the volume learns nothing from the body's errors. */
+static int
+vol_visible(struct http_req *req, const char *rule, const char *id)
+{
+	struct rec_volume v;
+
+	if (vol_check(req, rule, id, &v) == -1)
+		return -1;
+	codec_clear(&schema_rec_volume, &v);
+	return 0;
+}
+
 /* ---- lists -------------------------------------------------------------- */
 
 struct collect {
@@ -1129,7 +1142,8 @@ volume_volumes_update(struct http_req *req, struct http_resp *resp)
 	bool hdn, hdd;
 	struct vedit e;
 
-	if (volume_begin(req, resp, NULL, NULL) == -1)
+	if (volume_begin(req, resp, NULL, NULL) == -1 ||
+	    vol_visible(req, "volume:update", id) == -1)
 		return -1;
 	if (!json_is_object(body) || !json_is_object(o = json_object_get(body,
 	    "volume"))) {
@@ -1575,7 +1589,8 @@ volume_volumes_action(struct http_req *req, struct http_resp *resp)
 	json_t *jv;
 	size_t i;
 
-	if (volume_begin(req, resp, NULL, NULL) == -1)
+	if (volume_begin(req, resp, NULL, NULL) == -1 ||
+	    vol_visible(req, NULL, id) == -1)
 		return -1;
 	if (!json_is_object(body) || json_object_size(body) != 1) {
 		err_set(TS_EINVALID, "Invalid request body: one action "
@@ -1688,7 +1703,10 @@ meta_set(struct http_req *req, struct http_resp *resp, bool merge)
 	struct vedit e;
 	int rc;
 
-	if (volume_begin(req, resp, NULL, NULL) == -1)
+	if (volume_begin(req, resp, NULL, NULL) == -1 ||
+	    vol_visible(req, merge ? "volume:create_volume_metadata" :
+	    "volume:update_volume_metadata", http_req_param(req,
+	    "volume_id")) == -1)
 		return -1;
 	if (!json_is_object(body) || !json_is_object(m = json_object_get(body,
 	    "metadata"))) {
@@ -1727,7 +1745,9 @@ volume_meta_update(struct http_req *req, struct http_resp *resp)
 	struct mset s = { .merge = true };
 	struct vedit e;
 
-	if (volume_begin(req, resp, NULL, NULL) == -1)
+	if (volume_begin(req, resp, NULL, NULL) == -1 ||
+	    vol_visible(req, "volume:update_volume_metadata",
+	    http_req_param(req, "volume_id")) == -1)
 		return -1;
 	if (!json_is_object(body) || !json_is_object(m = json_object_get(body,
 	    "meta"))) {
