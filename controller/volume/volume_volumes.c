@@ -293,9 +293,15 @@ jcmp(json_t *a, json_t *b)
 		    json_integer_value(a) > json_integer_value(b);
 	if (json_is_string(a) && json_is_string(b))
 		return strcmp(json_string_value(a), json_string_value(b));
-	/* null sorts first, as in SQL ascending */
-	return (json_is_null(a) || a == NULL) - (json_is_null(b) || b == NULL)
-	    ? ((json_is_null(a) || a == NULL) ? -1 : 1) : 0;
+	/* null (or absent) sorts first, as in SQL ascending */
+	{
+		bool na = a == NULL || json_is_null(a);
+		bool nb = b == NULL || json_is_null(b);
+
+		if (na != nb)
+			return na ? -1 : 1;
+	}
+	return 0;
 }
 
 static int
