@@ -1129,6 +1129,149 @@ test_volume_attach(void **state)
 	assert_int_equal(count_volumes(CT_MEMBER), 0);
 }
 
+/* Report every volume of ids present (or gone) at the host's desired
+ * generation. */
+static void
+settle(const char **ids, size_t n, bool present)
+{
+	struct rep r[8];
+	uint64_t gen;
+
+	assert_true(n <= 8);
+	(void)desired(HOST1, ids[0], &gen);
+	for (size_t i = 0; i < n; i++) {
+		r[i].id = ids[i];
+		r[i].present = present;
+		r[i].ok = true;
+		r[i].size = present ? 1 : 0;
+		r[i].msg = NULL;
+		r[i].iqn = NULL;
+	}
+	report(HOST1, gen, r, n, NULL, 0);
+}
+
+/* Filled from an image, cloned from a volume, made from a snapshot: the
+ * host is told the source; bootable and volume_image_metadata follow. */
+static void
+test_volume_sources(void **state)
+{
+	const struct sch_sto_volume *sv;
+	char img[64], queued[64], b[256], id[37], clone[37], sid[37], fs[37];
+	const char *ids[3];
+	uint64_t gen;
+
+	(void)state;
+	host_up(HOST1);
+	CT_CALL(T, CT_IMAGE, CT_ADMIN, "POST", "/v2/images", "{\"name\": "
+	    "\"vimg\", \"disk_format\": \"raw\", \"container_format\": "
+	    "\"bare\", \"visibility\": \"public\"}", 201, NULL);
+	snprintf(img, sizeof(img), "%s", ctltest_str(T, "id"));
+	snprintf(b, sizeof(b), "/v2/images/%s/file", img);
+	ctltest_call(T, CT_IMAGE, CT_ADMIN, "PUT", b, "0123456789abcdef",
+	    "Content-Type: application/octet-stream\r\n");
+	ctltest_expect(T, 204, NULL);
+	CT_CALL(T, CT_IMAGE, CT_ADMIN, "POST", "/v2/images", "{\"name\": "
+	    "\"vq\", \"disk_format\": \"raw\", \"container_format\": "
+	    "\"bare\", \"visibility\": \"public\"}", 201, NULL);
+	snprintf(queued, sizeof(queued), "%s", ctltest_str(T, "id"));
+
+	/* An image that is not active: 400, nothing made. */
+	snprintf(b, sizeof(b), "{\"volume\":{\"size\":1,\"imageRef\":\"%s\"}}",
+	    queued);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, "/volumes", NULL), b,
+	    400, "Invalid input received: Invalid image identifier or unable "
+	    "to access requested image.");
+	assert_int_equal(count_volumes(CT_MEMBER), 0);
+
+	/* From the image, its size from the image's (1 GiB). */
+	snprintf(b, sizeof(b), "{\"volume\":{\"imageRef\":\"%s\"}}", img);
+	create(CT_MEMBER, b, id);
+	assert_int_equal(num("volume.size"), 1);
+	assert_string_equal(ctltest_str(T, "volume.bootable"), "false");
+	assert_null(ctltest_get(T, "volume.volume_image_metadata"));
+	sv = desired(HOST1, id, &gen);
+	assert_non_null(sv);
+	assert_string_equal(sv->image_id, img);
+	assert_string_equal(sv->image_disk_format, "raw");
+	assert_true(sv->has_image_size);
+	assert_int_equal(sv->image_size, 16);
+	/* The capability is minted when sending, never kept. */
+	assert_null(sv->image_token);
+	ids[0] = id;
+	settle(ids, 1, true);
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "volume.status"), "available");
+	assert_string_equal(ctltest_str(T, "volume.bootable"), "true");
+	assert_string_equal(ctltest_str(T, "volume.volume_image_metadata."
+	    "image_id"), img);
+	assert_string_equal(ctltest_str(T, "volume.volume_image_metadata."
+	    "image_name"), "vimg");
+	/* Available: the source is no longer in the message. */
+	sv = desired(HOST1, id, NULL);
+	assert_null(sv->image_id);
+
+	/* A clone: on the source's host, bootable with it. */
+	snprintf(b, sizeof(b), "{\"volume\":{\"source_volid\":\"%s\"}}", id);
+	create(CT_MEMBER, b, clone);
+	assert_string_equal(ctltest_str(T, "volume.bootable"), "true");
+	assert_string_equal(ctltest_str(T, "volume.source_volid"), id);
+	sv = desired(HOST1, clone, NULL);
+	assert_non_null(sv);
+	assert_string_equal(sv->source_volume, id);
+	/* A source still creating: 400, nothing made. */
+	snprintf(b, sizeof(b), "{\"volume\":{\"source_volid\":\"%s\"}}",
+	    clone);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, "/volumes", NULL), b,
+	    400, "Invalid volume: Source volume status must be available or "
+	    "in-use.");
+	assert_int_equal(count_volumes(CT_MEMBER), 2);
+
+	/* From a snapshot. */
+	snprintf(b, sizeof(b), "{\"snapshot\":{\"volume_id\":\"%s\"}}", id);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, "/snapshots", NULL),
+	    b, 202, NULL);
+	snprintf(sid, sizeof(sid), "%s", ctltest_str(T, "snapshot.id"));
+	snprintf(b, sizeof(b), "{\"volume\":{\"snapshot_id\":\"%s\"}}", sid);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, "/volumes", NULL), b,
+	    400, "Invalid snapshot: Originating snapshot status must be one of "
+	    "'available' values");
+	{
+		struct rep r = { sid, true, true, 0, NULL, NULL };
+
+		(void)desired(HOST1, id, &gen);
+		report(HOST1, gen, NULL, 0, &r, 1);
+	}
+	create(CT_MEMBER, b, fs);
+	assert_string_equal(ctltest_str(T, "volume.snapshot_id"), sid);
+	assert_int_equal(num("volume.size"), 1);
+	sv = desired(HOST1, fs, NULL);
+	assert_string_equal(sv->source_snapshot, sid);
+
+	/* Clean up through the host. */
+	ids[0] = clone;
+	ids[1] = fs;
+	settle(ids, 2, true);
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/snapshots/%s",
+	    sid), NULL, 202, NULL);
+	{
+		struct rep r = { sid, false, true, 0, NULL, NULL };
+
+		(void)desired(HOST1, id, &gen);
+		report(HOST1, gen, NULL, 0, &r, 1);
+	}
+	ids[0] = id;
+	ids[1] = clone;
+	ids[2] = fs;
+	for (size_t i = 0; i < 3; i++)
+		CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER,
+		    "/volumes/%s", ids[i]), NULL, 202, NULL);
+	settle(ids, 3, false);
+	assert_int_equal(count_volumes(CT_MEMBER), 0);
+	assert_int_equal(used("totalGigabytesUsed"), 0);
+	assert_int_equal(used("totalSnapshotsUsed"), 0);
+}
+
 static int
 setup(void **state)
 {
@@ -1159,6 +1302,7 @@ main(void)
 		cmocka_unit_test(test_volume_lifecycle),
 		cmocka_unit_test(test_volume_cross_project),
 		cmocka_unit_test(test_volume_attach),
+		cmocka_unit_test(test_volume_sources),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
