@@ -360,9 +360,10 @@ svc_put(struct store_txn *txn, void *arg)
 	return db_service_put(txn, s);
 }
 
-/* An up agent on host, as its heartbeats would have written it. */
+/* An agent on host, as its heartbeats would have written it, last seen
+ * age_ms ago. */
 static void
-host_up(const char *host)
+host_seen(const char *host, int64_t age_ms, bool disabled)
 {
 	struct rec_service s;
 
@@ -371,9 +372,16 @@ host_up(const char *host)
 	s.host = (char *)host;
 	s.binary = (char *)"tinystack-agent";
 	s.topic = (char *)"compute";
-	s.last_seen_at = db_now_ms();
+	s.disabled = disabled;
+	s.last_seen_at = db_now_ms() - age_ms;
 	s.created_at = s.updated_at = s.last_seen_at;
 	assert_int_equal(store_write(ctltest_store(T), svc_put, &s), 0);
+}
+
+static void
+host_up(const char *host)
+{
+	host_seen(host, 0, false);
 }
 
 static size_t
@@ -1272,6 +1280,81 @@ test_volume_sources(void **state)
 	assert_int_equal(used("totalSnapshotsUsed"), 0);
 }
 
+/* Placement: the up host with the most free space in its last report;
+ * down and disabled hosts are never chosen. */
+static void
+test_volume_placement(void **state)
+{
+	char id[37], id2[37];
+	uint64_t gen;
+
+	(void)state;
+	host_up(HOST1);
+	host_seen("stor-down", 3600 * 1000, false);
+	host_seen("stor-off", 0, true);
+	host_up("stor2");
+	/* stor1 reported 90 GiB free (the reports above); stor2 200. */
+	{
+		struct msg_host_storage_state m;
+
+		memset(&m, 0, sizeof(m));
+		m.backend = (char *)"lvm";
+		m.portal = (char *)"127.0.0.2:3260";
+		m.total_gb = 300;
+		m.free_gb = 200;
+		assert_int_equal(storesync_report(ctltest_storesync(T), "stor2",
+		    &m), 0);
+		m.free_gb = 5000;
+		assert_int_equal(storesync_report(ctltest_storesync(T),
+		    "stor-down", &m), 0);
+		assert_int_equal(storesync_report(ctltest_storesync(T),
+		    "stor-off", &m), 0);
+	}
+	create(CT_MEMBER, "{\"volume\":{\"size\":1}}", id);
+	CT_CALL(T, V, CT_ADMIN, "GET", vpath(CT_ADMIN, "/volumes/%s", id),
+	    NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "volume.os-vol-host-attr:host"),
+	    "stor2@tinystack#tinystack");
+	assert_non_null(desired("stor2", id, &gen));
+	assert_null(desired(HOST1, id, NULL));
+	/* A clone stays with its source, whatever the space elsewhere. */
+	{
+		char b[128];
+		struct rep r = { id, true, true, 1, NULL, NULL };
+
+		report("stor2", gen, &r, 1, NULL, 0);
+		snprintf(b, sizeof(b), "{\"volume\":{\"source_volid\":\"%s\"}}",
+		    id);
+		create(CT_MEMBER, b, id2);
+	}
+	assert_non_null(desired("stor2", id2, &gen));
+	/* A report from another host does not move stor2's volumes. */
+	{
+		struct rep r = { id2, false, false, 0, "not mine", NULL };
+
+		report(HOST1, 1, &r, 1, NULL, 0);
+		assert_string_equal(vstatus(CT_MEMBER, id2), "creating");
+	}
+	{
+		struct rep r[2] = { { id, true, true, 1, NULL, NULL },
+		    { id2, true, true, 1, NULL, NULL } };
+
+		report("stor2", gen, r, 2, NULL, 0);
+	}
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 202, NULL);
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/volumes/%s", id2),
+	    NULL, 202, NULL);
+	(void)desired("stor2", id, &gen);
+	{
+		struct rep r[2] = { { id, false, true, 0, NULL, NULL },
+		    { id2, false, true, 0, NULL, NULL } };
+
+		report("stor2", gen, r, 2, NULL, 0);
+	}
+	assert_int_equal(count_volumes(CT_MEMBER), 0);
+}
+
 static int
 setup(void **state)
 {
@@ -1303,6 +1386,7 @@ main(void)
 		cmocka_unit_test(test_volume_cross_project),
 		cmocka_unit_test(test_volume_attach),
 		cmocka_unit_test(test_volume_sources),
+		cmocka_unit_test(test_volume_placement),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
