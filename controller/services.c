@@ -15,7 +15,6 @@
 #include "log.h"
 #include "network/network.h"
 #include "services.h"
-#include "volume/storesync.h"
 #include "volume/volume.h"
 
 /*

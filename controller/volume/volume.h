@@ -28,6 +28,7 @@
 
 #include "auth/policy.h"
 #include "http/http.h"
+#include "volume/storesync.h"	/* the storage sync, also public */
 
 struct config;
 struct store;
@@ -47,7 +48,6 @@ struct volume	*volume_new(const struct config *, struct store *,
 void		 volume_free(struct volume **sp);
 /* The storage sync the API tells of its changes (volume_changed());
  * borrowed, set once before the listeners start (services.c). */
-struct storesync;
 void		 volume_set_storesync(struct volume *, struct storesync *);
 
 /* The route table of the volume listener (port [api] volume_port). */
