@@ -13,7 +13,6 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,8 +281,10 @@ static const char *const sort_keys[] = { "id", "status", "size",
 	"availability_zone", "created_at", "updated_at", "name",
 	"display_name", "bootable", "volume_type", NULL };
 
-static struct sortkey	*g_sort;	/* qsort has no argument */
-static size_t		 g_nsort;
+struct sortspec {
+	const struct sortkey	*k;
+	size_t			 n;
+};
 
 static int
 jcmp(json_t *a, json_t *b)
@@ -305,19 +306,63 @@ jcmp(json_t *a, json_t *b)
 }
 
 static int
-cmp_objs(const void *pa, const void *pb)
+cmp_objs(const void *pa, const void *pb, void *arg)
 {
+	const struct sortspec *sp = arg;
 	json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
 
-	for (size_t i = 0; i < g_nsort; i++) {
-		const char *k = strcmp(g_sort[i].key, "display_name") == 0 ?
-		    "name" : g_sort[i].key;
+	for (size_t i = 0; i < sp->n; i++) {
+		const char *k = strcmp(sp->k[i].key, "display_name") == 0 ?
+		    "name" : sp->k[i].key;
 		int c = jcmp(json_object_get(a, k), json_object_get(b, k));
 
 		if (c != 0)
-			return g_sort[i].asc ? c : -c;
+			return sp->k[i].asc ? c : -c;
 	}
 	return 0;
+}
+
+/* The query of a list but limit and marker, percent-encoded, each
+ * "k=v&", for the next link (what does not fit is left out). */
+static void
+keep_query(struct http_req *req, char *out, size_t len)
+{
+	static const char *const keys[] = { "sort", "sort_key", "sort_dir",
+	    "all_tenants", "project_id", "name", "display_name", "status",
+	    "bootable", "metadata", NULL };
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; keys[i] != NULL; i++) {
+		const char *v = http_req_query(req, keys[i]);
+		size_t start = o;
+		bool fits = true;
+
+		if (v == NULL)
+			continue;
+		for (const char *k = keys[i]; *k != '\0' && fits; k++)
+			if ((fits = o + 1 < len))
+				out[o++] = *k;
+		if (fits && (fits = o + 1 < len))
+			out[o++] = '=';
+		for (const unsigned char *c = (const unsigned char *)v;
+		    *c != '\0' && fits; c++) {
+			if (isalnum(*c) || strchr("-._~:,", *c) != NULL) {
+				if ((fits = o + 1 < len))
+					out[o++] = (char)*c;
+			} else if ((fits = o + 3 < len)) {
+				out[o++] = '%';
+				out[o++] = hex[*c >> 4];
+				out[o++] = hex[*c & 0xf];
+			}
+		}
+		if (fits && (fits = o + 1 < len))
+			out[o++] = '&';
+		if (!fits)
+			o = start;
+		out[o] = '\0';
+	}
 }
 
 /* sort=k1:dir,k2 or sort_key/sort_dir (not both), then id; default
@@ -406,7 +451,7 @@ volume_list_reply(struct http_req *req, struct http_resp *resp,
 	json_t *meta = NULL, *out, **v = NULL;
 	int64_t limit = LIST_MAX;
 	bool more = false;
-	static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
+	struct sortspec spec;
 
 	if (name == NULL)
 		name = http_req_query(req, "display_name");
@@ -448,11 +493,9 @@ volume_list_reply(struct http_req *req, struct http_resp *resp,
 			v[n++] = o;
 	}
 	json_decref(meta);
-	pthread_mutex_lock(&sort_lock);
-	g_sort = sk;
-	g_nsort = nsk;
-	qsort(v, n, sizeof(*v), cmp_objs);
-	pthread_mutex_unlock(&sort_lock);
+	spec.k = sk;
+	spec.n = nsk;
+	qsort_r(v, n, sizeof(*v), cmp_objs, &spec);
 	if (marker != NULL) {
 		for (i = 0; i < n && !str_eq(v[i], "id", marker); i++)
 			;
@@ -494,9 +537,12 @@ volume_list_reply(struct http_req *req, struct http_resp *resp,
 			if (http_req_base_url(req, base, sizeof(base)) == -1)
 				base[0] = '\0';
 			snprintf(lk, sizeof(lk), "%s_links", coll);
-			snprintf(href, sizeof(href), "%s/v3/%s/%s%s?limit=%lld"
+			char keep[700];
+
+			keep_query(req, keep, sizeof(keep));
+			snprintf(href, sizeof(href), "%s/v3/%s/%s%s?%slimit=%lld"
 			    "&marker=%s", base, path ? path : "", coll,
-			    summary ? "" : "/detail", (long long)limit,
+			    summary ? "" : "/detail", keep, (long long)limit,
 			    json_string_value(json_object_get(last, "id")));
 			json_object_set_new(body, lk, json_pack("[{s:s, s:s}]",
 			    "href", href, "rel", "next"));

@@ -698,6 +698,8 @@ test_volume_lifecycle(void **state)
 	assert_string_equal(ctltest_str(T, "volumes.0.id"), id);
 	assert_string_equal(ctltest_str(T, "volumes_links.0.rel"), "next");
 	assert_non_null(strstr(ctltest_str(T, "volumes_links.0.href"), id));
+	assert_non_null(strstr(ctltest_str(T, "volumes_links.0.href"),
+	    "/volumes/detail?sort=size:asc&limit=1&marker="));
 	snprintf(b, sizeof(b), "/volumes/detail?sort=size:asc&limit=1&"
 	    "marker=%s", id);
 	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, b, NULL), NULL, 200,
