@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 
+#include "buf.h"
 #include "codec.h"
 #include "core/db.h"
 #include "ctltest.h"
@@ -1357,6 +1358,76 @@ test_volume_placement(void **state)
 	assert_int_equal(count_volumes(CT_MEMBER), 0);
 }
 
+/* The wire: the derived host_storage decodes as an agent reads it, and a
+ * host_storage_state envelope from the agent goes through the fleet's
+ * message hook; other messages are not storesync's. */
+static void
+test_storesync_wire(void **state)
+{
+	const struct msg_host_storage *m;
+	struct codec_envelope env;
+	struct buf b = { 0 };
+	struct msg_host_storage_state st;
+	struct sch_sto_status sv;
+	char id[37];
+	uint64_t gen;
+
+	(void)state;
+	host_up(HOST1);
+	create(CT_MEMBER, "{\"volume\":{\"size\":1,\"name\":\"wire\"}}", id);
+	assert_non_null(desired(HOST1, id, &gen));
+	m = storesync_desired(ctltest_storesync(T), HOST1);
+	assert_int_equal(codec_envelope_encode(&schema_msg_host_storage, m,
+	    "req-1", "ctltest", &b), 0);
+	memset(&env, 0, sizeof(env));
+	assert_int_equal(codec_envelope_decode(b.data, b.len,
+	    SCHEMA_FROM_CONTROLLER, &env), 0);
+	assert_ptr_equal(env.type, &schema_msg_host_storage);
+	assert_string_equal(((struct msg_host_storage *)env.body)->host, HOST1);
+	assert_int_equal(((struct msg_host_storage *)env.body)->generation,
+	    gen);
+	/* Not a message the controller takes from an agent. */
+	assert_int_equal(storesync_agent_msg(ctltest_storesync(T), HOST1,
+	    &env), 0);
+	codec_envelope_clear(&env);
+	buf_free(&b);
+
+	memset(&st, 0, sizeof(st));
+	memset(&sv, 0, sizeof(sv));
+	snprintf(sv.id, sizeof(sv.id), "%s", id);
+	sv.present = sv.ok = true;
+	sv.size_gb = 1;
+	st.generation = gen;
+	st.backend = (char *)"file";
+	st.portal = (char *)"127.0.0.1:3260";
+	st.volumes.items = &sv;
+	st.volumes.n = 1;
+	assert_int_equal(codec_envelope_encode(&schema_msg_host_storage_state,
+	    &st, "req-2", HOST1, &b), 0);
+	memset(&env, 0, sizeof(env));
+	assert_int_equal(codec_envelope_decode(b.data, b.len, SCHEMA_FROM_AGENT,
+	    &env), 0);
+	assert_int_equal(storesync_agent_msg(ctltest_storesync(T), HOST1,
+	    &env), 1);
+	codec_envelope_clear(&env);
+	buf_free(&b);
+	assert_string_equal(vstatus(CT_MEMBER, id), "available");
+	assert_int_equal(storesync_applied(ctltest_storesync(T), HOST1), gen);
+	/* Applied: nothing more to send until something changes. */
+	assert_non_null(desired(HOST1, id, &gen));
+	assert_int_equal(storesync_applied(ctltest_storesync(T), HOST1), gen);
+
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 202, NULL);
+	{
+		struct rep r = { id, false, true, 0, NULL, NULL };
+
+		(void)desired(HOST1, id, &gen);
+		report(HOST1, gen, &r, 1, NULL, 0);
+	}
+	assert_int_equal(count_volumes(CT_MEMBER), 0);
+}
+
 static int
 setup(void **state)
 {
@@ -1389,6 +1460,7 @@ main(void)
 		cmocka_unit_test(test_volume_attach),
 		cmocka_unit_test(test_volume_sources),
 		cmocka_unit_test(test_volume_placement),
+		cmocka_unit_test(test_storesync_wire),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
