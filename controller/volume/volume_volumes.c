@@ -529,7 +529,7 @@ volume_list_reply(struct http_req *req, struct http_resp *resp,
 		json_t *body = json_pack("{s:o*}", coll, out);
 
 		if (body != NULL && more && json_array_size(out) > 0) {
-			char base[512], href[1200], lk[80];
+			char base[512], lk[80], keep[700];
 			json_t *last = json_array_get(out,
 			    json_array_size(out) - 1);
 			const char *path = http_req_param(req, "project_id");
@@ -537,15 +537,13 @@ volume_list_reply(struct http_req *req, struct http_resp *resp,
 			if (http_req_base_url(req, base, sizeof(base)) == -1)
 				base[0] = '\0';
 			snprintf(lk, sizeof(lk), "%s_links", coll);
-			char keep[700];
-
 			keep_query(req, keep, sizeof(keep));
-			snprintf(href, sizeof(href), "%s/v3/%s/%s%s?%slimit=%lld"
+			json_object_set_new(body, lk, json_pack("[{s:o*, s:s}]",
+			    "href", json_sprintf("%s/v3/%s/%s%s?%slimit=%lld"
 			    "&marker=%s", base, path ? path : "", coll,
 			    summary ? "" : "/detail", keep, (long long)limit,
-			    json_string_value(json_object_get(last, "id")));
-			json_object_set_new(body, lk, json_pack("[{s:s, s:s}]",
-			    "href", href, "rel", "next"));
+			    json_string_value(json_object_get(last, "id"))),
+			    "rel", "next"));
 		}
 		free(v);
 		json_decref(objs);
