@@ -37,6 +37,7 @@ struct identity;
 struct image_service;
 struct netsync;
 struct services;
+struct storesync;
 struct store;
 
 /*
@@ -59,6 +60,9 @@ struct services_env {
 	 * REST services, on the fleet's hooks; the network API tells it of
 	 * changes (netsync_changed()). */
 	struct netsync		*netsync;
+	/* The storage sync (volume/storesync.h), built likewise; the volume
+	 * API tells it of changes (volume_changed()). */
+	struct storesync	*storesync;
 };
 
 /*

@@ -1,7 +1,7 @@
 # The APIs' handlers through the real HTTP stack of an in-process controller
 # (tests/unit/ctltest.c, apifuzz.c): one target per service, and
 # fuzz_http_req with raw request bytes on every listener.
-foreach(api compute identity image network http_req)
+foreach(api compute identity image network volume http_req)
   if(api STREQUAL "http_req")
     set(name fuzz_http_req)
   else()

@@ -41,8 +41,9 @@ int
 apifuzz_create(struct ctltest *t, enum ctltest_svc svc, enum ctltest_who who,
     const char *path, const char *body, const char *key, char out[128])
 {
-	if (ctltest_call(t, svc, who, "POST", path, body, NULL) != 201 ||
-	    ctltest_str(t, key) == NULL)
+	int st = ctltest_call(t, svc, who, "POST", path, body, NULL);
+
+	if ((st != 201 && st != 202) || ctltest_str(t, key) == NULL)
 		return -1;
 	snprintf(out, 128, "%s", ctltest_str(t, key));
 	return 0;
@@ -64,9 +65,12 @@ apifuzz_check(struct ctltest *t, const char *what)
 	abort();
 }
 
+/* The project of the input's caller, for "@P@" (Cinder's URLs name it). */
+static char caller_project[128];
+
 /*
  * d (n bytes, up to a NUL) as a C string with each "@N@" replaced by
- * fixture N's id; owned.
+ * fixture N's id and each "@P@" by the caller's project; owned.
  */
 static char *
 subst_new(const uint8_t *d, size_t n, char fix[APIFUZZ_MAXFIX][128])
@@ -82,6 +86,13 @@ subst_new(const uint8_t *d, size_t n, char fix[APIFUZZ_MAXFIX][128])
 			size_t l = strlen(fix[d[i + 1] - '0']);
 
 			memcpy(out + o, fix[d[i + 1] - '0'], l);
+			o += l;
+			i += 2;
+		} else if (d[i] == '@' && i + 2 < len && d[i + 1] == 'P' &&
+		    d[i + 2] == '@') {
+			size_t l = strlen(caller_project);
+
+			memcpy(out + o, caller_project, l);
 			o += l;
 			i += 2;
 		} else {
@@ -211,6 +222,8 @@ apifuzz_run(const struct apifuzz_target *tg, const uint8_t *data, size_t size)
 		return;
 	r = &tg->routes[data[0] % tg->nroutes];
 	who = whos[data[1] % (sizeof(whos) / sizeof(whos[0]))];
+	snprintf(caller_project, sizeof(caller_project), "%s",
+	    t->project_id[who]);
 	data += 2;
 	size -= 2;
 	if ((nl = memchr(data, '\n', size)) != NULL &&

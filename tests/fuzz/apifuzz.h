@@ -1,6 +1,7 @@
 /*
  * apifuzz: the shared half of the API fuzz targets (fuzz_compute_api,
- * fuzz_identity_api, fuzz_image_api, fuzz_network_api, fuzz_http_req).
+ * fuzz_identity_api, fuzz_image_api, fuzz_network_api, fuzz_volume_api,
+ * fuzz_http_req).
  *
  * The controller runs in-process, built once per process by
  * tests/unit/ctltest.c (temporary LMDB store, inproc bus without agents,
@@ -15,7 +16,8 @@
  *             harness where the request line needs it), then the body
  *             (up to its first NUL: the request helper sends C strings).
  * In the query and the body "@N@" stands for fixture N's id (ids are
- * random: an input that names one reaches the code past the lookup).
+ * random: an input that names one reaches the code past the lookup), and
+ * "@P@" (also in a route's path) for the caller's project.
  *
  * What is a finding (abort, so libFuzzer keeps the input): a crash or
  * sanitizer report anywhere (the handlers run on MHD's pool threads of
@@ -73,8 +75,9 @@ struct apifuzz_target {
 struct ctltest	*apifuzz_ctl(void);
 /* Abort with the last answer unless it is an acceptable one (see above). */
 void		 apifuzz_check(struct ctltest *, const char *what);
-/* A fixture: POST body to path on svc as who, expecting 201; copies the
- * answer's string at key (a dotted path) into out (128 bytes). 0 / -1. */
+/* A fixture: POST body to path on svc as who, expecting 201 (Cinder's
+ * 202 too); copies the answer's string at key (a dotted path) into out
+ * (128 bytes). 0 / -1. */
 int		 apifuzz_create(struct ctltest *, enum ctltest_svc svc,
     enum ctltest_who who, const char *path, const char *body,
     const char *key, char out[128]);

@@ -394,6 +394,23 @@ def mk_fip():
 ROUTER = mk_router()
 FIP = mk_fip()
 
+# A volume of P1 (no storage host here: it is in error, which every
+# route may read, update or delete). The quota is lifted so that the
+# throwaway volumes of the delete rows never hit it.
+VO = BASE["volume"] + "/v3/%s" % P1
+ok("PUT", BASE["volume"] + "/v3/%s/os-quota-sets/%s" % (
+    admin_body["project"]["id"], P1), adm(),
+   {"quota_set": {"volumes": -1, "gigabytes": -1, "snapshots": -1}})
+
+
+def mk_volume():
+    b, _ = ok("POST", VO + "/volumes", member.tok(),
+              {"volume": {"size": 1, "name": uniq("mxvol")}})
+    return b["volume"]["id"]
+
+
+VOLUME = mk_volume()
+
 # ---- rows -------------------------------------------------------------------
 
 SHARED_PARAMS = {
@@ -415,9 +432,11 @@ SHARED_PARAMS = {
                 "router_id": ROUTER, "floatingip_id": FIP,
                 "project_id": P1, "alias": "provider",
                 "agent_id": "00000000-0000-0000-0000-000000000000"},
-    # No volume exists: {volume_id} is always 404 (hidden or not).
+    # No snapshot exists (no storage host makes one available):
+    # {snapshot_id} is always 404 (hidden or not).
     "volume": {"target_project_id": P1, "type_id": "__DEFAULT__",
-               "volume_id": "00000000-0000-0000-0000-000000000000"},
+               "volume_id": VOLUME, "key": "k",
+               "snapshot_id": "00000000-0000-0000-0000-000000000000"},
 }
 FRESH = {
     ("identity", "user_id"): mk_user, ("identity", "project_id"): mk_project,
@@ -435,6 +454,7 @@ FRESH = {
     ("network", "rule_id"): mk_rule,
     ("network", "port_id"): mk_port, ("network", "router_id"): mk_router,
     ("network", "floatingip_id"): mk_fip,
+    ("volume", "volume_id"): mk_volume,
 }
 
 
@@ -513,8 +533,9 @@ def target_of(route, persona, vals):
         if "target_project_id" in names:
             # quotas: the URL's project, a plain 403
             return {"project_id": vals["target_project_id"]}, None
-        if "volume_id" in names:
-            # no volume exists: not found whoever asks
+        if "volume_id" in names or "snapshot_id" in names:
+            # P1's volume (another project's caller: not found); the
+            # snapshot that does not exist: not found whoever asks
             return {"project_id": P1}, P1
         # limits, volume lists: the caller's own project
         return {"project_id": persona.project_id or ""}, None

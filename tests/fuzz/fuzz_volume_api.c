@@ -1,0 +1,62 @@
+/*
+ * fuzz_volume_api: the Block Storage API's handlers (controller/volume/)
+ * on hostile bodies and queries, through the real HTTP stack of an
+ * in-process controller (apifuzz.h: input format, what is a finding).
+ * Every path names the caller's project ("@P@"), as Cinder's do.
+ * Fixtures, by "@N@" index: 0 a volume of the member's project (no
+ * storage host here: it is in error, so it may be updated, snapshotted
+ * after an admin's reset, and cloned), 1 a project for quota updates.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "apifuzz.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define V	CT_VOLUME
+#define R(m, p)		{ V, m, p, NULL, NULL, NULL, NULL, NULL }
+#define RC(m, p, k, d)	{ V, m, p, k, d, NULL, NULL, NULL }
+
+static const struct apifuzz_route routes[] = {
+	RC("POST", "/v3/@P@/volumes", "volume.id", "/v3/@P@/volumes/%s"),
+	R("PUT", "/v3/@P@/volumes/@0@"),
+	R("POST", "/v3/@P@/volumes/@0@/action"),
+	R("POST", "/v3/@P@/volumes/@0@/metadata"),
+	R("PUT", "/v3/@P@/volumes/@0@/metadata"),
+	R("PUT", "/v3/@P@/volumes/@0@/metadata/k"),
+	R("GET", "/v3/@P@/volumes"),
+	R("GET", "/v3/@P@/volumes/detail"),
+	RC("POST", "/v3/@P@/snapshots", "snapshot.id", "/v3/@P@/snapshots/%s"),
+	R("GET", "/v3/@P@/snapshots/detail"),
+	R("PUT", "/v3/@P@/os-quota-sets/@1@"),
+	R("GET", "/v3/@P@/os-quota-sets/@1@"),
+	R("GET", "/v3/@P@/limits"),
+};
+
+static int
+setup(struct ctltest *t, char fix[APIFUZZ_MAXFIX][128])
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/v3/%s/volumes",
+	    t->project_id[CT_MEMBER]);
+	if (apifuzz_create(t, V, CT_MEMBER, path, "{\"volume\": {\"size\": 1, "
+	    "\"name\": \"fzvol\"}}", "volume.id", fix[0]) == -1)
+		return -1;
+	return apifuzz_create(t, CT_IDENTITY, CT_ADMIN, "/v3/projects",
+	    "{\"project\": {\"name\": \"fzvolquota\"}}", "project.id", fix[1]);
+}
+
+static const struct apifuzz_target target = {
+	"fuzz_volume_api", routes, sizeof(routes) / sizeof(routes[0]), setup
+};
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	apifuzz_run(&target, data, size);
+	return 0;
+}
