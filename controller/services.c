@@ -15,6 +15,7 @@
 #include "log.h"
 #include "network/network.h"
 #include "services.h"
+#include "volume/storesync.h"
 #include "volume/volume.h"
 
 /*
@@ -190,6 +191,36 @@ netsync_setup(struct services_env *env)
 	/* The API's and compute's writes: derived at the next tick. */
 	if (env->network != NULL)
 		network_set_netsync(env->network, env->netsync);
+	return 0;
+}
+
+/* ---- storage sync -------------------------------------------------------- */
+
+/*
+ * Not a REST service either: the desired storage state of every host,
+ * derived from the volume records, sent through the fleet's hooks, and
+ * the hosts' reports applied to the records. Without a bus (tools)
+ * there is nothing to do.
+ */
+static int
+storesync_setup(struct services_env *env)
+{
+	struct fleet_hooks fh;
+
+	if (env->bus == NULL || env->fleet == NULL)
+		return 0;
+	if ((env->storesync = storesync_new(env->cfg, env->store, env->bus,
+	    env->host)) == NULL)
+		return -1;
+	if (env->identity != NULL)
+		storesync_set_identity(env->storesync, env->identity);
+	storesync_fleet_hooks(env->storesync, &fh);
+	if (fleet_add_hooks(env->fleet, &fh) == -1) {
+		storesync_free(&env->storesync);
+		return -1;
+	}
+	if (env->volume != NULL)
+		volume_set_storesync(env->volume, env->storesync);
 	return 0;
 }
 
@@ -374,7 +405,8 @@ services_new(const struct services_env *env)
 			request_set_capability_checker(s->request,
 			    d->capability, s->svc[i]);
 	}
-	if (netsync_setup(&s->env) == -1 || http_setup(s) == -1)
+	if (netsync_setup(&s->env) == -1 || storesync_setup(&s->env) == -1 ||
+	    http_setup(s) == -1)
 		goto fail;
 	return s;
 fail:
@@ -424,6 +456,8 @@ services_tick(struct services *s, int64_t now_ms)
 			defs[i].tick(&s->env, s->svc[i], now_ms);
 	if (s->env.netsync != NULL)
 		netsync_tick(s->env.netsync, now_ms);
+	if (s->env.storesync != NULL)
+		storesync_tick(s->env.storesync, now_ms);
 	request_tick(s->request, now_ms);
 }
 
@@ -451,6 +485,9 @@ services_free(struct services **sp)
 		return;
 	http_server_free(&s->http);
 	netsync_free(&s->env.netsync);	/* before the fleet it hooks into */
+	if (s->env.volume != NULL)
+		volume_set_storesync(s->env.volume, NULL);
+	storesync_free(&s->env.storesync);
 	for (i = NDEFS; i-- > 0;)
 		if (s->svc[i] != NULL)
 			defs[i].free(&s->env, s->svc[i]);

@@ -38,6 +38,7 @@ struct identity;
 struct image_service;
 struct netsync;
 struct services;
+struct storesync;
 struct store;
 
 /*
@@ -60,6 +61,9 @@ struct services_env {
 	 * REST services, on the fleet's hooks; the network API tells it of
 	 * changes (netsync_changed()). */
 	struct netsync		*netsync;
+	/* The storage sync (volume/storesync.h), built likewise; the volume
+	 * API tells it of changes (volume_changed()). */
+	struct storesync	*storesync;
 };
 
 /*

@@ -45,7 +45,9 @@ const char *const db_tables[] = {
 	T_ROUTERS, T_ROUTERS_BY_PROJECT, T_FLOATINGIPS, T_FLOATINGIPS_BY_PORT,
 	T_FLOATINGIPS_BY_PROJECT,
 	/* volume */
-	T_VOLUME_QUOTAS,
+	T_VOLUME_QUOTAS, T_VOLUMES, T_VOLUMES_BY_PROJECT, T_VOLUMES_BY_HOST,
+	T_VOLUME_SNAPSHOTS, T_VOLUME_SNAPSHOTS_BY_PROJECT,
+	T_VOLUME_SNAPSHOTS_BY_VOLUME, T_VOLUME_USAGE, T_STORAGE_HOSTS,
 	NULL
 };
 
@@ -202,6 +204,16 @@ mig_volume(struct store_txn *txn, void *arg)
 	return 0;
 }
 
+/* Version 9 adds the volume, snapshot, usage and storage host tables and
+ * their indexes (created empty by store_open()): a project without a usage
+ * record uses nothing. Instance records of version 2 read as version 3
+ * with no volumes (since=3), so nothing is rewritten either. */
+static int
+mig_volume_records(struct store_txn *txn, void *arg)
+{
+	return 0;
+}
+
 static const struct store_migration migrations[] = {
 	{ 0, 1, "initial schema: services, hypervisors, agent keys",
 	    mig_initial, NULL },
@@ -217,6 +229,8 @@ static const struct store_migration migrations[] = {
 	{ 6, 7, "network: security groups and their rules, routers, floating "
 	    "IPs", mig_network_l3, NULL },
 	{ 7, 8, "volume: quotas", mig_volume, NULL },
+	{ 8, 9, "volume: volumes, snapshots, usage, storage hosts",
+	    mig_volume_records, NULL },
 };
 
 int

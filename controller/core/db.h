@@ -40,7 +40,7 @@
 #include "msg_gen.h"
 #include "store.h"
 
-#define DB_SCHEMA_VERSION	8
+#define DB_SCHEMA_VERSION	9
 
 #define T_SERVICES		"services"
 #define T_SERVICES_BY_HOST	"services_by_host"
@@ -110,6 +110,16 @@
 #define T_NETWORK_USAGE		"network_usage"
 /* volume (schemas/volume.schema), keyed by project id */
 #define T_VOLUME_QUOTAS		"volume_quotas"
+/* volume (schema version 9): records in schemas/volume.schema; indexes
+ * keyed as store_index_put() documents. */
+#define T_VOLUMES		"volumes"
+#define T_VOLUMES_BY_PROJECT	"volumes_by_project"
+#define T_VOLUMES_BY_HOST	"volumes_by_host"
+#define T_VOLUME_SNAPSHOTS	"volume_snapshots"
+#define T_VOLUME_SNAPSHOTS_BY_PROJECT "volume_snapshots_by_project"
+#define T_VOLUME_SNAPSHOTS_BY_VOLUME "volume_snapshots_by_volume"
+#define T_VOLUME_USAGE		"volume_usage"
+#define T_STORAGE_HOSTS		"storage_hosts"
 /* security groups (schema version 7): security_groups +
  * security_groups_by_project, security_group_rules +
  * security_group_rules_by_group (index tables "<value>\0<id>") */

@@ -1,7 +1,8 @@
 /*
  * volume: service life cycle, discovery and microversions, limits,
- * os-quota-sets, availability zones, os-services, volume types, volumes
- * (none yet), route table and policy defaults; see volume.h.
+ * os-quota-sets, availability zones, os-services, volume types, placement
+ * and quota checks shared by volumes and snapshots, route table and
+ * policy defaults; see volume.h and volume_int.h.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -24,35 +25,17 @@
 #include "log.h"
 #include "msg_gen.h"
 #include "store.h"
-#include "volume.h"
+#include "storesync.h"
+#include "volume_int.h"
 
 /* Cinder's db.MAX_INT, the largest quota limit. */
 #define QUOTA_MAX	0x7FFFFFFF
 
-/* The one volume type. Cinder makes __DEFAULT__ at its first db sync with
- * a random id; ours is fixed, so it reads the same after a restore. */
-#define DEFAULT_TYPE_ID		"5c3ac9c3-9d7e-4d39-8a69-0f5a1d1b2c3e"
-#define DEFAULT_TYPE_NAME	"__DEFAULT__"
-
-/* The quota resources in the order of the fields of rec_volume_quota and
- * of the defaults in struct volume. */
-enum qres {
-	Q_VOLUMES, Q_GIGABYTES, Q_SNAPSHOTS, Q_BACKUPS, Q_BACKUP_GIGABYTES,
-	Q_PER_VOLUME_GIGABYTES, Q_GROUPS, Q_VOLUMES_TYPE, Q_GIGABYTES_TYPE,
-	Q_SNAPSHOTS_TYPE, NQRES
-};
-
 static const char *const qres_name[NQRES] = {
 	"volumes", "gigabytes", "snapshots", "backups", "backup_gigabytes",
 	"per_volume_gigabytes", "groups",
-	"volumes_" DEFAULT_TYPE_NAME, "gigabytes_" DEFAULT_TYPE_NAME,
-	"snapshots_" DEFAULT_TYPE_NAME
-};
-
-struct volume {
-	struct store	*store;		/* borrowed */
-	const char	*host;		/* borrowed */
-	int64_t		 qdef[NQRES];	/* [volume] quota_*; -1 unlimited */
+	"volumes_" VOLUME_TYPE_NAME, "gigabytes_" VOLUME_TYPE_NAME,
+	"snapshots_" VOLUME_TYPE_NAME
 };
 
 /* ---- service ------------------------------------------------------------ */
@@ -68,6 +51,8 @@ volume_new(const struct config *cfg, struct store *st, const char *host)
 	}
 	v->store = st;
 	v->host = host != NULL ? host : "";
+	v->down_ms = config_get_int(cfg, "DEFAULT", "service_down_time") *
+	    1000;
 	v->qdef[Q_VOLUMES] = config_get_int(cfg, "volume", "quota_volumes");
 	v->qdef[Q_GIGABYTES] = config_get_int(cfg, "volume",
 	    "quota_gigabytes");
@@ -95,19 +80,69 @@ volume_free(struct volume **sp)
 	*sp = NULL;
 }
 
-static struct volume *
+void
+volume_set_storesync(struct volume *v, struct storesync *ss)
+{
+	atomic_store(&v->ss, ss);
+}
+
+void
+volume_kick(struct volume *v)
+{
+	struct storesync *ss = v != NULL ? atomic_load(&v->ss) : NULL;
+
+	if (ss != NULL)
+		storesync_changed(ss);
+}
+
+void
+volume_changed(struct volume *v)
+{
+	volume_kick(v);
+}
+
+struct volume *
 volume_of(struct http_req *req)
 {
 	return http_req_app(req);
 }
 
-/* The caller's project ("" for a token without one). */
-static const char *
-caller_project(struct http_req *req)
+const char *
+volume_caller(struct http_req *req)
 {
 	const struct request_ctx *c = request_ctx_of(req);
 
 	return c != NULL && c->project_id != NULL ? c->project_id : "";
+}
+
+const char *
+volume_caller_user(struct http_req *req)
+{
+	const struct request_ctx *c = request_ctx_of(req);
+
+	return c != NULL && c->user_id != NULL ? c->user_id : "";
+}
+
+bool
+volume_is_admin(struct http_req *req)
+{
+	if (request_allowed(req, "volume_admin_api", NULL))
+		return true;
+	err_clear();
+	return false;
+}
+
+json_t *
+volume_time(int64_t ms)
+{
+	char b[24], out[40];
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, sizeof(out), "%s.%06d", b, (int)(ms % 1000) * 1000);
+	return json_string(out);
 }
 
 /* ---- microversions ------------------------------------------------------ */
@@ -204,8 +239,8 @@ microversion(struct http_req *req, struct http_resp *resp)
  * on a target naming target_project, then Cinder's check that the URL's
  * project is the token's.
  */
-static int
-begin(struct http_req *req, struct http_resp *resp, const char *rule,
+int
+volume_begin(struct http_req *req, struct http_resp *resp, const char *rule,
     const char *target_project)
 {
 	struct request_target t = { .n = 0 };
@@ -216,7 +251,7 @@ begin(struct http_req *req, struct http_resp *resp, const char *rule,
 	if (rule != NULL && (request_target_add(&t, "project_id",
 	    target_project) == -1 || request_enforce(req, rule, &t) == -1))
 		return -1;
-	if (url != NULL && strcmp(url, caller_project(req)) != 0) {
+	if (url != NULL && strcmp(url, volume_caller(req)) != 0) {
 		err_set(TS_EINVALID, "Malformed request url");
 		return -1;
 	}
@@ -322,35 +357,56 @@ quota_limits(const struct volume *v, struct rec_volume_quota *q,
 		out[i] = q != NULL && *has[i] ? *val[i] : v->qdef[i];
 }
 
-/* Read a project's limits in one snapshot. */
-static int
-quota_read(struct volume *v, const char *project, int64_t out[NQRES])
+int
+volume_quota_limits(struct volume *v, struct store_txn *txn,
+    const char *project, int64_t out[NQRES])
 {
 	struct rec_volume_quota q;
+
+	if (quota_get(txn, project, &q) == -1)
+		return -1;
+	quota_limits(v, &q, out);
+	return 0;
+}
+
+/* Read a project's limits and what it uses in one snapshot (use may be
+ * NULL). The per-type usage is the project's: there is one type. */
+static int
+quota_read(struct volume *v, const char *project, int64_t out[NQRES],
+    int64_t use[NQRES])
+{
+	struct rec_volume_usage u;
 	struct store_txn *txn = NULL;
 	int rc;
 
 	if (store_read_begin(v->store, &txn) == -1)
 		return -1;
-	rc = quota_get(txn, project, &q);
+	rc = volume_quota_limits(v, txn, project, out);
+	if (rc == 0 && use != NULL && (rc = volume_db_usage_get(txn, project,
+	    &u)) == 0) {
+		memset(use, 0, NQRES * sizeof(*use));
+		use[Q_VOLUMES] = use[Q_VOLUMES_TYPE] = u.volumes;
+		use[Q_GIGABYTES] = use[Q_GIGABYTES_TYPE] = u.gigabytes;
+		use[Q_SNAPSHOTS] = use[Q_SNAPSHOTS_TYPE] = u.snapshots;
+	}
 	store_txn_end(&txn);
-	if (rc == 0)
-		quota_limits(v, &q, out);
 	return rc;
 }
 
-/* {"volumes": 10, ...}, or with usage {"volumes": {"limit": 10,
- * "in_use": 0, "reserved": 0}, ...}; "id" when id is not NULL. */
+/* {"volumes": 10, ...}, or with use {"volumes": {"limit": 10,
+ * "in_use": 1, "reserved": 0, "allocated": 0}, ...}; "id" when id is not
+ * NULL. */
 static json_t *
-quota_json(const int64_t lim[NQRES], bool usage, const char *id)
+quota_json(const int64_t lim[NQRES], const int64_t *use, const char *id)
 {
 	json_t *o = json_object();
 	size_t i;
 
 	for (i = 0; o != NULL && i < NQRES; i++)
-		json_object_set_new(o, qres_name[i], usage ?
-		    json_pack("{s:I, s:i, s:i}", "limit", (json_int_t)lim[i],
-		    "in_use", 0, "reserved", 0) :
+		json_object_set_new(o, qres_name[i], use != NULL ?
+		    json_pack("{s:I, s:I, s:i, s:i}", "limit",
+		    (json_int_t)lim[i], "in_use", (json_int_t)use[i],
+		    "reserved", 0, "allocated", 0) :
 		    json_integer((json_int_t)lim[i]));
 	if (o != NULL && id != NULL)
 		json_object_set_new(o, "id", json_string(id));
@@ -363,13 +419,13 @@ volume_quotas_show(struct http_req *req, struct http_resp *resp)
 	const char *p = http_req_param(req, "target_project_id");
 	bool usage = jsonreq_query_bool(JSONREQ_NOVA,
 	    http_req_query(req, "usage"));
-	int64_t lim[NQRES];
+	int64_t lim[NQRES], use[NQRES];
 
-	if (begin(req, resp, "volume_extension:quotas:show", p) == -1 ||
-	    quota_read(volume_of(req), p, lim) == -1)
+	if (volume_begin(req, resp, "volume_extension:quotas:show", p) == -1 ||
+	    quota_read(volume_of(req), p, lim, use) == -1)
 		return -1;
 	return http_resp_json(resp, 200, json_pack("{s:o*}", "quota_set",
-	    quota_json(lim, usage, p)));
+	    quota_json(lim, usage ? use : NULL, p)));
 }
 
 static int
@@ -378,11 +434,11 @@ volume_quotas_defaults(struct http_req *req, struct http_resp *resp)
 	const char *p = http_req_param(req, "target_project_id");
 	int64_t lim[NQRES];
 
-	if (begin(req, resp, "volume_extension:quotas:show", p) == -1)
+	if (volume_begin(req, resp, "volume_extension:quotas:show", p) == -1)
 		return -1;
 	quota_limits(volume_of(req), NULL, lim);
 	return http_resp_json(resp, 200, json_pack("{s:o*}", "quota_set",
-	    quota_json(lim, false, p)));
+	    quota_json(lim, NULL, p)));
 }
 
 struct qedit {
@@ -471,7 +527,7 @@ volume_quotas_update(struct http_req *req, struct http_resp *resp)
 	const char *k;
 	size_t i;
 
-	if (begin(req, resp, NULL, NULL) == -1)
+	if (volume_begin(req, resp, NULL, NULL) == -1)
 		return -1;
 	if (!json_is_object(body) || !json_is_object(b = json_object_get(body,
 	    "quota_set"))) {
@@ -516,11 +572,11 @@ volume_quotas_update(struct http_req *req, struct http_resp *resp)
 		*shas[i] = true;
 	}
 	if (store_write(volume_of(req)->store, qedit_fn, &e) == -1 ||
-	    quota_read(volume_of(req), p, lim) == -1)
+	    quota_read(volume_of(req), p, lim, NULL) == -1)
 		return -1;
 	log_info("volume quota of project %s updated", p);
 	return http_resp_json(resp, 200, json_pack("{s:o*}", "quota_set",
-	    quota_json(lim, false, NULL)));
+	    quota_json(lim, NULL, NULL)));
 }
 
 /* Back to the defaults; Cinder answers 200 without a body. */
@@ -530,36 +586,131 @@ volume_quotas_delete(struct http_req *req, struct http_resp *resp)
 	struct qedit e = { .project = http_req_param(req,
 	    "target_project_id"), .reset = true };
 
-	if (begin(req, resp, NULL, NULL) == -1 ||
+	if (volume_begin(req, resp, NULL, NULL) == -1 ||
 	    store_write(volume_of(req)->store, qedit_fn, &e) == -1)
 		return -1;
 	log_info("volume quota of project %s reset", e.project);
 	return http_resp_status(resp, 200);
 }
 
+/* ---- quota checks and placement ----------------------------------------- */
+
+int
+volume_quota_check(struct volume *v, struct store_txn *txn,
+    const char *project, int64_t volumes, int64_t gb, int64_t snapshots,
+    int64_t new_size)
+{
+	struct rec_volume_usage u;
+	int64_t l[NQRES];
+
+	if (volume_quota_limits(v, txn, project, l) == -1 ||
+	    volume_db_usage_get(txn, project, &u) == -1)
+		return -1;
+	if (new_size > 0 && l[Q_PER_VOLUME_GIGABYTES] >= 0 &&
+	    new_size > l[Q_PER_VOLUME_GIGABYTES]) {
+		err_set(TS_ETOO_LARGE, "Requested volume size %lldG is larger "
+		    "than maximum allowed limit %lldG.", (long long)new_size,
+		    (long long)l[Q_PER_VOLUME_GIGABYTES]);
+		return -1;
+	}
+	if (gb > 0 && l[Q_GIGABYTES] >= 0 && u.gigabytes + gb >
+	    l[Q_GIGABYTES]) {
+		err_set(TS_ETOO_LARGE, ""
+		    "Requested volume or snapshot exceeds allowed gigabytes "
+		    "quota. Requested %lldG, quota is %lldG and %lldG has been "
+		    "consumed.", (long long)gb, (long long)l[Q_GIGABYTES],
+		    (long long)u.gigabytes);
+		return -1;
+	}
+	if (volumes > 0 && l[Q_VOLUMES] >= 0 && u.volumes + volumes >
+	    l[Q_VOLUMES]) {
+		err_set(TS_ETOO_LARGE, "Maximum number of "
+		    "volumes allowed (%lld) exceeded for quota 'volumes'.",
+		    (long long)l[Q_VOLUMES]);
+		return -1;
+	}
+	if (snapshots > 0 && l[Q_SNAPSHOTS] >= 0 && u.snapshots + snapshots >
+	    l[Q_SNAPSHOTS]) {
+		err_set(TS_ETOO_LARGE, "Maximum number "
+		    "of snapshots allowed (%lld) exceeded",
+		    (long long)l[Q_SNAPSHOTS]);
+		return -1;
+	}
+	return 0;
+}
+
+struct place {
+	struct volume	*v;
+	struct store_txn *txn;
+	int64_t		 now;
+	char		*host;
+	size_t		 len;
+	int64_t		 best;	/* free_gb of host; -1: no report */
+	bool		 found;
+};
+
+static int
+place_cb(const struct rec_service *s, void *arg)
+{
+	struct place *p = arg;
+	struct rec_storage_host h;
+	int64_t free_gb = -1;
+
+	if (strcmp(s->binary, "tinystack-agent") != 0 || s->disabled ||
+	    s->forced_down || p->now - s->last_seen_at > p->v->down_ms ||
+	    strlen(s->host) >= p->len)
+		return 0;
+	if (volume_db_host_get(p->txn, s->host, &h) == 0) {
+		free_gb = (int64_t)(h.free_gb > INT64_MAX ? INT64_MAX :
+		    h.free_gb);
+		codec_clear(&schema_rec_storage_host, &h);
+	} else if (err_code() != TS_ENOT_FOUND)
+		return -1;
+	/* The most free space wins; ties and unreported hosts: the first
+	 * in id order, so the choice is stable. */
+	if (!p->found || free_gb > p->best) {
+		snprintf(p->host, p->len, "%s", s->host);
+		p->best = free_gb;
+		p->found = true;
+	}
+	return 0;
+}
+
+int
+volume_place(struct volume *v, struct store_txn *txn, char *host, size_t len)
+{
+	struct place p = { .v = v, .txn = txn, .now = db_now_ms(),
+	    .host = host, .len = len, .best = -1 };
+
+	host[0] = '\0';
+	return db_service_each(txn, place_cb, &p);
+}
+
 /* ---- limits ------------------------------------------------------------- */
 
-/* The caller's project's absolute limits and what it uses (nothing yet:
- * no volumes, snapshots or backups exist). */
+/* The caller's project's absolute limits and what it uses (no backups
+ * exist). */
 static int
 volume_limits(struct http_req *req, struct http_resp *resp)
 {
-	const char *p = caller_project(req);
-	int64_t l[NQRES];
+	const char *p = volume_caller(req);
+	int64_t l[NQRES], u[NQRES];
 
-	if (begin(req, resp, "limits_extension:used_limits", p) == -1 ||
-	    quota_read(volume_of(req), p, l) == -1)
+	if (volume_begin(req, resp, "limits_extension:used_limits", p) == -1 ||
+	    quota_read(volume_of(req), p, l, u) == -1)
 		return -1;
 	return http_resp_json(resp, 200, json_pack("{s:{s:[], s:{s:I, s:I, "
-	    "s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:i}}}", "limits", "rate",
+	    "s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i}}}", "limits", "rate",
 	    "absolute",
 	    "maxTotalVolumes", (json_int_t)l[Q_VOLUMES],
 	    "maxTotalSnapshots", (json_int_t)l[Q_SNAPSHOTS],
 	    "maxTotalVolumeGigabytes", (json_int_t)l[Q_GIGABYTES],
 	    "maxTotalBackups", (json_int_t)l[Q_BACKUPS],
 	    "maxTotalBackupGigabytes", (json_int_t)l[Q_BACKUP_GIGABYTES],
-	    "totalVolumesUsed", 0, "totalGigabytesUsed", 0,
-	    "totalSnapshotsUsed", 0, "totalBackupsUsed", 0,
+	    "totalVolumesUsed", (json_int_t)u[Q_VOLUMES],
+	    "totalGigabytesUsed", (json_int_t)u[Q_GIGABYTES],
+	    "totalSnapshotsUsed", (json_int_t)u[Q_SNAPSHOTS],
+	    "totalBackupsUsed", 0,
 	    "totalBackupGigabytesUsed", 0));
 }
 
@@ -568,7 +719,7 @@ volume_limits(struct http_req *req, struct http_resp *resp)
 static int
 volume_zones(struct http_req *req, struct http_resp *resp)
 {
-	if (begin(req, resp, NULL, NULL) == -1)
+	if (volume_begin(req, resp, NULL, NULL) == -1)
 		return -1;
 	return http_resp_json(resp, 200, json_pack("{s:[{s:s, s:{s:b}}]}",
 	    "availabilityZoneInfo", "zoneName", "nova", "zoneState",
@@ -592,7 +743,7 @@ volume_services(struct http_req *req, struct http_resp *resp)
 	struct tm tm;
 	json_t *list;
 
-	if (begin(req, resp, NULL, NULL) == -1)
+	if (volume_begin(req, resp, NULL, NULL) == -1)
 		return -1;
 	gmtime_r(&t, &tm);
 	strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -617,7 +768,7 @@ static json_t *
 default_type(void)
 {
 	return json_pack("{s:s, s:s, s:s, s:b, s:{}, s:b, s:n}",
-	    "id", DEFAULT_TYPE_ID, "name", DEFAULT_TYPE_NAME,
+	    "id", VOLUME_TYPE_ID, "name", VOLUME_TYPE_NAME,
 	    "description", "Default Volume Type", "is_public", 1,
 	    "extra_specs", "os-volume-type-access:is_public", 1,
 	    "qos_specs_id");
@@ -626,7 +777,7 @@ default_type(void)
 static int
 volume_types_list(struct http_req *req, struct http_resp *resp)
 {
-	if (begin(req, resp, NULL, NULL) == -1)
+	if (volume_begin(req, resp, NULL, NULL) == -1)
 		return -1;
 	return http_resp_json(resp, 200, json_pack("{s:[o*]}", "volume_types",
 	    default_type()));
@@ -639,39 +790,16 @@ volume_types_show(struct http_req *req, struct http_resp *resp)
 {
 	const char *id = http_req_param(req, "type_id");
 
-	if (begin(req, resp, NULL, NULL) == -1)
+	if (volume_begin(req, resp, NULL, NULL) == -1)
 		return -1;
-	if (id != NULL && strcmp(id, DEFAULT_TYPE_ID) != 0 &&
-	    strcmp(id, DEFAULT_TYPE_NAME) != 0) {
+	if (id != NULL && strcmp(id, VOLUME_TYPE_ID) != 0 &&
+	    strcmp(id, VOLUME_TYPE_NAME) != 0) {
 		err_set(TS_ENOT_FOUND, "Volume type %.255s could not be found.",
 		    id);
 		return -1;
 	}
 	return http_resp_json(resp, 200, json_pack("{s:o*}", "volume_type",
 	    default_type()));
-}
-
-/* ---- volumes ------------------------------------------------------------ */
-
-/* The caller's volumes: none exist yet. */
-static int
-volume_volumes_list(struct http_req *req, struct http_resp *resp)
-{
-	if (begin(req, resp, "volume:get_all", caller_project(req)) == -1)
-		return -1;
-	return http_resp_json(resp, 200, json_pack("{s:[]}", "volumes"));
-}
-
-/* No volume exists, so whoever asks gets Cinder's VolumeNotFound (before
- * the URL check: what does not exist is not found whoever asks). */
-static int
-volume_volumes_show(struct http_req *req, struct http_resp *resp)
-{
-	if (microversion(req, resp) == -1)
-		return -1;
-	err_set(TS_ENOT_FOUND, "Volume %.255s could not be found.",
-	    http_req_param(req, "volume_id"));
-	return -1;
 }
 
 /* ---- policy ------------------------------------------------------------- */
@@ -710,6 +838,48 @@ const struct policy_default volume_policy_defaults[] = {
 	    "List the volumes of the caller's project." },
 	{ "volume:get",				V_OWNER,
 	    "Show a volume." },
+	{ "volume:create",			"",
+	    "Create a volume." },
+	{ "volume:update",			V_OWNER,
+	    "Update a volume (name, description, metadata, bootable)." },
+	{ "volume:delete",			V_OWNER,
+	    "Delete a volume." },
+	{ "volume:extend",			V_OWNER,
+	    "Extend an available volume." },
+	{ "volume:update_readonly_flag",	V_OWNER,
+	    "Set a volume's read-only flag." },
+	{ "volume_extension:volume_admin_actions:reset_status", V_ADMIN,
+	    "Reset a volume's status." },
+	{ "volume_extension:volume_actions:reserve", V_OWNER,
+	    "Mark a volume as attaching (the legacy attach flow)." },
+	{ "volume_extension:volume_actions:unreserve", V_OWNER,
+	    "Undo a reserve." },
+	{ "volume_extension:volume_actions:begin_detaching", V_OWNER,
+	    "Mark a volume as detaching." },
+	{ "volume_extension:volume_actions:roll_detaching", V_OWNER,
+	    "Undo a begin_detaching." },
+	{ "volume_extension:volume_actions:attach", V_OWNER,
+	    "Record a volume as attached (the legacy attach flow)." },
+	{ "volume_extension:volume_actions:detach", V_OWNER,
+	    "Record a volume as detached (the legacy attach flow)." },
+	{ "volume:get_volume_metadata",		V_OWNER,
+	    "Show a volume's metadata." },
+	{ "volume:create_volume_metadata",	V_OWNER,
+	    "Add metadata to a volume." },
+	{ "volume:update_volume_metadata",	V_OWNER,
+	    "Replace or update a volume's metadata." },
+	{ "volume:delete_volume_metadata",	V_OWNER,
+	    "Delete a volume's metadata item." },
+	{ "volume:create_snapshot",		V_OWNER,
+	    "Create a snapshot of a volume." },
+	{ "volume:get_snapshot",		V_OWNER,
+	    "Show a snapshot." },
+	{ "volume:get_all_snapshots",		V_OWNER,
+	    "List the snapshots of the caller's project." },
+	{ "volume:update_snapshot",		V_OWNER,
+	    "Update a snapshot." },
+	{ "volume:delete_snapshot",		V_OWNER,
+	    "Delete a snapshot." },
 	{ NULL, NULL, NULL }
 };
 
@@ -752,9 +922,43 @@ const struct http_route volume_routes[] = {
 	R("GET", "/types/{type_id}", volume_types_show,
 	    "volume_extension:type_get", 0, 200),
 	R("GET", "/volumes", volume_volumes_list, "volume:get_all", IH, 200),
-	R("GET", "/volumes/detail", volume_volumes_list, "volume:get_all", IH,
-	    200),
+	R("GET", "/volumes/detail", volume_volumes_detail, "volume:get_all",
+	    IH, 200),
+	R("POST", "/volumes", volume_volumes_create, "volume:create", IH,
+	    202),
 	R("GET", "/volumes/{volume_id}", volume_volumes_show, "volume:get",
 	    IH, 200),
+	R("PUT", "/volumes/{volume_id}", volume_volumes_update,
+	    "volume:update", IH, 200),
+	R("DELETE", "/volumes/{volume_id}", volume_volumes_delete,
+	    "volume:delete", IH, 202),
+	/* Each action enforces its own rule (Cinder's names); the route's
+	 * is the most common one. */
+	R("POST", "/volumes/{volume_id}/action", volume_volumes_action,
+	    "volume:update", IH, 202),
+	R("GET", "/volumes/{volume_id}/metadata", volume_meta_list,
+	    "volume:get_volume_metadata", IH, 200),
+	R("POST", "/volumes/{volume_id}/metadata", volume_meta_create,
+	    "volume:create_volume_metadata", IH, 200),
+	R("PUT", "/volumes/{volume_id}/metadata", volume_meta_replace,
+	    "volume:update_volume_metadata", IH, 200),
+	R("GET", "/volumes/{volume_id}/metadata/{key}", volume_meta_show,
+	    "volume:get_volume_metadata", IH, 200),
+	R("PUT", "/volumes/{volume_id}/metadata/{key}", volume_meta_update,
+	    "volume:update_volume_metadata", IH, 200),
+	R("DELETE", "/volumes/{volume_id}/metadata/{key}", volume_meta_delete,
+	    "volume:delete_volume_metadata", IH, 200),
+	R("GET", "/snapshots", volume_snapshots_list,
+	    "volume:get_all_snapshots", IH, 200),
+	R("GET", "/snapshots/detail", volume_snapshots_detail,
+	    "volume:get_all_snapshots", IH, 200),
+	R("POST", "/snapshots", volume_snapshots_create,
+	    "volume:create_snapshot", IH, 202),
+	R("GET", "/snapshots/{snapshot_id}", volume_snapshots_show,
+	    "volume:get_snapshot", IH, 200),
+	R("PUT", "/snapshots/{snapshot_id}", volume_snapshots_update,
+	    "volume:update_snapshot", IH, 200),
+	R("DELETE", "/snapshots/{snapshot_id}", volume_snapshots_delete,
+	    "volume:delete_snapshot", IH, 202),
 	HTTP_ROUTE_END
 };

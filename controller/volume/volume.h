@@ -1,13 +1,15 @@
 /*
  * volume: the Block Storage API (Cinder v3) service of the controller.
  *
- * This first slice serves what the clients need to discover the service
- * and to show limits and quotas: the versions documents and microversion
- * header (3.0 only), absolute limits, os-quota-sets (stored as
- * volume_quota records, schemas/volume.schema), one availability zone
- * ("nova"), the os-services row of the controller's scheduler, the one
- * volume type Cinder always has (__DEFAULT__), and empty volume lists.
- * There are no volumes yet, so every usage is 0 and every volume is 404.
+ * It serves the versions documents and microversion header (3.0 only),
+ * absolute limits and os-quota-sets with the usage kept in volume_usage
+ * records, one availability zone ("nova"), the os-services row of the
+ * controller's scheduler, the one volume type Cinder always has
+ * (__DEFAULT__), volumes (create, list, show, update, delete, actions,
+ * metadata) and snapshots (schemas/volume.schema). A new volume is placed
+ * on a storage host (its source's, else the up agent with the most free
+ * space); the storage sync (storesync.h) makes the hosts hold what the
+ * records say and moves the records on from the hosts' reports.
  *
  * Every route is under /v3/{project_id}: as in Cinder, a URL project other
  * than the token's is 400 "Malformed request url" (checked after the
@@ -43,6 +45,10 @@ struct volume	*volume_new(const struct config *, struct store *,
 		    const char *host);
 /* Accepts NULL, clears *sp. */
 void		 volume_free(struct volume **sp);
+/* The storage sync the API tells of its changes (volume_changed());
+ * borrowed, set once before the listeners start (services.c). */
+struct storesync;
+void		 volume_set_storesync(struct volume *, struct storesync *);
 
 /* The route table of the volume listener (port [api] volume_port). */
 extern const struct http_route volume_routes[];

@@ -416,6 +416,18 @@ ctltest_netsync(struct ctltest *t)
 	return services_env(t->priv->services)->netsync;
 }
 
+struct storesync *
+ctltest_storesync(struct ctltest *t)
+{
+	return services_env(t->priv->services)->storesync;
+}
+
+struct volume *
+ctltest_volume(struct ctltest *t)
+{
+	return services_env(t->priv->services)->volume;
+}
+
 /* ---- HTTP client ----------------------------------------------------------- */
 
 static int

@@ -89,6 +89,12 @@ struct identity	*ctltest_identity(struct ctltest *);
  * the test thread may drive it). Borrowed. */
 struct netsync;
 struct netsync	*ctltest_netsync(struct ctltest *);
+/* The storage sync (no tick runs it here either). Borrowed. */
+struct storesync;
+struct storesync *ctltest_storesync(struct ctltest *);
+/* The volume service (its compute-side functions). Borrowed. */
+struct volume;
+struct volume	*ctltest_volume(struct ctltest *);
 
 /*
  * One request: method path (with the query) on svc's listener as who;

@@ -5,7 +5,13 @@
  * update, reset, validation, policy), availability zones, services, volume
  * types and the (empty) volumes, with Cinder's bodies and error shape.
  *
- * Every refused change is followed by a read showing the quota as it was.
+ * Then volumes and snapshots: create (errors, quota 413, placement on an
+ * up storage host or error without one), list filters, sorting and
+ * pagination, show, update, metadata, actions, delete; the storage sync's
+ * derived host_storage and the transitions its reports make; the compute
+ * side's attachments (volume.h); another project's volume is 404.
+ *
+ * Every refused change is followed by a read showing the state as it was.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,7 +23,13 @@
 
 #include <cmocka.h>
 
+#include "codec.h"
+#include "core/db.h"
 #include "ctltest.h"
+#include "msg_gen.h"
+#include "store.h"
+#include "volume/storesync.h"
+#include "volume/volume.h"
 
 #define V	CT_VOLUME
 
@@ -329,9 +341,792 @@ test_volumes(void **state)
 	assert_int_equal(num("itemNotFound.code"), 404);
 	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_OTHER, "/volumes", NULL),
 	    NULL, 400, "Malformed request url");
-	/* Nothing else lives under /v3. */
-	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/snapshots", NULL),
+	/* Backups are not served. */
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/backups", NULL),
 	    NULL, 404, NULL);
+}
+
+
+/* ---- volumes ---------------------------------------------------------------- */
+
+#define HOST1	"stor1"
+#define NOID	"6f1d7c2e-0000-4000-8000-00000000dead"
+
+static int
+svc_put(struct store_txn *txn, void *arg)
+{
+	struct rec_service *s = arg;
+
+	return db_service_put(txn, s);
+}
+
+/* An up agent on host, as its heartbeats would have written it. */
+static void
+host_up(const char *host)
+{
+	struct rec_service s;
+
+	memset(&s, 0, sizeof(s));
+	db_uuid(s.id);
+	s.host = (char *)host;
+	s.binary = (char *)"tinystack-agent";
+	s.topic = (char *)"compute";
+	s.last_seen_at = db_now_ms();
+	s.created_at = s.updated_at = s.last_seen_at;
+	assert_int_equal(store_write(ctltest_store(T), svc_put, &s), 0);
+}
+
+static size_t
+count_volumes(enum ctltest_who who)
+{
+	CT_CALL(T, V, who, "GET", vpath(who, "/volumes/detail", NULL), NULL,
+	    200, NULL);
+	return json_array_size(ctltest_get(T, "volumes"));
+}
+
+static json_int_t
+used(const char *what)
+{
+	char k[96];
+
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/limits", NULL),
+	    NULL, 200, NULL);
+	snprintf(k, sizeof(k), "limits.absolute.%s", what);
+	return num(k);
+}
+
+/* POST /volumes as who with body; the new id into id (202 expected). */
+static void
+create(enum ctltest_who who, const char *body, char id[37])
+{
+	CT_CALL(T, V, who, "POST", vpath(who, "/volumes", NULL), body, 202,
+	    NULL);
+	snprintf(id, 37, "%s", ctltest_str(T, "volume.id"));
+	assert_int_equal(strlen(id), 36);
+}
+
+static const char *
+vstatus(enum ctltest_who who, const char *id)
+{
+	static char st[32];
+
+	CT_CALL(T, V, who, "GET", vpath(who, "/volumes/%s", id), NULL, 200,
+	    NULL);
+	snprintf(st, sizeof(st), "%s", ctltest_str(T, "volume.status"));
+	return st;
+}
+
+/* One volume entry of a report. */
+struct rep {
+	const char	*id;
+	bool		 present, ok;
+	uint64_t	 size;
+	const char	*msg, *iqn;
+};
+
+/* A host_storage_state of host at generation gen, as its agent sends it,
+ * applied through storesync's entry point. */
+static void
+report(const char *host, uint64_t gen, const struct rep *vols, size_t nv,
+    const struct rep *snaps, size_t ns)
+{
+	struct msg_host_storage_state m;
+	struct sch_sto_status sv[8], ss[8];
+
+	memset(&m, 0, sizeof(m));
+	memset(sv, 0, sizeof(sv));
+	memset(ss, 0, sizeof(ss));
+	m.generation = gen;
+	m.backend = (char *)"file";
+	m.portal = (char *)"127.0.0.1:3260";
+	m.total_gb = 100;
+	m.free_gb = 90;
+	for (size_t i = 0; i < nv; i++) {
+		snprintf(sv[i].id, sizeof(sv[i].id), "%s", vols[i].id);
+		sv[i].present = vols[i].present;
+		sv[i].ok = vols[i].ok;
+		sv[i].size_gb = vols[i].size;
+		sv[i].message = (char *)vols[i].msg;
+		sv[i].iqn = (char *)vols[i].iqn;
+	}
+	for (size_t i = 0; i < ns; i++) {
+		snprintf(ss[i].id, sizeof(ss[i].id), "%s", snaps[i].id);
+		ss[i].present = snaps[i].present;
+		ss[i].ok = snaps[i].ok;
+	}
+	m.volumes.items = sv;
+	m.volumes.n = nv;
+	m.snapshots.items = ss;
+	m.snapshots.n = ns;
+	assert_int_equal(storesync_report(ctltest_storesync(T), host, &m), 0);
+}
+
+/* The derived message of host and its entry for volume id (NULL if not
+ * in it). */
+static const struct sch_sto_volume *
+desired(const char *host, const char *id, uint64_t *gen)
+{
+	const struct msg_host_storage *m;
+
+	assert_int_equal(storesync_sync(ctltest_storesync(T), db_now_ms()), 0);
+	m = storesync_desired(ctltest_storesync(T), host);
+	assert_non_null(m);
+	if (gen != NULL)
+		*gen = m->generation;
+	for (size_t i = 0; i < m->volumes.n; i++)
+		if (strcmp(m->volumes.items[i].id, id) == 0)
+			return &m->volumes.items[i];
+	return NULL;
+}
+
+/* Before any storage host: a volume goes to error (Cinder's "No valid
+ * backend"), counts in the usage, and is deleted at once. */
+static void
+test_volume_no_host(void **state)
+{
+	char id[37];
+
+	(void)state;
+	create(CT_MEMBER, "{\"volume\":{\"size\":1,\"name\":\"nohost\"}}", id);
+	assert_string_equal(ctltest_str(T, "volume.status"), "error");
+	assert_null(ctltest_get(T, "volume.os-vol-host-attr:host"));
+	assert_string_equal(vstatus(CT_MEMBER, id), "error");
+	assert_int_equal(used("totalVolumesUsed"), 1);
+	assert_int_equal(used("totalGigabytesUsed"), 1);
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 202, NULL);
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 404, NULL);
+	assert_int_equal(used("totalVolumesUsed"), 0);
+	assert_int_equal(used("totalGigabytesUsed"), 0);
+}
+
+static void
+test_volume_create_errors(void **state)
+{
+	static const struct {
+		const char	*body;
+		int		 status;
+		const char	*msg;
+	} bad[] = {
+		{ "{\"volume\":{\"size\":0}}", 400, "Invalid input for "
+		    "field/attribute size. Value: 0. 0 is less than the minimum "
+		    "of 1" },
+		{ "{\"volume\":{\"size\":-1}}", 400, "Invalid input for "
+		    "field/attribute size. Value: -1. -1 is less than the "
+		    "minimum of 1" },
+		{ "{\"volume\":{\"size\":\"x\"}}", 400, NULL },
+		{ "{\"volume\":{\"size\":1.5}}", 400, NULL },
+		{ "{\"volume\":{\"name\":\"a\"}}", 400, NULL },
+		{ "{\"volume\":{\"size\":1,\"volume_type\":\"gold\"}}", 404,
+		    "Volume type with name gold could not be found." },
+		{ "{\"volume\":{\"size\":1,\"availability_zone\":\"az9\"}}",
+		    400, "Invalid input received: Availability zone 'az9' is "
+		    "invalid." },
+		{ "{\"volume\":{\"size\":1,\"imageRef\":\"" NOID "\"}}", 400,
+		    "Invalid input received: Invalid image identifier or "
+		    "unable to access requested image." },
+		{ "{\"volume\":{\"size\":1,\"snapshot_id\":\"" NOID "\"}}",
+		    404, "Snapshot " NOID " could not be found." },
+		{ "{\"volume\":{\"size\":1,\"source_volid\":\"" NOID "\"}}",
+		    404, "Volume " NOID " could not be found." },
+		{ "{\"volume\":{\"size\":1,\"metadata\":[]}}", 400, NULL },
+		{ "{\"volume\":{\"size\":1,\"metadata\":{\"k\":1}}}", 400,
+		    NULL },
+		{ "{\"vol\":{\"size\":1}}", 400, "Missing required element "
+		    "'volume' in request body." },
+	};
+	char body[512], name[301];
+
+	(void)state;
+	assert_int_equal(count_volumes(CT_MEMBER), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, "/volumes",
+		    NULL), bad[i].body, bad[i].status, bad[i].msg);
+	}
+	memset(name, 'n', 300);
+	name[300] = '\0';
+	snprintf(body, sizeof(body), "{\"volume\":{\"size\":1,\"name\":"
+	    "\"%s\"}}", name);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, "/volumes", NULL),
+	    body, 400, NULL);
+	assert_non_null(strstr(ctltest_errmsg(T), "is too long"));
+	/* Nothing was created, nothing is used. */
+	assert_int_equal(count_volumes(CT_MEMBER), 0);
+	assert_int_equal(used("totalVolumesUsed"), 0);
+	assert_int_equal(used("totalGigabytesUsed"), 0);
+}
+
+static void
+test_volume_quota(void **state)
+{
+	char id[37], q[128];
+
+	(void)state;
+	snprintf(q, sizeof(q), "/os-quota-sets/%s", T->project_id[CT_MEMBER]);
+	CT_CALL(T, V, CT_ADMIN, "PUT", vpath(CT_ADMIN, q, NULL),
+	    "{\"quota_set\":{\"gigabytes\":3,\"volumes\":1,"
+	    "\"per_volume_gigabytes\":2}}", 200, NULL);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, "/volumes", NULL),
+	    "{\"volume\":{\"size\":3}}", 413, "Requested volume size 3G is "
+	    "larger than maximum allowed limit 2G.");
+	assert_int_equal(num("overLimit.code"), 413);
+	CT_CALL(T, V, CT_ADMIN, "PUT", vpath(CT_ADMIN, q, NULL),
+	    "{\"quota_set\":{\"per_volume_gigabytes\":-1}}", 200, NULL);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, "/volumes", NULL),
+	    "{\"volume\":{\"size\":4}}", 413, "Requested volume or snapshot "
+	    "exceeds allowed gigabytes quota. Requested 4G, quota is 3G and 0G "
+	    "has been consumed.");
+	create(CT_MEMBER, "{\"volume\":{\"size\":2}}", id);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, "/volumes", NULL),
+	    "{\"volume\":{\"size\":1}}", 413, "Maximum number of volumes "
+	    "allowed (1) exceeded for quota 'volumes'.");
+	assert_int_equal(count_volumes(CT_MEMBER), 1);
+	/* The usage shows in os-quota-sets too. */
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "%s?usage=True", q),
+	    NULL, 200, NULL);
+	assert_int_equal(num("quota_set.volumes.in_use"), 1);
+	assert_int_equal(num("quota_set.gigabytes.in_use"), 2);
+	assert_int_equal(num("quota_set.gigabytes.limit"), 3);
+	/* -1 is unlimited. */
+	CT_CALL(T, V, CT_ADMIN, "PUT", vpath(CT_ADMIN, q, NULL),
+	    "{\"quota_set\":{\"volumes\":-1,\"gigabytes\":-1}}", 200, NULL);
+	{
+		char id2[37];
+
+		create(CT_MEMBER, "{\"volume\":{\"size\":50}}", id2);
+		CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER,
+		    "/volumes/%s", id2), NULL, 202, NULL);
+	}
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 202, NULL);
+	CT_CALL(T, V, CT_ADMIN, "DELETE", vpath(CT_ADMIN, q, NULL), NULL, 200,
+	    NULL);
+	assert_int_equal(used("totalVolumesUsed"), 0);
+}
+
+/* With a storage host: the volume's life through the storage sync. */
+static void
+test_volume_lifecycle(void **state)
+{
+	const struct sch_sto_volume *sv;
+	uint64_t gen;
+	char id[37], id2[37], sid[37], b[256];
+
+	(void)state;
+	host_up(HOST1);
+	create(CT_MEMBER, "{\"volume\":{\"size\":1,\"name\":\"test\","
+	    "\"description\":null,\"volume_type\":null,"
+	    "\"availability_zone\":null,\"metadata\":{},\"imageRef\":null,"
+	    "\"snapshot_id\":null,\"source_volid\":null,"
+	    "\"consistencygroup_id\":null,\"backup_id\":null}}", id);
+	assert_string_equal(ctltest_str(T, "volume.status"), "creating");
+	assert_string_equal(ctltest_str(T, "volume.bootable"), "false");
+	assert_string_equal(ctltest_str(T, "volume.volume_type"),
+	    "__DEFAULT__");
+	assert_string_equal(ctltest_str(T, "volume.availability_zone"), "nova");
+	/* POST answers without the admin's extras (tempest's schema). */
+	assert_null(ctltest_get(T, "volume.os-vol-tenant-attr:tenant_id"));
+	CT_CALL(T, V, CT_ADMIN, "GET", vpath(CT_ADMIN, "/volumes/%s", id),
+	    NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "volume.os-vol-tenant-attr:"
+	    "tenant_id"), T->project_id[CT_MEMBER]);
+	assert_non_null(strstr(ctltest_str(T, "volume.os-vol-host-attr:host"),
+	    HOST1));
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 200, NULL);
+	assert_null(ctltest_get(T, "volume.os-vol-host-attr:host"));
+
+	/* The host is told; a report of the volume made moves it on. */
+	sv = desired(HOST1, id, &gen);
+	assert_non_null(sv);
+	assert_true(sv->present);
+	assert_int_equal(sv->size_gb, 1);
+	assert_int_equal(sv->exports.n, 0);
+	{
+		struct rep r = { id, true, true, 0, NULL, NULL };
+
+		/* Not yet the size: still creating. */
+		report(HOST1, gen, &r, 1, NULL, 0);
+		assert_string_equal(vstatus(CT_MEMBER, id), "creating");
+		r.size = 1;
+		report(HOST1, gen, &r, 1, NULL, 0);
+		assert_string_equal(vstatus(CT_MEMBER, id), "available");
+	}
+	assert_int_equal(storesync_applied(ctltest_storesync(T), HOST1), gen);
+
+	/* A second volume whose creation fails: error. */
+	create(CT_MEMBER, "{\"volume\":{\"size\":2,\"name\":\"bad\"}}", id2);
+	sv = desired(HOST1, id2, &gen);
+	assert_non_null(sv);
+	{
+		struct rep r = { id2, false, false, 0, "disk full", NULL };
+
+		report(HOST1, gen, &r, 1, NULL, 0);
+	}
+	assert_string_equal(vstatus(CT_MEMBER, id2), "error");
+
+	/* Lists: filters, sorting, pagination. */
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER,
+	    "/volumes?name=test", NULL), NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "volumes")), 1);
+	assert_string_equal(ctltest_str(T, "volumes.0.id"), id);
+	assert_null(ctltest_get(T, "volumes.0.status"));	/* summary */
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER,
+	    "/volumes/detail?status=error", NULL), NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "volumes")), 1);
+	assert_string_equal(ctltest_str(T, "volumes.0.id"), id2);
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER,
+	    "/volumes/detail?sort=size:asc", NULL), NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "volumes.0.id"), id);
+	assert_string_equal(ctltest_str(T, "volumes.1.id"), id2);
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER,
+	    "/volumes/detail?sort_key=size&sort_dir=desc", NULL), NULL, 200,
+	    NULL);
+	assert_string_equal(ctltest_str(T, "volumes.0.id"), id2);
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER,
+	    "/volumes/detail?sort=size:asc&limit=1", NULL), NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "volumes")), 1);
+	assert_string_equal(ctltest_str(T, "volumes.0.id"), id);
+	assert_string_equal(ctltest_str(T, "volumes_links.0.rel"), "next");
+	assert_non_null(strstr(ctltest_str(T, "volumes_links.0.href"), id));
+	snprintf(b, sizeof(b), "/volumes/detail?sort=size:asc&limit=1&"
+	    "marker=%s", id);
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, b, NULL), NULL, 200,
+	    NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "volumes")), 1);
+	assert_string_equal(ctltest_str(T, "volumes.0.id"), id2);
+	assert_null(ctltest_get(T, "volumes_links"));
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER,
+	    "/volumes?marker=" NOID, NULL), NULL, 404, NULL);
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER,
+	    "/volumes?sort=bogus:asc", NULL), NULL, 400, NULL);
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER,
+	    "/volumes?limit=-1", NULL), NULL, 400, NULL);
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER,
+	    "/volumes/detail?bootable=true", NULL), NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "volumes")), 0);
+
+	/* Update and metadata. */
+	CT_CALL(T, V, CT_MEMBER, "PUT", vpath(CT_MEMBER, "/volumes/%s", id),
+	    "{\"volume\":{\"name\":\"renamed\",\"description\":\"d\","
+	    "\"metadata\":{\"a\":\"1\"}}}", 200, NULL);
+	assert_string_equal(ctltest_str(T, "volume.name"), "renamed");
+	assert_string_equal(ctltest_str(T, "volume.metadata.a"), "1");
+	assert_null(ctltest_get(T, "volume.os-vol-tenant-attr:tenant_id"));
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER,
+	    "/volumes/detail?metadata={\"a\":\"1\"}", NULL), NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "volumes")), 1);
+	assert_string_equal(ctltest_str(T, "volumes.0.name"), "renamed");
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER,
+	    "/volumes/%s/metadata", id), "{\"metadata\":{\"b\":\"2\"}}", 200,
+	    NULL);
+	assert_string_equal(ctltest_str(T, "metadata.a"), "1");
+	assert_string_equal(ctltest_str(T, "metadata.b"), "2");
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER,
+	    "/volumes/%s/metadata/b", id), NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "meta.b"), "2");
+	snprintf(b, sizeof(b), "/volumes/%s/metadata/b", id);
+	CT_CALL(T, V, CT_MEMBER, "PUT", vpath(CT_MEMBER, b, NULL),
+	    "{\"meta\":{\"c\":\"3\"}}", 400, "Request body and URI mismatch");
+	CT_CALL(T, V, CT_MEMBER, "PUT", vpath(CT_MEMBER, b, NULL),
+	    "{\"meta\":{\"b\":\"22\"}}", 200, NULL);
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, b, NULL), NULL,
+	    200, NULL);
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, b, NULL), NULL, 404,
+	    NULL);
+	CT_CALL(T, V, CT_MEMBER, "PUT", vpath(CT_MEMBER,
+	    "/volumes/%s/metadata", id), "{\"metadata\":{\"z\":\"9\"}}", 200,
+	    NULL);
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER,
+	    "/volumes/%s/metadata", id), NULL, 200, NULL);
+	assert_null(ctltest_get(T, "metadata.a"));
+	assert_string_equal(ctltest_str(T, "metadata.z"), "9");
+
+	/* Extend: only available, only bigger, within quota. */
+	snprintf(b, sizeof(b), "/volumes/%s/action", id2);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, b, NULL),
+	    "{\"os-extend\":{\"new_size\":3}}", 400, NULL);
+	snprintf(b, sizeof(b), "/volumes/%s/action", id);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, b, NULL),
+	    "{\"os-extend\":{\"new_size\":1}}", 400, "Invalid input received: "
+	    "New size for extend must be greater than current size. (current: "
+	    "1, extended: 1).");
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, b, NULL),
+	    "{\"os-extend\":{\"new_size\":5000}}", 413, NULL);
+	assert_int_equal(used("totalGigabytesUsed"), 3);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, b, NULL),
+	    "{\"os-extend\":{\"new_size\":2}}", 202, NULL);
+	assert_string_equal(vstatus(CT_MEMBER, id), "extending");
+	assert_int_equal(used("totalGigabytesUsed"), 4);
+	sv = desired(HOST1, id, &gen);
+	assert_int_equal(sv->size_gb, 2);
+	{
+		struct rep r = { id, true, true, 2, NULL, NULL };
+
+		report(HOST1, gen, &r, 1, NULL, 0);
+	}
+	assert_string_equal(vstatus(CT_MEMBER, id), "available");
+
+	/* Actions: bootable, readonly, the legacy attach flow. */
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, b, NULL),
+	    "{\"os-set_bootable\":{\"bootable\":true}}", 200, NULL);
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "volume.bootable"), "true");
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, b, NULL),
+	    "{\"os-update_readonly_flag\":{\"readonly\":\"maybe\"}}", 400,
+	    NULL);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, b, NULL),
+	    "{\"os-update_readonly_flag\":{\"readonly\":false}}", 202, NULL);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, b, NULL),
+	    "{\"os-nope\":{}}", 400, NULL);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, b, NULL),
+	    "{\"os-reset_status\":{\"status\":\"error\"}}", 403, NULL);
+	assert_string_equal(vstatus(CT_MEMBER, id), "available");
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, b, NULL),
+	    "{\"os-begin_detaching\":{}}", 400, NULL);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, b, NULL),
+	    "{\"os-reserve\":{}}", 202, NULL);
+	assert_string_equal(vstatus(CT_MEMBER, id), "attaching");
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, b, NULL),
+	    "{\"os-unreserve\":{}}", 202, NULL);
+	assert_string_equal(vstatus(CT_MEMBER, id), "available");
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, b, NULL),
+	    "{\"os-attach\":{\"instance_uuid\":\"" NOID "\","
+	    "\"mountpoint\":\"/dev/vdb\",\"mode\":\"rw\"}}", 202, NULL);
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "volume.status"), "in-use");
+	assert_string_equal(ctltest_str(T, "volume.attachments.0.server_id"),
+	    NOID);
+	assert_string_equal(ctltest_str(T, "volume.attachments.0.device"),
+	    "/dev/vdb");
+	/* In use: no delete. */
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 400, NULL);
+	assert_non_null(strstr(ctltest_errmsg(T), "Invalid volume:"));
+	assert_string_equal(vstatus(CT_MEMBER, id), "in-use");
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, b, NULL),
+	    "{\"os-begin_detaching\":{}}", 202, NULL);
+	assert_string_equal(vstatus(CT_MEMBER, id), "detaching");
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, b, NULL),
+	    "{\"os-roll_detaching\":{}}", 202, NULL);
+	assert_string_equal(vstatus(CT_MEMBER, id), "in-use");
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, b, NULL),
+	    "{\"os-detach\":{}}", 202, NULL);
+	assert_string_equal(vstatus(CT_MEMBER, id), "available");
+	CT_CALL(T, V, CT_ADMIN, "POST", vpath(CT_ADMIN, b, NULL),
+	    "{\"os-reset_status\":{\"status\":\"bogus\"}}", 400, NULL);
+	CT_CALL(T, V, CT_ADMIN, "POST", vpath(CT_ADMIN, b, NULL),
+	    "{\"os-reset_status\":{\"status\":\"error\"}}", 202, NULL);
+	assert_string_equal(vstatus(CT_MEMBER, id), "error");
+	CT_CALL(T, V, CT_ADMIN, "POST", vpath(CT_ADMIN, b, NULL),
+	    "{\"os-reset_status\":{\"status\":\"available\"}}", 202, NULL);
+
+	/* Snapshots: quota, create, list, a volume with one is not
+	 * deleted, delete through the host. */
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, "/snapshots", NULL),
+	    "{\"snapshot\":{\"volume_id\":\"" NOID "\"}}", 404, NULL);
+	snprintf(b, sizeof(b), "{\"snapshot\":{\"volume_id\":\"%s\","
+	    "\"name\":\"s1\"}}", id);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, "/snapshots", NULL),
+	    b, 202, NULL);
+	snprintf(sid, sizeof(sid), "%s", ctltest_str(T, "snapshot.id"));
+	assert_string_equal(ctltest_str(T, "snapshot.status"), "creating");
+	assert_int_equal(used("totalSnapshotsUsed"), 1);
+	assert_int_equal(used("totalGigabytesUsed"), 6);
+	{
+		const struct msg_host_storage *m;
+		struct rep r = { sid, true, true, 0, NULL, NULL };
+
+		(void)desired(HOST1, id, &gen);
+		m = storesync_desired(ctltest_storesync(T), HOST1);
+		assert_int_equal(m->snapshots.n, 1);
+		assert_string_equal(m->snapshots.items[0].volume_id, id);
+		assert_true(m->snapshots.items[0].present);
+		report(HOST1, gen, NULL, 0, &r, 1);
+	}
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/snapshots/%s", sid),
+	    NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "snapshot.status"), "available");
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/snapshots/detail",
+	    NULL), NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "snapshots")), 1);
+	CT_CALL(T, V, CT_MEMBER, "PUT", vpath(CT_MEMBER, "/snapshots/%s", sid),
+	    "{\"snapshot\":{\"name\":\"s2\"}}", 200, NULL);
+	assert_string_equal(ctltest_str(T, "snapshot.name"), "s2");
+	CT_CALL(T, V, CT_OTHER, "GET", vpath(CT_OTHER, "/snapshots/%s", sid),
+	    NULL, 404, NULL);
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 400, "Invalid volume: Volume still has 1 dependent "
+	    "snapshots.");
+	assert_string_equal(vstatus(CT_MEMBER, id), "available");
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/snapshots/%s",
+	    sid), NULL, 202, NULL);
+	{
+		const struct msg_host_storage *m;
+		struct rep r = { sid, false, true, 0, NULL, NULL };
+
+		(void)desired(HOST1, id, &gen);
+		m = storesync_desired(ctltest_storesync(T), HOST1);
+		assert_false(m->snapshots.items[0].present);
+		report(HOST1, gen, NULL, 0, &r, 1);
+	}
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/snapshots/%s", sid),
+	    NULL, 404, NULL);
+	assert_int_equal(used("totalSnapshotsUsed"), 0);
+
+	/* Delete: deleting until the host reports it gone. */
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 202, NULL);
+	assert_string_equal(vstatus(CT_MEMBER, id), "deleting");
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/volumes/%s", id2),
+	    NULL, 202, NULL);
+	sv = desired(HOST1, id, &gen);
+	assert_false(sv->present);
+	{
+		struct rep r[2] = { { id, false, true, 0, NULL, NULL },
+		    { id2, true, false, 2, "busy", NULL } };
+
+		report(HOST1, gen, r, 2, NULL, 0);
+	}
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 404, NULL);
+	assert_string_equal(vstatus(CT_MEMBER, id2), "error_deleting");
+	/* As in Cinder, only after an admin's reset. */
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/volumes/%s", id2),
+	    NULL, 400, NULL);
+	assert_string_equal(vstatus(CT_MEMBER, id2), "error_deleting");
+	CT_CALL(T, V, CT_ADMIN, "POST", vpath(CT_ADMIN, "/volumes/%s/action",
+	    id2), "{\"os-reset_status\":{\"status\":\"error\"}}", 202, NULL);
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/volumes/%s", id2),
+	    NULL, 202, NULL);
+	(void)desired(HOST1, id2, &gen);
+	{
+		struct rep r = { id2, false, true, 0, NULL, NULL };
+
+		report(HOST1, gen, &r, 1, NULL, 0);
+	}
+	assert_int_equal(count_volumes(CT_MEMBER), 0);
+	assert_int_equal(used("totalVolumesUsed"), 0);
+	assert_int_equal(used("totalGigabytesUsed"), 0);
+	CT_CALL(T, V, CT_ADMIN, "GET", vpath(CT_ADMIN, "/volumes/%s", id),
+	    NULL, 404, NULL);
+}
+
+/* Another project's volume is not found, whatever the request; the admin
+ * sees it. */
+static void
+test_volume_cross_project(void **state)
+{
+	char id[37];
+
+	(void)state;
+	host_up(HOST1);
+	create(CT_MEMBER, "{\"volume\":{\"size\":1,\"name\":\"mine\"}}", id);
+	CT_CALL(T, V, CT_OTHER, "GET", vpath(CT_OTHER, "/volumes/%s", id),
+	    NULL, 404, NULL);
+	CT_CALL(T, V, CT_OTHER, "PUT", vpath(CT_OTHER, "/volumes/%s", id),
+	    "{\"volume\":{\"name\":\"theirs\"}}", 404, NULL);
+	CT_CALL(T, V, CT_OTHER, "DELETE", vpath(CT_OTHER, "/volumes/%s", id),
+	    NULL, 404, NULL);
+	CT_CALL(T, V, CT_OTHER, "POST", vpath(CT_OTHER, "/volumes/%s/action",
+	    id), "{\"os-extend\":{\"new_size\":2}}", 404, NULL);
+	CT_CALL(T, V, CT_OTHER, "GET", vpath(CT_OTHER, "/volumes/%s/metadata",
+	    id), NULL, 404, NULL);
+	CT_CALL(T, V, CT_OTHER, "GET", vpath(CT_OTHER, "/volumes/detail",
+	    NULL), NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "volumes")), 0);
+	{
+		char b[200];
+
+		snprintf(b, sizeof(b), "{\"volume\":{\"size\":1,"
+		    "\"source_volid\":\"%s\"}}", id);
+		CT_CALL(T, V, CT_OTHER, "POST", vpath(CT_OTHER, "/volumes",
+		    NULL), b, 404, NULL);
+		snprintf(b, sizeof(b), "{\"snapshot\":{\"volume_id\":\"%s\"}}",
+		    id);
+		CT_CALL(T, V, CT_OTHER, "POST", vpath(CT_OTHER, "/snapshots",
+		    NULL), b, 404, NULL);
+	}
+	/* Unchanged, and the admin lists it with all_tenants. */
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "volume.name"), "mine");
+	assert_string_equal(ctltest_str(T, "volume.status"), "creating");
+	assert_int_equal(count_volumes(CT_OTHER), 0);
+	CT_CALL(T, V, CT_ADMIN, "GET", vpath(CT_ADMIN,
+	    "/volumes/detail?all_tenants=1&name=mine", NULL), NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "volumes")), 1);
+	/* Clean up through the admin: reset, delete, the host's report. */
+	CT_CALL(T, V, CT_ADMIN, "POST", vpath(CT_ADMIN, "/volumes/%s/action",
+	    id), "{\"os-reset_status\":{\"status\":\"available\"}}", 202, NULL);
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 202, NULL);
+	{
+		uint64_t gen;
+		struct rep r = { id, false, true, 0, NULL, NULL };
+
+		(void)desired(HOST1, id, &gen);
+		report(HOST1, gen, &r, 1, NULL, 0);
+	}
+	assert_int_equal(count_volumes(CT_MEMBER), 0);
+}
+
+struct att {
+	const char	*op;
+	const char	*project;	/* NULL: the member's */
+	const char	*vol, *server, *host;
+	char		 aid[37];
+	struct volume_conn conn;
+};
+
+static int
+att_fn(struct store_txn *txn, void *arg)
+{
+	struct att *a = arg;
+	struct volume *v = ctltest_volume(T);
+
+	if (strcmp(a->op, "begin") == 0)
+		return volume_attach_begin(v, txn, a->project != NULL ?
+		    a->project : T->project_id[CT_MEMBER],
+		    a->vol, a->server, a->host, "/dev/vdb", a->aid);
+	if (strcmp(a->op, "conn") == 0)
+		return volume_attach_conn(v, txn, a->vol, a->aid, &a->conn);
+	if (strcmp(a->op, "done") == 0)
+		return volume_attach_done(v, txn, a->vol, a->aid);
+	if (strcmp(a->op, "detach") == 0)
+		return volume_detach_begin(v, txn, a->vol, a->aid);
+	return volume_detach_done(v, txn, a->vol, a->aid);
+}
+
+static int
+att(struct att *a, const char *op)
+{
+	a->op = op;
+	return store_write(ctltest_store(T), att_fn, a);
+}
+
+/* The compute side: attach, export, connection, detach. */
+static void
+test_volume_attach(void **state)
+{
+	const struct sch_sto_volume *sv;
+	struct att a = { .server = "6f1d7c2e-0000-4000-8000-0000000000a1",
+	    .host = "Compute_1" };
+	struct att a2 = { .server = "6f1d7c2e-0000-4000-8000-0000000000a2",
+	    .host = "compute-2" };
+	char id[37], init[256];
+	uint64_t gen;
+
+	(void)state;
+	assert_int_equal(volume_initiator_name("Compute_1.x-y", init,
+	    sizeof(init)), 0);
+	assert_string_equal(init,
+	    "iqn.2010-10.org.openstack.tinystack:-ompute-1.x-y");
+	assert_int_equal(volume_initiator_name("h", init, 10), -1);
+
+	host_up(HOST1);
+	create(CT_MEMBER, "{\"volume\":{\"size\":1}}", id);
+	a.vol = a2.vol = id;
+	/* Not available yet: refused, nothing changed. */
+	assert_int_equal(att(&a, "begin"), -1);
+	assert_string_equal(vstatus(CT_MEMBER, id), "creating");
+	sv = desired(HOST1, id, &gen);
+	{
+		struct rep r = { id, true, true, 1, NULL, NULL };
+
+		report(HOST1, gen, &r, 1, NULL, 0);
+	}
+	/* Another project's volume: not found, nothing changed. */
+	{
+		struct att o = a;
+
+		o.project = T->project_id[CT_OTHER];
+		assert_int_equal(att(&o, "begin"), -1);
+		assert_string_equal(vstatus(CT_MEMBER, id), "available");
+	}
+	assert_int_equal(att(&a, "begin"), 0);
+	assert_string_equal(vstatus(CT_MEMBER, id), "attaching");
+	/* A second attach of a volume that is not multiattach: 400. */
+	assert_int_equal(att(&a2, "begin"), -1);
+	sv = desired(HOST1, id, &gen);
+	assert_non_null(sv);
+	assert_int_equal(sv->exports.n, 1);
+	assert_string_equal(sv->exports.items[0].attachment_id, a.aid);
+	assert_string_equal(sv->exports.items[0].initiator,
+	    "iqn.2010-10.org.openstack.tinystack:-ompute-1");
+	assert_int_equal(strlen(sv->exports.items[0].chap_user), 20);
+	assert_true(strlen(sv->exports.items[0].chap_secret) >= 16);
+	assert_int_equal(att(&a, "conn"), 0);
+	assert_false(a.conn.ready);
+	assert_int_equal(strncmp(a.conn.iqn, "iqn.2010-10.org.openstack:volume-",
+	    33), 0);
+	assert_string_equal(a.conn.iqn + 33, id);
+	assert_int_equal(a.conn.lun, 1);
+	assert_string_equal(a.conn.portal, "127.0.0.1:3260");
+	assert_string_equal(a.conn.chap_user, sv->exports.items[0].chap_user);
+	{
+		char iqn[128];
+		struct rep r = { id, true, true, 1, NULL, iqn };
+
+		snprintf(iqn, sizeof(iqn), "iqn.2010-10.org.openstack:volume-%s",
+		    id);
+		/* An older generation does not make it ready. */
+		report(HOST1, gen - 1, &r, 1, NULL, 0);
+		assert_int_equal(att(&a, "conn"), 0);
+		assert_false(a.conn.ready);
+		report(HOST1, gen, &r, 1, NULL, 0);
+	}
+	assert_int_equal(att(&a, "conn"), 0);
+	assert_true(a.conn.ready);
+	assert_int_equal(att(&a, "done"), 0);
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "volume.status"), "in-use");
+	assert_string_equal(ctltest_str(T, "volume.attachments.0."
+	    "attachment_id"), a.aid);
+	assert_string_equal(ctltest_str(T, "volume.attachments.0.host_name"),
+	    "Compute_1");
+	/* The CLI's delete of an in-use volume: 400, still in use. */
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 400, NULL);
+	assert_string_equal(vstatus(CT_MEMBER, id), "in-use");
+	assert_int_equal(att(&a, "detach"), 0);
+	assert_string_equal(vstatus(CT_MEMBER, id), "detaching");
+	assert_int_equal(att(&a, "detach_done"), 0);
+	assert_string_equal(vstatus(CT_MEMBER, id), "available");
+	/* Idempotent. */
+	assert_int_equal(att(&a, "detach_done"), 0);
+	sv = desired(HOST1, id, &gen);
+	assert_int_equal(sv->exports.n, 0);
+	/* A hello forgets what was in place. */
+	assert_int_equal(att(&a2, "begin"), 0);
+	(void)desired(HOST1, id, &gen);
+	{
+		char iqn[128];
+		struct rep r = { id, true, true, 1, NULL, iqn };
+
+		snprintf(iqn, sizeof(iqn), "iqn.2010-10.org.openstack:volume-%s",
+		    id);
+		report(HOST1, gen, &r, 1, NULL, 0);
+	}
+	assert_int_equal(att(&a2, "conn"), 0);
+	assert_true(a2.conn.ready);
+	storesync_hello(ctltest_storesync(T), HOST1, db_now_ms());
+	assert_int_equal(att(&a2, "conn"), 0);
+	assert_false(a2.conn.ready);
+	assert_int_equal(att(&a2, "detach_done"), 0);
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 202, NULL);
+	(void)desired(HOST1, id, &gen);
+	{
+		struct rep r = { id, false, true, 0, NULL, NULL };
+
+		report(HOST1, gen, &r, 1, NULL, 0);
+	}
+	assert_int_equal(count_volumes(CT_MEMBER), 0);
 }
 
 static int
@@ -358,6 +1153,12 @@ main(void)
 		cmocka_unit_test(test_quotas),
 		cmocka_unit_test(test_zones_services_types),
 		cmocka_unit_test(test_volumes),
+		cmocka_unit_test(test_volume_no_host),
+		cmocka_unit_test(test_volume_create_errors),
+		cmocka_unit_test(test_volume_quota),
+		cmocka_unit_test(test_volume_lifecycle),
+		cmocka_unit_test(test_volume_cross_project),
+		cmocka_unit_test(test_volume_attach),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,821 @@
+/* storesync: the storage hosts' desired state and reports; see
+ * storesync.h. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/capability.h"
+#include "buf.h"
+#include "bus.h"
+#include "codec.h"
+#include "config.h"
+#include "core/db.h"
+#include "core/fleet.h"
+#include "err.h"
+#include "identity/identity.h"
+#include "image/image.h"
+#include "log.h"
+#include "msg_gen.h"
+#include "store.h"
+#include "storesync.h"
+#include "volume_db.h"
+
+#define MAX_HOSTS	4096
+#define ATT_MAX		16384	/* ready attachments per host */
+
+struct host {
+	char			 name[256];
+	struct msg_host_storage	*want;		/* owned; NULL before a sync */
+	struct msg_host_storage	*next;		/* being derived */
+	size_t			 vcap, scap;	/* of next's lists */
+	struct buf		 body;		/* want encoded, generation 0 */
+	uint64_t		 gen;
+	uint64_t		 applied;
+	int			 reported;
+	int64_t			 next_send;
+	int64_t			 backoff;
+	/* Exports in place as of the last report (ready_lock). */
+	char			(*ready)[2][CODEC_UUID_LEN + 1];
+	size_t			 nready;
+};
+
+struct storesync {
+	struct store		*store;
+	struct bus		*bus;
+	struct identity		*identity;
+	unsigned		 cap_lifetime;
+	char			 sender[256];
+	struct host		**hosts;
+	size_t			 nhosts, caphosts;
+	atomic_int		 dirty;
+	int64_t			 next_scan;
+	pthread_mutex_t		 ready_lock;	/* hosts' ready lists */
+};
+
+/* ---- hosts ---------------------------------------------------------------- */
+
+static struct host *
+host_find(struct storesync *ss, const char *name)
+{
+	for (size_t i = 0; i < ss->nhosts; i++)
+		if (strcmp(ss->hosts[i]->name, name) == 0)
+			return ss->hosts[i];
+	return NULL;
+}
+
+/* Hosts are only added on the bus thread; storesync_ready() takes the
+ * lock to read the list. */
+static struct host *
+host_get(struct storesync *ss, const char *name)
+{
+	struct host *h = host_find(ss, name);
+
+	if (h != NULL)
+		return h;
+	if (*name == '\0' || strlen(name) >= sizeof(h->name) ||
+	    ss->nhosts >= MAX_HOSTS) {
+		err_set(TS_EINVALID, "storesync: host '%.64s' not tracked",
+		    name);
+		return NULL;
+	}
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
+		err_set(TS_ENOMEM, "storesync: out of memory");
+		return NULL;
+	}
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	pthread_mutex_lock(&ss->ready_lock);
+	if (ss->nhosts == ss->caphosts) {
+		size_t ncap = ss->caphosts ? ss->caphosts * 2 : 16;
+		struct host **nh = realloc(ss->hosts, ncap * sizeof(*nh));
+
+		if (nh == NULL) {
+			pthread_mutex_unlock(&ss->ready_lock);
+			free(h);
+			err_set(TS_ENOMEM, "storesync: out of memory");
+			return NULL;
+		}
+		ss->hosts = nh;
+		ss->caphosts = ncap;
+	}
+	ss->hosts[ss->nhosts++] = h;
+	pthread_mutex_unlock(&ss->ready_lock);
+	return h;
+}
+
+static void
+host_free(struct host *h)
+{
+	codec_free(&schema_msg_host_storage, (void **)&h->want);
+	codec_free(&schema_msg_host_storage, (void **)&h->next);
+	buf_free(&h->body);
+	free(h->ready);
+	free(h);
+}
+
+/* ---- life cycle ------------------------------------------------------------ */
+
+struct storesync *
+storesync_new(const struct config *cfg, struct store *st, struct bus *bus,
+    const char *controller_host)
+{
+	struct storesync *ss = calloc(1, sizeof(*ss));
+
+	if (ss == NULL) {
+		err_set(TS_ENOMEM, "storesync: out of memory");
+		return NULL;
+	}
+	ss->store = st;
+	ss->bus = bus;
+	ss->cap_lifetime = cfg != NULL ? (unsigned)config_get_int(cfg,
+	    "compute", "image_capability_lifetime") : 3600;
+	if (ss->cap_lifetime == 0)
+		ss->cap_lifetime = 3600;
+	snprintf(ss->sender, sizeof(ss->sender), "%s", controller_host ?
+	    controller_host : "");
+	pthread_mutex_init(&ss->ready_lock, NULL);
+	atomic_store(&ss->dirty, 1);
+	return ss;
+}
+
+void
+storesync_free(struct storesync **sp)
+{
+	struct storesync *ss;
+
+	if (sp == NULL || (ss = *sp) == NULL)
+		return;
+	for (size_t i = 0; i < ss->nhosts; i++)
+		host_free(ss->hosts[i]);
+	free(ss->hosts);
+	pthread_mutex_destroy(&ss->ready_lock);
+	free(ss);
+	*sp = NULL;
+}
+
+void
+storesync_set_identity(struct storesync *ss, struct identity *id)
+{
+	ss->identity = id;
+}
+
+void
+storesync_changed(struct storesync *ss)
+{
+	if (ss != NULL)
+		atomic_store(&ss->dirty, 1);
+}
+
+/* ---- derivation ------------------------------------------------------------- */
+
+static int
+dup_str(char **f, const char *s)
+{
+	if (s == NULL)
+		return 0;
+	if ((*f = strdup(s)) == NULL) {
+		err_set(TS_ENOMEM, "storesync: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+next_begin(struct host *h)
+{
+	codec_free(&schema_msg_host_storage, (void **)&h->next);
+	h->vcap = h->scap = 0;
+	if ((h->next = calloc(1, sizeof(*h->next))) == NULL ||
+	    dup_str(&h->next->host, h->name) == -1) {
+		err_set(TS_ENOMEM, "storesync: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static bool
+gone_status(const char *s)
+{
+	return strcmp(s, "deleting") == 0 || strcmp(s, "error_deleting") == 0;
+}
+
+struct derive {
+	struct storesync	*ss;
+	struct store_txn	*txn;
+};
+
+static int
+add_volume(struct rec_volume *v, void *arg)
+{
+	struct derive *d = arg;
+	struct host *h;
+	struct sch_sto_volume *sv;
+	bool creating = strcmp(v->status, "creating") == 0;
+
+	if (v->host == NULL || *v->host == '\0')
+		return 0;
+	if ((h = host_get(d->ss, v->host)) == NULL)
+		return 0;	/* logged by the caller's summary */
+	if (h->next == NULL && next_begin(h) == -1)
+		return -1;
+	if (h->next->volumes.n == h->vcap) {
+		size_t nc = h->vcap ? h->vcap * 2 : 16;
+		void *nv = realloc(h->next->volumes.items, nc * sizeof(*sv));
+
+		if (nv == NULL) {
+			err_set(TS_ENOMEM, "storesync: out of memory");
+			return -1;
+		}
+		h->next->volumes.items = nv;
+		h->vcap = nc;
+	}
+	sv = &h->next->volumes.items[h->next->volumes.n++];
+	memset(sv, 0, sizeof(*sv));
+	memcpy(sv->id, v->id, sizeof(sv->id));
+	sv->present = !gone_status(v->status);
+	sv->size_gb = v->size;
+	if (creating && (dup_str(&sv->source_volume, v->source_volid) == -1 ||
+	    dup_str(&sv->source_snapshot, v->snapshot_id) == -1))
+		return -1;
+	if (creating && v->image_id != NULL) {
+		struct rec_image im;
+
+		if (dup_str(&sv->image_id, v->image_id) == -1)
+			return -1;
+		if (image_db_get(d->txn, v->image_id, &im) == 0) {
+			if (dup_str(&sv->image_disk_format, im.disk_format) ==
+			    -1 || (im.os_hash_algo != NULL &&
+			    strcmp(im.os_hash_algo, "sha512") == 0 &&
+			    dup_str(&sv->image_sha512, im.os_hash_value) ==
+			    -1)) {
+				codec_clear(&schema_rec_image, &im);
+				return -1;
+			}
+			sv->has_image_size = im.has_size;
+			sv->image_size = im.size;
+			codec_clear(&schema_rec_image, &im);
+		} else if (err_code() != TS_ENOT_FOUND)
+			return -1;
+	}
+	if (sv->present) {
+		size_t n = 0;
+
+		for (size_t i = 0; i < v->attachments.n; i++)
+			n += v->attachments.items[i].initiator != NULL &&
+			    *v->attachments.items[i].initiator != '\0';
+		if (n > 0 && (sv->exports.items = calloc(n,
+		    sizeof(*sv->exports.items))) == NULL) {
+			err_set(TS_ENOMEM, "storesync: out of memory");
+			return -1;
+		}
+		for (size_t i = 0; i < v->attachments.n; i++) {
+			const struct sch_vol_attachment *a =
+			    &v->attachments.items[i];
+			struct sch_sto_export *e;
+
+			if (a->initiator == NULL || *a->initiator == '\0')
+				continue;
+			e = &sv->exports.items[sv->exports.n++];
+			memcpy(e->attachment_id, a->id,
+			    sizeof(e->attachment_id));
+			if (dup_str(&e->initiator, a->initiator) == -1 ||
+			    dup_str(&e->chap_user, a->chap_user ?
+			    a->chap_user : "") == -1 ||
+			    dup_str(&e->chap_secret, a->chap_secret ?
+			    a->chap_secret : "") == -1)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+add_snapshot(struct rec_volume_snapshot *s, void *arg)
+{
+	struct derive *d = arg;
+	struct host *h;
+	struct sch_sto_snapshot *ss;
+
+	if (s->host == NULL || *s->host == '\0' ||
+	    (h = host_get(d->ss, s->host)) == NULL)
+		return 0;
+	if (h->next == NULL && next_begin(h) == -1)
+		return -1;
+	if (h->next->snapshots.n == h->scap) {
+		size_t nc = h->scap ? h->scap * 2 : 16;
+		void *nv = realloc(h->next->snapshots.items, nc * sizeof(*ss));
+
+		if (nv == NULL) {
+			err_set(TS_ENOMEM, "storesync: out of memory");
+			return -1;
+		}
+		h->next->snapshots.items = nv;
+		h->scap = nc;
+	}
+	ss = &h->next->snapshots.items[h->next->snapshots.n++];
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss->id, s->id, sizeof(ss->id));
+	memcpy(ss->volume_id, s->volume_id, sizeof(ss->volume_id));
+	ss->present = !gone_status(s->status);
+	return 0;
+}
+
+static int
+add_host_rec(const void *k, size_t kl, const void *v, size_t vl, void *arg)
+{
+	struct storesync *ss = arg;
+	char name[256];
+
+	if (kl == 0 || kl >= sizeof(name))
+		return 0;
+	memcpy(name, k, kl);
+	name[kl] = '\0';
+	(void)host_get(ss, name);
+	return 0;
+}
+
+int
+storesync_sync(struct storesync *ss, int64_t now)
+{
+	struct store_txn *txn = NULL;
+	struct derive d = { .ss = ss };
+	int rc;
+
+	atomic_store(&ss->dirty, 0);
+	if (store_read_begin(ss->store, &txn) == -1)
+		return -1;
+	d.txn = txn;
+	rc = store_iter(txn, T_STORAGE_HOSTS, NULL, 0, add_host_rec, ss);
+	for (size_t i = 0; rc == 0 && i < ss->nhosts; i++)
+		rc = next_begin(ss->hosts[i]);
+	if (rc == 0)
+		rc = volume_db_each(txn, NULL, add_volume, &d);
+	if (rc == 0)
+		rc = volume_db_snap_each(txn, NULL, add_snapshot, &d);
+	store_txn_end(&txn);
+	for (size_t i = 0; i < ss->nhosts; i++) {
+		struct host *h = ss->hosts[i];
+		struct buf b = { 0 };
+
+		if (rc == 0 && h->next == NULL)
+			rc = next_begin(h);
+		if (rc == -1 || h->next == NULL) {
+			codec_free(&schema_msg_host_storage,
+			    (void **)&h->next);
+			continue;
+		}
+		h->next->generation = 0;
+		if (codec_encode(&schema_msg_host_storage, h->next, &b) == -1) {
+			log_warnx("host_storage of %s: %s", h->name,
+			    err_msg());
+			codec_free(&schema_msg_host_storage,
+			    (void **)&h->next);
+			buf_free(&b);
+			continue;
+		}
+		if (h->want != NULL && b.len == h->body.len &&
+		    memcmp(b.data, h->body.data, b.len) == 0) {
+			codec_free(&schema_msg_host_storage,
+			    (void **)&h->next);
+			buf_free(&b);
+			continue;
+		}
+		codec_free(&schema_msg_host_storage, (void **)&h->want);
+		h->want = h->next;
+		h->next = NULL;
+		buf_free(&h->body);
+		h->body = b;
+		h->gen++;
+		h->want->generation = h->gen;
+		h->backoff = 0;
+		h->next_send = now;
+	}
+	ss->next_scan = now + STORESYNC_RESCAN_MS;
+	return rc;
+}
+
+/* ---- sending ---------------------------------------------------------------- */
+
+/* Capabilities for the volumes being filled from an image, only in the
+ * copy sent. */
+static void
+tokens(struct storesync *ss, struct host *h, bool set)
+{
+	for (size_t i = 0; i < h->want->volumes.n; i++) {
+		struct sch_sto_volume *v = &h->want->volumes.items[i];
+		char cap[CAPABILITY_BUFSZ];
+		const char *ids[1];
+
+		if (!set) {
+			if (v->image_token != NULL) {
+				explicit_bzero(v->image_token,
+				    strlen(v->image_token));
+				free(v->image_token);
+				v->image_token = NULL;
+			}
+			continue;
+		}
+		if (v->image_id == NULL || ss->identity == NULL)
+			continue;
+		ids[0] = v->image_id;
+		if (identity_capability_mint(ss->identity, h->name, v->id, ids,
+		    1, ss->cap_lifetime, cap, sizeof(cap)) == -1) {
+			log_warnx("volume %s: no image capability: %s", v->id,
+			    err_msg());
+			continue;
+		}
+		v->image_token = strdup(cap);
+		explicit_bzero(cap, sizeof(cap));
+	}
+}
+
+static void
+send_one(struct storesync *ss, struct host *h, int64_t now)
+{
+	struct buf b = { 0 };
+	char reqid[64], u[CODEC_UUID_LEN + 1];
+
+	db_uuid(u);
+	snprintf(reqid, sizeof(reqid), "req-%s", u);
+	tokens(ss, h, true);
+	if (ss->bus == NULL)
+		;
+	else if (codec_envelope_encode(&schema_msg_host_storage, h->want,
+	    reqid, ss->sender, &b) == -1 ||
+	    bus_send(ss->bus, h->name, b.data, b.len) == -1)
+		log_debug("host_storage %llu to %s: %s",
+		    (unsigned long long)h->gen, h->name, err_msg());
+	else
+		log_debug("host_storage %llu sent to %s (%s)",
+		    (unsigned long long)h->gen, h->name, reqid);
+	tokens(ss, h, false);
+	if (b.data != NULL)
+		explicit_bzero(b.data, b.len);
+	buf_free(&b);
+	h->backoff = h->backoff == 0 ? STORESYNC_BACKOFF_MIN_MS :
+	    h->backoff * 2;
+	if (h->backoff > STORESYNC_BACKOFF_MAX_MS)
+		h->backoff = STORESYNC_BACKOFF_MAX_MS;
+	h->next_send = now + h->backoff;
+}
+
+void
+storesync_send_due(struct storesync *ss, int64_t now)
+{
+	for (size_t i = 0; i < ss->nhosts; i++) {
+		struct host *h = ss->hosts[i];
+
+		if (h->want == NULL || (h->reported && h->applied == h->gen) ||
+		    now < h->next_send)
+			continue;
+		/* Nothing to ask of a host that never reported storage: an
+		 * agent removes only what is named, so an empty state is a
+		 * no-op, and an agent without a storage worker is spared. */
+		if (!h->reported && h->want->volumes.n == 0 &&
+		    h->want->snapshots.n == 0)
+			continue;
+		send_one(ss, h, now);
+	}
+}
+
+void
+storesync_tick(struct storesync *ss, int64_t now)
+{
+	if ((atomic_load(&ss->dirty) || now >= ss->next_scan) &&
+	    storesync_sync(ss, now) == -1) {
+		log_err("storage state");
+		ss->next_scan = now + STORESYNC_RESCAN_MS;
+	}
+	storesync_send_due(ss, now);
+}
+
+void
+storesync_hello(struct storesync *ss, const char *host, int64_t now)
+{
+	struct host *h = host_get(ss, host);
+
+	if (h == NULL) {
+		log_err("storesync");
+		return;
+	}
+	h->reported = 0;
+	h->applied = 0;
+	h->backoff = 0;
+	h->next_send = now;
+	/* A restarted agent's exports are not known to be in place. */
+	pthread_mutex_lock(&ss->ready_lock);
+	h->nready = 0;
+	pthread_mutex_unlock(&ss->ready_lock);
+	atomic_store(&ss->dirty, 1);
+	if (h->want != NULL && (h->want->volumes.n > 0 ||
+	    h->want->snapshots.n > 0))
+		send_one(ss, h, now);
+}
+
+/* ---- reports ---------------------------------------------------------------- */
+
+struct report {
+	const char				*host;
+	const struct msg_host_storage_state	*m;
+	unsigned				 changed;
+};
+
+static const struct sch_sto_status *
+status_of(const struct msg_host_storage_state *m, const char *id, bool snap)
+{
+	const struct sch_sto_status *l = snap ? m->snapshots.items :
+	    m->volumes.items;
+	size_t n = snap ? m->snapshots.n : m->volumes.n;
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(l[i].id, id) == 0)
+			return &l[i];
+	return NULL;
+}
+
+static int
+fault(char **f, const struct sch_sto_status *st, const char *dflt)
+{
+	return volume_db_set_str(f, st->message != NULL && *st->message !=
+	    '\0' ? st->message : dflt);
+}
+
+/* One volume of the report's host: the transition its status allows. */
+static int
+apply_volume(struct store_txn *txn, struct report *r, const char *id)
+{
+	const struct sch_sto_status *st = status_of(r->m, id, false);
+	struct rec_volume v;
+	const char *to = NULL;
+	int rc = 0;
+
+	if (st == NULL)
+		return 0;
+	if (volume_db_get(txn, id, &v) == -1)
+		return err_code() == TS_ENOT_FOUND ? 0 : -1;
+	if (v.host == NULL || strcmp(v.host, r->host) != 0)
+		goto out;	/* not this host's to report */
+	if (strcmp(v.status, "creating") == 0) {
+		if (!st->ok) {
+			to = "error";
+			rc = fault(&v.fault, st, "creation failed");
+		} else if (st->present && st->size_gb >= v.size) {
+			to = "available";
+			if (v.image_id != NULL)
+				v.bootable = true;
+			rc = volume_db_set_str(&v.fault, NULL);
+		}
+	} else if (strcmp(v.status, "extending") == 0) {
+		if (!st->ok) {
+			to = "error_extending";
+			rc = fault(&v.fault, st, "extend failed");
+		} else if (st->present && st->size_gb >= v.size)
+			to = "available";
+	} else if (strcmp(v.status, "deleting") == 0) {
+		if (!st->ok) {
+			to = "error_deleting";
+			rc = fault(&v.fault, st, "delete failed");
+		} else if (!st->present) {
+			log_info("volume %s deleted from %s", v.id, r->host);
+			r->changed++;
+			if (volume_db_del(txn, &v) == -1 ||
+			    volume_db_usage_add(txn, v.project_id, -1,
+			    -(int64_t)v.size, 0) == -1)
+				rc = -1;
+			goto out;
+		}
+	}
+	if (rc == 0 && to != NULL) {
+		log_info("volume %s: %s -> %s", v.id, v.status, to);
+		r->changed++;
+		v.updated_at = db_now_ms();
+		if (volume_db_set_str(&v.status, to) == -1 ||
+		    volume_db_put(txn, NULL, &v) == -1)
+			rc = -1;
+	}
+out:
+	codec_clear(&schema_rec_volume, &v);
+	return rc;
+}
+
+static int
+apply_snapshot(struct store_txn *txn, struct report *r, const char *id)
+{
+	const struct sch_sto_status *st = status_of(r->m, id, true);
+	struct rec_volume_snapshot s;
+	const char *to = NULL;
+	int rc = 0;
+
+	if (st == NULL)
+		return 0;
+	if (volume_db_snap_get(txn, id, &s) == -1)
+		return err_code() == TS_ENOT_FOUND ? 0 : -1;
+	if (s.host == NULL || strcmp(s.host, r->host) != 0)
+		goto out;
+	if (strcmp(s.status, "creating") == 0) {
+		if (!st->ok) {
+			to = "error";
+			rc = fault(&s.fault, st, "snapshot failed");
+		} else if (st->present)
+			to = "available";
+	} else if (strcmp(s.status, "deleting") == 0) {
+		if (!st->ok) {
+			to = "error_deleting";
+			rc = fault(&s.fault, st, "snapshot delete failed");
+		} else if (!st->present) {
+			log_info("snapshot %s deleted from %s", s.id, r->host);
+			r->changed++;
+			if (volume_db_snap_del(txn, &s) == -1 ||
+			    volume_db_usage_add(txn, s.project_id, 0,
+			    -(int64_t)s.size, -1) == -1)
+				rc = -1;
+			goto out;
+		}
+	}
+	if (rc == 0 && to != NULL) {
+		log_info("snapshot %s: %s -> %s", s.id, s.status, to);
+		r->changed++;
+		s.updated_at = db_now_ms();
+		if (volume_db_set_str(&s.status, to) == -1 ||
+		    volume_db_snap_put(txn, &s) == -1)
+			rc = -1;
+	}
+out:
+	codec_clear(&schema_rec_volume_snapshot, &s);
+	return rc;
+}
+
+static int
+report_fn(struct store_txn *txn, void *arg)
+{
+	struct report *r = arg;
+	struct rec_storage_host h = { 0 };
+	int rc;
+
+	h.host = (char *)r->host;
+	h.backend = r->m->backend;
+	h.portal = r->m->portal;
+	h.total_gb = r->m->total_gb;
+	h.free_gb = r->m->free_gb;
+	h.updated_at = db_now_ms();
+	if (volume_db_host_put(txn, &h) == -1)
+		return -1;
+	for (size_t i = 0; i < r->m->volumes.n; i++)
+		if ((rc = apply_volume(txn, r, r->m->volumes.items[i].id)) ==
+		    -1)
+			return -1;
+	for (size_t i = 0; i < r->m->snapshots.n; i++)
+		if ((rc = apply_snapshot(txn, r,
+		    r->m->snapshots.items[i].id)) == -1)
+			return -1;
+	return 0;
+}
+
+/* The exports of the desired message the report shows in place. */
+static void
+ready_update(struct storesync *ss, struct host *h,
+    const struct msg_host_storage_state *m)
+{
+	size_t n = 0, cap = 0;
+	char (*list)[2][CODEC_UUID_LEN + 1] = NULL;
+
+	if (h->want == NULL || m->generation != h->gen)
+		return;		/* not the state that has the exports */
+	for (size_t i = 0; i < h->want->volumes.n; i++) {
+		const struct sch_sto_volume *v = &h->want->volumes.items[i];
+		const struct sch_sto_status *st = status_of(m, v->id, false);
+
+		if (st == NULL || !st->present || !st->ok || st->iqn == NULL ||
+		    *st->iqn == '\0')
+			continue;
+		for (size_t k = 0; k < v->exports.n && n < ATT_MAX; k++) {
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 16;
+				void *nv = realloc(list, nc * sizeof(*list));
+
+				if (nv == NULL) {
+					free(list);
+					log_warnx("storesync: out of memory");
+					return;
+				}
+				list = nv;
+				cap = nc;
+			}
+			memcpy(list[n][0], v->id, sizeof(list[n][0]));
+			memcpy(list[n][1], v->exports.items[k].attachment_id,
+			    sizeof(list[n][1]));
+			n++;
+		}
+	}
+	pthread_mutex_lock(&ss->ready_lock);
+	free(h->ready);
+	h->ready = list;
+	h->nready = n;
+	pthread_mutex_unlock(&ss->ready_lock);
+}
+
+int
+storesync_report(struct storesync *ss, const char *host,
+    const struct msg_host_storage_state *m)
+{
+	struct report r = { .host = host, .m = m };
+	struct host *h;
+
+	if ((h = host_get(ss, host)) == NULL)
+		return -1;
+	h->applied = m->generation;
+	h->reported = 1;
+	if (h->applied == h->gen) {
+		h->backoff = 0;
+	} else if (h->applied > h->gen) {
+		log_info("host %s applied storage generation %llu, ahead of "
+		    "%llu: renumbering", host, (unsigned long long)h->applied,
+		    (unsigned long long)h->gen);
+		h->gen = h->applied + 1;
+		if (h->want != NULL)
+			h->want->generation = h->gen;
+		h->backoff = 0;
+		h->next_send = 0;
+	}
+	ready_update(ss, h, m);
+	if (store_write(ss->store, report_fn, &r) == -1)
+		return -1;
+	if (r.changed > 0)
+		atomic_store(&ss->dirty, 1);
+	return 0;
+}
+
+int
+storesync_agent_msg(struct storesync *ss, const char *host,
+    struct codec_envelope *env)
+{
+	if (env->type != &schema_msg_host_storage_state)
+		return 0;
+	if (storesync_report(ss, host, env->body) == -1)
+		log_warnx("host_storage_state from %s: %s", host, err_msg());
+	return 1;
+}
+
+/* ---- fleet hooks and inspection --------------------------------------------- */
+
+static void
+hook_report(const char *host, const struct sch_guest *guests, size_t n,
+    int hello, void *arg)
+{
+	if (hello)
+		storesync_hello(arg, host, db_now_ms());
+}
+
+static int
+hook_message(const char *host, struct codec_envelope *env, void *arg)
+{
+	return storesync_agent_msg(arg, host, env);
+}
+
+void
+storesync_fleet_hooks(struct storesync *ss, struct fleet_hooks *fh)
+{
+	memset(fh, 0, sizeof(*fh));
+	fh->report = hook_report;
+	fh->message = hook_message;
+	fh->arg = ss;
+}
+
+const struct msg_host_storage *
+storesync_desired(struct storesync *ss, const char *host)
+{
+	struct host *h = host_find(ss, host);
+
+	return h != NULL ? h->want : NULL;
+}
+
+uint64_t
+storesync_applied(struct storesync *ss, const char *host)
+{
+	struct host *h = host_find(ss, host);
+
+	return h != NULL && h->reported ? h->applied : 0;
+}
+
+bool
+storesync_ready(struct storesync *ss, const char *host, const char *volume_id,
+    const char *attachment_id)
+{
+	bool ok = false;
+
+	if (host == NULL)
+		return false;
+	pthread_mutex_lock(&ss->ready_lock);
+	for (size_t i = 0; i < ss->nhosts && !ok; i++) {
+		struct host *h = ss->hosts[i];
+
+		if (strcmp(h->name, host) != 0)
+			continue;
+		for (size_t k = 0; k < h->nready && !ok; k++)
+			ok = strcmp(h->ready[k][0], volume_id) == 0 &&
+			    strcmp(h->ready[k][1], attachment_id) == 0;
+	}
+	pthread_mutex_unlock(&ss->ready_lock);
+	return ok;
+}

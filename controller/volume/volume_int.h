@@ -1,0 +1,127 @@
+/*
+ * volume_int: what the volume_*.c files share (not for other modules).
+ * volume.c: service, discovery, quotas, limits, zones, services, types,
+ * routes and policy; volume_volumes.c: volumes, their actions and
+ * metadata; volume_snapshots.c: snapshots; volume_attach.c: the compute
+ * side (volume.h); volume_db.c: records and indexes; storesync.c: the
+ * storage hosts.
+ */
+#ifndef TS_CONTROLLER_VOLUME_INT_H
+#define TS_CONTROLLER_VOLUME_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "http/http.h"
+#include "msg_gen.h"
+#include "store.h"
+#include "volume.h"
+#include "volume_db.h"
+
+struct storesync;
+
+/* The one volume type. Cinder makes __DEFAULT__ at its first db sync with
+ * a random id; ours is fixed, so it reads the same after a restore. */
+#define VOLUME_TYPE_ID		"5c3ac9c3-9d7e-4d39-8a69-0f5a1d1b2c3e"
+#define VOLUME_TYPE_NAME	"__DEFAULT__"
+#define VOLUME_ZONE		"nova"
+/* The iSCSI target of a volume: prefix + its id, LUN 1. */
+#define VOLUME_IQN_PREFIX	"iqn.2010-10.org.openstack:volume-"
+#define VOLUME_LUN		1
+
+/* The quota resources in the order of the fields of rec_volume_quota. */
+enum volume_qres {
+	Q_VOLUMES, Q_GIGABYTES, Q_SNAPSHOTS, Q_BACKUPS, Q_BACKUP_GIGABYTES,
+	Q_PER_VOLUME_GIGABYTES, Q_GROUPS, Q_VOLUMES_TYPE, Q_GIGABYTES_TYPE,
+	Q_SNAPSHOTS_TYPE, NQRES
+};
+
+struct volume {
+	struct store	*store;		/* borrowed */
+	const char	*host;		/* borrowed */
+	int64_t		 qdef[NQRES];	/* [volume] quota_*; -1 unlimited */
+	int64_t		 down_ms;	/* [DEFAULT] service_down_time */
+	/* Set once before the listeners start (volume_set_storesync()),
+	 * read by the handlers' threads. */
+	_Atomic(struct storesync *) ss;
+};
+
+struct volume	*volume_of(struct http_req *);
+/* The caller's project ("" without one). */
+const char	*volume_caller(struct http_req *);
+const char	*volume_caller_user(struct http_req *);
+/* Whether the caller is the Block Storage API's admin. */
+bool		 volume_is_admin(struct http_req *);
+/*
+ * What every /v3/{project_id} handler does first: the microversion, the
+ * rule (NULL: the route's, already enforced) on a target naming
+ * target_project, then Cinder's check that the URL's project is the
+ * token's.
+ */
+int		 volume_begin(struct http_req *, struct http_resp *,
+		    const char *rule, const char *target_project);
+/* The limits in force for a project, inside txn. */
+int		 volume_quota_limits(struct volume *, struct store_txn *,
+		    const char *project, int64_t out[NQRES]);
+/* Cinder's "2026-12-05T07:50:35.000000". */
+json_t		*volume_time(int64_t ms);
+/* Tell the storage sync (if any) that records changed. */
+void		 volume_kick(struct volume *);
+
+/* ---- placement and helpers shared by volumes and snapshots --------------- */
+
+/*
+ * A storage host for a new volume, inside txn: an up agent (its service's
+ * last heartbeat within service_down_time, neither disabled nor forced
+ * down), the one with the most free_gb in its last storage report, else
+ * any; "" when there is none.
+ */
+int	volume_place(struct volume *, struct store_txn *, char *host,
+	    size_t len);
+/* Check one more volume of size GiB (volumes = 1) or a snapshot (0) or a
+ * growth of an existing volume (volumes = 0, gb = the growth) against the
+ * project's limits and usage, inside the write: 413 with Cinder's
+ * message. snapshots: 1 for a snapshot. */
+int	volume_quota_check(struct volume *, struct store_txn *,
+	    const char *project, int64_t volumes, int64_t gb,
+	    int64_t snapshots, int64_t new_size);
+
+/*
+ * Answer a GET on a collection: objs (every visible object in detail
+ * form, stolen) filtered by name, status, bootable and metadata, sorted
+ * (sort=key:dir,... or sort_key/sort_dir, among keys; then id), paged
+ * (limit/marker, with "<coll>_links" next), and sent as {coll: [...]};
+ * summary keeps id, name (name_key) and links.
+ */
+int	volume_list_reply(struct http_req *, struct http_resp *,
+	    const char *coll, const char *const *keys, json_t *objs,
+	    bool summary, const char *name_key);
+
+/* ---- handlers ----------------------------------------------------------- */
+
+int	volume_volumes_list(struct http_req *, struct http_resp *);
+int	volume_volumes_detail(struct http_req *, struct http_resp *);
+int	volume_volumes_create(struct http_req *, struct http_resp *);
+int	volume_volumes_show(struct http_req *, struct http_resp *);
+int	volume_volumes_update(struct http_req *, struct http_resp *);
+int	volume_volumes_delete(struct http_req *, struct http_resp *);
+int	volume_volumes_action(struct http_req *, struct http_resp *);
+int	volume_meta_list(struct http_req *, struct http_resp *);
+int	volume_meta_create(struct http_req *, struct http_resp *);
+int	volume_meta_replace(struct http_req *, struct http_resp *);
+int	volume_meta_show(struct http_req *, struct http_resp *);
+int	volume_meta_update(struct http_req *, struct http_resp *);
+int	volume_meta_delete(struct http_req *, struct http_resp *);
+
+int	volume_snapshots_list(struct http_req *, struct http_resp *);
+int	volume_snapshots_detail(struct http_req *, struct http_resp *);
+int	volume_snapshots_create(struct http_req *, struct http_resp *);
+int	volume_snapshots_show(struct http_req *, struct http_resp *);
+int	volume_snapshots_update(struct http_req *, struct http_resp *);
+int	volume_snapshots_delete(struct http_req *, struct http_resp *);
+
+#endif
