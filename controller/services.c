@@ -107,6 +107,7 @@ compute_hook_new(struct services_env *env)
 	}
 	compute_set_identity(env->compute, env->identity);
 	compute_set_network(env->compute, env->network);
+	compute_set_volume(env->compute, env->volume);
 	return env->compute;
 }
 
@@ -257,6 +258,15 @@ static const struct service_def defs[] = {
 		.free = network_hook_free,
 	},
 	{
+		.name = "volume",
+		.port_option = "volume_port",
+		.service = APIERR_VOLUME,
+		.routes = volume_routes,
+		.policy = volume_policy_defaults,
+		.new = volume_hook_new,
+		.free = volume_hook_free,
+	},
+	{
 		.name = "compute",
 		.port_option = "compute_port",
 		.service = APIERR_COMPUTE,
@@ -265,15 +275,6 @@ static const struct service_def defs[] = {
 		.new = compute_hook_new,
 		.start = compute_hook_start,
 		.free = compute_hook_free,
-	},
-	{
-		.name = "volume",
-		.port_option = "volume_port",
-		.service = APIERR_VOLUME,
-		.routes = volume_routes,
-		.policy = volume_policy_defaults,
-		.new = volume_hook_new,
-		.free = volume_hook_free,
 	},
 };
 
@@ -286,8 +287,8 @@ const struct policy_default *const services_policy_tables[] = {
 	policy_identity_defaults,
 	image_policy_defaults,
 	network_policy_defaults,
-	policy_compute_defaults,
 	volume_policy_defaults,
+	policy_compute_defaults,
 	NULL
 };
 _Static_assert(sizeof(services_policy_tables) /

@@ -13,8 +13,9 @@
  *
  * A service reaches another only through the other's public header and
  * the handle services_env carries: compute gets identity's (image
- * capabilities for the agents) and network's (the ports of its servers),
- * so both come before it in the table (and are freed after it).
+ * capabilities for the agents), network's (the ports of its servers) and
+ * volume's (the volumes attached to them), so they come before it in the
+ * table (and are freed after it).
  * Teardown runs the table backwards, after the HTTP server is gone.
  *
  * Threads: everything here runs on the controller's main thread.

@@ -20,6 +20,7 @@
 #include "core/fleet.h"
 #include "identity/identity.h"
 #include "network/network.h"
+#include "volume/volume.h"
 #include "log.h"
 #include "uuid.h"
 
@@ -208,6 +209,21 @@ compute_set_network(struct compute *s, struct network *net)
 	recon_set_network(s->recon, &rn);
 }
 
+void
+compute_set_volume(struct compute *s, struct volume *vol)
+{
+	struct recon_vol rv = { vol, NULL, NULL, NULL, NULL };
+
+	if (vol != NULL) {
+		rv.conn = volume_attach_conn;
+		rv.attach_done = volume_attach_done;
+		rv.detach_done = volume_detach_done;
+		rv.changed = volume_changed;
+	}
+	s->vol = vol;
+	recon_set_volume(s->recon, &rv);
+}
+
 struct compute *
 compute_of(struct http_req *req)
 {
@@ -308,6 +324,14 @@ const struct policy_default policy_compute_defaults[] = {
 	    "Attach a port interface to a server." },
 	{ "os_compute_api:os-attach-interfaces:delete",	C_OWNER,
 	    "Detach a port interface from a server." },
+	{ "os_compute_api:os-volumes-attachments:index", C_OWNER,
+	    "List the volumes attached to a server." },
+	{ "os_compute_api:os-volumes-attachments:show",	C_OWNER,
+	    "Show one volume attachment of a server." },
+	{ "os_compute_api:os-volumes-attachments:create", C_OWNER,
+	    "Attach a volume to a server." },
+	{ "os_compute_api:os-volumes-attachments:delete", C_OWNER,
+	    "Detach a volume from a server." },
 	{ "os_compute_api:os-multinic:add",		C_OWNER,
 	    "Add a fixed IP address to a server (addFixedIp action)." },
 	{ "os_compute_api:os-multinic:remove",		C_OWNER,
@@ -705,6 +729,18 @@ const struct http_route compute_routes[] = {
 	    compute_servers_ips_show, "os_compute_api:ips:show", IH, 200),
 	R("GET", "/servers/{server_id}/metadata", compute_servers_metadata_list,
 	    "os_compute_api:server-metadata:index", IH, 200),
+	R("GET", "/servers/{server_id}/os-volume_attachments",
+	    compute_volumes_list, "os_compute_api:os-volumes-attachments:index",
+	    IH, 200),
+	R("POST", "/servers/{server_id}/os-volume_attachments",
+	    compute_volumes_create,
+	    "os_compute_api:os-volumes-attachments:create", IH, 200),
+	R("GET", "/servers/{server_id}/os-volume_attachments/{volume_id}",
+	    compute_volumes_show, "os_compute_api:os-volumes-attachments:show",
+	    IH, 200),
+	R("DELETE", "/servers/{server_id}/os-volume_attachments/{volume_id}",
+	    compute_volumes_delete,
+	    "os_compute_api:os-volumes-attachments:delete", IH, 202),
 	R("GET", "/servers/{server_id}/os-interface", compute_interfaces_list,
 	    "os_compute_api:os-attach-interfaces:list", IH, 200),
 	R("POST", "/servers/{server_id}/os-interface", compute_interfaces_create,

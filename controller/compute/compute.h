@@ -69,6 +69,12 @@ void			 compute_set_identity(struct compute *,
 struct network;
 void			 compute_set_network(struct compute *,
 			    struct network *net);
+/* Volumes come from the Block Storage service (volume/volume.h): vol is
+ * borrowed for the service's lifetime; NULL: os-volume_attachments
+ * answers 409. Before compute_start(). */
+struct volume;
+void			 compute_set_volume(struct compute *,
+			    struct volume *vol);
 
 /*
  * The hostname of the instance device_id (a server id), for the network

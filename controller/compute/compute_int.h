@@ -34,6 +34,7 @@ struct compute {
 	struct sched			*sched;
 	struct recon			*recon;
 	struct network			*net;		/* NULL: no ports */
+	struct volume			*vol;		/* NULL: no volumes */
 	char				 host[256];
 	char				 az[256];
 	struct compute_quota_defaults	 qdef;
@@ -154,6 +155,14 @@ int	compute_servers_ips_show(struct http_req *, struct http_resp *);
 int	compute_servers_metadata_list(struct http_req *, struct http_resp *);
 
 /* os-interface (compute_interfaces.c) */
+int	compute_volumes_list(struct http_req *, struct http_resp *);
+int	compute_volumes_create(struct http_req *, struct http_resp *);
+int	compute_volumes_show(struct http_req *, struct http_resp *);
+int	compute_volumes_delete(struct http_req *, struct http_resp *);
+/* A server view's "os-extended-volumes:volumes_attached" at microversion
+ * 2.mv (never NULL). */
+json_t	*compute_volumes_attached(const struct rec_instance *, int mv);
+
 int	compute_interfaces_list(struct http_req *, struct http_resp *);
 int	compute_interfaces_create(struct http_req *, struct http_resp *);
 int	compute_interfaces_show(struct http_req *, struct http_resp *);

@@ -447,7 +447,7 @@ server_json(struct http_req *req, const struct rec_instance *i,
 	json_object_set_new(o, "OS-EXT-STS:power_state", json_integer(
 	    host_up ? (json_int_t)i->power_state : POWER_NOSTATE));
 	json_object_set_new(o, "os-extended-volumes:volumes_attached",
-	    json_array());
+	    compute_volumes_attached(i, mv));
 	json_object_set_new(o, "config_drive", json_string(""));
 	if (admin) {
 		json_object_set_new(o, "OS-EXT-SRV-ATTR:host", i->host ?

@@ -21,6 +21,7 @@
 #include "recon.h"
 #include "scheduler.h"
 #include "store.h"
+#include "volume/volume.h"
 
 #define RESEND_MAX_MS	60000
 #define SENT_BUCKETS	4096
@@ -82,6 +83,9 @@ struct rguest {
 	int		 has_macs;	/* the report listed its NICs */
 	size_t		 nmacs;
 	char		 macs[32][18];	/* guest.macs max=32 */
+	int		 has_vols;	/* the report listed its volumes */
+	size_t		 nvols;
+	char		 vols[16][CODEC_UUID_LEN + 1];	/* guest.volumes max=16 */
 };
 
 struct ev {
@@ -114,6 +118,10 @@ struct recon {
 	int64_t			 build_ms, action_ms, resend_ms, console_ms;
 	recon_token_fn		 token_fn;	/* set before the thread */
 	struct recon_net	 net;		/* set before the thread */
+	struct recon_vol	 vol;		/* set before the thread */
+	/* A store_write() function of the recon thread changed volume
+	 * attachments: vol.changed() once it committed (as net_released). */
+	int			 vol_settled;
 	void			*token_arg;
 	/* A store_write() function of the recon thread released a
 	 * device's ports: net.changed() once it committed. Set by the
@@ -398,6 +406,155 @@ nics_of(struct recon *r, const struct rec_instance *i, struct nics *ns,
 	return ok;
 }
 
+void
+recon_set_volume(struct recon *r, const struct recon_vol *vol)
+{
+	r->vol = *vol;
+}
+
+/* The volume disks of an instance: its volumes not being detached whose
+ * export to the host is ready, read now. A volume not exported yet is left
+ * out: the host's next report shows it missing and the ensure goes again
+ * (desired_cb). A failed read sends no list and no sync (logged): the
+ * guest's disks are left as they are rather than unplugged. */
+struct vols {
+	struct sch_vol_disk	 v[16];
+	struct volume_conn	 c[16];
+	char			 dev[16][16];
+	size_t			 n;
+};
+
+static int
+vol_disk_of(struct vols *vs, const struct sch_inst_volume *iv,
+    const struct volume_conn *c)
+{
+	struct sch_vol_disk *d = &vs->v[vs->n];
+	const char *dev = iv->device ? iv->device : "";
+
+	if (strncmp(dev, "/dev/", 5) == 0)
+		dev += 5;
+	memset(d, 0, sizeof(*d));
+	snprintf(vs->dev[vs->n], sizeof(vs->dev[0]), "%s", dev);
+	snprintf(d->volume_id, sizeof(d->volume_id), "%s", iv->volume_id);
+	snprintf(d->attachment_id, sizeof(d->attachment_id), "%s",
+	    iv->attachment_id);
+	d->target_dev = vs->dev[vs->n];
+	d->portal = (char *)c->portal;
+	d->iqn = (char *)c->iqn;
+	d->lun = c->lun;
+	d->initiator = (char *)c->initiator;
+	d->chap_user = (char *)c->chap_user;
+	d->chap_secret = (char *)c->chap_secret;
+	d->readonly = c->readonly;
+	if (iv->has_boot_index) {
+		d->has_boot_index = true;
+		d->boot_index = iv->boot_index;
+	}
+	vs->n++;
+	return 0;
+}
+
+/* Fills vs from instance i in txn: 0, or -1 (logged) when a volume could
+ * not be read. */
+static int
+vols_read(struct recon *r, struct store_txn *txn, const struct rec_instance *i,
+    struct vols *vs)
+{
+	vs->n = 0;
+	for (size_t k = 0; k < i->volumes.n && vs->n < 16; k++) {
+		const struct sch_inst_volume *iv = &i->volumes.items[k];
+		struct volume_conn *c = &vs->c[vs->n];
+
+		if (iv->has_detaching && iv->detaching)
+			continue;
+		if (r->vol.conn(r->vol.vol, txn, iv->volume_id,
+		    iv->attachment_id, c) == -1) {
+			log_warnx("instance %s: volume %s: %s", i->uuid,
+			    iv->volume_id, err_msg());
+			return -1;
+		}
+		if (c->ready)
+			vol_disk_of(vs, iv, c);
+	}
+	return 0;
+}
+
+static void
+vols_wipe(struct vols *vs)
+{
+	explicit_bzero(vs->c, sizeof(vs->c));
+}
+
+/* Sets s->volumes (and returns 1: the list is whole) from a read of its
+ * own; 0 without a volume service or when the read failed. */
+static int
+vols_of(struct recon *r, const struct rec_instance *i, struct vols *vs,
+    struct sch_instance_spec *s)
+{
+	struct store_txn *txn = NULL;
+	int ok = 1;
+
+	vs->n = 0;
+	if (r->vol.conn == NULL)
+		return 0;
+	if (store_read_begin(r->store, &txn) == -1 ||
+	    vols_read(r, txn, i, vs) == -1) {
+		vs->n = 0;
+		ok = 0;
+	}
+	store_txn_end(&txn);
+	if (!ok)
+		return 0;
+	/* Present even when empty: an empty list unplugs every volume. */
+	s->volumes.items = vs->v;
+	s->volumes.n = vs->n;
+	return 1;
+}
+
+static int
+in_guest(const struct rguest *g, const char *volume_id)
+{
+	for (size_t m = 0; m < g->nvols; m++)
+		if (strcmp(g->vols[m], volume_id) == 0)
+			return 1;
+	return 0;
+}
+
+/* Whether a host's report of a guest's volume disks matches the volumes it
+ * should have now (those ready, not being detached); unknown (not
+ * reported, no volume service, unreadable): equal. *settle: an attachment
+ * can move on (a wanted volume shows in the guest, a detached one is
+ * gone). Read in txn. */
+static int
+vols_match(struct recon *r, struct store_txn *txn,
+    const struct rec_instance *i, const struct rguest *g, int *settle)
+{
+	struct vols vs;
+	int eq = 1;
+
+	*settle = 0;
+	if (!g->has_vols || r->vol.conn == NULL)
+		return 1;
+	for (size_t k = 0; k < i->volumes.n; k++) {
+		const struct sch_inst_volume *iv = &i->volumes.items[k];
+		int seen = in_guest(g, iv->volume_id);
+
+		if (iv->has_detaching && iv->detaching) {
+			if (!seen)
+				*settle = 1;
+		} else if (seen && !(iv->has_attached && iv->attached))
+			*settle = 1;
+	}
+	if (vols_read(r, txn, i, &vs) == -1)
+		return 1;	/* cannot tell: leave it */
+	if (vs.n != g->nvols)
+		eq = 0;
+	for (size_t k = 0; eq && k < vs.n; k++)
+		eq = in_guest(g, vs.v[k].volume_id);
+	vols_wipe(&vs);
+	return eq;
+}
+
 /* Whether the NICs a host reported for a guest are the instance's ports
  * (by MAC, any order). Unknown (not reported, or no network service):
  * equal. Read in txn. */
@@ -499,6 +656,7 @@ send_for(struct recon *r, const struct rec_instance *i, int64_t now,
 	const struct recon_task *t = recon_task_find(i->task_state);
 	char reqid[CODEC_REQUEST_ID_MAX + 1], name[64];
 	struct nics ns;
+	struct vols vs;
 	int rc, again;
 
 	if (i->host == NULL || *i->host == '\0')
@@ -523,11 +681,13 @@ send_for(struct recon *r, const struct rec_instance *i, int64_t now,
 		m.action = (char *)t->agent_action;
 		spec_of(i, &m.spec, name);
 		nics_of(r, i, &ns, &m.spec);
+		vols_of(r, i, &vs, &m.spec);
 		/* The agent makes sure the guest exists before rebooting it. */
 		token_for(r, i, tok, sizeof(tok));
 		m.spec.image_token = tok[0] ? tok : NULL;
 		rc = post(r, i->host, &schema_msg_instance_action, &m, reqid);
 		explicit_bzero(tok, sizeof(tok));
+		vols_wipe(&vs);
 	} else {
 		struct msg_instance_ensure m = { 0 };
 
@@ -548,11 +708,16 @@ send_for(struct recon *r, const struct rec_instance *i, int64_t now,
 			m.has_sync_nics = true;
 			m.sync_nics = true;
 		}
+		if (vols_of(r, i, &vs, &m.spec)) {
+			m.has_sync_volumes = true;
+			m.sync_volumes = true;
+		}
 		token_for(r, i, tok, sizeof(tok));
 		m.spec.image_token = tok[0] ? tok : NULL;
 		m.spec.admin_pass = (char *)admin_pass;
 		rc = post(r, i->host, &schema_msg_instance_ensure, &m, reqid);
 		explicit_bzero(tok, sizeof(tok));
+		vols_wipe(&vs);
 	}
 	if (rc == 0) {
 		again = sent_note(r, i->uuid, reqid, now);
@@ -627,6 +792,9 @@ net_changed(struct recon *r)
 	if (r->net_released && r->net.changed != NULL)
 		r->net.changed(r->net.net);
 	r->net_released = 0;
+	if (r->vol_settled && r->vol.changed != NULL)
+		r->vol.changed(r->vol.vol);
+	r->vol_settled = 0;
 }
 
 /* Resources of a deleted instance go back (its ports too, in the same
@@ -639,6 +807,16 @@ finish_delete(struct recon *r, struct store_txn *txn,
 		if (r->net.release_device(r->net.net, txn, i->uuid) == -1)
 			return -1;
 		r->net_released = 1;
+	}
+	/* The guest is gone with its disks: its volumes are free. */
+	for (size_t k = 0; r->vol.detach_done != NULL && k < i->volumes.n;
+	    k++) {
+		const struct sch_inst_volume *iv = &i->volumes.items[k];
+
+		if (r->vol.detach_done(r->vol.vol, txn, iv->volume_id,
+		    iv->attachment_id) == -1)
+			return -1;
+		r->vol_settled = 1;
 	}
 	if (i->host && *i->host && scheduler_release(txn, i->host,
 	    i->flavor.vcpus, i->flavor.ram, compute_db_flavor_disk_gb(&i->flavor)) ==
@@ -880,6 +1058,7 @@ process_states(struct recon *r, struct ev **evs, size_t n)
 		return;
 	}
 	r->net_released = 0;
+	r->vol_settled = 0;
 	if (store_write(r->store, apply_states, &b) == -1) {
 		/* Level-triggered: re-sends bring the answers again. */
 		log_err("applying instance states");
@@ -902,12 +1081,14 @@ process_states(struct recon *r, struct ev **evs, size_t n)
 
 /* ------------------------------------------------------ reconciliation */
 
-enum fix { FIX_POWER, FIX_SELF_STOPPED, FIX_TOMB_GONE };
+enum fix { FIX_POWER, FIX_SELF_STOPPED, FIX_TOMB_GONE, FIX_VOLUMES };
 
 struct fixup {
 	char		uuid[CODEC_UUID_LEN + 1];
 	enum fix	what;
 	uint32_t	power;
+	const struct rguest *g;		/* FIX_VOLUMES: the report's guest,
+					 * borrowed from the event */
 };
 
 struct host_pass {
@@ -961,6 +1142,7 @@ add_fix(struct host_pass *p, const char *uuid, enum fix what, uint32_t power)
 	    uuid);
 	p->fix[p->nfix].what = what;
 	p->fix[p->nfix].power = power;
+	p->fix[p->nfix].g = NULL;
 	p->nfix++;
 }
 
@@ -994,6 +1176,24 @@ desired_cb(const struct rec_instance *i, void *arg)
 	}
 	if (g->power != i->power_state)
 		add_fix(p, i->uuid, FIX_POWER, g->power);
+	int settle = 0;
+
+	if (!vols_match(r, p->txn, i, g, &settle)) {
+		/* A volume attach or detach has not reached the guest yet
+		 * (its export just became ready, a lost command, an agent
+		 * restart): the ensure carries the whole list again. */
+		if (sent_due(r, i->uuid, NULL, p->mono)) {
+			log_info("instance %s on %s has other volume disks "
+			    "than its volumes: sending its volumes", i->uuid,
+			    p->host);
+			send_for(r, i, p->mono, NULL);
+		}
+	}
+	if (settle) {
+		add_fix(p, i->uuid, FIX_VOLUMES, 0);
+		if (!p->err)
+			p->fix[p->nfix - 1].g = g;
+	}
 	if (!nics_match(r, p->txn, i->uuid, g)) {
 		/* An interface attach or detach has not reached the guest
 		 * (a lost command, a failed hot-plug, an agent restart):
@@ -1081,11 +1281,76 @@ extra_guests(struct host_pass *p)
 }
 
 struct fix_batch {
+	struct recon	*r;
 	const char	*host;
 	struct fixup	*fix;
 	size_t		 n;
 	int64_t		 now;
 };
+
+/* The host's report shows a guest's volume disks: a wanted volume it has
+ * is attached (the volume goes in-use), a detaching one it no longer has
+ * is dropped from the instance (the volume's attachment goes, and its
+ * export). Decided again on the record read in txn. */
+static int
+settle_volumes(struct fix_batch *fb, struct store_txn *txn,
+    const struct fixup *f, const struct rec_instance *old)
+{
+	struct recon *r = fb->r;
+	struct rec_instance i;
+	struct buf b = { 0 };
+	size_t keep = 0;
+	int rc, changed = 0;
+
+	if (old->host == NULL || strcmp(old->host, fb->host) != 0 ||
+	    f->g == NULL || r->vol.attach_done == NULL)
+		return 0;
+	rc = codec_record_encode(&schema_rec_instance, old, &b);
+	if (rc == 0)
+		rc = codec_record_decode(&schema_rec_instance, b.data, b.len,
+		    &i, NULL);
+	buf_free(&b);
+	if (rc == -1)
+		return -1;
+	for (size_t k = 0; rc == 0 && k < i.volumes.n; k++) {
+		struct sch_inst_volume *iv = &i.volumes.items[k];
+		int seen = in_guest(f->g, iv->volume_id);
+
+		if (iv->has_detaching && iv->detaching && !seen) {
+			rc = r->vol.detach_done(r->vol.vol, txn, iv->volume_id,
+			    iv->attachment_id);
+			if (rc == 0)
+				log_info("instance %s: volume %s detached",
+				    i.uuid, iv->volume_id);
+			codec_clear(&schema_sch_inst_volume, iv);
+			changed = 1;
+			continue;
+		}
+		if (!(iv->has_detaching && iv->detaching) && seen &&
+		    !(iv->has_attached && iv->attached)) {
+			rc = r->vol.attach_done(r->vol.vol, txn, iv->volume_id,
+			    iv->attachment_id);
+			if (rc == 0)
+				log_info("instance %s: volume %s attached as %s",
+				    i.uuid, iv->volume_id, iv->device ?
+				    iv->device : "?");
+			iv->has_attached = true;
+			iv->attached = true;
+			changed = 1;
+		}
+		if (keep != k)
+			i.volumes.items[keep] = *iv;
+		keep++;
+	}
+	i.volumes.n = keep;
+	if (rc == 0 && changed) {
+		i.updated_at = fb->now;
+		rc = compute_db_instance_put(txn, &i, old);
+		r->vol_settled = 1;
+	}
+	codec_clear(&schema_rec_instance, &i);
+	return rc;
+}
 
 static int
 apply_fixes(struct store_txn *txn, void *arg)
@@ -1115,6 +1380,13 @@ apply_fixes(struct store_txn *txn, void *arg)
 			if (err_code() == TS_ENOT_FOUND)
 				continue;
 			return -1;
+		}
+		if (f->what == FIX_VOLUMES) {
+			rc = settle_volumes(fb, txn, f, &old);
+			codec_clear(&schema_rec_instance, &old);
+			if (rc == -1)
+				return -1;
+			continue;
 		}
 		/* Re-check what the decision was based on. */
 		if (old.host == NULL || strcmp(old.host, fb->host) != 0 ||
@@ -1187,9 +1459,11 @@ process_report(struct recon *r, struct ev *e)
 		extra_guests(&p);
 	store_txn_end(&p.txn);
 	if (p.nfix > 0) {
-		struct fix_batch fb = { e->host, p.fix, p.nfix, db_now_ms() };
+		struct fix_batch fb = { r, e->host, p.fix, p.nfix,
+		    db_now_ms() };
 
 		r->net_released = 0;
+		r->vol_settled = 0;
 		if (store_write(r->store, apply_fixes, &fb) == -1)
 			log_err("recording reported guest states");
 		else
@@ -1350,6 +1624,7 @@ recon_scan(struct recon *r, int64_t now)
 	store_txn_end(&s.txn);
 	if (s.n > 0) {
 		r->net_released = 0;
+		r->vol_settled = 0;
 		if (store_write(r->store, apply_scan, &s) == -1) {
 			log_err("task deadlines");
 		} else {
@@ -1844,6 +2119,14 @@ recon_host_report(struct recon *r, const char *host,
 			for (size_t m = 0; m < gs[k].macs.n; m++)
 				snprintf(e->guests[k].macs[m], 18, "%s",
 				    gs[k].macs.items[m]);
+		}
+		if (gs[k].volumes.items != NULL && gs[k].volumes.n <= 16) {
+			e->guests[k].has_vols = 1;
+			e->guests[k].nvols = gs[k].volumes.n;
+			for (size_t m = 0; m < gs[k].volumes.n; m++)
+				snprintf(e->guests[k].vols[m],
+				    sizeof(e->guests[k].vols[m]), "%s",
+				    gs[k].volumes.items[m]);
 		}
 		e->guests[k].ours = strncmp(gs[k].name, NAME_PREFIX,
 		    strlen(NAME_PREFIX)) == 0;

@@ -134,6 +134,26 @@ struct recon_net {
 	void	(*changed)(struct network *);
 };
 void		 recon_set_network(struct recon *, const struct recon_net *);
+/* The Block Storage service whose volumes the reconciler sends as the
+ * guests' volume disks (spec.volumes) and whose attachments it moves on as
+ * the hosts' reports show the disks come and go: its functions of
+ * volume/volume.h, given by compute (recon links without the volume
+ * service, as in recon_test). Copied; vol borrowed; before the thread. */
+struct volume;
+struct volume_conn;
+struct recon_vol {
+	struct volume	*vol;
+	int	(*conn)(struct volume *, struct store_txn *,
+		    const char *volume_id, const char *attachment_id,
+		    struct volume_conn *);
+	int	(*attach_done)(struct volume *, struct store_txn *,
+		    const char *volume_id, const char *attachment_id);
+	int	(*detach_done)(struct volume *, struct store_txn *,
+		    const char *volume_id, const char *attachment_id);
+	/* After a commit that changed attachments (volume_changed()). */
+	void	(*changed)(struct volume *);
+};
+void		 recon_set_volume(struct recon *, const struct recon_vol *);
 /* Stops the thread (pending events are dropped: they are level-triggered
  * and come again). Accepts NULL; clears *rp. */
 void		 recon_free(struct recon **);

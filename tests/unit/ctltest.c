@@ -175,12 +175,18 @@ build_services(struct ctltest *t)
 	p->identity = services_env(p->services)->identity;
 	if (services_start(p->services) == -1)
 		return setup_fail("start");
-	t->port[CT_IDENTITY] = services_port(p->services, 0);
-	t->port[CT_IMAGE] = services_port(p->services, 1);
-	/* The builder's table order: network before compute. */
-	t->port[CT_NETWORK] = services_port(p->services, 2);
-	t->port[CT_COMPUTE] = services_port(p->services, 3);
-	t->port[CT_VOLUME] = services_port(p->services, 4);
+	/* By name: the builder's table order is its own business. */
+	for (size_t i = 0; services_name(i) != NULL; i++) {
+		static const char *const names[CT__NSVC] = {
+			[CT_IDENTITY] = "identity", [CT_IMAGE] = "image",
+			[CT_NETWORK] = "network", [CT_COMPUTE] = "compute",
+			[CT_VOLUME] = "volume",
+		};
+
+		for (size_t k = 0; k < CT__NSVC; k++)
+			if (names[k] && strcmp(names[k], services_name(i)) == 0)
+				t->port[k] = services_port(p->services, i);
+	}
 	return 0;
 }
 
