@@ -849,6 +849,72 @@ test_volumes(void **state)
 	driver_free(&d);
 }
 
+/*
+ * Boot from volume (qemu backend on the test driver): no image, the boot
+ * volume is the root disk (boot order 1, no <boot dev>, no local root
+ * disk, no image reference); ephemeral, swap and config drive as usual.
+ * With CHAP the secret step comes first, and the test driver has no
+ * secrets: refused, and nothing was made.
+ */
+#define UUID5	"0b5c1a4e-6d1f-4f53-9f0e-2d3a0c9e1a05"
+
+static void
+test_boot_from_volume(void **state)
+{
+	struct config *c = cfg_make(0);
+	struct driver *q = drv_make(c, 1);
+	struct driver_volume v = { .volume_id = VOLA, .attachment_id = ATTA,
+	    .target_dev = "vda", .portal = "127.0.0.1:3260",
+	    .iqn = "iqn.2010-10.org.openstack:volume-" VOLA, .lun = 1,
+	    .initiator = "iqn.2010-10.org.openstack.tinystack:h1",
+	    .boot = 1 };
+	struct driver_spec s;
+	char root[DISK_PATH_MAX], dir[DISK_PATH_MAX], *xml;
+
+	(void)state;
+	assert_non_null(q);
+	spec_init(&s, UUID5, 1);
+	s.image_id = NULL;
+	s.image_disk_format = NULL;
+	s.kernel_id = NULL;
+	s.ramdisk_id = NULL;
+	s.volumes = &v;
+	s.nvolumes = 1;
+	ipath_file(root, sizeof(root), UUID5, DISK_ROOT_NAME);
+	ipath_file(dir, sizeof(dir), UUID5, NULL);
+
+	/* CHAP on the test driver: no secrets there; nothing made */
+	v.chap_user = "u";
+	v.chap_secret = "pw";
+	assert_int_equal(driver_guest_ensure(q, &s), -1);
+	assert_int_equal(err_code(), TS_EUNAVAILABLE);
+	assert_false(file_exists(dir));
+	assert_null(dom_xml(UUID5));
+
+	v.chap_user = NULL;
+	assert_int_equal(driver_guest_ensure(q, &s), 0);
+	assert_false(file_exists(root));
+	assert_non_null(xml = dom_xml(UUID5));
+	assert_non_null(strstr(xml, "<serial>" VOLA "</serial>"));
+	assert_non_null(strstr(xml, "<boot order='1'/>"));
+	assert_null(strstr(xml, "<boot dev="));
+	assert_null(strstr(xml, "/disk'/>"));
+	assert_non_null(strstr(xml, "disk.eph0"));
+	assert_non_null(strstr(xml, "disk.config"));
+	free(xml);
+
+	/* an image and a boot volume at once is refused */
+	s.image_id = IMG;
+	s.image_disk_format = "qcow2";
+	s.generation = 2;
+	assert_int_equal(driver_guest_ensure(q, &s), -1);
+	assert_int_equal(err_code(), TS_EINVALID);
+	assert_int_equal(driver_guest_delete(q, UUID5), 0);
+	assert_false(file_exists(dir));
+	driver_free(&q);
+	config_free(&c);
+}
+
 int
 main(void)
 {
@@ -858,6 +924,7 @@ main(void)
 		cmocka_unit_test(test_failure_undone),
 		cmocka_unit_test(test_nics),
 		cmocka_unit_test(test_volumes),
+		cmocka_unit_test(test_boot_from_volume),
 	};
 
 	log_init("driver_test", LOG_LVL_WARN, LOG_TO_STDERR, NULL);
