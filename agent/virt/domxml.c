@@ -739,14 +739,14 @@ static int
 elem_text(const char *p, const char *end, const char *open,
     const char *close, char *out, size_t cap)
 {
-	const char *s = strstr(p, open), *e;
+	const char *s = memmem(p, (size_t)(end - p), open, strlen(open)), *e;
 	size_t n;
 
 	out[0] = '\0';
-	if (s == NULL || s >= end)
+	if (s == NULL)
 		return 0;
 	s += strlen(open);
-	if ((e = strstr(s, close)) == NULL || e > end)
+	if ((e = memmem(s, (size_t)(end - s), close, strlen(close))) == NULL)
 		return 0;
 	n = (size_t)(e - s);
 	if (n >= cap)
@@ -775,6 +775,9 @@ next_netdisk(const char *p, const char **end)
 	return NULL;
 }
 
+#define SECRET_ATTR	"usage='" DOMXML_SECRET_PREFIX
+#define TARGET_ATTR	"<target dev='"
+
 int
 domxml_volumes(const char *xml, struct domxml_voldisk *out, size_t max,
     size_t *n)
@@ -795,17 +798,24 @@ domxml_volumes(const char *xml, struct domxml_voldisk *out, size_t max,
 				    "volume disks", max);
 				return -1;
 			}
-			if ((u = strstr(p, "usage='" DOMXML_SECRET_PREFIX)) !=
-			    NULL && u < end) {
-				u += strlen("usage='" DOMXML_SECRET_PREFIX);
-				snprintf(usage, sizeof(usage), "%.36s", u);
+			/* searches bounded by the element: linear in all */
+			if ((u = memmem(p, (size_t)(end - p), SECRET_ATTR,
+			    strlen(SECRET_ATTR))) != NULL) {
+				u += strlen(SECRET_ATTR);
+				snprintf(usage, sizeof(usage), "%.*s",
+				    (int)((size_t)(end - u) < 36 ?
+				    (size_t)(end - u) : 36), u);
 				if (uuid_valid(usage))
 					memcpy(v.attachment_id, usage, 37);
 			}
-			if ((u = strstr(p, "<target dev='")) != NULL && u < end) {
-				u += strlen("<target dev='");
-				if (strcspn(u, "'") < sizeof(v.target))
-					memcpy(v.target, u, strcspn(u, "'"));
+			if ((u = memmem(p, (size_t)(end - p), TARGET_ATTR,
+			    strlen(TARGET_ATTR))) != NULL) {
+				size_t tl;
+
+				u += strlen(TARGET_ATTR);
+				tl = strcspn(u, "'");
+				if (tl < sizeof(v.target) && u + tl < end)
+					memcpy(v.target, u, tl);
 			}
 			out[(*n)++] = v;
 		}
