@@ -160,10 +160,10 @@ guests_items(const struct virt_guest *gs, size_t cnt, struct sch_guest **out,
 	*n = 0;
 	if (cnt > 4096)
 		cnt = 4096;	/* schema maximum; never seen in practice */
-	/* One block: the items, then the pointers of their MAC lists (the
-	 * callers free the items only). */
+	/* One block: the items, then the pointers of their MAC lists, then
+	 * those of their volume lists (the callers free the items only). */
 	if ((*out = calloc(1, (cnt ? cnt : 1) * (sizeof(**out) +
-	    VIRT_MACS_MAX * sizeof(char *)))) == NULL) {
+	    (VIRT_MACS_MAX + VIRT_VOLUMES_MAX) * sizeof(char *)))) == NULL) {
 		err_set(TS_ENOMEM, "agent: out of memory");
 		return -1;
 	}
@@ -183,6 +183,16 @@ guests_items(const struct virt_guest *gs, size_t cnt, struct sch_guest **out,
 			/* Present even when empty: "no NICs" is known. */
 			(*out)[i].macs.items = mp;
 			(*out)[i].macs.n = gs[i].nmacs;
+		}
+		if (gs[i].has_volumes) {
+			char **vp = (char **)(void *)(*out + cnt) +
+			    cnt * VIRT_MACS_MAX + i * VIRT_VOLUMES_MAX;
+
+			for (size_t k = 0; k < gs[i].nvolumes; k++)
+				vp[k] = (char *)gs[i].volumes[k];
+			/* Present even when empty: "no volumes" is known. */
+			(*out)[i].volumes.items = vp;
+			(*out)[i].volumes.n = gs[i].nvolumes;
 		}
 	}
 	*n = cnt;

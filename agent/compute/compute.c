@@ -300,9 +300,11 @@ spec_valid(const char *uuid, uint64_t gen, const struct sch_instance_spec *s)
 	return 1;
 }
 
-/* Room for the NICs of a spec (instance_spec.nics max=32). */
+/* Room for the NICs and volumes of a spec (instance_spec.nics max=32,
+ * volumes max=16). */
 struct spec_nics {
 	struct driver_nic	v[32];
+	struct driver_volume	vol[16];
 };
 
 static void
@@ -351,6 +353,19 @@ spec_fill(struct driver_spec *d, const char *uuid, uint64_t gen,
 		d->nnics = k + 1;
 	}
 	d->nics = d->nnics > 0 ? sn->v : NULL;
+	for (size_t k = 0; k < s->volumes.n && k < 16; k++) {
+		const struct sch_vol_disk *v = &s->volumes.items[k];
+
+		sn->vol[k] = (struct driver_volume){ .volume_id = v->volume_id,
+		    .attachment_id = v->attachment_id,
+		    .target_dev = v->target_dev, .portal = v->portal,
+		    .iqn = v->iqn, .lun = v->lun, .initiator = v->initiator,
+		    .chap_user = v->chap_user, .chap_secret = v->chap_secret,
+		    .readonly = v->readonly,
+		    .boot = v->has_boot_index && v->boot_index == 0 };
+		d->nvolumes = k + 1;
+	}
+	d->volumes = d->nvolumes > 0 ? sn->vol : NULL;
 }
 
 /* ------------------------------------------------------------ execution */
@@ -400,6 +415,7 @@ run_ensure(struct compute *c, struct job *j, size_t *len)
 		return state_reply(c, j, m->uuid, "stale", len);
 	spec_fill(&s, m->uuid, m->generation, &m->spec, &sn);
 	s.sync_nics = m->has_sync_nics && m->sync_nics;
+	s.sync_volumes = m->has_sync_volumes && m->sync_volumes;
 	/* A rebuild replaces a guest of an older generation; once the guest
 	 * carries this generation a repeated command is a plain ensure. */
 	if (m->has_rebuild && m->rebuild) {

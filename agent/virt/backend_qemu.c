@@ -193,14 +193,35 @@ image_get(struct backend_qemu *q, const struct driver_spec *s,
 	return 0;
 }
 
+/* Boots from a volume: one of its volumes is the root disk. */
+static int
+boots_from_volume(const struct driver_spec *s)
+{
+	for (size_t k = 0; k < s->nvolumes; k++)
+		if (s->volumes[k].boot)
+			return 1;
+	return 0;
+}
+
 static int
 qemu_spec_ok(const struct driver_spec *s)
 {
 	const char *ids[] = { s->image_id, s->kernel_id, s->ramdisk_id };
+	int bfv = boots_from_volume(s);
 
-	if (s->image_id == NULL || s->image_id[0] == '\0') {
-		err_set(TS_EINVALID, "driver: %s has no image (booting from "
-		    "a volume is not supported)", s->uuid);
+	if (bfv && s->image_id != NULL && s->image_id[0] != '\0') {
+		err_set(TS_EINVALID, "driver: %s has an image and a boot "
+		    "volume", s->uuid);
+		return 0;
+	}
+	if (!bfv && (s->image_id == NULL || s->image_id[0] == '\0')) {
+		err_set(TS_EINVALID, "driver: %s has no image and no boot "
+		    "volume", s->uuid);
+		return 0;
+	}
+	if (bfv && s->kernel_id != NULL && s->kernel_id[0] != '\0') {
+		err_set(TS_EINVALID, "driver: %s boots from a volume: no "
+		    "kernel image", s->uuid);
 		return 0;
 	}
 	for (size_t i = 0; i < 3; i++) {
@@ -211,7 +232,8 @@ qemu_spec_ok(const struct driver_spec *s)
 			return 0;
 		}
 	}
-	if (s->image_disk_format == NULL || s->image_disk_format[0] == '\0') {
+	if (!bfv && (s->image_disk_format == NULL ||
+	    s->image_disk_format[0] == '\0')) {
 		err_set(TS_EINVALID, "driver: image %s of %s has no disk format",
 		    s->image_id, s->uuid);
 		return 0;
@@ -345,18 +367,20 @@ backend_qemu_render(struct backend_qemu *q, const struct driver_spec *s,
 {
 	struct imgcache_base base, kern, ramd;
 	struct domxml_disk disks[4];
+	struct domxml_volume vols[DOMXML_VOLUMES_MAX];
 	struct domxml_spec ds;
 	struct qnics qn;
 	struct qpaths p;
 	const char *fmt, *kfmt, *rfmt;
 	int have_kernel = s->kernel_id != NULL && s->kernel_id[0] != '\0';
 	int have_ramdisk = s->ramdisk_id != NULL && s->ramdisk_id[0] != '\0';
+	int bfv = boots_from_volume(s);
 	int e;
 	size_t nd = 0;
 
 	*xml = NULL;
 	if (!qemu_spec_ok(s) || qpaths_fill(q, s->uuid, &p) == -1 ||
-	    qemu_nics(s, &qn) == -1)
+	    driver_volumes_domxml(s, vols) == -1 || qemu_nics(s, &qn) == -1)
 		return -1;
 	if ((e = exists(p.dir)) == -1)
 		return -1;
@@ -365,8 +389,8 @@ backend_qemu_render(struct backend_qemu *q, const struct driver_spec *s,
 		m->dir = 0;
 		return -1;
 	}
-	if (image_get(q, s, "image", s->image_id, s->image_disk_format,
-	    s->image_sha512, s->image_size, &base) == -1)
+	if (!bfv && image_get(q, s, "image", s->image_id,
+	    s->image_disk_format, s->image_sha512, s->image_size, &base) == -1)
 		return -1;
 	if (have_ramdisk && !have_kernel)
 		log_warnx("guest %s: ramdisk %s without a kernel ignored",
@@ -387,10 +411,21 @@ backend_qemu_render(struct backend_qemu *q, const struct driver_spec *s,
 		}
 	}
 
-	/* root disk: kept when it exists (it holds the guest's data) */
-	if ((e = exists(p.root)) == -1)
+	/* root disk: kept when it exists (it holds the guest's data); none
+	 * when the guest boots from a volume (ephemeral and swap disks keep
+	 * the configured format) */
+	if (bfv) {
+		if ((e = exists(p.info)) == -1)
+			return -1;
+		fmt = e ? disk_format_read(q, p.info) : mode_format(q->root_mode);
+		if (!e) {
+			if (disk_format_write(p.info, fmt) == -1)
+				return -1;
+			m->info = 1;
+		}
+	} else if ((e = exists(p.root)) == -1) {
 		return -1;
-	if (e) {
+	} else if (e) {
 		fmt = disk_format_read(q, p.info);
 	} else {
 		int64_t t0 = clock_mono_ms();
@@ -407,7 +442,9 @@ backend_qemu_render(struct backend_qemu *q, const struct driver_spec *s,
 			return -1;
 		m->info = 1;
 	}
-	disks[nd++] = (struct domxml_disk){ .path = p.root, .format = fmt };
+	if (!bfv)
+		disks[nd++] = (struct domxml_disk){ .path = p.root,
+		    .format = fmt };
 	if (s->ephemeral_gb > 0) {
 		if ((e = exists(p.eph)) == -1)
 			return -1;
@@ -467,13 +504,15 @@ backend_qemu_render(struct backend_qemu *q, const struct driver_spec *s,
 		.ndisks = nd,
 		.nics = s->nnics > 0 ? qn.v : NULL,
 		.nnics = s->nnics,
+		.volumes = s->nvolumes > 0 ? vols : NULL,
+		.nvolumes = s->nvolumes,
 		.console_log = p.con,
 		.vnc_listen = q->vnc_listen,
 		.generation = s->generation,
 		.project_id = s->project_id,
 		.user_id = s->user_id,
 		.flavor_name = s->flavor_name,
-		.image_id = s->image_id,
+		.image_id = bfv ? NULL : s->image_id,
 		.kernel_id = have_kernel ? s->kernel_id : NULL,
 		.ramdisk_id = have_kernel && have_ramdisk ? s->ramdisk_id :
 		    NULL,

@@ -80,6 +80,7 @@ backend_test_render(struct backend_test *t, const struct driver_spec *s,
 	};
 	struct domxml_nic nics[DOMXML_NICS_MAX];
 	struct driver_nic_host hn[DOMXML_NICS_MAX];
+	struct domxml_volume vols[DOMXML_VOLUMES_MAX];
 
 	(void)t;
 	if (s->nnics > DOMXML_NICS_MAX) {
@@ -96,6 +97,10 @@ backend_test_render(struct backend_test *t, const struct driver_spec *s,
 	}
 	ds.nics = s->nnics > 0 ? nics : NULL;
 	ds.nnics = s->nnics;
+	if (driver_volumes_domxml(s, vols) == -1)
+		return -1;
+	ds.volumes = s->nvolumes > 0 ? vols : NULL;
+	ds.nvolumes = s->nvolumes;
 
 	if ((*xml = domxml_build_test(&ds)) == NULL)
 		return -1;

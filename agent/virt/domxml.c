@@ -249,6 +249,156 @@ check_nic(const struct domxml_nic *n, size_t i)
 	return 0;
 }
 
+/* RFC 3720 names after stringprep: "iqn." with lower case letters,
+ * digits, '.', '-' and ':'; or "eui." with 16 hex digits. Nothing else
+ * (no '/', which separates the LUN in libvirt's source name, no quotes). */
+static bool
+is_iscsi_name(const char *s)
+{
+	size_t n;
+
+	if (s == NULL || (n = strlen(s)) > DOMXML_ISCSI_NAME_MAX)
+		return false;
+	if (strncmp(s, "eui.", 4) == 0)
+		return n == 20 && strspn(s + 4, "0123456789abcdefABCDEF") == 16;
+	if (strncmp(s, "iqn.", 4) != 0 || n < 5)
+		return false;
+	return strspn(s + 4, "abcdefghijklmnopqrstuvwxyz0123456789.-:") ==
+	    n - 4;
+}
+
+/* A DNS name: labels of [A-Za-z0-9-], not starting or ending with '-',
+ * joined by single dots. */
+static bool
+is_hostname(const char *s)
+{
+	size_t n = strlen(s), label = 0;
+
+	if (n == 0 || n > 253)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c == '.') {
+			if (label == 0 || s[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || (c == '-' && label > 0)))
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return label > 0 && s[n - 1] != '-';
+}
+
+/* "host:port" with an IPv4 literal or DNS name, or "[v6]:port": the host
+ * (without brackets) into host[256], the port into *port. */
+static bool
+parse_portal(const char *s, char *host, unsigned *port)
+{
+	const char *colon, *p;
+	size_t hl;
+	unsigned long v = 0;
+	unsigned char a[16];
+
+	if (s == NULL || strlen(s) > 255)
+		return false;
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (close == NULL || close[1] != ':')
+			return false;
+		hl = (size_t)(close - s) - 1;
+		memcpy(host, s + 1, hl);
+		host[hl] = '\0';
+		if (inet_pton(AF_INET6, host, a) != 1)
+			return false;
+		colon = close + 1;
+	} else {
+		if ((colon = strrchr(s, ':')) == NULL)
+			return false;
+		hl = (size_t)(colon - s);
+		memcpy(host, s, hl);
+		host[hl] = '\0';
+		if (strchr(host, ':') != NULL ||
+		    (inet_pton(AF_INET, host, a) != 1 && !is_hostname(host)))
+			return false;
+	}
+	p = colon + 1;
+	if (*p == '\0' || strlen(p) > 5 || strspn(p, "0123456789") !=
+	    strlen(p))
+		return false;
+	for (; *p; p++)
+		v = v * 10 + (unsigned long)(*p - '0');
+	if (v == 0 || v > 65535)
+		return false;
+	*port = (unsigned)v;
+	return true;
+}
+
+static int
+check_volume(const struct domxml_volume *v, size_t i)
+{
+	char host[256];
+	unsigned port;
+
+	if (v->volume_id == NULL || !uuid_valid(v->volume_id))
+		BAD("volumes[%zu].volume_id: not a canonical lowercase UUID", i);
+	if (v->attachment_id == NULL || !uuid_valid(v->attachment_id))
+		BAD("volumes[%zu].attachment_id: not a canonical lowercase "
+		    "UUID", i);
+	if (v->target == NULL || !target_ok(v->target, DOMXML_BUS_VIRTIO))
+		BAD("volumes[%zu].target: not a virtio target name (vdb..vdz)",
+		    i);
+	if (!parse_portal(v->portal, host, &port))
+		BAD("volumes[%zu].portal: not address:port", i);
+	if (!is_iscsi_name(v->iqn))
+		BAD("volumes[%zu].iqn: not an iSCSI name", i);
+	if (v->lun > DOMXML_LUN_MAX)
+		BAD("volumes[%zu].lun: over %d", i, DOMXML_LUN_MAX);
+	if (!is_iscsi_name(v->initiator))
+		BAD("volumes[%zu].initiator: not an iSCSI name", i);
+	if (v->chap_user != NULL && v->chap_user[0] != '\0' &&
+	    !is_word(v->chap_user, 64))
+		BAD("volumes[%zu].chap_user: 1-64 of [A-Za-z0-9._-]", i);
+	return 0;
+}
+
+/* Volume targets are unique and no fixed disk target uses one; at most
+ * one boot volume. */
+static int
+check_volumes(const struct domxml_volume *vs, size_t n,
+    const struct domxml_disk *disks, size_t ndisks)
+{
+	size_t boots = 0;
+
+	if (n > DOMXML_VOLUMES_MAX || (n > 0 && vs == NULL))
+		BAD("volumes: at most %d", DOMXML_VOLUMES_MAX);
+	for (size_t i = 0; i < n; i++) {
+		if (check_volume(&vs[i], i) == -1)
+			return -1;
+		boots += vs[i].boot;
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(vs[i].target, vs[j].target) == 0)
+				BAD("volumes[%zu].target: %s used twice", i,
+				    vs[i].target);
+			if (strcmp(vs[i].volume_id, vs[j].volume_id) == 0)
+				BAD("volumes[%zu].volume_id: attached twice", i);
+		}
+		for (size_t j = 0; j < ndisks; j++)
+			if (disks[j].target != NULL &&
+			    strcmp(disks[j].target, vs[i].target) == 0)
+				BAD("volumes[%zu].target: %s is disks[%zu]'s", i,
+				    vs[i].target, j);
+	}
+	if (boots > 1)
+		BAD("volumes: more than one boot volume");
+	return 0;
+}
+
 static int
 check_spec(const struct domxml_spec *s)
 {
@@ -289,7 +439,7 @@ check_spec(const struct domxml_spec *s)
 		BAD("disks: at most %d", DOMXML_DISKS_MAX);
 	if (s->nnics > DOMXML_NICS_MAX || (s->nnics > 0 && s->nics == NULL))
 		BAD("nics: at most %d", DOMXML_NICS_MAX);
-	if (s->kernel == NULL && s->ndisks == 0)
+	if (s->kernel == NULL && s->ndisks == 0 && s->nvolumes == 0)
 		BAD("nothing to boot: no kernel and no disk");
 	for (size_t i = 0; i < s->ndisks; i++)
 		if (check_disk(&s->disks[i], i) == -1)
@@ -297,6 +447,8 @@ check_spec(const struct domxml_spec *s)
 	for (size_t i = 0; i < s->nnics; i++)
 		if (check_nic(&s->nics[i], i) == -1)
 			return -1;
+	if (check_volumes(s->volumes, s->nvolumes, s->disks, s->ndisks) == -1)
+		return -1;
 	if (s->console_log != NULL && !is_abs_path(s->console_log))
 		BAD("console_log: not a clean absolute path");
 	if (s->vnc_listen != NULL && !is_ip(s->vnc_listen))
@@ -338,6 +490,9 @@ assign_targets(const struct domxml_spec *s, char targets[][4])
 			for (size_t j = 0; j < s->ndisks && !used; j++)
 				used = j != i && (s->disks[j].target != NULL ||
 				    j < i) && strcmp(targets[j], targets[i]) == 0;
+			for (size_t j = 0; j < s->nvolumes && !used; j++)
+				used = strcmp(s->volumes[j].target, targets[i]) ==
+				    0;
 			if (!used)
 				break;
 		}
@@ -403,7 +558,13 @@ render_os(struct buf *b, const struct domxml_spec *s)
 		if (s->cmdline)
 			xb_elem(b, "    ", "cmdline", s->cmdline);
 	} else {
-		buf_puts(b, "    <boot dev='hd'/>\n");
+		bool boot_volume = false;
+
+		for (size_t i = 0; i < s->nvolumes; i++)
+			boot_volume = boot_volume || s->volumes[i].boot;
+		/* libvirt refuses <boot dev> next to per-device boot order */
+		if (!boot_volume)
+			buf_puts(b, "    <boot dev='hd'/>\n");
 	}
 	buf_puts(b, "    <smbios mode='sysinfo'/>\n  </os>\n");
 	buf_puts(b, "  <features>\n    <acpi/>\n    <apic/>\n  </features>\n");
@@ -519,6 +680,170 @@ domxml_macs(const char *xml, char macs[][18], size_t max, size_t *n)
 	return 0;
 }
 
+/* Validated before: the portal parses. */
+static void
+render_volume(struct buf *b, const struct domxml_volume *v)
+{
+	char host[256];
+	unsigned port = 0;
+
+	(void)parse_portal(v->portal, host, &port);
+	buf_puts(b, "    <disk type='network' device='disk'>\n");
+	buf_puts(b, "      <driver name='qemu' type='raw' cache='none'/>\n");
+	buf_puts(b, "      <source protocol='iscsi' name='");
+	xb_esc(b, v->iqn);
+	buf_printf(b, "/%u'>\n        <host name='", v->lun);
+	xb_esc(b, host);
+	buf_printf(b, "' port='%u'/>\n", port);
+	buf_puts(b, "        <initiator>\n          <iqn name='");
+	xb_esc(b, v->initiator);
+	buf_puts(b, "'/>\n        </initiator>\n      </source>\n");
+	if (v->chap_user != NULL && v->chap_user[0] != '\0') {
+		buf_puts(b, "      <auth username='");
+		xb_esc(b, v->chap_user);
+		buf_puts(b, "'>\n        <secret type='iscsi' usage='"
+		    DOMXML_SECRET_PREFIX);
+		xb_esc(b, v->attachment_id);
+		buf_puts(b, "'/>\n      </auth>\n");
+	}
+	buf_puts(b, "      <target dev='");
+	xb_esc(b, v->target);
+	buf_puts(b, "' bus='virtio'/>\n");
+	if (v->boot)
+		buf_puts(b, "      <boot order='1'/>\n");
+	xb_elem(b, "      ", "serial", v->volume_id);
+	if (v->readonly)
+		buf_puts(b, "      <readonly/>\n");
+	buf_puts(b, "    </disk>\n");
+}
+
+char *
+domxml_build_volume(const struct domxml_volume *v)
+{
+	struct buf b = { 0 };
+
+	if (v == NULL || check_volume(v, 0) == -1)
+		return NULL;
+	render_volume(&b, v);
+	if (b.failed) {
+		buf_free(&b);
+		err_set(TS_ENOMEM, "domxml: out of memory rendering a volume");
+		return NULL;
+	}
+	return (char *)b.data;
+}
+
+/* The text of <tag>..</tag> inside [p, end) into out (cap bytes, cut);
+ * 0 if absent. */
+static int
+elem_text(const char *p, const char *end, const char *open,
+    const char *close, char *out, size_t cap)
+{
+	const char *s = memmem(p, (size_t)(end - p), open, strlen(open)), *e;
+	size_t n;
+
+	out[0] = '\0';
+	if (s == NULL)
+		return 0;
+	s += strlen(open);
+	if ((e = memmem(s, (size_t)(end - s), close, strlen(close))) == NULL)
+		return 0;
+	n = (size_t)(e - s);
+	if (n >= cap)
+		return 0;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return 1;
+}
+
+/* The next <disk type='network'> element from p; *end is just past its
+ * end tag. NULL when there is none. */
+static const char *
+next_netdisk(const char *p, const char **end)
+{
+	while ((p = strstr(p, "<disk ")) != NULL) {
+		const char *gt = strchr(p, '>'), *e;
+
+		if (gt == NULL || (e = strstr(gt, "</disk>")) == NULL)
+			return NULL;
+		*end = e + strlen("</disk>");
+		if (memmem(p, (size_t)(gt - p), "type='network'", 14) != NULL ||
+		    memmem(p, (size_t)(gt - p), "type=\"network\"", 14) != NULL)
+			return p;
+		p = *end;
+	}
+	return NULL;
+}
+
+#define SECRET_ATTR	"usage='" DOMXML_SECRET_PREFIX
+#define TARGET_ATTR	"<target dev='"
+
+int
+domxml_volumes(const char *xml, struct domxml_voldisk *out, size_t max,
+    size_t *n)
+{
+	const char *p = xml, *end;
+
+	*n = 0;
+	while (p != NULL && (p = next_netdisk(p, &end)) != NULL) {
+		struct domxml_voldisk v;
+		char usage[128];
+		const char *u;
+
+		memset(&v, 0, sizeof(v));
+		if (elem_text(p, end, "<serial>", "</serial>", v.volume_id,
+		    sizeof(v.volume_id)) && uuid_valid(v.volume_id)) {
+			if (*n == max) {
+				err_set(TS_EINVALID, "domxml: more than %zu "
+				    "volume disks", max);
+				return -1;
+			}
+			/* searches bounded by the element: linear in all */
+			if ((u = memmem(p, (size_t)(end - p), SECRET_ATTR,
+			    strlen(SECRET_ATTR))) != NULL) {
+				u += strlen(SECRET_ATTR);
+				snprintf(usage, sizeof(usage), "%.*s",
+				    (int)((size_t)(end - u) < 36 ?
+				    (size_t)(end - u) : 36), u);
+				if (uuid_valid(usage))
+					memcpy(v.attachment_id, usage, 37);
+			}
+			if ((u = memmem(p, (size_t)(end - p), TARGET_ATTR,
+			    strlen(TARGET_ATTR))) != NULL) {
+				size_t tl;
+
+				u += strlen(TARGET_ATTR);
+				tl = strcspn(u, "'");
+				if (tl < sizeof(v.target) && u + tl < end)
+					memcpy(v.target, u, tl);
+			}
+			out[(*n)++] = v;
+		}
+		p = end;
+	}
+	return 0;
+}
+
+char *
+domxml_volume_element(const char *xml, const char *volume_id)
+{
+	const char *p = xml, *end;
+	char serial[40];
+	char *copy;
+
+	while (p != NULL && (p = next_netdisk(p, &end)) != NULL) {
+		if (elem_text(p, end, "<serial>", "</serial>", serial,
+		    sizeof(serial)) && strcmp(serial, volume_id) == 0) {
+			if ((copy = strndup(p, (size_t)(end - p))) == NULL)
+				err_set(TS_ENOMEM, "domxml: out of memory");
+			return copy;
+		}
+		p = end;
+	}
+	err_set(TS_ENOT_FOUND, "domxml: no disk of volume %.40s", volume_id);
+	return NULL;
+}
+
 static void
 render_devices(struct buf *b, const struct domxml_spec *s,
     char targets[][4])
@@ -530,6 +855,8 @@ render_devices(struct buf *b, const struct domxml_spec *s,
 		render_disk(b, &s->disks[i], targets[i]);
 		scsi = scsi || s->disks[i].bus == DOMXML_BUS_SCSI;
 	}
+	for (size_t i = 0; i < s->nvolumes; i++)
+		render_volume(b, &s->volumes[i]);
 	if (scsi)
 		buf_puts(b,
 		    "    <controller type='scsi' model='virtio-scsi'/>\n");
@@ -655,10 +982,16 @@ domxml_build_test(const struct domxml_spec *s)
 	buf_puts(&b, "</" DOMXML_NS_PREFIX ":flavor></" DOMXML_NS_PREFIX
 	    ":instance></metadata>");
 	buf_puts(&b, "<os><type arch='x86_64'>hvm</type></os>");
-	if (s->nnics > 0) {
+	if (s->nvolumes > 0 && check_volumes(s->volumes, s->nvolumes, NULL,
+	    0) == -1) {
+		buf_free(&b);
+		return NULL;
+	}
+	if (s->nnics > 0 || s->nvolumes > 0) {
 		/* The test driver runs nothing, but it keeps the interfaces:
 		 * they are how the agent tells which NICs a guest has. */
-		if (s->nnics > DOMXML_NICS_MAX || s->nics == NULL) {
+		if (s->nnics > DOMXML_NICS_MAX ||
+		    (s->nnics > 0 && s->nics == NULL)) {
 			buf_free(&b);
 			err_set(TS_EINVALID, "nics: at most %d", DOMXML_NICS_MAX);
 			return NULL;
@@ -671,6 +1004,9 @@ domxml_build_test(const struct domxml_spec *s)
 			}
 			render_nic(&b, &s->nics[i]);
 		}
+		/* Kept too, for the same reason: the volumes a report lists. */
+		for (size_t i = 0; i < s->nvolumes; i++)
+			render_volume(&b, &s->volumes[i]);
 		buf_puts(&b, "</devices>");
 	}
 	buf_puts(&b, "</domain>");

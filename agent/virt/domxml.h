@@ -60,6 +60,14 @@
 #define DOMXML_DISKS_MAX	26
 #define DOMXML_NICS_MAX		32	/* instance_spec.nics */
 #define DOMXML_IFNAME_MAX	15	/* IFNAMSIZ - 1 */
+#define DOMXML_VOLUMES_MAX	16	/* instance_spec.volumes */
+#define DOMXML_ISCSI_NAME_MAX	223	/* RFC 3720 3.2.6.1 */
+#define DOMXML_LUN_MAX		16383
+/* Usage id of the libvirt secret (usage type iscsi) holding the CHAP
+ * password of one attachment: prefix + the attachment UUID. Every secret
+ * of this prefix is tinystack's (the driver collects those no domain
+ * uses). */
+#define DOMXML_SECRET_PREFIX	"tinystack-chap-"
 
 enum domxml_virt {
 	DOMXML_VIRT_QEMU = 0,	/* TCG */
@@ -102,6 +110,28 @@ struct domxml_nic {
 	unsigned	 mtu;		/* 0: not set; else 68..65535 */
 };
 
+/*
+ * A block storage volume reached over iSCSI by qemu itself (libiscsi): a
+ * <disk type='network'> on the virtio bus, raw, cache none, with the
+ * volume id as its <serial> (how the agent finds it again in a domain's
+ * XML, and how the guest sees it: /dev/disk/by-id/virtio-<first 20>). The
+ * CHAP password is never in the XML: <auth> names the libvirt secret of
+ * usage DOMXML_SECRET_PREFIX + attachment_id, which the driver defines.
+ */
+struct domxml_volume {
+	const char	*volume_id;	/* UUID */
+	const char	*attachment_id;	/* UUID */
+	const char	*target;	/* vdb .. vdz */
+	/* "a.b.c.d:port", "[v6]:port" or "hostname:port" */
+	const char	*portal;
+	const char	*iqn;		/* iqn.* / eui.* target name */
+	unsigned	 lun;		/* 0..DOMXML_LUN_MAX */
+	const char	*initiator;	/* this host's iSCSI name */
+	const char	*chap_user;	/* NULL or "": no <auth> */
+	bool		 readonly;
+	bool		 boot;		/* the root disk: boot order 1 */
+};
+
 /* All pointers are borrowed for the duration of domxml_build(). Optional
  * strings are NULL when absent. */
 struct domxml_spec {
@@ -122,6 +152,11 @@ struct domxml_spec {
 	size_t			 ndisks;
 	const struct domxml_nic	*nics;
 	size_t			 nnics;
+	/* Targets must not collide with the disks'; local disks without a
+	 * target get names the volumes do not use. With a boot volume there
+	 * is no <boot dev='hd'/>: the volume's boot order decides. */
+	const struct domxml_volume *volumes;
+	size_t			 nvolumes;
 
 	const char		*console_log;	/* absolute; NULL: pty only */
 	const char		*vnc_listen;	/* IP literal; NULL: no VNC */
@@ -149,7 +184,7 @@ char	*domxml_build(const struct domxml_spec *spec);
  * "test": no devices but its NICs): name, uuid, memory_mb, vcpus, the
  * owner record's generation, project_id, user_id and flavor_name (always
  * present, empty when NULL) and the nics (validated, as domxml_build()
- * renders them) of spec; nothing else is used. Escaped but not validated
+ * renders them) and volumes (validated too) of spec; nothing else is used. Escaped but not validated
  * (the test driver runs nothing); characters XML cannot carry are dropped.
  * Owned by the caller; NULL with err set.
  */
@@ -169,6 +204,35 @@ char	*domxml_build_nic(const struct domxml_nic *nic);
  * there are more than max.
  */
 int	domxml_macs(const char *xml, char macs[][18], size_t max, size_t *n);
+
+/*
+ * The <disk type='network'> device document of one volume (what
+ * virDomainAttachDeviceFlags() takes; the element domxml_build() writes),
+ * validated like a spec's volumes. Owned; NULL with TS_EINVALID naming
+ * the field, or TS_ENOMEM.
+ */
+char	*domxml_build_volume(const struct domxml_volume *v);
+
+/* A volume disk found in a domain's XML. */
+struct domxml_voldisk {
+	char	volume_id[37];		/* its <serial> */
+	char	attachment_id[37];	/* from the secret's usage; "" none */
+	char	target[8];		/* "" if not found */
+};
+/*
+ * The volume disks of a domain XML as libvirt formats it: every
+ * <disk type='network'> whose <serial> is a UUID (others are not
+ * tinystack's volumes), in document order, into out (max entries); *n
+ * gets the count. -1 TS_EINVALID when there are more than max.
+ */
+int	domxml_volumes(const char *xml, struct domxml_voldisk *out, size_t max,
+	    size_t *n);
+/*
+ * A copy of the <disk>...</disk> element of volume_id in xml (what
+ * virDomainDetachDeviceFlags() is given: libvirt's own text of it). Owned;
+ * NULL with TS_ENOT_FOUND, or TS_ENOMEM.
+ */
+char	*domxml_volume_element(const char *xml, const char *volume_id);
 
 /* The owner record read back from a domain's XML. */
 struct domxml_meta {

@@ -57,6 +57,12 @@ struct driver {
 	unsigned		 shutdown_flags; /* virDomainShutdownFlags() */
 };
 
+static int	secrets_set(struct driver *, virConnectPtr,
+		    const struct driver_spec *, int made[]);
+static void	secrets_undo(virConnectPtr, const struct driver_spec *,
+		    const int made[]);
+static void	secrets_collect(struct driver *);
+
 static const char *
 lverr(void)
 {
@@ -145,6 +151,7 @@ driver_new(struct virt *virt, const struct driver_opts *o)
 		driver_free(&d);
 		return NULL;
 	}
+	secrets_collect(d);
 	return d;
 }
 
@@ -305,9 +312,16 @@ define(struct driver *d, virConnectPtr c, const struct driver_spec *s)
 	struct backend_qemu_made m = { 0 };
 	virDomainPtr dom = NULL;
 	char *xml = NULL;
+	int made[DOMXML_VOLUMES_MAX] = { 0 };
 	int64_t t0 = clock_mono_ms(), t1;
 	int rc;
 
+	/* Before the definition refers to them (qemu looks them up when the
+	 * guest starts). */
+	if (secrets_set(d, c, s, made) == -1) {
+		secrets_undo(c, s, made);
+		return -1;
+	}
 	if (d->qemu != NULL)
 		rc = backend_qemu_render(d->qemu, s, &m, &xml);
 	else
@@ -332,6 +346,7 @@ define(struct driver *d, virConnectPtr c, const struct driver_spec *s)
 			backend_qemu_undo(d->qemu, s, &m);
 			err_set(code, "%s", msg);
 		}
+		secrets_undo(c, s, made);
 		return -1;
 	}
 	virDomainFree(dom);
@@ -540,6 +555,507 @@ nics_sync(struct driver *d, virConnectPtr c, virDomainPtr dom,
 	return 0;
 }
 
+/* --------------------------------------------------------------- volumes */
+
+#define VOL_DETACH_WAIT_MS	30000	/* a guest releasing a disk */
+#define VOL_POLL_MS		200
+#define VOL_HAVE_MAX		(DOMXML_VOLUMES_MAX * 2)
+
+int
+driver_volumes_domxml(const struct driver_spec *s, struct domxml_volume *out)
+{
+	if (s->nvolumes > DOMXML_VOLUMES_MAX ||
+	    (s->nvolumes > 0 && s->volumes == NULL)) {
+		err_set(TS_EINVALID, "guest %s: %zu volumes, at most %d",
+		    s->uuid, s->nvolumes, DOMXML_VOLUMES_MAX);
+		return -1;
+	}
+	for (size_t k = 0; k < s->nvolumes; k++) {
+		const struct driver_volume *v = &s->volumes[k];
+
+		out[k] = (struct domxml_volume){ .volume_id = v->volume_id,
+		    .attachment_id = v->attachment_id, .target = v->target_dev,
+		    .portal = v->portal, .iqn = v->iqn, .lun = v->lun,
+		    .initiator = v->initiator, .chap_user = v->chap_user,
+		    .readonly = v->readonly != 0, .boot = v->boot != 0 };
+	}
+	return 0;
+}
+
+static int
+has_chap(const struct driver_volume *v)
+{
+	return v->chap_user != NULL && v->chap_user[0] != '\0';
+}
+
+/*
+ * The CHAP secret of one volume disk, made (or its value set again: the
+ * controller may have rotated it) before a definition or an attach
+ * refers to it. qemu/kvm only: libvirt's test driver has no secrets (its
+ * guests run nothing). *made: 1 if this call defined it.
+ */
+static int
+secret_set(struct driver *d, virConnectPtr c, const char *uuid,
+    const struct driver_volume *v, int *made)
+{
+	char usage[64], xml[512];
+	virSecretPtr sec;
+	int rc = 0;
+
+	*made = 0;
+	if (d->test != NULL || !has_chap(v))
+		return 0;
+	if (v->attachment_id == NULL || !uuid_valid(v->attachment_id) ||
+	    v->volume_id == NULL || !uuid_valid(v->volume_id)) {
+		err_set(TS_EINVALID, "guest %s: a volume without a valid "
+		    "volume or attachment id", uuid);
+		return -1;
+	}
+	if (v->chap_secret == NULL || v->chap_secret[0] == '\0') {
+		err_set(TS_EINVALID, "guest %s: volume %s has a CHAP user but "
+		    "no secret", uuid, v->volume_id);
+		return -1;
+	}
+	snprintf(usage, sizeof(usage), DOMXML_SECRET_PREFIX "%s",
+	    v->attachment_id);
+	if ((sec = virSecretLookupByUsage(c, VIR_SECRET_USAGE_TYPE_ISCSI,
+	    usage)) == NULL) {
+		if (virGetLastErrorCode() != VIR_ERR_NO_SECRET) {
+			err_set(TS_EUNAVAILABLE, "libvirt: secret %s: %s", usage,
+			    lverr());
+			return -1;
+		}
+		/* Only UUIDs go into the document (checked above). */
+		snprintf(xml, sizeof(xml), "<secret ephemeral='no' "
+		    "private='yes'><description>CHAP of volume %s for "
+		    "instance %s</description><usage type='iscsi'><target>%s"
+		    "</target></usage></secret>", v->volume_id, uuid, usage);
+		if ((sec = virSecretDefineXML(c, xml, 0)) == NULL) {
+			err_set(TS_EIO, "libvirt: define secret %s: %s", usage,
+			    lverr());
+			return -1;
+		}
+		*made = 1;
+	}
+	if (virSecretSetValue(sec, (const unsigned char *)v->chap_secret,
+	    strlen(v->chap_secret), 0) < 0) {
+		err_set(TS_EIO, "libvirt: set the value of secret %s: %s",
+		    usage, lverr());
+		rc = -1;
+		if (*made && virSecretUndefine(sec) == 0)
+			*made = 0;
+	}
+	virSecretFree(sec);
+	return rc;
+}
+
+/* Undefines the secret of an attachment; absent: 0. */
+static int
+secret_drop(virConnectPtr c, const char *uuid, const char *attachment_id)
+{
+	char usage[64];
+	virSecretPtr sec;
+	int rc = 0;
+
+	if (attachment_id[0] == '\0')
+		return 0;
+	snprintf(usage, sizeof(usage), DOMXML_SECRET_PREFIX "%s",
+	    attachment_id);
+	if ((sec = virSecretLookupByUsage(c, VIR_SECRET_USAGE_TYPE_ISCSI,
+	    usage)) == NULL) {
+		if (virGetLastErrorCode() == VIR_ERR_NO_SECRET)
+			return 0;
+		err_set(TS_EUNAVAILABLE, "libvirt: secret %s: %s", usage,
+		    lverr());
+		return -1;
+	}
+	if (virSecretUndefine(sec) < 0 &&
+	    virGetLastErrorCode() != VIR_ERR_NO_SECRET) {
+		err_set(TS_EIO, "libvirt: undefine secret %s: %s", usage,
+		    lverr());
+		rc = -1;
+	} else {
+		log_info("guest %s: secret %s undefined", uuid, usage);
+	}
+	virSecretFree(sec);
+	return rc;
+}
+
+/* The secrets of every volume of spec; made[k] tells which this call
+ * defined (for secrets_undo()). */
+static int
+secrets_set(struct driver *d, virConnectPtr c, const struct driver_spec *s,
+    int made[])
+{
+	for (size_t k = 0; k < s->nvolumes && k < DOMXML_VOLUMES_MAX; k++)
+		if (secret_set(d, c, s->uuid, &s->volumes[k], &made[k]) == -1)
+			return -1;
+	return 0;
+}
+
+static void
+secrets_undo(virConnectPtr c, const struct driver_spec *s, const int made[])
+{
+	enum ts_errcode code = err_code();
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg), "%s", err_msg());
+	for (size_t k = 0; k < s->nvolumes && k < DOMXML_VOLUMES_MAX; k++)
+		if (made[k] && secret_drop(c, s->uuid,
+		    s->volumes[k].attachment_id) == -1)
+			log_err("undoing");
+	err_set(code, "%s", msg);
+}
+
+/* The volume disks of dom's live (flags 0) or persistent
+ * (VIR_DOMAIN_XML_INACTIVE) definition. */
+static int
+dom_volumes(virDomainPtr dom, unsigned flags, const char *uuid,
+    struct domxml_voldisk *v, size_t max, size_t *n, char **xmlp)
+{
+	char *xml = virDomainGetXMLDesc(dom, flags);
+	int rc;
+
+	*n = 0;
+	if (xmlp != NULL)
+		*xmlp = NULL;
+	if (xml == NULL) {
+		err_set(TS_EUNAVAILABLE, "libvirt: XML of %s: %s", uuid,
+		    lverr());
+		return -1;
+	}
+	rc = domxml_volumes(xml, v, max, n);
+	if (rc == 0 && xmlp != NULL)
+		*xmlp = xml;
+	else
+		free(xml);
+	return rc;
+}
+
+int
+driver_guest_volumes(struct driver *d, const char *uuid, char ids[][37],
+    size_t max, size_t *n)
+{
+	struct domxml_voldisk v[VOL_HAVE_MAX];
+	virConnectPtr c;
+	virDomainPtr dom;
+	int rc;
+
+	*n = 0;
+	if (!uuid_ok(uuid) || (c = virt_conn(d->virt)) == NULL)
+		return -1;
+	if ((dom = dom_get(c, uuid)) == NULL) {
+		virConnectClose(c);
+		return -1;
+	}
+	rc = dom_volumes(dom, d->test != NULL ? VIR_DOMAIN_XML_INACTIVE : 0,
+	    uuid, v, VOL_HAVE_MAX, n, NULL);
+	virDomainFree(dom);
+	virConnectClose(c);
+	if (rc == 0 && *n > max) {
+		err_set(TS_EINVALID, "guest %s: more than %zu volumes", uuid,
+		    max);
+		*n = 0;
+		return -1;
+	}
+	for (size_t k = 0; rc == 0 && k < *n; k++)
+		memcpy(ids[k], v[k].volume_id, 37);
+	return rc;
+}
+
+static const struct driver_volume *
+vol_of(const struct driver_spec *s, const char *volume_id)
+{
+	for (size_t k = 0; k < s->nvolumes; k++)
+		if (strcmp(s->volumes[k].volume_id, volume_id) == 0)
+			return &s->volumes[k];
+	return NULL;
+}
+
+static int
+voldisk_in(const char *volume_id, const struct domxml_voldisk *v, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (strcmp(v[k].volume_id, volume_id) == 0)
+			return 1;
+	return 0;
+}
+
+/* Waits, boundedly, until the running guest no longer has the disk of
+ * volume_id: qemu removes a virtio disk only once the guest OS released
+ * it (libvirt's detach may return before that). */
+static int
+wait_vol_gone(virDomainPtr dom, const char *uuid, const char *volume_id)
+{
+	int64_t until = clock_mono_ms() + VOL_DETACH_WAIT_MS;
+	struct domxml_voldisk v[VOL_HAVE_MAX];
+	size_t n;
+
+	for (;;) {
+		if (virDomainIsActive(dom) != 1)
+			return 0;
+		if (dom_volumes(dom, 0, uuid, v, VOL_HAVE_MAX, &n, NULL) == -1)
+			return -1;
+		if (!voldisk_in(volume_id, v, n))
+			return 0;
+		if (clock_mono_ms() >= until) {
+			err_set(TS_EUNAVAILABLE, "guest %s did not release the "
+			    "disk of volume %s within %d s", uuid, volume_id,
+			    VOL_DETACH_WAIT_MS / 1000);
+			return -1;
+		}
+		usleep(VOL_POLL_MS * 1000);
+	}
+}
+
+/*
+ * Hot-plug: makes one definition of dom (VIR_DOMAIN_AFFECT_CONFIG with the
+ * persistent XML, VIR_DOMAIN_AFFECT_LIVE with the running one) have
+ * exactly the spec's volumes. The attachments of the disks detached are
+ * added to gone (their secrets go once no definition has them).
+ */
+static int
+vols_apply(struct driver *d, virDomainPtr dom, const struct driver_spec *s,
+    unsigned affect, char gone[][37], size_t *ngone)
+{
+	struct domxml_voldisk have[VOL_HAVE_MAX];
+	struct domxml_volume dv[DOMXML_VOLUMES_MAX];
+	size_t nhave, k;
+	unsigned xf = affect == VIR_DOMAIN_AFFECT_CONFIG ?
+	    VIR_DOMAIN_XML_INACTIVE : 0;
+	const char *which = affect == VIR_DOMAIN_AFFECT_CONFIG ? "definition" :
+	    "running guest";
+	char *xml;
+	int rc = 0;
+
+	if (driver_volumes_domxml(s, dv) == -1)
+		return -1;
+	if (dom_volumes(dom, xf, s->uuid, have, VOL_HAVE_MAX, &nhave, &xml) ==
+	    -1)
+		return -1;
+	/* Detach first: a target name may move to a new volume. */
+	for (k = 0; k < nhave && rc == 0; k++) {
+		char *el;
+
+		if (vol_of(s, have[k].volume_id) != NULL)
+			continue;
+		if ((el = domxml_volume_element(xml, have[k].volume_id)) ==
+		    NULL) {
+			rc = -1;
+			break;
+		}
+		if (virDomainDetachDeviceFlags(dom, el, affect) < 0) {
+			err_set(TS_EIO, "libvirt: detach volume %s from %s (%s): "
+			    "%s", have[k].volume_id, s->uuid, which, lverr());
+			rc = -1;
+		} else if (affect == VIR_DOMAIN_AFFECT_LIVE &&
+		    wait_vol_gone(dom, s->uuid, have[k].volume_id) == -1) {
+			rc = -1;
+		} else {
+			log_info("guest %s: volume %s (%s) detached (%s)",
+			    s->uuid, have[k].volume_id, have[k].target, which);
+			if (have[k].attachment_id[0] != '\0' &&
+			    *ngone < VOL_HAVE_MAX * 2)
+				memcpy(gone[(*ngone)++], have[k].attachment_id,
+				    37);
+		}
+		free(el);
+	}
+	free(xml);
+	for (k = 0; k < s->nvolumes && rc == 0; k++) {
+		char *doc;
+
+		if (voldisk_in(s->volumes[k].volume_id, have, nhave))
+			continue;
+		if ((doc = domxml_build_volume(&dv[k])) == NULL) {
+			err_prefix("guest %s: ", s->uuid);
+			return -1;
+		}
+		rc = virDomainAttachDeviceFlags(dom, doc, affect);
+		free(doc);
+		if (rc < 0) {
+			err_set(TS_EIO, "libvirt: attach volume %s as %s to %s "
+			    "(%s): %s", s->volumes[k].volume_id,
+			    s->volumes[k].target_dev, s->uuid, which, lverr());
+			return -1;
+		}
+		log_info("guest %s: volume %s attached as %s (%s)", s->uuid,
+		    s->volumes[k].volume_id, s->volumes[k].target_dev, which);
+	}
+	return rc;
+}
+
+/*
+ * The volume disks of an existing guest made equal to the spec's, like
+ * nics_sync(): the persistent definition, then the running guest; the
+ * test driver's definition is replaced. The secrets of the volumes are
+ * set first; those of detached disks are undefined at the end.
+ */
+static int
+vols_sync(struct driver *d, virConnectPtr c, virDomainPtr dom,
+    const struct driver_spec *s)
+{
+	struct domxml_voldisk have[VOL_HAVE_MAX];
+	char gone[VOL_HAVE_MAX * 2][37];
+	int made[DOMXML_VOLUMES_MAX] = { 0 };
+	size_t nhave, ngone = 0, k;
+	int same, rc = 0;
+
+	if (s->nvolumes > DOMXML_VOLUMES_MAX) {
+		err_set(TS_EINVALID, "guest %s: %zu volumes, at most %d",
+		    s->uuid, s->nvolumes, DOMXML_VOLUMES_MAX);
+		return -1;
+	}
+	if (d->test != NULL) {
+		if (dom_volumes(dom, VIR_DOMAIN_XML_INACTIVE, s->uuid, have,
+		    VOL_HAVE_MAX, &nhave, NULL) == -1)
+			return -1;
+		same = nhave == s->nvolumes;
+		for (k = 0; same && k < s->nvolumes; k++)
+			same = voldisk_in(s->volumes[k].volume_id, have, nhave);
+		if (same)
+			return 0;
+		if (define(d, c, s) == -1)
+			return -1;
+		for (k = 0; k < s->nvolumes; k++)
+			if (!voldisk_in(s->volumes[k].volume_id, have, nhave))
+				synth(d, s->uuid, "virtio_blk: [%s] volume %s "
+				    "attached", s->volumes[k].target_dev,
+				    s->volumes[k].volume_id);
+		for (k = 0; k < nhave; k++)
+			if (vol_of(s, have[k].volume_id) == NULL)
+				synth(d, s->uuid, "virtio_blk: [%s] volume %s "
+				    "removed", have[k].target,
+				    have[k].volume_id);
+		log_info("guest %s: volumes re-defined (%zu -> %zu)", s->uuid,
+		    nhave, s->nvolumes);
+		return 0;
+	}
+	if (secrets_set(d, c, s, made) == -1) {
+		secrets_undo(c, s, made);
+		return -1;
+	}
+	if (vols_apply(d, dom, s, VIR_DOMAIN_AFFECT_CONFIG, gone, &ngone) ==
+	    -1 || (virDomainIsActive(dom) == 1 && vols_apply(d, dom, s,
+	    VIR_DOMAIN_AFFECT_LIVE, gone, &ngone) == -1))
+		rc = -1;
+	/* A detached disk's secret goes once neither definition has the
+	 * disk: after a failed live detach it stays for the next try. */
+	if (rc == 0)
+		for (k = 0; k < ngone; k++)
+			if (secret_drop(c, s->uuid, gone[k]) == -1)
+				log_err("detach");
+	return rc;
+}
+
+/* The attachments (secret owners) of dom's volume disks, live and
+ * persistent, into att (max); best effort. */
+static size_t
+dom_attachments(virDomainPtr dom, const char *uuid, char att[][37],
+    size_t max)
+{
+	struct domxml_voldisk v[VOL_HAVE_MAX];
+	unsigned flags[] = { 0, VIR_DOMAIN_XML_INACTIVE };
+	size_t n, cnt = 0;
+
+	for (size_t f = 0; f < 2; f++) {
+		if (f == 0 && virDomainIsActive(dom) != 1)
+			continue;
+		if (dom_volumes(dom, flags[f], uuid, v, VOL_HAVE_MAX, &n,
+		    NULL) == -1) {
+			log_warnx("%s", err_msg());
+			continue;
+		}
+		for (size_t k = 0; k < n; k++) {
+			size_t j;
+
+			if (v[k].attachment_id[0] == '\0')
+				continue;
+			for (j = 0; j < cnt; j++)
+				if (strcmp(att[j], v[k].attachment_id) == 0)
+					break;
+			if (j == cnt && cnt < max)
+				memcpy(att[cnt++], v[k].attachment_id, 37);
+		}
+	}
+	return cnt;
+}
+
+/*
+ * Level-triggered cleanup at start: every libvirt secret of tinystack's
+ * usage prefix that no domain's volume disk (live or persistent) refers
+ * to is undefined (a guest deleted or a disk detached while the agent was
+ * down, or an agent that died between the two steps). Nothing is removed
+ * unless every domain could be read.
+ */
+static void
+secrets_collect(struct driver *d)
+{
+	virConnectPtr c;
+	virDomainPtr *doms = NULL;
+	virSecretPtr *secs = NULL;
+	char (*used)[37] = NULL;
+	size_t nused = 0, cap = 0;
+	int nd, ns, ok = 1;
+
+	if (d->test != NULL || (c = virt_conn(d->virt)) == NULL)
+		return;
+	if ((ns = virConnectListAllSecrets(c, &secs, 0)) < 0) {
+		/* a hypervisor without secrets has none to collect */
+		if (virGetLastErrorCode() == VIR_ERR_NO_SUPPORT)
+			log_debug("driver: no secrets: %s", lverr());
+		else
+			log_warnx("driver: secrets not collected: %s", lverr());
+		virConnectClose(c);
+		return;
+	}
+	if (ns > 0 && (nd = virConnectListAllDomains(c, &doms, 0)) >= 0) {
+		cap = (size_t)(nd + 1) * VOL_HAVE_MAX * 2;
+		if ((used = calloc(cap, sizeof(*used))) == NULL)
+			ok = 0;
+		for (int i = 0; i < nd; i++) {
+			char uuid[VIR_UUID_STRING_BUFLEN] = "";
+
+			if (ok && virDomainGetUUIDString(doms[i], uuid) == 0)
+				nused += dom_attachments(doms[i], uuid,
+				    used + nused, cap - nused);
+			else
+				ok = 0;
+			virDomainFree(doms[i]);
+		}
+		free(doms);
+	} else if (ns > 0) {
+		ok = 0;
+	}
+	if (!ok && ns > 0)
+		log_warnx("driver: secrets not collected: the domains could "
+		    "not be read");
+	for (int i = 0; i < ns; i++) {
+		const char *u = virSecretGetUsageID(secs[i]);
+		size_t pl = strlen(DOMXML_SECRET_PREFIX), k;
+
+		if (ok && u != NULL && virSecretGetUsageType(secs[i]) ==
+		    VIR_SECRET_USAGE_TYPE_ISCSI &&
+		    strncmp(u, DOMXML_SECRET_PREFIX, pl) == 0) {
+			for (k = 0; k < nused; k++)
+				if (strcmp(used[k], u + pl) == 0)
+					break;
+			if (k == nused) {
+				if (virSecretUndefine(secs[i]) == 0)
+					log_info("driver: secret %s of no "
+					    "domain undefined", u);
+				else
+					log_warnx("driver: undefine secret %s: "
+					    "%s", u, lverr());
+			}
+		}
+		virSecretFree(secs[i]);
+	}
+	free(secs);
+	free(used);
+	virConnectClose(c);
+}
+
 static int
 spec_ok(const struct driver_spec *s)
 {
@@ -599,6 +1115,8 @@ driver_guest_ensure(struct driver *d, const struct driver_spec *s)
 	}
 	if (rc == 0 && s->sync_nics)
 		rc = nics_sync(d, c, dom, s);
+	if (rc == 0 && s->sync_volumes)
+		rc = vols_sync(d, c, dom, s);
 	virDomainFree(dom);
 	virConnectClose(c);
 	return rc;
@@ -843,10 +1361,19 @@ driver_guest_delete(struct driver *d, const char *uuid)
 			return -1;
 		}
 	} else {
+		char att[VOL_HAVE_MAX * 2][37];
+		size_t natt = d->test != NULL ? 0 :
+		    dom_attachments(dom, uuid, att, VOL_HAVE_MAX * 2);
+
 		if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0)
 			rc = lv_fail("destroy", uuid);
 		if (rc == 0)
 			rc = undefine(dom, uuid);
+		/* Only once no definition refers to them (a secret left by a
+		 * failure here is collected at the next start). */
+		for (size_t k = 0; rc == 0 && k < natt; k++)
+			if (secret_drop(c, uuid, att[k]) == -1)
+				log_err("delete");
 		virDomainFree(dom);
 	}
 	virConnectClose(c);

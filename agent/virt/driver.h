@@ -107,6 +107,36 @@ struct driver_nic {
 	unsigned	 mtu;		/* 0 = default */
 };
 
+/*
+ * A block storage volume attached to a guest (instance_spec.volumes): an
+ * iSCSI LUN that qemu reaches itself, as this host's initiator, with CHAP.
+ * The password goes into a libvirt secret (usage type iscsi, usage id
+ * "tinystack-chap-<attachment_id>", private) defined before the domain is
+ * defined or the disk attached, and undefined when the disk is detached
+ * or the guest deleted; it is never logged and never in a domain XML.
+ */
+struct driver_volume {
+	const char	*volume_id;	/* UUID; the disk's <serial> */
+	const char	*attachment_id;	/* UUID; names the secret */
+	const char	*target_dev;	/* vdb .. vdz */
+	const char	*portal;	/* "address:port" */
+	const char	*iqn;		/* the volume's target */
+	unsigned	 lun;
+	const char	*initiator;	/* this host's iSCSI name */
+	const char	*chap_user;	/* NULL or "": no CHAP */
+	const char	*chap_secret;	/* never logged */
+	int		 readonly;
+	int		 boot;		/* boot_index 0: the root disk */
+};
+
+/* agent/virt/ only: spec's volumes as domxml renders them, into out
+ * (DOMXML_VOLUMES_MAX entries; pointers borrowed from spec). -1
+ * TS_EINVALID when there are too many. */
+struct domxml_volume;
+struct driver_spec;
+int	driver_volumes_domxml(const struct driver_spec *,
+	    struct domxml_volume *out);
+
 /* agent/virt/ only: the host side of a NIC, the bridge named from the
  * network id (common/ifname.h, the name agent/net gives it) unless the
  * NIC names one, and the tap from the port id. -1 TS_EINVALID. */
@@ -169,6 +199,15 @@ struct driver_spec {
 	 * driver_guest_ensure() hot-plugs and unplugs an existing guest's
 	 * interfaces to match; 0: an existing guest's NICs are left alone. */
 	int			 sync_nics;
+	/* The volumes: in every definition rendered from the spec (create,
+	 * re-definition, hard reboot). A boot volume replaces the image's
+	 * root disk (then image_id may be absent). */
+	const struct driver_volume *volumes;
+	size_t			 nvolumes;
+	/* volumes is the whole list (instance_ensure.sync_volumes): an
+	 * existing guest's volume disks are attached and detached to match,
+	 * by volume id; 0: left alone. */
+	int			 sync_volumes;
 };
 
 /* A guest as the host has it. */
@@ -199,7 +238,10 @@ int		 driver_virt_type_parse(const char *, enum driver_virt_type *);
  * existing guest are made equal to spec->nics by MAC: missing ones
  * attached, others detached (virDomainAttachDeviceFlags/
  * DetachDeviceFlags, CONFIG, and LIVE while it runs; the test driver,
- * which has no hot-plug, gets its definition replaced). Errors: TS_EUNAVAILABLE (libvirt), TS_EIO,
+ * which has no hot-plug, gets its definition replaced). With
+ * spec->sync_volumes its volume disks likewise, by volume id (a live
+ * detach is waited for, up to 30 s, before the disk's secret goes).
+ * Errors: TS_EUNAVAILABLE (libvirt), TS_EIO,
  * TS_EINVALID (spec), TS_ECONFLICT.
  */
 int	driver_guest_ensure(struct driver *, const struct driver_spec *);
@@ -212,6 +254,15 @@ int	driver_guest_ensure(struct driver *, const struct driver_spec *);
  */
 int	driver_guest_macs(struct driver *, const char *uuid, char macs[][18],
 	    size_t max, size_t *n);
+
+/*
+ * The volume ids of a guest's volume disks (the <serial>s of its network
+ * disks), like driver_guest_macs(): the running guest's (qemu/kvm), the
+ * definition's for the test driver. TS_ENOT_FOUND if absent, TS_EINVALID
+ * beyond max.
+ */
+int	driver_guest_volumes(struct driver *, const char *uuid,
+	    char ids[][37], size_t max, size_t *n);
 
 /*
  * Moves an existing guest to `want`: VIRT_POWER_RUNNING (start, resume a
@@ -232,7 +283,8 @@ int	driver_guest_set_power(struct driver *, const char *uuid,
 int	driver_guest_reboot(struct driver *, const struct driver_spec *,
 	    int hard);
 
-/* Destroy and undefine the guest (with its saved state and NVRAM), remove
+/* Destroy and undefine the guest (with its saved state and NVRAM) and the
+ * CHAP secrets of its volume disks, remove
  * <instances_path>/<uuid>/, drop its image cache references and, for a
  * local qemu:///system, libvirt's /var/log/libvirt/qemu/<name>.log.
  * Absent: 0. */

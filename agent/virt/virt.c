@@ -498,6 +498,20 @@ cmp_guest(const void *a, const void *b)
 	    ((const struct virt_guest *)b)->uuid);
 }
 
+/* The volume ids of the guest's volume disks in xml into g. */
+static int
+guest_volumes(const char *xml, struct virt_guest *g)
+{
+	struct domxml_voldisk vd[VIRT_VOLUMES_MAX];
+
+	g->nvolumes = 0;
+	if (domxml_volumes(xml, vd, VIRT_VOLUMES_MAX, &g->nvolumes) == -1)
+		return -1;
+	for (size_t k = 0; k < g->nvolumes; k++)
+		memcpy(g->volumes[k], vd[k].volume_id, sizeof(g->volumes[k]));
+	return 0;
+}
+
 int
 virt_guests_list(struct virt *v, struct virt_guest **out, size_t *n)
 {
@@ -560,6 +574,9 @@ virt_guests_list(struct virt *v, struct virt_guest **out, size_t *n)
 		    VIRT_MACS_MAX, &g->nmacs) == 0;
 		if (!g->has_macs)
 			g->nmacs = 0;
+		g->has_volumes = xml != NULL && guest_volumes(xml, g) == 0;
+		if (!g->has_volumes)
+			g->nvolumes = 0;
 		free(xml);
 		k++;
 		virDomainFree(doms[i]);

@@ -79,6 +79,7 @@ enum virt_power {
 };
 
 #define VIRT_MACS_MAX	32	/* instance_spec.nics, guest.macs */
+#define VIRT_VOLUMES_MAX 16	/* instance_spec.volumes, guest.volumes */
 
 struct virt_guest {
 	char		uuid[37];
@@ -93,6 +94,11 @@ struct virt_guest {
 	int		has_macs;
 	size_t		nmacs;
 	char		macs[VIRT_MACS_MAX][18];
+	/* The volume ids of its volume disks, from the same XML; has_volumes
+	 * 0: unknown. */
+	int		has_volumes;
+	size_t		nvolumes;
+	char		volumes[VIRT_VOLUMES_MAX][37];
 };
 
 /* Connects (strings copied) and, with opts->notify, starts the event

@@ -8,11 +8,16 @@
 #     TINYSTACK-GUEST-UP bootid=B uptime=S failed_modules=M,...   once per boot,
 #                          when the ACPI power button is handled (B: 8 hex)
 #     TINYSTACK-GUEST-DISK vda sectors=N ro=0|1 head=TEXT   per block device
+#                          (hotplug=1 appended for a virtio disk attached
+#                          later, TINYSTACK-GUEST-DISK-GONE vdX when one
+#                          goes: with "TINYSTACK-HOTPLUG", see NIC)
 #     TINYSTACK-GUEST-CONFIGDRIVE dev=D uuid=U name=N pass=P  config drive (label config-2;
 #                                            P: its admin_pass, [A-Za-z0-9] only)
 #     TINYSTACK-GUEST-USERDATA TEXT                first line of user_data
 #     TINYSTACK-GUEST-NIC if=I mac=M               per NIC (hotplug=1 appended for one
-#                                                  attached later: "TINYSTACK-HOTPLUG" line)
+#                                                  attached later: "TINYSTACK-HOTPLUG" line
+#                                                  in user_data, or tinystack.hotplug on
+#                                                  the kernel command line)
 #     TINYSTACK-GUEST-LEASE if=I ip=A mask=M router=R   DHCP lease (if any)
 #     TINYSTACK-GUEST-PING-OK ip=A tries=N     for each user_data line
 #     TINYSTACK-GUEST-PING-FAIL ip=A tries=N     "TINYSTACK-PING A N": after
@@ -166,6 +171,7 @@ sleep 0.5
 for d in /sys/block/vd* /sys/block/sd* /sys/block/sr*; do
 	[ -e "$d" ] || continue
 	n=${d##*/}
+	touch "/tmp/disk-$n"
 	head=$(dd if=/dev/$n bs=16 count=1 2>/dev/null | tr -dc 'A-Za-z0-9_-')
 	echo "TINYSTACK-GUEST-DISK $n sectors=$(cat $d/size) ro=$(cat $d/ro) head=$head"
 	if mount -t iso9660 -o ro /dev/$n /mnt 2>/dev/null; then
@@ -221,9 +227,12 @@ if [ -s /tmp/echo ]; then
 		echo "TINYSTACK-GUEST-ECHO port=$p"
 	done < /tmp/echo
 fi
-# "TINYSTACK-HOTPLUG" in user_data: NICs that appear later (a port
-# attached to the running guest) get the same treatment; polled every
-# 0.5 s for an hour at most.
+# "TINYSTACK-HOTPLUG" in user_data (or tinystack.hotplug on the kernel
+# command line): NICs that appear later (a port attached to the running
+# guest) get the same treatment, virtio disks that appear or go (a volume
+# attached or detached) are reported; polled every 0.5 s for an hour at
+# most.
+grep -q 'tinystack.hotplug' /proc/cmdline && touch /tmp/hotplug
 if [ -f /tmp/hotplug ]; then
 	(
 		r=0
@@ -237,6 +246,21 @@ if [ -f /tmp/hotplug ]; then
 				ip link set "$IF" up
 				udhcpc -i "$IF" -s /etc/udhcpc.script -t 10 -T 1 -A 5 -b -S -q \
 				    -O staticroutes >/dev/null 2>&1 &
+			done
+			for d in /sys/block/vd*; do
+				[ -e "$d" ] || continue
+				n=${d##*/}
+				[ -e "/tmp/disk-$n" ] && continue
+				touch "/tmp/disk-$n"
+				head=$(dd if=/dev/$n bs=16 count=1 2>/dev/null | tr -dc 'A-Za-z0-9_-')
+				echo "TINYSTACK-GUEST-DISK $n sectors=$(cat $d/size) ro=$(cat $d/ro) head=$head hotplug=1"
+			done
+			for f in /tmp/disk-vd*; do
+				[ -e "$f" ] || continue
+				n=${f#/tmp/disk-}
+				[ -e "/sys/block/$n" ] && continue
+				rm -f "$f"
+				echo "TINYSTACK-GUEST-DISK-GONE $n"
 			done
 			sleep 0.5
 		done

@@ -4,13 +4,17 @@
  * element. It must never read outside the input, and every field it
  * returns must fit its buffer and hold no NUL before its end; a record it
  * accepts is rendered again by domxml_build() (when the fields are valid
- * there) and must read back identically.
+ * there) and must read back identically. The volume-disk reader
+ * (domxml_volumes) on the same text: every disk it lists has a UUID
+ * serial, an attachment id that is empty or a UUID, a bounded target, and
+ * domxml_volume_element() finds its element.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
+#include "uuid.h"
 #include "virt/domxml.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -25,12 +29,31 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.memory_mb = 64,
 		.kernel = "/k",
 	};
+	struct domxml_voldisk v[8];
 	char *text, *xml;
+	size_t n;
 
 	if (size > 1 << 20 || (text = malloc(size + 1)) == NULL)
 		return 0;
 	memcpy(text, data, size);
 	text[size] = '\0';
+	if (domxml_volumes(text, v, 8, &n) == 0) {
+		if (n > 8)
+			abort();
+		for (size_t k = 0; k < n; k++) {
+			if (!uuid_valid(v[k].volume_id) ||
+			    (v[k].attachment_id[0] != '\0' &&
+			    !uuid_valid(v[k].attachment_id)) ||
+			    strnlen(v[k].target, sizeof(v[k].target)) ==
+			    sizeof(v[k].target))
+				abort();
+			if ((xml = domxml_volume_element(text,
+			    v[k].volume_id)) == NULL ||
+			    strstr(xml, v[k].volume_id) == NULL)
+				abort();
+			free(xml);
+		}
+	}
 	if (domxml_meta_parse(text, &m) == 0) {
 		if (strlen(m.project_id) > DOMXML_TEXT_MAX ||
 		    strlen(m.user_id) > DOMXML_TEXT_MAX ||

@@ -364,6 +364,80 @@ test_rebuild(void **state)
 	cap_reset();
 }
 
+/* spec.volumes and sync_volumes from the bus reach the guest: a new
+ * guest is defined with its volumes; sync_volumes attaches and detaches;
+ * a volume with a hostile field is refused and nothing changes. */
+static void
+test_volumes(void **state)
+{
+	struct msg_instance_ensure m = { 0 };
+	struct sch_vol_disk v[2];
+	char u[37], ids[16][37];
+	size_t n;
+
+	new_uuid(u);
+	cap_reset();
+	memset(v, 0, sizeof(v));
+	for (int k = 0; k < 2; k++) {
+		static char iqn[2][96];
+
+		new_uuid(v[k].volume_id);
+		new_uuid(v[k].attachment_id);
+		snprintf(iqn[k], sizeof(iqn[k]),
+		    "iqn.2010-10.org.openstack:volume-%.36s", v[k].volume_id);
+		v[k].target_dev = k == 0 ? "vdb" : "vdc";
+		v[k].portal = "127.0.0.1:3260";
+		v[k].iqn = iqn[k];
+		v[k].lun = 1;
+		v[k].initiator = "iqn.2010-10.org.openstack.tinystack:h1";
+		v[k].chap_user = "u";
+		v[k].chap_secret = "pw";
+	}
+	snprintf(m.uuid, sizeof(m.uuid), "%s", u);
+	m.generation = 1;
+	m.power = 1;
+	spec(&m.spec, u);
+	m.spec.volumes.items = v;
+	m.spec.volumes.n = 1;
+	send_cmd(&schema_msg_instance_ensure, &m, "req-vol1");
+	assert_string_equal(last_state()->result, "ok");
+	assert_int_equal(driver_guest_volumes(drv, u, ids, 16, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(ids[0], v[0].volume_id);
+
+	/* attach the second */
+	m.spec.volumes.n = 2;
+	m.has_sync_volumes = true;
+	m.sync_volumes = true;
+	send_cmd(&schema_msg_instance_ensure, &m, "req-vol2");
+	assert_string_equal(last_state()->result, "ok");
+	assert_int_equal(last_state()->power_state, 1);
+	assert_int_equal(driver_guest_volumes(drv, u, ids, 16, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(ids[1], v[1].volume_id);
+
+	/* a hostile target name: an error, nothing changed */
+	m.spec.volumes.items = &v[1];
+	m.spec.volumes.n = 1;
+	v[1].target_dev = "vdc'/>";
+	send_cmd(&schema_msg_instance_ensure, &m, "req-vol3");
+	assert_string_equal(last_state()->result, "error");
+	assert_true(last_state()->has_fault_code);
+	assert_int_equal(last_state()->fault_code, TS_EINVALID);
+	assert_int_equal(driver_guest_volumes(drv, u, ids, 16, &n), 0);
+	assert_int_equal(n, 2);
+
+	/* detach the first */
+	v[1].target_dev = "vdc";
+	send_cmd(&schema_msg_instance_ensure, &m, "req-vol4");
+	assert_string_equal(last_state()->result, "ok");
+	assert_int_equal(driver_guest_volumes(drv, u, ids, 16, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(ids[0], v[1].volume_id);
+	assert_int_equal(driver_guest_delete(drv, u), 0);
+	cap_reset();
+}
+
 /* Commands are validated again: the domain name must be instance-<uuid>,
  * sizes in range. Nothing is defined. */
 static void
@@ -671,6 +745,7 @@ main(void)
 		cmocka_unit_test(test_stale_replayed_commands),
 		cmocka_unit_test(test_generation_from_metadata),
 		cmocka_unit_test(test_rebuild),
+		cmocka_unit_test(test_volumes),
 		cmocka_unit_test(test_validation),
 		cmocka_unit_test(test_reboot_and_console),
 		cmocka_unit_test(test_orphan),

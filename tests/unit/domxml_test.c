@@ -131,6 +131,66 @@ kvm_spec(void)
 	return s;
 }
 
+#define VOL1	"7e1f0a2b-3c4d-4e5f-8a6b-7c8d9e0f1a2b"
+#define ATT1	"a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"
+#define VOL2	"8f2a1b3c-4d5e-4f6a-9b7c-8d9e0f1a2b3c"
+#define ATT2	"b2c3d4e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e"
+#define INIT	"iqn.2010-10.org.openstack.tinystack:compute-1"
+
+static const struct domxml_volume vols[] = {
+	{ .volume_id = VOL1, .attachment_id = ATT1, .target = "vdb",
+	  .portal = "192.0.2.10:3260",
+	  .iqn = "iqn.2010-10.org.openstack:volume-" VOL1, .lun = 1,
+	  .initiator = INIT, .chap_user = "ts-" "u1" },
+	{ .volume_id = VOL2, .attachment_id = ATT2, .target = "vdd",
+	  .portal = "[2001:db8::7]:3261",
+	  .iqn = "iqn.2010-10.org.openstack:volume-" VOL2, .lun = 1,
+	  .initiator = INIT, .readonly = true },
+};
+
+/* The qemu backend's shape with two volumes: the local disks' automatic
+ * targets step around the volumes'. */
+static struct domxml_spec
+volumes_spec(void)
+{
+	static const struct domxml_disk disks[] = {
+		{ .path = "/srv/inst/disk", .format = "qcow2" },
+		{ .path = "/srv/inst/disk.eph0", .format = "qcow2" },
+		{ .path = "/srv/inst/disk.config", .format = "raw",
+		  .device = DOMXML_DEVICE_CDROM, .bus = DOMXML_BUS_IDE },
+	};
+	struct domxml_spec s = minimal_spec();
+
+	s.kernel = NULL;
+	s.disks = disks;
+	s.ndisks = 3;
+	s.volumes = vols;
+	s.nvolumes = 2;
+	return s;
+}
+
+/* Boot from volume: no local root disk, the volume's boot order. */
+static struct domxml_spec
+boot_volume_spec(void)
+{
+	static struct domxml_volume v[1];
+	static const struct domxml_disk cfg[] = {
+		{ .path = "/srv/inst/disk.config", .format = "raw",
+		  .device = DOMXML_DEVICE_CDROM, .bus = DOMXML_BUS_IDE },
+	};
+	struct domxml_spec s = minimal_spec();
+
+	v[0] = vols[0];
+	v[0].target = "vda";
+	v[0].boot = true;
+	s.kernel = NULL;
+	s.disks = cfg;
+	s.ndisks = 1;
+	s.volumes = v;
+	s.nvolumes = 1;
+	return s;
+}
+
 /* ------------------------------------------------------------ golden */
 
 static void
@@ -168,6 +228,129 @@ test_golden_kvm(void **state)
 	struct domxml_spec s = kvm_spec();
 
 	golden(&s, "kvm_disk_boot.xml");
+}
+
+static void
+test_golden_volumes(void **state)
+{
+	struct domxml_spec s = volumes_spec();
+
+	golden(&s, "volumes.xml");
+}
+
+static void
+test_golden_boot_volume(void **state)
+{
+	struct domxml_spec s = boot_volume_spec();
+	char *xml = domxml_build(&s);
+
+	golden(&s, "boot_volume.xml");
+	assert_non_null(xml);
+	assert_null(strstr(xml, "<boot dev="));
+	assert_non_null(strstr(xml, "<boot order='1'/>"));
+	free(xml);
+}
+
+/* The hot-plug document is the element the full document has. */
+static void
+test_volume_device(void **state)
+{
+	struct domxml_spec s = volumes_spec();
+	char *xml = domxml_build(&s), *one, *two;
+
+	assert_non_null(xml);
+	assert_non_null(one = domxml_build_volume(&vols[0]));
+	assert_non_null(two = domxml_build_volume(&vols[1]));
+	assert_non_null(strstr(xml, one));
+	assert_non_null(strstr(xml, two));
+	assert_string_equal(one,
+	    "    <disk type='network' device='disk'>\n"
+	    "      <driver name='qemu' type='raw' cache='none'/>\n"
+	    "      <source protocol='iscsi' name='iqn.2010-10.org.openstack:"
+	    "volume-" VOL1 "/1'>\n"
+	    "        <host name='192.0.2.10' port='3260'/>\n"
+	    "        <initiator>\n"
+	    "          <iqn name='" INIT "'/>\n"
+	    "        </initiator>\n"
+	    "      </source>\n"
+	    "      <auth username='ts-u1'>\n"
+	    "        <secret type='iscsi' usage='tinystack-chap-" ATT1 "'/>\n"
+	    "      </auth>\n"
+	    "      <target dev='vdb' bus='virtio'/>\n"
+	    "      <serial>" VOL1 "</serial>\n"
+	    "    </disk>\n");
+	/* no CHAP user: no <auth>; IPv6 portal without its brackets */
+	assert_null(strstr(two, "<auth"));
+	assert_non_null(strstr(two, "<host name='2001:db8::7' port='3261'/>"));
+	assert_non_null(strstr(two, "<readonly/>"));
+	/* the secret's value is never in any document */
+	free(one);
+	free(two);
+	free(xml);
+}
+
+/* libvirt keeps the volume disks; domxml_volumes() finds them (and only
+ * them) in libvirt's formatting, the element extraction gives libvirt's
+ * own text back. */
+static void
+test_volumes_parse(void **state)
+{
+	struct domxml_spec s = volumes_spec();
+	struct domxml_voldisk v[4];
+	virConnectPtr conn;
+	virDomainPtr dom;
+	char *xml = domxml_build(&s), *dx, *el;
+	size_t n;
+
+	assert_non_null(xml);
+	virSetErrorFunc(NULL, quiet);
+	assert_non_null(conn = virConnectOpen("test:///default"));
+	dom = virDomainDefineXML(conn, xml);
+	if (dom == NULL)
+		fail_msg("libvirt refused the XML: %s", virGetLastErrorMessage());
+	assert_non_null(dx = virDomainGetXMLDesc(dom, 0));
+	assert_int_equal(domxml_volumes(dx, v, 4, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].volume_id, VOL1);
+	assert_string_equal(v[0].attachment_id, ATT1);
+	assert_string_equal(v[0].target, "vdb");
+	assert_string_equal(v[1].volume_id, VOL2);
+	assert_string_equal(v[1].attachment_id, "");
+	assert_string_equal(v[1].target, "vdd");
+	/* local disks took the names left: vda, vdc */
+	assert_non_null(strstr(dx, "<source file='/srv/inst/disk.eph0'/>\n"
+	    "      <target dev='vdc' bus='virtio'/>"));
+	assert_int_equal(domxml_volumes(dx, v, 1, &n), -1);
+	assert_int_equal(err_code(), TS_EINVALID);
+
+	assert_non_null(el = domxml_volume_element(dx, VOL2));
+	assert_int_equal(strncmp(el, "<disk type='network'", 20), 0);
+	assert_non_null(strstr(el, "<serial>" VOL2 "</serial>"));
+	assert_null(strstr(el, VOL1));
+	assert_string_equal(el + strlen(el) - 7, "</disk>");
+	free(el);
+	assert_null(domxml_volume_element(dx, UUID1));
+	assert_int_equal(err_code(), TS_ENOT_FOUND);
+
+	assert_int_equal(virDomainUndefine(dom), 0);
+	virDomainFree(dom);
+	virConnectClose(conn);
+	free(dx);
+	free(xml);
+
+	/* a network disk without a UUID serial, and file disks, are not
+	 * volumes; no disks at all: none */
+	assert_int_equal(domxml_volumes("<domain><devices>"
+	    "<disk type='network' device='disk'><serial>abc</serial></disk>"
+	    "<disk type='file' device='disk'><serial>" VOL1 "</serial></disk>"
+	    "</devices></domain>", v, 4, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(domxml_volumes("<domain/>", v, 4, &n), 0);
+	assert_int_equal(n, 0);
+	/* unterminated element: stops, no overread */
+	assert_int_equal(domxml_volumes("<disk type='network'><serial>" VOL1,
+	    v, 4, &n), 0);
+	assert_int_equal(n, 0);
 }
 
 static void
@@ -237,6 +420,10 @@ test_libvirt_accepts(void **state)
 	libvirt_roundtrip(&f, "instance-" UUID1);
 	libvirt_roundtrip(&m, "instance-" UUID2);
 	libvirt_roundtrip(&k, "ts-test-kvm.1");
+	f = volumes_spec();
+	libvirt_roundtrip(&f, "instance-" UUID2);
+	f = boot_volume_spec();
+	libvirt_roundtrip(&f, "instance-" UUID2);
 }
 
 static void
@@ -275,6 +462,38 @@ test_test_driver_document(void **state)
 	virConnectClose(c);
 	free(xml);
 	assert_null(domxml_build_test(NULL));
+
+	/* volumes are kept in the test driver's document too (validated) */
+	s.volumes = vols;
+	s.nvolumes = 2;
+	assert_non_null(xml = domxml_build_test(&s));
+	assert_non_null(strstr(xml, "<serial>" VOL2 "</serial>"));
+	assert_non_null(c = virConnectOpen("test:///default"));
+	assert_non_null(dom = virDomainDefineXML(c, xml));
+	free(xml);
+	{
+		struct domxml_voldisk v[2];
+		size_t n;
+
+		assert_non_null(xml = virDomainGetXMLDesc(dom,
+		    VIR_DOMAIN_XML_INACTIVE));
+		assert_int_equal(domxml_volumes(xml, v, 2, &n), 0);
+		assert_int_equal(n, 2);
+	}
+	assert_int_equal(virDomainUndefine(dom), 0);
+	virDomainFree(dom);
+	virConnectClose(c);
+	free(xml);
+	{
+		struct domxml_volume bad = vols[0];
+
+		bad.portal = "192.0.2.1:0";
+		s.volumes = &bad;
+		s.nvolumes = 1;
+		err_clear();
+		assert_null(domxml_build_test(&s));
+		assert_int_equal(err_code(), TS_EINVALID);
+	}
 }
 
 /* -------------------------------------------------------- validation */
@@ -373,6 +592,76 @@ test_rejects_bad_fields(void **state)
 	CASE(s.kernel_id = "a\x01", "kernel_id");
 	CASE(s.ramdisk_id = longtext, "ramdisk_id");
 #undef CASE
+
+	/* volumes: everything comes over the bus, checked narrowly */
+	{
+		struct domxml_volume v[2];
+
+#define VCASE(mut, why) do { s = volumes_spec(); memcpy(v, vols, \
+	sizeof(v)); s.volumes = v; mut; refused(&s, why); } while (0)
+		VCASE(v[0].volume_id = "not-a-uuid", "volumes[0].volume_id");
+		VCASE(v[1].volume_id = VOL1, "attached twice");
+		VCASE(v[0].attachment_id = NULL, "volumes[0].attachment_id");
+		VCASE(v[0].attachment_id = "A1B2C3D4-E5F6-4A7B-8C9D-0E1F2A3B4C5D",
+		    "volumes[0].attachment_id");
+		VCASE(v[0].target = "sdb", "volumes[0].target");
+		VCASE(v[0].target = "vdb'/><x", "volumes[0].target");
+		VCASE(v[0].target = NULL, "volumes[0].target");
+		VCASE(v[1].target = "vdb", "used twice");
+		VCASE(v[0].portal = "192.0.2.10", "volumes[0].portal");
+		VCASE(v[0].portal = "192.0.2.10:", "volumes[0].portal");
+		VCASE(v[0].portal = "192.0.2.10:65536", "volumes[0].portal");
+		VCASE(v[0].portal = "192.0.2.10:0", "volumes[0].portal");
+		VCASE(v[0].portal = "192.0.2.10:32a", "volumes[0].portal");
+		VCASE(v[0].portal = "192.0.2.10:+326", "volumes[0].portal");
+		VCASE(v[0].portal = "host'name:3260", "volumes[0].portal");
+		VCASE(v[0].portal = "-host:3260", "volumes[0].portal");
+		VCASE(v[0].portal = "a..b:3260", "volumes[0].portal");
+		VCASE(v[0].portal = "2001:db8::7:3260", "volumes[0].portal");
+		VCASE(v[0].portal = "[2001:db8::zz]:3260", "volumes[0].portal");
+		VCASE(v[0].portal = "[::1]3260", "volumes[0].portal");
+		VCASE(v[0].portal = "", "volumes[0].portal");
+		VCASE(v[0].portal = NULL, "volumes[0].portal");
+		VCASE(v[0].iqn = "iqn.2010-10.org.openstack:Volume", "volumes[0].iqn");
+		VCASE(v[0].iqn = "iqn.x/2", "volumes[0].iqn");
+		VCASE(v[0].iqn = "iqn.a'b", "volumes[0].iqn");
+		VCASE(v[0].iqn = "iqn.", "volumes[0].iqn");
+		VCASE(v[0].iqn = "naa.1234", "volumes[0].iqn");
+		VCASE(v[0].iqn = "eui.1234", "volumes[0].iqn");
+		VCASE(v[0].iqn = longtext, "volumes[0].iqn");
+		VCASE(v[0].lun = DOMXML_LUN_MAX + 1, "volumes[0].lun");
+		VCASE(v[0].initiator = "iqn.host name", "volumes[0].initiator");
+		VCASE(v[0].initiator = NULL, "volumes[0].initiator");
+		VCASE(v[0].chap_user = "user'x", "volumes[0].chap_user");
+		VCASE(v[0].chap_user = "a b", "volumes[0].chap_user");
+		VCASE((v[0].boot = true, v[1].boot = true), "boot volume");
+		VCASE(s.nvolumes = DOMXML_VOLUMES_MAX + 1, "volumes");
+		VCASE(s.volumes = NULL, "volumes");
+		{
+			static const struct domxml_disk fixed[] = {
+				{ .path = "/d/0", .format = "raw",
+				  .target = "vdb" },
+			};
+
+			VCASE((s.disks = fixed, s.ndisks = 1), "disks[0]'s");
+		}
+#undef VCASE
+		/* accepted: eui name, DNS portal, empty chap user */
+		s = volumes_spec();
+		memcpy(v, vols, sizeof(v));
+		v[0].iqn = "eui.02004567A425678D";
+		v[0].portal = "storage-1.example.org:3260";
+		v[0].chap_user = "";
+		s.volumes = v;
+		{
+			char *x = domxml_build(&s);
+
+			assert_non_null(x);
+			assert_non_null(strstr(x, "<host name='storage-1."
+			    "example.org' port='3260'/>"));
+			free(x);
+		}
+	}
 
 	err_clear();
 	assert_null(domxml_build(NULL));
@@ -601,6 +890,10 @@ main(void)
 		cmocka_unit_test(test_golden_full),
 		cmocka_unit_test(test_golden_minimal),
 		cmocka_unit_test(test_golden_kvm),
+		cmocka_unit_test(test_golden_volumes),
+		cmocka_unit_test(test_golden_boot_volume),
+		cmocka_unit_test(test_volume_device),
+		cmocka_unit_test(test_volumes_parse),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_libvirt_accepts),
 		cmocka_unit_test(test_namespace_is_drivers),

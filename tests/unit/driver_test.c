@@ -12,8 +12,9 @@
  * console tail through the driver; power moves; delete removing the
  * domain, the files and the image references (then pruned); image
  * references restored after a driver restart (an agent restart);
- * interface hot-plug (sync_nics) on the test backend, the MACs the
- * reports carry, and the qemu backend's libvirt attach call.
+ * interface hot-plug (sync_nics) and volume hot-plug (sync_volumes) on the
+ * test backend, the MACs and volumes the reports carry, and the qemu
+ * backend's libvirt attach call.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -691,6 +692,229 @@ test_nics(void **state)
 	driver_free(&d);
 }
 
+/* ----------------------------------------------------------- volumes */
+
+#define UUID4	"0b5c1a4e-6d1f-4f53-9f0e-2d3a0c9e1a04"
+#define VOLA	"7e1f0a2b-3c4d-4e5f-8a6b-7c8d9e0f1a01"
+#define VOLB	"7e1f0a2b-3c4d-4e5f-8a6b-7c8d9e0f1a02"
+#define ATTA	"a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c01"
+#define ATTB	"a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c02"
+
+/* The volumes of UUID4 the reports see (virt) and the driver sees. */
+static size_t
+vols_reported(struct driver *d, char ids[][37])
+{
+	struct virt_guest *gs = NULL;
+	size_t n = 0, nd = 99, k, r = 99;
+
+	assert_int_equal(driver_guest_volumes(d, UUID4, ids, 16, &nd), 0);
+	assert_int_equal(virt_guests_list(virt, &gs, &n), 0);
+	for (k = 0; k < n; k++) {
+		if (strcmp(gs[k].uuid, UUID4) != 0)
+			continue;
+		assert_true(gs[k].has_volumes);
+		r = gs[k].nvolumes;
+		for (size_t m = 0; m < r; m++)
+			assert_string_equal(gs[k].volumes[m], ids[m]);
+	}
+	free(gs);
+	assert_int_equal(r, nd);
+	return nd;
+}
+
+/*
+ * Volume hot-plug (instance_ensure.sync_volumes), as test_nics: the test
+ * backend re-defines, the reports read the definition's volume disks; the
+ * qemu backend on the test driver fails at the libvirt step it reaches
+ * (secrets: the test driver has none; attach: no hot-plug) and changes
+ * nothing.
+ */
+static void
+test_volumes(void **state)
+{
+	struct driver *d = driver_new(virt, &(struct driver_opts){
+	    .virt_type = DRIVER_VIRT_TEST, .instances_path = ipath });
+	struct driver_volume vols[2] = {
+		{ .volume_id = VOLA, .attachment_id = ATTA, .target_dev = "vdb",
+		  .portal = "127.0.0.1:3260",
+		  .iqn = "iqn.2010-10.org.openstack:volume-" VOLA, .lun = 1,
+		  .initiator = "iqn.2010-10.org.openstack.tinystack:h1",
+		  .chap_user = "u1", .chap_secret = "s3cr3t-never-shown" },
+		{ .volume_id = VOLB, .attachment_id = ATTB, .target_dev = "vdc",
+		  .portal = "127.0.0.1:3260",
+		  .iqn = "iqn.2010-10.org.openstack:volume-" VOLB, .lun = 1,
+		  .initiator = "iqn.2010-10.org.openstack.tinystack:h1",
+		  .readonly = 1 },
+	};
+	struct driver_spec s;
+	struct driver_guest g;
+	struct config *c;
+	struct driver *q;
+	char ids[16][37], *xml;
+
+	(void)state;
+	assert_non_null(d);
+	memset(&s, 0, sizeof(s));
+	snprintf(s.uuid, sizeof(s.uuid), "%s", UUID4);
+	s.name = "instance-" UUID4;
+	s.generation = 1;
+	s.vcpus = 1;
+	s.memory_mb = 64;
+	s.volumes = vols;
+	s.nvolumes = 1;
+	/* a new guest is defined with its volume; the password is nowhere
+	 * in the definition */
+	assert_int_equal(driver_guest_ensure(d, &s), 0);
+	assert_non_null(xml = dom_xml(UUID4));
+	assert_non_null(strstr(xml, "<serial>" VOLA "</serial>"));
+	assert_non_null(strstr(xml, "usage='tinystack-chap-" ATTA "'"));
+	assert_null(strstr(xml, "s3cr3t"));
+	free(xml);
+	assert_int_equal(driver_guest_set_power(d, UUID4, VIRT_POWER_RUNNING),
+	    0);
+	assert_int_equal(vols_reported(d, ids), 1);
+	assert_string_equal(ids[0], VOLA);
+
+	/* without sync_volumes an existing guest's volumes are left alone */
+	s.nvolumes = 2;
+	assert_int_equal(driver_guest_ensure(d, &s), 0);
+	assert_int_equal(vols_reported(d, ids), 1);
+
+	/* attach: the second volume appears, the guest keeps running */
+	s.sync_volumes = 1;
+	assert_int_equal(driver_guest_ensure(d, &s), 0);
+	assert_int_equal(vols_reported(d, ids), 2);
+	assert_string_equal(ids[1], VOLB);
+	assert_int_equal(driver_guest_get(d, UUID4, &g), 0);
+	assert_int_equal(g.power_state, VIRT_POWER_RUNNING);
+	/* idempotent */
+	assert_int_equal(driver_guest_ensure(d, &s), 0);
+	assert_int_equal(vols_reported(d, ids), 2);
+	{
+		char *con = NULL;
+		size_t len;
+
+		assert_int_equal(driver_console_get(d, UUID4, 0, &con, &len),
+		    0);
+		assert_non_null(strstr(con, "[vdc] volume " VOLB " attached"));
+		free(con);
+	}
+
+	/* detach the first, then all */
+	s.volumes = &vols[1];
+	s.nvolumes = 1;
+	assert_int_equal(driver_guest_ensure(d, &s), 0);
+	assert_int_equal(vols_reported(d, ids), 1);
+	assert_string_equal(ids[0], VOLB);
+	s.volumes = NULL;
+	s.nvolumes = 0;
+	assert_int_equal(driver_guest_ensure(d, &s), 0);
+	assert_int_equal(vols_reported(d, ids), 0);
+	assert_non_null(xml = dom_xml(UUID4));
+	assert_null(strstr(xml, "<disk"));
+	free(xml);
+
+	/* a hostile portal is refused before libvirt sees it */
+	vols[0].portal = "127.0.0.1:3260'/><x";
+	s.volumes = vols;
+	s.nvolumes = 1;
+	assert_int_equal(driver_guest_ensure(d, &s), -1);
+	assert_int_equal(err_code(), TS_EINVALID);
+	assert_non_null(strstr(err_msg(), "portal"));
+	assert_int_equal(vols_reported(d, ids), 0);
+	vols[0].portal = "127.0.0.1:3260";
+
+	/* the qemu backend: a CHAP secret is a libvirt secret, which the
+	 * test driver does not have; without CHAP the attach itself is
+	 * refused. Nothing changes either way. */
+	c = cfg_make(0);
+	assert_non_null(q = drv_make(c, 1));
+	assert_int_equal(driver_guest_ensure(q, &s), -1);
+	assert_int_equal(err_code(), TS_EUNAVAILABLE);
+	assert_non_null(strstr(err_msg(), "tinystack-chap-" ATTA));
+	assert_null(strstr(err_msg(), "s3cr3t"));
+	assert_int_equal(vols_reported(d, ids), 0);
+	vols[0].chap_user = NULL;
+	assert_int_equal(driver_guest_ensure(q, &s), -1);
+	assert_int_equal(err_code(), TS_EIO);
+	assert_non_null(strstr(err_msg(), "attach volume " VOLA " as vdb"));
+	assert_int_equal(vols_reported(d, ids), 0);
+	driver_free(&q);
+	config_free(&c);
+
+	assert_int_equal(driver_guest_delete(d, UUID4), 0);
+	assert_int_equal(driver_guest_volumes(d, UUID4, ids, 16,
+	    &(size_t){ 0 }), -1);
+	assert_int_equal(err_code(), TS_ENOT_FOUND);
+	driver_free(&d);
+}
+
+/*
+ * Boot from volume (qemu backend on the test driver): no image, the boot
+ * volume is the root disk (boot order 1, no <boot dev>, no local root
+ * disk, no image reference); ephemeral, swap and config drive as usual.
+ * With CHAP the secret step comes first, and the test driver has no
+ * secrets: refused, and nothing was made.
+ */
+#define UUID5	"0b5c1a4e-6d1f-4f53-9f0e-2d3a0c9e1a05"
+
+static void
+test_boot_from_volume(void **state)
+{
+	struct config *c = cfg_make(0);
+	struct driver *q = drv_make(c, 1);
+	struct driver_volume v = { .volume_id = VOLA, .attachment_id = ATTA,
+	    .target_dev = "vda", .portal = "127.0.0.1:3260",
+	    .iqn = "iqn.2010-10.org.openstack:volume-" VOLA, .lun = 1,
+	    .initiator = "iqn.2010-10.org.openstack.tinystack:h1",
+	    .boot = 1 };
+	struct driver_spec s;
+	char root[DISK_PATH_MAX], dir[DISK_PATH_MAX], *xml;
+
+	(void)state;
+	assert_non_null(q);
+	spec_init(&s, UUID5, 1);
+	s.image_id = NULL;
+	s.image_disk_format = NULL;
+	s.kernel_id = NULL;
+	s.ramdisk_id = NULL;
+	s.volumes = &v;
+	s.nvolumes = 1;
+	ipath_file(root, sizeof(root), UUID5, DISK_ROOT_NAME);
+	ipath_file(dir, sizeof(dir), UUID5, NULL);
+
+	/* CHAP on the test driver: no secrets there; nothing made */
+	v.chap_user = "u";
+	v.chap_secret = "pw";
+	assert_int_equal(driver_guest_ensure(q, &s), -1);
+	assert_int_equal(err_code(), TS_EUNAVAILABLE);
+	assert_false(file_exists(dir));
+	assert_null(dom_xml(UUID5));
+
+	v.chap_user = NULL;
+	assert_int_equal(driver_guest_ensure(q, &s), 0);
+	assert_false(file_exists(root));
+	assert_non_null(xml = dom_xml(UUID5));
+	assert_non_null(strstr(xml, "<serial>" VOLA "</serial>"));
+	assert_non_null(strstr(xml, "<boot order='1'/>"));
+	assert_null(strstr(xml, "<boot dev="));
+	assert_null(strstr(xml, "/disk'/>"));
+	assert_non_null(strstr(xml, "disk.eph0"));
+	assert_non_null(strstr(xml, "disk.config"));
+	free(xml);
+
+	/* an image and a boot volume at once is refused */
+	s.image_id = IMG;
+	s.image_disk_format = "qcow2";
+	s.generation = 2;
+	assert_int_equal(driver_guest_ensure(q, &s), -1);
+	assert_int_equal(err_code(), TS_EINVALID);
+	assert_int_equal(driver_guest_delete(q, UUID5), 0);
+	assert_false(file_exists(dir));
+	driver_free(&q);
+	config_free(&c);
+}
+
 int
 main(void)
 {
@@ -699,6 +923,8 @@ main(void)
 		cmocka_unit_test(test_guest_life),
 		cmocka_unit_test(test_failure_undone),
 		cmocka_unit_test(test_nics),
+		cmocka_unit_test(test_volumes),
+		cmocka_unit_test(test_boot_from_volume),
 	};
 
 	log_init("driver_test", LOG_LVL_WARN, LOG_TO_STDERR, NULL);
