@@ -912,7 +912,7 @@ compute_from_config(const struct config *cfg, const char *host,
 	    "shutdown_timeout");
 	d.cfg = cfg;
 	d.host = host;
-	if (strncmp(virt_uri(virt), "test:", 5) == 0)
+	if (virt_uri_is_test(virt_uri(virt)))
 		d.virt_type = DRIVER_VIRT_TEST;
 	else if (driver_virt_type_parse(config_get_str(cfg, "libvirt",
 	    "virt_type"), &d.virt_type) == -1)
