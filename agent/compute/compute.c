@@ -36,6 +36,11 @@ struct ent {
 	char		 key[KEY_MAX + 1];
 	struct ent	*next;		/* hash chain */
 	int		 done;		/* reqid: reply known */
+	/* reqid: a delete that failed; a resend runs it again (the
+	 * controller retries a delete under its request id until the host
+	 * confirms it, controller/compute/recon.c) instead of being answered
+	 * the failure again, for ever. */
+	int		 rerun;
 	uint8_t		*reply;		/* reqid: encoded reply, owned */
 	size_t		 rlen;
 	uint64_t	 gen;		/* generation table */
@@ -609,6 +614,8 @@ worker(void *arg)
 			e->done = 1;
 			e->reply = reply;
 			e->rlen = rlen;
+			e->rerun = j->type == &schema_msg_instance_delete &&
+			    j->failed && !j->stale;
 			reply = NULL;
 		}
 		free(reply);
@@ -781,7 +788,7 @@ compute_handle(struct compute *c, struct codec_envelope *env)
 	const char *uuid;
 	char key[KEY_MAX + 1];
 	struct job *j;
-	struct ent *e;
+	struct ent *e = NULL;
 
 	if (env->type == &schema_msg_instance_ensure)
 		uuid = ((struct msg_instance_ensure *)env->body)->uuid;
@@ -814,7 +821,7 @@ compute_handle(struct compute *c, struct codec_envelope *env)
 	}
 	snprintf(key, sizeof(key), "%s/%s", uuid, env->request_id);
 	if (env->type != &schema_msg_console_get &&
-	    (e = table_find(&c->reqs, key)) != NULL) {
+	    (e = table_find(&c->reqs, key)) != NULL && !e->rerun) {
 		uint8_t *copy = NULL;
 		size_t len = e->rlen;
 
@@ -842,13 +849,22 @@ compute_handle(struct compute *c, struct codec_envelope *env)
 		return 1;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL ||
-	    (env->type != &schema_msg_console_get &&
+	    (env->type != &schema_msg_console_get && e == NULL &&
 	    table_add(&c->reqs, key) == NULL)) {
 		pthread_mutex_unlock(&c->lock);
 		free(j);
 		err_set(TS_ENOMEM, "compute: out of memory");
 		refuse(c, env, uuid);
 		return 1;
+	}
+	if (e != NULL) {	/* a failed delete, run again */
+		log_info("%s %s: failed before, run again", env->type->name,
+		    env->request_id);
+		free(e->reply);
+		e->reply = NULL;
+		e->rlen = 0;
+		e->done = 0;
+		e->rerun = 0;
 	}
 	j->type = env->type;
 	j->body = env->body;
