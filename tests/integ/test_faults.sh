@@ -98,13 +98,15 @@ PIDS+=($!)
 disown $!
 # Each agent opens its own node file: a connection to a custom test
 # driver has state of its own (test:///default would be shared by both
-# agents). The node is test:///default's, with its "test" guest.
+# agents). The node is test:///default's, with its "test" guest, but 64
+# CPUs and 16 GiB: the long form's hundreds of servers fit, so that a "No
+# valid host" means a host seen down, not a full one.
 for h in h1 h2; do
 	cat > "$T/node-$h.xml" <<X
 <node>
-  <cpu><mhz>1400</mhz><model>i686</model><active>16</active><nodes>2</nodes>
-    <sockets>2</sockets><cores>2</cores><threads>2</threads></cpu>
-  <memory>3145728</memory>
+  <cpu><mhz>1400</mhz><model>i686</model><active>64</active><nodes>2</nodes>
+    <sockets>2</sockets><cores>8</cores><threads>4</threads></cpu>
+  <memory>16777216</memory>
   <domain type='test'>
     <name>test</name><memory>8388608</memory><currentMemory>2097152</currentMemory>
     <vcpu>2</vcpu><os><type>hvm</type></os>

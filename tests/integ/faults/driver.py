@@ -278,13 +278,18 @@ class Nemesis:
                         victim = (h, net, live[net][0])
                         break
                 if victim:
-                    break
+                    try:
+                        os.kill(victim[2], signal.SIGKILL)
+                        break
+                    except ProcessLookupError:
+                        # The agent replaced it meanwhile (a changed
+                        # command line): pick again.
+                        victim = None
                 time.sleep(0.2)
             if victim is None:
                 raise RuntimeError("no dnsmasq ran within 20 s to be killed")
             h, net, pid = victim
             detail.update(host=h, network=net)
-            os.kill(pid, signal.SIGKILL)
             wait_gone(pid, 5)
             detail["restarted"] = False
             for _ in range(300):
@@ -670,8 +675,12 @@ def check(hist, state, nemesis, args, guests):
             # A 202 accepts a build; it does not promise one. A build may
             # fail, with a fault, when its host was unreachable (killed,
             # partitioned) during it.
+            # So may an action that timed out on an unreachable host.
             flt = here.get("fault", {}).get("message", "")
-            if not flt or not fault_near(c["t0"], c["t1"] + args.build_timeout + 5):
+            near = fault_near(c["t0"], c["t1"] + args.build_timeout + 5) or any(
+                ok(o["status"]) and fault_near(o["t0"], o["t1"] + args.action_timeout + 5)
+                for o in later if o["op"] != "server-delete")
+            if not flt or not near:
                 bad("error", "server %s ERROR (%r) with no fault injected "
                     "during its build" % (oid, flt), [c["n"]])
             continue
