@@ -36,6 +36,11 @@ struct ent {
 	char		 key[KEY_MAX + 1];
 	struct ent	*next;		/* hash chain */
 	int		 done;		/* reqid: reply known */
+	/* reqid: a delete that failed; a resend runs it again (the
+	 * controller retries a delete under its request id until the host
+	 * confirms it, controller/compute/recon.c) instead of being answered
+	 * the failure again, for ever. */
+	int		 rerun;
 	uint8_t		*reply;		/* reqid: encoded reply, owned */
 	size_t		 rlen;
 	uint64_t	 gen;		/* generation table */
@@ -625,6 +630,8 @@ worker(void *arg)
 			e->done = 1;
 			e->reply = reply;
 			e->rlen = rlen;
+			e->rerun = j->type == &schema_msg_instance_delete &&
+			    j->failed && !j->stale;
 			reply = NULL;
 		}
 		free(reply);
@@ -797,7 +804,7 @@ compute_handle(struct compute *c, struct codec_envelope *env)
 	const char *uuid;
 	char key[KEY_MAX + 1];
 	struct job *j;
-	struct ent *e;
+	struct ent *e = NULL;
 
 	if (env->type == &schema_msg_instance_ensure)
 		uuid = ((struct msg_instance_ensure *)env->body)->uuid;
@@ -830,7 +837,7 @@ compute_handle(struct compute *c, struct codec_envelope *env)
 	}
 	snprintf(key, sizeof(key), "%s/%s", uuid, env->request_id);
 	if (env->type != &schema_msg_console_get &&
-	    (e = table_find(&c->reqs, key)) != NULL) {
+	    (e = table_find(&c->reqs, key)) != NULL && !e->rerun) {
 		uint8_t *copy = NULL;
 		size_t len = e->rlen;
 
@@ -858,13 +865,22 @@ compute_handle(struct compute *c, struct codec_envelope *env)
 		return 1;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL ||
-	    (env->type != &schema_msg_console_get &&
+	    (env->type != &schema_msg_console_get && e == NULL &&
 	    table_add(&c->reqs, key) == NULL)) {
 		pthread_mutex_unlock(&c->lock);
 		free(j);
 		err_set(TS_ENOMEM, "compute: out of memory");
 		refuse(c, env, uuid);
 		return 1;
+	}
+	if (e != NULL) {	/* a failed delete, run again */
+		log_info("%s %s: failed before, run again", env->type->name,
+		    env->request_id);
+		free(e->reply);
+		e->reply = NULL;
+		e->rlen = 0;
+		e->done = 0;
+		e->rerun = 0;
 	}
 	j->type = env->type;
 	j->body = env->body;
@@ -928,7 +944,7 @@ compute_from_config(const struct config *cfg, const char *host,
 	    "shutdown_timeout");
 	d.cfg = cfg;
 	d.host = host;
-	if (strncmp(virt_uri(virt), "test:", 5) == 0)
+	if (virt_uri_is_test(virt_uri(virt)))
 		d.virt_type = DRIVER_VIRT_TEST;
 	else if (driver_virt_type_parse(config_get_str(cfg, "libvirt",
 	    "virt_type"), &d.virt_type) == -1)

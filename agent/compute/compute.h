@@ -14,6 +14,9 @@
  *   of a queued or running one is dropped (its reply is still to come).
  *   One API request may carry commands for several instances
  *   (multi-create), hence the pair. Console reads are not remembered.
+ *   The exception: a delete that failed (not a stale one) runs again
+ *   when resent, since the controller retries a delete under the same
+ *   request id until the host confirms it; deleting is idempotent.
  * - A command whose generation is lower than the highest generation seen
  *   for its instance (in a command, or in the guest's own metadata) is
  *   refused with result "stale" and does nothing: a fenced placement never

@@ -296,6 +296,13 @@ virt_uri(const struct virt *v)
 	return v->uri;
 }
 
+bool
+virt_uri_is_test(const char *uri)
+{
+	return uri != NULL && strncmp(uri, "test", 4) == 0 &&
+	    (uri[4] == ':' || uri[4] == '+');
+}
+
 /* ------------------------------------------------------- power states */
 
 enum virt_power

@@ -27,6 +27,7 @@
 #ifndef TS_AGENT_VIRT_H
 #define TS_AGENT_VIRT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -111,6 +112,9 @@ void		 virt_free(struct virt **);
  * where it is missing); 0 if connected afterwards, else -1 with err set. */
 int		 virt_ensure(struct virt *);
 const char	*virt_uri(const struct virt *);	/* valid while virt lives */
+/* True for a URI of libvirt's test driver, in-process ("test:///...") or
+ * served by a libvirtd ("test+unix://...", any transport). */
+bool		 virt_uri_is_test(const char *uri);
 
 /*
  * agent/virt/ only: the connection, reconnected if needed, with a

@@ -841,6 +841,23 @@ vm_state_for(uint32_t power, const char *cur)
 	}
 }
 
+/* The power a vm_state stands for; cur for the others (building, error). */
+static uint32_t
+power_for_vm_state(const char *vm, uint32_t cur)
+{
+	if (vm == NULL)
+		return cur;
+	if (strcmp(vm, VM_ACTIVE) == 0)
+		return POWER_RUNNING;
+	if (strcmp(vm, VM_STOPPED) == 0)
+		return POWER_SHUTDOWN;
+	if (strcmp(vm, VM_PAUSED) == 0)
+		return POWER_PAUSED;
+	if (strcmp(vm, VM_SUSPENDED) == 0)
+		return POWER_SUSPENDED;
+	return cur;
+}
+
 static int
 set_fault(struct rec_instance *i, uint32_t code, const char *msg, int64_t now)
 {
@@ -1011,6 +1028,17 @@ apply_state(struct store_txn *txn, struct batch *b, const char *host,
 					rc = -1;
 				i.want_power = power == POWER_CRASHED ?
 				    POWER_SHUTDOWN : power;
+			} else {
+				/* The host could not see the guest (libvirt
+				 * unreachable, or the guest is gone): the wish
+				 * goes back to the state the instance keeps
+				 * showing, so a re-create builds it as shown,
+				 * not as the failed action wanted it (found by
+				 * integ.faults: a stop that failed while
+				 * libvirtd restarted, then a guest re-created
+				 * shut off under an ACTIVE server). */
+				i.want_power = power_for_vm_state(i.vm_state,
+				    i.want_power);
 			}
 			if (rc == 0)
 				rc = end_task(txn, &i, 0, why, b->now);

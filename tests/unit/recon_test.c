@@ -692,6 +692,8 @@ test_failed_build_and_action(void **state)
 	    .task = "spawning", .want = 1 };
 	struct mk s = { .host = "h1", .vm_state = VM_ACTIVE,
 	    .task = "powering-off", .want = 1 };
+	struct mk u = { .host = "h1", .vm_state = VM_ACTIVE,
+	    .task = "powering-off", .want = 1 };
 	struct rec_instance i;
 
 	mk(&m);
@@ -704,6 +706,20 @@ test_failed_build_and_action(void **state)
 	mk(&s);
 	answer("h1", s.uuid, s.reqid, true, 1, "error", 1);
 	assert_int_equal(get(s.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_ACTIVE);
+	assert_null(i.task_state);
+	assert_int_equal(i.want_power, 1);
+	codec_clear(&schema_rec_instance, &i);
+	/* A stop that failed where the host could not see the guest
+	 * (libvirtd down: exists false) leaves the wish as the instance
+	 * shows, running: a re-create must not build it shut off under an
+	 * ACTIVE server (anomaly A5 of docs/RELIABILITY.md). */
+	mk(&u);
+	assert_int_equal(get(u.uuid, &i), 0);
+	assert_int_equal(i.want_power, 4);	/* the stop's wish */
+	codec_clear(&schema_rec_instance, &i);
+	answer("h1", u.uuid, u.reqid, false, 0, "error", 1);
+	assert_int_equal(get(u.uuid, &i), 0);
 	assert_string_equal(i.vm_state, VM_ACTIVE);
 	assert_null(i.task_state);
 	assert_int_equal(i.want_power, 1);

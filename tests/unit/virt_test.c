@@ -207,6 +207,23 @@ test_events_notify(void **state)
 	assert_null(v);
 }
 
+/* The agent picks the test backend for the test driver however it is
+ * reached: in-process, or through a libvirtd (integ.faults restarts one). */
+static void
+test_uri_is_test(void **state)
+{
+	(void)state;
+	assert_true(virt_uri_is_test("test:///default"));
+	assert_true(virt_uri_is_test("test+unix:///tmp/n.xml?socket=/tmp/s"));
+	assert_true(virt_uri_is_test("test+tcp://h/default"));
+	assert_false(virt_uri_is_test("qemu:///system"));
+	assert_false(virt_uri_is_test("qemu+unix:///system?socket=/t/s"));
+	assert_false(virt_uri_is_test("testing:///x"));
+	assert_false(virt_uri_is_test("tes"));
+	assert_false(virt_uri_is_test(""));
+	assert_false(virt_uri_is_test(NULL));
+}
+
 int
 main(void)
 {
@@ -214,6 +231,7 @@ main(void)
 		/* first: the test driver is made with the event loop there */
 		cmocka_unit_test(test_events_notify),
 		cmocka_unit_test(test_map_every_state_and_reason),
+		cmocka_unit_test(test_uri_is_test),
 		cmocka_unit_test(test_map_unknown_states),
 		cmocka_unit_test(test_domains_of_the_test_driver),
 	};

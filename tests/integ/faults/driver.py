@@ -3,8 +3,8 @@
 
 Drives a mixed load of compute and network requests against a running
 controller (REST only, stdlib only) while a nemesis kills and restarts
-daemons, partitions an agent from the bus and fills the controller's
-store; every request goes to a JSONL history (invocation time, completion
+daemons, partitions an agent from the bus, fills the controller's store,
+restarts the agents' libvirtd and kills dnsmasq instances; every request goes to a JSONL history (invocation time, completion
 time, status, ids). After the faults are healed and the system converged
 (bounded poll), the final state is checked against what the acknowledged
 history predicts. Exit status 1 when any anomaly is found; the summary
@@ -15,6 +15,7 @@ a run's sequence of decisions is reproducible; the timing of the
 daemons is not.
 """
 import argparse
+import glob
 import json
 import os
 import random
@@ -41,6 +42,8 @@ class Api:
         self.idp, self.cp, self.np = idp, cp, np
         self.password = password
         self.token = None
+        # The x-openstack-request-id of this thread's last answer.
+        self.tls = threading.local()
 
     def auth(self):
         body = {"auth": {"identity": {"methods": ["password"], "password": {
@@ -68,9 +71,11 @@ class Api:
             try:
                 with urllib.request.urlopen(req, timeout=timeout) as r:
                     raw = r.read()
+                    self.tls.rid = r.headers.get("x-openstack-request-id")
                     return r.status, (json.loads(raw) if raw else None)
             except urllib.error.HTTPError as e:
                 raw = e.read()
+                self.tls.rid = e.headers.get("x-openstack-request-id")
                 if e.code == 401 and attempt == 0:
                     try:
                         self.auth()
@@ -132,7 +137,11 @@ class Daemons:
 
     def add_agent(self, h):
         n = "agent-" + h
-        self.binary[n] = self.build + "/agent/tinystack-agent"
+        # An agent in a network namespace of its own starts through the
+        # test's wrapper (ip netns exec).
+        wrap = "%s/agent-%s.exec" % (self.t, h)
+        self.binary[n] = wrap if os.path.exists(wrap) else \
+            self.build + "/agent/tinystack-agent"
         self.conf[n] = "%s/agent-%s.conf" % (self.t, h)
         self.pidf[n] = "%s/agent-%s.pid" % (self.t, h)
 
@@ -143,16 +152,38 @@ class Daemons:
     def kill9(self, name):
         pid = self.pid(name)
         os.kill(pid, signal.SIGKILL)
-        for _ in range(100):
-            try:
-                with open("/proc/%d/status" % pid) as f:
-                    if "\nState:\tZ" in f.read():
-                        break
-            except FileNotFoundError:
-                break
-            time.sleep(0.05)
-        else:
+        if not wait_gone(pid, 5):
             raise RuntimeError("%s (pid %d) survived SIGKILL" % (name, pid))
+
+    # The private libvirtd the test started (its pid file is named in
+    # $T/libvirtd.pidfile); restarted as `systemctl restart` would:
+    # SIGTERM, then a new daemon on the same configuration.
+    def libvirtd_stop(self):
+        with open(self.t + "/libvirtd.pidfile") as f:
+            self.lv_pidf = f.read().strip()
+        with open(self.lv_pidf) as f:
+            pid = int(f.read().split()[0])
+        os.kill(pid, signal.SIGTERM)
+        if not wait_gone(pid, 30):
+            raise RuntimeError("libvirtd (pid %d) did not stop within 30 s" % pid)
+
+    def libvirtd_start(self, probe_uri):
+        logf = open(self.t + "/libvirtd.log", "a")
+        conf = os.path.dirname(self.lv_pidf) + "/etc/libvirtd.conf"
+        p = subprocess.Popen(["libvirtd", "-f", conf, "-p", self.lv_pidf],
+                             stdout=logf, stderr=logf, stdin=subprocess.DEVNULL)
+        with open(self.t + "/extra-pids", "a") as f:
+            f.write("%d\n" % p.pid)
+        self.restarts += 1
+        for _ in range(120):
+            if p.poll() is not None:
+                raise RuntimeError("libvirtd exited at start (%s)" % p.returncode)
+            if subprocess.run(["virsh", "-c", probe_uri, "version"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              timeout=20).returncode == 0:
+                return
+            time.sleep(0.5)
+        raise RuntimeError("libvirtd does not answer within 60 s of its start")
 
     def start(self, name):
         logf = open("%s/%s.log" % (self.t, name), "a")
@@ -221,6 +252,53 @@ class Nemesis:
                  self.args.partition_addr, "drop"])
             time.sleep(hold)
             nft(["delete", "table", "inet", "tsfaults"])
+        elif kind == "libvirtd-restart":
+            # Both agents' libvirt connections break; the test driver's
+            # guests go with the daemon (a qemu guest would outlive it), so
+            # recon must re-create every ACTIVE one once the agents have
+            # reconnected.
+            self.d.libvirtd_stop()
+            time.sleep(hold)
+            self.d.libvirtd_start(self.args.libvirt_probe)
+        elif kind == "kill-dnsmasq":
+            # A dnsmasq of a host (drawn from the seed; the other one if
+            # the drawn one serves nothing yet), killed -9; healed when the
+            # host's agent has started a new one (its converger ticks every
+            # 5 s). Not restarted within 30 s is recorded; the final
+            # dataplane check judges.
+            order = list(self.args.hosts)
+            self.rng.shuffle(order)
+            victim = None
+            for _ in range(100):
+                for h in order:
+                    live = dnsmasq_live(self.args.dhcp_dirs[h])
+                    nets = sorted(n for n, p in live.items() if len(p) == 1)
+                    if nets:
+                        net = self.rng.choice(nets)
+                        victim = (h, net, live[net][0])
+                        break
+                if victim:
+                    try:
+                        os.kill(victim[2], signal.SIGKILL)
+                        break
+                    except ProcessLookupError:
+                        # The agent replaced it meanwhile (a changed
+                        # command line): pick again.
+                        victim = None
+                time.sleep(0.2)
+            if victim is None:
+                raise RuntimeError("no dnsmasq ran within 20 s to be killed")
+            h, net, pid = victim
+            detail.update(host=h, network=net)
+            wait_gone(pid, 5)
+            detail["restarted"] = False
+            for _ in range(300):
+                if any(p != pid for p in
+                       dnsmasq_live(self.args.dhcp_dirs[h]).get(net, [])):
+                    detail["restarted"] = True
+                    detail["after"] = round(time.time() - t0, 1)
+                    break
+                time.sleep(0.1)
         elif kind == "disk-full":
             path = self.args.db + "/filler"
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -263,6 +341,47 @@ def nft(args):
     subprocess.run(["nft"] + args, check=True)
 
 
+def wait_gone(pid, secs):
+    """True once pid is gone or a zombie (bounded)."""
+    for _ in range(int(secs * 20)):
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                if "\nState:\tZ" in f.read():
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def dnsmasq_live(state_dir):
+    """{network id: [pids]} of the live dnsmasq processes started with a
+    pid file under state_dir (<state_dir>/<net>/pid, agent/net/dhcp.h),
+    whatever their pid files say: a second one for a network is a
+    duplicate. Only processes whose command line names such a pid file
+    count, so no other dnsmasq on the machine is looked at."""
+    res = {}
+    pre = "--pid-file=" + state_dir + "/"
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")
+            with open("/proc/%s/status" % d) as f:
+                if "\nState:\tZ" in f.read():
+                    continue
+        except OSError:
+            continue
+        if not argv or os.path.basename(argv[0]) != "dnsmasq":
+            continue
+        for a in argv:
+            if a.startswith(pre) and a.endswith("/pid"):
+                net = a[len(pre):-len("/pid")]
+                res.setdefault(net, []).append(int(d))
+    return res
+
+
 class Workload:
     """The clients: draw operations from the seed and record them."""
 
@@ -288,9 +407,12 @@ class Workload:
 
     def op(self, kind, method, fn, path, body=None, obj=None):
         t0 = time.time()
+        self.api.tls.rid = None
         st, resp = fn(method, path, body)
         rec = {"op": kind, "method": method, "path": path, "t0": t0,
                "t1": time.time(), "status": st, "thread": self.nth}
+        if self.api.tls.rid:
+            rec["rid"] = self.api.tls.rid
         if obj is not None:
             rec["id"] = obj
         if isinstance(resp, dict):
@@ -447,9 +569,20 @@ def guests_by_host(manage):
     return res
 
 
+def failed_actions(api, sid):
+    """{request id: message} of the server's instance actions that
+    failed (a message is set only on failure)."""
+    st, body = api.nova("GET", "/servers/%s/os-instance-actions" % sid)
+    if st != 200 or not isinstance(body, dict):
+        return {}
+    return {a["request_id"]: a["message"] for a in body.get("instanceActions", [])
+            if a.get("message")}
+
+
 def check(hist, state, nemesis, args, guests):
     """The model: replay the acknowledged history; compare with state."""
     anomalies = []
+    args.excused_actions = []
 
     def bad(kind, msg, reqs):
         anomalies.append({"kind": kind, "msg": msg, "requests": reqs})
@@ -488,7 +621,9 @@ def check(hist, state, nemesis, args, guests):
     def fault_near(t0, t1):
         # A full store is no excuse: it refuses writes (5xx), it does not
         # make hosts unreachable.
-        return any(f["t0"] <= t1 and f["t1"] >= t0 and f["fault"] != "disk-full"
+        # Nor is a killed dnsmasq: DHCP is no part of a build.
+        return any(f["t0"] <= t1 and f["t1"] >= t0 and
+                   f["fault"] not in ("disk-full", "kill-dnsmasq")
                    for f in nemesis.injected)
 
     for oid, c in creates.items():
@@ -513,12 +648,24 @@ def check(hist, state, nemesis, args, guests):
         if kind != "server":
             continue
         # The power state the acknowledged actions predict; an action
-        # whose outcome is unknown allows either.
+        # whose outcome is unknown allows either. A 202 accepts an action,
+        # it does not promise it: an accepted action that the server's
+        # instance actions record as failed, while a fault was injected,
+        # changed nothing (Nova's semantics: the instance stays as it
+        # was, the action event says Error).
+        failed = failed_actions(args.api, oid) if any(
+            ok(o["status"]) and o["op"] != "server-delete" and
+            fault_near(o["t0"], o["t1"] + args.action_timeout + 5)
+            for o in later) else {}
         want = {"ACTIVE"}
         for o in later:
             if o["op"] == "server-delete":
                 continue
             tgt = "SHUTOFF" if o["op"] == "server-stop" else "ACTIVE"
+            if ok(o["status"]) and o.get("rid") in failed and \
+                    fault_near(o["t0"], o["t1"] + args.action_timeout + 5):
+                args.excused_actions.append((o["n"], failed[o["rid"]][:60]))
+                continue
             if ok(o["status"]):
                 want = {tgt}
             elif o["status"] == "error":
@@ -528,8 +675,12 @@ def check(hist, state, nemesis, args, guests):
             # A 202 accepts a build; it does not promise one. A build may
             # fail, with a fault, when its host was unreachable (killed,
             # partitioned) during it.
+            # So may an action that timed out on an unreachable host.
             flt = here.get("fault", {}).get("message", "")
-            if not flt or not fault_near(c["t0"], c["t1"] + args.build_timeout + 5):
+            near = fault_near(c["t0"], c["t1"] + args.build_timeout + 5) or any(
+                ok(o["status"]) and fault_near(o["t0"], o["t1"] + args.action_timeout + 5)
+                for o in later if o["op"] != "server-delete")
+            if not flt or not near:
                 bad("error", "server %s ERROR (%r) with no fault injected "
                     "during its build" % (oid, flt), [c["n"]])
             continue
@@ -607,6 +758,13 @@ def check(hist, state, nemesis, args, guests):
         h = s.get("OS-EXT-SRV-ATTR:host")
         if h and s["status"] == "ACTIVE":
             placed.setdefault(h, []).append(s["id"])
+    # An ERROR server may keep its guest, running or not (a stop or
+    # reboot that timed out, a start that failed): it may add one.
+    errored = {}
+    for s in state["servers"]:
+        h = s.get("OS-EXT-SRV-ATTR:host")
+        if h and s["status"] == "ERROR":
+            errored[h] = errored.get(h, 0) + 1
     claimed = {}
     for s in state["servers"]:
         h = s.get("OS-EXT-SRV-ATTR:host")
@@ -641,11 +799,79 @@ def check(hist, state, nemesis, args, guests):
             bad("guests", "host %s missing from the hypervisor list" % h, [])
             continue
         n = int(g.get("running vms", "-1"))
-        if n - args.base_guests != len(placed.get(h, [])):
+        act = len(placed.get(h, []))
+        if not act <= n - args.base_guests <= act + errored.get(h, 0):
             bad("guests", "host %s reports %d running guests for %d ACTIVE "
-                "servers placed there (+%d of its own)" % (h, n, len(placed.get(h, [])),
-                                             args.base_guests), [])
+                "servers placed there (+%d of its own, +%d ERROR at most)"
+                % (h, n, act, args.base_guests, errored.get(h, 0)), [])
+    dataplane(state, args, bad)
     return anomalies
+
+
+def dataplane(state, args, bad):
+    """Each host's DHCP against the ports bound there (netsync.h): for
+    every network with a DHCP subnet and ports bound to the host (owners
+    network:* aside), exactly one live dnsmasq, whose hosts file lists
+    exactly those ports' (MAC, IP) pairs, each once, and exactly one
+    network:dhcp port of that host; for every other network, neither."""
+    dhcp_nets = {s["network_id"] for s in state["subnets"] if s.get("enable_dhcp")}
+    args.dp_stats = {}
+    for h in args.hosts:
+        sdir = args.dhcp_dirs[h]
+        live = dnsmasq_live(sdir)
+        want, dports = {}, {}
+        for p in state["ports"]:
+            if p.get("binding:host_id") != h or p["network_id"] not in dhcp_nets:
+                continue
+            if p.get("device_owner", "").startswith("network:"):
+                if p.get("device_owner") == "network:dhcp":
+                    dports.setdefault(p["network_id"], []).append(p["id"])
+                continue
+            for ip in p.get("fixed_ips", []):
+                want.setdefault(p["network_id"], set()).add(
+                    (p["mac_address"].lower(), ip["ip_address"]))
+        dirs = {os.path.basename(os.path.dirname(f))
+                for f in glob.glob(sdir + "/*/pid")}
+        for net in sorted(set(want) | set(live) | set(dports) | dirs):
+            w = want.get(net, set())
+            pids = live.get(net, [])
+            nd = len(dports.get(net, []))
+            if not w:
+                if pids:
+                    bad("leak", "%s: dnsmasq %s of network %s, which has no "
+                        "port bound there" % (h, pids, net), [])
+                if nd:
+                    bad("leak", "%s: %d DHCP ports on network %s, which has no "
+                        "port bound there" % (h, nd, net), [])
+                continue
+            if len(pids) != 1:
+                bad("dataplane" if not pids else "duplicate",
+                    "%s: %d live dnsmasq for network %s (%s) with %d ports bound"
+                    % (h, len(pids), net, pids, len(w)), [])
+            if nd != 1:
+                bad("dataplane" if not nd else "duplicate",
+                    "%s: %d DHCP ports on network %s" % (h, nd, net), [])
+            try:
+                with open("%s/%s/hosts" % (sdir, net)) as f:
+                    lines = [l.strip() for l in f if l.strip()]
+            except OSError as e:
+                bad("dataplane", "%s: network %s: hosts file: %s" % (h, net, e), [])
+                continue
+            got, macs = set(), {}
+            for l in lines:
+                mac, ip = l.split(",")[0].lower(), l.split(",")[1].strip("[]")
+                got.add((mac, ip))
+                macs.setdefault(mac, []).append(ip)
+            for mac, ips in macs.items():
+                if len(ips) > 1:
+                    bad("duplicate", "%s: network %s: DHCP hosts list MAC %s with "
+                        "%s" % (h, net, mac, ips), [])
+            st = args.dp_stats.setdefault(h, [0, 0])
+            st[0] += 1
+            st[1] += len(got)
+            if got != w:
+                bad("dataplane", "%s: network %s: DHCP hosts file lacks %s, has "
+                    "extra %s" % (h, net, sorted(w - got), sorted(got - w)), [])
 
 
 def main():
@@ -655,12 +881,14 @@ def main():
                     help="operations at least (more while faults last)")
     ap.add_argument("--max-ops", type=int, default=1500)
     ap.add_argument("--threads", type=int, default=3)
-    ap.add_argument("--faults", default="kill-controller,kill-agent,partition,disk-full")
+    ap.add_argument("--faults", default="kill-controller,kill-agent,partition,"
+                    "disk-full,libvirtd-restart,kill-dnsmasq")
     ap.add_argument("--rounds", type=int, default=1,
                     help="times each fault kind is injected")
     ap.add_argument("--gap", default="1,4", help="seconds between faults (min,max)")
     ap.add_argument("--settle", type=int, default=90)
     ap.add_argument("--build-timeout", type=int, default=30)
+    ap.add_argument("--action-timeout", type=int, default=20)
     ap.add_argument("--hosts", default="h1,h2")
     ap.add_argument("--partition-host", default="h2")
     ap.add_argument("--partition-addr", default="127.0.0.2")
@@ -672,10 +900,14 @@ def main():
                     help="the long form: every fault 5 times, more load")
     args = ap.parse_args()
     if args.long:
-        args.rounds, args.ops, args.max_ops, args.threads = 5, 1500, 6000, 4
+        args.rounds, args.ops, args.max_ops, args.threads = 5, 1500, 9000, 4
         args.gap = "2,8"
     args.hosts = args.hosts.split(",")
     args.db = ENV["T"] + "/db"
+    # Each agent's dnsmasq state directory (the test's [network]
+    # dhcp_state_dir) and a URI that answers when the libvirtd does.
+    args.dhcp_dirs = {h: "%s/%sdhcp" % (ENV["T"], h) for h in args.hosts}
+    args.libvirt_probe = ENV.get("TSF_LIBVIRT_PROBE", "")
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
     print("# seed %d (rerun with --seed %d)" % (seed, seed))
     sys.stdout.flush()
@@ -685,6 +917,8 @@ def main():
     api = Api(ENV["IDP"], ENV["CP_URL"], ENV["NP_URL"], ENV["ADMIN_PW"])
     api.auth()
     args.project = api.project
+    args.api = api
+    args.excused_actions = []
     hist = History(args.history)
     d = Daemons(ENV["T"], ENV["TS_BUILD_DIR"])
     for h in args.hosts:
@@ -767,6 +1001,7 @@ def main():
     if anomalies is None:
         print("not ok - the state could not be read after convergence")
         return 1
+    dp_final = {h: list(v) for h, v in args.dp_stats.items()}
 
     # The checker's own witness: a server deleted behind the history's
     # back must be reported lost (a check that cannot fail proves
@@ -795,6 +1030,24 @@ def main():
                   "history's back (delete %s, found %s)" % (victim, st, found))
             return 1
         witness = "a server deleted outside the history was reported lost"
+        # The dataplane check's own witness: with one bound port taken out
+        # of the API's view, the hosts file that lists it must be reported.
+        s3 = list_all(api)
+        bound = [p for p in (s3 or {}).get("ports", [])
+                 if p.get("binding:host_id") in args.hosts and
+                 p.get("device_owner", "").startswith("compute:")]
+        if not bound:
+            print("not ok - no bound port left for the dataplane check's witness")
+            return 1
+        s3["ports"] = [p for p in s3["ports"] if p["id"] != bound[0]["id"]]
+        found = []
+        dataplane(s3, args, lambda k, m, r: found.append(m))
+        if not any(bound[0]["mac_address"].lower() in m for m in found):
+            print("not ok - the dataplane check missed port %s's hosts entry "
+                  "(found %s)" % (bound[0]["id"], found))
+            return 1
+        witness += "; a port hidden from the dataplane check was reported " \
+            "in its host's DHCP hosts file"
     ops = [o for o in hist.ops if o["op"] != "nemesis"]
     acked = [o for o in ops if ok(o["status"])]
     unknown = [o for o in ops if o["status"] == "error"]
@@ -818,6 +1071,12 @@ def main():
     for m in sorted(errs):
         print("#   ERROR servers (excused: a fault during their build): "
               "%d x %r" % (errs[m], m))
+    for h in sorted(dp_final):
+        print("#   dataplane %s: %d networks with a dnsmasq, %d DHCP hosts "
+              "entries" % (h, dp_final[h][0], dp_final[h][1]))
+    for n, m in args.excused_actions:
+        print("#   accepted action that failed during a fault (excused): "
+              "request %d, %r" % (n, m))
     print("# checker witness: %s" % witness)
     for a in anomalies:
         print("ANOMALY %s: %s (requests %s)" % (a["kind"], a["msg"], a["requests"]))
@@ -825,6 +1084,8 @@ def main():
         json.dump({"seed": seed, "operations": len(ops), "acknowledged": len(acked),
                    "unknown": len(unknown), "faults": nem.injected,
                    "error_servers": errs,
+                   "excused_actions": args.excused_actions,
+                   "dataplane": dp_final,
                    "anomalies": anomalies}, f)
     return 1 if anomalies else 0
 
