@@ -631,6 +631,9 @@ storage_setup(struct agent *a)
 	if (url[0] != '\0') {
 		struct imgcache_opts co = { 0 };
 
+		/* The state directory may not exist yet on a new host. */
+		if (daemon_mkdirs(state, 0755) == -1)
+			return -1;
 		if ((a->sto_http = imgcache_http_new(url, config_get_str(c,
 		    "image", "ca_file"), 0)) == NULL ||
 		    imgcache_http_set_host(a->sto_http, a->host) == -1)

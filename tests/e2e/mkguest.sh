@@ -10,7 +10,10 @@
 #     TINYSTACK-GUEST-DISK vda sectors=N ro=0|1 head=TEXT   per block device
 #                          (hotplug=1 appended for a virtio disk attached
 #                          later, TINYSTACK-GUEST-DISK-GONE vdX when one
-#                          goes: with "TINYSTACK-HOTPLUG", see NIC)
+#                          goes: with "TINYSTACK-HOTPLUG", see NIC; a
+#                          blank one attached later gets TSVOL-<bootid>
+#                          written at its start, then
+#                          TINYSTACK-GUEST-DISK-WROTE vdX mark=TSVOL-B)
 #     TINYSTACK-GUEST-CONFIGDRIVE dev=D uuid=U name=N pass=P  config drive (label config-2;
 #                                            P: its admin_pass, [A-Za-z0-9] only)
 #     TINYSTACK-GUEST-USERDATA TEXT                first line of user_data
@@ -254,6 +257,12 @@ if [ -f /tmp/hotplug ]; then
 				touch "/tmp/disk-$n"
 				head=$(dd if=/dev/$n bs=16 count=1 2>/dev/null | tr -dc 'A-Za-z0-9_-')
 				echo "TINYSTACK-GUEST-DISK $n sectors=$(cat $d/size) ro=$(cat $d/ro) head=$head hotplug=1"
+				# A blank writable disk (a new volume) gets this boot's
+				# mark, so another guest can show it read it.
+				if [ -z "$head" ] && [ "$(cat $d/ro)" = 0 ]; then
+					printf 'TSVOL-%s' "$BOOT" | dd of=/dev/$n conv=notrunc,fsync 2>/dev/null &&
+						echo "TINYSTACK-GUEST-DISK-WROTE $n mark=TSVOL-$BOOT"
+				fi
 			done
 			for f in /tmp/disk-vd*; do
 				[ -e "$f" ] || continue

@@ -1,0 +1,274 @@
+#!/bin/bash
+# Block storage end to end with real TCG guests, the real `openstack` and
+# `cinder` CLIs, the agents' storage workers (file backend) and their own
+# tgtds. The controller runs on the host with every API on 127.0.0.1; the
+# hypervisors h1 and h2 are fake hosts (packaging/fakehost.sh, as in
+# integ.guest_net): each a network namespace with its own libvirtd and
+# agent, on an underlay bridge (10.250.0.N). Each agent serves its volumes
+# over iSCSI on its underlay address, so a guest on one host reads a
+# volume held by the other through qemu's initiator, with the attachment's
+# CHAP credentials and the host's initiator name.
+#
+# The guest (tests/e2e/mkguest.sh, with TINYSTACK-HOTPLUG in its user
+# data) reports virtio disks that come and go, and writes its boot's mark
+# (TSVOL-<bootid>) at the start of a blank one. Proves:
+#  - `openstack volume create --size 1`: available, its file on the storage
+#    host it was placed on;
+#  - `openstack server add volume` to a guest on h1: in-use, the guest sees
+#    a new 1 GiB disk and writes its mark; `server show` lists it;
+#  - a second attach of the same volume to another server is refused (400)
+#    and changes nothing;
+#  - `openstack server remove volume`: available again, the guest sees the
+#    disk go, the export's CHAP account and libvirt secret are gone;
+#  - attached to a guest on h2: the guest reads the first guest's mark (the
+#    data crossed hosts);
+#  - deleting the attached volume is refused (400); after the detach
+#    `openstack volume delete` removes it: no record, no file, no target;
+#  - `cinder create --display_name test 1` / `cinder list` (the seed's
+#    commands) and a volume over the quota refused with nothing created.
+# Every wait polls an event with a bound. On exit: domains destroyed and
+# undefined, agents (and their tgtds), libvirtds and relays stopped, the
+# namespaces removed.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/compute_lib.sh"
+set +o pipefail
+
+[ "$(id -u)" = 0 ] || fail "needs root (namespaces, libvirtd, tgtd)"
+for c in openstack cinder qemu-img genisoimage jq curl ip libvirtd virsh unshare tgtd tgtadm; do
+	command -v "$c" >/dev/null || fail "$c is not installed (packaging/install-deps.sh)"
+done
+BOOT_TIMEOUT=${TS_BOOT_TIMEOUT:-120}
+NSP=tsve$$		# fake hosts $NSP-hN, underlay $NSP-ul
+FH=$TS_SOURCE_DIR/packaging/fakehost.sh
+HOSTS="1 2"
+
+lv() { virsh -c "$("$FH" uri "$T/h$1")" "${@:2}"; }
+
+ve_cleanup() {
+	local rc=$? e n
+	for n in $HOSTS; do
+		for e in $(lv "$n" list --all --name 2>/dev/null); do
+			lv "$n" destroy "$e" >/dev/null 2>&1 || true
+			lv "$n" undefine "$e" --managed-save --nvram >/dev/null 2>&1 || true
+		done
+	done
+	stop_daemons_and_dnsmasq
+	for n in $HOSTS; do "$FH" down "$NSP" "$n" "$T/h$n" || true; done
+	set +e
+	(exit $rc)
+	cleanup
+}
+trap ve_cleanup EXIT
+chmod 0755 "$T"
+
+# ---- the guest --------------------------------------------------------------
+GUEST=$T/guest
+"$TS_SOURCE_DIR/tests/e2e/mkguest.sh" "$GUEST" >/dev/null || fail "mkguest.sh"
+printf 'TSBASEIMAGE-0001' > "$T/base.raw"
+truncate -s 8M "$T/base.raw"
+qemu-img convert -f raw -O qcow2 "$T/base.raw" "$T/base.qcow2"
+
+# ---- controller on the host, the agents in their namespaces ---------------------
+BUS=$(free_port)
+IDP=$(free_port)
+CP=$(free_port)
+IMP=$(free_port)
+VP=$(free_port)
+api_lines "$IDP"
+API_LINES=("${API_LINES[@]/compute_port = */compute_port = $CP}")
+API_LINES=("${API_LINES[@]/image_port = */image_port = $IMP}")
+API_LINES=("${API_LINES[@]/volume_port = */volume_port = $VP}")
+controller_conf "$T/controller.conf" "$BUS" "${API_LINES[@]}" \
+	"[image]" "store_path = $T/images" \
+	"[compute]" "build_timeout = $BOOT_TIMEOUT" "action_timeout = 120" \
+	"resend_interval = 5" "console_timeout = 10" \
+	"[scheduler]" "reserved_host_memory_mb = 0" \
+	"[volume]" "quota_gigabytes = 4"
+for n in $HOSTS; do
+	"$FH" up "$NSP" "$n" "$T/h$n" "$BUS" "$IMP" > "$T/fakehost-h$n.log" 2>&1 ||
+		fail "fake host h$n: $(cat "$T/fakehost-h$n.log")"
+done
+identity_bootstrap admin-pw
+start ctl "$CTL" "$T/controller.conf"
+for n in $HOSTS; do
+	ns=$NSP-h$n
+	enrol_agent "h$n"
+	agent_conf "h$n" "$BUS" "$("$FH" uri "$T/h$n")"
+	# tgtd's control channel is a unix socket on the shared file system:
+	# one of its own per agent (below 32768, as tgtd wants).
+	TGTC[$n]=$(free_port)
+	cat >> "$T/agent-h$n.conf" <<C
+[DEFAULT]
+debug = true
+[libvirt]
+virt_type = qemu
+kernel_cmdline = console=ttyS0 quiet panic=-1
+[compute]
+shutdown_timeout = 10
+[image]
+api_url = http://127.0.0.1:$IMP
+[storage]
+enabled = true
+backend = file
+file_dir = $T/vols-h$n
+iscsi_portal = 10.250.0.$n:3260
+tgt_control_port = ${TGTC[$n]}
+C
+	printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$ns" "$AGENT" > "$T/agent-h$n-in-ns"
+	chmod 755 "$T/agent-h$n-in-ns"
+	start "agent-h$n" "$T/agent-h$n-in-ns" "$T/agent-h$n.conf"
+done
+for n in $HOSTS; do wait_for 30 "h$n up" is_state "h$n" up; done
+wait_http 15 "http://127.0.0.1:$CP/"
+wait_http 15 "http://127.0.0.1:$VP/"
+# shellcheck disable=SC1091
+. "$T/openrc"
+export HOME=$T/home
+mkdir -p "$HOME"
+for s in network; do openstack service delete "$s" >/dev/null 2>&1 || true; done
+admin_token	# (TOK; compute_lib.sh)
+PROJ=$(openstack token issue -f value -c project_id)
+nv() { curl -s -H "X-Auth-Token: $TOK" "http://127.0.0.1:$CP/v2.1$1" | jq -r "${2:-.}"; }
+cv() { curl -s -H "X-Auth-Token: $TOK" "http://127.0.0.1:$VP/v3/$PROJ$1" | jq -r "${2:-.}"; }
+ok "controller on the host, agents h1 and h2 in their namespaces with [storage] (file backend, tgtd on 10.250.0.N:3260)"
+
+# ---- images and flavor -------------------------------------------------------------
+upload() {
+	local id
+	id=$(curl -s -H "X-Auth-Token: $TOK" -H 'Content-Type: application/json' \
+		-d "{\"name\": \"$1\", \"disk_format\": \"$2\", \"container_format\": \"$3\"${5:+, $5}}" \
+		"http://127.0.0.1:$IMP/v2/images" | jq -r '.id // empty')
+	[ -n "$id" ] || fail "image create $1"
+	[ "$(http_code PUT "http://127.0.0.1:$IMP/v2/images/$id/file" \
+		-H "X-Auth-Token: $TOK" -H 'Content-Type: application/octet-stream' \
+		--data-binary "@$4")" = 204 ] || fail "image upload $1"
+	echo "$id"
+}
+KID=$(upload ve-kernel aki aki "$GUEST/vmlinux")
+RID=$(upload ve-ramdisk ari ari "$GUEST/initrd.gz")
+IID=$(upload ve-root qcow2 bare "$T/base.qcow2" "\"kernel_id\": \"$KID\", \"ramdisk_id\": \"$RID\"")
+openstack flavor create --ram 256 --disk 1 --vcpus 1 --ephemeral 0 \
+	m1.ve >/dev/null || fail "flavor create"
+printf 'TINYSTACK-HOTPLUG\n' > "$T/ud"
+
+# ---- helpers -----------------------------------------------------------------------
+# console SID: the console log through the compute API.
+console() {
+	curl -s -H "X-Auth-Token: $TOK" -H 'Content-Type: application/json' \
+		-d '{"os-getConsoleOutput": {"length": null}}' \
+		"http://127.0.0.1:$CP/v2.1/servers/$1/action" | jq -r '.output // ""'
+}
+has_line() { console "$1" | grep -Eq "$2"; }
+vol_status() { cv "/volumes/$1" '.volume.status'; }
+vol_is() { [ "$(vol_status "$1")" = "$2" ]; }
+# boot NAME HOST: a server on HOST, ACTIVE and booted; prints its id.
+boot() {
+	local id
+	id=$(openstack server create --flavor m1.ve --image "$IID" \
+		--availability-zone "nova:$2" --user-data "$T/ud" "$1" \
+		-f value -c id) || fail "server create $1"
+	wait_for "$BOOT_TIMEOUT" "$1 ACTIVE" \
+		sh -c "[ \"\$(curl -s -H 'X-Auth-Token: $TOK' http://127.0.0.1:$CP/v2.1/servers/$id | jq -r .server.status)\" = ACTIVE ]"
+	wait_for "$BOOT_TIMEOUT" "$1 booted" has_line "$id" '^TINYSTACK-GUEST-UP '
+	echo "$id"
+}
+tgt_targets() {	# tgt_targets N: the targets of h N's tgtd
+	tgtadm -C "${TGTC[$1]}" --lld iscsi --op show --mode target 2>/dev/null |
+		sed -n 's/^Target [0-9]*: //p'
+}
+
+# ---- a volume ------------------------------------------------------------------------
+t0=$(date +%s.%N)
+VID=$(openstack volume create --size 1 vevol1 -f value -c id) || fail "volume create"
+wait_for 30 "vevol1 available" vol_is "$VID" available
+t1=$(date +%s.%N)
+VH=$(cv "/volumes/$VID" '.volume."os-vol-host-attr:host"')
+VH=${VH%%@*}	# Cinder's host@backend#pool
+case $VH in h1|h2) ;; *) fail "vevol1 on host '$VH'";; esac
+VN=${VH#h}
+[ -f "$T/vols-$VH/volume-$VID" ] || { ls -la "$T/vols-$VH"; fail "no volume file on $VH"; }
+[ "$(stat -c %s "$T/vols-$VH/volume-$VID")" = 1073741824 ] || fail "volume file is not 1 GiB"
+ok "volume create --size 1: available in $(echo "$t1 - $t0" | bc) s on $VH, a 1 GiB file there"
+
+# ---- attach to a guest on h1 ------------------------------------------------------------
+S1=$(boot vevm1 h1) || exit 1
+B1=$(console "$S1" | sed -n 's/^TINYSTACK-GUEST-UP bootid=\([0-9a-f]*\).*/\1/p' | tail -1)
+t0=$(date +%s.%N)
+openstack server add volume vevm1 vevol1 || fail "server add volume"
+wait_for 60 "vevol1 in-use" vol_is "$VID" in-use
+t1=$(date +%s.%N)
+wait_for 60 "vevm1 sees the volume" has_line "$S1" '^TINYSTACK-GUEST-DISK vd[a-z] sectors=2097152 .*hotplug=1'
+wait_for 30 "vevm1 marks the volume" has_line "$S1" "^TINYSTACK-GUEST-DISK-WROTE vd[a-z] mark=TSVOL-$B1"
+t2=$(date +%s.%N)
+[ "$(nv "/servers/$S1" '.server."os-extended-volumes:volumes_attached"[0].id')" = "$VID" ] ||
+	fail "server show does not list the volume"
+[ "$(cv "/volumes/$VID" '.volume.attachments[0].server_id')" = "$S1" ] ||
+	fail "the volume's attachments do not name vevm1"
+tgt_targets "$VN" | grep -qx "iqn.2010-10.org.openstack:volume-$VID" || fail "no target on $VH"
+[ "$(lv 1 secret-list | grep -c tinystack-chap-)" = 1 ] || fail "no CHAP secret on h1"
+ok "server add volume: in-use in $(echo "$t1 - $t0" | bc) s, the guest wrote on the new 1 GiB disk $(echo "$t2 - $t0" | bc) s after the request; target on $VH, secret on h1"
+
+# ---- a second attach is refused --------------------------------------------------------
+S2=$(boot vevm2 h2) || exit 1
+code=$(http_code POST "http://127.0.0.1:$CP/v2.1/servers/$S2/os-volume_attachments" \
+	-H "X-Auth-Token: $TOK" -H 'Content-Type: application/json' \
+	-d "{\"volumeAttachment\": {\"volumeId\": \"$VID\"}}")
+[ "$code" = 400 ] || fail "second attach: HTTP $code, wanted 400"
+vol_is "$VID" in-use || fail "the refused attach changed the volume"
+[ "$(cv "/volumes/$VID" '.volume.attachments | length')" = 1 ] || fail "the refused attach added an attachment"
+[ "$(nv "/servers/$S2" '.server."os-extended-volumes:volumes_attached" | length')" = 0 ] ||
+	fail "the refused attach is listed on vevm2"
+code=$(http_code DELETE "http://127.0.0.1:$VP/v3/$PROJ/volumes/$VID" -H "X-Auth-Token: $TOK")
+[ "$code" = 400 ] || fail "delete of an attached volume: HTTP $code, wanted 400"
+vol_is "$VID" in-use || fail "the refused delete changed the volume"
+ok "a second attach (400) and the delete of an attached volume (400) are refused, nothing changed"
+
+# ---- detach ----------------------------------------------------------------------------------
+t0=$(date +%s.%N)
+openstack server remove volume vevm1 vevol1 || fail "server remove volume"
+wait_for 60 "vevol1 available again" vol_is "$VID" available
+t1=$(date +%s.%N)
+wait_for 30 "vevm1 sees the disk go" has_line "$S1" '^TINYSTACK-GUEST-DISK-GONE vd[a-z]'
+wait_for 30 "h1's secret removed" sh -c "[ \$(virsh -c '$("$FH" uri "$T/h1")' secret-list | grep -c tinystack-chap-) = 0 ]"
+[ "$(nv "/servers/$S1" '.server."os-extended-volumes:volumes_attached" | length')" = 0 ] ||
+	fail "vevm1 still lists the volume"
+ok "server remove volume: available in $(echo "$t1 - $t0" | bc) s, the guest saw the disk go, h1's secret is gone"
+
+# ---- the data crosses hosts --------------------------------------------------------------
+openstack server add volume vevm2 vevol1 || fail "server add volume (vevm2)"
+wait_for 60 "vevol1 in-use on vevm2" vol_is "$VID" in-use
+wait_for 60 "vevm2 reads vevm1's mark" has_line "$S2" "^TINYSTACK-GUEST-DISK vd[a-z] .*head=TSVOL-$B1 hotplug=1"
+ok "attached to vevm2 on h2: it reads vevm1's mark TSVOL-$B1 (the volume is on $VH)"
+openstack server remove volume vevm2 vevol1 || fail "server remove volume (vevm2)"
+wait_for 60 "vevol1 available (vevm2)" vol_is "$VID" available
+
+# ---- delete ----------------------------------------------------------------------------------
+openstack volume delete vevol1 || fail "volume delete"
+wait_for 30 "vevol1 gone" sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -H 'X-Auth-Token: $TOK' http://127.0.0.1:$VP/v3/$PROJ/volumes/$VID)\" = 404 ]"
+[ ! -e "$T/vols-$VH/volume-$VID" ] || fail "the volume file is still on $VH"
+wait_for 15 "no target on $VH" sh -c "! tgtadm -C ${TGTC[$VN]} --lld iscsi --op show --mode target | grep -q 'volume-$VID'"
+ok "volume delete: no record, no file, no target"
+
+# ---- the seed's commands, the quota ----------------------------------------------------
+cinder create --display_name test 1 > "$T/cinder.txt" || { cat "$T/cinder.txt"; fail "cinder create"; }
+CID=$(awk -F'|' '$2 ~ /^ id / { gsub(/ /, "", $3); print $3 }' "$T/cinder.txt")
+[ -n "$CID" ] || { cat "$T/cinder.txt"; fail "no id from cinder create"; }
+wait_for 30 "test available" vol_is "$CID" available
+cinder list > "$T/cinder-list.txt" || { cat "$T/cinder-list.txt"; fail "cinder list"; }
+grep -Eq "^\| $CID +\| available +\| test +\| 1 " "$T/cinder-list.txt" ||
+	{ cat "$T/cinder-list.txt"; fail "cinder list does not show test available"; }
+n0=$(cv "/volumes" '.volumes | length')
+code=$(http_code POST "http://127.0.0.1:$VP/v3/$PROJ/volumes" -H "X-Auth-Token: $TOK" \
+	-H 'Content-Type: application/json' -d '{"volume": {"size": 4, "name": "toobig"}}')
+[ "$code" = 413 ] || fail "a volume over the gigabytes quota: HTTP $code, wanted 413"
+[ "$(cv "/volumes" '.volumes | length')" = "$n0" ] || fail "the refused volume was created"
+cinder delete test || fail "cinder delete"
+wait_for 30 "test gone" sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -H 'X-Auth-Token: $TOK' http://127.0.0.1:$VP/v3/$PROJ/volumes/$CID)\" = 404 ]"
+ok "cinder create --display_name test 1, cinder list, cinder delete; 4 GiB over a 4 GiB quota with 1 GiB used: 413, nothing created"
+
+openstack server delete --wait vevm1 vevm2 || fail "server delete"
+for n in $HOSTS; do
+	[ -z "$(lv "$n" list --all --name | grep .)" ] || fail "a domain is left on h$n"
+	[ "$(lv "$n" secret-list | grep -c tinystack-chap-)" = 0 ] || fail "a secret is left on h$n"
+done
+ok "servers deleted: no domain, no secret left"
