@@ -142,6 +142,19 @@ dhcp_state_dir = $STATE/dhcp
 physical_bridge_mappings = public:br-ex
 C
 	fi
+	# Block storage: sparse files exported by the agent's own tgtd on
+	# loopback (port 3261: Debian's tgt service may hold 3260).
+	if ! grep -q '^\[storage\]' "$ETC/agent.conf"; then
+		cat >> "$ETC/agent.conf" <<C
+
+[storage]
+enabled = true
+backend = file
+file_dir = $STATE/volumes
+iscsi_portal = 127.0.0.1:3261
+tgt_control_port = 3261
+C
+	fi
 	# The external network "public": a host-only bridge holding its
 	# gateway (as devstack's br-ex); no uplink, nothing leaves the host.
 	if ! ip link show br-ex >/dev/null 2>&1; then
@@ -192,6 +205,22 @@ local_ip = ${TS_UNDERLAY:-10.250.0}.$n
 dhcp_state_dir = $STATE/$a/dhcp
 # ex0: a veth to br-ex (172.24.4.1/24) in $NSPRE-ext (packaging/fakehost.sh)
 physical_interface_mappings = public:ex0
+C
+	done
+	# Block storage, served on the underlay so that every host's guests
+	# reach it (also added to an agent-<host>.conf of an earlier run).
+	n=0
+	for a in $AGENTS; do
+		n=$((n + 1))
+		grep -q '^\[storage\]' "$ETC/agent-$a.conf" && continue
+		cat >> "$ETC/agent-$a.conf" <<C
+
+[storage]
+enabled = true
+backend = file
+file_dir = $STATE/$a/volumes
+iscsi_portal = ${TS_UNDERLAY:-10.250.0}.$n:3260
+tgt_control_port = $((3261 + n))
 C
 	done
 fi
