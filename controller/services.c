@@ -220,6 +220,9 @@ storesync_setup(struct services_env *env)
 	}
 	if (env->volume != NULL)
 		volume_set_storesync(env->volume, env->storesync);
+	if (env->compute != NULL)
+		storesync_set_ready_fn(env->storesync, compute_volume_ready,
+		    env->compute);
 	return 0;
 }
 

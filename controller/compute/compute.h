@@ -75,6 +75,11 @@ void			 compute_set_network(struct compute *,
 struct volume;
 void			 compute_set_volume(struct compute *,
 			    struct volume *vol);
+/* The storage sync's ready hook (storesync_ready_fn's shape; arg is the
+ * service): an attachment's export is in place, so its server's host is
+ * sent the server's volumes now. Any thread. */
+void			 compute_volume_ready(void *arg, const char *volume_id,
+			    const char *attachment_id);
 
 /*
  * The hostname of the instance device_id (a server id), for the network

@@ -80,6 +80,34 @@ find_volume(const struct rec_instance *i, const char *volume_id)
 	return NULL;
 }
 
+/* ---- the storage sync's hook --------------------------------------------- */
+
+void
+compute_volume_ready(void *arg, const char *volume_id,
+    const char *attachment_id)
+{
+	struct compute *svc = arg;
+	struct store_txn *txn = NULL;
+	struct volume_conn c;
+	struct rec_instance i;
+	int found = 0;
+
+	if (svc == NULL || svc->vol == NULL ||
+	    store_read_begin(svc->store, &txn) == -1)
+		return;
+	if (volume_attach_conn(svc->vol, txn, volume_id, attachment_id,
+	    &c) == 0) {
+		explicit_bzero(c.chap_secret, sizeof(c.chap_secret));
+		found = compute_db_instance_get(txn, c.server_id, &i) == 0;
+	}
+	store_txn_end(&txn);
+	if (!found)
+		return;
+	if (i.task_state == NULL && find_volume(&i, volume_id) != NULL)
+		recon_dispatch(svc->recon, &i);
+	codec_clear(&schema_rec_instance, &i);
+}
+
 /* ---- GET ---------------------------------------------------------------- */
 
 static int

@@ -52,6 +52,8 @@ struct storesync {
 	atomic_int		 dirty;
 	int64_t			 next_scan;
 	pthread_mutex_t		 ready_lock;	/* hosts' ready lists */
+	storesync_ready_fn	 ready_fn;
+	void			*ready_arg;
 };
 
 /* ---- hosts ---------------------------------------------------------------- */
@@ -672,14 +674,25 @@ report_fn(struct store_txn *txn, void *arg)
 	return 0;
 }
 
-/* The exports of the desired message the report shows in place. */
+void
+storesync_set_ready_fn(struct storesync *ss, storesync_ready_fn fn, void *arg)
+{
+	ss->ready_fn = fn;
+	ss->ready_arg = arg;
+}
+
+/* The exports of the desired message the report shows in place; *added
+ * (owned, *nadded entries) those that were not before. */
 static void
 ready_update(struct storesync *ss, struct host *h,
-    const struct msg_host_storage_state *m)
+    const struct msg_host_storage_state *m,
+    char (**added)[2][CODEC_UUID_LEN + 1], size_t *nadded)
 {
 	size_t n = 0, cap = 0;
 	char (*list)[2][CODEC_UUID_LEN + 1] = NULL;
 
+	*added = NULL;
+	*nadded = 0;
 	if (h->want == NULL || m->generation != h->gen)
 		return;		/* not the state that has the exports */
 	for (size_t i = 0; i < h->want->volumes.n; i++) {
@@ -706,6 +719,21 @@ ready_update(struct storesync *ss, struct host *h,
 			memcpy(list[n][1], v->exports.items[k].attachment_id,
 			    sizeof(list[n][1]));
 			n++;
+		}
+	}
+	/* New ones (the lists are small: an attachment's life). */
+	if (ss->ready_fn != NULL && n > 0 &&
+	    (*added = calloc(n, sizeof(**added))) != NULL) {
+		for (size_t i = 0; i < n; i++) {
+			size_t k;
+
+			for (k = 0; k < h->nready; k++)
+				if (memcmp(h->ready[k], list[i],
+				    sizeof(list[i])) == 0)
+					break;
+			if (k == h->nready)
+				memcpy((*added)[(*nadded)++], list[i],
+				    sizeof(list[i]));
 		}
 	}
 	pthread_mutex_lock(&ss->ready_lock);
@@ -738,12 +766,21 @@ storesync_report(struct storesync *ss, const char *host,
 		h->backoff = 0;
 		h->next_send = 0;
 	}
-	ready_update(ss, h, m);
+	char (*added)[2][CODEC_UUID_LEN + 1];
+	size_t nadded;
+	int rc = 0;
+
+	ready_update(ss, h, m, &added, &nadded);
 	if (store_write(ss->store, report_fn, &r) == -1)
-		return -1;
-	if (r.changed > 0)
+		rc = -1;
+	else if (r.changed > 0)
 		atomic_store(&ss->dirty, 1);
-	return 0;
+	/* The guests waiting for these exports hear now, not at their
+	 * host's next report. */
+	for (size_t i = 0; i < nadded; i++)
+		ss->ready_fn(ss->ready_arg, added[i][0], added[i][1]);
+	free(added);
+	return rc;
 }
 
 int

@@ -69,6 +69,13 @@ void		 storesync_free(struct storesync **);
 /* Who mints the image download capabilities of volumes filled from an
  * image (borrowed; NULL: none are sent and such fills fail on the agent). */
 void		 storesync_set_identity(struct storesync *, struct identity *);
+/* Called on the bus thread for each export a report newly shows in place
+ * (an attachment's volume now reachable from its host), after the
+ * report's records are written; arg borrowed. Before the first report. */
+typedef void (*storesync_ready_fn)(void *arg, const char *volume_id,
+		    const char *attachment_id);
+void		 storesync_set_ready_fn(struct storesync *, storesync_ready_fn,
+		    void *arg);
 /* The hooks to add to the fleet: hellos and host_storage_state. */
 void		 storesync_fleet_hooks(struct storesync *,
 		    struct fleet_hooks *);

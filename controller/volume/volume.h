@@ -75,6 +75,7 @@ extern const struct policy_default volume_policy_defaults[];
 struct volume_conn {
 	char		volume_id[37];
 	char		attachment_id[37];
+	char		server_id[37];	/* the instance it is attached to */
 	char		portal[256];	/* the storage host's "address:port" */
 	char		iqn[256];
 	uint32_t	lun;

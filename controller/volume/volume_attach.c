@@ -180,6 +180,7 @@ volume_attach_conn(struct volume *vs, struct store_txn *txn,
 	}
 	snprintf(c->volume_id, sizeof(c->volume_id), "%s", v.id);
 	snprintf(c->attachment_id, sizeof(c->attachment_id), "%s", a->id);
+	snprintf(c->server_id, sizeof(c->server_id), "%s", a->server_id);
 	snprintf(c->iqn, sizeof(c->iqn), VOLUME_IQN_PREFIX "%s", v.id);
 	c->lun = VOLUME_LUN;
 	snprintf(c->initiator, sizeof(c->initiator), "%s", a->initiator);
