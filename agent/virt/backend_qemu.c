@@ -219,11 +219,6 @@ qemu_spec_ok(const struct driver_spec *s)
 		    "volume", s->uuid);
 		return 0;
 	}
-	if (bfv && s->kernel_id != NULL && s->kernel_id[0] != '\0') {
-		err_set(TS_EINVALID, "driver: %s boots from a volume: no "
-		    "kernel image", s->uuid);
-		return 0;
-	}
 	for (size_t i = 0; i < 3; i++) {
 		if (ids[i] != NULL && ids[i][0] != '\0' &&
 		    !uuid_valid(ids[i])) {

@@ -162,6 +162,10 @@ int	compute_volumes_delete(struct http_req *, struct http_resp *);
 /* A server view's "os-extended-volumes:volumes_attached" at microversion
  * 2.mv (never NULL). */
 json_t	*compute_volumes_attached(const struct rec_instance *, int mv);
+/* The device name of a new volume of i: want if it is a free /dev/vdX,
+ * else the next free one after the local disks and i's volumes. */
+int	compute_volumes_pick_device(const struct rec_instance *i,
+	    const char *want, char out[32]);
 
 int	compute_interfaces_list(struct http_req *, struct http_resp *);
 int	compute_interfaces_create(struct http_req *, struct http_resp *);

@@ -27,6 +27,7 @@
 #include "image/image.h"
 #include "log.h"
 #include "network/network.h"
+#include "volume/volume.h"
 
 #define MAX_COUNT		1000	/* instances per request */
 #define NETS_MAX		32	/* networks of a server (instance_spec.nics) */
@@ -908,6 +909,9 @@ compute_servers_detail(struct http_req *req, struct http_resp *resp)
 
 /* ---- create ----------------------------------------------------------------- */
 
+/* Volumes of a server: inst_volume max=16. */
+#define BDM_MAX	16
+
 struct create {
 	struct compute	*svc;
 	const struct request_ctx	*ctx;
@@ -932,6 +936,18 @@ struct create {
 		const char	*net, *ip, *port;
 	}			 nets[NETS_MAX];
 	size_t			 nnets;
+	/* block device mappings whose destination is a volume
+	 * (block_device_mapping_v2); bfv: one of them is the root disk */
+	struct cbdm {
+		const char	*source;	/* volume image blank snapshot */
+		const char	*uuid;		/* NULL: blank */
+		int64_t		 boot_index;	/* -1: none */
+		uint64_t	 size;		/* GiB; 0: the source's */
+		bool		 dot;		/* delete_on_termination */
+	}			 bdm[BDM_MAX];
+	size_t			 nbdm;
+	bool			 bfv;
+	char			 boot_image[CODEC_UUID_LEN + 1];
 	/* results */
 	size_t			 count;
 	char			(*uuids)[CODEC_UUID_LEN + 1];
@@ -1088,6 +1104,18 @@ fill_instance(struct create *c, struct rec_instance *i, size_t k,
 	    set_str(&i->access_ipv4, c->access_ipv4) == -1 ||
 	    set_str(&i->access_ipv6, c->access_ipv6) == -1)
 		return -1;
+	if (c->bfv) {
+		/* The root disk is a volume: the image (if any) only gave
+		 * the kernel and ramdisk; Nova shows image "". */
+		free(i->image_ref);
+		free(i->image_disk_format);
+		free(i->image_sha512);
+		i->image_ref = i->image_disk_format = i->image_sha512 = NULL;
+		i->has_image_size = false;
+		i->image_size = 0;
+		if (set_str(&i->image_ref, "") == -1)
+			return -1;
+	}
 	i->launch_index = (uint32_t)k;
 	i->flavor.ram = c->flavor.ram;
 	i->flavor.vcpus = c->flavor.vcpus;
@@ -1203,6 +1231,74 @@ ports_for(struct create *c, struct store_txn *txn, const char *uuid,
 	return 0;
 }
 
+/* The volumes of a placed server's block device mappings, attached to it
+ * on its host in this transaction: an existing volume reserved, a new one
+ * made (from an image, a snapshot or blank) with its attachment. */
+static int
+volumes_for(struct create *c, struct store_txn *txn, struct rec_instance *i)
+{
+	if (c->nbdm == 0)
+		return 0;
+	if (c->svc->vol == NULL) {
+		err_set(TS_EINVALID, "Block Device Mapping is Invalid: no block "
+		    "storage service.");
+		return -1;
+	}
+	if ((i->volumes.items = calloc(c->nbdm,
+	    sizeof(*i->volumes.items))) == NULL) {
+		err_set(TS_ENOMEM, "out of memory");
+		return -1;
+	}
+	for (size_t k = 0; k < c->nbdm; k++) {
+		const struct cbdm *b = &c->bdm[k];
+		struct sch_inst_volume *iv = &i->volumes.items[i->volumes.n];
+		char dev[32], vid[CODEC_UUID_LEN + 1], att[CODEC_UUID_LEN + 1];
+		int rc;
+
+		if (b->boot_index == 0)
+			snprintf(dev, sizeof(dev), "/dev/vda");
+		else if (compute_volumes_pick_device(i, NULL, dev) == -1)
+			return -1;
+		if (strcmp(b->source, "volume") == 0) {
+			snprintf(vid, sizeof(vid), "%s", b->uuid);
+			rc = volume_attach_begin(c->svc->vol, txn, i->project_id,
+			    b->uuid, i->uuid, i->host, dev, att);
+		} else {
+			struct volume_new_attached n = {
+				.project_id = i->project_id,
+				.user_id = i->user_id,
+				.size_gb = b->size,
+				.image_id = strcmp(b->source, "image") == 0 ?
+				    b->uuid : NULL,
+				.snapshot_id = strcmp(b->source, "snapshot") ==
+				    0 ? b->uuid : NULL,
+				.server_id = i->uuid,
+				.host = i->host,
+				.prefer_host = i->host,
+				.device = dev,
+			};
+
+			rc = volume_create_attached(c->svc->vol, txn, &n, vid,
+			    att);
+		}
+		if (rc == -1)
+			return -1;
+		memcpy(iv->volume_id, vid, sizeof(iv->volume_id));
+		memcpy(iv->attachment_id, att, sizeof(iv->attachment_id));
+		if ((iv->device = strdup(dev)) == NULL) {
+			err_set(TS_ENOMEM, "out of memory");
+			return -1;
+		}
+		iv->delete_on_termination = b->dot;
+		if (b->boot_index >= 0) {
+			iv->has_boot_index = true;
+			iv->boot_index = b->boot_index;
+		}
+		i->volumes.n++;
+	}
+	return 0;
+}
+
 static int
 create_fn(struct store_txn *txn, void *arg)
 {
@@ -1261,6 +1357,8 @@ create_fn(struct store_txn *txn, void *arg)
 		 * delete releases them. */
 		if (rc == 0)
 			rc = ports_for(c, txn, i.uuid, i.host ? i.host : "");
+		if (rc == 0 && c->placed[k])
+			rc = volumes_for(c, txn, &i);
 		if (rc == 0)
 			rc = compute_db_instance_put(txn, &i, NULL);
 		codec_clear(&schema_rec_instance, &i);
@@ -1352,6 +1450,54 @@ flavor_usable(struct http_req *req, const struct rec_flavor *f,
 }
 
 /* Reads and checks what the request names, in one read transaction. */
+/* The volumes a server's mappings name must be the project's and
+ * available. A server booted from a volume takes its kernel and ramdisk
+ * from the image of its image -> volume mapping, or from its boot
+ * volume's volume_image_metadata: *ref (NULL: none, a disk boot). */
+static int
+bdm_prepare(struct http_req *req, struct store_txn *txn, struct create *c,
+    const char **ref)
+{
+	struct volume_boot vb;
+
+	if (c->bfv)
+		*ref = NULL;
+	for (size_t k = 0; k < c->nbdm; k++) {
+		const struct cbdm *b = &c->bdm[k];
+
+		if (strcmp(b->source, "volume") != 0) {
+			if (b->boot_index == 0 && strcmp(b->source, "image") ==
+			    0)
+				*ref = b->uuid;
+			continue;
+		}
+		if (c->svc->vol == NULL || volume_boot_info(c->svc->vol, txn,
+		    c->ctx->project_id, b->uuid, &vb) == -1) {
+			err_set(TS_EINVALID, "Block Device Mapping is Invalid: "
+			    "failed to get volume %s.", b->uuid);
+			return -1;
+		}
+		if (strcmp(vb.status, "available") != 0) {
+			err_set(TS_EINVALID, "Invalid volume: volume %s status "
+			    "must be available, but current status is: %s.",
+			    b->uuid, vb.status);
+			return -1;
+		}
+		if (b->boot_index == 0 && vb.image_id[0] != '\0') {
+			struct compute_image probe;
+
+			/* An image deleted since leaves a disk boot. */
+			if (compute_servers_image_get(req, txn, vb.image_id,
+			    &probe) == 0) {
+				snprintf(c->boot_image, sizeof(c->boot_image),
+				    "%s", vb.image_id);
+				*ref = c->boot_image;
+			}
+		}
+	}
+	return 0;
+}
+
 static int
 create_prepare(struct http_req *req, struct create *c, const char *flavor_ref,
     const char *image_ref)
@@ -1374,7 +1520,10 @@ create_prepare(struct http_req *req, struct create *c, const char *flavor_ref,
 	}
 	if (flavor_usable(req, &c->flavor, c->ctx->project_id) == -1)
 		goto out;
-	if (compute_servers_image_get(req, txn, image_ref, &c->image) == -1)
+	if (c->nbdm > 0 && bdm_prepare(req, txn, c, &image_ref) == -1)
+		goto out;
+	if (image_ref != NULL && *image_ref != '\0' &&
+	    compute_servers_image_get(req, txn, image_ref, &c->image) == -1)
 		goto out;
 	if (c->image.min_disk > 0 && c->flavor.disk > 0 &&
 	    c->flavor.disk < c->image.min_disk) {
@@ -1561,6 +1710,153 @@ parse_networks(struct create *c, json_t *nets, int mv)
 	return 0;
 }
 
+/* A boot_index: an integer, a string of one, or null/"none" (-1). */
+static int
+bdm_boot_index(json_t *v, int64_t *out)
+{
+	char *end;
+
+	*out = -1;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (json_is_integer(v)) {
+		*out = json_integer_value(v);
+		return 0;
+	}
+	if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+
+		if (strcasecmp(s, "none") == 0)
+			return 0;
+		*out = strtoll(s, &end, 10);
+		if (*s != '\0' && *end == '\0')
+			return 0;
+	}
+	err_set(TS_EINVALID, "Invalid input for field/attribute boot_index. "
+	    "Value: %s. It must be an integer.", json_is_string(v) ?
+	    json_string_value(v) : "?");
+	return -1;
+}
+
+/*
+ * block_device_mapping_v2 (Nova's BDM v2): the image boot (source image,
+ * destination local, boot_index 0) as imageRef; volumes as destination
+ * volume from an existing volume, an image, a snapshot or blank. Local
+ * disks other than the image's (swap, ephemeral) come from the flavor
+ * here: refused. *image_ref may be set from the mapping.
+ */
+static int
+parse_bdm(struct create *c, json_t *list, const char **image_ref)
+{
+	size_t k;
+	json_t *e;
+	int boots = 0;
+
+	if (list == NULL || json_is_null(list))
+		return 0;
+	if (!json_is_array(list) || json_array_size(list) > BDM_MAX) {
+		err_set(TS_EINVALID, "Invalid input for field/attribute "
+		    "block_device_mapping_v2: a list of at most %d mappings "
+		    "is expected.", BDM_MAX);
+		return -1;
+	}
+	json_array_foreach(list, k, e) {
+		const char *src = NULL, *dst = NULL, *uuid = NULL;
+		int64_t bi, size = 0;
+		bool dot = false;
+		struct cbdm *b;
+
+		if (!json_is_object(e)) {
+			err_set(TS_EINVALID, "Invalid input for field/attribute "
+			    "block_device_mapping_v2: each mapping must be an "
+			    "object.");
+			return -1;
+		}
+		if (jsonreq_str(JSONREQ_NOVA, e, "source_type", 1, 32,
+		    JSONREQ_BYTES, &src, NULL) == -1 ||
+		    jsonreq_str(JSONREQ_NOVA, e, "destination_type", 1, 32,
+		    JSONREQ_BYTES | JSONREQ_NULLABLE, &dst, NULL) == -1 ||
+		    jsonreq_str(JSONREQ_NOVA, e, "uuid", 1, 255,
+		    JSONREQ_BYTES | JSONREQ_NULLABLE, &uuid, NULL) == -1 ||
+		    jsonreq_int(JSONREQ_NOVA, e, "volume_size", 1, 100000,
+		    JSONREQ_NULLABLE, &size, NULL) == -1 ||
+		    jsonreq_bool(JSONREQ_NOVA, e, "delete_on_termination",
+		    JSONREQ_NULLABLE, &dot, NULL) == -1 ||
+		    bdm_boot_index(json_object_get(e, "boot_index"), &bi) ==
+		    -1)
+			return -1;
+		if (src == NULL || (strcmp(src, "image") != 0 &&
+		    strcmp(src, "volume") != 0 && strcmp(src, "blank") != 0 &&
+		    strcmp(src, "snapshot") != 0)) {
+			err_set(TS_EINVALID, "Block Device Mapping is Invalid: "
+			    "source_type must be image, volume, snapshot or "
+			    "blank.");
+			return -1;
+		}
+		if (dst == NULL)
+			dst = strcmp(src, "image") == 0 ? "local" : "volume";
+		if (bi == 0 && ++boots > 1) {
+			err_set(TS_EINVALID, "Block Device Mapping is Invalid: "
+			    "Boot sequence for the instance and image/block "
+			    "device mapping combination is not valid.");
+			return -1;
+		}
+		if (strcmp(src, "blank") != 0 &&
+		    (uuid == NULL || !jsonreq_uuid_like(uuid))) {
+			err_set(TS_EINVALID, "Block Device Mapping is Invalid: "
+			    "a %s mapping needs the uuid of its source.", src);
+			return -1;
+		}
+		if (strcmp(dst, "local") == 0) {
+			if (strcmp(src, "image") == 0 && bi == 0) {
+				/* The image boot, spelled as a mapping. */
+				if (*image_ref == NULL || **image_ref == '\0')
+					*image_ref = uuid;
+				continue;
+			}
+			err_set(TS_EINVALID, "Block Device Mapping is Invalid: "
+			    "local disks other than the image's come from the "
+			    "flavor (swap, ephemeral).");
+			return -1;
+		}
+		if (strcmp(dst, "volume") != 0) {
+			err_set(TS_EINVALID, "Block Device Mapping is Invalid: "
+			    "destination_type must be local or volume.");
+			return -1;
+		}
+		if ((strcmp(src, "blank") == 0 || strcmp(src, "image") == 0) &&
+		    size <= 0) {
+			err_set(TS_EINVALID, "Block Device Mapping is Invalid: "
+			    "a volume made from %s needs a volume_size.", src);
+			return -1;
+		}
+		b = &c->bdm[c->nbdm++];
+		b->source = src;
+		b->uuid = uuid;
+		b->boot_index = bi;
+		b->size = (uint64_t)size;
+		b->dot = dot;
+		if (bi == 0)
+			c->bfv = true;
+	}
+	if (c->bfv && *image_ref != NULL && **image_ref != '\0') {
+		/* The root is the volume; Nova takes imageRef as the source
+		 * of an image -> volume mapping only. */
+		for (k = 0; k < c->nbdm; k++)
+			if (c->bdm[k].boot_index == 0 &&
+			    strcmp(c->bdm[k].source, "image") == 0 &&
+			    strcasecmp(c->bdm[k].uuid, *image_ref) == 0)
+				break;
+		if (k == c->nbdm) {
+			err_set(TS_EINVALID, "Block Device Mapping is Invalid: "
+			    "Boot sequence for the instance and image/block "
+			    "device mapping combination is not valid.");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int
 compute_servers_create(struct http_req *req, struct http_resp *resp)
 {
@@ -1631,17 +1927,26 @@ compute_servers_create(struct http_req *req, struct http_resp *resp)
 		err_set(TS_EINVALID, "min_count must be <= max_count");
 		goto out;
 	}
-	if (image_ref == NULL || *image_ref == '\0') {
-		err_set(TS_EINVALID, "Block device mapping is not supported; "
-		    "an imageRef is required.");
+	if (json_object_get(s, "block_device_mapping") != NULL) {
+		err_set(TS_EINVALID, "The legacy block_device_mapping is not "
+		    "supported: use block_device_mapping_v2.");
 		goto out;
 	}
-	if (json_object_get(s, "block_device_mapping_v2") != NULL ||
-	    json_object_get(s, "block_device_mapping") != NULL) {
-		err_set(TS_EINVALID, "Block device mapping is not supported "
-		    "by this cloud yet.");
+	if (parse_bdm(&c, json_object_get(s, "block_device_mapping_v2"),
+	    &image_ref) == -1)
+		goto out;
+	if (!c.bfv && (image_ref == NULL || *image_ref == '\0')) {
+		err_set(TS_EINVALID, "Block Device Mapping is Invalid: Boot "
+		    "sequence for the instance and image/block device mapping "
+		    "combination is not valid.");
 		goto out;
 	}
+	for (size_t k = 0; k < c.nbdm && c.max_count > 1; k++)
+		if (strcmp(c.bdm[k].source, "volume") == 0) {
+			err_set(TS_EINVALID, "Cannot attach one or more volumes "
+			    "to multiple instances");
+			goto out;
+		}
 	if (parse_networks(&c, json_object_get(s, "networks"), mv) == -1)
 		goto out;
 	c.metadata = json_object_get(s, "metadata");
@@ -1654,7 +1959,8 @@ compute_servers_create(struct http_req *req, struct http_resp *resp)
 		goto out;
 	c.sreq.vcpus = c.flavor.vcpus;
 	c.sreq.memory_mb = c.flavor.ram;
-	c.sreq.disk_gb = c.flavor.disk + c.flavor.ephemeral +
+	/* A server booted from a volume has no local root disk. */
+	c.sreq.disk_gb = (c.bfv ? 0 : c.flavor.disk) + c.flavor.ephemeral +
 	    (c.flavor.swap + 1023) / 1024;
 	c.sreq.az = *zone ? zone : NULL;
 	c.sreq.force_host = *fhost ? fhost : NULL;
@@ -1679,6 +1985,8 @@ compute_servers_create(struct http_req *req, struct http_resp *resp)
 	/* Its ports are bound to the chosen hosts: their agents hear now. */
 	if (c.svc->net != NULL)
 		network_changed(c.svc->net);
+	if (c.nbdm > 0 && c.svc->vol != NULL)
+		volume_changed(c.svc->vol);
 	log_info("created %zu server(s) '%s' for project %s", c.count, c.name,
 	    c.ctx->project_id);
 

@@ -103,7 +103,9 @@ compute_volume_ready(void *arg, const char *volume_id,
 	store_txn_end(&txn);
 	if (!found)
 		return;
-	if (i.task_state == NULL && find_volume(&i, volume_id) != NULL)
+	/* (a task's command too: a server booted from a volume waits for
+	 * this one to be built) */
+	if (find_volume(&i, volume_id) != NULL)
 		recon_dispatch(svc->recon, &i);
 	codec_clear(&schema_rec_instance, &i);
 }
@@ -250,8 +252,9 @@ dev_used(const char *dev, const char used[26])
  * vda, then the ephemeral and swap disks in that order, as the agent
  * names them) and the other volumes. Nova's libvirt driver also picks the
  * name itself. */
-static int
-pick_device(const struct rec_instance *i, const char *want, char out[32])
+int
+compute_volumes_pick_device(const struct rec_instance *i, const char *want,
+    char out[32])
 {
 	char used[26] = { 0 };
 	int next = 1;
@@ -312,7 +315,7 @@ attach(struct vol_change *c, struct store_txn *txn, struct rec_instance *i)
 		    "exceeded.", MAX_VOLUMES);
 		return -1;
 	}
-	if (pick_device(i, c->device, c->dev) == -1)
+	if (compute_volumes_pick_device(i, c->device, c->dev) == -1)
 		return -1;
 	if (volume_attach_begin(c->svc->vol, txn, i->project_id, c->volume_id,
 	    i->uuid, i->host, c->dev, att) == -1)

@@ -479,6 +479,24 @@ vols_read(struct recon *r, struct store_txn *txn, const struct rec_instance *i,
 	return 0;
 }
 
+/* Whether the instance's boot volume (if any) is among the volumes ready:
+ * a guest is never built or rebuilt without its root disk. */
+static int
+boot_ready(const struct rec_instance *i, const struct vols *vs)
+{
+	for (size_t k = 0; k < i->volumes.n; k++) {
+		const struct sch_inst_volume *iv = &i->volumes.items[k];
+
+		if (!iv->has_boot_index || iv->boot_index != 0)
+			continue;
+		for (size_t m = 0; m < vs->n; m++)
+			if (strcmp(vs->v[m].volume_id, iv->volume_id) == 0)
+				return 1;
+		return 0;
+	}
+	return 1;
+}
+
 static void
 vols_wipe(struct vols *vs)
 {
@@ -619,8 +637,12 @@ token_for(struct recon *r, const struct rec_instance *i, char *tok,
     size_t len)
 {
 	tok[0] = '\0';
-	if (r->token_fn == NULL || i->image_ref == NULL ||
-	    *i->image_ref == '\0')
+	/* (a server booted from a volume may still need its kernel and
+	 * ramdisk) */
+	if (r->token_fn == NULL || ((i->image_ref == NULL ||
+	    *i->image_ref == '\0') && (i->kernel_id == NULL ||
+	    *i->kernel_id == '\0') && (i->ramdisk_id == NULL ||
+	    *i->ramdisk_id == '\0')))
 		return;
 	if (r->token_fn(r->token_arg, i, tok, len) == -1) {
 		log_warnx("instance %s: no image capability: %s", i->uuid,
@@ -645,6 +667,17 @@ post(struct recon *r, const char *host, const struct schema_type *type,
 		STAT(r, send_failed);
 	}
 	return rc;
+}
+
+/* A command that cannot go yet (the boot volume's export is not in place):
+ * the task's re-sends, the storage sync's ready hook or the host's next
+ * report try again. */
+static int
+hold(struct recon *r, const struct rec_instance *i)
+{
+	(void)r;
+	log_debug("instance %s: waiting for its boot volume", i->uuid);
+	return 0;
 }
 
 /* The command for an instance's task, or its desired power without one.
@@ -681,7 +714,10 @@ send_for(struct recon *r, const struct rec_instance *i, int64_t now,
 		m.action = (char *)t->agent_action;
 		spec_of(i, &m.spec, name);
 		nics_of(r, i, &ns, &m.spec);
-		vols_of(r, i, &vs, &m.spec);
+		if (!vols_of(r, i, &vs, &m.spec) || !boot_ready(i, &vs)) {
+			vols_wipe(&vs);
+			return hold(r, i);
+		}
 		/* The agent makes sure the guest exists before rebooting it. */
 		token_for(r, i, tok, sizeof(tok));
 		m.spec.image_token = tok[0] ? tok : NULL;
@@ -711,6 +747,14 @@ send_for(struct recon *r, const struct rec_instance *i, int64_t now,
 		if (vols_of(r, i, &vs, &m.spec)) {
 			m.has_sync_volumes = true;
 			m.sync_volumes = true;
+		} else if (r->vol.conn != NULL && i->volumes.n > 0) {
+			/* cannot tell which volumes it has: not now */
+			vols_wipe(&vs);
+			return hold(r, i);
+		}
+		if (!boot_ready(i, &vs)) {
+			vols_wipe(&vs);
+			return hold(r, i);
 		}
 		token_for(r, i, tok, sizeof(tok));
 		m.spec.image_token = tok[0] ? tok : NULL;
@@ -815,6 +859,10 @@ finish_delete(struct recon *r, struct store_txn *txn,
 
 		if (r->vol.detach_done(r->vol.vol, txn, iv->volume_id,
 		    iv->attachment_id) == -1)
+			return -1;
+		if (iv->delete_on_termination && r->vol.delete_detached !=
+		    NULL && r->vol.delete_detached(r->vol.vol, txn,
+		    iv->volume_id) == -1)
 			return -1;
 		r->vol_settled = 1;
 	}

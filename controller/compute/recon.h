@@ -150,6 +150,9 @@ struct recon_vol {
 		    const char *volume_id, const char *attachment_id);
 	int	(*detach_done)(struct volume *, struct store_txn *,
 		    const char *volume_id, const char *attachment_id);
+	/* A deleted server's volume with delete_on_termination. */
+	int	(*delete_detached)(struct volume *, struct store_txn *,
+		    const char *volume_id);
 	/* After a commit that changed attachments (volume_changed()). */
 	void	(*changed)(struct volume *);
 };

@@ -563,7 +563,9 @@ apply_volume(struct store_txn *txn, struct report *r, const char *id)
 			to = "error";
 			rc = fault(&v.fault, st, "creation failed");
 		} else if (st->present && st->size_gb >= v.size) {
-			to = "available";
+			/* A server's new volume (boot from volume) has its
+			 * attachment from the start. */
+			to = v.attachments.n > 0 ? "attaching" : "available";
 			if (v.image_id != NULL)
 				v.bootable = true;
 			rc = volume_db_set_str(&v.fault, NULL);

@@ -661,9 +661,14 @@ place_cb(const struct rec_service *s, void *arg)
 	    strlen(s->host) >= p->len)
 		return 0;
 	if (volume_db_host_get(p->txn, s->host, &h) == 0) {
+		bool none = h.backend == NULL || strcmp(h.backend, "none") == 0;
+
 		free_gb = (int64_t)(h.free_gb > INT64_MAX ? INT64_MAX :
 		    h.free_gb);
 		codec_clear(&schema_rec_storage_host, &h);
+		/* An agent without [storage] said so. */
+		if (none)
+			return 0;
 	} else if (err_code() != TS_ENOT_FOUND)
 		return -1;
 	/* The most free space wins; ties and unreported hosts: the first
@@ -674,6 +679,20 @@ place_cb(const struct rec_service *s, void *arg)
 		p->found = true;
 	}
 	return 0;
+}
+
+bool
+volume_host_serves(struct volume *v, struct store_txn *txn, const char *host)
+{
+	struct rec_storage_host h;
+	bool ok;
+
+	(void)v;
+	if (volume_db_host_get(txn, host, &h) == -1)
+		return false;
+	ok = h.backend != NULL && strcmp(h.backend, "none") != 0;
+	codec_clear(&schema_rec_storage_host, &h);
+	return ok;
 }
 
 int

@@ -117,6 +117,52 @@ int	volume_detach_begin(struct volume *, struct store_txn *,
 int	volume_detach_done(struct volume *, struct store_txn *,
 	    const char *volume_id, const char *attachment_id);
 
+/*
+ * Boot from volume and Nova's other block device mappings that make a
+ * volume (source image, blank or snapshot, destination volume): a new
+ * volume of the project, quota checked, placed on prefer_host when its
+ * agent serves storage (else where any volume would go), with the
+ * server's attachment from the start: it goes creating -> attaching when
+ * its host has made (and filled) it, then in-use as for an attach.
+ * image_id, snapshot_id: the fill (both NULL: blank); size_gb 0: the
+ * source's. *volume_id and *attachment_id (37 bytes each) get the ids.
+ */
+struct volume_new_attached {
+	const char	*project_id, *user_id;
+	const char	*name;		/* NULL: none */
+	uint64_t	 size_gb;
+	const char	*image_id;
+	const char	*snapshot_id;
+	const char	*server_id;
+	const char	*host;		/* the server's */
+	const char	*prefer_host;
+	const char	*device;
+};
+int	volume_create_attached(struct volume *, struct store_txn *,
+	    const struct volume_new_attached *, char *volume_id,
+	    char *attachment_id);
+
+/* What Nova needs to boot a server from an existing volume of project
+ * (404 for another project's). */
+struct volume_boot {
+	uint64_t	size_gb;
+	bool		bootable;
+	char		status[32];
+	char		image_id[37];	/* volume_image_metadata; "" none */
+	char		kernel_id[37];
+	char		ramdisk_id[37];
+};
+int	volume_boot_info(struct volume *, struct store_txn *,
+	    const char *project_id, const char *volume_id,
+	    struct volume_boot *);
+
+/* A server's volume whose delete_on_termination is set, once detached
+ * (volume_detach_done() in the same transaction): deleting, as a DELETE
+ * would (refused in the states Cinder refuses). A missing volume is not
+ * an error. */
+int	volume_delete_detached(struct volume *, struct store_txn *,
+	    const char *volume_id);
+
 /* Tell the storage sync that volume records changed (any thread; after
  * the commit). Accepts NULL. */
 void	volume_changed(struct volume *);

@@ -83,14 +83,49 @@ att_find(struct rec_volume *v, const char *attachment_id)
 }
 
 int
+volume_attach_add(struct rec_volume *v, const char *server_id,
+    const char *host, const char *device, char *attachment_id)
+{
+	char init[256], user[CHAP_USER_LEN + 1], secret[CHAP_SECRET_LEN + 1];
+	struct sch_vol_attachment *a;
+	void *nv;
+	int rc = -1;
+
+	if (volume_initiator_name(host, init, sizeof(init)) == -1 ||
+	    random_alnum(user, CHAP_USER_LEN) == -1 ||
+	    random_alnum(secret, CHAP_SECRET_LEN) == -1)
+		goto out;
+	if ((nv = realloc(v->attachments.items, (v->attachments.n + 1) *
+	    sizeof(*a))) == NULL) {
+		err_set(TS_ENOMEM, "out of memory");
+		goto out;
+	}
+	v->attachments.items = nv;
+	a = &v->attachments.items[v->attachments.n++];
+	memset(a, 0, sizeof(*a));
+	db_uuid(a->id);
+	snprintf(a->server_id, sizeof(a->server_id), "%s", server_id);
+	if (volume_db_set_str(&a->host_name, host) == -1 ||
+	    volume_db_set_str(&a->initiator, init) == -1 ||
+	    volume_db_set_str(&a->device, device) == -1 ||
+	    volume_db_set_str(&a->status, "attaching") == -1 ||
+	    volume_db_set_str(&a->mode, v->readonly ? "ro" : "rw") == -1 ||
+	    volume_db_set_str(&a->chap_user, user) == -1 ||
+	    volume_db_set_str(&a->chap_secret, secret) == -1)
+		goto out;
+	memcpy(attachment_id, a->id, CODEC_UUID_LEN + 1);
+	rc = 0;
+out:
+	explicit_bzero(secret, sizeof(secret));
+	return rc;
+}
+
+int
 volume_attach_begin(struct volume *vs, struct store_txn *txn,
     const char *project_id, const char *volume_id, const char *server_id,
     const char *host, const char *device, char *attachment_id)
 {
 	struct rec_volume v;
-	struct sch_vol_attachment *a;
-	char init[256], user[CHAP_USER_LEN + 1], secret[CHAP_SECRET_LEN + 1];
-	void *nv;
 	int rc = -1;
 
 	(void)vs;
@@ -125,37 +160,15 @@ volume_attach_begin(struct volume *vs, struct store_txn *txn,
 		    "attachments.", volume_id);
 		goto out;
 	}
-	if (volume_initiator_name(host, init, sizeof(init)) == -1 ||
-	    random_alnum(user, CHAP_USER_LEN) == -1 ||
-	    random_alnum(secret, CHAP_SECRET_LEN) == -1)
-		goto out;
-	if ((nv = realloc(v.attachments.items, (v.attachments.n + 1) *
-	    sizeof(*a))) == NULL) {
-		err_set(TS_ENOMEM, "out of memory");
-		goto out;
-	}
-	v.attachments.items = nv;
-	a = &v.attachments.items[v.attachments.n++];
-	memset(a, 0, sizeof(*a));
-	db_uuid(a->id);
-	snprintf(a->server_id, sizeof(a->server_id), "%s", server_id);
-	if (volume_db_set_str(&a->host_name, host) == -1 ||
-	    volume_db_set_str(&a->initiator, init) == -1 ||
-	    volume_db_set_str(&a->device, device) == -1 ||
-	    volume_db_set_str(&a->status, "attaching") == -1 ||
-	    volume_db_set_str(&a->mode, v.readonly ? "ro" : "rw") == -1 ||
-	    volume_db_set_str(&a->chap_user, user) == -1 ||
-	    volume_db_set_str(&a->chap_secret, secret) == -1 ||
-	    volume_db_set_str(&v.status, "attaching") == -1)
+	if (volume_attach_add(&v, server_id, host, device, attachment_id) ==
+	    -1 || volume_db_set_str(&v.status, "attaching") == -1)
 		goto out;
 	v.generation++;
 	v.updated_at = db_now_ms();
 	if (volume_db_put(txn, NULL, &v) == -1)
 		goto out;
-	memcpy(attachment_id, a->id, CODEC_UUID_LEN + 1);
 	rc = 0;
 out:
-	explicit_bzero(secret, sizeof(secret));
 	codec_clear(&schema_rec_volume, &v);
 	return rc;
 }

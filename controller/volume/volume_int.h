@@ -82,6 +82,14 @@ void		 volume_kick(struct volume *);
  */
 int	volume_place(struct volume *, struct store_txn *, char *host,
 	    size_t len);
+/* Whether host's agent reported a storage backend. */
+bool	volume_host_serves(struct volume *, struct store_txn *,
+	    const char *host);
+/* Adds to v an attachment of server_id on host (its initiator, fresh CHAP
+ * credentials, status attaching); *attachment_id (37 bytes) its id. The
+ * caller writes v. */
+int	volume_attach_add(struct rec_volume *v, const char *server_id,
+	    const char *host, const char *device, char *attachment_id);
 /* Check one more volume of size GiB (volumes = 1) or a snapshot (0) or a
  * growth of an existing volume (volumes = 0, gb = the growth) against the
  * project's limits and usage, inside the write: 413 with Cinder's

@@ -779,6 +779,9 @@ add_meta(struct ts_strmap *m, const char *k, const char *v)
 	return rc;
 }
 
+/* volume_image_metadata max=64 (schemas/volume.schema) */
+#define VOLUME_IMAGE_META_MAX	64
+
 /* ---- create ------------------------------------------------------------- */
 
 struct vcreate {
@@ -859,6 +862,13 @@ fill_from_image(struct vcreate *c, struct store_txn *txn)
 		if (add_meta(&c->v.image_metadata, "size", num) == -1)
 			goto fail;
 	}
+	/* As Cinder: the image's properties too (Nova boots a volume with
+	 * its kernel_id, ramdisk_id and os_command_line), as many as fit. */
+	for (size_t i = 0; i < im.properties.n &&
+	    c->v.image_metadata.n < VOLUME_IMAGE_META_MAX; i++)
+		if (add_meta(&c->v.image_metadata, im.properties.items[i].k,
+		    im.properties.items[i].v) == -1)
+			goto fail;
 	codec_clear(&schema_rec_image, &im);
 	return 0;
 fail:
@@ -1286,6 +1296,134 @@ volume_volumes_delete(struct http_req *req, struct http_resp *resp)
 	codec_clear(&schema_rec_volume, &e.out);
 	volume_kick(volume_of(req));
 	return http_resp_status(resp, 202);
+}
+
+/* ---- for a server's block device mappings (volume.h) ---------------------- */
+
+int
+volume_create_attached(struct volume *vs, struct store_txn *txn,
+    const struct volume_new_attached *n, char *volume_id,
+    char *attachment_id)
+{
+	struct vcreate c = { .vs = vs };
+	char host[256] = "";
+	int rc = -1;
+
+	c.viewer.project_id = n->project_id;
+	c.size_given = n->size_gb > 0;
+	c.image = n->image_id;
+	c.v.size = n->size_gb;
+	db_uuid(c.v.id);
+	c.v.created_at = c.v.updated_at = db_now_ms();
+	c.v.generation = 1;
+	if (volume_db_set_str(&c.v.project_id, n->project_id) == -1 ||
+	    volume_db_set_str(&c.v.user_id, n->user_id) == -1 ||
+	    volume_db_set_str(&c.v.name, n->name) == -1 ||
+	    volume_db_set_str(&c.v.status, "creating") == -1 ||
+	    volume_db_set_str(&c.v.availability_zone, VOLUME_ZONE) == -1 ||
+	    volume_db_set_str(&c.v.volume_type, VOLUME_TYPE_ID) == -1 ||
+	    volume_db_set_str(&c.v.snapshot_id, n->snapshot_id) == -1)
+		goto out;
+	if (fill_from_source(&c, txn, host, sizeof(host)) == -1)
+		goto out;
+	if (c.image != NULL && fill_from_image(&c, txn) == -1)
+		goto out;
+	if (c.v.size == 0) {
+		err_set(TS_EINVALID, "Invalid input received: Size must be "
+		    "specified.");
+		goto out;
+	}
+	if (volume_quota_check(vs, txn, c.v.project_id, 1, (int64_t)c.v.size,
+	    0, (int64_t)c.v.size) == -1)
+		goto out;
+	/* The server's own host when it serves storage (no network hop),
+	 * else wherever a volume would go. */
+	if (host[0] == '\0' && n->prefer_host != NULL &&
+	    volume_host_serves(vs, txn, n->prefer_host))
+		snprintf(host, sizeof(host), "%s", n->prefer_host);
+	if (host[0] == '\0' && volume_place(vs, txn, host, sizeof(host)) == -1)
+		goto out;
+	if (host[0] == '\0') {
+		err_set(TS_EINVALID, "Block Device Mapping is Invalid: "
+		    "%s", NO_BACKEND);
+		goto out;
+	}
+	if (volume_db_set_str(&c.v.host, host) == -1 ||
+	    volume_attach_add(&c.v, n->server_id, n->host, n->device,
+	    attachment_id) == -1 ||
+	    volume_db_put(txn, NULL, &c.v) == -1 ||
+	    volume_db_usage_add(txn, c.v.project_id, 1, (int64_t)c.v.size,
+	    0) == -1)
+		goto out;
+	memcpy(volume_id, c.v.id, CODEC_UUID_LEN + 1);
+	log_info("volume %s of project %s: %llu GiB on %s for server %s",
+	    c.v.id, c.v.project_id, (unsigned long long)c.v.size, host,
+	    n->server_id);
+	rc = 0;
+out:
+	codec_clear(&schema_rec_volume, &c.v);
+	return rc;
+}
+
+int
+volume_boot_info(struct volume *vs, struct store_txn *txn,
+    const char *project_id, const char *volume_id, struct volume_boot *b)
+{
+	struct rec_volume v;
+
+	(void)vs;
+	memset(b, 0, sizeof(*b));
+	if (volume_db_get(txn, volume_id, &v) == -1)
+		return -1;
+	if (strcmp(v.project_id, project_id) != 0) {
+		codec_clear(&schema_rec_volume, &v);
+		err_set(TS_ENOT_FOUND, "Volume %s could not be found.",
+		    volume_id);
+		return -1;
+	}
+	b->size_gb = v.size;
+	b->bootable = v.bootable;
+	snprintf(b->status, sizeof(b->status), "%s", v.status);
+	for (size_t i = 0; i < v.image_metadata.n; i++) {
+		const char *k = v.image_metadata.items[i].k,
+		    *val = v.image_metadata.items[i].v;
+
+		if (strcmp(k, "image_id") == 0)
+			snprintf(b->image_id, sizeof(b->image_id), "%s", val);
+		else if (strcmp(k, "kernel_id") == 0)
+			snprintf(b->kernel_id, sizeof(b->kernel_id), "%s", val);
+		else if (strcmp(k, "ramdisk_id") == 0)
+			snprintf(b->ramdisk_id, sizeof(b->ramdisk_id), "%s",
+			    val);
+	}
+	codec_clear(&schema_rec_volume, &v);
+	return 0;
+}
+
+int
+volume_delete_detached(struct volume *vs, struct store_txn *txn,
+    const char *volume_id)
+{
+	struct vedit e = { .vs = vs, .id = volume_id };
+	struct rec_volume old, v;
+	int rc;
+
+	if (volume_db_get(txn, volume_id, &old) == -1)
+		return err_code() == TS_ENOT_FOUND ? 0 : -1;
+	if (volume_db_get(txn, volume_id, &v) == -1) {
+		codec_clear(&schema_rec_volume, &old);
+		return -1;
+	}
+	rc = delete_edit(txn, &v, &e);
+	if (rc == 0 && !e.gone) {
+		v.updated_at = db_now_ms();
+		rc = volume_db_put(txn, &old, &v);
+	}
+	if (rc == 0)
+		log_info("volume %s: deleting with its server", volume_id);
+	codec_clear(&schema_rec_volume, &old);
+	codec_clear(&schema_rec_volume, &v);
+	return rc;
 }
 
 /* ---- actions ------------------------------------------------------------ */

@@ -266,6 +266,50 @@ cinder delete test || fail "cinder delete"
 wait_for 30 "test gone" sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -H 'X-Auth-Token: $TOK' http://127.0.0.1:$VP/v3/$PROJ/volumes/$CID)\" = 404 ]"
 ok "cinder create --display_name test 1, cinder list, cinder delete; 4 GiB over a 4 GiB quota with 1 GiB used: 413, nothing created"
 
+# ---- boot from volume ----------------------------------------------------------------
+# An image-backed volume (filled on its host from the image API with the
+# volume's capability), then a server whose root disk it is.
+BV=$(openstack volume create --image "$IID" --size 1 vebootvol -f value -c id) ||
+	fail "volume create --image"
+wait_for 60 "vebootvol available" vol_is "$BV" available
+[ "$(cv "/volumes/$BV" '.volume.bootable')" = true ] || fail "vebootvol is not bootable"
+[ "$(cv "/volumes/$BV" '.volume.volume_image_metadata.kernel_id')" = "$KID" ] ||
+	fail "vebootvol's volume_image_metadata lacks the image's kernel_id"
+S3=$(openstack server create --flavor m1.ve --volume vebootvol \
+	--availability-zone nova:h1 --user-data "$T/ud" vebfv1 -f value -c id) ||
+	fail "server create --volume"
+wait_for "$BOOT_TIMEOUT" "vebfv1 booted" has_line "$S3" '^TINYSTACK-GUEST-UP '
+wait_for 30 "vebfv1 ACTIVE" sh -c "[ \"\$(curl -s -H 'X-Auth-Token: $TOK' http://127.0.0.1:$CP/v2.1/servers/$S3 | jq -r .server.status)\" = ACTIVE ]"
+# (the guest lists its disks just after its boot line)
+wait_for 30 "vebfv1's vda: the 1 GiB volume with the image's data" \
+	has_line "$S3" '^TINYSTACK-GUEST-DISK vda sectors=2097152 .*head=TSBASEIMAGE'
+
+[ "$(nv "/servers/$S3" '.server.image')" = "" ] || fail "a server booted from a volume shows an image"
+[ "$(nv "/servers/$S3" '.server."os-extended-volumes:volumes_attached"[0].id')" = "$BV" ] ||
+	fail "vebfv1 does not list its root volume"
+wait_for 30 "vebootvol in-use" vol_is "$BV" in-use
+[ -z "$(ls "$T/inst-h1/$S3" 2>/dev/null | grep -E '^disk$')" ] || fail "vebfv1 has a local root disk"
+code=$(http_code DELETE "http://127.0.0.1:$CP/v2.1/servers/$S3/os-volume_attachments/$BV" -H "X-Auth-Token: $TOK")
+[ "$code" = 400 ] || fail "detaching a root volume: HTTP $code, wanted 400"
+ok "server create --volume: booted from the image-backed volume (vda holds the image's data, no local root disk), image \"\", the root volume cannot be detached (400)"
+# --boot-from-volume: Nova makes the root volume from the image.
+openstack server create --flavor m1.ve --image "$IID" --boot-from-volume 1 \
+	--availability-zone nova:h2 --user-data "$T/ud" vebfv2 > /dev/null ||
+	fail "server create --boot-from-volume"
+S4=$(openstack server show vebfv2 -f value -c id)
+wait_for "$BOOT_TIMEOUT" "vebfv2 booted" has_line "$S4" '^TINYSTACK-GUEST-UP '
+wait_for 30 "vebfv2's vda: a 1 GiB volume with the image's data" \
+	has_line "$S4" '^TINYSTACK-GUEST-DISK vda sectors=2097152 .*head=TSBASEIMAGE'
+
+BV2=$(nv "/servers/$S4" '.server."os-extended-volumes:volumes_attached"[0].id')
+wait_for 30 "vebfv2's volume in-use" vol_is "$BV2" in-use
+ok "server create --image --boot-from-volume 1: a new 1 GiB volume made from the image is its root disk"
+openstack server delete --wait vebfv1 vebfv2 || fail "server delete (boot from volume)"
+wait_for 30 "vebootvol available after its server" vol_is "$BV" available
+wait_for 30 "vebfv2's volume available after its server" vol_is "$BV2" available
+openstack volume delete "$BV" "$BV2" || fail "volume delete (boot volumes)"
+ok "servers booted from volumes deleted: their volumes (delete_on_termination false) are available again"
+
 openstack server delete --wait vevm1 vevm2 || fail "server delete"
 for n in $HOSTS; do
 	[ -z "$(lv "$n" list --all --name | grep .)" ] || fail "a domain is left on h$n"
