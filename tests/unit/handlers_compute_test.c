@@ -135,10 +135,14 @@ static const struct create_case create_cases[] = {
 	{ "\"name\": \"s\", \"flavorRef\": \"ct1\", \"imageRef\": \"notauuid\"",
 	  400, "Invalid imageRef provided." },
 	{ "\"name\": \"s\", \"flavorRef\": \"ct1\"", 400,
-	  "Block device mapping is not supported; an imageRef is required." },
+	  "Block Device Mapping is Invalid: Boot sequence for the instance and "
+	  "image/block device mapping combination is not valid." },
 	{ "\"name\": \"s\", \"flavorRef\": \"ct1\", \"imageRef\": \"%s\", "
-	  "\"block_device_mapping_v2\": []", 400,
-	  "Block device mapping is not supported by this cloud yet." },
+	  "\"block_device_mapping_v2\": [{\"source_type\": \"blank\", "
+	  "\"destination_type\": \"local\", \"guest_format\": \"swap\", "
+	  "\"boot_index\": -1, \"volume_size\": 1}]", 400,
+	  "Block Device Mapping is Invalid: local disks other than the "
+	  "image's come from the flavor (swap, ephemeral)." },
 	{ "\"name\": \"s\", \"flavorRef\": \"ct1\", \"imageRef\": \"%s\", "
 	  "\"networks\": [{\"uuid\": \"x\"}]", 400,
 	  "Bad networks format: network uuid is not in proper format (x)" },
