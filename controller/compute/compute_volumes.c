@@ -453,6 +453,22 @@ vol_change(struct http_req *req, const char *rule, struct vol_change *c)
 	return 0;
 }
 
+static int
+server_visible(struct http_req *req, const char *rule)
+{
+	struct store_txn *txn = NULL;
+	struct rec_instance cur;
+	int rc;
+
+	if (compute_read(req, &txn) == -1)
+		return -1;
+	rc = compute_server_load_txn(req, txn, rule, &cur);
+	store_txn_end(&txn);
+	if (rc == 0)
+		codec_clear(&schema_rec_instance, &cur);
+	return rc;
+}
+
 /* The volumeAttachment body: volumeId, device (optional, may be null);
  * tag (2.49) and delete_on_termination (2.79) are beyond this service's
  * microversions. */
@@ -507,8 +523,11 @@ compute_volumes_create(struct http_req *req, struct http_resp *resp)
 	json_t *a = NULL;
 	int mv, rc;
 
+	/* Another project's server is 404 before its body is read, so a
+	 * body error tells nothing of it. */
 	if (compute_version(req, resp, &mv) == -1 ||
-	    attach_parse(req, &c) == -1 ||
+	    server_visible(req, "os_compute_api:os-volumes-attachments:create")
+	    == -1 || attach_parse(req, &c) == -1 ||
 	    vol_change(req, "os_compute_api:os-volumes-attachments:create",
 	    &c) == -1) {
 		codec_clear(&schema_rec_instance, &c.after);

@@ -426,7 +426,7 @@ SHARED_PARAMS = {
                 "hypervisor_id": "1", "pattern": "mx", "service_id": "1",
                 "service_action": "disable", "tenant_id": P1,
                 "network_label": "mxnet", "port_id": PORT,
-                "security_group_id": SG},
+                "security_group_id": SG, "volume_id": VOLUME},
     "network": {"network_id": NET, "subnet_id": SUBNET, "port_id": PORT,
                 "security_group_id": SG, "rule_id": RULE,
                 "router_id": ROUTER, "floatingip_id": FIP,
