@@ -283,6 +283,10 @@ detach(const char *server, const char *vol, int status, const char *msg)
 	CT_CALL(T, C, CT_MEMBER, "DELETE", path, NULL, status, msg);
 }
 
+#define DETACH_STATE	"Invalid volume: Unable to detach volume. Volume " \
+	"status must be 'in-use' and attach_status must be 'attached' to " \
+	"detach."
+
 /* ---- tests -------------------------------------------------------------- */
 
 static void
@@ -343,21 +347,31 @@ test_attach_detach(void **state)
 	attach(CT_MEMBER, s1, "{\"volumeId\": "
 	    "\"0c4ab6e0-0000-4000-8000-0000000000v1\"}", 400, NULL);
 	attach(CT_MEMBER, s1, "{\"volumeId\": "
-	    "\"0c4ab6e0-0000-4000-8000-000000000001\"}", 404, NULL);
+	    "\"0c4ab6e0-0000-4000-8000-000000000001\"}", 404, "Volume "
+	    "0c4ab6e0-0000-4000-8000-000000000001 could not be found.");
 	snprintf(att, sizeof(att), "{\"volumeId\": \"%s\"}", other);
-	attach(CT_MEMBER, s2, att, 404, NULL);
+	snprintf(msg, sizeof(msg), "Volume %s could not be found.", other);
+	attach(CT_MEMBER, s2, att, 404, msg);
 	vol_is(CT_OTHER, other, "available", 0, NULL);
 	snprintf(att, sizeof(att), "{\"volumeId\": \"%s\"}", vol);
-	attach(CT_MEMBER, s1, att, 400, NULL);
-	attach(CT_MEMBER, s2, att, 400, NULL);
+	snprintf(msg, sizeof(msg), "Invalid volume: volume %s already "
+	    "attached to instance %s", vol, s1);
+	attach(CT_MEMBER, s1, att, 400, msg);
+	snprintf(msg, sizeof(msg), "Invalid volume: volume %s status must be "
+	    "available, but current status is: attaching.", vol);
+	attach(CT_MEMBER, s2, att, 400, msg);
 	snprintf(att, sizeof(att), "{\"volumeId\": \"%s\", \"device\": "
 	    "\"/dev/vd!\"}", vol);
 	attach(CT_MEMBER, s2, att, 400,
 	    "The supplied device path (/dev/vd!) is invalid.");
-	attach(CT_MEMBER, s2, "{\"device\": \"/dev/vdc\"}", 400, NULL);
+	attach(CT_MEMBER, s2, "{\"device\": \"/dev/vdc\"}", 400,
+	    "Invalid input for field/attribute volumeAttachment. Value: {}. "
+	    "'volumeId' is a required property");
 	snprintf(att, sizeof(att), "{\"volumeId\": \"%s\", \"bogus\": 1}",
 	    vol);
-	attach(CT_MEMBER, s2, att, 400, NULL);
+	attach(CT_MEMBER, s2, att, 400, "Invalid input for field/attribute "
+	    "volumeAttachment. Value: bogus. Additional properties are not "
+	    "allowed ('bogus' was unexpected)");
 	/* locked by the admin: the member is refused */
 	snprintf(path, sizeof(path), "/v2.1/servers/%s/action", s2);
 	CT_CALL(T, C, CT_ADMIN, "POST", path, "{\"lock\": null}", 202, NULL);
@@ -368,7 +382,8 @@ test_attach_detach(void **state)
 	CT_CALL(T, C, CT_ADMIN, "POST", path, "{\"unlock\": null}", 202, NULL);
 	/* another project's member on the member's server */
 	snprintf(att, sizeof(att), "{\"volumeId\": \"%s\"}", other);
-	attach(CT_OTHER, s2, att, 404, NULL);
+	snprintf(msg, sizeof(msg), "Instance %s could not be found.", s2);
+	attach(CT_OTHER, s2, att, 404, msg);
 	vol_is(CT_MEMBER, vol, "attaching", 0, NULL);
 	exports_are(vol, 1);
 	attachment_of(s1, vol);
@@ -379,7 +394,7 @@ test_attach_detach(void **state)
 	/* detach: not attached; still attaching */
 	snprintf(msg, sizeof(msg), "volume_id not found: %s", vol);
 	detach(s2, vol, 404, msg);
-	detach(s1, vol, 400, NULL);
+	detach(s1, vol, 400, DETACH_STATE);
 	vol_is(CT_MEMBER, vol, "attaching", 0, NULL);
 	exports_are(vol, 1);
 	attachment_of(s1, vol);
@@ -396,7 +411,7 @@ test_attach_detach(void **state)
 	vol_is(CT_MEMBER, vol, "detaching", 0, NULL);
 	attachment_of(s1, vol);
 	/* a second detach while detaching: refused, still detaching */
-	detach(s1, vol, 400, NULL);
+	detach(s1, vol, 400, DETACH_STATE);
 	vol_is(CT_MEMBER, vol, "detaching", 0, NULL);
 	attachment_of(s1, vol);
 	assert_int_equal(srv_volumes(s1, vol), 1);
@@ -453,7 +468,9 @@ test_create_bdm(void **state)
 	    "\"destination_type\": \"local\", \"boot_index\": -1}]",
 	    image_id);
 	BFV(m);
-	CT_CALL(T, C, CT_MEMBER, "POST", "/v2.1/servers", body, 400, NULL);
+	CT_CALL(T, C, CT_MEMBER, "POST", "/v2.1/servers", body, 400,
+	    "Block Device Mapping is Invalid: local disks other than the "
+	    "image's come from the flavor (swap, ephemeral).");
 	/* two boot_index 0 */
 	snprintf(m, sizeof(m), "\"block_device_mapping_v2\": [{\"source_type\":"
 	    " \"volume\", \"uuid\": \"%s\", \"destination_type\": \"volume\", "
@@ -461,7 +478,9 @@ test_create_bdm(void **state)
 	    "\"%s\", \"destination_type\": \"volume\", \"boot_index\": 0}]",
 	    vol, busy);
 	BFV(m);
-	CT_CALL(T, C, CT_MEMBER, "POST", "/v2.1/servers", body, 400, NULL);
+	CT_CALL(T, C, CT_MEMBER, "POST", "/v2.1/servers", body, 400,
+	    "Block Device Mapping is Invalid: Boot sequence for the instance "
+	    "and image/block device mapping combination is not valid.");
 	/* image -> volume without volume_size */
 	snprintf(m, sizeof(m), "\"block_device_mapping_v2\": [{\"source_type\":"
 	    " \"image\", \"uuid\": \"%s\", \"destination_type\": \"volume\", "
