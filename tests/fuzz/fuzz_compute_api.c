@@ -47,6 +47,9 @@ static const struct apifuzz_route routes[] = {
 	R("GET", "/v2.1/limits", NULL),
 	R("GET", "/v2.1/servers/@0@/os-instance-actions", NULL),
 	R("GET", "/v2.1/os-quota-sets/@3@/detail", NULL),
+	R("POST", "/v2.1/servers/@0@/os-volume_attachments", NULL),
+	R("DELETE", "/v2.1/servers/@0@/os-volume_attachments/"
+	    "0c4ab6e0-0000-4000-8000-000000000001", NULL),
 };
 
 static int
