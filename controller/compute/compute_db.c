@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "codec.h"
 #include "compute_db.h"
 #include "core/db.h"
@@ -1049,4 +1050,20 @@ uint64_t
 compute_db_flavor_disk_gb(const struct sch_inst_flavor *f)
 {
 	return f->disk + f->ephemeral + (f->swap + 1023) / 1024;
+}
+
+int
+compute_db_instance_copy(const struct rec_instance *src,
+    struct rec_instance *dst)
+{
+	struct buf b = { 0 };
+	int rc;
+
+	memset(dst, 0, sizeof(*dst));
+	rc = codec_record_encode(&schema_rec_instance, src, &b);
+	if (rc == 0)
+		rc = codec_record_decode(&schema_rec_instance, b.data, b.len,
+		    dst, NULL);
+	buf_free(&b);
+	return rc;
 }

@@ -66,6 +66,10 @@ int	compute_db_instance_get(struct store_txn *, const char *uuid,
 	    struct rec_instance *);
 /* Write inst; old is the stored version (NULL for a new instance) so the
  * host and task indexes follow the change. */
+/* A deep copy of src into dst (owned: codec_clear() it), through the
+ * record's own encoding. */
+int	compute_db_instance_copy(const struct rec_instance *src,
+	    struct rec_instance *dst);
 int	compute_db_instance_put(struct store_txn *, const struct rec_instance *inst,
 	    const struct rec_instance *old);
 /* Remove the record, its index entries and its actions. */

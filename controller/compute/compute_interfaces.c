@@ -264,7 +264,6 @@ change_fn(struct store_txn *txn, void *arg)
 {
 	struct iface_change *c = arg;
 	struct rec_instance old, i;
-	struct buf b = { 0 };
 	int rc;
 
 	memset(&i, 0, sizeof(i));
@@ -291,11 +290,8 @@ change_fn(struct store_txn *txn, void *arg)
 	}
 	/* The record changes too: updated_at, and a copy for the dispatch
 	 * after the commit. */
-	if (rc == 0 && (rc = codec_record_encode(&schema_rec_instance, &old,
-	    &b)) == 0)
-		rc = codec_record_decode(&schema_rec_instance, b.data, b.len,
-		    &i, NULL);
-	buf_free(&b);
+	if (rc == 0)
+		rc = compute_db_instance_copy(&old, &i);
 	if (rc == 0) {
 		i.updated_at = db_now_ms();
 		rc = compute_db_instance_put(txn, &i, &old);

@@ -2076,21 +2076,6 @@ locked_check(const struct change *ch, const struct rec_instance *i)
 }
 
 static int
-copy_instance(const struct rec_instance *src, struct rec_instance *dst)
-{
-	struct buf b = { 0 };
-	int rc;
-
-	memset(dst, 0, sizeof(*dst));
-	rc = codec_record_encode(&schema_rec_instance, src, &b);
-	if (rc == 0)
-		rc = codec_record_decode(&schema_rec_instance, b.data, b.len,
-		    dst, NULL);
-	buf_free(&b);
-	return rc;
-}
-
-static int
 update_fn(struct store_txn *txn, void *arg)
 {
 	struct change *ch = arg;
@@ -2099,7 +2084,7 @@ update_fn(struct store_txn *txn, void *arg)
 
 	if (compute_db_instance_get(txn, ch->uuid, &old) == -1)
 		return -1;
-	if (copy_instance(&old, &i) == -1) {
+	if (compute_db_instance_copy(&old, &i) == -1) {
 		codec_clear(&schema_rec_instance, &old);
 		return -1;
 	}
@@ -2123,7 +2108,7 @@ update_fn(struct store_txn *txn, void *arg)
 	if (rc == 0)
 		rc = compute_db_instance_put(txn, &i, &old);
 	if (rc == 0)
-		rc = copy_instance(&i, &ch->after);
+		rc = compute_db_instance_copy(&i, &ch->after);
 	codec_clear(&schema_rec_instance, &i);
 	codec_clear(&schema_rec_instance, &old);
 	return rc;
@@ -2229,7 +2214,7 @@ delete_fn(struct store_txn *txn, void *arg)
 		codec_clear(&schema_rec_instance, &old);
 		return 0;
 	}
-	if (copy_instance(&old, &i) == -1) {
+	if (compute_db_instance_copy(&old, &i) == -1) {
 		codec_clear(&schema_rec_instance, &old);
 		return -1;
 	}
@@ -2238,7 +2223,7 @@ delete_fn(struct store_txn *txn, void *arg)
 	if (rc == 0)
 		rc = compute_db_instance_put(txn, &i, &old);
 	if (rc == 0) {
-		rc = copy_instance(&i, &ch->after);
+		rc = compute_db_instance_copy(&i, &ch->after);
 		ch->dispatch = true;
 	}
 	codec_clear(&schema_rec_instance, &i);
@@ -2424,7 +2409,7 @@ action_fn(struct store_txn *txn, void *arg)
 
 	if (compute_db_instance_get(txn, ch->uuid, &old) == -1)
 		return -1;
-	if (copy_instance(&old, &i) == -1) {
+	if (compute_db_instance_copy(&old, &i) == -1) {
 		codec_clear(&schema_rec_instance, &old);
 		return -1;
 	}
@@ -2477,7 +2462,7 @@ action_fn(struct store_txn *txn, void *arg)
 	if (rc == 0)
 		rc = compute_db_instance_put(txn, &i, &old);
 	if (rc == 0 && ch->dispatch)
-		rc = copy_instance(&i, &ch->after);
+		rc = compute_db_instance_copy(&i, &ch->after);
 	codec_clear(&schema_rec_instance, &i);
 	codec_clear(&schema_rec_instance, &old);
 	return rc;

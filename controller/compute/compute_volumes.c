@@ -386,18 +386,14 @@ change_fn(struct store_txn *txn, void *arg)
 {
 	struct vol_change *c = arg;
 	struct rec_instance old, i;
-	struct buf b = { 0 };
 	int rc;
 
 	memset(&i, 0, sizeof(i));
 	if (compute_db_instance_get(txn, c->uuid, &old) == -1)
 		return -1;
 	rc = state_check(c, &old);
-	if (rc == 0 && (rc = codec_record_encode(&schema_rec_instance, &old,
-	    &b)) == 0)
-		rc = codec_record_decode(&schema_rec_instance, b.data, b.len,
-		    &i, NULL);
-	buf_free(&b);
+	if (rc == 0)
+		rc = compute_db_instance_copy(&old, &i);
 	if (rc == 0)
 		rc = c->detach ? detach(c, txn, &i) : attach(c, txn, &i);
 	if (rc == 0) {

@@ -1374,19 +1374,13 @@ settle_volumes(struct fix_batch *fb, struct store_txn *txn,
 {
 	struct recon *r = fb->r;
 	struct rec_instance i;
-	struct buf b = { 0 };
 	size_t keep = 0;
-	int rc, changed = 0;
+	int rc = 0, changed = 0;
 
 	if (old->host == NULL || strcmp(old->host, fb->host) != 0 ||
 	    f->g == NULL || r->vol.attach_done == NULL)
 		return 0;
-	rc = codec_record_encode(&schema_rec_instance, old, &b);
-	if (rc == 0)
-		rc = codec_record_decode(&schema_rec_instance, b.data, b.len,
-		    &i, NULL);
-	buf_free(&b);
-	if (rc == -1)
+	if (compute_db_instance_copy(old, &i) == -1)
 		return -1;
 	for (size_t k = 0; rc == 0 && k < i.volumes.n; k++) {
 		struct sch_inst_volume *iv = &i.volumes.items[k];
