@@ -107,6 +107,13 @@ const struct config_opt opts_controller[] = {
 	CONFIG_OPT_PATH("api", "tls_key_file", "",
 	    "PEM private key matching tls_cert_file."),
 
+	CONFIG_OPT_BOOL("dashboard", "enabled", "false",
+	    "Serve the fleet status dashboard, a web page at /dashboard/ on "
+	    "its own port, which also carries every API under the service's "
+	    "name (/compute/v2.1/...) so that the page needs no CORS."),
+	CONFIG_OPT_INT("dashboard", "port", "8080", 1, 65535,
+	    "Port of the dashboard, with enabled."),
+
 	CONFIG_OPT_INT("identity", "token_expiration", "3600", 60, 2592000,
 	    "Lifetime of an issued token, in seconds."),
 	CONFIG_OPT_PATH("identity", "key_repository",

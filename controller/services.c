@@ -6,6 +6,7 @@
 
 #include "compute/compute.h"
 #include "config.h"
+#include "dashboard/dashboard.h"
 #include "core/fleet.h"
 #include "err.h"
 #include "http/http.h"
@@ -24,7 +25,13 @@
  */
 struct service_def {
 	const char			*name;
-	const char			*port_option;	/* [api] */
+	const char			*port_section;	/* NULL: "api" */
+	const char			*port_option;
+	/* A bool option of port_section that must be true for the service
+	 * to listen (the dashboard, last in the table), or NULL. */
+	const char			*enabled_option;
+	/* Serves every listener before it under its name (http_mount). */
+	bool				 mounts_all;
 	enum apierr_service		 service;
 	const struct http_route		*routes;
 	const struct policy_default	*policy;
@@ -161,6 +168,23 @@ volume_hook_free(struct services_env *env, void *svc)
 	env->volume = NULL;
 }
 
+/* ---- dashboard ---------------------------------------------------------- */
+
+static void *
+dashboard_hook_new(struct services_env *env)
+{
+	return dashboard_new(env->cfg);
+}
+
+static void
+dashboard_hook_free(struct services_env *env, void *svc)
+{
+	struct dashboard *d = svc;
+
+	(void)env;
+	dashboard_free(&d);
+}
+
 /* ---- network dataplane -------------------------------------------------- */
 
 /*
@@ -279,6 +303,19 @@ static const struct service_def defs[] = {
 		.start = compute_hook_start,
 		.free = compute_hook_free,
 	},
+	{
+		/* Its own 404s in keystone's shape. */
+		.name = "dashboard",
+		.port_section = "dashboard",
+		.port_option = "port",
+		.enabled_option = "enabled",
+		.mounts_all = true,
+		.service = APIERR_IDENTITY,
+		.routes = dashboard_routes,
+		.policy = dashboard_policy_defaults,
+		.new = dashboard_hook_new,
+		.free = dashboard_hook_free,
+	},
 };
 
 #define NDEFS	(sizeof(defs) / sizeof(defs[0]))
@@ -292,6 +329,7 @@ const struct policy_default *const services_policy_tables[] = {
 	network_policy_defaults,
 	volume_policy_defaults,
 	policy_compute_defaults,
+	dashboard_policy_defaults,
 	NULL
 };
 _Static_assert(sizeof(services_policy_tables) /
@@ -324,6 +362,9 @@ struct services {
 	void			*svc[NDEFS];	/* owned, by the defs' hooks */
 	struct http_server	*http;		/* owned */
 	struct http_listener	 listeners[NDEFS];
+	size_t			 nlisteners;	/* the first, by table order */
+	struct http_mount	 mounts[NDEFS];	/* the dashboard's */
+	size_t			 nmounts;
 };
 
 /* ---- life cycle --------------------------------------------------------- */
@@ -338,7 +379,9 @@ http_setup(struct services *s)
 	memset(&o, 0, sizeof(o));
 	o.bind = config_get_str(cfg, "api", "bind_host");
 	o.listeners = s->listeners;
-	o.nlisteners = NDEFS;
+	o.nlisteners = s->nlisteners;
+	o.mounts = s->mounts;
+	o.nmounts = s->nmounts;
 	o.threads = (unsigned)config_get_int(cfg, "api", "threads");
 	o.max_connections = (unsigned)config_get_int(cfg, "api",
 	    "connection_limit");
@@ -364,7 +407,7 @@ http_setup(struct services *s)
 struct services *
 services_new(const struct services_env *env)
 {
-	const char *pf, *old;
+	const char *pf, *old, *sect;
 	bool must_exist = false;
 	struct services *s;
 	size_t i;
@@ -393,8 +436,18 @@ services_new(const struct services_env *env)
 
 		if ((s->svc[i] = d->new(&s->env)) == NULL)
 			goto fail;
+		sect = d->port_section != NULL ? d->port_section : "api";
 		s->listeners[i].port = (uint16_t)config_get_int(env->cfg,
-		    "api", d->port_option);
+		    sect, d->port_option);
+		if (d->enabled_option == NULL ||
+		    config_get_bool(env->cfg, sect, d->enabled_option))
+			s->nlisteners = i + 1;
+		if (d->mounts_all && s->nlisteners == i + 1)
+			for (size_t j = 0; j < i; j++) {
+				s->mounts[s->nmounts].at = i;
+				s->mounts[s->nmounts].prefix = defs[j].name;
+				s->mounts[s->nmounts++].listener = j;
+			}
 		s->listeners[i].service = d->service;
 		s->listeners[i].routes = d->routes;
 		s->listeners[i].app = s->svc[i];
@@ -427,9 +480,9 @@ services_start(struct services *s)
 			return -1;
 	if (http_server_start(s->http) == -1)
 		return -1;
-	for (i = 0; i < NDEFS; i++)
-		log_warnx("%s API listening on %s port %u",
-		    apierr_service_name(s->listeners[i].service),
+	for (i = 0; i < s->nlisteners; i++)
+		log_warnx("%s %s listening on %s port %u", defs[i].name,
+		    defs[i].enabled_option != NULL ? "page" : "API",
 		    config_get_str(s->env.cfg, "api", "bind_host"),
 		    http_server_port(s->http, i));
 	return 0;

@@ -2,7 +2,7 @@
  * services: the one builder of the controller's REST services.
  *
  * A table in services.c holds one entry per service (identity, image,
- * network, compute, volume): its name, [api] port option, error shape (apierr), route table,
+ * network, volume, compute, dashboard): its name, port option, error shape (apierr), route table,
  * built-in policy rules, policy-target builder and new/start/tick/stop/free
  * hooks with one signature. services_new() builds every service alike in
  * table order, gives each its own listener (the listener's app is the
@@ -16,6 +16,9 @@
  * capabilities for the agents), network's (the ports of its servers) and
  * volume's (the volumes attached to them), so they come before it in the
  * table (and are freed after it).
+ * The dashboard (dashboard/dashboard.h) comes last: it listens only when
+ * [dashboard] port is set, and its listener mounts every API's under the
+ * service's name (http_mount), so its page reaches them same-origin.
  * Teardown runs the table backwards, after the HTTP server is gone.
  *
  * Threads: everything here runs on the controller's main thread.

@@ -14,7 +14,7 @@ RUNTIME="libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils qemu-b
 TEST="python3-openstackclient python3-novaclient python3-glanceclient
  python3-cinderclient python3-jsonschema python3-msgpack python3-zmq
  tempest python3-stestr busybox-static linux-image-amd64 cpio curl wrk jq
- openssh-client openssl"
+ openssh-client openssl chromium chromium-driver python3-selenium"
 
 missing=""
 for p in $BUILD $RUNTIME $TEST; do

@@ -507,6 +507,35 @@ route_request(struct http_req *req)
 	memcpy(req->err.allow, allow, ALLOW_MAX);
 }
 
+/* A mounted listener's prefix: the request becomes that listener's, with
+ * the prefix segment gone from the segments and the raw path. */
+static void
+mount_request(struct http_req *req)
+{
+	const struct http_server *srv = req->l->srv;
+	const struct http_mount *m;
+	char *p;
+	size_t i;
+
+	if (req->nseg == 0)
+		return;
+	for (i = 0; i < srv->o.nmounts; i++) {
+		m = &srv->o.mounts[i];
+		if (&srv->l[m->at] != req->l ||
+		    strcmp(m->prefix, req->seg[0]) != 0)
+			continue;
+		req->l = (struct listener *)&srv->l[m->listener];
+		memmove(req->seg, req->seg + 1, --req->nseg *
+		    sizeof(req->seg[0]));
+		if (req->nseg == 0)
+			req->trailing = false;	/* "/compute/" is its "/" */
+		p = strchr(req->path + 1, '/');
+		memmove(req->path + 1, p != NULL ? p + 1 : "",
+		    strlen(p != NULL ? p + 1 : "") + 1);
+		return;
+	}
+}
+
 /* ---- request parsing -------------------------------------------------- */
 
 static void
@@ -1240,6 +1269,7 @@ begin_request(struct http_req *req)
 
 	if (parse_target(req) == -1)
 		goto decided;
+	mount_request(req);
 	route_request(req);
 	if (req->err.set)
 		goto decided;
@@ -1724,6 +1754,35 @@ compile_listener(struct listener *l)
 	return 0;
 }
 
+/* A mount joins two distinct listeners, the mounted one mounting nothing,
+ * by one literal segment, distinct on its listener. */
+static int
+check_mounts(const struct http_opts *o)
+{
+	const struct http_mount *m;
+	size_t j, k;
+
+	if (o->nmounts > 0 && o->mounts == NULL)
+		goto bad;
+	for (j = 0; j < o->nmounts; j++) {
+		m = &o->mounts[j];
+		if (m->prefix == NULL || *m->prefix == '\0' ||
+		    strpbrk(m->prefix, "/{}") != NULL ||
+		    m->at >= o->nlisteners || m->listener >= o->nlisteners ||
+		    m->listener == m->at)
+			goto bad;
+		for (k = 0; k < o->nmounts; k++)
+			if (o->mounts[k].at == m->listener ||
+			    (k < j && o->mounts[k].at == m->at &&
+			    strcmp(o->mounts[k].prefix, m->prefix) == 0))
+				goto bad;
+	}
+	return 0;
+bad:
+	err_set(TS_ECONFIG, "http: bad listener mounts");
+	return -1;
+}
+
 struct http_server *
 http_server_new(const struct http_opts *opts)
 {
@@ -1803,6 +1862,8 @@ http_server_new(const struct http_opts *opts)
 		if (compile_listener(&srv->l[i]) == -1)
 			goto fail;
 	}
+	if (check_mounts(opts) == -1)
+		goto fail;
 	return srv;
 fail:
 	http_server_free(&srv);

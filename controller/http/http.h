@@ -129,6 +129,20 @@ struct http_route {
 };
 #define HTTP_ROUTE_END	{ NULL, NULL, NULL, NULL, 0, 0, NULL }
 
+/*
+ * Listener `listener` served under a first path segment of listener `at`:
+ * with { 5, "compute", 4 }, "/compute/v2.1/servers" on listener 5's port
+ * is "/v2.1/servers" of listener 4, as if sent to that port (its routes,
+ * error shape, app, request id headers; http_req_path() without the
+ * prefix). The dashboard uses it so its page reaches every API from its
+ * own origin. Indexes are into http_opts.listeners.
+ */
+struct http_mount {
+	size_t		 at;
+	const char	*prefix;	/* one literal segment */
+	size_t		 listener;	/* which mounts nothing itself */
+};
+
 /* One listening port. */
 struct http_listener {
 	uint16_t		 port;		/* 0 = ephemeral, see http_server_port() */
@@ -149,6 +163,9 @@ struct http_opts {
 					   "::" listens dual-stack */
 	const struct http_listener *listeners;
 	size_t		 nlisteners;	/* 1..HTTP_MAX_LISTENERS */
+	const struct http_mount *mounts; /* tried before the routes; must
+					   outlive the server */
+	size_t		 nmounts;
 	unsigned	 threads;	/* MHD pool threads per port; 4 */
 	unsigned	 max_connections; /* per port; 1024 */
 	unsigned	 per_ip_connections; /* per port and client; 0 = no limit */

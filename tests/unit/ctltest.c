@@ -75,8 +75,10 @@ table_new(void)
 		return NULL;
 	memcpy(t, opts_controller, (n + 1) * sizeof(*t));
 	for (size_t i = 0; i < n; i++)
-		if (strcmp(t[i].section, "api") == 0 &&
-		    strstr(t[i].key, "_port") != NULL)
+		if ((strcmp(t[i].section, "api") == 0 &&
+		    strstr(t[i].key, "_port") != NULL) ||
+		    (strcmp(t[i].section, "dashboard") == 0 &&
+		    strcmp(t[i].key, "port") == 0))
 			t[i].min = 0;
 	return t;
 }
@@ -100,6 +102,8 @@ config_build(struct ctltest *t)
 		{ "identity", "password_hash_memlimit_kb", "8" },
 		{ "bus", "curve", "false" },
 		{ "bus", "listen", "inproc://ctltest" },
+		{ "dashboard", "enabled", "true" },
+		{ "dashboard", "port", "0" },
 	};
 
 	if ((p->table = table_new()) == NULL)
@@ -180,7 +184,7 @@ build_services(struct ctltest *t)
 		static const char *const names[CT__NSVC] = {
 			[CT_IDENTITY] = "identity", [CT_IMAGE] = "image",
 			[CT_NETWORK] = "network", [CT_COMPUTE] = "compute",
-			[CT_VOLUME] = "volume",
+			[CT_VOLUME] = "volume", [CT_DASHBOARD] = "dashboard",
 		};
 
 		for (size_t k = 0; k < CT__NSVC; k++)

@@ -51,6 +51,7 @@ enum ctltest_svc {
 	CT_COMPUTE,
 	CT_NETWORK,
 	CT_VOLUME,
+	CT_DASHBOARD,	/* the page, and every API mounted under its name */
 	CT__NSVC
 };
 
