@@ -110,6 +110,7 @@
 
   function reset() {
     s = null;
+    shown = '';
     if (timer) clearTimeout(timer);
     timer = null;
     for (const k in data) data[k] = [];
@@ -331,9 +332,17 @@
     $(name).tHead.replaceChildren(tr);
   }
 
+  // What the table shows now: unchanged data are not re-rendered (the
+  // DOM stays put for readers, focus and selection).
+  let shown = '';
+
   function render() {
     if (!s) return;
     const V = VIEWS[view], f = $('filter').value.trim().toLowerCase();
+    const key = JSON.stringify([view, f, sort[view] || null, data[view],
+      Math.floor(Date.now() / 10000)]);   // ages move on
+    if (key === shown) return;
+    shown = key;
     let rows = data[view].slice();
     if (f) rows = rows.filter((r) => V.text(r).toLowerCase().includes(f));
     const so = sort[view];
