@@ -238,7 +238,7 @@
         ['Disk', (h) => h.local_gb_used / (h.local_gb || 1), (h) => bar(h.local_gb_used, h.local_gb, 'GiB')],
         ['Instances', (h) => h.running_vms, (h) => el('td', h.running_vms)],
         ['Zone', (h) => h.zone, (h) => el('td', h.zone)],
-        ['Service updated', (h) => h.updated_at, (h) => el('td', ageOf(h.updated_at))],
+        ['Last heartbeat', (h) => h.updated_at, (h) => el('td', ageOf(h.updated_at))],
       ],
       rowClass: (h) => hostState(h),
       text: (h) => [h.hypervisor_hostname, hostState(h), h.zone, h.disabled_reason].join(' '),
