@@ -6,7 +6,8 @@
  * routing, the authenticate and authorize hooks, then the handlers),
  * through an in-process controller (apifuzz.h).
  *
- * Byte 0 picks the listener (identity, image, compute, network); the rest
+ * Byte 0 picks the listener (identity, image, compute, network, dashboard:
+ * its page and every API mounted under its name); the rest
  * is the request ("@A@" and "@M@" in it stand for the admin's and the
  * member's token), sent on a fresh connection with its framing made right
  * (request_build()). The answers are read until the server closes or stays
@@ -240,7 +241,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const enum ctltest_svc svcs[] = { CT_IDENTITY, CT_IMAGE,
-	    CT_COMPUTE, CT_NETWORK };
+	    CT_COMPUTE, CT_NETWORK, CT_DASHBOARD };
 	struct ctltest *t = apifuzz_ctl();
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	struct buf req = { 0 };
@@ -251,7 +252,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1 || size > INPUT_MAX)
 		return 0;
-	sa.sin_port = htons(t->port[svcs[data[0] % 4]]);
+	sa.sin_port = htons(t->port[svcs[data[0] % 5]]);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	request_build(t, &req, data + 1, size - 1);
 	if (exchange(&sa, (char *)req.data, req.len, &in, &inlen) == -1) {
