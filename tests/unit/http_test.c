@@ -2255,6 +2255,39 @@ test_config_errors(void **state)
 		assert_int_equal(http_server_start(s), -1);
 		assert_int_equal(err_code(), TS_EIO);
 		http_server_free(&s);
+
+		/* mounts: another listener, by one literal segment, once;
+		 * the mounted one mounts nothing */
+		const struct http_mount badm[][2] = {
+			{ { 0, "x", 0 }, { 0, NULL, 0 } },	/* itself */
+			{ { 0, "x", 2 }, { 0, NULL, 0 } },	/* no such */
+			{ { 2, "x", 1 }, { 0, NULL, 0 } },
+			{ { 0, "a/b", 1 }, { 0, NULL, 0 } },
+			{ { 0, "{x}", 1 }, { 0, NULL, 0 } },
+			{ { 0, "", 1 }, { 0, NULL, 0 } },
+			{ { 0, NULL, 1 }, { 0, NULL, 0 } },
+			{ { 0, "x", 1 }, { 0, "x", 1 } },	/* twice */
+			{ { 0, "x", 1 }, { 1, "y", 0 } },	/* chained */
+		};
+		const struct http_mount good[1] = { { 0, "x", 1 } };
+
+		two[0].port = 0;
+		o.nmounts = 1;
+		for (i = 0; i < sizeof(badm) / sizeof(badm[0]); i++) {
+			o.mounts = badm[i];
+			o.nmounts = badm[i][1].prefix != NULL ? 2 : 1;
+			assert_null(http_server_new(&o));
+			assert_int_equal(err_code(), TS_ECONFIG);
+		}
+		o.mounts = NULL;
+		o.nmounts = 1;
+		assert_null(http_server_new(&o));
+		o.mounts = good;
+		s = http_server_new(&o);
+		assert_non_null(s);
+		http_server_free(&s);
+		o.mounts = NULL;
+		o.nmounts = 0;
 	}
 }
 
