@@ -88,6 +88,10 @@ $([ "$NETNS" = 1 ] && printf '\n[api]\nbind_host = 127.0.0.1\npublic_host = 127.
 
 [oslo_policy]
 policy_file = $ETC/policy.yaml
+
+[dashboard]
+enabled = true
+port = 8080
 C
 fi
 # The policy: every rule with its default, commented out, as a reference
@@ -121,6 +125,8 @@ keys_dir = $ETC/keys
 C
 fi
 conf_value() { "$BIN/tinystack-controller" -n --config "$ETC/controller.conf" | awk -v k="$1" '$1 == k { print $3; exit }'; }
+# The same for a key that several sections have: conf_option SECTION KEY.
+conf_option() { "$BIN/tinystack-controller" -n --config "$ETC/controller.conf" | awk -v s="[$1]" -v k="$2" '/^\[/ { sec = $1 } sec == s && $1 == k { print $3; exit }'; }
 # Guests' images come from the controller's image API (an agent.conf
 # written by an older stack.sh lacks the section).
 if [ "$NETNS" != 1 ]; then
@@ -441,6 +447,7 @@ tinystack is running on $HOST.
     image    $SCHEME://$PUBLIC:$(conf_value image_port)
     volume   $SCHEME://$PUBLIC:$(conf_value volume_port)/v3/<project_id>
     network  $SCHEME://$PUBLIC:$(conf_value network_port)
+  fleet dashboard:  $SCHEME://$PUBLIC:$(conf_option dashboard port)/dashboard/  (log in as admin)
   admin credentials:  . $HOME/keystonerc_admin   (then: openstack token issue)
   try:  openstack server create --flavor m1.nano --image tinystack-guest --wait vm1
         openstack console log show vm1
