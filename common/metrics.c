@@ -169,13 +169,35 @@ check_family(struct metrics *m, enum metrics_type type, const char *name,
 		    name);
 		return -1;
 	}
-	for (struct metrics_family *f = m->first; f; f = f->next)
-		if (strcmp(f->name, name) == 0) {
-			err_set(TS_ECONFLICT, "metrics: %s registered twice",
-			    name);
-			return -1;
-		}
 	return 0;
+}
+
+/* The family already registered under name: 1 with *out set when it is
+ * the same definition, -1 TS_ECONFLICT when not, 0 when there is none. */
+static int
+existing(struct metrics *m, enum metrics_type type, const char *name,
+    const char *const *labels, const double *buckets, size_t nbuckets,
+    struct metrics_family **out)
+{
+	struct metrics_family *f;
+	size_t n = 0;
+
+	for (f = m->first; f && strcmp(f->name, name) != 0; f = f->next)
+		;
+	if (f == NULL)
+		return 0;
+	for (; labels && labels[n]; n++)
+		if (n >= f->nlabels || strcmp(labels[n], f->labels[n]) != 0)
+			break;
+	if (f->type == type && n == f->nlabels && (!labels || !labels[n]) &&
+	    f->nbuckets == nbuckets && (nbuckets == 0 ||
+	    memcmp(f->buckets, buckets, nbuckets * sizeof(*buckets)) == 0)) {
+		*out = f;
+		return 1;
+	}
+	err_set(TS_ECONFLICT, "metrics: %s registered twice, differently",
+	    name);
+	return -1;
 }
 
 struct metrics_family *
@@ -183,12 +205,14 @@ metrics_family(struct metrics *m, enum metrics_type type, const char *name,
     const char *help, const char *const *labels, const double *buckets,
     size_t nbuckets)
 {
-	struct metrics_family *f;
+	struct metrics_family *f = NULL;
+	int rc = -1;
 
 	pthread_mutex_lock(&m->lock);
-	if (check_family(m, type, name, labels, buckets, nbuckets) == -1) {
+	if (check_family(m, type, name, labels, buckets, nbuckets) == -1 ||
+	    (rc = existing(m, type, name, labels, buckets, nbuckets, &f)) != 0) {
 		pthread_mutex_unlock(&m->lock);
-		return NULL;
+		return rc == 1 ? f : NULL;
 	}
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		goto oom;

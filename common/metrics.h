@@ -50,7 +50,9 @@ void		 metrics_free(struct metrics **);
  * [a-zA-Z_][a-zA-Z0-9_]* not starting "__", "le" reserved for
  * histograms). labels is NULL-terminated (or NULL); buckets (histograms
  * only) strictly increasing upper bounds, without +Inf. Strings are copied.
- * NULL with err set (TS_EINVALID, TS_ECONFLICT for a name already used,
+ * Registering the same definition again returns the family made first (two
+ * HTTP servers on one registry share theirs). NULL with err set
+ * (TS_EINVALID, TS_ECONFLICT for a name used by another definition,
  * TS_ENOMEM).
  */
 struct metrics_family *metrics_family(struct metrics *, enum metrics_type,

@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "config.h"
 #include "err.h"
 #include "log.h"
 #include "metrics.h"
@@ -352,4 +353,29 @@ metrics_http_free(struct metrics_http **hp)
 	}
 	free(h);
 	*hp = NULL;
+}
+
+int
+metrics_http_configure(struct metrics *reg, const struct config *cfg,
+    struct metrics_http **out)
+{
+	int64_t port = config_get_int(cfg, "metrics", "port");
+	const char *bind_addr = config_get_str(cfg, "metrics", "bind_host");
+	const char *token = config_get_str(cfg, "metrics", "token");
+
+	*out = NULL;
+	if (port == 0)
+		return 0;
+	if (!metrics_http_is_loopback(bind_addr) && (!token || !*token)) {
+		err_set(TS_ECONFIG, "[metrics] bind_host %s is not a loopback "
+		    "address: set [metrics] token", bind_addr);
+		return -1;
+	}
+	if ((*out = metrics_http_start(reg, bind_addr, (uint16_t)port,
+	    token)) == NULL)
+		return -1;
+	log_info("metrics: listening on %s port %u%s", bind_addr,
+	    (unsigned)metrics_http_port(*out), token && *token ?
+	    " (bearer token)" : "");
+	return 0;
 }

@@ -35,6 +35,14 @@ uint16_t		 metrics_http_port(const struct metrics_http *);
 /* Stops the thread (waiting for the answer in progress) and closes. */
 void			 metrics_http_free(struct metrics_http **);
 
+/* The daemon's [metrics] section (port, bind_host, token, see opts.c):
+ * 0 with *out NULL when port is 0 (off), 0 with *out started, or -1 with
+ * err set (TS_ECONFIG: a bind_host other than loopback without a token;
+ * TS_EIO: cannot listen). */
+struct config;
+int			 metrics_http_configure(struct metrics *,
+			    const struct config *, struct metrics_http **out);
+
 /* 1 if addr is a numeric loopback address (127.0.0.0/8, ::1). */
 int			 metrics_http_is_loopback(const char *addr);
 

@@ -339,8 +339,13 @@ test_names_and_bounds(void **state)
 	assert_null(metrics_family(m, METRICS_HISTOGRAM, "x", "", NULL, NULL,
 	    0));
 	assert_null(metrics_family(m, METRICS_GAUGE, "x", "", NULL, down, 1));
-	assert_non_null(metrics_family(m, METRICS_GAUGE, "ns:x_1", "", NULL,
-	    NULL, 0));
+	f = metrics_family(m, METRICS_GAUGE, "ns:x_1", "", NULL, NULL, 0);
+	assert_non_null(f);
+	assert_ptr_equal(metrics_family(m, METRICS_GAUGE, "ns:x_1", "", NULL,
+	    NULL, 0), f);
+	assert_null(metrics_family(m, METRICS_GAUGE, "ns:x_1", "", one, NULL,
+	    0));
+	assert_int_equal(err_code(), TS_ECONFLICT);
 	assert_null(metrics_family(m, METRICS_COUNTER, "ns:x_1", "", NULL,
 	    NULL, 0));
 	assert_int_equal(err_code(), TS_ECONFLICT);
