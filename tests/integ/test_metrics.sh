@@ -8,6 +8,7 @@
 # token-protected agent endpoint refuses a scrape without the token; an
 # agent told to listen beyond loopback without a token does not start.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/compute_lib.sh"
 command -v jq >/dev/null || fail "jq is not installed"
 PY=/usr/bin/python3
 CHECK=$TS_SOURCE_DIR/tests/integ/prom_check.py
@@ -55,32 +56,41 @@ scrape() {
 }
 # val NAME QUERY: the value of QUERY in $T/NAME.prom.
 val() { $PY "$CHECK" "$T/$1.prom" "$2"; }
+# vals NAME QUERY...: V[0..] = their values, in one run of the checker.
+vals() { local f=$1; shift; mapfile -t V < <($PY "$CHECK" "$T/$f.prom" "$@"); }
 ctl_scrape() { scrape ctl "http://127.0.0.1:$MP/metrics"; }
 
 # The figures are computed at scrape time: both hosts up.
 hv_up() { ctl_scrape; [ "$(val ctl 'tinystack_hypervisors{state="up"}')" = "$1" ]; }
 wait_for 10 "2 hypervisors up in /metrics" hv_up 2
-[ "$(val ctl 'tinystack_hypervisors{state="down"}')" = 0 ] || fail "hosts down"
-[ "$(val ctl 'openstack_nova_agent_state{hostname="h1"}')" = 1 ] || fail "h1 agent_state"
 # test:///default: a 16-CPU host with 3 GiB of memory.
-[ "$(val ctl 'openstack_nova_vcpus_available{hostname="h1"}')" = 16 ] || fail "h1 vcpus"
-[ "$(val ctl 'openstack_nova_memory_available_bytes{hostname="h2"}')" = $((3072 * 1048576)) ] ||
-	fail "h2 memory"
-for m in tinystack_store_commits_total tinystack_store_map_size_bytes \
-    tinystack_bus_messages_received_total openstack_nova_total_vms \
-    openstack_cinder_volumes openstack_neutron_ports openstack_glance_images; do
-	[ "$(val ctl "$m")" != absent ] || fail "$m absent"
-done
-[ "$(val ctl tinystack_bus_messages_received_total)" -gt 0 ] || fail "no bus messages counted"
+vals ctl 'tinystack_hypervisors{state="down"}' \
+    'openstack_nova_agent_state{hostname="h1"}' \
+    'openstack_nova_vcpus_available{hostname="h1"}' \
+    'openstack_nova_memory_available_bytes{hostname="h2"}' \
+    tinystack_bus_messages_received_total
+[ "${V[0]}" = 0 ] || fail "hosts down"
+[ "${V[1]}" = 1 ] || fail "h1 agent_state"
+[ "${V[2]}" = 16 ] || fail "h1 vcpus"
+[ "${V[3]}" = $((3072 * 1048576)) ] || fail "h2 memory"
+[ "${V[4]}" -gt 0 ] || fail "no bus messages counted"
+M=(tinystack_store_commits_total tinystack_store_map_size_bytes
+    tinystack_store_map_used_bytes tinystack_store_commit_batch_size_count
+    openstack_nova_total_vms openstack_cinder_volumes openstack_neutron_ports
+    openstack_glance_images 'tinystack_bus_dropped_total{reason="impostor"}')
+vals ctl "${M[@]}"
+for i in "${!M[@]}"; do [ "${V[$i]}" != absent ] || fail "${M[$i]} absent"; done
 ok "controller /metrics: strict format, hypervisors up = 2, host figures from libvirt"
 
 # ---- request counters move by exactly the calls made -------------------------
 admin_token
+Q=('tinystack_http_requests_total{service="compute",status_class="2xx"}'
+    'tinystack_http_requests_total{service="compute",status_class="4xx"}'
+    'tinystack_http_request_duration_seconds_count{service="compute",status_class="2xx"}'
+    'tinystack_http_requests_total{service="image",status_class="2xx"}')
 ctl_scrape
-c2=$(val ctl 'tinystack_http_requests_total{service="compute",status_class="2xx"}')
-c4=$(val ctl 'tinystack_http_requests_total{service="compute",status_class="4xx"}')
-h2xx=$(val ctl 'tinystack_http_request_duration_seconds_count{service="compute",status_class="2xx"}')
-i2=$(val ctl 'tinystack_http_requests_total{service="image",status_class="2xx"}')
+vals ctl "${Q[@]}"
+B=("${V[@]}")
 for i in 1 2 3 4 5; do
 	[ "$(http_code GET "http://127.0.0.1:$CP/v2.1/flavors" "${H[@]}")" = 200 ] || fail "flavors"
 done
@@ -90,14 +100,11 @@ for i in 1 2 3; do
 done
 [ "$(http_code GET "http://127.0.0.1:$IMP/v2/images" "${H[@]}")" = 200 ] || fail "images"
 ctl_scrape
-[ "$(val ctl 'tinystack_http_requests_total{service="compute",status_class="2xx"}')" = $((c2 + 5)) ] ||
-	fail "compute 2xx: $c2 -> $(val ctl 'tinystack_http_requests_total{service="compute",status_class="2xx"}'), 5 calls"
-[ "$(val ctl 'tinystack_http_requests_total{service="compute",status_class="4xx"}')" = $((c4 + 3)) ] ||
-	fail "compute 4xx did not move by 3"
-[ "$(val ctl 'tinystack_http_request_duration_seconds_count{service="compute",status_class="2xx"}')" = $((h2xx + 5)) ] ||
-	fail "compute latency histogram count did not move by 5"
-[ "$(val ctl 'tinystack_http_requests_total{service="image",status_class="2xx"}')" = $((i2 + 1)) ] ||
-	fail "image 2xx did not move by 1"
+vals ctl "${Q[@]}"
+[ "${V[0]}" = $((B[0] + 5)) ] || fail "compute 2xx: ${B[0]} -> ${V[0]}, 5 calls"
+[ "${V[1]}" = $((B[1] + 3)) ] || fail "compute 4xx: ${B[1]} -> ${V[1]}, 3 calls"
+[ "${V[2]}" = $((B[2] + 5)) ] || fail "compute latency count: ${B[2]} -> ${V[2]}, 5 calls"
+[ "${V[3]}" = $((B[3] + 1)) ] || fail "image 2xx: ${B[3]} -> ${V[3]}, 1 call"
 ok "request counters and latency histogram: +5 compute 2xx, +3 compute 4xx, +1 image 2xx"
 
 # ---- a server's claim shows in the fleet figures --------------------------------
@@ -123,22 +130,26 @@ active() {
 	    jq -e '.server.status == "ACTIVE"' >/dev/null
 }
 wait_for 20 "server ACTIVE" active
-ctl_scrape
-[ "$(val ctl openstack_nova_total_vms)" = 1 ] || fail "total_vms"
-[ "$(val ctl openstack_nova_running_vms)" = 1 ] || fail "running_vms (sum over hosts)"
-[ "$(val ctl openstack_nova_vcpus_used)" = 2 ] || fail "vcpus_used (sum over hosts)"
-[ "$(val ctl openstack_nova_memory_used_bytes)" = $((64 * 1048576)) ] || fail "memory_used"
-[ "$(val ctl openstack_glance_images)" = 1 ] || fail "glance_images"
 HOST=$(curl -s "${H[@]}" "http://127.0.0.1:$CP/v2.1/servers/$SRV" |
     jq -r '.server["OS-EXT-SRV-ATTR:host"]')
-[ "$(val ctl "openstack_nova_vcpus_used{hostname=\"$HOST\"}")" = 2 ] || fail "vcpus_used on $HOST"
+ctl_scrape
+vals ctl openstack_nova_total_vms openstack_nova_running_vms \
+    openstack_nova_vcpus_used openstack_nova_memory_used_bytes \
+    openstack_glance_images "openstack_nova_vcpus_used{hostname=\"$HOST\"}"
+[ "${V[0]}" = 1 ] || fail "total_vms"
+[ "${V[1]}" = 1 ] || fail "running_vms (sum over hosts)"
+[ "${V[2]}" = 2 ] || fail "vcpus_used (sum over hosts)"
+[ "${V[3]}" = $((64 * 1048576)) ] || fail "memory_used"
+[ "${V[4]}" = 1 ] || fail "glance_images"
+[ "${V[5]}" = 2 ] || fail "vcpus_used on $HOST"
 ok "a 2-vCPU server on $HOST: total_vms 1, vcpus_used 2, memory_used 64 MiB"
 
 # ---- the agents' endpoints ---------------------------------------------------------
 scrape h1 "http://127.0.0.1:${AMP[h1]}/metrics"
-[ "$(val h1 libvirt_up)" = 1 ] || fail "h1 libvirt_up"
-[ "$(val h1 libvirt_domains)" -ge 1 ] || fail "h1 libvirt_domains"
-b1=$(val h1 tinystack_agent_heartbeats_total)
+vals h1 libvirt_up libvirt_domains tinystack_agent_heartbeats_total
+[ "${V[0]}" = 1 ] || fail "h1 libvirt_up"
+[ "${V[1]}" -ge 1 ] || fail "h1 libvirt_domains"
+b1=${V[2]}
 hb_moved() {
 	scrape h1 "http://127.0.0.1:${AMP[h1]}/metrics"
 	[ "$(val h1 tinystack_agent_heartbeats_total)" -gt "$b1" ]
@@ -146,10 +157,10 @@ hb_moved() {
 wait_for 5 "h1 heartbeats counted" hb_moved
 [ "$(val h1 tinystack_bus_messages_sent_total)" -gt 0 ] || fail "h1 bus sent"
 scrape host "http://127.0.0.1:${AMP[$HOST]}/metrics" -H "Authorization: Bearer s3cret-token"
-[ "$(val host 'tinystack_agent_commands_total{result="received"}')" -ge 1 ] ||
-	fail "$HOST counted no command"
-[ "$(val host 'tinystack_agent_commands_total{result="executed"}')" -ge 1 ] ||
-	fail "$HOST executed no command"
+vals host 'tinystack_agent_commands_total{result="received"}' \
+    'tinystack_agent_commands_total{result="executed"}'
+[ "${V[0]}" -ge 1 ] || fail "$HOST counted no command"
+[ "${V[1]}" -ge 1 ] || fail "$HOST executed no command"
 ok "agent /metrics: strict format, libvirt_up 1, heartbeats and commands counted"
 
 [ "$(http_code GET "http://127.0.0.1:${AMP[h2]}/metrics")" = 401 ] ||
@@ -174,9 +185,10 @@ ok "a non-loopback [metrics] bind_host without a token is refused at start"
 kill -9 "$(pid_of agent-h2)"
 hv_down() {
 	ctl_scrape
-	[ "$(val ctl 'tinystack_hypervisors{state="up"}')" = 1 ] &&
-	[ "$(val ctl 'tinystack_hypervisors{state="down"}')" = 1 ] &&
-	[ "$(val ctl 'openstack_nova_agent_state{hostname="h2"}')" = 0 ]
+	vals ctl 'tinystack_hypervisors{state="up"}' \
+	    'tinystack_hypervisors{state="down"}' \
+	    'openstack_nova_agent_state{hostname="h2"}'
+	[ "${V[*]}" = "1 1 0" ]
 }
 wait_for 10 "h2 down in /metrics" hv_down
 ok "a killed agent: hypervisors up 1, down 1, agent_state{h2} 0"
