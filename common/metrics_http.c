@@ -162,10 +162,49 @@ header(const char *head, const char *name, size_t *len)
 	return NULL;
 }
 
+int
+metrics_http_route(const char *head, const char *token, int *head_only)
+{
+	char method[16], target[1024];
+	size_t ml, tl;
+	const char *p;
+
+	*head_only = 0;
+	/* METHOD SP target SP HTTP/1.x CRLF (or LF), nothing looser */
+	ml = strspn(head, "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+	if (ml == 0 || ml >= sizeof(method) || head[ml] != ' ')
+		return 400;
+	p = head + ml + 1;
+	for (tl = 0; p[tl] > ' ' && p[tl] != 0x7f; tl++)
+		;
+	if (tl == 0 || tl >= sizeof(target) || p[tl] != ' ' ||
+	    strncmp(p + tl + 1, "HTTP/1.", 7) != 0 ||
+	    (p[tl + 8] != '0' && p[tl + 8] != '1') ||
+	    (strncmp(p + tl + 9, "\r\n", 2) != 0 && p[tl + 9] != '\n'))
+		return 400;
+	memcpy(method, head, ml);
+	method[ml] = '\0';
+	memcpy(target, p, tl);
+	target[tl] = '\0';
+	*head_only = strcmp(method, "HEAD") == 0;
+	if (strcmp(method, "GET") != 0 && !*head_only)
+		return 405;
+	if (token && *token) {
+		size_t len = 0;
+		const char *v = header(head, "Authorization", &len);
+
+		if (v == NULL || len < 7 || strncasecmp(v, "Bearer ", 7) != 0 ||
+		    !token_ok(token, v + 7, len - 7))
+			return 401;
+	}
+	target[strcspn(target, "?")] = '\0';
+	return strcmp(target, "/metrics") == 0 ? 200 : 404;
+}
+
 static void
 serve(struct metrics_http *h, int fd)
 {
-	char head[HEAD_MAX], method[16], target[1024];
+	char head[HEAD_MAX];
 	struct timeval tv = { .tv_sec = WRITE_S };
 	struct buf out = { 0 };
 	int head_only;
@@ -173,29 +212,21 @@ serve(struct metrics_http *h, int fd)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (read_head(fd, head, sizeof(head)) < 0)
 		return;
-	if (sscanf(head, "%15s %1023s HTTP/1.%*c", method, target) != 2) {
+	switch (metrics_http_route(head, h->token, &head_only)) {
+	case 200:
+		break;
+	case 400:
 		reply_text(fd, 400, "Bad Request", NULL);
 		return;
-	}
-	head_only = strcmp(method, "HEAD") == 0;
-	if (strcmp(method, "GET") != 0 && !head_only) {
+	case 401:
+		reply_text(fd, 401, "Unauthorized",
+		    "WWW-Authenticate: Bearer\r\n");
+		return;
+	case 405:
 		reply_text(fd, 405, "Method Not Allowed",
 		    "Allow: GET, HEAD\r\n");
 		return;
-	}
-	if (h->token) {
-		size_t len = 0;
-		const char *v = header(head, "Authorization", &len);
-
-		if (v == NULL || len < 7 || strncasecmp(v, "Bearer ", 7) != 0 ||
-		    !token_ok(h->token, v + 7, len - 7)) {
-			reply_text(fd, 401, "Unauthorized",
-			    "WWW-Authenticate: Bearer\r\n");
-			return;
-		}
-	}
-	target[strcspn(target, "?")] = '\0';
-	if (strcmp(target, "/metrics") != 0) {
+	default:
 		reply_text(fd, 404, "Not Found", NULL);
 		return;
 	}

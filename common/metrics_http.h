@@ -43,6 +43,13 @@ struct config;
 int			 metrics_http_configure(struct metrics *,
 			    const struct config *, struct metrics_http **out);
 
+/* The answer to a request head (NUL-terminated, as read: request line and
+ * headers): 200 (GET or HEAD of /metrics, any query, with the token when
+ * token is non-empty), 400, 401, 404 or 405; *head_only for HEAD. Pure:
+ * the unit test and tests/fuzz/fuzz_metrics_http.c call it directly. */
+int			 metrics_http_route(const char *head,
+			    const char *token, int *head_only);
+
 /* 1 if addr is a numeric loopback address (127.0.0.0/8, ::1). */
 int			 metrics_http_is_loopback(const char *addr);
 

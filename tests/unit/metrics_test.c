@@ -477,6 +477,27 @@ test_server(void **state)
 	metrics_http_free(&h);
 	metrics_http_free(&h);
 
+	{
+		int ho;
+
+		assert_int_equal(metrics_http_route("GET /metrics HTTP/1.1\r\n"
+		    "\r\n", NULL, &ho), 200);
+		assert_false(ho);
+		assert_int_equal(metrics_http_route("HEAD /metrics HTTP/1.1\r\n"
+		    "\r\n", "", &ho), 200);
+		assert_true(ho);
+		assert_int_equal(metrics_http_route("GET /metrics HTTP/1.1\r\n"
+		    "\r\n", "tok", &ho), 401);
+		assert_int_equal(metrics_http_route("GET /metrics HTTP/1.1\r\n"
+		    "X-Authorization: Bearer tok\r\n\r\n", "tok", &ho), 401);
+		assert_int_equal(metrics_http_route("GET /metrics HTTP/1.1\r\n"
+		    "Authorization: Bearer tok\r\n\r\n", "tok", &ho), 200);
+		assert_int_equal(metrics_http_route("GET /metricsx HTTP/1.1"
+		    "\r\n\r\n", NULL, &ho), 404);
+		assert_int_equal(metrics_http_route("GET /metrics\r\n\r\n",
+		    NULL, &ho), 400);
+		assert_int_equal(metrics_http_route("", NULL, &ho), 400);
+	}
 	assert_true(metrics_http_is_loopback("127.0.0.1"));
 	assert_true(metrics_http_is_loopback("127.1.2.3"));
 	assert_true(metrics_http_is_loopback("::1"));
