@@ -47,6 +47,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,7 @@
 #include <uuid/uuid.h>
 #include <zmq.h>
 
+#include "buf.h"
 #include "bus.h"
 #include "clock.h"
 #include "codec.h"
@@ -65,6 +67,8 @@
 #include "daemon.h"
 #include "err.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "msg_gen.h"
 #include "net/metadata.h"
 #include "net/netsvc.h"
@@ -112,6 +116,12 @@ struct agent {
 	int64_t		 last_ack;	/* monotonic ms of last controller word */
 	int64_t		 started_at;	/* unix ms */
 	uint64_t	 seq;
+
+	/* /metrics ([metrics] port): figures the loop keeps for it */
+	struct metrics	*metrics;
+	struct metrics_http *metrics_http;
+	_Atomic uint64_t m_guests, m_running, m_heartbeats, m_hellos;
+	_Atomic int	 m_libvirt_up;
 
 	/* libvirt events (see the header) */
 	int		 evpipe[2];	/* virt's event thread -> bus loop */
@@ -311,6 +321,11 @@ send_heartbeat(struct agent *a, const struct census_snap *cs)
 		}
 	}
 	rc = send_msg(a, &schema_msg_heartbeat, &m);
+	if (rc == 0) {
+		atomic_store(&a->m_guests, m.guests.n);
+		atomic_store(&a->m_running, m.running_vms);
+		atomic_fetch_add(&a->m_heartbeats, 1);
+	}
 	free(m.guests.items);
 	return rc;
 }
@@ -340,6 +355,122 @@ on_census_ready(void *arg)
 	(void)n;
 }
 
+/* ---- /metrics ---------------------------------------------------------- */
+
+static void
+fig(struct buf *out, const char *name, enum metrics_type t, const char *help,
+    const char *const *kv, double v)
+{
+	metrics_write_family(out, name, t, help);
+	metrics_write_sample(out, name, kv, v);
+}
+
+static void
+converge_figs(struct buf *out, const char *worker, uint64_t runs,
+    uint64_t failed, uint64_t usec, uint64_t last_usec)
+{
+	const char *w[] = { "worker", worker, NULL };
+	const char *ok[] = { "worker", worker, "result", "ok", NULL };
+	const char *ko[] = { "worker", worker, "result", "failed", NULL };
+
+	metrics_write_sample(out, "tinystack_agent_converges_total", ok,
+	    (double)(runs - failed));
+	metrics_write_sample(out, "tinystack_agent_converges_total", ko,
+	    (double)failed);
+	metrics_write_sample(out, "tinystack_agent_converge_seconds_total", w,
+	    (double)usec / 1e6);
+	metrics_write_sample(out, "tinystack_agent_converge_last_seconds", w,
+	    (double)last_usec / 1e6);
+}
+
+/* The agent's figures, read from each part's own counters at scrape
+ * time (the metrics thread); every part outlives the metrics server. */
+static void
+collect(struct buf *out, void *arg)
+{
+	struct agent *a = arg;
+	struct compute_stats cst;
+	struct bus_stats bst;
+	static const char *const cmd = "tinystack_agent_commands_total";
+
+	fig(out, "libvirt_up", METRICS_GAUGE, "1 if the last census of "
+	    "the guests through libvirt succeeded.", NULL,
+	    atomic_load(&a->m_libvirt_up));
+	fig(out, "libvirt_domains", METRICS_GAUGE, "Guests (libvirt "
+	    "domains) in the last heartbeat.", NULL,
+	    (double)atomic_load(&a->m_guests));
+	fig(out, "tinystack_agent_running_guests", METRICS_GAUGE, "Guests "
+	    "running or paused in the last heartbeat.", NULL,
+	    (double)atomic_load(&a->m_running));
+	fig(out, "tinystack_agent_libvirt_reconnects_total", METRICS_COUNTER,
+	    "libvirt connections reopened after one was lost.", NULL,
+	    a->virt ? (double)virt_reconnects(a->virt) : 0);
+	fig(out, "tinystack_agent_heartbeats_total", METRICS_COUNTER,
+	    "Heartbeats with the guests' states sent.", NULL,
+	    (double)atomic_load(&a->m_heartbeats));
+	fig(out, "tinystack_agent_hellos_total", METRICS_COUNTER,
+	    "Registrations (agent_hello) sent.", NULL,
+	    (double)atomic_load(&a->m_hellos));
+	if (a->compute) {
+		compute_stats(a->compute, &cst);
+		metrics_write_family(out, cmd, METRICS_COUNTER, "Guest "
+		    "commands from the controller: received, duplicate "
+		    "(answered from memory), stale (an old generation), "
+		    "executed by a worker, failed (of those executed).");
+		metrics_write_sample(out, cmd, (const char *[]){ "result",
+		    "received", NULL }, (double)cst.received);
+		metrics_write_sample(out, cmd, (const char *[]){ "result",
+		    "duplicate", NULL }, (double)cst.duplicates);
+		metrics_write_sample(out, cmd, (const char *[]){ "result",
+		    "stale", NULL }, (double)cst.stale);
+		metrics_write_sample(out, cmd, (const char *[]){ "result",
+		    "executed", NULL }, (double)cst.executed);
+		metrics_write_sample(out, cmd, (const char *[]){ "result",
+		    "failed", NULL }, (double)cst.failed);
+		fig(out, "tinystack_agent_commands_queued", METRICS_GAUGE,
+		    "Guest commands waiting for a worker.", NULL,
+		    (double)cst.queued);
+	}
+	if (a->net || a->sto) {
+		metrics_write_family(out, "tinystack_agent_converges_total",
+		    METRICS_COUNTER, "Converges of the network and storage "
+		    "workers (a message applied or the periodic re-check).");
+		metrics_write_family(out,
+		    "tinystack_agent_converge_seconds_total", METRICS_COUNTER,
+		    "Time the workers spent converging.");
+		metrics_write_family(out,
+		    "tinystack_agent_converge_last_seconds", METRICS_GAUGE,
+		    "Duration of each worker's last converge.");
+	}
+	if (a->net) {
+		struct netsvc_stats n;
+
+		netsvc_stats(a->net, &n);
+		converge_figs(out, "network", n.runs, n.failed, n.usec_total,
+		    n.last_usec);
+	}
+	if (a->sto) {
+		struct storsvc_stats s;
+
+		storsvc_stats(a->sto, &s);
+		converge_figs(out, "storage", s.runs, s.failed, s.usec_total,
+		    s.last_usec);
+		fig(out, "tinystack_agent_tgtd_starts_total", METRICS_COUNTER,
+		    "tgtd processes the agent started (the first and every "
+		    "restart).", NULL, (double)s.tgt_starts);
+	}
+	bus_stats(a->bus, &bst);
+	fig(out, "tinystack_bus_messages_received_total", METRICS_COUNTER,
+	    "Messages received from the controller.", NULL,
+	    (double)bst.msgs_in);
+	fig(out, "tinystack_bus_messages_sent_total", METRICS_COUNTER,
+	    "Messages sent to the controller.", NULL, (double)bst.msgs_out);
+	fig(out, "tinystack_bus_send_failures_total", METRICS_COUNTER,
+	    "Messages that could not be sent.", NULL,
+	    (double)(bst.send_unreachable + bst.send_queue_full +
+	    bst.send_failed + bst.post_refused));
+}
+
 /* Hello until registered, heartbeats after, each from the newest census. */
 static void
 on_census_pipe(int fd, short revents, void *arg)
@@ -354,6 +485,7 @@ on_census_pipe(int fd, short revents, void *arg)
 		;
 	if ((rc = census_take(a->census, &cs)) == 0)
 		return;
+	atomic_store(&a->m_libvirt_up, rc != -1);
 	a->stuck_logged = 0;
 	if (rc == 1 && cs.tag != replies_now(a)) {
 		/* Read before a reply that has gone out since: ask again. The
@@ -373,6 +505,7 @@ on_census_pipe(int fd, short revents, void *arg)
 				log_debug("hello: %s", err_msg());
 		} else {
 			a->hello_failures = 0;
+			atomic_fetch_add(&a->m_hellos, 1);
 		}
 	} else if (rc == -1 || send_heartbeat(a, &cs) == -1) {
 		log_warnx("heartbeat: %s", err_msg());
@@ -834,6 +967,10 @@ main(int argc, char **argv)
 		goto fail;
 	if (net_setup(&a) == -1 || storage_setup(&a) == -1)
 		goto fail;
+	if ((a.metrics = metrics_new()) == NULL ||
+	    metrics_add_collector(a.metrics, collect, &a) == -1 ||
+	    metrics_http_configure(a.metrics, a.cfg, &a.metrics_http) == -1)
+		goto fail;
 	a.interval_ms = config_get_int(a.cfg, "DEFAULT", "report_interval") *
 	    1000;
 	a.started_at = clock_wall_ms();
@@ -875,6 +1012,8 @@ fail:
 	log_err("start-up failed");
 	fprintf(stderr, "%s: %s\n", PROG, err_msg());
 out:
+	metrics_http_free(&a.metrics_http);	/* its scrapes read them all */
+	metrics_free(&a.metrics);
 	compute_free(&a.compute);	/* its workers post to the bus */
 	netsvc_free(&a.net);		/* so does the network worker */
 	metadata_free(&a.md);		/* both fed it */

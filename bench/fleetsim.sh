@@ -17,6 +17,7 @@
 #   - heartbeat cost: the controller's CPU over HB_WINDOW idle seconds
 #     (only heartbeats) per heartbeat received
 #   - the controller's RSS (now and peak) and CPU seconds, fleetsim's RSS
+#   - the cost of a /metrics scrape (the [metrics] listener) at each checkpoint
 # Plus, in-process: fleetsim sched (scheduling decisions/s and p99 at
 # AGENTS hosts; durable placements/s).
 #
@@ -68,7 +69,7 @@ wait_for() {
 }
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-BUS=$(port); IDP=$(port); CP=$(port); IMP=$(port)
+BUS=$(port); IDP=$(port); CP=$(port); IMP=$(port); MP=$(port)
 cat > "$W/c.conf" <<C
 [DEFAULT]
 host = ctl
@@ -103,6 +104,8 @@ store_path = $W/images
 quota_instances = -1
 quota_cores = -1
 quota_ram = -1
+[metrics]
+port = $MP
 C
 m() { "$MANAGE" --config "$W/c.conf" "$@"; }
 m db sync >/dev/null
@@ -259,6 +262,8 @@ checkpoint() {
 	echo "GET /servers/detail?all_tenants=1&limit=100: $(lat "http://127.0.0.1:$CP/v2.1/servers/detail?all_tenants=1&limit=100")"
 	echo "GET /servers?limit=100: $(lat "http://127.0.0.1:$CP/v2.1/servers?limit=100")"
 	echo "GET /os-hypervisors/detail ($AGENTS hosts): $(lat "http://127.0.0.1:$CP/v2.1/os-hypervisors/detail")"
+	curl -s -o "$W/metrics.txt" "http://127.0.0.1:$MP/metrics"
+	echo "GET /metrics ($AGENTS hosts, $(wc -l < "$W/metrics.txt") lines, $(wc -c < "$W/metrics.txt") bytes), 1 connection: $(lat "http://127.0.0.1:$MP/metrics" 1)"
 	echo "RSS: controller $(rss "$CPID") (peak $(hwm "$CPID")), fleetsim ($AGENTS agents) $(simrss)"
 }
 

@@ -22,6 +22,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,12 @@ enum drop {
 	DROP_MULTIPART,
 	DROP__COUNT
 };
+
+static inline void
+count(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
 
 enum role {
 	ROLE_SERVER,
@@ -141,6 +148,11 @@ struct bus {
 	unsigned	 rd_burst;
 	int64_t		 drop_log_ms[DROP__COUNT];	/* log rate limit */
 	unsigned	 drops_suppressed[DROP__COUNT];
+	/* bus_stats(): written on the loop's thread (bus_post's refusals on
+	 * the poster's), read by a scrape on any thread. */
+	_Atomic uint64_t drops[DROP__COUNT];
+	_Atomic uint64_t msgs_in, bytes_in, msgs_out, bytes_out;
+	_Atomic uint64_t send_unreachable, send_full, send_io, post_refused;
 
 	/* client */
 	char		 rid[RID_MAX + 1];	/* this socket's routing id */
@@ -1441,11 +1453,20 @@ bus_send(struct bus *b, const char *peer, const void *buf, size_t len)
 		return -1;
 	if (b->sock == NULL) {
 		err_set(TS_EUNREACHABLE, "bus: no socket (reconnect failed)");
+		count(&b->send_unreachable, 1);
 		return -1;
 	}
-	if (b->role == ROLE_CLIENT)
-		return client_send(b, buf, len);
+	if (b->role == ROLE_CLIENT) {
+		if (client_send(b, buf, len) == -1) {
+			count(&b->send_io, 1);
+			return -1;
+		}
+		count(&b->msgs_out, 1);
+		count(&b->bytes_out, len);
+		return 0;
+	}
 	if ((r = route_find(b, peer)) == NULL) {
+		count(&b->send_unreachable, 1);
 		err_set(TS_EUNREACHABLE, "agent %s unreachable (not "
 		    "connected)", peer);
 		return -1;
@@ -1458,19 +1479,26 @@ bus_send(struct bus *b, const char *peer, const void *buf, size_t len)
 		if (errno == EHOSTUNREACH) {
 			route_del(b, peer);
 			err_set(TS_EUNREACHABLE, "agent %s unreachable", peer);
-		} else if (errno == EAGAIN)
+			count(&b->send_unreachable, 1);
+		} else if (errno == EAGAIN) {
 			err_set(TS_EUNAVAILABLE, "agent %s: send queue full",
 			    peer);
-		else
+			count(&b->send_full, 1);
+		} else {
 			err_set(TS_EIO, "bus: send to %s: %s", peer,
 			    zmq_strerror(errno));
+			count(&b->send_io, 1);
+		}
 		return -1;
 	}
 	if (zmq_send(b->sock, buf, len, ZMQ_DONTWAIT) == -1) {
 		err_set(TS_EIO, "bus: send to %s: %s", peer,
 		    zmq_strerror(errno));
+		count(&b->send_io, 1);
 		return -1;
 	}
+	count(&b->msgs_out, 1);
+	count(&b->bytes_out, len);
 	return 0;
 }
 
@@ -1495,6 +1523,7 @@ bus_post(struct bus *b, const char *peer, const void *buf, size_t len)
 	pthread_mutex_lock(&b->qlock);
 	if (b->qlen >= b->qmax) {
 		pthread_mutex_unlock(&b->qlock);
+		count(&b->post_refused, 1);
 		free(p);
 		err_set(TS_EUNAVAILABLE, "bus: send queue full (%zu "
 		    "messages)", b->qmax);
@@ -1585,6 +1614,7 @@ log_drop(struct bus *b, enum drop why, const char *fmt, ...)
 	int64_t now = clock_mono_ms();
 	va_list ap;
 
+	atomic_fetch_add_explicit(&b->drops[why], 1, memory_order_relaxed);
 	if (b->drop_log_ms[why] != 0 && now - b->drop_log_ms[why] < 1000) {
 		b->drops_suppressed[why]++;
 		return;
@@ -1710,8 +1740,36 @@ done:
 static int
 sock_recv(struct bus *b, struct bus_msg *out)
 {
-	return b->role == ROLE_SERVER ? server_recv(b, out) :
+	int rc = b->role == ROLE_SERVER ? server_recv(b, out) :
 	    client_recv(b, out);
+
+	if (rc == 1) {
+		count(&b->msgs_in, 1);
+		count(&b->bytes_in, out->len);
+	}
+	return rc;
+}
+
+void
+bus_stats(struct bus *b, struct bus_stats *st)
+{
+#define L(x)	atomic_load_explicit(&b->x, memory_order_relaxed)
+	memset(st, 0, sizeof(*st));
+	st->msgs_in = L(msgs_in);
+	st->bytes_in = L(bytes_in);
+	st->msgs_out = L(msgs_out);
+	st->bytes_out = L(bytes_out);
+	st->send_unreachable = L(send_unreachable);
+	st->send_queue_full = L(send_full);
+	st->send_failed = L(send_io);
+	st->post_refused = L(post_refused);
+	st->drop_impostor = L(drops[DROP_IMPOSTOR]);
+	st->drop_not_bus = L(drops[DROP_NOT_BUS]);
+	st->drop_multipart = L(drops[DROP_MULTIPART]);
+#undef L
+	pthread_mutex_lock(&b->qlock);
+	st->post_queued = b->qlen;
+	pthread_mutex_unlock(&b->qlock);
 }
 
 int

@@ -124,6 +124,20 @@ struct bus_msg {
 
 void	bus_opts_init(struct bus_opts *);
 
+/* Counters since bus_*_new(), for monitoring; any thread. Sends count
+ * frames that went out (bus_send, and bus_post's once drained); the
+ * failures by reason; post_refused: bus_post() calls refused because the
+ * queue was full; drops: inbound frames the server threw away. */
+struct bus_stats {
+	uint64_t	msgs_in, bytes_in, msgs_out, bytes_out;
+	uint64_t	send_unreachable, send_queue_full, send_failed;
+	uint64_t	post_refused;
+	uint64_t	drop_impostor, drop_not_bus, drop_multipart;
+	size_t		post_queued;	/* posted, not yet sent */
+};
+struct bus;
+void	bus_stats(struct bus *, struct bus_stats *);
+
 /*
  * Create a bus with its own ZeroMQ context. The server binds opts->endpoint
  * (after installing the ZAP handler); the client connects and returns

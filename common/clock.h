@@ -13,6 +13,8 @@
 
 /* Milliseconds on CLOCK_MONOTONIC (an arbitrary origin, e.g. boot). */
 int64_t	clock_mono_ms(void);
+/* Microseconds on the same clock, for durations measured as figures. */
+int64_t	clock_mono_us(void);
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
 int64_t	clock_wall_ms(void);
 

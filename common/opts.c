@@ -27,6 +27,21 @@
 	    "Name of this host as other services see it; empty uses "	\
 	    "the system host name.")
 
+/* [metrics]: the Prometheus endpoint (common/metrics_http), alike on both
+ * daemons; checked together when the daemon starts
+ * (metrics_http_configure()). */
+#define OPTS_COMMON_METRICS						\
+	CONFIG_OPT_INT("metrics", "port", "0", 0, 65535,		\
+	    "TCP port of the Prometheus endpoint (GET /metrics); 0 "	\
+	    "turns it off."),						\
+	CONFIG_OPT_STR("metrics", "bind_host", "127.0.0.1",		\
+	    "Numeric IPv4 or IPv6 address the metrics endpoint listens "\
+	    "on. Anything but a loopback address requires a token."),	\
+	CONFIG_OPT_SECRET("metrics", "token", "",			\
+	    "Bearer token every scrape must send (Authorization: "	\
+	    "Bearer <token>); empty lets any local process read the "	\
+	    "figures.")
+
 const struct config_opt opts_controller[] = {
 	OPTS_COMMON_LOGGING,
 	CONFIG_OPT_PATH("DEFAULT", "state_path", "/var/lib/tinystack",
@@ -323,6 +338,8 @@ const struct config_opt opts_controller[] = {
 	CONFIG_OPT_INT("volume", "quota_groups", "10", -1, INT32_MAX,
 	    "Default number of volume groups per project; -1 is unlimited."),
 
+	OPTS_COMMON_METRICS,
+
 	CONFIG_OPT_END
 };
 
@@ -451,6 +468,8 @@ const struct config_opt opts_agent[] = {
 	CONFIG_OPT_INT("storage", "tgt_control_port", "3260", 1, 32767,
 	    "tgtd's management channel number (tgtd -C / tgtadm -C), so the "
 	    "agent's tgtd never shares one with another tgtd."),
+
+	OPTS_COMMON_METRICS,
 
 	CONFIG_OPT_END
 };

@@ -434,9 +434,18 @@ store_reader_check(struct store *st, int *cleared)
 void
 store_stats(struct store *st, struct store_stats *out)
 {
+	MDB_envinfo info;
+	MDB_stat ms;
+
 	pthread_mutex_lock(&st->lock);
 	*out = st->stats;
 	pthread_mutex_unlock(&st->lock);
+	if (mdb_env_info(st->env, &info) == 0 &&
+	    mdb_env_stat(st->env, &ms) == 0) {
+		out->map_size = (uint64_t)info.me_mapsize;
+		out->map_used = ((uint64_t)info.me_last_pgno + 1) *
+		    ms.ms_psize;
+	}
 }
 
 
@@ -659,9 +668,16 @@ committer_main(void *arg)
 		pthread_mutex_lock(&st->lock);
 		st->stats.writes += n;
 		if (res == 1) {
+			size_t k = 0;
+
 			st->stats.commits++;
 			if (n > st->stats.max_batch)
 				st->stats.max_batch = n;
+			while (k + 1 < STORE_BATCH_BUCKETS &&
+			    ((size_t)1 << k) < n)
+				k++;
+			st->stats.batch_hist[k]++;
+			st->stats.batch_writes += n;
 		} else if (res == -1)
 			st->stats.commits_failed++;
 		/* The caller frees its request as soon as it sees done, and

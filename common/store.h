@@ -83,6 +83,8 @@ void		 store_free(struct store **sp);
  * be NULL) receives the number released. */
 int		 store_reader_check(struct store *, int *cleared);
 
+/* Buckets of store_stats.batch_hist: 1, 2, 4, ... 2^(N-1) writes. */
+#define STORE_BATCH_BUCKETS	9
 struct store_stats {
 	uint64_t	writes;		/* store_write() functions run */
 	uint64_t	writes_failed;	/* of which failed (fn or commit) */
@@ -91,6 +93,12 @@ struct store_stats {
 	uint64_t	max_batch;	/* largest batch committed at once */
 	uint64_t	stale_readers;	/* reader slots cleared, open + checks */
 	uint64_t	queued;		/* writes waiting for the committer now */
+	/* Committed batches by size: batch_hist[i] counts those of more
+	 * than 2^(i-1) and at most 2^i writes (non-cumulative). */
+	uint64_t	batch_hist[STORE_BATCH_BUCKETS];
+	uint64_t	batch_writes;	/* writes in committed batches */
+	uint64_t	map_size;	/* bytes: the LMDB map */
+	uint64_t	map_used;	/* bytes: pages in use up to the last */
 };
 void		 store_stats(struct store *, struct store_stats *);
 

@@ -21,16 +21,20 @@
 #include <zmq.h>
 
 #include "bus.h"
+#include "compute/compute.h"
 #include "config.h"
 #include "daemon.h"
 #include "core/db.h"
 #include "err.h"
 #include "core/fleet.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "opts.h"
 #include "services.h"
 #include "store.h"
 #include "svc.h"
+#include "core/telemetry.h"
 
 #define PROG		"tinystack-controller"
 #define DEFAULT_CONFIG	"/etc/tinystack/controller.conf"
@@ -46,6 +50,8 @@ struct ctl {
 	struct bus	*bus;
 	struct fleet	*fleet;
 	struct services	*services;	/* the REST services */
+	struct metrics	*metrics;	/* /metrics registry */
+	struct metrics_http *metrics_http; /* [metrics] listener */
 	int		 sigfd;
 	int		 tickfd;
 	char		 host[256];
@@ -186,16 +192,25 @@ main(int argc, char **argv)
 	fo.require_enrolled = config_get_bool(c.cfg, "bus", "curve");
 	if ((c.fleet = fleet_new(c.store, c.bus, &fo)) == NULL)
 		goto fail;
+	if ((c.metrics = metrics_new()) == NULL ||
+	    telemetry_register(c.metrics, c.store, c.bus) == -1)
+		goto fail;
 	{
 		struct services_env env = {
 			.cfg = c.cfg, .store = c.store, .bus = c.bus,
 			.fleet = c.fleet, .host = c.host,
+			.metrics = c.metrics,
 		};
 
 		if ((c.services = services_new(&env)) == NULL)
 			goto fail;
 	}
-	if (services_start(c.services) == -1)
+	if (services_env(c.services)->compute != NULL &&
+	    metrics_add_collector(c.metrics, compute_metrics_collect,
+	    services_env(c.services)->compute) == -1)
+		goto fail;
+	if (services_start(c.services) == -1 ||
+	    metrics_http_configure(c.metrics, c.cfg, &c.metrics_http) == -1)
 		goto fail;
 	if (tick_setup(&c) == -1 ||
 	    bus_add_fd(c.bus, c.sigfd, ZMQ_POLLIN, on_signal, &c) == -1 ||
@@ -229,6 +244,7 @@ main(int argc, char **argv)
 		}
 	}
 	log_warnx("stopping");
+	metrics_http_free(&c.metrics_http);
 	services_stop(c.services);
 	fleet_flush(c.fleet);
 	status = 0;
@@ -237,11 +253,14 @@ fail:
 	log_err("start-up failed");
 	fprintf(stderr, "%s: %s\n", PROG, err_msg());
 out:
+	/* The scrapes read the services, the store and the bus. */
+	metrics_http_free(&c.metrics_http);
 	services_stop(c.services);
 	services_free(&c.services);	/* compute before the bus it posts to */
 	fleet_free(&c.fleet);
 	bus_free(&c.bus);
 	store_free(&c.store);
+	metrics_free(&c.metrics);	/* after the HTTP server's series */
 	if (c.tickfd != -1)
 		close(c.tickfd);
 	daemon_pidfile_remove();

@@ -378,6 +378,7 @@ http_setup(struct services *s)
 
 	memset(&o, 0, sizeof(o));
 	o.bind = config_get_str(cfg, "api", "bind_host");
+	o.metrics = s->env.metrics;
 	o.listeners = s->listeners;
 	o.nlisteners = s->nlisteners;
 	o.mounts = s->mounts;

@@ -37,6 +37,7 @@ struct network;
 struct volume;
 struct config;
 struct fleet;
+struct metrics;
 struct identity;
 struct image_service;
 struct netsync;
@@ -55,6 +56,9 @@ struct services_env {
 	struct bus		*bus;		/* compute posts to the agents */
 	struct fleet		*fleet;		/* compute installs its hooks */
 	const char		*host;		/* the controller's host name */
+	/* /metrics registry (common/metrics.h), may be NULL: the HTTP
+	 * server counts and times every API request in it. */
+	struct metrics		*metrics;
 	struct identity		*identity;
 	struct image_service	*image;
 	struct network		*network;	/* compute's server ports */

@@ -1,6 +1,7 @@
 /* netsvc: the agent's network worker thread; see netsvc.h. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,8 @@ struct netsvc {
 	int			 kick;
 	int			 stop;
 	struct metadata		*md;		/* borrowed; may be NULL */
+	/* netsvc_stats() */
+	_Atomic uint64_t	 st_runs, st_failed, st_usec, st_last_usec;
 
 	/* Worker only. */
 	struct buf		 last;		/* last state sent, encoded */
@@ -94,13 +97,44 @@ serve_metadata(struct netsvc *s, const struct msg_host_network_state *st)
 }
 
 static void
+count_run(struct netsvc *s, int64_t t0_us, int failed)
+{
+	int64_t us = clock_mono_us() - t0_us;
+
+	atomic_fetch_add_explicit(&s->st_runs, 1, memory_order_relaxed);
+	if (failed)
+		atomic_fetch_add_explicit(&s->st_failed, 1,
+		    memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->st_usec, (uint64_t)us,
+	    memory_order_relaxed);
+	atomic_store_explicit(&s->st_last_usec, (uint64_t)us,
+	    memory_order_relaxed);
+}
+
+void
+netsvc_stats(struct netsvc *s, struct netsvc_stats *out)
+{
+	out->runs = atomic_load_explicit(&s->st_runs, memory_order_relaxed);
+	out->failed = atomic_load_explicit(&s->st_failed,
+	    memory_order_relaxed);
+	out->usec_total = atomic_load_explicit(&s->st_usec,
+	    memory_order_relaxed);
+	out->last_usec = atomic_load_explicit(&s->st_last_usec,
+	    memory_order_relaxed);
+}
+
+static void
 apply(struct netsvc *s, struct msg_host_network *m, const char *reqid)
 {
 	struct msg_host_network_state st;
+	int64_t t0 = clock_mono_us();
+	int rc;
 
 	memset(&st, 0, sizeof(st));
 	log_set_request_id(reqid);
-	if (netconv_apply(s->nc, m, &st) == -1) {
+	rc = netconv_apply(s->nc, m, &st);
+	count_run(s, t0, rc == -1);
+	if (rc == -1) {
 		log_err("host_network");
 	} else {
 		log_info("host_network generation %llu: %zu networks",
@@ -117,8 +151,13 @@ tick(struct netsvc *s)
 {
 	struct msg_host_network_state st;
 
+	int64_t t0 = clock_mono_us();
+	int rc;
+
 	memset(&st, 0, sizeof(st));
-	if (netconv_tick(s->nc, &st) == -1)
+	rc = netconv_tick(s->nc, &st);
+	count_run(s, t0, rc == -1);
+	if (rc == -1)
 		log_err("network converge");
 	else if (netconv_generation(s->nc) > 0) {
 		serve_metadata(s, &st);

@@ -49,4 +49,14 @@ void		 netsvc_set_metadata(struct netsvc *, struct metadata *);
 /* Wake the worker for a converge now (tests, SIGHUP). */
 void		 netsvc_kick(struct netsvc *);
 
+/* Converges run by the worker (applying a message or re-converging),
+ * for /metrics; any thread. */
+struct netsvc_stats {
+	uint64_t	runs;		/* converges run */
+	uint64_t	failed;		/* of which failed */
+	uint64_t	usec_total;	/* time spent converging */
+	uint64_t	last_usec;	/* the last one's */
+};
+void		 netsvc_stats(struct netsvc *, struct netsvc_stats *);
+
 #endif

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,8 @@ struct storsvc {
 	char			 host[256];
 	int			 tick_ms;
 	storsvc_send_fn		 send;
+	/* storsvc_stats() */
+	_Atomic uint64_t	 st_runs, st_failed, st_usec, st_last_usec;
 	void			*arg;
 
 	pthread_t		 th;
@@ -401,13 +404,46 @@ report(struct storsvc *s, struct msg_host_storage_state *st,
 }
 
 static void
+count_run(struct storsvc *s, int64_t t0_us, int failed)
+{
+	int64_t us = clock_mono_us() - t0_us;
+
+	atomic_fetch_add_explicit(&s->st_runs, 1, memory_order_relaxed);
+	if (failed)
+		atomic_fetch_add_explicit(&s->st_failed, 1,
+		    memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->st_usec, (uint64_t)us,
+	    memory_order_relaxed);
+	atomic_store_explicit(&s->st_last_usec, (uint64_t)us,
+	    memory_order_relaxed);
+}
+
+void
+storsvc_stats(struct storsvc *s, struct storsvc_stats *out)
+{
+	out->runs = atomic_load_explicit(&s->st_runs, memory_order_relaxed);
+	out->failed = atomic_load_explicit(&s->st_failed,
+	    memory_order_relaxed);
+	out->usec_total = atomic_load_explicit(&s->st_usec,
+	    memory_order_relaxed);
+	out->last_usec = atomic_load_explicit(&s->st_last_usec,
+	    memory_order_relaxed);
+	out->tgt_starts = s->tgt ? tgt_starts(s->tgt) : 0;
+}
+
+static void
 run(struct storsvc *s, const char *reqid)
 {
 	struct msg_host_storage_state st;
+	int64_t t0;
+	int rc;
 
 	memset(&st, 0, sizeof(st));
 	volstore_prune_images(s->vs);
-	if (converge(s->vs, s->tgt, s->desired, &st, &s->tgt_down) == -1)
+	t0 = clock_mono_us();
+	rc = converge(s->vs, s->tgt, s->desired, &st, &s->tgt_down);
+	count_run(s, t0, rc == -1);
+	if (rc == -1)
 		log_err("storage converge");
 	else
 		report(s, &st, reqid);

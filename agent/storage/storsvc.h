@@ -56,6 +56,17 @@ void		 storsvc_submit(struct storsvc *, struct msg_host_storage **mp,
 		    const char *reqid);
 void		 storsvc_kick(struct storsvc *);
 
+/* Converges run by the worker (applying a message or re-converging),
+ * for /metrics; any thread. */
+struct storsvc_stats {
+	uint64_t	runs;		/* converges run */
+	uint64_t	failed;		/* of which failed */
+	uint64_t	usec_total;	/* time spent converging */
+	uint64_t	last_usec;	/* the last one's */
+	uint64_t	tgt_starts;	/* tgtd started by this agent */
+};
+void		 storsvc_stats(struct storsvc *, struct storsvc_stats *);
+
 /*
  * One converge, synchronously, of the volume store and tgt (may be NULL)
  * to m, filling st (cleared with codec_clear by the caller). The worker's

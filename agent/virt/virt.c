@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@ struct virt {
 	char		*instances_path;
 	pthread_mutex_t	 lock;		/* conn, evcb */
 	virConnectPtr	 conn;
+	_Atomic uint64_t reconnects;	/* virt_reconnects() */
 	int		 evcb;		/* life-cycle callback id, -1 none */
 
 	/* events (notify != NULL) */
@@ -197,10 +199,19 @@ connect_locked(struct virt *v)
 		return -1;
 	}
 	events_register_locked(v);
+	if (lost)
+		atomic_fetch_add_explicit(&v->reconnects, 1,
+		    memory_order_relaxed);
 	/* events may have been missed while there was no connection */
 	if (lost && v->notify != NULL)
 		v->notify(v->notify_arg);
 	return 0;
+}
+
+uint64_t
+virt_reconnects(struct virt *v)
+{
+	return atomic_load_explicit(&v->reconnects, memory_order_relaxed);
 }
 
 struct virt *

@@ -112,6 +112,8 @@ void		 virt_free(struct virt **);
  * where it is missing); 0 if connected afterwards, else -1 with err set. */
 int		 virt_ensure(struct virt *);
 const char	*virt_uri(const struct virt *);	/* valid while virt lives */
+/* Connections reopened after one was found lost; any thread. */
+uint64_t	 virt_reconnects(struct virt *);
 /* True for a URI of libvirt's test driver, in-process ("test:///...") or
  * served by a libvirtd ("test+unix://...", any transport). */
 bool		 virt_uri_is_test(const char *uri);

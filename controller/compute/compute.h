@@ -90,6 +90,16 @@ void			 compute_volume_ready(void *arg, const char *volume_id,
 int			 compute_instance_hostname(const char *device_id,
 			    char *out, size_t len, void *arg);
 
+/*
+ * The fleet's figures for /metrics (a metrics_collect_fn; arg is the
+ * service): per compute host its state, vCPUs, memory and disk, total and
+ * claimed, and its servers, as os-hypervisors/detail shows them, under
+ * openstack-exporter's names; and the hosts up, down and disabled. One
+ * read transaction; any thread.
+ */
+struct buf;
+void			 compute_metrics_collect(struct buf *out, void *arg);
+
 /* The route table of the compute listener (port [api] compute_port). */
 extern const struct http_route compute_routes[];
 /* Built-in policy rules of the compute API (os_compute_api:*). */

@@ -20,6 +20,7 @@
 #include "core/db.h"
 #include "err.h"
 #include "log.h"
+#include "metrics.h"
 
 #define NOVA_BINARY	"nova-compute"
 #define AGENT_BINARY	"tinystack-agent"
@@ -171,25 +172,32 @@ cmp_host_id(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* Every compute host in one read transaction; with workload, also each
+ * host's instances with a task. */
 static int
-hosts_load_once(struct http_req *req, struct hosts *hs)
+hosts_read(struct compute *svc, struct hosts *hs, bool workload)
 {
-	struct compute *svc = compute_of(req);
 	int rc;
 
 	memset(hs, 0, sizeof(*hs));
 	hs->now = db_now_ms();
 	hs->down_ms = config_get_int(svc->cfg, "DEFAULT",
 	    "service_down_time") * 1000;
-	if (compute_read(req, &hs->txn) == -1)
+	if (store_read_begin(svc->store, &hs->txn) == -1)
 		return -1;
 	rc = db_service_each(hs->txn, host_cb, hs);
-	if (rc == 0)
+	if (rc == 0 && workload)
 		rc = compute_db_task_each(hs->txn, workload_cb, hs);
 	store_txn_end(&hs->txn);
 	if (rc == -1)
 		hosts_free(hs);
 	return rc;
+}
+
+static int
+hosts_load_once(struct http_req *req, struct hosts *hs)
+{
+	return hosts_read(compute_of(req), hs, true);
 }
 
 /* Every compute host, by id. A host first seen by a controller that
@@ -350,6 +358,100 @@ compute_admin_hypervisor_statistics(struct http_req *req, struct http_resp *resp
 	    "disk_available_least", (json_int_t)fd,
 	    "current_workload", (json_int_t)wl, "running_vms",
 	    (json_int_t)rv));
+}
+
+/* ---- metrics ------------------------------------------------------------ */
+
+/* Per-host families, named as openstack-exporter names them, with the
+ * numbers os-hypervisors/detail shows (host_numbers()). */
+enum { F_STATE, F_VCPUS, F_VCPUS_USED, F_MEM, F_MEM_USED, F_DISK,
+	F_DISK_USED, F_RUNNING, F__N };
+static const struct {
+	const char	*name, *help;
+} host_fams[F__N] = {
+	[F_STATE] = { "openstack_nova_agent_state",
+	    "1 if the host's nova-compute service (its agent) is up." },
+	[F_VCPUS] = { "openstack_nova_vcpus_available",
+	    "vCPUs of the host (os-hypervisors vcpus)." },
+	[F_VCPUS_USED] = { "openstack_nova_vcpus_used",
+	    "vCPUs claimed by the host's servers." },
+	[F_MEM] = { "openstack_nova_memory_available_bytes",
+	    "Memory of the host (memory_mb)." },
+	[F_MEM_USED] = { "openstack_nova_memory_used_bytes",
+	    "Memory claimed, with the host's reservation (memory_mb_used)." },
+	[F_DISK] = { "openstack_nova_local_storage_available_bytes",
+	    "Local disk of the host (local_gb)." },
+	[F_DISK_USED] = { "openstack_nova_local_storage_used_bytes",
+	    "Local disk claimed by the host's servers (local_gb_used)." },
+	[F_RUNNING] = { "openstack_nova_running_vms",
+	    "Servers placed on the host (running_vms)." },
+};
+
+void
+compute_metrics_collect(struct buf *out, void *arg)
+{
+	struct compute *svc = arg;
+	struct hosts hs;
+	size_t up = 0, down = 0, disabled = 0;
+	char id[16];
+
+	if (hosts_read(svc, &hs, false) == -1) {
+		log_warnx("metrics: hypervisors: %s", err_msg());
+		return;
+	}
+	for (int f = 0; f < F__N; f++) {
+		metrics_write_family(out, host_fams[f].name, METRICS_GAUGE,
+		    host_fams[f].help);
+		for (size_t k = 0; k < hs.n; k++) {
+			const struct host *h = &hs.v[k];
+			int64_t fr, fd, mu, du;
+			double v = 0;
+			const char *hv[] = { "hostname", h->svc.host,
+			    "availability_zone", svc->az, "aggregates", "",
+			    NULL };
+			const char *st[] = { "hostname", h->svc.host, "id", id,
+			    "service", NOVA_BINARY, "zone", svc->az,
+			    "adminState", h->svc.disabled ? "disabled" :
+			    "enabled", "disabledReason",
+			    h->svc.disabled_reason ? h->svc.disabled_reason :
+			    "", NULL };
+
+			host_numbers(svc, h, &fr, &fd, &mu, &du);
+			switch (f) {
+			case F_STATE:
+				snprintf(id, sizeof(id), "%u", h->id);
+				metrics_write_sample(out, host_fams[f].name,
+				    st, h->up);
+				if (h->svc.disabled)
+					disabled++;
+				else if (h->up)
+					up++;
+				else
+					down++;
+				continue;
+			case F_VCPUS: v = h->hv.vcpus; break;
+			case F_VCPUS_USED: v = h->use.vcpus; break;
+			case F_MEM: v = (double)h->hv.memory_mb * 1048576; break;
+			case F_MEM_USED: v = (double)mu * 1048576; break;
+			case F_DISK: v = (double)h->hv.local_gb * 1073741824.0;
+				break;
+			case F_DISK_USED: v = (double)du * 1073741824.0; break;
+			case F_RUNNING: v = h->instances; break;
+			}
+			metrics_write_sample(out, host_fams[f].name, hv, v);
+		}
+	}
+	metrics_write_family(out, "tinystack_hypervisors", METRICS_GAUGE,
+	    "Compute hosts by state: up, down (no heartbeat within "
+	    "service_down_time, or forced down) or disabled (by an "
+	    "operator, whatever their heartbeat).");
+	metrics_write_sample(out, "tinystack_hypervisors",
+	    (const char *[]){ "state", "up", NULL }, (double)up);
+	metrics_write_sample(out, "tinystack_hypervisors",
+	    (const char *[]){ "state", "down", NULL }, (double)down);
+	metrics_write_sample(out, "tinystack_hypervisors",
+	    (const char *[]){ "state", "disabled", NULL }, (double)disabled);
+	hosts_free(&hs);
 }
 
 /* The host of {hypervisor_id} (an integer id). */

@@ -39,6 +39,7 @@
 #include "err.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "utf8.h"
 
 #define MAX_SEGMENTS	32		/* per path; deeper paths never match */
@@ -86,6 +87,9 @@ struct listener {
 	size_t			 nroutes;
 	struct MHD_Daemon	*d;
 	uint16_t		 port;		/* bound port once started */
+	/* With http_opts.metrics: per status class 1xx..5xx, made once so a
+	 * request costs two atomic adds and no lookup. */
+	struct metrics_series	*m_count[5], *m_time[5];
 };
 
 struct http_server {
@@ -1215,12 +1219,21 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	log_set_request_id(req->id);
 	abort_stream(req);	/* client gone, timeout or server stop */
-	if (req->started)
+	if (req->started) {
+		double ms = elapsed_ms(&req->t0);
+
 		log_info("http: %s %s status: %d body: %llu time: %.3f ms%s",
 		    req->method, req->path ? req->path : "?", req->status,
-		    (unsigned long long)req->rx, elapsed_ms(&req->t0),
+		    (unsigned long long)req->rx, ms,
 		    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
 		    " (connection closed early)");
+		/* A request answered (not one whose client left first). */
+		if (req->status >= 100 && req->status < 600) {
+			metrics_inc(req->l->m_count[req->status / 100 - 1], 1);
+			metrics_observe(req->l->m_time[req->status / 100 - 1],
+			    ms / 1000);
+		}
+	}
 	req_free(req);
 	*con_cls = NULL;
 	log_set_request_id(NULL);
@@ -1783,6 +1796,38 @@ bad:
 	return -1;
 }
 
+static int
+metrics_listener(struct metrics *reg, struct listener *l)
+{
+	static const char *const labels[] = { "service", "status_class",
+	    NULL };
+	static const char *const classes[] = { "1xx", "2xx", "3xx", "4xx",
+	    "5xx" };
+	struct metrics_family *c, *t;
+
+	if (reg == NULL)
+		return 0;
+	c = metrics_family(reg, METRICS_COUNTER, "tinystack_http_requests_total",
+	    "API requests answered, by service and status class.", labels,
+	    NULL, 0);
+	t = metrics_family(reg, METRICS_HISTOGRAM,
+	    "tinystack_http_request_duration_seconds",
+	    "API request time from the request line to the last byte "
+	    "handed to the socket, by service and status class.", labels,
+	    metrics_latency_buckets, metrics_latency_nbuckets);
+	if (c == NULL || t == NULL)
+		return -1;
+	for (size_t k = 0; k < 5; k++) {
+		const char *v[] = { apierr_service_name(l->cfg.service),
+		    classes[k] };
+
+		if ((l->m_count[k] = metrics_series(c, v)) == NULL ||
+		    (l->m_time[k] = metrics_series(t, v)) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
 struct http_server *
 http_server_new(const struct http_opts *opts)
 {
@@ -1859,7 +1904,8 @@ http_server_new(const struct http_opts *opts)
 		srv->l[i].cfg = opts->listeners[i];
 		srv->l[i].port = opts->listeners[i].port;
 		srv->nl++;
-		if (compile_listener(&srv->l[i]) == -1)
+		if (compile_listener(&srv->l[i]) == -1 ||
+		    metrics_listener(opts->metrics, &srv->l[i]) == -1)
 			goto fail;
 	}
 	if (check_mounts(opts) == -1)

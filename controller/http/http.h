@@ -58,6 +58,7 @@
 
 struct http_req;
 struct http_resp;
+struct metrics;
 struct http_server;
 
 /* Route flags. */
@@ -199,6 +200,10 @@ struct http_opts {
 	 * with err set (TS_EFORBIDDEN -> 403). */
 	int		(*authorize)(struct http_req *, const char *policy, void *arg);
 	void		*auth_arg;
+	/* Borrowed, may be NULL: every answered request counts in
+	 * tinystack_http_requests_total and ..._duration_seconds, labelled by
+	 * the listener's service and the status class. */
+	struct metrics	*metrics;
 };
 
 /* Validates the options and compiles the route tables (TS_ECONFIG on a bad

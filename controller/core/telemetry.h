@@ -1,0 +1,26 @@
+/*
+ * telemetry: the controller's own figures on its /metrics registry (the
+ * [metrics] listener, common/metrics_http): the store (writes, commits,
+ * group-commit batch sizes, LMDB map size and use), the bus (messages and
+ * bytes each way, send failures and dropped frames by reason) and the
+ * object counts operators graph (openstack_nova_total_vms,
+ * openstack_cinder_volumes, openstack_neutron_ports..., named as
+ * openstack-exporter names them).
+ *
+ * Nothing is copied: collectors read the store's and the bus's counters
+ * and LMDB's entry counts (one read transaction, O(1) per table) when
+ * scraped, on the scraping thread. The per-host fleet figures come from
+ * compute (compute_metrics_collect()), which owns the usage records.
+ */
+#ifndef TS_CONTROLLER_TELEMETRY_H
+#define TS_CONTROLLER_TELEMETRY_H
+
+struct bus;
+struct metrics;
+struct store;
+
+/* Adds the collectors; store and bus are borrowed and must outlive every
+ * scrape (stop the metrics server first). 0, or -1 with err set. */
+int	telemetry_register(struct metrics *, struct store *, struct bus *);
+
+#endif
