@@ -182,9 +182,11 @@ att_visible(struct http_req *req, const char *id, const char *rule)
 /* The microversion check of an attachments route: below 3.27 the route
  * does not exist (Cinder's VersionNotFoundForAPIMethod, a 404). */
 static int
-att_begin(struct http_req *req, struct http_resp *resp, int min)
+att_begin(struct http_req *req, struct http_resp *resp, int min,
+    const char *rule)
 {
-	if (volume_begin(req, resp, NULL, NULL) == -1)
+	if (volume_begin(req, resp, rule, rule != NULL ? volume_caller(req) :
+	    NULL) == -1)
 		return -1;
 	if (volume_req_mv(req) < min) {
 		err_set(TS_ENOT_FOUND, "The resource could not be found.");
@@ -406,7 +408,7 @@ volume_attachments_create(struct http_req *req, struct http_resp *resp)
 	struct acreate x = { .req = req };
 	const char *k;
 
-	if (att_begin(req, resp, MV_ATTACH) == -1)
+	if (att_begin(req, resp, MV_ATTACH, NULL) == -1)
 		return -1;
 	if (!json_is_object(body) || (att = json_object_get(body,
 	    "attachment")) == NULL)
@@ -466,15 +468,18 @@ int
 volume_attachments_show(struct http_req *req, struct http_resp *resp)
 {
 	const char *id = http_req_param(req, "attachment_id");
+	struct request_target t = { .n = 0 };
 	struct store_txn *txn = NULL;
 	struct rec_volume v;
 	char portal[256];
 	json_t *o = NULL;
 
-	if (att_begin(req, resp, MV_ATTACH) == -1 ||
+	if (att_begin(req, resp, MV_ATTACH, NULL) == -1 ||
 	    store_read_begin(volume_of(req)->store, &txn) == -1)
 		return -1;
 	if (att_find(req, txn, id, &v) == 0 &&
+	    request_target_add(&t, "project_id", v.project_id) == 0 &&
+	    request_enforce(req, "volume:get", &t) == 0 &&
 	    portal_of(txn, &v, portal, sizeof(portal)) == 0)
 		o = att_json(&v, att_in(&v, id), true, portal);
 	store_txn_end(&txn);
@@ -527,7 +532,7 @@ att_list(struct http_req *req, struct http_resp *resp, bool detail)
 	struct alist l = { .detail = detail };
 	int rc;
 
-	if (att_begin(req, resp, MV_ATTACH) == -1)
+	if (att_begin(req, resp, MV_ATTACH, "volume:get_all") == -1)
 		return -1;
 	l.volume_id = http_req_query(req, "volume_id");
 	l.instance = http_req_query(req, "instance_id");
@@ -667,7 +672,7 @@ volume_attachments_update(struct http_req *req, struct http_resp *resp)
 	    .rule = "volume:attachment_update" };
 
 	x.id = http_req_param(req, "attachment_id");
-	if (att_begin(req, resp, MV_ATTACH) == -1)
+	if (att_begin(req, resp, MV_ATTACH, NULL) == -1)
 		return -1;
 	/* Not found and refused before the body's errors: a caller who may
 	 * not see or change the attachment learns nothing from them. */
@@ -701,7 +706,7 @@ volume_attachments_action(struct http_req *req, struct http_resp *resp)
 	const char *k;
 
 	x.id = http_req_param(req, "attachment_id");
-	if (att_begin(req, resp, MV_COMPLETE) == -1)
+	if (att_begin(req, resp, MV_COMPLETE, NULL) == -1)
 		return -1;
 	if (att_visible(req, x.id, x.rule) == -1)
 		return -1;
@@ -729,7 +734,7 @@ volume_attachments_delete(struct http_req *req, struct http_resp *resp)
 	    .rule = "volume:attachment_delete" };
 
 	x.id = http_req_param(req, "attachment_id");
-	if (att_begin(req, resp, MV_ATTACH) == -1)
+	if (att_begin(req, resp, MV_ATTACH, NULL) == -1)
 		return -1;
 	if (store_write(volume_of(req)->store, edit_fn, &x) == -1)
 		return -1;
