@@ -178,7 +178,7 @@ parse_mv(const char *v, long *major, long *minor)
  * version 400, as Cinder answers. The answer names the version served.
  */
 static int
-microversion(struct http_req *req, struct http_resp *resp)
+requested_mv(struct http_req *req, long *majorp, long *mvp)
 {
 	const char *h = http_req_header(req, "OpenStack-API-Version");
 	char want[32];
@@ -226,6 +226,31 @@ microversion(struct http_req *req, struct http_resp *resp)
 			return -1;
 		}
 	}
+	*majorp = major;
+	*mvp = mv;
+	return 0;
+}
+
+long
+volume_req_mv(struct http_req *req)
+{
+	long major, mv;
+
+	if (requested_mv(req, &major, &mv) == -1) {
+		err_clear();
+		return VOLUME_MV_MIN;
+	}
+	return mv;
+}
+
+static int
+microversion(struct http_req *req, struct http_resp *resp)
+{
+	char want[32];
+	long major, mv;
+
+	if (requested_mv(req, &major, &mv) == -1)
+		return -1;
 	snprintf(want, sizeof(want), "volume 3.%ld", mv);
 	if (http_resp_header(resp, "OpenStack-API-Version", want) == -1 ||
 	    http_resp_header(resp, "Vary", "OpenStack-API-Version") == -1)
@@ -881,6 +906,19 @@ const struct policy_default volume_policy_defaults[] = {
 	    "Record a volume as attached (the legacy attach flow)." },
 	{ "volume_extension:volume_actions:detach", V_OWNER,
 	    "Record a volume as detached (the legacy attach flow)." },
+	{ "volume_extension:volume_actions:initialize_connection", V_OWNER,
+	    "Initialize a volume's connection for a connector (its export to "
+	    "that initiator, with CHAP)." },
+	{ "volume_extension:volume_actions:terminate_connection", V_OWNER,
+	    "Terminate a volume's connection for a connector." },
+	{ "volume:attachment_create",		"",
+	    "Create an attachment of a volume (microversion 3.27)." },
+	{ "volume:attachment_update",		V_OWNER,
+	    "Update an attachment with a connector (its connection info)." },
+	{ "volume:attachment_delete",		V_OWNER,
+	    "Delete an attachment (the volume's export to it goes)." },
+	{ "volume:attachment_complete",		V_OWNER,
+	    "Mark an attachment as attached (microversion 3.44)." },
 	{ "volume:get_volume_metadata",		V_OWNER,
 	    "Show a volume's metadata." },
 	{ "volume:create_volume_metadata",	V_OWNER,
@@ -967,6 +1005,23 @@ const struct http_route volume_routes[] = {
 	    "volume:update_volume_metadata", IH, 200),
 	R("DELETE", "/volumes/{volume_id}/metadata/{key}", volume_meta_delete,
 	    "volume:delete_volume_metadata", IH, 200),
+	/* The attachments API: the list and show read attachments of the
+	 * caller's project's volumes (Cinder has no rule of their own);
+	 * the others enforce theirs on the attachment's volume's project. */
+	R("GET", "/attachments", volume_attachments_list, "volume:get_all",
+	    IH, 200),
+	R("GET", "/attachments/detail", volume_attachments_detail,
+	    "volume:get_all", IH, 200),
+	R("POST", "/attachments", volume_attachments_create,
+	    "volume:attachment_create", IH, 200),
+	R("GET", "/attachments/{attachment_id}", volume_attachments_show,
+	    "volume:get", IH, 200),
+	R("PUT", "/attachments/{attachment_id}", volume_attachments_update,
+	    "volume:attachment_update", IH, 200),
+	R("DELETE", "/attachments/{attachment_id}", volume_attachments_delete,
+	    "volume:attachment_delete", IH, 200),
+	R("POST", "/attachments/{attachment_id}/action",
+	    volume_attachments_action, "volume:attachment_complete", IH, 204),
 	R("GET", "/snapshots", volume_snapshots_list,
 	    "volume:get_all_snapshots", IH, 200),
 	R("GET", "/snapshots/detail", volume_snapshots_detail,

@@ -1,7 +1,11 @@
 /*
  * volume: the Block Storage API (Cinder v3) service of the controller.
  *
- * It serves the versions documents and microversion header (3.0 only),
+ * It serves the versions documents and microversion header (3.0 to
+ * 3.44: the attachments API of 3.27 and its os-complete of 3.44, which
+ * Nova's new attach flow needs; of the changes between, only those to
+ * routes served here would matter, and the others' routes are 404 at any
+ * version),
  * absolute limits and os-quota-sets with the usage kept in volume_usage
  * records, one availability zone ("nova"), the os-services row of the
  * controller's scheduler, the one volume type Cinder always has
@@ -37,7 +41,7 @@ struct volume;
 
 /* The microversions served: "volume 3.0" to "volume 3.<VOLUME_MV_MAX>". */
 #define VOLUME_MV_MIN	0
-#define VOLUME_MV_MAX	0
+#define VOLUME_MV_MAX	44
 
 /* The service over the borrowed store and configuration; host names the
  * controller in os-services (borrowed, outlives the service). NULL with

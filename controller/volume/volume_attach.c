@@ -73,6 +73,15 @@ random_alnum(char *out, size_t n)
 	return 0;
 }
 
+int
+volume_chap(char user[CHAP_USER_LEN + 1], char secret[CHAP_SECRET_LEN + 1])
+{
+	if (random_alnum(user, CHAP_USER_LEN) == -1 ||
+	    random_alnum(secret, CHAP_SECRET_LEN) == -1)
+		return -1;
+	return 0;
+}
+
 static struct sch_vol_attachment *
 att_find(struct rec_volume *v, const char *attachment_id)
 {

@@ -32,6 +32,9 @@ struct storesync;
 /* The iSCSI target of a volume: prefix + its id, LUN 1. */
 #define VOLUME_IQN_PREFIX	"iqn.2010-10.org.openstack:volume-"
 #define VOLUME_LUN		1
+/* The instance of an attachment that has none (legacy os-attach to a
+ * host, os-initialize_connection before os-attach). */
+#define VOLUME_NO_SERVER	"00000000-0000-0000-0000-000000000000"
 
 /* The quota resources in the order of the fields of rec_volume_quota. */
 enum volume_qres {
@@ -64,6 +67,11 @@ bool		 volume_is_admin(struct http_req *);
  */
 int		 volume_begin(struct http_req *, struct http_resp *,
 		    const char *rule, const char *target_project);
+/* The request's volume microversion's minor number (3.N -> N; absent:
+ * 0), once volume_begin() accepted it. */
+long		 volume_req_mv(struct http_req *);
+/* Fresh CHAP credentials of an attachment (20 characters each). */
+int		 volume_chap(char user[21], char secret[21]);
 /* The limits in force for a project, inside txn. */
 int		 volume_quota_limits(struct volume *, struct store_txn *,
 		    const char *project, int64_t out[NQRES]);
@@ -124,6 +132,22 @@ int	volume_meta_replace(struct http_req *, struct http_resp *);
 int	volume_meta_show(struct http_req *, struct http_resp *);
 int	volume_meta_update(struct http_req *, struct http_resp *);
 int	volume_meta_delete(struct http_req *, struct http_resp *);
+
+/* volume_attachments.c: the attachments API (3.27, os-complete 3.44) */
+int	volume_attachments_list(struct http_req *, struct http_resp *);
+int	volume_attachments_detail(struct http_req *, struct http_resp *);
+int	volume_attachments_create(struct http_req *, struct http_resp *);
+int	volume_attachments_show(struct http_req *, struct http_resp *);
+int	volume_attachments_update(struct http_req *, struct http_resp *);
+int	volume_attachments_delete(struct http_req *, struct http_resp *);
+int	volume_attachments_action(struct http_req *, struct http_resp *);
+/* The legacy connection actions on v (a: the action's argument), inside
+ * the action's write: *out gets {"connection_info": ...} (owned). 0, 1
+ * when nothing changed, -1 with err set. */
+int	volume_conn_initialize(struct store_txn *, struct rec_volume *v,
+	    json_t *a, json_t **out);
+int	volume_conn_terminate(struct store_txn *, struct rec_volume *v,
+	    json_t *a);
 
 int	volume_snapshots_list(struct http_req *, struct http_resp *);
 int	volume_snapshots_detail(struct http_req *, struct http_resp *);

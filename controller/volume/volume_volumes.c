@@ -1432,6 +1432,7 @@ struct vaction {
 	struct volume	*vs;
 	json_t		*a;	/* the action's argument */
 	const char	*name;
+	json_t		*out;	/* the answer's body (NULL: none) */
 };
 
 static int
@@ -1656,6 +1657,25 @@ act_attach(struct store_txn *txn, struct rec_volume *v, void *arg)
 	    strcmp(v->status, "available") != 0 &&
 	    !(v->multiattach && strcmp(v->status, "in-use") == 0))
 		return bad_state(v, "available or attaching to attach");
+	/* The connection os-initialize_connection made for no instance yet
+	 * becomes this attachment (its export stays). */
+	for (size_t i = 0; i < v->attachments.n; i++) {
+		a = &v->attachments.items[i];
+		if (strcmp(a->server_id, VOLUME_NO_SERVER) != 0 ||
+		    strcmp(a->status, "attaching") != 0 ||
+		    a->initiator == NULL || *a->initiator == '\0')
+			continue;
+		if (inst != NULL)
+			snprintf(a->server_id, sizeof(a->server_id), "%s",
+			    inst);
+		a->attached_at = db_now_ms();
+		if ((hostn != NULL && volume_db_set_str(&a->host_name,
+		    hostn) == -1) || volume_db_set_str(&a->device, mp) == -1 ||
+		    volume_db_set_str(&a->status, "attached") == -1 ||
+		    volume_db_set_str(&a->mode, mode) == -1)
+			return -1;
+		return volume_db_set_str(&v->status, "in-use");
+	}
 	if (v->attachments.n >= 16) {
 		err_set(TS_EINVALID, "Invalid volume: too many attachments");
 		return -1;
@@ -1670,7 +1690,7 @@ act_attach(struct store_txn *txn, struct rec_volume *v, void *arg)
 	memset(a, 0, sizeof(*a));
 	db_uuid(a->id);
 	snprintf(a->server_id, sizeof(a->server_id), "%s", inst != NULL ?
-	    inst : "00000000-0000-0000-0000-000000000000");
+	    inst : VOLUME_NO_SERVER);
 	a->attached_at = db_now_ms();
 	/* A legacy attachment names no initiator: nothing is exported for
 	 * it (Nova's path is volume_attach_begin()). */
@@ -1726,6 +1746,22 @@ act_detach(struct store_txn *txn, struct rec_volume *v, void *arg)
 	return volume_db_set_str(&v->status, k > 0 ? "in-use" : "available");
 }
 
+static int
+act_init_conn(struct store_txn *txn, struct rec_volume *v, void *arg)
+{
+	struct vaction *x = arg;
+
+	json_decref(x->out);	/* a retried write answers once */
+	x->out = NULL;
+	return volume_conn_initialize(txn, v, x->a, &x->out);
+}
+
+static int
+act_term_conn(struct store_txn *txn, struct rec_volume *v, void *arg)
+{
+	return volume_conn_terminate(txn, v, ((struct vaction *)arg)->a);
+}
+
 static const struct {
 	const char	*name;
 	const char	*rule;
@@ -1752,6 +1788,12 @@ static const struct {
 	    202 },
 	{ "os-detach", "volume_extension:volume_actions:detach", act_detach,
 	    202 },
+	{ "os-initialize_connection",
+	    "volume_extension:volume_actions:initialize_connection",
+	    act_init_conn, 200 },
+	{ "os-terminate_connection",
+	    "volume_extension:volume_actions:terminate_connection",
+	    act_term_conn, 202 },
 };
 
 /* Cinder's policy names of the actions, for the route table's checker. */
@@ -1763,7 +1805,9 @@ const char *const volume_action_rules[] = {
 	"volume_extension:volume_actions:begin_detaching",
 	"volume_extension:volume_actions:roll_detaching",
 	"volume_extension:volume_actions:attach",
-	"volume_extension:volume_actions:detach", NULL
+	"volume_extension:volume_actions:detach",
+	"volume_extension:volume_actions:initialize_connection",
+	"volume_extension:volume_actions:terminate_connection", NULL
 };
 
 int
@@ -1796,11 +1840,15 @@ volume_volumes_action(struct http_req *req, struct http_resp *resp)
 		err_set(TS_EINVALID, "There is no such action: %.64s", x.name);
 		return -1;
 	}
-	if (vol_edit(req, actions[i].rule, id, actions[i].fn, &x, &e) == -1)
+	if (vol_edit(req, actions[i].rule, id, actions[i].fn, &x, &e) == -1) {
+		json_decref(x.out);
 		return -1;
+	}
 	log_info("volume %s: %s (%s)", id, x.name, e.out.status);
 	codec_clear(&schema_rec_volume, &e.out);
 	volume_kick(x.vs);
+	if (x.out != NULL)
+		return http_resp_json(resp, actions[i].status, x.out);
 	return http_resp_status(resp, actions[i].status);
 }
 

@@ -5,7 +5,10 @@
  * Every path names the caller's project ("@P@"), as Cinder's do.
  * Fixtures, by "@N@" index: 0 a volume of the member's project (no
  * storage host here: it is in error, so it may be updated, snapshotted
- * after an admin's reset, and cloned), 1 a project for quota updates.
+ * after an admin's reset, and cloned), 1 a project for quota updates,
+ * 2 a volume reset to available holding 3, a reserved attachment
+ * (microversion 3.44), 4 a volume reset to available without one (the
+ * attachments created, and the legacy connection actions, name it).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -19,6 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define V	CT_VOLUME
 #define R(m, p)		{ V, m, p, NULL, NULL, NULL, NULL, NULL }
 #define RC(m, p, k, d)	{ V, m, p, k, d, NULL, NULL, NULL }
+#define MV		"OpenStack-API-Version: volume 3.44\r\n"
+#define RM(m, p)	{ V, m, p, NULL, NULL, NULL, NULL, MV }
 
 static const struct apifuzz_route routes[] = {
 	RC("POST", "/v3/@P@/volumes", "volume.id", "/v3/@P@/volumes/%s"),
@@ -34,7 +39,35 @@ static const struct apifuzz_route routes[] = {
 	R("PUT", "/v3/@P@/os-quota-sets/@1@"),
 	R("GET", "/v3/@P@/os-quota-sets/@1@"),
 	R("GET", "/v3/@P@/limits"),
+	{ V, "POST", "/v3/@P@/attachments", "attachment.id",
+	    "/v3/@P@/attachments/%s", NULL, NULL, MV },
+	RM("PUT", "/v3/@P@/attachments/@3@"),
+	RM("POST", "/v3/@P@/attachments/@3@/action"),
+	RM("GET", "/v3/@P@/attachments/detail"),
+	RM("GET", "/v3/@P@/attachments/@3@"),
+	R("POST", "/v3/@P@/volumes/@4@/action"),
 };
+
+/* A volume of the member's reset to available by the admin (no storage
+ * host here: it went to error) into out. */
+static int
+avail_volume(struct ctltest *t, char out[128])
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/v3/%s/volumes",
+	    t->project_id[CT_MEMBER]);
+	if (apifuzz_create(t, V, CT_MEMBER, path, "{\"volume\": {\"size\": "
+	    "1}}", "volume.id", out) == -1)
+		return -1;
+	snprintf(path, sizeof(path), "/v3/%s/volumes/%s/action",
+	    t->project_id[CT_ADMIN], out);
+	if (ctltest_call(t, V, CT_ADMIN, "POST", path, "{\"os-reset_status\": "
+	    "{\"status\": \"available\"}}", NULL) == -1 ||
+	    t->r.status != 202)
+		return -1;
+	return 0;
+}
 
 static int
 setup(struct ctltest *t, char fix[APIFUZZ_MAXFIX][128])
@@ -46,6 +79,21 @@ setup(struct ctltest *t, char fix[APIFUZZ_MAXFIX][128])
 	if (apifuzz_create(t, V, CT_MEMBER, path, "{\"volume\": {\"size\": 1, "
 	    "\"name\": \"fzvol\"}}", "volume.id", fix[0]) == -1)
 		return -1;
+	if (avail_volume(t, fix[2]) == -1 || avail_volume(t, fix[4]) == -1)
+		return -1;
+	{
+		char body[256];
+
+		snprintf(path, sizeof(path), "/v3/%s/attachments",
+		    t->project_id[CT_MEMBER]);
+		snprintf(body, sizeof(body), "{\"attachment\": {\"volume_uuid\": "
+		    "\"%s\", \"instance_uuid\": "
+		    "\"6f1d7c2e-0000-4000-8000-000000000001\"}}", fix[2]);
+		if (ctltest_call(t, V, CT_MEMBER, "POST", path, body, MV) == -1 ||
+		    t->r.status != 200 || ctltest_str(t, "attachment.id") == NULL)
+			return -1;
+		snprintf(fix[3], 128, "%s", ctltest_str(t, "attachment.id"));
+	}
 	return apifuzz_create(t, CT_IDENTITY, CT_ADMIN, "/v3/projects",
 	    "{\"project\": {\"name\": \"fzvolquota\"}}", "project.id", fix[1]);
 }

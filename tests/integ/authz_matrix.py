@@ -410,6 +410,24 @@ def mk_volume():
 
 
 VOLUME = mk_volume()
+VMV = {"OpenStack-API-Version": "volume 3.44"}
+
+
+def mk_attachment():
+    # A reserve (no connector: no storage host needed) on a fresh volume
+    # the admin resets to available.
+    v = mk_volume()
+    ok("POST", BASE["volume"] + "/v3/%s/volumes/%s/action" % (
+        admin_body["project"]["id"], v), adm(),
+       {"os-reset_status": {"status": "available"}})
+    b, _ = ok("POST", VO + "/attachments", member.tok(),
+              {"attachment": {"volume_uuid": v,
+                              "instance_uuid": str(uuid.uuid4())}},
+              headers=VMV)
+    return b["attachment"]["id"]
+
+
+ATTACHMENT = mk_attachment()
 
 # ---- rows -------------------------------------------------------------------
 
@@ -436,7 +454,8 @@ SHARED_PARAMS = {
     # {snapshot_id} is always 404 (hidden or not).
     "volume": {"target_project_id": P1, "type_id": "__DEFAULT__",
                "volume_id": VOLUME, "key": "k",
-               "snapshot_id": "00000000-0000-0000-0000-000000000000"},
+               "snapshot_id": "00000000-0000-0000-0000-000000000000",
+               "attachment_id": ATTACHMENT},
 }
 FRESH = {
     ("identity", "user_id"): mk_user, ("identity", "project_id"): mk_project,
@@ -455,6 +474,7 @@ FRESH = {
     ("network", "port_id"): mk_port, ("network", "router_id"): mk_router,
     ("network", "floatingip_id"): mk_fip,
     ("volume", "volume_id"): mk_volume,
+    ("volume", "attachment_id"): mk_attachment,
 }
 
 
@@ -533,7 +553,8 @@ def target_of(route, persona, vals):
         if "target_project_id" in names:
             # quotas: the URL's project, a plain 403
             return {"project_id": vals["target_project_id"]}, None
-        if "volume_id" in names or "snapshot_id" in names:
+        if ("volume_id" in names or "snapshot_id" in names or
+                "attachment_id" in names):
             # P1's volume (another project's caller: not found); the
             # snapshot that does not exist: not found whoever asks
             return {"project_id": P1}, P1
@@ -583,6 +604,8 @@ def send(route, path, token, extra_headers=None):
         body = {}
     if route["service"] == "compute":
         h["OpenStack-API-Version"] = "compute 2.1"
+    if route["service"] == "volume":
+        h.update(VMV)    # the attachments routes exist from 3.27
     st, raw, _ = call(m, BASE[route["service"]] + path, token, body, h,
                       ctype)
     return st, raw

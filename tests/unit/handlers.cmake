@@ -2,7 +2,8 @@
 # by tests/unit/ctltest.c (temporary LMDB store, inproc bus without agents,
 # ephemeral 127.0.0.1 ports, bootstrapped identity with personas) and driven
 # over HTTP. One binary per service; each links the controller's library.
-foreach(svc identity image compute compute_volume network volume dashboard)
+foreach(svc identity image compute compute_volume network volume dashboard
+    volume_attachments)
   ts_unit_test(handlers_${svc}_test
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/ctltest.c
     LIBS tinystack-ctl)

@@ -80,7 +80,7 @@ test_discovery(void **state)
 	assert_string_equal(ctltest_str(T, "versions.0.id"), "v3.0");
 	assert_string_equal(ctltest_str(T, "versions.0.status"), "CURRENT");
 	assert_string_equal(ctltest_str(T, "versions.0.min_version"), "3.0");
-	assert_string_equal(ctltest_str(T, "versions.0.version"), "3.0");
+	assert_string_equal(ctltest_str(T, "versions.0.version"), "3.44");
 	assert_non_null(strstr(ctltest_str(T, "versions.0.links.1.href"),
 	    "/v3/"));
 	CT_CALL(T, V, CT_ANON, "GET", "/v3/", NULL, 200, NULL);
@@ -89,7 +89,8 @@ test_discovery(void **state)
 	assert_string_equal(ctltest_header(T, "OpenStack-API-Version"),
 	    "volume 3.0");
 
-	/* Microversions: 3.0 and latest served, others refused as Cinder. */
+	/* Microversions: 3.0 to 3.44 (latest) served, others refused as
+	 * Cinder. */
 	ctltest_call(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/limits", NULL),
 	    NULL, "OpenStack-API-Version: volume 3.0\r\n");
 	ctltest_expect(T, 200, NULL);
@@ -99,11 +100,11 @@ test_discovery(void **state)
 	    NULL, "OpenStack-API-Version: compute 2.1, volume latest\r\n");
 	ctltest_expect(T, 200, NULL);
 	assert_string_equal(ctltest_header(T, "OpenStack-API-Version"),
-	    "volume 3.0");
+	    "volume 3.44");
 	ctltest_call(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/limits", NULL),
-	    NULL, "OpenStack-API-Version: volume 3.1\r\n");
-	ctltest_expect(T, 406, "Version 3.1 is not supported by the API. "
-	    "Minimum is 3.0 and maximum is 3.0.");
+	    NULL, "OpenStack-API-Version: volume 3.45\r\n");
+	ctltest_expect(T, 406, "Version 3.45 is not supported by the API. "
+	    "Minimum is 3.0 and maximum is 3.44.");
 	/* Cinder's fault map has no 406 entry: computeFault. */
 	assert_int_equal(num("computeFault.code"), 406);
 	ctltest_call(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/limits", NULL),
@@ -114,7 +115,7 @@ test_discovery(void **state)
 	ctltest_call(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/limits", NULL),
 	    NULL, "OpenStack-API-Version: volume 2.0\r\n");
 	ctltest_expect(T, 406, "Version 2.0 is not supported by the API. "
-	    "Minimum is 3.0 and maximum is 3.0.");
+	    "Minimum is 3.0 and maximum is 3.44.");
 
 	/* Every other route needs a token. */
 	CT_CALL(T, V, CT_ANON, "GET", vpath(CT_MEMBER, "/limits", NULL), NULL,
