@@ -63,7 +63,11 @@ trap vt_cleanup EXIT
 
 # Two test-driver agents; h1 also serves volumes.
 compute_setup_conf() {
+	local imp
+	imp=$(sed -n 's/^image_port = //p' "$T/controller.conf")
 	cat >> "$T/agent-h1.conf" <<C
+[image]
+api_url = http://127.0.0.1:$imp
 [storage]
 enabled = true
 backend = file
@@ -72,8 +76,7 @@ iscsi_portal = 127.0.0.1:$TGTP
 tgt_control_port = $TGTC
 C
 }
-KEEP_NETWORK=1 AGENT_CONF_HOOK=compute_setup_conf compute_setup 2 \
-	"[compute]" "build_timeout = 60" "action_timeout = 60"
+KEEP_NETWORK=1 AGENT_CONF_HOOK=compute_setup_conf compute_setup 2
 . "$T/openrc"
 export HOME=$T/home
 mkdir -p "$HOME"
@@ -148,6 +151,8 @@ C
 # Tests that need what is not built, though tempest does not check for
 # it: each is printed as a skip with the reason.
 EXCLUDES=(
+"tempest\\.api\\.volume\\.admin\\.test_volume_quotas\\.VolumeQuotasAdminTestJSON\\.test_quota_usage_after_volume_transfer|volume transfers (os-volume-transfer) are not built"
+"tempest\\.api\\.volume\\.test_volumes_actions\\.VolumesActionsTest\\.test_volume_upload|os-volume_upload_image (a volume to an image) is not built"
 )
 for e in "${EXCLUDES[@]+"${EXCLUDES[@]}"}"; do echo "${e%%|*}"; done \
 	> "$TEMPEST_DIR/exclude.rx"
@@ -161,7 +166,8 @@ npass=$(tempest_count ok)
 nskip=$(tempest_count SKIPPED)
 tempest_skips
 for e in "${EXCLUDES[@]+"${EXCLUDES[@]}"}"; do
-	echo "# skipped: ${e%%|*} (excluded: ${e#*|})"
+	t=${e%%|*}
+	echo "# skipped: ${t//\\/} (excluded: ${e#*|})"
 done
 [ "$npass" -ge "$FLOOR" ] || { cat "$T/results.txt"; fail "tempest: only $npass tests passed (floor $FLOOR)"; }
 ok "tempest volume classes: $npass passed, $nskip skipped, 0 failed in $((t1 - t0)) s"

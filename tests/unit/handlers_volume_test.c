@@ -707,6 +707,18 @@ test_volume_lifecycle(void **state)
 	    NULL);
 	assert_int_equal(json_array_size(ctltest_get(T, "volumes")), 1);
 	assert_string_equal(ctltest_str(T, "volumes.0.id"), id2);
+	/* A full page links the next even when it is the last, as Cinder
+	 * does; that next page is empty and links nothing. */
+	assert_non_null(strstr(ctltest_str(T, "volumes_links.0.href"), id2));
+	snprintf(b, sizeof(b), "/volumes/detail?sort=size:asc&limit=1&"
+	    "marker=%s", id2);
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, b, NULL), NULL, 200,
+	    NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "volumes")), 0);
+	assert_null(ctltest_get(T, "volumes_links"));
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER,
+	    "/volumes/detail?limit=5", NULL), NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "volumes")), 2);
 	assert_null(ctltest_get(T, "volumes_links"));
 	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER,
 	    "/volumes?marker=" NOID, NULL), NULL, 404, NULL);
@@ -861,9 +873,21 @@ test_volume_lifecycle(void **state)
 	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/snapshots/%s", sid),
 	    NULL, 200, NULL);
 	assert_string_equal(ctltest_str(T, "snapshot.status"), "available");
+	/* The owner sees Cinder's extended attributes (tempest's schema
+	 * requires them in show and detail). */
+	assert_string_equal(ctltest_str(T,
+	    "snapshot.os-extended-snapshot-attributes:progress"), "100%");
+	assert_non_null(ctltest_get(T,
+	    "snapshot.os-extended-snapshot-attributes:project_id"));
 	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/snapshots/detail",
 	    NULL), NULL, 200, NULL);
 	assert_int_equal(json_array_size(ctltest_get(T, "snapshots")), 1);
+	assert_string_equal(ctltest_str(T,
+	    "snapshots.0.os-extended-snapshot-attributes:progress"), "100%");
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/snapshots", NULL),
+	    NULL, 200, NULL);
+	assert_null(ctltest_get(T,
+	    "snapshots.0.os-extended-snapshot-attributes:progress"));
 	CT_CALL(T, V, CT_MEMBER, "PUT", vpath(CT_MEMBER, "/snapshots/%s", sid),
 	    "{\"snapshot\":{\"name\":\"s2\"}}", 200, NULL);
 	assert_string_equal(ctltest_str(T, "snapshot.name"), "s2");
