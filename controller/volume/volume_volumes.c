@@ -111,6 +111,10 @@ vol_json(struct http_req *req, const struct rec_volume *v, bool admin,
 	    "links", links_json(req, v->project_id, "volumes", v->id));
 	if (o == NULL)
 		return NULL;
+	/* Cinder's visible admin metadata: readonly once it was set. */
+	if (v->readonly_set)
+		json_object_set_new(json_object_get(o, "metadata"), "readonly",
+		    json_string(v->readonly ? "True" : "False"));
 	if (get && v->image_metadata.n > 0)
 		json_object_set_new(o, "volume_image_metadata",
 		    strmap_json(&v->image_metadata));
@@ -1570,6 +1574,8 @@ act_readonly(struct store_txn *txn, struct rec_volume *v, void *arg)
 		return bad_state(v, "available or in-use to update readonly "
 		    "flag");
 	v->readonly = b;
+	v->has_readonly_set = true;
+	v->readonly_set = true;
 	return 0;
 }
 

@@ -797,11 +797,41 @@ test_volume_lifecycle(void **state)
 	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/volumes/%s", id),
 	    NULL, 200, NULL);
 	assert_string_equal(ctltest_str(T, "volume.bootable"), "true");
+	/* readonly is not in metadata until it is set (Cinder's visible
+	 * admin metadata); then "True"/"False" in show and detail. */
+	assert_null(ctltest_get(T, "volume.metadata.readonly"));
 	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, b, NULL),
 	    "{\"os-update_readonly_flag\":{\"readonly\":\"maybe\"}}", 400,
 	    NULL);
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 200, NULL);
+	assert_null(ctltest_get(T, "volume.metadata.readonly"));
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, b, NULL),
+	    "{\"os-update_readonly_flag\":{\"readonly\":true}}", 202, NULL);
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "volume.metadata.readonly"),
+	    "True");
 	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, b, NULL),
 	    "{\"os-update_readonly_flag\":{\"readonly\":false}}", 202, NULL);
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/volumes/detail",
+	    NULL), NULL, 200, NULL);
+	{
+		json_t *vols = ctltest_get(T, "volumes"), *o;
+		size_t k;
+		int seen = 0;
+
+		json_array_foreach(vols, k, o) {
+			if (strcmp(json_string_value(json_object_get(o, "id")),
+			    id) != 0)
+				continue;
+			assert_string_equal(json_string_value(json_object_get(
+			    json_object_get(o, "metadata"), "readonly")),
+			    "False");
+			seen = 1;
+		}
+		assert_true(seen);
+	}
 	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, b, NULL),
 	    "{\"os-nope\":{}}", 400, NULL);
 	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, b, NULL),
