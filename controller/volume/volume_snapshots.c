@@ -264,7 +264,7 @@ int
 volume_snapshots_create(struct http_req *req, struct http_resp *resp)
 {
 	struct screate c = { .vs = volume_of(req) };
-	json_t *body = http_req_json(req), *o, *jf, *out;
+	json_t *body = http_req_json(req), *o, *jf, *jm, *out;
 	const char *name, *dn, *desc, *dd, *vid;
 
 	if (volume_begin(req, resp, "volume:create_snapshot",
@@ -306,6 +306,12 @@ volume_snapshots_create(struct http_req *req, struct http_resp *resp)
 			    "boolean");
 			return -1;
 		}
+	}
+	if ((jm = json_object_get(o, "metadata")) != NULL &&
+	    !json_is_null(jm) &&
+	    volume_meta_parse(jm, &c.s.metadata, false) == -1) {
+		codec_clear(&schema_rec_volume_snapshot, &c.s);
+		return -1;
 	}
 	c.admin = volume_is_admin(req);
 	db_uuid(c.s.id);

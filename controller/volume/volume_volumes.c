@@ -705,11 +705,8 @@ parse_size(json_t *o, const char *k, int64_t *out, bool *present)
 	return 0;
 }
 
-/* Metadata: an object of at most 128 string values, keys of 1 to 255
- * characters, values of at most 255; copied into m (its previous content
- * kept when merge). */
-static int
-parse_meta(json_t *jm, struct ts_strmap *m, bool merge)
+int
+volume_meta_parse(json_t *jm, struct ts_strmap *m, bool merge)
 {
 	const char *k;
 	json_t *jv;
@@ -783,7 +780,7 @@ add_meta(struct ts_strmap *m, const char *k, const char *v)
 		err_set(TS_ENOMEM, "out of memory");
 		return -1;
 	}
-	rc = parse_meta(o, m, true);
+	rc = volume_meta_parse(o, m, true);
 	json_decref(o);
 	return rc;
 }
@@ -1078,7 +1075,7 @@ parse_create(struct http_req *req, json_t *o, struct vcreate *c)
 		return -1;
 	c->v.generation = 1;
 	if ((jm = json_object_get(o, "metadata")) != NULL && !json_is_null(jm)
-	    && parse_meta(jm, &c->v.metadata, false) == -1)
+	    && volume_meta_parse(jm, &c->v.metadata, false) == -1)
 		return -1;
 	return 0;
 }
@@ -1196,7 +1193,7 @@ update_edit(struct store_txn *txn, struct rec_volume *v, void *arg)
 		return -1;
 	if (u->has_desc && volume_db_set_str(&v->description, u->desc) == -1)
 		return -1;
-	if (u->meta != NULL && parse_meta(u->meta, &v->metadata, false) == -1)
+	if (u->meta != NULL && volume_meta_parse(u->meta, &v->metadata, false) == -1)
 		return -1;
 	return 0;
 }
@@ -1890,7 +1887,7 @@ meta_edit(struct store_txn *txn, struct rec_volume *v, void *arg)
 		v->metadata.items[i] = v->metadata.items[--v->metadata.n];
 		return 0;
 	}
-	return parse_meta(s->m, &v->metadata, s->merge);
+	return volume_meta_parse(s->m, &v->metadata, s->merge);
 }
 
 /* POST merges, PUT replaces: {"metadata": {...}}. */

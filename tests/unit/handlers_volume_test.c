@@ -881,11 +881,18 @@ test_volume_lifecycle(void **state)
 	 * deleted, delete through the host. */
 	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, "/snapshots", NULL),
 	    "{\"snapshot\":{\"volume_id\":\"" NOID "\"}}", 404, NULL);
+	/* Bad metadata: 400, nothing created. */
 	snprintf(b, sizeof(b), "{\"snapshot\":{\"volume_id\":\"%s\","
-	    "\"name\":\"s1\"}}", id);
+	    "\"metadata\":{\"k\":1}}}", id);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, "/snapshots", NULL),
+	    b, 400, NULL);
+	assert_int_equal(used("totalSnapshotsUsed"), 0);
+	snprintf(b, sizeof(b), "{\"snapshot\":{\"volume_id\":\"%s\","
+	    "\"name\":\"s1\",\"metadata\":{\"sk\":\"sv\"}}}", id);
 	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, "/snapshots", NULL),
 	    b, 202, NULL);
 	snprintf(sid, sizeof(sid), "%s", ctltest_str(T, "snapshot.id"));
+	assert_string_equal(ctltest_str(T, "snapshot.metadata.sk"), "sv");
 	assert_string_equal(ctltest_str(T, "snapshot.status"), "creating");
 	assert_int_equal(used("totalSnapshotsUsed"), 1);
 	assert_int_equal(used("totalGigabytesUsed"), 6);
@@ -907,6 +914,7 @@ test_volume_lifecycle(void **state)
 	 * requires them in show and detail). */
 	assert_string_equal(ctltest_str(T,
 	    "snapshot.os-extended-snapshot-attributes:progress"), "100%");
+	assert_string_equal(ctltest_str(T, "snapshot.metadata.sk"), "sv");
 	assert_non_null(ctltest_get(T,
 	    "snapshot.os-extended-snapshot-attributes:project_id"));
 	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/snapshots/detail",
