@@ -10,7 +10,8 @@
 # test_guest_volume_e2e does that). Every test that runs must
 # pass; each skip is printed with tempest's reason (or, for the tests in
 # EXCLUDES, with why), and a floor of passing tests catches a regression.
-# Bounded: tempest gets 600 s.
+# Bounded: tempest gets 600 s; the whole test took 165 s on a loaded
+# 2-core machine (43 passed, 1 skipped, 2 excluded).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tempest_lib.sh"
 . "$(dirname "$0")/compute_lib.sh"
@@ -30,7 +31,7 @@ tempest.api.volume.test_volumes_snapshots.VolumesSnapshotTestJSON
 tempest.api.compute.volumes.test_attach_volume.AttachVolumeTestJSON
 "
 # Below this many passing tests the run is a regression.
-FLOOR=${TS_VOLUME_TEMPEST_FLOOR:-1}
+FLOOR=${TS_VOLUME_TEMPEST_FLOOR:-43}
 
 # The storage agent's tgtd: a control port of its own (a unix socket
 # /var/run/tgtd/socket.N) and a free loopback portal.
