@@ -117,6 +117,11 @@ int	volume_list_reply(struct http_req *, struct http_resp *,
 	    const char *coll, const char *const *keys, json_t *objs,
 	    bool summary, const char *name_key);
 
+/* Cinder's metadata body: an object of at most 128 string values, keys of
+ * 1 to 255 characters, values of at most 255; copied into m (its previous
+ * content kept when merge). Volumes' and snapshots'. */
+int	volume_meta_parse(json_t *jm, struct ts_strmap *m, bool merge);
+
 /* ---- handlers ----------------------------------------------------------- */
 
 int	volume_volumes_list(struct http_req *, struct http_resp *);

@@ -31,7 +31,7 @@ nstr(const char *s)
 }
 
 static json_t *
-snap_json(const struct rec_volume_snapshot *s, bool admin, bool get)
+snap_json(const struct rec_volume_snapshot *s, bool get)
 {
 	json_t *m = json_object(), *o;
 
@@ -45,7 +45,9 @@ snap_json(const struct rec_volume_snapshot *s, bool admin, bool get)
 	    "created_at", volume_time(s->created_at),
 	    "updated_at", s->updated_at ? volume_time(s->updated_at) :
 	    json_null(), "metadata", m);
-	if (o != NULL && get && admin) {
+	/* Cinder's extended snapshot attributes: admin or owner (the only
+	 * callers who see the snapshot at all). */
+	if (o != NULL && get) {
 		json_object_set_new(o, "os-extended-snapshot-attributes:"
 		    "project_id", json_string(s->project_id));
 		json_object_set_new(o, "os-extended-snapshot-attributes:"
@@ -96,14 +98,13 @@ snap_check(struct http_req *req, const char *rule, const char *id,
 
 struct collect {
 	json_t	*arr;
-	bool	 admin;
 };
 
 static int
 collect_cb(struct rec_volume_snapshot *s, void *arg)
 {
 	struct collect *c = arg;
-	json_t *o = snap_json(s, c->admin, true);
+	json_t *o = snap_json(s, true);
 
 	if (o == NULL || json_array_append_new(c->arr, o) == -1) {
 		err_set(TS_ENOMEM, "out of memory");
@@ -122,7 +123,7 @@ snap_list(struct http_req *req, struct http_resp *resp, bool summary)
 	bool admin = volume_is_admin(req);
 	bool all = admin && jsonreq_query_bool(JSONREQ_NOVA,
 	    http_req_query(req, "all_tenants"));
-	struct collect c = { .admin = admin };
+	struct collect c = { 0 };
 	struct store_txn *txn = NULL;
 	int rc;
 
@@ -183,7 +184,7 @@ volume_snapshots_show(struct http_req *req, struct http_resp *resp)
 	    snap_check(req, "volume:get_snapshot", http_req_param(req,
 	    "snapshot_id"), &s) == -1)
 		return -1;
-	o = snap_json(&s, volume_is_admin(req), true);
+	o = snap_json(&s, true);
 	codec_clear(&schema_rec_volume_snapshot, &s);
 	return http_resp_json(resp, 200, json_pack("{s:o*}", "snapshot", o));
 }
@@ -263,7 +264,7 @@ int
 volume_snapshots_create(struct http_req *req, struct http_resp *resp)
 {
 	struct screate c = { .vs = volume_of(req) };
-	json_t *body = http_req_json(req), *o, *jf, *out;
+	json_t *body = http_req_json(req), *o, *jf, *jm, *out;
 	const char *name, *dn, *desc, *dd, *vid;
 
 	if (volume_begin(req, resp, "volume:create_snapshot",
@@ -306,6 +307,12 @@ volume_snapshots_create(struct http_req *req, struct http_resp *resp)
 			return -1;
 		}
 	}
+	if ((jm = json_object_get(o, "metadata")) != NULL &&
+	    !json_is_null(jm) &&
+	    volume_meta_parse(jm, &c.s.metadata, false) == -1) {
+		codec_clear(&schema_rec_volume_snapshot, &c.s);
+		return -1;
+	}
 	c.admin = volume_is_admin(req);
 	db_uuid(c.s.id);
 	snprintf(c.s.volume_id, sizeof(c.s.volume_id), "%s", vid);
@@ -321,7 +328,7 @@ volume_snapshots_create(struct http_req *req, struct http_resp *resp)
 	log_info("snapshot %s of volume %s: %s", c.s.id, c.s.volume_id,
 	    c.s.status);
 	volume_kick(c.vs);
-	out = snap_json(&c.s, false, false);
+	out = snap_json(&c.s, false);
 	codec_clear(&schema_rec_volume_snapshot, &c.s);
 	return http_resp_json(resp, 202, json_pack("{s:o*}", "snapshot", out));
 }
@@ -415,7 +422,7 @@ volume_snapshots_update(struct http_req *req, struct http_resp *resp)
 	}
 	if (store_write(volume_of(req)->store, edit_fn, &e) == -1)
 		return -1;
-	out = snap_json(&e.out, false, false);
+	out = snap_json(&e.out, false);
 	codec_clear(&schema_rec_volume_snapshot, &e.out);
 	return http_resp_json(resp, 200, json_pack("{s:o*}", "snapshot", out));
 }

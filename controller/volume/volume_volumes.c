@@ -111,6 +111,10 @@ vol_json(struct http_req *req, const struct rec_volume *v, bool admin,
 	    "links", links_json(req, v->project_id, "volumes", v->id));
 	if (o == NULL)
 		return NULL;
+	/* Cinder's visible admin metadata: readonly once it was set. */
+	if (v->readonly_set)
+		json_object_set_new(json_object_get(o, "metadata"), "readonly",
+		    json_string(v->readonly ? "True" : "False"));
 	if (get && v->image_metadata.n > 0)
 		json_object_set_new(o, "volume_image_metadata",
 		    strmap_json(&v->image_metadata));
@@ -525,6 +529,11 @@ volume_list_reply(struct http_req *req, struct http_resp *resp,
 			json_incref(o);
 		json_array_append_new(out, o);
 	}
+	/* Cinder links the next page whenever this one is full, even when
+	 * it is the last (the next is then empty): tempest's pagination
+	 * test follows that. */
+	if ((int64_t)json_array_size(out) == limit)
+		more = true;
 	{
 		json_t *body = json_pack("{s:o*}", coll, out);
 
@@ -696,11 +705,8 @@ parse_size(json_t *o, const char *k, int64_t *out, bool *present)
 	return 0;
 }
 
-/* Metadata: an object of at most 128 string values, keys of 1 to 255
- * characters, values of at most 255; copied into m (its previous content
- * kept when merge). */
-static int
-parse_meta(json_t *jm, struct ts_strmap *m, bool merge)
+int
+volume_meta_parse(json_t *jm, struct ts_strmap *m, bool merge)
 {
 	const char *k;
 	json_t *jv;
@@ -774,7 +780,7 @@ add_meta(struct ts_strmap *m, const char *k, const char *v)
 		err_set(TS_ENOMEM, "out of memory");
 		return -1;
 	}
-	rc = parse_meta(o, m, true);
+	rc = volume_meta_parse(o, m, true);
 	json_decref(o);
 	return rc;
 }
@@ -1069,7 +1075,7 @@ parse_create(struct http_req *req, json_t *o, struct vcreate *c)
 		return -1;
 	c->v.generation = 1;
 	if ((jm = json_object_get(o, "metadata")) != NULL && !json_is_null(jm)
-	    && parse_meta(jm, &c->v.metadata, false) == -1)
+	    && volume_meta_parse(jm, &c->v.metadata, false) == -1)
 		return -1;
 	return 0;
 }
@@ -1187,7 +1193,7 @@ update_edit(struct store_txn *txn, struct rec_volume *v, void *arg)
 		return -1;
 	if (u->has_desc && volume_db_set_str(&v->description, u->desc) == -1)
 		return -1;
-	if (u->meta != NULL && parse_meta(u->meta, &v->metadata, false) == -1)
+	if (u->meta != NULL && volume_meta_parse(u->meta, &v->metadata, false) == -1)
 		return -1;
 	return 0;
 }
@@ -1566,6 +1572,8 @@ act_readonly(struct store_txn *txn, struct rec_volume *v, void *arg)
 		return bad_state(v, "available or in-use to update readonly "
 		    "flag");
 	v->readonly = b;
+	v->has_readonly_set = true;
+	v->readonly_set = true;
 	return 0;
 }
 
@@ -1927,7 +1935,7 @@ meta_edit(struct store_txn *txn, struct rec_volume *v, void *arg)
 		v->metadata.items[i] = v->metadata.items[--v->metadata.n];
 		return 0;
 	}
-	return parse_meta(s->m, &v->metadata, s->merge);
+	return volume_meta_parse(s->m, &v->metadata, s->merge);
 }
 
 /* POST merges, PUT replaces: {"metadata": {...}}. */

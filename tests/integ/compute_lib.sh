@@ -23,6 +23,8 @@ compute_setup() {
 		enrol_agent "h$i"
 		agent_conf "h$i" "$BUS" test:///default
 	done
+	# AGENT_CONF_HOOK: a command that adds to the agents' configs.
+	[ -z "${AGENT_CONF_HOOK:-}" ] || "$AGENT_CONF_HOOK"
 	start ctl "$CTL" "$T/controller.conf"
 	for i in $(seq 1 "$n"); do
 		start "agent-h$i" "$AGENT" "$T/agent-h$i.conf"

@@ -708,6 +708,18 @@ test_volume_lifecycle(void **state)
 	    NULL);
 	assert_int_equal(json_array_size(ctltest_get(T, "volumes")), 1);
 	assert_string_equal(ctltest_str(T, "volumes.0.id"), id2);
+	/* A full page links the next even when it is the last, as Cinder
+	 * does; that next page is empty and links nothing. */
+	assert_non_null(strstr(ctltest_str(T, "volumes_links.0.href"), id2));
+	snprintf(b, sizeof(b), "/volumes/detail?sort=size:asc&limit=1&"
+	    "marker=%s", id2);
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, b, NULL), NULL, 200,
+	    NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "volumes")), 0);
+	assert_null(ctltest_get(T, "volumes_links"));
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER,
+	    "/volumes/detail?limit=5", NULL), NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "volumes")), 2);
 	assert_null(ctltest_get(T, "volumes_links"));
 	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER,
 	    "/volumes?marker=" NOID, NULL), NULL, 404, NULL);
@@ -786,11 +798,41 @@ test_volume_lifecycle(void **state)
 	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/volumes/%s", id),
 	    NULL, 200, NULL);
 	assert_string_equal(ctltest_str(T, "volume.bootable"), "true");
+	/* readonly is not in metadata until it is set (Cinder's visible
+	 * admin metadata); then "True"/"False" in show and detail. */
+	assert_null(ctltest_get(T, "volume.metadata.readonly"));
 	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, b, NULL),
 	    "{\"os-update_readonly_flag\":{\"readonly\":\"maybe\"}}", 400,
 	    NULL);
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 200, NULL);
+	assert_null(ctltest_get(T, "volume.metadata.readonly"));
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, b, NULL),
+	    "{\"os-update_readonly_flag\":{\"readonly\":true}}", 202, NULL);
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "volume.metadata.readonly"),
+	    "True");
 	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, b, NULL),
 	    "{\"os-update_readonly_flag\":{\"readonly\":false}}", 202, NULL);
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/volumes/detail",
+	    NULL), NULL, 200, NULL);
+	{
+		json_t *vols = ctltest_get(T, "volumes"), *o;
+		size_t k;
+		int seen = 0;
+
+		json_array_foreach(vols, k, o) {
+			if (strcmp(json_string_value(json_object_get(o, "id")),
+			    id) != 0)
+				continue;
+			assert_string_equal(json_string_value(json_object_get(
+			    json_object_get(o, "metadata"), "readonly")),
+			    "False");
+			seen = 1;
+		}
+		assert_true(seen);
+	}
 	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, b, NULL),
 	    "{\"os-nope\":{}}", 400, NULL);
 	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, b, NULL),
@@ -840,11 +882,18 @@ test_volume_lifecycle(void **state)
 	 * deleted, delete through the host. */
 	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, "/snapshots", NULL),
 	    "{\"snapshot\":{\"volume_id\":\"" NOID "\"}}", 404, NULL);
+	/* Bad metadata: 400, nothing created. */
 	snprintf(b, sizeof(b), "{\"snapshot\":{\"volume_id\":\"%s\","
-	    "\"name\":\"s1\"}}", id);
+	    "\"metadata\":{\"k\":1}}}", id);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, "/snapshots", NULL),
+	    b, 400, NULL);
+	assert_int_equal(used("totalSnapshotsUsed"), 0);
+	snprintf(b, sizeof(b), "{\"snapshot\":{\"volume_id\":\"%s\","
+	    "\"name\":\"s1\",\"metadata\":{\"sk\":\"sv\"}}}", id);
 	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, "/snapshots", NULL),
 	    b, 202, NULL);
 	snprintf(sid, sizeof(sid), "%s", ctltest_str(T, "snapshot.id"));
+	assert_string_equal(ctltest_str(T, "snapshot.metadata.sk"), "sv");
 	assert_string_equal(ctltest_str(T, "snapshot.status"), "creating");
 	assert_int_equal(used("totalSnapshotsUsed"), 1);
 	assert_int_equal(used("totalGigabytesUsed"), 6);
@@ -862,9 +911,22 @@ test_volume_lifecycle(void **state)
 	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/snapshots/%s", sid),
 	    NULL, 200, NULL);
 	assert_string_equal(ctltest_str(T, "snapshot.status"), "available");
+	/* The owner sees Cinder's extended attributes (tempest's schema
+	 * requires them in show and detail). */
+	assert_string_equal(ctltest_str(T,
+	    "snapshot.os-extended-snapshot-attributes:progress"), "100%");
+	assert_string_equal(ctltest_str(T, "snapshot.metadata.sk"), "sv");
+	assert_non_null(ctltest_get(T,
+	    "snapshot.os-extended-snapshot-attributes:project_id"));
 	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/snapshots/detail",
 	    NULL), NULL, 200, NULL);
 	assert_int_equal(json_array_size(ctltest_get(T, "snapshots")), 1);
+	assert_string_equal(ctltest_str(T,
+	    "snapshots.0.os-extended-snapshot-attributes:progress"), "100%");
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/snapshots", NULL),
+	    NULL, 200, NULL);
+	assert_null(ctltest_get(T,
+	    "snapshots.0.os-extended-snapshot-attributes:progress"));
 	CT_CALL(T, V, CT_MEMBER, "PUT", vpath(CT_MEMBER, "/snapshots/%s", sid),
 	    "{\"snapshot\":{\"name\":\"s2\"}}", 200, NULL);
 	assert_string_equal(ctltest_str(T, "snapshot.name"), "s2");
