@@ -156,7 +156,7 @@ echo "host: $MB MiB written in $(echo "$t1 - $t0" | bc) s ($HW MiB/s), read in $
 SID=$(openstack server create --flavor m1.vb --image "$IID" --user-data "$T/ud" vbvm \
 	-f value -c id) || fail "server create"
 wait_for "$BOOT_TIMEOUT" "vbvm booted" has_line "$SID" '^TINYSTACK-GUEST-UP '
-openstack server add volume vbvm vbvol || fail "server add volume"
+openstack server add volume vbvm vbvol >/dev/null || fail "server add volume"
 wait_for 60 "vbvol in-use" vol_is "$VID" in-use
 wait_for 600 "the guest's dd" has_line "$SID" '^TINYSTACK-GUEST-DDBENCH'
 L=$(console "$SID" | grep '^TINYSTACK-GUEST-DDBENCH' | head -n 1)
@@ -169,7 +169,7 @@ GW=$(echo "$L" | sed -n 's/.* write_mbps=\([0-9.]*\).*/\1/p')
 printf '\n%-34s %10s %10s\n' "sequential, bs=1M, O_DIRECT, $MB MiB" read_MiB/s write_MiB/s
 printf '%-34s %10s %10s\n' "host: the volume's file" "$HR" "$HW"
 printf '%-34s %10s %10s\n' "TCG guest: iSCSI (libiscsi, tgtd)" "$GR" "$GW"
-printf '%-34s %10s %10s\n' "guest / host" "$(echo "scale=3; $GR / $HR" | bc)" "$(echo "scale=3; $GW / $HW" | bc)"
+printf '%-34s %10s %10s\n' "guest / host" "$(echo "scale=3; $GR / $HR" | bc | sed "s/^\./0./")" "$(echo "scale=3; $GW / $HW" | bc | sed "s/^\./0./")"
 openstack server delete --wait vbvm || fail "server delete"
 wait_for 30 "vbvol available" vol_is "$VID" available
 openstack volume delete vbvol || fail "volume delete"
