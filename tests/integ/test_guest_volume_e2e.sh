@@ -224,7 +224,7 @@ rt0=$(date +%s.%N)
 lastread() {	# the round of vevm1's last read of its mark
 	console "$S1" | sed -n "s/^TINYSTACK-GUEST-VOLREAD vd[a-z] n=\([0-9]*\) ok head=TSVOL-$B1\$/\1/p" | tail -n 1
 }
-read_after() { local n; n=$(lastread); [ -n "$n" ] && [ "$n" -gt "$1" ]; }
+read_after() { local n; n=$(lastread); [ -n "$n" ] && [ "$n" -gt "${1:-0}" ]; }
 our_tgtd() {	# the pid of h N's tgtd
 	local p
 	for p in $(pgrep -x tgtd || true); do
@@ -272,9 +272,12 @@ PA=$(pid_of "agent-h$VN")
 kill -9 "$PA"
 t0=$(date +%s.%N)
 wait_for 10 "the killed agent h$VN gone" dead "$PA"
-R1=$(lastread)
 start "agent-h$VN" "$T/agent-h$VN-in-ns" "$T/agent-h$VN.conf"
 wait_for 30 "h$VN's agent adopts tgtd" grep -q "tgt: tgtd on control port ${TGTC[$VN]} is running: adopted" "$T/agent-h$VN.log"
+# (the console goes through h1's agent: when that is the one restarted,
+# there is none until it is back)
+wait_for 30 "vevm1's console again" read_after 0
+R1=$(lastread)	# any later round completed after the adoption
 wait_for 60 "vevm1 reads its mark after the agent's restart" read_after "$R1"
 t1=$(date +%s.%N)
 wait_for 30 "h$VN up again" is_state "h$VN" up
