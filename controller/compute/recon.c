@@ -415,12 +415,17 @@ recon_set_volume(struct recon *r, const struct recon_vol *vol)
 /* The volume disks of an instance: its volumes not being detached whose
  * export to the host is ready, read now. A volume not exported yet is left
  * out: the host's next report shows it missing and the ensure goes again
- * (desired_cb). A failed read sends no list and no sync (logged): the
- * guest's disks are left as they are rather than unplugged. */
+ * (desired_cb). An attached volume whose export is gone for a while (the
+ * storage host's tgtd restarted: its agent re-creates the export) stays:
+ * unplugging it would fail the guest's I/O, while qemu's initiator logs
+ * in again by itself once the target is back. A failed read sends no list
+ * and no sync (logged): the guest's disks are left as they are rather than
+ * unplugged. */
 struct vols {
 	struct sch_vol_disk	 v[16];
 	struct volume_conn	 c[16];
 	char			 dev[16][16];
+	int			 ready[16];	/* export in place now */
 	size_t			 n;
 };
 
@@ -473,8 +478,11 @@ vols_read(struct recon *r, struct store_txn *txn, const struct rec_instance *i,
 			    iv->volume_id, err_msg());
 			return -1;
 		}
-		if (c->ready)
+		if (c->ready || (iv->has_attached && iv->attached &&
+		    c->portal[0] != '\0')) {
+			vs->ready[vs->n] = c->ready;
 			vol_disk_of(vs, iv, c);
+		}
 	}
 	return 0;
 }
@@ -490,7 +498,8 @@ boot_ready(const struct rec_instance *i, const struct vols *vs)
 		if (!iv->has_boot_index || iv->boot_index != 0)
 			continue;
 		for (size_t m = 0; m < vs->n; m++)
-			if (strcmp(vs->v[m].volume_id, iv->volume_id) == 0)
+			if (vs->ready[m] &&
+			    strcmp(vs->v[m].volume_id, iv->volume_id) == 0)
 				return 1;
 		return 0;
 	}

@@ -43,6 +43,19 @@
 #     TINYSTACK-GUEST-ECHO port=P              "TINYSTACK-ECHO P" lines: a line
 #                          echo service (busybox nc -ll -e cat, any number of
 #                          long-lived sessions) on tcp/P, started at once
+#     TINYSTACK-GUEST-VOLREAD vdX n=N ok head=TEXT   "TINYSTACK-VOLREAD" line
+#     TINYSTACK-GUEST-VOLREAD vdX n=N fail           (with TINYSTACK-HOTPLUG):
+#                          every hot-plugged disk's first 16 bytes read
+#                          again with O_DIRECT (past the guest's cache, so
+#                          each read reaches the volume's target) in round
+#                          N = 1, 2, ..., a round a second; a read that
+#                          hangs (target gone) delays the next round
+#     TINYSTACK-GUEST-DDBENCH vdX mb=M read_s=S read_mbps=R write_s=S write_mbps=W
+#                          "TINYSTACK-DDBENCH M" line (with TINYSTACK-HOTPLUG,
+#                          M <= 4096): once per hot-plugged disk, after its
+#                          mark, M MiB read then written back (zeros) at its
+#                          start with dd bs=1M and O_DIRECT (the write ends
+#                          with fsync); DDBENCH-FAIL vdX what=read|write
 #     TINYSTACK-GUEST-TICK n=N bootid=B            every second
 #     TINYSTACK-GUEST-POWERBTN bootid=B            ACPI power button: powers off
 # Usage: mkguest.sh OUTDIR      (needs busybox-static, cpio, gzip, python3 and
@@ -194,6 +207,9 @@ for d in /sys/block/vd* /sys/block/sd* /sys/block/sr*; do
 				    sed -n 's/^TINYSTACK-PINGLOOP \([0-9.]*\)$/\1/p' > /tmp/pingloop
 				grep -qx TINYSTACK-METADATA $ud && touch /tmp/metadata
 				grep -qx TINYSTACK-HOTPLUG $ud && touch /tmp/hotplug
+				grep -qx TINYSTACK-VOLREAD $ud && touch /tmp/volread
+				tr -dc 'A-Za-z0-9 _.:\n-' < $ud |
+				    sed -n 's/^TINYSTACK-DDBENCH \([0-9][0-9]*\)$/\1/p' | head -n 1 > /tmp/ddbench
 				grep -qx TINYSTACK-HTTPD $ud &&
 				    echo "uuid=$uuid name=$name" > /tmp/httpd
 				tr -dc 'A-Za-z0-9 _.:\n-' < $ud |
@@ -236,6 +252,42 @@ fi
 # attached or detached) are reported; polled every 0.5 s for an hour at
 # most.
 grep -q 'tinystack.hotplug' /proc/cmdline && touch /tmp/hotplug
+# ddbench DEV MB: sequential read, then write, of MB MiB at DEV's start,
+# O_DIRECT in 1 MiB blocks; the seconds from /proc/uptime (1/100 s).
+upt() { cut -d' ' -f1 /proc/uptime; }
+ddbench() {
+	m=$2
+	[ "$m" -gt 4096 ] && m=4096
+	t0=$(upt)
+	dd if=/dev/$1 of=/dev/null bs=1M count=$m iflag=direct 2>/dev/null ||
+		{ echo "TINYSTACK-GUEST-DDBENCH-FAIL $1 what=read"; return; }
+	t1=$(upt)
+	dd if=/dev/zero of=/dev/$1 bs=1M count=$m oflag=direct conv=notrunc,fsync 2>/dev/null ||
+		{ echo "TINYSTACK-GUEST-DDBENCH-FAIL $1 what=write"; return; }
+	t2=$(upt)
+	echo "$m $t0 $t1 $t2" | awk -v d=$1 '{ r = $3 - $2; w = $4 - $3
+		if (r <= 0) r = 0.01; if (w <= 0) w = 0.01
+		printf "TINYSTACK-GUEST-DDBENCH %s mb=%d read_s=%.2f read_mbps=%.1f write_s=%.2f write_mbps=%.1f\n",
+		    d, $1, r, $1 / r, w, $1 / w }'
+}
+if [ -f /tmp/hotplug ] && [ -f /tmp/volread ]; then
+	(
+		r=0
+		while [ $r -lt 1000000 ]; do	# bounded (11 days)
+			r=$((r+1))
+			for f in /tmp/hp-vd*; do
+				[ -e "$f" ] || continue
+				n=${f#/tmp/hp-}
+				if dd if=/dev/$n of=/tmp/vr bs=4096 count=1 iflag=direct 2>/dev/null; then
+					echo "TINYSTACK-GUEST-VOLREAD $n n=$r ok head=$(head -c 16 /tmp/vr | tr -dc 'A-Za-z0-9_-')"
+				else
+					echo "TINYSTACK-GUEST-VOLREAD $n n=$r fail"
+				fi
+			done
+			sleep 1
+		done
+	) &
+fi
 if [ -f /tmp/hotplug ]; then
 	(
 		r=0
@@ -263,12 +315,14 @@ if [ -f /tmp/hotplug ]; then
 					printf 'TSVOL-%s' "$BOOT" | dd of=/dev/$n conv=notrunc,fsync 2>/dev/null &&
 						echo "TINYSTACK-GUEST-DISK-WROTE $n mark=TSVOL-$BOOT"
 				fi
+				touch "/tmp/hp-$n"
+				[ -s /tmp/ddbench ] && ddbench "$n" "$(cat /tmp/ddbench)"
 			done
 			for f in /tmp/disk-vd*; do
 				[ -e "$f" ] || continue
 				n=${f#/tmp/disk-}
 				[ -e "/sys/block/$n" ] && continue
-				rm -f "$f"
+				rm -f "$f" "/tmp/hp-$n"
 				echo "TINYSTACK-GUEST-DISK-GONE $n"
 			done
 			sleep 0.5

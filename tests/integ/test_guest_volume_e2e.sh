@@ -41,6 +41,7 @@ BOOT_TIMEOUT=${TS_BOOT_TIMEOUT:-120}
 NSP=tsve$$		# fake hosts $NSP-hN, underlay $NSP-ul
 FH=$TS_SOURCE_DIR/packaging/fakehost.sh
 HOSTS="1 2"
+ADOPTED=()
 
 lv() { virsh -c "$("$FH" uri "$T/h$1")" "${@:2}"; }
 
@@ -53,6 +54,9 @@ ve_cleanup() {
 		done
 	done
 	stop_daemons_and_dnsmasq
+	# An adopted tgtd outlives its agent's clean stop (only the tgtd an
+	# agent started is stopped with it): killed by pid.
+	for n in "${ADOPTED[@]+"${ADOPTED[@]}"}"; do kill -9 "$n" 2>/dev/null || true; done
 	for n in $HOSTS; do "$FH" down "$NSP" "$n" "$T/h$n" || true; done
 	set +e
 	(exit $rc)
@@ -149,7 +153,7 @@ RID=$(upload ve-ramdisk ari ari "$GUEST/initrd.gz")
 IID=$(upload ve-root qcow2 bare "$T/base.qcow2" "\"kernel_id\": \"$KID\", \"ramdisk_id\": \"$RID\"")
 openstack flavor create --ram 256 --disk 1 --vcpus 1 --ephemeral 0 \
 	m1.ve >/dev/null || fail "flavor create"
-printf 'TINYSTACK-HOTPLUG\n' > "$T/ud"
+printf 'TINYSTACK-HOTPLUG\nTINYSTACK-VOLREAD\n' > "$T/ud"
 
 # ---- helpers -----------------------------------------------------------------------
 # console SID: the console log through the compute API.
@@ -207,6 +211,94 @@ t2=$(date +%s.%N)
 tgt_targets "$VN" | grep -qx "iqn.2010-10.org.openstack:volume-$VID" || fail "no target on $VH"
 [ "$(lv 1 secret-list | grep -c tinystack-chap-)" = 1 ] || fail "no CHAP secret on h1"
 ok "server add volume: in-use in $(echo "$t1 - $t0" | bc) s, the guest wrote on the new 1 GiB disk $(echo "$t2 - $t0" | bc) s after the request; target on $VH, secret on h1"
+
+# ---- tgtd and the agent restarted under a reading guest ------------------------------
+# vevm1 reads the volume's first 16 bytes again every second (O_DIRECT:
+# each read goes through qemu's iSCSI session to the target). tgtd killed
+# (-9): the agent's supervisor starts another and re-creates the export;
+# qemu's initiator logs in again (the new tgtd has its I_T nexus) and the
+# guest reads its mark again. Then the volume's agent killed (-9) and
+# restarted: it adopts the running tgtd, re-creates nothing, the guest
+# goes on reading, the volume stays in-use with the same attachment.
+rt0=$(date +%s.%N)
+lastread() {	# the round of vevm1's last read of its mark
+	console "$S1" | sed -n "s/^TINYSTACK-GUEST-VOLREAD vd[a-z] n=\([0-9]*\) ok head=TSVOL-$B1\$/\1/p" | tail -n 1
+}
+read_after() { local n; n=$(lastread); [ -n "$n" ] && [ "$n" -gt "${1:-0}" ]; }
+our_tgtd() {	# the pid of h N's tgtd
+	local p
+	for p in $(pgrep -x tgtd || true); do
+		tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null |
+			grep -q -- "^tgtd -f -C ${TGTC[$1]} " && echo "$p"
+	done
+	return 0
+}
+target_of() {	# target_of N: "TID IQN" of the volume's target on h N
+	tgtadm -C "${TGTC[$1]}" --lld iscsi --op show --mode target 2>/dev/null |
+		sed -n "s/^Target \([0-9]*\): \(iqn.2010-10.org.openstack:volume-$VID\)\$/\1 \2/p"
+}
+nexus_of_h1() {	# h1's initiator logged in to the volume's target on h VN
+	tgtadm -C "${TGTC[$VN]}" --lld iscsi --op show --mode target 2>/dev/null |
+		awk -v iqn="iqn.2010-10.org.openstack:volume-$VID" '
+			/^Target / { on = ($3 == iqn) } on && /Initiator: / { n++ } END { exit !n }'
+}
+wait_for 30 "vevm1 reads its mark" read_after 0
+QPID=$(pgrep -f "qemu-system.*instance-$S1" | head -n 1)
+P1=$(our_tgtd "$VN")
+[ -n "$P1" ] && [ "$(echo "$P1" | wc -w)" = 1 ] || fail "not one tgtd of $VH: '$P1'"
+nexus_of_h1 || fail "no I_T nexus of h1's initiator on $VH's tgtd"
+kill -9 "$P1"
+t0=$(date +%s.%N)
+new_tgtd() { local p; p=$(our_tgtd "$VN"); [ -n "$p" ] && [ "$p" != "$P1" ]; }
+wait_for 30 "$VH's tgtd restarted" new_tgtd
+wait_for 30 "the export re-created on $VH" sh -c "[ -n \"\$(tgtadm -C ${TGTC[$VN]} --lld iscsi --op show --mode target | grep -x 'Target [0-9]*: iqn.2010-10.org.openstack:volume-$VID')\" ]"
+R0=$(lastread)	# any later round completed after the export came back
+wait_for 90 "vevm1 reads its mark after tgtd's restart" read_after "$R0"
+t1=$(date +%s.%N)
+wait_for 10 "h1's initiator logged in to the new tgtd" nexus_of_h1
+P2=$(our_tgtd "$VN")
+ADOPTED+=("$P2")
+[ "$(pgrep -f "qemu-system.*instance-$S1" | head -n 1)" = "$QPID" ] || fail "vevm1's qemu changed"
+vol_is "$VID" in-use || fail "the volume is not in-use after tgtd's restart"
+ok "$VH's tgtd killed (-9): restarted, export re-created, qemu logged in again; vevm1 read TSVOL-$B1 again (round $(lastread)) $(echo "$t1 - $t0" | bc) s after the kill"
+
+ATT0=$(cv "/volumes/$VID" '.volume.attachments[0].attachment_id')
+TGT0=$(target_of "$VN")
+[ -n "$TGT0" ] || fail "no target of the volume on $VH"
+MADE0=$(grep -c "volume $VID made" "$T/agent-h$VN.log" || true)
+STARTS0=$(grep -c 'tgt: starting tgtd' "$T/agent-h$VN.log" || true)
+GEN0=$(grep -c 'host_storage generation' "$T/agent-h$VN.log" || true)
+PA=$(pid_of "agent-h$VN")
+kill -9 "$PA"
+t0=$(date +%s.%N)
+wait_for 10 "the killed agent h$VN gone" dead "$PA"
+start "agent-h$VN" "$T/agent-h$VN-in-ns" "$T/agent-h$VN.conf"
+wait_for 30 "h$VN's agent adopts tgtd" grep -q "tgt: tgtd on control port ${TGTC[$VN]} is running: adopted" "$T/agent-h$VN.log"
+# (the console goes through h1's agent: when that is the one restarted,
+# there is none until it is back)
+wait_for 30 "vevm1's console again" read_after 0
+R1=$(lastread)	# any later round completed after the adoption
+wait_for 60 "vevm1 reads its mark after the agent's restart" read_after "$R1"
+t1=$(date +%s.%N)
+wait_for 30 "h$VN up again" is_state "h$VN" up
+# The restarted agent has applied its host's storage state (its first
+# generation log line) with nothing to change.
+wait_for 30 "h$VN's storage state applied" sh -c "[ \$(grep -c 'host_storage generation' '$T/agent-h$VN.log') -gt $GEN0 ]"
+[ "$(our_tgtd "$VN")" = "$P2" ] || fail "tgtd changed across the agent's restart"
+[ "$(target_of "$VN")" = "$TGT0" ] || fail "the target changed: '$(target_of "$VN")', was '$TGT0'"
+[ "$(grep -c 'tgt: starting tgtd' "$T/agent-h$VN.log" || true)" = "$STARTS0" ] || fail "the restarted agent started a tgtd"
+[ "$(grep -c "volume $VID made" "$T/agent-h$VN.log" || true)" = "$MADE0" ] || fail "the volume was made again"
+vol_is "$VID" in-use || fail "the volume is not in-use after the agent's restart"
+[ "$(cv "/volumes/$VID" '.volume.attachments | length')" = 1 ] &&
+	[ "$(cv "/volumes/$VID" '.volume.attachments[0].attachment_id')" = "$ATT0" ] ||
+	fail "the attachment changed across the agent's restart"
+[ "$(nv "/servers/$S1" '.server."os-extended-volumes:volumes_attached"[0].id')" = "$VID" ] ||
+	fail "vevm1 no longer lists the volume"
+lv 1 dumpxml "instance-$S1" | grep -q "iqn.2010-10.org.openstack:volume-$VID" ||
+	fail "the disk left vevm1's live definition"
+[ "$(lv 1 secret-list | grep -c tinystack-chap-)" = 1 ] || fail "h1's CHAP secret changed"
+console "$S1" | grep -q '^TINYSTACK-GUEST-DISK-GONE' && fail "vevm1 saw the disk go"
+ok "h$VN's agent killed (-9) and restarted: tgtd $P2 adopted, target $TGT0 kept, volume in-use with attachment $ATT0, vevm1 read its mark again $(echo "$t1 - $t0" | bc) s after the kill; $(console "$S1" | grep -c '^TINYSTACK-GUEST-VOLREAD .* fail$' || true) failed reads; both restarts in $(echo "$(date +%s.%N) - $rt0" | bc) s"
 
 # ---- a second attach is refused --------------------------------------------------------
 S2=$(boot vevm2 h2) || exit 1
