@@ -77,6 +77,8 @@ struct compute {
 	compute_spec_fn		 on_spec;
 	compute_gone_fn		 on_gone;
 	void			*hook_arg;
+	compute_devices_fn	 on_devices;	/* compute_set_devices_hook() */
+	void			*devices_arg;
 
 	pthread_mutex_t		 lock;
 	pthread_cond_t		 cond;		/* work queued / job finished */
@@ -440,6 +442,9 @@ run_ensure(struct compute *c, struct job *j, size_t *len)
 			return state_reply(c, j, m->uuid, "stale", len);
 		return state_reply(c, j, m->uuid, "error", len);
 	}
+	/* Its devices as asked: the host reports them now. */
+	if ((s.sync_nics || s.sync_volumes) && c->on_devices)
+		c->on_devices(c->devices_arg, m->uuid);
 	/* Before the power-on: a booting guest asks for its metadata. */
 	if (c->on_spec)
 		c->on_spec(c->hook_arg, &s);
@@ -907,6 +912,15 @@ compute_set_guest_hooks(struct compute *c, compute_spec_fn spec,
 	c->on_spec = spec;
 	c->on_gone = gone;
 	c->hook_arg = arg;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void
+compute_set_devices_hook(struct compute *c, compute_devices_fn fn, void *arg)
+{
+	pthread_mutex_lock(&c->lock);
+	c->on_devices = fn;
+	c->devices_arg = arg;
 	pthread_mutex_unlock(&c->lock);
 }
 
