@@ -1479,25 +1479,46 @@ test_storesync_wake(void **state)
 	assert_true(found);
 	gen = m->generation;
 
-	/* Nothing changed: a stray wake-up derives nothing. */
-	assert_int_equal(storesync_woken(ss, t0 + 10 * STORESYNC_WAKE_GAP_MS),
-	    0);
-	assert_int_equal(storesync_desired(ss, HOST1)->generation, gen);
+	/* The host made it: the report's change is derived at the next
+	 * wake-up. */
+	{
+		struct rep r = { id, true, true, 1, NULL, NULL };
+
+		report(HOST1, gen, &r, 1, NULL, 0);
+	}
+	assert_string_equal(vstatus(CT_MEMBER, id), "available");
+	t0 += 10 * STORESYNC_WAKE_GAP_MS;
+	storesync_changed(ss);
+	assert_int_equal(storesync_woken(ss, t0), 1);
+	assert_int_equal(storesync_pending(ss), 0);
+	gen = storesync_desired(ss, HOST1)->generation;
 
 	/* A change inside the gap is not lost: the tick derives it. */
 	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/volumes/%s", id),
 	    NULL, 202, NULL);
-	assert_int_equal(storesync_woken(ss, t0 + STORESYNC_WAKE_GAP_MS + 1),
+	assert_int_equal(poll(&pfd, 1, 0), 1);
+	assert_int_equal(storesync_woken(ss, t0 + STORESYNC_WAKE_GAP_MS - 1),
 	    0);
 	assert_int_equal(storesync_pending(ss), 1);
-	storesync_tick(ss, t0 + STORESYNC_WAKE_GAP_MS + 2);
+	assert_int_equal(storesync_desired(ss, HOST1)->generation, gen);
+	storesync_tick(ss, t0 + STORESYNC_WAKE_GAP_MS - 1);
 	assert_int_equal(storesync_pending(ss), 0);
 	m = storesync_desired(ss, HOST1);
 	assert_true(m->generation > gen);
+	gen = m->generation;
+
+	/* Nothing changed: a stray wake-up derives nothing. */
+	storesync_changed(ss);
+	assert_int_equal(storesync_woken(ss, t0 + 10 * STORESYNC_WAKE_GAP_MS),
+	    1);
+	assert_int_equal(storesync_desired(ss, HOST1)->generation, gen);
+	assert_int_equal(storesync_woken(ss, t0 + 20 * STORESYNC_WAKE_GAP_MS),
+	    0);
+	assert_int_equal(storesync_desired(ss, HOST1)->generation, gen);
 	{
 		struct rep r = { id, false, true, 0, NULL, NULL };
 
-		report(HOST1, m->generation, &r, 1, NULL, 0);
+		report(HOST1, gen, &r, 1, NULL, 0);
 	}
 	assert_int_equal(count_volumes(CT_MEMBER), 0);
 }
