@@ -28,7 +28,8 @@
 #
 # Usage: bench/volume_attach_bench.sh [BUILD_DIR]   (default ./build; as
 #   root; tgtd, libvirtd, qemu installed: packaging/install-deps.sh)
-# Knobs: RUNS (20). Bounded: every wait has a limit (60 s per step).
+# Knobs: RUNS (20), LOGS (a directory to keep the daemons' logs in).
+# Bounded: every wait has a limit (60 s per step).
 set -euo pipefail
 export LC_ALL=C
 TS_BUILD_DIR=$(cd "${1:-build}" && pwd)
@@ -47,6 +48,7 @@ FH=$TS_SOURCE_DIR/packaging/fakehost.sh
 lv() { virsh -c "$("$FH" uri "$T/h1")" "$@"; }
 bench_cleanup() {
 	local rc=$? e
+	[ -n "${LOGS:-}" ] && mkdir -p "$LOGS" && cp "$T/ctl.log" "$T/agent-h1.log" "$LOGS/" 2>/dev/null
 	for e in $(lv list --all --name 2>/dev/null); do
 		lv destroy "$e" >/dev/null 2>&1 || true
 		lv undefine "$e" --managed-save --nvram >/dev/null 2>&1 || true
