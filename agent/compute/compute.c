@@ -409,6 +409,7 @@ run_ensure(struct compute *c, struct job *j, size_t *len)
 	struct msg_instance_ensure *m = j->body;
 	struct driver_spec s;
 	struct spec_nics sn;
+	uint8_t *reply;
 
 	if (!spec_valid(m->uuid, m->generation, &m->spec))
 		return state_reply(c, j, m->uuid, "error", len);
@@ -442,9 +443,6 @@ run_ensure(struct compute *c, struct job *j, size_t *len)
 			return state_reply(c, j, m->uuid, "stale", len);
 		return state_reply(c, j, m->uuid, "error", len);
 	}
-	/* Its devices as asked: the host reports them now. */
-	if ((s.sync_nics || s.sync_volumes) && c->on_devices)
-		c->on_devices(c->devices_arg, m->uuid);
 	/* Before the power-on: a booting guest asks for its metadata. */
 	if (c->on_spec)
 		c->on_spec(c->hook_arg, &s);
@@ -453,7 +451,12 @@ run_ensure(struct compute *c, struct job *j, size_t *len)
 	log_info("instance %s ensured: power %u (task %s, generation %llu)",
 	    m->uuid, m->power, m->task ? m->task : "-",
 	    (unsigned long long)m->generation);
-	return state_reply(c, j, m->uuid, "ok", len);
+	reply = state_reply(c, j, m->uuid, "ok", len);
+	/* Its devices as asked: the host reports them now. After the reply:
+	 * a census begun before a reply went out is read again. */
+	if ((s.sync_nics || s.sync_volumes) && c->on_devices)
+		c->on_devices(c->devices_arg, m->uuid);
+	return reply;
 }
 
 static uint8_t *

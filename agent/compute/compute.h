@@ -89,7 +89,8 @@ void		 compute_set_guest_hooks(struct compute *, compute_spec_fn,
 /*
  * Called from a worker after an ensure made an existing guest's devices
  * match its spec (sync_nics or sync_volumes: interfaces or volume disks
- * hot-plugged or unplugged), before the reply: the agent reports its
+ * hot-plugged or unplugged), after its reply went out (a census begun
+ * before a reply is read again): the agent reports its
  * guests at once, so the controller settles the attachment or detachment
  * without waiting for the next heartbeat (report_interval). Set before
  * the first command; fn NULL removes it.
