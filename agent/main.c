@@ -15,7 +15,9 @@
  * events (a guest that stopped, crashed, was destroyed behind the agent's
  * back ...) and reconnections from its event thread. Each writes a byte to
  * a pipe the bus loop polls, which sends a heartbeat (the guests' states)
- * at once instead of at the next interval; the periodic heartbeat remains
+ * at once instead of at the next interval (so does a compute worker that
+ * hot-plugged or unplugged a guest's interfaces or volume disks, so the
+ * controller settles the attachment at once); the periodic heartbeat remains
  * the reconciliation that catches anything missed (an event lost while
  * libvirtd restarted). The bus loop checks the connection every
  * EVENT_RETRY_MS, so that a dead one is reopened (and its events come
@@ -221,6 +223,15 @@ on_guests_changed(void *arg)
 
 	n = write(a->evpipe[1], "e", 1);
 	(void)n;
+}
+
+/* A compute worker hot-plugged or unplugged a guest's devices: the
+ * heartbeat that shows them goes now (the same pipe as the events). */
+static void
+on_devices_synced(void *arg, const char *uuid)
+{
+	(void)uuid;
+	on_guests_changed(arg);
 }
 
 static void
@@ -965,6 +976,7 @@ main(int argc, char **argv)
 	if ((a.compute = compute_from_config(a.cfg, a.host, a.virt,
 	    post_reply, &a)) == NULL)
 		goto fail;
+	compute_set_devices_hook(a.compute, on_devices_synced, &a);
 	if (net_setup(&a) == -1 || storage_setup(&a) == -1)
 		goto fail;
 	if ((a.metrics = metrics_new()) == NULL ||

@@ -81,6 +81,18 @@ on_netsync(int fd, short revents, void *arg)
 	services_netsync_woken(c->services, db_now_ms());
 }
 
+/* A volume or attachment change was committed: the storage hosts hear
+ * now, not at the tick. */
+static void
+on_storesync(int fd, short revents, void *arg)
+{
+	struct ctl *c = arg;
+
+	(void)fd;
+	(void)revents;
+	services_storesync_woken(c->services, db_now_ms());
+}
+
 static void
 on_tick(int fd, short revents, void *arg)
 {
@@ -217,7 +229,10 @@ main(int argc, char **argv)
 	    bus_add_fd(c.bus, c.tickfd, ZMQ_POLLIN, on_tick, &c) == -1 ||
 	    (services_netsync_fd(c.services) != -1 &&
 	    bus_add_fd(c.bus, services_netsync_fd(c.services), ZMQ_POLLIN,
-	    on_netsync, &c) == -1))
+	    on_netsync, &c) == -1) ||
+	    (services_storesync_fd(c.services) != -1 &&
+	    bus_add_fd(c.bus, services_storesync_fd(c.services), ZMQ_POLLIN,
+	    on_storesync, &c) == -1))
 		goto fail;
 
 	log_warnx("started on %s, agent bus %s%s", c.host, bus_endpoint(c.bus),

@@ -502,6 +502,20 @@ services_netsync_woken(struct services *s, int64_t now_ms)
 		netsync_woken(s->env.netsync, now_ms);
 }
 
+int
+services_storesync_fd(const struct services *s)
+{
+	return s->env.storesync != NULL ?
+	    storesync_wake_fd(s->env.storesync) : -1;
+}
+
+void
+services_storesync_woken(struct services *s, int64_t now_ms)
+{
+	if (s->env.storesync != NULL)
+		(void)storesync_woken(s->env.storesync, now_ms);
+}
+
 void
 services_tick(struct services *s, int64_t now_ms)
 {

@@ -89,6 +89,9 @@ void		 services_tick(struct services *, int64_t now_ms);
  * poll set, and what to call when it is readable (on that thread). */
 int		 services_netsync_fd(const struct services *);
 void		 services_netsync_woken(struct services *, int64_t now_ms);
+/* The same for the storage sync (volume and attachment changes). */
+int		 services_storesync_fd(const struct services *);
+void		 services_storesync_woken(struct services *, int64_t now_ms);
 /* Stop listening and wait for running handlers; accepts NULL. */
 void		 services_stop(struct services *);
 /* Free the HTTP server, then the services backwards; accepts NULL, clears

@@ -77,6 +77,8 @@ struct compute {
 	compute_spec_fn		 on_spec;
 	compute_gone_fn		 on_gone;
 	void			*hook_arg;
+	compute_devices_fn	 on_devices;	/* compute_set_devices_hook() */
+	void			*devices_arg;
 
 	pthread_mutex_t		 lock;
 	pthread_cond_t		 cond;		/* work queued / job finished */
@@ -407,6 +409,7 @@ run_ensure(struct compute *c, struct job *j, size_t *len)
 	struct msg_instance_ensure *m = j->body;
 	struct driver_spec s;
 	struct spec_nics sn;
+	uint8_t *reply;
 
 	if (!spec_valid(m->uuid, m->generation, &m->spec))
 		return state_reply(c, j, m->uuid, "error", len);
@@ -448,7 +451,12 @@ run_ensure(struct compute *c, struct job *j, size_t *len)
 	log_info("instance %s ensured: power %u (task %s, generation %llu)",
 	    m->uuid, m->power, m->task ? m->task : "-",
 	    (unsigned long long)m->generation);
-	return state_reply(c, j, m->uuid, "ok", len);
+	reply = state_reply(c, j, m->uuid, "ok", len);
+	/* Its devices as asked: the host reports them now. After the reply:
+	 * a census begun before a reply went out is read again. */
+	if ((s.sync_nics || s.sync_volumes) && c->on_devices)
+		c->on_devices(c->devices_arg, m->uuid);
+	return reply;
 }
 
 static uint8_t *
@@ -907,6 +915,15 @@ compute_set_guest_hooks(struct compute *c, compute_spec_fn spec,
 	c->on_spec = spec;
 	c->on_gone = gone;
 	c->hook_arg = arg;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void
+compute_set_devices_hook(struct compute *c, compute_devices_fn fn, void *arg)
+{
+	pthread_mutex_lock(&c->lock);
+	c->on_devices = fn;
+	c->devices_arg = arg;
 	pthread_mutex_unlock(&c->lock);
 }
 

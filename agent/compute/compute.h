@@ -86,6 +86,18 @@ void		 compute_free(struct compute **);
 /* Install the guest hooks (either may be NULL) before the first command. */
 void		 compute_set_guest_hooks(struct compute *, compute_spec_fn,
 		    compute_gone_fn, void *arg);
+/*
+ * Called from a worker after an ensure made an existing guest's devices
+ * match its spec (sync_nics or sync_volumes: interfaces or volume disks
+ * hot-plugged or unplugged), after its reply went out (a census begun
+ * before a reply is read again): the agent reports its
+ * guests at once, so the controller settles the attachment or detachment
+ * without waiting for the next heartbeat (report_interval). Set before
+ * the first command; fn NULL removes it.
+ */
+typedef void (*compute_devices_fn)(void *arg, const char *uuid);
+void		 compute_set_devices_hook(struct compute *, compute_devices_fn,
+		    void *arg);
 
 /*
  * Takes a decoded envelope from the controller. Returns 1 if it was a

@@ -394,6 +394,8 @@ report(struct storsvc *s, struct msg_host_storage_state *st,
 	    s->host, &b) == -1 || s->send(b.data, b.len, s->arg) == -1)
 		log_warnx("host_storage_state: %s", err_msg());
 	else {
+		log_debug("host_storage_state generation %" PRIu64 " sent (%s)",
+		    st->generation, id);
 		buf_free(&s->last);
 		s->last = cur;
 		cur.data = NULL;

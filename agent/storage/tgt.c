@@ -314,8 +314,6 @@ converge_one(struct tgt *t, const struct tgt_target *tg, struct tgt_want *w)
 		const struct tgt_acl *a = &w->acls[k];
 
 		if (!listed(tg->accounts, tg->naccounts, a->user)) {
-			/* An account of that name left by a crash may have
-			 * another password: made anew. */
 			/* One word "--password=...": log.c redacts it in the
 			 * runner's debug line (a separate word it would not). */
 			char pw[128];
@@ -323,17 +321,23 @@ converge_one(struct tgt *t, const struct tgt_target *tg, struct tgt_want *w)
 			    "account", "--user", a->user, pw, NULL };
 			const char *bind[] = { "--op", "bind", "--mode",
 			    "account", "--tid", tid, "--user", a->user, NULL };
-			struct proc_result r = { 0 };
-			struct proc_opts o = { .allow_nonzero = true };
-			const char *argv[] = { "tgtadm", "-C", t->port, "--lld",
-			    "iscsi", "--op", "delete", "--mode", "account",
-			    "--user", a->user, NULL };
 
 			snprintf(pw, sizeof(pw), "--password=%s", a->secret);
-			/* Absent is the usual case: not an error. */
-			proc_run(argv, &o, &r);
-			proc_result_clear(&r);
-			rc = tgtadm(t, add, NULL);
+			/* Absent is the usual case (each tgtadm is a process
+			 * and a round trip to tgtd: no delete up front); an
+			 * account of that name left by a crash may have
+			 * another password: deleted and made anew. */
+			if ((rc = tgtadm(t, add, NULL)) == -1) {
+				struct proc_result r = { 0 };
+				struct proc_opts o = { .allow_nonzero = true };
+				const char *argv[] = { "tgtadm", "-C", t->port,
+				    "--lld", "iscsi", "--op", "delete", "--mode",
+				    "account", "--user", a->user, NULL };
+
+				proc_run(argv, &o, &r);
+				proc_result_clear(&r);
+				rc = tgtadm(t, add, NULL);
+			}
 			explicit_bzero(pw, sizeof(pw));
 			if (rc == -1 || tgtadm(t, bind, NULL) == -1)
 				return -1;

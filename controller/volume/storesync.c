@@ -1,10 +1,13 @@
 /* storesync: the storage hosts' desired state and reports; see
  * storesync.h. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "auth/capability.h"
 #include "buf.h"
@@ -49,7 +52,14 @@ struct storesync {
 	char			 sender[256];
 	struct host		**hosts;
 	size_t			 nhosts, caphosts;
+	/* Set by any thread (storesync_changed()), claimed by
+	 * storesync_sync() before it reads the store: a change committed
+	 * after the claim sets it again. */
 	atomic_int		 dirty;
+	/* Written by storesync_changed() so that the bus thread derives at
+	 * once rather than at its next tick (storesync_woken()). */
+	int			 wakefd;
+	int64_t			 last_sync;
 	int64_t			 next_scan;
 	pthread_mutex_t		 ready_lock;	/* hosts' ready lists */
 	storesync_ready_fn	 ready_fn;
@@ -128,8 +138,14 @@ storesync_new(const struct config *cfg, struct store *st, struct bus *bus,
 		err_set(TS_ENOMEM, "storesync: out of memory");
 		return NULL;
 	}
+	if ((ss->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
+		err_set_errno(TS_EINTERNAL, "storesync: eventfd");
+		free(ss);
+		return NULL;
+	}
 	ss->store = st;
 	ss->bus = bus;
+	ss->last_sync = INT64_MIN / 2;
 	ss->cap_lifetime = cfg != NULL ? (unsigned)config_get_int(cfg,
 	    "compute", "image_capability_lifetime") : 3600;
 	if (ss->cap_lifetime == 0)
@@ -152,6 +168,7 @@ storesync_free(struct storesync **sp)
 		host_free(ss->hosts[i]);
 	free(ss->hosts);
 	pthread_mutex_destroy(&ss->ready_lock);
+	close(ss->wakefd);
 	free(ss);
 	*sp = NULL;
 }
@@ -165,8 +182,48 @@ storesync_set_identity(struct storesync *ss, struct identity *id)
 void
 storesync_changed(struct storesync *ss)
 {
-	if (ss != NULL)
-		atomic_store(&ss->dirty, 1);
+	uint64_t one = 1;
+
+	if (ss == NULL)
+		return;
+	atomic_store(&ss->dirty, 1);
+	/* Fails only when the counter would overflow (then a wake-up is
+	 * pending anyway); the tick covers the mark regardless. */
+	if (write(ss->wakefd, &one, sizeof(one)) == -1 && errno != EAGAIN)
+		log_warn("storesync: wake-up");
+}
+
+int
+storesync_wake_fd(const struct storesync *ss)
+{
+	return ss->wakefd;
+}
+
+int
+storesync_woken(struct storesync *ss, int64_t now)
+{
+	uint64_t n;
+
+	if (read(ss->wakefd, &n, sizeof(n)) == -1 && errno != EAGAIN)
+		log_warn("storesync: wake-up");
+	/* Each derivation reads every volume and snapshot: a burst of
+	 * commits is folded into one per STORESYNC_WAKE_GAP_MS; what falls
+	 * inside the gap waits for the next wake-up or tick (1 s at most). */
+	if (!atomic_load(&ss->dirty) || now - ss->last_sync <
+	    STORESYNC_WAKE_GAP_MS)
+		return 0;
+	if (storesync_sync(ss, now) == -1) {
+		log_err("storage state");
+		return -1;
+	}
+	storesync_send_due(ss, now);
+	return 1;
+}
+
+int
+storesync_pending(struct storesync *ss)
+{
+	return atomic_load(&ss->dirty);
 }
 
 /* ---- derivation ------------------------------------------------------------- */
@@ -394,6 +451,7 @@ storesync_sync(struct storesync *ss, int64_t now)
 		h->next_send = now;
 	}
 	ss->next_scan = now + STORESYNC_RESCAN_MS;
+	ss->last_sync = now;
 	return rc;
 }
 

@@ -35,9 +35,10 @@
  * agent reports the desired generation; a hello resets the host (its
  * exports are not known to be in place any more) and sends at once.
  *
- * Threads: everything runs on the controller's bus thread (the tick and
- * the fleet's hooks), except storesync_changed() (an atomic flag) and
- * storesync_ready() (a mutex), which any thread may call.
+ * Threads: everything runs on the controller's bus thread (the tick, the
+ * wake-ups and the fleet's hooks), except storesync_changed() (an atomic
+ * flag and an eventfd write), storesync_pending() and storesync_ready()
+ * (a mutex), which any thread may call.
  */
 #ifndef TS_CONTROLLER_STORESYNC_H
 #define TS_CONTROLLER_STORESYNC_H
@@ -80,8 +81,22 @@ void		 storesync_set_ready_fn(struct storesync *, storesync_ready_fn,
 void		 storesync_fleet_hooks(struct storesync *,
 		    struct fleet_hooks *);
 
-/* Records changed: derive again at the next tick. Any thread. */
+/* Records changed: derive again at once (the bus thread is woken through
+ * storesync_wake_fd()), the tick catching what a wake-up leaves over.
+ * Any thread. */
 void		 storesync_changed(struct storesync *);
+/* Whether a change waits for the next derivation (1) or not (0). Any
+ * thread. */
+int		 storesync_pending(struct storesync *);
+/* An eventfd storesync_changed() writes, for the bus thread's poll set:
+ * readable means call storesync_woken(). Valid until storesync_free(). */
+int		 storesync_wake_fd(const struct storesync *);
+/* Bus thread: derive and send now if something changed, at most once per
+ * STORESYNC_WAKE_GAP_MS since the last derivation (the tick takes what a
+ * burst leaves over). 1 if it derived, 0 if not (nothing changed, or
+ * inside the gap), -1 (logged) if the store could not be read. */
+int		 storesync_woken(struct storesync *, int64_t now_ms);
+#define STORESYNC_WAKE_GAP_MS	100
 /* Derive every host's message now; -1 with err set if the store could
  * not be read (the previous messages stay). */
 int		 storesync_sync(struct storesync *, int64_t now_ms);

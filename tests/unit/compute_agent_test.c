@@ -429,8 +429,37 @@ test_rebuild(void **state)
 	cap_reset();
 }
 
+/* The devices hook (the agent's heartbeat at once): the guests whose
+ * devices an ensure synced, in order. Workers call it; the test reads it
+ * after each reply. */
+static char		 synced[8][37];
+static size_t		 nsynced;
+static pthread_mutex_t	 synced_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+on_devices(void *arg, const char *uuid)
+{
+	(void)arg;
+	pthread_mutex_lock(&synced_lock);
+	if (nsynced < 8)
+		snprintf(synced[nsynced++], sizeof(synced[0]), "%s", uuid);
+	pthread_mutex_unlock(&synced_lock);
+}
+
+static size_t
+synced_n(void)
+{
+	size_t n;
+
+	pthread_mutex_lock(&synced_lock);
+	n = nsynced;
+	pthread_mutex_unlock(&synced_lock);
+	return n;
+}
+
 /* spec.volumes and sync_volumes from the bus reach the guest: a new
- * guest is defined with its volumes; sync_volumes attaches and detaches;
+ * guest is defined with its volumes; sync_volumes attaches and detaches
+ * (and each such ensure calls the devices hook, a plain one does not);
  * a volume with a hostile field is refused and nothing changes. */
 static void
 test_volumes(void **state)
@@ -464,8 +493,11 @@ test_volumes(void **state)
 	spec(&m.spec, u);
 	m.spec.volumes.items = v;
 	m.spec.volumes.n = 1;
+	compute_set_devices_hook(cmp, on_devices, NULL);
+	nsynced = 0;
 	send_cmd(&schema_msg_instance_ensure, &m, "req-vol1");
 	assert_string_equal(last_state()->result, "ok");
+	assert_int_equal(synced_n(), 0);	/* no sync asked */
 	assert_int_equal(driver_guest_volumes(drv, u, ids, 16, &n), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(ids[0], v[0].volume_id);
@@ -477,6 +509,8 @@ test_volumes(void **state)
 	send_cmd(&schema_msg_instance_ensure, &m, "req-vol2");
 	assert_string_equal(last_state()->result, "ok");
 	assert_int_equal(last_state()->power_state, 1);
+	assert_int_equal(synced_n(), 1);
+	assert_string_equal(synced[0], u);
 	assert_int_equal(driver_guest_volumes(drv, u, ids, 16, &n), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(ids[1], v[1].volume_id);
@@ -489,6 +523,7 @@ test_volumes(void **state)
 	assert_string_equal(last_state()->result, "error");
 	assert_true(last_state()->has_fault_code);
 	assert_int_equal(last_state()->fault_code, TS_EINVALID);
+	assert_int_equal(synced_n(), 1);	/* refused: nothing synced */
 	assert_int_equal(driver_guest_volumes(drv, u, ids, 16, &n), 0);
 	assert_int_equal(n, 2);
 
@@ -496,6 +531,8 @@ test_volumes(void **state)
 	v[1].target_dev = "vdc";
 	send_cmd(&schema_msg_instance_ensure, &m, "req-vol4");
 	assert_string_equal(last_state()->result, "ok");
+	assert_int_equal(synced_n(), 2);
+	compute_set_devices_hook(cmp, NULL, NULL);
 	assert_int_equal(driver_guest_volumes(drv, u, ids, 16, &n), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(ids[0], v[1].volume_id);

@@ -13,6 +13,7 @@
  *
  * Every refused change is followed by a read showing the state as it was.
  */
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1491,6 +1492,100 @@ test_storesync_wire(void **state)
 	assert_int_equal(count_volumes(CT_MEMBER), 0);
 }
 
+/* A committed change wakes the bus thread (the fd is readable) and the
+ * wake-up derives at once, a burst folded into one derivation, at most
+ * one per STORESYNC_WAKE_GAP_MS; the tick still derives what a wake-up
+ * left over (level-triggered safety net). */
+static void
+test_storesync_wake(void **state)
+{
+	struct storesync *ss = ctltest_storesync(T);
+	struct pollfd pfd = { .fd = storesync_wake_fd(ss), .events = POLLIN };
+	const struct msg_host_storage *m;
+	int64_t t0 = db_now_ms();
+	char id[37];
+	uint64_t gen;
+	bool found;
+
+	(void)state;
+	host_up(HOST1);
+	assert_int_equal(storesync_sync(ss, t0), 0);
+	(void)storesync_woken(ss, t0);		/* drains earlier wake-ups */
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	assert_int_equal(storesync_pending(ss), 0);
+	gen = storesync_desired(ss, HOST1)->generation;
+
+	/* The API's commit wakes the bus thread. */
+	create(CT_MEMBER, "{\"volume\":{\"size\":1,\"name\":\"wake\"}}", id);
+	assert_int_equal(storesync_pending(ss), 1);
+	assert_int_equal(poll(&pfd, 1, 0), 1);
+	/* Inside the gap after the last derivation: left for later. */
+	assert_int_equal(storesync_woken(ss, t0 + STORESYNC_WAKE_GAP_MS - 1),
+	    0);
+	assert_int_equal(poll(&pfd, 1, 0), 0);	/* drained */
+	assert_int_equal(storesync_pending(ss), 1);
+	assert_int_equal(storesync_desired(ss, HOST1)->generation, gen);
+
+	/* A burst of changes: one wake-up, one derivation. */
+	storesync_changed(ss);
+	storesync_changed(ss);
+	storesync_changed(ss);
+	assert_int_equal(poll(&pfd, 1, 0), 1);
+	assert_int_equal(storesync_woken(ss, t0 + STORESYNC_WAKE_GAP_MS), 1);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	assert_int_equal(storesync_pending(ss), 0);
+	m = storesync_desired(ss, HOST1);
+	assert_int_equal(m->generation, gen + 1);
+	found = false;
+	for (size_t i = 0; i < m->volumes.n; i++)
+		found = found || strcmp(m->volumes.items[i].id, id) == 0;
+	assert_true(found);
+	gen = m->generation;
+
+	/* The host made it: the report's change is derived at the next
+	 * wake-up. */
+	{
+		struct rep r = { id, true, true, 1, NULL, NULL };
+
+		report(HOST1, gen, &r, 1, NULL, 0);
+	}
+	assert_string_equal(vstatus(CT_MEMBER, id), "available");
+	t0 += 10 * STORESYNC_WAKE_GAP_MS;
+	storesync_changed(ss);
+	assert_int_equal(storesync_woken(ss, t0), 1);
+	assert_int_equal(storesync_pending(ss), 0);
+	gen = storesync_desired(ss, HOST1)->generation;
+
+	/* A change inside the gap is not lost: the tick derives it. */
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 202, NULL);
+	assert_int_equal(poll(&pfd, 1, 0), 1);
+	assert_int_equal(storesync_woken(ss, t0 + STORESYNC_WAKE_GAP_MS - 1),
+	    0);
+	assert_int_equal(storesync_pending(ss), 1);
+	assert_int_equal(storesync_desired(ss, HOST1)->generation, gen);
+	storesync_tick(ss, t0 + STORESYNC_WAKE_GAP_MS - 1);
+	assert_int_equal(storesync_pending(ss), 0);
+	m = storesync_desired(ss, HOST1);
+	assert_true(m->generation > gen);
+	gen = m->generation;
+
+	/* Nothing changed: a stray wake-up derives nothing. */
+	storesync_changed(ss);
+	assert_int_equal(storesync_woken(ss, t0 + 10 * STORESYNC_WAKE_GAP_MS),
+	    1);
+	assert_int_equal(storesync_desired(ss, HOST1)->generation, gen);
+	assert_int_equal(storesync_woken(ss, t0 + 20 * STORESYNC_WAKE_GAP_MS),
+	    0);
+	assert_int_equal(storesync_desired(ss, HOST1)->generation, gen);
+	{
+		struct rep r = { id, false, true, 0, NULL, NULL };
+
+		report(HOST1, gen, &r, 1, NULL, 0);
+	}
+	assert_int_equal(count_volumes(CT_MEMBER), 0);
+}
+
 static int
 setup(void **state)
 {
@@ -1524,6 +1619,7 @@ main(void)
 		cmocka_unit_test(test_volume_sources),
 		cmocka_unit_test(test_volume_placement),
 		cmocka_unit_test(test_storesync_wire),
+		cmocka_unit_test(test_storesync_wake),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

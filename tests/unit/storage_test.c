@@ -572,14 +572,14 @@ test_tgt_golden(void **state)
 	assert_int_equal(proc_recorder_expect(rec,
 	    "tgtadm -C 3261 --lld iscsi --op show --mode target", show_text,
 	    0), 0);
-	/* The accounts made anew are deleted first, finding none: not an
-	 * error. */
+	/* A new account is made at once (no delete up front); b-user was
+	 * left by a crash (tgtd says it exists): deleted and made anew. */
 	assert_int_equal(proc_recorder_expect(rec,
-	    "tgtadm -C 3261 --lld iscsi --op delete --mode account --user "
-	    "new-user", "", 22), 0);
-	assert_int_equal(proc_recorder_expect(rec,
-	    "tgtadm -C 3261 --lld iscsi --op delete --mode account --user "
+	    "tgtadm -C 3261 --lld iscsi --op new --mode account --user "
 	    "b-user", "", 22), 0);
+	assert_int_equal(proc_recorder_expect(rec,
+	    "tgtadm -C 3261 --lld iscsi --op new --mode account --user "
+	    "b-user", "", 0), 0);
 	assert_int_equal(tgt_converge(t, w, 5), 0);
 	assert_true(w[0].ok && w[1].ok && w[2].ok && w[3].ok);
 	assert_false(w[4].ok);
