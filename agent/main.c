@@ -377,21 +377,21 @@ fig(struct buf *out, const char *name, enum metrics_type t, const char *help,
 }
 
 static void
-converge_figs(struct buf *out, const char *worker, uint64_t runs,
-    uint64_t failed, uint64_t usec, uint64_t last_usec)
+converge_figs(struct buf *out, const char *worker,
+    const struct metrics_runs_snap *r)
 {
 	const char *w[] = { "worker", worker, NULL };
 	const char *ok[] = { "worker", worker, "result", "ok", NULL };
 	const char *ko[] = { "worker", worker, "result", "failed", NULL };
 
 	metrics_write_sample(out, "tinystack_agent_converges_total", ok,
-	    (double)(runs - failed));
+	    (double)(r->runs - r->failed));
 	metrics_write_sample(out, "tinystack_agent_converges_total", ko,
-	    (double)failed);
+	    (double)r->failed);
 	metrics_write_sample(out, "tinystack_agent_converge_seconds_total", w,
-	    (double)usec / 1e6);
+	    (double)r->usec_total / 1e6);
 	metrics_write_sample(out, "tinystack_agent_converge_last_seconds", w,
-	    (double)last_usec / 1e6);
+	    (double)r->last_usec / 1e6);
 }
 
 /* The agent's figures, read from each part's own counters at scrape
@@ -454,18 +454,16 @@ collect(struct buf *out, void *arg)
 		    "Duration of each worker's last converge.");
 	}
 	if (a->net) {
-		struct netsvc_stats n;
+		struct metrics_runs_snap n;
 
 		netsvc_stats(a->net, &n);
-		converge_figs(out, "network", n.runs, n.failed, n.usec_total,
-		    n.last_usec);
+		converge_figs(out, "network", &n);
 	}
 	if (a->sto) {
 		struct storsvc_stats s;
 
 		storsvc_stats(a->sto, &s);
-		converge_figs(out, "storage", s.runs, s.failed, s.usec_total,
-		    s.last_usec);
+		converge_figs(out, "storage", &s.converges);
 		fig(out, "tinystack_agent_tgtd_starts_total", METRICS_COUNTER,
 		    "tgtd processes the agent started (the first and every "
 		    "restart).", NULL, (double)s.tgt_starts);

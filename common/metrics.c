@@ -579,3 +579,25 @@ metrics_render(struct metrics *m, struct buf *out)
 	}
 	return 0;
 }
+
+void
+metrics_runs_add(struct metrics_runs *r, uint64_t usec, int failed)
+{
+	atomic_fetch_add_explicit(&r->runs, 1, memory_order_relaxed);
+	if (failed)
+		atomic_fetch_add_explicit(&r->failed, 1,
+		    memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->usec, usec, memory_order_relaxed);
+	atomic_store_explicit(&r->last_usec, usec, memory_order_relaxed);
+}
+
+void
+metrics_runs_read(struct metrics_runs *r, struct metrics_runs_snap *out)
+{
+	out->runs = atomic_load_explicit(&r->runs, memory_order_relaxed);
+	out->failed = atomic_load_explicit(&r->failed, memory_order_relaxed);
+	out->usec_total = atomic_load_explicit(&r->usec,
+	    memory_order_relaxed);
+	out->last_usec = atomic_load_explicit(&r->last_usec,
+	    memory_order_relaxed);
+}

@@ -94,6 +94,25 @@ void		 metrics_write_sample(struct buf *, const char *name,
 /* The whole exposition into out (appended). 0, or -1 TS_ENOMEM. */
 int		 metrics_render(struct metrics *, struct buf *out);
 
+/*
+ * A worker's runs (converges, say): bumped by the worker's thread, read by
+ * the scrape's, both lock-free. Embedded in the worker's own struct, zeroed
+ * with it; metrics_runs_read() fills a plain copy.
+ */
+struct metrics_runs {
+	_Atomic uint64_t	runs, failed, usec, last_usec;
+};
+struct metrics_runs_snap {
+	uint64_t	runs;		/* runs done */
+	uint64_t	failed;		/* of which failed */
+	uint64_t	usec_total;	/* time spent in them */
+	uint64_t	last_usec;	/* the last one's */
+};
+void		 metrics_runs_add(struct metrics_runs *, uint64_t usec,
+		    int failed);
+void		 metrics_runs_read(struct metrics_runs *,
+		    struct metrics_runs_snap *);
+
 /* The exposition's content type. */
 #define METRICS_CONTENT_TYPE	"text/plain; version=0.0.4; charset=utf-8"
 

@@ -12,6 +12,7 @@
 #include "codec.h"
 #include "err.h"
 #include "log.h"
+#include "metrics.h"
 #include "metadata.h"
 #include "msg_gen.h"
 #include "netsvc.h"
@@ -34,7 +35,7 @@ struct netsvc {
 	int			 stop;
 	struct metadata		*md;		/* borrowed; may be NULL */
 	/* netsvc_stats() */
-	_Atomic uint64_t	 st_runs, st_failed, st_usec, st_last_usec;
+	struct metrics_runs	 st;
 
 	/* Worker only. */
 	struct buf		 last;		/* last state sent, encoded */
@@ -99,28 +100,13 @@ serve_metadata(struct netsvc *s, const struct msg_host_network_state *st)
 static void
 count_run(struct netsvc *s, int64_t t0_us, int failed)
 {
-	int64_t us = clock_mono_us() - t0_us;
-
-	atomic_fetch_add_explicit(&s->st_runs, 1, memory_order_relaxed);
-	if (failed)
-		atomic_fetch_add_explicit(&s->st_failed, 1,
-		    memory_order_relaxed);
-	atomic_fetch_add_explicit(&s->st_usec, (uint64_t)us,
-	    memory_order_relaxed);
-	atomic_store_explicit(&s->st_last_usec, (uint64_t)us,
-	    memory_order_relaxed);
+	metrics_runs_add(&s->st, (uint64_t)(clock_mono_us() - t0_us), failed);
 }
 
 void
-netsvc_stats(struct netsvc *s, struct netsvc_stats *out)
+netsvc_stats(struct netsvc *s, struct metrics_runs_snap *out)
 {
-	out->runs = atomic_load_explicit(&s->st_runs, memory_order_relaxed);
-	out->failed = atomic_load_explicit(&s->st_failed,
-	    memory_order_relaxed);
-	out->usec_total = atomic_load_explicit(&s->st_usec,
-	    memory_order_relaxed);
-	out->last_usec = atomic_load_explicit(&s->st_last_usec,
-	    memory_order_relaxed);
+	metrics_runs_read(&s->st, out);
 }
 
 static void

@@ -51,12 +51,7 @@ void		 netsvc_kick(struct netsvc *);
 
 /* Converges run by the worker (applying a message or re-converging),
  * for /metrics; any thread. */
-struct netsvc_stats {
-	uint64_t	runs;		/* converges run */
-	uint64_t	failed;		/* of which failed */
-	uint64_t	usec_total;	/* time spent converging */
-	uint64_t	last_usec;	/* the last one's */
-};
-void		 netsvc_stats(struct netsvc *, struct netsvc_stats *);
+struct metrics_runs_snap;
+void		 netsvc_stats(struct netsvc *, struct metrics_runs_snap *);
 
 #endif

@@ -13,6 +13,7 @@
 #include "codec.h"
 #include "err.h"
 #include "log.h"
+#include "metrics.h"
 #include "msg_gen.h"
 #include "storage/storsvc.h"
 #include "storage/tgt.h"
@@ -27,7 +28,7 @@ struct storsvc {
 	int			 tick_ms;
 	storsvc_send_fn		 send;
 	/* storsvc_stats() */
-	_Atomic uint64_t	 st_runs, st_failed, st_usec, st_last_usec;
+	struct metrics_runs	 st;
 	void			*arg;
 
 	pthread_t		 th;
@@ -408,28 +409,13 @@ report(struct storsvc *s, struct msg_host_storage_state *st,
 static void
 count_run(struct storsvc *s, int64_t t0_us, int failed)
 {
-	int64_t us = clock_mono_us() - t0_us;
-
-	atomic_fetch_add_explicit(&s->st_runs, 1, memory_order_relaxed);
-	if (failed)
-		atomic_fetch_add_explicit(&s->st_failed, 1,
-		    memory_order_relaxed);
-	atomic_fetch_add_explicit(&s->st_usec, (uint64_t)us,
-	    memory_order_relaxed);
-	atomic_store_explicit(&s->st_last_usec, (uint64_t)us,
-	    memory_order_relaxed);
+	metrics_runs_add(&s->st, (uint64_t)(clock_mono_us() - t0_us), failed);
 }
 
 void
 storsvc_stats(struct storsvc *s, struct storsvc_stats *out)
 {
-	out->runs = atomic_load_explicit(&s->st_runs, memory_order_relaxed);
-	out->failed = atomic_load_explicit(&s->st_failed,
-	    memory_order_relaxed);
-	out->usec_total = atomic_load_explicit(&s->st_usec,
-	    memory_order_relaxed);
-	out->last_usec = atomic_load_explicit(&s->st_last_usec,
-	    memory_order_relaxed);
+	metrics_runs_read(&s->st, &out->converges);
 	out->tgt_starts = s->tgt ? tgt_starts(s->tgt) : 0;
 }
 

@@ -23,6 +23,8 @@
 
 #include <stddef.h>
 
+#include "metrics.h"
+
 struct codec_envelope;
 struct msg_host_storage;
 struct msg_host_storage_state;
@@ -59,10 +61,7 @@ void		 storsvc_kick(struct storsvc *);
 /* Converges run by the worker (applying a message or re-converging),
  * for /metrics; any thread. */
 struct storsvc_stats {
-	uint64_t	runs;		/* converges run */
-	uint64_t	failed;		/* of which failed */
-	uint64_t	usec_total;	/* time spent converging */
-	uint64_t	last_usec;	/* the last one's */
+	struct metrics_runs_snap converges;
 	uint64_t	tgt_starts;	/* tgtd started by this agent */
 };
 void		 storsvc_stats(struct storsvc *, struct storsvc_stats *);

@@ -10,7 +10,7 @@ ts_unit_test(netsync_test
   ${TS_AN}/netsvc.c ${TS_AN}/netconv.c ${TS_AN}/router.c ${TS_AN}/link.c ${TS_AN}/linkrec.c
   ${TS_AN}/dhcp.c ${TS_AN}/firewall.c ${TS_AN}/metadata.c
   ${C}/store.c ${C}/codec.c ${C}/bus.c ${C}/config.c ${C}/opts.c ${C}/proc.c
-  ${C}/buf.c ${C}/clock.c ${C}/uuid.c ${C}/ifname.c ${C}/utf8.c
+  ${C}/buf.c ${C}/clock.c ${C}/uuid.c ${C}/ifname.c ${C}/utf8.c ${C}/metrics.c
   ${TS_GEN_SOURCES}
   LIBS PkgConfig::LMDB PkgConfig::MSGPACK PkgConfig::ZMQ PkgConfig::UUID
   PkgConfig::NL PkgConfig::JANSSON)
