@@ -665,7 +665,7 @@ volume_quota_check(struct volume *v, struct store_txn *txn,
 }
 
 struct place {
-	struct volume	*v;
+	int64_t		 down_ms;
 	struct store_txn *txn;
 	int64_t		 now;
 	char		*host;
@@ -682,7 +682,7 @@ place_cb(const struct rec_service *s, void *arg)
 	int64_t free_gb = -1;
 
 	if (strcmp(s->binary, "tinystack-agent") != 0 || s->disabled ||
-	    s->forced_down || p->now - s->last_seen_at > p->v->down_ms ||
+	    s->forced_down || p->now - s->last_seen_at > p->down_ms ||
 	    strlen(s->host) >= p->len)
 		return 0;
 	if (volume_db_host_get(p->txn, s->host, &h) == 0) {
@@ -696,8 +696,15 @@ place_cb(const struct rec_service *s, void *arg)
 			return 0;
 	} else if (err_code() != TS_ENOT_FOUND)
 		return -1;
-	/* The most free space wins; ties and unreported hosts: the first
-	 * in id order, so the choice is stable. */
+	/* The most free space wins; ties: the first in id order, so the
+	 * choice is stable. A host that reported a backend (free_gb >= 0)
+	 * always beats one that has not (-1): an unreported host is chosen
+	 * only while no up host has reported storage, i.e. in the seconds
+	 * after the fleet starts, before the agents answer the empty
+	 * host_storage sent on hello (storesync). Cinder's scheduler would
+	 * answer "No valid backend" then; failing a stack's first volume
+	 * for a race is worse, and a wrong guess is undone: an agent without
+	 * storage refuses and storesync re-places the volume. */
 	if (!p->found || free_gb > p->best) {
 		snprintf(p->host, p->len, "%s", s->host);
 		p->best = free_gb;
@@ -721,13 +728,20 @@ volume_host_serves(struct volume *v, struct store_txn *txn, const char *host)
 }
 
 int
-volume_place(struct volume *v, struct store_txn *txn, char *host, size_t len)
+volume_place_at(struct store_txn *txn, int64_t now, int64_t down_ms,
+    char *host, size_t len)
 {
-	struct place p = { .v = v, .txn = txn, .now = db_now_ms(),
+	struct place p = { .down_ms = down_ms, .txn = txn, .now = now,
 	    .host = host, .len = len, .best = -1 };
 
 	host[0] = '\0';
 	return db_service_each(txn, place_cb, &p);
+}
+
+int
+volume_place(struct volume *v, struct store_txn *txn, char *host, size_t len)
+{
+	return volume_place_at(txn, db_now_ms(), v->down_ms, host, len);
 }
 
 /* ---- limits ------------------------------------------------------------- */

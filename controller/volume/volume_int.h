@@ -85,11 +85,19 @@ void		 volume_kick(struct volume *);
 /*
  * A storage host for a new volume, inside txn: an up agent (its service's
  * last heartbeat within service_down_time, neither disabled nor forced
- * down), the one with the most free_gb in its last storage report, else
- * any; "" when there is none.
+ * down), the one with the most free_gb among those that reported a
+ * backend, else (none reported yet) the first that has not reported;
+ * never one that reported backend "none". "" when there is none.
  */
 int	volume_place(struct volume *, struct store_txn *, char *host,
 	    size_t len);
+/* volume_place() at time now (ms) with service_down_time down_ms, for
+ * storesync's re-placement. */
+int	volume_place_at(struct store_txn *, int64_t now, int64_t down_ms,
+	    char *host, size_t len);
+/* The fault of a volume no storage host can take (Cinder's scheduler's). */
+#define VOLUME_NO_BACKEND	"No valid backend was found. No weighed " \
+				"backends available"
 /* Whether host's agent reported a storage backend. */
 bool	volume_host_serves(struct volume *, struct store_txn *,
 	    const char *host);
