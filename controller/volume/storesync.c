@@ -663,97 +663,6 @@ out:
 	return rc;
 }
 
-/*
- * Volumes still `creating` on a host that has no storage would stay so for
- * ever. Each moves to the host placement picks now (the refusing host is
- * recorded "none" first, so it is not picked again), else goes to error
- * with Cinder's scheduler fault and no host (no host is asked for it);
- * quota usage stays, the volume exists. A clone's data is on its source's
- * host, so it errs. Snapshots need an available volume, which such a host
- * never has.
- */
-struct strand {
-	const char	*host;
-	char		(*ids)[CODEC_UUID_LEN + 1];
-	size_t		 n, cap;
-};
-
-static int
-strand_collect(struct rec_volume *v, void *arg)
-{
-	struct strand *sd = arg;
-
-	if (strcmp(v->status, "creating") != 0 || v->host == NULL ||
-	    strcmp(v->host, sd->host) != 0)
-		return 0;
-	if (sd->n == sd->cap) {
-		size_t nc = sd->cap ? sd->cap * 2 : 16;
-		void *nv = realloc(sd->ids, nc * sizeof(*sd->ids));
-
-		if (nv == NULL) {
-			err_set(TS_ENOMEM, "storesync: out of memory");
-			return -1;
-		}
-		sd->ids = nv;
-		sd->cap = nc;
-	}
-	memcpy(sd->ids[sd->n++], v->id, sizeof(sd->ids[0]));
-	return 0;
-}
-
-static int
-strand_move(struct store_txn *txn, struct report *r, const char *id)
-{
-	struct rec_volume old, v;
-	char to[256] = "";
-	int64_t now = db_now_ms();
-	int rc = -1;
-
-	if (volume_db_get(txn, id, &old) == -1)
-		return err_code() == TS_ENOT_FOUND ? 0 : -1;
-	if (volume_db_get(txn, id, &v) == -1) {
-		codec_clear(&schema_rec_volume, &old);
-		return -1;
-	}
-	if ((v.source_volid == NULL || *v.source_volid == '\0') &&
-	    (v.snapshot_id == NULL || *v.snapshot_id == '\0') &&
-	    volume_place_at(txn, now, r->ss->down_ms, to, sizeof(to)) == -1)
-		goto out;
-	if (to[0] != '\0') {
-		log_info("volume %s: %s has no storage, moved to %s", v.id,
-		    r->host, to);
-		if (volume_db_set_str(&v.host, to) == -1)
-			goto out;
-	} else {
-		log_info("volume %s: %s has no storage, none other: error",
-		    v.id, r->host);
-		if (volume_db_set_str(&v.host, NULL) == -1 ||
-		    volume_db_set_str(&v.status, "error") == -1 ||
-		    volume_db_set_str(&v.fault, VOLUME_NO_BACKEND) == -1)
-			goto out;
-	}
-	v.updated_at = now;
-	r->changed++;
-	rc = volume_db_put(txn, &old, &v);
-out:
-	codec_clear(&schema_rec_volume, &old);
-	codec_clear(&schema_rec_volume, &v);
-	return rc;
-}
-
-static int
-strand(struct store_txn *txn, struct report *r)
-{
-	struct strand sd = { .host = r->host };
-	int rc;
-
-	rc = volume_db_each_host(txn, r->host, strand_collect, &sd);
-	for (size_t i = 0; rc == 0 && i < sd.n; i++)
-		rc = strand_move(txn, r, sd.ids[i]);
-	free(sd.ids);
-	return rc;
-}
-
 static int
 report_fn(struct store_txn *txn, void *arg)
 {
@@ -769,7 +678,9 @@ report_fn(struct store_txn *txn, void *arg)
 	h.updated_at = db_now_ms();
 	if (volume_db_host_put(txn, &h) == -1)
 		return -1;
-	if (r->strand && strand(txn, r) == -1)
+	/* The host record says "none" first: not picked again. */
+	if (r->strand && volume_strand(txn, r->host, r->ss->down_ms,
+	    &r->changed) == -1)
 		return -1;
 	for (size_t i = 0; i < r->m->volumes.n; i++)
 		if ((rc = apply_volume(txn, r, r->m->volumes.items[i].id)) ==

@@ -744,6 +744,92 @@ volume_place(struct volume *v, struct store_txn *txn, char *host, size_t len)
 	return volume_place_at(txn, db_now_ms(), v->down_ms, host, len);
 }
 
+/* volume_strand(): see volume_int.h. */
+struct strand {
+	const char	*host;
+	char		(*ids)[CODEC_UUID_LEN + 1];
+	size_t		 n, cap;
+};
+
+static int
+strand_collect(struct rec_volume *v, void *arg)
+{
+	struct strand *sd = arg;
+
+	if (strcmp(v->status, "creating") != 0 || v->host == NULL ||
+	    strcmp(v->host, sd->host) != 0)
+		return 0;
+	if (sd->n == sd->cap) {
+		size_t nc = sd->cap ? sd->cap * 2 : 16;
+		void *nv = realloc(sd->ids, nc * sizeof(*sd->ids));
+
+		if (nv == NULL) {
+			err_set(TS_ENOMEM, "volume: out of memory");
+			return -1;
+		}
+		sd->ids = nv;
+		sd->cap = nc;
+	}
+	memcpy(sd->ids[sd->n++], v->id, sizeof(sd->ids[0]));
+	return 0;
+}
+
+static int
+strand_move(struct store_txn *txn, const char *host, int64_t down_ms,
+    const char *id)
+{
+	struct rec_volume old, v;
+	char to[256] = "";
+	int64_t now = db_now_ms();
+	int rc = -1;
+
+	if (volume_db_get(txn, id, &old) == -1)
+		return err_code() == TS_ENOT_FOUND ? 0 : -1;
+	if (volume_db_get(txn, id, &v) == -1) {
+		codec_clear(&schema_rec_volume, &old);
+		return -1;
+	}
+	if ((v.source_volid == NULL || *v.source_volid == '\0') &&
+	    (v.snapshot_id == NULL || *v.snapshot_id == '\0') &&
+	    volume_place_at(txn, now, down_ms, to, sizeof(to)) == -1)
+		goto out;
+	if (to[0] != '\0') {
+		log_info("volume %s: %s has no storage, moved to %s", v.id,
+		    host, to);
+		if (volume_db_set_str(&v.host, to) == -1)
+			goto out;
+	} else {
+		log_info("volume %s: %s has no storage, none other: error",
+		    v.id, host);
+		if (volume_db_set_str(&v.host, NULL) == -1 ||
+		    volume_db_set_str(&v.status, "error") == -1 ||
+		    volume_db_set_str(&v.fault, VOLUME_NO_BACKEND) == -1)
+			goto out;
+	}
+	v.updated_at = now;
+	rc = volume_db_put(txn, &old, &v);
+out:
+	codec_clear(&schema_rec_volume, &old);
+	codec_clear(&schema_rec_volume, &v);
+	return rc;
+}
+
+int
+volume_strand(struct store_txn *txn, const char *host, int64_t down_ms,
+    unsigned *moved)
+{
+	struct strand sd = { .host = host };
+	int rc;
+
+	rc = volume_db_each_host(txn, host, strand_collect, &sd);
+	for (size_t i = 0; rc == 0 && i < sd.n; i++)
+		rc = strand_move(txn, host, down_ms, sd.ids[i]);
+	if (rc == 0)
+		*moved += (unsigned)sd.n;
+	free(sd.ids);
+	return rc;
+}
+
 /* ---- limits ------------------------------------------------------------- */
 
 /* The caller's project's absolute limits and what it uses (no backups
