@@ -533,7 +533,7 @@ struct report {
 	const char				*host;
 	const struct msg_host_storage_state	*m;
 	unsigned				 changed;
-	bool					 strand;	/* see below */
+	bool					 strand;	/* "none", asked for volumes */
 };
 
 static const struct sch_sto_status *
