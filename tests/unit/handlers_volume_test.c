@@ -1437,6 +1437,15 @@ test_storesync_wire(void **state)
 
 	(void)state;
 	host_up(HOST1);
+	/* stor2 (test_volume_placement) last reported as much free space as
+	 * HOST1: a tie, decided by random service ids. Full now, so the
+	 * volume goes to HOST1. */
+	memset(&st, 0, sizeof(st));
+	st.backend = (char *)"lvm";
+	st.portal = (char *)"127.0.0.2:3260";
+	st.total_gb = 300;
+	assert_int_equal(storesync_report(ctltest_storesync(T), "stor2", &st),
+	    0);
 	create(CT_MEMBER, "{\"volume\":{\"size\":1,\"name\":\"wire\"}}", id);
 	assert_non_null(desired(HOST1, id, &gen));
 	m = storesync_desired(ctltest_storesync(T), HOST1);
