@@ -476,6 +476,29 @@ handle(struct sim *a, const struct bus_msg *bm)
 		o.found = find(a, m->uuid) != NULL;
 		o.output = "fleetsim\n";
 		send_msg(a, &schema_msg_console_output, &o, env.request_id);
+	} else if (env.type == &schema_msg_host_storage) {
+		/* As an agent without [storage] enabled (agent/main.c): the
+		 * controller asks every host for its backend on hello. */
+		struct msg_host_storage *m = env.body;
+
+		if (m->volumes.n == 0 && m->snapshots.n == 0) {
+			struct msg_host_storage_state st = { 0 };
+
+			st.generation = m->generation;
+			st.in_reply_to = (char *)env.request_id;
+			st.backend = "none";
+			st.portal = "";
+			send_msg(a, &schema_msg_host_storage_state, &st,
+			    env.request_id);
+		} else {
+			struct msg_error e = { 0 };
+
+			e.code = TS_EUNAVAILABLE;
+			e.message = "no block storage on this host: set "
+			    "[storage] enabled";
+			e.in_reply_to = (char *)env.request_id;
+			send_msg(a, &schema_msg_error, &e, env.request_id);
+		}
 	}
 out:
 	codec_envelope_clear(&env);

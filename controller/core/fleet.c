@@ -597,6 +597,8 @@ fleet_handle(struct fleet *f, const struct bus_msg *bm)
 
 		log_warnx("agent %s reports error %u: %s", bm->peer, m->code,
 		    m->message);
+		/* A service may own the request refused (storesync). */
+		(void)message_hooks(f, bm->user_id, &env);
 	} else if (message_hooks(f, bm->user_id, &env) == 1) {
 		/* taken by a service */
 	} else {

@@ -24,6 +24,7 @@
 #include "store.h"
 #include "storesync.h"
 #include "volume_db.h"
+#include "volume_int.h"
 
 #define MAX_HOSTS	4096
 #define ATT_MAX		16384	/* ready attachments per host */
@@ -37,6 +38,8 @@ struct host {
 	uint64_t		 gen;
 	uint64_t		 applied;
 	int			 reported;
+	int			 greeted;	/* said hello to this controller */
+	char			 reqid[64];	/* of the last host_storage */
 	int64_t			 next_send;
 	int64_t			 backoff;
 	/* Exports in place as of the last report (ready_lock). */
@@ -49,6 +52,7 @@ struct storesync {
 	struct bus		*bus;
 	struct identity		*identity;
 	unsigned		 cap_lifetime;
+	int64_t			 down_ms;	/* for re-placement */
 	char			 sender[256];
 	struct host		**hosts;
 	size_t			 nhosts, caphosts;
@@ -150,6 +154,8 @@ storesync_new(const struct config *cfg, struct store *st, struct bus *bus,
 	    "compute", "image_capability_lifetime") : 3600;
 	if (ss->cap_lifetime == 0)
 		ss->cap_lifetime = 3600;
+	ss->down_ms = cfg != NULL ? config_get_int(cfg, "DEFAULT",
+	    "service_down_time") * 1000 : 60000;
 	snprintf(ss->sender, sizeof(ss->sender), "%s", controller_host ?
 	    controller_host : "");
 	pthread_mutex_init(&ss->ready_lock, NULL);
@@ -498,6 +504,7 @@ send_one(struct storesync *ss, struct host *h, int64_t now)
 
 	db_uuid(u);
 	snprintf(reqid, sizeof(reqid), "req-%s", u);
+	snprintf(h->reqid, sizeof(h->reqid), "%s", reqid);
 	tokens(ss, h, true);
 	if (ss->bus == NULL)
 		;
@@ -529,10 +536,12 @@ storesync_send_due(struct storesync *ss, int64_t now)
 		if (h->want == NULL || (h->reported && h->applied == h->gen) ||
 		    now < h->next_send)
 			continue;
-		/* Nothing to ask of a host that never reported storage: an
-		 * agent removes only what is named, so an empty state is a
-		 * no-op, and an agent without a storage worker is spared. */
-		if (!h->reported && h->want->volumes.n == 0 &&
+		/* An empty state to a host that never reported storage is a
+		 * no-op (an agent removes only what is named) but asks for
+		 * its backend: sent once a host said hello (placement must
+		 * know the hosts without storage), not to names only seen in
+		 * records. */
+		if (!h->reported && !h->greeted && h->want->volumes.n == 0 &&
 		    h->want->snapshots.n == 0)
 			continue;
 		send_one(ss, h, now);
@@ -560,6 +569,7 @@ storesync_hello(struct storesync *ss, const char *host, int64_t now)
 		return;
 	}
 	h->reported = 0;
+	h->greeted = 1;
 	h->applied = 0;
 	h->backoff = 0;
 	h->next_send = now;
@@ -568,17 +578,20 @@ storesync_hello(struct storesync *ss, const char *host, int64_t now)
 	h->nready = 0;
 	pthread_mutex_unlock(&ss->ready_lock);
 	atomic_store(&ss->dirty, 1);
-	if (h->want != NULL && (h->want->volumes.n > 0 ||
-	    h->want->snapshots.n > 0))
+	/* Even empty: the answer names the host's backend (or "none"). A
+	 * host new to storesync has no state yet: the next tick sends. */
+	if (h->want != NULL)
 		send_one(ss, h, now);
 }
 
 /* ---- reports ---------------------------------------------------------------- */
 
 struct report {
+	struct storesync			*ss;
 	const char				*host;
 	const struct msg_host_storage_state	*m;
 	unsigned				 changed;
+	bool					 strand;	/* "none", asked for volumes */
 };
 
 static const struct sch_sto_status *
@@ -723,6 +736,10 @@ report_fn(struct store_txn *txn, void *arg)
 	h.updated_at = db_now_ms();
 	if (volume_db_host_put(txn, &h) == -1)
 		return -1;
+	/* The host record says "none" first: not picked again. */
+	if (r->strand && volume_strand(txn, r->host, r->ss->down_ms,
+	    &r->changed) == -1)
+		return -1;
 	for (size_t i = 0; i < r->m->volumes.n; i++)
 		if ((rc = apply_volume(txn, r, r->m->volumes.items[i].id)) ==
 		    -1)
@@ -807,11 +824,15 @@ int
 storesync_report(struct storesync *ss, const char *host,
     const struct msg_host_storage_state *m)
 {
-	struct report r = { .host = host, .m = m };
+	struct report r = { .ss = ss, .host = host, .m = m };
 	struct host *h;
 
 	if ((h = host_get(ss, host)) == NULL)
 		return -1;
+	/* Only when this host was asked for volumes: a host without storage
+	 * answers every hello. */
+	r.strand = m->backend != NULL && strcmp(m->backend, "none") == 0 &&
+	    h->want != NULL && h->want->volumes.n > 0;
 	h->applied = m->generation;
 	h->reported = 1;
 	if (h->applied == h->gen) {
@@ -843,10 +864,34 @@ storesync_report(struct storesync *ss, const char *host,
 	return rc;
 }
 
+/* An agent without [storage] refuses a host_storage naming volumes
+ * (agent/main.c): taken as its report of backend "none", applied
+ * nothing, so the host's volumes are re-placed and the host is asked
+ * again (empty by then). Only the answer to the last host_storage sent
+ * counts: the code alone is not specific. */
+static int
+refused(struct storesync *ss, const char *host, const struct msg_error *e)
+{
+	struct msg_host_storage_state st = { 0 };
+	struct host *h = host_find(ss, host);
+
+	if (h == NULL || e->code != TS_EUNAVAILABLE || e->in_reply_to ==
+	    NULL || h->reqid[0] == '\0' || strcmp(e->in_reply_to, h->reqid) !=
+	    0)
+		return 0;
+	st.backend = "none";
+	st.portal = "";
+	if (storesync_report(ss, host, &st) == -1)
+		log_warnx("host_storage refused by %s: %s", host, err_msg());
+	return 1;
+}
+
 int
 storesync_agent_msg(struct storesync *ss, const char *host,
     struct codec_envelope *env)
 {
+	if (env->type == &schema_msg_error)
+		return refused(ss, host, env->body);
 	if (env->type != &schema_msg_host_storage_state)
 		return 0;
 	if (storesync_report(ss, host, env->body) == -1)
@@ -893,6 +938,14 @@ storesync_applied(struct storesync *ss, const char *host)
 	struct host *h = host_find(ss, host);
 
 	return h != NULL && h->reported ? h->applied : 0;
+}
+
+const char *
+storesync_last_request(struct storesync *ss, const char *host)
+{
+	struct host *h = host_find(ss, host);
+
+	return h != NULL ? h->reqid : "";
 }
 
 bool

@@ -124,6 +124,9 @@ const struct msg_host_storage *storesync_desired(struct storesync *,
 		    const char *host);
 /* The generation host's agent last reported applied (0: none). */
 uint64_t	 storesync_applied(struct storesync *, const char *host);
+/* The request id of the last host_storage sent to host ("" if none):
+ * an agent's refusal answers it. */
+const char	*storesync_last_request(struct storesync *, const char *host);
 /* Whether host's last report shows the volume exported for the
  * attachment (see above). Any thread. */
 bool		 storesync_ready(struct storesync *, const char *host,

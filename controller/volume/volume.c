@@ -665,7 +665,7 @@ volume_quota_check(struct volume *v, struct store_txn *txn,
 }
 
 struct place {
-	struct volume	*v;
+	int64_t		 down_ms;
 	struct store_txn *txn;
 	int64_t		 now;
 	char		*host;
@@ -682,7 +682,7 @@ place_cb(const struct rec_service *s, void *arg)
 	int64_t free_gb = -1;
 
 	if (strcmp(s->binary, "tinystack-agent") != 0 || s->disabled ||
-	    s->forced_down || p->now - s->last_seen_at > p->v->down_ms ||
+	    s->forced_down || p->now - s->last_seen_at > p->down_ms ||
 	    strlen(s->host) >= p->len)
 		return 0;
 	if (volume_db_host_get(p->txn, s->host, &h) == 0) {
@@ -696,8 +696,15 @@ place_cb(const struct rec_service *s, void *arg)
 			return 0;
 	} else if (err_code() != TS_ENOT_FOUND)
 		return -1;
-	/* The most free space wins; ties and unreported hosts: the first
-	 * in id order, so the choice is stable. */
+	/* The most free space wins; ties: the first in id order, so the
+	 * choice is stable. A host that reported a backend (free_gb >= 0)
+	 * always beats one that has not (-1): an unreported host is chosen
+	 * only while no up host has reported storage, i.e. in the seconds
+	 * after the fleet starts, before the agents answer the empty
+	 * host_storage sent on hello (storesync). Cinder's scheduler would
+	 * answer "No valid backend" then; failing a stack's first volume
+	 * for a race is worse, and a wrong guess is undone: an agent without
+	 * storage refuses and storesync re-places the volume. */
 	if (!p->found || free_gb > p->best) {
 		snprintf(p->host, p->len, "%s", s->host);
 		p->best = free_gb;
@@ -721,13 +728,106 @@ volume_host_serves(struct volume *v, struct store_txn *txn, const char *host)
 }
 
 int
-volume_place(struct volume *v, struct store_txn *txn, char *host, size_t len)
+volume_place_at(struct store_txn *txn, int64_t now, int64_t down_ms,
+    char *host, size_t len)
 {
-	struct place p = { .v = v, .txn = txn, .now = db_now_ms(),
+	struct place p = { .down_ms = down_ms, .txn = txn, .now = now,
 	    .host = host, .len = len, .best = -1 };
 
 	host[0] = '\0';
 	return db_service_each(txn, place_cb, &p);
+}
+
+int
+volume_place(struct volume *v, struct store_txn *txn, char *host, size_t len)
+{
+	return volume_place_at(txn, db_now_ms(), v->down_ms, host, len);
+}
+
+/* volume_strand(): see volume_int.h. */
+struct strand {
+	const char	*host;
+	char		(*ids)[CODEC_UUID_LEN + 1];
+	size_t		 n, cap;
+};
+
+static int
+strand_collect(struct rec_volume *v, void *arg)
+{
+	struct strand *sd = arg;
+
+	if (strcmp(v->status, "creating") != 0 || v->host == NULL ||
+	    strcmp(v->host, sd->host) != 0)
+		return 0;
+	if (sd->n == sd->cap) {
+		size_t nc = sd->cap ? sd->cap * 2 : 16;
+		void *nv = realloc(sd->ids, nc * sizeof(*sd->ids));
+
+		if (nv == NULL) {
+			err_set(TS_ENOMEM, "volume: out of memory");
+			return -1;
+		}
+		sd->ids = nv;
+		sd->cap = nc;
+	}
+	memcpy(sd->ids[sd->n++], v->id, sizeof(sd->ids[0]));
+	return 0;
+}
+
+static int
+strand_move(struct store_txn *txn, const char *host, int64_t down_ms,
+    const char *id)
+{
+	struct rec_volume old, v;
+	char to[256] = "";
+	int64_t now = db_now_ms();
+	int rc = -1;
+
+	if (volume_db_get(txn, id, &old) == -1)
+		return err_code() == TS_ENOT_FOUND ? 0 : -1;
+	if (volume_db_get(txn, id, &v) == -1) {
+		codec_clear(&schema_rec_volume, &old);
+		return -1;
+	}
+	if ((v.source_volid == NULL || *v.source_volid == '\0') &&
+	    (v.snapshot_id == NULL || *v.snapshot_id == '\0') &&
+	    volume_place_at(txn, now, down_ms, to, sizeof(to)) == -1)
+		goto out;
+	if (to[0] != '\0') {
+		log_info("volume %s: %s has no storage, moved to %s", v.id,
+		    host, to);
+		if (volume_db_set_str(&v.host, to) == -1)
+			goto out;
+	} else {
+		log_info("volume %s: %s has no storage, none other: error",
+		    v.id, host);
+		if (volume_db_set_str(&v.host, NULL) == -1 ||
+		    volume_db_set_str(&v.status, "error") == -1 ||
+		    volume_db_set_str(&v.fault, VOLUME_NO_BACKEND) == -1)
+			goto out;
+	}
+	v.updated_at = now;
+	rc = volume_db_put(txn, &old, &v);
+out:
+	codec_clear(&schema_rec_volume, &old);
+	codec_clear(&schema_rec_volume, &v);
+	return rc;
+}
+
+int
+volume_strand(struct store_txn *txn, const char *host, int64_t down_ms,
+    unsigned *moved)
+{
+	struct strand sd = { .host = host };
+	int rc;
+
+	rc = volume_db_each_host(txn, host, strand_collect, &sd);
+	for (size_t i = 0; rc == 0 && i < sd.n; i++)
+		rc = strand_move(txn, host, down_ms, sd.ids[i]);
+	if (rc == 0)
+		*moved += (unsigned)sd.n;
+	free(sd.ids);
+	return rc;
 }
 
 /* ---- limits ------------------------------------------------------------- */

@@ -85,11 +85,30 @@ void		 volume_kick(struct volume *);
 /*
  * A storage host for a new volume, inside txn: an up agent (its service's
  * last heartbeat within service_down_time, neither disabled nor forced
- * down), the one with the most free_gb in its last storage report, else
- * any; "" when there is none.
+ * down), the one with the most free_gb among those that reported a
+ * backend, else (none reported yet) the first that has not reported;
+ * never one that reported backend "none". "" when there is none.
  */
 int	volume_place(struct volume *, struct store_txn *, char *host,
 	    size_t len);
+/* volume_place() at time now (ms) with service_down_time down_ms, for
+ * storesync's re-placement. */
+int	volume_place_at(struct store_txn *, int64_t now, int64_t down_ms,
+	    char *host, size_t len);
+/*
+ * Volumes still `creating` on host, which has no storage (its record says
+ * "none" already, so placement skips it), would stay so for ever. Each
+ * moves to the host volume_place_at() picks, else goes to error with
+ * VOLUME_NO_BACKEND and no host (no host is asked for it); quota usage
+ * stays, the volume exists. A clone's data is on its source's host, so it
+ * errs. Snapshots need an available volume, which such a host never has.
+ * Inside the caller's write txn; *moved += how many changed.
+ */
+int	volume_strand(struct store_txn *, const char *host, int64_t down_ms,
+	    unsigned *moved);
+/* The fault of a volume no storage host can take (Cinder's scheduler's). */
+#define VOLUME_NO_BACKEND	"No valid backend was found. No weighed " \
+				"backends available"
 /* Whether host's agent reported a storage backend. */
 bool	volume_host_serves(struct volume *, struct store_txn *,
 	    const char *host);

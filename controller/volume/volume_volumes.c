@@ -31,8 +31,7 @@
 #include "volume_int.h"
 
 #define LIST_MAX	1000	/* Cinder's osapi_max_limit */
-#define NO_BACKEND	"No valid backend was found. No weighed backends " \
-			"available"
+#define NO_BACKEND	VOLUME_NO_BACKEND
 
 /* ---- JSON --------------------------------------------------------------- */
 

@@ -1438,6 +1438,15 @@ test_storesync_wire(void **state)
 
 	(void)state;
 	host_up(HOST1);
+	/* stor2 (test_volume_placement) last reported as much free space as
+	 * HOST1: a tie, decided by random service ids. Full now, so the
+	 * volume goes to HOST1. */
+	memset(&st, 0, sizeof(st));
+	st.backend = (char *)"lvm";
+	st.portal = (char *)"127.0.0.2:3260";
+	st.total_gb = 300;
+	assert_int_equal(storesync_report(ctltest_storesync(T), "stor2", &st),
+	    0);
 	create(CT_MEMBER, "{\"volume\":{\"size\":1,\"name\":\"wire\"}}", id);
 	assert_non_null(desired(HOST1, id, &gen));
 	m = storesync_desired(ctltest_storesync(T), HOST1);
@@ -1586,6 +1595,123 @@ test_storesync_wake(void **state)
 	assert_int_equal(count_volumes(CT_MEMBER), 0);
 }
 
+/* A host_storage refusal from host's agent, answering reqid, through
+ * the fleet's message hook; what storesync_agent_msg() returned. */
+static int
+refuse(const char *host, const char *reqid)
+{
+	struct codec_envelope env;
+	struct buf b = { 0 };
+	struct msg_error e;
+	int rc;
+
+	memset(&e, 0, sizeof(e));
+	e.code = TS_EUNAVAILABLE;
+	e.message = (char *)"no block storage on this host: set [storage] "
+	    "enabled";
+	e.in_reply_to = (char *)reqid;
+	assert_int_equal(codec_envelope_encode(&schema_msg_error, &e, "req-r",
+	    host, &b), 0);
+	memset(&env, 0, sizeof(env));
+	assert_int_equal(codec_envelope_decode(b.data, b.len, SCHEMA_FROM_AGENT,
+	    &env), 0);
+	rc = storesync_agent_msg(ctltest_storesync(T), host, &env);
+	codec_envelope_clear(&env);
+	buf_free(&b);
+	return rc;
+}
+
+/* host_storage of host, if one is due now; the request id sent. */
+static const char *
+sent_to(const char *host)
+{
+	assert_int_equal(storesync_sync(ctltest_storesync(T), db_now_ms()), 0);
+	storesync_send_due(ctltest_storesync(T), db_now_ms());
+	return storesync_last_request(ctltest_storesync(T), host);
+}
+
+static const char *
+vhost(const char *id)
+{
+	static char h[256];
+	json_t *j;
+
+	CT_CALL(T, V, CT_ADMIN, "GET", vpath(CT_ADMIN, "/volumes/%s", id),
+	    NULL, 200, NULL);
+	j = ctltest_get(T, "volume.os-vol-host-attr:host");
+	snprintf(h, sizeof(h), "%s", json_is_string(j) ?
+	    json_string_value(j) : "");
+	return h;
+}
+
+/*
+ * A fleet where some agents run without [storage] (a fresh controller:
+ * its own group). Every agent is asked for its backend on hello; a volume
+ * placed on an agent without storage (before any host answered) is
+ * re-placed when the agent refuses it, or errs when no host has storage;
+ * a host that reported "none" is never chosen.
+ */
+static void
+test_no_storage_hosts(void **state)
+{
+	char r[64], v1[37], v2[37], v3[37], v4[37];
+	uint64_t gen;
+
+	(void)state;
+	/* Asked on hello even with nothing for it. */
+	host_up("nostor");
+	storesync_hello(ctltest_storesync(T), "nostor", db_now_ms());
+	assert_string_not_equal(sent_to("nostor"), "");
+	/* No host answered yet: the unreported one is taken. */
+	create(CT_MEMBER, "{\"volume\":{\"size\":1}}", v1);
+	assert_string_equal(ctltest_str(T, "volume.status"), "creating");
+	assert_string_equal(vhost(v1), "nostor@tinystack#tinystack");
+	assert_non_null(desired("nostor", v1, &gen));
+	snprintf(r, sizeof(r), "%s", sent_to("nostor"));
+	assert_true(strlen(r) > 4);
+	/* A refusal of another request is not taken; nothing changes. */
+	assert_int_equal(refuse("nostor", "req-other"), 0);
+	assert_string_equal(vstatus(CT_MEMBER, v1), "creating");
+	assert_string_equal(vhost(v1), "nostor@tinystack#tinystack");
+	/* Refused, no host with storage: error with Cinder's fault, no
+	 * host, still counted. */
+	assert_int_equal(refuse("nostor", r), 1);
+	assert_string_equal(vstatus(CT_MEMBER, v1), "error");
+	assert_string_equal(vhost(v1), "");
+	assert_null(desired("nostor", v1, NULL));
+	assert_int_equal(used("totalVolumesUsed"), 1);
+	assert_int_equal(used("totalGigabytesUsed"), 1);
+	/* nostor reported "none": never chosen again. */
+	create(CT_MEMBER, "{\"volume\":{\"size\":1}}", v2);
+	assert_string_equal(ctltest_str(T, "volume.status"), "error");
+	assert_string_equal(vhost(v2), "");
+	/* Another agent without storage, not yet heard from, takes v3;
+	 * then a storage host reports; nostor2's refusal moves v3 there. */
+	host_up("nostor2");
+	create(CT_MEMBER, "{\"volume\":{\"size\":2}}", v3);
+	assert_string_equal(vhost(v3), "nostor2@tinystack#tinystack");
+	host_up("stor");
+	report("stor", 0, NULL, 0, NULL, 0);
+	assert_non_null(desired("nostor2", v3, NULL));
+	snprintf(r, sizeof(r), "%s", sent_to("nostor2"));
+	assert_int_equal(refuse("nostor2", r), 1);
+	assert_string_equal(vstatus(CT_MEMBER, v3), "creating");
+	assert_string_equal(vhost(v3), "stor@tinystack#tinystack");
+	assert_null(desired("nostor2", v3, NULL));
+	assert_non_null(desired("stor", v3, &gen));
+	assert_int_equal(used("totalVolumesUsed"), 3);
+	assert_int_equal(used("totalGigabytesUsed"), 4);
+	{
+		struct rep rp = { v3, true, true, 2, NULL, NULL };
+
+		report("stor", gen, &rp, 1, NULL, 0);
+	}
+	assert_string_equal(vstatus(CT_MEMBER, v3), "available");
+	/* Known storage beats both: the new volume goes to stor. */
+	create(CT_MEMBER, "{\"volume\":{\"size\":1}}", v4);
+	assert_string_equal(vhost(v4), "stor@tinystack#tinystack");
+}
+
 static int
 setup(void **state)
 {
@@ -1622,5 +1748,10 @@ main(void)
 		cmocka_unit_test(test_storesync_wake),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	const struct CMUnitTest fleet[] = {
+		cmocka_unit_test(test_no_storage_hosts),
+	};
+	int rc = cmocka_run_group_tests(tests, setup, teardown);
+
+	return rc + cmocka_run_group_tests(fleet, setup, teardown);
 }
