@@ -47,7 +47,7 @@ const char *const db_tables[] = {
 	/* volume */
 	T_VOLUME_QUOTAS, T_VOLUMES, T_VOLUMES_BY_PROJECT, T_VOLUMES_BY_HOST,
 	T_VOLUME_SNAPSHOTS, T_VOLUME_SNAPSHOTS_BY_PROJECT,
-	T_VOLUME_SNAPSHOTS_BY_VOLUME, T_VOLUME_USAGE, T_STORAGE_HOSTS,
+	T_VOLUME_SNAPSHOTS_BY_VOLUME, T_VOLUME_USAGE, T_STORAGE_HOSTS, T_VOLUME_TYPES,
 	NULL
 };
 
@@ -214,6 +214,14 @@ mig_volume_records(struct store_txn *txn, void *arg)
 	return 0;
 }
 
+/* Version 10 adds the volume type table (created empty by store_open()):
+ * volumes of version 9 name the built-in type, which has no record. */
+static int
+mig_volume_types(struct store_txn *txn, void *arg)
+{
+	return 0;
+}
+
 static const struct store_migration migrations[] = {
 	{ 0, 1, "initial schema: services, hypervisors, agent keys",
 	    mig_initial, NULL },
@@ -231,6 +239,7 @@ static const struct store_migration migrations[] = {
 	{ 7, 8, "volume: quotas", mig_volume, NULL },
 	{ 8, 9, "volume: volumes, snapshots, usage, storage hosts",
 	    mig_volume_records, NULL },
+	{ 9, 10, "volume: types", mig_volume_types, NULL },
 };
 
 int

@@ -40,7 +40,7 @@
 #include "msg_gen.h"
 #include "store.h"
 
-#define DB_SCHEMA_VERSION	9
+#define DB_SCHEMA_VERSION	10
 
 #define T_SERVICES		"services"
 #define T_SERVICES_BY_HOST	"services_by_host"
@@ -120,6 +120,8 @@
 #define T_VOLUME_SNAPSHOTS_BY_VOLUME "volume_snapshots_by_volume"
 #define T_VOLUME_USAGE		"volume_usage"
 #define T_STORAGE_HOSTS		"storage_hosts"
+/* volume types (schema version 10), keyed by id */
+#define T_VOLUME_TYPES		"volume_types"
 /* security groups (schema version 7): security_groups +
  * security_groups_by_project, security_group_rules +
  * security_group_rules_by_group (index tables "<value>\0<id>") */

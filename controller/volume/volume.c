@@ -670,6 +670,7 @@ struct place {
 	int64_t		 now;
 	char		*host;
 	size_t		 len;
+	const char	*backend;	/* NULL: any */
 	int64_t		 best;	/* free_gb of host; -1: no report */
 	bool		 found;
 };
@@ -687,15 +688,19 @@ place_cb(const struct rec_service *s, void *arg)
 		return 0;
 	if (volume_db_host_get(p->txn, s->host, &h) == 0) {
 		bool none = h.backend == NULL || strcmp(h.backend, "none") == 0;
+		bool other = p->backend != NULL && (h.backend == NULL ||
+		    strcmp(h.backend, p->backend) != 0);
 
 		free_gb = (int64_t)(h.free_gb > INT64_MAX ? INT64_MAX :
 		    h.free_gb);
 		codec_clear(&schema_rec_storage_host, &h);
 		/* An agent without [storage] said so. */
-		if (none)
+		if (none || other)
 			return 0;
 	} else if (err_code() != TS_ENOT_FOUND)
 		return -1;
+	else if (p->backend != NULL)
+		return 0;	/* the type's backend must be known */
 	/* The most free space wins; ties: the first in id order, so the
 	 * choice is stable. A host that reported a backend (free_gb >= 0)
 	 * always beats one that has not (-1): an unreported host is chosen
@@ -729,19 +734,22 @@ volume_host_serves(struct volume *v, struct store_txn *txn, const char *host)
 
 int
 volume_place_at(struct store_txn *txn, int64_t now, int64_t down_ms,
-    char *host, size_t len)
+    const char *backend, char *host, size_t len)
 {
 	struct place p = { .down_ms = down_ms, .txn = txn, .now = now,
-	    .host = host, .len = len, .best = -1 };
+	    .host = host, .len = len, .best = -1,
+	    .backend = backend != NULL && *backend != '\0' ? backend : NULL };
 
 	host[0] = '\0';
 	return db_service_each(txn, place_cb, &p);
 }
 
 int
-volume_place(struct volume *v, struct store_txn *txn, char *host, size_t len)
+volume_place(struct volume *v, struct store_txn *txn, const char *backend,
+    char *host, size_t len)
 {
-	return volume_place_at(txn, db_now_ms(), v->down_ms, host, len);
+	return volume_place_at(txn, db_now_ms(), v->down_ms, backend, host,
+	    len);
 }
 
 /* volume_strand(): see volume_int.h. */
@@ -779,7 +787,7 @@ strand_move(struct store_txn *txn, const char *host, int64_t down_ms,
     const char *id)
 {
 	struct rec_volume old, v;
-	char to[256] = "";
+	char to[256] = "", backend[256];
 	int64_t now = db_now_ms();
 	int rc = -1;
 
@@ -791,7 +799,9 @@ strand_move(struct store_txn *txn, const char *host, int64_t down_ms,
 	}
 	if ((v.source_volid == NULL || *v.source_volid == '\0') &&
 	    (v.snapshot_id == NULL || *v.snapshot_id == '\0') &&
-	    volume_place_at(txn, now, down_ms, to, sizeof(to)) == -1)
+	    (volume_type_backend(txn, v.volume_type, backend,
+	    sizeof(backend)) == -1 || volume_place_at(txn, now, down_ms,
+	    backend, to, sizeof(to)) == -1))
 		goto out;
 	if (to[0] != '\0') {
 		log_info("volume %s: %s has no storage, moved to %s", v.id,
@@ -906,46 +916,6 @@ volume_services(struct http_req *req, struct http_resp *resp)
 	    list));
 }
 
-/* ---- volume types ------------------------------------------------------- */
-
-static json_t *
-default_type(void)
-{
-	return json_pack("{s:s, s:s, s:s, s:b, s:{}, s:b, s:n}",
-	    "id", VOLUME_TYPE_ID, "name", VOLUME_TYPE_NAME,
-	    "description", "Default Volume Type", "is_public", 1,
-	    "extra_specs", "os-volume-type-access:is_public", 1,
-	    "qos_specs_id");
-}
-
-static int
-volume_types_list(struct http_req *req, struct http_resp *resp)
-{
-	if (volume_begin(req, resp, NULL, NULL) == -1)
-		return -1;
-	return http_resp_json(resp, 200, json_pack("{s:[o*]}", "volume_types",
-	    default_type()));
-}
-
-/* /types/default and /types/{id}: the type by id or name, as Cinder's
- * volume_types.get_by_name_or_id(). */
-static int
-volume_types_show(struct http_req *req, struct http_resp *resp)
-{
-	const char *id = http_req_param(req, "type_id");
-
-	if (volume_begin(req, resp, NULL, NULL) == -1)
-		return -1;
-	if (id != NULL && strcmp(id, VOLUME_TYPE_ID) != 0 &&
-	    strcmp(id, VOLUME_TYPE_NAME) != 0) {
-		err_set(TS_ENOT_FOUND, "Volume type %.255s could not be found.",
-		    id);
-		return -1;
-	}
-	return http_resp_json(resp, 200, json_pack("{s:o*}", "volume_type",
-	    default_type()));
-}
-
 /* ---- policy ------------------------------------------------------------- */
 
 #define V_ADMIN		"rule:volume_admin_api"
@@ -975,9 +945,23 @@ const struct policy_default volume_policy_defaults[] = {
 	{ "volume_extension:services:index",	V_ADMIN,
 	    "List the block storage services." },
 	{ "volume_extension:type_get_all",	"",
-	    "List the volume types." },
+	    "List the volume types (the admin also the private ones)." },
 	{ "volume_extension:type_get",		"",
 	    "Show a volume type (or the default one)." },
+	{ "volume_extension:access_types_extra_specs", V_ADMIN,
+	    "See the extra_specs of volume types in their views." },
+	{ "volume_extension:types_manage",	V_ADMIN,
+	    "Create, update and delete volume types." },
+	{ "volume_extension:types_extra_specs:index", V_ADMIN,
+	    "List a volume type's extra specs." },
+	{ "volume_extension:types_extra_specs:show", V_ADMIN,
+	    "Show one extra spec of a volume type." },
+	{ "volume_extension:types_extra_specs:create", V_ADMIN,
+	    "Add or update extra specs of a volume type." },
+	{ "volume_extension:types_extra_specs:update", V_ADMIN,
+	    "Update one extra spec of a volume type." },
+	{ "volume_extension:types_extra_specs:delete", V_ADMIN,
+	    "Delete one extra spec of a volume type." },
 	{ "volume:get_all",			V_OWNER,
 	    "List the volumes of the caller's project." },
 	{ "volume:get",				V_OWNER,
@@ -1078,6 +1062,24 @@ const struct http_route volume_routes[] = {
 	    "volume_extension:type_get", 0, 200),
 	R("GET", "/types/{type_id}", volume_types_show,
 	    "volume_extension:type_get", 0, 200),
+	R("POST", "/types", volume_types_create,
+	    "volume_extension:types_manage", 0, 200),
+	R("PUT", "/types/{type_id}", volume_types_update,
+	    "volume_extension:types_manage", 0, 200),
+	R("DELETE", "/types/{type_id}", volume_types_delete,
+	    "volume_extension:types_manage", 0, 202),
+	R("GET", "/types/{type_id}/extra_specs", volume_types_specs_list,
+	    "volume_extension:types_extra_specs:index", 0, 200),
+	R("POST", "/types/{type_id}/extra_specs", volume_types_specs_create,
+	    "volume_extension:types_extra_specs:create", 0, 200),
+	R("GET", "/types/{type_id}/extra_specs/{key}", volume_types_specs_show,
+	    "volume_extension:types_extra_specs:show", 0, 200),
+	R("PUT", "/types/{type_id}/extra_specs/{key}",
+	    volume_types_specs_update,
+	    "volume_extension:types_extra_specs:update", 0, 200),
+	R("DELETE", "/types/{type_id}/extra_specs/{key}",
+	    volume_types_specs_delete,
+	    "volume_extension:types_extra_specs:delete", 0, 202),
 	R("GET", "/volumes", volume_volumes_list, "volume:get_all", IH, 200),
 	R("GET", "/volumes/detail", volume_volumes_detail, "volume:get_all",
 	    IH, 200),

@@ -87,14 +87,16 @@ void		 volume_kick(struct volume *);
  * last heartbeat within service_down_time, neither disabled nor forced
  * down), the one with the most free_gb among those that reported a
  * backend, else (none reported yet) the first that has not reported;
- * never one that reported backend "none". "" when there is none.
+ * never one that reported backend "none". backend (NULL or "": any; the
+ * volume type's volume_backend_name) admits only hosts that reported that
+ * backend. "" when there is none.
  */
-int	volume_place(struct volume *, struct store_txn *, char *host,
-	    size_t len);
+int	volume_place(struct volume *, struct store_txn *, const char *backend,
+	    char *host, size_t len);
 /* volume_place() at time now (ms) with service_down_time down_ms, for
  * storesync's re-placement. */
 int	volume_place_at(struct store_txn *, int64_t now, int64_t down_ms,
-	    char *host, size_t len);
+	    const char *backend, char *host, size_t len);
 /*
  * Volumes still `creating` on host, which has no storage (its record says
  * "none" already, so placement skips it), would stay so for ever. Each
@@ -141,6 +143,23 @@ int	volume_list_reply(struct http_req *, struct http_resp *,
  * content kept when merge). Volumes' and snapshots'. */
 int	volume_meta_parse(json_t *jm, struct ts_strmap *m, bool merge);
 
+/* ---- volume types (volume_types.c) -------------------------------------- */
+
+/*
+ * The type named or numbered ref (NULL: the default) inside txn: its id
+ * into id and its volume_backend_name extra spec ("" none) into backend.
+ * A private type is found by the admin only. 404 with Cinder's message.
+ */
+int	volume_type_resolve(struct store_txn *, const char *ref, bool admin,
+	    char id[37], char *backend, size_t blen);
+/* The volume_backend_name of type id ("" none, or the type is gone). */
+int	volume_type_backend(struct store_txn *, const char *id, char *backend,
+	    size_t blen);
+/* The name of type id for a volume's view, read in a snapshot of its own
+ * (the id itself when the type is gone). */
+void	volume_type_name(struct volume *, const char *id, char *out,
+	    size_t len);
+
 /* ---- handlers ----------------------------------------------------------- */
 
 int	volume_volumes_list(struct http_req *, struct http_resp *);
@@ -156,6 +175,18 @@ int	volume_meta_replace(struct http_req *, struct http_resp *);
 int	volume_meta_show(struct http_req *, struct http_resp *);
 int	volume_meta_update(struct http_req *, struct http_resp *);
 int	volume_meta_delete(struct http_req *, struct http_resp *);
+
+/* volume_types.c: types, types_manage, types_extra_specs */
+int	volume_types_list(struct http_req *, struct http_resp *);
+int	volume_types_show(struct http_req *, struct http_resp *);
+int	volume_types_create(struct http_req *, struct http_resp *);
+int	volume_types_update(struct http_req *, struct http_resp *);
+int	volume_types_delete(struct http_req *, struct http_resp *);
+int	volume_types_specs_list(struct http_req *, struct http_resp *);
+int	volume_types_specs_create(struct http_req *, struct http_resp *);
+int	volume_types_specs_show(struct http_req *, struct http_resp *);
+int	volume_types_specs_update(struct http_req *, struct http_resp *);
+int	volume_types_specs_delete(struct http_req *, struct http_resp *);
 
 /* volume_attachments.c: the attachments API (3.27, os-complete 3.44) */
 int	volume_attachments_list(struct http_req *, struct http_resp *);

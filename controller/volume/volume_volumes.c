@@ -76,6 +76,7 @@ vol_json(struct http_req *req, const struct rec_volume *v, bool admin,
     bool get)
 {
 	json_t *o, *att = json_array();
+	char tname[256];
 
 	for (size_t i = 0; att != NULL && i < v->attachments.n; i++) {
 		const struct sch_vol_attachment *a = &v->attachments.items[i];
@@ -89,6 +90,7 @@ vol_json(struct http_req *req, const struct rec_volume *v, bool admin,
 		    "attached_at", a->attached_at ?
 		    volume_time(a->attached_at) : json_null()));
 	}
+	volume_type_name(volume_of(req), v->volume_type, tname, sizeof(tname));
 	o = json_pack("{s:s, s:o, s:o, s:I, s:s, s:s, s:o, s:o, s:s, s:o, "
 	    "s:o, s:o, s:s, s:b, s:b, s:n, s:n, s:s, s:o, s:o}",
 	    "id", v->id, "name", nstr(v->name),
@@ -98,7 +100,7 @@ vol_json(struct http_req *req, const struct rec_volume *v, bool admin,
 	    "created_at", volume_time(v->created_at),
 	    "updated_at", v->updated_at ? volume_time(v->updated_at) :
 	    json_null(),
-	    "volume_type", VOLUME_TYPE_NAME,
+	    "volume_type", tname,
 	    "snapshot_id", nstr(v->snapshot_id),
 	    "source_volid", nstr(v->source_volid),
 	    "metadata", strmap_json(&v->metadata),
@@ -972,8 +974,12 @@ static int
 create_fn(struct store_txn *txn, void *arg)
 {
 	struct vcreate *c = arg;
-	char host[256] = "";
+	char host[256] = "", backend[256], tid[37];
 
+	if (volume_type_resolve(txn, c->type, c->admin, tid, backend,
+	    sizeof(backend)) == -1 ||
+	    volume_db_set_str(&c->v.volume_type, tid) == -1)
+		return -1;
 	if (fill_from_source(c, txn, host, sizeof(host)) == -1)
 		return -1;
 	if (c->image != NULL && fill_from_image(c, txn) == -1)
@@ -986,7 +992,7 @@ create_fn(struct store_txn *txn, void *arg)
 	if (volume_quota_check(c->vs, txn, c->v.project_id, 1,
 	    (int64_t)c->v.size, 0, (int64_t)c->v.size) == -1)
 		return -1;
-	if (host[0] == '\0' && volume_place(c->vs, txn, host,
+	if (host[0] == '\0' && volume_place(c->vs, txn, backend, host,
 	    sizeof(host)) == -1)
 		return -1;
 	if (host[0] == '\0') {
@@ -1026,16 +1032,6 @@ parse_create(struct http_req *req, json_t *o, struct vcreate *c)
 	if (az != NULL && strcmp(az, VOLUME_ZONE) != 0) {
 		err_set(TS_EINVALID, "Invalid input received: Availability "
 		    "zone '%s' is invalid.", az);
-		return -1;
-	}
-	if (c->type != NULL && strcmp(c->type, VOLUME_TYPE_ID) != 0 &&
-	    strcmp(c->type, VOLUME_TYPE_NAME) != 0) {
-		if (jsonreq_uuid_like(c->type))
-			err_set(TS_ENOT_FOUND, "Volume type %s could not be "
-			    "found.", c->type);
-		else
-			err_set(TS_ENOT_FOUND, "Volume type with name %s could "
-			    "not be found.", c->type);
 		return -1;
 	}
 	if ((snap != NULL) + (src != NULL) + (c->image != NULL) > 1) {
@@ -1346,7 +1342,8 @@ volume_create_attached(struct volume *vs, struct store_txn *txn,
 	if (host[0] == '\0' && n->prefer_host != NULL &&
 	    volume_host_serves(vs, txn, n->prefer_host))
 		snprintf(host, sizeof(host), "%s", n->prefer_host);
-	if (host[0] == '\0' && volume_place(vs, txn, host, sizeof(host)) == -1)
+	if (host[0] == '\0' && volume_place(vs, txn, NULL, host,
+	    sizeof(host)) == -1)
 		goto out;
 	if (host[0] == '\0') {
 		err_set(TS_EINVALID, "Block Device Mapping is Invalid: "

@@ -1422,6 +1422,216 @@ test_volume_placement(void **state)
 	assert_int_equal(count_volumes(CT_MEMBER), 0);
 }
 
+static const char *vhost(const char *);
+
+static size_t
+count_types(enum ctltest_who who, const char *query)
+{
+	CT_CALL(T, V, who, "GET", vpath(who, "/types%s", query), NULL, 200,
+	    NULL);
+	return json_array_size(ctltest_get(T, "volume_types"));
+}
+
+/* The volume type's admin-made records: create/update/delete with their
+ * refusals (status, Cinder's message, nothing changed), visibility of
+ * private types, extra specs, and volume_backend_name steering placement
+ * (HOST1 reported "file", stor2 "lvm" with more free space). */
+static void
+test_volume_types(void **state)
+{
+	char tf[37], tp[37], tx[37], v1[37], v2[37], v3[37], b[256];
+	uint64_t gen;
+
+	(void)state;
+	{
+		struct msg_host_storage_state m;
+
+		memset(&m, 0, sizeof(m));
+		m.backend = (char *)"lvm";
+		m.portal = (char *)"127.0.0.2:3260";
+		m.total_gb = 300;
+		m.free_gb = 200;
+		assert_int_equal(storesync_report(ctltest_storesync(T), "stor2",
+		    &m), 0);
+	}
+	/* Only the admin manages types. */
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, "/types", NULL),
+	    "{\"volume_type\":{\"name\":\"tfile\"}}", 403, NULL);
+	assert_int_equal(count_types(CT_ADMIN, "?is_public=None"), 1);
+	CT_CALL(T, V, CT_ADMIN, "POST", vpath(CT_ADMIN, "/types", NULL),
+	    "{\"volume_type\":{\"name\":\"tfile\",\"description\":\"d\","
+	    "\"extra_specs\":{\"volume_backend_name\":\"file\"}}}", 200, NULL);
+	snprintf(tf, sizeof(tf), "%s", ctltest_str(T, "volume_type.id"));
+	assert_int_equal(strlen(tf), 36);
+	assert_true(json_is_true(ctltest_get(T,
+	    "volume_type.os-volume-type-access:is_public")));
+	assert_string_equal(ctltest_str(T,
+	    "volume_type.extra_specs.volume_backend_name"), "file");
+	/* Names are unique (the built-in one's too); empty is refused. */
+	CT_CALL(T, V, CT_ADMIN, "POST", vpath(CT_ADMIN, "/types", NULL),
+	    "{\"volume_type\":{\"name\":\"tfile\"}}", 409,
+	    "Volume Type tfile already exists.");
+	CT_CALL(T, V, CT_ADMIN, "POST", vpath(CT_ADMIN, "/types", NULL),
+	    "{\"volume_type\":{\"name\":\"__DEFAULT__\"}}", 409,
+	    "Volume Type __DEFAULT__ already exists.");
+	CT_CALL(T, V, CT_ADMIN, "POST", vpath(CT_ADMIN, "/types", NULL),
+	    "{\"volume_type\":{\"name\":\"\"}}", 400,
+	    "Volume type name can not be empty.");
+	CT_CALL(T, V, CT_ADMIN, "POST", vpath(CT_ADMIN, "/types", NULL),
+	    "{\"volume_type\":{\"name\":\"x\",\"extra_specs\":{\"k\":1}}}", 400,
+	    NULL);
+	assert_int_equal(count_types(CT_ADMIN, "?is_public=None"), 2);
+	/* The member sees the type, not its extra specs. */
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/types/%s", tf),
+	    NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "volume_type.name"), "tfile");
+	assert_null(ctltest_get(T, "volume_type.extra_specs"));
+	/* A private type: the admin's only. */
+	CT_CALL(T, V, CT_ADMIN, "POST", vpath(CT_ADMIN, "/types", NULL),
+	    "{\"volume_type\":{\"name\":\"tpriv\","
+	    "\"os-volume-type-access:is_public\":false}}", 200, NULL);
+	snprintf(tp, sizeof(tp), "%s", ctltest_str(T, "volume_type.id"));
+	assert_int_equal(count_types(CT_MEMBER, ""), 2);
+	assert_int_equal(count_types(CT_MEMBER, "?is_public=None"), 2);
+	assert_int_equal(count_types(CT_ADMIN, ""), 2);
+	assert_int_equal(count_types(CT_ADMIN, "?is_public=None"), 3);
+	assert_int_equal(count_types(CT_ADMIN, "?is_public=false"), 1);
+	CT_CALL(T, V, CT_ADMIN, "GET", vpath(CT_ADMIN, "/types?is_public=maybe",
+	    NULL), NULL, 400, "Invalid is_public filter [maybe]");
+	snprintf(b, sizeof(b), "Volume type %s could not be found.", tp);
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/types/%s", tp),
+	    NULL, 404, b);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, "/volumes", NULL),
+	    "{\"volume\":{\"size\":1,\"volume_type\":\"tpriv\"}}", 404,
+	    "Volume type with name tpriv could not be found.");
+
+	/* Extra specs. */
+	CT_CALL(T, V, CT_ADMIN, "POST", vpath(CT_ADMIN, "/types/%s/extra_specs",
+	    tp), "{\"extra_specs\":{\"a\":\"1\",\"b\":\"2\"}}", 200, NULL);
+	assert_string_equal(ctltest_str(T, "extra_specs.b"), "2");
+	CT_CALL(T, V, CT_ADMIN, "PUT", vpath(CT_ADMIN,
+	    "/types/%s/extra_specs/a", tp), "{\"a\":\"3\"}", 200, NULL);
+	assert_string_equal(ctltest_str(T, "a"), "3");
+	CT_CALL(T, V, CT_ADMIN, "PUT", vpath(CT_ADMIN,
+	    "/types/%s/extra_specs/a", tp), "{\"b\":\"3\"}", 400,
+	    "Request body and URI mismatch");
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER,
+	    "/types/%s/extra_specs", tf), "{\"extra_specs\":{\"a\":\"1\"}}",
+	    403, NULL);
+	CT_CALL(T, V, CT_ADMIN, "DELETE", vpath(CT_ADMIN,
+	    "/types/%s/extra_specs/b", tp), NULL, 202, NULL);
+	snprintf(b, sizeof(b), "Volume Type %s has no extra specs with key b.",
+	    tp);
+	CT_CALL(T, V, CT_ADMIN, "GET", vpath(CT_ADMIN,
+	    "/types/%s/extra_specs/b", tp), NULL, 404, b);
+	CT_CALL(T, V, CT_ADMIN, "DELETE", vpath(CT_ADMIN,
+	    "/types/%s/extra_specs/b", tp), NULL, 404, b);
+	CT_CALL(T, V, CT_ADMIN, "GET", vpath(CT_ADMIN, "/types/%s/extra_specs",
+	    tp), NULL, 200, NULL);
+	assert_int_equal(json_object_size(ctltest_get(T, "extra_specs")), 1);
+	assert_string_equal(ctltest_str(T, "extra_specs.a"), "3");
+
+	/* Placement by volume_backend_name: file goes to HOST1 although
+	 * stor2 (lvm) has more space; an unknown backend errs. */
+	create(CT_MEMBER, "{\"volume\":{\"size\":1,\"volume_type\":\"tfile\"}}",
+	    v1);
+	assert_string_equal(ctltest_str(T, "volume.volume_type"), "tfile");
+	assert_string_equal(vhost(v1), HOST1 "@tinystack#tinystack");
+	assert_non_null(desired(HOST1, v1, &gen));
+	snprintf(b, sizeof(b), "{\"volume\":{\"size\":1,\"volume_type\":"
+	    "\"%s\"}}", tf);
+	create(CT_MEMBER, b, v2);
+	assert_string_equal(vhost(v2), HOST1 "@tinystack#tinystack");
+	CT_CALL(T, V, CT_ADMIN, "POST", vpath(CT_ADMIN, "/types", NULL),
+	    "{\"volume_type\":{\"name\":\"tceph\",\"extra_specs\":"
+	    "{\"volume_backend_name\":\"ceph\"}}}", 200, NULL);
+	snprintf(tx, sizeof(tx), "%s", ctltest_str(T, "volume_type.id"));
+	create(CT_MEMBER, "{\"volume\":{\"size\":1,\"volume_type\":\"tceph\"}}",
+	    v3);
+	assert_string_equal(ctltest_str(T, "volume.status"), "error");
+	assert_string_equal(vhost(v3), "");
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/volumes/%s", v3),
+	    NULL, 202, NULL);
+	/* Unknown types: 404, nothing made. */
+	{
+		size_t n = count_volumes(CT_MEMBER);
+
+		CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, "/volumes",
+		    NULL), "{\"volume\":{\"size\":1,\"volume_type\":\"nope\"}}",
+		    404, "Volume type with name nope could not be found.");
+		snprintf(b, sizeof(b), "{\"volume\":{\"size\":1,\"volume_type\":"
+		    "\"%s\"}}", NOID);
+		CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, "/volumes",
+		    NULL), b, 404, NULL);
+		assert_int_equal(count_volumes(CT_MEMBER), n);
+	}
+
+	/* Rename: the volumes show the new name; a taken name is refused. */
+	CT_CALL(T, V, CT_ADMIN, "PUT", vpath(CT_ADMIN, "/types/%s", tf),
+	    "{\"volume_type\":{\"name\":\"tpriv\"}}", 409,
+	    "Volume Type tpriv already exists.");
+	CT_CALL(T, V, CT_ADMIN, "PUT", vpath(CT_ADMIN, "/types/%s", tf),
+	    "{\"volume_type\":{}}", 400, "Specify volume type name, "
+	    "description, is_public or a combination thereof.");
+	CT_CALL(T, V, CT_ADMIN, "PUT", vpath(CT_ADMIN, "/types/%s", tf),
+	    "{\"volume_type\":{\"name\":\"tfile2\",\"is_public\":true}}", 200,
+	    NULL);
+	assert_string_equal(ctltest_str(T, "volume_type.name"), "tfile2");
+	assert_string_equal(ctltest_str(T, "volume_type.description"), "d");
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/volumes/%s", v1),
+	    NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "volume.volume_type"), "tfile2");
+	CT_CALL(T, V, CT_MEMBER, "PUT", vpath(CT_MEMBER, "/types/%s", tf),
+	    "{\"volume_type\":{\"name\":\"mine\"}}", 403, NULL);
+
+	/* Delete: refused while used, and for the default type. */
+	CT_CALL(T, V, CT_ADMIN, "DELETE", vpath(CT_ADMIN, "/types/%s", tf),
+	    NULL, 400, "Target volume type is still in use.");
+	CT_CALL(T, V, CT_ADMIN, "GET", vpath(CT_ADMIN, "/types/%s", tf), NULL,
+	    200, NULL);
+	CT_CALL(T, V, CT_ADMIN, "GET", vpath(CT_ADMIN, "/types/default",
+	    NULL), NULL, 200, NULL);
+	snprintf(v3, sizeof(v3), "%s", ctltest_str(T, "volume_type.id"));
+	snprintf(b, sizeof(b), "The volume type %s is a default volume type "
+	    "and cannot be deleted.", v3);
+	CT_CALL(T, V, CT_ADMIN, "DELETE", vpath(CT_ADMIN, "/types/%s", v3),
+	    NULL, 400, b);
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/types/%s", tp),
+	    NULL, 403, NULL);
+	assert_int_equal(count_types(CT_ADMIN, "?is_public=None"), 4);
+	{
+		struct rep r[2] = { { v1, true, true, 1, NULL, NULL },
+		    { v2, true, true, 1, NULL, NULL } };
+
+		(void)desired(HOST1, v1, &gen);
+		report(HOST1, gen, r, 2, NULL, 0);
+	}
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/volumes/%s", v1),
+	    NULL, 202, NULL);
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/volumes/%s", v2),
+	    NULL, 202, NULL);
+	(void)desired(HOST1, v1, &gen);
+	{
+		struct rep r[2] = { { v1, false, true, 0, NULL, NULL },
+		    { v2, false, true, 0, NULL, NULL } };
+
+		report(HOST1, gen, r, 2, NULL, 0);
+	}
+	assert_int_equal(count_volumes(CT_MEMBER), 0);
+	CT_CALL(T, V, CT_ADMIN, "DELETE", vpath(CT_ADMIN, "/types/%s", tf),
+	    NULL, 202, NULL);
+	CT_CALL(T, V, CT_ADMIN, "DELETE", vpath(CT_ADMIN, "/types/%s", tp),
+	    NULL, 202, NULL);
+	CT_CALL(T, V, CT_ADMIN, "DELETE", vpath(CT_ADMIN, "/types/%s", tx),
+	    NULL, 202, NULL);
+	snprintf(b, sizeof(b), "Volume type %s could not be found.", tf);
+	CT_CALL(T, V, CT_ADMIN, "DELETE", vpath(CT_ADMIN, "/types/%s", tf),
+	    NULL, 404, b);
+	assert_int_equal(count_types(CT_ADMIN, "?is_public=None"), 1);
+	/* stor2 as the tests after this one know it. */
+	report("stor2", 0, NULL, 0, NULL, 0);
+}
+
 /* The wire: the derived host_storage decodes as an agent reads it, and a
  * host_storage_state envelope from the agent goes through the fleet's
  * message hook; other messages are not storesync's. */
@@ -1744,6 +1954,7 @@ main(void)
 		cmocka_unit_test(test_volume_attach),
 		cmocka_unit_test(test_volume_sources),
 		cmocka_unit_test(test_volume_placement),
+		cmocka_unit_test(test_volume_types),
 		cmocka_unit_test(test_storesync_wire),
 		cmocka_unit_test(test_storesync_wake),
 	};
