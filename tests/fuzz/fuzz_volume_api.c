@@ -8,7 +8,8 @@
  * after an admin's reset, and cloned), 1 a project for quota updates,
  * 2 a volume reset to available holding 3, a reserved attachment
  * (microversion 3.44), 4 a volume reset to available without one (the
- * attachments created, and the legacy connection actions, name it).
+ * attachments created, and the legacy connection actions, name it),
+ * 5 a volume type (the admin's).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -46,6 +47,12 @@ static const struct apifuzz_route routes[] = {
 	RM("GET", "/v3/@P@/attachments/detail"),
 	RM("GET", "/v3/@P@/attachments/@3@"),
 	R("POST", "/v3/@P@/volumes/@4@/action"),
+	/* 19.. volume types (the admin's; 5 a public type of the admin's) */
+	RC("POST", "/v3/@P@/types", "volume_type.id", "/v3/@P@/types/%s"),
+	R("PUT", "/v3/@P@/types/@5@"),
+	R("POST", "/v3/@P@/types/@5@/extra_specs"),
+	R("PUT", "/v3/@P@/types/@5@/extra_specs/k"),
+	R("GET", "/v3/@P@/types"),
 };
 
 /* A volume of the member's reset to available by the admin (no storage
@@ -94,6 +101,13 @@ setup(struct ctltest *t, char fix[APIFUZZ_MAXFIX][128])
 			return -1;
 		snprintf(fix[3], 128, "%s", ctltest_str(t, "attachment.id"));
 	}
+	snprintf(path, sizeof(path), "/v3/%s/types", t->project_id[CT_ADMIN]);
+	if (ctltest_call(t, V, CT_ADMIN, "POST", path, "{\"volume_type\": "
+	    "{\"name\": \"fztype\", \"extra_specs\": "
+	    "{\"volume_backend_name\": \"file\"}}}", NULL) == -1 ||
+	    t->r.status != 200 || ctltest_str(t, "volume_type.id") == NULL)
+		return -1;
+	snprintf(fix[5], 128, "%s", ctltest_str(t, "volume_type.id"));
 	return apifuzz_create(t, CT_IDENTITY, CT_ADMIN, "/v3/projects",
 	    "{\"project\": {\"name\": \"fzvolquota\"}}", "project.id", fix[1]);
 }

@@ -410,6 +410,15 @@ def mk_volume():
 
 
 VOLUME = mk_volume()
+
+
+def mk_type():
+    b, _ = ok("POST", BASE["volume"] + "/v3/%s/types" %
+              admin_body["project"]["id"], adm(),
+              {"volume_type": {"name": uniq("mxtype")}})
+    return b["volume_type"]["id"]
+
+
 VMV = {"OpenStack-API-Version": "volume 3.44"}
 
 
@@ -475,6 +484,7 @@ FRESH = {
     ("network", "floatingip_id"): mk_fip,
     ("volume", "volume_id"): mk_volume,
     ("volume", "attachment_id"): mk_attachment,
+    ("volume", "type_id"): mk_type,
 }
 
 
