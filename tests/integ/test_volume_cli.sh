@@ -217,4 +217,57 @@ openstack limits show --absolute -f json |
 	>/dev/null || fail "the usage was not released"
 ok "openstack volume delete, cinder delete: gone, usage released"
 
+# ---- volume types ------------------------------------------------------------
+openstack volume type create --property volume_backend_name=file \
+    --description "file backend" tfile -f json > "$T/tc.json" ||
+	fail "openstack volume type create"
+jq -e '.name == "tfile" and .description == "file backend"' "$T/tc.json" \
+    >/dev/null || fail "volume type create: $(cat "$T/tc.json")"
+if openstack volume type create tfile 2> "$T/tdup.txt"; then
+	fail "a second type named tfile was created"
+fi
+grep -q "Volume Type tfile already exists" "$T/tdup.txt" ||
+	fail "duplicate type: $(cat "$T/tdup.txt")"
+if OS_USERNAME=vq1-member OS_PASSWORD=secret OS_PROJECT_NAME=vq1 \
+    openstack volume type create mine 2> "$T/tm.txt"; then
+	fail "a member created a volume type"
+fi
+[ "$(openstack volume type list -f value -c ID | wc -l)" = 2 ] ||
+	fail "volume type list: $(openstack volume type list)"
+openstack volume type set --property color=blue tfile ||
+	fail "volume type set --property"
+openstack volume type unset --property color tfile ||
+	fail "volume type unset --property"
+openstack volume type show tfile -f json > "$T/ts.json" ||
+	fail "volume type show"
+jq -e '(.properties | tostring | contains("volume_backend_name")) and
+    (.properties | tostring | contains("color") | not)' "$T/ts.json" \
+    >/dev/null || fail "volume type show: $(cat "$T/ts.json")"
+ok "openstack volume type create (409 on a taken name, 403 to a member), list, set/unset --property, show"
+
+# No storage host reports the file backend here: the volume errs.
+openstack volume create --type tfile --size 1 tv -f json > "$T/tv.json" ||
+	fail "volume create --type"
+jq -e '.type == "tfile"' "$T/tv.json" >/dev/null ||
+	fail "volume create --type: $(cat "$T/tv.json")"
+openstack volume show tv -f json | jq -e '.type == "tfile" and
+    .status == "error"' >/dev/null || fail "volume show tv: $(openstack volume show tv)"
+if openstack volume type delete tfile 2> "$T/td.txt"; then
+	fail "a volume type in use was deleted"
+fi
+grep -q "still in use" "$T/td.txt" || fail "type delete: $(cat "$T/td.txt")"
+openstack volume type show tfile >/dev/null || fail "the refused delete removed tfile"
+if openstack volume create --type nope --size 1 tn 2> "$T/tn.txt"; then
+	fail "a volume of an unknown type was created"
+fi
+[ "$(openstack volume list -f value -c ID | wc -l)" = 1 ] ||
+	fail "volumes: $(openstack volume list)"
+openstack volume delete tv || fail "volume delete tv"
+[ "$(openstack volume list -f value -c ID | wc -l)" = 0 ] ||
+	fail "tv left: $(openstack volume list)"
+openstack volume type delete tfile || fail "volume type delete"
+[ "$(openstack volume type list -f value -c ID | wc -l)" = 1 ] ||
+	fail "tfile left: $(openstack volume type list)"
+ok "volume create --type (error: no file backend), type delete refused in use (400), unknown type refused, type delete"
+
 echo "1..$NPASS"
