@@ -483,6 +483,7 @@ volume_list_reply(struct http_req *req, struct http_resp *resp,
 	if ((mq != NULL && meta_filter(mq, &meta) == -1) ||
 	    parse_sort(req, keys, sk, 8, &nsk) == -1) {
 		json_decref(objs);
+		json_decref(meta);	/* a bad sort after a good filter */
 		return -1;
 	}
 	if ((v = calloc(json_array_size(objs) + 1, sizeof(*v))) == NULL) {
