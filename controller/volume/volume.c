@@ -1,6 +1,6 @@
 /*
  * volume: service life cycle, discovery and microversions, limits,
- * os-quota-sets, availability zones, os-services, volume types, placement
+ * os-quota-sets, availability zones, os-services, placement
  * and quota checks shared by volumes and snapshots, route table and
  * policy defaults; see volume.h and volume_int.h.
  */
