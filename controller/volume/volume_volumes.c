@@ -923,6 +923,13 @@ fill_from_source(struct vcreate *c, struct store_txn *txn, char *host,
 		snprintf(host, hlen, "%s", s.host != NULL ? s.host : "");
 		if (volume_db_get(txn, s.volume_id, &src) == 0) {
 			c->v.bootable = src.bootable;
+			/* Cinder: the source's type unless one was asked. */
+			if (c->type == NULL && volume_db_set_str(
+			    &c->v.volume_type, src.volume_type) == -1) {
+				codec_clear(&schema_rec_volume, &src);
+				codec_clear(&schema_rec_volume_snapshot, &s);
+				return -1;
+			}
 			codec_clear(&schema_rec_volume, &src);
 		}
 		codec_clear(&schema_rec_volume_snapshot, &s);
@@ -959,6 +966,11 @@ fill_from_source(struct vcreate *c, struct store_txn *txn, char *host,
 		}
 		snprintf(host, hlen, "%s", src.host != NULL ? src.host : "");
 		c->v.bootable = src.bootable;
+		if (c->type == NULL && volume_db_set_str(&c->v.volume_type,
+		    src.volume_type) == -1) {
+			codec_clear(&schema_rec_volume, &src);
+			return -1;
+		}
 		for (size_t i = 0; i < src.image_metadata.n; i++)
 			if (add_meta(&c->v.image_metadata,
 			    src.image_metadata.items[i].k,

@@ -1606,16 +1606,31 @@ test_volume_types(void **state)
 		(void)desired(HOST1, v1, &gen);
 		report(HOST1, gen, r, 2, NULL, 0);
 	}
+	/* A clone has its source's type unless it names one. */
+	snprintf(b, sizeof(b), "{\"volume\":{\"source_volid\":\"%s\"}}", v1);
+	create(CT_MEMBER, b, v3);
+	assert_string_equal(ctltest_str(T, "volume.volume_type"), "tfile2");
+	{
+		struct rep r[3] = { { v1, true, true, 1, NULL, NULL },
+		    { v2, true, true, 1, NULL, NULL },
+		    { v3, true, true, 1, NULL, NULL } };
+
+		(void)desired(HOST1, v3, &gen);
+		report(HOST1, gen, r, 3, NULL, 0);
+	}
 	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/volumes/%s", v1),
 	    NULL, 202, NULL);
 	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/volumes/%s", v2),
 	    NULL, 202, NULL);
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/volumes/%s", v3),
+	    NULL, 202, NULL);
 	(void)desired(HOST1, v1, &gen);
 	{
-		struct rep r[2] = { { v1, false, true, 0, NULL, NULL },
-		    { v2, false, true, 0, NULL, NULL } };
+		struct rep r[3] = { { v1, false, true, 0, NULL, NULL },
+		    { v2, false, true, 0, NULL, NULL },
+		    { v3, false, true, 0, NULL, NULL } };
 
-		report(HOST1, gen, r, 2, NULL, 0);
+		report(HOST1, gen, r, 3, NULL, 0);
 	}
 	assert_int_equal(count_volumes(CT_MEMBER), 0);
 	CT_CALL(T, V, CT_ADMIN, "DELETE", vpath(CT_ADMIN, "/types/%s", tf),
