@@ -201,10 +201,16 @@ specs_json(const struct ts_strmap *m)
 	return o;
 }
 
+/* Cinder's view builder: show and list are full (qos_specs_id and the
+ * type access extension's is_public); create and update are brief, create
+ * with the extension's is_public (tempest's schemas forbid the rest). */
+enum tview { TV_FULL, TV_CREATE, TV_UPDATE };
+
 /* Cinder's view: extra_specs for those allowed to read them. t NULL: the
  * built-in type. */
 static json_t *
-type_json(struct http_req *req, const struct rec_volume_type *t)
+type_json(struct http_req *req, const struct rec_volume_type *t,
+    enum tview mode)
 {
 	bool specs = request_allowed(req,
 	    "volume_extension:access_types_extra_specs", NULL);
@@ -226,6 +232,10 @@ type_json(struct http_req *req, const struct rec_volume_type *t)
 	if (o != NULL && specs)
 		json_object_set_new(o, "extra_specs", t != NULL ?
 		    specs_json(&t->extra_specs) : json_object());
+	if (o != NULL && mode != TV_FULL)
+		json_object_del(o, "qos_specs_id");
+	if (o != NULL && mode == TV_UPDATE)
+		json_object_del(o, "os-volume-type-access:is_public");
 	return o;
 }
 
@@ -250,7 +260,7 @@ list_cb(const void *k, size_t kl, const void *v, size_t vl, void *arg)
 	    -1)
 		return -1;
 	if (l->pub == -1 || (l->pub == 1) == t.is_public)
-		json_array_append_new(l->arr, type_json(l->req, &t));
+		json_array_append_new(l->arr, type_json(l->req, &t, TV_FULL));
 	codec_clear(&schema_rec_volume_type, &t);
 	return 0;
 }
@@ -287,7 +297,7 @@ volume_types_list(struct http_req *req, struct http_resp *resp)
 		return -1;
 	}
 	if (l.pub != 0)
-		json_array_append_new(l.arr, type_json(req, NULL));
+		json_array_append_new(l.arr, type_json(req, NULL, TV_FULL));
 	if ((rc = store_read_begin(volume_of(req)->store, &txn)) == 0)
 		rc = store_iter(txn, T_VOLUME_TYPES, NULL, 0, list_cb, &l);
 	store_txn_end(&txn);
@@ -334,7 +344,7 @@ volume_types_show(struct http_req *req, struct http_resp *resp)
 	if (volume_begin(req, resp, NULL, NULL) == -1 ||
 	    url_type(req, &t, &builtin) == -1)
 		return -1;
-	o = type_json(req, builtin ? NULL : &t);
+	o = type_json(req, builtin ? NULL : &t, TV_FULL);
 	codec_clear(&schema_rec_volume_type, &t);
 	return http_resp_json(resp, 200, json_pack("{s:o*}", "volume_type", o));
 }
@@ -473,7 +483,7 @@ volume_types_create(struct http_req *req, struct http_resp *resp)
 	if (store_write(volume_of(req)->store, create_fn, &t) == -1)
 		goto out;
 	log_info("volume type %s (%s) created", t.id, t.name);
-	out = type_json(req, &t);
+	out = type_json(req, &t, TV_CREATE);
 	rc = http_resp_json(resp, 200, json_pack("{s:o*}", "volume_type", out));
 out:
 	codec_clear(&schema_rec_volume_type, &t);
@@ -573,7 +583,7 @@ volume_types_update(struct http_req *req, struct http_resp *resp)
 		u.has_desc = true;	/* null: cleared */
 	if (type_edit(req, &e) == -1)
 		return -1;
-	out = type_json(req, &e.out);
+	out = type_json(req, &e.out, TV_UPDATE);
 	codec_clear(&schema_rec_volume_type, &e.out);
 	return http_resp_json(resp, 200, json_pack("{s:o*}", "volume_type",
 	    out));
