@@ -12,7 +12,11 @@
 # `openstack volume create/list/show/set/delete` and `cinder create
 # --display_name test 1`, `cinder list`, `cinder delete` on volumes that
 # go to error (no valid backend), quota exceeded (413) and bad input
-# (400) with nothing created, another project's volume not found.
+# (400) with nothing created, another project's volume not found; volume
+# types: `openstack volume type create --property volume_backend_name=file`
+# (409 on a taken name, 403 to a member), set/unset/show/list, `volume
+# create --type` (error: no host reports that backend), `volume type
+# delete` refused while a volume uses it, then done.
 . "$(dirname "$0")/lib.sh"
 osc_start
 for c in openstack cinder curl jq; do
