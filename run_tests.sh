@@ -6,8 +6,8 @@
 #   3. ThreadSanitizer build: the unit tests whose own threads share data
 #   4. libFuzzer build (clang): each fuzz target for a bounded time
 # Usage: ./run_tests.sh [-R REGEX] [--no-asan] [--no-tsan] [--no-fuzz]
-#   TS_FUZZ_SECONDS=N  seconds per fuzz target (default 12: 15 targets take
-#                      ~3 min after each has replayed its seeds; the whole
+#   TS_FUZZ_SECONDS=N  seconds per fuzz target (default 8: 15 targets take
+#                      ~2 min after each has replayed its seeds; the whole
 #                      run aims under an hour on 2 cores)
 # Run one test:  ctest --test-dir build -R unit.config_test --output-on-failure
 set -uo pipefail
@@ -24,7 +24,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 JOBS=$(nproc 2>/dev/null || echo 2)
-FUZZ_SECONDS=${TS_FUZZ_SECONDS:-12}
+FUZZ_SECONDS=${TS_FUZZ_SECONDS:-8}
 passed=0; failed=0; failures=(); skipped=0; skips=()
 
 step() { echo; echo "==== $* ($(date +%H:%M:%S))"; }
