@@ -118,6 +118,8 @@
     $('who').textContent = '';
     $('summary').textContent = '';
     $('error').textContent = '';
+    detailClose();
+    for (const c of document.querySelectorAll('#charts svg')) c.replaceChildren();
     $('app-view').hidden = true;
     $('logout').hidden = true;
     $('login-view').hidden = false;
@@ -177,11 +179,14 @@
         fetchOptional('volumes', async () => (await api('volumev3', '/volumes/detail' +
           (s.admin ? '?all_tenants=1' : ''))).volumes || []),
         fetchOptional('networks', async () => (await api('network', '/v2.0/networks')).networks || []),
-        fetchOptional('fips', async () => (await api('network', '/v2.0/floatingips')).floatingips || [])]);
+        fetchOptional('fips', async () => (await api('network', '/v2.0/floatingips')).floatingips || []),
+        fetchImageNames()]);
       if (s !== me) return;
       $('error').textContent = '';
       $('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
       render();
+      renderCharts();
+      detailUpdate();
     } catch (e) {
       if (s === me) $('error').textContent = 'Refresh failed: ' + e.message;
     } finally {
@@ -261,10 +266,11 @@
         ['Addresses', (i) => addrs(i.addresses), (i) => el('td', addrs(i.addresses))],
         ['Flavor', (i) => i.flavor && (i.flavor.original_name || i.flavor.id), (i) =>
           el('td', i.flavor ? (i.flavor.original_name || i.flavor.id) : '')],
-        ['Image', (i) => i.image && i.image.id, (i) => el('td', i.image && i.image.id ? i.image.id : '')],
+        ['Image', (i) => imageName(i), (i) => el('td', imageName(i))],
         ['Age', (i) => i.created, (i) => el('td', ageOf(i.created))],
       ],
       rowClass: (i) => (i.status === 'ERROR' ? 'error' : ''),
+      select: true,
       text: (i) => [i.name, i.status, i.tenant_id, i['OS-EXT-SRV-ATTR:host'], addrs(i.addresses)].join(' '),
       summary: (v) => {
         const n = {};
@@ -358,6 +364,7 @@
     for (const r of rows) {
       const tr = el('tr', null, V.rowClass(r));
       if (r.id !== undefined) tr.dataset.id = String(r.id);
+      if (V.select) selectable(tr, r);
       for (const c of V.cols) tr.append(c[2](r));
       body.append(tr);
     }
@@ -373,10 +380,256 @@
     render();
   }
 
+  // ---- image names for the instances table ---------------------------
+  // Nova gives only the image id; Glance's list names it. A failure
+  // (no image endpoint, a refusal) leaves the ids shown.
+  let imageNames = {};
+
+  async function fetchImageNames() {
+    try {
+      const m = {};
+      for (const x of await all('image', '/v2/images', 'images')) m[x.id] = x.name;
+      imageNames = m;
+    } catch (e) { imageNames = {}; }
+  }
+
+  function imageName(i) {
+    const id = i.image && i.image.id ? i.image.id : '';
+    return id ? (imageNames[id] || id) : '';
+  }
+
+  // ---- instance detail: action log and console tail ------------------
+  // The panel shows one instance; its log and console are fetched when it
+  // is opened, when its status or task state changes, and on Refresh.
+  // detailSeq drops answers for an instance no longer shown.
+  let detailId = null, detailSeen = '', detailSeq = 0;
+
+  function selectable(tr, r) {
+    tr.tabIndex = 0;
+    tr.setAttribute('aria-selected', String(r.id === detailId));
+    const go = () => detailOpen(r.id);
+    tr.addEventListener('click', go);
+    tr.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); go(); } });
+  }
+
+  function detailInstance() {
+    return data.instances.find((i) => i.id === detailId) || null;
+  }
+
+  function detailOpen(id) {
+    detailId = id;
+    detailSeen = '';
+    $('detail').hidden = false;
+    for (const tr of $('instances').tBodies[0].rows)
+      tr.setAttribute('aria-selected', String(tr.dataset.id === id));
+    detailUpdate();
+    $('detail-title').focus();
+  }
+
+  function detailClose() {
+    detailId = null;
+    detailSeq++;
+    $('detail').hidden = true;
+    $('detail-title').textContent = '';
+    $('detail-status').textContent = '';
+    $('detail-fault').textContent = '';
+    $('detail-actions').tBodies[0].replaceChildren();
+    $('console').textContent = '';
+  }
+
+  // Called after every poll: the header from the data in hand, the log
+  // and console again only when the instance moved on.
+  function detailUpdate(force) {
+    if (!s || detailId === null) return;
+    const i = detailInstance();
+    if (!i) {
+      $('detail-status').textContent = 'This instance is gone.';
+      return;
+    }
+    const task = i['OS-EXT-STS:task_state'] || '';
+    $('detail-title').textContent = i.name;
+    $('detail-status').textContent = i.status + (task ? ' / ' + task : '') +
+      (i['OS-EXT-SRV-ATTR:host'] ? ' on ' + i['OS-EXT-SRV-ATTR:host'] : '') + ', id ' + i.id;
+    $('detail-fault').textContent = i.status === 'ERROR' && i.fault ?
+      'Fault: ' + i.fault.message : '';
+    const seen = i.status + '/' + task;
+    if (!force && seen === detailSeen) return;
+    detailSeen = seen;
+    detailActions(i.id);
+    detailConsole(i.id);
+  }
+
+  async function detailActions(id) {
+    const seq = ++detailSeq, me = s;
+    const tb = $('detail-actions').tBodies[0];
+    let acts;
+    try {
+      acts = (await api('compute', '/servers/' + encodeURIComponent(id) +
+        '/os-instance-actions')).instanceActions || [];
+      acts.sort((a, b) => (a.start_time < b.start_time ? 1 : -1));
+      acts = acts.slice(0, 20);
+      // Events are the admin's (policy os-instance-actions:events).
+      if (s.admin) {
+        await Promise.all(acts.map(async (a) => {
+          try {
+            const b = await api('compute', '/servers/' + encodeURIComponent(id) +
+              '/os-instance-actions/' + encodeURIComponent(a.request_id));
+            a.events = (b.instanceAction && b.instanceAction.events) || [];
+          } catch (e) { a.events = null; }
+        }));
+      }
+    } catch (e) {
+      if (seq === detailSeq && s === me) tb.replaceChildren(msgRow(5, 'Action log: ' + e.message));
+      return;
+    }
+    if (seq !== detailSeq || s !== me) return;
+    const f = document.createDocumentFragment();
+    for (const a of acts) {
+      const tr = el('tr');
+      const ev = el('td');
+      if (a.message) ev.append(el('span', a.message, 'fault'));
+      if (a.events) {
+        const ul = el('ul', null, 'events');
+        for (const x of a.events)
+          ul.append(el('li', x.event + ': ' + (x.result || 'running') +
+            (x.host ? ' on ' + x.host : '') + (x.finish_time ? ', ' + ageOf(x.finish_time) + ' ago' : '')));
+        ev.append(ul);
+      }
+      tr.append(el('td', a.action), el('td', ageOf(a.start_time) + ' ago'),
+        el('td', a.user_id || ''), el('td', a.request_id, 'mono'), ev);
+      f.append(tr);
+    }
+    if (!acts.length) f.append(msgRow(5, 'No actions recorded.'));
+    tb.replaceChildren(f);
+  }
+
+  async function detailConsole(id) {
+    const me = s, n = Math.min(Math.max(parseInt($('console-length').value, 10) || 50, 1), 10000);
+    let out;
+    try {
+      const b = await api('compute', '/servers/' + encodeURIComponent(id) + '/action', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ 'os-getConsoleOutput': { length: n } }) });
+      out = (b && b.output) || '(the console is empty)';
+    } catch (e) {
+      out = e.status === 409 ? '(no console: the instance is not running)' :
+        'Console log: ' + e.message;
+    }
+    if (s === me && detailId === id) $('console').textContent = out;
+  }
+
+  function msgRow(span, text) {
+    const tr = el('tr'), td = el('td', text);
+    td.colSpan = span;
+    tr.append(td);
+    return tr;
+  }
+
+  // ---- summary charts (hand-written SVG) -----------------------------
+  // Text goes in with textContent only, like the tables; every chart has
+  // a <title> and a <desc> that says in words what the bars show.
+  const SVGNS = 'http://www.w3.org/2000/svg';
+  const CHART_HOSTS = 15, CHART_MINUTES = 30;
+
+  function sv(tag, attrs, text) {
+    const e = document.createElementNS(SVGNS, tag);
+    for (const k in attrs || {}) e.setAttribute(k, String(attrs[k]));
+    if (text !== undefined) e.textContent = String(text);
+    return e;
+  }
+
+  function chart(id, title, desc, width, height, draw) {
+    const svg = $(id);
+    svg.setAttribute('viewBox', '0 0 ' + width + ' ' + height);
+    svg.setAttribute('width', width);
+    svg.setAttribute('height', height);
+    const kids = [sv('title', { id: id + '-t' }, title), sv('desc', { id: id + '-d' }, desc)];
+    draw((e) => kids.push(e));
+    svg.replaceChildren(...kids);
+  }
+
+  // A horizontal bar: label, bar against 100 %, value text.
+  function hbar(add, y, label, frac, text, cls) {
+    const w = Math.round(160 * Math.min(Math.max(frac, 0), 1));
+    add(sv('text', { x: 0, y: y + 10, class: 'lbl' }, label));
+    add(sv('rect', { x: 140, y: y, width: 160, height: 12, class: 'track' }));
+    const r = sv('rect', { x: 140, y: y, width: w, height: 12, class: 'bar ' + cls });
+    r.append(sv('title', {}, label + ': ' + text));
+    add(r);
+    add(sv('text', { x: 306, y: y + 10, class: 'val' }, text));
+  }
+
+  function short(name, n) {
+    name = String(name || '');
+    return name.length > n ? name.slice(0, n - 1) + '\u2026' : name;
+  }
+
+  function renderCharts() {
+    if (!s) return;
+    const pct = (u, t) => (t ? u / t : 0);
+    // Capacity: the fullest hosts (by their fuller resource) first.
+    $('chart-capacity-fig').hidden = !s.admin;
+    if (s.admin) {
+      const hosts = data.fleet.slice().sort((a, b) =>
+        Math.max(pct(b.vcpus_used, b.vcpus), pct(b.memory_mb_used, b.memory_mb)) -
+        Math.max(pct(a.vcpus_used, a.vcpus), pct(a.memory_mb_used, a.memory_mb))).slice(0, CHART_HOSTS);
+      const words = hosts.map((h) => h.hypervisor_hostname + ' ' + h.vcpus_used + ' of ' + h.vcpus +
+        ' vCPUs, ' + h.memory_mb_used + ' of ' + h.memory_mb + ' MiB RAM').join('; ');
+      chart('chart-capacity', 'Capacity used per host (the ' + hosts.length + ' fullest of ' +
+        data.fleet.length + ')', words || 'No hosts.', 380, Math.max(hosts.length * 30, 20), (add) => {
+        hosts.forEach((h, k) => {
+          const y = k * 30;
+          hbar(add, y, short(h.hypervisor_hostname, 16) + ' vCPU', pct(h.vcpus_used, h.vcpus),
+            h.vcpus_used + '/' + h.vcpus, 'cpu');
+          hbar(add, y + 13, short(h.hypervisor_hostname, 16) + ' RAM', pct(h.memory_mb_used, h.memory_mb),
+            Math.round(100 * pct(h.memory_mb_used, h.memory_mb)) + ' %', 'ram');
+        });
+      });
+    }
+    // Instances per state.
+    const n = {};
+    for (const i of data.instances) n[i.status] = (n[i.status] || 0) + 1;
+    const states = Object.keys(n).sort();
+    const most = Math.max(1, ...states.map((k) => n[k]));
+    chart('chart-states', 'Instances per state', states.length ?
+      states.map((k) => n[k] + ' ' + k).join(', ') : 'No instances.', 380,
+      Math.max(states.length * 18, 20), (add) => {
+        states.forEach((k, j) => hbar(add, j * 18, k, n[k] / most, n[k], 'st-' + k.toLowerCase()));
+      });
+    // Creates per minute over the last half hour, from the created times.
+    const now = Date.now(), bins = new Array(CHART_MINUTES).fill(0);
+    for (const i of data.instances) {
+      const t = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(i.created || '') ? i.created : i.created + 'Z');
+      const m = Math.floor((now - t) / 60000);
+      if (m >= 0 && m < CHART_MINUTES) bins[CHART_MINUTES - 1 - m]++;
+    }
+    const top = Math.max(1, ...bins), total = bins.reduce((a, b) => a + b, 0);
+    chart('chart-creates', 'Instances created per minute, last ' + CHART_MINUTES + ' minutes',
+      total + ' created in the last ' + CHART_MINUTES + ' minutes, at most ' +
+      Math.max(...bins) + ' in one minute; ' + bins[CHART_MINUTES - 1] + ' in the current minute.',
+      380, 110, (add) => {
+        const bw = 300 / CHART_MINUTES;
+        add(sv('line', { x1: 40, y1: 90, x2: 340, y2: 90, class: 'axis' }));
+        add(sv('text', { x: 36, y: 14, class: 'val end' }, top));
+        add(sv('text', { x: 36, y: 90, class: 'val end' }, 0));
+        add(sv('text', { x: 40, y: 106, class: 'val' }, '-' + CHART_MINUTES + ' min'));
+        add(sv('text', { x: 340, y: 106, class: 'val end' }, 'now'));
+        bins.forEach((c, k) => {
+          if (!c) return;
+          const h = Math.max(1, Math.round(80 * c / top));
+          const r = sv('rect', { x: 40 + k * bw + 1, y: 90 - h, width: bw - 2, height: h, class: 'bar cpu' });
+          r.append(sv('title', {}, c + ' created ' + (CHART_MINUTES - 1 - k) + ' min ago'));
+          add(r);
+        });
+      });
+  }
+
   document.addEventListener('DOMContentLoaded', () => {
     $('login').addEventListener('submit', login);
     $('logout').addEventListener('click', logout);
     $('filter').addEventListener('input', render);
+    $('detail-close').addEventListener('click', detailClose);
+    $('console-refresh').addEventListener('click', () => detailUpdate(true));
     for (const b of document.querySelectorAll('nav button'))
       b.addEventListener('click', () => show(b.dataset.view));
   });
