@@ -14,7 +14,24 @@ RUNTIME="libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils qemu-b
 TEST="python3-openstackclient python3-novaclient python3-glanceclient
  python3-cinderclient python3-jsonschema python3-msgpack python3-zmq
  tempest python3-stestr busybox-static linux-image-amd64 cpio curl wrk jq
- openssh-client openssl chromium chromium-driver python3-selenium"
+ openssh-client openssl chromium nodejs"
+# Debian's npm, unless a node that brings its own (NodeSource) is installed.
+command -v npm >/dev/null 2>&1 || TEST="$TEST npm"
+
+# The browser test's playwright-core (tests/integ/browser/package-lock.json),
+# into that directory's node_modules: no global install, and no browser
+# download (the test drives Debian's /usr/bin/chromium).
+npm_deps() {
+	dir=$(cd "$(dirname "$0")/.." && pwd)/tests/integ/browser
+	if node -e 'const d = process.argv[1];
+	    const want = require(d + "/package-lock.json").packages["node_modules/playwright-core"].version;
+	    process.exit(require(d + "/node_modules/playwright-core/package.json").version === want ? 0 : 1)' \
+	    "$dir" 2>/dev/null; then
+		return 0
+	fi
+	echo "install-deps: npm ci in $dir"
+	(cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+}
 
 missing=""
 for p in $BUILD $RUNTIME $TEST; do
@@ -25,6 +42,7 @@ done
 
 if [ -z "$missing" ]; then
 	echo "install-deps: all packages present"
+	npm_deps
 	exit 0
 fi
 
@@ -39,3 +57,4 @@ fi
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing
+npm_deps
