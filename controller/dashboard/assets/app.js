@@ -359,6 +359,7 @@
         return (x < y ? -1 : x > y ? 1 : 0) * so.dir;
       });
     }
+    const refocus = focusedRow(view);
     header(view);
     const body = document.createDocumentFragment();
     for (const r of rows) {
@@ -369,6 +370,7 @@
       body.append(tr);
     }
     $(view).tBodies[0].replaceChildren(body);
+    if (refocus !== null) focusRow(view, refocus);
     $('summary').textContent = V.summary(data[view]);
   }
 
@@ -410,6 +412,18 @@
     const go = () => detailOpen(r.id);
     tr.addEventListener('click', go);
     tr.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); go(); } });
+  }
+
+  // A re-render replaces the rows: the keyboard focus follows its row's id.
+  function focusedRow(name) {
+    const a = document.activeElement;
+    return a && a.tagName === 'TR' && a.dataset.id !== undefined &&
+      $(name).tBodies[0].contains(a) ? a.dataset.id : null;
+  }
+
+  function focusRow(name, id) {
+    for (const tr of $(name).tBodies[0].rows)
+      if (tr.dataset.id === id) { tr.focus(); return; }
   }
 
   function detailInstance() {
