@@ -41,7 +41,7 @@
     if (!s || !s.base[type]) throw new Error('no ' + type + ' endpoint');
     const o = opts || {};
     const r = await fetch(s.base[type] + path, {
-      method: o.method || 'GET', cache: 'no-store', credentials: 'omit',
+      method: o.method || 'GET', cache: 'no-store', credentials: 'omit', body: o.body,
       headers: Object.assign({ 'X-Auth-Token': s.token,
         Accept: 'application/json' }, o.headers || {}) });
     if (r.status === 401) { expire(); throw new Error('session expired'); }

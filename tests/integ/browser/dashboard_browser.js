@@ -18,10 +18,12 @@ const ORIGIN = new URL(C.base).origin;
 let browser = null, page = null;
 const seen = [];       // { url, method, token } of every request the page sent
 const dialogs = [];    // every alert/confirm/prompt that opened
+let listsDone = 0;     // servers/detail answers the page has read
 
 class Fail extends Error {}
 function fail(msg) { throw new Fail(msg); }
-const ok = (msg) => console.log('ok - ' + msg);
+const T0 = Date.now();
+const ok = (msg) => console.log('ok - ' + msg + ' [' + ((Date.now() - T0) / 1000).toFixed(1) + ' s]');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const shot = (name) => page.screenshot({ path: path.join(C.artifacts, name), fullPage: true });
 
@@ -58,6 +60,14 @@ const noImg = async (where) => {
   if (n) fail(n + ' <img> element(s) in the document ' + where);
 };
 
+// Before a negative check: n more complete polls, so anything that would
+// wrongly appear has had its chance.
+async function polls(n, what) {
+  const want = listsDone + n;
+  await wait(15, n + ' more polls ' + what, () => listsDone >= want);
+  await sleep(100);   // the render after the last answer
+}
+
 async function login(user, pw, project) {
   await page.fill('#domain', 'Default');
   await page.fill('#user', user);
@@ -91,6 +101,7 @@ async function main() {
   page = await ctx.newPage();
   page.on('request', (r) => seen.push({ url: r.url(), method: r.method(),
     token: r.headers()['x-auth-token'] || null }));
+  page.on('requestfinished', (r) => { if (new URL(r.url()).pathname.endsWith('/servers/detail')) listsDone++; });
   page.on('dialog', (d) => { dialogs.push(d.type() + ' ' + d.message()); d.dismiss().catch(() => {}); });
   page.setDefaultTimeout(15000);
 
@@ -162,6 +173,7 @@ async function main() {
   });
   await wait(10, 'the console tail', async () => (await text('console')).length > 0);
   const cons = await text('console');
+  if (/^Console log:|^\(no console/.test(cons)) fail('no console tail: ' + cons);
   ok('Enter on a row opens its detail: the action log with events, console: "' +
      cons.slice(0, 40).replace(/\n/g, ' ') + '"');
 
@@ -220,7 +232,7 @@ async function main() {
   since();
   await login('member', C.memberPw, 'demo');
   await wait(10, 'the member\'s instance list', async () => (await text('summary')).endsWith('instances'));
-  await sleep(1500);   // a poll or two more: nothing may appear
+  await polls(2, 'as the member');
   if (await visible('tab-fleet')) fail('the member sees the fleet tab');
   if ((await rows('fleet')).length) fail('the member sees hypervisor rows');
   if ((await rows('instances')).length) fail('the member sees servers of another project');
@@ -237,14 +249,13 @@ async function main() {
   await login('reader', C.readerPw, 'admin');
   await wait(10, 'the reader\'s instances', async () =>
     (await rows('instances')).some((r) => r.name === 'live-1'));
-  await sleep(1500);
+  await polls(2, 'as the reader');
   const who = await text('who');
   if (/admin\)/.test(who)) fail('the reader is shown as an admin: ' + who);
   if (await visible('tab-fleet')) fail('the reader sees the fleet tab');
   if (await visible('chart-capacity-fig')) fail('the reader sees the capacity chart');
   await page.locator('#instances tbody tr', { hasText: 'live-1' }).first().click();
   await wait(10, 'the reader\'s action log', async () => /create/.test(await text('detail-actions')));
-  await sleep(500);
   const rreq = since();
   const adminAsk = rreq.filter((r) => /os-hypervisors|os-services|all_tenants|os-instance-actions\/./.test(r.url));
   if (adminAsk.length) fail('the reader\'s page asked for admin data: ' + JSON.stringify(adminAsk.slice(0, 3)));
