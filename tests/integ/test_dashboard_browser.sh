@@ -22,7 +22,7 @@ ART=${TS_BUILD_DIR:-$PWD}/tests/integ/artifacts/dashboard_browser
 rm -rf "$ART" && mkdir -p "$ART"
 
 DP=$(free_port)
-compute_setup 3 "[dashboard]" "enabled = true" "port = $DP"
+KEEP_NETWORK=1 compute_setup 3 "[dashboard]" "enabled = true" "port = $DP"
 D=http://127.0.0.1:$DP
 wait_http 10 "$D/dashboard/"
 admin_token
