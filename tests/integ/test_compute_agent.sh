@@ -8,7 +8,8 @@
 #   completes locally and leaves a tombstone, and when the host comes back
 #   (SIGCONT) the guest is destroyed and the tombstone dropped;
 # - evacuation (os-evacuate, nova evacuate): refused while the host is up
-#   and for an unknown target; from the silent host to the other one, and
+#   and for an unknown target; from the silent host to the other one (its
+#   port follows: binding:host_id), and
 #   the stale copy destroyed when the silent host returns (fencing);
 # - a task on a host that stays down goes to ERROR with a fault at its
 #   deadline, never stays in a task state.
@@ -67,6 +68,16 @@ evac() { curl -s -o "$T/evac.json" -w '%{http_code}' "${H[@]}" \
     -H 'Content-Type: application/json' -d "{\"evacuate\": $2}" \
     "http://127.0.0.1:$CP/v2.1/servers/$1/action"; }
 acts() { nv "/servers/$1/os-instance-actions" '.instanceActions | length'; }
+# V2C gets a port (os-interface) bound to h2: it must follow to h1.
+NP=$(sed -n 's/^network_port = //p' "$T/controller.conf")
+NET=$(curl -s "${H[@]}" -H 'Content-Type: application/json' -d '{"network": {"name": "evac-net"}}' \
+    "http://127.0.0.1:$NP/v2.0/networks" | jq -r .network.id)
+curl -s -o /dev/null "${H[@]}" -H 'Content-Type: application/json' -d "{\"subnet\": {\"network_id\": \"$NET\",
+    \"ip_version\": 4, \"cidr\": \"10.77.0.0/24\"}}" "http://127.0.0.1:$NP/v2.0/subnets"
+curl -s -o /dev/null "${H[@]}" -H 'Content-Type: application/json' -d "{\"interfaceAttachment\": {\"net_id\": \"$NET\"}}" \
+    "http://127.0.0.1:$CP/v2.1/servers/$V2C/os-interface"
+port_host() { curl -s "${H[@]}" "http://127.0.0.1:$NP/v2.0/ports?device_id=$V2C" | jq -r '.ports[0]."binding:host_id"'; }
+[ "$(port_host)" = h2 ] || fail "V2C's port is not bound to h2"
 A0=$(acts "$V2C")
 [ "$(evac "$V2C" '{"onSharedStorage": false}')" = 400 ] || { cat "$T/evac.json"; fail "evacuate from an up host"; }
 jq -e '.badRequest.message == "Compute service of h2 is still in use."' "$T/evac.json" >/dev/null || fail "message of the refused evacuate"
@@ -98,7 +109,8 @@ EVAC_MS=$(( ($(date +%s%N) - T0) / 1000000 ))
 on_h1() { [ "$(hv_guests h1)" = $((G1 + 1)) ]; }
 wait_for 15 "its guest reported by h1" on_h1
 nv "/servers/$V2C/os-instance-actions" '.instanceActions[0].action' | grep -qx evacuate || fail "no evacuate action"
-ok "nova evacuate $V2C h1: ACTIVE on h1 in $EVAC_MS ms"
+[ "$(port_host)" = h1 ] || fail "the port did not follow the server to h1"
+ok "nova evacuate $V2C h1: ACTIVE on h1 in $EVAC_MS ms, its port bound to h1"
 
 # A stop there cannot happen: ERROR with a fault at its deadline.
 curl -s -o /dev/null "${H[@]}" -H 'Content-Type: application/json' \
