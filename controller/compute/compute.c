@@ -303,6 +303,9 @@ const struct policy_default policy_compute_defaults[] = {
 	    "Show a server's console output." },
 	{ "os_compute_api:os-admin-actions:reset_state", C_ADMIN,
 	    "Reset a server's state (os-resetState action)." },
+	{ "os_compute_api:os-evacuate",			C_ADMIN,
+	    "Evacuate a server from a failed host to a new one (evacuate "
+	    "action)." },
 	{ "os_compute_api:os-instance-actions:list",	C_OWNER,
 	    "List a server's actions." },
 	{ "os_compute_api:os-instance-actions:show",	C_OWNER,

@@ -734,6 +734,7 @@ event_name(const char *action)
 		{ "suspend",	"compute_suspend_instance" },
 		{ "resume",	"compute_resume_instance" },
 		{ "rebuild",	"compute_rebuild_instance" },
+		{ "evacuate",	"compute_rebuild_instance" },	/* as Nova */
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)

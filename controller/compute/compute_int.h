@@ -147,6 +147,10 @@ int	compute_servers_show(struct http_req *, struct http_resp *);
 int	compute_servers_update(struct http_req *, struct http_resp *);
 int	compute_servers_delete(struct http_req *, struct http_resp *);
 int	compute_servers_action(struct http_req *, struct http_resp *);
+/* The evacuate action (compute_evacuate.c): cur is the server read by
+ * the action route, borrowed. */
+int	compute_evacuate_action(struct http_req *, struct http_resp *,
+	    json_t *arg, const struct rec_instance *cur);
 int	compute_servers_actions_list(struct http_req *, struct http_resp *);
 int	compute_servers_action_show(struct http_req *, struct http_resp *);
 int	compute_servers_diagnostics(struct http_req *, struct http_resp *);

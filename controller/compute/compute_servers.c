@@ -2732,6 +2732,9 @@ compute_servers_action(struct http_req *req, struct http_resp *resp)
 	    strcmp(key, "removeSecurityGroup") == 0) {
 		rc = secgroup_action(req, resp, key, arg, &cur);
 		goto out;
+	} else if (strcmp(key, "evacuate") == 0) {
+		rc = compute_evacuate_action(req, resp, arg, &cur);
+		goto out;
 	} else if (strcmp(key, "os-resetState") == 0) {
 		const char *st = NULL;
 

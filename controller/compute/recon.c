@@ -814,6 +814,16 @@ recon_task_begin(struct recon *r, struct store_txn *txn,
     struct rec_instance *i, const char *task_state, const char *reqid,
     const char *user_id, const char *project_id, int64_t now)
 {
+	return recon_task_begin_as(r, txn, i, task_state, NULL, reqid, user_id,
+	    project_id, now);
+}
+
+int
+recon_task_begin_as(struct recon *r, struct store_txn *txn,
+    struct rec_instance *i, const char *task_state, const char *action,
+    const char *reqid, const char *user_id, const char *project_id,
+    int64_t now)
+{
 	const struct recon_task *t = recon_task_find(task_state);
 
 	if (t == NULL) {
@@ -832,8 +842,8 @@ recon_task_begin(struct recon *r, struct store_txn *txn,
 	i->task_started_at = now;
 	i->task_deadline = now + (t->build ? r->build_ms : r->action_ms);
 	i->updated_at = now;
-	return compute_db_action_start(txn, i, reqid, t->action, user_id, project_id,
-	    now);
+	return compute_db_action_start(txn, i, reqid, action ? action :
+	    t->action, user_id, project_id, now);
 }
 
 /* ------------------------------------------------------ state changes */

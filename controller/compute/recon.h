@@ -171,6 +171,12 @@ int		 recon_task_begin(struct recon *, struct store_txn *,
 		    struct rec_instance *inst, const char *task_state,
 		    const char *request_id, const char *user_id,
 		    const char *project_id, int64_t now);
+/* The same, recorded as the instance action named action (an evacuation
+ * runs the rebuilding task but is the "evacuate" action, as in Nova). */
+int		 recon_task_begin_as(struct recon *, struct store_txn *,
+		    struct rec_instance *inst, const char *task_state,
+		    const char *action, const char *request_id,
+		    const char *user_id, const char *project_id, int64_t now);
 
 /* After an API write committed: send the command the instance needs now
  * (its task's, else its desired power). Any thread; never blocks. */

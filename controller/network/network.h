@@ -145,6 +145,14 @@ int	network_floatingip_auto(struct network *, struct store_txn *,
 int	network_port_release_device(struct network *, struct store_txn *,
 	    const char *device_id);
 /*
+ * The ports of a device follow it to another host (an evacuation):
+ * binding:host_id becomes host, vif type "bridge", status ACTIVE, so the
+ * dataplane of the new host serves them and the old host's drops them.
+ * Inside the caller's write transaction; network_changed() after it.
+ */
+int	network_port_move_device(struct network *, struct store_txn *,
+	    const char *device_id, const char *host);
+/*
  * Release one port of a device (an interface detach), as
  * network_port_release_device() does for all of them: deleted when
  * compute created it, else unbound. TS_ENOT_FOUND when port_id is not a

@@ -111,6 +111,13 @@ int	volume_attach_conn(struct volume *, struct store_txn *,
 /* attaching -> in-use: the guest has the disk. */
 int	volume_attach_done(struct volume *, struct store_txn *,
 	    const char *volume_id, const char *attachment_id);
+/* The attachment follows its server to another host (an evacuation):
+ * host and initiator become the new host's, the credentials and status
+ * stay; the storage sync then exports the volume to the new initiator
+ * only. */
+int	volume_attach_rehost(struct volume *, struct store_txn *,
+	    const char *volume_id, const char *attachment_id,
+	    const char *host);
 /* in-use -> detaching (the guest is being told to let go). */
 int	volume_detach_begin(struct volume *, struct store_txn *,
 	    const char *volume_id, const char *attachment_id);

@@ -226,6 +226,36 @@ volume_attach_conn(struct volume *vs, struct store_txn *txn,
 	return 0;
 }
 
+int
+volume_attach_rehost(struct volume *vs, struct store_txn *txn,
+    const char *volume_id, const char *attachment_id, const char *host)
+{
+	struct rec_volume v;
+	struct sch_vol_attachment *a;
+	char init[256];
+	int rc = -1;
+
+	(void)vs;
+	if (volume_initiator_name(host, init, sizeof(init)) == -1)
+		return -1;
+	if (volume_db_get(txn, volume_id, &v) == -1)
+		return -1;
+	if ((a = att_find(&v, attachment_id)) == NULL) {
+		err_set(TS_ENOT_FOUND, "Volume attachment %.64s could not be "
+		    "found.", attachment_id);
+		goto out;
+	}
+	if (volume_db_set_str(&a->host_name, host) == -1 ||
+	    volume_db_set_str(&a->initiator, init) == -1)
+		goto out;
+	v.generation++;
+	v.updated_at = db_now_ms();
+	rc = volume_db_put(txn, NULL, &v);
+out:
+	codec_clear(&schema_rec_volume, &v);
+	return rc;
+}
+
 /* Move an attachment (and its volume) on, inside txn. */
 static int
 att_move(struct store_txn *txn, const char *volume_id,

@@ -7,6 +7,10 @@
 #   (never silently moved) and show power state NOSTATE; a delete there
 #   completes locally and leaves a tombstone, and when the host comes back
 #   (SIGCONT) the guest is destroyed and the tombstone dropped;
+# - evacuation (os-evacuate, nova evacuate): refused while the host is up
+#   and for an unknown target; from the silent host to the other one (its
+#   port follows: binding:host_id), and
+#   the stale copy destroyed when the silent host returns (fencing);
 # - a task on a host that stays down goes to ERROR with a fault at its
 #   deadline, never stays in a task state.
 . "$(dirname "$0")/lib.sh"
@@ -57,6 +61,33 @@ ok "agent h1 killed during 40 creates and restarted: 40 ACTIVE, $ON1 guests on h
 # ---- a silent host ------------------------------------------------------------------
 V2=$(jq -r '[.servers[] | select(."OS-EXT-SRV-ATTR:host" == "h2")][0].id' "$T/s.json")
 V2B=$(jq -r '[.servers[] | select(."OS-EXT-SRV-ATTR:host" == "h2")][1].id' "$T/s.json")
+V2C=$(jq -r '[.servers[] | select(."OS-EXT-SRV-ATTR:host" == "h2")][2].id' "$T/s.json")
+# Evacuation is refused while the source host is up (Nova's
+# ComputeServiceInUse: 400) and for an unknown target (404); nothing moves.
+evac() { curl -s -o "$T/evac.json" -w '%{http_code}' "${H[@]}" \
+    -H 'Content-Type: application/json' -d "{\"evacuate\": $2}" \
+    "http://127.0.0.1:$CP/v2.1/servers/$1/action"; }
+acts() { nv "/servers/$1/os-instance-actions" '.instanceActions | length'; }
+# V2C gets a port (os-interface) bound to h2: it must follow to h1.
+NP=$(sed -n 's/^network_port = //p' "$T/controller.conf")
+NET=$(curl -s "${H[@]}" -H 'Content-Type: application/json' -d '{"network": {"name": "evac-net"}}' \
+    "http://127.0.0.1:$NP/v2.0/networks" | jq -r .network.id)
+curl -s -o /dev/null "${H[@]}" -H 'Content-Type: application/json' -d "{\"subnet\": {\"network_id\": \"$NET\",
+    \"ip_version\": 4, \"cidr\": \"10.77.0.0/24\"}}" "http://127.0.0.1:$NP/v2.0/subnets"
+curl -s -o /dev/null "${H[@]}" -H 'Content-Type: application/json' -d "{\"interfaceAttachment\": {\"net_id\": \"$NET\"}}" \
+    "http://127.0.0.1:$CP/v2.1/servers/$V2C/os-interface"
+port_host() { curl -s "${H[@]}" "http://127.0.0.1:$NP/v2.0/ports?device_id=$V2C" | jq -r '.ports[0]."binding:host_id"'; }
+[ "$(port_host)" = h2 ] || fail "V2C's port is not bound to h2"
+A0=$(acts "$V2C")
+[ "$(evac "$V2C" '{"onSharedStorage": false}')" = 400 ] || { cat "$T/evac.json"; fail "evacuate from an up host"; }
+jq -e '.badRequest.message == "Compute service of h2 is still in use."' "$T/evac.json" >/dev/null || fail "message of the refused evacuate"
+[ "$(evac "$V2C" '{"host": "nohost", "onSharedStorage": false}')" = 404 ] || fail "evacuate to an unknown host"
+jq -e '.itemNotFound.message == "Compute host nohost not found."' "$T/evac.json" >/dev/null || fail "message of the unknown host"
+[ "$(nv "/servers/$V2C" '.server."OS-EXT-SRV-ATTR:host" + " " + .server.status + " " + (.server."OS-EXT-STS:task_state" // "-")')" = "h2 ACTIVE -" ] ||
+	fail "the refused evacuate changed the server"
+[ "$(acts "$V2C")" = "$A0" ] || fail "the refused evacuate recorded an action"
+ok "evacuate refused while h2 is up (400) and to an unknown host (404); nothing changed"
+
 kill -STOP "$(pid_of agent-h2)"
 wait_for 10 "h2 down" is_state h2 down
 nostate() { [ "$(nv "/servers/$V2" '.server."OS-EXT-STS:power_state"')" = 0 ]; }
@@ -64,6 +95,22 @@ wait_for 5 "NOSTATE on the down host" nostate
 [ "$(nv "/servers/$V2" '.server."OS-EXT-SRV-ATTR:host"')" = h2 ] || fail "server moved off the down host"
 [ "$(nv "/servers/$V2" '.server.status')" = ACTIVE ] || fail "status changed on the down host"
 ok "a down host's servers stay on it and show NOSTATE"
+
+# Evacuation of the down host's server (novaclient's nova evacuate, as an
+# operator would): rebuilt on h1 from its image, ACTIVE there, the claims
+# moved; the guest frozen on h2 is the stale copy fenced below.
+G1=$(hv_guests h1)
+T0=$(date +%s%N)
+nova evacuate "$V2C" h1 > "$T/nova-evac.txt" || { cat "$T/nova-evac.txt"; fail "nova evacuate"; }
+grep -q adminPass "$T/nova-evac.txt" || fail "nova evacuate printed no adminPass"
+evacuated() { [ "$(nv "/servers/$V2C" '.server."OS-EXT-SRV-ATTR:host" + " " + .server.status + " " + (.server."OS-EXT-STS:task_state" // "-")')" = "h1 ACTIVE -" ]; }
+wait_for 30 "evacuated server ACTIVE on h1" evacuated
+EVAC_MS=$(( ($(date +%s%N) - T0) / 1000000 ))
+on_h1() { [ "$(hv_guests h1)" = $((G1 + 1)) ]; }
+wait_for 15 "its guest reported by h1" on_h1
+nv "/servers/$V2C/os-instance-actions" '.instanceActions[0].action' | grep -qx evacuate || fail "no evacuate action"
+[ "$(port_host)" = h1 ] || fail "the port did not follow the server to h1"
+ok "nova evacuate $V2C h1: ACTIVE on h1 in $EVAC_MS ms, its port bound to h1"
 
 # A stop there cannot happen: ERROR with a fault at its deadline.
 curl -s -o /dev/null "${H[@]}" -H 'Content-Type: application/json' \
@@ -80,6 +127,18 @@ ok "a task on a down host goes to ERROR with a fault at its deadline"
 grep -q "host h2 of instance $V2 is down: deleted locally" "$T/ctl.log" || fail "local delete not logged"
 kill -CONT "$(pid_of agent-h2)"
 wait_for 15 "h2 up again" is_state h2 up
+# Fencing: h2 comes back still holding the evacuated server's old guest
+# (generation N, the instance is at N+1 on h1): the reconciler deletes it
+# on h2's first report and h2 never ensures it again.
+fenced() { grep -q "instance $V2C deleted" "$T/agent-h2.log"; }
+wait_for 15 "the evacuated server's stale guest destroyed on h2" fenced
+grep -q "guest $V2C on h2 belongs to an instance placed on h1: deleting it" "$T/ctl.log" ||
+	fail "stale guest not fenced by the controller"
+! grep -q "instance $V2C ensured" <(sed -n "/instance $V2C deleted/,\$p" "$T/agent-h2.log") ||
+	fail "h2 ensured the evacuated server after fencing"
+[ "$(nv "/servers/$V2C" '.server."OS-EXT-SRV-ATTR:host" + " " + .server.status')" = "h1 ACTIVE" ] ||
+	fail "the evacuated server moved again"
+ok "h2 returned: its stale copy of $V2C destroyed, the server stays ACTIVE on h1"
 reaped() { grep -q "instance $V2 deleted" "$T/agent-h2.log"; }
 wait_for 15 "the deleted server's guest destroyed on h2" reaped
 grep -q "guest $V2 on h2 belongs to a deleted instance" "$T/ctl.log" || fail "tombstone not acted on"

@@ -2057,6 +2057,83 @@ group_teardown(void **state)
 	return 0;
 }
 
+/* ---- os-evacuate ----------------------------------------------------------- */
+
+static void
+evac(enum ctltest_who who, const char *id, const char *arg, int status,
+    const char *msg)
+{
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/action", id);
+	snprintf(body, sizeof(body), "{\"evacuate\": %s}", arg);
+	CT_CALL(T, C, who, "POST", path, body, status, msg);
+}
+
+/* The server stays where it was: host and state as read back. */
+static void
+evac_unchanged(const char *id, const char *status)
+{
+	snprintf(path, sizeof(path), "/v2.1/servers/%s", id);
+	CT_CALL(T, C, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "server.OS-EXT-SRV-ATTR:host"),
+	    "ct-if1");
+	assert_string_equal(ctltest_str(T, "server.status"), status);
+	assert_true(json_is_null(ctltest_get(T,
+	    "server.OS-EXT-STS:task_state")));
+}
+
+/* ct-h1 is a known compute host, down; the server is
+ * placed on ct-if1, which no agent ever reported (down too). The accepted
+ * evacuate finds no valid host (ct-h1 is down): as Nova, answered 200 with
+ * the password, the instance stays, the action says why. */
+static void
+test_evacuate(void **state)
+{
+	char s1[64], msg[256];
+
+	(void)state;
+	/* test_down_host deleted its service: registered again */
+	assert_int_equal(store_write(ctltest_store(T), put_down_host, NULL), 0);
+	server_new("ev1", s1);
+	if_place(s1, "active");
+	evac(CT_MEMBER, s1, "{\"onSharedStorage\": false}", 403,
+	    "Policy doesn't allow os_compute_api:os-evacuate to be performed.");
+	evac(CT_ADMIN, s1, "{}", 400, NULL);
+	evac(CT_ADMIN, s1, "null", 400, NULL);
+	evac(CT_ADMIN, s1, "{\"onSharedStorage\": false, \"force\": true}",
+	    400, "Invalid input for field/attribute evacuate. Value: force. "
+	    "Additional properties are not allowed ('force' was unexpected)");
+	evac(CT_ADMIN, s1, "{\"onSharedStorage\": true, \"adminPass\": "
+	    "\"x\"}", 400, "admin password can't be changed on existing disk");
+	evac(CT_ADMIN, s1, "{\"onSharedStorage\": false, \"host\": \"a b\"}",
+	    400, NULL);
+	evac(CT_ADMIN, s1, "{\"onSharedStorage\": false, \"host\": \"nope\"}",
+	    404, "Compute host nope not found.");
+	evac_unchanged(s1, "ACTIVE");
+	if_place(s1, "paused");
+	snprintf(msg, sizeof(msg), "Cannot 'evacuate' instance %s while it is "
+	    "in vm_state paused", s1);
+	evac(CT_ADMIN, s1, "{\"onSharedStorage\": false}", 409, msg);
+	if_place(s1, "active");
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/os-instance-actions", s1);
+	CT_CALL(T, C, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	size_t nact = json_array_size(ctltest_get(T, "instanceActions"));
+
+	evac(CT_ADMIN, s1, "{\"onSharedStorage\": false, \"host\": "
+	    "\"ct-h1\", \"adminPass\": \"pw-1\"}", 200, NULL);
+	assert_string_equal(ctltest_str(T, "adminPass"), "pw-1");
+	evac_unchanged(s1, "ACTIVE");
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/os-instance-actions", s1);
+	CT_CALL(T, C, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "instanceActions")),
+	    nact + 1);
+	assert_string_equal(ctltest_str(T, "instanceActions.0.action"),
+	    "evacuate");
+	/* the scheduler's verdict */
+	assert_non_null(ctltest_str(T, "instanceActions.0.message"));
+	evac(CT_ADMIN, s1, "{\"onSharedStorage\": false}", 200, NULL);
+	assert_int_equal(strlen(ctltest_str(T, "adminPass")), 12);
+}
+
 int
 main(void)
 {
@@ -2081,6 +2158,7 @@ main(void)
 		/* last: the others expect no host at all */
 		cmocka_unit_test(test_down_host),
 		cmocka_unit_test(test_interfaces),
+		cmocka_unit_test(test_evacuate),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

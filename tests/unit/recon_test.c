@@ -283,6 +283,7 @@ struct mk {
 	uint32_t	 want;
 	char		 reqid[65];
 	uint64_t	 gen;		/* 0: 1 */
+	const char	*action;	/* NULL: the task's own */
 };
 
 static int
@@ -313,8 +314,8 @@ mk_fn(struct store_txn *txn, void *arg)
 	i.created_at = db_now_ms();
 	rc = 0;
 	if (m->task)
-		rc = recon_task_begin(rec, txn, &i, m->task, m->reqid, "u1",
-		    "p1", db_now_ms());
+		rc = recon_task_begin_as(rec, txn, &i, m->task, m->action,
+		    m->reqid, "u1", "p1", db_now_ms());
 	if (rc == 0)
 		rc = compute_db_instance_put(txn, &i, NULL);
 	if (rc == 0 && m->host)
@@ -958,6 +959,47 @@ test_fencing(void **state)
 	got_clear(&g);
 }
 
+/* An evacuation as the API leaves it (moved to h1 with a new generation,
+ * the rebuilding task journaled as action "evacuate") whose command was
+ * lost with the controller: the task scan of a controller that never sent
+ * it sends the rebuild (same request id, the new generation), and the
+ * answer ends it ACTIVE; nothing stays in rebuilding. */
+static void
+test_evacuation_converges(void **state)
+{
+	struct mk m = { .host = "h1", .vm_state = VM_ACTIVE,
+	    .task = "rebuilding", .action = "evacuate", .want = 1, .gen = 5 };
+	struct msg_instance_ensure *e;
+	struct codec_envelope *env = NULL;
+	struct rec_instance i;
+	struct rec_instance_action a;
+	struct store_txn *txn = NULL;
+	struct got g = { .n = 0 };
+
+	mk(&m);
+	recon_scan(rec, db_now_ms());
+	env = find(&g, &schema_msg_instance_ensure, m.uuid);
+	assert_non_null(env);
+	assert_string_equal(env->request_id, m.reqid);
+	e = env->body;
+	assert_int_equal(e->generation, 5);
+	assert_true(e->has_rebuild && e->rebuild);
+	assert_int_equal(e->power, 1);
+	answer("h1", m.uuid, m.reqid, true, 1, "ok", 5);
+	assert_int_equal(get(m.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_ACTIVE);
+	assert_null(i.task_state);
+	assert_int_equal(i.generation, 5);
+	codec_clear(&schema_rec_instance, &i);
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	assert_int_equal(compute_db_action_get(txn, m.uuid, m.reqid, &a), 0);
+	store_txn_end(&txn);
+	assert_string_equal(a.action, "evacuate");
+	assert_string_equal(a.events.items[0].result, "Success");
+	codec_clear(&schema_rec_instance_action, &a);
+	got_clear(&g);
+}
+
 /* The start-up audit recounts usage and claims from the instances. */
 static int
 skew_fn(struct store_txn *txn, void *arg)
@@ -1404,6 +1446,7 @@ main(void)
 		cmocka_unit_test(test_reconcile_report),
 		cmocka_unit_test(test_local_delete_tombstone),
 		cmocka_unit_test(test_fencing),
+		cmocka_unit_test(test_evacuation_converges),
 		cmocka_unit_test(test_foreign_state_ignored),
 		cmocka_unit_test(test_stale_state_ignored),
 		cmocka_unit_test(test_old_reqid_replay),
