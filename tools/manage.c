@@ -695,6 +695,8 @@ route_flags_json(json_t *a, int flags)
 		json_array_append_new(a, json_string("raw_body"));
 	if (flags & ROUTE_CAPABILITY)
 		json_array_append_new(a, json_string("capability"));
+	if (flags & ROUTE_CAPABILITY_UPLOAD)
+		json_array_append_new(a, json_string("upload_capability"));
 }
 
 /* Every route of every service: method, pattern, rule, flags. */
@@ -718,7 +720,9 @@ policy_routes(bool as_json)
 				    (r->flags & ROUTE_POLICY_IN_HANDLER) ?
 				    " (in handler)" : "",
 				    (r->flags & ROUTE_CAPABILITY) ?
-				    " (or an image capability)" : "");
+				    " (or an image capability)" :
+				    (r->flags & ROUTE_CAPABILITY_UPLOAD) ?
+				    " (or an upload capability)" : "");
 				continue;
 			}
 			fl = json_array();

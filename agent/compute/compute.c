@@ -1,6 +1,7 @@
 /* compute: the agent's compute command handler; see compute.h. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "msg_gen.h"
 #include "uuid.h"
 #include "virt/driver.h"
+#include "virt/gueststats.h"
 
 #define GEN_MAX		65536	/* instances whose generation is remembered */
 #define MAX_VCPUS	1024
@@ -552,6 +554,39 @@ run_console(struct compute *c, struct job *j, size_t *len)
 	return r;
 }
 
+static uint8_t *
+run_stats(struct compute *c, struct job *j, size_t *len)
+{
+	struct msg_guest_stats_get *m = j->body;
+	struct msg_guest_stats o = { 0 };
+	uint8_t *r;
+
+	snprintf(o.uuid, sizeof(o.uuid), "%s", m->uuid);
+	o.in_reply_to = j->reqid;
+	o.found = driver_guest_stats(c->drv, m->uuid, &o) == 0;
+	if (!o.found) {
+		gueststats_clear(&o);
+		log_info("guest stats of %s: %s", m->uuid, err_msg());
+	}
+	if (o.state == NULL)
+		o.state = (char *)"";
+	if (o.hypervisor == NULL)
+		o.hypervisor = (char *)"";
+	r = send_reply(c, &schema_msg_guest_stats, &o, j->reqid, len);
+	if (*o.state == '\0')
+		o.state = NULL;
+	gueststats_clear(&o);
+	return r;
+}
+
+/* Questions (console, stats) are answered, never remembered: large, and
+ * asking again is harmless. */
+static bool
+is_query(const struct schema_type *t)
+{
+	return t == &schema_msg_console_get || t == &schema_msg_guest_stats_get;
+}
+
 static void
 job_free(struct job *j)
 {
@@ -624,6 +659,8 @@ worker(void *arg)
 			reply = run_delete(c, j, &rlen);
 		else if (j->type == &schema_msg_instance_action)
 			reply = run_action(c, j, &rlen);
+		else if (j->type == &schema_msg_guest_stats_get)
+			reply = run_stats(c, j, &rlen);
 		else
 			reply = run_console(c, j, &rlen);
 		log_set_request_id(NULL);
@@ -757,6 +794,15 @@ refuse(struct compute *c, const struct codec_envelope *env, const char *uuid)
 		o.output = "";
 		r = send_reply(c, &schema_msg_console_output, &o,
 		    env->request_id, &len);
+	} else if (env->type == &schema_msg_guest_stats_get) {
+		struct msg_guest_stats o = { 0 };
+
+		snprintf(o.uuid, sizeof(o.uuid), "%s", uuid);
+		o.in_reply_to = (char *)env->request_id;
+		o.state = (char *)"";
+		o.hypervisor = (char *)"";
+		r = send_reply(c, &schema_msg_guest_stats, &o,
+		    env->request_id, &len);
 	} else {
 		r = state_reply_(c, uuid, env->request_id, "error", &len);
 	}
@@ -822,6 +868,8 @@ compute_handle(struct compute *c, struct codec_envelope *env)
 		uuid = ((struct msg_instance_action *)env->body)->uuid;
 	else if (env->type == &schema_msg_console_get)
 		uuid = ((struct msg_console_get *)env->body)->uuid;
+	else if (env->type == &schema_msg_guest_stats_get)
+		uuid = ((struct msg_guest_stats_get *)env->body)->uuid;
 	else if (env->type == &schema_msg_host_uptime_get) {
 		answer_uptime(c, env);
 		return 1;
@@ -844,7 +892,7 @@ compute_handle(struct compute *c, struct codec_envelope *env)
 		return 1;
 	}
 	snprintf(key, sizeof(key), "%s/%s", uuid, env->request_id);
-	if (env->type != &schema_msg_console_get &&
+	if (!is_query(env->type) &&
 	    (e = table_find(&c->reqs, key)) != NULL && !e->rerun) {
 		uint8_t *copy = NULL;
 		size_t len = e->rlen;
@@ -873,7 +921,7 @@ compute_handle(struct compute *c, struct codec_envelope *env)
 		return 1;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL ||
-	    (env->type != &schema_msg_console_get && e == NULL &&
+	    (!is_query(env->type) && e == NULL &&
 	    table_add(&c->reqs, key) == NULL)) {
 		pthread_mutex_unlock(&c->lock);
 		free(j);

@@ -38,6 +38,7 @@
 #include "virt/backend_test.h"
 #include "virt/domxml.h"
 #include "virt/driver.h"
+#include "virt/gueststats.h"
 #include "virt/virt.h"
 
 #define CONSOLE_CAP		(1024 * 1024)	/* bytes kept / returned */
@@ -255,6 +256,31 @@ driver_guest_get(struct driver *d, const char *uuid, struct driver_guest *g)
 	rc = guest_fill(dom, g);
 	virDomainFree(dom);
 	virConnectClose(c);
+	return rc;
+}
+
+int
+driver_guest_stats(struct driver *d, const char *uuid,
+    struct msg_guest_stats *out)
+{
+	virConnectPtr c;
+	virDomainPtr dom;
+	int rc;
+
+	if (!uuid_ok(uuid) || (c = virt_conn(d->virt)) == NULL)
+		return -1;
+	if ((dom = dom_get(c, uuid)) == NULL) {
+		virConnectClose(c);
+		return -1;
+	}
+	rc = gueststats_fill(dom, out);
+	virDomainFree(dom);
+	virConnectClose(c);
+	out->hypervisor = (char *)(d->virt_type == DRIVER_VIRT_KVM ? "kvm" :
+	    d->virt_type == DRIVER_VIRT_QEMU ? "qemu" : "test");
+	/* backend_qemu builds a config drive for every guest; the test
+	 * backend none. */
+	out->config_drive = d->qemu != NULL;
 	return rc;
 }
 

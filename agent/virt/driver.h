@@ -305,4 +305,11 @@ int	driver_guests_list(struct driver *, struct driver_guest **out,
 int	driver_console_get(struct driver *, const char *uuid,
 	    size_t max_bytes, char **out, size_t *len);
 
+/* The guest's hypervisor statistics (gueststats.h) into out, with
+ * out->hypervisor (static) and out->config_drive; out's lists are owned by out
+ * (gueststats_clear()). TS_ENOT_FOUND if absent. */
+struct msg_guest_stats;
+int	driver_guest_stats(struct driver *, const char *uuid,
+	    struct msg_guest_stats *out);
+
 #endif

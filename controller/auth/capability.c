@@ -10,6 +10,7 @@
 #include "uuid.h"
 
 #define FORMAT_V1	1
+#define FORMAT_UPLOAD	2	/* same layout, exactly one image */
 #define PREFIX_LEN	(sizeof(CAPABILITY_PREFIX) - 1)
 #define ID_LEN		16
 #define HOST_HASH_LEN	crypto_hash_sha256_BYTES
@@ -116,8 +117,8 @@ capability_is(const char *tok)
 	return tok != NULL && strncmp(tok, CAPABILITY_PREFIX, PREFIX_LEN) == 0;
 }
 
-int
-capability_issue(const struct keyrepo *repo, const char *host,
+static int
+issue(const struct keyrepo *repo, uint8_t format, const char *host,
     const char *instance, const char *const *images, size_t n, time_t now,
     unsigned lifetime_s, char *out, size_t outlen)
 {
@@ -132,7 +133,7 @@ capability_issue(const struct keyrepo *repo, const char *host,
 		return -1;
 	}
 	memset(raw, 0, sizeof(raw));
-	raw[0] = FORMAT_V1;
+	raw[0] = format;
 	put_be(raw + OFF_ISSUED, (uint64_t)now, 8);
 	put_be(raw + OFF_EXPIRES, (uint64_t)now + lifetime_s, 8);
 	if (uuid_bin(instance, raw + OFF_INSTANCE) == -1) {
@@ -155,6 +156,24 @@ capability_issue(const struct keyrepo *repo, const char *host,
 	sodium_bin2base64(out + PREFIX_LEN, outlen - PREFIX_LEN, raw,
 	    sizeof(raw), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	return 0;
+}
+
+int
+capability_issue(const struct keyrepo *repo, const char *host,
+    const char *instance, const char *const *images, size_t n, time_t now,
+    unsigned lifetime_s, char *out, size_t outlen)
+{
+	return issue(repo, FORMAT_V1, host, instance, images, n, now,
+	    lifetime_s, out, outlen);
+}
+
+int
+capability_issue_upload(const struct keyrepo *repo, const char *host,
+    const char *instance, const char *image, time_t now, unsigned lifetime_s,
+    char *out, size_t outlen)
+{
+	return issue(repo, FORMAT_UPLOAD, host, instance, &image, 1, now,
+	    lifetime_s, out, outlen);
 }
 
 /* Decode and authenticate cap into raw. */
@@ -181,7 +200,7 @@ open_raw(const struct keyrepo *repo, const char *cap, uint8_t raw[RAW_LEN])
 		    "base64)");
 		return -1;
 	}
-	if (raw[0] != FORMAT_V1) {
+	if (raw[0] != FORMAT_V1 && raw[0] != FORMAT_UPLOAD) {
 		err_set(TS_EUNAUTHORIZED, "capability: unknown format %u",
 		    raw[0]);
 		return -1;
@@ -204,21 +223,31 @@ open_raw(const struct keyrepo *repo, const char *cap, uint8_t raw[RAW_LEN])
 	return 0;
 }
 
-int
-capability_check(const struct keyrepo *repo, const char *cap, time_t now,
-    const char *host, const char *image_id, char instance[37])
+static int
+check(const struct keyrepo *repo, const char *cap, time_t now,
+    const char *host, const char *image_id, uint8_t format,
+    char instance[37])
 {
 	uint8_t raw[RAW_LEN], h[HOST_HASH_LEN], want[ID_LEN];
 	unsigned n, i;
 
 	if (open_raw(repo, cap, raw) == -1)
 		return -1;
+	/* A download capability never uploads, nor the reverse. */
+	if (raw[0] != format) {
+		err_set(TS_EUNAUTHORIZED, "capability: an %s capability "
+		    "presented for %s", raw[0] == FORMAT_UPLOAD ? "upload" :
+		    "download", format == FORMAT_UPLOAD ? "an upload" :
+		    "a download");
+		return -1;
+	}
 	if (now < 0 || get_be(raw + OFF_EXPIRES, 8) <= (uint64_t)now) {
 		err_set(TS_EUNAUTHORIZED, "capability: expired");
 		return -1;
 	}
 	n = raw[OFF_NIMAGES];
-	if (n == 0 || n > CAPABILITY_MAX_IMAGES) {
+	if (n == 0 || n > CAPABILITY_MAX_IMAGES ||
+	    (format == FORMAT_UPLOAD && n != 1)) {
 		err_set(TS_EUNAUTHORIZED, "capability: malformed (%u images)",
 		    n);
 		return -1;
@@ -248,4 +277,18 @@ capability_check(const struct keyrepo *repo, const char *cap, time_t now,
 	if (instance != NULL)
 		uuid_text(raw + OFF_INSTANCE, instance);
 	return 0;
+}
+
+int
+capability_check(const struct keyrepo *repo, const char *cap, time_t now,
+    const char *host, const char *image_id, char instance[37])
+{
+	return check(repo, cap, now, host, image_id, FORMAT_V1, instance);
+}
+
+int
+capability_check_upload(const struct keyrepo *repo, const char *cap,
+    time_t now, const char *host, const char *image_id, char instance[37])
+{
+	return check(repo, cap, now, host, image_id, FORMAT_UPLOAD, instance);
 }

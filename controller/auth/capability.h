@@ -32,6 +32,12 @@
  * The content is not secret (the agent knows all of it) and is not
  * encrypted; only its integrity matters.
  *
+ * Format 2 is the upload capability of a server snapshot or backup
+ * (compute_snapshot.c): the same layout with exactly one image, allowing
+ * only PUT /v2/images/{id}/file of that image, from the instance's host.
+ * Each check accepts its own format only: a download capability never
+ * uploads and an upload capability never downloads.
+ *
  * The host is bound by its hash: a capability copied out of another
  * agent's command (or its configuration) is refused from any other host
  * name, but the header is only as trustworthy as the connection: someone
@@ -76,5 +82,14 @@ int	capability_issue(const struct keyrepo *, const char *host,
  */
 int	capability_check(const struct keyrepo *, const char *cap, time_t now,
 	    const char *host, const char *image_id, char instance[37]);
+
+/* The upload capability (format 2) of image for instance on host. */
+int	capability_issue_upload(const struct keyrepo *, const char *host,
+	    const char *instance, const char *image, time_t now,
+	    unsigned lifetime_s, char *out, size_t outlen);
+/* capability_check() for an upload (format 2 only). */
+int	capability_check_upload(const struct keyrepo *, const char *cap,
+	    time_t now, const char *host, const char *image_id,
+	    char instance[37]);
 
 #endif

@@ -301,6 +301,8 @@ const struct policy_default policy_compute_defaults[] = {
 	    "Unlock a server locked by another user." },
 	{ "os_compute_api:os-console-output",		C_OWNER,
 	    "Show a server's console output." },
+	{ "os_compute_api:os-admin-password",		C_OWNER,
+	    "Change a server's administrative password (changePassword)." },
 	{ "os_compute_api:os-admin-actions:reset_state", C_ADMIN,
 	    "Reset a server's state (os-resetState action)." },
 	{ "os_compute_api:os-evacuate",			C_ADMIN,

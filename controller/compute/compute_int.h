@@ -154,6 +154,10 @@ int	compute_evacuate_action(struct http_req *, struct http_resp *,
 int	compute_servers_actions_list(struct http_req *, struct http_resp *);
 int	compute_servers_action_show(struct http_req *, struct http_resp *);
 int	compute_servers_diagnostics(struct http_req *, struct http_resp *);
+/* The changePassword action of i (compute_password.c): its checks, then
+ * Nova's refusal for a driver that cannot set it; always -1. */
+int	compute_change_password(struct http_req *, json_t *arg,
+	    const struct rec_instance *i);
 int	compute_servers_ips(struct http_req *, struct http_resp *);
 int	compute_servers_ips_show(struct http_req *, struct http_resp *);
 int	compute_servers_metadata_list(struct http_req *, struct http_resp *);

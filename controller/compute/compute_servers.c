@@ -2724,6 +2724,9 @@ compute_servers_action(struct http_req *req, struct http_resp *resp)
 	if (strcmp(key, "os-getConsoleOutput") == 0) {
 		rc = console_output(req, resp, arg, &cur);
 		goto out;
+	} else if (strcmp(key, "changePassword") == 0) {
+		rc = compute_change_password(req, arg, &cur);
+		goto out;
 	} else if (mv < 44 && (strcmp(key, "addFixedIp") == 0 ||
 	    strcmp(key, "removeFixedIp") == 0)) {
 		rc = compute_interfaces_fixed_ip(req, resp, key, arg);
@@ -2976,35 +2979,7 @@ compute_servers_action_show(struct http_req *req, struct http_resp *resp)
 
 /* ---- small views ------------------------------------------------------------------------- */
 
-int
-compute_servers_diagnostics(struct http_req *req, struct http_resp *resp)
-{
-	struct rec_instance cur;
-	json_t *o;
-	int mv;
-
-	if (compute_version(req, resp, &mv) == -1 ||
-	    compute_enforce(req, "os_compute_api:os-server-diagnostics") == -1 ||
-	    load(req, "os_compute_api:servers:show", &cur) == -1)
-		return -1;
-	if (cur.host == NULL || strcmp(cur.vm_state, VM_BUILDING) == 0) {
-		err_set(TS_ECONFLICT, "Cannot 'get_diagnostics' instance %s "
-		    "while it is in vm_state %s", cur.uuid, cur.vm_state);
-		codec_clear(&schema_rec_instance, &cur);
-		return -1;
-	}
-	/* What the controller knows; per-device counters need the host. */
-	o = json_pack("{s:s, s:s, s:i, s:I, s:I, s:I, s:I}",
-	    "state", status_of(&cur), "driver", "libvirt",
-	    "num_cpus", (int)cur.flavor.vcpus,
-	    "memory", (json_int_t)cur.flavor.ram * 1024,
-	    "uptime", (json_int_t)(cur.launched_at && cur.power_state ==
-	    POWER_RUNNING ? (db_now_ms() - cur.launched_at) / 1000 : 0),
-	    "power_state", (json_int_t)cur.power_state,
-	    "generation", (json_int_t)cur.generation);
-	codec_clear(&schema_rec_instance, &cur);
-	return http_resp_json(resp, 200, o);
-}
+/* compute_servers_diagnostics(): compute_diagnostics.c */
 
 /* GET /servers/{id}/ips and /ips/{network_label}: the addresses from the
  * ports, read in the transaction that read the server. */

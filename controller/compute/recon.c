@@ -108,6 +108,7 @@ struct waiter {
 	int			 found;
 	char			*out;		/* console text, owned */
 	struct recon_uptime	 up;
+	struct msg_guest_stats	*stats;		/* owned */
 };
 
 struct recon {
@@ -2131,6 +2132,26 @@ console_reply(struct recon *r, const char *host,
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* The whole message is taken (env->body), freed by recon_guest_stats()'s
+ * caller or here when nobody waits any more. */
+static void
+stats_reply(struct recon *r, const char *host, struct codec_envelope *env)
+{
+	struct msg_guest_stats *m = env->body;
+	struct waiter *w;
+
+	pthread_mutex_lock(&r->lock);
+	if ((w = waiter_for(r, host, m->in_reply_to,
+	    &schema_msg_guest_stats)) != NULL) {
+		w->done = 1;
+		w->found = m->found;
+		w->stats = m;
+		env->body = NULL;
+		pthread_cond_broadcast(&r->done_cond);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
 static void
 uptime_reply(struct recon *r, const char *host, struct msg_host_uptime *m)
 {
@@ -2162,6 +2183,10 @@ recon_agent_msg(struct recon *r, const char *host, struct codec_envelope *env)
 	}
 	if (env->type == &schema_msg_host_uptime) {
 		uptime_reply(r, host, env->body);
+		return 1;
+	}
+	if (env->type == &schema_msg_guest_stats) {
+		stats_reply(r, host, env);
 		return 1;
 	}
 	if (env->type != &schema_msg_instance_state)
@@ -2290,6 +2315,27 @@ recon_console(struct recon *r, const char *uuid, const char *host,
 		return -1;
 	}
 	*out = w.out;
+	return 0;
+}
+
+int
+recon_guest_stats(struct recon *r, const char *uuid, const char *host,
+    struct msg_guest_stats **out)
+{
+	struct msg_guest_stats_get m = { 0 };
+	struct waiter w = { .want = &schema_msg_guest_stats };
+
+	*out = NULL;
+	snprintf(m.uuid, sizeof(m.uuid), "%s", uuid);
+	if (ask(r, host, &w, &schema_msg_guest_stats_get, &m) == -1)
+		return -1;
+	if (!w.found) {
+		codec_free(&schema_msg_guest_stats, (void **)&w.stats);
+		err_set(TS_ENOT_FOUND, "Guest of instance %s not found on %s",
+		    uuid, host);
+		return -1;
+	}
+	*out = w.stats;
 	return 0;
 }
 

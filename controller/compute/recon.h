@@ -196,6 +196,14 @@ void		 recon_dispatch_pass(struct recon *, const struct rec_instance *,
 int		 recon_console(struct recon *, const char *uuid,
 		    const char *host, uint32_t max_bytes, char **out);
 
+/*
+ * The hypervisor's statistics of uuid's guest (os-server-diagnostics),
+ * asked of its host like recon_console(). *out is owned by the caller
+ * (codec_free(&schema_msg_guest_stats, ...)).
+ */
+int		 recon_guest_stats(struct recon *, const char *uuid,
+		    const char *host, struct msg_guest_stats **out);
+
 /* What a host says about itself (os-hypervisors uptime). */
 struct recon_uptime {
 	uint64_t	uptime_s;
@@ -212,7 +220,7 @@ int		 recon_host_uptime(struct recon *, const char *host,
 /*
  * Bus thread: an authenticated agent's message other than hello and
  * heartbeat. Returns 1 if it was a compute message (instance_state,
- * console_output, host_uptime): taken (env->body is NULL afterwards) or answered; 0
+ * console_output, host_uptime, guest_stats): taken (env->body is NULL afterwards) or answered; 0
  * otherwise.
  */
 int		 recon_agent_msg(struct recon *, const char *host,

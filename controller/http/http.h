@@ -89,6 +89,10 @@ struct http_server;
  * token (401).
  */
 #define ROUTE_CAPABILITY	0x40
+/* ROUTE_CAPABILITY_UPLOAD: the same for an upload capability (a server
+ * snapshot's data, PUT /v2/images/{image_id}/file); download capabilities
+ * are refused there, upload ones on ROUTE_CAPABILITY routes. */
+#define ROUTE_CAPABILITY_UPLOAD	0x80
 
 /*
  * Streaming request body (Glance image upload). begin() runs once the

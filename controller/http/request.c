@@ -275,15 +275,16 @@ capability(struct request *rq, struct http_req *req, const char *tok,
 {
 	const struct http_route *rt = http_req_route(req);
 
-	if (rt == NULL || !(rt->flags & ROUTE_CAPABILITY) ||
-	    rq->cap_check == NULL) {
+	if (rt == NULL || !(rt->flags & (ROUTE_CAPABILITY |
+	    ROUTE_CAPABILITY_UPLOAD)) || rq->cap_check == NULL) {
 		err_set(TS_EUNAUTHORIZED, "capability presented to a route "
 		    "that takes none");
 		return -1;
 	}
 	if (rq->cap_check(rq->cap_arg, tok,
 	    http_req_header(req, "X-Tinystack-Host"),
-	    http_req_param(req, "image_id"), c) == -1)
+	    http_req_param(req, "image_id"),
+	    (rt->flags & ROUTE_CAPABILITY_UPLOAD) != 0, c) == -1)
 		return -1;
 	if (!c->capability) {
 		err_set(TS_EINTERNAL, "capability checker left no capability "

@@ -91,6 +91,9 @@ struct request_ctx {
 	 * checked for the route's {image_id}, minted for instance (a UUID);
 	 * every string above is "" and no rule allows it anything. */
 	bool			 capability;
+	/* ...and it is an upload capability (ROUTE_CAPABILITY_UPLOAD: a
+	 * snapshot's data for the route's {image_id}), not a download one. */
+	bool			 cap_upload;
 	char			 cap_instance[37];
 };
 
@@ -161,13 +164,14 @@ typedef int	(*request_authenticate_fn)(void *arg, const char *token,
 		    struct request_ctx *out);
 /*
  * Check the image download capability cap for a GET of image_id by host
+ * (upload: the upload capability, for a PUT of its data)
  * (X-Tinystack-Host, NULL when absent) and fill out (cleared first by the
  * checker, `capability` set). -1 with TS_EUNAUTHORIZED when it is not
  * valid (bad, expired, another host), TS_ENOT_FOUND when it does not name
  * image_id; other codes (503 without keys) pass through.
  */
 typedef int	(*request_capability_fn)(void *arg, const char *cap,
-		    const char *host, const char *image_id,
+		    const char *host, const char *image_id, bool upload,
 		    struct request_ctx *out);
 /* Fill t from the URL's path parameters and the database. */
 typedef int	(*request_target_fn)(struct http_req *,

@@ -546,8 +546,21 @@ identity_capability_mint(struct identity *id, const char *host,
 }
 
 int
+identity_capability_mint_upload(struct identity *id, const char *host,
+    const char *instance, const char *image, unsigned lifetime_s, char *out,
+    size_t outlen)
+{
+	struct keyrepo *k;
+
+	if ((k = keys_or_503(id)) == NULL)
+		return -1;
+	return capability_issue_upload(k, host, instance, image,
+	    (time_t)(clock_wall_ms() / 1000), lifetime_s, out, outlen);
+}
+
+int
 identity_capability_check(void *arg, const char *cap, const char *host,
-    const char *image_id, struct request_ctx *ctx)
+    const char *image_id, bool upload, struct request_ctx *ctx)
 {
 	struct identity *id = arg;
 	struct keyrepo *k;
@@ -555,8 +568,8 @@ identity_capability_check(void *arg, const char *cap, const char *host,
 
 	request_ctx_clear(ctx);
 	if ((k = keys_or_503(id)) == NULL ||
-	    capability_check(k, cap, (time_t)(clock_wall_ms() / 1000), host,
-	    image_id, inst) == -1)
+	    (upload ? capability_check_upload : capability_check)(k, cap,
+	    (time_t)(clock_wall_ms() / 1000), host, image_id, inst) == -1)
 		return -1;
 	/* A capability's context names nobody. */
 	if (ctx_blank(ctx) == -1) {
@@ -565,6 +578,7 @@ identity_capability_check(void *arg, const char *cap, const char *host,
 	}
 	ctx->scope = TOKEN_SCOPE_UNSCOPED;
 	ctx->capability = true;
+	ctx->cap_upload = upload;
 	memcpy(ctx->cap_instance, inst, sizeof(inst));
 	return 0;
 }

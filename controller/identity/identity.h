@@ -81,11 +81,17 @@ int	identity_token_mint(struct identity *, const char *user_id,
 int	identity_capability_mint(struct identity *, const char *host,
 	    const char *instance, const char *const *images, size_t n,
 	    unsigned lifetime_s, char *out, size_t outlen);
+/* The upload capability of image (a snapshot of instance being made on
+ * host, auth/capability.h format 2); errors as identity_capability_mint(). */
+int	identity_capability_mint_upload(struct identity *, const char *host,
+	    const char *instance, const char *image, unsigned lifetime_s,
+	    char *out, size_t outlen);
 /* The request layer's capability checker (request_capability_fn, arg: the
  * identity): capability_check() against the loaded keys, then a context
  * that names nobody with `capability` and the instance set. */
 int	identity_capability_check(void *arg, const char *cap,
-	    const char *host, const char *image_id, struct request_ctx *ctx);
+	    const char *host, const char *image_id, bool upload,
+	    struct request_ctx *ctx);
 
 /* ---- bootstrap (identity_bootstrap.c) ----------------------------------- */
 

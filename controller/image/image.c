@@ -954,7 +954,7 @@ static int
 image_download(struct http_req *req, struct http_resp *resp)
 {
 	const struct request_ctx *c = request_ctx_of(req);
-	bool cap = c != NULL && c->capability;
+	bool cap = c != NULL && c->capability && !c->cap_upload;
 	struct image_viewer v;
 	struct store_txn *txn;
 	struct rec_image img;
@@ -1107,6 +1107,7 @@ requeue(struct store *st, struct upload *u)
 static int
 upload_begin(struct http_req *req, struct http_resp *resp)
 {
+	const struct request_ctx *c = request_ctx_of(req);
 	struct image_service *svc = svc_of(req);
 	struct transition tr;
 	struct image_viewer v;
@@ -1116,9 +1117,16 @@ upload_begin(struct http_req *req, struct http_resp *resp)
 	const char *ct, *cl;
 	uint64_t used = 0, declared = IMAGE_STORE_SIZE_UNKNOWN;
 	char *end;
+	bool cap;
 	int rc;
 
 	viewer_of(req, &v);
+	/* An agent's upload capability was checked by the request layer for
+	 * this {image_id}: the compute API created the image for the
+	 * snapshot it minted it for, so no rule or visibility applies. */
+	cap = c != NULL && c->capability && c->cap_upload;
+	if (cap)
+		v.admin = true;
 	ct = http_req_header(req, "Content-Type");
 	if (ct != NULL && *ct != '\0' &&
 	    strncasecmp(ct, "application/octet-stream", 24) != 0) {
@@ -1128,7 +1136,8 @@ upload_begin(struct http_req *req, struct http_resp *resp)
 	}
 	if (read_txn(req, &txn) == -1)
 		return -1;
-	rc = load_image(req, txn, &v, "image:upload_image", &img, NULL);
+	rc = load_image(req, txn, &v, cap ? NULL : "image:upload_image", &img,
+	    NULL);
 	if (rc == 0 && img.owner != NULL)
 		rc = image_db_usage(txn, img.owner, img.id, &used);
 	store_txn_end(&txn);
@@ -1624,8 +1633,10 @@ const struct http_route image_routes[] = {
 	/* Also an agent's image capability (http/request.h). */
 	R("GET", IMG "/file", image_download, "image:download_image",
 	    IH | ROUTE_CAPABILITY, 0),
+	/* Also an agent's snapshot upload capability. */
 	{ "PUT", IMG "/file", NULL, "image:upload_image",
-	    ROUTE_STREAM_BODY | IH, 204, &upload_ops },
+	    ROUTE_STREAM_BODY | IH | ROUTE_CAPABILITY_UPLOAD, 204,
+	    &upload_ops },
 
 	R("GET", IMG "/members", members_list, "image:get_members", IH, 0),
 	R("POST", IMG "/members", member_create, "image:add_member", IH, 200),

@@ -107,6 +107,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	check_payload(data, size);
 	if (capability_check(repo, s, 1700000000, "h1",
+	    "8a1f6d3e-5b2c-4f7a-9e0d-1c2b3a4d5e6f", NULL) == 0 ||
+	    capability_check_upload(repo, s, 1700000000, "h1",
 	    "8a1f6d3e-5b2c-4f7a-9e0d-1c2b3a4d5e6f", NULL) == 0)
 		abort();
 	if (size <= CAPABILITY_LEN) {
@@ -114,6 +116,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		snprintf(c, sizeof(c), "%s%s", CAPABILITY_PREFIX, s);
 		if (capability_check(repo, c, 1700000000, "h1",
+		    "8a1f6d3e-5b2c-4f7a-9e0d-1c2b3a4d5e6f", NULL) == 0 ||
+		    capability_check_upload(repo, c, 1700000000, "h1",
 		    "8a1f6d3e-5b2c-4f7a-9e0d-1c2b3a4d5e6f", NULL) == 0)
 			abort();
 	}

@@ -140,6 +140,23 @@ grep -q "login:" "$T/console.txt" || fail "console log lacks the boot"
 [ "$(openstack console log show --lines 3 vm1 | wc -l)" -le 3 ] || fail "console log --lines 3"
 ok "console log show (all, --lines)"
 
+# Diagnostics come from libvirt through the agent (the test driver's guest:
+# its vCPU's CPU time, its memory in KiB), Nova's libvirt flat form (the
+# 2.48 object needs a microversion above today's 2.11).
+openstack server show --diagnostics vm1 -f json > "$T/diag.json"
+jq -e '.cpu0_time >= 0 and .memory == 524288 and ."memory-actual" > 0' "$T/diag.json" >/dev/null ||
+	{ cat "$T/diag.json"; fail "server show --diagnostics"; }
+# changePassword: no guest agent can set it: Nova's 409, the server untouched.
+openstack server set --password x1 vm1 2>"$T/err.txt" && fail "server set --password accepted"
+grep -q "HTTP 409" "$T/err.txt" || { cat "$T/err.txt"; fail "server set --password is not 409"; }
+curl -s "${H[@]}" -H 'Content-Type: application/json' -d '{"changePassword": {"adminPass": "x1"}}' \
+	-o "$T/err.txt" -w '%{http_code}\n' "$NOVA/v2.1/servers/$VM1/action" | grep -qx 409 ||
+	{ cat "$T/err.txt"; fail "changePassword is not 409"; }
+grep -q "Set admin password is not supported" "$T/err.txt" || { cat "$T/err.txt"; fail "changePassword message"; }
+[ "$(nv "/servers/$VM1" '.server."OS-EXT-STS:task_state"')" = null ] && [ "$(status)" = ACTIVE ] ||
+	fail "changePassword changed the server"
+ok "server show --diagnostics (libvirt's figures), changePassword 409 without a change"
+
 nova reset-state vm1 >/dev/null 2>&1
 [ "$(status)" = ERROR ] || fail "nova reset-state (default error)"
 nova reset-state --active vm1 >/dev/null 2>&1

@@ -121,6 +121,40 @@ test_single_image(void **state)
 	    TS_ENOT_FOUND);
 }
 
+/* An upload capability (format 2) names one image and does only that:
+ * the download check refuses it, and the upload check refuses a download
+ * capability, another image, another host and expiry. */
+static void
+test_upload(void **state)
+{
+	struct fx *f = *state;
+	char cap[CAPABILITY_BUFSZ], inst[37] = "unchanged";
+
+	assert_int_equal(capability_issue_upload(f->repo, HOST, INST, IMG, NOW,
+	    LIFE, cap, sizeof(cap)), 0);
+	assert_int_equal(strlen(cap), CAPABILITY_LEN);
+	assert_true(capability_is(cap));
+	assert_int_equal(capability_check_upload(f->repo, cap, NOW, HOST, IMG,
+	    inst), 0);
+	assert_string_equal(inst, INST);
+	refused(f, cap, NOW, HOST, IMG, TS_EUNAUTHORIZED);	/* download */
+	assert_int_equal(capability_check_upload(f->repo, f->cap, NOW, HOST,
+	    IMG, NULL), -1);
+	assert_int_equal(err_code(), TS_EUNAUTHORIZED);
+	assert_int_equal(capability_check_upload(f->repo, cap, NOW, HOST,
+	    KERNEL, NULL), -1);
+	assert_int_equal(err_code(), TS_ENOT_FOUND);
+	assert_int_equal(capability_check_upload(f->repo, cap, NOW, "h2",
+	    IMG, NULL), -1);
+	assert_int_equal(err_code(), TS_EUNAUTHORIZED);
+	assert_int_equal(capability_check_upload(f->repo, cap, NOW + LIFE,
+	    HOST, IMG, NULL), -1);
+	assert_int_equal(err_code(), TS_EUNAUTHORIZED);
+	assert_int_equal(capability_issue_upload(f->repo, HOST, INST, "x",
+	    NOW, LIFE, cap, sizeof(cap)), -1);
+	assert_int_equal(err_code(), TS_EINVALID);
+}
+
 /* Every single changed character of the encoding is refused. */
 static void
 test_tampered(void **state)
@@ -261,6 +295,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_round_trip, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_upload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_single_image, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_tampered, setup,

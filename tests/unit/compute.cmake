@@ -4,7 +4,7 @@
 set(TS_A ${CMAKE_SOURCE_DIR}/agent)
 set(TS_CTL ${CMAKE_SOURCE_DIR}/controller)
 ts_unit_test(compute_agent_test
-  SOURCES ${TS_A}/compute/compute.c ${TS_A}/virt/driver.c
+  SOURCES ${TS_A}/compute/compute.c ${TS_A}/virt/driver.c ${TS_A}/virt/gueststats.c
   ${TS_A}/virt/domxml.c ${TS_A}/image/imgcache.c ${TS_A}/storage/disk.c
   ${TS_A}/virt/configdrive.c ${TS_A}/virt/console.c ${TS_A}/virt/virt.c
   ${TS_A}/virt/backend_test.c ${TS_A}/virt/backend_qemu.c

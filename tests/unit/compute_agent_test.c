@@ -712,6 +712,42 @@ test_reboot_and_console(void **state)
 	cap_reset();
 }
 
+/* guest_stats_get is answered from libvirt (the test driver's guest:
+ * running, 1 vCPU, 64 MiB), never de-duplicated; an unknown guest is
+ * found=false. */
+static void
+test_guest_stats(void **state)
+{
+	struct msg_guest_stats_get q = { 0 };
+	struct msg_guest_stats *o;
+	char u[37];
+
+	new_uuid(u);
+	cap_reset();
+	ensure(u, 1, 1, "req-s0");
+	assert_string_equal(last_state()->result, "ok");
+	snprintf(q.uuid, sizeof(q.uuid), "%s", u);
+	for (int k = 0; k < 2; k++) {
+		send_cmd(&schema_msg_guest_stats_get, &q, "req-s1");
+		assert_ptr_equal(cap.env[cap.n - 1].type,
+		    &schema_msg_guest_stats);
+		o = cap.env[cap.n - 1].body;
+		assert_true(o->found);
+		assert_string_equal(o->in_reply_to, "req-s1");
+		assert_string_equal(o->state, "running");
+		assert_string_equal(o->hypervisor, "test");
+		assert_false(o->config_drive);
+		assert_int_equal(o->max_mem_kib, 64 * 1024);
+		assert_int_equal(o->cpus.n, 1);
+		assert_int_equal(o->cpus.items[0].id, 0);
+	}
+	new_uuid(q.uuid);
+	send_cmd(&schema_msg_guest_stats_get, &q, "req-s2");
+	o = cap.env[cap.n - 1].body;
+	assert_false(o->found);
+	cap_reset();
+}
+
 /* Orphans (unknown to the controller) are only logged unless the agent
  * is configured to destroy them. */
 static void
@@ -851,6 +887,7 @@ main(void)
 		cmocka_unit_test(test_volumes),
 		cmocka_unit_test(test_validation),
 		cmocka_unit_test(test_reboot_and_console),
+		cmocka_unit_test(test_guest_stats),
 		cmocka_unit_test(test_orphan),
 		cmocka_unit_test(test_uptime),
 		cmocka_unit_test(test_parallel),

@@ -3,7 +3,7 @@
 # and an in-memory image source (tests/unit/driver_test.c).
 set(TS_DA ${CMAKE_SOURCE_DIR}/agent)
 ts_unit_test(driver_test
-  SOURCES ${TS_DA}/virt/driver.c ${TS_DA}/virt/domxml.c
+  SOURCES ${TS_DA}/virt/driver.c ${TS_DA}/virt/gueststats.c ${TS_DA}/virt/domxml.c
   ${TS_DA}/image/imgcache.c ${TS_DA}/storage/disk.c
   ${TS_DA}/virt/configdrive.c ${TS_DA}/virt/console.c ${TS_DA}/virt/virt.c
   ${TS_DA}/virt/backend_test.c ${TS_DA}/virt/backend_qemu.c

@@ -5,7 +5,8 @@
 if(EXISTS ${CMAKE_SOURCE_DIR}/tests/integ/volctl.c)
   set(A ${CMAKE_SOURCE_DIR}/agent)
   add_executable(volctl ${CMAKE_SOURCE_DIR}/tests/integ/volctl.c
-    ${A}/virt/driver.c ${A}/virt/domxml.c ${A}/image/imgcache.c
+    ${A}/virt/driver.c ${A}/virt/gueststats.c ${A}/virt/domxml.c
+    ${A}/image/imgcache.c
     ${A}/storage/disk.c ${A}/virt/configdrive.c ${A}/virt/console.c
     ${A}/virt/virt.c ${A}/virt/backend_test.c ${A}/virt/backend_qemu.c
     ${C}/err.c ${C}/log.c ${C}/proc.c ${C}/imgfmt.c ${C}/codec.c
