@@ -15,9 +15,10 @@
  *   member  REPS times: one new address joins group 1, which the rules of
  *           other groups name as a remote group
  *   leave   REPS times: one of those addresses leaves group 1 again (the
- *           last joined first); a shrinking set also cuts the tracked
- *           connections of every port whose rules name it (conntrack -D
- *           per address, in the namespace), which is in the time
+ *           last joined first); a shrinking set also cuts the leaving
+ *           member's tracked connections in the zones of the ports whose
+ *           groups name it (conntrack -D, in the namespace), which is in
+ *           the time
  * Each apply prints "<phase> <seconds> <cpu seconds of this process>" on
  * stdout. Exit 1 if any apply
  * fails.
