@@ -26,6 +26,7 @@ BIN=${FWBENCH:-build/bench/fwbench}
 NS=tsfwb-$$
 TMP=$(mktemp -d /tmp/fwbench.XXXXXX)
 
+# KEEP=DIR: the raw times and transaction log of each run kept in DIR.
 cleanup() {
 	ip netns del "$NS" 2>/dev/null || true
 	rm -rf "$TMP"
@@ -88,6 +89,12 @@ run() {	# run LABEL PORTS GROUPS RULES
 		    "$(pct "$TMP/b.$ph" 100)" "$(pct "$TMP/m.$ph" 100)"
 	done
 	printf 'noop    apply s %s\n' "$(grep '^noop ' "$TMP/times" | cut -d' ' -f2)"
+	if [ -n "${KEEP:-}" ]; then
+		mkdir -p "$KEEP"
+		for f in times rec.times rec.log; do
+			cp "$TMP/$f" "$KEEP/$label.$f"
+		done
+	fi
 }
 
 uname -r; nft --version; nproc

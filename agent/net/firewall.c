@@ -34,16 +34,19 @@ struct fwport {
 	char		 tap[IFNAME_MAX + 1];
 	unsigned	 idx;		/* 1..IDX_MAX, stable while it exists */
 	unsigned	 zone;
+	/* Everything its text is rendered from (port_key): an equal key
+	 * means an equal text, so an unchanged port is not rendered again. */
+	char		*key;
 	char		*text;		/* its transaction fragment */
 	char		*ips;		/* fixed IPs, space separated */
-	bool		 seen;
+	bool		 seen;		/* still desired (firewall_apply) */
 };
 
-/* What was applied for one remote-group set pair. */
+/* What was applied for one remote-group set pair, or for one group's
+ * chain pair gin_/geg_<name>. */
 struct fwgroup {
 	char		 name[33];	/* group id without dashes */
 	char		*text;
-	bool		 seen;
 };
 
 struct firewall {
@@ -54,8 +57,10 @@ struct firewall {
 	bool			 sysctl_warned;
 	struct fwport		*ports;
 	size_t			 nports;
-	struct fwgroup		*groups;
+	struct fwgroup		*groups;	/* the sets */
 	size_t			 ngroups;
+	struct fwgroup		*chains;	/* the groups' chains */
+	size_t			 nchains;
 	char			*global;	/* zones and bridged pairs */
 };
 
@@ -89,6 +94,7 @@ ports_clear(struct fwport *p, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
+		free(p[i].key);
 		free(p[i].text);
 		free(p[i].ips);
 	}
@@ -114,6 +120,7 @@ firewall_free(struct firewall **fwp)
 		return;
 	ports_clear(fw->ports, fw->nports);
 	groups_clear(fw->groups, fw->ngroups);
+	groups_clear(fw->chains, fw->nchains);
 	free(fw->global);
 	free(fw->nft);
 	free(fw->conntrack);
@@ -362,12 +369,15 @@ render_rule(const struct sch_net_sg_rule *r, struct buf *b, char *msg)
 
 /* ---- the desired state, rendered */
 
-/* A group of the message with its rules rendered (NULL text: bad). */
+/* A group of the message with its rules rendered (NULL in: bad). */
 struct dgroup {
 	const struct sch_net_secgroup	*g;
-	char				*in;	/* ingress rule lines */
+	char				 name[33];
+	char				*in;	/* ingress rule bodies, a line each */
 	char				*eg;
 	char				 msg[MSG_MAX];
+	bool				 used;	/* a filtered port is in it */
+	char				*text;	/* its chains, when used */
 };
 
 struct dport {
@@ -375,8 +385,14 @@ struct dport {
 	char				 tap[IFNAME_MAX + 1];
 	unsigned			 idx;
 	unsigned			 zone;
+	char				*key;
+	/* Rendered, or borrowed from old when its key is unchanged (then
+	 * reused: old keeps owning them until the commit moves them). */
 	char				*text;
 	char				*ips;
+	struct fwport			*old;	/* applied before, or NULL */
+	bool				 reused;
+	bool				 flush;	/* cut its connections after */
 };
 
 struct desired {
@@ -399,9 +415,13 @@ desired_clear(struct desired *d)
 	for (i = 0; i < d->ngroups; i++) {
 		free(d->groups[i].in);
 		free(d->groups[i].eg);
+		free(d->groups[i].text);
 	}
 	free(d->groups);
 	for (i = 0; i < d->nports; i++) {
+		free(d->ports[i].key);
+		if (d->ports[i].reused)
+			continue;
 		free(d->ports[i].text);
 		free(d->ports[i].ips);
 	}
@@ -440,6 +460,7 @@ render_groups(const struct msg_host_network *m, struct desired *d)
 		bool bad = false;
 
 		g->g = &m->security_groups.items[i];
+		group_name(g->g->id, g->name);
 		for (j = 0; j < g->g->rules.n && !bad; j++) {
 			const struct sch_net_sg_rule *r = &g->g->rules.items[j];
 			char why[MSG_MAX];
@@ -471,7 +492,7 @@ render_groups(const struct msg_host_network *m, struct desired *d)
 	return 0;
 }
 
-static const struct dgroup *
+static struct dgroup *
 dgroup_find(const struct desired *d, const char *id)
 {
 	size_t i;
@@ -648,6 +669,10 @@ render_port(const struct desired *d, struct dport *dp, char *msg)
 	size_t i;
 	int r;
 
+	/* Each group's rules once, in its own chains (render_chains); the
+	 * port's chains jump to them in the port's order of groups, and a
+	 * group's accept is the port's accept. */
+
 	snprintf(where, sizeof(where), "bridge " T " as_%s", dp->tap);
 	buf_printf(&b, "add chain %s\nflush chain %s\n", where, where);
 	/* A port whose MAC cannot be checked sends nothing (fail closed). */
@@ -659,10 +684,10 @@ render_port(const struct desired *d, struct dport *dp, char *msg)
 		const struct dgroup *g = dgroup_find(d,
 		    dp->p->security_groups.items[i]);
 
-		if (g == NULL || g->in == NULL)
-			continue;	/* unknown or bad: adds nothing */
-		buf_puts(&in, g->in);
-		buf_puts(&eg, g->eg);
+		if (g == NULL)
+			continue;	/* unknown: adds nothing */
+		buf_printf(&in, "jump gin_%s\n", g->name);
+		buf_printf(&eg, "jump geg_%s\n", g->name);
 	}
 	snprintf(where, sizeof(where), "inet " T " eg_%s", dp->tap);
 	buf_printf(&b, "add chain %s\nflush chain %s\n", where, where);
@@ -916,29 +941,61 @@ render_zones(const struct msg_host_network *m, struct desired *d)
 	return (d->global = buf_take(&b)) == NULL ? -1 : 0;
 }
 
+static int
+port_cmp(const void *x, const void *y)
+{
+	return strcmp(((const struct fwport *)x)->tap,
+	    ((const struct fwport *)y)->tap);
+}
+
+/* fw->ports is kept sorted by tap (see the commit in firewall_apply). */
 static struct fwport *
 applied_port(const struct firewall *fw, const char *tap)
 {
-	size_t i;
+	struct fwport k;
 
-	for (i = 0; i < fw->nports; i++)
-		if (strcmp(fw->ports[i].tap, tap) == 0)
-			return &fw->ports[i];
-	return NULL;
+	if (fw->nports == 0)
+		return NULL;
+	snprintf(k.tap, sizeof(k.tap), "%s", tap);
+	return bsearch(&k, fw->ports, fw->nports, sizeof(k), port_cmp);
 }
 
-static bool
-idx_used(const struct firewall *fw, const struct desired *d, unsigned idx)
+static void
+key_str(struct buf *k, const char *s)
 {
+	if (s == NULL)
+		buf_puts(k, "-|");
+	else
+		buf_printf(k, "%zu:%s|", strlen(s), s);
+}
+
+/* Everything render_port reads, lengths first so that no two inputs make
+ * one key: the port's values, its zone and index, and for each of its
+ * groups whether the message has it (an unknown group gets no jump). */
+static char *
+port_key(const struct desired *d, const struct dport *dp)
+{
+	const struct sch_net_port *p = dp->p;
+	struct buf k = { 0 };
 	size_t i;
 
-	for (i = 0; i < fw->nports; i++)
-		if (fw->ports[i].idx == idx)
-			return true;
-	for (i = 0; i < d->nports; i++)
-		if (d->ports[i].idx == idx)
-			return true;
-	return false;
+	buf_printf(&k, "%u|%u|", dp->zone, dp->idx);
+	key_str(&k, p->mac);
+	buf_printf(&k, "%zu|", p->fixed_ips.n);
+	for (i = 0; i < p->fixed_ips.n; i++)
+		key_str(&k, p->fixed_ips.items[i].ip_address);
+	buf_printf(&k, "%zu|", p->address_pairs.n);
+	for (i = 0; i < p->address_pairs.n; i++) {
+		key_str(&k, p->address_pairs.items[i].mac);
+		key_str(&k, p->address_pairs.items[i].ip);
+	}
+	buf_printf(&k, "%zu|", p->security_groups.n);
+	for (i = 0; i < p->security_groups.n; i++) {
+		key_str(&k, p->security_groups.items[i]);
+		buf_puts(&k, dgroup_find(d, p->security_groups.items[i]) ?
+		    "+" : "-");
+	}
+	return buf_take(&k);
 }
 
 /* Record msg on the status of network id (the first reason wins). */
@@ -967,15 +1024,23 @@ static int
 render_ports(struct firewall *fw, const struct msg_host_network *m,
     struct desired *d, struct msg_host_network_state *st)
 {
+	unsigned char *used;
+	unsigned next = 1;
 	size_t i, j;
 
-	if ((d->ports = calloc(m->ports.n + 1, sizeof(*d->ports))) == NULL)
+	if ((d->ports = calloc(m->ports.n + 1, sizeof(*d->ports))) == NULL ||
+	    (used = calloc(IDX_MAX + 1, 1)) == NULL)
 		return -1;
+	/* The indexes of every applied port stay taken in this transaction:
+	 * a port leaving has its map elements deleted after the new ones
+	 * are added. */
+	for (i = 0; i < fw->nports; i++)
+		used[fw->ports[i].idx] = 1;
 	for (i = 0; i < m->ports.n; i++) {
 		const struct sch_net_port *p = &m->ports.items[i];
 		struct dport *dp = &d->ports[d->nports];
-		const struct fwport *old;
-		char msg[MSG_MAX];
+		struct fwport *old;
+		char msg[MSG_MAX], mac[18];
 		int r;
 
 		if (!p->has_port_security || !p->port_security ||
@@ -986,42 +1051,81 @@ render_ports(struct firewall *fw, const struct msg_host_network *m,
 				break;
 		if (j == m->networks.n)
 			continue;	/* netconv reports nothing for it */
+		dp->zone = d->zones[j];
 		for (r = 0, j = 0; j < d->nports; j++)
 			if (strcmp(d->ports[j].tap, dp->tap) == 0)
 				r = 1;
 		if (r)
 			continue;	/* listed twice: the first wins */
 		dp->p = p;
-		for (j = 0; j < m->networks.n; j++)
-			if (strcmp(m->networks.items[j].id, p->network_id) == 0)
-				dp->zone = d->zones[j];
 		if ((old = fw->applied ? applied_port(fw, dp->tap) : NULL))
 			dp->idx = old->idx;
 		else {
-			for (dp->idx = 1; dp->idx <= IDX_MAX &&
-			    idx_used(fw, d, dp->idx); dp->idx++)
-				;
-			if (dp->idx > IDX_MAX) {
-				dp->idx = 0;
+			while (next <= IDX_MAX && used[next])
+				next++;
+			if (next > IDX_MAX) {
 				if (status_fail(st, p->network_id,
 				    "firewall: too many ports") == -1)
-					return -1;
+					goto fail;
 				continue;
 			}
+			dp->idx = next;
+			used[next] = 1;
 		}
-		if ((r = render_port(d, dp, msg)) == -1)
-			return -1;
+		dp->old = old;
+		if ((dp->key = port_key(d, dp)) == NULL)
+			goto fail;
+		if (old && strcmp(old->key, dp->key) == 0) {
+			dp->text = old->text;
+			dp->ips = old->ips;
+			dp->reused = true;
+			r = mac_norm(p->mac, mac) ? 0 : -2;
+			snprintf(msg, sizeof(msg), "port %s: bad MAC", p->id);
+		} else if ((r = render_port(d, dp, msg)) == -1)
+			goto fail;
 		d->nports++;
 		if (r == -2 && status_fail(st, p->network_id, msg) == -1)
-			return -1;
+			goto fail;
 		for (j = 0; j < p->security_groups.n; j++) {
-			const struct dgroup *g = dgroup_find(d,
+			struct dgroup *g = dgroup_find(d,
 			    p->security_groups.items[j]);
 
+			if (g)
+				g->used = true;
 			if (g && g->in == NULL &&
 			    status_fail(st, p->network_id, g->msg) == -1)
-				return -1;
+				goto fail;
 		}
+	}
+	free(used);
+	return 0;
+fail:
+	free(used);
+	return -1;
+}
+
+/* The chains of every group a filtered port is in: its rules once, in
+ * gin_ (ingress) and geg_ (egress); a bad group's stay empty. */
+static int
+render_chains(struct desired *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->ngroups; i++) {
+		struct dgroup *g = &d->groups[i];
+		struct buf b = { 0 };
+		char where[64];
+
+		if (!g->used)
+			continue;
+		snprintf(where, sizeof(where), "inet " T " gin_%s", g->name);
+		buf_printf(&b, "add chain %s\nflush chain %s\n", where, where);
+		add_rules(&b, where, g->in);
+		snprintf(where, sizeof(where), "inet " T " geg_%s", g->name);
+		buf_printf(&b, "add chain %s\nflush chain %s\n", where, where);
+		add_rules(&b, where, g->eg);
+		if ((g->text = buf_take(&b)) == NULL)
+			return -1;
 	}
 	return 0;
 }
@@ -1358,6 +1462,14 @@ set_sysctls(struct firewall *fw)
 	}
 }
 
+static int
+group_cmp(const void *x, const void *y)
+{
+	return strcmp(((const struct fwgroup *)x)->name,
+	    ((const struct fwgroup *)y)->name);
+}
+
+/* fw->groups and fw->chains are kept sorted by name; d->sets is not. */
 static const struct fwgroup *
 set_find(const struct fwgroup *g, size_t n, const char *name)
 {
@@ -1369,69 +1481,225 @@ set_find(const struct fwgroup *g, size_t n, const char *name)
 	return NULL;
 }
 
+static const struct fwgroup *
+applied_find(const struct fwgroup *g, size_t n, const char *name)
+{
+	struct fwgroup k;
+
+	if (n == 0)
+		return NULL;
+	snprintf(k.name, sizeof(k.name), "%s", name);
+	return bsearch(&k, g, n, sizeof(k), group_cmp);
+}
+
+static bool
+port_in(const struct dport *dp, const struct dgroup *g)
+{
+	size_t i;
+
+	for (i = 0; i < dp->p->security_groups.n; i++)
+		if (strcmp(dp->p->security_groups.items[i], g->g->id) == 0)
+			return true;
+	return false;
+}
+
+static void
+conntrack_cut(struct firewall *fw, unsigned zone, const char *ip)
+{
+	char z[16];
+	int k;
+
+	snprintf(z, sizeof(z), "%u", zone);
+	for (k = 0; k < 2; k++) {
+		const char *argv[] = { fw->conntrack, "-D", "-w", z,
+		    k ? "-d" : "-s", ip, NULL };
+		struct proc_opts o = { .allow_nonzero = true,
+		    .timeout_ms = 10000 };
+		struct proc_result res = { 0 };
+
+		if (proc_run(argv, &o, &res) == -1)
+			log_warnx("firewall: %s", err_msg());
+		proc_result_clear(&res);
+	}
+}
+
+/*
+ * Set name shrank from old to new (texts of render_sets): the connections
+ * of the members gone, in the zones of the ports whose groups' rules name
+ * the set (they were allowed by those rules only while the member was
+ * one), are cut: entries from and to each gone member, not every address
+ * of every such port. A gone prefix (an address pair's) is not one
+ * address: those ports are cut whole instead.
+ */
+static int
+cut_members(struct firewall *fw, struct desired *d, const char *name,
+    const char *old, const char *new)
+{
+	struct buf gone = { 0 };
+	unsigned *zones = NULL;
+	size_t nzones = 0, i, j, k;
+	char ref[48];
+	bool prefix;
+	const char *s;
+
+	if (set_delta(old, new, &gone) == -1 || gone.failed)
+		goto nomem;
+	if (gone.len == 0)
+		goto out;
+	/* Only the "delete element" lines of the delta. */
+	prefix = false;
+	for (s = (const char *)gone.data; (s = strstr(s, "delete element "));
+	    s++) {
+		const char *e = strchr(s, '\n');
+		const char *sl = strchr(s, '/');
+
+		if (sl && (e == NULL || sl < e))
+			prefix = true;
+	}
+	if ((zones = calloc(d->nports + 1, sizeof(*zones))) == NULL)
+		goto nomem;
+	snprintf(ref, sizeof(ref), "_%s ", name);
+	for (i = 0; i < d->ngroups; i++) {
+		const struct dgroup *g = &d->groups[i];
+
+		if (!g->used || g->text == NULL || !strstr(g->text, ref))
+			continue;
+		for (j = 0; j < d->nports; j++) {
+			struct dport *dp = &d->ports[j];
+
+			if (dp->old == NULL || !port_in(dp, g))
+				continue;
+			if (prefix) {
+				dp->flush = true;
+				continue;
+			}
+			for (k = 0; k < nzones && zones[k] != dp->zone; k++)
+				;
+			if (k == nzones)
+				zones[nzones++] = dp->zone;
+		}
+	}
+	for (s = (const char *)gone.data; nzones && *s;) {
+		const char *e = strchr(s, '\n'), *p;
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+
+		if (n > 15 && memcmp(s, "delete element ", 15) == 0 &&
+		    (p = memchr(s, '{', n)) != NULL) {
+			const char *end = s + n;
+
+			for (p++; p < end;) {
+				char ip[INET6_ADDRSTRLEN + 8];
+				size_t l;
+
+				p += strspn(p, " ,");
+				l = strcspn(p, " ,}\n");
+				if (l == 0 || p + l > end)
+					break;
+				snprintf(ip, sizeof(ip), "%.*s", (int)l, p);
+				p += l;
+				for (k = 0; k < nzones; k++)
+					conntrack_cut(fw, zones[k], ip);
+			}
+		}
+		s += n + (e != NULL);
+	}
+out:
+	free(zones);
+	buf_free(&gone);
+	return 0;
+nomem:
+	free(zones);
+	buf_free(&gone);
+	err_set(TS_ENOMEM, "firewall: out of memory");
+	return -1;
+}
+
 int
 firewall_apply(struct firewall *fw, const struct msg_host_network *m,
     struct msg_host_network_state *st)
 {
 	struct desired d = { 0 };
 	struct buf tx = { 0 };
-	bool full = !fw->applied, *flush = NULL;
+	bool full = !fw->applied, *cut = NULL;
 	struct fwport *np = NULL;
-	struct fwgroup *ng = NULL;
-	size_t i, j;
+	struct fwgroup *ng = NULL, *nc = NULL;
+	size_t i, j, nchains = 0;
 	int rc = -1;
 
 	if (fw->cfg.sysctl)
 		set_sysctls(fw);
 	if (render_zones(m, &d) == -1 || render_groups(m, &d) == -1 ||
-	    render_sets(&d) == -1 || render_ports(fw, m, &d, st) == -1)
+	    render_sets(&d) == -1 || render_ports(fw, m, &d, st) == -1 ||
+	    render_chains(&d) == -1)
 		goto nomem;
-	if ((flush = calloc(d.nports + 1, sizeof(*flush))) == NULL)
+	if ((cut = calloc(d.nsets + 1, sizeof(*cut))) == NULL)
 		goto nomem;
 	if (full)
 		skeleton(fw, &tx);
+	/* Sets before the chains whose rules name them, group chains before
+	 * the port chains that jump to them; deletions in the reverse order,
+	 * after every rule naming what goes is flushed or deleted. */
 	for (i = 0; i < d.nsets; i++) {
-		const struct fwgroup *o = set_find(fw->groups, fw->ngroups,
-		    d.sets[i].name);
+		const struct fwgroup *o = full ? NULL :
+		    applied_find(fw->groups, fw->ngroups, d.sets[i].name);
 
-		if (full || o == NULL)
+		if (o == NULL)
 			buf_puts(&tx, d.sets[i].text);
-		else if (strcmp(o->text, d.sets[i].text) &&
-		    set_delta(o->text, d.sets[i].text, &tx) == -1)
-			goto nomem;
+		else if (strcmp(o->text, d.sets[i].text)) {
+			if (set_delta(o->text, d.sets[i].text, &tx) == -1)
+				goto nomem;
+			cut[i] = shrank(o->text, d.sets[i].text);
+		}
+	}
+	for (i = 0; i < d.ngroups; i++) {
+		const struct dgroup *g = &d.groups[i];
+		const struct fwgroup *o;
+
+		if (!g->used)
+			continue;
+		nchains++;
+		o = full ? NULL : applied_find(fw->chains, fw->nchains,
+		    g->name);
+		if (o && strcmp(o->text, g->text) == 0)
+			continue;
+		buf_puts(&tx, g->text);
+		/* A rule gone: the connections of the group's ports. */
+		if (o && shrank(o->text, g->text))
+			for (j = 0; j < d.nports; j++)
+				if (d.ports[j].old && port_in(&d.ports[j], g))
+					d.ports[j].flush = true;
 	}
 	if (full || fw->global == NULL || strcmp(fw->global, d.global))
 		buf_puts(&tx, d.global);
 	for (i = 0; i < d.nports; i++) {
-		const struct fwport *o = full ? NULL :
-		    applied_port(fw, d.ports[i].tap);
+		struct dport *dp = &d.ports[i];
 
-		if (o && strcmp(o->text, d.ports[i].text) == 0)
+		if (!full && dp->old && (dp->reused ||
+		    strcmp(dp->old->text, dp->text) == 0))
 			continue;
-		buf_puts(&tx, d.ports[i].text);
-		flush[i] = o && shrank(o->text, d.ports[i].text);
+		buf_puts(&tx, dp->text);
+		if (!full && dp->old && shrank(dp->old->text, dp->text))
+			dp->flush = true;
 	}
-	/* Ports whose remote groups lost members. */
-	for (i = 0; !full && i < d.nsets; i++) {
-		const struct fwgroup *o = set_find(fw->groups, fw->ngroups,
-		    d.sets[i].name);
-		char ref[64];
-
-		if (o == NULL || !shrank(o->text, d.sets[i].text))
-			continue;
-		for (j = 0; j < d.nports; j++) {
-			snprintf(ref, sizeof(ref), "_%s ", d.sets[i].name);
-			if (strstr(d.ports[j].text, ref) && applied_port(fw,
-			    d.ports[j].tap))
-				flush[j] = true;
-		}
-	}
-	for (i = 0; !full && i < fw->nports; i++) {
-		for (j = 0; j < d.nports; j++)
-			if (strcmp(fw->ports[i].tap, d.ports[j].tap) == 0)
-				break;
-		if (j == d.nports)
+	for (i = 0; i < fw->nports; i++)
+		fw->ports[i].seen = false;
+	for (i = 0; !full && i < d.nports; i++)
+		if (d.ports[i].old)
+			d.ports[i].old->seen = true;
+	for (i = 0; !full && i < fw->nports; i++)
+		if (!fw->ports[i].seen)
 			delete_port(&fw->ports[i], &tx);
+	for (i = 0; !full && i < fw->nchains; i++) {
+		const struct dgroup *g = NULL;
+
+		for (j = 0; j < d.ngroups && g == NULL; j++)
+			if (d.groups[j].used &&
+			    strcmp(d.groups[j].name, fw->chains[i].name) == 0)
+				g = &d.groups[j];
+		if (g == NULL)
+			buf_printf(&tx, "delete chain inet " T " gin_%s\n"
+			    "delete chain inet " T " geg_%s\n",
+			    fw->chains[i].name, fw->chains[i].name);
 	}
 	for (i = 0; !full && i < fw->ngroups; i++)
 		if (set_find(d.sets, d.nsets, fw->groups[i].name) == NULL)
@@ -1454,32 +1722,62 @@ firewall_apply(struct firewall *fw, const struct msg_host_network *m,
 		err_set(TS_EIO, "%s", msg);
 		goto out;
 	}
+	for (i = 0; i < d.nsets; i++) {
+		const struct fwgroup *o;
+
+		if (!cut[i] || (o = applied_find(fw->groups, fw->ngroups,
+		    d.sets[i].name)) == NULL)
+			continue;
+		if (cut_members(fw, &d, d.sets[i].name, o->text,
+		    d.sets[i].text) == -1)
+			goto nomem_applied;
+	}
 	for (i = 0; i < d.nports; i++)
-		if (flush[i])
+		if (d.ports[i].flush)
 			flush_conntrack(fw, &d.ports[i]);
 	/* Commit: what is in the kernel now. */
 	if ((np = calloc(d.nports + 1, sizeof(*np))) == NULL ||
-	    (ng = calloc(d.nsets + 1, sizeof(*ng))) == NULL)
+	    (ng = calloc(d.nsets + 1, sizeof(*ng))) == NULL ||
+	    (nc = calloc(nchains + 1, sizeof(*nc))) == NULL)
 		goto nomem_applied;
 	for (i = 0; i < d.nports; i++) {
-		memcpy(np[i].tap, d.ports[i].tap, sizeof(np[i].tap));
-		np[i].idx = d.ports[i].idx;
-		np[i].zone = d.ports[i].zone;
-		np[i].text = d.ports[i].text;
-		np[i].ips = d.ports[i].ips;
-		d.ports[i].text = d.ports[i].ips = NULL;
+		struct dport *dp = &d.ports[i];
+
+		memcpy(np[i].tap, dp->tap, sizeof(np[i].tap));
+		np[i].idx = dp->idx;
+		np[i].zone = dp->zone;
+		np[i].key = dp->key;
+		np[i].text = dp->text;
+		np[i].ips = dp->ips;
+		if (dp->reused)
+			dp->old->text = dp->old->ips = NULL;
+		dp->key = dp->text = dp->ips = NULL;
+		dp->reused = false;
 	}
 	for (i = 0; i < d.nsets; i++) {
 		ng[i] = d.sets[i];
 		d.sets[i].text = NULL;
 	}
+	for (i = 0, j = 0; i < d.ngroups; i++) {
+		if (!d.groups[i].used)
+			continue;
+		memcpy(nc[j].name, d.groups[i].name, sizeof(nc[j].name));
+		nc[j++].text = d.groups[i].text;
+		d.groups[i].text = NULL;
+	}
+	qsort(np, d.nports, sizeof(*np), port_cmp);
+	qsort(ng, d.nsets, sizeof(*ng), group_cmp);
+	qsort(nc, nchains, sizeof(*nc), group_cmp);
 	ports_clear(fw->ports, fw->nports);
 	groups_clear(fw->groups, fw->ngroups);
+	groups_clear(fw->chains, fw->nchains);
 	free(fw->global);
 	fw->ports = np;
 	fw->nports = d.nports;
 	fw->groups = ng;
 	fw->ngroups = d.nsets;
+	fw->chains = nc;
+	fw->nchains = nchains;
 	fw->global = d.global;
 	d.global = NULL;
 	fw->applied = true;
@@ -1487,11 +1785,12 @@ firewall_apply(struct firewall *fw, const struct msg_host_network *m,
 	goto out;
 nomem_applied:
 	free(np);
+	free(ng);
 	fw->applied = false;
 nomem:
 	err_set(TS_ENOMEM, "firewall: out of memory");
 out:
-	free(flush);
+	free(cut);
 	buf_free(&tx);
 	desired_clear(&d);
 	return rc;

@@ -24,6 +24,11 @@
  *     output raw: the same for the host's own packets to a bridge;
  *   inet prerouting filter: egress chain eg_<tap> (map `egress` by mark);
  *   inet forward filter: ingress chain in_<tap> (map `ingress` by mark);
+ *     both: established/related accepted, invalid dropped, DHCP and
+ *     neighbour discovery, then a jump to the chain of each of the port's
+ *     groups (gin_<group> from in_, geg_<group> from eg_: the group's
+ *     rules, once per host however many ports are in it; an accept there
+ *     is final, no match returns), then drop;
  *     packets routed from one tinystack bridge (tsb*) to another jump to
  *     chain `router_fwd` and are dropped unless a rule there accepts them;
  *   inet input: packets from a tinystack bridge to the host itself get
@@ -41,13 +46,16 @@
  * same constraint as Neutron's holds (ids are random UUIDs: a clash is
  * 1 in 2^44 per pair); should it happen, the first port listed is filtered
  * and the second gets nothing of its own here. Each port owns its three
- * chains and its map elements, so a change to one port is a transaction
- * touching only those (and the remote-group sets rg4_/rg6_<group> that
+ * chains and its map elements, each group in use its two chains, so a
+ * change to one port is a transaction touching only those, a rule change
+ * only its group's chains (and the remote-group sets rg4_/rg6_<group> that
  * changed: membership updates a set, not rules, with `delete element` for
  * the members gone and `add element` for the new ones; the sets are
  * interval sets without auto-merge, members inside another member left
- * out, so every element is one member as rendered). Every apply is one
- * `nft -f -` transaction (all or nothing) through common/proc.
+ * out, so every element is one member as rendered). A port whose inputs
+ * did not change since the last success is not rendered again. Every
+ * apply is one `nft -f -` transaction (all or nothing) through
+ * common/proc.
  *
  * Threads: one thread at a time (the network worker).
  */
@@ -81,9 +89,12 @@ void		 firewall_free(struct firewall **);
 /*
  * Make the tables equal to desired: the first call (and the next call after
  * a failure) replaces both tables whole, later calls send only what changed
- * since the last success. When a port's rules shrank (a rule or a group
- * gone, a remote group lost members) its conntrack entries in its zone are
- * deleted afterwards, so a connection the rules no longer allow is cut.
+ * since the last success. When a port's rules shrank (a rule of one of
+ * its groups or a group gone) its conntrack entries in its zone are
+ * deleted afterwards, so a connection the rules no longer allow is cut;
+ * when a remote group loses a member, that member's entries (from and to
+ * it) in the zones of the ports whose groups name the set are (a gone
+ * prefix: those ports' entries, whole).
  * A security group with a bad rule contributes no rules (its ports get less,
  * never more) and the networks of its ports are reported not ok in state
  * with the reason; a failed transaction marks every network with filtered

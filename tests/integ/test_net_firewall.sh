@@ -102,11 +102,18 @@ ip netns exec $H nft list table inet tinystack_fw > "$T/inet.txt" || fail "no in
 ip netns exec $H nft list table bridge tinystack_fw > "$T/bridge.txt" || fail "no bridge table"
 grep -q "chain in_$TAP1" "$T/inet.txt" && grep -q "chain in_$TAP2" "$T/inet.txt" ||
 	fail "per-port chains missing: $(cat "$T/inet.txt")"
+# Group A's rules once, in its own chains, which both ports' chains jump to.
+[ "$(grep -c "chain gin_${SGA//-/} {" "$T/inet.txt")" = 1 ] && grep -q "chain geg_${SGA//-/} {" "$T/inet.txt" ||
+	fail "no chains of group A: $(cat "$T/inet.txt")"
+for t in $TAP1 $TAP2; do
+	ip netns exec $H nft list chain inet tinystack_fw in_$t | grep -q "jump gin_${SGA//-/}" ||
+		fail "in_$t does not jump to group A's chain"
+done
 ! grep -q "$TAP3" "$T/inet.txt" "$T/bridge.txt" || fail "port 3 (no port security) is filtered"
 for f in iptables ip6tables; do
 	[ "$(ip netns exec $H cat /proc/sys/net/bridge/bridge-nf-call-$f)" = 1 ] || fail "bridge-nf-call-$f not set"
 done
-ok "tables tinystack_fw (bridge, inet) with chains for ports 1 and 2 only"
+ok "tables tinystack_fw (bridge, inet) with chains for ports 1 and 2 only, group A's chains shared"
 
 # ---- helpers run inside guests
 cp "$(dirname "$0")/echo_server.py" "$T/srv.py"
@@ -230,12 +237,12 @@ MEMBERS_B="\"$IP1\""
 publish
 wait_for 5 "tcp port 1 (member) -> port 2:5002" conn $G1 $IP2 5002
 conn $G3 $IP2 5002 && fail "tcp 5002 open to port 3, not a member"
-rules_before=$(ip netns exec $H nft list chain inet tinystack_fw in_$TAP2 | grep -c accept)
+rules_before=$(ip netns exec $H nft list chain inet tinystack_fw gin_${SGA//-/} | grep -c accept)
 MEMBERS_B="\"$IP3\""
 publish
 wait_for 5 "tcp port 3 (member now) -> port 2:5002" conn $G3 $IP2 5002
 conn $G1 $IP2 5002 && fail "tcp 5002 still open to port 1 after it left group B"
-[ "$(ip netns exec $H nft list chain inet tinystack_fw in_$TAP2 | grep -c accept)" = "$rules_before" ] ||
+[ "$(ip netns exec $H nft list chain inet tinystack_fw gin_${SGA//-/} | grep -c accept)" = "$rules_before" ] ||
 	fail "membership change rewrote the rules"
 ip netns exec $H nft list set inet tinystack_fw rg4_${SGB//-/} | grep "$IP3" >/dev/null || fail "set rg4_ of group B"
 ok "a remote-group rule follows the group's membership (a set, not rules, changes)"

@@ -159,7 +159,7 @@ test_full_and_incremental(void **unused)
 	struct msg_host_network_state st;
 	static struct sch_net_sg_rule web2[6];
 	static struct sch_net_secgroup g2[3];
-	static char *db_fewer[] = { "10.66.0.11" };
+	static char *db_fewer[] = { "10.77.0.0/24" };
 	static struct sch_net_port p3[3];
 
 	(void)unused;
@@ -181,8 +181,9 @@ test_full_and_incremental(void **unused)
 	assert_int_equal(firewall_apply(fw, &d, NULL), 0);
 	assert_int_equal(proc_recorder_count(rec), 0);
 
-	/* web loses its ssh rule: ports 1 and 2 (both in web) change, and
-	 * since their rules shrank their connections are cut. */
+	/* web loses its ssh rule: only web's chains change (its rules are
+	 * there once, not in its ports' chains), and since they shrank the
+	 * connections of web's ports (1 and 2) are cut. */
 	memcpy(web2, web_rules, sizeof(web2));
 	web2[2] = web2[5];
 	memcpy(g2, groups, sizeof(g2));
@@ -192,15 +193,16 @@ test_full_and_incremental(void **unused)
 	assert_int_equal(firewall_apply(fw, &d, NULL), 0);
 	golden(rec, "tests/golden/net/fw_rule_removed.txt");
 
-	/* db loses a member: one set changes, no chain; web's ports (whose
-	 * rules name db) are cut. */
+	/* db loses a member: one set changes, no chain; the flows of that
+	 * member, in the zone of web's ports (web's rules name db), are cut,
+	 * not every address of those ports. */
 	g2[1].members.items = db_fewer;
 	g2[1].members.n = 1;
 	assert_int_equal(firewall_apply(fw, &d, NULL), 0);
 	golden(rec, "tests/golden/net/fw_member_removed.txt");
 
 	/* Port 2 leaves and port 3 turns security on: one deletion, one
-	 * addition, nothing else. */
+	 * addition, and db's chains go with their last port. */
 	p3[0] = ports[0];
 	p3[1] = ports[2];
 	p3[1].port_security = true;
@@ -305,11 +307,19 @@ test_bad_rules(void **unused)
 			fail_msg("case %zu: %s", i,
 			    st.networks.items[1].message ?
 			    st.networks.items[1].message : "(ok)");
-		/* Port 4 has only that group: in and out chains end in
-		 * drop right after the defaults. */
+		/* Port 4 has only that group: its chains stay empty, so
+		 * port 4's in chain drops right after the defaults and the
+		 * jump. */
 		assert_non_null(strstr(proc_recorder_text(rec),
 		    "mld-listener-query } accept\nadd rule inet tinystack_fw "
-		    "in_tapb4000000000 drop\n"));
+		    "in_tapb4000000000 jump gin_5e0000000000400080000000000000ff"
+		    "\nadd rule inet tinystack_fw in_tapb4000000000 drop\n"));
+		assert_non_null(strstr(proc_recorder_text(rec),
+		    "add chain inet tinystack_fw gin_5e0000000000400080000000"
+		    "000000ff\nflush chain inet tinystack_fw gin_5e00000000004000"
+		    "80000000000000ff\nadd chain inet tinystack_fw geg_5e0000000"
+		    "000400080000000000000ff\nflush chain inet tinystack_fw geg_"
+		    "5e0000000000400080000000000000ff\nflush map"));
 		codec_clear(&schema_msg_host_network_state, &st);
 		firewall_free(&fw);
 		proc_recorder_free(&rec);
@@ -317,7 +327,9 @@ test_bad_rules(void **unused)
 }
 
 /* Members only added: no cut; a member gone whose text is a prefix of one
- * that stays (10.66.0.1, 10.66.0.11): cut. */
+ * that stays (10.66.0.1, 10.66.0.11): that member's flows cut (from and
+ * to it, in the zone of the ports whose rules name the set), nothing of
+ * the ports' own addresses. */
 static void
 test_members_cut(void **unused)
 {
@@ -348,8 +360,11 @@ test_members_cut(void **unused)
 	g[1].members.items = m1;
 	g[1].members.n = 1;
 	assert_int_equal(firewall_apply(fw, &d, NULL), 0);
-	assert_non_null(strstr(proc_recorder_text(rec),
-	    "conntrack -D -w 41511 -s 10.66.0.10\n"));
+	assert_string_equal(proc_recorder_text(rec), "nft -f - <<'EOF'\n"
+	    "delete element inet tinystack_fw rg4_5e000000000040008000000000"
+	    "000002 { 10.66.0.1 }\nEOF\n"
+	    "conntrack -D -w 41511 -s 10.66.0.1\n"
+	    "conntrack -D -w 41511 -d 10.66.0.1\n");
 	firewall_free(&fw);
 	proc_recorder_free(&rec);
 }
