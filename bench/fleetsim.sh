@@ -28,7 +28,11 @@
 #   nometasync), PERF (a path: perf record of the controller during the
 #   ?limit=100 detail list of each checkpoint, to PERF.<servers>), HOLD
 #   (seconds to keep everything running before the scheduler runs, for
-#   inspection). Every wait is bounded (MAX_WAIT seconds, default 900).
+#   inspection), DASH_HOOK (a command: the controller also serves the
+#   dashboard, and after the last checkpoint the command runs with the
+#   page's URL, the controller's pid, AGENTS and the servers held as
+#   arguments; then the script ends: bench/dashboard_bench.sh). Every wait is bounded (MAX_WAIT
+#   seconds, default 900).
 set -euo pipefail
 export LC_ALL=C
 B=$(cd "${1:-build}" && pwd)
@@ -69,7 +73,7 @@ wait_for() {
 }
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-BUS=$(port); IDP=$(port); CP=$(port); IMP=$(port); MP=$(port)
+BUS=$(port); IDP=$(port); CP=$(port); IMP=$(port); MP=$(port); DP=$(port)
 cat > "$W/c.conf" <<C
 [DEFAULT]
 host = ctl
@@ -106,6 +110,9 @@ quota_cores = -1
 quota_ram = -1
 [metrics]
 port = $MP
+[dashboard]
+enabled = $([ -n "${DASH_HOOK:-}" ] && echo true || echo false)
+port = $DP
 C
 m() { "$MANAGE" --config "$W/c.conf" "$@"; }
 m db sync >/dev/null
@@ -273,6 +280,12 @@ if [ "$INSTANCES" -gt "$RSS_AT" ]; then
 fi
 fill "$INSTANCES"
 checkpoint
+
+if [ -n "${DASH_HOOK:-}" ]; then
+	$DASH_HOOK "http://127.0.0.1:$DP/dashboard/" "$CPID" "$AGENTS" \
+	    "$(total)"
+	exit 0
+fi
 
 # Heartbeats alone: nothing else runs for HB_WINDOW seconds.
 c0=$(cpu "$CPID")

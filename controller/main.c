@@ -205,7 +205,9 @@ main(int argc, char **argv)
 	if ((c.fleet = fleet_new(c.store, c.bus, &fo)) == NULL)
 		goto fail;
 	if ((c.metrics = metrics_new()) == NULL ||
-	    telemetry_register(c.metrics, c.store, c.bus) == -1)
+	    telemetry_register(c.metrics, c.store, c.bus) == -1 ||
+	    metrics_add_collector(c.metrics, fleet_metrics_collect,
+	    c.fleet) == -1)
 		goto fail;
 	{
 		struct services_env env = {

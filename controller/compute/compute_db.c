@@ -1,4 +1,5 @@
 /* compute_db: typed access to the compute tables; see compute_db.h. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -400,12 +401,35 @@ created_del(struct store_txn *txn, const struct rec_instance *i)
 	return 0;
 }
 
+/* See compute_db_instance_changed_ms(); 0: nothing put, never asked. */
+static _Atomic int64_t changed_ms;
+
+static void
+changed_at_least(int64_t t)
+{
+	int64_t cur = atomic_load(&changed_ms);
+
+	while (cur < t && !atomic_compare_exchange_weak(&changed_ms, &cur, t))
+		;
+}
+
+int64_t
+compute_db_instance_changed_ms(void)
+{
+	int64_t zero = 0;
+
+	(void)atomic_compare_exchange_strong(&changed_ms, &zero, db_now_ms());
+	return atomic_load(&changed_ms);
+}
+
 int
 compute_db_instance_put(struct store_txn *txn, const struct rec_instance *i,
     const struct rec_instance *old)
 {
 	const char *u = i->uuid;
 	size_t ul = strlen(u);
+
+	changed_at_least(i->updated_at ? i->updated_at : i->created_at);
 
 	if (put_k(txn, T_INSTANCES, u, ul, &schema_rec_instance, i, 0) == -1)
 		return -1;

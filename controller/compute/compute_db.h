@@ -72,6 +72,16 @@ int	compute_db_instance_copy(const struct rec_instance *src,
 	    struct rec_instance *dst);
 int	compute_db_instance_put(struct store_txn *, const struct rec_instance *inst,
 	    const struct rec_instance *old);
+/*
+ * The newest updated_at (or created_at, when never updated) any instance
+ * was given in this process by compute_db_instance_put(), or, before the
+ * first, the time of the first call (records written by earlier
+ * processes are older). An over-estimate (a put whose transaction then
+ * aborted) is harmless. So no instance changed at or after a time past
+ * it: a list with changes-since beyond it is empty without walking the
+ * instances (the dashboard's poll at 20,000 servers). Any thread.
+ */
+int64_t	compute_db_instance_changed_ms(void);
 /* Remove the record, its index entries and its actions. */
 int	compute_db_instance_del(struct store_txn *, const struct rec_instance *);
 int	compute_db_instance_each(struct store_txn *,

@@ -1,4 +1,5 @@
 /* fleet: agent registry, heartbeats and service liveness; see fleet.h. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "err.h"
 #include "fleet.h"
 #include "log.h"
+#include "metrics.h"
 #include "msg_gen.h"
 #include "store.h"
 
@@ -41,7 +43,47 @@ struct fleet {
 	size_t			 cap, n;
 	struct fleet_hooks	 hooks[FLEET_MAX_HOOKS];
 	size_t			 nhooks;
+	_Atomic uint64_t	 rejected[FLEET_REJECT_N];
 };
+
+/* Label values of tinystack_fleet_messages_rejected_total. */
+static const char *const reject_names[FLEET_REJECT_N] = {
+	[FLEET_REJECT_MALFORMED] = "malformed",
+	[FLEET_REJECT_SENDER] = "sender_mismatch",
+	[FLEET_REJECT_NOT_ENROLLED] = "not_enrolled",
+	[FLEET_REJECT_WRONG_HOST] = "wrong_host",
+	[FLEET_REJECT_UNKNOWN_AGENT] = "unknown_agent",
+};
+
+static void
+rejected(struct fleet *f, enum fleet_reject r)
+{
+	atomic_fetch_add_explicit(&f->rejected[r], 1, memory_order_relaxed);
+}
+
+uint64_t
+fleet_rejected(struct fleet *f, enum fleet_reject r)
+{
+	return r < FLEET_REJECT_N ? atomic_load_explicit(&f->rejected[r],
+	    memory_order_relaxed) : 0;
+}
+
+void
+fleet_metrics_collect(struct buf *out, void *arg)
+{
+	static const char *name = "tinystack_fleet_messages_rejected_total";
+	struct fleet *f = arg;
+
+	metrics_write_family(out, name, METRICS_COUNTER,
+	    "Agent messages refused by the fleet, by reason (malformed: does "
+	    "not decode; sender_mismatch: the envelope names another host "
+	    "than the authenticated one; not_enrolled: the key was revoked "
+	    "or replaced; wrong_host: a hello or heartbeat for another host; "
+	    "unknown_agent: a heartbeat before any hello).");
+	for (int r = 0; r < FLEET_REJECT_N; r++)
+		metrics_write_sample(out, name, (const char *[]){ "reason",
+		    reject_names[r], NULL }, (double)fleet_rejected(f, r));
+}
 
 int
 fleet_add_hooks(struct fleet *f, const struct fleet_hooks *h)
@@ -479,6 +521,7 @@ on_heartbeat(struct fleet *f, const char *peer, const char *reqid,
 		 * service was deleted. */
 		err_set(TS_ENOT_FOUND, "unknown agent %s: send agent_hello",
 		    peer);
+		rejected(f, FLEET_REJECT_UNKNOWN_AGENT);
 		reply_error(f, peer, reqid);
 		return;
 	}
@@ -553,6 +596,7 @@ fleet_handle(struct fleet *f, const struct bus_msg *bm)
 	    &env) == -1) {
 		log_warnx("malformed message from %s: %s", bm->peer,
 		    err_msg());
+		rejected(f, FLEET_REJECT_MALFORMED);
 		reply_error(f, bm->peer, "");
 		return;
 	}
@@ -561,12 +605,14 @@ fleet_handle(struct fleet *f, const struct bus_msg *bm)
 		err_set(TS_EFORBIDDEN, "sender '%s' is not the authenticated "
 		    "host '%s'", env.sender, bm->user_id);
 		log_err("message refused");
+		rejected(f, FLEET_REJECT_SENDER);
 		reply_error(f, bm->peer, env.request_id);
 		goto out;
 	}
 	if (f->require_enrolled &&
 	    !still_enrolled(f, bm->user_id, bm->pubkey)) {
 		log_err("message refused");
+		rejected(f, FLEET_REJECT_NOT_ENROLLED);
 		reply_error(f, bm->peer, env.request_id);
 		goto out;
 	}
@@ -577,6 +623,7 @@ fleet_handle(struct fleet *f, const struct bus_msg *bm)
 			err_set(TS_EFORBIDDEN, "agent %s may not register "
 			    "host %s", bm->user_id, m->host);
 			log_err("agent_hello refused");
+			rejected(f, FLEET_REJECT_WRONG_HOST);
 			reply_error(f, bm->peer, env.request_id);
 			goto out;
 		}
@@ -588,6 +635,7 @@ fleet_handle(struct fleet *f, const struct bus_msg *bm)
 			err_set(TS_EFORBIDDEN, "agent %s may not report for "
 			    "host %s", bm->user_id, m->host);
 			log_err("heartbeat refused");
+			rejected(f, FLEET_REJECT_WRONG_HOST);
 			reply_error(f, bm->peer, env.request_id);
 			goto out;
 		}

@@ -16,6 +16,9 @@
  *
  * Authorization: an agent speaks only for itself. A message whose envelope
  * sender or body host differs from the bus-authenticated host is refused.
+ * Every refusal is logged and counted by reason (fleet_metrics_collect):
+ * the counters are atomics bumped on the bus thread and read by the
+ * scraping thread.
  */
 #ifndef TS_CONTROLLER_FLEET_H
 #define TS_CONTROLLER_FLEET_H
@@ -23,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct buf;
 struct bus;
 struct bus_msg;
 struct store;
@@ -84,6 +88,23 @@ void		 fleet_handle(struct fleet *, const struct bus_msg *);
 void		 fleet_tick(struct fleet *, int64_t now_ms);
 /* Writes everything pending (at shutdown). */
 int		 fleet_flush(struct fleet *);
+
+/* Frames refused by fleet_handle(), by reason. */
+enum fleet_reject {
+	FLEET_REJECT_MALFORMED,		/* does not decode */
+	FLEET_REJECT_SENDER,		/* envelope sender is not the
+					 * authenticated host */
+	FLEET_REJECT_NOT_ENROLLED,	/* key revoked or replaced (CURVE) */
+	FLEET_REJECT_WRONG_HOST,	/* hello/heartbeat body names another
+					 * host */
+	FLEET_REJECT_UNKNOWN_AGENT,	/* heartbeat before any hello */
+	FLEET_REJECT_N
+};
+/* A counter's value (tests, collectors); any thread. */
+uint64_t	 fleet_rejected(struct fleet *, enum fleet_reject);
+/* metrics_collect_fn (arg = struct fleet *):
+ * tinystack_fleet_messages_rejected_total{reason}. */
+void		 fleet_metrics_collect(struct buf *out, void *arg);
 
 /* ZAP allow callback (bus_allow_fn): a key is accepted when it is enrolled
  * and not revoked; host_out gets the host it is enrolled for. Runs on the

@@ -77,7 +77,8 @@ vals ctl 'tinystack_hypervisors{state="down"}' \
 M=(tinystack_store_commits_total tinystack_store_map_size_bytes
     tinystack_store_map_used_bytes tinystack_store_commit_batch_size_count
     openstack_nova_total_vms openstack_cinder_volumes openstack_neutron_ports
-    openstack_glance_images 'tinystack_bus_dropped_total{reason="impostor"}')
+    openstack_glance_images 'tinystack_bus_dropped_total{reason="impostor"}'
+    'tinystack_fleet_messages_rejected_total{reason="malformed"}')
 vals ctl "${M[@]}"
 for i in "${!M[@]}"; do [ "${V[$i]}" != absent ] || fail "${M[$i]} absent"; done
 ok "controller /metrics: strict format, hypervisors up = 2, host figures from libvirt"

@@ -30,6 +30,7 @@
 #include "err.h"
 #include "core/fleet.h"
 #include "log.h"
+#include "metrics.h"
 #include "msg_gen.h"
 #include "store.h"
 #include "logcap.h"
@@ -42,6 +43,7 @@ static struct bus	*srv, *cli;
 static struct fleet	*fl;
 static uint64_t		 seq;
 static const char	*hello_tunnel;	/* tunnel_ip of the next hello */
+static struct metrics	*reg;		/* /metrics with the fleet's collector */
 
 /* Frames from the agent reach the fleet as on the controller's bus thread;
  * the first reply from the controller is decoded into *reply (may be
@@ -443,6 +445,28 @@ test_hook_sets_and_tunnel_ip(void **state)
 
 /* ---- attacks from an authenticated agent ------------------------------- */
 
+/* tinystack_fleet_messages_rejected_total{reason} as /metrics renders it
+ * (and the fleet's own counter agrees). */
+static double
+rejected_metric(const char *reason, enum fleet_reject r)
+{
+	struct buf out = { 0 };
+	char needle[160];
+	const char *p;
+	double v;
+
+	assert_int_equal(metrics_render(reg, &out), 0);
+	assert_int_equal(buf_append(&out, "", 1), 0);
+	snprintf(needle, sizeof(needle),
+	    "\ntinystack_fleet_messages_rejected_total{reason=\"%s\"} ",
+	    reason);
+	assert_non_null(p = strstr((const char *)out.data, needle));
+	v = strtod(p + strlen(needle), NULL);
+	buf_free(&out);
+	assert_true(v == (double)fleet_rejected(fl, r));
+	return v;
+}
+
 /* Everything the fleet stores, encoded: the records of h1 and the number
  * of services and hypervisors. Memory is flushed first, so a change the
  * fleet only made in memory (a heartbeat's) shows as well. */
@@ -544,6 +568,8 @@ test_malformed_frames(void **state)
 	msgpack_sbuffer sb;
 	struct buf b = { 0 };
 	char host[300];
+	double bad0 = rejected_metric("malformed", FLEET_REJECT_MALFORMED);
+	double wrong0 = rejected_metric("wrong_host", FLEET_REJECT_WRONG_HOST);
 
 	hello();
 	attack("\xc1", 1, TS_EDECODE, "malformed message from h1");
@@ -588,6 +614,11 @@ test_malformed_frames(void **state)
 		assert_ptr_equal(r.type, &schema_msg_heartbeat_ack);
 		codec_envelope_clear(&r);
 	}
+	/* Exactly the eight bad frames above, and no other reason. */
+	assert_true(rejected_metric("malformed", FLEET_REJECT_MALFORMED) ==
+	    bad0 + 8);
+	assert_true(rejected_metric("wrong_host", FLEET_REJECT_WRONG_HOST) ==
+	    wrong0);
 }
 
 /* An agent speaks only for itself: a hello or heartbeat naming another
@@ -599,6 +630,9 @@ test_other_host_refused(void **state)
 	struct msg_agent_hello m = { 0 };
 	struct msg_heartbeat hb = { .host = "h2", .running_vms = 3 };
 	struct buf b = { 0 };
+	double wrong0 = rejected_metric("wrong_host", FLEET_REJECT_WRONG_HOST);
+	double snd0 = rejected_metric("sender_mismatch", FLEET_REJECT_SENDER);
+	double bad0 = rejected_metric("malformed", FLEET_REJECT_MALFORMED);
 
 	hello();
 	m.host = "h2";
@@ -632,6 +666,14 @@ test_other_host_refused(void **state)
 	attack(b.data, b.len, TS_EFORBIDDEN, "message refused: sender 'h2' "
 	    "is not the authenticated host 'h1'");
 	buf_free(&b);
+	assert_true(rejected_metric("wrong_host", FLEET_REJECT_WRONG_HOST) ==
+	    wrong0 + 2);
+	assert_true(rejected_metric("sender_mismatch", FLEET_REJECT_SENDER) ==
+	    snd0 + 2);
+	assert_true(rejected_metric("malformed", FLEET_REJECT_MALFORMED) ==
+	    bad0);
+	assert_true(rejected_metric("not_enrolled",
+	    FLEET_REJECT_NOT_ENROLLED) == 0);
 }
 
 static int
@@ -660,6 +702,9 @@ setup(void **state)
 	fo.report_interval = 10;
 	fo.service_down_time = 60;
 	assert_non_null(fl = fleet_new(st, srv, &fo));
+	assert_non_null(reg = metrics_new());
+	assert_int_equal(metrics_add_collector(reg, fleet_metrics_collect, fl),
+	    0);
 	/* Let the server learn the route to h1. */
 	for (int64_t until = clock_mono_ms() + WAIT_MS;
 	    clock_mono_ms() < until && !bus_client_connected(cli);) {
@@ -679,6 +724,7 @@ teardown(void **state)
 {
 	char cmd[128];
 
+	metrics_free(&reg);
 	fleet_free(&fl);
 	bus_free(&cli);
 	bus_free(&srv);

@@ -11,7 +11,22 @@
 (() => {
   'use strict';
   const POLL_MS = 1000;
-  const PAGE = 500;
+  // Nova's [api] max_limit: the largest page a list returns.
+  const PAGE = 1000;
+  // Hypervisors: one request for the whole fleet (Nova pages os-hypervisors
+  // only from microversion 2.33; the controller serves 2.1-2.11), about
+  // 50 us of controller CPU per host, so at most every FLEET_MS; a host's
+  // state still turns down within service_down_time + FLEET_MS.
+  const FLEET_MS = 2000;
+  // os-services only adds zones and heartbeat ages: seldom.
+  const SERVICES_MS = 10000;
+  // Instances: changes-since every poll; a full reload (which also drops
+  // deleted servers, which this controller does not list as DELETED)
+  // every RESYNC_MS, on every poll while the cloud holds at most one
+  // page, and as soon as the fleet's instance count falls.
+  const RESYNC_MS = 120000;
+  // Rows rendered per table page: the DOM stays small at any fleet size.
+  const ROWS = 100;
   // Catalog type -> the mount name on the dashboard's port.
   const MOUNT = { identity: 'identity', compute: 'compute', image: 'image',
     network: 'network', volumev3: 'volume', 'block-storage': 'volume',
@@ -46,13 +61,16 @@
         Accept: 'application/json' }, o.headers || {}) });
     if (r.status === 401) { expire(); throw new Error('session expired'); }
     if (!r.ok) { const e = new Error(type + ' ' + r.status); e.status = r.status; throw e; }
+    const d = Date.parse(r.headers.get('Date') || '');
+    if (s && !isNaN(d)) s.clock = d;
     return r.status === 204 ? null : r.json();
   }
 
-  // Every page of a marker-paginated list.
-  async function all(type, path, key, extra) {
+  // Every page of a marker-paginated list; onPage(soFar) after each page
+  // but the last, so a big list paints before it is complete.
+  async function all(type, path, key, extra, onPage) {
     let out = [], marker = null;
-    for (let n = 0; n < 200; n++) {
+    for (let n = 0; n < 1000; n++) {
       const q = new URLSearchParams(extra || {});
       q.set('limit', String(PAGE));
       if (marker) q.set('marker', marker);
@@ -61,6 +79,7 @@
       out = out.concat(page);
       if (page.length < PAGE) break;
       marker = page[page.length - 1].id;
+      if (onPage) onPage(out);
     }
     return out;
   }
@@ -95,7 +114,8 @@
       if (b) base[svc.type === 'block-storage' || svc.type === 'volume' ? 'volumev3' : svc.type] = b;
     }
     base.identity = '../identity/v3';
-    s = { token: r.headers.get('X-Subject-Token'), base: base,
+    incReset();
+    s = { token: r.headers.get('X-Subject-Token'), base: base, clock: 0,
       admin: (t.roles || []).some((x) => x.name === 'admin'),
       user: t.user.name, project: t.project ? t.project.name : '' };
     $('who').textContent = s.user + ' @ ' + s.project + (s.admin ? ' (admin)' : '');
@@ -115,6 +135,8 @@
     timer = null;
     for (const k in data) data[k] = [];
     for (const k in data) $(k).tBodies[0].replaceChildren();
+    for (const k in page) delete page[k];
+    inc = null;
     $('who').textContent = '';
     $('summary').textContent = '';
     $('error').textContent = '';
@@ -143,31 +165,108 @@
   }
 
   // ---- data ----------------------------------------------------------
+  // Bumped whenever a view's rows change, so render() can tell without
+  // comparing the rows themselves.
+  const version = { fleet: 0, instances: 0, volumes: 0, networks: 0, fips: 0 };
+  // Poll bookkeeping of the fleet and instance views (per session).
+  let inc = null;
+
+  function incReset() {
+    inc = { hvAt: 0, svcAt: 0, bySvc: {}, vms: -1, fullAt: 0, since: null,
+      byId: new Map() };
+  }
+
   async function fetchFleet() {
     if (!s.admin) { data.fleet = []; return; }
+    const now = Date.now();
+    if (now - inc.hvAt < FLEET_MS - 100) return;
+    inc.hvAt = now;
     const [hv, sv] = await Promise.all([
       api('compute', '/os-hypervisors/detail'),
-      api('compute', '/os-services?binary=nova-compute')]);
-    const bySvc = {};
-    for (const x of sv.services || []) bySvc[x.host] = x;
+      now - inc.svcAt >= SERVICES_MS ? api('compute', '/os-services?binary=nova-compute') : null]);
+    if (sv) {
+      inc.svcAt = now;
+      inc.bySvc = {};
+      for (const x of sv.services || []) inc.bySvc[x.host] = x;
+    }
+    let vms = 0;
+    const before = JSON.stringify(data.fleet);
     data.fleet = (hv.hypervisors || []).map((h) => {
-      const svc = bySvc[h.service ? h.service.host : h.hypervisor_hostname] || {};
+      const svc = inc.bySvc[h.service ? h.service.host : h.hypervisor_hostname] || {};
+      vms += h.running_vms || 0;
       return Object.assign({}, h, { zone: svc.zone || '',
         updated_at: svc.updated_at || '',
         disabled_reason: (h.service && h.service.disabled_reason) || svc.disabled_reason || '' });
     });
+    // Unchanged rows are not re-rendered (focus and selection stay).
+    if (JSON.stringify(data.fleet) !== before) version.fleet++;
+    // Fewer instances placed than last time: some were deleted, which
+    // changes-since does not tell here; reload the instances.
+    if (inc.vms >= 0 && vms < inc.vms) inc.fullAt = 0;
+    inc.vms = vms;
+  }
+
+  // ISO 8601 of the controller's clock minus a margin (changes-since is
+  // inclusive; a server seen twice is just replaced).
+  function sinceOf(clock) {
+    return new Date(clock - 2000).toISOString().replace(/\.\d+Z$/, 'Z');
   }
 
   async function fetchInstances() {
     const extra = s.admin ? { all_tenants: '1' } : {};
-    data.instances = await all('compute', '/servers/detail', 'servers', extra);
+    const now = Date.now(), me = s;
+    const full = !inc.since || now - inc.fullAt >= RESYNC_MS ||
+      data.instances.length < PAGE;
+    const t0 = s.clock || now;
+    if (full) {
+      // The first load paints each page as it arrives.
+      const first = !inc.since;
+      const list = await all('compute', '/servers/detail', 'servers', extra,
+        first ? (soFar) => { if (s === me) { data.instances = soFar; version.instances++; render(); } } : null);
+      inc.byId = new Map(list.map((x, k) => [x.id, k]));
+      const same = !first && JSON.stringify(list) === JSON.stringify(data.instances);
+      data.instances = list;
+      inc.fullAt = now;
+      if (!same) version.instances++;
+    } else {
+      const ch = await all('compute', '/servers/detail', 'servers',
+        Object.assign({ 'changes-since': inc.since }, extra));
+      if (ch.length) {
+        const fresh = [];
+        let gone = false, moved = false;
+        for (const x of ch) {
+          const k = inc.byId.get(x.id);
+          if (x.status === 'DELETED') gone = gone || k !== undefined;
+          else if (k === undefined) fresh.push(x);
+          else if (JSON.stringify(data.instances[k]) !== JSON.stringify(x)) {
+            data.instances[k] = x;
+            moved = true;
+          }
+        }
+        let list = fresh.length ? fresh.concat(data.instances) : data.instances;
+        if (gone) {
+          const del = new Set(ch.filter((x) => x.status === 'DELETED').map((x) => x.id));
+          list = list.filter((x) => !del.has(x.id));
+        }
+        if (list !== data.instances || gone) {
+          data.instances = list;
+          inc.byId = new Map(list.map((x, k) => [x.id, k]));
+        }
+        if (moved || fresh.length || gone) version.instances++;
+      }
+    }
+    // The next changes-since starts at this poll's start on the
+    // controller's clock (not the browser's).
+    inc.since = sinceOf(t0);
   }
 
   async function fetchOptional(key, fn) {
+    const before = JSON.stringify(data[key]);
     try { data[key] = await fn(); } catch (e) {
       if (e.status === 403 || e.status === 404 || /no .* endpoint/.test(e.message)) data[key] = [];
       else throw e;
     }
+    if (JSON.stringify(data[key]) !== before) version[key]++;
   }
 
   async function poll() {
@@ -341,24 +440,66 @@
   // What the table shows now: unchanged data are not re-rendered (the
   // DOM stays put for readers, focus and selection).
   let shown = '';
+  // The table page shown per view (ROWS rows each), and the filtered,
+  // sorted rows it was cut from with what they were made of.
+  const page = {};
+  let cut = { key: '', rows: [] };
+
+  // Filter and sort run over every fetched row (the API's filters do not
+  // cover a free-text match across columns); at 20,000 rows that is a few
+  // ms, and only when the data, the filter or the order changed.
+  function rowsOf(V, f) {
+    const key = JSON.stringify([view, f, sort[view] || null, version[view]]);
+    if (key === cut.key) return cut.rows;
+    let rows = f ? data[view].filter((r) => V.text(r).toLowerCase().includes(f)) : data[view].slice();
+    const so = sort[view];
+    if (so) {
+      const kf = V.cols[so.col][1];
+      const keyed = rows.map((r) => [kf(r), r]);
+      keyed.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0) * so.dir);
+      rows = keyed.map((x) => x[1]);
+    }
+    cut = { key: key, rows: rows };
+    return rows;
+  }
+
+  // Previous/next buttons under the table, made once per view.
+  function pager(name, total) {
+    const id = 'pager-' + name;
+    let p = $(id);
+    if (!p) {
+      p = el('p', null, 'pager');
+      p.id = id;
+      const prev = el('button', 'Previous'), next = el('button', 'Next'), where = el('span');
+      prev.type = next.type = 'button';
+      where.setAttribute('aria-live', 'polite');
+      prev.addEventListener('click', () => { page[name] = (page[name] || 0) - 1; render(); });
+      next.addEventListener('click', () => { page[name] = (page[name] || 0) + 1; render(); });
+      p.append(prev, where, next);
+      $('view-' + name).append(p);
+    }
+    const last = Math.max(0, Math.ceil(total / ROWS) - 1);
+    const n = Math.min(Math.max(page[name] || 0, 0), last);
+    page[name] = n;
+    const [prev, where, next] = p.children;
+    prev.disabled = n === 0;
+    next.disabled = n >= last;
+    where.textContent = total ? ' rows ' + (n * ROWS + 1) + '-' + Math.min(total, (n + 1) * ROWS) +
+      ' of ' + total + ' ' : ' no rows ';
+    p.hidden = total <= ROWS;
+    return n;
+  }
 
   function render() {
     if (!s) return;
     const V = VIEWS[view], f = $('filter').value.trim().toLowerCase();
-    const key = JSON.stringify([view, f, sort[view] || null, data[view],
+    const cutRows = rowsOf(V, f);
+    const n = pager(view, cutRows.length);
+    const key = JSON.stringify([view, f, sort[view] || null, version[view], n,
       Math.floor(Date.now() / 10000)]);   // ages move on
     if (key === shown) return;
     shown = key;
-    let rows = data[view].slice();
-    if (f) rows = rows.filter((r) => V.text(r).toLowerCase().includes(f));
-    const so = sort[view];
-    if (so) {
-      const key = V.cols[so.col][1];
-      rows.sort((a, b) => {
-        const x = key(a), y = key(b);
-        return (x < y ? -1 : x > y ? 1 : 0) * so.dir;
-      });
-    }
+    const rows = cutRows.slice(n * ROWS, (n + 1) * ROWS);
     const refocus = focusedRow(view);
     header(view);
     const body = document.createDocumentFragment();
@@ -641,7 +782,7 @@
   document.addEventListener('DOMContentLoaded', () => {
     $('login').addEventListener('submit', login);
     $('logout').addEventListener('click', logout);
-    $('filter').addEventListener('input', render);
+    $('filter').addEventListener('input', () => { page[view] = 0; render(); });
     $('detail-close').addEventListener('click', detailClose);
     $('console-refresh').addEventListener('click', () => detailUpdate(true));
     for (const b of document.querySelectorAll('nav button'))
