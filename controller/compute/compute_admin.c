@@ -407,16 +407,18 @@ compute_metrics_collect(struct buf *out, void *arg)
 			const struct host *h = &hs.v[k];
 			int64_t fr, fd, mu, du;
 			double v = 0;
+			char zone[SCHEDULER_NAME_MAX + 1];
 			const char *hv[] = { "hostname", h->svc.host,
-			    "availability_zone", svc->az, "aggregates", "",
+			    "availability_zone", zone, "aggregates", "",
 			    NULL };
 			const char *st[] = { "hostname", h->svc.host, "id", id,
-			    "service", NOVA_BINARY, "zone", svc->az,
+			    "service", NOVA_BINARY, "zone", zone,
 			    "adminState", h->svc.disabled ? "disabled" :
 			    "enabled", "disabledReason",
 			    h->svc.disabled_reason ? h->svc.disabled_reason :
 			    "", NULL };
 
+			scheduler_host_az(svc->sched, h->svc.host, zone);
 			host_numbers(svc, h, &fr, &fd, &mu, &du);
 			switch (f) {
 			case F_STATE:

@@ -218,7 +218,7 @@ grep -qx "az1 $OTHER" "$T/azl.txt" && grep -qx "nova $HOST" "$T/azl.txt" ||
 openstack compute service list -f value -c Host -c Zone | grep -qx "$OTHER az1" || fail "service zone"
 # Refusals, each with Nova's code and nothing changed.
 agg1_same() { nv "/os-aggregates/$AGG1" '.aggregate | [.name, .hosts, .availability_zone] | tojson' |
-	grep -qx "[\"agg1\",[\"$OTHER\"],\"az1\"]"; }
+	grep -Fqx "[\"agg1\",[\"$OTHER\"],\"az1\"]"; }
 [ "$(nvc POST /os-aggregates '{"aggregate": {"name": "agg1"}}')" = 409 ] &&
 	grep -q "Aggregate agg1 already exists." "$T/nvc.json" || fail "duplicate aggregate name not 409"
 [ "$(nvc POST "/os-aggregates/$AGG1/action" '{"add_host": {"host": "nohost"}}')" = 404 ] &&
