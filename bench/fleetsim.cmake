@@ -2,6 +2,7 @@
 # ZeroMQ socket, identity and CURVE key each) for bench/fleetsim.sh.
 add_executable(fleetsim fleetsim.c
   ${CMAKE_SOURCE_DIR}/controller/compute/scheduler.c
+  ${CMAKE_SOURCE_DIR}/controller/compute/aggregates.c
   ${CMAKE_SOURCE_DIR}/controller/compute/compute_db.c
   ${CMAKE_SOURCE_DIR}/controller/core/db.c)
 add_dependencies(fleetsim ts_generated)

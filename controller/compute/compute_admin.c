@@ -1,7 +1,7 @@
 /*
  * compute_admin: the inventory and limits side of the Compute API:
- * os-hypervisors, os-services, os-availability-zone, os-aggregates,
- * os-quota-sets and limits.
+ * os-hypervisors, os-services, os-availability-zone, os-quota-sets and
+ * limits (os-aggregates: compute_aggregates.c).
  *
  * A compute host is one agent: its service record (liveness, the
  * operator's disable/force-down switches), its hypervisor record (what
@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "aggregates.h"
 #include "codec.h"
 #include "compute_int.h"
 #include "config.h"
@@ -406,16 +407,18 @@ compute_metrics_collect(struct buf *out, void *arg)
 			const struct host *h = &hs.v[k];
 			int64_t fr, fd, mu, du;
 			double v = 0;
+			char zone[SCHEDULER_NAME_MAX + 1];
 			const char *hv[] = { "hostname", h->svc.host,
-			    "availability_zone", svc->az, "aggregates", "",
+			    "availability_zone", zone, "aggregates", "",
 			    NULL };
 			const char *st[] = { "hostname", h->svc.host, "id", id,
-			    "service", NOVA_BINARY, "zone", svc->az,
+			    "service", NOVA_BINARY, "zone", zone,
 			    "adminState", h->svc.disabled ? "disabled" :
 			    "enabled", "disabledReason",
 			    h->svc.disabled_reason ? h->svc.disabled_reason :
 			    "", NULL };
 
+			scheduler_host_az(svc->sched, h->svc.host, zone);
 			host_numbers(svc, h, &fr, &fd, &mu, &du);
 			switch (f) {
 			case F_STATE:
@@ -614,9 +617,13 @@ compute_admin_hypervisor_search(struct http_req *req, struct http_resp *resp)
 static json_t *
 service_json(struct compute *svc, const struct host *h, int mv)
 {
-	json_t *o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:o, s:o}",
+	char zone[SCHEDULER_NAME_MAX + 1];
+	json_t *o;
+
+	scheduler_host_az(svc->sched, h->svc.host, zone);
+	o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:o, s:o}",
 	    "id", (int)h->id, "binary", NOVA_BINARY, "host", h->svc.host,
-	    "zone", svc->az, "status", h->svc.disabled ? "disabled" : "enabled",
+	    "zone", zone, "status", h->svc.disabled ? "disabled" : "enabled",
 	    "state", h->up ? "up" : "down",
 	    "updated_at", compute_time_or_null(h->svc.updated_at, 1),
 	    "disabled_reason", h->svc.disabled_reason ?
@@ -816,6 +823,9 @@ svc_del_fn(struct store_txn *txn, void *arg)
 	if (rc == 0 && store_del(txn, T_COMPUTE_NODES, d->host,
 	    strlen(d->host)) == -1 && err_code() != TS_ENOT_FOUND)
 		rc = -1;
+	/* Nova takes a deleted service's host out of its aggregates. */
+	if (rc == 0)
+		rc = aggregates_forget_host(txn, d->host);
 	return rc;
 }
 
@@ -859,40 +869,63 @@ compute_admin_service_delete(struct http_req *req, struct http_resp *resp)
 
 /* ---- zones and aggregates --------------------------------------------------------- */
 
+/*
+ * Nova's zone list: first the zones of enabled hosts (available; detail
+ * lists those hosts and their liveness), then the zones only disabled
+ * hosts are in (not available). A host's zone is the scheduler's (its
+ * aggregates', see aggregates.h). Without any host: the default zone, not
+ * available.
+ */
 static int
 az(struct http_req *req, struct http_resp *resp, bool detail)
 {
 	struct compute *svc = compute_of(req);
 	struct hosts hs;
-	json_t *hosts = json_object(), *zone;
-	bool any = false;
+	json_t *zones, *off, *out, *v;
+	const char *z;
 	int mv;
 
-	if (compute_version(req, resp, &mv) == -1 || hosts_load(req, &hs) == -1) {
-		json_decref(hosts);
+	if (compute_version(req, resp, &mv) == -1 || hosts_load(req, &hs) == -1)
 		return -1;
-	}
+	zones = json_object();
+	off = json_object();
+	out = json_array();
 	for (size_t k = 0; k < hs.n; k++) {
 		const struct host *h = &hs.v[k];
+		char zone[SCHEDULER_NAME_MAX + 1];
+		json_t *hosts;
 
-		if (h->svc.disabled)
+		scheduler_host_az(svc->sched, h->svc.host, zone);
+		if (h->svc.disabled) {
+			json_object_set_new(off, zone, json_true());
 			continue;
-		any |= h->up;
+		}
+		if ((hosts = json_object_get(zones, zone)) == NULL) {
+			hosts = json_object();
+			json_object_set_new(zones, zone, hosts);
+		}
 		json_object_set_new(hosts, h->svc.host, json_pack("{s:{s:b, "
 		    "s:b, s:o}}", NOVA_BINARY, "available", h->up, "active",
 		    !h->svc.disabled, "updated_at",
 		    compute_time_or_null(h->svc.updated_at, 1)));
 	}
 	hosts_free(&hs);
-	zone = json_pack("{s:s, s:{s:b}}", "zoneName", svc->az, "zoneState",
-	    "available", any);
-	if (zone)
-		json_object_set_new(zone, "hosts", detail ? hosts :
-		    json_null());
-	if (!detail)
-		json_decref(hosts);
-	return http_resp_json(resp, 200, json_pack("{s:[o]}",
-	    "availabilityZoneInfo", zone));
+	json_object_foreach(zones, z, v)
+		json_array_append_new(out, json_pack("{s:s, s:{s:b}, s:O}",
+		    "zoneName", z, "zoneState", "available", 1, "hosts",
+		    detail ? v : json_null()));
+	json_object_foreach(off, z, v)
+		if (json_object_get(zones, z) == NULL)
+			json_array_append_new(out, json_pack("{s:s, s:{s:b}, "
+			    "s:n}", "zoneName", z, "zoneState", "available", 0,
+			    "hosts"));
+	if (json_array_size(out) == 0)
+		json_array_append_new(out, json_pack("{s:s, s:{s:b}, s:n}",
+		    "zoneName", svc->az, "zoneState", "available", 0, "hosts"));
+	json_decref(zones);
+	json_decref(off);
+	return http_resp_json(resp, 200, json_pack("{s:o}",
+	    "availabilityZoneInfo", out));
 }
 
 int
@@ -905,17 +938,6 @@ int
 compute_admin_az_detail(struct http_req *req, struct http_resp *resp)
 {
 	return az(req, resp, true);
-}
-
-/* Host aggregates are not kept: every host is in the one default zone. */
-int
-compute_admin_aggregate_list(struct http_req *req, struct http_resp *resp)
-{
-	int mv;
-
-	if (compute_version(req, resp, &mv) == -1)
-		return -1;
-	return http_resp_json(resp, 200, json_pack("{s:[]}", "aggregates"));
 }
 
 /* ---- quotas --------------------------------------------------------------------------- */

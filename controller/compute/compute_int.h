@@ -216,7 +216,13 @@ int	compute_admin_service_update(struct http_req *, struct http_resp *);
 int	compute_admin_service_delete(struct http_req *, struct http_resp *);
 int	compute_admin_az_list(struct http_req *, struct http_resp *);
 int	compute_admin_az_detail(struct http_req *, struct http_resp *);
-int	compute_admin_aggregate_list(struct http_req *, struct http_resp *);
+/* compute_aggregates.c */
+int	compute_aggregates_list(struct http_req *, struct http_resp *);
+int	compute_aggregates_create(struct http_req *, struct http_resp *);
+int	compute_aggregates_show(struct http_req *, struct http_resp *);
+int	compute_aggregates_update(struct http_req *, struct http_resp *);
+int	compute_aggregates_delete(struct http_req *, struct http_resp *);
+int	compute_aggregates_action(struct http_req *, struct http_resp *);
 int	compute_admin_quota_show(struct http_req *, struct http_resp *);
 int	compute_admin_quota_detail(struct http_req *, struct http_resp *);
 int	compute_admin_quota_defaults(struct http_req *, struct http_resp *);

@@ -438,8 +438,18 @@ server_json(struct http_req *req, const struct rec_instance *i,
 	    compute_time_or_null(i->launched_at, 1));
 	json_object_set_new(o, "OS-SRV-USG:terminated_at",
 	    compute_time_or_null(i->terminated_at, 1));
-	json_object_set_new(o, "OS-EXT-AZ:availability_zone",
-	    json_string(i->availability_zone));
+	/* Nova's get_instance_availability_zone(): a placed server is in
+	 * its host's zone, which follows the host's aggregates. */
+	if (i->host && *i->host) {
+		char az[SCHEDULER_NAME_MAX + 1];
+
+		scheduler_host_az(compute_of(req)->sched, i->host, az);
+		json_object_set_new(o, "OS-EXT-AZ:availability_zone",
+		    json_string(az));
+	} else {
+		json_object_set_new(o, "OS-EXT-AZ:availability_zone",
+		    json_string(i->availability_zone));
+	}
 	json_object_set_new(o, "OS-EXT-STS:task_state", i->task_state ?
 	    json_string(i->task_state) : json_null());
 	json_object_set_new(o, "OS-EXT-STS:vm_state",
@@ -1103,7 +1113,8 @@ fill_instance(struct create *c, struct rec_instance *i, size_t k,
 	    image_apply(i, &c->image) == -1 ||
 	    set_str(&i->key_name, c->key_name) == -1 ||
 	    set_str(&i->key_data, c->key_data) == -1 ||
-	    set_str(&i->availability_zone, c->svc->az) == -1 ||
+	    set_str(&i->availability_zone, c->sreq.az ? c->sreq.az :
+	    c->svc->az) == -1 ||
 	    set_str(&i->vm_state, VM_BUILDING) == -1 ||
 	    set_str(&i->access_ipv4, c->access_ipv4) == -1 ||
 	    set_str(&i->access_ipv6, c->access_ipv6) == -1)
@@ -1968,6 +1979,7 @@ compute_servers_create(struct http_req *req, struct http_resp *resp)
 	    (c.flavor.swap + 1023) / 1024;
 	c.sreq.az = *zone ? zone : NULL;
 	c.sreq.force_host = *fhost ? fhost : NULL;
+	c.sreq.extra_specs = &c.flavor.extra_specs;
 	if (scheduler_rank(svc->sched, &c.sreq, &c.cands) == -1)
 		goto out;
 	if ((c.uuids = calloc((size_t)c.max_count, sizeof(*c.uuids))) == NULL ||

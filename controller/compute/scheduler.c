@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "aggregates.h"
 #include "compute_db.h"
 #include "core/db.h"
 #include "err.h"
@@ -27,6 +28,8 @@ struct sched {
 	pthread_mutex_t		 lock;
 	struct scheduler_host_state	*hosts;		/* sorted by name */
 	size_t			 nhosts;
+	/* Read with the hosts: the extra specs filter's metadata. */
+	struct aggregates	 aggs;
 };
 
 struct sched *
@@ -67,6 +70,7 @@ scheduler_free(struct sched **sp)
 	if (s == NULL)
 		return;
 	free(s->hosts);
+	aggregates_clear(&s->aggs);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 	*sp = NULL;
@@ -86,6 +90,7 @@ struct load {
 	struct scheduler_host_state	*v;
 	size_t			 n, cap;
 	int64_t			 now;
+	struct aggregates	 aggs;
 };
 
 static int
@@ -123,6 +128,8 @@ load_service(const struct rec_service *svc, void *arg)
 	h->vcpus = hv.vcpus;
 	h->memory_mb = hv.memory_mb;
 	h->disk_gb = hv.local_gb;
+	snprintf(h->az, sizeof(h->az), "%s", aggregates_host_zone(
+	    &l->aggs, svc->host, l->s->az));
 	codec_clear(&schema_rec_hypervisor, &hv);
 	if (compute_db_host_usage_get(l->txn, svc->host, &u) == 0) {
 		h->vcpus_used = u.vcpus;
@@ -175,10 +182,13 @@ scheduler_refresh(struct sched *s)
 
 	if (store_read_begin(s->store, &l.txn) == -1)
 		return -1;
-	rc = db_service_each(l.txn, load_service, &l);
+	rc = aggregates_load(l.txn, &l.aggs);
+	if (rc == 0)
+		rc = db_service_each(l.txn, load_service, &l);
 	store_txn_end(&l.txn);
 	if (rc == -1) {
 		free(l.v);
+		aggregates_clear(&l.aggs);
 		return -1;
 	}
 	if (l.n > 1)
@@ -201,6 +211,8 @@ scheduler_refresh(struct sched *s)
 	free(s->hosts);
 	s->hosts = l.v;
 	s->nhosts = l.n;
+	aggregates_clear(&s->aggs);
+	s->aggs = l.aggs;
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
@@ -247,6 +259,31 @@ scheduler_host_up(struct sched *s, const char *host)
 	return up;
 }
 
+void
+scheduler_host_az(struct sched *s, const char *host,
+    char out[SCHEDULER_NAME_MAX + 1])
+{
+	struct scheduler_host_state *h;
+
+	pthread_mutex_lock(&s->lock);
+	h = find_locked(s, host);
+	snprintf(out, SCHEDULER_NAME_MAX + 1, "%s", h != NULL ? h->az : s->az);
+	pthread_mutex_unlock(&s->lock);
+}
+
+int
+scheduler_az_known(struct sched *s, const char *zone)
+{
+	int known = strcmp(zone, s->az) == 0;
+
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; !known && i < s->nhosts; i++)
+		known = !s->hosts[i].disabled && strcmp(s->hosts[i].az,
+		    zone) == 0;
+	pthread_mutex_unlock(&s->lock);
+	return known;
+}
+
 int
 scheduler_hosts_snapshot(struct sched *s, struct scheduler_host_state **out,
     size_t *n)
@@ -283,6 +320,22 @@ static int
 in_service(const struct scheduler_host_state *h)
 {
 	return h->up && !h->disabled;
+}
+
+/* Lock held. The filters other than capacity: in service, the zone (a
+ * forced host skips it, as Nova's forced hosts skip the filters) and the
+ * aggregate metadata the flavor asks for. */
+static int
+passes(const struct sched *s, const struct scheduler_host_state *h,
+    const struct scheduler_request *r)
+{
+	if (!in_service(h))
+		return 0;
+	if (!(r->force_host && *r->force_host) && r->az && *r->az &&
+	    strcmp(h->az, r->az) != 0)
+		return 0;
+	return aggregates_host_matches(&s->aggs, h->host,
+	    r->extra_specs);
 }
 
 /* Whether req fits with the given claims; *free_ram gets the RAM left. */
@@ -363,7 +416,7 @@ scheduler_rank(struct sched *s, const struct scheduler_request *r,
 	out->host = NULL;
 	out->n = 0;
 	out->more = 0;
-	if (r->az && *r->az && strcmp(r->az, s->az) != 0) {
+	if (r->az && *r->az && !scheduler_az_known(s, r->az)) {
 		err_set(TS_EINVALID, "The requested availability zone is not "
 		    "available");
 		return -1;
@@ -388,7 +441,7 @@ scheduler_rank(struct sched *s, const struct scheduler_request *r,
 		if (r->force_host && *r->force_host &&
 		    strcmp(h->host, r->force_host) != 0)
 			continue;
-		if (!in_service(h))
+		if (!passes(s, h, r))
 			continue;
 		if (!fits(s, h, h->vcpus_used, h->memory_mb_used,
 		    h->disk_gb_used, r, &x.free_ram))
@@ -457,7 +510,7 @@ scheduler_claim(struct sched *s, struct store_txn *txn,
 	 * that many claims): weigh every host in service. */
 	if (best == NULL && cands->more)
 		for (size_t i = 0; rc == 0 && i < s->nhosts; i++)
-			if (in_service(&s->hosts[i]))
+			if (passes(s, &s->hosts[i], r))
 				rc = weigh_claimed(s, txn, &s->hosts[i], r,
 				    &best, &best_free);
 	if (best != NULL)

@@ -7,8 +7,9 @@
  * - Ranking, outside any write transaction, from an in-memory cache of the
  *   hosts (hypervisor capacity, service state, claimed usage) refreshed
  *   from LMDB by scheduler_refresh(): filters (service up, enabled and not
- *   forced down; availability zone; free RAM, disk and vCPUs with the
- *   allocation ratios), then a weigher (spread: most free RAM first, the
+ *   forced down; availability zone, from the host aggregates; aggregate
+ *   metadata against the flavor's aggregate_instance_extra_specs; free
+ *   RAM, disk and vCPUs with the allocation ratios), then a weigher (spread: most free RAM first, the
  *   default; stack: least free RAM first).
  * - Claiming, inside the caller's store_write() function, where the same
  *   transaction also checks the quota and writes the instance:
@@ -30,6 +31,7 @@
 struct store;
 struct store_txn;
 struct sched;
+struct ts_strmap;
 
 enum scheduler_weigher {
 	SCHEDULER_SPREAD = 0,	/* most free RAM first (Nova's default) */
@@ -55,6 +57,10 @@ struct scheduler_request {
 	uint64_t	 disk_gb;
 	const char	*az;		/* NULL or "": any zone */
 	const char	*force_host;	/* NULL or "": none (admin "az:host") */
+	/* The flavor's extra specs (NULL: none): keys
+	 * "aggregate_instance_extra_specs:K" want aggregate metadata K
+	 * (Nova's AggregateInstanceExtraSpecsFilter, scoped keys only). */
+	const struct ts_strmap *extra_specs;
 };
 
 #define SCHEDULER_NAME_MAX	255
@@ -89,13 +95,17 @@ struct scheduler_host_state {
 	uint64_t	 memory_mb_used;
 	uint64_t	 disk_gb_used;
 	uint32_t	 instances;
+	/* Its availability zone: its aggregates' availability_zone, else
+	 * the default zone. */
+	char		 az[SCHEDULER_NAME_MAX + 1];
 };
 
 /* The store is borrowed. Loads the cache. NULL with err set. */
 struct sched	*scheduler_new(struct store *, const struct scheduler_opts *);
 void		 scheduler_free(struct sched **);
 
-/* Rebuild the cache from LMDB (hypervisors, services, host_usage). */
+/* Rebuild the cache from LMDB (hypervisors, services, host_usage,
+ * aggregates). The aggregate handlers call it after every change. */
 int		 scheduler_refresh(struct sched *);
 /* A report (hello or heartbeat) of host's agent, received at now_ms (the
  * fleet's clock, db_now_ms()). The cache keeps it across refreshes while
@@ -108,6 +118,13 @@ void		 scheduler_seen(struct sched *, const char *host, int64_t now_ms);
 int		 scheduler_host_up(struct sched *, const char *host);
 /* Default availability zone name (borrowed, lives with the scheduler). */
 const char	*scheduler_default_az(const struct sched *);
+/* host's availability zone (from the cache) into out; the default zone
+ * for a host the cache does not know. */
+void		 scheduler_host_az(struct sched *, const char *host,
+		    char out[SCHEDULER_NAME_MAX + 1]);
+/* Whether zone is one a server may ask for: the default zone, or the
+ * zone of a host in the cache that is enabled. */
+int		 scheduler_az_known(struct sched *, const char *zone);
 
 /*
  * Filter and weigh. Returns 0 with out filled (maybe empty: no host fits,

@@ -48,6 +48,8 @@ const char *const db_tables[] = {
 	T_VOLUME_QUOTAS, T_VOLUMES, T_VOLUMES_BY_PROJECT, T_VOLUMES_BY_HOST,
 	T_VOLUME_SNAPSHOTS, T_VOLUME_SNAPSHOTS_BY_PROJECT,
 	T_VOLUME_SNAPSHOTS_BY_VOLUME, T_VOLUME_USAGE, T_STORAGE_HOSTS, T_VOLUME_TYPES,
+	/* compute, schema 11 */
+	T_AGGREGATES,
 	NULL
 };
 
@@ -222,6 +224,15 @@ mig_volume_types(struct store_txn *txn, void *arg)
 	return 0;
 }
 
+/* Version 11 adds the host aggregate table (created empty by store_open()):
+ * without aggregates every host is in the default availability zone, as
+ * before. */
+static int
+mig_aggregates(struct store_txn *txn, void *arg)
+{
+	return 0;
+}
+
 static const struct store_migration migrations[] = {
 	{ 0, 1, "initial schema: services, hypervisors, agent keys",
 	    mig_initial, NULL },
@@ -240,6 +251,7 @@ static const struct store_migration migrations[] = {
 	{ 8, 9, "volume: volumes, snapshots, usage, storage hosts",
 	    mig_volume_records, NULL },
 	{ 9, 10, "volume: types", mig_volume_types, NULL },
+	{ 10, 11, "compute: host aggregates", mig_aggregates, NULL },
 };
 
 int

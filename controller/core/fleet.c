@@ -450,7 +450,8 @@ on_hello(struct fleet *f, const char *peer, const char *reqid,
 		a->hv.created_at = now;
 		a->has_hv = 1;
 	}
-	if (dup_str(&a->hv.hypervisor_type, m->hypervisor_type) == -1 ||
+	if (dup_str(&a->hv.agent_version, m->agent_version) == -1 ||
+	    dup_str(&a->hv.hypervisor_type, m->hypervisor_type) == -1 ||
 	    dup_str(&a->hv.libvirt_uri, m->libvirt_uri) == -1 ||
 	    dup_str(&a->hv.cpu_model, m->cpu_model) == -1 ||
 	    dup_str(&a->hv.cpu_arch, m->cpu_arch) == -1)

@@ -4,7 +4,8 @@
  * in-process controller (apifuzz.h: input format, what is a finding).
  * Fixtures, by "@N@" index in a body: 0 a server of the member's project
  * (ERROR: there is no host), 1 flavor "fz1", 2 a public active image,
- * 3 a project for quota updates, 4 a network of the member's project.
+ * 3 a project for quota updates, 4 a network of the member's project,
+ * 5 host aggregate "fzagg" (its integer id; there is no host to add).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -50,6 +51,12 @@ static const struct apifuzz_route routes[] = {
 	R("POST", "/v2.1/servers/@0@/os-volume_attachments", NULL),
 	R("DELETE", "/v2.1/servers/@0@/os-volume_attachments/"
 	    "0c4ab6e0-0000-4000-8000-000000000001", NULL),
+	/* The create's integer id is not a string to clean up with: the
+	 * aggregates a run makes stay (names are the fuzzer's, few). */
+	R("POST", "/v2.1/os-aggregates", NULL),
+	R("PUT", "/v2.1/os-aggregates/@5@", NULL),
+	R("POST", "/v2.1/os-aggregates/@5@/action", NULL),
+	R("GET", "/v2.1/os-aggregates", NULL),
 };
 
 static int
@@ -78,6 +85,13 @@ setup(struct ctltest *t, char fix[APIFUZZ_MAXFIX][128])
 	    "{\"network\": {\"name\": \"fznet\"}}", NULL) != 201)
 		return -1;
 	snprintf(fix[4], 128, "%s", ctltest_str(t, "network.id"));
+	if (ctltest_call(t, C, CT_ADMIN, "POST", "/v2.1/os-aggregates",
+	    "{\"aggregate\": {\"name\": \"fzagg\", \"availability_zone\": "
+	    "\"fzaz\"}}", NULL) != 200 || ctltest_get(t, "aggregate.id") ==
+	    NULL)
+		return -1;
+	snprintf(fix[5], 128, "%lld", (long long)json_integer_value(
+	    ctltest_get(t, "aggregate.id")));
 	snprintf(body, sizeof(body), "{\"server\": {\"name\": \"fz\", "
 	    "\"flavorRef\": \"fz1\", \"imageRef\": \"%s\", \"networks\": "
 	    "\"none\"}}", fix[2]);

@@ -304,7 +304,14 @@ def mk_flavor():
     return fid
 
 
+def mk_aggregate():
+    b, _ = ok("POST", CO + "/os-aggregates", adm(), {"aggregate": {
+        "name": uniq("mxagg")}})
+    return str(b["aggregate"]["id"])
+
+
 SERVER = mk_server()
+AGGREGATE = mk_aggregate()
 acts, _ = ok("GET", "%s/servers/%s/os-instance-actions" % (CO, SERVER),
              member.tok())
 REQUEST = acts["instanceActions"][0]["request_id"]
@@ -453,7 +460,8 @@ SHARED_PARAMS = {
                 "hypervisor_id": "1", "pattern": "mx", "service_id": "1",
                 "service_action": "disable", "tenant_id": P1,
                 "network_label": "mxnet", "port_id": PORT,
-                "security_group_id": SG, "volume_id": VOLUME},
+                "security_group_id": SG, "volume_id": VOLUME,
+                "aggregate_id": AGGREGATE},
     "network": {"network_id": NET, "subnet_id": SUBNET, "port_id": PORT,
                 "security_group_id": SG, "rule_id": RULE,
                 "router_id": ROUTER, "floatingip_id": FIP,
@@ -476,6 +484,7 @@ FRESH = {
     ("identity", "implied_role_id"): mk_implied,
     ("image", "image_id"): mk_image, ("compute", "server_id"): mk_server,
     ("compute", "flavor_id"): mk_flavor,
+    ("compute", "aggregate_id"): mk_aggregate,
     ("network", "network_id"): mk_net, ("network", "subnet_id"): mk_subnet,
     ("network", "port_id"): mk_port,
     ("network", "security_group_id"): mk_sg,

@@ -7,6 +7,8 @@
 # stop/start/suspend/resume/pause/unpause, soft and hard reboot, 409 on a
 # wrong state, console log, reset-state, lock, delete --wait), instance
 # actions, hypervisors, compute services (disable steers the scheduler),
+# host aggregates and availability zones (placement by zone, forced host
+# and aggregate metadata),
 # quotas (a third create refused with 403) and limits, and what a member of
 # another project may not see or do.
 . "$(dirname "$0")/lib.sh"
@@ -198,10 +200,82 @@ openstack compute service set --down h2 nova-compute
 openstack compute service list -f value -c Host -c State | grep -qx "h2 down" || fail "force-down"
 curl -s "${H[@]}" -H 'X-OpenStack-Nova-API-Version: 2.11' "$NOVA/v2.1/os-services?host=h2" |
 	jq -e '.services[0].forced_down == true' >/dev/null || fail "forced_down at 2.11"
+# tinystack-manage status: h2 forced down makes it exit 1; up again, 0.
+manage status > "$T/status.txt" && fail "manage status exits 0 with an agent down"
+grep -Eq '^\| h2 +\| enabled +\| down ' "$T/status.txt" || { cat "$T/status.txt"; fail "manage status: h2 not down"; }
 openstack compute service set --up h2 nova-compute
 openstack compute service list -f value -c Host -c State | grep -qx "h2 up" || fail "force-down cleared"
+manage status > "$T/status.txt" && grep -q "accepts connections" "$T/status.txt" &&
+	grep -Eq '^\| h1 +\| enabled +\| up ' "$T/status.txt" &&
+	grep -Eq '^\| h2 +\| enabled +\| up .*\| 0\.1\.0 +\| ' "$T/status.txt" || { cat "$T/status.txt"; fail "manage status"; }
 openstack server delete d-1 d-2 d-3
-ok "a disabled service gets no new servers (multi-create d-1..3); enable; force-down (2.11) and back"
+ok "a disabled service gets no new servers (multi-create d-1..3); enable; force-down (2.11) and back; tinystack-manage status"
+
+# ---- host aggregates and availability zones ------------------------------------------------
+# $HOST has vm1; the other host gets zone az1 and property ssd=true.
+[ "$HOST" = h1 ] && OTHER=h2 || OTHER=h1
+# nvc METHOD PATH [BODY]: the status code of a compute call as the admin.
+nvc() { curl -s -o "$T/nvc.json" -w '%{http_code}' -X "$1" "${H[@]}" \
+	-H 'Content-Type: application/json' ${3:+-d "$3"} "$NOVA/v2.1$2"; }
+openstack aggregate create --zone az1 agg1 -f json > "$T/agg1.json" || fail "aggregate create"
+jq -e '.availability_zone == "az1"' "$T/agg1.json" >/dev/null || fail "aggregate create --zone"
+AGG1=$(jq -r .id "$T/agg1.json")
+openstack aggregate add host agg1 "$OTHER" >/dev/null || fail "aggregate add host"
+openstack aggregate set --property ssd=true agg1 || fail "aggregate set --property"
+openstack aggregate show agg1 -f json > "$T/agg1.json"
+jq -e --arg h "$OTHER" '.hosts == [$h] and .availability_zone == "az1" and
+    (.properties | tostring | test("ssd"))' "$T/agg1.json" >/dev/null ||
+	{ cat "$T/agg1.json"; fail "aggregate show"; }
+openstack aggregate list -f value -c Name -c "Availability Zone" | grep -qx "agg1 az1" || fail "aggregate list"
+openstack availability zone list --compute -f value -c "Zone Name" | sort | tr '\n' ' ' |
+	grep -qx "az1 nova " || fail "availability zone list"
+openstack availability zone list --compute --long -f value -c "Zone Name" -c "Host Name" > "$T/azl.txt"
+grep -qx "az1 $OTHER" "$T/azl.txt" && grep -qx "nova $HOST" "$T/azl.txt" ||
+	{ cat "$T/azl.txt"; fail "availability zone list --long"; }
+openstack compute service list -f value -c Host -c Zone | grep -qx "$OTHER az1" || fail "service zone"
+# Refusals, each with Nova's code and nothing changed.
+agg1_same() { nv "/os-aggregates/$AGG1" '.aggregate | [.name, .hosts, .availability_zone] | tojson' |
+	grep -Fqx "[\"agg1\",[\"$OTHER\"],\"az1\"]"; }
+[ "$(nvc POST /os-aggregates '{"aggregate": {"name": "agg1"}}')" = 409 ] &&
+	grep -q "Aggregate agg1 already exists." "$T/nvc.json" || fail "duplicate aggregate name not 409"
+[ "$(nvc POST "/os-aggregates/$AGG1/action" '{"add_host": {"host": "nohost"}}')" = 404 ] &&
+	grep -q "Compute host nohost could not be found." "$T/nvc.json" || fail "unknown host not 404"
+[ "$(nvc POST "/os-aggregates/$AGG1/action" "{\"add_host\": {\"host\": \"$OTHER\"}}")" = 409 ] ||
+	fail "host already member not 409"
+[ "$(nvc POST /os-aggregates '{"aggregate": {"name": "agg2", "availability_zone": "a:b"}}')" = 400 ] ||
+	fail "zone with a colon not 400"
+openstack aggregate create --zone az2 agg2 >/dev/null || fail "aggregate create agg2"
+AGG2=$(openstack aggregate show agg2 -f value -c id)
+[ "$(nvc POST "/os-aggregates/$AGG2/action" "{\"add_host\": {\"host\": \"$OTHER\"}}")" = 409 ] &&
+	grep -q "already in availability zone(s) \['az1'\]" "$T/nvc.json" || fail "host in two zones not 409"
+[ "$(nvc DELETE "/os-aggregates/$AGG1")" = 400 ] || fail "delete of a non-empty aggregate not 400"
+[ "$(nvc GET /os-aggregates/x)" = 400 ] && [ "$(nvc GET /os-aggregates/999)" = 404 ] || fail "bad aggregate ids"
+[ "$(nv "/os-aggregates/$AGG2" '.aggregate.hosts | tojson')" = "[]" ] && agg1_same ||
+	fail "a refused aggregate call changed something"
+# Placement: the zone, a zone nobody has, a forced host, the extra specs.
+openstack server create --flavor m1.x --image img --availability-zone az1 --wait z1 -f json > "$T/z1.json" ||
+	fail "create in az1"
+jq -e --arg h "$OTHER" '."OS-EXT-SRV-ATTR:host" == $h and ."OS-EXT-AZ:availability_zone" == "az1"' \
+	"$T/z1.json" >/dev/null || fail "z1 not on $OTHER in az1"
+n0=$(nv /servers '.servers | length')
+openstack server create --flavor m1.x --image img --availability-zone nozone bad 2>"$T/err.txt" &&
+	fail "unknown zone accepted"
+grep -q "HTTP 400" "$T/err.txt" && grep -q "availability zone is not available" "$T/err.txt" ||
+	{ cat "$T/err.txt"; fail "unknown zone not 400"; }
+[ "$(nv /servers '.servers | length')" = "$n0" ] || fail "a server was made for an unknown zone"
+openstack server create --flavor m1.x --image img --availability-zone "nova:$HOST" --wait z2 -f json > "$T/z2.json" ||
+	fail "create on a forced host"
+jq -e --arg h "$HOST" '."OS-EXT-SRV-ATTR:host" == $h' "$T/z2.json" >/dev/null || fail "z2 not on $HOST"
+openstack flavor create --ram 256 --disk 1 --vcpus 1 --property aggregate_instance_extra_specs:ssd=true m1.ssd >/dev/null
+openstack server create --flavor m1.ssd --image img --wait z3 -f json > "$T/z3.json" || fail "create m1.ssd"
+jq -e --arg h "$OTHER" '."OS-EXT-SRV-ATTR:host" == $h' "$T/z3.json" >/dev/null || fail "z3 not on the ssd host"
+openstack server delete --wait z1 z2 z3
+openstack aggregate remove host agg1 "$OTHER" >/dev/null || fail "aggregate remove host"
+openstack aggregate delete agg1 agg2 || fail "aggregate delete"
+[ "$(nv /os-aggregates '.aggregates | length')" = 0 ] || fail "aggregates left"
+openstack availability zone list --compute -f value -c "Zone Name" | grep -qx nova || fail "zones after delete"
+openstack flavor delete m1.ssd
+ok "aggregate create/add host/set --property/show/list/remove host/delete, zone list [--long], refusals (409/404/400, nothing changed), placement by zone, forced host and aggregate_instance_extra_specs"
 
 # ---- another project's member -----------------------------------------------------------
 openstack project create demo >/dev/null

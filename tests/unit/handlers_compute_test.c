@@ -1926,6 +1926,121 @@ test_down_host(void **state)
 	assert_int_equal(json_array_size(ctltest_get(T, "services")), 0);
 }
 
+/* ---- host aggregates ------------------------------------------------------------ */
+
+/* os-aggregates as Nova: views, codes and messages, and nothing changed by
+ * a refused call. ct-h1 (a down host, written directly) is the one host. */
+static void
+test_aggregates(void **state)
+{
+	char id[32], p2[600], m[256];
+
+	(void)state;
+	assert_int_equal(store_write(ctltest_store(T), put_down_host, NULL), 0);
+	CT_CALL(T, C, CT_MEMBER, "POST", "/v2.1/os-aggregates",
+	    "{\"aggregate\": {\"name\": \"a1\"}}", 403, "Policy doesn't "
+	    "allow os_compute_api:os-aggregates:create to be performed.");
+	CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/os-aggregates",
+	    "{\"aggregate\": {\"name\": \"a1\", \"availability_zone\": "
+	    "\"az1\"}}", 200, NULL);
+	assert_string_equal(ctltest_str(T, "aggregate.availability_zone"),
+	    "az1");
+	assert_null(ctltest_get(T, "aggregate.hosts"));	/* not on create */
+	assert_false(json_boolean_value(ctltest_get(T, "aggregate.deleted")));
+	snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(
+	    ctltest_get(T, "aggregate.id")));
+	snprintf(path, sizeof(path), "/v2.1/os-aggregates/%s", id);
+	snprintf(p2, sizeof(p2), "%s/action", path);
+
+	/* refusals */
+	CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/os-aggregates",
+	    "{\"aggregate\": {\"name\": \"a1\"}}", 409,
+	    "Aggregate a1 already exists.");
+	CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/os-aggregates",
+	    "{\"aggregate\": {\"name\": \"a2\", \"availability_zone\": "
+	    "\"a:b\"}}", 400, NULL);
+	CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/os-aggregates",
+	    "{\"aggregate\": {\"name\": \" a2\"}}", 400, NULL);
+	CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/os-aggregates",
+	    "{\"aggregate\": {\"name\": \"a2\", \"x\": 1}}", 400, NULL);
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-aggregates/x", NULL, 400,
+	    "Invalid input received: id must be an integer");
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-aggregates/99999999999", NULL,
+	    404, "Aggregate 99999999999 could not be found.");
+	CT_CALL(T, C, CT_ADMIN, "PUT", path, "{\"aggregate\": {}}", 400, NULL);
+	CT_CALL(T, C, CT_ADMIN, "POST", p2, "{\"add_host\": {\"host\": "
+	    "\"nohost\"}}", 404, "Compute host nohost could not be found.");
+	CT_CALL(T, C, CT_ADMIN, "POST", p2, "{\"add_host\": {\"host\": "
+	    "\"a/b\"}}", 400, NULL);
+	snprintf(m, sizeof(m), "Cannot remove host ct-h1 in aggregate %s", id);
+	CT_CALL(T, C, CT_ADMIN, "POST", p2, "{\"remove_host\": {\"host\": "
+	    "\"ct-h1\"}}", 404, m);
+	CT_CALL(T, C, CT_ADMIN, "POST", p2, "{\"frob\": {}}", 400, NULL);
+	CT_CALL(T, C, CT_MEMBER, "POST", p2, "{\"add_host\": {\"host\": "
+	    "\"ct-h1\"}}", 403, NULL);
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-aggregates", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "aggregates")), 1);
+	assert_int_equal(json_array_size(ctltest_get(T, "aggregates.0.hosts")),
+	    0);
+
+	/* hosts, metadata, zones */
+	CT_CALL(T, C, CT_ADMIN, "POST", p2, "{\"add_host\": {\"host\": "
+	    "\"ct-h1\"}}", 200, NULL);
+	assert_string_equal(ctltest_str(T, "aggregate.hosts.0"), "ct-h1");
+	snprintf(m, sizeof(m), "Aggregate %s already has host ct-h1.", id);
+	CT_CALL(T, C, CT_ADMIN, "POST", p2, "{\"add_host\": {\"host\": "
+	    "\"ct-h1\"}}", 409, m);
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-services", NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "services.0.zone"), "az1");
+	CT_CALL(T, C, CT_ADMIN, "POST", "/v2.1/os-aggregates",
+	    "{\"aggregate\": {\"name\": \"a2\", \"availability_zone\": "
+	    "\"az2\"}}", 200, NULL);
+	snprintf(m, sizeof(m), "/v2.1/os-aggregates/%lld/action", (long long)
+	    json_integer_value(ctltest_get(T, "aggregate.id")));
+	CT_CALL(T, C, CT_ADMIN, "POST", m, "{\"add_host\": {\"host\": "
+	    "\"ct-h1\"}}", 409, NULL);
+	assert_non_null(strstr(ctltest_str(T, "conflictingRequest.message"),
+	    "One or more hosts already in availability zone(s) ['az1']"));
+	CT_CALL(T, C, CT_ADMIN, "POST", p2, "{\"set_metadata\": {\"metadata\": "
+	    "{\"ssd\": \"true\", \"k\": \"v\"}}}", 200, NULL);
+	assert_string_equal(ctltest_str(T, "aggregate.metadata.ssd"), "true");
+	assert_string_equal(ctltest_str(T,
+	    "aggregate.metadata.availability_zone"), "az1");
+	CT_CALL(T, C, CT_ADMIN, "POST", p2, "{\"set_metadata\": {\"metadata\": "
+	    "{\"k\": null, \"bad/key\": \"v\"}}}", 400, NULL);
+	CT_CALL(T, C, CT_ADMIN, "POST", p2, "{\"set_metadata\": {\"metadata\": "
+	    "{\"k\": null}}}", 200, NULL);
+	assert_null(ctltest_get(T, "aggregate.metadata.k"));
+	CT_CALL(T, C, CT_ADMIN, "PUT", path, "{\"aggregate\": {\"name\": "
+	    "\"a2\"}}", 409, "Aggregate a2 already exists.");
+	CT_CALL(T, C, CT_ADMIN, "PUT", path, "{\"aggregate\": {\"name\": "
+	    "\"a1b\", \"availability_zone\": \"az3\"}}", 200, NULL);
+	assert_string_equal(ctltest_str(T, "aggregate.availability_zone"),
+	    "az3");
+	assert_string_equal(ctltest_str(T, "aggregate.name"), "a1b");
+	assert_non_null(ctltest_str(T, "aggregate.updated_at"));
+	snprintf(m, sizeof(m), "Cannot remove aggregate %s. Reason: Host "
+	    "aggregate is not empty.", id);
+	CT_CALL(T, C, CT_ADMIN, "DELETE", path, NULL, 400, m);
+	CT_CALL(T, C, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "aggregate.hosts.0"), "ct-h1");
+
+	/* removing the service takes its host out of the aggregates */
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-services", NULL, 200, NULL);
+	snprintf(m, sizeof(m), "/v2.1/os-services/%lld", (long long)
+	    json_integer_value(ctltest_get(T, "services.0.id")));
+	CT_CALL(T, C, CT_ADMIN, "DELETE", m, NULL, 204, NULL);
+	CT_CALL(T, C, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "aggregate.hosts")), 0);
+	CT_CALL(T, C, CT_ADMIN, "DELETE", path, NULL, 200, NULL);
+	CT_CALL(T, C, CT_ADMIN, "GET", path, NULL, 404, NULL);
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-aggregates", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "aggregates")), 1);
+	snprintf(m, sizeof(m), "/v2.1/os-aggregates/%lld", (long long)
+	    json_integer_value(ctltest_get(T, "aggregates.0.id")));
+	CT_CALL(T, C, CT_ADMIN, "DELETE", m, NULL, 200, NULL);
+}
+
 /* ---- security groups of a server ---------------------------------------------- */
 
 /* The groups of the one port of device id, as the admin sees them. */
@@ -2195,6 +2310,7 @@ main(void)
 		cmocka_unit_test(test_server_floating),
 		/* last: the others expect no host at all */
 		cmocka_unit_test(test_down_host),
+		cmocka_unit_test(test_aggregates),
 		cmocka_unit_test(test_interfaces),
 		cmocka_unit_test(test_evacuate),
 	};

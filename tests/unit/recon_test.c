@@ -24,6 +24,7 @@
 #include "bus.h"
 #include "clock.h"
 #include "codec.h"
+#include "compute/aggregates.h"
 #include "compute/compute_db.h"
 #include "core/db.h"
 #include "err.h"
@@ -454,6 +455,84 @@ test_sched_filters(void **state)
 	/* Out of service again for the other tests. */
 	host("h2", 8, 8192, 0, 0);
 	host("h4", 8, 8192, 0, 1);
+}
+
+static int
+agg_put(struct store_txn *txn, void *arg)
+{
+	char k[AGGREGATES_KEY_LEN];
+
+	aggregates_key(7, k);
+	if (arg == NULL)
+		return store_del(txn, T_AGGREGATES, k, strlen(k));
+	return store_rec_put(txn, T_AGGREGATES, k, strlen(k),
+	    &schema_rec_aggregate, arg, 0);
+}
+
+/* Zones and metadata come from the aggregates: h2 in az1 with ssd=true;
+ * h1 stays in the default zone. */
+static void
+test_sched_aggregates(void **state)
+{
+	struct scheduler_request r = { .vcpus = 1, .memory_mb = 512 };
+	struct scheduler_hosts c;
+	char *hosts[] = { "h2" };
+	struct ts_strmap_ent md[] = { { "availability_zone", "az1" },
+	    { "ssd", "true, fast" } }, sp[] = {
+	    { "aggregate_instance_extra_specs:ssd", "fast" },
+	    { "hw:cpu_policy", "shared" } };
+	struct ts_strmap specs = { sp, 2 };
+	struct rec_aggregate a = { .id = 7, .name = "agg",
+	    .uuid = "9a0e1d1c-7a57-4c5e-9d61-0f4b0a7c1e01" };
+	char az[SCHEDULER_NAME_MAX + 1];
+
+	(void)state;
+	a.hosts.items = hosts;
+	a.hosts.n = 1;
+	a.metadata.items = md;
+	a.metadata.n = 2;
+	host("h2", 8, 8192, 1, 0);
+	assert_int_equal(store_write(st, agg_put, &a), 0);
+	assert_int_equal(scheduler_refresh(sch), 0);
+	scheduler_host_az(sch, "h2", az);
+	assert_string_equal(az, "az1");
+	scheduler_host_az(sch, "h1", az);
+	assert_string_equal(az, "nova");
+	assert_true(scheduler_az_known(sch, "az1"));
+	assert_false(scheduler_az_known(sch, "az2"));
+	r.az = "az1";
+	assert_int_equal(scheduler_rank(sch, &r, &c), 0);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.host[0], "h2");
+	scheduler_hosts_free(&c);
+	r.az = "nova";
+	assert_int_equal(scheduler_rank(sch, &r, &c), 0);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.host[0], "h1");
+	scheduler_hosts_free(&c);
+	/* a forced host skips the zone filter */
+	r.force_host = "h2";
+	assert_int_equal(scheduler_rank(sch, &r, &c), 0);
+	assert_int_equal(c.n, 1);
+	scheduler_hosts_free(&c);
+	r.force_host = NULL;
+	r.az = "az2";
+	assert_int_equal(scheduler_rank(sch, &r, &c), -1);
+	assert_int_equal(err_code(), TS_EINVALID);
+	r.az = NULL;
+	r.extra_specs = &specs;
+	assert_int_equal(scheduler_rank(sch, &r, &c), 0);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.host[0], "h2");
+	scheduler_hosts_free(&c);
+	sp[0].v = "slow";
+	assert_int_equal(scheduler_rank(sch, &r, &c), 0);
+	assert_int_equal(c.n, 0);
+	scheduler_hosts_free(&c);
+	assert_int_equal(store_write(st, agg_put, NULL), 0);
+	host("h2", 8, 8192, 0, 0);
+	scheduler_host_az(sch, "h2", az);
+	assert_string_equal(az, "nova");
 }
 
 /* A host whose heartbeats the store could not record (a full disk) is up
@@ -1439,6 +1518,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sched_filters),
+		cmocka_unit_test(test_sched_aggregates),
 		cmocka_unit_test(test_build_completes),
 		cmocka_unit_test(test_resend_then_deadline),
 		cmocka_unit_test(test_failed_build_and_action),
