@@ -64,6 +64,7 @@ cleanup() {
 			esac
 		done
 	fi
+	release_ports
 	[ -n "${TS_KEEP:-}" ] || rm -rf "$T"
 	exit $rc
 }
@@ -103,10 +104,19 @@ wait_for() {
 
 # The port is below the kernel's ephemeral range: a port taken from that
 # range (bind to 0) could become some client connection's local port
-# before the daemon binds it ("Address already in use").
+# before the daemon binds it ("Address already in use"). Tests run in
+# parallel (ctest -j, tests/integ/CMakeLists.txt): between this check and
+# the daemon's bind another test could pick the same port, so each port
+# handed out is also claimed, a file $TS_PORT_CLAIMS/PORT created
+# exclusively and holding $T; cleanup removes this test's claims. A test
+# killed before its cleanup leaves its few claims behind (those ports are
+# then not handed out again; the range holds thousands).
+TS_PORT_CLAIMS=/tmp/ts-integ-ports
 free_port() {
-	python3 -c '
-import random, socket
+	python3 - "$TS_PORT_CLAIMS" "$T" <<'PY'
+import os, random, socket, sys
+claims, owner = sys.argv[1], sys.argv[2]
+os.makedirs(claims, exist_ok=True)
 lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
 for _ in range(200):
     p = random.randint(10000, lo - 1)
@@ -117,11 +127,26 @@ for _ in range(200):
         continue
     finally:
         s.close()
+    try:
+        fd = os.open("%s/%d" % (claims, p), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        continue
+    os.write(fd, (owner + "\n").encode())
+    os.close(fd)
     print(p)
     break
 else:
     raise SystemExit("no free port below %d" % lo)
-'
+PY
+}
+
+# release_ports: removes the claims free_port made for this test.
+release_ports() {
+	local f
+	for f in "$TS_PORT_CLAIMS"/*; do
+		[ -f "$f" ] && [ "$(cat "$f" 2>/dev/null)" = "$T" ] && rm -f "$f"
+	done
+	return 0
 }
 
 # controller_conf FILE PORT [extra lines]: a controller config under $T.
