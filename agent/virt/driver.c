@@ -240,8 +240,11 @@ guest_fill(virDomainPtr dom, struct driver_guest *g)
 	return 0;
 }
 
-int
-driver_guest_get(struct driver *d, const char *uuid, struct driver_guest *g)
+/* Runs fill on the domain of uuid, with a connection and a domain
+ * handle held only for the call; -1 if there is no such domain. */
+static int
+on_domain(struct driver *d, const char *uuid,
+    int (*fill)(virDomainPtr, void *), void *arg)
 {
 	virConnectPtr c;
 	virDomainPtr dom;
@@ -253,29 +256,38 @@ driver_guest_get(struct driver *d, const char *uuid, struct driver_guest *g)
 		virConnectClose(c);
 		return -1;
 	}
-	rc = guest_fill(dom, g);
+	rc = fill(dom, arg);
 	virDomainFree(dom);
 	virConnectClose(c);
 	return rc;
+}
+
+static int
+fill_guest(virDomainPtr dom, void *arg)
+{
+	return guest_fill(dom, arg);
+}
+
+static int
+fill_stats(virDomainPtr dom, void *arg)
+{
+	return gueststats_fill(dom, arg);
+}
+
+int
+driver_guest_get(struct driver *d, const char *uuid, struct driver_guest *g)
+{
+	return on_domain(d, uuid, fill_guest, g);
 }
 
 int
 driver_guest_stats(struct driver *d, const char *uuid,
     struct msg_guest_stats *out)
 {
-	virConnectPtr c;
-	virDomainPtr dom;
 	int rc;
 
-	if (!uuid_ok(uuid) || (c = virt_conn(d->virt)) == NULL)
+	if ((rc = on_domain(d, uuid, fill_stats, out)) == -1)
 		return -1;
-	if ((dom = dom_get(c, uuid)) == NULL) {
-		virConnectClose(c);
-		return -1;
-	}
-	rc = gueststats_fill(dom, out);
-	virDomainFree(dom);
-	virConnectClose(c);
 	out->hypervisor = (char *)(d->virt_type == DRIVER_VIRT_KVM ? "kvm" :
 	    d->virt_type == DRIVER_VIRT_QEMU ? "qemu" : "test");
 	/* backend_qemu builds a config drive for every guest; the test

@@ -20,7 +20,6 @@
  * than the one it has seen; see recon.h and docs/RELIABILITY.md.
  */
 #include <jansson.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,17 +51,6 @@ struct evac {
 	bool				 moved_net, moved_vol;
 	struct rec_instance		 after;
 };
-
-static void
-new_password(char out[13])
-{
-	static const char set[] = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRS"
-	    "TUVWXYZ23456789";
-
-	for (int k = 0; k < 12; k++)
-		out[k] = set[randombytes_uniform(sizeof(set) - 1)];
-	out[12] = '\0';
-}
 
 /* Nova's check_instance_state for evacuate: ACTIVE, STOPPED or ERROR and
  * no task. */
@@ -312,7 +300,7 @@ compute_evacuate_action(struct http_req *req, struct http_resp *resp,
 	if (e.moved_vol)
 		volume_changed(e.svc->vol);
 	if (pass == NULL)
-		new_password(pw);
+		compute_servers_password(pw);
 	if (e.placed) {
 		log_info("instance %s evacuated from %s to %s (generation "
 		    "%llu)", e.uuid, e.source, e.target,

@@ -133,6 +133,8 @@ struct compute_image {
  * the host otherwise). */
 int	compute_servers_image_get(struct http_req *, struct store_txn *, const char *ref,
 	    struct compute_image *);
+/* A new admin password (create, rebuild, evacuate) into out[13]. */
+void	compute_servers_password(char out[13]);
 
 /* ---- handlers ----------------------------------------------------------- */
 

@@ -1602,8 +1602,10 @@ decode_user_data(struct create *c, const char *b64)
 	return 0;
 }
 
-static void
-random_password(char out[13])
+/* Nova's generated admin password: 12 characters without the look-alikes
+ * (l, o, I, O, 0, 1). */
+void
+compute_servers_password(char out[13])
 {
 	static const char set[] = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRS"
 	    "TUVWXYZ23456789";
@@ -2007,7 +2009,7 @@ compute_servers_create(struct http_req *req, struct http_resp *resp)
 	    c.ctx->project_id);
 
 	if (pass == NULL || *pass == '\0') {
-		random_password(pw);
+		compute_servers_password(pw);
 		pass = pw;
 	}
 	/* Durable: now the commands. */
@@ -2835,7 +2837,7 @@ compute_servers_action(struct http_req *req, struct http_resp *resp)
 		goto out;
 	rebuild = strcmp(key, "rebuild") == 0;
 	if (rebuild && ch.pass == NULL)
-		random_password(pw);
+		compute_servers_password(pw);
 	if (ch.dispatch && rebuild)
 		recon_dispatch_pass(ch.svc->recon, &ch.after,
 		    ch.pass ? ch.pass : pw);

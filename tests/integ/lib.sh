@@ -109,11 +109,13 @@ wait_for() {
 # the daemon's bind another test could pick the same port, so each port
 # handed out is also claimed, a file $TS_PORT_CLAIMS/PORT created
 # exclusively and holding $T; cleanup removes this test's claims. A test
-# killed before its cleanup leaves its few claims behind (those ports are
-# then not handed out again; the range holds thousands).
+# killed before its cleanup leaves its claims behind; they are dropped
+# when a later draw meets one whose test directory no longer exists.
 TS_PORT_CLAIMS=/tmp/ts-integ-ports
 free_port() {
-	python3 - "$TS_PORT_CLAIMS" "$T" <<'PY'
+	# Debian's python3: a pyenv shim first on PATH costs seconds a call
+	# under load, and every test asks for several ports.
+	/usr/bin/python3 - "$TS_PORT_CLAIMS" "$T" <<'PY'
 import os, random, socket, sys
 claims, owner = sys.argv[1], sys.argv[2]
 os.makedirs(claims, exist_ok=True)
@@ -127,9 +129,19 @@ for _ in range(200):
         continue
     finally:
         s.close()
+    path = "%s/%d" % (claims, p)
     try:
-        fd = os.open("%s/%d" % (claims, p), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:
+        # A claim whose test directory is gone was left by a test killed
+        # before its cleanup: drop it (the port is free, the bind said
+        # so) and let the next draw claim afresh.
+        try:
+            owner_dir = open(path).read().strip()
+            if owner_dir and not os.path.isdir(owner_dir):
+                os.unlink(path)
+        except OSError:
+            pass
         continue
     os.write(fd, (owner + "\n").encode())
     os.close(fd)
