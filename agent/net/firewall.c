@@ -1401,32 +1401,42 @@ run_nft(struct firewall *fw, const char *text, bool full)
 	return r;
 }
 
+/* Cut the tracked connections from and to ip in zone. Failures are
+ * logged (the next shrink retries). */
+static void
+conntrack_cut(struct firewall *fw, unsigned zone, const char *ip)
+{
+	char z[16];
+	int k;
+
+	snprintf(z, sizeof(z), "%u", zone);
+	for (k = 0; k < 2; k++) {
+		const char *argv[] = { fw->conntrack, "-D", "-w", z,
+		    k ? "-d" : "-s", ip, NULL };
+		struct proc_opts o = { .allow_nonzero = true,
+		    .timeout_ms = 10000 };
+		struct proc_result res = { 0 };
+
+		if (proc_run(argv, &o, &res) == -1)
+			log_warnx("firewall: %s", err_msg());
+		proc_result_clear(&res);
+	}
+}
+
 /* Cut the port's tracked connections in its zone: entries from and to
- * each of its addresses. Failures are logged (the next shrink retries). */
+ * each of its addresses. */
 static void
 flush_conntrack(struct firewall *fw, const struct dport *dp)
 {
-	char zone[16], ip[INET6_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN];
 	const char *s = dp->ips;
-	int k;
 
-	snprintf(zone, sizeof(zone), "%u", dp->zone);
 	while (s && *s) {
 		size_t n = strcspn(s, " ");
 
 		snprintf(ip, sizeof(ip), "%.*s", (int)n, s);
 		s += n + (s[n] == ' ');
-		for (k = 0; k < 2; k++) {
-			const char *argv[] = { fw->conntrack, "-D", "-w", zone,
-			    k ? "-d" : "-s", ip, NULL };
-			struct proc_opts o = { .allow_nonzero = true,
-			    .timeout_ms = 10000 };
-			struct proc_result res = { 0 };
-
-			if (proc_run(argv, &o, &res) == -1)
-				log_warnx("firewall: %s", err_msg());
-			proc_result_clear(&res);
-		}
+		conntrack_cut(fw, dp->zone, ip);
 	}
 }
 
@@ -1501,26 +1511,6 @@ port_in(const struct dport *dp, const struct dgroup *g)
 		if (strcmp(dp->p->security_groups.items[i], g->g->id) == 0)
 			return true;
 	return false;
-}
-
-static void
-conntrack_cut(struct firewall *fw, unsigned zone, const char *ip)
-{
-	char z[16];
-	int k;
-
-	snprintf(z, sizeof(z), "%u", zone);
-	for (k = 0; k < 2; k++) {
-		const char *argv[] = { fw->conntrack, "-D", "-w", z,
-		    k ? "-d" : "-s", ip, NULL };
-		struct proc_opts o = { .allow_nonzero = true,
-		    .timeout_ms = 10000 };
-		struct proc_result res = { 0 };
-
-		if (proc_run(argv, &o, &res) == -1)
-			log_warnx("firewall: %s", err_msg());
-		proc_result_clear(&res);
-	}
 }
 
 /*
