@@ -106,7 +106,11 @@ grep -q "chain in_$TAP1" "$T/inet.txt" && grep -q "chain in_$TAP2" "$T/inet.txt"
 [ "$(grep -c "chain gin_${SGA//-/} {" "$T/inet.txt")" = 1 ] && grep -q "chain geg_${SGA//-/} {" "$T/inet.txt" ||
 	fail "no chains of group A: $(cat "$T/inet.txt")"
 for t in $TAP1 $TAP2; do
-	ip netns exec $H nft list chain inet tinystack_fw in_$t | grep -q "jump gin_${SGA//-/}" ||
+	# Read whole before grep: grep -q may exit before nft has written
+	# everything, and nft's EPIPE would then fail the pipe (pipefail).
+	chain=$(ip netns exec $H nft list chain inet tinystack_fw in_$t) ||
+		fail "no chain in_$t"
+	grep -q "jump gin_${SGA//-/}" <<< "$chain" ||
 		fail "in_$t does not jump to group A's chain"
 done
 ! grep -q "$TAP3" "$T/inet.txt" "$T/bridge.txt" || fail "port 3 (no port security) is filtered"
