@@ -2756,6 +2756,9 @@ compute_servers_action(struct http_req *req, struct http_resp *resp)
 	} else if (strcmp(key, "evacuate") == 0) {
 		rc = compute_evacuate_action(req, resp, arg, &cur);
 		goto out;
+	} else if (strcmp(key, "os-migrateLive") == 0) {
+		rc = compute_migrate_live_action(req, resp, arg, &cur);
+		goto out;
 	} else if (strcmp(key, "os-resetState") == 0) {
 		const char *st = NULL;
 
