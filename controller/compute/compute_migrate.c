@@ -95,6 +95,9 @@ migrate_fn(struct store_txn *txn, void *arg)
 	char host[SCHEDULER_NAME_MAX + 1];
 	int rc = -1;
 
+	/* A retried transaction starts over. */
+	if (m->placed)
+		codec_clear(&schema_rec_instance, &m->after);
 	m->placed = false;
 	if (compute_db_instance_get(txn, m->uuid, &old) == -1)
 		return -1;
@@ -264,9 +267,10 @@ compute_migrate_live_action(struct http_req *req, struct http_resp *resp,
 	log_info("instance %s: live migration from %s to %s requested%s",
 	    m.uuid, m.source, m.target, m.block ? " (block migration)" : "");
 	recon_dispatch(m.svc->recon, &m.after);
-	codec_clear(&schema_rec_instance, &m.after);
 	rc = http_resp_status(resp, 202);
 out:
+	if (m.placed)
+		codec_clear(&schema_rec_instance, &m.after);
 	scheduler_hosts_free(&m.cands);
 	return rc;
 }

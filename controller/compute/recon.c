@@ -965,6 +965,11 @@ finish_delete(struct recon *r, struct store_txn *txn,
 	    i->flavor.vcpus, i->flavor.ram, compute_db_flavor_disk_gb(&i->flavor)) ==
 	    -1)
 		return -1;
+	/* Deleted while live-migrating: the target's claim goes too. */
+	if (i->migrate_host && *i->migrate_host && scheduler_release(txn,
+	    i->migrate_host, i->flavor.vcpus, i->flavor.ram,
+	    compute_db_flavor_disk_gb(&i->flavor)) == -1)
+		return -1;
 	if (compute_db_usage_add(txn, i->project_id, -1, -(int64_t)i->flavor.vcpus,
 	    -(int64_t)i->flavor.ram) == -1)
 		return -1;

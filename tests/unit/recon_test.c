@@ -1272,6 +1272,22 @@ test_live_migration(void **state)
 	settled(m.uuid, "h1", 3);
 	action_result(m.uuid, m.reqid, "Error");
 	got_clear(&g);
+	/* 6. Deleted while migrating (a delete supersedes the task): both
+	 * claims go with it. */
+	struct mk d = { .host = "h1", .vm_state = VM_ACTIVE,
+	    .task = "deleting", .want = 1, .gen = 3, .migrate_host = "h2" };
+	struct rec_instance gone;
+
+	mk(&d);
+	usage_of("h1", &u1);
+	usage_of("h2", &v1);
+	answer("h1", d.uuid, d.reqid, false, 0, "ok", 0);
+	assert_int_equal(get(d.uuid, &gone), -1);
+	usage_of("h1", &u2);
+	usage_of("h2", &v2);
+	assert_int_equal(u2.instances, u1.instances - 1);
+	assert_int_equal(v2.instances, v1.instances - 1);
+	got_clear(&g);
 	/* h2 leaves the scheduler to the later tests' one host. */
 	host("h2", 4, 4096, 0, 0);
 }
