@@ -186,6 +186,8 @@ guests_items(const struct virt_guest *gs, size_t cnt, struct sch_guest **out,
 		(*out)[i].power_state = gs[i].power_state;
 		(*out)[i].vcpus = gs[i].vcpus;
 		(*out)[i].memory_mb = gs[i].memory_mb;
+		(*out)[i].has_generation = gs[i].generation != 0;
+		(*out)[i].generation = gs[i].generation;
 		if (gs[i].has_macs) {
 			char **mp = (char **)(void *)(*out + cnt) +
 			    i * VIRT_MACS_MAX;

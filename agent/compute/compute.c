@@ -530,6 +530,48 @@ run_action(struct compute *c, struct job *j, size_t *len)
 	return state_reply(c, j, m->uuid, "ok", len);
 }
 
+/* Live migration away from this host (the source). Answered ok once the
+ * guest runs on the target; an error with the guest still here. A guest
+ * already gone (a re-sent command after the answer was lost with a
+ * restart) is answered as absent, not as a failure: the controller then
+ * settles it from the reports. */
+static uint8_t *
+run_migrate(struct compute *c, struct job *j, size_t *len)
+{
+	struct msg_instance_migrate *m = j->body;
+	struct driver_guest g;
+
+	if (!spec_valid(m->uuid, m->generation, &m->spec))
+		return state_reply(c, j, m->uuid, "error", len);
+	if (m->new_generation <= m->generation) {
+		err_set(TS_EINVALID, "migration to generation %llu, not above "
+		    "%llu", (unsigned long long)m->new_generation,
+		    (unsigned long long)m->generation);
+		return state_reply(c, j, m->uuid, "error", len);
+	}
+	if (!gen_admit(c, m->uuid, m->generation))
+		return state_reply(c, j, m->uuid, "stale", len);
+	if (driver_guest_get(c->drv, m->uuid, &g) == -1)
+		return state_reply(c, j, m->uuid, "error", len);
+	if (g.managed && g.generation > m->generation) {
+		err_set(TS_ECONFLICT, "guest %s has generation %llu, newer than "
+		    "the migration's %llu", m->uuid,
+		    (unsigned long long)g.generation,
+		    (unsigned long long)m->generation);
+		return state_reply(c, j, m->uuid, "stale", len);
+	}
+	if (driver_guest_migrate(c->drv, m->uuid, m->new_generation,
+	    m->target_uri, m->target_address, m->block_migration) == -1)
+		return state_reply(c, j, m->uuid, "error", len);
+	/* Anything older than the target's copy is stale here from now. */
+	gen_admit(c, m->uuid, m->new_generation);
+	if (c->on_gone)
+		c->on_gone(c->hook_arg, m->uuid);
+	log_info("instance %s live-migrated to %s (generation %llu)", m->uuid,
+	    m->target_host, (unsigned long long)m->new_generation);
+	return state_reply(c, j, m->uuid, "ok", len);
+}
+
 static uint8_t *
 run_console(struct compute *c, struct job *j, size_t *len)
 {
@@ -659,6 +701,8 @@ worker(void *arg)
 			reply = run_delete(c, j, &rlen);
 		else if (j->type == &schema_msg_instance_action)
 			reply = run_action(c, j, &rlen);
+		else if (j->type == &schema_msg_instance_migrate)
+			reply = run_migrate(c, j, &rlen);
 		else if (j->type == &schema_msg_guest_stats_get)
 			reply = run_stats(c, j, &rlen);
 		else
@@ -866,6 +910,8 @@ compute_handle(struct compute *c, struct codec_envelope *env)
 		uuid = ((struct msg_instance_delete *)env->body)->uuid;
 	else if (env->type == &schema_msg_instance_action)
 		uuid = ((struct msg_instance_action *)env->body)->uuid;
+	else if (env->type == &schema_msg_instance_migrate)
+		uuid = ((struct msg_instance_migrate *)env->body)->uuid;
 	else if (env->type == &schema_msg_console_get)
 		uuid = ((struct msg_console_get *)env->body)->uuid;
 	else if (env->type == &schema_msg_guest_stats_get)

@@ -1,6 +1,7 @@
 /*
  * compute: the agent's handling of the controller's compute commands
- * (instance_ensure, instance_delete, instance_action, console_get; see
+ * (instance_ensure, instance_delete, instance_action, instance_migrate,
+ * console_get; see
  * schemas/compute.schema).
  *
  * Commands are executed by a small pool of worker threads so the event loop

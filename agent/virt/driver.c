@@ -1445,3 +1445,108 @@ driver_console_get(struct driver *d, const char *uuid, size_t max,
 		return backend_qemu_console(d->qemu, uuid, max, out, len);
 	return backend_test_console(d->test, uuid, max, out, len);
 }
+
+/* xml with its owner record's generation set to gen (the first
+ * "...:generation>N<" of the metadata, as libvirt formats it). Owned; NULL
+ * with TS_EINVALID when there is none. */
+static char *
+with_generation(const char *xml, uint64_t gen)
+{
+	const char *md = strstr(xml, "<metadata>"), *p, *e;
+	char num[24];
+	char *out;
+	size_t pre, nl;
+
+	if (md == NULL || (p = strstr(md, "generation>")) == NULL) {
+		err_set(TS_EINVALID, "driver: no owner generation in the "
+		    "definition");
+		return NULL;
+	}
+	p += strlen("generation>");
+	e = p + strspn(p, "0123456789");
+	pre = (size_t)(p - xml);
+	nl = (size_t)snprintf(num, sizeof(num), "%llu",
+	    (unsigned long long)gen);
+	if ((out = malloc(pre + nl + strlen(e) + 1)) == NULL) {
+		err_set(TS_ENOMEM, "driver: out of memory");
+		return NULL;
+	}
+	memcpy(out, xml, pre);
+	memcpy(out + pre, num, nl);
+	strcpy(out + pre + nl, e);
+	return out;
+}
+
+int
+driver_guest_migrate(struct driver *d, const char *uuid, uint64_t new_gen,
+    const char *target_uri, const char *target_address, int block)
+{
+	virConnectPtr c;
+	virDomainPtr dom;
+	virTypedParameterPtr params = NULL;
+	int nparams = 0, maxparams = 0, rc = -1;
+	char *xml = NULL, *dxml = NULL, muri[96];
+	unsigned long flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER |
+	    VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE;
+
+	if (!uuid_ok(uuid))
+		return -1;
+	if (d->test != NULL) {
+		/* Each agent's test driver lives in its own process: there
+		 * is no peer to migrate to. */
+		err_set(TS_EUNAVAILABLE, "libvirt's test driver cannot "
+		    "live-migrate between hosts");
+		return -1;
+	}
+	/* Disks are local qcow2 overlays over the image cache: the target
+	 * gets a full copy of each (flattened, no backing file needed). */
+	if (block)
+		flags |= VIR_MIGRATE_NON_SHARED_DISK;
+	if ((c = virt_conn(d->virt)) == NULL)
+		return -1;
+	if ((dom = dom_get(c, uuid)) == NULL) {
+		virConnectClose(c);
+		return -1;
+	}
+	if ((xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_MIGRATABLE |
+	    VIR_DOMAIN_XML_SECURE)) == NULL) {
+		err_set(TS_EUNAVAILABLE, "libvirt: XML of %s: %s", uuid,
+		    lverr());
+		goto out;
+	}
+	if ((dxml = with_generation(xml, new_gen)) == NULL)
+		goto out;
+	if (virTypedParamsAddString(&params, &nparams, &maxparams,
+	    VIR_MIGRATE_PARAM_DEST_XML, dxml) < 0 ||
+	    virTypedParamsAddString(&params, &nparams, &maxparams,
+	    VIR_MIGRATE_PARAM_PERSIST_XML, dxml) < 0) {
+		err_set(TS_ENOMEM, "driver: out of memory");
+		goto out;
+	}
+	if (target_address != NULL && *target_address != '\0') {
+		snprintf(muri, sizeof(muri), strchr(target_address, ':') ?
+		    "tcp://[%s]" : "tcp://%s", target_address);
+		if (virTypedParamsAddString(&params, &nparams, &maxparams,
+		    VIR_MIGRATE_PARAM_URI, muri) < 0) {
+			err_set(TS_ENOMEM, "driver: out of memory");
+			goto out;
+		}
+	}
+	log_info("instance %s: live migration to %s (generation %llu%s)",
+	    uuid, target_uri, (unsigned long long)new_gen, block ?
+	    ", disks copied" : "");
+	if (virDomainMigrateToURI3(dom, target_uri, params, nparams, flags) <
+	    0) {
+		err_set(TS_EIO, "libvirt: live migration of %s to %s: %s",
+		    uuid, target_uri, lverr());
+		goto out;
+	}
+	rc = 0;
+out:
+	virTypedParamsFree(params, nparams);
+	free(dxml);
+	free(xml);
+	virDomainFree(dom);
+	virConnectClose(c);
+	return rc;
+}

@@ -290,6 +290,21 @@ int	driver_guest_reboot(struct driver *, const struct driver_spec *,
  * Absent: 0. */
 int	driver_guest_delete(struct driver *, const char *uuid);
 
+/*
+ * Live-migrates the guest to the libvirtd at target_uri, peer to peer
+ * (VIR_MIGRATE_LIVE|PEER2PEER|PERSIST_DEST|UNDEFINE_SOURCE), the migration
+ * stream to target_address when given (else libvirt's choice from the
+ * URI), the local disks copied whole with block (NON_SHARED_DISK: the
+ * target needs no backing image). The target's definition carries
+ * new_gen as its owner generation. Blocks until libvirt is done: 0 when
+ * the guest runs on the target and is gone from here. TS_ENOT_FOUND,
+ * TS_EUNAVAILABLE (libvirt; always for the test driver, which has no
+ * peer), TS_EIO (the migration failed: the guest still runs here).
+ */
+int	driver_guest_migrate(struct driver *, const char *uuid,
+	    uint64_t new_gen, const char *target_uri,
+	    const char *target_address, int block);
+
 /* State of one guest; TS_ENOT_FOUND if absent. */
 int	driver_guest_get(struct driver *, const char *uuid,
 	    struct driver_guest *);

@@ -595,6 +595,10 @@ virt_guests_list(struct virt *v, struct virt_guest **out, size_t *n)
 		g->has_volumes = xml != NULL && guest_volumes(xml, g) == 0;
 		if (!g->has_volumes)
 			g->nvolumes = 0;
+		struct domxml_meta meta;
+
+		g->generation = xml != NULL && domxml_meta_parse(xml, &meta) ==
+		    0 ? meta.generation : 0;
 		free(xml);
 		k++;
 		virDomainFree(doms[i]);

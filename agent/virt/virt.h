@@ -100,6 +100,8 @@ struct virt_guest {
 	int		has_volumes;
 	size_t		nvolumes;
 	char		volumes[VIRT_VOLUMES_MAX][37];
+	/* The owner generation of its metadata; 0: none or unknown. */
+	uint64_t	generation;
 };
 
 /* Connects (strings copied) and, with opts->notify, starts the event

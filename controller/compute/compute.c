@@ -198,11 +198,12 @@ compute_instance_hostname(const char *device_id, char *out, size_t len,
 void
 compute_set_network(struct compute *s, struct network *net)
 {
-	struct recon_net rn = { net, NULL, NULL, NULL };
+	struct recon_net rn = { .net = net };
 
 	if (net != NULL) {
 		rn.each_device = network_port_each_device;
 		rn.release_device = network_port_release_device;
+		rn.move_device = network_port_move_device;
 		rn.changed = network_changed;
 	}
 	s->net = net;
@@ -305,6 +306,9 @@ const struct policy_default policy_compute_defaults[] = {
 	    "Change a server's administrative password (changePassword)." },
 	{ "os_compute_api:os-admin-actions:reset_state", C_ADMIN,
 	    "Reset a server's state (os-resetState action)." },
+	{ "os_compute_api:os-migrate-server:migrate_live", C_ADMIN,
+	    "Live migrate a server to a new host without a reboot "
+	    "(os-migrateLive action)." },
 	{ "os_compute_api:os-evacuate",			C_ADMIN,
 	    "Evacuate a server from a failed host to a new one (evacuate "
 	    "action)." },

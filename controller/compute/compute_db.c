@@ -759,6 +759,7 @@ event_name(const char *action)
 		{ "resume",	"compute_resume_instance" },
 		{ "rebuild",	"compute_rebuild_instance" },
 		{ "evacuate",	"compute_rebuild_instance" },	/* as Nova */
+		{ "live-migration", "compute_live_migration" },	/* as Nova */
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)

@@ -153,6 +153,9 @@ int	compute_servers_action(struct http_req *, struct http_resp *);
  * the action route, borrowed. */
 int	compute_evacuate_action(struct http_req *, struct http_resp *,
 	    json_t *arg, const struct rec_instance *cur);
+/* The os-migrateLive action (compute_migrate.c); cur as above. */
+int	compute_migrate_live_action(struct http_req *, struct http_resp *,
+	    json_t *arg, const struct rec_instance *cur);
 int	compute_servers_actions_list(struct http_req *, struct http_resp *);
 int	compute_servers_action_show(struct http_req *, struct http_resp *);
 int	compute_servers_diagnostics(struct http_req *, struct http_resp *);

@@ -2197,6 +2197,11 @@ delete_now(struct compute *svc, struct store_txn *txn,
 	    i->flavor.vcpus, i->flavor.ram, compute_db_flavor_disk_gb(&i->flavor)) ==
 	    -1)
 		return -1;
+	/* Deleted while live-migrating: the target's claim goes too. */
+	if (i->migrate_host && *i->migrate_host && scheduler_release(txn,
+	    i->migrate_host, i->flavor.vcpus, i->flavor.ram,
+	    compute_db_flavor_disk_gb(&i->flavor)) == -1)
+		return -1;
 	if (compute_db_usage_add(txn, i->project_id, -1, -(int64_t)i->flavor.vcpus,
 	    -(int64_t)i->flavor.ram) == -1)
 		return -1;
@@ -2443,6 +2448,16 @@ action_fn(struct store_txn *txn, void *arg)
 		free(i.task_request_id);
 		i.task_request_id = NULL;
 		i.task_deadline = 0;
+		/* A live migration given up: the target's claim goes back
+		 * (the instance stays on its source host). */
+		if (rc == 0 && i.migrate_host != NULL) {
+			rc = scheduler_release(txn, i.migrate_host,
+			    i.flavor.vcpus, i.flavor.ram,
+			    compute_db_flavor_disk_gb(&i.flavor));
+			free(i.migrate_host);
+			i.migrate_host = NULL;
+			i.has_migrate_block = false;
+		}
 		if (i.vm_state == NULL) {
 			err_set(TS_ENOMEM, "out of memory");
 			rc = -1;
@@ -2755,6 +2770,9 @@ compute_servers_action(struct http_req *req, struct http_resp *resp)
 		goto out;
 	} else if (strcmp(key, "evacuate") == 0) {
 		rc = compute_evacuate_action(req, resp, arg, &cur);
+		goto out;
+	} else if (strcmp(key, "os-migrateLive") == 0) {
+		rc = compute_migrate_live_action(req, resp, arg, &cur);
 		goto out;
 	} else if (strcmp(key, "os-resetState") == 0) {
 		const char *st = NULL;

@@ -51,6 +51,10 @@ static const struct recon_task tasks[] = {
 	{ "rebuilding", "rebuild", RECON_ENSURE, POWER_NOSTATE, NULL, NULL, 1,
 	    1 },
 	{ "deleting", "delete", RECON_DELETE, POWER_NOSTATE, NULL, NULL, 0, 0 },
+	/* Live migration: the power stays (ACTIVE or PAUSED, moved as it
+	 * is); its ends are migrate_end()'s. */
+	{ "migrating", "live-migration", RECON_MIGRATE, POWER_NOSTATE, NULL,
+	    NULL, 0, 1 },
 };
 
 const struct recon_task *
@@ -78,6 +82,7 @@ enum ev_kind { EV_STATE, EV_REPORT };
 struct rguest {
 	char		 uuid[CODEC_UUID_LEN + 1];
 	uint32_t	 power;
+	uint64_t	 generation;	/* from its metadata; 0: unknown */
 	int		 ours;		/* name starts with instance- */
 	int		 seen;
 	int		 has_macs;	/* the report listed its NICs */
@@ -690,6 +695,73 @@ hold(struct recon *r, const struct rec_instance *i)
 	return 0;
 }
 
+/*
+ * Where the source's libvirtd reaches the target's: over TCP at the
+ * target's underlay address (agent_hello tunnel_ip) when it has one and
+ * runs QEMU, else the URI the target's agent uses itself (libvirt's test
+ * driver, which the source's agent refuses to migrate: no peer).
+ * 0, or -1 (the target is unknown: no hypervisor record yet).
+ */
+static int
+migrate_target(struct recon *r, const char *host, char *uri, size_t urilen,
+    char *addr, size_t addrlen)
+{
+	struct store_txn *txn = NULL;
+	struct rec_hypervisor hv;
+	int rc = -1;
+
+	if (store_read_begin(r->store, &txn) == -1)
+		return -1;
+	if (db_hypervisor_by_host(txn, host, &hv) == 0) {
+		addr[0] = '\0';
+		if (hv.tunnel_ip != NULL && *hv.tunnel_ip != '\0' &&
+		    strncmp(hv.libvirt_uri, "qemu", 4) == 0) {
+			snprintf(uri, urilen, "qemu+tcp://%s%s%s/system",
+			    strchr(hv.tunnel_ip, ':') ? "[" : "", hv.tunnel_ip,
+			    strchr(hv.tunnel_ip, ':') ? "]" : "");
+			snprintf(addr, addrlen, "%s", hv.tunnel_ip);
+		} else {
+			snprintf(uri, urilen, "%s", hv.libvirt_uri);
+		}
+		codec_clear(&schema_rec_hypervisor, &hv);
+		rc = 0;
+	}
+	store_txn_end(&txn);
+	return rc;
+}
+
+/* The live migration command, to the source (i->host). 0 sent, -1 not
+ * sent (post's failure), 1 not now (target unknown, logged). */
+static int
+send_migrate(struct recon *r, const struct rec_instance *i,
+    const char *reqid, char name[64], struct nics *ns)
+{
+	struct msg_instance_migrate m = { 0 };
+	char uri[1024], addr[64];
+
+	if (i->migrate_host == NULL || *i->migrate_host == '\0' ||
+	    migrate_target(r, i->migrate_host, uri, sizeof(uri), addr,
+	    sizeof(addr)) == -1) {
+		log_warnx("instance %s: live migration target %s unknown; "
+		    "not sent", i->uuid, i->migrate_host ? i->migrate_host :
+		    "-");
+		return 1;
+	}
+	snprintf(m.uuid, sizeof(m.uuid), "%s", i->uuid);
+	m.generation = i->generation;
+	m.new_generation = i->generation + 1;
+	m.target_host = i->migrate_host;
+	m.target_uri = uri;
+	m.target_address = addr[0] ? addr : NULL;
+	/* Local disks are copied whatever was asked (compute_migrate.c):
+	 * there is no shared instance storage. */
+	m.block_migration = (i->has_migrate_block && i->migrate_block) ||
+	    (i->image_ref != NULL && *i->image_ref != '\0');
+	spec_of(i, &m.spec, name);
+	nics_of(r, i, ns, &m.spec);
+	return post(r, i->host, &schema_msg_instance_migrate, &m, reqid);
+}
+
 /* The command for an instance's task, or its desired power without one.
  * reqid: the task's request id, or a fresh one. */
 static int
@@ -714,6 +786,9 @@ send_for(struct recon *r, const struct rec_instance *i, int64_t now,
 		snprintf(m.uuid, sizeof(m.uuid), "%s", i->uuid);
 		m.generation = i->generation;
 		rc = post(r, i->host, &schema_msg_instance_delete, &m, reqid);
+	} else if (t != NULL && t->cmd == RECON_MIGRATE) {
+		if ((rc = send_migrate(r, i, reqid, name, &ns)) == 1)
+			return 0;
 	} else if (t != NULL && t->cmd == RECON_ACTION) {
 		struct msg_instance_action m = { 0 };
 
@@ -890,6 +965,11 @@ finish_delete(struct recon *r, struct store_txn *txn,
 	    i->flavor.vcpus, i->flavor.ram, compute_db_flavor_disk_gb(&i->flavor)) ==
 	    -1)
 		return -1;
+	/* Deleted while live-migrating: the target's claim goes too. */
+	if (i->migrate_host && *i->migrate_host && scheduler_release(txn,
+	    i->migrate_host, i->flavor.vcpus, i->flavor.ram,
+	    compute_db_flavor_disk_gb(&i->flavor)) == -1)
+		return -1;
 	if (compute_db_usage_add(txn, i->project_id, -1, -(int64_t)i->flavor.vcpus,
 	    -(int64_t)i->flavor.ram) == -1)
 		return -1;
@@ -959,6 +1039,52 @@ end_task(struct store_txn *txn, struct rec_instance *i, int ok,
 	return 0;
 }
 
+/*
+ * Ends the live migration of i (a copy the caller writes): ok, the guest
+ * runs on the target: host, ports and generation move there and the
+ * source's claim goes back; else it stays on the source and the target's
+ * claim goes back. One transaction: nothing is held twice or lost.
+ */
+static int
+migrate_end(struct recon *r, struct store_txn *txn, struct rec_instance *i,
+    int ok, const char *why, int64_t now)
+{
+	uint64_t disk = compute_db_flavor_disk_gb(&i->flavor);
+	char *target = i->migrate_host;
+
+	if (target == NULL || i->host == NULL) {
+		err_set(TS_EINTERNAL, "instance %s: migrating without a target",
+		    i->uuid);
+		return -1;
+	}
+	if (scheduler_release(txn, ok ? i->host : target, i->flavor.vcpus,
+	    i->flavor.ram, disk) == -1)
+		return -1;
+	if (ok) {
+		if (r->net.move_device != NULL) {
+			if (r->net.move_device(r->net.net, txn, i->uuid,
+			    target) == -1)
+				return -1;
+			r->net_released = 1;
+		}
+		log_info("instance %s live-migrated from %s to %s (generation "
+		    "%llu)", i->uuid, i->host, target,
+		    (unsigned long long)i->generation + 1);
+		free(i->host);
+		i->host = target;
+		i->generation++;
+	} else {
+		log_warnx("live migration of %s from %s to %s failed: %s; it "
+		    "stays on %s", i->uuid, i->host, target, why ? why : "?",
+		    i->host);
+		free(target);
+	}
+	i->migrate_host = NULL;
+	i->has_migrate_block = false;
+	i->migrate_block = false;
+	return end_task(txn, i, ok, ok ? NULL : why, now);
+}
+
 struct batch {
 	struct recon	*r;
 	struct ev	**evs;
@@ -981,6 +1107,53 @@ batch_forget(struct batch *b, const char *uuid)
 	if (b->forget)
 		snprintf(b->forget[b->nforget++], CODEC_UUID_LEN + 1, "%s",
 		    uuid);
+}
+
+/* The source's instance_state while migrating (old: as stored, i: its
+ * copy, written here when changed). */
+static int
+migrate_state(struct batch *b, struct store_txn *txn,
+    const struct msg_instance_state *m, struct rec_instance *i,
+    const struct rec_instance *old)
+{
+	int reply = m->in_reply_to != NULL && i->task_request_id != NULL &&
+	    strcmp(m->in_reply_to, i->task_request_id) == 0;
+	int changed = 0, rc = 0;
+
+	if (!reply) {
+		if (m->in_reply_to != NULL)
+			b->answered[b->cur] = 1;
+		if (m->exists && i->power_state != m->power_state) {
+			i->power_state = m->power_state;
+			changed = 1;
+		}
+	} else if (m->result != NULL && strcmp(m->result, "ok") == 0) {
+		rc = migrate_end(b->r, txn, i, 1, NULL, b->now);
+		changed = 1;
+		b->completed++;
+		batch_forget(b, i->uuid);
+	} else if (m->exists) {
+		const char *why = m->fault_message ? m->fault_message :
+		    "the live migration failed";
+
+		i->power_state = m->power_state;
+		rc = migrate_end(b->r, txn, i, 0, why, b->now);
+		changed = 1;
+		b->failed++;
+		batch_forget(b, i->uuid);
+	} else {
+		/* The source has no such guest (an agent that restarted and
+		 * lost the answer, asked again): the reports tell where the
+		 * guest went. */
+		log_warnx("live migration of %s: %s no longer has the guest; "
+		    "waiting for the reports", i->uuid, i->host);
+		b->answered[b->cur] = 1;
+	}
+	if (rc == 0 && changed) {
+		i->updated_at = b->now;
+		rc = compute_db_instance_put(txn, i, old);
+	}
+	return rc;
 }
 
 /* One instance_state from host, inside the write transaction. */
@@ -1032,11 +1205,17 @@ apply_state(struct store_txn *txn, struct batch *b, const char *host,
 		codec_clear(&schema_rec_instance, &old);
 		return -1;
 	}
+	t = recon_task_find(i.task_state);
+	if (t != NULL && t->cmd == RECON_MIGRATE) {
+		rc = migrate_state(b, txn, m, &i, &old);
+		codec_clear(&schema_rec_instance, &i);
+		codec_clear(&schema_rec_instance, &old);
+		return rc;
+	}
 	if (i.power_state != power) {
 		i.power_state = power;
 		changed = 1;
 	}
-	t = recon_task_find(i.task_state);
 	reply = t != NULL && m->in_reply_to != NULL &&
 	    i.task_request_id != NULL &&
 	    strcmp(m->in_reply_to, i.task_request_id) == 0;
@@ -1177,7 +1356,8 @@ process_states(struct recon *r, struct ev **evs, size_t n)
 
 /* ------------------------------------------------------ reconciliation */
 
-enum fix { FIX_POWER, FIX_SELF_STOPPED, FIX_TOMB_GONE, FIX_VOLUMES };
+enum fix { FIX_POWER, FIX_SELF_STOPPED, FIX_TOMB_GONE, FIX_VOLUMES,
+	FIX_MIGRATED, FIX_MIGRATE_BACK };
 
 struct fixup {
 	char		uuid[CODEC_UUID_LEN + 1];
@@ -1251,6 +1431,14 @@ desired_cb(const struct rec_instance *i, void *arg)
 
 	if (g != NULL)
 		g->seen = 1;
+	if (i->task_state != NULL && g != NULL && strcmp(i->task_state,
+	    "migrating") == 0 && db_now_ms() > i->task_deadline &&
+	    g->generation <= i->generation) {
+		/* Past its deadline the source still runs it: the migration
+		 * did not happen (the agent gives up before the deadline). */
+		add_fix(p, i->uuid, FIX_MIGRATE_BACK, g->power);
+		return 0;
+	}
 	if (i->task_state != NULL) {
 		/* The task's own re-sends cover it; a reconnecting agent gets
 		 * them at once. */
@@ -1336,6 +1524,29 @@ tomb_cb(const struct rec_instance_tombstone *t, void *arg)
 	return 0;
 }
 
+/* Whether g is the guest of an instance live-migrating to this host: it
+ * is not fenced. Running with the new generation it has arrived (the
+ * target resumes it only once the source gave it up); a paused one only
+ * counts after the deadline, when the agents have given up any copy. */
+static int
+migrating_here(struct host_pass *p, const struct rguest *g)
+{
+	struct rec_instance i;
+	int here;
+
+	if (compute_db_instance_get(p->txn, g->uuid, &i) == -1)
+		return 0;
+	here = i.task_state != NULL && strcmp(i.task_state, "migrating") ==
+	    0 && i.migrate_host != NULL && strcmp(i.migrate_host, p->host) ==
+	    0;
+	if (here && g->generation > i.generation &&
+	    (g->power == POWER_RUNNING || (db_now_ms() > i.task_deadline &&
+	    g->power == i.power_state)))
+		add_fix(p, g->uuid, FIX_MIGRATED, g->power);
+	codec_clear(&schema_rec_instance, &i);
+	return here;
+}
+
 /* Guests the host runs that it should not. */
 static void
 extra_guests(struct host_pass *p)
@@ -1347,7 +1558,8 @@ extra_guests(struct host_pass *p)
 		struct rec_instance_tombstone tb;
 		struct rec_instance i;
 
-		if (g->seen || !sent_due(r, g->uuid, NULL, p->mono))
+		if (g->seen || migrating_here(p, g) ||
+		    !sent_due(r, g->uuid, NULL, p->mono))
 			continue;
 		if (compute_db_tombstone_get(p->txn, g->uuid, &tb) == 0) {
 			log_warnx("guest %s on %s belongs to a deleted "
@@ -1442,6 +1654,32 @@ settle_volumes(struct fix_batch *fb, struct store_txn *txn,
 	return rc;
 }
 
+/* A report settled a live migration whose answer was lost: decided again
+ * on the record read in txn. */
+static int
+migrate_fix(struct fix_batch *fb, struct store_txn *txn,
+    const struct fixup *f, const struct rec_instance *old)
+{
+	struct rec_instance i;
+	int ok = f->what == FIX_MIGRATED, rc;
+
+	if (old->task_state == NULL || strcmp(old->task_state, "migrating") !=
+	    0 || old->migrate_host == NULL || old->host == NULL ||
+	    strcmp(ok ? old->migrate_host : old->host, fb->host) != 0)
+		return 0;
+	if (compute_db_instance_copy(old, &i) == -1)
+		return -1;
+	i.power_state = f->power;
+	rc = migrate_end(fb->r, txn, &i, ok, ok ? NULL : "Timed out: the "
+	    "guest is still on the source host", fb->now);
+	if (rc == 0) {
+		i.updated_at = fb->now;
+		rc = compute_db_instance_put(txn, &i, old);
+	}
+	codec_clear(&schema_rec_instance, &i);
+	return rc;
+}
+
 static int
 apply_fixes(struct store_txn *txn, void *arg)
 {
@@ -1470,6 +1708,13 @@ apply_fixes(struct store_txn *txn, void *arg)
 			if (err_code() == TS_ENOT_FOUND)
 				continue;
 			return -1;
+		}
+		if (f->what == FIX_MIGRATED || f->what == FIX_MIGRATE_BACK) {
+			rc = migrate_fix(fb, txn, f, &old);
+			codec_clear(&schema_rec_instance, &old);
+			if (rc == -1)
+				return -1;
+			continue;
 		}
 		if (f->what == FIX_VOLUMES) {
 			rc = settle_volumes(fb, txn, f, &old);
@@ -1564,7 +1809,8 @@ process_report(struct recon *r, struct ev *e)
 
 /* ---------------------------------------------------------- task scan */
 
-enum scan_act { SCAN_TIMEOUT, SCAN_LOCAL_DELETE, SCAN_UNKNOWN };
+enum scan_act { SCAN_TIMEOUT, SCAN_LOCAL_DELETE, SCAN_UNKNOWN,
+	SCAN_MIGRATE_BACK };
 
 struct scan_item {
 	char		uuid[CODEC_UUID_LEN + 1];
@@ -1620,6 +1866,16 @@ scan_cb(const char *uuid, void *arg)
 			scan_add(s, &i, SCAN_LOCAL_DELETE);
 		else if (sent_due(r, i.uuid, i.task_request_id, s->mono))
 			send_for(r, &i, s->mono, NULL);
+	} else if (t->cmd == RECON_MIGRATE) {
+		/* Settled by the answer or the reports; without either, by
+		 * the clock: the source down past the deadline, or twice the
+		 * deadline gone (never left migrating). */
+		if (s->now > i.task_deadline && (!up || s->now >
+		    2 * i.task_deadline - i.task_started_at))
+			scan_add(s, &i, SCAN_MIGRATE_BACK);
+		else if (s->now <= i.task_deadline && up &&
+		    sent_due(r, i.uuid, i.task_request_id, s->mono))
+			send_for(r, &i, s->mono, NULL);
 	} else if (s->now > i.task_deadline) {
 		scan_add(s, &i, SCAN_TIMEOUT);
 	} else if (up && sent_due(r, i.uuid, i.task_request_id, s->mono)) {
@@ -1667,6 +1923,17 @@ apply_scan(struct store_txn *txn, void *arg)
 			    finish_delete(s->r, txn, &i) == -1)
 				rc = -1;
 			s->local_deletes++;
+		} else if (it->act == SCAN_MIGRATE_BACK) {
+			snprintf(why, sizeof(why), "Timed out after %lld s "
+			    "waiting for the live migration to %s%s",
+			    (long long)((s->now - i.task_started_at) / 1000),
+			    i.migrate_host ? i.migrate_host : "-", i.host &&
+			    !scheduler_host_up(s->r->sched, i.host) ?
+			    " (the source host is down)" : "");
+			if (migrate_end(s->r, txn, &i, 0, why, s->now) == -1 ||
+			    compute_db_instance_put(txn, &i, &old) == -1)
+				rc = -1;
+			s->timed_out++;
 		} else {
 			const struct recon_task *t = recon_task_find(
 			    i.task_state);
@@ -1777,6 +2044,14 @@ audit_inst(const struct rec_instance *i, void *arg)
 	}
 	if (i->host && *i->host &&
 	    (t = tally_of(&a->hosts, i->host, &a->err)) != NULL) {
+		t->a += i->flavor.vcpus;
+		t->b += (int64_t)i->flavor.ram;
+		t->c += (int64_t)compute_db_flavor_disk_gb(&i->flavor);
+		t->d++;
+	}
+	/* A live migration holds the target's claim too. */
+	if (i->migrate_host && *i->migrate_host &&
+	    (t = tally_of(&a->hosts, i->migrate_host, &a->err)) != NULL) {
 		t->a += i->flavor.vcpus;
 		t->b += (int64_t)i->flavor.ram;
 		t->c += (int64_t)compute_db_flavor_disk_gb(&i->flavor);
@@ -2227,6 +2502,8 @@ recon_host_report(struct recon *r, const char *host,
 		snprintf(e->guests[k].uuid, sizeof(e->guests[k].uuid), "%s",
 		    gs[k].uuid);
 		e->guests[k].power = gs[k].power_state;
+		e->guests[k].generation = gs[k].has_generation ?
+		    gs[k].generation : 0;
 		if (gs[k].macs.items != NULL && gs[k].macs.n <= 32) {
 			e->guests[k].has_macs = 1;
 			e->guests[k].nmacs = gs[k].macs.n;

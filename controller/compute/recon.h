@@ -28,6 +28,16 @@
  *   "instance-*" guest is reported as an orphan (the agent's
  *   orphan_action decides). A hello also re-sends every pending task of
  *   the host at once.
+ * - A live migration (task "migrating", compute_migrate.c) is sent to the
+ *   source and holds claims on both hosts. The source's answer ends it:
+ *   ok moves host, ports and generation to the target and gives the
+ *   source's claim back, an error gives the target's back (the instance
+ *   stays ACTIVE where it is). A lost answer is settled from the reports:
+ *   the target running the guest with the new generation means done; the
+ *   source still reporting it after the deadline means rolled back; past
+ *   the deadline with the source down, or twice the deadline with no
+ *   sign, rolled back too. Meanwhile the target's copy is not fenced and
+ *   the source's missing copy is not re-created.
  * - An instance whose host is down stays where it is (its power state
  *   shows NOSTATE in the API); it is never moved silently.
  *
@@ -71,6 +81,7 @@ enum recon_cmd {
 	RECON_ENSURE = 0,	/* instance_ensure with want_power */
 	RECON_ACTION,		/* instance_action (agent_action) */
 	RECON_DELETE,		/* instance_delete */
+	RECON_MIGRATE,		/* instance_migrate, to the source */
 };
 
 /* One kind of task: what it sends and where it ends. */
@@ -130,6 +141,9 @@ struct recon_net {
 		    void *);
 	int	(*release_device)(struct network *, struct store_txn *,
 		    const char *device_id);
+	/* A live-migrated instance's ports follow it (binding:host_id). */
+	int	(*move_device)(struct network *, struct store_txn *,
+		    const char *device_id, const char *host);
 	/* After a commit that released ports (network_changed()). */
 	void	(*changed)(struct network *);
 };

@@ -441,6 +441,8 @@ scheduler_rank(struct sched *s, const struct scheduler_request *r,
 		if (r->force_host && *r->force_host &&
 		    strcmp(h->host, r->force_host) != 0)
 			continue;
+		if (r->ignore_host && strcmp(h->host, r->ignore_host) == 0)
+			continue;
 		if (!passes(s, h, r))
 			continue;
 		if (!fits(s, h, h->vcpus_used, h->memory_mb_used,

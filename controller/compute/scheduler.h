@@ -57,6 +57,8 @@ struct scheduler_request {
 	uint64_t	 disk_gb;
 	const char	*az;		/* NULL or "": any zone */
 	const char	*force_host;	/* NULL or "": none (admin "az:host") */
+	/* NULL: none. A host never chosen (a live migration's source). */
+	const char	*ignore_host;
 	/* The flavor's extra specs (NULL: none): keys
 	 * "aggregate_instance_extra_specs:K" want aggregate metadata K
 	 * (Nova's AggregateInstanceExtraSpecsFilter, scoped keys only). */

@@ -699,6 +699,31 @@ for r in ordered:
         else:
             check(r, p.key, st, "403", st == 403, raw)
 
+# 2b. Server actions with a rule of their own, enforced by the handler
+# after the server is found (POST /servers/{id}/action is one route: its
+# route rule is servers:show). Another project's caller does not find the
+# server (404); an allowed caller passes the rule (the matrix's server has
+# no host: a 400 or 409 follows, never 401/403). Bodies are valid.
+ACTION_RULES = [
+    ("os_compute_api:os-migrate-server:migrate_live",
+     {"os-migrateLive": {"host": None, "block_migration": False,
+                         "disk_over_commit": False}}),
+]
+for rule, abody in ACTION_RULES:
+    arow = {"method": "POST", "pattern": "/v2.1/servers/{server_id}/action "
+            + list(abody)[0], "rule": rule}
+    for p in personas:
+        st, raw, _ = call("POST", CO + "/servers/%s/action" % SERVER,
+                          p.tok(), abody,
+                          {"OpenStack-API-Version": "compute 2.1"})
+        if oracle.allows("os_compute_api:servers:show", p,
+                         {"project_id": P1}) and \
+                oracle.allows(rule, p, {"project_id": P1}):
+            check(arow, p.key, st, "allowed (not 401/403)",
+                  st not in (401, 403), raw)
+        else:
+            check(arow, p.key, st, "403 or 404", st in (403, 404), raw)
+
 # 3. An expired token: 401 everywhere.
 wait = expired_at + LIFETIME + 1.5 - time.time()
 if wait > 0:

@@ -11,6 +11,9 @@
 #   and for an unknown target; from the silent host to the other one (its
 #   port follows: binding:host_id), and
 #   the stale copy destroyed when the silent host returns (fencing);
+# - live migration (os-migrateLive, nova live-migration) on the test
+#   driver, which cannot migrate between agents: the API's refusals, and
+#   the accepted one failed by the agent and rolled back (claims intact);
 # - a task on a host that stays down goes to ERROR with a fault at its
 #   deadline, never stays in a task state.
 . "$(dirname "$0")/lib.sh"
@@ -87,6 +90,30 @@ jq -e '.itemNotFound.message == "Compute host nohost not found."' "$T/evac.json"
 	fail "the refused evacuate changed the server"
 [ "$(acts "$V2C")" = "$A0" ] || fail "the refused evacuate recorded an action"
 ok "evacuate refused while h2 is up (400) and to an unknown host (404); nothing changed"
+
+# Live migration (os-migrateLive, novaclient's nova live-migration):
+# refused to the current host (400) with nothing changed; accepted to h1,
+# where the claim is taken first; libvirt's test driver has no peer to
+# migrate to (each agent's test:///default lives in its own process), so
+# the source's agent fails it and the controller rolls back: ACTIVE on h2,
+# the action in error, h1's claim released (check_claims).
+lm() { curl -s -o "$T/lm.json" -w '%{http_code}' "${H[@]}" \
+    -H 'Content-Type: application/json' -d "{\"os-migrateLive\": $2}" \
+    "http://127.0.0.1:$CP/v2.1/servers/$1/action"; }
+[ "$(lm "$V2C" '{"host": "h2", "block_migration": false, "disk_over_commit": false}')" = 400 ] ||
+	{ cat "$T/lm.json"; fail "live migration to the current host"; }
+jq -e ".badRequest.message == \"Unable to migrate instance ($V2C) to current host (h2).\"" "$T/lm.json" >/dev/null ||
+	{ cat "$T/lm.json"; fail "message of the refused live migration"; }
+[ "$(acts "$V2C")" = "$A0" ] || fail "the refused live migration recorded an action"
+nova live-migration "$V2C" h1 > "$T/nova-lm.txt" 2>&1 || { cat "$T/nova-lm.txt"; fail "nova live-migration"; }
+lm_back() { [ "$(nv "/servers/$V2C" '.server."OS-EXT-SRV-ATTR:host" + " " + .server.status + " " + (.server."OS-EXT-STS:task_state" // "-")')" = "h2 ACTIVE -" ]; }
+wait_for 20 "the failed live migration rolled back" lm_back
+[ "$(nv "/servers/$V2C/os-instance-actions" '.instanceActions[0].action')" = live-migration ] || fail "no live-migration action"
+grep -q "live migration of $V2C from h2 to h1 failed: libvirt's test driver cannot live-migrate" "$T/ctl.log" ||
+	fail "the failure is not logged with its cause"
+[ "$(port_host)" = h2 ] || fail "the port moved with a failed live migration"
+check_claims || fail "claims after the rolled-back live migration"
+ok "live migration: 400 to the current host; to h1 taken, failed by the test driver, rolled back (ACTIVE on h2, claims as before)"
 
 kill -STOP "$(pid_of agent-h2)"
 wait_for 10 "h2 down" is_state h2 down

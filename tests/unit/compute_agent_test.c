@@ -293,6 +293,48 @@ test_stale_generation(void **state)
 	cap_reset();
 }
 
+
+/* A live migration on libvirt's test driver (no peer: each agent's
+ * test:///default lives in its own process) is refused with the guest
+ * still here, running, unchanged; a stale one is refused as stale, and a
+ * malformed one (no new generation above the old) as an error. */
+static void
+test_migrate_refused(void **state)
+{
+	struct msg_instance_migrate m = { 0 };
+	struct driver_guest g;
+	char u[37];
+
+	new_uuid(u);
+	cap_reset();
+	ensure(u, 3, 1, "req-m1");
+	snprintf(m.uuid, sizeof(m.uuid), "%s", u);
+	m.generation = 3;
+	m.new_generation = 4;
+	m.target_host = "h2";
+	m.target_uri = "test:///default";
+	m.block_migration = true;
+	spec(&m.spec, u);
+	send_cmd(&schema_msg_instance_migrate, &m, "req-m2");
+	assert_string_equal(last_state()->result, "error");
+	assert_true(last_state()->exists);
+	assert_int_equal(last_state()->power_state, 1);
+	assert_non_null(strstr(last_state()->fault_message,
+	    "cannot live-migrate"));
+	assert_int_equal(driver_guest_get(drv, u, &g), 0);
+	assert_int_equal(g.generation, 3);
+	assert_int_equal(g.power_state, VIRT_POWER_RUNNING);
+	m.generation = 2;
+	send_cmd(&schema_msg_instance_migrate, &m, "req-m3");
+	assert_string_equal(last_state()->result, "stale");
+	m.generation = 3;
+	m.new_generation = 3;
+	send_cmd(&schema_msg_instance_migrate, &m, "req-m4");
+	assert_string_equal(last_state()->result, "error");
+	assert_int_equal(driver_guest_get(drv, u, &g), 0);
+	assert_int_equal(g.generation, 3);
+	cap_reset();
+}
 static int
 rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
 {
@@ -881,6 +923,7 @@ main(void)
 		cmocka_unit_test(test_failed_delete_runs_again),
 		cmocka_unit_test(test_same_reqid_two_instances),
 		cmocka_unit_test(test_stale_generation),
+		cmocka_unit_test(test_migrate_refused),
 		cmocka_unit_test(test_stale_replayed_commands),
 		cmocka_unit_test(test_generation_from_metadata),
 		cmocka_unit_test(test_rebuild),

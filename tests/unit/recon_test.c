@@ -285,6 +285,8 @@ struct mk {
 	char		 reqid[65];
 	uint64_t	 gen;		/* 0: 1 */
 	const char	*action;	/* NULL: the task's own */
+	const char	*migrate_host;	/* a live migration's target (claimed) */
+	int64_t		 started;	/* the task's start; 0: now */
 };
 
 static int
@@ -314,9 +316,15 @@ mk_fn(struct store_txn *txn, void *arg)
 	i.generation = m->gen ? m->gen : 1;
 	i.created_at = db_now_ms();
 	rc = 0;
-	if (m->task)
+	if (m->migrate_host) {
+		i.migrate_host = strdup(m->migrate_host);
+		rc = compute_db_host_usage_add(txn, m->migrate_host, 1, 512, 0,
+		    1);
+	}
+	if (rc == 0 && m->task)
 		rc = recon_task_begin_as(rec, txn, &i, m->task, m->action,
-		    m->reqid, "u1", "p1", db_now_ms());
+		    m->reqid, "u1", "p1", m->started ? m->started :
+		    db_now_ms());
 	if (rc == 0)
 		rc = compute_db_instance_put(txn, &i, NULL);
 	if (rc == 0 && m->host)
@@ -1079,6 +1087,211 @@ test_evacuation_converges(void **state)
 	got_clear(&g);
 }
 
+/* ---- live migration ------------------------------------------------------ */
+
+static void
+usage_of(const char *h, struct rec_host_usage *u)
+{
+	struct store_txn *txn = NULL;
+
+	memset(u, 0, sizeof(*u));
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	if (compute_db_host_usage_get(txn, h, u) == -1)
+		memset(u, 0, sizeof(*u));
+	store_txn_end(&txn);
+}
+
+static void
+action_result(const char *uuid, const char *reqid, const char *want)
+{
+	struct store_txn *txn = NULL;
+	struct rec_instance_action a;
+
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	assert_int_equal(compute_db_action_get(txn, uuid, reqid, &a), 0);
+	store_txn_end(&txn);
+	assert_string_equal(a.action, "live-migration");
+	assert_string_equal(a.events.items[0].result, want);
+	codec_clear(&schema_rec_instance_action, &a);
+}
+
+/* Where the instance is, at which generation, with no task left. */
+static void
+settled(const char *uuid, const char *h, uint64_t gen)
+{
+	struct rec_instance i;
+
+	assert_int_equal(get(uuid, &i), 0);
+	assert_string_equal(i.host, h);
+	assert_int_equal(i.generation, gen);
+	assert_null(i.task_state);
+	assert_null(i.migrate_host);
+	assert_string_equal(i.vm_state, VM_ACTIVE);
+	codec_clear(&schema_rec_instance, &i);
+}
+
+static void
+still_migrating(const char *uuid)
+{
+	struct rec_instance i;
+
+	assert_int_equal(get(uuid, &i), 0);
+	assert_string_equal(i.task_state, "migrating");
+	assert_string_equal(i.host, "h1");
+	assert_string_equal(i.migrate_host, "h2");
+	codec_clear(&schema_rec_instance, &i);
+}
+
+static void
+guest_on(const char *h, const char *uuid, uint32_t power, uint64_t gen)
+{
+	struct sch_guest gs[1];
+
+	memset(gs, 0, sizeof(gs));
+	snprintf(gs[0].uuid, sizeof(gs[0].uuid), "%s", uuid);
+	gs[0].name = "instance-lm";
+	gs[0].power_state = power;
+	gs[0].has_generation = gen != 0;
+	gs[0].generation = gen;
+	recon_host_report(rec, h, gs, 1, 0);
+	recon_sync(rec);
+}
+
+/*
+ * The state machine of os-migrateLive (the API's half is in
+ * handlers_compute_test): the command goes to the source naming the
+ * target; its answer ends the task in one transaction (ok: host,
+ * generation and the source's claim move; error: the target's claim goes
+ * back, ACTIVE on the source); a lost answer is settled by the reports
+ * (the target running the new generation: done; the source still running
+ * it after the deadline: rolled back) or, with no sign at all, by the scan
+ * at twice the deadline. Meanwhile the target's copy is never fenced and
+ * the source's missing copy never re-created.
+ */
+static void
+test_live_migration(void **state)
+{
+	struct mk m = { .host = "h1", .vm_state = VM_ACTIVE,
+	    .task = "migrating", .action = "live-migration", .want = 1,
+	    .gen = 3, .migrate_host = "h2" };
+	struct rec_host_usage u1, u2, v1, v2;
+	struct recon_stats s0, s1;
+	struct msg_instance_migrate *c;
+	struct codec_envelope *env;
+	struct got g = { .n = 0 };
+
+	host("h2", 4, 4096, 1, 0);
+
+	/* 1. Answered ok. */
+	mk(&m);
+	usage_of("h1", &u1);
+	usage_of("h2", &v1);
+	dispatch(m.uuid);
+	env = find(&g, &schema_msg_instance_migrate, m.uuid);
+	assert_string_equal(env->request_id, m.reqid);
+	c = env->body;
+	assert_int_equal(c->generation, 3);
+	assert_int_equal(c->new_generation, 4);
+	assert_string_equal(c->target_host, "h2");
+	assert_string_equal(c->target_uri, "test:///default");
+	assert_null(c->target_address);
+	assert_false(c->block_migration);	/* no local image disk */
+	answer("h1", m.uuid, m.reqid, false, 0, "ok", 0);
+	settled(m.uuid, "h2", 4);
+	usage_of("h1", &u2);
+	usage_of("h2", &v2);
+	assert_int_equal(u2.instances, u1.instances - 1);
+	assert_int_equal(u2.memory_mb, u1.memory_mb - 512);
+	assert_int_equal(v2.instances, v1.instances);
+	action_result(m.uuid, m.reqid, "Success");
+	got_clear(&g);
+
+	/* 2. Answered with a failure: back where it was, the target's claim
+	 * released. */
+	mk(&m);
+	usage_of("h1", &u1);
+	usage_of("h2", &v1);
+	answer("h1", m.uuid, m.reqid, true, 1, "error", 3);
+	settled(m.uuid, "h1", 3);
+	usage_of("h1", &u2);
+	usage_of("h2", &v2);
+	assert_int_equal(u2.instances, u1.instances);
+	assert_int_equal(v2.instances, v1.instances - 1);
+	assert_int_equal(v2.vcpus, v1.vcpus - 1);
+	action_result(m.uuid, m.reqid, "Error");
+
+	/* 3. Answer lost; while in flight neither host's report changes
+	 * anything: the target's incoming copy (paused, new generation) is
+	 * not fenced, the source running it is no failure before the
+	 * deadline, the source without it is not re-created (no ensure
+	 * about it; other instances of h1 are). Then the
+	 * target runs it: done. */
+	mk(&m);
+	recon_stats(rec, &s0);
+	guest_on("h2", m.uuid, 3, 4);
+	guest_on("h1", m.uuid, 1, 3);
+	still_migrating(m.uuid);
+	got_clear(&g);
+	report(NULL, 0, 0);
+	pump(&g, 300);
+	for (size_t k = 0; k < g.n; k++)
+		if (g.env[k].type == &schema_msg_instance_ensure)
+			assert_string_not_equal((char *)g.env[k].body, m.uuid);
+	got_clear(&g);
+	still_migrating(m.uuid);
+	recon_stats(rec, &s1);
+	assert_int_equal(s1.fenced, s0.fenced);
+	usage_of("h1", &u1);
+	guest_on("h2", m.uuid, 1, 4);
+	settled(m.uuid, "h2", 4);
+	usage_of("h1", &u2);
+	assert_int_equal(u2.instances, u1.instances - 1);
+	action_result(m.uuid, m.reqid, "Success");
+
+	/* 4. Answer lost, past the deadline the source still runs it: rolled
+	 * back. A target report of the old generation is no arrival. */
+	m.started = db_now_ms() - 11000;	/* action_timeout 10 s */
+	mk(&m);
+	guest_on("h2", m.uuid, 1, 3);
+	still_migrating(m.uuid);
+	usage_of("h2", &v1);
+	guest_on("h1", m.uuid, 1, 3);
+	settled(m.uuid, "h1", 3);
+	usage_of("h2", &v2);
+	assert_int_equal(v2.instances, v1.instances - 1);
+	action_result(m.uuid, m.reqid, "Error");
+
+	/* 5. No answer, no sign: the scan waits until twice the deadline,
+	 * then rolls back. */
+	mk(&m);
+	recon_scan(rec, db_now_ms());
+	still_migrating(m.uuid);
+	m.started = db_now_ms() - 21000;
+	mk(&m);
+	recon_scan(rec, db_now_ms());
+	settled(m.uuid, "h1", 3);
+	action_result(m.uuid, m.reqid, "Error");
+	got_clear(&g);
+	/* 6. Deleted while migrating (a delete supersedes the task): both
+	 * claims go with it. */
+	struct mk d = { .host = "h1", .vm_state = VM_ACTIVE,
+	    .task = "deleting", .want = 1, .gen = 3, .migrate_host = "h2" };
+	struct rec_instance gone;
+
+	mk(&d);
+	usage_of("h1", &u1);
+	usage_of("h2", &v1);
+	answer("h1", d.uuid, d.reqid, false, 0, "ok", 0);
+	assert_int_equal(get(d.uuid, &gone), -1);
+	usage_of("h1", &u2);
+	usage_of("h2", &v2);
+	assert_int_equal(u2.instances, u1.instances - 1);
+	assert_int_equal(v2.instances, v1.instances - 1);
+	got_clear(&g);
+	/* h2 leaves the scheduler to the later tests' one host. */
+	host("h2", 4, 4096, 0, 0);
+}
+
 /* The start-up audit recounts usage and claims from the instances. */
 static int
 skew_fn(struct store_txn *txn, void *arg)
@@ -1527,6 +1740,7 @@ main(void)
 		cmocka_unit_test(test_local_delete_tombstone),
 		cmocka_unit_test(test_fencing),
 		cmocka_unit_test(test_evacuation_converges),
+		cmocka_unit_test(test_live_migration),
 		cmocka_unit_test(test_foreign_state_ignored),
 		cmocka_unit_test(test_stale_state_ignored),
 		cmocka_unit_test(test_old_reqid_replay),
