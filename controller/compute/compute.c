@@ -692,6 +692,26 @@ compute_read(struct http_req *req, struct store_txn **txn)
 	return store_read_begin(compute_of(req)->store, txn);
 }
 
+/* Whether host is a registered compute service (Nova's
+ * service_get_by_compute_host): 1, 0, or -1 with err set. */
+int
+compute_host_known(struct http_req *req, const char *host)
+{
+	struct store_txn *txn = NULL;
+	struct rec_service sv;
+	int rc;
+
+	if (compute_read(req, &txn) == -1)
+		return -1;
+	rc = db_service_by_host(txn, host, &sv);
+	store_txn_end(&txn);
+	if (rc == 0) {
+		codec_clear(&schema_rec_service, &sv);
+		return 1;
+	}
+	return err_code() == TS_ENOT_FOUND ? 0 : -1;
+}
+
 int
 compute_write(struct http_req *req, int (*fn)(struct store_txn *, void *),
     void *arg)

@@ -220,26 +220,6 @@ parse(json_t *arg, const char **host, bool *shared, const char **pass)
 	return 0;
 }
 
-/* Whether host is a registered compute service (Nova's
- * service_get_by_compute_host): 1, 0, or -1 with err set. */
-static int
-host_known(struct http_req *req, const char *host)
-{
-	struct store_txn *txn = NULL;
-	struct rec_service sv;
-	int rc;
-
-	if (compute_read(req, &txn) == -1)
-		return -1;
-	rc = db_service_by_host(txn, host, &sv);
-	store_txn_end(&txn);
-	if (rc == 0) {
-		codec_clear(&schema_rec_service, &sv);
-		return 1;
-	}
-	return err_code() == TS_ENOT_FOUND ? 0 : -1;
-}
-
 int
 compute_evacuate_action(struct http_req *req, struct http_resp *resp,
     json_t *arg, const struct rec_instance *cur)
@@ -254,7 +234,7 @@ compute_evacuate_action(struct http_req *req, struct http_resp *resp,
 	    parse(arg, &host, &shared, &pass) == -1)
 		return -1;
 	if (host != NULL) {
-		if ((known = host_known(req, host)) == -1)
+		if ((known = compute_host_known(req, host)) == -1)
 			return -1;
 		if (!known) {
 			err_set(TS_ENOT_FOUND, "Compute host %s not found.",

@@ -90,6 +90,9 @@ json_t	*compute_ref(struct http_req *, const char *coll, const char *id);
 
 /* Read transaction on the service's store. */
 int	compute_read(struct http_req *, struct store_txn **);
+/* Whether host is a registered compute service (Nova's
+ * service_get_by_compute_host): 1, 0, or -1 with err set. */
+int	compute_host_known(struct http_req *, const char *host);
 /* The instance of {server_id} the caller may act on under rule, read in
  * txn (which stays open for the caller); 404 for a malformed or unknown
  * id, the rule's refusal otherwise. On success *i is owned (codec_clear). */
