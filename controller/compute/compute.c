@@ -305,6 +305,11 @@ const struct policy_default policy_compute_defaults[] = {
 	    "Change a server's administrative password (changePassword)." },
 	{ "os_compute_api:os-admin-actions:reset_state", C_ADMIN,
 	    "Reset a server's state (os-resetState action)." },
+	{ "os_compute_api:servers:create_image",	C_OWNER,
+	    "Create an image from a server (createImage action)." },
+	{ "os_compute_api:os-create-backup",		C_OWNER,
+	    "Back up a server into an image, keeping the newest N of its "
+	    "type (createBackup action)." },
 	{ "os_compute_api:os-evacuate",			C_ADMIN,
 	    "Evacuate a server from a failed host to a new one (evacuate "
 	    "action)." },
