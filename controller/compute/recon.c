@@ -914,8 +914,11 @@ net_changed(struct recon *r)
 	r->vol_settled = 0;
 }
 
+static int	snap_queue(struct recon *, const struct rec_instance *, int);
+
 /* Resources of a deleted instance go back (its ports too, in the same
- * transaction); the record goes. */
+ * transaction); the record goes, and the image of a snapshot the delete
+ * superseded is discarded after the commit (Nova deletes it too). */
 static int
 finish_delete(struct recon *r, struct store_txn *txn,
     const struct rec_instance *i)
@@ -939,6 +942,8 @@ finish_delete(struct recon *r, struct store_txn *txn,
 			return -1;
 		r->vol_settled = 1;
 	}
+	if (i->snapshot_image_id != NULL && snap_queue(r, i, 0) == -1)
+		return -1;
 	if (i->host && *i->host && scheduler_release(txn, i->host,
 	    i->flavor.vcpus, i->flavor.ram, compute_db_flavor_disk_gb(&i->flavor)) ==
 	    -1)
@@ -1016,8 +1021,7 @@ end_task(struct store_txn *txn, struct rec_instance *i, int ok,
  * vm_state and power (Nova's failed snapshot leaves it as it was, without
  * a fault); the image's fate waits for the commit (snap_out). */
 static int
-end_snapshot(struct recon *r, struct store_txn *txn, struct rec_instance *i,
-    int ok, const char *why, int64_t now)
+snap_queue(struct recon *r, const struct rec_instance *i, int ok)
 {
 	struct snap_out *o;
 
@@ -1044,7 +1048,15 @@ end_snapshot(struct recon *r, struct store_txn *txn, struct rec_instance *i,
 		snprintf(o->backup_type, sizeof(o->backup_type), "%s",
 		    i->backup_type);
 	o->rotation = i->backup_rotation;
-	if (end_task(txn, i, ok, why, now) == -1)
+	r->nsnap++;
+	return 0;
+}
+
+static int
+end_snapshot(struct recon *r, struct store_txn *txn, struct rec_instance *i,
+    int ok, const char *why, int64_t now)
+{
+	if (snap_queue(r, i, ok) == -1 || end_task(txn, i, ok, why, now) == -1)
 		return -1;
 	free(i->snapshot_image_id);
 	i->snapshot_image_id = NULL;
@@ -1052,7 +1064,6 @@ end_snapshot(struct recon *r, struct store_txn *txn, struct rec_instance *i,
 	i->backup_type = NULL;
 	i->has_backup_rotation = false;
 	i->backup_rotation = 0;
-	r->nsnap++;
 	return 0;
 }
 

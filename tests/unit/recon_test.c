@@ -921,6 +921,18 @@ test_snapshot_tasks(void **state)
 	assert_int_equal(snapc.calls, 3);
 	assert_int_equal(snapc.ok, 0);
 	assert_string_equal(snapc.image, c.snap_image);
+
+	/* a delete that superseded a snapshot discards its image */
+	struct mk d = { .host = "h1", .vm_state = VM_ACTIVE,
+	    .task = "deleting", .want = 1,
+	    .snap_image = "8b4a3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d" };
+
+	mk(&d);
+	answer("h1", d.uuid, d.reqid, false, 0, "ok", 1);
+	assert_int_equal(get(d.uuid, &i), -1);
+	assert_int_equal(snapc.calls, 4);
+	assert_int_equal(snapc.ok, 0);
+	assert_string_equal(snapc.image, d.snap_image);
 	got_clear(&g);
 }
 
