@@ -115,6 +115,7 @@ compute_hook_new(struct services_env *env)
 	compute_set_identity(env->compute, env->identity);
 	compute_set_network(env->compute, env->network);
 	compute_set_volume(env->compute, env->volume);
+	compute_set_image(env->compute, env->image);
 	return env->compute;
 }
 

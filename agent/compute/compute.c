@@ -572,6 +572,33 @@ run_migrate(struct compute *c, struct job *j, size_t *len)
 	return state_reply(c, j, m->uuid, "ok", len);
 }
 
+/* createImage/createBackup: the driver copies the guest's disk into a
+ * temporary file and uploads it to the queued image; the guest itself is
+ * left as it is. A repeated request id is answered from the dedup table;
+ * a snapshot re-sent after this agent restarted finds the image no longer
+ * queued (409 from the image API) if the first upload went through. */
+static uint8_t *
+run_snapshot(struct compute *c, struct job *j, size_t *len)
+{
+	struct msg_instance_snapshot *m = j->body;
+
+	if (!uuid_valid(m->uuid) || !uuid_valid(m->image_id)) {
+		err_set(TS_EINVALID, "snapshot: malformed id");
+		return state_reply(c, j, m->uuid, "error", len);
+	}
+	if (!gen_admit(c, m->uuid, m->generation))
+		return state_reply(c, j, m->uuid, "stale", len);
+	if (driver_guest_snapshot(c->drv, m->uuid, m->image_id,
+	    m->upload_token) == -1) {
+		log_warnx("instance %s: snapshot into image %s failed: %s",
+		    m->uuid, m->image_id, err_msg());
+		return state_reply(c, j, m->uuid, "error", len);
+	}
+	log_info("instance %s: snapshot uploaded into image %s", m->uuid,
+	    m->image_id);
+	return state_reply(c, j, m->uuid, "ok", len);
+}
+
 static uint8_t *
 run_console(struct compute *c, struct job *j, size_t *len)
 {
@@ -705,6 +732,8 @@ worker(void *arg)
 			reply = run_migrate(c, j, &rlen);
 		else if (j->type == &schema_msg_guest_stats_get)
 			reply = run_stats(c, j, &rlen);
+		else if (j->type == &schema_msg_instance_snapshot)
+			reply = run_snapshot(c, j, &rlen);
 		else
 			reply = run_console(c, j, &rlen);
 		log_set_request_id(NULL);
@@ -916,6 +945,8 @@ compute_handle(struct compute *c, struct codec_envelope *env)
 		uuid = ((struct msg_console_get *)env->body)->uuid;
 	else if (env->type == &schema_msg_guest_stats_get)
 		uuid = ((struct msg_guest_stats_get *)env->body)->uuid;
+	else if (env->type == &schema_msg_instance_snapshot)
+		uuid = ((struct msg_instance_snapshot *)env->body)->uuid;
 	else if (env->type == &schema_msg_host_uptime_get) {
 		answer_uptime(c, env);
 		return 1;

@@ -715,6 +715,109 @@ out:
 	return r;
 }
 
+/* ------------------------------------------------------------- upload */
+
+/* Discards a response body (the image API's error document). */
+static size_t
+on_discard(char *b, size_t size, size_t n, void *arg)
+{
+	(void)b;
+	(void)arg;
+	return size * n;
+}
+
+int
+imgcache_http_upload(struct imgcache_http *h, const char *image_id,
+    const char *token, const char *path)
+{
+	char url[HTTP_URL_MAX + 64], detail[CURL_ERROR_SIZE] = "", what[64];
+	struct curl_slist *hdr = NULL;
+	bool ok = true;
+	struct stat st;
+	long status = 0;
+	CURLcode rc;
+	FILE *f = NULL;
+	CURL *c = NULL;
+	int r = -1;
+
+	if (!uuid_valid(image_id)) {
+		err_set(TS_EINVALID, "imgcache: image id is not a canonical UUID");
+		return -1;
+	}
+	if (token == NULL || !token_ok(token))
+		return -1;
+	snprintf(what, sizeof(what), "upload of image %s", image_id);
+	snprintf(url, sizeof(url), "%s/v2/images/%s/file", h->base, image_id);
+	if ((f = fopen(path, "rbe")) == NULL || fstat(fileno(f), &st) == -1) {
+		err_set_errno(TS_EIO, "imgcache: %s: %s", what, path);
+		goto out;
+	}
+	hdr = header_add(hdr, &ok, "User-Agent: tinystack-agent");
+	hdr = header_add(hdr, &ok, "Content-Type: application/octet-stream");
+	hdr = header_add(hdr, &ok, "X-Auth-Token: %s", token);
+	if (h->agent_host[0] != '\0')
+		hdr = header_add(hdr, &ok, "X-Tinystack-Host: %s",
+		    h->agent_host);
+	hdr = header_add(hdr, &ok, "Connection: close");
+	/* the whole body at once, no 100-continue round trip */
+	hdr = header_add(hdr, &ok, "Expect:");
+	if (!ok || (c = curl_easy_init()) == NULL) {
+		err_set(TS_ENOMEM, "imgcache: out of memory");
+		goto out;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS, CURLPROTO_HTTP |
+	    CURLPROTO_HTTPS);
+#endif
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_PROXY, "");
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)h->timeout_ms);
+	/* no byte for timeout_ms seconds' worth: libcurl's low-speed rule */
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
+	    (long)(h->timeout_ms / 1000 ? h->timeout_ms / 1000 : 1));
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (h->ca_file != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_file);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, detail);
+	curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(c, CURLOPT_READDATA, f);
+	curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)st.st_size);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_discard);
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	if (rc != CURLE_OK) {
+		(void)transport_error(what, rc, detail);
+	} else if (status == 409) {
+		err_set(TS_ECONFLICT, "imgcache: %s: the image is no longer "
+		    "queued", what);
+	} else if (status == 413) {
+		err_set(TS_EOVER_QUOTA, "imgcache: %s: over the image quota",
+		    what);
+	} else if (status != 204 && status != 200 && status != 201) {
+		status_error(what, status);
+	} else {
+		r = 0;
+	}
+out:
+	if (c != NULL) {
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+		curl_easy_cleanup(c);
+	}
+	headers_free(hdr);
+	if (f != NULL)
+		fclose(f);
+	return r;
+}
+
 /* ------------------------------------------------------------ checker */
 
 /* Everything computed over an image's bytes as they stream past. */

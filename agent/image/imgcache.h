@@ -126,6 +126,17 @@ int		imgcache_http_fetch(void *h, const char *image_id,
 
 /* -------------------------------------------------------------- cache */
 
+/*
+ * PUT the file at path as the data of image_id (a server snapshot, still
+ * queued) to <base>/v2/images/<id>/file with token (the command's upload
+ * capability; never logged) and the host. One attempt: a failed upload
+ * leaves the image queued and the caller's task fails. TS_ECONFLICT when
+ * the image is no longer queued (an upload already went through),
+ * TS_EOVER_QUOTA for 413; else as imgcache_http_fetch().
+ */
+int		imgcache_http_upload(struct imgcache_http *, const char *image_id,
+		    const char *token, const char *path);
+
 struct imgcache_opts {
 	const char		*dir;	/* absolute; created (0755) if missing */
 	struct imgcache_source	 source;

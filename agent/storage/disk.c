@@ -186,6 +186,48 @@ fail:
 }
 
 int
+disk_snapshot_copy(const char *path, const char *format, uint64_t vsize,
+    const char *dst)
+{
+	uint64_t gib;
+
+	if (check_path("disk path", path) == -1 ||
+	    check_path("snapshot path", dst) == -1)
+		return -1;
+	if (!one_of(format, disk_formats)) {
+		err_set(TS_EINVALID, "disk: unsupported disk format '%s'",
+		    format ? format : "");
+		return -1;
+	}
+	if (vsize == 0 || vsize > DISK_SIZE_MAX) {
+		err_set(TS_EINVALID, "disk: disk size out of range");
+		return -1;
+	}
+	if (check_absent(dst) == -1)
+		return -1;
+	gib = gib_ceil(vsize);
+	{
+		/* -U: the running guest's qemu holds the image lock; the
+		 * caller pauses the guest around the copy. The backing chain
+		 * is read through (its formats are recorded in the overlay)
+		 * and merged: the result has no backing file. */
+		const char *argv[] = { DISK_QEMU_IMG, "convert", "-U", "-f",
+		    format, "-O", "qcow2", path, dst, NULL };
+
+		if (qemu_img(argv, vsize + DISK_QCOW2_FSIZE,
+		    DISK_CPU_LIMIT + COPY_CPU_PER_GIB * gib,
+		    (unsigned)(COPY_BASE_MS + COPY_MS_PER_GIB * gib),
+		    NULL) == -1) {
+			if (unlink(dst) == -1 && errno != ENOENT)
+				log_warn("disk: removing %s after a failure",
+				    dst);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
 disk_blank_create(const char *path, const char *format, uint64_t size)
 {
 	char sz[32];

@@ -69,6 +69,15 @@ int	disk_root_create(const char *path, const char *base_path,
 int	disk_blank_create(const char *path, const char *format, uint64_t size);
 
 /*
+ * A standalone qcow2 copy at dst of the disk at path (format raw or
+ * qcow2, its backing chain merged; virtual size vsize, for the limits):
+ * the data of a server snapshot. dst must not exist (TS_ECONFLICT); on
+ * failure nothing is left there. The guest may be running (-U).
+ */
+int	disk_snapshot_copy(const char *path, const char *format, uint64_t vsize,
+	    const char *dst);
+
+/*
  * Grows the disk at path, whose format the caller states, to size bytes.
  * Never shrinks: a size below the current virtual size is TS_EINVALID
  * (the current size is read with disk_info() first); equal is a no-op.

@@ -524,6 +524,40 @@ backend_qemu_render(struct backend_qemu *q, const struct driver_spec *s,
  * sanitizing (which may grow it: cut again from the front, on a character
  * boundary). */
 int
+backend_qemu_snapshot_copy(struct backend_qemu *q, const char *uuid,
+    const char *image_id, char *out, size_t outlen)
+{
+	struct qpaths p;
+	struct disk_info di;
+	const char *fmt;
+	char name[64];
+
+	if (!uuid_valid(image_id)) {
+		err_set(TS_EINVALID, "driver: snapshot image id is not a UUID");
+		return -1;
+	}
+	snprintf(name, sizeof(name), "snapshot-%s", image_id);
+	if (qpaths_fill(q, uuid, &p) == -1 ||
+	    disk_instance_path(out, outlen, q->instances_path, uuid, name) ==
+	    -1)
+		return -1;
+	if (exists(p.root) != 1) {
+		err_set(TS_ENOT_FOUND, "driver: instance %s has no root disk "
+		    "here", uuid);
+		return -1;
+	}
+	/* what an earlier attempt (a crash mid-copy) left */
+	if (unlink(out) == -1 && errno != ENOENT) {
+		err_set_errno(TS_EIO, "driver: %s", out);
+		return -1;
+	}
+	fmt = disk_format_read(q, p.info);
+	if (disk_info(p.root, fmt, &di) == -1)
+		return -1;
+	return disk_snapshot_copy(p.root, fmt, di.virtual_size, out);
+}
+
+int
 backend_qemu_console(struct backend_qemu *q, const char *uuid, size_t max,
     char **out, size_t *len)
 {

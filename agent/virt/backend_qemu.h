@@ -63,6 +63,12 @@ void	backend_qemu_undo(struct backend_qemu *, const struct driver_spec *,
  * on a character boundary), owned by the caller; "" when there is none. */
 int	backend_qemu_console(struct backend_qemu *, const char *uuid,
 	    size_t max, char **out, size_t *len);
+/* The data of a snapshot of the guest's root disk into image_id: a
+ * standalone qcow2 at <instances_path>/<uuid>/snapshot-<image_id>, its
+ * path into out; the caller uploads and removes it. TS_ENOT_FOUND without
+ * a root disk (a guest booted from a volume). */
+int	backend_qemu_snapshot_copy(struct backend_qemu *, const char *uuid,
+	    const char *image_id, char *out, size_t outlen);
 /* After the domain and its directory are gone: drops its image cache
  * references and, for a local qemu:///system, libvirt's
  * /var/log/libvirt/qemu/<name>.log. */

@@ -323,6 +323,16 @@ int	driver_console_get(struct driver *, const char *uuid,
 /* The guest's hypervisor statistics (gueststats.h) into out, with
  * out->hypervisor (static) and out->config_drive; out's lists are owned by out
  * (gueststats_clear()). TS_ENOT_FOUND if absent. */
+/*
+ * Snapshot of uuid's root disk uploaded as the data of the queued image
+ * image_id with token (the command's upload capability) to [image]
+ * api_url: see driver.c for how the disk is copied. The guest ends in
+ * the power state it had. TS_EUNAVAILABLE without an image API,
+ * TS_ENOT_FOUND without the guest; the upload's errors
+ * (imgcache_http_upload()).
+ */
+int	driver_guest_snapshot(struct driver *, const char *uuid,
+	    const char *image_id, const char *token);
 struct msg_guest_stats;
 int	driver_guest_stats(struct driver *, const char *uuid,
 	    struct msg_guest_stats *out);

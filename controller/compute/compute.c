@@ -309,6 +309,11 @@ const struct policy_default policy_compute_defaults[] = {
 	{ "os_compute_api:os-migrate-server:migrate_live", C_ADMIN,
 	    "Live migrate a server to a new host without a reboot "
 	    "(os-migrateLive action)." },
+	{ "os_compute_api:servers:create_image",	C_OWNER,
+	    "Create an image from a server (createImage action)." },
+	{ "os_compute_api:os-create-backup",		C_OWNER,
+	    "Back up a server into an image, keeping the newest N of its "
+	    "type (createBackup action)." },
 	{ "os_compute_api:os-evacuate",			C_ADMIN,
 	    "Evacuate a server from a failed host to a new one (evacuate "
 	    "action)." },

@@ -75,6 +75,12 @@ void			 compute_set_network(struct compute *,
 struct volume;
 void			 compute_set_volume(struct compute *,
 			    struct volume *vol);
+/* Snapshots and backups make their images in the Image service
+ * (image/image.h): img is borrowed for the service's lifetime; NULL:
+ * createImage and createBackup answer 503. Before compute_start(). */
+struct image_service;
+void			 compute_set_image(struct compute *,
+			    struct image_service *img);
 /* The storage sync's ready hook (storesync_ready_fn's shape; arg is the
  * service): an attachment's export is in place, so its server's host is
  * sent the server's volumes now. Any thread. */

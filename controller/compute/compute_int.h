@@ -35,6 +35,8 @@ struct compute {
 	struct recon			*recon;
 	struct network			*net;		/* NULL: no ports */
 	struct volume			*vol;		/* NULL: no volumes */
+	/* Snapshot images (borrowed; NULL: createImage/createBackup 503). */
+	struct image_service		*image;
 	char				 host[256];
 	char				 az[256];
 	struct compute_quota_defaults	 qdef;
@@ -159,6 +161,10 @@ int	compute_evacuate_action(struct http_req *, struct http_resp *,
 /* The os-migrateLive action (compute_migrate.c); cur as above. */
 int	compute_migrate_live_action(struct http_req *, struct http_resp *,
 	    json_t *arg, const struct rec_instance *cur);
+/* createImage and createBackup (compute_snapshot.c): action is the body
+ * key, cur the server read by the action route, borrowed. */
+int	compute_snapshot_action(struct http_req *, struct http_resp *,
+	    const char *action, json_t *arg, const struct rec_instance *cur);
 int	compute_servers_actions_list(struct http_req *, struct http_resp *);
 int	compute_servers_action_show(struct http_req *, struct http_resp *);
 int	compute_servers_diagnostics(struct http_req *, struct http_resp *);

@@ -2768,6 +2768,10 @@ compute_servers_action(struct http_req *req, struct http_resp *resp)
 	    strcmp(key, "removeSecurityGroup") == 0) {
 		rc = secgroup_action(req, resp, key, arg, &cur);
 		goto out;
+	} else if (strcmp(key, "createImage") == 0 ||
+	    strcmp(key, "createBackup") == 0) {
+		rc = compute_snapshot_action(req, resp, key, arg, &cur);
+		goto out;
 	} else if (strcmp(key, "evacuate") == 0) {
 		rc = compute_evacuate_action(req, resp, arg, &cur);
 		goto out;

@@ -55,6 +55,16 @@ static const struct recon_task tasks[] = {
 	 * is); its ends are migrate_end()'s. */
 	{ "migrating", "live-migration", RECON_MIGRATE, POWER_NOSTATE, NULL,
 	    NULL, 0, 1 },
+	/* Snapshots keep the power and vm_state the instance has; their
+	 * deadline is the build's (a disk is copied and uploaded). */
+	{ "image_snapshot", "createImage", RECON_SNAPSHOT, POWER_NOSTATE, NULL,
+	    NULL, 0, 1 },
+	{ "image_backup", "createBackup", RECON_SNAPSHOT, POWER_NOSTATE, NULL,
+	    NULL, 0, 1 },
+	{ "image_pending_upload", "createImage", RECON_SNAPSHOT,
+	    POWER_NOSTATE, NULL, NULL, 0, 1 },
+	{ "image_uploading", "createImage", RECON_SNAPSHOT, POWER_NOSTATE,
+	    NULL, NULL, 0, 1 },
 };
 
 const struct recon_task *
@@ -103,6 +113,16 @@ struct ev {
 	int			 hello;
 };
 
+/* A snapshot task that ended in a committed transaction: its image's
+ * fate is decided after the commit (recon_snap.done). */
+struct snap_out {
+	char		 uuid[CODEC_UUID_LEN + 1];
+	char		 image_id[CODEC_UUID_LEN + 1];
+	char		 backup_type[256];
+	int		 ok, backup;
+	uint32_t	 rotation;
+};
+
 /* An HTTP thread waiting for an agent's answer (console, uptime). */
 struct waiter {
 	struct waiter		*next;
@@ -129,6 +149,12 @@ struct recon {
 	 * attachments: vol.changed() once it committed (as net_released). */
 	int			 vol_settled;
 	void			*token_arg;
+	struct recon_snap	 snap;		/* set before the thread */
+	/* Snapshot tasks ended by the transaction being written (recon
+	 * thread only; emptied when a write function starts, drained after
+	 * its commit). */
+	struct snap_out		*snap_out;
+	size_t			 nsnap, capsnap;
 	/* A store_write() function of the recon thread released a
 	 * device's ports: net.changed() once it committed. Set by the
 	 * function while the recon thread waits in store_write(). */
@@ -635,6 +661,12 @@ nics_match(struct recon *r, struct store_txn *txn, const char *uuid,
 }
 
 void
+recon_set_snapshot(struct recon *r, const struct recon_snap *snap)
+{
+	r->snap = *snap;
+}
+
+void
 recon_set_token_fn(struct recon *r, recon_token_fn fn, void *arg)
 {
 	r->token_fn = fn;
@@ -789,6 +821,26 @@ send_for(struct recon *r, const struct rec_instance *i, int64_t now,
 	} else if (t != NULL && t->cmd == RECON_MIGRATE) {
 		if ((rc = send_migrate(r, i, reqid, name, &ns)) == 1)
 			return 0;
+	} else if (t != NULL && t->cmd == RECON_SNAPSHOT) {
+		struct msg_instance_snapshot m = { 0 };
+		char tok[RECON_TOKEN_MAX];
+
+		if (i->snapshot_image_id == NULL || r->snap.upload_token ==
+		    NULL || r->snap.upload_token(r->snap.arg, i, tok,
+		    sizeof(tok)) == -1) {
+			log_warnx("instance %s: snapshot not sent: %s", i->uuid,
+			    i->snapshot_image_id == NULL ? "no image" :
+			    r->snap.upload_token == NULL ? "no upload "
+			    "capabilities" : err_msg());
+			return 0;
+		}
+		snprintf(m.uuid, sizeof(m.uuid), "%s", i->uuid);
+		snprintf(m.image_id, sizeof(m.image_id), "%s",
+		    i->snapshot_image_id);
+		m.generation = i->generation;
+		m.upload_token = tok;
+		rc = post(r, i->host, &schema_msg_instance_snapshot, &m, reqid);
+		explicit_bzero(tok, sizeof(tok));
 	} else if (t != NULL && t->cmd == RECON_ACTION) {
 		struct msg_instance_action m = { 0 };
 
@@ -916,7 +968,8 @@ recon_task_begin_as(struct recon *r, struct store_txn *txn,
 	if (t->cmd != RECON_DELETE && !t->keep_power)
 		i->want_power = t->want_power;
 	i->task_started_at = now;
-	i->task_deadline = now + (t->build ? r->build_ms : r->action_ms);
+	i->task_deadline = now + (t->build || t->cmd == RECON_SNAPSHOT ?
+	    r->build_ms : r->action_ms);
 	i->updated_at = now;
 	return compute_db_action_start(txn, i, reqid, action ? action :
 	    t->action, user_id, project_id, now);
@@ -936,8 +989,11 @@ net_changed(struct recon *r)
 	r->vol_settled = 0;
 }
 
+static int	snap_queue(struct recon *, const struct rec_instance *, int);
+
 /* Resources of a deleted instance go back (its ports too, in the same
- * transaction); the record goes. */
+ * transaction); the record goes, and the image of a snapshot the delete
+ * superseded is discarded after the commit (Nova deletes it too). */
 static int
 finish_delete(struct recon *r, struct store_txn *txn,
     const struct rec_instance *i)
@@ -961,6 +1017,8 @@ finish_delete(struct recon *r, struct store_txn *txn,
 			return -1;
 		r->vol_settled = 1;
 	}
+	if (i->snapshot_image_id != NULL && snap_queue(r, i, 0) == -1)
+		return -1;
 	if (i->host && *i->host && scheduler_release(txn, i->host,
 	    i->flavor.vcpus, i->flavor.ram, compute_db_flavor_disk_gb(&i->flavor)) ==
 	    -1)
@@ -1083,6 +1141,73 @@ migrate_end(struct recon *r, struct store_txn *txn, struct rec_instance *i,
 	i->has_migrate_block = false;
 	i->migrate_block = false;
 	return end_task(txn, i, ok, ok ? NULL : why, now);
+}
+
+/* Ends a snapshot task (reply or deadline): the instance keeps its
+ * vm_state and power (Nova's failed snapshot leaves it as it was, without
+ * a fault); the image's fate waits for the commit (snap_out). */
+static int
+snap_queue(struct recon *r, const struct rec_instance *i, int ok)
+{
+	struct snap_out *o;
+
+	if (r->nsnap == r->capsnap) {
+		size_t cap = r->capsnap ? r->capsnap * 2 : 8;
+		struct snap_out *n = realloc(r->snap_out, cap * sizeof(*n));
+
+		if (n == NULL) {
+			err_set(TS_ENOMEM, "recon: out of memory");
+			return -1;
+		}
+		r->snap_out = n;
+		r->capsnap = cap;
+	}
+	o = &r->snap_out[r->nsnap];
+	memset(o, 0, sizeof(*o));
+	snprintf(o->uuid, sizeof(o->uuid), "%s", i->uuid);
+	snprintf(o->image_id, sizeof(o->image_id), "%s",
+	    i->snapshot_image_id ? i->snapshot_image_id : "");
+	o->ok = ok;
+	o->backup = i->task_state != NULL && strcmp(i->task_state,
+	    "image_backup") == 0 && i->backup_type != NULL;
+	if (o->backup)
+		snprintf(o->backup_type, sizeof(o->backup_type), "%s",
+		    i->backup_type);
+	o->rotation = i->backup_rotation;
+	r->nsnap++;
+	return 0;
+}
+
+static int
+end_snapshot(struct recon *r, struct store_txn *txn, struct rec_instance *i,
+    int ok, const char *why, int64_t now)
+{
+	if (snap_queue(r, i, ok) == -1 || end_task(txn, i, ok, why, now) == -1)
+		return -1;
+	free(i->snapshot_image_id);
+	i->snapshot_image_id = NULL;
+	free(i->backup_type);
+	i->backup_type = NULL;
+	i->has_backup_rotation = false;
+	i->backup_rotation = 0;
+	return 0;
+}
+
+/* After the commit that ended them: each snapshot's image is decided. */
+static void
+snap_drain(struct recon *r)
+{
+	for (size_t k = 0; k < r->nsnap; k++) {
+		const struct snap_out *o = &r->snap_out[k];
+
+		log_info("instance %s: %s %s %s", o->uuid, o->backup ?
+		    "backup" : "snapshot", o->image_id, o->ok ? "done" :
+		    "failed");
+		if (r->snap.done != NULL && o->image_id[0] != '\0')
+			r->snap.done(r->snap.arg, o->uuid, o->image_id, o->ok,
+			    o->backup ? o->backup_type : NULL, o->rotation);
+	}
+	r->nsnap = 0;
 }
 
 struct batch {
@@ -1239,6 +1364,23 @@ apply_state(struct store_txn *txn, struct batch *b, const char *host,
 		log_warnx("delete of %s on %s failed: %s; will retry", i.uuid,
 		    host, m->fault_message ? m->fault_message : m->result ?
 		    m->result : "?");
+	} else if (reply && t->cmd == RECON_SNAPSHOT) {
+		int ok = m->result && strcmp(m->result, "ok") == 0;
+		const char *why = m->fault_message ? m->fault_message :
+		    "the snapshot failed on the host";
+
+		if (!ok)
+			log_warnx("%s of %s on %s failed: %s", t->action,
+			    i.uuid, host, why);
+		if (end_snapshot(b->r, txn, &i, ok, ok ? NULL : why, b->now) ==
+		    -1)
+			rc = -1;
+		if (ok)
+			b->completed++;
+		else
+			b->failed++;
+		changed = 1;
+		batch_forget(b, i.uuid);
 	} else if (reply) {
 		uint32_t want = t->keep_power ? i.want_power : t->want_power;
 		int ok = m->result && strcmp(m->result, "ok") == 0 &&
@@ -1310,6 +1452,7 @@ apply_states(struct store_txn *txn, void *arg)
 
 	b->nforget = 0;
 	b->completed = b->failed = 0;
+	b->r->nsnap = 0;
 	memset(b->answered, 0, b->n ? b->n : 1);
 	for (b->cur = 0; b->cur < b->n; b->cur++)
 		if (apply_state(txn, b, b->evs[b->cur]->host,
@@ -1339,6 +1482,7 @@ process_states(struct recon *r, struct ev **evs, size_t n)
 		log_err("applying instance states");
 	} else {
 		net_changed(r);
+		snap_drain(r);
 		for (size_t k = 0; k < b.nforget; k++)
 			sent_forget(r, b.forget[k]);
 		for (size_t k = 0; k < n; k++)
@@ -1891,6 +2035,7 @@ apply_scan(struct store_txn *txn, void *arg)
 	struct scan *s = arg;
 
 	s->timed_out = s->local_deletes = 0;
+	s->r->nsnap = 0;
 	for (size_t k = 0; k < s->n; k++) {
 		struct scan_item *it = &s->v[k];
 		struct rec_instance i, old;
@@ -1950,7 +2095,12 @@ apply_scan(struct store_txn *txn, void *arg)
 				    !scheduler_host_up(s->r->sched, i.host) ?
 				    " (the host is down)" : "");
 			log_warnx("instance %s: %s", i.uuid, why);
-			if (dup_field(&i.vm_state, VM_ERROR) == -1 ||
+			if (t != NULL && t->cmd == RECON_SNAPSHOT) {
+				if (end_snapshot(s->r, txn, &i, 0, why, s->now) ==
+				    -1 || compute_db_instance_put(txn, &i, &old) ==
+				    -1)
+					rc = -1;
+			} else if (dup_field(&i.vm_state, VM_ERROR) == -1 ||
 			    set_fault(&i, 500, why, s->now) == -1 ||
 			    end_task(txn, &i, 0, why, s->now) == -1 ||
 			    compute_db_instance_put(txn, &i, &old) == -1)
@@ -1986,6 +2136,7 @@ recon_scan(struct recon *r, int64_t now)
 			log_err("task deadlines");
 		} else {
 			net_changed(r);	/* local deletes released ports */
+			snap_drain(r);
 			for (size_t k = 0; k < s.n; k++)
 				sent_forget(r, s.v[k].uuid);
 			pthread_mutex_lock(&r->lock);
@@ -2351,6 +2502,7 @@ recon_free(struct recon **rp)
 			r->sent[b] = s->next;
 			free(s);
 		}
+	free(r->snap_out);
 	pthread_cond_destroy(&r->done_cond);
 	pthread_cond_destroy(&r->cond);
 	pthread_mutex_destroy(&r->lock);

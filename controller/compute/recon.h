@@ -82,6 +82,9 @@ enum recon_cmd {
 	RECON_ACTION,		/* instance_action (agent_action) */
 	RECON_DELETE,		/* instance_delete */
 	RECON_MIGRATE,		/* instance_migrate, to the source */
+	RECON_SNAPSHOT,		/* instance_snapshot (createImage,
+				   createBackup): the guest stays as it is;
+				   a failure ends the task, never in ERROR */
 };
 
 /* One kind of task: what it sends and where it ends. */
@@ -171,6 +174,26 @@ struct recon_vol {
 	void	(*changed)(struct volume *);
 };
 void		 recon_set_volume(struct recon *, const struct recon_vol *);
+/*
+ * Snapshot tasks (image_snapshot, image_backup; Nova's image_pending_upload
+ * and image_uploading are known too, so that no such task is ever taken
+ * for an unknown one): given by compute, copied, before the thread.
+ * upload_token mints the agent's upload capability of the instance's
+ * snapshot_image_id (any thread; -1 logged, the command not sent, the
+ * deadline then fails the task). done is called on the recon thread after
+ * the commit that ended such a task, ok or not (failed, timed out),
+ * without a transaction: the image of a failure is discarded, a backup
+ * that succeeded rotates. Both may be NULL.
+ */
+struct recon_snap {
+	void	*arg;
+	int	(*upload_token)(void *arg, const struct rec_instance *i,
+		    char *out, size_t outlen);
+	void	(*done)(void *arg, const char *instance_uuid,
+		    const char *image_id, int ok, const char *backup_type,
+		    uint32_t rotation);
+};
+void		 recon_set_snapshot(struct recon *, const struct recon_snap *);
 /* Stops the thread (pending events are dropped: they are level-triggered
  * and come again). Accepts NULL; clears *rp. */
 void		 recon_free(struct recon **);

@@ -35,12 +35,6 @@
 #include "imgfmt.h"
 #include "log.h"
 
-struct image_service {
-	const struct config	*cfg;		/* borrowed */
-	struct store		*store;		/* borrowed */
-	struct image_store	*data;		/* owned */
-};
-
 #define ADMIN		"rule:image:context_is_admin"
 #define PROJECT_MEMBER	"(role:member and project_id:%(project_id)s)"
 #define ADMIN_OR_MEMBER	ADMIN " or " PROJECT_MEMBER

@@ -8,6 +8,7 @@
 #define TS_IMAGE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "http/http.h"
 #include "msg_gen.h"
@@ -56,5 +57,46 @@ struct image_viewer {
  */
 int	image_db_visible(struct store_txn *, const struct image_viewer *,
 	    const struct rec_image *, bool *member, char *member_status);
+
+/* ---- server snapshots and backups (image_snapshot.c) ----------------------- */
+
+/* What compute's createImage/createBackup ask for; strings borrowed. */
+struct image_snapshot_req {
+	const char		*name;
+	const char		*project_id;	/* owner: the instance's */
+	const char		*user_id;	/* the requester */
+	const char		*instance_uuid;
+	const char		*base_image_ref;	/* NULL: "" (volume) */
+	const char		*backup_type;	/* NULL: a snapshot */
+	const char		*disk_format;	/* of the data to come */
+	const char		*container_format;
+	/* the base's boot properties a boot of the snapshot needs (NULL:
+	 * none): kernel_id, ramdisk_id, os_command_line */
+	const char		*kernel_id, *ramdisk_id, *os_command_line;
+	uint32_t		 min_disk, min_ram;
+	const struct ts_strmap	*metadata;	/* the request's; may be NULL */
+};
+
+/*
+ * In the caller's write transaction: a new queued private image for
+ * the snapshot (Nova's properties image_type snapshot|backup,
+ * instance_uuid, user_id, base_image_ref, backup_type), its id into id.
+ * No quota is checked here: the upload's activation checks it.
+ */
+int	image_snapshot_create(struct store_txn *,
+	    const struct image_snapshot_req *, int64_t now, char id[37]);
+/* A failed snapshot's image goes (record, then its data file after the
+ * commit) unless it became active or is protected; gone already: 0. Own
+ * write transaction. */
+int	image_snapshot_discard(struct image_service *, const char *id);
+/*
+ * createBackup's rotation (Nova's _rotate_backups): of the images with
+ * image_type backup, instance_uuid and backup_type, all but the newest
+ * keep (created_at, then id) are deleted (0: all); protected ones are
+ * kept and logged. *deleted (may be NULL) gets how many went. Own write
+ * transaction; data files removed after the commit.
+ */
+int	image_backup_rotate(struct image_service *, const char *instance_uuid,
+	    const char *backup_type, unsigned keep, unsigned *deleted);
 
 #endif

@@ -11,6 +11,8 @@
  *   image_list.c    list queries: filters, sorting, marker pagination
  *   image_schema.c  the JSON-schema documents clients download
  *   image_store.c   data files (image_store.h), image_md5.c (checksum)
+ *   image_snapshot.c the images of server snapshots and backups (compute:
+ *                   createImage, createBackup) and the backups' rotation
  *
  * Rules the handlers follow:
  * - Reads use a read transaction of their own; every change goes through
@@ -50,6 +52,14 @@
 #define IMAGE_LIMIT_DEFAULT	25
 #define IMAGE_LIMIT_MAX		1000
 #define IMAGE_TIME_BUFSZ	24	/* "2026-11-25T08:14:15Z" */
+
+/* The service (image.c; image_snapshot.c works on its store and files). */
+struct image_store;
+struct image_service {
+	const struct config	*cfg;		/* borrowed */
+	struct store		*store;		/* borrowed */
+	struct image_store	*data;		/* owned */
+};
 
 /* ---- records (image_db.c), besides image_db_get() ------------------------- */
 

@@ -8,7 +8,7 @@
 # wrong state, console log, reset-state, lock, delete --wait), instance
 # actions, hypervisors, compute services (disable steers the scheduler),
 # host aggregates and availability zones (placement by zone, forced host
-# and aggregate metadata),
+# and aggregate metadata), snapshots and backups with rotation,
 # quotas (a third create refused with 403) and limits, and what a member of
 # another project may not see or do.
 . "$(dirname "$0")/lib.sh"
@@ -20,6 +20,15 @@ command -v nova >/dev/null || fail "python3-novaclient is not installed"
 # client gets SIGPIPE; grep's verdict is what the checks below want.
 set +o pipefail
 
+# The agents upload snapshots to the image API (createImage, createBackup).
+agent_image_api() {
+	local port h
+	port=$(sed -n 's/^image_port = //p' "$T/controller.conf")
+	for h in h1 h2; do
+		printf '\n[image]\napi_url = http://127.0.0.1:%s\n' "$port" >> "$T/agent-$h.conf"
+	done
+}
+AGENT_CONF_HOOK=agent_image_api
 compute_setup 2
 . "$T/openrc"
 NOVA="http://127.0.0.1:$CP"
@@ -303,6 +312,44 @@ wait_status SHUTOFF
 openstack server unlock vm1
 openstack server start vm1; wait_status ACTIVE
 ok "lock/unlock"
+
+# ---- snapshots and backups (the agent uploads a synthetic qcow2) ------------------------
+# Waits are on the server's task (set by the API call itself, cleared by
+# the agent's answer after the upload), not the clients' --wait (5 s polls).
+t0=$SECONDS
+task_clear() { [ "$(nv "/servers/$VM1" '.server["OS-EXT-STS:task_state"]')" = null ]; }
+openstack server image create --name snap1 vm1 >/dev/null || fail "server image create"
+wait_for 20 "snapshot task ends" task_clear
+openstack image show snap1 -f json > "$T/snap.json"
+jq -e --arg v "$VM1" '.status == "active" and .disk_format == "qcow2" and
+	.properties.instance_uuid == $v and .properties.image_type == "snapshot"' \
+	"$T/snap.json" >/dev/null || { cat "$T/snap.json"; fail "snapshot image"; }
+[ "$(status)" = ACTIVE ] || fail "server not ACTIVE after its snapshot"
+ls "$T"/inst-h*/.snapshot-* >/dev/null 2>&1 && fail "snapshot file left on the host"
+# a bad rotation: 400, no image, no task
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "${H[@]}" -H 'Content-Type: application/json' \
+	-d '{"createBackup": {"name": "bkx", "backup_type": "daily", "rotation": -1}}' \
+	"$NOVA/v2.1/servers/$VM1/action")" = 400 ] || fail "negative rotation not 400"
+task_clear || fail "a refused backup started a task"
+openstack image show bkx >/dev/null 2>&1 && fail "a refused backup made an image"
+bk_names() { openstack image list -f value -c Name | grep '^bk' | sort | tr '\n' ' '; }
+for b in 1 2 3; do
+	openstack server backup create --name "bk$b" --type daily --rotate 2 vm1 >/dev/null ||
+		fail "server backup create bk$b"
+	wait_for 20 "backup bk$b task ends" task_clear
+done
+two_kept() { [ "$(bk_names)" = "bk2 bk3 " ]; }
+wait_for 20 "rotation keeps the newest 2 daily backups" two_kept
+openstack image show bk3 -f json | jq -e '.status == "active" and
+	.properties.backup_type == "daily" and .properties.image_type == "backup"' >/dev/null ||
+	fail "backup image"
+openstack server create --flavor m1.x --image snap1 vmsnap >/dev/null || fail "server from the snapshot"
+wait_server vmsnap ACTIVE
+openstack server delete vmsnap
+vmsnap_gone() { [ "$(nv '/servers/detail?name=^vmsnap$&all_tenants=1' '.servers | length')" = 0 ]; }
+wait_for 20 "vmsnap deleted" vmsnap_gone
+openstack image delete snap1 bk2 bk3
+ok "server image create, server backup create --type daily --rotate 2 x3 keeps 2, 400 on rotation -1, a server from the snapshot ($((SECONDS - t0)) s)"
 
 # ---- quotas ----------------------------------------------------------------------------
 PID=$(openstack project show admin -f value -c id)

@@ -10,6 +10,7 @@
 # ACTIVE and the boot marker (and the user data, through the config
 # drive) shows in `openstack console log show`; stop/start, soft reboot
 # (a second boot on the console), suspend/resume (the same boot goes on);
+# a snapshot of the running guest boots as a second server;
 # kill -9 and restart of the agent leave the guest alone (same qemu pid,
 # still ACTIVE); `virsh destroy` behind the agent's back is reported at
 # once (life-cycle event) and shown as SHUTOFF; delete leaves no domain,
@@ -269,6 +270,35 @@ tick_after_resume() {
 }
 wait_for 30 "the same boot ticking after resume" tick_after_resume
 ok "suspend (managed save) -> SUSPENDED, resume -> ACTIVE, boot $B3 goes on"
+
+# ---- snapshot of the running guest, and a server booted from it ---------------------------
+t0=$(date +%s.%N)
+# (waits on the server's task and status: the clients' --wait polls every 5 s)
+openstack server image create --name e2esnap e2e1 >/dev/null || fail "server image create"
+wait_for 60 "ACTIVE without a task after the snapshot" settled_as ACTIVE
+openstack image show e2esnap -f json > "$T/snap.json"
+# the instance's disk (the 8 MiB base grown to the flavor's 1 GiB), with
+# the base's kernel and ramdisk
+jq -e --arg k "$KID" '.status == "active" and .disk_format == "qcow2" and
+	.virtual_size == 1073741824 and .properties.kernel_id == $k' "$T/snap.json" >/dev/null ||
+	{ cat "$T/snap.json"; fail "snapshot image"; }
+grep -q "PUT /v2/images/$(jq -r .id "$T/snap.json")/file tscap1\.[^ ]* h1\$" "$T/seen.txt" ||
+	fail "the upload did not carry an upload capability and host h1"
+ls "$T/inst-h1/$SID"/snapshot-* >/dev/null 2>&1 && fail "snapshot file left on the host"
+openstack server create --flavor m1.e2e --image e2esnap -f value -c id e2e2 > "$T/create2.txt" ||
+	{ cat "$T/create2.txt"; fail "server create from the snapshot"; }
+SID1=$SID
+SID=$(cat "$T/create2.txt")
+UUIDS+=("$SID")
+wait_for "$BOOT_TIMEOUT" "boot marker of the server from the snapshot" has_line '^TINYSTACK-GUEST-UP '
+wait_for 30 "the snapshot's root disk content" has_line '^TINYSTACK-GUEST-DISK vda .*head=TSBASEIMAGE'
+openstack server delete e2e2 || fail "delete e2e2"
+openstack image delete e2esnap
+e2e2_gone() { [ "$(nv "/servers/$SID" '.itemNotFound.code // empty')" = 404 ]; }
+wait_for 60 "e2e2 deleted" e2e2_gone
+SID=$SID1
+t1=$(date +%s.%N)
+ok "server image create of the running guest (paused for the copy, resumed), uploaded with an upload capability from h1; a server booted from it reached its marker ($(echo "$t1 - $t0" | bc) s)"
 
 # ---- agent kill -9 + restart: guests untouched ----------------------------------------------
 P2=$(qemu_pid)

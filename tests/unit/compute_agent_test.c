@@ -790,6 +790,35 @@ test_guest_stats(void **state)
 	cap_reset();
 }
 
+/* instance_snapshot without an image API to upload to ([image] api_url
+ * unset here) is answered "error" with the reason, the guest untouched;
+ * an unknown guest too. */
+static void
+test_snapshot_refused(void **state)
+{
+	struct msg_instance_snapshot q = { 0 };
+	struct driver_guest g;
+	char u[37];
+
+	(void)state;
+	new_uuid(u);
+	cap_reset();
+	ensure(u, 1, 1, "req-n0");
+	snprintf(q.uuid, sizeof(q.uuid), "%s", u);
+	snprintf(q.image_id, sizeof(q.image_id),
+	    "5b4a3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d");
+	q.generation = 1;
+	q.upload_token = "tscap1.x";
+	send_cmd(&schema_msg_instance_snapshot, &q, "req-n1");
+	assert_string_equal(last_state()->result, "error");
+	assert_string_equal(last_state()->in_reply_to, "req-n1");
+	assert_non_null(strstr(last_state()->fault_message, "api_url"));
+	assert_true(last_state()->exists);
+	assert_int_equal(driver_guest_get(drv, u, &g), 0);
+	assert_int_equal(g.power_state, 1);
+	cap_reset();
+}
+
 /* Orphans (unknown to the controller) are only logged unless the agent
  * is configured to destroy them. */
 static void
@@ -931,6 +960,7 @@ main(void)
 		cmocka_unit_test(test_validation),
 		cmocka_unit_test(test_reboot_and_console),
 		cmocka_unit_test(test_guest_stats),
+		cmocka_unit_test(test_snapshot_refused),
 		cmocka_unit_test(test_orphan),
 		cmocka_unit_test(test_uptime),
 		cmocka_unit_test(test_parallel),

@@ -103,6 +103,9 @@ test_recorded_argv(void **state)
 	assert_int_equal(disk_grow(INST "/disk", "qcow2", 2048 * MIB), 0);
 	/* equal size: only the info runs */
 	assert_int_equal(disk_grow(INST "/disk", "qcow2", 1024 * MIB), 0);
+	/* a snapshot's standalone copy, 1 GiB virtual */
+	assert_int_equal(disk_snapshot_copy(INST "/disk", "qcow2", 1024 * MIB,
+	    INST "/snapshot-5b4a3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d"), 0);
 
 	assert_int_equal(proc_golden_compare(proc_recorder_text(rec),
 	    "tests/golden/disk/argv.txt"), 0);

@@ -2355,6 +2355,119 @@ test_migrate_live(void **state)
 	    nact);
 }
 
+/* ---- createImage / createBackup --------------------------------------------- */
+
+static void
+snap_act(enum ctltest_who who, const char *id, const char *act,
+    const char *arg, int status, const char *msg)
+{
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/action", id);
+	snprintf(body, sizeof(body), "{\"%s\": %s}", act, arg);
+	CT_CALL(T, C, who, "POST", path, body, status, msg);
+}
+
+/* The server's task, as the admin reads it ("" for none). */
+static const char *
+snap_task(const char *id)
+{
+	json_t *t;
+
+	snprintf(path, sizeof(path), "/v2.1/servers/%s", id);
+	CT_CALL(T, C, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	t = ctltest_get(T, "server.OS-EXT-STS:task_state");
+	return json_is_string(t) ? json_string_value(t) : "";
+}
+
+/* How many images the admin sees named name. */
+static size_t
+snap_images(const char *name)
+{
+	char q[300];
+
+	snprintf(q, sizeof(q), "/v2/images?name=%s", name);
+	CT_CALL(T, CT_IMAGE, CT_ADMIN, "GET", q, NULL, 200, NULL);
+	return json_array_size(ctltest_get(T, "images"));
+}
+
+/* Refusals change nothing (no task, no image); an accepted snapshot
+ * answers 202 with the queued image's URL in Location and no body, the
+ * image carries Nova's properties, and the task blocks a second one. */
+static void
+test_snapshot(void **state)
+{
+	char s1[64], msg[256], img[64];
+	const char *loc;
+
+	(void)state;
+	server_new("sn1", s1);
+	if_place(s1, "active");
+	snap_act(CT_MEMBER, s1, "createImage", "{}", 400, NULL);
+	snap_act(CT_MEMBER, s1, "createImage", "null", 400, NULL);
+	snap_act(CT_MEMBER, s1, "createImage", "{\"name\": \"\"}", 400, NULL);
+	snap_act(CT_MEMBER, s1, "createImage", "{\"name\": \"x\", \"foo\": 1}",
+	    400, "Invalid input for field/attribute createImage. Value: foo. "
+	    "Additional properties are not allowed ('foo' was unexpected)");
+	snap_act(CT_MEMBER, s1, "createImage", "{\"name\": \"x\", "
+	    "\"metadata\": {\"k\": 1}}", 400, NULL);
+	snap_act(CT_MEMBER, s1, "createBackup", "{\"name\": \"b\", "
+	    "\"rotation\": 1}", 400, NULL);
+	snap_act(CT_MEMBER, s1, "createBackup", "{\"name\": \"b\", "
+	    "\"backup_type\": \"daily\"}", 400, NULL);
+	snap_act(CT_MEMBER, s1, "createBackup", "{\"name\": \"b\", "
+	    "\"backup_type\": \"daily\", \"rotation\": -1}", 400, NULL);
+	snap_act(CT_MEMBER, s1, "createBackup", "{\"name\": \"b\", "
+	    "\"backup_type\": \"daily\", \"rotation\": \"two\"}", 400, NULL);
+	snap_act(CT_OTHER, s1, "createImage", "{\"name\": \"sn-x\"}", 404,
+	    NULL);
+	if_place(s1, "paused");
+	snprintf(msg, sizeof(msg), "Cannot 'createBackup' instance %s while "
+	    "it is in vm_state paused", s1);
+	snap_act(CT_MEMBER, s1, "createBackup", "{\"name\": \"sn-x\", "
+	    "\"backup_type\": \"daily\", \"rotation\": 2}", 409, msg);
+	assert_string_equal(snap_task(s1), "");
+	assert_int_equal(snap_images("sn-x"), 0);
+
+	if_place(s1, "active");
+	snap_act(CT_MEMBER, s1, "createImage", "{\"name\": \"sn-1\", "
+	    "\"metadata\": {\"k\": \"v\"}}", 202, NULL);
+	loc = ctltest_header(T, "Location");
+	assert_non_null(loc);
+	assert_non_null(strstr(loc, "/images/"));
+	snprintf(img, sizeof(img), "%s", strrchr(loc, '/') + 1);
+	assert_int_equal(strlen(img), 36);
+	assert_string_equal(snap_task(s1), "image_snapshot");
+	snprintf(path, sizeof(path), "/v2/images/%s", img);
+	CT_CALL(T, CT_IMAGE, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "status"), "queued");
+	assert_string_equal(ctltest_str(T, "name"), "sn-1");
+	assert_string_equal(ctltest_str(T, "visibility"), "private");
+	assert_string_equal(ctltest_str(T, "disk_format"), "qcow2");
+	assert_string_equal(ctltest_str(T, "image_type"), "snapshot");
+	assert_string_equal(ctltest_str(T, "instance_uuid"), s1);
+	assert_string_equal(ctltest_str(T, "k"), "v");
+	snprintf(msg, sizeof(msg), "Cannot 'createImage' instance %s while it "
+	    "is in task_state image_snapshot", s1);
+	snap_act(CT_MEMBER, s1, "createImage", "{\"name\": \"sn-x\"}", 409,
+	    msg);
+	assert_int_equal(snap_images("sn-x"), 0);
+
+	/* a backup (the task cleared by placing it again) */
+	if_place(s1, "stopped");
+	snap_act(CT_MEMBER, s1, "createBackup", "{\"name\": \"sn-b\", "
+	    "\"backup_type\": \"daily\", \"rotation\": \"2\"}", 202, NULL);
+	assert_non_null(ctltest_header(T, "Location"));
+	assert_string_equal(snap_task(s1), "image_backup");
+	CT_CALL(T, CT_IMAGE, CT_MEMBER, "GET", "/v2/images?name=sn-b", NULL,
+	    200, NULL);
+	assert_string_equal(ctltest_str(T, "images.0.image_type"), "backup");
+	assert_string_equal(ctltest_str(T, "images.0.backup_type"), "daily");
+	/* rotation 0: no Location (Nova) */
+	if_place(s1, "active");
+	snap_act(CT_MEMBER, s1, "createBackup", "{\"name\": \"sn-b0\", "
+	    "\"backup_type\": \"\", \"rotation\": 0}", 202, NULL);
+	assert_null(ctltest_header(T, "Location"));
+}
+
 int
 main(void)
 {
@@ -2382,6 +2495,7 @@ main(void)
 		cmocka_unit_test(test_interfaces),
 		cmocka_unit_test(test_evacuate),
 		cmocka_unit_test(test_migrate_live),
+		cmocka_unit_test(test_snapshot),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -287,6 +287,9 @@ struct mk {
 	const char	*action;	/* NULL: the task's own */
 	const char	*migrate_host;	/* a live migration's target (claimed) */
 	int64_t		 started;	/* the task's start; 0: now */
+	const char	*snap_image;	/* snapshot tasks: the image */
+	const char	*backup_type;
+	uint32_t	 rotation;
 };
 
 static int
@@ -315,6 +318,13 @@ mk_fn(struct store_txn *txn, void *arg)
 	i.power_state = m->want;
 	i.generation = m->gen ? m->gen : 1;
 	i.created_at = db_now_ms();
+	if (m->snap_image)
+		i.snapshot_image_id = strdup(m->snap_image);
+	if (m->backup_type) {
+		i.backup_type = strdup(m->backup_type);
+		i.has_backup_rotation = true;
+		i.backup_rotation = m->rotation;
+	}
 	rc = 0;
 	if (m->migrate_host) {
 		i.migrate_host = strdup(m->migrate_host);
@@ -812,6 +822,126 @@ test_failed_build_and_action(void **state)
 	assert_null(i.task_state);
 	assert_int_equal(i.want_power, 1);
 	codec_clear(&schema_rec_instance, &i);
+}
+
+/* ---- snapshot tasks ------------------------------------------------------ */
+
+static struct snap_call {
+	char		uuid[37], image[37], type[32];
+	int		ok, calls;
+	uint32_t	rotation;
+} snapc;
+
+static int
+fake_upload_token(void *arg, const struct rec_instance *i, char *out,
+    size_t len)
+{
+	(void)arg;
+	snprintf(out, len, "tscap1.upload-%s", i->snapshot_image_id);
+	return 0;
+}
+
+static void
+fake_done(void *arg, const char *uuid, const char *image, int ok,
+    const char *type, uint32_t rotation)
+{
+	(void)arg;
+	snprintf(snapc.uuid, sizeof(snapc.uuid), "%s", uuid);
+	snprintf(snapc.image, sizeof(snapc.image), "%s", image);
+	snprintf(snapc.type, sizeof(snapc.type), "%s", type ? type : "-");
+	snapc.ok = ok;
+	snapc.rotation = rotation;
+	snapc.calls++;
+}
+
+/* The snapshot command carries the image and its upload capability; the
+ * answer ends the task leaving the instance as it was (never ERROR, no
+ * fault), and the image's fate is handed over after the commit: done on
+ * success, discarded on a failure or the deadline; a backup says its type
+ * and rotation. */
+static void
+test_snapshot_tasks(void **state)
+{
+	struct recon_snap rs = { NULL, fake_upload_token, fake_done };
+	struct mk a = { .host = "h1", .vm_state = VM_ACTIVE,
+	    .task = "image_snapshot", .want = 1,
+	    .snap_image = "5b4a3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d" };
+	struct mk b = { .host = "h1", .vm_state = VM_STOPPED,
+	    .task = "image_backup", .want = 4,
+	    .snap_image = "6b4a3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d",
+	    .backup_type = "daily", .rotation = 2 };
+	struct mk c = { .host = "h1", .vm_state = VM_ACTIVE,
+	    .task = "image_snapshot", .want = 1,
+	    .snap_image = "7b4a3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d" };
+	struct codec_envelope *env;
+	struct msg_instance_snapshot *cmd;
+	struct rec_instance i;
+	struct got g = { .n = 0 };
+
+	(void)state;
+	recon_set_snapshot(rec, &rs);
+	memset(&snapc, 0, sizeof(snapc));
+	mk(&a);
+	dispatch(a.uuid);
+	env = find(&g, &schema_msg_instance_snapshot, a.uuid);
+	assert_string_equal(env->request_id, a.reqid);
+	cmd = env->body;
+	assert_string_equal(cmd->image_id, a.snap_image);
+	assert_string_equal(cmd->upload_token,
+	    "tscap1.upload-5b4a3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d");
+	got_clear(&g);
+	answer("h1", a.uuid, a.reqid, true, 1, "ok", 1);
+	assert_int_equal(get(a.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_ACTIVE);
+	assert_null(i.task_state);
+	assert_null(i.snapshot_image_id);
+	assert_false(i.has_fault);
+	assert_int_equal(i.want_power, 1);
+	codec_clear(&schema_rec_instance, &i);
+	assert_int_equal(snapc.calls, 1);
+	assert_int_equal(snapc.ok, 1);
+	assert_string_equal(snapc.image, a.snap_image);
+	assert_string_equal(snapc.type, "-");
+
+	/* a failed backup of a stopped server: stays SHUTOFF, image
+	 * discarded */
+	mk(&b);
+	answer("h1", b.uuid, b.reqid, true, 4, "error", 1);
+	assert_int_equal(get(b.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_STOPPED);
+	assert_null(i.task_state);
+	assert_null(i.backup_type);
+	assert_false(i.has_fault);
+	codec_clear(&schema_rec_instance, &i);
+	assert_int_equal(snapc.calls, 2);
+	assert_int_equal(snapc.ok, 0);
+	assert_string_equal(snapc.type, "daily");
+	assert_int_equal(snapc.rotation, 2);
+
+	/* the deadline: not ERROR either */
+	mk(&c);
+	recon_scan(rec, db_now_ms() + 31 * 1000);
+	assert_int_equal(get(c.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_ACTIVE);
+	assert_null(i.task_state);
+	assert_false(i.has_fault);
+	codec_clear(&schema_rec_instance, &i);
+	assert_int_equal(snapc.calls, 3);
+	assert_int_equal(snapc.ok, 0);
+	assert_string_equal(snapc.image, c.snap_image);
+
+	/* a delete that superseded a snapshot discards its image */
+	struct mk d = { .host = "h1", .vm_state = VM_ACTIVE,
+	    .task = "deleting", .want = 1,
+	    .snap_image = "8b4a3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d" };
+
+	mk(&d);
+	answer("h1", d.uuid, d.reqid, false, 0, "ok", 1);
+	assert_int_equal(get(d.uuid, &i), -1);
+	assert_int_equal(snapc.calls, 4);
+	assert_int_equal(snapc.ok, 0);
+	assert_string_equal(snapc.image, d.snap_image);
+	got_clear(&g);
 }
 
 static void
@@ -1735,6 +1865,7 @@ main(void)
 		cmocka_unit_test(test_build_completes),
 		cmocka_unit_test(test_resend_then_deadline),
 		cmocka_unit_test(test_failed_build_and_action),
+		cmocka_unit_test(test_snapshot_tasks),
 		cmocka_unit_test(test_delete_releases),
 		cmocka_unit_test(test_reconcile_report),
 		cmocka_unit_test(test_local_delete_tombstone),
