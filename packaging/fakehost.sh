@@ -8,7 +8,8 @@
 #   fakehost.sh uri DIR
 #
 # up makes host N: a network namespace PREFIX-hN and a mount namespace of
-# its own running a libvirtd whose state lives under DIR (bind-mounted over
+# its own running a libvirtd (also listening on qemu+tcp://UNDERLAY.N, no
+# authentication: live migration between the fake hosts) whose state lives under DIR (bind-mounted over
 # /etc/libvirt, /run/libvirt, /var/lib/libvirt, /var/cache/libvirt and
 # /var/log/libvirt; its socket is DIR/sock/libvirt-sock, see `uri`). The
 # agent of the host then runs in PREFIX-hN (ip netns exec): its bridges,
@@ -80,10 +81,17 @@ up() {
 		rm -f "$d"/etc/qemu/*.xml "$d"/etc/qemu/autostart/* \
 		    "$d"/etc/qemu/networks/autostart/* 2>/dev/null || true
 		# No virtlogd: qemu writes its log and serial file itself.
+		# TCP without authentication on the underlay address only
+		# (reachable from the other fake hosts' namespaces alone): the
+		# peer-to-peer live migration's libvirtd-to-libvirtd channel,
+		# as qemu+tcp://UNDERLAY.N/system; the migration stream itself
+		# goes to qemu on the same address.
 		cat > "$d/etc/libvirtd.conf" <<C
 unix_sock_dir = "$d/sock"
 listen_tls = 0
-listen_tcp = 0
+listen_tcp = 1
+listen_addr = "$UNDERLAY.$n"
+auth_tcp = "none"
 auth_unix_rw = "none"
 host_uuid = "$(cat /proc/sys/kernel/random/uuid)"
 log_outputs = "3:file:$d/libvirtd.log"
@@ -91,6 +99,8 @@ C
 		cat >> "$d/etc/qemu.conf" <<C
 stdio_handler = "file"
 namespaces = [ ]
+migration_address = "$UNDERLAY.$n"
+migration_host = "$UNDERLAY.$n"
 C
 		# KVM is unusable in these VMs and costs seconds per probe;
 		# hiding qemu-system-i386 saves probing a second binary.
@@ -105,7 +115,7 @@ C
 			mount --bind $d/log /var/log/libvirt
 			[ -e /dev/kvm ] && mount --bind $d/nokvm /dev/kvm
 			[ -e /usr/bin/qemu-system-i386 ] && mount --bind $d/noexec /usr/bin/qemu-system-i386
-			exec libvirtd -d -p $d/libvirtd.pid"
+			exec libvirtd -d --listen -p $d/libvirtd.pid"
 		for i in $(seq 1 600); do
 			virsh -c "$(uri "$d")" version >/dev/null 2>&1 && break
 			sleep 0.1

@@ -561,7 +561,8 @@ run_migrate(struct compute *c, struct job *j, size_t *len)
 		return state_reply(c, j, m->uuid, "stale", len);
 	}
 	if (driver_guest_migrate(c->drv, m->uuid, m->new_generation,
-	    m->target_uri, m->target_address, m->block_migration) == -1)
+	    m->target_uri, m->target_address, m->block_migration,
+	    m->target_instances_path, m->target_cache_dir) == -1)
 		return state_reply(c, j, m->uuid, "error", len);
 	/* Anything older than the target's copy is stale here from now. */
 	gen_admit(c, m->uuid, m->new_generation);
@@ -570,6 +571,64 @@ run_migrate(struct compute *c, struct job *j, size_t *len)
 	log_info("instance %s live-migrated to %s (generation %llu)", m->uuid,
 	    m->target_host, (unsigned long long)m->new_generation);
 	return state_reply(c, j, m->uuid, "ok", len);
+}
+
+/* The target's side of a live migration, before the source is asked:
+ * the guest's files (idempotent). Answered with the paths the source
+ * rewrites its definition to. */
+static uint8_t *
+run_migrate_prepare(struct compute *c, struct job *j, size_t *len)
+{
+	struct msg_instance_migrate_prepare *m = j->body;
+	struct msg_instance_migrate_prepared o = { 0 };
+	struct driver_spec s;
+	struct spec_nics sn;
+	const char *inst = NULL, *cache = NULL;
+	int ok = 0;
+
+	if (spec_valid(m->uuid, m->generation, &m->spec)) {
+		spec_fill(&s, m->uuid, m->generation, &m->spec, &sn);
+		ok = driver_guest_migrate_prepare(c->drv, &s, &inst, &cache) ==
+		    0;
+		/* The metadata service here answers the guest once it
+		 * arrives. */
+		if (ok && c->on_spec)
+			c->on_spec(c->hook_arg, &s);
+	}
+	snprintf(o.uuid, sizeof(o.uuid), "%s", m->uuid);
+	o.in_reply_to = j->reqid;
+	o.result = ok ? "ok" : "error";
+	if (!ok) {
+		j->failed = 1;
+		o.fault_message = (char *)err_msg();
+		log_warnx("instance %s: live migration here not prepared: %s",
+		    m->uuid, err_msg());
+	} else {
+		log_info("instance %s: prepared for an incoming live "
+		    "migration", m->uuid);
+	}
+	o.instances_path = (char *)inst;
+	o.cache_dir = (char *)cache;
+	return send_reply(c, &schema_msg_instance_migrate_prepared, &o,
+	    j->reqid, len);
+}
+
+/* Aborting a live migration runs beside its job (which holds the guest's
+ * worker until libvirt returns): at once, in the bus thread, unanswered;
+ * the aborted migration answers its own command. */
+static void
+answer_abort(struct compute *c, const struct codec_envelope *env)
+{
+	const struct msg_instance_migrate_abort *m = env->body;
+
+	if (c->drv == NULL) {
+		log_warnx("live migration abort of %s: no driver", m->uuid);
+		return;
+	}
+	if (driver_guest_migrate_abort(c->drv, m->uuid) == -1)
+		log_warnx("live migration abort of %s: %s", m->uuid, err_msg());
+	else
+		log_info("instance %s: live migration aborted", m->uuid);
 }
 
 /* createImage/createBackup: the driver copies the guest's disk into a
@@ -730,6 +789,8 @@ worker(void *arg)
 			reply = run_action(c, j, &rlen);
 		else if (j->type == &schema_msg_instance_migrate)
 			reply = run_migrate(c, j, &rlen);
+		else if (j->type == &schema_msg_instance_migrate_prepare)
+			reply = run_migrate_prepare(c, j, &rlen);
 		else if (j->type == &schema_msg_guest_stats_get)
 			reply = run_stats(c, j, &rlen);
 		else if (j->type == &schema_msg_instance_snapshot)
@@ -941,6 +1002,12 @@ compute_handle(struct compute *c, struct codec_envelope *env)
 		uuid = ((struct msg_instance_action *)env->body)->uuid;
 	else if (env->type == &schema_msg_instance_migrate)
 		uuid = ((struct msg_instance_migrate *)env->body)->uuid;
+	else if (env->type == &schema_msg_instance_migrate_prepare)
+		uuid = ((struct msg_instance_migrate_prepare *)env->body)->uuid;
+	else if (env->type == &schema_msg_instance_migrate_abort) {
+		answer_abort(c, env);
+		return 1;
+	}
 	else if (env->type == &schema_msg_console_get)
 		uuid = ((struct msg_console_get *)env->body)->uuid;
 	else if (env->type == &schema_msg_guest_stats_get)

@@ -48,6 +48,7 @@ struct backend_qemu {
 	const char		*name;		/* "qemu", "kvm" */
 	int			 kvm;
 	char			*instances_path;
+	char			*cache_dir;	/* the image cache's */
 	const struct config	*cfg;		/* borrowed; may be NULL */
 	struct imgcache		*cache;
 	struct imgcache_http	*http;		/* image API, no token */
@@ -520,6 +521,33 @@ backend_qemu_render(struct backend_qemu *q, const struct driver_spec *s,
 	return 0;
 }
 
+int
+backend_qemu_prepare(struct backend_qemu *q, const struct driver_spec *s)
+{
+	struct backend_qemu_made m = { 0 };
+	char *xml = NULL;
+
+	if (backend_qemu_render(q, s, &m, &xml) == -1) {
+		enum ts_errcode code = err_code();
+		char msg[1024];
+
+		snprintf(msg, sizeof(msg), "%s", err_msg());
+		backend_qemu_undo(q, s, &m);
+		err_set(code, "%s", msg);
+		return -1;
+	}
+	free(xml);
+	return 0;
+}
+
+void
+backend_qemu_paths(const struct backend_qemu *q, const char **instances,
+    const char **cache)
+{
+	*instances = q->instances_path;
+	*cache = q->cache_dir;
+}
+
 /* The tail of the guest's console log, at most max bytes after
  * sanitizing (which may grow it: cut again from the front, on a character
  * boundary). */
@@ -764,6 +792,7 @@ setup(struct backend_qemu *q, const struct driver_opts *o)
 		return -1;
 	}
 	if ((q->api_url = strdup(url)) == NULL ||
+	    (q->cache_dir = strdup(dir)) == NULL ||
 	    (q->kernel_cmdline = strdup(cmd)) == NULL ||
 	    (vnc_on && (q->vnc_listen = strdup(vnc)) == NULL)) {
 		err_set(TS_ENOMEM, "driver: out of memory");
@@ -836,6 +865,7 @@ backend_qemu_free(struct backend_qemu **qp)
 	imgcache_free(&q->cache);
 	imgcache_http_free(&q->http);
 	free(q->api_url);
+	free(q->cache_dir);
 	free(q->kernel_cmdline);
 	free(q->vnc_listen);
 	free(q->instances_path);

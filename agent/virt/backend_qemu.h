@@ -57,6 +57,12 @@ void			 backend_qemu_free(struct backend_qemu **);
 int	backend_qemu_render(struct backend_qemu *, const struct driver_spec *,
 	    struct backend_qemu_made *m, char **xml);
 /* Removes what m says a failed render made. */
+/* What an incoming live migration needs here (backend_qemu_render()'s
+ * files, no definition); a failure undoes what this call made. */
+int	backend_qemu_prepare(struct backend_qemu *, const struct driver_spec *);
+/* Where this host keeps guests and its image cache (borrowed). */
+void	backend_qemu_paths(const struct backend_qemu *,
+	    const char **instances, const char **cache);
 void	backend_qemu_undo(struct backend_qemu *, const struct driver_spec *,
 	    const struct backend_qemu_made *m);
 /* The tail of the guest's console log, at most max bytes (sanitized, cut

@@ -1562,10 +1562,122 @@ with_generation(const char *xml, uint64_t gen)
 	return out;
 }
 
+/* xml with each path under this host's instances_path or image cache
+ * moved under the target's (the longer prefix first: the cache may lie
+ * inside instances_path). Owned; NULL with err set. */
+static char *
+with_paths(const char *xml, const char *src_inst, const char *dst_inst,
+    const char *src_cache, const char *dst_cache)
+{
+	const char *from[2], *to[2];
+	size_t n = 0, cap, len = 0;
+	char *out;
+
+	if (src_cache && dst_cache && *dst_cache) {
+		from[n] = src_cache;
+		to[n++] = dst_cache;
+	}
+	if (src_inst && dst_inst && *dst_inst) {
+		from[n] = src_inst;
+		to[n++] = dst_inst;
+	}
+	if (n == 2 && strlen(from[1]) > strlen(from[0])) {
+		const char *f = from[0], *t = to[0];
+
+		from[0] = from[1];
+		to[0] = to[1];
+		from[1] = f;
+		to[1] = t;
+	}
+	cap = strlen(xml) + 1;
+	for (size_t k = 0; k < n; k++)
+		cap += 64 * (strlen(to[k]) + 1);
+	if ((out = malloc(cap)) == NULL) {
+		err_set(TS_ENOMEM, "driver: out of memory");
+		return NULL;
+	}
+	for (const char *p = xml; *p;) {
+		size_t k, fl = 0;
+
+		for (k = 0; k < n; k++) {
+			fl = strlen(from[k]);
+			/* a whole path component: "<prefix>/" */
+			if (fl > 0 && strncmp(p, from[k], fl) == 0 &&
+			    p[fl] == '/' && p > xml && (p[-1] == '\'' ||
+			    p[-1] == '"' || p[-1] == '>'))
+				break;
+		}
+		if (k < n) {
+			size_t tl = strlen(to[k]);
+
+			if (len + tl + 1 >= cap) {
+				free(out);
+				err_set(TS_EINVALID, "driver: too many paths "
+				    "to rewrite");
+				return NULL;
+			}
+			memcpy(out + len, to[k], tl);
+			len += tl;
+			p += fl;
+			continue;
+		}
+		if (len + 2 >= cap) {
+			free(out);
+			err_set(TS_EINVALID, "driver: too many paths to rewrite");
+			return NULL;
+		}
+		out[len++] = *p++;
+	}
+	out[len] = '\0';
+	return out;
+}
+
+int
+driver_guest_migrate_prepare(struct driver *d, const struct driver_spec *s,
+    const char **instances, const char **cache)
+{
+	*instances = *cache = NULL;
+	if (d->test != NULL)
+		return 0;	/* nothing outside libvirt */
+	if (backend_qemu_prepare(d->qemu, s) == -1)
+		return -1;
+	backend_qemu_paths(d->qemu, instances, cache);
+	return 0;
+}
+
+int
+driver_guest_migrate_abort(struct driver *d, const char *uuid)
+{
+	virConnectPtr c;
+	virDomainPtr dom;
+	int rc = 0;
+
+	if (!uuid_ok(uuid))
+		return -1;
+	if ((c = virt_conn(d->virt)) == NULL)
+		return -1;
+	if ((dom = dom_get(c, uuid)) == NULL) {
+		virConnectClose(c);
+		return -1;
+	}
+	if (virDomainAbortJob(dom) < 0) {
+		err_set(TS_ECONFLICT, "libvirt: abort the job of %s: %s", uuid,
+		    lverr());
+		rc = -1;
+	}
+	virDomainFree(dom);
+	virConnectClose(c);
+	return rc;
+}
+
 int
 driver_guest_migrate(struct driver *d, const char *uuid, uint64_t new_gen,
-    const char *target_uri, const char *target_address, int block)
+    const char *target_uri, const char *target_address, int block,
+    const char *target_instances, const char *target_cache)
 {
+	const char *my_inst = NULL, *my_cache = NULL;
+	char *pxml = NULL;
+	int64_t t0;
 	virConnectPtr c;
 	virDomainPtr dom;
 	virTypedParameterPtr params = NULL;
@@ -1599,7 +1711,11 @@ driver_guest_migrate(struct driver *d, const char *uuid, uint64_t new_gen,
 		    lverr());
 		goto out;
 	}
-	if ((dxml = with_generation(xml, new_gen)) == NULL)
+	if ((pxml = with_generation(xml, new_gen)) == NULL)
+		goto out;
+	backend_qemu_paths(d->qemu, &my_inst, &my_cache);
+	if ((dxml = with_paths(pxml, my_inst, target_instances, my_cache,
+	    target_cache)) == NULL)
 		goto out;
 	if (virTypedParamsAddString(&params, &nparams, &maxparams,
 	    VIR_MIGRATE_PARAM_DEST_XML, dxml) < 0 ||
@@ -1620,15 +1736,20 @@ driver_guest_migrate(struct driver *d, const char *uuid, uint64_t new_gen,
 	log_info("instance %s: live migration to %s (generation %llu%s)",
 	    uuid, target_uri, (unsigned long long)new_gen, block ?
 	    ", disks copied" : "");
+	t0 = clock_mono_ms();
 	if (virDomainMigrateToURI3(dom, target_uri, params, nparams, flags) <
 	    0) {
 		err_set(TS_EIO, "libvirt: live migration of %s to %s: %s",
 		    uuid, target_uri, lverr());
 		goto out;
 	}
+	/* (bench/livemig_bench.sh reads this line) */
+	log_info("instance %s: live migration done in %lld ms", uuid,
+	    (long long)(clock_mono_ms() - t0));
 	rc = 0;
 out:
 	virTypedParamsFree(params, nparams);
+	free(pxml);
 	free(dxml);
 	free(xml);
 	virDomainFree(dom);

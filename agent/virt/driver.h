@@ -303,7 +303,22 @@ int	driver_guest_delete(struct driver *, const char *uuid);
  */
 int	driver_guest_migrate(struct driver *, const char *uuid,
 	    uint64_t new_gen, const char *target_uri,
-	    const char *target_address, int block);
+	    const char *target_address, int block,
+	    const char *target_instances, const char *target_cache);
+
+/* On the target, before a live migration: the guest's files outside
+ * libvirt (backend_qemu_prepare()); *instances and *cache: this host's
+ * instances_path and image cache (borrowed; NULL for the test driver,
+ * which needs nothing). The source rewrites its own prefixes to them
+ * (target_instances, target_cache of driver_guest_migrate()). */
+int	driver_guest_migrate_prepare(struct driver *,
+	    const struct driver_spec *, const char **instances,
+	    const char **cache);
+
+/* Aborts the guest's running job (a live migration) here, its source:
+ * the migration then fails and the guest keeps running here.
+ * TS_ENOT_FOUND, TS_ECONFLICT (no job running). */
+int	driver_guest_migrate_abort(struct driver *, const char *uuid);
 
 /* State of one guest; TS_ENOT_FOUND if absent. */
 int	driver_guest_get(struct driver *, const char *uuid,

@@ -204,6 +204,7 @@ compute_set_network(struct compute *s, struct network *net)
 		rn.each_device = network_port_each_device;
 		rn.release_device = network_port_release_device;
 		rn.move_device = network_port_move_device;
+		rn.migrating = network_port_migrating;
 		rn.changed = network_changed;
 	}
 	s->net = net;
@@ -552,6 +553,8 @@ compute_version(struct http_req *req, struct http_resp *resp, int *minor)
 		}
 	}
 	*minor = mv;
+	if (resp == NULL)	/* read again by a handler: echoed already */
+		return 0;
 	snprintf(buf, sizeof(buf), "compute 2.%d", mv);
 	if (http_resp_header(resp, "OpenStack-API-Version", buf) == -1)
 		return -1;

@@ -72,7 +72,8 @@ int	compute_enforce(struct http_req *, const char *rule);
  * The request's microversion (minor number of 2.x) from
  * OpenStack-API-Version: compute X.Y or X-OpenStack-Nova-API-Version;
  * absent: the minimum; "latest": the maximum; outside: 406. Echoes the
- * version headers on resp. Every handler calls it first.
+ * version headers on resp (NULL: not, for a helper of a handler that
+ * called it already). Every handler calls it first.
  */
 int	compute_version(struct http_req *, struct http_resp *, int *minor);
 
@@ -161,6 +162,13 @@ int	compute_evacuate_action(struct http_req *, struct http_resp *,
 /* The os-migrateLive action (compute_migrate.c); cur as above. */
 int	compute_migrate_live_action(struct http_req *, struct http_resp *,
 	    json_t *arg, const struct rec_instance *cur);
+/* Aborts the running live migration of cur (compute_migrate.c; for
+ * DELETE /servers/{id}/migrations/{mid}, whose route checks its policy,
+ * the migration record and its status, then answers 202 on 0): 409 as
+ * Nova's check_instance_state when cur is not live-migrating, else the
+ * source is asked to abort (virDomainAbortJob); the migration's own
+ * answer rolls it back. cur borrowed. */
+int	compute_migrate_abort(struct http_req *, const struct rec_instance *cur);
 /* createImage and createBackup (compute_snapshot.c): action is the body
  * key, cur the server read by the action route, borrowed. */
 int	compute_snapshot_action(struct http_req *, struct http_resp *,

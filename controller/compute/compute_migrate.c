@@ -36,6 +36,7 @@
 #include "http/http.h"
 #include "http/jsonreq.h"
 #include "log.h"
+#include "network/network.h"
 #include "recon.h"
 #include "scheduler.h"
 #include "store.h"
@@ -52,6 +53,7 @@ struct mig {
 	char				 target[SCHEDULER_NAME_MAX + 1];
 	struct rec_instance		 after;
 	bool				 placed;
+	bool				 moved_net;	/* ports changed */
 };
 
 /* Nova's check_instance_state for live_migrate: ACTIVE or PAUSED, no
@@ -99,6 +101,7 @@ migrate_fn(struct store_txn *txn, void *arg)
 	if (m->placed)
 		codec_clear(&schema_rec_instance, &m->after);
 	m->placed = false;
+	m->moved_net = false;
 	if (compute_db_instance_get(txn, m->uuid, &old) == -1)
 		return -1;
 	if (compute_db_instance_copy(&old, &i) == -1) {
@@ -126,6 +129,13 @@ migrate_fn(struct store_txn *txn, void *arg)
 	}
 	i.has_migrate_block = true;
 	i.migrate_block = m->block;
+	/* The target serves the guest's networks before it arrives. */
+	if (m->svc->net != NULL) {
+		if (network_port_migrating(m->svc->net, txn, i.uuid, host) ==
+		    -1)
+			goto out;
+		m->moved_net = true;
+	}
 	if (recon_task_begin_as(m->svc->recon, txn, &i, "migrating",
 	    "live-migration", m->reqid, m->ctx->user_id, m->ctx->project_id,
 	    now) == -1)
@@ -152,9 +162,12 @@ bad_extra(const char *k)
 }
 
 /* migrate_live's schema below 2.25: all three members required, host a
- * hostname or null, the booleans Nova's boolean words. */
+ * hostname or null, the booleans Nova's boolean words. From 2.25
+ * (migrate_live_v2_25): disk_over_commit gone (an additional property),
+ * block_migration a boolean or "auto" (here: the disks are copied, as
+ * for any server with a local disk). */
 static int
-parse(json_t *arg, const char **host, bool *block)
+parse(json_t *arg, int minor, const char **host, bool *block)
 {
 	const char *k;
 	json_t *v;
@@ -169,16 +182,22 @@ parse(json_t *arg, const char **host, bool *block)
 	}
 	json_object_foreach(arg, k, v) {
 		if (strcmp(k, "host") != 0 && strcmp(k, "block_migration") !=
-		    0 && strcmp(k, "disk_over_commit") != 0)
+		    0 && (minor >= 25 || strcmp(k, "disk_over_commit") != 0))
 			return bad_extra(k);
 	}
 	if (json_object_get(arg, "host") == NULL)
 		return jsonreq_fail(JSONREQ_NOVA, "os-migrateLive",
 		    "'host' is a required property");
-	if (jsonreq_bool(JSONREQ_NOVA, arg, "block_migration",
-	    JSONREQ_REQUIRED, block, NULL) == -1 ||
-	    jsonreq_bool(JSONREQ_NOVA, arg, "disk_over_commit",
-	    JSONREQ_REQUIRED, &doc, NULL) == -1 ||
+	v = json_object_get(arg, "block_migration");
+	if (minor >= 25 && json_is_string(v) &&
+	    strcmp(json_string_value(v), "auto") == 0) {
+		*block = true;
+	} else if (jsonreq_bool(JSONREQ_NOVA, arg, "block_migration",
+	    JSONREQ_REQUIRED, block, NULL) == -1) {
+		return -1;
+	}
+	if ((minor < 25 && jsonreq_bool(JSONREQ_NOVA, arg, "disk_over_commit",
+	    JSONREQ_REQUIRED, &doc, NULL) == -1) ||
 	    jsonreq_str(JSONREQ_NOVA, arg, "host", 1, 255, JSONREQ_BYTES |
 	    JSONREQ_NULLABLE, host, NULL) == -1)
 		return -1;
@@ -195,10 +214,11 @@ compute_migrate_live_action(struct http_req *req, struct http_resp *resp,
 {
 	struct mig m = { .svc = compute_of(req) };
 	const char *host = NULL;
-	int known, rc = -1;
+	int known, minor = 1, rc = -1;
 
-	if (compute_enforce(req, "os_compute_api:os-migrate-server:"
-	    "migrate_live") == -1 || parse(arg, &host, &m.block) == -1)
+	if (compute_version(req, NULL, &minor) == -1 ||
+	    compute_enforce(req, "os_compute_api:os-migrate-server:"
+	    "migrate_live") == -1 || parse(arg, minor, &host, &m.block) == -1)
 		return -1;
 	if (state_ok(cur) == -1)
 		return -1;
@@ -245,6 +265,8 @@ compute_migrate_live_action(struct http_req *req, struct http_resp *resp,
 	}
 	if (compute_write(req, migrate_fn, &m) == -1)
 		goto out;
+	if (m.moved_net)
+		network_changed(m.svc->net);
 	log_info("instance %s: live migration from %s to %s requested%s",
 	    m.uuid, m.source, m.target, m.block ? " (block migration)" : "");
 	recon_dispatch(m.svc->recon, &m.after);
@@ -254,4 +276,17 @@ out:
 		codec_clear(&schema_rec_instance, &m.after);
 	scheduler_hosts_free(&m.cands);
 	return rc;
+}
+
+int
+compute_migrate_abort(struct http_req *req, const struct rec_instance *cur)
+{
+	if (cur->task_state == NULL || strcmp(cur->task_state, "migrating") !=
+	    0) {
+		err_set(TS_ECONFLICT, "Cannot 'abort live migration' instance "
+		    "%s while it is in task_state %s", cur->uuid,
+		    cur->task_state ? cur->task_state : "None");
+		return -1;
+	}
+	return recon_migrate_abort(compute_of(req)->recon, cur);
 }

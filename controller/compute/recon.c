@@ -87,7 +87,17 @@ struct sent {
 	struct sent	*next;
 };
 
-enum ev_kind { EV_STATE, EV_REPORT };
+enum ev_kind { EV_STATE, EV_REPORT, EV_PREPARED };
+
+/* A live migration's target that answered instance_migrate_prepare: its
+ * paths go into the instance_migrate to the source. Memory only: after a
+ * controller restart the target is asked again (idempotent). Lock held. */
+struct prep {
+	char		 uuid[CODEC_UUID_LEN + 1];
+	char		 reqid[CODEC_REQUEST_ID_MAX + 1];
+	char		*instances_path, *cache_dir;	/* owned, may be NULL */
+	struct prep	*next;
+};
 
 struct rguest {
 	char		 uuid[CODEC_UUID_LEN + 1];
@@ -108,6 +118,7 @@ struct ev {
 	enum ev_kind		 kind;
 	char			 host[BUS_NAME_SIZE];
 	struct msg_instance_state *state;	/* EV_STATE, owned */
+	struct msg_instance_migrate_prepared *prepared;	/* EV_PREPARED */
 	struct rguest		*guests;	/* EV_REPORT, owned */
 	size_t			 nguests;
 	int			 hello;
@@ -169,6 +180,7 @@ struct recon {
 	struct ev		*head, *tail;
 	uint64_t		 posted, processed;
 	struct sent		*sent[SENT_BUCKETS];
+	struct prep		*preps;		/* lock */
 	struct waiter		*waiters;
 	struct recon_stats	 st;
 };
@@ -762,14 +774,60 @@ migrate_target(struct recon *r, const char *host, char *uri, size_t urilen,
 	return rc;
 }
 
-/* The live migration command, to the source (i->host). 0 sent, -1 not
- * sent (post's failure), 1 not now (target unknown, logged). */
+static void
+prep_free(struct prep *p)
+{
+	if (p == NULL)
+		return;
+	free(p->instances_path);
+	free(p->cache_dir);
+	free(p);
+}
+
+/* Takes the target's answer for (uuid, reqid) out of the list (owned by
+ * the caller), or NULL; drops the uuid's answers of other requests. */
+static struct prep *
+prep_take(struct recon *r, const char *uuid, const char *reqid)
+{
+	struct prep **pp, *p, *found = NULL;
+
+	pthread_mutex_lock(&r->lock);
+	for (pp = &r->preps; (p = *pp) != NULL;) {
+		if (strcmp(p->uuid, uuid) != 0) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		if (found == NULL && reqid && strcmp(p->reqid, reqid) == 0)
+			found = p;
+		else
+			prep_free(p);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return found;
+}
+
+static void
+prep_put(struct recon *r, struct prep *p)
+{
+	pthread_mutex_lock(&r->lock);
+	p->next = r->preps;
+	r->preps = p;
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* The live migration command, to the source (i->host), once the target
+ * answered its instance_migrate_prepare (sent first, under the same
+ * request id: each host dedups it on its own). 0 sent, -1 not sent
+ * (post's failure), 1 not now (target unknown, logged). */
 static int
 send_migrate(struct recon *r, const struct rec_instance *i,
     const char *reqid, char name[64], struct nics *ns)
 {
 	struct msg_instance_migrate m = { 0 };
 	char uri[1024], addr[64];
+	struct prep *p;
+	int rc;
 
 	if (i->migrate_host == NULL || *i->migrate_host == '\0' ||
 	    migrate_target(r, i->migrate_host, uri, sizeof(uri), addr,
@@ -791,7 +849,29 @@ send_migrate(struct recon *r, const struct rec_instance *i,
 	    (i->image_ref != NULL && *i->image_ref != '\0');
 	spec_of(i, &m.spec, name);
 	nics_of(r, i, ns, &m.spec);
-	return post(r, i->host, &schema_msg_instance_migrate, &m, reqid);
+	if ((p = prep_take(r, i->uuid, reqid)) == NULL) {
+		struct msg_instance_migrate_prepare q = { 0 };
+		char tok[RECON_TOKEN_MAX];
+
+		snprintf(q.uuid, sizeof(q.uuid), "%s", i->uuid);
+		q.generation = m.new_generation;
+		q.spec = m.spec;
+		/* the target fetches the base image into its cache */
+		token_for(r, i, tok, sizeof(tok));
+		q.spec.image_token = tok[0] ? tok : NULL;
+		rc = post(r, i->migrate_host,
+		    &schema_msg_instance_migrate_prepare, &q, reqid);
+		explicit_bzero(tok, sizeof(tok));
+		if (rc == 0)
+			log_info("instance %s: live migration target %s asked "
+			    "to prepare (%s)", i->uuid, i->migrate_host, reqid);
+		return rc;
+	}
+	m.target_instances_path = p->instances_path;
+	m.target_cache_dir = p->cache_dir;
+	rc = post(r, i->host, &schema_msg_instance_migrate, &m, reqid);
+	prep_put(r, p);		/* for a re-send */
+	return rc;
 }
 
 /* The command for an instance's task, or its desired power without one.
@@ -928,6 +1008,30 @@ void
 recon_dispatch(struct recon *r, const struct rec_instance *i)
 {
 	send_for(r, i, clock_mono_ms(), NULL);
+}
+
+int
+recon_migrate_abort(struct recon *r, const struct rec_instance *i)
+{
+	struct msg_instance_migrate_abort m = { 0 };
+	char reqid[CODEC_REQUEST_ID_MAX + 1];
+
+	if (i->host == NULL || *i->host == '\0') {
+		err_set(TS_ECONFLICT, "instance %s has no host", i->uuid);
+		return -1;
+	}
+	new_reqid(reqid);
+	snprintf(m.uuid, sizeof(m.uuid), "%s", i->uuid);
+	m.generation = i->generation;
+	if (post(r, i->host, &schema_msg_instance_migrate_abort, &m, reqid) ==
+	    -1) {
+		err_set(TS_EUNAVAILABLE, "Compute service of %s is unavailable "
+		    "at this time.", i->host);
+		return -1;
+	}
+	log_info("instance %s: abort of its live migration sent to %s (%s)",
+	    i->uuid, i->host, reqid);
+	return 0;
 }
 
 void
@@ -1132,6 +1236,12 @@ migrate_end(struct recon *r, struct store_txn *txn, struct rec_instance *i,
 		i->host = target;
 		i->generation++;
 	} else {
+		if (r->net.migrating != NULL) {
+			if (r->net.migrating(r->net.net, txn, i->uuid, NULL) ==
+			    -1)
+				return -1;
+			r->net_released = 1;
+		}
 		log_warnx("live migration of %s from %s to %s failed: %s; it "
 		    "stays on %s", i->uuid, i->host, target, why ? why : "?",
 		    i->host);
@@ -1483,8 +1593,10 @@ process_states(struct recon *r, struct ev **evs, size_t n)
 	} else {
 		net_changed(r);
 		snap_drain(r);
-		for (size_t k = 0; k < b.nforget; k++)
+		for (size_t k = 0; k < b.nforget; k++) {
 			sent_forget(r, b.forget[k]);
+			prep_free(prep_take(r, b.forget[k], NULL));
+		}
 		for (size_t k = 0; k < n; k++)
 			if (b.answered[k])
 				sent_answered(r, evs[k]->state->uuid,
@@ -2308,6 +2420,78 @@ recon_audit(struct recon *r, int *fixed)
 	return rc;
 }
 
+/*
+ * A live migration's target answered instance_migrate_prepare: ok, the
+ * command goes to the source now, with the target's paths; an error ends
+ * the migration as the source's error would (the guest stays where it
+ * is, the target's claim goes back). An answer to anything but the
+ * instance's current migration task from its target is ignored.
+ */
+static void
+process_prepared(struct recon *r, struct ev *e)
+{
+	const struct msg_instance_migrate_prepared *m = e->prepared;
+	struct store_txn *txn = NULL;
+	struct rec_instance i;
+	int have = 0;
+
+	memset(&i, 0, sizeof(i));
+	if (store_read_begin(r->store, &txn) == -1) {
+		log_err("live migration prepared");
+		return;
+	}
+	if (compute_db_instance_get(txn, m->uuid, &i) == 0)
+		have = 1;
+	store_txn_end(&txn);
+	if (!have || i.task_state == NULL || strcmp(i.task_state,
+	    "migrating") != 0 || i.migrate_host == NULL ||
+	    strcmp(i.migrate_host, e->host) != 0 || i.task_request_id == NULL ||
+	    strcmp(i.task_request_id, m->in_reply_to) != 0) {
+		log_info("instance %s: late live migration preparation from "
+		    "%s ignored", m->uuid, e->host);
+		goto out;
+	}
+	if (strcmp(m->result, "ok") == 0) {
+		struct prep *p = calloc(1, sizeof(*p));
+
+		if (p == NULL || (m->instances_path && (p->instances_path =
+		    strdup(m->instances_path)) == NULL) || (m->cache_dir &&
+		    (p->cache_dir = strdup(m->cache_dir)) == NULL)) {
+			prep_free(p);
+			log_warnx("recon: out of memory; the preparation of "
+			    "%s is asked again", m->uuid);
+			goto out;
+		}
+		snprintf(p->uuid, sizeof(p->uuid), "%s", m->uuid);
+		snprintf(p->reqid, sizeof(p->reqid), "%s", m->in_reply_to);
+		prep_free(prep_take(r, m->uuid, NULL));
+		prep_put(r, p);
+		log_info("instance %s: %s prepared for the live migration",
+		    m->uuid, e->host);
+		send_for(r, &i, clock_mono_ms(), NULL);
+	} else {
+		struct msg_instance_state st = { 0 };
+		struct ev se = { .kind = EV_STATE, .state = &st };
+		struct ev *evs[1] = { &se };
+		char why[1200];
+
+		snprintf(why, sizeof(why), "the target %s could not prepare: "
+		    "%s", e->host, m->fault_message ? m->fault_message : "?");
+		snprintf(st.uuid, sizeof(st.uuid), "%s", m->uuid);
+		snprintf(se.host, sizeof(se.host), "%s", i.host);
+		st.generation = i.generation;
+		st.exists = true;
+		st.power_state = i.power_state;
+		st.state = (char *)"running";
+		st.in_reply_to = (char *)m->in_reply_to;
+		st.result = (char *)"error";
+		st.fault_message = why;
+		process_states(r, evs, 1);
+	}
+out:
+	codec_clear(&schema_rec_instance, &i);
+}
+
 /* ---------------------------------------------------------------- thread */
 
 static void
@@ -2316,6 +2500,8 @@ ev_free(struct ev *e)
 	if (e == NULL)
 		return;
 	codec_free(&schema_msg_instance_state, (void **)&e->state);
+	codec_free(&schema_msg_instance_migrate_prepared,
+	    (void **)&e->prepared);
 	free(e->guests);
 	free(e);
 }
@@ -2339,6 +2525,9 @@ process(struct recon *r, struct ev *list)
 			for (size_t k = 0; k < n; k++)
 				ev_free(batch[k]);
 			n = 0;
+		} else if (e->kind == EV_PREPARED) {
+			process_prepared(r, e);
+			ev_free(e);
 		} else {
 			process_report(r, e);
 			ev_free(e);
@@ -2502,6 +2691,12 @@ recon_free(struct recon **rp)
 			r->sent[b] = s->next;
 			free(s);
 		}
+	while (r->preps) {
+		struct prep *p = r->preps;
+
+		r->preps = p->next;
+		prep_free(p);
+	}
 	free(r->snap_out);
 	pthread_cond_destroy(&r->done_cond);
 	pthread_cond_destroy(&r->cond);
@@ -2614,6 +2809,19 @@ recon_agent_msg(struct recon *r, const char *host, struct codec_envelope *env)
 	}
 	if (env->type == &schema_msg_guest_stats) {
 		stats_reply(r, host, env);
+		return 1;
+	}
+	if (env->type == &schema_msg_instance_migrate_prepared) {
+		if ((e = calloc(1, sizeof(*e))) == NULL) {
+			log_warnx("recon: out of memory; %s dropped",
+			    env->type->name);
+			return 1;
+		}
+		e->kind = EV_PREPARED;
+		snprintf(e->host, sizeof(e->host), "%s", host);
+		e->prepared = env->body;
+		env->body = NULL;
+		enqueue(r, e);
 		return 1;
 	}
 	if (env->type != &schema_msg_instance_state)

@@ -147,6 +147,10 @@ struct recon_net {
 	/* A live-migrated instance's ports follow it (binding:host_id). */
 	int	(*move_device)(struct network *, struct store_txn *,
 		    const char *device_id, const char *host);
+	/* A failed live migration's ports are no longer served on its
+	 * target (host NULL: network_port_migrating()). */
+	int	(*migrating)(struct network *, struct store_txn *,
+		    const char *device_id, const char *host);
 	/* After a commit that released ports (network_changed()). */
 	void	(*changed)(struct network *);
 };
@@ -223,6 +227,11 @@ void		 recon_dispatch(struct recon *, const struct rec_instance *);
  * drive. Re-sends never do (it is not stored). */
 void		 recon_dispatch_pass(struct recon *, const struct rec_instance *,
 		    const char *admin_pass);
+
+/* Asks the source of i's running live migration (task "migrating") to
+ * abort it (instance_migrate_abort, unanswered: the migration's own
+ * answer then rolls it back). 0 posted, -1 with err set. */
+int		 recon_migrate_abort(struct recon *, const struct rec_instance *);
 
 /*
  * The console log of uuid from its host (synchronous, up to

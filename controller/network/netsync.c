@@ -423,8 +423,19 @@ snap_port(const struct rec_port *p, void *arg)
 
 	if (snap_members(s, p) == -1)
 		return -1;
-	if (is_bound(p))
+	if (is_bound(p)) {
+		/* Live-migrating: bound on its target as well meanwhile. */
+		if (p->migrating_to != NULL && *p->migrating_to != '\0' &&
+		    strcmp(p->migrating_to, p->binding_host_id) != 0) {
+			struct rec_port t = *p;
+
+			t.binding_host_id = p->migrating_to;
+			if (push(&s->bound, &s->nbound, &s->capbound, &t) ==
+			    -1)
+				return -1;
+		}
 		return push(&s->bound, &s->nbound, &s->capbound, p);
+	}
 	if (dhcp_host(p) != NULL)
 		return push(&s->dhcp, &s->ndhcp, &s->capdhcp, p);
 	return 0;

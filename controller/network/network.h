@@ -147,10 +147,19 @@ int	network_port_release_device(struct network *, struct store_txn *,
 /*
  * The ports of a device follow it to another host (an evacuation):
  * binding:host_id becomes host, vif type "bridge", status ACTIVE, so the
- * dataplane of the new host serves them and the old host's drops them.
+ * dataplane of the new host serves them and the old host's drops them
+ * (a live migration's migrating_to cleared).
  * Inside the caller's write transaction; network_changed() after it.
  */
 int	network_port_move_device(struct network *, struct store_txn *,
+	    const char *device_id, const char *host);
+/*
+ * While a device live-migrates: its ports are served on host as well
+ * (migrating_to; NULL clears it, as a move does), so the target has the
+ * networks before the guest arrives. Inside the caller's write
+ * transaction; network_changed() after it.
+ */
+int	network_port_migrating(struct network *, struct store_txn *,
 	    const char *device_id, const char *host);
 /*
  * Release one port of a device (an interface detach), as

@@ -1061,9 +1061,42 @@ network_port_move_device(struct network *svc, struct store_txn *txn,
 		    network_set_str(&p.binding_host_id, host) == 0 &&
 		    network_set_str(&p.binding_vif_type, "bridge") == 0 &&
 		    network_set_str(&p.status, "ACTIVE") == 0) {
+			free(p.migrating_to);
+			p.migrating_to = NULL;
 			p.revision_number++;
 			p.updated_at = db_now_ms();
 			rc = network_db_port_put(txn, &p, &old);
+		}
+		codec_clear(&schema_rec_port, &old);
+		codec_clear(&schema_rec_port, &p);
+		if (rc == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+network_port_migrating(struct network *svc, struct store_txn *txn,
+    const char *device_id, const char *host)
+{
+	struct release_arg ra = { .n = 0 };
+
+	(void)svc;
+	if (network_db_port_each_device(txn, device_id, release_cb, &ra) == -1)
+		return -1;
+	for (size_t i = 0; i < ra.n; i++) {
+		struct rec_port old = { .id = "" }, p = { .id = "" };
+		int rc = -1;
+
+		if (network_db_port_get(txn, ra.ids[i], &old) == 0 &&
+		    network_db_port_get(txn, ra.ids[i], &p) == 0) {
+			free(p.migrating_to);
+			p.migrating_to = NULL;
+			if (host == NULL || (p.migrating_to = strdup(host)) !=
+			    NULL)
+				rc = network_db_port_put(txn, &p, &old);
+			else
+				err_set(TS_ENOMEM, "out of memory");
 		}
 		codec_clear(&schema_rec_port, &old);
 		codec_clear(&schema_rec_port, &p);

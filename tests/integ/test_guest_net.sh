@@ -661,4 +661,120 @@ t0=$SECONDS
 within 60 "gnvm6's page through its floating IP $FIP6" page "$FIP6" "${SID[gnvm6]}"
 ok "auto_assign_floating_ip: gnvm6 (h2), created with no floating IP asked, got $FIP6 from gnpublic; $EXT gets its page through it ($((SECONDS - t0)) s after ACTIVE); gnvm1..5, created before gnpublic existed, were created without"
 
+# ---- live migration between the fake hosts ------------------------------------
+# `nova live-migration` (os-migrateLive at the served microversion): the
+# target prepares the guest's files, the source's libvirtd migrates it
+# peer to peer over the underlay (qemu+tcp://10.250.0.N, the disks
+# copied). The guest keeps running: its console on the target goes on
+# with the same boot id and a tick counter past the last one seen on the
+# source, and no new boot; its page answers through the floating IP from
+# $EXT. A migration to a host whose libvirtd is stopped fails and leaves
+# it ACTIVE where it was, the target's claim given back.
+host_of() {
+	curl -s -H "X-Auth-Token: $TOK" "http://127.0.0.1:$CP/v2.1/servers/${SID[$1]}" |
+	    jq -r '.server | "\(.status) \(.["OS-EXT-SRV-ATTR:host"]) \(.["OS-EXT-STS:task_state"])"'
+}
+# tick NAME: "N BOOTID" of the last second's tick on the console.
+tick() {
+	console "$1" | sed -n 's/^TINYSTACK-GUEST-TICK n=\([0-9]*\) bootid=\([^ ]*\).*/\1 \2/p' | tail -n 1
+}
+# used HOST: "vcpus_used memory_mb_used running_vms" of hypervisor HOST.
+used() {
+	curl -s -H "X-Auth-Token: $TOK" "http://127.0.0.1:$CP/v2.1/os-hypervisors/detail" |
+	    jq -r --arg h "$1" '.hypervisors[] | select(.hypervisor_hostname == $h) |
+		"\(.vcpus_used) \(.memory_mb_used) \(.running_vms)"'
+}
+# ticks_on NAME BOOTID N: the console shows a tick of boot BOOTID past N.
+ticks_on() {
+	local t
+	t=$(tick "$1")
+	[ "${t#* }" = "$2" ] && [ "${t%% *}" -gt "$3" ]
+}
+# migrated NAME FROM TO: live-migrates NAME, waits for it ACTIVE on hTO;
+# the console goes on (same boot, later tick, no GUEST-UP on the target).
+migrated() {
+	local name=$1 from=$2 to=$3 t n b t0=$SECONDS
+	t=$(tick "$name")
+	n=${t%% *}
+	b=${t#* }
+	[ -n "$n" ] && [ -n "$b" ] || fail "no tick of $name on its console before the migration"
+	nova live-migration "${SID[$name]}" "h$to" > "$T/lm-$name.txt" 2>&1 ||
+		{ cat "$T/lm-$name.txt"; fail "nova live-migration $name h$to"; }
+	within 180 "$name ACTIVE on h$to" eval '[ "$(host_of "$name")" = "ACTIVE h$to null" ]'
+	LMSECS=$((SECONDS - t0))
+	[ "$(lv "$to" domstate "instance-${SID[$name]}" | head -n 1)" = running ] ||
+		fail "$name is not running on h$to after its live migration"
+	lv "$from" list --all --name | grep -qx "instance-${SID[$name]}" &&
+		fail "$name is still defined on h$from after its live migration"
+	within 30 "$name's console on h$to ticking on from $n (boot $b)" ticks_on "$name" "$b" "$n"
+	console "$name" | grep -q '^TINYSTACK-GUEST-UP ' &&
+		fail "$name booted again on h$to"
+	LMDOWN=$(lv "$to" domjobinfo --completed "instance-${SID[$name]}" 2>/dev/null |
+	    sed -n 's/^Total downtime: *\([0-9]*\) ms/\1/p')
+	return 0
+}
+migrated gnvm4 2 1
+within 60 "gnvm4's page through $FIP4 from h1" page "$FIP4" "${SID[gnvm4]}"
+ok "nova live-migration gnvm4 h1: ACTIVE on h1 in $LMSECS s (downtime ${LMDOWN:-?} ms), gone from h2; its console on h1 ticks on with the same boot id, no new boot; its page still answers through $FIP4"
+
+# A target whose libvirtd is stopped: refused by libvirt, rolled back.
+U0=$(used h2)
+kill "$(cat "$T/h2/libvirtd.pid")" || fail "stopping h2's libvirtd"
+wait_for 30 "h2's libvirtd to stop" eval '! kill -0 "$(cat "$T/h2/libvirtd.pid")"'
+A0=$(curl -s -H "X-Auth-Token: $TOK" "http://127.0.0.1:$CP/v2.1/servers/${SID[gnvm4]}/os-instance-actions" |
+    jq '.instanceActions | length')
+nova live-migration "${SID[gnvm4]}" h2 > "$T/lm-fail.txt" 2>&1 ||
+	{ cat "$T/lm-fail.txt"; fail "nova live-migration gnvm4 h2 (accepted before it fails)"; }
+lm_over() {
+	curl -s -H "X-Auth-Token: $TOK" "http://127.0.0.1:$CP/v2.1/servers/${SID[gnvm4]}/os-instance-actions" |
+	    jq -e --argjson n "$A0" '(.instanceActions | length) > $n' >/dev/null &&
+	    [ "$(host_of gnvm4)" = "ACTIVE h1 null" ]
+}
+within 180 "the failed live migration of gnvm4 to be rolled back" lm_over
+[ "$(used h2)" = "$U0" ] || fail "h2's usage after the failed migration: $(used h2), before: $U0"
+[ "$(lv 1 domstate "instance-${SID[gnvm4]}" | head -n 1)" = running ] ||
+	fail "gnvm4 not running on h1 after the failed migration"
+grep -q "live migration of ${SID[gnvm4]} from h1 to h2 failed" "$T/ctl.log" ||
+	fail "the controller did not log the failed migration"
+page "$FIP4" "${SID[gnvm4]}" || fail "gnvm4's page after the failed migration"
+"$FH" up "$NSP" 2 "$T/h2" "$BUS" "$IMP" > "$T/fakehost-h2-again.log" 2>&1 ||
+	fail "restarting h2's libvirtd: $(cat "$T/fakehost-h2-again.log")"
+ok "live migration to h2 with its libvirtd stopped: accepted, then rolled back: gnvm4 ACTIVE and running on h1, its page answering; h2's usage as before ($U0)"
+
+migrated gnvm4 1 2
+within 60 "gnvm4's page through $FIP4 from h2 again" page "$FIP4" "${SID[gnvm4]}"
+ok "and back: nova live-migration gnvm4 h2: ACTIVE on h2 in $LMSECS s (downtime ${LMDOWN:-?} ms), its console still the same boot, its page answering through $FIP4"
+
+# TS_LM_BENCH=N (an even number, not in CI): bench/livemig_bench.sh on
+# gnvm4 in this set-up, N migrations between h2 and h1 (docs/PERFORMANCE.md).
+if [ -n "${TS_LM_BENCH:-}" ]; then
+	RUNS=$TS_LM_BENCH SERVER=${SID[gnvm4]} HOST_A=h2 HOST_B=h1 \
+	    URI_A=$("$FH" uri "$T/h2") URI_B=$("$FH" uri "$T/h1") \
+	    COMPUTE=http://127.0.0.1:$CP/v2.1 TOKEN=$TOK \
+	    "$TS_SOURCE_DIR/bench/livemig_bench.sh" | tee "$T/lmbench.txt" ||
+		fail "bench/livemig_bench.sh"
+	cp "$T/lmbench.txt" /tmp/lmbench-$$.txt
+fi
+
+# Draining h2 as an operator does (tests/integ/drain_host.py: novaclient's
+# hypervisors.search(h2, servers=True), then servers.live_migrate() for
+# each, no host named): gnvm4 and gnvm6 (both on gnnet1, which h1 has)
+# end up ACTIVE on h1, still the same boot, their pages answering.
+T4=$(tick gnvm4)
+T6=$(tick gnvm6)
+t0=$SECONDS
+/usr/bin/python3 "$TS_SOURCE_DIR/tests/integ/drain_host.py" h2 240 > "$T/drain.txt" 2> "$T/drain.err" ||
+	{ cat "$T/drain.txt" "$T/drain.err"; fail "drain_host.py h2"; }
+[ "$(wc -l < "$T/drain.txt")" = 2 ] || { cat "$T/drain.txt"; fail "drain_host.py moved not 2 servers"; }
+for v in gnvm4:"$T4" gnvm6:"$T6"; do
+	name=${v%%:*}
+	t=${v#*:}
+	[ "$(host_of "$name")" = "ACTIVE h1 null" ] || fail "$name after the drain: $(host_of "$name")"
+	within 30 "$name's console ticking on h1 after the drain" ticks_on "$name" "${t#* }" "${t%% *}"
+done
+within 60 "gnvm4's page through $FIP4 after the drain" page "$FIP4" "${SID[gnvm4]}"
+within 60 "gnvm6's page through $FIP6 after the drain" page "$FIP6" "${SID[gnvm6]}"
+[ -z "$(lv 2 list --all --name)" ] || fail "h2 still has guests after the drain: $(lv 2 list --all --name | xargs)"
+ok "drain of h2 (drain_host.py, novaclient): gnvm4 and gnvm6 live-migrated to h1 in $((SECONDS - t0)) s, same boots, pages answering through $FIP4 and $FIP6; h2 has no guest left"
+
 echo "$NPASS passed, 0 failed"

@@ -335,6 +335,52 @@ test_migrate_refused(void **state)
 	assert_int_equal(g.generation, 3);
 	cap_reset();
 }
+
+/* The target's preparation: answered instance_migrate_prepared, ok (the
+ * test driver needs no files, so no paths), or an error for a malformed
+ * spec; nothing is defined. An abort of a guest without a running job
+ * is no crash and no answer (the migration answers). */
+static void
+test_migrate_prepare(void **state)
+{
+	struct msg_instance_migrate_prepare m = { 0 };
+	struct msg_instance_migrate_abort a = { 0 };
+	const struct msg_instance_migrate_prepared *r;
+	struct driver_guest g;
+	char u[37];
+
+	(void)state;
+	new_uuid(u);
+	cap_reset();
+	snprintf(m.uuid, sizeof(m.uuid), "%s", u);
+	m.generation = 4;
+	spec(&m.spec, u);
+	send_cmd(&schema_msg_instance_migrate_prepare, &m, "req-p1");
+	assert_true(cap.n > 0);
+	assert_ptr_equal(cap.env[cap.n - 1].type,
+	    &schema_msg_instance_migrate_prepared);
+	r = cap.env[cap.n - 1].body;
+	assert_string_equal(r->uuid, u);
+	assert_string_equal(r->in_reply_to, "req-p1");
+	assert_string_equal(r->result, "ok");
+	assert_null(r->instances_path);
+	assert_int_equal(driver_guest_get(drv, u, &g), -1);
+	m.spec.name = "not-the-instance-name";
+	send_cmd(&schema_msg_instance_migrate_prepare, &m, "req-p2");
+	r = cap.env[cap.n - 1].body;
+	assert_string_equal(r->result, "error");
+	assert_non_null(r->fault_message);
+	cap_reset();
+	ensure(u, 3, 1, "req-p3");
+	cap_reset();
+	snprintf(a.uuid, sizeof(a.uuid), "%s", u);
+	a.generation = 3;
+	send_cmd(&schema_msg_instance_migrate_abort, &a, "req-p4");
+	assert_int_equal(cap.n, 0);
+	assert_int_equal(driver_guest_get(drv, u, &g), 0);
+	assert_int_equal(g.power_state, VIRT_POWER_RUNNING);
+	cap_reset();
+}
 static int
 rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
 {
@@ -953,6 +999,7 @@ main(void)
 		cmocka_unit_test(test_same_reqid_two_instances),
 		cmocka_unit_test(test_stale_generation),
 		cmocka_unit_test(test_migrate_refused),
+		cmocka_unit_test(test_migrate_prepare),
 		cmocka_unit_test(test_stale_replayed_commands),
 		cmocka_unit_test(test_generation_from_metadata),
 		cmocka_unit_test(test_rebuild),

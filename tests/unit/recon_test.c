@@ -1287,6 +1287,71 @@ guest_on(const char *h, const char *uuid, uint32_t power, uint64_t gen)
 	recon_sync(rec);
 }
 
+/* The command of type about uuid that reached h2 (the migration's
+ * target, connected for this test alone), within WAIT_MS. */
+static struct bus *cli2;
+
+static void
+find_h2(const struct schema_type *type, const char *uuid, char reqid[65])
+{
+	for (int64_t until = clock_mono_ms() + WAIT_MS;
+	    clock_mono_ms() < until;) {
+		struct bus_msg m;
+		struct codec_envelope env;
+		int hit = 0;
+
+		if (bus_poll(srv, 5, &m) == 1)
+			bus_msg_clear(&m);
+		while (bus_poll(cli2, 5, &m) == 1) {
+			memset(&env, 0, sizeof(env));
+			if (codec_envelope_decode(m.data, m.len,
+			    SCHEMA_FROM_CONTROLLER, &env) == 0) {
+				if (env.type == type && strcmp((const char *)
+				    env.body, uuid) == 0) {
+					snprintf(reqid, 65, "%s",
+					    env.request_id);
+					hit = 1;
+				}
+				codec_envelope_clear(&env);
+			}
+			bus_msg_clear(&m);
+		}
+		if (hit)
+			return;
+	}
+	fail_msg("no %s about %s on h2", type->name, uuid);
+}
+
+/* The target's answer to instance_migrate_prepare. */
+static void
+prepared(const char *from, const char *uuid, const char *reqid,
+    const char *result)
+{
+	struct msg_instance_migrate_prepared m = { 0 };
+	struct codec_envelope env;
+	struct buf b = { 0 };
+
+	snprintf(m.uuid, sizeof(m.uuid), "%s", uuid);
+	m.in_reply_to = (char *)reqid;
+	m.result = (char *)result;
+	if (strcmp(result, "ok") == 0) {
+		m.instances_path = "/srv/h2/instances";
+		m.cache_dir = "/srv/h2/instances/_base";
+	} else {
+		m.fault_message = "no room";
+	}
+	assert_int_equal(codec_envelope_encode(
+	    &schema_msg_instance_migrate_prepared, &m, reqid, from, &b), 0);
+	memset(&env, 0, sizeof(env));
+	assert_int_equal(codec_envelope_decode(b.data, b.len, SCHEMA_FROM_AGENT,
+	    &env), 0);
+	buf_free(&b);
+	assert_int_equal(recon_agent_msg(rec, from, &env), 1);
+	assert_null(env.body);		/* taken */
+	codec_envelope_clear(&env);
+	recon_sync(rec);
+}
+
 /*
  * The state machine of os-migrateLive (the API's half is in
  * handlers_compute_test): the command goes to the source naming the
@@ -1310,16 +1375,41 @@ test_live_migration(void **state)
 	struct codec_envelope *env;
 	struct got g = { .n = 0 };
 
+	struct bus_opts bo;
+	char preq[65];
+
 	host("h2", 4, 4096, 1, 0);
+	bus_opts_init(&bo);
+	bo.curve = 0;
+	bo.endpoint = bus_endpoint(srv);
+	bo.identity = "h2";
+	assert_non_null(cli2 = bus_client_new(&bo));
+	for (int64_t until = clock_mono_ms() + WAIT_MS;
+	    clock_mono_ms() < until && !bus_client_connected(cli2);)
+		pump(&g, 20);
+	pump(&g, 200);
+	got_clear(&g);
 
 	/* 1. Answered ok. */
 	mk(&m);
 	usage_of("h1", &u1);
 	usage_of("h2", &v1);
 	dispatch(m.uuid);
+	/* the target prepares first; the source is asked once it answered,
+	 * with the target's paths */
+	find_h2(&schema_msg_instance_migrate_prepare, m.uuid, preq);
+	assert_string_equal(preq, m.reqid);
+	got_clear(&g);
+	prepared("h1", m.uuid, m.reqid, "ok");		/* not the target */
+	pump(&g, 200);
+	for (size_t k = 0; k < g.n; k++)
+		assert_ptr_not_equal(g.env[k].type, &schema_msg_instance_migrate);
+	prepared("h2", m.uuid, m.reqid, "ok");
 	env = find(&g, &schema_msg_instance_migrate, m.uuid);
 	assert_string_equal(env->request_id, m.reqid);
 	c = env->body;
+	assert_string_equal(c->target_instances_path, "/srv/h2/instances");
+	assert_string_equal(c->target_cache_dir, "/srv/h2/instances/_base");
 	assert_int_equal(c->generation, 3);
 	assert_int_equal(c->new_generation, 4);
 	assert_string_equal(c->target_host, "h2");
@@ -1349,6 +1439,39 @@ test_live_migration(void **state)
 	assert_int_equal(v2.instances, v1.instances - 1);
 	assert_int_equal(v2.vcpus, v1.vcpus - 1);
 	action_result(m.uuid, m.reqid, "Error");
+
+	/* 2b. The target could not prepare: the same roll-back, no command
+	 * to the source. */
+	mk(&m);
+	usage_of("h2", &v1);
+	got_clear(&g);
+	prepared("h2", m.uuid, m.reqid, "error");
+	settled(m.uuid, "h1", 3);
+	usage_of("h2", &v2);
+	assert_int_equal(v2.instances, v1.instances - 1);
+	action_result(m.uuid, m.reqid, "Error");
+	pump(&g, 100);
+	for (size_t k = 0; k < g.n; k++)
+		assert_ptr_not_equal(g.env[k].type, &schema_msg_instance_migrate);
+	got_clear(&g);
+
+	/* 2c. An abort goes to the source, about that guest; the
+	 * migration's own answer (an error) then rolls it back. */
+	{
+		struct rec_instance cur;
+
+		mk(&m);
+		assert_int_equal(get(m.uuid, &cur), 0);
+		assert_int_equal(recon_migrate_abort(rec, &cur), 0);
+		env = find(&g, &schema_msg_instance_migrate_abort, m.uuid);
+		assert_int_equal(((struct msg_instance_migrate_abort *)
+		    env->body)->generation, 3);
+		codec_clear(&schema_rec_instance, &cur);
+		still_migrating(m.uuid);
+		answer("h1", m.uuid, m.reqid, true, 1, "error", 3);
+		settled(m.uuid, "h1", 3);
+		got_clear(&g);
+	}
 
 	/* 3. Answer lost; while in flight neither host's report changes
 	 * anything: the target's incoming copy (paused, new generation) is
@@ -1418,6 +1541,7 @@ test_live_migration(void **state)
 	assert_int_equal(u2.instances, u1.instances - 1);
 	assert_int_equal(v2.instances, v1.instances - 1);
 	got_clear(&g);
+	bus_free(&cli2);
 	/* h2 leaves the scheduler to the later tests' one host. */
 	host("h2", 4, 4096, 0, 0);
 }

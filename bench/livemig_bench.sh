@@ -1,0 +1,92 @@
+#!/bin/bash
+# livemig_bench.sh - live migration of the tiny guest between two hosts:
+# RUNS times (10), back and forth, os-migrateLive (the body of 2.1) and
+# time until the server is ACTIVE on the other host without a task
+# ("total", as a user sees it: the target's preparation, libvirt's
+# peer-to-peer migration with the disk copied, the controller's
+# bookkeeping), and the guest's downtime as libvirt measured it (the
+# completed job's "Total downtime" on the target, `virsh domjobinfo
+# --completed`). Prints p50/p99 of both; the anchor is a total under 3 s
+# and a downtime under 300 ms.
+#
+# Against the all-in-one in namespace mode with two hosts
+# (`TS_NETNS=1 TS_HOSTS=2 ./stack.sh`): boots m1.nano from tinystack-guest
+# on the "private" network on HOST_A, deleted at the end. Or on a server
+# and set-up given by the caller (tests/integ/test_guest_net.sh with
+# TS_LM_BENCH=N runs it so on its gnvm4): SERVER, HOST_A (where it is),
+# HOST_B, URI_A, URI_B (each host's libvirt), COMPUTE (the compute API's
+# URL) and TOKEN (an admin token) in the environment.
+#
+# Usage: bench/livemig_bench.sh     Knobs: RUNS (10), HOST_A (ts-h1),
+#        HOST_B (ts-h2), BOUND (120 s for one migration)
+set -euo pipefail
+export LC_ALL=C
+RUNS=${RUNS:-10}
+BOUND=${BOUND:-120}
+HOST_A=${HOST_A:-ts-h1}
+HOST_B=${HOST_B:-ts-h2}
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+W=$(mktemp -d /tmp/livemig-bench.XXXXXX)
+MADE=
+
+cleanup() {
+	[ -n "$MADE" ] && api DELETE "/servers/$MADE" >/dev/null 2>&1 || true
+	rm -rf "$W"
+}
+trap cleanup EXIT
+now_ms() { date +%s%3N; }
+pct() {
+	sort -n "$2" | awk -v p="$1" '{ v[NR] = $1 } END {
+		i = int((p * NR + 99) / 100); if (i < 1) i = 1; print v[i] }'
+}
+api() {
+	curl -sf -X "$1" -H "X-Auth-Token: $TOKEN" -H "Content-Type: application/json" \
+	    ${3:+-d "$3"} "$COMPUTE$2"
+}
+
+if [ -z "${SERVER:-}" ]; then
+	# shellcheck disable=SC1090
+	. "$HOME/keystonerc_admin"
+	TOKEN=$(openstack token issue -f value -c id)
+	COMPUTE=$(openstack endpoint list --service compute --interface public -f value -c URL | head -1)
+	COMPUTE=${COMPUTE%/}
+	URI_A=$("$HERE/packaging/fakehost.sh" uri "/var/lib/tinystack/netns/$HOST_A")
+	URI_B=$("$HERE/packaging/fakehost.sh" uri "/var/lib/tinystack/netns/$HOST_B")
+	IMAGE=$(openstack image show tinystack-guest -f value -c id)
+	NET=$(openstack network show private -f value -c id)
+	FLAVOR=$(openstack flavor show m1.nano -f value -c id)
+	MADE=$(api POST /servers "{\"server\": {\"name\": \"lmbench\", \"imageRef\": \"$IMAGE\",
+	    \"flavorRef\": \"$FLAVOR\", \"networks\": [{\"uuid\": \"$NET\"}],
+	    \"availability_zone\": \"nova:$HOST_A\"}}" | jq -r .server.id)
+	SERVER=$MADE
+	for _ in $(seq 1 $((BOUND * 5))); do
+		[ "$(api GET "/servers/$SERVER" | jq -r .server.status)" = ACTIVE ] && break
+		sleep 0.2
+	done
+fi
+where() {
+	api GET "/servers/$SERVER" | jq -r '.server | "\(.status) \(.["OS-EXT-SRV-ATTR:host"]) \(.["OS-EXT-STS:task_state"])"'
+}
+[ "$(where)" = "ACTIVE $HOST_A null" ] || { echo "server $SERVER is not ACTIVE on $HOST_A: $(where)" >&2; exit 1; }
+
+from=$HOST_A to=$HOST_B uri=$URI_B
+for r in $(seq 1 "$RUNS"); do
+	t0=$(now_ms)
+	api POST "/servers/$SERVER/action" \
+	    "{\"os-migrateLive\": {\"host\": \"$to\", \"block_migration\": false, \"disk_over_commit\": false}}" >/dev/null
+	ok=0
+	for _ in $(seq 1 $((BOUND * 20))); do
+		if [ "$(where)" = "ACTIVE $to null" ]; then ok=1; break; fi
+		sleep 0.05
+	done
+	t1=$(now_ms)
+	[ $ok = 1 ] || { echo "run $r: not ACTIVE on $to within $BOUND s: $(where)" >&2; exit 1; }
+	echo $((t1 - t0)) >> "$W/total"
+	down=$(virsh -c "$uri" domjobinfo --completed "instance-$SERVER" |
+	    sed -n 's/^Total downtime: *\([0-9]*\) ms/\1/p')
+	echo "${down:-0}" >> "$W/down"
+	echo "run $r: $from -> $to total $((t1 - t0)) ms, downtime ${down:-?} ms"
+	if [ "$to" = "$HOST_B" ]; then from=$HOST_B to=$HOST_A uri=$URI_A
+	else from=$HOST_A to=$HOST_B uri=$URI_B; fi
+done
+echo "live migration of $SERVER, $RUNS runs: total p50 $(pct 50 "$W/total") ms p99 $(pct 99 "$W/total") ms; downtime p50 $(pct 50 "$W/down") ms p99 $(pct 99 "$W/down") ms"
