@@ -1747,6 +1747,13 @@ driver_guest_migrate(struct driver *d, const char *uuid, uint64_t new_gen,
 	log_info("instance %s: live migration done in %lld ms", uuid,
 	    (long long)(clock_mono_ms() - t0));
 	rc = 0;
+	/* The guest runs on the target from its own copies: this host's
+	 * files go, as a delete's (a failure here leaves files, not a
+	 * guest: logged). */
+	if (d->instances_path[0] == '/' &&
+	    disk_instance_dir_remove(d->instances_path, uuid) == -1)
+		log_err("after the live migration");
+	backend_qemu_forget(d->qemu, uuid);
 out:
 	virTypedParamsFree(params, nparams);
 	free(pxml);
