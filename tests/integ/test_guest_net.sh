@@ -707,10 +707,11 @@ migrated() {
 	lv "$from" list --all --name | grep -qx "instance-${SID[$name]}" &&
 		fail "$name is still defined on h$from after its live migration"
 	within 30 "$name's console on h$to ticking on from $n (boot $b)" ticks_on "$name" "$b" "$n"
-	console "$name" | grep -q '^TINYSTACK-GUEST-UP ' &&
+	console "$name" | grep '^TINYSTACK-GUEST-UP ' | grep -qv "bootid=$b " &&
 		fail "$name booted again on h$to"
-	LMDOWN=$(lv "$to" domjobinfo --completed "instance-${SID[$name]}" 2>/dev/null |
-	    sed -n 's/^Total downtime: *\([0-9]*\) ms/\1/p')
+	lv "$to" domjobinfo --completed "instance-${SID[$name]}" > "$T/jobinfo-$name-h$to.txt" 2>&1 || true
+	LMDOWN=$(sed -n 's/^Total downtime: *\([0-9]*\) ms.*/\1/p' "$T/jobinfo-$name-h$to.txt")
+	[ -n "$LMDOWN" ] || LMDOWN="? ($(head -c 200 "$T/jobinfo-$name-h$to.txt" | tr '\n' ' '))"
 	return 0
 }
 migrated gnvm4 2 1
