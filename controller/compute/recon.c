@@ -96,6 +96,13 @@ struct prep {
 	char		 uuid[CODEC_UUID_LEN + 1];
 	char		 reqid[CODEC_REQUEST_ID_MAX + 1];
 	char		*instances_path, *cache_dir;	/* owned, may be NULL */
+	/* The source no longer has the guest (its answer said so, or its
+	 * report left it out): libvirt undefines it there only once the
+	 * migration succeeded, so the target's report of it running now
+	 * ends the migration. Not before: the target resumes the guest
+	 * while the source's libvirtd is still confirming (killing its
+	 * qemu, undefining). */
+	int		 source_gone;
 	struct prep	*next;
 };
 
@@ -807,6 +814,30 @@ prep_take(struct recon *r, const char *uuid, const char *reqid)
 	return found;
 }
 
+/* The source let go of uuid's guest during the migration reqid. */
+static void
+prep_source_gone(struct recon *r, const char *uuid, const char *reqid)
+{
+	pthread_mutex_lock(&r->lock);
+	for (struct prep *p = r->preps; p; p = p->next)
+		if (strcmp(p->uuid, uuid) == 0 && strcmp(p->reqid, reqid) == 0)
+			p->source_gone = 1;
+	pthread_mutex_unlock(&r->lock);
+}
+
+static int
+prep_is_source_gone(struct recon *r, const char *uuid, const char *reqid)
+{
+	int gone = 0;
+
+	pthread_mutex_lock(&r->lock);
+	for (struct prep *p = r->preps; p; p = p->next)
+		if (strcmp(p->uuid, uuid) == 0 && strcmp(p->reqid, reqid) == 0)
+			gone |= p->source_gone;
+	pthread_mutex_unlock(&r->lock);
+	return gone;
+}
+
 static void
 prep_put(struct recon *r, struct prep *p)
 {
@@ -1383,6 +1414,7 @@ migrate_state(struct batch *b, struct store_txn *txn,
 		log_warnx("live migration of %s: %s no longer has the guest; "
 		    "waiting for the reports", i->uuid, i->host);
 		b->answered[b->cur] = 1;
+		prep_source_gone(b->r, i->uuid, i->task_request_id);
 	}
 	if (rc == 0 && changed) {
 		i->updated_at = b->now;
@@ -1695,6 +1727,9 @@ desired_cb(const struct rec_instance *i, void *arg)
 		add_fix(p, i->uuid, FIX_MIGRATE_BACK, g->power);
 		return 0;
 	}
+	if (g == NULL && i->task_state != NULL && strcmp(i->task_state,
+	    "migrating") == 0 && i->task_request_id != NULL)
+		prep_source_gone(r, i->uuid, i->task_request_id);
 	if (i->task_state != NULL) {
 		/* The task's own re-sends cover it; a reconnecting agent gets
 		 * them at once. */
@@ -1781,9 +1816,11 @@ tomb_cb(const struct rec_instance_tombstone *t, void *arg)
 }
 
 /* Whether g is the guest of an instance live-migrating to this host: it
- * is not fenced. Running with the new generation it has arrived (the
- * target resumes it only once the source gave it up); a paused one only
- * counts after the deadline, when the agents have given up any copy. */
+ * is not fenced. Running with the new generation it has arrived, once the
+ * source let go of it too (struct prep.source_gone: the source's answer
+ * is the normal end, this covers a lost one); past the deadline, when the
+ * agents have given up any copy, a copy in the instance's power counts
+ * alone. */
 static int
 migrating_here(struct host_pass *p, const struct rguest *g)
 {
@@ -1796,8 +1833,9 @@ migrating_here(struct host_pass *p, const struct rguest *g)
 	    0 && i.migrate_host != NULL && strcmp(i.migrate_host, p->host) ==
 	    0;
 	if (here && g->generation > i.generation &&
-	    (g->power == POWER_RUNNING || (db_now_ms() > i.task_deadline &&
-	    g->power == i.power_state)))
+	    ((g->power == POWER_RUNNING && i.task_request_id != NULL &&
+	    prep_is_source_gone(p->r, g->uuid, i.task_request_id)) ||
+	    (db_now_ms() > i.task_deadline && g->power == i.power_state)))
 		add_fix(p, g->uuid, FIX_MIGRATED, g->power);
 	codec_clear(&schema_rec_instance, &i);
 	return here;

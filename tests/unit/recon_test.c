@@ -1358,7 +1358,8 @@ prepared(const char *from, const char *uuid, const char *reqid,
  * target; its answer ends the task in one transaction (ok: host,
  * generation and the source's claim move; error: the target's claim goes
  * back, ACTIVE on the source); a lost answer is settled by the reports
- * (the target running the new generation: done; the source still running
+ * (the target running the new generation once the source no longer
+ * has it: done; the source still running
  * it after the deadline: rolled back) or, with no sign at all, by the scan
  * at twice the deadline. Meanwhile the target's copy is never fenced and
  * the source's missing copy never re-created.
@@ -1482,13 +1483,24 @@ test_live_migration(void **state)
 	/* 3. Answer lost; while in flight neither host's report changes
 	 * anything: the target's incoming copy (paused, new generation) is
 	 * not fenced, the source running it is no failure before the
-	 * deadline, the source without it is not re-created (no ensure
-	 * about it; other instances of h1 are). Then the
-	 * target runs it: done. */
+	 * deadline. The target running it while the source still has it
+	 * is not the end either (libvirt resumes it on the target before
+	 * the source's libvirtd has confirmed: killed its qemu, undefined
+	 * it). The source without it is not re-created (no ensure about
+	 * it; other instances of h1 are); then the target runs it: done. */
 	mk(&m);
+	dispatch(m.uuid);
+	find_h2(&schema_msg_instance_migrate_prepare, m.uuid, preq);
+	prepared("h2", m.uuid, m.reqid, "ok");
+	(void)find(&g, &schema_msg_instance_migrate, m.uuid);
 	recon_stats(rec, &s0);
 	guest_on("h2", m.uuid, 3, 4);
 	guest_on("h1", m.uuid, 1, 3);
+	still_migrating(m.uuid);
+	guest_on("h2", m.uuid, 1, 4);
+	still_migrating(m.uuid);
+	guest_on("h1", m.uuid, 4, 3);		/* shut off, still defined */
+	guest_on("h2", m.uuid, 1, 4);
 	still_migrating(m.uuid);
 	got_clear(&g);
 	report(NULL, 0, 0);
@@ -1506,6 +1518,23 @@ test_live_migration(void **state)
 	usage_of("h1", &u2);
 	assert_int_equal(u2.instances, u1.instances - 1);
 	action_result(m.uuid, m.reqid, "Success");
+
+	/* 3b. The source answers that it has no such guest (an agent that
+	 * restarted and was asked again): the target's next report of it
+	 * running ends the migration. */
+	mk(&m);
+	dispatch(m.uuid);
+	find_h2(&schema_msg_instance_migrate_prepare, m.uuid, preq);
+	prepared("h2", m.uuid, m.reqid, "ok");
+	(void)find(&g, &schema_msg_instance_migrate, m.uuid);
+	guest_on("h2", m.uuid, 1, 4);
+	still_migrating(m.uuid);
+	answer("h1", m.uuid, m.reqid, false, 0, "error", 0);
+	still_migrating(m.uuid);
+	guest_on("h2", m.uuid, 1, 4);
+	settled(m.uuid, "h2", 4);
+	action_result(m.uuid, m.reqid, "Success");
+	got_clear(&g);
 
 	/* 4. Answer lost, past the deadline the source still runs it: rolled
 	 * back. A target report of the old generation is no arrival. */
