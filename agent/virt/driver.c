@@ -1747,24 +1747,6 @@ driver_guest_migrate(struct driver *d, const char *uuid, uint64_t new_gen,
 	log_info("instance %s: live migration done in %lld ms", uuid,
 	    (long long)(clock_mono_ms() - t0));
 	rc = 0;
-	/* UNDEFINE_SOURCE should have removed the definition here; one
-	 * left inactive (seen on the fake hosts) would be reported as a
-	 * stopped copy: it goes too. */
-	{
-		virDomainPtr left = dom_get(c, uuid);
-
-		if (left != NULL) {
-			if (virDomainIsActive(left) == 0) {
-				log_warnx("instance %s: definition left here "
-				    "after the live migration: undefined",
-				    uuid);
-				if (undefine(left, uuid) == -1)
-					log_err("after the live migration");
-			}
-			virDomainFree(left);
-		}
-		err_clear();
-	}
 	/* The guest runs on the target from its own copies: this host's
 	 * files go, as a delete's (a failure here leaves files, not a
 	 * guest: logged). */
