@@ -33,6 +33,17 @@ stop_daemons() {
 	for p in "${PIDS[@]+"${PIDS[@]}"}"; do
 		if kill -0 "$p" 2>/dev/null; then
 			echo "not ok - pid $p did not stop within 5 s of SIGTERM" >&2
+			# Each thread's state, wait channel and kernel stack first:
+			# a thread blocked in the kernel (state D) is not where
+			# gdb can look, nor can gdb attach while LeakSanitizer's
+			# exit scan traces the process (TracerPid).
+			{
+				grep -E '^(State|TracerPid)' "/proc/$p/status"
+				for tk in /proc/$p/task/*; do
+					echo "task ${tk##*/} $(cat "$tk/comm") state $(cut -d' ' -f3 "$tk/stat") wchan $(cat "$tk/wchan")"
+					cat "$tk/stack"
+				done
+			} >"$T/stuck-$p-tasks.log" 2>&1 || true
 			# Where it is stuck is what a fix needs: every thread's stack.
 			if command -v gdb >/dev/null; then
 				timeout 60 gdb -batch -p "$p" -ex "thread apply all bt" \
@@ -76,8 +87,10 @@ trap cleanup EXIT
 # test started: the process's --pid-file= must be that file).
 stop_daemons_and_dnsmasq() {
 	local pid f
-	for pid in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${PIDS[@]+"${PIDS[@]}"}"; do wait "$pid" 2>/dev/null || true; done
+	# Bounded wait for the daemons to exit (start() disowns them, so
+	# `wait` cannot): an agent still shutting down while the dnsmasqs are
+	# killed and the caller deletes its namespaces races with them.
+	stop_daemons
 	for f in "$T"/*dhcp/*/pid; do
 		[ -f "$f" ] || continue
 		pid=$(cat "$f" 2>/dev/null || true)
