@@ -113,6 +113,7 @@ struct agent {
 	int		 registered;	/* hello acknowledged */
 	int64_t		 next_hello;	/* monotonic ms */
 	int64_t		 hello_backoff_ms;	/* 0: start over */
+	int		 bus_up;		/* the connection as step() last saw it */
 	unsigned	 hello_failures;	/* in a row */
 	int64_t		 next_beat;
 	int64_t		 last_ack;	/* monotonic ms of last controller word */
@@ -878,6 +879,20 @@ step(struct agent *a)
 		a->next_hello = 0;
 		a->last_ack = now;
 	}
+	/*
+	 * A connection that comes (back) up while unregistered: the hello goes
+	 * at once. The backoff grew while no controller answered (after a long
+	 * outage it is report_interval) and would hold a restarted
+	 * controller's fleet back for up to that long.
+	 */
+	if (bus_client_connected(a->bus)) {
+		if (!a->bus_up && !a->registered) {
+			a->hello_backoff_ms = 0;
+			a->next_hello = 0;
+		}
+		a->bus_up = 1;
+	} else
+		a->bus_up = 0;
 	if (!a->registered && now >= a->next_hello) {
 		/* The hello goes when the census is in (on_census_pipe). */
 		census_request(a->census, replies_now(a));
