@@ -7,14 +7,17 @@
 # touching the system's. Both agents run the network dataplane (bridges,
 # dnsmasq, nft): h2 in the test's namespace, h1 in a namespace of its own
 # (tsf-h1, reaching the controller's bus and image API through
-# packaging/nsfwd.py). tests/integ/faults/driver.py drives a mixed load
-# (server create/delete/stop/start/reboot, ports, floating IPs, security
-# group rules) over the REST APIs while it kills -9 the controller and an
-# agent, partitions agent h2 from the bus (nft drop of its own loopback
-# source address), fills the controller's store (a tmpfs), restarts the
-# libvirtd and kills -9 a dnsmasq; it heals every fault, waits (bounded)
-# for convergence and checks the final state against the acknowledged
-# history, and each host's dnsmasq against the ports bound there. The seed
+# packaging/nsfwd.py). Both agents serve volumes (file backend) through
+# a tgtd of their own (lib.sh's storage_conf). tests/integ/faults/driver.py
+# drives a mixed load (server create/delete/stop/start/reboot, ports,
+# floating IPs, security group rules, volume create/delete and
+# attach/detach) over the REST APIs while it kills -9 the controller, an
+# agent and a tgtd, partitions agent h2 from the bus (nft drop of its own
+# loopback source address), fills the controller's store (a tmpfs),
+# restarts the libvirtd and kills -9 a dnsmasq; it heals every fault,
+# waits (bounded) for convergence and checks the final state against the
+# acknowledged history, each host's dnsmasq against the ports bound there
+# and its volume files and tgtd targets against the volumes. The seed
 # is fixed here (TSF_SEED overrides it) and printed; TSF_ARGS passes more
 # driver options (TSF_ARGS=--long: the long form).
 if [ -z "${TSF_NS:-}" ]; then

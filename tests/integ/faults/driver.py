@@ -468,8 +468,9 @@ class Workload:
             return self.rng.choice(lst) if lst else None
 
     def forget(self, lst, rec):
-        """An object acknowledged gone is acted on no more."""
-        if rec["status"] in (204, 404):
+        """An object acknowledged gone (or, for a volume, its delete
+        accepted: 202) is acted on no more."""
+        if rec["status"] in (202, 204, 404):
             with self.lock:
                 if rec["id"] in lst:
                     lst.remove(rec["id"])
