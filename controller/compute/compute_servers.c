@@ -2183,6 +2183,20 @@ delete_now(struct compute *svc, struct store_txn *txn,
 	if (svc->net != NULL && network_port_release_device(svc->net, txn,
 	    i->uuid) == -1)
 		return -1;
+	/* Its volumes are free (the guest goes with its disks, or never
+	 * was), as on recon's delete: without this an attached or attaching
+	 * volume stayed so for good, its attachment naming a server that
+	 * is gone (RELIABILITY.md A10). */
+	for (size_t k = 0; svc->vol != NULL && k < i->volumes.n; k++) {
+		const struct sch_inst_volume *iv = &i->volumes.items[k];
+
+		if (volume_detach_done(svc->vol, txn, iv->volume_id,
+		    iv->attachment_id) == -1)
+			return -1;
+		if (iv->delete_on_termination && volume_delete_detached(
+		    svc->vol, txn, iv->volume_id) == -1)
+			return -1;
+	}
 	if (tombstone) {
 		struct rec_instance_tombstone tb = { 0 };
 
@@ -2278,6 +2292,9 @@ compute_servers_delete(struct http_req *req, struct http_resp *resp)
 	 * through the reconciler). */
 	if (ch.svc->net != NULL && ch.local_delete)
 		network_changed(ch.svc->net);
+	/* Deleted here: its volumes were freed, their exports go. */
+	if (!ch.dispatch)
+		volume_changed(ch.svc->vol);
 	if (ch.dispatch) {
 		recon_dispatch(ch.svc->recon, &ch.after);
 		codec_clear(&schema_rec_instance, &ch.after);

@@ -265,6 +265,50 @@ enrol_agent() {
 	manage agent enroll "$n" --key-file "$T/keys-$n/agent.pub" >/dev/null
 }
 
+# ---- storage: an agent's own tgtd ----------------------------------------
+# tgt_control_port: a tgtd control port (tgtd's -C; its control channel is
+# a unix socket /var/run/tgtd/socket.N on the shared file system, so each
+# agent needs one of its own) that no tgtd answers on and no lock names,
+# below 32768 as tgtd wants.
+tgt_control_port() {
+	local i c
+	for i in $(seq 1 50); do
+		c=$((10000 + RANDOM % 22000))
+		if ! tgtadm -C $c --op show --mode sys >/dev/null 2>&1 &&
+		    [ ! -e /var/run/tgtd/socket.$c.lock ]; then echo "$c"; return 0; fi
+	done
+	fail "no free tgtd control port"
+}
+
+# storage_conf NAME PORTAL CONTROL [FILE_DIR]: agent NAME's [storage]
+# section: file backend (volume files under FILE_DIR, default the agent's
+# state directory), its own tgtd on PORTAL with control port CONTROL
+# (the agent starts and supervises it).
+storage_conf() {
+	cat >> "$T/agent-$1.conf" <<C
+
+[storage]
+enabled = true
+backend = file
+iscsi_portal = $2
+tgt_control_port = $3
+C
+	[ -z "${4:-}" ] || echo "file_dir = $4" >> "$T/agent-$1.conf"
+}
+
+# tgtd_pids CONTROL: the pids of the tgtd on that control port (found by
+# its command line, never by name alone). An adopted tgtd outlives its
+# agent's clean stop, and one started by an agent killed -9 lives on:
+# tests kill these by pid.
+tgtd_pids() {
+	local p
+	for p in $(pgrep -x tgtd || true); do
+		tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null |
+		    grep -q -- "^tgtd -f -C $1 " && echo "$p"
+	done
+	return 0
+}
+
 # ---- identity / HTTP API helpers ----------------------------------------
 # api_lines IDPORT: sets API_LINES, the [api]/[oslo_policy]/[identity]
 # lines to pass to controller_conf: every API on 127.0.0.1 only, identity
