@@ -138,10 +138,15 @@ vnc_console(struct http_req *req, const struct rec_instance *i, char *url,
 	return rc;
 }
 
+/* Nova's schema: create_v26, and create_v28 (mks/webmks) from 2.8. */
 static const char *const protocols[] = { "vnc", "spice", "rdp", "serial",
     NULL };
 static const char *const types[] = { "novnc", "xvpvnc", "rdp-html5",
     "spice-html5", "serial", NULL };
+static const char *const protocols_28[] = { "vnc", "spice", "rdp", "serial",
+    "mks", NULL };
+static const char *const types_28[] = { "novnc", "xvpvnc", "rdp-html5",
+    "spice-html5", "serial", "webmks", NULL };
 
 int
 compute_console_remote(struct http_req *req, struct http_resp *resp)
@@ -171,10 +176,11 @@ compute_console_remote(struct http_req *req, struct http_resp *resp)
 			return -1;
 		}
 	}
-	if (jsonreq_enum(JSONREQ_NOVA, rc_obj, "protocol", protocols, NULL,
-	    JSONREQ_REQUIRED, &proto, NULL) == -1 ||
-	    jsonreq_enum(JSONREQ_NOVA, rc_obj, "type", types, NULL,
-	    JSONREQ_REQUIRED, &type, NULL) == -1)
+	if (jsonreq_enum(JSONREQ_NOVA, rc_obj, "protocol", mv >= 8 ?
+	    protocols_28 : protocols, NULL, JSONREQ_REQUIRED, &proto,
+	    NULL) == -1 ||
+	    jsonreq_enum(JSONREQ_NOVA, rc_obj, "type", mv >= 8 ? types_28 :
+	    types, NULL, JSONREQ_REQUIRED, &type, NULL) == -1)
 		return -1;
 	memset(&i, 0, sizeof(i));
 	{
