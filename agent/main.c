@@ -164,10 +164,11 @@ on_signal(int fd, short revents, void *arg)
 }
 
 /* Fills a guest list for a message from the cnt guests of gs; the items
- * point into gs (borrowed: gs outlives *out). */
+ * point into gs (borrowed: gs outlives *out). vnc_host: the address the
+ * controller reaches the guests' VNC ports at (borrowed too). */
 static int
-guests_items(const struct virt_guest *gs, size_t cnt, struct sch_guest **out,
-    size_t *n)
+guests_items(const struct virt_guest *gs, size_t cnt, const char *vnc_host,
+    struct sch_guest **out, size_t *n)
 {
 	*out = NULL;
 	*n = 0;
@@ -189,6 +190,11 @@ guests_items(const struct virt_guest *gs, size_t cnt, struct sch_guest **out,
 		(*out)[i].memory_mb = gs[i].memory_mb;
 		(*out)[i].has_generation = gs[i].generation != 0;
 		(*out)[i].generation = gs[i].generation;
+		if (gs[i].vnc_port != 0 && vnc_host != NULL) {
+			(*out)[i].has_vnc_port = 1;
+			(*out)[i].vnc_port = gs[i].vnc_port;
+			(*out)[i].vnc_host = (char *)vnc_host;
+		}
 		if (gs[i].has_macs) {
 			char **mp = (char **)(void *)(*out + cnt) +
 			    i * VIRT_MACS_MAX;
@@ -279,6 +285,15 @@ send_msg(struct agent *a, const struct schema_type *t, const void *body)
 	return rc;
 }
 
+/* [vnc] server_proxyclient_address, or NULL when VNC is off. */
+static const char *
+vnc_host(const struct agent *a)
+{
+	if (!config_get_bool(a->cfg, "vnc", "enabled"))
+		return NULL;
+	return config_get_str(a->cfg, "vnc", "server_proxyclient_address");
+}
+
 /* The hello and the heartbeat are made from a census (the snapshot is
  * borrowed), never from libvirt on this loop: see virt/census.h. */
 static int
@@ -302,8 +317,8 @@ send_hello(struct agent *a, const struct census_snap *cs)
 	if (*config_get_str(a->cfg, "network", "local_ip") != '\0')
 		m.tunnel_ip = (char *)config_get_str(a->cfg, "network",
 		    "local_ip");
-	if (guests_items(cs->guests, cs->n, &m.guests.items, &m.guests.n) ==
-	    -1)
+	if (guests_items(cs->guests, cs->n, vnc_host(a), &m.guests.items,
+	    &m.guests.n) == -1)
 		return -1;
 	rc = send_msg(a, &schema_msg_agent_hello, &m);
 	free(m.guests.items);
@@ -324,8 +339,8 @@ send_heartbeat(struct agent *a, const struct census_snap *cs)
 	m.seq = ++a->seq;
 	m.memory_mb_used = cs->host.memory_mb_used;
 	m.local_gb_used = cs->host.local_gb_used;
-	if (guests_items(cs->guests, cs->n, &m.guests.items, &m.guests.n) ==
-	    -1)
+	if (guests_items(cs->guests, cs->n, vnc_host(a), &m.guests.items,
+	    &m.guests.n) == -1)
 		return -1;
 	for (size_t i = 0; i < m.guests.n; i++) {
 		if (m.guests.items[i].power_state == VIRT_POWER_RUNNING ||

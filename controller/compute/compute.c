@@ -23,6 +23,7 @@
 #include "volume/volume.h"
 #include "log.h"
 #include "uuid.h"
+#include "vncconsole.h"
 
 /* ---- service ------------------------------------------------------------ */
 
@@ -91,6 +92,17 @@ compute_new(const struct config *cfg, struct store *st, struct bus *bus,
 		compute_free(&s);
 		return NULL;
 	}
+	if (config_get_bool(cfg, "vnc", "enabled")) {
+		snprintf(s->vnc_base, sizeof(s->vnc_base), "%s",
+		    config_get_str(cfg, "vnc", "novncproxy_base_url"));
+		snprintf(s->novnc_path, sizeof(s->novnc_path), "%s",
+		    config_get_str(cfg, "vnc", "novnc_path"));
+		if ((s->vnc = vncconsole_new(config_get_int(cfg, "consoleauth",
+		    "token_ttl") * 1000)) == NULL) {
+			compute_free(&s);
+			return NULL;
+		}
+	}
 	return s;
 }
 
@@ -111,6 +123,7 @@ compute_free(struct compute **sp)
 		return;
 	recon_free(&s->recon);
 	scheduler_free(&s->sched);
+	vncconsole_free(&s->vnc);
 	free(s);
 	*sp = NULL;
 }
@@ -122,6 +135,8 @@ hook_report(const char *host, const struct sch_guest *g, size_t n, int hello,
 	struct compute *s = arg;
 
 	recon_host_report(s->recon, host, g, n, hello);
+	if (s->vnc != NULL)
+		vncconsole_report(s->vnc, host, g, n);
 }
 
 static int
@@ -302,6 +317,9 @@ const struct policy_default policy_compute_defaults[] = {
 	    "Unlock a server locked by another user." },
 	{ "os_compute_api:os-console-output",		C_OWNER,
 	    "Show a server's console output." },
+	{ "os_compute_api:os-remote-consoles",		C_OWNER,
+	    "Generate a URL to a server's VNC console (remote-consoles, "
+	    "os-getVNCConsole action)." },
 	{ "os_compute_api:os-admin-password",		C_OWNER,
 	    "Change a server's administrative password (changePassword)." },
 	{ "os_compute_api:os-admin-actions:reset_state", C_ADMIN,
@@ -772,6 +790,20 @@ const struct http_route compute_routes[] = {
 	    IH, 200),
 	R("GET", "/servers/{server_id}/diagnostics", compute_servers_diagnostics,
 	    "os_compute_api:os-server-diagnostics", 0, 200),
+	R("POST", "/servers/{server_id}/remote-consoles", compute_console_remote,
+	    "os_compute_api:os-remote-consoles", IH, 200),
+	/* The console's page and websocket (nova-novncproxy's): no Keystone
+	 * token; the websocket takes the console token in its query. */
+	{ "GET", "/vnc/websockify", compute_console_websockify, NULL, NA, 200,
+	    NULL },
+	{ "GET", "/vnc/{p1}", compute_console_file, NULL, NA, 200, NULL },
+	{ "GET", "/vnc/{p1}/{p2}", compute_console_file, NULL, NA, 200, NULL },
+	{ "GET", "/vnc/{p1}/{p2}/{p3}", compute_console_file, NULL, NA, 200,
+	    NULL },
+	{ "GET", "/vnc/{p1}/{p2}/{p3}/{p4}", compute_console_file, NULL, NA,
+	    200, NULL },
+	{ "GET", "/vnc/{p1}/{p2}/{p3}/{p4}/{p5}", compute_console_file, NULL,
+	    NA, 200, NULL },
 	R("GET", "/servers/{server_id}/ips", compute_servers_ips,
 	    "os_compute_api:ips:index", IH, 200),
 	R("GET", "/servers/{server_id}/ips/{network_label}",

@@ -44,6 +44,10 @@ struct compute {
 	/* Mints the agents' image capabilities (borrowed; NULL: none). */
 	struct identity			*identity;
 	unsigned			 image_cap_lifetime;	/* s */
+	/* The VNC console (compute_console.c); NULL: [vnc] enabled off. */
+	struct vncconsole		*vnc;
+	char				 vnc_base[1024];	/* "": derived */
+	char				 novnc_path[1024];
 };
 
 /* The service of a compute request (its listener's app). */
@@ -168,6 +172,16 @@ int	compute_snapshot_action(struct http_req *, struct http_resp *,
 int	compute_servers_actions_list(struct http_req *, struct http_resp *);
 int	compute_servers_action_show(struct http_req *, struct http_resp *);
 int	compute_servers_diagnostics(struct http_req *, struct http_resp *);
+
+/* ---- the VNC console (compute_console.c) -------------------------------- */
+
+int	compute_console_remote(struct http_req *, struct http_resp *);
+/* The os-getVNCConsole action on the loaded instance i. */
+int	compute_console_vnc_action(struct http_req *, struct http_resp *,
+	    json_t *arg, const struct rec_instance *i, int mv);
+/* noVNC's files and the websocket: no token (the console token is). */
+int	compute_console_file(struct http_req *, struct http_resp *);
+int	compute_console_websockify(struct http_req *, struct http_resp *);
 /* The changePassword action of i (compute_password.c): its checks, then
  * Nova's refusal for a driver that cannot set it; always -1. */
 int	compute_change_password(struct http_req *, json_t *arg,

@@ -2774,6 +2774,9 @@ compute_servers_action(struct http_req *req, struct http_resp *resp)
 	if (strcmp(key, "os-getConsoleOutput") == 0) {
 		rc = console_output(req, resp, arg, &cur);
 		goto out;
+	} else if (strcmp(key, "os-getVNCConsole") == 0) {
+		rc = compute_console_vnc_action(req, resp, arg, &cur, mv);
+		goto out;
 	} else if (strcmp(key, "changePassword") == 0) {
 		rc = compute_change_password(req, arg, &cur);
 		goto out;

@@ -979,6 +979,58 @@ test_servers_subresources(void **state)
 	action(CT_MEMBER, id, "{\"os-getConsoleOutput\": {\"length\": \"x\"}}",
 	    400, "Invalid input for field/attribute length. Value must be an "
 	    "integer.");
+	/* The VNC console: Nova's checks before and after the instance. */
+	snprintf(m, sizeof(m), "Instance %s is not ready", id);
+	action(CT_MEMBER, id, "{\"os-getVNCConsole\": {\"type\": \"novnc\"}}",
+	    409, m);
+	action(CT_MEMBER, id, "{\"os-getVNCConsole\": {\"type\": \"xvpvnc\"}}",
+	    400, "Invalid console type xvpvnc");
+	action(CT_MEMBER, id, "{\"os-getVNCConsole\": {\"type\": \"spice\"}}",
+	    400, NULL);
+	action(CT_MEMBER, id, "{\"os-getVNCConsole\": {}}", 400, NULL);
+	action(CT_OTHER, id, "{\"os-getVNCConsole\": {\"type\": \"novnc\"}}",
+	    404, NULL);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/action", id);
+	ctltest_call(T, C, CT_MEMBER, "POST", path,
+	    "{\"os-getVNCConsole\": {\"type\": \"novnc\"}}",
+	    "OpenStack-API-Version: compute 2.6\r\n");
+	ctltest_expect(T, 404, "The resource could not be found.");
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/remote-consoles", id);
+	ctltest_call(T, C, CT_MEMBER, "POST", path, "{\"remote_console\": "
+	    "{\"protocol\": \"vnc\", \"type\": \"novnc\"}}", NULL);
+	ctltest_expect(T, 404, "The resource could not be found.");
+	ctltest_call(T, C, CT_MEMBER, "POST", path, "{\"remote_console\": "
+	    "{\"protocol\": \"vnc\", \"type\": \"novnc\"}}",
+	    "OpenStack-API-Version: compute 2.6\r\n");
+	snprintf(m, sizeof(m), "Instance %s is not ready", id);
+	ctltest_expect(T, 409, m);
+	ctltest_call(T, C, CT_MEMBER, "POST", path, "{\"remote_console\": "
+	    "{\"protocol\": \"vnx\", \"type\": \"novnc\"}}",
+	    "OpenStack-API-Version: compute 2.6\r\n");
+	ctltest_expect(T, 400, NULL);
+	ctltest_call(T, C, CT_MEMBER, "POST", path, "{\"remote_console\": "
+	    "{\"protocol\": \"spice\", \"type\": \"spice-html5\"}}",
+	    "OpenStack-API-Version: compute 2.6\r\n");
+	ctltest_expect(T, 400, "Unavailable console type spice.");
+	ctltest_call(T, C, CT_MEMBER, "POST", path, "{\"remote_console\": "
+	    "{\"protocol\": \"vnc\", \"type\": \"novnc\", \"x\": 1}}",
+	    "OpenStack-API-Version: compute 2.6\r\n");
+	ctltest_expect(T, 400, NULL);
+	ctltest_call(T, C, CT_OTHER, "POST", path, "{\"remote_console\": "
+	    "{\"protocol\": \"vnc\", \"type\": \"novnc\"}}",
+	    "OpenStack-API-Version: compute 2.6\r\n");
+	ctltest_expect(T, 404, NULL);
+	/* The proxy: not a websocket handshake; noVNC files outside the tree. */
+	ctltest_call(T, C, CT_ANON, "GET", "/vnc/websockify?token=00", NULL,
+	    NULL);
+	ctltest_expect(T, 400, "A websocket handshake is expected.");
+	/* (ctltest's client sends Connection: close: the handshake's
+	 * refusals by Origin and token are integ.guest_e2e's, with a real
+	 * websocket client.) */
+	ctltest_call(T, C, CT_ANON, "GET", "/vnc/..", NULL, NULL);
+	ctltest_expect(T, 404, NULL);
+	ctltest_call(T, C, CT_ANON, "GET", "/vnc/.hidden/x", NULL, NULL);
+	ctltest_expect(T, 404, NULL);
 	snprintf(m, sizeof(m), "Cannot 'pause' instance %s while it is in "
 	    "vm_state error", id);
 	action(CT_MEMBER, id, "{\"pause\": null}", 409, m);
