@@ -124,6 +124,7 @@ struct agent {
 	/* The error lines (log.h ring) sent up to this seq. */
 	uint64_t	 log_sent;
 	uint64_t	 health_gen;	/* health_generation() last seen */
+	unsigned	 libvirt_down_logged;	/* census failures in a row */
 	struct log_ring_line	hb_lines[HB_ERRORS_MAX];
 	struct sch_log_line	hb_items[HB_ERRORS_MAX];
 	char		 hb_lost[96];
@@ -563,10 +564,11 @@ on_census_pipe(int fd, short revents, void *arg)
 	if (rc == -1) {
 		/* Once per outage in the error log; the state and the newest
 		 * error go with every heartbeat. */
-		if (atomic_load(&a->m_libvirt_up))
+		if (!a->libvirt_down_logged++)
 			log_error("libvirt: %s", err_msg());
 		health_down("libvirtd", "%s", err_msg());
 	} else {
+		a->libvirt_down_logged = 0;
 		health_up("libvirtd", virt_uri(a->virt));
 	}
 	atomic_store(&a->m_libvirt_up, rc != -1);

@@ -24,7 +24,6 @@
 
 #define PROG		"tinystack-manage"
 #define LOGS_MAX	200	/* lines `logs errors` prints at most */
-#define ERR_COL		48	/* error text in the table */
 
 static void
 fmt_time(int64_t ms, char *buf, size_t len)
@@ -51,7 +50,7 @@ static void
 dep_out(const char *who, const char *name, const char *state,
     const char *detail, const char *error, int64_t error_at, json_t *arr)
 {
-	char t[32], e[ERR_COL + 4];
+	char t[32];
 
 	if (arr != NULL) {
 		json_t *o = json_object();
@@ -66,18 +65,16 @@ dep_out(const char *who, const char *name, const char *state,
 		return;
 	}
 	fmt_time(error_at, t, sizeof(t));
-	snprintf(e, sizeof(e), "%s", error ? error : "-");
-	if (error && strlen(error) > ERR_COL)
-		strcpy(e + ERR_COL - 3, "...");
-	printf("| %-24s | %-8s | %-5s | %-28.28s | %-*s | %-19s |\n", who,
-	    name, state, detail ? detail : "-", ERR_COL, e, t);
+	/* The error last and whole: it is what the operator reads. */
+	printf("| %-24s | %-8s | %-5s | %-30.30s | %-19s | %s\n", who, name,
+	    state, detail ? detail : "-", t, error ? error : "-");
 }
 
 static void
 dep_head(void)
 {
-	printf("| %-24s | %-8s | %-5s | %-28s | %-*s | %-19s |\n", "Host",
-	    "Service", "State", "Detail", ERR_COL, "Last error", "Error at");
+	printf("| %-24s | %-8s | %-5s | %-30s | %-19s | %s\n", "Host",
+	    "Service", "State", "Detail", "Error at", "Last error");
 }
 
 /* ---------------------------------------------------------------- status */

@@ -160,7 +160,11 @@ new_dnsmasq() { local p; p=$(dnsmasq_pid) && [ "$p" != "$OLD" ]; }
 wait_for 15 "dnsmasq back" new_dnsmasq
 ok "dnsmasq killed: back within the tick"
 status_wait 15 h1 dnsmasq up "dnsmasq $OLD" "$KILLED"
+nsmanage status > "$T/status.txt" || fail "status exits $? with all up: $(cat "$T/status.txt")"
+grep -E "^\| h1 +\| dnsmasq +\| up +\| 1 network\(s\) +\| [0-9: -]+ \| network $NET: dnsmasq $OLD " "$T/status.txt" >/dev/null ||
+	fail "status table: $(cat "$T/status.txt")"
 ok "status: h1's dnsmasq up again, its last error kept, exit 0"
+sed 's/^/# /' "$T/status.txt"
 logged() { nsmanage logs errors --since 5m | grep "h1 tinystack-agent: dhcp: network $NET: dnsmasq $OLD exited unexpectedly"; }
 wait_for 10 "logs errors shows the dnsmasq exit" logged
 nsmanage logs errors --json --since "$(date -u -d '-5 min' +%Y-%m-%dT%H:%M:%SZ)" |
