@@ -1,4 +1,5 @@
 /* hoststatus: see hoststatus.h. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,12 +56,40 @@ append_lines(struct rec_host_status *hs, struct sch_log_line *in, size_t n)
 	hs->errors.n = keep;
 }
 
+static bool
+str_eq(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL &&
+	    strcmp(a, b) == 0);
+}
+
+static bool
+deps_eq(const struct rec_host_status *hs, const struct msg_heartbeat *m)
+{
+	if (hs->deps.n != m->deps.n)
+		return false;
+	for (size_t i = 0; i < m->deps.n; i++) {
+		const struct sch_host_dep *a = &hs->deps.items[i],
+		    *b = &m->deps.items[i];
+
+		if (!str_eq(a->name, b->name) || !str_eq(a->state, b->state) ||
+		    !str_eq(a->detail, b->detail) ||
+		    !str_eq(a->error, b->error) ||
+		    a->has_error_at != b->has_error_at ||
+		    a->error_at != b->error_at)
+			return false;
+	}
+	return true;
+}
+
 int
 hoststatus_take(struct rec_host_status *hs, struct msg_heartbeat *m)
 {
 	int changed = 0;
 
-	if (m->deps.items != NULL) {
+	/* Every heartbeat carries the deps; the record is written only when
+	 * they changed (a fleet of thousands heartbeats every few seconds). */
+	if (m->deps.items != NULL && !deps_eq(hs, m)) {
 		for (size_t i = 0; i < hs->deps.n; i++)
 			codec_clear(&schema_sch_host_dep, &hs->deps.items[i]);
 		free(hs->deps.items);

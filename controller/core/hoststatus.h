@@ -24,9 +24,10 @@ struct store_txn;
 #define HOSTSTATUS_AGENT	"tinystack-agent"
 #define HOSTSTATUS_CONTROLLER	"tinystack-controller"
 
-/* Moves the heartbeat's deps (when present: they replace the record's)
- * and error lines (appended, the oldest dropped past
- * HOSTSTATUS_ERRORS_MAX) into hs. Returns 1 if hs changed. */
+/* Moves the heartbeat's deps (when present and different: they replace
+ * the record's) and error lines (appended, the oldest dropped past
+ * HOSTSTATUS_ERRORS_MAX) into hs. Returns 1 if hs changed (then
+ * updated_at is for the caller to set). */
 int	hoststatus_take(struct rec_host_status *hs, struct msg_heartbeat *m);
 /* Writes hs under its key (binary and host must be set). */
 int	hoststatus_put(struct store_txn *, const struct rec_host_status *hs);
