@@ -305,8 +305,8 @@ health_attach(struct agent *a, struct msg_heartbeat *m, uint64_t *upto)
 		netsvc_health(a->net);
 	if (health_items(&m->deps.items, &m->deps.n) == -1)
 		log_warnx("heartbeat: %s", err_msg());
-	*upto = log_ring_last();
 	n = log_ring_since(a->log_sent, a->hb_lines, HB_ERRORS_MAX - 1, &lost);
+	*upto = n ? a->hb_lines[n - 1].seq : a->log_sent;
 	if (lost > 0) {
 		snprintf(a->hb_lost, sizeof(a->hb_lost), "(%llu earlier error "
 		    "line(s) not reported)", (unsigned long long)lost);

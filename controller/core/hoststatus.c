@@ -199,7 +199,7 @@ hoststatus_report_self(struct store *st, const char *host, uint64_t *log_sent)
 {
 	struct log_ring_line *lines;
 	struct self s = { .host = host };
-	uint64_t upto = log_ring_last(), lost = 0;
+	uint64_t upto, lost = 0;
 	size_t n;
 	int rc = -1;
 
@@ -211,6 +211,7 @@ hoststatus_report_self(struct store *st, const char *host, uint64_t *log_sent)
 		return -1;
 	}
 	n = log_ring_since(*log_sent, lines, HOSTSTATUS_ERRORS_MAX, &lost);
+	upto = n ? lines[n - 1].seq : *log_sent;
 	for (size_t i = 0; i < n; i++) {
 		s.m.errors.items[i].at = lines[i].at_ms;
 		if ((s.m.errors.items[i].text = strdup(lines[i].text)) == NULL)
