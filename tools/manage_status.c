@@ -90,8 +90,9 @@ struct st {
 	json_t			*ctls;
 };
 
-/* 1 if host:port accepts a TCP connection within the kernel's default
- * connect (loopback or the configured address: immediate). */
+/* 1 if host:port accepts a TCP connection (loopback or the configured
+ * address: answered at once), 0 if not, -1 if host is no IPv4 address
+ * (not checked: an IPv6 or named endpoint). */
 static int
 accepts(const char *host, int port)
 {
@@ -102,8 +103,9 @@ accepts(const char *host, int port)
 	if (host == NULL || *host == '\0' || strcmp(host, "0.0.0.0") == 0 ||
 	    strcmp(host, "*") == 0)
 		host = "127.0.0.1";
-	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1 ||
-	    (fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+		return -1;
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return 0;
 	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
 	close(fd);
@@ -126,7 +128,7 @@ ports_check(const struct config *cfg, char *api_err, size_t alen,
 	for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
 		int p = (int)config_get_int(cfg, "api", ports[i]);
 
-		if (!accepts(bind, p)) {
+		if (accepts(bind, p) == 0) {
 			if (api_err[0] == '\0')
 				snprintf(api_err, alen, "%s %s:%d does not "
 				    "accept connections", ports[i],
@@ -142,7 +144,7 @@ ports_check(const struct config *cfg, char *api_err, size_t alen,
 		if (colon && hl < sizeof(h)) {
 			memcpy(h, ep + 6, hl);
 			h[hl] = '\0';
-			if (!accepts(h, atoi(colon + 1))) {
+			if (accepts(h, atoi(colon + 1)) == 0) {
 				snprintf(bus_err, blen, "bus %s does not "
 				    "accept connections", ep);
 				ok = false;
