@@ -68,6 +68,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "err.h"
+#include "health.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
@@ -93,6 +94,8 @@
  * heartbeats meanwhile, for at most this long: a libvirt that answers
  * nothing for minutes is a host down, not a slow save. */
 #define CENSUS_STUCK_MAX_MS	(5 * 60 * 1000)
+/* Error lines per heartbeat (= schemas heartbeat errors max). */
+#define HB_ERRORS_MAX	16
 
 static volatile int	stopping;
 static volatile int	reopen_log;
@@ -119,6 +122,13 @@ struct agent {
 	int64_t		 last_ack;	/* monotonic ms of last controller word */
 	int64_t		 started_at;	/* unix ms */
 	uint64_t	 seq;
+	/* The error lines (log.h ring) sent up to this seq. */
+	uint64_t	 log_sent;
+	uint64_t	 health_gen;	/* health_generation() last seen */
+	unsigned	 libvirt_down_logged;	/* census failures in a row */
+	struct log_ring_line	hb_lines[HB_ERRORS_MAX];
+	struct sch_log_line	hb_items[HB_ERRORS_MAX];
+	char		 hb_lost[96];
 
 	/* /metrics ([metrics] port): figures the loop keeps for it */
 	struct metrics	*metrics;
@@ -294,6 +304,53 @@ vnc_host(const struct agent *a)
 	return config_get_str(a->cfg, "vnc", "server_proxyclient_address");
 }
 
+/*
+ * Health for a heartbeat (full or liveness): the services this host's
+ * workers depend on (common/health.h; dnsmasq is checked now) and the
+ * error lines logged since the last heartbeat sent (log.h ring, redacted
+ * when logged). Lines that did not fit become one line saying how many.
+ * The deps are owned (health_clear()), the lines borrowed from a.
+ */
+static void
+health_attach(struct agent *a, struct msg_heartbeat *m, uint64_t *upto)
+{
+	uint64_t lost = 0;
+	size_t n, k = 0;
+
+	if (a->net != NULL)
+		netsvc_health(a->net);
+	if (health_items(&m->deps.items, &m->deps.n) == -1)
+		log_warnx("heartbeat: %s", err_msg());
+	n = log_ring_since(a->log_sent, a->hb_lines, HB_ERRORS_MAX - 1, &lost);
+	*upto = n ? a->hb_lines[n - 1].seq : a->log_sent;
+	if (lost > 0) {
+		snprintf(a->hb_lost, sizeof(a->hb_lost), "(%llu earlier error "
+		    "line(s) not reported)", (unsigned long long)lost);
+		a->hb_items[k].at = n ? a->hb_lines[0].at_ms : 0;
+		a->hb_items[k++].text = a->hb_lost;
+	}
+	for (size_t i = 0; i < n; i++) {
+		a->hb_items[k].at = a->hb_lines[i].at_ms;
+		a->hb_items[k++].text = a->hb_lines[i].text;
+	}
+	if (k > 0) {
+		m->errors.items = a->hb_items;
+		m->errors.n = k;
+	}
+}
+
+static void
+health_clear(struct agent *a, struct msg_heartbeat *m, uint64_t upto,
+    int sent)
+{
+	health_items_free(&m->deps.items, m->deps.n);
+	m->deps.n = 0;
+	m->errors.items = NULL;
+	m->errors.n = 0;
+	if (sent)
+		a->log_sent = upto;
+}
+
 /* The hello and the heartbeat are made from a census (the snapshot is
  * borrowed), never from libvirt on this loop: see virt/census.h. */
 static int
@@ -333,6 +390,7 @@ static int
 send_heartbeat(struct agent *a, const struct census_snap *cs)
 {
 	struct msg_heartbeat m = { 0 };
+	uint64_t upto;
 	int rc;
 
 	m.host = a->host;
@@ -349,7 +407,9 @@ send_heartbeat(struct agent *a, const struct census_snap *cs)
 			m.vcpus_used += m.guests.items[i].vcpus;
 		}
 	}
+	health_attach(a, &m, &upto);
 	rc = send_msg(a, &schema_msg_heartbeat, &m);
+	health_clear(a, &m, upto, rc == 0);
 	if (rc == 0) {
 		atomic_store(&a->m_guests, m.guests.n);
 		atomic_store(&a->m_running, m.running_vms);
@@ -365,12 +425,17 @@ static int
 send_liveness(struct agent *a)
 {
 	struct msg_heartbeat m = { 0 };
+	uint64_t upto;
+	int rc;
 
 	m.host = a->host;
 	m.seq = ++a->seq;
 	m.has_stale = true;
 	m.stale = true;
-	return send_msg(a, &schema_msg_heartbeat, &m);
+	health_attach(a, &m, &upto);
+	rc = send_msg(a, &schema_msg_heartbeat, &m);
+	health_clear(a, &m, upto, rc == 0);
+	return rc;
 }
 
 /* The census thread: a result is there. */
@@ -512,6 +577,16 @@ on_census_pipe(int fd, short revents, void *arg)
 		;
 	if ((rc = census_take(a->census, &cs)) == 0)
 		return;
+	if (rc == -1) {
+		/* Once per outage in the error log; the state and the newest
+		 * error go with every heartbeat. */
+		if (!a->libvirt_down_logged++)
+			log_error("libvirt: %s", err_msg());
+		health_down("libvirtd", "%s", err_msg());
+	} else {
+		a->libvirt_down_logged = 0;
+		health_up("libvirtd", virt_uri(a->virt));
+	}
 	atomic_store(&a->m_libvirt_up, rc != -1);
 	a->stuck_logged = 0;
 	if (rc == 1 && cs.tag != replies_now(a)) {
@@ -920,6 +995,11 @@ step(struct agent *a)
 		a->next_hello = now + a->hello_backoff_ms;
 	}
 	events_ensure(a, now);
+	/* A service went down or came back: the controller hears now. */
+	if (a->registered && health_generation() != a->health_gen) {
+		a->health_gen = health_generation();
+		a->beat_soon = 1;
+	}
 	if (a->registered && (now >= a->next_beat || a->beat_soon)) {
 		int64_t busy = census_busy_ms(a->census, now);
 

@@ -50,6 +50,8 @@ const char *const db_tables[] = {
 	T_VOLUME_SNAPSHOTS_BY_VOLUME, T_VOLUME_USAGE, T_STORAGE_HOSTS, T_VOLUME_TYPES,
 	/* compute, schema 11 */
 	T_AGGREGATES,
+	/* schema 12 */
+	T_HOST_STATUS,
 	NULL
 };
 
@@ -233,6 +235,14 @@ mig_aggregates(struct store_txn *txn, void *arg)
 	return 0;
 }
 
+/* Version 12 adds the host status table (created empty by store_open()):
+ * each daemon writes its record with its next report. */
+static int
+mig_host_status(struct store_txn *txn, void *arg)
+{
+	return 0;
+}
+
 static const struct store_migration migrations[] = {
 	{ 0, 1, "initial schema: services, hypervisors, agent keys",
 	    mig_initial, NULL },
@@ -252,6 +262,8 @@ static const struct store_migration migrations[] = {
 	    mig_volume_records, NULL },
 	{ 9, 10, "volume: types", mig_volume_types, NULL },
 	{ 10, 11, "compute: host aggregates", mig_aggregates, NULL },
+	{ 11, 12, "fleet: host status (dependencies, recent errors)",
+	    mig_host_status, NULL },
 };
 
 int

@@ -40,7 +40,7 @@
 #include "msg_gen.h"
 #include "store.h"
 
-#define DB_SCHEMA_VERSION	11
+#define DB_SCHEMA_VERSION	12
 
 #define T_SERVICES		"services"
 #define T_SERVICES_BY_HOST	"services_by_host"
@@ -123,6 +123,9 @@
 #define T_VOLUME_SNAPSHOTS_BY_VOLUME "volume_snapshots_by_volume"
 #define T_VOLUME_USAGE		"volume_usage"
 #define T_STORAGE_HOSTS		"storage_hosts"
+/* host health (schema version 12): rec_host_status keyed
+ * "<binary>:<host>" (core/hoststatus.h) */
+#define T_HOST_STATUS		"host_status"
 /* volume types (schema version 10), keyed by id */
 #define T_VOLUME_TYPES		"volume_types"
 /* security groups (schema version 7): security_groups +

@@ -18,7 +18,7 @@ ROUTE_POLICY_IN_HANDLER route whose object belongs to another project
 routes must not answer 401. Rows that delete run last, on throwaway objects.
 
 Usage: authz_matrix.py MANAGE CONFIG IDENTITY_PORT IMAGE_PORT COMPUTE_PORT
-       ADMIN_PASSWORD TOKEN_LIFETIME NETWORK_PORT VOLUME_PORT
+       ADMIN_PASSWORD TOKEN_LIFETIME NETWORK_PORT VOLUME_PORT DASHBOARD_PORT
 """
 import json
 import subprocess
@@ -28,13 +28,14 @@ import urllib.error
 import urllib.request
 import uuid
 
-MANAGE, CONF, IDP, IMP, CP, ADMIN_PW, LIFETIME, NP, VP = sys.argv[1:10]
+MANAGE, CONF, IDP, IMP, CP, ADMIN_PW, LIFETIME, NP, VP, DP = sys.argv[1:11]
 LIFETIME = int(LIFETIME)
 BASE = {"identity": "http://127.0.0.1:%s" % IDP,
         "image": "http://127.0.0.1:%s" % IMP,
         "compute": "http://127.0.0.1:%s" % CP,
         "network": "http://127.0.0.1:%s" % NP,
-        "volume": "http://127.0.0.1:%s" % VP}
+        "volume": "http://127.0.0.1:%s" % VP,
+        "dashboard": "http://127.0.0.1:%s" % DP}
 PW = "mx-pw-1"
 
 
@@ -448,6 +449,8 @@ ATTACHMENT = mk_attachment()
 # ---- rows -------------------------------------------------------------------
 
 SHARED_PARAMS = {
+    # the dashboard's own routes (the host status) take no parameter
+    "dashboard": {},
     "identity": {"user_id": TARGET_USER, "project_id": P1,
                  "domain_id": DOMAIN, "role_id": XROLE, "group_id": GROUP,
                  "service_id": SERVICE, "endpoint_id": ENDPOINT,
@@ -750,6 +753,6 @@ print("authz matrix: %d routes (%d authenticated, %s), %d checks, "
                          ", ".join("%s %d" % (s, sum(
                              1 for r in routes if r["service"] == s))
                              for s in ("identity", "image", "compute",
-                                       "network", "volume")),
+                                       "network", "volume", "dashboard")),
                          checks, len(failures)))
 sys.exit(1 if failures else 0)

@@ -214,7 +214,7 @@ manage status > "$T/status.txt" && fail "manage status exits 0 with an agent dow
 grep -Eq '^\| h2 +\| enabled +\| down ' "$T/status.txt" || { cat "$T/status.txt"; fail "manage status: h2 not down"; }
 openstack compute service set --up h2 nova-compute
 openstack compute service list -f value -c Host -c State | grep -qx "h2 up" || fail "force-down cleared"
-manage status > "$T/status.txt" && grep -q "accepts connections" "$T/status.txt" &&
+manage status > "$T/status.txt" && grep -q "controller ports: all accept connections" "$T/status.txt" &&
 	grep -Eq '^\| h1 +\| enabled +\| up ' "$T/status.txt" &&
 	grep -Eq '^\| h2 +\| enabled +\| up .*\| 0\.1\.0 +\| ' "$T/status.txt" || { cat "$T/status.txt"; fail "manage status"; }
 openstack server delete d-1 d-2 d-3

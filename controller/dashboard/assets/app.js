@@ -176,14 +176,37 @@
       byId: new Map() };
   }
 
+  // The dashboard's own admin route (no OpenStack API carries it): each
+  // host's agent version and the services it depends on. Not ours to
+  // show (403) or not there: the columns stay empty.
+  async function hostStatus() {
+    const r = await fetch('api/host-status', { cache: 'no-store', credentials: 'omit',
+      headers: { 'X-Auth-Token': s.token, Accept: 'application/json' } });
+    if (r.status === 401) { expire(); throw new Error('session expired'); }
+    return r.ok ? r.json() : null;
+  }
+
+  // Services of a host as one word for the table: "ok", "-" (not
+  // reported) or the names of those down.
+  function depsState(h) {
+    const down = (h.deps || []).filter((d) => d.state !== 'up').map((d) => d.name);
+    if (down.length) return down.join(', ') + ' down';
+    return (h.deps || []).length ? 'ok' : '-';
+  }
+
   async function fetchFleet() {
     if (!s.admin) { data.fleet = []; return; }
     const now = Date.now();
     if (now - inc.hvAt < FLEET_MS - 100) return;
     inc.hvAt = now;
-    const [hv, sv] = await Promise.all([
+    const [hv, sv, hs] = await Promise.all([
       api('compute', '/os-hypervisors/detail'),
-      now - inc.svcAt >= SERVICES_MS ? api('compute', '/os-services?binary=nova-compute') : null]);
+      now - inc.svcAt >= SERVICES_MS ? api('compute', '/os-services?binary=nova-compute') : null,
+      hostStatus()]);
+    if (hs) {
+      inc.byHs = {};
+      for (const x of hs.hosts || []) inc.byHs[x.host] = x;
+    }
     if (sv) {
       inc.svcAt = now;
       inc.bySvc = {};
@@ -194,7 +217,9 @@
     data.fleet = (hv.hypervisors || []).map((h) => {
       const svc = inc.bySvc[h.service ? h.service.host : h.hypervisor_hostname] || {};
       vms += h.running_vms || 0;
+      const hst = (inc.byHs || {})[h.service ? h.service.host : h.hypervisor_hostname] || {};
       return Object.assign({}, h, { zone: svc.zone || '',
+        agent_version: hst.agent_version || '', deps: hst.services || [],
         updated_at: svc.updated_at || '',
         disabled_reason: (h.service && h.service.disabled_reason) || svc.disabled_reason || '' });
     });
@@ -342,10 +367,20 @@
         ['Disk', (h) => h.local_gb_used / (h.local_gb || 1), (h) => bar(h.local_gb_used, h.local_gb, 'GiB')],
         ['Instances', (h) => h.running_vms, (h) => el('td', h.running_vms)],
         ['Zone', (h) => h.zone, (h) => el('td', h.zone)],
+        ['Agent', (h) => h.agent_version, (h) => el('td', h.agent_version || '-', 'agent')],
+        ['Services', depsState, (h) => {
+          const st = depsState(h);
+          const td = el('td', st, 'deps ' + (st.endsWith(' down') ? 'down' : 'up'));
+          // Each service with its most recent error, on hover.
+          td.title = (h.deps || []).map((d) => d.name + ': ' + d.state +
+            (d.detail ? ' (' + d.detail + ')' : '') +
+            (d.error ? '; last error ' + new Date(d.error_at).toISOString() + ': ' + d.error : '')).join('\n');
+          return td; }],
         ['Last heartbeat', (h) => h.updated_at, (h) => el('td', ageOf(h.updated_at))],
       ],
       rowClass: (h) => hostState(h),
-      text: (h) => [h.hypervisor_hostname, hostState(h), h.zone, h.disabled_reason].join(' '),
+      text: (h) => [h.hypervisor_hostname, hostState(h), h.zone, h.disabled_reason,
+        h.agent_version, depsState(h)].join(' '),
       summary: (v) => {
         const n = { up: 0, down: 0, disabled: 0 };
         for (const h of v) n[hostState(h)]++;
