@@ -461,7 +461,7 @@ SHARED_PARAMS = {
                 "service_action": "disable", "tenant_id": P1,
                 "network_label": "mxnet", "port_id": PORT,
                 "security_group_id": SG, "volume_id": VOLUME,
-                "aggregate_id": AGGREGATE},
+                "aggregate_id": AGGREGATE, "tag": "mxtag"},
     "network": {"network_id": NET, "subnet_id": SUBNET, "port_id": PORT,
                 "security_group_id": SG, "rule_id": RULE,
                 "router_id": ROUTER, "floatingip_id": FIP,
@@ -622,7 +622,9 @@ def send(route, path, token, extra_headers=None):
     elif m in ("POST", "PUT", "PATCH"):
         body = {}
     if route["service"] == "compute":
-        h["OpenStack-API-Version"] = "compute 2.1"
+        # The server tags routes exist from 2.26 (404 below).
+        h["OpenStack-API-Version"] = ("compute 2.26" if "/tags" in
+                                      route["pattern"] else "compute 2.1")
     if route["service"] == "volume":
         h.update(VMV)    # the attachments routes exist from 3.27
     st, raw, _ = call(m, BASE[route["service"]] + path, token, body, h,
