@@ -517,7 +517,8 @@ def fill(route, persona, fresh):
                               persona.project_id else P1)
     if svc == "image" and "/members" in pat:
         vals["image_id"] = SHARED
-    if fresh and names:
+    # Removing a server's tags leaves the server: the shared one does.
+    if fresh and names and not pat.endswith("/tags"):
         last = names[-1]
         if svc == "image" and last == "member_id":
             vals["image_id"] = mk_shared()
