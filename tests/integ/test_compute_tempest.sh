@@ -45,7 +45,7 @@ tempest.api.compute.servers.test_attach_interfaces.AttachInterfacesTestJSON
 # the test driver's guests have no OS to log in to, so its skip is
 # printed with the others (os-interface is driven by compute_net_cli).
 # Below this many passing tests the run is a regression.
-FLOOR=${TS_COMPUTE_TEMPEST_FLOOR:-99}
+FLOOR=${TS_COMPUTE_TEMPEST_FLOOR:-105}
 
 KEEP_NETWORK=1 compute_setup 2 "[compute]" "build_timeout = 60" "action_timeout = 60"
 . "$T/openrc"
