@@ -507,7 +507,14 @@ run_action(struct compute *c, struct job *j, size_t *len)
 		hard = 0;
 	else if (strcmp(m->action, "reboot_hard") == 0)
 		hard = 1;
-	else {
+	else if (strcmp(m->action, "trigger_crash_dump") == 0) {
+		/* The guest as it is: never rebuilt for an NMI. */
+		if (!gen_admit(c, m->uuid, m->generation))
+			return state_reply(c, j, m->uuid, "stale", len);
+		if (driver_guest_inject_nmi(c->drv, m->uuid) == -1)
+			return state_reply(c, j, m->uuid, "error", len);
+		return state_reply(c, j, m->uuid, "ok", len);
+	} else {
 		err_set(TS_EINVALID, "unknown action '%.32s'", m->action);
 		return state_reply(c, j, m->uuid, "error", len);
 	}

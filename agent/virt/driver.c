@@ -1450,6 +1450,33 @@ out:
 	return rc;
 }
 
+int
+driver_guest_inject_nmi(struct driver *d, const char *uuid)
+{
+	virConnectPtr c;
+	virDomainPtr dom;
+	int rc = 0;
+
+	if ((c = virt_conn(d->virt)) == NULL)
+		return -1;
+	if ((dom = dom_get(c, uuid)) == NULL) {
+		virConnectClose(c);
+		return -1;
+	}
+	if (virDomainIsActive(dom) != 1) {
+		err_set(TS_EINVALID, "guest %s is not running", uuid);
+		rc = -1;
+	} else if (virDomainInjectNMI(dom, 0) < 0) {
+		rc = lv_fail("inject an NMI into", uuid);
+	} else {
+		log_info("instance %s: NMI injected (trigger_crash_dump)",
+		    uuid);
+	}
+	virDomainFree(dom);
+	virConnectClose(c);
+	return rc;
+}
+
 /* Undefine with the saved state, snapshots' metadata and NVRAM; drivers
  * without NVRAM support (the test driver) refuse that flag: again
  * without it. */

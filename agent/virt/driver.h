@@ -283,6 +283,12 @@ int	driver_guest_set_power(struct driver *, const char *uuid,
 int	driver_guest_reboot(struct driver *, const struct driver_spec *,
 	    int hard);
 
+/* Nova's trigger_crash_dump: a non-maskable interrupt to the guest
+ * (virDomainInjectNMI), which the guest OS turns into a crash dump when
+ * configured to. A guest that is not running, or a hypervisor without the
+ * call (libvirt's test driver), fails (TS_EINVALID); absent TS_ENOT_FOUND. */
+int	driver_guest_inject_nmi(struct driver *, const char *uuid);
+
 /* Destroy and undefine the guest (with its saved state and NVRAM) and the
  * CHAP secrets of its volume disks, remove
  * <instances_path>/<uuid>/, drop its image cache references and, for a

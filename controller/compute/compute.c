@@ -5,6 +5,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,8 +296,6 @@ const struct policy_default policy_compute_defaults[] = {
 	    "Reboot a server (reboot action)." },
 	{ "os_compute_api:servers:rebuild",		C_OWNER,
 	    "Rebuild a server (rebuild action)." },
-	{ "os_compute_api:servers:show:host_status",	C_ADMIN,
-	    "Show a server's host_status." },
 	{ "os_compute_api:os-extended-server-attributes", C_ADMIN,
 	    "Show a server's extended attributes (OS-EXT-SRV-ATTR:*)." },
 	{ "os_compute_api:os-extended-status",		C_ADMIN,
@@ -309,6 +308,24 @@ const struct policy_default policy_compute_defaults[] = {
 	    "Suspend a server." },
 	{ "os_compute_api:os-suspend-server:resume",	C_OWNER,
 	    "Resume a suspended server." },
+	{ "os_compute_api:servers:show:host_status",	C_ADMIN,
+	    "Show a server's host_status (microversion 2.16) in its show and "
+	    "list detail views." },
+	{ "os_compute_api:os-server-tags:index",	C_OWNER,
+	    "List a server's tags (microversion 2.26)." },
+	{ "os_compute_api:os-server-tags:show",		C_OWNER,
+	    "Check whether a server has a tag." },
+	{ "os_compute_api:os-server-tags:update",	C_OWNER,
+	    "Add a tag to a server." },
+	{ "os_compute_api:os-server-tags:update_all",	C_OWNER,
+	    "Replace a server's tags." },
+	{ "os_compute_api:os-server-tags:delete",	C_OWNER,
+	    "Remove a tag from a server." },
+	{ "os_compute_api:os-server-tags:delete_all",	C_OWNER,
+	    "Remove every tag of a server." },
+	{ "os_compute_api:servers:trigger_crash_dump",	C_OWNER,
+	    "Trigger a crash dump in a server (trigger_crash_dump action, "
+	    "microversion 2.17)." },
 	{ "os_compute_api:os-lock-server:lock",		C_OWNER,
 	    "Lock a server." },
 	{ "os_compute_api:os-lock-server:unlock",	C_OWNER,
@@ -680,24 +697,39 @@ compute_time_or_null(int64_t ms, int usec)
 	return json_string(b);
 }
 
-json_t *
-compute_links(struct http_req *req, const char *coll, const char *id)
+int
+compute_url(struct http_req *req, bool bookmark, char *out, size_t len,
+    const char *fmt, ...)
 {
 	const struct request_ctx *c = compute_ctx(req);
 	const char *pid = c && c->project_id ? c->project_id : "";
-	char base[512], self[1024], book[1024];
+	char base[512], rest[512];
+	va_list ap;
+	int n;
 
 	if (http_req_base_url(req, base, sizeof(base)) == -1)
 		snprintf(base, sizeof(base), "http://localhost");
-	if (*pid) {
-		snprintf(self, sizeof(self), "%s/v2.1/%s/%s/%s", base, pid,
-		    coll, id);
-		snprintf(book, sizeof(book), "%s/%s/%s/%s", base, pid, coll,
-		    id);
-	} else {
-		snprintf(self, sizeof(self), "%s/v2.1/%s/%s", base, coll, id);
-		snprintf(book, sizeof(book), "%s/%s/%s", base, coll, id);
-	}
+	va_start(ap, fmt);
+	n = vsnprintf(rest, sizeof(rest), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(rest))
+		return -1;
+	/* Nova's _get_project_id(): the project only when the request's
+	 * URL names one (optional since microversion 2.18). */
+	if (http_req_param(req, "project_id") == NULL)
+		pid = "";
+	n = snprintf(out, len, "%s%s%s%s/%s", base, bookmark ? "" : "/v2.1",
+	    *pid ? "/" : "", pid, rest);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+json_t *
+compute_links(struct http_req *req, const char *coll, const char *id)
+{
+	char self[1200], book[1200];
+
+	compute_url(req, false, self, sizeof(self), "%s/%s", coll, id);
+	compute_url(req, true, book, sizeof(book), "%s/%s", coll, id);
 	return json_pack("[{s:s, s:s}, {s:s, s:s}]", "rel", "self", "href",
 	    self, "rel", "bookmark", "href", book);
 }
@@ -782,6 +814,18 @@ const struct http_route compute_routes[] = {
 	 * (servers:start, os-pause-server:pause...), checked on the server. */
 	R("POST", "/servers/{server_id}/action", compute_servers_action, NULL,
 	    SELF, 202),
+	R("GET", "/servers/{server_id}/tags", compute_tags_index,
+	    "os_compute_api:os-server-tags:index", IH, 200),
+	R("PUT", "/servers/{server_id}/tags", compute_tags_update_all,
+	    "os_compute_api:os-server-tags:update_all", IH, 200),
+	R("DELETE", "/servers/{server_id}/tags", compute_tags_delete_all,
+	    "os_compute_api:os-server-tags:delete_all", IH, 204),
+	R("GET", "/servers/{server_id}/tags/{tag}", compute_tags_show,
+	    "os_compute_api:os-server-tags:show", IH, 204),
+	R("PUT", "/servers/{server_id}/tags/{tag}", compute_tags_update,
+	    "os_compute_api:os-server-tags:update", IH, 201),
+	R("DELETE", "/servers/{server_id}/tags/{tag}", compute_tags_delete,
+	    "os_compute_api:os-server-tags:delete", IH, 204),
 	R("GET", "/servers/{server_id}/os-instance-actions",
 	    compute_servers_actions_list, "os_compute_api:os-instance-actions:list",
 	    IH, 200),

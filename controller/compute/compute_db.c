@@ -462,56 +462,11 @@ compute_db_instance_put(struct store_txn *txn, const struct rec_instance *i,
 	return 0;
 }
 
-struct keys {
-	char	**k;
-	size_t	 *len;
-	size_t	  n, cap;
-};
-
-static int
-collect_key(const void *k, size_t kl, const void *v, size_t vl, void *arg)
-{
-	struct keys *ks = arg;
-
-	if (ks->n == ks->cap) {
-		size_t ncap = ks->cap ? ks->cap * 2 : 16;
-		char **nk = realloc(ks->k, ncap * sizeof(*nk));
-		size_t *nl;
-
-		if (nk == NULL)
-			goto nomem;
-		ks->k = nk;
-		if ((nl = realloc(ks->len, ncap * sizeof(*nl))) == NULL)
-			goto nomem;
-		ks->len = nl;
-		ks->cap = ncap;
-	}
-	if ((ks->k[ks->n] = malloc(kl)) == NULL)
-		goto nomem;
-	memcpy(ks->k[ks->n], k, kl);
-	ks->len[ks->n++] = kl;
-	return 0;
-nomem:
-	err_set(TS_ENOMEM, "out of memory");
-	return -1;
-}
-
-static void
-keys_free(struct keys *ks)
-{
-	for (size_t i = 0; i < ks->n; i++)
-		free(ks->k[i]);
-	free(ks->k);
-	free(ks->len);
-}
-
 int
 compute_db_instance_del(struct store_txn *txn, const struct rec_instance *i)
 {
 	const char *u = i->uuid;
 	size_t ul = strlen(u);
-	struct keys ks = { 0 };
-	int rc = 0;
 
 	if (store_del(txn, T_INSTANCES, u, ul) == -1)
 		return -1;
@@ -523,22 +478,10 @@ compute_db_instance_del(struct store_txn *txn, const struct rec_instance *i)
 	if (store_del(txn, T_INSTANCE_TASKS, u, ul) == -1 &&
 	    err_code() != TS_ENOT_FOUND)
 		return -1;
-	/* Actions: collect keys first (no writes while iterating). */
-	{
-		char prefix[CODEC_UUID_LEN + 1];
-
-		memcpy(prefix, u, ul);
-		prefix[ul] = '\0';
-		if (store_iter(txn, T_INSTANCE_ACTIONS, prefix, ul + 1,
-		    collect_key, &ks) == -1)
-			rc = -1;
-	}
-	for (size_t j = 0; rc == 0 && j < ks.n; j++)
-		if (store_del(txn, T_INSTANCE_ACTIONS, ks.k[j], ks.len[j]) ==
-		    -1)
-			rc = -1;
-	keys_free(&ks);
-	return rc;
+	/* The instance actions stay: Nova's os-instance-actions answers for
+	 * a deleted server from microversion 2.21 (Nova keeps them until
+	 * its operator archives deleted rows). */
+	return 0;
 }
 
 int
@@ -758,6 +701,7 @@ event_name(const char *action)
 		{ "suspend",	"compute_suspend_instance" },
 		{ "resume",	"compute_resume_instance" },
 		{ "rebuild",	"compute_rebuild_instance" },
+		{ "trigger_crash_dump", "compute_trigger_crash_dump" },
 		{ "evacuate",	"compute_rebuild_instance" },	/* as Nova */
 		{ "live-migration", "compute_live_migration" },	/* as Nova */
 	};

@@ -930,6 +930,26 @@ recon_dispatch(struct recon *r, const struct rec_instance *i)
 	send_for(r, i, clock_mono_ms(), NULL);
 }
 
+int
+recon_crash_dump(struct recon *r, const struct rec_instance *i,
+    const char *reqid)
+{
+	struct msg_instance_action m = { 0 };
+	char name[64];
+
+	snprintf(m.uuid, sizeof(m.uuid), "%s", i->uuid);
+	m.generation = i->generation;
+	m.action = "trigger_crash_dump";
+	/* The spec is the message's shape; the agent acts on the guest as
+	 * it is. */
+	spec_of(i, &m.spec, name);
+	if (post(r, i->host, &schema_msg_instance_action, &m, reqid) == -1)
+		return -1;
+	log_info("sent trigger_crash_dump of instance %s to %s (%s)", i->uuid,
+	    i->host, reqid);
+	return 0;
+}
+
 void
 recon_dispatch_pass(struct recon *r, const struct rec_instance *i,
     const char *admin_pass)
@@ -1281,6 +1301,31 @@ migrate_state(struct batch *b, struct store_txn *txn,
 	return rc;
 }
 
+/* The answer to a one-shot without a task (recon_crash_dump()): the
+ * event of the action recorded under its request id ends with it. An
+ * answer to anything else names no such action: nothing. */
+static int
+oneshot_answer(struct store_txn *txn, const struct rec_instance *i,
+    const struct msg_instance_state *m, int64_t now)
+{
+	struct rec_instance_action a;
+	int crash;
+
+	if (compute_db_action_get(txn, i->uuid, m->in_reply_to, &a) == -1)
+		return err_code() == TS_ENOT_FOUND ? 0 : -1;
+	crash = strcmp(a.action, "trigger_crash_dump") == 0;
+	codec_clear(&schema_rec_instance_action, &a);
+	if (!crash)
+		return 0;
+	if (m->result == NULL || strcmp(m->result, "ok") != 0)
+		log_warnx("trigger_crash_dump of %s failed: %s", i->uuid,
+		    m->fault_message ? m->fault_message : m->result ?
+		    m->result : "?");
+	return compute_db_action_finish(txn, i->uuid, m->in_reply_to,
+	    m->result != NULL && strcmp(m->result, "ok") == 0,
+	    m->fault_message, now);
+}
+
 /* One instance_state from host, inside the write transaction. */
 static int
 apply_state(struct store_txn *txn, struct batch *b, const char *host,
@@ -1344,8 +1389,11 @@ apply_state(struct store_txn *txn, struct batch *b, const char *host,
 	reply = t != NULL && m->in_reply_to != NULL &&
 	    i.task_request_id != NULL &&
 	    strcmp(m->in_reply_to, i.task_request_id) == 0;
-	if (!reply && m->in_reply_to != NULL)
+	if (!reply && m->in_reply_to != NULL) {
 		b->answered[b->cur] = 1;
+		if (oneshot_answer(txn, &i, m, b->now) == -1)
+			rc = -1;
+	}
 	if (reply && t->cmd == RECON_DELETE) {
 		if (m->result && strcmp(m->result, "ok") == 0 && !m->exists) {
 			if (compute_db_action_finish(txn, i.uuid, i.task_request_id, 1,

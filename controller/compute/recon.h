@@ -224,6 +224,13 @@ void		 recon_dispatch(struct recon *, const struct rec_instance *);
 void		 recon_dispatch_pass(struct recon *, const struct rec_instance *,
 		    const char *admin_pass);
 
+/* After the API recorded the action (request id reqid): send i's host
+ * the trigger_crash_dump one-shot (no task, as Nova's). Its answer
+ * finishes the action's event (apply_state: a reply that is not the
+ * task's). -1 if it could not be posted (logged). Never blocks. */
+int		 recon_crash_dump(struct recon *, const struct rec_instance *,
+		    const char *reqid);
+
 /*
  * The console log of uuid from its host (synchronous, up to
  * console_timeout). *out is owned by the caller (free()). TS_EUNAVAILABLE

@@ -464,7 +464,7 @@ SHARED_PARAMS = {
                 "service_action": "disable", "tenant_id": P1,
                 "network_label": "mxnet", "port_id": PORT,
                 "security_group_id": SG, "volume_id": VOLUME,
-                "aggregate_id": AGGREGATE},
+                "aggregate_id": AGGREGATE, "tag": "mxtag"},
     "network": {"network_id": NET, "subnet_id": SUBNET, "port_id": PORT,
                 "security_group_id": SG, "rule_id": RULE,
                 "router_id": ROUTER, "floatingip_id": FIP,
@@ -520,7 +520,8 @@ def fill(route, persona, fresh):
                               persona.project_id else P1)
     if svc == "image" and "/members" in pat:
         vals["image_id"] = SHARED
-    if fresh and names:
+    # Removing a server's tags leaves the server: the shared one does.
+    if fresh and names and not pat.endswith("/tags"):
         last = names[-1]
         if svc == "image" and last == "member_id":
             vals["image_id"] = mk_shared()
@@ -630,7 +631,9 @@ def send(route, path, token, extra_headers=None):
     elif m in ("POST", "PUT", "PATCH"):
         body = {}
     if route["service"] == "compute" and "OpenStack-API-Version" not in h:
-        h["OpenStack-API-Version"] = "compute 2.1"
+        # The server tags routes exist from 2.26 (404 below).
+        h["OpenStack-API-Version"] = ("compute 2.26" if "/tags" in
+                                      route["pattern"] else "compute 2.1")
     if route["service"] == "volume":
         h.update(VMV)    # the attachments routes exist from 3.27
     st, raw, _ = call(m, BASE[route["service"]] + path, token, body, h,

@@ -39,7 +39,7 @@ curl -s "$NOVA/" | python3 -c '
 import json, sys
 v = json.load(sys.stdin)["versions"]
 assert [x["id"] for x in v] == ["v2.0", "v2.1"], v
-assert v[1]["version"] == "2.11" and v[1]["min_version"] == "2.1", v[1]
+assert v[1]["version"] == "2.33" and v[1]["min_version"] == "2.1", v[1]
 ' || fail "version list"
 for u in /v2 /v2/ /v2.1 /v2.1/; do
 	[ "$(http_code GET "$NOVA$u")" = 200 ] || fail "GET $u is not 200"
@@ -53,8 +53,8 @@ nv() { curl -s "${H[@]}" "$NOVA/v2.1$1" | jq -r "${2:-.}"; }
 [ "$(http_code GET "$NOVA/v2.1/flavors" "${H[@]}" -H 'X-OpenStack-Nova-API-Version: 2.99')" = 406 ] ||
 	fail "an unsupported microversion is not 406"
 curl -s -D "$T/h.txt" -o /dev/null "${H[@]}" -H 'OpenStack-API-Version: compute latest' "$NOVA/v2.1/flavors"
-grep -qi '^OpenStack-API-Version: compute 2.11' "$T/h.txt" || fail "microversion not echoed"
-grep -qi '^X-OpenStack-Nova-API-Version: 2.11' "$T/h.txt" || fail "legacy microversion header not echoed"
+grep -qi '^OpenStack-API-Version: compute 2.33' "$T/h.txt" || fail "microversion not echoed"
+grep -qi '^X-OpenStack-Nova-API-Version: 2.33' "$T/h.txt" || fail "legacy microversion header not echoed"
 ok "version documents, microversion negotiation (406, echo)"
 
 # ---- flavors ---------------------------------------------------------------

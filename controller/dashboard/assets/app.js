@@ -13,11 +13,12 @@
   const POLL_MS = 1000;
   // Nova's [api] max_limit: the largest page a list returns.
   const PAGE = 1000;
-  // Hypervisors: one request for the whole fleet (Nova pages os-hypervisors
-  // only from microversion 2.33; the controller serves 2.1-2.11), about
-  // 50 us of controller CPU per host, so at most every FLEET_MS; a host's
-  // state still turns down within service_down_time + FLEET_MS.
+  // Hypervisors: the whole fleet in pages of PAGE (limit/marker, which Nova
+  // serves from microversion 2.33: asked for with HV_MV), about 50 us of
+  // controller CPU per host, so at most every FLEET_MS; a host's state
+  // still turns down within service_down_time + FLEET_MS.
   const FLEET_MS = 2000;
+  const HV_MV = { 'OpenStack-API-Version': 'compute 2.33' };
   // os-services only adds zones and heartbeat ages: seldom.
   const SERVICES_MS = 10000;
   // Instances: changes-since every poll; a full reload (which also drops
@@ -67,14 +68,15 @@
   }
 
   // Every page of a marker-paginated list; onPage(soFar) after each page
-  // but the last, so a big list paints before it is complete.
-  async function all(type, path, key, extra, onPage) {
+  // but the last, so a big list paints before it is complete. headers:
+  // extra request headers (a microversion).
+  async function all(type, path, key, extra, onPage, headers) {
     let out = [], marker = null;
     for (let n = 0; n < 1000; n++) {
       const q = new URLSearchParams(extra || {});
       q.set('limit', String(PAGE));
-      if (marker) q.set('marker', marker);
-      const b = await api(type, path + '?' + q.toString());
+      if (marker) q.set('marker', String(marker));
+      const b = await api(type, path + '?' + q.toString(), { headers: headers });
       const page = b[key] || [];
       out = out.concat(page);
       if (page.length < PAGE) break;
@@ -200,7 +202,7 @@
     if (now - inc.hvAt < FLEET_MS - 100) return;
     inc.hvAt = now;
     const [hv, sv, hs] = await Promise.all([
-      api('compute', '/os-hypervisors/detail'),
+      all('compute', '/os-hypervisors/detail', 'hypervisors', null, null, HV_MV),
       now - inc.svcAt >= SERVICES_MS ? api('compute', '/os-services?binary=nova-compute') : null,
       hostStatus()]);
     if (hs) {
@@ -214,7 +216,7 @@
     }
     let vms = 0;
     const before = JSON.stringify(data.fleet);
-    data.fleet = (hv.hypervisors || []).map((h) => {
+    data.fleet = hv.map((h) => {
       const svc = inc.bySvc[h.service ? h.service.host : h.hypervisor_hostname] || {};
       vms += h.running_vms || 0;
       const hst = (inc.byHs || {})[h.service ? h.service.host : h.hypervisor_hostname] || {};
