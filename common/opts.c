@@ -228,6 +228,13 @@ const struct config_opt opts_controller[] = {
 	    "in a command that may build a guest: only its images, only from "
 	    "its host) stays valid. It is checked when a download starts; "
 	    "every command, re-sent ones included, carries a fresh one."),
+	CONFIG_OPT_BOOL("compute", "allow_resize_to_same_host", "false",
+	    "Whether a resize or cold migration may pick the server's own "
+	    "host (Nova's option of the same name; its new flavor is claimed "
+	    "there besides the old one until the resize is confirmed). "
+	    "Resizes move between hosts only with the disk copied: this "
+	    "release resizes on the same host only, so without it resize "
+	    "and migrate answer No valid host."),
 	CONFIG_OPT_INT("compute", "console_timeout", "10", 1, 300,
 	    "Seconds to wait for a host to return a console log or its "
 	    "uptime."),

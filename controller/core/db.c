@@ -50,6 +50,8 @@ const char *const db_tables[] = {
 	T_VOLUME_SNAPSHOTS_BY_VOLUME, T_VOLUME_USAGE, T_STORAGE_HOSTS, T_VOLUME_TYPES,
 	/* compute, schema 11 */
 	T_AGGREGATES,
+	/* compute, schema 12 */
+	T_MIGRATIONS,
 	NULL
 };
 
@@ -233,6 +235,16 @@ mig_aggregates(struct store_txn *txn, void *arg)
 	return 0;
 }
 
+/* Version 12 adds the migration table (created empty by store_open()):
+ * migrations before it left no record, as in a Nova without them; the
+ * instance records of version 5 read as version 6 with no resize
+ * (since=6). */
+static int
+mig_migrations(struct store_txn *txn, void *arg)
+{
+	return 0;
+}
+
 static const struct store_migration migrations[] = {
 	{ 0, 1, "initial schema: services, hypervisors, agent keys",
 	    mig_initial, NULL },
@@ -252,6 +264,7 @@ static const struct store_migration migrations[] = {
 	    mig_volume_records, NULL },
 	{ 9, 10, "volume: types", mig_volume_types, NULL },
 	{ 10, 11, "compute: host aggregates", mig_aggregates, NULL },
+	{ 11, 12, "compute: migrations", mig_migrations, NULL },
 };
 
 int
