@@ -462,7 +462,7 @@ finish_fn(struct store_txn *txn, void *arg)
 		    i.old_flavor.ram, compute_db_flavor_disk_gb(&i.old_flavor))
 		    == -1 || compute_db_migration_status(txn, i.has_migration_id
 		    ? i.migration_id : 0, "confirmed", now) == -1 ||
-		    compute_db_action_start(txn, &i, "confirmResize", f->reqid,
+		    compute_db_action_start(txn, &i, f->reqid, "confirmResize",
 		    f->ctx->user_id, f->ctx->project_id, now) == -1 ||
 		    compute_db_action_finish(txn, i.uuid, f->reqid, 1, NULL,
 		    now) == -1)
