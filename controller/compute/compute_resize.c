@@ -741,14 +741,17 @@ server_migration(struct http_req *req, struct http_resp *resp, int want_mv,
 
 	if (compute_version(req, resp, mv) == -1)
 		return -1;
-	if (*mv < want_mv) {
-		err_set(TS_ENOT_FOUND, "The resource could not be found.");
-		return -1;
-	}
+	/* The rule first (a caller it refuses learns only that), then the
+	 * microversion the route exists from. */
 	if (compute_read(req, &txn) == -1)
 		return -1;
 	rc = compute_server_load_txn(req, txn, rule, i);
 	store_txn_end(&txn);
+	if (rc == 0 && *mv < want_mv) {
+		codec_clear(&schema_rec_instance, i);
+		err_set(TS_ENOT_FOUND, "The resource could not be found.");
+		return -1;
+	}
 	return rc;
 }
 

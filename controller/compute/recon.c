@@ -1173,6 +1173,11 @@ migrate_end(struct recon *r, struct store_txn *txn, struct rec_instance *i,
 	i->migrate_host = NULL;
 	i->has_migrate_block = false;
 	i->migrate_block = false;
+	if (compute_db_migration_status(txn, i->has_migration_id ?
+	    i->migration_id : 0, ok ? "completed" : "error", now) == -1)
+		return -1;
+	i->has_migration_id = false;
+	i->migration_id = 0;
 	return end_task(txn, i, ok, ok ? NULL : why, now);
 }
 
@@ -1477,6 +1482,16 @@ apply_state(struct store_txn *txn, struct batch *b, const char *host,
 		if (strncmp(t->task_state, "resize_", 7) == 0 &&
 		    resize_end(txn, &i, ok, b->now) == -1)
 			rc = -1;
+		/* An evacuation's record (compute_evacuate.c) ends with the
+		 * rebuild on the target. */
+		if (strcmp(t->task_state, "rebuilding") == 0 &&
+		    i.has_migration_id) {
+			if (compute_db_migration_status(txn, i.migration_id, ok ?
+			    "done" : "failed", b->now) == -1)
+				rc = -1;
+			i.has_migration_id = false;
+			i.migration_id = 0;
+		}
 		/* A failed resize is no build failure: the guest is back as
 		 * it was (the agent restores its disk), not in ERROR. */
 		if (!ok && strncmp(t->task_state, "resize_", 7) == 0) {

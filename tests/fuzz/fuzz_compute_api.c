@@ -57,6 +57,13 @@ static const struct apifuzz_route routes[] = {
 	R("PUT", "/v2.1/os-aggregates/@5@", NULL),
 	R("POST", "/v2.1/os-aggregates/@5@/action", NULL),
 	R("GET", "/v2.1/os-aggregates", NULL),
+	/* resize, migrate, confirm/revertResize take the action routes;
+	 * os-migrations' filters come in the query */
+	R("GET", "/v2.1/os-migrations?status=finished&host=fzhost&"
+	    "instance_uuid=@0@", NULL),
+	R("GET", "/v2.1/os-migrations", MV),
+	R("GET", "/v2.1/servers/@0@/migrations", MV),
+	R("DELETE", "/v2.1/servers/@0@/migrations/1", MV),
 };
 
 static int
