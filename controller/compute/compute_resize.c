@@ -167,12 +167,12 @@ inst_flavor_of(const struct rec_flavor *f, struct sch_inst_flavor *out)
 			goto fail;
 		}
 		for (size_t e = 0; e < f->extra_specs.n; e++) {
+			out->extra_specs.n++;
 			if (dupv(&out->extra_specs.items[e].k,
 			    f->extra_specs.items[e].k) == -1 ||
 			    dupv(&out->extra_specs.items[e].v,
 			    f->extra_specs.items[e].v) == -1)
 				goto fail;
-			out->extra_specs.n++;
 		}
 	}
 	return 0;
@@ -330,6 +330,27 @@ resize_common(struct http_req *req, struct http_resp *resp,
 		z.flavor.disk = cur->flavor.disk;
 		z.flavor.swap = cur->flavor.swap;
 		z.flavor.ephemeral = cur->flavor.ephemeral;
+		/* The same flavor, extra specs included (the scheduler's
+		 * filters and the instance's copy keep them). */
+		if (cur->flavor.extra_specs.n > 0) {
+			const struct ts_strmap *x = &cur->flavor.extra_specs;
+
+			z.flavor.extra_specs.items = calloc(x->n,
+			    sizeof(*x->items));
+			if (z.flavor.extra_specs.items == NULL) {
+				err_set(TS_ENOMEM, "out of memory");
+				goto out;
+			}
+			/* counted first: a half-copied entry is freed */
+			for (size_t e = 0; e < x->n; e++) {
+				z.flavor.extra_specs.n++;
+				if (dupv(&z.flavor.extra_specs.items[e].k,
+				    x->items[e].k) == -1 ||
+				    dupv(&z.flavor.extra_specs.items[e].v,
+				    x->items[e].v) == -1)
+					goto out;
+			}
+		}
 	} else {
 		if (flavor_load(req, ref, &z.flavor) == -1)
 			return -1;
