@@ -246,6 +246,13 @@ const struct config_opt opts_controller[] = {
 	CONFIG_OPT_INT("consoleauth", "token_ttl", "600", 1, 86400,
 	    "Seconds a console token stays valid; it is good for one "
 	    "connection."),
+	CONFIG_OPT_BOOL("compute", "allow_resize_to_same_host", "false",
+	    "Whether a resize or cold migration may pick the server's own "
+	    "host (Nova's option of the same name; its new flavor is claimed "
+	    "there besides the old one until the resize is confirmed). "
+	    "Resizes move between hosts only with the disk copied: this "
+	    "release resizes on the same host only, so without it resize "
+	    "and migrate answer No valid host."),
 	CONFIG_OPT_INT("compute", "console_timeout", "10", 1, 300,
 	    "Seconds to wait for a host to return a console log or its "
 	    "uptime."),

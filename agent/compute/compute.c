@@ -440,6 +440,12 @@ run_ensure(struct compute *c, struct job *j, size_t *len)
 				return state_reply(c, j, m->uuid, "error", len);
 		}
 	}
+	/* Every ensure says where a resize stands (level-triggered). */
+	if (driver_guest_resize(c->drv, &s, m->has_resize ? (int)m->resize : 0)
+	    == -1) {
+		log_warnx("instance %s: resize: %s", m->uuid, err_msg());
+		return state_reply(c, j, m->uuid, "error", len);
+	}
 	if (driver_guest_ensure(c->drv, &s) == -1) {
 		if (err_code() == TS_ECONFLICT)
 			return state_reply(c, j, m->uuid, "stale", len);

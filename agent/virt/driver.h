@@ -273,6 +273,16 @@ int	driver_guest_volumes(struct driver *, const char *uuid,
  * guest stopped). Already there: 0. TS_ENOT_FOUND if the guest does not
  * exist, TS_ECONFLICT for an impossible move (pausing a shut-off guest).
  */
+/*
+ * The host side of a resize before the guest is re-defined with s (its new
+ * generation and flavor; see compute.schema instance_ensure resize): mode
+ * 1 (resize) and 3 (revert) shut a guest of an older generation off and
+ * grow its root disk, keeping a copy (1), or put the copy back (3); a
+ * guest that already has s's generation is done. 0 drops a copy left
+ * (confirmed); 2 keeps it. The caller then ensures the guest with s.
+ */
+int	driver_guest_resize(struct driver *, const struct driver_spec *s,
+	    int mode);
 int	driver_guest_set_power(struct driver *, const char *uuid,
 	    enum virt_power want);
 

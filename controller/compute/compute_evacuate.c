@@ -160,6 +160,10 @@ evac_fn(struct store_txn *txn, void *arg)
 			goto out;
 		e->moved_vol = true;
 	}
+	/* os-migrations: the rebuild's end (recon) says done or failed. */
+	if (compute_migration_begin(txn, &i, "evacuation", "accepted",
+	    e->source, host, i.flavor.id, i.flavor.id, now) == -1)
+		goto out;
 	if (recon_task_begin_as(e->svc->recon, txn, &i, "rebuilding",
 	    "evacuate", e->reqid, e->ctx->user_id, e->ctx->project_id,
 	    now) == -1)

@@ -200,6 +200,30 @@ int	compute_servers_action(struct http_req *, struct http_resp *);
 int	compute_evacuate_action(struct http_req *, struct http_resp *,
 	    int mv, json_t *arg, const struct rec_instance *cur);
 /* The os-migrateLive action (compute_migrate.c); cur as above. */
+/* resize, migrate, confirmResize, revertResize (compute_resize.c). */
+int	compute_resize_action(struct http_req *, struct http_resp *,
+	    const char *key, json_t *arg, const struct rec_instance *cur);
+/* GET /os-migrations, GET /servers/{id}/migrations[/{id}] (2.23),
+ * DELETE /servers/{id}/migrations/{id} (2.24). */
+int	compute_migrations_list(struct http_req *, struct http_resp *);
+int	compute_server_migrations_list(struct http_req *, struct http_resp *);
+int	compute_server_migrations_show(struct http_req *, struct http_resp *);
+int	compute_server_migrations_delete(struct http_req *, struct http_resp *);
+/*
+ * Inside a store_write() function: a new migration record of instance i
+ * (type: resize | migration | live-migration | evacuation) from source to
+ * dest (flavor ids old_type/new_type, may be NULL), its id into
+ * i->migration_id (the caller writes i).
+ */
+int	compute_migration_begin(struct store_txn *, struct rec_instance *i,
+	    const char *type, const char *status, const char *source,
+	    const char *dest, const char *old_type, const char *new_type,
+	    int64_t now);
+/* Aborts the in-progress live migration id of instance i (2.24's DELETE):
+ * 0 accepted, -1 with err set. Set by whoever implements the abort. */
+typedef int (*compute_migration_abort_fn)(struct http_req *,
+	    const struct rec_instance *i, uint64_t migration_id);
+extern compute_migration_abort_fn compute_migration_abort_hook;
 int	compute_migrate_live_action(struct http_req *, struct http_resp *,
 	    int mv, json_t *arg, const struct rec_instance *cur);
 /* createImage and createBackup (compute_snapshot.c): action is the body

@@ -127,6 +127,10 @@ migrate_fn(struct store_txn *txn, void *arg)
 	}
 	i.has_migrate_block = true;
 	i.migrate_block = m->block;
+	/* os-migrations: ended by the reconciler's migrate_end(). */
+	if (compute_migration_begin(txn, &i, "live-migration", "running",
+	    i.host, host, i.flavor.id, i.flavor.id, now) == -1)
+		goto out;
 	if (recon_task_begin_as(m->svc->recon, txn, &i, "migrating",
 	    "live-migration", m->reqid, m->ctx->user_id, m->ctx->project_id,
 	    now) == -1)

@@ -187,6 +187,15 @@ status_of(const struct rec_instance *i)
 
 	if (t && strcmp(t, "rebuilding") == 0)
 		return "REBUILD";
+	/* Nova's state map: resize tasks show RESIZE over active and
+	 * stopped; vm_state resized is VERIFY_RESIZE until reverted. */
+	if (strcmp(vm, "resized") == 0)
+		return t && strcmp(t, "resize_reverting") == 0 ?
+		    "REVERT_RESIZE" : "VERIFY_RESIZE";
+	if (t && strncmp(t, "resize_", 7) == 0)
+		return "RESIZE";
+	if (t && strcmp(t, "migrating") == 0)
+		return "MIGRATING";
 	if (strcmp(vm, VM_ACTIVE) == 0) {
 		if (t && strcmp(t, "rebooting") == 0)
 			return "REBOOT";
@@ -2362,6 +2371,11 @@ delete_now(struct compute *svc, struct store_txn *txn,
 	    i->flavor.vcpus, i->flavor.ram, compute_db_flavor_disk_gb(&i->flavor)) ==
 	    -1)
 		return -1;
+	/* Deleted while resized: the source's claim of the old flavor. */
+	if (i->has_old_flavor && i->host && *i->host && scheduler_release(txn,
+	    i->host, i->old_flavor.vcpus, i->old_flavor.ram,
+	    compute_db_flavor_disk_gb(&i->old_flavor)) == -1)
+		return -1;
 	/* Deleted while live-migrating: the target's claim goes too. */
 	if (i->migrate_host && *i->migrate_host && scheduler_release(txn,
 	    i->migrate_host, i->flavor.vcpus, i->flavor.ram,
@@ -3047,6 +3061,11 @@ compute_servers_action(struct http_req *req, struct http_resp *resp)
 	} else if (request_mv_has(mv, MV_CRASH_DUMP) &&
 	    strcmp(key, "trigger_crash_dump") == 0) {
 		rc = crash_dump(req, resp, arg, &cur);
+		goto out;
+	} else if (strcmp(key, "resize") == 0 || strcmp(key, "migrate") ==
+	    0 || strcmp(key, "confirmResize") == 0 ||
+	    strcmp(key, "revertResize") == 0) {
+		rc = compute_resize_action(req, resp, key, arg, &cur);
 		goto out;
 	} else if (strcmp(key, "os-resetState") == 0) {
 		const char *st = NULL;

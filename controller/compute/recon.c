@@ -59,6 +59,14 @@ static const struct recon_task tasks[] = {
 	 * deadline is the build's (a disk is copied and uploaded). */
 	{ "image_snapshot", "createImage", RECON_SNAPSHOT, POWER_NOSTATE, NULL,
 	    NULL, 0, 1 },
+	/* Resize (and cold migration) on the same host: the API bumps the
+	 * generation and keeps the power; the ensure says resize (see
+	 * resize_flag()); its ends are resize_end()'s. The deadline is the
+	 * build's: a root disk is copied. */
+	{ "resize_prep", "resize", RECON_ENSURE, POWER_NOSTATE, NULL,
+	    VM_RESIZED, 1, 1 },
+	{ "resize_reverting", "revertResize", RECON_ENSURE, POWER_NOSTATE,
+	    NULL, NULL, 1, 1 },
 	{ "image_backup", "createBackup", RECON_SNAPSHOT, POWER_NOSTATE, NULL,
 	    NULL, 0, 1 },
 	{ "image_pending_upload", "createImage", RECON_SNAPSHOT,
@@ -796,6 +804,23 @@ send_migrate(struct recon *r, const struct rec_instance *i,
 
 /* The command for an instance's task, or its desired power without one.
  * reqid: the task's request id, or a fresh one. */
+/* What every ensure says of a resize (compute.schema, instance_ensure
+ * resize): level-triggered, from the record alone. */
+static uint32_t
+resize_flag(const struct rec_instance *i)
+{
+	if (i->task_state != NULL && strcmp(i->task_state, "resize_prep") == 0)
+		return 1;
+	if (i->task_state != NULL &&
+	    strcmp(i->task_state, "resize_reverting") == 0)
+		return 3;
+	/* Waiting for confirm (or in ERROR with a resize pending): the
+	 * copy of the old disk stays. */
+	if (i->has_old_flavor)
+		return 2;
+	return 0;
+}
+
 static int
 send_for(struct recon *r, const struct rec_instance *i, int64_t now,
     const char *admin_pass)
@@ -874,6 +899,8 @@ send_for(struct recon *r, const struct rec_instance *i, int64_t now,
 			m.has_rebuild = true;
 			m.rebuild = true;
 		}
+		m.resize = resize_flag(i);
+		m.has_resize = m.resize != 0;
 		spec_of(i, &m.spec, name);
 		/* The list read is the whole truth: the agent may hot-plug
 		 * to match it (never after a failed read). */
@@ -1043,6 +1070,12 @@ finish_delete(struct recon *r, struct store_txn *txn,
 	    i->flavor.vcpus, i->flavor.ram, compute_db_flavor_disk_gb(&i->flavor)) ==
 	    -1)
 		return -1;
+	/* Deleted while resized (same host only, compute_resize.c): the
+	 * source's claim of the old flavor goes too. */
+	if (i->has_old_flavor && i->host && *i->host && scheduler_release(txn,
+	    i->host, i->old_flavor.vcpus, i->old_flavor.ram,
+	    compute_db_flavor_disk_gb(&i->old_flavor)) == -1)
+		return -1;
 	/* Deleted while live-migrating: the target's claim goes too. */
 	if (i->migrate_host && *i->migrate_host && scheduler_release(txn,
 	    i->migrate_host, i->flavor.vcpus, i->flavor.ram,
@@ -1160,6 +1193,11 @@ migrate_end(struct recon *r, struct store_txn *txn, struct rec_instance *i,
 	i->migrate_host = NULL;
 	i->has_migrate_block = false;
 	i->migrate_block = false;
+	if (compute_db_migration_status(txn, i->has_migration_id ?
+	    i->migration_id : 0, ok ? "completed" : "error", now) == -1)
+		return -1;
+	i->has_migration_id = false;
+	i->migration_id = 0;
 	return end_task(txn, i, ok, ok ? NULL : why, now);
 }
 
@@ -1327,6 +1365,53 @@ oneshot_answer(struct store_txn *txn, const struct rec_instance *i,
 }
 
 /* One instance_state from host, inside the write transaction. */
+/*
+ * The agent's answer to a resize task of i (a copy the caller writes):
+ * resize_prep ok leaves the resize waiting for confirm (the migration
+ * "finished"); a failed one puts the old flavor back and gives the
+ * target's claim back (the agent put the disk back). resize_reverting
+ * ends the migration "reverted" (claims and flavor were settled by the
+ * API). The caller ends the task.
+ */
+static int
+resize_end(struct store_txn *txn, struct rec_instance *i, int ok,
+    int64_t now)
+{
+	uint64_t mid = i->has_migration_id ? i->migration_id : 0;
+	int prep = strcmp(i->task_state, "resize_prep") == 0;
+
+	if (!prep || !ok) {
+		if (compute_db_migration_status(txn, mid, ok ? "reverted" :
+		    "error", now) == -1)
+			return -1;
+		i->has_migration_id = false;
+		i->migration_id = 0;
+	} else if (compute_db_migration_status(txn, mid, "finished", now) ==
+	    -1) {
+		return -1;
+	}
+	if (!prep || ok || !i->has_old_flavor)
+		return 0;
+	if (i->resize_host != NULL && scheduler_release(txn, i->resize_host,
+	    i->flavor.vcpus, i->flavor.ram, compute_db_flavor_disk_gb(
+	    &i->flavor)) == -1)
+		return -1;
+	if (compute_db_usage_add(txn, i->project_id, 0,
+	    (int64_t)i->old_flavor.vcpus - (int64_t)i->flavor.vcpus,
+	    (int64_t)i->old_flavor.ram - (int64_t)i->flavor.ram) == -1)
+		return -1;
+	codec_clear(&schema_sch_inst_flavor, &i->flavor);
+	i->flavor = i->old_flavor;
+	memset(&i->old_flavor, 0, sizeof(i->old_flavor));
+	i->has_old_flavor = false;
+	free(i->resize_host);
+	i->resize_host = NULL;
+	/* Newer than what the agent has: the next ensure re-defines the
+	 * guest with the old flavor. */
+	i->generation++;
+	return 0;
+}
+
 static int
 apply_state(struct store_txn *txn, struct batch *b, const char *host,
     const struct msg_instance_state *m)
@@ -1361,8 +1446,13 @@ apply_state(struct store_txn *txn, struct batch *b, const char *host,
 		codec_clear(&schema_rec_instance, &old);
 		return 0;
 	}
+	/* A failed resize's answer names the generation the guest kept:
+	 * not stale, it ends the task. */
 	if (m->exists && m->generation != 0 &&
-	    m->generation < old.generation) {
+	    m->generation < old.generation && !(old.task_state != NULL &&
+	    strncmp(old.task_state, "resize_", 7) == 0 && m->in_reply_to !=
+	    NULL && old.task_request_id != NULL && strcmp(m->in_reply_to,
+	    old.task_request_id) == 0)) {
 		log_info("stale report of %s (generation %llu < %llu) ignored",
 		    m->uuid, (unsigned long long)m->generation,
 		    (unsigned long long)old.generation);
@@ -1437,6 +1527,33 @@ apply_state(struct store_txn *txn, struct batch *b, const char *host,
 		const char *why = m->fault_message ? m->fault_message :
 		    "the guest is not in the requested state";
 
+		if (strncmp(t->task_state, "resize_", 7) == 0 &&
+		    resize_end(txn, &i, ok, b->now) == -1)
+			rc = -1;
+		/* An evacuation's record (compute_evacuate.c) ends with the
+		 * rebuild on the target. */
+		if (strcmp(t->task_state, "rebuilding") == 0 &&
+		    i.has_migration_id) {
+			if (compute_db_migration_status(txn, i.migration_id, ok ?
+			    "done" : "failed", b->now) == -1)
+				rc = -1;
+			i.has_migration_id = false;
+			i.migration_id = 0;
+		}
+		/* A failed resize is no build failure: the guest is back as
+		 * it was (the agent restores its disk), not in ERROR. */
+		if (!ok && strncmp(t->task_state, "resize_", 7) == 0) {
+			if (dup_field(&i.vm_state, vm_state_for(m->exists ?
+			    power : i.want_power, i.vm_state)) == -1 ||
+			    set_fault(&i, 500, why, b->now) == -1 ||
+			    end_task(txn, &i, 0, why, b->now) == -1)
+				rc = -1;
+			b->failed++;
+			changed = 1;
+			batch_forget(b, i.uuid);
+			goto put;
+		}
+
 		if (ok) {
 			if (dup_field(&i.vm_state, t->done_vm_state ?
 			    t->done_vm_state : vm_state_for(want, i.vm_state)) ==
@@ -1484,6 +1601,7 @@ apply_state(struct store_txn *txn, struct batch *b, const char *host,
 		changed = 1;
 		batch_forget(b, i.uuid);
 	}
+put:
 	if (rc == 0 && changed) {
 		i.updated_at = b->now;
 		rc = compute_db_instance_put(txn, &i, &old);
@@ -2143,6 +2261,11 @@ apply_scan(struct store_txn *txn, void *arg)
 				    !scheduler_host_up(s->r->sched, i.host) ?
 				    " (the host is down)" : "");
 			log_warnx("instance %s: %s", i.uuid, why);
+			if (t != NULL && strncmp(t->task_state, "resize_", 7) ==
+			    0 && compute_db_migration_status(txn,
+			    i.has_migration_id ? i.migration_id : 0, "error",
+			    s->now) == -1)
+				rc = -1;
 			if (t != NULL && t->cmd == RECON_SNAPSHOT) {
 				if (end_snapshot(s->r, txn, &i, 0, why, s->now) ==
 				    -1 || compute_db_instance_put(txn, &i, &old) ==
@@ -2246,6 +2369,14 @@ audit_inst(const struct rec_instance *i, void *arg)
 		t->a += i->flavor.vcpus;
 		t->b += (int64_t)i->flavor.ram;
 		t->c += (int64_t)compute_db_flavor_disk_gb(&i->flavor);
+		t->d++;
+	}
+	/* A resize holds the source's claim of the old flavor too. */
+	if (i->has_old_flavor && i->host && *i->host &&
+	    (t = tally_of(&a->hosts, i->host, &a->err)) != NULL) {
+		t->a += i->old_flavor.vcpus;
+		t->b += (int64_t)i->old_flavor.ram;
+		t->c += (int64_t)compute_db_flavor_disk_gb(&i->old_flavor);
 		t->d++;
 	}
 	/* A live migration holds the target's claim too. */

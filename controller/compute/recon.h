@@ -69,6 +69,7 @@ struct recon;
 #define VM_PAUSED	"paused"
 #define VM_SUSPENDED	"suspended"
 #define VM_ERROR	"error"
+#define VM_RESIZED	"resized"	/* waiting for confirm or revert */
 
 #define POWER_NOSTATE	0
 #define POWER_RUNNING	1

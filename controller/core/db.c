@@ -52,6 +52,8 @@ const char *const db_tables[] = {
 	T_AGGREGATES,
 	/* schema 12 */
 	T_HOST_STATUS,
+	/* compute, schema 13 */
+	T_MIGRATIONS,
 	NULL
 };
 
@@ -243,6 +245,16 @@ mig_host_status(struct store_txn *txn, void *arg)
 	return 0;
 }
 
+/* Version 13 adds the migration table (created empty by store_open()):
+ * migrations before it left no record, as in a Nova without them; the
+ * instance records of version 6 read as version 7 with no resize
+ * (since=7). */
+static int
+mig_migrations(struct store_txn *txn, void *arg)
+{
+	return 0;
+}
+
 static const struct store_migration migrations[] = {
 	{ 0, 1, "initial schema: services, hypervisors, agent keys",
 	    mig_initial, NULL },
@@ -264,6 +276,7 @@ static const struct store_migration migrations[] = {
 	{ 10, 11, "compute: host aggregates", mig_aggregates, NULL },
 	{ 11, 12, "fleet: host status (dependencies, recent errors)",
 	    mig_host_status, NULL },
+	{ 12, 13, "compute: migrations", mig_migrations, NULL },
 };
 
 int

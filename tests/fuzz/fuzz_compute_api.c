@@ -68,6 +68,13 @@ static const struct apifuzz_route routes[] = {
 	RC("POST", "/v2.1/servers", "server.id", "/v2.1/servers/%s", MV33),
 	R("GET", "/v2.1/os-hypervisors/detail", MV33),
 	R("GET", "/v2.1/servers/detail", MV33),
+	/* resize, migrate, confirm/revertResize take the action routes;
+	 * os-migrations' filters come in the query */
+	R("GET", "/v2.1/os-migrations?status=finished&host=fzhost&"
+	    "instance_uuid=@0@", NULL),
+	R("GET", "/v2.1/os-migrations", MV33),
+	R("GET", "/v2.1/servers/@0@/migrations", MV33),
+	R("DELETE", "/v2.1/servers/@0@/migrations/1", MV33),
 };
 
 static int

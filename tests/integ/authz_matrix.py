@@ -464,7 +464,8 @@ SHARED_PARAMS = {
                 "service_action": "disable", "tenant_id": P1,
                 "network_label": "mxnet", "port_id": PORT,
                 "security_group_id": SG, "volume_id": VOLUME,
-                "aggregate_id": AGGREGATE, "tag": "mxtag"},
+                "aggregate_id": AGGREGATE, "tag": "mxtag",
+                "migration_id": "1"},
     "network": {"network_id": NET, "subnet_id": SUBNET, "port_id": PORT,
                 "security_group_id": SG, "rule_id": RULE,
                 "router_id": ROUTER, "floatingip_id": FIP,
@@ -721,6 +722,10 @@ ACTION_RULES = [
                          "disk_over_commit": False}}),
     ("os_compute_api:os-remote-consoles",
      {"os-getVNCConsole": {"type": "novnc"}}),
+    ("os_compute_api:os-migrate-server:migrate", {"migrate": None}),
+    ("os_compute_api:servers:resize", {"resize": {"flavorRef": "mxf1"}}),
+    ("os_compute_api:servers:confirm_resize", {"confirmResize": None}),
+    ("os_compute_api:servers:revert_resize", {"revertResize": None}),
 ]
 for rule, abody in ACTION_RULES:
     arow = {"method": "POST", "pattern": "/v2.1/servers/{server_id}/action "

@@ -2407,6 +2407,91 @@ test_migrate_live(void **state)
 	    nact);
 }
 
+/* ---- resize, migrate, confirm/revert, os-migrations ------------------------ */
+
+static void
+resize_call(enum ctltest_who who, const char *id, const char *act,
+    const char *arg, int status, const char *msg)
+{
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/action", id);
+	snprintf(body, sizeof(body), "{\"%s\": %s}", act, arg);
+	CT_CALL(T, C, who, "POST", path, body, status, msg);
+}
+
+/* The API's half (the state machine is in recon_test): Nova's refusals,
+ * each leaving the server as it was (flavor ct1, ACTIVE on ct-if1, no
+ * task, no migration record); [compute] allow_resize_to_same_host is off
+ * here, so an acceptable request finds no valid host. os-migrations is
+ * the admin's; the 2.23 routes are not served below 2.23. */
+static void
+test_resize(void **state)
+{
+	char s1[64], msg[256];
+
+	(void)state;
+	assert_int_equal(ctltest_call(T, C, CT_ADMIN, "POST", "/v2.1/flavors",
+	    "{\"flavor\": {\"name\": \"ct.big\", \"ram\": 128, \"vcpus\": 2, "
+	    "\"disk\": 2, \"id\": \"ct2\"}}", NULL), 200);
+	assert_int_equal(ctltest_call(T, C, CT_ADMIN, "POST", "/v2.1/flavors",
+	    "{\"flavor\": {\"name\": \"ct.zero\", \"ram\": 128, \"vcpus\": 2, "
+	    "\"disk\": 0, \"id\": \"ct0\"}}", NULL), 200);
+	server_new("rz1", s1);
+	if_place(s1, "active");
+	resize_call(CT_MEMBER, s1, "resize", "{}", 400, "Invalid input for "
+	    "field/attribute resize. 'flavorRef' is a required property");
+	resize_call(CT_MEMBER, s1, "resize", "{\"flavorRef\": \"ct2\", "
+	    "\"x\": 1}", 400, NULL);
+	resize_call(CT_MEMBER, s1, "resize", "{\"flavorRef\": \"nope\"}", 400,
+	    "Unable to locate requested flavor.");
+	resize_call(CT_MEMBER, s1, "resize", "{\"flavorRef\": \"ct1\"}", 400,
+	    "When resizing, instances must change flavor!");
+	resize_call(CT_MEMBER, s1, "resize", "{\"flavorRef\": \"ct0\"}", 400,
+	    "Resize to zero disk flavor is not allowed.");
+	resize_call(CT_MEMBER, s1, "resize", "{\"flavorRef\": \"ct2\"}", 400,
+	    "No valid host was found. Resizing to another host is not "
+	    "supported; set [compute] allow_resize_to_same_host.");
+	resize_call(CT_MEMBER, s1, "migrate", "null", 403, "Policy doesn't "
+	    "allow os_compute_api:os-migrate-server:migrate to be performed.");
+	resize_call(CT_ADMIN, s1, "migrate", "{\"host\": \"ct-h1\"}", 400,
+	    NULL);
+	snprintf(msg, sizeof(msg), "Cannot 'confirmResize' instance %s while "
+	    "it is in vm_state active", s1);
+	resize_call(CT_MEMBER, s1, "confirmResize", "null", 409, msg);
+	snprintf(msg, sizeof(msg), "Cannot 'revertResize' instance %s while "
+	    "it is in vm_state active", s1);
+	resize_call(CT_MEMBER, s1, "revertResize", "null", 409, msg);
+	if_place(s1, "paused");
+	snprintf(msg, sizeof(msg), "Cannot 'resize' instance %s while it is "
+	    "in vm_state paused", s1);
+	resize_call(CT_MEMBER, s1, "resize", "{\"flavorRef\": \"ct2\"}", 409,
+	    msg);
+	if_place(s1, "active");
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/action", s1);
+	CT_CALL(T, C, CT_MEMBER, "POST", path, "{\"lock\": null}", 202, NULL);
+	snprintf(msg, sizeof(msg), "Instance %s is locked", s1);
+	resize_call(CT_MEMBER, s1, "resize", "{\"flavorRef\": \"ct2\"}", 409,
+	    msg);
+	CT_CALL(T, C, CT_MEMBER, "POST", path, "{\"unlock\": null}", 202,
+	    NULL);
+	evac_unchanged(s1, "ACTIVE");
+	snprintf(path, sizeof(path), "/v2.1/servers/%s", s1);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "server.flavor.id"), "ct1");
+
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/os-migrations", NULL, 403,
+	    "Policy doesn't allow os_compute_api:os-migrations:index to be "
+	    "performed.");
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-migrations", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "migrations")), 0);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/migrations", s1);
+	CT_CALL(T, C, CT_ADMIN, "GET", path, NULL, 404, NULL);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/migrations/1", s1);
+	CT_CALL(T, C, CT_ADMIN, "DELETE", path, NULL, 404, NULL);
+	/* the later tests' quota */
+	snprintf(path, sizeof(path), "/v2.1/servers/%s", s1);
+	CT_CALL(T, C, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+}
+
 /* ---- createImage / createBackup --------------------------------------------- */
 
 static void
@@ -2738,6 +2823,7 @@ main(void)
 		cmocka_unit_test(test_interfaces),
 		cmocka_unit_test(test_evacuate),
 		cmocka_unit_test(test_migrate_live),
+		cmocka_unit_test(test_resize),
 		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_microversions),
 	};
