@@ -38,9 +38,10 @@ struct ent {
 	char		 key[KEY_MAX + 1];
 	struct ent	*next;		/* hash chain */
 	int		 done;		/* reqid: reply known */
-	/* reqid: a delete that failed; a resend runs it again (the
-	 * controller retries a delete under its request id until the host
-	 * confirms it, controller/compute/recon.c) instead of being answered
+	/* reqid: a delete that failed, or a build (ensure) that failed
+	 * because the host could not reach libvirt (TS_EUNAVAILABLE); a
+	 * resend runs it again (the controller retries these under their
+	 * request id, controller/compute/recon.c) instead of being answered
 	 * the failure again, for ever. */
 	int		 rerun;
 	uint8_t		*reply;		/* reqid: encoded reply, owned */
@@ -64,6 +65,7 @@ struct job {
 	char				 key[KEY_MAX + 1];	/* dedup */
 	int				 failed;	/* reply was not "ok" */
 	int				 stale;
+	enum ts_errcode			 code;		/* failed: the error's */
 };
 
 struct compute {
@@ -263,6 +265,7 @@ state_reply(struct compute *c, struct job *j, const char *uuid,
 	if (strcmp(result, "ok") != 0) {
 		j->failed = 1;
 		j->stale = strcmp(result, "stale") == 0;
+		j->code = err_code();
 		log_err(j->type->name);
 	}
 	return state_reply_(c, uuid, j->reqid, result, len);
@@ -761,8 +764,10 @@ worker(void *arg)
 			e->done = 1;
 			e->reply = reply;
 			e->rlen = rlen;
-			e->rerun = j->type == &schema_msg_instance_delete &&
-			    j->failed && !j->stale;
+			e->rerun = j->failed && !j->stale &&
+			    (j->type == &schema_msg_instance_delete ||
+			    (j->type == &schema_msg_instance_ensure &&
+			    j->code == TS_EUNAVAILABLE));
 			reply = NULL;
 		}
 		free(reply);
@@ -1019,7 +1024,7 @@ compute_handle(struct compute *c, struct codec_envelope *env)
 		refuse(c, env, uuid);
 		return 1;
 	}
-	if (e != NULL) {	/* a failed delete, run again */
+	if (e != NULL) {	/* a failed delete or build, run again */
 		log_info("%s %s: failed before, run again", env->type->name,
 		    env->request_id);
 		free(e->reply);

@@ -1527,6 +1527,18 @@ apply_state(struct store_txn *txn, struct batch *b, const char *host,
 		const char *why = m->fault_message ? m->fault_message :
 		    "the guest is not in the requested state";
 
+		if (!ok && t->build && !m->exists && m->has_fault_code &&
+		    m->fault_code == (uint32_t)TS_EUNAVAILABLE) {
+			/* The host could not reach its libvirtd and defined
+			 * nothing (A6 in docs/RELIABILITY.md: a libvirtd
+			 * restart turned builds into ERROR): the task stays,
+			 * the build is re-sent (the agent runs it again under
+			 * its request id) until it succeeds or its deadline
+			 * ends it in ERROR. */
+			log_warnx("build of %s on %s failed: %s; will retry",
+			    i.uuid, host, why);
+			goto put;
+		}
 		if (strncmp(t->task_state, "resize_", 7) == 0 &&
 		    resize_end(txn, &i, ok, b->now) == -1)
 			rc = -1;

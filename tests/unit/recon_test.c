@@ -409,8 +409,9 @@ dispatch(const char *uuid)
 
 /* The agent's answer, handed over as the bus thread does. */
 static void
-answer(const char *from, const char *uuid, const char *reqid, bool exists,
-    uint32_t power, const char *result, uint64_t gen)
+answer_code(const char *from, const char *uuid, const char *reqid,
+    bool exists, uint32_t power, const char *result, uint64_t gen,
+    enum ts_errcode code)
 {
 	struct msg_instance_state m = { 0 };
 	struct codec_envelope env;
@@ -425,7 +426,7 @@ answer(const char *from, const char *uuid, const char *reqid, bool exists,
 	m.result = (char *)result;
 	if (result && strcmp(result, "ok") != 0) {
 		m.has_fault_code = true;
-		m.fault_code = TS_EIO;
+		m.fault_code = (uint32_t)code;
 		m.fault_message = "libvirt said no";
 	}
 	assert_int_equal(codec_envelope_encode(&schema_msg_instance_state, &m,
@@ -438,6 +439,13 @@ answer(const char *from, const char *uuid, const char *reqid, bool exists,
 	assert_null(env.body);		/* taken */
 	codec_envelope_clear(&env);
 	recon_sync(rec);
+}
+
+static void
+answer(const char *from, const char *uuid, const char *reqid, bool exists,
+    uint32_t power, const char *result, uint64_t gen)
+{
+	answer_code(from, uuid, reqid, exists, power, result, gen, TS_EIO);
 }
 
 static void
@@ -853,6 +861,67 @@ test_failed_build_and_action(void **state)
 	assert_null(i.task_state);
 	assert_int_equal(i.want_power, 1);
 	codec_clear(&schema_rec_instance, &i);
+}
+
+/* A build the host could not start because it could not reach its
+ * libvirtd (TS_EUNAVAILABLE, nothing defined) stays a build: re-sent
+ * under its request id until it succeeds, or ended in ERROR by its
+ * deadline, never ERROR at once (anomaly A6 of docs/RELIABILITY.md: a
+ * libvirtd restart turned every build under way into ERROR). Any other
+ * failed build still ends in ERROR at once (test_failed_build_and_action). */
+static void
+test_build_unavailable_retried(void **state)
+{
+	struct mk m = { .host = "h1", .vm_state = VM_BUILDING,
+	    .task = "spawning", .want = 1 };
+	struct mk d = { .host = "h1", .vm_state = VM_BUILDING,
+	    .task = "spawning", .want = 1 };
+	struct codec_envelope *env;
+	struct rec_instance i;
+	struct got g = { .n = 0 };
+	int64_t until;
+
+	(void)state;
+	mk(&m);
+	dispatch(m.uuid);
+	env = one(&g);
+	assert_string_equal(env->request_id, m.reqid);
+	got_clear(&g);
+	answer_code("h1", m.uuid, m.reqid, false, 0, "error", 1,
+	    TS_EUNAVAILABLE);
+	assert_int_equal(get(m.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_BUILDING);
+	assert_string_equal(i.task_state, "spawning");
+	assert_false(i.has_fault);
+	codec_clear(&schema_rec_instance, &i);
+	/* Sent again, same request id (bounded wait). */
+	for (until = clock_mono_ms() + WAIT_MS;
+	    g.n == 0 && clock_mono_ms() < until;) {
+		recon_scan(rec, db_now_ms());
+		pump(&g, 50);
+	}
+	assert_true(g.n >= 1);
+	assert_ptr_equal(g.env[0].type, &schema_msg_instance_ensure);
+	assert_string_equal(g.env[0].request_id, m.reqid);
+	got_clear(&g);
+	/* libvirtd is back: the re-sent build succeeds. */
+	answer("h1", m.uuid, m.reqid, true, 1, "ok", 1);
+	assert_int_equal(get(m.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_ACTIVE);
+	assert_null(i.task_state);
+	assert_false(i.has_fault);
+	codec_clear(&schema_rec_instance, &i);
+	/* Still unavailable at the deadline: ERROR, as any build. */
+	mk(&d);
+	answer_code("h1", d.uuid, d.reqid, false, 0, "error", 1,
+	    TS_EUNAVAILABLE);
+	recon_scan(rec, db_now_ms() + 31 * 1000);
+	assert_int_equal(get(d.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_ERROR);
+	assert_null(i.task_state);
+	assert_true(i.has_fault);
+	codec_clear(&schema_rec_instance, &i);
+	got_clear(&g);
 }
 
 /* ---- snapshot tasks ------------------------------------------------------ */
@@ -2029,6 +2098,7 @@ main(void)
 		cmocka_unit_test(test_build_completes),
 		cmocka_unit_test(test_resend_then_deadline),
 		cmocka_unit_test(test_failed_build_and_action),
+		cmocka_unit_test(test_build_unavailable_retried),
 		cmocka_unit_test(test_snapshot_tasks),
 		cmocka_unit_test(test_delete_releases),
 		cmocka_unit_test(test_reconcile_report),
