@@ -92,6 +92,10 @@ policy_file = $ETC/policy.yaml
 [dashboard]
 enabled = true
 port = 8080
+
+[compute]
+# one host: a resize stays on it (Nova's option, off by default)
+allow_resize_to_same_host = true
 C
 fi
 # The policy: every rule with its default, commented out, as a reference

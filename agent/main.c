@@ -68,6 +68,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "err.h"
+#include "health.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
@@ -93,6 +94,8 @@
  * heartbeats meanwhile, for at most this long: a libvirt that answers
  * nothing for minutes is a host down, not a slow save. */
 #define CENSUS_STUCK_MAX_MS	(5 * 60 * 1000)
+/* Error lines per heartbeat (= schemas heartbeat errors max). */
+#define HB_ERRORS_MAX	16
 
 static volatile int	stopping;
 static volatile int	reopen_log;
@@ -113,11 +116,19 @@ struct agent {
 	int		 registered;	/* hello acknowledged */
 	int64_t		 next_hello;	/* monotonic ms */
 	int64_t		 hello_backoff_ms;	/* 0: start over */
+	int		 bus_up;		/* the connection as step() last saw it */
 	unsigned	 hello_failures;	/* in a row */
 	int64_t		 next_beat;
 	int64_t		 last_ack;	/* monotonic ms of last controller word */
 	int64_t		 started_at;	/* unix ms */
 	uint64_t	 seq;
+	/* The error lines (log.h ring) sent up to this seq. */
+	uint64_t	 log_sent;
+	uint64_t	 health_gen;	/* health_generation() last seen */
+	unsigned	 libvirt_down_logged;	/* census failures in a row */
+	struct log_ring_line	hb_lines[HB_ERRORS_MAX];
+	struct sch_log_line	hb_items[HB_ERRORS_MAX];
+	char		 hb_lost[96];
 
 	/* /metrics ([metrics] port): figures the loop keeps for it */
 	struct metrics	*metrics;
@@ -163,10 +174,11 @@ on_signal(int fd, short revents, void *arg)
 }
 
 /* Fills a guest list for a message from the cnt guests of gs; the items
- * point into gs (borrowed: gs outlives *out). */
+ * point into gs (borrowed: gs outlives *out). vnc_host: the address the
+ * controller reaches the guests' VNC ports at (borrowed too). */
 static int
-guests_items(const struct virt_guest *gs, size_t cnt, struct sch_guest **out,
-    size_t *n)
+guests_items(const struct virt_guest *gs, size_t cnt, const char *vnc_host,
+    struct sch_guest **out, size_t *n)
 {
 	*out = NULL;
 	*n = 0;
@@ -188,6 +200,11 @@ guests_items(const struct virt_guest *gs, size_t cnt, struct sch_guest **out,
 		(*out)[i].memory_mb = gs[i].memory_mb;
 		(*out)[i].has_generation = gs[i].generation != 0;
 		(*out)[i].generation = gs[i].generation;
+		if (gs[i].vnc_port != 0 && vnc_host != NULL) {
+			(*out)[i].has_vnc_port = 1;
+			(*out)[i].vnc_port = gs[i].vnc_port;
+			(*out)[i].vnc_host = (char *)vnc_host;
+		}
 		if (gs[i].has_macs) {
 			char **mp = (char **)(void *)(*out + cnt) +
 			    i * VIRT_MACS_MAX;
@@ -278,6 +295,62 @@ send_msg(struct agent *a, const struct schema_type *t, const void *body)
 	return rc;
 }
 
+/* [vnc] server_proxyclient_address, or NULL when VNC is off. */
+static const char *
+vnc_host(const struct agent *a)
+{
+	if (!config_get_bool(a->cfg, "vnc", "enabled"))
+		return NULL;
+	return config_get_str(a->cfg, "vnc", "server_proxyclient_address");
+}
+
+/*
+ * Health for a heartbeat (full or liveness): the services this host's
+ * workers depend on (common/health.h; dnsmasq is checked now) and the
+ * error lines logged since the last heartbeat sent (log.h ring, redacted
+ * when logged). Lines that did not fit become one line saying how many.
+ * The deps are owned (health_clear()), the lines borrowed from a.
+ */
+static void
+health_attach(struct agent *a, struct msg_heartbeat *m, uint64_t *upto)
+{
+	uint64_t lost = 0;
+	size_t n, k = 0;
+
+	if (a->net != NULL)
+		netsvc_health(a->net);
+	if (health_items(&m->deps.items, &m->deps.n) == -1)
+		log_warnx("heartbeat: %s", err_msg());
+	n = log_ring_since(a->log_sent, a->hb_lines, HB_ERRORS_MAX - 1, &lost);
+	*upto = n ? a->hb_lines[n - 1].seq : a->log_sent;
+	if (lost > 0) {
+		snprintf(a->hb_lost, sizeof(a->hb_lost), "(%llu earlier error "
+		    "line(s) not reported)", (unsigned long long)lost);
+		a->hb_items[k].at = n ? a->hb_lines[0].at_ms : 0;
+		a->hb_items[k++].text = a->hb_lost;
+	}
+	for (size_t i = 0; i < n; i++) {
+		a->hb_items[k].at = a->hb_lines[i].at_ms;
+		a->hb_items[k++].text = a->hb_lines[i].text;
+	}
+	if (k > 0) {
+		m->errors.items = a->hb_items;
+		m->errors.n = k;
+	}
+}
+
+static void
+health_clear(struct agent *a, struct msg_heartbeat *m, uint64_t upto,
+    int sent)
+{
+	health_items_free(&m->deps.items, m->deps.n);
+	m->deps.n = 0;
+	m->errors.items = NULL;
+	m->errors.n = 0;
+	if (sent)
+		a->log_sent = upto;
+}
+
 /* The hello and the heartbeat are made from a census (the snapshot is
  * borrowed), never from libvirt on this loop: see virt/census.h. */
 static int
@@ -301,8 +374,8 @@ send_hello(struct agent *a, const struct census_snap *cs)
 	if (*config_get_str(a->cfg, "network", "local_ip") != '\0')
 		m.tunnel_ip = (char *)config_get_str(a->cfg, "network",
 		    "local_ip");
-	if (guests_items(cs->guests, cs->n, &m.guests.items, &m.guests.n) ==
-	    -1)
+	if (guests_items(cs->guests, cs->n, vnc_host(a), &m.guests.items,
+	    &m.guests.n) == -1)
 		return -1;
 	rc = send_msg(a, &schema_msg_agent_hello, &m);
 	free(m.guests.items);
@@ -317,14 +390,15 @@ static int
 send_heartbeat(struct agent *a, const struct census_snap *cs)
 {
 	struct msg_heartbeat m = { 0 };
+	uint64_t upto;
 	int rc;
 
 	m.host = a->host;
 	m.seq = ++a->seq;
 	m.memory_mb_used = cs->host.memory_mb_used;
 	m.local_gb_used = cs->host.local_gb_used;
-	if (guests_items(cs->guests, cs->n, &m.guests.items, &m.guests.n) ==
-	    -1)
+	if (guests_items(cs->guests, cs->n, vnc_host(a), &m.guests.items,
+	    &m.guests.n) == -1)
 		return -1;
 	for (size_t i = 0; i < m.guests.n; i++) {
 		if (m.guests.items[i].power_state == VIRT_POWER_RUNNING ||
@@ -333,7 +407,9 @@ send_heartbeat(struct agent *a, const struct census_snap *cs)
 			m.vcpus_used += m.guests.items[i].vcpus;
 		}
 	}
+	health_attach(a, &m, &upto);
 	rc = send_msg(a, &schema_msg_heartbeat, &m);
+	health_clear(a, &m, upto, rc == 0);
 	if (rc == 0) {
 		atomic_store(&a->m_guests, m.guests.n);
 		atomic_store(&a->m_running, m.running_vms);
@@ -349,12 +425,17 @@ static int
 send_liveness(struct agent *a)
 {
 	struct msg_heartbeat m = { 0 };
+	uint64_t upto;
+	int rc;
 
 	m.host = a->host;
 	m.seq = ++a->seq;
 	m.has_stale = true;
 	m.stale = true;
-	return send_msg(a, &schema_msg_heartbeat, &m);
+	health_attach(a, &m, &upto);
+	rc = send_msg(a, &schema_msg_heartbeat, &m);
+	health_clear(a, &m, upto, rc == 0);
+	return rc;
 }
 
 /* The census thread: a result is there. */
@@ -496,6 +577,16 @@ on_census_pipe(int fd, short revents, void *arg)
 		;
 	if ((rc = census_take(a->census, &cs)) == 0)
 		return;
+	if (rc == -1) {
+		/* Once per outage in the error log; the state and the newest
+		 * error go with every heartbeat. */
+		if (!a->libvirt_down_logged++)
+			log_error("libvirt: %s", err_msg());
+		health_down("libvirtd", "%s", err_msg());
+	} else {
+		a->libvirt_down_logged = 0;
+		health_up("libvirtd", virt_uri(a->virt));
+	}
 	atomic_store(&a->m_libvirt_up, rc != -1);
 	a->stuck_logged = 0;
 	if (rc == 1 && cs.tag != replies_now(a)) {
@@ -878,6 +969,20 @@ step(struct agent *a)
 		a->next_hello = 0;
 		a->last_ack = now;
 	}
+	/*
+	 * A connection that comes (back) up while unregistered: the hello goes
+	 * at once. The backoff grew while no controller answered (after a long
+	 * outage it is report_interval) and would hold a restarted
+	 * controller's fleet back for up to that long.
+	 */
+	if (bus_client_connected(a->bus)) {
+		if (!a->bus_up && !a->registered) {
+			a->hello_backoff_ms = 0;
+			a->next_hello = 0;
+		}
+		a->bus_up = 1;
+	} else
+		a->bus_up = 0;
 	if (!a->registered && now >= a->next_hello) {
 		/* The hello goes when the census is in (on_census_pipe). */
 		census_request(a->census, replies_now(a));
@@ -890,6 +995,11 @@ step(struct agent *a)
 		a->next_hello = now + a->hello_backoff_ms;
 	}
 	events_ensure(a, now);
+	/* A service went down or came back: the controller hears now. */
+	if (a->registered && health_generation() != a->health_gen) {
+		a->health_gen = health_generation();
+		a->beat_soon = 1;
+	}
 	if (a->registered && (now >= a->next_beat || a->beat_soon)) {
 		int64_t busy = census_busy_ms(a->census, now);
 

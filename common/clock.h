@@ -18,4 +18,14 @@ int64_t	clock_mono_us(void);
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
 int64_t	clock_wall_ms(void);
 
+/*
+ * A point in time given by an operator (tinystack-manage logs errors
+ * --since), as Unix ms: relative to now_ms, "<N>s", "<N>m", "<N>h" or
+ * "<N>d" ago (N a positive integer); or ISO 8601 UTC
+ * "YYYY-MM-DDTHH:MM[:SS[.fff]]" with an optional "Z" or "+HH:MM"/"-HH:MM"
+ * offset (a space instead of the "T" accepted). 0, or -1 (nothing set:
+ * the caller names the bad value).
+ */
+int	clock_parse_since(const char *s, int64_t now_ms, int64_t *out_ms);
+
 #endif

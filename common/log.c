@@ -27,6 +27,12 @@ static void		(*capture)(enum log_level, const char *, void *);
 static void		*capture_arg;
 static _Thread_local char reqid[64];
 
+/* The error ring (log.h): guarded by its own lock so that reading it
+ * never waits behind a slow log write. */
+static pthread_mutex_t	 ring_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct log_ring_line ring[LOG_RING_LINES];
+static uint64_t		 ring_seq;	/* seq of the newest line */
+
 static const char *const lvlname[] = { "ERROR", "WARNING", "INFO", "DEBUG" };
 static const int syslvl[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 
@@ -215,6 +221,63 @@ log_redact(char *buf, size_t size)
 }
 
 static void
+ring_add(const char *msg)
+{
+	struct log_ring_line *l;
+	struct timespec ts;
+	size_t n = strlen(msg);
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	/* Cut at a UTF-8 boundary: the line ends up in JSON (the dashboard,
+	 * tinystack-manage --json), which must be valid UTF-8. */
+	if (n > LOG_RING_TEXT - 1) {
+		n = LOG_RING_TEXT - 1;
+		while (n > 0 && ((unsigned char)msg[n] & 0xc0) == 0x80)
+			n--;
+	}
+	pthread_mutex_lock(&ring_lock);
+	l = &ring[ring_seq % LOG_RING_LINES];
+	l->seq = ++ring_seq;
+	l->at_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	memcpy(l->text, msg, n);
+	l->text[n] = '\0';
+	pthread_mutex_unlock(&ring_lock);
+}
+
+size_t
+log_ring_since(uint64_t after, struct log_ring_line *out, size_t max,
+    uint64_t *lost)
+{
+	uint64_t first, avail;
+	size_t n = 0;
+
+	pthread_mutex_lock(&ring_lock);
+	avail = ring_seq > after ? ring_seq - after : 0;
+	first = ring_seq >= LOG_RING_LINES ? ring_seq - LOG_RING_LINES + 1 : 1;
+	if (first <= after)
+		first = after + 1;
+	if (ring_seq >= first && ring_seq - first + 1 > max)
+		first = ring_seq - max + 1;
+	for (uint64_t s = first; s <= ring_seq && n < max; s++)
+		out[n++] = ring[(s - 1) % LOG_RING_LINES];
+	pthread_mutex_unlock(&ring_lock);
+	if (lost)
+		*lost = avail - n;
+	return n;
+}
+
+uint64_t
+log_ring_last(void)
+{
+	uint64_t s;
+
+	pthread_mutex_lock(&ring_lock);
+	s = ring_seq;
+	pthread_mutex_unlock(&ring_lock);
+	return s;
+}
+
+static void
 emit(enum log_level, const char *, va_list, const char *)
     __attribute__((format(printf, 2, 0)));
 
@@ -238,6 +301,8 @@ emit(enum log_level lvl, const char *fmt, va_list ap, const char *suffix)
 		if ((unsigned char)*c < 0x20 && *c != '\t')
 			*c = '?';
 	log_redact(msg, sizeof(msg));
+	if (lvl == LOG_LVL_ERROR)
+		ring_add(msg);
 
 	pthread_mutex_lock(&lock);
 	if (capture) {

@@ -12,6 +12,7 @@
 #define TS_LOG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum log_level {
 	LOG_LVL_ERROR = 0,
@@ -58,6 +59,34 @@ void	fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
  * NUL included). Returns the number of values masked.
  */
 int	log_redact(char *buf, size_t size);
+
+/*
+ * The ring of recent error lines: every line logged at LOG_LVL_ERROR
+ * (fatal ones included), whatever the target, is also kept in a bounded
+ * in-memory ring of LOG_RING_LINES, redacted like the log, without the
+ * timestamp prefix and cut to LOG_RING_TEXT - 1 bytes (at a UTF-8
+ * boundary). The daemons report these lines (the agent in its heartbeat,
+ * the controller in its own host_status record) for `tinystack-manage logs
+ * errors`. Each line gets a sequence number, 1 for the first of the
+ * process, so a reader asks for the lines after the last it took.
+ */
+#define LOG_RING_LINES	64
+#define LOG_RING_TEXT	512	/* = schemas log_line text max + 1 */
+
+struct log_ring_line {
+	uint64_t	seq;
+	int64_t		at_ms;		/* unix ms */
+	char		text[LOG_RING_TEXT];
+};
+
+/* Copies the lines with seq > after into out (oldest first), at most max:
+ * the newest max when more are there. Returns the count; *lost (may be
+ * NULL) gets the number of lines after `after` not copied (gone from the
+ * ring or over max). Thread-safe. */
+size_t	log_ring_since(uint64_t after, struct log_ring_line *out, size_t max,
+	    uint64_t *lost);
+/* The seq of the newest line (0: none yet). */
+uint64_t log_ring_last(void);
 
 /* Capture hook for tests: when set, formatted (already redacted) lines go to
  * fn instead of the target. NULL restores the target. */

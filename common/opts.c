@@ -228,6 +228,31 @@ const struct config_opt opts_controller[] = {
 	    "in a command that may build a guest: only its images, only from "
 	    "its host) stays valid. It is checked when a download starts; "
 	    "every command, re-sent ones included, carries a fresh one."),
+	CONFIG_OPT_BOOL("vnc", "enabled", "true",
+	    "Serve the guests' VNC consoles: the remote-consoles API and "
+	    "os-getVNCConsole, noVNC's page (from Debian's novnc package) "
+	    "under /vnc/ and its websocket /vnc/websockify on the compute "
+	    "API's port."),
+	CONFIG_OPT_STR("vnc", "novncproxy_base_url", "",
+	    "URL of noVNC's page handed out with a console (Nova's option; "
+	    "the token follows as ?path=<dir>/websockify?token=...); empty: "
+	    "the compute API's address as the client reached it + "
+	    "/vnc/vnc_lite.html. Behind a proxy, name the page as the "
+	    "browser sees it: its directory is where the websocket is "
+	    "asked for, and its host is the one Origin header accepted "
+	    "besides the request's Host."),
+	CONFIG_OPT_PATH("vnc", "novnc_path", "/usr/share/novnc",
+	    "Directory of noVNC's files (Debian's novnc package)."),
+	CONFIG_OPT_INT("consoleauth", "token_ttl", "600", 1, 86400,
+	    "Seconds a console token stays valid; it is good for one "
+	    "connection."),
+	CONFIG_OPT_BOOL("compute", "allow_resize_to_same_host", "false",
+	    "Whether a resize or cold migration may pick the server's own "
+	    "host (Nova's option of the same name; its new flavor is claimed "
+	    "there besides the old one until the resize is confirmed). "
+	    "Resizes move between hosts only with the disk copied: this "
+	    "release resizes on the same host only, so without it resize "
+	    "and migrate answer No valid host."),
 	CONFIG_OPT_INT("compute", "console_timeout", "10", 1, 300,
 	    "Seconds to wait for a host to return a console log or its "
 	    "uptime."),
@@ -395,6 +420,10 @@ const struct config_opt opts_agent[] = {
 	    "Give every qemu/kvm guest a VNC console on an automatic port."),
 	CONFIG_OPT_STR("vnc", "server_listen", "127.0.0.1",
 	    "IP address (literal) the guests' VNC servers listen on."),
+	CONFIG_OPT_STR("vnc", "server_proxyclient_address", "127.0.0.1",
+	    "Address of this host the controller's VNC proxy connects to "
+	    "for the guests' VNC servers (reported with each guest); it "
+	    "must reach server_listen."),
 
 	CONFIG_OPT_STR("bus", "controller", "tcp://127.0.0.1:5670",
 	    "ZeroMQ endpoint of the controller."),

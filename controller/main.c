@@ -27,6 +27,8 @@
 #include "core/db.h"
 #include "err.h"
 #include "core/fleet.h"
+#include "core/hoststatus.h"
+#include "health.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
@@ -55,6 +57,11 @@ struct ctl {
 	int		 sigfd;
 	int		 tickfd;
 	char		 host[256];
+	/* Its own health report (core/hoststatus.h): error lines sent up to
+	 * log_sent, health generation and tick of the last report. */
+	uint64_t	 log_sent, health_gen;
+	unsigned	 report_tick;
+	unsigned	 report_every;	/* ticks: report_interval */
 };
 
 static void
@@ -111,6 +118,17 @@ on_tick(int fd, short revents, void *arg)
 	    cleared > 0)
 		log_warnx("store: cleared %d stale reader slot(s)", cleared);
 	services_tick(c->services, db_now_ms());
+	/* Its own health: at each report interval like an agent, and at once
+	 * when something changed or an error was logged. */
+	if (ticks - c->report_tick >= c->report_every ||
+	    health_generation() != c->health_gen ||
+	    log_ring_last() != c->log_sent) {
+		c->health_gen = health_generation();
+		c->report_tick = ticks;
+		if (hoststatus_report_self(c->store, c->host, &c->log_sent) ==
+		    -1)
+			log_warnx("host status: %s", err_msg());
+	}
 	/*
 	 * Freed memory inside the arenas (decoded records, JSON of large
 	 * lists: each HTTP thread's arena keeps the largest response it
@@ -237,6 +255,21 @@ main(int argc, char **argv)
 	    on_storesync, &c) == -1))
 		goto fail;
 
+	c.report_every = (unsigned)fo.report_interval;
+	health_up("bus", bus_endpoint(c.bus));
+	{
+		static const char *const ports[] = { "identity_port",
+		    "compute_port", "image_port", "volume_port",
+		    "network_port" };
+		char d[128];
+		size_t o = 0;
+
+		for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++)
+			o += (size_t)snprintf(d + o, sizeof(d) - o, "%s%lld",
+			    i ? "," : "ports ", (long long)config_get_int(c.cfg,
+			    "api", ports[i]));
+		health_up("api", d);
+	}
 	log_warnx("started on %s, agent bus %s%s", c.host, bus_endpoint(c.bus),
 	    config_get_bool(c.cfg, "bus", "curve") ? " (CURVE)" :
 	    " (PLAIN TEXT, NO AUTHENTICATION)");
@@ -252,7 +285,10 @@ main(int argc, char **argv)
 		} else if (rc == -1) {
 			/* Not a busy loop if the error persists. */
 			log_err("bus");
+			health_down("bus", "%s", err_msg());
 			usleep(100 * 1000);
+		} else {
+			health_up("bus", NULL);
 		}
 		if (reopen_log) {
 			reopen_log = 0;

@@ -174,7 +174,7 @@ volume_hook_free(struct services_env *env, void *svc)
 static void *
 dashboard_hook_new(struct services_env *env)
 {
-	return dashboard_new(env->cfg);
+	return dashboard_new(env->cfg, env->store);
 }
 
 static void

@@ -10,7 +10,8 @@ BUILD="build-essential cmake pkg-config clang libclang-rt-dev
  libsodium-dev uuid-dev libcmocka-dev libgnutls28-dev libcurl4-openssl-dev python3
  libtsan2"
 RUNTIME="libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils qemu-block-extra
- dnsmasq-base dnsmasq-utils nftables tgt lvm2 iproute2 iputils-ping genisoimage procps gdb conntrack"
+ dnsmasq-base dnsmasq-utils nftables tgt lvm2 iproute2 iputils-ping genisoimage procps gdb conntrack
+ novnc"
 TEST="python3-openstackclient python3-novaclient python3-glanceclient
  python3-cinderclient python3-jsonschema python3-msgpack python3-zmq
  tempest python3-stestr busybox-static linux-image-amd64 cpio curl wrk jq

@@ -11,6 +11,9 @@
  *   agent enroll H (--key-file F | --public-key Z85)
  *   agent list | agent revoke H
  *   service list | hypervisor list
+ *   status [--json] | logs errors [--since TIME] [--json]
+ *                                        health of the controller and every
+ *                                        agent (manage_status.h)
  *   token setup | token rotate           token key repository (fernet_setup,
  *                                        fernet_rotate)
  *   bootstrap --admin-password-file F    identity bootstrap (keystone-manage
@@ -48,6 +51,7 @@
 #include "identity/identity.h"
 #include "auth/keyrepo.h"
 #include "log.h"
+#include "manage_status.h"
 #include "network/network.h"
 #include "opts.h"
 #include "identity/password.h"
@@ -86,9 +90,20 @@ usage(int status)
 	    "  agent revoke H\n"
 	    "  service list            agents with state, status, last heartbeat\n"
 	    "  hypervisor list         hosts with type, vCPUs, memory, running VMs\n"
-	    "  status                  the controller (accepts connections?) and every\n"
-	    "                          agent: state, last heartbeat, version, libvirt,\n"
-	    "                          storage; exit 1 if it or an enabled agent is down\n"
+	    "  status [--json]         the controller (its API and bus ports, its\n"
+	    "                          store, bus and api as it last reported them) and\n"
+	    "                          every agent: state, last heartbeat, version,\n"
+	    "                          libvirt, storage, and the services it depends on\n"
+	    "                          (libvirtd, dnsmasq, tgtd) with state and most\n"
+	    "                          recent error. Exit 0 all good, 1 when something\n"
+	    "                          is down (the controller or a port of it, an\n"
+	    "                          enabled agent, a service of an up agent)\n"
+	    "  logs errors [--since TIME] [--json]\n"
+	    "                          the latest lines the controller and every agent\n"
+	    "                          logged at error level (32 per daemon), oldest\n"
+	    "                          first, at most 200; TIME is ISO 8601 UTC\n"
+	    "                          (2026-01-31T12:00:00Z) or relative (30s, 10m,\n"
+	    "                          2h, 1d). Exit 0, 1 if the database is unreadable\n"
 	    "  token setup             create the token key repository\n"
 	    "  token rotate            promote the staged token key, stage a new one\n"
 	    "  bootstrap --admin-password-file F (- for stdin)\n"
@@ -451,98 +466,6 @@ hypervisor_list(void)
 	store_txn_end(&txn);
 	store_free(&st);
 	return rc == -1 ? die("hypervisor list") : 0;
-}
-
-/*
- * `status` (the seed's openstack-status): what the controller knows, read
- * from its database, plus one TCP connect to its identity port. Per agent:
- * up/down as the API computes it (last heartbeat within
- * service_down_time, not forced down), the last heartbeat, the agent
- * version and libvirt (type, version, URI) from its last hello, and its
- * storage backend (storage_hosts: what the agent's tgtd-backed storage
- * last reported). dnsmasq and tgtd processes are not reported to the
- * controller, so they are not shown. Exit 1 if the controller does not
- * accept connections or an enabled agent is down.
- */
-struct status {
-	struct store_txn	*txn;
-	int64_t			 now, down_ms;
-	int			 bad;
-};
-
-static int
-print_status(const struct rec_service *s, void *arg)
-{
-	struct status *st = arg;
-	struct rec_hypervisor hv;
-	struct rec_storage_host sh;
-	char t[32], lv[64] = "-", stor[96] = "-";
-	int up = !s->forced_down && st->now - s->last_seen_at <= st->down_ms;
-	const char *ver = "-";
-	bool has_hv;
-
-	has_hv = db_hypervisor_by_host(st->txn, s->host, &hv) == 0;
-	if (has_hv) {
-		snprintf(lv, sizeof(lv), "%s %llu.%llu.%llu", hv.hypervisor_type,
-		    (unsigned long long)(hv.hypervisor_version / 1000000),
-		    (unsigned long long)(hv.hypervisor_version / 1000 % 1000),
-		    (unsigned long long)(hv.hypervisor_version % 1000));
-		if (hv.agent_version && *hv.agent_version)
-			ver = hv.agent_version;
-	}
-	if (db_rec_get(st->txn, T_STORAGE_HOSTS, s->host,
-	    &schema_rec_storage_host, &sh) == 0) {
-		snprintf(stor, sizeof(stor), "%s %llu/%llu GB free", sh.backend,
-		    (unsigned long long)sh.free_gb,
-		    (unsigned long long)sh.total_gb);
-		codec_clear(&schema_rec_storage_host, &sh);
-	}
-	fmt_time(s->last_seen_at, t, sizeof(t));
-	printf("| %-24s | %-8s | %-5s | %-19s | %7llds | %-12s | %-18s | %-22s |\n",
-	    s->host, s->disabled ? "disabled" : "enabled", up ? "up" : "down",
-	    t, (long long)((st->now - s->last_seen_at) / 1000), ver, lv, stor);
-	if (has_hv)
-		codec_clear(&schema_rec_hypervisor, &hv);
-	if (!up && !s->disabled)
-		st->bad = 1;
-	return 0;
-}
-
-static int
-status(void)
-{
-	const char *bind = config_get_str(cfg, "api", "bind_host");
-	int port = (int)config_get_int(cfg, "api", "identity_port");
-	struct status l = { 0 };
-	struct store *st;
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	int fd, ok, rc;
-
-	sa.sin_port = htons((uint16_t)port);
-	if (bind == NULL || *bind == '\0' || strcmp(bind, "0.0.0.0") == 0)
-		bind = "127.0.0.1";
-	ok = inet_pton(AF_INET, bind, &sa.sin_addr) == 1 &&
-	    (fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1;
-	if (ok) {
-		ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-		close(fd);
-	}
-	printf("controller: %s:%d %s\n", bind, port, ok ? "accepts connections" :
-	    "does not accept connections");
-	if ((st = db_open(cfg, 1)) == NULL || store_read_begin(st, &l.txn) ==
-	    -1)
-		return die("opening the database");
-	l.now = db_now_ms();
-	l.down_ms = config_get_int(cfg, "DEFAULT", "service_down_time") * 1000;
-	printf("| %-24s | %-8s | %-5s | %-19s | %8s | %-12s | %-18s | %-22s |\n",
-	    "Agent", "Status", "State", "Last heartbeat", "Age", "Version",
-	    "Hypervisor", "Storage");
-	rc = db_service_each(l.txn, print_status, &l);
-	store_txn_end(&l.txn);
-	store_free(&st);
-	if (rc == -1)
-		return die("status");
-	return !ok || l.bad;
 }
 
 static int
@@ -1153,6 +1076,7 @@ int
 main(int argc, char **argv)
 {
 	const char *conf;
+	int rc;
 
 	conf = take_config(&argc, argv);
 	if (argc < 2)
@@ -1187,8 +1111,16 @@ main(int argc, char **argv)
 	if (strcmp(argv[0], "service") == 0 && argc == 2 &&
 	    strcmp(argv[1], "list") == 0)
 		return service_list();
-	if (strcmp(argv[0], "status") == 0 && argc == 1)
-		return status();
+	if (strcmp(argv[0], "status") == 0) {
+		if ((rc = manage_status(cfg, argc, argv)) == 2)
+			usage(2);
+		return rc;
+	}
+	if (strcmp(argv[0], "logs") == 0) {
+		if ((rc = manage_logs(cfg, argc, argv)) == 2)
+			usage(2);
+		return rc;
+	}
 	if (strcmp(argv[0], "hypervisor") == 0 && argc == 2 &&
 	    strcmp(argv[1], "list") == 0)
 		return hypervisor_list();

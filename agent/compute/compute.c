@@ -38,9 +38,10 @@ struct ent {
 	char		 key[KEY_MAX + 1];
 	struct ent	*next;		/* hash chain */
 	int		 done;		/* reqid: reply known */
-	/* reqid: a delete that failed; a resend runs it again (the
-	 * controller retries a delete under its request id until the host
-	 * confirms it, controller/compute/recon.c) instead of being answered
+	/* reqid: a delete that failed, or a build (ensure) that failed
+	 * because the host could not reach libvirt (TS_EUNAVAILABLE); a
+	 * resend runs it again (the controller retries these under their
+	 * request id, controller/compute/recon.c) instead of being answered
 	 * the failure again, for ever. */
 	int		 rerun;
 	uint8_t		*reply;		/* reqid: encoded reply, owned */
@@ -64,6 +65,7 @@ struct job {
 	char				 key[KEY_MAX + 1];	/* dedup */
 	int				 failed;	/* reply was not "ok" */
 	int				 stale;
+	enum ts_errcode			 code;		/* failed: the error's */
 };
 
 struct compute {
@@ -263,6 +265,7 @@ state_reply(struct compute *c, struct job *j, const char *uuid,
 	if (strcmp(result, "ok") != 0) {
 		j->failed = 1;
 		j->stale = strcmp(result, "stale") == 0;
+		j->code = err_code();
 		log_err(j->type->name);
 	}
 	return state_reply_(c, uuid, j->reqid, result, len);
@@ -440,6 +443,12 @@ run_ensure(struct compute *c, struct job *j, size_t *len)
 				return state_reply(c, j, m->uuid, "error", len);
 		}
 	}
+	/* Every ensure says where a resize stands (level-triggered). */
+	if (driver_guest_resize(c->drv, &s, m->has_resize ? (int)m->resize : 0)
+	    == -1) {
+		log_warnx("instance %s: resize: %s", m->uuid, err_msg());
+		return state_reply(c, j, m->uuid, "error", len);
+	}
 	if (driver_guest_ensure(c->drv, &s) == -1) {
 		if (err_code() == TS_ECONFLICT)
 			return state_reply(c, j, m->uuid, "stale", len);
@@ -507,7 +516,14 @@ run_action(struct compute *c, struct job *j, size_t *len)
 		hard = 0;
 	else if (strcmp(m->action, "reboot_hard") == 0)
 		hard = 1;
-	else {
+	else if (strcmp(m->action, "trigger_crash_dump") == 0) {
+		/* The guest as it is: never rebuilt for an NMI. */
+		if (!gen_admit(c, m->uuid, m->generation))
+			return state_reply(c, j, m->uuid, "stale", len);
+		if (driver_guest_inject_nmi(c->drv, m->uuid) == -1)
+			return state_reply(c, j, m->uuid, "error", len);
+		return state_reply(c, j, m->uuid, "ok", len);
+	} else {
 		err_set(TS_EINVALID, "unknown action '%.32s'", m->action);
 		return state_reply(c, j, m->uuid, "error", len);
 	}
@@ -809,8 +825,10 @@ worker(void *arg)
 			e->done = 1;
 			e->reply = reply;
 			e->rlen = rlen;
-			e->rerun = j->type == &schema_msg_instance_delete &&
-			    j->failed && !j->stale;
+			e->rerun = j->failed && !j->stale &&
+			    (j->type == &schema_msg_instance_delete ||
+			    (j->type == &schema_msg_instance_ensure &&
+			    j->code == TS_EUNAVAILABLE));
 			reply = NULL;
 		}
 		free(reply);
@@ -1073,7 +1091,7 @@ compute_handle(struct compute *c, struct codec_envelope *env)
 		refuse(c, env, uuid);
 		return 1;
 	}
-	if (e != NULL) {	/* a failed delete, run again */
+	if (e != NULL) {	/* a failed delete or build, run again */
 		log_info("%s %s: failed before, run again", env->type->name,
 		    env->request_id);
 		free(e->reply);

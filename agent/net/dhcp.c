@@ -18,6 +18,7 @@
 
 #include "dhcp.h"
 #include "err.h"
+#include "health.h"
 #include "log.h"
 #include "proc.h"
 #include "uuid.h"
@@ -623,6 +624,16 @@ dhcp_pid(const struct dhcp_config *c, const char *id)
 	return running(c, id, NULL, &pid) ? pid : 0;
 }
 
+pid_t
+dhcp_dead(const struct dhcp_config *c, const char *id)
+{
+	pid_t pid = 0;
+
+	if (id == NULL || !uuid_valid(id))
+		return 0;
+	return running(c, id, NULL, &pid) == 0 ? pid : 0;
+}
+
 static int
 kill_wait(const struct dhcp_config *c, const char *id, pid_t pid)
 {
@@ -794,8 +805,19 @@ dhcp_ensure(const struct dhcp_config *c, const struct dhcp_net *n,
 		st = 0;
 	}
 	if (st == 0) {
-		if (start(c, n, f.argv, &pid) == -1)
+		/* A pid file naming a process that is gone: dnsmasq died
+		 * under us (killed, crashed), not stopped by us (dhcp_stop
+		 * removes the directory, start() the pid file). */
+		if (pid != 0) {
+			log_error("dhcp: network %s: dnsmasq %d exited "
+			    "unexpectedly; restarting it", n->net_id, (int)pid);
+			health_down("dnsmasq", "network %s: dnsmasq %d "
+			    "exited unexpectedly", n->net_id, (int)pid);
+		}
+		if (start(c, n, f.argv, &pid) == -1) {
+			health_down("dnsmasq", "%s", err_msg());
 			goto out;
+		}
 	} else {
 		if (ch1 || ch2) {
 			log_info("dhcp: network %s: files changed, reloading "

@@ -120,5 +120,9 @@ int	dhcp_list(const struct dhcp_config *, char (**ids)[CODEC_UUID_LEN + 1],
 
 /* The pid of the network's running dnsmasq, or 0. */
 pid_t	dhcp_pid(const struct dhcp_config *, const char *net_id);
+/* The pid its pid file names when that process is gone (dnsmasq died
+ * and has not been restarted yet), else 0. Reads files only: safe on
+ * any thread while the converger works (agent health checks). */
+pid_t	dhcp_dead(const struct dhcp_config *, const char *net_id);
 
 #endif

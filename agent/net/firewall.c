@@ -49,6 +49,12 @@ struct fwgroup {
 	char		*text;
 };
 
+/* One queued cut: the flows from and to ip in zone. */
+struct fwcut {
+	unsigned	zone;
+	char		ip[INET6_ADDRSTRLEN + 8];	/* may be a prefix */
+};
+
 struct firewall {
 	struct firewall_config	 cfg;
 	char			*nft;
@@ -62,6 +68,10 @@ struct firewall {
 	struct fwgroup		*chains;	/* the groups' chains */
 	size_t			 nchains;
 	char			*global;	/* zones and bridged pairs */
+	/* Connection cuts queued during one firewall_apply(), run once
+	 * the apply is done (cuts_run()). */
+	struct fwcut		*cuts;
+	size_t			 ncuts, capcuts;
 };
 
 struct firewall *
@@ -122,6 +132,7 @@ firewall_free(struct firewall **fwp)
 	groups_clear(fw->groups, fw->ngroups);
 	groups_clear(fw->chains, fw->nchains);
 	free(fw->global);
+	free(fw->cuts);
 	free(fw->nft);
 	free(fw->conntrack);
 	free(fw);
@@ -1401,10 +1412,10 @@ run_nft(struct firewall *fw, const char *text, bool full)
 	return r;
 }
 
-/* Cut the tracked connections from and to ip in zone. Failures are
- * logged (the next shrink retries). */
+/* The two deletes of one cut. Failures are logged (the next shrink
+ * retries). */
 static void
-conntrack_cut(struct firewall *fw, unsigned zone, const char *ip)
+cut_now(struct firewall *fw, unsigned zone, const char *ip)
 {
 	char z[16];
 	int k;
@@ -1421,6 +1432,111 @@ conntrack_cut(struct firewall *fw, unsigned zone, const char *ip)
 			log_warnx("firewall: %s", err_msg());
 		proc_result_clear(&res);
 	}
+}
+
+/* Queue a cut of the tracked connections from and to ip in zone; run by
+ * cuts_run() at the end of the apply. Without memory it runs at once. */
+static void
+conntrack_cut(struct firewall *fw, unsigned zone, const char *ip)
+{
+	if (fw->ncuts == fw->capcuts) {
+		size_t cap = fw->capcuts ? fw->capcuts * 2 : 64;
+		struct fwcut *c = realloc(fw->cuts, cap * sizeof(*c));
+
+		if (c == NULL) {
+			cut_now(fw, zone, ip);
+			return;
+		}
+		fw->cuts = c;
+		fw->capcuts = cap;
+	}
+	fw->cuts[fw->ncuts].zone = zone;
+	snprintf(fw->cuts[fw->ncuts].ip, sizeof(fw->cuts[fw->ncuts].ip), "%s",
+	    ip);
+	fw->ncuts++;
+}
+
+/* Whether a `conntrack -L` listing names ip as a src= or dst= address
+ * (compared as addresses: the listing's form may differ from ours). An
+ * ip that is not one address (a prefix) is always said to be there. */
+static bool
+listed(const char *text, const char *ip)
+{
+	unsigned char want[16], got[16];
+	int af = strchr(ip, ':') ? AF_INET6 : AF_INET;
+	size_t alen = af == AF_INET6 ? 16 : 4;
+	const char *p;
+
+	if (inet_pton(af, ip, want) != 1)
+		return true;
+	for (p = text; (p = strstr(p, "=")) != NULL; p++) {
+		char a[INET6_ADDRSTRLEN + 1];
+		size_t l;
+
+		if (p - text < 3 || (memcmp(p - 3, "src", 3) != 0 &&
+		    memcmp(p - 3, "dst", 3) != 0))
+			continue;
+		l = strcspn(p + 1, " \t\n");
+		if (l == 0 || l >= sizeof(a))
+			continue;
+		memcpy(a, p + 1, l);
+		a[l] = '\0';
+		if (inet_pton(af, a, got) == 1 && memcmp(want, got, alen) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The queued cuts, a zone at a time: one `conntrack -L -w ZONE` lists
+ * what the zone tracks, and only the addresses listed there get their
+ * two deletes. A rule change shrinks every port of a group at once, and
+ * two processes per address of each (hundreds per apply with a hundred
+ * ports) kept the converger busy for seconds (RELIABILITY.md A9), while
+ * most addresses track nothing. The listing is taken after the new rules
+ * are in, so a flow it misses was set up under them. A listing that
+ * fails or is cut short cuts every queued address of the zone.
+ */
+static void
+cuts_run(struct firewall *fw)
+{
+	size_t i, j;
+
+	for (i = 0; i < fw->ncuts; i++) {
+		unsigned zone = fw->cuts[i].zone;
+		char z[16];
+		const char *argv[] = { fw->conntrack, "-L", "-w", z, NULL };
+		struct proc_opts o = { .allow_nonzero = true,
+		    .timeout_ms = 10000, .max_output = 16 << 20 };
+		struct proc_result res = { 0 };
+		const char *text = NULL;
+
+		for (j = 0; j < i && fw->cuts[j].zone != zone; j++)
+			;
+		if (j < i)
+			continue;	/* zone done */
+		snprintf(z, sizeof(z), "%u", zone);
+		if (proc_run(argv, &o, &res) == -1)
+			log_warnx("firewall: %s", err_msg());
+		else if (res.status == 0 && !res.truncated)
+			text = res.out;
+		for (j = i; j < fw->ncuts; j++) {
+			size_t k;
+
+			if (fw->cuts[j].zone != zone)
+				continue;
+			for (k = i; k < j; k++)	/* an address queued twice */
+				if (fw->cuts[k].zone == zone &&
+				    strcmp(fw->cuts[k].ip, fw->cuts[j].ip) == 0)
+					break;
+			if (k < j)
+				continue;
+			if (text == NULL || listed(text, fw->cuts[j].ip))
+				cut_now(fw, zone, fw->cuts[j].ip);
+		}
+		proc_result_clear(&res);
+	}
+	fw->ncuts = 0;
 }
 
 /* Cut the port's tracked connections in its zone: entries from and to
@@ -1780,6 +1896,7 @@ nomem_applied:
 nomem:
 	err_set(TS_ENOMEM, "firewall: out of memory");
 out:
+	cuts_run(fw);
 	free(cut);
 	buf_free(&tx);
 	desired_clear(&d);

@@ -13,6 +13,7 @@
 #include "codec.h"
 #include "config.h"
 #include "err.h"
+#include "health.h"
 #include "log.h"
 #include "netconv.h"
 #include "router.h"
@@ -597,4 +598,29 @@ int
 netconv_tick(struct netconv *nc, struct msg_host_network_state *state)
 {
 	return converge(nc, state);
+}
+
+void
+netconv_dhcp_check(const struct netconv *nc)
+{
+	char (*ids)[CODEC_UUID_LEN + 1] = NULL;
+	char detail[64];
+	size_t n = 0, dead = 0;
+	pid_t pid;
+
+	if (dhcp_list(&nc->dhcp, &ids, &n) == -1) {
+		health_error("dnsmasq", "%s", err_msg());
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((pid = dhcp_dead(&nc->dhcp, ids[i])) == 0)
+			continue;
+		if (dead++ == 0)
+			health_down("dnsmasq", "network %s: dnsmasq %d is not "
+			    "running", ids[i], (int)pid);
+	}
+	free(ids);
+	snprintf(detail, sizeof(detail), "%zu network(s)", n);
+	if (dead == 0)
+		health_up("dnsmasq", detail);
 }

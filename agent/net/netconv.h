@@ -87,4 +87,10 @@ const struct msg_host_network *netconv_desired(const struct netconv *);
 /* The generation last applied (0: none). */
 uint64_t netconv_generation(const struct netconv *);
 
+/* Health of the dnsmasq instances (common/health.h "dnsmasq"): down when
+ * one that ran is gone (dhcp_dead()), up otherwise. Reads the dnsmasq
+ * state directory only and the configuration, which never changes after
+ * netconv_new(): safe on another thread than the converger's. */
+void	netconv_dhcp_check(const struct netconv *);
+
 #endif

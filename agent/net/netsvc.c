@@ -288,6 +288,12 @@ netsvc_set_metadata(struct netsvc *s, struct metadata *md)
 }
 
 void
+netsvc_health(struct netsvc *s)
+{
+	netconv_dhcp_check(s->nc);
+}
+
+void
 netsvc_kick(struct netsvc *s)
 {
 	pthread_mutex_lock(&s->mu);

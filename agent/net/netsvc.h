@@ -48,6 +48,8 @@ void		 netsvc_set_metadata(struct netsvc *, struct metadata *);
 
 /* Wake the worker for a converge now (tests, SIGHUP). */
 void		 netsvc_kick(struct netsvc *);
+/* netconv_dhcp_check() of its converger, from any thread. */
+void		 netsvc_health(struct netsvc *);
 
 /* Converges run by the worker (applying a message or re-converging),
  * for /metrics; any thread. */

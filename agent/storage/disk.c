@@ -290,6 +290,38 @@ disk_grow(const char *path, const char *format, uint64_t size)
 	    DISK_QCOW2_FSIZE, DISK_CPU_LIMIT, DISK_TIMEOUT_MS, NULL);
 }
 
+int
+disk_copy(const char *path, const char *dst, uint64_t size)
+{
+	const char *argv[] = { "cp", "--sparse=always", "--reflink=auto",
+	    "--", path, dst, NULL };
+	uint64_t gib = size / GIB + 1;
+	struct proc_opts o = {
+		.timeout_ms = (unsigned)(COPY_BASE_MS + COPY_MS_PER_GIB * gib),
+		.new_pgroup = true,
+		.limits = {
+			.cpu_sec = DISK_CPU_LIMIT + COPY_CPU_PER_GIB * gib,
+			.fsize_bytes = size + MIB,
+			.nofile = NOFILE_LIMIT,
+		},
+	};
+	struct proc_result res = { 0 };
+	int r;
+
+	if (check_path("disk path", path) == -1 ||
+	    check_path("copy path", dst) == -1 || check_absent(dst) == -1)
+		return -1;
+	if (size == 0 || size > DISK_SIZE_MAX) {
+		err_set(TS_EINVALID, "disk: size out of range");
+		return -1;
+	}
+	r = proc_run(argv, &o, &res);
+	proc_result_clear(&res);
+	if (r == -1)
+		unlink(dst);
+	return r;
+}
+
 static int
 get_size(json_t *o, const char *key, uint64_t *v)
 {

@@ -84,6 +84,14 @@ int	disk_snapshot_copy(const char *path, const char *format, uint64_t vsize,
  */
 int	disk_grow(const char *path, const char *format, uint64_t size);
 
+/*
+ * A copy at dst of the file at path as it is (a qcow2 overlay keeps its
+ * backing file; holes stay holes: cp --sparse=always --reflink=auto), of
+ * at most size bytes: the root disk kept for a resize's revert. dst must
+ * not exist (TS_ECONFLICT); on failure nothing is left there.
+ */
+int	disk_copy(const char *path, const char *dst, uint64_t size);
+
 struct disk_info {
 	char		format[16];
 	uint64_t	virtual_size;

@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "err.h"
+#include "health.h"
 #include "log.h"
 #include "proc.h"
 #include "storage/tgt.h"
@@ -217,8 +218,10 @@ show(struct tgt *t, struct tgt_target **out, size_t *n)
 		proc_result_clear(&r);
 		err_set(TS_EUNAVAILABLE, "tgt: tgtd on control port %s does "
 		    "not answer", t->port);
+		health_down("tgtd", "%s", err_msg());
 		return -1;
 	}
+	health_up("tgtd", t->portal);
 	rc = tgt_show_parse(r.out, out, n);
 	proc_result_clear(&r);
 	return rc;
@@ -490,6 +493,7 @@ supervisor(void *arg)
 				    "running: adopted", t->port);
 			if (t->notify != NULL && adopted_logged == 1)
 				t->notify(t->arg);
+			health_up("tgtd", t->portal);
 			wait_ms(t, WATCH_MS);
 			continue;
 		}
@@ -507,11 +511,19 @@ supervisor(void *arg)
 		if (t->notify != NULL)
 			t->notify(t->arg);
 		t0 = clock_mono_ms();
-		if (proc_run(argv, &o, &r) == 0)
-			log_warnx("tgt: tgtd exited with status %d%s%.200s",
-			    r.status, r.err_len ? ": " : "", r.err);
-		else
-			log_warnx("tgt: tgtd: %s", err_msg());
+		if (proc_run(argv, &o, &r) == 0) {
+			/* Our own stop (tgt_free) is not a failure. */
+			if (!stopping(t)) {
+				log_error("tgt: tgtd exited with status %d%s"
+				    "%.200s", r.status, r.err_len ? ": " : "",
+				    r.err);
+				health_down("tgtd", "tgtd exited with status "
+				    "%d", r.status);
+			}
+		} else {
+			log_error("tgt: tgtd: %s", err_msg());
+			health_down("tgtd", "%s", err_msg());
+		}
 		proc_result_clear(&r);
 		pthread_mutex_lock(&t->mu);
 		t->running = 0;

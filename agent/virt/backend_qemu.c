@@ -891,3 +891,52 @@ backend_qemu_forget(struct backend_qemu *q, const char *uuid)
 			log_warn("removing %s", qlog);
 	}
 }
+
+int
+backend_qemu_resize(struct backend_qemu *q, const char *uuid, int mode,
+    uint64_t root_gb)
+{
+	struct qpaths p;
+	struct disk_info di;
+	char keep[DISK_PATH_MAX];
+	const char *fmt;
+	int e, k;
+
+	if (qpaths_fill(q, uuid, &p) == -1 ||
+	    disk_instance_path(keep, sizeof(keep), q->instances_path, uuid,
+	    "disk.resize") == -1)
+		return -1;
+	if ((k = exists(keep)) == -1)
+		return -1;
+	if (mode == 0 || mode == 3) {
+		if (!k)
+			return 0;
+		if (mode == 0 ? unlink(keep) == -1 : rename(keep, p.root) ==
+		    -1) {
+			err_set_errno(TS_EIO, "driver: %s", keep);
+			return -1;
+		}
+		log_info("guest %s: root disk %s", uuid, mode == 0 ?
+		    "copy of the resize dropped (confirmed)" :
+		    "put back from its copy (resize reverted)");
+		return 0;
+	}
+	if ((e = exists(p.root)) != 1)
+		return e;	/* no root disk: boots from a volume */
+	fmt = disk_format_read(q, p.info);
+	if (disk_info(p.root, fmt, &di) == -1)
+		return -1;
+	if (!k && disk_copy(p.root, keep, di.actual_size > di.virtual_size ?
+	    di.actual_size : di.virtual_size) == -1)
+		return -1;
+	if (root_gb > 0 && root_gb * GIB > di.virtual_size &&
+	    disk_grow(p.root, fmt, root_gb * GIB) == -1) {
+		if (rename(keep, p.root) == -1)
+			log_warnx("guest %s: %s not put back: %s", uuid, keep,
+			    strerror(errno));
+		return -1;
+	}
+	log_info("guest %s: root disk resized to %llu GiB (the old one kept "
+	    "for a revert)", uuid, (unsigned long long)root_gb);
+	return 0;
+}

@@ -75,6 +75,15 @@ int	backend_qemu_console(struct backend_qemu *, const char *uuid,
  * a root disk (a guest booted from a volume). */
 int	backend_qemu_snapshot_copy(struct backend_qemu *, const char *uuid,
 	    const char *image_id, char *out, size_t outlen);
+/*
+ * The root disk of a resize on this host (the guest shut off): mode 1
+ * keeps a copy of the disk ("disk.resize", once: a repeated call keeps the
+ * first) and grows the disk to root_gb; 3 puts the copy back (revert);
+ * 0 drops a copy left (confirmed). A guest without a root disk (boot from
+ * volume) has nothing to do. On a failed grow the copy is put back.
+ */
+int	backend_qemu_resize(struct backend_qemu *, const char *uuid, int mode,
+	    uint64_t root_gb);
 /* After the domain and its directory are gone: drops its image cache
  * references and, for a local qemu:///system, libvirt's
  * /var/log/libvirt/qemu/<name>.log. */

@@ -680,6 +680,30 @@ domxml_macs(const char *xml, char macs[][18], size_t max, size_t *n)
 	return 0;
 }
 
+unsigned
+domxml_vnc_port(const char *xml)
+{
+	const char *p = xml, *end, *q;
+	unsigned long v = 0;
+
+	while ((p = strstr(p, "<graphics ")) != NULL) {
+		if ((end = strchr(p, '>')) == NULL)
+			return 0;
+		q = strstr(p, " type='vnc'");
+		if (q == NULL || q > end) {
+			p = end;
+			continue;
+		}
+		if ((q = strstr(p, " port='")) == NULL || q > end)
+			return 0;
+		q += strlen(" port='");
+		for (int k = 0; k < 6 && *q >= '0' && *q <= '9'; k++, q++)
+			v = v * 10 + (unsigned long)(*q - '0');
+		return *q == '\'' && v >= 1 && v <= 65535 ? (unsigned)v : 0;
+	}
+	return 0;
+}
+
 /* Validated before: the portal parses. */
 static void
 render_volume(struct buf *b, const struct domxml_volume *v)

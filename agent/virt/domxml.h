@@ -204,6 +204,12 @@ char	*domxml_build_nic(const struct domxml_nic *nic);
  * there are more than max.
  */
 int	domxml_macs(const char *xml, char macs[][18], size_t max, size_t *n);
+/*
+ * The port of the first <graphics type='vnc'> of a running domain's XML
+ * (libvirt fills port='5900'... when autoport chose it): 1..65535, or 0
+ * when there is none (no VNC, not running: port='-1', malformed).
+ */
+unsigned domxml_vnc_port(const char *xml);
 
 /*
  * The <disk type='network'> device document of one volume (what

@@ -1323,6 +1323,56 @@ start(struct driver *d, virDomainPtr dom, const char *uuid, int restore)
 }
 
 int
+driver_guest_resize(struct driver *d, const struct driver_spec *s, int mode)
+{
+	virConnectPtr c;
+	virDomainPtr dom;
+	uint64_t g;
+	int managed, rc = 0;
+
+	if (mode == 2 || (mode == 0 && d->qemu == NULL))
+		return 0;
+	if (mode == 0)
+		return backend_qemu_resize(d->qemu, s->uuid, 0, 0);
+	if (mode != 1 && mode != 3) {
+		err_set(TS_EINVALID, "resize mode %d", mode);
+		return -1;
+	}
+	if ((c = virt_conn(d->virt)) == NULL)
+		return -1;
+	if ((dom = dom_get(c, s->uuid)) == NULL) {
+		virConnectClose(c);
+		if (err_code() != TS_ENOT_FOUND)
+			return -1;
+		/* Nothing to resize: the ensure builds it as s says. */
+		return 0;
+	}
+	g = dom_generation(dom, &managed);
+	if (!managed || g < s->generation) {
+		rc = power_off(d, dom, s->uuid);
+		if (rc == 0 && d->qemu != NULL)
+			rc = backend_qemu_resize(d->qemu, s->uuid, mode,
+			    s->root_gb);
+		if (rc == 0) {
+			log_info("guest %s: %s to %u vCPU(s), %llu MiB RAM, "
+			    "%llu GiB disk (generation %llu)", s->uuid, mode ==
+			    1 ? "resizing" : "reverting a resize", s->vcpus,
+			    (unsigned long long)s->memory_mb,
+			    (unsigned long long)s->root_gb,
+			    (unsigned long long)s->generation);
+			synth(d, s->uuid, "tinystack: %s: %u vCPU(s), %llu MiB "
+			    "RAM, flavor %s", mode == 1 ? "resized" :
+			    "resize reverted", s->vcpus,
+			    (unsigned long long)s->memory_mb,
+			    s->flavor_name ? s->flavor_name : "-");
+		}
+	}
+	virDomainFree(dom);
+	virConnectClose(c);
+	return rc;
+}
+
+int
 driver_guest_set_power(struct driver *d, const char *uuid,
     enum virt_power want)
 {
@@ -1445,6 +1495,33 @@ driver_guest_reboot(struct driver *d, const struct driver_spec *s, int hard)
 	if ((rc = define(d, c, s)) == 0)
 		rc = start(d, dom, s->uuid, 0);
 out:
+	virDomainFree(dom);
+	virConnectClose(c);
+	return rc;
+}
+
+int
+driver_guest_inject_nmi(struct driver *d, const char *uuid)
+{
+	virConnectPtr c;
+	virDomainPtr dom;
+	int rc = 0;
+
+	if ((c = virt_conn(d->virt)) == NULL)
+		return -1;
+	if ((dom = dom_get(c, uuid)) == NULL) {
+		virConnectClose(c);
+		return -1;
+	}
+	if (virDomainIsActive(dom) != 1) {
+		err_set(TS_EINVALID, "guest %s is not running", uuid);
+		rc = -1;
+	} else if (virDomainInjectNMI(dom, 0) < 0) {
+		rc = lv_fail("inject an NMI into", uuid);
+	} else {
+		log_info("instance %s: NMI injected (trigger_crash_dump)",
+		    uuid);
+	}
 	virDomainFree(dom);
 	virConnectClose(c);
 	return rc;

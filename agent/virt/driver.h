@@ -273,6 +273,16 @@ int	driver_guest_volumes(struct driver *, const char *uuid,
  * guest stopped). Already there: 0. TS_ENOT_FOUND if the guest does not
  * exist, TS_ECONFLICT for an impossible move (pausing a shut-off guest).
  */
+/*
+ * The host side of a resize before the guest is re-defined with s (its new
+ * generation and flavor; see compute.schema instance_ensure resize): mode
+ * 1 (resize) and 3 (revert) shut a guest of an older generation off and
+ * grow its root disk, keeping a copy (1), or put the copy back (3); a
+ * guest that already has s's generation is done. 0 drops a copy left
+ * (confirmed); 2 keeps it. The caller then ensures the guest with s.
+ */
+int	driver_guest_resize(struct driver *, const struct driver_spec *s,
+	    int mode);
 int	driver_guest_set_power(struct driver *, const char *uuid,
 	    enum virt_power want);
 
@@ -282,6 +292,12 @@ int	driver_guest_set_power(struct driver *, const char *uuid,
  * running is started. TS_ENOT_FOUND if absent. */
 int	driver_guest_reboot(struct driver *, const struct driver_spec *,
 	    int hard);
+
+/* Nova's trigger_crash_dump: a non-maskable interrupt to the guest
+ * (virDomainInjectNMI), which the guest OS turns into a crash dump when
+ * configured to. A guest that is not running, or a hypervisor without the
+ * call (libvirt's test driver), fails (TS_EINVALID); absent TS_ENOT_FOUND. */
+int	driver_guest_inject_nmi(struct driver *, const char *uuid);
 
 /* Destroy and undefine the guest (with its saved state and NVRAM) and the
  * CHAP secrets of its volume disks, remove

@@ -599,6 +599,8 @@ virt_guests_list(struct virt *v, struct virt_guest **out, size_t *n)
 
 		g->generation = xml != NULL && domxml_meta_parse(xml, &meta) ==
 		    0 ? meta.generation : 0;
+		g->vnc_port = xml != NULL && xflags == 0 && st ==
+		    VIR_DOMAIN_RUNNING ? domxml_vnc_port(xml) : 0;
 		free(xml);
 		k++;
 		virDomainFree(doms[i]);

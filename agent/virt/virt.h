@@ -102,6 +102,8 @@ struct virt_guest {
 	char		volumes[VIRT_VOLUMES_MAX][37];
 	/* The owner generation of its metadata; 0: none or unknown. */
 	uint64_t	generation;
+	/* Its VNC server's port (from the running domain's XML); 0: none. */
+	unsigned	vnc_port;
 };
 
 /* Connects (strings copied) and, with opts->notify, starts the event

@@ -5,6 +5,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "volume/volume.h"
 #include "log.h"
 #include "uuid.h"
+#include "vncconsole.h"
 
 /* ---- service ------------------------------------------------------------ */
 
@@ -91,6 +93,17 @@ compute_new(const struct config *cfg, struct store *st, struct bus *bus,
 		compute_free(&s);
 		return NULL;
 	}
+	if (config_get_bool(cfg, "vnc", "enabled")) {
+		snprintf(s->vnc_base, sizeof(s->vnc_base), "%s",
+		    config_get_str(cfg, "vnc", "novncproxy_base_url"));
+		snprintf(s->novnc_path, sizeof(s->novnc_path), "%s",
+		    config_get_str(cfg, "vnc", "novnc_path"));
+		if ((s->vnc = vncconsole_new(config_get_int(cfg, "consoleauth",
+		    "token_ttl") * 1000)) == NULL) {
+			compute_free(&s);
+			return NULL;
+		}
+	}
 	return s;
 }
 
@@ -111,6 +124,7 @@ compute_free(struct compute **sp)
 		return;
 	recon_free(&s->recon);
 	scheduler_free(&s->sched);
+	vncconsole_free(&s->vnc);
 	free(s);
 	*sp = NULL;
 }
@@ -122,6 +136,8 @@ hook_report(const char *host, const struct sch_guest *g, size_t n, int hello,
 	struct compute *s = arg;
 
 	recon_host_report(s->recon, host, g, n, hello);
+	if (s->vnc != NULL)
+		vncconsole_report(s->vnc, host, g, n);
 }
 
 static int
@@ -281,8 +297,6 @@ const struct policy_default policy_compute_defaults[] = {
 	    "Reboot a server (reboot action)." },
 	{ "os_compute_api:servers:rebuild",		C_OWNER,
 	    "Rebuild a server (rebuild action)." },
-	{ "os_compute_api:servers:show:host_status",	C_ADMIN,
-	    "Show a server's host_status." },
 	{ "os_compute_api:os-extended-server-attributes", C_ADMIN,
 	    "Show a server's extended attributes (OS-EXT-SRV-ATTR:*)." },
 	{ "os_compute_api:os-extended-status",		C_ADMIN,
@@ -295,6 +309,24 @@ const struct policy_default policy_compute_defaults[] = {
 	    "Suspend a server." },
 	{ "os_compute_api:os-suspend-server:resume",	C_OWNER,
 	    "Resume a suspended server." },
+	{ "os_compute_api:servers:show:host_status",	C_ADMIN,
+	    "Show a server's host_status (microversion 2.16) in its show and "
+	    "list detail views." },
+	{ "os_compute_api:os-server-tags:index",	C_OWNER,
+	    "List a server's tags (microversion 2.26)." },
+	{ "os_compute_api:os-server-tags:show",		C_OWNER,
+	    "Check whether a server has a tag." },
+	{ "os_compute_api:os-server-tags:update",	C_OWNER,
+	    "Add a tag to a server." },
+	{ "os_compute_api:os-server-tags:update_all",	C_OWNER,
+	    "Replace a server's tags." },
+	{ "os_compute_api:os-server-tags:delete",	C_OWNER,
+	    "Remove a tag from a server." },
+	{ "os_compute_api:os-server-tags:delete_all",	C_OWNER,
+	    "Remove every tag of a server." },
+	{ "os_compute_api:servers:trigger_crash_dump",	C_OWNER,
+	    "Trigger a crash dump in a server (trigger_crash_dump action, "
+	    "microversion 2.17)." },
 	{ "os_compute_api:os-lock-server:lock",		C_OWNER,
 	    "Lock a server." },
 	{ "os_compute_api:os-lock-server:unlock",	C_OWNER,
@@ -303,6 +335,9 @@ const struct policy_default policy_compute_defaults[] = {
 	    "Unlock a server locked by another user." },
 	{ "os_compute_api:os-console-output",		C_OWNER,
 	    "Show a server's console output." },
+	{ "os_compute_api:os-remote-consoles",		C_OWNER,
+	    "Generate a URL to a server's VNC console (remote-consoles, "
+	    "os-getVNCConsole action)." },
 	{ "os_compute_api:os-admin-password",		C_OWNER,
 	    "Change a server's administrative password (changePassword)." },
 	{ "os_compute_api:os-admin-actions:reset_state", C_ADMIN,
@@ -310,6 +345,24 @@ const struct policy_default policy_compute_defaults[] = {
 	{ "os_compute_api:os-migrate-server:migrate_live", C_ADMIN,
 	    "Live migrate a server to a new host without a reboot "
 	    "(os-migrateLive action)." },
+	{ "os_compute_api:os-migrate-server:migrate", C_ADMIN,
+	    "Cold migrate a server to a host (migrate action)." },
+	{ "os_compute_api:servers:resize",		C_OWNER,
+	    "Resize a server to another flavor (resize action)." },
+	{ "os_compute_api:servers:confirm_resize",	C_OWNER,
+	    "Confirm a server resize or cold migration (confirmResize "
+	    "action)." },
+	{ "os_compute_api:servers:revert_resize",	C_OWNER,
+	    "Revert a server resize or cold migration (revertResize "
+	    "action)." },
+	{ "os_compute_api:os-migrations:index",		C_ADMIN,
+	    "List migrations." },
+	{ "os_compute_api:servers:migrations:index",	C_ADMIN,
+	    "List the in-progress live migrations of a server (2.23)." },
+	{ "os_compute_api:servers:migrations:show",	C_ADMIN,
+	    "Show an in-progress live migration of a server (2.23)." },
+	{ "os_compute_api:servers:migrations:delete",	C_ADMIN,
+	    "Abort an in-progress live migration of a server (2.24)." },
 	{ "os_compute_api:servers:create_image",	C_OWNER,
 	    "Create an image from a server (createImage action)." },
 	{ "os_compute_api:os-create-backup",		C_OWNER,
@@ -665,24 +718,39 @@ compute_time_or_null(int64_t ms, int usec)
 	return json_string(b);
 }
 
-json_t *
-compute_links(struct http_req *req, const char *coll, const char *id)
+int
+compute_url(struct http_req *req, bool bookmark, char *out, size_t len,
+    const char *fmt, ...)
 {
 	const struct request_ctx *c = compute_ctx(req);
 	const char *pid = c && c->project_id ? c->project_id : "";
-	char base[512], self[1024], book[1024];
+	char base[512], rest[512];
+	va_list ap;
+	int n;
 
 	if (http_req_base_url(req, base, sizeof(base)) == -1)
 		snprintf(base, sizeof(base), "http://localhost");
-	if (*pid) {
-		snprintf(self, sizeof(self), "%s/v2.1/%s/%s/%s", base, pid,
-		    coll, id);
-		snprintf(book, sizeof(book), "%s/%s/%s/%s", base, pid, coll,
-		    id);
-	} else {
-		snprintf(self, sizeof(self), "%s/v2.1/%s/%s", base, coll, id);
-		snprintf(book, sizeof(book), "%s/%s/%s", base, coll, id);
-	}
+	va_start(ap, fmt);
+	n = vsnprintf(rest, sizeof(rest), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(rest))
+		return -1;
+	/* Nova's _get_project_id(): the project only when the request's
+	 * URL names one (optional since microversion 2.18). */
+	if (http_req_param(req, "project_id") == NULL)
+		pid = "";
+	n = snprintf(out, len, "%s%s%s%s/%s", base, bookmark ? "" : "/v2.1",
+	    *pid ? "/" : "", pid, rest);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+json_t *
+compute_links(struct http_req *req, const char *coll, const char *id)
+{
+	char self[1200], book[1200];
+
+	compute_url(req, false, self, sizeof(self), "%s/%s", coll, id);
+	compute_url(req, true, book, sizeof(book), "%s/%s", coll, id);
 	return json_pack("[{s:s, s:s}, {s:s, s:s}]", "rel", "self", "href",
 	    self, "rel", "bookmark", "href", book);
 }
@@ -767,14 +835,51 @@ const struct http_route compute_routes[] = {
 	 * (servers:start, os-pause-server:pause...), checked on the server. */
 	R("POST", "/servers/{server_id}/action", compute_servers_action, NULL,
 	    SELF, 202),
+	R("GET", "/servers/{server_id}/tags", compute_tags_index,
+	    "os_compute_api:os-server-tags:index", IH, 200),
+	R("PUT", "/servers/{server_id}/tags", compute_tags_update_all,
+	    "os_compute_api:os-server-tags:update_all", IH, 200),
+	R("DELETE", "/servers/{server_id}/tags", compute_tags_delete_all,
+	    "os_compute_api:os-server-tags:delete_all", IH, 204),
+	R("GET", "/servers/{server_id}/tags/{tag}", compute_tags_show,
+	    "os_compute_api:os-server-tags:show", IH, 204),
+	R("PUT", "/servers/{server_id}/tags/{tag}", compute_tags_update,
+	    "os_compute_api:os-server-tags:update", IH, 201),
+	R("DELETE", "/servers/{server_id}/tags/{tag}", compute_tags_delete,
+	    "os_compute_api:os-server-tags:delete", IH, 204),
 	R("GET", "/servers/{server_id}/os-instance-actions",
 	    compute_servers_actions_list, "os_compute_api:os-instance-actions:list",
 	    IH, 200),
 	R("GET", "/servers/{server_id}/os-instance-actions/{request_id}",
 	    compute_servers_action_show, "os_compute_api:os-instance-actions:show",
 	    IH, 200),
+	R("GET", "/servers/{server_id}/migrations",
+	    compute_server_migrations_list,
+	    "os_compute_api:servers:migrations:index", IH, 200),
+	R("GET", "/servers/{server_id}/migrations/{migration_id}",
+	    compute_server_migrations_show,
+	    "os_compute_api:servers:migrations:show", IH, 200),
+	R("DELETE", "/servers/{server_id}/migrations/{migration_id}",
+	    compute_server_migrations_delete,
+	    "os_compute_api:servers:migrations:delete", IH, 202),
+	R("GET", "/os-migrations", compute_migrations_list,
+	    "os_compute_api:os-migrations:index", 0, 200),
 	R("GET", "/servers/{server_id}/diagnostics", compute_servers_diagnostics,
 	    "os_compute_api:os-server-diagnostics", 0, 200),
+	R("POST", "/servers/{server_id}/remote-consoles", compute_console_remote,
+	    "os_compute_api:os-remote-consoles", IH, 200),
+	/* The console's page and websocket (nova-novncproxy's): no Keystone
+	 * token; the websocket takes the console token in its query. */
+	{ "GET", "/vnc/websockify", compute_console_websockify, NULL, NA, 200,
+	    NULL },
+	{ "GET", "/vnc/{p1}", compute_console_file, NULL, NA, 200, NULL },
+	{ "GET", "/vnc/{p1}/{p2}", compute_console_file, NULL, NA, 200, NULL },
+	{ "GET", "/vnc/{p1}/{p2}/{p3}", compute_console_file, NULL, NA, 200,
+	    NULL },
+	{ "GET", "/vnc/{p1}/{p2}/{p3}/{p4}", compute_console_file, NULL, NA,
+	    200, NULL },
+	{ "GET", "/vnc/{p1}/{p2}/{p3}/{p4}/{p5}", compute_console_file, NULL,
+	    NA, 200, NULL },
 	R("GET", "/servers/{server_id}/ips", compute_servers_ips,
 	    "os_compute_api:ips:index", IH, 200),
 	R("GET", "/servers/{server_id}/ips/{network_label}",

@@ -39,7 +39,7 @@ struct compute;
 
 /* Microversions served: 2.COMPUTE_MV_MIN .. 2.COMPUTE_MV_MAX. */
 #define COMPUTE_MV_MIN	1
-#define COMPUTE_MV_MAX	11
+#define COMPUTE_MV_MAX	33
 
 /*
  * The service: scheduler and reconciler over the borrowed store and bus

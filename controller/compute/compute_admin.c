@@ -20,10 +20,13 @@
 #include "config.h"
 #include "core/db.h"
 #include "err.h"
+#include "http/jsonreq.h"
 #include "log.h"
 #include "metrics.h"
 
 #define NOVA_BINARY	"nova-compute"
+/* Nova's [api] max_limit: the longest page of a paged list. */
+#define HV_PAGE_MAX	1000
 #define AGENT_BINARY	"tinystack-agent"
 
 void
@@ -246,8 +249,10 @@ hv_brief(const struct host *h)
 	    "status", h->svc.disabled ? "disabled" : "enabled");
 }
 
+/* cpu_info: a JSON text below microversion 2.28, the object from then
+ * on (Nova's). */
 static json_t *
-hv_detail(struct compute *svc, const struct host *h)
+hv_detail(struct compute *svc, const struct host *h, int mv)
 {
 	int64_t free_ram, free_disk, mem_used, disk_used;
 	json_t *o = hv_brief(h), *cpu;
@@ -259,14 +264,14 @@ hv_detail(struct compute *svc, const struct host *h)
 	    "topology", "cells", 1, "sockets", 1, "cores", (int)h->hv.vcpus,
 	    "threads", 1, "features");
 	cpu_text = cpu ? json_dumps(cpu, JSON_COMPACT) : NULL;
-	json_decref(cpu);
 	if (o == NULL || cpu_text == NULL) {
 		free(cpu_text);
+		json_decref(cpu);
 		json_decref(o);
 		return NULL;
 	}
 	json_object_update_new(o, json_pack("{s:s, s:I, s:n, s:i, s:i, s:I, "
-	    "s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:s, "
+	    "s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:o, "
 	    "s:{s:s, s:i, s:o}}",
 	    "hypervisor_type", strcasecmp(h->hv.hypervisor_type, "QEMU") == 0 ?
 	    "QEMU" : h->hv.hypervisor_type,
@@ -283,31 +288,81 @@ hv_detail(struct compute *svc, const struct host *h)
 	    "disk_available_least", (json_int_t)free_disk,
 	    "current_workload", (int)h->workload,
 	    "running_vms", (int)h->instances,
-	    "cpu_info", cpu_text,
+	    "cpu_info", request_mv_has(mv, MV_CPU_INFO_OBJECT) ?
+	    json_incref(cpu) : json_string(cpu_text),
 	    "service", "host", h->svc.host, "id", (int)h->id,
 	    "disabled_reason", h->svc.disabled_reason ?
 	    json_string(h->svc.disabled_reason) : json_null()));
 	free(cpu_text);
+	json_decref(cpu);
 	return o;
 }
 
+/*
+ * From microversion 2.33 a page: limit (Nova's max_limit caps it) and
+ * marker (a hypervisor id; one that is not there is a 400), by id; a
+ * page as long as the limit gets "hypervisors_links" with the next one
+ * (Nova's _get_collection_links, also when it happens to be the last).
+ */
 static int
 hv_list(struct http_req *req, struct http_resp *resp, bool detail)
 {
 	struct compute *svc = compute_of(req);
+	const char *marker = NULL;
+	int64_t limit = INT32_MAX;	/* below 2.33: all */
+	bool has_limit = false;
 	struct hosts hs;
-	json_t *arr;
+	json_t *arr, *body;
+	size_t from = 0, n = 0;
 	int mv;
 
-	if (compute_version(req, resp, &mv) == -1 || hosts_load(req, &hs) == -1)
+	if (compute_version(req, resp, &mv) == -1)
 		return -1;
+	if (request_mv_has(mv, MV_HYPERVISOR_PAGING)) {
+		if (jsonreq_query_int(JSONREQ_NOVA, "limit", http_req_query(req,
+		    "limit"), 0, INT32_MAX, &limit, &has_limit) == -1)
+			return -1;
+		if (!has_limit || limit > HV_PAGE_MAX)
+			limit = HV_PAGE_MAX;
+		marker = http_req_query(req, "marker");
+	}
+	if (hosts_load(req, &hs) == -1)
+		return -1;
+	if (marker != NULL) {
+		char id[16];
+
+		for (from = 0; from < hs.n; from++) {
+			snprintf(id, sizeof(id), "%u", hs.v[from].id);
+			if (strcmp(id, marker) == 0)
+				break;
+		}
+		if (from == hs.n) {
+			hosts_free(&hs);
+			err_set(TS_EINVALID, "marker [%.64s] not found",
+			    marker);
+			return -1;
+		}
+		from++;
+	}
 	arr = json_array();
-	for (size_t k = 0; arr && k < hs.n; k++)
-		json_array_append_new(arr, detail ? hv_detail(svc, &hs.v[k]) :
-		    hv_brief(&hs.v[k]));
+	for (size_t k = from; arr && k < hs.n && n < (size_t)limit; k++, n++)
+		json_array_append_new(arr, detail ? hv_detail(svc, &hs.v[k],
+		    mv) : hv_brief(&hs.v[k]));
+	body = json_pack("{s:o}", "hypervisors", arr);
+	if (body && request_mv_has(mv, MV_HYPERVISOR_PAGING) && n > 0 &&
+	    n == (size_t)limit) {
+		char href[1200];
+
+		if (compute_url(req, false, href, sizeof(href),
+		    "os-hypervisors%s?limit=%lld&marker=%u", detail ?
+		    "/detail" : "", (long long)limit,
+		    hs.v[from + n - 1].id) == 0)
+			json_object_set_new(body, "hypervisors_links",
+			    json_pack("[{s:s, s:s}]", "rel", "next", "href",
+			    href));
+	}
 	hosts_free(&hs);
-	return http_resp_json(resp, 200, json_pack("{s:o}", "hypervisors",
-	    arr));
+	return http_resp_json(resp, 200, body);
 }
 
 int
@@ -485,7 +540,7 @@ compute_admin_hypervisor_show(struct http_req *req, struct http_resp *resp)
 	if (compute_version(req, resp, &mv) == -1 || hosts_load(req, &hs) == -1)
 		return -1;
 	if ((h = find_id(req, &hs)) != NULL)
-		o = hv_detail(svc, h);
+		o = hv_detail(svc, h, mv);
 	hosts_free(&hs);
 	if (h == NULL)
 		return -1;
@@ -629,7 +684,7 @@ service_json(struct compute *svc, const struct host *h, int mv)
 	    "disabled_reason", h->svc.disabled_reason ?
 	    json_string(h->svc.disabled_reason) : json_null());
 
-	if (o != NULL && mv >= 11)
+	if (o != NULL && request_mv_has(mv, MV_FORCE_DOWN))
 		json_object_set_new(o, "forced_down",
 		    json_boolean(h->svc.forced_down));
 	return o;
@@ -741,7 +796,7 @@ compute_admin_service_update(struct http_req *req, struct http_resp *resp)
 			err_set(TS_EINVALID, "Missing disabled reason field");
 			return -1;
 		}
-	} else if (strcmp(action, "force-down") == 0 && mv >= 11) {
+	} else if (strcmp(action, "force-down") == 0 && request_mv_has(mv, MV_FORCE_DOWN)) {
 		if (jsonreq_bool(JSONREQ_NOVA, b, "forced_down", 0, &forced,
 		    &has_forced) == -1)
 			return -1;

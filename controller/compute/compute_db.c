@@ -72,6 +72,7 @@ each_cb(const void *k, size_t kl, const void *v, size_t vl, void *arg)
 		struct rec_compute_usage	u;
 		struct rec_host_usage		h;
 		struct rec_compute_node		n;
+		struct rec_migration		m;
 	} obj;
 	int rc;
 
@@ -462,56 +463,11 @@ compute_db_instance_put(struct store_txn *txn, const struct rec_instance *i,
 	return 0;
 }
 
-struct keys {
-	char	**k;
-	size_t	 *len;
-	size_t	  n, cap;
-};
-
-static int
-collect_key(const void *k, size_t kl, const void *v, size_t vl, void *arg)
-{
-	struct keys *ks = arg;
-
-	if (ks->n == ks->cap) {
-		size_t ncap = ks->cap ? ks->cap * 2 : 16;
-		char **nk = realloc(ks->k, ncap * sizeof(*nk));
-		size_t *nl;
-
-		if (nk == NULL)
-			goto nomem;
-		ks->k = nk;
-		if ((nl = realloc(ks->len, ncap * sizeof(*nl))) == NULL)
-			goto nomem;
-		ks->len = nl;
-		ks->cap = ncap;
-	}
-	if ((ks->k[ks->n] = malloc(kl)) == NULL)
-		goto nomem;
-	memcpy(ks->k[ks->n], k, kl);
-	ks->len[ks->n++] = kl;
-	return 0;
-nomem:
-	err_set(TS_ENOMEM, "out of memory");
-	return -1;
-}
-
-static void
-keys_free(struct keys *ks)
-{
-	for (size_t i = 0; i < ks->n; i++)
-		free(ks->k[i]);
-	free(ks->k);
-	free(ks->len);
-}
-
 int
 compute_db_instance_del(struct store_txn *txn, const struct rec_instance *i)
 {
 	const char *u = i->uuid;
 	size_t ul = strlen(u);
-	struct keys ks = { 0 };
-	int rc = 0;
 
 	if (store_del(txn, T_INSTANCES, u, ul) == -1)
 		return -1;
@@ -523,22 +479,10 @@ compute_db_instance_del(struct store_txn *txn, const struct rec_instance *i)
 	if (store_del(txn, T_INSTANCE_TASKS, u, ul) == -1 &&
 	    err_code() != TS_ENOT_FOUND)
 		return -1;
-	/* Actions: collect keys first (no writes while iterating). */
-	{
-		char prefix[CODEC_UUID_LEN + 1];
-
-		memcpy(prefix, u, ul);
-		prefix[ul] = '\0';
-		if (store_iter(txn, T_INSTANCE_ACTIONS, prefix, ul + 1,
-		    collect_key, &ks) == -1)
-			rc = -1;
-	}
-	for (size_t j = 0; rc == 0 && j < ks.n; j++)
-		if (store_del(txn, T_INSTANCE_ACTIONS, ks.k[j], ks.len[j]) ==
-		    -1)
-			rc = -1;
-	keys_free(&ks);
-	return rc;
+	/* The instance actions stay: Nova's os-instance-actions answers for
+	 * a deleted server from microversion 2.21 (Nova keeps them until
+	 * its operator archives deleted rows). */
+	return 0;
 }
 
 int
@@ -758,6 +702,7 @@ event_name(const char *action)
 		{ "suspend",	"compute_suspend_instance" },
 		{ "resume",	"compute_resume_instance" },
 		{ "rebuild",	"compute_rebuild_instance" },
+		{ "trigger_crash_dump", "compute_trigger_crash_dump" },
 		{ "evacuate",	"compute_rebuild_instance" },	/* as Nova */
 		{ "live-migration", "compute_live_migration" },	/* as Nova */
 	};
@@ -1091,5 +1036,155 @@ compute_db_instance_copy(const struct rec_instance *src,
 		rc = codec_record_decode(&schema_rec_instance, b.data, b.len,
 		    dst, NULL);
 	buf_free(&b);
+	return rc;
+}
+
+/* ------------------------------------------------------------- migrations */
+
+static void
+mig_key(uint64_t id, uint8_t k[8])
+{
+	for (int b = 0; b < 8; b++)
+		k[b] = (uint8_t)(id >> (56 - 8 * b));
+}
+
+static int
+last_id_cb(const void *k, size_t kl, const void *v, size_t vl, void *arg)
+{
+	uint64_t *last = arg, id = 0;
+
+	(void)v;
+	(void)vl;
+	if (kl != 8)
+		return 0;
+	for (size_t b = 0; b < 8; b++)
+		id = id << 8 | ((const uint8_t *)k)[b];
+	if (id > *last)
+		*last = id;
+	return 0;
+}
+
+int
+compute_db_migration_add(struct store_txn *txn, struct rec_migration *m)
+{
+	uint64_t last = 0;
+	uint8_t k[8];
+
+	/* A walk of the keys only: migrations are few next to instances. */
+	if (store_iter(txn, T_MIGRATIONS, NULL, 0, last_id_cb, &last) == -1)
+		return -1;
+	m->id = last + 1;
+	mig_key(m->id, k);
+	return put_k(txn, T_MIGRATIONS, k, sizeof(k), &schema_rec_migration, m,
+	    STORE_NOOVERWRITE);
+}
+
+int
+compute_db_migration_get(struct store_txn *txn, uint64_t id,
+    struct rec_migration *m)
+{
+	uint8_t k[8];
+
+	mig_key(id, k);
+	if (get_k(txn, T_MIGRATIONS, k, sizeof(k), &schema_rec_migration, m) ==
+	    -1) {
+		if (err_code() == TS_ENOT_FOUND)
+			err_set(TS_ENOT_FOUND, "Migration %llu could not be "
+			    "found.", (unsigned long long)id);
+		return -1;
+	}
+	return 0;
+}
+
+int
+compute_db_migration_put(struct store_txn *txn, const struct rec_migration *m)
+{
+	uint8_t k[8];
+
+	mig_key(m->id, k);
+	return put_k(txn, T_MIGRATIONS, k, sizeof(k), &schema_rec_migration, m,
+	    0);
+}
+
+int
+compute_db_migration_status(struct store_txn *txn, uint64_t id,
+    const char *status, int64_t now)
+{
+	struct rec_migration m;
+	char *st;
+	int rc;
+
+	if (id == 0)
+		return 0;
+	if (compute_db_migration_get(txn, id, &m) == -1) {
+		if (err_code() != TS_ENOT_FOUND)
+			return -1;
+		log_warnx("%s", err_msg());
+		return 0;
+	}
+	if ((st = strdup(status)) == NULL) {
+		codec_clear(&schema_rec_migration, &m);
+		err_set(TS_ENOMEM, "out of memory");
+		return -1;
+	}
+	free(m.status);
+	m.status = st;
+	m.updated_at = now;
+	rc = compute_db_migration_put(txn, &m);
+	codec_clear(&schema_rec_migration, &m);
+	return rc;
+}
+
+struct mig_list {
+	struct rec_migration	*v;
+	size_t			 n, cap;
+};
+
+static int
+mig_collect_cb(const void *k, size_t kl, void *rec, void *arg)
+{
+	struct mig_list *l = arg;
+	struct rec_migration *m = rec;
+
+	(void)k;
+	(void)kl;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct rec_migration *v = realloc(l->v, cap * sizeof(*v));
+
+		if (v == NULL) {
+			err_set(TS_ENOMEM, "out of memory");
+			return -1;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	/* Taken over: each_cb's clear of the emptied record frees nothing. */
+	l->v[l->n++] = *m;
+	memset(m, 0, sizeof(*m));
+	return 0;
+}
+
+int
+compute_db_migration_each(struct store_txn *txn,
+    int (*cb)(const struct rec_migration *, void *), void *arg)
+{
+	struct mig_list l = { 0 };
+	int rc = 0;
+
+	if (each_rec(txn, T_MIGRATIONS, NULL, 0, NULL, 0,
+	    &schema_rec_migration, mig_collect_cb, &l) == -1)
+		rc = -1;
+	for (size_t j = l.n; rc == 0 && j > 0; j--) {
+		int r = cb(&l.v[j - 1], arg);
+
+		if (r == -1)
+			rc = -1;
+		if (r != 0)
+			break;
+	}
+	for (size_t j = 0; j < l.n; j++)
+		codec_clear(&schema_rec_migration, &l.v[j]);
+	free(l.v);
 	return rc;
 }

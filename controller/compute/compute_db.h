@@ -173,6 +173,22 @@ int	compute_db_node_each(struct store_txn *,
 	    int (*cb)(const struct rec_compute_node *, void *), void *);
 
 /* Disk a flavor takes on its host, GiB: root + ephemeral + swap. */
+/* ---- migrations (os-migrations): keyed by id, 8 bytes big-endian ---- */
+
+/* Adds m with the next id (one above the highest stored; ids are never
+ * reused: records are never deleted) into m->id. */
+int	compute_db_migration_add(struct store_txn *, struct rec_migration *m);
+int	compute_db_migration_get(struct store_txn *, uint64_t id,
+	    struct rec_migration *);
+int	compute_db_migration_put(struct store_txn *, const struct rec_migration *);
+/* Sets status (and updated_at) of migration id; an absent record is
+ * logged and ignored (an instance of a database older than the table). */
+int	compute_db_migration_status(struct store_txn *, uint64_t id,
+	    const char *status, int64_t now);
+/* Newest first (id descending); the callback returns 0 go on, 1 stop. */
+int	compute_db_migration_each(struct store_txn *,
+	    int (*cb)(const struct rec_migration *, void *), void *);
+
 uint64_t compute_db_flavor_disk_gb(const struct sch_inst_flavor *);
 
 #endif

@@ -153,7 +153,7 @@ compute_servers_diagnostics(struct http_req *req, struct http_resp *resp)
 	}
 	uptime = cur.launched_at ? (json_int_t)((db_now_ms() -
 	    cur.launched_at) / 1000) : 0;
-	o = mv >= 48 ? std_view(st, &cur, uptime) : legacy_view(st);
+	o = request_mv_has(mv, MV_DIAGNOSTICS_STD) ? std_view(st, &cur, uptime) : legacy_view(st);
 	codec_free(&schema_msg_guest_stats, (void **)&st);
 	codec_clear(&schema_rec_instance, &cur);
 	if (o == NULL) {

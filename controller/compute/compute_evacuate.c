@@ -160,6 +160,10 @@ evac_fn(struct store_txn *txn, void *arg)
 			goto out;
 		e->moved_vol = true;
 	}
+	/* os-migrations: the rebuild's end (recon) says done or failed. */
+	if (compute_migration_begin(txn, &i, "evacuation", "accepted",
+	    e->source, host, i.flavor.id, i.flavor.id, now) == -1)
+		goto out;
 	if (recon_task_begin_as(e->svc->recon, txn, &i, "rebuilding",
 	    "evacuate", e->reqid, e->ctx->user_id, e->ctx->project_id,
 	    now) == -1)
@@ -177,11 +181,17 @@ out:
 	return rc;
 }
 
-/* The body at microversions 2.1-2.13 (the service's range): host
- * optional, onSharedStorage required, adminPass optional; nothing else. */
+/*
+ * The body of Nova's evacuate schema at microversion mv: host optional;
+ * below 2.14 onSharedStorage required (adminPass refused with it); from
+ * 2.29 force (a forced host needs a host); nothing else.
+ */
 static int
-parse(json_t *arg, const char **host, bool *shared, const char **pass)
+parse(json_t *arg, int mv, const char **host, bool *shared, const char **pass,
+    bool *force)
 {
+	bool has_shared = !request_mv_has(mv, MV_EVACUATE_NO_PASS);
+	bool has_force = request_mv_has(mv, MV_EVACUATE_FORCE);
 	const char *k;
 	json_t *v;
 
@@ -193,8 +203,9 @@ parse(json_t *arg, const char **host, bool *shared, const char **pass)
 		return -1;
 	}
 	json_object_foreach(arg, k, v) {
-		if (strcmp(k, "host") != 0 && strcmp(k, "onSharedStorage") !=
-		    0 && strcmp(k, "adminPass") != 0) {
+		if (strcmp(k, "host") != 0 && strcmp(k, "adminPass") != 0 &&
+		    (!has_shared || strcmp(k, "onSharedStorage") != 0) &&
+		    (!has_force || strcmp(k, "force") != 0)) {
 			err_set(TS_EINVALID, "Invalid input for field/attribute "
 			    "evacuate. Value: %s. Additional properties are "
 			    "not allowed ('%s' was unexpected)", k, k);
@@ -203,8 +214,10 @@ parse(json_t *arg, const char **host, bool *shared, const char **pass)
 	}
 	if (jsonreq_str(JSONREQ_NOVA, arg, "host", 1, 255, JSONREQ_BYTES, host,
 	    NULL) == -1 ||
-	    jsonreq_bool(JSONREQ_NOVA, arg, "onSharedStorage",
-	    JSONREQ_REQUIRED, shared, NULL) == -1 ||
+	    (has_shared && jsonreq_bool(JSONREQ_NOVA, arg, "onSharedStorage",
+	    JSONREQ_REQUIRED, shared, NULL) == -1) ||
+	    (has_force && jsonreq_bool(JSONREQ_NOVA, arg, "force", 0, force,
+	    NULL) == -1) ||
 	    jsonreq_str(JSONREQ_NOVA, arg, "adminPass", 0, 255, JSONREQ_BYTES,
 	    pass, NULL) == -1)
 		return -1;
@@ -217,21 +230,26 @@ parse(json_t *arg, const char **host, bool *shared, const char **pass)
 		    "existing disk");
 		return -1;
 	}
+	if (*force && *host == NULL) {
+		err_set(TS_EINVALID, "Can't force to a non-provided "
+		    "destination");
+		return -1;
+	}
 	return 0;
 }
 
 int
 compute_evacuate_action(struct http_req *req, struct http_resp *resp,
-    json_t *arg, const struct rec_instance *cur)
+    int mv, json_t *arg, const struct rec_instance *cur)
 {
 	struct evac e = { .svc = compute_of(req) };
 	const char *host = NULL, *pass = NULL;
-	bool shared = false;
+	bool shared = false, force = false;
 	char pw[13];
 	int known, rc = -1;
 
 	if (compute_enforce(req, "os_compute_api:os-evacuate") == -1 ||
-	    parse(arg, &host, &shared, &pass) == -1)
+	    parse(arg, mv, &host, &shared, &pass, &force) == -1)
 		return -1;
 	if (host != NULL) {
 		if ((known = compute_host_known(req, host)) == -1)
@@ -288,9 +306,13 @@ compute_evacuate_action(struct http_req *req, struct http_resp *resp,
 		recon_dispatch_pass(e.svc->recon, &e.after, pass ? pass : pw);
 		codec_clear(&schema_rec_instance, &e.after);
 	}
-	/* Nova answers 200 with the password below microversion 2.14. */
-	rc = http_resp_json(resp, 200, json_pack("{s:s}", "adminPass",
-	    pass ? pass : pw));
+	/* Nova answers 200 with the password below microversion 2.14, from
+	 * then on 200 without a body. */
+	if (request_mv_has(mv, MV_EVACUATE_NO_PASS))
+		rc = http_resp_status(resp, 200);
+	else
+		rc = http_resp_json(resp, 200, json_pack("{s:s}", "adminPass",
+		    pass ? pass : pw));
 	explicit_bzero(pw, sizeof(pw));
 out:
 	scheduler_hosts_free(&e.cands);

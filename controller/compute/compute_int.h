@@ -44,6 +44,10 @@ struct compute {
 	/* Mints the agents' image capabilities (borrowed; NULL: none). */
 	struct identity			*identity;
 	unsigned			 image_cap_lifetime;	/* s */
+	/* The VNC console (compute_console.c); NULL: [vnc] enabled off. */
+	struct vncconsole		*vnc;
+	char				 vnc_base[1024];	/* "": derived */
+	char				 novnc_path[1024];
 };
 
 /* The service of a compute request (its listener's app). */
@@ -77,6 +81,38 @@ int	compute_enforce(struct http_req *, const char *rule);
  */
 int	compute_version(struct http_req *, struct http_resp *, int *minor);
 
+/* The microversions whose change the service serves, named for
+ * request_mv_has(mv, MV_...): each gate compares against one of these. */
+enum compute_mv {
+	MV_KEYPAIR_TYPE		= 2,	/* keypair type; 201/204 codes */
+	MV_EXTENDED_ATTRS	= 3,	/* OS-EXT-SRV-ATTR:*, delete_on_term. */
+	MV_LOCKED		= 9,	/* server "locked" */
+	MV_KEYPAIR_USER		= 10,	/* keypairs of another user */
+	MV_FORCE_DOWN		= 11,	/* os-services force-down */
+	MV_EVACUATE_NO_PASS	= 14,	/* evacuate: no onSharedStorage,
+					 * no adminPass answered */
+	MV_HOST_STATUS		= 16,	/* server host_status */
+	MV_CRASH_DUMP		= 17,	/* trigger_crash_dump action */
+	MV_DESCRIPTION		= 19,	/* server description */
+	MV_FORCE_COMPLETE	= 22,	/* live migration force_complete */
+	MV_MIGRATIONS_ID	= 23,	/* os-migrations id, type, links */
+	MV_MIGRATION_ABORT	= 24,	/* DELETE a live migration */
+	MV_DELETED_ACTIONS	= 21,	/* instance actions of deleted */
+	MV_LIVE_MIGRATE_AUTO	= 25,	/* block_migration "auto", no
+					 * disk_over_commit */
+	MV_SERVER_TAGS		= 26,	/* server tags */
+	MV_CPU_INFO_OBJECT	= 28,	/* hypervisor cpu_info an object */
+	MV_EVACUATE_FORCE	= 29,	/* evacuate "force" */
+	MV_LIVE_MIGRATE_FORCE	= 30,	/* os-migrateLive "force" */
+	MV_DEVICE_TAGS		= 32,	/* networks/bdm "tag" on create */
+	MV_HYPERVISOR_PAGING	= 33,	/* os-hypervisors limit/marker */
+	MV_NO_PROXY		= 36,	/* proxy APIs gone */
+	MV_AUTO_NETWORK		= 37,	/* networks "auto"/"none" */
+	MV_NO_DEVICE_TAGS	= 33,	/* 2.33-2.41 lost device tags */
+	MV_NO_MULTINIC		= 44,	/* add/removeFixedIp gone */
+	MV_DIAGNOSTICS_STD	= 48,	/* standard diagnostics view */
+};
+
 /* ---- JSON --------------------------------------------------------------- */
 
 /* "YYYY-MM-DDTHH:MM:SSZ" (Nova's created/updated). */
@@ -85,6 +121,11 @@ void	compute_time(int64_t ms, char out[32]);
 void	compute_time_usec(int64_t ms, char out[32]);
 /* A time string or null (0 ms). */
 json_t	*compute_time_or_null(int64_t ms, int usec);
+/* Into out: <base>/v2.1/<project>/<fmt...>, bookmark without "/v2.1";
+ * the project only when the request's URL names one (Nova's links since
+ * microversion 2.18 made it optional). -1 if it does not fit. */
+int	compute_url(struct http_req *, bool bookmark, char *out, size_t len,
+	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* [{"rel":"self","href":<base>/v2.1/<project>/<coll>/<id>},
  *  {"rel":"bookmark","href":<base>/<project>/<coll>/<id>}] */
 json_t	*compute_links(struct http_req *, const char *coll, const char *id);
@@ -158,10 +199,29 @@ int	compute_servers_action(struct http_req *, struct http_resp *);
 /* The evacuate action (compute_evacuate.c): cur is the server read by
  * the action route, borrowed. */
 int	compute_evacuate_action(struct http_req *, struct http_resp *,
-	    json_t *arg, const struct rec_instance *cur);
+	    int mv, json_t *arg, const struct rec_instance *cur);
+/* resize, migrate, confirmResize, revertResize (compute_resize.c). */
+int	compute_resize_action(struct http_req *, struct http_resp *,
+	    const char *key, json_t *arg, const struct rec_instance *cur);
+/* GET /os-migrations, GET /servers/{id}/migrations[/{id}] (2.23),
+ * DELETE /servers/{id}/migrations/{id} (2.24). */
+int	compute_migrations_list(struct http_req *, struct http_resp *);
+int	compute_server_migrations_list(struct http_req *, struct http_resp *);
+int	compute_server_migrations_show(struct http_req *, struct http_resp *);
+int	compute_server_migrations_delete(struct http_req *, struct http_resp *);
+/*
+ * Inside a store_write() function: a new migration record of instance i
+ * (type: resize | migration | live-migration | evacuation) from source to
+ * dest (flavor ids old_type/new_type, may be NULL), its id into
+ * i->migration_id (the caller writes i).
+ */
+int	compute_migration_begin(struct store_txn *, struct rec_instance *i,
+	    const char *type, const char *status, const char *source,
+	    const char *dest, const char *old_type, const char *new_type,
+	    int64_t now);
 /* The os-migrateLive action (compute_migrate.c); cur as above. */
 int	compute_migrate_live_action(struct http_req *, struct http_resp *,
-	    json_t *arg, const struct rec_instance *cur);
+	    int mv, json_t *arg, const struct rec_instance *cur);
 /* Aborts the running live migration of cur (compute_migrate.c; for
  * DELETE /servers/{id}/migrations/{mid}, whose route checks its policy,
  * the migration record and its status, then answers 202 on 0): 409 as
@@ -173,9 +233,34 @@ int	compute_migrate_abort(struct http_req *, const struct rec_instance *cur);
  * key, cur the server read by the action route, borrowed. */
 int	compute_snapshot_action(struct http_req *, struct http_resp *,
 	    const char *action, json_t *arg, const struct rec_instance *cur);
+/* ---- server tags (compute_tags.c, microversion 2.26) ---------------------- */
+
+#define COMPUTE_TAGS_MAX	50	/* Nova's MAX_TAG_COUNT */
+/* Nova's tag: 1 to 60 characters, no '/' or ','. */
+bool	compute_tag_valid(const char *);
+bool	compute_tag_has(const struct rec_instance *, const char *);
+/* The server view's "tags": its tags as an array (owned). */
+json_t	*compute_tags_json(const struct rec_instance *);
+int	compute_tags_index(struct http_req *, struct http_resp *);
+int	compute_tags_update_all(struct http_req *, struct http_resp *);
+int	compute_tags_delete_all(struct http_req *, struct http_resp *);
+int	compute_tags_show(struct http_req *, struct http_resp *);
+int	compute_tags_update(struct http_req *, struct http_resp *);
+int	compute_tags_delete(struct http_req *, struct http_resp *);
+
 int	compute_servers_actions_list(struct http_req *, struct http_resp *);
 int	compute_servers_action_show(struct http_req *, struct http_resp *);
 int	compute_servers_diagnostics(struct http_req *, struct http_resp *);
+
+/* ---- the VNC console (compute_console.c) -------------------------------- */
+
+int	compute_console_remote(struct http_req *, struct http_resp *);
+/* The os-getVNCConsole action on the loaded instance i. */
+int	compute_console_vnc_action(struct http_req *, struct http_resp *,
+	    json_t *arg, const struct rec_instance *i, int mv);
+/* noVNC's files and the websocket: no token (the console token is). */
+int	compute_console_file(struct http_req *, struct http_resp *);
+int	compute_console_websockify(struct http_req *, struct http_resp *);
 /* The changePassword action of i (compute_password.c): its checks, then
  * Nova's refusal for a driver that cannot set it; always -1. */
 int	compute_change_password(struct http_req *, json_t *arg,

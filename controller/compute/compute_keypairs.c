@@ -53,7 +53,7 @@ keypair_json(const struct rec_keypair *k, bool full, int mv)
 		    "id", (json_int_t)k->id, "created_at", t, "deleted", 0,
 		    "deleted_at", "updated_at");
 	}
-	if (o && mv >= 2)
+	if (o && request_mv_has(mv, MV_KEYPAIR_TYPE))
 		json_object_set_new(o, "type", json_string(k->type));
 	return o;
 }
@@ -68,7 +68,7 @@ kp_user(struct http_req *req, int mv, const char *rule, const char *name,
     const char *body_user, const char **user)
 {
 	const struct request_ctx *c = compute_ctx(req);
-	const char *q = mv >= 10 ? (body_user ? body_user :
+	const char *q = request_mv_has(mv, MV_KEYPAIR_USER) ? (body_user ? body_user :
 	    http_req_query(req, "user_id")) : NULL;
 
 	*user = q && *q ? q : c->user_id;
@@ -204,9 +204,9 @@ compute_keypairs_create(struct http_req *req, struct http_resp *resp)
 	    NULL) == -1 ||
 	    jsonreq_str(JSONREQ_NOVA, b, "public_key", 0, SSHKEY_TEXT_MAX,
 	    JSONREQ_BYTES, &pub, NULL) == -1 ||
-	    (mv >= 2 && jsonreq_str(JSONREQ_NOVA, b, "type", 1, 16,
+	    (request_mv_has(mv, MV_KEYPAIR_TYPE) && jsonreq_str(JSONREQ_NOVA, b, "type", 1, 16,
 	    JSONREQ_BYTES, &type, NULL) == -1) ||
-	    (mv >= 10 && jsonreq_str(JSONREQ_NOVA, b, "user_id", 1, 64,
+	    (request_mv_has(mv, MV_KEYPAIR_USER) && jsonreq_str(JSONREQ_NOVA, b, "user_id", 1, 64,
 	    JSONREQ_BYTES, &buser, NULL) == -1) ||
 	    kp_user(req, mv, "os_compute_api:os-keypairs:create", NULL,
 	    buser, &user) == -1)
@@ -255,10 +255,10 @@ compute_keypairs_create(struct http_req *req, struct http_resp *resp)
 	    "fingerprint", fp, "user_id", user);
 	if (o && priv)
 		json_object_set_new(o, "private_key", json_string(priv));
-	if (o && mv >= 2)
+	if (o && request_mv_has(mv, MV_KEYPAIR_TYPE))
 		json_object_set_new(o, "type", json_string("ssh"));
 	/* 2.2 made the create a 201. */
-	rc = http_resp_json(resp, mv >= 2 ? 201 : 200, json_pack("{s:o}",
+	rc = http_resp_json(resp, request_mv_has(mv, MV_KEYPAIR_TYPE) ? 201 : 200, json_pack("{s:o}",
 	    "keypair", o));
 out:
 	free(line);
@@ -290,5 +290,5 @@ compute_keypairs_delete(struct http_req *req, struct http_resp *resp)
 	    &d.user) == -1 || compute_write(req, kdel_fn, &d) == -1)
 		return -1;
 	/* 2.2 made the delete a 204. */
-	return http_resp_status(resp, mv >= 2 ? 204 : 202);
+	return http_resp_status(resp, request_mv_has(mv, MV_KEYPAIR_TYPE) ? 204 : 202);
 }

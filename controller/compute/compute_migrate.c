@@ -1,7 +1,8 @@
 /*
  * compute_migrate: Nova's live migration server action (os-migrateLive),
- * the body of microversions 2.1-2.24 (the service serves 2.1-2.11):
- * {"host": H|null, "block_migration": bool, "disk_over_commit": bool}.
+ * the body of microversions 2.1-2.30: {"host": H|null, "block_migration":
+ * bool, "disk_over_commit": bool} below 2.25; from 2.25 block_migration
+ * may be "auto" and disk_over_commit is gone; from 2.30 "force".
  *
  * The API checks as Nova's conductor does before it answers (below 2.34
  * the checks are synchronous: a refusal is a 400 or 409, never a server
@@ -136,6 +137,10 @@ migrate_fn(struct store_txn *txn, void *arg)
 			goto out;
 		m->moved_net = true;
 	}
+	/* os-migrations: ended by the reconciler's migrate_end(). */
+	if (compute_migration_begin(txn, &i, "live-migration", "running",
+	    i.host, host, i.flavor.id, i.flavor.id, now) == -1)
+		goto out;
 	if (recon_task_begin_as(m->svc->recon, txn, &i, "migrating",
 	    "live-migration", m->reqid, m->ctx->user_id, m->ctx->project_id,
 	    now) == -1)
@@ -161,17 +166,24 @@ bad_extra(const char *k)
 	return -1;
 }
 
-/* migrate_live's schema below 2.25: all three members required, host a
- * hostname or null, the booleans Nova's boolean words. From 2.25
- * (migrate_live_v2_25): disk_over_commit gone (an additional property),
- * block_migration a boolean or "auto" (here: the disks are copied, as
- * for any server with a local disk). */
+/*
+ * Nova's migrate_live schema at microversion mv: host (a hostname or null)
+ * and block_migration required; below 2.25 disk_over_commit required too
+ * and block_migration a boolean word, from 2.25 disk_over_commit gone and
+ * block_migration also "auto" (the driver decides: tinystack has no shared
+ * instance storage, so a block migration); from 2.30 force, which needs a
+ * host. A forced host is still claimed (as Nova's placement claim since
+ * Pike); only the scheduler's filters are what force would skip, and the
+ * named host's claim is the check tinystack makes either way.
+ */
 static int
-parse(json_t *arg, int minor, const char **host, bool *block)
+parse(json_t *arg, int mv, const char **host, bool *block)
 {
+	bool v225 = request_mv_has(mv, MV_LIVE_MIGRATE_AUTO);
+	bool has_force = request_mv_has(mv, MV_LIVE_MIGRATE_FORCE);
 	const char *k;
-	json_t *v;
-	bool doc = false;
+	json_t *v, *bm;
+	bool doc = false, force = false;
 
 	if (!json_is_object(arg)) {
 		err_set(TS_EINVALID, "Invalid input for field/attribute "
@@ -182,22 +194,24 @@ parse(json_t *arg, int minor, const char **host, bool *block)
 	}
 	json_object_foreach(arg, k, v) {
 		if (strcmp(k, "host") != 0 && strcmp(k, "block_migration") !=
-		    0 && (minor >= 25 || strcmp(k, "disk_over_commit") != 0))
+		    0 && (v225 || strcmp(k, "disk_over_commit") != 0) &&
+		    (!has_force || strcmp(k, "force") != 0))
 			return bad_extra(k);
 	}
 	if (json_object_get(arg, "host") == NULL)
 		return jsonreq_fail(JSONREQ_NOVA, "os-migrateLive",
 		    "'host' is a required property");
-	v = json_object_get(arg, "block_migration");
-	if (minor >= 25 && json_is_string(v) &&
-	    strcmp(json_string_value(v), "auto") == 0) {
+	bm = json_object_get(arg, "block_migration");
+	if (v225 && json_is_string(bm) &&
+	    strcmp(json_string_value(bm), "auto") == 0)
 		*block = true;
-	} else if (jsonreq_bool(JSONREQ_NOVA, arg, "block_migration",
-	    JSONREQ_REQUIRED, block, NULL) == -1) {
+	else if (jsonreq_bool(JSONREQ_NOVA, arg, "block_migration",
+	    JSONREQ_REQUIRED, block, NULL) == -1)
 		return -1;
-	}
-	if ((minor < 25 && jsonreq_bool(JSONREQ_NOVA, arg, "disk_over_commit",
+	if ((!v225 && jsonreq_bool(JSONREQ_NOVA, arg, "disk_over_commit",
 	    JSONREQ_REQUIRED, &doc, NULL) == -1) ||
+	    (has_force && jsonreq_bool(JSONREQ_NOVA, arg, "force", 0, &force,
+	    NULL) == -1) ||
 	    jsonreq_str(JSONREQ_NOVA, arg, "host", 1, 255, JSONREQ_BYTES |
 	    JSONREQ_NULLABLE, host, NULL) == -1)
 		return -1;
@@ -205,20 +219,24 @@ parse(json_t *arg, int minor, const char **host, bool *block)
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") != strlen(*host))
 		return jsonreq_fail(JSONREQ_NOVA, "host", "does not match "
 		    "'^[a-zA-Z0-9-._]*$'");
+	if (force && *host == NULL) {
+		err_set(TS_EINVALID, "Can't force to a non-provided "
+		    "destination");
+		return -1;
+	}
 	return 0;
 }
 
 int
 compute_migrate_live_action(struct http_req *req, struct http_resp *resp,
-    json_t *arg, const struct rec_instance *cur)
+    int mv, json_t *arg, const struct rec_instance *cur)
 {
 	struct mig m = { .svc = compute_of(req) };
 	const char *host = NULL;
-	int known, minor = 1, rc = -1;
+	int known, rc = -1;
 
-	if (compute_version(req, NULL, &minor) == -1 ||
-	    compute_enforce(req, "os_compute_api:os-migrate-server:"
-	    "migrate_live") == -1 || parse(arg, minor, &host, &m.block) == -1)
+	if (compute_enforce(req, "os_compute_api:os-migrate-server:"
+	    "migrate_live") == -1 || parse(arg, mv, &host, &m.block) == -1)
 		return -1;
 	if (state_ok(cur) == -1)
 		return -1;

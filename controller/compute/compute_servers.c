@@ -187,6 +187,15 @@ status_of(const struct rec_instance *i)
 
 	if (t && strcmp(t, "rebuilding") == 0)
 		return "REBUILD";
+	/* Nova's state map: resize tasks show RESIZE over active and
+	 * stopped; vm_state resized is VERIFY_RESIZE until reverted. */
+	if (strcmp(vm, "resized") == 0)
+		return t && strcmp(t, "resize_reverting") == 0 ?
+		    "REVERT_RESIZE" : "VERIFY_RESIZE";
+	if (t && strncmp(t, "resize_", 7) == 0)
+		return "RESIZE";
+	if (t && strcmp(t, "migrating") == 0)
+		return "MIGRATING";
 	if (strcmp(vm, VM_ACTIVE) == 0) {
 		if (t && strcmp(t, "rebooting") == 0)
 			return "REBOOT";
@@ -370,6 +379,31 @@ set_secgroups(json_t *server, json_t *sgs)
 	json_decref(sgs);
 }
 
+/* Nova's description at 2.19: a string of up to 255 characters or null,
+ * printable (valid_description_regex: no control characters). */
+static int
+description_get(json_t *o, const char **out, bool *present)
+{
+	if (jsonreq_str(JSONREQ_NOVA, o, "description", 0, 255,
+	    JSONREQ_NULLABLE, out, present) == -1)
+		return -1;
+	for (const unsigned char *p = (const unsigned char *)*out; p && *p;
+	    p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return jsonreq_fail(JSONREQ_NOVA, "description",
+			    "is not a valid description");
+	return 0;
+}
+
+static bool
+host_status_allowed(struct http_req *req, const struct rec_instance *i)
+{
+	struct request_target t = { .n = 0 };
+
+	return request_target_add(&t, "project_id", i->project_id) == 0 &&
+	    request_allowed(req, "os_compute_api:servers:show:host_status", &t);
+}
+
 /* The server object at microversion 2.mv. VIEW_BASIC: what PUT returns
  * (no OS-EXT-*). addrs: its addresses, taken (NULL: {}). */
 static json_t *
@@ -427,8 +461,13 @@ server_json(struct http_req *req, const struct rec_instance *i,
 			    json_string(i->fault.details));
 		json_object_set_new(o, "fault", f);
 	}
-	if (mv >= 9)
+	if (request_mv_has(mv, MV_LOCKED))
 		json_object_set_new(o, "locked", json_boolean(i->locked));
+	if (request_mv_has(mv, MV_DESCRIPTION))
+		json_object_set_new(o, "description", i->description ?
+		    json_string(i->description) : json_null());
+	if (request_mv_has(mv, MV_SERVER_TAGS))
+		json_object_set_new(o, "tags", compute_tags_json(i));
 	if (view == VIEW_BASIC)
 		return o;
 	snprintf(iname, sizeof(iname), "instance-%s", i->uuid);
@@ -460,6 +499,12 @@ server_json(struct http_req *req, const struct rec_instance *i,
 	json_object_set_new(o, "os-extended-volumes:volumes_attached",
 	    compute_volumes_attached(i, mv));
 	json_object_set_new(o, "config_drive", json_string(""));
+	/* Nova's "" for a server with no host; the policy, on the server's
+	 * project, decides who sees it. */
+	if (request_mv_has(mv, MV_HOST_STATUS) && host_status_allowed(req, i))
+		json_object_set_new(o, "host_status", json_string(i->host &&
+		    *i->host ? scheduler_host_status(compute_of(req)->sched,
+		    i->host) : ""));
 	if (admin) {
 		json_object_set_new(o, "OS-EXT-SRV-ATTR:host", i->host ?
 		    json_string(i->host) : json_null());
@@ -468,7 +513,7 @@ server_json(struct http_req *req, const struct rec_instance *i,
 		json_object_set_new(o, "OS-EXT-SRV-ATTR:instance_name",
 		    json_string(iname));
 	}
-	if (admin && mv >= 3) {
+	if (admin && request_mv_has(mv, MV_EXTENDED_ATTRS)) {
 		char *ud = NULL;
 
 		if (i->user_data.ptr) {
@@ -554,6 +599,8 @@ struct list {
 	struct store_txn	*txn;		/* of the walk */
 	bool			 detail, admin, has_limit;
 	const char		*status, *host, *flavor, *image, *project;
+	/* 2.26's comma-separated tag filters; NULL: none. */
+	const char		*tags, *tags_any, *not_tags, *not_tags_any;
 	regex_t			 name_re;
 	bool			 has_name;
 	/* ip, ip6: Python's re.match on the fixed addresses, as Nova's
@@ -620,9 +667,67 @@ ip_matches(const struct list *l, const char *uuid)
 	return ia.hit;
 }
 
+/* How many of the comma-separated tags in csv i has, and how many there
+ * are (empty items skipped). */
+static void
+tags_count(const struct rec_instance *i, const char *csv, size_t *has,
+    size_t *n)
+{
+	char t[256];
+
+	*has = *n = 0;
+	while (*csv) {
+		size_t len = strcspn(csv, ",");
+
+		if (len > 0 && len < sizeof(t)) {
+			memcpy(t, csv, len);
+			t[len] = '\0';
+			(*n)++;
+			if (compute_tag_has(i, t))
+				(*has)++;
+		} else if (len > 0) {
+			(*n)++;		/* too long to be anyone's tag */
+		}
+		csv += len;
+		if (*csv == ',')
+			csv++;
+	}
+}
+
+/* Nova's tags, tags-any, not-tags, not-tags-any filters. */
+static bool
+tags_match(const struct list *l, const struct rec_instance *i)
+{
+	size_t has, n;
+
+	if (l->tags) {
+		tags_count(i, l->tags, &has, &n);
+		if (has < n)
+			return false;
+	}
+	if (l->tags_any) {
+		tags_count(i, l->tags_any, &has, &n);
+		if (has == 0)
+			return false;
+	}
+	if (l->not_tags) {
+		tags_count(i, l->not_tags, &has, &n);
+		if (n > 0 && has == n)
+			return false;
+	}
+	if (l->not_tags_any) {
+		tags_count(i, l->not_tags_any, &has, &n);
+		if (has > 0)
+			return false;
+	}
+	return true;
+}
+
 static bool
 list_matches(const struct list *l, const struct rec_instance *i)
 {
+	if (!tags_match(l, i))
+		return false;
 	if (l->status && !status_matches(i, l->status))
 		return false;
 	if (l->host && (i->host == NULL || strcmp(i->host, l->host) != 0))
@@ -796,6 +901,12 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 		limit = LIST_MAX;
 	l.limit = (size_t)limit;
 	l.status = http_req_query(req, "status");
+	if (request_mv_has(mv, MV_SERVER_TAGS)) {
+		l.tags = http_req_query(req, "tags");
+		l.tags_any = http_req_query(req, "tags-any");
+		l.not_tags = http_req_query(req, "not-tags");
+		l.not_tags_any = http_req_query(req, "not-tags-any");
+	}
 	l.flavor = http_req_query(req, "flavor");
 	l.image = http_req_query(req, "image");
 	/* host is an admin filter; Nova ignores it for others. */
@@ -883,13 +994,11 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 	body = json_pack("{s:O}", "servers", l.arr);
 	/* A full page with a match after it: give the link. */
 	if (body && l.has_limit && l.limit > 0 && l.n == l.limit && l.more) {
-		char base[512], href[1024];
+		char href[1200];
 
-		if (http_req_base_url(req, base, sizeof(base)) == 0) {
-			snprintf(href, sizeof(href), "%s/v2.1/%s/servers%s?"
-			    "limit=%lld&marker=%s", base, c->project_id ?
-			    c->project_id : "", detail ? "/detail" : "",
-			    (long long)limit, l.last);
+		if (compute_url(req, false, href, sizeof(href), "servers%s?"
+		    "limit=%lld&marker=%s", detail ? "/detail" : "",
+		    (long long)limit, l.last) == 0) {
 			json_object_set_new(body, "servers_links",
 			    json_pack("[{s:s, s:s}]", "rel", "next", "href",
 			    href));
@@ -931,6 +1040,7 @@ struct create {
 	const struct request_ctx	*ctx;
 	const char		*reqid;
 	const char		*name;
+	const char		*description;	/* NULL: null */
 	struct rec_flavor	 flavor;
 	struct compute_image	 image;
 	const char		*key_name;
@@ -1060,6 +1170,15 @@ set_opt(char **f, const char *s)
 	return *s ? set_str(f, s) : 0;
 }
 
+/* A field that may become null (s NULL), unlike set_opt's "" . */
+static int
+set_nullable(char **f, const char *s)
+{
+	free(*f);
+	*f = NULL;
+	return set_str(f, s);
+}
+
 /* The image fields of an instance (create, rebuild): ids, formats and
  * what the host verifies the downloads against. */
 static int
@@ -1104,6 +1223,7 @@ fill_instance(struct create *c, struct rec_instance *i, size_t k,
 	name[255] = '\0';
 	hostname_of(name, i->uuid, hn);
 	if (set_str(&i->name, name) == -1 ||
+	    set_str(&i->description, c->description) == -1 ||
 	    set_str(&i->project_id, c->ctx->project_id) == -1 ||
 	    set_str(&i->user_id, c->ctx->user_id) == -1 ||
 	    set_str(&i->reservation_id, c->reservation) == -1 ||
@@ -1616,6 +1736,34 @@ compute_servers_password(char out[13])
 }
 
 /*
+ * A device "tag" of a networks or block_device_mapping_v2 item: Nova's
+ * schema has it at microversion 2.32 only (2.33 lost it until 2.42), a
+ * tag as the server tags' (1 to 60 characters, no '/' or ','); another
+ * microversion refuses the member as any unexpected one. tinystack keeps
+ * no device metadata (it has no metadata service to show it in), so a
+ * valid tag is accepted and not kept.
+ */
+static int
+device_tag(json_t *item, int mv, const char *what)
+{
+	json_t *t = json_object_get(item, "tag");
+
+	if (t == NULL)
+		return 0;
+	if (!request_mv_has(mv, MV_DEVICE_TAGS) ||
+	    request_mv_has(mv, MV_NO_DEVICE_TAGS)) {
+		err_set(TS_EINVALID, "Invalid input for field/attribute %s. "
+		    "Additional properties are not allowed ('tag' was "
+		    "unexpected)", what);
+		return -1;
+	}
+	if (!json_is_string(t) || !compute_tag_valid(json_string_value(t)))
+		return jsonreq_fail(JSONREQ_NOVA, "tag", "is not a valid tag "
+		    "(1 to 60 characters, no '/' or ',')");
+	return 0;
+}
+
+/*
  * networks: absent (before 2.37), "none", "auto" or a list of {"uuid": net, "fixed_ip":
  * ip} / {"port": id}, checked with Nova's messages; the networks and ports
  * themselves are looked up when the server is created, in its transaction.
@@ -1631,7 +1779,7 @@ parse_networks(struct create *c, json_t *nets, int mv)
 		 * network the project can use if there is exactly one (none:
 		 * no NIC; several: NetworkAmbiguous), which is "auto" without
 		 * auto-allocated topologies. */
-		if (mv >= 37) {
+		if (request_mv_has(mv, MV_AUTO_NETWORK)) {
 			err_set(TS_EINVALID, "Invalid input for field/attribute "
 			    "server. 'networks' is a required property");
 			return -1;
@@ -1681,6 +1829,8 @@ parse_networks(struct create *c, json_t *nets, int mv)
 			return -1;
 		}
 		memset(r, 0, sizeof(*r));
+		if (device_tag(e, mv, "networks") == -1)
+			return -1;
 		if (jsonreq_uuid(JSONREQ_NOVA, e, "port", JSONREQ_NULLABLE,
 		    &r->port, NULL) == -1 ||
 		    jsonreq_str(JSONREQ_NOVA, e, "uuid", 0, 255, JSONREQ_BYTES,
@@ -1763,7 +1913,7 @@ bdm_boot_index(json_t *v, int64_t *out)
  * here: refused. *image_ref may be set from the mapping.
  */
 static int
-parse_bdm(struct create *c, json_t *list, const char **image_ref)
+parse_bdm(struct create *c, json_t *list, int mv, const char **image_ref)
 {
 	size_t k;
 	json_t *e;
@@ -1789,6 +1939,8 @@ parse_bdm(struct create *c, json_t *list, const char **image_ref)
 			    "object.");
 			return -1;
 		}
+		if (device_tag(e, mv, "block_device_mapping_v2") == -1)
+			return -1;
 		if (jsonreq_str(JSONREQ_NOVA, e, "source_type", 1, 32,
 		    JSONREQ_BYTES, &src, NULL) == -1 ||
 		    jsonreq_str(JSONREQ_NOVA, e, "destination_type", 1, 32,
@@ -1882,7 +2034,7 @@ compute_servers_create(struct http_req *req, struct http_resp *resp)
 	json_t *s, *sgs, *out;
 	const char *flavor_ref = NULL, *image_ref = NULL, *user_data = NULL,
 	    *az = NULL, *pass = NULL;
-	char zone[256] = "", fhost[256] = "", pw[13], loc[1024], base[512],
+	char zone[256] = "", fhost[256] = "", pw[13], loc[1200],
 	    ip4[INET_ADDRSTRLEN], ip6[INET6_ADDRSTRLEN];
 	bool ret_resv = false;
 	int rc = -1, mv;
@@ -1930,6 +2082,11 @@ compute_servers_create(struct http_req *req, struct http_resp *resp)
 		    "name");
 		goto out;
 	}
+	/* Below 2.19 Nova describes a server by its name. */
+	c.description = c.name;
+	if (request_mv_has(mv, MV_DESCRIPTION) && description_get(s,
+	    &c.description, NULL) == -1)
+		goto out;
 	if (jsonreq_name(JSONREQ_NOVA, "name", c.name) == -1 ||
 	    norm_ip("accessIPv4", AF_INET, c.access_ipv4, ip4,
 	    sizeof(ip4)) == -1 ||
@@ -1949,7 +2106,7 @@ compute_servers_create(struct http_req *req, struct http_resp *resp)
 		    "supported: use block_device_mapping_v2.");
 		goto out;
 	}
-	if (parse_bdm(&c, json_object_get(s, "block_device_mapping_v2"),
+	if (parse_bdm(&c, json_object_get(s, "block_device_mapping_v2"), mv,
 	    &image_ref) == -1)
 		goto out;
 	if (!c.bfv && (image_ref == NULL || *image_ref == '\0')) {
@@ -2040,11 +2197,9 @@ compute_servers_create(struct http_req *req, struct http_resp *resp)
 	    "MANUAL", "adminPass", pass);
 	if (out && json_is_array(sgs))
 		json_object_set(out, "security_groups", sgs);
-	if (http_req_base_url(req, base, sizeof(base)) == 0) {
-		snprintf(loc, sizeof(loc), "%s/v2.1/%s/servers/%s", base,
-		    c.ctx->project_id, c.uuids[0]);
+	if (compute_url(req, false, loc, sizeof(loc), "servers/%s",
+	    c.uuids[0]) == 0)
 		http_resp_header(resp, "Location", loc);
-	}
 	rc = http_resp_json(resp, 202, json_pack("{s:o}", "server", out));
 out:
 	codec_clear(&schema_rec_flavor, &c.flavor);
@@ -2065,8 +2220,8 @@ struct change {
 	const char		*reqid;
 	bool			 admin;
 	/* update */
-	const char		*name, *ipv4, *ipv6;
-	bool			 has_name, has_ipv4, has_ipv6;
+	const char		*name, *ipv4, *ipv6, *description;
+	bool			 has_name, has_ipv4, has_ipv6, has_description;
 	/* actions */
 	const char		*action;	/* API action name */
 	const char		*task;		/* task to start, or NULL */
@@ -2114,6 +2269,9 @@ update_fn(struct store_txn *txn, void *arg)
 		free(i.access_ipv4);
 		i.access_ipv4 = ch->ipv4 ? strdup(ch->ipv4) : NULL;
 	}
+	if (ch->has_description && set_nullable(&i.description,
+	    ch->description) == -1)
+		rc = -1;
 	if (ch->has_ipv6) {
 		free(i.access_ipv6);
 		i.access_ipv6 = ch->ipv6 ? strdup(ch->ipv6) : NULL;
@@ -2153,6 +2311,8 @@ compute_servers_update(struct http_req *req, struct http_resp *resp)
 	    JSONREQ_NULLABLE, &ch.ipv4, &ch.has_ipv4) == -1 ||
 	    jsonreq_str(JSONREQ_NOVA, s, "accessIPv6", 0, 64, JSONREQ_BYTES |
 	    JSONREQ_NULLABLE, &ch.ipv6, &ch.has_ipv6) == -1 ||
+	    (request_mv_has(mv, MV_DESCRIPTION) && description_get(s,
+	    &ch.description, &ch.has_description) == -1) ||
 	    (ch.has_name && jsonreq_name(JSONREQ_NOVA, "name", ch.name) ==
 	    -1) ||
 	    norm_ip("accessIPv4", AF_INET, ch.ipv4, ip4, sizeof(ip4)) == -1 ||
@@ -2183,6 +2343,20 @@ delete_now(struct compute *svc, struct store_txn *txn,
 	if (svc->net != NULL && network_port_release_device(svc->net, txn,
 	    i->uuid) == -1)
 		return -1;
+	/* Its volumes are free (the guest goes with its disks, or never
+	 * was), as on recon's delete: without this an attached or attaching
+	 * volume stayed so for good, its attachment naming a server that
+	 * is gone (RELIABILITY.md A10). */
+	for (size_t k = 0; svc->vol != NULL && k < i->volumes.n; k++) {
+		const struct sch_inst_volume *iv = &i->volumes.items[k];
+
+		if (volume_detach_done(svc->vol, txn, iv->volume_id,
+		    iv->attachment_id) == -1)
+			return -1;
+		if (iv->delete_on_termination && volume_delete_detached(
+		    svc->vol, txn, iv->volume_id) == -1)
+			return -1;
+	}
 	if (tombstone) {
 		struct rec_instance_tombstone tb = { 0 };
 
@@ -2196,6 +2370,11 @@ delete_now(struct compute *svc, struct store_txn *txn,
 	if (i->host && *i->host && scheduler_release(txn, i->host,
 	    i->flavor.vcpus, i->flavor.ram, compute_db_flavor_disk_gb(&i->flavor)) ==
 	    -1)
+		return -1;
+	/* Deleted while resized: the source's claim of the old flavor. */
+	if (i->has_old_flavor && i->host && *i->host && scheduler_release(txn,
+	    i->host, i->old_flavor.vcpus, i->old_flavor.ram,
+	    compute_db_flavor_disk_gb(&i->old_flavor)) == -1)
 		return -1;
 	/* Deleted while live-migrating: the target's claim goes too. */
 	if (i->migrate_host && *i->migrate_host && scheduler_release(txn,
@@ -2278,6 +2457,9 @@ compute_servers_delete(struct http_req *req, struct http_resp *resp)
 	 * through the reconciler). */
 	if (ch.svc->net != NULL && ch.local_delete)
 		network_changed(ch.svc->net);
+	/* Deleted here: its volumes were freed, their exports go. */
+	if (!ch.dispatch)
+		volume_changed(ch.svc->vol);
 	if (ch.dispatch) {
 		recon_dispatch(ch.svc->recon, &ch.after);
 		codec_clear(&schema_rec_instance, &ch.after);
@@ -2368,6 +2550,9 @@ rebuild_apply(struct change *ch, struct rec_instance *i)
 		free(i->access_ipv4);
 		i->access_ipv4 = ch->ipv4 ? strdup(ch->ipv4) : NULL;
 	}
+	if (ch->has_description && set_nullable(&i->description,
+	    ch->description) == -1)
+		return -1;
 	if (ch->has_ipv6) {
 		free(i->access_ipv6);
 		i->access_ipv6 = ch->ipv6 ? strdup(ch->ipv6) : NULL;
@@ -2561,7 +2746,7 @@ console_output(struct http_req *req, struct http_resp *resp, json_t *arg,
 }
 
 static int
-rebuild_parse(struct http_req *req, struct change *ch, json_t *arg,
+rebuild_parse(struct http_req *req, int mv, struct change *ch, json_t *arg,
     const struct rec_instance *cur)
 {
 	const char *ref = NULL;
@@ -2587,7 +2772,9 @@ rebuild_parse(struct http_req *req, struct change *ch, json_t *arg,
 	    jsonreq_str(JSONREQ_NOVA, arg, "accessIPv6", 0, 64, JSONREQ_BYTES |
 	    JSONREQ_NULLABLE, &ch->ipv6, &ch->has_ipv6) == -1 ||
 	    jsonreq_bool(JSONREQ_NOVA, arg, "preserve_ephemeral", 0, &preserve,
-	    NULL) == -1)
+	    NULL) == -1 ||
+	    (request_mv_has(mv, MV_DESCRIPTION) && description_get(arg,
+	    &ch->description, &ch->has_description) == -1))
 		return -1;
 	if (ref == NULL) {
 		err_set(TS_EINVALID, "Invalid input for field/attribute "
@@ -2693,7 +2880,7 @@ secgroups_proxy(struct http_req *req, struct http_resp *resp, const char *id)
 
 	if (compute_version(req, resp, &mv) == -1)
 		return -1;
-	if (mv >= 36) {
+	if (request_mv_has(mv, MV_NO_PROXY)) {
 		err_set(TS_ENOT_FOUND, "The resource could not be found.");
 		return -1;
 	}
@@ -2723,6 +2910,96 @@ compute_secgroups_show(struct http_req *req, struct http_resp *resp)
 {
 	return secgroups_proxy(req, resp, http_req_param(req,
 	    "security_group_id"));
+}
+
+/* ---- trigger_crash_dump (microversion 2.17) ------------------------------- */
+
+struct crash {
+	const struct request_ctx	*ctx;
+	const char			*uuid;
+	const char			*reqid;
+	bool				 admin;
+	struct rec_instance		 after;
+	bool				 started;
+};
+
+/* Nova's check_instance_lock and check_instance_state for it: active,
+ * paused or error (rescued and resized do not exist here), no task. */
+static int
+crash_ok(const struct rec_instance *i, bool admin)
+{
+	if (i->locked && !admin) {
+		err_set(TS_ECONFLICT, "Instance %s is locked", i->uuid);
+		return -1;
+	}
+	if (strcmp(i->vm_state, VM_ACTIVE) != 0 &&
+	    strcmp(i->vm_state, VM_PAUSED) != 0 &&
+	    strcmp(i->vm_state, VM_ERROR) != 0) {
+		err_set(TS_ECONFLICT, "Cannot 'trigger_crash_dump' instance %s "
+		    "while it is in vm_state %s", i->uuid, i->vm_state);
+		return -1;
+	}
+	if (i->task_state != NULL) {
+		err_set(TS_ECONFLICT, "Cannot 'trigger_crash_dump' instance %s "
+		    "while it is in task_state %s", i->uuid, i->task_state);
+		return -1;
+	}
+	if (i->host == NULL || *i->host == '\0') {
+		err_set(TS_ECONFLICT, "Instance %s is not ready", i->uuid);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+crash_fn(struct store_txn *txn, void *arg)
+{
+	struct crash *c = arg;
+
+	if (c->started)
+		codec_clear(&schema_rec_instance, &c->after);
+	c->started = false;
+	if (compute_db_instance_get(txn, c->uuid, &c->after) == -1)
+		return -1;
+	c->started = true;
+	if (crash_ok(&c->after, c->admin) == -1)
+		return -1;
+	return compute_db_action_start(txn, &c->after, c->reqid,
+	    "trigger_crash_dump", c->ctx->user_id, c->ctx->project_id,
+	    db_now_ms());
+}
+
+/* {"trigger_crash_dump": null}: the action recorded, the host sent an NMI
+ * for the guest (recon_crash_dump()); 202 before the host acts, as Nova's
+ * cast. The host's answer ends the action's event. */
+static int
+crash_dump(struct http_req *req, struct http_resp *resp, json_t *arg,
+    const struct rec_instance *cur)
+{
+	struct crash c = { .ctx = compute_ctx(req), .uuid = cur->uuid,
+	    .reqid = http_req_id(req), .admin = compute_is_admin(req) };
+	int rc = -1;
+
+	if (!json_is_null(arg)) {
+		err_set(TS_EINVALID, "Invalid input for field/attribute "
+		    "trigger_crash_dump. Value: %s. It is not of type 'null'",
+		    json_is_string(arg) ? json_string_value(arg) : "(value)");
+		return -1;
+	}
+	if (compute_enforce_owned(req, "os_compute_api:servers:"
+	    "trigger_crash_dump", cur->project_id, cur->user_id, "Instance",
+	    cur->uuid) == -1 || crash_ok(cur, c.admin) == -1)
+		return -1;
+	/* A post that fails (logged) is Nova's cast lost with its compute
+	 * service: still a 202, the event left running. */
+	if (compute_write(req, crash_fn, &c) == 0) {
+		(void)recon_crash_dump(compute_of(req)->recon, &c.after,
+		    c.reqid);
+		rc = http_resp_status(resp, 202);
+	}
+	if (c.started)
+		codec_clear(&schema_rec_instance, &c.after);
+	return rc;
 }
 
 int
@@ -2757,10 +3034,13 @@ compute_servers_action(struct http_req *req, struct http_resp *resp)
 	if (strcmp(key, "os-getConsoleOutput") == 0) {
 		rc = console_output(req, resp, arg, &cur);
 		goto out;
+	} else if (strcmp(key, "os-getVNCConsole") == 0) {
+		rc = compute_console_vnc_action(req, resp, arg, &cur, mv);
+		goto out;
 	} else if (strcmp(key, "changePassword") == 0) {
 		rc = compute_change_password(req, arg, &cur);
 		goto out;
-	} else if (mv < 44 && (strcmp(key, "addFixedIp") == 0 ||
+	} else if (!request_mv_has(mv, MV_NO_MULTINIC) && (strcmp(key, "addFixedIp") == 0 ||
 	    strcmp(key, "removeFixedIp") == 0)) {
 		rc = compute_interfaces_fixed_ip(req, resp, key, arg);
 		goto out;
@@ -2773,10 +3053,19 @@ compute_servers_action(struct http_req *req, struct http_resp *resp)
 		rc = compute_snapshot_action(req, resp, key, arg, &cur);
 		goto out;
 	} else if (strcmp(key, "evacuate") == 0) {
-		rc = compute_evacuate_action(req, resp, arg, &cur);
+		rc = compute_evacuate_action(req, resp, mv, arg, &cur);
 		goto out;
 	} else if (strcmp(key, "os-migrateLive") == 0) {
-		rc = compute_migrate_live_action(req, resp, arg, &cur);
+		rc = compute_migrate_live_action(req, resp, mv, arg, &cur);
+		goto out;
+	} else if (request_mv_has(mv, MV_CRASH_DUMP) &&
+	    strcmp(key, "trigger_crash_dump") == 0) {
+		rc = crash_dump(req, resp, arg, &cur);
+		goto out;
+	} else if (strcmp(key, "resize") == 0 || strcmp(key, "migrate") ==
+	    0 || strcmp(key, "confirmResize") == 0 ||
+	    strcmp(key, "revertResize") == 0) {
+		rc = compute_resize_action(req, resp, key, arg, &cur);
 		goto out;
 	} else if (strcmp(key, "os-resetState") == 0) {
 		const char *st = NULL;
@@ -2814,7 +3103,7 @@ compute_servers_action(struct http_req *req, struct http_resp *resp)
 		const struct action_rule *r;
 
 		if (strcmp(key, "rebuild") == 0) {
-			if (rebuild_parse(req, &ch, arg, &cur) == -1)
+			if (rebuild_parse(req, mv, &ch, arg, &cur) == -1)
 				goto out;
 		}
 		if (strcmp(key, "reboot") == 0) {
@@ -2949,18 +3238,91 @@ cmp_start_desc(const void *a, const void *b)
 	    json_string_value(json_object_get(y, "start_time")));
 }
 
+struct owner {
+	char	project_id[65];
+	char	user_id[65];
+	bool	found;
+};
+
+/* The owner of a server from its "create" action (recorded in the
+ * owner's context, as Nova's). */
+static int
+owner_cb(const struct rec_instance_action *a, void *arg)
+{
+	struct owner *o = arg;
+
+	if (strcmp(a->action, "create") != 0)
+		return 0;
+	snprintf(o->project_id, sizeof(o->project_id), "%s", a->project_id);
+	snprintf(o->user_id, sizeof(o->user_id), "%s", a->user_id);
+	o->found = true;
+	return 1;
+}
+
+/*
+ * Microversion 2.21: the actions of a deleted server stay readable (Nova
+ * reads the instance with read_deleted). Called once the live look-up
+ * answered 404: a server that still exists (another project's) keeps that
+ * answer; a deleted one is its actions, under rule on the project that
+ * created it. uuid receives the server's id.
+ */
+static int
+load_deleted(struct http_req *req, const char *rule,
+    char uuid[CODEC_UUID_LEN + 1])
+{
+	const char *id = http_req_param(req, "server_id");
+	struct store_txn *txn = NULL;
+	struct rec_instance i;
+	struct owner o = { .found = false };
+	int rc;
+
+	if (id == NULL || strlen(id) != CODEC_UUID_LEN)
+		return -1;
+	if (compute_read(req, &txn) == -1)
+		return -1;
+	rc = compute_db_instance_get(txn, id, &i);
+	if (rc == 0) {
+		codec_clear(&schema_rec_instance, &i);
+		store_txn_end(&txn);
+		err_set(TS_ENOT_FOUND, "Instance %s could not be found.", id);
+		return -1;
+	}
+	rc = compute_db_action_each(txn, id, owner_cb, &o);
+	store_txn_end(&txn);
+	if (rc == -1)
+		return -1;
+	if (!o.found) {
+		err_set(TS_ENOT_FOUND, "Instance %s could not be found.", id);
+		return -1;
+	}
+	if (compute_enforce_owned(req, rule, o.project_id, o.user_id,
+	    "Instance", id) == -1)
+		return -1;
+	snprintf(uuid, CODEC_UUID_LEN + 1, "%s", id);
+	return 0;
+}
+
 static int
 actions(struct http_req *req, struct http_resp *resp, bool show)
 {
 	struct acts s = { .req = req };
 	struct rec_instance cur;
 	struct store_txn *txn = NULL;
+	const char *rule = show ? "os_compute_api:os-instance-actions:show" :
+	    "os_compute_api:os-instance-actions:list";
+	char uuid[CODEC_UUID_LEN + 1];
 	int mv, rc;
 
-	if (compute_version(req, resp, &mv) == -1 ||
-	    load(req, show ? "os_compute_api:os-instance-actions:show" :
-	    "os_compute_api:os-instance-actions:list", &cur) == -1)
+	if (compute_version(req, resp, &mv) == -1)
 		return -1;
+	memset(&cur, 0, sizeof(cur));
+	if (load(req, rule, &cur) == 0) {
+		snprintf(uuid, sizeof(uuid), "%s", cur.uuid);
+	} else if (err_code() != TS_ENOT_FOUND ||
+	    !request_mv_has(mv, MV_DELETED_ACTIONS) ||
+	    load_deleted(req, rule, uuid) == -1) {
+		return -1;
+	}
 	if (show) {
 		s.only = http_req_param(req, "request_id");
 		s.events = request_enforce(req,
@@ -2971,7 +3333,7 @@ actions(struct http_req *req, struct http_resp *resp, bool show)
 	}
 	rc = compute_read(req, &txn);
 	if (rc == 0)
-		rc = compute_db_action_each(txn, cur.uuid, acts_cb, &s);
+		rc = compute_db_action_each(txn, uuid, acts_cb, &s);
 	store_txn_end(&txn);
 	if (rc == -1) {
 		json_decref(s.arr);

@@ -60,7 +60,7 @@ compute_volumes_attached(const struct rec_instance *i, int mv)
 		json_t *o = json_pack("{s:s}", "id", iv->volume_id);
 
 		/* delete_on_termination from 2.3 */
-		if (o != NULL && mv >= 3)
+		if (o != NULL && request_mv_has(mv, MV_EXTENDED_ATTRS))
 			json_object_set_new(o, "delete_on_termination",
 			    json_boolean(iv->delete_on_termination));
 		if (o == NULL || json_array_append_new(a, o) == -1) {

@@ -59,6 +59,14 @@ static const struct recon_task tasks[] = {
 	 * deadline is the build's (a disk is copied and uploaded). */
 	{ "image_snapshot", "createImage", RECON_SNAPSHOT, POWER_NOSTATE, NULL,
 	    NULL, 0, 1 },
+	/* Resize (and cold migration) on the same host: the API bumps the
+	 * generation and keeps the power; the ensure says resize (see
+	 * resize_flag()); its ends are resize_end()'s. The deadline is the
+	 * build's: a root disk is copied. */
+	{ "resize_prep", "resize", RECON_ENSURE, POWER_NOSTATE, NULL,
+	    VM_RESIZED, 1, 1 },
+	{ "resize_reverting", "revertResize", RECON_ENSURE, POWER_NOSTATE,
+	    NULL, NULL, 1, 1 },
 	{ "image_backup", "createBackup", RECON_SNAPSHOT, POWER_NOSTATE, NULL,
 	    NULL, 0, 1 },
 	{ "image_pending_upload", "createImage", RECON_SNAPSHOT,
@@ -907,6 +915,23 @@ send_migrate(struct recon *r, const struct rec_instance *i,
 
 /* The command for an instance's task, or its desired power without one.
  * reqid: the task's request id, or a fresh one. */
+/* What every ensure says of a resize (compute.schema, instance_ensure
+ * resize): level-triggered, from the record alone. */
+static uint32_t
+resize_flag(const struct rec_instance *i)
+{
+	if (i->task_state != NULL && strcmp(i->task_state, "resize_prep") == 0)
+		return 1;
+	if (i->task_state != NULL &&
+	    strcmp(i->task_state, "resize_reverting") == 0)
+		return 3;
+	/* Waiting for confirm (or in ERROR with a resize pending): the
+	 * copy of the old disk stays. */
+	if (i->has_old_flavor)
+		return 2;
+	return 0;
+}
+
 static int
 send_for(struct recon *r, const struct rec_instance *i, int64_t now,
     const char *admin_pass)
@@ -985,6 +1010,8 @@ send_for(struct recon *r, const struct rec_instance *i, int64_t now,
 			m.has_rebuild = true;
 			m.rebuild = true;
 		}
+		m.resize = resize_flag(i);
+		m.has_resize = m.resize != 0;
 		spec_of(i, &m.spec, name);
 		/* The list read is the whole truth: the agent may hot-plug
 		 * to match it (never after a failed read). */
@@ -1062,6 +1089,26 @@ recon_migrate_abort(struct recon *r, const struct rec_instance *i)
 	}
 	log_info("instance %s: abort of its live migration sent to %s (%s)",
 	    i->uuid, i->host, reqid);
+	return 0;
+}
+
+int
+recon_crash_dump(struct recon *r, const struct rec_instance *i,
+    const char *reqid)
+{
+	struct msg_instance_action m = { 0 };
+	char name[64];
+
+	snprintf(m.uuid, sizeof(m.uuid), "%s", i->uuid);
+	m.generation = i->generation;
+	m.action = "trigger_crash_dump";
+	/* The spec is the message's shape; the agent acts on the guest as
+	 * it is. */
+	spec_of(i, &m.spec, name);
+	if (post(r, i->host, &schema_msg_instance_action, &m, reqid) == -1)
+		return -1;
+	log_info("sent trigger_crash_dump of instance %s to %s (%s)", i->uuid,
+	    i->host, reqid);
 	return 0;
 }
 
@@ -1157,6 +1204,12 @@ finish_delete(struct recon *r, struct store_txn *txn,
 	if (i->host && *i->host && scheduler_release(txn, i->host,
 	    i->flavor.vcpus, i->flavor.ram, compute_db_flavor_disk_gb(&i->flavor)) ==
 	    -1)
+		return -1;
+	/* Deleted while resized (same host only, compute_resize.c): the
+	 * source's claim of the old flavor goes too. */
+	if (i->has_old_flavor && i->host && *i->host && scheduler_release(txn,
+	    i->host, i->old_flavor.vcpus, i->old_flavor.ram,
+	    compute_db_flavor_disk_gb(&i->old_flavor)) == -1)
 		return -1;
 	/* Deleted while live-migrating: the target's claim goes too. */
 	if (i->migrate_host && *i->migrate_host && scheduler_release(txn,
@@ -1281,6 +1334,11 @@ migrate_end(struct recon *r, struct store_txn *txn, struct rec_instance *i,
 	i->migrate_host = NULL;
 	i->has_migrate_block = false;
 	i->migrate_block = false;
+	if (compute_db_migration_status(txn, i->has_migration_id ?
+	    i->migration_id : 0, ok ? "completed" : "error", now) == -1)
+		return -1;
+	i->has_migration_id = false;
+	i->migration_id = 0;
 	return end_task(txn, i, ok, ok ? NULL : why, now);
 }
 
@@ -1423,7 +1481,79 @@ migrate_state(struct batch *b, struct store_txn *txn,
 	return rc;
 }
 
+/* The answer to a one-shot without a task (recon_crash_dump()): the
+ * event of the action recorded under its request id ends with it. An
+ * answer to anything else names no such action: nothing. */
+static int
+oneshot_answer(struct store_txn *txn, const struct rec_instance *i,
+    const struct msg_instance_state *m, int64_t now)
+{
+	struct rec_instance_action a;
+	int crash;
+
+	if (compute_db_action_get(txn, i->uuid, m->in_reply_to, &a) == -1)
+		return err_code() == TS_ENOT_FOUND ? 0 : -1;
+	crash = strcmp(a.action, "trigger_crash_dump") == 0;
+	codec_clear(&schema_rec_instance_action, &a);
+	if (!crash)
+		return 0;
+	if (m->result == NULL || strcmp(m->result, "ok") != 0)
+		log_warnx("trigger_crash_dump of %s failed: %s", i->uuid,
+		    m->fault_message ? m->fault_message : m->result ?
+		    m->result : "?");
+	return compute_db_action_finish(txn, i->uuid, m->in_reply_to,
+	    m->result != NULL && strcmp(m->result, "ok") == 0,
+	    m->fault_message, now);
+}
+
 /* One instance_state from host, inside the write transaction. */
+/*
+ * The agent's answer to a resize task of i (a copy the caller writes):
+ * resize_prep ok leaves the resize waiting for confirm (the migration
+ * "finished"); a failed one puts the old flavor back and gives the
+ * target's claim back (the agent put the disk back). resize_reverting
+ * ends the migration "reverted" (claims and flavor were settled by the
+ * API). The caller ends the task.
+ */
+static int
+resize_end(struct store_txn *txn, struct rec_instance *i, int ok,
+    int64_t now)
+{
+	uint64_t mid = i->has_migration_id ? i->migration_id : 0;
+	int prep = strcmp(i->task_state, "resize_prep") == 0;
+
+	if (!prep || !ok) {
+		if (compute_db_migration_status(txn, mid, ok ? "reverted" :
+		    "error", now) == -1)
+			return -1;
+		i->has_migration_id = false;
+		i->migration_id = 0;
+	} else if (compute_db_migration_status(txn, mid, "finished", now) ==
+	    -1) {
+		return -1;
+	}
+	if (!prep || ok || !i->has_old_flavor)
+		return 0;
+	if (i->resize_host != NULL && scheduler_release(txn, i->resize_host,
+	    i->flavor.vcpus, i->flavor.ram, compute_db_flavor_disk_gb(
+	    &i->flavor)) == -1)
+		return -1;
+	if (compute_db_usage_add(txn, i->project_id, 0,
+	    (int64_t)i->old_flavor.vcpus - (int64_t)i->flavor.vcpus,
+	    (int64_t)i->old_flavor.ram - (int64_t)i->flavor.ram) == -1)
+		return -1;
+	codec_clear(&schema_sch_inst_flavor, &i->flavor);
+	i->flavor = i->old_flavor;
+	memset(&i->old_flavor, 0, sizeof(i->old_flavor));
+	i->has_old_flavor = false;
+	free(i->resize_host);
+	i->resize_host = NULL;
+	/* Newer than what the agent has: the next ensure re-defines the
+	 * guest with the old flavor. */
+	i->generation++;
+	return 0;
+}
+
 static int
 apply_state(struct store_txn *txn, struct batch *b, const char *host,
     const struct msg_instance_state *m)
@@ -1458,8 +1588,13 @@ apply_state(struct store_txn *txn, struct batch *b, const char *host,
 		codec_clear(&schema_rec_instance, &old);
 		return 0;
 	}
+	/* A failed resize's answer names the generation the guest kept:
+	 * not stale, it ends the task. */
 	if (m->exists && m->generation != 0 &&
-	    m->generation < old.generation) {
+	    m->generation < old.generation && !(old.task_state != NULL &&
+	    strncmp(old.task_state, "resize_", 7) == 0 && m->in_reply_to !=
+	    NULL && old.task_request_id != NULL && strcmp(m->in_reply_to,
+	    old.task_request_id) == 0)) {
 		log_info("stale report of %s (generation %llu < %llu) ignored",
 		    m->uuid, (unsigned long long)m->generation,
 		    (unsigned long long)old.generation);
@@ -1486,8 +1621,11 @@ apply_state(struct store_txn *txn, struct batch *b, const char *host,
 	reply = t != NULL && m->in_reply_to != NULL &&
 	    i.task_request_id != NULL &&
 	    strcmp(m->in_reply_to, i.task_request_id) == 0;
-	if (!reply && m->in_reply_to != NULL)
+	if (!reply && m->in_reply_to != NULL) {
 		b->answered[b->cur] = 1;
+		if (oneshot_answer(txn, &i, m, b->now) == -1)
+			rc = -1;
+	}
 	if (reply && t->cmd == RECON_DELETE) {
 		if (m->result && strcmp(m->result, "ok") == 0 && !m->exists) {
 			if (compute_db_action_finish(txn, i.uuid, i.task_request_id, 1,
@@ -1530,6 +1668,45 @@ apply_state(struct store_txn *txn, struct batch *b, const char *host,
 		    (m->generation == 0 || m->generation >= i.generation);
 		const char *why = m->fault_message ? m->fault_message :
 		    "the guest is not in the requested state";
+
+		if (!ok && t->build && !m->exists && m->has_fault_code &&
+		    m->fault_code == (uint32_t)TS_EUNAVAILABLE) {
+			/* The host could not reach its libvirtd and defined
+			 * nothing (A6 in docs/RELIABILITY.md: a libvirtd
+			 * restart turned builds into ERROR): the task stays,
+			 * the build is re-sent (the agent runs it again under
+			 * its request id) until it succeeds or its deadline
+			 * ends it in ERROR. */
+			log_warnx("build of %s on %s failed: %s; will retry",
+			    i.uuid, host, why);
+			goto put;
+		}
+		if (strncmp(t->task_state, "resize_", 7) == 0 &&
+		    resize_end(txn, &i, ok, b->now) == -1)
+			rc = -1;
+		/* An evacuation's record (compute_evacuate.c) ends with the
+		 * rebuild on the target. */
+		if (strcmp(t->task_state, "rebuilding") == 0 &&
+		    i.has_migration_id) {
+			if (compute_db_migration_status(txn, i.migration_id, ok ?
+			    "done" : "failed", b->now) == -1)
+				rc = -1;
+			i.has_migration_id = false;
+			i.migration_id = 0;
+		}
+		/* A failed resize is no build failure: the guest is back as
+		 * it was (the agent restores its disk), not in ERROR. */
+		if (!ok && strncmp(t->task_state, "resize_", 7) == 0) {
+			if (dup_field(&i.vm_state, vm_state_for(m->exists ?
+			    power : i.want_power, i.vm_state)) == -1 ||
+			    set_fault(&i, 500, why, b->now) == -1 ||
+			    end_task(txn, &i, 0, why, b->now) == -1)
+				rc = -1;
+			b->failed++;
+			changed = 1;
+			batch_forget(b, i.uuid);
+			goto put;
+		}
 
 		if (ok) {
 			if (dup_field(&i.vm_state, t->done_vm_state ?
@@ -1578,6 +1755,7 @@ apply_state(struct store_txn *txn, struct batch *b, const char *host,
 		changed = 1;
 		batch_forget(b, i.uuid);
 	}
+put:
 	if (rc == 0 && changed) {
 		i.updated_at = b->now;
 		rc = compute_db_instance_put(txn, &i, &old);
@@ -2245,6 +2423,11 @@ apply_scan(struct store_txn *txn, void *arg)
 				    !scheduler_host_up(s->r->sched, i.host) ?
 				    " (the host is down)" : "");
 			log_warnx("instance %s: %s", i.uuid, why);
+			if (t != NULL && strncmp(t->task_state, "resize_", 7) ==
+			    0 && compute_db_migration_status(txn,
+			    i.has_migration_id ? i.migration_id : 0, "error",
+			    s->now) == -1)
+				rc = -1;
 			if (t != NULL && t->cmd == RECON_SNAPSHOT) {
 				if (end_snapshot(s->r, txn, &i, 0, why, s->now) ==
 				    -1 || compute_db_instance_put(txn, &i, &old) ==
@@ -2348,6 +2531,14 @@ audit_inst(const struct rec_instance *i, void *arg)
 		t->a += i->flavor.vcpus;
 		t->b += (int64_t)i->flavor.ram;
 		t->c += (int64_t)compute_db_flavor_disk_gb(&i->flavor);
+		t->d++;
+	}
+	/* A resize holds the source's claim of the old flavor too. */
+	if (i->has_old_flavor && i->host && *i->host &&
+	    (t = tally_of(&a->hosts, i->host, &a->err)) != NULL) {
+		t->a += i->old_flavor.vcpus;
+		t->b += (int64_t)i->old_flavor.ram;
+		t->c += (int64_t)compute_db_flavor_disk_gb(&i->old_flavor);
 		t->d++;
 	}
 	/* A live migration holds the target's claim too. */

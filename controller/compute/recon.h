@@ -69,6 +69,7 @@ struct recon;
 #define VM_PAUSED	"paused"
 #define VM_SUSPENDED	"suspended"
 #define VM_ERROR	"error"
+#define VM_RESIZED	"resized"	/* waiting for confirm or revert */
 
 #define POWER_NOSTATE	0
 #define POWER_RUNNING	1
@@ -232,6 +233,13 @@ void		 recon_dispatch_pass(struct recon *, const struct rec_instance *,
  * abort it (instance_migrate_abort, unanswered: the migration's own
  * answer then rolls it back). 0 posted, -1 with err set. */
 int		 recon_migrate_abort(struct recon *, const struct rec_instance *);
+
+/* After the API recorded the action (request id reqid): send i's host
+ * the trigger_crash_dump one-shot (no task, as Nova's). Its answer
+ * finishes the action's event (apply_state: a reply that is not the
+ * task's). -1 if it could not be posted (logged). Never blocks. */
+int		 recon_crash_dump(struct recon *, const struct rec_instance *,
+		    const char *reqid);
 
 /*
  * The console log of uuid from its host (synchronous, up to

@@ -259,6 +259,24 @@ scheduler_host_up(struct sched *s, const char *host)
 	return up;
 }
 
+const char *
+scheduler_host_status(struct sched *s, const char *host)
+{
+	struct scheduler_host_state *h;
+	const char *st = "UNKNOWN";
+
+	pthread_mutex_lock(&s->lock);
+	h = find_locked(s, host);
+	if (h != NULL && h->forced_down)
+		st = "DOWN";
+	else if (h != NULL && h->disabled)
+		st = "MAINTENANCE";
+	else if (h != NULL && h->up)
+		st = "UP";
+	pthread_mutex_unlock(&s->lock);
+	return st;
+}
+
 void
 scheduler_host_az(struct sched *s, const char *host,
     char out[SCHEDULER_NAME_MAX + 1])

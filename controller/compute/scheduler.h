@@ -118,6 +118,11 @@ int		 scheduler_refresh(struct sched *);
 void		 scheduler_seen(struct sched *, const char *host, int64_t now_ms);
 /* Whether host's service is up (from the cache); 0 for unknown hosts. */
 int		 scheduler_host_up(struct sched *, const char *host);
+/* Nova's host_status of a server on host (microversion 2.16), from the
+ * cache: "DOWN" forced down, "MAINTENANCE" disabled, "UP" reporting,
+ * "UNKNOWN" otherwise (a stale heartbeat, a host the cache does not know).
+ * A static string. */
+const char	*scheduler_host_status(struct sched *, const char *host);
 /* Default availability zone name (borrowed, lives with the scheduler). */
 const char	*scheduler_default_az(const struct sched *);
 /* host's availability zone (from the cache) into out; the default zone

@@ -50,6 +50,10 @@ const char *const db_tables[] = {
 	T_VOLUME_SNAPSHOTS_BY_VOLUME, T_VOLUME_USAGE, T_STORAGE_HOSTS, T_VOLUME_TYPES,
 	/* compute, schema 11 */
 	T_AGGREGATES,
+	/* schema 12 */
+	T_HOST_STATUS,
+	/* compute, schema 13 */
+	T_MIGRATIONS,
 	NULL
 };
 
@@ -233,6 +237,24 @@ mig_aggregates(struct store_txn *txn, void *arg)
 	return 0;
 }
 
+/* Version 12 adds the host status table (created empty by store_open()):
+ * each daemon writes its record with its next report. */
+static int
+mig_host_status(struct store_txn *txn, void *arg)
+{
+	return 0;
+}
+
+/* Version 13 adds the migration table (created empty by store_open()):
+ * migrations before it left no record, as in a Nova without them; the
+ * instance records of version 6 read as version 7 with no resize
+ * (since=7). */
+static int
+mig_migrations(struct store_txn *txn, void *arg)
+{
+	return 0;
+}
+
 static const struct store_migration migrations[] = {
 	{ 0, 1, "initial schema: services, hypervisors, agent keys",
 	    mig_initial, NULL },
@@ -252,6 +274,9 @@ static const struct store_migration migrations[] = {
 	    mig_volume_records, NULL },
 	{ 9, 10, "volume: types", mig_volume_types, NULL },
 	{ 10, 11, "compute: host aggregates", mig_aggregates, NULL },
+	{ 11, 12, "fleet: host status (dependencies, recent errors)",
+	    mig_host_status, NULL },
+	{ 12, 13, "compute: migrations", mig_migrations, NULL },
 };
 
 int

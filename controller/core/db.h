@@ -40,7 +40,7 @@
 #include "msg_gen.h"
 #include "store.h"
 
-#define DB_SCHEMA_VERSION	11
+#define DB_SCHEMA_VERSION	13
 
 #define T_SERVICES		"services"
 #define T_SERVICES_BY_HOST	"services_by_host"
@@ -84,6 +84,7 @@
 /* host aggregates (schema version 11), keyed by the id as ten decimal
  * digits; the id counter is meta "aggregate_seq" */
 #define T_AGGREGATES		"aggregates"
+#define T_MIGRATIONS		"migrations"
 /* image (schemas/image.schema; controller/image_db.c, schema version 4):
  * images by id + images_by_owner ("<owner>\0<id>"); image_members by
  * "<image_id>/<member_id>" + image_members_by_member ("<member>\0<image>") */
@@ -123,6 +124,9 @@
 #define T_VOLUME_SNAPSHOTS_BY_VOLUME "volume_snapshots_by_volume"
 #define T_VOLUME_USAGE		"volume_usage"
 #define T_STORAGE_HOSTS		"storage_hosts"
+/* host health (schema version 12): rec_host_status keyed
+ * "<binary>:<host>" (core/hoststatus.h) */
+#define T_HOST_STATUS		"host_status"
 /* volume types (schema version 10), keyed by id */
 #define T_VOLUME_TYPES		"volume_types"
 /* security groups (schema version 7): security_groups +

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "msg_gen.h"
+#include "hoststatus.h"
 #include "store.h"
 
 #define AGENT_BINARY	"tinystack-agent"
@@ -21,6 +22,10 @@ struct agent {
 	struct rec_service	 svc;
 	struct rec_hypervisor	 hv;
 	int			 has_hv;
+	/* Its health (hoststatus.h): the deps of its last heartbeat and its
+	 * latest error lines; hs_dirty: to be written with the next flush. */
+	struct rec_host_status	 hs;
+	int			 hs_dirty;
 	int			 dirty;		/* memory newer than the store */
 	int			 up;		/* as last logged */
 	/* Set by on_hello around its write: only a registration may create
@@ -178,6 +183,7 @@ agent_free(struct agent *a)
 {
 	codec_clear(&schema_rec_service, &a->svc);
 	codec_clear(&schema_rec_hypervisor, &a->hv);
+	codec_clear(&schema_rec_host_status, &a->hs);
 	free(a);
 }
 
@@ -208,6 +214,8 @@ load_one(const struct rec_service *s, void *arg)
 	buf_free(&b);
 	if (store_read_begin(f->store, &txn) == 0) {
 		a->has_hv = db_hypervisor_by_host(txn, s->host, &a->hv) == 0;
+		if (hoststatus_get(txn, HOSTSTATUS_AGENT, s->host, &a->hs) == -1)
+			memset(&a->hs, 0, sizeof(a->hs));
 		store_txn_end(&txn);
 	}
 	a->up = is_up(f, a, db_now_ms());
@@ -355,6 +363,25 @@ reregister(struct store_txn *txn, struct agent *a)
 	return 0;
 }
 
+/* The agent's health record (hoststatus.h), named after its service. */
+static int
+hs_write(struct store_txn *txn, struct agent *a)
+{
+	if (a->hs.host == NULL || strcmp(a->hs.host, a->svc.host) != 0) {
+		free(a->hs.host);
+		if ((a->hs.host = strdup(a->svc.host)) == NULL)
+			goto nomem;
+	}
+	if (a->hs.binary == NULL &&
+	    (a->hs.binary = strdup(HOSTSTATUS_AGENT)) == NULL)
+		goto nomem;
+	a->hs.updated_at = a->svc.last_seen_at;
+	return hoststatus_put(txn, &a->hs);
+nomem:
+	err_set(TS_ENOMEM, "fleet: out of memory");
+	return -1;
+}
+
 /*
  * Writes one agent's records; runs on the committer thread while the bus
  * thread waits in store_write(), so the agent cannot change meanwhile.
@@ -397,6 +424,8 @@ write_agent(struct store_txn *txn, void *arg)
 	if (db_service_put(txn, &a->svc) == -1)
 		return -1;
 	if (a->has_hv && db_hypervisor_put(txn, &a->hv) == -1)
+		return -1;
+	if (a->hs_dirty && hs_write(txn, a) == -1)
 		return -1;
 	return 0;
 }
@@ -540,6 +569,8 @@ on_heartbeat(struct fleet *f, const char *peer, const char *reqid,
 		take_guests(&a->hv, &m->guests);
 		a->hv.updated_at = now;
 	}
+	if (hoststatus_take(&a->hs, m))
+		a->hs_dirty = 1;
 	a->dirty = 1;
 	if (!a->up) {
 		log_warnx("service %s on host %s is up again", AGENT_BINARY,
@@ -689,7 +720,7 @@ fleet_flush(struct fleet *f)
 	}
 	for (size_t i = 0; i < f->cap; i++)
 		if (f->slots[i])
-			f->slots[i]->dirty = 0;
+			f->slots[i]->dirty = f->slots[i]->hs_dirty = 0;
 	return 0;
 }
 

@@ -11,12 +11,16 @@
  * under the service's name (http_mount: /compute/v2.1/servers is the
  * compute API's /v2.1/servers, answered by the same handlers and policy);
  * the page addresses them relative to itself, so it works behind a
- * reverse proxy too. The dashboard's own routes need no token: they serve
- * only the static files, with security headers (CSP default-src 'self',
- * frame-ancestors 'none', X-Frame-Options DENY, nosniff).
+ * reverse proxy too. The dashboard's own routes need no token when they
+ * serve the static files, with security headers (CSP default-src 'self',
+ * frame-ancestors 'none', X-Frame-Options DENY, nosniff). One needs a
+ * token and the rule dashboard:host_status (admin):
+ * GET /dashboard/api/host-status, every agent's version, state and the
+ * services it depends on (core/hoststatus.h), which no OpenStack API
+ * carries (Nova's schemas refuse extra fields).
  *
  * Threads: the handlers run on the HTTP pool threads and only read the
- * constant asset table.
+ * constant asset table and the store (read transactions).
  */
 #ifndef TS_DASHBOARD_H
 #define TS_DASHBOARD_H
@@ -37,12 +41,14 @@ struct dashboard_asset {
 };
 extern const struct dashboard_asset dashboard_assets[];
 
-/* Owned; dashboard_free() takes NULL and clears. */
-struct dashboard	*dashboard_new(const struct config *);
+struct store;
+
+/* Owned; dashboard_free() takes NULL and clears. The store is borrowed
+ * (NULL: the host status answers 503). */
+struct dashboard	*dashboard_new(const struct config *, struct store *);
 void			 dashboard_free(struct dashboard **);
 
-/* Routes of the dashboard's listener (all without a token), and its
- * (empty) rule table. */
+/* Routes of the dashboard's listener, and its rule table. */
 extern const struct http_route dashboard_routes[];
 extern const struct policy_default dashboard_policy_defaults[];
 

@@ -33,6 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <microhttpd.h>
 #include <uuid/uuid.h>
 
@@ -92,6 +94,25 @@ struct listener {
 	struct metrics_series	*m_count[5], *m_time[5];
 };
 
+/*
+ * An upgraded connection (http_resp_upgrade()): owned by its request until
+ * MHD hands the socket over (on_upgrade), then by its thread, which frees
+ * it; while it runs it is on the server's list so that a stop can shut its
+ * socket down and wait for it.
+ */
+struct upgrade {
+	struct http_server	*srv;
+	void			(*run)(void *, int, const char *, size_t);
+	void			(*free_fn)(void *);
+	void			*arg;
+	char			 proto[32];
+	int			 fd;
+	struct MHD_UpgradeResponseHandle *urh;
+	char			*extra;
+	size_t			 extra_len;
+	struct upgrade		*next;
+};
+
 struct http_server {
 	struct http_opts	 o;		/* defaults applied; strings below */
 	char			*bind;
@@ -104,9 +125,14 @@ struct http_server {
 	struct listener		 l[HTTP_MAX_LISTENERS];
 	size_t			 nl;
 	bool			 running;
+	pthread_mutex_t		 up_mu;		/* the upgraded connections */
+	pthread_cond_t		 up_cv;
+	struct upgrade		*up_head;
+	size_t			 up_count;
+	bool			 up_open;	/* new upgrades run */
 };
 
-enum resp_kind { RB_NONE = 0, RB_BUF, RB_FD, RB_CB };
+enum resp_kind { RB_NONE = 0, RB_BUF, RB_FD, RB_CB, RB_UPGRADE };
 
 struct outstream {
 	char		  id[REQ_ID_LEN];
@@ -130,6 +156,7 @@ struct http_resp {
 	uint64_t	 offset;	/* RB_FD: first byte sent */
 	uint64_t	 size;		/* RB_FD, RB_CB */
 	struct outstream *cb;		/* RB_CB, owned until handed to MHD */
+	struct upgrade	*up;		/* RB_UPGRADE, owned until queued */
 	struct resp_hdr	 hdr[RESP_MAX_HEADERS];
 	size_t		 nhdr;
 	char		 err_type[APIERR_TYPE_MAX + 1];
@@ -196,6 +223,7 @@ struct http_req {
 	void			*state;
 	int			 status;	/* as queued */
 	struct http_resp	 resp;
+	struct upgrade		*up;		/* queued, not yet handed over */
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -702,6 +730,12 @@ resp_body_reset(struct http_resp *r)
 		free(r->cb);
 		r->cb = NULL;
 	}
+	if (r->up != NULL) {
+		if (r->up->free_fn != NULL)
+			r->up->free_fn(r->up->arg);
+		free(r->up);
+		r->up = NULL;
+	}
 	r->kind = RB_NONE;
 	r->ctype[0] = '\0';
 }
@@ -870,6 +904,38 @@ http_resp_callback(struct http_resp *r, int status, const char *ctype,
 }
 
 int
+http_resp_upgrade(struct http_resp *r, const char *protocol,
+    void (*run)(void *, int, const char *, size_t), void (*free_fn)(void *),
+    void *arg)
+{
+	struct upgrade *up;
+
+	resp_body_reset(r);
+	if (run == NULL || protocol == NULL || strlen(protocol) >= 32 ||
+	    !header_safe(protocol, 31)) {
+		if (free_fn != NULL)
+			free_fn(arg);
+		err_set(TS_EINTERNAL, "http: bad upgrade response");
+		return -1;
+	}
+	if ((up = calloc(1, sizeof(*up))) == NULL) {
+		if (free_fn != NULL)
+			free_fn(arg);
+		err_set(TS_ENOMEM, "http: out of memory");
+		return -1;
+	}
+	up->run = run;
+	up->free_fn = free_fn;
+	up->arg = arg;
+	up->fd = -1;
+	snprintf(up->proto, sizeof(up->proto), "%s", protocol);
+	r->status = 101;
+	r->kind = RB_UPGRADE;
+	r->up = up;
+	return 0;
+}
+
+int
 http_resp_header(struct http_resp *r, const char *name, const char *value)
 {
 	const char *p;
@@ -1024,6 +1090,79 @@ auth_challenge(const struct http_req *req, char *buf, size_t len)
 	snprintf(buf + strlen(buf), len - strlen(buf), "\"");
 }
 
+/* ---- upgraded connections ------------------------------------------- */
+
+static void *
+upgrade_main(void *a)
+{
+	struct upgrade *up = a;
+	struct http_server *srv = up->srv;
+	struct upgrade **pp;
+
+	up->run(up->arg, up->fd, up->extra, up->extra_len);
+	if (up->free_fn != NULL)
+		up->free_fn(up->arg);
+	pthread_mutex_lock(&srv->up_mu);
+	for (pp = &srv->up_head; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == up) {
+			*pp = up->next;
+			break;
+		}
+	/* Closed under the lock: a stop never shuts down a reused fd. */
+	MHD_upgrade_action(up->urh, MHD_UPGRADE_ACTION_CLOSE);
+	srv->up_count--;
+	pthread_cond_broadcast(&srv->up_cv);
+	pthread_mutex_unlock(&srv->up_mu);
+	free(up->extra);
+	free(up);
+	return NULL;
+}
+
+/* MHD's thread, once the 101 went out: the connection is ours. */
+static void
+on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls,
+    const char *extra, size_t extra_len, MHD_socket sock,
+    struct MHD_UpgradeResponseHandle *urh)
+{
+	struct upgrade *up = cls;
+	struct http_req *req = con_cls;
+	struct http_server *srv = up->srv;
+	pthread_attr_t at;
+	pthread_t t;
+	int rc = -1;
+
+	(void)conn;
+	if (req != NULL && req->up == up)
+		req->up = NULL;		/* the thread owns it now */
+	up->fd = sock;
+	up->urh = urh;
+	if (extra_len > 0 && (up->extra = malloc(extra_len)) != NULL) {
+		memcpy(up->extra, extra, extra_len);
+		up->extra_len = extra_len;
+	}
+	pthread_mutex_lock(&srv->up_mu);
+	if (srv->up_open && (extra_len == 0 || up->extra != NULL) &&
+	    pthread_attr_init(&at) == 0) {
+		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+		rc = pthread_create(&t, &at, upgrade_main, up);
+		pthread_attr_destroy(&at);
+	}
+	if (rc == 0) {
+		up->next = srv->up_head;
+		srv->up_head = up;
+		srv->up_count++;
+	}
+	pthread_mutex_unlock(&srv->up_mu);
+	if (rc != 0) {
+		log_warnx("http: cannot run an upgraded connection");
+		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+		if (up->free_fn != NULL)
+			up->free_fn(up->arg);
+		free(up->extra);
+		free(up);
+	}
+}
+
 /* ---- queueing --------------------------------------------------------- */
 
 static enum MHD_Result
@@ -1140,6 +1279,15 @@ queue_success(struct http_req *req)
 		if (r != NULL)
 			rp->cb = NULL;	/* out_free releases it */
 		break;
+	case RB_UPGRADE:
+		rp->up->srv = req->l->srv;
+		r = MHD_create_response_for_upgrade(on_upgrade, rp->up);
+		if (r != NULL) {
+			MHD_add_response_header(r, "Upgrade", rp->up->proto);
+			req->up = rp->up;	/* req_free frees it unless used */
+			rp->up = NULL;
+		}
+		break;
 	}
 	if (r == NULL) {
 		pend(req, 500, TS_ENOMEM, "cannot create the response");
@@ -1160,6 +1308,11 @@ queue_success(struct http_req *req)
 static void
 req_free(struct http_req *req)
 {
+	if (req->up != NULL) {		/* queued but never upgraded */
+		if (req->up->free_fn != NULL)
+			req->up->free_fn(req->up->arg);
+		free(req->up);
+	}
 	if (req->ctx_free != NULL && req->ctx != NULL)
 		req->ctx_free(req->ctx);
 	resp_release(&req->resp);
@@ -1855,6 +2008,8 @@ http_server_new(const struct http_opts *opts)
 		err_set(TS_ENOMEM, "http: out of memory");
 		return NULL;
 	}
+	pthread_mutex_init(&srv->up_mu, NULL);
+	pthread_cond_init(&srv->up_cv, NULL);
 	srv->o = *opts;
 	srv->o.bind = NULL;
 	srv->o.auth_uri = NULL;
@@ -1923,7 +2078,7 @@ start_listener(struct http_server *srv, struct listener *l)
 	struct MHD_OptionItem extra[5];
 	size_t k = 0;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
-	    MHD_USE_ERROR_LOG;
+	    MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE;
 
 	if (sa.ss_family == AF_INET)
 		((struct sockaddr_in *)&sa)->sin_port = htons(l->cfg.port);
@@ -1984,6 +2139,9 @@ http_server_start(struct http_server *srv)
 		    apierr_service_name(l->cfg.service), srv->bind,
 		    (unsigned)l->port, srv->tls_cert ? " (TLS)" : "");
 	}
+	pthread_mutex_lock(&srv->up_mu);
+	srv->up_open = true;
+	pthread_mutex_unlock(&srv->up_mu);
 	srv->running = true;
 	return 0;
 fail:
@@ -2001,6 +2159,15 @@ http_server_stop(struct http_server *srv)
 
 	if (srv == NULL || !srv->running)
 		return;
+	/* Upgraded connections first: MHD must not stop under them. Their
+	 * sockets are shut down so their threads see the end at once. */
+	pthread_mutex_lock(&srv->up_mu);
+	srv->up_open = false;
+	for (struct upgrade *u = srv->up_head; u != NULL; u = u->next)
+		shutdown(u->fd, SHUT_RDWR);
+	while (srv->up_count > 0)
+		pthread_cond_wait(&srv->up_cv, &srv->up_mu);
+	pthread_mutex_unlock(&srv->up_mu);
 	for (i = 0; i < srv->nl; i++) {
 		if (srv->l[i].d != NULL)
 			MHD_stop_daemon(srv->l[i].d);
@@ -2029,6 +2196,8 @@ http_server_free(struct http_server **srvp)
 	free(srv->tls_cert);
 	free(srv->auth_uri);
 	free(srv->bind);
+	pthread_cond_destroy(&srv->up_cv);
+	pthread_mutex_destroy(&srv->up_mu);
 	free(srv);
 	*srvp = NULL;
 }

@@ -308,6 +308,20 @@ int	http_resp_callback(struct http_resp *, int status,
 	    const char *content_type, uint64_t size,
 	    ssize_t (*read)(void *arg, uint64_t pos, char *buf, size_t max),
 	    void (*free_fn)(void *arg), void *arg);
+/*
+ * Upgrade the connection (RFC 7230 6.7: "101 Switching Protocols" with
+ * "Upgrade: <protocol>"; MHD adds "Connection: Upgrade"). Once the answer
+ * went out, run(arg, fd, extra, extra_len) gets the connection's socket and
+ * the bytes already read past the request, on a thread of its own, for as
+ * long as it likes; the server closes fd when run returns. free_fn(arg)
+ * runs once in every case (after run, or when the upgrade never happens:
+ * the client left, this call failed). http_server_stop() shuts the running
+ * ones' sockets down and waits for them. Plain-text listeners only: over
+ * TLS fd would be MHD's relay socket pair, which works but costs a copy.
+ */
+int	http_resp_upgrade(struct http_resp *, const char *protocol,
+	    void (*run)(void *arg, int fd, const char *extra, size_t extra_len),
+	    void (*free_fn)(void *arg), void *arg);
 /* Add a header to a successful response (at most 16; copied; no control
  * characters). Content-Type, Content-Length, Transfer-Encoding and
  * Connection are refused: the body setters and MHD own them. */

@@ -206,6 +206,12 @@ creds_of(const struct request_ctx *c, struct policy_creds *pc)
 	pc->nroles = c->nroles;
 }
 
+bool
+request_mv_has(int minor, int since)
+{
+	return minor >= since;
+}
+
 int
 request_enforce(struct http_req *req, const char *rule,
     const struct request_target *t)

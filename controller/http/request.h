@@ -153,6 +153,16 @@ int	request_enforce_owned(struct http_req *, const char *rule,
 bool	request_allowed(struct http_req *, const char *rule,
 	    const struct request_target *);
 
+/* ---- microversions ----------------------------------------------------- */
+
+/*
+ * Whether a request at microversion minor (the N of X.N its service
+ * negotiated) has the change microversion since introduced: the one
+ * comparison every version gate makes. Services name their since values
+ * (compute_int.h's enum compute_mv) rather than compare literals.
+ */
+bool	request_mv_has(int minor, int since);
+
 /* ---- the layer ---------------------------------------------------------- */
 
 /*

@@ -18,6 +18,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define C	CT_COMPUTE
 #define MV	"OpenStack-API-Version: compute 2.11\r\n"
+/* The service's maximum: 2.14+ evacuate, 2.17 trigger_crash_dump, 2.19
+ * description, 2.25/2.30 os-migrateLive, 2.26 tags, 2.32 device tags,
+ * 2.33 hypervisor pages. */
+#define MV33	"OpenStack-API-Version: compute 2.33\r\n"
 
 /* Route, then what undoes a create (the id at idkey, DELETEd). */
 #define R(m, p, h)		{ C, m, p, NULL, NULL, NULL, NULL, h }
@@ -57,6 +61,20 @@ static const struct apifuzz_route routes[] = {
 	R("PUT", "/v2.1/os-aggregates/@5@", NULL),
 	R("POST", "/v2.1/os-aggregates/@5@/action", NULL),
 	R("GET", "/v2.1/os-aggregates", NULL),
+	R("PUT", "/v2.1/servers/@0@/tags", MV33),
+	R("PUT", "/v2.1/servers/@0@/tags/fz", MV33),
+	R("POST", "/v2.1/servers/@0@/action", MV33),
+	R("PUT", "/v2.1/servers/@0@", MV33),
+	RC("POST", "/v2.1/servers", "server.id", "/v2.1/servers/%s", MV33),
+	R("GET", "/v2.1/os-hypervisors/detail", MV33),
+	R("GET", "/v2.1/servers/detail", MV33),
+	/* resize, migrate, confirm/revertResize take the action routes;
+	 * os-migrations' filters come in the query */
+	R("GET", "/v2.1/os-migrations?status=finished&host=fzhost&"
+	    "instance_uuid=@0@", NULL),
+	R("GET", "/v2.1/os-migrations", MV33),
+	R("GET", "/v2.1/servers/@0@/migrations", MV33),
+	R("DELETE", "/v2.1/servers/@0@/migrations/1", MV33),
 };
 
 static int

@@ -18,7 +18,7 @@ ROUTE_POLICY_IN_HANDLER route whose object belongs to another project
 routes must not answer 401. Rows that delete run last, on throwaway objects.
 
 Usage: authz_matrix.py MANAGE CONFIG IDENTITY_PORT IMAGE_PORT COMPUTE_PORT
-       ADMIN_PASSWORD TOKEN_LIFETIME NETWORK_PORT VOLUME_PORT
+       ADMIN_PASSWORD TOKEN_LIFETIME NETWORK_PORT VOLUME_PORT DASHBOARD_PORT
 """
 import json
 import subprocess
@@ -28,13 +28,14 @@ import urllib.error
 import urllib.request
 import uuid
 
-MANAGE, CONF, IDP, IMP, CP, ADMIN_PW, LIFETIME, NP, VP = sys.argv[1:10]
+MANAGE, CONF, IDP, IMP, CP, ADMIN_PW, LIFETIME, NP, VP, DP = sys.argv[1:11]
 LIFETIME = int(LIFETIME)
 BASE = {"identity": "http://127.0.0.1:%s" % IDP,
         "image": "http://127.0.0.1:%s" % IMP,
         "compute": "http://127.0.0.1:%s" % CP,
         "network": "http://127.0.0.1:%s" % NP,
-        "volume": "http://127.0.0.1:%s" % VP}
+        "volume": "http://127.0.0.1:%s" % VP,
+        "dashboard": "http://127.0.0.1:%s" % DP}
 PW = "mx-pw-1"
 
 
@@ -448,6 +449,8 @@ ATTACHMENT = mk_attachment()
 # ---- rows -------------------------------------------------------------------
 
 SHARED_PARAMS = {
+    # the dashboard's own routes (the host status) take no parameter
+    "dashboard": {},
     "identity": {"user_id": TARGET_USER, "project_id": P1,
                  "domain_id": DOMAIN, "role_id": XROLE, "group_id": GROUP,
                  "service_id": SERVICE, "endpoint_id": ENDPOINT,
@@ -461,7 +464,8 @@ SHARED_PARAMS = {
                 "service_action": "disable", "tenant_id": P1,
                 "network_label": "mxnet", "port_id": PORT,
                 "security_group_id": SG, "volume_id": VOLUME,
-                "aggregate_id": AGGREGATE},
+                "aggregate_id": AGGREGATE, "tag": "mxtag",
+                "migration_id": "1"},
     "network": {"network_id": NET, "subnet_id": SUBNET, "port_id": PORT,
                 "security_group_id": SG, "rule_id": RULE,
                 "router_id": ROUTER, "floatingip_id": FIP,
@@ -517,7 +521,8 @@ def fill(route, persona, fresh):
                               persona.project_id else P1)
     if svc == "image" and "/members" in pat:
         vals["image_id"] = SHARED
-    if fresh and names:
+    # Removing a server's tags leaves the server: the shared one does.
+    if fresh and names and not pat.endswith("/tags"):
         last = names[-1]
         if svc == "image" and last == "member_id":
             vals["image_id"] = mk_shared()
@@ -619,10 +624,17 @@ def send(route, path, token, extra_headers=None):
         # Nova validates the body first; {} attaches on the one network
         # (the matrix's server has no host: 409 once allowed).
         body = {"interfaceAttachment": {}}
+    elif m == "POST" and route["pattern"].endswith("/remote-consoles"):
+        # From 2.6 (a 404 before); the matrix's server has no host: 409
+        # once allowed.
+        body = {"remote_console": {"protocol": "vnc", "type": "novnc"}}
+        h["OpenStack-API-Version"] = "compute 2.6"
     elif m in ("POST", "PUT", "PATCH"):
         body = {}
-    if route["service"] == "compute":
-        h["OpenStack-API-Version"] = "compute 2.1"
+    if route["service"] == "compute" and "OpenStack-API-Version" not in h:
+        # The server tags routes exist from 2.26 (404 below).
+        h["OpenStack-API-Version"] = ("compute 2.26" if "/tags" in
+                                      route["pattern"] else "compute 2.1")
     if route["service"] == "volume":
         h.update(VMV)    # the attachments routes exist from 3.27
     st, raw, _ = call(m, BASE[route["service"]] + path, token, body, h,
@@ -708,6 +720,12 @@ ACTION_RULES = [
     ("os_compute_api:os-migrate-server:migrate_live",
      {"os-migrateLive": {"host": None, "block_migration": False,
                          "disk_over_commit": False}}),
+    ("os_compute_api:os-remote-consoles",
+     {"os-getVNCConsole": {"type": "novnc"}}),
+    ("os_compute_api:os-migrate-server:migrate", {"migrate": None}),
+    ("os_compute_api:servers:resize", {"resize": {"flavorRef": "mxf1"}}),
+    ("os_compute_api:servers:confirm_resize", {"confirmResize": None}),
+    ("os_compute_api:servers:revert_resize", {"revertResize": None}),
 ]
 for rule, abody in ACTION_RULES:
     arow = {"method": "POST", "pattern": "/v2.1/servers/{server_id}/action "
@@ -743,6 +761,6 @@ print("authz matrix: %d routes (%d authenticated, %s), %d checks, "
                          ", ".join("%s %d" % (s, sum(
                              1 for r in routes if r["service"] == s))
                              for s in ("identity", "image", "compute",
-                                       "network", "volume")),
+                                       "network", "volume", "dashboard")),
                          checks, len(failures)))
 sys.exit(1 if failures else 0)

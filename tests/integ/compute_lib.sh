@@ -17,6 +17,7 @@ compute_setup() {
 	controller_conf "$T/controller.conf" "$BUS" "${API_LINES[@]}" \
 		"[compute]" "build_timeout = 30" "action_timeout = 20" \
 		"resend_interval = 1" "console_timeout = 5" \
+		"allow_resize_to_same_host = true" \
 		"[scheduler]" "reserved_host_memory_mb = 0" "$@"
 	identity_bootstrap admin-pw
 	for i in $(seq 1 "$n"); do

@@ -27,6 +27,16 @@ from tempest.lib.api_schema.response.compute.v2_9 import (
     servers as servers29)
 from tempest.lib.api_schema.response.compute.v2_11 import (
     services as services211)
+from tempest.lib.api_schema.response.compute.v2_16 import (
+    servers as servers216)
+from tempest.lib.api_schema.response.compute.v2_19 import (
+    servers as servers219)
+from tempest.lib.api_schema.response.compute.v2_26 import (
+    servers as servers226)
+from tempest.lib.api_schema.response.compute.v2_28 import (
+    hypervisors as hypervisors228)
+from tempest.lib.api_schema.response.compute.v2_33 import (
+    hypervisors as hypervisors233)
 from tempest.lib.common.rest_client import RestClient
 
 BASE, ADMIN, MEMBER, IMAGE, NET = sys.argv[1:6]
@@ -277,7 +287,7 @@ check("quota delete", quotas.delete_quota, "DELETE",
       V + "/os-quota-sets/" + pid)
 check("limits", limits.get_limit, "GET", V + "/limits")
 
-# microversions above 2.1 (the maximum served is 2.11)
+# microversions above 2.1 (the maximum served is 2.33)
 check("keypair 2.2", keypairs22.create_keypair, "POST", V + "/os-keypairs",
       {"keypair": {"name": "g22", "type": "ssh"}}, mv="2.2")
 check("get keypair 2.2", keypairs22.get_keypair, "GET",
@@ -310,8 +320,58 @@ st, _, _ = call("PUT", V + "/os-services/force-down",
                 {"host": hname, "binary": "nova-compute",
                  "forced_down": True}, mv="2.10")
 assert st == 404, "force-down below 2.11 is %d" % st
-st, _, _ = call("GET", V + "/flavors", mv="2.12")
-assert st == 406, "2.12 is %d" % st
+check("get server 2.16", servers216.get_server, "GET", V + "/servers/" + sid,
+      mv="2.16")
+check("list servers detail 2.16", servers216.list_servers_detail, "GET",
+      V + "/servers/detail", mv="2.16")
+check("update server 2.19", servers219.update_server, "PUT",
+      V + "/servers/" + sid, {"server": {"description": "d19"}}, mv="2.19")
+g = check("get server 2.19", servers219.get_server, "GET",
+          V + "/servers/" + sid, mv="2.19")
+assert g["server"]["description"] == "d19", g["server"]
+check("get server 2.26", servers226.get_server, "GET", V + "/servers/" + sid,
+      mv="2.26")
+check("list servers detail 2.26", servers226.list_servers_detail, "GET",
+      V + "/servers/detail", mv="2.26")
+check("update server 2.26", servers226.update_server, "PUT",
+      V + "/servers/" + sid, {"server": {"description": None}}, mv="2.26")
+check("update all tags 2.26", servers226.update_all_tags, "PUT",
+      V + "/servers/%s/tags" % sid, {"tags": ["t1", "t2"]}, mv="2.26")
+t = check("list tags 2.26", servers226.list_tags, "GET",
+          V + "/servers/%s/tags" % sid, mv="2.26")
+assert sorted(t["tags"]) == ["t1", "t2"], t
+check("check tag 2.26", servers226.check_tag_existence, "GET",
+      V + "/servers/%s/tags/t1" % sid, mv="2.26")
+d = check("list servers detail tags 2.26", servers226.list_servers_detail,
+          "GET", V + "/servers/detail?tags=t1,t2", mv="2.26")
+assert [x["id"] for x in d["servers"]] == [sid], d
+d = check("list servers detail not-tags-any 2.26",
+          servers226.list_servers_detail, "GET",
+          V + "/servers/detail?not-tags-any=t2", mv="2.26")
+assert sid not in [x["id"] for x in d["servers"]], d
+check("delete all tags 2.26", servers226.delete_all_tags, "DELETE",
+      V + "/servers/%s/tags" % sid, mv="2.26")
+st, _, _ = call("GET", V + "/servers/%s/tags" % sid, mv="2.25")
+assert st == 404, "tags below 2.26 is %d" % st
+h = check("get hypervisor 2.28", hypervisors228.get_hypervisor, "GET",
+          V + "/os-hypervisors/" + hid, mv="2.28")
+assert isinstance(h["hypervisor"]["cpu_info"], dict), h
+h = check("list hypervisors detail 2.33 page", hypervisors233.
+          list_hypervisors_detail, "GET",
+          V + "/os-hypervisors/detail?limit=1", mv="2.33")
+assert len(h["hypervisors"]) == 1 and "limit=1&marker=%s" % hid in \
+    h["hypervisors_links"][0]["href"], h
+last = str(check("list hypervisors 2.33", hypervisors233.
+                 list_search_hypervisors, "GET", V + "/os-hypervisors",
+                 mv="2.33")["hypervisors"][-1]["id"])
+h = check("list hypervisors 2.33 after the last", hypervisors233.
+          list_search_hypervisors, "GET",
+          V + "/os-hypervisors?marker=%s" % last, mv="2.33")
+assert h["hypervisors"] == [] and "hypervisors_links" not in h, h
+st, _, _ = call("GET", V + "/os-hypervisors?marker=999999", mv="2.33")
+assert st == 400, "an unknown marker is %d" % st
+st, _, _ = call("GET", V + "/flavors", mv="2.34")
+assert st == 406, "2.34 is %d" % st
 
 check("delete server", servers.delete_server, "DELETE", V + "/servers/" + sid)
 print("%d responses valid" % CHECKED)

@@ -33,6 +33,17 @@ stop_daemons() {
 	for p in "${PIDS[@]+"${PIDS[@]}"}"; do
 		if kill -0 "$p" 2>/dev/null; then
 			echo "not ok - pid $p did not stop within 5 s of SIGTERM" >&2
+			# Each thread's state, wait channel and kernel stack first:
+			# a thread blocked in the kernel (state D) is not where
+			# gdb can look, nor can gdb attach while LeakSanitizer's
+			# exit scan traces the process (TracerPid).
+			{
+				grep -E '^(State|TracerPid)' "/proc/$p/status"
+				for tk in /proc/$p/task/*; do
+					echo "task ${tk##*/} $(cat "$tk/comm") state $(cut -d' ' -f3 "$tk/stat") wchan $(cat "$tk/wchan")"
+					cat "$tk/stack"
+				done
+			} >"$T/stuck-$p-tasks.log" 2>&1 || true
 			# Where it is stuck is what a fix needs: every thread's stack.
 			if command -v gdb >/dev/null; then
 				timeout 60 gdb -batch -p "$p" -ex "thread apply all bt" \
@@ -76,8 +87,10 @@ trap cleanup EXIT
 # test started: the process's --pid-file= must be that file).
 stop_daemons_and_dnsmasq() {
 	local pid f
-	for pid in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${PIDS[@]+"${PIDS[@]}"}"; do wait "$pid" 2>/dev/null || true; done
+	# Bounded wait for the daemons to exit (start() disowns them, so
+	# `wait` cannot): an agent still shutting down while the dnsmasqs are
+	# killed and the caller deletes its namespaces races with them.
+	stop_daemons
 	for f in "$T"/*dhcp/*/pid; do
 		[ -f "$f" ] || continue
 		pid=$(cat "$f" 2>/dev/null || true)
@@ -250,6 +263,50 @@ enrol_agent() {
 	manage agent keygen --host "$n" --keys-dir "$T/keys-$n" >/dev/null
 	cp "$T/keys/controller.pub" "$T/keys-$n/"
 	manage agent enroll "$n" --key-file "$T/keys-$n/agent.pub" >/dev/null
+}
+
+# ---- storage: an agent's own tgtd ----------------------------------------
+# tgt_control_port: a tgtd control port (tgtd's -C; its control channel is
+# a unix socket /var/run/tgtd/socket.N on the shared file system, so each
+# agent needs one of its own) that no tgtd answers on and no lock names,
+# below 32768 as tgtd wants.
+tgt_control_port() {
+	local i c
+	for i in $(seq 1 50); do
+		c=$((10000 + RANDOM % 22000))
+		if ! tgtadm -C $c --op show --mode sys >/dev/null 2>&1 &&
+		    [ ! -e /var/run/tgtd/socket.$c.lock ]; then echo "$c"; return 0; fi
+	done
+	fail "no free tgtd control port"
+}
+
+# storage_conf NAME PORTAL CONTROL [FILE_DIR]: agent NAME's [storage]
+# section: file backend (volume files under FILE_DIR, default the agent's
+# state directory), its own tgtd on PORTAL with control port CONTROL
+# (the agent starts and supervises it).
+storage_conf() {
+	cat >> "$T/agent-$1.conf" <<C
+
+[storage]
+enabled = true
+backend = file
+iscsi_portal = $2
+tgt_control_port = $3
+C
+	[ -z "${4:-}" ] || echo "file_dir = $4" >> "$T/agent-$1.conf"
+}
+
+# tgtd_pids CONTROL: the pids of the tgtd on that control port (found by
+# its command line, never by name alone). An adopted tgtd outlives its
+# agent's clean stop, and one started by an agent killed -9 lives on:
+# tests kill these by pid.
+tgtd_pids() {
+	local p
+	for p in $(pgrep -x tgtd || true); do
+		tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null |
+		    grep -q -- "^tgtd -f -C $1 " && echo "$p"
+	done
+	return 0
 }
 
 # ---- identity / HTTP API helpers ----------------------------------------

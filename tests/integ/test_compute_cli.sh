@@ -39,7 +39,7 @@ curl -s "$NOVA/" | python3 -c '
 import json, sys
 v = json.load(sys.stdin)["versions"]
 assert [x["id"] for x in v] == ["v2.0", "v2.1"], v
-assert v[1]["version"] == "2.11" and v[1]["min_version"] == "2.1", v[1]
+assert v[1]["version"] == "2.33" and v[1]["min_version"] == "2.1", v[1]
 ' || fail "version list"
 for u in /v2 /v2/ /v2.1 /v2.1/; do
 	[ "$(http_code GET "$NOVA$u")" = 200 ] || fail "GET $u is not 200"
@@ -53,8 +53,8 @@ nv() { curl -s "${H[@]}" "$NOVA/v2.1$1" | jq -r "${2:-.}"; }
 [ "$(http_code GET "$NOVA/v2.1/flavors" "${H[@]}" -H 'X-OpenStack-Nova-API-Version: 2.99')" = 406 ] ||
 	fail "an unsupported microversion is not 406"
 curl -s -D "$T/h.txt" -o /dev/null "${H[@]}" -H 'OpenStack-API-Version: compute latest' "$NOVA/v2.1/flavors"
-grep -qi '^OpenStack-API-Version: compute 2.11' "$T/h.txt" || fail "microversion not echoed"
-grep -qi '^X-OpenStack-Nova-API-Version: 2.11' "$T/h.txt" || fail "legacy microversion header not echoed"
+grep -qi '^OpenStack-API-Version: compute 2.33' "$T/h.txt" || fail "microversion not echoed"
+grep -qi '^X-OpenStack-Nova-API-Version: 2.33' "$T/h.txt" || fail "legacy microversion header not echoed"
 ok "version documents, microversion negotiation (406, echo)"
 
 # ---- flavors ---------------------------------------------------------------
@@ -214,7 +214,7 @@ manage status > "$T/status.txt" && fail "manage status exits 0 with an agent dow
 grep -Eq '^\| h2 +\| enabled +\| down ' "$T/status.txt" || { cat "$T/status.txt"; fail "manage status: h2 not down"; }
 openstack compute service set --up h2 nova-compute
 openstack compute service list -f value -c Host -c State | grep -qx "h2 up" || fail "force-down cleared"
-manage status > "$T/status.txt" && grep -q "accepts connections" "$T/status.txt" &&
+manage status > "$T/status.txt" && grep -q "controller ports: all accept connections" "$T/status.txt" &&
 	grep -Eq '^\| h1 +\| enabled +\| up ' "$T/status.txt" &&
 	grep -Eq '^\| h2 +\| enabled +\| up .*\| 0\.1\.0 +\| ' "$T/status.txt" || { cat "$T/status.txt"; fail "manage status"; }
 openstack server delete d-1 d-2 d-3
@@ -365,6 +365,46 @@ grep -qx "totalInstancesUsed 2" "$T/limits.txt" || fail "limits totalInstancesUs
 grep -qx "totalRAMUsed 768" "$T/limits.txt" || fail "limits totalRAMUsed"
 nova quota-show --tenant "$PID" 2>/dev/null | grep -q "| instances .*| 2 " || fail "nova quota-show"
 ok "quota set --instances 2, third create 403, limits show --absolute"
+
+# ---- resize, revert, confirm, cold migrate (same host) ----------------------------
+# [compute] allow_resize_to_same_host (compute_lib.sh): the new flavor is
+# claimed on the server's host besides the old one until confirm/revert.
+openstack flavor create --ram 1024 --disk 2 --vcpus 2 m1.big >/dev/null
+TINY=$(openstack flavor show m1.tiny -f value -c id)
+BIG=$(openstack flavor show m1.big -f value -c id)
+flavor_of() { nv "/servers/$VM1" '.server.flavor.id'; }
+host_of() { nv "/servers/$VM1" '.server["OS-EXT-SRV-ATTR:host"]'; }
+used() { openstack hypervisor stats show -f value -c vcpus_used; }
+U0=$(used)
+openstack server resize --flavor m1.tiny vm1 2>"$T/err.txt" && fail "resize to the same flavor accepted"
+grep -q "HTTP 400" "$T/err.txt" && grep -q "When resizing, instances must change flavor" "$T/err.txt" ||
+	{ cat "$T/err.txt"; fail "same-flavor resize is not Nova's 400"; }
+[ "$(status)" = ACTIVE ] && [ "$(flavor_of)" = "$TINY" ] && [ "$(used)" = "$U0" ] || fail "a refused resize changed the server"
+openstack server resize --flavor m1.big vm1
+wait_status VERIFY_RESIZE
+[ "$(flavor_of)" = "$BIG" ] && [ "$(host_of)" = "$HOST" ] || fail "resized: flavor $(flavor_of) on $(host_of)"
+[ "$(used)" = $((U0 + 2)) ] || fail "both claims while resized: vcpus_used $(used), want $((U0 + 2))"
+openstack server resize revert vm1
+wait_status ACTIVE
+[ "$(flavor_of)" = "$TINY" ] && [ "$(host_of)" = "$HOST" ] || fail "revert: flavor $(flavor_of) on $(host_of), want $TINY on $HOST"
+[ "$(used)" = "$U0" ] || fail "revert kept the target's claim: vcpus_used $(used)"
+ok "resize then revert leaves the original flavor and host (refused same-flavor resize changes nothing)"
+openstack server resize --flavor m1.big vm1
+wait_status VERIFY_RESIZE
+openstack server resize confirm vm1
+wait_status ACTIVE
+[ "$(flavor_of)" = "$BIG" ] && [ "$(used)" = $((U0 + 1)) ] || fail "confirm: flavor $(flavor_of), vcpus_used $(used)"
+openstack server migrate vm1
+wait_status VERIFY_RESIZE
+openstack server resize confirm vm1
+wait_status ACTIVE
+[ "$(host_of)" = "$HOST" ] && [ "$(used)" = $((U0 + 1)) ] || fail "cold migrate: on $(host_of), vcpus_used $(used)"
+openstack server migration list --server vm1 -f value -c Status -c "Old Flavor" -c "New Flavor" > "$T/mig.txt"
+want=$(printf '%s\n' "confirmed $BIG $BIG" "confirmed $TINY $BIG" "reverted $TINY $BIG" | sort | tr '\n' ' ')
+[ "$(sort "$T/mig.txt" | tr '\n' ' ')" = "$want" ] ||
+	{ cat "$T/mig.txt"; fail "server migration list"; }
+nova migration-list 2>/dev/null | grep -c "$VM1" | grep -qx 3 || fail "nova migration-list"
+ok "resize confirm keeps the new flavor, cold migrate (same host) + confirm, server migration list / nova migration-list"
 
 # ---- deletes give everything back ------------------------------------------------------------
 openstack server delete --wait vm1 vm2

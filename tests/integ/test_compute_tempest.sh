@@ -1,7 +1,7 @@
 #!/bin/bash
 # Tempest 33's compute classes that need no volumes, against a controller
 # (with the network API) and two agents on libvirt's test driver
-# (127.0.0.1, dynamic credentials), at microversions 2.1-2.11. Networking
+# (127.0.0.1, dynamic credentials), at microversions 2.1-2.33. Networking
 # is on: tempest gives each project it creates a network, subnet and
 # router (create_isolated_networks; the routers' gateway on the external
 # network "public" made here), servers boot on it, and the classes of
@@ -26,6 +26,9 @@ tempest.api.compute.test_quotas.QuotasTestJSON
 tempest.api.compute.admin.test_flavors.FlavorsAdminTestJSON
 tempest.api.compute.admin.test_hypervisor.HypervisorAdminTestJSON
 tempest.api.compute.admin.test_hypervisor.HypervisorAdminUnderV252Test
+tempest.api.compute.admin.test_hypervisor.HypervisorAdminV228Test
+tempest.api.compute.servers.test_server_tags.ServerTagsTestJSON
+tempest.api.compute.servers.test_instance_actions.InstanceActionsV221TestJSON
 tempest.api.compute.admin.test_services.ServicesAdminTestJSON
 tempest.api.compute.admin.test_quotas.QuotasAdminTestJSON
 tempest.api.compute.servers.test_servers.ServersTestJSON
@@ -42,7 +45,7 @@ tempest.api.compute.servers.test_attach_interfaces.AttachInterfacesTestJSON
 # the test driver's guests have no OS to log in to, so its skip is
 # printed with the others (os-interface is driven by compute_net_cli).
 # Below this many passing tests the run is a regression.
-FLOOR=${TS_COMPUTE_TEMPEST_FLOOR:-99}
+FLOOR=${TS_COMPUTE_TEMPEST_FLOOR:-105}
 
 KEEP_NETWORK=1 compute_setup 2 "[compute]" "build_timeout = 60" "action_timeout = 60"
 . "$T/openrc"
@@ -67,7 +70,7 @@ image_ref_alt = $IMG2
 flavor_ref = 1
 flavor_ref_alt = 2
 min_microversion = 2.1
-max_microversion = 2.11
+max_microversion = 2.33
 build_interval = 1
 build_timeout = 60
 [compute-feature-enabled]

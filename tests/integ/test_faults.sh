@@ -7,18 +7,21 @@
 # touching the system's. Both agents run the network dataplane (bridges,
 # dnsmasq, nft): h2 in the test's namespace, h1 in a namespace of its own
 # (tsf-h1, reaching the controller's bus and image API through
-# packaging/nsfwd.py). tests/integ/faults/driver.py drives a mixed load
-# (server create/delete/stop/start/reboot, ports, floating IPs, security
-# group rules) over the REST APIs while it kills -9 the controller and an
-# agent, partitions agent h2 from the bus (nft drop of its own loopback
-# source address), fills the controller's store (a tmpfs), restarts the
-# libvirtd and kills -9 a dnsmasq; it heals every fault, waits (bounded)
-# for convergence and checks the final state against the acknowledged
-# history, and each host's dnsmasq against the ports bound there. The seed
+# packaging/nsfwd.py). Both agents serve volumes (file backend) through
+# a tgtd of their own (lib.sh's storage_conf). tests/integ/faults/driver.py
+# drives a mixed load (server create/delete/stop/start/reboot, ports,
+# floating IPs, security group rules, volume create/delete and
+# attach/detach) over the REST APIs while it kills -9 the controller, an
+# agent and a tgtd, partitions agent h2 from the bus (nft drop of its own
+# loopback source address), fills the controller's store (a tmpfs),
+# restarts the libvirtd and kills -9 a dnsmasq; it heals every fault,
+# waits (bounded) for convergence and checks the final state against the
+# acknowledged history, each host's dnsmasq against the ports bound there
+# and its volume files and tgtd targets against the volumes. The seed
 # is fixed here (TSF_SEED overrides it) and printed; TSF_ARGS passes more
 # driver options (TSF_ARGS=--long: the long form).
 if [ -z "${TSF_NS:-}" ]; then
-	for p in unshare nft dnsmasq libvirtd virsh ip; do
+	for p in unshare nft dnsmasq libvirtd virsh ip tgtd tgtadm; do
 		command -v $p >/dev/null ||
 			{ echo "not ok - $p is needed (packaging/install-deps.sh)"; exit 1; }
 	done
@@ -52,6 +55,13 @@ faults_cleanup() {
 		while read -r p; do PIDS+=("$p"); done < "$T/extra-pids"
 	fi
 	stop_daemons_and_dnsmasq
+	# The agents' tgtds: one started by an agent killed -9, or adopted by
+	# its successor, outlives the agent's stop.
+	local c p
+	for c in "${TGTC[@]+"${TGTC[@]}"}"; do
+		for p in $(tgtd_pids "$c"); do kill -9 "$p" 2>/dev/null || true; done
+		rm -f "/var/run/tgtd/socket.$c" "/var/run/tgtd/socket.$c.lock"
+	done
 	ip netns del tsf-h1 2>/dev/null || true
 	umount "$T/db" 2>/dev/null || umount -l "$T/db" 2>/dev/null || true
 	(exit $rc)
@@ -72,6 +82,7 @@ controller_conf "$T/controller.conf" "$BUS" "${API_LINES[@]}" \
 	"quota_instances = -1" "quota_cores = -1" "quota_ram = -1" \
 	"[network]" "quota_port = -1" "quota_floatingip = -1" \
 	"quota_security_group_rule = -1" \
+	"[volume]" "quota_volumes = -1" "quota_gigabytes = -1" \
 	"[scheduler]" "reserved_host_memory_mb = 0"
 identity_bootstrap admin-pw
 
@@ -140,6 +151,10 @@ for n in 1 2; do
 local_ip = 10.250.0.$n
 dhcp_state_dir = $T/h${n}dhcp
 C
+	# Volumes: files under $T/vols-hN, exported by the agent's own tgtd
+	# on its underlay address (the tgtd-kill fault kills it).
+	TGTC[$n]=$(tgt_control_port) || exit 1
+	storage_conf "h$n" "10.250.0.$n:3260" "${TGTC[$n]}" "$T/vols-h$n"
 done
 IMP=$(printf '%s\n' "${API_LINES[@]}" | sed -n 's/^image_port = //p')
 setsid python3 "$TS_SOURCE_DIR/packaging/nsfwd.py" tsf-h1 "$BUS" "$IMP" \
@@ -197,8 +212,11 @@ jq -n --arg img "$IMG" --arg net "$NET" --arg ext "$EXT" --arg sg "$SG" \
     '{flavor: "16", image: $img, net: $net, ext: $ext, sg: $sg}' > "$T/fixtures.json"
 ok "fixtures: flavor, image, network, external network, security group"
 
+VP=$(printf '%s\n' "${API_LINES[@]}" | sed -n 's/^volume_port = //p')
+wait_http 15 "http://127.0.0.1:$VP/"
 export T IDP="http://127.0.0.1:$IDP" CP_URL="http://127.0.0.1:$CP" \
-	NP_URL="http://127.0.0.1:$NP" ADMIN_PW=admin-pw \
+	NP_URL="http://127.0.0.1:$NP" VP_URL="http://127.0.0.1:$VP" \
+	TSF_TGT="h1=${TGTC[1]},h2=${TGTC[2]}" ADMIN_PW=admin-pw \
 	TSF_LIBVIRT_PROBE="test+unix:///default?socket=$LV/sock/libvirt-sock"
 # shellcheck disable=SC2086
 if python3 "$TS_SOURCE_DIR/tests/integ/faults/driver.py" --seed "$SEED" \

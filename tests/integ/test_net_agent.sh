@@ -112,12 +112,68 @@ ok "dnsmasq serves from 10.77.0.3 with the port's hosts entry"
 applied() { grep -E "host_network generation [0-9]+: 1 networks" "$T/agent-h1.log"; }
 wait_for 5 "the agent applied it" applied
 
-# ---- the dataplane heals within the agent's tick
+# ---- the dataplane heals within the agent's tick, and says so
+# `tinystack-manage status --json` in the controller's namespace (its API
+# and bus ports are there); status_wait polls it (one python process, no
+# fixed sleep) until HOST's SERVICE is in STATE, with an error containing
+# ERR timestamped at or after SINCE_MS when given, and checks the exit
+# status (1 while something is down, 0 when all is up).
+nsmanage() { ip netns exec $NS "$MANAGE_BIN" --config "$T/controller.conf" "$@"; }
+status_wait() {
+	/usr/bin/python3 - "$@" <<'P' || fail "status: $1 s waiting for $3 $4 $5 ${6:-}: $(cat "$T/status.out")"
+import json, os, subprocess, sys, time
+secs, host, svc, state = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+err = sys.argv[5] if len(sys.argv) > 5 else None
+since = int(sys.argv[6]) if len(sys.argv) > 6 else 0
+T = os.environ["T"]
+cmd = ["ip", "netns", "exec", os.environ["NS"], os.environ["MANAGE_BIN"],
+       "--config", T + "/controller.conf", "status", "--json"]
+end = time.time() + secs
+while time.time() < end:
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    open(T + "/status.out", "w").write(p.stdout + p.stderr)
+    doc = json.loads(p.stdout)
+    a = [x for x in doc["agents"] if x["host"] == host]
+    d = [s for s in a[0]["services"] if s["name"] == svc] if a else []
+    if d and d[0]["state"] == state and (err is None or (
+            err in (d[0]["error"] or "") and d[0]["error_at"] >= since)):
+        want = 1 if state == "down" else 0
+        if p.returncode != want or doc["ok"] != (want == 0):
+            sys.exit("exit status %d, ok %s" % (p.returncode, doc["ok"]))
+        sys.exit(0)
+    time.sleep(0.05)
+sys.exit(1)
+P
+}
+export T NS MANAGE_BIN
+status_wait 15 h1 dnsmasq up
+status_wait 15 h1 libvirtd up
+ok "status: h1's libvirtd and dnsmasq up, exit 0"
 OLD=$(dnsmasq_pid)
-kill "$OLD"
+KILLED=$(date +%s%3N)
+T0=$(date +%s.%N)
+kill -9 "$OLD"
+status_wait 15 h1 dnsmasq down "dnsmasq $OLD" "$KILLED"
+T1=$(date +%s.%N)
+ok "dnsmasq killed -9: status reports h1's dnsmasq down with its error, exit 1 ($(awk "BEGIN { printf \"%.1f\", $T1 - $T0 }") s)"
 new_dnsmasq() { local p; p=$(dnsmasq_pid) && [ "$p" != "$OLD" ]; }
 wait_for 15 "dnsmasq back" new_dnsmasq
 ok "dnsmasq killed: back within the tick"
+status_wait 15 h1 dnsmasq up "dnsmasq $OLD" "$KILLED"
+nsmanage status > "$T/status.txt" || fail "status exits $? with all up: $(cat "$T/status.txt")"
+grep -E "^\| h1 +\| dnsmasq +\| up +\| 1 network\(s\) +\| [0-9: -]+ \| network $NET: dnsmasq $OLD " "$T/status.txt" >/dev/null ||
+	fail "status table: $(cat "$T/status.txt")"
+ok "status: h1's dnsmasq up again, its last error kept, exit 0"
+sed 's/^/# /' "$T/status.txt"
+logged() { nsmanage logs errors --since 5m | grep "h1 tinystack-agent: dhcp: network $NET: dnsmasq $OLD exited unexpectedly"; }
+wait_for 10 "logs errors shows the dnsmasq exit" logged
+nsmanage logs errors --json --since "$(date -u -d '-5 min' +%Y-%m-%dT%H:%M:%SZ)" |
+	/usr/bin/python3 -c 'import json,sys; l=json.load(sys.stdin); assert any(x["host"]=="h1" and "dnsmasq '"$OLD"' exited" in x["text"] for x in l), l; assert [x["at"] for x in l]==sorted(x["at"] for x in l)' ||
+	fail "logs errors --json"
+[ -z "$(nsmanage logs errors --since "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)")" ] || fail "logs errors --since the future is not empty"
+rc=0; nsmanage logs errors --since yesterday >/dev/null 2>&1 || rc=$?
+[ $rc = 2 ] || fail "a bad --since exits $rc, not 2"
+ok "logs errors shows h1's dnsmasq error (text, --json oldest first, --since ISO and relative; a bad --since exits 2)"
 ip -n $NS link del $BR
 wait_for 15 "bridge back" bridge_up
 ip -n $NS -d link show $VX | grep "master $BR" >/dev/null || fail "$VX not enslaved again"

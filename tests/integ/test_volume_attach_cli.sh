@@ -25,22 +25,8 @@ BUS=$(free_port)
 IDP=$(free_port)
 VP=$(free_port)
 PORT=$(free_port)
-CTLP=
-for i in $(seq 1 50); do
-	c=$((10000 + RANDOM % 22000))
-	if ! tgtadm -C $c --op show --mode sys >/dev/null 2>&1 &&
-	    [ ! -e /var/run/tgtd/socket.$c.lock ]; then CTLP=$c; break; fi
-done
-[ -n "$CTLP" ] || fail "no free tgtd control port"
-our_tgtd() {
-	local p
-	for p in $(pgrep -x tgtd || true); do
-		tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null |
-		    grep -q -- "^tgtd -f -C $CTLP --iscsi portal=127.0.0.1:$PORT " &&
-		    echo "$p"
-	done
-	return 0
-}
+CTLP=$(tgt_control_port) || exit 1
+our_tgtd() { tgtd_pids "$CTLP"; }
 cleanup_att() {
 	local rc=$? p
 	stop_daemons
@@ -56,13 +42,7 @@ controller_conf "$T/controller.conf" "$BUS" "${API_LINES[@]}"
 identity_bootstrap admin-pw
 enrol_agent s1
 agent_conf s1 "$BUS" test:///default
-cat >> "$T/agent-s1.conf" <<C
-[storage]
-enabled = true
-backend = file
-iscsi_portal = 127.0.0.1:$PORT
-tgt_control_port = $CTLP
-C
+storage_conf s1 "127.0.0.1:$PORT" "$CTLP"
 start ctl "$CTL" "$T/controller.conf"
 start agent-s1 "$AGENT" "$T/agent-s1.conf"
 wait_for 20 "s1 up" is_state s1 up

@@ -10,7 +10,7 @@ add_custom_command(
           --prefix codec_test ${TS_CODEC_TEST_SCHEMA}
   DEPENDS ${TS_CODEC_TEST_SCHEMA} ${CMAKE_SOURCE_DIR}/tools/gen_schema.py
   COMMENT "Generating codec_test_gen.{c,h}")
-ts_unit_test(codec_test SOURCES ${C}/codec.c ${C}/buf.c ${C}/uuid.c
+ts_unit_test(codec_test SOURCES ${C}/codec.c ${C}/buf.c ${C}/uuid.c ${C}/health.c
   ${TS_GEN_SOURCES} ${CMAKE_CURRENT_BINARY_DIR}/codec_test_gen.c
   LIBS PkgConfig::MSGPACK)
 target_include_directories(codec_test PRIVATE ${CMAKE_CURRENT_BINARY_DIR})

@@ -24,6 +24,7 @@
 #include <msgpack.h>
 
 #include "codec.h"
+#include "health.h"
 #include "err.h"
 #include "msg_gen.h"
 #include "codec_test_gen.h"
@@ -1574,6 +1575,211 @@ write_seeds(const char *dir)
 	return rc == 0 ? 0 : 1;
 }
 
+/* ---- health in the heartbeat (schemas: host_dep, log_line) ------------ */
+
+/* A heartbeat whose key holds raw msgpack: must fail naming want. */
+static void
+hb_with(const char *key, const void *raw, size_t rawlen, const char *want)
+{
+	struct msg_heartbeat m = { 0 };
+	struct buf b = { 0 };
+
+	m.host = "h1";
+	mutate(&schema_msg_heartbeat, &m, key, M_REPLACE, raw, rawlen, &b);
+	expect_decode_fail(&schema_msg_heartbeat, b.data, b.len, want);
+	buf_free(&b);
+}
+
+/* n log lines, the first with a text of tlen bytes. */
+static void
+pk_lines(struct pk *k, size_t n, size_t tlen)
+{
+	char *t = malloc(tlen + 1);
+
+	assert_non_null(t);
+	memset(t, 'e', tlen);
+	msgpack_pack_array(&k->p, n);
+	for (size_t i = 0; i < n; i++) {
+		msgpack_pack_map(&k->p, 2);
+		pk_str(k, "at", 2);
+		msgpack_pack_int64(&k->p, 1);
+		pk_str(k, "text", 4);
+		pk_str(k, t, i == 0 ? tlen : 1);
+	}
+	free(t);
+}
+
+static void
+pk_deps(struct pk *k, size_t n, size_t namelen)
+{
+	char name[64];
+
+	memset(name, 'd', sizeof(name));
+	msgpack_pack_array(&k->p, n);
+	for (size_t i = 0; i < n; i++) {
+		msgpack_pack_map(&k->p, 2);
+		pk_str(k, "name", 4);
+		pk_str(k, name, i == 0 ? namelen : 4);
+		pk_str(k, "state", 5);
+		pk_str(k, "up", 2);
+	}
+}
+
+static void
+test_heartbeat_health_maxima(void **state)
+{
+	struct pk k;
+	struct buf raw = { 0 };
+	struct msg_heartbeat m = { 0 }, *d;
+	struct sch_host_dep dep = { .name = "dnsmasq", .state = "down",
+	    .error = "network x: dnsmasq 42 is not running",
+	    .has_error_at = true, .error_at = 7 };
+	struct sch_log_line line = { .at = 9, .text = "boom" };
+	struct buf b = { 0 };
+
+	(void)state;
+	/* At the maxima: accepted. */
+	pk_init(&k);
+	pk_lines(&k, 16, 512);
+	pk_done(&k, &raw);
+	{
+		struct msg_heartbeat h = { 0 };
+		struct buf e = { 0 };
+
+		h.host = "h1";
+		mutate(&schema_msg_heartbeat, &h, "errors", M_REPLACE,
+		    raw.data, raw.len, &e);
+		expect_decode_ok(&schema_msg_heartbeat, e.data, e.len);
+		buf_free(&e);
+	}
+	pk_init(&k);
+	pk_deps(&k, 8, 32);
+	pk_done(&k, &raw);
+	{
+		struct msg_heartbeat h = { 0 };
+		struct buf e = { 0 };
+
+		h.host = "h1";
+		mutate(&schema_msg_heartbeat, &h, "deps", M_REPLACE,
+		    raw.data, raw.len, &e);
+		expect_decode_ok(&schema_msg_heartbeat, e.data, e.len);
+		buf_free(&e);
+	}
+	/* One over each: refused. */
+	pk_init(&k);
+	pk_lines(&k, 17, 1);
+	pk_done(&k, &raw);
+	hb_with("errors", raw.data, raw.len, "list of 17 items, more than 16");
+	pk_init(&k);
+	pk_lines(&k, 1, 513);
+	pk_done(&k, &raw);
+	hb_with("errors", raw.data, raw.len, "string of 513 bytes, more than "
+	    "512");
+	pk_init(&k);
+	pk_deps(&k, 9, 4);
+	pk_done(&k, &raw);
+	hb_with("deps", raw.data, raw.len, "list of 9 items, more than 8");
+	pk_init(&k);
+	pk_deps(&k, 1, 33);
+	pk_done(&k, &raw);
+	hb_with("deps", raw.data, raw.len, "string of 33 bytes, more than 32");
+	buf_free(&raw);
+
+	/* Round trip; absent (an older agent) decodes as none. */
+	m.host = "h1";
+	m.deps.items = &dep;
+	m.deps.n = 1;
+	m.errors.items = &line;
+	m.errors.n = 1;
+	assert_int_equal(codec_encode(&schema_msg_heartbeat, &m, &b), 0);
+	d = codec_new(&schema_msg_heartbeat);
+	assert_int_equal(codec_decode(&schema_msg_heartbeat, b.data, b.len,
+	    d), 0);
+	assert_int_equal(d->deps.n, 1);
+	assert_string_equal(d->deps.items[0].state, "down");
+	assert_int_equal(d->deps.items[0].error_at, 7);
+	assert_null(d->deps.items[0].detail);
+	assert_string_equal(d->errors.items[0].text, "boom");
+	codec_free(&schema_msg_heartbeat, (void **)&d);
+	m.deps.items = NULL;
+	m.deps.n = 0;
+	m.errors.items = NULL;
+	m.errors.n = 0;
+	b.len = 0;
+	assert_int_equal(codec_encode(&schema_msg_heartbeat, &m, &b), 0);
+	d = codec_new(&schema_msg_heartbeat);
+	assert_int_equal(codec_decode(&schema_msg_heartbeat, b.data, b.len,
+	    d), 0);
+	assert_null(d->deps.items);
+	assert_null(d->errors.items);
+	codec_free(&schema_msg_heartbeat, (void **)&d);
+	buf_free(&b);
+}
+
+/* common/health: states, the kept error, a down reported at least once. */
+static void
+test_health_table(void **state)
+{
+	struct sch_host_dep *it;
+	size_t n;
+	uint64_t g;
+
+	(void)state;
+	health_reset();
+	health_up("libvirtd", "qemu:///system");
+	health_up("tgtd", NULL);
+	assert_int_equal(health_items(&it, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(it[0].name, "libvirtd");
+	assert_string_equal(it[0].state, "up");
+	assert_string_equal(it[0].detail, "qemu:///system");
+	assert_null(it[0].error);
+	health_items_free(&it, n);
+	assert_null(it);
+
+	/* Down and back before any report: reported down once, then up,
+	 * the error kept (redacted, cut at the maximum). */
+	g = health_generation();
+	health_down("tgtd", "tgtadm password=hunter2 %0300d", 1);
+	assert_true(health_generation() != g);
+	health_up("tgtd", NULL);
+	assert_int_equal(health_items(&it, &n), 0);
+	assert_string_equal(it[1].state, "down");
+	assert_non_null(it[1].error);
+	assert_null(strstr(it[1].error, "hunter2"));
+	assert_non_null(strstr(it[1].error, "password=***"));
+	assert_int_equal(strlen(it[1].error), HEALTH_ERROR_MAX);
+	assert_true(it[1].has_error_at && it[1].error_at > 0);
+	health_items_free(&it, n);
+	assert_int_equal(health_items(&it, &n), 0);
+	assert_string_equal(it[1].state, "up");
+	assert_non_null(it[1].error);
+	health_items_free(&it, n);
+
+	/* An error without a state change; forget. */
+	health_error("libvirtd", "one call failed");
+	assert_int_equal(health_items(&it, &n), 0);
+	assert_string_equal(it[0].state, "up");
+	assert_string_equal(it[0].error, "one call failed");
+	health_items_free(&it, n);
+	health_forget("tgtd");
+	assert_int_equal(health_items(&it, &n), 0);
+	assert_int_equal(n, 1);
+	health_items_free(&it, n);
+
+	/* Bounded: names past HEALTH_DEPS_MAX are dropped. */
+	for (int i = 0; i < HEALTH_DEPS_MAX + 3; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "d%d", i);
+		health_up(name, NULL);
+	}
+	assert_int_equal(health_items(&it, &n), 0);
+	assert_int_equal(n, HEALTH_DEPS_MAX);
+	health_items_free(&it, n);
+	health_reset();
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1595,6 +1801,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_lifetime),
 		cmocka_unit_test(test_dump_masks_secrets),
 		cmocka_unit_test(test_lookups),
+		cmocka_unit_test(test_heartbeat_health_maxima),
+		cmocka_unit_test(test_health_table),
 	};
 
 	if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0)

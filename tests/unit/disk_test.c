@@ -106,6 +106,9 @@ test_recorded_argv(void **state)
 	/* a snapshot's standalone copy, 1 GiB virtual */
 	assert_int_equal(disk_snapshot_copy(INST "/disk", "qcow2", 1024 * MIB,
 	    INST "/snapshot-5b4a3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d"), 0);
+	/* a resize's copy of the root disk, kept for a revert */
+	assert_int_equal(disk_copy(INST "/disk", INST "/disk.resize",
+	    1024 * MIB), 0);
 
 	assert_int_equal(proc_golden_compare(proc_recorder_text(rec),
 	    "tests/golden/disk/argv.txt"), 0);
@@ -292,6 +295,22 @@ test_real_overlay_and_copy(void **state)
 	assert_int_equal(disk_grow(ov, "qcow2", 32 * MIB), -1);
 	assert_int_equal(err_code(), TS_EINVALID);
 	guest_view_head_is(ov, "qcow2", "BASEMARK-0123456");
+	/* a resize's copy: the overlay as it is, backing file kept; never
+	 * over an existing file */
+	{
+		char keep[1024];
+
+		snprintf(keep, sizeof(keep), "%s.resize", ov);
+		assert_int_equal(disk_copy(ov, keep, 64 * MIB), 0);
+		assert_int_equal(disk_info(keep, "qcow2", &di), 0);
+		assert_true(di.virtual_size == 64 * MIB);
+		assert_true(di.has_backing);
+		guest_view_head_is(keep, "qcow2", "BASEMARK-0123456");
+		err_clear();
+		assert_int_equal(disk_copy(ov, keep, 64 * MIB), -1);
+		assert_int_equal(err_code(), TS_ECONFLICT);
+		unlink(keep);
+	}
 
 	/* independent raw copy, grown */
 	assert_int_equal(disk_root_create(cp, base, "raw", 8 * MIB, 16 * MIB,

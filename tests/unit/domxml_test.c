@@ -883,6 +883,34 @@ test_meta_parse_rejects(void **state)
 	meta_bad(NULL, TS_EINVALID);
 }
 
+/* The VNC port of a running domain's XML as libvirt writes it. */
+static void
+test_vnc_port(void **state)
+{
+	(void)state;
+	assert_int_equal(domxml_vnc_port("<domain><devices>"
+	    "<graphics type='vnc' port='5901' autoport='yes' "
+	    "listen='127.0.0.1'>\n<listen type='address' address='127.0.0.1'/>"
+	    "</graphics></devices></domain>"), 5901);
+	/* Another graphics type first. */
+	assert_int_equal(domxml_vnc_port("<graphics type='spice' port='5930'/>"
+	    "<graphics type='vnc' port='5900' autoport='yes'/>"), 5900);
+	/* Not running (-1), no port, none, out of range, unterminated. */
+	assert_int_equal(domxml_vnc_port("<graphics type='vnc' port='-1' "
+	    "autoport='yes'/>"), 0);
+	assert_int_equal(domxml_vnc_port("<graphics type='vnc' "
+	    "autoport='yes'/>"), 0);
+	assert_int_equal(domxml_vnc_port("<domain/>"), 0);
+	assert_int_equal(domxml_vnc_port("<graphics type='vnc' "
+	    "port='65536'/>"), 0);
+	assert_int_equal(domxml_vnc_port("<graphics type='vnc' "
+	    "port='1234567'/>"), 0);
+	assert_int_equal(domxml_vnc_port("<graphics type='vnc' port='59"), 0);
+	/* A port attribute of a later element is not the graphics'. */
+	assert_int_equal(domxml_vnc_port("<graphics type='vnc'/><x port='1'/>"),
+	    0);
+}
+
 int
 main(void)
 {
@@ -904,6 +932,7 @@ main(void)
 		cmocka_unit_test(test_optional_parts),
 		cmocka_unit_test(test_meta_parse_forms),
 		cmocka_unit_test(test_meta_parse_rejects),
+		cmocka_unit_test(test_vnc_port),
 	};
 
 	setenv("TS_SOURCE_DIR", TS_TEST_SOURCE_DIR, 0);

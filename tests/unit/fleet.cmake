@@ -2,7 +2,8 @@
 # in-process bus pair (operator edits and deletions win over heartbeats).
 set(TS_CTL ${CMAKE_SOURCE_DIR}/controller)
 ts_unit_test(fleet_test
-  SOURCES ${TS_CTL}/core/fleet.c ${TS_CTL}/core/db.c ${C}/store.c ${C}/codec.c
+  SOURCES ${TS_CTL}/core/fleet.c ${TS_CTL}/core/hoststatus.c ${C}/health.c
+  ${TS_CTL}/core/db.c ${C}/store.c ${C}/codec.c
   ${C}/bus.c ${C}/config.c ${TS_GEN_SOURCES}
   ${C}/buf.c ${C}/clock.c ${C}/uuid.c ${C}/metrics.c
   ${CMAKE_CURRENT_SOURCE_DIR}/logcap.c

@@ -29,6 +29,7 @@
 #include "core/db.h"
 #include "err.h"
 #include "core/fleet.h"
+#include "core/hoststatus.h"
 #include "log.h"
 #include "metrics.h"
 #include "msg_gen.h"
@@ -676,6 +677,68 @@ test_other_host_refused(void **state)
 	    FLEET_REJECT_NOT_ENROLLED) == 0);
 }
 
+/* Heartbeat health (hoststatus.h): the deps of the latest heartbeat and
+ * the error lines appended, the latest HOSTSTATUS_ERRORS_MAX kept, written
+ * with the tick's flush; a heartbeat without them changes nothing. */
+static void
+test_host_status(void **state)
+{
+	struct sch_host_dep dep = { .name = "dnsmasq", .state = "down",
+	    .error = "network n: dnsmasq 42 is not running",
+	    .has_error_at = true, .error_at = 5 };
+	struct sch_log_line lines[16];
+	char texts[16][16];
+	struct msg_heartbeat m = { 0 };
+	struct codec_envelope r;
+	struct rec_host_status hs;
+	struct store_txn *txn = NULL;
+
+	(void)state;
+	hello();
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 16; i++) {
+			snprintf(texts[i], sizeof(texts[i]), "err %d",
+			    round * 16 + i);
+			lines[i].at = round * 16 + i;
+			lines[i].text = texts[i];
+		}
+		memset(&m, 0, sizeof(m));
+		m.host = "h1";
+		m.seq = seq + 1;
+		m.deps.items = &dep;
+		m.deps.n = 1;
+		m.errors.items = lines;
+		m.errors.n = 16;
+		send_env(&schema_msg_heartbeat, &m);
+		exchange(&r);
+		assert_ptr_equal(r.type, &schema_msg_heartbeat_ack);
+		codec_envelope_clear(&r);
+	}
+	/* Not written before the tick. */
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	assert_int_equal(hoststatus_get(txn, HOSTSTATUS_AGENT, "h1", &hs), -1);
+	store_txn_end(&txn);
+	fleet_tick(fl, db_now_ms());
+	/* A plain heartbeat keeps them. */
+	assert_ptr_equal(heartbeat(NULL), &schema_msg_heartbeat_ack);
+	fleet_tick(fl, db_now_ms());
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	assert_int_equal(hoststatus_get(txn, HOSTSTATUS_AGENT, "h1", &hs), 0);
+	store_txn_end(&txn);
+	assert_string_equal(hs.host, "h1");
+	assert_string_equal(hs.binary, HOSTSTATUS_AGENT);
+	assert_true(hs.updated_at > 0);
+	assert_int_equal(hs.deps.n, 1);
+	assert_string_equal(hs.deps.items[0].state, "down");
+	assert_string_equal(hs.deps.items[0].error,
+	    "network n: dnsmasq 42 is not running");
+	assert_int_equal(hs.errors.n, HOSTSTATUS_ERRORS_MAX);
+	assert_string_equal(hs.errors.items[0].text, "err 16");
+	assert_string_equal(hs.errors.items[HOSTSTATUS_ERRORS_MAX - 1].text,
+	    "err 47");
+	codec_clear(&schema_rec_host_status, &hs);
+}
+
 static int
 setup(void **state)
 {
@@ -742,6 +805,7 @@ main(void)
 		cmocka_unit_test(test_deleted_service_not_resurrected),
 		cmocka_unit_test(test_deleted_then_hello),
 		cmocka_unit_test(test_malformed_frames),
+		cmocka_unit_test(test_host_status),
 		cmocka_unit_test(test_other_host_refused),
 		/* Last: the hooks it adds stay. */
 		cmocka_unit_test(test_hook_sets_and_tunnel_ip),

@@ -417,6 +417,56 @@ test_attach_detach(void **state)
 	assert_int_equal(srv_volumes(s1, vol), 1);
 }
 
+/*
+ * A10: a server whose host is down is deleted at once (Nova's local
+ * delete). Its volumes are freed with it, attaching or in-use: available
+ * again with no attachment, no export on their storage host, attachable
+ * and deletable. Before the fix they stayed attaching / in-use for good,
+ * naming a server that was gone (found by integ.faults).
+ */
+static void
+test_local_delete_frees_volumes(void **state)
+{
+	char s1[64], s2[64], s3[64], v1[37], v2[37], att[256];
+
+	(void)state;
+	server_placed("cv-ld1", s1);	/* on ct-v1: no service, down */
+	server_placed("cv-ld2", s2);
+	server_placed("cv-ld3", s3);
+	vol_new(CT_MEMBER, v1);
+	vol_new(CT_MEMBER, v2);
+	snprintf(att, sizeof(att), "{\"volumeId\": \"%s\"}", v1);
+	attach(CT_MEMBER, s1, att, 200, NULL);
+	snprintf(att, sizeof(att), "{\"volumeId\": \"%s\"}", v2);
+	attach(CT_MEMBER, s2, att, 200, NULL);
+	{
+		struct done d = { s2, v2 };
+
+		assert_int_equal(store_write(ctltest_store(T), done_fn, &d), 0);
+	}
+	vol_is(CT_MEMBER, v1, "attaching", 0, NULL);
+	vol_is(CT_MEMBER, v2, "in-use", 1, s2);
+	exports_are(v1, 1);
+	exports_are(v2, 1);
+
+	snprintf(path, sizeof(path), "/v2.1/servers/%s", s1);
+	CT_CALL(T, C, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s", s2);
+	CT_CALL(T, C, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s", s1);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 404, NULL);
+	vol_is(CT_MEMBER, v1, "available", 0, NULL);
+	vol_is(CT_MEMBER, v2, "available", 0, NULL);
+	exports_are(v1, 0);
+	exports_are(v2, 0);
+	/* free indeed: attachable to another server, and deletable */
+	snprintf(att, sizeof(att), "{\"volumeId\": \"%s\"}", v1);
+	attach(CT_MEMBER, s3, att, 200, NULL);
+	attachment_of(s3, v1);
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/volumes/%s", v2),
+	    NULL, 202, NULL);
+}
+
 /* Server count of the member's project. */
 static size_t
 server_count(void)
@@ -600,6 +650,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_attach_detach),
 		cmocka_unit_test(test_create_bdm),
+		cmocka_unit_test(test_local_delete_frees_volumes),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -107,6 +107,30 @@ test_not_found(void **state)
 	    NULL);
 }
 
+/* GET /dashboard/api/host-status: ours, admin only; nothing for a member
+ * or without a token. */
+static void
+test_host_status(void **state)
+{
+	json_t *hosts;
+
+	(void)state;
+	CT_CALL(T, D, CT_ANON, "GET", "/dashboard/api/host-status", NULL, 401,
+	    NULL);
+	CT_CALL(T, D, CT_MEMBER, "GET", "/dashboard/api/host-status", NULL,
+	    403, NULL);
+	assert_null(ctltest_get(T, "hosts"));
+	CT_CALL(T, D, CT_ADMIN, "GET", "/dashboard/api/host-status", NULL,
+	    200, NULL);
+	hosts = ctltest_get(T, "hosts");
+	assert_non_null(hosts);
+	assert_true(json_is_array(hosts));
+	assert_true(json_is_array(ctltest_get(T, "controllers")));
+	/* Not on the APIs' own ports. */
+	CT_CALL(T, CT_COMPUTE, CT_ADMIN, "GET", "/dashboard/api/host-status",
+	    NULL, 404, NULL);
+}
+
 static void
 test_head(void **state)
 {
@@ -192,6 +216,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_page),
+		cmocka_unit_test(test_host_status),
 		cmocka_unit_test(test_redirects),
 		cmocka_unit_test(test_not_found),
 		cmocka_unit_test(test_head),

@@ -187,11 +187,70 @@ test_err_prefix_truncates_safely(void **state)
 	assert_int_equal(err_msg()[ERR_MSG_MAX - 3], 't');
 }
 
+/* The error ring: error lines only, redacted, seq-numbered, bounded. */
+static void
+test_error_ring(void **state)
+{
+	static struct log_ring_line out[LOG_RING_LINES + 8];
+	char big[2 * LOG_RING_TEXT];
+	uint64_t base, lost;
+	size_t n;
+
+	(void)state;
+	log_set_capture(cap, NULL);
+	base = log_ring_last();
+	log_warnx("a warning is not kept");
+	log_info("nor info");
+	assert_int_equal(log_ring_last(), base);
+	log_error("tgtadm failed: password=hunter2 token: abc");
+	assert_int_equal(log_ring_last(), base + 1);
+	n = log_ring_since(base, out, 8, &lost);
+	assert_int_equal(n, 1);
+	assert_int_equal(lost, 0);
+	assert_int_equal(out[0].seq, base + 1);
+	assert_true(out[0].at_ms > 1600000000000LL);
+	assert_null(strstr(out[0].text, "hunter2"));
+	assert_null(strstr(out[0].text, "abc"));
+	assert_non_null(strstr(out[0].text, "password=***"));
+	/* Nothing newer than the newest. */
+	assert_int_equal(log_ring_since(log_ring_last(), out, 8, &lost), 0);
+	assert_int_equal(lost, 0);
+
+	/* Overflow: the newest LOG_RING_LINES stay; the rest are lost. */
+	base = log_ring_last();
+	for (int i = 0; i < LOG_RING_LINES + 6; i++)
+		log_error("line %d", i);
+	n = log_ring_since(base, out, LOG_RING_LINES + 8, &lost);
+	assert_int_equal(n, LOG_RING_LINES);
+	assert_int_equal(lost, 6);
+	assert_string_equal(out[0].text, "line 6");
+	assert_int_equal(out[0].seq, base + 7);
+	assert_string_equal(out[n - 1].text, "line 69");
+	/* max: the newest max, the older counted as lost, oldest first. */
+	n = log_ring_since(log_ring_last() - 10, out, 4, &lost);
+	assert_int_equal(n, 4);
+	assert_int_equal(lost, 6);
+	assert_string_equal(out[0].text, "line 66");
+	assert_string_equal(out[3].text, "line 69");
+
+	/* Cut at LOG_RING_TEXT - 1 bytes, never inside a UTF-8 sequence. */
+	memset(big, 'x', sizeof(big));
+	memcpy(big + LOG_RING_TEXT - 2, "\xc3\xa9\xc3\xa9", 4);
+	big[sizeof(big) - 1] = '\0';
+	log_error("%s", big);
+	n = log_ring_since(log_ring_last() - 1, out, 1, NULL);
+	assert_int_equal(n, 1);
+	assert_int_equal(strlen(out[0].text), LOG_RING_TEXT - 2);
+	log_set_capture(NULL, NULL);
+	ncaptured = 0;
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_redact_forms),
+		cmocka_unit_test(test_error_ring),
 		cmocka_unit_test(test_redact_growth_is_bounded),
 		cmocka_unit_test(test_log_lines_are_redacted),
 		cmocka_unit_test(test_log_file_target),

@@ -6,11 +6,11 @@ ts_unit_test(net_link_test
   ${TS_GEN_SOURCES}
   LIBS PkgConfig::NL PkgConfig::MSGPACK)
 ts_unit_test(net_dhcp_test
-  SOURCES ${TS_AN}/dhcp.c ${C}/proc.c ${C}/codec.c ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c ${C}/ifname.c ${TS_GEN_SOURCES}
+  SOURCES ${TS_AN}/dhcp.c ${C}/health.c ${C}/proc.c ${C}/codec.c ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c ${C}/ifname.c ${TS_GEN_SOURCES}
   LIBS PkgConfig::MSGPACK)
 ts_unit_test(net_conv_test
   SOURCES ${TS_AN}/netconv.c ${TS_AN}/router.c ${TS_AN}/link.c ${TS_AN}/linkrec.c
-  ${TS_AN}/dhcp.c ${TS_AN}/firewall.c ${C}/proc.c ${C}/codec.c ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c ${C}/ifname.c ${C}/config.c ${C}/opts.c
+  ${TS_AN}/dhcp.c ${C}/health.c ${TS_AN}/firewall.c ${C}/proc.c ${C}/codec.c ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c ${C}/ifname.c ${C}/config.c ${C}/opts.c
   ${TS_GEN_SOURCES}
   LIBS PkgConfig::NL PkgConfig::MSGPACK)
 ts_unit_test(net_fw_test
@@ -26,7 +26,7 @@ endforeach()
 # (tests/integ registers only scripts, so its build rule lives here).
 if(EXISTS ${CMAKE_SOURCE_DIR}/tests/integ/netctl.c)
   add_executable(netctl ${CMAKE_SOURCE_DIR}/tests/integ/netctl.c
-    ${TS_AN}/netconv.c ${TS_AN}/router.c ${TS_AN}/link.c ${TS_AN}/dhcp.c ${TS_AN}/firewall.c
+    ${TS_AN}/netconv.c ${TS_AN}/router.c ${TS_AN}/link.c ${TS_AN}/dhcp.c ${C}/health.c ${TS_AN}/firewall.c
     ${C}/err.c ${C}/log.c ${C}/proc.c ${C}/codec.c ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c ${C}/ifname.c ${C}/config.c
     ${C}/opts.c ${TS_GEN_SOURCES})
   add_dependencies(netctl ts_generated)

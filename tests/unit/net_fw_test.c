@@ -164,6 +164,16 @@ test_full_and_incremental(void **unused)
 
 	(void)unused;
 	assert_non_null(rec = proc_recorder_new());
+	/* Zone 41511 tracks flows of 10.66.0.11 and of 2001:db8:a::10
+	 * (written out in full: compared as addresses) and none of
+	 * 10.66.0.10: only the listed addresses are cut (A9). */
+	assert_int_equal(proc_recorder_expect(rec, "conntrack -L -w 41511",
+	    "tcp      6 431999 ESTABLISHED src=10.66.0.11 dst=10.66.0.5 "
+	    "sport=40000 dport=22 src=10.66.0.5 dst=10.66.0.11 sport=22 "
+	    "dport=40000 [ASSURED] mark=0 zone=41511 use=1\n"
+	    "icmpv6   58 29 src=2001:db8:a:0:0:0:0:9 dst=2001:db8:a:0:0:0:0:10 "
+	    "type=128 code=0 id=7 src=2001:db8:a::10 dst=2001:db8:a::9 "
+	    "type=129 code=0 id=7 mark=0 zone=41511 use=1\n", 0), 0);
 	assert_non_null(fw = firewall_new(&cfg));
 	state_init(&st);
 	assert_int_equal(firewall_apply(fw, &d, &st), 0);
@@ -346,6 +356,10 @@ test_members_cut(void **unused)
 	g[1].members.items = m1;
 	g[1].members.n = 1;
 	assert_non_null(rec = proc_recorder_new());
+	/* The zone's listing fails: every queued address is cut. */
+	assert_int_equal(proc_recorder_expect_full(rec, "conntrack -L",
+	    NULL, "conntrack v1.4.7 (conntrack-tools): Operation failed\n",
+	    1), 0);
 	assert_non_null(fw = firewall_new(&cfg));
 	assert_int_equal(firewall_apply(fw, &d, NULL), 0);
 	proc_recorder_reset(rec);
@@ -363,6 +377,7 @@ test_members_cut(void **unused)
 	assert_string_equal(proc_recorder_text(rec), "nft -f - <<'EOF'\n"
 	    "delete element inet tinystack_fw rg4_5e000000000040008000000000"
 	    "000002 { 10.66.0.1 }\nEOF\n"
+	    "conntrack -L -w 41511\n"
 	    "conntrack -D -w 41511 -s 10.66.0.1\n"
 	    "conntrack -D -w 41511 -d 10.66.0.1\n");
 	firewall_free(&fw);

@@ -290,6 +290,10 @@ struct mk {
 	const char	*snap_image;	/* snapshot tasks: the image */
 	const char	*backup_type;
 	uint32_t	 rotation;
+	bool		 resized;	/* flavor 2 vCPU/1024 MiB claimed on
+					   host besides old_flavor 1/512,
+					   with a migration record */
+	uint64_t	 mig_id;	/* out */
 };
 
 static int
@@ -326,6 +330,33 @@ mk_fn(struct store_txn *txn, void *arg)
 		i.backup_rotation = m->rotation;
 	}
 	rc = 0;
+	if (m->resized) {
+		struct rec_migration mg = { 0 };
+
+		i.has_old_flavor = true;
+		i.old_flavor.id = strdup("1");
+		i.old_flavor.name = strdup("f1");
+		i.old_flavor.vcpus = 1;
+		i.old_flavor.ram = 512;
+		free(i.flavor.id);
+		free(i.flavor.name);
+		i.flavor.id = strdup("2");
+		i.flavor.name = strdup("f2");
+		i.flavor.vcpus = 2;
+		i.flavor.ram = 1024;
+		i.resize_host = strdup(m->host);
+		db_uuid(mg.uuid);
+		snprintf(mg.instance_uuid, sizeof(mg.instance_uuid), "%s",
+		    m->uuid);
+		mg.migration_type = "resize";
+		mg.status = "migrating";
+		rc = compute_db_migration_add(txn, &mg);
+		i.has_migration_id = true;
+		i.migration_id = m->mig_id = mg.id;
+		if (rc == 0)
+			rc = compute_db_host_usage_add(txn, m->host, 2, 1024,
+			    0, 1);
+	}
 	if (m->migrate_host) {
 		i.migrate_host = strdup(m->migrate_host);
 		rc = compute_db_host_usage_add(txn, m->migrate_host, 1, 512, 0,
@@ -378,8 +409,9 @@ dispatch(const char *uuid)
 
 /* The agent's answer, handed over as the bus thread does. */
 static void
-answer(const char *from, const char *uuid, const char *reqid, bool exists,
-    uint32_t power, const char *result, uint64_t gen)
+answer_code(const char *from, const char *uuid, const char *reqid,
+    bool exists, uint32_t power, const char *result, uint64_t gen,
+    enum ts_errcode code)
 {
 	struct msg_instance_state m = { 0 };
 	struct codec_envelope env;
@@ -394,7 +426,7 @@ answer(const char *from, const char *uuid, const char *reqid, bool exists,
 	m.result = (char *)result;
 	if (result && strcmp(result, "ok") != 0) {
 		m.has_fault_code = true;
-		m.fault_code = TS_EIO;
+		m.fault_code = (uint32_t)code;
 		m.fault_message = "libvirt said no";
 	}
 	assert_int_equal(codec_envelope_encode(&schema_msg_instance_state, &m,
@@ -407,6 +439,13 @@ answer(const char *from, const char *uuid, const char *reqid, bool exists,
 	assert_null(env.body);		/* taken */
 	codec_envelope_clear(&env);
 	recon_sync(rec);
+}
+
+static void
+answer(const char *from, const char *uuid, const char *reqid, bool exists,
+    uint32_t power, const char *result, uint64_t gen)
+{
+	answer_code(from, uuid, reqid, exists, power, result, gen, TS_EIO);
 }
 
 static void
@@ -822,6 +861,67 @@ test_failed_build_and_action(void **state)
 	assert_null(i.task_state);
 	assert_int_equal(i.want_power, 1);
 	codec_clear(&schema_rec_instance, &i);
+}
+
+/* A build the host could not start because it could not reach its
+ * libvirtd (TS_EUNAVAILABLE, nothing defined) stays a build: re-sent
+ * under its request id until it succeeds, or ended in ERROR by its
+ * deadline, never ERROR at once (anomaly A6 of docs/RELIABILITY.md: a
+ * libvirtd restart turned every build under way into ERROR). Any other
+ * failed build still ends in ERROR at once (test_failed_build_and_action). */
+static void
+test_build_unavailable_retried(void **state)
+{
+	struct mk m = { .host = "h1", .vm_state = VM_BUILDING,
+	    .task = "spawning", .want = 1 };
+	struct mk d = { .host = "h1", .vm_state = VM_BUILDING,
+	    .task = "spawning", .want = 1 };
+	struct codec_envelope *env;
+	struct rec_instance i;
+	struct got g = { .n = 0 };
+	int64_t until;
+
+	(void)state;
+	mk(&m);
+	dispatch(m.uuid);
+	env = one(&g);
+	assert_string_equal(env->request_id, m.reqid);
+	got_clear(&g);
+	answer_code("h1", m.uuid, m.reqid, false, 0, "error", 1,
+	    TS_EUNAVAILABLE);
+	assert_int_equal(get(m.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_BUILDING);
+	assert_string_equal(i.task_state, "spawning");
+	assert_false(i.has_fault);
+	codec_clear(&schema_rec_instance, &i);
+	/* Sent again, same request id (bounded wait). */
+	for (until = clock_mono_ms() + WAIT_MS;
+	    g.n == 0 && clock_mono_ms() < until;) {
+		recon_scan(rec, db_now_ms());
+		pump(&g, 50);
+	}
+	assert_true(g.n >= 1);
+	assert_ptr_equal(g.env[0].type, &schema_msg_instance_ensure);
+	assert_string_equal(g.env[0].request_id, m.reqid);
+	got_clear(&g);
+	/* libvirtd is back: the re-sent build succeeds. */
+	answer("h1", m.uuid, m.reqid, true, 1, "ok", 1);
+	assert_int_equal(get(m.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_ACTIVE);
+	assert_null(i.task_state);
+	assert_false(i.has_fault);
+	codec_clear(&schema_rec_instance, &i);
+	/* Still unavailable at the deadline: ERROR, as any build. */
+	mk(&d);
+	answer_code("h1", d.uuid, d.reqid, false, 0, "error", 1,
+	    TS_EUNAVAILABLE);
+	recon_scan(rec, db_now_ms() + 31 * 1000);
+	assert_int_equal(get(d.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_ERROR);
+	assert_null(i.task_state);
+	assert_true(i.has_fault);
+	codec_clear(&schema_rec_instance, &i);
+	got_clear(&g);
 }
 
 /* ---- snapshot tasks ------------------------------------------------------ */
@@ -1581,6 +1681,139 @@ test_live_migration(void **state)
 	host("h2", 4, 4096, 0, 0);
 }
 
+static void
+mig_status(uint64_t id, const char *want)
+{
+	struct store_txn *txn = NULL;
+	struct rec_migration mg;
+
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	assert_int_equal(compute_db_migration_get(txn, id, &mg), 0);
+	store_txn_end(&txn);
+	assert_string_equal(mg.status, want);
+	codec_clear(&schema_rec_migration, &mg);
+}
+
+/* The ensure of uuid the reconciler sent: its resize word. */
+static uint32_t
+sent_resize(struct got *g, const char *uuid, uint64_t gen)
+{
+	struct msg_instance_ensure *e;
+	struct codec_envelope *env = find(g, &schema_msg_instance_ensure, uuid);
+
+	e = env->body;
+	assert_int_equal(e->generation, gen);
+	return e->has_resize ? e->resize : 0;
+}
+
+/*
+ * The state machine of a same-host resize (the API's half is in
+ * handlers_compute_test): resize_prep's ensure says resize=1 with the new
+ * flavor; ok ends it RESIZED with both claims held and the migration
+ * "finished", and the ensures from then on say 2 (keep the old disk);
+ * a failure puts the old flavor back with the target's claim released
+ * (no ERROR); resize_reverting says 3 and ends ACTIVE, "reverted"; past
+ * the deadline the migration is "error"; a delete while RESIZED gives
+ * both claims back.
+ */
+static void
+test_resize(void **state)
+{
+	struct mk m = { .host = "h1", .vm_state = VM_ACTIVE,
+	    .task = "resize_prep", .action = "resize", .want = 1, .gen = 4,
+	    .resized = true };
+	struct rec_host_usage u1, u2;
+	struct rec_instance i;
+	struct got g = { .n = 0 };
+
+	(void)state;
+	/* 1. Answered ok: RESIZED, the claims stay. */
+	mk(&m);
+	usage_of("h1", &u1);
+	dispatch(m.uuid);
+	assert_int_equal(sent_resize(&g, m.uuid, 4), 1);
+	answer("h1", m.uuid, m.reqid, true, 1, "ok", 4);
+	assert_int_equal(get(m.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_RESIZED);
+	assert_null(i.task_state);
+	assert_true(i.has_old_flavor);
+	assert_int_equal(i.flavor.vcpus, 2);
+	codec_clear(&schema_rec_instance, &i);
+	mig_status(m.mig_id, "finished");
+	usage_of("h1", &u2);
+	assert_int_equal(u2.vcpus, u1.vcpus);
+	assert_int_equal(u2.instances, u1.instances);
+	/* Level-triggered: a later ensure keeps the old disk. */
+	dispatch(m.uuid);
+	assert_int_equal(sent_resize(&g, m.uuid, 4), 2);
+	got_clear(&g);
+
+	/* 2. Answered with a failure: the old flavor, one claim. */
+	mk(&m);
+	usage_of("h1", &u1);
+	answer("h1", m.uuid, m.reqid, true, 1, "error", 3);
+	assert_int_equal(get(m.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_ACTIVE);
+	assert_null(i.task_state);
+	assert_false(i.has_old_flavor);
+	assert_null(i.resize_host);
+	assert_int_equal(i.flavor.vcpus, 1);
+	assert_int_equal(i.generation, 5);
+	assert_true(i.has_fault);
+	codec_clear(&schema_rec_instance, &i);
+	mig_status(m.mig_id, "error");
+	usage_of("h1", &u2);
+	assert_int_equal(u2.vcpus, u1.vcpus - 2);
+	assert_int_equal(u2.memory_mb, u1.memory_mb - 1024);
+	assert_int_equal(u2.instances, u1.instances - 1);
+	dispatch(m.uuid);
+	assert_int_equal(sent_resize(&g, m.uuid, 5), 0);
+	got_clear(&g);
+
+	/* 3. Revert (the API settled flavor and claims): resize=3, then
+	 * ACTIVE and "reverted". */
+	struct mk r = { .host = "h1", .vm_state = VM_RESIZED,
+	    .task = "resize_reverting", .action = "revertResize", .want = 1,
+	    .gen = 6 };
+
+	mk(&r);
+	dispatch(r.uuid);
+	assert_int_equal(sent_resize(&g, r.uuid, 6), 3);
+	answer("h1", r.uuid, r.reqid, true, 1, "ok", 6);
+	assert_int_equal(get(r.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_ACTIVE);
+	assert_null(i.task_state);
+	codec_clear(&schema_rec_instance, &i);
+	got_clear(&g);
+
+	/* 4. No answer past the deadline: ERROR, the migration "error",
+	 * the resize still pending (a delete frees both claims). */
+	m.started = db_now_ms() - 400000;	/* build_timeout */
+	mk(&m);
+	recon_scan(rec, db_now_ms());
+	assert_int_equal(get(m.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_ERROR);
+	assert_true(i.has_old_flavor);
+	codec_clear(&schema_rec_instance, &i);
+	mig_status(m.mig_id, "error");
+	got_clear(&g);
+
+	/* 5. Deleted while RESIZED: both claims go. */
+	struct mk d = { .host = "h1", .vm_state = VM_RESIZED,
+	    .task = "deleting", .want = 1, .gen = 3, .resized = true };
+	struct rec_instance gone;
+
+	mk(&d);
+	usage_of("h1", &u1);
+	answer("h1", d.uuid, d.reqid, false, 0, "ok", 0);
+	assert_int_equal(get(d.uuid, &gone), -1);
+	usage_of("h1", &u2);
+	assert_int_equal(u2.instances, u1.instances - 2);
+	assert_int_equal(u2.vcpus, u1.vcpus - 3);
+	assert_int_equal(u2.memory_mb, u1.memory_mb - 1536);
+	got_clear(&g);
+}
+
 /* The start-up audit recounts usage and claims from the instances. */
 static int
 skew_fn(struct store_txn *txn, void *arg)
@@ -2024,6 +2257,7 @@ main(void)
 		cmocka_unit_test(test_build_completes),
 		cmocka_unit_test(test_resend_then_deadline),
 		cmocka_unit_test(test_failed_build_and_action),
+		cmocka_unit_test(test_build_unavailable_retried),
 		cmocka_unit_test(test_snapshot_tasks),
 		cmocka_unit_test(test_delete_releases),
 		cmocka_unit_test(test_reconcile_report),
@@ -2031,6 +2265,7 @@ main(void)
 		cmocka_unit_test(test_fencing),
 		cmocka_unit_test(test_evacuation_converges),
 		cmocka_unit_test(test_live_migration),
+		cmocka_unit_test(test_resize),
 		cmocka_unit_test(test_foreign_state_ignored),
 		cmocka_unit_test(test_stale_state_ignored),
 		cmocka_unit_test(test_old_reqid_replay),

@@ -13,11 +13,12 @@
   const POLL_MS = 1000;
   // Nova's [api] max_limit: the largest page a list returns.
   const PAGE = 1000;
-  // Hypervisors: one request for the whole fleet (Nova pages os-hypervisors
-  // only from microversion 2.33; the controller serves 2.1-2.11), about
-  // 50 us of controller CPU per host, so at most every FLEET_MS; a host's
-  // state still turns down within service_down_time + FLEET_MS.
+  // Hypervisors: the whole fleet in pages of PAGE (limit/marker, which Nova
+  // serves from microversion 2.33: asked for with HV_MV), about 50 us of
+  // controller CPU per host, so at most every FLEET_MS; a host's state
+  // still turns down within service_down_time + FLEET_MS.
   const FLEET_MS = 2000;
+  const HV_MV = { 'OpenStack-API-Version': 'compute 2.33' };
   // os-services only adds zones and heartbeat ages: seldom.
   const SERVICES_MS = 10000;
   // Instances: changes-since every poll; a full reload (which also drops
@@ -67,14 +68,15 @@
   }
 
   // Every page of a marker-paginated list; onPage(soFar) after each page
-  // but the last, so a big list paints before it is complete.
-  async function all(type, path, key, extra, onPage) {
+  // but the last, so a big list paints before it is complete. headers:
+  // extra request headers (a microversion).
+  async function all(type, path, key, extra, onPage, headers) {
     let out = [], marker = null;
     for (let n = 0; n < 1000; n++) {
       const q = new URLSearchParams(extra || {});
       q.set('limit', String(PAGE));
-      if (marker) q.set('marker', marker);
-      const b = await api(type, path + '?' + q.toString());
+      if (marker) q.set('marker', String(marker));
+      const b = await api(type, path + '?' + q.toString(), { headers: headers });
       const page = b[key] || [];
       out = out.concat(page);
       if (page.length < PAGE) break;
@@ -176,14 +178,37 @@
       byId: new Map() };
   }
 
+  // The dashboard's own admin route (no OpenStack API carries it): each
+  // host's agent version and the services it depends on. Not ours to
+  // show (403) or not there: the columns stay empty.
+  async function hostStatus() {
+    const r = await fetch('api/host-status', { cache: 'no-store', credentials: 'omit',
+      headers: { 'X-Auth-Token': s.token, Accept: 'application/json' } });
+    if (r.status === 401) { expire(); throw new Error('session expired'); }
+    return r.ok ? r.json() : null;
+  }
+
+  // Services of a host as one word for the table: "ok", "-" (not
+  // reported) or the names of those down.
+  function depsState(h) {
+    const down = (h.deps || []).filter((d) => d.state !== 'up').map((d) => d.name);
+    if (down.length) return down.join(', ') + ' down';
+    return (h.deps || []).length ? 'ok' : '-';
+  }
+
   async function fetchFleet() {
     if (!s.admin) { data.fleet = []; return; }
     const now = Date.now();
     if (now - inc.hvAt < FLEET_MS - 100) return;
     inc.hvAt = now;
-    const [hv, sv] = await Promise.all([
-      api('compute', '/os-hypervisors/detail'),
-      now - inc.svcAt >= SERVICES_MS ? api('compute', '/os-services?binary=nova-compute') : null]);
+    const [hv, sv, hs] = await Promise.all([
+      all('compute', '/os-hypervisors/detail', 'hypervisors', null, null, HV_MV),
+      now - inc.svcAt >= SERVICES_MS ? api('compute', '/os-services?binary=nova-compute') : null,
+      hostStatus()]);
+    if (hs) {
+      inc.byHs = {};
+      for (const x of hs.hosts || []) inc.byHs[x.host] = x;
+    }
     if (sv) {
       inc.svcAt = now;
       inc.bySvc = {};
@@ -191,10 +216,12 @@
     }
     let vms = 0;
     const before = JSON.stringify(data.fleet);
-    data.fleet = (hv.hypervisors || []).map((h) => {
+    data.fleet = hv.map((h) => {
       const svc = inc.bySvc[h.service ? h.service.host : h.hypervisor_hostname] || {};
       vms += h.running_vms || 0;
+      const hst = (inc.byHs || {})[h.service ? h.service.host : h.hypervisor_hostname] || {};
       return Object.assign({}, h, { zone: svc.zone || '',
+        agent_version: hst.agent_version || '', deps: hst.services || [],
         updated_at: svc.updated_at || '',
         disabled_reason: (h.service && h.service.disabled_reason) || svc.disabled_reason || '' });
     });
@@ -342,10 +369,20 @@
         ['Disk', (h) => h.local_gb_used / (h.local_gb || 1), (h) => bar(h.local_gb_used, h.local_gb, 'GiB')],
         ['Instances', (h) => h.running_vms, (h) => el('td', h.running_vms)],
         ['Zone', (h) => h.zone, (h) => el('td', h.zone)],
+        ['Agent', (h) => h.agent_version, (h) => el('td', h.agent_version || '-', 'agent')],
+        ['Services', depsState, (h) => {
+          const st = depsState(h);
+          const td = el('td', st, 'deps ' + (st.endsWith(' down') ? 'down' : 'up'));
+          // Each service with its most recent error, on hover.
+          td.title = (h.deps || []).map((d) => d.name + ': ' + d.state +
+            (d.detail ? ' (' + d.detail + ')' : '') +
+            (d.error ? '; last error ' + new Date(d.error_at).toISOString() + ': ' + d.error : '')).join('\n');
+          return td; }],
         ['Last heartbeat', (h) => h.updated_at, (h) => el('td', ageOf(h.updated_at))],
       ],
       rowClass: (h) => hostState(h),
-      text: (h) => [h.hypervisor_hostname, hostState(h), h.zone, h.disabled_reason].join(' '),
+      text: (h) => [h.hypervisor_hostname, hostState(h), h.zone, h.disabled_reason,
+        h.agent_version, depsState(h)].join(' '),
       summary: (v) => {
         const n = { up: 0, down: 0, disabled: 0 };
         for (const h of v) n[hostState(h)]++;

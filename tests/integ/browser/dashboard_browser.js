@@ -100,7 +100,8 @@ async function main() {
   const ctx = await browser.newContext({ viewport: { width: 1366, height: 900 } });
   page = await ctx.newPage();
   page.on('request', (r) => seen.push({ url: r.url(), method: r.method(),
-    token: r.headers()['x-auth-token'] || null }));
+    token: r.headers()['x-auth-token'] || null,
+    mv: r.headers()['openstack-api-version'] || null }));
   page.on('requestfinished', (r) => { if (new URL(r.url()).pathname.endsWith('/servers/detail')) listsDone++; });
   page.on('dialog', (d) => { dialogs.push(d.type() + ' ' + d.message()); d.dismiss().catch(() => {}); });
   page.setDefaultTimeout(15000);
@@ -109,12 +110,26 @@ async function main() {
   await page.goto(C.base + '/dashboard/');
   await login('admin', C.adminPw, 'admin');
   await wait(10, C.nhosts + ' hypervisor rows', async () => (await rows('fleet')).length === C.nhosts);
+  // The fleet in pages (limit/marker, microversion 2.33), never at once.
+  const hvq = seen.filter((r) => /os-hypervisors\/detail/.test(r.url));
+  if (!hvq.length || hvq.some((r) => !/[?&]limit=1000(&|$)/.test(r.url) ||
+      r.mv !== 'compute 2.33'))
+    fail('hypervisors not paged at 2.33: ' + JSON.stringify(hvq.slice(0, 2)));
   const fl = await rows('fleet');
   const states = fl.map((r) => r.state.split(' ')[0]);
   if (states.some((x) => x !== 'up')) fail('host states ' + JSON.stringify(states));
   const meters = fl.reduce((a, r) => a + r.meters, 0);
   if (meters !== 3 * C.nhosts) fail(meters + ' capacity bars for ' + C.nhosts + ' hosts');
   ok('admin logs in and sees ' + C.nhosts + ' hosts up with capacity bars');
+  // The agent version and service-state columns (the dashboard's own
+  // /dashboard/api/host-status): every host runs tinystack-agent 0.1.0
+  // with libvirtd reported up.
+  const heads = await page.evaluate(() => Array.from(document.querySelectorAll('#fleet thead th')).map((t) => t.textContent));
+  const ai = heads.findIndex((h) => h.startsWith('Agent')), si = heads.findIndex((h) => h.startsWith('Services'));
+  if (ai < 0 || si < 0) fail('no Agent/Services column: ' + JSON.stringify(heads));
+  await wait(10, 'agent versions and service states', async () =>
+    (await rows('fleet')).every((r) => r.cells[ai] === '0.1.0' && r.cells[si] === 'ok'));
+  ok('the fleet table shows each host\'s agent version (0.1.0) and its services ok');
 
   // ---- charts: one capacity bar pair per host, states, creates ------------
   const ch = await page.evaluate(() => ['chart-capacity', 'chart-states', 'chart-creates'].map((id) => {
@@ -237,12 +252,18 @@ async function main() {
   if ((await rows('fleet')).length) fail('the member sees hypervisor rows');
   if ((await rows('instances')).length) fail('the member sees servers of another project');
   if (await visible('chart-capacity-fig')) fail('the member sees the capacity chart');
-  const mreq = since().filter((r) => /os-hypervisors|os-services/.test(r.url));
+  const mreq0 = since();
+  const mreq = mreq0.filter((r) => /os-hypervisors|os-services|host-status/.test(r.url));
   if (mreq.length) fail('the member\'s page asked for hypervisors: ' + JSON.stringify(mreq));
+  // The route itself refuses the member's token (the one its page sent).
+  const mtok = (mreq0.find((r) => r.token) || {}).token;
+  if (!mtok) fail('no member token seen');
+  const mhs = await apiStatus('/dashboard/api/host-status', mtok);
+  if (mhs.status !== 403) fail('the member got ' + mhs.status + ' from /dashboard/api/host-status');
   if (await text('error')) fail('error shown to the member: ' + await text('error'));
   await shot('member.png');
   await logout();
-  ok('a member sees no hypervisor and no other project\'s server');
+  ok('a member sees no hypervisor and no other project\'s server, and gets 403 from the host status route');
 
   // ---- a reader: the project's instances, read-only, nothing admin --------
   since();

@@ -38,8 +38,8 @@ def log(msg):
 class Api:
     """Admin-scoped REST client; one token, re-issued on 401."""
 
-    def __init__(self, idp, cp, np, password):
-        self.idp, self.cp, self.np = idp, cp, np
+    def __init__(self, idp, cp, np, password, vp=None):
+        self.idp, self.cp, self.np, self.vp = idp, cp, np, vp
         self.password = password
         self.token = None
         # The x-openstack-request-id of this thread's last answer.
@@ -58,13 +58,14 @@ class Api:
             self.token = r.headers["X-Subject-Token"]
             self.project = json.load(r)["token"]["project"]["id"]
 
-    def call(self, method, url, body=None, timeout=30):
+    def call(self, method, url, body=None, timeout=30, headers=None):
         """Returns (status, parsed body or None). status is an int, or
         "refused" (nothing reached the server: certainly not applied), or
         "error" (the outcome is unknown: maybe applied)."""
         for attempt in range(2):
             hdr = {"X-Auth-Token": self.token or "",
                    "Content-Type": "application/json"}
+            hdr.update(headers or {})
             data = json.dumps(body).encode() if body is not None else None
             req = urllib.request.Request(url, data=data, headers=hdr,
                                          method=method)
@@ -101,6 +102,11 @@ class Api:
 
     def neutron(self, method, path, body=None):
         return self.call(method, self.np + "/v2.0" + path, body)
+
+    def cinder(self, method, path, body=None, mv=None):
+        return self.call(method, "%s/v3/%s%s" % (self.vp, self.project, path),
+                         body, headers={"OpenStack-API-Version": "volume " + mv}
+                         if mv else None)
 
 
 class History:
@@ -299,6 +305,32 @@ class Nemesis:
                     detail["after"] = round(time.time() - t0, 1)
                     break
                 time.sleep(0.1)
+        elif kind == "kill-tgtd":
+            # The tgtd of a host (drawn from the seed), killed -9; healed
+            # when the host's agent has started another on the same
+            # control port (its supervisor backs off 100 ms to 5 s) and
+            # that one answers; the agent then re-creates the exports.
+            # Not restarted within 30 s is recorded; the final storage
+            # check judges.
+            h = self.rng.choice(self.args.hosts)
+            ctl = self.args.tgt[h]
+            pids = tgtd_pids(ctl)
+            if len(pids) != 1:
+                raise RuntimeError("%s: %d tgtd on control port %d" % (h, len(pids), ctl))
+            detail.update(host=h)
+            os.kill(pids[0], signal.SIGKILL)
+            wait_gone(pids[0], 5)
+            detail["restarted"] = False
+            for _ in range(300):
+                now = tgtd_pids(ctl)
+                if now and now != pids and subprocess.run(
+                        ["tgtadm", "-C", str(ctl), "--op", "show", "--mode", "sys"],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                        timeout=10).returncode == 0:
+                    detail["restarted"] = True
+                    detail["after"] = round(time.time() - t0, 1)
+                    break
+                time.sleep(0.1)
         elif kind == "disk-full":
             path = self.args.db + "/filler"
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -354,6 +386,40 @@ def wait_gone(pid, secs):
     return False
 
 
+def tgtd_pids(ctl):
+    """The live tgtd processes on control port ctl (by command line:
+    `tgtd -f -C <ctl> ...`, as the agent runs it)."""
+    res = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")
+            with open("/proc/%s/status" % d) as f:
+                if "\nState:\tZ" in f.read():
+                    continue
+        except OSError:
+            continue
+        if len(argv) > 3 and os.path.basename(argv[0]) == "tgtd" and \
+                argv[1:4] == ["-f", "-C", str(ctl)]:
+            res.append(int(d))
+    return res
+
+
+def tgt_targets(ctl):
+    """[iqn] of the targets the tgtd on control port ctl shows (one
+    entry per target: a name twice is a duplicate); None if it does not
+    answer."""
+    r = subprocess.run(["tgtadm", "-C", str(ctl), "--lld", "iscsi", "--op",
+                        "show", "--mode", "target"], capture_output=True,
+                       text=True, timeout=20)
+    if r.returncode != 0:
+        return None
+    return [l.split(": ", 1)[1].strip() for l in r.stdout.splitlines()
+            if l.startswith("Target ") and ": " in l]
+
+
 def dnsmasq_live(state_dir):
     """{network id: [pids]} of the live dnsmasq processes started with a
     pid file under state_dir (<state_dir>/<net>/pid, agent/net/dhcp.h),
@@ -392,6 +458,9 @@ class Workload:
         # Known objects (acknowledged or maybe created), for later
         # operations to act on.
         self.servers, self.ports, self.fips, self.rules = [], [], [], []
+        # Volumes; (server, volume) pairs whose attach was acknowledged or
+        # of unknown outcome, for detaches.
+        self.vols, self.atts = [], []
         self.count = 0
 
     def pick(self, lst):
@@ -399,13 +468,14 @@ class Workload:
             return self.rng.choice(lst) if lst else None
 
     def forget(self, lst, rec):
-        """An object acknowledged gone is acted on no more."""
-        if rec["status"] in (204, 404):
+        """An object acknowledged gone (or, for a volume, its delete
+        accepted: 202) is acted on no more."""
+        if rec["status"] in (202, 204, 404):
             with self.lock:
                 if rec["id"] in lst:
                     lst.remove(rec["id"])
 
-    def op(self, kind, method, fn, path, body=None, obj=None):
+    def op(self, kind, method, fn, path, body=None, obj=None, server=None):
         t0 = time.time()
         self.api.tls.rid = None
         st, resp = fn(method, path, body)
@@ -415,9 +485,12 @@ class Workload:
             rec["rid"] = self.api.tls.rid
         if obj is not None:
             rec["id"] = obj
+        if server is not None:
+            rec["server"] = server
         if isinstance(resp, dict):
             rid = None
-            for k in ("server", "port", "floatingip", "security_group_rule"):
+            for k in ("server", "port", "floatingip", "security_group_rule",
+                      "volume"):
                 if isinstance(resp.get(k), dict) and "id" in resp[k]:
                     rid = resp[k]["id"]
             if rid:
@@ -431,8 +504,8 @@ class Workload:
 
     def step(self, name):
         r = self.rng.random()
-        nova, neutron = self.api.nova, self.api.neutron
-        if r < 0.26:
+        nova, neutron, cinder = self.api.nova, self.api.neutron, self.api.cinder
+        if r < 0.22:
             body = {"server": {"name": name, "flavorRef": self.fx["flavor"],
                                "imageRef": self.fx["image"]}}
             if self.rng.random() < 0.5:
@@ -443,42 +516,42 @@ class Workload:
             if "id" in rec:
                 with self.lock:
                     self.servers.append(rec["id"])
-        elif r < 0.42:
+        elif r < 0.35:
             s = self.pick(self.servers)
             if s:
                 self.forget(self.servers, self.op(
                     "server-delete", "DELETE", nova, "/servers/" + s, obj=s))
-        elif r < 0.62:
+        elif r < 0.52:
             s = self.pick(self.servers)
             if s:
                 act = self.rng.choice(["os-stop", "os-start", "reboot"])
                 body = {act: None} if act != "reboot" else {"reboot": {"type": "HARD"}}
                 self.op("server-" + act.replace("os-", ""), "POST", nova,
                         "/servers/%s/action" % s, body, obj=s)
-        elif r < 0.72:
+        elif r < 0.60:
             rec = self.op("port-create", "POST", neutron, "/ports",
                           {"port": {"network_id": self.fx["net"], "name": name}})
             if "id" in rec:
                 with self.lock:
                     self.ports.append(rec["id"])
-        elif r < 0.78:
+        elif r < 0.65:
             p = self.pick(self.ports)
             if p:
                 self.forget(self.ports, self.op(
                     "port-delete", "DELETE", neutron, "/ports/" + p, obj=p))
-        elif r < 0.86:
+        elif r < 0.71:
             rec = self.op("fip-create", "POST", neutron, "/floatingips",
                           {"floatingip": {"floating_network_id": self.fx["ext"],
                                           "description": name}})
             if "id" in rec:
                 with self.lock:
                     self.fips.append(rec["id"])
-        elif r < 0.90:
+        elif r < 0.74:
             f = self.pick(self.fips)
             if f:
                 self.forget(self.fips, self.op(
                     "fip-delete", "DELETE", neutron, "/floatingips/" + f, obj=f))
-        elif r < 0.96:
+        elif r < 0.79:
             port = 1000 + self.rng.randrange(60000)
             rec = self.op("sgr-create", "POST", neutron, "/security-group-rules",
                           {"security_group_rule": {
@@ -490,11 +563,44 @@ class Workload:
             if "id" in rec:
                 with self.lock:
                     self.rules.append(rec["id"])
-        else:
+        elif r < 0.82:
             g = self.pick(self.rules)
             if g:
                 self.forget(self.rules, self.op("sgr-delete", "DELETE", neutron,
                         "/security-group-rules/" + g, obj=g))
+        elif r < 0.88:
+            rec = self.op("volume-create", "POST", cinder, "/volumes",
+                          {"volume": {"size": 1, "name": name}})
+            if "id" in rec:
+                with self.lock:
+                    self.vols.append(rec["id"])
+        elif r < 0.91:
+            v = self.pick(self.vols)
+            if v:
+                self.forget(self.vols, self.op(
+                    "volume-delete", "DELETE", cinder, "/volumes/" + v, obj=v))
+        elif r < 0.97:
+            # Nova's attach (os-volume_attachments): any known server and
+            # volume; a volume in use or a server busy is refused (4xx).
+            s, v = self.pick(self.servers), self.pick(self.vols)
+            if s and v:
+                rec = self.op("volume-attach", "POST", nova,
+                              "/servers/%s/os-volume_attachments" % s,
+                              {"volumeAttachment": {"volumeId": v}},
+                              obj=v, server=s)
+                if ok(rec["status"]) or rec["status"] == "error":
+                    with self.lock:
+                        self.atts.append((s, v))
+        else:
+            a = self.pick(self.atts)
+            if a:
+                rec = self.op("volume-detach", "DELETE", nova,
+                              "/servers/%s/os-volume_attachments/%s" % a,
+                              obj=a[1], server=a[0])
+                if rec["status"] in (202, 404):
+                    with self.lock:
+                        if a in self.atts:
+                            self.atts.remove(a)
 
     def run(self, faults_done, nops, max_ops, prefix, counter):
         """Until the faults are over and at least nops were made (at most
@@ -526,15 +632,18 @@ def list_all(api):
     st10, subs = api.neutron("GET", "/subnets")
     st11, sgs = api.neutron("GET", "/security-groups")
     st12, rts = api.neutron("GET", "/routers")
+    st13, vols = api.cinder("GET", "/volumes/detail?all_tenants=1")
+    st14, atts = api.cinder("GET", "/attachments?all_tenants=1", mv="3.27")
     if not all(x == 200 for x in (st, st2, st3, st4, st5, st6, st7, st8,
-                                  st9, st10, st11, st12)):
+                                  st9, st10, st11, st12, st13, st14)):
         return None
     return {"servers": s["servers"], "ports": p["ports"],
             "fips": f["floatingips"], "rules": g["security_group_rules"],
             "hvs": h["hypervisors"], "limits": lim["limits"]["absolute"],
             "services": svc["services"], "nquota": nq["quota"],
             "nets": nets["networks"], "subnets": subs["subnets"],
-            "sgs": sgs["security_groups"], "routers": rts["routers"]}
+            "sgs": sgs["security_groups"], "routers": rts["routers"],
+            "vols": vols["volumes"], "atts": atts["attachments"]}
 
 
 def settled(state, hosts):
@@ -547,7 +656,30 @@ def settled(state, hosts):
     for s in state["servers"]:
         if s["status"] == "BUILD" or s.get("OS-EXT-STS:task_state"):
             return False
+    # Every volume request reaches a final state (bounded by --settle).
+    for v in state["vols"]:
+        if v["status"] in VOL_BUSY:
+            return False
     return True
+
+
+# Cinder's transitional volume states.
+VOL_BUSY = ("creating", "deleting", "attaching", "detaching", "reserved",
+            "extending", "downloading", "maintenance")
+
+
+def fault_near(injected, t0, t1, host=None,
+               skip=("disk-full", "kill-dnsmasq", "kill-tgtd")):
+    """Whether a fault that can explain a failure was injected between t0
+    and t1. A fault of one host (an agent kill, a partition, a dnsmasq or
+    tgtd kill) excuses only what happened on that host (A8); host None
+    (not placed) is excused by a fault on any host. A controller kill and
+    a libvirtd restart concern every host. Kinds in skip excuse nothing:
+    a full store refuses writes (5xx), it does not make hosts
+    unreachable; a killed dnsmasq or tgtd plays no part in a build."""
+    return any(f["t0"] <= t1 and f["t1"] >= t0 and f["fault"] not in skip and
+               (host is None or f.get("host") in (None, host))
+               for f in injected)
 
 
 def guests_by_host(manage):
@@ -604,7 +736,9 @@ def check(hist, state, nemesis, args, guests):
     ports = {p["id"]: p for p in state["ports"]}
     fips = {f["id"]: f for f in state["fips"]}
     rules = {r["id"]: r for r in state["rules"]}
-    present = {"server": servers, "port": ports, "fip": fips, "sgr": rules}
+    vols = {v["id"]: v for v in state["vols"]}
+    present = {"server": servers, "port": ports, "fip": fips, "sgr": rules,
+               "volume": vols}
 
     # Names of creates whose outcome is unknown (no answer): their objects
     # may exist. An answer, 5xx included, is definite: a refused create
@@ -618,13 +752,8 @@ def check(hist, state, nemesis, args, guests):
             if nm:
                 maybe.add(nm)
 
-    def fault_near(t0, t1):
-        # A full store is no excuse: it refuses writes (5xx), it does not
-        # make hosts unreachable.
-        # Nor is a killed dnsmasq: DHCP is no part of a build.
-        return any(f["t0"] <= t1 and f["t1"] >= t0 and
-                   f["fault"] not in ("disk-full", "kill-dnsmasq")
-                   for f in nemesis.injected)
+    def near(t0, t1, host=None):
+        return fault_near(nemesis.injected, t0, t1, host)
 
     for oid, c in creates.items():
         kind = c["op"].split("-")[0]
@@ -653,9 +782,10 @@ def check(hist, state, nemesis, args, guests):
         # instance actions record as failed, while a fault was injected,
         # changed nothing (Nova's semantics: the instance stays as it
         # was, the action event says Error).
+        host = here.get("OS-EXT-SRV-ATTR:host") or None
         failed = failed_actions(args.api, oid) if any(
             ok(o["status"]) and o["op"] != "server-delete" and
-            fault_near(o["t0"], o["t1"] + args.action_timeout + 5)
+            near(o["t0"], o["t1"] + args.action_timeout + 5, host)
             for o in later) else {}
         want = {"ACTIVE"}
         for o in later:
@@ -663,7 +793,7 @@ def check(hist, state, nemesis, args, guests):
                 continue
             tgt = "SHUTOFF" if o["op"] == "server-stop" else "ACTIVE"
             if ok(o["status"]) and o.get("rid") in failed and \
-                    fault_near(o["t0"], o["t1"] + args.action_timeout + 5):
+                    near(o["t0"], o["t1"] + args.action_timeout + 5, host):
                 args.excused_actions.append((o["n"], failed[o["rid"]][:60]))
                 continue
             if ok(o["status"]):
@@ -677,10 +807,12 @@ def check(hist, state, nemesis, args, guests):
             # partitioned) during it.
             # So may an action that timed out on an unreachable host.
             flt = here.get("fault", {}).get("message", "")
-            near = fault_near(c["t0"], c["t1"] + args.build_timeout + 5) or any(
-                ok(o["status"]) and fault_near(o["t0"], o["t1"] + args.action_timeout + 5)
+            # The excuse is per host (A8): a fault of the host the server
+            # is placed on, or of any host for one never placed.
+            excused = near(c["t0"], c["t1"] + args.build_timeout + 5, host) or any(
+                ok(o["status"]) and near(o["t0"], o["t1"] + args.action_timeout + 5, host)
                 for o in later if o["op"] != "server-delete")
-            if not flt or not near:
+            if not flt or not excused:
                 bad("error", "server %s ERROR (%r) with no fault injected "
                     "during its build" % (oid, flt), [c["n"]])
             continue
@@ -701,6 +833,8 @@ def check(hist, state, nemesis, args, guests):
                 continue
             bad("phantom", "%s %s (%s) exists but no create of it was "
                 "answered 2xx or with an unknown outcome" % (kind, oid, nm), [])
+
+    volumes_check(ops, state, creates, servers, vols, nemesis.injected, args, bad)
 
     # Duplicates: one server per create (name), one IP per port, no IP,
     # MAC or floating address held twice.
@@ -808,6 +942,127 @@ def check(hist, state, nemesis, args, guests):
     return anomalies
 
 
+def volumes_check(ops, state, creates, servers, vols, injected, args, bad):
+    """Volumes and their attachments against the acknowledged history.
+    Each (server, volume) pair starts detached; an acknowledged attach
+    (200) predicts attached, an acknowledged detach (202) detached, the
+    last acknowledged one deciding; one of unknown outcome allows either,
+    and so does one accepted while a fault was injected on the server's
+    host within action_timeout + 5 s (a 200 or 202 accepts the change,
+    as in Nova, where a failed attach is rolled back). A pair of a server
+    that is gone is detached. A volume that was not deleted is available
+    or in-use (ERROR only with a fault during its create), in-use exactly
+    when it has attachments, each server at most once; the server lists
+    exactly the volumes attached to it; Cinder's attachments are one per
+    pair, none of a volume or server that is gone."""
+    args.excused_attach = []
+    vol_skip = ("disk-full", "kill-dnsmasq")
+    pairs = {}
+    for o in ops:
+        if o["op"] in ("volume-attach", "volume-detach"):
+            pairs.setdefault((o["server"], o["id"]), []).append(o)
+    attached = {}
+    for vid, v in vols.items():
+        for a in v.get("attachments", []):
+            attached.setdefault((a.get("server_id"), vid), 0)
+            attached[(a.get("server_id"), vid)] += 1
+    for (sid, vid), n in attached.items():
+        if n > 1:
+            bad("duplicate", "volume %s lists server %s %d times" % (vid, sid, n), [])
+        if sid not in servers:
+            bad("leak", "volume %s attached to absent server %s" % (vid, sid),
+                [o["n"] for o in pairs.get((sid, vid), [])])
+    for (sid, vid), later in pairs.items():
+        if vid not in vols or sid not in servers:
+            continue
+        host = servers[sid].get("OS-EXT-SRV-ATTR:host") or None
+        want = {"detached"}
+        for o in later:
+            tgt = "attached" if o["op"] == "volume-attach" else "detached"
+            if ok(o["status"]):
+                if fault_near(injected, o["t0"], o["t1"] + args.action_timeout + 5,
+                              host, vol_skip):
+                    want = {tgt, "attached" if tgt == "detached" else "detached"}
+                    args.excused_attach.append(o["n"])
+                else:
+                    want = {tgt}
+            elif o["status"] == "error":
+                want = want | {tgt}
+        got = "attached" if (sid, vid) in attached else "detached"
+        if got not in want:
+            bad("state", "volume %s is %s to server %s, acknowledged history "
+                "predicts %s" % (vid, got, sid, "/".join(sorted(want))),
+                [o["n"] for o in later])
+    for vid, v in vols.items():
+        c = creates.get(vid)
+        st = v["status"]
+        if st == "error" and c is not None and fault_near(
+                injected, c["t0"], c["t1"] + args.build_timeout + 5, None, vol_skip):
+            continue
+        if st not in ("available", "in-use"):
+            bad("error", "volume %s is %s" % (vid, st), [c["n"]] if c else [])
+        elif (st == "in-use") != bool(v.get("attachments")):
+            bad("state", "volume %s is %s with %d attachments"
+                % (vid, st, len(v.get("attachments", []))), [])
+    for sid, srv in servers.items():
+        listed = {x["id"] for x in srv.get("os-extended-volumes:volumes_attached", [])}
+        have = {vid for (s, vid) in attached if s == sid}
+        if listed != have:
+            bad("state", "server %s lists volumes %s, the volumes say %s"
+                % (sid, sorted(listed), sorted(have)), [])
+    seen = {}
+    for a in state["atts"]:
+        k = (a.get("instance"), a.get("volume_id"))
+        seen[k] = seen.get(k, 0) + 1
+        if a.get("volume_id") not in vols or a.get("instance") not in servers:
+            bad("leak", "attachment %s of volume %s, server %s: one is gone"
+                % (a.get("id"), a.get("volume_id"), a.get("instance")), [])
+    for k, n in seen.items():
+        if n > 1:
+            bad("duplicate", "%d attachments of volume %s to server %s"
+                % (n, k[1], k[0]), [])
+    storage(state, args, bad)
+
+
+def storage(state, args, bad):
+    """Each host's volume files and tgtd targets against the volumes the
+    API shows there: one file volume-<id> per volume placed on the host
+    (ERROR ones may lack it), nothing else; one target per volume there
+    that has attachments, nothing else, none twice."""
+    args.sto_stats = {}
+    for h in args.hosts:
+        mine = {v["id"]: v for v in state["vols"]
+                if (v.get("os-vol-host-attr:host") or "").split("@")[0] == h}
+        try:
+            files = {f[len("volume-"):] for f in os.listdir(args.vol_dirs[h])
+                     if f.startswith("volume-")}
+        except FileNotFoundError:
+            files = set()
+        for vid in sorted(files - set(mine)):
+            bad("leak", "%s: volume file of %s, which the API does not show "
+                "there" % (h, vid), [])
+        for vid in sorted(set(mine) - files):
+            if mine[vid]["status"] != "error":
+                bad("lost", "%s: no file of volume %s (%s)"
+                    % (h, vid, mine[vid]["status"]), [])
+        tg = tgt_targets(args.tgt[h])
+        if tg is None:
+            bad("storage", "%s: its tgtd does not answer" % h, [])
+            continue
+        want = {TGT_IQN + vid for vid, v in mine.items() if v.get("attachments")}
+        for iqn in sorted(set(tg)):
+            if tg.count(iqn) > 1:
+                bad("duplicate", "%s: target %s %d times" % (h, iqn, tg.count(iqn)), [])
+        for iqn in sorted(set(tg) - want):
+            bad("leak", "%s: target %s of no attached volume there" % (h, iqn), [])
+        for iqn in sorted(want - set(tg)):
+            bad("storage", "%s: no target %s for an attached volume" % (h, iqn), [])
+        args.sto_stats[h] = [len(files), len(tg)]
+
+
+TGT_IQN = "iqn.2010-10.org.openstack:volume-"
+
+
 def dataplane(state, args, bad):
     """Each host's DHCP against the ports bound there (netsync.h): for
     every network with a DHCP subnet and ports bound to the host (owners
@@ -874,7 +1129,85 @@ def dataplane(state, args, bad):
                     "extra %s" % (h, net, sorted(w - got), sorted(got - w)), [])
 
 
+def self_test():
+    """The checker's excuse and volume rules on synthetic histories (ctest
+    unit.faults_checker_selftest): no daemons."""
+    fails = []
+
+    def expect(what, cond):
+        if not cond:
+            fails.append(what)
+    inj = [{"fault": "kill-agent", "host": "h2", "t0": 10.0, "t1": 14.0},
+           {"fault": "kill-controller", "t0": 100.0, "t1": 103.0},
+           {"fault": "kill-tgtd", "host": "h1", "t0": 200.0, "t1": 201.0}]
+    # A8: a host's fault excuses only what happened on that host.
+    expect("h2's kill excuses h2", fault_near(inj, 12, 13, "h2"))
+    expect("h2's kill does not excuse h1", not fault_near(inj, 12, 13, "h1"))
+    expect("h2's kill excuses an unplaced server", fault_near(inj, 12, 13, None))
+    expect("a controller kill excuses every host", fault_near(inj, 99, 101, "h1"))
+    expect("nothing outside the window", not fault_near(inj, 20, 90, None))
+    expect("a tgtd kill excuses no build", not fault_near(inj, 199, 202, "h1"))
+    expect("a tgtd kill excuses a volume change on its host",
+           fault_near(inj, 199, 202, "h1", ("disk-full",)))
+
+    class A:
+        action_timeout, build_timeout, hosts = 20, 30, []
+    args = A()
+    srv = {"s1": {"id": "s1", "OS-EXT-SRV-ATTR:host": "h1",
+                  "os-extended-volumes:volumes_attached": []}}
+
+    def vol(vid, st, att=()):
+        return {"id": vid, "status": st, "attachments": [
+            {"server_id": s, "attachment_id": "a-" + vid} for s in att]}
+
+    def run(ops, vols, atts=()):
+        found = []
+        state = {"vols": list(vols.values()), "atts": list(atts)}
+        orig = globals()["storage"]
+        globals()["storage"] = lambda *a: None
+        try:
+            volumes_check(ops, state, {}, srv, vols, inj, args,
+                          lambda k, m, r: found.append(k))
+        finally:
+            globals()["storage"] = orig
+        return found
+    att = {"op": "volume-attach", "server": "s1", "id": "v1", "t0": 50.0,
+           "t1": 50.5, "status": 200, "n": 1}
+    det = dict(att, op="volume-detach", status=202, t0=60.0, t1=60.2, n=2)
+    # An acknowledged attach predicts attached: a detached volume is a
+    # state anomaly; attached and listed by the server is clean.
+    expect("attach acked, volume detached: state",
+           "state" in run([att], {"v1": vol("v1", "available")}))
+    srv["s1"]["os-extended-volumes:volumes_attached"] = [{"id": "v1"}]
+    expect("attach acked, attached: clean",
+           run([att], {"v1": vol("v1", "in-use", ["s1"])},
+               [{"id": "a-v1", "volume_id": "v1", "instance": "s1"}]) == [])
+    expect("two attachments of one pair: duplicate", "duplicate" in run(
+        [att], {"v1": vol("v1", "in-use", ["s1"])},
+        [{"id": "a", "volume_id": "v1", "instance": "s1"},
+         {"id": "b", "volume_id": "v1", "instance": "s1"}]))
+    srv["s1"]["os-extended-volumes:volumes_attached"] = []
+    expect("detach acked after attach, detached: clean",
+           run([att, det], {"v1": vol("v1", "available")}) == [])
+    # An attach accepted while h1's tgtd was killed may fail (either
+    # outcome); one accepted during h2's agent kill may not.
+    a2 = dict(att, t0=195.0, t1=195.5)
+    expect("attach during h1's tgtd kill, detached: excused",
+           run([a2], {"v1": vol("v1", "available")}) == [])
+    a3 = dict(att, t0=5.0, t1=6.0)
+    expect("attach during h2's agent kill, server on h1, detached: state",
+           "state" in run([a3], {"v1": vol("v1", "available")}))
+    expect("a volume in error with no fault: error",
+           "error" in run([], {"v1": vol("v1", "error")}))
+    for f in fails:
+        print("not ok - self-test: %s" % f)
+    print("# self-test: %d checks failed" % len(fails))
+    return 1 if fails else 0
+
+
 def main():
+    if "--self-test" in sys.argv[1:]:
+        return self_test()
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--ops", type=int, default=150,
@@ -882,7 +1215,7 @@ def main():
     ap.add_argument("--max-ops", type=int, default=1500)
     ap.add_argument("--threads", type=int, default=3)
     ap.add_argument("--faults", default="kill-controller,kill-agent,partition,"
-                    "disk-full,libvirtd-restart,kill-dnsmasq")
+                    "disk-full,libvirtd-restart,kill-dnsmasq,kill-tgtd")
     ap.add_argument("--rounds", type=int, default=1,
                     help="times each fault kind is injected")
     ap.add_argument("--gap", default="1,4", help="seconds between faults (min,max)")
@@ -908,13 +1241,19 @@ def main():
     # dhcp_state_dir) and a URI that answers when the libvirtd does.
     args.dhcp_dirs = {h: "%s/%sdhcp" % (ENV["T"], h) for h in args.hosts}
     args.libvirt_probe = ENV.get("TSF_LIBVIRT_PROBE", "")
+    # Each agent's volume files and tgtd control port (the test's
+    # [storage] file_dir and tgt_control_port).
+    args.vol_dirs = {h: "%s/vols-%s" % (ENV["T"], h) for h in args.hosts}
+    args.tgt = {kv.split("=")[0]: int(kv.split("=")[1])
+                for kv in ENV.get("TSF_TGT", "").split(",") if "=" in kv}
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
     print("# seed %d (rerun with --seed %d)" % (seed, seed))
     sys.stdout.flush()
     master = random.Random(seed)
 
     fx = json.load(open(args.fixtures))
-    api = Api(ENV["IDP"], ENV["CP_URL"], ENV["NP_URL"], ENV["ADMIN_PW"])
+    api = Api(ENV["IDP"], ENV["CP_URL"], ENV["NP_URL"], ENV["ADMIN_PW"],
+              ENV["VP_URL"])
     api.auth()
     args.project = api.project
     args.api = api
@@ -940,6 +1279,7 @@ def main():
         w = Workload(random.Random(master.randrange(1 << 31)), api, hist, fx, i)
         w.servers, w.ports, w.fips, w.rules, w.lock = \
             wl.servers, wl.ports, wl.fips, wl.rules, wl.lock
+        w.vols, w.atts = wl.vols, wl.atts
         workers.append(threading.Thread(target=w.run,
                                         args=(faults_done, args.ops, args.max_ops,
                                               args.prefix, counter)))
@@ -984,6 +1324,18 @@ def main():
                 if s["status"] == "BUILD" or s.get("OS-EXT-STS:task_state"):
                     print("#   stuck: %s %s %s" % (s["id"], s["status"],
                                                   s.get("OS-EXT-STS:task_state")))
+            for v in state["vols"]:
+                if v["status"] in VOL_BUSY:
+                    print("#   stuck: volume %s %s on %s, attachments %s" % (
+                        v["id"], v["status"], v.get("os-vol-host-attr:host"),
+                        [a.get("server_id") for a in v.get("attachments", [])]))
+            for sv in state["services"]:
+                if sv.get("binary") == "nova-compute" and sv["state"] != "up":
+                    print("#   down: %s" % sv["host"])
+            with open(args.history + ".state.json", "w") as f:
+                json.dump(state, f)
+        else:
+            print("#   the state could not be read (an API answered other than 200)")
         return 1
     t_conv = time.time() - t0
     # The agents' reports lag the controller's state by a heartbeat; the
@@ -1002,6 +1354,8 @@ def main():
         print("not ok - the state could not be read after convergence")
         return 1
     dp_final = {h: list(v) for h, v in args.dp_stats.items()}
+    sto_final = {h: list(v) for h, v in args.sto_stats.items()}
+    att_final = sum(len(v.get("attachments", [])) for v in state["vols"])
 
     # The checker's own witness: a server deleted behind the history's
     # back must be reported lost (a check that cannot fail proves
@@ -1048,6 +1402,23 @@ def main():
             return 1
         witness += "; a port hidden from the dataplane check was reported " \
             "in its host's DHCP hosts file"
+        # The storage check's own witness: a volume hidden from the API's
+        # view must be reported by its file (and its target if attached).
+        vis = [v for v in s3["vols"] if
+               (v.get("os-vol-host-attr:host") or "").split("@")[0] in args.hosts
+               and v["status"] in ("available", "in-use")]
+        if not vis:
+            print("not ok - no volume left for the storage check's witness")
+            return 1
+        s3["vols"] = [v for v in s3["vols"] if v["id"] != vis[0]["id"]]
+        found = []
+        storage(s3, args, lambda k, m, r: found.append(m))
+        if not any(vis[0]["id"] in m for m in found):
+            print("not ok - the storage check missed volume %s's file "
+                  "(found %s)" % (vis[0]["id"], found))
+            return 1
+        witness += "; a volume hidden from the storage check was reported " \
+            "by its file"
     ops = [o for o in hist.ops if o["op"] != "nemesis"]
     acked = [o for o in ops if ok(o["status"])]
     unknown = [o for o in ops if o["status"] == "error"]
@@ -1074,6 +1445,13 @@ def main():
     for h in sorted(dp_final):
         print("#   dataplane %s: %d networks with a dnsmasq, %d DHCP hosts "
               "entries" % (h, dp_final[h][0], dp_final[h][1]))
+    print("#   volumes: %d at the end, %d attachments" % (len(state["vols"]), att_final))
+    for h in sorted(sto_final):
+        print("#   storage %s: %d volume files, %d tgtd targets"
+              % (h, sto_final[h][0], sto_final[h][1]))
+    if args.excused_attach:
+        print("#   attach/detach accepted during a fault (either outcome "
+              "allowed): requests %s" % args.excused_attach)
     for n, m in args.excused_actions:
         print("#   accepted action that failed during a fault (excused): "
               "request %d, %r" % (n, m))
@@ -1085,7 +1463,8 @@ def main():
                    "unknown": len(unknown), "faults": nem.injected,
                    "error_servers": errs,
                    "excused_actions": args.excused_actions,
-                   "dataplane": dp_final,
+                   "dataplane": dp_final, "storage": sto_final,
+                   "volumes": len(state["vols"]), "attachments": att_final,
                    "anomalies": anomalies}, f)
     return 1 if anomalies else 0
 

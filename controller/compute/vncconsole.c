@@ -1,0 +1,256 @@
+/*
+ * The VNC console's ports and tokens. See vncconsole.h.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "err.h"
+#include "log.h"
+#include "vncconsole.h"
+
+#define RAW_LEN		(VNCCONSOLE_TOKEN_LEN / 2)	/* 24 bytes */
+
+struct vnc_guest {
+	char		uuid[37];
+	char		addr[65];
+	unsigned	port;
+};
+
+struct vnc_host {
+	char		 name[256];
+	struct vnc_guest *g;	/* owned */
+	size_t		 n;
+};
+
+struct vnc_token {
+	uint8_t			 hash[32];
+	int64_t			 expires_ms;
+	struct vncconsole_target t;
+};
+
+struct vncconsole {
+	pthread_mutex_t	 mu;
+	int64_t		 ttl_ms;
+	struct vnc_host	*hosts;		/* owned */
+	size_t		 nhosts, caphosts;
+	struct vnc_token *tok;		/* owned, VNCCONSOLE_MAX_TOKENS */
+	size_t		 ntok;
+};
+
+struct vncconsole *
+vncconsole_new(int64_t ttl_ms)
+{
+	struct vncconsole *vc = calloc(1, sizeof(*vc));
+
+	if (vc == NULL || (vc->tok = calloc(VNCCONSOLE_MAX_TOKENS,
+	    sizeof(*vc->tok))) == NULL) {
+		free(vc);
+		err_set(TS_ENOMEM, "vncconsole: out of memory");
+		return NULL;
+	}
+	if (sodium_init() < 0) {
+		free(vc->tok);
+		free(vc);
+		err_set(TS_EINTERNAL, "vncconsole: libsodium did not start");
+		return NULL;
+	}
+	pthread_mutex_init(&vc->mu, NULL);
+	vc->ttl_ms = ttl_ms;
+	return vc;
+}
+
+void
+vncconsole_free(struct vncconsole **vcp)
+{
+	struct vncconsole *vc;
+
+	if (vcp == NULL || (vc = *vcp) == NULL)
+		return;
+	for (size_t i = 0; i < vc->nhosts; i++)
+		free(vc->hosts[i].g);
+	free(vc->hosts);
+	sodium_memzero(vc->tok, VNCCONSOLE_MAX_TOKENS * sizeof(*vc->tok));
+	free(vc->tok);
+	pthread_mutex_destroy(&vc->mu);
+	free(vc);
+	*vcp = NULL;
+}
+
+static struct vnc_host *
+host_find(struct vncconsole *vc, const char *host)
+{
+	for (size_t i = 0; i < vc->nhosts; i++)
+		if (strcmp(vc->hosts[i].name, host) == 0)
+			return &vc->hosts[i];
+	return NULL;
+}
+
+void
+vncconsole_report(struct vncconsole *vc, const char *host,
+    const struct sch_guest *gs, size_t n)
+{
+	struct vnc_guest *g = NULL;
+	struct vnc_host *h;
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (gs[i].has_vnc_port && gs[i].vnc_host != NULL)
+			k++;
+	if (k > 0 && (g = calloc(k, sizeof(*g))) == NULL) {
+		log_warnx("vncconsole: out of memory; %s's ports kept", host);
+		return;
+	}
+	k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!gs[i].has_vnc_port || gs[i].vnc_host == NULL ||
+		    gs[i].vnc_port == 0 || gs[i].vnc_port > 65535)
+			continue;
+		snprintf(g[k].uuid, sizeof(g[k].uuid), "%s", gs[i].uuid);
+		snprintf(g[k].addr, sizeof(g[k].addr), "%s", gs[i].vnc_host);
+		g[k].port = gs[i].vnc_port;
+		k++;
+	}
+	pthread_mutex_lock(&vc->mu);
+	if ((h = host_find(vc, host)) == NULL) {
+		if (vc->nhosts == vc->caphosts) {
+			size_t cap = vc->caphosts ? vc->caphosts * 2 : 16;
+			struct vnc_host *nh = realloc(vc->hosts,
+			    cap * sizeof(*nh));
+
+			if (nh == NULL) {
+				pthread_mutex_unlock(&vc->mu);
+				free(g);
+				log_warnx("vncconsole: out of memory");
+				return;
+			}
+			vc->hosts = nh;
+			vc->caphosts = cap;
+		}
+		h = &vc->hosts[vc->nhosts++];
+		memset(h, 0, sizeof(*h));
+		snprintf(h->name, sizeof(h->name), "%s", host);
+	}
+	free(h->g);
+	h->g = g;
+	h->n = k;
+	pthread_mutex_unlock(&vc->mu);
+}
+
+int
+vncconsole_where(struct vncconsole *vc, const char *host, const char *uuid,
+    struct vncconsole_target *out)
+{
+	struct vnc_host *h;
+	int rc = -1;
+
+	pthread_mutex_lock(&vc->mu);
+	if ((h = host_find(vc, host)) != NULL) {
+		for (size_t i = 0; i < h->n; i++) {
+			if (strcmp(h->g[i].uuid, uuid) != 0)
+				continue;
+			memset(out, 0, sizeof(*out));
+			snprintf(out->uuid, sizeof(out->uuid), "%s", uuid);
+			snprintf(out->host, sizeof(out->host), "%s", host);
+			snprintf(out->addr, sizeof(out->addr), "%s",
+			    h->g[i].addr);
+			out->port = h->g[i].port;
+			rc = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&vc->mu);
+	if (rc == -1)
+		err_set(TS_ENOT_FOUND, "no VNC server of instance %s on %s",
+		    uuid, host);
+	return rc;
+}
+
+static void
+token_hash(const char *tok, uint8_t out[32])
+{
+	crypto_generichash(out, 32, (const unsigned char *)tok, strlen(tok),
+	    NULL, 0);
+}
+
+/* Under the lock. */
+static void
+drop_expired(struct vncconsole *vc, int64_t now_ms)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < vc->ntok; i++)
+		if (vc->tok[i].expires_ms > now_ms)
+			vc->tok[k++] = vc->tok[i];
+	vc->ntok = k;
+}
+
+int
+vncconsole_issue(struct vncconsole *vc, const struct vncconsole_target *t,
+    int64_t now_ms, char tok[VNCCONSOLE_TOKEN_LEN + 1])
+{
+	uint8_t raw[RAW_LEN];
+	struct vnc_token *e;
+
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2hex(tok, VNCCONSOLE_TOKEN_LEN + 1, raw, sizeof(raw));
+	sodium_memzero(raw, sizeof(raw));
+	pthread_mutex_lock(&vc->mu);
+	if (vc->ntok == VNCCONSOLE_MAX_TOKENS)
+		drop_expired(vc, now_ms);
+	if (vc->ntok == VNCCONSOLE_MAX_TOKENS) {
+		pthread_mutex_unlock(&vc->mu);
+		sodium_memzero(tok, VNCCONSOLE_TOKEN_LEN + 1);
+		err_set(TS_EUNAVAILABLE, "Too many console tokens outstanding; "
+		    "try again later.");
+		return -1;
+	}
+	e = &vc->tok[vc->ntok++];
+	token_hash(tok, e->hash);
+	e->expires_ms = now_ms + vc->ttl_ms;
+	e->t = *t;
+	pthread_mutex_unlock(&vc->mu);
+	return 0;
+}
+
+int
+vncconsole_consume(struct vncconsole *vc, const char *tok, int64_t now_ms,
+    struct vncconsole_target *t)
+{
+	uint8_t h[32];
+	int rc = -1;
+
+	if (tok != NULL && strlen(tok) == VNCCONSOLE_TOKEN_LEN) {
+		token_hash(tok, h);
+		pthread_mutex_lock(&vc->mu);
+		for (size_t i = 0; i < vc->ntok; i++) {
+			if (sodium_memcmp(vc->tok[i].hash, h, 32) != 0)
+				continue;
+			/* Gone whether it was still good or not. */
+			if (vc->tok[i].expires_ms > now_ms) {
+				*t = vc->tok[i].t;
+				rc = 0;
+			}
+			vc->tok[i] = vc->tok[--vc->ntok];
+			break;
+		}
+		pthread_mutex_unlock(&vc->mu);
+	}
+	if (rc == -1)
+		err_set(TS_EUNAUTHORIZED, "The token is invalid or has "
+		    "expired");
+	return rc;
+}
+
+size_t
+vncconsole_tokens(struct vncconsole *vc)
+{
+	size_t n;
+
+	pthread_mutex_lock(&vc->mu);
+	n = vc->ntok;
+	pthread_mutex_unlock(&vc->mu);
+	return n;
+}

@@ -1,0 +1,149 @@
+/* Unit tests for controller/compute/vncconsole.c: tokens are good once,
+ * until their expiry, for what they were issued for, kept only hashed;
+ * the port map follows each host's latest report. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "err.h"
+#include "vncconsole.h"
+
+#define A	"0b6c8bfc-1d3a-4c1e-9a7e-3f0a3e2b1c4d"
+#define B	"8a1f6d3e-5b2c-4f7a-9e0d-1c2b3a4d5e6f"
+
+static struct vncconsole_target
+target(const char *uuid, unsigned port)
+{
+	struct vncconsole_target t = { .port = port };
+
+	snprintf(t.uuid, sizeof(t.uuid), "%s", uuid);
+	snprintf(t.host, sizeof(t.host), "h1");
+	snprintf(t.addr, sizeof(t.addr), "127.0.0.1");
+	return t;
+}
+
+static void
+test_once(void **state)
+{
+	struct vncconsole *vc = vncconsole_new(600000);
+	struct vncconsole_target t = target(A, 5900), got;
+	char tok[VNCCONSOLE_TOKEN_LEN + 1], tok2[VNCCONSOLE_TOKEN_LEN + 1];
+
+	(void)state;
+	assert_non_null(vc);
+	assert_int_equal(vncconsole_issue(vc, &t, 1000, tok), 0);
+	assert_int_equal(strlen(tok), VNCCONSOLE_TOKEN_LEN);
+	assert_int_equal(strspn(tok, "0123456789abcdef"), VNCCONSOLE_TOKEN_LEN);
+	assert_int_equal(vncconsole_issue(vc, &t, 1000, tok2), 0);
+	assert_string_not_equal(tok, tok2);
+	assert_int_equal(vncconsole_tokens(vc), 2);
+	assert_int_equal(vncconsole_consume(vc, tok, 2000, &got), 0);
+	assert_string_equal(got.uuid, A);
+	assert_string_equal(got.host, "h1");
+	assert_int_equal(got.port, 5900);
+	/* Used: gone; the other one is untouched. */
+	assert_int_equal(vncconsole_consume(vc, tok, 2000, &got), -1);
+	assert_int_equal(err_code(), TS_EUNAUTHORIZED);
+	assert_int_equal(vncconsole_tokens(vc), 1);
+	/* Unknown, wrong length, NULL, one character off. */
+	tok2[0] = tok2[0] == 'a' ? 'b' : 'a';
+	assert_int_equal(vncconsole_consume(vc, tok2, 2000, &got), -1);
+	assert_int_equal(vncconsole_consume(vc, "abc", 2000, &got), -1);
+	assert_int_equal(vncconsole_consume(vc, NULL, 2000, &got), -1);
+	assert_int_equal(vncconsole_tokens(vc), 1);
+	vncconsole_free(&vc);
+	assert_null(vc);
+	vncconsole_free(&vc);
+}
+
+static void
+test_expiry(void **state)
+{
+	struct vncconsole *vc = vncconsole_new(600000);
+	struct vncconsole_target t = target(A, 5900), got;
+	char tok[VNCCONSOLE_TOKEN_LEN + 1], tok2[VNCCONSOLE_TOKEN_LEN + 1];
+
+	(void)state;
+	assert_int_equal(vncconsole_issue(vc, &t, 0, tok), 0);
+	assert_int_equal(vncconsole_issue(vc, &t, 0, tok2), 0);
+	/* Good until the last millisecond before its expiry. */
+	assert_int_equal(vncconsole_consume(vc, tok2, 599999, &got), 0);
+	assert_int_equal(vncconsole_consume(vc, tok, 600000, &got), -1);
+	assert_int_equal(err_code(), TS_EUNAUTHORIZED);
+	/* An expired token is dropped when tried. */
+	assert_int_equal(vncconsole_tokens(vc), 0);
+	vncconsole_free(&vc);
+}
+
+static void
+test_full(void **state)
+{
+	struct vncconsole *vc = vncconsole_new(1000);
+	struct vncconsole_target t = target(A, 5900);
+	char tok[VNCCONSOLE_TOKEN_LEN + 1];
+
+	(void)state;
+	for (int i = 0; i < VNCCONSOLE_MAX_TOKENS; i++)
+		assert_int_equal(vncconsole_issue(vc, &t, 0, tok), 0);
+	assert_int_equal(vncconsole_issue(vc, &t, 999, tok), -1);
+	assert_int_equal(err_code(), TS_EUNAVAILABLE);
+	/* Once they expired, their room is taken back. */
+	assert_int_equal(vncconsole_issue(vc, &t, 1000, tok), 0);
+	assert_int_equal(vncconsole_tokens(vc), 1);
+	vncconsole_free(&vc);
+}
+
+static void
+test_ports(void **state)
+{
+	struct vncconsole *vc = vncconsole_new(1000);
+	struct sch_guest g[3];
+	struct vncconsole_target w;
+
+	(void)state;
+	memset(g, 0, sizeof(g));
+	snprintf(g[0].uuid, sizeof(g[0].uuid), "%s", A);
+	g[0].has_vnc_port = 1;
+	g[0].vnc_port = 5900;
+	g[0].vnc_host = (char *)"127.0.0.1";
+	snprintf(g[1].uuid, sizeof(g[1].uuid), "%s", B);	/* no VNC */
+	vncconsole_report(vc, "h1", g, 2);
+	assert_int_equal(vncconsole_where(vc, "h1", A, &w), 0);
+	assert_int_equal(w.port, 5900);
+	assert_string_equal(w.addr, "127.0.0.1");
+	assert_string_equal(w.host, "h1");
+	assert_int_equal(vncconsole_where(vc, "h1", B, &w), -1);
+	assert_int_equal(err_code(), TS_ENOT_FOUND);
+	assert_int_equal(vncconsole_where(vc, "h2", A, &w), -1);
+	/* The next report replaces the host's: A gone, B on A's port. */
+	g[0].has_vnc_port = 0;
+	g[1].has_vnc_port = 1;
+	g[1].vnc_port = 5900;
+	g[1].vnc_host = (char *)"127.0.0.1";
+	vncconsole_report(vc, "h1", g, 2);
+	assert_int_equal(vncconsole_where(vc, "h1", A, &w), -1);
+	assert_int_equal(vncconsole_where(vc, "h1", B, &w), 0);
+	/* A port out of range is not taken. */
+	g[1].vnc_port = 70000;
+	vncconsole_report(vc, "h1", g, 2);
+	assert_int_equal(vncconsole_where(vc, "h1", B, &w), -1);
+	vncconsole_report(vc, "h1", NULL, 0);
+	vncconsole_free(&vc);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_once),
+		cmocka_unit_test(test_expiry),
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_ports),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
