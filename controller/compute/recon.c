@@ -104,13 +104,14 @@ struct prep {
 	char		 uuid[CODEC_UUID_LEN + 1];
 	char		 reqid[CODEC_REQUEST_ID_MAX + 1];
 	char		*instances_path, *cache_dir;	/* owned, may be NULL */
-	/* The source no longer has the guest (its answer said so, or its
-	 * report left it out): libvirt undefines it there only once the
+	/* PREP_SOURCE_GONE: the source no longer has the guest (its answer
+	 * said so, or its report left it out): libvirt undefines it there only once the
 	 * migration succeeded, so the target's report of it running now
 	 * ends the migration. Not before: the target resumes the guest
 	 * while the source's libvirtd is still confirming (killing its
-	 * qemu, undefining). */
-	int		 source_gone;
+	 * qemu, undefining). PREP_ABORTED: an abort was sent to the source,
+	 * so its failure is the migration record's "cancelled", as Nova's. */
+	unsigned	 flags;
 	struct prep	*next;
 };
 
@@ -822,28 +823,35 @@ prep_take(struct recon *r, const char *uuid, const char *reqid)
 	return found;
 }
 
-/* The source let go of uuid's guest during the migration reqid. */
+#define PREP_SOURCE_GONE	0x1
+#define PREP_ABORTED		0x2
+
+/* Marks the migration reqid of uuid (struct prep.flags). */
 static void
-prep_source_gone(struct recon *r, const char *uuid, const char *reqid)
+prep_mark(struct recon *r, const char *uuid, const char *reqid,
+    unsigned flag)
 {
 	pthread_mutex_lock(&r->lock);
 	for (struct prep *p = r->preps; p; p = p->next)
 		if (strcmp(p->uuid, uuid) == 0 && strcmp(p->reqid, reqid) == 0)
-			p->source_gone = 1;
+			p->flags |= flag;
 	pthread_mutex_unlock(&r->lock);
 }
 
 static int
-prep_is_source_gone(struct recon *r, const char *uuid, const char *reqid)
+prep_marked(struct recon *r, const char *uuid, const char *reqid,
+    unsigned flag)
 {
-	int gone = 0;
+	int on = 0;
 
+	if (reqid == NULL)
+		return 0;
 	pthread_mutex_lock(&r->lock);
 	for (struct prep *p = r->preps; p; p = p->next)
 		if (strcmp(p->uuid, uuid) == 0 && strcmp(p->reqid, reqid) == 0)
-			gone |= p->source_gone;
+			on |= (p->flags & flag) != 0;
 	pthread_mutex_unlock(&r->lock);
-	return gone;
+	return on;
 }
 
 static void
@@ -1087,6 +1095,8 @@ recon_migrate_abort(struct recon *r, const struct rec_instance *i)
 		    "at this time.", i->host);
 		return -1;
 	}
+	if (i->task_request_id != NULL)
+		prep_mark(r, i->uuid, i->task_request_id, PREP_ABORTED);
 	log_info("instance %s: abort of its live migration sent to %s (%s)",
 	    i->uuid, i->host, reqid);
 	return 0;
@@ -1335,7 +1345,9 @@ migrate_end(struct recon *r, struct store_txn *txn, struct rec_instance *i,
 	i->has_migrate_block = false;
 	i->migrate_block = false;
 	if (compute_db_migration_status(txn, i->has_migration_id ?
-	    i->migration_id : 0, ok ? "completed" : "error", now) == -1)
+	    i->migration_id : 0, ok ? "completed" : prep_marked(r, i->uuid,
+	    i->task_request_id, PREP_ABORTED) ? "cancelled" : "error", now) ==
+	    -1)
 		return -1;
 	i->has_migration_id = false;
 	i->migration_id = 0;
@@ -1472,7 +1484,8 @@ migrate_state(struct batch *b, struct store_txn *txn,
 		log_warnx("live migration of %s: %s no longer has the guest; "
 		    "waiting for the reports", i->uuid, i->host);
 		b->answered[b->cur] = 1;
-		prep_source_gone(b->r, i->uuid, i->task_request_id);
+		prep_mark(b->r, i->uuid, i->task_request_id,
+		    PREP_SOURCE_GONE);
 	}
 	if (rc == 0 && changed) {
 		i->updated_at = b->now;
@@ -1907,7 +1920,7 @@ desired_cb(const struct rec_instance *i, void *arg)
 	}
 	if (g == NULL && i->task_state != NULL && strcmp(i->task_state,
 	    "migrating") == 0 && i->task_request_id != NULL)
-		prep_source_gone(r, i->uuid, i->task_request_id);
+		prep_mark(r, i->uuid, i->task_request_id, PREP_SOURCE_GONE);
 	if (i->task_state != NULL) {
 		/* The task's own re-sends cover it; a reconnecting agent gets
 		 * them at once. */
@@ -1995,7 +2008,7 @@ tomb_cb(const struct rec_instance_tombstone *t, void *arg)
 
 /* Whether g is the guest of an instance live-migrating to this host: it
  * is not fenced. Running with the new generation it has arrived, once the
- * source let go of it too (struct prep.source_gone: the source's answer
+ * source let go of it too (PREP_SOURCE_GONE: the source's answer
  * is the normal end, this covers a lost one); past the deadline, when the
  * agents have given up any copy, a copy in the instance's power counts
  * alone. */
@@ -2011,8 +2024,8 @@ migrating_here(struct host_pass *p, const struct rguest *g)
 	    0 && i.migrate_host != NULL && strcmp(i.migrate_host, p->host) ==
 	    0;
 	if (here && g->generation > i.generation &&
-	    ((g->power == POWER_RUNNING && i.task_request_id != NULL &&
-	    prep_is_source_gone(p->r, g->uuid, i.task_request_id)) ||
+	    ((g->power == POWER_RUNNING && prep_marked(p->r, g->uuid,
+	    i.task_request_id, PREP_SOURCE_GONE)) ||
 	    (db_now_ms() > i.task_deadline && g->power == i.power_state)))
 		add_fix(p, g->uuid, FIX_MIGRATED, g->power);
 	codec_clear(&schema_rec_instance, &i);

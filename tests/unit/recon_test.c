@@ -358,9 +358,21 @@ mk_fn(struct store_txn *txn, void *arg)
 			    0, 1);
 	}
 	if (m->migrate_host) {
+		struct rec_migration lg = { 0 };
+
 		i.migrate_host = strdup(m->migrate_host);
 		rc = compute_db_host_usage_add(txn, m->migrate_host, 1, 512, 0,
 		    1);
+		/* its os-migrations record, as compute_migrate.c writes it */
+		db_uuid(lg.uuid);
+		snprintf(lg.instance_uuid, sizeof(lg.instance_uuid), "%s",
+		    m->uuid);
+		lg.migration_type = "live-migration";
+		lg.status = "running";
+		if (rc == 0)
+			rc = compute_db_migration_add(txn, &lg);
+		i.has_migration_id = true;
+		i.migration_id = m->mig_id = lg.id;
 	}
 	if (rc == 0 && m->task)
 		rc = recon_task_begin_as(rec, txn, &i, m->task, m->action,
@@ -1319,6 +1331,8 @@ test_evacuation_converges(void **state)
 
 /* ---- live migration ------------------------------------------------------ */
 
+static void mig_status(uint64_t, const char *);
+
 static void
 usage_of(const char *h, struct rec_host_usage *u)
 {
@@ -1531,6 +1545,7 @@ test_live_migration(void **state)
 	assert_int_equal(u2.memory_mb, u1.memory_mb - 512);
 	assert_int_equal(v2.instances, v1.instances);
 	action_result(m.uuid, m.reqid, "Success");
+	mig_status(m.mig_id, "completed");
 	got_clear(&g);
 
 	/* 2. Answered with a failure: back where it was, the target's claim
@@ -1546,6 +1561,7 @@ test_live_migration(void **state)
 	assert_int_equal(v2.instances, v1.instances - 1);
 	assert_int_equal(v2.vcpus, v1.vcpus - 1);
 	action_result(m.uuid, m.reqid, "Error");
+	mig_status(m.mig_id, "error");
 
 	/* 2b. The target could not prepare: the same roll-back, no command
 	 * to the source. */
@@ -1563,11 +1579,16 @@ test_live_migration(void **state)
 	got_clear(&g);
 
 	/* 2c. An abort goes to the source, about that guest; the
-	 * migration's own answer (an error) then rolls it back. */
+	 * migration's own answer (an error) then rolls it back, the
+	 * migration record "cancelled" as Nova's. */
 	{
 		struct rec_instance cur;
 
 		mk(&m);
+		dispatch(m.uuid);
+		find_h2(&schema_msg_instance_migrate_prepare, m.uuid, preq);
+		prepared("h2", m.uuid, m.reqid, "ok");
+		(void)find(&g, &schema_msg_instance_migrate, m.uuid);
 		assert_int_equal(get(m.uuid, &cur), 0);
 		assert_int_equal(recon_migrate_abort(rec, &cur), 0);
 		env = find(&g, &schema_msg_instance_migrate_abort, m.uuid);
@@ -1577,6 +1598,7 @@ test_live_migration(void **state)
 		still_migrating(m.uuid);
 		answer("h1", m.uuid, m.reqid, true, 1, "error", 3);
 		settled(m.uuid, "h1", 3);
+		mig_status(m.mig_id, "cancelled");
 		got_clear(&g);
 	}
 
