@@ -742,6 +742,46 @@ page "$FIP4" "${SID[gnvm4]}" || fail "gnvm4's page after the failed migration"
 	fail "restarting h2's libvirtd: $(cat "$T/fakehost-h2-again.log")"
 ok "live migration to h2 with its libvirtd stopped: accepted, then rolled back: gnvm4 ACTIVE and running on h1, its page answering; h2's usage as before ($U0)"
 
+# Aborted (`nova live-migration-abort`, DELETE /servers/{id}/migrations/{mid}
+# at 2.24): gnvm4's migrations throttled to 1 MiB/s on h1 (virsh
+# migrate-setspeed: the disk copy and the memory then take minutes), the
+# abort sent once the migration record is running and h1's libvirtd has
+# the job; libvirt's virDomainAbortJob cancels it, the roll-back leaves
+# gnvm4 running on h1, the record "cancelled", nothing of it on h2.
+U0=$(used h2)
+lv 1 migrate-setspeed "instance-${SID[gnvm4]}" 1 || fail "virsh migrate-setspeed on h1"
+t0=$SECONDS
+nova live-migration "${SID[gnvm4]}" h2 > "$T/lm-abort.txt" 2>&1 ||
+	{ cat "$T/lm-abort.txt"; fail "nova live-migration gnvm4 h2 (to abort)"; }
+# mid: the id of gnvm4's running live migration (2.23's list), if any.
+mid() {
+	curl -s -H "X-Auth-Token: $TOK" -H "OpenStack-API-Version: compute 2.24" \
+	    "http://127.0.0.1:$CP/v2.1/servers/${SID[gnvm4]}/migrations" |
+	    jq -r '[.migrations[] | select(.status == "running")][0].id // empty'
+}
+lm_job() {
+	[ -n "$(mid)" ] &&
+	    lv 1 domjobinfo "instance-${SID[gnvm4]}" | grep -Eq '^Job type: +Unbounded'
+}
+within 120 "gnvm4's live migration to h2 running in h1's libvirtd" lm_job
+MID=$(mid)
+nova live-migration-abort "${SID[gnvm4]}" "$MID" > "$T/lm-abort2.txt" 2>&1 ||
+	{ cat "$T/lm-abort2.txt"; fail "nova live-migration-abort gnvm4 $MID"; }
+within 120 "the aborted live migration of gnvm4 to be rolled back" eval '[ "$(host_of gnvm4)" = "ACTIVE h1 null" ]'
+ABSECS=$((SECONDS - t0))
+MST=$(curl -s -H "X-Auth-Token: $TOK" -H "OpenStack-API-Version: compute 2.24" \
+    "http://127.0.0.1:$CP/v2.1/os-migrations?instance_uuid=${SID[gnvm4]}" |
+    jq -r --argjson id "$MID" '.migrations[] | select(.id == $id) | .status')
+[ "$MST" = cancelled ] || fail "migration $MID of gnvm4 after the abort: '$MST', not cancelled"
+[ "$(lv 1 domstate "instance-${SID[gnvm4]}" | head -n 1)" = running ] ||
+	fail "gnvm4 not running on h1 after the aborted migration"
+lv 2 list --all --name | grep -qx "instance-${SID[gnvm4]}" &&
+	fail "gnvm4 is defined on h2 after the aborted migration"
+[ "$(used h2)" = "$U0" ] || fail "h2's usage after the aborted migration: $(used h2), before: $U0"
+page "$FIP4" "${SID[gnvm4]}" || fail "gnvm4's page after the aborted migration"
+lv 1 migrate-setspeed "instance-${SID[gnvm4]}" 8796093022207 || fail "virsh migrate-setspeed back on h1"
+ok "nova live-migration-abort gnvm4 $MID (its migration to h2 throttled to 1 MiB/s): rolled back in $ABSECS s, migration cancelled, gnvm4 running on h1 with its page answering, nothing on h2, h2's usage as before"
+
 migrated gnvm4 1 2
 within 60 "gnvm4's page through $FIP4 from h2 again" page "$FIP4" "${SID[gnvm4]}"
 ok "and back: nova live-migration gnvm4 h2: ACTIVE on h2 in $LMSECS s (downtime ${LMDOWN:-?} ms), its console still the same boot, its page answering through $FIP4"
