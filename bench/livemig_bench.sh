@@ -83,7 +83,7 @@ for r in $(seq 1 "$RUNS"); do
 	[ $ok = 1 ] || { echo "run $r: not ACTIVE on $to within $BOUND s: $(where)" >&2; exit 1; }
 	echo $((t1 - t0)) >> "$W/total"
 	down=$(virsh -c "$uri" domjobinfo --completed "instance-$SERVER" |
-	    sed -n 's/^Total downtime: *\([0-9]*\) ms.*/\1/p')
+	    sed -n 's/^Total downtime: *\([0-9]*\) *ms.*/\1/p')
 	echo "${down:-0}" >> "$W/down"
 	echo "run $r: $from -> $to total $((t1 - t0)) ms, downtime ${down:-?} ms"
 	if [ "$to" = "$HOST_B" ]; then from=$HOST_B to=$HOST_A uri=$URI_A

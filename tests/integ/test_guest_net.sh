@@ -710,7 +710,7 @@ migrated() {
 	console "$name" | grep '^TINYSTACK-GUEST-UP ' | grep -qv "bootid=$b " &&
 		fail "$name booted again on h$to"
 	lv "$to" domjobinfo --completed "instance-${SID[$name]}" > "$T/jobinfo-$name-h$to.txt" 2>&1 || true
-	LMDOWN=$(sed -n 's/^Total downtime: *\([0-9]*\) ms.*/\1/p' "$T/jobinfo-$name-h$to.txt")
+	LMDOWN=$(sed -n 's/^Total downtime: *\([0-9]*\) *ms.*/\1/p' "$T/jobinfo-$name-h$to.txt")
 	[ -n "$LMDOWN" ] || LMDOWN="? ($(head -c 200 "$T/jobinfo-$name-h$to.txt" | tr '\n' ' '))"
 	return 0
 }
