@@ -216,7 +216,7 @@ VP=$(printf '%s\n' "${API_LINES[@]}" | sed -n 's/^volume_port = //p')
 wait_http 15 "http://127.0.0.1:$VP/"
 export T IDP="http://127.0.0.1:$IDP" CP_URL="http://127.0.0.1:$CP" \
 	NP_URL="http://127.0.0.1:$NP" VP_URL="http://127.0.0.1:$VP" \
-	TSF_TGT="h1=${TGTC[1]},h2=${TGTC[2]}" ADMIN_PW=admin-pw \
+	TSF_TGT="h1=${TGTC[1]},h2=${TGTC[2]}" TSF_NETNS=h1=tsf-h1 ADMIN_PW=admin-pw \
 	TSF_LIBVIRT_PROBE="test+unix:///default?socket=$LV/sock/libvirt-sock"
 # shellcheck disable=SC2086
 if python3 "$TS_SOURCE_DIR/tests/integ/faults/driver.py" --seed "$SEED" \
