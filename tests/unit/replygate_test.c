@@ -96,8 +96,8 @@ test_hold_release(void **state)
 
 static int			pfd[2];
 static struct replygate		*gate;
-static volatile int		stop_stream;
-static volatile int		stream_failed;
+static _Atomic int		stop_stream;
+static _Atomic int		stream_failed;
 
 static void
 ready(void *arg)
