@@ -999,8 +999,8 @@ step(struct agent *a)
 	} else
 		a->bus_up = 0;
 	/* A hold that a census stuck in libvirt keeps up past a report
-	 * interval: the replies go; the hello may have to wait for a
-	 * quiet moment, as before the hold (A7). */
+	 * interval: the replies go, and no hold is taken again while that
+	 * read is under way (the hello cannot go without it anyway). */
 	if (replygate_held_since(a->replies) != 0 &&
 	    now - replygate_held_since(a->replies) > a->interval_ms)
 		replygate_release(a->replies);
@@ -1009,7 +1009,8 @@ step(struct agent *a)
 		 * asked for with the replies held: while they stream, every
 		 * census asked for without the hold is stale when it is in,
 		 * and the hello starved (A7, replygate.h). */
-		replygate_hold(a->replies);
+		if (census_busy_ms(a->census, now) <= a->interval_ms)
+			replygate_hold(a->replies);
 		census_request(a->census, replies_now(a));
 		if (a->hello_backoff_ms == 0)
 			a->hello_backoff_ms = 250;
