@@ -82,6 +82,7 @@
 #include "image/imgcache.h"
 #include "svc.h"
 #include "virt/census.h"
+#include "replygate.h"
 #include "virt/configdrive.h"
 #include "virt/driver.h"
 #include "virt/virt.h"
@@ -147,17 +148,18 @@ struct agent {
 	int		 stuck_logged;	/* the long-stuck warning was given */
 	int64_t		 last_full;	/* monotonic ms: last full heartbeat */
 	int64_t		 beat_asked;	/* ... and the last census asked */
-	/* Replies the workers have handed to the bus (atomic). A census read
+	/* Replies the workers have handed to the bus, counted. A census read
 	 * before a reply went out may show the guest as it was before that
 	 * command: sent after the reply, it would tell the controller the
-	 * command was undone. Such a census is not sent (census.tag). */
-	uint64_t	 replies;
+	 * command was undone. Such a census is not sent (census.tag). The
+	 * hello's census is asked for with the replies held (replygate.h). */
+	struct replygate *replies;
 };
 
 static uint64_t
 replies_now(struct agent *a)
 {
-	return __atomic_load_n(&a->replies, __ATOMIC_SEQ_CST);
+	return replygate_count(a->replies);
 }
 
 static void
@@ -591,7 +593,9 @@ on_census_pipe(int fd, short revents, void *arg)
 	a->stuck_logged = 0;
 	if (rc == 1 && cs.tag != replies_now(a)) {
 		/* Read before a reply that has gone out since: ask again. The
-		 * heartbeat timer keeps the host alive meanwhile. */
+		 * heartbeat timer keeps the host alive meanwhile; the hello's
+		 * census is asked for with the replies held, so this happens
+		 * to it at most once (a read begun before the hold). */
 		census_snap_clear(&cs);
 		census_request(a->census, replies_now(a));
 		return;
@@ -614,6 +618,9 @@ on_census_pipe(int fd, short revents, void *arg)
 	} else {
 		a->last_full = clock_mono_ms();
 	}
+	/* The held replies follow the hello (or its failure, or the
+	 * heartbeat when a hello_ack came first). */
+	replygate_release(a->replies);
 	census_snap_clear(&cs);
 }
 
@@ -705,6 +712,7 @@ handle(struct agent *a, const struct bus_msg *bm)
 			    m->controller_host);
 		a->registered = 1;
 		a->hello_backoff_ms = 0;
+		replygate_release(a->replies);
 		if (m->report_interval > 0 && m->report_interval <= 3600)
 			a->interval_ms = (int64_t)m->report_interval * 1000;
 		a->next_beat = clock_mono_ms() + a->interval_ms;
@@ -742,7 +750,14 @@ post_reply(const void *buf, size_t len, void *arg)
 {
 	struct agent *a = arg;
 
-	__atomic_add_fetch(&a->replies, 1, __ATOMIC_SEQ_CST);
+	return replygate_send(a->replies, buf, len);
+}
+
+static int
+post_bus(const void *buf, size_t len, void *arg)
+{
+	struct agent *a = arg;
+
 	return bus_post(a->bus, NULL, buf, len);
 }
 
@@ -983,8 +998,19 @@ step(struct agent *a)
 		a->bus_up = 1;
 	} else
 		a->bus_up = 0;
+	/* A hold that a census stuck in libvirt keeps up past a report
+	 * interval: the replies go, and no hold is taken again while that
+	 * read is under way (the hello cannot go without it anyway). */
+	if (replygate_held_since(a->replies) != 0 &&
+	    now - replygate_held_since(a->replies) > a->interval_ms)
+		replygate_release(a->replies);
 	if (!a->registered && now >= a->next_hello) {
-		/* The hello goes when the census is in (on_census_pipe). */
+		/* The hello goes when the census is in (on_census_pipe),
+		 * asked for with the replies held: while they stream, every
+		 * census asked for without the hold is stale when it is in,
+		 * and the hello starved (A7, replygate.h). */
+		if (census_busy_ms(a->census, now) <= a->interval_ms)
+			replygate_hold(a->replies);
 		census_request(a->census, replies_now(a));
 		if (a->hello_backoff_ms == 0)
 			a->hello_backoff_ms = 250;
@@ -1081,7 +1107,8 @@ main(int argc, char **argv)
 	    bus_add_fd(a.bus, a.cspipe[0], ZMQ_POLLIN, on_census_pipe, &a) ==
 	    -1)
 		goto fail;
-	if ((a.census = census_new(a.virt, on_census_ready, &a)) == NULL)
+	if ((a.census = census_new(a.virt, on_census_ready, &a)) == NULL ||
+	    (a.replies = replygate_new(post_bus, &a)) == NULL)
 		goto fail;
 	if ((a.compute = compute_from_config(a.cfg, a.host, a.virt,
 	    post_reply, &a)) == NULL)
@@ -1143,6 +1170,7 @@ out:
 	imgcache_free(&a.sto_cache);	/* its fills are done */
 	imgcache_http_free(&a.sto_http);
 	census_free(&a.census);		/* reads through virt, writes a pipe */
+	replygate_free(&a.replies);	/* the workers above post through it */
 	virt_free(&a.virt);		/* its event thread writes the pipe */
 	bus_free(&a.bus);
 	for (int i = 0; i < 2; i++) {

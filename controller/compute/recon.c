@@ -519,11 +519,18 @@ vol_disk_of(struct vols *vs, const struct sch_inst_volume *iv,
 	return 0;
 }
 
+static int	in_guest(const struct rguest *, const char *);
+
 /* Fills vs from instance i in txn: 0, or -1 (logged) when a volume could
- * not be read. */
+ * not be read. A volume goes in when its export is ready, or it is
+ * attached, or the host's report g (NULL: none) shows it in the guest
+ * already: readiness lives in the storage sync's memory, so right after a
+ * controller restart, before the storage host's first report, it is
+ * unknown; a volume the guest has was plugged from a ready export and is
+ * not unplugged for that (A11, docs/RELIABILITY.md). */
 static int
 vols_read(struct recon *r, struct store_txn *txn, const struct rec_instance *i,
-    struct vols *vs)
+    const struct rguest *g, struct vols *vs)
 {
 	vs->n = 0;
 	for (size_t k = 0; k < i->volumes.n && vs->n < 16; k++) {
@@ -538,8 +545,10 @@ vols_read(struct recon *r, struct store_txn *txn, const struct rec_instance *i,
 			    iv->volume_id, err_msg());
 			return -1;
 		}
-		if (c->ready || (iv->has_attached && iv->attached &&
-		    c->portal[0] != '\0')) {
+		if (c->ready || (c->portal[0] != '\0' &&
+		    ((iv->has_attached && iv->attached) ||
+		    (g != NULL && g->has_vols &&
+		    in_guest(g, iv->volume_id))))) {
 			vs->ready[vs->n] = c->ready;
 			vol_disk_of(vs, iv, c);
 		}
@@ -575,8 +584,8 @@ vols_wipe(struct vols *vs)
 /* Sets s->volumes (and returns 1: the list is whole) from a read of its
  * own; 0 without a volume service or when the read failed. */
 static int
-vols_of(struct recon *r, const struct rec_instance *i, struct vols *vs,
-    struct sch_instance_spec *s)
+vols_of(struct recon *r, const struct rec_instance *i,
+    const struct rguest *g, struct vols *vs, struct sch_instance_spec *s)
 {
 	struct store_txn *txn = NULL;
 	int ok = 1;
@@ -585,7 +594,7 @@ vols_of(struct recon *r, const struct rec_instance *i, struct vols *vs,
 	if (r->vol.conn == NULL)
 		return 0;
 	if (store_read_begin(r->store, &txn) == -1 ||
-	    vols_read(r, txn, i, vs) == -1) {
+	    vols_read(r, txn, i, g, vs) == -1) {
 		vs->n = 0;
 		ok = 0;
 	}
@@ -632,7 +641,7 @@ vols_match(struct recon *r, struct store_txn *txn,
 		} else if (seen && !(iv->has_attached && iv->attached))
 			*settle = 1;
 	}
-	if (vols_read(r, txn, i, &vs) == -1)
+	if (vols_read(r, txn, i, g, &vs) == -1)
 		return 1;	/* cannot tell: leave it */
 	if (vs.n != g->nvols)
 		eq = 0;
@@ -940,9 +949,11 @@ resize_flag(const struct rec_instance *i)
 	return 0;
 }
 
+/* Sends what instance i needs now; g (borrowed, NULL: none) is its host's
+ * report of the guest when a report led here (vols_read()). */
 static int
 send_for(struct recon *r, const struct rec_instance *i, int64_t now,
-    const char *admin_pass)
+    const char *admin_pass, const struct rguest *g)
 {
 	const struct recon_task *t = recon_task_find(i->task_state);
 	char reqid[CODEC_REQUEST_ID_MAX + 1], name[64];
@@ -995,7 +1006,7 @@ send_for(struct recon *r, const struct rec_instance *i, int64_t now,
 		m.action = (char *)t->agent_action;
 		spec_of(i, &m.spec, name);
 		nics_of(r, i, &ns, &m.spec);
-		if (!vols_of(r, i, &vs, &m.spec) || !boot_ready(i, &vs)) {
+		if (!vols_of(r, i, g, &vs, &m.spec) || !boot_ready(i, &vs)) {
 			vols_wipe(&vs);
 			return hold(r, i);
 		}
@@ -1027,7 +1038,7 @@ send_for(struct recon *r, const struct rec_instance *i, int64_t now,
 			m.has_sync_nics = true;
 			m.sync_nics = true;
 		}
-		if (vols_of(r, i, &vs, &m.spec)) {
+		if (vols_of(r, i, g, &vs, &m.spec)) {
 			m.has_sync_volumes = true;
 			m.sync_volumes = true;
 		} else if (r->vol.conn != NULL && i->volumes.n > 0) {
@@ -1073,7 +1084,7 @@ send_delete(struct recon *r, const char *host, const char *uuid,
 void
 recon_dispatch(struct recon *r, const struct rec_instance *i)
 {
-	send_for(r, i, clock_mono_ms(), NULL);
+	send_for(r, i, clock_mono_ms(), NULL, NULL);
 }
 
 int
@@ -1126,7 +1137,7 @@ void
 recon_dispatch_pass(struct recon *r, const struct rec_instance *i,
     const char *admin_pass)
 {
-	send_for(r, i, clock_mono_ms(), admin_pass);
+	send_for(r, i, clock_mono_ms(), admin_pass, NULL);
 }
 
 int
@@ -1925,7 +1936,7 @@ desired_cb(const struct rec_instance *i, void *arg)
 		/* The task's own re-sends cover it; a reconnecting agent gets
 		 * them at once. */
 		if (p->hello && recon_task_find(i->task_state) != NULL)
-			send_for(r, i, p->mono, NULL);
+			send_for(r, i, p->mono, NULL, g);
 		return 0;
 	}
 	if (strcmp(i->vm_state, VM_ERROR) == 0 ||
@@ -1936,7 +1947,7 @@ desired_cb(const struct rec_instance *i, void *arg)
 			log_warnx("instance %s (%s) is missing on %s: "
 			    "re-creating it", i->uuid, i->vm_state, p->host);
 			STAT(r, recreated);
-			send_for(r, i, p->mono, NULL);
+			send_for(r, i, p->mono, NULL, g);
 		}
 		return 0;
 	}
@@ -1952,7 +1963,7 @@ desired_cb(const struct rec_instance *i, void *arg)
 			log_info("instance %s on %s has other volume disks "
 			    "than its volumes: sending its volumes", i->uuid,
 			    p->host);
-			send_for(r, i, p->mono, NULL);
+			send_for(r, i, p->mono, NULL, g);
 		}
 	}
 	if (settle) {
@@ -1968,7 +1979,7 @@ desired_cb(const struct rec_instance *i, void *arg)
 			log_warnx("instance %s on %s has other NICs than its "
 			    "ports: re-sending its interfaces", i->uuid,
 			    p->host);
-			send_for(r, i, p->mono, NULL);
+			send_for(r, i, p->mono, NULL, g);
 		}
 		return 0;
 	}
@@ -1991,7 +2002,7 @@ desired_cb(const struct rec_instance *i, void *arg)
 	if (sent_due(r, i->uuid, NULL, p->mono)) {
 		log_warnx("instance %s on %s has power state %u, wanted %u: "
 		    "correcting", i->uuid, p->host, g->power, i->want_power);
-		send_for(r, i, p->mono, NULL);
+		send_for(r, i, p->mono, NULL, g);
 	}
 	return 0;
 }
@@ -2350,7 +2361,7 @@ scan_cb(const char *uuid, void *arg)
 		if (!up)
 			scan_add(s, &i, SCAN_LOCAL_DELETE);
 		else if (sent_due(r, i.uuid, i.task_request_id, s->mono))
-			send_for(r, &i, s->mono, NULL);
+			send_for(r, &i, s->mono, NULL, NULL);
 	} else if (t->cmd == RECON_MIGRATE) {
 		/* Settled by the answer or the reports; without either, by
 		 * the clock: the source down past the deadline, or twice the
@@ -2360,11 +2371,11 @@ scan_cb(const char *uuid, void *arg)
 			scan_add(s, &i, SCAN_MIGRATE_BACK);
 		else if (s->now <= i.task_deadline && up &&
 		    sent_due(r, i.uuid, i.task_request_id, s->mono))
-			send_for(r, &i, s->mono, NULL);
+			send_for(r, &i, s->mono, NULL, NULL);
 	} else if (s->now > i.task_deadline) {
 		scan_add(s, &i, SCAN_TIMEOUT);
 	} else if (up && sent_due(r, i.uuid, i.task_request_id, s->mono)) {
-		send_for(r, &i, s->mono, NULL);
+		send_for(r, &i, s->mono, NULL, NULL);
 	}
 	codec_clear(&schema_rec_instance, &i);
 	return 0;
@@ -2710,7 +2721,7 @@ process_prepared(struct recon *r, struct ev *e)
 		prep_put(r, p);
 		log_info("instance %s: %s prepared for the live migration",
 		    m->uuid, e->host);
-		send_for(r, &i, clock_mono_ms(), NULL);
+		send_for(r, &i, clock_mono_ms(), NULL, NULL);
 	} else {
 		struct msg_instance_state st = { 0 };
 		struct ev se = { .kind = EV_STATE, .state = &st };

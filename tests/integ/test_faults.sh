@@ -214,9 +214,11 @@ ok "fixtures: flavor, image, network, external network, security group"
 
 VP=$(printf '%s\n' "${API_LINES[@]}" | sed -n 's/^volume_port = //p')
 wait_http 15 "http://127.0.0.1:$VP/"
+# TSF_NETNS: where the driver reads each host's links and nft tables
+# (h2's are in this namespace).
 export T IDP="http://127.0.0.1:$IDP" CP_URL="http://127.0.0.1:$CP" \
 	NP_URL="http://127.0.0.1:$NP" VP_URL="http://127.0.0.1:$VP" \
-	TSF_TGT="h1=${TGTC[1]},h2=${TGTC[2]}" ADMIN_PW=admin-pw \
+	TSF_TGT="h1=${TGTC[1]},h2=${TGTC[2]}" TSF_NETNS=h1=tsf-h1 ADMIN_PW=admin-pw \
 	TSF_LIBVIRT_PROBE="test+unix:///default?socket=$LV/sock/libvirt-sock"
 # shellcheck disable=SC2086
 if python3 "$TS_SOURCE_DIR/tests/integ/faults/driver.py" --seed "$SEED" \

@@ -34,6 +34,7 @@
 #include "compute/scheduler.h"
 #include "network/network.h"
 #include "store.h"
+#include "volume/volume.h"
 #include "logcap.h"
 
 #define WAIT_MS	3000
@@ -1995,6 +1996,166 @@ test_nics_converge(void **state)
 	recon_set_network(rec, &(struct recon_net){ 0 });
 }
 
+/* ---- volumes ------------------------------------------------------------ */
+
+static char	vol_id[37], vol_att[37];
+static bool	vol_ready;	/* what the storage sync knows of the export */
+static int	vol_done;	/* attach_done calls */
+
+static int
+fake_conn(struct volume *v, struct store_txn *txn, const char *volume_id,
+    const char *attachment_id, struct volume_conn *c)
+{
+	(void)v;
+	(void)txn;
+	memset(c, 0, sizeof(*c));
+	snprintf(c->volume_id, sizeof(c->volume_id), "%s", volume_id);
+	snprintf(c->attachment_id, sizeof(c->attachment_id), "%s",
+	    attachment_id);
+	snprintf(c->portal, sizeof(c->portal), "10.250.0.2:3260");
+	snprintf(c->iqn, sizeof(c->iqn), "iqn.2010-10.org.openstack:"
+	    "volume-%s", volume_id);
+	c->ready = vol_ready;
+	return 0;
+}
+
+static int
+fake_attach_done(struct volume *v, struct store_txn *txn,
+    const char *volume_id, const char *attachment_id)
+{
+	(void)v;
+	(void)txn;
+	(void)attachment_id;
+	assert_string_equal(volume_id, vol_id);
+	vol_done++;
+	return 0;
+}
+
+static int
+fake_detach_done(struct volume *v, struct store_txn *txn,
+    const char *volume_id, const char *attachment_id)
+{
+	(void)v;
+	(void)txn;
+	(void)volume_id;
+	(void)attachment_id;
+	return 0;
+}
+
+/* The instance uuid gets volume vol_id, attaching (not yet attached). */
+static int
+add_vol_fn(struct store_txn *txn, void *arg)
+{
+	struct rec_instance old, i;
+	struct sch_inst_volume *iv;
+	int rc;
+
+	if (compute_db_instance_get(txn, arg, &old) == -1)
+		return -1;
+	if (compute_db_instance_copy(&old, &i) == -1) {
+		codec_clear(&schema_rec_instance, &old);
+		return -1;
+	}
+	assert_non_null(iv = calloc(1, sizeof(*iv)));
+	snprintf(iv->volume_id, sizeof(iv->volume_id), "%s", vol_id);
+	snprintf(iv->attachment_id, sizeof(iv->attachment_id), "%s", vol_att);
+	iv->device = strdup("/dev/vdb");
+	i.volumes.items = iv;
+	i.volumes.n = 1;
+	rc = compute_db_instance_put(txn, &i, &old);
+	codec_clear(&schema_rec_instance, &i);
+	codec_clear(&schema_rec_instance, &old);
+	return rc;
+}
+
+/* The ensures for uuid among what was received: count, the last one's
+ * volume count and sync_volumes. */
+static int
+vol_ensures(struct got *g, const char *uuid, size_t *nvols, bool *sync)
+{
+	int n = 0;
+
+	for (size_t k = 0; k < g->n; k++) {
+		struct msg_instance_ensure *e;
+
+		if (g->env[k].type != &schema_msg_instance_ensure)
+			continue;
+		e = g->env[k].body;
+		if (strcmp(e->uuid, uuid) != 0)
+			continue;
+		n++;
+		*nvols = e->spec.volumes.n;
+		*sync = e->has_sync_volumes && e->sync_volumes;
+	}
+	return n;
+}
+
+/*
+ * A11: right after a controller restart the storage sync has not heard
+ * from the storage host, so no export is known to be ready. A volume
+ * whose attach the guest has (the host reports it) but recon has not
+ * confirmed yet stays in the guest: no ensure that unplugs it, and the
+ * report confirms the attach; an ensure sent meanwhile for another
+ * reason (the power) carries it. One the guest does not have waits for
+ * its export.
+ */
+static void
+test_attaching_volume_after_restart(void **state)
+{
+	struct mk a = { .host = "h1", .vm_state = VM_ACTIVE, .want = 1 };
+	struct recon_vol rv = { .conn = fake_conn,
+	    .attach_done = fake_attach_done,
+	    .detach_done = fake_detach_done };
+	struct got g = { .n = 0 };
+	struct sch_guest gs[1];
+	struct rec_instance i;
+	char *vols[1] = { vol_id };
+	size_t nvols = 99;
+	bool sync = false;
+
+	(void)state;
+	mk(&a);
+	db_uuid(vol_id);
+	db_uuid(vol_att);
+	assert_int_equal(store_write(st, add_vol_fn, a.uuid), 0);
+	recon_set_volume(rec, &rv);
+	vol_ready = false;
+	vol_done = 0;
+	memset(gs, 0, sizeof(gs));
+	snprintf(gs[0].uuid, sizeof(gs[0].uuid), "%s", a.uuid);
+	gs[0].name = "instance-a";
+	gs[0].power_state = 1;
+	/* the guest has no volume yet, the export is not known ready:
+	 * nothing is sent (it waits for the export), nothing confirmed */
+	gs[0].volumes.items = vols;
+	gs[0].volumes.n = 0;
+	got_clear(&g);
+	report(gs, 1, 1);
+	pump(&g, 300);
+	assert_int_equal(vol_ensures(&g, a.uuid, &nvols, &sync), 0);
+	assert_int_equal(vol_done, 0);
+	/* the guest has it (plugged before the restart) and is paused: the
+	 * ensure that corrects the power keeps the volume (was: an ensure
+	 * with no volume and sync_volumes, which unplugged it), and the
+	 * report confirms the attach */
+	gs[0].volumes.n = 1;
+	gs[0].power_state = POWER_PAUSED;
+	got_clear(&g);
+	report(gs, 1, 1);
+	pump(&g, 500);
+	assert_int_equal(vol_ensures(&g, a.uuid, &nvols, &sync), 1);
+	assert_int_equal(nvols, 1);
+	assert_true(sync);
+	assert_int_equal(vol_done, 1);
+	assert_int_equal(get(a.uuid, &i), 0);
+	assert_int_equal(i.volumes.n, 1);
+	assert_true(i.volumes.items[0].has_attached &&
+	    i.volumes.items[0].attached);
+	codec_clear(&schema_rec_instance, &i);
+	got_clear(&g);
+	recon_set_volume(rec, &(struct recon_vol){ 0 });
+}
+
 /* ---- attacks: what an authenticated agent may not change ------------- */
 
 
@@ -2297,6 +2458,7 @@ main(void)
 		cmocka_unit_test(test_sched_top_and_fallback),
 		cmocka_unit_test(test_sched_seen_outlives_store),
 		cmocka_unit_test(test_nics_converge),
+		cmocka_unit_test(test_attaching_volume_after_restart),
 	};
 
 	log_init("recon_test", getenv("RT_DEBUG") ? LOG_LVL_DEBUG : LOG_LVL_ERROR, LOG_TO_STDERR, NULL);

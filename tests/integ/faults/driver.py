@@ -19,6 +19,7 @@ import glob
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -939,6 +940,7 @@ def check(hist, state, nemesis, args, guests):
                 "servers placed there (+%d of its own, +%d ERROR at most)"
                 % (h, n, act, args.base_guests, errored.get(h, 0)), [])
     dataplane(state, args, bad)
+    links_fw(state, args, bad)
     return anomalies
 
 
@@ -1129,6 +1131,110 @@ def dataplane(state, args, bad):
                     "extra %s" % (h, net, sorted(w - got), sorted(got - w)), [])
 
 
+def ifname(prefix, oid):
+    """common/ifname.h: prefix + the first 11 hex digits of the id."""
+    return prefix + oid.replace("-", "")[:11]
+
+
+def gname(gid):
+    """agent/net/firewall.c group_name(): the group id without dashes."""
+    return gid.replace("-", "")
+
+
+LINK_PREFIXES = ("tsb", "tsv", "tap")
+FW_PORT_CHAINS = (("bridge", "as_"), ("inet", "eg_"), ("inet", "in_"))
+FW_GROUP_CHAINS = ("gin_", "geg_")
+
+
+def host_view(args, h):
+    """What host h's agent made, read in its namespace: {"links": names of
+    the tsb/tsv/tap shape (ifname.h), "chains": {(family, name): text}}
+    of the two tinystack_fw tables (firewall.h); None if unreadable."""
+    pre = ["ip", "netns", "exec", args.netns[h]] if args.netns.get(h) else []
+    try:
+        out = subprocess.run(pre + ["ip", "-j", "link", "show"], capture_output=True,
+                             text=True, timeout=20)
+        if out.returncode != 0:
+            return None
+        links = {l["ifname"] for l in json.loads(out.stdout)
+                 if re.fullmatch(r"(tsb|tsv|tap)[0-9a-f]{11}", l["ifname"])}
+        chains = {}
+        for fam in ("inet", "bridge"):
+            out = subprocess.run(pre + ["nft", "list", "table", fam, "tinystack_fw"],
+                                 capture_output=True, text=True, timeout=20)
+            if out.returncode != 0:
+                continue    # no table yet: no ports filtered there
+            for m in re.finditer(r"^\tchain (\S+) \{\n(.*?)^\t\}", out.stdout,
+                                 re.M | re.S):
+                chains[(fam, m.group(1))] = m.group(2)
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return None
+    return {"links": links, "chains": chains}
+
+
+def links_fw(state, args, bad, view=None):
+    """Each host's links and firewall against the ports bound there
+    (netsync.h; owners network:* aside): one bridge tsb<net> per network
+    with such ports, one VXLAN device tsv<net> for each of them that is a
+    VXLAN network, no tap but of such a port; in the tinystack_fw tables
+    the chains as_/eg_/in_<tap> of exactly the bound ports with port
+    security, gin_/geg_<group> of exactly the groups those ports are in,
+    and in each gin_ chain the single ports (th dport N) of exactly the
+    group's ingress rules. Anything else of those shapes is a leak."""
+    view = view or (lambda h: host_view(args, h))
+    nets = {n["id"]: n for n in state["nets"]}
+    args.lf_stats = {}
+    for h in args.hosts:
+        v = view(h)
+        if v is None:
+            bad("dataplane", "%s: its links or nft tables could not be read" % h, [])
+            continue
+        bound = [p for p in state["ports"] if p.get("binding:host_id") == h and
+                 not p.get("device_owner", "").startswith("network:")]
+        wnets = {p["network_id"] for p in bound}
+        want = {ifname("tsb", n) for n in wnets}
+        want |= {ifname("tsv", n) for n in wnets
+                 if nets.get(n, {}).get("provider:network_type") == "vxlan"}
+        taps = {ifname("tap", p["id"]) for p in bound}
+        for l in sorted(v["links"] - want):
+            if l.startswith("tap"):
+                if l not in taps:
+                    bad("leak", "%s: tap %s of no port bound there" % (h, l), [])
+                continue
+            bad("leak", "%s: %s %s of no network with ports bound there" % (
+                h, "bridge" if l.startswith("tsb") else "VXLAN device", l), [])
+        for l in sorted(want - v["links"]):
+            bad("dataplane", "%s: no %s %s for a network with ports bound there"
+                % (h, "bridge" if l.startswith("tsb") else "VXLAN device", l), [])
+        filt = [p for p in bound if p.get("port_security_enabled", True)]
+        wch = {(f, c + ifname("tap", p["id"])) for p in filt for f, c in FW_PORT_CHAINS}
+        groups = {g for p in filt for g in p.get("security_groups", [])}
+        wch |= {("inet", c + gname(g)) for g in groups for c in FW_GROUP_CHAINS}
+        got = {k for k in v["chains"]
+               if re.fullmatch(r"(as|eg|in)_tap[0-9a-f]{11}|g(in|eg)_[0-9a-f]{32}", k[1])}
+        for f, c in sorted(got - wch):
+            bad("leak", "%s: nft chain %s %s of no port or group there" % (h, f, c), [])
+        for f, c in sorted(wch - got):
+            bad("dataplane", "%s: no nft chain %s %s" % (h, f, c), [])
+        nrules = 0
+        for g in sorted(groups):
+            text = v["chains"].get(("inet", "gin_" + gname(g)))
+            if text is None:
+                continue
+            w = sorted(r["port_range_min"] for r in state["rules"]
+                       if r["security_group_id"] == g and r["direction"] == "ingress"
+                       and r.get("port_range_min") is not None
+                       and r["port_range_min"] == r.get("port_range_max"))
+            have = sorted(int(x) for x in re.findall(r"\bdport (\d+)\b(?!-)", text))
+            nrules += len(have)
+            if w != have:
+                bad("dataplane", "%s: chain gin_%s: rules for ports %s, its group's "
+                    "ingress rules ask for %s" % (h, gname(g), have, w), [])
+        args.lf_stats[h] = [len([l for l in v["links"] if l.startswith("tsb")]),
+                            len([l for l in v["links"] if l.startswith("tsv")]),
+                            len(got), nrules]
+
+
 def self_test():
     """The checker's excuse and volume rules on synthetic histories (ctest
     unit.faults_checker_selftest): no daemons."""
@@ -1199,6 +1305,63 @@ def self_test():
            "state" in run([a3], {"v1": vol("v1", "available")}))
     expect("a volume in error with no fault: error",
            "error" in run([], {"v1": vol("v1", "error")}))
+    # The links and firewall check: a clean host view passes; each object
+    # hidden from the API's view (a port, a network, a group rule) or left
+    # behind on the host is reported.
+    net, sg = "11111111-2222-3333-4444-555555555555", "a" * 8 + "-bbbb-cccc-dddd-" + "e" * 12
+    pa = "01234567-89ab-cdef-0123-456789abcdef"
+    pb = "fedcba98-7654-3210-fedc-ba9876543210"
+    lstate = {"nets": [{"id": net, "provider:network_type": "vxlan"}],
+              "ports": [{"id": pid, "network_id": net, "binding:host_id": "h1",
+                         "device_owner": "compute:nova", "port_security_enabled": True,
+                         "security_groups": [sg]} for pid in (pa, pb)] +
+              [{"id": "99999999-0000-0000-0000-000000000000", "network_id": net,
+                "binding:host_id": "h1", "device_owner": "network:dhcp",
+                "security_groups": []}],
+              "rules": [{"id": "r1", "security_group_id": sg, "direction": "ingress",
+                         "port_range_min": 22, "port_range_max": 22},
+                        {"id": "r2", "security_group_id": sg, "direction": "egress",
+                         "port_range_min": None, "port_range_max": None}]}
+    chains = {("inet", "gin_" + gname(sg)): "\t\tip saddr @rg4_x accept\n"
+              "\t\tmeta nfproto ipv4 tcp dport 22 accept\n",
+              ("inet", "geg_" + gname(sg)): "\t\tmeta nfproto ipv4 accept\n",
+              ("inet", "forward"): "", ("inet", "routed"): ""}
+    for pid in (pa, pb):
+        for f, c in FW_PORT_CHAINS:
+            chains[(f, c + ifname("tap", pid))] = ""
+    hview = {"links": {ifname("tsb", net), ifname("tsv", net)}, "chains": chains}
+
+    class LA:
+        hosts = ["h1"]
+
+    def lrun(st, hv=hview):
+        found = []
+        links_fw(st, LA(), lambda k, m, r: found.append((k, m)), lambda h: hv)
+        return found
+    expect("links and firewall: clean", lrun(lstate) == [])
+    st = dict(lstate, ports=[q for q in lstate["ports"] if q["id"] != pb])
+    f = lrun(st)
+    expect("a port gone: its three chains leak",
+           len([m for k, m in f if k == "leak" and ifname("tap", pb) in m]) == 3)
+    st = dict(lstate, ports=[])
+    f = lrun(st)
+    expect("a network gone: its bridge and VXLAN device leak",
+           any(ifname("tsb", net) in m for k, m in f if k == "leak") and
+           any(ifname("tsv", net) in m for k, m in f if k == "leak"))
+    expect("a network gone: its group's chains leak",
+           any("gin_" + gname(sg) in m for k, m in f if k == "leak"))
+    hv = dict(hview, links={ifname("tsb", net)})
+    expect("a VXLAN device missing: dataplane",
+           [k for k, m in lrun(lstate, hv)] == ["dataplane"])
+    hv = dict(hview, links=hview["links"] | {ifname("tap", "77777777-0000-0000-0000-000000000000")})
+    expect("a tap of no port: leak", [k for k, m in lrun(lstate, hv)] == ["leak"])
+    st = dict(lstate, rules=[lstate["rules"][1]])
+    expect("a group rule gone, still in its chain: dataplane",
+           [k for k, m in lrun(st)] == ["dataplane"])
+    hv = dict(hview, chains={k: v for k, v in chains.items()
+                             if k != ("inet", "in_" + ifname("tap", pa))})
+    expect("a port's chain missing: dataplane",
+           [k for k, m in lrun(lstate, hv)] == ["dataplane"])
     for f in fails:
         print("not ok - self-test: %s" % f)
     print("# self-test: %d checks failed" % len(fails))
@@ -1246,6 +1409,10 @@ def main():
     args.vol_dirs = {h: "%s/vols-%s" % (ENV["T"], h) for h in args.hosts}
     args.tgt = {kv.split("=")[0]: int(kv.split("=")[1])
                 for kv in ENV.get("TSF_TGT", "").split(",") if "=" in kv}
+    # Each agent's network namespace (the test's TSF_NETNS, h=name; a
+    # host not named there is in the driver's own).
+    args.netns = {kv.split("=")[0]: kv.split("=")[1]
+                  for kv in ENV.get("TSF_NETNS", "").split(",") if "=" in kv}
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
     print("# seed %d (rerun with --seed %d)" % (seed, seed))
     sys.stdout.flush()
@@ -1354,6 +1521,7 @@ def main():
         print("not ok - the state could not be read after convergence")
         return 1
     dp_final = {h: list(v) for h, v in args.dp_stats.items()}
+    lf_final = {h: list(v) for h, v in args.lf_stats.items()}
     sto_final = {h: list(v) for h, v in args.sto_stats.items()}
     att_final = sum(len(v.get("attachments", [])) for v in state["vols"])
 
@@ -1419,6 +1587,37 @@ def main():
             return 1
         witness += "; a volume hidden from the storage check was reported " \
             "by its file"
+        # The links and firewall check's own witness: the network of a
+        # bound port hidden from its view (every port on it hidden) must
+        # leave that host's bridge reported, and the port's chains.
+        p = bound[0]
+        s4 = dict(s3, ports=[q for q in s3["ports"]
+                             if q["network_id"] != p["network_id"] or
+                             q.get("binding:host_id") != p["binding:host_id"]])
+        found = []
+        links_fw(s4, args, lambda k, m, r: found.append(m))
+        br, ch = ifname("tsb", p["network_id"]), "in_" + ifname("tap", p["id"])
+        if not any(br in m for m in found) or not any(ch in m for m in found):
+            print("not ok - the links and firewall check missed bridge %s or "
+                  "chain %s of hidden port %s (found %s)" % (br, ch, p["id"], found))
+            return 1
+        # and a rule of a group hidden from it must be reported in its chain.
+        grs = [r for r in s3["rules"] if r["direction"] == "ingress" and
+               r.get("port_range_min") is not None and
+               r["port_range_min"] == r.get("port_range_max") and
+               r["security_group_id"] in p.get("security_groups", [])]
+        if grs:
+            s5 = dict(s3, rules=[r for r in s3["rules"] if r["id"] != grs[0]["id"]])
+            found = []
+            links_fw(s5, args, lambda k, m, r: found.append(m))
+            if not any("gin_" + gname(grs[0]["security_group_id"]) in m
+                       for m in found):
+                print("not ok - the firewall check missed the rule of hidden "
+                      "rule %s (found %s)" % (grs[0]["id"], found))
+                return 1
+        witness += "; a network hidden from the links and firewall check " \
+            "was reported by its bridge and its port's chains" + \
+            ("; a hidden rule by its group's chain" if grs else "")
     ops = [o for o in hist.ops if o["op"] != "nemesis"]
     acked = [o for o in ops if ok(o["status"])]
     unknown = [o for o in ops if o["status"] == "error"]
@@ -1445,6 +1644,10 @@ def main():
     for h in sorted(dp_final):
         print("#   dataplane %s: %d networks with a dnsmasq, %d DHCP hosts "
               "entries" % (h, dp_final[h][0], dp_final[h][1]))
+    for h in sorted(lf_final):
+        print("#   links and firewall %s: %d bridges, %d VXLAN devices, %d nft "
+              "port and group chains, %d group rules with a port"
+              % ((h,) + tuple(lf_final[h])))
     print("#   volumes: %d at the end, %d attachments" % (len(state["vols"]), att_final))
     for h in sorted(sto_final):
         print("#   storage %s: %d volume files, %d tgtd targets"
@@ -1464,6 +1667,7 @@ def main():
                    "error_servers": errs,
                    "excused_actions": args.excused_actions,
                    "dataplane": dp_final, "storage": sto_final,
+                   "links_fw": lf_final,
                    "volumes": len(state["vols"]), "attachments": att_final,
                    "anomalies": anomalies}, f)
     return 1 if anomalies else 0
