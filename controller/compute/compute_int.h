@@ -248,6 +248,11 @@ int	compute_tags_show(struct http_req *, struct http_resp *);
 int	compute_tags_update(struct http_req *, struct http_resp *);
 int	compute_tags_delete(struct http_req *, struct http_resp *);
 
+/* Nova's check_instance_state for a server action shown as action: its
+ * vm_state one of states (NULL-terminated), no task, placed on a host;
+ * else -1 with TS_ECONFLICT and Nova's message. */
+int	compute_servers_state_check(const struct rec_instance *,
+	    const char *action, const char *const states[]);
 int	compute_servers_actions_list(struct http_req *, struct http_resp *);
 int	compute_servers_action_show(struct http_req *, struct http_resp *);
 int	compute_servers_diagnostics(struct http_req *, struct http_resp *);

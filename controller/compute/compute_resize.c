@@ -124,27 +124,13 @@ struct rsz {
 static int
 state_ok(const struct rec_instance *i, const char *action, bool admin)
 {
+	static const char *const states[] = { VM_ACTIVE, VM_STOPPED, NULL };
+
 	if (i->locked && !admin) {
 		err_set(TS_ECONFLICT, "Instance %s is locked", i->uuid);
 		return -1;
 	}
-	if (strcmp(i->vm_state, VM_ACTIVE) != 0 &&
-	    strcmp(i->vm_state, VM_STOPPED) != 0) {
-		err_set(TS_ECONFLICT, "Cannot '%s' instance %s while it is in "
-		    "vm_state %s", action, i->uuid, i->vm_state);
-		return -1;
-	}
-	if (i->task_state != NULL) {
-		err_set(TS_ECONFLICT, "Cannot '%s' instance %s while it is in "
-		    "task_state %s", action, i->uuid, i->task_state);
-		return -1;
-	}
-	if (i->host == NULL || *i->host == '\0') {
-		err_set(TS_ECONFLICT, "Cannot '%s' instance %s: it has no "
-		    "host", action, i->uuid);
-		return -1;
-	}
-	return 0;
+	return compute_servers_state_check(i, action, states);
 }
 
 /* The instance's copy of flavor f (owned by *out). */

@@ -3457,3 +3457,29 @@ compute_servers_metadata_list(struct http_req *req, struct http_resp *resp)
 	codec_clear(&schema_rec_instance, &cur);
 	return http_resp_json(resp, 200, json_pack("{s:o}", "metadata", m));
 }
+
+int
+compute_servers_state_check(const struct rec_instance *i, const char *action,
+    const char *const states[])
+{
+	bool ok = false;
+
+	for (size_t k = 0; states[k] != NULL && !ok; k++)
+		ok = strcmp(states[k], i->vm_state) == 0;
+	if (!ok) {
+		err_set(TS_ECONFLICT, "Cannot '%s' instance %s while it is in "
+		    "vm_state %s", action, i->uuid, i->vm_state);
+		return -1;
+	}
+	if (i->task_state != NULL) {
+		err_set(TS_ECONFLICT, "Cannot '%s' instance %s while it is in "
+		    "task_state %s", action, i->uuid, i->task_state);
+		return -1;
+	}
+	if (i->host == NULL || *i->host == '\0') {
+		err_set(TS_ECONFLICT, "Cannot '%s' instance %s: it has no "
+		    "host", action, i->uuid);
+		return -1;
+	}
+	return 0;
+}

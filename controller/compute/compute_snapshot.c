@@ -52,30 +52,13 @@ struct snap {
 static int
 state_ok(const struct rec_instance *i, bool backup, const char *shown)
 {
-	static const char *snap_states[] = { VM_ACTIVE, VM_STOPPED, VM_PAUSED,
-	    VM_SUSPENDED, NULL };
-	static const char *backup_states[] = { VM_ACTIVE, VM_STOPPED, NULL };
-	const char **st = backup ? backup_states : snap_states;
-	bool ok = false;
+	static const char *const snap_states[] = { VM_ACTIVE, VM_STOPPED,
+	    VM_PAUSED, VM_SUSPENDED, NULL };
+	static const char *const backup_states[] = { VM_ACTIVE, VM_STOPPED,
+	    NULL };
 
-	for (size_t k = 0; st[k] != NULL && !ok; k++)
-		ok = strcmp(st[k], i->vm_state) == 0;
-	if (!ok) {
-		err_set(TS_ECONFLICT, "Cannot '%s' instance %s while it is in "
-		    "vm_state %s", shown, i->uuid, i->vm_state);
-		return -1;
-	}
-	if (i->task_state != NULL) {
-		err_set(TS_ECONFLICT, "Cannot '%s' instance %s while it is in "
-		    "task_state %s", shown, i->uuid, i->task_state);
-		return -1;
-	}
-	if (i->host == NULL || *i->host == '\0') {
-		err_set(TS_ECONFLICT, "Cannot '%s' instance %s: it has no "
-		    "host", shown, i->uuid);
-		return -1;
-	}
-	return 0;
+	return compute_servers_state_check(i, shown, backup ? backup_states :
+	    snap_states);
 }
 
 /* Nova's parameter_types.non_negative_integer: an integer, or a string
