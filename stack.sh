@@ -56,14 +56,20 @@ else
 fi
 
 [ "$(id -u)" = 0 ] || { echo "stack.sh: run as root" >&2; exit 1; }
-say() { echo "stack.sh: $*"; }
+# Each step with the seconds since the start: where a slow run spends them.
+say() { printf 'stack.sh: [%3ds] %s\n' "$SECONDS" "$*"; }
 
 say "installing dependencies"
 packaging/install-deps.sh
 
 say "building"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc)"
+# Configured once: the build re-runs cmake itself when a CMakeLists.txt
+# changed.
+[ -f build/CMakeCache.txt ] ||
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# Only what is installed: the tests and benchmarks are run_tests.sh's.
+cmake --build build -j "$(nproc)" --target tinystack-controller \
+    tinystack-agent tinystack-manage
 cmake --install build --prefix "$PREFIX" >/dev/null
 
 mkdir -p "$ETC/keys" "$STATE" "$STATE/instances" "$LOGS" "$RUN"
@@ -380,66 +386,20 @@ $MANAGE service list
 PUBLIC=$(conf_value public_host)
 PUBLIC=${PUBLIC:-$HOST}
 
-# Flavors and a sample image, each made only when missing. The image is
-# tests/e2e/mkguest.sh's tiny guest (this host's Debian kernel and a
-# busybox initramfs), booted AMI-style: kernel and ramdisk images named
-# by the root disk image's kernel_id/ramdisk_id properties.
-say "flavors and the sample image"
+# Flavors, a sample image, the networks and router1, each made only when
+# missing (packaging/seed.py: one openstacksdk process, so a re-run costs
+# a few reads). The image is tests/e2e/mkguest.sh's tiny guest (this
+# host's Debian kernel and a busybox initramfs), booted AMI-style: kernel
+# and ramdisk images named by the root disk image's kernel_id/ramdisk_id
+# properties; it is made only when the image is missing.
+say "flavors, the sample image, networks and router1"
 (
 	set +u
 	. "$HOME/keystonerc_admin"
 	set -u
-	flavor() {
-		openstack flavor show "$1" >/dev/null 2>&1 ||
-			openstack flavor create --id "$2" --ram "$3" --disk "$4" \
-			    --vcpus "$5" "$1" >/dev/null
-	}
-	flavor m1.nano 0 128 1 1
-	flavor m1.tiny 1 512 1 1
-	flavor m1.small 2 2048 20 1
-	flavor m1.medium 3 4096 40 2
-	flavor m1.large 4 8192 80 4
-	if ! openstack image show tinystack-guest >/dev/null 2>&1; then
-		G=$STATE/sample-guest
-		tests/e2e/mkguest.sh "$G" >/dev/null
-		rm -f "$G/disk.qcow2"
-		qemu-img create -q -f qcow2 "$G/disk.qcow2" 1G
-		kid=$(openstack image create --public --disk-format aki \
-		    --container-format aki --file "$G/vmlinux" \
-		    tinystack-guest-kernel -f value -c id)
-		rid=$(openstack image create --public --disk-format ari \
-		    --container-format ari --file "$G/initrd.gz" \
-		    tinystack-guest-ramdisk -f value -c id)
-		openstack image create --public --disk-format qcow2 \
-		    --container-format bare --file "$G/disk.qcow2" \
-		    --property kernel_id="$kid" --property ramdisk_id="$rid" \
-		    --property os_type=linux tinystack-guest >/dev/null
-	fi
-	# The default project network (Nova's "auto": the one network there
-	# is), as devstack's "private".
-	openstack network show private >/dev/null 2>&1 ||
-		openstack network create private >/dev/null
-	openstack subnet show private-subnet >/dev/null 2>&1 ||
-		openstack subnet create --network private \
-		    --subnet-range "$FIXED_RANGE" private-subnet >/dev/null
-	# The external network "public" on physical network public (br-ex
-	# here, or ts-ext's br-ex through each namespace host's ex0), whose
-	# gateway 172.24.4.1 is the host's (or ts-ext's), and router1 from
-	# private to it, as devstack: `openstack floating ip create public`.
-	openstack network show public >/dev/null 2>&1 ||
-		openstack network create --external --provider-network-type flat \
-		    --provider-physical-network public public >/dev/null
-	openstack subnet show public-subnet >/dev/null 2>&1 ||
-		openstack subnet create --network public --no-dhcp \
-		    --subnet-range 172.24.4.0/24 --gateway 172.24.4.1 \
-		    --allocation-pool start=172.24.4.10,end=172.24.4.250 \
-		    public-subnet >/dev/null
-	if ! openstack router show router1 >/dev/null 2>&1; then
-		openstack router create router1 >/dev/null
-		openstack router set --external-gateway public router1
-		openstack router add subnet router1 private-subnet
-	fi
+	/usr/bin/python3 packaging/seed.py "$FIXED_RANGE" "$STATE/sample-guest"
 )
+say "done"
 SCHEME=http
 grep -q '^tls_cert_file *= *[^ ]' "$ETC/controller.conf" && SCHEME=https
 cat <<M

@@ -123,11 +123,18 @@ C
 		virsh -c "$(uri "$d")" version >/dev/null 2>&1 ||
 			{ echo "fakehost.sh: libvirtd of $ns did not answer within 60 s ($d/libvirtd.log)" >&2; exit 1; }
 	fi
-	if [ $# -gt 0 ]; then
+	# The relay is kept when it runs with the same ports: restarting it
+	# would cut the agent's connections (and cost seconds on a re-run).
+	if [ $# -gt 0 ] && alive "$d/nsfwd.pid" &&
+	    [ "$(cat "$d/nsfwd.args" 2>/dev/null)" = "$ns $*" ]; then
+		:
+	elif [ $# -gt 0 ]; then
 		stop_pid "$d/nsfwd.pid"
 		: > "$d/nsfwd.out"
-		setsid python3 "$HERE/nsfwd.py" "$ns" "$@" >> "$d/nsfwd.out" 2>&1 < /dev/null &
+		# Debian's python3: a pyenv shim first on PATH costs seconds.
+		setsid /usr/bin/python3 "$HERE/nsfwd.py" "$ns" "$@" >> "$d/nsfwd.out" 2>&1 < /dev/null &
 		echo $! > "$d/nsfwd.pid"
+		echo "$ns $*" > "$d/nsfwd.args"
 		for i in $(seq 1 100); do grep -qx ready "$d/nsfwd.out" && break; sleep 0.1; done
 		grep -qx ready "$d/nsfwd.out" ||
 			{ echo "fakehost.sh: relay into $ns failed: $(cat "$d/nsfwd.out")" >&2; exit 1; }

@@ -34,11 +34,14 @@ npm_deps() {
 	(cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 }
 
+# One dpkg-query for every package (one per package cost 10 s of a
+# stack.sh re-run under load); a package dpkg does not know is missing.
+installed=$(dpkg-query -W -f='${Package} ${Status}\n' $BUILD $RUNTIME $TEST 2>/dev/null |
+	awk '$NF == "installed" && $(NF-1) == "ok" { print $1 }')
+have=$(echo $installed)
 missing=""
 for p in $BUILD $RUNTIME $TEST; do
-	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
-		missing="$missing $p"
-	fi
+	case " $have " in *" $p "*) ;; *) missing="$missing $p" ;; esac
 done
 
 if [ -z "$missing" ]; then
