@@ -33,6 +33,7 @@
  * is scheduled with force_host = the source, which Nova's
  * allow_resize_to_same_host must allow; otherwise No valid host (400).
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -709,6 +710,27 @@ in_progress(const char *status)
 	return true;
 }
 
+/*
+ * Nova's old/new_instance_type_id: an integer (or null), its flavors'
+ * internal database id, which no other API shows. tinystack's flavors have
+ * only their API id, kept in the record: a decimal one ("1", "42") is shown
+ * as that integer, any other (a UUID) as null, which Nova's schema allows.
+ */
+static json_t *
+type_id(const char *flavor_id)
+{
+	char *end;
+	unsigned long long v;
+
+	if (flavor_id == NULL || *flavor_id < '0' || *flavor_id > '9')
+		return json_null();
+	errno = 0;
+	v = strtoull(flavor_id, &end, 10);
+	if (errno != 0 || *end != '\0' || v > (unsigned long long)INT64_MAX)
+		return json_null();
+	return json_integer((json_int_t)v);
+}
+
 static json_t *
 mig_view(struct mlist *l, const struct rec_migration *m)
 {
@@ -717,7 +739,7 @@ mig_view(struct mlist *l, const struct rec_migration *m)
 
 	compute_time_usec(m->created_at, c);
 	compute_time_usec(m->updated_at, u);
-	o = json_pack("{s:I,s:s,s:s,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,"
+	o = json_pack("{s:I,s:s,s:s,s:s?,s:s?,s:s?,s:s?,s:s?,s:o,s:o,"
 	    "s:s,s:s}",
 	    "id", (json_int_t)m->id,
 	    "instance_uuid", m->instance_uuid,
@@ -727,8 +749,8 @@ mig_view(struct mlist *l, const struct rec_migration *m)
 	    "dest_compute", m->dest_compute,
 	    "dest_node", m->dest_node,
 	    "dest_host", m->dest_host,
-	    "old_instance_type_id", m->old_instance_type_id,
-	    "new_instance_type_id", m->new_instance_type_id,
+	    "old_instance_type_id", type_id(m->old_instance_type_id),
+	    "new_instance_type_id", type_id(m->new_instance_type_id),
 	    "created_at", c, "updated_at", u);
 	if (o == NULL)
 		return NULL;

@@ -60,7 +60,7 @@ grep -qi '^X-OpenStack-Nova-API-Version: 2.33' "$T/h.txt" || fail "legacy microv
 ok "version documents, microversion negotiation (406, echo)"
 
 # ---- flavors ---------------------------------------------------------------
-openstack flavor create --ram 512 --disk 1 --vcpus 1 m1.tiny >/dev/null
+openstack flavor create --id 11 --ram 512 --disk 1 --vcpus 1 m1.tiny >/dev/null
 nova flavor-create m1.x auto 256 1 1 >/dev/null 2>&1 || fail "nova flavor-create m1.x auto 256 1 1"
 openstack flavor create --id 42 --ram 128 --disk 0 --vcpus 2 --private m1.priv >/dev/null
 openstack flavor list -f value -c Name > "$T/fl.txt"
@@ -371,7 +371,9 @@ ok "quota set --instances 2, third create 403, limits show --absolute"
 # ---- resize, revert, confirm, cold migrate (same host) ----------------------------
 # [compute] allow_resize_to_same_host (compute_lib.sh): the new flavor is
 # claimed on the server's host besides the old one until confirm/revert.
-openstack flavor create --ram 1024 --disk 2 --vcpus 2 m1.big >/dev/null
+# Decimal flavor ids: os-migrations shows Nova's integer
+# old/new_instance_type_id for them (null for a UUID).
+openstack flavor create --id 12 --ram 1024 --disk 2 --vcpus 2 m1.big >/dev/null
 TINY=$(openstack flavor show m1.tiny -f value -c id)
 BIG=$(openstack flavor show m1.big -f value -c id)
 flavor_of() { nv "/servers/$VM1" '.server.flavor.id'; }
@@ -452,7 +454,7 @@ want=$(printf '%s\n' "confirmed $BIG $BIG" "confirmed $TINY $BIG" "reverted $TIN
 nova migration-list 2>/dev/null | grep -c "$VM1" | grep -qx $((3 + ${#raced[@]})) || fail "nova migration-list"
 ok "resize confirm keeps the new flavor, cold migrate (same host) + confirm, server migration list / nova migration-list"
 # Reverting a downsize grows again: Nova checks the quota there too.
-openstack flavor create --ram 512 --disk 2 --vcpus 1 m1.half >/dev/null
+openstack flavor create --id 13 --ram 512 --disk 2 --vcpus 1 m1.half >/dev/null
 HALF=$(openstack flavor show m1.half -f value -c id)
 openstack server resize --flavor m1.half vm1
 wait_status VERIFY_RESIZE
