@@ -4,9 +4,10 @@
  * Nova's libvirt driver sets a password only through the QEMU guest agent
  * (image property hw_qemu_guest_agent, a virtio channel to qemu-ga in the
  * guest); tinystack's guests have no such channel, so the action is
- * refused as Nova refuses it when the driver cannot set it:
- * SetAdminPasswdNotSupported, 409 "Set admin password is not supported",
- * after the same checks in the same order (policy, body, lock, state).
+ * refused as Nova's libvirt driver refuses it for a qemu/kvm guest without
+ * one (_can_set_admin_password(): QemuGuestAgentNotEnabled, 409 "QEMU
+ * guest agent is not enabled"), after the same checks in the same order
+ * (policy, body, lock, state).
  * Nothing is recorded and nothing reaches the host: a password is never
  * reported set that nothing delivered. The admin password of create and
  * rebuild is delivered (the config drive's admin_pass, see recon.h
@@ -60,6 +61,6 @@ compute_change_password(struct http_req *req, json_t *arg,
 		    "while it is in task_state %s", i->uuid, i->task_state);
 		return -1;
 	}
-	err_set(TS_ECONFLICT, "Set admin password is not supported");
+	err_set(TS_ECONFLICT, "QEMU guest agent is not enabled");
 	return -1;
 }

@@ -5,8 +5,10 @@
  * write.
  *
  * A resize (or a cold migration: a resize to the same flavor, migration
- * type "migration") is checked as Nova's API does (synchronously: a 400 or
- * 409 leaves the server unchanged), then one write transaction claims the
+ * type "migration") is checked as Nova's API does (synchronously: a 400,
+ * 403 or 409 leaves the server unchanged; the growth of cores and ram
+ * against the project's quota, upsize_quota(), which the write checks
+ * again, as does a revert's), then one write transaction claims the
  * new flavor on the target (the scheduler's claim; the source's claim of
  * the old flavor stays until confirm), moves the flavor to the new one
  * (old_flavor keeps the old), bumps the owner generation, writes the
@@ -31,6 +33,7 @@
  * is scheduled with force_host = the source, which Nova's
  * allow_resize_to_same_host must allow; otherwise No valid host (400).
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -101,6 +104,105 @@ compute_migration_begin(struct store_txn *txn, struct rec_instance *i,
 	rc = 0;
 out:
 	codec_clear(&schema_rec_migration, &m);
+	return rc;
+}
+
+/* ---- the upsize quota ---------------------------------------------------- */
+
+/* Nova's get_over_quota_detail(): the lists, ", "-joined. */
+struct overs {
+	size_t	n;
+	char	what[32], req[64], used[64], allowed[64];
+};
+
+static void
+cat(char *dst, size_t len, const char *sep, int64_t v)
+{
+	size_t l = strlen(dst);
+
+	snprintf(dst + l, len - l, "%s%lld", sep, (long long)v);
+}
+
+static void
+over(struct overs *o, const char *name, int64_t want, int64_t used,
+    int64_t limit)
+{
+	const char *sep = o->n > 0 ? ", " : "";
+	size_t l = strlen(o->what);
+
+	if (want <= 0 || limit < 0 || used + want <= limit)
+		return;
+	snprintf(o->what + l, sizeof(o->what) - l, "%s%s", sep, name);
+	cat(o->req, sizeof(o->req), sep, want);
+	cat(o->used, sizeof(o->used), sep, used);
+	cat(o->allowed, sizeof(o->allowed), sep, limit);
+	o->n++;
+}
+
+/*
+ * Nova's quota check of a resize and of the revert of a downsize (compute
+ * API _check_quota_for_upsize): what the project's cores and ram grow by
+ * (a shrink counts 0), added to its usage, against its limits (-1: none).
+ * Over: 403 TooManyInstances naming every resource over, sorted (cores
+ * before ram), in the words of the create path's quota_check(). The usage
+ * is the compute_usage record, which follows the flavor each instance
+ * shows, as Nova counts its instances' flavors. Checked in the write
+ * transaction that adds the growth (two racing resizes cannot both pass)
+ * and, for a resize, once before the scheduler is asked (Nova's order: a
+ * resize over quota is 403 whatever the hosts).
+ */
+static int
+upsize_quota(struct compute *svc, struct store_txn *txn,
+    const char *project_id, int64_t cores, int64_t ram)
+{
+	struct rec_compute_quota q = { 0 };
+	struct rec_compute_usage u = { 0 };
+	struct compute_quota_defaults lim = { 0 };
+	struct overs o = { .n = 0 };
+	int rc;
+
+	if (cores <= 0 && ram <= 0)
+		return 0;
+	rc = compute_db_quota_get(txn, project_id, &q);
+	if (rc == 0)
+		rc = compute_db_usage_get(txn, project_id, &u);
+	if (rc == 0)
+		compute_admin_quota_limits(svc, &q, &lim);
+	codec_clear(&schema_rec_compute_quota, &q);
+	if (rc == -1)
+		return -1;
+	over(&o, "cores", cores, u.cores, lim.cores);
+	over(&o, "ram", ram, u.ram, lim.ram);
+	if (o.n == 0)
+		return 0;
+	err_set(TS_EOVER_QUOTA, "Quota exceeded for %s: Requested %s, but "
+	    "already used %s of %s %s", o.what, o.req, o.used, o.allowed,
+	    o.what);
+	return -1;
+}
+
+/* The growth from flavor cur to (vcpus, ram), for upsize_quota(). */
+static int
+upsize_quota_to(struct compute *svc, struct store_txn *txn,
+    const struct rec_instance *i, const struct sch_inst_flavor *cur,
+    uint32_t vcpus, uint64_t ram)
+{
+	return upsize_quota(svc, txn, i->project_id,
+	    (int64_t)vcpus - (int64_t)cur->vcpus,
+	    (int64_t)ram - (int64_t)cur->ram);
+}
+
+static int
+upsize_precheck(struct http_req *req, struct compute *svc,
+    const struct rec_instance *cur, const struct rec_flavor *to)
+{
+	struct store_txn *txn = NULL;
+	int rc;
+
+	if (compute_read(req, &txn) == -1)
+		return -1;
+	rc = upsize_quota_to(svc, txn, cur, &cur->flavor, to->vcpus, to->ram);
+	store_txn_end(&txn);
 	return rc;
 }
 
@@ -194,6 +296,9 @@ resize_fn(struct store_txn *txn, void *arg)
 		    "meanwhile", z->action, i.uuid, i.host);
 		goto out;
 	}
+	if (!migrate && upsize_quota_to(z->svc, txn, &i, &i.flavor,
+	    z->flavor.vcpus, z->flavor.ram) == -1)
+		goto out;
 	if (scheduler_claim(z->svc->sched, txn, &z->sreq, &z->cands, host) ==
 	    -1) {
 		if (err_code() == TS_ENOT_FOUND)
@@ -365,6 +470,8 @@ resize_common(struct http_req *req, struct http_resp *resp,
 			    "resized because: Unable to resize disk down.");
 			goto out;
 		}
+		if (upsize_precheck(req, z.svc, cur, &z.flavor) == -1)
+			goto out;
 	}
 	if (!config_get_bool(z.svc->cfg, "compute",
 	    "allow_resize_to_same_host")) {
@@ -486,8 +593,11 @@ finish_fn(struct store_txn *txn, void *arg)
 			goto out;
 	} else {
 		/* The target's claim of the new flavor goes back; the old
-		 * flavor is the instance's again. */
-		if (scheduler_release(txn, i.resize_host, i.flavor.vcpus,
+		 * flavor is the instance's again (a downsize's revert grows:
+		 * Nova checks the quota). */
+		if (upsize_quota_to(f->svc, txn, &i, &i.flavor,
+		    i.old_flavor.vcpus, i.old_flavor.ram) == -1 ||
+		    scheduler_release(txn, i.resize_host, i.flavor.vcpus,
 		    i.flavor.ram, compute_db_flavor_disk_gb(&i.flavor)) == -1 ||
 		    compute_db_usage_add(txn, i.project_id, 0,
 		    (int64_t)i.old_flavor.vcpus - (int64_t)i.flavor.vcpus,
@@ -521,7 +631,7 @@ out:
 }
 
 static int
-finish_common(struct http_req *req, struct http_resp *resp, json_t *arg,
+finish_common(struct http_req *req, struct http_resp *resp,
     const struct rec_instance *cur, bool revert)
 {
 	struct fin f = { .svc = compute_of(req), .revert = revert };
@@ -532,12 +642,6 @@ finish_common(struct http_req *req, struct http_resp *resp, json_t *arg,
 	    "revert_resize" : "os_compute_api:servers:confirm_resize",
 	    cur->project_id, cur->user_id, "Instance", cur->uuid) == -1)
 		return -1;
-	if (!json_is_null(arg)) {
-		err_set(TS_EINVALID, "Invalid input for field/attribute %s. "
-		    "Value: %s. None is not of type 'null'", f.action,
-		    json_is_object(arg) ? "{}" : "?");
-		return -1;
-	}
 	f.admin = compute_is_admin(req);
 	if (resized_ok(cur, f.action, f.admin) == -1)
 		return -1;
@@ -562,22 +666,18 @@ compute_resize_action(struct http_req *req, struct http_resp *resp,
 	const char *ref = NULL;
 	char num[32];
 
+	/* Nova's schemas of confirmResize and revertResize take any value
+	 * ({} from tempest's client, null from the others) and ignore it. */
 	if (strcmp(key, "confirmResize") == 0)
-		return finish_common(req, resp, arg, cur, false);
+		return finish_common(req, resp, cur, false);
 	if (strcmp(key, "revertResize") == 0)
-		return finish_common(req, resp, arg, cur, true);
+		return finish_common(req, resp, cur, true);
 	if (strcmp(key, "migrate") == 0) {
 		if (compute_enforce(req, "os_compute_api:os-migrate-server:"
 		    "migrate") == -1)
 			return -1;
-		/* Below 2.56 the body is null. */
-		if (!json_is_null(arg)) {
-			err_set(TS_EINVALID, "Invalid input for field/attribute "
-			    "migrate. Value: %s. %s is not of type 'null'",
-			    json_is_object(arg) ? "{}" : "?",
-			    json_is_object(arg) ? "{}" : "value");
-			return -1;
-		}
+		/* Below 2.56 Nova validates no body and ignores it (null from
+		 * the clients, {} from tempest's; 2.56's host is not served). */
 		return resize_common(req, resp, cur, "migrate", NULL);
 	}
 	if (compute_enforce_owned(req, "os_compute_api:servers:resize",
@@ -610,6 +710,27 @@ in_progress(const char *status)
 	return true;
 }
 
+/*
+ * Nova's old/new_instance_type_id: an integer (or null), its flavors'
+ * internal database id, which no other API shows. tinystack's flavors have
+ * only their API id, kept in the record: a decimal one ("1", "42") is shown
+ * as that integer, any other (a UUID) as null, which Nova's schema allows.
+ */
+static json_t *
+type_id(const char *flavor_id)
+{
+	char *end;
+	unsigned long long v;
+
+	if (flavor_id == NULL || *flavor_id < '0' || *flavor_id > '9')
+		return json_null();
+	errno = 0;
+	v = strtoull(flavor_id, &end, 10);
+	if (errno != 0 || *end != '\0' || v > (unsigned long long)INT64_MAX)
+		return json_null();
+	return json_integer((json_int_t)v);
+}
+
 static json_t *
 mig_view(struct mlist *l, const struct rec_migration *m)
 {
@@ -618,7 +739,7 @@ mig_view(struct mlist *l, const struct rec_migration *m)
 
 	compute_time_usec(m->created_at, c);
 	compute_time_usec(m->updated_at, u);
-	o = json_pack("{s:I,s:s,s:s,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,"
+	o = json_pack("{s:I,s:s,s:s,s:s?,s:s?,s:s?,s:s?,s:s?,s:o,s:o,"
 	    "s:s,s:s}",
 	    "id", (json_int_t)m->id,
 	    "instance_uuid", m->instance_uuid,
@@ -628,8 +749,8 @@ mig_view(struct mlist *l, const struct rec_migration *m)
 	    "dest_compute", m->dest_compute,
 	    "dest_node", m->dest_node,
 	    "dest_host", m->dest_host,
-	    "old_instance_type_id", m->old_instance_type_id,
-	    "new_instance_type_id", m->new_instance_type_id,
+	    "old_instance_type_id", type_id(m->old_instance_type_id),
+	    "new_instance_type_id", type_id(m->new_instance_type_id),
 	    "created_at", c, "updated_at", u);
 	if (o == NULL)
 		return NULL;

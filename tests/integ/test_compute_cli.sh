@@ -9,8 +9,10 @@
 # actions, hypervisors, compute services (disable steers the scheduler),
 # host aggregates and availability zones (placement by zone, forced host
 # and aggregate metadata), snapshots and backups with rotation,
-# quotas (a third create refused with 403) and limits, and what a member of
-# another project may not see or do.
+# quotas (a third create refused with 403; resize, racing resizes and the
+# revert of a downsize over the cores quota refused with 403) and limits,
+# resize/revert/confirm and cold migration on the same host, and what a
+# member of another project may not see or do.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/compute_lib.sh"
 osc_start
@@ -58,7 +60,7 @@ grep -qi '^X-OpenStack-Nova-API-Version: 2.33' "$T/h.txt" || fail "legacy microv
 ok "version documents, microversion negotiation (406, echo)"
 
 # ---- flavors ---------------------------------------------------------------
-openstack flavor create --ram 512 --disk 1 --vcpus 1 m1.tiny >/dev/null
+openstack flavor create --id 11 --ram 512 --disk 1 --vcpus 1 m1.tiny >/dev/null
 nova flavor-create m1.x auto 256 1 1 >/dev/null 2>&1 || fail "nova flavor-create m1.x auto 256 1 1"
 openstack flavor create --id 42 --ram 128 --disk 0 --vcpus 2 --private m1.priv >/dev/null
 openstack flavor list -f value -c Name > "$T/fl.txt"
@@ -163,7 +165,7 @@ grep -q "HTTP 409" "$T/err.txt" || { cat "$T/err.txt"; fail "server set --passwo
 curl -s "${H[@]}" -H 'Content-Type: application/json' -d '{"changePassword": {"adminPass": "x1"}}' \
 	-o "$T/err.txt" -w '%{http_code}\n' "$NOVA/v2.1/servers/$VM1/action" | grep -qx 409 ||
 	{ cat "$T/err.txt"; fail "changePassword is not 409"; }
-grep -q "Set admin password is not supported" "$T/err.txt" || { cat "$T/err.txt"; fail "changePassword message"; }
+grep -q "QEMU guest agent is not enabled" "$T/err.txt" || { cat "$T/err.txt"; fail "changePassword message"; }
 [ "$(nv "/servers/$VM1" '.server."OS-EXT-STS:task_state"')" = null ] && [ "$(status)" = ACTIVE ] ||
 	fail "changePassword changed the server"
 ok "server show --diagnostics (libvirt's figures), changePassword 409 without a change"
@@ -369,7 +371,9 @@ ok "quota set --instances 2, third create 403, limits show --absolute"
 # ---- resize, revert, confirm, cold migrate (same host) ----------------------------
 # [compute] allow_resize_to_same_host (compute_lib.sh): the new flavor is
 # claimed on the server's host besides the old one until confirm/revert.
-openstack flavor create --ram 1024 --disk 2 --vcpus 2 m1.big >/dev/null
+# Decimal flavor ids: os-migrations shows Nova's integer
+# old/new_instance_type_id for them (null for a UUID).
+openstack flavor create --id 12 --ram 1024 --disk 2 --vcpus 2 m1.big >/dev/null
 TINY=$(openstack flavor show m1.tiny -f value -c id)
 BIG=$(openstack flavor show m1.big -f value -c id)
 flavor_of() { nv "/servers/$VM1" '.server.flavor.id'; }
@@ -389,6 +393,46 @@ wait_status ACTIVE
 [ "$(flavor_of)" = "$TINY" ] && [ "$(host_of)" = "$HOST" ] || fail "revert: flavor $(flavor_of) on $(host_of), want $TINY on $HOST"
 [ "$(used)" = "$U0" ] || fail "revert kept the target's claim: vcpus_used $(used)"
 ok "resize then revert leaves the original flavor and host (refused same-flavor resize changes nothing)"
+# Nova's upsize quota check: the growth of cores/ram over the project's
+# quota is 403 with Nova's message, the server, usage and claims as they
+# were. Then two racing resizes with room for one growth: one 202, one
+# 403, never both (checked again in the resize's write).
+CORES0=$(openstack quota show admin -f value -c cores)
+VM2=$(openstack server show vm2 -f value -c id)
+cores_used() { openstack limits show --absolute -f value | awk '$1 == "totalCoresUsed" { print $2 }'; }
+C0=$(cores_used)
+openstack quota set --cores "$C0" admin
+openstack server resize --flavor m1.big vm1 2>"$T/err.txt" && fail "resize over the cores quota accepted"
+grep -q "HTTP 403" "$T/err.txt" &&
+	grep -q "Quota exceeded for cores: Requested 1, but already used $C0 of $C0 cores" "$T/err.txt" ||
+	{ cat "$T/err.txt"; fail "resize over quota is not Nova's 403"; }
+[ "$(status)" = ACTIVE ] && [ "$(flavor_of)" = "$TINY" ] && [ "$(used)" = "$U0" ] &&
+	[ "$(cores_used)" = "$C0" ] || fail "a resize over quota changed the server or the usage"
+[ "$(openstack server migration list --server vm1 -f value | wc -l)" = 1 ] ||
+	fail "a resize over quota left a migration record"
+openstack quota set --cores $((C0 + 1)) admin
+pids=()
+for s in "$VM1" "$VM2"; do
+	curl -s -m 60 -o "$T/rz-$s.txt" -w '%{http_code}\n' -X POST "${H[@]}" \
+		-H 'Content-Type: application/json' -d "{\"resize\": {\"flavorRef\": \"$BIG\"}}" \
+		"$NOVA/v2.1/servers/$s/action" > "$T/rzc-$s" &
+	pids+=($!)
+done
+wait "${pids[@]}"
+[ "$(cat "$T/rzc-$VM1" "$T/rzc-$VM2" | sort | tr '\n' ' ')" = "202 403 " ] ||
+	fail "racing resizes within one growth of the quota: $(cat "$T/rzc-$VM1" "$T/rzc-$VM2" | tr '\n' ' ')"
+won=$VM1 lost=$VM2
+[ "$(cat "$T/rzc-$VM1")" = 202 ] || { won=$VM2 lost=$VM1; }
+grep -q "Quota exceeded for cores: Requested 1, but already used $((C0 + 1)) of $((C0 + 1)) cores" "$T/rz-$lost.txt" ||
+	{ cat "$T/rz-$lost.txt"; fail "the racing resize's 403"; }
+id_is() { [ "$(nv "/servers/$1" .server.status)" = "$2" ]; }
+wait_for 30 "the accepted resize in VERIFY_RESIZE" id_is "$won" VERIFY_RESIZE
+id_is "$lost" ACTIVE || fail "the refused resize changed its server"
+openstack server resize revert "$won"
+wait_for 30 "the accepted resize reverted" id_is "$won" ACTIVE
+[ "$(cores_used)" = "$C0" ] && [ "$(used)" = "$U0" ] || fail "usage after the race: cores $(cores_used), vcpus_used $(used)"
+openstack quota set --cores "$CORES0" admin
+ok "resize over the cores quota: 403 \"Quota exceeded for cores\", nothing changed; two racing resizes with room for one: 202 + 403"
 openstack server resize --flavor m1.big vm1
 wait_status VERIFY_RESIZE
 openstack server resize confirm vm1
@@ -400,11 +444,33 @@ openstack server resize confirm vm1
 wait_status ACTIVE
 [ "$(host_of)" = "$HOST" ] && [ "$(used)" = $((U0 + 1)) ] || fail "cold migrate: on $(host_of), vcpus_used $(used)"
 openstack server migration list --server vm1 -f value -c Status -c "Old Flavor" -c "New Flavor" > "$T/mig.txt"
-want=$(printf '%s\n' "confirmed $BIG $BIG" "confirmed $TINY $BIG" "reverted $TINY $BIG" | sort | tr '\n' ' ')
+# (vm1's own, and the racing resize's revert when vm1 won it)
+raced=()
+[ "$won" = "$VM1" ] && raced=("reverted $TINY $BIG")
+want=$(printf '%s\n' "confirmed $BIG $BIG" "confirmed $TINY $BIG" "reverted $TINY $BIG" "${raced[@]}" |
+	sort | tr '\n' ' ')
 [ "$(sort "$T/mig.txt" | tr '\n' ' ')" = "$want" ] ||
 	{ cat "$T/mig.txt"; fail "server migration list"; }
-nova migration-list 2>/dev/null | grep -c "$VM1" | grep -qx 3 || fail "nova migration-list"
+nova migration-list 2>/dev/null | grep -c "$VM1" | grep -qx $((3 + ${#raced[@]})) || fail "nova migration-list"
 ok "resize confirm keeps the new flavor, cold migrate (same host) + confirm, server migration list / nova migration-list"
+# Reverting a downsize grows again: Nova checks the quota there too.
+openstack flavor create --id 13 --ram 512 --disk 2 --vcpus 1 m1.half >/dev/null
+HALF=$(openstack flavor show m1.half -f value -c id)
+openstack server resize --flavor m1.half vm1
+wait_status VERIFY_RESIZE
+C1=$(cores_used)
+openstack quota set --cores "$C1" admin
+openstack server resize revert vm1 2>"$T/err.txt" && fail "revert over the cores quota accepted"
+grep -q "HTTP 403" "$T/err.txt" &&
+	grep -q "Quota exceeded for cores: Requested 1, but already used $C1 of $C1 cores" "$T/err.txt" ||
+	{ cat "$T/err.txt"; fail "revert over quota is not Nova's 403"; }
+[ "$(status)" = VERIFY_RESIZE ] && [ "$(flavor_of)" = "$HALF" ] && [ "$(cores_used)" = "$C1" ] ||
+	fail "a revert over quota changed the server or the usage"
+openstack quota set --cores "$CORES0" admin
+openstack server resize revert vm1
+wait_status ACTIVE
+[ "$(flavor_of)" = "$BIG" ] && [ "$(cores_used)" = $((C1 + 1)) ] || fail "revert of the downsize: flavor $(flavor_of)"
+ok "the revert of a downsize over the cores quota: 403, still VERIFY_RESIZE; within it: back to m1.big"
 
 # ---- deletes give everything back ------------------------------------------------------------
 openstack server delete --wait vm1 vm2

@@ -2418,6 +2418,83 @@ resize_call(enum ctltest_who who, const char *id, const char *act,
 	CT_CALL(T, C, who, "POST", path, body, status, msg);
 }
 
+static long long
+limit_of(const char *what)
+{
+	char p[128];
+
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/limits", NULL, 200, NULL);
+	snprintf(p, sizeof(p), "limits.absolute.%s", what);
+	assert_true(json_is_integer(ctltest_get(T, p)));
+	return (long long)json_integer_value(ctltest_get(T, p));
+}
+
+static void
+quota_put(const char *set)
+{
+	char qp[256], qb[256];
+
+	snprintf(qp, sizeof(qp), "/v2.1/os-quota-sets/%s",
+	    T->project_id[CT_MEMBER]);
+	if (set == NULL) {
+		CT_CALL(T, C, CT_ADMIN, "DELETE", qp, NULL, 202, NULL);
+		return;
+	}
+	snprintf(qb, sizeof(qb), "{\"quota_set\": {%s}}", set);
+	CT_CALL(T, C, CT_ADMIN, "PUT", qp, qb, 200, NULL);
+}
+
+/* Nova's upsize quota check (ct1 -> ct2: 1 more core, 64 more MiB): 403
+ * TooManyInstances naming each resource over, before the hosts are asked
+ * (no valid host here otherwise); the server, the project's usage and the
+ * migrations unchanged. */
+static void
+resize_quota(const char *s1)
+{
+	long long cores = limit_of("totalCoresUsed"),
+	    ram = limit_of("totalRAMUsed");
+	char set[128], msg[256];
+
+	snprintf(set, sizeof(set), "\"cores\": %lld", cores);
+	quota_put(set);
+	snprintf(msg, sizeof(msg), "Quota exceeded for cores: Requested 1, but "
+	    "already used %lld of %lld cores", cores, cores);
+	resize_call(CT_MEMBER, s1, "resize", "{\"flavorRef\": \"ct2\"}", 403,
+	    msg);
+	snprintf(set, sizeof(set), "\"cores\": %lld, \"ram\": %lld", cores,
+	    ram + 63);
+	quota_put(set);
+	snprintf(msg, sizeof(msg), "Quota exceeded for cores, ram: Requested 1, "
+	    "64, but already used %lld, %lld of %lld, %lld cores, ram", cores,
+	    ram, cores, ram + 63);
+	resize_call(CT_MEMBER, s1, "resize", "{\"flavorRef\": \"ct2\"}", 403,
+	    msg);
+	snprintf(set, sizeof(set), "\"cores\": %lld, \"ram\": %lld",
+	    cores + 1, ram + 63);
+	quota_put(set);
+	snprintf(msg, sizeof(msg), "Quota exceeded for ram: Requested 64, but "
+	    "already used %lld of %lld ram", ram, ram + 63);
+	resize_call(CT_ADMIN, s1, "resize", "{\"flavorRef\": \"ct2\"}", 403,
+	    msg);
+	/* the cold migration of the same flavor grows nothing: past the
+	 * quota to the hosts (none valid here) */
+	resize_call(CT_ADMIN, s1, "migrate", "null", 400, NULL);
+	evac_unchanged(s1, "ACTIVE");
+	assert_string_equal(ctltest_str(T, "server.flavor.id"), "ct1");
+	assert_int_equal(limit_of("totalCoresUsed"), cores);
+	assert_int_equal(limit_of("totalRAMUsed"), ram);
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-migrations", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "migrations")), 0);
+	/* exactly at the limit passes the quota (on to no valid host) */
+	snprintf(set, sizeof(set), "\"cores\": %lld, \"ram\": %lld",
+	    cores + 1, ram + 64);
+	quota_put(set);
+	resize_call(CT_MEMBER, s1, "resize", "{\"flavorRef\": \"ct2\"}", 400,
+	    "No valid host was found. Resizing to another host is not "
+	    "supported; set [compute] allow_resize_to_same_host.");
+	quota_put(NULL);
+}
+
 /* The API's half (the state machine is in recon_test): Nova's refusals,
  * each leaving the server as it was (flavor ct1, ACTIVE on ct-if1, no
  * task, no migration record); [compute] allow_resize_to_same_host is off
@@ -2452,14 +2529,18 @@ test_resize(void **state)
 	    "supported; set [compute] allow_resize_to_same_host.");
 	resize_call(CT_MEMBER, s1, "migrate", "null", 403, "Policy doesn't "
 	    "allow os_compute_api:os-migrate-server:migrate to be performed.");
+	/* below 2.56 the body is ignored ({} from tempest): on to the hosts */
 	resize_call(CT_ADMIN, s1, "migrate", "{\"host\": \"ct-h1\"}", 400,
-	    NULL);
+	    "No valid host was found. Resizing to another host is not "
+	    "supported; set [compute] allow_resize_to_same_host.");
 	snprintf(msg, sizeof(msg), "Cannot 'confirmResize' instance %s while "
 	    "it is in vm_state active", s1);
 	resize_call(CT_MEMBER, s1, "confirmResize", "null", 409, msg);
+	resize_call(CT_MEMBER, s1, "confirmResize", "{}", 409, msg);
 	snprintf(msg, sizeof(msg), "Cannot 'revertResize' instance %s while "
 	    "it is in vm_state active", s1);
 	resize_call(CT_MEMBER, s1, "revertResize", "null", 409, msg);
+	resize_call(CT_MEMBER, s1, "revertResize", "{}", 409, msg);
 	if_place(s1, "paused");
 	snprintf(msg, sizeof(msg), "Cannot 'resize' instance %s while it is "
 	    "in vm_state paused", s1);
@@ -2487,6 +2568,7 @@ test_resize(void **state)
 	CT_CALL(T, C, CT_ADMIN, "GET", path, NULL, 404, NULL);
 	snprintf(path, sizeof(path), "/v2.1/servers/%s/migrations/1", s1);
 	CT_CALL(T, C, CT_ADMIN, "DELETE", path, NULL, 404, NULL);
+	resize_quota(s1);
 	/* the later tests' quota */
 	snprintf(path, sizeof(path), "/v2.1/servers/%s", s1);
 	CT_CALL(T, C, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
