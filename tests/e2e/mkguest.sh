@@ -38,8 +38,9 @@
 #     TINYSTACK-GUEST-HTTPD port=80 uuid=U name=N   "TINYSTACK-HTTPD" line: once
 #                          busybox httpd listens on tcp/80; it serves /
 #                          (index.html) as the one line "TINYSTACK-PAGE uuid=U
-#                          name=N", the config drive's uuid and name (which
-#                          guest answered); HTTPD-FAIL if it could not bind
+#                          name=N bootid=B", the config drive's uuid and name
+#                          and the boot (which guest, which copy of it
+#                          answered); HTTPD-FAIL if it could not bind
 #     TINYSTACK-GUEST-ECHO port=P              "TINYSTACK-ECHO P" lines: a line
 #                          echo service (busybox nc -ll -e cat, any number of
 #                          long-lived sessions) on tcp/P, started at once
@@ -233,7 +234,7 @@ done
 # need no lease to start; whoever can reach the guest may use them.
 if [ -s /tmp/httpd ]; then
 	mkdir -p /www
-	echo "TINYSTACK-PAGE $(cat /tmp/httpd)" > /www/index.html
+	echo "TINYSTACK-PAGE $(cat /tmp/httpd) bootid=$BOOT" > /www/index.html
 	if httpd -p 80 -h /www; then
 		echo "TINYSTACK-GUEST-HTTPD port=80 $(cat /tmp/httpd)"
 	else

@@ -58,6 +58,11 @@
 #    in place with nothing but `server create`, has a floating IP of
 #    gnpublic (`floating ip list --port`) that serves its page to
 #    $NSP-ext.
+#  - (last) evacuation of a crashed host: h1's agent killed -9 (its
+#    libvirtd and guests live on), h1 forced down, `nova evacuate gnvm4
+#    h2`: a new boot on h2, same port, IP and floating IP; the stale copy
+#    on h1 destroyed when h1's agent returns, the server never taken off
+#    h2; `compute service set --up h1`.
 # Every wait polls an event (a console marker, a state) with a bound. On
 # exit: domains destroyed and undefined, agents, libvirtds, dnsmasqs and
 # relays stopped, the namespaces (and with them every link in them) and
@@ -817,5 +822,122 @@ within 60 "gnvm4's page through $FIP4 after the drain" page "$FIP4" "${SID[gnvm4
 within 60 "gnvm6's page through $FIP6 after the drain" page "$FIP6" "${SID[gnvm6]}"
 [ -z "$(lv 2 list --all --name)" ] || fail "h2 still has guests after the drain: $(lv 2 list --all --name | xargs)"
 ok "drain of h2 (drain_host.py, novaclient): gnvm4 and gnvm6 live-migrated to h1 in $((SECONDS - t0)) s, same boots, pages answering through $FIP4 and $FIP6; h2 has no guest left"
+
+# ---- evacuation of a crashed host (issue 16) -------------------------------
+# h1's agent killed -9 while its libvirtd and guests run on (as when the
+# agent is cut off by a partition: the hard case for fencing), h1 forced
+# down (`compute service set --down`, 2.11), `nova evacuate gnvm4 h2`:
+# rebuilt on h2 from its image (a new boot) with the same port, fixed IP
+# and floating IP; the old qemu guest still runs on h1 meanwhile. h1's
+# agent restarted: the controller fences the stale copy on the agent's
+# first report (its hello): destroyed and undefined on h1, never ensured
+# there, never counted for h1 (running_vms is the claims) nor taken for
+# the server, which stays ACTIVE on h2 with the same boot; h1's other
+# guests untouched; `compute service set --up` returns h1 to service.
+# Then $FIP4 serves the new guest's page (its boot id) to $EXT.
+EVT0=$SECONDS
+P4=$(port_of gnvm4)
+[ -n "$P4" ] || fail "gnvm4 has no one port"
+# pboot NAME: the boot id of NAME's last GUEST-UP on its console.
+pboot() {
+	console "$1" | sed -n 's/^TINYSTACK-GUEST-UP bootid=\([^ ]*\) .*/\1/p' | tail -n 1
+}
+B0=$(pboot gnvm4)
+[ -n "$B0" ] || fail "no boot id of gnvm4 on its console"
+[ "$(host_of gnvm4)" = "ACTIVE h1 null" ] || fail "gnvm4 before the evacuation: $(host_of gnvm4)"
+OTHERS="gnvm1 gnvm2 gnvm3 gnvm5 gnvm6"
+U1=$(used h1)
+U2=$(used h2)
+PA=$(pid_of agent-h1)
+kill -9 "$PA"
+within 30 "h1's agent to die" dead "$PA"
+openstack --os-compute-api-version 2.11 compute service set --down h1 nova-compute ||
+	fail "compute service set --down h1 nova-compute"
+within 30 "h1 forced down" is_state h1 down
+curl -s -H "X-Auth-Token: $TOK" -H 'OpenStack-API-Version: compute 2.11' \
+    "http://127.0.0.1:$CP/v2.1/os-services?host=h1&binary=nova-compute" |
+	jq -e '.services[0].forced_down == true and .services[0].state == "down"' >/dev/null ||
+	fail "h1 is not forced down at 2.11"
+ev_t0=$(date +%s.%N)
+nova evacuate "${SID[gnvm4]}" h2 > "$T/evac-gnvm4.txt" 2>&1 ||
+	{ cat "$T/evac-gnvm4.txt"; fail "nova evacuate gnvm4 h2"; }
+within 180 "gnvm4 ACTIVE on h2 after its evacuation" eval '[ "$(host_of gnvm4)" = "ACTIVE h2 null" ]'
+ev_t1=$(date +%s.%N)
+# newboot: gnvm4's console (now h2's) shows a boot other than B0's.
+newboot() { local b; b=$(pboot gnvm4); [ -n "$b" ] && [ "$b" != "$B0" ]; }
+within "$BOOT_TIMEOUT" "gnvm4's new boot on h2's console" newboot
+ev_t2=$(date +%s.%N)
+B1=$(pboot gnvm4)
+within "$BOOT_TIMEOUT" "gnvm4's DHCP lease on h2" has_line gnvm4 '^TINYSTACK-GUEST-LEASE if=eth0 '
+ev_t3=$(date +%s.%N)
+[ "$(console gnvm4 | lease_of)" = "$IP4" ] || fail "gnvm4 on h2 leased '$(console gnvm4 | lease_of)', not its $IP4"
+[ "$(port_of gnvm4)" = "$P4" ] || fail "gnvm4's port after the evacuation: '$(port_of gnvm4)', not $P4"
+[ "$(fixed_ip gnvm4)" = "$IP4" ] || fail "gnvm4's fixed IP after the evacuation: '$(fixed_ip gnvm4)'"
+[ "$(curl -s -H "X-Auth-Token: $TOK" "http://127.0.0.1:$NP/v2.0/ports/$P4" | jq -r '.port["binding:host_id"]')" = h2 ] ||
+	fail "gnvm4's port is not bound to h2"
+[ "$(openstack floating ip list --port "$P4" -f value -c "Floating IP Address")" = "$FIP4" ] ||
+	fail "gnvm4's port lost its floating IP $FIP4"
+[ "$(lv 2 domstate "instance-${SID[gnvm4]}" | head -n 1)" = running ] || fail "gnvm4 is not running on h2"
+# The hard case: h1's libvirtd still runs the old guest.
+[ "$(lv 1 domstate "instance-${SID[gnvm4]}" | head -n 1)" = running ] ||
+	fail "the old gnvm4 is not running on h1 (the partitioned agent's guest should be)"
+curl -s -H "X-Auth-Token: $TOK" "http://127.0.0.1:$CP/v2.1/servers/${SID[gnvm4]}/os-instance-actions" |
+	jq -e '.instanceActions[0].action == "evacuate"' >/dev/null || fail "no evacuate action on gnvm4"
+# Usage moved: one server's less on h1, one more on h2 (vCPUs, MiB, servers).
+read -r a b c <<< "$U1"
+[ "$(used h1)" = "$((a - 1)) $((b - 256)) $((c - 1))" ] || fail "h1's usage after the evacuation: $(used h1), before: $U1"
+read -r a b c <<< "$U2"
+[ "$(used h2)" = "$((a + 1)) $((b + 256)) $((c + 1))" ] || fail "h2's usage after the evacuation: $(used h2), before: $U2"
+EVS=$(echo "$ev_t1 - $ev_t0" | bc)
+EVB=$(echo "$ev_t2 - $ev_t0" | bc)
+EVL=$(echo "$ev_t3 - $ev_t0" | bc)
+ok "h1's agent killed -9, h1 forced down (2.11), nova evacuate gnvm4 h2: ACTIVE on h2 in $EVS s, a new boot ($B0 -> $B1) in $EVB s, its lease of the same port's $IP4 in $EVL s; port $P4 bound to h2 with $FIP4; the old guest still runs on h1"
+
+# h1's agent returns with the stale copy under its libvirtd.
+T4=$(tick gnvm4)
+L0=$(wc -l < "$T/ctl.log")
+LA=$(wc -l < "$T/agent-h1.log")
+t0=$SECONDS
+start agent-h1 "$T/agent-h1-in-ns" "$T/agent-h1.conf"
+# gone: h1's libvirtd no longer has the domain; meanwhile the server stays
+# ACTIVE on h2 (every sample).
+gone() {
+	local h
+	h=$(host_of gnvm4)
+	# (an empty answer is a slow API, not a state)
+	[ -z "$h" ] || [ "$h" = "ACTIVE h2 null" ] || { echo "gnvm4: $h" >> "$T/evac-samples"; return 1; }
+	! lv 1 list --all --name | grep -qx "instance-${SID[gnvm4]}"
+}
+within 60 "h1's stale copy of gnvm4 destroyed" gone
+FENCE_S=$((SECONDS - t0))
+[ ! -s "$T/evac-samples" ] || { cat "$T/evac-samples"; fail "gnvm4 left ACTIVE on h2 while h1 returned"; }
+tail -n "+$((L0 + 1))" "$T/ctl.log" | grep -q "guest ${SID[gnvm4]} on h1 belongs to an instance placed on h2: deleting it" ||
+	fail "the controller did not fence gnvm4's stale copy on h1"
+tail -n "+$((LA + 1))" "$T/agent-h1.log" > "$T/agent-h1-back.log"
+grep -q "instance ${SID[gnvm4]} deleted" "$T/agent-h1-back.log" || fail "h1's agent did not log the stale copy's deletion"
+grep -q "instance ${SID[gnvm4]} ensured" "$T/agent-h1-back.log" && fail "h1's agent ensured the evacuated gnvm4"
+[ "$(host_of gnvm4)" = "ACTIVE h2 null" ] || fail "gnvm4 after h1's return: $(host_of gnvm4)"
+within 30 "gnvm4's console on h2 ticking on (boot $B1)" ticks_on gnvm4 "$B1" "${T4%% *}"
+[ "$(pboot gnvm4)" = "$B1" ] || fail "gnvm4 booted again after h1's return"
+read -r a b c <<< "$U1"
+[ "$(used h1)" = "$((a - 1)) $((b - 256)) $((c - 1))" ] || fail "h1's usage after its return: $(used h1)"
+for v in $OTHERS; do
+	[ "$(lv 1 domstate "instance-${SID[$v]}" | head -n 1)" = running ] || fail "$v not running on h1 after its return"
+	[ "$(host_of "$v")" = "ACTIVE h1 null" ] || fail "$v after h1's return: $(host_of "$v")"
+done
+ok "h1's agent back: the stale gnvm4 destroyed and undefined on h1 $FENCE_S s after its start (fenced on its hello), never ensured there; gnvm4 ACTIVE on h2 all along, same boot $B1 ticking; h1's usage without it; gnvm1/2/3/5/6 still running on h1"
+
+openstack --os-compute-api-version 2.11 compute service set --up h1 nova-compute ||
+	fail "compute service set --up h1 nova-compute"
+within 30 "h1 up again" is_state h1 up
+# pageboot ADDR ID BOOT: the page through ADDR is server ID's, of boot BOOT.
+pageboot() {
+	ip netns exec "$EXT" curl -s --max-time 3 --interface "$XGW" "http://$1/" |
+	    grep -q "^TINYSTACK-PAGE uuid=$2 .* bootid=$3\$"
+}
+t0=$SECONDS
+within 90 "gnvm4's new page (boot $B1) through $FIP4 from h2" pageboot "$FIP4" "${SID[gnvm4]}" "$B1"
+within 60 "gnvm6's page through $FIP6 on h1" page "$FIP6" "${SID[gnvm6]}"
+ok "compute service set --up h1: up; $EXT gets gnvm4's page of boot $B1 through $FIP4 (now h2's) $((SECONDS - t0)) s later, gnvm6's through $FIP6 on h1; evacuation section $((SECONDS - EVT0)) s"
 
 echo "$NPASS passed, 0 failed"
