@@ -400,7 +400,7 @@ ok "resize confirm keeps the new flavor"
 # The scheduler prefers another host for a cold migration; the disk goes
 # through a temporary image (the test driver uploads a blank one); the
 # source keeps its stopped guest until confirm or revert, and the claims
-# of both hosts stay until then.
+# of both hosts stay until then. (hv_guests counts running guests.)
 G0=$(hv_guests "$HOST")
 openstack server migrate vm1
 wait_status VERIFY_RESIZE
@@ -408,14 +408,17 @@ OTHER=$(host_of)
 case "$OTHER" in h1|h2) [ "$OTHER" != "$HOST" ] ;; *) false ;; esac ||
 	fail "cold migrate: VERIFY_RESIZE on '$OTHER', not the other host of $HOST"
 [ "$(used)" = $((U0 + 3)) ] || fail "both claims while migrated: vcpus_used $(used), want $((U0 + 3))"
-[ "$(hv_guests "$HOST")" = "$G0" ] || fail "$HOST dropped the guest kept for a revert"
 H0=$(hv_guests "$OTHER")
+fenced() { [ "$(hv_guests "$1")" = "$2" ]; }
+wait_for 15 "vm1 stopped on $HOST" fenced "$HOST" $((G0 - 1))
+grep -q "guest $VM1 on $HOST belongs to an instance placed on" "$T/ctl.log" &&
+	fail "$HOST's guest kept for a revert was fenced"
 openstack server resize revert vm1
 wait_status ACTIVE
 [ "$(host_of)" = "$HOST" ] && [ "$(used)" = $((U0 + 1)) ] ||
 	fail "revert of the cold migration: on $(host_of), vcpus_used $(used)"
-fenced() { [ "$(hv_guests "$1")" = "$2" ]; }
 wait_for 15 "the copy on $OTHER fenced" fenced "$OTHER" $((H0 - 1))
+wait_for 15 "vm1 running again on $HOST" fenced "$HOST" "$G0"
 ok "openstack server migrate vm1: VERIFY_RESIZE on $OTHER with both claims, $HOST keeping its guest; resize revert: ACTIVE on $HOST, one claim, the copy on $OTHER gone"
 openstack server migrate vm1
 wait_status VERIFY_RESIZE
@@ -423,7 +426,8 @@ wait_status VERIFY_RESIZE
 openstack server resize confirm vm1
 wait_status ACTIVE
 [ "$(host_of)" = "$OTHER" ] && [ "$(used)" = $((U0 + 1)) ] || fail "cold migrate: on $(host_of), vcpus_used $(used)"
-wait_for 15 "the guest kept on $HOST fenced after confirm" fenced "$HOST" $((G0 - 1))
+kept_fenced() { grep -q "guest $VM1 on $HOST belongs to an instance placed on $OTHER: deleting it" "$T/ctl.log"; }
+wait_for 15 "the guest kept on $HOST fenced after confirm" kept_fenced
 openstack image list --private -f value -c Name | grep -q -- "-resize-temp" &&
 	fail "a temporary resize image is left"
 openstack server migration list --server vm1 -f value -c Status -c "Old Flavor" -c "New Flavor" > "$T/mig.txt"
