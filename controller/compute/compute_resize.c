@@ -482,6 +482,11 @@ resize_common(struct http_req *req, struct http_resp *resp,
 			goto out;
 		}
 	}
+	/* Nova's check_instance_host: no host, not ready (409). */
+	if (cur->host == NULL || *cur->host == '\0') {
+		err_set(TS_ECONFLICT, "Instance %s is not ready", cur->uuid);
+		goto out;
+	}
 	if (!scheduler_host_up(z.svc->sched, cur->host)) {
 		err_set(TS_EINVALID, "Compute service of %s is unavailable at "
 		    "this time.", cur->host);
