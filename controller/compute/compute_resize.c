@@ -25,13 +25,29 @@
  * the disk back and re-defines the guest (the migration "reverted").
  *
  * Nova's task states resize_migrating, resize_migrated and resize_finish
- * are one step here (the agent does them at once on the same host), so
- * the server shows task resize_prep until it is VERIFY_RESIZE.
+ * are one step on the same host (the agent does them at once), so the
+ * server shows task resize_prep until it is VERIFY_RESIZE.
  *
- * Only the server's own host is a target for now: a move between hosts
- * needs the disk copied there (see docs/ARCHITECTURE.md), so the request
- * is scheduled with force_host = the source, which Nova's
- * allow_resize_to_same_host must allow; otherwise No valid host (400).
+ * The target is the scheduler's (targets_rank()): a cold migration looks
+ * at the other hosts first, the source only where Nova's
+ * allow_resize_to_same_host allows it and nothing else fits; a resize
+ * looks at the source first where allowed. A server with volumes stays
+ * on its host. To another host (xhost_begin()), the disk goes through a
+ * snapshot image as Nova's cross-cell resize moves it: the request makes
+ * the temporary image ("<name>-resize-temp", a private snapshot of the
+ * project), keeps the source in resize_source and starts
+ * resize_migrating; the reconciler (recon.c) has the source stop the guest
+ * and upload its root disk into the image (resize_migrated), then moves
+ * host, ports and generation to the target, which builds the guest from
+ * the image with the new flavor (resize_finish), and deletes the image:
+ * VERIFY_RESIZE. The source's guest stays there, stopped, with its disk
+ * and the claim of the old flavor. Confirm gives that claim back and
+ * clears resize_source (the source's next report fences the guest);
+ * revert (revert_home()) moves host and ports back, and the revert's
+ * ensure starts the kept guest again (the target's is fenced). A failed
+ * step or its deadline goes back the same way, with the migration
+ * "error". Each step is re-driven from the record: a lost message or a
+ * restart repeats it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -50,7 +66,9 @@
 #include "err.h"
 #include "http/http.h"
 #include "http/jsonreq.h"
+#include "image/image.h"
 #include "log.h"
+#include "network/network.h"
 #include "recon.h"
 #include "scheduler.h"
 #include "store.h"
@@ -269,6 +287,47 @@ fail:
 	return -1;
 }
 
+/*
+ * A move to another host (i->resize_host, claimed): the temporary image
+ * the source uploads the root disk into (as Nova's cross-cell resize:
+ * "<name>-resize-temp", a private snapshot of the project, deleted once
+ * the target built the guest from it), the source kept in resize_source
+ * (its guest and claim stay until confirm or revert), task
+ * resize_migrating; recon.c carries the steps. The generation moves with
+ * the host, when the source's disk is uploaded.
+ */
+static int
+xhost_begin(struct rsz *z, struct store_txn *txn, struct rec_instance *i,
+    int64_t now)
+{
+	struct image_snapshot_req ir;
+	char name[300], id[CODEC_UUID_LEN + 1];
+
+	memset(&ir, 0, sizeof(ir));
+	snprintf(name, sizeof(name), "%s-resize-temp", i->name);
+	ir.name = name;
+	ir.project_id = i->project_id;
+	ir.user_id = z->ctx->user_id;
+	ir.instance_uuid = i->uuid;
+	ir.base_image_ref = i->image_ref;
+	/* the agent uploads a qcow2 without backing file */
+	ir.disk_format = "qcow2";
+	ir.container_format = "bare";
+	ir.kernel_id = i->kernel_id;
+	ir.ramdisk_id = i->ramdisk_id;
+	ir.os_command_line = i->kernel_cmdline;
+	if (image_snapshot_create(txn, &ir, now, id) == -1)
+		return -1;
+	free(i->snapshot_image_id);
+	free(i->resize_source);
+	i->snapshot_image_id = i->resize_source = NULL;
+	if (dupv(&i->snapshot_image_id, id) == -1 ||
+	    dupv(&i->resize_source, i->host) == -1)
+		return -1;
+	return recon_task_begin_as(z->svc->recon, txn, i, "resize_migrating",
+	    z->action, z->reqid, z->ctx->user_id, z->ctx->project_id, now);
+}
+
 static int
 resize_fn(struct store_txn *txn, void *arg)
 {
@@ -327,14 +386,20 @@ resize_fn(struct store_txn *txn, void *arg)
 	free(i.resize_host);
 	if (dupv(&i.resize_host, host) == -1)
 		goto out;
-	i.generation++;
-	if (recon_task_begin_as(z->svc->recon, txn, &i, "resize_prep",
-	    z->action, z->reqid, z->ctx->user_id, z->ctx->project_id, now) ==
-	    -1)
-		goto out;
-	/* The guest keeps the power it has (a stopped one stays stopped). */
-	i.want_power = strcmp(i.vm_state, VM_STOPPED) == 0 ? POWER_SHUTDOWN :
-	    POWER_RUNNING;
+	if (strcmp(host, i.host) != 0) {
+		if (xhost_begin(z, txn, &i, now) == -1)
+			goto out;
+	} else {
+		i.generation++;
+		if (recon_task_begin_as(z->svc->recon, txn, &i, "resize_prep",
+		    z->action, z->reqid, z->ctx->user_id, z->ctx->project_id,
+		    now) == -1)
+			goto out;
+		/* The guest keeps the power it has (a stopped one stays
+		 * stopped). */
+		i.want_power = strcmp(i.vm_state, VM_STOPPED) == 0 ?
+		    POWER_SHUTDOWN : POWER_RUNNING;
+	}
 	i.updated_at = now;
 	if (compute_db_instance_put(txn, &i, &old) == -1 ||
 	    compute_db_instance_copy(&i, &z->after) == -1)
@@ -398,6 +463,57 @@ flavor_load(struct http_req *req, const char *ref, struct rec_flavor *f)
 	if (rc == -1 && err_code() == TS_ENOT_FOUND)
 		err_set(TS_EINVALID, "Unable to locate requested flavor.");
 	return rc;
+}
+
+/* Ranks the hosts of one choice (force: only the source; else any other).
+ * 1 when some fit. */
+static int
+rank_try(struct rsz *z, const char *source, bool force)
+{
+	scheduler_hosts_free(&z->cands);
+	z->sreq.force_host = force ? source : NULL;
+	z->sreq.ignore_host = force ? NULL : source;
+	if (scheduler_rank(z->svc->sched, &z->sreq, &z->cands) == -1)
+		return -1;
+	return z->cands.n > 0;
+}
+
+/*
+ * Where a resize or cold migration may go: the scheduler's choice, the
+ * source only with [compute] allow_resize_to_same_host (as Nova). A cold
+ * migration looks at the other hosts first (Nova's libvirt driver cannot
+ * migrate to its own host, its scheduler retries elsewhere); the source,
+ * where allowed, only when none fits. A resize looks at the source first
+ * where allowed (no disk to move: what it did before moves across hosts
+ * existed), then the others. A server with volumes stays on its host (its
+ * volumes' exports are the host's: not moved yet).
+ */
+static int
+targets_rank(struct rsz *z, const struct rec_instance *cur, bool migrate)
+{
+	bool same = config_get_bool(z->svc->cfg, "compute",
+	    "allow_resize_to_same_host");
+	bool other = cur->volumes.n == 0;
+	int rc = 0;
+
+	if (same && (!migrate || !other) && (rc = rank_try(z, cur->host,
+	    true)) != 0)
+		goto done;
+	if (other && (rc = rank_try(z, cur->host, false)) != 0)
+		goto done;
+	if (same && migrate && other)
+		rc = rank_try(z, cur->host, true);
+done:
+	if (rc == 1)
+		return 0;
+	if (rc == 0)
+		err_set(TS_EINVALID, "No valid host was found. %s",
+		    !same && !other ? "A server with volumes is resized on "
+		    "its host only; set [compute] allow_resize_to_same_host." :
+		    "There are not enough hosts available.");
+	else if (err_code() == TS_ENOT_FOUND)
+		err_set(TS_EINVALID, "%s", err_msg());
+	return -1;
 }
 
 static int
@@ -473,11 +589,9 @@ resize_common(struct http_req *req, struct http_resp *resp,
 		if (upsize_precheck(req, z.svc, cur, &z.flavor) == -1)
 			goto out;
 	}
-	if (!config_get_bool(z.svc->cfg, "compute",
-	    "allow_resize_to_same_host")) {
-		err_set(TS_EINVALID, "No valid host was found. Resizing to "
-		    "another host is not supported; set [compute] "
-		    "allow_resize_to_same_host.");
+	/* Nova's check_instance_host: no host, not ready (409). */
+	if (cur->host == NULL || *cur->host == '\0') {
+		err_set(TS_ECONFLICT, "Instance %s is not ready", cur->uuid);
 		goto out;
 	}
 	if (!scheduler_host_up(z.svc->sched, cur->host)) {
@@ -493,13 +607,9 @@ resize_common(struct http_req *req, struct http_resp *resp,
 	z.sreq.memory_mb = z.flavor.ram;
 	z.sreq.disk_gb = z.flavor.disk + z.flavor.ephemeral +
 	    (z.flavor.swap + 1023) / 1024;
-	z.sreq.force_host = cur->host;
 	z.sreq.extra_specs = &z.flavor.extra_specs;
-	if (scheduler_rank(z.svc->sched, &z.sreq, &z.cands) == -1) {
-		if (err_code() == TS_ENOT_FOUND)
-			err_set(TS_EINVALID, "%s", err_msg());
+	if (targets_rank(&z, cur, migrate) == -1)
 		goto out;
-	}
 	if (compute_write(req, resize_fn, &z) == -1)
 		goto out;
 	log_info("instance %s: %s to flavor %s on %s requested", z.uuid,
@@ -523,9 +633,34 @@ struct fin {
 	const char			*reqid;
 	const char			*action;
 	bool				 admin, revert;
+	bool				 ports_moved;
 	struct rec_instance		 after;
 	bool				 done;
 };
+
+/* A revert after a move across hosts: the instance and its ports go back
+ * to the source, whose kept guest the revert's ensure starts again; the
+ * target's guest is fenced by the target's next report. */
+static int
+revert_home(struct fin *f, struct store_txn *txn, struct rec_instance *i)
+{
+	char *src = i->resize_source;
+
+	if (src == NULL)
+		return 0;
+	if (strcmp(src, i->host) != 0) {
+		if (f->svc->net != NULL && network_port_move_device(f->svc->net,
+		    txn, i->uuid, src) == -1)
+			return -1;
+		f->ports_moved = f->svc->net != NULL;
+		free(i->host);
+		i->host = src;
+	} else {
+		free(src);
+	}
+	i->resize_source = NULL;
+	return 0;
+}
 
 static int
 resized_ok(const struct rec_instance *i, const char *action, bool admin)
@@ -562,6 +697,7 @@ finish_fn(struct store_txn *txn, void *arg)
 	if (f->done)
 		codec_clear(&schema_rec_instance, &f->after);
 	f->done = false;
+	f->ports_moved = false;
 	if (compute_db_instance_get(txn, f->uuid, &old) == -1)
 		return -1;
 	if (compute_db_instance_copy(&old, &i) == -1) {
@@ -571,8 +707,11 @@ finish_fn(struct store_txn *txn, void *arg)
 	if (resized_ok(&i, f->action, f->admin) == -1)
 		goto out;
 	if (!f->revert) {
-		/* The source's claim of the old flavor goes back. */
-		if (scheduler_release(txn, i.host, i.old_flavor.vcpus,
+		/* The source's claim of the old flavor goes back (its guest,
+		 * kept after a move across hosts, is fenced by its next
+		 * report: recon.c resizing_from()). */
+		if (scheduler_release(txn, i.resize_source ? i.resize_source :
+		    i.host, i.old_flavor.vcpus,
 		    i.old_flavor.ram, compute_db_flavor_disk_gb(&i.old_flavor))
 		    == -1 || compute_db_migration_status(txn, i.has_migration_id
 		    ? i.migration_id : 0, "confirmed", now) == -1 ||
@@ -585,6 +724,8 @@ finish_fn(struct store_txn *txn, void *arg)
 		i.has_old_flavor = false;
 		free(i.resize_host);
 		i.resize_host = NULL;
+		free(i.resize_source);
+		i.resize_source = NULL;
 		i.has_migration_id = false;
 		i.migration_id = 0;
 		free(i.vm_state);
@@ -604,6 +745,8 @@ finish_fn(struct store_txn *txn, void *arg)
 		    (int64_t)i.old_flavor.ram - (int64_t)i.flavor.ram) == -1 ||
 		    compute_db_migration_status(txn, i.has_migration_id ?
 		    i.migration_id : 0, "reverting", now) == -1)
+			goto out;
+		if (revert_home(f, txn, &i) == -1)
 			goto out;
 		codec_clear(&schema_sch_inst_flavor, &i.flavor);
 		i.flavor = i.old_flavor;
@@ -651,6 +794,8 @@ finish_common(struct http_req *req, struct http_resp *resp,
 	if (compute_write(req, finish_fn, &f) == -1)
 		goto out;
 	log_info("instance %s: %s", f.uuid, f.action);
+	if (f.ports_moved)
+		network_changed(f.svc->net);
 	recon_dispatch(f.svc->recon, &f.after);
 	rc = http_resp_status(resp, revert ? 202 : 204);
 out:

@@ -2367,19 +2367,10 @@ delete_now(struct compute *svc, struct store_txn *txn,
 		if (compute_db_tombstone_put(txn, &tb) == -1)
 			return -1;
 	}
-	if (i->host && *i->host && scheduler_release(txn, i->host,
-	    i->flavor.vcpus, i->flavor.ram, compute_db_flavor_disk_gb(&i->flavor)) ==
-	    -1)
-		return -1;
-	/* Deleted while resized: the source's claim of the old flavor. */
-	if (i->has_old_flavor && i->host && *i->host && scheduler_release(txn,
-	    i->host, i->old_flavor.vcpus, i->old_flavor.ram,
-	    compute_db_flavor_disk_gb(&i->old_flavor)) == -1)
-		return -1;
-	/* Deleted while live-migrating: the target's claim goes too. */
-	if (i->migrate_host && *i->migrate_host && scheduler_release(txn,
-	    i->migrate_host, i->flavor.vcpus, i->flavor.ram,
-	    compute_db_flavor_disk_gb(&i->flavor)) == -1)
+	/* Its claims (a resize's and a live migration's too), and the guest
+	 * a cross-host resize keeps on its source. */
+	if (recon_claims_release(txn, i) == -1 ||
+	    recon_resize_tombstone(txn, i, db_now_ms()) == -1)
 		return -1;
 	if (compute_db_usage_add(txn, i->project_id, -1, -(int64_t)i->flavor.vcpus,
 	    -(int64_t)i->flavor.ram) == -1)

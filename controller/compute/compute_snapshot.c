@@ -371,10 +371,28 @@ snapshot_done(void *arg, const char *uuid, const char *image_id, int ok,
 		    "%u)", uuid, gone, backup_type, (unsigned)rotation);
 }
 
+/* Recon thread, after the commit that ended the use of a cross-host
+ * resize's temporary image (compute_resize.c). */
+static void
+snapshot_drop(void *arg, const char *uuid, const char *image_id)
+{
+	struct compute *c = arg;
+
+	if (c->image == NULL)
+		return;
+	if (image_snapshot_drop(c->image, image_id) == -1)
+		log_warnx("instance %s: temporary resize image %s not deleted: "
+		    "%s", uuid, image_id, err_msg());
+	else
+		log_info("instance %s: temporary resize image %s deleted",
+		    uuid, image_id);
+}
+
 void
 compute_set_image(struct compute *c, struct image_service *img)
 {
-	struct recon_snap rs = { c, mint_upload, snapshot_done };
+	struct recon_snap rs = { c, mint_upload, snapshot_done,
+	    snapshot_drop };
 
 	c->image = img;
 	recon_set_snapshot(c->recon, &rs);

@@ -16,6 +16,7 @@
 #include "compute_db.h"
 #include "core/db.h"
 #include "err.h"
+#include "image/image.h"
 #include "log.h"
 #include "network/network.h"
 #include "recon.h"
@@ -67,6 +68,20 @@ static const struct recon_task tasks[] = {
 	    VM_RESIZED, 1, 1 },
 	{ "resize_reverting", "revertResize", RECON_ENSURE, POWER_NOSTATE,
 	    NULL, NULL, 1, 1 },
+	/* Resize (and cold migration) to another host (compute_resize.c):
+	 * the source stops the guest (resize_migrating), uploads its root
+	 * disk into a temporary image (resize_migrated), then host is the
+	 * target, which builds the guest from that image with the new flavor
+	 * (resize_finish). Each step is re-sent from the record alone; each
+	 * answer starts the next (xhost_state()), a failure or the deadline
+	 * goes back to the source (xhost_fail()). The action is the API's
+	 * (recon_task_begin_as()). */
+	{ "resize_migrating", "migrate", RECON_ENSURE, POWER_SHUTDOWN, NULL,
+	    NULL, 1, 0 },
+	{ "resize_migrated", "migrate", RECON_SNAPSHOT, POWER_SHUTDOWN, NULL,
+	    NULL, 1, 0 },
+	{ "resize_finish", "migrate", RECON_ENSURE, POWER_NOSTATE, NULL,
+	    VM_RESIZED, 1, 1 },
 	{ "image_backup", "createBackup", RECON_SNAPSHOT, POWER_NOSTATE, NULL,
 	    NULL, 0, 1 },
 	{ "image_pending_upload", "createImage", RECON_SNAPSHOT,
@@ -147,6 +162,7 @@ struct snap_out {
 	char		 image_id[CODEC_UUID_LEN + 1];
 	char		 backup_type[256];
 	int		 ok, backup;
+	int		 drop;		/* a cross-host resize's: deleted */
 	uint32_t	 rotation;
 };
 
@@ -957,12 +973,25 @@ send_for(struct recon *r, const struct rec_instance *i, int64_t now,
 {
 	const struct recon_task *t = recon_task_find(i->task_state);
 	char reqid[CODEC_REQUEST_ID_MAX + 1], name[64];
+	struct rec_instance v;
 	struct nics ns;
 	struct vols vs;
 	int rc, again;
 
 	if (i->host == NULL || *i->host == '\0')
 		return 0;
+	/* A cross-host resize's target builds the guest from the temporary
+	 * image of the source's disk (a shallow view: nothing is freed). */
+	if (t != NULL && strcmp(t->task_state, "resize_finish") == 0 &&
+	    i->snapshot_image_id != NULL) {
+		v = *i;
+		v.image_ref = v.snapshot_image_id;
+		v.image_disk_format = (char *)"qcow2";
+		v.image_sha512 = v.resize_image_sha512;
+		v.has_image_size = v.has_resize_image_size;
+		v.image_size = v.resize_image_size;
+		i = &v;
+	}
 	if (t != NULL && i->task_request_id != NULL)
 		snprintf(reqid, sizeof(reqid), "%s", i->task_request_id);
 	else
@@ -1193,6 +1222,58 @@ net_changed(struct recon *r)
 }
 
 static int	snap_queue(struct recon *, const struct rec_instance *, int);
+static int	xhost_drop_queue(struct recon *, const struct rec_instance *);
+
+int
+recon_claims_release(struct store_txn *txn, const struct rec_instance *i)
+{
+	const char *claim = i->has_old_flavor && i->resize_host &&
+	    *i->resize_host ? i->resize_host : i->host;
+	const char *src = i->resize_source && *i->resize_source ?
+	    i->resize_source : i->host;
+
+	if (claim && *claim && scheduler_release(txn, claim, i->flavor.vcpus,
+	    i->flavor.ram, compute_db_flavor_disk_gb(&i->flavor)) == -1)
+		return -1;
+	/* Deleted while resized: the source's claim of the old flavor. */
+	if (i->has_old_flavor && src && *src && scheduler_release(txn, src,
+	    i->old_flavor.vcpus, i->old_flavor.ram,
+	    compute_db_flavor_disk_gb(&i->old_flavor)) == -1)
+		return -1;
+	/* Deleted while live-migrating: the target's claim goes too. */
+	if (i->migrate_host && *i->migrate_host && scheduler_release(txn,
+	    i->migrate_host, i->flavor.vcpus, i->flavor.ram,
+	    compute_db_flavor_disk_gb(&i->flavor)) == -1)
+		return -1;
+	return 0;
+}
+
+int
+recon_resize_tombstone(struct store_txn *txn, const struct rec_instance *i,
+    int64_t now)
+{
+	struct rec_instance_tombstone tb = { 0 }, have;
+
+	if (i->resize_source == NULL || i->host == NULL ||
+	    strcmp(i->resize_source, i->host) == 0)
+		return 0;
+	if (compute_db_tombstone_get(txn, i->uuid, &have) == 0) {
+		/* One per uuid: the host's (down) is kept; the source's
+		 * guest is then an orphan ([libvirt] orphan_action). */
+		log_warnx("instance %s: its guest kept on %s for a revert is "
+		    "not tombstoned (%s has the tombstone)", i->uuid,
+		    i->resize_source, have.host);
+		codec_clear(&schema_rec_instance_tombstone, &have);
+		return 0;
+	}
+	if (err_code() != TS_ENOT_FOUND)
+		return -1;
+	snprintf(tb.uuid, sizeof(tb.uuid), "%s", i->uuid);
+	tb.host = i->resize_source;
+	tb.generation = i->generation;
+	tb.deleted_at = now;
+	return compute_db_tombstone_put(txn, &tb);
+}
 
 /* Resources of a deleted instance go back (its ports too, in the same
  * transaction); the record goes, and the image of a snapshot the delete
@@ -1220,22 +1301,12 @@ finish_delete(struct recon *r, struct store_txn *txn,
 			return -1;
 		r->vol_settled = 1;
 	}
-	if (i->snapshot_image_id != NULL && snap_queue(r, i, 0) == -1)
+	/* A cross-host resize's temporary image goes whatever its state. */
+	if (i->snapshot_image_id != NULL && (i->resize_source != NULL ?
+	    xhost_drop_queue(r, i) : snap_queue(r, i, 0)) == -1)
 		return -1;
-	if (i->host && *i->host && scheduler_release(txn, i->host,
-	    i->flavor.vcpus, i->flavor.ram, compute_db_flavor_disk_gb(&i->flavor)) ==
-	    -1)
-		return -1;
-	/* Deleted while resized (same host only, compute_resize.c): the
-	 * source's claim of the old flavor goes too. */
-	if (i->has_old_flavor && i->host && *i->host && scheduler_release(txn,
-	    i->host, i->old_flavor.vcpus, i->old_flavor.ram,
-	    compute_db_flavor_disk_gb(&i->old_flavor)) == -1)
-		return -1;
-	/* Deleted while live-migrating: the target's claim goes too. */
-	if (i->migrate_host && *i->migrate_host && scheduler_release(txn,
-	    i->migrate_host, i->flavor.vcpus, i->flavor.ram,
-	    compute_db_flavor_disk_gb(&i->flavor)) == -1)
+	if (recon_claims_release(txn, i) == -1 ||
+	    recon_resize_tombstone(txn, i, db_now_ms()) == -1)
 		return -1;
 	if (compute_db_usage_add(txn, i->project_id, -1, -(int64_t)i->flavor.vcpus,
 	    -(int64_t)i->flavor.ram) == -1)
@@ -1422,6 +1493,11 @@ snap_drain(struct recon *r)
 	for (size_t k = 0; k < r->nsnap; k++) {
 		const struct snap_out *o = &r->snap_out[k];
 
+		if (o->drop) {
+			if (r->snap.drop != NULL && o->image_id[0] != '\0')
+				r->snap.drop(r->snap.arg, o->uuid, o->image_id);
+			continue;
+		}
 		log_info("instance %s: %s %s %s", o->uuid, o->backup ?
 		    "backup" : "snapshot", o->image_id, o->ok ? "done" :
 		    "failed");
@@ -1578,6 +1654,302 @@ resize_end(struct store_txn *txn, struct rec_instance *i, int ok,
 	return 0;
 }
 
+/* ---- resize and cold migration to another host -------------------------- */
+
+static int
+xhost_task(const char *task_state)
+{
+	return task_state != NULL && (strcmp(task_state, "resize_migrating") ==
+	    0 || strcmp(task_state, "resize_migrated") == 0 ||
+	    strcmp(task_state, "resize_finish") == 0);
+}
+
+/* Length of the action's request id in a step's ("<action's>~<step>"). */
+static size_t
+action_len(const char *id)
+{
+	size_t n = strlen(id);
+
+	return n >= 2 && id[n - 2] == '~' ? n - 2 : n;
+}
+
+/*
+ * The next step of i's move (the caller writes i; the batch forgets its
+ * history, so the scan sends the step within a second). Each step has its
+ * own request id (the agents de-duplicate commands by it): the action's
+ * with the step's suffix; the instance action keeps the action's
+ * (xhost_end()).
+ */
+static int
+xhost_next(struct recon *r, struct rec_instance *i, const char *task_state,
+    char step, int64_t now)
+{
+	const struct recon_task *t = recon_task_find(task_state);
+	const char *cur = i->task_request_id ? i->task_request_id : "";
+	char id[CODEC_REQUEST_ID_MAX + 1];
+	size_t n = action_len(cur);
+
+	if (n > CODEC_REQUEST_ID_MAX - 2)
+		n = CODEC_REQUEST_ID_MAX - 2;
+	snprintf(id, sizeof(id), "%.*s~%c", (int)n, cur, step);
+	if (t == NULL || dup_field(&i->task_state, task_state) == -1 ||
+	    dup_field(&i->task_request_id, id) == -1)
+		return -1;
+	if (!t->keep_power)
+		i->want_power = t->want_power;
+	i->task_started_at = now;
+	i->task_deadline = now + r->build_ms;
+	i->updated_at = now;
+	return 0;
+}
+
+/* The move's temporary image is deleted after the commit (snap_drain()). */
+static int
+xhost_drop_queue(struct recon *r, const struct rec_instance *i)
+{
+	if (i->snapshot_image_id == NULL)
+		return 0;
+	if (snap_queue(r, i, 0) == -1)
+		return -1;
+	r->snap_out[r->nsnap - 1].drop = 1;
+	return 0;
+}
+
+static int
+xhost_image_drop(struct recon *r, struct rec_instance *i)
+{
+	if (xhost_drop_queue(r, i) == -1)
+		return -1;
+	free(i->snapshot_image_id);
+	i->snapshot_image_id = NULL;
+	free(i->resize_image_sha512);
+	i->resize_image_sha512 = NULL;
+	i->has_resize_image_size = false;
+	i->resize_image_size = 0;
+	return 0;
+}
+
+/* Ends the task and the API's action (end_task() finishes the step's
+ * request id, which names no action). */
+static int
+xhost_end(struct store_txn *txn, struct rec_instance *i, int ok,
+    const char *why, int64_t now)
+{
+	const char *cur = i->task_request_id ? i->task_request_id : "";
+	char id[CODEC_REQUEST_ID_MAX + 1];
+
+	snprintf(id, sizeof(id), "%.*s", (int)action_len(cur), cur);
+	if (compute_db_action_finish(txn, i->uuid, id, ok, why, now) == -1)
+		return -1;
+	return end_task(txn, i, ok, why, now);
+}
+
+/*
+ * The source's disk is in the temporary image: host, ports and a newer
+ * generation go to the target, which builds the guest from the image
+ * (verified against its checksum and size as Glance has them now). The
+ * source's guest stays there, stopped (resizing_from()). 1: the image is
+ * not usable (why set), nothing changed.
+ */
+static int
+xhost_switch(struct recon *r, struct store_txn *txn, struct rec_instance *i,
+    int64_t now, char *why, size_t whylen)
+{
+	struct rec_image img;
+	char *target;
+	int usable;
+
+	if (i->resize_host == NULL || i->snapshot_image_id == NULL) {
+		snprintf(why, whylen, "the move has no target or no image");
+		return 1;
+	}
+	if (image_db_get(txn, i->snapshot_image_id, &img) == -1) {
+		if (err_code() != TS_ENOT_FOUND)
+			return -1;
+		snprintf(why, whylen, "image %s of the move is gone",
+		    i->snapshot_image_id);
+		return 1;
+	}
+	usable = img.status != NULL && strcmp(img.status, "active") == 0 &&
+	    img.os_hash_value != NULL && img.has_size;
+	if (usable && (dup_field(&i->resize_image_sha512, img.os_hash_value) ==
+	    -1)) {
+		codec_clear(&schema_rec_image, &img);
+		return -1;
+	}
+	i->has_resize_image_size = usable;
+	i->resize_image_size = usable ? img.size : 0;
+	codec_clear(&schema_rec_image, &img);
+	if (!usable) {
+		snprintf(why, whylen, "image %s of the move has no data",
+		    i->snapshot_image_id);
+		return 1;
+	}
+	if (r->net.move_device != NULL) {
+		if (r->net.move_device(r->net.net, txn, i->uuid,
+		    i->resize_host) == -1)
+			return -1;
+		r->net_released = 1;
+	}
+	if ((target = strdup(i->resize_host)) == NULL) {
+		err_set(TS_ENOMEM, "recon: out of memory");
+		return -1;
+	}
+	log_info("instance %s: its disk left %s; %s builds it (generation "
+	    "%llu)", i->uuid, i->host, target,
+	    (unsigned long long)i->generation + 1);
+	free(i->host);
+	i->host = target;
+	i->generation++;
+	if (compute_db_migration_status(txn, i->has_migration_id ?
+	    i->migration_id : 0, "post-migrating", now) == -1 ||
+	    xhost_next(r, i, "resize_finish", 'f', now) == -1)
+		return -1;
+	/* It ends as it was asked in (a stopped server stays stopped). */
+	i->want_power = strcmp(i->vm_state, VM_STOPPED) == 0 ?
+	    POWER_SHUTDOWN : POWER_RUNNING;
+	return 0;
+}
+
+/* The target built the guest: VERIFY_RESIZE, the migration "finished";
+ * the temporary image goes (Nova's cross-cell resize deletes its snapshot
+ * once the guest is spawned on the target). */
+static int
+xhost_done(struct recon *r, struct store_txn *txn, struct rec_instance *i,
+    int64_t now)
+{
+	if (compute_db_migration_status(txn, i->has_migration_id ?
+	    i->migration_id : 0, "finished", now) == -1 ||
+	    dup_field(&i->vm_state, VM_RESIZED) == -1 ||
+	    xhost_image_drop(r, i) == -1)
+		return -1;
+	log_info("instance %s: moved from %s to %s, waiting for confirm or "
+	    "revert", i->uuid, i->resize_source ? i->resize_source : "-",
+	    i->host);
+	return xhost_end(txn, i, 1, NULL, now);
+}
+
+/*
+ * A move that failed (an answer, the deadline): the instance goes back to
+ * the source as it was: the old flavor (and the project's usage of it),
+ * the target's claim given back, the ports, a newer generation and task
+ * resize_reverting, whose ensure re-defines and powers the source's guest
+ * as the record says (its reply ends it as a revert's does). A guest the
+ * target built is fenced by the target's next report. The migration
+ * "error", the action an error, a fault.
+ */
+static int
+xhost_fail(struct recon *r, struct store_txn *txn, struct rec_instance *i,
+    const char *why, int64_t now)
+{
+	char *src = i->resize_source;
+	char id[CODEC_REQUEST_ID_MAX + 1];
+	const char *cur = i->task_request_id ? i->task_request_id : "";
+
+	if (src == NULL || !i->has_old_flavor || i->host == NULL) {
+		err_set(TS_EINTERNAL, "instance %s: a move without a source",
+		    i->uuid);
+		return -1;
+	}
+	log_warnx("instance %s: move from %s to %s failed: %s; back on %s",
+	    i->uuid, src, i->resize_host ? i->resize_host : "-", why, src);
+	if (i->resize_host != NULL && scheduler_release(txn, i->resize_host,
+	    i->flavor.vcpus, i->flavor.ram, compute_db_flavor_disk_gb(
+	    &i->flavor)) == -1)
+		return -1;
+	if (compute_db_usage_add(txn, i->project_id, 0,
+	    (int64_t)i->old_flavor.vcpus - (int64_t)i->flavor.vcpus,
+	    (int64_t)i->old_flavor.ram - (int64_t)i->flavor.ram) == -1)
+		return -1;
+	if (strcmp(i->host, src) != 0 && r->net.move_device != NULL) {
+		if (r->net.move_device(r->net.net, txn, i->uuid, src) == -1)
+			return -1;
+		r->net_released = 1;
+	}
+	snprintf(id, sizeof(id), "%.*s", (int)action_len(cur), cur);
+	if (compute_db_migration_status(txn, i->has_migration_id ?
+	    i->migration_id : 0, "error", now) == -1 ||
+	    compute_db_action_finish(txn, i->uuid, id, 0, why, now) == -1 ||
+	    xhost_image_drop(r, i) == -1 || set_fault(i, 500, why, now) == -1)
+		return -1;
+	codec_clear(&schema_sch_inst_flavor, &i->flavor);
+	i->flavor = i->old_flavor;
+	memset(&i->old_flavor, 0, sizeof(i->old_flavor));
+	i->has_old_flavor = false;
+	free(i->resize_host);
+	i->resize_host = NULL;
+	free(i->host);
+	i->host = src;
+	i->resize_source = NULL;
+	i->has_migration_id = false;
+	i->migration_id = 0;
+	i->generation++;
+	if (xhost_next(r, i, "resize_reverting", 'r', now) == -1)
+		return -1;
+	i->want_power = strcmp(i->vm_state, VM_STOPPED) == 0 ?
+	    POWER_SHUTDOWN : POWER_RUNNING;
+	return 0;
+}
+
+/* An instance_state of i while it moves, from its host (old: as stored,
+ * i: its copy, written here). */
+static int
+xhost_state(struct batch *b, struct store_txn *txn,
+    const struct msg_instance_state *m, struct rec_instance *i,
+    const struct rec_instance *old)
+{
+	uint32_t power = m->exists ? m->power_state : POWER_NOSTATE;
+	char why[1024];
+	int reply, ok, rc = 0;
+
+	i->power_state = power;
+	reply = m->in_reply_to != NULL && i->task_request_id != NULL &&
+	    strcmp(m->in_reply_to, i->task_request_id) == 0;
+	if (!reply) {
+		if (m->in_reply_to != NULL) {
+			b->answered[b->cur] = 1;
+			rc = oneshot_answer(txn, i, m, b->now);
+		}
+		goto put;
+	}
+	snprintf(why, sizeof(why), "%s", m->fault_message ? m->fault_message :
+	    "the host did not do it");
+	ok = m->result != NULL && strcmp(m->result, "ok") == 0;
+	if (strcmp(i->task_state, "resize_migrating") == 0) {
+		if (ok && (!m->exists || power != POWER_SHUTDOWN)) {
+			snprintf(why, sizeof(why), "the guest did not stop on "
+			    "%s", i->host);
+			ok = 0;
+		}
+		if (ok)
+			rc = xhost_next(b->r, i, "resize_migrated", 'm', b->now);
+	} else if (strcmp(i->task_state, "resize_migrated") == 0) {
+		if (ok && (rc = xhost_switch(b->r, txn, i, b->now, why,
+		    sizeof(why))) == 1) {
+			ok = 0;
+			rc = 0;
+		}
+	} else {
+		ok = ok && m->exists && power == i->want_power &&
+		    (m->generation == 0 || m->generation >= i->generation);
+		if (ok) {
+			rc = xhost_done(b->r, txn, i, b->now);
+			b->completed++;
+		}
+	}
+	if (rc == 0 && !ok) {
+		rc = xhost_fail(b->r, txn, i, why, b->now);
+		b->failed++;
+	}
+	batch_forget(b, i->uuid);
+put:
+	if (rc == 0) {
+		i->updated_at = b->now;
+		rc = compute_db_instance_put(txn, i, old);
+	}
+	return rc;
+}
+
 static int
 apply_state(struct store_txn *txn, struct batch *b, const char *host,
     const struct msg_instance_state *m)
@@ -1634,6 +2006,12 @@ apply_state(struct store_txn *txn, struct batch *b, const char *host,
 	t = recon_task_find(i.task_state);
 	if (t != NULL && t->cmd == RECON_MIGRATE) {
 		rc = migrate_state(b, txn, m, &i, &old);
+		codec_clear(&schema_rec_instance, &i);
+		codec_clear(&schema_rec_instance, &old);
+		return rc;
+	}
+	if (t != NULL && xhost_task(t->task_state)) {
+		rc = xhost_state(b, txn, m, &i, &old);
 		codec_clear(&schema_rec_instance, &i);
 		codec_clear(&schema_rec_instance, &old);
 		return rc;
@@ -2043,6 +2421,22 @@ migrating_here(struct host_pass *p, const struct rguest *g)
 	return here;
 }
 
+/* Whether g is the guest a cross-host resize keeps on this host, its
+ * source, until confirm or revert (stopped, with its disks): not fenced. */
+static int
+resizing_from(struct host_pass *p, const struct rguest *g)
+{
+	struct rec_instance i;
+	int here;
+
+	if (compute_db_instance_get(p->txn, g->uuid, &i) == -1)
+		return 0;
+	here = i.resize_source != NULL && strcmp(i.resize_source, p->host) ==
+	    0 && i.host != NULL && strcmp(i.host, p->host) != 0;
+	codec_clear(&schema_rec_instance, &i);
+	return here;
+}
+
 /* Guests the host runs that it should not. */
 static void
 extra_guests(struct host_pass *p)
@@ -2054,7 +2448,7 @@ extra_guests(struct host_pass *p)
 		struct rec_instance_tombstone tb;
 		struct rec_instance i;
 
-		if (g->seen || migrating_here(p, g) ||
+		if (g->seen || migrating_here(p, g) || resizing_from(p, g) ||
 		    !sent_due(r, g->uuid, NULL, p->mono))
 			continue;
 		if (compute_db_tombstone_get(p->txn, g->uuid, &tb) == 0) {
@@ -2447,6 +2841,17 @@ apply_scan(struct store_txn *txn, void *arg)
 				    !scheduler_host_up(s->r->sched, i.host) ?
 				    " (the host is down)" : "");
 			log_warnx("instance %s: %s", i.uuid, why);
+			if (t != NULL && xhost_task(t->task_state)) {
+				if (xhost_fail(s->r, txn, &i, why, s->now) == -1 ||
+				    compute_db_instance_put(txn, &i, &old) == -1)
+					rc = -1;
+				s->timed_out++;
+				codec_clear(&schema_rec_instance, &i);
+				codec_clear(&schema_rec_instance, &old);
+				if (rc == -1)
+					return -1;
+				continue;
+			}
 			if (t != NULL && strncmp(t->task_state, "resize_", 7) ==
 			    0 && compute_db_migration_status(txn,
 			    i.has_migration_id ? i.migration_id : 0, "error",
@@ -2544,22 +2949,28 @@ audit_inst(const struct rec_instance *i, void *arg)
 {
 	struct audit *a = arg;
 	struct tally *t;
+	const char *claim, *src;
 
 	if ((t = tally_of(&a->projects, i->project_id, &a->err)) != NULL) {
 		t->a++;
 		t->b += i->flavor.vcpus;
 		t->c += (int64_t)i->flavor.ram;
 	}
-	if (i->host && *i->host &&
-	    (t = tally_of(&a->hosts, i->host, &a->err)) != NULL) {
+	/* A resize claims the new flavor on its target (resize_host). */
+	claim = i->has_old_flavor && i->resize_host && *i->resize_host ?
+	    i->resize_host : i->host;
+	if (claim && *claim &&
+	    (t = tally_of(&a->hosts, claim, &a->err)) != NULL) {
 		t->a += i->flavor.vcpus;
 		t->b += (int64_t)i->flavor.ram;
 		t->c += (int64_t)compute_db_flavor_disk_gb(&i->flavor);
 		t->d++;
 	}
 	/* A resize holds the source's claim of the old flavor too. */
-	if (i->has_old_flavor && i->host && *i->host &&
-	    (t = tally_of(&a->hosts, i->host, &a->err)) != NULL) {
+	src = i->resize_source && *i->resize_source ? i->resize_source :
+	    i->host;
+	if (i->has_old_flavor && src && *src &&
+	    (t = tally_of(&a->hosts, src, &a->err)) != NULL) {
 		t->a += i->old_flavor.vcpus;
 		t->b += (int64_t)i->old_flavor.ram;
 		t->c += (int64_t)compute_db_flavor_disk_gb(&i->old_flavor);

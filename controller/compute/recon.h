@@ -197,6 +197,11 @@ struct recon_snap {
 	void	(*done)(void *arg, const char *instance_uuid,
 		    const char *image_id, int ok, const char *backup_type,
 		    uint32_t rotation);
+	/* A cross-host resize's temporary image is done with (the target
+	 * built the guest from it, or the move failed): deleted whatever
+	 * its status. NULL: kept. */
+	void	(*drop)(void *arg, const char *instance_uuid,
+		    const char *image_id);
 };
 void		 recon_set_snapshot(struct recon *, const struct recon_snap *);
 /* Stops the thread (pending events are dropped: they are level-triggered
@@ -219,6 +224,19 @@ int		 recon_task_begin_as(struct recon *, struct store_txn *,
 		    struct rec_instance *inst, const char *task_state,
 		    const char *action, const char *request_id,
 		    const char *user_id, const char *project_id, int64_t now);
+
+/*
+ * Inside a write deleting inst: the claims it holds go back: its host's of
+ * its flavor (a resize's target's: resize_host), a resize's source's of
+ * old_flavor, a live migration's target's.
+ */
+int		 recon_claims_release(struct store_txn *,
+		    const struct rec_instance *inst);
+/* Inside a write deleting inst: the guest a cross-host resize keeps on its
+ * source (resize_source, not its host) is destroyed when that host
+ * reports it (a tombstone, unless the uuid has one already). */
+int		 recon_resize_tombstone(struct store_txn *,
+		    const struct rec_instance *inst, int64_t now);
 
 /* After an API write committed: send the command the instance needs now
  * (its task's, else its desired power). Any thread; never blocks. */

@@ -89,6 +89,10 @@ int	image_snapshot_create(struct store_txn *,
  * commit) unless it became active or is protected; gone already: 0. Own
  * write transaction. */
 int	image_snapshot_discard(struct image_service *, const char *id);
+/* A cross-host resize's temporary snapshot (compute_resize.c) goes once
+ * the target built the guest from it, or the move failed: active or not
+ * (unless protected); gone already: 0. Own write transaction. */
+int	image_snapshot_drop(struct image_service *, const char *id);
 /*
  * createBackup's rotation (Nova's _rotate_backups): of the images with
  * image_type backup, instance_uuid and backup_type, all but the newest

@@ -6,6 +6,7 @@
  * The data arrives later through PUT /v2/images/{id}/file with the
  * agent's upload capability (image.c), like any upload.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +157,7 @@ remove_files(struct image_service *svc, const struct gone *g)
 struct discard {
 	const char	*id;
 	struct gone	 gone;
+	bool		 active_too;	/* image_snapshot_drop() */
 };
 
 static int
@@ -170,7 +172,8 @@ discard_fn(struct store_txn *txn, void *arg)
 		return err_code() == TS_ENOT_FOUND ? 0 : -1;
 	/* An image that became active was uploaded whole: it stays (the
 	 * task failed after the upload, e.g. a lost answer). */
-	if (strcmp(img.status, "active") != 0 && !img.protected) {
+	if ((d->active_too || strcmp(img.status, "active") != 0) &&
+	    !img.protected) {
 		rc = image_db_delete(txn, &img);
 		if (rc == 0)
 			rc = gone_add(&d->gone, img.id);
@@ -179,10 +182,10 @@ discard_fn(struct store_txn *txn, void *arg)
 	return rc;
 }
 
-int
-image_snapshot_discard(struct image_service *svc, const char *id)
+static int
+discard_run(struct image_service *svc, const char *id, bool active_too)
 {
-	struct discard d = { .id = id };
+	struct discard d = { .id = id, .active_too = active_too };
 	int rc;
 
 	rc = store_write(svc->store, discard_fn, &d);
@@ -190,6 +193,18 @@ image_snapshot_discard(struct image_service *svc, const char *id)
 		remove_files(svc, &d.gone);
 	free(d.gone.ids);
 	return rc;
+}
+
+int
+image_snapshot_discard(struct image_service *svc, const char *id)
+{
+	return discard_run(svc, id, false);
+}
+
+int
+image_snapshot_drop(struct image_service *svc, const char *id)
+{
+	return discard_run(svc, id, true);
 }
 
 struct rotate {

@@ -368,7 +368,7 @@ grep -qx "totalRAMUsed 768" "$T/limits.txt" || fail "limits totalRAMUsed"
 nova quota-show --tenant "$PID" 2>/dev/null | grep -q "| instances .*| 2 " || fail "nova quota-show"
 ok "quota set --instances 2, third create 403, limits show --absolute"
 
-# ---- resize, revert, confirm, cold migrate (same host) ----------------------------
+# ---- resize, revert, confirm (same host) --------------------------------------------
 # [compute] allow_resize_to_same_host (compute_lib.sh): the new flavor is
 # claimed on the server's host besides the old one until confirm/revert.
 # Decimal flavor ids: os-migrations shows Nova's integer
@@ -438,21 +438,54 @@ wait_status VERIFY_RESIZE
 openstack server resize confirm vm1
 wait_status ACTIVE
 [ "$(flavor_of)" = "$BIG" ] && [ "$(used)" = $((U0 + 1)) ] || fail "confirm: flavor $(flavor_of), vcpus_used $(used)"
+ok "resize confirm keeps the new flavor"
+
+# ---- cold migrate to the other host: revert, then confirm ---------------------------
+# The scheduler prefers another host for a cold migration; the disk goes
+# through a temporary image (the test driver uploads a blank one); the
+# source keeps its stopped guest until confirm or revert, and the claims
+# of both hosts stay until then. (hv_guests counts running guests.)
+G0=$(hv_guests "$HOST")
 openstack server migrate vm1
 wait_status VERIFY_RESIZE
+OTHER=$(host_of)
+case "$OTHER" in h1|h2) [ "$OTHER" != "$HOST" ] ;; *) false ;; esac ||
+	fail "cold migrate: VERIFY_RESIZE on '$OTHER', not the other host of $HOST"
+[ "$(used)" = $((U0 + 3)) ] || fail "both claims while migrated: vcpus_used $(used), want $((U0 + 3))"
+H0=$(hv_guests "$OTHER")
+fenced() { [ "$(hv_guests "$1")" = "$2" ]; }
+wait_for 15 "vm1 stopped on $HOST" fenced "$HOST" $((G0 - 1))
+grep -q "guest $VM1 on $HOST belongs to an instance placed on" "$T/ctl.log" &&
+	fail "$HOST's guest kept for a revert was fenced"
+openstack server resize revert vm1
+wait_status ACTIVE
+[ "$(host_of)" = "$HOST" ] && [ "$(used)" = $((U0 + 1)) ] ||
+	fail "revert of the cold migration: on $(host_of), vcpus_used $(used)"
+wait_for 15 "the copy on $OTHER fenced" fenced "$OTHER" $((H0 - 1))
+wait_for 15 "vm1 running again on $HOST" fenced "$HOST" "$G0"
+ok "openstack server migrate vm1: VERIFY_RESIZE on $OTHER with both claims, $HOST keeping its guest; resize revert: ACTIVE on $HOST, one claim, the copy on $OTHER gone"
+openstack server migrate vm1
+wait_status VERIFY_RESIZE
+[ "$(host_of)" = "$OTHER" ] || fail "second cold migrate to $(host_of)"
 openstack server resize confirm vm1
 wait_status ACTIVE
-[ "$(host_of)" = "$HOST" ] && [ "$(used)" = $((U0 + 1)) ] || fail "cold migrate: on $(host_of), vcpus_used $(used)"
+[ "$(host_of)" = "$OTHER" ] && [ "$(used)" = $((U0 + 1)) ] || fail "cold migrate: on $(host_of), vcpus_used $(used)"
+kept_fenced() { grep -q "guest $VM1 on $HOST belongs to an instance placed on $OTHER: deleting it" "$T/ctl.log"; }
+wait_for 15 "the guest kept on $HOST fenced after confirm" kept_fenced
+openstack image list --private -f value -c Name | grep -q -- "-resize-temp" &&
+	fail "a temporary resize image is left"
 openstack server migration list --server vm1 -f value -c Status -c "Old Flavor" -c "New Flavor" > "$T/mig.txt"
 # (vm1's own, and the racing resize's revert when vm1 won it)
 raced=()
 [ "$won" = "$VM1" ] && raced=("reverted $TINY $BIG")
-want=$(printf '%s\n' "confirmed $BIG $BIG" "confirmed $TINY $BIG" "reverted $TINY $BIG" "${raced[@]}" |
+want=$(printf '%s\n' "confirmed $BIG $BIG" "reverted $BIG $BIG" "confirmed $TINY $BIG" "reverted $TINY $BIG" "${raced[@]}" |
 	sort | tr '\n' ' ')
 [ "$(sort "$T/mig.txt" | tr '\n' ' ')" = "$want" ] ||
 	{ cat "$T/mig.txt"; fail "server migration list"; }
-nova migration-list 2>/dev/null | grep -c "$VM1" | grep -qx $((3 + ${#raced[@]})) || fail "nova migration-list"
-ok "resize confirm keeps the new flavor, cold migrate (same host) + confirm, server migration list / nova migration-list"
+MC=$(nv "/os-migrations?instance_uuid=$VM1" '[.migrations[] | select(.status == "confirmed" and .old_instance_type_id == .new_instance_type_id) | "\(.source_compute) \(.dest_compute)"] | join(",")')
+[ "$MC" = "$HOST $OTHER" ] || fail "the confirmed cold migration's source/dest: '$MC', want '$HOST $OTHER'"
+nova migration-list 2>/dev/null | grep -c "$VM1" | grep -qx $((4 + ${#raced[@]})) || fail "nova migration-list"
+ok "cold migrate + resize confirm: ACTIVE on $OTHER, one claim, the guest kept on $HOST gone, no temporary image left; os-migrations $HOST -> $OTHER; server migration list / nova migration-list"
 # Reverting a downsize grows again: Nova checks the quota there too.
 openstack flavor create --id 13 --ram 512 --disk 2 --vcpus 1 m1.half >/dev/null
 HALF=$(openstack flavor show m1.half -f value -c id)

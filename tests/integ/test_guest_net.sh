@@ -791,6 +791,43 @@ migrated gnvm4 1 2
 within 60 "gnvm4's page through $FIP4 from h2 again" page "$FIP4" "${SID[gnvm4]}"
 ok "and back: nova live-migration gnvm4 h2: ACTIVE on h2 in $LMSECS s (downtime ${LMDOWN:-?} ms), its console still the same boot, its page answering through $FIP4"
 
+# ---- cold migration between the fake hosts --------------------------------------
+# `openstack server migrate` (os-migrate, admin, no host: the scheduler
+# prefers another host): h2 stops gnvm4 and uploads its root disk into a
+# temporary image, h1 boots it from that image with the same port (its
+# page answers through $FIP4 again), VERIFY_RESIZE while h2 keeps the
+# stopped guest for a revert; `openstack server migrate confirm` drops it
+# and the image. gnvm4 then live-migrates back to h2 (the drain below).
+cold_migrated() {
+	local name=$1 from=$2 to=$3 t0=$SECONDS
+	openstack server migrate "$name" > "$T/cm-$name.txt" 2>&1 ||
+		{ cat "$T/cm-$name.txt"; fail "openstack server migrate $name"; }
+	within 300 "$name VERIFY_RESIZE on h$to" eval '[ "$(host_of "$name")" = "VERIFY_RESIZE h$to null" ]'
+	[ "$(lv "$to" domstate "instance-${SID[$name]}" | head -n 1)" = running ] ||
+		fail "$name is not running on h$to after its cold migration"
+	[ "$(lv "$from" domstate "instance-${SID[$name]}" | head -n 1)" = "shut off" ] ||
+		fail "h$from does not keep $name shut off for a revert"
+	within 180 "$name's page through $FIP4 from h$to" page "$FIP4" "${SID[$name]}"
+	CMSECS=$((SECONDS - t0))
+	openstack server migrate confirm "$name" > "$T/cm-confirm-$name.txt" 2>&1 ||
+		{ cat "$T/cm-confirm-$name.txt"; fail "openstack server migrate confirm $name"; }
+	within 60 "$name ACTIVE on h$to" eval '[ "$(host_of "$name")" = "ACTIVE h$to null" ]'
+	within 60 "$name's stopped copy gone from h$from" eval '! lv "$from" list --all --name | grep -qx "instance-${SID[$name]}"'
+	curl -s -H "X-Auth-Token: $TOK" "http://127.0.0.1:$IMP/v2/images" |
+	    jq -e '[.images[] | select(.name | test("-resize-temp$"))] | length == 0' >/dev/null ||
+		fail "a temporary resize image is left"
+	curl -s -H "X-Auth-Token: $TOK" "http://127.0.0.1:$CP/v2.1/os-migrations?instance_uuid=${SID[$name]}" |
+	    jq -e --arg f "h$from" --arg t "h$to" '[.migrations[] | select(.status == "confirmed" and
+		.source_compute == $f and .dest_compute == $t)] | length == 1' >/dev/null ||
+		fail "no confirmed migration h$from -> h$to of $name in os-migrations"
+	return 0
+}
+t0=$SECONDS
+cold_migrated gnvm4 2 1
+ok "openstack server migrate gnvm4: VERIFY_RESIZE and running on h1 in $CMSECS s (h2 keeping it shut off), its page answering through $FIP4; migrate confirm: ACTIVE on h1, h2's copy and the temporary image gone, os-migrations h2 -> h1 confirmed ($((SECONDS - t0)) s in all)"
+migrated gnvm4 1 2
+within 60 "gnvm4's page through $FIP4 from h2 after the cold migration" page "$FIP4" "${SID[gnvm4]}"
+
 # TS_LM_BENCH=N (an even number, not in CI): bench/livemig_bench.sh on
 # gnvm4 in this set-up, N migrations between h2 and h1 (docs/PERFORMANCE.md).
 if [ -n "${TS_LM_BENCH:-}" ]; then

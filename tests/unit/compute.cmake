@@ -19,7 +19,7 @@ if(TARGET compute_agent_test)
 endif()
 ts_unit_test(recon_test
   SOURCES ${TS_CTL}/compute/recon.c ${TS_CTL}/compute/scheduler.c ${TS_CTL}/compute/compute_db.c
-  ${TS_CTL}/compute/aggregates.c
+  ${TS_CTL}/compute/aggregates.c ${TS_CTL}/image/image_db.c
   ${TS_CTL}/core/db.c ${C}/store.c ${C}/codec.c ${C}/bus.c ${C}/config.c
   ${TS_GEN_SOURCES}
   ${C}/buf.c ${C}/clock.c ${C}/uuid.c ${CMAKE_CURRENT_SOURCE_DIR}/logcap.c

@@ -32,6 +32,7 @@
 #include "msg_gen.h"
 #include "compute/recon.h"
 #include "compute/scheduler.h"
+#include "image/image_int.h"
 #include "network/network.h"
 #include "store.h"
 #include "volume/volume.h"
@@ -294,6 +295,10 @@ struct mk {
 	bool		 resized;	/* flavor 2 vCPU/1024 MiB claimed on
 					   host besides old_flavor 1/512,
 					   with a migration record */
+	const char	*target;	/* resized: resize_host (claimed
+					   there); NULL: host */
+	const char	*source;	/* resized: resize_source (old_flavor
+					   claimed there); NULL: none, host */
 	uint64_t	 mig_id;	/* out */
 };
 
@@ -345,7 +350,9 @@ mk_fn(struct store_txn *txn, void *arg)
 		i.flavor.name = strdup("f2");
 		i.flavor.vcpus = 2;
 		i.flavor.ram = 1024;
-		i.resize_host = strdup(m->host);
+		i.resize_host = strdup(m->target ? m->target : m->host);
+		if (m->source)
+			i.resize_source = strdup(m->source);
 		db_uuid(mg.uuid);
 		snprintf(mg.instance_uuid, sizeof(mg.instance_uuid), "%s",
 		    m->uuid);
@@ -355,8 +362,8 @@ mk_fn(struct store_txn *txn, void *arg)
 		i.has_migration_id = true;
 		i.migration_id = m->mig_id = mg.id;
 		if (rc == 0)
-			rc = compute_db_host_usage_add(txn, m->host, 2, 1024,
-			    0, 1);
+			rc = compute_db_host_usage_add(txn, m->target ?
+			    m->target : m->host, 2, 1024, 0, 1);
 	}
 	if (m->migrate_host) {
 		struct rec_migration lg = { 0 };
@@ -382,7 +389,8 @@ mk_fn(struct store_txn *txn, void *arg)
 	if (rc == 0)
 		rc = compute_db_instance_put(txn, &i, NULL);
 	if (rc == 0 && m->host)
-		rc = compute_db_host_usage_add(txn, m->host, 1, 512, 0, 1);
+		rc = compute_db_host_usage_add(txn, m->source ? m->source :
+		    m->host, 1, 512, 0, 1);
 	if (rc == 0)
 		rc = compute_db_usage_add(txn, "p1", 1, 1, 512);
 	codec_clear(&schema_rec_instance, &i);
@@ -967,6 +975,20 @@ fake_done(void *arg, const char *uuid, const char *image, int ok,
 	snapc.calls++;
 }
 
+static struct {
+	char	image[37];
+	int	calls;
+} dropc;
+
+static void
+fake_drop(void *arg, const char *uuid, const char *image)
+{
+	(void)arg;
+	(void)uuid;
+	snprintf(dropc.image, sizeof(dropc.image), "%s", image);
+	dropc.calls++;
+}
+
 /* The snapshot command carries the image and its upload capability; the
  * answer ends the task leaving the instance as it was (never ERROR, no
  * fault), and the image's fate is handed over after the commit: done on
@@ -975,7 +997,8 @@ fake_done(void *arg, const char *uuid, const char *image, int ok,
 static void
 test_snapshot_tasks(void **state)
 {
-	struct recon_snap rs = { NULL, fake_upload_token, fake_done };
+	struct recon_snap rs = { NULL, fake_upload_token, fake_done,
+	    fake_drop };
 	struct mk a = { .host = "h1", .vm_state = VM_ACTIVE,
 	    .task = "image_snapshot", .want = 1,
 	    .snap_image = "5b4a3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d" };
@@ -1837,6 +1860,249 @@ test_resize(void **state)
 	got_clear(&g);
 }
 
+/* An image as Glance has it once uploaded (a cross-host resize's). */
+static int
+image_fn(struct store_txn *txn, void *arg)
+{
+	struct rec_image img;
+	int rc;
+
+	memset(&img, 0, sizeof(img));
+	snprintf(img.id, sizeof(img.id), "%s", (const char *)arg);
+	img.name = strdup("vm-resize-temp");
+	img.status = strdup("active");
+	img.visibility = strdup("private");
+	img.owner = strdup("p1");
+	img.disk_format = strdup("qcow2");
+	img.container_format = strdup("bare");
+	img.has_size = true;
+	img.size = 4096;
+	img.os_hash_algo = strdup("sha512");
+	img.os_hash_value = strdup("ab12");
+	img.created_at = img.updated_at = db_now_ms();
+	rc = image_db_put(txn, &img, NULL);
+	codec_clear(&schema_rec_image, &img);
+	return rc;
+}
+
+static void
+task_of(const char *uuid, const char *task, char reqid[65])
+{
+	struct rec_instance i;
+
+	assert_int_equal(get(uuid, &i), 0);
+	assert_non_null(i.task_state);
+	assert_string_equal(i.task_state, task);
+	snprintf(reqid, 65, "%s", i.task_request_id);
+	codec_clear(&schema_rec_instance, &i);
+}
+
+static int
+confirm_fn(struct store_txn *txn, void *arg)
+{
+	struct rec_instance i, old;
+	int rc;
+
+	if (compute_db_instance_get(txn, arg, &old) == -1 ||
+	    compute_db_instance_get(txn, arg, &i) == -1)
+		return -1;
+	free(i.resize_source);
+	i.resize_source = NULL;
+	codec_clear(&schema_sch_inst_flavor, &i.old_flavor);
+	i.has_old_flavor = false;
+	rc = compute_db_instance_put(txn, &i, &old);
+	codec_clear(&schema_rec_instance, &i);
+	codec_clear(&schema_rec_instance, &old);
+	return rc;
+}
+
+/* The deletes h1 was sent about uuid among whatever came in ms. */
+static int
+deletes_of(struct got *g, const char *uuid, uint64_t *gen)
+{
+	int n = 0;
+
+	got_clear(g);
+	pump(g, 500);
+	for (size_t k = 0; k < g->n; k++) {
+		struct msg_instance_delete *d = g->env[k].body;
+
+		if (g->env[k].type == &schema_msg_instance_delete &&
+		    strcmp(d->uuid, uuid) == 0) {
+			*gen = d->generation;
+			n++;
+		}
+	}
+	return n;
+}
+
+/*
+ * The state machine of a resize to another host (compute_resize.c starts
+ * it): resize_migrating stops the guest on the source (ensure, power
+ * shutdown, same generation), resize_migrated uploads its disk into the
+ * temporary image (instance_snapshot, its own request id), then host,
+ * generation and the task resize_finish go to the target, whose ensure
+ * builds the guest from that image; its answer ends it VERIFY_RESIZE with
+ * both claims held and the image dropped. The source keeps its stopped
+ * guest (not fenced) until confirm, then fences it. A failed step or the
+ * deadline goes back to the source (resize_reverting, the migration
+ * "error", the target's claim released); a delete after the move
+ * tombstones the source's guest and frees both claims.
+ */
+static void
+test_resize_cross_host(void **state)
+{
+	static const char img[] = "8b4a3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d";
+	struct recon_snap rs = { NULL, fake_upload_token, fake_done,
+	    fake_drop };
+	struct mk m = { .host = "h1", .vm_state = VM_ACTIVE,
+	    .task = "resize_migrating", .action = "migrate", .want = 1,
+	    .gen = 4, .resized = true, .target = "h2", .source = "h1",
+	    .snap_image = img };
+	struct rec_host_usage u1, u2, v1, v2;
+	struct msg_instance_ensure *e;
+	struct msg_instance_snapshot *sn;
+	struct codec_envelope *env;
+	struct rec_instance i;
+	struct sch_guest gs[1];
+	struct got g = { .n = 0 };
+	char rq[65];
+	uint64_t gen = 0;
+
+	(void)state;
+	host("h2", 4, 4096, 1, 0);
+	recon_set_snapshot(rec, &rs);
+	memset(&dropc, 0, sizeof(dropc));
+	mk(&m);
+	usage_of("h1", &u1);
+	usage_of("h2", &v1);
+	/* 1. The source stops the guest, as it is (generation 4). */
+	dispatch(m.uuid);
+	env = find(&g, &schema_msg_instance_ensure, m.uuid);
+	e = env->body;
+	assert_string_equal(env->request_id, m.reqid);
+	assert_int_equal(e->generation, 4);
+	assert_int_equal(e->power, 4);
+	answer("h1", m.uuid, m.reqid, true, 4, "ok", 4);
+	/* 2. Its disk goes into the image, under a request id of its own. */
+	task_of(m.uuid, "resize_migrated", rq);
+	assert_string_not_equal(rq, m.reqid);
+	dispatch(m.uuid);
+	env = find(&g, &schema_msg_instance_snapshot, m.uuid);
+	sn = env->body;
+	assert_string_equal(env->request_id, rq);
+	assert_string_equal(sn->image_id, img);
+	assert_int_equal(store_write(st, image_fn, (void *)img), 0);
+	answer("h1", m.uuid, rq, true, 4, "ok", 4);
+	/* 3. The target builds it from the image, a newer generation. */
+	task_of(m.uuid, "resize_finish", rq);
+	assert_int_equal(get(m.uuid, &i), 0);
+	assert_string_equal(i.host, "h2");
+	assert_string_equal(i.resize_source, "h1");
+	assert_int_equal(i.generation, 5);
+	assert_int_equal(i.want_power, 1);
+	assert_string_equal(i.resize_image_sha512, "ab12");
+	codec_clear(&schema_rec_instance, &i);
+	mig_status(m.mig_id, "post-migrating");
+	answer("h2", m.uuid, rq, true, 1, "ok", 5);
+	assert_int_equal(get(m.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_RESIZED);
+	assert_null(i.task_state);
+	assert_null(i.snapshot_image_id);
+	assert_string_equal(i.host, "h2");
+	assert_true(i.has_old_flavor);
+	codec_clear(&schema_rec_instance, &i);
+	mig_status(m.mig_id, "finished");
+	assert_int_equal(dropc.calls, 1);
+	assert_string_equal(dropc.image, img);
+	usage_of("h1", &u2);
+	usage_of("h2", &v2);
+	assert_int_equal(u2.vcpus, u1.vcpus);
+	assert_int_equal(v2.vcpus, v1.vcpus);
+	/* 4. h1 keeps its stopped guest until confirm, then fences it. */
+	memset(gs, 0, sizeof(gs));
+	snprintf(gs[0].uuid, sizeof(gs[0].uuid), "%s", m.uuid);
+	gs[0].name = "instance-kept";
+	gs[0].power_state = 4;
+	gs[0].has_generation = true;
+	gs[0].generation = 4;
+	report(gs, 1, 0);
+	assert_int_equal(deletes_of(&g, m.uuid, &gen), 0);
+	assert_int_equal(store_write(st, confirm_fn, m.uuid), 0);
+	report(gs, 1, 0);
+	assert_int_equal(deletes_of(&g, m.uuid, &gen), 1);
+	assert_int_equal(gen, 5);
+	got_clear(&g);
+
+	/* 5. The upload failed: back on h1 with the old flavor. */
+	struct mk f = m;
+
+	f.task = "resize_migrated";
+	mk(&f);
+	usage_of("h2", &v1);
+	answer("h1", f.uuid, f.reqid, true, 4, "error", 4);
+	task_of(f.uuid, "resize_reverting", rq);
+	assert_int_equal(get(f.uuid, &i), 0);
+	assert_string_equal(i.host, "h1");
+	assert_null(i.resize_host);
+	assert_null(i.resize_source);
+	assert_false(i.has_old_flavor);
+	assert_int_equal(i.flavor.vcpus, 1);
+	assert_int_equal(i.generation, 5);
+	assert_int_equal(i.want_power, 1);
+	assert_true(i.has_fault);
+	assert_null(i.snapshot_image_id);
+	codec_clear(&schema_rec_instance, &i);
+	mig_status(f.mig_id, "error");
+	usage_of("h2", &v2);
+	assert_int_equal(v2.vcpus, v1.vcpus - 2);
+	assert_int_equal(dropc.calls, 2);
+	dispatch(f.uuid);
+	assert_int_equal(sent_resize(&g, f.uuid, 5), 3);
+	answer("h1", f.uuid, rq, true, 1, "ok", 5);
+	assert_int_equal(get(f.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_ACTIVE);
+	assert_null(i.task_state);
+	codec_clear(&schema_rec_instance, &i);
+	got_clear(&g);
+
+	/* 6. No answer past the deadline: back on h1 too (never stuck). */
+	struct mk t = m;
+
+	t.started = db_now_ms() - 400000;	/* build_timeout */
+	mk(&t);
+	recon_scan(rec, db_now_ms());
+	task_of(t.uuid, "resize_reverting", rq);
+	mig_status(t.mig_id, "error");
+	got_clear(&g);
+
+	/* 7. Deleted after the move: both claims, the source's guest
+	 * tombstoned. */
+	struct mk d = { .host = "h2", .vm_state = VM_RESIZED,
+	    .task = "deleting", .want = 1, .gen = 5, .resized = true,
+	    .target = "h2", .source = "h1" };
+	struct rec_instance_tombstone tb;
+	struct store_txn *txn = NULL;
+
+	mk(&d);
+	usage_of("h1", &u1);
+	usage_of("h2", &v1);
+	answer("h2", d.uuid, d.reqid, false, 0, "ok", 0);
+	assert_int_equal(get(d.uuid, &i), -1);
+	usage_of("h1", &u2);
+	usage_of("h2", &v2);
+	assert_int_equal(u2.vcpus, u1.vcpus - 1);
+	assert_int_equal(v2.vcpus, v1.vcpus - 2);
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	assert_int_equal(compute_db_tombstone_get(txn, d.uuid, &tb), 0);
+	store_txn_end(&txn);
+	assert_string_equal(tb.host, "h1");
+	codec_clear(&schema_rec_instance_tombstone, &tb);
+	got_clear(&g);
+	/* h2 leaves the scheduler to the later tests' one host. */
+	host("h2", 4, 4096, 0, 0);
+}
+
 /* The start-up audit recounts usage and claims from the instances. */
 static int
 skew_fn(struct store_txn *txn, void *arg)
@@ -2449,6 +2715,7 @@ main(void)
 		cmocka_unit_test(test_evacuation_converges),
 		cmocka_unit_test(test_live_migration),
 		cmocka_unit_test(test_resize),
+		cmocka_unit_test(test_resize_cross_host),
 		cmocka_unit_test(test_foreign_state_ignored),
 		cmocka_unit_test(test_stale_state_ignored),
 		cmocka_unit_test(test_old_reqid_replay),
