@@ -2446,7 +2446,7 @@ quota_put(const char *set)
 
 /* Nova's upsize quota check (ct1 -> ct2: 1 more core, 64 more MiB): 403
  * TooManyInstances naming each resource over, before the hosts are asked
- * (no valid host here otherwise); the server, the project's usage and the
+ * (the server's host is down here otherwise); the server, the project's usage and the
  * migrations unchanged. */
 static void
 resize_quota(const char *s1)
@@ -2477,7 +2477,7 @@ resize_quota(const char *s1)
 	resize_call(CT_ADMIN, s1, "resize", "{\"flavorRef\": \"ct2\"}", 403,
 	    msg);
 	/* the cold migration of the same flavor grows nothing: past the
-	 * quota to the hosts (none valid here) */
+	 * quota to the hosts (its own is down here) */
 	resize_call(CT_ADMIN, s1, "migrate", "null", 400, NULL);
 	evac_unchanged(s1, "ACTIVE");
 	assert_string_equal(ctltest_str(T, "server.flavor.id"), "ct1");
@@ -2485,13 +2485,13 @@ resize_quota(const char *s1)
 	assert_int_equal(limit_of("totalRAMUsed"), ram);
 	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-migrations", NULL, 200, NULL);
 	assert_int_equal(json_array_size(ctltest_get(T, "migrations")), 0);
-	/* exactly at the limit passes the quota (on to no valid host) */
+	/* exactly at the limit passes the quota (on to the host check:
+	 * the server's host is not up here) */
 	snprintf(set, sizeof(set), "\"cores\": %lld, \"ram\": %lld",
 	    cores + 1, ram + 64);
 	quota_put(set);
 	resize_call(CT_MEMBER, s1, "resize", "{\"flavorRef\": \"ct2\"}", 400,
-	    "No valid host was found. Resizing to another host is not "
-	    "supported; set [compute] allow_resize_to_same_host.");
+	    "Compute service of ct-if1 is unavailable at this time.");
 	quota_put(NULL);
 }
 
@@ -2531,8 +2531,7 @@ test_resize(void **state)
 	    "allow os_compute_api:os-migrate-server:migrate to be performed.");
 	/* below 2.56 the body is ignored ({} from tempest): on to the hosts */
 	resize_call(CT_ADMIN, s1, "migrate", "{\"host\": \"ct-h1\"}", 400,
-	    "No valid host was found. Resizing to another host is not "
-	    "supported; set [compute] allow_resize_to_same_host.");
+	    "Compute service of ct-if1 is unavailable at this time.");
 	snprintf(msg, sizeof(msg), "Cannot 'confirmResize' instance %s while "
 	    "it is in vm_state active", s1);
 	resize_call(CT_MEMBER, s1, "confirmResize", "null", 409, msg);
