@@ -26,7 +26,9 @@
 #   connections creating), PER_PROC (500 agents per fleetsim process),
 #   HB_WINDOW (20 s), SYNC ([database] sync: full, the default, or
 #   nometasync), PERF (a path: perf record of the controller during the
-#   ?limit=100 detail list of each checkpoint, to PERF.<servers>), HOLD
+#   ?limit=100 detail list of each checkpoint, to PERF.<servers>), HB_PERF
+#   (a path: perf record -g of the controller during the heartbeat
+#   window; perf's own cost is then in the heartbeat figure), HOLD
 #   (seconds to keep everything running before the scheduler runs, for
 #   inspection), DASH_HOOK (a command: the controller also serves the
 #   dashboard, and after the last checkpoint the command runs with the
@@ -289,7 +291,12 @@ fi
 
 # Heartbeats alone: nothing else runs for HB_WINDOW seconds.
 c0=$(cpu "$CPID")
-sleep "$HB_WINDOW"
+if [ -n "${HB_PERF:-}" ]; then
+	perf record -g -o "$HB_PERF" -p "$CPID" -- sleep "$HB_WINDOW" \
+	    > /dev/null 2>&1 || echo "perf record failed" >&2
+else
+	sleep "$HB_WINDOW"
+fi
 c1=$(cpu "$CPID")
 hb=$((AGENTS * HB_WINDOW / 10))
 echo "heartbeats: about $hb in ${HB_WINDOW} s ($AGENTS agents every 10 s):" \

@@ -93,25 +93,78 @@ struct load {
 	struct aggregates	 aggs;
 };
 
+static struct scheduler_host_state *find_locked(struct sched *,
+    const char *);
+
+/* FNV-1a 64 of the stored bytes. */
+static uint64_t
+sum_bytes(const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	uint64_t h = 1469598103934665603ULL;
+
+	while (n-- > 0)
+		h = (h ^ *c++) * 1099511628211ULL;
+	return h | 1;	/* 0: never decoded */
+}
+
+/*
+ * The capacity of a host from its stored hypervisor record. Decoding the
+ * record (its guest list) for every host at every refresh was most of the
+ * scheduler's cost in an idle fleet; the record changes at a hello or
+ * when a heartbeat reports other usage, so an unchanged one keeps the
+ * capacity of the last refresh. 0, or -1 when the host has no record.
+ */
+static int
+load_capacity(struct load *l, const char *host,
+    struct scheduler_host_state *h)
+{
+	const struct scheduler_host_state *o;
+	struct rec_hypervisor hv;
+	const void *raw;
+	size_t len;
+	uint32_t ver;
+	int have = 0;
+
+	if (db_hypervisor_raw_by_host(l->txn, host, &raw, &len) == -1)
+		return -1;
+	h->hv_sum = sum_bytes(raw, len);
+	pthread_mutex_lock(&l->s->lock);
+	if ((o = find_locked(l->s, host)) != NULL && o->hv_sum == h->hv_sum) {
+		h->vcpus = o->vcpus;
+		h->memory_mb = o->memory_mb;
+		h->disk_gb = o->disk_gb;
+		have = 1;
+	}
+	pthread_mutex_unlock(&l->s->lock);
+	if (have)
+		return 0;
+	memset(&hv, 0, sizeof(hv));
+	if (codec_record_decode(&schema_rec_hypervisor, raw, len, &hv,
+	    &ver) == -1)
+		return -1;
+	h->vcpus = hv.vcpus;
+	h->memory_mb = hv.memory_mb;
+	h->disk_gb = hv.local_gb;
+	codec_clear(&schema_rec_hypervisor, &hv);
+	return 0;
+}
+
 static int
 load_service(const struct rec_service *svc, void *arg)
 {
 	struct load *l = arg;
 	struct scheduler_host_state *h;
-	struct rec_hypervisor hv;
 	struct rec_host_usage u;
 
 	if (strcmp(svc->binary, AGENT_BINARY) != 0)
 		return 0;
-	if (db_hypervisor_by_host(l->txn, svc->host, &hv) == -1)
-		return 0;	/* registered, never described: not a host */
 	if (l->n == l->cap) {
 		size_t ncap = l->cap ? l->cap * 2 : 16;
 		struct scheduler_host_state *nv = realloc(l->v,
 		    ncap * sizeof(*nv));
 
 		if (nv == NULL) {
-			codec_clear(&schema_rec_hypervisor, &hv);
 			err_set(TS_ENOMEM, "sched: out of memory");
 			return -1;
 		}
@@ -120,17 +173,15 @@ load_service(const struct rec_service *svc, void *arg)
 	}
 	h = &l->v[l->n];
 	memset(h, 0, sizeof(*h));
+	if (load_capacity(l, svc->host, h) == -1)
+		return 0;	/* registered, never described: not a host */
 	snprintf(h->host, sizeof(h->host), "%s", svc->host);
 	h->forced_down = svc->forced_down;
 	h->stored_seen = svc->last_seen_at;	/* up: scheduler_refresh() */
 	h->seen_at = svc->last_seen_at;
 	h->disabled = svc->disabled;
-	h->vcpus = hv.vcpus;
-	h->memory_mb = hv.memory_mb;
-	h->disk_gb = hv.local_gb;
 	snprintf(h->az, sizeof(h->az), "%s", aggregates_host_zone(
 	    &l->aggs, svc->host, l->s->az));
-	codec_clear(&schema_rec_hypervisor, &hv);
 	if (compute_db_host_usage_get(l->txn, svc->host, &u) == 0) {
 		h->vcpus_used = u.vcpus;
 		h->memory_mb_used = u.memory_mb;
@@ -147,9 +198,6 @@ cmp_state(const void *a, const void *b)
 	return strcmp(((const struct scheduler_host_state *)a)->host,
 	    ((const struct scheduler_host_state *)b)->host);
 }
-
-static struct scheduler_host_state *find_locked(struct sched *,
-    const char *);
 
 /* Lock held, the cache still the old one, l's up computed. A host going
  * down or coming back is worth one line each way: it is why the

@@ -93,6 +93,9 @@ struct scheduler_host_state {
 	uint32_t	 vcpus;
 	uint64_t	 memory_mb;
 	uint64_t	 disk_gb;
+	/* A hash of the stored hypervisor record the capacity above was
+	 * decoded from: a refresh decodes it again only when it changed. */
+	uint64_t	 hv_sum;
 	uint64_t	 vcpus_used;	/* claimed */
 	uint64_t	 memory_mb_used;
 	uint64_t	 disk_gb_used;

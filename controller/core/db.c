@@ -389,12 +389,98 @@ db_service_put(struct store_txn *txn, const struct rec_service *s)
 	    strlen(s->host), s->id, strlen(s->id));
 }
 
+/*
+ * The record of an id whose index entry exists when the record does: an
+ * entity's host never changes, so only a first write (or one after a
+ * deletion) adds the entry. Unchanged bytes are not written at all: LMDB
+ * copies every page on the path of a put, equal value or not.
+ */
+static int
+rec_update(struct store_txn *txn, const char *table, const char *index,
+    const char *host, const char *id, const struct schema_type *type,
+    const void *obj)
+{
+	struct buf b = { 0 };
+	const void *old;
+	size_t oldlen;
+	int rc;
+
+	if (codec_record_encode(type, obj, &b) == -1) {
+		buf_free(&b);
+		return -1;
+	}
+	rc = store_get(txn, table, id, strlen(id), &old, &oldlen);
+	if (rc == 0 && oldlen == b.len && memcmp(old, b.data, b.len) == 0)
+		rc = 0;
+	else if (rc == 0)
+		rc = store_put(txn, table, id, strlen(id), b.data, b.len, 0);
+	else if (err_code() == TS_ENOT_FOUND)
+		rc = store_put(txn, table, id, strlen(id), b.data, b.len,
+		    0) == -1 ? -1 : store_index_put(txn, index, host,
+		    strlen(host), id, strlen(id));
+	buf_free(&b);
+	return rc;
+}
+
+int
+db_service_update(struct store_txn *txn, const struct rec_service *s)
+{
+	return rec_update(txn, T_SERVICES, T_SERVICES_BY_HOST, s->host, s->id,
+	    &schema_rec_service, s);
+}
+
+int
+db_hypervisor_update(struct store_txn *txn, const struct rec_hypervisor *h)
+{
+	return rec_update(txn, T_HYPERVISORS, T_HYPERVISORS_BY_HOST, h->host,
+	    h->id, &schema_rec_hypervisor, h);
+}
+
+int
+db_rec_same(struct store_txn *txn, const char *table, const char *key,
+    const struct schema_type *type, const void *obj)
+{
+	struct buf b = { 0 };
+	const void *old;
+	size_t oldlen;
+	int rc;
+
+	if (codec_record_encode(type, obj, &b) == -1) {
+		buf_free(&b);
+		return -1;
+	}
+	rc = store_get(txn, table, key, strlen(key), &old, &oldlen);
+	if (rc == 0)
+		rc = oldlen == b.len && memcmp(old, b.data, b.len) == 0;
+	else if (err_code() == TS_ENOT_FOUND)
+		rc = 0;
+	buf_free(&b);
+	return rc;
+}
+
 int
 db_hypervisor_by_host(struct store_txn *txn, const char *host,
     struct rec_hypervisor *h)
 {
 	return by_index(txn, T_HYPERVISORS_BY_HOST, host, T_HYPERVISORS,
 	    &schema_rec_hypervisor, h);
+}
+
+int
+db_hypervisor_raw_by_host(struct store_txn *txn, const char *host,
+    const void **val, size_t *len)
+{
+	struct first_pk f = { .found = 0 };
+
+	if (store_index_iter(txn, T_HYPERVISORS_BY_HOST, host, strlen(host),
+	    take_first, &f) == -1)
+		return -1;
+	if (!f.found) {
+		err_set(TS_ENOT_FOUND, "%s: no entry for '%s'",
+		    T_HYPERVISORS_BY_HOST, host);
+		return -1;
+	}
+	return store_get(txn, T_HYPERVISORS, f.pk, strlen(f.pk), val, len);
 }
 
 int

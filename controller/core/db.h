@@ -162,6 +162,10 @@ int	db_rec_get(struct store_txn *, const char *table, const char *key,
 	    const struct schema_type *, void *obj);
 int	db_rec_put(struct store_txn *, const char *table, const char *key,
 	    const struct schema_type *, const void *obj, int flags);
+/* 1 if the stored record of key encodes to the same bytes as obj, 0 if
+ * it differs or is absent, -1 on error. */
+int	db_rec_same(struct store_txn *, const char *table, const char *key,
+	    const struct schema_type *, const void *obj);
 
 /* Services: by host (binary tinystack-agent). */
 int	db_service_by_host(struct store_txn *, const char *host,
@@ -171,6 +175,16 @@ int	db_service_put(struct store_txn *, const struct rec_service *);
 int	db_hypervisor_by_host(struct store_txn *, const char *host,
 	    struct rec_hypervisor *);
 int	db_hypervisor_put(struct store_txn *, const struct rec_hypervisor *);
+/* The stored bytes of host's hypervisor record, undecoded (borrowed, see
+ * store.h): for a reader that decodes only what changed. */
+int	db_hypervisor_raw_by_host(struct store_txn *, const char *host,
+	    const void **val, size_t *len);
+/* The heartbeat path: as the puts, but the host index entry is written
+ * only with a record that was absent (a service's or hypervisor's host
+ * never changes), and a record whose bytes are unchanged is not written. */
+int	db_service_update(struct store_txn *, const struct rec_service *);
+int	db_hypervisor_update(struct store_txn *,
+	    const struct rec_hypervisor *);
 
 /* Calls cb for every service (decoded, borrowed for the call). */
 int	db_service_each(struct store_txn *,

@@ -27,6 +27,10 @@ struct agent {
 	struct rec_host_status	 hs;
 	int			 hs_dirty;
 	int			 dirty;		/* memory newer than the store */
+	/* A heartbeat reported usage and guests since the last write; when
+	 * (its hypervisor's updated_at if they changed anything). */
+	int			 hv_dirty;
+	int64_t			 hv_seen_at;
 	int			 up;		/* as last logged */
 	/* Set by on_hello around its write: only a registration may create
 	 * the stored records; a heartbeat flush only updates them. */
@@ -382,6 +386,21 @@ nomem:
 	return -1;
 }
 
+/* A heartbeat's hypervisor: most repeat the last one (same usage, same
+ * guests), and such a record is left as it is, with its updated_at (the
+ * last change). */
+static int
+write_hv(struct store_txn *txn, struct agent *a)
+{
+	int same = db_rec_same(txn, T_HYPERVISORS, a->hv.id,
+	    &schema_rec_hypervisor, &a->hv);
+
+	if (same != 0)
+		return same == 1 ? 0 : -1;
+	a->hv.updated_at = a->hv_seen_at;
+	return db_hypervisor_update(txn, &a->hv);
+}
+
 /*
  * Writes one agent's records; runs on the committer thread while the bus
  * thread waits in store_write(), so the agent cannot change meanwhile.
@@ -421,10 +440,15 @@ write_agent(struct store_txn *txn, void *arg)
 	} else if (reregister(txn, a) == -1) {
 		return -1;
 	}
-	if (db_service_put(txn, &a->svc) == -1)
-		return -1;
-	if (a->has_hv && db_hypervisor_put(txn, &a->hv) == -1)
-		return -1;
+	if (a->registering) {
+		if (db_service_put(txn, &a->svc) == -1 ||
+		    (a->has_hv && db_hypervisor_put(txn, &a->hv) == -1))
+			return -1;
+	} else {
+		if (db_service_update(txn, &a->svc) == -1 ||
+		    (a->has_hv && a->hv_dirty && write_hv(txn, a) == -1))
+			return -1;
+	}
 	if (a->hs_dirty && hs_write(txn, a) == -1)
 		return -1;
 	return 0;
@@ -515,7 +539,7 @@ on_hello(struct fleet *f, const char *peer, const char *reqid,
 		a->dirty = 1;
 		goto fail_reply;
 	}
-	a->dirty = 0;
+	a->dirty = a->hv_dirty = 0;
 	a->deleted = 0;
 	if (!a->up)
 		log_warnx("service %s on host %s is up (registered: %u vCPUs, "
@@ -567,7 +591,8 @@ on_heartbeat(struct fleet *f, const char *peer, const char *reqid,
 		a->hv.local_gb_used = m->local_gb_used;
 		a->hv.running_vms = m->running_vms;
 		take_guests(&a->hv, &m->guests);
-		a->hv.updated_at = now;
+		a->hv_seen_at = now;
+		a->hv_dirty = 1;
 	}
 	if (hoststatus_take(&a->hs, m))
 		a->hs_dirty = 1;
@@ -720,7 +745,8 @@ fleet_flush(struct fleet *f)
 	}
 	for (size_t i = 0; i < f->cap; i++)
 		if (f->slots[i])
-			f->slots[i]->dirty = f->slots[i]->hs_dirty = 0;
+			f->slots[i]->dirty = f->slots[i]->hs_dirty =
+			    f->slots[i]->hv_dirty = 0;
 	return 0;
 }
 

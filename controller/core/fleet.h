@@ -6,7 +6,10 @@
  * table needs no lock. Registration (agent_hello) is written durably before
  * it is acknowledged. Heartbeats only update memory and are written in one
  * batched transaction per tick (fleet_tick), so thousands of agents cost a
- * handful of commits per second, not one each. Each write re-reads the
+ * handful of commits per second, not one each; such a write rewrites the
+ * service (its liveness) but no index entry, and leaves a hypervisor
+ * record whose bytes the heartbeat did not change (its updated_at is the
+ * last change). Each write re-reads the
  * stored service in its transaction: the operator's switches there
  * (disable, force-down) win over memory, and a service deleted through the
  * API is never written back by a heartbeat; its agent is answered "unknown

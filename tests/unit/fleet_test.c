@@ -44,6 +44,7 @@ static struct bus	*srv, *cli;
 static struct fleet	*fl;
 static uint64_t		 seq;
 static const char	*hello_tunnel;	/* tunnel_ip of the next hello */
+static uint32_t		 hb_vcpus_used;	/* vcpus_used of the heartbeats */
 static struct metrics	*reg;		/* /metrics with the fleet's collector */
 
 /* Frames from the agent reach the fleet as on the controller's bus thread;
@@ -122,6 +123,7 @@ heartbeat(uint32_t *err_code)
 	m.host = "h1";
 	m.seq = seq + 1;
 	m.running_vms = 0;
+	m.vcpus_used = hb_vcpus_used;
 	send_env(&schema_msg_heartbeat, &m);
 	exchange(&r);
 	t = r.type;
@@ -282,6 +284,78 @@ test_operator_switches_survive_ticks(void **state)
 	assert_null(s.disabled_reason);
 	assert_false(s.forced_down);
 	codec_clear(&schema_rec_service, &s);
+	assert_int_equal(fleet_flush(fl), 0);
+}
+
+/* The stored hypervisor record of h1, copied into b. */
+static void
+hv_bytes(struct buf *b)
+{
+	struct store_txn *txn = NULL;
+	struct rec_hypervisor h;
+	const void *v;
+	size_t vl;
+
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	assert_int_equal(db_hypervisor_by_host(txn, "h1", &h), 0);
+	assert_int_equal(store_get(txn, T_HYPERVISORS, h.id, strlen(h.id), &v,
+	    &vl), 0);
+	buf_reset(b);
+	assert_int_equal(buf_append(b, v, vl), 0);
+	store_txn_end(&txn);
+	codec_clear(&schema_rec_hypervisor, &h);
+}
+
+/*
+ * The cheap heartbeat (issue 18): a flush writes the service (its
+ * liveness) but leaves a hypervisor that the heartbeat did not change
+ * byte for byte as it is, and adds no index entries; a change of usage is
+ * written, with updated_at as the time of the change.
+ */
+static void
+test_unchanged_hypervisor_kept(void **state)
+{
+	struct buf before = { 0 }, after = { 0 };
+	struct rec_service s;
+	struct store_txn *txn = NULL;
+	struct rec_hypervisor h;
+	uint64_t count;
+	int64_t t0;
+
+	hb_vcpus_used = 0;
+	hello();
+	assert_ptr_equal(heartbeat(NULL), &schema_msg_heartbeat_ack);
+	fleet_tick(fl, db_now_ms());
+	hv_bytes(&before);
+	assert_int_equal(stored(&s), 0);
+	count = s.report_count;
+	codec_clear(&schema_rec_service, &s);
+
+	assert_ptr_equal(heartbeat(NULL), &schema_msg_heartbeat_ack);
+	fleet_tick(fl, db_now_ms());
+	hv_bytes(&after);
+	assert_int_equal(after.len, before.len);
+	assert_memory_equal(after.data, before.data, before.len);
+	assert_int_equal(stored(&s), 0);
+	assert_true(s.report_count > count);
+	codec_clear(&schema_rec_service, &s);
+	assert_int_equal(count_idx(T_SERVICES_BY_HOST), 1);
+	assert_int_equal(count_idx(T_HYPERVISORS_BY_HOST), 1);
+
+	t0 = db_now_ms();
+	hb_vcpus_used = 3;
+	assert_ptr_equal(heartbeat(NULL), &schema_msg_heartbeat_ack);
+	fleet_tick(fl, db_now_ms());
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	assert_int_equal(db_hypervisor_by_host(txn, "h1", &h), 0);
+	store_txn_end(&txn);
+	assert_int_equal(h.vcpus_used, 3);
+	assert_true(h.updated_at >= t0);
+	codec_clear(&schema_rec_hypervisor, &h);
+	assert_int_equal(count_idx(T_HYPERVISORS_BY_HOST), 1);
+	hb_vcpus_used = 0;
+	buf_free(&before);
+	buf_free(&after);
 	assert_int_equal(fleet_flush(fl), 0);
 }
 
@@ -802,6 +876,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_operator_switches_survive_ticks),
+		cmocka_unit_test(test_unchanged_hypervisor_kept),
 		cmocka_unit_test(test_deleted_service_not_resurrected),
 		cmocka_unit_test(test_deleted_then_hello),
 		cmocka_unit_test(test_malformed_frames),
