@@ -617,6 +617,10 @@ on_census_pipe(int fd, short revents, void *arg)
 		log_warnx("heartbeat: %s", err_msg());
 	} else {
 		a->last_full = clock_mono_ms();
+		/* prepared migrations that never arrived (the controller
+		 * says which to remove) */
+		if (a->compute != NULL)
+			compute_report_leftovers(a->compute, cs.guests, cs.n);
 	}
 	/* The held replies follow the hello (or its failure, or the
 	 * heartbeat when a hello_ack came first). */

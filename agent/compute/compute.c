@@ -77,6 +77,7 @@ struct compute {
 	void			*send_arg;
 	int			 orphan_destroy;
 	size_t			 max_queue;
+	int64_t			 leftovers_at;	/* event loop only: last scan */
 	/* Set before the first command (compute_set_guest_hooks()). */
 	compute_spec_fn		 on_spec;
 	compute_gone_fn		 on_gone;
@@ -578,7 +579,9 @@ run_migrate(struct compute *c, struct job *j, size_t *len)
 	}
 	if (driver_guest_migrate(c->drv, m->uuid, m->new_generation,
 	    m->target_uri, m->target_address, m->block_migration,
-	    m->target_instances_path, m->target_cache_dir) == -1)
+	    m->target_instances_path, m->target_cache_dir,
+	    m->has_target_backing && m->target_backing, m->spec.image_id) ==
+	    -1)
 		return state_reply(c, j, m->uuid, "error", len);
 	/* Anything older than the target's copy is stale here from now. */
 	gen_admit(c, m->uuid, m->new_generation);
@@ -600,12 +603,12 @@ run_migrate_prepare(struct compute *c, struct job *j, size_t *len)
 	struct driver_spec s;
 	struct spec_nics sn;
 	const char *inst = NULL, *cache = NULL;
-	int ok = 0;
+	int ok = 0, backing = 0;
 
 	if (spec_valid(m->uuid, m->generation, &m->spec)) {
 		spec_fill(&s, m->uuid, m->generation, &m->spec, &sn);
-		ok = driver_guest_migrate_prepare(c->drv, &s, &inst, &cache) ==
-		    0;
+		ok = driver_guest_migrate_prepare(c->drv, &s, &inst, &cache,
+		    &backing) == 0;
 		/* The metadata service here answers the guest once it
 		 * arrives. */
 		if (ok && c->on_spec)
@@ -625,8 +628,69 @@ run_migrate_prepare(struct compute *c, struct job *j, size_t *len)
 	}
 	o.instances_path = (char *)inst;
 	o.cache_dir = (char *)cache;
+	o.has_root_backing = ok;
+	o.root_backing = ok && backing;
 	return send_reply(c, &schema_msg_instance_migrate_prepared, &o,
 	    j->reqid, len);
+}
+
+/* A target's prepared files, after the migration failed or was aborted
+ * (the controller's word): in the guest's worker, after any prepare of
+ * it sent before; unanswered, not remembered (running it again is
+ * harmless). */
+static uint8_t *
+run_migrate_cleanup(struct compute *c, struct job *j, size_t *len)
+{
+	struct msg_instance_migrate_cleanup *m = j->body;
+
+	*len = 0;
+	if (driver_guest_migrate_cleanup(c->drv, m->uuid,
+	    m->has_min_age_ms ? (int64_t)m->min_age_ms : 0) == -1) {
+		j->failed = 1;
+		log_warnx("instance %s: prepared files kept: %s", m->uuid,
+		    err_msg());
+	}
+	return NULL;
+}
+
+#define LEFTOVERS_MAX	16	/* per heartbeat; the next ones follow */
+
+size_t
+compute_report_leftovers(struct compute *c, const struct virt_guest *guests,
+    size_t n)
+{
+	char ids[LEFTOVERS_MAX][37];
+	size_t nids = 0, sent = 0;
+	int64_t now = clock_mono_ms();
+
+	if (c->leftovers_at != 0 && now - c->leftovers_at <
+	    COMPUTE_LEFTOVER_EVERY_MS)
+		return 0;
+	c->leftovers_at = now;
+	if (c->drv == NULL || driver_guest_migrate_leftovers(c->drv,
+	    COMPUTE_LEFTOVER_AGE_MS, ids, LEFTOVERS_MAX, &nids) == -1) {
+		if (c->drv != NULL)
+			log_warnx("prepared migrations: %s", err_msg());
+		return 0;
+	}
+	for (size_t k = 0; k < nids; k++) {
+		struct msg_instance_migrate_leftover m = { 0 };
+		uint8_t *r;
+		size_t len, g;
+
+		for (g = 0; g < n; g++)
+			if (strcmp(guests[g].uuid, ids[k]) == 0)
+				break;
+		if (g < n)
+			continue;	/* its guest is here: not a leftover */
+		memcpy(m.uuid, ids[k], sizeof(m.uuid));	/* both 37 */
+		m.uuid[sizeof(m.uuid) - 1] = '\0';
+		if ((r = send_reply(c, &schema_msg_instance_migrate_leftover, &m,
+		    "", &len)) != NULL)
+			sent++;
+		free(r);
+	}
+	return sent;
 }
 
 /* Aborting a live migration runs beside its job (which holds the guest's
@@ -728,7 +792,8 @@ run_stats(struct compute *c, struct job *j, size_t *len)
 static bool
 is_query(const struct schema_type *t)
 {
-	return t == &schema_msg_console_get || t == &schema_msg_guest_stats_get;
+	return t == &schema_msg_console_get || t == &schema_msg_guest_stats_get ||
+	    t == &schema_msg_instance_migrate_cleanup;
 }
 
 static void
@@ -807,6 +872,8 @@ worker(void *arg)
 			reply = run_migrate(c, j, &rlen);
 		else if (j->type == &schema_msg_instance_migrate_prepare)
 			reply = run_migrate_prepare(c, j, &rlen);
+		else if (j->type == &schema_msg_instance_migrate_cleanup)
+			reply = run_migrate_cleanup(c, j, &rlen);
 		else if (j->type == &schema_msg_guest_stats_get)
 			reply = run_stats(c, j, &rlen);
 		else if (j->type == &schema_msg_instance_snapshot)
@@ -1022,6 +1089,8 @@ compute_handle(struct compute *c, struct codec_envelope *env)
 		uuid = ((struct msg_instance_migrate *)env->body)->uuid;
 	else if (env->type == &schema_msg_instance_migrate_prepare)
 		uuid = ((struct msg_instance_migrate_prepare *)env->body)->uuid;
+	else if (env->type == &schema_msg_instance_migrate_cleanup)
+		uuid = ((struct msg_instance_migrate_cleanup *)env->body)->uuid;
 	else if (env->type == &schema_msg_instance_migrate_abort) {
 		answer_abort(c, env);
 		return 1;

@@ -109,6 +109,21 @@ void		 compute_set_devices_hook(struct compute *, compute_devices_fn,
  */
 int		 compute_handle(struct compute *, struct codec_envelope *env);
 
+/*
+ * Level-triggered clean-up of live migrations that never arrived: sends
+ * instance_migrate_leftover for each instance directory prepared here at
+ * least COMPUTE_LEFTOVER_AGE_MS ago (driver_guest_migrate_leftovers())
+ * whose uuid is none of the n guests (the census's, borrowed) libvirt
+ * has here, at most every COMPUTE_LEFTOVER_EVERY_MS. Files only, no libvirt call: for the event loop, with each
+ * heartbeat. Returns how many were sent.
+ */
+#define COMPUTE_LEFTOVER_AGE_MS	15000
+/* and at most once in this long */
+#define COMPUTE_LEFTOVER_EVERY_MS	10000
+struct virt_guest;
+size_t		 compute_report_leftovers(struct compute *,
+		    const struct virt_guest *guests, size_t n);
+
 struct compute_stats {
 	uint64_t	received;	/* compute commands */
 	uint64_t	duplicates;	/* answered or dropped as duplicates */

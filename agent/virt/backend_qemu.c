@@ -521,23 +521,122 @@ backend_qemu_render(struct backend_qemu *q, const struct driver_spec *s,
 	return 0;
 }
 
+/* Writes (or touches) the prepared marker: its mtime is the prepare's. */
+static int
+mark_write(const char *mark)
+{
+	int fd;
+
+	if ((fd = open(mark, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0644)) == -1) {
+		err_set_errno(TS_EIO, "driver: %s", mark);
+		return -1;
+	}
+	if (futimens(fd, NULL) == -1 || close(fd) == -1) {
+		err_set_errno(TS_EIO, "driver: %s", mark);
+		return -1;
+	}
+	return 0;
+}
+
 int
-backend_qemu_prepare(struct backend_qemu *q, const struct driver_spec *s)
+backend_qemu_prepare(struct backend_qemu *q, const struct driver_spec *s,
+    int fresh, int *backing)
 {
 	struct backend_qemu_made m = { 0 };
-	char *xml = NULL;
+	struct qpaths p;
+	char mark[DISK_PATH_MAX], *xml = NULL;
+	int had_dir, marked;
 
+	*backing = 0;
+	if (qpaths_fill(q, s->uuid, &p) == -1 ||
+	    disk_instance_path(mark, sizeof(mark), q->instances_path, s->uuid,
+	    BACKEND_QEMU_PREPARED_NAME) == -1)
+		return -1;
+	if ((had_dir = exists(p.dir)) == -1 || (marked = exists(mark)) == -1)
+		return -1;
+	/* What an earlier prepare of a migration that never arrived left:
+	 * an incremental copy writes only the guest's clusters, so a disk
+	 * holding older writes would mix them in. Made again, empty. */
+	if (had_dir && marked && fresh) {
+		const char *old[] = { p.root, p.info, p.eph, p.swap, p.cfg };
+
+		for (size_t k = 0; k < sizeof(old) / sizeof(old[0]); k++)
+			if (unlink(old[k]) == -1 && errno != ENOENT) {
+				err_set_errno(TS_EIO, "driver: %s", old[k]);
+				return -1;
+			}
+		log_info("guest %s: disks of an earlier prepared migration "
+		    "made again", s->uuid);
+	}
+	/* The marker first: an agent that dies mid-way leaves a directory
+	 * its leftover scan finds (driver_guest_migrate_leftovers()). */
+	if (disk_instance_dir_create(q->instances_path, s->uuid) == -1)
+		return -1;
+	if (mark_write(mark) == -1) {
+		if (!had_dir && disk_instance_dir_remove(q->instances_path,
+		    s->uuid) == -1)
+			log_err("undoing");
+		return -1;
+	}
 	if (backend_qemu_render(q, s, &m, &xml) == -1) {
 		enum ts_errcode code = err_code();
 		char msg[1024];
 
 		snprintf(msg, sizeof(msg), "%s", err_msg());
+		m.dir = !had_dir;
 		backend_qemu_undo(q, s, &m);
 		err_set(code, "%s", msg);
 		return -1;
 	}
 	free(xml);
+	*backing = m.root && q->root_mode == DISK_ROOT_OVERLAY;
 	return 0;
+}
+
+int
+backend_qemu_prepared_age(struct backend_qemu *q, const char *uuid,
+    int64_t *age_ms)
+{
+	char mark[DISK_PATH_MAX];
+	struct stat st;
+
+	if (disk_instance_path(mark, sizeof(mark), q->instances_path, uuid,
+	    BACKEND_QEMU_PREPARED_NAME) == -1)
+		return -1;
+	if (lstat(mark, &st) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		err_set_errno(TS_EIO, "driver: %s", mark);
+		return -1;
+	}
+	*age_ms = clock_wall_ms() - ((int64_t)st.st_mtim.tv_sec * 1000 +
+	    st.st_mtim.tv_nsec / 1000000);
+	return 1;
+}
+
+int
+backend_qemu_root_backed(struct backend_qemu *q, const char *uuid,
+    const char *image_id)
+{
+	struct qpaths p;
+	struct disk_info di;
+	char base[DISK_PATH_MAX];
+	int e;
+
+	if (image_id == NULL || !uuid_valid(image_id) ||
+	    qpaths_fill(q, uuid, &p) == -1)
+		return 0;
+	if ((e = exists(p.root)) != 1 || strcmp(disk_format_read(q, p.info),
+	    "qcow2") != 0)
+		return 0;
+	snprintf(base, sizeof(base), "%s/%s", q->cache_dir, image_id);
+	if (disk_info(p.root, "qcow2", &di) == -1) {
+		log_warnx("guest %s: root disk not inspected (%s): copied in "
+		    "full", uuid, err_msg());
+		return 0;
+	}
+	return di.has_backing && strcmp(di.backing_file, base) == 0;
 }
 
 void

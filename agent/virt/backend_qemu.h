@@ -29,6 +29,7 @@
 #define TS_AGENT_BACKEND_QEMU_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct backend_qemu;
 struct driver_opts;
@@ -57,9 +58,27 @@ void			 backend_qemu_free(struct backend_qemu **);
 int	backend_qemu_render(struct backend_qemu *, const struct driver_spec *,
 	    struct backend_qemu_made *m, char **xml);
 /* Removes what m says a failed render made. */
-/* What an incoming live migration needs here (backend_qemu_render()'s
- * files, no definition); a failure undoes what this call made. */
-int	backend_qemu_prepare(struct backend_qemu *, const struct driver_spec *);
+/*
+ * What an incoming live migration needs here (backend_qemu_render()'s
+ * files, no definition), in a directory marked as prepared
+ * (BACKEND_QEMU_PREPARED_NAME, its mtime the prepare's; the marker stays
+ * after the guest arrives, harmless: only directories without a domain
+ * count as leftovers). fresh (no domain of the guest here): disks that an
+ * earlier prepare left are made again, empty. *backing: the root disk
+ * was made now as an empty qcow2 overlay over the spec's base image (an
+ * incremental copy suffices). A failure undoes what this call made.
+ */
+#define BACKEND_QEMU_PREPARED_NAME	"migrate.prepared"
+int	backend_qemu_prepare(struct backend_qemu *, const struct driver_spec *,
+	    int fresh, int *backing);
+/* 1 with the age of uuid's prepared marker in *age_ms, 0 when there is
+ * none; -1 with err set. */
+int	backend_qemu_prepared_age(struct backend_qemu *, const char *uuid,
+	    int64_t *age_ms);
+/* Whether uuid's root disk here is a qcow2 overlay whose backing file is
+ * image_id's base in this host's image cache (0 when unsure). */
+int	backend_qemu_root_backed(struct backend_qemu *, const char *uuid,
+	    const char *image_id);
 /* Where this host keeps guests and its image cache (borrowed). */
 void	backend_qemu_paths(const struct backend_qemu *,
 	    const char **instances, const char **cache);

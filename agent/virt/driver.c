@@ -15,6 +15,7 @@
  * the ACPI button is powered off after shutdown_timeout and still reboots
  * (libvirt's own ACPI reboot would silently do nothing to it).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <net/if.h>
 #include <stdarg.h>
@@ -1711,14 +1712,102 @@ with_paths(const char *xml, const char *src_inst, const char *dst_inst,
 
 int
 driver_guest_migrate_prepare(struct driver *d, const struct driver_spec *s,
-    const char **instances, const char **cache)
+    const char **instances, const char **cache, int *backing)
 {
+	virConnectPtr c;
+	virDomainPtr dom = NULL;
+	int fresh = 0;
+
 	*instances = *cache = NULL;
+	*backing = 0;
 	if (d->test != NULL)
 		return 0;	/* nothing outside libvirt */
-	if (backend_qemu_prepare(d->qemu, s) == -1)
+	if (!uuid_ok(s->uuid))
+		return -1;
+	/* A domain here (an incoming migration under way, or the guest
+	 * itself) uses the files: only what is missing is made, and so
+	 * when libvirt cannot say (the migration itself then fails). */
+	if ((c = virt_conn(d->virt)) != NULL) {
+		if ((dom = dom_get(c, s->uuid)) != NULL)
+			virDomainFree(dom);
+		else
+			fresh = err_code() == TS_ENOT_FOUND;
+		virConnectClose(c);
+	}
+	if (backend_qemu_prepare(d->qemu, s, fresh, backing) == -1)
 		return -1;
 	backend_qemu_paths(d->qemu, instances, cache);
+	return 0;
+}
+
+int
+driver_guest_migrate_cleanup(struct driver *d, const char *uuid,
+    int64_t min_age_ms)
+{
+	virConnectPtr c;
+	virDomainPtr dom;
+	int64_t age = 0;
+	int e;
+
+	if (!uuid_ok(uuid))
+		return -1;
+	if (d->test != NULL)
+		return 0;
+	if ((c = virt_conn(d->virt)) == NULL)
+		return -1;
+	dom = dom_get(c, uuid);
+	virConnectClose(c);
+	if (dom != NULL) {
+		virDomainFree(dom);
+		err_set(TS_ECONFLICT, "a domain of %s is defined here: its "
+		    "files are kept", uuid);
+		return -1;
+	}
+	if (err_code() != TS_ENOT_FOUND)
+		return -1;
+	if ((e = backend_qemu_prepared_age(d->qemu, uuid, &age)) == -1)
+		return -1;
+	if (e == 0)
+		return 0;	/* nothing prepared here (or gone already) */
+	if (age < min_age_ms) {
+		err_set(TS_ECONFLICT, "%s was prepared %lld ms ago: kept",
+		    uuid, (long long)age);
+		return -1;
+	}
+	if (disk_instance_dir_remove(d->instances_path, uuid) == -1)
+		return -1;
+	backend_qemu_forget(d->qemu, uuid);
+	log_info("instance %s: what a live migration here prepared is "
+	    "removed", uuid);
+	return 0;
+}
+
+int
+driver_guest_migrate_leftovers(struct driver *d, int64_t min_age_ms,
+    char (*out)[37], size_t max, size_t *n)
+{
+	DIR *dir;
+	struct dirent *de;
+
+	*n = 0;
+	if (d->test != NULL)
+		return 0;
+	if ((dir = opendir(d->instances_path)) == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		err_set_errno(TS_EIO, "driver: %s", d->instances_path);
+		return -1;
+	}
+	while (*n < max && (de = readdir(dir)) != NULL) {
+		int64_t age;
+
+		if (!uuid_valid(de->d_name) ||
+		    backend_qemu_prepared_age(d->qemu, de->d_name, &age) != 1 ||
+		    age < min_age_ms)
+			continue;
+		memcpy(out[(*n)++], de->d_name, 37);	/* a UUID: 36 + NUL */
+	}
+	closedir(dir);
 	return 0;
 }
 
@@ -1750,7 +1839,8 @@ driver_guest_migrate_abort(struct driver *d, const char *uuid)
 int
 driver_guest_migrate(struct driver *d, const char *uuid, uint64_t new_gen,
     const char *target_uri, const char *target_address, int block,
-    const char *target_instances, const char *target_cache)
+    const char *target_instances, const char *target_cache,
+    int target_backing, const char *image_id)
 {
 	const char *my_inst = NULL, *my_cache = NULL;
 	char *pxml = NULL;
@@ -1772,9 +1862,17 @@ driver_guest_migrate(struct driver *d, const char *uuid, uint64_t new_gen,
 		    "live-migrate between hosts");
 		return -1;
 	}
-	/* Disks are local qcow2 overlays over the image cache: the target
-	 * gets a full copy of each (flattened, no backing file needed). */
-	if (block)
+	/* Disks are local qcow2 overlays over the image cache. The target
+	 * prepared an empty overlay over the same base (same image, checked
+	 * against its sha512): only what the guest wrote is copied (an
+	 * ephemeral disk, without a backing file on either side, is copied
+	 * whole either way). Otherwise (an older target, a raw root, a root
+	 * that is not an overlay of the image here) each disk is copied in
+	 * full, flattened. */
+	if (block && target_backing &&
+	    backend_qemu_root_backed(d->qemu, uuid, image_id))
+		flags |= VIR_MIGRATE_NON_SHARED_INC;
+	else if (block)
 		flags |= VIR_MIGRATE_NON_SHARED_DISK;
 	if ((c = virt_conn(d->virt)) == NULL)
 		return -1;
@@ -1811,8 +1909,9 @@ driver_guest_migrate(struct driver *d, const char *uuid, uint64_t new_gen,
 		}
 	}
 	log_info("instance %s: live migration to %s (generation %llu%s)",
-	    uuid, target_uri, (unsigned long long)new_gen, block ?
-	    ", disks copied" : "");
+	    uuid, target_uri, (unsigned long long)new_gen,
+	    (flags & VIR_MIGRATE_NON_SHARED_INC) ? ", what the guest wrote "
+	    "copied" : block ? ", disks copied" : "");
 	t0 = clock_mono_ms();
 	if (virDomainMigrateToURI3(dom, target_uri, params, nparams, flags) <
 	    0) {

@@ -320,16 +320,36 @@ int	driver_guest_delete(struct driver *, const char *uuid);
 int	driver_guest_migrate(struct driver *, const char *uuid,
 	    uint64_t new_gen, const char *target_uri,
 	    const char *target_address, int block,
-	    const char *target_instances, const char *target_cache);
+	    const char *target_instances, const char *target_cache,
+	    int target_backing, const char *image_id);
 
 /* On the target, before a live migration: the guest's files outside
- * libvirt (backend_qemu_prepare()); *instances and *cache: this host's
- * instances_path and image cache (borrowed; NULL for the test driver,
- * which needs nothing). The source rewrites its own prefixes to them
- * (target_instances, target_cache of driver_guest_migrate()). */
+ * libvirt (backend_qemu_prepare(); fresh unless a domain of the guest is
+ * defined here); *instances and *cache: this host's instances_path and
+ * image cache (borrowed; NULL for the test driver, which needs nothing).
+ * The source rewrites its own prefixes to them (target_instances,
+ * target_cache of driver_guest_migrate()). *backing: the root disk is an
+ * empty overlay over the spec's base image here (target_backing). */
 int	driver_guest_migrate_prepare(struct driver *,
 	    const struct driver_spec *, const char **instances,
-	    const char **cache);
+	    const char **cache, int *backing);
+
+/*
+ * On a target, after its live migration failed or was aborted (or never
+ * came): removes the instance directory that driver_guest_migrate_prepare()
+ * made, with its image cache references, when it is marked as prepared at
+ * least min_age_ms ago and no domain of uuid is defined here. 0 done or
+ * nothing to do; -1 TS_ECONFLICT (a domain is defined: never its files;
+ * or prepared too recently), TS_EUNAVAILABLE, TS_EIO.
+ */
+int	driver_guest_migrate_cleanup(struct driver *, const char *uuid,
+	    int64_t min_age_ms);
+/* The UUIDs (at most max, into out) of the instance directories marked as
+ * prepared at least min_age_ms ago; files only (no libvirt call): the
+ * caller leaves out its guests, and driver_guest_migrate_cleanup() checks
+ * again. */
+int	driver_guest_migrate_leftovers(struct driver *, int64_t min_age_ms,
+	    char (*out)[37], size_t max, size_t *n);
 
 /* Aborts the guest's running job (a live migration) here, its source:
  * the migration then fails and the guest keeps running here.

@@ -127,6 +127,7 @@ struct prep {
 	 * qemu, undefining). PREP_ABORTED: an abort was sent to the source,
 	 * so its failure is the migration record's "cancelled", as Nova's. */
 	unsigned	 flags;
+	int		 backing;	/* its root_backing */
 	struct prep	*next;
 };
 
@@ -941,6 +942,8 @@ send_migrate(struct recon *r, const struct rec_instance *i,
 	}
 	m.target_instances_path = p->instances_path;
 	m.target_cache_dir = p->cache_dir;
+	m.has_target_backing = true;
+	m.target_backing = p->backing;
 	rc = post(r, i->host, &schema_msg_instance_migrate, &m, reqid);
 	prep_put(r, p);		/* for a re-send */
 	return rc;
@@ -1377,6 +1380,27 @@ end_task(struct store_txn *txn, struct rec_instance *i, int ok,
 	return 0;
 }
 
+/* Asks host to remove what it prepared for uuid's live migration (it
+ * keeps the files of any domain of uuid defined there; min_age_ms: only
+ * a preparation at least that old). Logged, not retried: the host's
+ * leftover reports are the level. */
+static void
+migrate_cleanup(struct recon *r, const char *host, const char *uuid,
+    uint64_t min_age_ms)
+{
+	struct msg_instance_migrate_cleanup m = { 0 };
+	char reqid[CODEC_REQUEST_ID_MAX + 1];
+
+	snprintf(m.uuid, sizeof(m.uuid), "%s", uuid);
+	m.has_min_age_ms = min_age_ms > 0;
+	m.min_age_ms = min_age_ms;
+	new_reqid(reqid);
+	if (post(r, host, &schema_msg_instance_migrate_cleanup, &m, reqid) ==
+	    0)
+		log_info("instance %s: %s asked to remove what it prepared for "
+		    "the live migration (%s)", uuid, host, reqid);
+}
+
 /*
  * Ends the live migration of i (a copy the caller writes): ok, the guest
  * runs on the target: host, ports and generation move there and the
@@ -1421,6 +1445,9 @@ migrate_end(struct recon *r, struct store_txn *txn, struct rec_instance *i,
 		log_warnx("live migration of %s from %s to %s failed: %s; it "
 		    "stays on %s", i->uuid, i->host, target, why ? why : "?",
 		    i->host);
+		/* What the target prepared goes now; a target away misses
+		 * this, its leftover reports bring it back. */
+		migrate_cleanup(r, target, i->uuid, 0);
 		free(target);
 	}
 	i->migrate_host = NULL;
@@ -3128,6 +3155,7 @@ process_prepared(struct recon *r, struct ev *e)
 		}
 		snprintf(p->uuid, sizeof(p->uuid), "%s", m->uuid);
 		snprintf(p->reqid, sizeof(p->reqid), "%s", m->in_reply_to);
+		p->backing = m->has_root_backing && m->root_backing;
 		prep_free(prep_take(r, m->uuid, NULL));
 		prep_put(r, p);
 		log_info("instance %s: %s prepared for the live migration",
@@ -3458,10 +3486,53 @@ uptime_reply(struct recon *r, const char *host, struct msg_host_uptime *m)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/*
+ * A host's instance directory prepared for a live migration that never
+ * arrived (instance_migrate_leftover): garbage unless the controller
+ * places the instance on that host or is moving it there (a live
+ * migration's, a resize's or a cold migration's target). Read in the
+ * caller's thread; the agent checks the rest (no domain there, the
+ * preparation older than the answer's minimum age).
+ */
+#define LEFTOVER_MIN_AGE_MS	10000
+
+static void
+leftover(struct recon *r, const char *host,
+    const struct msg_instance_migrate_leftover *m)
+{
+	struct store_txn *txn = NULL;
+	struct rec_instance i;
+	int have, keep = 0;
+
+	if (store_read_begin(r->store, &txn) == -1) {
+		log_err("leftover report");
+		return;
+	}
+	memset(&i, 0, sizeof(i));
+	have = compute_db_instance_get(txn, m->uuid, &i) == 0;
+	store_txn_end(&txn);
+	if (have)
+		keep = (i.host && strcmp(i.host, host) == 0) ||
+		    (i.migrate_host && strcmp(i.migrate_host, host) == 0) ||
+		    (i.resize_host && strcmp(i.resize_host, host) == 0);
+	codec_clear(&schema_rec_instance, &i);
+	if (keep) {
+		log_debug("instance %s: what %s prepared is its own", m->uuid,
+		    host);
+		return;
+	}
+	migrate_cleanup(r, host, m->uuid, LEFTOVER_MIN_AGE_MS);
+}
+
 int
 recon_agent_msg(struct recon *r, const char *host, struct codec_envelope *env)
 {
 	struct ev *e;
+
+	if (env->type == &schema_msg_instance_migrate_leftover) {
+		leftover(r, host, env->body);
+		return 1;
+	}
 
 	if (env->type == &schema_msg_console_output) {
 		console_reply(r, host, env->body);

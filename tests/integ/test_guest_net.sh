@@ -745,7 +745,15 @@ grep -q "live migration of ${SID[gnvm4]} from h1 to h2 failed" "$T/ctl.log" ||
 page "$FIP4" "${SID[gnvm4]}" || fail "gnvm4's page after the failed migration"
 "$FH" up "$NSP" 2 "$T/h2" "$BUS" "$IMP" > "$T/fakehost-h2-again.log" 2>&1 ||
 	fail "restarting h2's libvirtd: $(cat "$T/fakehost-h2-again.log")"
-ok "live migration to h2 with its libvirtd stopped: accepted, then rolled back: gnvm4 ACTIVE and running on h1, its page answering; h2's usage as before ($U0)"
+# What h2 prepared for it (overlays, config drive, the prepared marker)
+# goes: the controller's clean-up at the failure found h2's libvirtd down
+# (no domain check, nothing removed), so h2's leftover report (prepared
+# over 15 s ago, no domain of it) brings it back, level-triggered.
+grep -q "instance ${SID[gnvm4]}: prepared for an incoming live migration" "$T/agent-h2.log" ||
+	fail "h2 did not prepare gnvm4's files before the failed migration"
+t0=$SECONDS
+within 90 "h2's directory of gnvm4 removed after the failed migration" eval '[ ! -e "$T/inst-h2/${SID[gnvm4]}" ]'
+ok "live migration to h2 with its libvirtd stopped: accepted, then rolled back: gnvm4 ACTIVE and running on h1, its page answering; h2's usage as before ($U0); h2's prepared files of it removed $((SECONDS - t0)) s after its libvirtd came back"
 
 # Aborted (`nova live-migration-abort`, DELETE /servers/{id}/migrations/{mid}
 # at 2.24): gnvm4's migrations throttled to 1 MiB/s on h1 (virsh
@@ -769,6 +777,7 @@ lm_job() {
 	    lv 1 domjobinfo "instance-${SID[gnvm4]}" | grep -Eq '^Job type: +Unbounded'
 }
 within 120 "gnvm4's live migration to h2 running in h1's libvirtd" lm_job
+[ -e "$T/inst-h2/${SID[gnvm4]}/disk" ] || fail "h2 has no prepared root disk of gnvm4 while it migrates there"
 MID=$(mid)
 nova live-migration-abort "${SID[gnvm4]}" "$MID" > "$T/lm-abort2.txt" 2>&1 ||
 	{ cat "$T/lm-abort2.txt"; fail "nova live-migration-abort gnvm4 $MID"; }
@@ -783,9 +792,10 @@ MST=$(curl -s -H "X-Auth-Token: $TOK" -H "OpenStack-API-Version: compute 2.24" \
 lv 2 list --all --name | grep -qx "instance-${SID[gnvm4]}" &&
 	fail "gnvm4 is defined on h2 after the aborted migration"
 [ "$(used h2)" = "$U0" ] || fail "h2's usage after the aborted migration: $(used h2), before: $U0"
+within 30 "h2's directory of gnvm4 removed after the aborted migration" eval '[ ! -e "$T/inst-h2/${SID[gnvm4]}" ]'
 page "$FIP4" "${SID[gnvm4]}" || fail "gnvm4's page after the aborted migration"
 lv 1 migrate-setspeed "instance-${SID[gnvm4]}" 8796093022207 || fail "virsh migrate-setspeed back on h1"
-ok "nova live-migration-abort gnvm4 $MID (its migration to h2 throttled to 1 MiB/s): rolled back in $ABSECS s, migration cancelled, gnvm4 running on h1 with its page answering, nothing on h2, h2's usage as before"
+ok "nova live-migration-abort gnvm4 $MID (its migration to h2 throttled to 1 MiB/s): rolled back in $ABSECS s, migration cancelled, gnvm4 running on h1 with its page answering, nothing on h2 (not defined, its directory removed), h2's usage as before"
 
 migrated gnvm4 1 2
 within 60 "gnvm4's page through $FIP4 from h2 again" page "$FIP4" "${SID[gnvm4]}"

@@ -364,6 +364,9 @@ test_migrate_prepare(void **state)
 	assert_string_equal(r->in_reply_to, "req-p1");
 	assert_string_equal(r->result, "ok");
 	assert_null(r->instances_path);
+	/* no disk made: an incremental copy would have nothing under it */
+	assert_true(r->has_root_backing);
+	assert_false(r->root_backing);
 	assert_int_equal(driver_guest_get(drv, u, &g), -1);
 	m.spec.name = "not-the-instance-name";
 	send_cmd(&schema_msg_instance_migrate_prepare, &m, "req-p2");
@@ -379,6 +382,17 @@ test_migrate_prepare(void **state)
 	assert_int_equal(cap.n, 0);
 	assert_int_equal(driver_guest_get(drv, u, &g), 0);
 	assert_int_equal(g.power_state, VIRT_POWER_RUNNING);
+	/* a clean-up is unanswered and leaves a guest defined here alone
+	 * (driver_test checks the files) */
+	{
+		struct msg_instance_migrate_cleanup cl = { 0 };
+
+		snprintf(cl.uuid, sizeof(cl.uuid), "%s", u);
+		send_cmd(&schema_msg_instance_migrate_cleanup, &cl, "req-p5");
+		assert_int_equal(cap.n, 0);
+		assert_int_equal(driver_guest_get(drv, u, &g), 0);
+		assert_int_equal(g.power_state, VIRT_POWER_RUNNING);
+	}
 	cap_reset();
 }
 static int

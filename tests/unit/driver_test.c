@@ -43,6 +43,7 @@
 #define URI	"test:///default"
 #define UUID1	"0b5c1a4e-6d1f-4f53-9f0e-2d3a0c9e1a01"
 #define UUID2	"0b5c1a4e-6d1f-4f53-9f0e-2d3a0c9e1a02"
+#define UUID6	"0b5c1a4e-6d1f-4f53-9f0e-2d3a0c9e1a06"
 #define IMG	"11111111-2222-4333-8444-555555555501"
 #define BIGIMG	"11111111-2222-4333-8444-555555555502"
 #define KERNEL	"11111111-2222-4333-8444-555555555503"
@@ -915,6 +916,89 @@ test_boot_from_volume(void **state)
 	config_free(&c);
 }
 
+/*
+ * The target's side of a live migration: prepare makes fresh disks in a
+ * directory marked as prepared (again fresh when an earlier prepare left
+ * them), root_backing when the root is an empty overlay of the image;
+ * the leftover scan lists it; the clean-up removes it (not when too
+ * recent), never the files of a guest defined here.
+ */
+static void
+test_migrate_prepare_cleanup(void **state)
+{
+	struct config *c = cfg_make(0);
+	struct driver *d = drv_make(c, 1);
+	struct driver_spec s;
+	struct disk_info di;
+	const char *inst, *cache;
+	char dir[DISK_PATH_MAX], root[DISK_PATH_MAX], mark[DISK_PATH_MAX],
+	    kp[DISK_PATH_MAX + 64], ids[4][37];
+	struct stat sb;
+	int backing = -1;
+	size_t n;
+
+	(void)state;
+	assert_non_null(d);
+	spec_init(&s, UUID6, 4);
+	ipath_file(dir, sizeof(dir), UUID6, NULL);
+	ipath_file(root, sizeof(root), UUID6, DISK_ROOT_NAME);
+	ipath_file(mark, sizeof(mark), UUID6, "migrate.prepared");
+	assert_int_equal(driver_guest_migrate_prepare(d, &s, &inst, &cache,
+	    &backing), 0);
+	assert_int_equal(backing, 1);
+	assert_string_equal(inst, ipath);
+	assert_true(file_exists(mark));
+	assert_null(dom_xml(UUID6));		/* nothing defined */
+	assert_int_equal(disk_info(root, "qcow2", &di), 0);
+	snprintf(kp, sizeof(kp), "%s/_base/%s", ipath, IMG);
+	assert_true(di.has_backing);
+	assert_string_equal(di.backing_file, kp);
+	assert_int_equal(driver_guest_migrate_leftovers(d, 0, ids, 4, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(ids[0], UUID6);
+	/* too recent for a leftover of a minute */
+	assert_int_equal(driver_guest_migrate_leftovers(d, 60000, ids, 4, &n),
+	    0);
+	assert_int_equal(n, 0);
+
+	/* prepared again (a migration that never came, then a new one):
+	 * the old root, with what it had gathered, is made again empty */
+	assert_int_equal(truncate(root, 8 << 20), 0);
+	assert_int_equal(driver_guest_migrate_prepare(d, &s, &inst, &cache,
+	    &backing), 0);
+	assert_int_equal(backing, 1);
+	assert_int_equal(stat(root, &sb), 0);
+	assert_true(sb.st_size < (1 << 20));
+
+	/* a clean-up asking for an older preparation keeps it */
+	assert_int_equal(driver_guest_migrate_cleanup(d, UUID6, 3600000), -1);
+	assert_int_equal(err_code(), TS_ECONFLICT);
+	assert_true(file_exists(root));
+	assert_int_equal(driver_guest_migrate_cleanup(d, UUID6, 0), 0);
+	assert_false(file_exists(dir));
+	assert_int_equal(driver_guest_migrate_leftovers(d, 0, ids, 4, &n), 0);
+	assert_int_equal(n, 0);
+	/* nothing left: nothing to do */
+	assert_int_equal(driver_guest_migrate_cleanup(d, UUID6, 0), 0);
+
+	/* a guest defined here (arrived, marker and all): its files stay,
+	 * a prepare keeps its root (no incremental copy onto it) */
+	assert_int_equal(driver_guest_migrate_prepare(d, &s, &inst, &cache,
+	    &backing), 0);
+	assert_int_equal(driver_guest_ensure(d, &s), 0);
+	assert_int_equal(driver_guest_migrate_cleanup(d, UUID6, 0), -1);
+	assert_int_equal(err_code(), TS_ECONFLICT);
+	assert_true(file_exists(root));
+	assert_int_equal(driver_guest_migrate_prepare(d, &s, &inst, &cache,
+	    &backing), 0);
+	assert_int_equal(backing, 0);
+	assert_true(file_exists(root));
+	assert_int_equal(driver_guest_delete(d, UUID6), 0);
+	assert_false(file_exists(dir));
+	driver_free(&d);
+	config_free(&c);
+}
+
 int
 main(void)
 {
@@ -925,6 +1009,7 @@ main(void)
 		cmocka_unit_test(test_nics),
 		cmocka_unit_test(test_volumes),
 		cmocka_unit_test(test_boot_from_volume),
+		cmocka_unit_test(test_migrate_prepare_cleanup),
 	};
 
 	log_init("driver_test", LOG_LVL_WARN, LOG_TO_STDERR, NULL);

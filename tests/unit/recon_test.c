@@ -1460,6 +1460,32 @@ find_h2(const struct schema_type *type, const char *uuid, char reqid[65])
 	fail_msg("no %s about %s on h2", type->name, uuid);
 }
 
+/* Nothing of type about uuid reached h2 within 500 ms (recon posts from
+ * the thread that recon_sync() waited for: anything would be queued). */
+static void
+none_h2(const struct schema_type *type, const char *uuid)
+{
+	for (int64_t until = clock_mono_ms() + 500; clock_mono_ms() < until;) {
+		struct bus_msg m;
+		struct codec_envelope env;
+
+		if (bus_poll(srv, 5, &m) == 1)
+			bus_msg_clear(&m);
+		while (bus_poll(cli2, 5, &m) == 1) {
+			memset(&env, 0, sizeof(env));
+			if (codec_envelope_decode(m.data, m.len,
+			    SCHEMA_FROM_CONTROLLER, &env) == 0) {
+				if (env.type == type && strcmp((const char *)
+				    env.body, uuid) == 0)
+					fail_msg("%s about %s reached h2",
+					    type->name, uuid);
+				codec_envelope_clear(&env);
+			}
+			bus_msg_clear(&m);
+		}
+	}
+}
+
 /* The target's answer to instance_migrate_prepare. */
 static void
 prepared(const char *from, const char *uuid, const char *reqid,
@@ -1475,6 +1501,8 @@ prepared(const char *from, const char *uuid, const char *reqid,
 	if (strcmp(result, "ok") == 0) {
 		m.instances_path = "/srv/h2/instances";
 		m.cache_dir = "/srv/h2/instances/_base";
+		m.has_root_backing = true;
+		m.root_backing = true;
 	} else {
 		m.fault_message = "no room";
 	}
@@ -1486,6 +1514,27 @@ prepared(const char *from, const char *uuid, const char *reqid,
 	buf_free(&b);
 	assert_int_equal(recon_agent_msg(rec, from, &env), 1);
 	assert_null(env.body);		/* taken */
+	codec_envelope_clear(&env);
+	recon_sync(rec);
+}
+
+/* A host's report of a directory prepared for a migration that never
+ * arrived. */
+static void
+leftover(const char *from, const char *uuid)
+{
+	struct msg_instance_migrate_leftover m = { 0 };
+	struct codec_envelope env;
+	struct buf b = { 0 };
+
+	snprintf(m.uuid, sizeof(m.uuid), "%s", uuid);
+	assert_int_equal(codec_envelope_encode(
+	    &schema_msg_instance_migrate_leftover, &m, "", from, &b), 0);
+	memset(&env, 0, sizeof(env));
+	assert_int_equal(codec_envelope_decode(b.data, b.len, SCHEMA_FROM_AGENT,
+	    &env), 0);
+	buf_free(&b);
+	assert_int_equal(recon_agent_msg(rec, from, &env), 1);
 	codec_envelope_clear(&env);
 	recon_sync(rec);
 }
@@ -1555,6 +1604,8 @@ test_live_migration(void **state)
 	c = env->body;
 	assert_string_equal(c->target_instances_path, "/srv/h2/instances");
 	assert_string_equal(c->target_cache_dir, "/srv/h2/instances/_base");
+	/* the target's root overlays the image: an incremental copy */
+	assert_true(c->has_target_backing && c->target_backing);
 	assert_int_equal(c->generation, 3);
 	assert_int_equal(c->new_generation, 4);
 	assert_string_equal(c->target_host, "h2");
@@ -1572,6 +1623,19 @@ test_live_migration(void **state)
 	mig_status(m.mig_id, "completed");
 	got_clear(&g);
 
+	/* 1b. Leftover reports: h1 (neither its host nor its target any
+	 * more) is told to remove what it prepared, only what is older than
+	 * the answer's minimum age; h2, its host, is not. */
+	leftover("h1", m.uuid);
+	env = find(&g, &schema_msg_instance_migrate_cleanup, m.uuid);
+	assert_true(((struct msg_instance_migrate_cleanup *)env->body)->
+	    has_min_age_ms);
+	assert_int_equal(((struct msg_instance_migrate_cleanup *)env->body)->
+	    min_age_ms, 10000);
+	got_clear(&g);
+	leftover("h2", m.uuid);
+	none_h2(&schema_msg_instance_migrate_cleanup, m.uuid);
+
 	/* 2. Answered with a failure: back where it was, the target's claim
 	 * released. */
 	mk(&m);
@@ -1586,6 +1650,14 @@ test_live_migration(void **state)
 	assert_int_equal(v2.vcpus, v1.vcpus - 1);
 	action_result(m.uuid, m.reqid, "Error");
 	mig_status(m.mig_id, "error");
+	/* what the target prepared goes at once */
+	find_h2(&schema_msg_instance_migrate_cleanup, m.uuid, preq);
+	/* while it migrates to h2, a leftover report of h2 is no garbage */
+	mk(&m);
+	leftover("h2", m.uuid);
+	none_h2(&schema_msg_instance_migrate_cleanup, m.uuid);
+	answer("h1", m.uuid, m.reqid, true, 1, "error", 3);
+	settled(m.uuid, "h1", 3);
 
 	/* 2b. The target could not prepare: the same roll-back, no command
 	 * to the source. */
