@@ -446,14 +446,18 @@ ok "resize confirm keeps the new flavor"
 # source keeps its stopped guest until confirm or revert, and the claims
 # of both hosts stay until then. (hv_guests counts running guests.)
 G0=$(hv_guests "$HOST")
+declare -A GB=([h1]=$(hv_guests h1) [h2]=$(hv_guests h2))
 openstack server migrate vm1
 wait_status VERIFY_RESIZE
 OTHER=$(host_of)
 case "$OTHER" in h1|h2) [ "$OTHER" != "$HOST" ] ;; *) false ;; esac ||
 	fail "cold migrate: VERIFY_RESIZE on '$OTHER', not the other host of $HOST"
 [ "$(used)" = $((U0 + 3)) ] || fail "both claims while migrated: vcpus_used $(used), want $((U0 + 3))"
-H0=$(hv_guests "$OTHER")
 fenced() { [ "$(hv_guests "$1")" = "$2" ]; }
+# (the counts are the agents' heartbeats: wait for the one that shows
+# vm1's copy running on $OTHER before counting on it)
+H0=$((${GB[$OTHER]} + 1))
+wait_for 15 "vm1 running on $OTHER" fenced "$OTHER" "$H0"
 wait_for 15 "vm1 stopped on $HOST" fenced "$HOST" $((G0 - 1))
 grep -q "guest $VM1 on $HOST belongs to an instance placed on" "$T/ctl.log" &&
 	fail "$HOST's guest kept for a revert was fenced"
