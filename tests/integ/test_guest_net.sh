@@ -885,9 +885,11 @@ ok "drain of h2 (drain_host.py, novaclient): gnvm4 and gnvm6 live-migrated to h1
 EVT0=$SECONDS
 P4=$(port_of gnvm4)
 [ -n "$P4" ] || fail "gnvm4 has no one port"
-# pboot NAME: the boot id of NAME's last GUEST-UP on its console.
+# pboot NAME: the boot id on NAME's console's last GUEST-UP or TICK line
+# (a guest that came by live migration has no GUEST-UP on this host's
+# console, only ticks).
 pboot() {
-	console "$1" | sed -n 's/^TINYSTACK-GUEST-UP bootid=\([^ ]*\) .*/\1/p' | tail -n 1
+	console "$1" | sed -n 's/^TINYSTACK-GUEST-\(UP\|TICK\) .*bootid=\([^ ]*\).*/\2/p' | tail -n 1
 }
 B0=$(pboot gnvm4)
 [ -n "$B0" ] || fail "no boot id of gnvm4 on its console"
