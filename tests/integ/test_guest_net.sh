@@ -871,8 +871,9 @@ within 60 "gnvm6's page through $FIP6 after the drain" page "$FIP6" "${SID[gnvm6
 ok "drain of h2 (drain_host.py, novaclient): gnvm4 and gnvm6 live-migrated to h1 in $((SECONDS - t0)) s, same boots, pages answering through $FIP4 and $FIP6; h2 has no guest left"
 
 # ---- evacuation of a crashed host (issue 16) -------------------------------
-# h1's agent killed -9 while its libvirtd and guests run on (as when the
-# agent is cut off by a partition: the hard case for fencing), h1 forced
+# h1's agent and libvirtd killed -9 while its qemu guests run on (a
+# crashed control plane, or an agent cut off by a partition: the hard
+# case for fencing), h1 forced
 # down (`compute service set --down`, 2.11), `nova evacuate gnvm4 h2`:
 # rebuilt on h2 from its image (a new boot) with the same port, fixed IP
 # and floating IP; the old qemu guest still runs on h1 meanwhile. h1's
@@ -898,8 +899,10 @@ OTHERS="gnvm1 gnvm2 gnvm3 gnvm5 gnvm6"
 U1=$(used h1)
 U2=$(used h2)
 PA=$(pid_of agent-h1)
-kill -9 "$PA"
+PL=$(cat "$T/h1/libvirtd.pid")
+kill -9 "$PA" "$PL"
 within 30 "h1's agent to die" dead "$PA"
+within 30 "h1's libvirtd to die" dead "$PL"
 openstack --os-compute-api-version 2.11 compute service set --down h1 nova-compute ||
 	fail "compute service set --down h1 nova-compute"
 within 30 "h1 forced down" is_state h1 down
@@ -927,7 +930,10 @@ ev_t3=$(date +%s.%N)
 [ "$(openstack floating ip list --port "$P4" -f value -c "Floating IP Address")" = "$FIP4" ] ||
 	fail "gnvm4's port lost its floating IP $FIP4"
 [ "$(lv 2 domstate "instance-${SID[gnvm4]}" | head -n 1)" = running ] || fail "gnvm4 is not running on h2"
-# The hard case: h1's libvirtd still runs the old guest.
+# The hard case: h1's qemu still runs the old guest (a libvirtd killed -9
+# leaves its guests running); h1's libvirtd restarted finds it again.
+"$FH" up "$NSP" 1 "$T/h1" "$BUS" "$IMP" > "$T/fakehost-h1-again.log" 2>&1 ||
+	fail "restarting h1's libvirtd: $(cat "$T/fakehost-h1-again.log")"
 [ "$(lv 1 domstate "instance-${SID[gnvm4]}" | head -n 1)" = running ] ||
 	fail "the old gnvm4 is not running on h1 (the partitioned agent's guest should be)"
 curl -s -H "X-Auth-Token: $TOK" "http://127.0.0.1:$CP/v2.1/servers/${SID[gnvm4]}/os-instance-actions" |
@@ -940,7 +946,7 @@ read -r a b c <<< "$U2"
 EVS=$(echo "$ev_t1 - $ev_t0" | bc)
 EVB=$(echo "$ev_t2 - $ev_t0" | bc)
 EVL=$(echo "$ev_t3 - $ev_t0" | bc)
-ok "h1's agent killed -9, h1 forced down (2.11), nova evacuate gnvm4 h2: ACTIVE on h2 in $EVS s, a new boot ($B0 -> $B1) in $EVB s, its lease of the same port's $IP4 in $EVL s; port $P4 bound to h2 with $FIP4; the old guest still runs on h1"
+ok "h1's agent and libvirtd killed -9, h1 forced down (2.11), nova evacuate gnvm4 h2: ACTIVE on h2 in $EVS s, a new boot ($B0 -> $B1) in $EVB s, its lease of the same port's $IP4 in $EVL s; port $P4 bound to h2 with $FIP4; the old guest still runs on h1"
 
 # h1's agent returns with the stale copy under its libvirtd.
 T4=$(tick gnvm4)
