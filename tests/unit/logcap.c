@@ -66,6 +66,11 @@ logcap_count(const char *needle)
 	pthread_mutex_lock(&lc_lock);
 	for (int i = 0; i < lc.n && i < LOGCAP_KEEP; i++)
 		n += strstr(lc.lines[i], needle) != NULL;
+	/* A count over a capture that overflowed misses lines: say so, so a
+	 * 0 is not mistaken for "not logged". */
+	if (lc.n > LOGCAP_KEEP)
+		fprintf(stderr, "logcap: %d lines captured, only the first %d "
+		    "searched for \"%s\"\n", lc.n, LOGCAP_KEEP, needle);
 	pthread_mutex_unlock(&lc_lock);
 	return n;
 }

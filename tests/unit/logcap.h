@@ -8,7 +8,9 @@
 #ifndef TS_TEST_LOGCAP_H
 #define TS_TEST_LOGCAP_H
 
-#define LOGCAP_KEEP	32
+/* Enough for a host report that re-creates every earlier test's guests of
+ * that host (recon_test logs one line each). */
+#define LOGCAP_KEEP	256
 
 /* Starts capturing at INFO (and above), forgetting earlier lines. */
 void		 logcap_begin(void);
