@@ -1043,13 +1043,15 @@ network_port_release_device(struct network *svc, struct store_txn *txn,
 	return 0;
 }
 
-int
-network_port_move_device(struct network *svc, struct store_txn *txn,
-    const char *device_id, const char *host)
+/* Rewrites every port of device_id in txn: edit changes a copy of each
+ * (returns 0, or -1 with the error set), which replaces the stored one
+ * with its indexes kept. */
+static int
+update_device_ports(struct store_txn *txn, const char *device_id,
+    int (*edit)(struct rec_port *, const char *), const char *host)
 {
 	struct release_arg ra = { .n = 0 };
 
-	(void)svc;
 	if (network_db_port_each_device(txn, device_id, release_cb, &ra) == -1)
 		return -1;
 	for (size_t i = 0; i < ra.n; i++) {
@@ -1058,15 +1060,8 @@ network_port_move_device(struct network *svc, struct store_txn *txn,
 
 		if (network_db_port_get(txn, ra.ids[i], &old) == 0 &&
 		    network_db_port_get(txn, ra.ids[i], &p) == 0 &&
-		    network_set_str(&p.binding_host_id, host) == 0 &&
-		    network_set_str(&p.binding_vif_type, "bridge") == 0 &&
-		    network_set_str(&p.status, "ACTIVE") == 0) {
-			free(p.migrating_to);
-			p.migrating_to = NULL;
-			p.revision_number++;
-			p.updated_at = db_now_ms();
+		    edit(&p, host) == 0)
 			rc = network_db_port_put(txn, &p, &old);
-		}
 		codec_clear(&schema_rec_port, &old);
 		codec_clear(&schema_rec_port, &p);
 		if (rc == -1)
@@ -1075,35 +1070,46 @@ network_port_move_device(struct network *svc, struct store_txn *txn,
 	return 0;
 }
 
+static int
+bind_moved(struct rec_port *p, const char *host)
+{
+	if (network_set_str(&p->binding_host_id, host) == -1 ||
+	    network_set_str(&p->binding_vif_type, "bridge") == -1 ||
+	    network_set_str(&p->status, "ACTIVE") == -1)
+		return -1;
+	free(p->migrating_to);
+	p->migrating_to = NULL;
+	p->revision_number++;
+	p->updated_at = db_now_ms();
+	return 0;
+}
+
+static int
+mark_migrating(struct rec_port *p, const char *host)
+{
+	free(p->migrating_to);
+	p->migrating_to = NULL;
+	if (host != NULL && (p->migrating_to = strdup(host)) == NULL) {
+		err_set(TS_ENOMEM, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int
+network_port_move_device(struct network *svc, struct store_txn *txn,
+    const char *device_id, const char *host)
+{
+	(void)svc;
+	return update_device_ports(txn, device_id, bind_moved, host);
+}
+
 int
 network_port_migrating(struct network *svc, struct store_txn *txn,
     const char *device_id, const char *host)
 {
-	struct release_arg ra = { .n = 0 };
-
 	(void)svc;
-	if (network_db_port_each_device(txn, device_id, release_cb, &ra) == -1)
-		return -1;
-	for (size_t i = 0; i < ra.n; i++) {
-		struct rec_port old = { .id = "" }, p = { .id = "" };
-		int rc = -1;
-
-		if (network_db_port_get(txn, ra.ids[i], &old) == 0 &&
-		    network_db_port_get(txn, ra.ids[i], &p) == 0) {
-			free(p.migrating_to);
-			p.migrating_to = NULL;
-			if (host == NULL || (p.migrating_to = strdup(host)) !=
-			    NULL)
-				rc = network_db_port_put(txn, &p, &old);
-			else
-				err_set(TS_ENOMEM, "out of memory");
-		}
-		codec_clear(&schema_rec_port, &old);
-		codec_clear(&schema_rec_port, &p);
-		if (rc == -1)
-			return -1;
-	}
-	return 0;
+	return update_device_ports(txn, device_id, mark_migrating, host);
 }
 
 int
