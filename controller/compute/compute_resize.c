@@ -662,6 +662,8 @@ revert_home(struct fin *f, struct store_txn *txn, struct rec_instance *i)
 	return 0;
 }
 
+static const char *const resized_states[] = { "resized", NULL };
+
 static int
 resized_ok(const struct rec_instance *i, const char *action, bool admin)
 {
@@ -669,16 +671,8 @@ resized_ok(const struct rec_instance *i, const char *action, bool admin)
 		err_set(TS_ECONFLICT, "Instance %s is locked", i->uuid);
 		return -1;
 	}
-	if (strcmp(i->vm_state, "resized") != 0) {
-		err_set(TS_ECONFLICT, "Cannot '%s' instance %s while it is in "
-		    "vm_state %s", action, i->uuid, i->vm_state);
+	if (compute_servers_state_check(i, action, resized_states) == -1)
 		return -1;
-	}
-	if (i->task_state != NULL) {
-		err_set(TS_ECONFLICT, "Cannot '%s' instance %s while it is in "
-		    "task_state %s", action, i->uuid, i->task_state);
-		return -1;
-	}
 	if (!i->has_old_flavor || i->resize_host == NULL) {
 		err_set(TS_EINVALID, "Instance has not been resized.");
 		return -1;
