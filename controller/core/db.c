@@ -389,6 +389,22 @@ db_service_put(struct store_txn *txn, const struct rec_service *s)
 	    strlen(s->host), s->id, strlen(s->id));
 }
 
+/* Encodes obj into b and compares it with what table holds at key: 1 the
+ * same bytes, 0 different, 2 absent, -1 an error. */
+static int
+encode_cmp(struct store_txn *txn, const char *table, const char *key,
+    const struct schema_type *type, const void *obj, struct buf *b)
+{
+	const void *old;
+	size_t oldlen;
+
+	if (codec_record_encode(type, obj, b) == -1)
+		return -1;
+	if (store_get(txn, table, key, strlen(key), &old, &oldlen) == 0)
+		return oldlen == b->len && memcmp(old, b->data, b->len) == 0;
+	return err_code() == TS_ENOT_FOUND ? 2 : -1;
+}
+
 /*
  * The record of an id whose index entry exists when the record does: an
  * entity's host never changes, so only a first write (or one after a
@@ -401,23 +417,18 @@ rec_update(struct store_txn *txn, const char *table, const char *index,
     const void *obj)
 {
 	struct buf b = { 0 };
-	const void *old;
-	size_t oldlen;
-	int rc;
+	int rc = encode_cmp(txn, table, id, type, obj, &b);
 
-	if (codec_record_encode(type, obj, &b) == -1) {
-		buf_free(&b);
-		return -1;
-	}
-	rc = store_get(txn, table, id, strlen(id), &old, &oldlen);
-	if (rc == 0 && oldlen == b.len && memcmp(old, b.data, b.len) == 0)
-		rc = 0;
-	else if (rc == 0)
+	if (rc == 0 || rc == 2) {
+		int added = rc == 2;
+
 		rc = store_put(txn, table, id, strlen(id), b.data, b.len, 0);
-	else if (err_code() == TS_ENOT_FOUND)
-		rc = store_put(txn, table, id, strlen(id), b.data, b.len,
-		    0) == -1 ? -1 : store_index_put(txn, index, host,
-		    strlen(host), id, strlen(id));
+		if (rc == 0 && added)
+			rc = store_index_put(txn, index, host, strlen(host),
+			    id, strlen(id));
+	} else if (rc == 1) {
+		rc = 0;
+	}
 	buf_free(&b);
 	return rc;
 }
@@ -441,21 +452,10 @@ db_rec_same(struct store_txn *txn, const char *table, const char *key,
     const struct schema_type *type, const void *obj)
 {
 	struct buf b = { 0 };
-	const void *old;
-	size_t oldlen;
-	int rc;
+	int rc = encode_cmp(txn, table, key, type, obj, &b);
 
-	if (codec_record_encode(type, obj, &b) == -1) {
-		buf_free(&b);
-		return -1;
-	}
-	rc = store_get(txn, table, key, strlen(key), &old, &oldlen);
-	if (rc == 0)
-		rc = oldlen == b.len && memcmp(old, b.data, b.len) == 0;
-	else if (err_code() == TS_ENOT_FOUND)
-		rc = 0;
 	buf_free(&b);
-	return rc;
+	return rc == 2 ? 0 : rc;
 }
 
 int
