@@ -26,7 +26,11 @@
 #     the same peer count, measured by bench/zmq_peer_mem with the frames
 #     per agent the controller received and sent so far (capped at 600:
 #     a pipe's chunks stop growing after 256), and ours = heap in use -
-#     libzmq's
+#     libzmq's. With ARENAS=1 also malloc's in-use bytes per arena (gdb
+#     with bench/heap_arenas.py; glibc's debug symbols): libzmq's I/O
+#     thread's arena apart from the others (the controller's threads and
+#     what libraries allocate on them), which stays right when inbound
+#     messages queue up in libzmq (each pins a decode buffer)
 # Plus, in-process: fleetsim sched (scheduling decisions/s and p99 at
 # AGENTS hosts; durable placements/s).
 #
@@ -51,6 +55,7 @@ CTL=$B/controller/tinystack-controller
 MANAGE=$B/tools/tinystack-manage
 SIM=$B/bench/fleetsim
 ZPM=$B/bench/zmq_peer_mem
+HERE=$(cd "$(dirname "$0")" && pwd)
 AGENTS=${AGENTS:-100}
 INSTANCES=${INSTANCES:-1000}
 RSS_AT=${RSS_AT:-10000}
@@ -192,6 +197,13 @@ mem() {
 	    "$ar arenas; LMDB map used $((map / 1048576)) MiB; libzmq at" \
 	    "$AGENTS peers ($fin frames in, $fout out each: $ZPM_KIB KiB" \
 	    "per peer) $z MiB; ours (heap in use - libzmq) $((hin / 1048576 - z)) MiB"
+	if [ -n "${ARENAS:-}" ]; then
+		gdb -p "$CPID" -batch -x "$HERE/heap_arenas.py" 2>/dev/null |
+		    sed -n '/^arena  in use/,/^all arenas/p' > "$W/arenas.txt"
+		awk '/ZMQbg\/IO/ { z += $2 } /^all arenas/ { a = $3 }
+		    END { printf "  by arena (gdb): libzmq I/O thread %.1f MiB, " \
+		    "the other arenas %.1f MiB\n", z, a - z }' "$W/arenas.txt"
+	fi
 }
 all_up() { [ "$(m service list | grep -c '| up ')" -ge "$AGENTS" ]; }
 wait_for "$MAX_WAIT" all_up
