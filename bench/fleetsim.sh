@@ -46,7 +46,9 @@
 #   inspection), DASH_HOOK (a command: the controller also serves the
 #   dashboard, and after the last checkpoint the command runs with the
 #   page's URL, the controller's pid, AGENTS and the servers held as
-#   arguments; then the script ends: bench/dashboard_bench.sh). Every wait is bounded (MAX_WAIT
+#   arguments; then the script ends: bench/dashboard_bench.sh), ARENAS
+#   (1: malloc's in-use bytes per arena at each memory line, with gdb;
+#   the controller stops for a few seconds each time). Every wait is bounded (MAX_WAIT
 #   seconds, default 900).
 set -euo pipefail
 export LC_ALL=C
