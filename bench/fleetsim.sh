@@ -18,6 +18,19 @@
 #     (only heartbeats) per heartbeat received
 #   - the controller's RSS (now and peak) and CPU seconds, fleetsim's RSS
 #   - the cost of a /metrics scrape (the [metrics] listener) at each checkpoint
+#   - memory, split (after registration, before and after each checkpoint's
+#     lists, after the heartbeat window): the controller's Rss, Anonymous
+#     and file-backed (Rss - Anonymous) from /proc/PID/smaps_rollup;
+#     malloc's in-use and kept-free bytes and arenas (its /metrics,
+#     common/procmem); the LMDB map in use; libzmq's share of the heap at
+#     the same peer count, measured by bench/zmq_peer_mem with the frames
+#     per agent the controller received and sent so far (capped at 600:
+#     a pipe's chunks stop growing after 256), and ours = heap in use -
+#     libzmq's. With ARENAS=1 also malloc's in-use bytes per arena (gdb
+#     with bench/heap_arenas.py; glibc's debug symbols): libzmq's I/O
+#     thread's arena apart from the others (the controller's threads and
+#     what libraries allocate on them), which stays right when inbound
+#     messages queue up in libzmq (each pins a decode buffer)
 # Plus, in-process: fleetsim sched (scheduling decisions/s and p99 at
 # AGENTS hosts; durable placements/s).
 #
@@ -33,7 +46,9 @@
 #   inspection), DASH_HOOK (a command: the controller also serves the
 #   dashboard, and after the last checkpoint the command runs with the
 #   page's URL, the controller's pid, AGENTS and the servers held as
-#   arguments; then the script ends: bench/dashboard_bench.sh). Every wait is bounded (MAX_WAIT
+#   arguments; then the script ends: bench/dashboard_bench.sh), ARENAS
+#   (1: malloc's in-use bytes per arena at each memory line, with gdb;
+#   the controller stops for a few seconds each time). Every wait is bounded (MAX_WAIT
 #   seconds, default 900).
 set -euo pipefail
 export LC_ALL=C
@@ -41,6 +56,8 @@ B=$(cd "${1:-build}" && pwd)
 CTL=$B/controller/tinystack-controller
 MANAGE=$B/tools/tinystack-manage
 SIM=$B/bench/fleetsim
+ZPM=$B/bench/zmq_peer_mem
+HERE=$(cd "$(dirname "$0")" && pwd)
 AGENTS=${AGENTS:-100}
 INSTANCES=${INSTANCES:-1000}
 RSS_AT=${RSS_AT:-10000}
@@ -153,11 +170,51 @@ simrss() {
 	done
 	echo "$((kb / 1024)) MiB"
 }
+# mem LABEL: memory, split (see the header).
+mem() {
+	local r a f hin hfree ar map rx tx fin fout z
+	read -r r a < <(awk '/^Rss:/ { r = $2 } /^Anonymous:/ { a = $2 }
+	    END { print r, a }' "/proc/$CPID/smaps_rollup")
+	f=$((r - a))
+	curl -s -o "$W/mem.txt" "http://127.0.0.1:$MP/metrics"
+	mval() { awk -v n="$1" '$1 == n { printf "%.0f", $2 }' "$W/mem.txt"; }
+	hin=$(mval tinystack_process_heap_inuse_bytes)
+	hfree=$(mval tinystack_process_heap_free_bytes)
+	ar=$(mval tinystack_process_heap_arenas)
+	map=$(mval tinystack_store_map_used_bytes)
+	rx=$(mval tinystack_bus_messages_received_total)
+	tx=$(mval tinystack_bus_messages_sent_total)
+	fin=$((rx / AGENTS > 600 ? 600 : rx / AGENTS + 1))
+	fout=$((tx / AGENTS > 600 ? 600 : tx / AGENTS + 1))
+	# libzmq's heap per peer with these frames, once per pair
+	if [ "${ZPM_AT:-}" != "$fin/$fout" ]; then
+		# (its 30 s bound can run out on a loaded machine: no figure)
+		ZPM_KIB=$("$ZPM" "$AGENTS" "$fin" curve "$fout" |
+		    sed -n 's/.*: \([0-9.]*\) KiB per peer$/\1/p') || true
+		ZPM_AT=$fin/$fout
+	fi
+	[ -n "$ZPM_KIB" ] || { ZPM_AT=; ZPM_KIB="0 (zmq_peer_mem failed)"; }
+	z=$(echo "${ZPM_KIB%% *} * $AGENTS / 1024" | bc)
+	echo "memory ($1): controller Rss $((r / 1024)) MiB = anonymous" \
+	    "$((a / 1024)) + file $((f / 1024)) (smaps_rollup); heap in use" \
+	    "$((hin / 1048576)) MiB, free kept $((hfree / 1048576)) MiB," \
+	    "$ar arenas; LMDB map used $((map / 1048576)) MiB; libzmq at" \
+	    "$AGENTS peers ($fin frames in, $fout out each: $ZPM_KIB KiB" \
+	    "per peer) $z MiB; ours (heap in use - libzmq) $((hin / 1048576 - z)) MiB"
+	if [ -n "${ARENAS:-}" ]; then
+		gdb -p "$CPID" -batch -x "$HERE/heap_arenas.py" 2>/dev/null |
+		    sed -n '/^arena  in use/,/^all arenas/p' > "$W/arenas.txt"
+		awk '/ZMQbg\/IO/ { z += $2 } /^all arenas/ { a = $3 }
+		    END { printf "  by arena (gdb): libzmq I/O thread %.1f MiB, " \
+		    "the other arenas %.1f MiB\n", z, a - z }' "$W/arenas.txt"
+	fi
+}
 all_up() { [ "$(m service list | grep -c '| up ')" -ge "$AGENTS" ]; }
 wait_for "$MAX_WAIT" all_up
 t1=$(date +%s.%N)
 echo "registration: $AGENTS agents up in $(echo "$t1 - $t0" | bc) s" \
     "(${#SPIDS[@]} fleetsim processes); controller RSS $(rss "$CPID")"
+mem "after registration, 0 servers"
 
 TOK=$(curl -s -D - -o /dev/null -H 'Content-Type: application/json' -d '{
     "auth": {"identity": {"methods": ["password"], "password": {"user":
@@ -258,6 +315,7 @@ checkpoint() {
 	n=$(total)
 	mid=$(nth_id $((n / 2)))
 	echo "== $n servers, $AGENTS hosts"
+	mem "$n servers, before the lists"
 	echo "GET /servers/detail (limit 1000): $(lat "http://127.0.0.1:$CP/v2.1/servers/detail")"
 	if [ -n "${PERF:-}" ]; then	# profile the controller during this one
 		perf record -q -F 999 -g -p "$CPID" -o "$PERF.$n" -- sleep 4 \
@@ -274,6 +332,7 @@ checkpoint() {
 	curl -s -o "$W/metrics.txt" "http://127.0.0.1:$MP/metrics"
 	echo "GET /metrics ($AGENTS hosts, $(wc -l < "$W/metrics.txt") lines, $(wc -c < "$W/metrics.txt") bytes), 1 connection: $(lat "http://127.0.0.1:$MP/metrics" 1)"
 	echo "RSS: controller $(rss "$CPID") (peak $(hwm "$CPID")), fleetsim ($AGENTS agents) $(simrss)"
+	mem "$n servers, after the lists"
 }
 
 if [ "$INSTANCES" -gt "$RSS_AT" ]; then
@@ -303,6 +362,7 @@ echo "heartbeats: about $hb in ${HB_WINDOW} s ($AGENTS agents every 10 s):" \
     "controller CPU $(echo "($c1 - $c0) * 1000 / $hb" | bc -l | cut -c1-5) ms each," \
     "$(echo "($c1 - $c0) * 100 / $HB_WINDOW" | bc -l | cut -c1-5)% of one core"
 echo "controller: $(cpu "$CPID") CPU seconds in all, RSS $(rss "$CPID") (peak $(hwm "$CPID"))"
+mem "after the heartbeat window"
 if [ -n "${HOLD:-}" ]; then	# keep everything up for inspection
 	echo "holding $HOLD s: controller pid $CPID, API http://127.0.0.1:$CP, token in $W/token"
 	echo "$TOK" > "$W/token"

@@ -1,19 +1,26 @@
 /*
  * zmq_peer_mem: what one connected peer costs a ZeroMQ ROUTER in resident
- * memory, with nothing of tinystack around it (the controller's bus is a
- * ROUTER with one connection per agent).
+ * memory and in malloc's in-use bytes, with nothing of tinystack around
+ * it (the controller's bus is a ROUTER with one connection per agent).
  *
- *   zmq_peer_mem PEERS MSGS [curve|plain]
+ *   zmq_peer_mem PEERS MSGS [curve|plain] [REPLIES]
  *
  * Binds a ROUTER on 127.0.0.1 (an ephemeral port), forks a child with
  * PEERS DEALER sockets that each send MSGS 100-byte frames, receives them
- * all, and prints the parent's anonymous RSS before, after, and after
- * malloc_trim(0), with the difference per peer. A pipe's queue is
- * allocated in chunks of 256 messages and touched as messages pass, so
- * the cost grows with MSGS up to about 256.
+ * all, sends REPLIES 100-byte frames back to each peer (0 by default) and
+ * waits until every peer has read them, then prints the parent's
+ * anonymous RSS and malloc's in-use bytes (mallinfo2: libzmq allocates
+ * with the process's malloc) before, after, and after malloc_trim(0),
+ * with the difference per peer. A pipe's queue is allocated in chunks of
+ * 256 messages and touched as messages pass, so the cost grows with MSGS
+ * (the inbound pipes) and REPLIES (the outbound ones) up to about 256
+ * each. bench/fleetsim.sh runs it with the controller's own frames per
+ * agent, to take libzmq's share out of the controller's heap.
  */
+#include <errno.h>
 #include <malloc.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,17 +45,32 @@ rss_anon_kb(void)
 	return kb;
 }
 
-static int
-child(const char *ep, int peers, int msgs, int curve, const char *srv_pub)
+static uint64_t
+heap_inuse(void)
 {
-	char pub[41], sec[41], frame[100];
+	struct mallinfo2 mi = mallinfo2();
+
+	return (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
+}
+
+static int
+child(const char *ep, int peers, int msgs, int replies, int curve,
+    const char *srv_pub)
+{
+	char pub[41], sec[41], frame[100], id[16];
 	void *ctx = zmq_ctx_new(), **d = calloc((size_t)peers, sizeof(*d));
+	int timeout = 30000;
 
 	if (ctx == NULL || d == NULL || zmq_curve_keypair(pub, sec) != 0)
 		return 1;
 	memset(frame, 'x', sizeof(frame));
 	for (int i = 0; i < peers; i++) {
 		if ((d[i] = zmq_socket(ctx, ZMQ_DEALER)) == NULL)
+			return 1;
+		snprintf(id, sizeof(id), "p%07d", i);
+		if (zmq_setsockopt(d[i], ZMQ_ROUTING_ID, id, strlen(id)) != 0 ||
+		    zmq_setsockopt(d[i], ZMQ_RCVTIMEO, &timeout,
+		    sizeof(timeout)) != 0)
 			return 1;
 		if (curve && (zmq_setsockopt(d[i], ZMQ_CURVE_SERVERKEY,
 		    srv_pub, 40) != 0 || zmq_setsockopt(d[i],
@@ -62,6 +84,15 @@ child(const char *ep, int peers, int msgs, int curve, const char *srv_pub)
 		for (int i = 0; i < peers; i++)
 			if (zmq_send(d[i], frame, sizeof(frame), 0) == -1)
 				return 1;
+	if (replies > 0)	/* read every reply, then say so */
+		for (int i = 0; i < peers; i++) {
+			for (int m = 0; m < replies; m++)
+				if (zmq_recv(d[i], frame, sizeof(frame), 0) ==
+				    -1)
+					return 1;
+			if (zmq_send(d[i], "done", 4, 0) == -1)
+				return 1;
+		}
 	pause();	/* until the parent has measured and kills us */
 	return 0;
 }
@@ -69,19 +100,23 @@ child(const char *ep, int peers, int msgs, int curve, const char *srv_pub)
 int
 main(int argc, char **argv)
 {
-	char pub[41], sec[41], ep[256], buf[256];
+	char pub[41], sec[41], ep[256], buf[256], id[16], frame[100];
 	size_t eplen = sizeof(ep);
-	int peers, msgs, curve, one = 1, timeout = 30000;
+	int peers, msgs, replies, curve, one = 1, timeout = 30000;
 	long before, after, trimmed;
+	uint64_t hbefore, hafter, htrimmed;
 	void *ctx, *s;
 	pid_t pid;
 
 	if (argc < 3 || (peers = atoi(argv[1])) <= 0 ||
 	    (msgs = atoi(argv[2])) <= 0) {
-		fprintf(stderr, "usage: zmq_peer_mem PEERS MSGS [curve|plain]\n");
+		fprintf(stderr, "usage: zmq_peer_mem PEERS MSGS [curve|plain] "
+		    "[REPLIES]\n");
 		return 2;
 	}
 	curve = argc < 4 || strcmp(argv[3], "plain") != 0;
+	replies = argc < 5 ? 0 : atoi(argv[4]);
+	memset(frame, 'y', sizeof(frame));
 	if (zmq_curve_keypair(pub, sec) != 0 || (ctx = zmq_ctx_new()) == NULL ||
 	    (s = zmq_socket(ctx, ZMQ_ROUTER)) == NULL)
 		return 1;
@@ -91,14 +126,17 @@ main(int argc, char **argv)
 		return 1;
 	/* bounded: a peer that never arrives ends the run */
 	zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
+	/* a reply that cannot be routed is an error, not a silent drop */
+	zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
 	if (zmq_bind(s, "tcp://127.0.0.1:*") != 0 ||
 	    zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, ep, &eplen) != 0)
 		return 1;
 	before = rss_anon_kb();
+	hbefore = heap_inuse();
 	if ((pid = fork()) == -1)
 		return 1;
 	if (pid == 0)
-		_exit(child(ep, peers, msgs, curve, pub));
+		_exit(child(ep, peers, msgs, replies, curve, pub));
 	for (long got = 0; got < (long)peers * msgs; got++)
 		if (zmq_recv(s, buf, sizeof(buf), 0) == -1 ||
 		    zmq_recv(s, buf, sizeof(buf), 0) == -1) {
@@ -107,13 +145,39 @@ main(int argc, char **argv)
 			kill(pid, SIGKILL);
 			return 1;
 		}
+	for (int i = 0; i < peers && replies > 0; i++) {
+		snprintf(id, sizeof(id), "p%07d", i);
+		for (int m = 0; m < replies; m++)
+			if (zmq_send(s, id, strlen(id), ZMQ_SNDMORE) == -1 ||
+			    zmq_send(s, frame, sizeof(frame), 0) == -1) {
+				fprintf(stderr, "reply to %s: %s\n", id,
+				    zmq_strerror(errno));
+				kill(pid, SIGKILL);
+				return 1;
+			}
+	}
+	for (int i = 0; i < peers && replies > 0; i++)	/* every "done" */
+		if (zmq_recv(s, buf, sizeof(buf), 0) == -1 ||
+		    zmq_recv(s, buf, sizeof(buf), 0) == -1) {
+			fprintf(stderr, "%d of %d peers read their replies\n",
+			    i, peers);
+			kill(pid, SIGKILL);
+			return 1;
+		}
 	after = rss_anon_kb();
+	hafter = heap_inuse();
 	malloc_trim(0);
 	trimmed = rss_anon_kb();
-	printf("%d peers (%s), %d frames each: ROUTER process RssAnon %ld KiB "
-	    "-> %ld KiB (%ld KiB after malloc_trim): %.1f KiB per peer\n",
-	    peers, curve ? "CURVE" : "plain", msgs, before, after, trimmed,
-	    (double)(trimmed - before) / peers);
+	htrimmed = heap_inuse();
+	printf("%d peers (%s), %d frames each, %d replies each: ROUTER "
+	    "process RssAnon %ld KiB -> %ld KiB (%ld KiB after malloc_trim): "
+	    "%.1f KiB per peer; heap in use %.0f KiB -> %.0f KiB (%.0f KiB "
+	    "after malloc_trim): %.1f KiB per peer\n",
+	    peers, curve ? "CURVE" : "plain", msgs, replies, before, after,
+	    trimmed, (double)(trimmed - before) / peers,
+	    (double)hbefore / 1024, (double)hafter / 1024,
+	    (double)htrimmed / 1024,
+	    ((double)htrimmed - (double)hbefore) / 1024 / peers);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	zmq_close(s);

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "err.h"
 #include "metrics.h"
+#include "procmem.h"
 #include "store.h"
 #include "telemetry.h"
 
@@ -152,7 +153,8 @@ telemetry_register(struct metrics *m, struct store *st, struct bus *bus)
 {
 	if (metrics_add_collector(m, store_collect, st) == -1 ||
 	    metrics_add_collector(m, bus_collect, bus) == -1 ||
-	    metrics_add_collector(m, counts_collect, st) == -1)
+	    metrics_add_collector(m, counts_collect, st) == -1 ||
+	    metrics_add_collector(m, procmem_collect, NULL) == -1)
 		return -1;
 	return 0;
 }

@@ -5,7 +5,9 @@
  * bytes each way, send failures and dropped frames by reason) and the
  * object counts operators graph (openstack_nova_total_vms,
  * openstack_cinder_volumes, openstack_neutron_ports..., named as
- * openstack-exporter names them).
+ * openstack-exporter names them), and the process's memory
+ * (common/procmem: malloc's in-use and free bytes and arenas, resident
+ * anonymous and file-backed bytes).
  *
  * Nothing is copied: collectors read the store's and the bus's counters
  * and LMDB's entry counts (one read transaction, O(1) per table) when

@@ -78,9 +78,25 @@ M=(tinystack_store_commits_total tinystack_store_map_size_bytes
     tinystack_store_map_used_bytes tinystack_store_commit_batch_size_count
     openstack_nova_total_vms openstack_cinder_volumes openstack_neutron_ports
     openstack_glance_images 'tinystack_bus_dropped_total{reason="impostor"}'
-    'tinystack_fleet_messages_rejected_total{reason="malformed"}')
+    'tinystack_fleet_messages_rejected_total{reason="malformed"}'
+    tinystack_process_heap_inuse_bytes tinystack_process_heap_free_bytes
+    tinystack_process_heap_mmapped_bytes tinystack_process_heap_system_bytes
+    tinystack_process_heap_arenas
+    'tinystack_process_resident_bytes{kind="anonymous"}'
+    'tinystack_process_resident_bytes{kind="file"}')
 vals ctl "${M[@]}"
 for i in "${!M[@]}"; do [ "${V[$i]}" != absent ] || fail "${M[$i]} absent"; done
+# The process's memory (common/procmem): malloc's bytes (glibc's: under
+# ASan the sanitizer's allocator has them, and glibc's in use may be 0)
+# and the kernel's anonymous/file split.
+vals ctl tinystack_process_heap_inuse_bytes tinystack_process_heap_system_bytes \
+    tinystack_process_heap_arenas 'tinystack_process_resident_bytes{kind="anonymous"}' \
+    'tinystack_process_resident_bytes{kind="file"}'
+[ "${V[0]}" -ge 0 ] && [ "${V[1]}" -ge "${V[0]}" ] ||
+	fail "heap: in use ${V[0]}, from the system ${V[1]}"
+[ "${V[2]}" -ge 1 ] || fail "heap arenas: ${V[2]}"
+[ "${V[3]}" -gt 1048576 ] && [ "${V[4]}" -gt 1048576 ] ||
+	fail "resident: anonymous ${V[3]}, file ${V[4]}"
 ok "controller /metrics: strict format, hypervisors up = 2, host figures from libvirt"
 
 # ---- request counters move by exactly the calls made -------------------------

@@ -1,0 +1,122 @@
+/* procmem: heap and resident memory of the process; see procmem.h. */
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "err.h"
+#include "metrics.h"
+#include "procmem.h"
+
+/* malloc_info()'s XML names each arena "<heap nr=...>"; the count is
+ * nowhere else. */
+static unsigned
+count_arenas(void)
+{
+	char *xml = NULL, *p;
+	size_t len = 0;
+	unsigned n = 0;
+	FILE *f = open_memstream(&xml, &len);
+
+	if (f == NULL)
+		return 0;
+	if (malloc_info(0, f) != 0) {
+		fclose(f);
+		free(xml);
+		return 0;
+	}
+	fclose(f);
+	for (p = xml; p != NULL && (p = strstr(p, "<heap nr=")) != NULL; p++)
+		n++;
+	free(xml);
+	return n;
+}
+
+void
+procmem_heap(struct procmem_heap *h)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	h->inuse = (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
+	h->free = mi.fordblks;
+	h->mmapped = mi.hblkhd;
+	h->system = (uint64_t)mi.arena + (uint64_t)mi.hblkhd;
+	h->arenas = count_arenas();
+}
+
+int
+procmem_resident(struct procmem_resident *r)
+{
+	char line[256];
+	unsigned long long kb;
+	int have = 0;
+	FILE *f = fopen("/proc/self/smaps_rollup", "re");
+
+	if (f == NULL) {
+		err_set(TS_EIO, "/proc/self/smaps_rollup: %s", strerror(errno));
+		return -1;
+	}
+	memset(r, 0, sizeof(*r));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "Rss: %llu kB", &kb) == 1) {
+			r->rss = (uint64_t)kb * 1024;
+			have |= 1;
+		} else if (sscanf(line, "Anonymous: %llu kB", &kb) == 1) {
+			r->anon = (uint64_t)kb * 1024;
+			have |= 2;
+		}
+	}
+	fclose(f);
+	if (have != 3) {
+		err_set(TS_EIO, "/proc/self/smaps_rollup: no Rss or Anonymous");
+		return -1;
+	}
+	r->file = r->rss > r->anon ? r->rss - r->anon : 0;
+	return 0;
+}
+
+static void
+gauge(struct buf *out, const char *name, const char *help, double v)
+{
+	metrics_write_family(out, name, METRICS_GAUGE, help);
+	metrics_write_sample(out, name, NULL, v);
+}
+
+void
+procmem_collect(struct buf *out, void *arg)
+{
+	static const char *res = "tinystack_process_resident_bytes";
+	struct procmem_heap h;
+	struct procmem_resident r;
+
+	(void)arg;
+	procmem_heap(&h);
+	gauge(out, "tinystack_process_heap_inuse_bytes",
+	    "Bytes allocated with malloc and not freed (mallinfo2 uordblks + "
+	    "hblkhd), the process's own and its libraries' (libzmq's pipes, "
+	    "LMDB, jansson).", (double)h.inuse);
+	gauge(out, "tinystack_process_heap_free_bytes",
+	    "Freed bytes malloc keeps in its arenas (mallinfo2 fordblks); "
+	    "resident where touched and not trimmed.", (double)h.free);
+	gauge(out, "tinystack_process_heap_mmapped_bytes",
+	    "Bytes in use in chunks mapped on their own (mallinfo2 hblkhd, "
+	    "part of the in-use bytes).", (double)h.mmapped);
+	gauge(out, "tinystack_process_heap_system_bytes",
+	    "Bytes malloc took from the system (mallinfo2 arena + hblkhd).",
+	    (double)h.system);
+	gauge(out, "tinystack_process_heap_arenas",
+	    "malloc arenas (malloc_info; 0 if it failed).", (double)h.arenas);
+	/* Without smaps_rollup the heap figures still go out. */
+	if (procmem_resident(&r) == -1)
+		return;
+	metrics_write_family(out, res, METRICS_GAUGE,
+	    "Resident bytes by kind (/proc/self/smaps_rollup): anonymous "
+	    "(Anonymous: heap, stacks, libraries' data) and file (Rss - "
+	    "Anonymous: the LMDB map's pages, program text; page cache).");
+	metrics_write_sample(out, res, (const char *[]){ "kind", "anonymous",
+	    NULL }, (double)r.anon);
+	metrics_write_sample(out, res, (const char *[]){ "kind", "file",
+	    NULL }, (double)r.file);
+}

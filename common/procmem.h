@@ -1,0 +1,58 @@
+/*
+ * procmem: the process's memory as the allocator and the kernel count it,
+ * for /metrics and the fleet benchmark (docs/PERFORMANCE.md, "Memory,
+ * split").
+ *
+ * The heap figures are glibc's (mallinfo2(), malloc_info()): every
+ * malloc of the process, ours and the libraries' (libzmq's pipes and
+ * CURVE buffers, LMDB's transaction lists, jansson), summed over all
+ * arenas. The resident figures are the kernel's (/proc/self/smaps_rollup):
+ * anonymous pages (the heap, thread stacks, libraries' data) apart from
+ * file-backed ones (the LMDB map, shared and reclaimable page cache, and
+ * the program's text).
+ *
+ * Reading takes each arena's lock in turn and walks its free lists, and
+ * makes the kernel walk the page tables: a scrape's cost, not a hot
+ * path's.
+ */
+#ifndef TS_PROCMEM_H
+#define TS_PROCMEM_H
+
+#include <stdint.h>
+
+struct buf;
+
+struct procmem_heap {
+	uint64_t	inuse;		/* allocated, not freed: uordblks +
+					 * hblkhd */
+	uint64_t	free;		/* freed, kept in the arenas: fordblks
+					 * (resident where touched) */
+	uint64_t	mmapped;	/* in use in chunks mapped on their
+					 * own: hblkhd (part of inuse) */
+	uint64_t	system;		/* taken from the system: arena +
+					 * hblkhd */
+	unsigned	arenas;		/* malloc arenas (one per thread up to
+					 * 8 per core) */
+};
+
+struct procmem_resident {
+	uint64_t	rss;		/* Rss */
+	uint64_t	anon;		/* Anonymous */
+	uint64_t	file;		/* Rss - Anonymous: file-backed and
+					 * shared memory */
+};
+
+/* Cannot fail (the arena count is 0 if malloc_info() failed). */
+void	procmem_heap(struct procmem_heap *);
+
+/* 0, or -1 with err set (no /proc, or a kernel before 4.14). */
+int	procmem_resident(struct procmem_resident *);
+
+/* A metrics collector (metrics_add_collector(m, procmem_collect, NULL)):
+ * tinystack_process_heap_{inuse,free,mmapped,system}_bytes,
+ * tinystack_process_heap_arenas and tinystack_process_resident_bytes
+ * {kind="anonymous"|"file"}; the resident family is left out when
+ * smaps_rollup cannot be read. arg is unused. */
+void	procmem_collect(struct buf *, void *arg);
+
+#endif
