@@ -620,8 +620,7 @@ backend_qemu_root_backed(struct backend_qemu *q, const char *uuid,
     const char *image_id)
 {
 	struct qpaths p;
-	struct disk_info di;
-	char base[DISK_PATH_MAX];
+	char base[DISK_PATH_MAX], backing[DISK_PATH_MAX];
 	int e;
 
 	if (image_id == NULL || !uuid_valid(image_id) ||
@@ -631,12 +630,15 @@ backend_qemu_root_backed(struct backend_qemu *q, const char *uuid,
 	    "qcow2") != 0)
 		return 0;
 	snprintf(base, sizeof(base), "%s/%s", q->cache_dir, image_id);
-	if (disk_info(p.root, "qcow2", &di) == -1) {
+	/* From the header, not qemu-img info: this is on the migration's
+	 * critical path. */
+	if ((e = disk_backing_file(p.root, backing, sizeof(backing))) ==
+	    -1) {
 		log_warnx("guest %s: root disk not inspected (%s): copied in "
 		    "full", uuid, err_msg());
 		return 0;
 	}
-	return di.has_backing && strcmp(di.backing_file, base) == 0;
+	return e == 1 && strcmp(backing, base) == 0;
 }
 
 void
