@@ -109,7 +109,7 @@ for r in $(seq 1 "$RUNS"); do
 	virsh -c "$uri" domjobinfo --completed "instance-$SERVER" > "$W/job" 2>&1 || true
 	down=$(sed -n 's/^Total downtime: *\([0-9]*\) *ms.*/\1/p' "$W/job")
 	echo "${down:-0}" >> "$W/down"
-	a=$(api_ms)
+	a=$(api_ms 2>/dev/null) || a=0
 	echo "$a" >> "$W/api"
 	echo "run $r: $from -> $to total $((t1 - t0)) ms (api $a ms), downtime ${down:-?} ms; $(job "$W/job")"
 	if [ "$to" = "$HOST_B" ]; then from=$HOST_B to=$HOST_A uri=$URI_A
