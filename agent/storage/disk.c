@@ -348,6 +348,81 @@ get_text(json_t *o, const char *key, char *out, size_t len)
 	return 0;
 }
 
+static uint64_t
+be_u64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int k = 0; k < 8; k++)
+		v = v << 8 | p[k];
+	return v;
+}
+
+static uint32_t
+be_u32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+int
+disk_backing_file(const char *path, char *out, size_t outlen)
+{
+	/* qcow2 header: magic, version, backing_file_offset (u64 at 8),
+	 * backing_file_size (u32 at 16), cluster_bits (u32 at 20). qemu
+	 * keeps the name inside the first cluster, at most 1023 bytes. */
+	unsigned char h[24];
+	uint64_t off;
+	uint32_t len, version, cbits;
+	ssize_t n;
+	int fd, rc = -1;
+
+	if (outlen == 0 || check_path("disk path", path) == -1)
+		return -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		err_set_errno(TS_EIO, "disk: %s", path);
+		return -1;
+	}
+	if ((n = pread(fd, h, sizeof(h), 0)) == -1) {
+		err_set_errno(TS_EIO, "disk: %s", path);
+		goto out;
+	}
+	version = n == (ssize_t)sizeof(h) ? be_u32(h + 4) : 0;
+	if (n != (ssize_t)sizeof(h) || memcmp(h, "QFI\xfb", 4) != 0 ||
+	    (version != 2 && version != 3)) {
+		err_set(TS_EDECODE, "disk: %s is not a qcow2 v2/v3 image", path);
+		goto out;
+	}
+	off = be_u64(h + 8);
+	len = be_u32(h + 16);
+	cbits = be_u32(h + 20);
+	if (off == 0) {
+		out[0] = '\0';
+		rc = 0;
+		goto out;
+	}
+	if (cbits < 9 || cbits > 21 || len == 0 || len > 1023 ||
+	    len >= outlen || off > (1ull << cbits) - len) {
+		err_set(TS_EDECODE, "disk: %s: backing file name out of "
+		    "bounds", path);
+		goto out;
+	}
+	if ((n = pread(fd, out, len, (off_t)off)) == -1) {
+		err_set_errno(TS_EIO, "disk: %s", path);
+		goto out;
+	}
+	if (n != (ssize_t)len || memchr(out, '\0', len) != NULL) {
+		err_set(TS_EDECODE, "disk: %s: backing file name truncated "
+		    "or not text", path);
+		goto out;
+	}
+	out[len] = '\0';
+	rc = 1;
+out:
+	close(fd);
+	return rc;
+}
+
 int
 disk_info(const char *path, const char *format, struct disk_info *di)
 {

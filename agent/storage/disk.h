@@ -109,6 +109,15 @@ struct disk_info {
  * output).
  */
 int	disk_info(const char *path, const char *format, struct disk_info *);
+/*
+ * The backing file a qcow2 image at path names, read from its header in
+ * process (no qemu-img: a live migration's source asks this on its way
+ * to libvirt, where a process costs 0.1-0.5 s on a loaded host). 1 with
+ * the name in out, 0 when path is a qcow2 image without one, -1 with
+ * TS_EDECODE (not a qcow2 v2/v3 header, or a name outside the header
+ * cluster or not fitting outlen) or TS_EIO.
+ */
+int	disk_backing_file(const char *path, char *out, size_t outlen);
 
 /*
  * "<instances_path>/<uuid>[/<file>]" into buf. TS_EINVALID if uuid is not

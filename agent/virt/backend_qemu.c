@@ -357,6 +357,63 @@ qemu_nics(const struct driver_spec *s, struct qnics *qn)
 }
 
 /* Disks and config drive (each made only if missing), then the XML. */
+/* A config drive built on a thread of its own while the disks are made
+ * (two processes, genisoimage and qemu-img, each 0.1-0.5 s on a loaded
+ * host, side by side: a live migration's prepare and a boot wait for the
+ * longer one only). The spec's strings are the caller's, borrowed until
+ * cfg_join(). */
+struct cfgjob {
+	struct configdrive_spec	 cs;
+	const char		*path;
+	const char		*uuid;
+	pthread_t		 tid;
+	int			 started, rc;
+	enum ts_errcode		 code;
+	char			 msg[512];
+	int64_t			 ms;
+};
+
+static void *
+cfg_run(void *arg)
+{
+	struct cfgjob *j = arg;
+	int64_t t0 = clock_mono_ms();
+
+	if ((j->rc = configdrive_build(&j->cs, j->path)) == -1) {
+		j->code = err_code();
+		snprintf(j->msg, sizeof(j->msg), "%s", err_msg());
+	}
+	j->ms = clock_mono_ms() - t0;
+	return NULL;
+}
+
+/* Starts the build; on a thread when one can be had, else at once. */
+static void
+cfg_start(struct cfgjob *j)
+{
+	if (pthread_create(&j->tid, NULL, cfg_run, j) == 0)
+		j->started = 1;
+	else
+		cfg_run(j);
+}
+
+/* Waits for the build: 0, or -1 with its error set here. */
+static int
+cfg_join(struct cfgjob *j)
+{
+	if (j->started) {
+		pthread_join(j->tid, NULL);
+		j->started = 0;
+	}
+	if (j->rc == -1) {
+		err_set(j->code, "%s", j->msg);
+		return -1;
+	}
+	log_debug("guest %s: config drive made in %lld ms", j->uuid,
+	    (long long)j->ms);
+	return 0;
+}
+
 int
 backend_qemu_render(struct backend_qemu *q, const struct driver_spec *s,
     struct backend_qemu_made *m, char **xml)
@@ -367,6 +424,7 @@ backend_qemu_render(struct backend_qemu *q, const struct driver_spec *s,
 	struct domxml_spec ds;
 	struct qnics qn;
 	struct qpaths p;
+	struct cfgjob cj = { .rc = 0 };
 	const char *fmt, *kfmt, *rfmt;
 	int have_kernel = s->kernel_id != NULL && s->kernel_id[0] != '\0';
 	int have_ramdisk = s->ramdisk_id != NULL && s->ramdisk_id[0] != '\0';
@@ -407,20 +465,31 @@ backend_qemu_render(struct backend_qemu *q, const struct driver_spec *s,
 		}
 	}
 
+	/* config drive: key and user data also served by the metadata
+	 * service (the same configdrive_spec_of() mapping); made once,
+	 * beside the disks */
+	if ((e = exists(p.cfg)) == -1)
+		return -1;
+	if (!e) {
+		configdrive_spec_of(s, &cj.cs);
+		cj.path = p.cfg;
+		cj.uuid = s->uuid;
+		cfg_start(&cj);
+	}
 	/* root disk: kept when it exists (it holds the guest's data); none
 	 * when the guest boots from a volume (ephemeral and swap disks keep
 	 * the configured format) */
 	if (bfv) {
 		if ((e = exists(p.info)) == -1)
-			return -1;
+			goto cfg_fail;
 		fmt = e ? disk_format_read(q, p.info) : mode_format(q->root_mode);
 		if (!e) {
 			if (disk_format_write(p.info, fmt) == -1)
-				return -1;
+				goto cfg_fail;
 			m->info = 1;
 		}
 	} else if ((e = exists(p.root)) == -1) {
-		return -1;
+		goto cfg_fail;
 	} else if (e) {
 		fmt = disk_format_read(q, p.info);
 	} else {
@@ -429,13 +498,13 @@ backend_qemu_render(struct backend_qemu *q, const struct driver_spec *s,
 		fmt = mode_format(q->root_mode);
 		if (disk_root_create(p.root, base.path, base.format,
 		    base.virtual_size, s->root_gb * GIB, q->root_mode) == -1)
-			return -1;
+			goto cfg_fail;
 		m->root = 1;
 		log_debug("guest %s: root disk (%s on a %s base) made in %lld "
 		    "ms", s->uuid, fmt, base.format,
 		    (long long)(clock_mono_ms() - t0));
 		if (disk_format_write(p.info, fmt) == -1)
-			return -1;
+			goto cfg_fail;
 		m->info = 1;
 	}
 	if (!bfv)
@@ -443,11 +512,11 @@ backend_qemu_render(struct backend_qemu *q, const struct driver_spec *s,
 		    .format = fmt };
 	if (s->ephemeral_gb > 0) {
 		if ((e = exists(p.eph)) == -1)
-			return -1;
+			goto cfg_fail;
 		if (!e) {
 			if (disk_blank_create(p.eph, fmt, s->ephemeral_gb * GIB)
 			    == -1)
-				return -1;
+				goto cfg_fail;
 			m->eph = 1;
 		}
 		disks[nd++] = (struct domxml_disk){ .path = p.eph,
@@ -455,31 +524,21 @@ backend_qemu_render(struct backend_qemu *q, const struct driver_spec *s,
 	}
 	if (s->swap_mb > 0) {
 		if ((e = exists(p.swap)) == -1)
-			return -1;
+			goto cfg_fail;
 		if (!e) {
 			if (disk_blank_create(p.swap, "raw", s->swap_mb * MIB)
 			    == -1)
-				return -1;
+				goto cfg_fail;
 			m->swap = 1;
 		}
 		disks[nd++] = (struct domxml_disk){ .path = p.swap,
 		    .format = "raw" };
 	}
 
-	/* config drive: key and user data also served by the metadata
-	 * service (the same configdrive_spec_of() mapping); made once */
-	if ((e = exists(p.cfg)) == -1)
-		return -1;
-	if (!e) {
-		struct configdrive_spec cs;
-		int64_t t0 = clock_mono_ms();
-
-		configdrive_spec_of(s, &cs);
-		if (configdrive_build(&cs, p.cfg) == -1)
+	if (cj.path != NULL) {
+		if (cfg_join(&cj) == -1)
 			return -1;
 		m->cfg = 1;
-		log_debug("guest %s: config drive made in %lld ms", s->uuid,
-		    (long long)(clock_mono_ms() - t0));
 	}
 	disks[nd++] = (struct domxml_disk){ .path = p.cfg, .format = "raw",
 	    .device = DOMXML_DEVICE_CDROM, .bus = DOMXML_BUS_IDE };
@@ -519,6 +578,19 @@ backend_qemu_render(struct backend_qemu *q, const struct driver_spec *s,
 		return -1;
 	}
 	return 0;
+cfg_fail:
+	/* The disks' error stands; a config drive made meanwhile is the
+	 * caller's to undo with them (m->cfg). */
+	if (cj.path != NULL) {
+		enum ts_errcode code = err_code();
+		char msg[1024];
+
+		snprintf(msg, sizeof(msg), "%s", err_msg());
+		if (cfg_join(&cj) == 0)
+			m->cfg = 1;
+		err_set(code, "%s", msg);
+	}
+	return -1;
 }
 
 /* Writes (or touches) the prepared marker: its mtime is the prepare's. */
@@ -620,8 +692,7 @@ backend_qemu_root_backed(struct backend_qemu *q, const char *uuid,
     const char *image_id)
 {
 	struct qpaths p;
-	struct disk_info di;
-	char base[DISK_PATH_MAX];
+	char base[DISK_PATH_MAX], backing[DISK_PATH_MAX];
 	int e;
 
 	if (image_id == NULL || !uuid_valid(image_id) ||
@@ -631,12 +702,15 @@ backend_qemu_root_backed(struct backend_qemu *q, const char *uuid,
 	    "qcow2") != 0)
 		return 0;
 	snprintf(base, sizeof(base), "%s/%s", q->cache_dir, image_id);
-	if (disk_info(p.root, "qcow2", &di) == -1) {
+	/* From the header, not qemu-img info: this is on the migration's
+	 * critical path. */
+	if ((e = disk_backing_file(p.root, backing, sizeof(backing))) ==
+	    -1) {
 		log_warnx("guest %s: root disk not inspected (%s): copied in "
 		    "full", uuid, err_msg());
 		return 0;
 	}
-	return di.has_backing && strcmp(di.backing_file, base) == 0;
+	return e == 1 && strcmp(backing, base) == 0;
 }
 
 void

@@ -924,13 +924,16 @@ send_migrate(struct recon *r, const struct rec_instance *i,
 	nics_of(r, i, ns, &m.spec);
 	if ((p = prep_take(r, i->uuid, reqid)) == NULL) {
 		struct msg_instance_migrate_prepare q = { 0 };
+		struct rec_instance at = *i;	/* shallow: nothing freed */
 		char tok[RECON_TOKEN_MAX];
 
 		snprintf(q.uuid, sizeof(q.uuid), "%s", i->uuid);
 		q.generation = m.new_generation;
 		q.spec = m.spec;
-		/* the target fetches the base image into its cache */
-		token_for(r, i, tok, sizeof(tok));
+		/* The target fetches the images into its cache: the capability
+		 * is minted for it (one for the source is refused there). */
+		at.host = i->migrate_host;
+		token_for(r, &at, tok, sizeof(tok));
 		q.spec.image_token = tok[0] ? tok : NULL;
 		rc = post(r, i->migrate_host,
 		    &schema_msg_instance_migrate_prepare, &q, reqid);

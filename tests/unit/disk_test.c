@@ -276,6 +276,40 @@ test_real_overlay_and_copy(void **state)
 	assert_string_equal(di.backing_format, "raw");
 	assert_true(di.actual_size < MIB);	/* copy on write: tiny */
 	guest_view_head_is(ov, "qcow2", "BASEMARK-0123456");
+	/* the header's backing name is qemu-img's */
+	{
+		char b[1024], bad[256];
+		unsigned char h[24];
+		int fd;
+
+		assert_int_equal(disk_backing_file(ov, b, sizeof(b)), 1);
+		assert_string_equal(b, base);
+		/* no room for it: refused, not cut */
+		err_clear();
+		assert_int_equal(disk_backing_file(ov, b, strlen(base)), -1);
+		assert_int_equal(err_code(), TS_EDECODE);
+		/* not qcow2 */
+		err_clear();
+		assert_int_equal(disk_backing_file(base, b, sizeof(b)), -1);
+		assert_int_equal(err_code(), TS_EDECODE);
+		/* a name past the first cluster, one running past the file */
+		path_in(bad, sizeof(bad), "bad.qcow2");
+		assert_true((fd = open(ov, O_RDONLY)) >= 0);
+		assert_int_equal(read(fd, h, sizeof(h)), (ssize_t)sizeof(h));
+		close(fd);
+		h[8 + 5] = 0x10;	/* offset 1 MiB + ...: past 64 KiB */
+		write_file(bad, h, sizeof(h), 0);
+		err_clear();
+		assert_int_equal(disk_backing_file(bad, b, sizeof(b)), -1);
+		assert_int_equal(err_code(), TS_EDECODE);
+		h[8 + 5] = 0;
+		h[8 + 7] = 200;		/* in bounds, but the file ends at 24 */
+		write_file(bad, h, sizeof(h), 0);
+		err_clear();
+		assert_int_equal(disk_backing_file(bad, b, sizeof(b)), -1);
+		assert_int_equal(err_code(), TS_EDECODE);
+		unlink(bad);
+	}
 	/* never overwritten */
 	err_clear();
 	assert_int_equal(disk_root_create(ov, base, "raw", 8 * MIB, 32 * MIB,
