@@ -1443,6 +1443,26 @@ test_servers_networks(void **state)
 	snprintf(nets, sizeof(nets), "[{\"uuid\": \"%s\"}]", other);
 	snprintf(msg, sizeof(msg), "Network %s could not be found.", other);
 	cn_refused(nets, 400, msg);
+	/* the admin may (Nova asks Neutron with the admin's token): a
+	 * port of the admin's project on the other project's network */
+	{
+		char f[512], adm[64];
+
+		snprintf(f, sizeof(f), "\"name\": \"adm-other\", "
+		    "\"flavorRef\": \"ct1\", \"imageRef\": \"%%s\", "
+		    "\"networks\": [{\"uuid\": \"%s\"}]", other);
+		create(CT_ADMIN, f);
+		ctltest_expect(T, 202, NULL);
+		snprintf(adm, sizeof(adm), "%s", ctltest_str(T, "server.id"));
+		snprintf(q, sizeof(q), "device_id=%s", adm);
+		assert_int_equal(cn_ports(q), 1);
+		assert_string_equal(ctltest_str(T, "ports.0.network_id"), other);
+		assert_string_equal(ctltest_str(T, "ports.0.project_id"),
+		    T->project_id[CT_ADMIN]);
+		snprintf(path, sizeof(path), "/v2.1/servers/%s", adm);
+		CT_CALL(T, C, CT_ADMIN, "DELETE", path, NULL, 204, NULL);
+		assert_int_equal(cn_ports(q), 0);
+	}
 	/* the second network fails: the first one's port goes too */
 	snprintf(nets, sizeof(nets), "[{\"uuid\": \"%s\"}, {\"uuid\": "
 	    "\"0c4ab6e0-0000-4000-8000-000000000000\"}]", n1);
