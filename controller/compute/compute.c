@@ -945,6 +945,33 @@ const struct http_route compute_routes[] = {
 	    compute_secgroups_show, "os_compute_api:os-security-groups:show",
 	    0, 200),
 
+	/*
+	 * Nova's image proxy (below 2.36): Nova has no rule of its own and
+	 * asks Glance with the user's token, so the routes name Glance's
+	 * rules; those on one image read its owner and membership, so the
+	 * image service enforces them on the stored image (IH: an image the
+	 * caller may not see answers 404).
+	 */
+	R("GET", "/images", compute_images_list, "image:get_images", 0, 200),
+	R("GET", "/images/detail", compute_images_detail, "image:get_images",
+	    0, 200),
+	R("GET", "/images/{image_id}", compute_images_show, "image:get_image",
+	    IH, 200),
+	R("DELETE", "/images/{image_id}", compute_images_delete,
+	    "image:delete_image", IH, 204),
+	R("GET", "/images/{image_id}/metadata", compute_images_metadata_list,
+	    "image:get_image", IH, 200),
+	R("POST", "/images/{image_id}/metadata",
+	    compute_images_metadata_create, "image:modify_image", IH, 200),
+	R("PUT", "/images/{image_id}/metadata",
+	    compute_images_metadata_replace, "image:modify_image", IH, 200),
+	R("GET", "/images/{image_id}/metadata/{key}",
+	    compute_images_metadata_show, "image:get_image", IH, 200),
+	R("PUT", "/images/{image_id}/metadata/{key}",
+	    compute_images_metadata_update, "image:modify_image", IH, 200),
+	R("DELETE", "/images/{image_id}/metadata/{key}",
+	    compute_images_metadata_delete, "image:modify_image", IH, 204),
+
 	/* Keypair rules read the keypair's user (?user_id= for the admin). */
 	R("GET", "/os-keypairs", compute_keypairs_list,
 	    "os_compute_api:os-keypairs:index", IH, 200),

@@ -233,6 +233,10 @@ int	compute_migrate_abort(struct http_req *, const struct rec_instance *cur);
  * key, cur the server read by the action route, borrowed. */
 int	compute_snapshot_action(struct http_req *, struct http_resp *,
 	    const char *action, json_t *arg, const struct rec_instance *cur);
+/* Nova's generate_image_url: the image endpoint (the image port of the
+ * host the request reached), then /images/<id>. -1 if it does not fit. */
+int	compute_snapshot_image_url(struct http_req *, const char *id, char *out,
+	    size_t len);
 /* ---- server tags (compute_tags.c, microversion 2.26) ---------------------- */
 
 #define COMPUTE_TAGS_MAX	50	/* Nova's MAX_TAG_COUNT */
@@ -308,6 +312,18 @@ int	compute_flavors_extra_specs_create(struct http_req *, struct http_resp *);
 int	compute_flavors_extra_spec_show(struct http_req *, struct http_resp *);
 int	compute_flavors_extra_spec_update(struct http_req *, struct http_resp *);
 int	compute_flavors_extra_spec_delete(struct http_req *, struct http_resp *);
+
+/* Nova's image proxy, 2.1-2.35 (compute_images.c). */
+int	compute_images_list(struct http_req *, struct http_resp *);
+int	compute_images_detail(struct http_req *, struct http_resp *);
+int	compute_images_show(struct http_req *, struct http_resp *);
+int	compute_images_delete(struct http_req *, struct http_resp *);
+int	compute_images_metadata_list(struct http_req *, struct http_resp *);
+int	compute_images_metadata_create(struct http_req *, struct http_resp *);
+int	compute_images_metadata_replace(struct http_req *, struct http_resp *);
+int	compute_images_metadata_show(struct http_req *, struct http_resp *);
+int	compute_images_metadata_update(struct http_req *, struct http_resp *);
+int	compute_images_metadata_delete(struct http_req *, struct http_resp *);
 
 int	compute_secgroups_list(struct http_req *, struct http_resp *);
 int	compute_secgroups_show(struct http_req *, struct http_resp *);

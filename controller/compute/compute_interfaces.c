@@ -256,7 +256,7 @@ attach_ports(struct iface_change *c, struct store_txn *txn,
 	}
 	snprintf(owner, sizeof(owner), "compute:%s", i->availability_zone);
 	return network_port_create(c->svc->net, txn, i->project_id, net,
-	    i->uuid, owner, c->ip, i->host, c->port);
+	    c->admin, i->uuid, owner, c->ip, i->host, c->port);
 }
 
 static int

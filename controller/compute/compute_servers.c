@@ -1056,6 +1056,8 @@ struct create {
 	char			 reservation[16];
 	/* networks: "auto", or each entry of the list in order */
 	bool			 net_auto;
+	bool			 admin;	/* may use any network (Neutron's
+					   admin) */
 	struct netreq {
 		const char	*net, *ip, *port;
 	}			 nets[NETS_MAX];
@@ -1341,8 +1343,8 @@ ports_for(struct create *c, struct store_txn *txn, const char *uuid,
 			    c->ctx->project_id, v[k].port, uuid, host);
 		else
 			rc = network_port_create(c->svc->net, txn,
-			    c->ctx->project_id, v[k].net, uuid, owner, v[k].ip,
-			    host, pid);
+			    c->ctx->project_id, v[k].net, c->admin, uuid,
+			    owner, v[k].ip, host, pid);
 		if (rc == -1 && err_code() == TS_ENOT_FOUND) {
 			char why[ERR_MSG_MAX];
 
@@ -2044,6 +2046,7 @@ compute_servers_create(struct http_req *req, struct http_resp *resp)
 	    jsonreq_body(JSONREQ_NOVA, http_req_json(req), "server", &s) == -1)
 		return -1;
 	c.ctx = compute_ctx(req);
+	c.admin = compute_is_admin(req);
 	c.reqid = http_req_id(req);
 	if (c.ctx->project_id == NULL || *c.ctx->project_id == '\0') {
 		err_set(TS_EFORBIDDEN, "Creating a server needs a "

@@ -249,8 +249,9 @@ out:
 /* Nova's generate_image_url: the image endpoint, then /images/<id>. The
  * image API listens on [api] image_port of the host the client reached
  * the compute API on. */
-static int
-image_url(struct http_req *req, const char *id, char *out, size_t len)
+int
+compute_snapshot_image_url(struct http_req *req, const char *id, char *out,
+    size_t len)
 {
 	const struct compute *c = compute_of(req);
 	char base[512], *host, *colon, *bracket;
@@ -309,7 +310,8 @@ compute_snapshot_action(struct http_req *req, struct http_resp *resp,
 	    s.image_id);
 	recon_dispatch(s.svc->recon, &s.after);
 	if ((!s.backup || s.rotation > 0) &&
-	    image_url(req, s.image_id, loc, sizeof(loc)) == 0 &&
+	    compute_snapshot_image_url(req, s.image_id, loc, sizeof(loc)) ==
+	    0 &&
 	    http_resp_header(resp, "Location", loc) == -1)
 		goto out;
 	rc = http_resp_status(resp, 202);

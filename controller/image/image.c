@@ -295,17 +295,16 @@ image_target(struct request_target *t, const struct rec_image *img,
 }
 
 /*
- * Load the image of the request's {image_id} that viewer may see and
- * enforce rule on it (NULL: visibility only). 404 for an image the viewer
- * cannot see, 403 when the rule denies a visible one. *member tells
- * whether the viewer's project is a member.
+ * Load the image id that viewer may see and enforce rule on it with req's
+ * credentials (NULL: visibility only). 404 for an image the viewer cannot
+ * see, 403 when the rule denies a visible one. *member tells whether the
+ * viewer's project is a member.
  */
 static int
-load_image(struct http_req *req, struct store_txn *txn,
+load_image_id(struct http_req *req, struct store_txn *txn, const char *id,
     const struct image_viewer *v, const char *rule, struct rec_image *img,
     bool *member)
 {
-	const char *id = http_req_param(req, "image_id");
 	struct request_target t;
 	bool m = false;
 	int vis;
@@ -329,6 +328,16 @@ load_image(struct http_req *req, struct store_txn *txn,
 		return -1;
 	}
 	return 0;
+}
+
+/* load_image_id() of the request's {image_id}. */
+static int
+load_image(struct http_req *req, struct store_txn *txn,
+    const struct image_viewer *v, const char *rule, struct rec_image *img,
+    bool *member)
+{
+	return load_image_id(req, txn, http_req_param(req, "image_id"), v,
+	    rule, img, member);
 }
 
 static int
@@ -629,7 +638,9 @@ out:
  * (updated_at is set), 1 to store nothing, -1 to fail.
  */
 struct change {
+	struct image_service		*svc;
 	struct http_req			*req;
+	const char			*id;
 	const struct image_viewer	*v;
 	const char			*rule;
 	int	(*fn)(struct change *, struct store_txn *, struct rec_image *);
@@ -646,7 +657,8 @@ change_fn(struct store_txn *txn, void *arg)
 	bool member = false;
 	int rc;
 
-	if (load_image(c->req, txn, c->v, c->rule, &img, &member) == -1)
+	if (load_image_id(c->req, txn, c->id, c->v, c->rule, &img, &member) ==
+	    -1)
 		return -1;
 	if (image_json_copy(&old, &img) == -1) {
 		codec_clear(&schema_rec_image, &img);
@@ -669,8 +681,11 @@ change_fn(struct store_txn *txn, void *arg)
 	return rc;
 }
 
+/* A change of image id in svc, asked by req (of any API: its
+ * credentials are the viewer's and the rule's). */
 static int
-run_change(struct http_req *req, const char *rule,
+change_run(struct image_service *svc, struct http_req *req, const char *id,
+    const char *rule,
     int (*fn)(struct change *, struct store_txn *, struct rec_image *),
     void *arg, struct change *c)
 {
@@ -679,16 +694,28 @@ run_change(struct http_req *req, const char *rule,
 
 	memset(c, 0, sizeof(*c));
 	viewer_of(req, &v);
+	c->svc = svc;
 	c->req = req;
+	c->id = id;
 	c->v = &v;
 	c->rule = rule;
 	c->fn = fn;
 	c->arg = arg;
-	rc = write_txn(req, change_fn, c);
+	rc = store_write(svc->store, change_fn, c);
 	c->v = NULL;
 	if (rc == -1)
 		codec_clear(&schema_rec_image, &c->result);
 	return rc;
+}
+
+/* A change of the request's {image_id} on the image listener. */
+static int
+run_change(struct http_req *req, const char *rule,
+    int (*fn)(struct change *, struct store_txn *, struct rec_image *),
+    void *arg, struct change *c)
+{
+	return change_run(svc_of(req), req, http_req_param(req, "image_id"),
+	    rule, fn, arg, c);
 }
 
 struct patch_arg {
@@ -754,19 +781,28 @@ delete_fn(struct change *c, struct store_txn *txn, struct rec_image *img)
 }
 
 static int
-image_delete(struct http_req *req, struct http_resp *resp)
+delete_image(struct image_service *svc, struct http_req *req, const char *id)
 {
 	struct change c;
-	const char *id = http_req_param(req, "image_id");
 
-	if (run_change(req, "image:delete_image", delete_fn, NULL, &c) == -1)
+	if (change_run(svc, req, id, "image:delete_image", delete_fn, NULL,
+	    &c) == -1)
 		return -1;
 	/* After the commit: an upload still streaming finds the image gone
 	 * and removes its own file. */
-	if (image_store_remove(svc_of(req)->data, id) == -1)
+	if (image_store_remove(svc->data, id) == -1)
 		log_error("image %s deleted; its data file stays until the "
 		    "next start: %s", id, err_msg());
 	log_info("image %s deleted", id);
+	return 0;
+}
+
+static int
+image_delete(struct http_req *req, struct http_resp *resp)
+{
+	if (delete_image(svc_of(req), req, http_req_param(req, "image_id")) ==
+	    -1)
+		return -1;
 	return http_resp_status(resp, 0);
 }
 
@@ -1588,6 +1624,92 @@ member_delete(struct http_req *req, struct http_resp *resp)
 	if (member_run(req, &o) == -1)
 		return -1;
 	return http_resp_status(resp, 0);
+}
+
+/* ---- the compute API's image proxy (image.h) ------------------------------ */
+
+int
+image_proxy_list(struct image_service *svc, struct http_req *req,
+    const struct image_kv *query, size_t n, struct image_page *page)
+{
+	struct image_query *q;
+	struct image_viewer v;
+	struct store_txn *txn;
+	int rc = -1;
+
+	memset(page, 0, sizeof(*page));
+	viewer_of(req, &v);
+	if ((q = malloc(sizeof(*q))) == NULL) {
+		err_set(TS_ENOMEM, "out of memory");
+		return -1;
+	}
+	if (image_list_query_parse(q, query, n) == 0 &&
+	    store_read_begin(svc->store, &txn) == 0) {
+		rc = image_list_run(txn, q, &v, page);
+		store_txn_end(&txn);
+	}
+	free(q);
+	return rc;
+}
+
+int
+image_proxy_get(struct image_service *svc, struct http_req *req,
+    const char *id, struct rec_image *img)
+{
+	struct image_viewer v;
+	struct store_txn *txn;
+	int rc;
+
+	memset(img, 0, sizeof(*img));
+	viewer_of(req, &v);
+	if (store_read_begin(svc->store, &txn) == -1)
+		return -1;
+	rc = load_image_id(req, txn, id, &v, "image:get_image", img, NULL);
+	store_txn_end(&txn);
+	return rc;
+}
+
+int
+image_proxy_delete(struct image_service *svc, struct http_req *req,
+    const char *id)
+{
+	return delete_image(svc, req, id);
+}
+
+struct props_arg {
+	const struct image_kv	*set;
+	size_t			 n;
+	bool			 purge;
+	const char		*remove;
+};
+
+static int
+props_fn(struct change *c, struct store_txn *txn, struct rec_image *img)
+{
+	const struct props_arg *p = c->arg;
+
+	(void)txn;
+	return image_json_props_apply(img, p->set, p->n, p->purge, p->remove);
+}
+
+int
+image_proxy_props(struct image_service *svc, struct http_req *req,
+    const char *id, const struct image_kv *set, size_t n, bool purge,
+    const char *remove, struct rec_image *out)
+{
+	struct props_arg p = { set, n, purge, remove };
+	struct change c;
+
+	if (change_run(svc, req, id, "image:modify_image", props_fn, &p,
+	    &c) == -1)
+		return -1;
+	log_info("image %s: properties %s by the compute API", id,
+	    remove != NULL ? "removed" : purge ? "replaced" : "set");
+	if (out != NULL)
+		*out = c.result;	/* moved */
+	else
+		codec_clear(&schema_rec_image, &c.result);
+	return 0;
 }
 
 /* ---- routes -------------------------------------------------------------- */

@@ -8,6 +8,7 @@
 #define TS_IMAGE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "http/http.h"
@@ -102,5 +103,48 @@ int	image_snapshot_drop(struct image_service *, const char *id);
  */
 int	image_backup_rotate(struct image_service *, const char *instance_uuid,
 	    const char *backup_type, unsigned keep, unsigned *deleted);
+
+/* ---- the compute API's image proxy (image.c) ------------------------------ */
+
+/* A query pair or a property; strings borrowed. */
+struct image_kv {
+	const char	*key;
+	const char	*value;
+};
+
+/* One page of a listing: owned images, and whether more follow. */
+struct image_page {
+	struct rec_image	*items;
+	size_t			 n;
+	bool			 more;
+};
+void	image_list_page_clear(struct image_page *);
+
+/*
+ * Glance's answers to another API's caller (Nova's /v2.1/images proxy,
+ * which asks Glance with the user's token): req is that API's request,
+ * whose credentials the image rules are enforced with (image:get_image,
+ * image:delete_image, image:modify_image on the stored image; the route
+ * enforces image:get_images); an image the caller may not see is
+ * TS_ENOT_FOUND, as Glance answers. The list takes Glance v2's query
+ * pairs (filters on attributes and extra properties, limit, marker).
+ */
+int	image_proxy_list(struct image_service *, struct http_req *,
+	    const struct image_kv *query, size_t n, struct image_page *);
+/* The image (zeroed first; codec_clear() it). */
+int	image_proxy_get(struct image_service *, struct http_req *,
+	    const char *id, struct rec_image *);
+/* Glance's delete (403 protected), data file after the commit. */
+int	image_proxy_delete(struct image_service *, struct http_req *,
+	    const char *id);
+/*
+ * The image's extra properties in one write: with purge every one goes
+ * first, remove (NULL: none) goes (TS_ENOT_FOUND when absent), then set's
+ * n pairs are added or replaced (Glance's checks on names and values).
+ * out (may be NULL; codec_clear() it) gets the stored image.
+ */
+int	image_proxy_props(struct image_service *, struct http_req *,
+	    const char *id, const struct image_kv *set, size_t n, bool purge,
+	    const char *remove, struct rec_image *out);
 
 #endif

@@ -138,6 +138,16 @@ bool	image_json_disk_format_valid(const char *);
 bool	image_json_container_format_valid(const char *);
 bool	image_json_visibility_valid(const char *);
 
+/*
+ * Extra properties alone (compute's image metadata, image.h): with purge
+ * all go first; remove (NULL: none) goes (TS_ENOT_FOUND when absent);
+ * then set's pairs are added or replaced. Names as Glance checks them
+ * (400 empty or too long; 403 read-only, reserved, or a base attribute),
+ * 413 past IMAGE_PROPERTY_MAX. All or nothing.
+ */
+int	image_json_props_apply(struct rec_image *img, const struct image_kv *set,
+	    size_t n, bool purge, const char *remove);
+
 /* Deep copy src into dst (zeroed). -1 TS_ENOMEM. */
 int	image_json_copy(struct rec_image *dst, const struct rec_image *src);
 
@@ -175,11 +185,6 @@ struct image_query {
 	size_t		 ntags;
 };
 
-struct image_kv {
-	const char	*key;
-	const char	*value;
-};
-
 /* Parse the query pairs (400 on bad values, as Glance words them). */
 int	image_list_query_parse(struct image_query *, const struct image_kv *,
 	    size_t n);
@@ -190,12 +195,6 @@ bool	image_list_query_match(const struct image_query *, const struct rec_image *
 int	image_list_query_cmp(const struct image_query *, const struct rec_image *a,
 	    const struct rec_image *b);
 
-/* One page of a listing: owned images, and whether more follow. */
-struct image_page {
-	struct rec_image	*items;
-	size_t			 n;
-	bool			 more;
-};
 
 /*
  * Run the query for viewer in txn. Memory is bounded by the page size:
@@ -204,7 +203,6 @@ struct image_page {
  */
 int	image_list_run(struct store_txn *, const struct image_query *,
 	    const struct image_viewer *, struct image_page *);
-void	image_list_page_clear(struct image_page *);
 
 /* ---- schemas (image_schema.c) ---------------------------------------------- */
 

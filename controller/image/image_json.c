@@ -833,3 +833,53 @@ image_json_patch_apply(struct rec_image *img, json_t *patch,
 	*img = work;
 	return 0;
 }
+
+/* ---- extra properties alone (compute's image metadata) -------------------- */
+
+int
+image_json_props_apply(struct rec_image *img, const struct image_kv *set,
+    size_t n, bool purge, const char *remove)
+{
+	struct rec_image work;
+	size_t i;
+
+	if (image_json_copy(&work, img) == -1)
+		return -1;
+	if (purge)
+		while (work.properties.n > 0)
+			prop_del(&work, work.properties.items[0].k);
+	if (remove != NULL) {
+		if (prop_get(&work, remove) == NULL) {
+			err_set(TS_ENOT_FOUND, "Property %s not found.",
+			    remove);
+			goto fail;
+		}
+		prop_del(&work, remove);
+	}
+	for (i = 0; i < n; i++) {
+		if (check_key(set[i].key, strlen(set[i].key)) == -1)
+			goto fail;
+		/* A base attribute is no extra property: Glance would
+		 * take the name as the attribute's, never as metadata. */
+		if (is_base(set[i].key)) {
+			err_set(TS_EFORBIDDEN, "Attribute '%s' is reserved.",
+			    set[i].key);
+			goto fail;
+		}
+		if (check_writable(set[i].key) == -1)
+			goto fail;
+		if (strlen(set[i].value) > PROP_VAL_MAX) {
+			err_set(TS_EINVALID, "Value of %s is longer than %d "
+			    "bytes.", set[i].key, PROP_VAL_MAX);
+			goto fail;
+		}
+		if (prop_set(&work, set[i].key, set[i].value) == -1)
+			goto fail;
+	}
+	codec_clear(&schema_rec_image, img);
+	*img = work;
+	return 0;
+fail:
+	codec_clear(&schema_rec_image, &work);
+	return -1;
+}

@@ -88,12 +88,11 @@ image_snapshot_create(struct store_txn *txn,
 		goto out;
 	img.min_disk = r->min_disk;
 	img.min_ram = r->min_ram;
-	/* Nova's properties: what the user gave first, then Nova's own
-	 * (which win, as in Nova's _initialize_instance_snapshot_metadata). */
-	for (size_t k = 0; r->metadata != NULL && k < r->metadata->n; k++)
-		if (prop_add(&img.properties, r->metadata->items[k].k,
-		    r->metadata->items[k].v) == -1)
-			goto out;
+	/* Nova's properties first, then what the user gave, which wins
+	 * (Nova's _create_image() updates its properties with the request's
+	 * metadata, and _initialize_instance_snapshot_metadata() lets them
+	 * take precedence: createImage's metadata {"image_type": "test"} is
+	 * the image's image_type). */
 	if (prop_add(&img.properties, "image_type", r->backup_type ?
 	    "backup" : "snapshot") == -1 ||
 	    prop_add(&img.properties, "instance_uuid", r->instance_uuid) ==
@@ -105,6 +104,14 @@ image_snapshot_create(struct store_txn *txn,
 	    prop_add(&img.properties, "ramdisk_id", r->ramdisk_id) == -1 ||
 	    prop_add(&img.properties, "os_command_line", r->os_command_line) ==
 	    -1)
+		goto out;
+	for (size_t k = 0; r->metadata != NULL && k < r->metadata->n; k++)
+		if (prop_add(&img.properties, r->metadata->items[k].k,
+		    r->metadata->items[k].v) == -1)
+			goto out;
+	/* but a backup's type is the request's (Nova's createBackup puts
+	 * backup_type over the metadata) */
+	if (prop_add(&img.properties, "backup_type", r->backup_type) == -1)
 		goto out;
 	img.created_at = img.updated_at = now;
 	if (image_db_put(txn, &img, NULL) == -1)

@@ -76,10 +76,11 @@ void	network_changed(struct network *);
  * bound to host (binding:host_id, vif type "bridge", ACTIVE; NULL or "":
  * unbound, DOWN); the project's port quota applies (409). The new port's id goes to
  * port_id (37 bytes). The network must be the project's, shared or
- * external (else 404).
+ * external (else 404), unless admin: Neutron lets an admin's request
+ * (Nova's, with the admin's token) put a port on any network.
  */
 int	network_port_create(struct network *, struct store_txn *,
-	    const char *project_id, const char *network_id,
+	    const char *project_id, const char *network_id, bool admin,
 	    const char *device_id, const char *device_owner, const char *ip,
 	    const char *host, char port_id[37]);
 /*

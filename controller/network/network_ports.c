@@ -736,9 +736,9 @@ device_port_groups(struct store_txn *txn, struct rec_port *p)
 
 int
 network_port_create(struct network *svc, struct store_txn *txn,
-    const char *project_id, const char *network_id, const char *device_id,
-    const char *device_owner, const char *ip, const char *host,
-    char port_id[37])
+    const char *project_id, const char *network_id, bool admin,
+    const char *device_id, const char *device_owner, const char *ip,
+    const char *host, char port_id[37])
 {
 	bool bound = host != NULL && *host != '\0';
 	struct rec_network n = { .id = "" };
@@ -749,7 +749,7 @@ network_port_create(struct network *svc, struct store_txn *txn,
 
 	if (network_db_network_get(txn, network_id, &n) == -1)
 		return -1;
-	ok = n.shared || n.router_external ||
+	ok = admin || n.shared || n.router_external ||
 	    strcmp(n.project_id, project_id) == 0;
 	codec_clear(&schema_rec_network, &n);
 	if (!ok) {

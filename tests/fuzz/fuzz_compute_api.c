@@ -75,6 +75,13 @@ static const struct apifuzz_route routes[] = {
 	R("GET", "/v2.1/os-migrations", MV33),
 	R("GET", "/v2.1/servers/@0@/migrations", MV33),
 	R("DELETE", "/v2.1/servers/@0@/migrations/1", MV33),
+	/* the image proxy (2.1-2.35): Nova's filters in the query, the
+	 * metadata bodies on image 2 (the admin's: others get 403/404) */
+	R("GET", "/v2.1/images/detail", NULL),
+	R("POST", "/v2.1/images/@2@/metadata", NULL),
+	R("PUT", "/v2.1/images/@2@/metadata", NULL),
+	R("PUT", "/v2.1/images/@2@/metadata/fz", NULL),
+	R("DELETE", "/v2.1/images/@2@/metadata/fz", NULL),
 };
 
 static int

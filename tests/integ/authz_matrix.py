@@ -465,7 +465,7 @@ SHARED_PARAMS = {
                 "network_label": "mxnet", "port_id": PORT,
                 "security_group_id": SG, "volume_id": VOLUME,
                 "aggregate_id": AGGREGATE, "tag": "mxtag",
-                "migration_id": "1"},
+                "migration_id": "1", "image_id": IMAGE},
     "network": {"network_id": NET, "subnet_id": SUBNET, "port_id": PORT,
                 "security_group_id": SG, "rule_id": RULE,
                 "router_id": ROUTER, "floatingip_id": FIP,
@@ -487,6 +487,7 @@ FRESH = {
     ("identity", "region_id"): mk_region,
     ("identity", "implied_role_id"): mk_implied,
     ("image", "image_id"): mk_image, ("compute", "server_id"): mk_server,
+    ("compute", "image_id"): mk_image,
     ("compute", "flavor_id"): mk_flavor,
     ("compute", "aggregate_id"): mk_aggregate,
     ("network", "network_id"): mk_net, ("network", "subnet_id"): mk_subnet,
@@ -629,6 +630,11 @@ def send(route, path, token, extra_headers=None):
         # once allowed.
         body = {"remote_console": {"protocol": "vnc", "type": "novnc"}}
         h["OpenStack-API-Version"] = "compute 2.6"
+    elif route["service"] == "compute" and m in ("POST", "PUT") and \
+            "/images/{image_id}/metadata" in route["pattern"]:
+        # the image proxy validates Nova's body before Glance's rule
+        body = ({"meta": {"k": "v"}} if route["pattern"].endswith("{key}")
+                else {"metadata": {}})
     elif m in ("POST", "PUT", "PATCH"):
         body = {}
     if route["service"] == "compute" and "OpenStack-API-Version" not in h:

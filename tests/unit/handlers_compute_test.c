@@ -1443,6 +1443,26 @@ test_servers_networks(void **state)
 	snprintf(nets, sizeof(nets), "[{\"uuid\": \"%s\"}]", other);
 	snprintf(msg, sizeof(msg), "Network %s could not be found.", other);
 	cn_refused(nets, 400, msg);
+	/* the admin may (Nova asks Neutron with the admin's token): a
+	 * port of the admin's project on the other project's network */
+	{
+		char f[512], adm[64];
+
+		snprintf(f, sizeof(f), "\"name\": \"adm-other\", "
+		    "\"flavorRef\": \"ct1\", \"imageRef\": \"%%s\", "
+		    "\"networks\": [{\"uuid\": \"%s\"}]", other);
+		create(CT_ADMIN, f);
+		ctltest_expect(T, 202, NULL);
+		snprintf(adm, sizeof(adm), "%s", ctltest_str(T, "server.id"));
+		snprintf(q, sizeof(q), "device_id=%s", adm);
+		assert_int_equal(cn_ports(q), 1);
+		assert_string_equal(ctltest_str(T, "ports.0.network_id"), other);
+		assert_string_equal(ctltest_str(T, "ports.0.project_id"),
+		    T->project_id[CT_ADMIN]);
+		snprintf(path, sizeof(path), "/v2.1/servers/%s", adm);
+		CT_CALL(T, C, CT_ADMIN, "DELETE", path, NULL, 204, NULL);
+		assert_int_equal(cn_ports(q), 0);
+	}
 	/* the second network fails: the first one's port goes too */
 	snprintf(nets, sizeof(nets), "[{\"uuid\": \"%s\"}, {\"uuid\": "
 	    "\"0c4ab6e0-0000-4000-8000-000000000000\"}]", n1);
@@ -2573,6 +2593,130 @@ test_resize(void **state)
 	CT_CALL(T, C, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
 }
 
+/* ---- the image proxy (2.1-2.35) ---------------------------------------------- */
+
+/* The image's metadata as the member reads it through the proxy, as
+ * compact JSON (sorted keys), into out. */
+static void
+proxy_meta(const char *id, char *out, size_t len)
+{
+	char p[128], *s;
+
+	snprintf(p, sizeof(p), "/v2.1/images/%s/metadata", id);
+	CT_CALL(T, C, CT_MEMBER, "GET", p, NULL, 200, NULL);
+	s = json_dumps(ctltest_get(T, "metadata"), JSON_COMPACT |
+	    JSON_SORT_KEYS);
+	assert_non_null(s);
+	snprintf(out, len, "%s", s);
+	free(s);
+}
+
+/* Nova's view of a Glance image, its filters, the caller's visibility
+ * (another project's image is 404, as Nova turns Glance's), the metadata
+ * routes under the image rules (a reader may not change it, a refused or
+ * invalid change leaves it as it was), and delete. */
+static void
+test_image_proxy(void **state)
+{
+	char id[64], m[512];
+
+	(void)state;
+	CT_CALL(T, CT_IMAGE, CT_MEMBER, "POST", "/v2/images",
+	    "{\"name\": \"px-img\", \"disk_format\": \"raw\", "
+	    "\"container_format\": \"bare\", \"visibility\": \"private\", "
+	    "\"os_distro\": \"a\", \"instance_uuid\": "
+	    "\"11111111-2222-4333-8444-555555555555\", "
+	    "\"auto_disk_config\": \"true\"}", 201, NULL);
+	snprintf(id, sizeof(id), "%s", ctltest_str(T, "id"));
+
+	snprintf(path, sizeof(path), "/v2.1/images/%s", id);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "image.status"), "SAVING");
+	assert_int_equal(json_integer_value(ctltest_get(T, "image.progress")),
+	    25);
+	assert_int_equal(json_integer_value(ctltest_get(T, "image.minRam")), 0);
+	assert_string_equal(ctltest_str(T, "image.metadata.os_distro"), "a");
+	assert_string_equal(ctltest_str(T, "image.server.id"),
+	    "11111111-2222-4333-8444-555555555555");
+	assert_string_equal(ctltest_str(T, "image.OS-DCF:diskConfig"), "AUTO");
+	assert_true(json_is_null(ctltest_get(T, "image.OS-EXT-IMG-SIZE:size")));
+	assert_string_equal(ctltest_str(T, "image.links.2.rel"), "alternate");
+	CT_CALL(T, C, CT_OTHER, "GET", path, NULL, 404, "Image not found.");
+	/* served up to the service's maximum (2.33; 2.36 would end it) */
+	ctltest_call(T, C, CT_MEMBER, "GET", path, NULL,
+	    "OpenStack-API-Version: compute 2.33\r\n");
+	ctltest_expect(T, 200, NULL);
+
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/images?name=px-img", NULL, 200,
+	    NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "images")), 1);
+	assert_string_equal(ctltest_str(T, "images.0.id"), id);
+	assert_null(ctltest_get(T, "images.0.status"));
+	/* the server's reference is its last segment (Nova's filters go
+	 * to Glance: status lowercased, so SAVING finds saving, not queued) */
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/images/detail?name=px-img&"
+	    "server=http://x/servers/"
+	    "11111111-2222-4333-8444-555555555555", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "images")), 1);
+	assert_string_equal(ctltest_str(T, "images.0.status"), "SAVING");
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/images/detail?name=px-img&"
+	    "status=ACTIVE", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "images")), 0);
+	CT_CALL(T, C, CT_OTHER, "GET", "/v2.1/images?name=px-img", NULL, 200,
+	    NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "images")), 0);
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/images?limit=x", NULL, 400,
+	    NULL);
+
+	snprintf(path, sizeof(path), "/v2.1/images/%s/metadata", id);
+	CT_CALL(T, C, CT_MEMBER, "PUT", path, "{\"metadata\": {\"k1\": "
+	    "\"v1\"}}", 200, NULL);
+	assert_string_equal(ctltest_str(T, "metadata.k1"), "v1");
+	proxy_meta(id, m, sizeof(m));
+	assert_string_equal(m, "{\"k1\":\"v1\"}");
+	CT_CALL(T, C, CT_MEMBER, "POST", path, "{\"metadata\": {\"k2\": "
+	    "\"v2\"}}", 200, NULL);
+	assert_string_equal(ctltest_str(T, "metadata.k1"), "v1");
+	assert_string_equal(ctltest_str(T, "metadata.k2"), "v2");
+	/* refused or invalid: nothing changes */
+	CT_CALL(T, C, CT_READER, "POST", path, "{\"metadata\": {\"k3\": "
+	    "\"v3\"}}", 403, NULL);
+	CT_CALL(T, C, CT_OTHER, "POST", path, "{\"metadata\": {\"k3\": "
+	    "\"v3\"}}", 404, "Image not found.");
+	CT_CALL(T, C, CT_MEMBER, "POST", path, "{\"metadata\": {\"k/3\": "
+	    "\"v3\"}}", 400, NULL);
+	CT_CALL(T, C, CT_MEMBER, "POST", path, "{\"metadata\": {\"name\": "
+	    "\"v3\"}}", 403, NULL);
+	CT_CALL(T, C, CT_MEMBER, "POST", path, "{\"meta\": {}}", 400, NULL);
+	snprintf(path, sizeof(path), "/v2.1/images/%s/metadata/k1", id);
+	CT_CALL(T, C, CT_MEMBER, "PUT", path, "{\"meta\": {\"k2\": \"x\"}}",
+	    400, "Request body and URI mismatch");
+	CT_CALL(T, C, CT_MEMBER, "PUT", path, "{\"meta\": {\"k1\": \"x\", "
+	    "\"k2\": \"y\"}}", 400, NULL);
+	proxy_meta(id, m, sizeof(m));
+	assert_string_equal(m, "{\"k1\":\"v1\",\"k2\":\"v2\"}");
+	CT_CALL(T, C, CT_MEMBER, "PUT", path, "{\"meta\": {\"k1\": \"x\"}}",
+	    200, NULL);
+	assert_string_equal(ctltest_str(T, "meta.k1"), "x");
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "meta.k1"), "x");
+	CT_CALL(T, C, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 404, NULL);
+	CT_CALL(T, C, CT_MEMBER, "DELETE", path, NULL, 404,
+	    "Invalid metadata key");
+	proxy_meta(id, m, sizeof(m));
+	assert_string_equal(m, "{\"k2\":\"v2\"}");
+
+	snprintf(path, sizeof(path), "/v2.1/images/%s", id);
+	CT_CALL(T, C, CT_OTHER, "DELETE", path, NULL, 404, "Image not found.");
+	CT_CALL(T, C, CT_READER, "DELETE", path, NULL, 403, NULL);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	CT_CALL(T, C, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 404, "Image not found.");
+	snprintf(path, sizeof(path), "/v2/images/%s", id);
+	CT_CALL(T, CT_IMAGE, CT_MEMBER, "GET", path, NULL, 404, NULL);
+}
+
 /* ---- createImage / createBackup --------------------------------------------- */
 
 static void
@@ -2897,6 +3041,7 @@ main(void)
 		cmocka_unit_test(test_versions),
 		cmocka_unit_test(test_servers_networks),
 		cmocka_unit_test(test_server_secgroups),
+		cmocka_unit_test(test_image_proxy),
 		cmocka_unit_test(test_server_floating),
 		/* last: the others expect no host at all */
 		cmocka_unit_test(test_down_host),
