@@ -218,6 +218,12 @@ netconv_new_from_config(const struct config *cfg, const char *host,
 	return netconv_new(&c, linkp);
 }
 
+int64_t
+netconv_announce(struct netconv *nc)
+{
+	return router_announce(nc->router);
+}
+
 void
 netconv_free(struct netconv **ncp)
 {

@@ -80,6 +80,11 @@ int	netconv_apply(struct netconv *, const struct msg_host_network *desired,
  * apply) and fill *state as netconv_apply() does. */
 int	netconv_tick(struct netconv *, struct msg_host_network_state *state);
 
+/* The later rounds of the routers' gratuitous ARPs (router_announce()):
+ * sends those due; the ms until the next one is due, -1 when none is
+ * queued. The converger's thread, between converges. */
+int64_t	netconv_announce(struct netconv *);
+
 /* The desired state last applied (NULL: none yet); borrowed, valid until
  * the next netconv_apply() or netconv_free(). */
 const struct msg_host_network *netconv_desired(const struct netconv *);

@@ -164,11 +164,25 @@ deadline(struct timespec *ts, int64_t ms)
 	}
 }
 
+/* The gratuitous ARPs due (netconv_announce()) and when the next round
+ * is (-1: none), outside the lock. Worker, mu held. */
+static int64_t
+announce(struct netsvc *s)
+{
+	int64_t d;
+
+	pthread_mutex_unlock(&s->mu);
+	d = netconv_announce(s->nc);
+	pthread_mutex_lock(&s->mu);
+	return d < 0 ? -1 : clock_mono_ms() + d;
+}
+
 static void *
 worker(void *arg)
 {
 	struct netsvc *s = arg;
 	int64_t next = clock_mono_ms() + s->tick_ms;
+	int64_t garp = -1;	/* the next gratuitous ARP round, -1: none */
 
 	pthread_mutex_lock(&s->mu);
 	while (!s->stop) {
@@ -186,6 +200,7 @@ worker(void *arg)
 			codec_free(&schema_msg_host_network, (void **)&m);
 			pthread_mutex_lock(&s->mu);
 			next = clock_mono_ms() + s->tick_ms;
+			garp = announce(s);
 			continue;
 		}
 		if (s->kick || now >= next) {
@@ -194,9 +209,14 @@ worker(void *arg)
 			tick(s);
 			pthread_mutex_lock(&s->mu);
 			next = clock_mono_ms() + s->tick_ms;
+			garp = announce(s);
 			continue;
 		}
-		deadline(&ts, next - now);
+		if (garp != -1 && now >= garp) {
+			garp = announce(s);
+			continue;
+		}
+		deadline(&ts, (garp != -1 && garp < next ? garp : next) - now);
 		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 	}
 	pthread_mutex_unlock(&s->mu);

@@ -3,6 +3,9 @@
  * (netconv.h): it applies the host_network messages the bus thread hands
  * it and converges again every tick, so that a slow converge (dnsmasq
  * starting, many links) never holds up the bus loop and its heartbeats.
+ * Between converges it sends the later rounds of the routers' gratuitous
+ * ARPs when they are due (netconv_announce()): its wait ends at the
+ * earlier of the next tick and the next round.
  *
  * Replies: every host_network is answered with host_network_state
  * (in_reply_to = its request id). Only the latest message waiting counts:

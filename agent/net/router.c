@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "err.h"
+#include "garp.h"
 #include "link.h"
 #include "log.h"
 #include "proc.h"
@@ -41,6 +43,8 @@ struct router {
 	struct applied	*applied;
 	size_t		 napplied;
 	uint64_t	 l3_hash;	/* 0: not applied since start */
+	/* Gratuitous ARP of the addresses put on a qg (garp.h). */
+	struct garp	*garp;
 	char		 host_mac[18];	/* "": none known, router MACs dropped */
 	/* No router wanted and nothing of ours left: converging is free
 	 * (no programs run) until a router comes. */
@@ -205,6 +209,10 @@ router_new(const char *tag, const char *local_ip, const char *host)
 		return NULL;
 	}
 	snprintf(rt->tag, sizeof(rt->tag), "%s", tag);
+	if ((rt->garp = garp_new()) == NULL) {
+		free(rt);
+		return NULL;
+	}
 	if ((local_ip && local_ip[0]) || (host && host[0]))
 		host_mac(local_ip, host, rt->host_mac);
 	return rt;
@@ -232,8 +240,15 @@ router_free(struct router **rtp)
 	if (rtp == NULL || *rtp == NULL)
 		return;
 	applied_clear((*rtp)->applied, (*rtp)->napplied);
+	garp_free(&(*rtp)->garp);
 	free(*rtp);
 	*rtp = NULL;
+}
+
+int64_t
+router_announce(struct router *rt)
+{
+	return garp_run(rt->garp, clock_mono_ms());
 }
 
 int
@@ -932,12 +947,39 @@ neigh:
 	return rc;
 }
 
+/* addr ("ip/prefix") without its prefix into out (LINK_ADDR_MAX). */
+static void
+addr_ip(const char *addr, char *out)
+{
+	snprintf(out, LINK_ADDR_MAX, "%.*s", (int)strcspn(addr, "/"), addr);
+}
+
+/* Queue the gratuitous ARP of addr on the external side (IPv4 only; the
+ * gateway of an IPv6 external subnet is not announced). A failure is
+ * logged: the address works, its neighbours learn it later. */
+static void
+announce(struct router *rt, const char *ns, const char *dev,
+    const char *addr)
+{
+	char ip[LINK_ADDR_MAX];
+	struct in_addr a;
+
+	addr_ip(addr, ip);
+	if (inet_pton(AF_INET, ip, &a) != 1)
+		return;
+	if (garp_add(rt->garp, ns, dev, ip, clock_mono_ms()) == -1)
+		log_warnx("router %s: %s", ns, err_msg());
+}
+
 /* Close the gaps of one router: namespace, veths, addresses. 1 when the
  * namespace or a veth was made (routes went with the old one: the hashed
- * part must be applied again), 0 when nothing was missing, -1 recorded. */
+ * part must be applied again), 0 when nothing was missing, -1 recorded.
+ * Each address put on qg is announced (garp.h), and with announce_all
+ * every one it holds (a router first seen since the agent started: the
+ * addresses may have moved here while it was away). */
 static int
-router_one(const struct plan *p, bool ns_exists, const struct seen *hostl,
-    size_t nhostl)
+router_one(struct router *rt, const struct plan *p, bool ns_exists,
+    const struct seen *hostl, size_t nhostl, bool announce_all)
 {
 	struct seen *in = NULL;
 	char *out = NULL;
@@ -974,15 +1016,18 @@ router_one(const struct plan *p, bool ns_exists, const struct seen *hostl,
 		for (k = 0; k < p->ndevs; k++)
 			if (strcmp(p->devs[k].ns, in[i].name) == 0)
 				break;
-		if (k == p->ndevs && strcmp(in[i].name, "lo") != 0 &&
-		    run(del) == -1)
-			goto out;
+		if (k == p->ndevs && strcmp(in[i].name, "lo") != 0) {
+			garp_cancel(rt->garp, p->ns, in[i].name, NULL);
+			if (run(del) == -1)
+				goto out;
+		}
 	}
 	for (k = 0; k < p->ndevs; k++) {
 		const struct rdev *v = &p->devs[k];
 		const struct seen *s = seen_find(in, nin, v->ns);
 		const struct seen *h = seen_find(hostl, nhostl, v->host);
-		char mtu[16];
+		bool ext = p->qg != NULL && strcmp(v->ns, p->qg) == 0;
+		char mtu[16], ip[LINK_ADDR_MAX];
 
 		snprintf(mtu, sizeof(mtu), "%u", v->mtu ? v->mtu : 1500);
 		if (s == NULL || h == NULL) {
@@ -1024,17 +1069,27 @@ router_one(const struct plan *p, bool ns_exists, const struct seen *hostl,
 			const char *del[] = { "ip", "-n", p->ns, "addr", "del",
 			    s->addrs[i], "dev", v->ns, NULL };
 
-			if (!has_addr(v->addrs, v->naddrs, s->addrs[i]) &&
-			    run(del) == -1)
+			if (has_addr(v->addrs, v->naddrs, s->addrs[i]))
+				continue;
+			/* Moved elsewhere: announcing it from here now
+			 * would pull its traffic back. */
+			addr_ip(s->addrs[i], ip);
+			garp_cancel(rt->garp, p->ns, v->ns, ip);
+			if (run(del) == -1)
 				goto out;
 		}
 		for (i = 0; i < v->naddrs; i++) {
 			const char *aa[] = { "ip", "-n", p->ns, "addr", "add",
 			    v->addrs[i], "dev", v->ns, NULL };
 
-			if ((s == NULL || !has_addr(s->addrs, s->naddrs,
-			    v->addrs[i])) && run(aa) == -1)
-				goto out;
+			if (s == NULL || !has_addr(s->addrs, s->naddrs,
+			    v->addrs[i])) {
+				if (run(aa) == -1)
+					goto out;
+			} else if (!announce_all)
+				continue;
+			if (ext)
+				announce(rt, p->ns, v->ns, v->addrs[i]);
 		}
 	}
 	rc = 0;
@@ -1219,7 +1274,8 @@ router_converge(struct router *rt, const struct msg_host_network *d,
 		    sizeof(part)) != 0;
 		snprintf(now[nnow].id, sizeof(now[nnow].id), "%s", ro->id);
 		fips = txt(&p.fips);
-		if ((r = router_one(&p, exists, hostl, nhostl)) == -1 ||
+		if ((r = router_one(rt, &p, exists, hostl, nhostl,
+		    old == NULL)) == -1 ||
 		    ((r == 1 || changed) &&
 		    apply_hashed(&p, r == 1 || old == NULL ? NULL : old->part,
 		    part) == -1)) {
@@ -1258,7 +1314,10 @@ router_converge(struct router *rt, const struct msg_host_network *d,
 		for (j = 0; j < nwant; j++)
 			if (strcmp(want[j], have[i]) == 0)
 				break;
-		if (j == nwant && run(del) == -1) {
+		if (j < nwant)
+			continue;
+		garp_cancel(rt->garp, have[i], NULL, NULL);
+		if (run(del) == -1) {
 			log_warnx("router: %s", err_msg());
 			if (!first.set)
 				first = (struct err_saved){ true, *err_last() };
@@ -1282,6 +1341,8 @@ router_converge(struct router *rt, const struct msg_host_network *d,
 	free(have);
 	free(want);
 	seen_free(hostl, nhostl);
+	/* The first round of what came up, now that its ruleset is in. */
+	(void)garp_run(rt->garp, clock_mono_ms());
 	if (first.set) {
 		err_restore(&first.e);
 		return -1;

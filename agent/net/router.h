@@ -30,6 +30,13 @@
  * established flow does not keep the old translation; known mappings are
  * those applied since the agent started.
  *
+ * Every address put on qg (a floating IP, gateway_ip), and every one qg
+ * holds when the agent first converges the router after it started, is
+ * announced by gratuitous ARP (garp.h: 3 rounds, 2 s apart, the first
+ * at the end of the converge that put it there, after its ruleset), so
+ * the external network's neighbours follow a floating IP that moved hosts
+ * at once; the announcements of an address that leaves are cancelled.
+ *
  * Every host holds the same router MAC and addresses: the host table
  * "bridge tinystack_l3" keeps them apart on the networks' VXLAN/VLAN/flat
  * uplink ports: ARP naming a router address is dropped in and out, frames
@@ -109,6 +116,10 @@ const char	*router_host_mac(const struct router *);
  */
 int	router_converge(struct router *, const struct msg_host_network *d,
 	    router_net_fn nets, void *arg);
+
+/* Send the gratuitous ARPs due (the later rounds); the ms until the
+ * next is due, -1 when none is queued. The converger's thread. */
+int64_t	router_announce(struct router *);
 
 /* The namespace of router id (out: ROUTER_NS_MAX + 1 bytes); -1
  * (TS_EINVALID) if id is not a UUID. */

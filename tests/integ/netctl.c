@@ -322,6 +322,8 @@ main(int argc, char **argv)
 			codec_clear(&schema_msg_host_network, &d);
 		} else
 			rc = netconv_tick(nc, &st);
+		/* The later gratuitous ARP rounds, at tick granularity. */
+		(void)netconv_announce(nc);
 		if (rc == -1) {
 			fprintf(stderr, "netctl: %s\n", err_msg());
 			continue;

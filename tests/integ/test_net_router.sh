@@ -13,6 +13,11 @@
 #  - ext reaches guest 1's TCP port through its floating IP and sees
 #    guest 1's outgoing connections from the floating IP; guest 2 (no
 #    floating IP) reaches ext through SNAT, seen as the gateway_ip;
+#  - gratuitous ARP: ext's stale neighbour entries of the floating IP and
+#    the gateway, naming a MAC that is nobody's (as after a move from
+#    another host), take qg's MAC without ext asking (3 rounds of ARP
+#    request + reply, counted in ext); netctl restarted over what exists
+#    (an agent restart) announces them again;
 #  - disassociating the floating IP cuts ext -> guest 1 (an established
 #    TCP session too: conntrack entries deleted) and removes its
 #    address; a namespace interface deleted by hand comes back;
@@ -85,6 +90,29 @@ ip -n $H link set ul0 up; ip -n $H link set ul1 up
 ip link add ex0 netns $H type veth peer name eth0 netns $EXT
 ip -n $H link set ex0 up
 ip -n $EXT addr add 172.24.4.1/24 dev eth0; ip -n $EXT link set eth0 up
+# ext as a floating IP's old host left it: stale entries of the floating
+# IP and the gateway naming a MAC that is nobody's. Counted in ext: the
+# gratuitous ARPs that arrive (sender = target) and the ARP requests ext
+# sends for these addresses itself (none: it must learn by being told).
+OLDMAC=02:00:00:00:00:99
+ip -n $EXT neigh add 172.24.4.10 lladdr $OLDMAC dev eth0 nud stale
+ip -n $EXT neigh add 172.24.4.2 lladdr $OLDMAC dev eth0 nud stale
+ip netns exec $EXT nft -f - <<N || fail "nft arp counters in $EXT"
+table arp garp {
+	chain in {
+		type filter hook input priority 0; policy accept;
+		arp operation request arp saddr ip 172.24.4.10 arp daddr ip 172.24.4.10 counter comment "req10"
+		arp operation reply arp saddr ip 172.24.4.10 arp daddr ip 172.24.4.10 counter comment "rep10"
+		arp operation request arp saddr ip 172.24.4.2 arp daddr ip 172.24.4.2 counter comment "req2"
+	}
+	chain out {
+		type filter hook output priority 0; policy accept;
+		arp operation request arp daddr ip { 172.24.4.2, 172.24.4.10 } counter comment "ask"
+	}
+}
+N
+# garps NAME: packets of ext's arp counter NAME.
+garps() { ip netns exec $EXT nft list table arp garp | sed -n "s/.* counter packets \([0-9]*\) .*comment \"$1\".*/\1/p"; }
 guest() {	# guest NS TAP MAC IP/PREFIX GW
 	ip link add $2 netns $H mtu 1450 type veth peer name eth0 netns $1 mtu 1450
 	ip -n $H link set $2 up
@@ -105,10 +133,14 @@ ip netns exec $G1 busybox httpd -f -p 10.71.0.5:8080 -h "$T/www1" & PIDS+=($!)
 ip netns exec $EXT busybox httpd -f -p 172.24.4.1:8080 -h "$T/wwwx" & PIDS+=($!)
 
 desired 1 "" "$(router "$FIP1")"
-nsenter --net=/run/netns/$H "$NETCTL" --state-dir "$T/hdhcp" --local-ip 10.98.0.1 \
-    --ifmap public:ex0 --router-tag $TAG --tick-ms 200 \
-    serve "$T/h.json" "$T/h.state" >> "$T/netctl.log" 2>&1 &
-PIDS+=($!)
+netctl_serve() {
+	nsenter --net=/run/netns/$H "$NETCTL" --state-dir "$T/hdhcp" --local-ip 10.98.0.1 \
+	    --ifmap public:ex0 --router-tag $TAG --tick-ms 200 \
+	    serve "$T/h.json" "$T/h.state" >> "$T/netctl.log" 2>&1 &
+	NCPID=$!
+	PIDS+=($NCPID)
+}
+netctl_serve
 
 has_addr() { ip -n $RNS -br addr show dev $1 2>/dev/null | grep -w -- "$2" >/dev/null; }
 wait_for 15 "router namespace with the floating IP on $QG" has_addr $QG 172.24.4.10/32
@@ -121,6 +153,28 @@ wait_for 15 "forwarding in the router namespace" forwarding
 [ "$(ip netns exec $H cat /proc/sys/net/ipv4/ip_forward)" = 0 ] || fail "forwarding switched on in the host namespace"
 ip -n $RNS link show qr-aa100000000 | grep -i "fa:16:3e:71:00:01" >/dev/null || fail "router MAC not set"
 ok "router namespace: interfaces with the router's addresses and MACs, gateway and floating IP on $QG, forwarding only inside"
+
+QGMAC=$(ip -n $RNS -o link show $QG | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+[ -n "$QGMAC" ] || fail "no MAC on $QG"
+ext_neigh() { ip -n $EXT neigh show $1 dev eth0 | grep "lladdr $2 " >/dev/null; }
+wait_for 10 "ext's entry of 172.24.4.10 to name $QG's MAC" ext_neigh 172.24.4.10 $QGMAC
+wait_for 10 "ext's entry of 172.24.4.2 to name $QG's MAC" ext_neigh 172.24.4.2 $QGMAC
+rounds() { [ "$(garps req10)" = "$1" ] && [ "$(garps rep10)" = "$1" ] && [ "$(garps req2)" = "$1" ]; }
+wait_for 15 "3 rounds of gratuitous ARP (request and reply) for 172.24.4.10 and 172.24.4.2" rounds 3
+[ "$(garps ask)" = 0 ] || fail "ext sent $(garps ask) ARP requests for the addresses itself"
+ok "gratuitous ARP: ext's stale entries of 172.24.4.10 and 172.24.4.2 name $QG's MAC without ext asking; 3 rounds of request and reply each"
+
+# An agent restart: netctl again over what exists adopts the router and
+# announces qg's addresses again (they may have moved while it was away).
+kill $NCPID
+wait $NCPID 2>/dev/null
+ip -n $EXT neigh replace 172.24.4.10 lladdr $OLDMAC dev eth0 nud stale
+netctl_serve
+wait_for 10 "ext's entry of 172.24.4.10 back on $QG's MAC after the restart" ext_neigh 172.24.4.10 $QGMAC
+[ "$(garps req10)" -gt 3 ] || fail "no new gratuitous ARP of 172.24.4.10 after the restart"
+[ "$(garps ask)" = 0 ] || fail "ext sent $(garps ask) ARP requests for the addresses itself"
+has_addr $QG 172.24.4.10/32 || fail "the floating IP lost over the restart"
+ok "netctl restarted over the existing router: 172.24.4.10 announced again, ext's entry back on $QG's MAC"
 l3_up() { ip netns exec $H nft list table bridge tinystack_l3 > "$T/l3.txt"; }
 wait_for 10 "host table tinystack_l3" l3_up
 grep 'iifname "tsva71c2a30000" ether saddr fa:16:3e:71:00:01 drop' "$T/l3.txt" >/dev/null &&

@@ -9,7 +9,7 @@ ts_unit_test(net_dhcp_test
   SOURCES ${TS_AN}/dhcp.c ${C}/health.c ${C}/proc.c ${C}/codec.c ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c ${C}/ifname.c ${TS_GEN_SOURCES}
   LIBS PkgConfig::MSGPACK)
 ts_unit_test(net_conv_test
-  SOURCES ${TS_AN}/netconv.c ${TS_AN}/router.c ${TS_AN}/link.c ${TS_AN}/linkrec.c
+  SOURCES ${TS_AN}/netconv.c ${TS_AN}/router.c ${TS_AN}/garp.c ${TS_AN}/link.c ${TS_AN}/linkrec.c
   ${TS_AN}/dhcp.c ${C}/health.c ${TS_AN}/firewall.c ${C}/proc.c ${C}/codec.c ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c ${C}/ifname.c ${C}/config.c ${C}/opts.c
   ${TS_GEN_SOURCES}
   LIBS PkgConfig::NL PkgConfig::MSGPACK)
@@ -26,7 +26,7 @@ endforeach()
 # (tests/integ registers only scripts, so its build rule lives here).
 if(EXISTS ${CMAKE_SOURCE_DIR}/tests/integ/netctl.c)
   add_executable(netctl ${CMAKE_SOURCE_DIR}/tests/integ/netctl.c
-    ${TS_AN}/netconv.c ${TS_AN}/router.c ${TS_AN}/link.c ${TS_AN}/dhcp.c ${C}/health.c ${TS_AN}/firewall.c
+    ${TS_AN}/netconv.c ${TS_AN}/router.c ${TS_AN}/garp.c ${TS_AN}/link.c ${TS_AN}/dhcp.c ${C}/health.c ${TS_AN}/firewall.c
     ${C}/err.c ${C}/log.c ${C}/proc.c ${C}/codec.c ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c ${C}/ifname.c ${C}/config.c
     ${C}/opts.c ${TS_GEN_SOURCES})
   add_dependencies(netctl ts_generated)
@@ -36,8 +36,14 @@ if(EXISTS ${CMAKE_SOURCE_DIR}/tests/integ/netctl.c)
 endif()
 # agent/net/router: router namespaces, floating IPs (proc recorder).
 ts_unit_test(net_router_test
-  SOURCES ${TS_AN}/router.c ${TS_AN}/link.c ${C}/proc.c ${C}/buf.c ${C}/clock.c ${C}/uuid.c ${C}/ifname.c
+  SOURCES ${TS_AN}/router.c ${TS_AN}/garp.c ${TS_AN}/link.c ${C}/proc.c ${C}/buf.c ${C}/clock.c ${C}/uuid.c ${C}/ifname.c
   LIBS PkgConfig::NL)
 if(TARGET net_router_test)
   target_include_directories(net_router_test PRIVATE ${TS_AN})
+endif()
+# agent/net/garp: gratuitous ARP frames and their queue (test hook).
+ts_unit_test(net_garp_test
+  SOURCES ${TS_AN}/garp.c)
+if(TARGET net_garp_test)
+  target_include_directories(net_garp_test PRIVATE ${TS_AN})
 endif()

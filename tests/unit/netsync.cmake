@@ -7,7 +7,7 @@ set(TS_AN ${CMAKE_SOURCE_DIR}/agent/net)
 ts_unit_test(netsync_test
   SOURCES ${TS_CTL}/network/netsync.c ${TS_CTL}/network/ipam.c
   ${TS_CTL}/network/network_db.c ${TS_CTL}/core/db.c
-  ${TS_AN}/netsvc.c ${TS_AN}/netconv.c ${TS_AN}/router.c ${TS_AN}/link.c ${TS_AN}/linkrec.c
+  ${TS_AN}/netsvc.c ${TS_AN}/netconv.c ${TS_AN}/router.c ${TS_AN}/garp.c ${TS_AN}/link.c ${TS_AN}/linkrec.c
   ${TS_AN}/dhcp.c ${C}/health.c ${TS_AN}/firewall.c ${TS_AN}/metadata.c
   ${C}/store.c ${C}/codec.c ${C}/bus.c ${C}/config.c ${C}/opts.c ${C}/proc.c
   ${C}/buf.c ${C}/clock.c ${C}/uuid.c ${C}/ifname.c ${C}/utf8.c ${C}/metrics.c
