@@ -557,6 +557,12 @@ store_txn_end(struct store_txn **tp)
 	store_txn_abort(tp);
 }
 
+uint64_t
+store_txn_id(const struct store_txn *t)
+{
+	return (uint64_t)mdb_txn_id(t->txn);
+}
+
 
 /* --- group commit ------------------------------------------------------- */
 

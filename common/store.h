@@ -123,6 +123,11 @@ int		 store_write_begin(struct store *, struct store_txn **);
 int		 store_txn_commit(struct store_txn **);
 void		 store_txn_abort(struct store_txn **);
 void		 store_txn_end(struct store_txn **);
+/* LMDB's transaction id: for a read, the newest commit its snapshot sees;
+ * for a write (and the nested one a store_write() function runs in), the
+ * id it commits as. A snapshot sees a write's changes iff its id is >= the
+ * write's (one environment; an aborted write's id is used again). */
+uint64_t	 store_txn_id(const struct store_txn *);
 
 /*
  * Group commit. fn runs on the committer thread inside a nested transaction

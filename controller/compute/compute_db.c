@@ -423,6 +423,51 @@ compute_db_instance_changed_ms(void)
 	return atomic_load(&changed_ms);
 }
 
+/* See compute_db_host_changed_txn(): written by write transactions (the
+ * committer thread, a tool's direct write), read by the bus thread. */
+static _Atomic uint64_t host_txn[COMPUTE_DB_HOST_STAMPS];
+
+static size_t
+host_slot(const char *host)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (*host)
+		h = (h ^ (unsigned char)*host++) * 1099511628211ULL;
+	return (size_t)(h % COMPUTE_DB_HOST_STAMPS);
+}
+
+static void
+host_stamp(struct store_txn *txn, const char *host)
+{
+	_Atomic uint64_t *slot;
+	uint64_t id, cur;
+
+	if (host == NULL || *host == '\0')
+		return;
+	slot = &host_txn[host_slot(host)];
+	id = store_txn_id(txn);
+	cur = atomic_load(slot);
+	while (cur < id && !atomic_compare_exchange_weak(slot, &cur, id))
+		;
+}
+
+static void
+hosts_stamp(struct store_txn *txn, const struct rec_instance *i)
+{
+	if (i == NULL)
+		return;
+	host_stamp(txn, i->host);
+	host_stamp(txn, i->migrate_host);
+	host_stamp(txn, i->resize_source);
+}
+
+uint64_t
+compute_db_host_changed_txn(const char *host)
+{
+	return atomic_load(&host_txn[host_slot(host)]);
+}
+
 int
 compute_db_instance_put(struct store_txn *txn, const struct rec_instance *i,
     const struct rec_instance *old)
@@ -431,6 +476,8 @@ compute_db_instance_put(struct store_txn *txn, const struct rec_instance *i,
 	size_t ul = strlen(u);
 
 	changed_at_least(i->updated_at ? i->updated_at : i->created_at);
+	hosts_stamp(txn, i);
+	hosts_stamp(txn, old);
 
 	if (put_k(txn, T_INSTANCES, u, ul, &schema_rec_instance, i, 0) == -1)
 		return -1;
@@ -469,6 +516,7 @@ compute_db_instance_del(struct store_txn *txn, const struct rec_instance *i)
 	const char *u = i->uuid;
 	size_t ul = strlen(u);
 
+	hosts_stamp(txn, i);
 	if (store_del(txn, T_INSTANCES, u, ul) == -1)
 		return -1;
 	if (idx_del(txn, T_INSTANCES_BY_PROJECT, i->project_id, u) == -1 ||
@@ -617,6 +665,7 @@ int
 compute_db_tombstone_put(struct store_txn *txn,
     const struct rec_instance_tombstone *t)
 {
+	host_stamp(txn, t->host);
 	return put_k(txn, T_INSTANCE_TOMBSTONES, t->uuid, strlen(t->uuid),
 	    &schema_rec_instance_tombstone, t, 0);
 }

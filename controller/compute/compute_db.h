@@ -82,6 +82,18 @@ int	compute_db_instance_put(struct store_txn *, const struct rec_instance *inst,
  * instances (the dashboard's poll at 20,000 servers). Any thread.
  */
 int64_t	compute_db_instance_changed_ms(void);
+/*
+ * The newest write transaction (store_txn_id()) that put or deleted an
+ * instance naming host (as its host, migration target or resize source,
+ * before or after the write) or put a tombstone of host, in this process;
+ * 0 if none. Hosts share COMPUTE_DB_HOST_STAMPS slots by hash, and a
+ * write that then aborted still counts: an over-estimate, never an
+ * under-estimate, so a read snapshot whose store_txn_id() is >= it saw
+ * every such change (recon.c skips re-checking a host that reports the
+ * same guests on that ground). Any thread.
+ */
+#define COMPUTE_DB_HOST_STAMPS	16384
+uint64_t compute_db_host_changed_txn(const char *host);
 /* Remove the record, its index entries and its actions. */
 int	compute_db_instance_del(struct store_txn *, const struct rec_instance *);
 int	compute_db_instance_each(struct store_txn *,

@@ -26,6 +26,13 @@
 
 #define RESEND_MAX_MS	60000
 #define SENT_BUCKETS	4096
+/* Hosts whose last report needed nothing (struct calm), by name hash. */
+#define CALM_BUCKETS	4096
+/* A host reporting the same guests as last time, with none of its
+ * instances changed since, is not re-checked; but at least this often it
+ * is, whatever it reports: a change the stamps do not cover (a port or
+ * volume record changed alone) is seen within this bound. */
+#define FULL_PASS_MS	60000
 #define NAME_PREFIX	"instance-"
 
 static const struct recon_task tasks[] = {
@@ -154,6 +161,27 @@ struct ev {
 	struct rguest		*guests;	/* EV_REPORT, owned */
 	size_t			 nguests;
 	int			 hello;
+	uint64_t		 sum;		/* EV_REPORT: report_sum() */
+};
+
+/*
+ * A host's last reconciling pass, so that the next report can be skipped
+ * when it cannot change anything (recon_host_report): the pass found the
+ * host as it should be (quiet: every instance there without a task, its
+ * guest in the wanted state with the wanted NICs and volumes, no other
+ * guest, nothing to fix), the report carries the same guests (sum), no
+ * instance or tombstone of the host was written since the pass's snapshot
+ * (txn, compute_db_host_changed_txn()), the pass is younger than
+ * FULL_PASS_MS, and no report of the host is waiting (pending). Lock held.
+ */
+struct calm {
+	struct calm		*next;
+	uint64_t		 sum;
+	uint64_t		 txn;
+	int64_t			 at;		/* monotonic ms of the pass */
+	int			 quiet;
+	unsigned		 pending;
+	char			 host[];
 };
 
 /* A snapshot task that ended in a committed transaction: its image's
@@ -214,6 +242,7 @@ struct recon {
 	uint64_t		 posted, processed;
 	struct sent		*sent[SENT_BUCKETS];
 	struct prep		*preps;		/* lock */
+	struct calm		*calm[CALM_BUCKETS];	/* lock */
 	struct waiter		*waiters;
 	struct recon_stats	 st;
 };
@@ -2276,6 +2305,9 @@ struct host_pass {
 	struct fixup		*fix;
 	size_t			 nfix, capfix;
 	int			 err;
+	/* Something on the host is not as it should be, or is in motion (a
+	 * task): its next report is checked again (struct calm). */
+	int			 busy;
 };
 
 static int
@@ -2326,9 +2358,14 @@ desired_cb(const struct rec_instance *i, void *arg)
 	struct host_pass *p = arg;
 	struct recon *r = p->r;
 	struct rguest *g = find_guest(p, i->uuid);
+	int busy = p->busy, off = 0;
+	size_t nfix = p->nfix;
 
 	if (g != NULL)
 		g->seen = 1;
+	/* Every way out but the last two (in the wanted state; ERROR, which
+	 * nothing here acts on) leaves the host busy. */
+	p->busy = 1;
 	if (i->task_state != NULL && g != NULL && strcmp(i->task_state,
 	    "migrating") == 0 && db_now_ms() > i->task_deadline &&
 	    g->generation <= i->generation) {
@@ -2347,8 +2384,11 @@ desired_cb(const struct rec_instance *i, void *arg)
 			send_for(r, i, p->mono, NULL, g);
 		return 0;
 	}
-	if (strcmp(i->vm_state, VM_ERROR) == 0 ||
-	    strcmp(i->vm_state, VM_BUILDING) == 0)
+	if (strcmp(i->vm_state, VM_ERROR) == 0) {
+		p->busy = busy;
+		return 0;
+	}
+	if (strcmp(i->vm_state, VM_BUILDING) == 0)
 		return 0;
 	if (g == NULL) {
 		if (sent_due(r, i->uuid, NULL, p->mono)) {
@@ -2364,6 +2404,7 @@ desired_cb(const struct rec_instance *i, void *arg)
 	int settle = 0;
 
 	if (!vols_match(r, p->txn, i, g, &settle)) {
+		off = 1;
 		/* A volume attach or detach has not reached the guest yet
 		 * (its export just became ready, a lost command, an agent
 		 * restart): the ensure carries the whole list again. */
@@ -2391,8 +2432,12 @@ desired_cb(const struct rec_instance *i, void *arg)
 		}
 		return 0;
 	}
-	if (g->power == i->want_power)
+	if (g->power == i->want_power) {
+		/* In the wanted state, unless something above is pending. */
+		if (p->nfix == nfix && !off)
+			p->busy = busy;
 		return 0;
+	}
 	if (i->want_power == POWER_RUNNING && strcmp(i->vm_state,
 	    VM_ACTIVE) == 0 && (g->power == POWER_SHUTDOWN ||
 	    g->power == POWER_CRASHED)) {
@@ -2478,6 +2523,8 @@ extra_guests(struct host_pass *p)
 		struct rec_instance_tombstone tb;
 		struct rec_instance i;
 
+		if (!g->seen)
+			p->busy = 1;
 		if (g->seen || migrating_here(p, g) || resizing_from(p, g) ||
 		    !sent_due(r, g->uuid, NULL, p->mono))
 			continue;
@@ -2668,6 +2715,150 @@ apply_fixes(struct store_txn *txn, void *arg)
 	return 0;
 }
 
+/* ------------------------------------------------------- calm hosts */
+
+static size_t
+calm_bucket(const char *host)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (*host)
+		h = (h ^ (unsigned char)*host++) * 1099511628211ULL;
+	return (size_t)(h % CALM_BUCKETS);
+}
+
+/* Lock held. NULL if none and create is 0, or out of memory (the host's
+ * reports are then all checked). */
+static struct calm *
+calm_of(struct recon *r, const char *host, int create)
+{
+	size_t b = calm_bucket(host), len;
+	struct calm *c;
+
+	for (c = r->calm[b]; c != NULL; c = c->next)
+		if (strcmp(c->host, host) == 0)
+			return c;
+	if (!create)
+		return NULL;
+	len = strlen(host);
+	if ((c = calloc(1, sizeof(*c) + len + 1)) == NULL)
+		return NULL;
+	memcpy(c->host, host, len + 1);
+	c->next = r->calm[b];
+	r->calm[b] = c;
+	return c;
+}
+
+/* The pass of report e ended: quiet, from snapshot snap, at mono. */
+static void
+calm_note(struct recon *r, const struct ev *e, int quiet, uint64_t snap,
+    int64_t mono)
+{
+	struct calm *c;
+
+	pthread_mutex_lock(&r->lock);
+	if ((c = calm_of(r, e->host, 0)) != NULL) {
+		if (c->pending > 0)
+			c->pending--;
+		c->sum = e->sum;
+		c->txn = snap;
+		c->at = mono;
+		c->quiet = quiet;
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+static uint64_t
+mix(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+
+	while (n-- > 0)
+		h = (h ^ *c++) * 1099511628211ULL;
+	return h;
+}
+
+static uint64_t
+mix_str(uint64_t h, const char *s)
+{
+	/* With its NUL: "ab","c" and "a","bc" differ. */
+	return mix(h, s ? s : "", s ? strlen(s) + 1 : 1);
+}
+
+static uint64_t
+mix_u64(uint64_t h, uint64_t v)
+{
+	return mix(h, &v, sizeof(v));
+}
+
+static uint64_t
+mix_list(uint64_t h, char *const *items, size_t n)
+{
+	h = mix_u64(h, items != NULL ? n + 1 : 0);
+	for (size_t k = 0; items != NULL && k < n; k++)
+		h = mix_str(h, items[k]);
+	return h;
+}
+
+/*
+ * What a report says about its guests, in 64 bits: every field of every
+ * guest that a pass reads, each guest hashed alone and the hashes added,
+ * so that the order the agent lists them in does not matter.
+ */
+static uint64_t
+report_sum(const struct sch_guest *gs, size_t n)
+{
+	uint64_t sum = mix_u64(1469598103934665603ULL, n);
+
+	for (size_t k = 0; k < n; k++) {
+		const struct sch_guest *g = &gs[k];
+		uint64_t h = 1469598103934665603ULL;
+
+		h = mix_str(h, g->uuid);
+		h = mix_str(h, g->name);
+		h = mix_u64(h, g->power_state);
+		h = mix_u64(h, g->has_generation ? g->generation + 1 : 0);
+		h = mix_list(h, g->macs.items, g->macs.n);
+		h = mix_list(h, g->volumes.items, g->volumes.n);
+		sum += h;
+	}
+	return sum;
+}
+
+/* 1: the report cannot change anything (struct calm); else it is counted
+ * as pending for the host. */
+static int
+calm_skip(struct recon *r, const char *host, uint64_t sum, int hello)
+{
+	struct calm *c;
+	int skip = 0;
+
+	pthread_mutex_lock(&r->lock);
+	c = calm_of(r, host, 1);
+	if (c != NULL && !hello && c->quiet && c->pending == 0 &&
+	    c->sum == sum && clock_mono_ms() - c->at < FULL_PASS_MS &&
+	    compute_db_host_changed_txn(host) <= c->txn) {
+		skip = 1;
+		r->st.reports_skipped++;
+	} else if (c != NULL) {
+		c->pending++;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return skip;
+}
+
+/* A report counted by calm_skip() that will not be processed. */
+static void
+calm_drop(struct recon *r, const char *host)
+{
+	struct calm *c;
+
+	pthread_mutex_lock(&r->lock);
+	if ((c = calm_of(r, host, 0)) != NULL && c->pending > 0)
+		c->pending--;
+	pthread_mutex_unlock(&r->lock);
+}
+
 struct node_arg {
 	const char	*host;
 	uint32_t	 id;
@@ -2702,17 +2893,23 @@ process_report(struct recon *r, struct ev *e)
 	}
 	struct host_pass p = { .r = r, .host = e->host, .g = e->guests,
 	    .ng = e->nguests, .hello = e->hello, .mono = clock_mono_ms() };
+	uint64_t snap;
 
 	if (store_read_begin(r->store, &p.txn) == -1) {
 		log_err("reconciling");
+		calm_note(r, e, 0, 0, 0);
 		return;
 	}
+	snap = store_txn_id(p.txn);
 	if (compute_db_instance_each_host(p.txn, e->host, desired_cb, &p) == -1 ||
-	    compute_db_tombstone_each(p.txn, tomb_cb, &p) == -1)
+	    compute_db_tombstone_each(p.txn, tomb_cb, &p) == -1) {
 		log_err("reconciling");
-	else
+		p.err = 1;
+	} else {
 		extra_guests(&p);
+	}
 	store_txn_end(&p.txn);
+	calm_note(r, e, !p.err && !p.busy && p.nfix == 0, snap, p.mono);
 	if (p.nfix > 0) {
 		struct fix_batch fb = { r, e->host, p.fix, p.nfix,
 		    db_now_ms() };
@@ -3392,6 +3589,13 @@ recon_free(struct recon **rp)
 		r->preps = p->next;
 		prep_free(p);
 	}
+	for (size_t b = 0; b < CALM_BUCKETS; b++)
+		while (r->calm[b]) {
+			struct calm *c = r->calm[b];
+
+			r->calm[b] = c->next;
+			free(c);
+		}
 	free(r->snap_out);
 	pthread_cond_destroy(&r->done_cond);
 	pthread_cond_destroy(&r->cond);
@@ -3582,19 +3786,25 @@ recon_host_report(struct recon *r, const char *host,
     const struct sch_guest *gs, size_t n, int hello)
 {
 	struct ev *e;
+	uint64_t sum;
 
 	/* At once, not through the recon thread's batch: the agent is alive
 	 * now, whatever the store manages to record of it. */
 	scheduler_seen(r->sched, host, db_now_ms());
+	sum = report_sum(gs, n);
+	if (calm_skip(r, host, sum, hello))
+		return;
 	e = calloc(1, sizeof(*e));
 	if (e == NULL || (e->guests = calloc(n ? n : 1,
 	    sizeof(*e->guests))) == NULL) {
 		free(e);
+		calm_drop(r, host);
 		log_warnx("recon: out of memory; report of %s dropped", host);
 		return;
 	}
 	e->kind = EV_REPORT;
 	e->hello = hello;
+	e->sum = sum;
 	snprintf(e->host, sizeof(e->host), "%s", host);
 	for (size_t k = 0; k < n; k++) {
 		snprintf(e->guests[k].uuid, sizeof(e->guests[k].uuid), "%s",

@@ -297,8 +297,16 @@ int		 recon_host_uptime(struct recon *, const char *host,
  */
 int		 recon_agent_msg(struct recon *, const char *host,
 		    struct codec_envelope *env);
-/* Bus thread: the guests an agent reported (hello = 1 on (re)connect).
- * guests is borrowed for the call. */
+/*
+ * Bus thread: the guests an agent reported (hello = 1 on (re)connect).
+ * guests is borrowed for the call. A heartbeat's report is not checked
+ * again (no event, no pass) when the host's last pass found it as it
+ * should be, from the same guests, and no instance or tombstone naming
+ * the host was written since that pass's snapshot; at least every minute
+ * (FULL_PASS_MS) and after every hello it is checked in full. A pass is
+ * level-triggered: a command lost after a skipped report is re-sent from
+ * the next checked one, as before.
+ */
 void		 recon_host_report(struct recon *, const char *host,
 		    const struct sch_guest *guests, size_t n, int hello);
 
@@ -328,6 +336,10 @@ struct recon_stats {
 	uint64_t	local_deletes;	/* deletes completed with host down */
 	uint64_t	recreated;	/* missing guests re-created */
 	uint64_t	fenced;		/* guests deleted: tombstone/elsewhere */
+	/* Heartbeat reports not checked: the same guests as the last check,
+	 * which found the host as it should be, and nothing of the host
+	 * changed since (recon_host_report). */
+	uint64_t	reports_skipped;
 };
 void		 recon_stats(struct recon *, struct recon_stats *);
 

@@ -466,6 +466,61 @@ take_guests(struct rec_hypervisor *hv, void *msg_guests)
 	memset(msg_guests, 0, sizeof(hv->guests));
 }
 
+static int
+str_eq(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0 && (a == NULL) == (b == NULL);
+}
+
+static int
+strs_eq(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	if ((a == NULL) != (b == NULL) || na != nb)
+		return 0;
+	for (size_t k = 0; k < na; k++)
+		if (!str_eq(a[k], b[k]))
+			return 0;
+	return 1;
+}
+
+/* Every field of two guest lists equal, in the same order. */
+static int
+guests_eq(const struct sch_guest *a, size_t na, const struct sch_guest *b,
+    size_t nb)
+{
+	if (na != nb)
+		return 0;
+	for (size_t k = 0; k < na; k++, a++, b++)
+		if (strcmp(a->uuid, b->uuid) != 0 || !str_eq(a->name, b->name) ||
+		    !str_eq(a->state, b->state) ||
+		    a->power_state != b->power_state || a->vcpus != b->vcpus ||
+		    a->memory_mb != b->memory_mb ||
+		    !strs_eq(a->macs.items, a->macs.n, b->macs.items,
+		    b->macs.n) ||
+		    !strs_eq(a->volumes.items, a->volumes.n, b->volumes.items,
+		    b->volumes.n) ||
+		    a->has_generation != b->has_generation ||
+		    a->generation != b->generation ||
+		    a->has_vnc_port != b->has_vnc_port ||
+		    a->vnc_port != b->vnc_port ||
+		    !str_eq(a->vnc_host, b->vnc_host))
+			return 0;
+	return 1;
+}
+
+/* A heartbeat that repeats the usage and guests in memory changes no
+ * record: most do, and the flush then does not even compare. */
+static int
+same_report(const struct agent *a, const struct msg_heartbeat *m)
+{
+	return a->hv.vcpus_used == m->vcpus_used &&
+	    a->hv.memory_mb_used == m->memory_mb_used &&
+	    a->hv.local_gb_used == m->local_gb_used &&
+	    a->hv.running_vms == m->running_vms &&
+	    guests_eq(a->hv.guests.items, a->hv.guests.n, m->guests.items,
+	    m->guests.n);
+}
+
 static void
 on_hello(struct fleet *f, const char *peer, const char *reqid,
     struct msg_agent_hello *m)
@@ -585,7 +640,7 @@ on_heartbeat(struct fleet *f, const char *peer, const char *reqid,
 	/* A stale heartbeat (libvirt held the agent's census up) says only
 	 * that the host lives: its usage and guests stay as last reported,
 	 * and nothing is reconciled on them. */
-	if (!(m->has_stale && m->stale)) {
+	if (!(m->has_stale && m->stale) && !same_report(a, m)) {
 		a->hv.vcpus_used = m->vcpus_used;
 		a->hv.memory_mb_used = m->memory_mb_used;
 		a->hv.local_gb_used = m->local_gb_used;

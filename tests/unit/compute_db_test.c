@@ -220,6 +220,44 @@ test_maintained_on_put_and_del(void **state)
 	assert_string_equal(walk("p", NULL, 0), "");
 }
 
+/* The snapshot id of a fresh read transaction. */
+static uint64_t
+snap_id(void)
+{
+	struct store_txn *txn = NULL;
+	uint64_t id;
+
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	id = store_txn_id(txn);
+	store_txn_end(&txn);
+	return id;
+}
+
+/* compute_db_host_changed_txn(): a write naming a host stamps it with an
+ * id that the snapshots before it are below and the ones after it reach;
+ * a host not named keeps its stamp. */
+static void
+test_host_stamps(void **state)
+{
+	struct mk m = { "00000000-0000-4000-8000-0000000000aa", "p9", 1000,
+	    "hs1" };
+	uint64_t before = snap_id(), other = compute_db_host_changed_txn("hs2");
+
+	assert_true(compute_db_host_changed_txn("hs1") <= before);
+	assert_int_equal(store_write(st, put_fn, &m), 0);
+	assert_true(compute_db_host_changed_txn("hs1") > before);
+	assert_true(compute_db_host_changed_txn("hs1") <= snap_id());
+	before = snap_id();
+	assert_int_equal(store_write(st, touch_fn, (void *)m.uuid), 0);
+	assert_true(compute_db_host_changed_txn("hs1") > before);
+	before = snap_id();
+	assert_int_equal(store_write(st, del_fn, (void *)m.uuid), 0);
+	assert_true(compute_db_host_changed_txn("hs1") > before);
+	assert_true(compute_db_host_changed_txn("hs1") <= snap_id());
+	/* (hs2 shares no slot with hs1: FNV-1a of both differ mod 16384) */
+	assert_int_equal(compute_db_host_changed_txn("hs2"), other);
+}
+
 /* A database of schema 4 has instances but no instances_by_created: the
  * version-5 step of db sync indexes them. */
 struct keyset {
@@ -344,6 +382,7 @@ main(void)
 		cmocka_unit_test(test_marker_and_stop),
 		cmocka_unit_test(test_maintained_on_put_and_del),
 		cmocka_unit_test(test_migration_builds_index),
+		cmocka_unit_test(test_host_stamps),
 	};
 
 	log_init("compute_db_test", LOG_LVL_ERROR, LOG_TO_STDERR, NULL);

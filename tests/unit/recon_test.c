@@ -1312,6 +1312,162 @@ test_fencing(void **state)
 	got_clear(&g);
 }
 
+/* Sets an instance's wanted state as an API call would (the record only,
+ * no command: as if the command were lost). */
+struct want_arg {
+	const char	*uuid;
+	const char	*vm_state;
+	uint32_t	 want;
+};
+
+static int
+want_fn(struct store_txn *txn, void *arg)
+{
+	struct want_arg *w = arg;
+	struct rec_instance old, i;
+	int rc;
+
+	if (compute_db_instance_get(txn, w->uuid, &old) == -1)
+		return -1;
+	rc = compute_db_instance_copy(&old, &i);
+	if (rc == 0) {
+		free(i.vm_state);
+		i.vm_state = strdup(w->vm_state);
+		i.want_power = w->want;
+		i.updated_at = db_now_ms();
+		rc = compute_db_instance_put(txn, &i, &old);
+	}
+	codec_clear(&schema_rec_instance, &i);
+	codec_clear(&schema_rec_instance, &old);
+	return rc;
+}
+
+static uint64_t
+skipped(void)
+{
+	struct recon_stats rs;
+
+	recon_stats(rec, &rs);
+	return rs.reports_skipped;
+}
+
+static uint64_t
+sent(void)
+{
+	struct recon_stats rs;
+
+	recon_stats(rec, &rs);
+	return rs.sent;
+}
+
+static void
+report_hq(const struct sch_guest *g, size_t n, int hello)
+{
+	recon_host_report(rec, "hq", g, n, hello);
+	recon_sync(rec);
+}
+
+/*
+ * Heartbeats that repeat a host's guests are not checked again while the
+ * host is as it should be and none of its instances changed; a changed
+ * report, a changed instance, a hello, and a host with a task in motion
+ * are checked in full, and liveness is taken from every report.
+ * (Host "hq" alone: no other test's instances are there.)
+ */
+static void
+test_calm_report_skip(void **state)
+{
+	struct mk a = { .host = "hq", .vm_state = VM_ACTIVE, .want = 1 };
+	struct mk t = { .host = "hq", .vm_state = VM_ACTIVE, .want = 1,
+	    .task = "rebooting" };
+	struct want_arg w = { 0 };
+	struct sch_guest gs[2];
+	struct rec_instance i;
+	uint64_t s0, n0;
+
+	host("hq", 4, 4096, 1, 0);
+	mk(&a);
+	memset(gs, 0, sizeof(gs));
+	snprintf(gs[0].uuid, sizeof(gs[0].uuid), "%s", a.uuid);
+	gs[0].name = "instance-a";
+	gs[0].state = "running";
+	gs[0].power_state = 1;
+	s0 = skipped();
+	/* The first report is checked: the host is as it should be. */
+	report_hq(gs, 1, 0);
+	assert_int_equal(skipped(), s0);
+	/* The same guests again: not checked. */
+	report_hq(gs, 1, 0);
+	report_hq(gs, 1, 0);
+	assert_int_equal(skipped(), s0 + 2);
+	/* Liveness still comes from a skipped report. */
+	host("hq", 4, 4096, 0, 0);
+	assert_int_equal(scheduler_host_up(sch, "hq"), 0);
+	report_hq(gs, 1, 0);
+	assert_int_equal(skipped(), s0 + 3);
+	assert_int_equal(scheduler_host_up(sch, "hq"), 1);
+	/* A hello is always checked. */
+	report_hq(gs, 1, 1);
+	assert_int_equal(skipped(), s0 + 3);
+	/* A change after skipped reports is seen: a shut itself off. */
+	gs[0].power_state = 4;
+	gs[0].state = "shutoff";
+	report_hq(gs, 1, 0);
+	assert_int_equal(skipped(), s0 + 3);
+	assert_int_equal(get(a.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_STOPPED);
+	assert_int_equal(i.want_power, 4);
+	codec_clear(&schema_rec_instance, &i);
+	/* That write was the host's: the next report is checked, finds it
+	 * as it should be, and the one after is skipped. */
+	report_hq(gs, 1, 0);
+	assert_int_equal(skipped(), s0 + 3);
+	report_hq(gs, 1, 0);
+	assert_int_equal(skipped(), s0 + 4);
+	/* A change on the controller's side (a pause whose command was
+	 * lost) with the same report: checked, and the command re-sent. */
+	w.uuid = a.uuid;
+	w.vm_state = VM_PAUSED;
+	w.want = 3;
+	assert_int_equal(store_write(st, want_fn, &w), 0);
+	n0 = sent();
+	report_hq(gs, 1, 0);
+	assert_int_equal(skipped(), s0 + 4);
+	assert_int_equal(sent(), n0 + 1);
+	/* Not as it should be yet: every report is checked (the re-send
+	 * itself is rate limited), until the guest is paused. */
+	report_hq(gs, 1, 0);
+	report_hq(gs, 1, 0);
+	assert_int_equal(skipped(), s0 + 4);
+	gs[0].power_state = 3;
+	gs[0].state = "paused";
+	/* (The first records the power state: a write of the host's, so the
+	 * second is checked too.) */
+	report_hq(gs, 1, 0);
+	report_hq(gs, 1, 0);
+	assert_int_equal(skipped(), s0 + 4);
+	assert_int_equal(get(a.uuid, &i), 0);
+	assert_int_equal(i.power_state, 3);
+	codec_clear(&schema_rec_instance, &i);
+	report_hq(gs, 1, 0);
+	assert_int_equal(skipped(), s0 + 5);
+	/* Another instance there, with a task in motion (a reboot whose
+	 * answer is due): the host is checked at every report. */
+	mk(&t);
+	snprintf(gs[1].uuid, sizeof(gs[1].uuid), "%s", t.uuid);
+	gs[1].name = "instance-t";
+	gs[1].state = "running";
+	gs[1].power_state = 1;
+	report_hq(gs, 2, 0);
+	report_hq(gs, 2, 0);
+	assert_int_equal(skipped(), s0 + 5);
+	assert_int_equal(get(t.uuid, &i), 0);
+	assert_non_null(i.task_state);
+	codec_clear(&schema_rec_instance, &i);
+	/* Out of service for the other tests. */
+	host("hq", 4, 4096, 0, 1);
+}
+
 /* An evacuation as the API leaves it (moved to h1 with a new generation,
  * the rebuilding task journaled as action "evacuate") whose command was
  * lost with the controller: the task scan of a controller that never sent
@@ -2784,6 +2940,7 @@ main(void)
 		cmocka_unit_test(test_reconcile_report),
 		cmocka_unit_test(test_local_delete_tombstone),
 		cmocka_unit_test(test_fencing),
+		cmocka_unit_test(test_calm_report_skip),
 		cmocka_unit_test(test_evacuation_converges),
 		cmocka_unit_test(test_live_migration),
 		cmocka_unit_test(test_resize),

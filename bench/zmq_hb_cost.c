@@ -1,0 +1,194 @@
+/*
+ * zmq_hb_cost: what libzmq alone costs a ROUTER per agent heartbeat, with
+ * nothing of tinystack around it (the controller's bus is a ROUTER with
+ * one CURVE connection per agent; docs/PERFORMANCE.md, cheap heartbeats).
+ *
+ *   zmq_hb_cost PEERS SECONDS [curve|plain] [PING_MS] [ack|noack] [BYTES]
+ *
+ * Binds a ROUTER on 127.0.0.1 (an ephemeral port) and forks a child with
+ * PEERS DEALER sockets, each sending a BYTES-byte frame (default 1400, a
+ * heartbeat with 10 guests) every 10 s, spread evenly over the interval
+ * (one late, as at the start while handshakes go on, is sent 10 s after
+ * it went: the rate stays one frame per peer per 10 s),
+ * and pinging at the ZMTP level every PING_MS (default 2000, the bus's
+ * client default; 0: no pings). The parent answers each frame with a
+ * 40-byte frame (ack, the default) or not (noack). After every peer's
+ * first frame (the CURVE handshakes are done) it measures its own CPU
+ * time (every thread: the application's and libzmq's I/O thread, and
+ * the loopback delivery of what it sends, which the kernel charges to
+ * the sender) over SECONDS and prints it per frame received.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#define INTERVAL_S	10.0
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double
+cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+static int
+child(const char *ep, int peers, int ping, int bytes, int curve,
+    const char *srv_pub)
+{
+	char pub[41], sec[41], *frame = malloc((size_t)bytes), buf[256];
+	void *ctx = zmq_ctx_new(), **d = calloc((size_t)peers, sizeof(*d));
+	double *next = calloc((size_t)peers, sizeof(*next)), t0 = now_s();
+
+	if (ctx == NULL || d == NULL || next == NULL || frame == NULL ||
+	    zmq_curve_keypair(pub, sec) != 0)
+		return 1;
+	zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS, peers + 16);
+	memset(frame, 'x', (size_t)bytes);
+	for (int i = 0; i < peers; i++) {
+		int tmo = 3 * ping;
+
+		if ((d[i] = zmq_socket(ctx, ZMQ_DEALER)) == NULL)
+			return 1;
+		if (curve && (zmq_setsockopt(d[i], ZMQ_CURVE_SERVERKEY,
+		    srv_pub, 40) != 0 || zmq_setsockopt(d[i],
+		    ZMQ_CURVE_PUBLICKEY, pub, 40) != 0 ||
+		    zmq_setsockopt(d[i], ZMQ_CURVE_SECRETKEY, sec, 40) != 0))
+			return 1;
+		if (ping > 0 && (zmq_setsockopt(d[i], ZMQ_HEARTBEAT_IVL, &ping,
+		    sizeof(ping)) != 0 || zmq_setsockopt(d[i],
+		    ZMQ_HEARTBEAT_TIMEOUT, &tmo, sizeof(tmo)) != 0))
+			return 1;
+		if (zmq_connect(d[i], ep) != 0)
+			return 1;
+		next[i] = t0 + INTERVAL_S * i / peers;
+	}
+	for (;;) {
+		double t = now_s();
+
+		for (int i = 0; i < peers; i++) {
+			while (zmq_recv(d[i], buf, sizeof(buf),
+			    ZMQ_DONTWAIT) >= 0)
+				;
+			if (t >= next[i]) {
+				/* A full queue before the handshake: the
+				 * next pass tries again. */
+				if (zmq_send(d[i], frame, (size_t)bytes,
+				    ZMQ_DONTWAIT) == (int)bytes)
+					next[i] = next[i] + INTERVAL_S > t ?
+					    next[i] + INTERVAL_S :
+					    t + INTERVAL_S;
+			}
+		}
+		usleep(2000);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	char pub[41], sec[41], ep[256], ack[40];
+	size_t eplen = sizeof(ep);
+	int peers, secs, curve, ping = 2000, doack = 1, bytes = 1400, one = 1;
+	long got = 0, warm = 0;
+	double c0 = 0, t0 = 0, t1, c1;
+	void *ctx, *s;
+	pid_t pid;
+
+	if (argc < 3 || (peers = atoi(argv[1])) <= 0 ||
+	    (secs = atoi(argv[2])) <= 0) {
+		fprintf(stderr, "usage: zmq_hb_cost PEERS SECONDS [curve|plain] "
+		    "[PING_MS] [ack|noack] [BYTES]\n");
+		return 2;
+	}
+	curve = argc < 4 || strcmp(argv[3], "plain") != 0;
+	if (argc > 4)
+		ping = atoi(argv[4]);
+	if (argc > 5)
+		doack = strcmp(argv[5], "noack") != 0;
+	if (argc > 6 && (bytes = atoi(argv[6])) <= 0)
+		return 2;
+	memset(ack, 'a', sizeof(ack));
+	if (zmq_curve_keypair(pub, sec) != 0 || (ctx = zmq_ctx_new()) == NULL)
+		return 1;
+	zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS, peers + 16);
+	if ((s = zmq_socket(ctx, ZMQ_ROUTER)) == NULL)
+		return 1;
+	if (curve && (zmq_setsockopt(s, ZMQ_CURVE_SERVER, &one,
+	    sizeof(one)) != 0 ||
+	    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, sec, 40) != 0))
+		return 1;
+	if (zmq_bind(s, "tcp://127.0.0.1:*") != 0 ||
+	    zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, ep, &eplen) != 0)
+		return 1;
+	if ((pid = fork()) == -1)
+		return 1;
+	if (pid == 0)
+		_exit(child(ep, peers, ping, bytes, curve, pub));
+	/* Bounded: warm-up within 10 intervals, then the window. */
+	for (double start = now_s();;) {
+		zmq_pollitem_t it = { .socket = s, .events = ZMQ_POLLIN };
+		zmq_msg_t id, body;
+		double t = now_s();
+
+		if (t0 == 0 && t - start > 10 * INTERVAL_S) {
+			fprintf(stderr, "only %ld of %d peers sent a frame\n",
+			    warm, peers);
+			kill(pid, SIGKILL);
+			return 1;
+		}
+		if (t0 != 0 && t - t0 >= secs)
+			break;
+		if (zmq_poll(&it, 1, 100) <= 0)
+			continue;
+		zmq_msg_init(&id);
+		zmq_msg_init(&body);
+		if (zmq_msg_recv(&id, s, 0) >= 0 &&
+		    zmq_msg_recv(&body, s, 0) >= 0) {
+			if (doack && (zmq_msg_send(&id, s, ZMQ_SNDMORE) == -1 ||
+			    zmq_send(s, ack, sizeof(ack), 0) == -1))
+				fprintf(stderr, "ack: %s\n",
+				    zmq_strerror(zmq_errno()));
+			if (t0 != 0)
+				got++;
+			else if (++warm == peers) {
+				c0 = cpu_s();
+				t0 = now_s();
+			}
+		}
+		zmq_msg_close(&id);
+		zmq_msg_close(&body);
+	}
+	c1 = cpu_s();
+	t1 = now_s();
+	printf("%d peers (%s, pings %s%d ms, %s, %d-byte frames): %ld frames "
+	    "in %.1f s, ROUTER process CPU %.1f ms: %.1f us per frame, "
+	    "%.2f%% of one core\n", peers, curve ? "CURVE" : "plain",
+	    ping > 0 ? "every " : "off ", ping > 0 ? ping : 0,
+	    doack ? "acked" : "not acked", bytes, got, t1 - t0,
+	    (c1 - c0) * 1000, got ? (c1 - c0) * 1e6 / got : 0,
+	    (c1 - c0) * 100 / (t1 - t0));
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	zmq_close(s);
+	zmq_ctx_term(ctx);
+	return 0;
+}
