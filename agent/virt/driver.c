@@ -1809,7 +1809,7 @@ driver_guest_migrate_cleanup(struct driver *d, const char *uuid,
 	virConnectPtr c;
 	virDomainPtr dom;
 	int64_t age = 0;
-	int e;
+	int e = 0;
 
 	if (!uuid_ok(uuid))
 		return -1;
