@@ -22,6 +22,11 @@
 #    disk go, the export's CHAP account and libvirt secret are gone;
 #  - attached to a guest on h2: the guest reads the first guest's mark (the
 #    data crossed hosts);
+#  - `nova live-migration` of that guest (h2 -> h1) while it reads the
+#    volume and writes a round-stamped sector every second: ACTIVE on h1,
+#    the same boot, reading and writing on (the volume's file holds a
+#    round written on h1); the target has h1's session alone, h2 no CHAP
+#    secret left, the attachment (same id, same initiator) on h1;
 #  - deleting the attached volume is refused (400); after the detach
 #    `openstack volume delete` removes it: no record, no file, no target;
 #  - `cinder create --display_name test 1` / `cinder list` (the seed's
