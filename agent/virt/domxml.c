@@ -848,6 +848,40 @@ domxml_volumes(const char *xml, struct domxml_voldisk *out, size_t max,
 	return 0;
 }
 
+int
+domxml_local_disks(const char *xml, char out[][8], size_t max, size_t *n)
+{
+	const char *p = xml;
+
+	*n = 0;
+	while ((p = strstr(p, "<disk ")) != NULL) {
+		const char *gt = strchr(p, '>'), *end, *u;
+		size_t tl;
+
+		if (gt == NULL || (end = strstr(gt, "</disk>")) == NULL)
+			break;
+		if (memmem(p, (size_t)(gt - p), "type='file'", 11) != NULL &&
+		    memmem(p, (size_t)(gt - p), "device='disk'", 13) != NULL &&
+		    memmem(gt, (size_t)(end - gt), "<readonly/>", 11) == NULL &&
+		    (u = memmem(gt, (size_t)(end - gt), TARGET_ATTR,
+		    strlen(TARGET_ATTR))) != NULL) {
+			u += strlen(TARGET_ATTR);
+			tl = strcspn(u, "'");
+			if (tl > 0 && tl < 8 && u + tl < end) {
+				if (*n == max) {
+					err_set(TS_EINVALID, "domxml: more than "
+					    "%zu local disks", max);
+					return -1;
+				}
+				memcpy(out[*n], u, tl);
+				out[(*n)++][tl] = '\0';
+			}
+		}
+		p = end;
+	}
+	return 0;
+}
+
 char *
 domxml_volume_element(const char *xml, const char *volume_id)
 {

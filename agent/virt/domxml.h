@@ -219,6 +219,16 @@ unsigned domxml_vnc_port(const char *xml);
  */
 char	*domxml_build_volume(const struct domxml_volume *v);
 
+/*
+ * The target devices ("vda", at most 7 characters) of a domain XML's
+ * local disks: every <disk type='file' device='disk'> without <readonly/>
+ * (a live migration copies these; volumes and the config drive it does
+ * not), in document order, into out (max entries); *n gets the count.
+ * -1 TS_EINVALID when there are more than max.
+ */
+int	domxml_local_disks(const char *xml, char out[][8], size_t max,
+	    size_t *n);
+
 /* A volume disk found in a domain's XML. */
 struct domxml_voldisk {
 	char	volume_id[37];		/* its <serial> */

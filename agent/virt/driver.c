@@ -1732,12 +1732,74 @@ driver_guest_migrate_prepare(struct driver *d, const struct driver_spec *s,
 			virDomainFree(dom);
 		else
 			fresh = err_code() == TS_ENOT_FOUND;
-		virConnectClose(c);
 	}
 	if (backend_qemu_prepare(d->qemu, s, fresh, backing) == -1)
-		return -1;
+		goto fail;
+	/* The migrated definition refers to the volumes' CHAP secrets by
+	 * usage: they must be here before the guest arrives. A failed or
+	 * aborted migration's cleanup undefines them again
+	 * (secrets_of_guest_drop()). */
+	if (s->nvolumes > 0) {
+		int made[DOMXML_VOLUMES_MAX] = { 0 };
+
+		if (c == NULL)
+			goto fail;
+		if (secrets_set(d, c, s, made) == -1) {
+			secrets_undo(c, s, made);
+			goto fail;
+		}
+	}
+	if (c != NULL)
+		virConnectClose(c);
 	backend_qemu_paths(d->qemu, instances, cache);
 	return 0;
+fail:
+	if (c != NULL)
+		virConnectClose(c);
+	return -1;
+}
+
+/*
+ * Undefines every tinystack CHAP secret defined for guest uuid (its
+ * description names the instance: secret_set()), for the target of a
+ * live migration that failed, once no domain of the guest is defined
+ * here. Best effort (logged).
+ */
+static void
+secrets_of_guest_drop(virConnectPtr c, const char *uuid)
+{
+	virSecretPtr *secs = NULL;
+	char want[64];
+	int ns;
+
+	snprintf(want, sizeof(want), "for instance %s<", uuid);
+	if ((ns = virConnectListAllSecrets(c, &secs, 0)) < 0) {
+		if (virGetLastErrorCode() != VIR_ERR_NO_SUPPORT)
+			log_warnx("guest %s: secrets not listed: %s", uuid,
+			    lverr());
+		return;
+	}
+	for (int i = 0; i < ns; i++) {
+		const char *u = virSecretGetUsageID(secs[i]);
+		char *xml;
+
+		if (u != NULL && virSecretGetUsageType(secs[i]) ==
+		    VIR_SECRET_USAGE_TYPE_ISCSI && strncmp(u,
+		    DOMXML_SECRET_PREFIX, strlen(DOMXML_SECRET_PREFIX)) == 0 &&
+		    (xml = virSecretGetXMLDesc(secs[i], 0)) != NULL) {
+			if (strstr(xml, want) != NULL) {
+				if (virSecretUndefine(secs[i]) == 0)
+					log_info("guest %s: secret %s "
+					    "undefined", uuid, u);
+				else
+					log_warnx("guest %s: undefine secret "
+					    "%s: %s", uuid, u, lverr());
+			}
+			free(xml);
+		}
+		virSecretFree(secs[i]);
+	}
+	free(secs);
 }
 
 int
@@ -1747,7 +1809,7 @@ driver_guest_migrate_cleanup(struct driver *d, const char *uuid,
 	virConnectPtr c;
 	virDomainPtr dom;
 	int64_t age = 0;
-	int e;
+	int e = 0;
 
 	if (!uuid_ok(uuid))
 		return -1;
@@ -1756,24 +1818,30 @@ driver_guest_migrate_cleanup(struct driver *d, const char *uuid,
 	if ((c = virt_conn(d->virt)) == NULL)
 		return -1;
 	dom = dom_get(c, uuid);
-	virConnectClose(c);
 	if (dom != NULL) {
 		virDomainFree(dom);
+		virConnectClose(c);
 		err_set(TS_ECONFLICT, "a domain of %s is defined here: its "
 		    "files are kept", uuid);
 		return -1;
 	}
-	if (err_code() != TS_ENOT_FOUND)
+	if (err_code() != TS_ENOT_FOUND ||
+	    (e = backend_qemu_prepared_age(d->qemu, uuid, &age)) == -1) {
+		virConnectClose(c);
 		return -1;
-	if ((e = backend_qemu_prepared_age(d->qemu, uuid, &age)) == -1)
-		return -1;
-	if (e == 0)
-		return 0;	/* nothing prepared here (or gone already) */
-	if (age < min_age_ms) {
+	}
+	if (e == 1 && age < min_age_ms) {
+		virConnectClose(c);
 		err_set(TS_ECONFLICT, "%s was prepared %lld ms ago: kept",
 		    uuid, (long long)age);
 		return -1;
 	}
+	/* No domain of the guest refers to them: the volumes' secrets the
+	 * preparation defined go (also when its files went already). */
+	secrets_of_guest_drop(c, uuid);
+	virConnectClose(c);
+	if (e == 0)
+		return 0;	/* nothing prepared here (or gone already) */
 	if (disk_instance_dir_remove(d->instances_path, uuid) == -1)
 		return -1;
 	backend_qemu_forget(d->qemu, uuid);
@@ -1844,6 +1912,8 @@ driver_guest_migrate(struct driver *d, const char *uuid, uint64_t new_gen,
 {
 	const char *my_inst = NULL, *my_cache = NULL;
 	char *pxml = NULL;
+	char att[VOL_HAVE_MAX][37], local[16][8];
+	size_t natt = 0, nlocal = 0;
 	int64_t t0;
 	virConnectPtr c;
 	virDomainPtr dom;
@@ -1886,6 +1956,31 @@ driver_guest_migrate(struct driver *d, const char *uuid, uint64_t new_gen,
 		    lverr());
 		goto out;
 	}
+	/*
+	 * Volumes are network disks both qemus reach at once (the same
+	 * attachment initiator and CHAP: volume_attach_follow() on the
+	 * controller; the target defined the secrets when it prepared).
+	 * libvirt would copy every writable disk with a source, volumes
+	 * included (onto themselves): with volumes, the disks to copy are
+	 * named, the local ones alone (none: nothing is copied; the
+	 * volumes' cache='none' is what libvirt wants of disks it leaves).
+	 */
+	natt = dom_attachments(dom, uuid, att, VOL_HAVE_MAX);
+	if (natt > 0 && (flags & (VIR_MIGRATE_NON_SHARED_INC |
+	    VIR_MIGRATE_NON_SHARED_DISK))) {
+		if (domxml_local_disks(xml, local, 16, &nlocal) == -1)
+			goto out;
+		if (nlocal == 0)
+			flags &= ~(unsigned long)(VIR_MIGRATE_NON_SHARED_INC |
+			    VIR_MIGRATE_NON_SHARED_DISK);
+		for (size_t k = 0; k < nlocal; k++)
+			if (virTypedParamsAddString(&params, &nparams,
+			    &maxparams, VIR_MIGRATE_PARAM_MIGRATE_DISKS,
+			    local[k]) < 0) {
+				err_set(TS_ENOMEM, "driver: out of memory");
+				goto out;
+			}
+	}
 	if ((pxml = with_generation(xml, new_gen)) == NULL)
 		goto out;
 	backend_qemu_paths(d->qemu, &my_inst, &my_cache);
@@ -1908,10 +2003,11 @@ driver_guest_migrate(struct driver *d, const char *uuid, uint64_t new_gen,
 			goto out;
 		}
 	}
-	log_info("instance %s: live migration to %s (generation %llu%s)",
-	    uuid, target_uri, (unsigned long long)new_gen,
+	log_info("instance %s: live migration to %s (generation %llu%s, "
+	    "%zu volumes)", uuid, target_uri, (unsigned long long)new_gen,
 	    (flags & VIR_MIGRATE_NON_SHARED_INC) ? ", what the guest wrote "
-	    "copied" : block ? ", disks copied" : "");
+	    "copied" : (flags & VIR_MIGRATE_NON_SHARED_DISK) ?
+	    ", disks copied" : "", natt);
 	t0 = clock_mono_ms();
 	if (virDomainMigrateToURI3(dom, target_uri, params, nparams, flags) <
 	    0) {
@@ -1923,6 +2019,11 @@ driver_guest_migrate(struct driver *d, const char *uuid, uint64_t new_gen,
 	log_info("instance %s: live migration done in %lld ms", uuid,
 	    (long long)(clock_mono_ms() - t0));
 	rc = 0;
+	/* libvirt undefined the domain here: its volumes' secrets go (one
+	 * left by a failure is collected at the next start). */
+	for (size_t k = 0; k < natt; k++)
+		if (secret_drop(c, uuid, att[k]) == -1)
+			log_err("after the live migration");
 	/* The guest runs on the target from its own copies: this host's
 	 * files go, as a delete's (a failure here leaves files, not a
 	 * guest: logged). */

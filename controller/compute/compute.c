@@ -230,13 +230,14 @@ compute_set_network(struct compute *s, struct network *net)
 void
 compute_set_volume(struct compute *s, struct volume *vol)
 {
-	struct recon_vol rv = { vol, NULL, NULL, NULL, NULL, NULL };
+	struct recon_vol rv = { vol, NULL, NULL, NULL, NULL, NULL, NULL };
 
 	if (vol != NULL) {
 		rv.conn = volume_attach_conn;
 		rv.attach_done = volume_attach_done;
 		rv.detach_done = volume_detach_done;
 		rv.delete_detached = volume_delete_detached;
+		rv.follow = volume_attach_follow;
 		rv.changed = volume_changed;
 	}
 	s->vol = vol;

@@ -14,7 +14,9 @@
  * the hosts' reports when the answer is lost, end it in one transaction:
  * host, ports and generation moved and the source's claim released, or
  * (a failure) the target's claim released with the instance ACTIVE where
- * it was. See recon.h.
+ * it was. See recon.h. Attached volumes go along: their exports stay as
+ * they are (volume_attach_follow()); the target defines their CHAP
+ * secrets when it prepares, and the move re-hosts the attachments.
  *
  * Local disks are always copied (libvirt's non-shared storage migration):
  * tinystack has no shared instance storage, so Nova's refusal of
@@ -78,13 +80,21 @@ state_ok(const struct rec_instance *i)
 		    "it has no host", i->uuid);
 		return -1;
 	}
-	/* Not yet: the volumes' iSCSI sessions would have to be opened on
-	 * the target first (Nova's MigrationPreCheckError, a 400). */
-	if (i->volumes.n > 0) {
-		err_set(TS_EINVALID, "Migration pre-check error: live "
-		    "migration of a server with volumes attached is not "
-		    "supported");
-		return -1;
+	/* Volumes go along (their attachments keep initiator and CHAP:
+	 * volume_attach_follow()), once settled: one still being attached
+	 * or detached is between the record and the guest (Nova's
+	 * MigrationPreCheckError, a 400). */
+	for (size_t k = 0; k < i->volumes.n; k++) {
+		const struct sch_inst_volume *iv = &i->volumes.items[k];
+
+		if ((iv->has_detaching && iv->detaching) ||
+		    !(iv->has_attached && iv->attached)) {
+			err_set(TS_EINVALID, "Migration pre-check error: "
+			    "volume %s of instance %s is being %s", iv->volume_id,
+			    i->uuid, iv->has_detaching && iv->detaching ?
+			    "detached" : "attached");
+			return -1;
+		}
 	}
 	return 0;
 }

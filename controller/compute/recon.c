@@ -955,10 +955,22 @@ send_migrate(struct recon *r, const struct rec_instance *i,
 		struct msg_instance_migrate_prepare q = { 0 };
 		struct rec_instance at = *i;	/* shallow: nothing freed */
 		char tok[RECON_TOKEN_MAX];
+		struct vols vs;
 
 		snprintf(q.uuid, sizeof(q.uuid), "%s", i->uuid);
 		q.generation = m.new_generation;
 		q.spec = m.spec;
+		/* The target defines the volumes' CHAP secrets before the
+		 * guest arrives: the migrated definition refers to them
+		 * (the attachments' own initiator and credentials, which
+		 * the move keeps: volume_attach_follow()). */
+		if (!vols_of(r, i, NULL, &vs, &q.spec) && r->vol.conn != NULL &&
+		    i->volumes.n > 0) {
+			vols_wipe(&vs);
+			log_warnx("instance %s: its volumes could not be read: "
+			    "live migration not prepared yet", i->uuid);
+			return 1;
+		}
 		/* The target fetches the images into its cache: the capability
 		 * is minted for it (one for the source is refused there). */
 		at.host = i->migrate_host;
@@ -967,6 +979,7 @@ send_migrate(struct recon *r, const struct rec_instance *i,
 		rc = post(r, i->migrate_host,
 		    &schema_msg_instance_migrate_prepare, &q, reqid);
 		explicit_bzero(tok, sizeof(tok));
+		vols_wipe(&vs);
 		if (rc == 0)
 			log_info("instance %s: live migration target %s asked "
 			    "to prepare (%s)", i->uuid, i->migrate_host, reqid);
@@ -1460,6 +1473,24 @@ migrate_end(struct recon *r, struct store_txn *txn, struct rec_instance *i,
 			    target) == -1)
 				return -1;
 			r->net_released = 1;
+		}
+		/* The attachments follow in this transaction; their exports
+		 * are unchanged (the target's qemu logged in with the same
+		 * initiator and credentials as the source's). */
+		for (size_t k = 0; r->vol.follow != NULL && k < i->volumes.n;
+		    k++) {
+			const struct sch_inst_volume *iv = &i->volumes.items[k];
+
+			if (r->vol.follow(r->vol.vol, txn, iv->volume_id,
+			    iv->attachment_id, target) == -1) {
+				if (err_code() != TS_ENOT_FOUND)
+					return -1;
+				log_warnx("instance %s: %s", i->uuid,
+				    err_msg());
+				err_clear();
+				continue;
+			}
+			r->vol_settled = 1;
 		}
 		log_info("instance %s live-migrated from %s to %s (generation "
 		    "%llu)", i->uuid, i->host, target,

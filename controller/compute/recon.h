@@ -175,6 +175,11 @@ struct recon_vol {
 	/* A deleted server's volume with delete_on_termination. */
 	int	(*delete_detached)(struct volume *, struct store_txn *,
 		    const char *volume_id);
+	/* A live migration that succeeded: the attachment's host is the
+	 * target's (volume_attach_follow()), in its transaction. */
+	int	(*follow)(struct volume *, struct store_txn *,
+		    const char *volume_id, const char *attachment_id,
+		    const char *host);
 	/* After a commit that changed attachments (volume_changed()). */
 	void	(*changed)(struct volume *);
 };

@@ -83,7 +83,7 @@ struct volume_conn {
 	char		portal[256];	/* the storage host's "address:port" */
 	char		iqn[256];
 	uint32_t	lun;
-	char		initiator[256];	/* the instance host's */
+	char		initiator[256];	/* the attachment's: its host's name when made */
 	char		chap_user[65];
 	char		chap_secret[65];
 	bool		readonly;
@@ -116,6 +116,13 @@ int	volume_attach_done(struct volume *, struct store_txn *,
  * stay; the storage sync then exports the volume to the new initiator
  * only. */
 int	volume_attach_rehost(struct volume *, struct store_txn *,
+	    const char *volume_id, const char *attachment_id,
+	    const char *host);
+/* The attachment follows its server in a live migration: host_name
+ * becomes host; initiator, credentials and status stay (the guest keeps
+ * its session identity across the move; see volume_attach.c), so the
+ * export is unchanged. */
+int	volume_attach_follow(struct volume *, struct store_txn *,
 	    const char *volume_id, const char *attachment_id,
 	    const char *host);
 /* in-use -> detaching (the guest is being told to let go). */

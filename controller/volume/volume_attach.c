@@ -226,16 +226,17 @@ volume_attach_conn(struct volume *vs, struct store_txn *txn,
 	return 0;
 }
 
-int
-volume_attach_rehost(struct volume *vs, struct store_txn *txn,
-    const char *volume_id, const char *attachment_id, const char *host)
+/* The attachment's host becomes host; rename: its initiator too (the
+ * new host's name). Credentials and status stay. */
+static int
+rehost(struct store_txn *txn, const char *volume_id,
+    const char *attachment_id, const char *host, bool rename)
 {
 	struct rec_volume v;
 	struct sch_vol_attachment *a;
 	char init[256];
 	int rc = -1;
 
-	(void)vs;
 	if (volume_initiator_name(host, init, sizeof(init)) == -1)
 		return -1;
 	if (volume_db_get(txn, volume_id, &v) == -1)
@@ -246,7 +247,7 @@ volume_attach_rehost(struct volume *vs, struct store_txn *txn,
 		goto out;
 	}
 	if (volume_db_set_str(&a->host_name, host) == -1 ||
-	    volume_db_set_str(&a->initiator, init) == -1)
+	    (rename && volume_db_set_str(&a->initiator, init) == -1))
 		goto out;
 	v.generation++;
 	v.updated_at = db_now_ms();
@@ -254,6 +255,32 @@ volume_attach_rehost(struct volume *vs, struct store_txn *txn,
 out:
 	codec_clear(&schema_rec_volume, &v);
 	return rc;
+}
+
+int
+volume_attach_rehost(struct volume *vs, struct store_txn *txn,
+    const char *volume_id, const char *attachment_id, const char *host)
+{
+	(void)vs;
+	return rehost(txn, volume_id, attachment_id, host, true);
+}
+
+/*
+ * A live migration keeps the attachment's initiator name and CHAP
+ * credentials: the target's qemu logs in with them while the source's is
+ * still logged in (libiscsi picks a random ISID per session, so tgtd sees
+ * two sessions of one initiator, each admitted by the same ACL), and the
+ * migrated definition names them already. The export never changes, so
+ * there is nothing to add before the move nor to take back after a
+ * failure; the initiator name is the attachment's from then on, not the
+ * host's (an evacuation, which re-creates the guest, renames it).
+ */
+int
+volume_attach_follow(struct volume *vs, struct store_txn *txn,
+    const char *volume_id, const char *attachment_id, const char *host)
+{
+	(void)vs;
+	return rehost(txn, volume_id, attachment_id, host, false);
 }
 
 /* Move an attachment (and its volume) on, inside txn. */

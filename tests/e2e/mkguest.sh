@@ -51,6 +51,10 @@
 #                          each read reaches the volume's target) in round
 #                          N = 1, 2, ..., a round a second; a read that
 #                          hangs (target gone) delays the next round
+#     TINYSTACK-GUEST-VOLWRITE vdX n=N ok|fail     "TINYSTACK-VOLWRITE" line
+#                          (with VOLREAD): after each such read, TSW-vdX-N
+#                          written at byte 512 (O_DIRECT, fsync) and read
+#                          back (O_DIRECT): ok when it reads what was written
 #     TINYSTACK-GUEST-DDBENCH vdX mb=M read_s=S read_mbps=R write_s=S write_mbps=W
 #                          "TINYSTACK-DDBENCH M" line (with TINYSTACK-HOTPLUG,
 #                          M <= 4096): once per hot-plugged disk, after its
@@ -209,6 +213,7 @@ for d in /sys/block/vd* /sys/block/sd* /sys/block/sr*; do
 				grep -qx TINYSTACK-METADATA $ud && touch /tmp/metadata
 				grep -qx TINYSTACK-HOTPLUG $ud && touch /tmp/hotplug
 				grep -qx TINYSTACK-VOLREAD $ud && touch /tmp/volread
+				grep -qx TINYSTACK-VOLWRITE $ud && touch /tmp/volwrite
 				tr -dc 'A-Za-z0-9 _.:\n-' < $ud |
 				    sed -n 's/^TINYSTACK-DDBENCH \([0-9][0-9]*\)$/\1/p' | head -n 1 > /tmp/ddbench
 				grep -qx TINYSTACK-HTTPD $ud &&
@@ -283,6 +288,16 @@ if [ -f /tmp/hotplug ] && [ -f /tmp/volread ]; then
 					echo "TINYSTACK-GUEST-VOLREAD $n n=$r ok head=$(head -c 16 /tmp/vr | tr -dc 'A-Za-z0-9_-')"
 				else
 					echo "TINYSTACK-GUEST-VOLREAD $n n=$r fail"
+				fi
+				[ -f /tmp/volwrite ] || continue
+				printf 'TSW-%s-%s' "$n" "$r" |
+				    dd of=/tmp/vw bs=512 count=1 conv=sync 2>/dev/null
+				if dd if=/tmp/vw of=/dev/$n bs=512 seek=1 count=1 oflag=direct conv=notrunc,fsync 2>/dev/null &&
+				    dd if=/dev/$n of=/tmp/vw2 bs=512 skip=1 count=1 iflag=direct 2>/dev/null &&
+				    [ "$(head -c 32 /tmp/vw2 | tr -dc 'A-Za-z0-9_-')" = "TSW-$n-$r" ]; then
+					echo "TINYSTACK-GUEST-VOLWRITE $n n=$r ok"
+				else
+					echo "TINYSTACK-GUEST-VOLWRITE $n n=$r fail"
 				fi
 			done
 			sleep 1

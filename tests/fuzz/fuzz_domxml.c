@@ -7,7 +7,9 @@
  * there) and must read back identically. The volume-disk reader
  * (domxml_volumes) on the same text: every disk it lists has a UUID
  * serial, an attachment id that is empty or a UUID, a bounded target, and
- * domxml_volume_element() finds its element.
+ * domxml_volume_element() finds its element. The local-disk reader
+ * (domxml_local_disks) too: each target it lists is 1..7 characters
+ * without a quote.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -52,6 +54,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    strstr(xml, v[k].volume_id) == NULL)
 				abort();
 			free(xml);
+		}
+	}
+	{
+		char local[8][8];
+
+		if (domxml_local_disks(text, local, 8, &n) == 0) {
+			if (n > 8)
+				abort();
+			for (size_t k = 0; k < n; k++)
+				if (local[k][0] == '\0' || strnlen(local[k],
+				    sizeof(local[k])) == sizeof(local[k]) ||
+				    strchr(local[k], '\'') != NULL)
+					abort();
 		}
 	}
 	if (domxml_meta_parse(text, &m) == 0) {

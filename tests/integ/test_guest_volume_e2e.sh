@@ -22,6 +22,11 @@
 #    disk go, the export's CHAP account and libvirt secret are gone;
 #  - attached to a guest on h2: the guest reads the first guest's mark (the
 #    data crossed hosts);
+#  - `nova live-migration` of that guest (h2 -> h1) while it reads the
+#    volume and writes a round-stamped sector every second: ACTIVE on h1,
+#    the same boot, reading and writing on (the volume's file holds a
+#    round written on h1); the target has h1's session alone, h2 no CHAP
+#    secret left, the attachment (same id, same initiator) on h1;
 #  - deleting the attached volume is refused (400); after the detach
 #    `openstack volume delete` removes it: no record, no file, no target;
 #  - `cinder create --display_name test 1` / `cinder list` (the seed's
@@ -34,7 +39,7 @@
 set +o pipefail
 
 [ "$(id -u)" = 0 ] || fail "needs root (namespaces, libvirtd, tgtd)"
-for c in openstack cinder qemu-img genisoimage jq curl ip libvirtd virsh unshare tgtd tgtadm; do
+for c in openstack cinder nova qemu-img genisoimage jq curl ip libvirtd virsh unshare tgtd tgtadm; do
 	command -v "$c" >/dev/null || fail "$c is not installed (packaging/install-deps.sh)"
 done
 BOOT_TIMEOUT=${TS_BOOT_TIMEOUT:-120}
@@ -117,6 +122,9 @@ backend = file
 file_dir = $T/vols-h$n
 iscsi_portal = 10.250.0.$n:3260
 tgt_control_port = ${TGTC[$n]}
+[network]
+local_ip = 10.250.0.$n
+dhcp_state_dir = $T/h${n}dhcp
 C
 	printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$ns" "$AGENT" > "$T/agent-h$n-in-ns"
 	chmod 755 "$T/agent-h$n-in-ns"
@@ -154,6 +162,7 @@ IID=$(upload ve-root qcow2 bare "$T/base.qcow2" "\"kernel_id\": \"$KID\", \"ramd
 openstack flavor create --ram 256 --disk 1 --vcpus 1 --ephemeral 0 \
 	m1.ve >/dev/null || fail "flavor create"
 printf 'TINYSTACK-HOTPLUG\nTINYSTACK-VOLREAD\n' > "$T/ud"
+printf 'TINYSTACK-HOTPLUG\nTINYSTACK-VOLREAD\nTINYSTACK-VOLWRITE\n' > "$T/ud-write"
 
 # ---- helpers -----------------------------------------------------------------------
 # console SID: the console log through the compute API.
@@ -165,11 +174,12 @@ console() {
 has_line() { console "$1" | grep -Eq "$2"; }
 vol_status() { cv "/volumes/$1" '.volume.status'; }
 vol_is() { [ "$(vol_status "$1")" = "$2" ]; }
-# boot NAME HOST: a server on HOST, ACTIVE and booted; prints its id.
+# boot NAME HOST [USERDATA]: a server on HOST, ACTIVE and booted; prints
+# its id.
 boot() {
 	local id
 	id=$(openstack server create --flavor m1.ve --image "$IID" \
-		--availability-zone "nova:$2" --user-data "$T/ud" "$1" \
+		--availability-zone "nova:$2" --user-data "${3:-$T/ud}" "$1" \
 		-f value -c id) || fail "server create $1"
 	wait_for "$BOOT_TIMEOUT" "$1 ACTIVE" \
 		sh -c "[ \"\$(curl -s -H 'X-Auth-Token: $TOK' http://127.0.0.1:$CP/v2.1/servers/$id | jq -r .server.status)\" = ACTIVE ]"
@@ -301,7 +311,7 @@ console "$S1" | grep -q '^TINYSTACK-GUEST-DISK-GONE' && fail "vevm1 saw the disk
 ok "h$VN's agent killed (-9) and restarted: tgtd $P2 adopted, target $TGT0 kept, volume in-use with attachment $ATT0, vevm1 read its mark again $(echo "$t1 - $t0" | bc) s after the kill; $(console "$S1" | grep -c '^TINYSTACK-GUEST-VOLREAD .* fail$' || true) failed reads; both restarts in $(echo "$(date +%s.%N) - $rt0" | bc) s"
 
 # ---- a second attach is refused --------------------------------------------------------
-S2=$(boot vevm2 h2) || exit 1
+S2=$(boot vevm2 h2 "$T/ud-write") || exit 1
 code=$(http_code POST "http://127.0.0.1:$CP/v2.1/servers/$S2/os-volume_attachments" \
 	-H "X-Auth-Token: $TOK" -H 'Content-Type: application/json' \
 	-d "{\"volumeAttachment\": {\"volumeId\": \"$VID\"}}")
@@ -331,6 +341,60 @@ openstack server add volume vevm2 vevol1 || fail "server add volume (vevm2)"
 wait_for 60 "vevol1 in-use on vevm2" vol_is "$VID" in-use
 wait_for 60 "vevm2 reads vevm1's mark" has_line "$S2" "^TINYSTACK-GUEST-DISK vd[a-z] .*head=TSVOL-$B1 hotplug=1"
 ok "attached to vevm2 on h2: it reads vevm1's mark TSVOL-$B1 (the volume is on $VH)"
+
+# ---- live migration with the volume attached (issue 16) ----------------------------
+# vevm2 reads the volume's mark and writes TSW-vdX-N at byte 512 (O_DIRECT,
+# read back) every second while `nova live-migration` moves it to h1
+# (over the underlay, its root disk copied). The attachment keeps its
+# initiator name and CHAP (volume_attach_follow()): h1's qemu logs in
+# with them before the switch-over; afterwards the volume's target has
+# h1's session alone (tgtd's I_T nexus from 10.250.0.1), h2 no secret
+# left, h1 the attachment's; the volume stays in-use with the same
+# attachment, now on h1; the guest (the same boot) reads and writes on,
+# and the volume's file on the storage host holds a round it wrote on h1.
+lastw() { console "$S2" | sed -n 's/^TINYSTACK-GUEST-VOLWRITE vd[a-z] n=\([0-9]*\) ok$/\1/p' | tail -n 1; }
+lastr2() { console "$S2" | sed -n "s/^TINYSTACK-GUEST-VOLREAD vd[a-z] n=\([0-9]*\) ok head=TSVOL-$B1\$/\1/p" | tail -n 1; }
+wrote_after() { local n; n=$(lastw); [ -n "$n" ] && [ "$n" -gt "${1:-0}" ]; }
+read2_after() { local n; n=$(lastr2); [ -n "$n" ] && [ "$n" -gt "${1:-0}" ]; }
+nexus_ips() {	# the addresses of the sessions to the volume's target
+	tgtadm -C "${TGTC[$VN]}" --lld iscsi --op show --mode target 2>/dev/null |
+		awk -v iqn="iqn.2010-10.org.openstack:volume-$VID" '
+			/^Target / { on = ($3 == iqn) } on && /IP Address: / { print $3 }' |
+		sort | tr '\n' ' '
+}
+where2() {	# status, host and task of vevm2
+	nv "/servers/$S2" '[.server.status, .server."OS-EXT-SRV-ATTR:host", (.server."OS-EXT-STS:task_state" // "none")] | join(" ")'
+}
+where2_is() { [ "$(where2)" = "$1" ]; }
+nexus_is() { [ "$(nexus_ips)" = "$1" ]; }
+wait_for 30 "vevm2 writes the volume" wrote_after 0
+B2=$(console "$S2" | sed -n 's/^TINYSTACK-GUEST-UP bootid=\([0-9a-f]*\).*/\1/p' | tail -1)
+ATT2=$(cv "/volumes/$VID" '.volume.attachments[0].attachment_id')
+[ "$(nexus_ips)" = "10.250.0.2 " ] || fail "the volume's sessions before the move: '$(nexus_ips)', wanted h2's alone"
+t0=$(date +%s.%N)
+nova live-migration "$S2" h1 > "$T/lm.txt" 2>&1 || { cat "$T/lm.txt"; fail "nova live-migration vevm2 h1"; }
+wait_for 180 "vevm2 ACTIVE on h1" where2_is "ACTIVE h1 none" ||
+	fail "vevm2 after its live migration: $(where2)"
+t1=$(date +%s.%N)
+lv 1 domstate "instance-$S2" | grep -qx running || fail "vevm2 is not running on h1"
+[ -z "$(lv 2 list --all --name | grep -x "instance-$S2")" ] || fail "vevm2 is still defined on h2"
+W0=$(lastw)	# h1's console: rounds written since the guest arrived
+wait_for 60 "vevm2 writes the volume from h1" wrote_after "${W0:-0}"
+wait_for 30 "vevm2 reads the mark from h1" read2_after 0
+W1=$(lastw)
+console "$S2" | grep -q "^TINYSTACK-GUEST-TICK n=[0-9]* bootid=$B2\$" || fail "vevm2's console on h1 is not the same boot ($B2)"
+VW=$(dd if="$T/vols-$VH/volume-$VID" bs=512 skip=1 count=1 2>/dev/null | tr -dc 'A-Za-z0-9_-')
+case $VW in TSW-vd?-*) [ "${VW##*-}" -gt "${W0:-0}" ] || fail "the volume's file holds $VW, not a round written on h1 (after ${W0:-0})";;
+	*) fail "the volume's file holds '$VW' at byte 512";; esac
+wait_for 30 "h1's session alone on the volume's target" nexus_is "10.250.0.1 "
+wait_for 30 "h2's secret undefined" sh -c "[ \$(virsh -c '$("$FH" uri "$T/h2")' secret-list | grep -c tinystack-chap-) = 0 ]"
+lv 1 secret-list | grep -q "tinystack-chap-$ATT2" || fail "h1 has no secret of attachment $ATT2"
+vol_is "$VID" in-use || fail "the volume is not in-use after the move"
+[ "$(cv "/volumes/$VID" '.volume.attachments | length')" = 1 ] &&
+	[ "$(cv "/volumes/$VID" '.volume.attachments[0].attachment_id')" = "$ATT2" ] &&
+	[ "$(cv "/volumes/$VID" '.volume.attachments[0].host_name')" = h1 ] ||
+	fail "the attachment after the move: $(cv "/volumes/$VID" '.volume.attachments')"
+ok "nova live-migration vevm2 h1 with vevol1 attached: ACTIVE on h1 in $(echo "$t1 - $t0" | bc) s, the same boot; it reads the mark and writes (round $W1, $VW in the volume's file on $VH); the target has h1's session alone, h2 no secret, the attachment $ATT2 on h1 ($(( $(date +%s) - ${t0%.*} )) s in all)"
 openstack server remove volume vevm2 vevol1 || fail "server remove volume (vevm2)"
 wait_for 60 "vevol1 available (vevm2)" vol_is "$VID" available
 

@@ -322,6 +322,24 @@ test_volumes_parse(void **state)
 	    "      <target dev='vdc' bus='virtio'/>"));
 	assert_int_equal(domxml_volumes(dx, v, 1, &n), -1);
 	assert_int_equal(err_code(), TS_EINVALID);
+	/* what a live migration copies: the local disks alone (not the
+	 * volumes, nor a config drive) */
+	{
+		char local[4][8];
+
+		assert_int_equal(domxml_local_disks(dx, local, 4, &n), 0);
+		assert_int_equal(n, 2);
+		assert_string_equal(local[0], "vda");
+		assert_string_equal(local[1], "vdc");
+		assert_int_equal(domxml_local_disks(dx, local, 1, &n), -1);
+		assert_int_equal(err_code(), TS_EINVALID);
+		assert_int_equal(domxml_local_disks("<domain><devices>"
+		    "<disk type='file' device='cdrom'><target dev='hda'/>"
+		    "</disk><disk type='file' device='disk'><readonly/>"
+		    "<target dev='vdb'/></disk><disk type='file' "
+		    "device='disk'><target dev='vdc'/>", local, 4, &n), 0);
+		assert_int_equal(n, 0);		/* (unterminated: stops) */
+	}
 
 	assert_non_null(el = domxml_volume_element(dx, VOL2));
 	assert_int_equal(strncmp(el, "<disk type='network'", 20), 0);

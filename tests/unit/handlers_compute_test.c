@@ -2370,6 +2370,52 @@ migrate_live(enum ctltest_who who, const char *id, const char *arg,
 	CT_CALL(T, C, who, "POST", path, body, status, msg);
 }
 
+/* Server id gets one volume entry (no volume record: the API's check
+ * reads the instance alone): attached as the guest showed it, or not yet
+ * (NULL: the entry removed). */
+static int
+lm_vol_fn(struct store_txn *txn, void *arg)
+{
+	const char **a = arg;	/* { id, "attached"|"attaching"|NULL } */
+	struct rec_instance old, i;
+	struct sch_inst_volume *iv;
+	int rc;
+
+	if (compute_db_instance_get(txn, a[0], &old) == -1)
+		return -1;
+	if (compute_db_instance_get(txn, a[0], &i) == -1) {
+		codec_clear(&schema_rec_instance, &old);
+		return -1;
+	}
+	for (size_t k = 0; k < i.volumes.n; k++)
+		codec_clear(&schema_sch_inst_volume, &i.volumes.items[k]);
+	free(i.volumes.items);
+	i.volumes.items = NULL;
+	i.volumes.n = 0;
+	if (a[1] != NULL) {
+		assert_non_null(iv = calloc(1, sizeof(*iv)));
+		db_uuid(iv->volume_id);
+		db_uuid(iv->attachment_id);
+		iv->device = strdup("/dev/vdb");
+		iv->has_attached = true;
+		iv->attached = strcmp(a[1], "attached") == 0;
+		i.volumes.items = iv;
+		i.volumes.n = 1;
+	}
+	rc = compute_db_instance_put(txn, &i, &old);
+	codec_clear(&schema_rec_instance, &i);
+	codec_clear(&schema_rec_instance, &old);
+	return rc;
+}
+
+static void
+lm_vol(const char *id, const char *state)
+{
+	const char *a[2] = { id, state };
+
+	assert_int_equal(store_write(ctltest_store(T), lm_vol_fn, a), 0);
+}
+
 /* The API's half (the state machine is in recon_test): admin only, the
  * body of microversions below 2.25, Nova's refusals; every refusal leaves
  * the server where it was, with no task and no new instance action. The
@@ -2414,6 +2460,19 @@ test_migrate_live(void **state)
 	migrate_live(CT_ADMIN, s1, "{\"host\": null, \"block_migration\": "
 	    "true, \"disk_over_commit\": false}", 400,
 	    "Compute service of ct-if1 is unavailable at this time.");
+	/* A volume goes along once attached (the refusal after is the
+	 * source's); one still being attached is a pre-check error. */
+	lm_vol(s1, "attached");
+	migrate_live(CT_ADMIN, s1, "{\"host\": null, \"block_migration\": "
+	    "true, \"disk_over_commit\": false}", 400,
+	    "Compute service of ct-if1 is unavailable at this time.");
+	lm_vol(s1, "attaching");
+	migrate_live(CT_ADMIN, s1, "{\"host\": null, \"block_migration\": "
+	    "true, \"disk_over_commit\": false}", 400, NULL);
+	assert_non_null(strstr(ctltest_errmsg(T), "Migration pre-check "
+	    "error: volume "));
+	evac_unchanged(s1, "ACTIVE");
+	lm_vol(s1, NULL);
 	if_place(s1, "stopped");
 	snprintf(msg, sizeof(msg), "Cannot 'os-migrateLive' instance %s while "
 	    "it is in vm_state stopped", s1);

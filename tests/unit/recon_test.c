@@ -1512,6 +1512,7 @@ test_evacuation_converges(void **state)
 /* ---- live migration ------------------------------------------------------ */
 
 static void mig_status(uint64_t, const char *);
+static void lm_volumes(struct got *);
 
 static void
 usage_of(const char *h, struct rec_host_usage *u)
@@ -1584,6 +1585,11 @@ guest_on(const char *h, const char *uuid, uint32_t power, uint64_t gen)
 /* The command of type about uuid that reached h2 (the migration's
  * target, connected for this test alone), within WAIT_MS. */
 static struct bus *cli2;
+/* The volumes of the last instance_migrate_prepare find_h2() found: count,
+ * the first one's attachment id, whether it carried CHAP. */
+static size_t	h2_prep_vols;
+static char	h2_prep_att[37];
+static char	h2_prep_chap[65];
 
 static void
 find_h2(const struct schema_type *type, const char *uuid, char reqid[65])
@@ -1605,6 +1611,25 @@ find_h2(const struct schema_type *type, const char *uuid, char reqid[65])
 					snprintf(reqid, 65, "%s",
 					    env.request_id);
 					hit = 1;
+				}
+				if (hit && type ==
+				    &schema_msg_instance_migrate_prepare) {
+					struct msg_instance_migrate_prepare *q =
+					    env.body;
+
+					h2_prep_vols = q->spec.volumes.n;
+					h2_prep_att[0] = '\0';
+					h2_prep_chap[0] = '\0';
+					if (q->spec.volumes.n > 0) {
+						const struct sch_vol_disk *d =
+						    &q->spec.volumes.items[0];
+
+						snprintf(h2_prep_att, 37, "%s",
+						    d->attachment_id);
+						snprintf(h2_prep_chap, 65, "%s",
+						    d->chap_secret ?
+						    d->chap_secret : "");
+					}
 				}
 				codec_envelope_clear(&env);
 			}
@@ -1950,6 +1975,7 @@ test_live_migration(void **state)
 	assert_int_equal(u2.instances, u1.instances - 1);
 	assert_int_equal(v2.instances, v1.instances - 1);
 	got_clear(&g);
+	lm_volumes(&g);
 	bus_free(&cli2);
 	/* h2 leaves the scheduler to the later tests' one host. */
 	host("h2", 4, 4096, 0, 0);
@@ -2509,6 +2535,8 @@ fake_conn(struct volume *v, struct store_txn *txn, const char *volume_id,
 	snprintf(c->portal, sizeof(c->portal), "10.250.0.2:3260");
 	snprintf(c->iqn, sizeof(c->iqn), "iqn.2010-10.org.openstack:"
 	    "volume-%s", volume_id);
+	snprintf(c->chap_user, sizeof(c->chap_user), "ChapUser");
+	snprintf(c->chap_secret, sizeof(c->chap_secret), "ChapSecret0123");
 	c->ready = vol_ready;
 	return 0;
 }
@@ -2647,6 +2675,135 @@ test_attaching_volume_after_restart(void **state)
 	    i.volumes.items[0].attached);
 	codec_clear(&schema_rec_instance, &i);
 	got_clear(&g);
+	recon_set_volume(rec, &(struct recon_vol){ 0 });
+}
+
+/* The attachments live migrations moved (volume_attach_follow()). */
+static int	vol_follow;
+static char	vol_follow_host[64];
+
+static int
+fake_follow(struct volume *v, struct store_txn *txn, const char *volume_id,
+    const char *attachment_id, const char *host)
+{
+	(void)v;
+	(void)txn;
+	assert_string_equal(volume_id, vol_id);
+	assert_string_equal(attachment_id, vol_att);
+	snprintf(vol_follow_host, sizeof(vol_follow_host), "%s", host);
+	vol_follow++;
+	return 0;
+}
+
+/* The instance uuid's volume vol_id is attached (the guest showed it). */
+static int
+vol_attached_fn(struct store_txn *txn, void *arg)
+{
+	struct rec_instance old, i;
+	int rc;
+
+	if (compute_db_instance_get(txn, arg, &old) == -1)
+		return -1;
+	if (compute_db_instance_copy(&old, &i) == -1) {
+		codec_clear(&schema_rec_instance, &old);
+		return -1;
+	}
+	i.volumes.items[0].has_attached = true;
+	i.volumes.items[0].attached = true;
+	rc = compute_db_instance_put(txn, &i, &old);
+	codec_clear(&schema_rec_instance, &i);
+	codec_clear(&schema_rec_instance, &old);
+	return rc;
+}
+
+/*
+ * Live migration of a server with a volume (test_live_migration's set-up:
+ * h2 connected): the target's instance_migrate_prepare carries the
+ * volume with its attachment and CHAP secret (the target defines it
+ * before the guest arrives); success moves the attachment to the target
+ * in the transaction that moves the instance; a failure (answered, or the
+ * target not prepared) leaves it alone, the instance ACTIVE on the
+ * source and the target's claim released; the lost answer settled by the
+ * reports (a controller restart's way) moves it too.
+ */
+static void
+lm_volumes(struct got *g)
+{
+	struct mk m = { .host = "h1", .vm_state = VM_ACTIVE,
+	    .task = "migrating", .action = "live-migration", .want = 1,
+	    .gen = 3, .migrate_host = "h2" };
+	struct recon_vol rv = { .conn = fake_conn,
+	    .attach_done = fake_attach_done,
+	    .detach_done = fake_detach_done, .follow = fake_follow };
+	struct rec_host_usage v1, v2;
+	char preq[65];
+
+	recon_set_volume(rec, &rv);
+	vol_ready = true;
+	db_uuid(vol_id);
+	db_uuid(vol_att);
+
+	/* ok: prepared with the volume, then moved with it */
+	mk(&m);
+	assert_int_equal(store_write(st, add_vol_fn, m.uuid), 0);
+	assert_int_equal(store_write(st, vol_attached_fn, m.uuid), 0);
+	vol_follow = 0;
+	dispatch(m.uuid);
+	find_h2(&schema_msg_instance_migrate_prepare, m.uuid, preq);
+	assert_int_equal(h2_prep_vols, 1);
+	assert_string_equal(h2_prep_att, vol_att);
+	assert_string_equal(h2_prep_chap, "ChapSecret0123");
+	prepared("h2", m.uuid, m.reqid, "ok");
+	(void)find(g, &schema_msg_instance_migrate, m.uuid);
+	assert_int_equal(vol_follow, 0);	/* not before the end */
+	answer("h1", m.uuid, m.reqid, false, 0, "ok", 0);
+	settled(m.uuid, "h2", 4);
+	assert_int_equal(vol_follow, 1);
+	assert_string_equal(vol_follow_host, "h2");
+	got_clear(g);
+
+	/* failed: the attachment stays, the target's claim goes back */
+	mk(&m);
+	assert_int_equal(store_write(st, add_vol_fn, m.uuid), 0);
+	assert_int_equal(store_write(st, vol_attached_fn, m.uuid), 0);
+	vol_follow = 0;
+	usage_of("h2", &v1);
+	answer("h1", m.uuid, m.reqid, true, 1, "error", 3);
+	settled(m.uuid, "h1", 3);
+	usage_of("h2", &v2);
+	assert_int_equal(v2.instances, v1.instances - 1);
+	assert_int_equal(vol_follow, 0);
+	find_h2(&schema_msg_instance_migrate_cleanup, m.uuid, preq);
+
+	/* the target could not prepare (say, a secret it could not
+	 * define): the same roll-back */
+	mk(&m);
+	assert_int_equal(store_write(st, add_vol_fn, m.uuid), 0);
+	assert_int_equal(store_write(st, vol_attached_fn, m.uuid), 0);
+	dispatch(m.uuid);
+	find_h2(&schema_msg_instance_migrate_prepare, m.uuid, preq);
+	prepared("h2", m.uuid, m.reqid, "error");
+	settled(m.uuid, "h1", 3);
+	assert_int_equal(vol_follow, 0);
+	got_clear(g);
+
+	/* the answer lost: the reports end it, the attachment moved */
+	mk(&m);
+	assert_int_equal(store_write(st, add_vol_fn, m.uuid), 0);
+	assert_int_equal(store_write(st, vol_attached_fn, m.uuid), 0);
+	dispatch(m.uuid);
+	find_h2(&schema_msg_instance_migrate_prepare, m.uuid, preq);
+	prepared("h2", m.uuid, m.reqid, "ok");
+	(void)find(g, &schema_msg_instance_migrate, m.uuid);
+	guest_on("h2", m.uuid, 1, 4);
+	still_migrating(m.uuid);
+	assert_int_equal(vol_follow, 0);
+	answer("h1", m.uuid, m.reqid, false, 0, "error", 0);	/* no guest */
+	still_migrating(m.uuid);
+	guest_on("h2", m.uuid, 1, 4);
+	settled(m.uuid, "h2", 4);
+	assert_int_equal(vol_follow, 1);
+	got_clear(g);
 	recon_set_volume(rec, &(struct recon_vol){ 0 });
 }
 
