@@ -151,7 +151,7 @@ ticks_on() {
 	local c t
 	c=$(console "$1")
 	t=$(echo "$c" | sed -n 's/^TINYSTACK-GUEST-TICK n=\([0-9]*\) bootid=\([^ ]*\).*/\1 \2/p' | tail -n 1)
-	[ "${t#* }" = "${BOOT[$1]}" ] && [ "${t%% *}" -gt "${TICK[$1]}" ] || return 1
+	[ -n "$t" ] && [ "${t#* }" = "${BOOT[$1]}" ] && [ "${t%% *}" -gt "${TICK[$1]}" ] || return 1
 	! echo "$c" | grep '^TINYSTACK-GUEST-UP ' | grep -qv "bootid=${BOOT[$1]} "
 }
 for id in "${MADE[@]}"; do
