@@ -21,15 +21,15 @@
 # HOST_B, URI_A, URI_B (each host's libvirt), COMPUTE (the compute API's
 # URL) and TOKEN (an admin token) in the environment.
 #
+# The set-up (the all-in-one's, or the caller's) and the helpers are
+# bench/lm_lib.sh's, shared with bench/drain_bench.sh.
+#
 # Usage: bench/livemig_bench.sh     Knobs: RUNS (10), HOST_A (ts-h1),
 #        HOST_B (ts-h2), BOUND (120 s for one migration)
 set -euo pipefail
-export LC_ALL=C
+# shellcheck source=bench/lm_lib.sh
+. "$(dirname "$0")/lm_lib.sh"
 RUNS=${RUNS:-10}
-BOUND=${BOUND:-120}
-HOST_A=${HOST_A:-ts-h1}
-HOST_B=${HOST_B:-ts-h2}
-HERE=$(cd "$(dirname "$0")/.." && pwd)
 W=$(mktemp -d /tmp/livemig-bench.XXXXXX)
 MADE=
 
@@ -38,35 +38,12 @@ cleanup() {
 	rm -rf "$W"
 }
 trap cleanup EXIT
-now_ms() { date +%s%3N; }
-pct() {
-	sort -n "$2" | awk -v p="$1" '{ v[NR] = $1 } END {
-		i = int((p * NR + 99) / 100); if (i < 1) i = 1; print v[i] }'
-}
-api() {
-	curl -sf -X "$1" -H "X-Auth-Token: $TOKEN" -H "Content-Type: application/json" \
-	    ${3:+-d "$3"} "$COMPUTE$2"
-}
 
 if [ -z "${SERVER:-}" ]; then
-	# shellcheck disable=SC1090
-	. "$HOME/keystonerc_admin"
-	TOKEN=$(openstack token issue -f value -c id)
-	COMPUTE=$(openstack endpoint list --service compute --interface public -f value -c URL | head -1)
-	COMPUTE=${COMPUTE%/}
-	URI_A=$("$HERE/packaging/fakehost.sh" uri "/var/lib/tinystack/netns/$HOST_A")
-	URI_B=$("$HERE/packaging/fakehost.sh" uri "/var/lib/tinystack/netns/$HOST_B")
-	IMAGE=$(openstack image show tinystack-guest -f value -c id)
-	NET=$(openstack network show private -f value -c id)
-	FLAVOR=$(openstack flavor show m1.nano -f value -c id)
-	MADE=$(api POST /servers "{\"server\": {\"name\": \"lmbench\", \"imageRef\": \"$IMAGE\",
-	    \"flavorRef\": \"$FLAVOR\", \"networks\": [{\"uuid\": \"$NET\"}],
-	    \"availability_zone\": \"nova:$HOST_A\"}}" | jq -r .server.id)
+	lm_env
+	MADE=$(lm_boot lmbench)
 	SERVER=$MADE
-	for _ in $(seq 1 $((BOUND * 5))); do
-		[ "$(api GET "/servers/$SERVER" | jq -r .server.status)" = ACTIVE ] && break
-		sleep 0.2
-	done
+	lm_wait "$BOUND" "$SERVER" "ACTIVE $HOST_A null" || true
 fi
 # ms: an API time stamp (2026-12-06T18:00:00.123000, UTC) in epoch ms.
 ms() { date -u -d "$1" +%s%3N; }
@@ -88,9 +65,7 @@ job() {
 	    END { printf "libvirt: elapsed %s, setup %s, memory %s, disk %s, iterations %s",
 	        t(e), t(s), t(m), f ? t(f) : "-", i }' "$1"
 }
-where() {
-	api GET "/servers/$SERVER" | jq -r '.server | "\(.status) \(.["OS-EXT-SRV-ATTR:host"]) \(.["OS-EXT-STS:task_state"])"'
-}
+where() { lm_where "$SERVER"; }
 [ "$(where)" = "ACTIVE $HOST_A null" ] || { echo "server $SERVER is not ACTIVE on $HOST_A: $(where)" >&2; exit 1; }
 
 from=$HOST_A to=$HOST_B uri=$URI_B

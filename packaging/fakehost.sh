@@ -76,7 +76,11 @@ up() {
 	fi
 	mkdir -p "$d/etc" "$d/run" "$d/lib/qemu" "$d/lib/images" \
 	    "$d/cache/qemu" "$d/log/qemu" "$d/sock"
-	if ! alive "$d/libvirtd.pid"; then
+	# The configuration is made on DIR's first up only: a libvirtd
+	# restarted later (a test kills it) keeps its domains' persistent
+	# definitions, as a real host's does (wiped, a guest running across
+	# the restart came back transient and vanished when it stopped).
+	if ! alive "$d/libvirtd.pid" && [ ! -e "$d/etc/libvirtd.conf" ]; then
 		cp -a /etc/libvirt/. "$d/etc/"
 		rm -f "$d"/etc/qemu/*.xml "$d"/etc/qemu/autostart/* \
 		    "$d"/etc/qemu/networks/autostart/* 2>/dev/null || true
@@ -106,6 +110,8 @@ C
 		# hiding qemu-system-i386 saves probing a second binary.
 		: > "$d/nokvm"; chmod 000 "$d/nokvm"
 		: > "$d/noexec"; chmod 644 "$d/noexec"
+	fi
+	if ! alive "$d/libvirtd.pid"; then
 		ip netns exec "$ns" unshare --mount --uts --propagation private sh -c "
 			hostname $ns
 			mount --bind $d/etc /etc/libvirt

@@ -61,6 +61,12 @@
 #                          mark, M MiB read then written back (zeros) at its
 #                          start with dd bs=1M and O_DIRECT (the write ends
 #                          with fsync); DDBENCH-FAIL vdX what=read|write
+#     TINYSTACK-GUEST-ROOTMARK vda mark=TSROOT-B   "TINYSTACK-ROOTMARK" line: once
+#                          per boot, after the DISK lines, TSROOT-B written
+#                          (fsynced) at the start of the root disk vda, so the
+#                          next boot's "DISK vda ... head=" names the boot that
+#                          last ran from that copy of the disk (ROOTMARK-FAIL
+#                          vda if it could not be written)
 #     TINYSTACK-GUEST-TICK n=N bootid=B            every second
 #     TINYSTACK-GUEST-POWERBTN bootid=B            ACPI power button: powers off
 # Usage: mkguest.sh OUTDIR      (needs busybox-static, cpio, gzip, python3 and
@@ -216,6 +222,7 @@ for d in /sys/block/vd* /sys/block/sd* /sys/block/sr*; do
 				grep -qx TINYSTACK-VOLWRITE $ud && touch /tmp/volwrite
 				tr -dc 'A-Za-z0-9 _.:\n-' < $ud |
 				    sed -n 's/^TINYSTACK-DDBENCH \([0-9][0-9]*\)$/\1/p' | head -n 1 > /tmp/ddbench
+				grep -qx TINYSTACK-ROOTMARK $ud && touch /tmp/rootmark
 				grep -qx TINYSTACK-HTTPD $ud &&
 				    echo "uuid=$uuid name=$name" > /tmp/httpd
 				tr -dc 'A-Za-z0-9 _.:\n-' < $ud |
@@ -225,6 +232,16 @@ for d in /sys/block/vd* /sys/block/sd* /sys/block/sr*; do
 		umount /mnt
 	fi
 done
+# After the DISK lines: what an earlier boot left at vda's start is shown.
+if [ -f /tmp/rootmark ] && [ -b /dev/vda ]; then
+	printf 'TSROOT-%s' "$BOOT" > /tmp/rootmark.blk
+	head -c 497 /dev/zero >> /tmp/rootmark.blk
+	if dd if=/tmp/rootmark.blk of=/dev/vda bs=512 count=1 conv=notrunc,fsync 2>/dev/null; then
+		echo "TINYSTACK-GUEST-ROOTMARK vda mark=TSROOT-$BOOT"
+	else
+		echo "TINYSTACK-GUEST-ROOTMARK-FAIL vda"
+	fi
+fi
 ip link set lo up
 for n in /sys/class/net/*; do
 	IF=${n##*/}

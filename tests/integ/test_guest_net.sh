@@ -58,6 +58,12 @@
 #    in place with nothing but `server create`, has a floating IP of
 #    gnpublic (`floating ip list --port`) that serves its page to
 #    $NSP-ext.
+#  - resize across hosts, then revert: gnvm6 (h2) resized to m1.gn2 runs
+#    on h1 (VERIFY_RESIZE) from a copy of its disk; `server resize revert`
+#    brings it back to h2 with m1.gn: a new boot of h2's kept disk (the
+#    mark its last boot on h2 wrote there, not the one of the boot on h1),
+#    nothing left on h1, both hosts' usage as before, os-migrations
+#    "reverted", its page through its floating IP.
 #  - (last) evacuation of a crashed host: h1's agent killed -9 (its
 #    libvirtd and guests live on), h1 forced down, `nova evacuate gnvm4
 #    h2`: a new boot on h2, same port, IP and floating IP; the stale copy
@@ -517,7 +523,9 @@ R2=$(round gnvm2 "$XGW")
 # gnvm6 asks for no floating IP: auto_assign_floating_ip gives it one from
 # default_floating_pool gnpublic, now that gnnet1 has a router to it. It
 # boots on h2 while the checks below run.
-printf 'TINYSTACK-USERDATA-VM6\nTINYSTACK-HTTPD\n' > "$T/ud6"
+# (TINYSTACK-ROOTMARK: each boot writes its id at the root disk's start,
+# read by the resize revert below)
+printf 'TINYSTACK-USERDATA-VM6\nTINYSTACK-HTTPD\nTINYSTACK-ROOTMARK\n' > "$T/ud6"
 create gnvm6 2 "$T/ud6" --network gnnet1 &
 C6=$!
 FIP1=$(openstack floating ip create gnpublic -f value -c floating_ip_address)
@@ -841,6 +849,92 @@ ok "openstack server migrate gnvm4: VERIFY_RESIZE and running on h1 in $CMSECS s
 migrated gnvm4 1 2
 within 60 "gnvm4's page through $FIP4 from h2 after the cold migration" page "$FIP4" "${SID[gnvm4]}"
 
+# ---- resize across hosts, then revert (issue 16) --------------------------------
+# `openstack server resize --flavor m1.gn2 gnvm6`: without
+# allow_resize_to_same_host the scheduler takes another host, h1; h2 stops
+# gnvm6 and keeps it (disk and claim) for a revert, h1 boots it from a copy
+# of its root disk with the new flavor: VERIFY_RESIZE. gnvm6's user_data
+# has TINYSTACK-ROOTMARK: a boot shows the mark the previous boot of that
+# disk left at its start (TINYSTACK-GUEST-DISK vda head=) and writes its
+# own. `openstack server resize revert gnvm6`: ACTIVE on h2 with m1.gn
+# again, a new boot of h2's kept disk (it finds the mark of gnvm6's boot on
+# h2, not that of the boot on h1), h1's copy gone (domain and directory),
+# the claims back (os-hypervisors usage of both as before), the migration
+# "reverted" in os-migrations, the page through $FIP6 from the new boot.
+# lastboot NAME: "BOOT HEAD MARK" of the console's last boot: its boot id,
+# the root disk's first bytes it found, the mark it wrote (none yet: "-").
+lastboot() {
+	console "$1" | awk '
+		$1 == "TINYSTACK-GUEST-UP" { b = $2; sub(/^bootid=/, "", b); h = "-"; m = "-" }
+		$1 == "TINYSTACK-GUEST-DISK" && $2 == "vda" {
+			for (i = 3; i <= NF; i++) if ($i ~ /^head=/) h = substr($i, 6) }
+		$1 == "TINYSTACK-GUEST-ROOTMARK" && $2 == "vda" { m = substr($3, 6) }
+		END { if (b != "") print b, (h == "" ? "-" : h), m }'
+}
+# booted_from NAME NOT...: the console's last boot is none of NOT and has
+# written its mark; sets LB to its "BOOT HEAD MARK".
+booted_from() {
+	local b m x
+	LB=$(lastboot "$1")
+	read -r b _ m <<< "$LB"
+	shift
+	[ -n "$b" ] && [ "$m" = "TSROOT-$b" ] || return 1
+	for x in "$@"; do [ "$b" != "$x" ] || return 1; done
+}
+RVT0=$SECONDS
+openstack flavor create --ram 320 --disk 1 --vcpus 1 --ephemeral 0 \
+	m1.gn2 >/dev/null || fail "flavor create m1.gn2"
+FL1=$(curl -s -H "X-Auth-Token: $TOK" "http://127.0.0.1:$CP/v2.1/flavors" |
+    jq -r '.flavors[] | select(.name == "m1.gn") | .id')
+flavor_of() {
+	curl -s -H "X-Auth-Token: $TOK" "http://127.0.0.1:$CP/v2.1/servers/${SID[$1]}" | jq -r '.server.flavor.id'
+}
+[ "$(host_of gnvm6)" = "ACTIVE h2 null" ] || fail "gnvm6 before its resize: $(host_of gnvm6)"
+[ "$(flavor_of gnvm6)" = "$FL1" ] || fail "gnvm6's flavor before its resize: $(flavor_of gnvm6), not m1.gn ($FL1)"
+within 30 "gnvm6's boot on h2 marking its root disk" booted_from gnvm6
+read -r RB1 _ _ <<< "$LB"
+RU1=$(used h1)
+RU2=$(used h2)
+t0=$SECONDS
+openstack server resize --flavor m1.gn2 gnvm6 > "$T/rs-gnvm6.txt" 2>&1 ||
+	{ cat "$T/rs-gnvm6.txt"; fail "openstack server resize --flavor m1.gn2 gnvm6"; }
+within 300 "gnvm6 VERIFY_RESIZE on h1" eval '[ "$(host_of gnvm6)" = "VERIFY_RESIZE h1 null" ]'
+[ "$(lv 1 domstate "instance-${SID[gnvm6]}" | head -n 1)" = running ] || fail "gnvm6 is not running on h1 after its resize"
+[ "$(lv 2 domstate "instance-${SID[gnvm6]}" | head -n 1)" = "shut off" ] || fail "h2 does not keep gnvm6 shut off for a revert"
+within "$BOOT_TIMEOUT" "gnvm6's boot on h1 marking its copy of the disk" booted_from gnvm6 "$RB1"
+read -r RB2 RH2 _ <<< "$LB"
+[ "$RH2" = "TSROOT-$RB1" ] || fail "gnvm6's boot on h1 found '$RH2' on its disk, not h2's boot's TSROOT-$RB1"
+RSS=$((SECONDS - t0))
+t0=$SECONDS
+openstack server resize revert gnvm6 > "$T/rv-gnvm6.txt" 2>&1 ||
+	{ cat "$T/rv-gnvm6.txt"; fail "openstack server resize revert gnvm6"; }
+within 180 "gnvm6 ACTIVE on h2 after the revert" eval '[ "$(host_of gnvm6)" = "ACTIVE h2 null" ]'
+RVS=$((SECONDS - t0))
+[ "$(lv 2 domstate "instance-${SID[gnvm6]}" | head -n 1)" = running ] || fail "gnvm6 is not running on h2 after the revert"
+[ "$(flavor_of gnvm6)" = "$FL1" ] || fail "gnvm6's flavor after the revert: $(flavor_of gnvm6), not m1.gn ($FL1)"
+within "$BOOT_TIMEOUT" "gnvm6's new boot on h2" booted_from gnvm6 "$RB1" "$RB2"
+read -r RB3 RH3 _ <<< "$LB"
+[ "$RH3" = "TSROOT-$RB1" ] ||
+	fail "gnvm6 on h2 after the revert found '$RH3' on its disk, not TSROOT-$RB1 (h2's kept disk; TSROOT-$RB2: h1's copy)"
+within 60 "gnvm6's copy gone from h1" eval '! lv 1 list --all --name | grep -qx "instance-${SID[gnvm6]}"'
+within 60 "gnvm6's directory gone from h1" eval '[ ! -e "$T/inst-h1/${SID[gnvm6]}" ]'
+[ "$(used h1)" = "$RU1" ] || fail "h1's usage after the revert: $(used h1), before the resize: $RU1"
+[ "$(used h2)" = "$RU2" ] || fail "h2's usage after the revert: $(used h2), before the resize: $RU2"
+curl -s -H "X-Auth-Token: $TOK" "http://127.0.0.1:$CP/v2.1/os-migrations?instance_uuid=${SID[gnvm6]}" |
+    jq -e '[.migrations[] | select(.status == "reverted" and .source_compute == "h2" and
+	.dest_compute == "h1")] | length == 1' >/dev/null ||
+	fail "no reverted migration h2 -> h1 of gnvm6 in os-migrations"
+curl -s -H "X-Auth-Token: $TOK" "http://127.0.0.1:$IMP/v2/images" |
+    jq -e '[.images[] | select(.name | test("-resize-temp$"))] | length == 0' >/dev/null ||
+	fail "a temporary resize image is left after the revert"
+# rv_page: $FIP6 serves gnvm6's page of boot RB3.
+rv_page() {
+	ip netns exec "$EXT" curl -s --max-time 3 --interface "$XGW" "http://$FIP6/" |
+	    grep -q "^TINYSTACK-PAGE uuid=${SID[gnvm6]} .* bootid=$RB3\$"
+}
+within 90 "gnvm6's page (boot $RB3) through $FIP6 from h2" rv_page
+ok "openstack server resize --flavor m1.gn2 gnvm6: VERIFY_RESIZE on h1 in $RSS s (boot $RB2 from a copy of h2's disk, which held TSROOT-$RB1); resize revert: ACTIVE on h2 with m1.gn in $RVS s, boot $RB3 of h2's kept disk (TSROOT-$RB1, not h1's TSROOT-$RB2), nothing left on h1, usage of h1 ($RU1) and h2 ($RU2) as before, os-migrations h2 -> h1 reverted, its page through $FIP6 ($((SECONDS - RVT0)) s in all)"
+
 # TS_LM_BENCH=N (an even number, not in CI): bench/livemig_bench.sh on
 # gnvm4 in this set-up, N migrations between h2 and h1 (docs/PERFORMANCE.md).
 if [ -n "${TS_LM_BENCH:-}" ]; then
@@ -872,6 +966,22 @@ within 60 "gnvm4's page through $FIP4 after the drain" page "$FIP4" "${SID[gnvm4
 within 60 "gnvm6's page through $FIP6 after the drain" page "$FIP6" "${SID[gnvm6]}"
 [ -z "$(lv 2 list --all --name)" ] || fail "h2 still has guests after the drain: $(lv 2 list --all --name | xargs)"
 ok "drain of h2 (drain_host.py, novaclient): gnvm4 and gnvm6 live-migrated to h1 in $((SECONDS - t0)) s, same boots, pages answering through $FIP4 and $FIP6; h2 has no guest left"
+
+# TS_DRAIN_BENCH=N (not in CI): bench/drain_bench.sh in this set-up, h2
+# empty now: N guests booted on h2, drained to h1 by drain_host.py, checked
+# and deleted (docs/PERFORMANCE.md).
+if [ -n "${TS_DRAIN_BENCH:-}" ]; then
+	# (pipefail: the bench's status, not tee's)
+	(set -o pipefail
+	N=$TS_DRAIN_BENCH HOST_A=h2 HOST_B=h1 \
+	    URI_A=$("$FH" uri "$T/h2") URI_B=$("$FH" uri "$T/h1") \
+	    COMPUTE=http://127.0.0.1:$CP/v2.1 TOKEN=$TOK IMAGE=$IID NET=$NET1 \
+	    FLAVOR=$(openstack flavor show m1.gn -f value -c id) \
+	    "$TS_SOURCE_DIR/bench/drain_bench.sh" | tee "$T/drainbench.txt") ||
+		fail "bench/drain_bench.sh"
+	cp "$T/drainbench.txt" "/tmp/drainbench-$$.txt"
+	ok "bench/drain_bench.sh: $(grep '^drain of' "$T/drainbench.txt")"
+fi
 
 # ---- evacuation of a crashed host (issue 16) -------------------------------
 # h1's agent and libvirtd killed -9 while its qemu guests run on (a
