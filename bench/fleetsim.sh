@@ -13,7 +13,8 @@
 #   - list latency at each checkpoint (wrk, 4 connections, 5 s each, p50/
 #     p99): GET /servers/detail (all, capped at 1000), ?limit=100, a page
 #     of 100 behind a marker in the middle of the list, ?all_tenants=1&
-#     limit=100, GET /servers?limit=100, GET /os-hypervisors/detail
+#     limit=100, GET /servers?limit=100, GET /os-hypervisors/detail (also
+#     at 1 connection, and in pages of 1,000 at microversion 2.33)
 #   - heartbeat cost: the controller's CPU over HB_WINDOW idle seconds
 #     (only heartbeats) per heartbeat received
 #   - the controller's RSS (now and peak) and CPU seconds, fleetsim's RSS
@@ -39,7 +40,9 @@
 #   connections creating), PER_PROC (500 agents per fleetsim process),
 #   HB_WINDOW (20 s), SYNC ([database] sync: full, the default, or
 #   nometasync), PERF (a path: perf record of the controller during the
-#   ?limit=100 detail list of each checkpoint, to PERF.<servers>), HB_PERF
+#   ?limit=100 detail list of each checkpoint, to PERF.<servers>), HV_PERF
+#   (a path: the same during GET /os-hypervisors/detail, to
+#   HV_PERF.<servers>), HB_PERF
 #   (a path: perf record -g of the controller during the heartbeat
 #   window; perf's own cost is then in the heartbeat figure), HOLD
 #   (seconds to keep everything running before the scheduler runs, for
@@ -297,24 +300,41 @@ fill() {
 	    "RSS $(rss "$CPID")"
 }
 
-lat() {	# URL [CONNECTIONS]: req/s, p50/p99 over 5 s (4 connections by
-	# default), and the controller's CPU per request
-	local c=${2:-4} c0 c1
+lat() {	# URL [CONNECTIONS [MICROVERSION]]: req/s, p50/p99 over 5 s (4
+	# connections by default), and the controller's CPU per request
+	local c=${2:-4} c0 c1 t0 t1 mv=()
+	[ -z "${3:-}" ] || mv=(-H "OpenStack-API-Version: compute $3")
 	c0=$(cpu "$CPID")
+	t0=$(date +%s.%N)
 	wrk -t "$((c < 2 ? 1 : 2))" -c "$c" -d 5s --timeout 10s --latency \
-	    -H "X-Auth-Token: $TOK" "$1" > "$W/lat.txt"
+	    -H "X-Auth-Token: $TOK" "${mv[@]+"${mv[@]}"}" "$1" > "$W/lat.txt"
+	t1=$(date +%s.%N)
 	c1=$(cpu "$CPID")
 	grep -q "Non-2xx" "$W/lat.txt" && { cat "$W/lat.txt"; echo "GET $1 failed"; exit 1; }
+	# "net": less what the controller spends idle (heartbeats) over the
+	# same time (IDLE_MS per second, measured at the checkpoint).
 	echo "$(awk '/Requests\/sec/{print $2}' "$W/lat.txt") req/s," \
 	    "p50 $(awk '$1=="50%"{print $2}' "$W/lat.txt"), p99 $(awk '$1=="99%"{print $2}' "$W/lat.txt")," \
-	    "CPU $(awk -v d="$(echo "$c1 - $c0" | bc -l)" '/requests in/ { printf "%.2f", d * 1000 / $1 }' "$W/lat.txt") ms/req"
+	    "CPU $(awk -v d="$(echo "$c1 - $c0" | bc -l)" -v s="$(echo "$t1 - $t0" | bc -l)" \
+	    -v i="${IDLE_MS:-0}" '/requests in/ { printf "%.2f ms/req (net %.2f)", d * 1000 / $1, (d * 1000 - i * s) / $1 }' "$W/lat.txt")"
+}
+
+# idle_ms: the controller's CPU per second over 5 s with only the
+# heartbeats running (what lat() takes off for its "net" figure).
+idle_ms() {
+	local c0 c1
+	c0=$(cpu "$CPID")
+	sleep 5
+	c1=$(cpu "$CPID")
+	echo "($c1 - $c0) * 1000 / 5" | bc -l | cut -c1-6
 }
 
 checkpoint() {
 	local n mid
 	n=$(total)
 	mid=$(nth_id $((n / 2)))
-	echo "== $n servers, $AGENTS hosts"
+	IDLE_MS=$(idle_ms)
+	echo "== $n servers, $AGENTS hosts; idle (heartbeats): $IDLE_MS ms of controller CPU per second"
 	mem "$n servers, before the lists"
 	echo "GET /servers/detail (limit 1000): $(lat "http://127.0.0.1:$CP/v2.1/servers/detail")"
 	if [ -n "${PERF:-}" ]; then	# profile the controller during this one
@@ -328,7 +348,15 @@ checkpoint() {
 	echo "GET /servers/detail?limit=100&marker=<server $((n / 2))>: $(lat "http://127.0.0.1:$CP/v2.1/servers/detail?limit=100&marker=$mid")"
 	echo "GET /servers/detail?all_tenants=1&limit=100: $(lat "http://127.0.0.1:$CP/v2.1/servers/detail?all_tenants=1&limit=100")"
 	echo "GET /servers?limit=100: $(lat "http://127.0.0.1:$CP/v2.1/servers?limit=100")"
+	if [ -n "${HV_PERF:-}" ]; then	# profile the hypervisors list
+		perf record -q -F 999 -g -p "$CPID" -o "$HV_PERF.$n" -- sleep 4 \
+		    >/dev/null 2>&1 &
+		PIDS+=($!)
+	fi
 	echo "GET /os-hypervisors/detail ($AGENTS hosts): $(lat "http://127.0.0.1:$CP/v2.1/os-hypervisors/detail")"
+	[ -z "${HV_PERF:-}" ] || wait "${PIDS[-1]}" || true
+	echo "GET /os-hypervisors/detail ($AGENTS hosts), 1 connection: $(lat "http://127.0.0.1:$CP/v2.1/os-hypervisors/detail" 1)"
+	echo "GET /os-hypervisors/detail?limit=1000 at 2.33 ($AGENTS hosts): $(lat "http://127.0.0.1:$CP/v2.1/os-hypervisors/detail?limit=1000" 4 2.33)"
 	curl -s -o "$W/metrics.txt" "http://127.0.0.1:$MP/metrics"
 	echo "GET /metrics ($AGENTS hosts, $(wc -l < "$W/metrics.txt") lines, $(wc -c < "$W/metrics.txt") bytes), 1 connection: $(lat "http://127.0.0.1:$MP/metrics" 1)"
 	echo "RSS: controller $(rss "$CPID") (peak $(hwm "$CPID")), fleetsim ($AGENTS agents) $(simrss)"

@@ -1131,30 +1131,41 @@ find_field(const struct schema_type *t, const uint8_t *key, size_t len)
  * A map of the type into obj. version is the stored record version (fields
  * with since > version may be missing) or UINT32_MAX (everything required
  * must be there). Duplicates are detected among known keys; repeated unknown
- * keys are skipped like any unknown key.
+ * keys are skipped like any unknown key. want (NULL: every field) limits
+ * decoding to a set of fields: the others are skipped, and reading stops as
+ * soon as every wanted field was seen (*early set; the rest of the map is
+ * not read).
  */
 static int
-dec_struct(struct dec *d, const struct schema_type *t, void *obj,
-    uint32_t version)
+dec_struct_some(struct dec *d, const struct schema_type *t, void *obj,
+    uint32_t version, const uint64_t *want, bool *early)
 {
 	uint64_t seen[CODEC_MAX_FIELDS / 64] = { 0 };
 	const struct schema_field *f;
 	const uint8_t *key;
-	size_t n = 0, i, klen = 0, idx;
+	size_t n = 0, i, klen = 0, idx, nwant = 0, got = 0;
 	unsigned old;
 	int rc;
 
 	if (t->nfields > CODEC_MAX_FIELDS)
 		return dec_internal(d, "%zu fields, codec limit %d",
 		    t->nfields, CODEC_MAX_FIELDS);
+	for (idx = 0; want != NULL && idx < t->nfields; idx++)
+		if (want[idx / 64] & (UINT64_C(1) << (idx % 64)))
+			nwant++;
 	if (dec_count_hdr(d, &map_hdr, &n) != 0 || dec_enter(d) != 0)
 		return -1;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && (want == NULL || got < nwant); i++) {
 		if (dec_str_hdr(d, &klen) != 0)
 			return -1;
 		key = d->p;
 		d->p += klen;
-		if ((f = find_field(t, key, klen)) == NULL) {
+		f = find_field(t, key, klen);
+		if (f != NULL && want != NULL && !(want[(size_t)(f -
+		    t->fields) / 64] & (UINT64_C(1) << ((size_t)(f -
+		    t->fields) % 64))))
+			f = NULL;
+		if (f == NULL) {
 			if (skip_value(d) != 0)
 				return -1;
 			continue;
@@ -1174,17 +1185,29 @@ dec_struct(struct dec *d, const struct schema_type *t, void *obj,
 		if (has_flag(f))
 			*has_ptr(f, obj) = true;
 		path_pop(&d->path, old);
+		got++;
 	}
+	if (early != NULL)
+		*early = i < n;
 	for (idx = 0; idx < t->nfields; idx++) {
 		f = &t->fields[idx];
 		if (seen[idx / 64] & (UINT64_C(1) << (idx % 64)) ||
-		    f->flags & SCHEMA_F_OPTIONAL || f->since > version)
+		    f->flags & SCHEMA_F_OPTIONAL || f->since > version ||
+		    (want != NULL && !(want[idx / 64] &
+		    (UINT64_C(1) << (idx % 64)))))
 			continue;
 		path_name(&d->path, f->name);
 		return dec_fail(d, "missing required field");
 	}
 	dec_leave(d);
 	return 0;
+}
+
+static int
+dec_struct(struct dec *d, const struct schema_type *t, void *obj,
+    uint32_t version)
+{
+	return dec_struct_some(d, t, obj, version, NULL, NULL);
 }
 
 int
@@ -1289,39 +1312,106 @@ codec_envelope_clear(struct codec_envelope *env)
 	memset(env, 0, sizeof(*env));
 }
 
+static int
+is_record(const struct schema_type *t)
+{
+	if (t->kind != SCHEMA_KIND_RECORD) {
+		err_set(TS_EINVALID, "%s: not a record type", t->name);
+		return 0;
+	}
+	return 1;
+}
+
+/* The [version, body] array around a record, up to the body. */
+static int
+dec_record_hdr(struct dec *d, const struct schema_type *t, const uint8_t *buf,
+    size_t len, uint64_t *v)
+{
+	size_t n = 0;
+
+	if (dec_init(d, buf, len, t->name) != 0)
+		return -1;
+	if (dec_count_hdr(d, &array_hdr, &n) != 0 || dec_enter(d) != 0)
+		return -1;
+	if (n != 2)
+		return dec_fail(d, "array of %zu elements, want [version, "
+		    "body]", n);
+	if (dec_uint(d, UINT32_MAX, v) != 0)
+		return -1;
+	if (*v == 0)
+		return dec_fail(d, "record version 0");
+	if (*v > t->version)
+		return dec_fail(d, "record version %" PRIu64 " newer than "
+		    "supported %" PRIu32, *v, t->version);
+	return 0;
+}
+
 int
 codec_record_decode(const struct schema_type *t, const uint8_t *buf,
     size_t len, void *obj, uint32_t *version_out)
 {
 	struct dec d;
 	uint64_t v = 0;
-	size_t n = 0;
 
-	if (t->kind != SCHEMA_KIND_RECORD) {
-		err_set(TS_EINVALID, "%s: not a record type", t->name);
+	if (!is_record(t))
 		return -1;
-	}
 	memset(obj, 0, t->size);
-	if (dec_init(&d, buf, len, t->name) != 0)
+	if (dec_record_hdr(&d, t, buf, len, &v) != 0)
 		return -1;
-	if (dec_count_hdr(&d, &array_hdr, &n) != 0 || dec_enter(&d) != 0)
-		return -1;
-	if (n != 2)
-		return dec_fail(&d, "array of %zu elements, want [version, "
-		    "body]", n);
-	if (dec_uint(&d, UINT32_MAX, &v) != 0)
-		return -1;
-	if (v == 0)
-		return dec_fail(&d, "record version 0");
-	if (v > t->version)
-		return dec_fail(&d, "record version %" PRIu64 " newer than "
-		    "supported %" PRIu32, v, t->version);
 	if (dec_struct(&d, t, obj, (uint32_t)v) != 0 || dec_end(&d) != 0) {
 		codec_clear(t, obj);
 		return -1;
 	}
 	if (version_out != NULL)
 		*version_out = (uint32_t)v;
+	return 0;
+}
+
+int
+codec_fieldset_init(const struct schema_type *t, const char *const *names,
+    struct codec_fieldset *out)
+{
+	const struct schema_field *f;
+
+	memset(out, 0, sizeof(*out));
+	if (t->nfields > CODEC_MAX_FIELDS) {
+		err_set(TS_EINTERNAL, "%s: %zu fields, codec limit %d",
+		    t->name, t->nfields, CODEC_MAX_FIELDS);
+		return -1;
+	}
+	for (; *names != NULL; names++) {
+		size_t idx;
+
+		if ((f = find_field(t, (const uint8_t *)*names,
+		    strlen(*names))) == NULL) {
+			err_set(TS_EINTERNAL, "%s has no field %s", t->name,
+			    *names);
+			return -1;
+		}
+		idx = (size_t)(f - t->fields);
+		out->bits[idx / 64] |= UINT64_C(1) << (idx % 64);
+	}
+	return 0;
+}
+
+int
+codec_record_decode_some(const struct schema_type *t, const uint8_t *buf,
+    size_t len, const struct codec_fieldset *want, void *obj)
+{
+	struct dec d;
+	uint64_t v = 0;
+	bool early = false;
+
+	if (!is_record(t))
+		return -1;
+	memset(obj, 0, t->size);
+	if (dec_record_hdr(&d, t, buf, len, &v) != 0)
+		return -1;
+	if (dec_struct_some(&d, t, obj, (uint32_t)v, want->bits, &early) != 0 ||
+	    (!early && dec_end(&d) != 0)) {
+		codec_clear(t, obj);
+		return -1;
+	}
 	return 0;
 }
 

@@ -219,6 +219,30 @@ int	codec_record_decode(const struct schema_type *, const uint8_t *buf,
 	    size_t len, void *obj, uint32_t *version_out);
 
 /*
+ * A projection: some fields of a type, for a reader that needs only those
+ * (os-hypervisors reads a host's capacity, not its guest list).
+ * codec_fieldset_init() resolves the names (a NULL-terminated array; an
+ * unknown name is a TS_EINTERNAL error: a programming error).
+ */
+struct codec_fieldset {
+	uint64_t	bits[CODEC_MAX_FIELDS / 64];
+};
+int	codec_fieldset_init(const struct schema_type *,
+	    const char *const *names, struct codec_fieldset *out);
+/*
+ * As codec_record_decode(), but only the fields in want are decoded (with
+ * every check: types, maxima, UUIDs, wanted required fields present), the
+ * others are left absent/zero; and the map is read only until every wanted
+ * field was seen, so what follows them is neither decoded nor checked (the
+ * encoder writes fields in schema order: fields placed before a long list
+ * are read without walking it). For values read back from the store, which
+ * only this codec wrote; obj is to be cleared with codec_clear() as usual.
+ */
+int	codec_record_decode_some(const struct schema_type *,
+	    const uint8_t *buf, size_t len, const struct codec_fieldset *want,
+	    void *obj);
+
+/*
  * Render obj as one line of JSON-like text for debug logs, e.g.
  * {"host":"h1","pw":"***","guests":[{...},...]}. Secret fields print as
  * "***", bytes as "<N bytes>"; long strings and lists are shortened. Always

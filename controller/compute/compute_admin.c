@@ -20,6 +20,7 @@
 #include "config.h"
 #include "core/db.h"
 #include "err.h"
+#include "http/jsonout.h"
 #include "http/jsonreq.h"
 #include "log.h"
 #include "metrics.h"
@@ -66,6 +67,12 @@ struct hosts {
 	struct host		*v;
 	size_t			 n, cap;
 	int			 missing_id;
+	int64_t			 reserved_mb;	/* [scheduler]
+						 * reserved_host_memory_mb */
+	/* What the views read of the records: not a hypervisor's guest
+	 * list (hundreds of entries on a full host), not the service's
+	 * counters. */
+	struct codec_fieldset	 svc_want, hv_want;
 };
 
 static int
@@ -81,15 +88,24 @@ copy_rec(const struct schema_type *t, const void *src, void *dst)
 	return rc;
 }
 
+static const char *const svc_fields[] = { "host", "binary", "disabled",
+	"disabled_reason", "forced_down", "last_seen_at", "updated_at", NULL };
+/* All placed before the guest list: read without walking it. */
+static const char *const hv_fields[] = { "hypervisor_type",
+	"hypervisor_version", "cpu_model", "cpu_arch", "vcpus", "memory_mb",
+	"local_gb", NULL };
+
 static int
-host_cb(const struct rec_service *s, void *arg)
+host_cb(const void *k, size_t kl, const void *v, size_t vl, void *arg)
 {
 	struct hosts *hs = arg;
 	struct host *h;
 	struct rec_compute_node node;
+	const void *raw;
+	size_t len;
 
-	if (strcmp(s->binary, AGENT_BINARY) != 0)
-		return 0;
+	(void)k;
+	(void)kl;
 	if (hs->n == hs->cap) {
 		size_t ncap = hs->cap ? hs->cap * 2 : 16;
 		struct host *nv = realloc(hs->v, ncap * sizeof(*nv));
@@ -103,22 +119,38 @@ host_cb(const struct rec_service *s, void *arg)
 	}
 	h = &hs->v[hs->n];
 	memset(h, 0, sizeof(*h));
-	if (copy_rec(&schema_rec_service, s, &h->svc) == -1)
-		return -1;
-	if (db_hypervisor_by_host(hs->txn, s->host, &h->hv) == -1) {
-		codec_clear(&schema_rec_service, &h->svc);
-		return 0;	/* never described itself */
+	if (codec_record_decode_some(&schema_rec_service, v, vl,
+	    &hs->svc_want, &h->svc) == -1) {
+		/* One unreadable record must not hide the others. */
+		log_warnx("%s: skipping undecodable record: %s", T_SERVICES,
+		    err_msg());
+		return 0;
 	}
-	if (compute_db_node_get(hs->txn, s->host, &node) == 0) {
+	if (strcmp(h->svc.binary, AGENT_BINARY) != 0) {
+		codec_clear(&schema_rec_service, &h->svc);
+		return 0;
+	}
+	/* A host that never described itself is not shown. */
+	if (db_hypervisor_raw_by_host(hs->txn, h->svc.host, &raw, &len) ==
+	    -1 || codec_record_decode_some(&schema_rec_hypervisor, raw, len,
+	    &hs->hv_want, &h->hv) == -1) {
+		if (err_code() != TS_ENOT_FOUND)
+			log_warnx("%s: skipping host %s: %s", T_HYPERVISORS,
+			    h->svc.host, err_msg());
+		codec_clear(&schema_rec_service, &h->svc);
+		return 0;
+	}
+	if (compute_db_node_get(hs->txn, h->svc.host, &node) == 0) {
 		h->id = node.id;
 		codec_clear(&schema_rec_compute_node, &node);
 	} else {
 		hs->missing_id = 1;
 	}
-	h->up = !s->forced_down && hs->now - s->last_seen_at <= hs->down_ms;
+	h->up = !h->svc.forced_down &&
+	    hs->now - h->svc.last_seen_at <= hs->down_ms;
 	/* The claims count the instances placed there (same transaction
 	 * as the instances, audited at start-up). */
-	if (compute_db_host_usage_get(hs->txn, s->host, &h->use) == -1) {
+	if (compute_db_host_usage_get(hs->txn, h->svc.host, &h->use) == -1) {
 		codec_clear(&schema_rec_service, &h->svc);
 		codec_clear(&schema_rec_hypervisor, &h->hv);
 		return -1;
@@ -187,9 +219,15 @@ hosts_read(struct compute *svc, struct hosts *hs, bool workload)
 	hs->now = db_now_ms();
 	hs->down_ms = config_get_int(svc->cfg, "DEFAULT",
 	    "service_down_time") * 1000;
+	hs->reserved_mb = config_get_int(svc->cfg, "scheduler",
+	    "reserved_host_memory_mb");
+	if (codec_fieldset_init(&schema_rec_service, svc_fields,
+	    &hs->svc_want) == -1 || codec_fieldset_init(&schema_rec_hypervisor,
+	    hv_fields, &hs->hv_want) == -1)
+		return -1;
 	if (store_read_begin(svc->store, &hs->txn) == -1)
 		return -1;
-	rc = db_service_each(hs->txn, host_cb, hs);
+	rc = store_iter(hs->txn, T_SERVICES, NULL, 0, host_cb, hs);
 	if (rc == 0 && workload)
 		rc = compute_db_task_each(hs->txn, workload_cb, hs);
 	store_txn_end(&hs->txn);
@@ -226,76 +264,122 @@ hosts_load(struct http_req *req, struct hosts *hs)
 }
 
 static void
-host_numbers(struct compute *svc, const struct host *h, int64_t *free_ram,
+host_numbers(const struct hosts *hs, const struct host *h, int64_t *free_ram,
     int64_t *free_disk, int64_t *mem_used, int64_t *disk_used)
 {
-	int64_t reserved = config_get_int(svc->cfg, "scheduler",
-	    "reserved_host_memory_mb");
-
 	/* As Nova reports them: used includes the host's reservation;
 	 * free is what is left of the physical amount (it can be negative
 	 * with overcommit). */
-	*mem_used = (int64_t)h->use.memory_mb + reserved;
+	*mem_used = (int64_t)h->use.memory_mb + hs->reserved_mb;
 	*disk_used = (int64_t)h->use.disk_gb;
 	*free_ram = (int64_t)h->hv.memory_mb - *mem_used;
 	*free_disk = (int64_t)h->hv.local_gb - *disk_used;
 }
 
+/*
+ * The views are written as JSON text (controller/http/jsonout.h), not
+ * built as jansson objects: at 1,000 hosts the objects cost several times
+ * the data. Member order and number forms are what the jansson views
+ * wrote before (json_pack's order; ints as Nova's: id, vcpus and the
+ * counts as int, the rest 64-bit).
+ */
+static int
+hv_brief_w(struct buf *b, const struct host *h)
+{
+	buf_puts(b, "{\"id\":");
+	jsonout_int(b, (int)h->id);
+	buf_puts(b, ",\"hypervisor_hostname\":");
+	jsonout_str(b, h->svc.host);
+	buf_puts(b, h->up ? ",\"state\":\"up\"" : ",\"state\":\"down\"");
+	return buf_puts(b, h->svc.disabled ? ",\"status\":\"disabled\"" :
+	    ",\"status\":\"enabled\"");
+}
+
 static json_t *
 hv_brief(const struct host *h)
 {
-	return json_pack("{s:i, s:s, s:s, s:s}", "id", (int)h->id,
-	    "hypervisor_hostname", h->svc.host, "state", h->up ? "up" : "down",
-	    "status", h->svc.disabled ? "disabled" : "enabled");
+	struct buf b = { 0 };
+	json_t *o = NULL;
+
+	if (hv_brief_w(&b, h) == 0 && buf_puts(&b, "}") == 0 &&
+	    (o = json_loadb((const char *)b.data, b.len, 0, NULL)) == NULL)
+		err_set(TS_EINTERNAL, "hypervisor view does not parse");
+	buf_free(&b);
+	return o;
+}
+
+static void
+member_int(struct buf *b, const char *key, int64_t v)
+{
+	buf_puts(b, ",");
+	jsonout_key(b, key);
+	jsonout_int(b, v);
 }
 
 /* cpu_info: a JSON text below microversion 2.28, the object from then
  * on (Nova's). */
-static json_t *
-hv_detail(struct compute *svc, const struct host *h, int mv)
+static int
+hv_detail_w(const struct hosts *hs, struct buf *b, const struct host *h,
+    int mv)
 {
 	int64_t free_ram, free_disk, mem_used, disk_used;
-	json_t *o = hv_brief(h), *cpu;
-	char *cpu_text;
+	struct buf cpu = { 0 };
 
-	host_numbers(svc, h, &free_ram, &free_disk, &mem_used, &disk_used);
-	cpu = json_pack("{s:s, s:s, s:s, s:{s:i, s:i, s:i, s:i}, s:[]}",
-	    "arch", h->hv.cpu_arch, "model", h->hv.cpu_model, "vendor", "",
-	    "topology", "cells", 1, "sockets", 1, "cores", (int)h->hv.vcpus,
-	    "threads", 1, "features");
-	cpu_text = cpu ? json_dumps(cpu, JSON_COMPACT) : NULL;
-	if (o == NULL || cpu_text == NULL) {
-		free(cpu_text);
-		json_decref(cpu);
-		json_decref(o);
-		return NULL;
-	}
-	json_object_update_new(o, json_pack("{s:s, s:I, s:n, s:i, s:i, s:I, "
-	    "s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:o, "
-	    "s:{s:s, s:i, s:o}}",
-	    "hypervisor_type", strcasecmp(h->hv.hypervisor_type, "QEMU") == 0 ?
-	    "QEMU" : h->hv.hypervisor_type,
-	    "hypervisor_version", (json_int_t)h->hv.hypervisor_version,
-	    "host_ip",
-	    "vcpus", (int)h->hv.vcpus,
-	    "vcpus_used", (int)h->use.vcpus,
-	    "memory_mb", (json_int_t)h->hv.memory_mb,
-	    "memory_mb_used", (json_int_t)mem_used,
-	    "local_gb", (json_int_t)h->hv.local_gb,
-	    "local_gb_used", (json_int_t)disk_used,
-	    "free_ram_mb", (json_int_t)free_ram,
-	    "free_disk_gb", (json_int_t)free_disk,
-	    "disk_available_least", (json_int_t)free_disk,
-	    "current_workload", (int)h->workload,
-	    "running_vms", (int)h->instances,
-	    "cpu_info", request_mv_has(mv, MV_CPU_INFO_OBJECT) ?
-	    json_incref(cpu) : json_string(cpu_text),
-	    "service", "host", h->svc.host, "id", (int)h->id,
-	    "disabled_reason", h->svc.disabled_reason ?
-	    json_string(h->svc.disabled_reason) : json_null()));
-	free(cpu_text);
-	json_decref(cpu);
-	return o;
+	host_numbers(hs, h, &free_ram, &free_disk, &mem_used, &disk_used);
+	hv_brief_w(b, h);
+	buf_puts(b, ",\"hypervisor_type\":");
+	jsonout_str(b, strcasecmp(h->hv.hypervisor_type, "QEMU") == 0 ?
+	    "QEMU" : h->hv.hypervisor_type);
+	member_int(b, "hypervisor_version", (int64_t)h->hv.hypervisor_version);
+	buf_puts(b, ",\"host_ip\":null");
+	member_int(b, "vcpus", (int)h->hv.vcpus);
+	member_int(b, "vcpus_used", (int)h->use.vcpus);
+	member_int(b, "memory_mb", (int64_t)h->hv.memory_mb);
+	member_int(b, "memory_mb_used", mem_used);
+	member_int(b, "local_gb", (int64_t)h->hv.local_gb);
+	member_int(b, "local_gb_used", disk_used);
+	member_int(b, "free_ram_mb", free_ram);
+	member_int(b, "free_disk_gb", free_disk);
+	member_int(b, "disk_available_least", free_disk);
+	member_int(b, "current_workload", (int)h->workload);
+	member_int(b, "running_vms", (int)h->instances);
+	buf_puts(b, ",\"cpu_info\":");
+	buf_puts(&cpu, "{\"arch\":");
+	jsonout_str(&cpu, h->hv.cpu_arch);
+	buf_puts(&cpu, ",\"model\":");
+	jsonout_str(&cpu, h->hv.cpu_model);
+	buf_puts(&cpu, ",\"vendor\":\"\",\"topology\":{\"cells\":1,"
+	    "\"sockets\":1,\"cores\":");
+	jsonout_int(&cpu, (int)h->hv.vcpus);
+	buf_puts(&cpu, ",\"threads\":1},\"features\":[]}");
+	if (cpu.failed)
+		b->failed = true;
+	else if (request_mv_has(mv, MV_CPU_INFO_OBJECT))
+		buf_append(b, cpu.data, cpu.len);
+	else
+		jsonout_str(b, (const char *)cpu.data);
+	buf_free(&cpu);
+	buf_puts(b, ",\"service\":{\"host\":");
+	jsonout_str(b, h->svc.host);
+	member_int(b, "id", (int)h->id);
+	buf_puts(b, ",\"disabled_reason\":");
+	jsonout_str_or_null(b, h->svc.disabled_reason);
+	return buf_puts(b, "}}");
+}
+
+/* The view written into b as the response (b is freed). */
+static int
+resp_buf(struct http_resp *resp, struct buf *b)
+{
+	int rc = -1;
+
+	if (!b->failed)
+		rc = http_resp_text(resp, 200, "application/json",
+		    (const char *)b->data, b->len);
+	else if (err_code() == TS_EOK)
+		err_set(TS_EINTERNAL, "hypervisor view failed");
+	buf_free(b);
+	return rc;
 }
 
 /*
@@ -307,12 +391,11 @@ hv_detail(struct compute *svc, const struct host *h, int mv)
 static int
 hv_list(struct http_req *req, struct http_resp *resp, bool detail)
 {
-	struct compute *svc = compute_of(req);
 	const char *marker = NULL;
 	int64_t limit = INT32_MAX;	/* below 2.33: all */
 	bool has_limit = false;
 	struct hosts hs;
-	json_t *arr, *body;
+	struct buf b = { 0 };
 	size_t from = 0, n = 0;
 	int mv;
 
@@ -344,25 +427,36 @@ hv_list(struct http_req *req, struct http_resp *resp, bool detail)
 		}
 		from++;
 	}
-	arr = json_array();
-	for (size_t k = from; arr && k < hs.n && n < (size_t)limit; k++, n++)
-		json_array_append_new(arr, detail ? hv_detail(svc, &hs.v[k],
-		    mv) : hv_brief(&hs.v[k]));
-	body = json_pack("{s:o}", "hypervisors", arr);
-	if (body && request_mv_has(mv, MV_HYPERVISOR_PAGING) && n > 0 &&
+	/* About 700 bytes a host in detail. */
+	buf_reserve(&b, (detail ? 768 : 128) * (hs.n - from < (size_t)limit ?
+	    hs.n - from : (size_t)limit) + 256);
+	buf_puts(&b, "{\"hypervisors\":[");
+	for (size_t k = from; k < hs.n && n < (size_t)limit; k++, n++) {
+		if (n > 0)
+			buf_puts(&b, ",");
+		if (detail)
+			hv_detail_w(&hs, &b, &hs.v[k], mv);
+		else if (hv_brief_w(&b, &hs.v[k]) == 0)
+			buf_puts(&b, "}");
+	}
+	buf_puts(&b, "]");
+	if (request_mv_has(mv, MV_HYPERVISOR_PAGING) && n > 0 &&
 	    n == (size_t)limit) {
 		char href[1200];
 
 		if (compute_url(req, false, href, sizeof(href),
 		    "os-hypervisors%s?limit=%lld&marker=%u", detail ?
 		    "/detail" : "", (long long)limit,
-		    hs.v[from + n - 1].id) == 0)
-			json_object_set_new(body, "hypervisors_links",
-			    json_pack("[{s:s, s:s}]", "rel", "next", "href",
-			    href));
+		    hs.v[from + n - 1].id) == 0) {
+			buf_puts(&b, ",\"hypervisors_links\":[{\"rel\":"
+			    "\"next\",\"href\":");
+			jsonout_str(&b, href);
+			buf_puts(&b, "}]");
+		}
 	}
+	buf_puts(&b, "}");
 	hosts_free(&hs);
-	return http_resp_json(resp, 200, body);
+	return resp_buf(resp, &b);
 }
 
 int
@@ -380,7 +474,6 @@ compute_admin_hypervisor_detail(struct http_req *req, struct http_resp *resp)
 int
 compute_admin_hypervisor_statistics(struct http_req *req, struct http_resp *resp)
 {
-	struct compute *svc = compute_of(req);
 	int64_t vc = 0, vu = 0, mem = 0, mu = 0, lg = 0, lu = 0, fr = 0, fd = 0,
 	    wl = 0, rv = 0;
 	struct hosts hs;
@@ -391,7 +484,7 @@ compute_admin_hypervisor_statistics(struct http_req *req, struct http_resp *resp
 	for (size_t k = 0; k < hs.n; k++) {
 		int64_t a, b, c, d;
 
-		host_numbers(svc, &hs.v[k], &a, &b, &c, &d);
+		host_numbers(&hs, &hs.v[k], &a, &b, &c, &d);
 		vc += hs.v[k].hv.vcpus;
 		vu += (int64_t)hs.v[k].use.vcpus;
 		mem += (int64_t)hs.v[k].hv.memory_mb;
@@ -474,7 +567,7 @@ compute_metrics_collect(struct buf *out, void *arg)
 			    "", NULL };
 
 			scheduler_host_az(svc->sched, h->svc.host, zone);
-			host_numbers(svc, h, &fr, &fd, &mu, &du);
+			host_numbers(&hs, h, &fr, &fd, &mu, &du);
 			switch (f) {
 			case F_STATE:
 				snprintf(id, sizeof(id), "%u", h->id);
@@ -531,20 +624,24 @@ find_id(struct http_req *req, const struct hosts *hs)
 int
 compute_admin_hypervisor_show(struct http_req *req, struct http_resp *resp)
 {
-	struct compute *svc = compute_of(req);
 	const struct host *h;
 	struct hosts hs;
-	json_t *o = NULL;
+	struct buf b = { 0 };
 	int mv;
 
 	if (compute_version(req, resp, &mv) == -1 || hosts_load(req, &hs) == -1)
 		return -1;
-	if ((h = find_id(req, &hs)) != NULL)
-		o = hv_detail(svc, h, mv);
+	if ((h = find_id(req, &hs)) != NULL) {
+		buf_puts(&b, "{\"hypervisor\":");
+		hv_detail_w(&hs, &b, h, mv);
+		buf_puts(&b, "}");
+	}
 	hosts_free(&hs);
-	if (h == NULL)
+	if (h == NULL) {
+		buf_free(&b);
 		return -1;
-	return http_resp_json(resp, 200, json_pack("{s:o}", "hypervisor", o));
+	}
+	return resp_buf(resp, &b);
 }
 
 int

@@ -1369,6 +1369,104 @@ test_record_versions(void **state)
 	buf_free(&b);
 }
 
+/* A projection (codec_record_decode_some): only the wanted fields, every
+ * check on them, reading stopped once they are all seen. */
+static void
+test_record_decode_some(void **state)
+{
+	static const char *const name_added2[] = { "name", "added2", NULL };
+	static const char *const name[] = { "name", NULL };
+	static const char *const added3[] = { "added3", NULL };
+	static const char *const extra[] = { "extra", NULL };
+	static const char *const nope[] = { "name", "nope", NULL };
+	static const char *const hv_fields[] = { "hypervisor_type",
+	    "hypervisor_version", "cpu_model", "cpu_arch", "vcpus",
+	    "memory_mb", "local_gb", NULL };
+	struct codec_fieldset w;
+	struct rec_tt_rec r = { 0 };
+	struct rec_hypervisor *hv = new_filled(&schema_rec_hypervisor, V_SOME);
+	struct rec_hypervisor full, some;
+	struct buf b = { 0 };
+
+	(void)state;
+	REC("\x03", "\x84\xa4name\xa1n\xa6" "added2\x05\xa6" "added3\xa1x"
+	    "\xa5" "extra\xa1y");
+	assert_int_equal(codec_fieldset_init(&schema_rec_tt_rec, name_added2,
+	    &w), 0);
+	assert_int_equal(codec_record_decode_some(&schema_rec_tt_rec, b.data,
+	    b.len, &w, &r), 0);
+	assert_string_equal(r.name, "n");
+	assert_int_equal(r.added2, 5);
+	assert_null(r.added3);
+	assert_null(r.extra);
+	codec_clear(&schema_rec_tt_rec, &r);
+
+	/* Required wanted fields must be there (as their version says). */
+	assert_int_equal(codec_fieldset_init(&schema_rec_tt_rec, added3, &w),
+	    0);
+	REC("\x02", "\x82\xa4name\xa1n\xa6" "added2\x05");
+	assert_int_equal(codec_record_decode_some(&schema_rec_tt_rec, b.data,
+	    b.len, &w, &r), 0);
+	assert_null(r.added3);
+	REC("\x03", "\x82\xa4name\xa1n\xa6" "added2\x05");
+	expect_err(codec_record_decode_some(&schema_rec_tt_rec, b.data, b.len,
+	    &w, &r), TS_EDECODE, "tt_rec.added3: missing required field");
+	assert_true(all_zero(&r, sizeof(r)));
+
+	/* The rest is not read once the wanted fields were seen: a bad
+	 * byte after name fails the full decode, not the projection. */
+	assert_int_equal(codec_fieldset_init(&schema_rec_tt_rec, name, &w), 0);
+	REC("\x03", "\x84\xa4name\xa1n\xc1");
+	assert_int_equal(codec_record_decode_some(&schema_rec_tt_rec, b.data,
+	    b.len, &w, &r), 0);
+	assert_string_equal(r.name, "n");
+	codec_clear(&schema_rec_tt_rec, &r);
+	expect_err(codec_record_decode(&schema_rec_tt_rec, b.data, b.len, &r,
+	    NULL), TS_EDECODE, "");
+	/* ...but what is read is checked: types, and the whole map with its
+	 * trailing bytes when a wanted (optional) field is absent. */
+	REC("\x03", "\x81\xa4name\x05");
+	expect_err(codec_record_decode_some(&schema_rec_tt_rec, b.data, b.len,
+	    &w, &r), TS_EDECODE, "tt_rec.name");
+	assert_int_equal(codec_fieldset_init(&schema_rec_tt_rec, extra, &w), 0);
+	REC("\x03", "\x83\xa4name\xa1n\xa6" "added2\x05\xa6" "added3\xa1x"
+	    "\x00");
+	expect_err(codec_record_decode_some(&schema_rec_tt_rec, b.data, b.len,
+	    &w, &r), TS_EDECODE, "1 trailing bytes");
+	REC("\x04", "\x81\xa4name\xa1n");
+	expect_err(codec_record_decode_some(&schema_rec_tt_rec, b.data, b.len,
+	    &w, &r), TS_EDECODE, "newer than supported 3");
+	expect_err(codec_fieldset_init(&schema_rec_tt_rec, nope, &w),
+	    TS_EINTERNAL, "tt_rec has no field nope");
+
+	/* A production record: the fields os-hypervisors reads equal the
+	 * full decode's; the guest list stays absent. */
+	b.len = 0;
+	assert_int_equal(codec_record_encode(&schema_rec_hypervisor, hv, &b),
+	    0);
+	assert_int_equal(codec_fieldset_init(&schema_rec_hypervisor, hv_fields,
+	    &w), 0);
+	assert_int_equal(codec_record_decode(&schema_rec_hypervisor, b.data,
+	    b.len, &full, NULL), 0);
+	assert_int_equal(codec_record_decode_some(&schema_rec_hypervisor,
+	    b.data, b.len, &w, &some), 0);
+	assert_true(full.guests.n > 0);
+	assert_null(some.guests.items);
+	assert_int_equal(some.guests.n, 0);
+	assert_null(some.host);
+	assert_string_equal(some.hypervisor_type, full.hypervisor_type);
+	assert_string_equal(some.cpu_model, full.cpu_model);
+	assert_string_equal(some.cpu_arch, full.cpu_arch);
+	assert_int_equal(some.hypervisor_version, full.hypervisor_version);
+	assert_int_equal(some.vcpus, full.vcpus);
+	assert_int_equal(some.memory_mb, full.memory_mb);
+	assert_int_equal(some.local_gb, full.local_gb);
+	codec_clear(&schema_rec_hypervisor, &full);
+	codec_clear(&schema_rec_hypervisor, &some);
+	codec_free(&schema_rec_hypervisor, (void **)&hv);
+	buf_free(&b);
+}
+
 /* ---- encoder validation, lifetime, dump, lookups ---------------------------- */
 
 static void
@@ -1797,6 +1895,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_unknown_fields_skipped),
 		cmocka_unit_test(test_envelope_checks),
 		cmocka_unit_test(test_record_versions),
+		cmocka_unit_test(test_record_decode_some),
 		cmocka_unit_test(test_encoder_refuses_invalid),
 		cmocka_unit_test(test_lifetime),
 		cmocka_unit_test(test_dump_masks_secrets),

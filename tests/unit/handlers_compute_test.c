@@ -1648,6 +1648,9 @@ test_server_floating(void **state)
 	CT_CALL(T, N, CT_ADMIN, "DELETE", path, NULL, 204, NULL);
 }
 
+static void mv_call(enum ctltest_who, const char *, const char *,
+    const char *, const char *, int, const char *);
+
 /* ---- a host that reported once, an hour ago ---------------------------------------------------- */
 
 /*
@@ -1919,7 +1922,7 @@ test_interfaces(void **state)
 static void
 test_down_host(void **state)
 {
-	char hid[64], sid[64], m[256];
+	char hid[64], sid[64], m[256], big[2048];
 
 	(void)state;
 	assert_int_equal(store_write(ctltest_store(T), put_down_host, NULL), 0);
@@ -1957,6 +1960,43 @@ test_down_host(void **state)
 	    200, NULL);
 	assert_int_equal(json_integer_value(ctltest_get(T,
 	    "hypervisors.0.memory_mb")), 4096);
+	/* The very bytes (the views are written without jansson, see
+	 * controller/http/jsonout.h): the jansson views' compact form, Nova's
+	 * member order; [scheduler] reserved_host_memory_mb is 512. */
+	snprintf(big, sizeof(big), "{\"hypervisors\":[{\"id\":%s,"
+	    "\"hypervisor_hostname\":\"ct-h1\",\"state\":\"down\","
+	    "\"status\":\"enabled\",\"hypervisor_type\":\"TEST\","
+	    "\"hypervisor_version\":0,\"host_ip\":null,\"vcpus\":4,"
+	    "\"vcpus_used\":0,\"memory_mb\":4096,\"memory_mb_used\":512,"
+	    "\"local_gb\":100,\"local_gb_used\":0,\"free_ram_mb\":3584,"
+	    "\"free_disk_gb\":100,\"disk_available_least\":100,"
+	    "\"current_workload\":0,\"running_vms\":0,\"cpu_info\":"
+	    "\"{\\\"arch\\\":\\\"x86_64\\\",\\\"model\\\":\\\"x\\\","
+	    "\\\"vendor\\\":\\\"\\\",\\\"topology\\\":{\\\"cells\\\":1,"
+	    "\\\"sockets\\\":1,\\\"cores\\\":4,\\\"threads\\\":1},"
+	    "\\\"features\\\":[]}\",\"service\":{\"host\":\"ct-h1\","
+	    "\"id\":%s,\"disabled_reason\":null}}]}", hid, hid);
+	assert_string_equal(T->r.raw, big);
+	snprintf(path, sizeof(path), "/v2.1/os-hypervisors/%s", hid);
+	mv_call(CT_ADMIN, "2.28", "GET", path, NULL, 200, NULL);
+	snprintf(big, sizeof(big), "{\"hypervisor\":{\"id\":%s,"
+	    "\"hypervisor_hostname\":\"ct-h1\",\"state\":\"down\","
+	    "\"status\":\"enabled\",\"hypervisor_type\":\"TEST\","
+	    "\"hypervisor_version\":0,\"host_ip\":null,\"vcpus\":4,"
+	    "\"vcpus_used\":0,\"memory_mb\":4096,\"memory_mb_used\":512,"
+	    "\"local_gb\":100,\"local_gb_used\":0,\"free_ram_mb\":3584,"
+	    "\"free_disk_gb\":100,\"disk_available_least\":100,"
+	    "\"current_workload\":0,\"running_vms\":0,\"cpu_info\":"
+	    "{\"arch\":\"x86_64\",\"model\":\"x\",\"vendor\":\"\","
+	    "\"topology\":{\"cells\":1,\"sockets\":1,\"cores\":4,"
+	    "\"threads\":1},\"features\":[]},\"service\":{\"host\":"
+	    "\"ct-h1\",\"id\":%s,\"disabled_reason\":null}}}", hid, hid);
+	assert_string_equal(T->r.raw, big);
+	mv_call(CT_ADMIN, "2.33", "GET", "/v2.1/os-hypervisors?limit=1", NULL,
+	    200, NULL);
+	assert_non_null(strstr(T->r.raw, "\"hypervisors_links\":[{\"rel\":"
+	    "\"next\",\"href\":\"http"));
+	assert_non_null(strstr(T->r.raw, "/os-hypervisors?limit=1&marker="));
 
 	/* os-services: the down host, disable and enable it */
 	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-services", NULL, 200, NULL);

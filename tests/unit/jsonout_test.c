@@ -1,0 +1,120 @@
+/*
+ * jsonout_test: controller/http/jsonout writes what jansson's
+ * json_dumps(JSON_COMPACT | JSON_ENCODE_ANY) writes for the same value:
+ * every single byte 0x01-0x7f in a string, UTF-8 of each length, mixed
+ * runs, integers at their limits; and refuses what jansson refuses
+ * (invalid UTF-8), failing the buffer.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "buf.h"
+#include "err.h"
+#include "http/jsonout.h"
+
+static void
+same_str(const char *s)
+{
+	struct buf b = { 0 };
+	json_t *j = json_string(s);
+	char *want;
+
+	assert_non_null(j);
+	want = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+	assert_non_null(want);
+	assert_int_equal(jsonout_str(&b, s), 0);
+	assert_int_equal(b.len, strlen(want));
+	assert_string_equal((const char *)b.data, want);
+	free(want);
+	json_decref(j);
+	buf_free(&b);
+}
+
+static void
+test_strings(void **state)
+{
+	char s[8];
+	static const char *const cases[] = { "", "plain", "a\"b\\c/d",
+	    "tab\there\nnl\r\f\b", "\x01\x1f\x7f", "caf\xc3\xa9",
+	    "\xe2\x82\xac euro", "\xf0\x9f\x98\x80 emoji", "x\xc2\x80y",
+	    "\xef\xbf\xbf", "\xf4\x8f\xbf\xbf", "long run then \x02 escape",
+	    NULL };
+
+	(void)state;
+	for (int c = 1; c < 0x80; c++) {
+		snprintf(s, sizeof(s), "a%cb", c);
+		same_str(s);
+		snprintf(s, sizeof(s), "%c", c);
+		same_str(s);
+	}
+	for (const char *const *p = cases; *p != NULL; p++)
+		same_str(*p);
+}
+
+static void
+test_invalid_utf8(void **state)
+{
+	static const char *const bad[] = { "\xff", "a\xc3", "\xc0\x80",
+	    "\xed\xa0\x80", "\xf4\x90\x80\x80", "ok\xe2\x82", NULL };
+
+	(void)state;
+	for (const char *const *p = bad; *p != NULL; p++) {
+		struct buf b = { 0 };
+
+		assert_null(json_string(*p));
+		assert_int_equal(jsonout_str(&b, *p), -1);
+		assert_int_equal(err_code(), TS_EINVALID);
+		assert_true(b.failed);
+		/* The failure sticks. */
+		assert_int_equal(jsonout_int(&b, 1), -1);
+		buf_free(&b);
+	}
+}
+
+static void
+test_ints_null_keys(void **state)
+{
+	static const int64_t v[] = { 0, 1, -1, 9, 10, 4096, -4096, INT32_MAX,
+	    INT32_MIN, INT64_MAX, INT64_MIN };
+	struct buf b = { 0 };
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++) {
+		json_t *j = json_integer(v[k]);
+		char *want = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+
+		buf_reset(&b);
+		assert_int_equal(jsonout_int(&b, v[k]), 0);
+		assert_string_equal((const char *)b.data, want);
+		free(want);
+		json_decref(j);
+	}
+	buf_reset(&b);
+	assert_int_equal(jsonout_key(&b, "id"), 0);
+	assert_int_equal(jsonout_str_or_null(&b, NULL), 0);
+	assert_string_equal((const char *)b.data, "\"id\":null");
+	buf_reset(&b);
+	assert_int_equal(jsonout_str_or_null(&b, "x"), 0);
+	assert_string_equal((const char *)b.data, "\"x\"");
+	buf_free(&b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_invalid_utf8),
+		cmocka_unit_test(test_ints_null_keys),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
