@@ -68,7 +68,10 @@
 #    libvirtd and guests live on), h1 forced down, `nova evacuate gnvm4
 #    h2`: a new boot on h2, same port, IP and floating IP; the stale copy
 #    on h1 destroyed when h1's agent returns, the server never taken off
-#    h2; `compute service set --up h1`.
+#    h2; `compute service set --up h1`. h2's router announces the floating
+#    IP by gratuitous ARP: $NSP-ext's neighbour entry moves from h1's qg
+#    MAC to h2's without $NSP-ext asking, so the floating IP answers at
+#    once when h1 is back (not after the entry's probes to h1 fail).
 # Every wait polls an event (a console marker, a state) with a bound. On
 # exit: domains destroyed and undefined, agents, libvirtds, dnsmasqs and
 # relays stopped, the namespaces (and with them every link in them) and
@@ -993,7 +996,33 @@ fi
 # the server, which stays ACTIVE on h2 with the same boot; h1's other
 # guests untouched; `compute service set --up` returns h1 to service.
 # Then $FIP4 serves the new guest's page (its boot id) to $EXT.
+# Meanwhile h2's router, given $FIP4, announces it (gratuitous ARP):
+# $EXT's entry moves from h1's qg MAC to h2's (counted in $EXT: frames
+# with sender = target = $FIP4), though $EXT sends nothing to $FIP4.
 EVT0=$SECONDS
+RHEX=$(echo "$RID" | tr -d - | cut -c1-11)
+# qgmac N: the MAC of gnr1's qg on hN; ext_mac ADDR: $EXT's entry of ADDR.
+# hN's agent runs under `ip netns exec`, in a mount namespace of its own
+# (slave to ours): the router namespaces it adds are bound there, so they
+# are read from inside it.
+qgmac() {
+	nsenter --mount="/proc/$(pid_of "agent-h$1")/ns/mnt" \
+	    ip -n "tsr-$RHEX-h$1" -o link show "qg-$RHEX" 2>/dev/null |
+	    sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p'
+}
+ext_mac() { ip -n "$EXT" neigh show "$1" | sed -n 's/.*lladdr \([0-9a-f:]*\).*/\1/p'; }
+M1=$(qgmac 1)
+[ -n "$M1" ] && [ "$(ext_mac "$FIP4")" = "$M1" ] ||
+	fail "$EXT's entry of $FIP4 is '$(ext_mac "$FIP4")', not h1's qg MAC '$M1', before the evacuation"
+ip netns exec "$EXT" nft -f - <<N || fail "nft arp counter in $EXT"
+table arp gngarp {
+	chain in {
+		type filter hook input priority 0; policy accept;
+		arp saddr ip $FIP4 arp daddr ip $FIP4 counter comment "garp"
+	}
+}
+N
+garps() { ip netns exec "$EXT" nft list table arp gngarp | sed -n 's/.* counter packets \([0-9]*\) .*/\1/p'; }
 P4=$(port_of gnvm4)
 [ -n "$P4" ] || fail "gnvm4 has no one port"
 # pboot NAME: the boot id on NAME's console's last GUEST-UP or TICK line
@@ -1025,6 +1054,11 @@ nova evacuate "${SID[gnvm4]}" h2 > "$T/evac-gnvm4.txt" 2>&1 ||
 	{ cat "$T/evac-gnvm4.txt"; fail "nova evacuate gnvm4 h2"; }
 within 180 "gnvm4 ACTIVE on h2 after its evacuation" eval '[ "$(host_of gnvm4)" = "ACTIVE h2 null" ]'
 ev_t1=$(date +%s.%N)
+# moved: $EXT's entry of $FIP4 names h2's qg MAC, told by gratuitous ARP.
+moved() { M2=$(qgmac 2); [ -n "$M2" ] && [ "$(ext_mac "$FIP4")" = "$M2" ] && [ "$(garps)" -gt 0 ]; }
+within 60 "$EXT's entry of $FIP4 moved to h2's qg by gratuitous ARP" moved
+ev_tg=$(date +%s.%N)
+[ "$M2" != "$M1" ] || fail "h1 and h2's qg share the MAC $M1"
 # newboot: gnvm4's console (now h2's) shows a boot other than B0's.
 newboot() { local b; b=$(pboot gnvm4); [ -n "$b" ] && [ "$b" != "$B0" ]; }
 within "$BOOT_TIMEOUT" "gnvm4's new boot on h2's console" newboot
@@ -1056,7 +1090,8 @@ read -r a b c <<< "$U2"
 EVS=$(echo "$ev_t1 - $ev_t0" | bc)
 EVB=$(echo "$ev_t2 - $ev_t0" | bc)
 EVL=$(echo "$ev_t3 - $ev_t0" | bc)
-ok "h1's agent and libvirtd killed -9, h1 forced down (2.11), nova evacuate gnvm4 h2: ACTIVE on h2 in $EVS s, a new boot ($B0 -> $B1) in $EVB s, its lease of the same port's $IP4 in $EVL s; port $P4 bound to h2 with $FIP4; the old guest still runs on h1"
+EVG=$(echo "$ev_tg - $ev_t0" | bc)
+ok "h1's agent and libvirtd killed -9, h1 forced down (2.11), nova evacuate gnvm4 h2: ACTIVE on h2 in $EVS s, a new boot ($B0 -> $B1) in $EVB s, its lease of the same port's $IP4 in $EVL s; port $P4 bound to h2 with $FIP4, announced by gratuitous ARP ($EXT's entry on h2's qg $M2 in $EVG s, $(garps) announcements seen); the old guest still runs on h1"
 
 # h1's agent returns with the stale copy under its libvirtd.
 T4=$(tick gnvm4)
