@@ -60,7 +60,7 @@ fi
 say() { printf 'stack.sh: [%3ds] %s\n' "$SECONDS" "$*"; }
 
 say "installing dependencies"
-packaging/install-deps.sh
+packaging/install-deps.sh --stack
 
 say "building"
 # Configured once: the build re-runs cmake itself when a CMakeLists.txt

@@ -1,28 +1,45 @@
 #!/bin/sh
-# Installs every build, runtime and test dependency of tinystack on Debian 12.
+# Installs every build, runtime and test dependency of tinystack on Debian 12
+# (run_tests.sh), or with --stack only what ./stack.sh's all-in-one needs:
+# the build of the three daemons, the runtime, the operator's clients and
+# the sample image's parts. The test tools (tempest, chromium, node, wrk,
+# the sanitizers' compilers) were two thirds of a fresh stack.sh's
+# downloads and unpacking.
 # Idempotent: packages already present are left alone, and apt-get update runs
 # only when something is missing.
 set -eu
 
-BUILD="build-essential cmake pkg-config clang libclang-rt-dev
+PROFILE=all
+case "${1:-}" in
+--stack) PROFILE=stack ;;
+"") ;;
+*) echo "usage: $0 [--stack]" >&2; exit 2 ;;
+esac
+
+# libcmocka-dev: the build's configure step requires it (the unit tests
+# are targets of the same tree).
+BUILD="build-essential cmake pkg-config
  libzmq3-dev libmsgpack-dev libvirt-dev liblmdb-dev lmdb-utils
  libnl-3-dev libnl-route-3-dev libmicrohttpd-dev libjansson-dev
- libsodium-dev uuid-dev libcmocka-dev libgnutls28-dev libcurl4-openssl-dev python3
- libtsan2"
+ libsodium-dev uuid-dev libcmocka-dev libgnutls28-dev libcurl4-openssl-dev python3"
 RUNTIME="libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils qemu-block-extra
  dnsmasq-base dnsmasq-utils nftables tgt lvm2 iproute2 iputils-ping genisoimage procps gdb conntrack
  novnc"
-TEST="python3-openstackclient python3-novaclient python3-glanceclient
- python3-cinderclient python3-jsonschema python3-msgpack python3-zmq
- tempest python3-stestr busybox-static linux-image-amd64 cpio curl wrk jq
- openssh-client openssl chromium nodejs"
+# The operator's clients (seed.py uses openstacksdk) and the sample
+# image's parts (a busybox initramfs around the packaged kernel).
+STACK="python3-openstackclient python3-novaclient python3-glanceclient
+ python3-cinderclient busybox-static linux-image-amd64 cpio curl openssl"
+TEST="clang libclang-rt-dev libtsan2 python3-jsonschema python3-msgpack
+ python3-zmq tempest python3-stestr wrk jq openssh-client chromium nodejs"
 # Debian's npm, unless a node that brings its own (NodeSource) is installed.
 command -v npm >/dev/null 2>&1 || TEST="$TEST npm"
+[ "$PROFILE" = stack ] && TEST=""
 
 # The browser test's playwright-core (tests/integ/browser/package-lock.json),
 # into that directory's node_modules: no global install, and no browser
 # download (the test drives Debian's /usr/bin/chromium).
 npm_deps() {
+	[ "$PROFILE" = stack ] && return 0
 	dir=$(cd "$(dirname "$0")/.." && pwd)/tests/integ/browser
 	if node -e 'const d = process.argv[1];
 	    const want = require(d + "/package-lock.json").packages["node_modules/playwright-core"].version;
@@ -36,11 +53,11 @@ npm_deps() {
 
 # One dpkg-query for every package (one per package cost 10 s of a
 # stack.sh re-run under load); a package dpkg does not know is missing.
-installed=$(dpkg-query -W -f='${Package} ${Status}\n' $BUILD $RUNTIME $TEST 2>/dev/null |
+installed=$(dpkg-query -W -f='${Package} ${Status}\n' $BUILD $RUNTIME $STACK $TEST 2>/dev/null |
 	awk '$NF == "installed" && $(NF-1) == "ok" { print $1 }')
 have=$(echo $installed)
 missing=""
-for p in $BUILD $RUNTIME $TEST; do
+for p in $BUILD $RUNTIME $STACK $TEST; do
 	case " $have " in *" $p "*) ;; *) missing="$missing $p" ;; esac
 done
 
