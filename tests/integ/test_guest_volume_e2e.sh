@@ -458,7 +458,6 @@ VW2=$(vw)
 wait_for 30 "h1's session alone on the volume's target" nexus_is "10.250.0.1 "
 att_on h1 || fail "the attachment after the revert: $(cv "/volumes/$VID" '.volume.attachments')"
 lv 1 secret-list | grep -q "tinystack-chap-$ATT2" || fail "h1 has no secret of attachment $ATT2"
-[ "$(nv "/servers/$S2" '.server.flavor.original_name')" = m1.ve ] || fail "vevm2's flavor after the revert"
 t2=$(date +%s.%N)
 ok "server migrate revert vevm2: ACTIVE on h1 in $(echo "$t1 - $t0" | bc) s, h2's guest and secret gone before; the new boot reads TSVOL-$B1 on $DEV2 and writes ($VW2 in the volume's file); h1's session alone, the attachment $ATT2 on h1 ($(echo "$t2 - $t0" | bc) s in all)"
 
