@@ -460,6 +460,7 @@ hosts_stamp(struct store_txn *txn, const struct rec_instance *i)
 	host_stamp(txn, i->host);
 	host_stamp(txn, i->migrate_host);
 	host_stamp(txn, i->resize_source);
+	host_stamp(txn, i->resize_release);
 }
 
 uint64_t

@@ -290,6 +290,13 @@ json_t	*compute_volumes_attached(const struct rec_instance *, int mv);
  * else the next free one after the local disks and i's volumes. */
 int	compute_volumes_pick_device(const struct rec_instance *i,
 	    const char *want, char out[32]);
+/* 0 when every volume of i is settled (attached, not being detached), as
+ * a move (live migration, resize or cold migration to another host) takes
+ * them along; else -1, TS_EINVALID naming the first that is not (Nova's
+ * MigrationPreCheckError, a 400). */
+int	compute_volumes_settled(const struct rec_instance *i);
+/* Whether i boots from a volume (one with boot index 0). */
+bool	compute_volumes_boot(const struct rec_instance *i);
 
 int	compute_interfaces_list(struct http_req *, struct http_resp *);
 int	compute_interfaces_create(struct http_req *, struct http_resp *);

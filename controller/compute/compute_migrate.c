@@ -82,20 +82,9 @@ state_ok(const struct rec_instance *i)
 	}
 	/* Volumes go along (their attachments keep initiator and CHAP:
 	 * volume_attach_follow()), once settled: one still being attached
-	 * or detached is between the record and the guest (Nova's
-	 * MigrationPreCheckError, a 400). */
-	for (size_t k = 0; k < i->volumes.n; k++) {
-		const struct sch_inst_volume *iv = &i->volumes.items[k];
-
-		if ((iv->has_detaching && iv->detaching) ||
-		    !(iv->has_attached && iv->attached)) {
-			err_set(TS_EINVALID, "Migration pre-check error: "
-			    "volume %s of instance %s is being %s", iv->volume_id,
-			    i->uuid, iv->has_detaching && iv->detaching ?
-			    "detached" : "attached");
-			return -1;
-		}
-	}
+	 * or detached is between the record and the guest. */
+	if (compute_volumes_settled(i) == -1)
+		return -1;
 	return 0;
 }
 

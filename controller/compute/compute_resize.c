@@ -31,9 +31,10 @@
  * The target is the scheduler's (targets_rank()): a cold migration looks
  * at the other hosts first, the source only where Nova's
  * allow_resize_to_same_host allows it and nothing else fits; a resize
- * looks at the source first where allowed. A server with volumes stays
- * on its host. To another host (xhost_begin()), the disk goes through a
- * snapshot image as Nova's cross-cell resize moves it: the request makes
+ * looks at the source first where allowed; a server booted from a volume
+ * stays on its host. To another host (xhost_begin()), the disk goes
+ * through a snapshot image as Nova's cross-cell resize moves it: the
+ * request makes
  * the temporary image ("<name>-resize-temp", a private snapshot of the
  * project), keeps the source in resize_source and starts
  * resize_migrating; the reconciler (recon.c) has the source stop the guest
@@ -48,6 +49,13 @@
  * step or its deadline goes back the same way, with the migration
  * "error". Each step is re-driven from the record: a lost message or a
  * restart repeats it.
+ *
+ * Attached volumes (settled ones) go along: their attachments keep
+ * initiator name and CHAP, so their exports never change, and follow the
+ * guest's host (volume_attach_follow()) when the target takes over, the
+ * source's guest stopped. Going back (a revert, a failed move) they
+ * follow it back, and the source's guest starts only once the target
+ * answered that its copy is deleted (recon_resize_back()).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -72,6 +80,7 @@
 #include "recon.h"
 #include "scheduler.h"
 #include "store.h"
+#include "volume/volume.h"
 
 /* ---- migration records -------------------------------------------------- */
 
@@ -387,7 +396,10 @@ resize_fn(struct store_txn *txn, void *arg)
 	if (dupv(&i.resize_host, host) == -1)
 		goto out;
 	if (strcmp(host, i.host) != 0) {
-		if (xhost_begin(z, txn, &i, now) == -1)
+		/* Volumes go along once settled (as a live migration's);
+		 * checked here, against the record written. */
+		if (compute_volumes_settled(&i) == -1 ||
+		    xhost_begin(z, txn, &i, now) == -1)
 			goto out;
 	} else {
 		i.generation++;
@@ -485,15 +497,16 @@ rank_try(struct rsz *z, const char *source, bool force)
  * migrate to its own host, its scheduler retries elsewhere); the source,
  * where allowed, only when none fits. A resize looks at the source first
  * where allowed (no disk to move: what it did before moves across hosts
- * existed), then the others. A server with volumes stays on its host (its
- * volumes' exports are the host's: not moved yet).
+ * existed), then the others. Attached volumes go along (their
+ * attachments follow the guest: recon.c); a server booted from a volume
+ * stays on its host (the move copies a local root disk).
  */
 static int
 targets_rank(struct rsz *z, const struct rec_instance *cur, bool migrate)
 {
 	bool same = config_get_bool(z->svc->cfg, "compute",
 	    "allow_resize_to_same_host");
-	bool other = cur->volumes.n == 0;
+	bool other = !compute_volumes_boot(cur);
 	int rc = 0;
 
 	if (same && (!migrate || !other) && (rc = rank_try(z, cur->host,
@@ -508,8 +521,9 @@ done:
 		return 0;
 	if (rc == 0)
 		err_set(TS_EINVALID, "No valid host was found. %s",
-		    !same && !other ? "A server with volumes is resized on "
-		    "its host only; set [compute] allow_resize_to_same_host." :
+		    !same && !other ? "A server booted from a volume is "
+		    "resized on its host only; set [compute] "
+		    "allow_resize_to_same_host." :
 		    "There are not enough hosts available.");
 	else if (err_code() == TS_ENOT_FOUND)
 		err_set(TS_EINVALID, "%s", err_msg());
@@ -634,13 +648,16 @@ struct fin {
 	const char			*action;
 	bool				 admin, revert;
 	bool				 ports_moved;
+	int				 vols_moved;
 	struct rec_instance		 after;
 	bool				 done;
 };
 
-/* A revert after a move across hosts: the instance and its ports go back
- * to the source, whose kept guest the revert's ensure starts again; the
- * target's guest is fenced by the target's next report. */
+/* A revert after a move across hosts: the instance, its ports and its
+ * volumes' attachments go back to the source, whose kept guest the
+ * revert's ensure starts again; the target's guest is fenced by the
+ * target's next report. With volumes, the target deletes its guest first
+ * (recon_resize_back(): resize_release). */
 static int
 revert_home(struct fin *f, struct store_txn *txn, struct rec_instance *i)
 {
@@ -651,6 +668,9 @@ revert_home(struct fin *f, struct store_txn *txn, struct rec_instance *i)
 	if (strcmp(src, i->host) != 0) {
 		if (f->svc->net != NULL && network_port_move_device(f->svc->net,
 		    txn, i->uuid, src) == -1)
+			return -1;
+		if (recon_resize_back(f->svc->recon, txn, i, i->host,
+		    &f->vols_moved) == -1)
 			return -1;
 		f->ports_moved = f->svc->net != NULL;
 		free(i->host);
@@ -692,6 +712,7 @@ finish_fn(struct store_txn *txn, void *arg)
 		codec_clear(&schema_rec_instance, &f->after);
 	f->done = false;
 	f->ports_moved = false;
+	f->vols_moved = 0;
 	if (compute_db_instance_get(txn, f->uuid, &old) == -1)
 		return -1;
 	if (compute_db_instance_copy(&old, &i) == -1) {
@@ -790,6 +811,8 @@ finish_common(struct http_req *req, struct http_resp *resp,
 	log_info("instance %s: %s", f.uuid, f.action);
 	if (f.ports_moved)
 		network_changed(f.svc->net);
+	if (f.vols_moved)
+		volume_changed(f.svc->vol);
 	recon_dispatch(f.svc->recon, &f.after);
 	rc = http_resp_status(resp, revert ? 202 : 204);
 out:

@@ -247,6 +247,34 @@ dev_used(const char *dev, const char used[26])
 	    dev[7] >= 'a' && dev[7] <= 'z' && used[dev[7] - 'a'];
 }
 
+int
+compute_volumes_settled(const struct rec_instance *i)
+{
+	for (size_t k = 0; k < i->volumes.n; k++) {
+		const struct sch_inst_volume *iv = &i->volumes.items[k];
+
+		if ((iv->has_detaching && iv->detaching) ||
+		    !(iv->has_attached && iv->attached)) {
+			err_set(TS_EINVALID, "Migration pre-check error: "
+			    "volume %s of instance %s is being %s", iv->volume_id,
+			    i->uuid, iv->has_detaching && iv->detaching ?
+			    "detached" : "attached");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+bool
+compute_volumes_boot(const struct rec_instance *i)
+{
+	for (size_t k = 0; k < i->volumes.n; k++)
+		if (i->volumes.items[k].has_boot_index &&
+		    i->volumes.items[k].boot_index == 0)
+			return true;
+	return false;
+}
+
 /* The device of a new volume: the one asked for if it is a free virtio
  * name, else the next free /dev/vdX after the local disks (the root disk
  * vda, then the ephemeral and swap disks in that order, as the agent

@@ -1013,6 +1013,15 @@ resize_flag(const struct rec_instance *i)
 	return 0;
 }
 
+/* Whether i's task waits for another host to let go of its volumes
+ * (resize_release): a revert's, or a failed move's, first step. */
+static int
+release_pending(const struct rec_instance *i, const struct recon_task *t)
+{
+	return t != NULL && strcmp(t->task_state, "resize_reverting") == 0 &&
+	    i->resize_release != NULL && *i->resize_release != '\0';
+}
+
 /* Sends what instance i needs now; g (borrowed, NULL: none) is its host's
  * report of the guest when a report led here (vols_read()). */
 static int
@@ -1044,6 +1053,24 @@ send_for(struct recon *r, const struct rec_instance *i, int64_t now,
 		snprintf(reqid, sizeof(reqid), "%s", i->task_request_id);
 	else
 		new_reqid(reqid);
+	if (release_pending(i, t)) {
+		/* A revert's first step: the host the guest leaves deletes its
+		 * copy (its qemu logs out of the volumes, their secrets go);
+		 * its answer lets the source's start (release_state()). */
+		struct msg_instance_delete m = { 0 };
+
+		snprintf(m.uuid, sizeof(m.uuid), "%s", i->uuid);
+		m.generation = i->generation;
+		rc = post(r, i->resize_release, &schema_msg_instance_delete, &m,
+		    reqid);
+		if (rc == 0) {
+			again = sent_note(r, i->uuid, reqid, now);
+			log_info("%s release of instance %s's volumes to %s (%s)",
+			    again ? "re-sent" : "sent", i->uuid,
+			    i->resize_release, reqid);
+		}
+		return rc;
+	}
 	if (t != NULL && t->cmd == RECON_DELETE) {
 		struct msg_instance_delete m = { 0 };
 
@@ -1301,23 +1328,25 @@ recon_resize_tombstone(struct store_txn *txn, const struct rec_instance *i,
     int64_t now)
 {
 	struct rec_instance_tombstone tb = { 0 }, have;
+	/* (or the target a revert waits for: resize_release) */
+	char *other = i->resize_source != NULL ? i->resize_source :
+	    i->resize_release;
 
-	if (i->resize_source == NULL || i->host == NULL ||
-	    strcmp(i->resize_source, i->host) == 0)
+	if (other == NULL || i->host == NULL || strcmp(other, i->host) == 0)
 		return 0;
 	if (compute_db_tombstone_get(txn, i->uuid, &have) == 0) {
 		/* One per uuid: the host's (down) is kept; the source's
 		 * guest is then an orphan ([libvirt] orphan_action). */
 		log_warnx("instance %s: its guest kept on %s for a revert is "
 		    "not tombstoned (%s has the tombstone)", i->uuid,
-		    i->resize_source, have.host);
+		    other, have.host);
 		codec_clear(&schema_rec_instance_tombstone, &have);
 		return 0;
 	}
 	if (err_code() != TS_ENOT_FOUND)
 		return -1;
 	snprintf(tb.uuid, sizeof(tb.uuid), "%s", i->uuid);
-	tb.host = i->resize_source;
+	tb.host = other;
 	tb.generation = i->generation;
 	tb.deleted_at = now;
 	return compute_db_tombstone_put(txn, &tb);
@@ -1447,6 +1476,48 @@ migrate_cleanup(struct recon *r, const char *host, const char *uuid,
 }
 
 /*
+ * i's attachments follow it to host, in txn (volume_attach_follow(): the
+ * host changes, initiator name and CHAP stay, so the export does too).
+ * An attachment gone meanwhile is logged and skipped. *moved is set when
+ * one changed (volume_changed() after the commit).
+ */
+static int
+vols_follow(struct recon *r, struct store_txn *txn,
+    const struct rec_instance *i, const char *host, int *moved)
+{
+	for (size_t k = 0; r->vol.follow != NULL && k < i->volumes.n; k++) {
+		const struct sch_inst_volume *iv = &i->volumes.items[k];
+
+		if (r->vol.follow(r->vol.vol, txn, iv->volume_id,
+		    iv->attachment_id, host) == -1) {
+			if (err_code() != TS_ENOT_FOUND)
+				return -1;
+			log_warnx("instance %s: %s", i->uuid, err_msg());
+			err_clear();
+			continue;
+		}
+		*moved = 1;
+	}
+	return 0;
+}
+
+int
+recon_resize_back(struct recon *r, struct store_txn *txn,
+    struct rec_instance *i, const char *from, int *vols_moved)
+{
+	const char *src = i->resize_source;
+
+	if (src == NULL || from == NULL || strcmp(src, from) == 0 ||
+	    i->volumes.n == 0)
+		return 0;
+	if (vols_follow(r, txn, i, src, vols_moved) == -1)
+		return -1;
+	log_info("instance %s: back to %s once %s let go of its volumes",
+	    i->uuid, src, from);
+	return dup_field(&i->resize_release, from);
+}
+
+/*
  * Ends the live migration of i (a copy the caller writes): ok, the guest
  * runs on the target: host, ports and generation move there and the
  * source's claim goes back; else it stays on the source and the target's
@@ -1477,21 +1548,8 @@ migrate_end(struct recon *r, struct store_txn *txn, struct rec_instance *i,
 		/* The attachments follow in this transaction; their exports
 		 * are unchanged (the target's qemu logged in with the same
 		 * initiator and credentials as the source's). */
-		for (size_t k = 0; r->vol.follow != NULL && k < i->volumes.n;
-		    k++) {
-			const struct sch_inst_volume *iv = &i->volumes.items[k];
-
-			if (r->vol.follow(r->vol.vol, txn, iv->volume_id,
-			    iv->attachment_id, target) == -1) {
-				if (err_code() != TS_ENOT_FOUND)
-					return -1;
-				log_warnx("instance %s: %s", i->uuid,
-				    err_msg());
-				err_clear();
-				continue;
-			}
-			r->vol_settled = 1;
-		}
+		if (vols_follow(r, txn, i, target, &r->vol_settled) == -1)
+			return -1;
 		log_info("instance %s live-migrated from %s to %s (generation "
 		    "%llu)", i->uuid, i->host, target,
 		    (unsigned long long)i->generation + 1);
@@ -1881,6 +1939,11 @@ xhost_switch(struct recon *r, struct store_txn *txn, struct rec_instance *i,
 			return -1;
 		r->net_released = 1;
 	}
+	/* The source's guest is stopped (resize_migrating): its qemu let go
+	 * of the volumes, the target's logs in with the same initiator name
+	 * and CHAP (the export stays), defining their secrets as it builds. */
+	if (vols_follow(r, txn, i, i->resize_host, &r->vol_settled) == -1)
+		return -1;
 	if ((target = strdup(i->resize_host)) == NULL) {
 		err_set(TS_ENOMEM, "recon: out of memory");
 		return -1;
@@ -1956,6 +2019,10 @@ xhost_fail(struct recon *r, struct store_txn *txn, struct rec_instance *i,
 			return -1;
 		r->net_released = 1;
 	}
+	/* The target may have built the guest with the volumes: the source's
+	 * waits for it to be gone (resize_release). */
+	if (recon_resize_back(r, txn, i, i->host, &r->vol_settled) == -1)
+		return -1;
 	snprintf(id, sizeof(id), "%.*s", (int)action_len(cur), cur);
 	if (compute_db_migration_status(txn, i->has_migration_id ?
 	    i->migration_id : 0, "error", now) == -1 ||
@@ -2040,6 +2107,45 @@ put:
 	return rc;
 }
 
+/*
+ * An instance_state of i (old: as stored) from the host its revert waits
+ * for (resize_release): the answer to the release's delete, or a fence's,
+ * or the host reporting the guest gone. Gone: the field is cleared and
+ * the batch forgets the task's history, so the scan sends the source its
+ * ensure within a second. Still there (a delete that failed, a report
+ * from before it): nothing; the delete is sent again.
+ */
+static int
+release_state(struct batch *b, struct store_txn *txn, const char *host,
+    const struct msg_instance_state *m, const struct rec_instance *old)
+{
+	struct rec_instance i;
+	int rc;
+
+	/* (never marked answered: a delete that failed is re-sent with the
+	 * back-off) */
+	if (m->exists) {
+		log_info("instance %s: %s still has the guest (%s)", old->uuid,
+		    host, m->fault_message ? m->fault_message : "not deleted "
+		    "yet");
+		return 0;
+	}
+	if (compute_db_instance_get(txn, old->uuid, &i) == -1)
+		return -1;
+	free(i.resize_release);
+	i.resize_release = NULL;
+	/* The source's step has its own time (the wait may have been long:
+	 * a host away). */
+	i.task_deadline = b->now + b->r->build_ms;
+	i.updated_at = b->now;
+	log_info("instance %s: %s let go of its volumes; %s starts it",
+	    i.uuid, host, i.host ? i.host : "-");
+	batch_forget(b, i.uuid);
+	rc = compute_db_instance_put(txn, &i, old);
+	codec_clear(&schema_rec_instance, &i);
+	return rc;
+}
+
 static int
 apply_state(struct store_txn *txn, struct batch *b, const char *host,
     const struct msg_instance_state *m)
@@ -2066,6 +2172,12 @@ apply_state(struct store_txn *txn, struct batch *b, const char *host,
 			}
 			codec_clear(&schema_rec_instance_tombstone, &tb);
 		}
+		return rc;
+	}
+	if (old.resize_release != NULL && strcmp(old.resize_release, host) ==
+	    0) {
+		rc = release_state(b, txn, host, m, &old);
+		codec_clear(&schema_rec_instance, &old);
 		return rc;
 	}
 	if (old.host == NULL || strcmp(old.host, host) != 0) {
@@ -3013,6 +3125,14 @@ scan_cb(const char *uuid, void *arg)
 		if (!up)
 			scan_add(s, &i, SCAN_LOCAL_DELETE);
 		else if (sent_due(r, i.uuid, i.task_request_id, s->mono))
+			send_for(r, &i, s->mono, NULL, NULL);
+	} else if (release_pending(&i, t)) {
+		/* Waiting for the host the guest leaves to let go of the
+		 * volumes: never given up (a guest on each host would both
+		 * write them); the delete goes again while that host is up,
+		 * and its first answer after it comes back settles it. */
+		if (scheduler_host_up(r->sched, i.resize_release) &&
+		    sent_due(r, i.uuid, i.task_request_id, s->mono))
 			send_for(r, &i, s->mono, NULL, NULL);
 	} else if (t->cmd == RECON_MIGRATE) {
 		/* Settled by the answer or the reports; without either, by

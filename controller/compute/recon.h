@@ -238,10 +238,27 @@ int		 recon_task_begin_as(struct recon *, struct store_txn *,
 int		 recon_claims_release(struct store_txn *,
 		    const struct rec_instance *inst);
 /* Inside a write deleting inst: the guest a cross-host resize keeps on its
- * source (resize_source, not its host) is destroyed when that host
- * reports it (a tombstone, unless the uuid has one already). */
+ * source (resize_source, not its host), or the one a revert waits for its
+ * target to delete (resize_release), is destroyed when that host reports
+ * it (a tombstone, unless the uuid has one already). */
 int		 recon_resize_tombstone(struct store_txn *,
 		    const struct rec_instance *inst, int64_t now);
+
+/*
+ * Inside a write taking a cross-host resize's instance i (a copy the
+ * caller writes) back to its source, resize_source, from the host from
+ * it is on (the API's revert; a failed move, recon.c): its attachments
+ * follow it back (the vol's follow: volume_attach_follow()), and when it
+ * has volumes i->resize_release = from: the revert (task
+ * resize_reverting) first has from delete its copy of the guest, and only
+ * that host's answer (the guest gone: its qemu logged out, the secrets
+ * undefined) lets the source's guest start; never two qemus writing one
+ * volume. Nothing when from is the source. *vols_moved is set to 1 when
+ * attachments changed (volume_changed() after the commit), else left.
+ * Any thread.
+ */
+int		 recon_resize_back(struct recon *, struct store_txn *,
+		    struct rec_instance *i, const char *from, int *vols_moved);
 
 /* After an API write committed: send the command the instance needs now
  * (its task's, else its desired power). Any thread; never blocks. */

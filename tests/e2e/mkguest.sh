@@ -46,7 +46,8 @@
 #                          long-lived sessions) on tcp/P, started at once
 #     TINYSTACK-GUEST-VOLREAD vdX n=N ok head=TEXT   "TINYSTACK-VOLREAD" line
 #     TINYSTACK-GUEST-VOLREAD vdX n=N fail           (with TINYSTACK-HOTPLUG):
-#                          every hot-plugged disk's first 16 bytes read
+#                          every hot-plugged disk's (and every disk but vda
+#                          found at boot with a TSVOL- mark) first 16 bytes read
 #                          again with O_DIRECT (past the guest's cache, so
 #                          each read reaches the volume's target) in round
 #                          N = 1, 2, ..., a round a second; a read that
@@ -293,6 +294,17 @@ ddbench() {
 		printf "TINYSTACK-GUEST-DDBENCH %s mb=%d read_s=%.2f read_mbps=%.1f write_s=%.2f write_mbps=%.1f\n",
 		    d, $1, r, $1 / r, w, $1 / w }'
 }
+# A marked volume this boot found attached (a server moved with it: cold
+# migration, resize, revert) is read and written as a hot-plugged one.
+if [ -f /tmp/hotplug ] && [ -f /tmp/volread ]; then
+	for f in /tmp/disk-vd*; do
+		n=${f#/tmp/disk-}
+		[ -e "$f" ] && [ "$n" != vda ] || continue
+		case $(dd if=/dev/$n bs=16 count=1 2>/dev/null | tr -dc 'A-Za-z0-9_-') in
+		TSVOL-*) touch "/tmp/hp-$n";;
+		esac
+	done
+fi
 if [ -f /tmp/hotplug ] && [ -f /tmp/volread ]; then
 	(
 		r=0

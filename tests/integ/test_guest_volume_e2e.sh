@@ -27,6 +27,11 @@
 #    the same boot, reading and writing on (the volume's file holds a
 #    round written on h1); the target has h1's session alone, h2 no CHAP
 #    secret left, the attachment (same id, same initiator) on h1;
+#  - `openstack server migrate` of that guest with the volume (h1 -> h2):
+#    VERIFY_RESIZE on h2, its new boot reads the mark and writes rounds
+#    found in the volume's file, h2's session alone, the attachment on h2;
+#    `server migrate revert`: h2's guest and secret gone, ACTIVE on h1, a
+#    new boot reading and writing, h1's session alone, the attachment on h1;
 #  - deleting the attached volume is refused (400); after the detach
 #    `openstack volume delete` removes it: no record, no file, no target;
 #  - `cinder create --display_name test 1` / `cinder list` (the seed's
@@ -395,6 +400,67 @@ vol_is "$VID" in-use || fail "the volume is not in-use after the move"
 	[ "$(cv "/volumes/$VID" '.volume.attachments[0].host_name')" = h1 ] ||
 	fail "the attachment after the move: $(cv "/volumes/$VID" '.volume.attachments')"
 ok "nova live-migration vevm2 h1 with vevol1 attached: ACTIVE on h1 in $(echo "$t1 - $t0" | bc) s, the same boot; it reads the mark and writes (round $W1, $VW in the volume's file on $VH); the target has h1's session alone, h2 no secret, the attachment $ATT2 on h1 ($(( $(date +%s) - ${t0%.*} )) s in all)"
+
+# ---- cold migration and its revert with the volume attached (issue 16) -------
+# `openstack server migrate vevm2` (h1 -> h2: the other host first): h1
+# stops the guest (its qemu logs out), the attachment follows to h2 (same
+# id and initiator), h2 boots it with the volume on the same device:
+# VERIFY_RESIZE; the new boot reads the mark and writes rounds found in
+# the volume's file; the target has h2's session alone. `server migrate
+# revert`: h2 deletes its guest first (session and secret gone), then h1
+# starts its kept guest: ACTIVE on h1, a new boot reading and writing.
+lastboot() { console "$S2" | sed -n 's/^TINYSTACK-GUEST-UP bootid=\([0-9a-f]*\).*/\1/p' | tail -n 1; }
+newboot() { local b; b=$(lastboot); [ -n "$b" ] && [ "$b" != "$1" ]; }
+sinceboot() { console "$S2" | sed -n "/^TINYSTACK-GUEST-UP bootid=$1/,\$p"; }
+lastw_of() { sinceboot "$1" | sed -n 's/^TINYSTACK-GUEST-VOLWRITE vd[a-z] n=\([0-9]*\) ok$/\1/p' | tail -n 1; }
+reads_in() { sinceboot "$1" | grep -q "^TINYSTACK-GUEST-VOLREAD $2 n=[0-9]* ok head=TSVOL-$B1\$"; }
+vw() { dd if="$T/vols-$VH/volume-$VID" bs=512 skip=1 count=1 2>/dev/null | tr -dc 'A-Za-z0-9_-'; }
+wrote_in() {	# wrote_in BOOT OLD: the file holds a round BOOT wrote (not OLD)
+	local v n; v=$(vw); n=$(lastw_of "$1")
+	case $v in "TSW-$DEV2-"*) ;; *) return 1;; esac
+	[ -n "$n" ] && [ "$v" != "$2" ] && [ "${v##*-}" -le "$n" ]
+}
+att_on() { [ "$(cv "/volumes/$VID" '[.volume.attachments[] | .attachment_id + " " + .host_name] | join(",")')" = "$ATT2 $1" ]; }
+no_guest_on() {	# no_guest_on N: no domain of vevm2 and no CHAP secret on h N
+	! lv "$1" list --all --name | grep -qx "instance-$S2" &&
+		[ "$(lv "$1" secret-list | grep -c tinystack-chap-)" = 0 ]
+}
+DEV2=$(console "$S2" | sed -n "s/^TINYSTACK-GUEST-VOLREAD \(vd[a-z]\) n=[0-9]* ok head=TSVOL-$B1\$/\1/p" | tail -n 1)
+[ -n "$DEV2" ] || fail "vevm2's volume device is unknown"
+BB=$(lastboot) VW0=$(vw)
+t0=$(date +%s.%N)
+openstack server migrate vevm2 || fail "server migrate vevm2"
+wait_for 240 "vevm2 VERIFY_RESIZE on h2" where2_is "VERIFY_RESIZE h2 none" ||
+	fail "vevm2 after its cold migration: $(where2)"
+t1=$(date +%s.%N)
+wait_for 60 "vevm2 booted on h2" newboot "$BB"
+BM=$(lastboot)
+wait_for 60 "vevm2 reads the mark on h2 ($DEV2)" reads_in "$BM" "$DEV2"
+wait_for 60 "vevm2's rounds from h2 in the volume's file" wrote_in "$BM" "$VW0"
+VW1=$(vw)
+wait_for 30 "h2's session alone on the volume's target" nexus_is "10.250.0.2 "
+att_on h2 || fail "the attachment after the migration: $(cv "/volumes/$VID" '.volume.attachments')"
+vol_is "$VID" in-use || fail "the volume is not in-use after the migration"
+lv 1 domstate "instance-$S2" | grep -qx "shut off" || fail "h1's kept guest is not shut off: $(lv 1 domstate "instance-$S2")"
+t2=$(date +%s.%N)
+ok "server migrate vevm2 with vevol1 attached: VERIFY_RESIZE on h2 in $(echo "$t1 - $t0" | bc) s; the new boot reads TSVOL-$B1 on $DEV2 and writes ($VW1 in the volume's file); h2's session alone, the attachment $ATT2 on h2, h1's guest kept shut off ($(echo "$t2 - $t0" | bc) s in all)"
+t0=$(date +%s.%N)
+openstack server migrate revert vevm2 || fail "server migrate revert vevm2"
+wait_for 240 "vevm2 ACTIVE on h1" where2_is "ACTIVE h1 none" ||
+	fail "vevm2 after the revert: $(where2)"
+t1=$(date +%s.%N)
+no_guest_on 2 || fail "h2 still has vevm2's guest or a secret once it is ACTIVE on h1"
+wait_for 60 "vevm2 booted again on h1" newboot "$BM"
+BR=$(lastboot)
+wait_for 60 "vevm2 reads the mark on h1 ($DEV2)" reads_in "$BR" "$DEV2"
+wait_for 60 "vevm2's rounds from h1 in the volume's file" wrote_in "$BR" "$VW1"
+VW2=$(vw)
+wait_for 30 "h1's session alone on the volume's target" nexus_is "10.250.0.1 "
+att_on h1 || fail "the attachment after the revert: $(cv "/volumes/$VID" '.volume.attachments')"
+lv 1 secret-list | grep -q "tinystack-chap-$ATT2" || fail "h1 has no secret of attachment $ATT2"
+t2=$(date +%s.%N)
+ok "server migrate revert vevm2: ACTIVE on h1 in $(echo "$t1 - $t0" | bc) s, h2's guest and secret gone before; the new boot reads TSVOL-$B1 on $DEV2 and writes ($VW2 in the volume's file); h1's session alone, the attachment $ATT2 on h1 ($(echo "$t2 - $t0" | bc) s in all)"
+
 openstack server remove volume vevm2 vevol1 || fail "server remove volume (vevm2)"
 wait_for 60 "vevol1 available (vevm2)" vol_is "$VID" available
 

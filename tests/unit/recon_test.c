@@ -1513,6 +1513,7 @@ test_evacuation_converges(void **state)
 
 static void mig_status(uint64_t, const char *);
 static void lm_volumes(struct got *);
+static void xhost_volumes(struct got *);
 
 static void
 usage_of(const char *h, struct rec_host_usage *u)
@@ -1976,6 +1977,7 @@ test_live_migration(void **state)
 	assert_int_equal(v2.instances, v1.instances - 1);
 	got_clear(&g);
 	lm_volumes(&g);
+	xhost_volumes(&g);
 	bus_free(&cli2);
 	/* h2 leaves the scheduler to the later tests' one host. */
 	host("h2", 4, 4096, 0, 0);
@@ -2803,6 +2805,224 @@ lm_volumes(struct got *g)
 	guest_on("h2", m.uuid, 1, 4);
 	settled(m.uuid, "h2", 4);
 	assert_int_equal(vol_follow, 1);
+	got_clear(g);
+	recon_set_volume(rec, &(struct recon_vol){ 0 });
+}
+
+/* The API's revert of a cross-host resize (compute_resize.c finish_fn()
+ * and revert_home(), reduced to what the reconciler reads): back to the
+ * source with recon_resize_back(), a newer generation, resize_reverting
+ * under the request id rv_req. */
+static char	rv_req[65];
+
+static int
+revert_fn(struct store_txn *txn, void *arg)
+{
+	struct rec_instance i, old;
+	int moved = 0, rc;
+
+	if (compute_db_instance_get(txn, arg, &old) == -1)
+		return -1;
+	if (compute_db_instance_copy(&old, &i) == -1) {
+		codec_clear(&schema_rec_instance, &old);
+		return -1;
+	}
+	rc = recon_resize_back(rec, txn, &i, i.host, &moved);
+	assert_int_equal(moved, 1);
+	free(i.host);
+	i.host = i.resize_source;
+	i.resize_source = NULL;
+	free(i.resize_host);
+	i.resize_host = NULL;
+	i.generation++;
+	snprintf(rv_req, sizeof(rv_req), "req-rv-%s", i.uuid);
+	if (rc == 0)
+		rc = recon_task_begin_as(rec, txn, &i, "resize_reverting",
+		    "revertResize", rv_req, "u1", "p1", db_now_ms());
+	i.want_power = POWER_RUNNING;
+	if (rc == 0)
+		rc = compute_db_instance_put(txn, &i, &old);
+	codec_clear(&schema_rec_instance, &i);
+	codec_clear(&schema_rec_instance, &old);
+	return rc;
+}
+
+static int
+past_deadline_fn(struct store_txn *txn, void *arg)
+{
+	struct rec_instance i, old;
+	int rc;
+
+	if (compute_db_instance_get(txn, arg, &old) == -1)
+		return -1;
+	if (compute_db_instance_copy(&old, &i) == -1) {
+		codec_clear(&schema_rec_instance, &old);
+		return -1;
+	}
+	i.task_deadline = db_now_ms() - 1;
+	rc = compute_db_instance_put(txn, &i, &old);
+	codec_clear(&schema_rec_instance, &i);
+	codec_clear(&schema_rec_instance, &old);
+	return rc;
+}
+
+/* uuid's revert waits for host h (NULL: waits for none), in task t. */
+static void
+release_is(const char *uuid, const char *h, const char *t)
+{
+	struct rec_instance i;
+
+	assert_int_equal(get(uuid, &i), 0);
+	if (h == NULL)
+		assert_null(i.resize_release);
+	else
+		assert_string_equal(i.resize_release, h);
+	assert_string_equal(i.host, "h1");
+	assert_string_not_equal(i.vm_state, VM_ERROR);
+	if (t == NULL)
+		assert_null(i.task_state);
+	else
+		assert_string_equal(i.task_state, t);
+	codec_clear(&schema_rec_instance, &i);
+}
+
+/* No ensure of uuid reached h1 within ms. */
+static void
+no_ensure(struct got *g, const char *uuid, int64_t ms)
+{
+	got_clear(g);
+	pump(g, ms);
+	for (size_t k = 0; k < g->n; k++)
+		assert_false(g->env[k].type == &schema_msg_instance_ensure &&
+		    strcmp((const char *)g->env[k].body, uuid) == 0);
+}
+
+/*
+ * A resize to another host with a volume attached (test_live_migration's
+ * set-up: h2 connected). The attachment follows the guest to the target
+ * in the transaction that moves it there (the source's guest stopped);
+ * a revert takes it back and first has the target delete its guest: the
+ * source's ensure goes only after the target answered that it is gone.
+ * Lost answers are sent again, the deadline does not end the wait (two
+ * guests writing one volume is worse than a revert that waits), a guest
+ * still there keeps it waiting. A target that fails to build goes back
+ * the same way.
+ */
+static void
+xhost_volumes(struct got *g)
+{
+	static const char img[] = "9d5b4c3e-2f10-4b0c-9d8e-7f6a5b4c3d2e";
+	struct recon_snap rs = { NULL, fake_upload_token, fake_done,
+	    fake_drop };
+	struct recon_vol rv = { .conn = fake_conn,
+	    .attach_done = fake_attach_done,
+	    .detach_done = fake_detach_done, .follow = fake_follow };
+	struct mk m = { .host = "h1", .vm_state = VM_ACTIVE,
+	    .task = "resize_migrated", .action = "migrate", .want = 1,
+	    .gen = 4, .resized = true, .target = "h2", .source = "h1",
+	    .snap_image = img };
+	struct rec_instance i;
+	char rq[65], dq[65];
+
+	recon_set_volume(rec, &rv);
+	recon_set_snapshot(rec, &rs);
+	vol_ready = true;
+	db_uuid(vol_id);
+	db_uuid(vol_att);
+	mk(&m);
+	assert_int_equal(store_write(st, add_vol_fn, m.uuid), 0);
+	assert_int_equal(store_write(st, vol_attached_fn, m.uuid), 0);
+	vol_follow = 0;
+
+	/* 1. The disk uploaded: host, generation and the attachment go to
+	 * h2 together; h2 builds it; VERIFY_RESIZE. */
+	assert_int_equal(store_write(st, image_fn, (void *)img), 0);
+	answer("h1", m.uuid, m.reqid, true, 4, "ok", 4);
+	task_of(m.uuid, "resize_finish", rq);
+	assert_int_equal(vol_follow, 1);
+	assert_string_equal(vol_follow_host, "h2");
+	dispatch(m.uuid);
+	find_h2(&schema_msg_instance_ensure, m.uuid, dq);
+	assert_string_equal(dq, rq);
+	answer("h2", m.uuid, rq, true, 1, "ok", 5);
+	assert_int_equal(get(m.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_RESIZED);
+	assert_string_equal(i.host, "h2");
+	assert_null(i.resize_release);
+	codec_clear(&schema_rec_instance, &i);
+
+	/* 2. Reverted: the attachment back on h1 at once, but h2 is asked
+	 * to delete its guest and h1 gets nothing yet. */
+	assert_int_equal(store_write(st, revert_fn, m.uuid), 0);
+	assert_int_equal(vol_follow, 2);
+	assert_string_equal(vol_follow_host, "h1");
+	release_is(m.uuid, "h2", "resize_reverting");
+	dispatch(m.uuid);
+	find_h2(&schema_msg_instance_delete, m.uuid, dq);
+	assert_string_equal(dq, rv_req);
+	no_ensure(g, m.uuid, 300);
+	/* its answer lost: the delete goes again, with the same id */
+	pump(g, 1100);
+	recon_scan(rec, db_now_ms());
+	find_h2(&schema_msg_instance_delete, m.uuid, dq);
+	assert_string_equal(dq, rv_req);
+	/* past the deadline: still waiting, not in ERROR */
+	assert_int_equal(store_write(st, past_deadline_fn, m.uuid), 0);
+	recon_scan(rec, db_now_ms());
+	release_is(m.uuid, "h2", "resize_reverting");
+	/* h2 still has it (its delete failed): still waiting */
+	answer("h2", m.uuid, rv_req, true, 1, "error", 5);
+	release_is(m.uuid, "h2", "resize_reverting");
+	no_ensure(g, m.uuid, 300);
+	/* gone from h2: h1 starts its kept guest (resize=3), a fresh
+	 * deadline */
+	answer("h2", m.uuid, rv_req, false, 0, "ok", 0);
+	release_is(m.uuid, NULL, "resize_reverting");
+	recon_scan(rec, db_now_ms());
+	assert_int_equal(sent_resize(g, m.uuid, 6), 3);
+	answer("h1", m.uuid, rv_req, true, 1, "ok", 6);
+	release_is(m.uuid, NULL, NULL);
+	assert_int_equal(get(m.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_ACTIVE);
+	codec_clear(&schema_rec_instance, &i);
+	mig_status(m.mig_id, "reverted");
+
+	/* 3. The target failed to build it: back on h1 the same way. */
+	struct mk f = { .host = "h2", .vm_state = VM_ACTIVE,
+	    .task = "resize_finish", .action = "migrate", .want = 1,
+	    .gen = 5, .resized = true, .target = "h2", .source = "h1",
+	    .snap_image = img };
+
+	mk(&f);
+	assert_int_equal(store_write(st, add_vol_fn, f.uuid), 0);
+	assert_int_equal(store_write(st, vol_attached_fn, f.uuid), 0);
+	vol_follow = 0;
+	answer("h2", f.uuid, f.reqid, false, 0, "error", 0);
+	task_of(f.uuid, "resize_reverting", rq);
+	release_is(f.uuid, "h2", "resize_reverting");
+	assert_int_equal(vol_follow, 1);
+	assert_string_equal(vol_follow_host, "h1");
+	mig_status(f.mig_id, "error");
+	dispatch(f.uuid);
+	find_h2(&schema_msg_instance_delete, f.uuid, dq);
+	assert_string_equal(dq, rq);
+	no_ensure(g, f.uuid, 300);
+	answer("h2", f.uuid, rq, false, 0, "ok", 0);
+	recon_scan(rec, db_now_ms());
+	assert_int_equal(sent_resize(g, f.uuid, 6), 3);
+	answer("h1", f.uuid, rq, true, 1, "ok", 6);
+	release_is(f.uuid, NULL, NULL);
+
+	/* 4. A failure before the target had it (the upload): no wait. */
+	struct mk u = m;
+
+	mk(&u);
+	assert_int_equal(store_write(st, add_vol_fn, u.uuid), 0);
+	assert_int_equal(store_write(st, vol_attached_fn, u.uuid), 0);
+	vol_follow = 0;
+	answer("h1", u.uuid, u.reqid, true, 4, "error", 4);
+	release_is(u.uuid, NULL, "resize_reverting");
+	assert_int_equal(vol_follow, 0);
 	got_clear(g);
 	recon_set_volume(rec, &(struct recon_vol){ 0 });
 }
