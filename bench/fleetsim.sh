@@ -13,7 +13,9 @@
 #   - list latency at each checkpoint (wrk, 4 connections, 5 s each, p50/
 #     p99): GET /servers/detail (all, capped at 1000), ?limit=100, a page
 #     of 100 behind a marker in the middle of the list, ?all_tenants=1&
-#     limit=100, GET /servers?limit=100, GET /os-hypervisors/detail (also
+#     limit=100, GET /servers?limit=100, status filters matching nothing
+#     (?status=SHUTOFF&limit=1, ?status=BUILD&limit=1) and everything
+#     (/detail?status=ACTIVE&limit=100), GET /os-hypervisors/detail (also
 #     at 1 connection, and in pages of 1,000 at microversion 2.33)
 #   - heartbeat cost: the controller's CPU over HB_WINDOW idle seconds
 #     (only heartbeats) per heartbeat received
@@ -348,6 +350,11 @@ checkpoint() {
 	echo "GET /servers/detail?limit=100&marker=<server $((n / 2))>: $(lat "http://127.0.0.1:$CP/v2.1/servers/detail?limit=100&marker=$mid")"
 	echo "GET /servers/detail?all_tenants=1&limit=100: $(lat "http://127.0.0.1:$CP/v2.1/servers/detail?all_tenants=1&limit=100")"
 	echo "GET /servers?limit=100: $(lat "http://127.0.0.1:$CP/v2.1/servers?limit=100")"
+	# status filters that match nothing (every server is ACTIVE here)
+	# and one that matches all: instances_by_state
+	echo "GET /servers?status=SHUTOFF&limit=1: $(lat "http://127.0.0.1:$CP/v2.1/servers?status=SHUTOFF&limit=1")"
+	echo "GET /servers?status=BUILD&limit=1: $(lat "http://127.0.0.1:$CP/v2.1/servers?status=BUILD&limit=1")"
+	echo "GET /servers/detail?status=ACTIVE&limit=100: $(lat "http://127.0.0.1:$CP/v2.1/servers/detail?status=ACTIVE&limit=100")"
 	if [ -n "${HV_PERF:-}" ]; then	# profile the hypervisors list
 		perf record -q -F 999 -g -p "$CPID" -o "$HV_PERF.$n" -- sleep 4 \
 		    >/dev/null 2>&1 &

@@ -1,5 +1,6 @@
 /* compute_db: typed access to the compute tables; see compute_db.h. */
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,6 +403,64 @@ created_del(struct store_txn *txn, const struct rec_instance *i)
 	return 0;
 }
 
+/* The two instances_by_state entries of i; see db_instance_state_key(). */
+static int
+state_keys(const struct rec_instance *i, char k[2][DB_INSTANCE_STATE_KEY_MAX],
+    size_t kl[2])
+{
+	kl[0] = db_instance_state_key(k[0], i->project_id, i->vm_state,
+	    i->task_state, i->created_at, i->uuid);
+	kl[1] = db_instance_state_key(k[1], "", i->vm_state, i->task_state,
+	    i->created_at, i->uuid);
+	if (kl[0] == 0 || kl[1] == 0) {
+		err_set(TS_EINVALID, "instance %s: project id or state too "
+		    "long", i->uuid);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+state_put(struct store_txn *txn, const struct rec_instance *i)
+{
+	char k[2][DB_INSTANCE_STATE_KEY_MAX];
+	size_t kl[2];
+
+	if (state_keys(i, k, kl) == -1)
+		return -1;
+	for (int j = 0; j < 2; j++)
+		if (store_put(txn, T_INSTANCES_BY_STATE, k[j], kl[j], i->uuid,
+		    strlen(i->uuid), 0) == -1)
+			return -1;
+	return 0;
+}
+
+static int
+state_del(struct store_txn *txn, const struct rec_instance *i)
+{
+	char k[2][DB_INSTANCE_STATE_KEY_MAX];
+	size_t kl[2];
+
+	if (state_keys(i, k, kl) == -1)
+		return -1;
+	for (int j = 0; j < 2; j++)
+		if (store_del(txn, T_INSTANCES_BY_STATE, k[j], kl[j]) == -1 &&
+		    err_code() != TS_ENOT_FOUND)
+			return -1;
+	return 0;
+}
+
+/* Whether the instances_by_state key of a differs from b's. */
+static bool
+state_moved(const struct rec_instance *a, const struct rec_instance *b)
+{
+	return a->created_at != b->created_at ||
+	    strcmp(a->project_id, b->project_id) != 0 ||
+	    strcmp(a->vm_state, b->vm_state) != 0 ||
+	    strcmp(db_instance_state_task(a->task_state),
+	    db_instance_state_task(b->task_state)) != 0;
+}
+
 /* See compute_db_instance_changed_ms(); 0: nothing put, never asked. */
 static _Atomic int64_t changed_ms;
 
@@ -495,6 +554,12 @@ compute_db_instance_put(struct store_txn *txn, const struct rec_instance *i,
 	    strcmp(old->project_id, i->project_id) != 0) &&
 	    created_put(txn, i) == -1)
 		return -1;
+	/* The status filter's index moves with vm_state and the tasks the
+	 * filter names (most task changes leave it). */
+	if (old != NULL && state_moved(old, i) && state_del(txn, old) == -1)
+		return -1;
+	if ((old == NULL || state_moved(old, i)) && state_put(txn, i) == -1)
+		return -1;
 	if (has_host(old) && (!has_host(i) || strcmp(old->host, i->host) != 0)
 	    && idx_del(txn, T_INSTANCES_BY_HOST, old->host, u) == -1)
 		return -1;
@@ -521,7 +586,7 @@ compute_db_instance_del(struct store_txn *txn, const struct rec_instance *i)
 	if (store_del(txn, T_INSTANCES, u, ul) == -1)
 		return -1;
 	if (idx_del(txn, T_INSTANCES_BY_PROJECT, i->project_id, u) == -1 ||
-	    created_del(txn, i) == -1)
+	    created_del(txn, i) == -1 || state_del(txn, i) == -1)
 		return -1;
 	if (has_host(i) && idx_del(txn, T_INSTANCES_BY_HOST, i->host, u) == -1)
 		return -1;
@@ -623,6 +688,160 @@ compute_db_instance_each_newest(struct store_txn *txn, const char *project_id,
 	}
 	return store_iter_after(txn, T_INSTANCES_BY_CREATED, prefix, plen,
 	    after ? ak : NULL, alen, created_each_cb, &e);
+}
+
+/*
+ * The status filter's walk: one stream of instances_by_state per (vm_state,
+ * task) pair, each already in list order, merged. A stream is read a chunk
+ * at a time (store_iter_after() from its last key), so an empty one costs
+ * one seek and a page of N costs about N record reads plus the chunks.
+ */
+#define STATE_CHUNK	16
+#define STATE_ORD_MAX	(16 + CODEC_UUID_LEN)
+
+struct sstream {
+	char	 prefix[DB_INSTANCE_STATE_KEY_MAX];
+	size_t	 plen;
+	/* the buffered entries: the key past the prefix (the list order)
+	 * and the value (the uuid) */
+	char	 ord[STATE_CHUNK][STATE_ORD_MAX];
+	uint8_t	 olen[STATE_CHUNK];
+	char	 uuid[STATE_CHUNK][CODEC_UUID_LEN];
+	uint8_t	 ulen[STATE_CHUNK];
+	size_t	 n, at;
+	bool	 done;		/* the last chunk reached the stream's end */
+};
+
+static int
+sfill_cb(const void *k, size_t kl, const void *v, size_t vl, void *arg)
+{
+	struct sstream *s = arg;
+
+	if (kl <= s->plen || kl - s->plen > STATE_ORD_MAX ||
+	    vl > CODEC_UUID_LEN) {
+		log_warnx("instances_by_state: malformed entry skipped");
+		return 0;
+	}
+	memcpy(s->ord[s->n], (const char *)k + s->plen, kl - s->plen);
+	s->olen[s->n] = (uint8_t)(kl - s->plen);
+	memcpy(s->uuid[s->n], v, vl);
+	s->ulen[s->n] = (uint8_t)vl;
+	return ++s->n == STATE_CHUNK ? 1 : 0;
+}
+
+/* Reads the stream's next chunk, strictly after ord (NULL: from its
+ * start). */
+static int
+sfill(struct store_txn *txn, struct sstream *s, const char *ord, size_t olen)
+{
+	char after[DB_INSTANCE_STATE_KEY_MAX];
+
+	if (ord != NULL) {
+		memcpy(after, s->prefix, s->plen);
+		memcpy(after + s->plen, ord, olen);
+	}
+	s->n = s->at = 0;
+	if (store_iter_after(txn, T_INSTANCES_BY_STATE, s->prefix, s->plen,
+	    ord ? after : NULL, ord ? s->plen + olen : 0, sfill_cb, s) == -1)
+		return -1;
+	s->done = s->n < STATE_CHUNK;
+	return 0;
+}
+
+static int
+ord_cmp(const char *a, size_t al, const char *b, size_t bl)
+{
+	int c = memcmp(a, b, al < bl ? al : bl);
+
+	return c != 0 ? c : al < bl ? -1 : al > bl ? 1 : 0;
+}
+
+int
+compute_db_instance_each_state(struct store_txn *txn, const char *project_id,
+    const char *const *vm_states, size_t nvm, const char *const *tasks,
+    size_t ntasks, const struct rec_instance *after,
+    int (*cb)(const struct rec_instance *, void *), void *arg)
+{
+	struct idx_each e = { txn, cb, arg };
+	const char *scope = project_id ? project_id : "";
+	struct sstream *ss = NULL;
+	size_t nall = 0, ns = 0, per, mlen = 0, lastlen = 0;
+	char mk[DB_INSTANCE_CREATED_KEY_MAX], last[STATE_ORD_MAX];
+	int rc = 0;
+
+	while (tasks == NULL && db_instance_state_tasks[nall] != NULL)
+		nall++;
+	/* without a task filter: the vm_state's untasked stream and one per
+	 * task the key tells apart */
+	per = tasks ? ntasks : nall + 1;
+	if (nvm == 0 || per == 0)
+		return 0;
+	if (after != NULL && (mlen = db_instance_created_key(mk, "",
+	    after->created_at, after->uuid)) == 0) {
+		err_set(TS_EINVALID, "bad marker");
+		return -1;
+	}
+	if ((ss = calloc(nvm * per, sizeof(*ss))) == NULL) {
+		err_set(TS_ENOMEM, "out of memory");
+		return -1;
+	}
+	for (size_t v = 0; v < nvm; v++)
+		for (size_t t = 0; t < per; t++) {
+			struct sstream *s = &ss[ns];
+			const char *task = tasks ? db_instance_state_task(
+			    tasks[t]) : t == 0 ? "" : db_instance_state_tasks[t - 1];
+
+			/* a task the key does not tell apart matches
+			 * nothing: Nova's filter names only these */
+			if (tasks != NULL && *task == '\0')
+				continue;
+			if ((s->plen = db_instance_state_prefix(s->prefix,
+			    scope, vm_states[v], task)) == 0)
+				continue;	/* longer than any stored */
+			/* mk[0] is the NUL of scope "": the order part
+			 * follows it */
+			if (sfill(txn, s, after ? mk + 1 : NULL, mlen ?
+			    mlen - 1 : 0) == -1) {
+				rc = -1;
+				goto out;
+			}
+			if (s->n > 0)
+				ns++;
+		}
+	for (;;) {
+		struct sstream *best = NULL;
+		size_t j;
+
+		for (size_t k = 0; k < ns; k++) {
+			struct sstream *s = &ss[k];
+
+			if (s->at == s->n && !s->done && sfill(txn, s,
+			    s->ord[s->n - 1], s->olen[s->n - 1]) == -1) {
+				rc = -1;
+				goto out;
+			}
+			if (s->at < s->n && (best == NULL ||
+			    ord_cmp(s->ord[s->at], s->olen[s->at],
+			    best->ord[best->at], best->olen[best->at]) < 0))
+				best = s;
+		}
+		if (best == NULL)
+			break;
+		j = best->at++;
+		/* the same instance twice (an entry left behind): once */
+		if (lastlen > 0 && ord_cmp(best->ord[j], best->olen[j], last,
+		    lastlen) == 0)
+			continue;
+		memcpy(last, best->ord[j], best->olen[j]);
+		lastlen = best->olen[j];
+		if ((rc = idx_each_cb(best->uuid[j], best->ulen[j], &e)) != 0)
+			break;
+	}
+	if (rc == 1)
+		rc = 0;
+out:
+	free(ss);
+	return rc;
 }
 
 struct task_each {

@@ -10,7 +10,9 @@
  *                                                  instance_tasks (uuid ->
  *                                                  "", while a task runs),
  *                                                  instances_by_created
- *                                                  (db_instance_created_key())
+ *                                                  (db_instance_created_key()),
+ *                                                  instances_by_state
+ *                                                  (db_instance_state_key())
  *   instance_tombstones   uuid
  *   instance_actions      instance uuid NUL request id
  *   compute_quotas        project id
@@ -112,7 +114,20 @@ int	compute_db_instance_each_host(struct store_txn *, const char *host,
 int	compute_db_instance_each_newest(struct store_txn *, const char *project_id,
 	    const struct rec_instance *after,
 	    int (*cb)(const struct rec_instance *, void *), void *);
-
+/*
+ * As compute_db_instance_each_newest(), only the instances whose vm_state
+ * is one of vm_states (nvm of them, distinct) and, unless tasks is NULL,
+ * whose task_state is one of tasks (ntasks, distinct; a task not in
+ * db_instance_state_tasks[] matches nothing): Nova's status filter,
+ * through instances_by_state (db.h), reading only the records it lists.
+ * The callback should still check the record: this is an index, and an
+ * entry left behind by a caller's wrong `old` would list an instance
+ * under a state it left.
+ */
+int	compute_db_instance_each_state(struct store_txn *, const char *project_id,
+	    const char *const *vm_states, size_t nvm, const char *const *tasks,
+	    size_t ntasks, const struct rec_instance *after,
+	    int (*cb)(const struct rec_instance *, void *), void *);
 
 /* UUIDs of instances with a task (borrowed, NUL-terminated). */
 int	compute_db_task_each(struct store_txn *,

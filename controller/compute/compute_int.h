@@ -108,6 +108,7 @@ enum compute_mv {
 	MV_HYPERVISOR_PAGING	= 33,	/* os-hypervisors limit/marker */
 	MV_NO_PROXY		= 36,	/* proxy APIs gone */
 	MV_AUTO_NETWORK		= 37,	/* networks "auto"/"none" */
+	MV_STATUS_CHECKED	= 38,	/* list: unknown status is a 400 */
 	MV_NO_DEVICE_TAGS	= 33,	/* 2.33-2.41 lost device tags */
 	MV_NO_MULTINIC		= 44,	/* add/removeFixedIp gone */
 	MV_DIAGNOSTICS_STD	= 48,	/* standard diagnostics view */

@@ -594,11 +594,118 @@ compute_servers_show(struct http_req *req, struct http_resp *resp)
  * filter a page of N costs about N + 1 record reads, whatever the size of
  * the project or of the cloud.
  */
+/*
+ * Nova's status filter (nova/api/openstack/common.py, _STATE_MAP and
+ * task_and_vm_state_from_status): every status asked for names the
+ * (vm_state, task_state) pairs that show it; the filter is vm_state IN
+ * (their vm_states) AND task_state IN (their task states), the latter
+ * dropped when one of the pairs is a vm_state's default (task NULL here).
+ * So status=ACTIVE also lists a rebooting server, as Nova's does.
+ */
+static const struct {
+	const char	*vm, *task, *status;
+} state_map[] = {
+	{ "active", NULL, "ACTIVE" },
+	{ "active", "rebooting", "REBOOT" },
+	{ "active", "reboot_pending", "REBOOT" },
+	{ "active", "reboot_started", "REBOOT" },
+	{ "active", "rebooting_hard", "HARD_REBOOT" },
+	{ "active", "reboot_pending_hard", "HARD_REBOOT" },
+	{ "active", "reboot_started_hard", "HARD_REBOOT" },
+	{ "active", "updating_password", "PASSWORD" },
+	{ "active", "rebuilding", "REBUILD" },
+	{ "active", "rebuild_block_device_mapping", "REBUILD" },
+	{ "active", "rebuild_spawning", "REBUILD" },
+	{ "active", "migrating", "MIGRATING" },
+	{ "active", "resize_prep", "RESIZE" },
+	{ "active", "resize_migrating", "RESIZE" },
+	{ "active", "resize_migrated", "RESIZE" },
+	{ "active", "resize_finish", "RESIZE" },
+	{ "building", NULL, "BUILD" },
+	{ "stopped", NULL, "SHUTOFF" },
+	{ "stopped", "resize_prep", "RESIZE" },
+	{ "stopped", "resize_migrating", "RESIZE" },
+	{ "stopped", "resize_migrated", "RESIZE" },
+	{ "stopped", "resize_finish", "RESIZE" },
+	{ "stopped", "rebuilding", "REBUILD" },
+	{ "stopped", "rebuild_block_device_mapping", "REBUILD" },
+	{ "stopped", "rebuild_spawning", "REBUILD" },
+	{ "resized", NULL, "VERIFY_RESIZE" },
+	{ "resized", "resize_reverting", "REVERT_RESIZE" },
+	{ "paused", NULL, "PAUSED" },
+	{ "paused", "migrating", "MIGRATING" },
+	{ "suspended", NULL, "SUSPENDED" },
+	{ "rescued", NULL, "RESCUE" },
+	{ "error", NULL, "ERROR" },
+	{ "error", "rebuilding", "REBUILD" },
+	{ "error", "rebuild_block_device_mapping", "REBUILD" },
+	{ "error", "rebuild_spawning", "REBUILD" },
+	{ "deleted", NULL, "DELETED" },
+	{ "soft-delete", NULL, "SOFT_DELETED" },
+	{ "shelved", NULL, "SHELVED" },
+	{ "shelved_offloaded", NULL, "SHELVED_OFFLOADED" },
+};
+#define STATE_MAP_N	(sizeof(state_map) / sizeof(state_map[0]))
+
+/* The status filter of a list: distinct vm_states and task states. */
+struct status_filter {
+	bool		 given;
+	const char	*vms[STATE_MAP_N];
+	const char	*tasks[STATE_MAP_N];
+	size_t		 nvm, ntasks;
+	bool		 any_task;	/* a default among the pairs */
+};
+
+static void
+add_once(const char **v, size_t *n, const char *s)
+{
+	for (size_t k = 0; k < *n; k++)
+		if (strcmp(v[k], s) == 0)
+			return;
+	v[(*n)++] = s;
+}
+
+/* Every status= value (repeatable), as Nova maps them. */
+static void
+status_filter_read(struct http_req *req, struct status_filter *f)
+{
+	const char *q;
+	size_t it = 0;
+
+	memset(f, 0, sizeof(*f));
+	while ((q = http_req_query_next(req, "status", &it)) != NULL) {
+		f->given = true;
+		for (size_t k = 0; k < STATE_MAP_N; k++) {
+			if (strcasecmp(state_map[k].status, q) != 0)
+				continue;
+			add_once(f->vms, &f->nvm, state_map[k].vm);
+			if (state_map[k].task == NULL)
+				f->any_task = true;
+			else
+				add_once(f->tasks, &f->ntasks,
+				    state_map[k].task);
+		}
+	}
+}
+
+static bool
+status_matches(const struct status_filter *f, const struct rec_instance *i)
+{
+	bool vm = false, task = f->any_task;
+
+	for (size_t k = 0; !vm && k < f->nvm; k++)
+		vm = strcmp(i->vm_state, f->vms[k]) == 0;
+	for (size_t k = 0; !task && i->task_state && k < f->ntasks; k++)
+		task = strcmp(i->task_state, f->tasks[k]) == 0;
+	return vm && task;
+}
+
 struct list {
 	struct http_req		*req;
 	struct store_txn	*txn;		/* of the walk */
 	bool			 detail, admin, has_limit;
-	const char		*status, *host, *flavor, *image, *project;
+	struct status_filter	 status;
+	const char		*host, *flavor, *image, *project;
 	/* 2.26's comma-separated tag filters; NULL: none. */
 	const char		*tags, *tags_any, *not_tags, *not_tags_any;
 	regex_t			 name_re;
@@ -614,12 +721,6 @@ struct list {
 	char			 last[CODEC_UUID_LEN + 1];	/* of the page */
 	bool			 more;		/* a match after the page */
 };
-
-static bool
-status_matches(const struct rec_instance *i, const char *want)
-{
-	return strcasecmp(status_of(i), want) == 0;
-}
 
 static bool
 re_match_start(const regex_t *re, const char *s)
@@ -728,7 +829,7 @@ list_matches(const struct list *l, const struct rec_instance *i)
 {
 	if (!tags_match(l, i))
 		return false;
-	if (l->status && !status_matches(i, l->status))
+	if (l->status.given && !status_matches(&l->status, i))
 		return false;
 	if (l->host && (i->host == NULL || strcmp(i->host, l->host) != 0))
 		return false;
@@ -878,7 +979,7 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 	const char *since = http_req_query(req, "changes-since");
 	const char *scope;
 	int64_t limit = LIST_MAX;
-	bool all_tenants, has_marker = false, none, unchanged;
+	bool all_tenants, has_marker = false, none = false, unchanged;
 	json_t *body;
 	int rc, mv;
 
@@ -900,7 +1001,25 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 	if (limit > LIST_MAX)
 		limit = LIST_MAX;
 	l.limit = (size_t)limit;
-	l.status = http_req_query(req, "status");
+	status_filter_read(req, &l.status);
+	if (l.status.given && l.status.nvm == 0) {
+		/* None of Nova's statuses: from 2.38 a 400, before an
+		 * empty list. */
+		if (request_mv_has(mv, MV_STATUS_CHECKED)) {
+			err_set(TS_EINVALID, "Invalid status value");
+			return -1;
+		}
+		none = true;
+	}
+	/* Deleted servers alone are an admin's question (none are kept). */
+	if (l.status.nvm == 1 && strcmp(l.status.vms[0], "deleted") == 0) {
+		if (!l.admin) {
+			err_set(TS_EFORBIDDEN, "Only administrators may list "
+			    "deleted instances");
+			return -1;
+		}
+		none = true;
+	}
 	if (request_mv_has(mv, MV_SERVER_TAGS)) {
 		l.tags = http_req_query(req, "tags");
 		l.tags_any = http_req_query(req, "tags-any");
@@ -919,8 +1038,8 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 	}
 	/* The walk's scope: one project's entries, or every project's. */
 	scope = all_tenants ? l.project : c->project_id ? c->project_id : "";
-	none = scope != NULL && (*scope == '\0' ||
-	    strlen(scope) > DB_INSTANCE_CREATED_SCOPE_MAX);
+	none = none || (scope != NULL && (*scope == '\0' ||
+	    strlen(scope) > DB_INSTANCE_CREATED_SCOPE_MAX));
 	/* deleted=true (an admin filter, ignored for others as in Nova)
 	 * asks for deleted instances only: none are kept. */
 	if (l.admin && jsonreq_query_bool(JSONREQ_NOVA, http_req_query(req,
@@ -984,9 +1103,15 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 			goto out;
 		}
 	}
-	if (!none && !unchanged && l.limit > 0 &&
+	/* A status filter walks only its states' entries, in the same
+	 * order (instances_by_state): a status nobody has costs a few
+	 * seeks, not a walk of the scope. */
+	if (!none && !unchanged && l.limit > 0 && (l.status.given ?
+	    compute_db_instance_each_state(txn, scope, l.status.vms,
+	    l.status.nvm, l.status.any_task ? NULL : l.status.tasks,
+	    l.status.ntasks, has_marker ? &mk : NULL, list_cb, &l) :
 	    compute_db_instance_each_newest(txn, scope,
-	    has_marker ? &mk : NULL, list_cb, &l) == -1) {
+	    has_marker ? &mk : NULL, list_cb, &l)) == -1) {
 		rc = -1;
 		goto out;
 	}

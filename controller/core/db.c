@@ -54,6 +54,8 @@ const char *const db_tables[] = {
 	T_HOST_STATUS,
 	/* compute, schema 13 */
 	T_MIGRATIONS,
+	/* compute, schema 14 */
+	T_INSTANCES_BY_STATE,
 	NULL
 };
 
@@ -255,6 +257,84 @@ mig_migrations(struct store_txn *txn, void *arg)
 	return 0;
 }
 
+/* Version 14 adds instances_by_state, the index of the servers list's
+ * status filter (db_instance_state_key()): store_open() created it empty,
+ * this step indexes the instances already stored, as the version-5 step
+ * does (collected first, written after the iteration). */
+struct state_build {
+	char	(*k)[DB_INSTANCE_STATE_KEY_MAX];
+	size_t	*kl;
+	char	(*u)[CODEC_UUID_LEN + 1];
+	size_t	 n, cap;
+};
+
+static int
+state_collect(const void *k, size_t kl, const void *v, size_t vl, void *arg)
+{
+	struct state_build *b = arg;
+	struct rec_instance i;
+	size_t l0, l1;
+
+	memset(&i, 0, sizeof(i));
+	if (codec_record_decode(&schema_rec_instance, v, vl, &i, NULL) == -1) {
+		log_warnx("instance %.*s: not indexed by state: %s", (int)kl,
+		    (const char *)k, err_msg());
+		return 0;
+	}
+	if (b->n + 2 > b->cap) {
+		size_t nc = b->cap ? b->cap * 2 : 256;
+		void *nk = realloc(b->k, nc * sizeof(*b->k));
+
+		if (nk != NULL)
+			b->k = nk;
+		nk = nk ? realloc(b->kl, nc * sizeof(*b->kl)) : NULL;
+		if (nk != NULL)
+			b->kl = nk;
+		nk = nk ? realloc(b->u, nc * sizeof(*b->u)) : NULL;
+		if (nk == NULL) {
+			codec_clear(&schema_rec_instance, &i);
+			err_set(TS_ENOMEM, "out of memory");
+			return -1;
+		}
+		b->u = nk;
+		b->cap = nc;
+	}
+	l0 = db_instance_state_key(b->k[b->n], i.project_id, i.vm_state,
+	    i.task_state, i.created_at, i.uuid);
+	l1 = db_instance_state_key(b->k[b->n + 1], "", i.vm_state,
+	    i.task_state, i.created_at, i.uuid);
+	snprintf(b->u[b->n], sizeof(b->u[0]), "%s", i.uuid);
+	snprintf(b->u[b->n + 1], sizeof(b->u[0]), "%s", i.uuid);
+	codec_clear(&schema_rec_instance, &i);
+	if (l0 == 0 || l1 == 0) {
+		log_warnx("instance %.*s: project id or state too long: not "
+		    "indexed by state", (int)kl, (const char *)k);
+		return 0;
+	}
+	b->kl[b->n] = l0;
+	b->kl[b->n + 1] = l1;
+	b->n += 2;
+	return 0;
+}
+
+static int
+mig_instances_by_state(struct store_txn *txn, void *arg)
+{
+	struct state_build b = { 0 };
+	int rc;
+
+	rc = store_iter(txn, T_INSTANCES, NULL, 0, state_collect, &b);
+	for (size_t j = 0; rc == 0 && j < b.n; j++)
+		rc = store_put(txn, T_INSTANCES_BY_STATE, b.k[j], b.kl[j],
+		    b.u[j], strlen(b.u[j]), 0);
+	if (rc == 0)
+		log_info("db: %zu instance(s) indexed by state", b.n / 2);
+	free(b.k);
+	free(b.kl);
+	free(b.u);
+	return rc;
+}
+
 static const struct store_migration migrations[] = {
 	{ 0, 1, "initial schema: services, hypervisors, agent keys",
 	    mig_initial, NULL },
@@ -277,6 +357,8 @@ static const struct store_migration migrations[] = {
 	{ 11, 12, "fleet: host status (dependencies, recent errors)",
 	    mig_host_status, NULL },
 	{ 12, 13, "compute: migrations", mig_migrations, NULL },
+	{ 13, 14, "compute: instances_by_state (server list status filter)",
+	    mig_instances_by_state, NULL },
 };
 
 int
@@ -667,4 +749,61 @@ db_instance_created_key(char out[DB_INSTANCE_CREATED_KEY_MAX],
 		    hex[15 - (d - hex)] : uuid[k];
 	}
 	return sl + 17 + ul;
+}
+
+/* Nova's _STATE_MAP (nova/api/openstack/common.py): the task states that
+ * give a status of their own under some vm_state. */
+const char *const db_instance_state_tasks[] = {
+	"rebooting", "reboot_pending", "reboot_started",
+	"rebooting_hard", "reboot_pending_hard", "reboot_started_hard",
+	"updating_password",
+	"rebuilding", "rebuild_block_device_mapping", "rebuild_spawning",
+	"migrating",
+	"resize_prep", "resize_migrating", "resize_migrated", "resize_finish",
+	"resize_reverting",
+	NULL
+};
+
+const char *
+db_instance_state_task(const char *task_state)
+{
+	if (task_state == NULL)
+		return "";
+	for (size_t k = 0; db_instance_state_tasks[k] != NULL; k++)
+		if (strcmp(task_state, db_instance_state_tasks[k]) == 0)
+			return db_instance_state_tasks[k];
+	return "";
+}
+
+size_t
+db_instance_state_prefix(char out[DB_INSTANCE_STATE_KEY_MAX],
+    const char *scope, const char *vm_state, const char *task)
+{
+	size_t sl = strlen(scope), vl = strlen(vm_state), tl = strlen(task);
+
+	if (sl > DB_INSTANCE_CREATED_SCOPE_MAX ||
+	    vl > DB_INSTANCE_STATE_PART_MAX || tl > DB_INSTANCE_STATE_PART_MAX)
+		return 0;
+	memcpy(out, scope, sl + 1);
+	memcpy(out + sl + 1, vm_state, vl + 1);
+	memcpy(out + sl + vl + 2, task, tl + 1);
+	return sl + vl + tl + 3;
+}
+
+size_t
+db_instance_state_key(char out[DB_INSTANCE_STATE_KEY_MAX], const char *scope,
+    const char *vm_state, const char *task_state, int64_t created_at,
+    const char *uuid)
+{
+	size_t pl, cl;
+
+	if ((pl = db_instance_state_prefix(out, scope, vm_state,
+	    db_instance_state_task(task_state))) == 0)
+		return 0;
+	/* The created key of scope "" is NUL + the order part: the prefix's
+	 * last NUL is that NUL. */
+	if ((cl = db_instance_created_key(out + pl - 1, "", created_at,
+	    uuid)) == 0)
+		return 0;
+	return pl - 1 + cl;
 }

@@ -40,7 +40,7 @@
 #include "msg_gen.h"
 #include "store.h"
 
-#define DB_SCHEMA_VERSION	13
+#define DB_SCHEMA_VERSION	14
 
 #define T_SERVICES		"services"
 #define T_SERVICES_BY_HOST	"services_by_host"
@@ -74,6 +74,8 @@
 #define T_INSTANCES_BY_PROJECT	"instances_by_project"
 #define T_INSTANCES_BY_HOST	"instances_by_host"
 #define T_INSTANCES_BY_CREATED	"instances_by_created"
+/* schema version 14: db_instance_state_key() */
+#define T_INSTANCES_BY_STATE	"instances_by_state"
 #define T_INSTANCE_TASKS	"instance_tasks"
 #define T_INSTANCE_TOMBSTONES	"instance_tombstones"
 #define T_INSTANCE_ACTIONS	"instance_actions"
@@ -225,5 +227,37 @@ void	db_uuid(char out[37]);
 
 size_t	db_instance_created_key(char out[DB_INSTANCE_CREATED_KEY_MAX],
 	    const char *scope, int64_t created_at, const char *uuid);
+
+/*
+ * Key of an instance in instances_by_state (value: its uuid), the index of
+ * the servers list's status filter:
+ *   scope NUL vm_state NUL task NUL, then the instances_by_created key's
+ *   16 hex digits and complemented uuid (the list order)
+ * with the two scopes of instances_by_created. task is the instance's
+ * task_state when it is one of db_instance_state_tasks[] (the task states
+ * Nova's status filter tells apart: its _STATE_MAP), "" otherwise (no task,
+ * or one the filter never names: spawning, deleting, ...), so the entry
+ * moves only when a filter could see the change. Nova's filter is
+ * vm_state IN (...) [AND task_state IN (...)]: one stream per (vm_state,
+ * task) pair, all of a vm_state's tasks when the task is not filtered.
+ * Here, in core, because the 13 -> 14 migration builds it.
+ * Returns the key length, or 0 if a part is too long.
+ */
+#define DB_INSTANCE_STATE_PART_MAX	32	/* vm_state, task_state */
+#define DB_INSTANCE_STATE_KEY_MAX	(DB_INSTANCE_CREATED_SCOPE_MAX + 2 + \
+				 2 * DB_INSTANCE_STATE_PART_MAX + 1 + 16 + \
+				 CODEC_UUID_LEN)
+
+/* NULL-terminated; static. */
+extern const char *const db_instance_state_tasks[];
+/* task_state's task part of the key: itself when listed, else "". */
+const char *db_instance_state_task(const char *task_state);
+size_t	db_instance_state_key(char out[DB_INSTANCE_STATE_KEY_MAX],
+	    const char *scope, const char *vm_state, const char *task_state,
+	    int64_t created_at, const char *uuid);
+/* The prefix of one (scope, vm_state, task) stream, task as in the key
+ * (already reduced); returns its length, 0 if too long. */
+size_t	db_instance_state_prefix(char out[DB_INSTANCE_STATE_KEY_MAX],
+	    const char *scope, const char *vm_state, const char *task);
 
 #endif

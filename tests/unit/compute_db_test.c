@@ -5,10 +5,13 @@
  * marker, reads only what the callback takes, and instances_by_created
  * follows every compute_db_instance_put()/compute_db_instance_del(). The schema-5 step
  * of `db sync` (controller/db.c) builds the index for instances stored
- * before it existed.
+ * before it existed. The status filter's walk (compute_db_instance_each_state(),
+ * instances_by_state) answers what the full walk filtered answers, across
+ * state changes, markers and deletes; the schema-14 step builds its index.
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -347,6 +350,334 @@ test_key_format(void **state)
 	assert_int_equal(db_instance_created_key(k1, scope, 1, U("a")), 0);
 }
 
+/* ---- the status filter's index ----------------------------------------- */
+
+struct sstate {
+	const char	*vm, *task;
+};
+
+static int
+set_state_fn(struct store_txn *txn, void *arg)
+{
+	const char **a = arg;	/* uuid, vm_state, task_state (NULL) */
+	struct rec_instance i, old;
+	int rc;
+
+	if (compute_db_instance_get(txn, a[0], &old) == -1)
+		return -1;
+	if (compute_db_instance_get(txn, a[0], &i) == -1) {
+		codec_clear(&schema_rec_instance, &old);
+		return -1;
+	}
+	free(i.vm_state);
+	free(i.task_state);
+	i.vm_state = strdup(a[1]);
+	i.task_state = a[2] ? strdup(a[2]) : NULL;
+	i.updated_at++;
+	rc = compute_db_instance_put(txn, &i, &old);
+	codec_clear(&schema_rec_instance, &i);
+	codec_clear(&schema_rec_instance, &old);
+	return rc;
+}
+
+static void
+set_state(const char *uuid, const char *vm, const char *task)
+{
+	const char *a[3] = { uuid, vm, task };
+
+	assert_int_equal(store_write(st, set_state_fn, a), 0);
+}
+
+static int
+sput_fn(struct store_txn *txn, void *arg)
+{
+	const void **a = arg;	/* struct mk *, vm_state, task_state */
+	struct rec_instance i;
+
+	fill(&i, a[0]);
+	i.vm_state = (char *)a[1];
+	i.task_state = (char *)a[2];
+	return compute_db_instance_put(txn, &i, NULL);
+}
+
+static void
+sput(const char *uuid, int64_t created, const char *vm, const char *task)
+{
+	struct mk m = { uuid, "ps", created, "h1" };
+	const void *a[3] = { &m, vm, task };
+
+	assert_int_equal(store_write(st, sput_fn, a), 0);
+}
+
+/* A filter: vm_states, and task states (NULL: any). */
+struct sfilter {
+	const char	*vms[4];
+	size_t		 nvm;
+	const char	*tasks[6];
+	size_t		 ntasks;	/* 0: any */
+};
+
+static const struct sfilter sfilters[] = {
+	{ { "active" }, 1, { NULL }, 0 },
+	{ { "active" }, 1, { "rebooting" }, 1 },
+	{ { "stopped" }, 1, { NULL }, 0 },
+	{ { "active", "stopped" }, 2, { "resize_prep", "resize_migrating",
+	    "resize_migrated", "resize_finish" }, 4 },
+	{ { "resized" }, 1, { "resize_reverting" }, 1 },
+	{ { "resized" }, 1, { NULL }, 0 },
+	{ { "active", "stopped", "error" }, 3, { NULL }, 0 },
+	{ { "stopped", "active" }, 2, { "rebooting", "resize_prep" }, 2 },
+	{ { "building" }, 1, { NULL }, 0 },
+	{ { "rescued" }, 1, { NULL }, 0 },
+};
+#define NSFILTERS	(sizeof(sfilters) / sizeof(sfilters[0]))
+
+struct fwalk {
+	struct walk		 w;
+	const struct sfilter	*f;
+};
+
+static bool
+sf_match(const struct sfilter *f, const struct rec_instance *i)
+{
+	bool vm = false, task = f->ntasks == 0;
+
+	for (size_t k = 0; k < f->nvm; k++)
+		vm = vm || strcmp(i->vm_state, f->vms[k]) == 0;
+	for (size_t k = 0; i->task_state && k < f->ntasks; k++)
+		task = task || strcmp(i->task_state, f->tasks[k]) == 0;
+	return vm && task;
+}
+
+static int
+fwalk_cb(const struct rec_instance *i, void *arg)
+{
+	struct fwalk *fw = arg;
+
+	if (!sf_match(fw->f, i))
+		return 0;
+	return walk_cb(i, &fw->w);
+}
+
+/* Filter f over project (NULL: all) after marker, stopping after stop_at
+ * matches: through the index (index true) or the full walk filtered. */
+static const char *
+fwalk(bool index, const struct sfilter *f, const char *project,
+    const char *marker, size_t stop_at)
+{
+	static struct fwalk fw;
+	struct store_txn *txn = NULL;
+	struct rec_instance m;
+
+	memset(&fw, 0, sizeof(fw));
+	fw.w.stop_at = stop_at;
+	fw.f = f;
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	if (marker)
+		assert_int_equal(compute_db_instance_get(txn, marker, &m), 0);
+	if (index)
+		assert_int_equal(compute_db_instance_each_state(txn, project,
+		    f->vms, f->nvm, f->ntasks ? f->tasks : NULL, f->ntasks,
+		    marker ? &m : NULL, fwalk_cb, &fw), 0);
+	else
+		assert_int_equal(compute_db_instance_each_newest(txn, project,
+		    marker ? &m : NULL, fwalk_cb, &fw), 0);
+	if (marker)
+		codec_clear(&schema_rec_instance, &m);
+	store_txn_end(&txn);
+	return fw.w.seen;
+}
+
+static const char *const smarkers[] = { NULL, U("1"), U("2"), U("3"),
+    U("4"), U("5"), U("6"), U("7"), U("8"), U("a") };
+
+static bool
+exists(const char *uuid)
+{
+	struct store_txn *txn = NULL;
+	struct rec_instance i;
+	bool yes;
+
+	if (uuid == NULL)
+		return true;
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	yes = compute_db_instance_get(txn, uuid, &i) == 0;
+	if (yes)
+		codec_clear(&schema_rec_instance, &i);
+	store_txn_end(&txn);
+	return yes;
+}
+
+/* Every filter, scope, marker and stop: the index's answer is the full
+ * walk's. */
+static void
+same_as_walk(void)
+{
+	char want[64];
+
+	for (size_t f = 0; f < NSFILTERS; f++)
+		for (size_t m = 0; m < sizeof(smarkers) / sizeof(smarkers[0]);
+		    m++)
+			for (size_t stop = 0; exists(smarkers[m]) && stop < 3;
+			    stop++) {
+				const char *sc[2] = { "ps", NULL };
+
+				for (int k = 0; k < 2; k++) {
+					snprintf(want, sizeof(want), "%s",
+					    fwalk(false, &sfilters[f], sc[k],
+					    smarkers[m], stop));
+					assert_string_equal(fwalk(true,
+					    &sfilters[f], sc[k], smarkers[m],
+					    stop), want);
+				}
+			}
+	/* each instance has its two entries, no more */
+	assert_int_equal(count(T_INSTANCES_BY_STATE), 2 * count(T_INSTANCES));
+}
+
+static void
+test_state_index(void **state)
+{
+	sput(U("1"), 1010, "active", NULL);
+	sput(U("2"), 1020, "active", "rebooting");
+	sput(U("3"), 1030, "stopped", NULL);
+	sput(U("4"), 1040, "stopped", "resize_prep");
+	sput(U("5"), 1050, "error", NULL);
+	sput(U("6"), 1060, "resized", "resize_reverting");
+	sput(U("7"), 1070, "active", "spawning");
+	sput(U("8"), 1080, "building", NULL);
+	/* what the filters answer, spelled out once */
+	assert_string_equal(fwalk(true, &sfilters[0], "ps", NULL, 0), "721");
+	assert_string_equal(fwalk(true, &sfilters[1], "ps", NULL, 0), "2");
+	assert_string_equal(fwalk(true, &sfilters[2], "ps", NULL, 0), "43");
+	assert_string_equal(fwalk(true, &sfilters[3], "ps", NULL, 0), "4");
+	assert_string_equal(fwalk(true, &sfilters[4], "ps", NULL, 0), "6");
+	assert_string_equal(fwalk(true, &sfilters[6], "ps", NULL, 0),
+	    "754321");
+	assert_string_equal(fwalk(true, &sfilters[7], "ps", NULL, 0), "42");
+	assert_string_equal(fwalk(true, &sfilters[6], "ps", U("4"), 2), "32");
+	assert_string_equal(fwalk(true, &sfilters[9], NULL, NULL, 0), "");
+	same_as_walk();
+
+	/* state changes move the entries: into and out of a task the filter
+	 * names, between vm_states, and tasks it does not name */
+	set_state(U("3"), "active", NULL);
+	set_state(U("2"), "active", NULL);
+	set_state(U("7"), "active", "rebooting");
+	set_state(U("8"), "active", "spawning");
+	set_state(U("6"), "active", NULL);
+	set_state(U("1"), "stopped", "powering-off");
+	assert_string_equal(fwalk(true, &sfilters[0], "ps", NULL, 0), "87632");
+	assert_string_equal(fwalk(true, &sfilters[1], "ps", NULL, 0), "7");
+	assert_string_equal(fwalk(true, &sfilters[2], "ps", NULL, 0), "41");
+	same_as_walk();
+
+	/* a delete takes both entries */
+	assert_int_equal(store_write(st, del_fn, U("4")), 0);
+	assert_string_equal(fwalk(true, &sfilters[2], "ps", NULL, 0), "1");
+	same_as_walk();
+}
+
+/* A database of schema 13 has no instances_by_state: the version-14 step
+ * builds it, the same keys as the puts wrote. */
+struct bigkeyset {
+	char	(*k)[DB_INSTANCE_STATE_KEY_MAX];
+	size_t	*kl, n;
+};
+
+static int
+bigcollect_fn(const void *k, size_t kl, const void *v, size_t vl, void *arg)
+{
+	struct bigkeyset *ks = arg;
+
+	assert_true(ks->n < 256 && kl <= DB_INSTANCE_STATE_KEY_MAX);
+	memcpy(ks->k[ks->n], k, kl);
+	ks->kl[ks->n++] = kl;
+	return 0;
+}
+
+static int
+downgrade13_fn(struct store_txn *txn, void *arg)
+{
+	static const unsigned char v13[4] = { 0, 0, 0, 13 };
+	struct bigkeyset *ks = arg;
+
+	for (size_t j = 0; j < ks->n; j++)
+		if (store_del(txn, T_INSTANCES_BY_STATE, ks->k[j],
+		    ks->kl[j]) == -1)
+			return -1;
+	return store_put(txn, STORE_META_TABLE, "schema_version", 14, v13, 4,
+	    0);
+}
+
+static void
+test_state_migration(void **state)
+{
+	static char k1[256][DB_INSTANCE_STATE_KEY_MAX], k2[256][DB_INSTANCE_STATE_KEY_MAX];
+	static size_t l1[256], l2[256];
+	struct bigkeyset a = { k1, l1, 0 }, b = { k2, l2, 0 };
+	struct store_txn *txn = NULL;
+	uint32_t v;
+
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	assert_int_equal(store_iter(txn, T_INSTANCES_BY_STATE, NULL, 0,
+	    bigcollect_fn, &a), 0);
+	store_txn_end(&txn);
+	assert_true(a.n >= 2 * 7);
+	assert_int_equal(store_write(st, downgrade13_fn, &a), 0);
+	assert_int_equal(count(T_INSTANCES_BY_STATE), 0);
+	assert_int_equal(store_schema_version(st, &v), 0);
+	assert_int_equal(v, 13);
+	assert_int_equal(db_check_version(st), -1);
+
+	assert_int_equal(db_sync(st), 0);
+	assert_int_equal(db_check_version(st), 0);
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	assert_int_equal(store_iter(txn, T_INSTANCES_BY_STATE, NULL, 0,
+	    bigcollect_fn, &b), 0);
+	store_txn_end(&txn);
+	assert_int_equal(b.n, a.n);
+	for (size_t j = 0; j < a.n; j++) {
+		assert_int_equal(l1[j], l2[j]);
+		assert_memory_equal(k1[j], k2[j], l1[j]);
+	}
+	same_as_walk();
+}
+
+static void
+test_state_key_format(void **state)
+{
+	char k1[DB_INSTANCE_STATE_KEY_MAX], k2[DB_INSTANCE_STATE_KEY_MAX];
+	char c[DB_INSTANCE_CREATED_KEY_MAX], p[DB_INSTANCE_STATE_KEY_MAX];
+	char long_task[DB_INSTANCE_STATE_PART_MAX + 2];
+	size_t l1, l2, cl, pl;
+
+	/* prefix + the created key's order part */
+	l1 = db_instance_state_key(k1, "p", "active", "rebooting", 2000, U("a"));
+	pl = db_instance_state_prefix(p, "p", "active", "rebooting");
+	cl = db_instance_created_key(c, "", 2000, U("a"));
+	assert_int_equal(pl, strlen("p") + strlen("active") +
+	    strlen("rebooting") + 3);
+	assert_int_equal(l1, pl + cl - 1);
+	assert_memory_equal(k1, p, pl);
+	assert_memory_equal(k1 + pl, c + 1, cl - 1);
+	/* a task the filter never names is keyed as none */
+	l1 = db_instance_state_key(k1, "p", "active", "spawning", 2000, U("a"));
+	l2 = db_instance_state_key(k2, "p", "active", NULL, 2000, U("a"));
+	assert_int_equal(l1, l2);
+	assert_memory_equal(k1, k2, l1);
+	/* newer first within a stream */
+	l2 = db_instance_state_key(k2, "p", "active", NULL, 1000, U("a"));
+	assert_true(memcmp(k1, k2, l1) < 0);
+	/* too long a part: 0 (a task too long is none: not in the list) */
+	memset(long_task, 'x', sizeof(long_task) - 1);
+	long_task[sizeof(long_task) - 1] = '\0';
+	assert_int_equal(db_instance_state_key(k1, "p", long_task, NULL, 1,
+	    U("a")), 0);
+	assert_int_equal(db_instance_state_prefix(k1, "p", "active",
+	    long_task), 0);
+}
+
 static int
 setup(void **state)
 {
@@ -383,6 +714,9 @@ main(void)
 		cmocka_unit_test(test_maintained_on_put_and_del),
 		cmocka_unit_test(test_migration_builds_index),
 		cmocka_unit_test(test_host_stamps),
+		cmocka_unit_test(test_state_key_format),
+		cmocka_unit_test(test_state_index),
+		cmocka_unit_test(test_state_migration),
 	};
 
 	log_init("compute_db_test", LOG_LVL_ERROR, LOG_TO_STDERR, NULL);

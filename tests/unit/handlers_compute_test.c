@@ -3120,6 +3120,231 @@ test_microversions(void **state)
 	assert_string_equal(ctltest_str(T, msg), "create");
 }
 
+/* ---- the status filter (instances_by_state) ------------------------------- */
+
+static char	sf_ids[6][64];
+
+/* Server id's vm_state and task_state set in the store (as the reconciler
+ * would: through compute_db_instance_put() with the stored version). */
+static int
+sf_state_fn(struct store_txn *txn, void *arg)
+{
+	const char **a = arg;	/* id, vm_state, task_state (NULL) */
+	struct rec_instance old, i;
+	int rc;
+
+	if (compute_db_instance_get(txn, a[0], &old) == -1)
+		return -1;
+	if (compute_db_instance_get(txn, a[0], &i) == -1) {
+		codec_clear(&schema_rec_instance, &old);
+		return -1;
+	}
+	free(i.vm_state);
+	free(i.task_state);
+	i.vm_state = strdup(a[1]);
+	i.task_state = a[2] ? strdup(a[2]) : NULL;
+	rc = compute_db_instance_put(txn, &i, &old);
+	codec_clear(&schema_rec_instance, &i);
+	codec_clear(&schema_rec_instance, &old);
+	return rc;
+}
+
+static void
+sf_state(int k, const char *vm, const char *task)
+{
+	const char *a[3] = { sf_ids[k], vm, task };
+
+	assert_int_equal(store_write(ctltest_store(T), sf_state_fn, a), 0);
+}
+
+/* GET /v2.1/servers?name=^sf[0-9]$&<q> as who at microversion mv (NULL:
+ * none): the servers as their digits, in the answer's order. */
+static const char *
+sf_list(enum ctltest_who who, const char *q, const char *mv)
+{
+	static char got[16];
+	char h[96], p[512];
+	json_t *a;
+	size_t n = 0;
+
+	snprintf(p, sizeof(p), "/v2.1/servers?name=%%5Esf%%5B0-9%%5D%%24%s%s",
+	    *q ? "&" : "", q);
+	snprintf(h, sizeof(h), "OpenStack-API-Version: compute %s\r\n",
+	    mv ? mv : "2.1");
+	ctltest_call(T, C, who, "GET", p, NULL, h);
+	ctltest_expect(T, 200, NULL);
+	a = ctltest_get(T, "servers");
+	for (size_t j = 0; j < json_array_size(a); j++) {
+		const char *id = json_string_value(json_object_get(
+		    json_array_get(a, j), "id"));
+
+		for (int k = 0; id && k < 6; k++)
+			if (strcmp(id, sf_ids[k]) == 0 && n + 1 < sizeof(got))
+				got[n++] = (char)('0' + k);
+	}
+	got[n] = '\0';
+	return got;
+}
+
+/* The servers of set (digits) in the order of all. */
+static const char *
+sf_sub(const char *all, const char *set)
+{
+	static char out[16];
+	size_t n = 0;
+
+	for (; *all; all++)
+		if (strchr(set, *all) != NULL)
+			out[n++] = *all;
+	out[n] = '\0';
+	return out;
+}
+
+static size_t
+sf_count(const char *table)
+{
+	struct store_txn *txn = NULL;
+	size_t n;
+
+	assert_int_equal(store_read_begin(ctltest_store(T), &txn), 0);
+	assert_int_equal(store_count(txn, table, &n), 0);
+	store_txn_end(&txn);
+	return n;
+}
+
+/*
+ * status= as Nova filters it (vm_state IN, task_state IN unless a default
+ * is among the statuses asked), answered through instances_by_state: the
+ * same servers in the same order as the unfiltered list, across state
+ * changes, markers, scopes and a delete; unknown statuses and DELETED as
+ * Nova answers them.
+ */
+static void
+test_servers_status_filter(void **state)
+{
+	char all[16], want[16], q[256];
+	const char *got;
+	size_t pages = 0;
+
+	(void)state;
+	snprintf(path, sizeof(path), "/v2.1/os-quota-sets/%s",
+	    T->project_id[CT_MEMBER]);
+	CT_CALL(T, C, CT_ADMIN, "PUT", path, "{\"quota_set\": {\"instances\": "
+	    "100}}", 200, NULL);
+	for (int k = 0; k < 6; k++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "sf%d", k);
+		server_new(name, sf_ids[k]);
+	}
+	sf_state(0, "active", NULL);
+	sf_state(1, "active", "rebooting");
+	sf_state(2, "stopped", NULL);
+	sf_state(3, "stopped", "resize_prep");
+	sf_state(4, "error", NULL);	/* as created: no host up */
+	sf_state(5, "resized", "resize_reverting");
+	snprintf(all, sizeof(all), "%s", sf_list(CT_MEMBER, "", NULL));
+	assert_int_equal(strlen(all), 6);
+
+	assert_string_equal(sf_list(CT_MEMBER, "status=ACTIVE", NULL),
+	    sf_sub(all, "01"));
+	assert_string_equal(sf_list(CT_MEMBER, "status=active", NULL),
+	    sf_sub(all, "01"));
+	assert_string_equal(sf_list(CT_MEMBER, "status=REBOOT", NULL),
+	    sf_sub(all, "1"));
+	assert_string_equal(sf_list(CT_MEMBER, "status=SHUTOFF", NULL),
+	    sf_sub(all, "23"));
+	assert_string_equal(sf_list(CT_MEMBER, "status=RESIZE", NULL),
+	    sf_sub(all, "3"));
+	assert_string_equal(sf_list(CT_MEMBER, "status=VERIFY_RESIZE", NULL),
+	    sf_sub(all, "5"));
+	assert_string_equal(sf_list(CT_MEMBER, "status=REVERT_RESIZE", NULL),
+	    sf_sub(all, "5"));
+	assert_string_equal(sf_list(CT_MEMBER, "status=ERROR", NULL),
+	    sf_sub(all, "4"));
+	assert_string_equal(sf_list(CT_MEMBER, "status=BUILD", NULL), "");
+	/* several: a default among them drops the task filter */
+	assert_string_equal(sf_list(CT_MEMBER, "status=SHUTOFF&status=REBOOT",
+	    NULL), sf_sub(all, "0123"));
+	assert_string_equal(sf_list(CT_MEMBER, "status=REBOOT&status=RESIZE",
+	    NULL), sf_sub(all, "13"));
+	/* the detail view shows each one's own status */
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers/detail?status=RESIZE&"
+	    "name=%5Esf3%24", NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "servers.0.status"), "RESIZE");
+	/* scopes: another project sees none; all_tenants and project_id */
+	assert_string_equal(sf_list(CT_OTHER, "status=SHUTOFF", NULL), "");
+	assert_string_equal(sf_list(CT_ADMIN, "all_tenants=1&status=SHUTOFF",
+	    NULL), sf_sub(all, "23"));
+	snprintf(q, sizeof(q), "all_tenants=1&status=SHUTOFF&project_id=%s",
+	    T->project_id[CT_MEMBER]);
+	assert_string_equal(sf_list(CT_ADMIN, q, NULL), sf_sub(all, "23"));
+	snprintf(q, sizeof(q), "all_tenants=1&status=SHUTOFF&project_id=%s",
+	    T->project_id[CT_OTHER]);
+	assert_string_equal(sf_list(CT_ADMIN, q, NULL), "");
+
+	/* pages of one follow the marker; the last page has no next link */
+	snprintf(want, sizeof(want), "%s", sf_sub(all, "0123"));
+	q[0] = '\0';
+	{
+		char seen[16] = "", marker[64] = "";
+
+		for (;;) {
+			snprintf(q, sizeof(q), "status=SHUTOFF&status=REBOOT&"
+			    "limit=1%s%s", *marker ? "&marker=" : "", marker);
+			got = sf_list(CT_MEMBER, q, NULL);
+			strcat(seen, got);
+			pages++;
+			if (ctltest_get(T, "servers_links") == NULL)
+				break;
+			assert_int_equal(strlen(got), 1);
+			assert_true(pages < 8);
+			snprintf(marker, sizeof(marker), "%s",
+			    sf_ids[got[0] - '0']);
+		}
+		assert_string_equal(seen, want);
+		assert_int_equal(pages, 4);
+	}
+	/* a marker the filter does not match is a place in the order */
+	snprintf(q, sizeof(q), "status=SHUTOFF&marker=%s", sf_ids[4]);
+	assert_string_equal(sf_list(CT_MEMBER, q, NULL),
+	    sf_sub(strchr(all, '4') + 1, "23"));
+
+	/* statuses Nova does not know: an empty list below 2.38 (a 400
+	 * from it, above this service's maximum); DELETED alone: admins
+	 * only, and none are kept */
+	assert_string_equal(sf_list(CT_MEMBER, "status=BOGUS", NULL), "");
+	assert_string_equal(sf_list(CT_MEMBER, "status=UNKNOWN", "2.33"), "");
+	assert_string_equal(sf_list(CT_MEMBER, "status=", NULL), "");
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?status=DELETED", NULL,
+	    403, "Only administrators may list deleted instances");
+	assert_string_equal(sf_list(CT_ADMIN, "all_tenants=1&status=DELETED",
+	    NULL), "");
+	/* DELETED with another: the other's servers */
+	assert_string_equal(sf_list(CT_MEMBER, "status=DELETED&status=ERROR",
+	    NULL), sf_sub(all, "4"));
+	/* nothing changed by the refusals */
+	assert_string_equal(sf_list(CT_MEMBER, "", NULL), all);
+
+	/* state changes move the servers between the filters' answers */
+	sf_state(2, "active", NULL);
+	sf_state(1, "active", NULL);
+	assert_string_equal(sf_list(CT_MEMBER, "status=SHUTOFF", NULL),
+	    sf_sub(all, "3"));
+	assert_string_equal(sf_list(CT_MEMBER, "status=ACTIVE", NULL),
+	    sf_sub(all, "012"));
+	assert_string_equal(sf_list(CT_MEMBER, "status=REBOOT", NULL), "");
+	/* a deleted server leaves them */
+	snprintf(path, sizeof(path), "/v2.1/servers/%s", sf_ids[4]);
+	CT_CALL(T, C, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+	assert_string_equal(sf_list(CT_MEMBER, "status=ERROR", NULL), "");
+	assert_string_equal(sf_list(CT_MEMBER, "status=ERROR&status=ACTIVE",
+	    NULL), sf_sub(all, "012"));
+	/* every instance of the controller has its two entries */
+	assert_int_equal(sf_count(T_INSTANCES_BY_STATE),
+	    2 * sf_count(T_INSTANCES));
+}
+
 int
 main(void)
 {
@@ -3151,6 +3376,7 @@ main(void)
 		cmocka_unit_test(test_resize),
 		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_microversions),
+		cmocka_unit_test(test_servers_status_filter),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
