@@ -712,10 +712,23 @@ setopt_int(void *s, int opt, int v, const char *name)
 
 /* Options both sides share: bounded linger, inbound size cap (applied
  * before authentication too), queues, heartbeats, handshake deadline. */
-/* Per-agent inbound queue on the controller: with max_msg_size it bounds
- * what one (authenticated) agent can make the controller hold. The bus
- * thread drains it continuously, so a short queue costs nothing. */
-#define SERVER_RCVHWM	64
+/*
+ * Per-agent inbound queue on the controller: with max_msg_size it bounds
+ * what one (authenticated) agent can make the controller hold. libzmq
+ * reads a frame into a decode buffer of 8 KiB plus reference counts (18
+ * KiB from malloc) and a frame under 8 KiB points into it, so every
+ * frame queued here pins a whole buffer until the bus thread reads it:
+ * at 64 a lagging bus thread (its writes wait for commits) had 1,000
+ * agents pin 485 MiB (docs/PERFORMANCE.md, "Memory, split"). A full
+ * queue drops nothing: libzmq stops reading that connection until the
+ * bus thread has read the queue down to half, so further frames wait in
+ * the kernel's socket buffers and the agent's send queue (its SNDHWM;
+ * beyond that its sends fail and are retried as the protocol does). The
+ * cost: while the connection is not read, the agent's ZMTP pings are not
+ * answered either, so a bus thread that stalls for three of the agent's
+ * heartbeat intervals with this queue full makes the agent reconnect.
+ */
+#define SERVER_RCVHWM	8
 
 static int
 setopts_common(struct bus *b, void *s)
