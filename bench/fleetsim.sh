@@ -51,7 +51,9 @@
 #   inspection), DASH_HOOK (a command: the controller also serves the
 #   dashboard, and after the last checkpoint the command runs with the
 #   page's URL, the controller's pid, AGENTS and the servers held as
-#   arguments; then the script ends: bench/dashboard_bench.sh), ARENAS
+#   arguments; then the script ends: bench/dashboard_bench.sh), MEM_EVERY
+#   (seconds: a memory line during the creates, with the recon queue),
+#   LOG (a path: the controller's log is copied there at the end), ARENAS
 #   (1: malloc's in-use bytes per arena at each memory line, with gdb;
 #   the controller stops for a few seconds each time). Every wait is bounded (MAX_WAIT
 #   seconds, default 900).
@@ -77,6 +79,7 @@ PIDS=()
 cleanup() {
 	for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
+	[ -z "${LOG:-}" ] || cp "$W/ctl.log" "$LOG" 2>/dev/null || true
 	rm -rf "$W"
 }
 trap cleanup EXIT
@@ -205,7 +208,9 @@ mem() {
 	    "$((hin / 1048576)) MiB, free kept $((hfree / 1048576)) MiB," \
 	    "$ar arenas; LMDB map used $((map / 1048576)) MiB; libzmq at" \
 	    "$AGENTS peers ($fin frames in, $fout out each: $ZPM_KIB KiB" \
-	    "per peer) $z MiB; ours (heap in use - libzmq) $((hin / 1048576 - z)) MiB"
+	    "per peer) $z MiB; ours (heap in use - libzmq) $((hin / 1048576 - z)) MiB;" \
+	    "recon queue $(mval tinystack_recon_queue_events) events" \
+	    "($(mval 'tinystack_recon_reports_total{outcome="superseded"}') superseded); peak $(hwm "$CPID")"
 	if [ -n "${ARENAS:-}" ]; then
 		gdb -p "$CPID" -batch -x "$HERE/heap_arenas.py" 2>/dev/null |
 		    sed -n '/^arena  in use/,/^all arenas/p' > "$W/arenas.txt"
@@ -213,6 +218,20 @@ mem() {
 		    END { printf "  by arena (gdb): libzmq I/O thread %.1f MiB, " \
 		    "the other arenas %.1f MiB\n", z, a - z }' "$W/arenas.txt"
 	fi
+}
+# memtick SERVERS: one line during the creates (MEM_EVERY seconds apart).
+memtick() {
+	local r a
+	read -r r a < <(awk '/^Rss:/ { r = $2 } /^Anonymous:/ { a = $2 }
+	    END { print r, a }' "/proc/$CPID/smaps_rollup")
+	curl -s -o "$W/tick.txt" "http://127.0.0.1:$MP/metrics"
+	awk -v s="$1" -v r="$r" -v a="$a" '
+	    $1 == "tinystack_recon_queue_events" { q = $2 }
+	    $1 == "tinystack_recon_reports_total{outcome=\"superseded\"}" { x = $2 }
+	    $1 == "tinystack_process_heap_inuse_bytes" { h = $2 }
+	    END { printf "  %d servers: Rss %d MiB, anonymous %d, heap in use %d; " \
+	    "recon queue %s (superseded %s)\n", s, r / 1024, a / 1024,
+	    h / 1048576, q, x }' "$W/tick.txt"
 }
 all_up() { [ "$(m service list | grep -c '| up ')" -ge "$AGENTS" ]; }
 wait_for "$MAX_WAIT" all_up
@@ -283,7 +302,12 @@ fill() {
 	    "http://127.0.0.1:$CP/v2.1/servers" > "$W/create.txt" &
 	wpid=$!
 	PIDS+=("$wpid")
-	while kill -0 "$wpid" 2>/dev/null && [ "$(total)" -lt "$target" ]; do
+	local tick=$SECONDS n
+	while kill -0 "$wpid" 2>/dev/null && n=$(total) && [ "$n" -lt "$target" ]; do
+		if [ -n "${MEM_EVERY:-}" ] && [ $((SECONDS - tick)) -ge "$MEM_EVERY" ]; then
+			tick=$SECONDS
+			memtick "$n"
+		fi
 		sleep 0.5
 	done
 	kill -INT "$wpid" 2>/dev/null || true

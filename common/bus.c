@@ -712,9 +712,21 @@ setopt_int(void *s, int opt, int v, const char *name)
 
 /* Options both sides share: bounded linger, inbound size cap (applied
  * before authentication too), queues, heartbeats, handshake deadline. */
-/* Per-agent inbound queue on the controller: with max_msg_size it bounds
- * what one (authenticated) agent can make the controller hold. The bus
- * thread drains it continuously, so a short queue costs nothing. */
+/*
+ * Per-agent inbound queue on the controller: with max_msg_size it bounds
+ * what one (authenticated) agent can make the controller hold. libzmq
+ * reads a frame into a decode buffer of 8 KiB plus reference counts (18
+ * KiB from malloc) and a frame under 8 KiB points into it, so every frame
+ * queued here pins a whole buffer until the bus thread reads it (1,000
+ * agents pinned 485 MiB while the bus thread lagged: docs/PERFORMANCE.md,
+ * "Memory, split"). Not lower: a full queue makes libzmq stop reading the
+ * connection, and with Debian's libzmq 4.3.4 both fleetsim runs at 8 lost
+ * the controller to SIGABRT ("Assertion failed: !_io_error
+ * (src/stream_engine_base.cpp:331)" in the one whose log was kept; likely
+ * a stopped connection that failed meanwhile, its agent's ZMTP pings
+ * unanswered: docs/PERFORMANCE.md, "Memory, part 2"). The queue must stay
+ * short of full instead: the bus thread should not lag.
+ */
 #define SERVER_RCVHWM	64
 
 static int

@@ -536,6 +536,8 @@ static const struct {
 	    "Servers placed on the host (running_vms)." },
 };
 
+static void	recon_metrics(struct recon *, struct buf *);
+
 void
 compute_metrics_collect(struct buf *out, void *arg)
 {
@@ -544,6 +546,7 @@ compute_metrics_collect(struct buf *out, void *arg)
 	size_t up = 0, down = 0, disabled = 0;
 	char id[16];
 
+	recon_metrics(svc->recon, out);
 	if (hosts_read(svc, &hs, false) == -1) {
 		log_warnx("metrics: hypervisors: %s", err_msg());
 		return;
@@ -603,6 +606,33 @@ compute_metrics_collect(struct buf *out, void *arg)
 	metrics_write_sample(out, "tinystack_hypervisors",
 	    (const char *[]){ "state", "disabled", NULL }, (double)disabled);
 	hosts_free(&hs);
+}
+
+/* The recon thread's backlog: what it holds in memory when it lags. */
+static void
+recon_metrics(struct recon *r, struct buf *out)
+{
+	struct recon_stats rs;
+
+	if (r == NULL)
+		return;
+	recon_stats(r, &rs);
+	metrics_write_family(out, "tinystack_recon_queue_events",
+	    METRICS_GAUGE, "Events (heartbeat reports, agents' replies) "
+	    "waiting for the reconciler thread.");
+	metrics_write_sample(out, "tinystack_recon_queue_events", NULL,
+	    (double)rs.queued);
+	metrics_write_family(out, "tinystack_recon_reports_total",
+	    METRICS_COUNTER, "Heartbeat reports not reconciled: skipped (the "
+	    "host was as it should be and reported the same guests) or "
+	    "superseded (a newer report of the host replaced it in the "
+	    "queue).");
+	metrics_write_sample(out, "tinystack_recon_reports_total",
+	    (const char *[]){ "outcome", "skipped", NULL },
+	    (double)rs.reports_skipped);
+	metrics_write_sample(out, "tinystack_recon_reports_total",
+	    (const char *[]){ "outcome", "superseded", NULL },
+	    (double)rs.reports_superseded);
 }
 
 /* The host of {hypervisor_id} (an integer id). */

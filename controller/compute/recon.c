@@ -117,7 +117,9 @@ struct sent {
 	struct sent	*next;
 };
 
-enum ev_kind { EV_STATE, EV_REPORT, EV_PREPARED };
+/* EV_SUPERSEDED: a report a newer one of the same host replaced while
+ * both were queued (enqueue_report). */
+enum ev_kind { EV_STATE, EV_REPORT, EV_PREPARED, EV_SUPERSEDED };
 
 /* A live migration's target that answered instance_migrate_prepare: its
  * paths go into the instance_migrate to the source. Memory only: after a
@@ -138,6 +140,9 @@ struct prep {
 	struct prep	*next;
 };
 
+/* A reported guest. Its NICs and volumes point into the report's pool
+ * (struct ev): inline arrays of the maxima made every guest 1.3 KB, and a
+ * lagging recon thread holds a report per host. */
 struct rguest {
 	char		 uuid[CODEC_UUID_LEN + 1];
 	uint32_t	 power;
@@ -145,11 +150,11 @@ struct rguest {
 	int		 ours;		/* name starts with instance- */
 	int		 seen;
 	int		 has_macs;	/* the report listed its NICs */
-	size_t		 nmacs;
-	char		 macs[32][18];	/* guest.macs max=32 */
+	size_t		 nmacs;		/* guest.macs max=32 */
+	char		(*macs)[18];
 	int		 has_vols;	/* the report listed its volumes */
-	size_t		 nvols;
-	char		 vols[16][CODEC_UUID_LEN + 1];	/* guest.volumes max=16 */
+	size_t		 nvols;		/* guest.volumes max=16 */
+	char		(*vols)[CODEC_UUID_LEN + 1];
 };
 
 struct ev {
@@ -160,8 +165,11 @@ struct ev {
 	struct msg_instance_migrate_prepared *prepared;	/* EV_PREPARED */
 	struct rguest		*guests;	/* EV_REPORT, owned */
 	size_t			 nguests;
+	char			*pool;		/* EV_REPORT: the guests' NICs and
+						 * volumes, owned */
 	int			 hello;
 	uint64_t		 sum;		/* EV_REPORT: report_sum() */
+	uint64_t		 seq;		/* r->posted once queued */
 };
 
 /*
@@ -181,6 +189,11 @@ struct calm {
 	int64_t			 at;		/* monotonic ms of the pass */
 	int			 quiet;
 	unsigned		 pending;
+	/* The host's newest report in the queue, valid while queued_seq >
+	 * r->taken (the recon thread has not taken it): a newer report
+	 * replaces it there (enqueue_report). */
+	struct ev		*queued;
+	uint64_t		 queued_seq;
 	char			 host[];
 };
 
@@ -239,7 +252,10 @@ struct recon {
 	pthread_cond_t		 done_cond;	/* events processed, console */
 	int			 stop;
 	struct ev		*head, *tail;
-	uint64_t		 posted, processed;
+	/* Events queued, taken off the queue by the recon thread, and
+	 * processed, since the start: an event is in the queue while its seq
+	 * is above taken. */
+	uint64_t		 posted, taken, processed;
 	struct sent		*sent[SENT_BUCKETS];
 	struct prep		*preps;		/* lock */
 	struct calm		*calm[CALM_BUCKETS];	/* lock */
@@ -3546,6 +3562,7 @@ ev_free(struct ev *e)
 	codec_free(&schema_msg_instance_migrate_prepared,
 	    (void **)&e->prepared);
 	free(e->guests);
+	free(e->pool);
 	free(e);
 }
 
@@ -3570,6 +3587,8 @@ process(struct recon *r, struct ev *list)
 			n = 0;
 		} else if (e->kind == EV_PREPARED) {
 			process_prepared(r, e);
+			ev_free(e);
+		} else if (e->kind == EV_SUPERSEDED) {
 			ev_free(e);
 		} else {
 			process_report(r, e);
@@ -3602,6 +3621,7 @@ run(void *arg)
 		}
 		if (list != NULL) {
 			r->head = r->tail = NULL;
+			r->taken = n;
 			pthread_mutex_unlock(&r->lock);
 			process(r, list);
 			pthread_mutex_lock(&r->lock);
@@ -3626,17 +3646,63 @@ run(void *arg)
 	return NULL;
 }
 
+/* Lock held. */
 static void
-enqueue(struct recon *r, struct ev *e)
+append(struct recon *r, struct ev *e)
 {
-	pthread_mutex_lock(&r->lock);
 	if (r->tail)
 		r->tail->next = e;
 	else
 		r->head = e;
 	r->tail = e;
-	r->posted++;
+	e->seq = ++r->posted;
 	pthread_cond_signal(&r->cond);
+}
+
+static void
+enqueue(struct recon *r, struct ev *e)
+{
+	pthread_mutex_lock(&r->lock);
+	append(r, e);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/*
+ * A report goes to the back of the queue and takes the place of the
+ * host's older report still there: when the recon thread lags (a pass per
+ * report, heartbeats every report_interval from every host), the queue
+ * holds at most one report per host instead of growing by a fleet's worth
+ * every interval (a pass reads every instance of the host: at 87 guests a
+ * host, on a loaded machine, the thread fell behind for good). Reports are level-triggered: the newer one
+ * says all the older one did; it is queued behind the replies that came
+ * between them, as the agent sent them, and keeps the older one's hello.
+ */
+static void
+enqueue_report(struct recon *r, struct ev *e)
+{
+	struct calm *c;
+
+	pthread_mutex_lock(&r->lock);
+	c = calm_of(r, e->host, 0);
+	if (c != NULL && c->queued != NULL && c->queued_seq > r->taken) {
+		struct ev *old = c->queued;
+
+		old->kind = EV_SUPERSEDED;
+		e->hello |= old->hello;
+		free(old->guests);
+		free(old->pool);
+		old->guests = NULL;
+		old->pool = NULL;
+		old->nguests = 0;
+		if (c->pending > 0)	/* counted by calm_skip(), never run */
+			c->pending--;
+		r->st.reports_superseded++;
+	}
+	append(r, e);
+	if (c != NULL) {
+		c->queued = e;
+		c->queued_seq = e->seq;
+	}
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -3657,6 +3723,7 @@ recon_sync(struct recon *r)
 		struct ev *list = r->head;
 
 		r->head = r->tail = NULL;
+		r->taken = r->posted;
 		pthread_mutex_unlock(&r->lock);
 		process(r, list);
 		pthread_mutex_lock(&r->lock);
@@ -3760,6 +3827,7 @@ recon_stats(struct recon *r, struct recon_stats *s)
 {
 	pthread_mutex_lock(&r->lock);
 	*s = r->st;
+	s->queued = r->posted - r->taken;
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -3938,6 +4006,7 @@ recon_host_report(struct recon *r, const char *host,
 {
 	struct ev *e;
 	uint64_t sum;
+	size_t pool = 0;
 
 	/* At once, not through the recon thread's batch: the agent is alive
 	 * now, whatever the store manages to record of it. */
@@ -3945,14 +4014,24 @@ recon_host_report(struct recon *r, const char *host,
 	sum = report_sum(gs, n);
 	if (calm_skip(r, host, sum, hello))
 		return;
+	for (size_t k = 0; k < n; k++) {
+		if (gs[k].macs.items != NULL && gs[k].macs.n <= 32)
+			pool += gs[k].macs.n * 18;
+		if (gs[k].volumes.items != NULL && gs[k].volumes.n <= 16)
+			pool += gs[k].volumes.n * (CODEC_UUID_LEN + 1);
+	}
 	e = calloc(1, sizeof(*e));
 	if (e == NULL || (e->guests = calloc(n ? n : 1,
-	    sizeof(*e->guests))) == NULL) {
+	    sizeof(*e->guests))) == NULL || (pool > 0 &&
+	    (e->pool = malloc(pool)) == NULL)) {
+		if (e != NULL)
+			free(e->guests);
 		free(e);
 		calm_drop(r, host);
 		log_warnx("recon: out of memory; report of %s dropped", host);
 		return;
 	}
+	pool = 0;
 	e->kind = EV_REPORT;
 	e->hello = hello;
 	e->sum = sum;
@@ -3966,6 +4045,10 @@ recon_host_report(struct recon *r, const char *host,
 		if (gs[k].macs.items != NULL && gs[k].macs.n <= 32) {
 			e->guests[k].has_macs = 1;
 			e->guests[k].nmacs = gs[k].macs.n;
+			if (gs[k].macs.n > 0)	/* (no pool: no NULL + 0) */
+				e->guests[k].macs = (char (*)[18])
+				    (e->pool + pool);
+			pool += gs[k].macs.n * 18;
 			for (size_t m = 0; m < gs[k].macs.n; m++)
 				snprintf(e->guests[k].macs[m], 18, "%s",
 				    gs[k].macs.items[m]);
@@ -3973,6 +4056,10 @@ recon_host_report(struct recon *r, const char *host,
 		if (gs[k].volumes.items != NULL && gs[k].volumes.n <= 16) {
 			e->guests[k].has_vols = 1;
 			e->guests[k].nvols = gs[k].volumes.n;
+			if (gs[k].volumes.n > 0)
+				e->guests[k].vols = (char (*)
+				    [CODEC_UUID_LEN + 1])(e->pool + pool);
+			pool += gs[k].volumes.n * (CODEC_UUID_LEN + 1);
 			for (size_t m = 0; m < gs[k].volumes.n; m++)
 				snprintf(e->guests[k].vols[m],
 				    sizeof(e->guests[k].vols[m]), "%s",
@@ -3984,7 +4071,7 @@ recon_host_report(struct recon *r, const char *host,
 	e->nguests = n;
 	if (n > 1)
 		qsort(e->guests, n, sizeof(*e->guests), cmp_rguest);
-	enqueue(r, e);
+	enqueue_report(r, e);
 }
 
 /* Post a question to host and wait for the waiter's answer. */

@@ -362,6 +362,11 @@ struct recon_stats {
 	 * which found the host as it should be, and nothing of the host
 	 * changed since (recon_host_report). */
 	uint64_t	reports_skipped;
+	/* Reports replaced in the queue by a newer one of the same host
+	 * before the recon thread took them (the thread lagged). */
+	uint64_t	reports_superseded;
+	/* Events waiting for the recon thread (reports, replies) now. */
+	uint64_t	queued;
 };
 void		 recon_stats(struct recon *, struct recon_stats *);
 
