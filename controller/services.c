@@ -35,6 +35,7 @@ struct service_def {
 	enum apierr_service		 service;
 	const struct http_route		*routes;
 	const struct policy_default	*policy;
+	size_t				 conn_memory;	/* 0: the server's */
 	request_target_fn		 target;	/* NULL: empty */
 	/* The request layer's token checker, called with the handle. */
 	request_authenticate_fn		 authenticate;
@@ -273,6 +274,7 @@ static const struct service_def defs[] = {
 		.service = APIERR_IMAGE,
 		.routes = image_routes,
 		.policy = image_policy_defaults,
+		.conn_memory = IMAGE_CONN_MEMORY,
 		.new = image_hook_new,
 		.free = image_hook_free,
 	},
@@ -453,6 +455,7 @@ services_new(const struct services_env *env)
 		s->listeners[i].service = d->service;
 		s->listeners[i].routes = d->routes;
 		s->listeners[i].app = s->svc[i];
+		s->listeners[i].conn_memory = d->conn_memory;
 		if (d->target != NULL)
 			request_set_target(s->request, d->service, d->target);
 		if (d->authenticate != NULL)

@@ -2055,6 +2055,12 @@ http_server_new(const struct http_opts *opts)
 	    (srv->tls_key = read_pem(opts->tls_key_file)) == NULL))
 		goto fail;
 	for (i = 0; i < opts->nlisteners; i++) {
+		if (opts->listeners[i].conn_memory != 0 &&
+		    opts->listeners[i].conn_memory < MIN_CONN_MEMORY) {
+			err_set(TS_ECONFIG, "http: connection memory limit "
+			    "below %d", MIN_CONN_MEMORY);
+			goto fail;
+		}
 		srv->l[i].srv = srv;
 		srv->l[i].cfg = opts->listeners[i];
 		srv->l[i].port = opts->listeners[i].port;
@@ -2109,7 +2115,8 @@ start_listener(struct http_server *srv, struct listener *l)
 	    MHD_OPTION_CONNECTION_LIMIT, srv->o.max_connections,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->o.per_ip_connections,
 	    MHD_OPTION_CONNECTION_TIMEOUT, srv->o.conn_timeout,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, srv->o.conn_memory_limit,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, l->cfg.conn_memory != 0 ?
+	    l->cfg.conn_memory : srv->o.conn_memory_limit,
 	    MHD_OPTION_SIGPIPE_HANDLED_BY_APP, srv->o.sigpipe_ignored ? 1 : 0,
 	    MHD_OPTION_ARRAY, extra,
 	    MHD_OPTION_END);

@@ -154,6 +154,9 @@ struct http_listener {
 	enum apierr_service	 service;	/* error body shape, request id headers */
 	const struct http_route	*routes;	/* static, HTTP_ROUTE_END-terminated */
 	void			*app;		/* handlers' context: http_req_app() */
+	/* MHD pool per connection on this port, so also the largest read
+	 * and streamed chunk; 0 = http_opts.conn_memory_limit. */
+	size_t			 conn_memory;
 };
 
 #define HTTP_MAX_LISTENERS	8

@@ -917,11 +917,11 @@ assert_error(const struct hresp *r, enum apierr_service svc, int status,
 /* ---- fixtures --------------------------------------------------------- */
 
 static const struct http_listener listeners[L_COUNT] = {
-	[L_IDENTITY] = { 0, APIERR_IDENTITY, identity_routes, NULL },
-	[L_COMPUTE] = { 0, APIERR_COMPUTE, compute_routes, NULL },
-	[L_IMAGE] = { 0, APIERR_IMAGE, image_routes, NULL },
-	[L_VOLUME] = { 0, APIERR_VOLUME, volume_routes, NULL },
-	[L_NETWORK] = { 0, APIERR_NETWORK, network_routes, NULL },
+	[L_IDENTITY] = { 0, APIERR_IDENTITY, identity_routes, NULL, 0 },
+	[L_COMPUTE] = { 0, APIERR_COMPUTE, compute_routes, NULL, 0 },
+	[L_IMAGE] = { 0, APIERR_IMAGE, image_routes, NULL, 0 },
+	[L_VOLUME] = { 0, APIERR_VOLUME, volume_routes, NULL, 0 },
+	[L_NETWORK] = { 0, APIERR_NETWORK, network_routes, NULL, 0 },
 };
 
 static int
@@ -2209,7 +2209,7 @@ test_config_errors(void **state)
 	};
 	const struct http_route *bad[] = { dup, badpat, twice, nohandler,
 	    nostream, lower };
-	struct http_listener l = { 0, APIERR_IDENTITY, NULL, NULL };
+	struct http_listener l = { 0, APIERR_IDENTITY, NULL, NULL, 0 };
 	struct http_opts o = { .listeners = &l, .nlisteners = 1 };
 	struct http_server *s;
 	size_t i;
@@ -2243,8 +2243,8 @@ test_config_errors(void **state)
 	/* a busy port fails start, all or none */
 	{
 		struct http_listener two[2] = {
-			{ port[L_IDENTITY], APIERR_IDENTITY, ok, NULL },
-			{ 0, APIERR_COMPUTE, ok, NULL },
+			{ port[L_IDENTITY], APIERR_IDENTITY, ok, NULL, 0 },
+			{ 0, APIERR_COMPUTE, ok, NULL, 0 },
 		};
 
 		o.bind = "127.0.0.1";
@@ -2322,7 +2322,7 @@ test_ipv6_and_restart(void **state)
 		{ "GET", "/v3", h_v3, NULL, ROUTE_NO_AUTH, 0, NULL },
 		HTTP_ROUTE_END
 	};
-	struct http_listener l = { 0, APIERR_IDENTITY, routes, NULL };
+	struct http_listener l = { 0, APIERR_IDENTITY, routes, NULL, 0 };
 	struct http_opts o = { .bind = "::1", .listeners = &l,
 	    .nlisteners = 1, .threads = 1 };
 	struct sockaddr_in6 sa = { .sin6_family = AF_INET6 };
@@ -2377,7 +2377,7 @@ begun_count(void)
 static void
 test_stop_aborts_stream(void **state)
 {
-	struct http_listener l = { 0, APIERR_IMAGE, image_routes, NULL };
+	struct http_listener l = { 0, APIERR_IMAGE, image_routes, NULL, 0 };
 	struct http_opts o = { .listeners = &l, .nlisteners = 1,
 	    .threads = 2, .authenticate = authenticate };
 	struct http_server *s;
@@ -2473,7 +2473,7 @@ test_tls(void **state)
 		{ "GET", "/v3/users/{user_id}", h_user_get, NULL, 0, 0, NULL },
 		HTTP_ROUTE_END
 	};
-	struct http_listener l = { 0, APIERR_IDENTITY, routes, NULL };
+	struct http_listener l = { 0, APIERR_IDENTITY, routes, NULL, 0 };
 	struct http_opts o = { .listeners = &l, .nlisteners = 1,
 	    .threads = 2, .authenticate = authenticate,
 	    .auth_uri = "https://keystone.example:5000" };

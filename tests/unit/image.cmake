@@ -3,7 +3,8 @@
 # marker pagination over a real LMDB store).
 set(CTL ${CMAKE_SOURCE_DIR}/controller)
 
-ts_unit_test(image_md5_test SOURCES ${CTL}/image/image_hash.c LIBS PkgConfig::SODIUM)
+ts_unit_test(image_md5_test SOURCES ${CTL}/image/image_hash.c
+  LIBS PkgConfig::SODIUM PkgConfig::GNUTLS)
 if(TARGET image_md5_test)
   target_include_directories(image_md5_test PRIVATE ${CTL})
 endif()
@@ -12,7 +13,7 @@ ts_unit_test(image_store_test
   SOURCES ${CTL}/image/image_store.c ${CTL}/image/image_hash.c ${C}/imgfmt.c ${C}/codec.c
           ${TS_GEN_SOURCES}
   ${C}/buf.c ${C}/uuid.c
-  LIBS PkgConfig::SODIUM PkgConfig::MSGPACK)
+  LIBS PkgConfig::SODIUM PkgConfig::MSGPACK PkgConfig::GNUTLS)
 if(TARGET image_store_test)
   target_include_directories(image_store_test PRIVATE ${CTL})
 endif()

@@ -5,12 +5,13 @@
  * digest whatever the sizes of the pieces fed (one byte, odd sizes, one
  * call). Expected values for the non-RFC inputs come from Python's hashlib.
  *
- * SHA-512 against the FIPS 180-4 examples ("abc", the empty string, the
- * 896-bit two-block message, a million 'a's), and against libsodium on
+ * SHA-512 (GnuTLS's) against the FIPS 180-4 examples ("abc", the empty
+ * string, the 896-bit two-block message, a million 'a's), and against
+ * libsodium on
  * every length up to 1,300 bytes (the padding boundaries at 111/112/127/
- * 128 and the four-block batches the AVX2 path takes, 512 bytes, with
- * one to three blocks left for the scalar path) and on 1 MB fed in
- * pieces of many sizes (pieces that split blocks and batches).
+ * 128 and multi-block batches) and on 1 MB fed in pieces of many sizes
+ * (pieces that split blocks and batches); a context dropped mid-stream
+ * is released.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -149,9 +150,10 @@ sha512_hex(const void *data, size_t len, char out[2 * IMAGE_SHA512_LEN + 1])
 	struct image_sha512 s;
 	uint8_t d[IMAGE_SHA512_LEN];
 
-	image_hash_sha512_init(&s);
+	assert_int_equal(image_hash_sha512_init(&s), 0);
 	image_hash_sha512_update(&s, data, len);
-	image_hash_sha512_final(&s, d);
+	assert_int_equal(image_hash_sha512_final(&s, d), 0);
+	assert_null(s.h);
 	image_hash_hex(d, sizeof(d), out);
 }
 
@@ -214,16 +216,36 @@ test_sha512_vs_libsodium(void **state)
 	crypto_hash_sha512(d, buf, len);
 	image_hash_hex(d, sizeof(d), want);
 	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-		image_hash_sha512_init(&s);
+		assert_int_equal(image_hash_sha512_init(&s), 0);
 		for (off = 0; off < len; off += n) {
 			n = steps[i] < len - off ? steps[i] : len - off;
 			image_hash_sha512_update(&s, buf + off, n);
 		}
-		image_hash_sha512_final(&s, d);
+		assert_int_equal(image_hash_sha512_final(&s, d), 0);
 		image_hash_hex(d, sizeof(d), out);
 		assert_string_equal(out, want);
 	}
 	free(buf);
+}
+
+/* A context dropped mid-stream (an abandoned upload) is released by
+ * clear, which a finalised or zeroed context also takes (ASan builds
+ * check the handle does not leak). */
+static void
+test_sha512_clear(void **state)
+{
+	struct image_sha512 s = { 0 };
+	uint8_t d[IMAGE_SHA512_LEN];
+
+	image_hash_sha512_clear(&s);
+	assert_int_equal(image_hash_sha512_init(&s), 0);
+	image_hash_sha512_update(&s, "abc", 3);
+	image_hash_sha512_clear(&s);
+	assert_null(s.h);
+	image_hash_sha512_clear(&s);
+	assert_int_equal(image_hash_sha512_init(&s), 0);
+	assert_int_equal(image_hash_sha512_final(&s, d), 0);
+	image_hash_sha512_clear(&s);
 }
 
 int
@@ -237,6 +259,7 @@ main(void)
 		cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_sha512_fips),
 		cmocka_unit_test(test_sha512_vs_libsodium),
+		cmocka_unit_test(test_sha512_clear),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
