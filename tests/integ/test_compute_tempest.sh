@@ -15,11 +15,11 @@
 # min_compute_nodes = 2, as the two agents are) and server backups
 # (createBackup with rotation, the agents uploading to the image API) run
 # here, with the multinode scenario (a server on each host by
-# "zone:host"). Live migration's classes are selected and skip
-# themselves (live_migration = false, printed with the skips): libvirt's
+# "zone:host"). Live migration's classes are not selected here: libvirt's
 # test driver keeps each agent's guests in its own process, so there is
-# no guest to move between them (integ.guest_* live-migrate real
-# guests). Not here: volume attach (another issue). The images
+# no guest to move between them; they run (and pass) in
+# integ.guest_volume_e2e against two real hosts with TCG guests. Not
+# here: volume attach (another issue). The images
 # classes run through the compute API's image proxy (/v2.1/images and
 # its metadata, 2.1-2.35) with the snapshots they make. The VNC console
 # (vnc_console): libvirt's test driver runs no guest, so no VNC server
@@ -60,8 +60,6 @@ tempest.api.compute.servers.test_attach_interfaces.AttachInterfacesTestJSON
 tempest.api.compute.admin.test_migrations.MigrationsAdminTest
 tempest.api.compute.admin.test_servers_negative.ServersAdminNegativeTestJSON
 tempest.scenario.test_server_multinode.TestServerMultinode
-tempest.api.compute.admin.test_live_migration.LiveMigrationTest
-tempest.api.compute.admin.test_live_migration_negative.LiveMigrationNegativeTest
 tempest.api.compute.images.test_images.ImagesTestJSON
 tempest.api.compute.images.test_images_negative.ImagesNegativeTestJSON
 tempest.api.compute.images.test_images_negative.ImagesDeleteNegativeTestJSON

@@ -35,16 +35,23 @@
 #  - deleting the attached volume is refused (400); after the detach
 #    `openstack volume delete` removes it: no record, no file, no target;
 #  - `cinder create --display_name test 1` / `cinder list` (the seed's
-#    commands) and a volume over the quota refused with nothing created.
+#    commands) and a volume over the quota refused with nothing created;
+#  - Tempest's live migration classes (issue 16) on these two hosts: block
+#    migration of an ACTIVE and of a PAUSED server (2.1 and 2.25's
+#    "auto"), of a server booted from a volume, of one with a volume
+#    attached, and the negative tests (an unknown host: 400, a SUSPENDED
+#    server: 409), all passing, with a floor of passes; each skip printed
+#    with tempest's reason.
 # Every wait polls an event with a bound. On exit: domains destroyed and
 # undefined, agents (and their tgtds), libvirtds and relays stopped, the
 # namespaces removed.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/compute_lib.sh"
+. "$(dirname "$0")/tempest_lib.sh"
 set +o pipefail
 
 [ "$(id -u)" = 0 ] || fail "needs root (namespaces, libvirtd, tgtd)"
-for c in openstack cinder nova qemu-img genisoimage jq curl ip libvirtd virsh unshare tgtd tgtadm; do
+for c in openstack cinder nova tempest qemu-img genisoimage jq curl ip libvirtd virsh unshare tgtd tgtadm; do
 	command -v "$c" >/dev/null || fail "$c is not installed (packaging/install-deps.sh)"
 done
 BOOT_TIMEOUT=${TS_BOOT_TIMEOUT:-120}
@@ -161,9 +168,11 @@ upload() {
 		--data-binary "@$4")" = 204 ] || fail "image upload $1"
 	echo "$id"
 }
-KID=$(upload ve-kernel aki aki "$GUEST/vmlinux")
-RID=$(upload ve-ramdisk ari ari "$GUEST/initrd.gz")
-IID=$(upload ve-root qcow2 bare "$T/base.qcow2" "\"kernel_id\": \"$KID\", \"ramdisk_id\": \"$RID\"")
+# Public: tempest's projects (the last stage) boot them too.
+PUB='"visibility": "public"'
+KID=$(upload ve-kernel aki aki "$GUEST/vmlinux" "$PUB")
+RID=$(upload ve-ramdisk ari ari "$GUEST/initrd.gz" "$PUB")
+IID=$(upload ve-root qcow2 bare "$T/base.qcow2" "$PUB, \"kernel_id\": \"$KID\", \"ramdisk_id\": \"$RID\"")
 openstack flavor create --ram 256 --disk 1 --vcpus 1 --ephemeral 0 \
 	m1.ve >/dev/null || fail "flavor create"
 printf 'TINYSTACK-HOTPLUG\nTINYSTACK-VOLREAD\n' > "$T/ud"
@@ -538,3 +547,81 @@ for n in $HOSTS; do
 	[ "$(lv "$n" secret-list | grep -c tinystack-chap-)" = 0 ] || fail "a secret is left on h$n"
 done
 ok "servers deleted: no domain, no secret left"
+
+# ---- Tempest's live migration classes (issue 16) ------------------------------------
+# The classes integ.compute_tempest cannot run (libvirt's test driver has
+# no guest to move between processes), here against the two real hosts:
+# TCG guests of the tiny image, block migration (the local disks copied),
+# volume-backed and attached-volume variants through the agents' iSCSI
+# exports, PAUSED kept across the move, the negative checks. What stays
+# skipped (printed with tempest's reason): the trunk test (no trunk
+# extension in tinystack's network API: api_extensions is the list it
+# serves) and the serial console test (no serial console). The network
+# service is not in this cloud's catalog (above), so tempest's projects
+# get no network and their servers boot with none (below 2.37).
+# Bounded: tempest gets 420 s (two workers).
+LM_CLASSES="
+tempest.api.compute.admin.test_live_migration.LiveMigrationTest
+tempest.api.compute.admin.test_live_migration.LiveAutoBlockMigrationV225Test
+tempest.api.compute.admin.test_live_migration.LiveMigrationRemoteConsolesV26Test
+tempest.api.compute.admin.test_live_migration_negative.LiveMigrationNegativeTest
+"
+LM_FLOOR=${TS_LM_TEMPEST_FLOOR:-10}
+NP=$(sed -n 's/^network_port = //p' "$T/controller.conf")
+EXT=$(curl -s -H "X-Auth-Token: $TOK" "http://127.0.0.1:$NP/v2.0/extensions" |
+	jq -r '[.extensions[].alias] | join(",")')
+[ -n "$EXT" ] || fail "no network extensions listed"
+case ",$EXT," in *,trunk,*) fail "the network API lists trunk: run test_live_migration_with_trunk";; esac
+FLV=$(openstack flavor show m1.ve -f value -c id) || fail "flavor show m1.ve"
+tempest_setup "$IDP" admin-pw "$LM_CLASSES" <<C
+[compute]
+image_ref = $IID
+image_ref_alt = $IID
+flavor_ref = $FLV
+flavor_ref_alt = $FLV
+min_microversion = 2.1
+max_microversion = 2.33
+build_interval = 1
+build_timeout = $BOOT_TIMEOUT
+min_compute_nodes = 2
+[compute-feature-enabled]
+live_migration = true
+block_migration_for_live_migration = true
+volume_backed_live_migration = true
+block_migrate_cinder_iscsi = true
+can_migrate_between_any_hosts = true
+pause = true
+suspend = true
+serial_console = false
+vnc_console = false
+spice_console = false
+attach_encrypted_volume = false
+[volume]
+build_interval = 1
+build_timeout = 60
+min_microversion = 3.0
+max_microversion = 3.0
+volume_size = 1
+[network-feature-enabled]
+api_extensions = $EXT
+[service_available]
+nova = true
+glance = true
+cinder = true
+neutron = false
+swift = false
+horizon = false
+C
+TEMPEST_WORKERS=${TEMPEST_WORKERS:-2}
+t0=$(date +%s)
+tempest_run 420
+t1=$(date +%s)
+tempest_no_failure "live migration classes"
+npass=$(tempest_count ok)
+nskip=$(tempest_count SKIPPED)
+tempest_skips
+[ "$npass" -ge "$LM_FLOOR" ] || { cat "$T/results.txt"; fail "tempest: only $npass live migration tests passed (floor $LM_FLOOR)"; }
+for n in $HOSTS; do
+	wait_for 60 "tempest's domains gone from h$n" sh -c "[ -z \"\$(virsh -c '$("$FH" uri "$T/h$n")' list --all --name | grep .)\" ]"
+done
+ok "tempest live migration classes on two real hosts: $npass passed, $nskip skipped, 0 failed in $((t1 - t0)) s"
