@@ -97,6 +97,14 @@ struct store_stats {
 	 * than 2^(i-1) and at most 2^i writes (non-cumulative). */
 	uint64_t	batch_hist[STORE_BATCH_BUCKETS];
 	uint64_t	batch_writes;	/* writes in committed batches */
+	/* Where a store_write() waits, summed in microseconds: queued until
+	 * the committer takes its batch (per write), the batch's functions
+	 * and LMDB's commit (pwrite + fdatasync: per batch), and from the
+	 * committer's wake-up to the caller running again (per write). */
+	uint64_t	queued_us;
+	uint64_t	run_us;
+	uint64_t	commit_us;
+	uint64_t	wake_us;
 	uint64_t	map_size;	/* bytes: the LMDB map */
 	uint64_t	map_used;	/* bytes: pages in use up to the last */
 };

@@ -9,6 +9,7 @@
  * there). Hypervisor and service ids are the host's integer id
  * (compute_nodes), as clients below microversion 2.53 expect.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -536,6 +537,33 @@ static const struct {
 	    "Servers placed on the host (running_vms)." },
 };
 
+/* A histogram with the +Inf bucket only: the sums are what is kept. */
+static void
+create_phases(struct buf *out, struct compute *svc)
+{
+	static const char *n = "tinystack_create_phase_seconds";
+	double count = (double)atomic_load_explicit(&svc->creates_timed,
+	    memory_order_relaxed);
+
+	metrics_write_family(out, n, METRICS_HISTOGRAM, "Time of the server "
+	    "creates answered 202, by phase: request (MHD, token and body "
+	    "before the handler), prepare, rank (scheduler), write (durable "
+	    "group commit, queue and wake-up included), dispatch (the "
+	    "agent's command), respond.");
+	for (int k = 0; k < CREATE_PH__N; k++) {
+		const char *ph = compute_create_phase_names[k];
+		double us = (double)atomic_load_explicit(&svc->create_us[k],
+		    memory_order_relaxed);
+
+		metrics_write_sample(out, "tinystack_create_phase_seconds_bucket",
+		    (const char *[]){ "phase", ph, "le", "+Inf", NULL }, count);
+		metrics_write_sample(out, "tinystack_create_phase_seconds_sum",
+		    (const char *[]){ "phase", ph, NULL }, us / 1e6);
+		metrics_write_sample(out, "tinystack_create_phase_seconds_count",
+		    (const char *[]){ "phase", ph, NULL }, count);
+	}
+}
+
 void
 compute_metrics_collect(struct buf *out, void *arg)
 {
@@ -544,6 +572,7 @@ compute_metrics_collect(struct buf *out, void *arg)
 	size_t up = 0, down = 0, disabled = 0;
 	char id[16];
 
+	create_phases(out, svc);
 	if (hosts_read(svc, &hs, false) == -1) {
 		log_warnx("metrics: hypervisors: %s", err_msg());
 		return;
