@@ -51,8 +51,18 @@
 #   page's URL, the controller's pid, AGENTS and the servers held as
 #   arguments; then the script ends: bench/dashboard_bench.sh), ARENAS
 #   (1: malloc's in-use bytes per arena at each memory line, with gdb;
-#   the controller stops for a few seconds each time). Every wait is bounded (MAX_WAIT
-#   seconds, default 900).
+#   the controller stops for a few seconds each time), CREATES_ONLY (1:
+#   registration and the creates to INSTANCES, then the end), PHASES (1:
+#   after the creates, where a create and a store write spent their time,
+#   per phase, from the controller's /metrics), CREATE_PERF (a path: perf
+#   sched record of the whole machine for CREATE_PERF_S (5) seconds from
+#   the start of the creates, for perf sched timehist/latency),
+#   API_THREADS ([api] threads, 8), SIM (the simulator binary, default
+#   BUILD_DIR's: another build's, for before/after runs of the
+#   simulator). After each creates line: the CPU the machine spent while
+#   wrk ran, per create, split between the controller, the simulator, wrk
+#   and everything else. Every wait is bounded (MAX_WAIT seconds, default
+#   900).
 set -euo pipefail
 export LC_ALL=C
 B=$(cd "${1:-build}" && pwd)
@@ -175,7 +185,7 @@ simcpu() {
 # phases: the controller's figures of where creates and writes wait.
 phases() {
 	curl -s "http://127.0.0.1:$MP/metrics" | grep -E \
-	    '^tinystack_(create_phase|store_write_phase)_seconds_(sum|count)' || true
+	    '^tinystack_(create_phase|store_write_phase)_seconds_(sum|count)|^tinystack_http_request_duration_seconds_(sum|count)[{]service="compute",status_class="2xx"' || true
 }
 busy() { awk '$1 == "cpu" { print ($2 + $3 + $4 + $7 + $8 + $9) / 100 }' /proc/stat; }
 hwm() { awk '/VmHWM/ { print int($2 / 1024) " MiB" }' "/proc/$1/status"; }

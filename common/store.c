@@ -52,6 +52,9 @@ struct table {
 	int		 present;	/* 0 only for a read-only open */
 };
 
+/* Where this thread's last store_write() waited (store_write_last). */
+static _Thread_local struct store_write_times last_times;
+
 /* One store_write() call; lives on the caller's stack until done is set. */
 struct wreq {
 	int		(*fn)(struct store_txn *, void *);
@@ -63,6 +66,7 @@ struct wreq {
 	struct ts_err	 err;
 	char		 reqid[64];
 	int64_t		 queued_at, done_at;	/* mono_us() */
+	int64_t		 queued_us, run_us, commit_us;	/* set by the committer */
 };
 
 struct store {
@@ -688,8 +692,10 @@ committer_main(void *arg)
 		r->next = NULL;
 		st->stats.queued -= n;
 		now = mono_us();
-		for (r = batch; r != NULL; r = r->next)
-			st->stats.queued_us += (uint64_t)(now - r->queued_at);
+		for (r = batch; r != NULL; r = r->next) {
+			r->queued_us = now - r->queued_at;
+			st->stats.queued_us += (uint64_t)r->queued_us;
+		}
 		pthread_mutex_unlock(&st->lock);
 
 		run_us = commit_us = 0;
@@ -719,6 +725,8 @@ committer_main(void *arg)
 			next = r->next;
 			failed += r->rc != 0;
 			r->done_at = now;
+			r->run_us = run_us;
+			r->commit_us = commit_us;
 			r->done = 1;
 			pthread_cond_signal(&r->cv);
 		}
@@ -775,8 +783,12 @@ store_write(struct store *st, int (*fn)(struct store_txn *, void *),
 	pthread_cond_signal(&st->work);
 	while (!r.done)
 		pthread_cond_wait(&r.cv, &st->lock);
-	st->stats.wake_us += (uint64_t)(mono_us() - r.done_at);
+	last_times.wake_us = mono_us() - r.done_at;
+	st->stats.wake_us += (uint64_t)last_times.wake_us;
 	pthread_mutex_unlock(&st->lock);
+	last_times.queued_us = r.queued_us;
+	last_times.run_us = r.run_us;
+	last_times.commit_us = r.commit_us;
 	pthread_cond_destroy(&r.cv);
 
 	if (r.rc != 0) {
@@ -784,6 +796,13 @@ store_write(struct store *st, int (*fn)(struct store_txn *, void *),
 		return -1;
 	}
 	return 0;
+}
+
+
+void
+store_write_last(struct store_write_times *out)
+{
+	*out = last_times;
 }
 
 

@@ -149,6 +149,13 @@ uint64_t	 store_txn_id(const struct store_txn *);
  */
 int		 store_write(struct store *, int (*fn)(struct store_txn *,
 		    void *), void *arg);
+/* Where this thread's last store_write() waited, in microseconds: queued
+ * for its batch, the batch's functions and commit, the wake-up after it
+ * (as summed in store_stats). Zeros before the first. */
+struct store_write_times {
+	int64_t		 queued_us, run_us, commit_us, wake_us;
+};
+void		 store_write_last(struct store_write_times *);
 
 /*
  * Raw access. table is a name given at open (or STORE_META_TABLE).

@@ -548,12 +548,17 @@ create_phases(struct buf *out, struct compute *svc)
 	metrics_write_family(out, n, METRICS_HISTOGRAM, "Time of the server "
 	    "creates answered 202, by phase: request (MHD, token and body "
 	    "before the handler), prepare, rank (scheduler), write (durable "
-	    "group commit, queue and wake-up included), dispatch (the "
-	    "agent's command), respond.");
-	for (int k = 0; k < CREATE_PH__N; k++) {
-		const char *ph = compute_create_phase_names[k];
-		double us = (double)atomic_load_explicit(&svc->create_us[k],
-		    memory_order_relaxed);
+	    "group commit, queue and wake-up included; its parts: "
+	    "write_queue, write_batch (the batch's functions and commit), "
+	    "write_wake), dispatch (the agent's command), respond.");
+	for (int k = 0; k < CREATE_PH__N + 3; k++) {
+		static const char *const parts[] = { "write_queue",
+		    "write_batch", "write_wake" };
+		const char *ph = k < CREATE_PH__N ?
+		    compute_create_phase_names[k] : parts[k - CREATE_PH__N];
+		double us = (double)atomic_load_explicit(k < CREATE_PH__N ?
+		    &svc->create_us[k] : &svc->create_write_us[k -
+		    CREATE_PH__N], memory_order_relaxed);
 
 		metrics_write_sample(out, "tinystack_create_phase_seconds_bucket",
 		    (const char *[]){ "phase", ph, "le", "+Inf", NULL }, count);

@@ -61,6 +61,9 @@ struct compute {
 	char				 vnc_base[1024];	/* "": derived */
 	char				 novnc_path[1024];
 	_Atomic uint64_t		 create_us[CREATE_PH__N];
+	/* the write phase's parts (store_write_last): queued, its batch
+	 * (functions + commit), woken */
+	_Atomic uint64_t		 create_write_us[3];
 	_Atomic uint64_t		 creates_timed;
 };
 

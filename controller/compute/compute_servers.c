@@ -2049,6 +2049,7 @@ compute_servers_create(struct http_req *req, struct http_resp *resp)
 	int rc = -1, mv;
 	/* phase ends, as the request's age (http_req_age_us) */
 	int64_t at[CREATE_PH__N] = { http_req_age_us(req) };
+	struct store_write_times wt = { 0 };
 
 	if (compute_version(req, resp, &mv) == -1 ||
 	    compute_enforce(req, "os_compute_api:servers:create") == -1 ||
@@ -2172,6 +2173,7 @@ compute_servers_create(struct http_req *req, struct http_resp *resp)
 	if (compute_write(req, create_fn, &c) == -1)
 		goto out;
 	at[CREATE_PH_WRITE] = http_req_age_us(req);
+	store_write_last(&wt);
 	/* Its ports are bound to the chosen hosts: their agents hear now. */
 	if (c.svc->net != NULL)
 		network_changed(c.svc->net);
@@ -2224,6 +2226,12 @@ out:
 			atomic_fetch_add_explicit(&svc->create_us[k],
 			    (uint64_t)(at[k] - (k ? at[k - 1] : 0)),
 			    memory_order_relaxed);
+		atomic_fetch_add_explicit(&svc->create_write_us[0],
+		    (uint64_t)wt.queued_us, memory_order_relaxed);
+		atomic_fetch_add_explicit(&svc->create_write_us[1],
+		    (uint64_t)(wt.run_us + wt.commit_us), memory_order_relaxed);
+		atomic_fetch_add_explicit(&svc->create_write_us[2],
+		    (uint64_t)wt.wake_us, memory_order_relaxed);
 		atomic_fetch_add_explicit(&svc->creates_timed, 1,
 		    memory_order_relaxed);
 	}
