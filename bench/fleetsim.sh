@@ -55,14 +55,24 @@
 #   (seconds: a memory line during the creates, with the recon queue),
 #   LOG (a path: the controller's log is copied there at the end), ARENAS
 #   (1: malloc's in-use bytes per arena at each memory line, with gdb;
-#   the controller stops for a few seconds each time). Every wait is bounded (MAX_WAIT
-#   seconds, default 900).
+#   the controller stops for a few seconds each time), CREATES_ONLY (1:
+#   registration and the creates to INSTANCES, then the end), PHASES (1:
+#   after the creates, where a create and a store write spent their time,
+#   per phase, from the controller's /metrics), CREATE_PERF (a path: perf
+#   sched record of the whole machine for CREATE_PERF_S (5) seconds from
+#   the start of the creates, for perf sched timehist/latency),
+#   API_THREADS ([api] threads, 8), SIM (the simulator binary, default
+#   BUILD_DIR's: another build's, for before/after runs of the
+#   simulator). After each creates line: the CPU the machine spent while
+#   wrk ran, per create, split between the controller, the simulator, wrk
+#   and everything else. Every wait is bounded (MAX_WAIT seconds, default
+#   900).
 set -euo pipefail
 export LC_ALL=C
 B=$(cd "${1:-build}" && pwd)
 CTL=$B/controller/tinystack-controller
 MANAGE=$B/tools/tinystack-manage
-SIM=$B/bench/fleetsim
+SIM=${SIM:-$B/bench/fleetsim}
 ZPM=$B/bench/zmq_peer_mem
 HERE=$(cd "$(dirname "$0")" && pwd)
 AGENTS=${AGENTS:-100}
@@ -123,7 +133,7 @@ compute_port = $CP
 image_port = $IMP
 volume_port = $(port)
 network_port = $(port)
-threads = 8
+threads = ${API_THREADS:-8}
 connection_limit = 4096
 [identity]
 key_repository = $W/token-keys
@@ -170,6 +180,19 @@ rss() {	# resident: all (anonymous + file-backed, i.e. LMDB's map)
 	    END { printf "%d MiB (anon %d, file %d)\n", v["VmRSS:"],
 	    v["RssAnon:"], v["RssFile:"] }' "/proc/$1/status"
 }
+# simcpu: CPU seconds of all simulator processes; busy: CPU seconds the
+# whole machine spent outside idle and iowait (/proc/stat, USER_HZ 100).
+simcpu() {
+	local t=0 p
+	for p in "${SPIDS[@]}"; do t=$(echo "$t + $(cpu "$p")" | bc -l); done
+	echo "$t"
+}
+# phases: the controller's figures of where creates and writes wait.
+phases() {
+	curl -s "http://127.0.0.1:$MP/metrics" | grep -E \
+	    '^tinystack_(create_phase|store_write_phase)_seconds_(sum|count)|^tinystack_http_request_duration_seconds_(sum|count)[{]service="compute",status_class="2xx"' || true
+}
+busy() { awk '$1 == "cpu" { print ($2 + $3 + $4 + $7 + $8 + $9) / 100 }' /proc/stat; }
 hwm() { awk '/VmHWM/ { print int($2 / 1024) " MiB" }' "/proc/$1/status"; }
 simrss() {
 	local kb=0 p
@@ -238,7 +261,7 @@ wait_for "$MAX_WAIT" all_up
 t1=$(date +%s.%N)
 echo "registration: $AGENTS agents up in $(echo "$t1 - $t0" | bc) s" \
     "(${#SPIDS[@]} fleetsim processes); controller RSS $(rss "$CPID")"
-mem "after registration, 0 servers"
+[ -n "${CREATES_ONLY:-}" ] || mem "after registration, 0 servers"
 
 TOK=$(curl -s -D - -o /dev/null -H 'Content-Type: application/json' -d '{
     "auth": {"identity": {"methods": ["password"], "password": {"user":
@@ -291,11 +314,20 @@ printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nw
 # stopped when the count is reached; the overshoot is what was in
 # flight), then waits until none is building.
 fill() {
-	local target=$1 have c0 c1 t0 t1 t2 wpid start
+	local target=$1 have c0 c1 c1w s0 s1 b0 b1 wc1 t0 t1 t2 wpid ppid start
 	have=$(total)
 	[ "$have" -lt "$target" ] || return 0
 	start=$have
+	[ -z "${PHASES:-}" ] || phases > "$W/phases0.txt"
 	c0=$(cpu "$CPID")
+	s0=$(simcpu)
+	b0=$(busy)
+	if [ -n "${CREATE_PERF:-}" ]; then	# the whole machine's scheduling
+		perf sched record -o "$CREATE_PERF" -- sleep "${CREATE_PERF_S:-5}" \
+		    >/dev/null 2>&1 &
+		ppid=$!
+		PIDS+=("$ppid")
+	fi
 	t0=$(date +%s.%N)
 	wrk -t 2 -c "$PAR" -d "${MAX_WAIT}s" --timeout 10s --latency \
 	    -s "$W/create.lua" -H "X-Auth-Token: $TOK" \
@@ -310,9 +342,13 @@ fill() {
 		fi
 		sleep 0.5
 	done
+	wc1=$(cpu "$wpid" 2>/dev/null || echo 0)
 	kill -INT "$wpid" 2>/dev/null || true
 	wait "$wpid" || true
 	t1=$(date +%s.%N)
+	c1w=$(cpu "$CPID")
+	s1=$(simcpu)
+	b1=$(busy)
 	have=$(total)
 	grep -q "Non-2xx" "$W/create.txt" && { cat "$W/create.txt"; echo "creates failed"; exit 1; }
 	wait_for "$MAX_WAIT" none_building
@@ -324,6 +360,25 @@ fill() {
 	    "all ACTIVE $(echo "$t2 - $t1" | bc | cut -c1-5) s after the last;" \
 	    "controller CPU $(echo "($c1 - $c0) * 1000 / ($have - $start)" | bc -l | cut -c1-5) ms per create;" \
 	    "RSS $(rss "$CPID")"
+	# Who used the 2 cores while wrk ran (the controller, the simulated
+	# agents, wrk; the rest is everything else on the machine).
+	awk -v n="$((have - start))" -v s="$(echo "$t1 - $t0" | bc -l)" \
+	    -v c="$(echo "$c1w - $c0" | bc -l)" -v f="$(echo "$s1 - $s0" | bc -l)" \
+	    -v w="$wc1" -v b="$(echo "$b1 - $b0" | bc -l)" -v k="$(nproc)" 'BEGIN {
+	    printf "  CPU while creating (%.1f s, %d cores): machine busy %.0f%%; " \
+	    "per create: controller %.2f ms, fleetsim %.2f ms, wrk %.2f ms, " \
+	    "others %.2f ms\n", s, k, b * 100 / (s * k), c * 1000 / n, f * 1000 / n,
+	    w * 1000 / n, (b - c - f - w) * 1000 / n }'
+	if [ -n "${PHASES:-}" ]; then	# the controller's create phases
+		phases > "$W/phases1.txt"
+		# mean per create / per write / per batch over this fill
+		awk 'NR == FNR { v0[$1] = $2; next } { v[$1] = $2 - v0[$1] }
+		    END { for (x in v) if (x ~ /_sum/) { y = x; sub(/_sum/, "_count", y);
+		    z = x; sub(/^tinystack_/, "", z); sub(/_seconds_sum/, "", z);
+		    if (v[y] > 0) printf "  %s: %.3f ms mean over %d\n", z,
+		    v[x] * 1000 / v[y], v[y] } }' "$W/phases0.txt" "$W/phases1.txt" | sort
+	fi
+	[ -z "${CREATE_PERF:-}" ] || wait "$ppid" || true
 }
 
 lat() {	# URL [CONNECTIONS [MICROVERSION]]: req/s, p50/p99 over 5 s (4
@@ -394,6 +449,10 @@ checkpoint() {
 	mem "$n servers, after the lists"
 }
 
+if [ -n "${CREATES_ONLY:-}" ]; then	# the creates alone, then the end
+	fill "$INSTANCES"
+	exit 0
+fi
 if [ "$INSTANCES" -gt "$RSS_AT" ]; then
 	fill "$RSS_AT"
 	checkpoint

@@ -1410,6 +1410,18 @@ bus_peer_silent_ms(const struct bus *b)
 }
 
 int
+bus_fd(const struct bus *b)
+{
+	int fd;
+	size_t len = sizeof(fd);
+
+	if (b->sock == NULL || zmq_getsockopt(b->sock, ZMQ_FD, &fd,
+	    &len) == -1)
+		return -1;
+	return fd;
+}
+
+int
 bus_client_connected(const struct bus *b)
 {
 	return b->role == ROLE_CLIENT ? b->connected : 1;

@@ -199,6 +199,12 @@ int64_t	 bus_peer_silent_ms(const struct bus *);
 /* Client: 1 while a connection to the server that completed its (CURVE)
  * handshake is up, as of the last bus_poll()/bus_send(). Server: always 1. */
 int	 bus_client_connected(const struct bus *);
+/* A file descriptor that becomes readable when the socket may have work
+ * (ZeroMQ's ZMQ_FD: edge-like, so drain with bus_poll(b, 0, ...) until it
+ * returns 0 after each wake-up), for a process that waits on many buses
+ * in one epoll (bench/fleetsim). -1 without a socket. Changes with
+ * bus_client_reconnect(). */
+int	 bus_fd(const struct bus *);
 /* Client: close the socket (dropping what is queued in it) and connect a
  * new one with the same options; posted messages are kept. Resets the
  * silence clock. -1 (err set) if the new socket cannot be made; the bus is

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -51,6 +52,9 @@ struct table {
 	int		 present;	/* 0 only for a read-only open */
 };
 
+/* Where this thread's last store_write() waited (store_write_last). */
+static _Thread_local struct store_write_times last_times;
+
 /* One store_write() call; lives on the caller's stack until done is set. */
 struct wreq {
 	int		(*fn)(struct store_txn *, void *);
@@ -61,6 +65,8 @@ struct wreq {
 	int		 rc;
 	struct ts_err	 err;
 	char		 reqid[64];
+	int64_t		 queued_at, done_at;	/* mono_us() */
+	int64_t		 queued_us, run_us, commit_us;	/* set by the committer */
 };
 
 struct store {
@@ -566,6 +572,16 @@ store_txn_id(const struct store_txn *t)
 
 /* --- group commit ------------------------------------------------------- */
 
+/* (not common/clock: the unit tests link the store without it) */
+static int64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void
 req_fail(struct wreq *r)
 {
@@ -609,13 +625,16 @@ run_one(struct store *st, MDB_txn *outer, struct wreq *r)
 	r->rc = 0;
 }
 
-/* Returns 1 if an outer transaction was committed. */
+/* Returns 1 if an outer transaction was committed. *run_us and
+ * *commit_us receive the time spent in the functions and in the commit. */
 static int
-run_batch(struct store *st, struct wreq *batch)
+run_batch(struct store *st, struct wreq *batch, int64_t *run_us,
+    int64_t *commit_us)
 {
 	struct wreq *r;
 	MDB_txn *outer;
 	int rc, ok = 0;
+	int64_t t0 = mono_us(), t1;
 
 	if ((rc = mdb_txn_begin(st->env, NULL, 0, &outer)) != 0) {
 		mdb_err(rc, "begin write transaction");
@@ -628,11 +647,15 @@ run_batch(struct store *st, struct wreq *batch)
 		ok += r->rc == 0;
 	}
 	log_set_request_id(NULL);
+	t1 = mono_us();
+	*run_us = t1 - t0;
 	if (ok == 0) {
 		mdb_txn_abort(outer);	/* nothing to sync */
 		return 0;
 	}
-	if ((rc = mdb_txn_commit(outer)) != 0) {
+	rc = mdb_txn_commit(outer);
+	*commit_us = mono_us() - t1;
+	if (rc != 0) {
 		mdb_err(rc, "commit of %d write(s)", ok);
 		log_err("store");
 		for (r = batch; r != NULL; r = r->next)
@@ -649,6 +672,7 @@ committer_main(void *arg)
 	struct store *st = arg;
 	struct wreq *batch, *r, *next;
 	uint64_t n, failed;
+	int64_t now, run_us, commit_us;
 	int res;
 
 	committer_of = st;
@@ -667,11 +691,19 @@ committer_main(void *arg)
 			st->tail = NULL;
 		r->next = NULL;
 		st->stats.queued -= n;
+		now = mono_us();
+		for (r = batch; r != NULL; r = r->next) {
+			r->queued_us = now - r->queued_at;
+			st->stats.queued_us += (uint64_t)r->queued_us;
+		}
 		pthread_mutex_unlock(&st->lock);
 
-		res = run_batch(st, batch);
+		run_us = commit_us = 0;
+		res = run_batch(st, batch, &run_us, &commit_us);
 
 		pthread_mutex_lock(&st->lock);
+		st->stats.run_us += (uint64_t)run_us;
+		st->stats.commit_us += (uint64_t)commit_us;
 		st->stats.writes += n;
 		if (res == 1) {
 			size_t k = 0;
@@ -688,9 +720,13 @@ committer_main(void *arg)
 			st->stats.commits_failed++;
 		/* The caller frees its request as soon as it sees done, and
 		 * it needs the lock we hold to see it: read next first. */
+		now = mono_us();
 		for (failed = 0, r = batch; r != NULL; r = next) {
 			next = r->next;
 			failed += r->rc != 0;
+			r->done_at = now;
+			r->run_us = run_us;
+			r->commit_us = commit_us;
 			r->done = 1;
 			pthread_cond_signal(&r->cv);
 		}
@@ -743,10 +779,16 @@ store_write(struct store *st, int (*fn)(struct store_txn *, void *),
 		st->head = &r;
 	st->tail = &r;
 	st->stats.queued++;
+	r.queued_at = mono_us();
 	pthread_cond_signal(&st->work);
 	while (!r.done)
 		pthread_cond_wait(&r.cv, &st->lock);
+	last_times.wake_us = mono_us() - r.done_at;
+	st->stats.wake_us += (uint64_t)last_times.wake_us;
 	pthread_mutex_unlock(&st->lock);
+	last_times.queued_us = r.queued_us;
+	last_times.run_us = r.run_us;
+	last_times.commit_us = r.commit_us;
 	pthread_cond_destroy(&r.cv);
 
 	if (r.rc != 0) {
@@ -754,6 +796,13 @@ store_write(struct store *st, int (*fn)(struct store_txn *, void *),
 		return -1;
 	}
 	return 0;
+}
+
+
+void
+store_write_last(struct store_write_times *out)
+{
+	*out = last_times;
 }
 
 

@@ -97,6 +97,14 @@ struct store_stats {
 	 * than 2^(i-1) and at most 2^i writes (non-cumulative). */
 	uint64_t	batch_hist[STORE_BATCH_BUCKETS];
 	uint64_t	batch_writes;	/* writes in committed batches */
+	/* Where a store_write() waits, summed in microseconds: queued until
+	 * the committer takes its batch (per write), the batch's functions
+	 * and LMDB's commit (pwrite + fdatasync: per batch), and from the
+	 * committer's wake-up to the caller running again (per write). */
+	uint64_t	queued_us;
+	uint64_t	run_us;
+	uint64_t	commit_us;
+	uint64_t	wake_us;
 	uint64_t	map_size;	/* bytes: the LMDB map */
 	uint64_t	map_used;	/* bytes: pages in use up to the last */
 };
@@ -141,6 +149,13 @@ uint64_t	 store_txn_id(const struct store_txn *);
  */
 int		 store_write(struct store *, int (*fn)(struct store_txn *,
 		    void *), void *arg);
+/* Where this thread's last store_write() waited, in microseconds: queued
+ * for its batch, the batch's functions and commit, the wake-up after it
+ * (as summed in store_stats). Zeros before the first. */
+struct store_write_times {
+	int64_t		 queued_us, run_us, commit_us, wake_us;
+};
+void		 store_write_last(struct store_write_times *);
 
 /*
  * Raw access. table is a name given at open (or STORE_META_TABLE).

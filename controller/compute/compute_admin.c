@@ -9,6 +9,7 @@
  * there). Hypervisor and service ids are the host's integer id
  * (compute_nodes), as clients below microversion 2.53 expect.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -538,6 +539,38 @@ static const struct {
 
 static void	recon_metrics(struct recon *, struct buf *);
 
+/* A histogram with the +Inf bucket only: the sums are what is kept. */
+static void
+create_phases(struct buf *out, struct compute *svc)
+{
+	static const char *n = "tinystack_create_phase_seconds";
+	double count = (double)atomic_load_explicit(&svc->creates_timed,
+	    memory_order_relaxed);
+
+	metrics_write_family(out, n, METRICS_HISTOGRAM, "Time of the server "
+	    "creates answered 202, by phase: request (MHD, token and body "
+	    "before the handler), prepare, rank (scheduler), write (durable "
+	    "group commit, queue and wake-up included; its parts: "
+	    "write_queue, write_batch (the batch's functions and commit), "
+	    "write_wake), dispatch (the agent's command), respond.");
+	for (int k = 0; k < CREATE_PH__N + 3; k++) {
+		static const char *const parts[] = { "write_queue",
+		    "write_batch", "write_wake" };
+		const char *ph = k < CREATE_PH__N ?
+		    compute_create_phase_names[k] : parts[k - CREATE_PH__N];
+		double us = (double)atomic_load_explicit(k < CREATE_PH__N ?
+		    &svc->create_us[k] : &svc->create_write_us[k -
+		    CREATE_PH__N], memory_order_relaxed);
+
+		metrics_write_sample(out, "tinystack_create_phase_seconds_bucket",
+		    (const char *[]){ "phase", ph, "le", "+Inf", NULL }, count);
+		metrics_write_sample(out, "tinystack_create_phase_seconds_sum",
+		    (const char *[]){ "phase", ph, NULL }, us / 1e6);
+		metrics_write_sample(out, "tinystack_create_phase_seconds_count",
+		    (const char *[]){ "phase", ph, NULL }, count);
+	}
+}
+
 void
 compute_metrics_collect(struct buf *out, void *arg)
 {
@@ -547,6 +580,7 @@ compute_metrics_collect(struct buf *out, void *arg)
 	char id[16];
 
 	recon_metrics(svc->recon, out);
+	create_phases(out, svc);
 	if (hosts_read(svc, &hs, false) == -1) {
 		log_warnx("metrics: hypervisors: %s", err_msg());
 		return;

@@ -27,6 +27,18 @@ struct compute_quota_defaults {
 		injected_file_content_bytes, injected_file_path_bytes;
 };
 
+/* Where a server create spends its time (compute_servers_create), summed in
+ * microseconds over the creates answered 202: what the request had behind
+ * it when the handler began (MHD, token, body), parsing and the reads of
+ * flavor, image and networks, the scheduler's ranking, the durable write
+ * (store_write: queue, group commit, wake-up), the agent's command, and the
+ * answer. Relaxed atomics: any HTTP thread adds. */
+enum compute_create_phase {
+	CREATE_PH_REQUEST, CREATE_PH_PREPARE, CREATE_PH_RANK, CREATE_PH_WRITE,
+	CREATE_PH_DISPATCH, CREATE_PH_RESPOND, CREATE_PH__N
+};
+extern const char *const compute_create_phase_names[CREATE_PH__N];
+
 struct compute {
 	const struct config		*cfg;
 	struct store			*store;
@@ -48,6 +60,11 @@ struct compute {
 	struct vncconsole		*vnc;
 	char				 vnc_base[1024];	/* "": derived */
 	char				 novnc_path[1024];
+	_Atomic uint64_t		 create_us[CREATE_PH__N];
+	/* the write phase's parts (store_write_last): queued, its batch
+	 * (functions + commit), woken */
+	_Atomic uint64_t		 create_write_us[3];
+	_Atomic uint64_t		 creates_timed;
 };
 
 /* The service of a compute request (its listener's app). */

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <regex.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1205,6 +1206,12 @@ struct create {
 	int			*placed;
 };
 
+const char *const compute_create_phase_names[CREATE_PH__N] = {
+	[CREATE_PH_REQUEST] = "request", [CREATE_PH_PREPARE] = "prepare",
+	[CREATE_PH_RANK] = "rank", [CREATE_PH_WRITE] = "write",
+	[CREATE_PH_DISPATCH] = "dispatch", [CREATE_PH_RESPOND] = "respond",
+};
+
 /* Nova's hostname from a display name: [a-z0-9-], at most 63. */
 static void
 hostname_of(const char *name, const char *uuid, char out[64])
@@ -2165,6 +2172,9 @@ compute_servers_create(struct http_req *req, struct http_resp *resp)
 	    ip4[INET_ADDRSTRLEN], ip6[INET6_ADDRSTRLEN];
 	bool ret_resv = false;
 	int rc = -1, mv;
+	/* phase ends, as the request's age (http_req_age_us) */
+	int64_t at[CREATE_PH__N] = { http_req_age_us(req) };
+	struct store_write_times wt = { 0 };
 
 	if (compute_version(req, resp, &mv) == -1 ||
 	    compute_enforce(req, "os_compute_api:servers:create") == -1 ||
@@ -2267,8 +2277,10 @@ compute_servers_create(struct http_req *req, struct http_resp *resp)
 	c.sreq.az = *zone ? zone : NULL;
 	c.sreq.force_host = *fhost ? fhost : NULL;
 	c.sreq.extra_specs = &c.flavor.extra_specs;
+	at[CREATE_PH_PREPARE] = http_req_age_us(req);
 	if (scheduler_rank(svc->sched, &c.sreq, &c.cands) == -1)
 		goto out;
+	at[CREATE_PH_RANK] = http_req_age_us(req);
 	if ((c.uuids = calloc((size_t)c.max_count, sizeof(*c.uuids))) == NULL ||
 	    (c.placed = calloc((size_t)c.max_count, sizeof(*c.placed))) ==
 	    NULL) {
@@ -2285,6 +2297,8 @@ compute_servers_create(struct http_req *req, struct http_resp *resp)
 	}
 	if (compute_write(req, create_fn, &c) == -1)
 		goto out;
+	at[CREATE_PH_WRITE] = http_req_age_us(req);
+	store_write_last(&wt);
 	/* Its ports are bound to the chosen hosts: their agents hear now. */
 	if (c.svc->net != NULL)
 		network_changed(c.svc->net);
@@ -2314,6 +2328,7 @@ compute_servers_create(struct http_req *req, struct http_resp *resp)
 			store_txn_end(&txn);
 		}
 	}
+	at[CREATE_PH_DISPATCH] = http_req_age_us(req);
 	if (ret_resv) {
 		rc = http_resp_json(resp, 202, json_pack("{s:s}",
 		    "reservation_id", c.reservation));
@@ -2330,6 +2345,21 @@ compute_servers_create(struct http_req *req, struct http_resp *resp)
 		http_resp_header(resp, "Location", loc);
 	rc = http_resp_json(resp, 202, json_pack("{s:o}", "server", out));
 out:
+	if (rc == 0) {
+		at[CREATE_PH_RESPOND] = http_req_age_us(req);
+		for (int k = 0; k < CREATE_PH__N; k++)
+			atomic_fetch_add_explicit(&svc->create_us[k],
+			    (uint64_t)(at[k] - (k ? at[k - 1] : 0)),
+			    memory_order_relaxed);
+		atomic_fetch_add_explicit(&svc->create_write_us[0],
+		    (uint64_t)wt.queued_us, memory_order_relaxed);
+		atomic_fetch_add_explicit(&svc->create_write_us[1],
+		    (uint64_t)(wt.run_us + wt.commit_us), memory_order_relaxed);
+		atomic_fetch_add_explicit(&svc->create_write_us[2],
+		    (uint64_t)wt.wake_us, memory_order_relaxed);
+		atomic_fetch_add_explicit(&svc->creates_timed, 1,
+		    memory_order_relaxed);
+	}
 	codec_clear(&schema_rec_flavor, &c.flavor);
 	scheduler_hosts_free(&c.cands);
 	free(c.key_data);

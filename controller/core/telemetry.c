@@ -19,6 +19,40 @@ one(struct buf *out, const char *name, enum metrics_type t,
 	metrics_write_sample(out, name, NULL, v);
 }
 
+/* Where store_write() callers wait: histograms with the +Inf bucket only
+ * (the sums are what is kept). queue and wake per write, run and commit
+ * per committed batch. */
+static void
+phases(struct buf *out, const struct store_stats *st)
+{
+	static const char *n = "tinystack_store_write_phase_seconds";
+	const struct {
+		const char	*phase;
+		uint64_t	 us, count;
+	} v[] = {
+		{ "queue", st->queued_us, st->writes },
+		{ "run", st->run_us, st->commits },
+		{ "commit", st->commit_us, st->commits },
+		{ "wake", st->wake_us, st->writes },
+	};
+
+	metrics_write_family(out, n, METRICS_HISTOGRAM, "Time in the group "
+	    "commit: queue (a write waiting for its batch), run (a batch's "
+	    "functions), commit (LMDB's commit of a batch: pwrite and "
+	    "fdatasync), wake (from the batch's end to its caller running).");
+	for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++) {
+		metrics_write_sample(out, "tinystack_store_write_phase_seconds"
+		    "_bucket", (const char *[]){ "phase", v[k].phase, "le",
+		    "+Inf", NULL }, (double)v[k].count);
+		metrics_write_sample(out, "tinystack_store_write_phase_seconds"
+		    "_sum", (const char *[]){ "phase", v[k].phase, NULL },
+		    (double)v[k].us / 1e6);
+		metrics_write_sample(out, "tinystack_store_write_phase_seconds"
+		    "_count", (const char *[]){ "phase", v[k].phase, NULL },
+		    (double)v[k].count);
+	}
+}
+
 static void
 store_collect(struct buf *out, void *arg)
 {
@@ -64,6 +98,7 @@ store_collect(struct buf *out, void *arg)
 	    NULL, (double)st.batch_writes);
 	metrics_write_sample(out, "tinystack_store_commit_batch_size_count",
 	    NULL, (double)cum);
+	phases(out, &st);
 }
 
 static void

@@ -1678,6 +1678,16 @@ http_req_path(const struct http_req *req)
 	return req->path;
 }
 
+int64_t
+http_req_age_us(const struct http_req *req)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)(now.tv_sec - req->t0.tv_sec) * 1000000 +
+	    (now.tv_nsec - req->t0.tv_nsec) / 1000;
+}
+
 const char *
 http_req_id(const struct http_req *req)
 {

@@ -235,6 +235,9 @@ const char	*http_req_method(const struct http_req *);
 /* The path as sent (still percent-encoded), without the query. */
 const char	*http_req_path(const struct http_req *);
 const char	*http_req_id(const struct http_req *);		/* "req-<uuid4>" */
+/* Microseconds since the request line was read (CLOCK_MONOTONIC): what
+ * the request spent in MHD, authentication and body reading so far. */
+int64_t		 http_req_age_us(const struct http_req *);
 enum apierr_service http_req_service(const struct http_req *);
 const struct http_route *http_req_route(const struct http_req *);
 void		*http_req_app(const struct http_req *);		/* listener's app */

@@ -152,14 +152,22 @@ HOST=$(curl -s "${H[@]}" "http://127.0.0.1:$CP/v2.1/servers/$SRV" |
 ctl_scrape
 vals ctl openstack_nova_total_vms openstack_nova_running_vms \
     openstack_nova_vcpus_used openstack_nova_memory_used_bytes \
-    openstack_glance_images "openstack_nova_vcpus_used{hostname=\"$HOST\"}"
+    openstack_glance_images "openstack_nova_vcpus_used{hostname=\"$HOST\"}" \
+    'tinystack_create_phase_seconds_count{phase="write"}' \
+    'tinystack_create_phase_seconds_sum{phase="write"}' \
+    'tinystack_store_write_phase_seconds_sum{phase="commit"}'
 [ "${V[0]}" = 1 ] || fail "total_vms"
 [ "${V[1]}" = 1 ] || fail "running_vms (sum over hosts)"
 [ "${V[2]}" = 2 ] || fail "vcpus_used (sum over hosts)"
 [ "${V[3]}" = $((64 * 1048576)) ] || fail "memory_used"
 [ "${V[4]}" = 1 ] || fail "glance_images"
 [ "${V[5]}" = 2 ] || fail "vcpus_used on $HOST"
-ok "a 2-vCPU server on $HOST: total_vms 1, vcpus_used 2, memory_used 64 MiB"
+# Where the create waited: one create timed; its durable write and the
+# store's commits took time.
+[ "${V[6]}" = 1 ] || fail "create phases: ${V[6]} creates timed"
+awk -v w="${V[7]}" -v c="${V[8]}" 'BEGIN { exit !(w > 0 && c > 0) }' ||
+	fail "create write ${V[7]} s, store commits ${V[8]} s"
+ok "a 2-vCPU server on $HOST: total_vms 1, vcpus_used 2, memory_used 64 MiB; its create's write ${V[7]} s"
 
 # ---- the agents' endpoints ---------------------------------------------------------
 scrape h1 "http://127.0.0.1:${AMP[h1]}/metrics"
