@@ -9,7 +9,8 @@ Prints one line per migration (in order): the phases in ms, from the
 controller's "requested" (the POST's commit) to the controller's end of
 the task (the commit of "live-migrated from"):
   ask    requested -> the target's instance_migrate_prepare started
-  prep   the target's prepare (images, root overlay, config drive)
+  prep   the target's prepare (images, root overlay, config drive: the
+         two side by side, each one's own figure in brackets)
   send   the target's answer -> the source's instance_migrate started
   pre    the source before libvirt (lookup, XML)
   lv     libvirt's virDomainMigrateToURI3, of which
@@ -96,12 +97,23 @@ def main():
         tend = first(ctl, t0, lambda x: 'instance %s live-migrated from '
                      '%s to %s' % (uuid, src, dst) in x)
 
+        def took(log, after, what):
+            for t, ln in log:
+                if t >= after and uuid in ln and what in ln:
+                    m = re.search(r'made in (\d+) ms', ln)
+                    return m.group(1) if m else '-'
+            return '-'
+        root = took(a_dst, tp0 or t0, 'root disk (')
+        cfg = took(a_dst, tp0 or t0, 'config drive made in')
+
         def d_(a, b):
             return '-' if a is None or b is None else '%d' % round(b - a)
         n += 1
-        print('migration %d %s -> %s: ask %s, prep %s, send %s, pre %s, '
-              'lv %s (res %s), post %s, end %s; total %s ms' % (
-                  n, src, dst, d_(t0, tp0), d_(tp0, tp1), d_(tp1, ts0),
+        print('migration %d %s -> %s: ask %s, prep %s (root %s, cfg %s), '
+              'send %s, pre %s, lv %s (res %s), post %s, end %s; '
+              'total %s ms' % (
+                  n, src, dst, d_(t0, tp0), d_(tp0, tp1), root, cfg,
+                  d_(tp1, ts0),
                   d_(ts0, tl0), d_(tl0, tl1), d_(tl0, tres), d_(tl1, ts1),
                   d_(tres, tend), d_(t0, tend)))
     return 0
