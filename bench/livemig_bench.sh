@@ -25,7 +25,8 @@
 # bench/lm_lib.sh's, shared with bench/drain_bench.sh.
 #
 # Usage: bench/livemig_bench.sh     Knobs: RUNS (10), HOST_A (ts-h1),
-#        HOST_B (ts-h2), BOUND (120 s for one migration)
+#        HOST_B (ts-h2), BOUND (120 s for one migration), LOGDIR (the
+#        controller's and agents' logs: per-run phases, bench/lm_phases.py)
 set -euo pipefail
 # shellcheck source=bench/lm_lib.sh
 . "$(dirname "$0")/lm_lib.sh"
@@ -90,4 +91,9 @@ for r in $(seq 1 "$RUNS"); do
 	if [ "$to" = "$HOST_B" ]; then from=$HOST_B to=$HOST_A uri=$URI_A
 	else from=$HOST_A to=$HOST_B uri=$URI_B; fi
 done
+# Per run, where the time went (bench/lm_phases.py), when the caller
+# gives the directory of the controller's and agents' logs (LOGDIR).
+if [ -n "${LOGDIR:-}" ]; then
+	/usr/bin/python3 "$HERE/bench/lm_phases.py" "$LOGDIR" "$SERVER" | tail -n "$RUNS" || true
+fi
 echo "live migration of $SERVER, $RUNS runs: total p50 $(pct 50 "$W/total") ms p99 $(pct 99 "$W/total") ms; downtime p50 $(pct 50 "$W/down") ms p99 $(pct 99 "$W/down") ms; api p50 $(pct 50 "$W/api") ms p99 $(pct 99 "$W/api") ms"

@@ -140,6 +140,27 @@ struct prep {
 	struct prep	*next;
 };
 
+/*
+ * A live migration ended by the target's report of the guest running
+ * there (migrating_here()): libvirt resumes it on the target only once
+ * the move is past its point of no return, while the source's libvirtd
+ * still confirms (stops its paused qemu, undefines it) and its agent
+ * has yet to answer. Until that answer, or LANDED_GRACE_MS, the
+ * source's paused copy is not fenced (landed_from()); a copy running
+ * there, or one left past the grace, is. Memory only: a restarted
+ * controller fences it, which the source's agent runs after its
+ * migration job (one job per guest at a time). Lock held.
+ */
+struct landed {
+	char		 uuid[CODEC_UUID_LEN + 1];
+	char		 reqid[CODEC_REQUEST_ID_MAX + 1];
+	char		 source[BUS_NAME_SIZE];
+	int64_t		 at;		/* monotonic ms */
+	struct landed	*next;
+};
+
+#define LANDED_GRACE_MS	30000
+
 /* A reported guest. Its NICs and volumes point into the report's pool
  * (struct ev): inline arrays of the maxima made every guest 1.3 KB, and a
  * lagging recon thread holds a report per host. */
@@ -258,6 +279,7 @@ struct recon {
 	uint64_t		 posted, taken, processed;
 	struct sent		*sent[SENT_BUCKETS];
 	struct prep		*preps;		/* lock */
+	struct landed		*landed;	/* lock */
 	struct calm		*calm[CALM_BUCKETS];	/* lock */
 	struct waiter		*waiters;
 	struct recon_stats	 st;
@@ -932,6 +954,67 @@ prep_put(struct recon *r, struct prep *p)
 	p->next = r->preps;
 	r->preps = p;
 	pthread_mutex_unlock(&r->lock);
+}
+
+/* uuid's migration reqid from source ended on the target's report
+ * (struct landed): recorded, replacing any older record of uuid; expired
+ * records go. Idempotent (a retried transaction notes it again). */
+static void
+landed_note(struct recon *r, const char *uuid, const char *reqid,
+    const char *source)
+{
+	struct landed **pp, *l, *n = calloc(1, sizeof(*n));
+	int64_t now = clock_mono_ms();
+
+	pthread_mutex_lock(&r->lock);
+	for (pp = &r->landed; (l = *pp) != NULL;) {
+		if (now - l->at >= LANDED_GRACE_MS ||
+		    strcmp(l->uuid, uuid) == 0) {
+			*pp = l->next;
+			free(l);
+		} else {
+			pp = &l->next;
+		}
+	}
+	if (n != NULL) {
+		snprintf(n->uuid, sizeof(n->uuid), "%s", uuid);
+		snprintf(n->reqid, sizeof(n->reqid), "%s", reqid ? reqid : "");
+		snprintf(n->source, sizeof(n->source), "%s", source);
+		n->at = now;
+		n->next = r->landed;
+		r->landed = n;
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (n == NULL)
+		log_warnx("recon: out of memory: the source's copy of %s is "
+		    "fenced at once", uuid);
+}
+
+/* Whether uuid has a landed record from host within its grace; reqid
+ * non-NULL: of that request, and the record is taken (the source
+ * answered). */
+static int
+landed_find(struct recon *r, const char *uuid, const char *host,
+    const char *reqid)
+{
+	struct landed **pp, *l;
+	int64_t now = clock_mono_ms();
+	int on = 0;
+
+	pthread_mutex_lock(&r->lock);
+	for (pp = &r->landed; (l = *pp) != NULL; pp = &l->next) {
+		if (strcmp(l->uuid, uuid) != 0 || strcmp(l->source, host) !=
+		    0 || (reqid != NULL && strcmp(l->reqid, reqid) != 0))
+			continue;
+		on = reqid != NULL || now - l->at < LANDED_GRACE_MS;
+		if (reqid != NULL) {
+			*pp = l->next;
+			free(l);
+		}
+		break;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return on;
 }
 
 /* The live migration command, to the source (i->host), once the target
@@ -2195,6 +2278,22 @@ apply_state(struct store_txn *txn, struct batch *b, const char *host,
 		rc = release_state(b, txn, host, m, &old);
 		codec_clear(&schema_rec_instance, &old);
 		return rc;
+	if (old.host != NULL && strcmp(old.host, host) != 0 &&
+	    m->in_reply_to != NULL && landed_find(b->r, m->uuid, host,
+	    m->in_reply_to)) {
+		/* The source's answer to a migration its target's report
+		 * ended: its copy is gone, or (a failure) fenced now. */
+		if (m->result != NULL && strcmp(m->result, "ok") == 0)
+			log_info("instance %s: %s confirmed its live migration "
+			    "to %s", m->uuid, host, old.host);
+		else
+			log_warnx("instance %s: %s answered its live migration "
+			    "to %s, where the guest runs, with an error: %s; "
+			    "its copy on %s is fenced", m->uuid, host, old.host,
+			    m->fault_message ? m->fault_message : "?", host);
+		b->answered[b->cur] = 1;
+		codec_clear(&schema_rec_instance, &old);
+		return 0;
 	}
 	if (old.host == NULL || strcmp(old.host, host) != 0) {
 		log_warnx("agent %s reports instance %s, which is placed on "
@@ -2630,11 +2729,15 @@ tomb_cb(const struct rec_instance_tombstone *t, void *arg)
 }
 
 /* Whether g is the guest of an instance live-migrating to this host: it
- * is not fenced. Running with the new generation it has arrived, once the
- * source let go of it too (PREP_SOURCE_GONE: the source's answer
- * is the normal end, this covers a lost one); past the deadline, when the
- * agents have given up any copy, a copy in the instance's power counts
- * alone. */
+ * is not fenced. Running with the new generation it has arrived: libvirt
+ * resumes the incoming guest only in the migration's Finish, past its
+ * point of no return (the source's copy, paused, is then only stopped
+ * and undefined: struct landed), so this ends the migration before the
+ * source's answer, which comes after its libvirtd's confirm. In the
+ * instance's power (a paused guest migrates paused) it has arrived once
+ * the source let go of it (PREP_SOURCE_GONE: a lost answer); past the
+ * deadline, when the agents have given up any copy, a copy in the
+ * instance's power counts alone. */
 static int
 migrating_here(struct host_pass *p, const struct rguest *g)
 {
@@ -2647,9 +2750,10 @@ migrating_here(struct host_pass *p, const struct rguest *g)
 	    0 && i.migrate_host != NULL && strcmp(i.migrate_host, p->host) ==
 	    0;
 	if (here && g->generation > i.generation &&
-	    ((g->power == POWER_RUNNING && prep_marked(p->r, g->uuid,
-	    i.task_request_id, PREP_SOURCE_GONE)) ||
-	    (db_now_ms() > i.task_deadline && g->power == i.power_state)))
+	    (g->power == POWER_RUNNING || (g->power == i.power_state &&
+	    prep_marked(p->r, g->uuid, i.task_request_id,
+	    PREP_SOURCE_GONE)) || (db_now_ms() > i.task_deadline &&
+	    g->power == i.power_state)))
 		add_fix(p, g->uuid, FIX_MIGRATED, g->power);
 	codec_clear(&schema_rec_instance, &i);
 	return here;
@@ -2671,6 +2775,20 @@ resizing_from(struct host_pass *p, const struct rguest *g)
 	return here;
 }
 
+/* Whether g is the source's paused copy of a live migration that ended
+ * on the target's report moments ago (struct landed): not fenced while
+ * its libvirtd confirms. */
+static int
+landed_from(struct host_pass *p, const struct rguest *g)
+{
+	if (g->power == POWER_RUNNING || !landed_find(p->r, g->uuid, p->host,
+	    NULL))
+		return 0;
+	log_debug("guest %s on %s: the source's copy of a finished live "
+	    "migration, before its answer", g->uuid, p->host);
+	return 1;
+}
+
 /* Guests the host runs that it should not. */
 static void
 extra_guests(struct host_pass *p)
@@ -2685,7 +2803,7 @@ extra_guests(struct host_pass *p)
 		if (!g->seen)
 			p->busy = 1;
 		if (g->seen || migrating_here(p, g) || resizing_from(p, g) ||
-		    !sent_due(r, g->uuid, NULL, p->mono))
+		    landed_from(p, g) || !sent_due(r, g->uuid, NULL, p->mono))
 			continue;
 		if (compute_db_tombstone_get(p->txn, g->uuid, &tb) == 0) {
 			log_warnx("guest %s on %s belongs to a deleted "
@@ -2795,6 +2913,8 @@ migrate_fix(struct fix_batch *fb, struct store_txn *txn,
 		return 0;
 	if (compute_db_instance_copy(old, &i) == -1)
 		return -1;
+	if (ok)
+		landed_note(fb->r, old->uuid, old->task_request_id, old->host);
 	i.power_state = f->power;
 	rc = migrate_end(fb->r, txn, &i, ok, ok ? NULL : "Timed out: the "
 	    "guest is still on the source host", fb->now);
@@ -3806,6 +3926,12 @@ recon_free(struct recon **rp)
 
 		r->preps = p->next;
 		prep_free(p);
+	}
+	while (r->landed) {
+		struct landed *l = r->landed;
+
+		r->landed = l->next;
+		free(l);
 	}
 	for (size_t b = 0; b < CALM_BUCKETS; b++)
 		while (r->calm[b]) {

@@ -29,11 +29,15 @@
  *   orphan_action decides). A hello also re-sends every pending task of
  *   the host at once.
  * - A live migration (task "migrating", compute_migrate.c) is sent to the
- *   source and holds claims on both hosts. The source's answer ends it:
- *   ok moves host, ports and generation to the target and gives the
- *   source's claim back, an error gives the target's back (the instance
- *   stays ACTIVE where it is). A lost answer is settled from the reports:
- *   the target running the guest with the new generation means done; the
+ *   source and holds claims on both hosts. The target's report of the
+ *   guest running with the new generation (libvirt resumes it there only
+ *   past the point of no return) or the source's answer, whichever comes
+ *   first, ends it: ok moves host, ports and generation to the target and
+ *   gives the source's claim back, an error gives the target's back (the
+ *   instance stays ACTIVE where it is); the source's paused copy is not
+ *   fenced until its answer. A lost answer is settled from the reports:
+ *   the target with the guest at the new generation in the instance's
+ *   power, once the source no longer has it, means done; the
  *   source still reporting it after the deadline means rolled back; past
  *   the deadline with the source down, or twice the deadline with no
  *   sign, rolled back too. Meanwhile the target's copy is not fenced and

@@ -1962,14 +1962,16 @@ test_live_migration(void **state)
 		got_clear(&g);
 	}
 
-	/* 3. Answer lost; while in flight neither host's report changes
-	 * anything: the target's incoming copy (paused, new generation) is
-	 * not fenced, the source running it is no failure before the
-	 * deadline. The target running it while the source still has it
-	 * is not the end either (libvirt resumes it on the target before
-	 * the source's libvirtd has confirmed: killed its qemu, undefined
-	 * it). The source without it is not re-created (no ensure about
-	 * it; other instances of h1 are); then the target runs it: done. */
+	/* 3. While in flight neither host's report changes anything: the
+	 * target's incoming copy (paused, new generation) is not fenced,
+	 * the source running it is no failure before the deadline, the
+	 * source without it is not re-created (no ensure about it; other
+	 * instances of h1 are). Then the target runs it: done at once, before
+	 * the source's answer (libvirt resumes it there only past the
+	 * migration's point of no return, while the source's libvirtd still
+	 * confirms): the source's paused copy is not fenced until its
+	 * answer, which then changes nothing; a copy still there after the
+	 * answer is fenced. */
 	mk(&m);
 	dispatch(m.uuid);
 	find_h2(&schema_msg_instance_migrate_prepare, m.uuid, preq);
@@ -1979,10 +1981,8 @@ test_live_migration(void **state)
 	guest_on("h2", m.uuid, 3, 4);
 	guest_on("h1", m.uuid, 1, 3);
 	still_migrating(m.uuid);
-	guest_on("h2", m.uuid, 1, 4);
-	still_migrating(m.uuid);
 	guest_on("h1", m.uuid, 4, 3);		/* shut off, still defined */
-	guest_on("h2", m.uuid, 1, 4);
+	guest_on("h2", m.uuid, 3, 4);
 	still_migrating(m.uuid);
 	got_clear(&g);
 	report(NULL, 0, 0);
@@ -1994,22 +1994,63 @@ test_live_migration(void **state)
 	still_migrating(m.uuid);
 	recon_stats(rec, &s1);
 	assert_int_equal(s1.fenced, s0.fenced);
+	guest_on("h1", m.uuid, 3, 3);		/* switched over: paused */
+	still_migrating(m.uuid);
 	usage_of("h1", &u1);
-	guest_on("h2", m.uuid, 1, 4);
+	guest_on("h2", m.uuid, 1, 4);		/* resumed on the target */
 	settled(m.uuid, "h2", 4);
 	usage_of("h1", &u2);
 	assert_int_equal(u2.instances, u1.instances - 1);
 	action_result(m.uuid, m.reqid, "Success");
+	mig_status(m.mig_id, "completed");
+	got_clear(&g);
+	guest_on("h1", m.uuid, 3, 3);		/* confirming */
+	none(&g);
+	recon_stats(rec, &s1);
+	assert_int_equal(s1.fenced, s0.fenced);
+	answer("h1", m.uuid, m.reqid, false, 0, "ok", 0);
+	settled(m.uuid, "h2", 4);
+	guest_on("h1", m.uuid, 3, 3);		/* left behind: fenced */
+	env = find(&g, &schema_msg_instance_delete, m.uuid);
+	assert_int_equal(((struct msg_instance_delete *)env->body)->generation,
+	    4);
+	recon_stats(rec, &s1);
+	assert_int_equal(s1.fenced, s0.fenced + 1);
+	got_clear(&g);
+	report(NULL, 0, 0);
 
-	/* 3b. The source answers that it has no such guest (an agent that
-	 * restarted and was asked again): the target's next report of it
-	 * running ends the migration. */
+	/* 3a. The same, then the source answers with an error, its copy
+	 * running again (its libvirtd resumed it: the two hosts disagreed on
+	 * the end): too late to undo the move; the copy is fenced. */
 	mk(&m);
 	dispatch(m.uuid);
 	find_h2(&schema_msg_instance_migrate_prepare, m.uuid, preq);
 	prepared("h2", m.uuid, m.reqid, "ok");
 	(void)find(&g, &schema_msg_instance_migrate, m.uuid);
+	recon_stats(rec, &s0);
 	guest_on("h2", m.uuid, 1, 4);
+	settled(m.uuid, "h2", 4);
+	answer("h1", m.uuid, m.reqid, true, 1, "error", 3);
+	settled(m.uuid, "h2", 4);
+	action_result(m.uuid, m.reqid, "Success");
+	mig_status(m.mig_id, "completed");
+	guest_on("h1", m.uuid, 1, 3);
+	env = find(&g, &schema_msg_instance_delete, m.uuid);
+	recon_stats(rec, &s1);
+	assert_int_equal(s1.fenced, s0.fenced + 1);
+	got_clear(&g);
+	report(NULL, 0, 0);
+
+	/* 3b. The source answers that it has no such guest (an agent that
+	 * restarted and was asked again) while the target's copy is still
+	 * incoming: the target's next report of it running ends the
+	 * migration. */
+	mk(&m);
+	dispatch(m.uuid);
+	find_h2(&schema_msg_instance_migrate_prepare, m.uuid, preq);
+	prepared("h2", m.uuid, m.reqid, "ok");
+	(void)find(&g, &schema_msg_instance_migrate, m.uuid);
+	guest_on("h2", m.uuid, 3, 4);
 	still_migrating(m.uuid);
 	answer("h1", m.uuid, m.reqid, false, 0, "error", 0);
 	still_migrating(m.uuid);
@@ -2871,7 +2912,8 @@ lm_volumes(struct got *g)
 	assert_int_equal(vol_follow, 0);
 	got_clear(g);
 
-	/* the answer lost: the reports end it, the attachment moved */
+	/* the answer lost: the reports end it (the target's copy resumed),
+	 * the attachment moved */
 	mk(&m);
 	assert_int_equal(store_write(st, add_vol_fn, m.uuid), 0);
 	assert_int_equal(store_write(st, vol_attached_fn, m.uuid), 0);
@@ -2879,7 +2921,7 @@ lm_volumes(struct got *g)
 	find_h2(&schema_msg_instance_migrate_prepare, m.uuid, preq);
 	prepared("h2", m.uuid, m.reqid, "ok");
 	(void)find(g, &schema_msg_instance_migrate, m.uuid);
-	guest_on("h2", m.uuid, 1, 4);
+	guest_on("h2", m.uuid, 3, 4);		/* incoming, paused */
 	still_migrating(m.uuid);
 	assert_int_equal(vol_follow, 0);
 	answer("h1", m.uuid, m.reqid, false, 0, "error", 0);	/* no guest */
