@@ -2278,6 +2278,7 @@ apply_state(struct store_txn *txn, struct batch *b, const char *host,
 		rc = release_state(b, txn, host, m, &old);
 		codec_clear(&schema_rec_instance, &old);
 		return rc;
+	}
 	if (old.host != NULL && strcmp(old.host, host) != 0 &&
 	    m->in_reply_to != NULL && landed_find(b->r, m->uuid, host,
 	    m->in_reply_to)) {
