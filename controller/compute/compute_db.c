@@ -373,6 +373,35 @@ created_keys(const struct rec_instance *i, char k[2][DB_INSTANCE_CREATED_KEY_MAX
 	return 0;
 }
 
+/* An instance's two entries (its project's and the all-projects one) of
+ * an index whose value is the instance's id: put, or deleted (absent is
+ * fine). */
+static int
+pair_put(struct store_txn *txn, const char *table, const char *k0, const char *k1,
+    const size_t kl[2], const char *uuid)
+{
+	const char *k[2] = { k0, k1 };
+
+	for (int j = 0; j < 2; j++)
+		if (store_put(txn, table, k[j], kl[j], uuid, strlen(uuid),
+		    0) == -1)
+			return -1;
+	return 0;
+}
+
+static int
+pair_del(struct store_txn *txn, const char *table, const char *k0, const char *k1,
+    const size_t kl[2])
+{
+	const char *k[2] = { k0, k1 };
+
+	for (int j = 0; j < 2; j++)
+		if (store_del(txn, table, k[j], kl[j]) == -1 &&
+		    err_code() != TS_ENOT_FOUND)
+			return -1;
+	return 0;
+}
+
 static int
 created_put(struct store_txn *txn, const struct rec_instance *i)
 {
@@ -381,11 +410,7 @@ created_put(struct store_txn *txn, const struct rec_instance *i)
 
 	if (created_keys(i, k, kl) == -1)
 		return -1;
-	for (int j = 0; j < 2; j++)
-		if (store_put(txn, T_INSTANCES_BY_CREATED, k[j], kl[j], i->uuid,
-		    strlen(i->uuid), 0) == -1)
-			return -1;
-	return 0;
+	return pair_put(txn, T_INSTANCES_BY_CREATED, k[0], k[1], kl, i->uuid);
 }
 
 static int
@@ -396,11 +421,7 @@ created_del(struct store_txn *txn, const struct rec_instance *i)
 
 	if (created_keys(i, k, kl) == -1)
 		return -1;
-	for (int j = 0; j < 2; j++)
-		if (store_del(txn, T_INSTANCES_BY_CREATED, k[j], kl[j]) == -1 &&
-		    err_code() != TS_ENOT_FOUND)
-			return -1;
-	return 0;
+	return pair_del(txn, T_INSTANCES_BY_CREATED, k[0], k[1], kl);
 }
 
 /* The two instances_by_state entries of i; see db_instance_state_key(). */
@@ -428,11 +449,7 @@ state_put(struct store_txn *txn, const struct rec_instance *i)
 
 	if (state_keys(i, k, kl) == -1)
 		return -1;
-	for (int j = 0; j < 2; j++)
-		if (store_put(txn, T_INSTANCES_BY_STATE, k[j], kl[j], i->uuid,
-		    strlen(i->uuid), 0) == -1)
-			return -1;
-	return 0;
+	return pair_put(txn, T_INSTANCES_BY_STATE, k[0], k[1], kl, i->uuid);
 }
 
 static int
@@ -443,11 +460,7 @@ state_del(struct store_txn *txn, const struct rec_instance *i)
 
 	if (state_keys(i, k, kl) == -1)
 		return -1;
-	for (int j = 0; j < 2; j++)
-		if (store_del(txn, T_INSTANCES_BY_STATE, k[j], kl[j]) == -1 &&
-		    err_code() != TS_ENOT_FOUND)
-			return -1;
-	return 0;
+	return pair_del(txn, T_INSTANCES_BY_STATE, k[0], k[1], kl);
 }
 
 /* Whether the instances_by_state key of a differs from b's. */
