@@ -23,13 +23,13 @@ BUILD="build-essential cmake pkg-config
  libnl-3-dev libnl-route-3-dev libmicrohttpd-dev libjansson-dev
  libsodium-dev uuid-dev libcmocka-dev libgnutls28-dev libcurl4-openssl-dev python3"
 RUNTIME="libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils qemu-block-extra
- dnsmasq-base dnsmasq-utils nftables tgt lvm2 iproute2 iputils-ping genisoimage procps gdb conntrack
+ dnsmasq-base dnsmasq-utils nftables tgt lvm2 iproute2 iputils-ping genisoimage procps conntrack
  novnc"
 # The operator's clients (seed.py uses openstacksdk) and the sample
 # image's parts (a busybox initramfs around the packaged kernel).
 STACK="python3-openstackclient python3-novaclient python3-glanceclient
  python3-cinderclient busybox-static linux-image-amd64 cpio curl openssl"
-TEST="clang libclang-rt-dev libtsan2 python3-jsonschema python3-msgpack
+TEST="clang libclang-rt-dev libtsan2 gdb python3-jsonschema python3-msgpack
  python3-zmq tempest python3-stestr wrk jq openssh-client chromium nodejs"
 # Debian's npm, unless a node that brings its own (NodeSource) is installed.
 command -v npm >/dev/null 2>&1 || TEST="$TEST npm"
