@@ -88,6 +88,19 @@ for r in $(seq 1 "$RUNS"); do
 	a=$(api_ms 2>/dev/null) || a=0
 	echo "$a" >> "$W/api"
 	echo "run $r: $from -> $to total $((t1 - t0)) ms (api $a ms), downtime ${down:-?} ms; $(job "$W/job")"
+	# SETTLE=1: the next run starts once this run's source has let go of
+	# the guest (libvirt's Confirm there, its agent's clean-up: after the
+	# move ends, since the move ends on the target's resume), outside
+	# both runs' times, as Rally's runs each start from a settled server.
+	# SETTLE=0 measures back to back: a run then includes the previous
+	# run's tail on its source (the prepare waits for that host's job).
+	if [ "${SETTLE:-0}" = 1 ]; then
+		src_uri=$([ "$to" = "$HOST_B" ] && echo "$URI_A" || echo "$URI_B")
+		for _ in $(seq 1 $((BOUND * 20))); do
+			virsh -c "$src_uri" domstate "instance-$SERVER" >/dev/null 2>&1 || break
+			sleep 0.05
+		done
+	fi
 	if [ "$to" = "$HOST_B" ]; then from=$HOST_B to=$HOST_A uri=$URI_A
 	else from=$HOST_A to=$HOST_B uri=$URI_B; fi
 done
