@@ -6,6 +6,7 @@
 #   fakehost.sh up PREFIX N DIR [PORT...]
 #   fakehost.sh down PREFIX N DIR
 #   fakehost.sh uri DIR
+#   fakehost.sh vncaddr PREFIX N
 #
 # up makes host N: a network namespace PREFIX-hN and a mount namespace of
 # its own running a libvirtd (also listening on qemu+tcp://UNDERLAY.N, no
@@ -23,14 +24,22 @@
 # public:ex0). Each PORT of the host's 127.0.0.1 (the controller's bus and image API)
 # is relayed into PREFIX-hN's 127.0.0.1 by packaging/nsfwd.py, so no
 # address outside loopback and these namespaces ever sees a packet.
+# The other way, for the controller's VNC proxy: the guests' VNC servers
+# listen on PREFIX-hN's 127.0.0.1, on ports VNC_LO..VNC_HI (qemu.conf's
+# remote_display_port_min/max), and the relay listens on the same ports of
+# a loopback address of the host's own, `vncaddr PREFIX N` (127.X.Y.N,
+# X.Y from PREFIX, so two prefixes' hosts can run side by side), which the
+# agent reports as its [vnc] server_proxyclient_address.
 # down stops the relay and libvirtd and deletes the namespace (with every
 # link in it); the underlay and PREFIX-ext go with the last host. Idempotent.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 UNDERLAY=${TS_UNDERLAY:-10.250.0}
 EXTGW=${TS_EXT_GW:-172.24.4.1/24}
+VNC_LO=5900
+VNC_HI=5963
 
-usage() { echo "usage: $0 up PREFIX N DIR [PORT...] | down PREFIX N DIR | uri DIR" >&2; exit 2; }
+usage() { echo "usage: $0 up PREFIX N DIR [PORT...] | down PREFIX N DIR | uri DIR | vncaddr PREFIX N" >&2; exit 2; }
 alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 # stop_pid FILE: SIGTERM, up to 5 s, then SIGKILL.
 stop_pid() {
@@ -43,6 +52,11 @@ stop_pid() {
 	rm -f "$1"
 }
 uri() { echo "qemu+unix:///system?socket=$1/sock/libvirt-sock"; }
+vncaddr() {
+	local c
+	c=$(printf '%s' "$1" | cksum | cut -d' ' -f1)
+	echo "127.$((100 + c % 150)).$(((c / 150) % 250 + 1)).$2"
+}
 
 up() {
 	local pre=$1 n=$2 d=$3 ns=$1-h$2 ul=$1-ul ext=$1-ext i
@@ -111,6 +125,14 @@ C
 		: > "$d/nokvm"; chmod 000 "$d/nokvm"
 		: > "$d/noexec"; chmod 644 "$d/noexec"
 	fi
+	# The VNC ports the relay covers (added to a configuration made by an
+	# earlier version; read when libvirtd starts).
+	if ! alive "$d/libvirtd.pid" && ! grep -q '^remote_display_port_max' "$d/etc/qemu.conf"; then
+		cat >> "$d/etc/qemu.conf" <<C
+remote_display_port_min = $VNC_LO
+remote_display_port_max = $VNC_HI
+C
+	fi
 	if ! alive "$d/libvirtd.pid"; then
 		ip netns exec "$ns" unshare --mount --uts --propagation private sh -c "
 			hostname $ns
@@ -131,10 +153,11 @@ C
 	fi
 	# The relay is kept when it runs with the same ports: restarting it
 	# would cut the agent's connections (and cost seconds on a re-run).
-	if [ $# -gt 0 ] && alive "$d/nsfwd.pid" &&
+	set -- "$@" --back "$(vncaddr "$pre" "$n")" "$VNC_LO-$VNC_HI"
+	if alive "$d/nsfwd.pid" &&
 	    [ "$(cat "$d/nsfwd.args" 2>/dev/null)" = "$ns $*" ]; then
 		:
-	elif [ $# -gt 0 ]; then
+	else
 		stop_pid "$d/nsfwd.pid"
 		: > "$d/nsfwd.out"
 		# Debian's python3: a pyenv shim first on PATH costs seconds.
@@ -162,5 +185,6 @@ case "${1:-}" in
 up) [ $# -ge 4 ] || usage; shift; up "$@" ;;
 down) [ $# -eq 4 ] || usage; down "$2" "$3" "$4" ;;
 uri) [ $# -eq 2 ] || usage; uri "$2" ;;
+vncaddr) [ $# -eq 3 ] || usage; vncaddr "$2" "$3" ;;
 *) usage ;;
 esac

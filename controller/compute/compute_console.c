@@ -539,6 +539,10 @@ compute_console_websockify(struct http_req *req, struct http_resp *resp)
 		err_set(TS_EINVALID, "A websocket handshake is expected.");
 		return -1;
 	}
+	/* From here a refusal is its status line alone and the close, as
+	 * Tempest's noVNC checks expect (an error body would read as a frame);
+	 * the reason is logged below. */
+	http_resp_error_bare(resp);
 	if (origin_ok(req) == -1)
 		return -1;
 	/* Taken now: whatever follows, the token is spent. */
@@ -557,6 +561,8 @@ compute_console_websockify(struct http_req *req, struct http_resp *resp)
 	}
 	snprintf(b->uuid, sizeof(b->uuid), "%s", t.uuid);
 	if ((b->tcp = vnc_connect(t.addr, t.port)) == -1) {
+		log_warnx("vnc console of %s: %s:%u not reachable", t.uuid,
+		    t.addr, t.port);
 		free(b);
 		return -1;
 	}

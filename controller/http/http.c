@@ -160,6 +160,7 @@ struct http_resp {
 	struct resp_hdr	 hdr[RESP_MAX_HEADERS];
 	size_t		 nhdr;
 	char		 err_type[APIERR_TYPE_MAX + 1];
+	bool		 err_bare;	/* http_resp_error_bare() */
 };
 
 enum body_mode { BODY_NONE = 0, BODY_BUFFER, BODY_STREAM, BODY_DISCARD };
@@ -173,6 +174,7 @@ struct pending {
 	char		 msg[ERR_MSG_MAX];
 	char		 type[APIERR_TYPE_MAX + 1];
 	char		 allow[ALLOW_MAX];	/* 405 */
+	bool		 bare;		/* status only, then close */
 };
 
 struct qpair {
@@ -600,6 +602,7 @@ pend_err(struct http_req *req, enum ts_errcode fallback, bool from_auth)
 	req->err.from_auth = from_auth;
 	snprintf(req->err.type, sizeof(req->err.type), "%s",
 	    req->resp.err_type);
+	req->err.bare = req->resp.err_bare;
 }
 
 /* Split "/a/b%2Fc/?x=1&y" into decoded segments and query pairs. */
@@ -985,6 +988,12 @@ http_resp_error_type(struct http_resp *r, const char *type)
 	snprintf(r->err_type, sizeof(r->err_type), "%s", type ? type : "");
 }
 
+void
+http_resp_error_bare(struct http_resp *r)
+{
+	r->err_bare = true;
+}
+
 static ssize_t
 out_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
@@ -1204,6 +1213,15 @@ queue_error(struct http_req *req)
 	/* Internal details stay in the log. */
 	if (e->status == 500)
 		msg = APIERR_INTERNAL_MESSAGE;
+	if (e->bare) {
+		r = MHD_create_response_from_buffer(0, (void *)"",
+		    MHD_RESPMEM_PERSISTENT);
+		if (r == NULL)
+			return MHD_NO;
+		/* MHD ends the connection after a response that says so. */
+		MHD_add_response_header(r, "Connection", "close");
+		return queue(req, e->status, r);
+	}
 	/* keystonemiddleware answers unauthenticated requests to every
 	 * service, in keystone's shape. */
 	if (e->status == 401 && e->from_auth)

@@ -335,5 +335,10 @@ int	http_resp_header(struct http_resp *, const char *name, const char *value);
 /* Neutron error type for an error this handler is about to return
  * ("NetworkNotFound"); ignored by the other services. */
 void	http_resp_error_type(struct http_resp *, const char *type);
+/* Render the error this handler is about to return as its status line
+ * alone, no body, and close the connection: a refused websocket handshake,
+ * whose client reads anything past the headers as frames and waits for
+ * the close (Nova's proxy sends no error body either). */
+void	http_resp_error_bare(struct http_resp *);
 
 #endif

@@ -167,6 +167,9 @@ api_url = http://127.0.0.1:$IMP
 local_ip = 10.250.0.$n
 dhcp_state_dir = $T/h${n}dhcp
 physical_interface_mappings = public:ex0
+[vnc]
+# the relay to its VNC ports in the namespace (packaging/fakehost.sh)
+server_proxyclient_address = $("$FH" vncaddr "$NSP" "$n")
 C
 	printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$ns" "$AGENT" > "$T/agent-h$n-in-ns"
 	chmod 755 "$T/agent-h$n-in-ns"
