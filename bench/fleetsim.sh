@@ -61,7 +61,7 @@
 #   per phase, from the controller's /metrics), CREATE_PERF (a path: perf
 #   sched record of the whole machine for CREATE_PERF_S (5) seconds from
 #   the start of the creates, for perf sched timehist/latency),
-#   API_THREADS ([api] threads, 8), SIM (the simulator binary, default
+#   API_THREADS ([api] threads, 32), SIM (the simulator binary, default
 #   BUILD_DIR's: another build's, for before/after runs of the
 #   simulator). After each creates line: the CPU the machine spent while
 #   wrk ran, per create, split between the controller, the simulator, wrk
@@ -133,7 +133,7 @@ compute_port = $CP
 image_port = $IMP
 volume_port = $(port)
 network_port = $(port)
-threads = ${API_THREADS:-8}
+threads = ${API_THREADS:-32}
 connection_limit = 4096
 [identity]
 key_repository = $W/token-keys

@@ -100,8 +100,11 @@ const struct config_opt opts_controller[] = {
 	    "Port of the Block Storage (Cinder v3) API."),
 	CONFIG_OPT_INT("api", "network_port", "9696", 1, 65535,
 	    "Port of the Networking (Neutron v2.0) API."),
-	CONFIG_OPT_INT("api", "threads", "8", 1, 1024,
-	    "Number of HTTP worker threads."),
+	CONFIG_OPT_INT("api", "threads", "32", 1, 1024,
+	    "Number of HTTP worker threads per API listener. A worker waits "
+	    "for its request's durable write, so writes share a commit only "
+	    "when more connections than this write at once; keep it above "
+	    "the number of concurrent clients."),
 	CONFIG_OPT_INT("api", "max_body_size", "1048576", 1 * KIB, GIB,
 	    "Largest request body accepted, in bytes, except image data "
 	    "uploads (limited by [image] image_size_cap)."),
