@@ -3207,7 +3207,7 @@ process_report(struct recon *r, struct ev *e)
 /* ---------------------------------------------------------- task scan */
 
 enum scan_act { SCAN_TIMEOUT, SCAN_LOCAL_DELETE, SCAN_UNKNOWN,
-	SCAN_MIGRATE_BACK };
+	SCAN_MIGRATE_BACK, SCAN_RELEASE_FENCED };
 
 struct scan_item {
 	char		uuid[CODEC_UUID_LEN + 1];
@@ -3265,12 +3265,20 @@ scan_cb(const char *uuid, void *arg)
 			send_for(r, &i, s->mono, NULL, NULL);
 	} else if (release_pending(&i, t)) {
 		/* Waiting for the host the guest leaves to let go of the
-		 * volumes: never given up (a guest on each host would both
-		 * write them); the delete goes again while that host is up,
-		 * and its first answer after it comes back settles it. */
+		 * volumes: the deadline does not end it (a guest on each
+		 * host would both write them); the delete goes again while
+		 * that host is up, and its first answer after it comes back
+		 * settles it. */
 		if (scheduler_host_up(r->sched, i.resize_release) &&
 		    sent_due(r, i.uuid, i.task_request_id, s->mono))
 			send_for(r, &i, s->mono, NULL, NULL);
+		/* Unless the operator forced that host down: by Nova's
+		 * contract a forced-down host is fenced (as for an
+		 * evacuation), and its copy is destroyed before it ensures
+		 * anything when it returns (the hello's fencing). */
+		else if (strcmp(scheduler_host_status(r->sched,
+		    i.resize_release), "DOWN") == 0)
+			scan_add(s, &i, SCAN_RELEASE_FENCED);
 	} else if (t->cmd == RECON_MIGRATE) {
 		/* Settled by the answer or the reports; without either, by
 		 * the clock: the source down past the deadline, or twice the
@@ -3329,6 +3337,22 @@ apply_scan(struct store_txn *txn, void *arg)
 			    finish_delete(s->r, txn, &i) == -1)
 				rc = -1;
 			s->local_deletes++;
+		} else if (it->act == SCAN_RELEASE_FENCED) {
+			if (i.resize_release == NULL) {
+				codec_clear(&schema_rec_instance, &i);
+				codec_clear(&schema_rec_instance, &old);
+				continue;
+			}
+			log_warnx("instance %s: %s, which its revert waited "
+			    "for, is forced down (fenced): its copy is taken "
+			    "as gone; %s starts it", i.uuid, i.resize_release,
+			    i.host ? i.host : "-");
+			free(i.resize_release);
+			i.resize_release = NULL;
+			i.task_deadline = s->now + s->r->build_ms;
+			i.updated_at = s->now;
+			if (compute_db_instance_put(txn, &i, &old) == -1)
+				rc = -1;
 		} else if (it->act == SCAN_MIGRATE_BACK) {
 			snprintf(why, sizeof(why), "Timed out after %lld s "
 			    "waiting for the live migration to %s%s",

@@ -109,6 +109,31 @@ host(const char *name, uint32_t vcpus, uint64_t mem, int up, int disabled)
 	assert_int_equal(scheduler_refresh(sch), 0);
 }
 
+static int
+force_fn(struct store_txn *txn, void *arg)
+{
+	const struct host_arg *h = arg;
+	struct rec_service s;
+	int rc;
+
+	if (db_service_by_host(txn, h->host, &s) == -1)
+		return -1;
+	s.forced_down = h->disabled;
+	rc = db_service_put(txn, &s);
+	codec_clear(&schema_rec_service, &s);
+	return rc;
+}
+
+/* `openstack compute service set --down` (forced 1) or --up (0). */
+static void
+host_forced(const char *name, int forced)
+{
+	struct host_arg h = { .host = name, .disabled = forced };
+
+	assert_int_equal(store_write(st, force_fn, &h), 0);
+	assert_int_equal(scheduler_refresh(sch), 0);
+}
+
 /* Read everything the client end has received, up to ms. */
 struct got {
 	struct codec_envelope	env[32];
@@ -3136,6 +3161,38 @@ xhost_volumes(struct got *g)
 	assert_int_equal(sent_resize(g, f.uuid, 6), 3);
 	answer("h1", f.uuid, rq, true, 1, "ok", 6);
 	release_is(f.uuid, NULL, NULL);
+
+	/* 3b. Reverted while h2 is away for good: the wait holds until the
+	 * operator forces h2 down (fenced, as for an evacuation); then h1
+	 * starts its kept guest without h2's answer. */
+	static const char img2[] = "8c4a3b2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d";
+	struct mk d = m;
+
+	d.snap_image = img2;
+	mk(&d);
+	assert_int_equal(store_write(st, add_vol_fn, d.uuid), 0);
+	assert_int_equal(store_write(st, vol_attached_fn, d.uuid), 0);
+	assert_int_equal(store_write(st, image_fn, (void *)img2), 0);
+	answer("h1", d.uuid, d.reqid, true, 4, "ok", 4);
+	task_of(d.uuid, "resize_finish", rq);
+	dispatch(d.uuid);
+	answer("h2", d.uuid, rq, true, 1, "ok", 5);
+	assert_int_equal(store_write(st, revert_fn, d.uuid), 0);
+	release_is(d.uuid, "h2", "resize_reverting");
+	host("h2", 4, 4096, 0, 0);		/* silent */
+	assert_int_equal(store_write(st, past_deadline_fn, d.uuid), 0);
+	recon_scan(rec, db_now_ms());
+	release_is(d.uuid, "h2", "resize_reverting");
+	no_ensure(g, d.uuid, 300);
+	host_forced("h2", 1);
+	recon_scan(rec, db_now_ms());
+	release_is(d.uuid, NULL, "resize_reverting");
+	recon_scan(rec, db_now_ms());
+	assert_int_equal(sent_resize(g, d.uuid, 6), 3);
+	answer("h1", d.uuid, rv_req, true, 1, "ok", 6);
+	release_is(d.uuid, NULL, NULL);
+	host_forced("h2", 0);
+	host("h2", 4, 4096, 1, 0);
 
 	/* 4. A failure before the target had it (the upload): no wait. */
 	struct mk u = m;
