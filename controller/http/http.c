@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include <microhttpd.h>
 #include <uuid/uuid.h>
@@ -65,6 +66,7 @@
 #define DEF_TIMEOUT	60
 #define DEF_CONN_MEMORY	(32 * 1024)	/* MHD's own; every request memsets it */
 #define DEF_MAX_BODY	(1024 * 1024)
+#define DRAIN_MS	5000		/* a stop waits for requests in progress */
 #define DEF_MAX_NOAUTH_BODY (112 * 1024)	/* Keystone's max_request_body_size */
 #define DEF_MAX_URL	(16 * 1024)
 #define DEF_MAX_QUERY	256
@@ -130,6 +132,9 @@ struct http_server {
 	struct upgrade		*up_head;
 	size_t			 up_count;
 	bool			 up_open;	/* new upgrades run */
+	/* Requests begun and not yet completed (on_uri to req_free): a stop
+	 * waits for them, so that no acknowledged write loses its answer. */
+	atomic_size_t		 inflight;
 };
 
 enum resp_kind { RB_NONE = 0, RB_BUF, RB_FD, RB_CB, RB_UPGRADE };
@@ -1341,6 +1346,7 @@ req_free(struct http_req *req)
 	free(req->pathbuf);
 	free(req->path);
 	free(req->uri);
+	atomic_fetch_sub(&req->l->srv->inflight, 1);
 	free(req);
 }
 
@@ -1356,6 +1362,7 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 		return NULL;	/* on_access closes the connection */
 	}
 	req->l = l;
+	atomic_fetch_add(&l->srv->inflight, 1);
 	req->conn = conn;
 	req->resp.fd = -1;
 	req->clen = UINT64_MAX;
@@ -2112,7 +2119,7 @@ start_listener(struct http_server *srv, struct listener *l)
 	struct MHD_OptionItem extra[5];
 	size_t k = 0;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
-	    MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE;
+	    MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE | MHD_USE_ITC;
 
 	if (sa.ss_family == AF_INET)
 		((struct sockaddr_in *)&sa)->sin_port = htons(l->cfg.port);
@@ -2190,6 +2197,8 @@ fail:
 void
 http_server_stop(struct http_server *srv)
 {
+	MHD_socket lfd[HTTP_MAX_LISTENERS];
+	unsigned waited;
 	size_t i;
 
 	if (srv == NULL || !srv->running)
@@ -2203,10 +2212,25 @@ http_server_stop(struct http_server *srv)
 	while (srv->up_count > 0)
 		pthread_cond_wait(&srv->up_cv, &srv->up_mu);
 	pthread_mutex_unlock(&srv->up_mu);
+	/* No new connections; the requests in progress finish and send
+	 * their answers (a create whose write committed is answered), up
+	 * to DRAIN_MS; MHD_stop_daemon() then closes every connection. */
+	for (i = 0; i < srv->nl; i++)
+		lfd[i] = srv->l[i].d != NULL ?
+		    MHD_quiesce_daemon(srv->l[i].d) : MHD_INVALID_SOCKET;
+	for (waited = 0; atomic_load(&srv->inflight) > 0 &&
+	    waited < DRAIN_MS; waited += 10)
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	if (atomic_load(&srv->inflight) > 0)
+		log_warnx("http: stopping with %zu requests still in progress",
+		    atomic_load(&srv->inflight));
 	for (i = 0; i < srv->nl; i++) {
 		if (srv->l[i].d != NULL)
 			MHD_stop_daemon(srv->l[i].d);
 		srv->l[i].d = NULL;
+		/* quiesced: the listening socket is ours to close */
+		if (lfd[i] != MHD_INVALID_SOCKET)
+			close(lfd[i]);
 	}
 	srv->running = false;
 }

@@ -104,6 +104,21 @@ h_root(struct http_req *req, struct http_resp *resp)
 	    "versions", "values", "href", base));
 }
 
+/* /v3/slow: holds its answer until a stop has been asked for (and 50 ms
+ * more, for the stop to be under way), then answers 200. */
+static atomic_int slow_entered, stop_asked;
+
+static int
+h_slow(struct http_req *req, struct http_resp *resp)
+{
+	(void)req;
+	atomic_store(&slow_entered, 1);
+	for (int i = 0; i < 500 && !atomic_load(&stop_asked); i++)
+		usleep(10000);
+	usleep(50000);
+	return http_resp_json(resp, 0, json_pack("{s:b}", "slow", 1));
+}
+
 static int
 h_v3(struct http_req *req, struct http_resp *resp)
 {
@@ -473,6 +488,7 @@ static const struct http_route identity_routes[] = {
 	{ "POST", "/v3/raw", h_echo, NULL, ROUTE_NO_AUTH | ROUTE_RAW_BODY, 0,
 	  NULL },
 	{ "GET", "/v3/fail", h_fail, NULL, ROUTE_NO_AUTH, 0, NULL },
+	{ "GET", "/v3/slow", h_slow, NULL, ROUTE_NO_AUTH, 0, NULL },
 	{ "GET", "/v3/silent", h_silent_fail, NULL, ROUTE_NO_AUTH, 0, NULL },
 	{ "POST", "/v3/login", h_unauth, NULL, ROUTE_NO_AUTH, 0, NULL },
 	{ "GET", "/v3/admin", h_admin_only, NULL, 0, 0, NULL },
@@ -2406,6 +2422,50 @@ test_stop_aborts_stream(void **state)
 	http_server_free(&s);
 }
 
+static void *
+stopper(void *arg)
+{
+	atomic_store(&stop_asked, 1);
+	http_server_stop(arg);
+	return NULL;
+}
+
+/* A stop lets the request in progress send its answer (a create whose
+ * write committed must not lose its 202), then closes the connection. */
+static void
+test_stop_answers_request_in_progress(void **state)
+{
+	struct http_listener l = { 0, APIERR_IDENTITY, identity_routes, NULL,
+	    0 };
+	struct http_opts o = { .listeners = &l, .nlisteners = 1,
+	    .threads = 2, .authenticate = authenticate };
+	const char *q = "GET /v3/slow HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct http_server *s;
+	struct conn c;
+	struct hresp r;
+	pthread_t th;
+	int i;
+
+	(void)state;
+	atomic_store(&slow_entered, 0);
+	atomic_store(&stop_asked, 0);
+	s = http_server_new(&o);
+	assert_non_null(s);
+	assert_int_equal(http_server_start(s), 0);
+	assert_int_equal(conn_open(&c, http_server_port(s, 0)), 0);
+	assert_int_equal(send_all(&c, q, strlen(q)), 0);
+	for (i = 0; i < 500 && !atomic_load(&slow_entered); i++)
+		usleep(10000);
+	assert_true(atomic_load(&slow_entered));
+	assert_int_equal(pthread_create(&th, NULL, stopper, s), 0);
+	assert_int_equal(read_response(&c, &r, false), 0);
+	assert_int_equal(r.status, 200);
+	hresp_free(&r);
+	pthread_join(th, NULL);
+	conn_close(&c);
+	http_server_free(&s);
+}
+
 /* ---- TLS ---------------------------------------------------------------- */
 
 static int
@@ -2639,6 +2699,7 @@ main(void)
 	const struct CMUnitTest standalone[] = {
 		cmocka_unit_test(test_ipv6_and_restart),
 		cmocka_unit_test(test_stop_aborts_stream),
+		cmocka_unit_test(test_stop_answers_request_in_progress),
 		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_apierr_render),
 	};
