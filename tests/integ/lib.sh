@@ -66,7 +66,8 @@ cleanup() {
 	fi
 	if [ $rc -ne 0 ]; then
 		echo "---- logs of the failed test ($T)"
-		for f in "$T"/*.log; do
+		# (and the fake hosts' libvirtd logs: packaging/fakehost.sh)
+		for f in "$T"/*.log "$T"/h[0-9]*/libvirtd.log; do
 			[ -f "$f" ] || continue
 			echo "== $f"
 			case $f in
