@@ -54,7 +54,10 @@
 # Usage: bench/hapair_bench.sh [BUILD_DIR]    (default: ./build)
 # Knobs: AGENTS (200), PER_PROC (500 agents per fleetsim process), LOAD_S
 #   (seconds of creates before each failure, 4), MAX_WAIT (bound of every
-#   wait, 120 s). Needs root, a build with tinystack-controller,
+#   wait, 120 s), REQ_TIMEOUT (the creating client's timeout of one
+#   request, 10 s: a create the dead node committed but never answered
+#   holds the client that long), KEEP (set: keep the work directory with the logs, the
+#   events and the clients' records). Needs root, a build with tinystack-controller,
 #   tinystack-manage and fleetsim, keepalived (packaging/install-deps.sh,
 #   test profile), iproute2, curl, flock, /usr/bin/python3.
 set -euo pipefail
@@ -69,6 +72,7 @@ AGENTS=${AGENTS:-200}
 PER_PROC=${PER_PROC:-500}
 LOAD_S=${LOAD_S:-4}
 MAX_WAIT=${MAX_WAIT:-120}
+export FAILOVER_PROBE_TIMEOUT=${REQ_TIMEOUT:-10}
 KEEPALIVED=$(command -v keepalived || echo /usr/sbin/keepalived)
 [ "$(id -u)" = 0 ] || { echo "hapair_bench: needs root (namespaces)" >&2; exit 1; }
 [ -x "$KEEPALIVED" ] || { echo "hapair_bench: keepalived missing (packaging/install-deps.sh)" >&2; exit 1; }
@@ -104,12 +108,12 @@ cleanup() {
 	# The controllers are not this shell's children (keepalived's notify
 	# script started them): bounded poll, then SIGKILL.
 	for n in A B; do
-		[ -f "$W/$n.ctl" ] && kill -TERM "$(cat "$W/$n.ctl")" 2>/dev/null
+		[ -f "$W/$n.ctl" ] && kill -TERM "$(cat "$W/$n.ctl" 2>/dev/null)" 2>/dev/null
 	done
 	for ((t = 0; t < 100; t++)); do
 		p=
 		for n in A B; do
-			[ -f "$W/$n.ctl" ] && alive "$(cat "$W/$n.ctl")" && p=1
+			[ -f "$W/$n.ctl" ] && alive "$(cat "$W/$n.ctl" 2>/dev/null)" && p=1
 			[ -n "${KA[$n]:-}" ] && alive "${KA[$n]}" && p=1
 		done
 		[ -z "$p" ] && break
@@ -125,7 +129,7 @@ cleanup() {
 	for n in "$NS_A" "$NS_B" "$NS_C" "$NS_S"; do
 		ip netns del "$n" 2>/dev/null
 	done
-	rm -rf "$W"
+	if [ -n "${KEEP:-}" ]; then echo "kept: $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)"
@@ -206,6 +210,9 @@ W=$W
 CTL=$CTL
 EOF
 cat >> "$W/node.sh" <<'EOF'
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+ulimit -n "$(ulimit -Hn)"
 act=$1 n=$2
 ev() { echo "$n $1 $(date +%s.%N)" >> "$W/events"; }
 ev "$act"
@@ -273,7 +280,7 @@ K
 ka_conf A 100 B
 ka_conf B 90 A
 ka_start() {	# NODE
-	ip netns exec "${NSOF[$1]}" "$KEEPALIVED" --dont-fork --log-console \
+	ip netns exec "${NSOF[$1]}" "$KEEPALIVED" --dont-fork --log-console --no-syslog \
 	    --log-detail --vrrp --use-file "$W/ka-$1.conf" \
 	    --pid "$W/ka-$1.pid" --vrrp_pid "$W/ka-$1.vrrp.pid" \
 	    >> "$W/ka-$1.log" 2>&1 &
@@ -282,7 +289,7 @@ ka_start() {	# NODE
 state_is() { [ "$(cat "$W/$1.state" 2>/dev/null)" = "$2" ]; }
 vip_on() { ip -n "${NSOF[$1]}" -o addr show dev eth0 | grep -q " $VIP/"; }
 http_in() {	# NS: the compute API answers on the floating address
-	ip netns exec "$1" curl -s -o /dev/null --max-time 2 "http://$VIP:8774/"
+	ip netns exec "$1" curl -s -o /dev/null --max-time 1 "http://$VIP:8774/"
 }
 ev_after() {	# NODE EVENT T: the time of NODE's first EVENT after T
 	awk -v n="$1" -v e="$2" -v t="$3" \
@@ -342,10 +349,16 @@ t = [r["t1"] for r in map(json.loads, open(sys.argv[1]))
 sys.exit(0 if t and print("%.6f" % min(t)) is None else 1)
 P
 }
-outcomes() {	# OUT: the round's outcomes, counted
+outcomes() {	# OUT: the round's outcomes, counted; the failed ones listed
 	/usr/bin/python3 -c 'import json, sys, collections
-c = collections.Counter(r["outcome"] for r in map(json.loads, open(sys.argv[1])))
-print(", ".join("%s %d" % kv for kv in sorted(c.items())))' "$1"
+rs = list(map(json.loads, open(sys.argv[1])))
+c = collections.Counter(r["outcome"] for r in rs)
+print(", ".join("%s %d" % kv for kv in sorted(c.items())) + "".join(
+    "; %s after %.2f s (%s)" % (r["outcome"], r["t1"] - r["t0"],
+    r.get("error", "")[:40]) for r in rs if r["outcome"] != "acked"))' "$1"
+}
+acked_between() {	# OUT T0 T1: creates acknowledged between T0 and T1
+	/usr/bin/python3 -c 'import json, sys; print(sum(1 for r in map(json.loads, open(sys.argv[1])) if r["outcome"] == "acked" and float(sys.argv[2]) <= r["t1"] < float(sys.argv[3])))' "$1" "$2" "$3"
 }
 one_create() {	# NAME: a create, then the time until it is ACTIVE
 	local id t0
@@ -358,6 +371,20 @@ one_create() {	# NAME: a create, then the time until it is ACTIVE
 	}
 	wait_for "$MAX_WAIT" 0.1 active
 	dt "$t0" "$(now)"
+}
+listening() {	# NODE T: the time NODE's controller logged its start after T
+	/usr/bin/python3 - "$W/ctl-$1.log" "$2" <<'PY'
+import sys, time
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) > 5 and f[5:7] == ["[-]", "started"]:
+        t = time.mktime(time.strptime(f[0] + " " + f[1][:8],
+                        "%Y-%m-%d %H:%M:%S")) + float("0" + f[1][8:])
+        if t >= float(sys.argv[2]) - 0.001:
+            print("%.3f" % t)
+            sys.exit(0)
+sys.exit(1)
+PY
 }
 cpu_s() {	# PID: user + system CPU seconds so far
 	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' \
@@ -390,8 +417,8 @@ fail_switchover() {	# OLD: keepalived stopped cleanly
 
 # round NAME OLD NEW
 round() {
-	local name=$1 old=$2 new=$3 out=$W/load-$1.jsonl lpid tf t_addr t_start
-	local t_http t_rep t_ack t_any cpid cpu stopped=
+	local name=$1 old=$2 new=$3 out=$W/load-$1.jsonl lpid tf t_addr t_master
+	local t_start t_listen t_http t_httpc t_rep t_ack t_any cpid cpu stopped=
 	rm -f "$W/stop"
 	inC "${PROBE[@]}" load "$U" "$TOK" "$IMG" "$name" "$out" "$W/stop" 100000 &
 	lpid=$!
@@ -402,13 +429,17 @@ round() {
 	wait_for "$MAX_WAIT" 0.02 vip_on "$new"
 	t_addr=$(now)
 	wait_for "$MAX_WAIT" 0.05 ev_after "$new" start "$tf" > /dev/null
+	t_master=$(ev_after "$new" master "$tf")
 	t_start=$(ev_after "$new" start "$tf")
 	cpid=$(cat "$W/$new.ctl")
 	wait_for "$MAX_WAIT" 0.05 http_in "${NSOF[$new]}"
 	t_http=$(now)
+	wait_for "$MAX_WAIT" 0.05 http_in "$NS_C"
+	t_httpc=$(now)
 	wait_for "$MAX_WAIT" 0.1 inC "${PROBE[@]}" reported "$U" "$TOK" "$t_start" "$AGENTS"
 	t_rep=$(now)
 	cpu=$(cpu_s "$cpid")
+	t_listen=$(listening "$new" "$t_start")
 	wait_for "$MAX_WAIT" 0.1 first_ack "$out" "$t_start" > /dev/null
 	t_ack=$(first_ack "$out" "$t_start")
 	t_any=$(first_ack "$out" "$t_start" any)
@@ -416,16 +447,21 @@ round() {
 	wait "$lpid" || true
 	if [ "$name" = switchover ]; then
 		stopped=$(ev_after "$old" stopped "$tf" || echo "$tf")
-		stopped="; $old's controller stopped (SIGTERM, clean exit) $(dt "$tf" "$stopped") s"
+		stopped=" ($old's controller exited on SIGTERM at $(dt "$tf" "$stopped") s)"
 	fi
-	echo "$name ($old -> $new, $AGENTS agents), from the failure:" \
-	    "address on $new $(dt "$tf" "$t_addr") s; $new's controller started" \
-	    "$(dt "$tf" "$t_start") s$stopped; its first HTTP answer (50 ms poll in $new)" \
-	    "$(dt "$tf" "$t_http") s; to the client: first HTTP answer $(dt "$tf" "$t_any") s," \
-	    "first create acknowledged $(dt "$tf" "$t_ack") s; all $AGENTS agents reported" \
-	    "$(dt "$tf" "$t_rep") s ($new's controller: $cpu s of CPU from its start" \
-	    "to then);" \
-	    "a create then ACTIVE in $(one_create "$name-after") s"
+	echo "$name ($old -> $new, $AGENTS agents), seconds from the failure:"
+	echo "  $new master, address set (notify_master ran): $(dt "$tf" "$t_master")" \
+	    "(the 20 ms ip poll saw the address at $(dt "$tf" "$t_addr"))"
+	echo "  $new's controller started (store lock acquired): $(dt "$tf" "$t_start")$stopped"
+	echo "  its APIs and bus listening (its log, 1 ms): $(dt "$tf" "$t_listen")"
+	echo "  first HTTP answer: $(dt "$tf" "$t_http") (curl in $new, 50 ms poll)," \
+	    "$(dt "$tf" "$t_httpc") (curl in the clients' namespace, 50 ms poll, 1 s timeout)"
+	echo "  creating client: first HTTP answer $(dt "$tf" "$t_any"), first create" \
+	    "acknowledged $(dt "$tf" "$t_ack") (timeout of one request: ${FAILOVER_PROBE_TIMEOUT} s)"
+	echo "  all $AGENTS agents reported: $(dt "$tf" "$t_rep") ($new's controller:" \
+	    "$cpu s of CPU from its start to then, serving $(acked_between "$out" \
+	    "$t_start" "$t_rep") creates)"
+	echo "  a create then ACTIVE in $(one_create "$name-after") s"
 	echo "  client outcomes in the round: $(outcomes "$out")"
 }
 
