@@ -215,9 +215,16 @@ export PATH
 ulimit -n "$(ulimit -Hn)"
 act=$1 n=$2
 ev() { echo "$n $1 $(date +%s.%N)" >> "$W/events"; }
+alive() { s=$(ps -o stat= -p "$1" 2>/dev/null) && [ "${s#Z}" = "$s" ]; }
+# The SIGTERM first: keepalived may end this script when it exits itself.
+pid=
+if [ "$act" != master ] && [ -f "$W/$n.ctl" ]; then
+	pid=$(cat "$W/$n.ctl")
+	rm -f "$W/$n.ctl"
+	kill -TERM "$pid" 2>/dev/null || pid=
+fi
 ev "$act"
 echo "$act" > "$W/$n.state"
-alive() { s=$(ps -o stat= -p "$1" 2>/dev/null) && [ "${s#Z}" = "$s" ]; }
 case $act in
 master)
 	# Exclusive activation of the store: wait until the other node's
@@ -234,10 +241,7 @@ master)
 	echo $! > "$W/$n.ctl"
 	;;
 *)
-	[ -f "$W/$n.ctl" ] || exit 0
-	pid=$(cat "$W/$n.ctl")
-	rm -f "$W/$n.ctl"
-	kill -TERM "$pid" 2>/dev/null || exit 0
+	[ -n "$pid" ] || exit 0
 	i=0
 	while alive "$pid" && [ $i -lt 200 ]; do
 		sleep 0.05
@@ -446,8 +450,8 @@ round() {
 	touch "$W/stop"
 	wait "$lpid" || true
 	if [ "$name" = switchover ]; then
-		stopped=$(ev_after "$old" stopped "$tf" || echo "$tf")
-		stopped=" ($old's controller exited on SIGTERM at $(dt "$tf" "$stopped") s)"
+		stopped=" ($old's controller exited on SIGTERM at $(t=$(ev_after \
+		    "$old" stopped "$tf") && dt "$tf" "$t" || echo "(not recorded)") s)"
 	fi
 	echo "$name ($old -> $new, $AGENTS agents), seconds from the failure:"
 	echo "  $new master, address set (notify_master ran): $(dt "$tf" "$t_master")" \
