@@ -25,7 +25,7 @@
 # other node's controller has let go of it, then starts. Two kernels would
 # need fencing instead (STONITH); nothing here fences.
 #
-# Two rounds, while a client creates servers back to back through the
+# Three rounds, while a client creates servers back to back through the
 # floating address (bench/failover_probe.py load, a unique name each):
 #
 #   nodeloss    A active: A's keepalived frozen (SIGSTOP), A's link taken
@@ -40,6 +40,11 @@
 #               priority-0 advert and runs notify_stop (the controller gets
 #               SIGTERM and exits cleanly); A takes the address and starts
 #               its controller once B's has let go of the store.
+#               keepalived removes the address before notify_stop runs.
+#   handover    A active (B back as BACKUP): what an operator's switchover
+#               does about that: A's controller stopped first (SIGTERM,
+#               until it exited: its clients see their connections close
+#               and are refused), then A's keepalived, as in switchover.
 #
 # For each round, from the failure: the address on the new node (ip addr,
 # 20 ms poll); the new controller started (lock acquired); its first HTTP
@@ -88,6 +93,7 @@ NS_B=tsha-b-$$
 NS_C=tsha-c-$$
 W=$(mktemp -d /tmp/hapair-bench.XXXXXX)
 PIDS=()		# fleetsim and load processes (in NS_C)
+T_EXITED=	# handover: when the old controller had exited
 declare -A KA=()	# node -> keepalived's pid
 declare -A NSOF=([A]=$NS_A [B]=$NS_B)
 declare -A IPOF=([A]=$NET.1 [B]=$NET.2)
@@ -96,6 +102,7 @@ alive() {	# PID: running (a zombie no longer counts)
 	local s
 	s=$(ps -o stat= -p "$1" 2>/dev/null) && [ "${s#Z}" = "$s" ]
 }
+gone() { ! alive "$1"; }
 cleanup() {
 	local n p t
 	set +e
@@ -418,6 +425,14 @@ fail_switchover() {	# OLD: keepalived stopped cleanly
 	wait "${KA[$1]}" 2>/dev/null || true
 	KA[$1]=
 }
+fail_handover() {	# OLD: its controller stopped first, then keepalived
+	local pid
+	pid=$(cat "$W/$1.ctl")
+	kill -TERM "$pid"
+	wait_for "$MAX_WAIT" 0.02 gone "$pid"
+	T_EXITED=$(now)
+	fail_switchover "$1"
+}
 
 # round NAME OLD NEW
 round() {
@@ -452,6 +467,8 @@ round() {
 	if [ "$name" = switchover ]; then
 		stopped=" ($old's controller exited on SIGTERM at $(t=$(ev_after \
 		    "$old" stopped "$tf") && dt "$tf" "$t" || echo "(not recorded)") s)"
+	elif [ "$name" = handover ]; then
+		stopped=" ($old's controller exited at $(dt "$tf" "$T_EXITED") s, then its keepalived was stopped)"
 	fi
 	echo "$name ($old -> $new, $AGENTS agents), seconds from the failure:"
 	echo "  $new master, address set (notify_master ran): $(dt "$tf" "$t_master")" \
@@ -478,7 +495,13 @@ restore A
 echo "A back as backup; B stays active (nopreempt)"
 round switchover B A
 wait_for "$MAX_WAIT" 0.2 none_building
-echo "history check on A after both rounds:"
+echo "history check on A after nodeloss and switchover:"
+inC "${PROBE[@]}" check "$U" "$TOK" "$W"/load-*.jsonl || rc=1
+restore B
+echo "B back as backup"
+round handover A B
+wait_for "$MAX_WAIT" 0.2 none_building
+echo "history check on B after the three rounds:"
 inC "${PROBE[@]}" check "$U" "$TOK" "$W"/load-*.jsonl || rc=1
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 exit "$rc"
