@@ -18,6 +18,11 @@
       name exists; unknown names are resolved by listing (what a client
       does before sending a create again: Nova's POST /servers is not
       idempotent). Prints a summary; exit 1 on a lost or phantom server.
+
+FAILOVER_PROBE_TIMEOUT (seconds, default 10): load's timeout of one
+request. A request whose server committed it before dying is never
+answered, and nothing on the connection tells the client: it waits this
+long (bench/hapair_bench.sh's node loss).
 """
 import datetime
 import json
@@ -47,7 +52,8 @@ def load(url, tok, image, prefix, out, stopfile, limit):
             try:
                 st, b = call("POST", url + "/servers", tok, {"server": {
                     "name": name, "flavorRef": "b1", "imageRef": image,
-                    "networks": "none"}})
+                    "networks": "none"}}, timeout=float(os.environ.get(
+                        "FAILOVER_PROBE_TIMEOUT", "10")))
                 rec.update(outcome="acked", id=b["server"]["id"])
             except urllib.error.HTTPError as e:
                 rec.update(outcome="http-%d" % e.code)

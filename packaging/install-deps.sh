@@ -29,8 +29,11 @@ RUNTIME="libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils qemu-b
 # image's parts (a busybox initramfs around the packaged kernel).
 STACK="python3-openstackclient python3-novaclient python3-glanceclient
  python3-cinderclient busybox-static linux-image-amd64 cpio curl openssl"
+# keepalived: bench/hapair_bench.sh's floating address (VRRP) between two
+# controller namespaces; a benchmark's, not the stack's.
 TEST="clang libclang-rt-dev libtsan2 gdb python3-jsonschema python3-msgpack
- python3-zmq tempest python3-stestr wrk jq openssh-client chromium nodejs"
+ python3-zmq tempest python3-stestr wrk jq openssh-client chromium nodejs
+ keepalived"
 # Debian's npm, unless a node that brings its own (NodeSource) is installed.
 command -v npm >/dev/null 2>&1 || TEST="$TEST npm"
 [ "$PROFILE" = stack ] && TEST=""
