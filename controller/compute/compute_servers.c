@@ -258,10 +258,13 @@ enum view { VIEW_BASIC, VIEW_DETAIL };
 
 /* ---- addresses ---------------------------------------------------------- */
 
+/* Both made at the first port: a list walks servers without ports for
+ * nothing. */
 struct addr_arg {
 	json_t		*o;		/* {"<network name>": [...]} */
 	const char	*label;		/* only this network; NULL all */
-	json_t		*sgs;		/* [{"name"}...]; NULL: unwanted */
+	bool		 want_sgs;
+	json_t		*sgs;		/* [{"name"}...] */
 };
 
 static int
@@ -278,10 +281,14 @@ addr_cb(const struct network_device_port *p, void *arg)
 	struct addr_arg *aa = arg;
 	json_t *arr;
 
+	if ((aa->o == NULL && (aa->o = json_object()) == NULL) ||
+	    (aa->want_sgs && aa->sgs == NULL &&
+	    (aa->sgs = json_array()) == NULL))
+		goto nomem;
 	/* Nova's get_instances_security_groups_bindings(): one entry per
 	 * group of each port, not merged (two ports in "default" show it
 	 * twice, as Nova does). */
-	for (size_t k = 0; aa->sgs != NULL && k < p->nsecgroups; k++)
+	for (size_t k = 0; aa->want_sgs && k < p->nsecgroups; k++)
 		if (json_array_append_new(aa->sgs, json_pack("{s:s}", "name",
 		    p->secgroup_names[k])) == -1)
 			goto nomem;
@@ -306,31 +313,53 @@ nomem:
 }
 
 /* Nova's addresses of a server from the ports of its device, read in txn:
- * one list per network name (label NULL) or of that one network. sgs (not
- * NULL): the ports' security groups as Nova's security_groups, [] for
- * none (owned by the caller). */
+ * one list per network name (label NULL) or of that one network, into
+ * *o; want_sgs: the ports' security groups as Nova's security_groups into
+ * *sgs. Both owned by the caller, NULL when the server has no port. */
+static int
+addresses_walk(struct compute *svc, struct store_txn *txn, const char *uuid,
+    const char *label, bool want_sgs, json_t **o, json_t **sgs)
+{
+	struct addr_arg aa = { NULL, label, want_sgs, NULL };
+
+	*o = NULL;
+	if (sgs != NULL)
+		*sgs = NULL;
+	if (svc->net != NULL && network_port_each_device(txn, uuid, addr_cb,
+	    &aa) == -1) {
+		json_decref(aa.o);
+		json_decref(aa.sgs);
+		return -1;
+	}
+	*o = aa.o;
+	if (sgs != NULL)
+		*sgs = aa.sgs;
+	return 0;
+}
+
+/* The same, {} and (sgs not NULL) [] for none. */
 static json_t *
 addresses_json(struct compute *svc, struct store_txn *txn, const char *uuid,
     const char *label, json_t **sgs)
 {
-	struct addr_arg aa = { json_object(), label, NULL };
+	json_t *o;
 
-	if (sgs != NULL)
-		*sgs = aa.sgs = json_array();
-	if (aa.o == NULL || (sgs != NULL && aa.sgs == NULL)) {
+	if (addresses_walk(svc, txn, uuid, label, sgs != NULL, &o, sgs) == -1)
+		return NULL;
+	if (o == NULL)
+		o = json_object();
+	if (sgs != NULL && *sgs == NULL)
+		*sgs = json_array();
+	if (o == NULL || (sgs != NULL && *sgs == NULL)) {
 		err_set(TS_ENOMEM, "out of memory");
-		goto fail;
+		json_decref(o);
+		if (sgs != NULL) {
+			json_decref(*sgs);
+			*sgs = NULL;
+		}
+		return NULL;
 	}
-	if (svc->net == NULL || network_port_each_device(txn, uuid, addr_cb,
-	    &aa) == 0)
-		return aa.o;
-fail:
-	json_decref(aa.o);
-	if (sgs != NULL) {
-		json_decref(*sgs);
-		*sgs = NULL;
-	}
-	return NULL;
+	return o;
 }
 
 /* Nova's addresses without the OS-EXT-IPS extension (what /ips and the
@@ -1102,10 +1131,10 @@ list_cb(const struct rec_instance *i, void *arg)
 	if (l->n > 0)
 		buf_puts(&l->page, ",");
 	if (l->detail) {
-		json_t *sgs, *a = addresses_json(compute_of(l->req), l->txn,
-		    i->uuid, NULL, &sgs);
+		json_t *a, *sgs;
 
-		if (a == NULL)
+		if (addresses_walk(compute_of(l->req), l->txn, i->uuid, NULL,
+		    true, &a, &sgs) == -1)
 			return -1;
 		server_w(&l->page, &l->view, i, VIEW_DETAIL,
 		    host_up(l->req, i), a, sgs);
