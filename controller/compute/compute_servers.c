@@ -239,8 +239,11 @@ host_id(const struct rec_instance *i, char out[65])
 	    strlen(i->host));
 	crypto_hash_sha256_final(&st, h);
 	/* 56 hex digits, the length of Nova's sha224. */
-	for (int k = 0; k < 28; k++)
-		snprintf(out + 2 * k, 3, "%02x", h[k]);
+	for (int k = 0; k < 28; k++) {
+		out[2 * k] = "0123456789abcdef"[h[k] >> 4];
+		out[2 * k + 1] = "0123456789abcdef"[h[k] & 0xf];
+	}
+	out[56] = '\0';
 }
 
 static json_t *
@@ -448,9 +451,14 @@ struct render {
 	 * one project's): -1 not asked */
 	char		 hs_project[256];
 	int		 hs_allowed;
-	/* hostId of the last (project, host) */
-	char		 hid_project[256], hid_host[256], hid[65];
+	/* hostIds by host (a page's servers share a project and a few
+	 * hosts): direct-mapped, a slot's host "" when empty */
+	struct {
+		char	 project[256], host[256], hid[65];
+	}		*hids;		/* HID_SLOTS, owned; NULL: none */
 };
+
+#define HID_SLOTS	64
 
 static void
 render_init(struct render *v, struct http_req *req, int mv, bool admin)
@@ -463,7 +471,14 @@ render_init(struct render *v, struct http_req *req, int mv, bool admin)
 	if (compute_url(req, true, v->book, sizeof(v->book), "%s", "") == -1)
 		v->book[0] = '\0';
 	v->hs_allowed = -1;
-	v->hid_project[0] = v->hid_host[0] = '\0';
+	v->hids = NULL;
+}
+
+static void
+render_free(struct render *v)
+{
+	free(v->hids);
+	v->hids = NULL;
 }
 
 /* [{"rel":"self","href":...},{"rel":"bookmark","href":...}] */
@@ -565,22 +580,34 @@ strmap_w(struct buf *b, const struct ts_strmap *m)
 }
 
 static const char *
-render_host_id(struct render *v, const struct rec_instance *i)
+render_host_id(struct render *v, const struct rec_instance *i,
+    char out[65])
 {
+	uint32_t h = 2166136261u;
+	size_t slot;
+
 	if (i->host == NULL || *i->host == '\0')
 		return "";
-	if (strcmp(v->hid_host, i->host) != 0 ||
-	    strcmp(v->hid_project, i->project_id) != 0) {
-		host_id(i, v->hid);
-		snprintf(v->hid_host, sizeof(v->hid_host), "%s", i->host);
-		snprintf(v->hid_project, sizeof(v->hid_project), "%s",
-		    i->project_id);
-		/* too long to remember: never matches again */
-		if (strlen(i->host) >= sizeof(v->hid_host) ||
-		    strlen(i->project_id) >= sizeof(v->hid_project))
-			v->hid_host[0] = '\0';
+	if (v->hids == NULL && (v->hids = calloc(HID_SLOTS,
+	    sizeof(*v->hids))) == NULL) {
+		host_id(i, out);	/* no cache: computed each time */
+		return out;
 	}
-	return v->hid;
+	for (const char *p = i->host; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	slot = h % HID_SLOTS;
+	if (strcmp(v->hids[slot].host, i->host) == 0 &&
+	    strcmp(v->hids[slot].project, i->project_id) == 0)
+		return v->hids[slot].hid;
+	host_id(i, out);
+	if (strlen(i->host) < sizeof(v->hids[slot].host) &&
+	    strlen(i->project_id) < sizeof(v->hids[slot].project)) {
+		memcpy(v->hids[slot].hid, out, 65);
+		memcpy(v->hids[slot].host, i->host, strlen(i->host) + 1);
+		memcpy(v->hids[slot].project, i->project_id,
+		    strlen(i->project_id) + 1);
+	}
+	return out;
 }
 
 static bool
@@ -609,7 +636,7 @@ server_w(struct buf *b, struct render *v, const struct rec_instance *i,
 {
 	struct http_req *req = v->req;
 	const char *status = status_of(i);
-	char t[32], iname[64];
+	char t[32], iname[64], hid[65];
 	int mv = v->mv;
 
 	buf_puts(b, "{\"id\":");
@@ -625,7 +652,7 @@ server_w(struct buf *b, struct render *v, const struct rec_instance *i,
 	buf_puts(b, ",\"metadata\":");
 	strmap_w(b, &i->metadata);
 	buf_puts(b, ",\"hostId\":");
-	jsonout_str(b, render_host_id(v, i));
+	jsonout_str(b, render_host_id(v, i, hid));
 	buf_puts(b, ",\"image\":");
 	if (i->image_ref && *i->image_ref)
 		ref_w(b, v, "images", i->image_ref);
@@ -779,6 +806,7 @@ server_json(struct http_req *req, const struct rec_instance *i,
 
 	render_init(&v, req, mv, admin);
 	server_w(&b, &v, i, view, host_up, addrs, NULL);
+	render_free(&v);
 	json_decref(addrs);
 	if (b.failed)
 		log_warnx("instance %s: view: %s", i->uuid, err_msg());
@@ -843,6 +871,7 @@ compute_servers_show(struct http_req *req, struct http_resp *resp)
 	buf_puts(&b, "{\"server\":");
 	server_w(&b, &v, &i, VIEW_DETAIL, host_up(req, &i), a, sgs);
 	buf_puts(&b, "}");
+	render_free(&v);
 	json_decref(a);
 	json_decref(sgs);
 	codec_clear(&schema_rec_instance, &i);
@@ -1404,6 +1433,7 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 out:
 	store_txn_end(&txn);
 	buf_free(&l.page);
+	render_free(&l.view);
 	codec_clear(&schema_rec_instance, &mk);
 	if (l.has_name)
 		regfree(&l.name_re);
