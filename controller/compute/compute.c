@@ -688,9 +688,37 @@ compute_time(int64_t ms, char out[32])
 {
 	time_t t = (time_t)(ms / 1000);
 	struct tm tm;
+	int y;
 
 	gmtime_r(&t, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	y = tm.tm_year + 1900;
+	if (y < 0 || y > 9999) {
+		strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		return;
+	}
+	/* By hand: strftime() was a visible part of a 1,000-server detail
+	 * list (two times a server). */
+	out[0] = (char)('0' + y / 1000);
+	out[1] = (char)('0' + y / 100 % 10);
+	out[2] = (char)('0' + y / 10 % 10);
+	out[3] = (char)('0' + y % 10);
+	out[4] = '-';
+	out[5] = (char)('0' + (tm.tm_mon + 1) / 10);
+	out[6] = (char)('0' + (tm.tm_mon + 1) % 10);
+	out[7] = '-';
+	out[8] = (char)('0' + tm.tm_mday / 10);
+	out[9] = (char)('0' + tm.tm_mday % 10);
+	out[10] = 'T';
+	out[11] = (char)('0' + tm.tm_hour / 10);
+	out[12] = (char)('0' + tm.tm_hour % 10);
+	out[13] = ':';
+	out[14] = (char)('0' + tm.tm_min / 10);
+	out[15] = (char)('0' + tm.tm_min % 10);
+	out[16] = ':';
+	out[17] = (char)('0' + tm.tm_sec / 10);
+	out[18] = (char)('0' + tm.tm_sec % 10);
+	out[19] = 'Z';
+	out[20] = '\0';
 }
 
 void

@@ -3345,6 +3345,108 @@ test_servers_status_filter(void **state)
 	    2 * sf_count(T_INSTANCES));
 }
 
+/* ---- server views: a list entry is its server's show ------------------------ */
+
+static const char *const view_mvs[] = { "2.1", "2.3", "2.9", "2.16", "2.19",
+    "2.26", "2.33" };
+
+/* GET /servers/detail?{q}name=^vw- at microversion mv as who: want entries,
+ * each equal (parsed) to GET /servers/{id}, also at the index view's ids.
+ * TS_VIEW_DUMP (a directory): the page is written there, keys sorted, to
+ * compare the views of two builds. */
+static void
+view_check(enum ctltest_who who, const char *mv, const char *q,
+    size_t want)
+{
+	const char *dir = getenv("TS_VIEW_DUMP");
+	char lp[128];
+	json_t *page, *e;
+	size_t k;
+
+	snprintf(lp, sizeof(lp), "/v2.1/servers/detail?%sname=^vw-", q);
+	mv_call(who, mv, "GET", lp, NULL, 200, NULL);
+	page = json_incref(ctltest_get(T, "servers"));
+	assert_int_equal(json_array_size(page), want);
+	if (dir != NULL) {
+		char f[512];
+
+		snprintf(f, sizeof(f), "%s/detail-%s-%d.json", dir, mv, who);
+		assert_int_equal(json_dump_file(page, f, JSON_SORT_KEYS |
+		    JSON_INDENT(1)), 0);
+	}
+	json_array_foreach(page, k, e) {
+		const char *id = json_string_value(json_object_get(e, "id"));
+
+		assert_non_null(id);
+		snprintf(path, sizeof(path), "/v2.1/servers/%s", id);
+		mv_call(who, mv, "GET", path, NULL, 200, NULL);
+		if (!json_equal(e, ctltest_get(T, "server"))) {
+			char *a = json_dumps(e, JSON_SORT_KEYS);
+			char *b = json_dumps(ctltest_get(T, "server"),
+			    JSON_SORT_KEYS);
+
+			print_error("mv %s: list %s\nshow %s\n", mv, a, b);
+			free(a);
+			free(b);
+			fail();
+		}
+	}
+	snprintf(lp, sizeof(lp), "/v2.1/servers?%sname=^vw-", q);
+	mv_call(who, mv, "GET", lp, NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "servers")), want);
+	json_array_foreach(ctltest_get(T, "servers"), k, e) {
+		assert_true(json_equal(json_object_get(e, "id"),
+		    json_object_get(json_array_get(page, k), "id")));
+		assert_true(json_equal(json_object_get(e, "links"),
+		    json_object_get(json_array_get(page, k), "links")));
+		assert_int_equal(json_object_size(e), 3);
+	}
+	json_decref(page);
+}
+
+/* Servers with what a view shows: ports (addresses, security groups),
+ * metadata, tags, a description, a fault, a host; every microversion's
+ * view as the owner and the admin. */
+static void
+test_server_views(void **state)
+{
+	char net[64], s1[64], s2[64], s3[64], nets[256];
+
+	(void)state;
+	cn_net(CT_MEMBER, "vw-net", "10.70.0.0/24", net);
+	snprintf(nets, sizeof(nets), "[{\"uuid\": \"%s\"}, {\"uuid\": "
+	    "\"%s\"}]", net, net);
+	create(CT_MEMBER, "\"name\": \"vw-1\", \"flavorRef\": \"ct1\", "
+	    "\"imageRef\": \"%s\", \"networks\": \"none\", \"metadata\": "
+	    "{\"role\": \"web\", \"q\": \"a\\\"b\\\\c\\u00e9\"}, "
+	    "\"accessIPv4\": \"192.0.2.7\", \"user_data\": \"aGVsbG8=\"");
+	ctltest_expect(T, 202, NULL);
+	snprintf(s1, sizeof(s1), "%s", ctltest_str(T, "server.id"));
+	assert_int_equal(cn_create("vw-2", nets, s2), 202);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s", s2);
+	mv_call(CT_MEMBER, "2.19", "PUT", path, "{\"server\": "
+	    "{\"description\": \"two ports\"}}", 200, NULL);
+	if_place(s2, "active");
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/tags", s2);
+	mv_call(CT_MEMBER, "2.26", "PUT", path, "{\"tags\": [\"x\", \"y\"]}",
+	    200, NULL);
+	server_new("vw-3", s3);
+	if_place(s3, "stopped");
+	for (size_t k = 0; k < sizeof(view_mvs) / sizeof(view_mvs[0]); k++) {
+		view_check(CT_MEMBER, view_mvs[k], "", 3);
+		view_check(CT_READER, view_mvs[k], "", 3);
+		view_check(CT_ADMIN, view_mvs[k], "all_tenants=1&", 3);
+	}
+	mv_call(CT_ADMIN, "2.33", "GET", "/v2.1/servers/detail?all_tenants=1&"
+	    "name=^vw-", NULL, 200, NULL);
+	assert_non_null(ctltest_get(T, "servers.0.OS-EXT-SRV-ATTR:host"));
+	cn_delete(s1);
+	cn_delete(s2);
+	cn_delete(s3);
+	snprintf(path, sizeof(path), "/v2.0/networks/%s", net);
+	CT_CALL(T, N, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+}
+
 int
 main(void)
 {
@@ -3377,6 +3479,7 @@ main(void)
 		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_microversions),
 		cmocka_unit_test(test_servers_status_filter),
+		cmocka_unit_test(test_server_views),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
