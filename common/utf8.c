@@ -50,3 +50,22 @@ utf8_valid(const char *s)
 	}
 	return true;
 }
+
+size_t
+utf8_clean(char *s, size_t max)
+{
+	unsigned char *p = (unsigned char *)s;
+	size_t n = strlen(s), i = 0, k;
+
+	while (i < n) {
+		if ((k = utf8_seq(p + i, n - i)) == 0) {
+			p[i] = '?';
+			k = 1;
+		}
+		if (i + k > max)
+			break;
+		i += k;
+	}
+	p[i] = '\0';
+	return i;
+}

@@ -19,5 +19,10 @@ size_t	utf8_seq(const unsigned char *s, size_t n);
 
 /* True if the NUL-terminated string s is valid UTF-8. */
 bool	utf8_valid(const char *s);
+/* Makes s valid UTF-8 in place, for text from outside that is kept and
+ * shown (an agent's error message): each byte that starts no valid
+ * sequence becomes '?', and s is cut to at most max bytes on a sequence
+ * boundary. Returns the new length. */
+size_t	utf8_clean(char *s, size_t max);
 
 #endif

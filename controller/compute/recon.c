@@ -22,6 +22,7 @@
 #include "recon.h"
 #include "scheduler.h"
 #include "store.h"
+#include "utf8.h"
 #include "volume/volume.h"
 
 #define RESEND_MAX_MS	60000
@@ -1531,8 +1532,9 @@ set_fault(struct rec_instance *i, uint32_t code, const char *msg, int64_t now)
 		err_set(TS_ENOMEM, "recon: out of memory");
 		return -1;
 	}
-	if (strlen(i->fault.message) > 1024)
-		i->fault.message[1024] = '\0';
+	/* An agent's text (libvirt's errors name paths and domains): shown
+	 * in every server view, so valid UTF-8 and bounded. */
+	utf8_clean(i->fault.message, 1024);
 	return 0;
 }
 

@@ -22,7 +22,7 @@ ts_unit_test(recon_test
   ${TS_CTL}/compute/aggregates.c ${TS_CTL}/image/image_db.c
   ${TS_CTL}/core/db.c ${C}/store.c ${C}/codec.c ${C}/bus.c ${C}/config.c
   ${TS_GEN_SOURCES}
-  ${C}/buf.c ${C}/clock.c ${C}/uuid.c ${CMAKE_CURRENT_SOURCE_DIR}/logcap.c
+  ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c ${CMAKE_CURRENT_SOURCE_DIR}/logcap.c
   LIBS PkgConfig::LMDB PkgConfig::MSGPACK PkgConfig::ZMQ PkgConfig::UUID)
 if(TARGET recon_test)
   target_include_directories(recon_test PRIVATE ${TS_CTL})

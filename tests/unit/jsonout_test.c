@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "buf.h"
+#include "utf8.h"
 #include "err.h"
 #include "http/jsonout.h"
 
@@ -79,6 +80,37 @@ test_invalid_utf8(void **state)
 	}
 }
 
+/* utf8_clean(): what an agent sends is made showable. */
+static void
+test_utf8_clean(void **state)
+{
+	static const struct { const char *in; size_t max; const char *out; }
+	    c[] = {
+		{ "plain", 100, "plain" },
+		{ "bad \xff byte", 100, "bad ? byte" },
+		{ "cut \xe2\x82", 100, "cut ??" },
+		{ "\xc0\x80", 100, "??" },
+		{ "\xed\xa0\x80x", 100, "???x" },
+		{ "ab\xe2\x82\xac", 4, "ab" },	/* not half a euro sign */
+		{ "ab\xe2\x82\xac", 5, "ab\xe2\x82\xac" },
+		{ "abcdef", 3, "abc" },
+		{ "", 0, "" },
+	};
+	char s[64];
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(c) / sizeof(c[0]); k++) {
+		struct buf b = { 0 };
+
+		snprintf(s, sizeof(s), "%s", c[k].in);
+		assert_int_equal(utf8_clean(s, c[k].max), strlen(c[k].out));
+		assert_string_equal(s, c[k].out);
+		assert_true(utf8_valid(s));
+		assert_int_equal(jsonout_str(&b, s), 0);
+		buf_free(&b);
+	}
+}
+
 static void
 test_ints_null_keys(void **state)
 {
@@ -113,6 +145,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_invalid_utf8),
+		cmocka_unit_test(test_utf8_clean),
 		cmocka_unit_test(test_ints_null_keys),
 	};
 
