@@ -21,6 +21,7 @@
 
 #include <sodium.h>
 
+#include "buf.h"
 #include "codec.h"
 #include "compute_int.h"
 #include "core/db.h"
@@ -717,7 +718,12 @@ struct list {
 	bool			 has_ip, has_ip6;
 	int64_t			 since;
 	int			 mv;
-	json_t			*arr;		/* the page, owned */
+	/* The response so far, '{"servers":[' and the page's servers as
+	 * JSON text: each server's tree is freed as soon as it is written,
+	 * so a page of 1,000 detailed servers holds its ~2 MB of text, not
+	 * the ~10 MB of jansson values (docs/PERFORMANCE.md, "Memory, part
+	 * 3"). Owned. */
+	struct buf		 out;
 	size_t			 limit, n;
 	char			 last[CODEC_UUID_LEN + 1];	/* of the page */
 	bool			 more;		/* a match after the page */
@@ -855,6 +861,12 @@ list_matches(const struct list *l, const struct rec_instance *i)
 }
 
 static int
+dump_cb(const char *p, size_t n, void *arg)
+{
+	return buf_append(arg, p, n);
+}
+
+static int
 list_cb(const struct rec_instance *i, void *arg)
 {
 	struct list *l = arg;
@@ -880,10 +892,13 @@ list_cb(const struct rec_instance *i, void *arg)
 	else
 		s = json_pack("{s:s, s:s, s:o}", "id", i->uuid, "name",
 		    i->name, "links", compute_links(l->req, "servers", i->uuid));
-	if (json_array_append_new(l->arr, s) == -1) {
+	if (s == NULL || (l->n > 0 && buf_puts(&l->out, ",") == -1) ||
+	    json_dump_callback(s, dump_cb, &l->out, JSON_COMPACT) == -1) {
+		json_decref(s);
 		err_set(TS_ENOMEM, "out of memory");
 		return -1;
 	}
+	json_decref(s);
 	memcpy(l->last, i->uuid, sizeof(l->last));
 	l->n++;
 	/* Without a limit there is no next link to decide. */
@@ -981,7 +996,7 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 	const char *scope;
 	int64_t limit = LIST_MAX;
 	bool all_tenants, has_marker = false, none = false, unchanged;
-	json_t *body;
+	json_t *links;
 	int rc, mv;
 
 	memset(&mk, 0, sizeof(mk));
@@ -1073,8 +1088,7 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 		rc = -1;
 		goto out;
 	}
-	if ((l.arr = json_array()) == NULL) {
-		err_set(TS_ENOMEM, "out of memory");
+	if (buf_puts(&l.out, "{\"servers\":[") == -1) {
 		rc = -1;
 		goto out;
 	}
@@ -1117,23 +1131,30 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 		goto out;
 	}
 	store_txn_end(&txn);
-	body = json_pack("{s:O}", "servers", l.arr);
+	buf_puts(&l.out, "]");
 	/* A full page with a match after it: give the link. */
-	if (body && l.has_limit && l.limit > 0 && l.n == l.limit && l.more) {
+	if (l.has_limit && l.limit > 0 && l.n == l.limit && l.more) {
 		char href[1200];
 
 		if (compute_url(req, false, href, sizeof(href), "servers%s?"
 		    "limit=%lld&marker=%s", detail ? "/detail" : "",
-		    (long long)limit, l.last) == 0) {
-			json_object_set_new(body, "servers_links",
-			    json_pack("[{s:s, s:s}]", "rel", "next", "href",
-			    href));
+		    (long long)limit, l.last) == 0 &&
+		    (links = json_pack("[{s:s, s:s}]", "rel", "next", "href",
+		    href)) != NULL) {
+			buf_puts(&l.out, ",\"servers_links\":");
+			json_dump_callback(links, dump_cb, &l.out, JSON_COMPACT);
+			json_decref(links);
 		}
 	}
-	rc = http_resp_json(resp, 200, body);
+	if (buf_puts(&l.out, "}") == -1) {
+		rc = -1;
+		goto out;
+	}
+	rc = http_resp_text(resp, 200, "application/json",
+	    (const char *)l.out.data, l.out.len);
 out:
 	store_txn_end(&txn);
-	json_decref(l.arr);
+	buf_free(&l.out);
 	codec_clear(&schema_rec_instance, &mk);
 	if (l.has_name)
 		regfree(&l.name_re);
