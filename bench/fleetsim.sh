@@ -29,7 +29,9 @@
 #     the same peer count, measured by bench/zmq_peer_mem with the frames
 #     per agent the controller received and sent so far (capped at 600:
 #     a pipe's chunks stop growing after 256), and ours = heap in use -
-#     libzmq's. With ARENAS=1 also malloc's in-use bytes per arena (gdb
+#     libzmq's; the anonymous memory by kind of mapping (malloc's main
+#     arena, its other arenas, thread stacks, the rest: bench/
+#     anon_split.py). With ARENAS=1 also malloc's in-use bytes per arena (gdb
 #     with bench/heap_arenas.py; glibc's debug symbols): libzmq's I/O
 #     thread's arena apart from the others (the controller's threads and
 #     what libraries allocate on them), which stays right when inbound
@@ -54,8 +56,11 @@
 #   arguments; then the script ends: bench/dashboard_bench.sh), MEM_EVERY
 #   (seconds: a memory line during the creates, with the recon queue),
 #   LOG (a path: the controller's log is copied there at the end), ARENAS
-#   (1: malloc's in-use bytes per arena at each memory line, with gdb;
-#   the controller stops for a few seconds each time), CREATES_ONLY (1:
+#   (1: malloc's in-use bytes and top chunk per arena at each memory
+#   line, with gdb; the controller stops for a few seconds each time;
+#   ARENAS_LOG, a path: every arena's line appended there), CTL_ENV
+#   (VAR=value words in the controller's environment alone, e.g.
+#   GLIBC_TUNABLES=glibc.malloc.arena_max=4), CREATES_ONLY (1:
 #   registration and the creates to INSTANCES, then the end), PHASES (1:
 #   after the creates, where a create and a store write spent their time,
 #   per phase, from the controller's /metrics), CREATE_PERF (a path: perf
@@ -161,7 +166,7 @@ OS_BOOTSTRAP_PASSWORD=bench m bootstrap --openrc "$W/openrc" >/dev/null
 done
 SRVPUB=$(sed -n 's/^public = //p' "$W/keys/controller.pub")
 
-"$CTL" --foreground --config "$W/c.conf" > "$W/ctl.log" 2>&1 &
+env ${CTL_ENV:-} "$CTL" --foreground --config "$W/c.conf" > "$W/ctl.log" 2>&1 &
 CPID=$!
 PIDS+=("$CPID")
 wait_for 60 curl -s -o /dev/null "http://127.0.0.1:$CP/"
@@ -234,12 +239,18 @@ mem() {
 	    "per peer) $z MiB; ours (heap in use - libzmq) $((hin / 1048576 - z)) MiB;" \
 	    "recon queue $(mval tinystack_recon_queue_events) events" \
 	    "($(mval 'tinystack_recon_reports_total{outcome="superseded"}') superseded); peak $(hwm "$CPID")"
+	/usr/bin/python3 "$HERE/anon_split.py" "$CPID" 0 |
+	    awk 'NR > 1 { sub(/^ +/, ""); gsub(/  +/, " "); printf "%s%s", (NR > 2 ? "; " : \
+	    "  anonymous by mapping: "), $0 } END { print "" }'
 	if [ -n "${ARENAS:-}" ]; then
 		gdb -p "$CPID" -batch -x "$HERE/heap_arenas.py" 2>/dev/null |
 		    sed -n '/^arena  in use/,/^all arenas/p' > "$W/arenas.txt"
-		awk '/ZMQbg\/IO/ { z += $2 } /^all arenas/ { a = $3 }
+		awk '/ZMQbg\/IO/ { z += $2 } /^0x/ { t += $4 }
+		    /^all arenas/ { a = $3 }
 		    END { printf "  by arena (gdb): libzmq I/O thread %.1f MiB, " \
-		    "the other arenas %.1f MiB\n", z, a - z }' "$W/arenas.txt"
+		    "the other arenas %.1f MiB in use; top chunks (free) " \
+		    "%.1f MiB\n", z, a - z, t }' "$W/arenas.txt"
+		[ -z "${ARENAS_LOG:-}" ] || cat "$W/arenas.txt" >> "$ARENAS_LOG"
 	fi
 }
 # memtick SERVERS: one line during the creates (MEM_EVERY seconds apart).

@@ -6,7 +6,9 @@
 #
 # In use = the arena's system bytes - its free chunks (bins, fast bins,
 # the top chunk), as mallinfo2() counts; chunks in a thread's tcache count
-# as in use there too. A thread takes an arena at its first malloc and
+# as in use there too. The top chunk (free, at the arena's end) is shown
+# apart: malloc_trim() gives back the free pages in the bins of every
+# arena but shrinks only the main arena's top. A thread takes an arena at its first malloc and
 # keeps it, and a chunk goes back to the arena it came from, so an arena
 # used by libzmq's I/O thread alone holds libzmq's inbound messages, its
 # engines' buffers and CURVE state. The process is stopped while this
@@ -60,16 +62,21 @@ for t in gdb.selected_inferior().threads():
 
 first = int(gdb.parse_and_eval("&main_arena"))
 a, total = first, 0
-print("arena  in use MiB  system MiB  threads")
+print("arena  in use MiB  system MiB  top MiB  threads")
 while True:
     av = gdb.Value(a).cast(state_p).dereference()
     sysmem = int(av["system_mem"])
     used = sysmem - arena_free(av)
     total += used
-    print("%#14x %8.1f %8.1f  %s" % (a, used / 1048576, sysmem / 1048576,
+    print("%#14x %8.1f %8.1f %8.1f  %s" % (a, used / 1048576,
+          sysmem / 1048576, size(av["top"]) / 1048576,
           ", ".join(threads.get(a, ["-"]))))
     a = int(av["next"])
     if a == first:
         break
+mp = gdb.parse_and_eval("mp_")
+print("thresholds: mmap %d, trim %d, top pad %d, dynamic %s" % (
+    int(mp["mmap_threshold"]), int(mp["trim_threshold"]), int(mp["top_pad"]),
+    "no" if int(mp["no_dyn_threshold"]) else "yes"))
 print("all arenas: %.1f MiB in use (chunks mapped on their own, mallinfo2's "
       "hblkhd, not included)" % (total / 1048576))

@@ -43,6 +43,27 @@
 
 #define MALLOC_TRIM_TICKS	10		/* malloc_trim() every N ticks */
 
+/*
+ * malloc's thresholds, fixed (mallopt() turns glibc's dynamic ones off).
+ * Dynamic, the first nested write transaction sets them for good: LMDB
+ * mallocs 3 MiB of lists per nested transaction (a 2 MiB dirty list, a 1
+ * MiB free list; few pages touched), the first 2 MiB is mapped on its own
+ * and its free raises the mmap threshold to 2 MiB and the trim threshold
+ * to 4 MiB (to twice any bigger mapped chunk freed later, a list's JSON).
+ * An arena other than the main one gives the free memory at its top back
+ * only when a free leaves that top above the trim threshold, and
+ * malloc_trim() never shrinks those tops (only the main arena's, and the
+ * free chunks in every arena's bins): each of the 16 arenas kept up to 4
+ * MiB of touched free pages, the last list's records and JSON
+ * (docs/PERFORMANCE.md, "Memory, part 3").
+ *   MMAP: above LMDB's 2 MiB list, which stays in the committer's arena
+ *   (mapping it on its own cost two mmap and munmap per write: 7% of the
+ *   CPU during creates at a 128 KiB threshold).
+ *   TRIM: a top above it goes back at once.
+ */
+#define MALLOC_MMAP_THRESHOLD	(4 << 20)
+#define MALLOC_TRIM_THRESHOLD	(1 << 20)
+
 static volatile int	stopping;
 static volatile int	reopen_log;
 
@@ -131,8 +152,9 @@ on_tick(int fd, short revents, void *arg)
 	}
 	/*
 	 * Freed memory inside the arenas (decoded records, JSON of large
-	 * lists: each HTTP thread's arena keeps the largest response it
-	 * built) is otherwise kept resident: give its pages back. Tried and
+	 * lists) is otherwise kept resident: give the pages of the free
+	 * chunks back (the tops of the arenas other than the main one go
+	 * back at a free instead: MALLOC_TRIM_THRESHOLD). Tried and
 	 * dropped: capping the arenas at 2 (lock contention, 0.1-0.2 ms more
 	 * CPU per create at 1,000 hosts, no less resident after the trim)
 	 * and a fixed 128 KiB mmap threshold (LMDB frees a large list on
@@ -194,6 +216,9 @@ main(int argc, char **argv)
 	struct fleet_opts fo;
 	int status = 1;
 
+	/* Before any thread: the thresholds are process-wide. */
+	(void)mallopt(M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD);
+	(void)mallopt(M_TRIM_THRESHOLD, MALLOC_TRIM_THRESHOLD);
 	svc_args_parse(argc, argv, PROG, DEFAULT_CONFIG, &args);
 	if ((c.cfg = svc_config_load(opts_controller, &args)) == NULL) {
 		fprintf(stderr, "%s: %s\n", PROG, err_msg());
