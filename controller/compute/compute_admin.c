@@ -368,20 +368,6 @@ hv_detail_w(const struct hosts *hs, struct buf *b, const struct host *h,
 	return buf_puts(b, "}}");
 }
 
-/* The view written into b as the response (b is freed). */
-static int
-resp_buf(struct http_resp *resp, struct buf *b)
-{
-	int rc = -1;
-
-	if (!b->failed)
-		rc = http_resp_text(resp, 200, "application/json",
-		    (const char *)b->data, b->len);
-	else if (err_code() == TS_EOK)
-		err_set(TS_EINTERNAL, "hypervisor view failed");
-	buf_free(b);
-	return rc;
-}
 
 /*
  * From microversion 2.33 a page: limit (Nova's max_limit caps it) and
@@ -457,7 +443,7 @@ hv_list(struct http_req *req, struct http_resp *resp, bool detail)
 	}
 	buf_puts(&b, "}");
 	hosts_free(&hs);
-	return resp_buf(resp, &b);
+	return http_resp_buf(resp, 200, "application/json", &b);
 }
 
 int
@@ -705,7 +691,7 @@ compute_admin_hypervisor_show(struct http_req *req, struct http_resp *resp)
 		buf_free(&b);
 		return -1;
 	}
-	return resp_buf(resp, &b);
+	return http_resp_buf(resp, 200, "application/json", &b);
 }
 
 int

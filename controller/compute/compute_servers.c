@@ -816,20 +816,6 @@ server_json(struct http_req *req, const struct rec_instance *i,
 	buf_free(&b);
 	return o;
 }
-/* The JSON text in b as the 200 response (b is freed). */
-static int
-resp_buf(struct http_resp *resp, struct buf *b)
-{
-	int rc = -1;
-
-	if (!b->failed)
-		rc = http_resp_text(resp, 200, "application/json",
-		    (const char *)b->data, b->len);
-	else if (err_code() == TS_EOK)
-		err_set(TS_EINTERNAL, "server view failed");
-	buf_free(b);
-	return rc;
-}
 
 /* ---- look-ups --------------------------------------------------------------- */
 
@@ -875,7 +861,7 @@ compute_servers_show(struct http_req *req, struct http_resp *resp)
 	json_decref(a);
 	json_decref(sgs);
 	codec_clear(&schema_rec_instance, &i);
-	return resp_buf(resp, &b);
+	return http_resp_buf(resp, 200, "application/json", &b);
 }
 
 /* ---- list ------------------------------------------------------------------- */
@@ -1429,7 +1415,7 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 		}
 	}
 	buf_puts(&l.page, "}");
-	rc = resp_buf(resp, &l.page);
+	rc = http_resp_buf(resp, 200, "application/json", &l.page);
 out:
 	store_txn_end(&txn);
 	buf_free(&l.page);

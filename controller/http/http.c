@@ -809,6 +809,21 @@ header_safe(const char *s, size_t max)
 }
 
 int
+http_resp_buf(struct http_resp *r, int status, const char *ctype,
+    struct buf *b)
+{
+	int rc = -1;
+
+	if (!b->failed)
+		rc = http_resp_text(r, status, ctype, (const char *)b->data,
+		    b->len);
+	else if (err_code() == TS_EOK)
+		err_set(TS_EINTERNAL, "http: the response body failed");
+	buf_free(b);
+	return rc;
+}
+
+int
 http_resp_text(struct http_resp *r, int status, const char *ctype,
     const char *text, size_t len)
 {

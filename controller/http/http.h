@@ -55,6 +55,7 @@
 #include <jansson.h>
 
 #include "apierr.h"
+#include "buf.h"
 
 struct http_req;
 struct http_resp;
@@ -288,6 +289,10 @@ int	http_resp_json(struct http_resp *, int status, json_t *body);
 /* Copied body; content_type NULL -> "text/plain; charset=UTF-8". */
 int	http_resp_text(struct http_resp *, int status, const char *content_type,
 	    const char *text, size_t len);
+/* The text written into b (jsonout's views), which is freed either way;
+ * a b that failed is -1 with its error (TS_EINTERNAL if it has none). */
+int	http_resp_buf(struct http_resp *, int status, const char *content_type,
+	    struct buf *b);
 /* No body (204, 202 without body...). */
 int	http_resp_status(struct http_resp *, int status);
 /* Send `size` bytes of the regular file fd from offset 0, zero copy
