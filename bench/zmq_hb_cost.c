@@ -11,7 +11,7 @@
  * (one late, as at the start while handshakes go on, is sent 10 s after
  * it went: the rate stays one frame per peer per 10 s),
  * and pinging at the ZMTP level every PING_MS (default 2000, the bus's
- * client default; 0: no pings). The parent answers each frame with a
+ * client default until 2026-12-07, 10000 since; 0: no pings). The parent answers each frame with a
  * 40-byte frame (ack, the default) or not (noack). After every peer's
  * first frame (the CURVE handshakes are done) it measures its own CPU
  * time (every thread: the application's and libzmq's I/O thread, and

@@ -47,7 +47,13 @@
 
 #define DEF_RECONNECT_IVL_MS	100
 #define DEF_RECONNECT_MAX_MS	10000
-#define DEF_HEARTBEAT_IVL_MS	2000
+/* Client pings: each costs the server's I/O thread a CURVE frame in and
+ * one out, and at 2 s (5 per 10 s heartbeat) they cost the controller
+ * about as much as the heartbeats themselves (docs/PERFORMANCE.md,
+ * "Cheap heartbeats, part 3"). A dead path is found within 3 intervals
+ * (or at the next frame's reset), as the agent's own silence rule (3 x
+ * report_interval, 30 s) would find it. */
+#define DEF_HEARTBEAT_IVL_MS	10000
 #define DEF_MAX_MSG_SIZE	(16 * 1024 * 1024)
 #define MIN_MAX_MSG_SIZE	1024
 #define DEF_SNDHWM		1000

@@ -92,7 +92,7 @@ struct bus_opts {
 	const char	*identity;	/* client: this host's name */
 	int		 reconnect_ivl_ms;	/* client; default 100 */
 	int		 reconnect_max_ms;	/* client backoff cap; 10000 */
-	/* Default 2000; <0 turns off. Client: ZMTP pings at this interval,
+	/* Default 10000; <0 turns off. Client: ZMTP pings at this interval,
 	 * timeout 3x. Server: TCP keepalive probes at this interval (in
 	 * whole seconds), 3 unanswered close the connection. */
 	int		 heartbeat_ivl_ms;

@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,12 @@ struct store {
 	int		 have_committer;
 	pthread_t	 committer;
 	struct store_stats stats;
+
+	/* store_foreign_gen(): the id of this process's last commit, and the
+	 * count of other writers' commits seen (a lower bound is never
+	 * kept: an own write it could not account for counts too). */
+	_Atomic uint64_t own_last;
+	_Atomic uint64_t foreign_gen;
 };
 
 /* Set on the committer thread: a store_write() from inside a batch would
@@ -457,6 +464,26 @@ store_stats(struct store *st, struct store_stats *out)
 
 /* --- transactions ------------------------------------------------------- */
 
+/* A write of this process begins as id: one whose id does not follow our
+ * last commit had another writer's commit before it. */
+static void
+own_begin(struct store *st, uint64_t id)
+{
+	if (id != atomic_load(&st->own_last) + 1)
+		atomic_fetch_add(&st->foreign_gen, 1);
+}
+
+uint64_t
+store_foreign_gen(struct store *st)
+{
+	MDB_envinfo info;
+
+	if (mdb_env_info(st->env, &info) != 0 ||
+	    (uint64_t)info.me_last_txnid > atomic_load(&st->own_last))
+		atomic_fetch_add(&st->foreign_gen, 1);
+	return atomic_load(&st->foreign_gen);
+}
+
 static int
 txn_begin(struct store *st, struct store_txn **tp, enum txn_kind kind)
 {
@@ -483,8 +510,10 @@ txn_begin(struct store *st, struct store_txn **tp, enum txn_kind kind)
 	t->st = st;
 	t->kind = kind;
 	t->lent = 0;
-	if (kind == TXN_WRITE)
+	if (kind == TXN_WRITE) {
+		own_begin(st, (uint64_t)mdb_txn_id(t->txn));
 		write_txns++;
+	}
 	*tp = t;
 	return 0;
 }
@@ -525,6 +554,7 @@ int
 store_txn_commit(struct store_txn **tp)
 {
 	struct store_txn *t;
+	uint64_t id;
 	int rc;
 
 	if (tp == NULL || (t = *tp) == NULL)
@@ -532,9 +562,13 @@ store_txn_commit(struct store_txn **tp)
 	if (lent_misuse(t))
 		return -1;
 	*tp = NULL;
+	id = (uint64_t)mdb_txn_id(t->txn);
 	rc = mdb_txn_commit(t->txn);
-	if (t->kind == TXN_WRITE)
+	if (t->kind == TXN_WRITE) {
 		write_txns--;
+		if (rc == 0)
+			atomic_store(&t->st->own_last, id);
+	}
 	free(t);
 	if (rc != 0) {
 		mdb_err(rc, "commit");
@@ -633,6 +667,7 @@ run_batch(struct store *st, struct wreq *batch, int64_t *run_us,
 {
 	struct wreq *r;
 	MDB_txn *outer;
+	uint64_t id;
 	int rc, ok = 0;
 	int64_t t0 = mono_us(), t1;
 
@@ -642,6 +677,8 @@ run_batch(struct store *st, struct wreq *batch, int64_t *run_us,
 			req_fail(r);
 		return -1;
 	}
+	id = (uint64_t)mdb_txn_id(outer);
+	own_begin(st, id);
 	for (r = batch; r != NULL; r = r->next) {
 		run_one(st, outer, r);
 		ok += r->rc == 0;
@@ -655,6 +692,8 @@ run_batch(struct store *st, struct wreq *batch, int64_t *run_us,
 	}
 	rc = mdb_txn_commit(outer);
 	*commit_us = mono_us() - t1;
+	if (rc == 0)
+		atomic_store(&st->own_last, id);
 	if (rc != 0) {
 		mdb_err(rc, "commit of %d write(s)", ok);
 		log_err("store");

@@ -136,6 +136,15 @@ void		 store_txn_end(struct store_txn **);
  * id it commits as. A snapshot sees a write's changes iff its id is >= the
  * write's (one environment; an aborted write's id is used again). */
 uint64_t	 store_txn_id(const struct store_txn *);
+/*
+ * A count that moves whenever another process (a tool) may have committed
+ * to the environment since the last call: for in-memory copies of records
+ * only other processes write (the fleet's enrolment check), valid while
+ * it has not moved. It may move without such a write (a commit of this
+ * process not yet accounted for), never stay put after one. Any thread;
+ * a few loads, no lock.
+ */
+uint64_t	 store_foreign_gen(struct store *);
 
 /*
  * Group commit. fn runs on the committer thread inside a nested transaction

@@ -33,6 +33,7 @@
 #include "metrics.h"
 #include "metrics_http.h"
 #include "opts.h"
+#include "procmem.h"
 #include "services.h"
 #include "store.h"
 #include "svc.h"
@@ -42,6 +43,8 @@
 #define DEFAULT_CONFIG	"/etc/tinystack/controller.conf"
 
 #define MALLOC_TRIM_TICKS	10		/* malloc_trim() every N ticks */
+/* ... when the anonymous resident memory grew by this since the last */
+#define MALLOC_TRIM_GROWTH	(4ULL << 20)
 
 /*
  * malloc's thresholds, fixed (mallopt() turns glibc's dynamic ones off).
@@ -83,6 +86,8 @@ struct ctl {
 	uint64_t	 log_sent, health_gen;
 	unsigned	 report_tick;
 	unsigned	 report_every;	/* ticks: report_interval */
+	uint64_t	 trimmed_anon;	/* anonymous bytes after the last
+					 * malloc_trim(), 0: none yet */
 };
 
 static void
@@ -121,6 +126,32 @@ on_storesync(int fd, short revents, void *arg)
 	services_storesync_woken(c->services, db_now_ms());
 }
 
+/*
+ * Freed memory inside the arenas (decoded records, JSON of large lists:
+ * each HTTP thread's arena keeps the largest response it built) is
+ * otherwise kept resident: give the pages of the free chunks back (the
+ * tops of the arenas other than the main one go back at a free instead:
+ * MALLOC_TRIM_THRESHOLD). Only when the anonymous
+ * resident memory grew since the last trim: in an idle fleet the
+ * heartbeats' short-lived allocations otherwise fault trimmed pages in
+ * again every time (the madvise and the refaults were ~5% of the bus
+ * thread). Tried and dropped: capping the arenas at 2 (lock contention,
+ * 0.1-0.2 ms more CPU per create at 1,000 hosts, no less resident after
+ * the trim) and a fixed 128 KiB mmap threshold (LMDB frees a large list
+ * on every commit: an munmap each time, 7% of the CPU during creates).
+ */
+static void
+trim(struct ctl *c)
+{
+	struct procmem_resident r;
+
+	if (c->trimmed_anon != 0 && procmem_resident(&r) == 0 &&
+	    r.anon < c->trimmed_anon + MALLOC_TRIM_GROWTH)
+		return;
+	malloc_trim(0);
+	c->trimmed_anon = procmem_resident(&r) == 0 ? r.anon : 0;
+}
+
 static void
 on_tick(int fd, short revents, void *arg)
 {
@@ -150,18 +181,8 @@ on_tick(int fd, short revents, void *arg)
 		    -1)
 			log_warnx("host status: %s", err_msg());
 	}
-	/*
-	 * Freed memory inside the arenas (decoded records, JSON of large
-	 * lists) is otherwise kept resident: give the pages of the free
-	 * chunks back (the tops of the arenas other than the main one go
-	 * back at a free instead: MALLOC_TRIM_THRESHOLD). Tried and
-	 * dropped: capping the arenas at 2 (lock contention, 0.1-0.2 ms more
-	 * CPU per create at 1,000 hosts, no less resident after the trim)
-	 * and a fixed 128 KiB mmap threshold (LMDB frees a large list on
-	 * every commit: an munmap each time, 7% of the CPU during creates).
-	 */
 	if (ticks % MALLOC_TRIM_TICKS == 0)
-		malloc_trim(0);
+		trim(c);
 }
 
 static int

@@ -1182,6 +1182,7 @@ int
 compute_db_host_usage_put(struct store_txn *txn, const char *host,
     const struct rec_host_usage *h)
 {
+	host_stamp(txn, host);
 	return put_k(txn, T_HOST_USAGE, host, strlen(host),
 	    &schema_rec_host_usage, h, 0);
 }

@@ -87,7 +87,8 @@ int64_t	compute_db_instance_changed_ms(void);
 /*
  * The newest write transaction (store_txn_id()) that put or deleted an
  * instance naming host (as its host, migration target or resize source,
- * before or after the write) or put a tombstone of host, in this process;
+ * before or after the write), put a tombstone of host or its host_usage
+ * (the scheduler's claims), in this process;
  * 0 if none. Hosts share COMPUTE_DB_HOST_STAMPS slots by hash, and a
  * write that then aborted still counts: an over-estimate, never an
  * under-estimate, so a read snapshot whose store_txn_id() is >= it saw

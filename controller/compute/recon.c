@@ -3423,7 +3423,7 @@ recon_scan(struct recon *r, int64_t now)
 {
 	struct scan s = { .r = r, .now = now, .mono = clock_mono_ms() };
 
-	if (scheduler_refresh(r->sched) == -1)
+	if (scheduler_refresh_changed(r->sched) == -1)
 		log_err("refreshing the scheduler");
 	if (store_read_begin(r->store, &s.txn) == -1) {
 		log_err("task scan");

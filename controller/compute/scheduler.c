@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "codec.h"
 #include "aggregates.h"
 #include "compute_db.h"
@@ -16,6 +17,10 @@
 /* Candidates re-weighed with the transaction's own numbers in a claim. */
 #define RECHECK_TOP	8
 #define AGENT_BINARY	"tinystack-agent"
+/* scheduler_refresh_changed() reads every host again at least this often:
+ * what the change stamps do not see (another process's write, a deletion
+ * whose writer did not refresh) is in the cache within this time. */
+#define FULL_REFRESH_MS	60000
 
 struct sched {
 	struct store		*store;
@@ -30,6 +35,15 @@ struct sched {
 	size_t			 nhosts;
 	/* Read with the hosts: the extra specs filter's metadata. */
 	struct aggregates	 aggs;
+
+	/* One refresh at a time (a full one swaps hosts; a partial one
+	 * rewrites entries of it); taken before lock. */
+	pthread_mutex_t		 refresh_lock;
+	/* The snapshot (store_txn_id()) the cache was last brought to, and
+	 * when the last full refresh was (clock_mono_ms()). */
+	uint64_t		 synced_txn;
+	int64_t			 full_mono;
+	struct scheduler_refresh_stats	 st;
 };
 
 struct sched *
@@ -42,6 +56,7 @@ scheduler_new(struct store *st, const struct scheduler_opts *o)
 		return NULL;
 	}
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->refresh_lock, NULL);
 	s->store = st;
 	s->cpu_ratio = o->cpu_allocation_ratio > 0 ? o->cpu_allocation_ratio :
 	    16.0;
@@ -71,6 +86,7 @@ scheduler_free(struct sched **sp)
 		return;
 	free(s->hosts);
 	aggregates_clear(&s->aggs);
+	pthread_mutex_destroy(&s->refresh_lock);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 	*sp = NULL;
@@ -161,12 +177,41 @@ load_capacity(struct load *l, const char *host,
 	return 0;
 }
 
+/* h from svc and the host's other records in l's snapshot; the zone from
+ * aggs when not NULL. 1 a host, 0 not one (another binary, or registered
+ * and never described), -1 a store error. */
+static int
+fill(struct load *l, const struct rec_service *svc,
+    const struct aggregates *aggs, struct scheduler_host_state *h)
+{
+	struct rec_host_usage u;
+
+	memset(h, 0, sizeof(*h));
+	if (strcmp(svc->binary, AGENT_BINARY) != 0)
+		return 0;
+	if (load_capacity(l, svc->host, h) == -1)
+		return err_code() == TS_ENOT_FOUND ? 0 : -1;
+	snprintf(h->host, sizeof(h->host), "%s", svc->host);
+	h->forced_down = svc->forced_down;
+	h->stored_seen = svc->last_seen_at;	/* up: see carry_seen() */
+	h->seen_at = svc->last_seen_at;
+	h->disabled = svc->disabled;
+	if (aggs != NULL)
+		snprintf(h->az, sizeof(h->az), "%s", aggregates_host_zone(
+		    aggs, svc->host, l->s->az));
+	if (compute_db_host_usage_get(l->txn, svc->host, &u) == 0) {
+		h->vcpus_used = u.vcpus;
+		h->memory_mb_used = u.memory_mb;
+		h->disk_gb_used = u.disk_gb;
+		h->instances = u.instances;
+	}
+	return 1;
+}
+
 static int
 load_service(const struct rec_service *svc, void *arg)
 {
 	struct load *l = arg;
-	struct scheduler_host_state *h;
-	struct rec_host_usage u;
 
 	if (strcmp(svc->binary, AGENT_BINARY) != 0)
 		return 0;
@@ -182,24 +227,10 @@ load_service(const struct rec_service *svc, void *arg)
 		l->v = nv;
 		l->cap = ncap;
 	}
-	h = &l->v[l->n];
-	memset(h, 0, sizeof(*h));
-	if (load_capacity(l, svc->host, h) == -1)
-		return 0;	/* registered, never described: not a host */
-	snprintf(h->host, sizeof(h->host), "%s", svc->host);
-	h->forced_down = svc->forced_down;
-	h->stored_seen = svc->last_seen_at;	/* up: scheduler_refresh() */
-	h->seen_at = svc->last_seen_at;
-	h->disabled = svc->disabled;
-	snprintf(h->az, sizeof(h->az), "%s", aggregates_host_zone(
-	    &l->aggs, svc->host, l->s->az));
-	if (compute_db_host_usage_get(l->txn, svc->host, &u) == 0) {
-		h->vcpus_used = u.vcpus;
-		h->memory_mb_used = u.memory_mb;
-		h->disk_gb_used = u.disk_gb;
-		h->instances = u.instances;
-	}
-	l->n++;
+	/* Before: a store error of one host skipped it (as not a host);
+	 * kept, so that one bad record cannot empty the cache. */
+	if (fill(l, svc, &l->aggs, &l->v[l->n]) == 1)
+		l->n++;
 	return 0;
 }
 
@@ -210,37 +241,51 @@ cmp_state(const void *a, const void *b)
 	    ((const struct scheduler_host_state *)b)->host);
 }
 
-/* Lock held, the cache still the old one, l's up computed. A host going
- * down or coming back is worth one line each way: it is why the
- * scheduler and the console, uptime and live actions suddenly refuse that
- * host. */
+/* A host going down or coming back is worth one line each way: it is
+ * why the scheduler and the console, uptime and live actions suddenly
+ * refuse that host. */
 static void
-log_transitions(struct sched *s, const struct load *l)
+log_transition(const struct scheduler_host_state *h, int64_t now)
 {
-	for (size_t i = 0; i < l->n; i++) {
-		const struct scheduler_host_state *h = &l->v[i];
-		const struct scheduler_host_state *o = find_locked(s, h->host);
-
-		if (o == NULL || o->up == h->up)
-			continue;
-		if (!h->up && h->forced_down)
-			log_warnx("host %s is forced down", h->host);
-		else if (!h->up)
-			log_warnx("host %s is down: last heartbeat %lld ms ago",
-			    h->host, (long long)(l->now - h->seen_at));
-		else
-			log_info("host %s is up again", h->host);
-	}
+	if (!h->up && h->forced_down)
+		log_warnx("host %s is forced down", h->host);
+	else if (!h->up)
+		log_warnx("host %s is down: last heartbeat %lld ms ago",
+		    h->host, (long long)(now - h->seen_at));
+	else
+		log_info("host %s is up again", h->host);
 }
 
-int
-scheduler_refresh(struct sched *s)
+/*
+ * Lock held; o: the cached state of h's host, or NULL. Reports the store
+ * could not record (its heartbeat did not move since the last refresh: a
+ * full disk) count: liveness is what the agents do. A stored heartbeat
+ * that moved was written since, by the fleet or an operator's tool, and
+ * is the newer word. Then h's up, logged when it differs from o's.
+ */
+static void
+carry_seen(const struct sched *s, const struct scheduler_host_state *o,
+    struct scheduler_host_state *h, int64_t now)
+{
+	if (o != NULL && o->stored_seen == h->stored_seen &&
+	    o->seen_at > h->seen_at)
+		h->seen_at = o->seen_at;
+	h->up = !h->forced_down && now - h->seen_at <= s->down_ms;
+	if (o != NULL && o->up != h->up)
+		log_transition(h, now);
+}
+
+/* refresh_lock held. */
+static int
+refresh_full(struct sched *s)
 {
 	struct load l = { .s = s, .now = db_now_ms() };
+	uint64_t id;
 	int rc;
 
 	if (store_read_begin(s->store, &l.txn) == -1)
 		return -1;
+	id = store_txn_id(l.txn);
 	rc = aggregates_load(l.txn, &l.aggs);
 	if (rc == 0)
 		rc = db_service_each(l.txn, load_service, &l);
@@ -253,27 +298,134 @@ scheduler_refresh(struct sched *s)
 	if (l.n > 1)
 		qsort(l.v, l.n, sizeof(*l.v), cmp_state);
 	pthread_mutex_lock(&s->lock);
-	/* Reports the store could not record (its heartbeat did not move
-	 * since the last refresh: a full disk) count: liveness is what the
-	 * agents do. A stored heartbeat that moved was written since, by the
-	 * fleet or an operator's tool, and is the newer word. */
-	for (size_t i = 0; i < l.n; i++) {
-		struct scheduler_host_state *h = &l.v[i];
-		const struct scheduler_host_state *o = find_locked(s, h->host);
-
-		if (o != NULL && o->stored_seen == h->stored_seen &&
-		    o->seen_at > h->seen_at)
-			h->seen_at = o->seen_at;
-		h->up = !h->forced_down && l.now - h->seen_at <= s->down_ms;
-	}
-	log_transitions(s, &l);
+	for (size_t i = 0; i < l.n; i++)
+		carry_seen(s, find_locked(s, l.v[i].host), &l.v[i], l.now);
 	free(s->hosts);
 	s->hosts = l.v;
 	s->nhosts = l.n;
 	aggregates_clear(&s->aggs);
 	s->aggs = l.aggs;
+	s->synced_txn = id;
+	s->full_mono = clock_mono_ms();
+	s->st.full++;
+	s->st.hosts_read += l.n;
 	pthread_mutex_unlock(&s->lock);
 	return 0;
+}
+
+int
+scheduler_refresh(struct sched *s)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->refresh_lock);
+	rc = refresh_full(s);
+	pthread_mutex_unlock(&s->refresh_lock);
+	return rc;
+}
+
+static int
+stamped_since(const char *host, uint64_t txn)
+{
+	return db_fleet_changed_txn(host) > txn ||
+	    compute_db_host_changed_txn(host) > txn;
+}
+
+/*
+ * refresh_lock held, so hosts is not swapped meanwhile (only a full
+ * refresh does that) and its names do not change. Reads again the hosts
+ * whose records were written since the cache's snapshot (a heartbeat's
+ * liveness, a claim), a few per second in an idle fleet instead of every
+ * host; the others keep their state, only their up is computed again.
+ * 1 when it cannot (a host is gone or no longer one, a record it cannot
+ * read): the caller refreshes fully.
+ */
+static int
+refresh_some(struct sched *s)
+{
+	struct load l = { .s = s, .now = db_now_ms() };
+	struct scheduler_host_state n;
+	struct rec_service svc;
+	uint64_t since = s->synced_txn, id;
+	size_t *idx = NULL, nidx = 0;
+	int rc = 0;
+
+	if (store_read_begin(s->store, &l.txn) == -1)
+		return -1;
+	/* The snapshot first: a write it does not see stamps after or
+	 * while it begins, and is read again the next time. */
+	id = store_txn_id(l.txn);
+	if (s->nhosts > 0 && (idx = malloc(s->nhosts * sizeof(*idx))) ==
+	    NULL) {
+		store_txn_end(&l.txn);
+		err_set(TS_ENOMEM, "sched: out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < s->nhosts; i++)
+		if (stamped_since(s->hosts[i].host, since))
+			idx[nidx++] = i;
+	for (size_t k = 0; rc == 0 && k < nidx; k++) {
+		struct scheduler_host_state *h = &s->hosts[idx[k]];
+
+		/* Gone, no longer a host, or unreadable: the full refresh
+		 * drops or skips it (and reports a store error). */
+		memset(&svc, 0, sizeof(svc));
+		if (db_service_by_host(l.txn, h->host, &svc) == -1) {
+			rc = 1;
+			break;
+		}
+		rc = fill(&l, &svc, NULL, &n) == 1 ? 0 : 1;
+		codec_clear(&schema_rec_service, &svc);
+		if (rc != 0)
+			break;
+		pthread_mutex_lock(&s->lock);
+		snprintf(n.az, sizeof(n.az), "%s", aggregates_host_zone(
+		    &s->aggs, n.host, s->az));
+		carry_seen(s, h, &n, l.now);
+		*h = n;
+		pthread_mutex_unlock(&s->lock);
+	}
+	store_txn_end(&l.txn);
+	free(idx);
+	if (rc != 0)
+		return rc;
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->nhosts; i++) {
+		struct scheduler_host_state *h = &s->hosts[i];
+		int up = !h->forced_down && l.now - h->seen_at <= s->down_ms;
+
+		if (up != h->up) {
+			h->up = up;
+			log_transition(h, l.now);
+		}
+	}
+	s->synced_txn = id;
+	s->st.partial++;
+	s->st.hosts_read += nidx;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+int
+scheduler_refresh_changed(struct sched *s)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->refresh_lock);
+	if (s->synced_txn == 0 || db_fleet_added_txn() > s->synced_txn ||
+	    clock_mono_ms() - s->full_mono >= FULL_REFRESH_MS ||
+	    (rc = refresh_some(s)) == 1)
+		rc = refresh_full(s);
+	pthread_mutex_unlock(&s->refresh_lock);
+	return rc;
+}
+
+void
+scheduler_refresh_stats(struct sched *s, struct scheduler_refresh_stats *out)
+{
+	pthread_mutex_lock(&s->lock);
+	*out = s->st;
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* Lock held. */

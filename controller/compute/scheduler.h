@@ -6,7 +6,8 @@
  * Two halves:
  * - Ranking, outside any write transaction, from an in-memory cache of the
  *   hosts (hypervisor capacity, service state, claimed usage) refreshed
- *   from LMDB by scheduler_refresh(): filters (service up, enabled and not
+ *   from LMDB by scheduler_refresh() (scheduler_refresh_changed(): the
+ *   hosts written since): filters (service up, enabled and not
  *   forced down; availability zone, from the host aggregates; aggregate
  *   metadata against the flavor's aggregate_instance_extra_specs; free
  *   RAM, disk and vCPUs with the allocation ratios), then a weigher (spread: most free RAM first, the
@@ -112,6 +113,23 @@ void		 scheduler_free(struct sched **);
 /* Rebuild the cache from LMDB (hypervisors, services, host_usage,
  * aggregates). The aggregate handlers call it after every change. */
 int		 scheduler_refresh(struct sched *);
+/*
+ * The periodic refresh (the reconciler's, every second): reads again only
+ * the hosts whose service, hypervisor or host_usage record this process
+ * wrote since the cache's snapshot (db_fleet_changed_txn(),
+ * compute_db_host_changed_txn()), and computes every host's up again; a
+ * full scheduler_refresh() when a record may have been added (a
+ * registration), a stamped host is gone, and at least every 60 s (what
+ * the stamps do not see: other processes' writes, deletions, which their
+ * writers follow with a scheduler_refresh()).
+ */
+int		 scheduler_refresh_changed(struct sched *);
+struct scheduler_refresh_stats {
+	uint64_t	 full, partial;		/* refreshes done */
+	uint64_t	 hosts_read;		/* hosts read from the store */
+};
+void		 scheduler_refresh_stats(struct sched *,
+		    struct scheduler_refresh_stats *);
 /* A report (hello or heartbeat) of host's agent, received at now_ms (the
  * fleet's clock, db_now_ms()). The cache keeps it across refreshes while
  * the stored heartbeat does not move: a host whose heartbeats the store

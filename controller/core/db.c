@@ -1,4 +1,5 @@
 /* db: tables, migrations and typed records of the controller; see db.h. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -453,6 +454,54 @@ by_index(struct store_txn *txn, const char *index, const char *ival,
 	return db_rec_get(txn, table, f.pk, type, obj);
 }
 
+/* See db_fleet_changed_txn(): written by write transactions (the
+ * committer thread), read by the scheduler's refresh. */
+static _Atomic uint64_t fleet_txn[DB_FLEET_STAMPS];
+static _Atomic uint64_t fleet_added_txn;
+
+static size_t
+fleet_slot(const char *host)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (*host)
+		h = (h ^ (unsigned char)*host++) * 1099511628211ULL;
+	return (size_t)(h % DB_FLEET_STAMPS);
+}
+
+static void
+stamp_max(_Atomic uint64_t *slot, uint64_t id)
+{
+	uint64_t cur = atomic_load(slot);
+
+	while (cur < id && !atomic_compare_exchange_weak(slot, &cur, id))
+		;
+}
+
+/* added: the write may have made a record exist (a registration). */
+static void
+fleet_stamp(struct store_txn *txn, const char *host, int added)
+{
+	uint64_t id = store_txn_id(txn);
+
+	if (host != NULL && *host != '\0')
+		stamp_max(&fleet_txn[fleet_slot(host)], id);
+	if (added)
+		stamp_max(&fleet_added_txn, id);
+}
+
+uint64_t
+db_fleet_changed_txn(const char *host)
+{
+	return atomic_load(&fleet_txn[fleet_slot(host)]);
+}
+
+uint64_t
+db_fleet_added_txn(void)
+{
+	return atomic_load(&fleet_added_txn);
+}
+
 int
 db_service_by_host(struct store_txn *txn, const char *host,
     struct rec_service *s)
@@ -464,6 +513,7 @@ db_service_by_host(struct store_txn *txn, const char *host,
 int
 db_service_put(struct store_txn *txn, const struct rec_service *s)
 {
+	fleet_stamp(txn, s->host, 1);
 	if (db_rec_put(txn, T_SERVICES, s->id, &schema_rec_service, s, 0) ==
 	    -1)
 		return -1;
@@ -504,6 +554,7 @@ rec_update(struct store_txn *txn, const char *table, const char *index,
 	if (rc == 0 || rc == 2) {
 		int added = rc == 2;
 
+		fleet_stamp(txn, host, added);
 		rc = store_put(txn, table, id, strlen(id), b.data, b.len, 0);
 		if (rc == 0 && added)
 			rc = store_index_put(txn, index, host, strlen(host),
@@ -568,6 +619,7 @@ db_hypervisor_raw_by_host(struct store_txn *txn, const char *host,
 int
 db_hypervisor_put(struct store_txn *txn, const struct rec_hypervisor *h)
 {
+	fleet_stamp(txn, h->host, 1);
 	if (db_rec_put(txn, T_HYPERVISORS, h->id, &schema_rec_hypervisor, h,
 	    0) == -1)
 		return -1;
@@ -666,12 +718,22 @@ db_agent_key_get(struct store_txn *txn, const char *host,
 	return db_rec_get(txn, T_AGENT_KEYS, host, &schema_rec_agent_key, k);
 }
 
+/* See db_agent_keys_changed_txn(). */
+static _Atomic uint64_t agent_keys_txn;
+
+uint64_t
+db_agent_keys_changed_txn(void)
+{
+	return atomic_load(&agent_keys_txn);
+}
+
 int
 db_agent_key_put(struct store_txn *txn, const struct rec_agent_key *k)
 {
 	struct rec_agent_key old;
 	struct first_pk f = { .found = 0 };
 
+	stamp_max(&agent_keys_txn, store_txn_id(txn));
 	/* One key, one host: the ZAP look-up maps a key to a single host, so
 	 * a second host with the same key (a cloned agent.key) would either
 	 * be locked out or speak as the first. */

@@ -188,6 +188,23 @@ int	db_service_update(struct store_txn *, const struct rec_service *);
 int	db_hypervisor_update(struct store_txn *,
 	    const struct rec_hypervisor *);
 
+/*
+ * The newest write transaction (store_txn_id()) that put or updated the
+ * service or hypervisor record of host through the functions above, in
+ * this process; 0 if none. Hosts share DB_FLEET_STAMPS slots by hash, and
+ * an aborted write still counts: an over-estimate, never an
+ * under-estimate, so a read snapshot whose store_txn_id() is >= it saw
+ * every such change (the scheduler re-reads only the hosts stamped since
+ * its last refresh). db_fleet_added_txn(): the same for a write that may
+ * have added a record (a registration), which a reader of the known hosts
+ * alone would miss. Deletions and other processes' writes are not
+ * stamped: their writers refresh the scheduler themselves, or it sees
+ * them at its next full refresh. Any thread.
+ */
+#define DB_FLEET_STAMPS	16384
+uint64_t db_fleet_changed_txn(const char *host);
+uint64_t db_fleet_added_txn(void);
+
 /* Calls cb for every service (decoded, borrowed for the call). */
 int	db_service_each(struct store_txn *,
 	    int (*cb)(const struct rec_service *, void *), void *);
@@ -203,6 +220,11 @@ int	db_agent_key_get(struct store_txn *, const char *host,
 	    struct rec_agent_key *);
 /* Enrol (or re-enrol with a new key) a host; replaces the previous key. */
 int	db_agent_key_put(struct store_txn *, const struct rec_agent_key *);
+/* The newest write transaction (store_txn_id()) of this process that
+ * called db_agent_key_put(), 0 if none: a snapshot whose id is >= it saw
+ * every such write. Other processes' writes: store_foreign_gen(). Any
+ * thread. */
+uint64_t db_agent_keys_changed_txn(void);
 int	db_agent_key_each(struct store_txn *,
 	    int (*cb)(const struct rec_agent_key *, void *), void *);
 

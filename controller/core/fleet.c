@@ -38,6 +38,11 @@ struct agent {
 	/* The stored service vanished (DELETE /os-services): the agent is
 	 * unknown until it says hello again, which registers it anew. */
 	int			 deleted;
+	/* still_enrolled()'s last yes: for this connection key, while
+	 * neither another process (the manage tool enrols and revokes) nor
+	 * this one wrote agent keys since (enrol_gen 0: none). */
+	char			 enrol_key[BUS_KEY_Z85_LEN + 1];
+	uint64_t		 enrol_gen, enrol_txn;
 };
 
 struct fleet {
@@ -673,16 +678,29 @@ fleet_tunnel_ip(struct fleet *f, const char *host, char *out, size_t len)
 	    a->hv.tunnel_ip : "");
 }
 
-/* One LMDB read per message: a few microseconds, no lock. */
+/* One LMDB read per message of an agent whose key may have changed since
+ * its last message: a known agent's yes is kept while no agent key was
+ * written since the read that gave it (by another process, the manage
+ * tool: store_foreign_gen(); by this one: db_agent_keys_changed_txn()).
+ * No lock. */
 static int
 still_enrolled(struct fleet *f, const char *host, const char *pubkey)
 {
 	struct store_txn *txn = NULL;
 	struct rec_agent_key k;
+	struct agent *a = lookup(f, host);
+	uint64_t gen = store_foreign_gen(f->store), id;
 	int ok;
 
+	if (a != NULL && a->enrol_gen == gen + 1 &&
+	    db_agent_keys_changed_txn() <= a->enrol_txn &&
+	    strcmp(a->enrol_key, pubkey) == 0)
+		return 1;
+	if (a != NULL)
+		a->enrol_gen = 0;
 	if (store_read_begin(f->store, &txn) == -1)
 		return 0;
+	id = store_txn_id(txn);
 	ok = db_agent_key_get(txn, host, &k) == 0;
 	store_txn_end(&txn);
 	if (ok) {
@@ -695,6 +713,11 @@ still_enrolled(struct fleet *f, const char *host, const char *pubkey)
 	if (!ok)
 		err_set(TS_EFORBIDDEN, "agent %s is not enrolled with the key "
 		    "of this connection (revoked or replaced)", host);
+	else if (a != NULL && strlen(pubkey) < sizeof(a->enrol_key)) {
+		snprintf(a->enrol_key, sizeof(a->enrol_key), "%s", pubkey);
+		a->enrol_gen = gen + 1;
+		a->enrol_txn = id;
+	}
 	return ok;
 }
 

@@ -42,6 +42,9 @@ static char		 dir[] = "/tmp/fleet_test.XXXXXX";
 static struct store	*st;
 static struct bus	*srv, *cli;
 static struct fleet	*fl;
+/* Set: the key exchange() says the received frames' connection has (as
+ * the bus does with CURVE), for a fleet that requires enrolment. */
+static const char	*conn_key;
 static uint64_t		 seq;
 static const char	*hello_tunnel;	/* tunnel_ip of the next hello */
 static uint32_t		 hb_vcpus_used;	/* vcpus_used of the heartbeats */
@@ -60,6 +63,9 @@ exchange(struct codec_envelope *reply)
 		struct bus_msg m;
 
 		while (bus_poll(srv, 5, &m) == 1) {
+			if (conn_key != NULL)
+				snprintf(m.pubkey, sizeof(m.pubkey), "%s",
+				    conn_key);
 			fleet_handle(fl, &m);
 			bus_msg_clear(&m);
 		}
@@ -814,6 +820,66 @@ test_host_status(void **state)
 }
 
 static int
+key_put(struct store_txn *txn, void *arg)
+{
+	return db_agent_key_put(txn, arg);
+}
+
+#define KEY1	"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
+#define KEY2	"Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"
+
+/* With enrolment required (CURVE on), every message is checked against
+ * the host's enrolled key, and the answer kept between messages is
+ * dropped at a key write: a revocation or re-enrolment in this process
+ * refuses the very next message (another process's write: store_test's
+ * test_foreign_gen, and integ.fleet through tinystack-manage). */
+static void
+test_enrolment_checked(void **state)
+{
+	struct fleet *plain = fl;
+	struct fleet_opts fo = { .controller_host = "ctl",
+	    .report_interval = 10, .service_down_time = 60,
+	    .require_enrolled = 1 };
+	struct rec_agent_key k = { .host = "h1", .public_key = KEY1 };
+	uint32_t code = 0;
+
+	(void)state;
+	assert_non_null(fl = fleet_new(st, srv, &fo));
+	conn_key = KEY1;
+	assert_int_equal(store_write(st, key_put, &k), 0);
+	hello();
+	assert_ptr_equal(heartbeat(NULL), &schema_msg_heartbeat_ack);
+	assert_ptr_equal(heartbeat(NULL), &schema_msg_heartbeat_ack);
+
+	k.revoked = true;
+	assert_int_equal(store_write(st, key_put, &k), 0);
+	logcap_begin();
+	assert_ptr_equal(heartbeat(&code), &schema_msg_error);
+	logcap_end_one("agent h1 is not enrolled with the key");
+	assert_int_equal(code, TS_EFORBIDDEN);
+	assert_true(fleet_rejected(fl, FLEET_REJECT_NOT_ENROLLED) == 1);
+
+	k.revoked = false;
+	assert_int_equal(store_write(st, key_put, &k), 0);
+	assert_ptr_equal(heartbeat(NULL), &schema_msg_heartbeat_ack);
+	/* Re-enrolled with another key: the old key's connection is out. */
+	k.public_key = KEY2;
+	assert_int_equal(store_write(st, key_put, &k), 0);
+	code = 0;
+	logcap_begin();
+	assert_ptr_equal(heartbeat(&code), &schema_msg_error);
+	logcap_end_one("agent h1 is not enrolled with the key");
+	assert_int_equal(code, TS_EFORBIDDEN);
+	conn_key = KEY2;
+	assert_ptr_equal(heartbeat(NULL), &schema_msg_heartbeat_ack);
+	assert_true(fleet_rejected(fl, FLEET_REJECT_NOT_ENROLLED) == 2);
+
+	conn_key = NULL;
+	fleet_free(&fl);
+	fl = plain;
+}
+
+static int
 setup(void **state)
 {
 	struct store_opts so = { 0 };
@@ -884,6 +950,8 @@ main(void)
 		cmocka_unit_test(test_other_host_refused),
 		/* Last: the hooks it adds stay. */
 		cmocka_unit_test(test_hook_sets_and_tunnel_ip),
+		/* After it: a fleet of its own (no hooks) re-registers h1. */
+		cmocka_unit_test(test_enrolment_checked),
 	};
 
 	log_init("fleet_test", LOG_LVL_ERROR, LOG_TO_STDERR, NULL);

@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "buf.h"
 #include "bus.h"
 #include "clock.h"
 #include "codec.h"
@@ -657,6 +658,131 @@ test_sched_seen_outlives_store(void **state)
 	assert_int_equal(scheduler_host_up(sch, "nohost"), 0);
 	/* Out of service for the other tests. */
 	host("h9", 8, 8192, 0, 1);
+}
+
+/* The heartbeat path's write of a service (db_service_update: disable
+ * here, as an operator's switch kept by the fleet's flush). */
+static int
+svc_disable(struct store_txn *txn, void *arg)
+{
+	struct rec_service s;
+	int rc;
+
+	if (db_service_by_host(txn, arg, &s) == -1)
+		return -1;
+	s.disabled = true;
+	s.last_seen_at = db_now_ms();
+	rc = db_service_update(txn, &s);
+	codec_clear(&schema_rec_service, &s);
+	return rc;
+}
+
+static int
+usage_add(struct store_txn *txn, void *arg)
+{
+	return compute_db_host_usage_add(txn, arg, 3, 1024, 10, 1);
+}
+
+/* An unstamped write, as another process's would be: the stored usage
+ * replaced under the key without compute_db's put. */
+static int
+usage_raw(struct store_txn *txn, void *arg)
+{
+	struct rec_host_usage u = { .vcpus = 7 };
+	struct buf b = { 0 };
+	int rc;
+
+	if (codec_record_encode(&schema_rec_host_usage, &u, &b) == -1)
+		return -1;
+	rc = store_put(txn, T_HOST_USAGE, arg, strlen(arg), b.data, b.len, 0);
+	buf_free(&b);
+	return rc;
+}
+
+static const struct scheduler_host_state *
+snap_host(struct scheduler_host_state *v, size_t n, const char *host)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].host, host) == 0)
+			return &v[i];
+	fail_msg("host %s not in the scheduler's cache", host);
+	return NULL;
+}
+
+/* The periodic refresh reads again only the hosts written since (a
+ * heartbeat's service update, a claim), sees a registration with a full
+ * refresh, and leaves the others as they were. */
+static void
+test_sched_refresh_changed(void **state)
+{
+	struct scheduler_refresh_stats a, b;
+	struct scheduler_host_state *v;
+	size_t n;
+
+	(void)state;
+	host("hr1", 8, 8192, 1, 0);
+	host("hr2", 8, 8192, 1, 0);
+	/* Settled: nothing written since the last refresh. */
+	assert_int_equal(scheduler_refresh_changed(sch), 0);
+	scheduler_refresh_stats(sch, &a);
+	assert_int_equal(scheduler_refresh_changed(sch), 0);
+	scheduler_refresh_stats(sch, &b);
+	assert_int_equal(b.full, a.full);
+	assert_int_equal(b.partial, a.partial + 1);
+	assert_int_equal(b.hosts_read, a.hosts_read);
+
+	/* A heartbeat-path update of one host: that host alone. */
+	assert_int_equal(store_write(st, svc_disable, "hr1"), 0);
+	assert_string_equal(scheduler_host_status(sch, "hr1"), "UP");
+	assert_int_equal(scheduler_refresh_changed(sch), 0);
+	scheduler_refresh_stats(sch, &a);
+	assert_int_equal(a.full, b.full);
+	assert_int_equal(a.hosts_read, b.hosts_read + 1);
+	assert_string_equal(scheduler_host_status(sch, "hr1"), "MAINTENANCE");
+	assert_string_equal(scheduler_host_status(sch, "hr2"), "UP");
+
+	/* A claim: its usage, in the cache after the next refresh. */
+	assert_int_equal(store_write(st, usage_add, "hr2"), 0);
+	assert_int_equal(scheduler_refresh_changed(sch), 0);
+	scheduler_refresh_stats(sch, &b);
+	assert_int_equal(b.full, a.full);
+	assert_int_equal(b.hosts_read, a.hosts_read + 1);
+	assert_int_equal(scheduler_hosts_snapshot(sch, &v, &n), 0);
+	assert_int_equal(snap_host(v, n, "hr2")->vcpus_used, 3);
+	assert_int_equal(snap_host(v, n, "hr2")->memory_mb_used, 1024);
+	assert_int_equal(snap_host(v, n, "hr2")->instances, 1);
+	free(v);
+
+	/* An unstamped write is not seen by the partial refresh; the full
+	 * one (at least every 60 s, and after every registration) sees it. */
+	assert_int_equal(store_write(st, usage_raw, "hr2"), 0);
+	assert_int_equal(scheduler_refresh_changed(sch), 0);
+	assert_int_equal(scheduler_hosts_snapshot(sch, &v, &n), 0);
+	assert_int_equal(snap_host(v, n, "hr2")->vcpus_used, 3);
+	free(v);
+	host("hr3", 8, 8192, 1, 0);	/* a registration (put), refreshed */
+	assert_int_equal(scheduler_refresh_changed(sch), 0);
+	scheduler_refresh_stats(sch, &a);
+	assert_int_equal(scheduler_hosts_snapshot(sch, &v, &n), 0);
+	assert_int_equal(snap_host(v, n, "hr2")->vcpus_used, 7);
+	free(v);
+
+	/* A registration seen by the periodic refresh alone. */
+	{
+		struct host_arg h = { "hr4", 8, 8192, db_now_ms(), 0 };
+
+		assert_int_equal(store_write(st, put_host, &h), 0);
+	}
+	assert_int_equal(scheduler_refresh_changed(sch), 0);
+	scheduler_refresh_stats(sch, &b);
+	assert_int_equal(b.full, a.full + 1);
+	assert_string_equal(scheduler_host_status(sch, "hr4"), "UP");
+
+	/* Out of service for the other tests. */
+	host("hr1", 8, 8192, 0, 1);
+	host("hr2", 8, 8192, 0, 1);
+	host("hr3", 8, 8192, 0, 1);
+	host("hr4", 8, 8192, 0, 1);
 }
 
 /* Claims re-read the transaction's numbers: 12 concurrent claims on a
@@ -3512,6 +3638,7 @@ main(void)
 		cmocka_unit_test(test_sched_claims_never_overallocate),
 		cmocka_unit_test(test_sched_top_and_fallback),
 		cmocka_unit_test(test_sched_seen_outlives_store),
+		cmocka_unit_test(test_sched_refresh_changed),
 		cmocka_unit_test(test_nics_converge),
 		cmocka_unit_test(test_attaching_volume_after_restart),
 	};

@@ -1173,6 +1173,73 @@ assert_all_present(struct store *st, const struct keylist *kl)
 	store_txn_end(&t);
 }
 
+static int
+put_k1(struct store_txn *t, void *arg)
+{
+	(void)arg;
+	return store_put(t, "things", "k1", 2, "v", 1, 0);
+}
+
+/* store_foreign_gen() moves after another process's commit, and only
+ * then: this process's commits, direct or through the committer, leave
+ * it alone once one of them is accounted for. */
+static void
+test_foreign_gen(void **state)
+{
+	struct fx *f = *state;
+	uint64_t g;
+	int status;
+	pid_t pid;
+
+	put_str(f->st, "things", "a", "1");
+	g = store_foreign_gen(f->st);
+	assert_int_equal(store_foreign_gen(f->st), g);
+	put_str(f->st, "things", "b", "2");
+	assert_int_equal(store_write(f->st, put_k1, NULL), 0);
+	assert_int_equal(store_foreign_gen(f->st), g);
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store_opts o = { .path = f->path, .tables = tables };
+		struct store *st = store_open(&o);
+		struct store_txn *t;
+		int ok = st != NULL && store_write_begin(st, &t) == 0 &&
+		    store_put(t, "things", "c", 1, "3", 1, 0) == 0 &&
+		    store_txn_commit(&t) == 0;
+
+		store_free(&st);
+		_exit(ok ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_true(store_foreign_gen(f->st) != g);
+	/* Still before this process's next commit, then settled again. */
+	assert_true(store_foreign_gen(f->st) != store_foreign_gen(f->st));
+	put_str(f->st, "things", "d", "4");
+	g = store_foreign_gen(f->st);
+	assert_int_equal(store_foreign_gen(f->st), g);
+	/* Seen also by this process's next write when nobody asked before
+	 * it: a foreign commit between two of ours. */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store_opts o = { .path = f->path, .tables = tables };
+		struct store *st = store_open(&o);
+		struct store_txn *t;
+		int ok = st != NULL && store_write_begin(st, &t) == 0 &&
+		    store_put(t, "things", "e", 1, "5", 1, 0) == 0 &&
+		    store_txn_commit(&t) == 0;
+
+		store_free(&st);
+		_exit(ok ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(store_write(f->st, put_k1, NULL), 0);
+	assert_true(store_foreign_gen(f->st) != g);
+}
+
 static void
 test_kill9(void **state)
 {
@@ -1267,6 +1334,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reopen_and_read_only,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill9, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_gen, setup_open,
+		    teardown),
 	};
 
 	log_init("store_test", LOG_LVL_WARN, LOG_TO_STDERR, NULL);
