@@ -64,9 +64,10 @@ packaging/install-deps.sh --stack
 
 say "building"
 # Configured once: the build re-runs cmake itself when a CMakeLists.txt
-# changed.
+# changed. Without the tests (TS_TESTS=OFF: no cmocka or msgpack-c to
+# install); run_tests.sh reconfigures the same directory with them.
 [ -f build/CMakeCache.txt ] ||
-	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTS_TESTS=OFF >/dev/null
 # Only what is installed: the tests and benchmarks are run_tests.sh's.
 cmake --build build -j "$(nproc)" --target tinystack-controller \
     tinystack-agent tinystack-manage
@@ -74,6 +75,19 @@ cmake --install build --prefix "$PREFIX" >/dev/null
 
 mkdir -p "$ETC/keys" "$STATE" "$STATE/instances" "$LOGS" "$RUN"
 chmod 0700 "$ETC/keys"
+
+# noVNC's page for the consoles, served by the controller from novnc_path:
+# Debian's novnc package when installed (run_tests.sh's dependencies), else
+# the files of its .deb: the package depends on Node.js, NumPy and
+# websockify (about 40 packages), none of which the controller's own
+# websocket proxy uses.
+NOVNC=/usr/share/novnc
+if [ ! -f "$NOVNC/vnc_lite.html" ]; then
+	NOVNC=$PREFIX/share/tinystack/novnc-deb
+	[ -d "$NOVNC" ] || say "noVNC's files from Debian's novnc .deb into $NOVNC"
+	packaging/deb-extract.sh novnc "$NOVNC"
+	NOVNC=$NOVNC/usr/share/novnc
+fi
 
 if [ ! -f "$ETC/controller.conf" ]; then
 	say "writing $ETC/controller.conf"
@@ -98,6 +112,7 @@ policy_file = $ETC/policy.yaml
 [dashboard]
 enabled = true
 port = 8080
+$([ "$NOVNC" != /usr/share/novnc ] && printf '\n[vnc]\nnovnc_path = %s\n' "$NOVNC")
 
 [compute]
 # one host: a resize stays on it (Nova's option, off by default)
