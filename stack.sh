@@ -59,18 +59,33 @@ fi
 # Each step with the seconds since the start: where a slow run spends them.
 say() { printf 'stack.sh: [%3ds] %s\n' "$SECONDS" "$*"; }
 
-say "installing dependencies"
-packaging/install-deps.sh --stack
-
-say "building"
+# The build's packages first, then the build runs while the rest (QEMU,
+# libvirt, the Python clients: most of dpkg's time) installs; its output
+# goes to a log, shown if it fails.
+say "installing the build's dependencies"
+packaging/install-deps.sh --build
 # Configured once: the build re-runs cmake itself when a CMakeLists.txt
 # changed. Without the tests (TS_TESTS=OFF: no cmocka or msgpack-c to
-# install); run_tests.sh reconfigures the same directory with them.
-[ -f build/CMakeCache.txt ] ||
-	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTS_TESTS=OFF >/dev/null
-# Only what is installed: the tests and benchmarks are run_tests.sh's.
-cmake --build build -j "$(nproc)" --target tinystack-controller \
-    tinystack-agent tinystack-manage
+# install); run_tests.sh reconfigures the same directory with them. Only
+# what is installed: the tests and benchmarks are run_tests.sh's.
+build_daemons() {
+	[ -f build/CMakeCache.txt ] ||
+		cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTS_TESTS=OFF >/dev/null
+	cmake --build build -j "$(nproc)" --target tinystack-controller \
+	    tinystack-agent tinystack-manage
+}
+mkdir -p "$LOGS"
+say "building in the background (log: $LOGS/stack-build.log)"
+build_daemons > "$LOGS/stack-build.log" 2>&1 &
+build_pid=$!
+say "installing the other dependencies"
+packaging/install-deps.sh --stack || { kill "$build_pid" 2>/dev/null; exit 1; }
+say "waiting for the build"
+if ! wait "$build_pid"; then
+	tail -n 30 "$LOGS/stack-build.log" >&2
+	echo "stack.sh: the build failed; see $LOGS/stack-build.log" >&2
+	exit 1
+fi
 cmake --install build --prefix "$PREFIX" >/dev/null
 
 mkdir -p "$ETC/keys" "$STATE" "$STATE/instances" "$LOGS" "$RUN"

@@ -5,6 +5,8 @@
 # the sample image's parts. The test tools (tempest, chromium, node, wrk,
 # the sanitizers' compilers) were two thirds of a fresh stack.sh's
 # downloads and unpacking.
+# With --build only the daemons' build (stack.sh starts building while
+# the rest installs).
 # Idempotent: packages already present are left alone, and apt-get update runs
 # only when something is missing.
 set -eu
@@ -12,8 +14,9 @@ set -eu
 PROFILE=all
 case "${1:-}" in
 --stack) PROFILE=stack ;;
+--build) PROFILE=build ;;
 "") ;;
-*) echo "usage: $0 [--stack]" >&2; exit 2 ;;
+*) echo "usage: $0 [--stack|--build]" >&2; exit 2 ;;
 esac
 
 # The daemons' build: a C compiler, not build-essential (g++ and dpkg-dev
@@ -42,13 +45,14 @@ TEST="$TESTBUILD lvm2 busybox-static novnc
  python3-zmq tempest python3-stestr wrk jq openssh-client chromium nodejs"
 # Debian's npm, unless a node that brings its own (NodeSource) is installed.
 command -v npm >/dev/null 2>&1 || TEST="$TEST npm"
-[ "$PROFILE" = stack ] && TEST=""
+[ "$PROFILE" = all ] || TEST=""
+[ "$PROFILE" = build ] && RUNTIME="" STACK=""
 
 # The browser test's playwright-core (tests/integ/browser/package-lock.json),
 # into that directory's node_modules: no global install, and no browser
 # download (the test drives Debian's /usr/bin/chromium).
 npm_deps() {
-	[ "$PROFILE" = stack ] && return 0
+	[ "$PROFILE" = all ] || return 0
 	dir=$(cd "$(dirname "$0")/.." && pwd)/tests/integ/browser
 	if node -e 'const d = process.argv[1];
 	    const want = require(d + "/package-lock.json").packages["node_modules/playwright-core"].version;
