@@ -88,7 +88,14 @@ if [ ! -d /run/systemd/system ] && [ ! -e /usr/sbin/policy-rc.d ]; then
 	chmod 755 /usr/sbin/policy-rc.d
 	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 fi
-apt-get update -qq
+# An update of the last 15 minutes (a stamp in /run, which a reboot
+# clears) is fresh enough: the second of stack.sh's calls (--build, then
+# --stack) skips the update the first just made (a minute on a slow mirror).
+STAMP=/run/tinystack-install-deps.updated
+if [ -z "$(find "$STAMP" -mmin -15 2>/dev/null)" ]; then
+	apt-get update -qq
+	touch "$STAMP"
+fi
 # dpkg --force-unsafe-io: no fsync of each unpacked file before its rename
 # (the most of dpkg's time on a fresh install). The cost: a power loss
 # within seconds of the install can leave some of its files empty (then
