@@ -64,7 +64,7 @@ run_ctest() {
 }
 
 step "build (RelWithDebInfo)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTS_TESTS=ON >/dev/null &&
     cmake --build build -j "$JOBS" || fail_hard "build failed"
 
 step "tests (normal build)"

@@ -59,21 +59,50 @@ fi
 # Each step with the seconds since the start: where a slow run spends them.
 say() { printf 'stack.sh: [%3ds] %s\n' "$SECONDS" "$*"; }
 
-say "installing dependencies"
-packaging/install-deps.sh --stack
-
-say "building"
+# The build's packages first, then the build runs while the rest (QEMU,
+# libvirt, the Python clients: most of dpkg's time) installs; its output
+# goes to a log, shown if it fails.
+say "installing the build's dependencies"
+packaging/install-deps.sh --build
 # Configured once: the build re-runs cmake itself when a CMakeLists.txt
-# changed.
-[ -f build/CMakeCache.txt ] ||
-	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-# Only what is installed: the tests and benchmarks are run_tests.sh's.
-cmake --build build -j "$(nproc)" --target tinystack-controller \
-    tinystack-agent tinystack-manage
+# changed. Without the tests (TS_TESTS=OFF: no cmocka or msgpack-c to
+# install); run_tests.sh reconfigures the same directory with them. Only
+# what is installed: the tests and benchmarks are run_tests.sh's.
+build_daemons() {
+	[ -f build/CMakeCache.txt ] ||
+		cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTS_TESTS=OFF >/dev/null
+	cmake --build build -j "$(nproc)" --target tinystack-controller \
+	    tinystack-agent tinystack-manage
+}
+mkdir -p "$LOGS"
+say "building in the background (log: $LOGS/stack-build.log)"
+build_daemons > "$LOGS/stack-build.log" 2>&1 &
+build_pid=$!
+say "installing the other dependencies"
+packaging/install-deps.sh --stack || { kill "$build_pid" 2>/dev/null; exit 1; }
+say "waiting for the build"
+if ! wait "$build_pid"; then
+	tail -n 30 "$LOGS/stack-build.log" >&2
+	echo "stack.sh: the build failed; see $LOGS/stack-build.log" >&2
+	exit 1
+fi
 cmake --install build --prefix "$PREFIX" >/dev/null
 
 mkdir -p "$ETC/keys" "$STATE" "$STATE/instances" "$LOGS" "$RUN"
 chmod 0700 "$ETC/keys"
+
+# noVNC's page for the consoles, served by the controller from novnc_path:
+# Debian's novnc package when installed (run_tests.sh's dependencies), else
+# the files of its .deb: the package depends on Node.js, NumPy and
+# websockify (about 40 packages), none of which the controller's own
+# websocket proxy uses.
+NOVNC=/usr/share/novnc
+if [ ! -f "$NOVNC/vnc_lite.html" ]; then
+	NOVNC=$PREFIX/share/tinystack/novnc-deb
+	[ -d "$NOVNC" ] || say "noVNC's files from Debian's novnc .deb into $NOVNC"
+	packaging/deb-extract.sh novnc "$NOVNC"
+	NOVNC=$NOVNC/usr/share/novnc
+fi
 
 if [ ! -f "$ETC/controller.conf" ]; then
 	say "writing $ETC/controller.conf"
@@ -98,6 +127,7 @@ policy_file = $ETC/policy.yaml
 [dashboard]
 enabled = true
 port = 8080
+$([ "$NOVNC" != /usr/share/novnc ] && printf '\n[vnc]\nnovnc_path = %s\n' "$NOVNC")
 
 [compute]
 # one host: a resize stays on it (Nova's option, off by default)

@@ -13,7 +13,11 @@
  *   - the object being filled is always clearable: lists and maps are
  *     allocated zeroed and their count stored before their elements are
  *     decoded, so codec_clear() frees exactly what was allocated.
- * Encoding uses msgpack-c's packer writing straight into a struct buf.
+ * The encoder writes straight into a struct buf, each value in the smallest
+ * msgpack form that holds it (the forms msgpack-c's packer picks; the unit
+ * test decodes the output with msgpack-c). It is ours rather than msgpack-c's
+ * because Debian 12's libmsgpack-dev pulls in Boost's 12,000 headers, the
+ * largest unpack of a fresh ./stack.sh.
  */
 #include <inttypes.h>
 #include <limits.h>
@@ -21,8 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <msgpack.h>
 
 #include "codec.h"
 #include "err.h"
@@ -238,26 +240,99 @@ codec_free(const struct schema_type *t, void **objp)
 /* ---- encoder ------------------------------------------------------------- */
 
 struct enc {
-	msgpack_packer	 pk;
 	struct buf	*out;
 	struct path	 path;
 };
-
-/* msgpack-c write callback; buf_append() records TS_ENOMEM. */
-static int
-enc_write(void *data, const char *buf, size_t len)
-{
-	struct enc *e = data;
-
-	return buf_append(e->out, buf, len);
-}
 
 static void
 enc_init(struct enc *e, struct buf *out, const char *root)
 {
 	e->out = out;
-	msgpack_packer_init(&e->pk, e, enc_write);
 	path_init(&e->path, root);
+}
+
+/* One type byte, then the low width bytes of v, big-endian; buf_append()
+ * records TS_ENOMEM. */
+static int
+put(struct enc *e, uint8_t tag, uint64_t v, unsigned width)
+{
+	uint8_t b[9];
+	unsigned i;
+
+	b[0] = tag;
+	for (i = 0; i < width; i++)
+		b[1 + i] = (uint8_t)(v >> (8 * (width - 1 - i)));
+	return buf_append(e->out, b, 1 + width);
+}
+
+static int
+enc_uint(struct enc *e, uint64_t v)
+{
+	if (v < 0x80)
+		return put(e, (uint8_t)v, 0, 0);	/* positive fixint */
+	if (v <= UINT8_MAX)
+		return put(e, 0xcc, v, 1);
+	if (v <= UINT16_MAX)
+		return put(e, 0xcd, v, 2);
+	if (v <= UINT32_MAX)
+		return put(e, 0xce, v, 4);
+	return put(e, 0xcf, v, 8);
+}
+
+static int
+enc_int(struct enc *e, int64_t v)
+{
+	if (v >= 0)
+		return enc_uint(e, (uint64_t)v);
+	if (v >= -32)
+		return put(e, (uint8_t)v, 0, 0);	/* negative fixint */
+	if (v >= INT8_MIN)
+		return put(e, 0xd0, (uint64_t)v, 1);
+	if (v >= INT16_MIN)
+		return put(e, 0xd1, (uint64_t)v, 2);
+	if (v >= INT32_MIN)
+		return put(e, 0xd2, (uint64_t)v, 4);
+	return put(e, 0xd3, (uint64_t)v, 8);
+}
+
+/* The head of a str, bin, array or map of n elements: the fix form
+ * (fix | n) when n <= fixmax (fixmax 0: the type has none), else the
+ * 8-bit length form t8 (0: none), else t16, else t32. */
+static int
+enc_head(struct enc *e, uint8_t fix, size_t fixmax, uint8_t t8, uint8_t t16,
+    uint8_t t32, size_t n)
+{
+	if (fixmax > 0 && n <= fixmax)
+		return put(e, (uint8_t)(fix | n), 0, 0);
+	if (t8 != 0 && n <= UINT8_MAX)
+		return put(e, t8, n, 1);
+	if (n <= UINT16_MAX)
+		return put(e, t16, n, 2);
+	if (n <= UINT32_MAX)
+		return put(e, t32, n, 4);
+	err_set(TS_EINVALID, "%s: %zu elements, more than msgpack holds",
+	    e->path.root, n);
+	return -1;
+}
+
+static int
+enc_array(struct enc *e, size_t n)
+{
+	return enc_head(e, 0x90, 15, 0, 0xdc, 0xdd, n);
+}
+
+static int
+enc_map(struct enc *e, size_t n)
+{
+	return enc_head(e, 0x80, 15, 0, 0xde, 0xdf, n);
+}
+
+static int
+enc_bin(struct enc *e, const void *p, size_t n)
+{
+	if (enc_head(e, 0, 0, 0xc4, 0xc5, 0xc6, n) != 0)
+		return -1;
+	return n > 0 ? buf_append(e->out, p, n) : 0;
 }
 
 static int
@@ -278,10 +353,9 @@ enc_fail(struct enc *e, const char *fmt, ...)
 static int
 enc_str(struct enc *e, const char *s, size_t n)
 {
-	if (msgpack_pack_str(&e->pk, n) != 0 ||
-	    msgpack_pack_str_body(&e->pk, s, n) != 0)
+	if (enc_head(e, 0xa0, 31, 0xd9, 0xda, 0xdb, n) != 0)
 		return -1;
-	return 0;
+	return n > 0 ? buf_append(e->out, s, n) : 0;
 }
 
 /* A bounded C string: -1 (recorded) if NULL or longer than max. */
@@ -309,7 +383,7 @@ enc_strmap(struct enc *e, const struct ts_strmap *m, uint32_t max)
 		return enc_fail(e, "%zu entries, more than %" PRIu32, m->n, max);
 	if (m->n > 0 && m->items == NULL)
 		return enc_fail(e, "%zu entries but no items", m->n);
-	if (msgpack_pack_map(&e->pk, m->n) != 0)
+	if (enc_map(e, m->n) != 0)
 		return -1;
 	for (i = 0; i < m->n; i++) {
 		old = path_index(&e->path, i);
@@ -337,14 +411,13 @@ enc_value(struct enc *e, enum schema_ftype t, uint32_t max,
 
 	switch (t) {
 	case SCHEMA_T_BOOL:
-		return *(const bool *)p ? msgpack_pack_true(&e->pk) :
-		    msgpack_pack_false(&e->pk);
+		return put(e, *(const bool *)p ? 0xc3 : 0xc2, 0, 0);
 	case SCHEMA_T_U32:
-		return msgpack_pack_uint32(&e->pk, *(const uint32_t *)p);
+		return enc_uint(e, *(const uint32_t *)p);
 	case SCHEMA_T_U64:
-		return msgpack_pack_uint64(&e->pk, *(const uint64_t *)p);
+		return enc_uint(e, *(const uint64_t *)p);
 	case SCHEMA_T_I64:
-		return msgpack_pack_int64(&e->pk, *(const int64_t *)p);
+		return enc_int(e, *(const int64_t *)p);
 	case SCHEMA_T_STR:
 		return enc_cstr(e, *(char *const *)p, max, "string");
 	case SCHEMA_T_BYTES:
@@ -354,10 +427,7 @@ enc_value(struct enc *e, enum schema_ftype t, uint32_t max,
 			    b->len, max);
 		if (b->len > 0 && b->ptr == NULL)
 			return enc_fail(e, "%zu bytes but no data", b->len);
-		if (msgpack_pack_bin(&e->pk, b->len) != 0 ||
-		    msgpack_pack_bin_body(&e->pk, b->ptr, b->len) != 0)
-			return -1;
-		return 0;
+		return enc_bin(e, b->ptr, b->len);
 	case SCHEMA_T_UUID:
 		s = p;
 		if (!uuid_valid(s))
@@ -386,7 +456,7 @@ enc_list(struct enc *e, const struct schema_field *f, const void *p)
 		return enc_fail(e, "%zu items, more than %" PRIu32, l.n, f->max);
 	if (l.n > 0 && l.items == NULL)
 		return enc_fail(e, "%zu items but no array", l.n);
-	if (msgpack_pack_array(&e->pk, l.n) != 0)
+	if (enc_array(e, l.n) != 0)
 		return -1;
 	for (i = 0; i < l.n; i++) {
 		old = path_index(&e->path, i);
@@ -437,7 +507,7 @@ enc_struct(struct enc *e, const struct schema_type *t, const void *obj)
 	for (f = t->fields; f < t->fields + t->nfields; f++)
 		if (field_present(f, obj))
 			n++;
-	if (msgpack_pack_map(&e->pk, n) != 0)
+	if (enc_map(e, n) != 0)
 		return -1;
 	for (f = t->fields; f < t->fields + t->nfields; f++) {
 		if (!field_present(f, obj))
@@ -483,8 +553,8 @@ codec_envelope_encode(const struct schema_type *t, const void *body,
 		return -1;
 	}
 	enc_init(&e, out, "envelope");
-	if (msgpack_pack_array(&e.pk, 5) != 0 ||
-	    msgpack_pack_uint32(&e.pk, CODEC_PROTO_VERSION) != 0 ||
+	if (enc_array(&e, 5) != 0 ||
+	    enc_uint(&e, CODEC_PROTO_VERSION) != 0 ||
 	    enc_str(&e, t->name, strlen(t->name)) != 0 ||
 	    enc_cstr(&e, request_id ? request_id : "", CODEC_REQUEST_ID_MAX,
 	    "request id") != 0 ||
@@ -512,8 +582,8 @@ codec_record_encode(const struct schema_type *t, const void *obj,
 		return -1;
 	}
 	enc_init(&e, out, t->name);
-	if (msgpack_pack_array(&e.pk, 2) != 0 ||
-	    msgpack_pack_uint32(&e.pk, t->version) != 0 ||
+	if (enc_array(&e, 2) != 0 ||
+	    enc_uint(&e, t->version) != 0 ||
 	    enc_struct(&e, t, obj) != 0) {
 		out->len = saved;
 		return -1;

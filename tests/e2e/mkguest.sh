@@ -70,9 +70,15 @@
 #                          vda if it could not be written)
 #     TINYSTACK-GUEST-TICK n=N bootid=B            every second
 #     TINYSTACK-GUEST-POWERBTN bootid=B            ACPI power button: powers off
-# Usage: mkguest.sh OUTDIR      (needs busybox-static, cpio, gzip, python3 and
-# the installed linux-image-amd64; KVER=... picks another installed kernel)
-# Idempotent: an existing OUTDIR/vmlinux is kept; the initrd is rebuilt.
+# Usage: mkguest.sh OUTDIR      (needs cpio, gzip, python3 and the installed
+# linux-image-amd64; KVER=... picks another installed kernel)
+# The guest's busybox is static: busybox-static's /bin/busybox when that
+# package is installed (run_tests.sh's dependencies), else the binary taken
+# from its .deb (packaging/deb-extract.sh, kept in OUTDIR/busybox-static)
+# without installing it: installing it would replace Debian's own (dynamic)
+# busybox and rebuild the host's initramfs, the slowest step of a fresh
+# ./stack.sh. Idempotent: an existing OUTDIR/vmlinux and OUTDIR/busybox-static
+# are kept; the initrd is rebuilt.
 set -eu
 OUT=${1:?usage: mkguest.sh OUTDIR}
 mkdir -p "$OUT"
@@ -80,7 +86,12 @@ KVER=${KVER:-$(ls /lib/modules | sort -V | tail -n 1)}
 KIMG=/boot/vmlinuz-$KVER
 MODDIR=/lib/modules/$KVER/kernel
 [ -r "$KIMG" ] || { echo "mkguest.sh: no kernel $KIMG" >&2; exit 1; }
-[ -x /bin/busybox ] || { echo "mkguest.sh: busybox-static is not installed" >&2; exit 1; }
+if dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q ' installed$'; then
+	BUSYBOX=/bin/busybox
+else
+	"$(dirname "$0")/../../packaging/deb-extract.sh" busybox-static "$OUT/busybox-static"
+	BUSYBOX=$OUT/busybox-static/bin/busybox
+fi
 
 # --- kernel: find the compressed payload inside the bzImage and inflate it;
 # the first candidate whose output is an ELF image wins.
@@ -116,7 +127,7 @@ ROOT=$(mktemp -d "${TMPDIR:-/tmp}/mkguest.XXXXXX")
 trap 'rm -rf "$ROOT"' EXIT
 mkdir -p "$ROOT/bin" "$ROOT/proc" "$ROOT/sys" "$ROOT/dev" "$ROOT/etc/acpi/PWRF" \
 	"$ROOT/lib/modules" "$ROOT/mnt" "$ROOT/tmp" "$ROOT/var/run" "$ROOT/var/log"
-cp /bin/busybox "$ROOT/bin/busybox"
+cp "$BUSYBOX" "$ROOT/bin/busybox"
 
 # Modules (all =m in Debian's kernel), with their dependencies resolved by
 # modinfo and written in load order (dependencies first).
