@@ -71,6 +71,9 @@ ve_cleanup() {
 			lv "$n" undefine "$e" --managed-save --nvram >/dev/null 2>&1 || true
 		done
 	done
+	# A guest whose libvirtd died (a test kills one) is out of libvirt's
+	# reach: its qemu, named by this test's paths, is stopped by pid.
+	pkill -9 -f "^/usr/bin/qemu-system-[^ ]* .*$T/" 2>/dev/null || true
 	stop_daemons_and_dnsmasq
 	# An adopted tgtd outlives its agent's clean stop (only the tgtd an
 	# agent started is stopped with it): killed by pid.
