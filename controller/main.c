@@ -47,25 +47,13 @@
 #define MALLOC_TRIM_GROWTH	(4ULL << 20)
 
 /*
- * malloc's thresholds, fixed (mallopt() turns glibc's dynamic ones off).
- * Dynamic, the first nested write transaction sets them for good: LMDB
- * mallocs 3 MiB of lists per nested transaction (a 2 MiB dirty list, a 1
- * MiB free list; few pages touched), the first 2 MiB is mapped on its own
- * and its free raises the mmap threshold to 2 MiB and the trim threshold
- * to 4 MiB (to twice any bigger mapped chunk freed later, a list's JSON).
- * An arena other than the main one gives the free memory at its top back
- * only when a free leaves that top above the trim threshold, and
- * malloc_trim() never shrinks those tops (only the main arena's, and the
- * free chunks in every arena's bins): each of the 16 arenas kept up to 4
- * MiB of touched free pages, the last list's records and JSON
- * (docs/PERFORMANCE.md, "Memory, part 3").
- *   MMAP: above LMDB's 2 MiB list, which stays in the committer's arena
- *   (mapping it on its own cost two mmap and munmap per write: 7% of the
- *   CPU during creates at a 128 KiB threshold).
- *   TRIM: a top above it goes back at once.
+ * malloc's thresholds stay glibc's dynamic ones. Fixed (mmap 4 MiB, trim
+ * 1 MiB; branch mem3) the arenas' free tops went back at every free of a
+ * large response and were faulted in again by the next: 2-3 times the
+ * CPU of a 1,000-server detail page, os-hypervisors and /metrics, and
+ * 1,749 -> 1,124 creates/s, for 10 MiB less anonymous memory at 1,000
+ * hosts (docs/PERFORMANCE.md, "Memory, part 3", the A/B at its end).
  */
-#define MALLOC_MMAP_THRESHOLD	(4 << 20)
-#define MALLOC_TRIM_THRESHOLD	(1 << 20)
 
 static volatile int	stopping;
 static volatile int	reopen_log;
@@ -130,8 +118,8 @@ on_storesync(int fd, short revents, void *arg)
  * Freed memory inside the arenas (decoded records, JSON of large lists:
  * each HTTP thread's arena keeps the largest response it built) is
  * otherwise kept resident: give the pages of the free chunks back (the
- * tops of the arenas other than the main one go back at a free instead:
- * MALLOC_TRIM_THRESHOLD). Only when the anonymous
+ * tops of the arenas other than the main one go back only at a free past
+ * glibc's trim threshold: above). Only when the anonymous
  * resident memory grew since the last trim: in an idle fleet the
  * heartbeats' short-lived allocations otherwise fault trimmed pages in
  * again every time (the madvise and the refaults were ~5% of the bus
@@ -237,9 +225,6 @@ main(int argc, char **argv)
 	struct fleet_opts fo;
 	int status = 1;
 
-	/* Before any thread: the thresholds are process-wide. */
-	(void)mallopt(M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD);
-	(void)mallopt(M_TRIM_THRESHOLD, MALLOC_TRIM_THRESHOLD);
 	svc_args_parse(argc, argv, PROG, DEFAULT_CONFIG, &args);
 	if ((c.cfg = svc_config_load(opts_controller, &args)) == NULL) {
 		fprintf(stderr, "%s: %s\n", PROG, err_msg());
