@@ -95,6 +95,10 @@ lv() { virsh -c "$("$FH" uri "$T/h$1")" "${@:2}"; }
 gn_cleanup() {
 	local rc=$? e p f n
 	[ -n "${ECPID:-}" ] && kill "$ECPID" 2>/dev/null
+	# The daemons first: a controller still running re-creates the
+	# guests destroyed below on their hosts (a guest missing is a gap
+	# it closes), and such a late guest outlived the run.
+	stop_daemons_and_dnsmasq
 	# Every domain of the fake hosts' libvirtds is this test's (even one
 	# whose create was still under way).
 	for n in $HOSTS; do
@@ -106,7 +110,6 @@ gn_cleanup() {
 	# A guest whose libvirtd died (a test kills one) is out of libvirt's
 	# reach: its qemu, named by this test's paths, is stopped by pid.
 	pkill -9 -f "^/usr/bin/qemu-system-[^ ]* .*$T/" 2>/dev/null || true
-	stop_daemons_and_dnsmasq
 	for n in $HOSTS; do "$FH" down "$NSP" "$n" "$T/h$n" || true; done
 	# The router's namespaces (tsr-<11 hex>-<host>), made by the agents
 	# where the host's `ip netns` sees them.

@@ -65,6 +65,10 @@ lv() { virsh -c "$("$FH" uri "$T/h$1")" "${@:2}"; }
 
 ve_cleanup() {
 	local rc=$? e n
+	# The daemons first: a controller still running re-creates the
+	# guests destroyed below on their hosts (a guest missing is a gap
+	# it closes), and such a late guest outlived the run.
+	stop_daemons_and_dnsmasq
 	for n in $HOSTS; do
 		for e in $(lv "$n" list --all --name 2>/dev/null); do
 			lv "$n" destroy "$e" >/dev/null 2>&1 || true
@@ -74,7 +78,6 @@ ve_cleanup() {
 	# A guest whose libvirtd died (a test kills one) is out of libvirt's
 	# reach: its qemu, named by this test's paths, is stopped by pid.
 	pkill -9 -f "^/usr/bin/qemu-system-[^ ]* .*$T/" 2>/dev/null || true
-	stop_daemons_and_dnsmasq
 	# An adopted tgtd outlives its agent's clean stop (only the tgtd an
 	# agent started is stopped with it): killed by pid.
 	for n in "${ADOPTED[@]+"${ADOPTED[@]}"}"; do kill -9 "$n" 2>/dev/null || true; done
