@@ -253,24 +253,19 @@ dhcp_state_dir = $STATE/$a/dhcp
 physical_interface_mappings = public:ex0
 C
 	done
-	# The VNC console: the relay from the host's loopback to the guests'
-	# VNC ports in the namespace (packaging/fakehost.sh; also added to an
-	# agent-<host>.conf of an earlier run).
+	# Sections added to an agent-<host>.conf of an earlier run too: the
+	# VNC console (the relay from the host's loopback to the guests' VNC
+	# ports in the namespace, packaging/fakehost.sh) and block storage,
+	# served on the underlay so that every host's guests reach it.
 	n=0
 	for a in $AGENTS; do
 		n=$((n + 1))
-		grep -q '^\[vnc\]' "$ETC/agent-$a.conf" && continue
-		cat >> "$ETC/agent-$a.conf" <<C
+		grep -q '^\[vnc\]' "$ETC/agent-$a.conf" ||
+			cat >> "$ETC/agent-$a.conf" <<C
 
 [vnc]
 server_proxyclient_address = $(packaging/fakehost.sh vncaddr "$NSPRE" "$n")
 C
-	done
-	# Block storage, served on the underlay so that every host's guests
-	# reach it (also added to an agent-<host>.conf of an earlier run).
-	n=0
-	for a in $AGENTS; do
-		n=$((n + 1))
 		grep -q '^\[storage\]' "$ETC/agent-$a.conf" && continue
 		cat >> "$ETC/agent-$a.conf" <<C
 

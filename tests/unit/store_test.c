@@ -1183,13 +1183,36 @@ put_k1(struct store_txn *t, void *arg)
 /* store_foreign_gen() moves after another process's commit, and only
  * then: this process's commits, direct or through the committer, leave
  * it alone once one of them is accounted for. */
+/* One commit of key = val into "things" by another process (a child with
+ * its own environment, as tinystack-manage beside the controller). */
+static void
+foreign_commit(const char *path, const char *key, const char *val)
+{
+	pid_t pid;
+	int status;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store_opts o = { .path = path, .tables = tables };
+		struct store *st = store_open(&o);
+		struct store_txn *t;
+		int ok = st != NULL && store_write_begin(st, &t) == 0 &&
+		    store_put(t, "things", key, strlen(key), val, strlen(val),
+		    0) == 0 && store_txn_commit(&t) == 0;
+
+		store_free(&st);
+		_exit(ok ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 static void
 test_foreign_gen(void **state)
 {
 	struct fx *f = *state;
 	uint64_t g;
-	int status;
-	pid_t pid;
 
 	put_str(f->st, "things", "a", "1");
 	g = store_foreign_gen(f->st);
@@ -1198,21 +1221,7 @@ test_foreign_gen(void **state)
 	assert_int_equal(store_write(f->st, put_k1, NULL), 0);
 	assert_int_equal(store_foreign_gen(f->st), g);
 
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct store_opts o = { .path = f->path, .tables = tables };
-		struct store *st = store_open(&o);
-		struct store_txn *t;
-		int ok = st != NULL && store_write_begin(st, &t) == 0 &&
-		    store_put(t, "things", "c", 1, "3", 1, 0) == 0 &&
-		    store_txn_commit(&t) == 0;
-
-		store_free(&st);
-		_exit(ok ? 0 : 1);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	foreign_commit(f->path, "c", "3");
 	assert_true(store_foreign_gen(f->st) != g);
 	/* Still before this process's next commit, then settled again. */
 	assert_true(store_foreign_gen(f->st) != store_foreign_gen(f->st));
@@ -1221,21 +1230,7 @@ test_foreign_gen(void **state)
 	assert_int_equal(store_foreign_gen(f->st), g);
 	/* Seen also by this process's next write when nobody asked before
 	 * it: a foreign commit between two of ours. */
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct store_opts o = { .path = f->path, .tables = tables };
-		struct store *st = store_open(&o);
-		struct store_txn *t;
-		int ok = st != NULL && store_write_begin(st, &t) == 0 &&
-		    store_put(t, "things", "e", 1, "5", 1, 0) == 0 &&
-		    store_txn_commit(&t) == 0;
-
-		store_free(&st);
-		_exit(ok ? 0 : 1);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	foreign_commit(f->path, "e", "5");
 	assert_int_equal(store_write(f->st, put_k1, NULL), 0);
 	assert_true(store_foreign_gen(f->st) != g);
 }
