@@ -34,6 +34,7 @@
 
 #include <zmq.h>
 
+#include "hash.h"
 #include "bus.h"
 #include "clock.h"
 #include "err.h"
@@ -960,21 +961,11 @@ zap_start(struct bus *b)
 
 /* ------------------------------------------------------------- routes */
 
-static uint32_t
-host_hash(const char *host)
-{
-	uint32_t h = 2166136261u;	/* FNV-1a */
-
-	for (; *host != '\0'; host++)
-		h = (h ^ (unsigned char)*host) * 16777619u;
-	return h;
-}
-
 /* The index slot of host: its entry, or the empty slot it would take. */
 static size_t
 rindex_slot(const struct bus *b, const char *host)
 {
-	size_t mask = 2 * b->routes_cap - 1, i = host_hash(host) & mask;
+	size_t mask = 2 * b->routes_cap - 1, i = hash_fnv32(host) & mask;
 
 	/* Bounded: the index is at most half full. */
 	while (b->rindex[i] != 0 &&

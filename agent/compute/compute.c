@@ -9,6 +9,7 @@
 #include <time.h>
 #include <utmpx.h>
 
+#include "hash.h"
 #include "clock.h"
 #include "codec.h"
 #include "compute/compute.h"
@@ -99,16 +100,6 @@ struct compute {
 	struct compute_stats	 st;
 };
 
-static uint64_t
-hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return h;
-}
-
 static int
 table_init(struct table *t, size_t cap)
 {
@@ -126,7 +117,7 @@ table_init(struct table *t, size_t cap)
 static void
 ent_unlink(struct table *t, struct ent *e)
 {
-	struct ent **pp = &t->buckets[hash_str(e->key) % t->nbuckets];
+	struct ent **pp = &t->buckets[hash_fnv64(e->key) % t->nbuckets];
 
 	for (; *pp; pp = &(*pp)->next)
 		if (*pp == e) {
@@ -152,7 +143,7 @@ table_free(struct table *t)
 static struct ent *
 table_find(struct table *t, const char *key)
 {
-	struct ent *e = t->buckets[hash_str(key) % t->nbuckets];
+	struct ent *e = t->buckets[hash_fnv64(key) % t->nbuckets];
 
 	for (; e; e = e->next)
 		if (strcmp(e->key, key) == 0)
@@ -179,7 +170,7 @@ table_add(struct table *t, const char *key)
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return NULL;
 	snprintf(e->key, sizeof(e->key), "%s", key);
-	b = hash_str(key) % t->nbuckets;
+	b = hash_fnv64(key) % t->nbuckets;
 	e->next = t->buckets[b];
 	t->buckets[b] = e;
 	t->ring[(t->head + t->n) % t->cap] = e;

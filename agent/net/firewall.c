@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hash.h"
 #include "buf.h"
 #include "err.h"
 #include "firewall.h"
@@ -887,11 +888,7 @@ render_sets(struct desired *d)
 static unsigned
 zone_hash(const char *id)
 {
-	uint32_t h = 2166136261u;
-
-	while (*id)
-		h = (h ^ (unsigned char)*id++) * 16777619u;
-	return h % ZONE_MAX + 1;
+	return hash_fnv32(id) % ZONE_MAX + 1;
 }
 
 /*

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "codec.h"
 #include "config.h"
 #include "err.h"
@@ -208,11 +209,8 @@ netconv_new_from_config(const struct config *cfg, const char *host,
 	if (host != NULL && tag_ok(host))
 		c.router_tag = host;
 	else if (host != NULL) {
-		uint32_t h = 2166136261u;
-
-		for (const char *p = host; *p; p++)
-			h = (h ^ (uint8_t)*p) * 16777619u;
-		snprintf(hashtag, sizeof(hashtag), "h%08x", h);
+		snprintf(hashtag, sizeof(hashtag), "h%08x",
+		    hash_fnv32(host));
 		c.router_tag = hashtag;
 	}
 	return netconv_new(&c, linkp);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "buf.h"
 #include "clock.h"
 #include "err.h"
@@ -84,12 +85,10 @@ txt(const struct buf *b)
 static uint64_t
 fnv1a(const char *s)
 {
-	uint64_t h = 1469598103934665603ULL;
+	/* Not FNV's offset basis (a digit short) but what every release so
+	 * far has used: the router port's MAC derives from it. */
+	uint64_t h = hash_fnv64_add(1469598103934665603ULL, s, strlen(s));
 
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
 	return h ? h : 1;
 }
 

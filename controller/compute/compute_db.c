@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "buf.h"
 #include "codec.h"
 #include "compute_db.h"
@@ -502,11 +503,7 @@ static _Atomic uint64_t host_txn[COMPUTE_DB_HOST_STAMPS];
 static size_t
 host_slot(const char *host)
 {
-	uint64_t h = 1469598103934665603ULL;
-
-	while (*host)
-		h = (h ^ (unsigned char)*host++) * 1099511628211ULL;
-	return (size_t)(h % COMPUTE_DB_HOST_STAMPS);
+	return (size_t)(hash_fnv64(host) % COMPUTE_DB_HOST_STAMPS);
 }
 
 static void

@@ -21,6 +21,7 @@
 
 #include <sodium.h>
 
+#include "hash.h"
 #include "buf.h"
 #include "codec.h"
 #include "compute_int.h"
@@ -583,7 +584,6 @@ static const char *
 render_host_id(struct render *v, const struct rec_instance *i,
     char out[65])
 {
-	uint32_t h = 2166136261u;
 	size_t slot;
 
 	if (i->host == NULL || *i->host == '\0')
@@ -593,9 +593,7 @@ render_host_id(struct render *v, const struct rec_instance *i,
 		host_id(i, out);	/* no cache: computed each time */
 		return out;
 	}
-	for (const char *p = i->host; *p; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	slot = h % HID_SLOTS;
+	slot = hash_fnv32(i->host) % HID_SLOTS;
 	if (strcmp(v->hids[slot].host, i->host) == 0 &&
 	    strcmp(v->hids[slot].project, i->project_id) == 0)
 		return v->hids[slot].hid;

@@ -9,6 +9,7 @@
 
 #include <uuid/uuid.h>
 
+#include "hash.h"
 #include "auth/capability.h"
 #include "bus.h"
 #include "clock.h"
@@ -320,11 +321,7 @@ dup_field(char **f, const char *s)
 static unsigned
 bucket(const char *uuid)
 {
-	uint64_t h = 1469598103934665603ULL;
-
-	while (*uuid)
-		h = (h ^ (unsigned char)*uuid++) * 1099511628211ULL;
-	return (unsigned)(h % SENT_BUCKETS);
+	return (unsigned)(hash_fnv64(uuid) % SENT_BUCKETS);
 }
 
 /* Lock held. */
@@ -3002,11 +2999,7 @@ apply_fixes(struct store_txn *txn, void *arg)
 static size_t
 calm_bucket(const char *host)
 {
-	uint64_t h = 1469598103934665603ULL;
-
-	while (*host)
-		h = (h ^ (unsigned char)*host++) * 1099511628211ULL;
-	return (size_t)(h % CALM_BUCKETS);
+	return (size_t)(hash_fnv64(host) % CALM_BUCKETS);
 }
 
 /* Lock held. NULL if none and create is 0, or out of memory (the host's
@@ -3051,26 +3044,16 @@ calm_note(struct recon *r, const struct ev *e, int quiet, uint64_t snap,
 }
 
 static uint64_t
-mix(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *c = p;
-
-	while (n-- > 0)
-		h = (h ^ *c++) * 1099511628211ULL;
-	return h;
-}
-
-static uint64_t
 mix_str(uint64_t h, const char *s)
 {
 	/* With its NUL: "ab","c" and "a","bc" differ. */
-	return mix(h, s ? s : "", s ? strlen(s) + 1 : 1);
+	return hash_fnv64_add(h, s ? s : "", s ? strlen(s) + 1 : 1);
 }
 
 static uint64_t
 mix_u64(uint64_t h, uint64_t v)
 {
-	return mix(h, &v, sizeof(v));
+	return hash_fnv64_add(h, &v, sizeof(v));
 }
 
 static uint64_t
@@ -3090,11 +3073,11 @@ mix_list(uint64_t h, char *const *items, size_t n)
 static uint64_t
 report_sum(const struct sch_guest *gs, size_t n)
 {
-	uint64_t sum = mix_u64(1469598103934665603ULL, n);
+	uint64_t sum = mix_u64(HASH_FNV64_INIT, n);
 
 	for (size_t k = 0; k < n; k++) {
 		const struct sch_guest *g = &gs[k];
-		uint64_t h = 1469598103934665603ULL;
+		uint64_t h = HASH_FNV64_INIT;
 
 		h = mix_str(h, g->uuid);
 		h = mix_str(h, g->name);

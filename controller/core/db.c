@@ -7,6 +7,7 @@
 
 #include <uuid/uuid.h>
 
+#include "hash.h"
 #include "clock.h"
 #include "codec.h"
 #include "config.h"
@@ -462,11 +463,7 @@ static _Atomic uint64_t fleet_added_txn;
 static size_t
 fleet_slot(const char *host)
 {
-	uint64_t h = 1469598103934665603ULL;
-
-	while (*host)
-		h = (h ^ (unsigned char)*host++) * 1099511628211ULL;
-	return (size_t)(h % DB_FLEET_STAMPS);
+	return (size_t)(hash_fnv64(host) % DB_FLEET_STAMPS);
 }
 
 static void

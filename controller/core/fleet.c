@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "bus.h"
 #include "codec.h"
 #include "db.h"
@@ -131,20 +132,10 @@ message_hooks(struct fleet *f, const char *host, struct codec_envelope *env)
 	return 0;
 }
 
-static uint64_t
-hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return h;
-}
-
 static struct agent *
 lookup(struct fleet *f, const char *host)
 {
-	size_t i = hash_str(host) & (f->cap - 1);
+	size_t i = hash_fnv64(host) & (f->cap - 1);
 
 	while (f->slots[i]) {
 		if (strcmp(f->slots[i]->svc.host, host) == 0)
@@ -170,7 +161,7 @@ insert(struct fleet *f, struct agent *a)
 		for (size_t j = 0; j < f->cap; j++) {
 			if (f->slots[j] == NULL)
 				continue;
-			i = hash_str(f->slots[j]->svc.host) & (ncap - 1);
+			i = hash_fnv64(f->slots[j]->svc.host) & (ncap - 1);
 			while (ns[i])
 				i = (i + 1) & (ncap - 1);
 			ns[i] = f->slots[j];
@@ -179,7 +170,7 @@ insert(struct fleet *f, struct agent *a)
 		f->slots = ns;
 		f->cap = ncap;
 	}
-	i = hash_str(a->svc.host) & (f->cap - 1);
+	i = hash_fnv64(a->svc.host) & (f->cap - 1);
 	while (f->slots[i])
 		i = (i + 1) & (f->cap - 1);
 	f->slots[i] = a;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <sys/eventfd.h>
 
+#include "hash.h"
 #include "buf.h"
 #include "bus.h"
 #include "codec.h"
@@ -78,9 +79,10 @@ struct netsync {
 static uint64_t
 fnv(uint64_t h, const char *s)
 {
-	while (s && *s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return (h ^ 0xff) * 1099511628211ULL;
+	/* 0xff ends each string: ("ab","c") and ("a","bc") differ. */
+	if (s != NULL)
+		h = hash_fnv64_add(h, s, strlen(s));
+	return hash_fnv64_add(h, "\xff", 1);
 }
 
 static char *
@@ -1907,7 +1909,7 @@ netsync_hello(struct netsync *ns, const char *host, int64_t now)
 static void
 log_failures(struct host *h, const struct msg_host_network_state *m)
 {
-	uint64_t hash = 1469598103934665603ULL;
+	uint64_t hash = HASH_FNV64_INIT;
 
 	for (size_t i = 0; i < m->networks.n; i++) {
 		const struct sch_net_status *st = &m->networks.items[i];

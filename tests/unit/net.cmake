@@ -27,7 +27,7 @@ endforeach()
 if(EXISTS ${CMAKE_SOURCE_DIR}/tests/integ/netctl.c)
   add_executable(netctl ${CMAKE_SOURCE_DIR}/tests/integ/netctl.c
     ${TS_AN}/netconv.c ${TS_AN}/router.c ${TS_AN}/garp.c ${TS_AN}/link.c ${TS_AN}/dhcp.c ${C}/health.c ${TS_AN}/firewall.c
-    ${C}/err.c ${C}/log.c ${C}/proc.c ${C}/codec.c ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c ${C}/ifname.c ${C}/config.c
+    ${C}/err.c ${C}/log.c ${C}/hash.c ${C}/proc.c ${C}/codec.c ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c ${C}/ifname.c ${C}/config.c
     ${C}/opts.c ${TS_GEN_SOURCES})
   add_dependencies(netctl ts_generated)
   target_include_directories(netctl PRIVATE ${TS_AN} ${C} ${TS_GEN_DIR})
