@@ -36,6 +36,7 @@
 #include <gnutls/x509.h>
 #include <jansson.h>
 
+#include "hash.h"
 #include "http/apierr.h"
 #include "err.h"
 #include "http/http.h"
@@ -77,19 +78,6 @@ pattern_byte(uint64_t i)
 	return (uint8_t)(i * 31 + (i >> 13));
 }
 
-static uint64_t
-fnv(uint64_t h, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-#define FNV_INIT 0xcbf29ce484222325ULL
 
 /* ---- demo handlers (test only) ---------------------------------------- */
 
@@ -417,7 +405,7 @@ up_begin(struct http_req *req, struct http_resp *resp)
 	pthread_mutex_lock(&seen_lock);
 	seen.begun++;
 	pthread_mutex_unlock(&seen_lock);
-	u->sum = FNV_INIT;
+	u->sum = HASH_FNV64_INIT;
 	u->limit = strcmp(http_req_param(req, "image_id"), "small") == 0 ?
 	    100000 : UINT64_MAX;
 	http_req_set_state(req, u);
@@ -430,7 +418,7 @@ up_data(struct http_req *req, const char *buf, size_t len)
 	struct upload *u = http_req_state(req);
 
 	u->bytes += len;
-	u->sum = fnv(u->sum, buf, len);
+	u->sum = hash_fnv64_add(u->sum, buf, len);
 	if (len > u->max_chunk)
 		u->max_chunk = len;
 	if (u->bytes > u->limit) {
@@ -1600,7 +1588,7 @@ test_stream_upload(void **state)
 	    "X-Auth-Token: good\r\nContent-Type: application/octet-stream\r\n"
 	    "Transfer-Encoding: chunked\r\n\r\n";
 	const uint64_t total = 50ULL * 1024 * 1024;
-	uint64_t off = 0, sum = FNV_INIT;
+	uint64_t off = 0, sum = HASH_FNV64_INIT;
 	unsigned ended;
 	long rss0, rss1;
 	size_t i, n;
@@ -1619,7 +1607,7 @@ test_stream_upload(void **state)
 		    sizeof(buf);
 		for (i = 0; i < n; i++)
 			buf[i] = (char)pattern_byte(off + i);
-		sum = fnv(sum, buf, n);
+		sum = hash_fnv64_add(sum, buf, n);
 		assert_int_equal(send_chunk(&c, buf, n), 0);
 		off += n;
 	}
@@ -1650,10 +1638,10 @@ test_stream_upload(void **state)
 	    "\r\nHost: x\r\nX-Auth-Token: good\r\nContent-Length: %d\r\n\r\n",
 	    4 * MAX_BODY);
 	assert_int_equal(send_all(&c, hd, n), 0);
-	sum = FNV_INIT;
+	sum = HASH_FNV64_INIT;
 	for (i = 0; i < 4; i++) {
 		memset(buf, 'a' + (int)i, MAX_BODY);
-		sum = fnv(sum, buf, MAX_BODY);
+		sum = hash_fnv64_add(sum, buf, MAX_BODY);
 		assert_int_equal(send_all(&c, buf, MAX_BODY), 0);
 	}
 	assert_int_equal(read_response(&c, &r, false), 0);
