@@ -59,7 +59,7 @@
 #   (seconds: a memory line during the creates, with the recon queue),
 #   LOG (a path: the controller's log is copied there at the end), ARENAS
 #   (1: malloc's in-use bytes and top chunk per arena at each memory
-#   line, with gdb; the controller stops for a few seconds each time;
+#   line, with gdb; glibc's malloc only, a build with -DTS_JEMALLOC=OFF; the controller stops for a few seconds each time;
 #   ARENAS_LOG, a path: every arena's line appended there), CTL_ENV
 #   (VAR=value words in the controller's environment alone, e.g.
 #   GLIBC_TUNABLES=glibc.malloc.arena_max=4), CREATES_ONLY (1:
