@@ -25,13 +25,15 @@
 #     lists, after the heartbeat window): the controller's Rss, Anonymous
 #     and file-backed (Rss - Anonymous) from /proc/PID/smaps_rollup;
 #     malloc's in-use and kept-free bytes and arenas (its /metrics,
-#     common/procmem); the LMDB map in use; libzmq's share of the heap at
+#     common/procmem: glibc's mallinfo2 or, in a controller linked with
+#     jemalloc, jemalloc's stats; the allocator is named in the line); the LMDB map in use; libzmq's share of the heap at
 #     the same peer count, measured by bench/zmq_peer_mem with the frames
 #     per agent the controller received and sent so far (capped at 600:
 #     a pipe's chunks stop growing after 256), and ours = heap in use -
 #     libzmq's; the anonymous memory by kind of mapping (malloc's main
 #     arena, its other arenas, thread stacks, the rest: bench/
-#     anon_split.py). With ARENAS=1 also malloc's in-use bytes per arena (gdb
+#     anon_split.py; glibc's arenas only: jemalloc's extents are in "the
+#     rest"). With ARENAS=1 also malloc's in-use bytes per arena (gdb
 #     with bench/heap_arenas.py; glibc's debug symbols): libzmq's I/O
 #     thread's arena apart from the others (the controller's threads and
 #     what libraries allocate on them), which stays right when inbound
@@ -57,7 +59,7 @@
 #   (seconds: a memory line during the creates, with the recon queue),
 #   LOG (a path: the controller's log is copied there at the end), ARENAS
 #   (1: malloc's in-use bytes and top chunk per arena at each memory
-#   line, with gdb; the controller stops for a few seconds each time;
+#   line, with gdb; glibc's malloc only, a build with -DTS_JEMALLOC=OFF; the controller stops for a few seconds each time;
 #   ARENAS_LOG, a path: every arena's line appended there), CTL_ENV
 #   (VAR=value words in the controller's environment alone, e.g.
 #   GLIBC_TUNABLES=glibc.malloc.arena_max=4), CREATES_ONLY (1:
@@ -180,6 +182,7 @@ for ((first = 1; first <= AGENTS; first += PER_PROC)); do
 	PIDS+=($!)
 done
 cpu() { awk '{ print ($14 + $15) / 100 }' "/proc/$1/stat"; }
+minflt() { awk '{ print $10 }' "/proc/$1/stat"; }	# minor page faults
 rss() {	# resident: all (anonymous + file-backed, i.e. LMDB's map)
 	awk '/VmRSS|RssAnon|RssFile/ { v[$1] = int($2 / 1024) }
 	    END { printf "%d MiB (anon %d, file %d)\n", v["VmRSS:"],
@@ -195,7 +198,7 @@ simcpu() {
 # phases: the controller's figures of where creates and writes wait.
 phases() {
 	curl -s "http://127.0.0.1:$MP/metrics" | grep -E \
-	    '^tinystack_(create_phase|store_write_phase)_seconds_(sum|count)|^tinystack_http_request_duration_seconds_(sum|count)[{]service="compute",status_class="2xx"' || true
+	    '^tinystack_(create_phase|store_write_phase)_seconds_(sum|count)|^tinystack_http_request_duration_seconds_(sum|count)[{]service="compute",status_class="2xx"|^tinystack_process_heap_trim' || true
 }
 busy() { awk '$1 == "cpu" { print ($2 + $3 + $4 + $7 + $8 + $9) / 100 }' /proc/stat; }
 hwm() { awk '/VmHWM/ { print int($2 / 1024) " MiB" }' "/proc/$1/status"; }
@@ -234,7 +237,7 @@ mem() {
 	echo "memory ($1): controller Rss $((r / 1024)) MiB = anonymous" \
 	    "$((a / 1024)) + file $((f / 1024)) (smaps_rollup); heap in use" \
 	    "$((hin / 1048576)) MiB, free kept $((hfree / 1048576)) MiB," \
-	    "$ar arenas; LMDB map used $((map / 1048576)) MiB; libzmq at" \
+	    "$ar arenas ($(sed -n 's/^tinystack_process_heap_allocator{allocator="\([a-z]*\)"} 1$/\1/p' "$W/mem.txt")); LMDB map used $((map / 1048576)) MiB; libzmq at" \
 	    "$AGENTS peers ($fin frames in, $fout out each: $ZPM_KIB KiB" \
 	    "per peer) $z MiB; ours (heap in use - libzmq) $((hin / 1048576 - z)) MiB;" \
 	    "recon queue $(mval tinystack_recon_queue_events) events" \
@@ -325,12 +328,13 @@ printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nw
 # stopped when the count is reached; the overshoot is what was in
 # flight), then waits until none is building.
 fill() {
-	local target=$1 have c0 c1 c1w s0 s1 b0 b1 wc1 t0 t1 t2 wpid ppid start
+	local target=$1 have c0 c1 c1w f0 f1 s0 s1 b0 b1 wc1 t0 t1 t2 wpid ppid start
 	have=$(total)
 	[ "$have" -lt "$target" ] || return 0
 	start=$have
 	[ -z "${PHASES:-}" ] || phases > "$W/phases0.txt"
 	c0=$(cpu "$CPID")
+	f0=$(minflt "$CPID")
 	s0=$(simcpu)
 	b0=$(busy)
 	if [ -n "${CREATE_PERF:-}" ]; then	# the whole machine's scheduling
@@ -358,6 +362,7 @@ fill() {
 	wait "$wpid" || true
 	t1=$(date +%s.%N)
 	c1w=$(cpu "$CPID")
+	f1=$(minflt "$CPID")
 	s1=$(simcpu)
 	b1=$(busy)
 	have=$(total)
@@ -375,11 +380,13 @@ fill() {
 	# agents, wrk; the rest is everything else on the machine).
 	awk -v n="$((have - start))" -v s="$(echo "$t1 - $t0" | bc -l)" \
 	    -v c="$(echo "$c1w - $c0" | bc -l)" -v f="$(echo "$s1 - $s0" | bc -l)" \
-	    -v w="$wc1" -v b="$(echo "$b1 - $b0" | bc -l)" -v k="$(nproc)" 'BEGIN {
+	    -v w="$wc1" -v b="$(echo "$b1 - $b0" | bc -l)" -v k="$(nproc)" \
+	    -v pf="$((f1 - f0))" 'BEGIN {
 	    printf "  CPU while creating (%.1f s, %d cores): machine busy %.0f%%; " \
 	    "per create: controller %.2f ms, fleetsim %.2f ms, wrk %.2f ms, " \
-	    "others %.2f ms\n", s, k, b * 100 / (s * k), c * 1000 / n, f * 1000 / n,
-	    w * 1000 / n, (b - c - f - w) * 1000 / n }'
+	    "others %.2f ms; controller page faults %.1f per create\n", s, k,
+	    b * 100 / (s * k), c * 1000 / n, f * 1000 / n,
+	    w * 1000 / n, (b - c - f - w) * 1000 / n, pf / n }'
 	if [ -n "${PHASES:-}" ]; then	# the controller's create phases
 		phases > "$W/phases1.txt"
 		# mean per create / per write / per batch over this fill
@@ -388,6 +395,14 @@ fill() {
 		    z = x; sub(/^tinystack_/, "", z); sub(/_seconds_sum/, "", z);
 		    if (v[y] > 0) printf "  %s: %.3f ms mean over %d\n", z,
 		    v[x] * 1000 / v[y], v[y] } }' "$W/phases0.txt" "$W/phases1.txt" | sort
+		# the tick's malloc_trim() (glibc builds), from the start of
+		# the creates to the last ACTIVE
+		awk 'NR == FNR { v0[$1] = $2; next } { v[$1] = $2 - v0[$1] }
+		    END { if ("tinystack_process_heap_trims_total" in v)
+		    printf "  malloc_trim: %d calls, %.1f ms in all\n",
+		    v["tinystack_process_heap_trims_total"],
+		    v["tinystack_process_heap_trim_seconds"] * 1000 }' \
+		    "$W/phases0.txt" "$W/phases1.txt"
 	fi
 	[ -z "${CREATE_PERF:-}" ] || wait "$ppid" || true
 }

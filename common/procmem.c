@@ -10,6 +10,55 @@
 #include "metrics.h"
 #include "procmem.h"
 
+/*
+ * jemalloc's control interface, when the program is linked with it (the
+ * controller, outside sanitizer builds): a weak reference, so that this
+ * file links into every program and picks the allocator at run time.
+ * Under jemalloc glibc's mallinfo2() sees only glibc's own, unused arena.
+ */
+int	mallctl(const char *, void *, size_t *, void *, size_t)
+	    __attribute__((weak));
+
+static uint64_t
+je_size(const char *name)
+{
+	size_t v = 0, len = sizeof(v);
+
+	return mallctl(name, &v, &len, NULL, 0) == 0 ? v : 0;
+}
+
+/* jemalloc's figures are a snapshot taken at an "epoch" write. */
+static void
+je_heap(struct procmem_heap *h)
+{
+	uint64_t epoch = 1, resident, allocated, metadata;
+	size_t len = sizeof(epoch);
+	unsigned narenas = 0;
+	size_t ulen = sizeof(narenas);
+
+	(void)mallctl("epoch", &epoch, &len, &epoch, len);
+	allocated = je_size("stats.allocated");
+	resident = je_size("stats.resident");
+	metadata = je_size("stats.metadata");
+	h->inuse = allocated;
+	/* resident and not in use: dirty pages not purged yet, the free
+	 * parts of pages in use, and the allocator's own metadata apart */
+	h->free = resident > allocated + metadata ?
+	    resident - allocated - metadata : 0;
+	h->mmapped = 0;	/* large allocations live in the arenas' extents */
+	h->system = je_size("stats.mapped");
+	if (mallctl("arenas.narenas", &narenas, &ulen, NULL, 0) != 0)
+		narenas = 0;
+	h->arenas = narenas;
+	h->allocator = PROCMEM_JEMALLOC;
+}
+
+const char *
+procmem_allocator(void)
+{
+	return mallctl != NULL ? "jemalloc" : "glibc";
+}
+
 /* malloc_info()'s XML names each arena "<heap nr=...>"; the count is
  * nowhere else. */
 static unsigned
@@ -37,8 +86,14 @@ count_arenas(void)
 void
 procmem_heap(struct procmem_heap *h)
 {
-	struct mallinfo2 mi = mallinfo2();
+	struct mallinfo2 mi;
 
+	if (mallctl != NULL) {
+		je_heap(h);
+		return;
+	}
+	mi = mallinfo2();
+	h->allocator = PROCMEM_GLIBC;
 	h->inuse = (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
 	h->free = mi.fordblks;
 	h->mmapped = mi.hblkhd;
@@ -93,21 +148,31 @@ procmem_collect(struct buf *out, void *arg)
 
 	(void)arg;
 	procmem_heap(&h);
+	metrics_write_family(out, "tinystack_process_heap_allocator",
+	    METRICS_GAUGE, "The malloc the figures below are read from: 1 "
+	    "for the one in use (glibc: mallinfo2; jemalloc: mallctl stats).");
+	metrics_write_sample(out, "tinystack_process_heap_allocator",
+	    (const char *[]){ "allocator", procmem_allocator(), NULL }, 1);
 	gauge(out, "tinystack_process_heap_inuse_bytes",
-	    "Bytes allocated with malloc and not freed (mallinfo2 uordblks + "
-	    "hblkhd), the process's own and its libraries' (libzmq's pipes, "
-	    "LMDB, jansson).", (double)h.inuse);
+	    "Bytes allocated with malloc and not freed (glibc: mallinfo2 "
+	    "uordblks + hblkhd; jemalloc: stats.allocated), the process's own "
+	    "and its libraries' (libzmq's pipes, LMDB, jansson).",
+	    (double)h.inuse);
 	gauge(out, "tinystack_process_heap_free_bytes",
-	    "Freed bytes malloc keeps in its arenas (mallinfo2 fordblks); "
-	    "resident where touched and not trimmed.", (double)h.free);
+	    "Freed bytes malloc keeps (glibc: mallinfo2 fordblks, resident "
+	    "where touched and not trimmed; jemalloc: stats.resident - "
+	    "allocated - metadata, dirty pages not yet purged).",
+	    (double)h.free);
 	gauge(out, "tinystack_process_heap_mmapped_bytes",
-	    "Bytes in use in chunks mapped on their own (mallinfo2 hblkhd, "
-	    "part of the in-use bytes).", (double)h.mmapped);
+	    "Bytes in use in chunks mapped on their own (glibc: mallinfo2 "
+	    "hblkhd, part of the in-use bytes; jemalloc: 0).",
+	    (double)h.mmapped);
 	gauge(out, "tinystack_process_heap_system_bytes",
-	    "Bytes malloc took from the system (mallinfo2 arena + hblkhd).",
-	    (double)h.system);
+	    "Bytes malloc took from the system (glibc: mallinfo2 arena + "
+	    "hblkhd; jemalloc: stats.mapped).", (double)h.system);
 	gauge(out, "tinystack_process_heap_arenas",
-	    "malloc arenas (malloc_info; 0 if it failed).", (double)h.arenas);
+	    "malloc arenas (glibc: malloc_info, 0 if it failed; jemalloc: "
+	    "arenas.narenas).", (double)h.arenas);
 	/* Without smaps_rollup the heap figures still go out. */
 	if (procmem_resident(&r) == -1)
 		return;

@@ -3,10 +3,11 @@
  * for /metrics and the fleet benchmark (docs/PERFORMANCE.md, "Memory,
  * split").
  *
- * The heap figures are glibc's (mallinfo2(), malloc_info()): every
- * malloc of the process, ours and the libraries' (libzmq's pipes and
- * CURVE buffers, LMDB's transaction lists, jansson), summed over all
- * arenas. The resident figures are the kernel's (/proc/self/smaps_rollup):
+ * The heap figures are the allocator's: glibc's (mallinfo2(),
+ * malloc_info()), or jemalloc's (mallctl() stats) in a program linked with
+ * it (the controller): every malloc of the process, ours and the
+ * libraries' (libzmq's pipes and CURVE buffers, LMDB's transaction lists,
+ * jansson), summed over all arenas. The resident figures are the kernel's (/proc/self/smaps_rollup):
  * anonymous pages (the heap, thread stacks, libraries' data) apart from
  * file-backed ones (the LMDB map, shared and reclaimable page cache, and
  * the program's text).
@@ -22,17 +23,26 @@
 
 struct buf;
 
+enum procmem_allocator {
+	PROCMEM_GLIBC,
+	PROCMEM_JEMALLOC,
+};
+
 struct procmem_heap {
+	enum procmem_allocator allocator;	/* whose figures these are */
 	uint64_t	inuse;		/* allocated, not freed: uordblks +
 					 * hblkhd */
 	uint64_t	free;		/* freed, kept in the arenas: fordblks
-					 * (resident where touched) */
+					 * (resident where touched); jemalloc:
+					 * resident - allocated - metadata */
 	uint64_t	mmapped;	/* in use in chunks mapped on their
-					 * own: hblkhd (part of inuse) */
+					 * own: hblkhd (part of inuse);
+					 * jemalloc: 0 */
 	uint64_t	system;		/* taken from the system: arena +
-					 * hblkhd */
-	unsigned	arenas;		/* malloc arenas (one per thread up to
-					 * 8 per core) */
+					 * hblkhd; jemalloc: stats.mapped */
+	unsigned	arenas;		/* malloc arenas (glibc: one per thread
+					 * up to 8 per core; jemalloc: 4 per
+					 * core, threads spread over them) */
 };
 
 struct procmem_resident {
@@ -45,10 +55,14 @@ struct procmem_resident {
 /* Cannot fail (the arena count is 0 if malloc_info() failed). */
 void	procmem_heap(struct procmem_heap *);
 
+/* "jemalloc" when the program is linked with it, else "glibc". */
+const char *procmem_allocator(void);
+
 /* 0, or -1 with err set (no /proc, or a kernel before 4.14). */
 int	procmem_resident(struct procmem_resident *);
 
 /* A metrics collector (metrics_add_collector(m, procmem_collect, NULL)):
+ * tinystack_process_heap_allocator{allocator=...} (1),
  * tinystack_process_heap_{inuse,free,mmapped,system}_bytes,
  * tinystack_process_heap_arenas and tinystack_process_resident_bytes
  * {kind="anonymous"|"file"}; the resident family is left out when

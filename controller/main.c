@@ -21,6 +21,7 @@
 #include <zmq.h>
 
 #include "bus.h"
+#include "clock.h"
 #include "compute/compute.h"
 #include "config.h"
 #include "daemon.h"
@@ -55,6 +56,18 @@
  * hosts (docs/PERFORMANCE.md, "Memory, part 3", the A/B at its end).
  */
 
+#ifdef TS_JEMALLOC
+/*
+ * jemalloc's options, read at its first malloc (MALLOC_CONF in the
+ * environment still overrides them). A background thread purges each
+ * arena's unused dirty pages over dirty_decay_ms, whatever thread freed
+ * them and without a trim on the bus thread; muzzy_decay_ms 0 returns them
+ * with MADV_DONTNEED rather than MADV_FREE, whose pages stay counted as
+ * resident until the kernel needs them.
+ */
+const char *malloc_conf = "background_thread:true,muzzy_decay_ms:0";
+#endif
+
 static volatile int	stopping;
 static volatile int	reopen_log;
 
@@ -76,6 +89,7 @@ struct ctl {
 	unsigned	 report_every;	/* ticks: report_interval */
 	uint64_t	 trimmed_anon;	/* anonymous bytes after the last
 					 * malloc_trim(), 0: none yet */
+	struct metrics_series *trims, *trim_seconds;
 };
 
 static void
@@ -128,16 +142,44 @@ on_storesync(int fd, short revents, void *arg)
  * the trim) and a fixed 128 KiB mmap threshold (LMDB frees a large list
  * on every commit: an munmap each time, 7% of the CPU during creates).
  */
+#ifndef TS_JEMALLOC
 static void
 trim(struct ctl *c)
 {
 	struct procmem_resident r;
+	int64_t t0;
 
 	if (c->trimmed_anon != 0 && procmem_resident(&r) == 0 &&
 	    r.anon < c->trimmed_anon + MALLOC_TRIM_GROWTH)
 		return;
+	t0 = clock_mono_us();
 	malloc_trim(0);
+	metrics_inc(c->trims, 1);
+	metrics_add(c->trim_seconds, (double)(clock_mono_us() - t0) / 1e6);
 	c->trimmed_anon = procmem_resident(&r) == 0 ? r.anon : 0;
+}
+#endif
+
+/* How often the tick's malloc_trim() ran and for how long (glibc only:
+ * it holds each arena's lock while it walks the arena's free chunks). */
+static int
+trim_metrics(struct ctl *c)
+{
+#ifndef TS_JEMALLOC
+	struct metrics_family *f;
+
+	if ((f = metrics_family(c->metrics, METRICS_COUNTER,
+	    "tinystack_process_heap_trims_total", "malloc_trim() calls of "
+	    "the controller's tick.", NULL, NULL, 0)) == NULL ||
+	    (c->trims = metrics_series(f, NULL)) == NULL ||
+	    (f = metrics_family(c->metrics, METRICS_GAUGE,
+	    "tinystack_process_heap_trim_seconds", "Seconds spent in the "
+	    "tick's malloc_trim() calls since the start.", NULL, NULL,
+	    0)) == NULL || (c->trim_seconds = metrics_series(f, NULL)) == NULL)
+		return -1;
+#endif
+	(void)c;
+	return 0;
 }
 
 static void
@@ -169,8 +211,10 @@ on_tick(int fd, short revents, void *arg)
 		    -1)
 			log_warnx("host status: %s", err_msg());
 	}
+#ifndef TS_JEMALLOC
 	if (ticks % MALLOC_TRIM_TICKS == 0)
 		trim(c);
+#endif
 }
 
 static int
@@ -256,7 +300,7 @@ main(int argc, char **argv)
 	if ((c.metrics = metrics_new()) == NULL ||
 	    telemetry_register(c.metrics, c.store, c.bus) == -1 ||
 	    metrics_add_collector(c.metrics, fleet_metrics_collect,
-	    c.fleet) == -1)
+	    c.fleet) == -1 || trim_metrics(&c) == -1)
 		goto fail;
 	{
 		struct services_env env = {

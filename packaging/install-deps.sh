@@ -20,11 +20,13 @@ case "${1:-}" in
 esac
 
 # The daemons' build: a C compiler, not build-essential (g++ and dpkg-dev
-# are for C++ and Debian packages).
+# are for C++ and Debian packages). libjemalloc-dev: the controller's malloc
+# (its libjemalloc2 is the runtime's).
 BUILD="gcc make libc6-dev cmake pkg-config
  libzmq3-dev libvirt-dev liblmdb-dev lmdb-utils
  libnl-3-dev libnl-route-3-dev libmicrohttpd-dev libjansson-dev
- libsodium-dev uuid-dev libgnutls28-dev libcurl4-openssl-dev python3"
+ libsodium-dev uuid-dev libgnutls28-dev libcurl4-openssl-dev python3
+ libjemalloc-dev"
 # The tests' build (cmake -DTS_TESTS=ON, run_tests.sh): cmocka, and
 # msgpack-c as the codec tests' reference decoder. Not for ./stack.sh:
 # Debian 12's libmsgpack-dev pulls in Boost's headers (12,000 files).

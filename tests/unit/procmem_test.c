@@ -31,7 +31,13 @@
 #endif
 #endif
 #ifndef GLIBC_MALLOC
-#define GLIBC_MALLOC	1
+#define GLIBC_MALLOC	(!JEMALLOC)
+#endif
+/* procmem_jemalloc_test.c: the same tests, linked with jemalloc. */
+#ifdef PROCMEM_TEST_JEMALLOC
+#define JEMALLOC	1
+#else
+#define JEMALLOC	0
 #endif
 
 static void *
@@ -64,6 +70,19 @@ test_heap(void **state)
 		    64 * 1024);
 		assert_true(b.mmapped >= a.mmapped + 4 * MIB);
 	}
+	if (JEMALLOC) {
+		/* 1,000 bytes are in the 1,024-byte class; a thread cache's
+		 * fill counts a batch as allocated at once */
+		assert_int_equal(b.allocator, PROCMEM_JEMALLOC);
+		assert_string_equal(procmem_allocator(), "jemalloc");
+		assert_true(b.inuse >= a.inuse + 100 * 1000 + 4 * MIB);
+		assert_true(b.inuse <= a.inuse + 100 * 1024 + 4 * MIB +
+		    256 * 1024);
+		assert_int_equal(b.mmapped, 0);
+	} else {
+		assert_int_equal(b.allocator, PROCMEM_GLIBC);
+		assert_string_equal(procmem_allocator(), "glibc");
+	}
 	for (int i = 0; i < 100; i++)
 		free(small[i]);
 	free(big);
@@ -75,6 +94,13 @@ test_heap(void **state)
 		assert_true(c.inuse + 90 * 1000 + 4 * MIB <= b.inuse);
 		assert_true(c.free >= 90 * 1000);
 		assert_true(c.mmapped + 4 * MIB <= b.mmapped);
+	}
+	if (JEMALLOC) {
+		/* the small ones stay in the thread's cache (counted in
+		 * use); the large one's pages are dirty, kept until they
+		 * decay (10 s) */
+		assert_true(c.inuse + 4 * MIB <= b.inuse);
+		assert_true(c.free >= 3 * MIB);
 	}
 	/* A new thread's first malloc takes an arena of its own (glibc
 	 * makes up to 8 per core unless capped). */
@@ -144,6 +170,7 @@ static void
 test_collect(void **state)
 {
 	static const char *const gauges[] = {
+		"tinystack_process_heap_allocator",
 		"tinystack_process_heap_inuse_bytes",
 		"tinystack_process_heap_free_bytes",
 		"tinystack_process_heap_mmapped_bytes",
@@ -168,8 +195,10 @@ test_collect(void **state)
 		snprintf(line, sizeof(line), "# TYPE %s gauge\n", gauges[i]);
 		assert_non_null(strstr(t, line));
 	}
+	assert_non_null(strstr(t, "tinystack_process_heap_allocator{allocator=\""));
+	assert_non_null(strstr(t, procmem_allocator()));
 	/* read within a few allocations of each other */
-	if (GLIBC_MALLOC) {
+	if (GLIBC_MALLOC || JEMALLOC) {
 		assert_true(sample(t, "tinystack_process_heap_inuse_bytes") >
 		    0);
 		assert_true(sample(t, "tinystack_process_heap_inuse_bytes") -
