@@ -57,7 +57,10 @@
 #   page's URL, the controller's pid, AGENTS and the servers held as
 #   arguments; then the script ends: bench/dashboard_bench.sh), MEM_EVERY
 #   (seconds: a memory line during the creates, with the recon queue),
-#   LOG (a path: the controller's log is copied there at the end), ARENAS
+#   LOG (a path: the controller's log is copied there at the end), DB_STAT
+#   (1: after the heartbeat window, the largest tables' pages (mdb_stat)
+#   and their records' key, value and field-key bytes (lmdb_recsize.py)),
+#   ARENAS
 #   (1: malloc's in-use bytes and top chunk per arena at each memory
 #   line, with gdb; glibc's malloc only, a build with -DTS_JEMALLOC=OFF; the controller stops for a few seconds each time;
 #   ARENAS_LOG, a path: every arena's line appended there), CTL_ENV
@@ -507,6 +510,16 @@ echo "heartbeats: about $hb in ${HB_WINDOW} s ($AGENTS agents every 10 s):" \
     "$(echo "($c1 - $c0) * 100 / $HB_WINDOW" | bc -l | cut -c1-5)% of one core"
 echo "controller: $(cpu "$CPID") CPU seconds in all, RSS $(rss "$CPID") (peak $(hwm "$CPID"))"
 mem "after the heartbeat window"
+if [ "${DB_STAT:-}" = 1 ]; then	# the largest tables' pages and record sizes
+	mdb_stat -a "$W/db" | awk '/^Status of /{t=$3} /(Branch|Leaf|Overflow) pages:/{p[t]+=$NF}
+	    /Entries:/{e[t]=$NF} END {for (t in p) printf "%s %d pages (%.1f MiB), %d entries\n",
+	    t, p[t], p[t] * 4096 / 1048576, e[t]}' | sort |
+	    grep -E '^(instances|instance_actions|instances_by_created|hypervisors|instances_by_state) ' |
+	    sed 's/^/  db table: /' || true
+	for t in instances instance_actions hypervisors; do
+		echo "  db record: $(/usr/bin/python3 "$(dirname "$0")/lmdb_recsize.py" "$W/db" "$t" 2>&1)"
+	done
+fi
 if [ -n "${HOLD:-}" ]; then	# keep everything up for inspection
 	echo "holding $HOLD s: controller pid $CPID, API http://127.0.0.1:$CP, token in $W/token"
 	echo "$TOK" > "$W/token"

@@ -241,6 +241,7 @@ codec_free(const struct schema_type *t, void **objp)
 
 struct enc {
 	struct buf	*out;
+	bool		 bynum;		/* keys are field numbers (records) */
 	struct path	 path;
 };
 
@@ -248,6 +249,7 @@ static void
 enc_init(struct enc *e, struct buf *out, const char *root)
 {
 	e->out = out;
+	e->bynum = false;
 	path_init(&e->path, root);
 }
 
@@ -514,7 +516,10 @@ enc_struct(struct enc *e, const struct schema_type *t, const void *obj)
 			continue;
 		p = (const char *)obj + f->offset;
 		old = path_name(&e->path, f->name);
-		if (enc_str(e, f->name, strlen(f->name)) != 0)
+		if (e->bynum && f->num == 0)
+			return enc_fail(e, "no field number (fields.lock)");
+		if ((e->bynum ? enc_uint(e, f->num) :
+		    enc_str(e, f->name, strlen(f->name))) != 0)
 			return -1;
 		if (f->type == SCHEMA_T_LIST)
 			rc = enc_list(e, f, p);
@@ -582,6 +587,7 @@ codec_record_encode(const struct schema_type *t, const void *obj,
 		return -1;
 	}
 	enc_init(&e, out, t->name);
+	e.bynum = true;
 	if (enc_array(&e, 2) != 0 ||
 	    enc_uint(&e, t->version) != 0 ||
 	    enc_struct(&e, t, obj) != 0) {
@@ -597,6 +603,7 @@ struct dec {
 	const uint8_t	*p;
 	const uint8_t	*end;
 	unsigned	 depth;
+	bool		 bynum;		/* int keys accepted (records) */
 	struct path	 path;
 };
 
@@ -647,6 +654,7 @@ dec_init(struct dec *d, const uint8_t *buf, size_t len, const char *root)
 {
 	path_init(&d->path, root);
 	d->depth = 0;
+	d->bynum = false;
 	d->p = d->end = NULL;
 	if (buf == NULL || len == 0)
 		return dec_fail(d, "empty input");
@@ -1197,6 +1205,51 @@ find_field(const struct schema_type *t, const uint8_t *key, size_t len)
 	return NULL;
 }
 
+/* gen_schema.py numbers a type's fields 1, 2, ... in declaration order
+ * unless fields were inserted or removed later, so the field at num - 1 is
+ * tried first; the scan covers the rest. */
+static const struct schema_field *
+find_field_num(const struct schema_type *t, uint64_t num)
+{
+	const struct schema_field *f;
+
+	if (num >= 1 && num <= t->nfields && t->fields[num - 1].num == num)
+		return &t->fields[num - 1];
+	for (f = t->fields; f < t->fields + t->nfields; f++)
+		if (f->num == num && num != 0)
+			return f;
+	return NULL;
+}
+
+/* A map key: a field name, or in a record (d->bynum) also a field number.
+ * *f is NULL for a key of no field (skipped by the caller). */
+static int
+dec_key(struct dec *d, const struct schema_type *t,
+    const struct schema_field **f)
+{
+	const uint8_t *key;
+	uint64_t num = 0;
+	size_t klen = 0;
+	uint8_t tag;
+
+	if (d->bynum) {
+		if (dec_tag(d, &tag) != 0)
+			return -1;
+		if (tag <= 0x7f || tag == 0xcc || tag == 0xcd) {
+			if (dec_uint(d, CODEC_FIELD_NUM_MAX, &num) != 0)
+				return -1;
+			*f = find_field_num(t, num);
+			return 0;
+		}
+	}
+	if (dec_str_hdr(d, &klen) != 0)
+		return -1;
+	key = d->p;
+	d->p += klen;
+	*f = find_field(t, key, klen);
+	return 0;
+}
+
 /*
  * A map of the type into obj. version is the stored record version (fields
  * with since > version may be missing) or UINT32_MAX (everything required
@@ -1212,8 +1265,7 @@ dec_struct_some(struct dec *d, const struct schema_type *t, void *obj,
 {
 	uint64_t seen[CODEC_MAX_FIELDS / 64] = { 0 };
 	const struct schema_field *f;
-	const uint8_t *key;
-	size_t n = 0, i, klen = 0, idx, nwant = 0, got = 0;
+	size_t n = 0, i, idx, nwant = 0, got = 0;
 	unsigned old;
 	int rc;
 
@@ -1226,11 +1278,8 @@ dec_struct_some(struct dec *d, const struct schema_type *t, void *obj,
 	if (dec_count_hdr(d, &map_hdr, &n) != 0 || dec_enter(d) != 0)
 		return -1;
 	for (i = 0; i < n && (want == NULL || got < nwant); i++) {
-		if (dec_str_hdr(d, &klen) != 0)
+		if (dec_key(d, t, &f) != 0)
 			return -1;
-		key = d->p;
-		d->p += klen;
-		f = find_field(t, key, klen);
 		if (f != NULL && want != NULL && !(want[(size_t)(f -
 		    t->fields) / 64] & (UINT64_C(1) << ((size_t)(f -
 		    t->fields) % 64))))
@@ -1401,6 +1450,7 @@ dec_record_hdr(struct dec *d, const struct schema_type *t, const uint8_t *buf,
 
 	if (dec_init(d, buf, len, t->name) != 0)
 		return -1;
+	d->bynum = true;
 	if (dec_count_hdr(d, &array_hdr, &n) != 0 || dec_enter(d) != 0)
 		return -1;
 	if (n != 2)

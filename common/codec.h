@@ -8,7 +8,16 @@
  * code anywhere.
  *
  * Wire form of an object: a msgpack map keyed by field name, fields in schema
- * order, absent optional fields omitted. bool -> bool, u32/u64/i64 -> the
+ * order, absent optional fields omitted. A stored record (codec_record_*)
+ * is the same map keyed by field number instead (a positive int, 1 byte for
+ * numbers up to 127), in the record and in every struct inside it: the
+ * numbers come from schemas/fields.lock (tools/gen_schema.py), fixed per
+ * field, so stored records do not repeat the names (issue 18). Bus messages
+ * keep names: an agent of the previous release must still read them during
+ * a rolling upgrade, and a message lives for one hop. The record decoder
+ * accepts either key form, per key (stores written before DB schema 15 hold
+ * names until `db sync` rewrites them); a field given both ways is a
+ * duplicate key. bool -> bool, u32/u64/i64 -> the
  * smallest msgpack int, str/uuid -> str, bytes -> bin, strmap -> map of str,
  * list -> array, struct -> map.
  *
@@ -57,6 +66,8 @@
 #define CODEC_MAX_DEPTH		16
 /* Most fields one schema type may have (the decoder's duplicate-key set). */
 #define CODEC_MAX_FIELDS	128
+/* Largest field number (schemas/fields.lock; gen_schema.py FIELD_NUM_MAX). */
+#define CODEC_FIELD_NUM_MAX	65535
 #define CODEC_UUID_LEN		36
 #define CODEC_STRMAP_KEY_MAX	255
 #define CODEC_STRMAP_VAL_MAX	65535
@@ -117,6 +128,8 @@ struct schema_type;
 
 struct schema_field {
 	const char		*name;
+	uint32_t		 num;		/* key in stored records (fields.lock);
+						   0 for a message's fields */
 	enum schema_ftype	 type;
 	enum schema_ftype	 elem;		/* element type of a list */
 	unsigned		 flags;		/* SCHEMA_F_* */

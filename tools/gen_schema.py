@@ -42,6 +42,18 @@ added to a message later must be optional (old peers do not send them);
 fields added to a record get since=N and the record's version is bumped.
 Message ids (enum) follow declaration order and are never on the wire: the
 envelope carries the message name.
+
+Field numbers. A stored record (and every struct, as it may sit inside
+one) is keyed by field number, not name (common/codec.h). The numbers live
+in a lock file beside the schemas (fields.lock in the first schema's
+directory, or --lock FILE), one line per field: `record|struct TYPE FIELD N`.
+Generation fails if a record or struct field has no line there, so
+reordering or inserting fields in the schema text never renumbers stored
+data; `gen_schema.py --update-lock SCHEMAS...` gives each new field the
+next free number of its type (1, 2, ...) and keeps the lines of fields
+that were removed, so a number is never reused for another field.
+Numbers are at most FIELD_NUM_MAX; the lock is committed, and edited only
+by --update-lock.
 """
 import argparse
 import os
@@ -60,6 +72,15 @@ MAX_LEN = 1 << 26          # str/bytes/itemmax
 MAX_LIST = 1 << 20
 MAX_STRMAP = 1 << 16
 MAX_VERSION = 1 << 30
+FIELD_NUM_MAX = 65535      # keep in step with CODEC_FIELD_NUM_MAX
+LOCK_HEADER = """\
+# Field numbers of stored records and of the structs inside them: the keys
+# of their stored msgpack maps (common/codec.h). Generated and checked by
+# tools/gen_schema.py; edit only with
+#   tools/gen_schema.py --update-lock SCHEMAS...
+# which adds new fields. A line whose field left the schema stays, so its
+# number is never given to another field.
+"""
 C_KEYWORDS = set("""auto break case char const continue default do double else
 enum extern float for goto if inline int long register restrict return short
 signed sizeof static struct switch typedef union unsigned void volatile while
@@ -99,6 +120,7 @@ class Field:
         self.since = attrs.get("since", 0)
         self.optional = "optional" in attrs
         self.secret = "secret" in attrs
+        self.num = 0           # from the lock (records and structs)
 
     def has_flag(self):
         return self.optional and self.type in ("bool", "u32", "u64", "i64",
@@ -467,6 +489,8 @@ def emit_desc(b):
             row.append(f".itemmax = {f.itemmax}")
         if f.since:
             row.append(f".since = {f.since}")
+        if f.num:
+            row.append(f".num = {f.num}")
         if f.has_flag():
             row.append(f".has_offset = offsetof({s}, has_{f.name})")
         if f.type == "list":
@@ -608,6 +632,79 @@ def generate(blocks, structs, basename, prefix, srcs):
     return "\n".join(hdr), "\n".join(src)
 
 
+def read_lock(path):
+    """{(kind, type, field): number}; a missing file is an empty lock."""
+    lock = {}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = fh.read().split("\n")
+    except FileNotFoundError:
+        return lock
+    for n, raw in enumerate(lines, 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        toks = line.split()
+        where = (path, n)
+        if len(toks) != 4 or toks[0] not in ("record", "struct"):
+            raise SchemaError(where, "want 'record|struct TYPE FIELD N'")
+        num = parse_int(where, "number", toks[3], 1, FIELD_NUM_MAX)
+        key = tuple(toks[:3])
+        if key in lock:
+            raise SchemaError(where, f"{' '.join(key)} listed twice")
+        for k, v in lock.items():
+            if k[:2] == key[:2] and v == num:
+                raise SchemaError(where, f"number {num} of {key[0]} {key[1]}"
+                                  f" already taken by field {k[2]}")
+        lock[key] = num
+    return lock
+
+
+def numbered(blocks):
+    for b in blocks:
+        if b.kind in ("record", "struct"):
+            for f in b.fields:
+                yield (b.kind, b.name, f.name), b, f
+
+
+def apply_lock(blocks, lock, path):
+    missing = []
+    for key, b, f in numbered(blocks):
+        if key in lock:
+            f.num = lock[key]
+        else:
+            missing.append((f, key))
+    if missing:
+        f, key = missing[0]
+        raise SchemaError(f.where, f"field '{key[2]}' of {key[0]} {key[1]} "
+                          f"has no number in {path} ({len(missing)} field(s) "
+                          "without one): run tools/gen_schema.py "
+                          "--update-lock with the same schemas")
+
+
+def update_lock(blocks, lock, path):
+    added = 0
+    for key, b, f in numbered(blocks):
+        if key in lock:
+            continue
+        used = [v for k, v in lock.items() if k[:2] == key[:2]]
+        lock[key] = max(used, default=0) + 1
+        if lock[key] > FIELD_NUM_MAX:
+            raise SchemaError(f.where, f"{key[0]} {key[1]}: field numbers "
+                              f"exhausted ({FIELD_NUM_MAX})")
+        added += 1
+    # Grouped by type, in number order: a type's history reads in order.
+    order = {}
+    for key in lock:
+        order.setdefault(key[:2], []).append(key)
+    out = [LOCK_HEADER]
+    for t in sorted(order):
+        for key in sorted(order[t], key=lambda k: lock[k]):
+            out.append(f"{key[0]} {key[1]} {key[2]} {lock[key]}\n")
+    write_if_changed(path, "".join(out))
+    return added
+
+
 def write_if_changed(path, text):
     try:
         with open(path, encoding="utf-8") as fh:
@@ -624,18 +721,32 @@ def write_if_changed(path, text):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out-dir", required=True)
+    ap.add_argument("--out-dir")
+    ap.add_argument("--lock", help="field number lock (default: "
+                    "fields.lock beside the first schema)")
+    ap.add_argument("--update-lock", action="store_true",
+                    help="number new fields in the lock, generate nothing")
     ap.add_argument("--basename", default="msg_gen")
     ap.add_argument("--prefix", default="schema")
     ap.add_argument("schemas", nargs="+")
     a = ap.parse_args()
     if not NAME_RE.match(a.basename) or not NAME_RE.match(a.prefix):
         sys.exit("gen_schema: --basename and --prefix must be C identifiers")
+    if not a.update_lock and not a.out_dir:
+        sys.exit("gen_schema: --out-dir is required")
+    lock_path = a.lock or os.path.join(os.path.dirname(a.schemas[0]),
+                                       "fields.lock")
     blocks = []
     try:
         for path in a.schemas:
             parse_file(path, blocks)
         structs = check(blocks)
+        lock = read_lock(lock_path)
+        if a.update_lock:
+            n = update_lock(blocks, lock, lock_path)
+            print(f"gen_schema: {lock_path}: {n} field(s) numbered")
+            return
+        apply_lock(blocks, lock, lock_path)
     except SchemaError as e:
         sys.exit(str(e))
     except OSError as e:

@@ -12,6 +12,7 @@
 #include "codec.h"
 #include "config.h"
 #include "db.h"
+#include "buf.h"
 #include "err.h"
 #include "log.h"
 
@@ -337,6 +338,145 @@ mig_instances_by_state(struct store_txn *txn, void *arg)
 	return rc;
 }
 
+/*
+ * Version 15 stores records keyed by field number instead of name
+ * (common/codec.h, schemas/fields.lock): every table of a record type is
+ * rewritten. A value is converted only when re-encoding what it decoded to
+ * by name reproduces it byte for byte: then the conversion loses nothing
+ * (no unknown key, no older record version, nothing written by another
+ * encoder). Anything else is left as it is, still readable (the decoder
+ * takes names as well), and counted. Batches of COMPACT_BATCH values are
+ * collected, then written, then the iteration resumes after the last key
+ * (a table may not be written while it is iterated).
+ */
+#define COMPACT_BATCH	1024
+
+struct compact_batch {
+	const struct schema_type *type;
+	struct buf	 kv;		/* keys and new values, back to back */
+	size_t		 off[COMPACT_BATCH][2], len[COMPACT_BATCH][2];
+	size_t		 n;
+	size_t		 converted, left;
+	char		 last[STORE_KEY_MAX];	/* resume after this key */
+	size_t		 lastlen;
+};
+
+static int
+compact_collect(const void *k, size_t kl, const void *v, size_t vl,
+    void *arg)
+{
+	struct compact_batch *b = arg;
+	const struct schema_type *t = b->type;
+	struct buf names = { 0 };
+	uint8_t hdr[2];
+	uint32_t ver = 0;
+	size_t mark = b->kv.len;
+	void *obj;
+	int same;
+
+	if (kl > sizeof(b->last)) {
+		err_set(TS_EINTERNAL, "%s: key of %zu bytes", t->table, kl);
+		return -1;
+	}
+	memcpy(b->last, k, kl);
+	b->lastlen = kl;
+	if ((obj = codec_new(t)) == NULL)
+		return -1;
+	if (codec_record_decode(t, v, vl, obj, &ver) == -1) {
+		log_warnx("%s %.*s: left as stored: %s", t->table, (int)kl,
+		    (const char *)k, err_msg());
+		b->left++;
+		goto next;
+	}
+	/* [version, map by name] as the previous release wrote it; versions
+	 * are below 128 (one byte), anything else is left. */
+	hdr[0] = 0x92;
+	hdr[1] = (uint8_t)ver;
+	same = ver == t->version && ver < 128 &&
+	    buf_append(&names, hdr, 2) == 0 &&
+	    codec_encode(t, obj, &names) == 0 && names.len == vl &&
+	    memcmp(names.data, v, vl) == 0;
+	buf_free(&names);
+	if (!same) {
+		b->left++;
+		goto next;
+	}
+	if (buf_append(&b->kv, k, kl) == -1 ||
+	    codec_record_encode(t, obj, &b->kv) == -1) {
+		b->kv.len = mark;
+		codec_free(t, &obj);
+		return -1;
+	}
+	b->off[b->n][0] = mark;
+	b->len[b->n][0] = kl;
+	b->off[b->n][1] = mark + kl;
+	b->len[b->n][1] = b->kv.len - mark - kl;
+	b->n++;
+	b->converted++;
+next:
+	codec_free(t, &obj);
+	return b->n == COMPACT_BATCH ? 1 : 0;
+}
+
+static int
+compact_table(struct store_txn *txn, struct compact_batch *b)
+{
+	size_t j, rounds;
+	int rc = 0;
+
+	b->lastlen = 0;
+	/* Every round but the last converts COMPACT_BATCH values or reaches
+	 * the end; the bound is a table of 2^32 entries. */
+	for (rounds = 0; rc == 0 && rounds < (SIZE_MAX / COMPACT_BATCH);
+	    rounds++) {
+		size_t before = b->converted + b->left;
+
+		b->n = 0;
+		b->kv.len = 0;
+		rc = store_iter_after(txn, b->type->table, NULL, 0,
+		    b->lastlen ? b->last : NULL, b->lastlen, compact_collect, b);
+		for (j = 0; rc == 0 && j < b->n; j++)
+			rc = store_put(txn, b->type->table,
+			    b->kv.data + b->off[j][0], b->len[j][0],
+			    b->kv.data + b->off[j][1], b->len[j][1], 0);
+		if (rc != 0 || b->converted + b->left == before ||
+		    b->n < COMPACT_BATCH)
+			break;
+	}
+	return rc;
+}
+
+static int
+mig_compact_records(struct store_txn *txn, void *arg)
+{
+	struct compact_batch *b;
+	size_t i, j, tables = 0;
+	int rc = 0;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		err_set(TS_ENOMEM, "out of memory");
+		return -1;
+	}
+	for (i = 0; rc == 0 && i < schema_nrecords; i++) {
+		/* Only the controller's tables (the test schema's are not). */
+		for (j = 0; db_tables[j] != NULL; j++)
+			if (strcmp(db_tables[j], schema_records[i]->table) == 0)
+				break;
+		if (db_tables[j] == NULL)
+			continue;
+		b->type = schema_records[i];
+		rc = compact_table(txn, b);
+		tables++;
+	}
+	if (rc == 0)
+		log_info("db: %zu record(s) in %zu table(s) now keyed by field "
+		    "number, %zu left as stored", b->converted, tables,
+		    b->left);
+	buf_free(&b->kv);
+	free(b);
+	return rc;
+}
+
 static const struct store_migration migrations[] = {
 	{ 0, 1, "initial schema: services, hypervisors, agent keys",
 	    mig_initial, NULL },
@@ -361,6 +501,8 @@ static const struct store_migration migrations[] = {
 	{ 12, 13, "compute: migrations", mig_migrations, NULL },
 	{ 13, 14, "compute: instances_by_state (server list status filter)",
 	    mig_instances_by_state, NULL },
+	{ 14, 15, "records keyed by field number instead of name",
+	    mig_compact_records, NULL },
 };
 
 int

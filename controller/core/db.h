@@ -40,7 +40,7 @@
 #include "msg_gen.h"
 #include "store.h"
 
-#define DB_SCHEMA_VERSION	14
+#define DB_SCHEMA_VERSION	15
 
 #define T_SERVICES		"services"
 #define T_SERVICES_BY_HOST	"services_by_host"

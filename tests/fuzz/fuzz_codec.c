@@ -4,7 +4,8 @@
  *
  * Each input is tried as a bus envelope read by the controller (from an
  * agent) and by an agent (from the controller), and as the stored value of
- * every record type. Whatever decodes must re-encode, and the re-encoding
+ * every record type (keyed by field number, as written since DB schema 15,
+ * or by name, as before: the seeds rec_*.bin and rec_*_byname.bin). Whatever decodes must re-encode, and the re-encoding
  * must decode to an object that encodes to the very same bytes (the codec is
  * a fixed point after one pass: unknown fields dropped, integers minimal).
  * codec_dump() runs on every decoded object too, and the projection

@@ -8,7 +8,8 @@ add_custom_command(
   COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tools/gen_schema.py
           --out-dir ${CMAKE_CURRENT_BINARY_DIR} --basename codec_test_gen
           --prefix codec_test ${TS_CODEC_TEST_SCHEMA}
-  DEPENDS ${TS_CODEC_TEST_SCHEMA} ${CMAKE_SOURCE_DIR}/tools/gen_schema.py
+  DEPENDS ${TS_CODEC_TEST_SCHEMA} ${CMAKE_SOURCE_DIR}/tests/golden/codec/fields.lock
+          ${CMAKE_SOURCE_DIR}/tools/gen_schema.py
   COMMENT "Generating codec_test_gen.{c,h}")
 ts_unit_test(codec_test SOURCES ${C}/codec.c ${C}/buf.c ${C}/uuid.c ${C}/health.c
   ${TS_GEN_SOURCES} ${CMAKE_CURRENT_BINARY_DIR}/codec_test_gen.c

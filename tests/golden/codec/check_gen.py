@@ -24,6 +24,57 @@ def run(gen, out, files, extra=()):
                            *files], capture_output=True, text=True)
 
 
+def check_lock(gen):
+    """Field numbers come from the lock: a field missing there stops
+    generation; reordering fields keeps their numbers; --update-lock
+    numbers a new field after the others and keeps a removed one's line.
+    Three checks; returns the failures."""
+    failures = 0
+    a = "record r version=1 table=t\n  a u32\n  b u32\nend\n"
+    swapped = "record r version=1 table=t\n  b u32\n  a u32\nend\n"
+    grown = "record r version=1 table=t\n  b u32\n  c u32\nend\n"
+    with tempfile.TemporaryDirectory() as d:
+        sch = os.path.join(d, "x.schema")
+        lock = os.path.join(d, "fields.lock")
+        out = os.path.join(d, "out")
+        with open(sch, "w") as fh:
+            fh.write(a)
+        r = run(gen, out, [sch])
+        if r.returncode == 0 or "has no number in" not in r.stderr:
+            print(f"FAIL lock: a field without a number generated: "
+                  f"{r.stderr.strip()}")
+            failures += 1
+        else:
+            print("ok   lock: a field without a number stops generation")
+        subprocess.run([sys.executable, gen, "--update-lock", sch],
+                       capture_output=True, check=True)
+        with open(sch, "w") as fh:
+            fh.write(swapped)
+        r = run(gen, out, [sch])
+        text = open(os.path.join(out, "msg_gen.c")).read() \
+            if r.returncode == 0 else ""
+        if not re.search(r'"b".*?\.num = 2', text, re.S) or \
+                not re.search(r'"a".*?\.num = 1', text, re.S):
+            print(f"FAIL lock: reordering renumbered: {r.stderr.strip()}")
+            failures += 1
+        else:
+            print("ok   lock: reordering fields keeps their numbers")
+        with open(sch, "w") as fh:
+            fh.write(grown)
+        subprocess.run([sys.executable, gen, "--update-lock", sch],
+                       capture_output=True, check=True)
+        got = [ln for ln in open(lock).read().split("\n")
+               if ln and not ln.startswith("#")]
+        want = ["record r a 1", "record r b 2", "record r c 3"]
+        if got != want:
+            print(f"FAIL lock: --update-lock wrote {got}, want {want}")
+            failures += 1
+        else:
+            print("ok   lock: a new field takes the next number, a removed "
+                  "one keeps its own")
+    return failures
+
+
 def main():
     gen = sys.argv[1]
     failures = 0
@@ -73,7 +124,8 @@ def main():
                 failures += 1
             else:
                 print(f"ok   generates {', '.join(sorted(outs[0]))}")
-    total = len(bad) + 2
+    failures += check_lock(gen)
+    total = len(bad) + 2 + 3
     print(f"{total - failures} passed, {failures} failed")
     sys.exit(1 if failures else 0)
 
