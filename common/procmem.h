@@ -48,6 +48,12 @@ void	procmem_heap(struct procmem_heap *);
 /* 0, or -1 with err set (no /proc, or a kernel before 4.14). */
 int	procmem_resident(struct procmem_resident *);
 
+/* The anonymous resident bytes alone, from /proc/self/statm (resident -
+ * shared: the kernel's counters, RssAnon). Cheap where procmem_resident()
+ * walks every page table (smaps_rollup): for a periodic check. 0, or -1
+ * with err set. */
+int	procmem_anon(uint64_t *);
+
 /* A metrics collector (metrics_add_collector(m, procmem_collect, NULL)):
  * tinystack_process_heap_{inuse,free,mmapped,system}_bytes,
  * tinystack_process_heap_arenas and tinystack_process_resident_bytes
