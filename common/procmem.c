@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "err.h"
@@ -99,6 +100,29 @@ procmem_heap(struct procmem_heap *h)
 	h->mmapped = mi.hblkhd;
 	h->system = (uint64_t)mi.arena + (uint64_t)mi.hblkhd;
 	h->arenas = count_arenas();
+}
+
+int
+procmem_anon(uint64_t *anon)
+{
+	unsigned long long size, resident, shared;
+	long page = sysconf(_SC_PAGESIZE);
+	FILE *f = fopen("/proc/self/statm", "re");
+	int n;
+
+	if (f == NULL) {
+		err_set(TS_EIO, "/proc/self/statm: %s", strerror(errno));
+		return -1;
+	}
+	n = fscanf(f, "%llu %llu %llu", &size, &resident, &shared);
+	fclose(f);
+	if (n != 3 || page <= 0) {
+		err_set(TS_EIO, "/proc/self/statm: unreadable");
+		return -1;
+	}
+	*anon = resident > shared ? (uint64_t)(resident - shared) *
+	    (uint64_t)page : 0;
+	return 0;
 }
 
 int

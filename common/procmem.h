@@ -61,6 +61,12 @@ const char *procmem_allocator(void);
 /* 0, or -1 with err set (no /proc, or a kernel before 4.14). */
 int	procmem_resident(struct procmem_resident *);
 
+/* The anonymous resident bytes alone, from /proc/self/statm (resident -
+ * shared: the kernel's counters, RssAnon). Cheap where procmem_resident()
+ * walks every page table (smaps_rollup): for a periodic check. 0, or -1
+ * with err set. */
+int	procmem_anon(uint64_t *);
+
 /* A metrics collector (metrics_add_collector(m, procmem_collect, NULL)):
  * tinystack_process_heap_allocator{allocator=...} (1),
  * tinystack_process_heap_{inuse,free,mmapped,system}_bytes,

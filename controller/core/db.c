@@ -773,6 +773,7 @@ struct each_ctx {
 	int	(*key)(const struct rec_agent_key *, void *);
 	int	(*hv)(const struct rec_hypervisor *, void *);
 	void	*arg;
+	const struct codec_fieldset *want;	/* NULL: every field */
 };
 
 static int
@@ -788,7 +789,9 @@ each_rec(const void *k, size_t kl, const void *v, size_t vl, void *arg)
 	int rc;
 
 	memset(&obj, 0, sizeof(obj));
-	if (codec_record_decode(e->type, v, vl, &obj, &ver) == -1) {
+	if ((e->want != NULL ? codec_record_decode_some(e->type, v, vl,
+	    e->want, &obj) : codec_record_decode(e->type, v, vl, &obj,
+	    &ver)) == -1) {
 		/* One unreadable record must not hide the others. */
 		log_warnx("skipping undecodable record: %s", err_msg());
 		return 0;
@@ -807,7 +810,7 @@ int
 db_service_each(struct store_txn *txn,
     int (*cb)(const struct rec_service *, void *), void *arg)
 {
-	struct each_ctx e = { &schema_rec_service, cb, NULL, NULL, arg };
+	struct each_ctx e = { &schema_rec_service, cb, NULL, NULL, arg, NULL };
 
 	return store_iter(txn, T_SERVICES, NULL, 0, each_rec, &e);
 }
@@ -816,7 +819,19 @@ int
 db_hypervisor_each(struct store_txn *txn,
     int (*cb)(const struct rec_hypervisor *, void *), void *arg)
 {
-	struct each_ctx e = { &schema_rec_hypervisor, NULL, NULL, cb, arg };
+	struct each_ctx e = { &schema_rec_hypervisor, NULL, NULL, cb, arg,
+	    NULL };
+
+	return store_iter(txn, T_HYPERVISORS, NULL, 0, each_rec, &e);
+}
+
+int
+db_hypervisor_each_some(struct store_txn *txn,
+    const struct codec_fieldset *want,
+    int (*cb)(const struct rec_hypervisor *, void *), void *arg)
+{
+	struct each_ctx e = { &schema_rec_hypervisor, NULL, NULL, cb, arg,
+	    want };
 
 	return store_iter(txn, T_HYPERVISORS, NULL, 0, each_rec, &e);
 }
@@ -907,7 +922,8 @@ int
 db_agent_key_each(struct store_txn *txn,
     int (*cb)(const struct rec_agent_key *, void *), void *arg)
 {
-	struct each_ctx e = { &schema_rec_agent_key, NULL, cb, NULL, arg };
+	struct each_ctx e = { &schema_rec_agent_key, NULL, cb, NULL, arg,
+	    NULL };
 
 	return store_iter(txn, T_AGENT_KEYS, NULL, 0, each_rec, &e);
 }

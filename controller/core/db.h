@@ -211,6 +211,11 @@ int	db_service_each(struct store_txn *,
 
 int	db_hypervisor_each(struct store_txn *,
 	    int (*cb)(const struct rec_hypervisor *, void *), void *);
+/* The same with only the fields in want decoded (codec_record_decode_some():
+ * a reader of the host names need not decode every guest list). */
+int	db_hypervisor_each_some(struct store_txn *,
+	    const struct codec_fieldset *want,
+	    int (*cb)(const struct rec_hypervisor *, void *), void *);
 
 /* Agent keys. db_agent_key_host: the host an enrolled, unrevoked public key
  * belongs to (TS_ENOT_FOUND otherwise). */

@@ -56,6 +56,11 @@ struct storesync {
 	char			 sender[256];
 	struct host		**hosts;
 	size_t			 nhosts, caphosts;
+	/* The same hosts by name (open addressing, at most half full; never
+	 * removed; changed under ready_lock like hosts): every sync looks up
+	 * every host, and a linear search made that quadratic. */
+	struct host		**tab;
+	size_t			 tabcap;
 	/* Set by any thread (storesync_changed()), claimed by
 	 * storesync_sync() before it reads the store: a change committed
 	 * after the claim sets it again. */
@@ -72,12 +77,35 @@ struct storesync {
 
 /* ---- hosts ---------------------------------------------------------------- */
 
+static size_t
+name_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return (size_t)h;
+}
+
+static void
+tab_add(struct host **tab, size_t cap, struct host *h)
+{
+	size_t i = name_hash(h->name) & (cap - 1);
+
+	while (tab[i] != NULL)
+		i = (i + 1) & (cap - 1);
+	tab[i] = h;
+}
+
 static struct host *
 host_find(struct storesync *ss, const char *name)
 {
-	for (size_t i = 0; i < ss->nhosts; i++)
-		if (strcmp(ss->hosts[i]->name, name) == 0)
-			return ss->hosts[i];
+	if (ss->tabcap == 0)
+		return NULL;
+	for (size_t i = name_hash(name) & (ss->tabcap - 1);
+	    ss->tab[i] != NULL; i = (i + 1) & (ss->tabcap - 1))
+		if (strcmp(ss->tab[i]->name, name) == 0)
+			return ss->tab[i];
 	return NULL;
 }
 
@@ -115,7 +143,24 @@ host_get(struct storesync *ss, const char *name)
 		ss->hosts = nh;
 		ss->caphosts = ncap;
 	}
+	if ((ss->nhosts + 1) * 2 > ss->tabcap) {
+		size_t ncap = ss->tabcap ? ss->tabcap * 2 : 64;
+		struct host **nt = calloc(ncap, sizeof(*nt));
+
+		if (nt == NULL) {
+			pthread_mutex_unlock(&ss->ready_lock);
+			free(h);
+			err_set(TS_ENOMEM, "storesync: out of memory");
+			return NULL;
+		}
+		for (size_t i = 0; i < ss->nhosts; i++)
+			tab_add(nt, ncap, ss->hosts[i]);
+		free(ss->tab);
+		ss->tab = nt;
+		ss->tabcap = ncap;
+	}
 	ss->hosts[ss->nhosts++] = h;
+	tab_add(ss->tab, ss->tabcap, h);
 	pthread_mutex_unlock(&ss->ready_lock);
 	return h;
 }
@@ -173,6 +218,7 @@ storesync_free(struct storesync **sp)
 	for (size_t i = 0; i < ss->nhosts; i++)
 		host_free(ss->hosts[i]);
 	free(ss->hosts);
+	free(ss->tab);
 	pthread_mutex_destroy(&ss->ready_lock);
 	close(ss->wakefd);
 	free(ss);

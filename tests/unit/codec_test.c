@@ -1155,6 +1155,41 @@ test_unknown_fields_skipped(void **state)
 	buf_free(&buf);
 }
 
+/* Keys are looked up from the field after the last one found first (the
+ * encoder's order), then among all fields: any order decodes the same, and
+ * only a key equal to a field's whole name matches it. */
+static void
+test_key_order_and_names(void **state)
+{
+	static const char reversed[] = "\x82\xab" "server_time" "\x01\xa3seq"
+	    "\x07";
+	static const char nul_key[] = "\x83\xa4seq\0\x05\xab" "server_time"
+	    "\x01\xa3seq\x07";
+	static const char prefix_key[] = "\x82\xa2se\x07\xab" "server_time"
+	    "\x01";
+	static const char longer_key[] = "\x83\xa3seq\x07\xa4seqq\x09\xab"
+	    "server_time\x01";
+	struct msg_heartbeat_ack m;
+
+	(void)state;
+	assert_int_equal(codec_decode(&schema_msg_heartbeat_ack,
+	    (const uint8_t *)reversed, sizeof(reversed) - 1, &m), 0);
+	assert_int_equal(m.seq, 7);
+	assert_int_equal(m.server_time, 1);
+	codec_clear(&schema_msg_heartbeat_ack, &m);
+	assert_int_equal(codec_decode(&schema_msg_heartbeat_ack,
+	    (const uint8_t *)nul_key, sizeof(nul_key) - 1, &m), 0);
+	assert_int_equal(m.seq, 7);
+	codec_clear(&schema_msg_heartbeat_ack, &m);
+	assert_int_equal(codec_decode(&schema_msg_heartbeat_ack,
+	    (const uint8_t *)longer_key, sizeof(longer_key) - 1, &m), 0);
+	assert_int_equal(m.seq, 7);
+	codec_clear(&schema_msg_heartbeat_ack, &m);
+	expect_decode_fail(&schema_msg_heartbeat_ack,
+	    (const uint8_t *)prefix_key, sizeof(prefix_key) - 1,
+	    "heartbeat_ack.seq: missing required field");
+}
+
 /* ---- envelopes ----------------------------------------------------------- */
 
 static void
@@ -1992,6 +2027,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_huge_declared_lengths),
 		cmocka_unit_test(test_depth_bomb),
 		cmocka_unit_test(test_unknown_fields_skipped),
+		cmocka_unit_test(test_key_order_and_names),
 		cmocka_unit_test(test_envelope_checks),
 		cmocka_unit_test(test_record_versions),
 		cmocka_unit_test(test_record_decode_some),

@@ -1126,6 +1126,47 @@ test_routers(void **state)
 	assert_true(r->snat_host);
 }
 
+#define NETM	"00000000-0000-4000-8000-000000000091"
+#define SUBM	"00000000-0000-4000-8000-100000000091"
+#define PM1	"00000000-0000-4000-8000-200000000091"
+#define PM2	"00000000-0000-4000-8000-200000000092"
+
+/* Hosts are found by hash (the table grows past 64 and 128 entries here);
+ * each keeps its own underlay address, which a port makes visible as its
+ * peer's VXLAN peer. Last: it adds hosts the other tests do not expect. */
+static void
+test_many_hosts(void **state)
+{
+	const struct msg_host_network *m;
+	char host[32], ip[32];
+
+	(void)state;
+	for (int i = 0; i < 200; i++) {
+		snprintf(host, sizeof(host), "many%d", i);
+		snprintf(ip, sizeof(ip), "198.18.%d.%d", i / 250, i % 250 + 1);
+		mkhv(host, ip);
+	}
+	assert_int_equal(netsync_sync(ns, 90000), 0);
+	for (int i = 0; i < 200; i++) {
+		snprintf(host, sizeof(host), "many%d", i);
+		assert_non_null(netsync_desired(ns, host));
+	}
+	assert_null(netsync_desired(ns, "many200"));
+	mknet(NETM, SUBM, "10.9.0.0/24");
+	mkport(PM1, NETM, "many7", "vm-m1", "fa:16:3e:00:00:d1");
+	mkport(PM2, NETM, "many199", "vm-m2", "fa:16:3e:00:00:d2");
+	assert_int_equal(netsync_sync(ns, 91000), 0);
+	m = netsync_desired(ns, "many7");
+	assert_non_null(m);
+	assert_true(has_net(m, NETM));
+	for (size_t k = 0; k < m->networks.n; k++)
+		if (strcmp(m->networks.items[k].id, NETM) == 0) {
+			assert_int_equal(m->networks.items[k].vxlan_peers.n, 1);
+			assert_string_equal(m->networks.items[k].vxlan_peers.
+			    items[0], "198.18.0.200");
+		}
+}
+
 int
 main(void)
 {
@@ -1136,6 +1177,7 @@ main(void)
 		cmocka_unit_test(test_wake),
 		cmocka_unit_test(test_secgroups),
 		cmocka_unit_test(test_routers),
+		cmocka_unit_test(test_many_hosts),
 	};
 
 	log_set_level(LOG_LVL_WARN);

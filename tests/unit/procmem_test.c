@@ -147,6 +147,14 @@ test_resident(void **state)
 	assert_int_equal(procmem_resident(&c), 0);
 	assert_true(c.file >= b.file + 3 * MIB);
 	assert_true(c.anon < b.anon + MIB);
+	/* statm's figure moves with the anonymous pages, not the file's */
+	{
+		uint64_t x;
+
+		assert_int_equal(procmem_anon(&x), 0);
+		assert_true(x + MIB >= c.anon && x <= c.anon + MIB);
+		assert_true(x >= a.anon + 7 * MIB);
+	}
 	munmap((void *)map, 4 * MIB);
 	close(fd);
 	free(anon);
