@@ -186,7 +186,8 @@ CP=$(med cp)
 echo
 echo "size ${SIZE_MB} MiB, median of $RUNS runs (clients: one run)"
 echo "all times (s): cp ${T[cp]}; sha512sum ${T[sha]}; md5sum ${T[md5]}"
-echo "  upload ${T[put]}; chunked ${T[putc]}; controller CPU per upload ${C[put]}"
+echo "  upload ${T[put]}; chunked ${T[putc]}; controller CPU per upload ${C[put]}, chunked ${C[putc]}"
+echo "  download to /dev/null ${T[getnull]}; to a file ${T[getfile]}"
 # The upload against sha512sum of the same file in the same round.
 ratios() {
 	paste -d' ' <(echo "${T[$1]}" | tr ' ' '\n' | grep .) \
