@@ -615,13 +615,13 @@ run_agents(const char *endpoint, const char *dir, int n, const char *srv,
 	 * One context for every agent of this process: a context per agent
 	 * is an I/O thread and a reaper thread each, i.e. 20,000 threads
 	 * (and pids, of pid_max 32768) for 10,000 agents. Each agent has
-	 * two sockets (its DEALER and the monitor's PAIR), hence the
-	 * socket cap.
+	 * three sockets (its DEALER, the PAIR zmq_socket_monitor() binds
+	 * and ours reading it), hence the socket cap.
 	 */
 	if (own == NULL || strcmp(own, "1") != 0) {
 		if ((ctx = zmq_ctx_new()) == NULL ||
 		    zmq_ctx_set(ctx, ZMQ_BLOCKY, 0) == -1 ||
-		    zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS, 2 * n + 16) == -1 ||
+		    zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS, 3 * n + 16) == -1 ||
 		    zmq_ctx_set(ctx, ZMQ_IO_THREADS,
 		    iot ? atoi(iot) : 1) == -1) {
 			fprintf(stderr, "fleetsim: zmq context: %s\n",

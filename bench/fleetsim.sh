@@ -66,7 +66,8 @@
 #   per phase, from the controller's /metrics), CREATE_PERF (a path: perf
 #   sched record of the whole machine for CREATE_PERF_S (5) seconds from
 #   the start of the creates, for perf sched timehist/latency),
-#   API_THREADS ([api] threads, 32), SIM (the simulator binary, default
+#   API_THREADS ([api] threads, 32), SIM_NICE (the simulators' nice
+#   value, 0), SIM (the simulator binary, default
 #   BUILD_DIR's: another build's, for before/after runs of the
 #   simulator). After each creates line: the CPU the machine spent while
 #   wrk ran, per create, split between the controller, the simulator, wrk
@@ -99,7 +100,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Every agent costs the simulator two sockets (and their descriptors) in
+# Every agent costs the simulator three sockets (and their descriptors) in
 # its process's ZeroMQ context, and the controller one connection (the
 # controller raises its own soft limit to the hard one, too).
 ulimit -n "$(ulimit -Hn)"
@@ -176,7 +177,7 @@ t0=$(date +%s.%N)
 SPIDS=()
 for ((first = 1; first <= AGENTS; first += PER_PROC)); do
 	n=$((AGENTS - first + 1 < PER_PROC ? AGENTS - first + 1 : PER_PROC))
-	"$SIM" agents "tcp://127.0.0.1:$BUS" "$W/sim" "$n" "$SRVPUB" \
+	nice -n "${SIM_NICE:-0}" "$SIM" agents "tcp://127.0.0.1:$BUS" "$W/sim" "$n" "$SRVPUB" \
 	    "$first" > "$W/sim-$first.log" 2>&1 &
 	SPIDS+=($!)
 	PIDS+=($!)
@@ -269,7 +270,14 @@ memtick() {
 	    "recon queue %s (superseded %s)\n", s, r / 1024, a / 1024,
 	    h / 1048576, q, x }' "$W/tick.txt"
 }
-all_up() { [ "$(m service list | grep -c '| up ')" -ge "$AGENTS" ]; }
+all_up() {
+	local p
+	for p in "${SPIDS[@]}"; do	# a simulator that died: no wait
+		kill -0 "$p" 2>/dev/null || { cat "$W"/sim-*.log >&2;
+		    echo "a fleetsim process ended" >&2; exit 1; }
+	done
+	[ "$(m service list | grep -c '| up ')" -ge "$AGENTS" ]
+}
 # (the service list costs tens of ms of CPU at thousands of hosts: looked
 # at once a second there)
 WAIT_IVL=$([ "$AGENTS" -gt 2000 ] && echo 1 || echo 0.2) wait_for "$MAX_WAIT" all_up

@@ -106,7 +106,8 @@ struct bus_opts {
 	 * leaves the context. NULL: the bus makes its own (two threads and
 	 * a few descriptors). Many clients in one process (bench/fleetsim)
 	 * share one so 10,000 agents do not cost 20,000 threads; the
-	 * context's ZMQ_MAX_SOCKETS must allow two sockets per client. */
+	 * context's ZMQ_MAX_SOCKETS must allow three sockets per client
+	 * (its own, the socket monitor's and the one reading that). */
 	void		*zmq_ctx;
 };
 
