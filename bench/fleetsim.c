@@ -361,6 +361,7 @@ struct sim {
 	size_t		 ng, capg;
 	uint64_t	 cmds;
 	int		 fd;		/* bus_fd() as watched by the epoll */
+	double		 backoff;	/* hello retry, seconds; 0: start over */
 };
 
 /* Every agent's socket is looked at this often (seconds) whatever the
@@ -677,8 +678,18 @@ run_agents(const char *endpoint, const char *dir, int n, const char *srv,
 				if (t < a->next)
 					continue;
 				if (!a->registered) {
+					/* As the agent (agent/main.c): 250
+					 * ms, doubling up to the report
+					 * interval. A fixed second made
+					 * 10,000 agents resend faster than
+					 * a loaded controller wrote. */
 					hello(a);
-					a->next = t + 1.0;
+					a->backoff = a->backoff == 0 ? 0.25 :
+					    a->backoff * 2;
+					if (a->backoff > a->interval_ms / 1000.0)
+						a->backoff =
+						    a->interval_ms / 1000.0;
+					a->next = t + a->backoff;
 				} else {
 					heartbeat(a);
 					a->next = t + a->interval_ms / 1000.0;

@@ -339,7 +339,9 @@ main(int argc, char **argv)
 
 	while (!stopping) {
 		struct bus_msg m;
-		int rc = bus_poll(c.bus, 1000, &m);
+		/* Registrations waiting for their batch: look without
+		 * waiting, and write them as soon as the bus is quiet. */
+		int rc = bus_poll(c.bus, fleet_busy(c.fleet) ? 0 : 1000, &m);
 
 		if (rc == 1) {
 			fleet_handle(c.fleet, &m);
@@ -350,6 +352,7 @@ main(int argc, char **argv)
 			health_down("bus", "%s", err_msg());
 			usleep(100 * 1000);
 		} else {
+			fleet_idle(c.fleet);
 			health_up("bus", NULL);
 		}
 		if (reopen_log) {
