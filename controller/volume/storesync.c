@@ -58,6 +58,12 @@ struct storesync {
 	char			 sender[256];
 	struct host		**hosts;
 	size_t			 nhosts, caphosts;
+	/* hosts by name (bus thread; changed under ready_lock): open
+	 * addressing, slot = index in hosts + 1 (0 empty), hidx_cap a power
+	 * of 2 at least twice nhosts. A scan per report was quadratic in
+	 * the hosts during a registration of thousands. */
+	uint32_t		*hidx;
+	size_t			 hidx_cap;
 	/* Set by any thread (storesync_changed()), claimed by
 	 * storesync_sync() before it reads the store: a change committed
 	 * after the claim sets it again. */
@@ -85,13 +91,39 @@ struct storesync {
 
 /* ---- hosts ---------------------------------------------------------------- */
 
+static size_t
+name_hash(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return (size_t)h;
+}
+
 static struct host *
 host_find(struct storesync *ss, const char *name)
 {
-	for (size_t i = 0; i < ss->nhosts; i++)
-		if (strcmp(ss->hosts[i]->name, name) == 0)
-			return ss->hosts[i];
+	size_t i;
+
+	if (ss->hidx_cap == 0)
+		return NULL;
+	for (i = name_hash(name) & (ss->hidx_cap - 1); ss->hidx[i] != 0;
+	    i = (i + 1) & (ss->hidx_cap - 1))
+		if (strcmp(ss->hosts[ss->hidx[i] - 1]->name, name) == 0)
+			return ss->hosts[ss->hidx[i] - 1];
 	return NULL;
+}
+
+/* Puts hosts[k] into the index (which has room). */
+static void
+hidx_put(struct storesync *ss, size_t k)
+{
+	size_t i = name_hash(ss->hosts[k]->name) & (ss->hidx_cap - 1);
+
+	while (ss->hidx[i] != 0)
+		i = (i + 1) & (ss->hidx_cap - 1);
+	ss->hidx[i] = (uint32_t)k + 1;
 }
 
 /* Hosts are only added on the bus thread; storesync_ready() takes the
@@ -128,7 +160,24 @@ host_get(struct storesync *ss, const char *name)
 		ss->hosts = nh;
 		ss->caphosts = ncap;
 	}
+	if ((ss->nhosts + 1) * 2 > ss->hidx_cap) {
+		size_t ncap = ss->hidx_cap ? ss->hidx_cap * 2 : 32;
+		uint32_t *ni = calloc(ncap, sizeof(*ni));
+
+		if (ni == NULL) {
+			pthread_mutex_unlock(&ss->ready_lock);
+			free(h);
+			err_set(TS_ENOMEM, "storesync: out of memory");
+			return NULL;
+		}
+		free(ss->hidx);
+		ss->hidx = ni;
+		ss->hidx_cap = ncap;
+		for (size_t k = 0; k < ss->nhosts; k++)
+			hidx_put(ss, k);
+	}
 	ss->hosts[ss->nhosts++] = h;
+	hidx_put(ss, ss->nhosts - 1);
 	pthread_mutex_unlock(&ss->ready_lock);
 	return h;
 }
@@ -192,6 +241,7 @@ storesync_free(struct storesync **sp)
 	for (size_t i = 0; i < ss->nhosts; i++)
 		host_free(ss->hosts[i]);
 	free(ss->hosts);
+	free(ss->hidx);
 	pthread_mutex_destroy(&ss->ready_lock);
 	close(ss->wakefd);
 	free(ss);
