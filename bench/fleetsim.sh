@@ -71,7 +71,8 @@
 #   per phase, from the controller's /metrics), CREATE_PERF (a path: perf
 #   sched record of the whole machine for CREATE_PERF_S (5) seconds from
 #   the start of the creates, for perf sched timehist/latency),
-#   API_THREADS ([api] threads, 32), SIM (the simulator binary, default
+#   API_THREADS ([api] threads, 32), SIM_NICE (the simulators' nice
+#   value, 0), SIM (the simulator binary, default
 #   BUILD_DIR's: another build's, for before/after runs of the
 #   simulator). After each creates line: the CPU the machine spent while
 #   wrk ran, per create, split between the controller, the simulator, wrk
@@ -104,18 +105,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Every agent costs the simulator a ZeroMQ context and a few descriptors,
-# and the controller one connection.
+# Every agent costs the simulator three sockets (and their descriptors) in
+# its process's ZeroMQ context, and the controller one connection (the
+# controller raises its own soft limit to the hard one, too).
 ulimit -n "$(ulimit -Hn)"
 
-# wait_for SECONDS CMD...: runs CMD every 0.2 s until it succeeds; fails
-# the benchmark after SECONDS.
+# wait_for SECONDS CMD...: runs CMD every WAIT_IVL (0.2) s until it
+# succeeds; fails the benchmark after SECONDS.
 wait_for() {
 	local limit=$1 t0=$SECONDS
 	shift
 	until "$@"; do
 		[ $((SECONDS - t0)) -lt "$limit" ] || { echo "timed out: $*" >&2; exit 1; }
-		sleep 0.2
+		sleep "${WAIT_IVL:-0.2}"
 	done
 }
 
@@ -166,9 +168,10 @@ m db sync >/dev/null
 m key setup >/dev/null
 m token setup >/dev/null
 OS_BOOTSTRAP_PASSWORD=bench m bootstrap --openrc "$W/openrc" >/dev/null
-"$SIM" keys "$W/sim" "$AGENTS" | while read -r h pub; do
-	m agent enroll "$h" --public-key "$pub" >/dev/null
-done
+# One transaction per 1,000 keys (tinystack-manage agent enroll, once per
+# agent, takes minutes at 10,000).
+"$B/bench/fleetsim" keys "$W/sim" "$AGENTS" > /dev/null
+"$B/bench/fleetsim" enroll "$W/db" "$W/sim" "$AGENTS" 8192
 SRVPUB=$(sed -n 's/^public = //p' "$W/keys/controller.pub")
 
 env ${CTL_ENV:-} "$CTL" --foreground --config "$W/c.conf" > "$W/ctl.log" 2>&1 &
@@ -179,7 +182,7 @@ t0=$(date +%s.%N)
 SPIDS=()
 for ((first = 1; first <= AGENTS; first += PER_PROC)); do
 	n=$((AGENTS - first + 1 < PER_PROC ? AGENTS - first + 1 : PER_PROC))
-	"$SIM" agents "tcp://127.0.0.1:$BUS" "$W/sim" "$n" "$SRVPUB" \
+	nice -n "${SIM_NICE:-0}" "$SIM" agents "tcp://127.0.0.1:$BUS" "$W/sim" "$n" "$SRVPUB" \
 	    "$first" > "$W/sim-$first.log" 2>&1 &
 	SPIDS+=($!)
 	PIDS+=($!)
@@ -273,8 +276,17 @@ memtick() {
 	    "recon queue %s (superseded %s)\n", s, r / 1024, a / 1024,
 	    h / 1048576, q, x }' "$W/tick.txt"
 }
-all_up() { [ "$(m service list | grep -c '| up ')" -ge "$AGENTS" ]; }
-wait_for "$MAX_WAIT" all_up
+all_up() {
+	local p
+	for p in "${SPIDS[@]}"; do	# a simulator that died: no wait
+		kill -0 "$p" 2>/dev/null || { cat "$W"/sim-*.log >&2;
+		    echo "a fleetsim process ended" >&2; exit 1; }
+	done
+	[ "$(m service list | grep -c '| up ')" -ge "$AGENTS" ]
+}
+# (the service list costs tens of ms of CPU at thousands of hosts: looked
+# at once a second there)
+WAIT_IVL=$([ "$AGENTS" -gt 2000 ] && echo 1 || echo 0.2) wait_for "$MAX_WAIT" all_up
 t1=$(date +%s.%N)
 echo "registration: $AGENTS agents up in $(echo "$t1 - $t0" | bc) s" \
     "(${#SPIDS[@]} fleetsim processes); controller RSS $(rss "$CPID")"

@@ -120,6 +120,7 @@ struct extra_fd {
 struct bus {
 	enum role	 role;
 	void		*ctx;
+	int		 ctx_borrowed;	/* bus_opts.zmq_ctx: not ours to end */
 	void		*sock;
 	char		 endpoint_cfg[ENDPOINT_MAX];
 	char		 endpoint[ENDPOINT_MAX];	/* bound or connected */
@@ -1284,6 +1285,16 @@ bus_alloc(enum role role, const struct bus_opts *o)
 		err_set_errno(TS_EIO, "bus: eventfd");
 		goto fail;
 	}
+	if (o->zmq_ctx != NULL) {
+		if (role != ROLE_CLIENT) {
+			err_set(TS_EINVALID, "bus: a shared context is for "
+			    "clients");
+			goto fail;
+		}
+		b->ctx = o->zmq_ctx;
+		b->ctx_borrowed = 1;
+		return b;
+	}
 	if ((b->ctx = zmq_ctx_new()) == NULL) {
 		err_set(TS_EIO, "bus: zmq_ctx_new: %s", zmq_strerror(errno));
 		goto fail;
@@ -1367,7 +1378,7 @@ bus_free(struct bus **bp)
 		client_close(b);
 	else if (b->sock != NULL)
 		zmq_close(b->sock);
-	if (b->ctx != NULL) {
+	if (b->ctx != NULL && !b->ctx_borrowed) {
 		/* Wakes the ZAP thread's blocking receive with ETERM; it
 		 * closes its socket and exits. */
 		zmq_ctx_shutdown(b->ctx);

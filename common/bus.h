@@ -101,6 +101,14 @@ struct bus_opts {
 	int		 post_queue_max;	/* bus_post() queue; 4096 */
 	bus_allow_fn	 allow;		/* server with CURVE: required */
 	void		*allow_arg;
+	/* Client: a ZeroMQ context to open the socket in, borrowed: it must
+	 * outlive the bus, and bus_free() closes the bus's sockets but
+	 * leaves the context. NULL: the bus makes its own (two threads and
+	 * a few descriptors). Many clients in one process (bench/fleetsim)
+	 * share one so 10,000 agents do not cost 20,000 threads; the
+	 * context's ZMQ_MAX_SOCKETS must allow three sockets per client
+	 * (its own, the socket monitor's and the one reading that). */
+	void		*zmq_ctx;
 };
 
 /*

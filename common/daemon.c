@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -203,4 +204,26 @@ daemon_pidfile_remove(void)
 	unlink(pid_path);
 	close(pid_fd);
 	pid_fd = -1;
+}
+
+unsigned long
+daemon_nofile_raise(unsigned long cap, unsigned long *before)
+{
+	struct rlimit rl;
+	rlim_t want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return 0;
+	if (before != NULL)
+		*before = (unsigned long)rl.rlim_cur;
+	want = rl.rlim_max;
+	if (cap != 0 && (want == RLIM_INFINITY || want > (rlim_t)cap))
+		want = (rlim_t)cap;
+	if (want <= rl.rlim_cur)
+		return (unsigned long)rl.rlim_cur;
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return getrlimit(RLIMIT_NOFILE, &rl) == 0 ?
+		    (unsigned long)rl.rlim_cur : 0;
+	return (unsigned long)want;
 }

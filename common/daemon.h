@@ -35,4 +35,15 @@ void	daemon_pidfile_remove(void);
 /* mkdir -p with mode for each created component; 0 if it already exists. */
 int	daemon_mkdirs(const char *path, int mode);
 
+/*
+ * Raises this process's soft RLIMIT_NOFILE to its hard limit, capped at
+ * cap (0: no cap), never lowering it. A controller holds one descriptor
+ * per connected agent: systemd's default soft limit of 1024 stops it
+ * short of a thousand hosts, with libzmq failing accept() in silence.
+ * Returns the soft limit now in force (the old one if it could not be
+ * raised), or 0 if getrlimit() failed; *before, if not NULL, gets the
+ * soft limit found.
+ */
+unsigned long	daemon_nofile_raise(unsigned long cap, unsigned long *before);
+
 #endif

@@ -43,6 +43,12 @@
 #define PROG		"tinystack-controller"
 #define DEFAULT_CONFIG	"/etc/tinystack/controller.conf"
 
+/* The open-files limit the controller raises itself to (within the hard
+ * limit): one descriptor per connected agent, plus the API's connections
+ * ([api] connection_limit), LMDB and the rest. */
+#define NOFILE_WANT		65536
+#define NOFILE_LOW		4096	/* warn below: under ~3,000 agents */
+
 #define MALLOC_TRIM_TICKS	10		/* malloc_trim() every N ticks */
 /* ... when the anonymous resident memory grew by this since the last */
 #define MALLOC_TRIM_GROWTH	(4ULL << 20)
@@ -264,6 +270,30 @@ tick_setup(struct ctl *c)
 	return 0;
 }
 
+/*
+ * systemd starts services with a soft limit of 1024 open files (the
+ * packaged unit sets LimitNOFILE, a unit written by hand may not); past it
+ * libzmq fails accept() quietly and agents beyond the first thousand or
+ * so never register. Raise it before the bus opens.
+ */
+static void
+nofile_setup(void)
+{
+	unsigned long before = 0, now;
+
+	now = daemon_nofile_raise(NOFILE_WANT, &before);
+	if (now == 0)
+		log_warn("open files limit");
+	else if (now < NOFILE_LOW)
+		log_warnx("open files limit %lu (hard limit reached): the "
+		    "bus holds one descriptor per agent, so fewer than %lu "
+		    "agents can connect; raise LimitNOFILE", now,
+		    now > 256 ? now - 256 : 0);
+	else if (now != before)
+		log_info("open files limit raised from %lu to %lu", before,
+		    now);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -284,6 +314,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	svc_host(c.cfg, c.host, sizeof(c.host));
+	nofile_setup();
 	if (daemon_pidfile_create(config_get_str(c.cfg, "DEFAULT",
 	    "pid_file")) == -1)
 		goto fail;
@@ -355,7 +386,9 @@ main(int argc, char **argv)
 
 	while (!stopping) {
 		struct bus_msg m;
-		int rc = bus_poll(c.bus, 1000, &m);
+		/* Registrations waiting for their batch: look without
+		 * waiting, and write them as soon as the bus is quiet. */
+		int rc = bus_poll(c.bus, fleet_busy(c.fleet) ? 0 : 1000, &m);
 
 		if (rc == 1) {
 			fleet_handle(c.fleet, &m);
@@ -366,6 +399,7 @@ main(int argc, char **argv)
 			health_down("bus", "%s", err_msg());
 			usleep(100 * 1000);
 		} else {
+			fleet_idle(c.fleet);
 			health_up("bus", NULL);
 		}
 		if (reopen_log) {

@@ -87,6 +87,19 @@ void		 fleet_tunnel_ip(struct fleet *, const char *host, char *out,
 /* Handles one frame from an agent (decode, authorize, act, reply). Errors
  * are logged and answered; nothing here stops the daemon. */
 void		 fleet_handle(struct fleet *, const struct bus_msg *);
+/*
+ * Registrations (agent_hello) are written in batches of up to
+ * FLEET_HELLO_BATCH, one transaction each, and acknowledged once durable.
+ * fleet_handle() writes a batch when it is full or its first hello has
+ * waited FLEET_HELLO_HOLD_MS, and before any other message of an agent in
+ * it; the bus thread calls fleet_idle() when the bus has nothing more
+ * (poll without waiting while fleet_busy() says hellos wait), and
+ * fleet_tick()/fleet_flush() write what waits as well.
+ */
+#define FLEET_HELLO_BATCH	256
+#define FLEET_HELLO_HOLD_MS	50
+void		 fleet_idle(struct fleet *);
+int		 fleet_busy(const struct fleet *);
 /* Periodic work: flush heartbeats, log up/down transitions. */
 void		 fleet_tick(struct fleet *, int64_t now_ms);
 /* Writes everything pending (at shutdown). */

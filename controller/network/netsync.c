@@ -159,20 +159,10 @@ netsync_hostname_valid(const char *s)
 
 /* ---- hosts ---------------------------------------------------------------- */
 
-static size_t
-name_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return (size_t)h;
-}
-
 static void
 tab_add(struct host **tab, size_t cap, struct host *h)
 {
-	size_t i = name_hash(h->name) & (cap - 1);
+	size_t i = (size_t)hash_fnv64(h->name) & (cap - 1);
 
 	while (tab[i] != NULL)
 		i = (i + 1) & (cap - 1);
@@ -184,7 +174,7 @@ host_find(struct netsync *ns, const char *name)
 {
 	if (ns->tabcap == 0)
 		return NULL;
-	for (size_t i = name_hash(name) & (ns->tabcap - 1);
+	for (size_t i = (size_t)hash_fnv64(name) & (ns->tabcap - 1);
 	    ns->tab[i] != NULL; i = (i + 1) & (ns->tabcap - 1))
 		if (strcmp(ns->tab[i]->name, name) == 0)
 			return ns->tab[i];

@@ -9,6 +9,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "hash.h"
 #include "auth/capability.h"
 #include "buf.h"
 #include "bus.h"
@@ -26,7 +27,9 @@
 #include "volume_db.h"
 #include "volume_int.h"
 
-#define MAX_HOSTS	4096
+#define MAX_HOSTS	65536	/* as netsync: 4096 left hosts past it untracked */
+/* Reports of hosts without storage written per transaction (pend). */
+#define NONE_BATCH	256
 #define ATT_MAX		16384	/* ready attachments per host */
 
 struct host {
@@ -71,26 +74,27 @@ struct storesync {
 	int64_t			 last_sync;
 	int64_t			 next_scan;
 	pthread_mutex_t		 ready_lock;	/* hosts' ready lists */
+	/*
+	 * "No storage here" reports (backend "none", nothing asked, nothing
+	 * to apply: every compute-only agent's answer to its hello) wait
+	 * here for one transaction at the next tick, or when NONE_BATCH
+	 * wait, or before any other report is written (so a host's records
+	 * stay in order). One synchronous write each on the bus thread was
+	 * 10,000 fsyncs when 10,000 agents registered. Bus thread only;
+	 * backend/portal owned, host points into the host's name.
+	 */
+	struct rec_storage_host	 pend[NONE_BATCH];
+	size_t			 npend;
 	storesync_ready_fn	 ready_fn;
 	void			*ready_arg;
 };
 
 /* ---- hosts ---------------------------------------------------------------- */
 
-static size_t
-name_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return (size_t)h;
-}
-
 static void
 tab_add(struct host **tab, size_t cap, struct host *h)
 {
-	size_t i = name_hash(h->name) & (cap - 1);
+	size_t i = (size_t)hash_fnv64(h->name) & (cap - 1);
 
 	while (tab[i] != NULL)
 		i = (i + 1) & (cap - 1);
@@ -102,7 +106,7 @@ host_find(struct storesync *ss, const char *name)
 {
 	if (ss->tabcap == 0)
 		return NULL;
-	for (size_t i = name_hash(name) & (ss->tabcap - 1);
+	for (size_t i = (size_t)hash_fnv64(name) & (ss->tabcap - 1);
 	    ss->tab[i] != NULL; i = (i + 1) & (ss->tabcap - 1))
 		if (strcmp(ss->tab[i]->name, name) == 0)
 			return ss->tab[i];
@@ -215,6 +219,12 @@ storesync_free(struct storesync **sp)
 
 	if (sp == NULL || (ss = *sp) == NULL)
 		return;
+	/* (reports still waiting are dropped: each agent reports again at
+	 * its next hello) */
+	for (size_t i = 0; i < ss->npend; i++) {
+		free(ss->pend[i].backend);
+		free(ss->pend[i].portal);
+	}
 	for (size_t i = 0; i < ss->nhosts; i++)
 		host_free(ss->hosts[i]);
 	free(ss->hosts);
@@ -594,9 +604,40 @@ storesync_send_due(struct storesync *ss, int64_t now)
 	}
 }
 
+static int
+pend_fn(struct store_txn *txn, void *arg)
+{
+	struct storesync *ss = arg;
+
+	for (size_t i = 0; i < ss->npend; i++)
+		if (volume_db_host_put(txn, &ss->pend[i]) == -1)
+			return -1;
+	return 0;
+}
+
+/* The waiting "none" reports, in one transaction. */
+static int
+pend_flush(struct storesync *ss)
+{
+	int rc;
+
+	if (ss->npend == 0)
+		return 0;
+	if ((rc = store_write(ss->store, pend_fn, ss)) == -1)
+		log_warnx("storesync: writing %zu hosts' reports: %s",
+		    ss->npend, err_msg());
+	for (size_t i = 0; i < ss->npend; i++) {
+		free(ss->pend[i].backend);
+		free(ss->pend[i].portal);
+	}
+	ss->npend = 0;
+	return rc;
+}
+
 void
 storesync_tick(struct storesync *ss, int64_t now)
 {
+	(void)pend_flush(ss);
 	if ((atomic_load(&ss->dirty) || now >= ss->next_scan) &&
 	    storesync_sync(ss, now) == -1) {
 		log_err("storage state");
@@ -898,6 +939,33 @@ storesync_report(struct storesync *ss, const char *host,
 	int rc = 0;
 
 	ready_update(ss, h, m, &added, &nadded);
+	if (!r.strand && nadded == 0 && m->volumes.n == 0 &&
+	    m->snapshots.n == 0 && m->backend != NULL &&
+	    strcmp(m->backend, "none") == 0) {
+		struct rec_storage_host *p = &ss->pend[ss->npend];
+
+		/* Nothing but "no storage here": with the next batch. */
+		memset(p, 0, sizeof(*p));
+		p->host = h->name;
+		p->total_gb = m->total_gb;
+		p->free_gb = m->free_gb;
+		p->updated_at = db_now_ms();
+		if ((p->backend = strdup(m->backend)) == NULL ||
+		    (m->portal != NULL &&
+		    (p->portal = strdup(m->portal)) == NULL)) {
+			free(p->backend);
+			free(added);
+			err_set(TS_ENOMEM, "storesync: out of memory");
+			return -1;
+		}
+		free(added);
+		if (++ss->npend == NONE_BATCH)
+			return pend_flush(ss);
+		return 0;
+	}
+	/* After the waiting ones: this host's newest report wins. */
+	if (pend_flush(ss) == -1)
+		rc = -1;
 	if (store_write(ss->store, report_fn, &r) == -1)
 		rc = -1;
 	else if (r.changed > 0)

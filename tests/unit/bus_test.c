@@ -312,6 +312,62 @@ test_roundtrip(void **state)
 	bus_free(&s);	/* NULL is fine */
 }
 
+/* Two clients in one borrowed context (bench/fleetsim's 10,000 agents):
+ * each still authenticates and is routed as its own host, bus_free()
+ * leaves the context usable, and a server refuses a borrowed one. */
+static void
+test_shared_context(void **state)
+{
+	struct bus_opts o;
+	struct bus *s, *c[2];
+	struct bus_msg m;
+	void *ctx, *probe;
+	const char *host[2] = { "hosta", "hostb" };
+	const struct keypair *k[2] = { &ka, &kb };
+
+	(void)state;
+	assert_non_null(ctx = zmq_ctx_new());
+	s = server_new(1, 0);
+	for (int i = 0; i < 2; i++) {
+		bus_opts_init(&o);
+		o.endpoint = bus_endpoint(s);
+		o.server_public = kserver.pub;
+		o.public_key = k[i]->pub;
+		o.secret_key = k[i]->sec;
+		o.identity = host[i];
+		o.reconnect_ivl_ms = 50;
+		o.reconnect_max_ms = 200;
+		o.zmq_ctx = ctx;
+		assert_non_null(c[i] = bus_client_new(&o));
+	}
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(client_send_within(c[i], host[i], WAIT_MS), 0);
+		assert_int_equal(recv_within(s, WAIT_MS, &m), 1);
+		assert_string_equal(m.peer, host[i]);
+		assert_string_equal(m.user_id, host[i]);
+		assert_true(msg_is(&m, host[i]));
+		bus_msg_clear(&m);
+	}
+	expect_server_to_client(s, "hostb", c[1], "to b");
+	bus_free(&c[0]);
+	assert_null(c[0]);
+	/* The other client and the context outlive the first one. */
+	expect_server_to_client(s, "hostb", c[1], "still b");
+	bus_free(&c[1]);
+	assert_non_null(probe = zmq_socket(ctx, ZMQ_PAIR));
+	zmq_close(probe);
+
+	bus_opts_init(&o);
+	o.endpoint = ANY_EP;
+	o.secret_key = kserver.sec;
+	o.allow = allow;
+	o.zmq_ctx = ctx;
+	assert_null(bus_server_new(&o));
+	assert_int_equal(err_code(), TS_EINVALID);
+	bus_free(&s);
+	assert_int_equal(zmq_ctx_term(ctx), 0);
+}
+
 static void
 test_unknown_key_refused(void **state)
 {
@@ -1191,6 +1247,7 @@ main(void)
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_post_queue_bounded),
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_shared_context),
 		cmocka_unit_test(test_unknown_key_refused),
 		cmocka_unit_test(test_impersonation_dropped),
 		cmocka_unit_test(test_unreachable),

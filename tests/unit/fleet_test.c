@@ -69,6 +69,8 @@ exchange(struct codec_envelope *reply)
 			fleet_handle(fl, &m);
 			bus_msg_clear(&m);
 		}
+		/* the bus is quiet: registrations are written */
+		fleet_idle(fl);
 		while (bus_poll(cli, 5, &m) == 1) {
 			if (!got && reply != NULL) {
 				memset(reply, 0, sizeof(*reply));
@@ -95,10 +97,9 @@ send_env(const struct schema_type *t, const void *body)
 }
 
 static void
-hello(void)
+hello_send(void)
 {
 	struct msg_agent_hello m = { 0 };
-	struct codec_envelope r;
 
 	m.host = "h1";
 	m.agent_version = "test";
@@ -113,6 +114,14 @@ hello(void)
 	m.started_at = db_now_ms();
 	m.tunnel_ip = (char *)hello_tunnel;
 	send_env(&schema_msg_agent_hello, &m);
+}
+
+static void
+hello(void)
+{
+	struct codec_envelope r;
+
+	hello_send();
 	exchange(&r);
 	assert_ptr_equal(r.type, &schema_msg_hello_ack);
 	codec_envelope_clear(&r);
@@ -246,6 +255,92 @@ edit(int disable, const char *reason, int forced)
 }
 
 /* ---- tests ---------------------------------------------------------------- */
+
+/* Hands n frames from the agent to the fleet, without fleet_idle(). */
+static void
+handle_n(int n)
+{
+	int64_t until = clock_mono_ms() + WAIT_MS;
+	struct bus_msg m;
+
+	while (n > 0 && clock_mono_ms() < until) {
+		if (bus_poll(srv, 5, &m) == 1) {
+			fleet_handle(fl, &m);
+			bus_msg_clear(&m);
+			n--;
+		}
+	}
+	assert_int_equal(n, 0);
+}
+
+/* The next reply to the agent, decoded into *r; 0 if none within ms. */
+static int
+reply_within(struct codec_envelope *r, int ms)
+{
+	int64_t until = clock_mono_ms() + ms;
+	struct bus_msg m;
+
+	while (clock_mono_ms() < until) {
+		if (bus_poll(cli, 5, &m) == 1) {
+			memset(r, 0, sizeof(*r));
+			assert_int_equal(codec_envelope_decode(m.data, m.len,
+			    SCHEMA_FROM_CONTROLLER, r), 0);
+			bus_msg_clear(&m);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Registrations wait for a batch (one transaction for many hellos) and are
+ * acknowledged only once written: two hellos in a row are one write and
+ * one ack, to the newer; a heartbeat behind a waiting hello has the hello
+ * written first.
+ */
+static void
+test_hellos_batched(void **state)
+{
+	struct rec_service s;
+	struct codec_envelope r;
+	struct msg_heartbeat hb = { 0 };
+	char want[64];
+
+	(void)state;
+	assert_int_equal(store_write(st, delete_fn, NULL), 0);
+	fleet_tick(fl, db_now_ms());	/* notices the deletion */
+	hello_send();
+	hello_send();
+	snprintf(want, sizeof(want), "req-%llu", (unsigned long long)seq);
+	handle_n(2);
+	assert_true(fleet_busy(fl));
+	assert_int_equal(stored(&s), -1);	/* not yet written ... */
+	assert_int_equal(reply_within(&r, 200), 0);	/* ... nor acked */
+	fleet_idle(fl);
+	assert_false(fleet_busy(fl));
+	assert_int_equal(stored(&s), 0);
+	codec_clear(&schema_rec_service, &s);
+	assert_int_equal(reply_within(&r, WAIT_MS), 1);
+	assert_ptr_equal(r.type, &schema_msg_hello_ack);
+	assert_string_equal(r.request_id, want);
+	codec_envelope_clear(&r);
+	assert_int_equal(reply_within(&r, 200), 0);	/* one ack */
+
+	hello_send();
+	handle_n(1);
+	assert_true(fleet_busy(fl));
+	hb.host = "h1";
+	hb.seq = seq + 1;
+	send_env(&schema_msg_heartbeat, &hb);
+	handle_n(1);
+	assert_false(fleet_busy(fl));
+	assert_int_equal(reply_within(&r, WAIT_MS), 1);
+	assert_ptr_equal(r.type, &schema_msg_hello_ack);
+	codec_envelope_clear(&r);
+	assert_int_equal(reply_within(&r, WAIT_MS), 1);
+	assert_ptr_equal(r.type, &schema_msg_heartbeat_ack);
+	codec_envelope_clear(&r);
+}
 
 static void
 test_operator_switches_survive_ticks(void **state)
@@ -945,6 +1040,7 @@ main(void)
 		cmocka_unit_test(test_unchanged_hypervisor_kept),
 		cmocka_unit_test(test_deleted_service_not_resurrected),
 		cmocka_unit_test(test_deleted_then_hello),
+		cmocka_unit_test(test_hellos_batched),
 		cmocka_unit_test(test_malformed_frames),
 		cmocka_unit_test(test_host_status),
 		cmocka_unit_test(test_other_host_refused),

@@ -1,0 +1,2 @@
+# daemon: the open-files limit a controller raises at start-up.
+ts_unit_test(daemon_test SOURCES ${C}/daemon.c)
