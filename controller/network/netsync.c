@@ -5,11 +5,13 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
 
 #include "hash.h"
+#include "nametab.h"
 #include "buf.h"
 #include "bus.h"
 #include "codec.h"
@@ -63,12 +65,10 @@ struct netsync {
 	void			*hostname_arg;
 	struct host		**hosts;
 	size_t			 nhosts, caphosts;
-	/* The same hosts by name (open addressing, at most half full;
-	 * hosts are never removed): every sync looks up every registered
+	/* The same hosts by name: every sync looks up every registered
 	 * host, and a linear search was the bus thread's largest cost in
 	 * an idle fleet of 1,000 hosts. */
-	struct host		**tab;
-	size_t			 tabcap;
+	struct nametab		 tab;
 	uint64_t		 pass;		/* derive_all() count */
 	struct codec_fieldset	 hv_want;	/* host, tunnel_ip */
 	/* Set by any thread (netsync_changed()), claimed by netsync_sync()
@@ -159,26 +159,10 @@ netsync_hostname_valid(const char *s)
 
 /* ---- hosts ---------------------------------------------------------------- */
 
-static void
-tab_add(struct host **tab, size_t cap, struct host *h)
-{
-	size_t i = (size_t)hash_fnv64(h->name) & (cap - 1);
-
-	while (tab[i] != NULL)
-		i = (i + 1) & (cap - 1);
-	tab[i] = h;
-}
-
 static struct host *
 host_find(struct netsync *ns, const char *name)
 {
-	if (ns->tabcap == 0)
-		return NULL;
-	for (size_t i = (size_t)hash_fnv64(name) & (ns->tabcap - 1);
-	    ns->tab[i] != NULL; i = (i + 1) & (ns->tabcap - 1))
-		if (strcmp(ns->tab[i]->name, name) == 0)
-			return ns->tab[i];
-	return NULL;
+	return nametab_find(&ns->tab, name);
 }
 
 static struct host *
@@ -203,27 +187,16 @@ host_get(struct netsync *ns, const char *name)
 		ns->hosts = nh;
 		ns->caphosts = ncap;
 	}
-	if ((ns->nhosts + 1) * 2 > ns->tabcap) {
-		size_t ncap = ns->tabcap ? ns->tabcap * 2 : 64;
-		struct host **nt = calloc(ncap, sizeof(*nt));
-
-		if (nt == NULL) {
-			err_set(TS_ENOMEM, "netsync: out of memory");
-			return NULL;
-		}
-		for (size_t i = 0; i < ns->nhosts; i++)
-			tab_add(nt, ncap, ns->hosts[i]);
-		free(ns->tab);
-		ns->tab = nt;
-		ns->tabcap = ncap;
-	}
 	if ((h = calloc(1, sizeof(*h))) == NULL) {
 		err_set(TS_ENOMEM, "netsync: out of memory");
 		return NULL;
 	}
 	snprintf(h->name, sizeof(h->name), "%s", name);
+	if (nametab_add(&ns->tab, h) == -1) {
+		free(h);
+		return NULL;
+	}
 	ns->hosts[ns->nhosts++] = h;
-	tab_add(ns->tab, ns->tabcap, h);
 	return h;
 }
 
@@ -248,6 +221,7 @@ netsync_new(const struct config *cfg, struct store *st, struct bus *bus,
 		err_set(TS_ENOMEM, "netsync: out of memory");
 		return NULL;
 	}
+	nametab_init(&ns->tab, offsetof(struct host, name));
 	if (codec_fieldset_init(&schema_rec_hypervisor, hv_fields,
 	    &ns->hv_want) == -1 || (ns->ipam = ipam_conf_new(cfg)) == NULL) {
 		free(ns);
@@ -276,7 +250,7 @@ netsync_free(struct netsync **nsp)
 	for (size_t i = 0; i < ns->nhosts; i++)
 		host_free(ns->hosts[i]);
 	free(ns->hosts);
-	free(ns->tab);
+	nametab_clear(&ns->tab);
 	ipam_conf_free(&ns->ipam);
 	close(ns->wakefd);
 	free(ns);

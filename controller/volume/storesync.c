@@ -5,11 +5,12 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "hash.h"
+#include "nametab.h"
 #include "auth/capability.h"
 #include "buf.h"
 #include "bus.h"
@@ -59,11 +60,10 @@ struct storesync {
 	char			 sender[256];
 	struct host		**hosts;
 	size_t			 nhosts, caphosts;
-	/* The same hosts by name (open addressing, at most half full; never
-	 * removed; changed under ready_lock like hosts): every sync looks up
-	 * every host, and a linear search made that quadratic. */
-	struct host		**tab;
-	size_t			 tabcap;
+	/* The same hosts by name (changed under ready_lock like hosts):
+	 * every sync looks up every host, and a linear search made that
+	 * quadratic. */
+	struct nametab		 tab;
 	/* Set by any thread (storesync_changed()), claimed by
 	 * storesync_sync() before it reads the store: a change committed
 	 * after the claim sets it again. */
@@ -91,26 +91,10 @@ struct storesync {
 
 /* ---- hosts ---------------------------------------------------------------- */
 
-static void
-tab_add(struct host **tab, size_t cap, struct host *h)
-{
-	size_t i = (size_t)hash_fnv64(h->name) & (cap - 1);
-
-	while (tab[i] != NULL)
-		i = (i + 1) & (cap - 1);
-	tab[i] = h;
-}
-
 static struct host *
 host_find(struct storesync *ss, const char *name)
 {
-	if (ss->tabcap == 0)
-		return NULL;
-	for (size_t i = (size_t)hash_fnv64(name) & (ss->tabcap - 1);
-	    ss->tab[i] != NULL; i = (i + 1) & (ss->tabcap - 1))
-		if (strcmp(ss->tab[i]->name, name) == 0)
-			return ss->tab[i];
-	return NULL;
+	return nametab_find(&ss->tab, name);
 }
 
 /* Hosts are only added on the bus thread; storesync_ready() takes the
@@ -147,24 +131,12 @@ host_get(struct storesync *ss, const char *name)
 		ss->hosts = nh;
 		ss->caphosts = ncap;
 	}
-	if ((ss->nhosts + 1) * 2 > ss->tabcap) {
-		size_t ncap = ss->tabcap ? ss->tabcap * 2 : 64;
-		struct host **nt = calloc(ncap, sizeof(*nt));
-
-		if (nt == NULL) {
-			pthread_mutex_unlock(&ss->ready_lock);
-			free(h);
-			err_set(TS_ENOMEM, "storesync: out of memory");
-			return NULL;
-		}
-		for (size_t i = 0; i < ss->nhosts; i++)
-			tab_add(nt, ncap, ss->hosts[i]);
-		free(ss->tab);
-		ss->tab = nt;
-		ss->tabcap = ncap;
+	if (nametab_add(&ss->tab, h) == -1) {
+		pthread_mutex_unlock(&ss->ready_lock);
+		free(h);
+		return NULL;
 	}
 	ss->hosts[ss->nhosts++] = h;
-	tab_add(ss->tab, ss->tabcap, h);
 	pthread_mutex_unlock(&ss->ready_lock);
 	return h;
 }
@@ -191,6 +163,7 @@ storesync_new(const struct config *cfg, struct store *st, struct bus *bus,
 		err_set(TS_ENOMEM, "storesync: out of memory");
 		return NULL;
 	}
+	nametab_init(&ss->tab, offsetof(struct host, name));
 	if ((ss->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
 		err_set_errno(TS_EINTERNAL, "storesync: eventfd");
 		free(ss);
@@ -228,7 +201,7 @@ storesync_free(struct storesync **sp)
 	for (size_t i = 0; i < ss->nhosts; i++)
 		host_free(ss->hosts[i]);
 	free(ss->hosts);
-	free(ss->tab);
+	nametab_clear(&ss->tab);
 	pthread_mutex_destroy(&ss->ready_lock);
 	close(ss->wakefd);
 	free(ss);

@@ -11,7 +11,7 @@ ts_unit_test(netsync_test
   ${TS_AN}/dhcp.c ${C}/health.c ${TS_AN}/firewall.c ${TS_AN}/metadata.c
   ${C}/store.c ${C}/codec.c ${C}/bus.c ${C}/config.c ${C}/opts.c ${C}/proc.c
   ${C}/buf.c ${C}/clock.c ${C}/uuid.c ${C}/ifname.c ${C}/utf8.c ${C}/metrics.c
-  ${TS_GEN_SOURCES}
+  ${C}/nametab.c ${TS_GEN_SOURCES}
   LIBS PkgConfig::LMDB PkgConfig::MSGPACK PkgConfig::ZMQ PkgConfig::UUID
   PkgConfig::NL PkgConfig::JANSSON)
 if(TARGET netsync_test)
