@@ -641,6 +641,7 @@ scheduler_rank(struct sched *s, const struct scheduler_request *r,
 {
 	struct cand c[SCHEDULER_RANK_MAX], x;
 	size_t n = 0, passed = 0;
+	int stale;
 
 	out->host = NULL;
 	out->n = 0;
@@ -650,6 +651,17 @@ scheduler_rank(struct sched *s, const struct scheduler_request *r,
 		    "available");
 		return -1;
 	}
+	/* A host registered since the cache's snapshot is read now, not at
+	 * the next second's refresh: a create right after an agent's hello
+	 * (service up in the API) must not fail with "No valid host", as
+	 * Nova's scheduler reads the compute nodes for every request. One
+	 * full refresh per registration batch; on a store error the cache
+	 * as it is still serves. */
+	pthread_mutex_lock(&s->lock);
+	stale = db_fleet_added_txn() > s->synced_txn;
+	pthread_mutex_unlock(&s->lock);
+	if (stale)
+		(void)scheduler_refresh_changed(s);
 	if ((out->host = malloc(SCHEDULER_RANK_MAX * sizeof(*out->host))) ==
 	    NULL) {
 		err_set(TS_ENOMEM, "sched: out of memory");

@@ -785,6 +785,39 @@ test_sched_refresh_changed(void **state)
 	host("hr4", 8, 8192, 0, 1);
 }
 
+/* A create right after a registration ranks the new host, with no
+ * refresh between (the tick's is up to a second away): integ.metrics
+ * created its server 0.7 s after the agents' hellos and got "No valid
+ * host" while the services were up. */
+static void
+test_rank_sees_registration(void **state)
+{
+	struct scheduler_request r = { .vcpus = 1, .memory_mb = 64,
+	    .force_host = "hr5" };
+	struct scheduler_refresh_stats a, b;
+	struct scheduler_hosts c;
+	struct host_arg h = { "hr5", 8, 8192, 0, 0 };
+
+	(void)state;
+	assert_int_equal(scheduler_refresh(sch), 0);
+	scheduler_refresh_stats(sch, &a);
+	h.seen = db_now_ms();
+	assert_int_equal(store_write(st, put_host, &h), 0);
+	assert_int_equal(scheduler_rank(sch, &r, &c), 0);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.host[0], "hr5");
+	scheduler_hosts_free(&c);
+	scheduler_refresh_stats(sch, &b);
+	assert_int_equal(b.full, a.full + 1);
+	/* Nothing registered since: no refresh of its own. */
+	assert_int_equal(scheduler_rank(sch, &r, &c), 0);
+	scheduler_hosts_free(&c);
+	scheduler_refresh_stats(sch, &a);
+	assert_int_equal(a.full, b.full);
+	assert_int_equal(a.partial, b.partial);
+	host("hr5", 8, 8192, 0, 1);
+}
+
 /* Claims re-read the transaction's numbers: 12 concurrent claims on a
  * host with room for 4 (vCPUs) give exactly 4, though every racer ranked
  * it with room free. */
@@ -3639,6 +3672,7 @@ main(void)
 		cmocka_unit_test(test_sched_top_and_fallback),
 		cmocka_unit_test(test_sched_seen_outlives_store),
 		cmocka_unit_test(test_sched_refresh_changed),
+		cmocka_unit_test(test_rank_sees_registration),
 		cmocka_unit_test(test_nics_converge),
 		cmocka_unit_test(test_attaching_volume_after_restart),
 	};
