@@ -381,7 +381,9 @@ def wait_gone(pid, secs):
             with open("/proc/%d/status" % pid) as f:
                 if "\nState:\tZ" in f.read():
                     return True
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):
+            # Reaped between the open and the read: the read fails with
+            # ESRCH (integ.faults once failed on it after a tgtd kill).
             return True
         time.sleep(0.05)
     return False
