@@ -75,6 +75,16 @@ cleanup() {
 			*) tail -40 "$f" ;;
 			esac
 		done
+		# Whole logs (daemons, fake hosts' libvirtd and qemu) outlive
+		# the test directory: the tails above rarely hold the cause of
+		# a flake seen once.
+		local keep
+		keep=/tmp/ts-failed/$(basename "$0" .sh).$(basename "$T")
+		if mkdir -p "$keep" 2>/dev/null; then
+			(cd "$T" && find . -maxdepth 4 -name '*.log' -size -64M \
+			    -exec cp --parents {} "$keep" \;) 2>/dev/null
+			echo "---- whole logs kept in $keep"
+		fi
 	fi
 	release_ports
 	[ -n "${TS_KEEP:-}" ] || rm -rf "$T"
