@@ -292,12 +292,16 @@ judge(const char *const argv[], unsigned timeout_ms, bool allow_nonzero,
 		return -1;
 	}
 	if (res->status < 0) {
+		/* A program that aborts often says why first (glib's failed
+		 * allocation, qemu's failed thread creation). */
+		first_line(res, line, sizeof(line));
 		abbrev = sigabbrev_np(res->termsig);
 		if (abbrev)
-			err_set(TS_EIO, "%s killed by SIG%s", name, abbrev);
+			err_set(TS_EIO, "%s killed by SIG%s%s%s", name, abbrev,
+			    line[0] ? ": " : "", line);
 		else
-			err_set(TS_EIO, "%s killed by signal %d", name,
-			    res->termsig);
+			err_set(TS_EIO, "%s killed by signal %d%s%s", name,
+			    res->termsig, line[0] ? ": " : "", line);
 		log_warnx("%s", err_msg());
 		return -1;
 	}

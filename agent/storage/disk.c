@@ -36,6 +36,8 @@ static const char *const base_formats[] = { "raw", "qcow2", "vmdk", "vpc",
     "vhdx", "vdi", NULL };
 static const char *const disk_formats[] = { "raw", "qcow2", NULL };
 
+const char *const disk_qemu_img_env[] = { "MALLOC_ARENA_MAX=2", NULL };
+
 static bool
 one_of(const char *s, const char *const *set)
 {
@@ -98,6 +100,7 @@ qemu_img(const char *const argv[], uint64_t fsize, uint64_t cpu_sec,
     unsigned timeout_ms, struct proc_result *out)
 {
 	struct proc_opts o = {
+		.env = disk_qemu_img_env,
 		.timeout_ms = timeout_ms,
 		.new_pgroup = true,
 		.limits = {

@@ -9,7 +9,9 @@
  *   - rlimits: address space 1 GiB, CPU time 30 s (Nova's QEMU_IMG_LIMITS)
  *     or, for a copy, 30 s plus 30 s per GiB of virtual size; RLIMIT_FSIZE
  *     no larger than the file being made can need; 64 open files;
- *   - a wall-clock timeout (60 s; a copy 120 s plus 60 s per GiB).
+ *   - a wall-clock timeout (60 s; a copy 120 s plus 60 s per GiB);
+ *   - disk_qemu_img_env (below), which lets it live within that address
+ *     space.
  * Paths must be absolute (so qemu never reads one as a protocol such as
  * "nbd:" or "json:") and free of control characters.
  *
@@ -33,6 +35,16 @@
 
 #define DISK_QEMU_IMG		"qemu-img"
 #define DISK_AS_LIMIT		(1024ull * 1024 * 1024)	/* 1 GiB */
+
+/*
+ * Environment of every qemu-img run here and in volstore (NULL-terminated,
+ * static). glibc gives each new thread its own malloc arena, up to 8 per
+ * core, and each arena reserves 64 MiB of address space; qemu-img's I/O
+ * thread pool then reached the 1 GiB RLIMIT_AS now and then, a thread could
+ * not be created, and qemu-img aborted (a snapshot's convert died by SIGABRT
+ * in about 1 run in 20). Two arenas leave it far inside the limit.
+ */
+extern const char *const disk_qemu_img_env[];
 #define DISK_CPU_LIMIT		30	/* seconds */
 #define DISK_TIMEOUT_MS		60000
 /* qcow2 metadata of a new or grown image never needs more than this. */

@@ -12,13 +12,15 @@
 #include "image/imgcache.h"
 #include "log.h"
 #include "proc.h"
+#include "storage/disk.h"
 #include "storage/volfile.h"
 #include "storage/vollvm.h"
 #include "storage/volstore.h"
 #include "uuid.h"
 
-/* qemu-img convert's limits (as agent/storage/disk.h): 1 GiB of address
- * space, 30 s CPU plus 30 s per GiB, 120 s wall clock plus 60 s per GiB. */
+/* qemu-img convert's limits (as agent/storage/disk.h, whose environment it
+ * shares): 1 GiB of address space, 30 s CPU plus 30 s per GiB, 120 s wall
+ * clock plus 60 s per GiB. */
 #define FILL_AS_LIMIT		(1024ull * 1024 * 1024)
 #define FILL_CPU_PER_GIB	30
 #define FILL_MS_PER_GIB		60000
@@ -140,6 +142,7 @@ convert(const char *fmt, const char *src, const char *dst, uint64_t bytes)
 {
 	uint64_t gib = bytes / VOLSTORE_GIB + 1;
 	struct proc_opts o = {
+		.env = disk_qemu_img_env,
 		.timeout_ms = (unsigned)(FILL_BASE_MS + gib * FILL_MS_PER_GIB),
 		.limits = { .as_bytes = FILL_AS_LIMIT,
 		    .cpu_sec = FILL_CPU_PER_GIB * (gib + 1), .nofile = 64 },

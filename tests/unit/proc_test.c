@@ -160,6 +160,15 @@ test_allow_nonzero(void **state)
 	assert_int_equal(r.status, -1);
 	assert_int_equal(r.termsig, SIGKILL);
 	proc_result_clear(&r);
+
+	/* what it said before dying is kept: the first line of stderr */
+	assert_int_equal(proc_run(ARGV("sh", "-c", "printf 'out\\n'; "
+	    "printf 'qemu: thread\\tfailed\\nmore\\n' >&2; kill -ABRT $$"),
+	    &o, &r), -1);
+	assert_int_equal(err_code(), TS_EIO);
+	assert_string_equal(err_msg(), "sh killed by SIGABRT: qemu: thread?failed");
+	assert_int_equal(r.termsig, SIGABRT);
+	proc_result_clear(&r);
 }
 
 static void
