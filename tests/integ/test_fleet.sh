@@ -73,7 +73,8 @@ awk -F'|' '$2 ~ / h1 / { gsub(/ /,"",$4); gsub(/ /,"",$5); gsub(/ /,"",$6);
 ok "hypervisor facts come from libvirt"
 
 t0=$(date +%s)
-kill -9 "$(pid_of agent-h1)"
+P1=$(pid_of agent-h1)
+kill -9 "$P1"
 wait_for 10 "h1 down" is_state h1 down
 t1=$(date +%s)
 [ $((t1 - t0)) -le 6 ] || fail "h1 took $((t1 - t0)) s to go down (service_down_time 3)"
@@ -81,6 +82,9 @@ is_state h2 up || fail "h2 went down with h1"
 wait_for 10 "down logged" grep -q "host h1 is down" "$T/ctl.log"
 ok "killed agent is down within service_down_time ($((t1 - t0)) s)"
 
+# Its pid file stays locked until it is gone (a start before that is
+# refused: "already running").
+wait_for 10 "the killed agent h1 gone" dead "$P1"
 start agent-h1 "$AGENT" "$T/agent-h1.conf"
 wait_for 10 "h1 up again" is_state h1 up
 ok "restarted agent is up again"
@@ -111,7 +115,9 @@ manage agent keygen --force --host h1 --keys-dir "$T/keys-h1" >/dev/null
 manage agent enroll h1 --key-file "$T/keys-h1/agent.pub" >/dev/null
 wait_for 10 "h1 cut off after re-enrolment" is_state h1 down
 grep -q "agent h1 is not enrolled with the key" "$T/ctl.log" || fail "no refusal of h1's old-key connection"
-kill -9 "$(pid_of agent-h1)"
+P1=$(pid_of agent-h1)
+kill -9 "$P1"
+wait_for 10 "the killed agent h1 gone" dead "$P1"
 start agent-h1 "$AGENT" "$T/agent-h1.conf"
 wait_for 10 "h1 up with its new key" is_state h1 up
 ok "re-enrolment with a new key cuts off the old key's connection"
@@ -121,7 +127,9 @@ ok "re-enrolment with a new key cuts off the old key's connection"
 manage agent revoke h2 >/dev/null
 wait_for 10 "h2 down after revocation" is_state h2 down
 wait_for 5 "refusal of the live connection" grep -q "agent h2 is not enrolled with the key" "$T/ctl.log"
-kill -9 "$(pid_of agent-h2)"
+P2=$(pid_of agent-h2)
+kill -9 "$P2"
+wait_for 10 "the killed agent h2 gone" dead "$P2"
 n0=$(wc -l < "$T/ctl.log")
 a0=$(wc -l < "$T/agent-h2.log")
 start agent-h2 "$AGENT" "$T/agent-h2.conf"
