@@ -616,8 +616,12 @@ on_hello(struct fleet *f, const char *peer, const char *reqid,
 			a->hv.running_vms++;
 	if (a->gl.host == NULL && dup_str(&a->gl.host, peer) == -1)
 		goto fail;
+	/* updated_at: the list's last change, so a hello repeating it
+	 * leaves the stored list as it is. */
+	if (a->gl.updated_at == 0 || !guests_eq(a->gl.guests.items,
+	    a->gl.guests.n, m->guests.items, m->guests.n))
+		a->gl.updated_at = now;
 	take_guests(&a->gl, &m->guests);
-	a->gl.updated_at = now;
 	a->hv.updated_at = now;
 	a->svc.last_seen_at = now;
 	a->svc.report_count++;
