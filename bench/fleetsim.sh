@@ -60,6 +60,8 @@
 #   LOG (a path: the controller's log is copied there at the end), DB_STAT
 #   (1: after the heartbeat window, the largest tables' pages (mdb_stat)
 #   and their records' key, value and field-key bytes (lmdb_recsize.py)),
+#   DB_COPY (a path: after the heartbeat window, mdb_copy of the store
+#   there, free pages and all, for mdb_stat -a and bench/lmdb_fill.py),
 #   ARENAS
 #   (1: malloc's in-use bytes and top chunk per arena at each memory
 #   line, with gdb; glibc's malloc only, a build with -DTS_JEMALLOC=OFF; the controller stops for a few seconds each time;
@@ -526,11 +528,15 @@ if [ "${DB_STAT:-}" = 1 ]; then	# the largest tables' pages and record sizes
 	mdb_stat -a "$W/db" | awk '/^Status of /{t=$3} /(Branch|Leaf|Overflow) pages:/{p[t]+=$NF}
 	    /Entries:/{e[t]=$NF} END {for (t in p) printf "%s %d pages (%.1f MiB), %d entries\n",
 	    t, p[t], p[t] * 4096 / 1048576, e[t]}' | sort |
-	    grep -E '^(instances|instance_actions|instances_by_created|hypervisors|instances_by_state) ' |
+	    grep -E '^(instances|instance_actions|instances_by_created|hypervisors|hypervisor_guests|instances_by_state) ' |
 	    sed 's/^/  db table: /' || true
-	for t in instances instance_actions hypervisors; do
+	for t in instances instance_actions hypervisors hypervisor_guests; do
 		echo "  db record: $(/usr/bin/python3 "$(dirname "$0")/lmdb_recsize.py" "$W/db" "$t" 2>&1)"
 	done
+fi
+if [ -n "${DB_COPY:-}" ]; then	# the store as it is, kept after the run
+	mkdir -p "$DB_COPY" && mdb_copy "$W/db" "$DB_COPY" ||
+	    echo "mdb_copy failed" >&2
 fi
 if [ -n "${HOLD:-}" ]; then	# keep everything up for inspection
 	echo "holding $HOLD s: controller pid $CPID, API http://127.0.0.1:$CP, token in $W/token"

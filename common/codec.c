@@ -1568,6 +1568,87 @@ codec_record_decode_some(const struct schema_type *t, const uint8_t *buf,
 	return 0;
 }
 
+int
+codec_record_raw_field(const uint8_t *buf, size_t len, uint32_t num,
+    const char *name, const uint8_t **val, size_t *vlen)
+{
+	struct dec d;
+	const uint8_t *key, *start;
+	uint64_t v = 0, k = 0;
+	size_t n = 0, i, klen = 0;
+	uint8_t tag;
+	bool hit;
+
+	if (dec_init(&d, buf, len, "record") != 0)
+		return -1;
+	if (dec_count_hdr(&d, &array_hdr, &n) != 0 || dec_enter(&d) != 0)
+		return -1;
+	if (n != 2)
+		return dec_fail(&d, "array of %zu elements, want [version, "
+		    "body]", n);
+	if (dec_uint(&d, UINT32_MAX, &v) != 0)
+		return -1;
+	if (dec_count_hdr(&d, &map_hdr, &n) != 0 || dec_enter(&d) != 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (dec_tag(&d, &tag) != 0)
+			return -1;
+		if (tag <= 0x7f || tag == 0xcc || tag == 0xcd) {
+			if (dec_uint(&d, CODEC_FIELD_NUM_MAX, &k) != 0)
+				return -1;
+			hit = k == num;
+		} else {
+			if (dec_str_hdr(&d, &klen) != 0)
+				return -1;
+			key = d.p;
+			d.p += klen;
+			hit = name_is(name, key, klen);
+		}
+		start = d.p;
+		if (skip_value(&d) != 0)
+			return -1;
+		if (hit) {
+			*val = start;
+			*vlen = (size_t)(d.p - start);
+			return 0;
+		}
+	}
+	err_set(TS_ENOT_FOUND, "record has no field %u (%s)", num, name);
+	return -1;
+}
+
+int
+codec_record_decode_field(const struct schema_type *t, const char *name,
+    const uint8_t *buf, size_t len, void *obj)
+{
+	const struct schema_field *f;
+	struct dec d;
+	int rc;
+
+	if (!is_record(t))
+		return -1;
+	if ((f = find_field(t, (const uint8_t *)name, strlen(name))) == NULL) {
+		err_set(TS_EINTERNAL, "%s has no field %s", t->name, name);
+		return -1;
+	}
+	if (dec_init(&d, buf, len, t->name) != 0)
+		return -1;
+	d.bynum = true;
+	path_name(&d.path, f->name);
+	if (f->type == SCHEMA_T_LIST)
+		rc = dec_list(&d, f, (char *)obj + f->offset);
+	else
+		rc = dec_value(&d, f->type, f->max, f->nested,
+		    (char *)obj + f->offset);
+	if (rc != 0 || dec_end(&d) != 0) {
+		codec_clear(t, obj);
+		return -1;
+	}
+	if (has_flag(f))
+		*has_ptr(f, obj) = true;
+	return 0;
+}
+
 /* ---- dump ---------------------------------------------------------------- */
 
 /* snprintf-style writer: pos counts what the full text needs. */

@@ -256,6 +256,22 @@ int	codec_record_decode_some(const struct schema_type *,
 	    void *obj);
 
 /*
+ * For a migration that moves a field out of a record type (which then no
+ * longer knows it): codec_record_raw_field() finds the value stored under
+ * key num or name (the two forms the decoder reads) in a stored record's
+ * body map and points val/vlen at its bytes, borrowed from buf; -1
+ * TS_ENOT_FOUND if no key matches, TS_EDECODE if buf is not [version,
+ * map]. Nothing in the value is checked. codec_record_decode_field()
+ * decodes such bytes (exactly one value, with every check) as field name
+ * of the record type t into obj's member; obj zeroed or cleared, left
+ * cleared on failure.
+ */
+int	codec_record_raw_field(const uint8_t *buf, size_t len, uint32_t num,
+	    const char *name, const uint8_t **val, size_t *vlen);
+int	codec_record_decode_field(const struct schema_type *t,
+	    const char *name, const uint8_t *buf, size_t len, void *obj);
+
+/*
  * Render obj as one line of JSON-like text for debug logs, e.g.
  * {"host":"h1","pw":"***","guests":[{...},...]}. Secret fields print as
  * "***", bytes as "<N bytes>"; long strings and lists are shortened. Always

@@ -70,9 +70,8 @@ struct hosts {
 	int			 missing_id;
 	int64_t			 reserved_mb;	/* [scheduler]
 						 * reserved_host_memory_mb */
-	/* What the views read of the records: not a hypervisor's guest
-	 * list (hundreds of entries on a full host), not the service's
-	 * counters. */
+	/* What the views read of the records: not the service's counters,
+	 * not a hypervisor's usage fields. */
 	struct codec_fieldset	 svc_want, hv_want;
 };
 
@@ -91,7 +90,7 @@ copy_rec(const struct schema_type *t, const void *src, void *dst)
 
 static const char *const svc_fields[] = { "host", "binary", "disabled",
 	"disabled_reason", "forced_down", "last_seen_at", "updated_at", NULL };
-/* All placed before the guest list: read without walking it. */
+/* The map is read only until these were seen. */
 static const char *const hv_fields[] = { "hypervisor_type",
 	"hypervisor_version", "cpu_model", "cpu_arch", "vcpus", "memory_mb",
 	"local_gb", NULL };
@@ -1019,6 +1018,9 @@ svc_del_fn(struct store_txn *txn, void *arg)
 			    d->host, strlen(d->host), hv.id, strlen(hv.id));
 		codec_clear(&schema_rec_hypervisor, &hv);
 	}
+	if (rc == 0 && store_del(txn, T_HYPERVISOR_GUESTS, d->host,
+	    strlen(d->host)) == -1 && err_code() != TS_ENOT_FOUND)
+		rc = -1;
 	if (rc == 0 && store_del(txn, T_HOST_USAGE, d->host, strlen(d->host)) ==
 	    -1 && err_code() != TS_ENOT_FOUND)
 		rc = -1;

@@ -59,6 +59,8 @@ const char *const db_tables[] = {
 	T_MIGRATIONS,
 	/* compute, schema 14 */
 	T_INSTANCES_BY_STATE,
+	/* schema 16 */
+	T_HYPERVISOR_GUESTS,
 	NULL
 };
 
@@ -477,6 +479,123 @@ mig_compact_records(struct store_txn *txn, void *arg)
 	return rc;
 }
 
+/*
+ * Version 16 moves each hypervisor's guest list (record version 3, field
+ * 15 "guests", a list of up to 4,096 guests) into hypervisor_guests, keyed
+ * by host, and rewrites the hypervisor record at version 4 without it.
+ * Collected first, written after the iteration. A record that does not
+ * decode is left as stored (logged); a list that does not is dropped
+ * (logged): the host's next heartbeat reports it again.
+ */
+#define HV_GUESTS_FIELD		15	/* schemas/fields.lock */
+
+struct hvg_build {
+	struct buf	 kv;	/* per host: hv key, hv value, host, guests */
+	size_t		 (*off)[4], (*len)[4];
+	size_t		 n, cap, left, guests;
+};
+
+static int
+hvg_add(struct hvg_build *b, size_t j, const void *p, size_t l)
+{
+	b->off[b->n][j] = b->kv.len;
+	b->len[b->n][j] = l;
+	return buf_append(&b->kv, p, l);
+}
+
+static int
+hvg_collect(const void *k, size_t kl, const void *v, size_t vl, void *arg)
+{
+	struct hvg_build *b = arg;
+	struct rec_hypervisor h;
+	struct rec_hypervisor_guests g;
+	const uint8_t *raw;
+	size_t rawlen, mark = b->kv.len;
+	uint32_t ver = 0;
+	struct buf enc = { 0 };
+	int rc = -1;
+
+	memset(&g, 0, sizeof(g));
+	if (codec_record_decode(&schema_rec_hypervisor, v, vl, &h, &ver) ==
+	    -1) {
+		log_warnx("%s %.*s: left as stored: %s", T_HYPERVISORS,
+		    (int)kl, (const char *)k, err_msg());
+		b->left++;
+		return 0;
+	}
+	if (codec_record_raw_field(v, vl, HV_GUESTS_FIELD, "guests", &raw,
+	    &rawlen) == 0 && codec_record_decode_field(
+	    &schema_rec_hypervisor_guests, "guests", raw, rawlen, &g) == -1) {
+		log_warnx("%s %.*s: guest list dropped: %s", T_HYPERVISORS,
+		    (int)kl, (const char *)k, err_msg());
+		memset(&g, 0, sizeof(g));
+	}
+	g.host = h.host;
+	g.updated_at = h.updated_at;
+	if (b->n == b->cap) {
+		size_t nc = b->cap ? b->cap * 2 : 64;
+		void *no = realloc(b->off, nc * sizeof(*b->off)), *nl;
+
+		if (no != NULL)
+			b->off = no;
+		nl = no ? realloc(b->len, nc * sizeof(*b->len)) : NULL;
+		if (nl == NULL) {
+			err_set(TS_ENOMEM, "out of memory");
+			goto out;
+		}
+		b->len = nl;
+		b->cap = nc;
+	}
+	if (hvg_add(b, 0, k, kl) == -1 ||
+	    codec_record_encode(&schema_rec_hypervisor, &h, &enc) == -1 ||
+	    hvg_add(b, 1, enc.data, enc.len) == -1 ||
+	    hvg_add(b, 2, h.host, strlen(h.host)) == -1)
+		goto out;
+	enc.len = 0;
+	if (codec_record_encode(&schema_rec_hypervisor_guests, &g, &enc) ==
+	    -1 || hvg_add(b, 3, enc.data, enc.len) == -1)
+		goto out;
+	b->guests += g.guests.n;
+	b->n++;
+	rc = 0;
+out:
+	if (rc == -1)
+		b->kv.len = mark;
+	g.host = NULL;		/* h's */
+	codec_clear(&schema_rec_hypervisor_guests, &g);
+	codec_clear(&schema_rec_hypervisor, &h);
+	buf_free(&enc);
+	return rc;
+}
+
+static int
+mig_hypervisor_guests(struct store_txn *txn, void *arg)
+{
+	struct hvg_build b;
+	const char *kv;
+	int rc;
+
+	memset(&b, 0, sizeof(b));
+	rc = store_iter(txn, T_HYPERVISORS, NULL, 0, hvg_collect, &b);
+	for (size_t j = 0; rc == 0 && j < b.n; j++) {
+		kv = (const char *)b.kv.data;
+		rc = store_put(txn, T_HYPERVISORS, kv + b.off[j][0],
+		    b.len[j][0], kv + b.off[j][1], b.len[j][1], 0);
+		if (rc == 0)
+			rc = store_put(txn, T_HYPERVISOR_GUESTS,
+			    kv + b.off[j][2], b.len[j][2], kv + b.off[j][3],
+			    b.len[j][3], 0);
+	}
+	if (rc == 0)
+		log_info("db: %zu hypervisor(s) rewritten without their "
+		    "%zu guest(s), now in %s; %zu left as stored", b.n,
+		    b.guests, T_HYPERVISOR_GUESTS, b.left);
+	buf_free(&b.kv);
+	free(b.off);
+	free(b.len);
+	return rc;
+}
+
 static const struct store_migration migrations[] = {
 	{ 0, 1, "initial schema: services, hypervisors, agent keys",
 	    mig_initial, NULL },
@@ -503,6 +622,8 @@ static const struct store_migration migrations[] = {
 	    mig_instances_by_state, NULL },
 	{ 14, 15, "records keyed by field number instead of name",
 	    mig_compact_records, NULL },
+	{ 15, 16, "fleet: hypervisor guest lists in their own table",
+	    mig_hypervisor_guests, NULL },
 };
 
 int
@@ -717,6 +838,31 @@ db_hypervisor_update(struct store_txn *txn, const struct rec_hypervisor *h)
 {
 	return rec_update(txn, T_HYPERVISORS, T_HYPERVISORS_BY_HOST, h->host,
 	    h->id, &schema_rec_hypervisor, h);
+}
+
+int
+db_hypervisor_guests_get(struct store_txn *txn, const char *host,
+    struct rec_hypervisor_guests *g)
+{
+	return db_rec_get(txn, T_HYPERVISOR_GUESTS, host,
+	    &schema_rec_hypervisor_guests, g);
+}
+
+int
+db_hypervisor_guests_update(struct store_txn *txn,
+    const struct rec_hypervisor_guests *g)
+{
+	struct buf b = { 0 };
+	int rc = encode_cmp(txn, T_HYPERVISOR_GUESTS, g->host,
+	    &schema_rec_hypervisor_guests, g, &b);
+
+	if (rc == 0 || rc == 2)
+		rc = store_put(txn, T_HYPERVISOR_GUESTS, g->host,
+		    strlen(g->host), b.data, b.len, 0);
+	else if (rc == 1)
+		rc = 0;
+	buf_free(&b);
+	return rc;
 }
 
 int

@@ -6,6 +6,8 @@
  * stored as versioned msgpack (codec_record_*). Keys:
  *   services              service id (UUID)      + services_by_host index
  *   hypervisors           hypervisor id (UUID)   + hypervisors_by_host index
+ *   hypervisor_guests     host name (schema version 16: the guests its
+ *                                                  agent reported last)
  *   agent_keys            host name              + agent_keys_by_key index
  *                                                  (public key -> host)
  * and the identity tables (schema version 2; access in idstore.c):
@@ -40,12 +42,13 @@
 #include "msg_gen.h"
 #include "store.h"
 
-#define DB_SCHEMA_VERSION	15
+#define DB_SCHEMA_VERSION	16
 
 #define T_SERVICES		"services"
 #define T_SERVICES_BY_HOST	"services_by_host"
 #define T_HYPERVISORS		"hypervisors"
 #define T_HYPERVISORS_BY_HOST	"hypervisors_by_host"
+#define T_HYPERVISOR_GUESTS	"hypervisor_guests"
 #define T_AGENT_KEYS		"agent_keys"
 #define T_AGENT_KEYS_BY_KEY	"agent_keys_by_key"
 #define T_PROJECTS		"projects"
@@ -204,6 +207,15 @@ int	db_hypervisor_update(struct store_txn *,
 #define DB_FLEET_STAMPS	16384
 uint64_t db_fleet_changed_txn(const char *host);
 uint64_t db_fleet_added_txn(void);
+
+/* The guests host's agent reported last (TS_ENOT_FOUND: none stored).
+ * The update writes them only when their bytes differ from the stored
+ * ones (a heartbeat flush); nothing else reads them on a hot path, so
+ * neither stamps the host for the scheduler. */
+int	db_hypervisor_guests_get(struct store_txn *, const char *host,
+	    struct rec_hypervisor_guests *);
+int	db_hypervisor_guests_update(struct store_txn *,
+	    const struct rec_hypervisor_guests *);
 
 /* Calls cb for every service (decoded, borrowed for the call). */
 int	db_service_each(struct store_txn *,

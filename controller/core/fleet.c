@@ -24,13 +24,17 @@ struct agent {
 	struct rec_service	 svc;
 	struct rec_hypervisor	 hv;
 	int			 has_hv;
+	/* The guests its agent reported last (stored apart from hv, in
+	 * hypervisor_guests); gl_dirty: changed since the last write. */
+	struct rec_hypervisor_guests gl;
+	int			 gl_dirty;
 	/* Its health (hoststatus.h): the deps of its last heartbeat and its
 	 * latest error lines; hs_dirty: to be written with the next flush. */
 	struct rec_host_status	 hs;
 	int			 hs_dirty;
 	int			 dirty;		/* memory newer than the store */
-	/* A heartbeat reported usage and guests since the last write; when
-	 * (its hypervisor's updated_at if they changed anything). */
+	/* A heartbeat reported usage since the last write; when (its
+	 * hypervisor's updated_at if it changed anything). */
 	int			 hv_dirty;
 	int64_t			 hv_seen_at;
 	int			 up;		/* as last logged */
@@ -136,8 +140,8 @@ report_hooks(struct fleet *f, const char *host, const struct agent *a,
 {
 	for (size_t i = 0; i < f->nhooks; i++)
 		if (f->hooks[i].report)
-			f->hooks[i].report(host, a->hv.guests.items,
-			    a->hv.guests.n, hello, f->hooks[i].arg);
+			f->hooks[i].report(host, a->gl.guests.items,
+			    a->gl.guests.n, hello, f->hooks[i].arg);
 }
 
 static int
@@ -202,6 +206,7 @@ agent_free(struct agent *a)
 	free(a->hello_reqid);
 	codec_clear(&schema_rec_service, &a->svc);
 	codec_clear(&schema_rec_hypervisor, &a->hv);
+	codec_clear(&schema_rec_hypervisor_guests, &a->gl);
 	codec_clear(&schema_rec_host_status, &a->hs);
 	free(a);
 }
@@ -211,6 +216,8 @@ is_up(const struct fleet *f, const struct agent *a, int64_t now)
 {
 	return !a->svc.forced_down && now - a->svc.last_seen_at <= f->down_ms;
 }
+
+static int	dup_str(char **, const char *);
 
 /* Loading: every service, with its hypervisor when there is one. */
 static int
@@ -233,6 +240,16 @@ load_one(const struct rec_service *s, void *arg)
 	buf_free(&b);
 	if (store_read_begin(f->store, &txn) == 0) {
 		a->has_hv = db_hypervisor_by_host(txn, s->host, &a->hv) == 0;
+		/* So that a first heartbeat repeating them writes nothing. */
+		if (a->has_hv && db_hypervisor_guests_get(txn, s->host,
+		    &a->gl) == -1)
+			memset(&a->gl, 0, sizeof(a->gl));
+		if (a->gl.host == NULL && dup_str(&a->gl.host, s->host) ==
+		    -1) {
+			store_txn_end(&txn);
+			agent_free(a);
+			return -1;
+		}
 		if (hoststatus_get(txn, HOSTSTATUS_AGENT, s->host, &a->hs) == -1)
 			memset(&a->hs, 0, sizeof(a->hs));
 		store_txn_end(&txn);
@@ -457,11 +474,14 @@ write_agent(struct store_txn *txn, void *arg)
 	}
 	if (a->registering) {
 		if (db_service_put(txn, &a->svc) == -1 ||
-		    (a->has_hv && db_hypervisor_put(txn, &a->hv) == -1))
+		    (a->has_hv && (db_hypervisor_put(txn, &a->hv) == -1 ||
+		    db_hypervisor_guests_update(txn, &a->gl) == -1)))
 			return -1;
 	} else {
 		if (db_service_update(txn, &a->svc) == -1 ||
-		    (a->has_hv && a->hv_dirty && write_hv(txn, a) == -1))
+		    (a->has_hv && a->hv_dirty && write_hv(txn, a) == -1) ||
+		    (a->has_hv && a->gl_dirty &&
+		    db_hypervisor_guests_update(txn, &a->gl) == -1))
 			return -1;
 	}
 	if (a->hs_dirty && hs_write(txn, a) == -1)
@@ -472,13 +492,13 @@ write_agent(struct store_txn *txn, void *arg)
 /* The guest list moves from the message into the record: both are
  * generated as { struct sch_guest *items; size_t n; }. */
 static void
-take_guests(struct rec_hypervisor *hv, void *msg_guests)
+take_guests(struct rec_hypervisor_guests *gl, void *msg_guests)
 {
-	for (size_t i = 0; i < hv->guests.n; i++)
-		codec_clear(&schema_sch_guest, &hv->guests.items[i]);
-	free(hv->guests.items);
-	memcpy(&hv->guests, msg_guests, sizeof(hv->guests));
-	memset(msg_guests, 0, sizeof(hv->guests));
+	for (size_t i = 0; i < gl->guests.n; i++)
+		codec_clear(&schema_sch_guest, &gl->guests.items[i]);
+	free(gl->guests.items);
+	memcpy(&gl->guests, msg_guests, sizeof(gl->guests));
+	memset(msg_guests, 0, sizeof(gl->guests));
 }
 
 static int
@@ -523,17 +543,16 @@ guests_eq(const struct sch_guest *a, size_t na, const struct sch_guest *b,
 	return 1;
 }
 
-/* A heartbeat that repeats the usage and guests in memory changes no
- * record: most do, and the flush then does not even compare. */
+/* A heartbeat that repeats the usage (and guests_eq() the guests) in
+ * memory changes no record: most do, and the flush then does not even
+ * compare. */
 static int
-same_report(const struct agent *a, const struct msg_heartbeat *m)
+same_usage(const struct agent *a, const struct msg_heartbeat *m)
 {
 	return a->hv.vcpus_used == m->vcpus_used &&
 	    a->hv.memory_mb_used == m->memory_mb_used &&
 	    a->hv.local_gb_used == m->local_gb_used &&
-	    a->hv.running_vms == m->running_vms &&
-	    guests_eq(a->hv.guests.items, a->hv.guests.n, m->guests.items,
-	    m->guests.n);
+	    a->hv.running_vms == m->running_vms;
 }
 
 static void	hellos_flush(struct fleet *);
@@ -595,7 +614,14 @@ on_hello(struct fleet *f, const char *peer, const char *reqid,
 	for (size_t i = 0; i < m->guests.n; i++)
 		if (m->guests.items[i].power_state == 1)
 			a->hv.running_vms++;
-	take_guests(&a->hv, &m->guests);
+	if (a->gl.host == NULL && dup_str(&a->gl.host, peer) == -1)
+		goto fail;
+	/* updated_at: the list's last change, so a hello repeating it
+	 * leaves the stored list as it is. */
+	if (a->gl.updated_at == 0 || !guests_eq(a->gl.guests.items,
+	    a->gl.guests.n, m->guests.items, m->guests.n))
+		a->gl.updated_at = now;
+	take_guests(&a->gl, &m->guests);
 	a->hv.updated_at = now;
 	a->svc.last_seen_at = now;
 	a->svc.report_count++;
@@ -672,7 +698,7 @@ hellos_flush(struct fleet *f)
 			a->dirty = 1;
 			reply_error(f, host, a->hello_reqid);
 		} else {
-			a->dirty = a->hv_dirty = 0;
+			a->dirty = a->hv_dirty = a->gl_dirty = 0;
 			a->deleted = 0;
 			if (!a->up)
 				log_warnx("service %s on host %s is up "
@@ -729,14 +755,19 @@ on_heartbeat(struct fleet *f, const char *peer, const char *reqid,
 	/* A stale heartbeat (libvirt held the agent's census up) says only
 	 * that the host lives: its usage and guests stay as last reported,
 	 * and nothing is reconciled on them. */
-	if (!(m->has_stale && m->stale) && !same_report(a, m)) {
+	if (!(m->has_stale && m->stale) && !same_usage(a, m)) {
 		a->hv.vcpus_used = m->vcpus_used;
 		a->hv.memory_mb_used = m->memory_mb_used;
 		a->hv.local_gb_used = m->local_gb_used;
 		a->hv.running_vms = m->running_vms;
-		take_guests(&a->hv, &m->guests);
 		a->hv_seen_at = now;
 		a->hv_dirty = 1;
+	}
+	if (!(m->has_stale && m->stale) && !guests_eq(a->gl.guests.items,
+	    a->gl.guests.n, m->guests.items, m->guests.n)) {
+		take_guests(&a->gl, &m->guests);
+		a->gl.updated_at = now;
+		a->gl_dirty = 1;
 	}
 	if (hoststatus_take(&a->hs, m))
 		a->hs_dirty = 1;
@@ -917,7 +948,7 @@ fleet_flush(struct fleet *f)
 	for (size_t i = 0; i < f->cap; i++)
 		if (f->slots[i])
 			f->slots[i]->dirty = f->slots[i]->hs_dirty =
-			    f->slots[i]->hv_dirty = 0;
+			    f->slots[i]->hv_dirty = f->slots[i]->gl_dirty = 0;
 	return 0;
 }
 

@@ -9,7 +9,8 @@
  * handful of commits per second, not one each; such a write rewrites the
  * service (its liveness) but no index entry, and leaves a hypervisor
  * record whose bytes the heartbeat did not change (its updated_at is the
- * last change). Each write re-reads the
+ * last change) and the host's guest list (hypervisor_guests, a table of
+ * its own) when the guests are the same. Each write re-reads the
  * stored service in its transaction: the operator's switches there
  * (disable, force-down) win over memory, and a service deleted through the
  * API is never written back by a heartbeat; its agent is answered "unknown

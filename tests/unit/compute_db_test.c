@@ -748,23 +748,27 @@ downgrade14_fn(struct store_txn *txn, void *arg)
 	    0);
 }
 
-static int
-hv_put_fn(struct store_txn *txn, void *arg)
+static void
+hv_fill(struct rec_hypervisor *h)
 {
-	struct sch_guest g[2];
-	struct rec_hypervisor h;
+	memset(h, 0, sizeof(*h));
+	snprintf(h->id, sizeof(h->id), "%s", U("9"));
+	h->host = "h1";
+	h->hypervisor_type = "QEMU";
+	h->libvirt_uri = "qemu:///system";
+	h->cpu_model = "host";
+	h->cpu_arch = "x86_64";
+	h->vcpus = 8;
+	h->memory_mb = 16384;
+	h->tunnel_ip = "127.0.0.1";
+	h->updated_at = 1234;
+}
 
-	memset(&h, 0, sizeof(h));
-	memset(g, 0, sizeof(g));
-	snprintf(h.id, sizeof(h.id), "%s", U("9"));
-	h.host = "h1";
-	h.hypervisor_type = "QEMU";
-	h.libvirt_uri = "qemu:///system";
-	h.cpu_model = "host";
-	h.cpu_arch = "x86_64";
-	h.vcpus = 8;
-	h.memory_mb = 16384;
-	h.tunnel_ip = "127.0.0.1";
+static void
+guests_fill(struct rec_hypervisor_guests *gl, struct sch_guest g[2])
+{
+	memset(gl, 0, sizeof(*gl));
+	memset(g, 0, 2 * sizeof(*g));
 	for (int j = 0; j < 2; j++) {
 		snprintf(g[j].uuid, sizeof(g[j].uuid), "%s", j ? U("1") : U("2"));
 		g[j].name = "instance-1";
@@ -773,8 +777,18 @@ hv_put_fn(struct store_txn *txn, void *arg)
 		g[j].vcpus = 1;
 		g[j].memory_mb = 512;
 	}
-	h.guests.items = g;
-	h.guests.n = 2;
+	gl->host = "h1";
+	gl->updated_at = 1234;
+	gl->guests.items = g;
+	gl->guests.n = 2;
+}
+
+static int
+hv_put_fn(struct store_txn *txn, void *arg)
+{
+	struct rec_hypervisor h;
+
+	hv_fill(&h);
 	return store_rec_put(txn, NULL, h.id, strlen(h.id),
 	    &schema_rec_hypervisor, &h, 0);
 }
@@ -891,6 +905,98 @@ test_compact_migration(void **state)
 	same_as_walk();
 }
 
+/* Stores value at the hypervisor's key and the schema version 15, and
+ * drops any guest list of h1: a store as schema 15 left it. */
+static int
+hv_v3_put_fn(struct store_txn *txn, void *arg)
+{
+	static const unsigned char v15[4] = { 0, 0, 0, 15 };
+	struct buf *b = arg;
+
+	if (store_del(txn, T_HYPERVISOR_GUESTS, "h1", 2) == -1 &&
+	    err_code() != TS_ENOT_FOUND)
+		return -1;
+	if (store_put(txn, T_HYPERVISORS, U("9"), strlen(U("9")), b->data,
+	    b->len, 0) == -1)
+		return -1;
+	return store_put(txn, STORE_META_TABLE, "schema_version", 14, v15, 4,
+	    0);
+}
+
+/* 15 -> 16: a hypervisor record of version 3 with its guest list (field
+ * 15) becomes version 4 without it, byte for byte what the new code
+ * writes, and the list moves to hypervisor_guests under the host. */
+static void
+test_hv_guests_migration(void **state)
+{
+	struct rec_hypervisor h, back;
+	struct rec_hypervisor_guests gl, got;
+	struct sch_guest g[2];
+	struct buf v4 = { 0 }, v3 = { 0 }, glb = { 0 };
+	struct store_txn *txn = NULL;
+	const uint8_t *raw;
+	const void *v;
+	size_t rawlen, vl;
+	uint32_t ver;
+
+	hv_fill(&h);
+	guests_fill(&gl, g);
+	assert_int_equal(codec_record_encode(&schema_rec_hypervisor, &h, &v4),
+	    0);
+	assert_int_equal(codec_record_encode(&schema_rec_hypervisor_guests,
+	    &gl, &glb), 0);
+	/* Version 3: the same map with one more entry, 15: [guests]. */
+	assert_int_equal(codec_record_raw_field(glb.data, glb.len, 2, "guests",
+	    &raw, &rawlen), 0);
+	assert_int_equal(buf_append(&v3, v4.data, v4.len), 0);
+	assert_int_equal(v3.data[1], 4);
+	v3.data[1] = 3;
+	if (v3.data[2] == 0xde) {		/* map 16 */
+		assert_true(v3.data[4] < 0xff);
+		v3.data[4]++;
+	} else {
+		assert_true(v3.data[2] >= 0x80 && v3.data[2] < 0x8f);
+		v3.data[2]++;
+	}
+	assert_int_equal(buf_append(&v3, "\x0f", 1), 0);
+	assert_int_equal(buf_append(&v3, raw, rawlen), 0);
+	/* What schema 15 stored still reads, without the list. */
+	assert_int_equal(codec_record_decode(&schema_rec_hypervisor, v3.data,
+	    v3.len, &back, &ver), 0);
+	assert_int_equal(ver, 3);
+	assert_string_equal(back.host, "h1");
+	codec_clear(&schema_rec_hypervisor, &back);
+
+	assert_int_equal(store_write(st, hv_v3_put_fn, &v3), 0);
+	assert_int_equal(db_check_version(st), -1);
+	assert_int_equal(db_sync(st), 0);
+	assert_int_equal(db_check_version(st), 0);
+
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	assert_int_equal(store_get(txn, T_HYPERVISORS, U("9"), strlen(U("9")),
+	    &v, &vl), 0);
+	assert_int_equal(vl, v4.len);
+	assert_memory_equal(v, v4.data, vl);
+	assert_int_equal(store_get(txn, T_HYPERVISOR_GUESTS, "h1", 2, &v, &vl),
+	    0);
+	assert_int_equal(vl, glb.len);
+	assert_memory_equal(v, glb.data, vl);
+	assert_int_equal(db_hypervisor_guests_get(txn, "h1", &got), 0);
+	store_txn_end(&txn);
+	assert_string_equal(got.host, "h1");
+	assert_int_equal(got.updated_at, 1234);
+	assert_int_equal(got.guests.n, 2);
+	assert_string_equal(got.guests.items[0].uuid, U("2"));
+	assert_string_equal(got.guests.items[1].uuid, U("1"));
+	assert_int_equal(got.guests.items[1].memory_mb, 512);
+	print_message("hypervisor: %zu bytes with its guests, %zu without\n",
+	    v3.len, v4.len);
+	codec_clear(&schema_rec_hypervisor_guests, &got);
+	buf_free(&v4);
+	buf_free(&v3);
+	buf_free(&glb);
+}
+
 static int
 setup(void **state)
 {
@@ -931,6 +1037,7 @@ main(void)
 		cmocka_unit_test(test_state_index),
 		cmocka_unit_test(test_state_migration),
 		cmocka_unit_test(test_compact_migration),
+		cmocka_unit_test(test_hv_guests_migration),
 	};
 
 	log_init("compute_db_test", LOG_LVL_ERROR, LOG_TO_STDERR, NULL);

@@ -48,6 +48,8 @@ static const char	*conn_key;
 static uint64_t		 seq;
 static const char	*hello_tunnel;	/* tunnel_ip of the next hello */
 static uint32_t		 hb_vcpus_used;	/* vcpus_used of the heartbeats */
+static const char	*hb_guest;	/* uuid of the heartbeats' one guest,
+					 * NULL: none */
 static struct metrics	*reg;		/* /metrics with the fleet's collector */
 
 /* Frames from the agent reach the fleet as on the controller's bus thread;
@@ -132,6 +134,7 @@ static const struct schema_type *
 heartbeat(uint32_t *err_code)
 {
 	struct msg_heartbeat m = { 0 };
+	struct sch_guest g = { 0 };
 	struct codec_envelope r;
 	const struct schema_type *t;
 
@@ -139,6 +142,14 @@ heartbeat(uint32_t *err_code)
 	m.seq = seq + 1;
 	m.running_vms = 0;
 	m.vcpus_used = hb_vcpus_used;
+	if (hb_guest != NULL) {
+		snprintf(g.uuid, sizeof(g.uuid), "%s", hb_guest);
+		g.name = "instance-1";
+		g.state = "shutoff";
+		g.power_state = 4;
+		m.guests.items = &g;
+		m.guests.n = 1;
+	}
 	send_env(&schema_msg_heartbeat, &m);
 	exchange(&r);
 	t = r.type;
@@ -460,6 +471,116 @@ test_unchanged_hypervisor_kept(void **state)
 	assert_int_equal(fleet_flush(fl), 0);
 }
 
+/* The stored guest list of h1, copied into b; empty if none. */
+static void
+guests_bytes(struct buf *b)
+{
+	struct store_txn *txn = NULL;
+	const void *v;
+	size_t vl;
+
+	buf_reset(b);
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	if (store_get(txn, T_HYPERVISOR_GUESTS, "h1", 2, &v, &vl) == 0)
+		assert_int_equal(buf_append(b, v, vl), 0);
+	else
+		assert_int_equal(err_code(), TS_ENOT_FOUND);
+	store_txn_end(&txn);
+}
+
+static void
+buf_same(const struct buf *a, const struct buf *b)
+{
+	assert_int_equal(a->len, b->len);
+	assert_memory_equal(a->data, b->data, a->len);
+}
+
+/*
+ * The guest list lives apart from the hypervisor record (DB schema 16):
+ * registration writes both; a heartbeat that changes only the guests
+ * rewrites the list and leaves the hypervisor as it is; one that repeats
+ * them writes neither; a restarted controller knows the stored list, so
+ * its first heartbeat writes nothing either.
+ */
+static void
+test_guest_list_apart(void **state)
+{
+	static const char u[] = "5ea1c0de-0000-4000-8000-000000000001";
+	struct buf hv0 = { 0 }, hv1 = { 0 }, g0 = { 0 }, g1 = { 0 };
+	struct fleet_opts fo = { .controller_host = "ctl",
+	    .report_interval = 10, .service_down_time = 60 };
+	struct rec_hypervisor_guests gl;
+	struct store_txn *txn = NULL;
+	struct rec_hypervisor h;
+	struct fleet *plain;
+	int64_t t0;
+
+	(void)state;
+	hb_guest = NULL;
+	hello();
+	assert_ptr_equal(heartbeat(NULL), &schema_msg_heartbeat_ack);
+	fleet_tick(fl, db_now_ms());
+	hv_bytes(&hv0);
+	guests_bytes(&g0);
+	assert_true(g0.len > 0);
+
+	t0 = db_now_ms();
+	hb_guest = u;
+	assert_ptr_equal(heartbeat(NULL), &schema_msg_heartbeat_ack);
+	fleet_tick(fl, db_now_ms());
+	hv_bytes(&hv1);
+	buf_same(&hv0, &hv1);
+	guests_bytes(&g1);
+	assert_true(g1.len > g0.len);
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	assert_int_equal(db_hypervisor_guests_get(txn, "h1", &gl), 0);
+	assert_int_equal(db_hypervisor_by_host(txn, "h1", &h), 0);
+	store_txn_end(&txn);
+	assert_string_equal(gl.host, "h1");
+	assert_int_equal(gl.guests.n, 1);
+	assert_string_equal(gl.guests.items[0].uuid, u);
+	assert_int_equal(gl.guests.items[0].power_state, 4);
+	assert_true(gl.updated_at >= t0);
+	assert_int_equal(h.running_vms, 0);
+	codec_clear(&schema_rec_hypervisor_guests, &gl);
+	codec_clear(&schema_rec_hypervisor, &h);
+
+	assert_ptr_equal(heartbeat(NULL), &schema_msg_heartbeat_ack);
+	fleet_tick(fl, db_now_ms());
+	guests_bytes(&g0);
+	buf_same(&g0, &g1);
+
+	/* Another fleet on the store, as after a restart (the metrics
+	 * collector keeps the first one, which comes back at the end). */
+	plain = fl;
+	assert_non_null(fl = fleet_new(st, srv, &fo));
+	assert_ptr_equal(heartbeat(NULL), &schema_msg_heartbeat_ack);
+	fleet_tick(fl, db_now_ms());
+	guests_bytes(&g0);
+	buf_same(&g0, &g1);
+	hv_bytes(&hv1);
+	buf_same(&hv0, &hv1);
+
+	/* Back to no guests: written (an empty list). */
+	hb_guest = NULL;
+	assert_ptr_equal(heartbeat(NULL), &schema_msg_heartbeat_ack);
+	fleet_tick(fl, db_now_ms());
+	guests_bytes(&g0);
+	assert_true(g0.len < g1.len);
+	/* A hello with the same (no) guests leaves the list as stored. */
+	hello();
+	guests_bytes(&g1);
+	buf_same(&g0, &g1);
+	assert_int_equal(fleet_flush(fl), 0);
+	fleet_free(&fl);
+	fl = plain;
+	buf_free(&hv0);
+	buf_free(&hv1);
+	buf_free(&g0);
+	buf_free(&g1);
+	assert_int_equal(fleet_flush(fl), 0);
+}
+
 static void
 test_deleted_service_not_resurrected(void **state)
 {
@@ -652,7 +773,8 @@ snapshot(struct buf *b)
 	struct store_txn *txn = NULL;
 	struct rec_service s;
 	struct rec_hypervisor hv;
-	size_t n;
+	const void *v;
+	size_t n, vl;
 
 	assert_int_equal(fleet_flush(fl), 0);
 	b->len = 0;
@@ -668,6 +790,8 @@ snapshot(struct buf *b)
 	assert_int_equal(buf_append(b, &n, sizeof(n)), 0);
 	assert_int_equal(store_count(txn, T_HYPERVISORS, &n), 0);
 	assert_int_equal(buf_append(b, &n, sizeof(n)), 0);
+	if (store_get(txn, T_HYPERVISOR_GUESTS, "h1", 2, &v, &vl) == 0)
+		assert_int_equal(buf_append(b, v, vl), 0);
 	store_txn_end(&txn);
 }
 
@@ -1038,6 +1162,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_operator_switches_survive_ticks),
 		cmocka_unit_test(test_unchanged_hypervisor_kept),
+		cmocka_unit_test(test_guest_list_apart),
 		cmocka_unit_test(test_deleted_service_not_resurrected),
 		cmocka_unit_test(test_deleted_then_hello),
 		cmocka_unit_test(test_hellos_batched),
