@@ -217,7 +217,7 @@ simrss() {
 }
 # mem LABEL: memory, split (see the header).
 mem() {
-	local r a f hin hfree ar map rx tx fin fout z
+	local r a f hin hfree hdirty ar map rx tx fin fout z
 	read -r r a < <(awk '/^Rss:/ { r = $2 } /^Anonymous:/ { a = $2 }
 	    END { print r, a }' "/proc/$CPID/smaps_rollup")
 	f=$((r - a))
@@ -225,6 +225,7 @@ mem() {
 	mval() { awk -v n="$1" '$1 == n { printf "%.0f", $2 }' "$W/mem.txt"; }
 	hin=$(mval tinystack_process_heap_inuse_bytes)
 	hfree=$(mval tinystack_process_heap_free_bytes)
+	hdirty=$(mval tinystack_process_heap_dirty_bytes)
 	ar=$(mval tinystack_process_heap_arenas)
 	map=$(mval tinystack_store_map_used_bytes)
 	rx=$(mval tinystack_bus_messages_received_total)
@@ -242,7 +243,8 @@ mem() {
 	z=$(echo "${ZPM_KIB%% *} * $AGENTS / 1024" | bc)
 	echo "memory ($1): controller Rss $((r / 1024)) MiB = anonymous" \
 	    "$((a / 1024)) + file $((f / 1024)) (smaps_rollup); heap in use" \
-	    "$((hin / 1048576)) MiB, free kept $((hfree / 1048576)) MiB," \
+	    "$((hin / 1048576)) MiB, free kept $((hfree / 1048576)) MiB (dirty" \
+	    "pages $((${hdirty:-0} / 1048576)) MiB)," \
 	    "$ar arenas ($(sed -n 's/^tinystack_process_heap_allocator{allocator="\([a-z]*\)"} 1$/\1/p' "$W/mem.txt")); LMDB map used $((map / 1048576)) MiB; libzmq at" \
 	    "$AGENTS peers ($fin frames in, $fout out each: $ZPM_KIB KiB" \
 	    "per peer) $z MiB; ours (heap in use - libzmq) $((hin / 1048576 - z)) MiB;" \
