@@ -14,11 +14,12 @@
  * before, after, and after the free pages went back (malloc_trim(0), or
  * a purge of jemalloc's arenas), with the difference per peer. The
  * in-use bytes count pages allocated and never written (most of a pipe's
- * chunk at a few frames), so they exceed the resident ones. A pipe's queue is allocated in chunks of
- * 256 messages and touched as messages pass, so the cost grows with MSGS
- * (the inbound pipes) and REPLIES (the outbound ones) up to about 256
- * each. bench/fleetsim.sh runs it with the controller's own frames per
- * agent, to take libzmq's share out of the controller's heap.
+ * chunk at a few frames), so they exceed the resident ones. A pipe's
+ * queue is allocated in chunks of 256 messages and touched as messages
+ * pass, so the cost grows with MSGS (the inbound pipes) and REPLIES (the
+ * outbound ones) up to about 256 each. bench/fleetsim.sh runs it with
+ * the controller's own frames per agent, to take libzmq's share out of
+ * the controller's heap.
  */
 #include <errno.h>
 #include <signal.h>
