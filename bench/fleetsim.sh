@@ -26,8 +26,12 @@
 #     and file-backed (Rss - Anonymous) from /proc/PID/smaps_rollup;
 #     malloc's in-use and kept-free bytes and arenas (its /metrics,
 #     common/procmem: glibc's mallinfo2 or, in a controller linked with
-#     jemalloc, jemalloc's stats; the allocator is named in the line); the LMDB map in use; libzmq's share of the heap at
-#     the same peer count, measured by bench/zmq_peer_mem with the frames
+#     jemalloc, jemalloc's stats; the allocator is named in the line;
+#     in use counts pages allocated and never written, so it can exceed
+#     the anonymous Rss; the dirty pages are jemalloc's freed pages not
+#     purged yet); the LMDB map in use; libzmq's share of the heap at
+#     the same peer count, measured by bench/zmq_peer_mem (linked with
+#     the controller's malloc, so in the same units) with the frames
 #     per agent the controller received and sent so far (capped at 600:
 #     a pipe's chunks stop growing after 256), and ours = heap in use -
 #     libzmq's; the anonymous memory by kind of mapping (malloc's main
@@ -219,7 +223,7 @@ simrss() {
 }
 # mem LABEL: memory, split (see the header).
 mem() {
-	local r a f hin hfree ar map rx tx fin fout z
+	local r a f hin hfree hdirty ar map rx tx fin fout z
 	read -r r a < <(awk '/^Rss:/ { r = $2 } /^Anonymous:/ { a = $2 }
 	    END { print r, a }' "/proc/$CPID/smaps_rollup")
 	f=$((r - a))
@@ -227,6 +231,7 @@ mem() {
 	mval() { awk -v n="$1" '$1 == n { printf "%.0f", $2 }' "$W/mem.txt"; }
 	hin=$(mval tinystack_process_heap_inuse_bytes)
 	hfree=$(mval tinystack_process_heap_free_bytes)
+	hdirty=$(mval tinystack_process_heap_dirty_bytes)
 	ar=$(mval tinystack_process_heap_arenas)
 	map=$(mval tinystack_store_map_used_bytes)
 	rx=$(mval tinystack_bus_messages_received_total)
@@ -244,7 +249,9 @@ mem() {
 	z=$(echo "${ZPM_KIB%% *} * $AGENTS / 1024" | bc)
 	echo "memory ($1): controller Rss $((r / 1024)) MiB = anonymous" \
 	    "$((a / 1024)) + file $((f / 1024)) (smaps_rollup); heap in use" \
-	    "$((hin / 1048576)) MiB, free kept $((hfree / 1048576)) MiB," \
+	    "$((hin / 1048576)) MiB (allocated: pages never written count)," \
+	    "free kept $((hfree / 1048576)) MiB (dirty" \
+	    "pages $((${hdirty:-0} / 1048576)) MiB)," \
 	    "$ar arenas ($(sed -n 's/^tinystack_process_heap_allocator{allocator="\([a-z]*\)"} 1$/\1/p' "$W/mem.txt")); LMDB map used $((map / 1048576)) MiB; libzmq at" \
 	    "$AGENTS peers ($fin frames in, $fout out each: $ZPM_KIB KiB" \
 	    "per peer) $z MiB; ours (heap in use - libzmq) $((hin / 1048576 - z)) MiB;" \

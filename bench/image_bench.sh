@@ -28,7 +28,10 @@
 # Usage: bench/image_bench.sh [BUILD_DIR]      (default: ./build)
 # Knobs: SIZE_MB (1024), RUNS (3), CLIENTS (1; 0 skips the Python
 #   clients), DIR (work directory, on the disk to
-#   measure; default a new directory under /var/tmp).
+#   measure; default a new directory under /var/tmp), ORDER (cl, the
+#   default: the Content-Length upload before the chunked one in each
+#   round; chunked: the other way round, to tell the path's cost from
+#   its place in the round).
 set -euo pipefail
 export LC_ALL=C
 B=$(cd "${1:-build}" && pwd)
@@ -36,6 +39,7 @@ CTL=$B/controller/tinystack-controller
 MANAGE=$B/tools/tinystack-manage
 SIZE_MB=${SIZE_MB:-1024}
 RUNS=${RUNS:-3}
+ORDER=${ORDER:-cl}
 CLIENTS=${CLIENTS:-1}
 PASS=bench-admin-pass
 W=${DIR:-$(mktemp -d /var/tmp/image-bench.XXXXXX)}
@@ -98,8 +102,10 @@ new_image() {
 		"$URL/v2/images" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
 }
 now() { date +%s.%N; }
-# Controller CPU seconds so far (all threads, live and exited).
+# Controller CPU seconds so far (all threads, live and exited); ctl_sys:
+# the kernel's part (stime).
 ctl_cpu() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$PID/stat"; }
+ctl_sys() { awk '{ printf "%.2f", $15 / 100 }' "/proc/$PID/stat"; }
 # secs COMMAND...: wall seconds of COMMAND.
 secs() {
 	local s e
@@ -137,22 +143,32 @@ put_once() {	# put_once [curl args]: upload src to a new image, delete it
 }
 del_last() { curl -sf -o /dev/null -X DELETE "${A[@]}" "$URL/v2/images/$(cat "$W/last_id")"; }
 
-declare -A T C
-# cpu_of KEY COMMAND...: run COMMAND, add the controller's CPU time to C[KEY].
+declare -A T C S
+# cpu_of KEY COMMAND...: run COMMAND, add the controller's CPU time to C[KEY]
+# and its system part to S[KEY].
 cpu_of() {
-	local k=$1 c0
+	local k=$1 c0 s0
 	shift
 	c0=$(ctl_cpu)
+	s0=$(ctl_sys)
 	"$@"
 	C[$k]+="$(echo "$(ctl_cpu) - $c0" | bc) "
+	S[$k]+="$(echo "$(ctl_sys) - $s0" | bc) "
 }
+put_cl() { cpu_of put eval 'T[put]+="$(secs put_once) "'; }
+put_chunked() { cpu_of putc eval 'T[putc]+="$(secs put_once -H "Transfer-Encoding: chunked") "'; }
 for _ in $(seq 1 "$RUNS"); do
 	T[cp]+="$(secs cp_once) "; rm -f "$W/copy"; sync
 	T[cpsync]+="$(secs cpsync_once) "; rm -f "$W/copy"; sync
 	T[sha]+="$(secs sha_once) "
 	T[md5]+="$(secs md5_once) "
-	cpu_of put eval 'T[put]+="$(secs put_once) "'; del_last; sync
-	cpu_of putc eval 'T[putc]+="$(secs put_once -H "Transfer-Encoding: chunked") "'
+	if [ "$ORDER" = chunked ]; then
+		put_chunked; del_last; sync
+		put_cl
+	else
+		put_cl; del_last; sync
+		put_chunked
+	fi
 done
 # Downloads of the last image (kept).
 ID=$(cat "$W/last_id")
@@ -187,6 +203,7 @@ echo
 echo "size ${SIZE_MB} MiB, median of $RUNS runs (clients: one run)"
 echo "all times (s): cp ${T[cp]}; sha512sum ${T[sha]}; md5sum ${T[md5]}"
 echo "  upload ${T[put]}; chunked ${T[putc]}; controller CPU per upload ${C[put]}, chunked ${C[putc]}"
+echo "  of which system (stime): upload ${S[put]}, chunked ${S[putc]}; order in each round: $ORDER first"
 echo "  download to /dev/null ${T[getnull]}; to a file ${T[getfile]}"
 # The upload against sha512sum of the same file in the same round.
 ratios() {

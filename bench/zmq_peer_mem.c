@@ -9,16 +9,19 @@
  * PEERS DEALER sockets that each send MSGS 100-byte frames, receives them
  * all, sends REPLIES 100-byte frames back to each peer (0 by default) and
  * waits until every peer has read them, then prints the parent's
- * anonymous RSS and malloc's in-use bytes (mallinfo2: libzmq allocates
- * with the process's malloc) before, after, and after malloc_trim(0),
- * with the difference per peer. A pipe's queue is allocated in chunks of
- * 256 messages and touched as messages pass, so the cost grows with MSGS
- * (the inbound pipes) and REPLIES (the outbound ones) up to about 256
- * each. bench/fleetsim.sh runs it with the controller's own frames per
- * agent, to take libzmq's share out of the controller's heap.
+ * anonymous RSS and malloc's in-use bytes (libzmq allocates with the
+ * process's malloc: the controller's, jemalloc in the default build)
+ * before, after, and after the free pages went back (malloc_trim(0), or
+ * a purge of jemalloc's arenas), with the difference per peer. The
+ * in-use bytes count pages allocated and never written (most of a pipe's
+ * chunk at a few frames), so they exceed the resident ones. A pipe's
+ * queue is allocated in chunks of 256 messages and touched as messages
+ * pass, so the cost grows with MSGS (the inbound pipes) and REPLIES (the
+ * outbound ones) up to about 256 each. bench/fleetsim.sh runs it with
+ * the controller's own frames per agent, to take libzmq's share out of
+ * the controller's heap.
  */
 #include <errno.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,6 +31,8 @@
 #include <unistd.h>
 
 #include <zmq.h>
+
+#include "procmem.h"
 
 static long
 rss_anon_kb(void)
@@ -45,12 +50,17 @@ rss_anon_kb(void)
 	return kb;
 }
 
+/* The controller's malloc's figure (common/procmem: glibc's mallinfo2,
+ * or jemalloc's stats.allocated when linked with it, as the controller
+ * is), so that fleetsim.sh subtracts like from like: jemalloc rounds
+ * libzmq's 16-18 KiB chunks up to 20 KiB size classes. */
 static uint64_t
 heap_inuse(void)
 {
-	struct mallinfo2 mi = mallinfo2();
+	struct procmem_heap h;
 
-	return (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
+	procmem_heap(&h);
+	return h.inuse;
 }
 
 static int
@@ -166,15 +176,15 @@ main(int argc, char **argv)
 		}
 	after = rss_anon_kb();
 	hafter = heap_inuse();
-	malloc_trim(0);
+	procmem_release();
 	trimmed = rss_anon_kb();
 	htrimmed = heap_inuse();
 	printf("%d peers (%s), %d frames each, %d replies each: ROUTER "
-	    "process RssAnon %ld KiB -> %ld KiB (%ld KiB after malloc_trim): "
-	    "%.1f KiB per peer; heap in use %.0f KiB -> %.0f KiB (%.0f KiB "
-	    "after malloc_trim): %.1f KiB per peer\n",
+	    "process RssAnon %ld KiB -> %ld KiB (%ld KiB after a release): "
+	    "%.1f KiB per peer; heap in use (%s) %.0f KiB -> %.0f KiB (%.0f KiB "
+	    "after a release): %.1f KiB per peer\n",
 	    peers, curve ? "CURVE" : "plain", msgs, replies, before, after,
-	    trimmed, (double)(trimmed - before) / peers,
+	    trimmed, (double)(trimmed - before) / peers, procmem_allocator(),
 	    (double)hbefore / 1024, (double)hafter / 1024,
 	    (double)htrimmed / 1024,
 	    ((double)htrimmed - (double)hbefore) / 1024 / peers);

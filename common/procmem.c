@@ -46,12 +46,24 @@ je_heap(struct procmem_heap *h)
 	 * parts of pages in use, and the allocator's own metadata apart */
 	h->free = resident > allocated + metadata ?
 	    resident - allocated - metadata : 0;
+	/* every arena's (MALLCTL_ARENAS_ALL), in pages */
+	h->dirty = (je_size("stats.arenas.4096.pdirty") +
+	    je_size("stats.arenas.4096.pmuzzy")) * je_size("arenas.page");
 	h->mmapped = 0;	/* large allocations live in the arenas' extents */
 	h->system = je_size("stats.mapped");
 	if (mallctl("arenas.narenas", &narenas, &ulen, NULL, 0) != 0)
 		narenas = 0;
 	h->arenas = narenas;
 	h->allocator = PROCMEM_JEMALLOC;
+}
+
+void
+procmem_release(void)
+{
+	if (mallctl != NULL)
+		(void)mallctl("arena.4096.purge", NULL, NULL, NULL, 0);
+	else
+		malloc_trim(0);
 }
 
 const char *
@@ -97,6 +109,7 @@ procmem_heap(struct procmem_heap *h)
 	h->allocator = PROCMEM_GLIBC;
 	h->inuse = (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
 	h->free = mi.fordblks;
+	h->dirty = 0;
 	h->mmapped = mi.hblkhd;
 	h->system = (uint64_t)mi.arena + (uint64_t)mi.hblkhd;
 	h->arenas = count_arenas();
@@ -180,13 +193,18 @@ procmem_collect(struct buf *out, void *arg)
 	gauge(out, "tinystack_process_heap_inuse_bytes",
 	    "Bytes allocated with malloc and not freed (glibc: mallinfo2 "
 	    "uordblks + hblkhd; jemalloc: stats.allocated), the process's own "
-	    "and its libraries' (libzmq's pipes, LMDB, jansson).",
+	    "and its libraries' (libzmq's pipes, LMDB, jansson); pages never "
+	    "written count too, so this can exceed the resident bytes.",
 	    (double)h.inuse);
 	gauge(out, "tinystack_process_heap_free_bytes",
 	    "Freed bytes malloc keeps (glibc: mallinfo2 fordblks, resident "
 	    "where touched and not trimmed; jemalloc: stats.resident - "
 	    "allocated - metadata, dirty pages not yet purged).",
 	    (double)h.free);
+	gauge(out, "tinystack_process_heap_dirty_bytes",
+	    "Freed pages malloc keeps until they decay, part of the free "
+	    "bytes (jemalloc: stats.arenas pdirty + pmuzzy; glibc: 0, not "
+	    "known).", (double)h.dirty);
 	gauge(out, "tinystack_process_heap_mmapped_bytes",
 	    "Bytes in use in chunks mapped on their own (glibc: mallinfo2 "
 	    "hblkhd, part of the in-use bytes; jemalloc: 0).",

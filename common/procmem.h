@@ -31,10 +31,19 @@ enum procmem_allocator {
 struct procmem_heap {
 	enum procmem_allocator allocator;	/* whose figures these are */
 	uint64_t	inuse;		/* allocated, not freed: uordblks +
-					 * hblkhd */
+					 * hblkhd; jemalloc: stats.allocated.
+					 * Either way pages of an allocation
+					 * never written count though they
+					 * were never resident (libzmq's
+					 * pipe chunks are mostly such): this
+					 * can exceed the anonymous Rss */
 	uint64_t	free;		/* freed, kept in the arenas: fordblks
 					 * (resident where touched); jemalloc:
 					 * resident - allocated - metadata */
+	uint64_t	dirty;		/* jemalloc: freed pages not purged
+					 * yet (pdirty + pmuzzy, part of
+					 * free), what decay gives back;
+					 * glibc: 0, unknown */
 	uint64_t	mmapped;	/* in use in chunks mapped on their
 					 * own: hblkhd (part of inuse);
 					 * jemalloc: 0 */
@@ -55,6 +64,11 @@ struct procmem_resident {
 /* Cannot fail (the arena count is 0 if malloc_info() failed). */
 void	procmem_heap(struct procmem_heap *);
 
+/* Gives the pages of freed memory back to the system now: glibc's
+ * malloc_trim(0), jemalloc's purge of every arena's dirty pages. For
+ * measurements (bench/zmq_peer_mem); a daemon leaves it to decay. */
+void	procmem_release(void);
+
 /* "jemalloc" when the program is linked with it, else "glibc". */
 const char *procmem_allocator(void);
 
@@ -69,7 +83,7 @@ int	procmem_anon(uint64_t *);
 
 /* A metrics collector (metrics_add_collector(m, procmem_collect, NULL)):
  * tinystack_process_heap_allocator{allocator=...} (1),
- * tinystack_process_heap_{inuse,free,mmapped,system}_bytes,
+ * tinystack_process_heap_{inuse,free,dirty,mmapped,system}_bytes,
  * tinystack_process_heap_arenas and tinystack_process_resident_bytes
  * {kind="anonymous"|"file"}; the resident family is left out when
  * smaps_rollup cannot be read. arg is unused. */

@@ -808,45 +808,79 @@ header_safe(const char *s, size_t max)
 	return true;
 }
 
+/* The body is owned (freed by MHD once sent, or by resp_body_reset()),
+ * NUL-terminated after len bytes; freed here on failure. */
+static int
+resp_owned(struct http_resp *r, int status, const char *ctype, char *owned,
+    size_t len)
+{
+	resp_body_reset(r);
+	if (ctype == NULL)
+		ctype = "text/plain; charset=UTF-8";
+	if (!valid_status(status) || !header_safe(ctype, CTYPE_MAX - 1)) {
+		free(owned);
+		err_set(TS_EINTERNAL, "http: bad text response");
+		return -1;
+	}
+	r->buf = owned;
+	r->len = len;
+	r->status = status;
+	r->kind = RB_BUF;
+	snprintf(r->ctype, sizeof(r->ctype), "%s", ctype);
+	return 0;
+}
+
+/*
+ * The buf's storage becomes the body as it is, without a copy: a list's
+ * page is megabytes (a 1,000-server detail page about 2), and a copy
+ * doubled what each response touched and left to the allocator's dirty
+ * pages (docs/PERFORMANCE.md, "Anonymous memory after the lists"). Up to
+ * half of the capacity goes unused until the response is sent.
+ */
 int
 http_resp_buf(struct http_resp *r, int status, const char *ctype,
     struct buf *b)
 {
-	int rc = -1;
+	char *data;
+	size_t len;
 
-	if (!b->failed)
-		rc = http_resp_text(r, status, ctype, (const char *)b->data,
-		    b->len);
-	else if (err_code() == TS_EOK)
-		err_set(TS_EINTERNAL, "http: the response body failed");
-	buf_free(b);
-	return rc;
+	if (b->failed) {
+		if (err_code() == TS_EOK)
+			err_set(TS_EINTERNAL, "http: the response body "
+			    "failed");
+		buf_free(b);
+		return -1;
+	}
+	if (b->data == NULL) {	/* nothing written */
+		buf_free(b);
+		return http_resp_text(r, status, ctype, "", 0);
+	}
+	data = (char *)b->data;
+	len = b->len;
+	memset(b, 0, sizeof(*b));	/* taken (buf.h) */
+	return resp_owned(r, status, ctype, data, len);
 }
 
 int
 http_resp_text(struct http_resp *r, int status, const char *ctype,
     const char *text, size_t len)
 {
-	resp_body_reset(r);
-	if (ctype == NULL)
-		ctype = "text/plain; charset=UTF-8";
-	if (!valid_status(status) || !header_safe(ctype, CTYPE_MAX - 1) ||
-	    (text == NULL && len != 0)) {
+	char *copy;
+
+	if (text == NULL && len != 0) {
+		resp_body_reset(r);
 		err_set(TS_EINTERNAL, "http: bad text response");
 		return -1;
 	}
-	if ((r->buf = malloc(len + 1)) == NULL) {
+	if ((copy = malloc(len + 1)) == NULL) {
+		resp_body_reset(r);
 		err_set(TS_ENOMEM, "http: out of memory");
 		return -1;
 	}
 	if (len != 0)
-		memcpy(r->buf, text, len);
-	r->buf[len] = '\0';
-	r->len = len;
-	r->status = status;
-	r->kind = RB_BUF;
-	snprintf(r->ctype, sizeof(r->ctype), "%s", ctype);
-	return 0;
+		memcpy(copy, text, len);
+	copy[len] = '\0';
+	return resp_owned(r, status, ctype, copy, len);
 }
 
 int

@@ -80,7 +80,7 @@ M=(tinystack_store_commits_total tinystack_store_map_size_bytes
     openstack_glance_images 'tinystack_bus_dropped_total{reason="impostor"}'
     'tinystack_fleet_messages_rejected_total{reason="malformed"}'
     tinystack_process_heap_inuse_bytes tinystack_process_heap_free_bytes
-    tinystack_process_heap_mmapped_bytes tinystack_process_heap_system_bytes
+    tinystack_process_heap_dirty_bytes tinystack_process_heap_mmapped_bytes tinystack_process_heap_system_bytes
     tinystack_process_heap_arenas
     'tinystack_process_resident_bytes{kind="anonymous"}'
     'tinystack_process_resident_bytes{kind="file"}')

@@ -101,6 +101,9 @@ test_heap(void **state)
 		 * decay (10 s) */
 		assert_true(c.inuse + 4 * MIB <= b.inuse);
 		assert_true(c.free >= 3 * MIB);
+		assert_true(c.dirty >= 3 * MIB);
+	} else {
+		assert_int_equal(c.dirty, 0);
 	}
 	/* A new thread's first malloc takes an arena of its own (glibc
 	 * makes up to 8 per core unless capped). */
@@ -181,6 +184,7 @@ test_collect(void **state)
 		"tinystack_process_heap_allocator",
 		"tinystack_process_heap_inuse_bytes",
 		"tinystack_process_heap_free_bytes",
+		"tinystack_process_heap_dirty_bytes",
 		"tinystack_process_heap_mmapped_bytes",
 		"tinystack_process_heap_system_bytes",
 		"tinystack_process_heap_arenas",
