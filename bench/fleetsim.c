@@ -362,7 +362,45 @@ struct sim {
 	uint64_t	 cmds;
 	int		 fd;		/* bus_fd() as watched by the epoll */
 	double		 backoff;	/* hello retry, seconds; 0: start over */
+	/* wall clock of the last HB_RING heartbeats, by seq: an ack
+	 * minutes late still finds its send time */
+#define HB_RING		16
+	int64_t		 hb_sent_ms[HB_RING];
 };
+
+/*
+ * Where a heartbeat's time goes, per process, printed every HBSTAT_S: its
+ * send after it was due (this simulator starved), the controller's
+ * handling after the send (the ack's server_time: the controller's bus
+ * lagging, or the path to it), and the ack's arrival after that (this
+ * simulator again). All on one machine's wall clock. Tells a host
+ * reported down because the controller fell behind from one whose
+ * heartbeats were never sent in time.
+ */
+#define HBSTAT_S	10
+static struct {
+	uint64_t	 sent, acked;
+	int64_t		 late_max, ctl_max, rx_max;	/* ms */
+	uint64_t	 late_10s, ctl_10s, ctl_1s;
+	double		 ctl_sum;
+} hbs;
+static double hbstat_at;
+
+static void
+hbstat_flush(double t)
+{
+	printf("hbstat %.0f sent %llu acked %llu late_max_ms %lld "
+	    "late_over_10s %llu ctl_lag_mean_ms %.1f ctl_lag_max_ms %lld "
+	    "ctl_lag_over_1s %llu ctl_lag_over_10s %llu rx_lag_max_ms %lld\n",
+	    (double)clock_wall_ms() / 1000, (unsigned long long)hbs.sent, (unsigned long long)hbs.acked,
+	    (long long)hbs.late_max, (unsigned long long)hbs.late_10s,
+	    hbs.acked ? hbs.ctl_sum / (double)hbs.acked : 0.0,
+	    (long long)hbs.ctl_max, (unsigned long long)hbs.ctl_1s,
+	    (unsigned long long)hbs.ctl_10s, (long long)hbs.rx_max);
+	fflush(stdout);
+	memset(&hbs, 0, sizeof(hbs));
+	hbstat_at = t + HBSTAT_S;
+}
 
 /* Every agent's socket is looked at this often (seconds) whatever the
  * epoll says: hellos and heartbeats due, a socket that changed. */
@@ -451,6 +489,8 @@ heartbeat(struct sim *a)
 			m.memory_mb_used += a->g[i].mem;
 		}
 	}
+	a->hb_sent_ms[a->seq % HB_RING] = clock_wall_ms();
+	hbs.sent++;
 	send_msg(a, &schema_msg_heartbeat, &m, NULL);
 	free(m.guests.items);
 }
@@ -494,6 +534,23 @@ handle(struct sim *a, const struct bus_msg *bm)
 
 		a->registered = 1;
 		a->interval_ms = m->report_interval * 1000;
+	} else if (env.type == &schema_msg_heartbeat_ack) {
+		struct msg_heartbeat_ack *m = env.body;
+		int64_t sent = a->hb_sent_ms[m->seq % HB_RING],
+		    ctl = m->server_time - sent,
+		    rx = clock_wall_ms() - m->server_time;
+
+		if (m->seq <= a->seq && m->seq + HB_RING > a->seq &&
+		    sent != 0) {
+			hbs.acked++;
+			hbs.ctl_sum += (double)ctl;
+			if (ctl > hbs.ctl_max)
+				hbs.ctl_max = ctl;
+			hbs.ctl_1s += ctl > 1000;
+			hbs.ctl_10s += ctl > 10000;
+			if (rx > hbs.rx_max)
+				hbs.rx_max = rx;
+		}
 	} else if (env.type == &schema_msg_instance_ensure) {
 		struct msg_instance_ensure *m = env.body;
 		struct sguest *g = find(a, m->uuid);
@@ -691,11 +748,19 @@ run_agents(const char *endpoint, const char *dir, int n, const char *srv,
 						    a->interval_ms / 1000.0;
 					a->next = t + a->backoff;
 				} else {
+					int64_t late = (int64_t)((t - a->next) *
+					    1000);
+
+					if (late > hbs.late_max)
+						hbs.late_max = late;
+					hbs.late_10s += late > 10000;
 					heartbeat(a);
 					a->next = t + a->interval_ms / 1000.0;
 				}
 			}
 			sweep = t + SWEEP_S;
+			if (t >= hbstat_at)
+				hbstat_flush(t);
 		}
 		ms = (int)((sweep - now_s()) * 1000) + 1;
 		k = epoll_wait(ep, ev, 64, ms > 0 ? ms : 0);

@@ -34,7 +34,8 @@
 #     the controller's malloc, so in the same units) with the frames
 #     per agent the controller received and sent so far (capped at 600:
 #     a pipe's chunks stop growing after 256), and ours = heap in use -
-#     libzmq's; the anonymous memory by kind of mapping (malloc's main
+#     libzmq's; libzmq's resident share the same way (zmq_peer_mem's
+#     RssAnon per peer) and ours = anonymous - that; the anonymous memory by kind of mapping (malloc's main
 #     arena, its other arenas, thread stacks, the rest: bench/
 #     anon_split.py; glibc's arenas only: jemalloc's extents are in "the
 #     rest"). With ARENAS=1 also malloc's in-use bytes per arena (gdb
@@ -78,11 +79,17 @@
 #   sched record of the whole machine for CREATE_PERF_S (5) seconds from
 #   the start of the creates, for perf sched timehist/latency),
 #   API_THREADS ([api] threads, 32), SIM_NICE (the simulators' nice
-#   value, 0), SIM (the simulator binary, default
+#   value, 0), CTL_CPU (a percentage of one core: the controller runs in
+#   a cgroup (v1 cpu controller, root) with that CFS quota, as if the
+#   machine were loaded; the simulators are not limited), SIM (the simulator binary, default
 #   BUILD_DIR's: another build's, for before/after runs of the
 #   simulator). After each creates line: the CPU the machine spent while
 #   wrk ran, per create, split between the controller, the simulator, wrk
-#   and everything else. Every wait is bounded (MAX_WAIT seconds, default
+#   and everything else; then the heartbeats during the creates, from
+#   the simulators' hbstat lines: sent late (the simulator starved), the
+#   controller's lag (the ack's server_time after the send), and the
+#   "is down" / "is up again" lines the controller logged meanwhile.
+#   Every wait is bounded (MAX_WAIT seconds, default
 #   900).
 set -euo pipefail
 export LC_ALL=C
@@ -108,6 +115,7 @@ cleanup() {
 	wait 2>/dev/null || true
 	[ -z "${LOG:-}" ] || cp "$W/ctl.log" "$LOG" 2>/dev/null || true
 	rm -rf "$W"
+	[ -z "${CG:-}" ] || rmdir "$CG" 2>/dev/null || true
 }
 trap cleanup EXIT
 
@@ -183,6 +191,15 @@ SRVPUB=$(sed -n 's/^public = //p' "$W/keys/controller.pub")
 env ${CTL_ENV:-} "$CTL" --foreground --config "$W/c.conf" > "$W/ctl.log" 2>&1 &
 CPID=$!
 PIDS+=("$CPID")
+if [ -n "${CTL_CPU:-}" ]; then	# the controller's CPU capped (cgroup v1)
+	CG=/sys/fs/cgroup/cpu/fleetsim.$$
+	mkdir "$CG"
+	echo 100000 > "$CG/cpu.cfs_period_us"
+	echo $((CTL_CPU * 1000)) > "$CG/cpu.cfs_quota_us"
+	for t in /proc/$CPID/task/*; do echo "${t##*/}" > "$CG/tasks"; done
+	echo "$CPID" > "$CG/cgroup.procs"
+	echo "controller capped at $CTL_CPU% of one core ($CG)"
+fi
 wait_for 60 curl -s -o /dev/null "http://127.0.0.1:$CP/"
 t0=$(date +%s.%N)
 SPIDS=()
@@ -223,7 +240,7 @@ simrss() {
 }
 # mem LABEL: memory, split (see the header).
 mem() {
-	local r a f hin hfree hdirty ar map rx tx fin fout z
+	local r a f hin hfree hdirty ar map rx tx fin fout z zr
 	read -r r a < <(awk '/^Rss:/ { r = $2 } /^Anonymous:/ { a = $2 }
 	    END { print r, a }' "/proc/$CPID/smaps_rollup")
 	f=$((r - a))
@@ -241,12 +258,16 @@ mem() {
 	# libzmq's heap per peer with these frames, once per pair
 	if [ "${ZPM_AT:-}" != "$fin/$fout" ]; then
 		# (its 30 s bound can run out on a loaded machine: no figure)
-		ZPM_KIB=$("$ZPM" "$AGENTS" "$fin" curve "$fout" |
-		    sed -n 's/.*: \([0-9.]*\) KiB per peer$/\1/p') || true
+		"$ZPM" "$AGENTS" "$fin" curve "$fout" > "$W/zpm.txt" || true
+		ZPM_KIB=$(sed -n 's/.*: \([0-9.]*\) KiB per peer$/\1/p' "$W/zpm.txt")
+		# resident (RssAnon after a release), the figure to take
+		# out of the controller's anonymous memory
+		ZPM_RSS=$(sed -n 's/.*: \([0-9.]*\) KiB per peer;.*/\1/p' "$W/zpm.txt")
 		ZPM_AT=$fin/$fout
 	fi
-	[ -n "$ZPM_KIB" ] || { ZPM_AT=; ZPM_KIB="0 (zmq_peer_mem failed)"; }
+	[ -n "$ZPM_KIB" ] || { ZPM_AT=; ZPM_KIB="0 (zmq_peer_mem failed)"; ZPM_RSS=0; }
 	z=$(echo "${ZPM_KIB%% *} * $AGENTS / 1024" | bc)
+	zr=$(echo "$ZPM_RSS * $AGENTS / 1024" | bc)
 	echo "memory ($1): controller Rss $((r / 1024)) MiB = anonymous" \
 	    "$((a / 1024)) + file $((f / 1024)) (smaps_rollup); heap in use" \
 	    "$((hin / 1048576)) MiB (allocated: pages never written count)," \
@@ -255,6 +276,7 @@ mem() {
 	    "$ar arenas ($(sed -n 's/^tinystack_process_heap_allocator{allocator="\([a-z]*\)"} 1$/\1/p' "$W/mem.txt")); LMDB map used $((map / 1048576)) MiB; libzmq at" \
 	    "$AGENTS peers ($fin frames in, $fout out each: $ZPM_KIB KiB" \
 	    "per peer) $z MiB; ours (heap in use - libzmq) $((hin / 1048576 - z)) MiB;" \
+	    "libzmq resident $ZPM_RSS KiB per peer, $zr MiB: ours (anonymous - that) $((a / 1024 - zr)) MiB;" \
 	    "recon queue $(mval tinystack_recon_queue_events) events" \
 	    "($(mval 'tinystack_recon_reports_total{outcome="superseded"}') superseded); peak $(hwm "$CPID")"
 	/usr/bin/python3 "$HERE/anon_split.py" "$CPID" 0 |
@@ -411,6 +433,7 @@ fill() {
 	    "others %.2f ms; controller page faults %.1f per create\n", s, k,
 	    b * 100 / (s * k), c * 1000 / n, f * 1000 / n,
 	    w * 1000 / n, (b - c - f - w) * 1000 / n, pf / n }'
+	hbsum "$t0" "$t2"
 	if [ -n "${PHASES:-}" ]; then	# the controller's create phases
 		phases > "$W/phases1.txt"
 		# mean per create / per write / per batch over this fill
@@ -429,6 +452,24 @@ fill() {
 		    "$W/phases0.txt" "$W/phases1.txt"
 	fi
 	[ -z "${CREATE_PERF:-}" ] || wait "$ppid" || true
+}
+
+# hbsum T0 T1: the heartbeats between two wall-clock times (the
+# simulators' hbstat lines, every 10 s) and the controller's down lines.
+hbsum() {
+	cat "$W"/sim-*.log | awk -v a="$1" -v b="$2" '
+	    $1 == "hbstat" && $2 >= a && $2 <= b + 10 {
+	    s += $4; k += $6; if ($8 > lm) lm = $8; l10 += $10
+	    cs += $12 * $6; if ($14 > cm) cm = $14; c1 += $16; c10 += $18
+	    if ($20 > rm) rm = $20 }
+	    END { printf "  heartbeats meanwhile: %d sent, %d acked; sent late " \
+	    "by up to %d ms (%d by over 10 s: the simulators); controller " \
+	    "lag mean %.0f ms, max %d ms, %d over 1 s, %d over 10 s; ack " \
+	    "read late by up to %d ms\n", s, k, lm, l10, k ? cs / k : 0, cm,
+	    c1, c10, rm }'
+	echo "  controller log so far: $(grep -c ' is down: ' "$W/ctl.log" || true)" \
+	    "\"is down\" and $(grep -c ' is up again' "$W/ctl.log" || true) \"is up again\" lines," \
+	    "$(grep -c 'timed out' "$W/ctl.log" || true) \"timed out\""
 }
 
 lat() {	# URL [CONNECTIONS [MICROVERSION]]: req/s, p50/p99 over 5 s (4

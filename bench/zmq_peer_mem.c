@@ -5,21 +5,21 @@
  *
  *   zmq_peer_mem PEERS MSGS [curve|plain] [REPLIES]
  *
- * Binds a ROUTER on 127.0.0.1 (an ephemeral port), forks a child with
- * PEERS DEALER sockets that each send MSGS 100-byte frames, receives them
- * all, sends REPLIES 100-byte frames back to each peer (0 by default) and
- * waits until every peer has read them, then prints the parent's
- * anonymous RSS and malloc's in-use bytes (libzmq allocates with the
- * process's malloc: the controller's, jemalloc in the default build)
- * before, after, and after the free pages went back (malloc_trim(0), or
- * a purge of jemalloc's arenas), with the difference per peer. The
- * in-use bytes count pages allocated and never written (most of a pipe's
- * chunk at a few frames), so they exceed the resident ones. A pipe's
- * queue is allocated in chunks of 256 messages and touched as messages
- * pass, so the cost grows with MSGS (the inbound pipes) and REPLIES (the
- * outbound ones) up to about 256 each. bench/fleetsim.sh runs it with
- * the controller's own frames per agent, to take libzmq's share out of
- * the controller's heap.
+ * Binds a ROUTER on 127.0.0.1 (an ephemeral port), forks children with
+ * PEERS DEALER sockets (at most 4,000 per child) that each send MSGS
+ * 100-byte frames, receives them all, sends REPLIES 100-byte frames back
+ * to each peer (0 by default) and waits until every peer has read them,
+ * then prints the parent's anonymous RSS and malloc's in-use bytes
+ * (libzmq allocates with the process's malloc: the controller's, jemalloc
+ * in the default build) before, after, and after the free pages went back
+ * (malloc_trim(0), or a purge of jemalloc's arenas), with the difference
+ * per peer. The in-use bytes count pages allocated and never written
+ * (most of a pipe's chunk at a few frames), so they exceed the resident
+ * ones. A pipe's queue is allocated in chunks of 256 messages and touched
+ * as messages pass, so the cost grows with MSGS (the inbound pipes) and
+ * REPLIES (the outbound ones) up to about 256 each. bench/fleetsim.sh
+ * runs it with the controller's own frames per agent, to take libzmq's
+ * share out of the controller's heap.
  */
 #include <errno.h>
 #include <signal.h>
@@ -27,12 +27,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <zmq.h>
 
 #include "procmem.h"
+
+#define CHILD_PEERS	4000
+#define MAX_CHILDREN	16
+
+/* The children, each killed and reaped. */
+static void
+killall(const pid_t *pid, int n)
+{
+	for (int c = 0; c < n; c++) {
+		kill(pid[c], SIGKILL);
+		waitpid(pid[c], NULL, 0);
+	}
+}
 
 static long
 rss_anon_kb(void)
@@ -64,21 +78,34 @@ heap_inuse(void)
 }
 
 static int
-child(const char *ep, int peers, int msgs, int replies, int curve,
-    const char *srv_pub)
+child(const char *ep, int first, int peers, int msgs, int replies,
+    int curve, const char *srv_pub)
 {
 	char pub[41], sec[41], frame[100], id[16];
 	void *ctx = zmq_ctx_new(), **d = calloc((size_t)peers, sizeof(*d));
-	int timeout = 30000;
+	int timeout = 30000, zero = 0;
 
 	if (ctx == NULL || d == NULL || zmq_curve_keypair(pub, sec) != 0)
 		return 1;
+	/* libzmq's default is 1,023 sockets per context: past it every
+	 * zmq_socket() failed and the parent waited for frames that never
+	 * came ("received 0 of ..." at 10,000 peers). */
+	if (zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS, peers + 16) != 0) {
+		fprintf(stderr, "child: ZMQ_MAX_SOCKETS %d: %s\n", peers + 16,
+		    zmq_strerror(errno));
+		return 1;
+	}
 	memset(frame, 'x', sizeof(frame));
 	for (int i = 0; i < peers; i++) {
-		if ((d[i] = zmq_socket(ctx, ZMQ_DEALER)) == NULL)
+		if ((d[i] = zmq_socket(ctx, ZMQ_DEALER)) == NULL) {
+			fprintf(stderr, "child: socket %d of %d: %s\n", i,
+			    peers, zmq_strerror(errno));
 			return 1;
-		snprintf(id, sizeof(id), "p%07d", i);
+		}
+		snprintf(id, sizeof(id), "p%07d", first + i);
 		if (zmq_setsockopt(d[i], ZMQ_ROUTING_ID, id, strlen(id)) != 0 ||
+		    zmq_setsockopt(d[i], ZMQ_HANDSHAKE_IVL, &zero,
+		    sizeof(zero)) != 0 ||
 		    zmq_setsockopt(d[i], ZMQ_RCVTIMEO, &timeout,
 		    sizeof(timeout)) != 0)
 			return 1;
@@ -87,8 +114,16 @@ child(const char *ep, int peers, int msgs, int replies, int curve,
 		    ZMQ_CURVE_PUBLICKEY, pub, 40) != 0 ||
 		    zmq_setsockopt(d[i], ZMQ_CURVE_SECRETKEY, sec, 40) != 0))
 			return 1;
-		if (zmq_connect(d[i], ep) != 0)
+		/* In waves: 10,000 connects at once overflowed the listen
+		 * queue, and the SYNs dropped came back only after TCP's
+		 * backoff (up to a minute), past the parent's timeout. */
+		if (i > 0 && i % 250 == 0)
+			usleep(100 * 1000);
+		if (zmq_connect(d[i], ep) != 0) {
+			fprintf(stderr, "child: connect %d of %d: %s\n", i,
+			    peers, zmq_strerror(errno));
 			return 1;
+		}
 	}
 	for (int m = 0; m < msgs; m++)
 		for (int i = 0; i < peers; i++)
@@ -112,11 +147,13 @@ main(int argc, char **argv)
 {
 	char pub[41], sec[41], ep[256], buf[256], id[16], frame[100];
 	size_t eplen = sizeof(ep);
-	int peers, msgs, replies, curve, one = 1, timeout = 30000;
+	int peers, msgs, replies, curve, one = 1, zero = 0, timeout = 60000,
+	    backlog = 4096;
 	long before, after, trimmed;
 	uint64_t hbefore, hafter, htrimmed;
 	void *ctx, *s;
-	pid_t pid;
+	pid_t pid[MAX_CHILDREN];
+	int nchild;
 
 	if (argc < 3 || (peers = atoi(argv[1])) <= 0 ||
 	    (msgs = atoi(argv[2])) <= 0) {
@@ -127,6 +164,20 @@ main(int argc, char **argv)
 	curve = argc < 4 || strcmp(argv[3], "plain") != 0;
 	replies = argc < 5 ? 0 : atoi(argv[4]);
 	memset(frame, 'y', sizeof(frame));
+	{	/* a descriptor per peer on each side (the child inherits) */
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+		    rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+		}
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+		    rl.rlim_cur < (rlim_t)peers + 64)
+			fprintf(stderr, "zmq_peer_mem: %llu descriptors for "
+			    "%d peers: raise the hard limit\n",
+			    (unsigned long long)rl.rlim_cur, peers);
+	}
 	if (zmq_curve_keypair(pub, sec) != 0 || (ctx = zmq_ctx_new()) == NULL ||
 	    (s = zmq_socket(ctx, ZMQ_ROUTER)) == NULL)
 		return 1;
@@ -136,6 +187,14 @@ main(int argc, char **argv)
 		return 1;
 	/* bounded: a peer that never arrives ends the run */
 	zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
+	/* libzmq listens with a backlog of 100: 10,000 peers connecting at
+	 * once overflowed it and the dropped SYNs came back after TCP's
+	 * retransmission backoff, past the timeout on a loaded machine */
+	zmq_setsockopt(s, ZMQ_BACKLOG, &backlog, sizeof(backlog));
+	/* no handshake deadline: on a loaded machine 10,000 CURVE
+	 * handshakes outlast libzmq's 30 s, and the frames of a peer
+	 * whose connection was dropped for it did not all arrive */
+	zmq_setsockopt(s, ZMQ_HANDSHAKE_IVL, &zero, sizeof(zero));
 	/* a reply that cannot be routed is an error, not a silent drop */
 	zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
 	if (zmq_bind(s, "tcp://127.0.0.1:*") != 0 ||
@@ -143,16 +202,31 @@ main(int argc, char **argv)
 		return 1;
 	before = rss_anon_kb();
 	hbefore = heap_inuse();
-	if ((pid = fork()) == -1)
-		return 1;
-	if (pid == 0)
-		_exit(child(ep, peers, msgs, replies, curve, pub));
+	/* Each child's peers cost it two descriptors each (the socket's
+	 * mailbox, the connection): at most CHILD_PEERS per child. */
+	nchild = (peers + CHILD_PEERS - 1) / CHILD_PEERS;
+	if (nchild > MAX_CHILDREN) {
+		fprintf(stderr, "zmq_peer_mem: at most %d peers\n",
+		    MAX_CHILDREN * CHILD_PEERS);
+		return 2;
+	}
+	for (int c = 0; c < nchild; c++) {
+		int first = c * CHILD_PEERS, n = peers - first < CHILD_PEERS ?
+		    peers - first : CHILD_PEERS;
+
+		if ((pid[c] = fork()) == -1) {
+			killall(pid, c);
+			return 1;
+		}
+		if (pid[c] == 0)
+			_exit(child(ep, first, n, msgs, replies, curve, pub));
+	}
 	for (long got = 0; got < (long)peers * msgs; got++)
 		if (zmq_recv(s, buf, sizeof(buf), 0) == -1 ||
 		    zmq_recv(s, buf, sizeof(buf), 0) == -1) {
 			fprintf(stderr, "received %ld of %ld frames\n", got,
 			    (long)peers * msgs);
-			kill(pid, SIGKILL);
+			killall(pid, nchild);
 			return 1;
 		}
 	for (int i = 0; i < peers && replies > 0; i++) {
@@ -162,7 +236,7 @@ main(int argc, char **argv)
 			    zmq_send(s, frame, sizeof(frame), 0) == -1) {
 				fprintf(stderr, "reply to %s: %s\n", id,
 				    zmq_strerror(errno));
-				kill(pid, SIGKILL);
+				killall(pid, nchild);
 				return 1;
 			}
 	}
@@ -171,7 +245,7 @@ main(int argc, char **argv)
 		    zmq_recv(s, buf, sizeof(buf), 0) == -1) {
 			fprintf(stderr, "%d of %d peers read their replies\n",
 			    i, peers);
-			kill(pid, SIGKILL);
+			killall(pid, nchild);
 			return 1;
 		}
 	after = rss_anon_kb();
@@ -188,8 +262,7 @@ main(int argc, char **argv)
 	    (double)hbefore / 1024, (double)hafter / 1024,
 	    (double)htrimmed / 1024,
 	    ((double)htrimmed - (double)hbefore) / 1024 / peers);
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
+	killall(pid, nchild);
 	zmq_close(s);
 	zmq_ctx_term(ctx);
 	return 0;

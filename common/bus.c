@@ -154,6 +154,9 @@ struct bus {
 	 * read finds it empty) and the reads since without a poll */
 	void		*rd_sock;
 	unsigned	 rd_burst;
+	/* monotonic ms: the last time the loop found no frame waiting;
+	 * written by the loop, read by any thread (bus_backlog_ms) */
+	_Atomic int64_t	 caught_up_ms;
 	int64_t		 drop_log_ms[DROP__COUNT];	/* log rate limit */
 	unsigned	 drops_suppressed[DROP__COUNT];
 	/* bus_stats(): written on the loop's thread (bus_post's refusals on
@@ -1429,6 +1432,18 @@ bus_fd(const struct bus *b)
 	return fd;
 }
 
+int64_t
+bus_backlog_ms(const struct bus *b)
+{
+	int64_t t = atomic_load_explicit(&b->caught_up_ms,
+	    memory_order_relaxed), d;
+
+	if (t == 0)
+		return 0;
+	d = clock_mono_ms() - t;
+	return d > 0 ? d : 0;
+}
+
 int
 bus_client_connected(const struct bus *b)
 {
@@ -1602,6 +1617,13 @@ drain_posts(struct bus *b)
 
 /* ------------------------------------------------------------ receiving */
 
+static void
+caught_up(struct bus *b)
+{
+	atomic_store_explicit(&b->caught_up_ms, clock_mono_ms(),
+	    memory_order_relaxed);
+}
+
 /* Discard the remaining frames of a multi-part message. */
 static void
 discard_rest(void *sock)
@@ -1676,8 +1698,10 @@ server_recv(struct bus *b, struct bus_msg *out)
 	zmq_msg_init(&id);
 	zmq_msg_init(&body);
 	if (zmq_msg_recv(&id, b->sock, ZMQ_DONTWAIT) == -1) {
-		if (errno == EAGAIN)
+		if (errno == EAGAIN) {
 			b->rd_sock = NULL;
+			caught_up(b);
+		}
 		else if (errno != EINTR) {
 			err_set(TS_EIO, "bus: receive: %s",
 			    zmq_strerror(errno));
@@ -1742,8 +1766,10 @@ client_recv(struct bus *b, struct bus_msg *out)
 
 	zmq_msg_init(&body);
 	if (zmq_msg_recv(&body, b->sock, ZMQ_DONTWAIT) == -1) {
-		if (errno == EAGAIN)
+		if (errno == EAGAIN) {
 			b->rd_sock = NULL;
+			caught_up(b);
+		}
 		else if (errno != EINTR) {
 			err_set(TS_EIO, "bus: receive: %s",
 			    zmq_strerror(errno));
@@ -1934,6 +1960,9 @@ bus_poll(struct bus *b, int timeout_ms, struct bus_msg *out)
 			err_set(TS_EIO, "bus: poll: %s", zmq_strerror(errno));
 			return -1;
 		}
+		/* before the callbacks: the tick judges hosts by it */
+		if (isock >= 0 && !(items[isock].revents & ZMQ_POLLIN))
+			caught_up(b);
 		if (imon >= 0 && (items[imon].revents & ZMQ_POLLIN))
 			monitor_drain(b);
 		if (items[ni - nfds - 1].revents & ZMQ_POLLIN) {

@@ -204,6 +204,16 @@ int	 bus_remove_fd(struct bus *, int fd);
 /* Client: milliseconds since the last frame from the server, or since the
  * socket was (re)created if none arrived since. Server: always 0. */
 int64_t	 bus_peer_silent_ms(const struct bus *);
+/*
+ * How far behind its socket the caller's loop is: milliseconds since
+ * bus_poll() last found no frame waiting in libzmq (a read that came back
+ * empty, or a poll that did not find the socket readable), 0 while the
+ * loop keeps up. Every frame libzmq had taken in before that moment has
+ * been handed out since, so a peer's frame older than this may still be
+ * queued, unread: the controller does not call a host down on it. Any
+ * thread may call it.
+ */
+int64_t	 bus_backlog_ms(const struct bus *);
 /* Client: 1 while a connection to the server that completed its (CURVE)
  * handshake is up, as of the last bus_poll()/bus_send(). Server: always 1. */
 int	 bus_client_connected(const struct bus *);

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "http/request.h"
+#include "bus.h"
 #include "codec.h"
 #include "compute_int.h"
 #include "config.h"
@@ -27,6 +28,14 @@
 #include "vncconsole.h"
 
 /* ---- service ------------------------------------------------------------ */
+
+/* The scheduler judges hosts up as the fleet does: from the moment the
+ * bus thread, which reads their reports, last caught up. */
+static int64_t
+bus_backlog(void *arg)
+{
+	return bus_backlog_ms(arg);
+}
 
 struct compute *
 compute_new(const struct config *cfg, struct store *st, struct bus *bus,
@@ -77,6 +86,10 @@ compute_new(const struct config *cfg, struct store *st, struct bus *bus,
 	so.default_az = s->az;
 	so.service_down_ms = config_get_int(cfg, "DEFAULT",
 	    "service_down_time") * 1000;
+	if (bus != NULL) {
+		so.backlog_ms = bus_backlog;
+		so.backlog_arg = bus;
+	}
 	if ((s->sched = scheduler_new(st, &so)) == NULL) {
 		compute_free(&s);
 		return NULL;

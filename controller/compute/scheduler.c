@@ -29,6 +29,8 @@ struct sched {
 	enum scheduler_weigher	 weigher;
 	char			 az[256];
 	int64_t			 down_ms;
+	int64_t			(*backlog_ms)(void *);
+	void			*backlog_arg;
 
 	pthread_mutex_t		 lock;
 	struct scheduler_host_state	*hosts;		/* sorted by name */
@@ -70,6 +72,8 @@ scheduler_new(struct store *st, const struct scheduler_opts *o)
 	snprintf(s->az, sizeof(s->az), "%s", o->default_az && *o->default_az ?
 	    o->default_az : "nova");
 	s->down_ms = o->service_down_ms > 0 ? o->service_down_ms : 60000;
+	s->backlog_ms = o->backlog_ms;
+	s->backlog_arg = o->backlog_arg;
 	if (scheduler_refresh(s) == -1) {
 		scheduler_free(&s);
 		return NULL;
@@ -99,6 +103,17 @@ scheduler_default_az(const struct sched *s)
 }
 
 /* ---------------------------------------------------------------- cache */
+
+/* The time reports are judged at: now, less how far their reader is
+ * behind (at most down_ms), as fleet_tick() judges. */
+static int64_t
+live_now(const struct sched *s)
+{
+	int64_t now = db_now_ms(), lag = s->backlog_ms ?
+	    s->backlog_ms(s->backlog_arg) : 0;
+
+	return now - (lag < s->down_ms ? lag : s->down_ms);
+}
 
 struct load {
 	struct sched		*s;
@@ -279,7 +294,7 @@ carry_seen(const struct sched *s, const struct scheduler_host_state *o,
 static int
 refresh_full(struct sched *s)
 {
-	struct load l = { .s = s, .now = db_now_ms() };
+	struct load l = { .s = s, .now = live_now(s) };
 	uint64_t id;
 	int rc;
 
@@ -343,7 +358,7 @@ stamped_since(const char *host, uint64_t txn)
 static int
 refresh_some(struct sched *s)
 {
-	struct load l = { .s = s, .now = db_now_ms() };
+	struct load l = { .s = s, .now = live_now(s) };
 	struct scheduler_host_state n;
 	struct rec_service svc;
 	uint64_t since = s->synced_txn, id;

@@ -49,6 +49,12 @@ struct scheduler_opts {
 	const char	*default_az;		/* "nova" */
 	int64_t		 service_down_ms;	/* a service is up while its
 						   last report is this recent */
+	/* How far the reports' reader (the bus thread) is behind, in ms
+	 * (bus_backlog_ms()), or NULL: "recent" counts from then, at most
+	 * service_down_ms before now, as the fleet's own judgement. Called
+	 * on the refreshing thread. */
+	int64_t		(*backlog_ms)(void *);
+	void		*backlog_arg;
 };
 
 /* What one instance needs. */

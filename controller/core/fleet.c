@@ -955,6 +955,20 @@ fleet_flush(struct fleet *f)
 void
 fleet_tick(struct fleet *f, int64_t now)
 {
+	/*
+	 * A heartbeat counts when this thread reads it: while the loop is
+	 * behind its socket, a host's heartbeat may be waiting in libzmq,
+	 * and a host is judged as of the moment the loop last caught up.
+	 * Under a burst (creates at 10,000 agents on a starved controller)
+	 * hosts were called down with their heartbeats queued here, and
+	 * their builds failed. At most service_down_time more: a backlog
+	 * that never clears must not hide a dead host forever.
+	 */
+	int64_t lag = f->bus ? bus_backlog_ms(f->bus) : 0;
+
+	if (lag > f->down_ms)
+		lag = f->down_ms;
+	now -= lag;
 	fleet_flush(f);
 	for (size_t i = 0; i < f->cap; i++) {
 		struct agent *a = f->slots[i];

@@ -16,7 +16,10 @@
  * API is never written back by a heartbeat; its agent is answered "unknown
  * agent" until its next hello registers it as a new service. A service
  * is up while its last heartbeat is at most service_down_time old and it
- * is not forced down; transitions are logged by fleet_tick().
+ * is not forced down; transitions are logged by fleet_tick(). "Old" is
+ * measured from the moment the bus thread last caught up with its socket
+ * (bus_backlog_ms(), at most service_down_time before now): a heartbeat
+ * still queued in libzmq is not missing.
  *
  * Authorization: an agent speaks only for itself. A message whose envelope
  * sender or body host differs from the bus-authenticated host is refused.

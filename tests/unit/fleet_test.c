@@ -399,6 +399,64 @@ test_operator_switches_survive_ticks(void **state)
 	assert_int_equal(fleet_flush(fl), 0);
 }
 
+/*
+ * A host is judged from the moment the bus thread last caught up with its
+ * socket: its heartbeat waiting unread in libzmq (the thread behind, as
+ * in a creates burst at 10,000 agents) does not make it down; with the
+ * socket drained, a host silent for service_down_time is down on time.
+ */
+static void
+test_down_judged_behind_backlog(void **state)
+{
+	struct msg_heartbeat m = { 0 };
+	struct codec_envelope r;
+	struct rec_service s;
+	int64_t seen, until;
+
+	hello();
+	assert_ptr_equal(heartbeat(NULL), &schema_msg_heartbeat_ack);
+	assert_int_equal(stored(&s), 0);
+	seen = s.last_seen_at;
+	codec_clear(&schema_rec_service, &s);
+
+	/* The next heartbeat is sent and not read: the loop is behind. */
+	m.host = "h1";
+	m.seq = seq + 1;
+	send_env(&schema_msg_heartbeat, &m);
+	until = clock_mono_ms() + WAIT_MS;
+	while (bus_backlog_ms(srv) < 500 && clock_mono_ms() < until) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+	}
+	assert_true(bus_backlog_ms(srv) >= 500);
+	logcap_begin();
+	fleet_tick(fl, seen + 60 * 1000 + 200);
+	logcap_stop();
+	assert_int_equal(logcap_count("is down"), 0);
+
+	/* Read: the loop caught up, and the host is alive. */
+	handle_n(1);
+	assert_int_equal(reply_within(&r, WAIT_MS), 1);
+	assert_ptr_equal(r.type, &schema_msg_heartbeat_ack);
+	codec_envelope_clear(&r);
+	{	/* a poll that finds nothing waiting */
+		struct bus_msg bm;
+
+		assert_int_equal(bus_poll(srv, 5, &bm), 0);
+	}
+	assert_true(bus_backlog_ms(srv) < 500);
+
+	/* Silent from now on, nothing queued: down once the time is up. */
+	logcap_begin();
+	fleet_tick(fl, db_now_ms() + 60 * 1000 + 1000);
+	logcap_stop();
+	assert_int_equal(logcap_count("is down: no heartbeat"), 1);
+	/* and up again with its next heartbeat */
+	assert_ptr_equal(heartbeat(NULL), &schema_msg_heartbeat_ack);
+	assert_int_equal(fleet_flush(fl), 0);
+}
+
 /* The stored hypervisor record of h1, copied into b. */
 static void
 hv_bytes(struct buf *b)
@@ -1163,6 +1221,7 @@ main(void)
 		cmocka_unit_test(test_operator_switches_survive_ticks),
 		cmocka_unit_test(test_unchanged_hypervisor_kept),
 		cmocka_unit_test(test_guest_list_apart),
+		cmocka_unit_test(test_down_judged_behind_backlog),
 		cmocka_unit_test(test_deleted_service_not_resurrected),
 		cmocka_unit_test(test_deleted_then_hello),
 		cmocka_unit_test(test_hellos_batched),

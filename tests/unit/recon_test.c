@@ -639,6 +639,51 @@ test_sched_aggregates(void **state)
 	assert_string_equal(az, "nova");
 }
 
+/* What the scheduler of test_sched_backlog is told the bus thread lags. */
+static int64_t fake_backlog_ms;
+
+static int64_t
+fake_backlog(void *arg)
+{
+	(void)arg;
+	return fake_backlog_ms;
+}
+
+/* Hosts are judged from the moment the reports' reader (the bus thread)
+ * last caught up, as the fleet judges them, but never more than
+ * service_down_time before now: a heartbeat 61 s old is up while the bus
+ * is 5 s behind, and one an hour old is down however far behind. */
+static void
+test_sched_backlog(void **state)
+{
+	struct scheduler_opts o = { .service_down_ms = 60000,
+	    .default_az = "nova", .backlog_ms = fake_backlog };
+	struct sched *s2;
+
+	(void)state;
+	host("h7", 8, 8192, 0, 0);		/* stored heartbeat 1 h ago */
+	assert_non_null(s2 = scheduler_new(st, &o));
+	fake_backlog_ms = 0;
+	scheduler_seen(s2, "h7", db_now_ms() - 61 * 1000);
+	assert_int_equal(scheduler_refresh(s2), 0);
+	assert_int_equal(scheduler_host_up(s2, "h7"), 0);
+	fake_backlog_ms = 5000;
+	assert_int_equal(scheduler_refresh(s2), 0);
+	assert_int_equal(scheduler_host_up(s2, "h7"), 1);
+	fake_backlog_ms = 0;
+	assert_int_equal(scheduler_refresh(s2), 0);
+	assert_int_equal(scheduler_host_up(s2, "h7"), 0);
+	/* only the stored hour-old heartbeat: down with any backlog */
+	scheduler_free(&s2);
+	assert_non_null(s2 = scheduler_new(st, &o));
+	fake_backlog_ms = 3600 * 1000;
+	assert_int_equal(scheduler_refresh(s2), 0);
+	assert_int_equal(scheduler_host_up(s2, "h7"), 0);
+	scheduler_free(&s2);
+	/* Out of service for the other tests. */
+	host("h7", 8, 8192, 0, 1);
+}
+
 /* A host whose heartbeats the store could not record (a full disk) is up
  * while its agent reports: scheduler_seen() survives a refresh from the
  * stale store; an older report or an unknown host changes nothing. */
@@ -3671,6 +3716,7 @@ main(void)
 		cmocka_unit_test(test_sched_claims_never_overallocate),
 		cmocka_unit_test(test_sched_top_and_fallback),
 		cmocka_unit_test(test_sched_seen_outlives_store),
+		cmocka_unit_test(test_sched_backlog),
 		cmocka_unit_test(test_sched_refresh_changed),
 		cmocka_unit_test(test_rank_sees_registration),
 		cmocka_unit_test(test_nics_converge),
