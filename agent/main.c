@@ -50,6 +50,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +124,12 @@ struct agent {
 	int64_t		 last_ack;	/* monotonic ms of last controller word */
 	int64_t		 started_at;	/* unix ms */
 	uint64_t	 seq;
+	/* The oldest heartbeat asking for an ack not answered yet (seq, 0:
+	 * none; monotonic ms sent), and whether the last answer took over a
+	 * quarter interval (want_ack()). */
+	uint64_t	 ack_seq;
+	int64_t		 ack_sent;
+	int		 ack_slow;
 	/* The error lines (log.h ring) sent up to this seq. */
 	uint64_t	 log_sent;
 	uint64_t	 health_gen;	/* health_generation() last seen */
@@ -388,6 +395,34 @@ send_hello(struct agent *a, const struct census_snap *cs)
 	return rc;
 }
 
+/*
+ * Whether this heartbeat asks for a heartbeat_ack: when nothing came from
+ * the controller for 1.5 intervals, i.e. every other heartbeat of an idle
+ * host (each ack costs the controller a send and a wake-up of its I/O
+ * thread). step()'s silence rule (3 intervals, unchanged: a controller
+ * that went mute is found as early as before) then hears a word every 2
+ * intervals, leaving one interval for a late answer instead of two. So
+ * while the controller answers slowly (the last ack came over a quarter
+ * interval after its ask: a loaded controller, a backlog) every heartbeat
+ * asks, as before.
+ */
+static bool
+want_ack(const struct agent *a)
+{
+	return a->ack_slow ||
+	    clock_mono_ms() - a->last_ack >= a->interval_ms * 3 / 2;
+}
+
+/* A heartbeat that asked went out: the oldest unanswered ask is timed. */
+static void
+ack_asked(struct agent *a, uint64_t seq)
+{
+	if (a->ack_seq == 0) {
+		a->ack_seq = seq;
+		a->ack_sent = clock_mono_ms();
+	}
+}
+
 static int
 send_heartbeat(struct agent *a, const struct census_snap *cs)
 {
@@ -397,6 +432,8 @@ send_heartbeat(struct agent *a, const struct census_snap *cs)
 
 	m.host = a->host;
 	m.seq = ++a->seq;
+	m.has_want_ack = true;
+	m.want_ack = want_ack(a);
 	m.memory_mb_used = cs->host.memory_mb_used;
 	m.local_gb_used = cs->host.local_gb_used;
 	if (guests_items(cs->guests, cs->n, vnc_host(a), &m.guests.items,
@@ -412,6 +449,8 @@ send_heartbeat(struct agent *a, const struct census_snap *cs)
 	health_attach(a, &m, &upto);
 	rc = send_msg(a, &schema_msg_heartbeat, &m);
 	health_clear(a, &m, upto, rc == 0);
+	if (rc == 0 && m.want_ack)
+		ack_asked(a, m.seq);
 	if (rc == 0) {
 		atomic_store(&a->m_guests, m.guests.n);
 		atomic_store(&a->m_running, m.running_vms);
@@ -432,11 +471,15 @@ send_liveness(struct agent *a)
 
 	m.host = a->host;
 	m.seq = ++a->seq;
+	m.has_want_ack = true;
+	m.want_ack = want_ack(a);
 	m.has_stale = true;
 	m.stale = true;
 	health_attach(a, &m, &upto);
 	rc = send_msg(a, &schema_msg_heartbeat, &m);
 	health_clear(a, &m, upto, rc == 0);
+	if (rc == 0 && m.want_ack)
+		ack_asked(a, m.seq);
 	return rc;
 }
 
@@ -721,7 +764,16 @@ handle(struct agent *a, const struct bus_msg *bm)
 			a->interval_ms = (int64_t)m->report_interval * 1000;
 		a->next_beat = clock_mono_ms() + a->interval_ms;
 	} else if (env.type == &schema_msg_heartbeat_ack) {
-		/* liveness only: last_ack was updated above */
+		struct msg_heartbeat_ack *m = env.body;
+
+		/* Liveness: last_ack was updated above. An answer to the
+		 * oldest ask or a later one times the oldest (an ack lost
+		 * with a connection counts as slow, which only asks more). */
+		if (a->ack_seq != 0 && m->seq >= a->ack_seq) {
+			a->ack_slow = a->last_ack - a->ack_sent >
+			    a->interval_ms / 4;
+			a->ack_seq = 0;
+		}
 	} else if (env.type == &schema_msg_error) {
 		struct msg_error *m = env.body;
 
@@ -941,6 +993,18 @@ bus_setup(struct agent *a)
 	o.reconnect_max_ms = (int)config_get_int(a->cfg, "bus",
 	    "reconnect_max_ms");
 	o.max_msg_size = config_get_int(a->cfg, "bus", "max_msg_size");
+	/*
+	 * No ZMTP pings while the heartbeats go at least as often: each is
+	 * answered (heartbeat_ack) and step()'s silence rule rebuilds a
+	 * connection that hears nothing for 3 report intervals, as libzmq's
+	 * ping timeout (3 ping intervals) would have closed it. The pings
+	 * only doubled the frames: a CURVE frame in and a pong out on the
+	 * controller's I/O thread per agent and interval (docs/
+	 * PERFORMANCE.md, "Cheap heartbeats, part 5").
+	 */
+	if (config_get_int(a->cfg, "DEFAULT", "report_interval") * 1000 <=
+	    BUS_HEARTBEAT_IVL_MS)
+		o.heartbeat_ivl_ms = -1;
 	if (o.curve) {
 		snprintf(path, sizeof(path), "%s/agent.key", keys);
 		if (bus_keypair_load(path, pub, sec) == -1) {

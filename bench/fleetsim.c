@@ -28,7 +28,10 @@
  *	threads each, as before): hello,
  *	heartbeats at the
  *	controller's report interval with their guest lists, and every compute
- *	command answered at once from an in-memory guest table (no libvirt).
+ *	command answered at once from an in-memory guest table (no libvirt);
+ *	no ZMTP pings, as the agent at a 10 s interval (FLEETSIM_PING_MS:
+ *	every N ms), and an ack asked for every other heartbeat
+ *	(FLEETSIM_ACK_ALL=1: every heartbeat answered).
  *	Runs until SIGINT/SIGTERM, then prints what it handled.
  *
  * bench/fleetsim.sh drives the last two against a real controller and
@@ -407,6 +410,7 @@ hbstat_flush(double t)
 #define SWEEP_S		0.1
 
 static volatile sig_atomic_t stop;
+static int ack_all;	/* FLEETSIM_ACK_ALL=1 */
 
 static void
 on_sig(int s)
@@ -480,6 +484,11 @@ heartbeat(struct sim *a)
 
 	m.host = a->host;
 	m.seq = ++a->seq;
+	/* As an idle agent (agent/main.c want_ack()): every other heartbeat
+	 * asks for its ack; FLEETSIM_ACK_ALL=1: none says, all are answered
+	 * (the agents before 2026-12-07). */
+	m.has_want_ack = !ack_all;
+	m.want_ack = m.seq % 2 == 0;
 	m.guests.items = guest_list(a);
 	m.guests.n = a->ng;
 	for (size_t i = 0; i < a->ng; i++) {
@@ -664,7 +673,8 @@ run_agents(const char *endpoint, const char *dir, int n, const char *srv,
 	int up = 0, ep = epoll_create1(EPOLL_CLOEXEC);
 	double sweep = 0;
 	const char *own = getenv("FLEETSIM_OWN_CTX"),
-	    *iot = getenv("FLEETSIM_IO_THREADS");
+	    *iot = getenv("FLEETSIM_IO_THREADS"),
+	    *ping = getenv("FLEETSIM_PING_MS");
 	void *ctx = NULL;
 
 	if (s == NULL || ep == -1)
@@ -689,6 +699,8 @@ run_agents(const char *endpoint, const char *dir, int n, const char *srv,
 	}
 	signal(SIGINT, on_sig);
 	signal(SIGTERM, on_sig);
+	ack_all = getenv("FLEETSIM_ACK_ALL") != NULL &&
+	    strcmp(getenv("FLEETSIM_ACK_ALL"), "1") == 0;
 	for (int i = 0; i < n; i++) {
 		char path[4096], pub[BUS_KEY_Z85_LEN + 1],
 		    sec[BUS_KEY_Z85_LEN + 1];
@@ -705,6 +717,10 @@ run_agents(const char *endpoint, const char *dir, int n, const char *srv,
 		o.secret_key = sec;
 		o.identity = s[i].host;
 		o.reconnect_max_ms = 2000;
+		/* As the agent at a 10 s report interval (agent/main.c
+		 * bus_setup()): no ZMTP pings; FLEETSIM_PING_MS=N pings
+		 * every N ms (the agents before 2026-12-07: 10000). */
+		o.heartbeat_ivl_ms = ping ? atoi(ping) : -1;
 		o.zmq_ctx = ctx;
 		if ((s[i].bus = bus_client_new(&o)) == NULL)
 			die("bus");

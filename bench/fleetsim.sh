@@ -558,6 +558,13 @@ if [ -n "${DASH_HOOK:-}" ]; then
 fi
 
 # Heartbeats alone: nothing else runs for HB_WINDOW seconds.
+bus_frames() {	# received sent: the controller's bus counters
+	curl -s "http://127.0.0.1:$MP/metrics" | awk '
+	    $1 == "tinystack_bus_messages_received_total" { r = $2 }
+	    $1 == "tinystack_bus_messages_sent_total" { s = $2 }
+	    END { printf "%.0f %.0f\n", r, s }'
+}
+read -r rx0 tx0 < <(bus_frames)
 c0=$(cpu "$CPID")
 if [ -n "${HB_PERF:-}" ]; then
 	perf record -g -o "$HB_PERF" -p "$CPID" -- sleep "$HB_WINDOW" \
@@ -566,10 +573,13 @@ else
 	sleep "$HB_WINDOW"
 fi
 c1=$(cpu "$CPID")
+read -r rx1 tx1 < <(bus_frames)
 hb=$((AGENTS * HB_WINDOW / 10))
 echo "heartbeats: about $hb in ${HB_WINDOW} s ($AGENTS agents every 10 s):" \
     "controller CPU $(echo "($c1 - $c0) * 1000 / $hb" | bc -l | cut -c1-5) ms each," \
-    "$(echo "($c1 - $c0) * 100 / $HB_WINDOW" | bc -l | cut -c1-5)% of one core"
+    "$(echo "($c1 - $c0) * 100 / $HB_WINDOW" | bc -l | cut -c1-5)% of one core;" \
+    "the bus received $((rx1 - rx0)) messages and sent $((tx1 - tx0))" \
+    "($(echo "($c1 - $c0) * 1000 / $((rx1 > rx0 ? rx1 - rx0 : 1))" | bc -l | cut -c1-5) ms of CPU per message received)"
 echo "controller: $(cpu "$CPID") CPU seconds in all, RSS $(rss "$CPID") (peak $(hwm "$CPID"))"
 mem "after the heartbeat window"
 if [ "${DB_STAT:-}" = 1 ]; then	# the largest tables' pages and record sizes

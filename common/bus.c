@@ -53,8 +53,9 @@
  * about as much as the heartbeats themselves (docs/PERFORMANCE.md,
  * "Cheap heartbeats, part 3"). A dead path is found within 3 intervals
  * (or at the next frame's reset), as the agent's own silence rule (3 x
- * report_interval, 30 s) would find it. */
-#define DEF_HEARTBEAT_IVL_MS	10000
+ * report_interval, 30 s) would find it; so the agent turns them off
+ * while it heartbeats at least this often (part 5). */
+#define DEF_HEARTBEAT_IVL_MS	BUS_HEARTBEAT_IVL_MS
 #define DEF_MAX_MSG_SIZE	(16 * 1024 * 1024)
 #define MIN_MAX_MSG_SIZE	1024
 #define DEF_SNDHWM		1000

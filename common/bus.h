@@ -61,6 +61,9 @@
 
 struct bus;
 
+/* bus_opts.heartbeat_ivl_ms when 0. */
+#define BUS_HEARTBEAT_IVL_MS	10000
+
 /*
  * Decides whether a client key is enrolled. client_pubkey_z85 is the
  * client's long-term public key (40 Z85 chars + NUL). Return 0 to accept and
@@ -92,9 +95,10 @@ struct bus_opts {
 	const char	*identity;	/* client: this host's name */
 	int		 reconnect_ivl_ms;	/* client; default 100 */
 	int		 reconnect_max_ms;	/* client backoff cap; 10000 */
-	/* Default 10000; <0 turns off. Client: ZMTP pings at this interval,
-	 * timeout 3x. Server: TCP keepalive probes at this interval (in
-	 * whole seconds), 3 unanswered close the connection. */
+	/* Default BUS_HEARTBEAT_IVL_MS; <0 turns off. Client: ZMTP pings
+	 * at this interval, timeout 3x. Server: TCP keepalive probes at
+	 * this interval (in whole seconds), 3 unanswered close the
+	 * connection. */
 	int		 heartbeat_ivl_ms;
 	int64_t		 max_msg_size;	/* inbound cap; 16 MiB, min 1024 */
 	int		 sndhwm;	/* per-peer queue (frames); 1000 */

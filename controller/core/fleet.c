@@ -777,9 +777,14 @@ on_heartbeat(struct fleet *f, const char *peer, const char *reqid,
 		    peer);
 		a->up = 1;
 	}
-	ack.seq = m->seq;
-	ack.server_time = now;
-	reply(f, peer, reqid, &schema_msg_heartbeat_ack, &ack);
+	/* Only when asked (every other heartbeat of an idle agent): each
+	 * ack is a send and a wake-up of libzmq's I/O thread, and the
+	 * agent's silence rule needs one word per 3 intervals. */
+	if (!m->has_want_ack || m->want_ack) {
+		ack.seq = m->seq;
+		ack.server_time = now;
+		reply(f, peer, reqid, &schema_msg_heartbeat_ack, &ack);
+	}
 	if (!(m->has_stale && m->stale))
 		report_hooks(f, peer, a, 0);
 }

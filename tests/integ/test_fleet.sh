@@ -101,6 +101,22 @@ wait_for 15 "h2 up with the new controller" is_state h2 up
 grep -q "fleet: 2 known agent" "$T/ctl.log" || fail "restarted controller did not load its fleet"
 ok "controller restart: fleet kept, agents reconnect by themselves"
 
+# A hung controller (SIGSTOP): each agent's silence rule (no word for 3
+# report intervals) rebuilds its connection, though an idle agent asks for
+# an ack on every other heartbeat only and has no ZMTP pings; after
+# SIGCONT both are up again.
+a1=$(wc -l < "$T/agent-h1.log")
+a2=$(wc -l < "$T/agent-h2.log")
+kill -STOP "$(pid_of ctl)"
+t0=$(date +%s)
+wait_for 10 "h1 finds the controller silent" logged_after "$T/agent-h1.log" "$a1" "controller silent for"
+wait_for 10 "h2 finds the controller silent" logged_after "$T/agent-h2.log" "$a2" "controller silent for"
+t1=$(date +%s)
+kill -CONT "$(pid_of ctl)"
+wait_for 15 "h1 up after the stop" is_state h1 up
+wait_for 15 "h2 up after the stop" is_state h2 up
+ok "hung controller: found silent by its agents in $((t1 - t0)) s (report_interval 1), up again after"
+
 # One key, one host: enrolling h1's key for another host is refused.
 if manage agent enroll h9 --key-file "$T/keys-h1/agent.pub" >"$T/dup.txt" 2>&1; then
 	fail "h1's key was enrolled for h9 too"

@@ -639,6 +639,57 @@ test_guest_list_apart(void **state)
 	assert_int_equal(fleet_flush(fl), 0);
 }
 
+/*
+ * Acks only when asked (issue 18): a heartbeat with want_ack false is
+ * taken (the host's liveness is written) and not answered; one with
+ * want_ack true, and one without the field (an agent before it), is.
+ * ROUTER and DEALER keep the order, so the first reply after an unasked
+ * heartbeat and an asked one must be the asked one's.
+ */
+static void
+test_ack_when_asked(void **state)
+{
+	struct msg_heartbeat m = { 0 };
+	struct codec_envelope r;
+	struct rec_service s;
+	uint64_t count;
+
+	hello();
+	assert_ptr_equal(heartbeat(NULL), &schema_msg_heartbeat_ack);
+	fleet_tick(fl, db_now_ms());
+	assert_int_equal(stored(&s), 0);
+	count = s.report_count;
+	codec_clear(&schema_rec_service, &s);
+
+	m.host = "h1";
+	m.has_want_ack = true;
+	m.want_ack = false;
+	m.seq = 100;
+	send_env(&schema_msg_heartbeat, &m);
+	m.want_ack = true;
+	m.seq = 101;
+	send_env(&schema_msg_heartbeat, &m);
+	exchange(&r);
+	assert_ptr_equal(r.type, &schema_msg_heartbeat_ack);
+	assert_int_equal(((struct msg_heartbeat_ack *)r.body)->seq, 101);
+	codec_envelope_clear(&r);
+	fleet_tick(fl, db_now_ms());
+	assert_int_equal(stored(&s), 0);
+	assert_true(s.report_count >= count + 2);
+	codec_clear(&schema_rec_service, &s);
+
+	/* the field absent: answered */
+	m.has_want_ack = false;
+	m.want_ack = false;
+	m.seq = 102;
+	send_env(&schema_msg_heartbeat, &m);
+	exchange(&r);
+	assert_ptr_equal(r.type, &schema_msg_heartbeat_ack);
+	assert_int_equal(((struct msg_heartbeat_ack *)r.body)->seq, 102);
+	codec_envelope_clear(&r);
+	assert_int_equal(fleet_flush(fl), 0);
+}
+
 static void
 test_deleted_service_not_resurrected(void **state)
 {
@@ -1222,6 +1273,7 @@ main(void)
 		cmocka_unit_test(test_unchanged_hypervisor_kept),
 		cmocka_unit_test(test_guest_list_apart),
 		cmocka_unit_test(test_down_judged_behind_backlog),
+		cmocka_unit_test(test_ack_when_asked),
 		cmocka_unit_test(test_deleted_service_not_resurrected),
 		cmocka_unit_test(test_deleted_then_hello),
 		cmocka_unit_test(test_hellos_batched),
