@@ -10,8 +10,9 @@
 # asked for (the guest still boots: its kernel takes 5-30 s under load), or
 # "up", once the source printed TINYSTACK-GUEST-UP (booted). One line per
 # run: "when=W done_at=S target=ok|broken|no-output booted_before=0|1".
-# Found (2026-12-07, qemu 7.2, load 20-57): broken in 2 of 5 runs while
-# booting, 0 of 5 after the boot (docs/RELIABILITY.md, A12). Take the
+# Found (2026-12-07, qemu 7.2, load 20-57): broken in 3 of 10 runs while
+# booting, 0 of 10 after the boot (docs/RELIABILITY.md, "A volume never
+# detached after a live block migration"). Take the
 # guest lock: flock /tmp/ts-guest.lock bench/tcg_migrate_boot.sh ...
 # The waits here are the experiment's delays, not a test's.
 set -u
