@@ -682,6 +682,7 @@ nics_sync(struct driver *d, virConnectPtr c, virDomainPtr dom,
 /* --------------------------------------------------------------- volumes */
 
 #define VOL_DETACH_WAIT_MS	30000	/* a guest releasing a disk */
+#define VOL_DETACH_RESEND_MS	5000	/* a detach request sent again */
 #define VOL_POLL_MS		200
 #define VOL_HAVE_MAX		(DOMXML_VOLUMES_MAX * 2)
 
@@ -905,27 +906,88 @@ voldisk_in(const char *volume_id, const struct domxml_voldisk *v, size_t n)
 	return 0;
 }
 
-/* Waits, boundedly, until the running guest no longer has the disk of
- * volume_id: qemu removes a virtio disk only once the guest OS released
- * it (libvirt's detach may return before that). */
+/* libvirt's last error is qemu refusing a device_del because an earlier
+ * one for the device is pending (qemu 7.2 refuses it until the guest has
+ * run 1 ms of virtual time since, or for ever when it never ran). */
 static int
-wait_vol_gone(virDomainPtr dom, const char *uuid, const char *volume_id)
+unplug_pending(void)
 {
-	int64_t until = clock_mono_ms() + VOL_DETACH_WAIT_MS;
+	virErrorPtr e = virGetLastError();
+
+	return e != NULL && e->code == VIR_ERR_INTERNAL_ERROR &&
+	    e->message != NULL &&
+	    strstr(e->message, "already in the process of unplug") != NULL;
+}
+
+/*
+ * Detaches the disk of volume_id (el: its element) from the running guest
+ * and waits, boundedly, until qemu has removed it. qemu removes a virtio
+ * disk only once the guest OS ejected it (libvirt's detach returns after
+ * 5 s without that), and a request the guest does not see is lost, not
+ * queued: one sent before the guest's ACPI is up (at boot, or during the
+ * reboot after a crash; Linux clears the pending hotplug GPE as its ACPI
+ * starts) leaves the device pending for ever. So the request goes again
+ * every VOL_DETACH_RESEND_MS while the disk stays, as Nova does
+ * (_detach_from_live_with_retry); qemu refusing one as already pending
+ * counts as sent. After VOL_DETACH_WAIT_MS the failure is reported with the
+ * number of requests; the next ensure tries again.
+ */
+static int
+detach_live(virDomainPtr dom, const char *uuid, const char *el,
+    const char *volume_id)
+{
+	int64_t t0 = clock_mono_ms(), until = t0 + VOL_DETACH_WAIT_MS, next;
 	struct domxml_voldisk v[VOL_HAVE_MAX];
+	int sent = 0, refused = 0;
 	size_t n;
 
-	for (;;) {
+	for (next = t0;;) {
+		int64_t now = clock_mono_ms();
+
+		if (now >= next && now < until) {
+			if (virDomainDetachDeviceFlags(dom, el,
+			    VIR_DOMAIN_AFFECT_LIVE) == 0)
+				sent++;
+			else if (unplug_pending())
+				refused++;
+			else {
+				/* (gone since: an earlier request's eject) */
+				err_set(TS_EIO, "libvirt: detach volume %s from "
+				    "%s (running guest): %s", volume_id, uuid,
+				    lverr());
+				if (dom_volumes(dom, 0, uuid, v, VOL_HAVE_MAX,
+				    &n, NULL) == 0 && !voldisk_in(volume_id, v,
+				    n)) {
+					err_clear();
+					return 0;
+				}
+				return -1;
+			}
+			if (sent + refused > 1)
+				log_info("guest %s: disk of volume %s not "
+				    "released: detach asked again (request %d, "
+				    "%d refused by qemu as pending)", uuid,
+				    volume_id, sent + refused, refused);
+			next = clock_mono_ms() + VOL_DETACH_RESEND_MS;
+		}
 		if (virDomainIsActive(dom) != 1)
 			return 0;
 		if (dom_volumes(dom, 0, uuid, v, VOL_HAVE_MAX, &n, NULL) == -1)
 			return -1;
-		if (!voldisk_in(volume_id, v, n))
+		if (!voldisk_in(volume_id, v, n)) {
+			if (sent + refused > 1)
+				log_info("guest %s: released the disk of volume "
+				    "%s %lld ms after the first of %d requests",
+				    uuid, volume_id,
+				    (long long)(clock_mono_ms() - t0),
+				    sent + refused);
 			return 0;
+		}
 		if (clock_mono_ms() >= until) {
 			err_set(TS_EUNAVAILABLE, "guest %s did not release the "
-			    "disk of volume %s within %d s", uuid, volume_id,
-			    VOL_DETACH_WAIT_MS / 1000);
+			    "disk of volume %s within %d s (%d requests, %d "
+			    "refused by qemu as pending)", uuid, volume_id,
+			    VOL_DETACH_WAIT_MS / 1000, sent + refused, refused);
 			return -1;
 		}
 		usleep(VOL_POLL_MS * 1000);
@@ -968,14 +1030,16 @@ vols_apply(struct driver *d, virDomainPtr dom, const struct driver_spec *s,
 			rc = -1;
 			break;
 		}
-		if (virDomainDetachDeviceFlags(dom, el, affect) < 0) {
+		if (affect == VIR_DOMAIN_AFFECT_LIVE) {
+			if (detach_live(dom, s->uuid, el, have[k].volume_id) ==
+			    -1)
+				rc = -1;
+		} else if (virDomainDetachDeviceFlags(dom, el, affect) < 0) {
 			err_set(TS_EIO, "libvirt: detach volume %s from %s (%s): "
 			    "%s", have[k].volume_id, s->uuid, which, lverr());
 			rc = -1;
-		} else if (affect == VIR_DOMAIN_AFFECT_LIVE &&
-		    wait_vol_gone(dom, s->uuid, have[k].volume_id) == -1) {
-			rc = -1;
-		} else {
+		}
+		if (rc == 0) {
 			log_info("guest %s: volume %s (%s) detached (%s)",
 			    s->uuid, have[k].volume_id, have[k].target, which);
 			if (have[k].attachment_id[0] != '\0' &&
