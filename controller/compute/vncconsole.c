@@ -1,10 +1,12 @@
 /*
  * The VNC console's ports and tokens. See vncconsole.h.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -35,6 +37,9 @@ struct vnc_token {
 
 struct vncconsole {
 	pthread_mutex_t	 mu;
+	/* broadcast by every report: vncconsole_where_wait() waits on it
+	 * (CLOCK_MONOTONIC) */
+	pthread_cond_t	 reported;
 	int64_t		 ttl_ms;
 	/* struct vnc_host by name, each owned: every heartbeat looks its
 	 * host up (a scan of the array was 8% of the bus thread at 10,000
@@ -62,6 +67,14 @@ vncconsole_new(int64_t ttl_ms)
 		return NULL;
 	}
 	pthread_mutex_init(&vc->mu, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&vc->reported, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	nametab_init(&vc->hosts, offsetof(struct vnc_host, name));
 	vc->ttl_ms = ttl_ms;
 	return vc;
@@ -85,6 +98,7 @@ vncconsole_free(struct vncconsole **vcp)
 	nametab_clear(&vc->hosts);
 	sodium_memzero(vc->tok, VNCCONSOLE_MAX_TOKENS * sizeof(*vc->tok));
 	free(vc->tok);
+	pthread_cond_destroy(&vc->reported);
 	pthread_mutex_destroy(&vc->mu);
 	free(vc);
 	*vcp = NULL;
@@ -135,31 +149,56 @@ vncconsole_report(struct vncconsole *vc, const char *host,
 	free(h->g);
 	h->g = g;
 	h->n = k;
+	pthread_cond_broadcast(&vc->reported);
 	pthread_mutex_unlock(&vc->mu);
+}
+
+/* Under the lock. */
+static int
+find(struct vncconsole *vc, const char *host, const char *uuid,
+    struct vncconsole_target *out)
+{
+	struct vnc_host *h = nametab_find(&vc->hosts, host);
+
+	for (size_t i = 0; h != NULL && i < h->n; i++) {
+		if (strcmp(h->g[i].uuid, uuid) != 0)
+			continue;
+		memset(out, 0, sizeof(*out));
+		snprintf(out->uuid, sizeof(out->uuid), "%s", uuid);
+		snprintf(out->host, sizeof(out->host), "%s", host);
+		snprintf(out->addr, sizeof(out->addr), "%s", h->g[i].addr);
+		out->port = h->g[i].port;
+		return 0;
+	}
+	return -1;
 }
 
 int
 vncconsole_where(struct vncconsole *vc, const char *host, const char *uuid,
     struct vncconsole_target *out)
 {
-	struct vnc_host *h;
-	int rc = -1;
+	return vncconsole_where_wait(vc, host, uuid, out, 0);
+}
 
-	pthread_mutex_lock(&vc->mu);
-	if ((h = nametab_find(&vc->hosts, host)) != NULL) {
-		for (size_t i = 0; i < h->n; i++) {
-			if (strcmp(h->g[i].uuid, uuid) != 0)
-				continue;
-			memset(out, 0, sizeof(*out));
-			snprintf(out->uuid, sizeof(out->uuid), "%s", uuid);
-			snprintf(out->host, sizeof(out->host), "%s", host);
-			snprintf(out->addr, sizeof(out->addr), "%s",
-			    h->g[i].addr);
-			out->port = h->g[i].port;
-			rc = 0;
-			break;
-		}
+int
+vncconsole_where_wait(struct vncconsole *vc, const char *host,
+    const char *uuid, struct vncconsole_target *out, unsigned wait_ms)
+{
+	struct timespec dl;
+	int rc, w = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += wait_ms / 1000;
+	dl.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
 	}
+	pthread_mutex_lock(&vc->mu);
+	/* bounded: each wake-up is a report or the deadline */
+	while ((rc = find(vc, host, uuid, out)) == -1 && wait_ms > 0 &&
+	    w != ETIMEDOUT)
+		w = pthread_cond_timedwait(&vc->reported, &vc->mu, &dl);
 	pthread_mutex_unlock(&vc->mu);
 	if (rc == -1)
 		err_set(TS_ENOT_FOUND, "no VNC server of instance %s on %s",

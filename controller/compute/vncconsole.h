@@ -46,6 +46,10 @@ void	vncconsole_report(struct vncconsole *, const char *host,
  * TS_ENOT_FOUND (not running there, no VNC, not reported yet). */
 int	vncconsole_where(struct vncconsole *, const char *host,
 	    const char *uuid, struct vncconsole_target *out);
+/* The same, waiting up to wait_ms for the host's reports to name it (any
+ * thread but the bus thread, which makes the reports). */
+int	vncconsole_where_wait(struct vncconsole *, const char *host,
+	    const char *uuid, struct vncconsole_target *out, unsigned wait_ms);
 
 /* A new token for t, valid until now_ms + ttl (monotonic ms): 0 with tok
  * filled, -1 with TS_EUNAVAILABLE when VNCCONSOLE_MAX_TOKENS are live. */

@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -135,6 +136,53 @@ test_ports(void **state)
 	vncconsole_free(&vc);
 }
 
+struct waiter {
+	struct vncconsole	*vc;
+	int			 rc;
+	struct vncconsole_target w;
+};
+
+static void *
+wait_for_a(void *arg)
+{
+	struct waiter *wt = arg;
+
+	wt->rc = vncconsole_where_wait(wt->vc, "h1", A, &wt->w, 60000);
+	return NULL;
+}
+
+/* A console asked for before the report naming the guest's port waits for
+ * that report (whichever comes first, the answer is the port); with no
+ * report it gives up at its bound. */
+static void
+test_where_wait(void **state)
+{
+	struct vncconsole *vc = vncconsole_new(1000);
+	struct waiter wt = { .rc = -2 };
+	struct vncconsole_target w;
+	struct sch_guest g;
+	pthread_t th;
+
+	(void)state;
+	assert_int_equal(vncconsole_where_wait(vc, "h1", A, &w, 20), -1);
+	assert_int_equal(err_code(), TS_ENOT_FOUND);
+	/* a report of the host without A wakes the waiter, which waits on */
+	wt.vc = vc;
+	assert_int_equal(pthread_create(&th, NULL, wait_for_a, &wt), 0);
+	vncconsole_report(vc, "h1", NULL, 0);
+	memset(&g, 0, sizeof(g));
+	snprintf(g.uuid, sizeof(g.uuid), "%s", A);
+	g.has_vnc_port = 1;
+	g.vnc_port = 5901;
+	g.vnc_host = (char *)"127.0.0.1";
+	vncconsole_report(vc, "h1", &g, 1);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(wt.rc, 0);
+	assert_int_equal(wt.w.port, 5901);
+	assert_string_equal(wt.w.host, "h1");
+	vncconsole_free(&vc);
+}
+
 int
 main(void)
 {
@@ -143,6 +191,7 @@ main(void)
 		cmocka_unit_test(test_expiry),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_ports),
+		cmocka_unit_test(test_where_wait),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
