@@ -128,3 +128,15 @@ clock_parse_since(const char *s, int64_t now_ms, int64_t *out_ms)
 	*out_ms = t * 1000 + ms;
 	return 0;
 }
+
+void
+clock_deadline(struct timespec *ts, clockid_t clk, int64_t ms)
+{
+	clock_gettime(clk, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}

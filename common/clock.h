@@ -10,6 +10,7 @@
 #define TS_CLOCK_H
 
 #include <stdint.h>
+#include <time.h>
 
 /* Milliseconds on CLOCK_MONOTONIC (an arbitrary origin, e.g. boot). */
 int64_t	clock_mono_ms(void);
@@ -17,6 +18,10 @@ int64_t	clock_mono_ms(void);
 int64_t	clock_mono_us(void);
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
 int64_t	clock_wall_ms(void);
+/* ts = now on clock clk plus ms (>= 0): the absolute deadline
+ * pthread_cond_timedwait() takes (on the clock its condition was made
+ * with). */
+void	clock_deadline(struct timespec *ts, clockid_t clk, int64_t ms);
 
 /*
  * A point in time given by an operator (tinystack-manage logs errors

@@ -152,18 +152,6 @@ tick(struct netsvc *s)
 	codec_clear(&schema_msg_host_network_state, &st);
 }
 
-static void
-deadline(struct timespec *ts, int64_t ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (ms % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
-
 /* The gratuitous ARPs due (netconv_announce()) and when the next round
  * is (-1: none), outside the lock. Worker, mu held. */
 static int64_t
@@ -216,7 +204,8 @@ worker(void *arg)
 			garp = announce(s);
 			continue;
 		}
-		deadline(&ts, (garp != -1 && garp < next ? garp : next) - now);
+		clock_deadline(&ts, CLOCK_MONOTONIC,
+		    (garp != -1 && garp < next ? garp : next) - now);
 		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 	}
 	pthread_mutex_unlock(&s->mu);

@@ -3767,13 +3767,7 @@ run(void *arg)
 			struct timespec ts;
 			int64_t wait = next - now;
 
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += wait / 1000;
-			ts.tv_nsec += (wait % 1000) * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
+			clock_deadline(&ts, CLOCK_REALTIME, wait);
 			pthread_cond_timedwait(&r->cond, &r->lock, &ts);
 		}
 	}

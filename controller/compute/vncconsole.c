@@ -10,6 +10,7 @@
 
 #include <sodium.h>
 
+#include "clock.h"
 #include "err.h"
 #include "log.h"
 #include "nametab.h"
@@ -187,13 +188,7 @@ vncconsole_where_wait(struct vncconsole *vc, const char *host,
 	struct timespec dl;
 	int rc, w = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += wait_ms / 1000;
-	dl.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
-	}
+	clock_deadline(&dl, CLOCK_MONOTONIC, wait_ms);
 	pthread_mutex_lock(&vc->mu);
 	/* bounded: each wake-up is a report or the deadline */
 	while ((rc = find(vc, host, uuid, out)) == -1 && wait_ms > 0 &&

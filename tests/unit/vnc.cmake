@@ -3,7 +3,7 @@
 # (controller/http/websocket) over a socket pair.
 ts_unit_test(vncconsole_test
   SOURCES ${CMAKE_SOURCE_DIR}/controller/compute/vncconsole.c
-    ${CMAKE_SOURCE_DIR}/common/nametab.c
+    ${CMAKE_SOURCE_DIR}/common/nametab.c ${CMAKE_SOURCE_DIR}/common/clock.c
   LIBS PkgConfig::SODIUM)
 ts_unit_test(websocket_test
   SOURCES ${CMAKE_SOURCE_DIR}/controller/http/websocket.c
