@@ -33,32 +33,6 @@
 #include "network/network.h"
 #include "volume/volume.h"
 
-/*
- * A new server's id: a UUID of version 7 (RFC 9562: 48 bits of Unix
- * milliseconds, then 74 random bits) instead of db_uuid()'s version 4.
- * instances and instance_actions are keyed by it: random ids land all
- * over their B-trees, whose pages LMDB splits in the middle and then
- * fills at random (62% full at 10,000 servers), while ids in creation
- * order land at the right end, on pages left nearly full (docs/
- * PERFORMANCE.md, "Compact stored records, part 2"). The time in it is
- * the server's created_at, which whoever sees the id may see anyway.
- */
-static void
-instance_uuid(char out[37])
-{
-	uint64_t ms = (uint64_t)db_now_ms();
-	uint8_t b[16];
-
-	randombytes_buf(b, sizeof(b));
-	for (int i = 0; i < 6; i++)
-		b[i] = (uint8_t)(ms >> (40 - 8 * i));
-	b[6] = (uint8_t)(0x70 | (b[6] & 0x0f));
-	b[8] = (uint8_t)(0x80 | (b[8] & 0x3f));
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
-	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-}
-
 #define MAX_COUNT		1000	/* instances per request */
 #define NETS_MAX		32	/* networks of a server (instance_spec.nics) */
 #define USER_DATA_MAX		65535	/* base64 text, as Nova */
@@ -2600,7 +2574,7 @@ compute_servers_create(struct http_req *req, struct http_resp *resp)
 		goto out;
 	}
 	for (int64_t k = 0; k < c.max_count; k++)
-		instance_uuid(c.uuids[k]);
+		db_uuid_ordered(c.uuids[k]);
 	{
 		char u[37];
 

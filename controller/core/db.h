@@ -249,6 +249,9 @@ int	db_agent_key_each(struct store_txn *,
 int64_t	db_now_ms(void);
 /* A fresh random (v4) UUID in canonical form. */
 void	db_uuid(char out[37]);
+/* A fresh time-ordered (v7) UUID in canonical form: new servers' ids, so
+ * that the tables keyed by them grow at the right (db.c says why). */
+void	db_uuid_ordered(char out[37]);
 
 /*
  * Key of an instance in instances_by_created (value: its uuid):

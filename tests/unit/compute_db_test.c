@@ -27,6 +27,7 @@
 #include "log.h"
 #include "msg_gen.h"
 #include "store.h"
+#include "uuid.h"
 
 static char		 dir[] = "/tmp/compute_db_test.XXXXXX";
 static struct store	*st;
@@ -1022,12 +1023,30 @@ teardown(void **state)
 	return 0;
 }
 
+/* New servers' ids: canonical, version 7, RFC variant, and in creation
+ * order by their leading 48 bits of milliseconds. */
+static void
+test_uuid_ordered(void **state)
+{
+	char a[37], b[37];
+
+	(void)state;
+	db_uuid_ordered(a);
+	db_uuid_ordered(b);
+	assert_true(uuid_valid(a) && uuid_valid(b));
+	assert_int_equal(a[14], '7');
+	assert_non_null(strchr("89ab", a[19]));
+	assert_true(strncmp(a, b, 13) <= 0);
+	assert_string_not_equal(a, b);
+}
+
 int
 main(void)
 {
 	/* Each test builds on the store the previous ones left. */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_key_format),
+		cmocka_unit_test(test_uuid_ordered),
 		cmocka_unit_test(test_order_and_scope),
 		cmocka_unit_test(test_marker_and_stop),
 		cmocka_unit_test(test_maintained_on_put_and_del),
