@@ -224,6 +224,9 @@ state_reply_(struct compute *c, const char *uuid, const char *reqid,
 {
 	struct msg_instance_state m = { 0 };
 	struct driver_guest g;
+	char vols[VIRT_VOLUMES_MAX][CODEC_UUID_LEN + 1];
+	char *vp[VIRT_VOLUMES_MAX];
+	size_t nv;
 	char msg[1024];
 	enum ts_errcode code = err_code();
 
@@ -241,6 +244,14 @@ state_reply_(struct compute *c, const char *uuid, const char *reqid,
 		m.power_state = g.power_state;
 		m.state = (char *)power_word(g.power_state);
 		m.generation = g.generation;
+		/* Best effort: without it the next report settles them. */
+		if (driver_guest_volumes(c->drv, uuid, vols, VIRT_VOLUMES_MAX, &nv) == 0) {
+			for (size_t k = 0; k < nv; k++)
+				vp[k] = vols[k];
+			/* Present even when empty: "no volumes" is known. */
+			m.volumes.items = vp;
+			m.volumes.n = nv;
+		}
 	} else {
 		m.exists = false;
 		m.power_state = VIRT_POWER_NOSTATE;

@@ -703,6 +703,56 @@ in_guest(const struct rguest *g, const char *volume_id)
 	return 0;
 }
 
+/* The guest g (a host's report, or an answer's volumes) shows its volume
+ * disks: a wanted volume it has is attached (the volume goes in-use), a
+ * detaching one it no longer has is dropped from instance i, a copy the
+ * caller stores when *changed (the volume's attachment goes, and its
+ * export). In txn. */
+static int
+settle_vols(struct recon *r, struct store_txn *txn, struct rec_instance *i,
+    const struct rguest *g, int *changed)
+{
+	size_t keep = 0;
+	int rc = 0;
+
+	/* Every item is visited, after a failure too, so that the list
+	 * stays compact (each item once) for the caller's codec_clear(). */
+	for (size_t k = 0; k < i->volumes.n; k++) {
+		struct sch_inst_volume *iv = &i->volumes.items[k];
+		int seen = rc == 0 && in_guest(g, iv->volume_id);
+
+		if (rc == 0 && iv->has_detaching && iv->detaching && !seen) {
+			rc = r->vol.detach_done(r->vol.vol, txn, iv->volume_id,
+			    iv->attachment_id);
+			if (rc == 0)
+				log_info("instance %s: volume %s detached",
+				    i->uuid, iv->volume_id);
+			codec_clear(&schema_sch_inst_volume, iv);
+			*changed = 1;
+			continue;
+		}
+		if (!(iv->has_detaching && iv->detaching) && seen &&
+		    !(iv->has_attached && iv->attached)) {
+			rc = r->vol.attach_done(r->vol.vol, txn, iv->volume_id,
+			    iv->attachment_id);
+			if (rc == 0)
+				log_info("instance %s: volume %s attached as %s",
+				    i->uuid, iv->volume_id, iv->device ?
+				    iv->device : "?");
+			iv->has_attached = true;
+			iv->attached = true;
+			*changed = 1;
+		}
+		if (keep != k)
+			i->volumes.items[keep] = *iv;
+		keep++;
+	}
+	i->volumes.n = keep;
+	if (rc == 0 && *changed)
+		r->vol_settled = 1;
+	return rc;
+}
+
 /* Whether a host's report of a guest's volume disks matches the volumes it
  * should have now (those ready, not being detached); unknown (not
  * reported, no volume service, unreadable): equal. *settle: an attachment
@@ -2480,6 +2530,21 @@ apply_state(struct store_txn *txn, struct batch *b, const char *host,
 		batch_forget(b, i.uuid);
 	}
 put:
+	/* The guest's volume disks as the answer saw them settle its
+	 * attachments now, as a report would (desired_cb): right after ACTIVE
+	 * a booted-from-volume server can be live-migrated, which wants its
+	 * volumes attached (Tempest does so within milliseconds). */
+	if (rc == 0 && m->exists && m->volumes.items != NULL &&
+	    i.task_state == NULL && b->r->vol.attach_done != NULL) {
+		struct rguest g = { .has_vols = 1 };
+		char vols[16][CODEC_UUID_LEN + 1];
+
+		for (size_t k = 0; k < m->volumes.n && k < 16; k++)
+			snprintf(vols[g.nvols++], sizeof(vols[0]), "%s",
+			    m->volumes.items[k]);
+		g.vols = vols;
+		rc = settle_vols(b->r, txn, &i, &g, &changed);
+	}
 	if (rc == 0 && changed) {
 		i.updated_at = b->now;
 		rc = compute_db_instance_put(txn, &i, &old);
@@ -2845,59 +2910,25 @@ struct fix_batch {
 	int64_t		 now;
 };
 
-/* The host's report shows a guest's volume disks: a wanted volume it has
- * is attached (the volume goes in-use), a detaching one it no longer has
- * is dropped from the instance (the volume's attachment goes, and its
- * export). Decided again on the record read in txn. */
+/* A host's report shows a guest's volume disks (FIX_VOLUMES): decided
+ * again on the record read in txn. */
 static int
 settle_volumes(struct fix_batch *fb, struct store_txn *txn,
     const struct fixup *f, const struct rec_instance *old)
 {
 	struct recon *r = fb->r;
 	struct rec_instance i;
-	size_t keep = 0;
-	int rc = 0, changed = 0;
+	int rc, changed = 0;
 
 	if (old->host == NULL || strcmp(old->host, fb->host) != 0 ||
 	    f->g == NULL || r->vol.attach_done == NULL)
 		return 0;
 	if (compute_db_instance_copy(old, &i) == -1)
 		return -1;
-	for (size_t k = 0; rc == 0 && k < i.volumes.n; k++) {
-		struct sch_inst_volume *iv = &i.volumes.items[k];
-		int seen = in_guest(f->g, iv->volume_id);
-
-		if (iv->has_detaching && iv->detaching && !seen) {
-			rc = r->vol.detach_done(r->vol.vol, txn, iv->volume_id,
-			    iv->attachment_id);
-			if (rc == 0)
-				log_info("instance %s: volume %s detached",
-				    i.uuid, iv->volume_id);
-			codec_clear(&schema_sch_inst_volume, iv);
-			changed = 1;
-			continue;
-		}
-		if (!(iv->has_detaching && iv->detaching) && seen &&
-		    !(iv->has_attached && iv->attached)) {
-			rc = r->vol.attach_done(r->vol.vol, txn, iv->volume_id,
-			    iv->attachment_id);
-			if (rc == 0)
-				log_info("instance %s: volume %s attached as %s",
-				    i.uuid, iv->volume_id, iv->device ?
-				    iv->device : "?");
-			iv->has_attached = true;
-			iv->attached = true;
-			changed = 1;
-		}
-		if (keep != k)
-			i.volumes.items[keep] = *iv;
-		keep++;
-	}
-	i.volumes.n = keep;
+	rc = settle_vols(r, txn, &i, f->g, &changed);
 	if (rc == 0 && changed) {
 		i.updated_at = fb->now;
 		rc = compute_db_instance_put(txn, &i, old);
-		r->vol_settled = 1;
 	}
 	codec_clear(&schema_rec_instance, &i);
 	return rc;

@@ -603,6 +603,11 @@ test_volumes(void **state)
 	assert_int_equal(driver_guest_volumes(drv, u, ids, 16, &n), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(ids[0], v[0].volume_id);
+	/* the answer lists the guest's volume disks (the controller counts
+	 * them attached with it) */
+	assert_non_null(last_state()->volumes.items);
+	assert_int_equal(last_state()->volumes.n, 1);
+	assert_string_equal(last_state()->volumes.items[0], v[0].volume_id);
 
 	/* attach the second */
 	m.spec.volumes.n = 2;
@@ -633,6 +638,8 @@ test_volumes(void **state)
 	v[1].target_dev = "vdc";
 	send_cmd(&schema_msg_instance_ensure, &m, "req-vol4");
 	assert_string_equal(last_state()->result, "ok");
+	assert_int_equal(last_state()->volumes.n, 1);
+	assert_string_equal(last_state()->volumes.items[0], v[1].volume_id);
 	assert_int_equal(synced_n(), 2);
 	compute_set_devices_hook(cmp, NULL, NULL);
 	assert_int_equal(driver_guest_volumes(drv, u, ids, 16, &n), 0);

@@ -456,13 +456,30 @@ dispatch(const char *uuid)
 
 /* The agent's answer, handed over as the bus thread does. */
 static void
+answer_msg(const char *from, const struct msg_instance_state *m,
+    const char *reqid)
+{
+	struct codec_envelope env;
+	struct buf b = { 0 };
+
+	assert_int_equal(codec_envelope_encode(&schema_msg_instance_state, m,
+	    reqid, from, &b), 0);
+	memset(&env, 0, sizeof(env));
+	assert_int_equal(codec_envelope_decode(b.data, b.len, SCHEMA_FROM_AGENT,
+	    &env), 0);
+	buf_free(&b);
+	assert_int_equal(recon_agent_msg(rec, from, &env), 1);
+	assert_null(env.body);		/* taken */
+	codec_envelope_clear(&env);
+	recon_sync(rec);
+}
+
+static void
 answer_code(const char *from, const char *uuid, const char *reqid,
     bool exists, uint32_t power, const char *result, uint64_t gen,
     enum ts_errcode code)
 {
 	struct msg_instance_state m = { 0 };
-	struct codec_envelope env;
-	struct buf b = { 0 };
 
 	snprintf(m.uuid, sizeof(m.uuid), "%s", uuid);
 	m.generation = gen;
@@ -476,16 +493,7 @@ answer_code(const char *from, const char *uuid, const char *reqid,
 		m.fault_code = (uint32_t)code;
 		m.fault_message = "libvirt said no";
 	}
-	assert_int_equal(codec_envelope_encode(&schema_msg_instance_state, &m,
-	    reqid, from, &b), 0);
-	memset(&env, 0, sizeof(env));
-	assert_int_equal(codec_envelope_decode(b.data, b.len, SCHEMA_FROM_AGENT,
-	    &env), 0);
-	buf_free(&b);
-	assert_int_equal(recon_agent_msg(rec, from, &env), 1);
-	assert_null(env.body);		/* taken */
-	codec_envelope_clear(&env);
-	recon_sync(rec);
+	answer_msg(from, &m, reqid);
 }
 
 static void
@@ -3032,6 +3040,81 @@ test_attaching_volume_after_restart(void **state)
 	recon_set_volume(rec, &(struct recon_vol){ 0 });
 }
 
+/*
+ * A server booted from a volume is ACTIVE with the build's answer; the
+ * volume is attached with it too when the answer lists the guest's volume
+ * disks: Tempest live-migrates such a server within milliseconds of
+ * ACTIVE, and the pre-check wants its volumes attached (was: only the
+ * host's next report attached it, and os-migrateLive got 400). An answer
+ * that does not list the volume leaves it attaching.
+ */
+static void
+test_build_answer_attaches_volumes(void **state)
+{
+	struct mk a = { .host = "h1", .vm_state = VM_BUILDING,
+	    .task = "spawning", .want = 1 };
+	struct mk b = { .host = "h1", .vm_state = VM_BUILDING,
+	    .task = "spawning", .want = 1 };
+	struct recon_vol rv = { .conn = fake_conn,
+	    .attach_done = fake_attach_done,
+	    .detach_done = fake_detach_done };
+	struct msg_instance_state m = { 0 };
+	struct got g = { .n = 0 };
+	struct rec_instance i;
+	char *vols[1] = { vol_id };
+
+	(void)state;
+	mk(&a);
+	mk(&b);
+	db_uuid(vol_id);
+	db_uuid(vol_att);
+	assert_int_equal(store_write(st, add_vol_fn, a.uuid), 0);
+	assert_int_equal(store_write(st, add_vol_fn, b.uuid), 0);
+	recon_set_volume(rec, &rv);
+	vol_ready = true;
+	vol_done = 0;
+
+	/* b's answer knows the guest has no volume disk: ACTIVE, the
+	 * volume still attaching, nothing confirmed */
+	snprintf(m.uuid, sizeof(m.uuid), "%s", b.uuid);
+	m.generation = 1;
+	m.exists = true;
+	m.power_state = POWER_RUNNING;
+	m.state = "running";
+	m.in_reply_to = b.reqid;
+	m.result = "ok";
+	m.volumes.items = vols;
+	m.volumes.n = 0;
+	answer_msg("h1", &m, b.reqid);
+	assert_int_equal(get(b.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_ACTIVE);
+	assert_int_equal(i.volumes.n, 1);
+	assert_false(i.volumes.items[0].has_attached &&
+	    i.volumes.items[0].attached);
+	codec_clear(&schema_rec_instance, &i);
+	assert_int_equal(vol_done, 0);
+
+	/* a's answer lists it: ACTIVE and attached in the same write */
+	snprintf(m.uuid, sizeof(m.uuid), "%s", a.uuid);
+	m.in_reply_to = a.reqid;
+	m.volumes.n = 1;
+	answer_msg("h1", &m, a.reqid);
+	assert_int_equal(vol_done, 1);
+	assert_int_equal(get(a.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_ACTIVE);
+	assert_null(i.task_state);
+	assert_int_equal(i.volumes.n, 1);
+	assert_true(i.volumes.items[0].has_attached &&
+	    i.volumes.items[0].attached);
+	codec_clear(&schema_rec_instance, &i);
+
+	/* the same answer again (a re-send's) confirms nothing twice */
+	answer_msg("h1", &m, a.reqid);
+	assert_int_equal(vol_done, 1);
+	got_clear(&g);
+	recon_set_volume(rec, &(struct recon_vol){ 0 });
+}
+
 /* The attachments live migrations moved (volume_attach_follow()). */
 static int	vol_follow;
 static char	vol_follow_host[64];
@@ -3721,6 +3804,7 @@ main(void)
 		cmocka_unit_test(test_rank_sees_registration),
 		cmocka_unit_test(test_nics_converge),
 		cmocka_unit_test(test_attaching_volume_after_restart),
+		cmocka_unit_test(test_build_answer_attaches_volumes),
 	};
 
 	log_init("recon_test", getenv("RT_DEBUG") ? LOG_LVL_DEBUG : LOG_LVL_ERROR, LOG_TO_STDERR, NULL);
