@@ -1262,7 +1262,9 @@ queue_error(struct http_req *req)
 		    req->path ? req->path : "?", e->status,
 		    err_code_name(e->code), e->msg[0] ? e->msg : "(no details)");
 	else
-		log_debug("http: %s %s -> %d: %s", req->method,
+		/* At info, as Nova's "HTTP exception thrown": a client's 4xx
+		 * is what an operator (or a CI log) looks for first. */
+		log_info("http: %s %s -> %d: %s", req->method,
 		    req->path ? req->path : "?", e->status, e->msg);
 	/* Internal details stay in the log. */
 	if (e->status == 500)
