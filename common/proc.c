@@ -700,10 +700,12 @@ supervise(pid_t pid, const struct proc_opts *o, int in_fd, struct capture *cap,
 		if (!exited && now >= deadline) {
 			if (phase == RUNNING) {
 				res->timed_out = true;
-				(void)kill(target, SIGTERM);
 				/* a stopped process acts on TERM only once
-				 * continued */
+				 * continued; CONT first: sent after, it would
+				 * discard a stop the exiting child's own
+				 * tracer (a sanitizer's leak scan) waits for */
 				(void)kill(target, SIGCONT);
+				(void)kill(target, SIGTERM);
 				phase = TERMINATING;
 				deadline = now + grace;
 			} else if (phase == TERMINATING) {
