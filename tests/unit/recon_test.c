@@ -455,22 +455,32 @@ dispatch(const char *uuid)
 }
 
 /* The agent's answer, handed over as the bus thread does. */
-static void
-answer_msg(const char *from, const struct msg_instance_state *m,
+/* Hands recon a message of type from agent "from" as it comes off the
+ * bus (encoded, then decoded); true when recon took the body. */
+static bool
+from_agent(const char *from, const struct schema_type *type, const void *m,
     const char *reqid)
 {
 	struct codec_envelope env;
 	struct buf b = { 0 };
+	bool taken;
 
-	assert_int_equal(codec_envelope_encode(&schema_msg_instance_state, m,
-	    reqid, from, &b), 0);
+	assert_int_equal(codec_envelope_encode(type, m, reqid, from, &b), 0);
 	memset(&env, 0, sizeof(env));
 	assert_int_equal(codec_envelope_decode(b.data, b.len, SCHEMA_FROM_AGENT,
 	    &env), 0);
 	buf_free(&b);
 	assert_int_equal(recon_agent_msg(rec, from, &env), 1);
-	assert_null(env.body);		/* taken */
+	taken = env.body == NULL;
 	codec_envelope_clear(&env);
+	return taken;
+}
+
+static void
+answer_msg(const char *from, const struct msg_instance_state *m,
+    const char *reqid)
+{
+	assert_true(from_agent(from, &schema_msg_instance_state, m, reqid));
 	recon_sync(rec);
 }
 
@@ -1993,8 +2003,6 @@ prepared(const char *from, const char *uuid, const char *reqid,
     const char *result)
 {
 	struct msg_instance_migrate_prepared m = { 0 };
-	struct codec_envelope env;
-	struct buf b = { 0 };
 
 	snprintf(m.uuid, sizeof(m.uuid), "%s", uuid);
 	m.in_reply_to = (char *)reqid;
@@ -2007,15 +2015,8 @@ prepared(const char *from, const char *uuid, const char *reqid,
 	} else {
 		m.fault_message = "no room";
 	}
-	assert_int_equal(codec_envelope_encode(
-	    &schema_msg_instance_migrate_prepared, &m, reqid, from, &b), 0);
-	memset(&env, 0, sizeof(env));
-	assert_int_equal(codec_envelope_decode(b.data, b.len, SCHEMA_FROM_AGENT,
-	    &env), 0);
-	buf_free(&b);
-	assert_int_equal(recon_agent_msg(rec, from, &env), 1);
-	assert_null(env.body);		/* taken */
-	codec_envelope_clear(&env);
+	assert_true(from_agent(from, &schema_msg_instance_migrate_prepared,
+	    &m, reqid));
 	recon_sync(rec);
 }
 
@@ -2025,18 +2026,9 @@ static void
 leftover(const char *from, const char *uuid)
 {
 	struct msg_instance_migrate_leftover m = { 0 };
-	struct codec_envelope env;
-	struct buf b = { 0 };
 
 	snprintf(m.uuid, sizeof(m.uuid), "%s", uuid);
-	assert_int_equal(codec_envelope_encode(
-	    &schema_msg_instance_migrate_leftover, &m, "", from, &b), 0);
-	memset(&env, 0, sizeof(env));
-	assert_int_equal(codec_envelope_decode(b.data, b.len, SCHEMA_FROM_AGENT,
-	    &env), 0);
-	buf_free(&b);
-	assert_int_equal(recon_agent_msg(rec, from, &env), 1);
-	codec_envelope_clear(&env);
+	(void)from_agent(from, &schema_msg_instance_migrate_leftover, &m, "");
 	recon_sync(rec);
 }
 
@@ -3722,21 +3714,12 @@ console_from(const char *from, const char *uuid, const char *reqid,
     const char *output)
 {
 	struct msg_console_output m = { 0 };
-	struct codec_envelope env;
-	struct buf b = { 0 };
 
 	snprintf(m.uuid, sizeof(m.uuid), "%s", uuid);
 	m.in_reply_to = (char *)reqid;
 	m.found = true;
 	m.output = (char *)output;
-	assert_int_equal(codec_envelope_encode(&schema_msg_console_output, &m,
-	    reqid, from, &b), 0);
-	memset(&env, 0, sizeof(env));
-	assert_int_equal(codec_envelope_decode(b.data, b.len, SCHEMA_FROM_AGENT,
-	    &env), 0);
-	buf_free(&b);
-	assert_int_equal(recon_agent_msg(rec, from, &env), 1);
-	codec_envelope_clear(&env);
+	(void)from_agent(from, &schema_msg_console_output, &m, reqid);
 }
 
 /* A console log asked of h1 and answered first by h9 (with the request
