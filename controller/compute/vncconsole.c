@@ -201,6 +201,18 @@ vncconsole_where_wait(struct vncconsole *vc, const char *host,
 	return rc;
 }
 
+unsigned
+vncconsole_wait_ms(int64_t launched_at, int64_t updated_at, int64_t now_ms)
+{
+	int64_t at = launched_at > updated_at ? launched_at : updated_at;
+
+	/* (updated_at also moves for a rename or a tag: such a guest, if
+	 * it has no VNC server, answers 3 s late once; the ports are not
+	 * stored, so there is no finer stamp of its qemu's start) */
+	return at > 0 && now_ms - at < VNCCONSOLE_NEW_MS ?
+	    VNCCONSOLE_WAIT_MS : 0;
+}
+
 static void
 token_hash(const char *tok, uint8_t out[32])
 {

@@ -183,6 +183,35 @@ test_where_wait(void **state)
 	vncconsole_free(&vc);
 }
 
+/*
+ * Which console requests wait for the host's report: a guest launched
+ * moments ago, and one whose qemu started again moments ago (os-start,
+ * resume, a hard reboot, a live migration or resize: the answer that ends
+ * the task makes the server ACTIVE, the new qemu's port comes with the
+ * next report; Tempest's test_get_vnc_console runs right after the class's
+ * stop/start or reboot tests). Was: launched_at only, so a server started
+ * 10 ms ago answered 400 'Unavailable console type vnc.' at once.
+ */
+static void
+test_wait_ms(void **state)
+{
+	const int64_t now = 1800000000000LL, hour = 3600000;
+
+	(void)state;
+	/* launched 10 ms ago */
+	assert_int_equal(vncconsole_wait_ms(now - 10, now - 10, now),
+	    VNCCONSOLE_WAIT_MS);
+	/* launched an hour ago, started again 10 ms ago */
+	assert_int_equal(vncconsole_wait_ms(now - hour, now - 10, now),
+	    VNCCONSOLE_WAIT_MS);
+	/* nothing for a while: the reports have named it if it runs */
+	assert_int_equal(vncconsole_wait_ms(now - hour, now - hour, now), 0);
+	assert_int_equal(vncconsole_wait_ms(now - hour, now -
+	    VNCCONSOLE_NEW_MS, now), 0);
+	/* never launched, never changed (0: the record has no time) */
+	assert_int_equal(vncconsole_wait_ms(0, 0, now), 0);
+}
+
 int
 main(void)
 {
@@ -192,6 +221,7 @@ main(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_ports),
 		cmocka_unit_test(test_where_wait),
+		cmocka_unit_test(test_wait_ms),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
