@@ -42,6 +42,12 @@ void			 vncconsole_free(struct vncconsole **);
  * replacing what the host said before (guests borrowed for the call). */
 void	vncconsole_report(struct vncconsole *, const char *host,
 	    const struct sch_guest *guests, size_t n);
+/* Bus thread: an agent's answer about one guest of host (instance_state,
+ * in order with its reports): running with port at addr (0: it has none
+ * now, the entry goes; addr borrowed), until host's next report replaces
+ * the list. */
+void	vncconsole_note(struct vncconsole *, const char *host,
+	    const char *uuid, const char *addr, unsigned port);
 /* Where uuid's VNC server is on host as last reported: 0, or -1 with
  * TS_ENOT_FOUND (not running there, no VNC, not reported yet). */
 int	vncconsole_where(struct vncconsole *, const char *host,
