@@ -77,6 +77,7 @@ struct compute {
 	compute_send_fn		 send;
 	void			*send_arg;
 	int			 orphan_destroy;
+	char			 vnc_host[65];	/* "": VNC off */
 	size_t			 max_queue;
 	int64_t			 leftovers_at;	/* event loop only: last scan */
 	/* Set before the first command (compute_set_guest_hooks()). */
@@ -227,6 +228,7 @@ state_reply_(struct compute *c, const char *uuid, const char *reqid,
 	char vols[VIRT_VOLUMES_MAX][CODEC_UUID_LEN + 1];
 	char *vp[VIRT_VOLUMES_MAX];
 	size_t nv;
+	unsigned port;
 	char msg[1024];
 	enum ts_errcode code = err_code();
 
@@ -251,6 +253,16 @@ state_reply_(struct compute *c, const char *uuid, const char *reqid,
 			/* Present even when empty: "no volumes" is known. */
 			m.volumes.items = vp;
 			m.volumes.n = nv;
+		}
+		/* A new qemu's VNC server (a build, start, resume, reboot)
+		 * is known with the answer that makes the server ACTIVE,
+		 * not with the next report: a console is asked for at once. */
+		if (c->vnc_host[0] != '\0' && g.power_state ==
+		    VIRT_POWER_RUNNING && driver_guest_vnc_port(c->drv, uuid,
+		    &port) == 0 && port != 0) {
+			m.has_vnc_port = true;
+			m.vnc_port = port;
+			m.vnc_host = c->vnc_host;
 		}
 	} else {
 		m.exists = false;
@@ -931,6 +943,8 @@ compute_new(struct driver *drv, const struct compute_opts *o)
 	c->send = o->send;
 	c->send_arg = o->send_arg;
 	c->orphan_destroy = o->orphan_destroy;
+	if (o->vnc_host != NULL)
+		snprintf(c->vnc_host, sizeof(c->vnc_host), "%s", o->vnc_host);
 	c->max_queue = o->max_queue ? o->max_queue : 4096;
 	c->nworkers = o->workers > 0 ? o->workers : 2;
 	if (table_init(&c->reqs, COMPUTE_DEDUP_MAX) == -1 ||
@@ -1258,6 +1272,9 @@ compute_from_config(const struct config *cfg, const char *host,
 	o.send = send;
 	o.send_arg = send_arg;
 	o.unavailable = why;
+	if (config_get_bool(cfg, "vnc", "enabled"))
+		o.vnc_host = config_get_str(cfg, "vnc",
+		    "server_proxyclient_address");
 	if ((c = compute_new(drv, &o)) == NULL) {
 		driver_free(&drv);
 		return NULL;

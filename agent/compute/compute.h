@@ -56,6 +56,10 @@ struct compute_opts {
 	/* Why there is no driver (drv NULL): every command is then refused
 	 * with this text, so the controller sees the reason. */
 	const char	*unavailable;
+	/* [vnc] server_proxyclient_address when VNC is on, else NULL: the
+	 * answers name a running guest's VNC server as the reports do
+	 * (copied). */
+	const char	*vnc_host;
 };
 
 /* Guest hooks, called from a worker after a command made the guest exist

@@ -888,6 +888,34 @@ driver_guest_volumes(struct driver *d, const char *uuid, char ids[][37],
 	return rc;
 }
 
+int
+driver_guest_vnc_port(struct driver *d, const char *uuid, unsigned *port)
+{
+	virConnectPtr c;
+	virDomainPtr dom;
+	char *xml;
+	int st, reason;
+
+	*port = 0;
+	if (!uuid_ok(uuid) || (c = virt_conn(d->virt)) == NULL)
+		return -1;
+	if ((dom = dom_get(c, uuid)) == NULL) {
+		virConnectClose(c);
+		return -1;
+	}
+	/* As virt_guests_list(): the test driver's live XML names no port
+	 * it listens on. */
+	if (d->test == NULL && virDomainGetState(dom, &st, &reason, 0) == 0 &&
+	    st == VIR_DOMAIN_RUNNING &&
+	    (xml = virDomainGetXMLDesc(dom, 0)) != NULL) {
+		*port = domxml_vnc_port(xml);
+		free(xml);
+	}
+	virDomainFree(dom);
+	virConnectClose(c);
+	return 0;
+}
+
 static const struct driver_volume *
 vol_of(const struct driver_spec *s, const char *volume_id)
 {

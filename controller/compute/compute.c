@@ -158,6 +158,19 @@ hook_message(const char *host, struct codec_envelope *env, void *arg)
 {
 	struct compute *s = arg;
 
+	/* Before the reconciler has it: its write makes the server ACTIVE,
+	 * and a console asked for then finds the guest's VNC server. An
+	 * answer without the port (an older agent) leaves what the reports
+	 * said; one of a guest not running drops it, as a report would. */
+	if (s->vnc != NULL && env->type == &schema_msg_instance_state) {
+		const struct msg_instance_state *m = env->body;
+
+		if (m->has_vnc_port && m->vnc_host != NULL)
+			vncconsole_note(s->vnc, host, m->uuid, m->vnc_host,
+			    m->vnc_port);
+		else if (!m->exists || m->power_state != POWER_RUNNING)
+			vncconsole_note(s->vnc, host, m->uuid, NULL, 0);
+	}
 	return recon_agent_msg(s->recon, host, env);
 }
 

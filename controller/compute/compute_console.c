@@ -105,11 +105,6 @@ console_url(struct http_req *req, const char *tok, char *out, size_t cap)
 	return 0;
 }
 
-/* A guest launched this recently (ms) may not be in a report yet; a
- * request then waits up to VNC_WAIT_MS for one. */
-#define VNC_NEW_MS	30000
-#define VNC_WAIT_MS	3000
-
 /*
  * A console of instance i: Nova's checks (vnc on, instance started, its
  * VNC server known), a token, the URL. 409 InstanceNotReady when it is
@@ -135,13 +130,13 @@ vnc_console(struct http_req *req, const struct rec_instance *i, char *url,
 	}
 	/*
 	 * The ports come with the host's reports, and the report naming a
-	 * new guest's port can land just after the ensure's answer made it
-	 * ACTIVE (Tempest asked 11 ms after ACTIVE and got 400). Nova asks
-	 * the compute host at once; here a guest launched in the last
-	 * VNC_NEW_MS waits for the host's next reports, bounded.
+	 * new qemu's port can land just after the ensure's answer made the
+	 * server ACTIVE (Tempest asked 11 ms after ACTIVE and got 400). Nova
+	 * asks the compute host at once; here a guest launched or restarted
+	 * moments ago waits for the host's next reports, bounded.
 	 */
 	if (vncconsole_where_wait(s->vnc, i->host, i->uuid, &t,
-	    db_now_ms() - i->launched_at < VNC_NEW_MS ? VNC_WAIT_MS : 0) ==
+	    vncconsole_wait_ms(i->launched_at, i->updated_at, db_now_ms())) ==
 	    -1) {
 		err_set(TS_EINVALID, "Unavailable console type vnc.");
 		return -1;

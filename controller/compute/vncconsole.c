@@ -154,6 +154,55 @@ vncconsole_report(struct vncconsole *vc, const char *host,
 	pthread_mutex_unlock(&vc->mu);
 }
 
+void
+vncconsole_note(struct vncconsole *vc, const char *host, const char *uuid,
+    const char *addr, unsigned port)
+{
+	struct vnc_host *h;
+	struct vnc_guest *g;
+	size_t i;
+
+	if (port > 65535 || (port != 0 && addr == NULL))
+		return;
+	pthread_mutex_lock(&vc->mu);
+	h = nametab_find(&vc->hosts, host);
+	for (i = 0; h != NULL && i < h->n; i++)
+		if (strcmp(h->g[i].uuid, uuid) == 0)
+			break;
+	if (port == 0) {
+		/* (the order does not matter: find() scans) */
+		if (h != NULL && i < h->n)
+			h->g[i] = h->g[--h->n];
+		pthread_mutex_unlock(&vc->mu);
+		return;
+	}
+	if (h == NULL) {
+		if ((h = calloc(1, sizeof(*h))) != NULL)
+			snprintf(h->name, sizeof(h->name), "%s", host);
+		if (h == NULL || nametab_add(&vc->hosts, h) == -1) {
+			free(h);
+			goto oom;
+		}
+	}
+	if (i == h->n) {
+		if ((g = realloc(h->g, (h->n + 1) * sizeof(*g))) == NULL)
+			goto oom;
+		h->g = g;
+		h->n++;
+	}
+	g = &h->g[i];
+	snprintf(g->uuid, sizeof(g->uuid), "%s", uuid);
+	snprintf(g->addr, sizeof(g->addr), "%s", addr);
+	g->port = port;
+	pthread_cond_broadcast(&vc->reported);
+	pthread_mutex_unlock(&vc->mu);
+	return;
+oom:
+	pthread_mutex_unlock(&vc->mu);
+	log_warnx("vncconsole: out of memory; %s's port comes with %s's next "
+	    "report", uuid, host);
+}
+
 /* Under the lock. */
 static int
 find(struct vncconsole *vc, const char *host, const char *uuid,
@@ -199,6 +248,18 @@ vncconsole_where_wait(struct vncconsole *vc, const char *host,
 		err_set(TS_ENOT_FOUND, "no VNC server of instance %s on %s",
 		    uuid, host);
 	return rc;
+}
+
+unsigned
+vncconsole_wait_ms(int64_t launched_at, int64_t updated_at, int64_t now_ms)
+{
+	int64_t at = launched_at > updated_at ? launched_at : updated_at;
+
+	/* (updated_at also moves for a rename or a tag: such a guest, if
+	 * it has no VNC server, answers 3 s late once; the ports are not
+	 * stored, so there is no finer stamp of its qemu's start) */
+	return at > 0 && now_ms - at < VNCCONSOLE_NEW_MS ?
+	    VNCCONSOLE_WAIT_MS : 0;
 }
 
 static void

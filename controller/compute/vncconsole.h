@@ -42,6 +42,12 @@ void			 vncconsole_free(struct vncconsole **);
  * replacing what the host said before (guests borrowed for the call). */
 void	vncconsole_report(struct vncconsole *, const char *host,
 	    const struct sch_guest *guests, size_t n);
+/* Bus thread: an agent's answer about one guest of host (instance_state,
+ * in order with its reports): running with port at addr (0: it has none
+ * now, the entry goes; addr borrowed), until host's next report replaces
+ * the list. */
+void	vncconsole_note(struct vncconsole *, const char *host,
+	    const char *uuid, const char *addr, unsigned port);
 /* Where uuid's VNC server is on host as last reported: 0, or -1 with
  * TS_ENOT_FOUND (not running there, no VNC, not reported yet). */
 int	vncconsole_where(struct vncconsole *, const char *host,
@@ -50,6 +56,20 @@ int	vncconsole_where(struct vncconsole *, const char *host,
  * thread but the bus thread, which makes the reports). */
 int	vncconsole_where_wait(struct vncconsole *, const char *host,
 	    const char *uuid, struct vncconsole_target *out, unsigned wait_ms);
+
+/*
+ * How long a console request for a guest that no report names yet waits
+ * for one (ms, for vncconsole_where_wait()): a guest whose qemu started
+ * moments ago has its port in the host's next report, which can land
+ * after the ensure's answer made the server ACTIVE. VNCCONSOLE_WAIT_MS
+ * when the guest was launched or its record last changed (the answer
+ * ending a start, resume, reboot, rebuild, resize or move writes it) in
+ * the last VNCCONSOLE_NEW_MS, else 0. Times: ms since the epoch.
+ */
+#define VNCCONSOLE_NEW_MS	30000
+#define VNCCONSOLE_WAIT_MS	3000
+unsigned vncconsole_wait_ms(int64_t launched_at, int64_t updated_at,
+	    int64_t now_ms);
 
 /* A new token for t, valid until now_ms + ttl (monotonic ms): 0 with tok
  * filled, -1 with TS_EUNAVAILABLE when VNCCONSOLE_MAX_TOKENS are live. */

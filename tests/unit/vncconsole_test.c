@@ -183,6 +183,105 @@ test_where_wait(void **state)
 	vncconsole_free(&vc);
 }
 
+/*
+ * Which console requests wait for the host's report: a guest launched
+ * moments ago, and one whose qemu started again moments ago (os-start,
+ * resume, a hard reboot, a live migration or resize: the answer that ends
+ * the task makes the server ACTIVE, the new qemu's port comes with the
+ * next report; Tempest's test_get_vnc_console runs right after the class's
+ * stop/start or reboot tests). Was: launched_at only, so a server started
+ * 10 ms ago answered 400 'Unavailable console type vnc.' at once.
+ */
+static void
+test_wait_ms(void **state)
+{
+	const int64_t now = 1800000000000LL, hour = 3600000;
+
+	(void)state;
+	/* launched 10 ms ago */
+	assert_int_equal(vncconsole_wait_ms(now - 10, now - 10, now),
+	    VNCCONSOLE_WAIT_MS);
+	/* launched an hour ago, started again 10 ms ago */
+	assert_int_equal(vncconsole_wait_ms(now - hour, now - 10, now),
+	    VNCCONSOLE_WAIT_MS);
+	/* nothing for a while: the reports have named it if it runs */
+	assert_int_equal(vncconsole_wait_ms(now - hour, now - hour, now), 0);
+	assert_int_equal(vncconsole_wait_ms(now - hour, now -
+	    VNCCONSOLE_NEW_MS, now), 0);
+	/* never launched, never changed (0: the record has no time) */
+	assert_int_equal(vncconsole_wait_ms(0, 0, now), 0);
+}
+
+static void *
+wait_for_b(void *arg)
+{
+	struct waiter *wt = arg;
+
+	wt->rc = vncconsole_where_wait(wt->vc, "h2", B, &wt->w, 60000);
+	return NULL;
+}
+
+/*
+ * The agent's answer names a running guest's VNC server
+ * (vncconsole_note(), from compute's bus hook before the reconciler makes
+ * the server ACTIVE): found at once, without waiting for the next report;
+ * a waiter is woken by it; an answer of a guest not running drops it; the
+ * host's next report replaces the whole list as before.
+ */
+static void
+test_note(void **state)
+{
+	struct vncconsole *vc = vncconsole_new(1000);
+	struct waiter wt = { .rc = -2 };
+	struct vncconsole_target w;
+	struct sch_guest g;
+	pthread_t th;
+
+	(void)state;
+	/* a host no report named yet */
+	vncconsole_note(vc, "h1", A, "127.0.0.2", 5901);
+	assert_int_equal(vncconsole_where(vc, "h1", A, &w), 0);
+	assert_int_equal(w.port, 5901);
+	assert_string_equal(w.addr, "127.0.0.2");
+	assert_string_equal(w.host, "h1");
+	/* a new qemu, another port; B beside it */
+	vncconsole_note(vc, "h1", A, "127.0.0.2", 5903);
+	vncconsole_note(vc, "h1", B, "127.0.0.2", 5902);
+	assert_int_equal(vncconsole_where(vc, "h1", A, &w), 0);
+	assert_int_equal(w.port, 5903);
+	assert_int_equal(vncconsole_where(vc, "h1", B, &w), 0);
+	assert_int_equal(w.port, 5902);
+	/* stopped: gone, B stays */
+	vncconsole_note(vc, "h1", A, NULL, 0);
+	assert_int_equal(vncconsole_where(vc, "h1", A, &w), -1);
+	assert_int_equal(vncconsole_where(vc, "h1", B, &w), 0);
+	/* nothing there to drop: nothing happens */
+	vncconsole_note(vc, "h3", A, NULL, 0);
+	assert_int_equal(vncconsole_where(vc, "h3", A, &w), -1);
+	/* out of range: ignored */
+	vncconsole_note(vc, "h1", A, "127.0.0.2", 70000);
+	assert_int_equal(vncconsole_where(vc, "h1", A, &w), -1);
+	/* the next report is the whole truth */
+	memset(&g, 0, sizeof(g));
+	snprintf(g.uuid, sizeof(g.uuid), "%s", A);
+	g.has_vnc_port = 1;
+	g.vnc_port = 5900;
+	g.vnc_host = (char *)"127.0.0.2";
+	vncconsole_report(vc, "h1", &g, 1);
+	assert_int_equal(vncconsole_where(vc, "h1", A, &w), 0);
+	assert_int_equal(w.port, 5900);
+	assert_int_equal(vncconsole_where(vc, "h1", B, &w), -1);
+	/* a waiter for B on h2 is woken by the answer */
+	wt.vc = vc;
+	assert_int_equal(pthread_create(&th, NULL, wait_for_b, &wt), 0);
+	vncconsole_note(vc, "h2", B, "127.0.0.3", 5904);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(wt.rc, 0);
+	assert_int_equal(wt.w.port, 5904);
+	assert_string_equal(wt.w.host, "h2");
+	vncconsole_free(&vc);
+}
+
 int
 main(void)
 {
@@ -192,6 +291,8 @@ main(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_ports),
 		cmocka_unit_test(test_where_wait),
+		cmocka_unit_test(test_wait_ms),
+		cmocka_unit_test(test_note),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
