@@ -22,6 +22,7 @@ import subprocess
 import sys
 from collections import defaultdict
 
+DEPTH = 4	# our frames shown per stack
 SKIP = ("libjemalloc", "libc.so", "libc-", "libstdc++", "libgcc_s",
         "libpthread")
 
@@ -88,25 +89,17 @@ def main():
     owners = []
     for stack, objs, nbytes in samples:
         frames = [obj_of(maps, a) for a in stack]
-        owner, first_ours = None, None
+        owner, chain = None, []
         for k, (path, off) in enumerate(frames):
             if owner is None:
                 if any(s in os.path.basename(path) for s in SKIP):
                     continue
                 owner = path
-            if path == exe:
-                first_ours = off - (1 if k > 0 else 0)
-                ours_addrs.add(first_ours)
-                # the caller of our function, for the chains
-                for path2, off2 in frames[k + 1:]:
-                    if path2 == exe:
-                        ours_addrs.add(off2 - 1)
-                        first_ours = (first_ours, off2 - 1)
-                        break
-                else:
-                    first_ours = (first_ours, None)
-                break
-        owners.append((owner or "?", first_ours, objs, nbytes))
+            if path == exe and len(chain) < DEPTH:
+                # return addresses point past the call: look up the call
+                chain.append(off - (1 if k > 0 else 0))
+        ours_addrs.update(chain)
+        owners.append((owner or "?", chain, objs, nbytes))
     sym = {}
     if ours_addrs and exe:
         addrs = sorted(ours_addrs)
@@ -122,23 +115,27 @@ def main():
     by_file = defaultdict(float)
     by_chain = defaultdict(float)
     by_lib_caller = defaultdict(float)
+    zmq_sizes = defaultdict(float)
     total = 0.0
-    for owner, ours, objs, nbytes in owners:
+    for owner, chain, objs, nbytes in owners:
         total += nbytes
         o = "ours" if owner == exe else short(owner)
-        if o == "libsodium" and ours is None:
+        if o == "libsodium" and not chain:
             o = "libzmq"	# CURVE's, under libzmq's own threads
         by_owner[o] += nbytes
-        if ours is None:
+        if o == "libzmq":
+            size = nbytes / objs if objs else 0
+            zmq_sizes["%d KiB" % (size // 1024) if size >= 1024 else
+                      "under 1 KiB"] += nbytes
+        if not chain:
             continue
-        fn, fl = sym.get(ours[0], ("?", "?"))
-        caller = sym.get(ours[1], ("-", "-"))[0] if ours[1] else "-"
+        fns = [sym.get(a, ("?", "?"))[0] for a in chain]
         if o == "ours":
-            by_fn[fn] += nbytes
-            by_file[fl] += nbytes
-            by_chain["%s <- %s" % (fn, caller)] += nbytes
+            by_fn[fns[0]] += nbytes
+            by_file[sym.get(chain[0], ("?", "?"))[1]] += nbytes
+            by_chain[" <- ".join(fns)] += nbytes
         else:
-            by_lib_caller["%s, from %s <- %s" % (o, fn, caller)] += nbytes
+            by_lib_caller["%s, from %s" % (o, " <- ".join(fns))] += nbytes
     mib = 1048576.0
     print("live bytes (estimated from the samples): %.1f MiB, %d stacks" %
           (total / mib, len(samples)))
@@ -147,8 +144,9 @@ def main():
         print("  %-20s %8.2f MiB" % (k, v / mib))
     for title, d in (("ours by source file", by_file),
                      ("ours by function", by_fn),
-                     ("ours by function <- caller", by_chain),
-                     ("other libraries, by our caller", by_lib_caller)):
+                     ("ours by function <- callers", by_chain),
+                     ("other libraries, by our caller", by_lib_caller),
+                     ("libzmq by allocation size", zmq_sizes)):
         print(title + ":")
         for k, v in sorted(d.items(), key=lambda x: -x[1])[:top]:
             print("  %8.2f MiB  %s" % (v / mib, k))
