@@ -7,9 +7,9 @@
 # Kinds: malloc's main arena ([heap]); the other arenas (glibc maps each
 # in heaps of 64 MiB aligned to 64 MiB: a read-write part at the aligned
 # address, the rest reserved without access); in a process linked with
-# jemalloc, its extents instead (jemalloc maps and retains its address
-# space in runs aligned to 2 MiB, huge pages: unnamed read-write
-# mappings at a 2 MiB boundary); thread stacks (a read-write mapping right
+# jemalloc, its extents instead (every unnamed read-write mapping that is
+# not a thread stack: jemalloc maps and retains its address space in
+# unnamed runs the kernel merges with their neighbours); thread stacks (a read-write mapping right
 # above a 4 KiB guard without access); the main stack; libraries' data
 # (the written pages of a file's private mappings: .data, relocations,
 # and the unnamed .bss right after a file's mapping); everything else
@@ -18,7 +18,6 @@
 import sys
 
 HEAP_MAX = 64 << 20
-HUGE = 2 << 20
 
 
 def maps(pid):
@@ -67,7 +66,11 @@ def main():
                 prev["hi"] == m["lo"] and prev["perm"] == "---p" and \
                 prev["hi"] - prev["lo"] == 4096 and prev["name"] == "":
             k = "thread stacks"
-        elif je and m["name"] == "" and m["lo"] % HUGE == 0:
+        elif je and m["name"] == "" and m["perm"] == "rw-p":
+            # jemalloc maps its extents unnamed and unaligned (the
+            # kernel merges neighbours); nothing else of the controller
+            # maps anonymous memory of any size (libzmq and LMDB use
+            # malloc, LMDB's map is the file's)
             k = "jemalloc extents"
         elif not je and m["name"] == "" and m["lo"] % HEAP_MAX == 0 and \
                 m["hi"] - m["lo"] <= HEAP_MAX:

@@ -316,11 +316,11 @@ mem() {
 # LABEL's, and who holds the bytes (bench/heap_owners.py).
 prof_owners() {
 	local d n f
-	d=$(ls "$W"/prof.*.heap 2>/dev/null | wc -l)
+	d=$(ls "$W"/prof.*.heap 2>/dev/null | wc -l || true)
 	timeout 120 gdb -p "$CPID" -batch -ex \
 	    'call ((int (*)(const char *, void *, void *, void *, unsigned long))mallctl)("prof.dump", 0, 0, 0, 0)' \
 	    > "$W/gdb.txt" 2>&1 || true
-	n=$(ls "$W"/prof.*.heap 2>/dev/null | wc -l)
+	n=$(ls "$W"/prof.*.heap 2>/dev/null | wc -l || true)
 	if [ "$n" -le "$d" ]; then
 		echo "  heap profile: no dump ($(tail -1 "$W/gdb.txt"))"
 		return 0
