@@ -33,12 +33,19 @@
 #     the same peer count, measured by bench/zmq_peer_mem (linked with
 #     the controller's malloc, so in the same units) with the frames
 #     per agent the controller received and sent so far (capped at 600:
-#     a pipe's chunks stop growing after 256), and ours = heap in use -
-#     libzmq's; libzmq's resident share the same way (zmq_peer_mem's
+#     a pipe's chunks stop growing after 256) and the bus's ZAP handler
+#     and socket options (zmq_peer_mem's "bus" mode), and ours = heap in
+#     use - the threads' caches (jemalloc's tcache: freed regions, held
+#     by no one) - libzmq's; libzmq's resident share the same way (zmq_peer_mem's
 #     RssAnon per peer) and ours = anonymous - that; the anonymous memory by kind of mapping (malloc's main
 #     arena, its other arenas, thread stacks, the rest: bench/
-#     anon_split.py; glibc's arenas only: jemalloc's extents are in "the
-#     rest"). With ARENAS=1 also malloc's in-use bytes per arena (gdb
+#     anon_split.py; jemalloc's extents apart when it is linked, and the
+#     libraries' written data). With PROF (a directory) also jemalloc's
+#     heap profile at each memory line, kept there, and who holds the
+#     heap: ours by source file and function, libzmq, the other
+#     libraries (bench/heap_owners.py; the controller runs with
+#     MALLOC_CONF=prof:true,lg_prof_sample:PROF_LG (16), which costs CPU:
+#     not for timings). With ARENAS=1 also malloc's in-use bytes per arena (gdb
 #     with bench/heap_arenas.py; glibc's debug symbols): libzmq's I/O
 #     thread's arena apart from the others (the controller's threads and
 #     what libraries allocate on them), which stays right when inbound
@@ -188,6 +195,9 @@ OS_BOOTSTRAP_PASSWORD=bench m bootstrap --openrc "$W/openrc" >/dev/null
 "$B/bench/fleetsim" enroll "$W/db" "$W/sim" "$AGENTS" 8192
 SRVPUB=$(sed -n 's/^public = //p' "$W/keys/controller.pub")
 
+# PROF: jemalloc's sampling heap profiler on (Debian's libjemalloc is
+# built with it), one sample per 2^PROF_LG bytes allocated on average
+[ -z "${PROF:-}" ] || CTL_ENV="${CTL_ENV:-} MALLOC_CONF=prof:true,lg_prof_sample:${PROF_LG:-16},prof_prefix:$W/prof"
 env ${CTL_ENV:-} "$CTL" --foreground --config "$W/c.conf" > "$W/ctl.log" 2>&1 &
 CPID=$!
 PIDS+=("$CPID")
@@ -240,13 +250,15 @@ simrss() {
 }
 # mem LABEL: memory, split (see the header).
 mem() {
-	local r a f hin hfree hdirty ar map rx tx fin fout z zr
+	local r a f hin hcache hfree hdirty ar map rx tx fin fout z zr
 	read -r r a < <(awk '/^Rss:/ { r = $2 } /^Anonymous:/ { a = $2 }
 	    END { print r, a }' "/proc/$CPID/smaps_rollup")
 	f=$((r - a))
 	curl -s -o "$W/mem.txt" "http://127.0.0.1:$MP/metrics"
 	mval() { awk -v n="$1" '$1 == n { printf "%.0f", $2 }' "$W/mem.txt"; }
 	hin=$(mval tinystack_process_heap_inuse_bytes)
+	hcache=$(mval tinystack_process_heap_cached_bytes)
+	hcache=${hcache:-0}
 	hfree=$(mval tinystack_process_heap_free_bytes)
 	hdirty=$(mval tinystack_process_heap_dirty_bytes)
 	ar=$(mval tinystack_process_heap_arenas)
@@ -258,7 +270,10 @@ mem() {
 	# libzmq's heap per peer with these frames, once per pair
 	if [ "${ZPM_AT:-}" != "$fin/$fout" ]; then
 		# (its 30 s bound can run out on a loaded machine: no figure)
-		"$ZPM" "$AGENTS" "$fin" curve "$fout" > "$W/zpm.txt" || true
+		# (bus: CURVE with a ZAP handler and the ROUTER's options
+		# as common/bus.c sets them: libzmq keeps a pipe pair to the
+		# handler per connection)
+		"$ZPM" "$AGENTS" "$fin" bus "$fout" > "$W/zpm.txt" || true
 		ZPM_KIB=$(sed -n 's/.*: \([0-9.]*\) KiB per peer$/\1/p' "$W/zpm.txt")
 		# resident (RssAnon after a release), the figure to take
 		# out of the controller's anonymous memory
@@ -270,15 +285,18 @@ mem() {
 	zr=$(echo "$ZPM_RSS * $AGENTS / 1024" | bc)
 	echo "memory ($1): controller Rss $((r / 1024)) MiB = anonymous" \
 	    "$((a / 1024)) + file $((f / 1024)) (smaps_rollup); heap in use" \
-	    "$((hin / 1048576)) MiB (allocated: pages never written count)," \
+	    "$((hin / 1048576)) MiB (allocated: pages never written count;" \
+	    "threads' caches $((hcache / 1048576)) MiB of it)," \
 	    "free kept $((hfree / 1048576)) MiB (dirty" \
 	    "pages $((${hdirty:-0} / 1048576)) MiB)," \
 	    "$ar arenas ($(sed -n 's/^tinystack_process_heap_allocator{allocator="\([a-z]*\)"} 1$/\1/p' "$W/mem.txt")); LMDB map used $((map / 1048576)) MiB; libzmq at" \
 	    "$AGENTS peers ($fin frames in, $fout out each: $ZPM_KIB KiB" \
-	    "per peer) $z MiB; ours (heap in use - libzmq) $((hin / 1048576 - z)) MiB;" \
+	    "per peer) $z MiB; ours (heap in use - caches - libzmq)" \
+	    "$(((hin - hcache) / 1048576 - z)) MiB;" \
 	    "libzmq resident $ZPM_RSS KiB per peer, $zr MiB: ours (anonymous - that) $((a / 1024 - zr)) MiB;" \
 	    "recon queue $(mval tinystack_recon_queue_events) events" \
 	    "($(mval 'tinystack_recon_reports_total{outcome="superseded"}') superseded); peak $(hwm "$CPID")"
+	[ -z "${PROF:-}" ] || prof_owners "$1"
 	/usr/bin/python3 "$HERE/anon_split.py" "$CPID" 0 |
 	    awk 'NR > 1 { sub(/^ +/, ""); gsub(/  +/, " "); printf "%s%s", (NR > 2 ? "; " : \
 	    "  anonymous by mapping: "), $0 } END { print "" }'
@@ -292,6 +310,26 @@ mem() {
 		    "%.1f MiB\n", z, a - z, t }' "$W/arenas.txt"
 		[ -z "${ARENAS_LOG:-}" ] || cat "$W/arenas.txt" >> "$ARENAS_LOG"
 	fi
+}
+# prof_owners LABEL: with PROF (a directory), jemalloc's heap profile of
+# the controller now (gdb calls mallctl("prof.dump")), kept in PROF as
+# LABEL's, and who holds the bytes (bench/heap_owners.py).
+prof_owners() {
+	local d n f
+	d=$(ls "$W"/prof.*.heap 2>/dev/null | wc -l || true)
+	timeout 120 gdb -p "$CPID" -batch -ex \
+	    'call ((int (*)(const char *, void *, void *, void *, unsigned long))mallctl)("prof.dump", 0, 0, 0, 0)' \
+	    > "$W/gdb.txt" 2>&1 || true
+	n=$(ls "$W"/prof.*.heap 2>/dev/null | wc -l || true)
+	if [ "$n" -le "$d" ]; then
+		echo "  heap profile: no dump ($(tail -1 "$W/gdb.txt"))"
+		return 0
+	fi
+	f=$(ls -t "$W"/prof.*.heap | head -1)
+	mkdir -p "$PROF"
+	cp "$f" "$PROF/$(echo "$1" | tr -c 'A-Za-z0-9\n' _).heap"
+	/usr/bin/python3 "$HERE/heap_owners.py" "$f" "${PROF_TOP:-12}" |
+	    sed 's/^/  /'
 }
 # memtick SERVERS: one line during the creates (MEM_EVERY seconds apart).
 memtick() {

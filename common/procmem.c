@@ -19,6 +19,14 @@
  */
 int	mallctl(const char *, void *, size_t *, void *, size_t)
 	    __attribute__((weak));
+/*
+ * A sanitizer's allocator (<sanitizer/allocator_interface.h>, in the
+ * runtimes of ASan, TSan, MSan and LSan): weak as well, so a build under
+ * a sanitizer reports the sanitizer's heap, not glibc's idle one.
+ */
+size_t	__sanitizer_get_current_allocated_bytes(void) __attribute__((weak));
+size_t	__sanitizer_get_heap_size(void) __attribute__((weak));
+size_t	__sanitizer_get_free_bytes(void) __attribute__((weak));
 
 static uint64_t
 je_size(const char *name)
@@ -42,6 +50,9 @@ je_heap(struct procmem_heap *h)
 	resident = je_size("stats.resident");
 	metadata = je_size("stats.metadata");
 	h->inuse = allocated;
+	/* freed regions in the threads' caches count as allocated */
+	h->cached = je_size("stats.arenas.4096.tcache_bytes") +
+	    je_size("stats.arenas.4096.tcache_stashed_bytes");
 	/* resident and not in use: dirty pages not purged yet, the free
 	 * parts of pages in use, and the allocator's own metadata apart */
 	h->free = resident > allocated + metadata ?
@@ -66,10 +77,19 @@ procmem_release(void)
 		malloc_trim(0);
 }
 
+static int
+sanitizer(void)
+{
+	return __sanitizer_get_current_allocated_bytes != NULL &&
+	    __sanitizer_get_heap_size != NULL &&
+	    __sanitizer_get_free_bytes != NULL;
+}
+
 const char *
 procmem_allocator(void)
 {
-	return mallctl != NULL ? "jemalloc" : "glibc";
+	return mallctl != NULL ? "jemalloc" : sanitizer() ? "sanitizer" :
+	    "glibc";
 }
 
 /* malloc_info()'s XML names each arena "<heap nr=...>"; the count is
@@ -105,9 +125,18 @@ procmem_heap(struct procmem_heap *h)
 		je_heap(h);
 		return;
 	}
+	if (sanitizer()) {
+		memset(h, 0, sizeof(*h));
+		h->allocator = PROCMEM_SANITIZER;
+		h->inuse = __sanitizer_get_current_allocated_bytes();
+		h->free = __sanitizer_get_free_bytes();
+		h->system = __sanitizer_get_heap_size();
+		return;
+	}
 	mi = mallinfo2();
 	h->allocator = PROCMEM_GLIBC;
 	h->inuse = (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
+	h->cached = 0;
 	h->free = mi.fordblks;
 	h->dirty = 0;
 	h->mmapped = mi.hblkhd;
@@ -187,19 +216,26 @@ procmem_collect(struct buf *out, void *arg)
 	procmem_heap(&h);
 	metrics_write_family(out, "tinystack_process_heap_allocator",
 	    METRICS_GAUGE, "The malloc the figures below are read from: 1 "
-	    "for the one in use (glibc: mallinfo2; jemalloc: mallctl stats).");
+	    "for the one in use (glibc: mallinfo2; jemalloc: mallctl stats; "
+	    "sanitizer: the sanitizer's allocator interface).");
 	metrics_write_sample(out, "tinystack_process_heap_allocator",
 	    (const char *[]){ "allocator", procmem_allocator(), NULL }, 1);
 	gauge(out, "tinystack_process_heap_inuse_bytes",
 	    "Bytes allocated with malloc and not freed (glibc: mallinfo2 "
 	    "uordblks + hblkhd; jemalloc: stats.allocated), the process's own "
 	    "and its libraries' (libzmq's pipes, LMDB, jansson); pages never "
-	    "written count too, so this can exceed the resident bytes.",
-	    (double)h.inuse);
+	    "written count too, so this can exceed the resident bytes "
+	    "(sanitizer: current_allocated_bytes).", (double)h.inuse);
+	gauge(out, "tinystack_process_heap_cached_bytes",
+	    "Part of the in-use bytes that is freed regions in the threads' "
+	    "caches, held by no one (jemalloc: tcache_bytes + "
+	    "tcache_stashed_bytes; glibc, sanitizer: 0, not known).",
+	    (double)h.cached);
 	gauge(out, "tinystack_process_heap_free_bytes",
 	    "Freed bytes malloc keeps (glibc: mallinfo2 fordblks, resident "
 	    "where touched and not trimmed; jemalloc: stats.resident - "
-	    "allocated - metadata, dirty pages not yet purged).",
+	    "allocated - metadata, dirty pages not yet purged; sanitizer: "
+	    "free_bytes).",
 	    (double)h.free);
 	gauge(out, "tinystack_process_heap_dirty_bytes",
 	    "Freed pages malloc keeps until they decay, part of the free "
@@ -211,10 +247,11 @@ procmem_collect(struct buf *out, void *arg)
 	    (double)h.mmapped);
 	gauge(out, "tinystack_process_heap_system_bytes",
 	    "Bytes malloc took from the system (glibc: mallinfo2 arena + "
-	    "hblkhd; jemalloc: stats.mapped).", (double)h.system);
+	    "hblkhd; jemalloc: stats.mapped; sanitizer: heap_size).",
+	    (double)h.system);
 	gauge(out, "tinystack_process_heap_arenas",
 	    "malloc arenas (glibc: malloc_info, 0 if it failed; jemalloc: "
-	    "arenas.narenas).", (double)h.arenas);
+	    "arenas.narenas; sanitizer: 0).", (double)h.arenas);
 	/* Without smaps_rollup the heap figures still go out. */
 	if (procmem_resident(&r) == -1)
 		return;

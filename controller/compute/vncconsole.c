@@ -46,8 +46,13 @@ struct vncconsole {
 	 * host up (a scan of the array was 8% of the bus thread at 10,000
 	 * hosts) */
 	struct nametab	 hosts;
-	struct vnc_token *tok;		/* owned, VNCCONSOLE_MAX_TOKENS */
-	size_t		 ntok;
+	/* Owned: room for captok tokens, grown as tokens are issued (up to
+	 * VNCCONSOLE_MAX_TOKENS) rather than allocated at the maximum: the
+	 * maximum's table was 1.7 MiB of 4,096 entries, nearly always
+	 * empty, and the largest of the controller's own allocations at
+	 * 1,000 hosts (docs/PERFORMANCE.md, "Our own allocations"). */
+	struct vnc_token *tok;
+	size_t		 ntok, captok;
 };
 
 struct vncconsole *
@@ -55,14 +60,11 @@ vncconsole_new(int64_t ttl_ms)
 {
 	struct vncconsole *vc = calloc(1, sizeof(*vc));
 
-	if (vc == NULL || (vc->tok = calloc(VNCCONSOLE_MAX_TOKENS,
-	    sizeof(*vc->tok))) == NULL) {
-		free(vc);
+	if (vc == NULL) {
 		err_set(TS_ENOMEM, "vncconsole: out of memory");
 		return NULL;
 	}
 	if (sodium_init() < 0) {
-		free(vc->tok);
 		free(vc);
 		err_set(TS_EINTERNAL, "vncconsole: libsodium did not start");
 		return NULL;
@@ -97,7 +99,8 @@ vncconsole_free(struct vncconsole **vcp)
 		}
 	}
 	nametab_clear(&vc->hosts);
-	sodium_memzero(vc->tok, VNCCONSOLE_MAX_TOKENS * sizeof(*vc->tok));
+	if (vc->tok != NULL)
+		sodium_memzero(vc->tok, vc->captok * sizeof(*vc->tok));
 	free(vc->tok);
 	pthread_cond_destroy(&vc->reported);
 	pthread_mutex_destroy(&vc->mu);
@@ -281,6 +284,43 @@ drop_expired(struct vncconsole *vc, int64_t now_ms)
 	vc->ntok = k;
 }
 
+/* Room for one more token, dropping the expired ones first, then growing
+ * the table (doubling, from 16, up to VNCCONSOLE_MAX_TOKENS): 0, or -1
+ * with err set. The old table is wiped before it is freed, as the table
+ * is at the end (the hashes are of bearer tokens). Under the lock. */
+static int
+tok_room(struct vncconsole *vc, int64_t now_ms)
+{
+	struct vnc_token *n;
+	size_t ncap;
+
+	if (vc->ntok < vc->captok)
+		return 0;
+	drop_expired(vc, now_ms);
+	if (vc->ntok < vc->captok)
+		return 0;
+	if (vc->captok >= VNCCONSOLE_MAX_TOKENS) {
+		err_set(TS_EUNAVAILABLE, "Too many console tokens "
+		    "outstanding; try again later.");
+		return -1;
+	}
+	ncap = vc->captok ? vc->captok * 2 : 16;
+	if (ncap > VNCCONSOLE_MAX_TOKENS)
+		ncap = VNCCONSOLE_MAX_TOKENS;
+	if ((n = calloc(ncap, sizeof(*n))) == NULL) {
+		err_set(TS_ENOMEM, "vncconsole: out of memory");
+		return -1;
+	}
+	if (vc->tok != NULL) {
+		memcpy(n, vc->tok, vc->ntok * sizeof(*n));
+		sodium_memzero(vc->tok, vc->captok * sizeof(*vc->tok));
+		free(vc->tok);
+	}
+	vc->tok = n;
+	vc->captok = ncap;
+	return 0;
+}
+
 int
 vncconsole_issue(struct vncconsole *vc, const struct vncconsole_target *t,
     int64_t now_ms, char tok[VNCCONSOLE_TOKEN_LEN + 1])
@@ -292,13 +332,9 @@ vncconsole_issue(struct vncconsole *vc, const struct vncconsole_target *t,
 	sodium_bin2hex(tok, VNCCONSOLE_TOKEN_LEN + 1, raw, sizeof(raw));
 	sodium_memzero(raw, sizeof(raw));
 	pthread_mutex_lock(&vc->mu);
-	if (vc->ntok == VNCCONSOLE_MAX_TOKENS)
-		drop_expired(vc, now_ms);
-	if (vc->ntok == VNCCONSOLE_MAX_TOKENS) {
+	if (tok_room(vc, now_ms) == -1) {
 		pthread_mutex_unlock(&vc->mu);
 		sodium_memzero(tok, VNCCONSOLE_TOKEN_LEN + 1);
-		err_set(TS_EUNAVAILABLE, "Too many console tokens outstanding; "
-		    "try again later.");
 		return -1;
 	}
 	e = &vc->tok[vc->ntok++];

@@ -79,22 +79,23 @@ M=(tinystack_store_commits_total tinystack_store_map_size_bytes
     openstack_nova_total_vms openstack_cinder_volumes openstack_neutron_ports
     openstack_glance_images 'tinystack_bus_dropped_total{reason="impostor"}'
     'tinystack_fleet_messages_rejected_total{reason="malformed"}'
-    tinystack_process_heap_inuse_bytes tinystack_process_heap_free_bytes
-    tinystack_process_heap_dirty_bytes tinystack_process_heap_mmapped_bytes tinystack_process_heap_system_bytes
+    tinystack_process_heap_inuse_bytes tinystack_process_heap_cached_bytes
+    tinystack_process_heap_free_bytes tinystack_process_heap_dirty_bytes tinystack_process_heap_mmapped_bytes tinystack_process_heap_system_bytes
     tinystack_process_heap_arenas
     'tinystack_process_resident_bytes{kind="anonymous"}'
     'tinystack_process_resident_bytes{kind="file"}')
 vals ctl "${M[@]}"
 for i in "${!M[@]}"; do [ "${V[$i]}" != absent ] || fail "${M[$i]} absent"; done
-# The process's memory (common/procmem): malloc's bytes (glibc's: under
-# ASan the sanitizer's allocator has them, and glibc's in use may be 0)
+# The process's memory (common/procmem): malloc's bytes (glibc's,
+# jemalloc's, or under a sanitizer the sanitizer's, which has no arenas)
 # and the kernel's anonymous/file split.
 vals ctl tinystack_process_heap_inuse_bytes tinystack_process_heap_system_bytes \
     tinystack_process_heap_arenas 'tinystack_process_resident_bytes{kind="anonymous"}' \
-    'tinystack_process_resident_bytes{kind="file"}'
-[ "${V[0]}" -ge 0 ] && [ "${V[1]}" -ge "${V[0]}" ] ||
+    'tinystack_process_resident_bytes{kind="file"}' \
+    'tinystack_process_heap_allocator{allocator="sanitizer"}'
+[ "${V[0]}" -gt 0 ] && [ "${V[1]}" -ge "${V[0]}" ] ||
 	fail "heap: in use ${V[0]}, from the system ${V[1]}"
-[ "${V[2]}" -ge 1 ] || fail "heap arenas: ${V[2]}"
+[ "${V[2]}" -ge 1 ] || [ "${V[5]}" = 1 ] || fail "heap arenas: ${V[2]}"
 [ "${V[3]}" -gt 1048576 ] && [ "${V[4]}" -gt 1048576 ] ||
 	fail "resident: anonymous ${V[3]}, file ${V[4]}"
 ok "controller /metrics: strict format, hypervisors up = 2, host figures from libvirt"

@@ -21,18 +21,21 @@
 
 #define MIB	(1024 * 1024)
 
-/* Under ASan or MSan malloc is the sanitizer's: glibc's mallinfo2() does
- * not see the program's allocations, so only the shape is checked. */
-#if defined(__SANITIZE_ADDRESS__)
-#define GLIBC_MALLOC	0
+/* Under ASan, TSan or MSan malloc is the sanitizer's: glibc's
+ * mallinfo2() does not see the program's allocations, and procmem reads
+ * the sanitizer's own figures instead. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZER	1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
-#define GLIBC_MALLOC	0
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer) || \
+    __has_feature(thread_sanitizer)
+#define SANITIZER	1
 #endif
 #endif
-#ifndef GLIBC_MALLOC
-#define GLIBC_MALLOC	(!JEMALLOC)
+#ifndef SANITIZER
+#define SANITIZER	0
 #endif
+#define GLIBC_MALLOC	(!JEMALLOC && !SANITIZER)
 /* procmem_jemalloc_test.c: the same tests, linked with jemalloc. */
 #ifdef PROCMEM_TEST_JEMALLOC
 #define JEMALLOC	1
@@ -63,7 +66,16 @@ test_heap(void **state)
 	assert_non_null(big = malloc(4 * MIB));	/* over the mmap threshold */
 	procmem_heap(&b);
 	assert_true(b.system >= b.inuse);
-	assert_true(b.arenas >= 1);
+	assert_true(b.arenas >= 1 || SANITIZER);
+	if (SANITIZER) {
+		/* the bytes asked for, live */
+		assert_int_equal(b.allocator, PROCMEM_SANITIZER);
+		assert_string_equal(procmem_allocator(), "sanitizer");
+		assert_true(b.inuse >= a.inuse + 100 * 1000 + 4 * MIB);
+		assert_true(b.inuse <= a.inuse + 100 * 1000 + 4 * MIB +
+		    64 * 1024);
+		assert_int_equal(b.cached, 0);
+	}
 	if (GLIBC_MALLOC) {
 		assert_true(b.inuse >= a.inuse + 100 * 1000 + 4 * MIB);
 		assert_true(b.inuse <= a.inuse + 100 * 1000 + 4 * MIB +
@@ -79,7 +91,7 @@ test_heap(void **state)
 		assert_true(b.inuse <= a.inuse + 100 * 1024 + 4 * MIB +
 		    256 * 1024);
 		assert_int_equal(b.mmapped, 0);
-	} else {
+	} else if (GLIBC_MALLOC) {
 		assert_int_equal(b.allocator, PROCMEM_GLIBC);
 		assert_string_equal(procmem_allocator(), "glibc");
 	}
@@ -102,9 +114,19 @@ test_heap(void **state)
 		assert_true(c.inuse + 4 * MIB <= b.inuse);
 		assert_true(c.free >= 3 * MIB);
 		assert_true(c.dirty >= 3 * MIB);
+		/* the thread's cache holds some of the 100 freed regions
+		 * (its 1,024-byte bin keeps a few dozen), still
+		 * counted in use, and no more than was freed plus what the
+		 * caches held before */
+		assert_true(c.cached >= b.cached + 4 * 1024);
+		assert_true(c.cached <= b.cached + 100 * 1024 + 64 * 1024);
+		assert_true(c.cached <= c.inuse);
 	} else {
 		assert_int_equal(c.dirty, 0);
+		assert_int_equal(c.cached, 0);
 	}
+	if (SANITIZER)
+		assert_true(c.inuse + 100 * 1000 + 4 * MIB <= b.inuse);
 	/* A new thread's first malloc takes an arena of its own (glibc
 	 * makes up to 8 per core unless capped). */
 	assert_int_equal(pthread_create(&t, NULL, thread_malloc, &tp), 0);
@@ -183,6 +205,7 @@ test_collect(void **state)
 	static const char *const gauges[] = {
 		"tinystack_process_heap_allocator",
 		"tinystack_process_heap_inuse_bytes",
+		"tinystack_process_heap_cached_bytes",
 		"tinystack_process_heap_free_bytes",
 		"tinystack_process_heap_dirty_bytes",
 		"tinystack_process_heap_mmapped_bytes",
@@ -210,7 +233,9 @@ test_collect(void **state)
 	assert_non_null(strstr(t, "tinystack_process_heap_allocator{allocator=\""));
 	assert_non_null(strstr(t, procmem_allocator()));
 	/* read within a few allocations of each other */
-	if (GLIBC_MALLOC || JEMALLOC) {
+	assert_true(sample(t, "tinystack_process_heap_cached_bytes") <=
+	    sample(t, "tinystack_process_heap_inuse_bytes"));
+	{
 		assert_true(sample(t, "tinystack_process_heap_inuse_bytes") >
 		    0);
 		assert_true(sample(t, "tinystack_process_heap_inuse_bytes") -
@@ -220,7 +245,8 @@ test_collect(void **state)
 	}
 	assert_true(sample(t, "tinystack_process_heap_system_bytes") >=
 	    sample(t, "tinystack_process_heap_inuse_bytes"));
-	assert_true(sample(t, "tinystack_process_heap_arenas") >= 1);
+	assert_true(sample(t, "tinystack_process_heap_arenas") >= 1 ||
+	    SANITIZER);
 	assert_true(sample(t, "tinystack_process_resident_bytes"
 	    "{kind=\"anonymous\"}") > 0);
 	assert_true(sample(t, "tinystack_process_resident_bytes"
