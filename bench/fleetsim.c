@@ -29,6 +29,9 @@
  *	heartbeats at the
  *	controller's report interval with their guest lists, and every compute
  *	command answered at once from an in-memory guest table (no libvirt);
+ *	host_network and host_storage answered as by an agent without a
+ *	network dataplane or block storage (applied when empty, else an
+ *	error);
  *	no ZMTP pings, as the agent at a 10 s interval (FLEETSIM_PING_MS:
  *	every N ms), and an ack asked for every other heartbeat
  *	(FLEETSIM_ACK_ALL=1: every heartbeat answered).
@@ -609,6 +612,32 @@ handle(struct sim *a, const struct bus_msg *bm)
 		o.found = find(a, m->uuid) != NULL;
 		o.output = "fleetsim\n";
 		send_msg(a, &schema_msg_console_output, &o, env.request_id);
+	} else if (env.type == &schema_msg_host_network) {
+		/* As an agent without a network dataplane (agent/main.c
+		 * no_dataplane()): the controller tells every registered
+		 * host its network state, empty here, and sends it again
+		 * (backoff 1 s doubling to 60 s) until the host reports it
+		 * applied; unanswered, those re-sends were 27-43% of the
+		 * controller's sends in a 10,000-agent heartbeat window
+		 * (docs/PERFORMANCE.md, sentcount). */
+		struct msg_host_network *m = env.body;
+
+		if (m->networks.n == 0) {
+			struct msg_host_network_state st = { 0 };
+
+			st.generation = m->generation;
+			st.in_reply_to = (char *)env.request_id;
+			send_msg(a, &schema_msg_host_network_state, &st,
+			    env.request_id);
+		} else {
+			struct msg_error e = { 0 };
+
+			e.code = TS_EUNAVAILABLE;
+			e.message = "no network dataplane on this host: set "
+			    "[network] local_ip or physical mappings";
+			e.in_reply_to = (char *)env.request_id;
+			send_msg(a, &schema_msg_error, &e, env.request_id);
+		}
 	} else if (env.type == &schema_msg_host_storage) {
 		/* As an agent without [storage] enabled (agent/main.c): the
 		 * controller asks every host for its backend on hello. */

@@ -596,13 +596,15 @@ if [ -n "${DASH_HOOK:-}" ]; then
 fi
 
 # Heartbeats alone: nothing else runs for HB_WINDOW seconds.
-bus_frames() {	# received sent: the controller's bus counters
-	curl -s "http://127.0.0.1:$MP/metrics" | awk '
+bus_frames() {	# FILE: received sent, the controller's bus counters
+	# (its /metrics kept in FILE, for the sends by type)
+	curl -s -o "$1" "http://127.0.0.1:$MP/metrics"
+	awk '
 	    $1 == "tinystack_bus_messages_received_total" { r = $2 }
 	    $1 == "tinystack_bus_messages_sent_total" { s = $2 }
-	    END { printf "%.0f %.0f\n", r, s }'
+	    END { printf "%.0f %.0f\n", r, s }' "$1"
 }
-read -r rx0 tx0 < <(bus_frames)
+read -r rx0 tx0 < <(bus_frames "$W/hb0.txt")
 c0=$(cpu "$CPID")
 if [ -n "${HB_PERF:-}" ]; then
 	perf record -g -o "$HB_PERF" -p "$CPID" -- sleep "$HB_WINDOW" \
@@ -611,13 +613,19 @@ else
 	sleep "$HB_WINDOW"
 fi
 c1=$(cpu "$CPID")
-read -r rx1 tx1 < <(bus_frames)
+read -r rx1 tx1 < <(bus_frames "$W/hb1.txt")
 hb=$((AGENTS * HB_WINDOW / 10))
 echo "heartbeats: about $hb in ${HB_WINDOW} s ($AGENTS agents every 10 s):" \
     "controller CPU $(echo "($c1 - $c0) * 1000 / $hb" | bc -l | cut -c1-5) ms each," \
     "$(echo "($c1 - $c0) * 100 / $HB_WINDOW" | bc -l | cut -c1-5)% of one core;" \
     "the bus received $((rx1 - rx0)) messages and sent $((tx1 - tx0))" \
     "($(echo "($c1 - $c0) * 1000 / $((rx1 > rx0 ? rx1 - rx0 : 1))" | bc -l | cut -c1-5) ms of CPU per message received)"
+# the window's sends by message type (tinystack_bus_sent_total), most first
+echo "  sent by type in the window: $(awk -F'[{}" ]+' '
+    $1 == "tinystack_bus_sent_total" { v = $NF; if (NR == FNR) v0[$3] = v
+    else if (v - v0[$3] > 0) printf "%d %s\n", v - v0[$3], $3 }' \
+    "$W/hb0.txt" "$W/hb1.txt" | sort -rn | awk '{ printf "%s%s %d", \
+    (NR > 1 ? ", " : ""), $2, $1 } END { if (NR == 0) printf "none" }')"
 echo "controller: $(cpu "$CPID") CPU seconds in all, RSS $(rss "$CPID") (peak $(hwm "$CPID"))"
 mem "after the heartbeat window"
 if [ "${DB_STAT:-}" = 1 ]; then	# the largest tables' pages and record sizes

@@ -139,6 +139,7 @@ struct bus {
 	int		 sndhwm;
 	bus_allow_fn	 allow;
 	void		*allow_arg;
+	bus_classify_fn	 classify;
 
 	/* server with CURVE: the ZAP handler */
 	void		*zap;		/* the ZAP thread's once started */
@@ -165,6 +166,7 @@ struct bus {
 	_Atomic uint64_t drops[DROP__COUNT];
 	_Atomic uint64_t msgs_in, bytes_in, msgs_out, bytes_out;
 	_Atomic uint64_t send_unreachable, send_full, send_io, post_refused;
+	_Atomic uint64_t sent_class[BUS_SEND_CLASSES];
 
 	/* client */
 	char		 rid[RID_MAX + 1];	/* this socket's routing id */
@@ -704,6 +706,7 @@ opts_copy(struct bus *b, const struct bus_opts *o)
 	    DEF_POST_QUEUE_MAX;
 	b->allow = o->allow;
 	b->allow_arg = o->allow_arg;
+	b->classify = o->classify;
 	return 0;
 }
 
@@ -1492,6 +1495,20 @@ client_send(struct bus *b, const void *buf, size_t len)
 	return -1;
 }
 
+/* A frame went out: the totals, and its class when the bus has them. */
+static void
+count_sent(struct bus *b, const void *buf, size_t len)
+{
+	unsigned k;
+
+	count(&b->msgs_out, 1);
+	count(&b->bytes_out, len);
+	if (b->classify != NULL) {
+		k = b->classify(buf, len);
+		count(&b->sent_class[k < BUS_SEND_CLASSES ? k : 0], 1);
+	}
+}
+
 int
 bus_send(struct bus *b, const char *peer, const void *buf, size_t len)
 {
@@ -1509,8 +1526,7 @@ bus_send(struct bus *b, const char *peer, const void *buf, size_t len)
 			count(&b->send_io, 1);
 			return -1;
 		}
-		count(&b->msgs_out, 1);
-		count(&b->bytes_out, len);
+		count_sent(b, buf, len);
 		return 0;
 	}
 	if ((r = route_find(b, peer)) == NULL) {
@@ -1545,8 +1561,7 @@ bus_send(struct bus *b, const char *peer, const void *buf, size_t len)
 		count(&b->send_io, 1);
 		return -1;
 	}
-	count(&b->msgs_out, 1);
-	count(&b->bytes_out, len);
+	count_sent(b, buf, len);
 	return 0;
 }
 
@@ -1829,6 +1844,14 @@ bus_stats(struct bus *b, struct bus_stats *st)
 	pthread_mutex_lock(&b->qlock);
 	st->post_queued = b->qlen;
 	pthread_mutex_unlock(&b->qlock);
+}
+
+void
+bus_sent_by_class(struct bus *b, uint64_t out[BUS_SEND_CLASSES])
+{
+	for (size_t k = 0; k < BUS_SEND_CLASSES; k++)
+		out[k] = atomic_load_explicit(&b->sent_class[k],
+		    memory_order_relaxed);
 }
 
 int

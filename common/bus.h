@@ -79,6 +79,18 @@ typedef int (*bus_allow_fn)(const char *client_pubkey_z85, char *host_out,
 typedef void (*bus_fd_fn)(int fd, short revents, void *arg);
 
 /*
+ * Sends by class, for monitoring: a bus given a classify function counts
+ * every frame that went out (as msgs_out) under the class the function
+ * names for it, 1..BUS_SEND_CLASSES-1; 0 (or anything larger) is "none".
+ * Called on the bus thread for each such frame, after the send: it must
+ * be cheap and must not record an error. The frame is opaque to the bus:
+ * the controller names the envelope's message type
+ * (controller/core/telemetry.c); read with bus_sent_by_class().
+ */
+#define BUS_SEND_CLASSES	64
+typedef unsigned (*bus_classify_fn)(const void *frame, size_t len);
+
+/*
  * Options. Start from bus_opts_init(), which turns CURVE on and leaves every
  * number 0 (= the default given below). Strings are copied by *_new(); the
  * secret key copy is wiped by bus_free().
@@ -113,6 +125,7 @@ struct bus_opts {
 	 * context's ZMQ_MAX_SOCKETS must allow three sockets per client
 	 * (its own, the socket monitor's and the one reading that). */
 	void		*zmq_ctx;
+	bus_classify_fn	 classify;	/* NULL: sends not classified */
 };
 
 /*
@@ -149,6 +162,9 @@ struct bus_stats {
 };
 struct bus;
 void	bus_stats(struct bus *, struct bus_stats *);
+/* The sends counted per class since bus_*_new() (all 0 without a
+ * classify function); any thread. */
+void	bus_sent_by_class(struct bus *, uint64_t out[BUS_SEND_CLASSES]);
 
 /*
  * Create a bus with its own ZeroMQ context. The server binds opts->endpoint

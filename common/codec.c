@@ -1454,6 +1454,40 @@ fail:
 	return -1;
 }
 
+const struct schema_type *
+codec_envelope_peek_type(const uint8_t *buf, size_t len)
+{
+	char name[CODEC_MSG_NAME_MAX + 1];
+	size_t i = 1, n;
+
+	/* [version, type, ...]: a fixarray of 5, an unsigned int, a str. */
+	if (len < 3 || buf[0] != 0x95)
+		return NULL;
+	if (buf[i] <= 0x7f)
+		i += 1;
+	else if (buf[i] >= 0xcc && buf[i] <= 0xcf)
+		i += 1 + (1u << (buf[i] - 0xcc));
+	else
+		return NULL;
+	if (i >= len)
+		return NULL;
+	if ((buf[i] & 0xe0) == 0xa0) {
+		n = buf[i] & 0x1f;
+		i += 1;
+	} else if (buf[i] == 0xd9 && i + 1 < len) {
+		n = buf[i + 1];
+		i += 2;
+	} else
+		return NULL;
+	/* (a NUL inside would end the name early) */
+	if (n > CODEC_MSG_NAME_MAX || n > len - i ||
+	    memchr(buf + i, '\0', n) != NULL)
+		return NULL;
+	memcpy(name, buf + i, n);
+	name[n] = '\0';
+	return schema_msg_by_name(name);
+}
+
 void
 codec_envelope_clear(struct codec_envelope *env)
 {

@@ -216,6 +216,14 @@ int	codec_envelope_decode(const uint8_t *buf, size_t len,
 	    enum schema_dir expected_from, struct codec_envelope *out);
 /* Free the body and zero the envelope. NULL is accepted. */
 void	codec_envelope_clear(struct codec_envelope *);
+/*
+ * The message type an envelope names, read from its first bytes and
+ * nothing else checked (for counting what went out: the bus's classify
+ * hook); NULL when buf does not start like an envelope or names no known
+ * message. Records no error, allocates nothing.
+ */
+const struct schema_type *codec_envelope_peek_type(const uint8_t *buf,
+	    size_t len);
 
 /*
  * LMDB value: msgpack array [record version, body map]. Encoding always

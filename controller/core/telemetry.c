@@ -3,13 +3,26 @@
 
 #include "buf.h"
 #include "bus.h"
+#include "codec.h"
 #include "db.h"
 #include "log.h"
 #include "err.h"
 #include "metrics.h"
+#include "msg_gen.h"
 #include "procmem.h"
 #include "store.h"
 #include "telemetry.h"
+
+_Static_assert(SCHEMA_MSG__COUNT <= BUS_SEND_CLASSES,
+    "a bus send class per message type");
+
+unsigned
+telemetry_bus_class(const void *frame, size_t len)
+{
+	const struct schema_type *t = codec_envelope_peek_type(frame, len);
+
+	return t != NULL ? t->id : 0;
+}
 
 static void
 one(struct buf *out, const char *name, enum metrics_type t,
@@ -101,6 +114,33 @@ store_collect(struct buf *out, void *arg)
 	phases(out, &st);
 }
 
+/* Every type the controller may send, 0 included (a series that appears
+ * only once non-zero breaks rate()), and "other": frames that are no
+ * envelope of a type the controller sends (none today). */
+static void
+by_type(struct buf *out, struct bus *bus)
+{
+	static const char *n = "tinystack_bus_sent_total";
+	uint64_t v[BUS_SEND_CLASSES], other;
+
+	bus_sent_by_class(bus, v);
+	other = v[0];
+	metrics_write_family(out, n, METRICS_COUNTER,
+	    "Messages sent to agents, by message type.");
+	for (uint32_t id = 1; id < SCHEMA_MSG__COUNT; id++) {
+		const struct schema_type *t = schema_msg_by_id(id);
+
+		if (t == NULL || t->dir == SCHEMA_FROM_AGENT) {
+			other += v[id];
+			continue;
+		}
+		metrics_write_sample(out, n, (const char *[]){ "type",
+		    t->name, NULL }, (double)v[id]);
+	}
+	metrics_write_sample(out, n, (const char *[]){ "type", "other",
+	    NULL }, (double)other);
+}
+
 static void
 bus_collect(struct buf *out, void *arg)
 {
@@ -133,6 +173,7 @@ bus_collect(struct buf *out, void *arg)
 	one(out, "tinystack_bus_post_queue", METRICS_GAUGE,
 	    "Messages posted by other threads, not yet sent.",
 	    (double)st.post_queued);
+	by_type(out, arg);
 	metrics_write_family(out, n_drop, METRICS_COUNTER,
 	    "Inbound frames dropped, by reason (impostor: a host other than "
 	    "the authenticated one; not_bus: not a bus client; multipart).");

@@ -9,6 +9,13 @@
  * (common/procmem: malloc's in-use and free bytes and arenas, resident
  * anonymous and file-backed bytes).
  *
+ * The bus's sends are also counted by message type
+ * (tinystack_bus_sent_total{type}): the bus thread names each frame it
+ * sent with telemetry_bus_class(), the bus's classify hook, into a fixed
+ * table of atomics in the bus indexed by the generated message id, so a
+ * send costs a look at the envelope's first bytes and a lookup among the
+ * message names, no allocation.
+ *
  * Nothing is copied: collectors read the store's and the bus's counters
  * and LMDB's entry counts (one read transaction, O(1) per table) when
  * scraped, on the scraping thread. The per-host fleet figures come from
@@ -17,6 +24,8 @@
 #ifndef TS_CONTROLLER_TELEMETRY_H
 #define TS_CONTROLLER_TELEMETRY_H
 
+#include <stddef.h>
+
 struct bus;
 struct metrics;
 struct store;
@@ -24,5 +33,9 @@ struct store;
 /* Adds the collectors; store and bus are borrowed and must outlive every
  * scrape (stop the metrics server first). 0, or -1 with err set. */
 int	telemetry_register(struct metrics *, struct store *, struct bus *);
+
+/* bus_opts.classify of the controller's bus: the generated id of the
+ * message type an envelope names (msg_gen.h), 0 for any other frame. */
+unsigned telemetry_bus_class(const void *frame, size_t len);
 
 #endif

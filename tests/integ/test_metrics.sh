@@ -68,12 +68,17 @@ vals ctl 'tinystack_hypervisors{state="down"}' \
     'openstack_nova_agent_state{hostname="h1"}' \
     'openstack_nova_vcpus_available{hostname="h1"}' \
     'openstack_nova_memory_available_bytes{hostname="h2"}' \
-    tinystack_bus_messages_received_total
+    tinystack_bus_messages_received_total \
+    'tinystack_bus_sent_total{type="hello_ack"}' \
+    'tinystack_bus_sent_total{type="other"}'
 [ "${V[0]}" = 0 ] || fail "hosts down"
 [ "${V[1]}" = 1 ] || fail "h1 agent_state"
 [ "${V[2]}" = 16 ] || fail "h1 vcpus"
 [ "${V[3]}" = $((3072 * 1048576)) ] || fail "h2 memory"
 [ "${V[4]}" -gt 0 ] || fail "no bus messages counted"
+# sends by message type: each agent's registration answered
+[ "${V[5]}" -ge 2 ] || fail "hello_ack sends: ${V[5]}, 2 agents"
+[ "${V[6]}" = 0 ] || fail "sends of no known type: ${V[6]}"
 M=(tinystack_store_commits_total tinystack_store_map_size_bytes
     tinystack_store_map_used_bytes tinystack_store_commit_batch_size_count
     openstack_nova_total_vms openstack_cinder_volumes openstack_neutron_ports

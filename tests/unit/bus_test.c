@@ -1199,6 +1199,88 @@ test_keys(void **state)
 	assert_int_equal(err_code(), TS_EIO);
 }
 
+/* The test's classes: a frame's first byte 'a'..'c' is class 1..3,
+ * 'z' a class out of range (counted as 0), anything else 0. */
+static unsigned
+first_byte_class(const void *frame, size_t len)
+{
+	const char *c = frame;
+
+	if (len == 0)
+		return 0;
+	if (*c >= 'a' && *c <= 'c')
+		return (unsigned)(*c - 'a' + 1);
+	return *c == 'z' ? BUS_SEND_CLASSES + 7 : 0;
+}
+
+/*
+ * Sends by class (the controller's per-message-type counters): a frame
+ * that went out is counted once under its class, whether sent at once or
+ * posted and sent by the loop; a send that failed is not; a class out of
+ * range counts as 0; a bus without a classify function counts none. The
+ * sum over the classes is msgs_out.
+ */
+static void
+test_sent_by_class(void **state)
+{
+	struct bus_opts o;
+	struct bus *s, *c;
+	struct bus_stats bs;
+	struct bus_msg m;
+	uint64_t v[BUS_SEND_CLASSES], sum = 0;
+	const char *frames[] = { "a1", "b1", "a2", "x", "z" };
+
+	(void)state;
+	bus_opts_init(&o);
+	o.endpoint = ANY_EP;
+	o.curve = 0;
+	o.classify = first_byte_class;
+	assert_non_null(s = bus_server_new(&o));
+	c = client_new(bus_endpoint(s), "hosta", &ka, 0, 0);
+	establish(s, c, "hi");
+	assert_int_equal(client_connected_within(c, WAIT_MS), 1);
+
+	for (size_t i = 0; i < sizeof(frames) / sizeof(frames[0]); i++)
+		expect_server_to_client(s, "hosta", c, frames[i]);
+	/* posted: counted when the loop sends it */
+	assert_int_equal(bus_post(s, "hosta", "c1", 2), 0);
+	bus_sent_by_class(s, v);
+	assert_int_equal(v[3], 0);
+	for (int64_t end = clock_mono_ms() + WAIT_MS;;) {
+		assert_true(clock_mono_ms() < end);
+		assert_int_equal(bus_poll(s, 5, &m), 0);
+		if (bus_poll(c, 5, &m) == 1)
+			break;
+	}
+	assert_true(msg_is(&m, "c1"));
+	bus_msg_clear(&m);
+	/* not sent: not counted */
+	assert_int_equal(bus_send(s, "ghost", "a3", 2), -1);
+	assert_int_equal(err_code(), TS_EUNREACHABLE);
+
+	bus_sent_by_class(s, v);
+	assert_int_equal(v[1], 2);	/* a1 a2 */
+	assert_int_equal(v[2], 1);	/* b1 */
+	assert_int_equal(v[3], 1);	/* c1 */
+	assert_int_equal(v[0], 2);	/* x, and z's class out of range */
+	for (size_t k = 0; k < BUS_SEND_CLASSES; k++)
+		sum += v[k];
+	bus_stats(s, &bs);
+	assert_int_equal(sum, bs.msgs_out);
+
+	/* the client classifies nothing: none counted */
+	assert_int_equal(bus_send(c, NULL, "a4", 2), 0);
+	assert_int_equal(recv_within(s, WAIT_MS, &m), 1);
+	bus_msg_clear(&m);
+	bus_sent_by_class(c, v);
+	for (size_t k = 0; k < BUS_SEND_CLASSES; k++)
+		assert_int_equal(v[k], 0);
+	bus_stats(c, &bs);
+	assert_true(bs.msgs_out >= 1);
+	bus_free(&c);
+	bus_free(&s);
+}
+
 static int
 setup(void **state)
 {
@@ -1257,6 +1339,7 @@ main(void)
 		cmocka_unit_test(test_oversize),
 		cmocka_unit_test(test_server_backpressure),
 		cmocka_unit_test(test_curve_off),
+		cmocka_unit_test(test_sent_by_class),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1350,6 +1350,75 @@ record_raw(struct buf *out, const char *ver, size_t verlen,
 
 #define REC(ver, body) record_raw(&b, ver, sizeof(ver) - 1, body, sizeof(body) - 1)
 
+/*
+ * codec_envelope_peek_type(): the type of every message from the
+ * envelope's first bytes alone (the bus's per-type send counters), with a
+ * non-minimal version and a str8 name too; NULL for anything cut before
+ * the name's end, another shape, an unknown name or one with a NUL, and
+ * no error recorded either way.
+ */
+static void
+test_envelope_peek(void **state)
+{
+	struct buf body = { 0 }, b = { 0 };
+	struct msg_hello_ack ack = { .controller_host = "ctl",
+	    .report_interval = 10, .server_time = 1 };
+	uint8_t raw[80];
+	size_t namelen = strlen("hello_ack");
+
+	(void)state;
+	assert_int_equal(codec_encode(&schema_msg_hello_ack, &ack, &body), 0);
+	for (uint32_t id = 1; id < SCHEMA_MSG__COUNT; id++) {
+		const struct schema_type *t = schema_msg_by_id(id);
+
+		assert_non_null(t);
+		envelope_raw(&b, 5, "\x01", 1, t->name, strlen(t->name), "r1",
+		    "ctl", &body);
+		assert_ptr_equal(codec_envelope_peek_type(b.data, b.len), t);
+		assert_int_equal(t->id, id);
+	}
+	/* what the encoder writes */
+	buf_reset(&b);
+	assert_int_equal(codec_envelope_encode(&schema_msg_hello_ack, &ack,
+	    "r1", "ctl", &b), 0);
+	assert_ptr_equal(codec_envelope_peek_type(b.data, b.len),
+	    &schema_msg_hello_ack);
+	/* cut anywhere before the name's end: none; from there: found */
+	for (size_t n = 0; n < b.len; n++)
+		assert_ptr_equal(codec_envelope_peek_type(b.data, n),
+		    n < 3 + namelen ? NULL : &schema_msg_hello_ack);
+
+	err_set(TS_EINTERNAL, "before");
+	envelope_raw(&b, 5, "\xcf\0\0\0\0\0\0\0\x01", 9, "hello_ack", 9,
+	    "r1", "ctl", &body);
+	assert_ptr_equal(codec_envelope_peek_type(b.data, b.len),
+	    &schema_msg_hello_ack);
+	envelope_raw(&b, 5, "\x01", 1, "hello_acks", 10, "r1", "ctl", &body);
+	assert_null(codec_envelope_peek_type(b.data, b.len));
+	envelope_raw(&b, 5, "\x01", 1, "hello_ack\0x", 11, "r1", "ctl", &body);
+	assert_null(codec_envelope_peek_type(b.data, b.len));
+	envelope_raw(&b, 4, "\x01", 1, "hello_ack", 9, "r1", "ctl", &body);
+	assert_null(codec_envelope_peek_type(b.data, b.len));
+	envelope_raw(&b, 5, "\xff", 1, "hello_ack", 9, "r1", "ctl", &body);
+	assert_null(codec_envelope_peek_type(b.data, b.len));
+	assert_null(codec_envelope_peek_type(NULL, 0));
+	/* a str8 name (the encoder's for names over 31 bytes) */
+	raw[0] = 0x95;
+	raw[1] = 0x01;
+	raw[2] = 0xd9;
+	raw[3] = (uint8_t)namelen;
+	memcpy(raw + 4, "hello_ack", namelen);
+	assert_ptr_equal(codec_envelope_peek_type(raw, 4 + namelen),
+	    &schema_msg_hello_ack);
+	assert_null(codec_envelope_peek_type(raw, 3 + namelen));
+	raw[3] = 200;	/* longer than any name, and than the input */
+	assert_null(codec_envelope_peek_type(raw, 4 + namelen));
+	assert_int_equal(err_code(), TS_EINTERNAL);
+	assert_string_equal(err_msg(), "before");
+	buf_free(&b);
+	buf_free(&body);
+}
+
 static void
 test_record_versions(void **state)
 {
@@ -2082,6 +2151,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_unknown_fields_skipped),
 		cmocka_unit_test(test_key_order_and_names),
 		cmocka_unit_test(test_envelope_checks),
+		cmocka_unit_test(test_envelope_peek),
 		cmocka_unit_test(test_record_versions),
 		cmocka_unit_test(test_record_decode_some),
 		cmocka_unit_test(test_record_raw_field),

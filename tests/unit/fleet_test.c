@@ -30,6 +30,7 @@
 #include "err.h"
 #include "core/fleet.h"
 #include "core/hoststatus.h"
+#include "core/telemetry.h"
 #include "log.h"
 #include "metrics.h"
 #include "msg_gen.h"
@@ -50,7 +51,8 @@ static const char	*hello_tunnel;	/* tunnel_ip of the next hello */
 static uint32_t		 hb_vcpus_used;	/* vcpus_used of the heartbeats */
 static const char	*hb_guest;	/* uuid of the heartbeats' one guest,
 					 * NULL: none */
-static struct metrics	*reg;		/* /metrics with the fleet's collector */
+static struct metrics	*reg;		/* /metrics with the fleet's collector
+					 * and telemetry's */
 
 /* Frames from the agent reach the fleet as on the controller's bus thread;
  * the first reply from the controller is decoded into *reply (may be
@@ -639,6 +641,25 @@ test_guest_list_apart(void **state)
 	assert_int_equal(fleet_flush(fl), 0);
 }
 
+/* The controller's sends of one message type so far, from /metrics
+ * (tinystack_bus_sent_total{type}); -1 if the series is missing. */
+static double
+sent_of(const char *type)
+{
+	struct buf out = { 0 };
+	char key[128];
+	const char *p;
+	double v = -1;
+
+	snprintf(key, sizeof(key), "tinystack_bus_sent_total{type=\"%s\"} ",
+	    type);
+	assert_int_equal(metrics_render(reg, &out), 0);
+	if ((p = strstr((char *)out.data, key)) != NULL)
+		v = strtod(p + strlen(key), NULL);
+	buf_free(&out);
+	return v;
+}
+
 /*
  * Acks only when asked (issue 18): a heartbeat with want_ack false is
  * taken (the host's liveness is written) and not answered; one with
@@ -653,9 +674,16 @@ test_ack_when_asked(void **state)
 	struct codec_envelope r;
 	struct rec_service s;
 	uint64_t count;
+	double acks, hello_acks, errors;
 
+	hello_acks = sent_of("hello_ack");
 	hello();
+	assert_true(sent_of("hello_ack") == hello_acks + 1);
+	acks = sent_of("heartbeat_ack");
+	errors = sent_of("error");
 	assert_ptr_equal(heartbeat(NULL), &schema_msg_heartbeat_ack);
+	/* each send counted once, under its type */
+	assert_true(sent_of("heartbeat_ack") == acks + 1);
 	fleet_tick(fl, db_now_ms());
 	assert_int_equal(stored(&s), 0);
 	count = s.report_count;
@@ -673,6 +701,8 @@ test_ack_when_asked(void **state)
 	assert_ptr_equal(r.type, &schema_msg_heartbeat_ack);
 	assert_int_equal(((struct msg_heartbeat_ack *)r.body)->seq, 101);
 	codec_envelope_clear(&r);
+	/* the unasked heartbeat: no send */
+	assert_true(sent_of("heartbeat_ack") == acks + 2);
 	fleet_tick(fl, db_now_ms());
 	assert_int_equal(stored(&s), 0);
 	assert_true(s.report_count >= count + 2);
@@ -687,6 +717,13 @@ test_ack_when_asked(void **state)
 	assert_ptr_equal(r.type, &schema_msg_heartbeat_ack);
 	assert_int_equal(((struct msg_heartbeat_ack *)r.body)->seq, 102);
 	codec_envelope_clear(&r);
+	assert_true(sent_of("heartbeat_ack") == acks + 3);
+	/* every type the controller sends has its series, 0 included;
+	 * none the agents send */
+	assert_true(sent_of("error") == errors);
+	assert_true(sent_of("host_network") >= 0);
+	assert_true(sent_of("other") == 0);
+	assert_true(sent_of("heartbeat") == -1);
 	assert_int_equal(fleet_flush(fl), 0);
 }
 
@@ -1223,6 +1260,7 @@ setup(void **state)
 	bus_opts_init(&bo);
 	bo.curve = 0;
 	bo.endpoint = "tcp://127.0.0.1:*";
+	bo.classify = telemetry_bus_class;	/* as the controller's */
 	assert_non_null(srv = bus_server_new(&bo));
 	bus_opts_init(&bo);
 	bo.curve = 0;
@@ -1236,6 +1274,7 @@ setup(void **state)
 	assert_non_null(reg = metrics_new());
 	assert_int_equal(metrics_add_collector(reg, fleet_metrics_collect, fl),
 	    0);
+	assert_int_equal(telemetry_register(reg, st, srv), 0);
 	/* Let the server learn the route to h1. */
 	for (int64_t until = clock_mono_ms() + WAIT_MS;
 	    clock_mono_ms() < until && !bus_client_connected(cli);) {
