@@ -442,6 +442,18 @@ send_msg(struct sim *a, const struct schema_type *t, const void *body,
 	buf_free(&b);
 }
 
+/* The error answer of an agent without the feature a command needs. */
+static void
+refuse(struct sim *a, const char *reqid, const char *why)
+{
+	struct msg_error e = { 0 };
+
+	e.code = TS_EUNAVAILABLE;
+	e.message = (char *)why;
+	e.in_reply_to = (char *)reqid;
+	send_msg(a, &schema_msg_error, &e, reqid);
+}
+
 static struct sch_guest *
 guest_list(struct sim *a)
 {
@@ -630,13 +642,9 @@ handle(struct sim *a, const struct bus_msg *bm)
 			send_msg(a, &schema_msg_host_network_state, &st,
 			    env.request_id);
 		} else {
-			struct msg_error e = { 0 };
-
-			e.code = TS_EUNAVAILABLE;
-			e.message = "no network dataplane on this host: set "
-			    "[network] local_ip or physical mappings";
-			e.in_reply_to = (char *)env.request_id;
-			send_msg(a, &schema_msg_error, &e, env.request_id);
+			refuse(a, env.request_id, "no network dataplane on "
+			    "this host: set [network] local_ip or physical "
+			    "mappings");
 		}
 	} else if (env.type == &schema_msg_host_storage) {
 		/* As an agent without [storage] enabled (agent/main.c): the
@@ -653,13 +661,8 @@ handle(struct sim *a, const struct bus_msg *bm)
 			send_msg(a, &schema_msg_host_storage_state, &st,
 			    env.request_id);
 		} else {
-			struct msg_error e = { 0 };
-
-			e.code = TS_EUNAVAILABLE;
-			e.message = "no block storage on this host: set "
-			    "[storage] enabled";
-			e.in_reply_to = (char *)env.request_id;
-			send_msg(a, &schema_msg_error, &e, env.request_id);
+			refuse(a, env.request_id, "no block storage on this "
+			    "host: set [storage] enabled");
 		}
 	}
 out:

@@ -138,16 +138,19 @@ test_ports(void **state)
 
 struct waiter {
 	struct vncconsole	*vc;
+	const char		*host;
+	const char		*uuid;
 	int			 rc;
 	struct vncconsole_target w;
 };
 
 static void *
-wait_for_a(void *arg)
+wait_for(void *arg)
 {
 	struct waiter *wt = arg;
 
-	wt->rc = vncconsole_where_wait(wt->vc, "h1", A, &wt->w, 60000);
+	wt->rc = vncconsole_where_wait(wt->vc, wt->host, wt->uuid, &wt->w,
+	    60000);
 	return NULL;
 }
 
@@ -158,7 +161,7 @@ static void
 test_where_wait(void **state)
 {
 	struct vncconsole *vc = vncconsole_new(1000);
-	struct waiter wt = { .rc = -2 };
+	struct waiter wt = { .host = "h1", .uuid = A, .rc = -2 };
 	struct vncconsole_target w;
 	struct sch_guest g;
 	pthread_t th;
@@ -168,7 +171,7 @@ test_where_wait(void **state)
 	assert_int_equal(err_code(), TS_ENOT_FOUND);
 	/* a report of the host without A wakes the waiter, which waits on */
 	wt.vc = vc;
-	assert_int_equal(pthread_create(&th, NULL, wait_for_a, &wt), 0);
+	assert_int_equal(pthread_create(&th, NULL, wait_for, &wt), 0);
 	vncconsole_report(vc, "h1", NULL, 0);
 	memset(&g, 0, sizeof(g));
 	snprintf(g.uuid, sizeof(g.uuid), "%s", A);
@@ -212,15 +215,6 @@ test_wait_ms(void **state)
 	assert_int_equal(vncconsole_wait_ms(0, 0, now), 0);
 }
 
-static void *
-wait_for_b(void *arg)
-{
-	struct waiter *wt = arg;
-
-	wt->rc = vncconsole_where_wait(wt->vc, "h2", B, &wt->w, 60000);
-	return NULL;
-}
-
 /*
  * The agent's answer names a running guest's VNC server
  * (vncconsole_note(), from compute's bus hook before the reconciler makes
@@ -232,7 +226,7 @@ static void
 test_note(void **state)
 {
 	struct vncconsole *vc = vncconsole_new(1000);
-	struct waiter wt = { .rc = -2 };
+	struct waiter wt = { .host = "h2", .uuid = B, .rc = -2 };
 	struct vncconsole_target w;
 	struct sch_guest g;
 	pthread_t th;
@@ -273,7 +267,7 @@ test_note(void **state)
 	assert_int_equal(vncconsole_where(vc, "h1", B, &w), -1);
 	/* a waiter for B on h2 is woken by the answer */
 	wt.vc = vc;
-	assert_int_equal(pthread_create(&th, NULL, wait_for_b, &wt), 0);
+	assert_int_equal(pthread_create(&th, NULL, wait_for, &wt), 0);
 	vncconsole_note(vc, "h2", B, "127.0.0.3", 5904);
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_int_equal(wt.rc, 0);
