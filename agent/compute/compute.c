@@ -246,23 +246,23 @@ state_reply_(struct compute *c, const char *uuid, const char *reqid,
 		m.power_state = g.power_state;
 		m.state = (char *)power_word(g.power_state);
 		m.generation = g.generation;
-		/* Best effort: without it the next report settles them. */
-		if (driver_guest_volumes(c->drv, uuid, vols, VIRT_VOLUMES_MAX, &nv) == 0) {
+		/* The volumes and a new qemu's VNC server (a build, start,
+		 * resume, reboot) are known with the answer that makes the
+		 * server ACTIVE, not only with the next report: the API's
+		 * checks and a console come at once. Best effort: without
+		 * them the next report brings them. */
+		if (driver_guest_devices(c->drv, uuid, vols, VIRT_VOLUMES_MAX,
+		    &nv, &port) == 0) {
 			for (size_t k = 0; k < nv; k++)
 				vp[k] = vols[k];
 			/* Present even when empty: "no volumes" is known. */
 			m.volumes.items = vp;
 			m.volumes.n = nv;
-		}
-		/* A new qemu's VNC server (a build, start, resume, reboot)
-		 * is known with the answer that makes the server ACTIVE,
-		 * not with the next report: a console is asked for at once. */
-		if (c->vnc_host[0] != '\0' && g.power_state ==
-		    VIRT_POWER_RUNNING && driver_guest_vnc_port(c->drv, uuid,
-		    &port) == 0 && port != 0) {
-			m.has_vnc_port = true;
-			m.vnc_port = port;
-			m.vnc_host = c->vnc_host;
+			if (c->vnc_host[0] != '\0' && port != 0) {
+				m.has_vnc_port = true;
+				m.vnc_port = port;
+				m.vnc_host = c->vnc_host;
+			}
 		}
 	} else {
 		m.exists = false;

@@ -858,23 +858,33 @@ dom_volumes(virDomainPtr dom, unsigned flags, const char *uuid,
 }
 
 int
-driver_guest_volumes(struct driver *d, const char *uuid, char ids[][37],
-    size_t max, size_t *n)
+driver_guest_devices(struct driver *d, const char *uuid, char ids[][37],
+    size_t max, size_t *n, unsigned *vnc_port)
 {
 	struct domxml_voldisk v[VOL_HAVE_MAX];
 	virConnectPtr c;
 	virDomainPtr dom;
-	int rc;
+	char *xml = NULL;
+	int rc, st, reason;
 
 	*n = 0;
+	if (vnc_port != NULL)
+		*vnc_port = 0;
 	if (!uuid_ok(uuid) || (c = virt_conn(d->virt)) == NULL)
 		return -1;
 	if ((dom = dom_get(c, uuid)) == NULL) {
 		virConnectClose(c);
 		return -1;
 	}
+	/* One read of the XML for both. As virt_guests_list(): the test
+	 * driver's live XML names no port it listens on. */
 	rc = dom_volumes(dom, d->test != NULL ? VIR_DOMAIN_XML_INACTIVE : 0,
-	    uuid, v, VOL_HAVE_MAX, n, NULL);
+	    uuid, v, VOL_HAVE_MAX, n, &xml);
+	if (rc == 0 && vnc_port != NULL && d->test == NULL &&
+	    virDomainGetState(dom, &st, &reason, 0) == 0 &&
+	    st == VIR_DOMAIN_RUNNING)
+		*vnc_port = domxml_vnc_port(xml);
+	free(xml);
 	virDomainFree(dom);
 	virConnectClose(c);
 	if (rc == 0 && *n > max) {
@@ -889,31 +899,10 @@ driver_guest_volumes(struct driver *d, const char *uuid, char ids[][37],
 }
 
 int
-driver_guest_vnc_port(struct driver *d, const char *uuid, unsigned *port)
+driver_guest_volumes(struct driver *d, const char *uuid, char ids[][37],
+    size_t max, size_t *n)
 {
-	virConnectPtr c;
-	virDomainPtr dom;
-	char *xml;
-	int st, reason;
-
-	*port = 0;
-	if (!uuid_ok(uuid) || (c = virt_conn(d->virt)) == NULL)
-		return -1;
-	if ((dom = dom_get(c, uuid)) == NULL) {
-		virConnectClose(c);
-		return -1;
-	}
-	/* As virt_guests_list(): the test driver's live XML names no port
-	 * it listens on. */
-	if (d->test == NULL && virDomainGetState(dom, &st, &reason, 0) == 0 &&
-	    st == VIR_DOMAIN_RUNNING &&
-	    (xml = virDomainGetXMLDesc(dom, 0)) != NULL) {
-		*port = domxml_vnc_port(xml);
-		free(xml);
-	}
-	virDomainFree(dom);
-	virConnectClose(c);
-	return 0;
+	return driver_guest_devices(d, uuid, ids, max, n, NULL);
 }
 
 static const struct driver_volume *

@@ -256,15 +256,6 @@ int	driver_guest_macs(struct driver *, const char *uuid, char macs[][18],
 	    size_t max, size_t *n);
 
 /*
- * The port of a running guest's VNC server (the first vnc <graphics> of
- * its live XML), as the host's reports have it (virt_guest.vnc_port):
- * *port 0 when it has none (not running, no VNC, the test driver's
- * definitions). TS_ENOT_FOUND if absent.
- */
-int	driver_guest_vnc_port(struct driver *, const char *uuid,
-	    unsigned *port);
-
-/*
  * The volume ids of a guest's volume disks (the <serial>s of its network
  * disks), like driver_guest_macs(): the running guest's (qemu/kvm), the
  * definition's for the test driver. TS_ENOT_FOUND if absent, TS_EINVALID
@@ -272,6 +263,16 @@ int	driver_guest_vnc_port(struct driver *, const char *uuid,
  */
 int	driver_guest_volumes(struct driver *, const char *uuid,
 	    char ids[][37], size_t max, size_t *n);
+/*
+ * driver_guest_volumes() and, from the same read of its XML, the port of
+ * the guest's VNC server when it runs (the first vnc <graphics> of its
+ * live XML, as the host's reports have it: virt_guest.vnc_port) into
+ * *vnc_port (may be NULL): 0 when it has none (not running, no VNC, the
+ * test driver's definitions). What an answer to a command tells of the
+ * guest's devices.
+ */
+int	driver_guest_devices(struct driver *, const char *uuid,
+	    char ids[][37], size_t max, size_t *n, unsigned *vnc_port);
 
 /*
  * Moves an existing guest to `want`: VIRT_POWER_RUNNING (start, resume a

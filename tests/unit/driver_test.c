@@ -689,14 +689,18 @@ test_nics(void **state)
 	/* The answers' VNC port is the reports': none on the test driver
 	 * (its live XML names no port it listens on). */
 	unsigned port = 99;
+	char ids[16][37];
+	size_t nids;
 
-	assert_int_equal(driver_guest_vnc_port(d, UUID3, &port), 0);
+	assert_int_equal(driver_guest_devices(d, UUID3, ids, 16, &nids, &port),
+	    0);
 	assert_int_equal(port, 0);
 	assert_int_equal(driver_guest_delete(d, UUID3), 0);
 	assert_int_equal(driver_guest_macs(d, UUID3, macs, 32, &(size_t){ 0 }),
 	    -1);
 	assert_int_equal(err_code(), TS_ENOT_FOUND);
-	assert_int_equal(driver_guest_vnc_port(d, UUID3, &port), -1);
+	assert_int_equal(driver_guest_devices(d, UUID3, ids, 16, &nids, &port),
+	    -1);
 	assert_int_equal(err_code(), TS_ENOT_FOUND);
 	driver_free(&d);
 }
