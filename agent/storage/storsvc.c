@@ -457,18 +457,6 @@ apply(struct storsvc *s, struct msg_host_storage *m, const char *reqid)
 	log_set_request_id(NULL);
 }
 
-static void
-deadline(struct timespec *ts, int64_t ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (ms % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
-
 static void *
 worker(void *arg)
 {
@@ -496,7 +484,7 @@ worker(void *arg)
 				run(s, NULL);
 			pthread_mutex_lock(&s->mu);
 		} else {
-			deadline(&ts, next - now);
+			clock_deadline(&ts, CLOCK_MONOTONIC, next - now);
 			pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 			continue;
 		}

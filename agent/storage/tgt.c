@@ -443,13 +443,7 @@ wait_ms(struct tgt *t, int64_t ms)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	clock_deadline(&ts, CLOCK_MONOTONIC, ms);
 	pthread_mutex_lock(&t->mu);
 	if (!t->stop)
 		pthread_cond_timedwait(&t->cv, &t->mu, &ts);
@@ -670,12 +664,7 @@ tgt_free(struct tgt **tp)
 			while (t->running && clock_mono_ms() < until) {
 				struct timespec ts;
 
-				clock_gettime(CLOCK_MONOTONIC, &ts);
-				ts.tv_nsec += 100 * 1000000;
-				if (ts.tv_nsec >= 1000000000) {
-					ts.tv_sec++;
-					ts.tv_nsec -= 1000000000;
-				}
+				clock_deadline(&ts, CLOCK_MONOTONIC, 100);
 				pthread_cond_timedwait(&t->cv, &t->mu, &ts);
 			}
 			running = t->running;
