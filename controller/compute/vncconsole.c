@@ -109,6 +109,33 @@ vncconsole_free(struct vncconsole **vcp)
 }
 
 
+/* A new, empty entry of host in vc (owned by vc): NULL when out of
+ * memory. Under the lock. */
+static struct vnc_host *
+host_add(struct vncconsole *vc, const char *host)
+{
+	struct vnc_host *h = calloc(1, sizeof(*h));
+
+	if (h != NULL)
+		snprintf(h->name, sizeof(h->name), "%s", host);
+	if (h == NULL || nametab_add(&vc->hosts, h) == -1) {
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+/* The guest uuid of host h (may be NULL), or NULL; valid until h's list
+ * changes. Under the lock. */
+static struct vnc_guest *
+guest_of(struct vnc_host *h, const char *uuid)
+{
+	for (size_t i = 0; h != NULL && i < h->n; i++)
+		if (strcmp(h->g[i].uuid, uuid) == 0)
+			return &h->g[i];
+	return NULL;
+}
+
 void
 vncconsole_report(struct vncconsole *vc, const char *host,
     const struct sch_guest *gs, size_t n)
@@ -140,11 +167,8 @@ vncconsole_report(struct vncconsole *vc, const char *host,
 			pthread_mutex_unlock(&vc->mu);
 			return;
 		}
-		if ((h = calloc(1, sizeof(*h))) != NULL)
-			snprintf(h->name, sizeof(h->name), "%s", host);
-		if (h == NULL || nametab_add(&vc->hosts, h) == -1) {
+		if ((h = host_add(vc, host)) == NULL) {
 			pthread_mutex_unlock(&vc->mu);
-			free(h);
 			free(g);
 			log_warnx("vncconsole: out of memory");
 			return;
@@ -163,37 +187,27 @@ vncconsole_note(struct vncconsole *vc, const char *host, const char *uuid,
 {
 	struct vnc_host *h;
 	struct vnc_guest *g;
-	size_t i;
 
 	if (port > 65535 || (port != 0 && addr == NULL))
 		return;
 	pthread_mutex_lock(&vc->mu);
 	h = nametab_find(&vc->hosts, host);
-	for (i = 0; h != NULL && i < h->n; i++)
-		if (strcmp(h->g[i].uuid, uuid) == 0)
-			break;
+	g = guest_of(h, uuid);
 	if (port == 0) {
-		/* (the order does not matter: find() scans) */
-		if (h != NULL && i < h->n)
-			h->g[i] = h->g[--h->n];
+		/* (the order does not matter: guest_of() scans) */
+		if (g != NULL)
+			*g = h->g[--h->n];
 		pthread_mutex_unlock(&vc->mu);
 		return;
 	}
-	if (h == NULL) {
-		if ((h = calloc(1, sizeof(*h))) != NULL)
-			snprintf(h->name, sizeof(h->name), "%s", host);
-		if (h == NULL || nametab_add(&vc->hosts, h) == -1) {
-			free(h);
-			goto oom;
-		}
-	}
-	if (i == h->n) {
+	if (h == NULL && (h = host_add(vc, host)) == NULL)
+		goto oom;
+	if (g == NULL) {
 		if ((g = realloc(h->g, (h->n + 1) * sizeof(*g))) == NULL)
 			goto oom;
 		h->g = g;
-		h->n++;
+		g = &h->g[h->n++];
 	}
-	g = &h->g[i];
 	snprintf(g->uuid, sizeof(g->uuid), "%s", uuid);
 	snprintf(g->addr, sizeof(g->addr), "%s", addr);
 	g->port = port;
@@ -211,19 +225,16 @@ static int
 find(struct vncconsole *vc, const char *host, const char *uuid,
     struct vncconsole_target *out)
 {
-	struct vnc_host *h = nametab_find(&vc->hosts, host);
+	struct vnc_guest *g = guest_of(nametab_find(&vc->hosts, host), uuid);
 
-	for (size_t i = 0; h != NULL && i < h->n; i++) {
-		if (strcmp(h->g[i].uuid, uuid) != 0)
-			continue;
-		memset(out, 0, sizeof(*out));
-		snprintf(out->uuid, sizeof(out->uuid), "%s", uuid);
-		snprintf(out->host, sizeof(out->host), "%s", host);
-		snprintf(out->addr, sizeof(out->addr), "%s", h->g[i].addr);
-		out->port = h->g[i].port;
-		return 0;
-	}
-	return -1;
+	if (g == NULL)
+		return -1;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->uuid, sizeof(out->uuid), "%s", uuid);
+	snprintf(out->host, sizeof(out->host), "%s", host);
+	snprintf(out->addr, sizeof(out->addr), "%s", g->addr);
+	out->port = g->port;
+	return 0;
 }
 
 int
