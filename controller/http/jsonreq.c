@@ -480,6 +480,12 @@ jsonreq_query_int(enum jsonreq_style st, const char *k, const char *v,
 	return 0;
 }
 
+int
+jsonreq_query_bool_strict(const char *v, bool *out)
+{
+	return v != NULL ? word_bool(v, out) : -1;
+}
+
 bool
 jsonreq_query_bool(enum jsonreq_style st, const char *v)
 {
@@ -495,4 +501,91 @@ jsonreq_query_bool(enum jsonreq_style st, const char *v)
 	if (word_bool(v, &b) == -1)
 		return false;
 	return b;
+}
+
+/* Python's repr of a list of strings, as jsonschema quotes an enum. */
+static void
+py_list(const char *const *allowed, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	n += (size_t)snprintf(out, cap, "[");
+	for (size_t i = 0; allowed[i] != NULL && n < cap; i++)
+		n += (size_t)snprintf(out + n, cap - n, "%s'%s'", i > 0 ?
+		    ", " : "", allowed[i]);
+	if (n < cap)
+		snprintf(out + n, cap - n, "]");
+}
+
+static int
+qparam(enum jsonreq_style st, const struct jsonreq_qparam *p, const char *k,
+    const char *v)
+{
+	char list[ERR_MSG_MAX];
+	size_t i;
+
+	switch (p->kind) {
+	case JSONREQ_Q_UINT:
+		/* jsonschema: the pattern's failure comes first. */
+		if (*v != '\0' && strspn(v, "0123456789") == strlen(v))
+			return 0;
+		if (st != JSONREQ_NOVA)
+			break;
+		if (*v == '\0') {
+			err_set(TS_EINVALID, "Invalid input for query "
+			    "parameters %s. Value: . '' is too short", k);
+			return -1;
+		}
+		err_set(TS_EINVALID, "Invalid input for query parameters %s. "
+		    "Value: %.64s. '%.64s' does not match '^[0-9]*$'", k, v,
+		    v);
+		return -1;
+	case JSONREQ_Q_ENUM:
+		for (i = 0; p->allowed[i] != NULL; i++)
+			if (strcmp(v, p->allowed[i]) == 0)
+				return 0;
+		if (st != JSONREQ_NOVA)
+			break;
+		/* Nova's longest list (servers' sort keys) is cut at the
+		 * message's limit. */
+		py_list(p->allowed, list, sizeof(list));
+		err_set(TS_EINVALID, "Invalid input for query parameters %s. "
+		    "Value: %.64s. '%.64s' is not one of %s", k, v, v, list);
+		return -1;
+	case JSONREQ_Q_REFUSED:
+		err_set(TS_EINVALID, "Invalid filter field: %.64s.", k);
+		return -1;
+	default:
+		return 0;
+	}
+	err_set(TS_EINVALID, "Invalid value for query parameter %s: %.32s.",
+	    k, v);
+	return -1;
+}
+
+int
+jsonreq_query_check(enum jsonreq_style st, const struct jsonreq_qparam *params,
+    size_t np, bool underscore_refused, size_t n,
+    int (*at)(void *, size_t, const char **, const char **), void *arg)
+{
+	static const struct jsonreq_qparam refused = { NULL,
+	    JSONREQ_Q_REFUSED, NULL };
+	const char *k, *v;
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		if (at(arg, i, &k, &v) == -1)
+			return -1;
+		if (underscore_refused && k[0] == '_') {
+			if (qparam(st, &refused, k, v) == -1)
+				return -1;
+			continue;
+		}
+		for (j = 0; j < np && strcmp(params[j].name, k) != 0; j++)
+			;
+		if (j < np && qparam(st, &params[j], k, v != NULL ? v : "") ==
+		    -1)
+			return -1;
+	}
+	return 0;
 }

@@ -108,5 +108,43 @@ int	jsonreq_query_int(enum jsonreq_style, const char *k, const char *v,
  * and "y"; anything unknown is false.
  */
 bool	jsonreq_query_bool(enum jsonreq_style, const char *v);
+/* strutils.bool_from_string(v, strict=True): the words of NOVA's flag
+ * (any case) into *out, else -1 without an error set (each API words its
+ * own 400). */
+int	jsonreq_query_bool_strict(const char *v, bool *out);
+
+/*
+ * A list's query parameters as a table, Nova's query_schema: what each
+ * known key accepts; keys not in the table are ignored (Nova strips them
+ * while its schema has additionalProperties true, below 2.75 for servers
+ * and flavors). Each value of a repeated key is checked.
+ */
+enum jsonreq_qkind {
+	JSONREQ_Q_ANY = 0,	/* any string (common_query_param) */
+	JSONREQ_Q_UINT,		/* non_negative_integer: digits only, no
+				 * maximum (the handler caps it) */
+	JSONREQ_Q_ENUM,		/* one of allowed (sort_key, sort_dir) */
+	JSONREQ_Q_REFUSED	/* a key Nova refuses with "Invalid filter
+				 * field: k." (joined-table filters) */
+};
+
+struct jsonreq_qparam {
+	const char		*name;
+	enum jsonreq_qkind	 kind;
+	const char *const	*allowed;	/* JSONREQ_Q_ENUM, NULL-ended */
+};
+
+/*
+ * The pairs of a query, read through at(arg, i, &k, &v) for i < n,
+ * against the table params[0..np): 0 or 400 (TS_EINVALID) in Nova's
+ * wording ("Invalid input for query parameters sort_key. Value: bogus.
+ * 'bogus' is not one of ['created_at', ...]"). A key starting with '_'
+ * is refused as REFUSED is (Nova's patternProperties "^_") when
+ * underscore_refused.
+ */
+int	jsonreq_query_check(enum jsonreq_style, const struct jsonreq_qparam *,
+	    size_t np, bool underscore_refused, size_t n,
+	    int (*at)(void *arg, size_t i, const char **k, const char **v),
+	    void *arg);
 
 #endif

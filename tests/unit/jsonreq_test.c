@@ -543,6 +543,63 @@ test_query_bool(void **state)
 	assert_false(jsonreq_query_bool(KS, "y"));
 }
 
+/* A query as pairs for jsonreq_query_check. */
+struct pairs {
+	const char	*const *kv;	/* k0, v0, k1, v1... */
+	size_t		 n;
+};
+
+static int
+pair_at(void *arg, size_t i, const char **k, const char **v)
+{
+	struct pairs *p = arg;
+
+	*k = p->kv[2 * i];
+	*v = p->kv[2 * i + 1];
+	return 0;
+}
+
+static int
+qcheck(bool underscore, const char *const *kv, size_t n)
+{
+	static const char *const dirs[] = { "asc", "desc", NULL };
+	static const struct jsonreq_qparam t[] = {
+		{ "limit", JSONREQ_Q_UINT, NULL },
+		{ "sort_dir", JSONREQ_Q_ENUM, dirs },
+		{ "metadata", JSONREQ_Q_REFUSED, NULL },
+		{ "marker", JSONREQ_Q_ANY, NULL },
+	};
+	struct pairs p = { kv, n };
+
+	return jsonreq_query_check(NOVA, t, 4, underscore, n, pair_at, &p);
+}
+
+static void
+test_query_check(void **state)
+{
+	static const char *const ok[] = { "limit", "0", "limit",
+	    "99999999999999999999", "sort_dir", "desc", "marker", "",
+	    "other", "anything", "_x", "1" };
+	static const char *const dir[] = { "sort_dir", "asc", "sort_dir",
+	    "up" };
+	static const char *const neg[] = { "limit", "-1" };
+	static const char *const empty[] = { "limit", "" };
+	static const char *const meta[] = { "metadata", "x" };
+	static const char *const under[] = { "_x", "1" };
+
+	(void)state;
+	assert_int_equal(qcheck(false, ok, 6), 0);
+	FAILS(qcheck(false, dir, 2), "Invalid input for query parameters "
+	    "sort_dir. Value: up. 'up' is not one of ['asc', 'desc']");
+	FAILS(qcheck(false, neg, 1), "Invalid input for query parameters "
+	    "limit. Value: -1. '-1' does not match '^[0-9]*$'");
+	FAILS(qcheck(false, empty, 1), "Invalid input for query parameters "
+	    "limit. Value: . '' is too short");
+	FAILS(qcheck(false, meta, 1), "Invalid filter field: metadata.");
+	assert_int_equal(qcheck(false, under, 1), 0);
+	FAILS(qcheck(true, under, 1), "Invalid filter field: _x.");
+}
+
 int
 main(void)
 {
@@ -563,6 +620,7 @@ main(void)
 		cmocka_unit_test(test_name),
 		cmocka_unit_test(test_query_int),
 		cmocka_unit_test(test_query_bool),
+		cmocka_unit_test(test_query_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
