@@ -817,6 +817,37 @@ compute_ref(struct http_req *req, const char *coll, const char *id)
 	    id));
 }
 
+static int
+query_at(void *arg, size_t i, const char **k, const char **v)
+{
+	if (http_req_query_at(arg, i, k, v) == -1) {
+		err_set(TS_EINTERNAL, "query pair %zu", i);
+		return -1;
+	}
+	return 0;
+}
+
+int
+compute_query_check(struct http_req *req, const struct jsonreq_qparam *params,
+    size_t np, bool underscore_refused)
+{
+	return jsonreq_query_check(JSONREQ_NOVA, params, np,
+	    underscore_refused, http_req_query_count(req), query_at, req);
+}
+
+int64_t
+compute_query_limit(struct http_req *req, int64_t cap, bool *has)
+{
+	const char *v = http_req_query(req, "limit");
+	int64_t n = 0;
+
+	*has = v != NULL && *v != '\0';
+	for (; *has && *v >= '0' && *v <= '9'; v++)
+		if ((n = n * 10 + (*v - '0')) > cap)
+			return cap;
+	return *has ? n : cap;
+}
+
 int
 compute_read(struct http_req *req, struct store_txn **txn)
 {

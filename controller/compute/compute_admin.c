@@ -374,6 +374,11 @@ hv_detail_w(const struct hosts *hs, struct buf *b, const struct host *h,
  * page as long as the limit gets "hypervisors_links" with the next one
  * (Nova's _get_collection_links, also when it happens to be the last).
  */
+/* Nova's index_query_v233 (2.33-2.52). */
+static const struct jsonreq_qparam hv_query[] = {
+	{ "limit", JSONREQ_Q_UINT, NULL },
+};
+
 static int
 hv_list(struct http_req *req, struct http_resp *resp, bool detail)
 {
@@ -388,11 +393,9 @@ hv_list(struct http_req *req, struct http_resp *resp, bool detail)
 	if (compute_version(req, resp, &mv) == -1)
 		return -1;
 	if (request_mv_has(mv, MV_HYPERVISOR_PAGING)) {
-		if (jsonreq_query_int(JSONREQ_NOVA, "limit", http_req_query(req,
-		    "limit"), 0, INT32_MAX, &limit, &has_limit) == -1)
+		if (COMPUTE_QUERY_CHECK(req, hv_query, false) == -1)
 			return -1;
-		if (!has_limit || limit > HV_PAGE_MAX)
-			limit = HV_PAGE_MAX;
+		limit = compute_query_limit(req, HV_PAGE_MAX, &has_limit);
 		marker = http_req_query(req, "marker");
 	}
 	if (hosts_load(req, &hs) == -1)

@@ -8,10 +8,12 @@
  * does not exist (404).
  */
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "codec.h"
 #include "compute_int.h"
@@ -144,38 +146,77 @@ cmp_flavor(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
+/* Nova's flavors index_query (2.1-2.74; sort keys of before 2.102). */
+static const char *const sort_keys[] = { "created_at", "description",
+    "disabled", "ephemeral_gb", "flavorid", "id", "is_public", "memory_mb",
+    "name", "root_gb", "rxtx_factor", "swap", "updated_at", "vcpu_weight",
+    "vcpus", NULL };
+static const char *const sort_dirs[] = { "asc", "desc", NULL };
+static const struct jsonreq_qparam list_query[] = {
+	{ "limit", JSONREQ_Q_UINT, NULL },
+	{ "sort_key", JSONREQ_Q_ENUM, sort_keys },
+	{ "sort_dir", JSONREQ_Q_ENUM, sort_dirs },
+};
+
+/* minRam/minDisk: Nova's int() of the string; a negative one filters
+ * nothing out. */
+static int
+min_filter(struct http_req *req, const char *k, int64_t *out)
+{
+	const char *v = http_req_query(req, k);
+	char *end;
+	long long n;
+
+	if (v == NULL)
+		return 0;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	while (end != v && isspace((unsigned char)*end))
+		end++;
+	if (end == v || *end != '\0' || errno) {
+		err_set(TS_EINVALID, "Invalid %s filter [%.64s]", k, v);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
 static int
 flavor_list(struct http_req *req, struct http_resp *resp, bool detail)
 {
 	const struct request_ctx *c = compute_ctx(req);
-	struct flist l = { .is_public = 1 };
+	struct flist l = { .is_public = 1, .min_ram = INT64_MIN,
+	    .min_disk = INT64_MIN };
 	struct store_txn *txn = NULL;
 	const char *pub = http_req_query(req, "is_public");
 	const char *marker = http_req_query(req, "marker");
-	int64_t limit = 1000;
-	bool has_limit, has;
+	int64_t limit;
+	bool has_limit, b;
 	size_t start = 0, end;
 	json_t *arr;
 	int rc, mv;
 
-	if (compute_version(req, resp, &mv) == -1)
+	if (compute_version(req, resp, &mv) == -1 ||
+	    COMPUTE_QUERY_CHECK(req, list_query, false) == -1)
 		return -1;
+	limit = compute_query_limit(req, 1000, &has_limit);
 	l.admin = compute_is_admin(req);
 	l.project = c->project_id;
-	/* is_public: absent -> public only; "None" -> all (admin). */
-	if (pub != NULL) {
-		if (strcasecmp(pub, "none") == 0)
+	/* is_public, an admin's filter (others' is ignored, as Nova's):
+	 * absent -> public only; "None" -> all; else a strict boolean. */
+	if (l.admin && pub != NULL) {
+		if (strcasecmp(pub, "none") == 0) {
 			l.is_public = -1;
-		else
-			l.is_public = jsonreq_query_bool(JSONREQ_NOVA,
-			    pub) ? 1 : 0;
+		} else if (jsonreq_query_bool_strict(pub, &b) == 0) {
+			l.is_public = b ? 1 : 0;
+		} else {
+			err_set(TS_EINVALID, "Invalid is_public filter [%.64s]",
+			    pub);
+			return -1;
+		}
 	}
-	if (jsonreq_query_int(JSONREQ_NOVA, "minRam", http_req_query(req,
-	    "minRam"), 0, INT64_MAX, &l.min_ram, &has) == -1 ||
-	    jsonreq_query_int(JSONREQ_NOVA, "minDisk", http_req_query(req,
-	    "minDisk"), 0, INT64_MAX, &l.min_disk, &has) == -1 ||
-	    jsonreq_query_int(JSONREQ_NOVA, "limit", http_req_query(req,
-	    "limit"), 0, INT32_MAX, &limit, &has_limit) == -1)
+	if (min_filter(req, "minRam", &l.min_ram) == -1 ||
+	    min_filter(req, "minDisk", &l.min_disk) == -1)
 		return -1;
 	if (compute_read(req, &txn) == -1)
 		return -1;

@@ -123,6 +123,9 @@ enum compute_mv {
 	MV_LIVE_MIGRATE_FORCE	= 30,	/* os-migrateLive "force" */
 	MV_DEVICE_TAGS		= 32,	/* networks/bdm "tag" on create */
 	MV_HYPERVISOR_PAGING	= 33,	/* os-hypervisors limit/marker */
+	MV_KEYPAIR_PAGING	= 35,	/* os-keypairs limit/marker (above
+					 * COMPUTE_MV_MAX: ignored, as
+					 * Nova's 2.1-2.34) */
 	MV_NO_PROXY		= 36,	/* proxy APIs gone */
 	MV_AUTO_NETWORK		= 37,	/* networks "auto"/"none" */
 	MV_STATUS_CHECKED	= 38,	/* list: unknown status is a 400 */
@@ -149,6 +152,19 @@ int	compute_url(struct http_req *, bool bookmark, char *out, size_t len,
 json_t	*compute_links(struct http_req *, const char *coll, const char *id);
 /* {"id":id,"links":compute_links(...)} */
 json_t	*compute_ref(struct http_req *, const char *coll, const char *id);
+
+/* The request's query against a list's table of parameters (Nova's
+ * query_schema, see jsonreq_query_check): 0 or 400. */
+int	compute_query_check(struct http_req *, const struct jsonreq_qparam *,
+	    size_t np, bool underscore_refused);
+#define COMPUTE_QUERY_CHECK(req, table, underscore) \
+	compute_query_check((req), (table), sizeof(table) / sizeof((table)[0]), \
+	    (underscore))
+
+/* The query's limit once the table checked it (JSONREQ_Q_UINT): Nova
+ * takes min(limit, max_limit), so a larger one is capped, not refused;
+ * absent: cap, *has false. */
+int64_t	compute_query_limit(struct http_req *, int64_t cap, bool *has);
 
 /* Read transaction on the service's store. */
 int	compute_read(struct http_req *, struct store_txn **);
@@ -284,6 +300,11 @@ int	compute_servers_diagnostics(struct http_req *, struct http_resp *);
 int	compute_console_remote(struct http_req *, struct http_resp *);
 /* The os-getVNCConsole action on the loaded instance i. */
 int	compute_console_vnc_action(struct http_req *, struct http_resp *,
+	    json_t *arg, const struct rec_instance *i, int mv);
+/* The 2.1-2.5 actions of the consoles not served here (key
+ * os-getSPICEConsole, os-getSerialConsole, os-getRDPConsole) on i:
+ * Nova's answers with them disabled. */
+int	compute_console_other_action(struct http_req *, const char *key,
 	    json_t *arg, const struct rec_instance *i, int mv);
 /* noVNC's files and the websocket: no token (the console token is). */
 int	compute_console_file(struct http_req *, struct http_resp *);

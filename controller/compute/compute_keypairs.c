@@ -100,23 +100,29 @@ compute_keypairs_list(struct http_req *req, struct http_resp *resp)
 {
 	struct klist l = { .limit = INT64_MAX };
 	struct store_txn *txn = NULL;
-	const char *user;
+	const char *user, *marker = NULL;
 	bool has;
 	int mv, rc;
 
 	if (compute_version(req, resp, &mv) == -1 ||
 	    kp_user(req, mv, "os_compute_api:os-keypairs:index", NULL, NULL,
-	    &user) == -1 ||
-	    jsonreq_query_int(JSONREQ_NOVA, "limit",
-	    http_req_query(req, "limit"), 0, INT32_MAX, &l.limit, &has) == -1)
+	    &user) == -1)
 		return -1;
+	/* Paging is 2.35's; before it Nova lists every key pair whatever
+	 * limit and marker say. */
+	if (request_mv_has(mv, MV_KEYPAIR_PAGING)) {
+		if (jsonreq_query_int(JSONREQ_NOVA, "limit",
+		    http_req_query(req, "limit"), 0, INT32_MAX, &l.limit,
+		    &has) == -1)
+			return -1;
+		marker = http_req_query(req, "marker");
+	}
 	l.mv = mv;
 	if ((l.arr = json_array()) == NULL || compute_read(req, &txn) == -1) {
 		json_decref(l.arr);
 		return -1;
 	}
-	rc = compute_db_keypair_each(txn, user, http_req_query(req, "marker"),
-	    klist_cb, &l);
+	rc = compute_db_keypair_each(txn, user, marker, klist_cb, &l);
 	store_txn_end(&txn);
 	if (rc == -1) {
 		json_decref(l.arr);

@@ -1247,6 +1247,41 @@ ip_filter(struct http_req *req, const char *key, regex_t *re, bool *has)
 	return 0;
 }
 
+/*
+ * Nova's servers index_query (2.1-2.72): the sort keys its schema knows,
+ * the usable ones, then those it ignores (SERVER_LIST_IGNORE_SORT_KEY);
+ * sort_dir is not in the schema. An admin (allow_all_filters) keeps every
+ * filter, so the joined-table ones and "_..." reach Nova's "Invalid filter
+ * field"; a member's are stripped before (remove_invalid_options).
+ */
+static const char *const sort_keys[] = { "access_ip_v4", "access_ip_v6",
+    "auto_disk_config", "availability_zone", "config_drive", "created_at",
+    "display_description", "display_name", "host", "hostname", "image_ref",
+    "instance_type_id", "kernel_id", "key_name", "launch_index",
+    "launched_at", "locked_by", "node", "power_state", "progress",
+    "project_id", "ramdisk_id", "root_device_name", "task_state",
+    "terminated_at", "updated_at", "user_id", "uuid", "vm_state",
+    "architecture", "cell_name", "cleaned", "default_ephemeral_device",
+    "default_swap_device", "deleted", "deleted_at", "disable_terminate",
+    "ephemeral_gb", "ephemeral_key_uuid", "id", "key_data", "launched_on",
+    "locked", "memory_mb", "os_type", "reservation_id", "root_gb",
+    "shutdown_terminate", "user_data", "vcpus", "vm_mode", NULL };
+static const struct jsonreq_qparam list_query[] = {
+	{ "limit", JSONREQ_Q_UINT, NULL },
+	{ "sort_key", JSONREQ_Q_ENUM, sort_keys },
+};
+static const struct jsonreq_qparam list_query_admin[] = {
+	{ "limit", JSONREQ_Q_UINT, NULL },
+	{ "sort_key", JSONREQ_Q_ENUM, sort_keys },
+	{ "block_device_mapping", JSONREQ_Q_REFUSED, NULL },
+	{ "services", JSONREQ_Q_REFUSED, NULL },
+	{ "metadata", JSONREQ_Q_REFUSED, NULL },
+	{ "system_metadata", JSONREQ_Q_REFUSED, NULL },
+	{ "info_cache", JSONREQ_Q_REFUSED, NULL },
+	{ "security_groups", JSONREQ_Q_REFUSED, NULL },
+	{ "pci_devices", JSONREQ_Q_REFUSED, NULL },
+};
+
 static int
 server_list(struct http_req *req, struct http_resp *resp, bool detail)
 {
@@ -1259,7 +1294,6 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 	const char *marker = http_req_query(req, "marker");
 	const char *since = http_req_query(req, "changes-since");
 	const char *scope;
-	int64_t limit = LIST_MAX;
 	bool all_tenants, has_marker = false, none = false, unchanged;
 	int rc, mv;
 
@@ -1269,18 +1303,16 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 	    "os_compute_api:servers:index") == -1)
 		return -1;
 	l.admin = compute_is_admin(req);
+	if ((l.admin ? COMPUTE_QUERY_CHECK(req, list_query_admin, true) :
+	    COMPUTE_QUERY_CHECK(req, list_query, false)) == -1)
+		return -1;
 	render_init(&l.view, req, mv, l.admin);
 	all_tenants = jsonreq_query_bool(JSONREQ_NOVA, all);
 	if (all_tenants && compute_enforce(req, detail ?
 	    "os_compute_api:servers:detail:get_all_tenants" :
 	    "os_compute_api:servers:index:get_all_tenants") == -1)
 		return -1;
-	if (jsonreq_query_int(JSONREQ_NOVA, "limit", http_req_query(req,
-	    "limit"), 0, INT32_MAX, &limit, &l.has_limit) == -1)
-		return -1;
-	if (limit > LIST_MAX)
-		limit = LIST_MAX;
-	l.limit = (size_t)limit;
+	l.limit = (size_t)compute_query_limit(req, LIST_MAX, &l.has_limit);
 	status_filter_read(req, &l.status);
 	if (l.status.given && l.status.nvm == 0) {
 		/* None of Nova's statuses: from 2.38 a 400, before an
@@ -1326,7 +1358,10 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 	    "deleted")))
 		none = true;
 	if (since && parse_time(since, &l.since) == -1) {
-		err_set(TS_EINVALID, "Invalid filter field: changes-since.");
+		/* Nova's schema (format date-time) answers first. */
+		err_set(TS_EINVALID, "Invalid input for query parameters "
+		    "changes-since. Value: %.64s. '%.64s' is not a "
+		    "'date-time'", since, since);
 		return -1;
 	}
 	/* Nothing changed since then: no walk (a poller's common case);
@@ -1405,7 +1440,7 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 
 		if (compute_url(req, false, href, sizeof(href), "servers%s?"
 		    "limit=%lld&marker=%s", detail ? "/detail" : "",
-		    (long long)limit, l.last) == 0) {
+		    (long long)l.limit, l.last) == 0) {
 			buf_puts(&l.page, ",\"servers_links\":[{\"rel\":"
 			    "\"next\",\"href\":");
 			jsonout_str(&l.page, href);
@@ -3475,6 +3510,11 @@ compute_servers_action(struct http_req *req, struct http_resp *resp)
 		goto out;
 	} else if (strcmp(key, "os-getVNCConsole") == 0) {
 		rc = compute_console_vnc_action(req, resp, arg, &cur, mv);
+		goto out;
+	} else if (strcmp(key, "os-getSPICEConsole") == 0 ||
+	    strcmp(key, "os-getSerialConsole") == 0 ||
+	    strcmp(key, "os-getRDPConsole") == 0) {
+		rc = compute_console_other_action(req, key, arg, &cur, mv);
 		goto out;
 	} else if (strcmp(key, "changePassword") == 0) {
 		rc = compute_change_password(req, arg, &cur);

@@ -369,11 +369,37 @@ test_servers_show_list(void **state)
 	assert_string_equal(ctltest_str(T, "servers_links.0.rel"), "next");
 
 	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?changes-since=garbage",
-	    NULL, 400, "Invalid filter field: changes-since.");
+	    NULL, 400, "Invalid input for query parameters changes-since. "
+	    "Value: garbage. 'garbage' is not a 'date-time'");
 	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?marker=nope", NULL, 400,
 	    "marker [nope] not found");
 	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?limit=-1", NULL, 400,
-	    "Invalid input for query parameters limit. Value: -1.");
+	    "Invalid input for query parameters limit. Value: -1. '-1' does "
+	    "not match '^[0-9]*$'");
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?limit=", NULL, 400,
+	    "Invalid input for query parameters limit. Value: . '' is too "
+	    "short");
+	/* Nova's query schema: sort_key is an enum (its ignored keys
+	 * included), a limit above max_limit is capped, not refused. */
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?sort_key=bogus", NULL,
+	    400, NULL);
+	assert_non_null(strstr(ctltest_errmsg(T), "Invalid input for query "
+	    "parameters sort_key. Value: bogus. 'bogus' is not one of "
+	    "['access_ip_v4', 'access_ip_v6', "));
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?sort_key=display_name&"
+	    "sort_key=vcpus&sort_dir=desc", NULL, 200, NULL);
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?limit=99999999999999999"
+	    "999&name=^listme$", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "servers")), 1);
+	/* Joined-table filters and "_..." reach an admin's "Invalid filter
+	 * field"; a member's are stripped (remove_invalid_options). */
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/servers?metadata=x", NULL, 400,
+	    "Invalid filter field: metadata.");
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/servers/detail?_secret=1", NULL,
+	    400, "Invalid filter field: _secret.");
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?metadata=x&_secret=1&"
+	    "name=^listme$", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "servers")), 1);
 	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?name=(", NULL, 400,
 	    "Invalid regular expression in name filter: (");
 #define NAME_RE_ERR "Invalid filter field: name: a regular expression of " \
@@ -578,6 +604,54 @@ flavor_count(void)
 	    NULL, NULL);
 	ctltest_expect(T, 200, NULL);
 	return json_array_size(ctltest_get(T, "flavors"));
+}
+
+/* The list's query as Nova's flavors index_query and _get_flavors. */
+static void
+flavor_query_cases(void)
+{
+	size_t all, pub;
+
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors", NULL, 200, NULL);
+	pub = json_array_size(ctltest_get(T, "flavors"));
+	all = flavor_count();
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors?sort_key=bogus", NULL,
+	    400, "Invalid input for query parameters sort_key. Value: bogus. "
+	    "'bogus' is not one of ['created_at', 'description', 'disabled', "
+	    "'ephemeral_gb', 'flavorid', 'id', 'is_public', 'memory_mb', "
+	    "'name', 'root_gb', 'rxtx_factor', 'swap', 'updated_at', "
+	    "'vcpu_weight', 'vcpus']");
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors/detail?sort_dir=up",
+	    NULL, 400, "Invalid input for query parameters sort_dir. Value: "
+	    "up. 'up' is not one of ['asc', 'desc']");
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors?sort_key=name&"
+	    "sort_dir=desc", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "flavors")), pub);
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors?limit=x", NULL, 400,
+	    "Invalid input for query parameters limit. Value: x. 'x' does "
+	    "not match '^[0-9]*$'");
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors?limit="
+	    "99999999999999999999", NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "flavors")), pub);
+	/* minRam/minDisk are Nova's int(): a negative one filters nothing. */
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors?minRam=-1&minDisk=-5",
+	    NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "flavors")), pub);
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors?minDisk=1.5", NULL,
+	    400, "Invalid minDisk filter [1.5]");
+	/* is_public: an admin's strict boolean; a member's is ignored. */
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/flavors?is_public=maybe", NULL,
+	    400, "Invalid is_public filter [maybe]");
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors?is_public=maybe", NULL,
+	    200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "flavors")), pub);
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/flavors?is_public=NO", NULL,
+	    200, NULL);
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/flavors?is_public=Yes", NULL,
+	    200, NULL);
+	assert_true(json_array_size(ctltest_get(T, "flavors")) <= all);
+	/* The refusals changed nothing. */
+	assert_int_equal(flavor_count(), all);
 }
 
 static void
@@ -983,8 +1057,10 @@ test_servers_subresources(void **state)
 	snprintf(m, sizeof(m), "Instance %s is not ready", id);
 	action(CT_MEMBER, id, "{\"os-getVNCConsole\": {\"type\": \"novnc\"}}",
 	    409, m);
+	/* Nova's compute API wants a host before its host looks at the
+	 * type (check_instance_host, then the manager's ConsoleTypeInvalid). */
 	action(CT_MEMBER, id, "{\"os-getVNCConsole\": {\"type\": \"xvpvnc\"}}",
-	    400, "Invalid console type xvpvnc");
+	    409, m);
 	action(CT_MEMBER, id, "{\"os-getVNCConsole\": {\"type\": \"spice\"}}",
 	    400, NULL);
 	action(CT_MEMBER, id, "{\"os-getVNCConsole\": {}}", 400, NULL);
@@ -1011,7 +1087,12 @@ test_servers_subresources(void **state)
 	ctltest_call(T, C, CT_MEMBER, "POST", path, "{\"remote_console\": "
 	    "{\"protocol\": \"spice\", \"type\": \"spice-html5\"}}",
 	    "OpenStack-API-Version: compute 2.6\r\n");
-	ctltest_expect(T, 400, "Unavailable console type spice.");
+	ctltest_expect(T, 409, m);
+	/* RDP is refused before the instance is looked at. */
+	ctltest_call(T, C, CT_MEMBER, "POST", path, "{\"remote_console\": "
+	    "{\"protocol\": \"rdp\", \"type\": \"rdp-html5\"}}",
+	    "OpenStack-API-Version: compute 2.6\r\n");
+	ctltest_expect(T, 400, "Unavailable console type rdp.");
 	ctltest_call(T, C, CT_MEMBER, "POST", path, "{\"remote_console\": "
 	    "{\"protocol\": \"vnc\", \"type\": \"novnc\", \"x\": 1}}",
 	    "OpenStack-API-Version: compute 2.6\r\n");
@@ -1065,7 +1146,8 @@ test_servers_subresources(void **state)
 	assert_string_equal(ctltest_str(T, "server.name"), "subres");
 
 	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?limit=abc", NULL, 400,
-	    "Invalid input for query parameters limit. Value: abc.");
+	    "Invalid input for query parameters limit. Value: abc. 'abc' does "
+	    "not match '^[0-9]*$'");
 	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?name=^subres$&"
 	    "changes-since=2020-01-01T00:00:00Z", NULL, 200, NULL);
 	assert_int_equal(json_array_size(ctltest_get(T, "servers")), 1);
@@ -1198,7 +1280,8 @@ test_flavor_access(void **state)
 	CT_CALL(T, C, CT_OTHER, "GET", "/v2.1/flavors/ctacc", NULL, 404,
 	    "Flavor ctacc could not be found.");
 	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors?minRam=abc", NULL, 400,
-	    "Invalid input for query parameters minRam. Value: abc.");
+	    "Invalid minRam filter [abc]");
+	flavor_query_cases();
 }
 
 /* ---- versions, microversions, routing -------------------------------------------------------- */
@@ -1726,6 +1809,130 @@ if_place(const char *id, const char *vm_state)
 	struct place pl = { id, vm_state };
 
 	assert_int_equal(store_write(ctltest_store(T), place_fn, &pl), 0);
+}
+
+/* Server id on host ct-if1 in vm_state vm with task task (NULL). */
+static int
+console_place_fn(struct store_txn *txn, void *arg)
+{
+	const char **a = arg;	/* id, vm_state, task_state */
+	struct rec_instance old, i;
+	int rc;
+
+	if (compute_db_instance_get(txn, a[0], &old) == -1)
+		return -1;
+	if (compute_db_instance_get(txn, a[0], &i) == -1) {
+		codec_clear(&schema_rec_instance, &old);
+		return -1;
+	}
+	free(i.host);
+	free(i.vm_state);
+	free(i.task_state);
+	i.host = strdup("ct-if1");
+	i.vm_state = strdup(a[1]);
+	i.task_state = a[2] != NULL ? strdup(a[2]) : NULL;
+	rc = compute_db_instance_put(txn, &i, &old);
+	codec_clear(&schema_rec_instance, &i);
+	codec_clear(&schema_rec_instance, &old);
+	return rc;
+}
+
+static void
+console_call(const char *id, const char *req_body, int mv, int status,
+    const char *msg)
+{
+	char hdr[64];
+
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/%s", id,
+	    strstr(req_body, "remote_console") != NULL ? "remote-consoles" :
+	    "action");
+	snprintf(hdr, sizeof(hdr), "OpenStack-API-Version: compute 2.%d\r\n",
+	    mv);
+	ctltest_call(T, C, CT_MEMBER, "POST", path, req_body, hdr);
+	ctltest_expect(T, status, msg);
+}
+
+#define VNC_ACTION	"{\"os-getVNCConsole\": {\"type\": \"novnc\"}}"
+#define VNC_REMOTE	"{\"remote_console\": {\"protocol\": \"vnc\", " \
+			"\"type\": \"novnc\"}}"
+
+/*
+ * The console of a server on a host, in Nova's order: the instance's
+ * state (409), then its host's checks of the type (400), then the guest
+ * (ours: 409 unless ACTIVE; 400 "vnc" without a reported VNC server).
+ * None of them changes the server.
+ */
+static void
+test_console_states(void **state)
+{
+	char id[64], m[512];
+	const char *a[3];
+
+	(void)state;
+	server_new("console", id);
+	a[0] = id;
+	a[1] = "active";
+	a[2] = "migrating";
+	assert_int_equal(store_write(ctltest_store(T), console_place_fn, a),
+	    0);
+	snprintf(m, sizeof(m), "Cannot 'get_vnc_console' instance %s while "
+	    "it is in task_state migrating", id);
+	console_call(id, VNC_ACTION, 1, 409, m);
+	console_call(id, VNC_REMOTE, 6, 409, m);
+	snprintf(m, sizeof(m), "Cannot 'get_spice_console' instance %s while "
+	    "it is in task_state migrating", id);
+	console_call(id, "{\"remote_console\": {\"protocol\": \"spice\", "
+	    "\"type\": \"spice-html5\"}}", 6, 409, m);
+	console_call(id, "{\"os-getSPICEConsole\": {\"type\": "
+	    "\"spice-html5\"}}", 1, 409, m);
+
+	a[1] = "stopped";
+	a[2] = NULL;
+	assert_int_equal(store_write(ctltest_store(T), console_place_fn, a),
+	    0);
+	console_call(id, "{\"os-getVNCConsole\": {\"type\": \"xvpvnc\"}}", 1,
+	    400, "Invalid console type xvpvnc");
+	console_call(id, "{\"remote_console\": {\"protocol\": \"vnc\", "
+	    "\"type\": \"spice-html5\"}}", 6, 400,
+	    "Invalid console type spice-html5");
+	/* Nova's hosts name the type they were asked for. */
+	console_call(id, "{\"remote_console\": {\"protocol\": \"spice\", "
+	    "\"type\": \"spice-html5\"}}", 6, 400,
+	    "Unavailable console type spice-html5.");
+	console_call(id, "{\"remote_console\": {\"protocol\": \"serial\", "
+	    "\"type\": \"serial\"}}", 6, 400, "Unavailable console type "
+	    "serial.");
+	/* The same through the 2.1-2.5 actions of those consoles. */
+	console_call(id, "{\"os-getSPICEConsole\": {\"type\": "
+	    "\"spice-html5\"}}", 1, 400, "Unavailable console type "
+	    "spice-html5.");
+	console_call(id, "{\"os-getSerialConsole\": {\"type\": \"serial\"}}",
+	    5, 400, "Unavailable console type serial.");
+	console_call(id, "{\"os-getSerialConsole\": {\"type\": \"novnc\"}}",
+	    1, 400, NULL);
+	console_call(id, "{\"os-getSPICEConsole\": {\"type\": "
+	    "\"spice-html5\"}}", 6, 404, "The resource could not be found.");
+	console_call(id, "{\"os-getRDPConsole\": {\"type\": \"rdp-html5\"}}",
+	    1, 400, NULL);
+	console_call(id, "{\"os-getVNCConsole\": {\"type\": \"novnc\", "
+	    "\"x\": 1}}", 1, 400, "Invalid input for field/attribute "
+	    "os-getVNCConsole. Value: {...}. Additional properties are not "
+	    "allowed ('x' was unexpected)");
+	snprintf(m, sizeof(m), "Instance %s is not ready", id);
+	console_call(id, VNC_ACTION, 1, 409, m);
+	console_call(id, VNC_REMOTE, 6, 409, m);
+
+	/* Active on a host that reports no VNC server for it. */
+	a[1] = "active";
+	assert_int_equal(store_write(ctltest_store(T), console_place_fn, a),
+	    0);
+	console_call(id, VNC_REMOTE, 6, 400, "Unavailable console type vnc.");
+	snprintf(path, sizeof(path), "/v2.1/servers/%s", id);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "server.status"), "ACTIVE");
+	assert_string_equal(ctltest_str(T, "server.OS-EXT-STS:vm_state"),
+	    "active");
+	CT_CALL(T, C, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
 }
 
 /* GET os-interface of server id as the member: the count. */
@@ -3102,7 +3309,28 @@ test_microversions(void **state)
 	mv_call(CT_ADMIN, "2.33", "GET", "/v2.1/os-hypervisors?marker=999999",
 	    NULL, 400, "marker [999999] not found");
 	mv_call(CT_ADMIN, "2.33", "GET", "/v2.1/os-hypervisors?limit=x", NULL,
-	    400, NULL);
+	    400, "Invalid input for query parameters limit. Value: x. 'x' "
+	    "does not match '^[0-9]*$'");
+	/* Nova caps a large limit at max_limit; below 2.33 it ignores
+	 * paging (index_query has no properties). */
+	mv_call(CT_ADMIN, "2.33", "GET", "/v2.1/os-hypervisors?limit="
+	    "99999999999", NULL, 200, NULL);
+	mv_call(CT_ADMIN, "2.32", "GET", "/v2.1/os-hypervisors?limit=-1&"
+	    "marker=999999", NULL, 200, NULL);
+	/* Key pairs page from 2.35 only: before, Nova lists them all. */
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/os-keypairs", NULL, 200, NULL);
+	{
+		size_t nkp = json_array_size(ctltest_get(T, "keypairs"));
+
+		mv_call(CT_MEMBER, "2.33", "GET", "/v2.1/os-keypairs?limit=-1&"
+		    "marker=nope", NULL, 200, NULL);
+		assert_int_equal(json_array_size(ctltest_get(T, "keypairs")),
+		    nkp);
+		mv_call(CT_MEMBER, "2.33", "GET", "/v2.1/os-keypairs?limit=0",
+		    NULL, 200, NULL);
+		assert_int_equal(json_array_size(ctltest_get(T, "keypairs")),
+		    nkp);
+	}
 	mv_call(CT_ADMIN, "2.34", "GET", "/v2.1/os-hypervisors", NULL, 406,
 	    NULL);
 	/* 2.21: a deleted server's actions, its owner's only */
@@ -3473,6 +3701,7 @@ main(void)
 		cmocka_unit_test(test_down_host),
 		cmocka_unit_test(test_aggregates),
 		cmocka_unit_test(test_interfaces),
+		cmocka_unit_test(test_console_states),
 		cmocka_unit_test(test_evacuate),
 		cmocka_unit_test(test_migrate_live),
 		cmocka_unit_test(test_resize),
