@@ -73,6 +73,20 @@ openstack flavor create --ram 1 --disk 1 --vcpus 1 m1.tiny >/dev/null 2>&1 && fa
 openstack flavor set --property hw:cpu_policy=shared m1.x
 openstack flavor show m1.x -f json | grep -q '"hw:cpu_policy": "shared"' || fail "extra specs"
 ok "flavor create/list/show, nova flavor-create auto, private flavor, 409 on a duplicate, extra specs"
+# Nova's flavors query schema: sort_key and sort_dir are enums (400, as
+# novaclient sends them), a negative minRam filters nothing out, an
+# admin's is_public is a strict boolean.
+nfl=$(nv "/flavors?is_public=None" '.flavors|length')
+nova flavor-list --sort-key bogus >/dev/null 2>"$T/err.txt" && fail "flavor-list --sort-key bogus accepted"
+grep -q "HTTP 400" "$T/err.txt" && grep -q "'bogus' is not one of \['created_at'" "$T/err.txt" ||
+	{ cat "$T/err.txt"; fail "flavor-list --sort-key bogus is not Nova's 400"; }
+nova flavor-list --sort-key name --sort-dir desc >/dev/null 2>"$T/err.txt" ||
+	{ cat "$T/err.txt"; fail "flavor-list --sort-key name --sort-dir desc"; }
+[ "$(http_code GET "$NOVA/v2.1/flavors?sort_dir=up" "${H[@]}")" = 400 ] || fail "flavors?sort_dir=up is not 400"
+[ "$(http_code GET "$NOVA/v2.1/flavors?is_public=maybe" "${H[@]}")" = 400 ] || fail "flavors?is_public=maybe is not 400"
+[ "$(nv "/flavors?minRam=-1" '.flavors|length')" = "$(nv /flavors '.flavors|length')" ] || fail "flavors?minRam=-1"
+[ "$(nv "/flavors?is_public=None" '.flavors|length')" = "$nfl" ] || fail "the refused lists changed the flavors"
+ok "flavor list: sort_key/sort_dir 400 (nova flavor-list --sort-key bogus, raw), minRam=-1, is_public=maybe 400"
 
 # ---- key pairs ----------------------------------------------------------------
 ssh-keygen -q -t ed25519 -N '' -C k1@test -f "$T/k1"
@@ -146,6 +160,33 @@ grep -q "HTTP 409" "$T/err.txt" || fail "start of an ACTIVE server is not 409"
 openstack server resume vm1 2>"$T/err.txt" && fail "resume of an ACTIVE server accepted"
 grep -q "409" "$T/err.txt" || fail "resume of an ACTIVE server is not 409"
 ok "wrong-state actions are 409"
+
+# Consoles in Nova's order (remote_consoles.py, then the compute API's
+# check_instance_host/reject_instance_state, then the host's type checks):
+# a stopped server on a host is 409 for VNC (ours; Nova's libvirt driver
+# hands out a URL to port -1) and 400 for the console types not served,
+# naming the type; nothing changes.
+openstack server stop vm1; wait_status SHUTOFF
+openstack console url show vm1 2>"$T/err.txt" && fail "console url of a SHUTOFF server"
+# (openstacksdk words it "ConflictException: 409: Client Error ...")
+grep -q "Instance $VM1 is not ready" "$T/err.txt" && grep -q "409" "$T/err.txt" ||
+	{ cat "$T/err.txt"; fail "console url of a SHUTOFF server is not 409 'not ready'"; }
+openstack console url show --spice vm1 2>"$T/err.txt" && fail "spice console accepted"
+grep -q "Unavailable console type spice-html5\." "$T/err.txt" && grep -q "400" "$T/err.txt" ||
+	{ cat "$T/err.txt"; fail "spice console is not 400 naming spice-html5"; }
+nova --os-compute-api-version 2.5 get-serial-console vm1 2>"$T/err.txt" && fail "serial console (2.5) accepted"
+grep -q "Unavailable console type serial\." "$T/err.txt" && grep -q "HTTP 400" "$T/err.txt" ||
+	{ cat "$T/err.txt"; fail "os-getSerialConsole is not 400 naming serial"; }
+code=$(curl -s -o "$T/rc.out" -w '%{http_code}' "${H[@]}" \
+	-H 'OpenStack-API-Version: compute 2.6' -H 'Content-Type: application/json' \
+	-d '{"remote_console": {"protocol": "vnc", "type": "xvpvnc"}}' \
+	"$NOVA/v2.1/servers/$VM1/remote-consoles")
+[ "$code" = 400 ] && grep -q 'Invalid console type xvpvnc' "$T/rc.out" ||
+	fail "remote-consoles vnc/xvpvnc: HTTP $code $(cat "$T/rc.out")"
+[ "$(status)" = SHUTOFF ] && [ "$(nv "/servers/$VM1" '.server."OS-EXT-STS:task_state"')" = null ] ||
+	fail "a refused console changed the server"
+openstack server start vm1; wait_status ACTIVE
+ok "consoles of a SHUTOFF server: VNC 409, spice (remote-consoles) and serial (2.5 action) 400 naming the type, xvpvnc 400, server unchanged"
 
 openstack console log show vm1 > "$T/console.txt"
 grep -q "instance-$VM1 defined" "$T/console.txt" || fail "console log lacks the definition"
