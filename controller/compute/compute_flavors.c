@@ -135,15 +135,92 @@ flist_cb(const struct rec_flavor *f, void *arg)
 /* Nova sorts by flavorid; numeric ids in numeric order reads better and
  * is what its integer-id era gave. */
 static int
-cmp_flavor(const void *a, const void *b)
+cmp_id(const struct rec_flavor *x, const struct rec_flavor *y)
 {
-	const struct rec_flavor *x = a, *y = b;
 	char *ex, *ey;
 	long long nx = strtoll(x->id, &ex, 10), ny = strtoll(y->id, &ey, 10);
 
 	if (*x->id && *ex == '\0' && *y->id && *ey == '\0' && nx != ny)
 		return nx < ny ? -1 : 1;
 	return strcmp(x->id, y->id);
+}
+
+#define CMP(a, b)	((a) < (b) ? -1 : (a) > (b) ? 1 : 0)
+
+/*
+ * Nova's sort_key (paginate_query over [sort_key, id], both in sort_dir).
+ * Its internal id, updated_at and vcpu_weight (never set here) are the
+ * creation order; a description absent sorts first, as SQL's NULL.
+ */
+enum fsort { FS_FLAVORID, FS_NAME, FS_RAM, FS_VCPUS, FS_DISK, FS_SWAP,
+    FS_EPHEMERAL, FS_RXTX, FS_PUBLIC, FS_DISABLED, FS_DESCRIPTION,
+    FS_CREATED };
+
+struct fsort_by {
+	enum fsort	key;
+	int		dir;		/* 1 asc, -1 desc */
+};
+
+static const struct {
+	const char	*name;
+	enum fsort	 key;
+} fsort_names[] = {
+	{ "flavorid", FS_FLAVORID }, { "name", FS_NAME },
+	{ "memory_mb", FS_RAM }, { "vcpus", FS_VCPUS },
+	{ "root_gb", FS_DISK }, { "swap", FS_SWAP },
+	{ "ephemeral_gb", FS_EPHEMERAL }, { "rxtx_factor", FS_RXTX },
+	{ "is_public", FS_PUBLIC }, { "disabled", FS_DISABLED },
+	{ "description", FS_DESCRIPTION }, { "created_at", FS_CREATED },
+	{ "updated_at", FS_CREATED }, { "id", FS_CREATED },
+	{ "vcpu_weight", FS_CREATED },
+};
+
+static int
+cmp_key(const struct rec_flavor *x, const struct rec_flavor *y, enum fsort k)
+{
+	switch (k) {
+	case FS_NAME:
+		return strcmp(x->name, y->name);
+	case FS_RAM:
+		return CMP(x->ram, y->ram);
+	case FS_VCPUS:
+		return CMP(x->vcpus, y->vcpus);
+	case FS_DISK:
+		return CMP(x->disk, y->disk);
+	case FS_SWAP:
+		return CMP(x->swap, y->swap);
+	case FS_EPHEMERAL:
+		return CMP(x->ephemeral, y->ephemeral);
+	case FS_RXTX:
+		return CMP(x->rxtx_milli, y->rxtx_milli);
+	case FS_PUBLIC:
+		return CMP(x->is_public, y->is_public);
+	case FS_DISABLED:
+		return CMP(x->disabled, y->disabled);
+	case FS_DESCRIPTION:
+		if (x->description == NULL || y->description == NULL)
+			return CMP(x->description != NULL,
+			    y->description != NULL);
+		return strcmp(x->description, y->description);
+	case FS_CREATED:
+		return CMP(x->created_at, y->created_at);
+	default:
+		return cmp_id(x, y);
+	}
+}
+
+static int
+cmp_flavor(const void *a, const void *b, void *arg)
+{
+	const struct rec_flavor *x = a, *y = b;
+	const struct fsort_by *by = arg;
+	int c = cmp_key(x, y, by->key);
+
+	if (c == 0)
+		c = CMP(x->created_at, y->created_at);
+	if (c == 0)
+		c = cmp_id(x, y);
+	return by->dir * c;
 }
 
 /* Nova's flavors index_query (2.1-2.74; sort keys of before 2.102). */
@@ -190,6 +267,8 @@ flavor_list(struct http_req *req, struct http_resp *resp, bool detail)
 	struct store_txn *txn = NULL;
 	const char *pub = http_req_query(req, "is_public");
 	const char *marker = http_req_query(req, "marker");
+	struct fsort_by by = { FS_FLAVORID, 1 };
+	const char *sk;
 	int64_t limit;
 	bool has_limit, b;
 	size_t start = 0, end;
@@ -200,6 +279,15 @@ flavor_list(struct http_req *req, struct http_resp *resp, bool detail)
 	    COMPUTE_QUERY_CHECK(req, list_query, false) == -1)
 		return -1;
 	limit = compute_query_limit(req, 1000, &has_limit);
+	/* The table admitted only Nova's keys and directions. */
+	if ((sk = http_req_query(req, "sort_key")) != NULL)
+		for (size_t k = 0; k < sizeof(fsort_names) /
+		    sizeof(fsort_names[0]); k++)
+			if (strcmp(sk, fsort_names[k].name) == 0)
+				by.key = fsort_names[k].key;
+	if ((sk = http_req_query(req, "sort_dir")) != NULL &&
+	    strcmp(sk, "desc") == 0)
+		by.dir = -1;
 	l.admin = compute_is_admin(req);
 	l.project = c->project_id;
 	/* is_public, an admin's filter (others' is ignored, as Nova's):
@@ -225,7 +313,7 @@ flavor_list(struct http_req *req, struct http_resp *resp, bool detail)
 	if (rc == -1)
 		goto out;
 	if (l.n > 1)
-		qsort(l.v, l.n, sizeof(*l.v), cmp_flavor);
+		qsort_r(l.v, l.n, sizeof(*l.v), cmp_flavor, &by);
 	if (marker) {
 		size_t k;
 

@@ -627,6 +627,49 @@ flavor_query_cases(void)
 	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors?sort_key=name&"
 	    "sort_dir=desc", NULL, 200, NULL);
 	assert_int_equal(json_array_size(ctltest_get(T, "flavors")), pub);
+	for (size_t k = 1; k < pub; k++)
+		assert_true(strcmp(json_string_value(json_object_get(
+		    json_array_get(ctltest_get(T, "flavors"), k - 1), "name")),
+		    json_string_value(json_object_get(json_array_get(
+		    ctltest_get(T, "flavors"), k), "name"))) >= 0);
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors/detail?sort_key="
+	    "memory_mb&sort_dir=desc", NULL, 200, NULL);
+	assert_true(pub >= 2);
+	for (size_t k = 1; k < pub; k++)
+		assert_true(json_integer_value(json_object_get(json_array_get(
+		    ctltest_get(T, "flavors"), k - 1), "ram")) >=
+		    json_integer_value(json_object_get(json_array_get(
+		    ctltest_get(T, "flavors"), k), "ram")));
+	/* Both directions of both keys: the ends swap. */
+	{
+		char q[512], first[64];
+		json_t *f1;
+
+		for (int key = 0; key < 2; key++) {
+			snprintf(q, sizeof(q), "/v2.1/flavors/detail?sort_key="
+			    "%s&sort_dir=asc", key ? "memory_mb" : "name");
+			CT_CALL(T, C, CT_MEMBER, "GET", q, NULL, 200, NULL);
+			snprintf(first, sizeof(first), "%s", json_string_value(
+			    json_object_get(json_array_get(ctltest_get(T,
+			    "flavors"), 0), "id")));
+			snprintf(q, sizeof(q), "/v2.1/flavors/detail?sort_key="
+			    "%s&sort_dir=desc", key ? "memory_mb" : "name");
+			CT_CALL(T, C, CT_MEMBER, "GET", q, NULL, 200, NULL);
+			assert_string_equal(json_string_value(json_object_get(
+			    json_array_get(ctltest_get(T, "flavors"), pub - 1),
+			    "id")), first);
+		}
+		CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors/detail?"
+		    "sort_key=memory_mb&sort_dir=desc", NULL, 200, NULL);
+
+		f1 = json_array_get(ctltest_get(T, "flavors"), 0);
+		snprintf(q, sizeof(q), "/v2.1/flavors/detail?sort_key="
+		    "memory_mb&sort_dir=desc&marker=%s", json_string_value(
+		    json_object_get(f1, "id")));
+		CT_CALL(T, C, CT_MEMBER, "GET", q, NULL, 200, NULL);
+		assert_int_equal(json_array_size(ctltest_get(T, "flavors")),
+		    pub - 1);
+	}
 	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors?limit=x", NULL, 400,
 	    "Invalid input for query parameters limit. Value: x. 'x' does "
 	    "not match '^[0-9]*$'");
