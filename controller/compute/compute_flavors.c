@@ -93,14 +93,38 @@ struct flist {
 	int64_t			 min_ram, min_disk;
 	struct rec_flavor	*v;
 	size_t			 n, cap;
+	/* Nova finds the marker among every flavor the caller may see,
+	 * whatever the filters (_flavor_get_all_from_db): a copy, owned. */
+	const char		*marker;
+	struct rec_flavor	 mk;
+	bool			 has_mk;
 };
+
+static int
+copy_flavor(const struct rec_flavor *f, struct rec_flavor *out)
+{
+	struct buf b = { 0 };
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = codec_record_encode(&schema_rec_flavor, f, &b) == -1 ||
+	    codec_record_decode(&schema_rec_flavor, b.data, b.len, out,
+	    NULL) == -1 ? -1 : 0;
+	buf_free(&b);
+	return rc;
+}
 
 static int
 flist_cb(const struct rec_flavor *f, void *arg)
 {
 	struct flist *l = arg;
-	struct buf b = { 0 };
 
+	if (l->marker != NULL && !l->has_mk && strcmp(f->id, l->marker) ==
+	    0 && (l->admin || has_access(f, l->project))) {
+		if (copy_flavor(f, &l->mk) == -1)
+			return -1;
+		l->has_mk = true;
+	}
 	if (l->admin) {
 		if (l->is_public != -1 && (int)f->is_public != l->is_public)
 			return 0;
@@ -120,14 +144,8 @@ flist_cb(const struct rec_flavor *f, void *arg)
 		l->v = nv;
 		l->cap = ncap;
 	}
-	memset(&l->v[l->n], 0, sizeof(l->v[l->n]));
-	if (codec_record_encode(&schema_rec_flavor, f, &b) == -1 ||
-	    codec_record_decode(&schema_rec_flavor, b.data, b.len,
-	    &l->v[l->n], NULL) == -1) {
-		buf_free(&b);
+	if (copy_flavor(f, &l->v[l->n]) == -1)
 		return -1;
-	}
-	buf_free(&b);
 	l->n++;
 	return 0;
 }
@@ -263,7 +281,7 @@ flavor_list(struct http_req *req, struct http_resp *resp, bool detail)
 {
 	const struct request_ctx *c = compute_ctx(req);
 	struct flist l = { .is_public = 1, .min_ram = INT64_MIN,
-	    .min_disk = INT64_MIN };
+	    .min_disk = INT64_MIN, .marker = http_req_query(req, "marker") };
 	struct store_txn *txn = NULL;
 	const char *pub = http_req_query(req, "is_public");
 	const char *marker = http_req_query(req, "marker");
@@ -315,17 +333,15 @@ flavor_list(struct http_req *req, struct http_resp *resp, bool detail)
 	if (l.n > 1)
 		qsort_r(l.v, l.n, sizeof(*l.v), cmp_flavor, &by);
 	if (marker) {
-		size_t k;
-
-		for (k = 0; k < l.n && strcmp(l.v[k].id, marker) != 0; k++)
-			;
-		if (k == l.n) {
+		if (!l.has_mk) {
 			err_set(TS_EINVALID, "marker [%.64s] not found",
 			    marker);
 			rc = -1;
 			goto out;
 		}
-		start = k + 1;
+		/* The page starts after the marker's place in the order. */
+		while (start < l.n && cmp_flavor(&l.v[start], &l.mk, &by) <= 0)
+			start++;
 	}
 	end = start + (size_t)limit < l.n ? start + (size_t)limit : l.n;
 	arr = json_array();
@@ -336,6 +352,8 @@ out:
 	for (size_t k = 0; k < l.n; k++)
 		codec_clear(&schema_rec_flavor, &l.v[k]);
 	free(l.v);
+	if (l.has_mk)
+		codec_clear(&schema_rec_flavor, &l.mk);
 	return rc;
 }
 

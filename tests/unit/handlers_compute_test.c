@@ -676,6 +676,27 @@ flavor_query_cases(void)
 	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors?limit="
 	    "99999999999999999999", NULL, 200, NULL);
 	assert_int_equal(json_array_size(ctltest_get(T, "flavors")), pub);
+	/* The marker is looked up among every flavor the caller may see,
+	 * not only the filtered ones (Nova's _flavor_get_all_from_db). */
+	{
+		char q[512], id1[64];
+
+		CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors/detail?"
+		    "sort_key=memory_mb", NULL, 200, NULL);
+		snprintf(id1, sizeof(id1), "%s", json_string_value(
+		    json_object_get(json_array_get(ctltest_get(T, "flavors"),
+		    0), "id")));
+		snprintf(q, sizeof(q), "/v2.1/flavors?minRam=999999999&"
+		    "marker=%s", id1);
+		CT_CALL(T, C, CT_MEMBER, "GET", q, NULL, 200, NULL);
+		assert_int_equal(json_array_size(ctltest_get(T, "flavors")),
+		    0);
+		snprintf(q, sizeof(q), "/v2.1/flavors?sort_key=memory_mb&"
+		    "minDisk=-1&marker=%s", id1);
+		CT_CALL(T, C, CT_MEMBER, "GET", q, NULL, 200, NULL);
+		assert_int_equal(json_array_size(ctltest_get(T, "flavors")),
+		    pub - 1);
+	}
 	/* minRam/minDisk are Nova's int(): a negative one filters nothing. */
 	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors?minRam=-1&minDisk=-5",
 	    NULL, 200, NULL);
