@@ -111,6 +111,8 @@ copy_flavor(const struct rec_flavor *f, struct rec_flavor *out)
 	    codec_record_decode(&schema_rec_flavor, b.data, b.len, out,
 	    NULL) == -1 ? -1 : 0;
 	buf_free(&b);
+	if (rc == -1)
+		codec_clear(&schema_rec_flavor, out);
 	return rc;
 }
 
