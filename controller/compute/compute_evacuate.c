@@ -7,8 +7,9 @@
  * One write transaction moves everything the controller owns: the claim on
  * the target (the scheduler's), the source's claim given back, the
  * instance's host and a new owner generation, its ports' binding:host_id,
- * its volume attachments' host and initiator, and the "rebuilding" task
- * (instance action "evacuate"). From then on the reconciler carries it as
+ * its volume attachments' host and initiator (the volumes no longer
+ * attached: the rebuild waits for their exports to the target), and the
+ * "rebuilding" task (instance action "evacuate"). From then on the reconciler carries it as
  * any task: the ensure (rebuild) goes to the target and is re-sent until
  * answered, also after a controller restart, and the task ends ACTIVE (or
  * SHUTOFF for a stopped instance) or in ERROR at its deadline.
@@ -150,14 +151,23 @@ evac_fn(struct store_txn *txn, void *arg)
 			goto out;
 		e->moved_net = true;
 	}
+	/* The attachments take the target's initiator name, so their
+	 * exports change (the storage host's ACL); until the storage host
+	 * reports the new ones in place the target's qemu could not log in.
+	 * Not attached any more: no guest on the target has them yet, so the
+	 * rebuild waits for their exports (recon's vols_read(), built_ready())
+	 * as a boot waits for its boot volume's, and the target's guest
+	 * boots with them; its answer or report attaches them again. */
 	for (size_t k = 0; k < i.volumes.n; k++) {
-		const struct sch_inst_volume *iv = &i.volumes.items[k];
+		struct sch_inst_volume *iv = &i.volumes.items[k];
 
 		if (e->svc->vol == NULL)
 			break;
 		if (volume_attach_rehost(e->svc->vol, txn, iv->volume_id,
 		    iv->attachment_id, host) == -1)
 			goto out;
+		iv->has_attached = false;
+		iv->attached = false;
 		e->moved_vol = true;
 	}
 	/* os-migrations: the rebuild's end (recon) says done or failed. */

@@ -662,6 +662,33 @@ boot_ready(const struct rec_instance *i, const struct vols *vs)
 	return 1;
 }
 
+/*
+ * Whether a rebuild of instance i may go with the volumes vs: every
+ * volume not being detached is among them (ready, or attached and so
+ * plugged from a ready export). An evacuation clears attached, since its
+ * attachments' initiator changed with the host: the target's guest is
+ * rebuilt with its volumes once the storage hosts export them to it, as
+ * a migrated guest starts with its (unchanged) exports, never without
+ * them to have them hot-plugged later.
+ */
+static int
+built_ready(const struct rec_instance *i, const struct vols *vs)
+{
+	for (size_t k = 0; k < i->volumes.n; k++) {
+		const struct sch_inst_volume *iv = &i->volumes.items[k];
+		size_t m;
+
+		if (iv->has_detaching && iv->detaching)
+			continue;
+		for (m = 0; m < vs->n; m++)
+			if (strcmp(vs->v[m].volume_id, iv->volume_id) == 0)
+				break;
+		if (m == vs->n)
+			return 0;
+	}
+	return 1;
+}
+
 static void
 vols_wipe(struct vols *vs)
 {
@@ -890,14 +917,15 @@ post(struct recon *r, const char *host, const struct schema_type *type,
 	return rc;
 }
 
-/* A command that cannot go yet (the boot volume's export is not in place):
- * the task's re-sends, the storage sync's ready hook or the host's next
+/* A command that cannot go yet (the boot volume's export is not in place,
+ * or an evacuation's volumes are not exported to the target yet): the
+ * task's re-sends, the storage sync's ready hook or the host's next
  * report try again. */
 static int
 hold(struct recon *r, const struct rec_instance *i)
 {
 	(void)r;
-	log_debug("instance %s: waiting for its boot volume", i->uuid);
+	log_debug("instance %s: waiting for its volumes' exports", i->uuid);
 	return 0;
 }
 
@@ -1302,7 +1330,8 @@ send_for(struct recon *r, const struct rec_instance *i, int64_t now,
 			vols_wipe(&vs);
 			return hold(r, i);
 		}
-		if (!boot_ready(i, &vs)) {
+		if (!boot_ready(i, &vs) || (m.rebuild &&
+		    !built_ready(i, &vs))) {
 			vols_wipe(&vs);
 			return hold(r, i);
 		}

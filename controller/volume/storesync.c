@@ -33,6 +33,18 @@
 #define NONE_BATCH	256
 #define ATT_MAX		16384	/* ready attachments per host */
 
+/*
+ * An export the storage host reported in place, with the initiator it
+ * admits: an attachment renamed since (an evacuation gives it the new
+ * host's initiator) is not ready until the host reports the new ACL.
+ * Zeroed before it is filled, so that entries compare with memcmp().
+ */
+struct ready {
+	char	volume_id[CODEC_UUID_LEN + 1];
+	char	attachment_id[CODEC_UUID_LEN + 1];
+	char	initiator[256];
+};
+
 struct host {
 	char			 name[256];
 	struct msg_host_storage	*want;		/* owned; NULL before a sync */
@@ -47,7 +59,7 @@ struct host {
 	int64_t			 next_send;
 	int64_t			 backoff;
 	/* Exports in place as of the last report (ready_lock). */
-	char			(*ready)[2][CODEC_UUID_LEN + 1];
+	struct ready		*ready;
 	size_t			 nready;
 };
 
@@ -822,11 +834,11 @@ storesync_set_ready_fn(struct storesync *ss, storesync_ready_fn fn, void *arg)
  * (owned, *nadded entries) those that were not before. */
 static void
 ready_update(struct storesync *ss, struct host *h,
-    const struct msg_host_storage_state *m,
-    char (**added)[2][CODEC_UUID_LEN + 1], size_t *nadded)
+    const struct msg_host_storage_state *m, struct ready **added,
+    size_t *nadded)
 {
 	size_t n = 0, cap = 0;
-	char (*list)[2][CODEC_UUID_LEN + 1] = NULL;
+	struct ready *list = NULL;
 
 	*added = NULL;
 	*nadded = 0;
@@ -852,9 +864,15 @@ ready_update(struct storesync *ss, struct host *h,
 				list = nv;
 				cap = nc;
 			}
-			memcpy(list[n][0], v->id, sizeof(list[n][0]));
-			memcpy(list[n][1], v->exports.items[k].attachment_id,
-			    sizeof(list[n][1]));
+			memset(&list[n], 0, sizeof(list[n]));
+			memcpy(list[n].volume_id, v->id,
+			    sizeof(list[n].volume_id));
+			memcpy(list[n].attachment_id,
+			    v->exports.items[k].attachment_id,
+			    sizeof(list[n].attachment_id));
+			snprintf(list[n].initiator, sizeof(list[n].initiator),
+			    "%s", v->exports.items[k].initiator ?
+			    v->exports.items[k].initiator : "");
 			n++;
 		}
 	}
@@ -865,12 +883,11 @@ ready_update(struct storesync *ss, struct host *h,
 			size_t k;
 
 			for (k = 0; k < h->nready; k++)
-				if (memcmp(h->ready[k], list[i],
+				if (memcmp(&h->ready[k], &list[i],
 				    sizeof(list[i])) == 0)
 					break;
 			if (k == h->nready)
-				memcpy((*added)[(*nadded)++], list[i],
-				    sizeof(list[i]));
+				(*added)[(*nadded)++] = list[i];
 		}
 	}
 	pthread_mutex_lock(&ss->ready_lock);
@@ -907,7 +924,7 @@ storesync_report(struct storesync *ss, const char *host,
 		h->backoff = 0;
 		h->next_send = 0;
 	}
-	char (*added)[2][CODEC_UUID_LEN + 1];
+	struct ready *added;
 	size_t nadded;
 	int rc = 0;
 
@@ -946,7 +963,8 @@ storesync_report(struct storesync *ss, const char *host,
 	/* The guests waiting for these exports hear now, not at their
 	 * host's next report. */
 	for (size_t i = 0; i < nadded; i++)
-		ss->ready_fn(ss->ready_arg, added[i][0], added[i][1]);
+		ss->ready_fn(ss->ready_arg, added[i].volume_id,
+		    added[i].attachment_id);
 	free(added);
 	return rc;
 }
@@ -1037,11 +1055,11 @@ storesync_last_request(struct storesync *ss, const char *host)
 
 bool
 storesync_ready(struct storesync *ss, const char *host, const char *volume_id,
-    const char *attachment_id)
+    const char *attachment_id, const char *initiator)
 {
 	bool ok = false;
 
-	if (host == NULL)
+	if (host == NULL || initiator == NULL)
 		return false;
 	pthread_mutex_lock(&ss->ready_lock);
 	for (size_t i = 0; i < ss->nhosts && !ok; i++) {
@@ -1050,8 +1068,10 @@ storesync_ready(struct storesync *ss, const char *host, const char *volume_id,
 		if (strcmp(h->name, host) != 0)
 			continue;
 		for (size_t k = 0; k < h->nready && !ok; k++)
-			ok = strcmp(h->ready[k][0], volume_id) == 0 &&
-			    strcmp(h->ready[k][1], attachment_id) == 0;
+			ok = strcmp(h->ready[k].volume_id, volume_id) == 0 &&
+			    strcmp(h->ready[k].attachment_id,
+			    attachment_id) == 0 &&
+			    strcmp(h->ready[k].initiator, initiator) == 0;
 	}
 	pthread_mutex_unlock(&ss->ready_lock);
 	return ok;

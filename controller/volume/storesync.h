@@ -29,7 +29,8 @@
  * -> available / error, deleting -> gone / error_deleting. A report speaks
  * only for the volumes placed on its host. The exports a report shows in
  * place (the volume ok with its target, at the generation that had the
- * attachment) are what storesync_ready() answers.
+ * attachment), each with the initiator it admits, are what
+ * storesync_ready() answers.
  *
  * Sending is level-triggered: back-off 1 s * 2^n up to 60 s until the
  * agent reports the desired generation; a hello resets the host (its
@@ -128,8 +129,11 @@ uint64_t	 storesync_applied(struct storesync *, const char *host);
  * an agent's refusal answers it. */
 const char	*storesync_last_request(struct storesync *, const char *host);
 /* Whether host's last report shows the volume exported for the
- * attachment (see above). Any thread. */
+ * attachment to initiator (see above): an export reported for another
+ * initiator of the same attachment (renamed by an evacuation) is not.
+ * Any thread. */
 bool		 storesync_ready(struct storesync *, const char *host,
-		    const char *volume_id, const char *attachment_id);
+		    const char *volume_id, const char *attachment_id,
+		    const char *initiator);
 
 #endif

@@ -221,7 +221,7 @@ volume_attach_conn(struct volume *vs, struct store_txn *txn,
 	}
 	ss = vs != NULL ? atomic_load(&vs->ss) : NULL;
 	c->ready = c->portal[0] != '\0' && ss != NULL &&
-	    storesync_ready(ss, v.host, v.id, a->id);
+	    storesync_ready(ss, v.host, v.id, a->id, a->initiator);
 	codec_clear(&schema_rec_volume, &v);
 	return 0;
 }

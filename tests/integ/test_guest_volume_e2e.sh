@@ -32,6 +32,16 @@
 #    found in the volume's file, h2's session alone, the attachment on h2;
 #    `server migrate revert`: h2's guest and secret gone, ACTIVE on h1, a
 #    new boot reading and writing, h1's session alone, the attachment on h1;
+#  - `nova evacuate` of a server with the volume attached, on the host that
+#    does not hold the volume, to the volume's host, after its agent and
+#    libvirtd were killed -9 (its qemu runs on) and it was forced down:
+#    ACTIVE there, a new boot that finds the volume at boot (the rebuild
+#    waited for the export naming the new host's initiator) and reads the
+#    mark (the data survived), the attachment (same id) on the new host,
+#    the target's ACL naming its initiator alone; the dead host back (its
+#    libvirtd first, finding the old guest running): the stale copy
+#    fenced on its agent's hello, its domain, CHAP secret and session
+#    gone, the server still ACTIVE with the same boot, the host up again;
 #  - deleting the attached volume is refused (400); after the detach
 #    `openstack volume delete` removes it: no record, no file, no target;
 #  - `cinder create --display_name test 1` / `cinder list` (the seed's
@@ -485,6 +495,100 @@ ok "server migrate revert vevm2: ACTIVE on h1 in $(echo "$t1 - $t0" | bc) s, h2'
 
 openstack server remove volume vevm2 vevol1 || fail "server remove volume (vevm2)"
 wait_for 60 "vevol1 available (vevm2)" vol_is "$VID" available
+
+# ---- evacuation with the volume attached --------------------------------------
+# A guest on the host that does not hold the volume (h$GN) reads the mark;
+# h$GN's agent and libvirtd are killed -9 (its qemu runs on, still logged
+# in to the target: the hard case for fencing), h$GN is forced down
+# (2.11) and `nova evacuate` rebuilds the server on the volume's host:
+# the attachment (same id) moves there with that host's initiator name,
+# the target's ACL follows, and the rebuild waits until the storage host
+# exports the volume to it, so the new boot finds the volume at boot and
+# reads the mark. h$GN back (its libvirtd first, which finds the old qemu
+# running): the controller fences the stale copy on the agent's hello, so
+# h$GN's domain, CHAP secret and session go; the server stays ACTIVE on
+# h$VN with the same boot; `compute service set --up` returns h$GN.
+EVT0=$(date +%s.%N)
+GN=$((3 - VN))
+S5=$(boot veevac "h$GN") || exit 1
+openstack server add volume veevac vevol1 || fail "server add volume (veevac)"
+wait_for 60 "vevol1 in-use on veevac" vol_is "$VID" in-use
+lastboot5() { console "$S5" | sed -n 's/^TINYSTACK-GUEST-UP bootid=\([0-9a-f]*\).*/\1/p' | tail -n 1; }
+since5() { console "$S5" | sed -n "/^TINYSTACK-GUEST-UP bootid=$1/,\$p"; }
+reads5() { since5 "$1" | grep -q "^TINYSTACK-GUEST-VOLREAD vd[a-z] n=[0-9]* ok head=TSVOL-$B1\$"; }
+where5() { nv "/servers/$S5" '[.server.status, .server."OS-EXT-SRV-ATTR:host", (.server."OS-EXT-STS:task_state" // "none")] | join(" ")'; }
+where5_is() { [ "$(where5)" = "$1" ]; }
+acl_of() {	# the initiators in the ACL of the volume's target
+	tgtadm -C "${TGTC[$VN]}" --lld iscsi --op show --mode target 2>/dev/null |
+		awk -v iqn="iqn.2010-10.org.openstack:volume-$VID" '
+			/^Target / { on = ($3 == iqn); acl = 0; next }
+			on && /^ *ACL information:/ { acl = 1; next }
+			on && acl && NF == 1 { print $1 }' | sort | tr '\n' ' '
+}
+acl_is() { [ "$(acl_of)" = "$1" ]; }
+secrets_of() { lv "$1" secret-list | grep -c tinystack-chap- || true; }
+INIT=iqn.2010-10.org.openstack.tinystack:h
+B5=$(lastboot5)
+wait_for 60 "veevac reads the mark on h$GN" reads5 "$B5"
+ATT5=$(cv "/volumes/$VID" '.volume.attachments[0].attachment_id')
+acl_is "${INIT}$GN " || fail "the target's ACL before the evacuation: '$(acl_of)'"
+wait_for 30 "h$GN's session alone on the volume's target" nexus_is "10.250.0.$GN "
+PA=$(pid_of "agent-h$GN")
+PL=$(cat "$T/h$GN/libvirtd.pid")
+TG=$(our_tgtd "$GN")	# lives on (its own process group): adopted on the return
+[ -n "$TG" ] && ADOPTED+=("$TG")
+kill -9 "$PA" "$PL"
+wait_for 30 "h$GN's agent to die" dead "$PA"
+wait_for 30 "h$GN's libvirtd to die" dead "$PL"
+openstack --os-compute-api-version 2.11 compute service set --down "h$GN" nova-compute ||
+	fail "compute service set --down h$GN nova-compute"
+wait_for 30 "h$GN forced down" is_state "h$GN" down
+t0=$(date +%s.%N)
+nova evacuate "$S5" "h$VN" > "$T/evac.txt" 2>&1 || { cat "$T/evac.txt"; fail "nova evacuate veevac h$VN"; }
+wait_for 180 "veevac ACTIVE on h$VN" where5_is "ACTIVE h$VN none" ||
+	fail "veevac after its evacuation: $(where5)"
+t1=$(date +%s.%N)
+newboot5() { local b; b=$(lastboot5); [ -n "$b" ] && [ "$b" != "$B5" ]; }
+wait_for 90 "veevac booted on h$VN" newboot5
+BE=$(lastboot5)
+wait_for 60 "veevac's new boot on h$VN reads the mark" reads5 "$BE"
+t2=$(date +%s.%N)
+# At boot, not hot-plugged: the rebuild waited for the export.
+since5 "$BE" | grep -q "^TINYSTACK-GUEST-DISK vd[a-z] sectors=2097152 ro=0 head=TSVOL-$B1\$" ||
+	fail "veevac's new boot did not find the volume at boot: $(since5 "$BE" | grep GUEST-DISK)"
+[ "$(cv "/volumes/$VID" '[.volume.attachments[] | .attachment_id + " " + .host_name + " " + .server_id] | join(",")')" = "$ATT5 h$VN $S5" ] ||
+	fail "the attachment after the evacuation: $(cv "/volumes/$VID" '.volume.attachments')"
+vol_is "$VID" in-use || fail "the volume is not in-use after the evacuation"
+acl_is "${INIT}$VN " || fail "the target's ACL after the evacuation: '$(acl_of)'"
+lv "$VN" secret-list | grep -q "tinystack-chap-$ATT5" || fail "h$VN has no secret of attachment $ATT5"
+NX=$(nexus_ips)	# h$GN's old qemu may still hold its session here
+ok "h$GN's agent and libvirtd killed -9, forced down, nova evacuate veevac h$VN with vevol1 attached: ACTIVE on h$VN in $(echo "$t1 - $t0" | bc) s, a new boot ($B5 -> $BE) reading TSVOL-$B1 from its boot $(echo "$t2 - $t0" | bc) s after the request; attachment $ATT5 on h$VN, the ACL names h$VN's initiator alone; sessions: ${NX:-none}"
+
+# h$GN returns with the stale copy under its libvirtd.
+"$FH" up "$NSP" "$GN" "$T/h$GN" "$BUS" "$IMP" > "$T/fakehost-h$GN-again.log" 2>&1 ||
+	fail "restarting h$GN's libvirtd: $(cat "$T/fakehost-h$GN-again.log")"
+OLD=$(lv "$GN" domstate "instance-$S5" 2>/dev/null | head -n 1)
+L0=$(wc -l < "$T/ctl.log")
+t0=$(date +%s.%N)
+start "agent-h$GN" "$T/agent-h$GN-in-ns" "$T/agent-h$GN.conf"
+gone5() { ! lv "$GN" list --all --name | grep -qx "instance-$S5"; }
+wait_for 60 "h$GN's stale veevac fenced" gone5
+wait_for 30 "h$GN's CHAP secret undefined" sh -c "[ \$(virsh -c '$("$FH" uri "$T/h$GN")' secret-list | grep -c tinystack-chap-) = 0 ]"
+wait_for 30 "h$VN's session alone on the volume's target" nexus_is "10.250.0.$VN "
+t1=$(date +%s.%N)
+tail -n "+$((L0 + 1))" "$T/ctl.log" | grep -q "guest $S5 on h$GN belongs to an instance placed on h$VN: deleting it" ||
+	fail "the controller did not fence veevac's stale copy on h$GN"
+where5_is "ACTIVE h$VN none" || fail "veevac after h$GN's return: $(where5)"
+[ "$(lastboot5)" = "$BE" ] || fail "veevac booted again after h$GN's return"
+acl_is "${INIT}$VN " || fail "the target's ACL after h$GN's return: '$(acl_of)'"
+openstack --os-compute-api-version 2.11 compute service set --up "h$GN" nova-compute ||
+	fail "compute service set --up h$GN nova-compute"
+wait_for 30 "h$GN up again" is_state "h$GN" up
+ok "h$GN back (its old veevac ${OLD:-absent}): fenced on the agent's hello, domain, CHAP secret and session gone $(echo "$t1 - $t0" | bc) s after its start; veevac ACTIVE on h$VN, the same boot; h$GN up again"
+openstack server remove volume veevac vevol1 || fail "server remove volume (veevac)"
+wait_for 60 "vevol1 available (veevac)" vol_is "$VID" available
+openstack server delete --wait veevac || fail "server delete veevac"
+ok "evacuation stage in $(echo "$(date +%s.%N) - $EVT0" | bc) s"
 
 # ---- delete ----------------------------------------------------------------------------------
 openstack volume delete vevol1 || fail "volume delete"

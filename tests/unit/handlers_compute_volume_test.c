@@ -609,6 +609,131 @@ test_create_bdm(void **state)
 #undef BFV
 }
 
+/* host's report at its desired generation (+ dgen) that volume id is
+ * made and exported (its target named). */
+static void
+report_exported(const char *host, const char *id, int dgen)
+{
+	const struct msg_host_storage *d;
+	struct msg_host_storage_state m;
+	struct sch_sto_status sv;
+	char iqn[128];
+
+	assert_int_equal(storesync_sync(ctltest_storesync(T), db_now_ms()), 0);
+	d = storesync_desired(ctltest_storesync(T), host);
+	assert_non_null(d);
+	memset(&m, 0, sizeof(m));
+	memset(&sv, 0, sizeof(sv));
+	m.generation = d->generation + dgen;
+	m.backend = (char *)"file";
+	m.portal = (char *)"127.0.0.1:3260";
+	m.total_gb = 100;
+	m.free_gb = 90;
+	snprintf(iqn, sizeof(iqn), "iqn.2010-10.org.openstack:volume-%s", id);
+	snprintf(sv.id, sizeof(sv.id), "%s", id);
+	sv.present = true;
+	sv.ok = true;
+	sv.size_gb = 1;
+	sv.iqn = iqn;
+	m.volumes.items = &sv;
+	m.volumes.n = 1;
+	assert_int_equal(storesync_report(ctltest_storesync(T), host, &m), 0);
+}
+
+/* Server's mapping of volume id: its connection into c (the secret
+ * wiped), and whether the server sees it attached. */
+static bool
+conn_of(const char *server, const char *id, struct volume_conn *c)
+{
+	struct store_txn *txn = NULL;
+	struct rec_instance i;
+	bool attached = false;
+	int found = 0;
+
+	assert_int_equal(store_read_begin(ctltest_store(T), &txn), 0);
+	assert_int_equal(compute_db_instance_get(txn, server, &i), 0);
+	for (size_t k = 0; k < i.volumes.n; k++)
+		if (strcmp(i.volumes.items[k].volume_id, id) == 0) {
+			assert_int_equal(volume_attach_conn(ctltest_volume(T),
+			    txn, id, i.volumes.items[k].attachment_id, c), 0);
+			explicit_bzero(c->chap_secret, sizeof(c->chap_secret));
+			attached = i.volumes.items[k].has_attached &&
+			    i.volumes.items[k].attached;
+			found++;
+		}
+	store_txn_end(&txn);
+	codec_clear(&schema_rec_instance, &i);
+	assert_int_equal(found, 1);
+	return attached;
+}
+
+/*
+ * Evacuation of a server with an attached volume, its host down: the
+ * attachment (same id, same CHAP) takes the target's initiator name, and
+ * the export the storage host reported for the old one is not taken for
+ * it: the volume is no longer attached and not ready until the storage
+ * host reports the export of the generation that names the target's
+ * initiator (a report of the older generation changes nothing). Was: the
+ * export stayed ready (readiness knew the attachment, not the initiator)
+ * and the volume attached, so the rebuild went to the target before the
+ * storage host's ACL admitted it.
+ */
+static void
+test_evacuate_volume_export(void **state)
+{
+	char s1[64], vol[37], att[256], init[256];
+	struct volume_conn c;
+
+	(void)state;
+	server_placed("cv-ev", s1);	/* on ct-v1: no service, down */
+	vol_new(CT_MEMBER, vol);
+	snprintf(att, sizeof(att), "{\"volumeId\": \"%s\"}", vol);
+	attach(CT_MEMBER, s1, att, 200, NULL);
+	{
+		struct done d = { s1, vol };
+
+		assert_int_equal(store_write(ctltest_store(T), done_fn, &d), 0);
+	}
+	report_exported(HOST1, vol, 0);
+	vol_is(CT_MEMBER, vol, "in-use", 1, s1);
+	assert_true(conn_of(s1, vol, &c));
+	assert_true(c.ready);
+	assert_int_equal(volume_initiator_name("ct-v1", init, sizeof(init)), 0);
+	assert_string_equal(c.initiator, init);
+
+	/* the target: HOST1, up with a hypervisor (test_create_bdm's) */
+	host_up(HOST1);
+	CT_CALL(T, C, CT_ADMIN, "PUT", "/v2.1/os-services/enable",
+	    "{\"host\": \"" HOST1 "\", \"binary\": \"nova-compute\"}", 200,
+	    NULL);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/action", s1);
+	CT_CALL(T, C, CT_ADMIN, "POST", path, "{\"evacuate\": {\"host\": \""
+	    HOST1 "\", \"onSharedStorage\": false}}", 200, NULL);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s", s1);
+	CT_CALL(T, C, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "server.OS-EXT-SRV-ATTR:host"),
+	    HOST1);
+	assert_string_equal(ctltest_str(T, "server.OS-EXT-STS:task_state"),
+	    "rebuilding");
+	vol_is(CT_MEMBER, vol, "in-use", 1, s1);
+	assert_string_equal(ctltest_str(T, "volume.attachments.0.host_name"),
+	    HOST1);
+	assert_false(conn_of(s1, vol, &c));
+	assert_int_equal(volume_initiator_name(HOST1, init, sizeof(init)), 0);
+	assert_string_equal(c.initiator, init);
+	assert_false(c.ready);
+	exports_are(vol, 1);
+	/* the storage host still at the old generation: not yet */
+	report_exported(HOST1, vol, -1);
+	assert_false(conn_of(s1, vol, &c));
+	assert_false(c.ready);
+	/* the new ACL in place */
+	report_exported(HOST1, vol, 0);
+	assert_false(conn_of(s1, vol, &c));
+	assert_true(c.ready);
+	assert_string_equal(c.initiator, init);
+}
+
 static int
 setup(void **state)
 {
@@ -651,6 +776,7 @@ main(void)
 		cmocka_unit_test(test_attach_detach),
 		cmocka_unit_test(test_create_bdm),
 		cmocka_unit_test(test_local_delete_frees_volumes),
+		cmocka_unit_test(test_evacuate_volume_export),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -3033,6 +3033,81 @@ test_attaching_volume_after_restart(void **state)
 }
 
 /*
+ * An evacuation with a volume (as the API leaves it: moved to h1 with a
+ * new generation, the rebuilding task, the volume's attachment renamed to
+ * h1's initiator and so no longer attached): the rebuild waits until the
+ * storage host exports the volume to h1, then goes with it, so the new
+ * guest boots with its volume. Was: the rebuild went at once without the
+ * volume (attached cleared) or with it before its export named h1
+ * (attached kept: qemu's login refused by the old ACL).
+ */
+static void
+test_evacuation_waits_for_volumes(void **state)
+{
+	struct mk m = { .host = "h1", .vm_state = VM_ACTIVE,
+	    .task = "rebuilding", .action = "evacuate", .want = 1, .gen = 5 };
+	struct recon_vol rv = { .conn = fake_conn,
+	    .attach_done = fake_attach_done,
+	    .detach_done = fake_detach_done };
+	struct msg_instance_ensure *e;
+	struct codec_envelope *env;
+	struct got g = { .n = 0 };
+	struct rec_instance i;
+	char *vols[1] = { vol_id };
+	struct msg_instance_state a = { 0 };
+
+	(void)state;
+	mk(&m);
+	db_uuid(vol_id);
+	db_uuid(vol_att);
+	assert_int_equal(store_write(st, add_vol_fn, m.uuid), 0);
+	recon_set_volume(rec, &rv);
+	vol_ready = false;
+	vol_done = 0;
+	/* not exported to h1 yet: nothing goes (neither with the volume
+	 * nor without it) */
+	assert_int_equal(get(m.uuid, &i), 0);
+	recon_dispatch(rec, &i);
+	codec_clear(&schema_rec_instance, &i);
+	none(&g);
+	/* the storage sync's hook (compute_volume_ready()): the rebuild with
+	 * the volume */
+	vol_ready = true;
+	assert_int_equal(get(m.uuid, &i), 0);
+	recon_dispatch(rec, &i);
+	codec_clear(&schema_rec_instance, &i);
+	env = find(&g, &schema_msg_instance_ensure, m.uuid);
+	assert_non_null(env);
+	assert_string_equal(env->request_id, m.reqid);
+	e = env->body;
+	assert_int_equal(e->generation, 5);
+	assert_true(e->has_rebuild && e->rebuild);
+	assert_int_equal(e->spec.volumes.n, 1);
+	assert_string_equal(e->spec.volumes.items[0].volume_id, vol_id);
+	assert_true(e->has_sync_volumes && e->sync_volumes);
+	/* its answer lists the volume: ACTIVE and attached again */
+	snprintf(a.uuid, sizeof(a.uuid), "%s", m.uuid);
+	a.generation = 5;
+	a.exists = true;
+	a.power_state = POWER_RUNNING;
+	a.state = "running";
+	a.in_reply_to = m.reqid;
+	a.result = "ok";
+	a.volumes.items = vols;
+	a.volumes.n = 1;
+	answer_msg("h1", &a, m.reqid);
+	assert_int_equal(get(m.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_ACTIVE);
+	assert_null(i.task_state);
+	assert_true(i.volumes.items[0].has_attached &&
+	    i.volumes.items[0].attached);
+	codec_clear(&schema_rec_instance, &i);
+	assert_int_equal(vol_done, 1);
+	got_clear(&g);
+	recon_set_volume(rec, &(struct recon_vol){ 0 });
+}
+
+/*
  * A server booted from a volume is ACTIVE with the build's answer; the
  * volume is attached with it too when the answer lists the guest's volume
  * disks: Tempest live-migrates such a server within milliseconds of
@@ -3788,6 +3863,7 @@ main(void)
 		cmocka_unit_test(test_nics_converge),
 		cmocka_unit_test(test_attaching_volume_after_restart),
 		cmocka_unit_test(test_build_answer_attaches_volumes),
+		cmocka_unit_test(test_evacuation_waits_for_volumes),
 	};
 
 	log_init("recon_test", getenv("RT_DEBUG") ? LOG_LVL_DEBUG : LOG_LVL_ERROR, LOG_TO_STDERR, NULL);
