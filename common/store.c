@@ -946,6 +946,22 @@ store_count(struct store_txn *t, const char *table, size_t *count)
 }
 
 int
+store_clear(struct store_txn *t, const char *table)
+{
+	struct table *tb;
+	int rc;
+
+	if ((tb = table_find(t->st, table)) == NULL ||
+	    writable(t, table) == -1)
+		return -1;
+	if ((rc = mdb_drop(t->txn, tb->dbi, 0)) != 0) {
+		mdb_err(rc, "%s: clear", table);
+		return -1;
+	}
+	return 0;
+}
+
+int
 store_iter_after(struct store_txn *t, const char *table, const void *prefix,
     size_t plen, const void *after, size_t alen, store_iter_fn *cb,
     void *arg)
@@ -996,6 +1012,101 @@ store_iter_after(struct store_txn *t, const char *table, const void *prefix,
 		if (r > 0)
 			break;
 		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		mdb_err(rc, "%s: iterate", table);
+		ret = -1;
+	}
+	mdb_cursor_close(cur);
+	return ret;
+}
+
+/*
+ * Puts the cursor on the greatest key strictly less than bound (NULL: the
+ * last key). MDB_SET_RANGE finds the least key >= bound; the one before it
+ * is ours. When no key is >= bound, MDB_SET_RANGE leaves the cursor
+ * unpositioned and the answer is the table's last key.
+ */
+static int
+seek_below(MDB_cursor *cur, const uint8_t *bound, size_t blen, MDB_val *k,
+    MDB_val *v)
+{
+	int rc;
+
+	if (bound == NULL)
+		return mdb_cursor_get(cur, k, v, MDB_LAST);
+	k->mv_data = (void *)bound;
+	k->mv_size = blen;
+	rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+	if (rc == 0)
+		return mdb_cursor_get(cur, k, v, MDB_PREV);
+	if (rc == MDB_NOTFOUND)
+		return mdb_cursor_get(cur, k, v, MDB_LAST);
+	return rc;
+}
+
+int
+store_iter_before(struct store_txn *t, const char *table, const void *prefix,
+    size_t plen, const void *before, size_t blen, store_iter_fn *cb,
+    void *arg)
+{
+	uint8_t upper[STORE_KEY_MAX];
+	const uint8_t *bound = NULL;
+	struct table *tb;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t ulen = plen;
+	int rc, r, ret = 0;
+
+	if ((tb = table_find(t->st, table)) == NULL)
+		return -1;
+	if (plen > (size_t)t->st->maxkey || blen > (size_t)t->st->maxkey) {
+		err_set(TS_EINVALID, "store: %s: iteration key too long",
+		    table);
+		return -1;
+	}
+	if (!tb->present)
+		return 0;
+	if (before == NULL)
+		blen = 0;
+	/*
+	 * The keys starting with prefix are those in [prefix, upper), upper
+	 * the prefix with its trailing 0xff bytes dropped and its last byte
+	 * incremented; none (all 0xff, or no prefix) means up to the end.
+	 * Start below the lesser of upper and the marker.
+	 */
+	if (plen > 0)
+		memcpy(upper, prefix, plen);
+	while (ulen > 0 && upper[ulen - 1] == 0xff)
+		ulen--;
+	if (ulen > 0) {
+		upper[ulen - 1]++;
+		bound = upper;
+	}
+	if (blen > 0 && (bound == NULL ||
+	    keycmp(before, blen, upper, ulen) < 0)) {
+		bound = before;
+		ulen = blen;
+	}
+	if ((rc = mdb_cursor_open(t->txn, tb->dbi, &cur)) != 0) {
+		mdb_err(rc, "%s: cursor", table);
+		return -1;
+	}
+	rc = seek_below(cur, bound, ulen, &k, &v);
+	/* Every key below the start and not under the prefix is below the
+	 * prefix, as all that follow: the first such ends the walk. */
+	while (rc == 0) {
+		if (plen > 0 && (k.mv_size < plen ||
+		    memcmp(k.mv_data, prefix, plen) != 0))
+			break;
+		r = cb(k.mv_data, k.mv_size, v.mv_data, v.mv_size, arg);
+		if (r < 0) {
+			ret = -1;
+			break;
+		}
+		if (r > 0)
+			break;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
 	}
 	if (rc != 0 && rc != MDB_NOTFOUND) {
 		mdb_err(rc, "%s: iterate", table);

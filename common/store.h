@@ -183,6 +183,9 @@ int		 store_put(struct store_txn *, const char *table,
 int		 store_del(struct store_txn *, const char *table,
 		    const void *key, size_t klen);
 int		 store_count(struct store_txn *, const char *table, size_t *);
+/* Deletes every key of table (mdb_drop(), the table stays): a migration
+ * that rewrites all of a table's keys. Write transactions only. */
+int		 store_clear(struct store_txn *, const char *table);
 
 /*
  * Iteration in key order over the keys starting with prefix (plen 0: all).
@@ -192,6 +195,10 @@ int		 store_count(struct store_txn *, const char *table, size_t *);
  * store_iter_after() starts strictly after the key `after` (marker-based
  * pagination: pass the last key of the previous page); after NULL or alen 0
  * is the same as store_iter().
+ * store_iter_before() walks the same keys backwards (greatest first),
+ * starting strictly before the key `before` (NULL or blen 0: from the
+ * prefix's last key): the newest-first walk of an index whose keys grow
+ * with time, so that new keys append on the right of the B-tree.
  */
 typedef int store_iter_fn(const void *k, size_t klen, const void *v,
     size_t vlen, void *arg);
@@ -202,6 +209,9 @@ int		 store_iter(struct store_txn *, const char *table,
 int		 store_iter_after(struct store_txn *, const char *table,
 		    const void *prefix, size_t plen, const void *after,
 		    size_t alen, store_iter_fn *cb, void *arg);
+int		 store_iter_before(struct store_txn *, const char *table,
+		    const void *prefix, size_t plen, const void *before,
+		    size_t blen, store_iter_fn *cb, void *arg);
 
 /*
  * Secondary indexes. An index is an ordinary table whose keys are

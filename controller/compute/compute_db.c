@@ -696,7 +696,9 @@ compute_db_instance_each_newest(struct store_txn *txn, const char *project_id,
 		err_set(TS_EINVALID, "bad marker");
 		return -1;
 	}
-	return store_iter_after(txn, T_INSTANCES_BY_CREATED, prefix, plen,
+	/* ascending keys: newest first is backwards, from below the
+	 * marker's key */
+	return store_iter_before(txn, T_INSTANCES_BY_CREATED, prefix, plen,
 	    after ? ak : NULL, alen, created_each_cb, &e);
 }
 
@@ -786,7 +788,7 @@ compute_db_instance_each_state(struct store_txn *txn, const char *project_id,
 	per = tasks ? ntasks : nall + 1;
 	if (nvm == 0 || per == 0)
 		return 0;
-	if (after != NULL && (mlen = db_instance_created_key(mk, "",
+	if (after != NULL && (mlen = db_instance_desc_key(mk, "",
 	    after->created_at, after->uuid)) == 0) {
 		err_set(TS_EINVALID, "bad marker");
 		return -1;

@@ -159,8 +159,10 @@ created_collect(const void *k, size_t kl, const void *v, size_t vl,
 		b->cap = nc;
 	}
 	e = &b->v[b->n];
-	e[0].kl = db_instance_created_key(e[0].k, i.project_id, i.created_at, i.uuid);
-	e[1].kl = db_instance_created_key(e[1].k, "", i.created_at, i.uuid);
+	/* the keys of schema 5, which the 16 -> 17 step rewrites */
+	e[0].kl = db_instance_desc_key(e[0].k, i.project_id, i.created_at,
+	    i.uuid);
+	e[1].kl = db_instance_desc_key(e[1].k, "", i.created_at, i.uuid);
 	snprintf(e[0].u, sizeof(e[0].u), "%s", i.uuid);
 	snprintf(e[1].u, sizeof(e[1].u), "%s", i.uuid);
 	codec_clear(&schema_rec_instance, &i);
@@ -596,6 +598,105 @@ mig_hypervisor_guests(struct store_txn *txn, void *arg)
 	return rc;
 }
 
+/*
+ * Version 17 stores instances_by_created ascending (db_instance_created_key()):
+ * new keys append on the right of their scope instead of the left, where
+ * LMDB's splits left pages half full (docs/PERFORMANCE.md, "instances_by_
+ * created ascending"). The old keys say everything the new ones need (scope
+ * and time; the uuid is the value), so no record is decoded: they are
+ * collected, the table emptied, and the new keys written in key order.
+ * An entry that does not parse as a schema-16 key is dropped with a
+ * warning: the list could not have ordered it either. The key's uuid part
+ * is not read: the value is the uuid.
+ */
+static int
+asc_collect(const void *k, size_t kl, const void *v, size_t vl, void *arg)
+{
+	struct created_build *b = arg;
+	const char *key = k, *nul;
+	char uuid[CODEC_UUID_LEN + 1];
+	uint64_t inv = 0;
+	size_t sl;
+	int bad;
+
+	nul = memchr(key, '\0', kl < DB_INSTANCE_CREATED_SCOPE_MAX + 1 ?
+	    kl : DB_INSTANCE_CREATED_SCOPE_MAX + 1);
+	sl = nul ? (size_t)(nul - key) : 0;
+	bad = nul == NULL || kl < sl + 17 || vl == 0 || vl > CODEC_UUID_LEN;
+	for (size_t j = 0; !bad && j < 16; j++) {
+		char c = key[sl + 1 + j];
+
+		if (c >= '0' && c <= '9')
+			inv = inv << 4 | (uint64_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			inv = inv << 4 | (uint64_t)(c - 'a' + 10);
+		else
+			bad = 1;
+	}
+	if (!bad && inv > INT64_MAX)
+		bad = 1;
+	/* A time part below 2^62 is already ascending (a created_at of
+	 * Unix milliseconds; INT64_MAX - created_at is above it until the
+	 * year 146 million): written back the same, so that the step can
+	 * run twice. */
+	if (!bad && inv < (UINT64_C(1) << 62))
+		inv = (uint64_t)INT64_MAX - inv;
+	if (bad) {
+		log_warnx("%s: malformed entry of %zu bytes dropped",
+		    T_INSTANCES_BY_CREATED, kl);
+		return 0;
+	}
+	if (b->n == b->cap) {
+		size_t nc = b->cap ? b->cap * 2 : 256;
+		struct created_ent *nv = realloc(b->v, nc * sizeof(*nv));
+
+		if (nv == NULL) {
+			err_set(TS_ENOMEM, "out of memory");
+			return -1;
+		}
+		b->v = nv;
+		b->cap = nc;
+	}
+	memcpy(uuid, v, vl);
+	uuid[vl] = '\0';
+	/* the scope is NUL-terminated in the key itself */
+	b->v[b->n].kl = db_instance_created_key(b->v[b->n].k, key,
+	    INT64_MAX - (int64_t)inv, uuid);
+	memcpy(b->v[b->n].u, uuid, vl + 1);
+	b->n++;
+	return 0;
+}
+
+static int
+created_ent_cmp(const void *a, const void *b)
+{
+	const struct created_ent *x = a, *y = b;
+	int c = memcmp(x->k, y->k, x->kl < y->kl ? x->kl : y->kl);
+
+	return c != 0 ? c : x->kl < y->kl ? -1 : x->kl > y->kl;
+}
+
+static int
+mig_created_ascending(struct store_txn *txn, void *arg)
+{
+	struct created_build b = { 0 };
+	int rc;
+
+	rc = store_iter(txn, T_INSTANCES_BY_CREATED, NULL, 0, asc_collect, &b);
+	if (rc == 0)
+		rc = store_clear(txn, T_INSTANCES_BY_CREATED);
+	if (rc == 0 && b.n > 1)
+		qsort(b.v, b.n, sizeof(*b.v), created_ent_cmp);
+	for (size_t j = 0; rc == 0 && j < b.n; j++)
+		rc = store_put(txn, T_INSTANCES_BY_CREATED, b.v[j].k,
+		    b.v[j].kl, b.v[j].u, strlen(b.v[j].u), 0);
+	if (rc == 0)
+		log_info("db: %zu %s entries rewritten ascending", b.n,
+		    T_INSTANCES_BY_CREATED);
+	free(b.v);
+	return rc;
+}
+
 static const struct store_migration migrations[] = {
 	{ 0, 1, "initial schema: services, hypervisors, agent keys",
 	    mig_initial, NULL },
@@ -624,6 +725,8 @@ static const struct store_migration migrations[] = {
 	    mig_compact_records, NULL },
 	{ 15, 16, "fleet: hypervisor guest lists in their own table",
 	    mig_hypervisor_guests, NULL },
+	{ 16, 17, "compute: instances_by_created stored ascending",
+	    mig_created_ascending, NULL },
 };
 
 int
@@ -1111,8 +1214,12 @@ db_uuid_ordered(char out[37])
 	uuid_unparse_lower(b, out);
 }
 
+/* The list order part of instances_by_state's keys (and of the
+ * instances_by_created keys of schemas 5 to 16): scope NUL, then 16 hex
+ * digits of INT64_MAX - created_at and the uuid with its hex digits
+ * complemented, so that a forward walk is newest first. */
 size_t
-db_instance_created_key(char out[DB_INSTANCE_CREATED_KEY_MAX],
+db_instance_desc_key(char out[DB_INSTANCE_CREATED_KEY_MAX],
     const char *scope, int64_t created_at, const char *uuid)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -1133,6 +1240,26 @@ db_instance_created_key(char out[DB_INSTANCE_CREATED_KEY_MAX],
 		out[sl + 17 + k] = uuid[k] != '\0' && d != NULL ?
 		    hex[15 - (d - hex)] : uuid[k];
 	}
+	return sl + 17 + ul;
+}
+
+size_t
+db_instance_created_key(char out[DB_INSTANCE_CREATED_KEY_MAX],
+    const char *scope, int64_t created_at, const char *uuid)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t sl = strlen(scope), ul = strlen(uuid);
+	uint64_t t;
+
+	if (sl > DB_INSTANCE_CREATED_SCOPE_MAX || ul > CODEC_UUID_LEN)
+		return 0;
+	/* Times before 1970 sort as 1970: no instance has one. */
+	t = (uint64_t)(created_at < 0 ? 0 : created_at);
+	memcpy(out, scope, sl);
+	out[sl] = '\0';
+	for (int k = 0; k < 16; k++)
+		out[sl + 1 + k] = hex[(t >> (60 - 4 * k)) & 0xf];
+	memcpy(out + sl + 17, uuid, ul);
 	return sl + 17 + ul;
 }
 
@@ -1187,7 +1314,7 @@ db_instance_state_key(char out[DB_INSTANCE_STATE_KEY_MAX], const char *scope,
 		return 0;
 	/* The created key of scope "" is NUL + the order part: the prefix's
 	 * last NUL is that NUL. */
-	if ((cl = db_instance_created_key(out + pl - 1, "", created_at,
+	if ((cl = db_instance_desc_key(out + pl - 1, "", created_at,
 	    uuid)) == 0)
 		return 0;
 	return pl - 1 + cl;

@@ -42,7 +42,7 @@
 #include "msg_gen.h"
 #include "store.h"
 
-#define DB_SCHEMA_VERSION	16
+#define DB_SCHEMA_VERSION	17
 
 #define T_SERVICES		"services"
 #define T_SERVICES_BY_HOST	"services_by_host"
@@ -255,12 +255,15 @@ void	db_uuid_ordered(char out[37]);
 
 /*
  * Key of an instance in instances_by_created (value: its uuid):
- *   scope NUL, 16 hex digits of INT64_MAX - created_at, the uuid with its
- *   hex digits complemented (0 <-> f, ...)
- * so that key order is the list order above. An instance has two entries:
+ *   scope NUL, 16 hex digits of created_at, the uuid
+ * in ascending order, so that a new instance's keys append on the right
+ * of their scope (LMDB's splits leave full pages behind); the list order
+ * above (newest first, then the greater uuid) is a backward walk
+ * (store_iter_before()). Schemas 5 to 16 stored db_instance_desc_key()
+ * instead; the 16 -> 17 step rewrites it. An instance has two entries:
  * scope = its project id, and scope = "" (all projects; such keys start
- * with the NUL). Here, in core, because the 4 -> 5 migration builds the index for
- * instances written before it existed.
+ * with the NUL). Here, in core, because the migrations build the index
+ * for instances written before it existed.
  * Returns the key length, or 0 if scope is longer than a project id.
  */
 #define DB_INSTANCE_CREATED_SCOPE_MAX	64
@@ -269,11 +272,21 @@ void	db_uuid_ordered(char out[37]);
 
 size_t	db_instance_created_key(char out[DB_INSTANCE_CREATED_KEY_MAX],
 	    const char *scope, int64_t created_at, const char *uuid);
+/*
+ * The same in list order: scope NUL, 16 hex digits of INT64_MAX -
+ * created_at, the uuid with its hex digits complemented (0 <-> f, ...), so
+ * that a forward walk is newest first. The order part of instances_by_state
+ * (below), whose streams are merged walking forwards, and the
+ * instances_by_created key of schemas 5 to 16. Same length and limits as
+ * db_instance_created_key().
+ */
+size_t	db_instance_desc_key(char out[DB_INSTANCE_CREATED_KEY_MAX],
+	    const char *scope, int64_t created_at, const char *uuid);
 
 /*
  * Key of an instance in instances_by_state (value: its uuid), the index of
  * the servers list's status filter:
- *   scope NUL vm_state NUL task NUL, then the instances_by_created key's
+ *   scope NUL vm_state NUL task NUL, then db_instance_desc_key()'s
  *   16 hex digits and complemented uuid (the list order)
  * with the two scopes of instances_by_created. task is the instance's
  * task_state when it is one of db_instance_state_tasks[] (the task states

@@ -203,6 +203,11 @@ test_marker_and_stop(void **state)
 	/* The marker's place counts, not its project. */
 	assert_string_equal(walk("p1", U("f"), 0), "cae");
 	assert_string_equal(walk(NULL, U("f"), 0), "cae");
+	/* A marker newer or older than all of a scope. */
+	assert_string_equal(walk("p1", U("9"), 0), "dbcae");
+	assert_string_equal(walk(NULL, U("9"), 0), "dbfcae");
+	assert_string_equal(walk("p", U("9"), 0), "");
+	assert_string_equal(walk("p", U("e"), 0), "");
 	/* The callback's stop ends the walk: only that many are read. */
 	assert_string_equal(walk(NULL, NULL, 2), "9d");
 	assert_string_equal(walk("p1", U("b"), 1), "c");
@@ -330,17 +335,20 @@ test_key_format(void **state)
 	char scope[DB_INSTANCE_CREATED_SCOPE_MAX + 2];
 	size_t l1, l2;
 
-	/* Newer sorts first; on a tie, the greater uuid first. */
+	/* Stored ascending: older sorts first; on a tie, the smaller uuid
+	 * first (the list walks it backwards). */
 	l1 = db_instance_created_key(k1, "p", 2000, U("a"));
 	l2 = db_instance_created_key(k2, "p", 1000, U("a"));
 	assert_int_equal(l1, 2 + 16 + CODEC_UUID_LEN);
 	assert_int_equal(l1, l2);
-	assert_true(memcmp(k1, k2, l1) < 0);
-	l2 = db_instance_created_key(k2, "p", 2000, U("b"));
 	assert_true(memcmp(k2, k1, l1) < 0);
+	assert_memory_equal(k1, "p\0" "00000000000007d0" U("a"), l1);
+	l2 = db_instance_created_key(k2, "p", 2000, U("b"));
+	assert_true(memcmp(k1, k2, l1) < 0);
 	/* A negative time sorts as 0, not as the newest. */
 	l2 = db_instance_created_key(k2, "p", -5, U("a"));
-	assert_true(memcmp(k1, k2, l1) < 0);
+	assert_true(memcmp(k2, k1, l1) < 0);
+	assert_memory_equal(k2, "p\0" "0000000000000000" U("a"), l2);
 	/* The all-projects family starts with the NUL. */
 	l1 = db_instance_created_key(k1, "", 1, U("a"));
 	assert_int_equal(l1, 1 + 16 + CODEC_UUID_LEN);
@@ -349,6 +357,22 @@ test_key_format(void **state)
 	memset(scope, 'x', sizeof(scope) - 1);
 	scope[sizeof(scope) - 1] = '\0';
 	assert_int_equal(db_instance_created_key(k1, scope, 1, U("a")), 0);
+
+	/* The list-order form (instances_by_state; instances_by_created up
+	 * to schema 16): newer sorts first; on a tie, the greater uuid. */
+	l1 = db_instance_desc_key(k1, "p", 2000, U("a"));
+	l2 = db_instance_desc_key(k2, "p", 1000, U("a"));
+	assert_int_equal(l1, 2 + 16 + CODEC_UUID_LEN);
+	assert_int_equal(l1, l2);
+	assert_true(memcmp(k1, k2, l1) < 0);
+	l2 = db_instance_desc_key(k2, "p", 2000, U("b"));
+	assert_true(memcmp(k2, k1, l1) < 0);
+	l2 = db_instance_desc_key(k2, "p", -5, U("a"));
+	assert_true(memcmp(k1, k2, l1) < 0);
+	l1 = db_instance_desc_key(k1, "", 1, U("a"));
+	assert_int_equal(l1, 1 + 16 + CODEC_UUID_LEN);
+	assert_int_equal(k1[0], '\0');
+	assert_int_equal(db_instance_desc_key(k1, scope, 1, U("a")), 0);
 }
 
 /* ---- the status filter's index ----------------------------------------- */
@@ -656,7 +680,7 @@ test_state_key_format(void **state)
 	/* prefix + the created key's order part */
 	l1 = db_instance_state_key(k1, "p", "active", "rebooting", 2000, U("a"));
 	pl = db_instance_state_prefix(p, "p", "active", "rebooting");
-	cl = db_instance_created_key(c, "", 2000, U("a"));
+	cl = db_instance_desc_key(c, "", 2000, U("a"));
 	assert_int_equal(pl, strlen("p") + strlen("active") +
 	    strlen("rebooting") + 3);
 	assert_int_equal(l1, pl + cl - 1);
@@ -998,6 +1022,153 @@ test_hv_guests_migration(void **state)
 	buf_free(&glb);
 }
 
+/* ---- 16 -> 17: instances_by_created ascending ----------------------------- */
+
+#define NENT	64
+
+/* The entries of instances_by_created, in key order. */
+struct entset {
+	char	k[NENT][DB_INSTANCE_CREATED_KEY_MAX];
+	size_t	kl[NENT];
+	char	u[NENT][CODEC_UUID_LEN + 1];
+	size_t	n;
+};
+
+static int
+ent_collect(const void *k, size_t kl, const void *v, size_t vl, void *arg)
+{
+	struct entset *es = arg;
+
+	assert_true(es->n < NENT && kl <= DB_INSTANCE_CREATED_KEY_MAX &&
+	    vl <= CODEC_UUID_LEN);
+	memcpy(es->k[es->n], k, kl);
+	es->kl[es->n] = kl;
+	memcpy(es->u[es->n], v, vl);
+	es->u[es->n][vl] = '\0';
+	es->n++;
+	return 0;
+}
+
+static void
+entries(struct entset *es)
+{
+	struct store_txn *txn = NULL;
+
+	memset(es, 0, sizeof(*es));
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	assert_int_equal(store_iter(txn, T_INSTANCES_BY_CREATED, NULL, 0,
+	    ent_collect, es), 0);
+	store_txn_end(&txn);
+}
+
+/* The time part of an ascending key. */
+static int64_t
+key_time(const char *k)
+{
+	char hex[17];
+
+	memcpy(hex, k + strlen(k) + 1, 16);
+	hex[16] = '\0';
+	return (int64_t)strtoull(hex, NULL, 16);
+}
+
+/* What schema 16 left: every entry under its descending key, and one
+ * entry no key parser would take. */
+static int
+v16_fn(struct store_txn *txn, void *arg)
+{
+	static const unsigned char v16[4] = { 0, 0, 0, 16 };
+	struct entset *es = arg;
+	char k[DB_INSTANCE_CREATED_KEY_MAX];
+	size_t kl;
+
+	for (size_t j = 0; j < es->n; j++) {
+		if (store_del(txn, T_INSTANCES_BY_CREATED, es->k[j],
+		    es->kl[j]) == -1)
+			return -1;
+		kl = db_instance_desc_key(k, es->k[j], key_time(es->k[j]),
+		    es->u[j]);
+		if (kl == 0 || store_put(txn, T_INSTANCES_BY_CREATED, k, kl,
+		    es->u[j], strlen(es->u[j]), 0) == -1)
+			return -1;
+	}
+	if (store_put(txn, T_INSTANCES_BY_CREATED, "junk", 4, U("a"),
+	    strlen(U("a")), 0) == -1)
+		return -1;
+	return store_put(txn, STORE_META_TABLE, "schema_version", 14, v16, 4,
+	    0);
+}
+
+static int
+v16_only_fn(struct store_txn *txn, void *arg)
+{
+	static const unsigned char v16[4] = { 0, 0, 0, 16 };
+
+	return store_put(txn, STORE_META_TABLE, "schema_version", 14, v16, 4,
+	    0);
+}
+
+/*
+ * A store of schema 16 holds instances_by_created descending; the 16 -> 17
+ * step rewrites every entry ascending (a malformed one dropped), and the
+ * list walks, with and without markers, answer as before. A second run of
+ * the step (ascending keys at version 16) leaves the keys as they are.
+ */
+static void
+test_created_asc_migration(void **state)
+{
+	static const char *scopes[] = { NULL, "p1", "p2", "ps", "p" };
+	static const char *markers[] = { NULL, U("d"), U("b"), U("e"),
+	    U("f"), U("1") };
+	char want[5][6][64];
+	struct entset a, d, b;
+	uint32_t v;
+
+	put(U("0"), "p2", 250);		/* ties with f */
+	for (size_t s = 0; s < 5; s++)
+		for (size_t m = 0; m < 6; m++)
+			snprintf(want[s][m], sizeof(want[s][m]), "%s",
+			    exists(markers[m]) ? walk(scopes[s], markers[m],
+			    0) : "-");
+	entries(&a);
+	assert_true(a.n >= 2 * 8 && a.n == 2 * count(T_INSTANCES));
+	/* ascending: each scope's times never decrease */
+	for (size_t j = 1; j < a.n; j++)
+		if (strcmp(a.k[j], a.k[j - 1]) == 0)
+			assert_true(key_time(a.k[j]) >= key_time(a.k[j - 1]));
+
+	assert_int_equal(store_write(st, v16_fn, &a), 0);
+	assert_int_equal(db_check_version(st), -1);
+	entries(&d);
+	assert_int_equal(d.n, a.n + 1);
+	assert_int_equal(db_sync(st), 0);
+	assert_int_equal(db_check_version(st), 0);
+	assert_int_equal(store_schema_version(st, &v), 0);
+	assert_int_equal(v, 17);
+	/* the same keys and values as the new code writes; junk gone */
+	entries(&b);
+	assert_int_equal(b.n, a.n);
+	for (size_t j = 0; j < a.n; j++) {
+		assert_int_equal(b.kl[j], a.kl[j]);
+		assert_memory_equal(b.k[j], a.k[j], a.kl[j]);
+		assert_string_equal(b.u[j], a.u[j]);
+	}
+	for (size_t s = 0; s < 5; s++)
+		for (size_t m = 0; m < 6; m++)
+			if (exists(markers[m]))
+				assert_string_equal(walk(scopes[s], markers[m],
+				    0), want[s][m]);
+
+	/* Run twice: ascending keys at version 16 stay. */
+	assert_int_equal(store_write(st, v16_only_fn, NULL), 0);
+	assert_int_equal(db_sync(st), 0);
+	entries(&b);
+	assert_int_equal(b.n, a.n);
+	for (size_t j = 0; j < a.n; j++)
+		assert_memory_equal(b.k[j], a.k[j], a.kl[j]);
+	assert_string_equal(walk(NULL, NULL, 0), want[0][0]);
+}
+
 static int
 setup(void **state)
 {
@@ -1057,6 +1228,7 @@ main(void)
 		cmocka_unit_test(test_state_migration),
 		cmocka_unit_test(test_compact_migration),
 		cmocka_unit_test(test_hv_guests_migration),
+		cmocka_unit_test(test_created_asc_migration),
 	};
 
 	log_init("compute_db_test", LOG_LVL_ERROR, LOG_TO_STDERR, NULL);

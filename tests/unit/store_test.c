@@ -393,6 +393,162 @@ test_iter(void **state)
 	store_txn_end(&t);
 }
 
+/* Backwards, one prefix: c.buf after store_iter_before(). */
+static const char *
+back(struct store_txn *t, const char *prefix, size_t plen, const char *before,
+    size_t blen, struct collect *c)
+{
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(store_iter_before(t, "things", prefix, plen, before,
+	    blen, collect_cb, c), 0);
+	return c->buf;
+}
+
+/*
+ * The reverse walk's edges: the start is "just below min(marker, end of
+ * the prefix)" (MDB_SET_RANGE then MDB_PREV, or MDB_LAST when nothing is
+ * at or above it), and the walk ends at the first key not under the prefix.
+ */
+static void
+test_iter_before(void **state)
+{
+	struct fx *f = *state;
+	/* "p" is a prefix of "p/...", and "p/\xff..." ends the "p/" scope */
+	static const char *keys[] = { "p/b", "o/z", "p/a", "q/a", "p/c", "p",
+	    "p/\xff", "p/\xff\xff", "\xff\xff" };
+	struct store_txn *t;
+	struct collect c;
+	char last[sizeof(((struct collect *)0)->buf)];
+	size_t i;
+	int pages;
+
+	assert_int_equal(store_write_begin(f->st, &t), 0);
+	/* an empty (never written) table first */
+	assert_string_equal(back(t, NULL, 0, NULL, 0, &c), "");
+	assert_string_equal(back(t, "p/", 2, "p/b", 3, &c), "");
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		assert_int_equal(store_put(t, "things", keys[i],
+		    strlen(keys[i]), "v", 1, 0), 0);
+	assert_int_equal(store_txn_commit(&t), 0);
+	assert_int_equal(store_read_begin(f->st, &t), 0);
+
+	/* Whole table, and after the last key. */
+	assert_string_equal(back(t, NULL, 0, NULL, 0, &c),
+	    "\xff\xff,q/a,p/\xff\xff,p/\xff,p/c,p/b,p/a,p,o/z");
+	assert_string_equal(back(t, NULL, 0, "\xff\xff\xff", 3, &c),
+	    "\xff\xff,q/a,p/\xff\xff,p/\xff,p/c,p/b,p/a,p,o/z");
+	assert_string_equal(back(t, NULL, 0, "p0", 2, &c),
+	    "p/\xff\xff,p/\xff,p/c,p/b,p/a,p,o/z");
+
+	/* One scope; a prefix that is a prefix of the other's keys. */
+	assert_string_equal(back(t, "p/", 2, NULL, 0, &c),
+	    "p/\xff\xff,p/\xff,p/c,p/b,p/a");
+	assert_string_equal(back(t, "p", 1, NULL, 0, &c),
+	    "p/\xff\xff,p/\xff,p/c,p/b,p/a,p");
+	assert_string_equal(back(t, "o/", 2, NULL, 0, &c), "o/z");
+	assert_string_equal(back(t, "q/", 2, NULL, 0, &c), "q/a");
+	/* the prefix's end is past every key (all 0xff: no upper bound) */
+	assert_string_equal(back(t, "\xff", 1, NULL, 0, &c), "\xff\xff");
+	assert_string_equal(back(t, "p/\xff", 3, NULL, 0, &c),
+	    "p/\xff\xff,p/\xff");
+
+	/* Empty scopes: before, between and after every key. */
+	assert_string_equal(back(t, "a", 1, NULL, 0, &c), "");
+	assert_string_equal(back(t, "p/x", 3, NULL, 0, &c), "");
+	assert_string_equal(back(t, "p0", 2, NULL, 0, &c), "");
+	assert_string_equal(back(t, "\xff\xff\xff", 3, NULL, 0, &c), "");
+
+	/* Markers: the scope's first and last keys, a key between two,
+	 * before the scope, between scopes, after everything. */
+	assert_string_equal(back(t, "p/", 2, "p/a", 3, &c), "");
+	assert_string_equal(back(t, "p/", 2, "p/\xff\xff", 4, &c),
+	    "p/\xff,p/c,p/b,p/a");
+	assert_string_equal(back(t, "p/", 2, "p/bb", 4, &c), "p/b,p/a");
+	assert_string_equal(back(t, "p/", 2, "p/", 2, &c), "");
+	assert_string_equal(back(t, "p/", 2, "a", 1, &c), "");
+	assert_string_equal(back(t, "p/", 2, "p0", 2, &c),
+	    "p/\xff\xff,p/\xff,p/c,p/b,p/a");
+	assert_string_equal(back(t, "q/", 2, "p0", 2, &c), "");
+	assert_string_equal(back(t, "o/", 2, "p0", 2, &c), "o/z");
+	assert_string_equal(back(t, "q/", 2, "\xff\xff\xff", 3, &c), "q/a");
+
+	/* The callback stops (1) or fails (-1, err kept). */
+	memset(&c, 0, sizeof(c));
+	c.stop_after = 2;
+	assert_int_equal(store_iter_before(t, "things", "p/", 2, NULL, 0,
+	    collect_cb, &c), 0);
+	assert_string_equal(c.buf, "p/\xff\xff,p/\xff");
+	memset(&c, 0, sizeof(c));
+	c.fail_at = 2;
+	assert_int_equal(store_iter_before(t, "things", "p/", 2, NULL, 0,
+	    collect_cb, &c), -1);
+	assert_int_equal(err_code(), TS_EDECODE);
+
+	/* Marker pagination, two per page, reassembles the reverse order. */
+	memset(&c, 0, sizeof(c));
+	last[0] = '\0';
+	for (pages = 0; pages < 10; pages++) {
+		struct collect page;
+		const char *comma;
+
+		memset(&page, 0, sizeof(page));
+		page.stop_after = 2;
+		assert_int_equal(store_iter_before(t, "things", "p", 1, last,
+		    strlen(last), collect_cb, &page), 0);
+		if (page.n == 0)
+			break;
+		collect_add(&c, page.buf, strlen(page.buf));
+		comma = strrchr(page.buf, ',');
+		snprintf(last, sizeof(last), "%s", comma ? comma + 1 :
+		    page.buf);
+	}
+	assert_int_equal(pages, 3);
+	assert_string_equal(c.buf, "p/\xff\xff,p/\xff,p/c,p/b,p/a,p");
+
+	/* Too long a key; unknown table. */
+	memset(last, 'x', sizeof(last));
+	assert_int_equal(store_iter_before(t, "things", NULL, 0, last,
+	    STORE_KEY_MAX + 1, collect_cb, &c), -1);
+	assert_int_equal(err_code(), TS_EINVALID);
+	assert_int_equal(store_iter_before(t, "nope", NULL, 0, NULL, 0,
+	    collect_cb, &c), -1);
+	assert_int_equal(err_code(), TS_EINVALID);
+	store_txn_end(&t);
+}
+
+/* store_clear() empties a table, which stays usable; the others keep
+ * their keys; a read transaction may not. */
+static void
+test_clear(void **state)
+{
+	struct fx *f = *state;
+	struct store_txn *t;
+	size_t n;
+
+	assert_int_equal(store_write_begin(f->st, &t), 0);
+	assert_int_equal(store_put(t, "things", "a", 1, "v", 1, 0), 0);
+	assert_int_equal(store_put(t, "things", "b", 1, "v", 1, 0), 0);
+	assert_int_equal(store_index_put(t, "by_status", "x", 1, "a", 1), 0);
+	assert_int_equal(store_txn_commit(&t), 0);
+
+	assert_int_equal(store_write_begin(f->st, &t), 0);
+	assert_int_equal(store_clear(t, "things"), 0);
+	assert_int_equal(store_count(t, "things", &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_put(t, "things", "c", 1, "v", 1, 0), 0);
+	assert_int_equal(store_txn_commit(&t), 0);
+
+	assert_int_equal(store_read_begin(f->st, &t), 0);
+	assert_int_equal(store_count(t, "things", &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_count(t, "by_status", &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_clear(t, "things"), -1);
+	assert_int_equal(err_code(), TS_EINVALID);
+	assert_int_equal(store_clear(t, "nope"), -1);
+	store_txn_end(&t);
+}
+
 /* --- indexes ------------------------------------------------------------ */
 
 static void
@@ -1308,6 +1464,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_snapshot, setup_open,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_iter, setup_open,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_iter_before, setup_open,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_clear, setup_open,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_index, setup_open,
 		    teardown),
