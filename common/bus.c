@@ -166,6 +166,7 @@ struct bus {
 	_Atomic uint64_t drops[DROP__COUNT];
 	_Atomic uint64_t msgs_in, bytes_in, msgs_out, bytes_out;
 	_Atomic uint64_t send_unreachable, send_full, send_io, post_refused;
+	_Atomic uint64_t handshakes;
 	_Atomic uint64_t sent_class[BUS_SEND_CLASSES];
 	_Atomic uint64_t recv_class[BUS_SEND_CLASSES];
 	int		 backlog;	/* server: ZMQ_BACKLOG, 0: libzmq's */
@@ -1238,6 +1239,7 @@ monitor_drain(struct bus *b)
 		}
 		switch (id) {
 		case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+			count(&b->handshakes, 1);
 			b->connected = 1;
 			b->hs_fail_logged = 0;
 			log_info("bus: connected to %s as %s", b->endpoint,
@@ -1851,6 +1853,7 @@ bus_stats(struct bus *b, struct bus_stats *st)
 	st->drop_impostor = L(drops[DROP_IMPOSTOR]);
 	st->drop_not_bus = L(drops[DROP_NOT_BUS]);
 	st->drop_multipart = L(drops[DROP_MULTIPART]);
+	st->handshakes = L(handshakes);
 #undef L
 	pthread_mutex_lock(&b->qlock);
 	st->post_queued = b->qlen;

@@ -165,6 +165,8 @@ struct bus_stats {
 	uint64_t	post_refused;
 	uint64_t	drop_impostor, drop_not_bus, drop_multipart;
 	size_t		post_queued;	/* posted, not yet sent */
+	uint64_t	handshakes;	/* client: connections made (ZMTP
+					 * handshakes done, as its loop saw) */
 };
 struct bus;
 void	bus_stats(struct bus *, struct bus_stats *);
