@@ -698,24 +698,35 @@ drain(struct sim *a)
 
 /*
  * The agents of this process whose connection to the controller is up
- * (ZMTP handshake done, as the bus's monitor saw it), printed as "conn
- * <wall s> <connected> <agents>" at each sweep where the count changed:
- * bench/fleetsim.sh adds the processes' lines up to time a controller
- * restart's reconnection storm (its RESTARTS knob).
+ * and the connections they made so far (ZMTP handshakes done, as the
+ * bus's monitor saw them), printed as "conn <wall s> <connected>
+ * <handshakes> <agents>" at each sweep where either changed: bench/
+ * fleetsim.sh adds the processes' lines up to time a controller restart's
+ * reconnection storm (its RESTARTS knob). The handshakes, not the count
+ * connected, time the reconnections: a starved process sees an agent's
+ * loss late, or together with its reconnection.
  */
 static int conn_last = -1;
+static uint64_t hs_last;
 
 static void
 conn_report(const struct sim *s, int n)
 {
+	struct bus_stats st;
+	uint64_t hs = 0;
 	int k = 0;
 
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		k += bus_client_connected(s[i].bus);
-	if (k == conn_last)
+		bus_stats(s[i].bus, &st);
+		hs += st.handshakes;
+	}
+	if (k == conn_last && hs == hs_last)
 		return;
 	conn_last = k;
-	printf("conn %.3f %d %d\n", (double)clock_wall_ms() / 1000, k, n);
+	hs_last = hs;
+	printf("conn %.3f %d %llu %d\n", (double)clock_wall_ms() / 1000, k,
+	    (unsigned long long)hs, n);
 	fflush(stdout);
 }
 

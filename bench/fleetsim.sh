@@ -94,7 +94,9 @@
 #   heartbeat window: the controller killed and started again, each
 #   round timed until every agent is back; see restart_round below),
 #   FLEETSIM_RECONNECT_MAX_MS (the simulated agents' reconnect backoff
-#   cap, 2000 ms; the agent's default is 5000). After each creates line: the CPU the machine spent while
+#   cap, 2000 ms; the agent's default is 5000), CHECKPOINTS=0 (no lists
+#   at the checkpoints) and MEM=0 (no memory lines: zmq_peer_mem takes
+#   minutes at 10,000 peers on a loaded machine), for the restarts alone. After each creates line: the CPU the machine spent while
 #   wrk ran, per create, split between the controller, the simulator, wrk
 #   and everything else; then the heartbeats during the creates, from
 #   the simulators' hbstat lines: sent late (the simulator starved), the
@@ -254,6 +256,7 @@ simrss() {
 }
 # mem LABEL: memory, split (see the header).
 mem() {
+	[ "${MEM:-1}" != 0 ] || return 0
 	local r a f hin hcache hfree hdirty ar map rx tx fin fout z zr
 	read -r r a < <(awk '/^Rss:/ { r = $2 } /^Anonymous:/ { a = $2 }
 	    END { print r, a }' "/proc/$CPID/smaps_rollup")
@@ -588,10 +591,10 @@ if [ -n "${CREATES_ONLY:-}" ]; then	# the creates alone, then the end
 fi
 if [ "$INSTANCES" -gt "$RSS_AT" ]; then
 	fill "$RSS_AT"
-	checkpoint
+	[ "${CHECKPOINTS:-1}" = 0 ] || checkpoint
 fi
 fill "$INSTANCES"
-checkpoint
+[ "${CHECKPOINTS:-1}" = 0 ] || checkpoint
 
 if [ -n "${DASH_HOOK:-}" ]; then
 	$DASH_HOOK "http://127.0.0.1:$DP/dashboard/" "$CPID" "$AGENTS" \
@@ -707,22 +710,25 @@ netstat_ext() {	# the TcpExt counters ListenOverflows ListenDrops
 	    END { print v["ListenOverflows"] + 0, v["ListenDrops"] + 0 }' /proc/net/netstat
 }
 # conn_times T_KILL T_START: from the simulators' conn lines (each
-# process's connected agents whenever the count changed), the fleet's
-# connected count merged in time order: the time after T_START at which
-# it reached 50, 90, 99 and 100% of AGENTS, and its least after T_KILL.
+# process's connected agents and handshakes so far, whenever they
+# changed), merged in time order: the time after T_START at which the
+# fleet's handshakes since T_KILL reached 50, 90, 99 and 100% of AGENTS
+# ("all" also needs every agent connected at once), and the fewest
+# connected after T_KILL.
 conn_times() {
 	local f
 	for f in "$W"/sim-*.log; do
-		awk -v f="$f" '$1 == "conn" { print $2, f, $3 }' "$f"
+		awk -v f="$f" '$1 == "conn" { print $2, f, $3, $4 }' "$f"
 	done | sort -n -k1,1 | awk -v k="$1" -v s="$2" -v n="$AGENTS" '
 	    { tot += $3 - c[$2]; c[$2] = $3
-	      if ($1 < k) next
+	      if ($1 < k) { h0[$2] = $4; hs[$2] = $4; next }
+	      new += $4 - (($2 in hs) ? hs[$2] : h0[$2]); hs[$2] = $4
 	      if (!seen || tot < low) { low = tot; seen = 1 }
 	      if ($1 < s) next
-	      if (!p50 && tot >= n * 0.5) p50 = $1 - s
-	      if (!p90 && tot >= n * 0.9) p90 = $1 - s
-	      if (!p99 && tot >= n * 0.99) p99 = $1 - s
-	      if (!all && tot >= n) all = $1 - s }
+	      if (!p50 && new >= n * 0.5) p50 = $1 - s
+	      if (!p90 && new >= n * 0.9) p90 = $1 - s
+	      if (!p99 && new >= n * 0.99) p99 = $1 - s
+	      if (!all && new >= n && tot >= n) all = $1 - s }
 	    END { printf "%s %s %s %s %d\n", p50 ? p50 : "-", p90 ? p90 : "-",
 	    p99 ? p99 : "-", all ? all : "-", low }'
 }
@@ -780,7 +786,7 @@ restart_round() {	# ROUND BACKLOG CONTROLLER
 	echo "restart $r (kill -$sig, $ctl, [bus] backlog ${bl:-default}; the kernel's" \
 	    "backlog ${bq:-?}): kill -> API answering $(echo "$ta - $tk" | bc -l | cut -c1-5) s" \
 	    "(least connected after the kill: $low);" \
-	    "from the start: connected 50% $p50 s, 90% $p90 s, 99% $p99 s, all $pall s;" \
+	    "from the start: reconnected (handshakes since the kill) 50% $p50 s, 90% $p90 s, 99% $p99 s, all $pall s;" \
 	    "all reported $(echo "$trep - $ts" | bc -l | cut -c1-5) s (polled each 0.5 s + the probe);" \
 	    "a create at $(echo "$ta - $ts" | bc -l | cut -c1-5) s acknowledged" \
 	    "$(echo "$t202 - $ta" | bc -l | cut -c1-5) s later, ACTIVE at" \
