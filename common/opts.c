@@ -89,7 +89,9 @@ const struct config_opt opts_controller[] = {
 	    "accept (listen backlog); the kernel caps it at "
 	    "net.core.somaxconn. After a restart every agent reconnects at "
 	    "once: a connection that finds the queue full waits for TCP's "
-	    "SYN retransmission (1 s, then 3 s, ...)."),
+	    "SYN retransmission (1 s, then 3 s, ...), and one that waits in "
+	    "it past the 10 s handshake deadline is given up, so more than "
+	    "about 10 s of the controller's handshakes does not help."),
 
 	CONFIG_OPT_STR("api", "bind_host", "0.0.0.0",
 	    "Address the HTTP APIs listen on."),
