@@ -696,6 +696,40 @@ drain(struct sim *a)
 	}
 }
 
+/*
+ * The agents of this process whose connection to the controller is up
+ * and the connections they made so far (ZMTP handshakes done, as the
+ * bus's monitor saw them), printed as "conn <wall s> <connected>
+ * <handshakes> <agents>" at each sweep where either changed: bench/
+ * fleetsim.sh adds the processes' lines up to time a controller restart's
+ * reconnection storm (its RESTARTS knob). The handshakes, not the count
+ * connected, time the reconnections: a starved process sees an agent's
+ * loss late, or together with its reconnection.
+ */
+static int conn_last = -1;
+static uint64_t hs_last;
+
+static void
+conn_report(const struct sim *s, int n)
+{
+	struct bus_stats st;
+	uint64_t hs = 0;
+	int k = 0;
+
+	for (int i = 0; i < n; i++) {
+		k += bus_client_connected(s[i].bus);
+		bus_stats(s[i].bus, &st);
+		hs += st.handshakes;
+	}
+	if (k == conn_last && hs == hs_last)
+		return;
+	conn_last = k;
+	hs_last = hs;
+	printf("conn %.3f %d %llu %d\n", (double)clock_wall_ms() / 1000, k,
+	    (unsigned long long)hs, n);
+	fflush(stdout);
+}
+
 static int
 run_agents(const char *endpoint, const char *dir, int n, const char *srv,
     int first)
@@ -706,7 +740,8 @@ run_agents(const char *endpoint, const char *dir, int n, const char *srv,
 	double sweep = 0;
 	const char *own = getenv("FLEETSIM_OWN_CTX"),
 	    *iot = getenv("FLEETSIM_IO_THREADS"),
-	    *ping = getenv("FLEETSIM_PING_MS");
+	    *ping = getenv("FLEETSIM_PING_MS"),
+	    *rmax = getenv("FLEETSIM_RECONNECT_MAX_MS");
 	void *ctx = NULL;
 
 	if (s == NULL || ep == -1)
@@ -748,7 +783,10 @@ run_agents(const char *endpoint, const char *dir, int n, const char *srv,
 		o.public_key = pub;
 		o.secret_key = sec;
 		o.identity = s[i].host;
-		o.reconnect_max_ms = 2000;
+		/* libzmq's backoff after a lost connection: 100 ms doubling
+		 * to this (plus a jitter of up to 100 ms each time);
+		 * FLEETSIM_RECONNECT_MAX_MS=5000 as the agent's default */
+		o.reconnect_max_ms = rmax ? atoi(rmax) : 2000;
 		/* As the agent at a 10 s report interval (agent/main.c
 		 * bus_setup()): no ZMTP pings; FLEETSIM_PING_MS=N pings
 		 * every N ms (the agents before 2026-12-07: 10000). */
@@ -807,6 +845,7 @@ run_agents(const char *endpoint, const char *dir, int n, const char *srv,
 				}
 			}
 			sweep = t + SWEEP_S;
+			conn_report(s, n);
 			if (t >= hbstat_at)
 				hbstat_flush(t);
 		}

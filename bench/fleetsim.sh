@@ -90,7 +90,13 @@
 #   a cgroup (v1 cpu controller, root) with that CFS quota, as if the
 #   machine were loaded; the simulators are not limited), SIM (the simulator binary, default
 #   BUILD_DIR's: another build's, for before/after runs of the
-#   simulator). After each creates line: the CPU the machine spent while
+#   simulator), RESTARTS, RESTART_BACKLOGS and RESTART_SIG (after the
+#   heartbeat window: the controller killed and started again, each
+#   round timed until every agent is back; see restart_round below),
+#   FLEETSIM_RECONNECT_MAX_MS (the simulated agents' reconnect backoff
+#   cap, 2000 ms; the agent's default is 5000), CHECKPOINTS=0 (no lists
+#   at the checkpoints) and MEM=0 (no memory lines: zmq_peer_mem takes
+#   minutes at 10,000 peers on a loaded machine), for the restarts alone. After each creates line: the CPU the machine spent while
 #   wrk ran, per create, split between the controller, the simulator, wrk
 #   and everything else; then the heartbeats during the creates, from
 #   the simulators' hbstat lines: sent late (the simulator starved), the
@@ -250,6 +256,7 @@ simrss() {
 }
 # mem LABEL: memory, split (see the header).
 mem() {
+	[ "${MEM:-1}" != 0 ] || return 0
 	local r a f hin hcache hfree hdirty ar map rx tx fin fout z zr
 	read -r r a < <(awk '/^Rss:/ { r = $2 } /^Anonymous:/ { a = $2 }
 	    END { print r, a }' "/proc/$CPID/smaps_rollup")
@@ -584,10 +591,10 @@ if [ -n "${CREATES_ONLY:-}" ]; then	# the creates alone, then the end
 fi
 if [ "$INSTANCES" -gt "$RSS_AT" ]; then
 	fill "$RSS_AT"
-	checkpoint
+	[ "${CHECKPOINTS:-1}" = 0 ] || checkpoint
 fi
 fill "$INSTANCES"
-checkpoint
+[ "${CHECKPOINTS:-1}" = 0 ] || checkpoint
 
 if [ -n "${DASH_HOOK:-}" ]; then
 	$DASH_HOOK "http://127.0.0.1:$DP/dashboard/" "$CPID" "$AGENTS" \
@@ -604,28 +611,64 @@ bus_frames() {	# FILE: received sent, the controller's bus counters
 	    $1 == "tinystack_bus_messages_sent_total" { s = $2 }
 	    END { printf "%.0f %.0f\n", r, s }' "$1"
 }
-read -r rx0 tx0 < <(bus_frames "$W/hb0.txt")
-c0=$(cpu "$CPID")
-if [ -n "${HB_PERF:-}" ]; then
-	perf record -g -o "$HB_PERF" -p "$CPID" -- sleep "$HB_WINDOW" \
-	    > /dev/null 2>&1 || echo "perf record failed" >&2
-else
-	sleep "$HB_WINDOW"
-fi
-c1=$(cpu "$CPID")
-read -r rx1 tx1 < <(bus_frames "$W/hb1.txt")
-hb=$((AGENTS * HB_WINDOW / 10))
-echo "heartbeats: about $hb in ${HB_WINDOW} s ($AGENTS agents every 10 s):" \
-    "controller CPU $(echo "($c1 - $c0) * 1000 / $hb" | bc -l | cut -c1-5) ms each," \
-    "$(echo "($c1 - $c0) * 100 / $HB_WINDOW" | bc -l | cut -c1-5)% of one core;" \
-    "the bus received $((rx1 - rx0)) messages and sent $((tx1 - tx0))" \
-    "($(echo "($c1 - $c0) * 1000 / $((rx1 > rx0 ? rx1 - rx0 : 1))" | bc -l | cut -c1-5) ms of CPU per message received)"
-# the window's sends by message type (tinystack_bus_sent_total), most first
-echo "  sent by type in the window: $(awk -F'[{}" ]+' '
-    $1 == "tinystack_bus_sent_total" { v = $NF; if (NR == FNR) v0[$3] = v
-    else if (v - v0[$3] > 0) printf "%d %s\n", v - v0[$3], $3 }' \
-    "$W/hb0.txt" "$W/hb1.txt" | sort -rn | awk '{ printf "%s%s %d", \
-    (NR > 1 ? ", " : ""), $2, $1 } END { if (NR == 0) printf "none" }')"
+# by_type FAMILY: the window's frames by message type (the controller's
+# tinystack_bus_sent_total or _received_total), most first
+by_type() {
+	awk -F'[{}" ]+' -v n="$1" '
+	    $1 == n { v = $NF; if (NR == FNR) v0[$3] = v
+	    else if (v - v0[$3] > 0) printf "%d %s\n", v - v0[$3], $3 }' \
+	    "$W/hb0.txt" "$W/hb1.txt" | sort -rn | awk '{ printf "%s%s %d", \
+	    (NR > 1 ? ", " : ""), $2, $1 } END { if (NR == 0) printf "none" }'
+}
+# The controller reads its bus counters near the start of a scrape (the
+# bus collector is the second of its collectors; the per-host figures,
+# most of a scrape's time at thousands of hosts, come after): the
+# counters' window is from the first scrape's start to the second's, the
+# CPU's from the end of the first to the start of the second. Rates over
+# each window give the figures per message received; the first line keeps
+# the older figures (CPU over HB_WINDOW / the nominal heartbeats).
+hb_window() {
+	local wa wb wc c0 c1 rx0 tx0 rx1 tx1 hb hbr
+	wa=$(date +%s.%N)
+	read -r rx0 tx0 < <(bus_frames "$W/hb0.txt")
+	wb=$(date +%s.%N)
+	c0=$(cpu "$CPID")
+	if [ -n "${HB_PERF:-}" ]; then
+		perf record -g -o "$HB_PERF" -p "$CPID" -- sleep "$HB_WINDOW" \
+		    > /dev/null 2>&1 || echo "perf record failed" >&2
+	else
+		sleep "$HB_WINDOW"
+	fi
+	c1=$(cpu "$CPID")
+	wc=$(date +%s.%N)
+	read -r rx1 tx1 < <(bus_frames "$W/hb1.txt")
+	hb=$((AGENTS * HB_WINDOW / 10))
+	echo "heartbeats${1:+ ($1)}: about $hb in ${HB_WINDOW} s ($AGENTS agents every 10 s):" \
+	    "controller CPU $(echo "($c1 - $c0) * 1000 / $hb" | bc -l | cut -c1-5) ms each," \
+	    "$(echo "($c1 - $c0) * 100 / $HB_WINDOW" | bc -l | cut -c1-5)% of one core;" \
+	    "the bus received $((rx1 - rx0)) messages and sent $((tx1 - tx0))" \
+	    "($(echo "($c1 - $c0) * 1000 / $((rx1 > rx0 ? rx1 - rx0 : 1))" | bc -l | cut -c1-5) ms of CPU per message received)"
+	echo "  sent by type in the window: $(by_type tinystack_bus_sent_total)"
+	echo "  received by type in the window: $(by_type tinystack_bus_received_total)"
+	hbr=$(by_type tinystack_bus_received_total | tr ',' '\n' |
+	    awk '$1 == "heartbeat" { print $2 }')
+	awk -v cw="$(echo "$wc - $wa" | bc -l)" -v sw="$(echo "$wc - $wb" | bc -l)" \
+	    -v c="$(echo "$c1 - $c0" | bc -l)" -v rx="$((rx1 - rx0))" \
+	    -v hb="${hbr:-0}" -v n="$AGENTS" 'BEGIN {
+	    printf "  over the counters\047 window (scrape start to scrape start, " \
+	    "%.2f s; the CPU over %.2f s of it): %.0f messages/s received, of " \
+	    "which heartbeats %.0f/s (nominal %.0f/s); controller CPU %.2f%% " \
+	    "of one core, %.4f ms per message received, %.4f ms per heartbeat " \
+	    "received\n", cw, sw, rx / cw, hb / cw, n / 10, c * 100 / sw,
+	    rx ? c / sw / (rx / cw) * 1000 : 0, hb ? c / sw / (hb / cw) * 1000 : 0 }'
+	echo "  the simulators' heartbeats per second over their 10 s hbstat" \
+	    "periods inside the window: $(cat "$W"/sim-*.log |
+	    awk -v a="$wa" -v b="$wc" -v p="${#SPIDS[@]}" '
+	    $1 == "hbstat" && $2 >= a + 10 && $2 <= b { s += $4; k++ }
+	    END { if (k) printf "%.0f", s / (k * 10) * p; else printf "none" }')" \
+	    "(nominal $((AGENTS / 10)))"
+}
+hb_window
 echo "controller: $(cpu "$CPID") CPU seconds in all, RSS $(rss "$CPID") (peak $(hwm "$CPID"))"
 mem "after the heartbeat window"
 if [ "${DB_STAT:-}" = 1 ]; then	# the largest tables' pages and record sizes
@@ -641,6 +684,129 @@ fi
 if [ -n "${DB_COPY:-}" ]; then	# the store as it is, kept after the run
 	mkdir -p "$DB_COPY" && mdb_copy "$W/db" "$DB_COPY" ||
 	    echo "mdb_copy failed" >&2
+fi
+# RESTARTS: the reconnection storm. The controller is killed (signal
+# RESTART_SIG, KILL: a crash, or an operator's failover) and started again
+# on the same store, keys and addresses, RESTARTS times; round r runs with
+# [bus] backlog = the r-th word of RESTART_BACKLOGS (cycled; none: the
+# binary's default), so "100 4096 100 4096" interleaves an A/B, and the
+# r-th binary of RESTART_CTLS (cycled; none: BUILD_DIR's), for an A/B of
+# two builds in one fleet. After each round a heartbeat window as above
+# (RESTART_HB=0: none). Each
+# round waits (MAX_WAIT at most) until every simulated agent is connected
+# again (the simulators' conn lines: ZMTP handshakes done), every agent
+# has reported to the new process (its service's updated_at after the
+# start: bench/failover_probe.py reported) and one create made as soon as
+# the API answered is ACTIVE. Printed: kill -> API up; start -> 50/90/99/
+# 100% connected, all reported, the create acknowledged and ACTIVE; the
+# new controller's CPU and peak RSS over the storm and the simulators'
+# CPU; the listen socket's accept queue (ss: its most seen, and the
+# backlog the kernel took) and the kernel's listen overflows and drops
+# (/proc/net/netstat TcpExt, the whole network namespace, so other
+# programs' too); the heartbeats meanwhile (hbsum).
+netstat_ext() {	# the TcpExt counters ListenOverflows ListenDrops
+	awk '$1 == "TcpExt:" { if (!h) { for (i = 2; i <= NF; i++) n[i] = $i; h = 1 }
+	    else for (i = 2; i <= NF; i++) v[n[i]] = $i }
+	    END { print v["ListenOverflows"] + 0, v["ListenDrops"] + 0 }' /proc/net/netstat
+}
+# conn_times T_KILL T_START: from the simulators' conn lines (each
+# process's connected agents and handshakes so far, whenever they
+# changed), merged in time order: the time after T_START at which the
+# fleet's handshakes since T_KILL reached 50, 90, 99 and 100% of AGENTS
+# ("all" also needs every agent connected at once), and the fewest
+# connected after T_KILL.
+conn_times() {
+	local f
+	for f in "$W"/sim-*.log; do
+		awk -v f="$f" '$1 == "conn" { print $2, f, $3, $4 }' "$f"
+	done | sort -n -k1,1 | awk -v k="$1" -v s="$2" -v n="$AGENTS" '
+	    { tot += $3 - c[$2]; c[$2] = $3
+	      if ($1 < k) { h0[$2] = $4; hs[$2] = $4; next }
+	      new += $4 - (($2 in hs) ? hs[$2] : h0[$2]); hs[$2] = $4
+	      if (!seen || tot < low) { low = tot; seen = 1 }
+	      if ($1 < s) next
+	      if (!p50 && new >= n * 0.5) p50 = $1 - s
+	      if (!p90 && new >= n * 0.9) p90 = $1 - s
+	      if (!p99 && new >= n * 0.99) p99 = $1 - s
+	      if (!all && new >= n && tot >= n) all = $1 - s }
+	    END { printf "%s %s %s %s %d\n", p50 ? p50 : "-", p90 ? p90 : "-",
+	    p99 ? p99 : "-", all ? all : "-", low }'
+}
+restart_round() {	# ROUND BACKLOG CONTROLLER
+	local r=$1 bl=$2 ctl=${3:-$CTL} tk ts ta t202 tact trep tconn sid c0 s0 o0 o1 q qmax=0 bq=
+	local done_conn= done_rep= done_act= sig=${RESTART_SIG:-KILL}
+	# (no word: no line, the binary's default; a controller without
+	# the option, RESTART_CTLS' older builds, refuses the line)
+	sed -i '/^backlog = /d' "$W/c.conf"
+	[ -z "$bl" ] || sed -i '/^\[bus\]$/a backlog = '"$bl" "$W/c.conf"
+	read -r o0 d0 < <(netstat_ext)
+	s0=$(simcpu)
+	tk=$(date +%s.%N)
+	kill -"$sig" "$CPID"
+	wait "$CPID" 2>/dev/null || true
+	ts=$(date +%s.%N)
+	env ${CTL_ENV:-} "$ctl" --foreground --config "$W/c.conf" >> "$W/ctl.log" 2>&1 &
+	CPID=$!
+	PIDS+=("$CPID")
+	wait_for 60 curl -s -o /dev/null "http://127.0.0.1:$CP/"
+	ta=$(date +%s.%N)
+	sid=$(curl -s "${H[@]}" -d '{"server": {"name": "storm", "flavorRef": "b1",
+	    "imageRef": "'"$IMG"'", "networks": "none"}}' \
+	    "http://127.0.0.1:$CP/v2.1/servers" |
+	    /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["server"]["id"])') ||
+	    { echo "restart $r: the create failed" >&2; exit 1; }
+	t202=$(date +%s.%N)
+	local t_end=$((SECONDS + MAX_WAIT))
+	while [ -z "$done_conn" ] || [ -z "$done_rep" ] || [ -z "$done_act" ]; do
+		[ "$SECONDS" -lt "$t_end" ] || { echo "restart $r: timed out" \
+		    "(connected: ${done_conn:-no}, reported: ${done_rep:-no}," \
+		    "ACTIVE: ${done_act:-no})" >&2; exit 1; }
+		# the accept queue now (Recv-Q) and the backlog (Send-Q)
+		read -r q bq < <(ss -Hltn "sport = :$BUS" | awk '{ print $2, $3 }')
+		[ "${q:-0}" -le "$qmax" ] || qmax=$q
+		if [ -z "$done_conn" ] &&
+		    [ "$(conn_times "$tk" "$ts" | awk '{ print $4 }')" != - ]; then
+			done_conn=$(date +%s.%N)
+		fi
+		if [ -z "$done_act" ] && curl -s "${H[@]}" \
+		    "http://127.0.0.1:$CP/v2.1/servers/$sid" |
+		    grep -q '"status": *"ACTIVE"'; then
+			tact=$(date +%s.%N)
+			done_act=1
+		fi
+		if [ -z "$done_rep" ] && /usr/bin/python3 "$HERE/failover_probe.py" \
+		    reported "http://127.0.0.1:$CP/v2.1" "$TOK" "$ts" "$AGENTS"; then
+			trep=$(date +%s.%N)
+			done_rep=1
+		fi
+		sleep 0.5
+	done
+	read -r o1 d1 < <(netstat_ext)
+	read -r p50 p90 p99 pall low < <(conn_times "$tk" "$ts")
+	echo "restart $r (kill -$sig, $ctl, [bus] backlog ${bl:-default}; the kernel's" \
+	    "backlog ${bq:-?}): kill -> API answering $(echo "$ta - $tk" | bc -l | cut -c1-5) s" \
+	    "(least connected after the kill: $low);" \
+	    "from the start: reconnected (handshakes since the kill) 50% $p50 s, 90% $p90 s, 99% $p99 s, all $pall s;" \
+	    "all reported $(echo "$trep - $ts" | bc -l | cut -c1-5) s (polled each 0.5 s + the probe);" \
+	    "a create at $(echo "$ta - $ts" | bc -l | cut -c1-5) s acknowledged" \
+	    "$(echo "$t202 - $ta" | bc -l | cut -c1-5) s later, ACTIVE at" \
+	    "$(echo "$tact - $ts" | bc -l | cut -c1-5) s"
+	echo "  storm: controller CPU $(cpu "$CPID") s from its start to all three," \
+	    "RSS $(rss "$CPID") (peak $(hwm "$CPID")); simulators' CPU" \
+	    "$(echo "$(simcpu) - $s0" | bc -l | cut -c1-6) s; accept queue at most" \
+	    "$qmax seen (0.5 s samples); listen overflows $((o1 - o0)), drops $((d1 - d0))" \
+	    "(the namespace's TcpExt)"
+	hbsum "$tk" "$(date +%s.%N)"
+	[ "${RESTART_HB:-1}" = 0 ] || hb_window "after restart $r"
+}
+if [ "${RESTARTS:-0}" -gt 0 ]; then
+	read -ra RBL <<< "${RESTART_BACKLOGS:-}"
+	read -ra RCT <<< "${RESTART_CTLS:-}"
+	for ((r = 1; r <= RESTARTS; r++)); do
+		restart_round "$r" \
+		    "${RBL[$(((r - 1) % (${#RBL[@]} > 0 ? ${#RBL[@]} : 1)))]:-}" \
+		    "${RCT[$(((r - 1) % (${#RCT[@]} > 0 ? ${#RCT[@]} : 1)))]:-}"
+	done
 fi
 if [ -n "${HOLD:-}" ]; then	# keep everything up for inspection
 	echo "holding $HOLD s: controller pid $CPID, API http://127.0.0.1:$CP, token in $W/token"

@@ -166,7 +166,10 @@ struct bus {
 	_Atomic uint64_t drops[DROP__COUNT];
 	_Atomic uint64_t msgs_in, bytes_in, msgs_out, bytes_out;
 	_Atomic uint64_t send_unreachable, send_full, send_io, post_refused;
+	_Atomic uint64_t handshakes;
 	_Atomic uint64_t sent_class[BUS_SEND_CLASSES];
+	_Atomic uint64_t recv_class[BUS_SEND_CLASSES];
+	int		 backlog;	/* server: ZMQ_BACKLOG, 0: libzmq's */
 
 	/* client */
 	char		 rid[RID_MAX + 1];	/* this socket's routing id */
@@ -672,7 +675,8 @@ opts_copy(struct bus *b, const struct bus_opts *o)
 		snprintf(b->identity, sizeof(b->identity), "%s", o->identity);
 	}
 	if (o->reconnect_ivl_ms < 0 || o->reconnect_max_ms < 0 ||
-	    o->max_msg_size < 0 || o->sndhwm < 0 || o->post_queue_max < 0) {
+	    o->max_msg_size < 0 || o->sndhwm < 0 || o->post_queue_max < 0 ||
+	    o->backlog < 0) {
 		err_set(TS_EINVALID, "bus: negative interval or limit");
 		return -1;
 	}
@@ -707,6 +711,7 @@ opts_copy(struct bus *b, const struct bus_opts *o)
 	b->allow = o->allow;
 	b->allow_arg = o->allow_arg;
 	b->classify = o->classify;
+	b->backlog = o->backlog;
 	return 0;
 }
 
@@ -1072,7 +1077,9 @@ server_open(struct bus *b)
 	    setopt_int(b->sock, ZMQ_ROUTER_MANDATORY, 1,
 	    "ZMQ_ROUTER_MANDATORY") == -1 ||
 	    setopt_int(b->sock, ZMQ_ROUTER_HANDOVER, 1,
-	    "ZMQ_ROUTER_HANDOVER") == -1)
+	    "ZMQ_ROUTER_HANDOVER") == -1 ||
+	    (b->backlog > 0 && setopt_int(b->sock, ZMQ_BACKLOG, b->backlog,
+	    "ZMQ_BACKLOG") == -1))
 		return -1;
 	if (b->curve &&
 	    (setopt_int(b->sock, ZMQ_CURVE_SERVER, 1,
@@ -1232,6 +1239,7 @@ monitor_drain(struct bus *b)
 		}
 		switch (id) {
 		case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+			count(&b->handshakes, 1);
 			b->connected = 1;
 			b->hs_fail_logged = 0;
 			log_info("bus: connected to %s as %s", b->endpoint,
@@ -1820,6 +1828,11 @@ sock_recv(struct bus *b, struct bus_msg *out)
 	if (rc == 1) {
 		count(&b->msgs_in, 1);
 		count(&b->bytes_in, out->len);
+		if (b->classify != NULL) {
+			unsigned k = b->classify(out->data, out->len);
+
+			count(&b->recv_class[k < BUS_SEND_CLASSES ? k : 0], 1);
+		}
 	}
 	return rc;
 }
@@ -1840,6 +1853,7 @@ bus_stats(struct bus *b, struct bus_stats *st)
 	st->drop_impostor = L(drops[DROP_IMPOSTOR]);
 	st->drop_not_bus = L(drops[DROP_NOT_BUS]);
 	st->drop_multipart = L(drops[DROP_MULTIPART]);
+	st->handshakes = L(handshakes);
 #undef L
 	pthread_mutex_lock(&b->qlock);
 	st->post_queued = b->qlen;
@@ -1851,6 +1865,14 @@ bus_sent_by_class(struct bus *b, uint64_t out[BUS_SEND_CLASSES])
 {
 	for (size_t k = 0; k < BUS_SEND_CLASSES; k++)
 		out[k] = atomic_load_explicit(&b->sent_class[k],
+		    memory_order_relaxed);
+}
+
+void
+bus_received_by_class(struct bus *b, uint64_t out[BUS_SEND_CLASSES])
+{
+	for (size_t k = 0; k < BUS_SEND_CLASSES; k++)
+		out[k] = atomic_load_explicit(&b->recv_class[k],
 		    memory_order_relaxed);
 }
 

@@ -79,13 +79,15 @@ typedef int (*bus_allow_fn)(const char *client_pubkey_z85, char *host_out,
 typedef void (*bus_fd_fn)(int fd, short revents, void *arg);
 
 /*
- * Sends by class, for monitoring: a bus given a classify function counts
- * every frame that went out (as msgs_out) under the class the function
- * names for it, 1..BUS_SEND_CLASSES-1; 0 (or anything larger) is "none".
- * Called on the bus thread for each such frame, after the send: it must
- * be cheap and must not record an error. The frame is opaque to the bus:
- * the controller names the envelope's message type
- * (controller/core/telemetry.c); read with bus_sent_by_class().
+ * Frames by class, for monitoring: a bus given a classify function counts
+ * every frame that went out (as msgs_out) and every one bus_poll()
+ * returned (as msgs_in) under the class the function names for it,
+ * 1..BUS_SEND_CLASSES-1; 0 (or anything larger) is "none". Called on the
+ * bus thread for each such frame, after the send or before the frame is
+ * returned: it must be cheap and must not record an error. The frame is
+ * opaque to the bus (and untrusted, when received): the controller names
+ * the envelope's message type (controller/core/telemetry.c); read with
+ * bus_sent_by_class() and bus_received_by_class().
  */
 #define BUS_SEND_CLASSES	64
 typedef unsigned (*bus_classify_fn)(const void *frame, size_t len);
@@ -125,7 +127,11 @@ struct bus_opts {
 	 * context's ZMQ_MAX_SOCKETS must allow three sockets per client
 	 * (its own, the socket monitor's and the one reading that). */
 	void		*zmq_ctx;
-	bus_classify_fn	 classify;	/* NULL: sends not classified */
+	bus_classify_fn	 classify;	/* NULL: frames not classified */
+	/* Server: the listening socket's accept queue (ZMQ_BACKLOG), the
+	 * connections the kernel holds for libzmq's I/O thread to accept;
+	 * the kernel caps it at net.core.somaxconn. 0: libzmq's 100. */
+	int		 backlog;
 };
 
 /*
@@ -159,12 +165,16 @@ struct bus_stats {
 	uint64_t	post_refused;
 	uint64_t	drop_impostor, drop_not_bus, drop_multipart;
 	size_t		post_queued;	/* posted, not yet sent */
+	uint64_t	handshakes;	/* client: connections made (ZMTP
+					 * handshakes done, as its loop saw) */
 };
 struct bus;
 void	bus_stats(struct bus *, struct bus_stats *);
 /* The sends counted per class since bus_*_new() (all 0 without a
  * classify function); any thread. */
 void	bus_sent_by_class(struct bus *, uint64_t out[BUS_SEND_CLASSES]);
+/* The same for the frames received (returned by bus_poll()). */
+void	bus_received_by_class(struct bus *, uint64_t out[BUS_SEND_CLASSES]);
 
 /*
  * Create a bus with its own ZeroMQ context. The server binds opts->endpoint

@@ -84,6 +84,14 @@ const struct config_opt opts_controller[] = {
 	CONFIG_OPT_INT("bus", "max_msg_size", "4194304", 4 * KIB, GIB,
 	    "Largest bus message accepted, in bytes; larger ones are "
 	    "dropped (a heartbeat listing 4096 guests is about 0.5 MiB)."),
+	CONFIG_OPT_INT("bus", "backlog", "4096", 1, 65535,
+	    "Agent connections the kernel queues for the controller to "
+	    "accept (listen backlog); the kernel caps it at "
+	    "net.core.somaxconn. After a restart every agent reconnects at "
+	    "once: a connection that finds the queue full waits for TCP's "
+	    "SYN retransmission (1 s, then 3 s, ...), and one that waits in "
+	    "it past the 10 s handshake deadline is given up, so more than "
+	    "about 10 s of the controller's handshakes does not help."),
 
 	CONFIG_OPT_STR("api", "bind_host", "0.0.0.0",
 	    "Address the HTTP APIs listen on."),

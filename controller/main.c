@@ -248,6 +248,7 @@ bus_setup(struct ctl *c)
 	o.curve = config_get_bool(c->cfg, "bus", "curve");
 	o.max_msg_size = config_get_int(c->cfg, "bus", "max_msg_size");
 	o.classify = telemetry_bus_class;
+	o.backlog = (int)config_get_int(c->cfg, "bus", "backlog");
 	if (o.curve) {
 		snprintf(keyfile, sizeof(keyfile), "%s/controller.key",
 		    config_get_str(c->cfg, "bus", "keys_dir"));

@@ -114,23 +114,25 @@ store_collect(struct buf *out, void *arg)
 	phases(out, &st);
 }
 
-/* Every type the controller may send, 0 included (a series that appears
- * only once non-zero breaks rate()), and "other": frames that are no
- * envelope of a type the controller sends (none today). */
+/*
+ * The frames of one direction by message type: every type that goes that
+ * way, 0 included (a series that appears only once non-zero breaks
+ * rate()), and "other": frames that are no envelope of such a type (none
+ * sent today; received, an agent's garbage or a controller-only type,
+ * which the fleet then refuses). v: the bus's counts by class, i.e. by
+ * generated message id.
+ */
 static void
-by_type(struct buf *out, struct bus *bus)
+by_type(struct buf *out, const char *n, const char *help,
+    enum schema_dir skip, const uint64_t v[BUS_SEND_CLASSES])
 {
-	static const char *n = "tinystack_bus_sent_total";
-	uint64_t v[BUS_SEND_CLASSES], other;
+	uint64_t other = v[0];
 
-	bus_sent_by_class(bus, v);
-	other = v[0];
-	metrics_write_family(out, n, METRICS_COUNTER,
-	    "Messages sent to agents, by message type.");
+	metrics_write_family(out, n, METRICS_COUNTER, help);
 	for (uint32_t id = 1; id < SCHEMA_MSG__COUNT; id++) {
 		const struct schema_type *t = schema_msg_by_id(id);
 
-		if (t == NULL || t->dir == SCHEMA_FROM_AGENT) {
+		if (t == NULL || t->dir == skip) {
 			other += v[id];
 			continue;
 		}
@@ -145,6 +147,7 @@ static void
 bus_collect(struct buf *out, void *arg)
 {
 	struct bus_stats st;
+	uint64_t v[BUS_SEND_CLASSES];
 	static const char *n_fail = "tinystack_bus_send_failures_total";
 	static const char *n_drop = "tinystack_bus_dropped_total";
 
@@ -173,7 +176,12 @@ bus_collect(struct buf *out, void *arg)
 	one(out, "tinystack_bus_post_queue", METRICS_GAUGE,
 	    "Messages posted by other threads, not yet sent.",
 	    (double)st.post_queued);
-	by_type(out, arg);
+	bus_sent_by_class(arg, v);
+	by_type(out, "tinystack_bus_sent_total", "Messages sent to agents, "
+	    "by message type.", SCHEMA_FROM_AGENT, v);
+	bus_received_by_class(arg, v);
+	by_type(out, "tinystack_bus_received_total", "Messages received "
+	    "from agents, by message type.", SCHEMA_FROM_CONTROLLER, v);
 	metrics_write_family(out, n_drop, METRICS_COUNTER,
 	    "Inbound frames dropped, by reason (impostor: a host other than "
 	    "the authenticated one; not_bus: not a bus client; multipart).");

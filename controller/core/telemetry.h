@@ -9,12 +9,15 @@
  * (common/procmem: malloc's in-use and free bytes and arenas, resident
  * anonymous and file-backed bytes).
  *
- * The bus's sends are also counted by message type
- * (tinystack_bus_sent_total{type}): the bus thread names each frame it
- * sent with telemetry_bus_class(), the bus's classify hook, into a fixed
- * table of atomics in the bus indexed by the generated message id, so a
- * send costs a look at the envelope's first bytes and a lookup among the
- * message names, no allocation.
+ * The bus's sends and receipts are also counted by message type
+ * (tinystack_bus_sent_total{type}, tinystack_bus_received_total{type}):
+ * the bus thread names each frame it sent or received with
+ * telemetry_bus_class(), the bus's classify hook, into fixed tables of
+ * atomics in the bus indexed by the generated message id, so a frame
+ * costs a look at the envelope's first bytes and a lookup among the
+ * message names, no allocation (a received frame is the agent's,
+ * untrusted: codec_envelope_peek_type() is fuzzed, tests/fuzz/
+ * fuzz_codec.c).
  *
  * Nothing is copied: collectors read the store's and the bus's counters
  * and LMDB's entry counts (one read transaction, O(1) per table) when

@@ -70,7 +70,10 @@ vals ctl 'tinystack_hypervisors{state="down"}' \
     'openstack_nova_memory_available_bytes{hostname="h2"}' \
     tinystack_bus_messages_received_total \
     'tinystack_bus_sent_total{type="hello_ack"}' \
-    'tinystack_bus_sent_total{type="other"}'
+    'tinystack_bus_sent_total{type="other"}' \
+    'tinystack_bus_received_total{type="agent_hello"}' \
+    'tinystack_bus_received_total{type="other"}' \
+    'tinystack_bus_received_total{type="heartbeat_ack"}'
 [ "${V[0]}" = 0 ] || fail "hosts down"
 [ "${V[1]}" = 1 ] || fail "h1 agent_state"
 [ "${V[2]}" = 16 ] || fail "h1 vcpus"
@@ -79,6 +82,15 @@ vals ctl 'tinystack_hypervisors{state="down"}' \
 # sends by message type: each agent's registration answered
 [ "${V[5]}" -ge 2 ] || fail "hello_ack sends: ${V[5]}, 2 agents"
 [ "${V[6]}" = 0 ] || fail "sends of no known type: ${V[6]}"
+# receipts by message type: each agent's hello, nothing unknown, no
+# series for a type only the controller sends; every frame counted
+# under a type (the by-type counters are read after the total, so their
+# sum is at least the total, never less)
+[ "${V[7]}" -ge 2 ] || fail "agent_hello receipts: ${V[7]}, 2 agents"
+[ "${V[8]}" = 0 ] || fail "receipts of no known type: ${V[8]}"
+[ "${V[9]}" = absent ] || fail "a received series for heartbeat_ack"
+rsum=$(val ctl tinystack_bus_received_total)	# (the sum of its series)
+[ "$rsum" -ge "${V[4]}" ] || fail "received by type $rsum < received ${V[4]}"
 M=(tinystack_store_commits_total tinystack_store_map_size_bytes
     tinystack_store_map_used_bytes tinystack_store_commit_batch_size_count
     openstack_nova_total_vms openstack_cinder_volumes openstack_neutron_ports

@@ -933,6 +933,10 @@ test_bad_options(void **state)
 	assert_null(bus_client_new(&o));
 	assert_int_equal(err_code(), TS_EINVALID);
 	o.reconnect_max_ms = 0;
+	o.backlog = -1;
+	assert_null(bus_client_new(&o));
+	assert_int_equal(err_code(), TS_EINVALID);
+	o.backlog = 0;
 	b = bus_client_new(&o);
 	assert_non_null(b);
 
@@ -1281,6 +1285,79 @@ test_sent_by_class(void **state)
 	bus_free(&s);
 }
 
+/*
+ * Receipts by class, the same way: every frame bus_poll() returned is
+ * counted once under its class (out of range: 0), whatever its content;
+ * a probe (a new connection's empty frame) is not a receipt. The sum over
+ * the classes is msgs_in; a client with a classify function counts what
+ * it receives too, and its sends apart.
+ */
+static void
+test_received_by_class(void **state)
+{
+	struct bus_opts o;
+	struct bus *s, *c;
+	struct bus_stats bs;
+	struct bus_msg m;
+	uint64_t v[BUS_SEND_CLASSES], sent[BUS_SEND_CLASSES], sum = 0;
+	const char *frames[] = { "b1", "a1", "b2", "x", "z", "b3" };
+
+	(void)state;
+	bus_opts_init(&o);
+	o.endpoint = ANY_EP;
+	o.curve = 0;
+	o.classify = first_byte_class;
+	o.backlog = 16;
+	assert_non_null(s = bus_server_new(&o));
+	bus_opts_init(&o);
+	o.endpoint = bus_endpoint(s);
+	o.curve = 0;
+	o.identity = "hosta";
+	o.reconnect_ivl_ms = 50;
+	o.classify = first_byte_class;
+	assert_non_null(c = bus_client_new(&o));
+	bus_received_by_class(s, v);
+	for (size_t k = 0; k < BUS_SEND_CLASSES; k++)
+		assert_int_equal(v[k], 0);
+	/* (a send succeeds only on a completed connection: ZMQ_IMMEDIATE) */
+	assert_int_equal(client_send_within(c, "c0", WAIT_MS), 0);
+	assert_int_equal(recv_within(s, WAIT_MS, &m), 1);
+	assert_true(msg_is(&m, "c0"));
+	bus_msg_clear(&m);
+	for (size_t i = 0; i < sizeof(frames) / sizeof(frames[0]); i++) {
+		assert_int_equal(client_send_within(c, frames[i], WAIT_MS), 0);
+		assert_int_equal(recv_within(s, WAIT_MS, &m), 1);
+		assert_true(msg_is(&m, frames[i]));
+		bus_msg_clear(&m);
+	}
+	bus_received_by_class(s, v);
+	assert_int_equal(v[1], 1);	/* a1 */
+	assert_int_equal(v[2], 3);	/* b1 b2 b3 */
+	assert_int_equal(v[3], 1);	/* c0 */
+	assert_int_equal(v[0], 2);	/* x, and z's class out of range */
+	for (size_t k = 0; k < BUS_SEND_CLASSES; k++)
+		sum += v[k];
+	bus_stats(s, &bs);
+	assert_int_equal(sum, bs.msgs_in);
+	/* the server sent nothing */
+	bus_sent_by_class(s, sent);
+	for (size_t k = 0; k < BUS_SEND_CLASSES; k++)
+		assert_int_equal(sent[k], 0);
+
+	/* the client's receipts, apart from its sends */
+	expect_server_to_client(s, "hosta", c, "a9");
+	expect_server_to_client(s, "hosta", c, "a8");
+	bus_received_by_class(c, v);
+	assert_int_equal(v[1], 2);
+	assert_int_equal(v[2] + v[3] + v[0], 0);
+	bus_sent_by_class(c, sent);
+	assert_int_equal(sent[1], 1);
+	assert_int_equal(sent[2], 3);
+	assert_int_equal(sent[3], 1);
+	bus_free(&c);
+	bus_free(&s);
+}
+
 static int
 setup(void **state)
 {
@@ -1340,6 +1417,7 @@ main(void)
 		cmocka_unit_test(test_server_backpressure),
 		cmocka_unit_test(test_curve_off),
 		cmocka_unit_test(test_sent_by_class),
+		cmocka_unit_test(test_received_by_class),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

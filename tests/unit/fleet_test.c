@@ -641,23 +641,35 @@ test_guest_list_apart(void **state)
 	assert_int_equal(fleet_flush(fl), 0);
 }
 
-/* The controller's sends of one message type so far, from /metrics
- * (tinystack_bus_sent_total{type}); -1 if the series is missing. */
+/* The controller's frames of one message type so far, from /metrics
+ * (family: tinystack_bus_sent_total or tinystack_bus_received_total,
+ * {type}); -1 if the series is missing. */
 static double
-sent_of(const char *type)
+frames_of(const char *family, const char *type)
 {
 	struct buf out = { 0 };
 	char key[128];
 	const char *p;
 	double v = -1;
 
-	snprintf(key, sizeof(key), "tinystack_bus_sent_total{type=\"%s\"} ",
-	    type);
+	snprintf(key, sizeof(key), "%s{type=\"%s\"} ", family, type);
 	assert_int_equal(metrics_render(reg, &out), 0);
 	if ((p = strstr((char *)out.data, key)) != NULL)
 		v = strtod(p + strlen(key), NULL);
 	buf_free(&out);
 	return v;
+}
+
+static double
+sent_of(const char *type)
+{
+	return frames_of("tinystack_bus_sent_total", type);
+}
+
+static double
+received_of(const char *type)
+{
+	return frames_of("tinystack_bus_received_total", type);
 }
 
 /*
@@ -674,16 +686,20 @@ test_ack_when_asked(void **state)
 	struct codec_envelope r;
 	struct rec_service s;
 	uint64_t count;
-	double acks, hello_acks, errors;
+	double acks, hello_acks, errors, hellos, hbs;
 
 	hello_acks = sent_of("hello_ack");
+	hellos = received_of("agent_hello");
 	hello();
 	assert_true(sent_of("hello_ack") == hello_acks + 1);
+	assert_true(received_of("agent_hello") == hellos + 1);
 	acks = sent_of("heartbeat_ack");
 	errors = sent_of("error");
+	hbs = received_of("heartbeat");
 	assert_ptr_equal(heartbeat(NULL), &schema_msg_heartbeat_ack);
-	/* each send counted once, under its type */
+	/* each send and each receipt counted once, under its type */
 	assert_true(sent_of("heartbeat_ack") == acks + 1);
+	assert_true(received_of("heartbeat") == hbs + 1);
 	fleet_tick(fl, db_now_ms());
 	assert_int_equal(stored(&s), 0);
 	count = s.report_count;
@@ -701,8 +717,9 @@ test_ack_when_asked(void **state)
 	assert_ptr_equal(r.type, &schema_msg_heartbeat_ack);
 	assert_int_equal(((struct msg_heartbeat_ack *)r.body)->seq, 101);
 	codec_envelope_clear(&r);
-	/* the unasked heartbeat: no send */
+	/* the unasked heartbeat: no send, but received */
 	assert_true(sent_of("heartbeat_ack") == acks + 2);
+	assert_true(received_of("heartbeat") == hbs + 3);
 	fleet_tick(fl, db_now_ms());
 	assert_int_equal(stored(&s), 0);
 	assert_true(s.report_count >= count + 2);
@@ -724,6 +741,12 @@ test_ack_when_asked(void **state)
 	assert_true(sent_of("host_network") >= 0);
 	assert_true(sent_of("other") == 0);
 	assert_true(sent_of("heartbeat") == -1);
+	/* and every type the agents send, none the controller sends */
+	assert_true(received_of("heartbeat") == hbs + 4);
+	assert_true(received_of("instance_state") >= 0);
+	assert_true(received_of("error") >= 0);
+	assert_true(received_of("other") == 0);
+	assert_true(received_of("heartbeat_ack") == -1);
 	assert_int_equal(fleet_flush(fl), 0);
 }
 
@@ -1016,6 +1039,7 @@ test_malformed_frames(void **state)
 	char host[300];
 	double bad0 = rejected_metric("malformed", FLEET_REJECT_MALFORMED);
 	double wrong0 = rejected_metric("wrong_host", FLEET_REJECT_WRONG_HOST);
+	double other0 = received_of("other"), hb0 = received_of("heartbeat");
 
 	hello();
 	attack("\xc1", 1, TS_EDECODE, "malformed message from h1");
@@ -1065,6 +1089,12 @@ test_malformed_frames(void **state)
 	    bad0 + 8);
 	assert_true(rejected_metric("wrong_host", FLEET_REJECT_WRONG_HOST) ==
 	    wrong0);
+	/* Received by type counts what arrived, by the type its first
+	 * bytes name, refused or not: "other" the four that name no type
+	 * an agent sends (\xc1, not msgpack, heartbeat_ack, agent_goodbye),
+	 * "heartbeat" the four refused ones that name it and the good one. */
+	assert_true(received_of("other") == other0 + 4);
+	assert_true(received_of("heartbeat") == hb0 + 5);
 }
 
 /* An agent speaks only for itself: a hello or heartbeat naming another
