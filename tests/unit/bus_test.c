@@ -1406,6 +1406,7 @@ test_zap_retire(void **state)
 	o.heartbeat_ivl_ms = 200;
 	o.zap_retire_after = 1;
 	assert_non_null(s = bus_server_new(&o));
+	cap_reset();
 	before = bus_zap_retired(s);
 	end = clock_mono_ms();
 	for (round = 0; round < CHURN_ROUNDS; round++)
