@@ -1293,6 +1293,53 @@ test_sent_by_class(void **state)
 }
 
 /*
+ * What zap_retire() relies on, pinned against the libzmq in use: a CURVE
+ * server with the ZAP domain enforced, as server_open() sets it up, and
+ * no handler bound (the instant between a replacement's unbind and bind)
+ * refuses every client instead of accepting it unauthenticated.
+ */
+static void
+test_zap_enforced_without_handler(void **state)
+{
+	void *ctx, *router;
+	struct bus *c;
+	struct bus_msg m;
+	char ep[256], buf[64];
+	size_t len = sizeof(ep);
+	int one = 1, zero = 0;
+	int64_t end;
+
+	(void)state;
+	assert_non_null(ctx = zmq_ctx_new());
+	assert_non_null(router = zmq_socket(ctx, ZMQ_ROUTER));
+	assert_int_equal(zmq_setsockopt(router, ZMQ_LINGER, &zero,
+	    sizeof(zero)), 0);
+	assert_int_equal(zmq_setsockopt(router, ZMQ_CURVE_SERVER, &one,
+	    sizeof(one)), 0);
+	assert_int_equal(zmq_setsockopt(router, ZMQ_CURVE_SECRETKEY,
+	    kserver.sec, 40), 0);
+	assert_int_equal(zmq_setsockopt(router, ZMQ_ZAP_DOMAIN, BUS_ZAP_DOMAIN,
+	    strlen(BUS_ZAP_DOMAIN)), 0);
+	assert_int_equal(zmq_setsockopt(router, 93 /* ZAP_ENFORCE_DOMAIN */,
+	    &one, sizeof(one)), 0);
+	assert_int_equal(zmq_bind(router, ANY_EP), 0);
+	assert_int_equal(zmq_getsockopt(router, ZMQ_LAST_ENDPOINT, ep, &len),
+	    0);
+
+	c = client_new(ep, "hosta", &ka, 1, 0);	/* enrolled, but no ZAP */
+	end = clock_mono_ms() + QUIET_MS;
+	while (clock_mono_ms() < end) {
+		assert_int_equal(bus_poll(c, 50, &m), 0);
+		assert_int_equal(bus_client_connected(c), 0);
+		assert_int_equal(zmq_recv(router, buf, sizeof(buf),
+		    ZMQ_DONTWAIT), -1);
+	}
+	bus_free(&c);
+	zmq_close(router);
+	zmq_ctx_term(ctx);
+}
+
+/*
  * The ZAP handler's socket is replaced while clients connect (bus.c,
  * zap_retire(): that frees libzmq's per-connection ZAP pipes). An
  * established connection keeps working after its handler is gone; every
@@ -1488,6 +1535,7 @@ main(void)
 		cmocka_unit_test(test_server_backpressure),
 		cmocka_unit_test(test_curve_off),
 		cmocka_unit_test(test_sent_by_class),
+		cmocka_unit_test(test_zap_enforced_without_handler),
 		cmocka_unit_test(test_zap_retire),
 	};
 
