@@ -277,17 +277,22 @@ mem() {
 	# libzmq's heap per peer with these frames, once per pair
 	if [ "${ZPM_AT:-}" != "$fin/$fout" ]; then
 		# (its 30 s bound can run out on a loaded machine: no figure)
-		# (bus: CURVE with a ZAP handler and the ROUTER's options
-		# as common/bus.c sets them: libzmq keeps a pipe pair to the
-		# handler per connection)
-		"$ZPM" "$AGENTS" "$fin" bus "$fout" > "$W/zpm.txt" || true
+		# (busretire: CURVE with a ZAP handler and the ROUTER's
+		# options as common/bus.c sets them; libzmq keeps a pipe pair
+		# to the handler per connection until the handler's socket is
+		# replaced, which the bus does 1 s after its last answer, so
+		# measured after a replacement; ZPM_MODE=bus for a controller
+		# built before that)
+		"$ZPM" "$AGENTS" "$fin" "${ZPM_MODE:-busretire}" "$fout" \
+		    > "$W/zpm.txt" 2> "$W/zpm.err" || true
 		ZPM_KIB=$(sed -n 's/.*: \([0-9.]*\) KiB per peer$/\1/p' "$W/zpm.txt")
 		# resident (RssAnon after a release), the figure to take
 		# out of the controller's anonymous memory
 		ZPM_RSS=$(sed -n 's/.*: \([0-9.]*\) KiB per peer;.*/\1/p' "$W/zpm.txt")
 		ZPM_AT=$fin/$fout
 	fi
-	[ -n "$ZPM_KIB" ] || { ZPM_AT=; ZPM_KIB="0 (zmq_peer_mem failed)"; ZPM_RSS=0; }
+	[ -n "$ZPM_KIB" ] || { ZPM_AT=; ZPM_RSS=0
+		ZPM_KIB="0 (zmq_peer_mem failed: $(tail -n 1 "$W/zpm.err" 2>/dev/null))"; }
 	z=$(echo "${ZPM_KIB%% *} * $AGENTS / 1024" | bc)
 	zr=$(echo "$ZPM_RSS * $AGENTS / 1024" | bc)
 	echo "memory ($1): controller Rss $((r / 1024)) MiB = anonymous" \

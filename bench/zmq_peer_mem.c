@@ -29,10 +29,17 @@
  * pipe pair to the ZAP handler for the connection's life (session_base's
  * _zap_pipe, two more pipes of 256-message chunks), so without it this
  * measured about a third less per peer than the controller holds.
+ *
+ * "busretire" is "bus" with the handler's socket replaced once every
+ * frame is in, as common/bus.c does 1 s after the last handshake (unbind,
+ * bind a new REP, close the old): the session's end of a ZAP pipe is
+ * "no delay", so the old socket's close ends every connection's pair.
+ * It prints what that freed, then the figures as the other modes do.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,12 +101,34 @@ heap_inuse(void)
 					 * fleetsim.sh does for the controller */
 }
 
+/* "busretire": once every frame is in, main asks the ZAP thread to retire
+ * its REP socket (retire_req) and waits for the old one to be closed
+ * (retire_done), to see what that frees. */
+static _Atomic int retire_req, retire_done, zap_ready = -1;
+
+static void *
+zap_bind_new(void *ctx)
+{
+	void *zap = zmq_socket(ctx, ZMQ_REP);
+	int zero = 0;
+
+	if (zap == NULL || zmq_setsockopt(zap, ZMQ_LINGER, &zero,
+	    sizeof(zero)) != 0 || zmq_bind(zap, ZAP_ENDPOINT) != 0) {
+		fprintf(stderr, "zmq_peer_mem: ZAP bind: %s\n",
+		    zmq_strerror(errno));
+		if (zap != NULL)
+			zmq_close(zap);
+		return NULL;
+	}
+	return zap;
+}
+
 /* Answers every ZAP request as the bus does (200, a host name as the user
  * id, the client's key in the metadata) until the context ends. */
 static void *
 zap_main(void *arg)
 {
-	void *zap = arg;
+	void *ctx = arg, *zap;
 	zmq_msg_t f[8], extra;
 	char key[41], user[16];
 	unsigned char meta[1 + sizeof(META_KEY) + 4 + 40];
@@ -107,7 +136,32 @@ zap_main(void *arg)
 	unsigned long nreq = 0;
 	int n, more, i;
 
+	if ((zap = zap_bind_new(ctx)) == NULL) {
+		zap_ready = 0;
+		return NULL;
+	}
+	zap_ready = 1;
 	for (;;) {
+		zmq_pollitem_t it = { zap, 0, ZMQ_POLLIN, 0 };
+
+		if (retire_req && !retire_done) {
+			/* the name first: it is unique in the context */
+			if (zmq_unbind(zap, ZAP_ENDPOINT) != 0)
+				fprintf(stderr, "zmq_peer_mem: ZAP unbind: "
+				    "%s\n", zmq_strerror(errno));
+			zmq_close(zap);
+			if ((zap = zap_bind_new(ctx)) == NULL)
+				return NULL;
+			retire_done = 1;
+			continue;
+		}
+		if (zmq_poll(&it, 1, 50) == -1) {
+			if (errno == EINTR)
+				continue;
+			break;	/* ETERM: the run is over */
+		}
+		if (!(it.revents & ZMQ_POLLIN))
+			continue;
 		for (i = 0; i < 8; i++)
 			zmq_msg_init(&f[i]);
 		zmq_msg_init(&extra);
@@ -164,7 +218,7 @@ child(const char *ep, int first, int peers, int msgs, int replies,
 {
 	char pub[41], sec[41], frame[100], id[16];
 	void *ctx = zmq_ctx_new(), **d = calloc((size_t)peers, sizeof(*d));
-	int timeout = 30000, zero = 0;
+	int timeout = 180000, zero = 0;	/* see main's */
 
 	if (ctx == NULL || d == NULL || zmq_curve_keypair(pub, sec) != 0)
 		return 1;
@@ -228,8 +282,8 @@ main(int argc, char **argv)
 {
 	char pub[41], sec[41], ep[256], buf[256], id[16], frame[100];
 	size_t eplen = sizeof(ep);
-	int peers, msgs, replies, curve, bus, one = 1, zero = 0,
-	    timeout = 60000, backlog = 4096, rcvhwm = SERVER_RCVHWM, ka = 10,
+	int peers, msgs, replies, curve, bus, retire, one = 1, zero = 0,
+	    timeout = 180000, backlog = 4096, rcvhwm = SERVER_RCVHWM, ka = 10,
 	    three = 3;
 	pthread_t zt;
 	long before, after, trimmed;
@@ -241,11 +295,12 @@ main(int argc, char **argv)
 	if (argc < 3 || (peers = atoi(argv[1])) <= 0 ||
 	    (msgs = atoi(argv[2])) <= 0) {
 		fprintf(stderr, "usage: zmq_peer_mem PEERS MSGS "
-		    "[curve|plain|bus] [REPLIES]\n");
+		    "[curve|plain|bus|busretire] [REPLIES]\n");
 		return 2;
 	}
 	curve = argc < 4 || strcmp(argv[3], "plain") != 0;
-	bus = argc >= 4 && strcmp(argv[3], "bus") == 0;
+	bus = argc >= 4 && strncmp(argv[3], "bus", 3) == 0;
+	retire = argc >= 4 && strcmp(argv[3], "busretire") == 0;
 	replies = argc < 5 ? 0 : atoi(argv[4]);
 	memset(frame, 'y', sizeof(frame));
 	{	/* a descriptor per peer on each side (the child inherits) */
@@ -270,11 +325,7 @@ main(int argc, char **argv)
 	    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, sec, 40) != 0))
 		return 1;
 	if (bus) {	/* the handler first: it must exist before the bind */
-		void *zap = zmq_socket(ctx, ZMQ_REP);
-
-		if (zap == NULL || zmq_setsockopt(zap, ZMQ_LINGER, &zero,
-		    sizeof(zero)) != 0 || zmq_bind(zap, ZAP_ENDPOINT) != 0 ||
-		    pthread_create(&zt, NULL, zap_main, zap) != 0 ||
+		if (pthread_create(&zt, NULL, zap_main, ctx) != 0 ||
 		    zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, ZAP_DOMAIN,
 		    strlen(ZAP_DOMAIN)) != 0 ||
 		    zmq_setsockopt(s, ZMQ_ZAP_ENFORCE_DOMAIN_OPT, &one,
@@ -296,7 +347,16 @@ main(int argc, char **argv)
 			return 1;
 		}
 	}
-	/* bounded: a peer that never arrives ends the run */
+	for (int w = 0; bus && zap_ready == -1 && w < 5000; w++)
+		usleep(1000);	/* the handler must be bound before any peer */
+	if (bus && zap_ready != 1)
+		return 1;
+	/* bounded: a peer that never arrives ends the run. 180 s: on a
+	 * machine at load 40-50 (other fleet simulations beside it) the
+	 * listen queue overflows (TcpExtListenOverflows), and a connect whose
+	 * SYN was dropped comes back after TCP's retransmission backoff; at
+	 * 60 s fleetsim.sh's first memory line at 10,000 agents failed
+	 * ("received 162587 of 230000 frames") */
 	zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
 	/* libzmq listens with a backlog of 100: 10,000 peers connecting at
 	 * once overflowed it and the dropped SYNs came back after TCP's
@@ -361,6 +421,27 @@ main(int argc, char **argv)
 		}
 	after = rss_anon_kb();
 	hafter = heap_inuse();
+	if (retire) {
+		uint64_t h0 = hafter;
+
+		retire_req = 1;
+		for (int w = 0; !retire_done && w < 5000; w++)
+			usleep(1000);
+		/* the pipes end by commands between threads: give them a
+		 * second (a bench, not a test) */
+		sleep(1);
+		after = rss_anon_kb();
+		hafter = heap_inuse();
+		if (!retire_done) {
+			fprintf(stderr, "the ZAP socket was not replaced\n");
+			killall(pid, nchild);
+			return 1;
+		}
+		printf("replaced the ZAP socket: heap in use %.0f KiB -> "
+		    "%.0f KiB, %.1f KiB per peer freed\n", (double)h0 / 1024,
+		    (double)hafter / 1024,
+		    ((double)h0 - (double)hafter) / 1024 / peers);
+	}
 	procmem_release();
 	trimmed = rss_anon_kb();
 	htrimmed = heap_inuse();
@@ -368,7 +449,8 @@ main(int argc, char **argv)
 	    "process RssAnon %ld KiB -> %ld KiB (%ld KiB after a release): "
 	    "%.1f KiB per peer; heap in use (%s) %.0f KiB -> %.0f KiB (%.0f KiB "
 	    "after a release): %.1f KiB per peer\n",
-	    peers, bus ? "CURVE, ZAP as the bus" : curve ? "CURVE" : "plain",
+	    peers, retire ? "CURVE, ZAP as the bus, retired" :
+	    bus ? "CURVE, ZAP as the bus" : curve ? "CURVE" : "plain",
 	    msgs, replies, before, after,
 	    trimmed, (double)(trimmed - before) / peers, procmem_allocator(),
 	    (double)hbefore / 1024, (double)hafter / 1024,

@@ -3,7 +3,8 @@
  *
  * Invariants:
  *  - b->sock, b->mon and the extra-fd table belong to the bus thread; the
- *    ZAP socket belongs to the ZAP thread from its creation to its exit;
+ *    ZAP sockets belong to the ZAP thread from the first one's creation
+ *    to its exit (b->zap is only the first: the thread replaces it);
  *    the post queue is the only state shared between threads (qlock).
  *  - b->routes (server) maps a host to the routing id of its newest
  *    connection that sent a frame whose User-Id is that host (with CURVE;
@@ -70,6 +71,25 @@
 #define RID_MAX			(BUS_HOST_MAX + 1 + RID_SUFFIX_LEN)
 #define KEYFILE_MAX		4096
 #define ZAP_FRAMES_MAX		8	/* a CURVE request has 7 */
+/*
+ * The ZAP handler's socket is replaced ("retired") after it has answered
+ * ZAP_RETIRE_AFTER requests (bus_opts.zap_retire_after), or once
+ * ZAP_RETIRE_IDLE_MS have passed since the last one: libzmq 4.3.4 keeps
+ * every CURVE connection's pipe pair to the handler (session_base_t::
+ * _zap_pipe: two ypipes of 256-message chunks, about 41 KiB allocated
+ * and 9 resident per connection) until either end closes, and the
+ * session's end is marked "no delay" (zap_connect() calls set_nodelay()),
+ * so the handler's close ends it at once (pipe_t::process_pipe_term acks
+ * without reading; session_base_t::pipe_terminated clears _zap_pipe,
+ * which nothing reads or writes after the handshake). The old socket is
+ * unbound first (the inproc name is unique per context), the new one
+ * bound, and the old one served for ZAP_GRACE_MS more, then closed.
+ * Why that cannot let anyone in unauthenticated: see zap_retire().
+ */
+#define ZAP_RETIRE_AFTER	1024
+#define ZAP_RETIRE_IDLE_MS	1000
+#define ZAP_GRACE_MS		200
+#define ZAP_REBIND_MS		100	/* retries of a failed bind */
 #define ENDPOINT_MAX		1024
 #define ZAP_ENDPOINT		"inproc://zeromq.zap.01"
 
@@ -145,6 +165,8 @@ struct bus {
 	void		*zap;		/* the ZAP thread's once started */
 	pthread_t	 zap_thread;
 	int		 zap_running;
+	unsigned	 zap_retire_after;	/* immutable */
+	_Atomic uint64_t zap_retired;	/* sockets retired (ZAP thread) */
 
 	/* server: host -> routing id */
 	struct route	*routes;
@@ -708,6 +730,12 @@ opts_copy(struct bus *b, const struct bus_opts *o)
 	b->sndhwm = o->sndhwm ? o->sndhwm : DEF_SNDHWM;
 	b->qmax = o->post_queue_max ? (size_t)o->post_queue_max :
 	    DEF_POST_QUEUE_MAX;
+	if (o->zap_retire_after < 0) {
+		err_set(TS_EINVALID, "bus: zap_retire_after below 0");
+		return -1;
+	}
+	b->zap_retire_after = o->zap_retire_after ?
+	    (unsigned)o->zap_retire_after : ZAP_RETIRE_AFTER;
 	b->allow = o->allow;
 	b->allow_arg = o->allow_arg;
 	b->classify = o->classify;
@@ -844,7 +872,7 @@ frame_is(zmq_msg_t *m, const char *s)
 /* Answer one request: frames version, request id, domain, address, routing
  * id, mechanism, credentials (the client's 32-byte long-term key). */
 static int
-zap_handle(struct bus *b, zmq_msg_t *f, int n, int total)
+zap_handle(struct bus *b, void *zap, zmq_msg_t *f, int n, int total)
 {
 	char key[BUS_KEY_Z85_LEN + 1], host[BUS_HOST_MAX + 1], addr[64];
 	size_t alen, i;
@@ -852,7 +880,7 @@ zap_handle(struct bus *b, zmq_msg_t *f, int n, int total)
 	if (total != 7 || !frame_is(&f[0], "1.0") ||
 	    !frame_is(&f[2], BUS_ZAP_DOMAIN)) {
 		log_error("bus: malformed ZAP request (%d frames)", total);
-		return zap_send_reply(b->zap, n > 1 ? &f[1] : NULL, "500",
+		return zap_send_reply(zap, n > 1 ? &f[1] : NULL, "500",
 		    "malformed request", "", NULL);
 	}
 	alen = zmq_msg_size(&f[3]);
@@ -865,76 +893,225 @@ zap_handle(struct bus *b, zmq_msg_t *f, int n, int total)
 			addr[i] = '?';
 	if (!frame_is(&f[5], "CURVE") || zmq_msg_size(&f[6]) != 32) {
 		log_warnx("bus: refused non-CURVE client from %s", addr);
-		return zap_send_reply(b->zap, &f[1], "400",
+		return zap_send_reply(zap, &f[1], "400",
 		    "CURVE required", "", NULL);
 	}
 	if (zmq_z85_encode(key, zmq_msg_data(&f[6]), 32) == NULL) {
 		log_error("bus: cannot encode a client key");
-		return zap_send_reply(b->zap, &f[1], "500", "internal error",
+		return zap_send_reply(zap, &f[1], "500", "internal error",
 		    "", NULL);
 	}
 	memset(host, 0, sizeof(host));
 	if (b->allow(key, host, sizeof(host), b->allow_arg) != 0) {
 		log_warnx("bus: refused CURVE key %s from %s: not enrolled",
 		    key, addr);
-		return zap_send_reply(b->zap, &f[1], "400", "not enrolled",
+		return zap_send_reply(zap, &f[1], "400", "not enrolled",
 		    "", NULL);
 	}
 	if (memchr(host, '\0', sizeof(host)) == NULL || !bus_host_valid(host)) {
 		log_error("bus: allow callback gave an invalid host name for "
 		    "key %s; refusing it", key);
-		return zap_send_reply(b->zap, &f[1], "400", "not enrolled",
+		return zap_send_reply(zap, &f[1], "400", "not enrolled",
 		    "", NULL);
 	}
 	log_debug("bus: CURVE key %s from %s accepted as host %s", key, addr,
 	    host);
-	return zap_send_reply(b->zap, &f[1], "200", "OK", host, key);
+	return zap_send_reply(zap, &f[1], "200", "OK", host, key);
 }
 
-static void *
-zap_main(void *arg)
+/* Read one request from zap (readable: a REP delivers a request whole)
+ * and answer it. 0: answered; -1: the thread must end (ETERM, or a
+ * reply that could not be sent, which leaves the REP socket unusable). */
+static int
+zap_serve(struct bus *b, void *zap)
 {
-	struct bus *b = arg;
 	zmq_msg_t f[ZAP_FRAMES_MAX], extra;
-	int i, n, total, more;
+	int i, n = 0, total = 0, more = 1, rc = 0;
 
-	for (;;) {
-		for (i = 0; i < ZAP_FRAMES_MAX; i++)
-			zmq_msg_init(&f[i]);
-		zmq_msg_init(&extra);
-		n = total = 0;
-		more = 1;
-		while (more) {
-			zmq_msg_t *m = n < ZAP_FRAMES_MAX ? &f[n] : &extra;
+	for (i = 0; i < ZAP_FRAMES_MAX; i++)
+		zmq_msg_init(&f[i]);
+	zmq_msg_init(&extra);
+	while (more) {
+		zmq_msg_t *m = n < ZAP_FRAMES_MAX ? &f[n] : &extra;
 
-			if (zmq_msg_recv(m, b->zap, 0) == -1) {
-				if (errno == EINTR)
-					continue;
-				if (errno != ETERM)
-					log_error("bus: ZAP receive: %s",
-					    zmq_strerror(errno));
-				goto out;
-			}
-			more = zmq_msg_more(m);
-			total++;
-			if (n < ZAP_FRAMES_MAX)
-				n++;
-		}
-		if (zap_handle(b, f, n, total) == -1) {
+		if (zmq_msg_recv(m, zap, 0) == -1) {
+			if (errno == EINTR)
+				continue;
 			if (errno != ETERM)
-				log_error("bus: ZAP reply: %s",
+				log_error("bus: ZAP receive: %s",
 				    zmq_strerror(errno));
+			rc = -1;
 			goto out;
 		}
-		for (i = 0; i < ZAP_FRAMES_MAX; i++)
-			zmq_msg_close(&f[i]);
-		zmq_msg_close(&extra);
+		more = zmq_msg_more(m);
+		total++;
+		if (n < ZAP_FRAMES_MAX)
+			n++;
+	}
+	if (zap_handle(b, zap, f, n, total) == -1) {
+		if (errno != ETERM)
+			log_error("bus: ZAP reply: %s", zmq_strerror(errno));
+		rc = -1;
 	}
 out:
 	for (i = 0; i < ZAP_FRAMES_MAX; i++)
 		zmq_msg_close(&f[i]);
 	zmq_msg_close(&extra);
-	zmq_close(b->zap);
+	return rc;
+}
+
+static void *
+zap_socket(struct bus *b)
+{
+	void *zap;
+
+	if ((zap = zmq_socket(b->ctx, ZMQ_REP)) == NULL) {
+		err_set(TS_EIO, "bus: ZAP socket: %s", zmq_strerror(errno));
+		return NULL;
+	}
+	if (setopt_int(zap, ZMQ_LINGER, 0, "ZMQ_LINGER") == -1) {
+		zmq_close(zap);
+		return NULL;
+	}
+	return zap;
+}
+
+/*
+ * Replace *cur, the bound handler, by a new socket bound to the same
+ * name; the old one goes to *old (still to be served, then closed by the
+ * caller). 0: done; -1: nothing changed (*cur still bound); -2: nothing
+ * is bound (the caller binds *cur again until it succeeds).
+ *
+ * Why no connection is ever accepted unauthenticated, whatever the
+ * timing (libzmq 4.3.4: curve_server.cpp process_initiate(),
+ * session_base.cpp zap_connect(), pipe.cpp):
+ *  - A CURVE INITIATE arriving while no handler is bound (between the
+ *    unbind and the bind below, or after -2) finds no endpoint:
+ *    zap_connect() fails and, because server_open() sets
+ *    ZMQ_ZAP_ENFORCE_DOMAIN (its failure fails bus_server_new), the
+ *    handshake fails and the connection is closed. Without that option
+ *    libzmq would accept the client with no ZAP check at all: it is the
+ *    one setting this relies on. The client reconnects.
+ *  - A connection that found the old socket just before the unbind still
+ *    attaches to it (find_endpoint() holds it alive until libzmq's bind
+ *    command arrives) and is answered during the grace; a request the
+ *    old socket has not answered when it closes is dropped with its pipe
+ *    (the closing socket also ends any pipe attached after its close),
+ *    the session's ZAP pipe ends, and the handshake waits for a reply
+ *    that never comes until ZMQ_HANDSHAKE_IVL (HANDSHAKE_IVL_MS) closes
+ *    the connection. A client is accepted only on a "200" reply read
+ *    from its own ZAP pipe, and only zap_handle() writes one.
+ *  - An established connection never reads its ZAP pipe again, so its
+ *    end (by the handler's close) changes nothing for it: the pipe's
+ *    "read activated" path (which would assert on a finished handshake)
+ *    is not taken for a pipe that ends by its peer's termination.
+ */
+static int
+zap_retire(struct bus *b, void **cur, void **old)
+{
+	void *fresh;
+
+	if ((fresh = zap_socket(b)) == NULL) {
+		log_error("%s", err_msg());
+		return -1;
+	}
+	if (zmq_unbind(*cur, ZAP_ENDPOINT) == -1) {
+		log_error("bus: unbind %s: %s", ZAP_ENDPOINT,
+		    zmq_strerror(errno));
+		zmq_close(fresh);
+		return -1;
+	}
+	if (zmq_bind(fresh, ZAP_ENDPOINT) == -1) {
+		log_error("bus: bind %s: %s (the handler socket is kept)",
+		    ZAP_ENDPOINT, zmq_strerror(errno));
+		zmq_close(fresh);
+		return zmq_bind(*cur, ZAP_ENDPOINT) == 0 ? -1 : -2;
+	}
+	*old = *cur;
+	*cur = fresh;
+	return 0;
+}
+
+/* The ZAP thread: answers requests on the bound socket (and on the one
+ * retired last, for ZAP_GRACE_MS), retires the bound one as described at
+ * ZAP_RETIRE_AFTER, until the context ends. Every wait is a poll with a
+ * timeout derived from the next deadline, or none when nothing is due. */
+static void *
+zap_main(void *arg)
+{
+	struct bus *b = arg;
+	void *cur = b->zap, *old = NULL;
+	int64_t now, last = 0, old_end = 0, retry_at = 0;
+	unsigned served = 0;
+	int bound = 1, rc;
+
+	for (;;) {
+		zmq_pollitem_t it[2];
+		int64_t due = -1;
+		int n = 1;
+
+		now = clock_mono_ms();
+		if (old != NULL && now >= old_end) {
+			zmq_close(old);
+			old = NULL;
+		}
+		if (!bound && zmq_bind(cur, ZAP_ENDPOINT) == 0) {
+			log_info("bus: ZAP handler bound again");
+			bound = 1;
+		}
+		if (bound && old == NULL && served > 0 && now >= retry_at &&
+		    (served >= b->zap_retire_after ||
+		    now - last >= ZAP_RETIRE_IDLE_MS)) {
+			rc = zap_retire(b, &cur, &old);
+			if (rc == 0) {
+				old_end = now + ZAP_GRACE_MS;
+				served = 0;
+				count(&b->zap_retired, 1);
+			} else {
+				retry_at = now + ZAP_RETIRE_IDLE_MS;
+				if (rc == -2) {
+					log_error("bus: no ZAP handler bound: "
+					    "every CURVE handshake fails until "
+					    "it is");
+					bound = 0;
+				}
+			}
+		}
+		if (!bound)
+			due = now + ZAP_REBIND_MS;
+		else if (old != NULL)
+			due = old_end;
+		else if (served > 0) {
+			due = served >= b->zap_retire_after ? now :
+			    last + ZAP_RETIRE_IDLE_MS;
+			if (due < retry_at)
+				due = retry_at;
+		}
+		it[0] = (zmq_pollitem_t){ cur, 0, ZMQ_POLLIN, 0 };
+		if (old != NULL)
+			it[n++] = (zmq_pollitem_t){ old, 0, ZMQ_POLLIN, 0 };
+		if (zmq_poll(it, n, due < 0 ? -1 :
+		    (long)(due > now ? due - now : 0)) == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != ETERM)
+				log_error("bus: ZAP poll: %s",
+				    zmq_strerror(errno));
+			break;
+		}
+		if (it[0].revents & ZMQ_POLLIN) {
+			if (zap_serve(b, cur) == -1)
+				break;
+			served++;
+			last = clock_mono_ms();
+		}
+		if (n == 2 && (it[1].revents & ZMQ_POLLIN) &&
+		    zap_serve(b, old) == -1)
+			break;
+	}
+	if (old != NULL)
+		zmq_close(old);
+	zmq_close(cur);
 	return NULL;
 }
 
@@ -947,11 +1124,7 @@ zap_start(struct bus *b)
 	sigset_t all, old;
 	int rc;
 
-	if ((b->zap = zmq_socket(b->ctx, ZMQ_REP)) == NULL) {
-		err_set(TS_EIO, "bus: ZAP socket: %s", zmq_strerror(errno));
-		return -1;
-	}
-	if (setopt_int(b->zap, ZMQ_LINGER, 0, "ZMQ_LINGER") == -1)
+	if ((b->zap = zap_socket(b)) == NULL)
 		return -1;
 	if (zmq_bind(b->zap, ZAP_ENDPOINT) == -1) {
 		err_set(TS_EIO, "bus: bind %s: %s", ZAP_ENDPOINT,
@@ -1394,8 +1567,8 @@ bus_free(struct bus **bp)
 	else if (b->sock != NULL)
 		zmq_close(b->sock);
 	if (b->ctx != NULL && !b->ctx_borrowed) {
-		/* Wakes the ZAP thread's blocking receive with ETERM; it
-		 * closes its socket and exits. */
+		/* Wakes the ZAP thread's poll with ETERM; it closes its
+		 * sockets (the bound one and one in its grace) and exits. */
 		zmq_ctx_shutdown(b->ctx);
 		if (b->zap_running)
 			pthread_join(b->zap_thread, NULL);
@@ -1858,6 +2031,12 @@ bus_stats(struct bus *b, struct bus_stats *st)
 	pthread_mutex_lock(&b->qlock);
 	st->post_queued = b->qlen;
 	pthread_mutex_unlock(&b->qlock);
+}
+
+uint64_t
+bus_zap_retired(struct bus *b)
+{
+	return atomic_load_explicit(&b->zap_retired, memory_order_relaxed);
 }
 
 void

@@ -132,6 +132,11 @@ struct bus_opts {
 	 * connections the kernel holds for libzmq's I/O thread to accept;
 	 * the kernel caps it at net.core.somaxconn. 0: libzmq's 100. */
 	int		 backlog;
+	/* Server with CURVE: the ZAP handler's socket is replaced after this
+	 * many answers (default 1024), or 1 s after its last one, which
+	 * frees what libzmq keeps per connection for its handshake (bus.c,
+	 * ZAP_RETIRE_AFTER). */
+	int		 zap_retire_after;
 };
 
 /*
@@ -170,6 +175,8 @@ struct bus_stats {
 };
 struct bus;
 void	bus_stats(struct bus *, struct bus_stats *);
+/* ZAP handler sockets replaced since bus_server_new(); any thread. */
+uint64_t bus_zap_retired(struct bus *);
 /* The sends counted per class since bus_*_new() (all 0 without a
  * classify function); any thread. */
 void	bus_sent_by_class(struct bus *, uint64_t out[BUS_SEND_CLASSES]);

@@ -41,6 +41,12 @@ struct keypair {
 
 static struct keypair	kserver, ka, kb, kunknown;
 
+/* test_zap_retire's clients: kchurn[i] is enrolled as "churn<i>". */
+#define NCHURN		8
+#define NINTRUDER	2	/* unenrolled clients per round */
+#define CHURN_ROUNDS	6
+static struct keypair	kchurn[NCHURN];
+
 /* Enrolment seen by the ZAP thread: key -> host. */
 static pthread_mutex_t	allow_lock = PTHREAD_MUTEX_INITIALIZER;
 static int		allow_calls;
@@ -118,6 +124,11 @@ allow(const char *key, char *host, size_t len, void *arg)
 		snprintf(host, len, "hostb");
 		rc = 0;
 	}
+	for (int i = 0; rc != 0 && i < NCHURN; i++)
+		if (strcmp(key, kchurn[i].pub) == 0) {
+			snprintf(host, len, "churn%d", i);
+			rc = 0;
+		}
 	return rc;
 }
 
@@ -1358,6 +1369,187 @@ test_received_by_class(void **state)
 	bus_free(&s);
 }
 
+/*
+ * What zap_retire() relies on, pinned against the libzmq in use: a CURVE
+ * server with the ZAP domain enforced, as server_open() sets it up, and
+ * no handler bound (the instant between a replacement's unbind and bind)
+ * refuses every client instead of accepting it unauthenticated.
+ */
+static void
+test_zap_enforced_without_handler(void **state)
+{
+	void *ctx, *router;
+	struct bus *c;
+	struct bus_msg m;
+	char ep[256], buf[64];
+	size_t len = sizeof(ep);
+	int one = 1, zero = 0;
+	int64_t end;
+
+	(void)state;
+	assert_non_null(ctx = zmq_ctx_new());
+	assert_non_null(router = zmq_socket(ctx, ZMQ_ROUTER));
+	assert_int_equal(zmq_setsockopt(router, ZMQ_LINGER, &zero,
+	    sizeof(zero)), 0);
+	assert_int_equal(zmq_setsockopt(router, ZMQ_CURVE_SERVER, &one,
+	    sizeof(one)), 0);
+	assert_int_equal(zmq_setsockopt(router, ZMQ_CURVE_SECRETKEY,
+	    kserver.sec, 40), 0);
+	assert_int_equal(zmq_setsockopt(router, ZMQ_ZAP_DOMAIN, BUS_ZAP_DOMAIN,
+	    strlen(BUS_ZAP_DOMAIN)), 0);
+	assert_int_equal(zmq_setsockopt(router, 93 /* ZAP_ENFORCE_DOMAIN */,
+	    &one, sizeof(one)), 0);
+	assert_int_equal(zmq_bind(router, ANY_EP), 0);
+	assert_int_equal(zmq_getsockopt(router, ZMQ_LAST_ENDPOINT, ep, &len),
+	    0);
+
+	c = client_new(ep, "hosta", &ka, 1, 0);	/* enrolled, but no ZAP */
+	end = clock_mono_ms() + QUIET_MS;
+	while (clock_mono_ms() < end) {
+		assert_int_equal(bus_poll(c, 50, &m), 0);
+		assert_int_equal(bus_client_connected(c), 0);
+		assert_int_equal(zmq_recv(router, buf, sizeof(buf),
+		    ZMQ_DONTWAIT), -1);
+	}
+	bus_free(&c);
+	zmq_close(router);
+	zmq_ctx_term(ctx);
+}
+
+/*
+ * The ZAP handler's socket is replaced while clients connect (bus.c,
+ * zap_retire(): that frees libzmq's per-connection ZAP pipes). An
+ * established connection keeps working after its handler is gone; every
+ * enrolled client that connects meanwhile gets in, as its own host (a
+ * handshake caught by a replacement fails closed and libzmq reconnects:
+ * at worst after the server's handshake deadline, 10 s); an unenrolled
+ * key never completes a handshake.
+ */
+static void
+churn_round(struct bus *s, int round)
+{
+	struct bus *c[NCHURN], *u[NINTRUDER];
+	int64_t sent_at[NCHURN] = { 0 }, end;
+	int got[NCHURN] = { 0 }, left = NCHURN, r, i;
+	uint64_t retired = bus_zap_retired(s);
+	char text[48], id[24];
+	struct bus_msg m;
+
+	for (i = 0; i < NINTRUDER; i++)	/* claims an enrolled host's name */
+		u[i] = client_new(bus_endpoint(s), "churn0", &kunknown, 1, 0);
+	for (i = 0; i < NCHURN; i++) {
+		snprintf(id, sizeof(id), "churn%d", i);
+		c[i] = client_new(bus_endpoint(s), id, &kchurn[i], 1, 0);
+	}
+	/* a handshake stalled in a retired socket ends at the server's
+	 * handshake deadline (10 s), then the client reconnects */
+	end = clock_mono_ms() + 25000;
+	/* until every client got in and a replacement happened meanwhile
+	 * (the unenrolled ones keep reconnecting throughout) */
+	while (left > 0 || bus_zap_retired(s) == retired) {
+		assert_true(clock_mono_ms() < end);
+		for (i = 0; i < NCHURN; i++) {
+			assert_int_not_equal(bus_poll(c[i], 0, &m), -1);
+			/* each try a frame of its own; resent while unseen */
+			if (got[i] || !bus_client_connected(c[i]) ||
+			    clock_mono_ms() - sent_at[i] < 300)
+				continue;
+			snprintf(text, sizeof(text), "r%d c%d", round, i);
+			if (bus_send(c[i], NULL, text, strlen(text)) == 0)
+				sent_at[i] = clock_mono_ms();
+		}
+		for (i = 0; i < NINTRUDER; i++) {
+			assert_int_equal(bus_poll(u[i], 0, &m), 0);
+			assert_int_equal(bus_client_connected(u[i]), 0);
+		}
+		if ((r = bus_poll(s, 10, &m)) != 1) {
+			assert_int_equal(r, 0);
+			continue;
+		}
+		assert_int_equal(sscanf((const char *)m.data, "r%d c%d", &r,
+		    &i), 2);
+		assert_true(i >= 0 && i < NCHURN);
+		snprintf(id, sizeof(id), "churn%d", i);
+		assert_string_equal(m.peer, id);
+		assert_string_equal(m.user_id, id);
+		assert_string_equal(m.pubkey, kchurn[i].pub);
+		if (r == round && !got[i]) {
+			got[i] = 1;
+			left--;
+		}
+		bus_msg_clear(&m);
+	}
+	for (i = 0; i < NINTRUDER; i++) {
+		assert_int_equal(bus_client_connected(u[i]), 0);
+		bus_free(&u[i]);
+	}
+	for (i = 0; i < NCHURN; i++)
+		bus_free(&c[i]);
+}
+
+static void
+test_zap_retire(void **state)
+{
+	struct bus_opts o;
+	struct bus_stats bs;
+	struct bus_msg m;
+	struct bus *s, *c;
+	uint64_t before;
+	int64_t end;
+	int round;
+
+	(void)state;
+	/* The default: the socket is replaced 1 s after its last answer. */
+	s = server_new(1, 0);
+	c = client_new(bus_endpoint(s), "hosta", &ka, 1, 0);
+	establish(s, c, "one");
+	expect_server_to_client(s, "hosta", c, "ack one");
+	end = clock_mono_ms() + WAIT_MS;
+	while (bus_zap_retired(s) == 0) {
+		assert_true(clock_mono_ms() < end);
+		assert_int_equal(bus_poll(s, 50, &m), 0);
+		assert_int_equal(bus_poll(c, 0, &m), 0);
+	}
+	/* the connection outlives the socket that let it in */
+	establish(s, c, "two");
+	expect_server_to_client(s, "hosta", c, "ack two");
+	/* a new socket answers: a new connection of the same host, and a
+	 * refusal */
+	assert_int_equal(bus_client_reconnect(c), 0);
+	establish(s, c, "three");
+	expect_server_to_client(s, "hosta", c, "ack three");
+	bus_free(&c);
+	bus_free(&s);
+
+	/* One answer per socket: a replacement after every handshake, while
+	 * the next ones run. */
+	bus_opts_init(&o);
+	o.endpoint = ANY_EP;
+	o.secret_key = kserver.sec;
+	o.allow = allow;
+	o.heartbeat_ivl_ms = 200;
+	o.zap_retire_after = 1;
+	assert_non_null(s = bus_server_new(&o));
+	cap_reset();
+	before = bus_zap_retired(s);
+	end = clock_mono_ms();
+	for (round = 0; round < CHURN_ROUNDS; round++)
+		churn_round(s, round);
+	assert_true(bus_zap_retired(s) >= before + CHURN_ROUNDS);
+	print_message("%d rounds of %d clients: %llu replacements in "
+	    "%lld ms\n", CHURN_ROUNDS, NCHURN + NINTRUDER,
+	    (unsigned long long)(bus_zap_retired(s) - before),
+	    (long long)(clock_mono_ms() - end));
+	bus_stats(s, &bs);
+	assert_int_equal(bs.drop_impostor, 0);	/* none got in without ZAP */
+	assert_true(cap_has("not enrolled"));
+	bus_free(&s);
+
+	o.zap_retire_after = -1;
+	assert_null(bus_server_new(&o));
+	assert_int_equal(err_code(), TS_EINVALID);
+}
+
 static int
 setup(void **state)
 {
@@ -1371,6 +1563,9 @@ setup(void **state)
 	    bus_keypair_new(kb.pub, kb.sec) == -1 ||
 	    bus_keypair_new(kunknown.pub, kunknown.sec) == -1)
 		return -1;
+	for (int i = 0; i < NCHURN; i++)
+		if (bus_keypair_new(kchurn[i].pub, kchurn[i].sec) == -1)
+			return -1;
 	return 0;
 }
 
@@ -1418,6 +1613,8 @@ main(void)
 		cmocka_unit_test(test_curve_off),
 		cmocka_unit_test(test_sent_by_class),
 		cmocka_unit_test(test_received_by_class),
+		cmocka_unit_test(test_zap_enforced_without_handler),
+		cmocka_unit_test(test_zap_retire),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
