@@ -961,6 +961,37 @@ store_clear(struct store_txn *t, const char *table)
 	return 0;
 }
 
+/*
+ * From the entry the cursor is on (rc: the positioning's result), hands
+ * entries to cb in the direction op (MDB_NEXT or MDB_PREV) while their
+ * keys start with prefix; a walk leaves the prefix only once, whichever
+ * way it goes. 0, or -1 when cb or LMDB failed (the error recorded).
+ */
+static int
+walk(MDB_cursor *cur, int rc, MDB_val *k, MDB_val *v, MDB_cursor_op op,
+    const void *prefix, size_t plen, store_iter_fn *cb, void *arg,
+    const char *table)
+{
+	int r;
+
+	while (rc == 0) {
+		if (plen > 0 && (k->mv_size < plen ||
+		    memcmp(k->mv_data, prefix, plen) != 0))
+			break;
+		r = cb(k->mv_data, k->mv_size, v->mv_data, v->mv_size, arg);
+		if (r < 0)
+			return -1;
+		if (r > 0)
+			break;
+		rc = mdb_cursor_get(cur, k, v, op);
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		mdb_err(rc, "%s: iterate", table);
+		return -1;
+	}
+	return 0;
+}
+
 int
 store_iter_after(struct store_txn *t, const char *table, const void *prefix,
     size_t plen, const void *after, size_t alen, store_iter_fn *cb,
@@ -969,7 +1000,7 @@ store_iter_after(struct store_txn *t, const char *table, const void *prefix,
 	struct table *tb;
 	MDB_cursor *cur;
 	MDB_val k, v;
-	int rc, r, ret = 0;
+	int rc, ret = 0;
 
 	if ((tb = table_find(t->st, table)) == NULL)
 		return -1;
@@ -1000,23 +1031,7 @@ store_iter_after(struct store_txn *t, const char *table, const void *prefix,
 	} else
 		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
 
-	while (rc == 0) {
-		if (plen > 0 && (k.mv_size < plen ||
-		    memcmp(k.mv_data, prefix, plen) != 0))
-			break;
-		r = cb(k.mv_data, k.mv_size, v.mv_data, v.mv_size, arg);
-		if (r < 0) {
-			ret = -1;
-			break;
-		}
-		if (r > 0)
-			break;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-	}
-	if (rc != 0 && rc != MDB_NOTFOUND) {
-		mdb_err(rc, "%s: iterate", table);
-		ret = -1;
-	}
+	ret = walk(cur, rc, &k, &v, MDB_NEXT, prefix, plen, cb, arg, table);
 	mdb_cursor_close(cur);
 	return ret;
 }
@@ -1056,7 +1071,7 @@ store_iter_before(struct store_txn *t, const char *table, const void *prefix,
 	MDB_cursor *cur;
 	MDB_val k, v;
 	size_t ulen = plen;
-	int rc, r, ret = 0;
+	int rc, ret = 0;
 
 	if ((tb = table_find(t->st, table)) == NULL)
 		return -1;
@@ -1095,23 +1110,7 @@ store_iter_before(struct store_txn *t, const char *table, const void *prefix,
 	rc = seek_below(cur, bound, ulen, &k, &v);
 	/* Every key below the start and not under the prefix is below the
 	 * prefix, as all that follow: the first such ends the walk. */
-	while (rc == 0) {
-		if (plen > 0 && (k.mv_size < plen ||
-		    memcmp(k.mv_data, prefix, plen) != 0))
-			break;
-		r = cb(k.mv_data, k.mv_size, v.mv_data, v.mv_size, arg);
-		if (r < 0) {
-			ret = -1;
-			break;
-		}
-		if (r > 0)
-			break;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
-	}
-	if (rc != 0 && rc != MDB_NOTFOUND) {
-		mdb_err(rc, "%s: iterate", table);
-		ret = -1;
-	}
+	ret = walk(cur, rc, &k, &v, MDB_PREV, prefix, plen, cb, arg, table);
 	mdb_cursor_close(cur);
 	return ret;
 }
