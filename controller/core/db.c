@@ -1214,28 +1214,23 @@ db_uuid_ordered(char out[37])
 	uuid_unparse_lower(b, out);
 }
 
-/* The list order part of instances_by_state's keys (and of the
- * instances_by_created keys of schemas 5 to 16): scope NUL, then 16 hex
- * digits of INT64_MAX - created_at and the uuid with its hex digits
- * complemented, so that a forward walk is newest first. */
-size_t
-db_instance_desc_key(char out[DB_INSTANCE_CREATED_KEY_MAX],
-    const char *scope, int64_t created_at, const char *uuid)
+/* scope NUL, 16 hex digits of t, then the uuid, its hex digits
+ * complemented when desc; 0 when scope or uuid is too long. */
+static size_t
+created_key(char out[DB_INSTANCE_CREATED_KEY_MAX], const char *scope,
+    uint64_t t, const char *uuid, bool desc)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t sl = strlen(scope), ul = strlen(uuid);
-	uint64_t inv;
 
 	if (sl > DB_INSTANCE_CREATED_SCOPE_MAX || ul > CODEC_UUID_LEN)
 		return 0;
-	/* Times before 1970 sort as 1970: no instance has one. */
-	inv = (uint64_t)(INT64_MAX - (created_at < 0 ? 0 : created_at));
 	memcpy(out, scope, sl);
 	out[sl] = '\0';
 	for (int k = 0; k < 16; k++)
-		out[sl + 1 + k] = hex[(inv >> (60 - 4 * k)) & 0xf];
+		out[sl + 1 + k] = hex[(t >> (60 - 4 * k)) & 0xf];
 	for (size_t k = 0; k < ul; k++) {
-		const char *d = strchr(hex, uuid[k]);
+		const char *d = desc ? strchr(hex, uuid[k]) : NULL;
 
 		out[sl + 17 + k] = uuid[k] != '\0' && d != NULL ?
 		    hex[15 - (d - hex)] : uuid[k];
@@ -1243,24 +1238,25 @@ db_instance_desc_key(char out[DB_INSTANCE_CREATED_KEY_MAX],
 	return sl + 17 + ul;
 }
 
+/* The list order part of instances_by_state's keys (and of the
+ * instances_by_created keys of schemas 5 to 16): INT64_MAX - created_at
+ * and the uuid complemented, so that a forward walk is newest first.
+ * Times before 1970 sort as 1970: no instance has one. */
+size_t
+db_instance_desc_key(char out[DB_INSTANCE_CREATED_KEY_MAX],
+    const char *scope, int64_t created_at, const char *uuid)
+{
+	return created_key(out, scope,
+	    (uint64_t)(INT64_MAX - (created_at < 0 ? 0 : created_at)), uuid,
+	    true);
+}
+
 size_t
 db_instance_created_key(char out[DB_INSTANCE_CREATED_KEY_MAX],
     const char *scope, int64_t created_at, const char *uuid)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t sl = strlen(scope), ul = strlen(uuid);
-	uint64_t t;
-
-	if (sl > DB_INSTANCE_CREATED_SCOPE_MAX || ul > CODEC_UUID_LEN)
-		return 0;
-	/* Times before 1970 sort as 1970: no instance has one. */
-	t = (uint64_t)(created_at < 0 ? 0 : created_at);
-	memcpy(out, scope, sl);
-	out[sl] = '\0';
-	for (int k = 0; k < 16; k++)
-		out[sl + 1 + k] = hex[(t >> (60 - 4 * k)) & 0xf];
-	memcpy(out + sl + 17, uuid, ul);
-	return sl + 17 + ul;
+	return created_key(out, scope,
+	    (uint64_t)(created_at < 0 ? 0 : created_at), uuid, false);
 }
 
 /* Nova's _STATE_MAP (nova/api/openstack/common.py): the task states that
