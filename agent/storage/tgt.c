@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -51,6 +52,7 @@ target_clear(struct tgt_target *t)
 		free(t->accounts[i]);
 	for (size_t i = 0; i < t->nacl; i++)
 		free(t->acl[i]);
+	free(t->nexus);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -75,12 +77,83 @@ indent(const char *l)
 	return i;
 }
 
+/* A decimal number of s (whole word up to end or a space) in [0, max];
+ * -1 otherwise. */
+static int
+number(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || v > max || (*end != '\0' && *end != ' '))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/*
+ * One line of a target's "I_T nexus information:" part:
+ *
+ *         I_T nexus: 3
+ *             Initiator: iqn.1994-05.com.example:host alias: none
+ *             Connection: 0
+ *                 IP Address: 127.0.0.1
+ *
+ * (Debian's tgt 1.0.x). A session is kept only once its initiator is
+ * read; lines out of place or malformed are skipped, so a session may be
+ * missed but never invented. nx: the session being read, or NULL.
+ */
+static int
+nexus_line(struct tgt_target *cur, size_t ind, const char *s,
+    struct tgt_nexus **nx)
+{
+	uint64_t v;
+
+	if (ind == 8 && strncmp(s, "I_T nexus: ", 11) == 0) {
+		struct tgt_nexus *nv;
+
+		*nx = NULL;
+		if (number(s + 11, UINT64_MAX, &v) == -1 ||
+		    cur->nnexus >= TGT_MAX_NEXUS)
+			return 0;
+		/* One at a time: few sessions per target. */
+		if ((nv = realloc(cur->nexus, (cur->nnexus + 1) *
+		    sizeof(*nv))) == NULL)
+			return -1;
+		cur->nexus = nv;
+		*nx = &nv[cur->nnexus];
+		memset(*nx, 0, sizeof(**nx));
+		(*nx)->sid = v;
+		return 0;
+	}
+	if (*nx == NULL || ind != 12)
+		return 0;
+	if (strncmp(s, "Initiator: ", 11) == 0 && (*nx)->initiator[0] == '\0') {
+		size_t l = strcspn(s + 11, " ");
+
+		if (l == 0 || l >= sizeof((*nx)->initiator))
+			return 0;
+		memcpy((*nx)->initiator, s + 11, l);
+		(*nx)->initiator[l] = '\0';
+		cur->nnexus++;	/* complete: kept */
+	} else if (strncmp(s, "Connection: ", 12) == 0 &&
+	    (*nx)->initiator[0] != '\0' && (*nx)->ncid < TGT_MAX_CONN &&
+	    number(s + 12, UINT32_MAX, &v) == 0)
+		(*nx)->cid[(*nx)->ncid++] = (uint32_t)v;
+	return 0;
+}
+
 int
 tgt_show_parse(const char *text, struct tgt_target **out, size_t *n)
 {
 	struct tgt_target *v = NULL, *nv, *cur = NULL;
+	struct tgt_nexus *nx = NULL;
 	size_t cnt = 0, cap = 0;
-	enum { NONE, LUN, ACCOUNTS, ACL } sec = NONE;
+	enum { NONE, LUN, ACCOUNTS, ACL, NEXUS } sec = NONE;
 	int lun = -1;
 	const char *p = text;
 
@@ -125,6 +198,7 @@ tgt_show_parse(const char *text, struct tgt_target **out, size_t *n)
 			snprintf(cur->name, sizeof(cur->name), "%s",
 			    colon[1] == ' ' ? colon + 2 : colon + 1);
 			sec = NONE;
+			nx = NULL;
 			continue;
 		}
 		if (cur == NULL || ind == 0)
@@ -132,11 +206,17 @@ tgt_show_parse(const char *text, struct tgt_target **out, size_t *n)
 		if (ind == 4) {
 			sec = strcmp(s, "LUN information:") == 0 ? LUN :
 			    strcmp(s, "Account information:") == 0 ? ACCOUNTS :
-			    strcmp(s, "ACL information:") == 0 ? ACL : NONE;
+			    strcmp(s, "ACL information:") == 0 ? ACL :
+			    strcmp(s, "I_T nexus information:") == 0 ? NEXUS :
+			    NONE;
 			lun = -1;
+			nx = NULL;
 			continue;
 		}
-		if (sec == LUN && strncmp(s, "LUN: ", 5) == 0)
+		if (sec == NEXUS) {
+			if (nexus_line(cur, ind, s, &nx) == -1)
+				goto nomem;
+		} else if (sec == LUN && strncmp(s, "LUN: ", 5) == 0)
 			lun = atoi(s + 5);
 		else if (sec == LUN && lun == 1 &&
 		    strncmp(s, "Backing store path: ", 20) == 0)
@@ -262,6 +342,61 @@ listed(char *const *v, size_t n, const char *s)
 	return false;
 }
 
+/*
+ * Closes the sessions of tg whose initiator w does not list (its ACL no
+ * longer admits them: detached, or an evacuation renamed the
+ * attachment's initiator to its new host's), after converge_one() has
+ * changed the ACL, so the initiator's reconnect is refused. A live
+ * migration is not touched: its attachment keeps one initiator name on
+ * both hosts (volume_attach_follow()), so both qemus' sessions are
+ * admitted by the same ACL entry. A session gone by itself between the
+ * show and the delete is not an error.
+ */
+static int
+close_strays(struct tgt *t, const struct tgt_target *tg,
+    const struct tgt_want *w)
+{
+	char tid[16], sid[24], cid[16];
+
+	snprintf(tid, sizeof(tid), "%d", tg->tid);
+	for (size_t i = 0; i < tg->nnexus; i++) {
+		const struct tgt_nexus *nx = &tg->nexus[i];
+		bool keep = false;
+
+		for (size_t k = 0; k < w->nacl; k++)
+			keep |= strcmp(w->acls[k].initiator,
+			    nx->initiator) == 0;
+		if (keep)
+			continue;
+		snprintf(sid, sizeof(sid), "%" PRIu64, nx->sid);
+		log_info("tgt: closing session %s of %s on target %s: not in "
+		    "its ACL", sid, nx->initiator, tg->name);
+		for (size_t c = 0; c < nx->ncid; c++) {
+			const char *argv[] = { "tgtadm", "-C", t->port,
+			    "--lld", "iscsi", "--op", "delete", "--mode",
+			    "conn", "--tid", tid, "--sid", sid, "--cid", cid,
+			    NULL };
+			struct proc_opts o = { .timeout_ms = TGTADM_TIMEOUT_MS,
+			    .allow_nonzero = true };
+			struct proc_result r = { 0 };
+			int rc;
+
+			snprintf(cid, sizeof(cid), "%" PRIu32, nx->cid[c]);
+			rc = proc_run(argv, &o, &r);
+			if (rc == 0 && r.status != 0 &&
+			    strstr(r.err, "can't find the") == NULL) {
+				err_set(TS_EIO, "tgtadm delete conn exited "
+				    "with status %d: %.200s", r.status, r.err);
+				rc = -1;
+			}
+			proc_result_clear(&r);
+			if (rc == -1)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 /* One wanted export on target tg (as shown; tid set). */
 static int
 converge_one(struct tgt *t, const struct tgt_target *tg, struct tgt_want *w)
@@ -354,7 +489,7 @@ converge_one(struct tgt *t, const struct tgt_target *tg, struct tgt_want *w)
 				return -1;
 		}
 	}
-	return 0;
+	return close_strays(t, tg, w);
 }
 
 static bool

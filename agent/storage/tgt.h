@@ -20,6 +20,14 @@
  * wanted are removed; a target of a volume the caller names as unexported
  * is deleted. Targets the caller does not name are left alone.
  *
+ * Fencing: tgtd checks the ACL at login only, so taking an initiator off
+ * a target's ACL leaves its open sessions serving. Every session (I_T
+ * nexus) of a wanted target whose initiator the caller does not list is
+ * therefore closed (`tgtadm --op delete --mode conn`) after the ACL is
+ * changed, so its reconnect is refused. This is level-triggered: it
+ * follows what tgtd shows, not the unbind, so an agent restarted between
+ * the two still closes the session.
+ *
  * Threads: tgt_converge() from one thread (the storage worker); the
  * supervisor is internal.
  */
@@ -36,6 +44,8 @@
 #define TGT_CONTROL_MAX		32767	/* tgtd refuses larger -C values */
 #define TGT_MAX_ACL		16
 #define TGT_NAME_MAX		256
+#define TGT_MAX_NEXUS		256	/* sessions read per target */
+#define TGT_MAX_CONN		8	/* connections read per session */
 
 /* One export of a volume: who may log in, with which CHAP account. */
 struct tgt_acl {
@@ -55,6 +65,14 @@ struct tgt_want {
 	char			 msg[256];
 };
 
+/* A session (I_T nexus) of a target as tgtadm shows it. */
+struct tgt_nexus {
+	uint64_t	 sid;
+	char		 initiator[TGT_NAME_MAX];
+	uint32_t	 cid[TGT_MAX_CONN];
+	size_t		 ncid;
+};
+
 /* A target as tgtadm shows it. */
 struct tgt_target {
 	int		 tid;
@@ -64,6 +82,8 @@ struct tgt_target {
 	size_t		 naccounts;
 	char		*acl[TGT_MAX_ACL];
 	size_t		 nacl;
+	struct tgt_nexus *nexus;	/* owned; at most TGT_MAX_NEXUS */
+	size_t		 nnexus;
 };
 
 /* Parses `tgtadm --op show --mode target` output. *out owned: free with

@@ -38,7 +38,10 @@
 #    ACTIVE there, a new boot that finds the volume at boot (the rebuild
 #    waited for the export naming the new host's initiator) and reads the
 #    mark (the data survived), the attachment (same id) on the new host,
-#    the target's ACL naming its initiator alone; the dead host back (its
+#    the target's ACL naming its initiator alone, and no session of the
+#    dead host's initiator left on the target (the storage host closed the
+#    old qemu's session, which outlived its agent, when the ACL changed:
+#    no reconnect either) before that host returns; the dead host back (its
 #    libvirtd first, finding the old guest running): the stale copy
 #    fenced on its agent's hello, its domain, CHAP secret and session
 #    gone, the server still ACTIVE with the same boot, the host up again;
@@ -561,8 +564,22 @@ since5 "$BE" | grep -q "^TINYSTACK-GUEST-DISK vd[a-z] sectors=2097152 ro=0 head=
 vol_is "$VID" in-use || fail "the volume is not in-use after the evacuation"
 acl_is "${INIT}$VN " || fail "the target's ACL after the evacuation: '$(acl_of)'"
 lv "$VN" secret-list | grep -q "tinystack-chap-$ATT5" || fail "h$VN has no secret of attachment $ATT5"
-NX=$(nexus_ips)	# h$GN's old qemu may still hold its session here
-ok "h$GN's agent and libvirtd killed -9, forced down, nova evacuate veevac h$VN with vevol1 attached: ACTIVE on h$VN in $(echo "$t1 - $t0" | bc) s, a new boot ($B5 -> $BE) reading TSVOL-$B1 from its boot $(echo "$t2 - $t0" | bc) s after the request; attachment $ATT5 on h$VN, the ACL names h$VN's initiator alone; sessions: ${NX:-none}"
+# Storage-side fence: h$GN's old qemu (running on, its agent dead) had
+# its session closed by the storage host's tgt when the ACL dropped its
+# initiator, and its reconnects are refused; h$GN is still down.
+nexus_inits() {	# the initiators of the sessions to the volume's target
+	tgtadm -C "${TGTC[$VN]}" --lld iscsi --op show --mode target 2>/dev/null |
+		awk -v iqn="iqn.2010-10.org.openstack:volume-$VID" '
+			/^Target / { on = ($3 == iqn) } on && /^ *Initiator: / { print $2 }' |
+		sort | tr '\n' ' '
+}
+no_session_of_gn() { ! nexus_inits | grep -q "${INIT}$GN "; }
+wait_for 30 "no session of h$GN's initiator on the volume's target" no_session_of_gn
+t3=$(date +%s.%N)
+wait_for 30 "h$VN's session alone on the volume's target" nexus_is "10.250.0.$VN "
+is_state "h$GN" down || fail "h$GN is no longer down"
+NX=$(nexus_inits)
+ok "h$GN's agent and libvirtd killed -9, forced down, nova evacuate veevac h$VN with vevol1 attached: ACTIVE on h$VN in $(echo "$t1 - $t0" | bc) s, a new boot ($B5 -> $BE) reading TSVOL-$B1 from its boot $(echo "$t2 - $t0" | bc) s after the request; attachment $ATT5 on h$VN, the ACL names h$VN's initiator alone; the sessions ($NX) none of h$GN's ($(echo "$t3 - $t0" | bc) s after the request), h$GN still down"
 
 # h$GN returns with the stale copy under its libvirtd.
 "$FH" up "$NSP" "$GN" "$T/h$GN" "$BUS" "$IMP" > "$T/fakehost-h$GN-again.log" 2>&1 ||

@@ -7,9 +7,13 @@
 # marker, a wrong password or initiator is refused; tgtd killed with -9 is
 # restarted and the export comes back; a storage worker killed with -9
 # leaves tgtd serving and the next one adopts it; unexport removes the
-# target and the account; delete removes the file.
+# target and the account; delete removes the file. Fencing: an initiator
+# taken off the ACL (an evacuation renames the attachment's initiator)
+# loses the session it holds open (a qemu-io), and cannot log in again;
+# a session of an initiator not in the wanted ACL is closed even when
+# the ACL was changed before (level-triggered).
 . "$(dirname "$0")/lib.sh"
-for c in tgtd tgtadm qemu-img mkfifo; do
+for c in tgtd tgtadm qemu-img qemu-io mkfifo; do
 	command -v "$c" >/dev/null || fail "$c is not installed"
 done
 qemu-img --help | grep -qw iscsi ||
@@ -46,7 +50,7 @@ our_tgtd() {
 }
 cleanup_storage() {
 	local rc=$? p
-	exec 3>&- || true
+	exec 3>&- 4>&- || true
 	stop_daemons
 	for p in "${TGTD_PIDS[@]+"${TGTD_PIDS[@]}"}" $(our_tgtd); do
 		kill -9 "$p" 2>/dev/null || true
@@ -114,6 +118,56 @@ read_as "$USER" "$PASS" "iqn.2010-10.org.openstack.tinystack:host-b" "$T/bad2.ra
 [ -s "$T/bad2.raw" ] && fail "wrong initiator read data"
 ok "wrong CHAP password and wrong initiator refused"
 
+# hold_as INITIATOR: a qemu-io logged in as INITIATOR, its commands from
+# fd 4 (a fifo): the session stays open until fd 4 is closed or it is
+# killed (HOLD_PID; timeout bounds it whatever happens).
+hold_as() {
+	rm -f "$T/hold"
+	mkfifo "$T/hold"
+	timeout 120 qemu-io --object secret,id=s0,data="$PASS" \
+	    --image-opts "driver=iscsi,transport=tcp,portal=127.0.0.1:$PORT,target=$IQN,lun=1,user=$USER,password-secret=s0,initiator-name=$1" \
+	    < "$T/hold" >> "$T/qemu-io.log" 2>&1 &
+	HOLD_PID=$!
+	PIDS+=($HOLD_PID)
+	exec 4> "$T/hold"
+	printf 'read 0 512\n' >&4
+}
+unhold() {
+	exec 4>&-
+	kill "$HOLD_PID" 2>/dev/null || true
+	wait "$HOLD_PID" 2>/dev/null || true
+}
+show() { tgtadm -C $CTLP --lld iscsi --op show --mode target; }
+nexus_of() { show | grep -q "^            Initiator: $1 alias: "; }
+no_nexus_of() { show > "$T/show.now" && ! grep -q "^            Initiator: $1 alias: " "$T/show.now"; }
+INI2=iqn.2010-10.org.openstack.tinystack:host-b
+
+hold_as "$INI"
+wait_for 30 "session of $INI" nexus_of "$INI"
+# The attachment's initiator renamed (evacuation): same volume and CHAP
+# account, the other host's initiator.
+send "vol $VA 1 1 $INI2 $USER $PASS" "apply 3"
+wait_for 30 "export to $INI2" grep -q "^state gen=3 " "$T/out.log"
+sed -n '/^state gen=3 /,$p' "$T/out.log" | grep -q "^vol $VA present=1 ok=1 size=1 iqn=$IQN " ||
+	fail "export to $INI2 failed"
+wait_for 30 "session of $INI closed" no_nexus_of "$INI"
+grep -q "^        $INI\$" "$T/show.now" && fail "$INI still in the ACL"
+grep -q "^        $INI2\$" "$T/show.now" || fail "$INI2 not in the ACL"
+grep -q "closing session .* of $INI on target $IQN" "$T/storctl.log" ||
+	fail "no closing of the session logged"
+read_as "$USER" "$PASS" "$INI" "$T/bad4.raw" && fail "$INI logged in again after the ACL change"
+[ -s "$T/bad4.raw" ] && fail "$INI read data after the ACL change"
+# The held qemu-io's own reconnects (libiscsi retries) are refused too.
+nexus_of "$INI" && fail "a session of $INI came back"
+read_as "$USER" "$PASS" "$INI2" "$T/read2.raw" &&
+    [ "$(head -c 12 "$T/read2.raw")" = "TSVOLMARKER1" ] || fail "$INI2 does not read the volume"
+unhold
+ok "initiator taken off the ACL: its open session closed, a new login refused, the new initiator reads"
+
+send "vol $VA 1 1 $INI $USER $PASS" "apply 4"
+wait_for 30 "export to $INI again" grep -q "^state gen=4 " "$T/out.log"
+reads_marker || fail "$INI does not read after its export came back"
+
 # tgtd dies: restarted, the export comes back.
 P1=$(our_tgtd)
 [ -n "$P1" ] && [ "$(echo "$P1" | wc -w)" = 1 ] || fail "not one tgtd of ours: '$P1'"
@@ -134,10 +188,26 @@ wait "$STORCTL_PID" 2>/dev/null || true
 exec 3>&-
 reads_marker || fail "tgtd stopped serving when the worker died"
 [ "$(our_tgtd)" = "$P2" ] || fail "tgtd changed"
+# Level-triggered fencing: meanwhile (no worker) a session of $INI2 was
+# opened and $INI2 taken off the ACL by hand, as by a worker that died
+# between its unbind and its close: the ACL is as wanted, the session
+# stays open (tgtd checks the ACL at login only). The next worker,
+# which unbinds nothing, closes it.
+TID=$(tgtadm -C $CTLP --lld iscsi --op show --mode target |
+    awk -v q="$IQN" '$1 == "Target" && $3 == q { sub(":", "", $2); print $2 }')
+[ -n "$TID" ] || fail "no tid of $IQN"
+tgtadm -C $CTLP --lld iscsi --op bind --mode target --tid "$TID" --initiator-name "$INI2"
+hold_as "$INI2"
+wait_for 30 "session of $INI2" nexus_of "$INI2"
+tgtadm -C $CTLP --lld iscsi --op unbind --mode target --tid "$TID" --initiator-name "$INI2"
+nexus_of "$INI2" || fail "the session of $INI2 went with the unbind alone"
 : > "$T/out.log"
 start_storctl
-send "vol $VA 1 1 $INI $USER $PASS" "apply 3"
+send "vol $VA 1 1 $INI $USER $PASS" "apply 5"
 wait_for 30 "converged after restart" grep -q "^vol $VA present=1 ok=1 size=1 iqn=$IQN " "$T/out.log"
+wait_for 30 "session of $INI2 closed by the new worker" no_nexus_of "$INI2"
+unhold
+ok "a session of an initiator not in the wanted ACL is closed by a restarted worker (level-triggered)"
 [ "$(our_tgtd)" = "$P2" ] || fail "the running tgtd was not adopted"
 [ "$(tgtadm -C $CTLP --lld iscsi --op show --mode target | grep -c '^Target ')" = 1 ] ||
 	fail "targets duplicated"
@@ -145,14 +215,14 @@ reads_marker || fail "no read after the worker's restart"
 ok "worker restarted: tgtd adopted, one target, still reads"
 
 # Unexport: target and account gone; then delete: the file is gone.
-send "vol $VA 1 1" "apply 4"
-wait_for 30 "unexport" grep -q "^state gen=4 " "$T/out.log"
+send "vol $VA 1 1" "apply 6"
+wait_for 30 "unexport" grep -q "^state gen=6 " "$T/out.log"
 grep -q "^vol $VA present=1 ok=1 size=1 iqn=- " "$T/out.log" || fail "not unexported"
 tgtadm -C $CTLP --lld iscsi --op show --mode target | grep -q "$IQN" && fail "target still there"
 tgtadm -C $CTLP --lld iscsi --op show --mode account | grep -q "$USER" && fail "account still there"
 read_as "$USER" "$PASS" "$INI" "$T/bad3.raw" && fail "read after unexport"
 ok "unexport removed the target and the CHAP account"
-send "vol $VA 1 0" "apply 5"
+send "vol $VA 1 0" "apply 7"
 wait_for 30 "delete" grep -q "^vol $VA present=0 ok=1 size=0 " "$T/out.log"
 [ -e "$F" ] && fail "volume file still there"
 ok "volume wiped and removed"

@@ -26,6 +26,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "buf.h"
 #include "clock.h"
 #include "codec.h"
 #include "err.h"
@@ -468,6 +469,25 @@ static const char show_text[] =
     "        Driver: iscsi\n"
     "        State: ready\n"
     "    I_T nexus information:\n"
+    "        I_T nexus: 2\n"
+    "            Initiator: iqn.old:host alias: none\n"
+    "            Connection: 0\n"
+    "                IP Address: 10.0.0.1\n"
+    "        I_T nexus: 3\n"
+    "            Initiator: iqn.keep:host alias: none\n"
+    "            Connection: 0\n"
+    "                IP Address: 10.0.0.2\n"
+    "        I_T nexus: 5\n"
+    "            Initiator: iqn.stray:host alias: h9\n"
+    "            Connection: 0\n"
+    "                IP Address: 10.0.0.9\n"
+    "            Connection: 1\n"
+    "                IP Address: 10.0.0.9\n"
+    "        I_T nexus: x\n"
+    "            Initiator: iqn.bad-sid:host alias: none\n"
+    "            Connection: 0\n"
+    "        I_T nexus: 6\n"
+    "            Connection: 0\n"
     "    LUN information:\n"
     "        LUN: 0\n"
     "            Type: controller\n"
@@ -489,6 +509,10 @@ static const char show_text[] =
     "Target 3: iqn.2010-10.org.openstack:volume-" VC "\n"
     "    System information:\n"
     "        Driver: iscsi\n"
+    "    I_T nexus information:\n"
+    "        I_T nexus: 1\n"
+    "            Initiator: iqn.c:host alias: none\n"
+    "            Connection: 0\n"
     "    LUN information:\n"
     "        LUN: 0\n"
     "            Backing store path: None\n"
@@ -496,7 +520,63 @@ static const char show_text[] =
     "        c-user (outgoing)\n"
     "    ACL information:\n"
     "Target 4: iqn.2001-04.com.example:not-ours\n"
+    "    I_T nexus information:\n"
+    "        I_T nexus: 1\n"
+    "            Initiator: iqn.other:host alias: none\n"
+    "            Connection: 0\n"
     "    LUN information:\n";
+
+/* Captured from Debian 12's tgtd (tgt 1:1.0.85-1+deb12u1) with two
+ * sessions open through qemu-io's libiscsi. */
+static const char show_real[] =
+    "Target 1: iqn.x:vol1\n"
+    "    System information:\n"
+    "        Driver: iscsi\n"
+    "        State: ready\n"
+    "    I_T nexus information:\n"
+    "        I_T nexus: 2\n"
+    "            Initiator: iqn.b:host-b alias: none\n"
+    "            Connection: 0\n"
+    "                IP Address: 127.0.0.1\n"
+    "        I_T nexus: 3\n"
+    "            Initiator: iqn.a:host-a alias: none\n"
+    "            Connection: 0\n"
+    "                IP Address: 127.0.0.1\n"
+    "    LUN information:\n"
+    "        LUN: 0\n"
+    "            Type: controller\n"
+    "            SCSI ID: IET     00010000\n"
+    "            SCSI SN: beaf10\n"
+    "            Size: 0 MB, Block size: 1\n"
+    "            Online: Yes\n"
+    "            Removable media: No\n"
+    "            Prevent removal: No\n"
+    "            Readonly: No\n"
+    "            SWP: No\n"
+    "            Thin-provisioning: No\n"
+    "            Backing store type: null\n"
+    "            Backing store path: None\n"
+    "            Backing store flags: \n"
+    "        LUN: 1\n"
+    "            Type: disk\n"
+    "            SCSI ID: IET     00010001\n"
+    "            SCSI SN: beaf11\n"
+    "            Size: 67 MB, Block size: 512\n"
+    "            Online: Yes\n"
+    "            Removable media: No\n"
+    "            Prevent removal: No\n"
+    "            Readonly: No\n"
+    "            SWP: No\n"
+    "            Thin-provisioning: No\n"
+    "            Backing store type: rdwr\n"
+    "            Backing store path: /tmp/tgtf/vol.img\n"
+    "            Backing store flags: \n"
+    "    Account information:\n"
+    "        u1\n"
+    "    ACL information:\n"
+    "        iqn.a:host-a\n"
+    "        iqn.b:host-b\n"
+    ;
 
 static void
 test_show_parse(void **state)
@@ -519,6 +599,35 @@ test_show_parse(void **state)
 	assert_string_equal(t[1].accounts[0], "c-user");
 	assert_int_equal(t[1].nacl, 0);
 	assert_string_equal(t[2].name, "iqn.2001-04.com.example:not-ours");
+	/* Sessions: a malformed number or a session without its initiator
+	 * is skipped, never guessed. */
+	assert_int_equal(t[0].nnexus, 3);
+	assert_int_equal(t[0].nexus[0].sid, 2);
+	assert_string_equal(t[0].nexus[0].initiator, "iqn.old:host");
+	assert_int_equal(t[0].nexus[0].ncid, 1);
+	assert_int_equal(t[0].nexus[0].cid[0], 0);
+	assert_string_equal(t[0].nexus[1].initiator, "iqn.keep:host");
+	assert_int_equal(t[0].nexus[2].sid, 5);
+	assert_string_equal(t[0].nexus[2].initiator, "iqn.stray:host");
+	assert_int_equal(t[0].nexus[2].ncid, 2);
+	assert_int_equal(t[0].nexus[2].cid[1], 1);
+	assert_int_equal(t[1].nnexus, 1);
+	assert_int_equal(t[2].nnexus, 1);
+	tgt_targets_free(&t, n);
+	assert_null(t);
+
+	assert_int_equal(tgt_show_parse(show_real, &t, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(t[0].name, "iqn.x:vol1");
+	assert_string_equal(t[0].lun1, "/tmp/tgtf/vol.img");
+	assert_int_equal(t[0].nacl, 2);
+	assert_int_equal(t[0].nnexus, 2);
+	assert_int_equal(t[0].nexus[0].sid, 2);
+	assert_string_equal(t[0].nexus[0].initiator, "iqn.b:host-b");
+	assert_int_equal(t[0].nexus[0].ncid, 1);
+	assert_int_equal(t[0].nexus[0].cid[0], 0);
+	assert_int_equal(t[0].nexus[1].sid, 3);
+	assert_string_equal(t[0].nexus[1].initiator, "iqn.a:host-a");
 	tgt_targets_free(&t, n);
 	assert_null(t);
 	assert_int_equal(tgt_show_parse("", &t, &n), 0);
@@ -527,6 +636,36 @@ test_show_parse(void **state)
 	    0);
 	assert_int_equal(n, 0);
 	free(t);
+
+	/* Bounded: sessions beyond TGT_MAX_NEXUS and connections beyond
+	 * TGT_MAX_CONN are not read; numbers out of range are skipped. */
+	{
+		struct buf b = { 0 };
+
+		buf_printf(&b, "Target 1: iqn.x:y\n    I_T nexus information:\n"
+		    "        I_T nexus: 99999999999999999999999\n"
+		    "            Initiator: iqn.big:sid alias: none\n"
+		    "        I_T nexus: 1\n"
+		    "            Initiator: iqn.big:cid alias: none\n"
+		    "            Connection: 4294967296\n"
+		    "            Connection: -1\n");
+		for (int i = 0; i < TGT_MAX_CONN + 2; i++)
+			buf_printf(&b, "            Connection: %d\n", i);
+		for (int i = 0; i < TGT_MAX_NEXUS + 10; i++)
+			buf_printf(&b, "        I_T nexus: %d\n"
+			    "            Initiator: iqn.many:%d alias: none\n",
+			    i + 2, i);
+		assert_false(b.failed);
+		assert_int_equal(tgt_show_parse((const char *)b.data, &t, &n),
+		    0);
+		assert_int_equal(n, 1);
+		assert_int_equal(t[0].nnexus, TGT_MAX_NEXUS);
+		assert_string_equal(t[0].nexus[0].initiator, "iqn.big:cid");
+		assert_int_equal(t[0].nexus[0].ncid, TGT_MAX_CONN);
+		assert_int_equal(t[0].nexus[0].cid[0], 0);
+		tgt_targets_free(&t, n);
+		buf_free(&b);
+	}
 }
 
 static void
