@@ -56,7 +56,9 @@
 # Usage: bench/fleetsim.sh [BUILD_DIR]          (default: ./build)
 # Knobs: AGENTS (100), INSTANCES (1000), RSS_AT (10000), PAR (16
 #   connections creating), PER_PROC (500 agents per fleetsim process),
-#   HB_WINDOW (20 s), SYNC ([database] sync: full, the default, or
+#   HB_WINDOW (20 s), REPORT_INTERVAL (the agents' heartbeat interval the
+#   controller hands out, 10 s; 1 fills libzmq's per-connection pipe chunks
+#   ten times sooner: the steady-state memory), SYNC ([database] sync: full, the default, or
 #   nometasync), PERF (a path: perf record of the controller during the
 #   ?limit=100 detail list of each checkpoint, to PERF.<servers>), HV_PERF
 #   (a path: the same during GET /os-hypervisors/detail, to
@@ -118,6 +120,7 @@ RSS_AT=${RSS_AT:-10000}
 PAR=${PAR:-16}
 PER_PROC=${PER_PROC:-500}
 HB_WINDOW=${HB_WINDOW:-20}
+REPORT_INTERVAL=${REPORT_INTERVAL:-10}
 SYNC=${SYNC:-full}
 MAX_WAIT=${MAX_WAIT:-900}
 W=$(mktemp -d /tmp/fleetsim-bench.XXXXXX)
@@ -155,7 +158,7 @@ cat > "$W/c.conf" <<C
 host = ctl
 pid_file = $W/ctl.pid
 state_path = $W
-report_interval = 10
+report_interval = $REPORT_INTERVAL
 service_down_time = 60
 [database]
 path = $W/db
@@ -647,8 +650,8 @@ hb_window() {
 	c1=$(cpu "$CPID")
 	wc=$(date +%s.%N)
 	read -r rx1 tx1 < <(bus_frames "$W/hb1.txt")
-	hb=$((AGENTS * HB_WINDOW / 10))
-	echo "heartbeats${1:+ ($1)}: about $hb in ${HB_WINDOW} s ($AGENTS agents every 10 s):" \
+	hb=$((AGENTS * HB_WINDOW / REPORT_INTERVAL))
+	echo "heartbeats${1:+ ($1)}: about $hb in ${HB_WINDOW} s ($AGENTS agents every $REPORT_INTERVAL s):" \
 	    "controller CPU $(echo "($c1 - $c0) * 1000 / $hb" | bc -l | cut -c1-5) ms each," \
 	    "$(echo "($c1 - $c0) * 100 / $HB_WINDOW" | bc -l | cut -c1-5)% of one core;" \
 	    "the bus received $((rx1 - rx0)) messages and sent $((tx1 - tx0))" \
@@ -659,19 +662,19 @@ hb_window() {
 	    awk '$1 == "heartbeat" { print $2 }')
 	awk -v cw="$(echo "$wc - $wa" | bc -l)" -v sw="$(echo "$wc - $wb" | bc -l)" \
 	    -v c="$(echo "$c1 - $c0" | bc -l)" -v rx="$((rx1 - rx0))" \
-	    -v hb="${hbr:-0}" -v n="$AGENTS" 'BEGIN {
+	    -v hb="${hbr:-0}" -v n="$AGENTS" -v ri="$REPORT_INTERVAL" 'BEGIN {
 	    printf "  over the counters\047 window (scrape start to scrape start, " \
 	    "%.2f s; the CPU over %.2f s of it): %.0f messages/s received, of " \
 	    "which heartbeats %.0f/s (nominal %.0f/s); controller CPU %.2f%% " \
 	    "of one core, %.4f ms per message received, %.4f ms per heartbeat " \
-	    "received\n", cw, sw, rx / cw, hb / cw, n / 10, c * 100 / sw,
+	    "received\n", cw, sw, rx / cw, hb / cw, n / ri, c * 100 / sw,
 	    rx ? c / sw / (rx / cw) * 1000 : 0, hb ? c / sw / (hb / cw) * 1000 : 0 }'
 	echo "  the simulators' heartbeats per second over their 10 s hbstat" \
 	    "periods inside the window: $(cat "$W"/sim-*.log |
 	    awk -v a="$wa" -v b="$wc" -v p="${#SPIDS[@]}" '
 	    $1 == "hbstat" && $2 >= a + 10 && $2 <= b { s += $4; k++ }
 	    END { if (k) printf "%.0f", s / (k * 10) * p; else printf "none" }')" \
-	    "(nominal $((AGENTS / 10)))"
+	    "(nominal $((AGENTS / REPORT_INTERVAL)))"
 }
 hb_window
 echo "controller: $(cpu "$CPID") CPU seconds in all, RSS $(rss "$CPID") (peak $(hwm "$CPID"))"
