@@ -247,12 +247,15 @@ nomem:
 /* -------------------------------------------------------------- tgtadm */
 
 /* tgtadm -C <port> --lld iscsi <rest...>; quiet: a failure is the
- * caller's to judge (no warning logged). */
+ * caller's to judge (no warning logged). With allow_nonzero, an exit
+ * status other than 0 is not a failure: the caller reads res. */
 static int
-tgtadm(struct tgt *t, const char *const *rest, struct proc_result *res)
+admin(struct tgt *t, const char *const *rest, bool allow_nonzero,
+    struct proc_result *res)
 {
 	const char *argv[32];
-	struct proc_opts o = { .timeout_ms = TGTADM_TIMEOUT_MS };
+	struct proc_opts o = { .timeout_ms = TGTADM_TIMEOUT_MS,
+	    .allow_nonzero = allow_nonzero };
 	struct proc_result r = { 0 };
 	size_t n = 0;
 	int rc;
@@ -268,6 +271,12 @@ tgtadm(struct tgt *t, const char *const *rest, struct proc_result *res)
 	rc = proc_run(argv, &o, res ? res : &r);
 	proc_result_clear(&r);
 	return rc;
+}
+
+static int
+tgtadm(struct tgt *t, const char *const *rest, struct proc_result *res)
+{
+	return admin(t, rest, false, res);
 }
 
 /* 0 if a tgtd answers on the control port. Not answering is the usual
@@ -372,17 +381,14 @@ close_strays(struct tgt *t, const struct tgt_target *tg,
 		log_info("tgt: closing session %s of %s on target %s: not in "
 		    "its ACL", sid, nx->initiator, tg->name);
 		for (size_t c = 0; c < nx->ncid; c++) {
-			const char *argv[] = { "tgtadm", "-C", t->port,
-			    "--lld", "iscsi", "--op", "delete", "--mode",
+			const char *del[] = { "--op", "delete", "--mode",
 			    "conn", "--tid", tid, "--sid", sid, "--cid", cid,
 			    NULL };
-			struct proc_opts o = { .timeout_ms = TGTADM_TIMEOUT_MS,
-			    .allow_nonzero = true };
 			struct proc_result r = { 0 };
 			int rc;
 
 			snprintf(cid, sizeof(cid), "%" PRIu32, nx->cid[c]);
-			rc = proc_run(argv, &o, &r);
+			rc = admin(t, del, true, &r);
 			if (rc == 0 && r.status != 0 &&
 			    strstr(r.err, "can't find the") == NULL) {
 				err_set(TS_EIO, "tgtadm delete conn exited "
@@ -467,12 +473,11 @@ converge_one(struct tgt *t, const struct tgt_target *tg, struct tgt_want *w)
 			 * another password: deleted and made anew. */
 			if ((rc = tgtadm(t, add, NULL)) == -1) {
 				struct proc_result r = { 0 };
-				struct proc_opts o = { .allow_nonzero = true };
-				const char *argv[] = { "tgtadm", "-C", t->port,
-				    "--lld", "iscsi", "--op", "delete", "--mode",
-				    "account", "--user", a->user, NULL };
+				const char *del[] = { "--op", "delete",
+				    "--mode", "account", "--user", a->user,
+				    NULL };
 
-				proc_run(argv, &o, &r);
+				admin(t, del, true, &r);
 				proc_result_clear(&r);
 				rc = tgtadm(t, add, NULL);
 			}
