@@ -286,7 +286,6 @@ flavor_list(struct http_req *req, struct http_resp *resp, bool detail)
 	    .min_disk = INT64_MIN, .marker = http_req_query(req, "marker") };
 	struct store_txn *txn = NULL;
 	const char *pub = http_req_query(req, "is_public");
-	const char *marker = http_req_query(req, "marker");
 	struct fsort_by by = { FS_FLAVORID, 1 };
 	const char *sk;
 	int64_t limit;
@@ -334,10 +333,10 @@ flavor_list(struct http_req *req, struct http_resp *resp, bool detail)
 		goto out;
 	if (l.n > 1)
 		qsort_r(l.v, l.n, sizeof(*l.v), cmp_flavor, &by);
-	if (marker) {
+	if (l.marker != NULL) {
 		if (!l.has_mk) {
 			err_set(TS_EINVALID, "marker [%.64s] not found",
-			    marker);
+			    l.marker);
 			rc = -1;
 			goto out;
 		}
