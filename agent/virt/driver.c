@@ -882,7 +882,7 @@ driver_guest_devices(struct driver *d, const char *uuid, char ids[][37],
 	    uuid, v, VOL_HAVE_MAX, n, &xml);
 	if (rc == 0 && vnc_port != NULL && d->test == NULL &&
 	    virDomainGetState(dom, &st, &reason, 0) == 0 &&
-	    st == VIR_DOMAIN_RUNNING)
+	    (st == VIR_DOMAIN_RUNNING || st == VIR_DOMAIN_PAUSED))
 		*vnc_port = domxml_vnc_port(xml);
 	free(xml);
 	virDomainFree(dom);

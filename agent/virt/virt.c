@@ -599,8 +599,11 @@ virt_guests_list(struct virt *v, struct virt_guest **out, size_t *n)
 
 		g->generation = xml != NULL && domxml_meta_parse(xml, &meta) ==
 		    0 ? meta.generation : 0;
-		g->vnc_port = xml != NULL && xflags == 0 && st ==
-		    VIR_DOMAIN_RUNNING ? domxml_vnc_port(xml) : 0;
+		/* A paused guest's qemu still serves VNC (Nova hands out
+		 * its console too). */
+		g->vnc_port = xml != NULL && xflags == 0 &&
+		    (st == VIR_DOMAIN_RUNNING || st == VIR_DOMAIN_PAUSED) ?
+		    domxml_vnc_port(xml) : 0;
 		free(xml);
 		k++;
 		virDomainFree(doms[i]);

@@ -128,12 +128,25 @@ console_state(const struct rec_instance *i, const char *method)
 }
 
 /*
+ * Whether a guest in vm_state has a qemu serving VNC: ACTIVE, and PAUSED,
+ * whose qemu runs with its vCPUs stopped (Nova's libvirt driver reads the
+ * port from the running domain's XML, so it answers for both).
+ */
+static bool
+console_vm_state(const char *vm_state)
+{
+	return strcmp(vm_state, VM_ACTIVE) == 0 ||
+	    strcmp(vm_state, VM_PAUSED) == 0;
+}
+
+/*
  * A VNC console of type `type` for instance i, in Nova's order: the
  * instance's state (409), then what its compute manager checks, VNC on
  * ("Unavailable console type <type>.") and the type novnc ("Invalid
  * console type <type>"), then the guest: 409 InstanceNotReady unless
- * ACTIVE (Nova's libvirt driver answers a stopped guest's inactive
- * definition, port -1, with a URL that never connects: refused here),
+ * ACTIVE or PAUSED (Nova's libvirt driver answers a stopped guest's
+ * inactive definition, port -1, with a URL that never connects: refused
+ * here),
  * 400 ConsoleTypeUnavailable "vnc" when its host reports no VNC server
  * for it (libvirt's driver for a guest without one).
  */
@@ -156,7 +169,7 @@ vnc_console(struct http_req *req, const struct rec_instance *i,
 		err_set(TS_EINVALID, "Invalid console type %s", type);
 		return -1;
 	}
-	if (strcmp(i->vm_state, VM_ACTIVE) != 0) {
+	if (!console_vm_state(i->vm_state)) {
 		err_set(TS_ECONFLICT, "Instance %s is not ready", i->uuid);
 		return -1;
 	}
@@ -603,7 +616,7 @@ still_there(struct http_req *req, const struct vncconsole_target *t)
 	}
 	rc = -1;
 	if (i.host == NULL || strcmp(i.host, t->host) != 0 ||
-	    strcmp(i.vm_state, VM_ACTIVE) != 0 ||
+	    !console_vm_state(i.vm_state) ||
 	    vncconsole_where(s->vnc, t->host, t->uuid, &now) == -1 ||
 	    strcmp(now.addr, t->addr) != 0 || now.port != t->port)
 		err_set(TS_ECONFLICT, "Instance %s is not ready", t->uuid);

@@ -10,6 +10,7 @@
 # ACTIVE and the boot marker (and the user data, through the config
 # drive) shows in `openstack console log show`; stop/start, soft reboot
 # (a second boot on the console), suspend/resume (the same boot goes on);
+# pause/unpause, with a VNC console while paused;
 # a snapshot of the running guest boots as a second server;
 # kill -9 and restart of the agent leave the guest alone (same qemu pid,
 # still ACTIVE); `virsh destroy` behind the agent's back is reported at
@@ -369,6 +370,24 @@ tick_after_resume() {
 }
 wait_for 30 "the same boot ticking after resume" tick_after_resume
 ok "suspend (managed save) -> SUSPENDED, resume -> ACTIVE, boot $B3 goes on"
+
+# ---- pause: the console stays, as Nova's ------------------------------------------------------
+# A paused guest's qemu still serves VNC: the URL through the CLI, and
+# the RFB banner through the proxy; then unpause, and the boot goes on.
+openstack server pause e2e1 || fail "server pause"
+wait_for 60 "PAUSED" settled_as PAUSED
+$V domstate "instance-$SID" | grep -qx paused || fail "the domain is not paused"
+URLP=$(openstack console url show --novnc e2e1 -f value -c url) ||
+	fail "openstack console url show --novnc of the paused server"
+out=$(ws "$URLP")
+echo "$out" | grep -Eqx 'BANNER RFB 003\.00[0-9]' ||
+	fail "no VNC session to the paused guest: $out"
+TICK1=$(console | lasttick)
+openstack server unpause e2e1 || fail "server unpause"
+wait_for 60 "ACTIVE after unpause" settled_as ACTIVE
+TICK0=$TICK1
+wait_for 30 "the same boot ticking after unpause" tick_after_resume
+ok "pause -> PAUSED with a VNC console (RFB banner through the proxy), unpause -> ACTIVE, boot $B3 goes on"
 
 # ---- snapshot of the running guest, and a server booted from it ---------------------------
 t0=$(date +%s.%N)

@@ -1991,6 +1991,20 @@ test_console_states(void **state)
 	assert_int_equal(store_write(ctltest_store(T), console_place_fn, a),
 	    0);
 	console_call(id, VNC_REMOTE, 6, 400, "Unavailable console type vnc.");
+	/* Paused: its qemu still serves VNC, so Nova gets past the state to
+	 * the host (as for active); suspended (qemu gone) stays 409. */
+	a[1] = "paused";
+	assert_int_equal(store_write(ctltest_store(T), console_place_fn, a),
+	    0);
+	console_call(id, VNC_ACTION, 1, 400, "Unavailable console type vnc.");
+	console_call(id, VNC_REMOTE, 6, 400, "Unavailable console type vnc.");
+	a[1] = "suspended";
+	assert_int_equal(store_write(ctltest_store(T), console_place_fn, a),
+	    0);
+	console_call(id, VNC_REMOTE, 6, 409, m);
+	a[1] = "active";
+	assert_int_equal(store_write(ctltest_store(T), console_place_fn, a),
+	    0);
 	snprintf(path, sizeof(path), "/v2.1/servers/%s", id);
 	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
 	assert_string_equal(ctltest_str(T, "server.status"), "ACTIVE");
