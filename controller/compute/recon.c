@@ -119,6 +119,29 @@ struct sent {
 	struct sent	*next;
 };
 
+/*
+ * An admin password on its way to a guest (create, rebuild, evacuation).
+ * The API hands it over once (recon_dispatch_pass()) and, as in Nova, it
+ * is never stored; it stays here, under the lock, until the command of
+ * the task that carries it is answered, so that a command held for its
+ * volumes' exports, or re-sent after a loss, still carries it. Gone with
+ * a controller restart (the guest then gets none, as before); wiped when
+ * dropped; dropped unanswered once the task's deadline has passed (the
+ * scan that fails the task), on the task's own clock.
+ */
+struct pass {
+	char		 uuid[CODEC_UUID_LEN + 1];
+	char		 reqid[CODEC_REQUEST_ID_MAX + 1];
+	int64_t		 until;		/* wall ms: the task's deadline */
+	size_t		 len;
+	struct pass	*next;
+	char		 pass[];	/* NUL-terminated */
+};
+/* Passwords kept at most: about 400 bytes each. Past it a password goes
+ * with the first send only (logged). */
+#define PASS_MAX	16384
+#define PASS_LEN_MAX	255	/* the API's limit (adminPass) */
+
 /* EV_SUPERSEDED: a report a newer one of the same host replaced while
  * both were queued (enqueue_report). */
 enum ev_kind { EV_STATE, EV_REPORT, EV_PREPARED, EV_SUPERSEDED };
@@ -280,6 +303,8 @@ struct recon {
 	 * is above taken. */
 	uint64_t		 posted, taken, processed;
 	struct sent		*sent[SENT_BUCKETS];
+	struct pass		*pass[SENT_BUCKETS];	/* lock */
+	size_t			 npass;		/* lock */
 	struct prep		*preps;		/* lock */
 	struct landed		*landed;	/* lock */
 	struct calm		*calm[CALM_BUCKETS];	/* lock */
@@ -449,6 +474,113 @@ sent_note(struct recon *r, const char *uuid, const char *reqid, int64_t now)
 		r->st.resent++;
 	pthread_mutex_unlock(&r->lock);
 	return again;
+}
+
+/* ---------------------------------------------------------- passwords */
+
+static void
+pass_free(struct pass *p)
+{
+	explicit_bzero(p->pass, p->len);
+	free(p);
+}
+
+/* Lock held. Drops bucket b's entries for uuid (NULL: none) and those
+ * past their deadline. */
+static void
+pass_prune(struct recon *r, unsigned b, const char *uuid, int64_t now)
+{
+	struct pass **pp = &r->pass[b], *p;
+
+	while ((p = *pp) != NULL) {
+		if ((uuid != NULL && strcmp(p->uuid, uuid) == 0) ||
+		    p->until <= now) {
+			*pp = p->next;
+			pass_free(p);
+			r->npass--;
+		} else
+			pp = &p->next;
+	}
+}
+
+/* Keeps pass for i's task (its request id), replacing an older one; now
+ * and the deadline in wall ms (db_now_ms(), as task deadlines). */
+static void
+pass_keep(struct recon *r, const struct rec_instance *i, const char *pass,
+    int64_t now)
+{
+	unsigned b = bucket(i->uuid);
+	size_t len = strlen(pass);
+	struct pass *p;
+
+	if (i->task_request_id == NULL || len > PASS_LEN_MAX)
+		return;
+	pthread_mutex_lock(&r->lock);
+	pass_prune(r, b, i->uuid, now);
+	if (r->npass >= PASS_MAX) {
+		pthread_mutex_unlock(&r->lock);
+		log_warnx("instance %s: %d admin passwords in flight; this one "
+		    "goes with the first send only", i->uuid, PASS_MAX);
+		return;
+	}
+	if ((p = calloc(1, sizeof(*p) + len + 1)) == NULL) {
+		pthread_mutex_unlock(&r->lock);
+		log_warnx("instance %s: out of memory keeping its admin "
+		    "password; it goes with the first send only", i->uuid);
+		return;
+	}
+	snprintf(p->uuid, sizeof(p->uuid), "%s", i->uuid);
+	snprintf(p->reqid, sizeof(p->reqid), "%s", i->task_request_id);
+	p->until = i->task_deadline > now ? i->task_deadline :
+	    now + r->build_ms;
+	p->len = len;
+	memcpy(p->pass, pass, len + 1);
+	p->next = r->pass[b];
+	r->pass[b] = p;
+	r->npass++;
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Copies the password kept for request reqid of uuid into out (cap
+ * bytes); 0 if there is one, -1 if not. */
+static int
+pass_get(struct recon *r, const char *uuid, const char *reqid, char *out,
+    size_t cap, int64_t now)
+{
+	struct pass *p;
+	int rc = -1;
+
+	pthread_mutex_lock(&r->lock);
+	for (p = r->pass[bucket(uuid)]; p != NULL; p = p->next) {
+		if (strcmp(p->uuid, uuid) == 0 && strcmp(p->reqid, reqid) == 0 &&
+		    p->until > now && p->len < cap) {
+			memcpy(out, p->pass, p->len + 1);
+			rc = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+/* The command of request reqid (NULL: any) for uuid was answered or the
+ * instance is gone: its password is no longer needed. */
+static void
+pass_drop(struct recon *r, const char *uuid, const char *reqid)
+{
+	struct pass **pp, *p;
+
+	pthread_mutex_lock(&r->lock);
+	for (pp = &r->pass[bucket(uuid)]; (p = *pp) != NULL; pp = &p->next) {
+		if (strcmp(p->uuid, uuid) == 0 &&
+		    (reqid == NULL || strcmp(p->reqid, reqid) == 0)) {
+			*pp = p->next;
+			pass_free(p);
+			r->npass--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
 }
 
 /* ------------------------------------------------------------ commands */
@@ -1205,7 +1337,7 @@ release_pending(const struct rec_instance *i, const struct recon_task *t)
 /* Sends what instance i needs now; g (borrowed, NULL: none) is its host's
  * report of the guest when a report led here (vols_read()). */
 static int
-send_for(struct recon *r, const struct rec_instance *i, int64_t now,
+send_now(struct recon *r, const struct rec_instance *i, int64_t now,
     const char *admin_pass, const struct rguest *g)
 {
 	const struct recon_task *t = recon_task_find(i->task_state);
@@ -1351,6 +1483,26 @@ send_for(struct recon *r, const struct rec_instance *i, int64_t now,
 	return rc;
 }
 
+/* send_now() with the admin password kept for i's task when the caller
+ * has none (a held or re-sent command). */
+static int
+send_for(struct recon *r, const struct rec_instance *i, int64_t now,
+    const char *admin_pass, const struct rguest *g)
+{
+	char kept[PASS_LEN_MAX + 1];
+	int rc;
+
+	if (admin_pass == NULL && i->task_request_id != NULL &&
+	    recon_task_find(i->task_state) != NULL &&
+	    pass_get(r, i->uuid, i->task_request_id, kept, sizeof(kept),
+	    db_now_ms()) == 0)
+		admin_pass = kept;
+	rc = send_now(r, i, now, admin_pass, g);
+	if (admin_pass == kept)
+		explicit_bzero(kept, sizeof(kept));
+	return rc;
+}
+
 static void
 send_delete(struct recon *r, const char *host, const char *uuid,
     uint64_t gen, int orphan, int64_t now)
@@ -1422,6 +1574,8 @@ void
 recon_dispatch_pass(struct recon *r, const struct rec_instance *i,
     const char *admin_pass)
 {
+	if (admin_pass != NULL)
+		pass_keep(r, i, admin_pass, db_now_ms());
 	send_for(r, i, clock_mono_ms(), admin_pass, NULL);
 }
 
@@ -2623,12 +2777,17 @@ process_states(struct recon *r, struct ev **evs, size_t n)
 		snap_drain(r);
 		for (size_t k = 0; k < b.nforget; k++) {
 			sent_forget(r, b.forget[k]);
+			pass_drop(r, b.forget[k], NULL);
 			prep_free(prep_take(r, b.forget[k], NULL));
 		}
-		for (size_t k = 0; k < n; k++)
-			if (b.answered[k])
-				sent_answered(r, evs[k]->state->uuid,
-				    evs[k]->state->in_reply_to);
+		for (size_t k = 0; k < n; k++) {
+			if (!b.answered[k])
+				continue;
+			sent_answered(r, evs[k]->state->uuid,
+			    evs[k]->state->in_reply_to);
+			pass_drop(r, evs[k]->state->uuid,
+			    evs[k]->state->in_reply_to);
+		}
 		pthread_mutex_lock(&r->lock);
 		r->st.completed += b.completed;
 		r->st.failed += b.failed;
@@ -3471,6 +3630,12 @@ recon_scan(struct recon *r, int64_t now)
 {
 	struct scan s = { .r = r, .now = now, .mono = clock_mono_ms() };
 
+	/* Passwords whose task's deadline passed unanswered. */
+	pthread_mutex_lock(&r->lock);
+	for (unsigned b = 0; b < SENT_BUCKETS && r->npass > 0; b++)
+		pass_prune(r, b, NULL, now);
+	pthread_mutex_unlock(&r->lock);
+
 	if (scheduler_refresh_changed(r->sched) == -1)
 		log_err("refreshing the scheduler");
 	if (store_read_begin(r->store, &s.txn) == -1) {
@@ -3983,13 +4148,20 @@ recon_free(struct recon **rp)
 		r->head = e->next;
 		ev_free(e);
 	}
-	for (size_t b = 0; b < SENT_BUCKETS; b++)
+	for (size_t b = 0; b < SENT_BUCKETS; b++) {
 		while (r->sent[b]) {
 			struct sent *s = r->sent[b];
 
 			r->sent[b] = s->next;
 			free(s);
 		}
+		while (r->pass[b]) {
+			struct pass *p = r->pass[b];
+
+			r->pass[b] = p->next;
+			pass_free(p);
+		}
+	}
 	while (r->preps) {
 		struct prep *p = r->preps;
 
@@ -4023,6 +4195,7 @@ recon_stats(struct recon *r, struct recon_stats *s)
 	pthread_mutex_lock(&r->lock);
 	*s = r->st;
 	s->queued = r->posted - r->taken;
+	s->passes = r->npass;
 	pthread_mutex_unlock(&r->lock);
 }
 

@@ -371,6 +371,8 @@ struct recon_stats {
 	uint64_t	reports_superseded;
 	/* Events waiting for the recon thread (reports, replies) now. */
 	uint64_t	queued;
+	/* Admin passwords kept now for commands not answered yet. */
+	uint64_t	passes;
 };
 void		 recon_stats(struct recon *, struct recon_stats *);
 

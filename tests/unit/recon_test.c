@@ -1058,9 +1058,13 @@ test_resend_then_deadline(void **state)
 
 	mk(&m);
 	t0 = clock_mono_ms();
-	dispatch(m.uuid);
+	assert_int_equal(get(m.uuid, &i), 0);
+	recon_dispatch_pass(rec, &i, "build-Pass-1");
+	codec_clear(&schema_rec_instance, &i);
 	env = one(&g);
 	assert_string_equal(env->request_id, m.reqid);
+	assert_string_equal(((struct msg_instance_ensure *)env->body)->
+	    spec.admin_pass, "build-Pass-1");
 	recon_scan(rec, db_now_ms());		/* too early to resend */
 	none(&g);
 	/* Scanned until the resend comes (bounded): it comes once the
@@ -1077,8 +1081,14 @@ test_resend_then_deadline(void **state)
 	env = &g.env[0];
 	assert_ptr_equal(env->type, &schema_msg_instance_ensure);
 	assert_string_equal(env->request_id, m.reqid);
+	/* the re-send carries the password the API answered with too */
+	assert_non_null(((struct msg_instance_ensure *)env->body)->
+	    spec.admin_pass);
+	assert_string_equal(((struct msg_instance_ensure *)env->body)->
+	    spec.admin_pass, "build-Pass-1");
 	recon_stats(rec, &rs);
 	assert_true(rs.resent >= 1);
+	assert_int_equal(rs.passes, 1);
 	recon_scan(rec, db_now_ms() + 31 * 1000);
 	assert_int_equal(get(m.uuid, &i), 0);
 	assert_string_equal(i.vm_state, VM_ERROR);
@@ -1087,6 +1097,9 @@ test_resend_then_deadline(void **state)
 	assert_non_null(strstr(i.fault.message, "Timed out after 30 s waiting "
 	    "for host h1 to finish spawning"));
 	codec_clear(&schema_rec_instance, &i);
+	/* the task is over: its password is dropped (wiped) */
+	recon_stats(rec, &rs);
+	assert_int_equal(rs.passes, 0);
 	got_clear(&g);
 }
 
@@ -3055,6 +3068,7 @@ test_evacuation_waits_for_volumes(void **state)
 	struct rec_instance i;
 	char *vols[1] = { vol_id };
 	struct msg_instance_state a = { 0 };
+	struct recon_stats rs;
 
 	(void)state;
 	mk(&m);
@@ -3065,11 +3079,13 @@ test_evacuation_waits_for_volumes(void **state)
 	vol_ready = false;
 	vol_done = 0;
 	/* not exported to h1 yet: nothing goes (neither with the volume
-	 * nor without it) */
+	 * nor without it); the API's admin password is kept for it */
 	assert_int_equal(get(m.uuid, &i), 0);
-	recon_dispatch(rec, &i);
+	recon_dispatch_pass(rec, &i, "evac-Pass-1");
 	codec_clear(&schema_rec_instance, &i);
 	none(&g);
+	recon_stats(rec, &rs);
+	assert_int_equal(rs.passes, 1);
 	/* the storage sync's hook (compute_volume_ready()): the rebuild with
 	 * the volume */
 	vol_ready = true;
@@ -3085,6 +3101,9 @@ test_evacuation_waits_for_volumes(void **state)
 	assert_int_equal(e->spec.volumes.n, 1);
 	assert_string_equal(e->spec.volumes.items[0].volume_id, vol_id);
 	assert_true(e->has_sync_volumes && e->sync_volumes);
+	/* held, and still the password the API answered with */
+	assert_non_null(e->spec.admin_pass);
+	assert_string_equal(e->spec.admin_pass, "evac-Pass-1");
 	/* its answer lists the volume: ACTIVE and attached again */
 	snprintf(a.uuid, sizeof(a.uuid), "%s", m.uuid);
 	a.generation = 5;
@@ -3103,6 +3122,9 @@ test_evacuation_waits_for_volumes(void **state)
 	    i.volumes.items[0].attached);
 	codec_clear(&schema_rec_instance, &i);
 	assert_int_equal(vol_done, 1);
+	/* answered: the password is dropped */
+	recon_stats(rec, &rs);
+	assert_int_equal(rs.passes, 0);
 	got_clear(&g);
 	recon_set_volume(rec, &(struct recon_vol){ 0 });
 }
