@@ -4,7 +4,7 @@
  * directly (LMDB allows it while the controller runs: readers never block,
  * and writes queue behind the controller's writer lock).
  *
- *   db sync | db version
+ *   db sync | db version | db purge --before TIME [--dry-run]
  *   key setup [--force]                  controller CURVE key pair
  *   agent keygen --host H [--keys-dir D] [--force]
  *                                        an agent's key pair (agent.key/.pub)
@@ -46,6 +46,8 @@
 #include "codec.h"
 #include "config.h"
 #include "daemon.h"
+#include "clock.h"
+#include "compute/compute_db.h"
 #include "core/db.h"
 #include "err.h"
 #include "identity/identity.h"
@@ -80,6 +82,10 @@ usage(int status)
 	    "usage: %s [--config FILE] COMMAND (--config may also follow it)\n"
 	    "  db sync                 create or upgrade the database schema\n"
 	    "  db version              print the database schema version\n"
+	    "  db purge --before TIME [--dry-run]\n"
+	    "                          remove what servers deleted before TIME left:\n"
+	    "                          their instance actions and migrations (TIME as\n"
+	    "                          for logs errors; the controller may run)\n"
 	    "  key setup [--force]     create the controller's CURVE key pair\n"
 	    "  agent keygen --host H [--keys-dir DIR] [--force]\n"
 	    "                          create an agent's key pair (agent.key, agent.pub);\n"
@@ -135,6 +141,67 @@ usage(int status)
 	exit(status);
 }
 
+/* db purge's write (or, dry, its read) of what deleted servers left. */
+struct purge {
+	int64_t			 before;
+	bool			 dry;
+	struct compute_db_purged out;
+};
+
+static int
+purge_fn(struct store_txn *txn, void *arg)
+{
+	struct purge *p = arg;
+
+	return compute_db_purge(txn, p->before, p->dry, &p->out);
+}
+
+static int
+db_purge(struct store *st, int argc, char **argv)
+{
+	struct purge p = { .before = INT64_MIN };
+	struct store_txn *txn = NULL;
+	char when[32];
+	time_t t;
+	int rc;
+
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--before") == 0 && i + 1 < argc) {
+			if (clock_parse_since(argv[++i], clock_wall_ms(),
+			    &p.before) == -1) {
+				fprintf(stderr, "%s: --before %s: not ISO 8601 "
+				    "UTC nor relative (30d, 12h)\n", PROG,
+				    argv[i]);
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--dry-run") == 0) {
+			p.dry = true;
+		} else {
+			usage(2);
+		}
+	}
+	if (p.before == INT64_MIN) {
+		fprintf(stderr, "%s: db purge needs --before TIME\n", PROG);
+		return 2;
+	}
+	if (p.dry) {
+		if (store_read_begin(st, &txn) == -1)
+			return die("db purge");
+		rc = purge_fn(txn, &p);
+		store_txn_end(&txn);
+	} else {
+		rc = store_write(st, purge_fn, &p);
+	}
+	if (rc == -1)
+		return die("db purge");
+	t = (time_t)(p.before / 1000);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+	printf("%s %zu instance actions of %zu deleted servers and %zu "
+	    "migrations older than %s\n", p.dry ? "would purge" : "purged",
+	    p.out.actions, p.out.servers, p.out.migrations, when);
+	return 0;
+}
+
 static int
 cmd_db(int argc, char **argv)
 {
@@ -142,7 +209,7 @@ cmd_db(int argc, char **argv)
 	uint32_t v;
 	int rc = 0;
 
-	if (argc != 2)
+	if (argc < 2 || (argc != 2 && strcmp(argv[1], "purge") != 0))
 		usage(2);
 	if ((st = db_open(cfg, 0)) == NULL)
 		return die("opening the database");
@@ -156,6 +223,8 @@ cmd_db(int argc, char **argv)
 			rc = die("db version");
 		else
 			printf("%u\n", v);
+	} else if (strcmp(argv[1], "purge") == 0) {
+		rc = db_purge(st, argc, argv);
 	} else {
 		usage(2);
 	}

@@ -1470,3 +1470,185 @@ compute_db_migration_each(struct store_txn *txn,
 	free(l.v);
 	return rc;
 }
+
+/* ------------------------------------------------------------------ purge */
+
+/* Keys to delete once the walk is over (a walk must not write its table). */
+struct keys {
+	char	*buf;		/* the keys, each klen bytes after its length */
+	size_t	 len, cap, n;
+};
+
+static int
+keys_add(struct keys *ks, const void *k, size_t kl)
+{
+	if (ks->len + sizeof(kl) + kl > ks->cap) {
+		size_t cap = ks->cap ? ks->cap * 2 : 4096;
+		char *b;
+
+		while (cap < ks->len + sizeof(kl) + kl)
+			cap *= 2;
+		if ((b = realloc(ks->buf, cap)) == NULL) {
+			err_set(TS_ENOMEM, "out of memory");
+			return -1;
+		}
+		ks->buf = b;
+		ks->cap = cap;
+	}
+	memcpy(ks->buf + ks->len, &kl, sizeof(kl));
+	memcpy(ks->buf + ks->len + sizeof(kl), k, kl);
+	ks->len += sizeof(kl) + kl;
+	ks->n++;
+	return 0;
+}
+
+static int
+keys_del(struct store_txn *txn, const char *table, const struct keys *ks)
+{
+	size_t kl;
+
+	for (size_t off = 0; off < ks->len; off += sizeof(kl) + kl) {
+		memcpy(&kl, ks->buf + off, sizeof(kl));
+		if (store_del(txn, table, ks->buf + off + sizeof(kl), kl) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Whether instance uuid is gone (-1 on a read error). */
+static int
+instance_gone(struct store_txn *txn, const char *uuid)
+{
+	const void *v;
+	size_t vl;
+
+	if (store_get(txn, T_INSTANCES, uuid, strlen(uuid), &v, &vl) == 0)
+		return 0;
+	return err_code() == TS_ENOT_FOUND ? 1 : -1;
+}
+
+/*
+ * The actions walk: keys come grouped by instance (uuid NUL request id),
+ * so a server's actions are one run; at its end the run is kept for
+ * deletion, or dropped from the list (group_start), as a whole.
+ */
+struct purge_walk {
+	struct store_txn	*txn;
+	int64_t			 before;
+	struct keys		 ks;
+	char			 uuid[CODEC_UUID_LEN + 1];
+	size_t			 group_len, group_n;	/* ks at its start */
+	size_t			 group_actions;
+	int64_t			 newest;
+	struct compute_db_purged *out;
+};
+
+static int
+group_end(struct purge_walk *w)
+{
+	int gone;
+
+	if (w->uuid[0] == '\0')
+		return 0;
+	if ((gone = instance_gone(w->txn, w->uuid)) == -1)
+		return -1;
+	if (gone && w->newest < w->before) {
+		w->out->servers++;
+		w->out->actions += w->group_actions;
+	} else {
+		w->ks.len = w->group_len;
+		w->ks.n = w->group_n;
+	}
+	w->uuid[0] = '\0';
+	return 0;
+}
+
+static int
+purge_action_cb(const void *k, size_t kl, void *rec, void *arg)
+{
+	struct purge_walk *w = arg;
+	struct rec_instance_action *a = rec;
+
+	if (strcmp(a->instance_uuid, w->uuid) != 0) {
+		if (group_end(w) == -1)
+			return -1;
+		snprintf(w->uuid, sizeof(w->uuid), "%s", a->instance_uuid);
+		w->group_len = w->ks.len;
+		w->group_n = w->ks.n;
+		w->group_actions = 0;
+		w->newest = INT64_MIN;
+	}
+	if (a->start_time > w->newest)
+		w->newest = a->start_time;
+	for (size_t e = 0; e < a->events.n; e++) {
+		if (a->events.items[e].start_time > w->newest)
+			w->newest = a->events.items[e].start_time;
+		if (a->events.items[e].finish_time > w->newest)
+			w->newest = a->events.items[e].finish_time;
+	}
+	w->group_actions++;
+	return keys_add(&w->ks, k, kl);
+}
+
+struct purge_migs {
+	struct store_txn	*txn;
+	int64_t			 before;
+	struct keys		 ks;
+	uint64_t		 last;		/* the highest id */
+	size_t			 last_at;	/* its place in ks, if there */
+	int			 last_in;
+};
+
+static int
+purge_mig_cb(const void *k, size_t kl, void *rec, void *arg)
+{
+	struct purge_migs *p = arg;
+	struct rec_migration *m = rec;
+	int gone;
+
+	/* Walked in id order: the last one seen is the highest. */
+	p->last = m->id;
+	p->last_in = 0;
+	if (m->updated_at >= p->before || m->created_at >= p->before)
+		return 0;
+	if ((gone = instance_gone(p->txn, m->instance_uuid)) == -1)
+		return -1;
+	if (!gone)
+		return 0;
+	p->last_at = p->ks.len;
+	p->last_in = 1;
+	return keys_add(&p->ks, k, kl);
+}
+
+int
+compute_db_purge(struct store_txn *txn, int64_t before_ms, bool dry,
+    struct compute_db_purged *out)
+{
+	struct purge_walk w = { .txn = txn, .before = before_ms, .out = out };
+	struct purge_migs p = { .txn = txn, .before = before_ms };
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (each_rec(txn, T_INSTANCE_ACTIONS, NULL, 0, NULL, 0,
+	    &schema_rec_instance_action, purge_action_cb, &w) == -1 ||
+	    group_end(&w) == -1)
+		goto out;
+	if (each_rec(txn, T_MIGRATIONS, NULL, 0, NULL, 0,
+	    &schema_rec_migration, purge_mig_cb, &p) == -1)
+		goto out;
+	/* The highest id stays: compute_db_migration_add() counts from it,
+	 * and an id must never come back. */
+	if (p.last_in) {
+		p.ks.len = p.last_at;
+		p.ks.n--;
+	}
+	out->migrations = p.ks.n;
+	if (!dry && (keys_del(txn, T_INSTANCE_ACTIONS, &w.ks) == -1 ||
+	    keys_del(txn, T_MIGRATIONS, &p.ks) == -1))
+		goto out;
+	rc = 0;
+out:
+	free(w.ks.buf);
+	free(p.ks.buf);
+	return rc;
+}

@@ -31,6 +31,7 @@
 #ifndef TS_CONTROLLER_COMPUTE_DB_H
 #define TS_CONTROLLER_COMPUTE_DB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -218,5 +219,22 @@ int	compute_db_migration_each(struct store_txn *,
 	    int (*cb)(const struct rec_migration *, void *), void *);
 
 uint64_t compute_db_flavor_disk_gb(const struct sch_inst_flavor *);
+
+/*
+ * `tinystack-manage db purge`: what servers that no longer exist left
+ * behind, older than before_ms (wall ms), as Nova's `nova-manage db purge
+ * --before` removes deleted rows: a gone server's instance actions (all of
+ * them or none, by the newest time among its actions and their events:
+ * its delete's), and migrations of gone servers last updated before then,
+ * except the newest migration (its id is the counter of the next). dry:
+ * count only; else a write transaction. Counts in *out.
+ */
+struct compute_db_purged {
+	size_t	servers;	/* gone servers whose actions went */
+	size_t	actions;
+	size_t	migrations;
+};
+int	compute_db_purge(struct store_txn *, int64_t before_ms, bool dry,
+	    struct compute_db_purged *);
 
 #endif

@@ -1108,6 +1108,134 @@ v16_only_fn(struct store_txn *txn, void *arg)
 	    0);
 }
 
+/* ---- db purge ------------------------------------------------------------ */
+
+struct act {
+	const char	*uuid, *reqid;
+	int64_t		 start, finish;	/* finish 0: no event */
+};
+
+static int
+act_fn(struct store_txn *txn, void *arg)
+{
+	const struct act *x = arg;
+	struct sch_action_event ev = { .event = "compute__do", .start_time =
+	    x->start, .finish_time = x->finish, .result = "Success" };
+	struct rec_instance_action a = { .request_id = (char *)x->reqid,
+	    .action = "create", .user_id = "u", .project_id = "p1",
+	    .start_time = x->start };
+
+	snprintf(a.instance_uuid, sizeof(a.instance_uuid), "%s", x->uuid);
+	if (x->finish) {
+		a.events.items = &ev;
+		a.events.n = 1;
+	}
+	return compute_db_action_put(txn, &a);
+}
+
+struct mig {
+	const char	*uuid;
+	int64_t		 at;
+};
+
+static int
+mig_fn(struct store_txn *txn, void *arg)
+{
+	const struct mig *x = arg;
+	struct rec_migration m = { .migration_type = "migration",
+	    .status = "finished", .created_at = x->at, .updated_at = x->at };
+
+	snprintf(m.uuid, sizeof(m.uuid), "%s", x->uuid);
+	snprintf(m.instance_uuid, sizeof(m.instance_uuid), "%s", x->uuid);
+	return compute_db_migration_add(txn, &m);
+}
+
+struct purge_arg {
+	int64_t			 before;
+	bool			 dry;
+	struct compute_db_purged out;
+};
+
+static int
+purge_fn(struct store_txn *txn, void *arg)
+{
+	struct purge_arg *p = arg;
+
+	return compute_db_purge(txn, p->before, p->dry, &p->out);
+}
+
+/*
+ * `db purge`: a gone server's actions go all together once its newest
+ * time (an event's finish counts) is before the cut; a live server's
+ * never; migrations of gone servers go, but the highest id stays (the
+ * next id counts from it); a dry run counts the same and removes nothing.
+ */
+static void
+test_purge(void **state)
+{
+	struct purge_arg p = { .before = 800, .dry = true };
+	struct rec_instance_action ra;
+	struct rec_migration m;
+	struct store_txn *txn = NULL;
+
+	(void)state;
+	put(U("a"), "p1", 100);
+	put(U("b"), "p1", 100);
+	assert_int_equal(store_write(st, act_fn, &(struct act){ U("a"),
+	    "req-a1", 100, 0 }), 0);
+	assert_int_equal(store_write(st, act_fn, &(struct act){ U("b"),
+	    "req-b1", 100, 0 }), 0);
+	assert_int_equal(store_write(st, act_fn, &(struct act){ U("b"),
+	    "req-b2", 500, 900 }), 0);
+	assert_int_equal(store_write(st, mig_fn, &(struct mig){ U("b"), 100 }),
+	    0);
+	assert_int_equal(store_write(st, mig_fn, &(struct mig){ U("a"), 100 }),
+	    0);
+	assert_int_equal(store_write(st, mig_fn, &(struct mig){ U("b"), 200 }),
+	    0);
+	assert_int_equal(store_write(st, del_fn, U("b")), 0);
+	assert_int_equal(count(T_INSTANCE_ACTIONS), 3);
+	assert_int_equal(count(T_MIGRATIONS), 3);
+
+	/* b's newest is its event's finish, 900: its actions stay; its
+	 * first migration goes, its second is the highest id */
+	assert_int_equal(store_write(st, purge_fn, &p), 0);
+	assert_int_equal(p.out.servers, 0);
+	assert_int_equal(p.out.actions, 0);
+	assert_int_equal(p.out.migrations, 1);
+	assert_int_equal(count(T_MIGRATIONS), 3);	/* dry */
+	p.dry = false;
+	assert_int_equal(store_write(st, purge_fn, &p), 0);
+	assert_int_equal(p.out.migrations, 1);
+	assert_int_equal(count(T_INSTANCE_ACTIONS), 3);
+	assert_int_equal(count(T_MIGRATIONS), 2);
+
+	p.before = 1000;
+	assert_int_equal(store_write(st, purge_fn, &p), 0);
+	assert_int_equal(p.out.servers, 1);
+	assert_int_equal(p.out.actions, 2);
+	assert_int_equal(p.out.migrations, 0);
+	assert_int_equal(count(T_INSTANCE_ACTIONS), 1);
+	assert_int_equal(count(T_MIGRATIONS), 2);
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	assert_int_equal(compute_db_action_get(txn, U("a"), "req-a1", &ra), 0);
+	codec_clear(&schema_rec_instance_action, &ra);
+	assert_int_equal(compute_db_migration_get(txn, 2, &m), 0);
+	assert_string_equal(m.instance_uuid, U("a"));
+	codec_clear(&schema_rec_migration, &m);
+	assert_int_equal(compute_db_migration_get(txn, 3, &m), 0);
+	codec_clear(&schema_rec_migration, &m);
+	store_txn_end(&txn);
+	/* the next id is still 4 */
+	assert_int_equal(store_write(st, mig_fn, &(struct mig){ U("a"), 300 }),
+	    0);
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	assert_int_equal(compute_db_migration_get(txn, 4, &m), 0);
+	codec_clear(&schema_rec_migration, &m);
+	store_txn_end(&txn);
+	assert_int_equal(store_write(st, del_fn, U("a")), 0);
+}
+
 /*
  * A store of schema 16 holds instances_by_created descending; the 16 -> 17
  * step rewrites every entry ascending (a malformed one dropped), and the
@@ -1229,6 +1357,7 @@ main(void)
 		cmocka_unit_test(test_compact_migration),
 		cmocka_unit_test(test_hv_guests_migration),
 		cmocka_unit_test(test_created_asc_migration),
+		cmocka_unit_test(test_purge),
 	};
 
 	log_init("compute_db_test", LOG_LVL_ERROR, LOG_TO_STDERR, NULL);
