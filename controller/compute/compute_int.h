@@ -271,6 +271,41 @@ int	compute_snapshot_action(struct http_req *, struct http_resp *,
  * host the request reached), then /images/<id>. -1 if it does not fit. */
 int	compute_snapshot_image_url(struct http_req *, const char *id, char *out,
 	    size_t len);
+/* ---- the servers list's sort_key / sort_dir (compute_sort.c) -------------- */
+
+#define COMPUTE_SORT_MAX	32	/* sort keys (and directions) taken */
+struct sort_field;
+/* The order asked for, Nova's defaults appended (created_at, then id). */
+struct compute_sort {
+	const struct sort_field	*f[COMPUTE_SORT_MAX + 2];
+	bool			 desc[COMPUTE_SORT_MAX + 2];
+	size_t			 n;
+	/* Not the list's own order (created_at, id, descending): the
+	 * servers are sorted (compute_sort_rows_*). */
+	bool			 given;
+};
+/* The sort_key / sort_dir queries as Nova's API and database take them:
+ * ignored keys dropped, 403 for host/node unless admin, and (check_dirs:
+ * Nova skips its database for a limit of 0) 400 for a direction other
+ * than asc/desc or more directions than keys. */
+int	compute_sort_parse(struct http_req *, bool admin, bool check_dirs,
+	    struct compute_sort *);
+/* The sort keys of the servers that passed the filters (the rows borrow
+ * the compute_sort, which must outlive them). */
+struct compute_sort_rows;
+struct compute_sort_rows *compute_sort_rows_new(const struct compute_sort *);
+void	compute_sort_rows_free(struct compute_sort_rows **);
+int	compute_sort_rows_add(struct compute_sort_rows *,
+	    const struct rec_instance *);
+void	compute_sort_rows_sort(struct compute_sort_rows *);
+/* After sorting: the first row strictly after the marker's place (the
+ * marker need not be among the rows, as in Nova). */
+int	compute_sort_rows_after(const struct compute_sort_rows *,
+	    const struct rec_instance *marker, size_t *start);
+size_t	compute_sort_rows_count(const struct compute_sort_rows *);
+/* Borrowed: valid until compute_sort_rows_free(). NULL past the end. */
+const char *compute_sort_rows_uuid(const struct compute_sort_rows *, size_t);
+
 /* ---- server tags (compute_tags.c, microversion 2.26) ---------------------- */
 
 #define COMPUTE_TAGS_MAX	50	/* Nova's MAX_TAG_COUNT */

@@ -1170,6 +1170,69 @@ list_cb(const struct rec_instance *i, void *arg)
 	return !l->has_limit && l->n == l->limit ? 1 : 0;
 }
 
+/* The sorted list's walk: every server of the scope that passes. */
+struct sorting {
+	struct list			*l;
+	struct compute_sort_rows	*rows;
+};
+
+static int
+sort_cb(const struct rec_instance *i, void *arg)
+{
+	struct sorting *so = arg;
+
+	if (!list_matches(so->l, i))
+		return 0;
+	return compute_sort_rows_add(so->rows, i);
+}
+
+/*
+ * A page in another order than the walk's: the keys of every server that
+ * passes (in scope, filtered), sorted; the page after the marker's place
+ * read again and rendered by list_cb() as the walk would.
+ */
+static int
+sorted_page(struct list *l, const struct compute_sort *sort,
+    const char *scope, const struct rec_instance *marker)
+{
+	struct sorting so = { .l = l };
+	size_t k, n;
+	int rc = -1;
+
+	if ((so.rows = compute_sort_rows_new(sort)) == NULL)
+		return -1;
+	if ((l->status.given ? compute_db_instance_each_state(l->txn, scope,
+	    l->status.vms, l->status.nvm, l->status.any_task ? NULL :
+	    l->status.tasks, l->status.ntasks, NULL, sort_cb, &so) :
+	    compute_db_instance_each_newest(l->txn, scope, NULL, sort_cb,
+	    &so)) == -1)
+		goto out;
+	compute_sort_rows_sort(so.rows);
+	k = 0;
+	if (marker != NULL &&
+	    compute_sort_rows_after(so.rows, marker, &k) == -1)
+		goto out;
+	for (n = compute_sort_rows_count(so.rows); k < n; k++) {
+		struct rec_instance i;
+		int r;
+
+		/* The same read transaction: it is there. */
+		if (compute_db_instance_get(l->txn,
+		    compute_sort_rows_uuid(so.rows, k), &i) == -1)
+			goto out;
+		r = list_cb(&i, l);
+		codec_clear(&schema_rec_instance, &i);
+		if (r == -1)
+			goto out;
+		if (r == 1)
+			break;
+	}
+	rc = 0;
+out:
+	compute_sort_rows_free(&so.rows);
+	return rc;
+}
+
 /*
  * glibc compiles a bounded repetition by copying its operand, so nested
  * counts multiply: "((a{255}){255}){255}" asks regcomp() for 16 million
@@ -1294,6 +1357,7 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 	const char *marker = http_req_query(req, "marker");
 	const char *since = http_req_query(req, "changes-since");
 	const char *scope;
+	struct compute_sort sort;
 	bool all_tenants, has_marker = false, none = false, unchanged;
 	int rc, mv;
 
@@ -1313,6 +1377,8 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 	    "os_compute_api:servers:index:get_all_tenants") == -1)
 		return -1;
 	l.limit = (size_t)compute_query_limit(req, LIST_MAX, &l.has_limit);
+	if (compute_sort_parse(req, l.admin, l.limit > 0, &sort) == -1)
+		return -1;
 	status_filter_read(req, &l.status);
 	if (l.status.given && l.status.nvm == 0) {
 		/* None of Nova's statuses: from 2.38 a 400, before an
@@ -1420,10 +1486,15 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 			goto out;
 		}
 	}
-	/* A status filter walks only its states' entries, in the same
+	/*
+	 * A status filter walks only its states' entries, in the same
 	 * order (instances_by_state): a status nobody has costs a few
-	 * seeks, not a walk of the scope. */
-	if (!none && !unchanged && l.limit > 0 && (l.status.given ?
+	 * seeks, not a walk of the scope. Another order than the walk's
+	 * sorts what passes, then pages.
+	 */
+	if (!none && !unchanged && l.limit > 0 && (sort.given ?
+	    sorted_page(&l, &sort, scope, has_marker ? &mk : NULL) :
+	    l.status.given ?
 	    compute_db_instance_each_state(txn, scope, l.status.vms,
 	    l.status.nvm, l.status.any_task ? NULL : l.status.tasks,
 	    l.status.ntasks, has_marker ? &mk : NULL, list_cb, &l) :
@@ -1434,18 +1505,26 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 	}
 	store_txn_end(&txn);
 	buf_puts(&l.page, "]");
-	/* A full page with a match after it: give the link. */
+	/* A full page with a match after it: give the link, with the
+	 * request's filters and sort (Nova's _get_next_link() keeps them). */
 	if (l.has_limit && l.limit > 0 && l.n == l.limit && l.more) {
+		struct buf q = { 0 };
 		char href[1200];
 
-		if (compute_url(req, false, href, sizeof(href), "servers%s?"
-		    "limit=%lld&marker=%s", detail ? "/detail" : "",
-		    (long long)l.limit, l.last) == 0) {
+		if (http_req_query_relink(req, l.last, &q) == -1 ||
+		    buf_append(&q, "", 1) == -1) {
+			buf_free(&q);
+			rc = -1;
+			goto out;
+		}
+		if (compute_url(req, false, href, sizeof(href), "servers%s%s",
+		    detail ? "/detail" : "", (const char *)q.data) == 0) {
 			buf_puts(&l.page, ",\"servers_links\":[{\"rel\":"
 			    "\"next\",\"href\":");
 			jsonout_str(&l.page, href);
 			buf_puts(&l.page, "}]");
 		}
+		buf_free(&q);
 	}
 	buf_puts(&l.page, "}");
 	rc = http_resp_buf(resp, 200, "application/json", &l.page);

@@ -1833,6 +1833,58 @@ http_req_query_at(const struct http_req *req, size_t i, const char **key,
 	return 0;
 }
 
+/* Percent-encode s for a query string (RFC 3986 unreserved kept). */
+static int
+url_encode(struct buf *b, const char *s)
+{
+	static const char hx[] = "0123456789ABCDEF";
+	char e[3];
+
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		    c == '.' || c == '~') {
+			if (buf_append(b, s, 1) == -1)
+				return -1;
+			continue;
+		}
+		e[0] = '%';
+		e[1] = hx[c >> 4];
+		e[2] = hx[c & 15];
+		if (buf_append(b, e, 3) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+http_req_query_relink(const struct http_req *req, const char *marker,
+    struct buf *b)
+{
+	const char *k, *v;
+	bool first = true;
+
+	for (size_t i = 0; i < req->nq; i++) {
+		if (http_req_query_at(req, i, &k, &v) == -1 ||
+		    strcmp(k, "marker") == 0)
+			continue;
+		if (buf_append(b, first ? "?" : "&", 1) == -1 ||
+		    url_encode(b, k) == -1 || buf_append(b, "=", 1) == -1 ||
+		    url_encode(b, v) == -1)
+			goto nomem;
+		first = false;
+	}
+	if (marker != NULL && (buf_append(b, first ? "?marker=" :
+	    "&marker=", 8) == -1 || url_encode(b, marker) == -1))
+		goto nomem;
+	return 0;
+nomem:
+	err_set(TS_ENOMEM, "out of memory");
+	return -1;
+}
+
 const char *
 http_req_header(const struct http_req *req, const char *name)
 {

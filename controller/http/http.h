@@ -254,6 +254,12 @@ const char	*http_req_query_next(const struct http_req *, const char *key,
 size_t		 http_req_query_count(const struct http_req *);
 int		 http_req_query_at(const struct http_req *, size_t i,
 		    const char **key, const char **value);
+/* Appends to b the request's query for the next page of a list:
+ * "?<every pair but marker, in order, percent-encoded>[&marker=M]" ("" or
+ * "?marker=M" without other pairs), as the services' next links keep the
+ * filters and sort of the page they follow. -1 TS_ENOMEM. */
+int		 http_req_query_relink(const struct http_req *,
+		    const char *marker, struct buf *b);
 /* Request header, case-insensitive name; NULL if absent. */
 const char	*http_req_header(const struct http_req *, const char *name);
 /* Parsed JSON body (buffered POST/PUT/PATCH routes without ROUTE_RAW_BODY),

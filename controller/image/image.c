@@ -512,56 +512,15 @@ image_get(struct http_req *req, struct http_resp *resp)
 	return rc;
 }
 
-/* Percent-encode s for a query string (RFC 3986 unreserved kept). */
-static int
-url_encode(struct buf *b, const char *s)
-{
-	static const char hx[] = "0123456789ABCDEF";
-	char e[3];
-
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-		    c == '.' || c == '~') {
-			if (buf_append(b, s, 1) == -1)
-				return -1;
-			continue;
-		}
-		e[0] = '%';
-		e[1] = hx[c >> 4];
-		e[2] = hx[c & 15];
-		if (buf_append(b, e, 3) == -1)
-			return -1;
-	}
-	return 0;
-}
-
 /* "/v2/images?<the request's query without marker>[&marker=M]" */
 static json_t *
 list_link(struct http_req *req, const char *marker)
 {
 	struct buf b = { 0 };
-	const char *k, *v;
-	size_t i, n = http_req_query_count(req);
-	bool first = true;
 	json_t *s = NULL;
 
-	if (buf_append(&b, "/v2/images", 10) == -1)
-		goto out;
-	for (i = 0; i < n; i++) {
-		if (http_req_query_at(req, i, &k, &v) == -1 ||
-		    strcmp(k, "marker") == 0)
-			continue;
-		if (buf_append(&b, first ? "?" : "&", 1) == -1 ||
-		    url_encode(&b, k) == -1 || buf_append(&b, "=", 1) ==
-		    -1 || url_encode(&b, v) == -1)
-			goto out;
-		first = false;
-	}
-	if (marker != NULL && (buf_append(&b, first ? "?marker=" :
-	    "&marker=", 8) == -1 || url_encode(&b, marker) == -1))
+	if (buf_append(&b, "/v2/images", 10) == -1 ||
+	    http_req_query_relink(req, marker, &b) == -1)
 		goto out;
 	s = json_stringn((const char *)b.data, b.len);
 out:

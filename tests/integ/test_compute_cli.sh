@@ -260,8 +260,16 @@ openstack compute service list -f value -c Host -c State | grep -qx "h2 up" || f
 manage status > "$T/status.txt" && grep -q "controller ports: all accept connections" "$T/status.txt" &&
 	grep -Eq '^\| h1 +\| enabled +\| up ' "$T/status.txt" &&
 	grep -Eq '^\| h2 +\| enabled +\| up .*\| 0\.1\.0 +\| ' "$T/status.txt" || { cat "$T/status.txt"; fail "manage status"; }
+# Sorted by the API (sort_key/sort_dir), through novaclient's --sort.
+nova list --name '^d-' --sort display_name:asc --fields name > "$T/sorted.txt" || fail "nova list --sort"
+awk -F'|' '$3 ~ /d-/ { gsub(/ /, "", $3); printf "%s ", $3 }' "$T/sorted.txt" | grep -qx "d-1 d-2 d-3 " ||
+	{ cat "$T/sorted.txt"; fail "nova list --sort display_name:asc"; }
+nova list --name '^d-' --sort display_name --fields name > "$T/sorted.txt" || fail "nova list --sort (desc)"
+awk -F'|' '$3 ~ /d-/ { gsub(/ /, "", $3); printf "%s ", $3 }' "$T/sorted.txt" | grep -qx "d-3 d-2 d-1 " ||
+	{ cat "$T/sorted.txt"; fail "nova list --sort display_name"; }
+nova list --sort host:asc > /dev/null 2>&1 || fail "nova list --sort host (admin)"
 openstack server delete d-1 d-2 d-3
-ok "a disabled service gets no new servers (multi-create d-1..3); enable; force-down (2.11) and back; tinystack-manage status"
+ok "a disabled service gets no new servers (multi-create d-1..3); enable; force-down (2.11) and back; tinystack-manage status; nova list --sort"
 
 # ---- host aggregates and availability zones ------------------------------------------------
 # $HOST has vm1; the other host gets zone az1 and property ssd=true.

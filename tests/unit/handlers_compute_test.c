@@ -329,6 +329,114 @@ test_servers_create_no_host(void **state)
 
 /* ---- servers: show, list, update ---------------------------------------------- */
 
+/* The names of the servers the last list answered, joined by ','. */
+static const char *
+listed_names(void)
+{
+	static char out[256];
+	json_t *v = ctltest_get(T, "servers");
+	size_t k;
+
+	out[0] = '\0';
+	for (k = 0; k < json_array_size(v); k++) {
+		const char *n = json_string_value(json_object_get(
+		    json_array_get(v, k), "name"));
+
+		snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s",
+		    k ? "," : "", n ? n : "?");
+	}
+	return out;
+}
+
+/*
+ * sort_key / sort_dir as Nova's (servers s-b, s-c, s-a):
+ * the directions, the defaults appended, pages after a marker in that
+ * order with a next link keeping the query, the ignored keys dropped with
+ * their direction, host for administrators, and the directions' 400s
+ * (which Nova's database raises, so not for a limit of 0).
+ */
+static void
+test_servers_sort(void **state)
+{
+	char a[64], b[64], c[64], def[256], rev[256];
+	const char *href;
+
+	(void)state;
+	server_new("s-b", b);
+	server_new("s-c", c);
+	server_new("s-a", a);
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?name=^s-&"
+	    "sort_key=display_name&sort_dir=asc", NULL, 200, NULL);
+	assert_string_equal(listed_names(), "s-a,s-b,s-c");
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers/detail?name=^s-&"
+	    "sort_key=display_name", NULL, 200, NULL);
+	assert_string_equal(listed_names(), "s-c,s-b,s-a");
+	/* The default (created_at, id descending: servers created in the
+	 * same millisecond are ordered by id) and its reverse. */
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?name=^s-", NULL, 200,
+	    NULL);
+	snprintf(def, sizeof(def), "%s", listed_names());
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?name=^s-&sort_dir=asc",
+	    NULL, 200, NULL);
+	snprintf(rev, sizeof(rev), "%.3s,%.3s,%.3s", def + 8, def + 4, def);
+	assert_string_equal(listed_names(), rev);
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?name=^s-&"
+	    "sort_key=uuid&sort_dir=asc", NULL, 200, NULL);
+	assert_true(strcmp(ctltest_str(T, "servers.0.id"),
+	    ctltest_str(T, "servers.1.id")) < 0 &&
+	    strcmp(ctltest_str(T, "servers.1.id"),
+	    ctltest_str(T, "servers.2.id")) < 0);
+	/* vcpus is dropped with its direction: the default order */
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?name=^s-&"
+	    "sort_key=vcpus&sort_dir=asc", NULL, 200, NULL);
+	assert_string_equal(listed_names(), def);
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?name=^s-&"
+	    "sort_key=vcpus&sort_key=display_name&sort_dir=desc&"
+	    "sort_dir=asc", NULL, 200, NULL);
+	assert_string_equal(listed_names(), "s-a,s-b,s-c");
+
+	/* pages in that order; the link keeps filter and sort */
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?name=^s-&"
+	    "sort_key=display_name&sort_dir=asc&limit=2", NULL, 200, NULL);
+	assert_string_equal(listed_names(), "s-a,s-b");
+	href = ctltest_str(T, "servers_links.0.href");
+	assert_non_null(href);
+	assert_non_null(strstr(href, "/servers?name=%5Es-&sort_key="
+	    "display_name&sort_dir=asc&limit=2&marker="));
+	assert_non_null(strstr(href, b));
+	snprintf(path, sizeof(path), "/v2.1/servers?name=^s-&sort_key="
+	    "display_name&sort_dir=asc&limit=2&marker=%s", b);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(listed_names(), "s-c");
+	assert_null(ctltest_get(T, "servers_links"));
+	/* a marker that does not pass the filter still places the page */
+	snprintf(path, sizeof(path), "/v2.1/servers?name=^s-[bc]&sort_key="
+	    "display_name&sort_dir=asc&marker=%s", a);
+	CT_CALL(T, C, CT_MEMBER, "GET", path, NULL, 200, NULL);
+	assert_string_equal(listed_names(), "s-b,s-c");
+
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?sort_dir=up", NULL,
+	    400, "Invalid input received: Unknown sort direction, must be "
+	    "'desc' or 'asc'");
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?sort_key=display_name&"
+	    "sort_dir=asc&sort_dir=desc", NULL, 400, "Invalid input received: "
+	    "Sort direction size exceeds sort key size");
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?limit=0&sort_dir=up",
+	    NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "servers")), 0);
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?sort_key=host", NULL,
+	    403, "Only administrators can sort servers by host");
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/servers?all_tenants=1&"
+	    "name=^s-&sort_key=host&sort_key=display_name&sort_dir=asc",
+	    NULL, 200, NULL);
+	assert_string_equal(listed_names(), "s-a,s-b,s-c");
+
+	for (const char *id[] = { a, b, c, NULL }, **p = id; *p; p++) {
+		snprintf(path, sizeof(path), "/v2.1/servers/%s", *p);
+		CT_CALL(T, C, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+	}
+}
+
 static void
 test_servers_show_list(void **state)
 {
@@ -3760,6 +3868,7 @@ main(void)
 		cmocka_unit_test(test_servers_create_validation),
 		cmocka_unit_test(test_servers_create_no_host),
 		cmocka_unit_test(test_servers_show_list),
+		cmocka_unit_test(test_servers_sort),
 		cmocka_unit_test(test_servers_actions),
 		cmocka_unit_test(test_servers_delete),
 		cmocka_unit_test(test_flavors),
