@@ -172,8 +172,10 @@ test_census_under_stream(void **state)
 	assert_non_null(gate = replygate_new(post, NULL));
 	stop_stream = 0;
 	assert_int_equal(pthread_create(&th, NULL, stream, NULL), 0);
-	while (replygate_count(gate) < 100)
+	for (int64_t until = clock_mono_ms() + 10000;
+	    replygate_count(gate) < 100 && clock_mono_ms() < until;)
 		usleep(100);
+	assert_true(replygate_count(gate) >= 100);
 	for (int i = 0; i < 20; i++) {
 		census_request(c, replygate_count(gate));
 		stale += !next_census(c);
@@ -189,8 +191,10 @@ test_census_under_stream(void **state)
 	}
 	assert_true(cur);
 	before = nposted_now();
-	usleep(5000);
-	/* still held: the stream queues, nothing more goes out */
+	/* Still held: a reply queues, nothing more goes out (one of the
+	 * test's own, so that one is surely held whatever the stream thread
+	 * managed meanwhile on a loaded machine). */
+	assert_int_equal(replygate_send(gate, &(unsigned char){ 8 }, 1), 0);
 	assert_int_equal(nposted_now(), before);
 	replygate_release(gate);
 	assert_true(nposted_now() > before);
