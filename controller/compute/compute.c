@@ -799,6 +799,21 @@ compute_url(struct http_req *req, bool bookmark, char *out, size_t len,
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
+int
+compute_next_href(struct http_req *req, const char *coll, const char *marker,
+    char *out, size_t len)
+{
+	struct buf q = { 0 };
+	int rc = -1;
+
+	if (http_req_query_relink(req, marker, &q) == 0 &&
+	    buf_append(&q, "", 1) == 0)
+		rc = compute_url(req, false, out, len, "%s%s", coll,
+		    (const char *)q.data);
+	buf_free(&q);
+	return rc;
+}
+
 json_t *
 compute_links(struct http_req *req, const char *coll, const char *id)
 {

@@ -431,12 +431,11 @@ hv_list(struct http_req *req, struct http_resp *resp, bool detail)
 	buf_puts(&b, "]");
 	if (request_mv_has(mv, MV_HYPERVISOR_PAGING) && n > 0 &&
 	    n == (size_t)limit) {
-		char href[1200];
+		char href[2048], id[16];
 
-		if (compute_url(req, false, href, sizeof(href),
-		    "os-hypervisors%s?limit=%lld&marker=%u", detail ?
-		    "/detail" : "", (long long)limit,
-		    hs.v[from + n - 1].id) == 0) {
+		snprintf(id, sizeof(id), "%u", hs.v[from + n - 1].id);
+		if (compute_next_href(req, detail ? "os-hypervisors/detail" :
+		    "os-hypervisors", id, href, sizeof(href)) == 0) {
 			buf_puts(&b, ",\"hypervisors_links\":[{\"rel\":"
 			    "\"next\",\"href\":");
 			jsonout_str(&b, href);

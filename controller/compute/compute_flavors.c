@@ -291,7 +291,7 @@ flavor_list(struct http_req *req, struct http_resp *resp, bool detail)
 	int64_t limit;
 	bool has_limit, b;
 	size_t start = 0, end;
-	json_t *arr;
+	json_t *arr, *body;
 	int rc, mv;
 
 	if (compute_version(req, resp, &mv) == -1 ||
@@ -348,7 +348,19 @@ flavor_list(struct http_req *req, struct http_resp *resp, bool detail)
 	arr = json_array();
 	for (size_t k = start; arr && k < end; k++)
 		json_array_append_new(arr, flavor_json(req, &l.v[k], detail));
-	rc = http_resp_json(resp, 200, json_pack("{s:o}", "flavors", arr));
+	body = json_pack("{s:o}", "flavors", arr);
+	/* Nova's _get_collection_links(): a full page has a next link
+	 * (also the last one), with the request's query. */
+	if (body != NULL && limit > 0 && end > start &&
+	    end - start == (size_t)limit) {
+		char href[2048];
+
+		if (compute_next_href(req, detail ? "flavors/detail" :
+		    "flavors", l.v[end - 1].id, href, sizeof(href)) == 0)
+			json_object_set_new(body, "flavors_links", json_pack(
+			    "[{s:s, s:s}]", "rel", "next", "href", href));
+	}
+	rc = http_resp_json(resp, 200, body);
 out:
 	for (size_t k = 0; k < l.n; k++)
 		codec_clear(&schema_rec_flavor, &l.v[k]);

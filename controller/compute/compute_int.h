@@ -145,6 +145,11 @@ json_t	*compute_time_or_null(int64_t ms, int usec);
 /* Into out: <base>/v2.1/<project>/<fmt...>, bookmark without "/v2.1";
  * the project only when the request's URL names one (Nova's links since
  * microversion 2.18 made it optional). -1 if it does not fit. */
+/* The next page's href of collection coll ("servers/detail"): the
+ * request's query with marker replaced (Nova's _get_next_link() keeps
+ * filters, sort and limit). -1 when it does not fit or on ENOMEM. */
+int	compute_next_href(struct http_req *, const char *coll,
+	    const char *marker, char *out, size_t len);
 int	compute_url(struct http_req *, bool bookmark, char *out, size_t len,
 	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* [{"rel":"self","href":<base>/v2.1/<project>/<coll>/<id>},

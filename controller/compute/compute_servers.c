@@ -1508,23 +1508,15 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 	/* A full page with a match after it: give the link, with the
 	 * request's filters and sort (Nova's _get_next_link() keeps them). */
 	if (l.has_limit && l.limit > 0 && l.n == l.limit && l.more) {
-		struct buf q = { 0 };
-		char href[1200];
+		char href[2048];
 
-		if (http_req_query_relink(req, l.last, &q) == -1 ||
-		    buf_append(&q, "", 1) == -1) {
-			buf_free(&q);
-			rc = -1;
-			goto out;
-		}
-		if (compute_url(req, false, href, sizeof(href), "servers%s%s",
-		    detail ? "/detail" : "", (const char *)q.data) == 0) {
+		if (compute_next_href(req, detail ? "servers/detail" :
+		    "servers", l.last, href, sizeof(href)) == 0) {
 			buf_puts(&l.page, ",\"servers_links\":[{\"rel\":"
 			    "\"next\",\"href\":");
 			jsonout_str(&l.page, href);
 			buf_puts(&l.page, "}]");
 		}
-		buf_free(&q);
 	}
 	buf_puts(&l.page, "}");
 	rc = http_resp_buf(resp, 200, "application/json", &l.page);

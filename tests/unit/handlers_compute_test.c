@@ -784,6 +784,28 @@ flavor_query_cases(void)
 	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors?limit="
 	    "99999999999999999999", NULL, 200, NULL);
 	assert_int_equal(json_array_size(ctltest_get(T, "flavors")), pub);
+	assert_null(ctltest_get(T, "flavors_links"));
+	/* A full page links the next one (Nova's _get_collection_links:
+	 * also when it is the last), keeping the query. */
+	{
+		char q[512], last[64];
+
+		CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/flavors/detail?sort_key="
+		    "memory_mb&limit=1", NULL, 200, NULL);
+		snprintf(last, sizeof(last), "%s", json_string_value(
+		    json_object_get(json_array_get(ctltest_get(T, "flavors"),
+		    0), "id")));
+		assert_string_equal(ctltest_str(T, "flavors_links.0.rel"),
+		    "next");
+		snprintf(q, sizeof(q), "/v2.1/flavors/detail?sort_key="
+		    "memory_mb&limit=1&marker=%s", last);
+		assert_non_null(strstr(ctltest_str(T, "flavors_links.0.href"),
+		    q));
+		snprintf(q, sizeof(q), "/v2.1/flavors?limit=%zu", pub);
+		CT_CALL(T, C, CT_MEMBER, "GET", q, NULL, 200, NULL);
+		assert_string_equal(ctltest_str(T, "flavors_links.0.rel"),
+		    "next");
+	}
 	/* The marker is looked up among every flavor the caller may see,
 	 * not only the filtered ones (Nova's _flavor_get_all_from_db). */
 	{
@@ -2390,6 +2412,11 @@ test_down_host(void **state)
 	assert_non_null(strstr(T->r.raw, "\"hypervisors_links\":[{\"rel\":"
 	    "\"next\",\"href\":\"http"));
 	assert_non_null(strstr(T->r.raw, "/os-hypervisors?limit=1&marker="));
+	/* the link keeps the query (Nova's _get_next_link) */
+	mv_call(CT_ADMIN, "2.33", "GET", "/v2.1/os-hypervisors/detail?"
+	    "hypervisor_hostname_pattern=ct&limit=1", NULL, 200, NULL);
+	assert_non_null(strstr(T->r.raw, "/os-hypervisors/detail?"
+	    "hypervisor_hostname_pattern=ct&limit=1&marker="));
 
 	/* os-services: the down host, disable and enable it */
 	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-services", NULL, 200, NULL);
