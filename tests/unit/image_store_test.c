@@ -72,6 +72,21 @@ setup(void **state)
 	return 0;
 }
 
+/* The store on tmpfs, which refuses O_DIRECT: the buffered writes. */
+static int
+setup_tmpfs(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/dev/shm/image_store_test.XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		fail_msg("mkdtemp %s: %s", f->dir, strerror(errno));
+	open_store(f, 0, 0);
+	*state = f;
+	return 0;
+}
+
 static int
 rm_one(const char *p, const struct stat *sb, int type, struct FTW *ftw)
 {
@@ -509,7 +524,8 @@ test_unsafe_directory(void **state)
 /* Data and zero runs that start and end off every block and slot
  * boundary, and the stream written once in one call larger than the
  * ring (the producer waits for slots inside one write) and once in
- * small uneven pieces. */
+ * small uneven pieces; in /tmp (O_DIRECT writes where the file system
+ * takes them, the short tail buffered) and on tmpfs (buffered). */
 static void
 test_long_stream(void **state)
 {
@@ -645,6 +661,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_unsafe_directory, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_long_stream, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_long_stream, setup_tmpfs,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_abandon_long_stream,
 		    setup, teardown),
