@@ -704,9 +704,10 @@ compute_db_instance_each_newest(struct store_txn *txn, const char *project_id,
 
 /*
  * The status filter's walk: one stream of instances_by_state per (vm_state,
- * task) pair, each already in list order, merged. A stream is read a chunk
- * at a time (store_iter_after() from its last key), so an empty one costs
- * one seek and a page of N costs about N record reads plus the chunks.
+ * task) pair, each stored ascending and so in list order backwards, merged
+ * greatest first. A stream is read a chunk at a time (store_iter_before()
+ * from below its last key), so an empty one costs one seek and a page of N
+ * costs about N record reads plus the chunks.
  */
 #define STATE_CHUNK	16
 #define STATE_ORD_MAX	(16 + CODEC_UUID_LEN)
@@ -714,8 +715,8 @@ compute_db_instance_each_newest(struct store_txn *txn, const char *project_id,
 struct sstream {
 	char	 prefix[DB_INSTANCE_STATE_KEY_MAX];
 	size_t	 plen;
-	/* the buffered entries: the key past the prefix (the list order)
-	 * and the value (the uuid) */
+	/* the buffered entries, greatest first: the key past the prefix
+	 * (created_at and uuid) and the value (the uuid) */
 	char	 ord[STATE_CHUNK][STATE_ORD_MAX];
 	uint8_t	 olen[STATE_CHUNK];
 	char	 uuid[STATE_CHUNK][CODEC_UUID_LEN];
@@ -741,20 +742,20 @@ sfill_cb(const void *k, size_t kl, const void *v, size_t vl, void *arg)
 	return ++s->n == STATE_CHUNK ? 1 : 0;
 }
 
-/* Reads the stream's next chunk, strictly after ord (NULL: from its
- * start). */
+/* Reads the stream's next chunk, strictly below ord (NULL: from its
+ * newest). */
 static int
 sfill(struct store_txn *txn, struct sstream *s, const char *ord, size_t olen)
 {
-	char after[DB_INSTANCE_STATE_KEY_MAX];
+	char before[DB_INSTANCE_STATE_KEY_MAX];
 
 	if (ord != NULL) {
-		memcpy(after, s->prefix, s->plen);
-		memcpy(after + s->plen, ord, olen);
+		memcpy(before, s->prefix, s->plen);
+		memcpy(before + s->plen, ord, olen);
 	}
 	s->n = s->at = 0;
-	if (store_iter_after(txn, T_INSTANCES_BY_STATE, s->prefix, s->plen,
-	    ord ? after : NULL, ord ? s->plen + olen : 0, sfill_cb, s) == -1)
+	if (store_iter_before(txn, T_INSTANCES_BY_STATE, s->prefix, s->plen,
+	    ord ? before : NULL, ord ? s->plen + olen : 0, sfill_cb, s) == -1)
 		return -1;
 	s->done = s->n < STATE_CHUNK;
 	return 0;
@@ -788,7 +789,7 @@ compute_db_instance_each_state(struct store_txn *txn, const char *project_id,
 	per = tasks ? ntasks : nall + 1;
 	if (nvm == 0 || per == 0)
 		return 0;
-	if (after != NULL && (mlen = db_instance_desc_key(mk, "",
+	if (after != NULL && (mlen = db_instance_created_key(mk, "",
 	    after->created_at, after->uuid)) == 0) {
 		err_set(TS_EINVALID, "bad marker");
 		return -1;
@@ -834,7 +835,7 @@ compute_db_instance_each_state(struct store_txn *txn, const char *project_id,
 			}
 			if (s->at < s->n && (best == NULL ||
 			    ord_cmp(s->ord[s->at], s->olen[s->at],
-			    best->ord[best->at], best->olen[best->at]) < 0))
+			    best->ord[best->at], best->olen[best->at]) > 0))
 				best = s;
 		}
 		if (best == NULL)

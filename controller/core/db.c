@@ -275,6 +275,9 @@ struct state_build {
 	size_t	 n, cap;
 };
 
+static size_t	state_key(char [DB_INSTANCE_STATE_KEY_MAX], const char *,
+		    const char *, const char *, int64_t, const char *, bool);
+
 static int
 state_collect(const void *k, size_t kl, const void *v, size_t vl, void *arg)
 {
@@ -306,10 +309,11 @@ state_collect(const void *k, size_t kl, const void *v, size_t vl, void *arg)
 		b->u = nk;
 		b->cap = nc;
 	}
-	l0 = db_instance_state_key(b->k[b->n], i.project_id, i.vm_state,
-	    i.task_state, i.created_at, i.uuid);
-	l1 = db_instance_state_key(b->k[b->n + 1], "", i.vm_state,
-	    i.task_state, i.created_at, i.uuid);
+	/* the keys of schema 14, which the 17 -> 18 step rewrites */
+	l0 = state_key(b->k[b->n], i.project_id, i.vm_state, i.task_state,
+	    i.created_at, i.uuid, true);
+	l1 = state_key(b->k[b->n + 1], "", i.vm_state, i.task_state,
+	    i.created_at, i.uuid, true);
 	snprintf(b->u[b->n], sizeof(b->u[0]), "%s", i.uuid);
 	snprintf(b->u[b->n + 1], sizeof(b->u[0]), "%s", i.uuid);
 	codec_clear(&schema_rec_instance, &i);
@@ -598,6 +602,34 @@ mig_hypervisor_guests(struct store_txn *txn, void *arg)
 	return rc;
 }
 
+/* The creation time in the 16 hex digits at p of a descending order part
+ * (db_instance_desc_key()), or of an ascending one: a time part below
+ * 2^62 is already ascending (a created_at of Unix milliseconds; INT64_MAX
+ * - created_at is above it until the year 146 million), so that the steps
+ * rewriting an index can run twice. -1 if not 16 lowercase hex digits of
+ * at most INT64_MAX. */
+static int
+order_time(const char *p, int64_t *created_at)
+{
+	uint64_t t = 0;
+
+	for (size_t j = 0; j < 16; j++) {
+		char c = p[j];
+
+		if (c >= '0' && c <= '9')
+			t = t << 4 | (uint64_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			t = t << 4 | (uint64_t)(c - 'a' + 10);
+		else
+			return -1;
+	}
+	if (t > INT64_MAX)
+		return -1;
+	*created_at = t < (UINT64_C(1) << 62) ? (int64_t)t :
+	    INT64_MAX - (int64_t)t;
+	return 0;
+}
+
 /*
  * Version 17 stores instances_by_created ascending (db_instance_created_key()):
  * new keys append on the right of their scope instead of the left, where
@@ -615,32 +647,15 @@ asc_collect(const void *k, size_t kl, const void *v, size_t vl, void *arg)
 	struct created_build *b = arg;
 	const char *key = k, *nul;
 	char uuid[CODEC_UUID_LEN + 1];
-	uint64_t inv = 0;
+	int64_t created_at = 0;
 	size_t sl;
 	int bad;
 
 	nul = memchr(key, '\0', kl < DB_INSTANCE_CREATED_SCOPE_MAX + 1 ?
 	    kl : DB_INSTANCE_CREATED_SCOPE_MAX + 1);
 	sl = nul ? (size_t)(nul - key) : 0;
-	bad = nul == NULL || kl < sl + 17 || vl == 0 || vl > CODEC_UUID_LEN;
-	for (size_t j = 0; !bad && j < 16; j++) {
-		char c = key[sl + 1 + j];
-
-		if (c >= '0' && c <= '9')
-			inv = inv << 4 | (uint64_t)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			inv = inv << 4 | (uint64_t)(c - 'a' + 10);
-		else
-			bad = 1;
-	}
-	if (!bad && inv > INT64_MAX)
-		bad = 1;
-	/* A time part below 2^62 is already ascending (a created_at of
-	 * Unix milliseconds; INT64_MAX - created_at is above it until the
-	 * year 146 million): written back the same, so that the step can
-	 * run twice. */
-	if (!bad && inv < (UINT64_C(1) << 62))
-		inv = (uint64_t)INT64_MAX - inv;
+	bad = nul == NULL || kl < sl + 17 || vl == 0 || vl > CODEC_UUID_LEN ||
+	    order_time(key + sl + 1, &created_at) == -1;
 	if (bad) {
 		log_warnx("%s: malformed entry of %zu bytes dropped",
 		    T_INSTANCES_BY_CREATED, kl);
@@ -661,7 +676,7 @@ asc_collect(const void *k, size_t kl, const void *v, size_t vl, void *arg)
 	uuid[vl] = '\0';
 	/* the scope is NUL-terminated in the key itself */
 	b->v[b->n].kl = db_instance_created_key(b->v[b->n].k, key,
-	    INT64_MAX - (int64_t)inv, uuid);
+	    created_at, uuid);
 	memcpy(b->v[b->n].u, uuid, vl + 1);
 	b->n++;
 	return 0;
@@ -697,6 +712,105 @@ mig_created_ascending(struct store_txn *txn, void *arg)
 	return rc;
 }
 
+/*
+ * Version 18 does the same for instances_by_state (db_instance_state_key()):
+ * each (scope, vm_state, task) stream stored ascending, the status filter
+ * walking its streams backwards. The prefix up to the third NUL is kept;
+ * the order part is rebuilt from its time and the value (the uuid). An
+ * entry that does not parse as a schema-17 key is dropped with a warning.
+ */
+struct state_ent {
+	char	k[DB_INSTANCE_STATE_KEY_MAX];
+	size_t	kl;
+	char	u[CODEC_UUID_LEN + 1];
+};
+
+struct state_asc_build {
+	struct state_ent	*v;
+	size_t			 n, cap;
+};
+
+static int
+state_asc_collect(const void *k, size_t kl, const void *v, size_t vl,
+    void *arg)
+{
+	struct state_asc_build *b = arg;
+	const char *key = k;
+	const size_t max[3] = { DB_INSTANCE_CREATED_SCOPE_MAX,
+	    DB_INSTANCE_STATE_PART_MAX, DB_INSTANCE_STATE_PART_MAX };
+	int64_t created_at = 0;
+	size_t pl = 0;
+	int bad = 0;
+
+	/* the prefix: scope, vm_state and task, each NUL-terminated */
+	for (int part = 0; !bad && part < 3; part++) {
+		const char *nul = memchr(key + pl, '\0', kl - pl < max[part] + 1 ?
+		    kl - pl : max[part] + 1);
+
+		if (nul == NULL)
+			bad = 1;
+		else
+			pl = (size_t)(nul - key) + 1;
+	}
+	bad = bad || kl < pl + 16 || vl == 0 || vl > CODEC_UUID_LEN ||
+	    memchr(v, '\0', vl) != NULL || order_time(key + pl, &created_at) == -1;
+	if (bad) {
+		log_warnx("%s: malformed entry of %zu bytes dropped",
+		    T_INSTANCES_BY_STATE, kl);
+		return 0;
+	}
+	if (b->n == b->cap) {
+		size_t nc = b->cap ? b->cap * 2 : 256;
+		struct state_ent *nv = realloc(b->v, nc * sizeof(*nv));
+
+		if (nv == NULL) {
+			err_set(TS_ENOMEM, "out of memory");
+			return -1;
+		}
+		b->v = nv;
+		b->cap = nc;
+	}
+	memcpy(b->v[b->n].u, v, vl);
+	b->v[b->n].u[vl] = '\0';
+	memcpy(b->v[b->n].k, key, pl);
+	/* as state_key(): the prefix's last NUL is scope ""'s */
+	b->v[b->n].kl = pl - 1 + db_instance_created_key(b->v[b->n].k + pl - 1,
+	    "", created_at, b->v[b->n].u);
+	b->n++;
+	return 0;
+}
+
+static int
+state_ent_cmp(const void *a, const void *b)
+{
+	const struct state_ent *x = a, *y = b;
+	int c = memcmp(x->k, y->k, x->kl < y->kl ? x->kl : y->kl);
+
+	return c != 0 ? c : x->kl < y->kl ? -1 : x->kl > y->kl;
+}
+
+static int
+mig_state_ascending(struct store_txn *txn, void *arg)
+{
+	struct state_asc_build b = { 0 };
+	int rc;
+
+	rc = store_iter(txn, T_INSTANCES_BY_STATE, NULL, 0, state_asc_collect,
+	    &b);
+	if (rc == 0)
+		rc = store_clear(txn, T_INSTANCES_BY_STATE);
+	if (rc == 0 && b.n > 1)
+		qsort(b.v, b.n, sizeof(*b.v), state_ent_cmp);
+	for (size_t j = 0; rc == 0 && j < b.n; j++)
+		rc = store_put(txn, T_INSTANCES_BY_STATE, b.v[j].k,
+		    b.v[j].kl, b.v[j].u, strlen(b.v[j].u), 0);
+	if (rc == 0)
+		log_info("db: %zu %s entries rewritten ascending", b.n,
+		    T_INSTANCES_BY_STATE);
+	free(b.v);
+	return rc;
+}
+
 static const struct store_migration migrations[] = {
 	{ 0, 1, "initial schema: services, hypervisors, agent keys",
 	    mig_initial, NULL },
@@ -727,6 +841,8 @@ static const struct store_migration migrations[] = {
 	    mig_hypervisor_guests, NULL },
 	{ 16, 17, "compute: instances_by_created stored ascending",
 	    mig_created_ascending, NULL },
+	{ 17, 18, "compute: instances_by_state stored ascending",
+	    mig_state_ascending, NULL },
 };
 
 int
@@ -1298,10 +1414,12 @@ db_instance_state_prefix(char out[DB_INSTANCE_STATE_KEY_MAX],
 	return sl + vl + tl + 3;
 }
 
-size_t
-db_instance_state_key(char out[DB_INSTANCE_STATE_KEY_MAX], const char *scope,
+/* db_instance_state_key(), or with desc the key of schemas 14 to 17
+ * (db_instance_desc_key()'s order part). */
+static size_t
+state_key(char out[DB_INSTANCE_STATE_KEY_MAX], const char *scope,
     const char *vm_state, const char *task_state, int64_t created_at,
-    const char *uuid)
+    const char *uuid, bool desc)
 {
 	size_t pl, cl;
 
@@ -1310,8 +1428,16 @@ db_instance_state_key(char out[DB_INSTANCE_STATE_KEY_MAX], const char *scope,
 		return 0;
 	/* The created key of scope "" is NUL + the order part: the prefix's
 	 * last NUL is that NUL. */
-	if ((cl = db_instance_desc_key(out + pl - 1, "", created_at,
-	    uuid)) == 0)
-		return 0;
-	return pl - 1 + cl;
+	cl = desc ? db_instance_desc_key(out + pl - 1, "", created_at, uuid) :
+	    db_instance_created_key(out + pl - 1, "", created_at, uuid);
+	return cl == 0 ? 0 : pl - 1 + cl;
+}
+
+size_t
+db_instance_state_key(char out[DB_INSTANCE_STATE_KEY_MAX], const char *scope,
+    const char *vm_state, const char *task_state, int64_t created_at,
+    const char *uuid)
+{
+	return state_key(out, scope, vm_state, task_state, created_at, uuid,
+	    false);
 }

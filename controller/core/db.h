@@ -42,7 +42,7 @@
 #include "msg_gen.h"
 #include "store.h"
 
-#define DB_SCHEMA_VERSION	17
+#define DB_SCHEMA_VERSION	18
 
 #define T_SERVICES		"services"
 #define T_SERVICES_BY_HOST	"services_by_host"
@@ -275,9 +275,10 @@ size_t	db_instance_created_key(char out[DB_INSTANCE_CREATED_KEY_MAX],
 /*
  * The same in list order: scope NUL, 16 hex digits of INT64_MAX -
  * created_at, the uuid with its hex digits complemented (0 <-> f, ...), so
- * that a forward walk is newest first. The order part of instances_by_state
- * (below), whose streams are merged walking forwards, and the
- * instances_by_created key of schemas 5 to 16. Same length and limits as
+ * that a forward walk is newest first. The instances_by_created key of
+ * schemas 5 to 16 and the order part of instances_by_state's of schemas
+ * 14 to 17: what the migrations that build them write and the 16 -> 17
+ * and 17 -> 18 steps rewrite. Same length and limits as
  * db_instance_created_key().
  */
 size_t	db_instance_desc_key(char out[DB_INSTANCE_CREATED_KEY_MAX],
@@ -286,8 +287,11 @@ size_t	db_instance_desc_key(char out[DB_INSTANCE_CREATED_KEY_MAX],
 /*
  * Key of an instance in instances_by_state (value: its uuid), the index of
  * the servers list's status filter:
- *   scope NUL vm_state NUL task NUL, then db_instance_desc_key()'s
- *   16 hex digits and complemented uuid (the list order)
+ *   scope NUL vm_state NUL task NUL, then db_instance_created_key()'s
+ *   16 hex digits of created_at and uuid
+ * ascending like instances_by_created, each stream walked backwards for
+ * the list order (schemas 14 to 17 stored db_instance_desc_key()'s order
+ * part; the 17 -> 18 step rewrites it),
  * with the two scopes of instances_by_created. task is the instance's
  * task_state when it is one of db_instance_state_tasks[] (the task states
  * Nova's status filter tells apart: its _STATE_MAP), "" otherwise (no task,

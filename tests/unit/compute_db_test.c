@@ -514,7 +514,8 @@ fwalk(bool index, const struct sfilter *f, const char *project,
 }
 
 static const char *const smarkers[] = { NULL, U("1"), U("2"), U("3"),
-    U("4"), U("5"), U("6"), U("7"), U("8"), U("a") };
+    U("4"), U("5"), U("6"), U("7"), U("8"), U("9"), U("a"), U("e") };
+#define NSMARKERS	(sizeof(smarkers) / sizeof(smarkers[0]))
 
 static bool
 exists(const char *uuid)
@@ -541,8 +542,7 @@ same_as_walk(void)
 	char want[64];
 
 	for (size_t f = 0; f < NSFILTERS; f++)
-		for (size_t m = 0; m < sizeof(smarkers) / sizeof(smarkers[0]);
-		    m++)
+		for (size_t m = 0; m < NSMARKERS; m++)
 			for (size_t stop = 0; exists(smarkers[m]) && stop < 3;
 			    stop++) {
 				const char *sc[2] = { "ps", NULL };
@@ -677,10 +677,10 @@ test_state_key_format(void **state)
 	char long_task[DB_INSTANCE_STATE_PART_MAX + 2];
 	size_t l1, l2, cl, pl;
 
-	/* prefix + the created key's order part */
+	/* prefix + the (ascending) created key's order part */
 	l1 = db_instance_state_key(k1, "p", "active", "rebooting", 2000, U("a"));
 	pl = db_instance_state_prefix(p, "p", "active", "rebooting");
-	cl = db_instance_desc_key(c, "", 2000, U("a"));
+	cl = db_instance_created_key(c, "", 2000, U("a"));
 	assert_int_equal(pl, strlen("p") + strlen("active") +
 	    strlen("rebooting") + 3);
 	assert_int_equal(l1, pl + cl - 1);
@@ -691,9 +691,13 @@ test_state_key_format(void **state)
 	l2 = db_instance_state_key(k2, "p", "active", NULL, 2000, U("a"));
 	assert_int_equal(l1, l2);
 	assert_memory_equal(k1, k2, l1);
-	/* newer first within a stream */
+	/* older first within a stream (walked backwards); on a tie, the
+	 * lesser uuid */
 	l2 = db_instance_state_key(k2, "p", "active", NULL, 1000, U("a"));
+	assert_true(memcmp(k2, k1, l1) < 0);
+	l2 = db_instance_state_key(k2, "p", "active", NULL, 2000, U("b"));
 	assert_true(memcmp(k1, k2, l1) < 0);
+	assert_memory_equal(k1, "p\0active\0\0" "00000000000007d0" U("a"), l1);
 	/* too long a part: 0 (a task too long is none: not in the list) */
 	memset(long_task, 'x', sizeof(long_task) - 1);
 	long_task[sizeof(long_task) - 1] = '\0';
@@ -1272,7 +1276,7 @@ test_created_asc_migration(void **state)
 	assert_int_equal(db_sync(st), 0);
 	assert_int_equal(db_check_version(st), 0);
 	assert_int_equal(store_schema_version(st, &v), 0);
-	assert_int_equal(v, 17);
+	assert_int_equal(v, DB_SCHEMA_VERSION);
 	/* the same keys and values as the new code writes; junk gone */
 	entries(&b);
 	assert_int_equal(b.n, a.n);
@@ -1295,6 +1299,193 @@ test_created_asc_migration(void **state)
 	for (size_t j = 0; j < a.n; j++)
 		assert_memory_equal(b.k[j], a.k[j], a.kl[j]);
 	assert_string_equal(walk(NULL, NULL, 0), want[0][0]);
+}
+
+/* ---- 17 -> 18: instances_by_state ascending ------------------------------- */
+
+#define NSENT	128
+
+/* The entries of instances_by_state, in key order. */
+struct sentset {
+	char	k[NSENT][DB_INSTANCE_STATE_KEY_MAX];
+	size_t	kl[NSENT];
+	char	u[NSENT][CODEC_UUID_LEN + 1];
+	size_t	n;
+};
+
+static int
+sent_collect(const void *k, size_t kl, const void *v, size_t vl, void *arg)
+{
+	struct sentset *es = arg;
+
+	assert_true(es->n < NSENT && kl <= DB_INSTANCE_STATE_KEY_MAX &&
+	    vl <= CODEC_UUID_LEN);
+	memcpy(es->k[es->n], k, kl);
+	es->kl[es->n] = kl;
+	memcpy(es->u[es->n], v, vl);
+	es->u[es->n][vl] = '\0';
+	es->n++;
+	return 0;
+}
+
+static void
+sentries(struct sentset *es)
+{
+	struct store_txn *txn = NULL;
+
+	memset(es, 0, sizeof(*es));
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	assert_int_equal(store_iter(txn, T_INSTANCES_BY_STATE, NULL, 0,
+	    sent_collect, es), 0);
+	store_txn_end(&txn);
+}
+
+/* The length of a state key's prefix (scope, vm_state, task and their
+ * NULs). */
+static size_t
+sprefix_len(const char *k)
+{
+	size_t pl = 0;
+
+	for (int part = 0; part < 3; part++)
+		pl += strlen(k + pl) + 1;
+	return pl;
+}
+
+/* What schema 17 left: every entry under its key with the descending
+ * order part (db_instance_desc_key()'s), and three no parser would take. */
+static int
+v17_fn(struct store_txn *txn, void *arg)
+{
+	static const unsigned char v17[4] = { 0, 0, 0, 17 };
+	static const char notime[] = "ps\0active\0\0" "zzzzzzzzzzzzzzzz" "u";
+	static const char shortk[] = "ps\0active\0\0" "0123";
+	struct sentset *es = arg;
+	char k[DB_INSTANCE_STATE_KEY_MAX], hex[17];
+	size_t pl, cl;
+
+	for (size_t j = 0; j < es->n; j++) {
+		if (store_del(txn, T_INSTANCES_BY_STATE, es->k[j],
+		    es->kl[j]) == -1)
+			return -1;
+		pl = sprefix_len(es->k[j]);
+		memcpy(hex, es->k[j] + pl, 16);
+		hex[16] = '\0';
+		memcpy(k, es->k[j], pl);
+		cl = db_instance_desc_key(k + pl - 1, "",
+		    (int64_t)strtoull(hex, NULL, 16), es->u[j]);
+		if (cl == 0 || store_put(txn, T_INSTANCES_BY_STATE, k,
+		    pl - 1 + cl, es->u[j], strlen(es->u[j]), 0) == -1)
+			return -1;
+	}
+	if (store_put(txn, T_INSTANCES_BY_STATE, "junk", 4, U("a"),
+	    strlen(U("a")), 0) == -1 ||
+	    store_put(txn, T_INSTANCES_BY_STATE, notime, sizeof(notime) - 1,
+	    U("a"), strlen(U("a")), 0) == -1 ||
+	    store_put(txn, T_INSTANCES_BY_STATE, shortk, sizeof(shortk) - 1,
+	    U("a"), strlen(U("a")), 0) == -1)
+		return -1;
+	return store_put(txn, STORE_META_TABLE, "schema_version", 14, v17, 4,
+	    0);
+}
+
+static int
+v17_only_fn(struct store_txn *txn, void *arg)
+{
+	static const unsigned char v17[4] = { 0, 0, 0, 17 };
+
+	return store_put(txn, STORE_META_TABLE, "schema_version", 14, v17, 4,
+	    0);
+}
+
+/* Every filter, scope ("ps", all) and marker, without a stop, as a table
+ * of answers ("-": the marker does not exist). */
+typedef char sanswers[NSFILTERS][NSMARKERS][2][64];
+
+static void
+sanswer(sanswers out)
+{
+	const char *sc[2] = { "ps", NULL };
+
+	for (size_t f = 0; f < NSFILTERS; f++)
+		for (size_t m = 0; m < NSMARKERS; m++)
+			for (int k = 0; k < 2; k++)
+				snprintf(out[f][m][k], sizeof(out[f][m][k]),
+				    "%s", exists(smarkers[m]) ? fwalk(true,
+				    &sfilters[f], sc[k], smarkers[m], 0) : "-");
+}
+
+/*
+ * The status filter's edges, then a store of schema 17 (instances_by_state
+ * with descending order parts): the 17 -> 18 step rewrites every entry
+ * ascending (malformed ones dropped), the filter answers as before, and a
+ * second run leaves the keys as they are.
+ */
+static void
+test_state_asc_migration(void **state)
+{
+	static sanswers want, got;
+	static struct sentset a, d, b;
+	uint32_t v;
+
+	/* 9 ties with 5 (error) at 1050 in a stream of its own: the merge
+	 * orders the tie by uuid across streams */
+	sput(U("9"), 1050, "stopped", "rebooting");
+	same_as_walk();
+	/* stopped: 9 (stopped/rebooting), 1 (stopped/powering-off: no task
+	 * in the key) */
+	assert_string_equal(fwalk(true, &sfilters[2], "ps", NULL, 0), "91");
+	/* a marker on a stream's newest, its oldest, the tie across
+	 * streams, newer and older than everything, in another project */
+	assert_string_equal(fwalk(true, &sfilters[2], "ps", U("9"), 0), "1");
+	assert_string_equal(fwalk(true, &sfilters[2], "ps", U("1"), 0), "");
+	assert_string_equal(fwalk(true, &sfilters[2], "ps", U("5"), 0), "1");
+	assert_string_equal(fwalk(true, &sfilters[2], "ps", U("8"), 0), "91");
+	assert_string_equal(fwalk(true, &sfilters[2], "ps", U("e"), 0), "");
+	assert_string_equal(fwalk(true, &sfilters[2], "ps", U("a"), 0), "");
+	/* three vm_states merged, six streams; stopped after one and two */
+	assert_string_equal(fwalk(true, &sfilters[6], "ps", NULL, 0),
+	    "87695321");
+	assert_string_equal(fwalk(true, &sfilters[6], "ps", U("9"), 0),
+	    "5321");
+	assert_string_equal(fwalk(true, &sfilters[6], "ps", U("6"), 2), "95");
+	assert_string_equal(fwalk(true, &sfilters[6], "ps", U("1"), 0), "");
+	/* rebooting under active or stopped: the tie's other side */
+	assert_string_equal(fwalk(true, &sfilters[7], "ps", NULL, 0), "79");
+	assert_string_equal(fwalk(true, &sfilters[7], "ps", U("7"), 0), "9");
+	sanswer(want);
+
+	sentries(&a);
+	assert_true(a.n >= 2 * 9 && a.n == 2 * count(T_INSTANCES));
+	assert_int_equal(store_write(st, v17_fn, &a), 0);
+	assert_int_equal(db_check_version(st), -1);
+	sentries(&d);
+	assert_int_equal(d.n, a.n + 3);
+	assert_int_equal(db_sync(st), 0);
+	assert_int_equal(db_check_version(st), 0);
+	assert_int_equal(store_schema_version(st, &v), 0);
+	assert_int_equal(v, 18);
+	/* the same keys and values as the new code writes; junk gone */
+	sentries(&b);
+	assert_int_equal(b.n, a.n);
+	for (size_t j = 0; j < a.n; j++) {
+		assert_int_equal(b.kl[j], a.kl[j]);
+		assert_memory_equal(b.k[j], a.k[j], a.kl[j]);
+		assert_string_equal(b.u[j], a.u[j]);
+	}
+	sanswer(got);
+	assert_memory_equal(got, want, sizeof(want));
+	same_as_walk();
+
+	/* Run twice: ascending keys at version 17 stay. */
+	assert_int_equal(store_write(st, v17_only_fn, NULL), 0);
+	assert_int_equal(db_sync(st), 0);
+	sentries(&b);
+	assert_int_equal(b.n, a.n);
+	for (size_t j = 0; j < a.n; j++)
+		assert_memory_equal(b.k[j], a.k[j], a.kl[j]);
+	sanswer(got);
+	assert_memory_equal(got, want, sizeof(want));
 }
 
 static int
@@ -1357,6 +1548,7 @@ main(void)
 		cmocka_unit_test(test_compact_migration),
 		cmocka_unit_test(test_hv_guests_migration),
 		cmocka_unit_test(test_created_asc_migration),
+		cmocka_unit_test(test_state_asc_migration),
 		cmocka_unit_test(test_purge),
 	};
 

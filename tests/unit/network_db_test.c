@@ -337,7 +337,7 @@ test_migration(void **state)
 
 	assert_int_equal(store_schema_version(st, &v), 0);
 	assert_int_equal(v, DB_SCHEMA_VERSION);
-	assert_int_equal(DB_SCHEMA_VERSION, 17);
+	assert_int_equal(DB_SCHEMA_VERSION, 18);
 	assert_int_equal(store_write(st, downgrade_fn, NULL), 0);
 	assert_int_equal(db_check_version(st), -1);
 	assert_int_equal(db_sync(st), 0);
