@@ -8,7 +8,9 @@
 # `tinystack-manage db sync` on (docs/PERFORMANCE.md, "instances_by_state
 # ascending"). The step reads only this index, so no instance record is
 # needed. bench/lmdb_created_v16.py is the same for the 16 -> 17 step.
-import random, subprocess, sys, uuid
+# ASC=1: the schema-18 form instead (16 hex of created_at, the uuid), loaded
+# the same way: the pages of both layouts as the controller writes them.
+import os, random, subprocess, sys, uuid
 
 n = int(sys.argv[1])
 d = sys.argv[2]
@@ -35,8 +37,9 @@ for i in range(n):
     u = uuid7(ms)
     vm, task = state()
     for scope in (projects[i % 10], ""):
-        k = (scope + "\0" + vm + "\0" + task + "\0" + "%016x" % (INT64_MAX - ms) +
-             u.translate(comp))
+        k = scope + "\0" + vm + "\0" + task + "\0" + (
+            "%016x" % ms + u if os.environ.get("ASC") == "1" else
+            "%016x" % (INT64_MAX - ms) + u.translate(comp))
         txt.append(" " + k.encode().hex())
         txt.append(" " + u.encode().hex())
 txt.append("DATA=END")
