@@ -744,8 +744,8 @@ state_asc_collect(const void *k, size_t kl, const void *v, size_t vl,
 
 	/* the prefix: scope, vm_state and task, each NUL-terminated */
 	for (int part = 0; !bad && part < 3; part++) {
-		const char *nul = memchr(key + pl, '\0', kl - pl < max[part] + 1 ?
-		    kl - pl : max[part] + 1);
+		size_t room = kl - pl < max[part] + 1 ? kl - pl : max[part] + 1;
+		const char *nul = memchr(key + pl, '\0', room);
 
 		if (nul == NULL)
 			bad = 1;
@@ -753,7 +753,8 @@ state_asc_collect(const void *k, size_t kl, const void *v, size_t vl,
 			pl = (size_t)(nul - key) + 1;
 	}
 	bad = bad || kl < pl + 16 || vl == 0 || vl > CODEC_UUID_LEN ||
-	    memchr(v, '\0', vl) != NULL || order_time(key + pl, &created_at) == -1;
+	    memchr(v, '\0', vl) != NULL ||
+	    order_time(key + pl, &created_at) == -1;
 	if (bad) {
 		log_warnx("%s: malformed entry of %zu bytes dropped",
 		    T_INSTANCES_BY_STATE, kl);

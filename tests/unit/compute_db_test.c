@@ -1301,7 +1301,7 @@ test_created_asc_migration(void **state)
 	assert_string_equal(walk(NULL, NULL, 0), want[0][0]);
 }
 
-/* ---- 17 -> 18: instances_by_state ascending ------------------------------- */
+/* ---- 17 -> 18: instances_by_state ascending ---------------------------- */
 
 #define NSENT	128
 
@@ -1353,13 +1353,16 @@ sprefix_len(const char *k)
 }
 
 /* What schema 17 left: every entry under its key with the descending
- * order part (db_instance_desc_key()'s), and three no parser would take. */
+ * order part (db_instance_desc_key()'s), and four no parser would take. */
 static int
 v17_fn(struct store_txn *txn, void *arg)
 {
 	static const unsigned char v17[4] = { 0, 0, 0, 17 };
 	static const char notime[] = "ps\0active\0\0" "zzzzzzzzzzzzzzzz" "u";
 	static const char shortk[] = "ps\0active\0\0" "0123";
+	/* a vm_state longer than DB_INSTANCE_STATE_PART_MAX */
+	static const char longvm[] = "ps\0" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "\0\0" "0000000000000001" "u";
 	struct sentset *es = arg;
 	char k[DB_INSTANCE_STATE_KEY_MAX], hex[17];
 	size_t pl, cl;
@@ -1383,6 +1386,8 @@ v17_fn(struct store_txn *txn, void *arg)
 	    store_put(txn, T_INSTANCES_BY_STATE, notime, sizeof(notime) - 1,
 	    U("a"), strlen(U("a")), 0) == -1 ||
 	    store_put(txn, T_INSTANCES_BY_STATE, shortk, sizeof(shortk) - 1,
+	    U("a"), strlen(U("a")), 0) == -1 ||
+	    store_put(txn, T_INSTANCES_BY_STATE, longvm, sizeof(longvm) - 1,
 	    U("a"), strlen(U("a")), 0) == -1)
 		return -1;
 	return store_put(txn, STORE_META_TABLE, "schema_version", 14, v17, 4,
@@ -1460,7 +1465,7 @@ test_state_asc_migration(void **state)
 	assert_int_equal(store_write(st, v17_fn, &a), 0);
 	assert_int_equal(db_check_version(st), -1);
 	sentries(&d);
-	assert_int_equal(d.n, a.n + 3);
+	assert_int_equal(d.n, a.n + 4);
 	assert_int_equal(db_sync(st), 0);
 	assert_int_equal(db_check_version(st), 0);
 	assert_int_equal(store_schema_version(st, &v), 0);
