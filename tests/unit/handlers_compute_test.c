@@ -3746,6 +3746,28 @@ test_servers_status_filter(void **state)
 		assert_string_equal(seen, want);
 		assert_int_equal(pages, 4);
 	}
+	/* a marker on the newest and on the oldest server of the answer
+	 * (four streams merged), in the project's scope and in all */
+	{
+		char two[3];
+
+		snprintf(q, sizeof(q), "status=SHUTOFF&status=REBOOT&marker=%s",
+		    sf_ids[want[0] - '0']);
+		assert_string_equal(sf_list(CT_MEMBER, q, NULL), want + 1);
+		snprintf(q, sizeof(q), "status=SHUTOFF&status=REBOOT&marker=%s",
+		    sf_ids[want[strlen(want) - 1] - '0']);
+		assert_string_equal(sf_list(CT_MEMBER, q, NULL), "");
+		assert_null(ctltest_get(T, "servers_links"));
+		snprintf(q, sizeof(q), "all_tenants=1&status=SHUTOFF&"
+		    "status=REBOOT&limit=2&marker=%s", sf_ids[want[0] - '0']);
+		memcpy(two, want + 1, 2);
+		two[2] = '\0';
+		assert_string_equal(sf_list(CT_ADMIN, q, NULL), two);
+		snprintf(q, sizeof(q), "all_tenants=1&status=SHUTOFF&"
+		    "status=REBOOT&marker=%s", sf_ids[want[strlen(want) - 1] -
+		    '0']);
+		assert_string_equal(sf_list(CT_ADMIN, q, NULL), "");
+	}
 	/* a marker the filter does not match is a place in the order */
 	snprintf(q, sizeof(q), "status=SHUTOFF&marker=%s", sf_ids[4]);
 	assert_string_equal(sf_list(CT_MEMBER, q, NULL),
