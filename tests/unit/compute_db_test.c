@@ -1028,11 +1028,15 @@ test_hv_guests_migration(void **state)
 
 /* ---- 16 -> 17: instances_by_created ascending ----------------------------- */
 
-#define NENT	64
+#define NENT	128
+#define ENT_KEY_MAX	(DB_INSTANCE_STATE_KEY_MAX > \
+    DB_INSTANCE_CREATED_KEY_MAX ? DB_INSTANCE_STATE_KEY_MAX : \
+    DB_INSTANCE_CREATED_KEY_MAX)
 
-/* The entries of instances_by_created, in key order. */
+/* The entries of an index (instances_by_created, instances_by_state), in
+ * key order. */
 struct entset {
-	char	k[NENT][DB_INSTANCE_CREATED_KEY_MAX];
+	char	k[NENT][ENT_KEY_MAX];
 	size_t	kl[NENT];
 	char	u[NENT][CODEC_UUID_LEN + 1];
 	size_t	n;
@@ -1043,7 +1047,7 @@ ent_collect(const void *k, size_t kl, const void *v, size_t vl, void *arg)
 {
 	struct entset *es = arg;
 
-	assert_true(es->n < NENT && kl <= DB_INSTANCE_CREATED_KEY_MAX &&
+	assert_true(es->n < NENT && kl <= ENT_KEY_MAX &&
 	    vl <= CODEC_UUID_LEN);
 	memcpy(es->k[es->n], k, kl);
 	es->kl[es->n] = kl;
@@ -1054,15 +1058,20 @@ ent_collect(const void *k, size_t kl, const void *v, size_t vl, void *arg)
 }
 
 static void
-entries(struct entset *es)
+index_entries(const char *table, struct entset *es)
 {
 	struct store_txn *txn = NULL;
 
 	memset(es, 0, sizeof(*es));
 	assert_int_equal(store_read_begin(st, &txn), 0);
-	assert_int_equal(store_iter(txn, T_INSTANCES_BY_CREATED, NULL, 0,
-	    ent_collect, es), 0);
+	assert_int_equal(store_iter(txn, table, NULL, 0, ent_collect, es), 0);
 	store_txn_end(&txn);
+}
+
+static void
+entries(struct entset *es)
+{
+	index_entries(T_INSTANCES_BY_CREATED, es);
 }
 
 /* The time part of an ascending key. */
@@ -1303,43 +1312,6 @@ test_created_asc_migration(void **state)
 
 /* ---- 17 -> 18: instances_by_state ascending ---------------------------- */
 
-#define NSENT	128
-
-/* The entries of instances_by_state, in key order. */
-struct sentset {
-	char	k[NSENT][DB_INSTANCE_STATE_KEY_MAX];
-	size_t	kl[NSENT];
-	char	u[NSENT][CODEC_UUID_LEN + 1];
-	size_t	n;
-};
-
-static int
-sent_collect(const void *k, size_t kl, const void *v, size_t vl, void *arg)
-{
-	struct sentset *es = arg;
-
-	assert_true(es->n < NSENT && kl <= DB_INSTANCE_STATE_KEY_MAX &&
-	    vl <= CODEC_UUID_LEN);
-	memcpy(es->k[es->n], k, kl);
-	es->kl[es->n] = kl;
-	memcpy(es->u[es->n], v, vl);
-	es->u[es->n][vl] = '\0';
-	es->n++;
-	return 0;
-}
-
-static void
-sentries(struct sentset *es)
-{
-	struct store_txn *txn = NULL;
-
-	memset(es, 0, sizeof(*es));
-	assert_int_equal(store_read_begin(st, &txn), 0);
-	assert_int_equal(store_iter(txn, T_INSTANCES_BY_STATE, NULL, 0,
-	    sent_collect, es), 0);
-	store_txn_end(&txn);
-}
-
 /* The length of a state key's prefix (scope, vm_state, task and their
  * NULs). */
 static size_t
@@ -1363,7 +1335,7 @@ v17_fn(struct store_txn *txn, void *arg)
 	/* a vm_state longer than DB_INSTANCE_STATE_PART_MAX */
 	static const char longvm[] = "ps\0" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	    "\0\0" "0000000000000001" "u";
-	struct sentset *es = arg;
+	struct entset *es = arg;
 	char k[DB_INSTANCE_STATE_KEY_MAX], hex[17];
 	size_t pl, cl;
 
@@ -1430,7 +1402,7 @@ static void
 test_state_asc_migration(void **state)
 {
 	static sanswers want, got;
-	static struct sentset a, d, b;
+	static struct entset a, d, b;	/* large: not on the stack */
 	uint32_t v;
 
 	/* 9 ties with 5 (error) at 1050 in a stream of its own: the merge
@@ -1460,18 +1432,18 @@ test_state_asc_migration(void **state)
 	assert_string_equal(fwalk(true, &sfilters[7], "ps", U("7"), 0), "9");
 	sanswer(want);
 
-	sentries(&a);
+	index_entries(T_INSTANCES_BY_STATE, &a);
 	assert_true(a.n >= 2 * 9 && a.n == 2 * count(T_INSTANCES));
 	assert_int_equal(store_write(st, v17_fn, &a), 0);
 	assert_int_equal(db_check_version(st), -1);
-	sentries(&d);
+	index_entries(T_INSTANCES_BY_STATE, &d);
 	assert_int_equal(d.n, a.n + 4);
 	assert_int_equal(db_sync(st), 0);
 	assert_int_equal(db_check_version(st), 0);
 	assert_int_equal(store_schema_version(st, &v), 0);
 	assert_int_equal(v, 18);
 	/* the same keys and values as the new code writes; junk gone */
-	sentries(&b);
+	index_entries(T_INSTANCES_BY_STATE, &b);
 	assert_int_equal(b.n, a.n);
 	for (size_t j = 0; j < a.n; j++) {
 		assert_int_equal(b.kl[j], a.kl[j]);
@@ -1485,7 +1457,7 @@ test_state_asc_migration(void **state)
 	/* Run twice: ascending keys at version 17 stay. */
 	assert_int_equal(store_write(st, v17_only_fn, NULL), 0);
 	assert_int_equal(db_sync(st), 0);
-	sentries(&b);
+	index_entries(T_INSTANCES_BY_STATE, &b);
 	assert_int_equal(b.n, a.n);
 	for (size_t j = 0; j < a.n; j++)
 		assert_memory_equal(b.k[j], a.k[j], a.kl[j]);
