@@ -116,29 +116,80 @@ mig_image(struct store_txn *txn, void *arg)
 	return 0;
 }
 
-/* Version 5 adds instances_by_created, the list order of the servers API
- * (compute_db.h): store_open() created it empty, this step indexes the
- * instances already stored. The decoded record is needed only for its
- * project, creation time and uuid; keys are collected by the iteration
- * callback and written after it (no write to the table being iterated). */
-struct created_ent {
-	char	k[DB_INSTANCE_CREATED_KEY_MAX];
+/* Index entries a step builds (instances_by_created, instances_by_state):
+ * collected by the iteration callback, written after it (no write to the
+ * table being iterated). The value is the instance's uuid. */
+#define IDX_KEY_MAX	(DB_INSTANCE_STATE_KEY_MAX > \
+    DB_INSTANCE_CREATED_KEY_MAX ? DB_INSTANCE_STATE_KEY_MAX : \
+    DB_INSTANCE_CREATED_KEY_MAX)
+struct idx_ent {
+	char	k[IDX_KEY_MAX];
 	size_t	kl;
 	char	u[CODEC_UUID_LEN + 1];
 };
 
-struct created_build {
-	struct created_ent	*v;
-	size_t			 n, cap;
+struct idx_build {
+	struct idx_ent	*v;
+	size_t		 n, cap;
 };
+
+/* Room in b for more entries. */
+static int
+idx_room(struct idx_build *b, size_t more)
+{
+	if (b->n + more > b->cap) {
+		size_t nc = b->cap ? b->cap * 2 : 256;
+		struct idx_ent *nv;
+
+		while (nc < b->n + more)
+			nc *= 2;
+		if ((nv = realloc(b->v, nc * sizeof(*nv))) == NULL) {
+			err_set(TS_ENOMEM, "out of memory");
+			return -1;
+		}
+		b->v = nv;
+		b->cap = nc;
+	}
+	return 0;
+}
+
+static int
+idx_cmp(const void *a, const void *b)
+{
+	const struct idx_ent *x = a, *y = b;
+	int c = memcmp(x->k, y->k, x->kl < y->kl ? x->kl : y->kl);
+
+	return c != 0 ? c : x->kl < y->kl ? -1 : x->kl > y->kl;
+}
+
+/* Writes b's entries into table (emptied first when clear), in key
+ * order. */
+static int
+idx_write(struct store_txn *txn, const char *table, struct idx_build *b,
+    bool clear)
+{
+	int rc = clear ? store_clear(txn, table) : 0;
+
+	if (rc == 0 && b->n > 1)
+		qsort(b->v, b->n, sizeof(*b->v), idx_cmp);
+	for (size_t j = 0; rc == 0 && j < b->n; j++)
+		rc = store_put(txn, table, b->v[j].k, b->v[j].kl, b->v[j].u,
+		    strlen(b->v[j].u), 0);
+	return rc;
+}
+
+/* Version 5 adds instances_by_created, the list order of the servers API
+ * (compute_db.h): store_open() created it empty, this step indexes the
+ * instances already stored. The decoded record is needed only for its
+ * project, creation time and uuid. */
 
 static int
 created_collect(const void *k, size_t kl, const void *v, size_t vl,
     void *arg)
 {
-	struct created_build *b = arg;
+	struct idx_build *b = arg;
 	struct rec_instance i;
-	struct created_ent *e;
+	struct idx_ent *e;
 
 	memset(&i, 0, sizeof(i));
 	if (codec_record_decode(&schema_rec_instance, v, vl, &i, NULL) == -1) {
@@ -146,17 +197,9 @@ created_collect(const void *k, size_t kl, const void *v, size_t vl,
 		    (const char *)k, err_msg());
 		return 0;
 	}
-	if (b->n + 2 > b->cap) {
-		size_t nc = b->cap ? b->cap * 2 : 256;
-		struct created_ent *nv = realloc(b->v, nc * sizeof(*nv));
-
-		if (nv == NULL) {
-			codec_clear(&schema_rec_instance, &i);
-			err_set(TS_ENOMEM, "out of memory");
-			return -1;
-		}
-		b->v = nv;
-		b->cap = nc;
+	if (idx_room(b, 2) == -1) {
+		codec_clear(&schema_rec_instance, &i);
+		return -1;
 	}
 	e = &b->v[b->n];
 	/* the keys of schema 5, which the 16 -> 17 step rewrites */
@@ -178,13 +221,12 @@ created_collect(const void *k, size_t kl, const void *v, size_t vl,
 static int
 mig_instances_by_created(struct store_txn *txn, void *arg)
 {
-	struct created_build b = { 0 };
+	struct idx_build b = { 0 };
 	int rc;
 
 	rc = store_iter(txn, T_INSTANCES, NULL, 0, created_collect, &b);
-	for (size_t j = 0; rc == 0 && j < b.n; j++)
-		rc = store_put(txn, T_INSTANCES_BY_CREATED, b.v[j].k,
-		    b.v[j].kl, b.v[j].u, strlen(b.v[j].u), 0);
+	if (rc == 0)
+		rc = idx_write(txn, T_INSTANCES_BY_CREATED, &b, false);
 	if (rc == 0)
 		log_info("db: %zu instance(s) indexed by creation time",
 		    b.n / 2);
@@ -644,7 +686,7 @@ order_time(const char *p, int64_t *created_at)
 static int
 asc_collect(const void *k, size_t kl, const void *v, size_t vl, void *arg)
 {
-	struct created_build *b = arg;
+	struct idx_build *b = arg;
 	const char *key = k, *nul;
 	char uuid[CODEC_UUID_LEN + 1];
 	int64_t created_at = 0;
@@ -661,17 +703,8 @@ asc_collect(const void *k, size_t kl, const void *v, size_t vl, void *arg)
 		    T_INSTANCES_BY_CREATED, kl);
 		return 0;
 	}
-	if (b->n == b->cap) {
-		size_t nc = b->cap ? b->cap * 2 : 256;
-		struct created_ent *nv = realloc(b->v, nc * sizeof(*nv));
-
-		if (nv == NULL) {
-			err_set(TS_ENOMEM, "out of memory");
-			return -1;
-		}
-		b->v = nv;
-		b->cap = nc;
-	}
+	if (idx_room(b, 1) == -1)
+		return -1;
 	memcpy(uuid, v, vl);
 	uuid[vl] = '\0';
 	/* the scope is NUL-terminated in the key itself */
@@ -683,28 +716,14 @@ asc_collect(const void *k, size_t kl, const void *v, size_t vl, void *arg)
 }
 
 static int
-created_ent_cmp(const void *a, const void *b)
-{
-	const struct created_ent *x = a, *y = b;
-	int c = memcmp(x->k, y->k, x->kl < y->kl ? x->kl : y->kl);
-
-	return c != 0 ? c : x->kl < y->kl ? -1 : x->kl > y->kl;
-}
-
-static int
 mig_created_ascending(struct store_txn *txn, void *arg)
 {
-	struct created_build b = { 0 };
+	struct idx_build b = { 0 };
 	int rc;
 
 	rc = store_iter(txn, T_INSTANCES_BY_CREATED, NULL, 0, asc_collect, &b);
 	if (rc == 0)
-		rc = store_clear(txn, T_INSTANCES_BY_CREATED);
-	if (rc == 0 && b.n > 1)
-		qsort(b.v, b.n, sizeof(*b.v), created_ent_cmp);
-	for (size_t j = 0; rc == 0 && j < b.n; j++)
-		rc = store_put(txn, T_INSTANCES_BY_CREATED, b.v[j].k,
-		    b.v[j].kl, b.v[j].u, strlen(b.v[j].u), 0);
+		rc = idx_write(txn, T_INSTANCES_BY_CREATED, &b, true);
 	if (rc == 0)
 		log_info("db: %zu %s entries rewritten ascending", b.n,
 		    T_INSTANCES_BY_CREATED);
@@ -719,22 +738,11 @@ mig_created_ascending(struct store_txn *txn, void *arg)
  * the order part is rebuilt from its time and the value (the uuid). An
  * entry that does not parse as a schema-17 key is dropped with a warning.
  */
-struct state_ent {
-	char	k[DB_INSTANCE_STATE_KEY_MAX];
-	size_t	kl;
-	char	u[CODEC_UUID_LEN + 1];
-};
-
-struct state_asc_build {
-	struct state_ent	*v;
-	size_t			 n, cap;
-};
-
 static int
 state_asc_collect(const void *k, size_t kl, const void *v, size_t vl,
     void *arg)
 {
-	struct state_asc_build *b = arg;
+	struct idx_build *b = arg;
 	const char *key = k;
 	const size_t max[3] = { DB_INSTANCE_CREATED_SCOPE_MAX,
 	    DB_INSTANCE_STATE_PART_MAX, DB_INSTANCE_STATE_PART_MAX };
@@ -760,17 +768,8 @@ state_asc_collect(const void *k, size_t kl, const void *v, size_t vl,
 		    T_INSTANCES_BY_STATE, kl);
 		return 0;
 	}
-	if (b->n == b->cap) {
-		size_t nc = b->cap ? b->cap * 2 : 256;
-		struct state_ent *nv = realloc(b->v, nc * sizeof(*nv));
-
-		if (nv == NULL) {
-			err_set(TS_ENOMEM, "out of memory");
-			return -1;
-		}
-		b->v = nv;
-		b->cap = nc;
-	}
+	if (idx_room(b, 1) == -1)
+		return -1;
 	memcpy(b->v[b->n].u, v, vl);
 	b->v[b->n].u[vl] = '\0';
 	memcpy(b->v[b->n].k, key, pl);
@@ -782,29 +781,15 @@ state_asc_collect(const void *k, size_t kl, const void *v, size_t vl,
 }
 
 static int
-state_ent_cmp(const void *a, const void *b)
-{
-	const struct state_ent *x = a, *y = b;
-	int c = memcmp(x->k, y->k, x->kl < y->kl ? x->kl : y->kl);
-
-	return c != 0 ? c : x->kl < y->kl ? -1 : x->kl > y->kl;
-}
-
-static int
 mig_state_ascending(struct store_txn *txn, void *arg)
 {
-	struct state_asc_build b = { 0 };
+	struct idx_build b = { 0 };
 	int rc;
 
 	rc = store_iter(txn, T_INSTANCES_BY_STATE, NULL, 0, state_asc_collect,
 	    &b);
 	if (rc == 0)
-		rc = store_clear(txn, T_INSTANCES_BY_STATE);
-	if (rc == 0 && b.n > 1)
-		qsort(b.v, b.n, sizeof(*b.v), state_ent_cmp);
-	for (size_t j = 0; rc == 0 && j < b.n; j++)
-		rc = store_put(txn, T_INSTANCES_BY_STATE, b.v[j].k,
-		    b.v[j].kl, b.v[j].u, strlen(b.v[j].u), 0);
+		rc = idx_write(txn, T_INSTANCES_BY_STATE, &b, true);
 	if (rc == 0)
 		log_info("db: %zu %s entries rewritten ascending", b.n,
 		    T_INSTANCES_BY_STATE);
