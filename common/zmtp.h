@@ -125,5 +125,7 @@ const uint8_t	*zmtp_conn_key(const struct zmtp_conn *);
 /* Bytes the connection holds right now (buffers and state), for the
  * memory benchmarks. */
 size_t	 zmtp_conn_footprint(const struct zmtp_conn *);
+/* PINGs answered with a PONG so far (tests, statistics). */
+uint64_t zmtp_conn_pongs(const struct zmtp_conn *);
 
 #endif
