@@ -507,6 +507,15 @@ roundtrip(int curve)
 	assert_int_equal(serve(&s, NULL, has_msgs, &want), 0);
 	assert_int_equal(s.msgs[0].len, 0);
 	assert_int_equal(s.msgs[0].more, 0);
+	assert_int_equal(serve(&s, NULL, written, NULL), 0);
+	{
+		struct zmtp_frame f;
+
+		assert_int_equal(zmtp_conn_next(s.c, &f), ZMTP_NONE);
+	}
+	print_message("footprint idle after READY (%s): %zu bytes\n",
+	    curve ? "CURVE" : "NULL", zmtp_conn_footprint(s.c));
+	assert_true(zmtp_conn_footprint(s.c) < 1024);
 
 	/* Many both ways: the short nonces pass 255 and 511. */
 	for (int i = 0; i < NMSG; i++) {
