@@ -20,8 +20,8 @@
  *    its header is complete, and its size is checked against the state's
  *    maximum before the buffer grows for its body. c->need is how many
  *    bytes from c->ioff the parser needs next; rspace() makes room for
- *    that many and no more, so a large frame grows the buffer only while
- *    it is read. The buffer is freed whenever next() returns ZMTP_NONE
+ *    that many and no more (growing by doubling as the frame's bytes
+ *    arrive), so a large frame grows the buffer only while it is read. The buffer is freed whenever next() returns ZMTP_NONE
  *    with nothing left in it, so an idle connection holds no input buffer.
  *  - Output lives in c->out[c->ooff, c->olen); c->ends[c->eoff, c->nends)
  *    are the end offsets of the messages queued by zmtp_conn_send(), for
@@ -351,8 +351,15 @@ zmtp_conn_rspace(struct zmtp_conn *c, uint8_t **p, size_t *room)
 	if (held == 0)
 		c->ioff = c->ilen = 0;
 	/* Room for the bytes the parser needs, and a small buffer at least
-	 * (reads of small frames come in batches). */
-	want = c->need > IN_SMALL ? c->need : IN_SMALL;
+	 * (reads of small frames come in batches). A large frame's room
+	 * doubles with the bytes that actually arrived: a header alone
+	 * does not make us allocate what it declares. */
+	want = IN_SMALL;
+	if (c->need > IN_SMALL) {
+		want = held > IN_SMALL / 2 ? 2 * held : IN_SMALL;
+		if (want > c->need)
+			want = c->need;
+	}
 	if (held >= c->need)	/* the caller read without next(): keep going */
 		want = held + IN_SMALL;
 	if (c->ioff > 0 && c->ioff + want > c->icap) {

@@ -72,7 +72,8 @@ struct zmtp_conn;
 
 /* A new connection, already holding the server's greeting to send
  * (zmtp_conn_pending). cfg is borrowed. NULL with the error recorded
- * (TS_ENOMEM). */
+ * (TS_ENOMEM; TS_EINVALID for a cfg with max_msg_size < 1, or curve
+ * without allow). */
 struct zmtp_conn *zmtp_conn_new(const struct zmtp_cfg *cfg);
 /* Wipes the session keys. Accepts NULL; clears the pointer. */
 void	 zmtp_conn_free(struct zmtp_conn **);
