@@ -937,13 +937,22 @@ adv_greet(struct adv *a, const char *mech)
 	(void)f;
 }
 
-static void
-adv_hello(struct adv *a, const uint8_t *server_pub)
+/* HELLO mutations, for the checks on it. */
+enum hello_bad { HB_NONE, HB_VERSION, HB_PADDING, HB_SIGNATURE };
+
+static int
+adv_hello_send(struct adv *a, const uint8_t *server_pub, enum hello_bad bad)
 {
-	uint8_t h[200], zero[64] = { 0 }, nonce[24], w[168], plain[128], f;
+	uint8_t h[200], zero[64] = { 0 }, nonce[24];
 
 	memset(h, 0, sizeof(h));
 	memcpy(h, "\5HELLO\1\0", 8);
+	if (bad == HB_VERSION)
+		h[7] = 1;
+	if (bad == HB_PADDING)
+		h[50] = 1;
+	if (bad == HB_SIGNATURE)
+		zero[63] = 1;
 	memcpy(h + 80, a->cn_pub, 32);
 	a->nonce = 1;
 	memcpy(nonce, "CurveZMQHELLO---", 16);
@@ -951,7 +960,15 @@ adv_hello(struct adv *a, const uint8_t *server_pub)
 	memcpy(h + 112, nonce + 16, 8);
 	assert_int_equal(crypto_box_easy(h + 120, zero, 64, nonce, server_pub,
 	    a->cn_sec), 0);
-	assert_int_equal(adv_frame(a, 4, h, sizeof(h)), 0);
+	return adv_frame(a, 4, h, sizeof(h));
+}
+
+static void
+adv_hello(struct adv *a, const uint8_t *server_pub)
+{
+	uint8_t nonce[24], w[168], plain[128], f;
+
+	assert_int_equal(adv_hello_send(a, server_pub, HB_NONE), 0);
 	assert_int_equal(adv_take(a, &f, w, sizeof(w)), 168);
 	assert_int_equal(f, 4);
 	assert_memory_equal(w, "\7WELCOME", 8);
@@ -964,6 +981,9 @@ adv_hello(struct adv *a, const uint8_t *server_pub)
 	assert_int_equal(crypto_box_beforenm(a->precom, a->sn_pub,
 	    a->cn_sec), 0);
 }
+
+/* adv_initiate()'s knobs: flip a byte of its box; reuse HELLO's nonce. */
+static int	initiate_tamper, initiate_same_nonce;
 
 /* INITIATE with what the vouch says (C' and S) and the metadata. */
 static int
@@ -985,12 +1005,15 @@ adv_initiate(struct adv *a, const struct keys *k, const uint8_t *vouch_cn,
 	memcpy(plain + 128, meta, metalen);
 	memcpy(msg, "\10INITIATE", 9);
 	memcpy(msg + 9, a->cookie, 96);
-	a->nonce++;
+	if (!initiate_same_nonce)
+		a->nonce++;
 	memcpy(nonce, "CurveZMQINITIATE", 16);
 	put64(nonce + 16, a->nonce);
 	memcpy(msg + 105, nonce + 16, 8);
 	assert_int_equal(crypto_box_easy_afternm(msg + 113, plain,
 	    128 + metalen, nonce, a->precom), 0);
+	if (initiate_tamper)
+		msg[113 + 20] ^= 1;
 	return adv_frame(a, 4, msg, 113 + 16 + 128 + metalen);
 }
 
@@ -1374,6 +1397,112 @@ test_idle_heap(void **state)
 	free(cs);
 }
 
+/* The remaining handshake and framing checks, one connection each. */
+static void
+test_adv_more_checks(void **state)
+{
+	static const enum hello_bad hb[] = { HB_VERSION, HB_PADDING,
+	    HB_SIGNATURE };
+	struct adv a;
+	uint8_t big[6 + 4097];
+
+	(void)state;
+	/* HELLO: version 1.0, zero padding, a signature of 64 zeros */
+	for (size_t i = 0; i < sizeof(hb) / sizeof(hb[0]); i++) {
+		adv_new(&a, 1, 4096);
+		adv_greet(&a, "CURVE");
+		assert_int_equal(adv_hello_send(&a, kserver.pub, hb[i]), -1);
+		assert_int_equal(err_code(), TS_EDECODE);
+		assert_int_equal(a.olen, 0);	/* no WELCOME */
+		zmtp_conn_free(&a.c);
+	}
+	/* INITIATE: its nonce above HELLO's; its box intact */
+	initiate_same_nonce = 1;
+	adv_new(&a, 1, 4096);
+	adv_greet(&a, "CURVE");
+	adv_hello(&a, kserver.pub);
+	assert_int_equal(adv_initiate(&a, &kclient, a.cn_pub, kserver.pub,
+	    dealer_meta, DEALER_META_LEN), -1);
+	assert_false(a.ready);
+	zmtp_conn_free(&a.c);
+	initiate_same_nonce = 0;
+	initiate_tamper = 1;
+	adv_new(&a, 1, 4096);
+	adv_greet(&a, "CURVE");
+	adv_hello(&a, kserver.pub);
+	assert_int_equal(adv_initiate(&a, &kclient, a.cn_pub, kserver.pub,
+	    dealer_meta, DEALER_META_LEN), -1);
+	assert_false(a.ready);
+	zmtp_conn_free(&a.c);
+	initiate_tamper = 0;
+	/* INITIATE above its maximum (257 + 4096), refused from its header */
+	adv_new(&a, 1, 4096);
+	adv_greet(&a, "CURVE");
+	adv_hello(&a, kserver.pub);
+	assert_int_equal(adv_feed(&a, "\6\0\0\0\0\0\0\21\2", 9), -1);
+	assert_int_equal(err_code(), TS_EDECODE);
+	zmtp_conn_free(&a.c);
+	/* NULL READY above its maximum (6 + 4096) */
+	memset(big, 0, sizeof(big));
+	memcpy(big, "\5READY", 6);
+	adv_new(&a, 0, 4096);
+	adv_greet(&a, "NULL");
+	assert_int_equal(adv_frame(&a, 4, big, sizeof(big)), -1);
+	assert_false(a.ready);
+	zmtp_conn_free(&a.c);
+	/* a command frame with MORE */
+	adv_new(&a, 0, 4096);
+	adv_greet(&a, "NULL");
+	assert_int_equal(adv_frame(&a, 5, "\5READY\13Socket-Type\0\0\0\6DEALER",
+	    28), -1);
+	assert_false(a.ready);
+	zmtp_conn_free(&a.c);
+	/* NULL, after READY: a command above 512 bytes */
+	adv_new(&a, 0, 4096);
+	adv_greet(&a, "NULL");
+	assert_int_equal(adv_frame(&a, 4, "\5READY\13Socket-Type\0\0\0\6DEALER",
+	    28), 0);
+	memset(big, 0, sizeof(big));
+	memcpy(big, "\4NOOP", 5);
+	assert_int_equal(adv_frame(&a, 4, big, 513), -1);
+	zmtp_conn_free(&a.c);
+	/* NULL, after READY: other commands are ignored, data still flows */
+	adv_new(&a, 0, 4096);
+	adv_greet(&a, "NULL");
+	assert_int_equal(adv_frame(&a, 4, "\5READY\13Socket-Type\0\0\0\6DEALER",
+	    28), 0);
+	assert_int_equal(adv_frame(&a, 4, "\4NOOPxyz", 8), 0);
+	assert_int_equal(adv_frame(&a, 0, "data", 4), 0);
+	assert_int_equal(a.nmsgs, 1);
+	zmtp_conn_free(&a.c);
+	/* CURVE, after READY: a frame with MORE or COMMAND on the wire (MORE
+	 * travels in the box), a MESSAGE too short, another name */
+	for (int i = 0; i < 4; i++) {
+		static const uint8_t flags[] = { 1, 4 };
+		uint8_t m[40];
+
+		adv_connect(&a, 4096);
+		if (i < 2) {
+			a.chunk = 4096;
+			/* the right MESSAGE, in a frame with a wrong flag */
+			assert_int_equal(adv_message(&a, ++a.nonce, 0, "x", 1,
+			    0), 0);
+			assert_int_equal(a.nmsgs, 1);
+			memset(m, 0, sizeof(m));
+			memcpy(m, "\7MESSAGE", 8);
+			assert_int_equal(adv_frame(&a, flags[i], m, 34), -1);
+		} else {
+			memset(m, 0, sizeof(m));
+			memcpy(m, i == 2 ? "\7MESSAGE" : "\7MESSAGF", 8);
+			put64(m + 8, 100);
+			assert_int_equal(adv_frame(&a, 0, m, i == 2 ? 32 : 34),
+			    -1);
+			assert_int_equal(a.nmsgs, 0);
+		}
+		zmtp_conn_free(&a.c);
+	}
+}
+
 /* Sending before the handshake is refused; dead stays dead. */
 static void
 test_api(void **state)
@@ -1443,6 +1572,7 @@ main(void)
 		cmocka_unit_test(test_adv_metadata),
 		cmocka_unit_test(test_adv_greetings),
 		cmocka_unit_test(test_adv_truncated),
+		cmocka_unit_test(test_adv_more_checks),
 		cmocka_unit_test(test_api),
 		cmocka_unit_test(test_idle_heap),
 	};
