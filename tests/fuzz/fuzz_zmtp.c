@@ -66,6 +66,12 @@ feed(struct zmtp_conn *c, const uint8_t *d, size_t len, uint32_t *seed)
 			n = len;
 		memcpy(sp, d, n);
 		zmtp_conn_rdone(c, n);
+		if (rnd(seed) % 4 == 0) {
+			/* a read that then found nothing (EAGAIN) */
+			if (zmtp_conn_rspace(c, &sp, &room) == -1)
+				return 1;
+			zmtp_conn_rdone(c, 0);
+		}
 		d += n;
 		len -= n;
 		while ((ev = zmtp_conn_next(c, &f)) > 0) {
