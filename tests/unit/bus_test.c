@@ -56,7 +56,7 @@ static struct keypair	kchurn[NCHURN];
 
 /* Enrolment seen by the allow callback: key -> host. */
 static pthread_mutex_t	allow_lock = PTHREAD_MUTEX_INITIALIZER;
-static int		allow_calls;
+static int		allow_calls, allow_refused;
 static char		allow_last_key[BUS_KEY_Z85_LEN + 1];
 
 /* Log lines captured from every thread (libzmq's monitor events are
@@ -137,6 +137,11 @@ allow(const char *key, char *host, size_t len, void *arg)
 			snprintf(host, len, "churn%d", i);
 			rc = 0;
 		}
+	if (rc != 0) {
+		pthread_mutex_lock(&allow_lock);
+		allow_refused++;
+		pthread_mutex_unlock(&allow_lock);
+	}
 	return rc;
 }
 
@@ -1762,9 +1767,13 @@ churn_round(struct bus *s, int round)
 {
 	struct bus *c[NCHURN], *u[NINTRUDER];
 	int64_t sent_at[NCHURN] = { 0 }, end;
-	int got[NCHURN] = { 0 }, left = NCHURN, r, i;
+	int got[NCHURN] = { 0 }, left = NCHURN, r, i, refused0, refused;
 	char text[48], id[24];
 	struct bus_msg m;
+
+	pthread_mutex_lock(&allow_lock);
+	refused0 = allow_refused;
+	pthread_mutex_unlock(&allow_lock);
 
 	for (i = 0; i < NINTRUDER; i++)	/* claims an enrolled host's name */
 		u[i] = client_new(bus_endpoint(s), "churn0", &kunknown, 1, 0);
@@ -1773,7 +1782,13 @@ churn_round(struct bus *s, int round)
 		c[i] = client_new(bus_endpoint(s), id, &kchurn[i], 1, 0);
 	}
 	end = clock_mono_ms() + 4 * WAIT_MS;
-	while (left > 0) {
+	/* until every client got in and every intruder was refused once */
+	for (;;) {
+		pthread_mutex_lock(&allow_lock);
+		refused = allow_refused - refused0;
+		pthread_mutex_unlock(&allow_lock);
+		if (left == 0 && refused >= NINTRUDER)
+			break;
 		assert_true(clock_mono_ms() < end);
 		for (i = 0; i < NCHURN; i++) {
 			assert_int_not_equal(bus_poll(c[i], 0, &m), -1);
