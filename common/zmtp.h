@@ -72,7 +72,8 @@ struct zmtp_conn;
 
 /* A new connection, already holding the server's greeting to send
  * (zmtp_conn_pending). cfg is borrowed. NULL with the error recorded
- * (TS_ENOMEM). */
+ * (TS_ENOMEM; TS_EINVALID for a cfg with max_msg_size < 1, or curve
+ * without allow). */
 struct zmtp_conn *zmtp_conn_new(const struct zmtp_cfg *cfg);
 /* Wipes the session keys. Accepts NULL; clears the pointer. */
 void	 zmtp_conn_free(struct zmtp_conn **);
@@ -125,5 +126,7 @@ const uint8_t	*zmtp_conn_key(const struct zmtp_conn *);
 /* Bytes the connection holds right now (buffers and state), for the
  * memory benchmarks. */
 size_t	 zmtp_conn_footprint(const struct zmtp_conn *);
+/* PINGs answered with a PONG so far (tests, statistics). */
+uint64_t zmtp_conn_pongs(const struct zmtp_conn *);
 
 #endif
