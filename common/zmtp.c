@@ -399,6 +399,13 @@ zmtp_conn_rdone(struct zmtp_conn *c, size_t n)
 	if (n > c->icap - c->ilen)	/* caller bug: never past the room */
 		n = c->icap - c->ilen;
 	c->ilen += n;
+	if (n == 0 && c->ilen == c->ioff) {
+		/* The read found nothing (EAGAIN): an idle connection
+		 * holds no input buffer. */
+		free(c->in);
+		c->in = NULL;
+		c->icap = c->ioff = c->ilen = 0;
+	}
 }
 
 /* The greeting's checks, as bytes arrive: a ZMTP 1.0/2.0 peer sends only
