@@ -2216,6 +2216,7 @@ conn_input(struct bus *b, struct conn *c, struct bus_msg *out)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			zmtp_conn_rdone(c->z, 0);	/* frees the room */
 			c->readable = 0;
 			rdq_remove(b, c);
 			return 0;
