@@ -1579,6 +1579,8 @@ struct conn {
 	unsigned	 ready:1;	/* handshake done */
 	unsigned	 dead:1;	/* closed, freed after the event batch */
 	unsigned	 readable:1;	/* EPOLLIN since the last EAGAIN */
+	unsigned	 hup:1;		/* the peer closed, or an error: read
+					 * to EOF */
 	unsigned	 in_rdq:1;
 	unsigned	 multipart:1;	/* dropping a multi-part message */
 	unsigned	 routed:1;	/* in its host's chain */
@@ -2211,6 +2213,13 @@ conn_input(struct bus *b, struct conn *c, struct bus_msg *out)
 		n = read(c->fd, p, room);
 		if (n > 0) {
 			zmtp_conn_rdone(c->z, (size_t)n);
+			/* A short read emptied the socket: no read to EAGAIN
+			 * (a syscall per frame at a heartbeat each); data
+			 * arriving later wakes the epoll again, edge or not,
+			 * and so does a close (EPOLLRDHUP), unless it came
+			 * with this data: then read on to the EOF. */
+			if ((size_t)n < room && !c->hup)
+				c->readable = 0;
 			continue;
 		}
 		if (n == -1 && errno == EINTR)
@@ -2600,6 +2609,9 @@ server_poll(struct bus *b, int timeout_ms, struct bus_msg *out)
 				if (evs[i].events & (EPOLLIN | EPOLLRDHUP |
 				    EPOLLHUP | EPOLLERR)) {
 					c->readable = 1;
+					if (evs[i].events & (EPOLLRDHUP |
+					    EPOLLHUP | EPOLLERR))
+						c->hup = 1;
 					rdq_add(b, c);
 				}
 				if ((evs[i].events & EPOLLOUT) &&
