@@ -29,15 +29,18 @@
 #     jemalloc, jemalloc's stats; the allocator is named in the line;
 #     in use counts pages allocated and never written, so it can exceed
 #     the anonymous Rss; the dirty pages are jemalloc's freed pages not
-#     purged yet); the LMDB map in use; libzmq's share of the heap at
-#     the same peer count, measured by bench/zmq_peer_mem (linked with
-#     the controller's malloc, so in the same units) with the frames
-#     per agent the controller received and sent so far (capped at 600:
-#     a pipe's chunks stop growing after 256) and the bus's ZAP handler
-#     and socket options (zmq_peer_mem's "bus" mode), and ours = heap in
-#     use - the threads' caches (jemalloc's tcache: freed regions, held
-#     by no one) - libzmq's; libzmq's resident share the same way (zmq_peer_mem's
-#     RssAnon per peer) and ours = anonymous - that; the anonymous memory by kind of mapping (malloc's main
+#     purged yet); the LMDB map in use; the bus's connections (its own
+#     ZMTP listener: no libzmq in the controller since branch
+#     nativebus); with ZPM_MODE=busretire (or bus), for a controller
+#     built before, libzmq's share of the heap at the same peer count,
+#     measured by bench/zmq_peer_mem (linked with the controller's
+#     malloc, so in the same units) with the frames per agent the
+#     controller received and sent so far (capped at 600: a pipe's
+#     chunks stop growing after 256) and the old bus's ZAP handler and
+#     socket options, and ours = heap in use - the threads' caches
+#     (jemalloc's tcache: freed regions, held by no one) - libzmq's;
+#     libzmq's resident share the same way (zmq_peer_mem's RssAnon per
+#     peer) and ours = anonymous - that; the anonymous memory by kind of mapping (malloc's main
 #     arena, its other arenas, thread stacks, the rest: bench/
 #     anon_split.py; jemalloc's extents apart when it is linked, and the
 #     libraries' written data). With PROF (a directory) also jemalloc's
@@ -260,7 +263,7 @@ simrss() {
 # mem LABEL: memory, split (see the header).
 mem() {
 	[ "${MEM:-1}" != 0 ] || return 0
-	local r a f hin hcache hfree hdirty ar map rx tx fin fout z zr
+	local r a f hin hcache hfree hdirty ar map rx tx fin fout z zr zdesc
 	read -r r a < <(awk '/^Rss:/ { r = $2 } /^Anonymous:/ { a = $2 }
 	    END { print r, a }' "/proc/$CPID/smaps_rollup")
 	f=$((r - a))
@@ -277,16 +280,22 @@ mem() {
 	tx=$(mval tinystack_bus_messages_sent_total)
 	fin=$((rx / AGENTS > 600 ? 600 : rx / AGENTS + 1))
 	fout=$((tx / AGENTS > 600 ? 600 : tx / AGENTS + 1))
-	# libzmq's heap per peer with these frames, once per pair
-	if [ "${ZPM_AT:-}" != "$fin/$fout" ]; then
+	# libzmq's heap per peer with these frames, once per pair: only
+	# for a controller built before the bus had its own ZMTP listener
+	# (branch nativebus), which has no libzmq at all: ZPM_MODE=busretire
+	# (or bus, before zapcycle) to measure one
+	if [ "${ZPM_MODE:-none}" = none ]; then
+		ZPM_KIB=0; ZPM_RSS=0
+		zdesc="libzmq none (the bus's own listener: $(mval tinystack_bus_connections) connections)"
+	elif [ "${ZPM_AT:-}" != "$fin/$fout" ]; then
 		# (its 30 s bound can run out on a loaded machine: no figure)
 		# (busretire: CURVE with a ZAP handler and the ROUTER's
-		# options as common/bus.c sets them; libzmq keeps a pipe pair
+		# options as common/bus.c set them; libzmq keeps a pipe pair
 		# to the handler per connection until the handler's socket is
-		# replaced, which the bus does 1 s after its last answer, so
+		# replaced, which the bus did 1 s after its last answer, so
 		# measured after a replacement; ZPM_MODE=bus for a controller
 		# built before that)
-		"$ZPM" "$AGENTS" "$fin" "${ZPM_MODE:-busretire}" "$fout" \
+		"$ZPM" "$AGENTS" "$fin" "$ZPM_MODE" "$fout" \
 		    > "$W/zpm.txt" 2> "$W/zpm.err" || true
 		ZPM_KIB=$(sed -n 's/.*: \([0-9.]*\) KiB per peer$/\1/p' "$W/zpm.txt")
 		# resident (RssAnon after a release), the figure to take
@@ -298,15 +307,16 @@ mem() {
 		ZPM_KIB="0 (zmq_peer_mem failed: $(tail -n 1 "$W/zpm.err" 2>/dev/null))"; }
 	z=$(echo "${ZPM_KIB%% *} * $AGENTS / 1024" | bc)
 	zr=$(echo "$ZPM_RSS * $AGENTS / 1024" | bc)
+	[ "${ZPM_MODE:-none}" = none ] ||
+		zdesc="libzmq at $AGENTS peers ($fin frames in, $fout out each: $ZPM_KIB KiB per peer) $z MiB"
 	echo "memory ($1): controller Rss $((r / 1024)) MiB = anonymous" \
 	    "$((a / 1024)) + file $((f / 1024)) (smaps_rollup); heap in use" \
 	    "$((hin / 1048576)) MiB (allocated: pages never written count;" \
 	    "threads' caches $((hcache / 1048576)) MiB of it)," \
 	    "free kept $((hfree / 1048576)) MiB (dirty" \
 	    "pages $((${hdirty:-0} / 1048576)) MiB)," \
-	    "$ar arenas ($(sed -n 's/^tinystack_process_heap_allocator{allocator="\([a-z]*\)"} 1$/\1/p' "$W/mem.txt")); LMDB map used $((map / 1048576)) MiB; libzmq at" \
-	    "$AGENTS peers ($fin frames in, $fout out each: $ZPM_KIB KiB" \
-	    "per peer) $z MiB; ours (heap in use - caches - libzmq)" \
+	    "$ar arenas ($(sed -n 's/^tinystack_process_heap_allocator{allocator="\([a-z]*\)"} 1$/\1/p' "$W/mem.txt")); LMDB map used $((map / 1048576)) MiB; $zdesc;" \
+	    "ours (heap in use - caches - libzmq)" \
 	    "$(((hin - hcache) / 1048576 - z)) MiB;" \
 	    "libzmq resident $ZPM_RSS KiB per peer, $zr MiB: ours (anonymous - that) $((a / 1024 - zr)) MiB;" \
 	    "recon queue $(mval tinystack_recon_queue_events) events" \

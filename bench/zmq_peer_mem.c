@@ -3,7 +3,7 @@
  * memory and in malloc's in-use bytes, with nothing of tinystack around
  * it (the controller's bus is a ROUTER with one connection per agent).
  *
- *   zmq_peer_mem PEERS MSGS [curve|plain|bus] [REPLIES]
+ *   zmq_peer_mem PEERS MSGS [curve|plain|bus|busretire|native] [REPLIES]
  *
  * Binds a ROUTER on 127.0.0.1 (an ephemeral port), forks children with
  * PEERS DEALER sockets (at most 4,000 per child) that each send MSGS
@@ -35,6 +35,14 @@
  * bind a new REP, close the old): the session's end of a ZAP pipe is
  * "no delay", so the old socket's close ends every connection's pair.
  * It prints what that freed, then the figures as the other modes do.
+ *
+ * "native" is the controller's server side since branch nativebus: no
+ * ROUTER, but common/bus.c's own ZMTP listener (bus_server_new, CURVE,
+ * the backlog as the controller's) with the same libzmq DEALER peers,
+ * each with its own key and a routing id "<host>/<hex>" naming the host
+ * the server's allow callback derives from that key (as agents do). It
+ * also prints what the bus itself counts for its connections
+ * (bus_conn_footprint).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -46,10 +54,13 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <zmq.h>
 
+#include "bus.h"
+#include "err.h"
 #include "procmem.h"
 
 #define CHILD_PEERS	4000
@@ -60,6 +71,28 @@
 #define META_KEY	"X-Tinystack-Key"
 #define SERVER_RCVHWM	64
 #define ZMQ_ZAP_ENFORCE_DOMAIN_OPT	93	/* draft in 4.3.4's zmq.h */
+
+/* "native": the host a peer's key is enrolled for, as the server's
+ * allow callback and the peer itself derive it: "k" and the key's first
+ * 8 bytes in hex. */
+static int
+native_host(const char *pub_z85, char *host, size_t len)
+{
+	uint8_t raw[32];
+
+	if (zmq_z85_decode(raw, pub_z85) == NULL)
+		return -1;
+	snprintf(host, len, "k%02x%02x%02x%02x%02x%02x%02x%02x", raw[0],
+	    raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7]);
+	return 0;
+}
+
+static int
+native_allow(const char *key, char *host, size_t len, void *arg)
+{
+	(void)arg;
+	return native_host(key, host, len);
+}
 
 /* The children, each killed and reaped. */
 static void
@@ -214,9 +247,9 @@ out:
 
 static int
 child(const char *ep, int first, int peers, int msgs, int replies,
-    int curve, const char *srv_pub)
+    int curve, int native, const char *srv_pub)
 {
-	char pub[41], sec[41], frame[100], id[16];
+	char pub[41], sec[41], frame[100], id[64];
 	void *ctx = zmq_ctx_new(), **d = calloc((size_t)peers, sizeof(*d));
 	int timeout = 180000, zero = 0;	/* see main's */
 
@@ -238,6 +271,17 @@ child(const char *ep, int first, int peers, int msgs, int replies,
 			return 1;
 		}
 		snprintf(id, sizeof(id), "p%07d", first + i);
+		if (native) {	/* a key per peer, named after it */
+			int one = 1;
+
+			if (zmq_curve_keypair(pub, sec) != 0 ||
+			    native_host(pub, id, sizeof(id)) != 0 ||
+			    zmq_setsockopt(d[i], ZMQ_PROBE_ROUTER, &one,
+			    sizeof(one)) != 0)
+				return 1;
+			snprintf(id + strlen(id), sizeof(id) - strlen(id),
+			    "/%016x", first + i);
+		}
 		if (zmq_setsockopt(d[i], ZMQ_ROUTING_ID, id, strlen(id)) != 0 ||
 		    zmq_setsockopt(d[i], ZMQ_HANDSHAKE_IVL, &zero,
 		    sizeof(zero)) != 0 ||
@@ -277,6 +321,153 @@ child(const char *ep, int first, int peers, int msgs, int replies,
 	return 0;
 }
 
+/* A set of host names (the peers seen), open addressing; allocated
+ * before the baseline so it is not counted per peer. */
+struct hostset {
+	char	(*name)[32];
+	size_t	 cap, n;
+};
+
+static int
+hostset_add(struct hostset *h, const char *name)
+{
+	size_t i = 0;
+
+	for (const char *p = name; *p != '\0'; p++)
+		i = i * 31 + (unsigned char)*p;
+	for (i &= h->cap - 1; h->name[i][0] != '\0'; i = (i + 1) & (h->cap - 1))
+		if (strcmp(h->name[i], name) == 0)
+			return 0;
+	snprintf(h->name[i], sizeof(h->name[i]), "%.31s", name);
+	h->n++;
+	return 1;
+}
+
+/* "native": the bus's own listener, as the controller runs it. */
+static int
+native_main(int peers, int msgs, int replies)
+{
+	char pub[41], sec[41], ep[256], frame[100];
+	struct hostset hs = { 0 };
+	struct bus_opts o;
+	struct bus_msg m;
+	struct bus *s;
+	pid_t pid[MAX_CHILDREN];
+	int nchild, rc;
+	long before, after, trimmed, got = 0, done = 0;
+	uint64_t hbefore, hafter, htrimmed;
+	size_t fp, nconns;
+	int64_t end;
+
+	memset(frame, 'y', sizeof(frame));
+	for (hs.cap = 64; hs.cap < 2 * (size_t)peers; hs.cap *= 2)
+		;
+	if ((hs.name = calloc(hs.cap, sizeof(hs.name[0]))) == NULL ||
+	    zmq_curve_keypair(pub, sec) != 0)
+		return 1;
+	bus_opts_init(&o);
+	o.endpoint = "tcp://127.0.0.1:*";
+	o.secret_key = sec;
+	o.public_key = pub;
+	o.allow = native_allow;
+	o.backlog = 4096;
+	/* no practical handshake deadline (main's reasons) */
+	o.handshake_ms = 180000;
+	if ((s = bus_server_new(&o)) == NULL) {
+		fprintf(stderr, "zmq_peer_mem: bus_server_new failed\n");
+		return 1;
+	}
+	snprintf(ep, sizeof(ep), "%s", bus_endpoint(s));
+	before = rss_anon_kb();
+	hbefore = heap_inuse();
+	nchild = (peers + CHILD_PEERS - 1) / CHILD_PEERS;
+	if (nchild > MAX_CHILDREN) {
+		fprintf(stderr, "zmq_peer_mem: at most %d peers\n",
+		    MAX_CHILDREN * CHILD_PEERS);
+		return 2;
+	}
+	for (int c = 0; c < nchild; c++) {
+		int first = c * CHILD_PEERS, n = peers - first < CHILD_PEERS ?
+		    peers - first : CHILD_PEERS;
+
+		if ((pid[c] = fork()) == -1) {
+			killall(pid, c);
+			return 1;
+		}
+		if (pid[c] == 0)
+			_exit(child(ep, first, n, msgs, replies, 1, 1, pub));
+	}
+	/* bounded as main's receive is (180 s) */
+	end = (long)time(NULL) + 180;
+	while (got < (long)peers * msgs) {
+		if ((rc = bus_poll(s, 1000, &m)) == 1) {
+			hostset_add(&hs, m.peer);
+			bus_msg_clear(&m);
+			got++;
+		} else if (rc == -1 || (long)time(NULL) > end) {
+			fprintf(stderr, "received %ld of %ld frames\n", got,
+			    (long)peers * msgs);
+			killall(pid, nchild);
+			return 1;
+		}
+	}
+	for (size_t i = 0; i < hs.cap && replies > 0; i++) {
+		if (hs.name[i][0] == '\0')
+			continue;
+		for (int r = 0; r < replies; r++)
+			while (bus_send(s, hs.name[i], frame, sizeof(frame)) ==
+			    -1) {
+				/* its queue full (sndhwm): let it drain */
+				if (err_code() != TS_EUNAVAILABLE ||
+				    (long)time(NULL) > end) {
+					fprintf(stderr, "reply to %s: %s\n",
+					    hs.name[i], err_msg());
+					killall(pid, nchild);
+					return 1;
+				}
+				if (bus_poll(s, 10, &m) == 1) {
+					bus_msg_clear(&m);
+					done++;
+				}
+			}
+	}
+	while (replies > 0 && done < peers) {	/* every "done" */
+		if ((rc = bus_poll(s, 1000, &m)) == 1) {
+			bus_msg_clear(&m);
+			done++;
+		} else if (rc == -1 || (long)time(NULL) > end) {
+			fprintf(stderr, "%ld of %d peers read their replies\n",
+			    done, peers);
+			killall(pid, nchild);
+			return 1;
+		}
+	}
+	after = rss_anon_kb();
+	hafter = heap_inuse();
+	fp = bus_conn_footprint(s, &nconns);
+	procmem_release();
+	trimmed = rss_anon_kb();
+	htrimmed = heap_inuse();
+	printf("%d peers (native: the bus's own listener, CURVE), %d frames "
+	    "each, %d replies each: bus_conn_footprint %zu connections, %zu "
+	    "bytes, %.0f per peer\n", peers, msgs, replies, nconns, fp,
+	    nconns ? (double)fp / (double)nconns : 0.0);
+	printf("%d peers (native), %d frames each, %d replies each: server "
+	    "process RssAnon %ld KiB -> %ld KiB (%ld KiB after a release): "
+	    "%.1f KiB per peer; heap in use (%s) %.0f KiB -> %.0f KiB (%.0f "
+	    "KiB after a release): %.1f KiB per peer\n",
+	    peers, msgs, replies, before, after, trimmed,
+	    (double)(trimmed - before) / peers, procmem_allocator(),
+	    (double)hbefore / 1024, (double)hafter / 1024,
+	    (double)htrimmed / 1024,
+	    ((double)htrimmed - (double)hbefore) / 1024 / peers);
+	killall(pid, nchild);
+	bus_free(&s);
+	free(hs.name);
+	explicit_bzero(sec, sizeof(sec));
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -295,7 +486,7 @@ main(int argc, char **argv)
 	if (argc < 3 || (peers = atoi(argv[1])) <= 0 ||
 	    (msgs = atoi(argv[2])) <= 0) {
 		fprintf(stderr, "usage: zmq_peer_mem PEERS MSGS "
-		    "[curve|plain|bus|busretire] [REPLIES]\n");
+		    "[curve|plain|bus|busretire|native] [REPLIES]\n");
 		return 2;
 	}
 	curve = argc < 4 || strcmp(argv[3], "plain") != 0;
@@ -317,6 +508,8 @@ main(int argc, char **argv)
 			    "%d peers: raise the hard limit\n",
 			    (unsigned long long)rl.rlim_cur, peers);
 	}
+	if (argc >= 4 && strcmp(argv[3], "native") == 0)
+		return native_main(peers, msgs, replies);
 	if (zmq_curve_keypair(pub, sec) != 0 || (ctx = zmq_ctx_new()) == NULL ||
 	    (s = zmq_socket(ctx, ZMQ_ROUTER)) == NULL)
 		return 1;
@@ -390,7 +583,8 @@ main(int argc, char **argv)
 			return 1;
 		}
 		if (pid[c] == 0)
-			_exit(child(ep, first, n, msgs, replies, curve, pub));
+			_exit(child(ep, first, n, msgs, replies, curve, 0,
+			    pub));
 	}
 	for (long got = 0; got < (long)peers * msgs; got++)
 		if (zmq_recv(s, buf, sizeof(buf), 0) == -1 ||

@@ -2,33 +2,41 @@
  * bus: see bus.h for the contract.
  *
  * Invariants:
- *  - b->sock, b->mon and the extra-fd table belong to the bus thread; the
- *    ZAP sockets belong to the ZAP thread from the first one's creation
- *    to its exit (b->zap is only the first: the thread replaces it);
- *    the post queue is the only state shared between threads (qlock).
- *  - b->routes (server) maps a host to the routing id of its newest
- *    connection that sent a frame whose User-Id is that host (with CURVE;
- *    without it, any frame naming the host). Only ZAP-approved keys create
- *    entries, so the table is bounded by enrolment (and by ROUTES_MAX).
- *    b->rindex is an open-addressing index of b->routes by host (slot =
- *    route position + 1, 0 = empty), rebuilt whenever a route moves: a
- *    controller looks a host up for every frame in and out, at thousands
- *    of agents.
- *  - Every option copied from bus_opts is immutable after *_new(), so the
- *    ZAP thread can read allow/allow_arg without a lock.
+ *  - Everything but the post queue and the counters belongs to the bus
+ *    thread: the client's libzmq sockets, the server's epoll set,
+ *    listener and connections, the extra-fd table. The post queue is
+ *    the only state shared between threads (qlock); the counters are
+ *    atomics.
+ *  - Server: a connection is on exactly one of b->hs (handshake under
+ *    way, in accept order, so deadline order), b->live (handshake done)
+ *    or b->dead (closed, freed once no event of the current epoll batch
+ *    can name it); b->rdq holds the live or handshaking connections with
+ *    input not yet read to EAGAIN or not yet decoded.
+ *  - Server: b->rtab maps a host to its newest proven connection (the
+ *    handshake done with a key enrolled for that host, and a routing id
+ *    naming it; with curve=0, any routing id naming it), which chains to
+ *    the host's older ones. Only enrolled keys create entries, so the
+ *    table is bounded by enrolment and by the open connections.
+ *  - Every option copied from bus_opts is immutable after *_new().
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netdb.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/queue.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,12 +48,7 @@
 #include "clock.h"
 #include "err.h"
 #include "log.h"
-
-/* Stable in libzmq 4.3 (the option is accepted by every build) but only
- * declared by zmq.h under ZMQ_BUILD_DRAFT_API. */
-#ifndef ZMQ_ZAP_ENFORCE_DOMAIN
-#define ZMQ_ZAP_ENFORCE_DOMAIN	93
-#endif
+#include "zmtp.h"
 
 #define DEF_RECONNECT_IVL_MS	100
 #define DEF_RECONNECT_MAX_MS	10000
@@ -64,34 +67,28 @@
 /* ZMTP carries the heartbeat TTL in 16 bits of deciseconds. */
 #define HEARTBEAT_TTL_MAX_MS	6553599
 #define LINGER_MS		200
+/* Handshake deadline on both sides (the server's: bus_opts.handshake_ms). */
 #define HANDSHAKE_IVL_MS	10000
-#define ROUTES_MAX		65536
 #define BURST_MAX		64	/* reads between two polls when busy */
 #define RID_SUFFIX_LEN		16	/* hex digits after "<host>/" */
 #define RID_MAX			(BUS_HOST_MAX + 1 + RID_SUFFIX_LEN)
 #define KEYFILE_MAX		4096
-#define ZAP_FRAMES_MAX		8	/* a CURVE request has 7 */
-/*
- * The ZAP handler's socket is replaced ("retired") after it has answered
- * ZAP_RETIRE_AFTER requests (bus_opts.zap_retire_after), or once
- * ZAP_RETIRE_IDLE_MS have passed since the last one: libzmq 4.3.4 keeps
- * every CURVE connection's pipe pair to the handler (session_base_t::
- * _zap_pipe: two ypipes of 256-message chunks, about 41 KiB allocated
- * and 9 resident per connection) until either end closes, and the
- * session's end is marked "no delay" (zap_connect() calls set_nodelay()),
- * so the handler's close ends it at once (pipe_t::process_pipe_term acks
- * without reading; session_base_t::pipe_terminated clears _zap_pipe,
- * which nothing reads or writes after the handshake). The old socket is
- * unbound first (the inproc name is unique per context), the new one
- * bound, and the old one served for ZAP_GRACE_MS more, then closed.
- * Why that cannot let anyone in unauthenticated: see zap_retire().
- */
-#define ZAP_RETIRE_AFTER	1024
-#define ZAP_RETIRE_IDLE_MS	1000
-#define ZAP_GRACE_MS		200
-#define ZAP_REBIND_MS		100	/* retries of a failed bind */
 #define ENDPOINT_MAX		1024
-#define ZAP_ENDPOINT		"inproc://zeromq.zap.01"
+
+/* The server's loop (see "server: listener"). epoll data: a struct conn
+ * pointer (aligned, low bits 0), or one of the tags below in the low
+ * bits (an extra fd's number above them). */
+#define EV_LISTEN	1
+#define EV_WAKE		2
+#define EV_EXTRA	3
+#define EV_TAGMASK	7
+#define EV_BATCH	64	/* events per epoll_wait */
+#define DEF_BACKLOG	100	/* libzmq's ZMQ_BACKLOG default */
+#define HS_PER_BACKLOG	4	/* connections in handshake per backlog */
+#define ACCEPTS_MAX	64	/* accepts per round: the loop stays fair */
+#define ACCEPT_PAUSE_MS	100	/* after EMFILE and the like */
+#define READS_PER_TURN	4	/* reads of one connection per turn */
+#define TURNS_MAX	256	/* connection turns per rdq_next() */
 
 #define MON_EVENTS	(ZMQ_EVENT_HANDSHAKE_SUCCEEDED |		\
 	ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |	\
@@ -105,6 +102,20 @@ enum drop {
 	DROP_MULTIPART,
 	DROP__COUNT
 };
+
+/* Rate-limited connection-level logs (one line a second per kind). */
+enum clog {
+	CLOG_REFUSED,		/* handshake cap, accept errors */
+	CLOG_HS_FAILED,
+	CLOG_HS_TIMEOUT,
+	CLOG__COUNT
+};
+
+/* The server's side, defined in its sections below. */
+static int	server_open(struct bus *);
+static void	server_close(struct bus *);
+static int	server_send(struct bus *, const char *, const void *, size_t);
+static int	server_poll(struct bus *, int, struct bus_msg *);
 
 static inline void
 count(_Atomic uint64_t *c, uint64_t n)
@@ -123,12 +134,6 @@ struct post {
 	char		 peer[BUS_NAME_SIZE];
 	size_t		 len;
 	uint8_t		 data[];
-};
-
-/* Where frames for a host go: the routing id of its newest connection. */
-struct route {
-	char		 host[BUS_HOST_MAX + 1];
-	char		 rid[RID_MAX + 1];
 };
 
 struct extra_fd {
@@ -161,18 +166,22 @@ struct bus {
 	void		*allow_arg;
 	bus_classify_fn	 classify;
 
-	/* server with CURVE: the ZAP handler */
-	void		*zap;		/* the ZAP thread's once started */
-	pthread_t	 zap_thread;
-	int		 zap_running;
-	unsigned	 zap_retire_after;	/* immutable */
-	_Atomic uint64_t zap_retired;	/* sockets retired (ZAP thread) */
-
-	/* server: host -> routing id */
-	struct route	*routes;
-	size_t		 nroutes;
-	size_t		 routes_cap;
-	uint32_t	*rindex;	/* 2 * routes_cap slots */
+	/* server (bus.c's "server" sections) */
+	int		 lfd;		/* listening socket */
+	int		 epfd;		/* listener, connections, wakefd, fds */
+	struct zmtp_cfg	 zcfg;		/* secret key wiped */
+	int		 handshake_ms;
+	int		 keepalive_s;	/* 0: off */
+	size_t		 hs_max;	/* connections in handshake at most */
+	int64_t		 accept_resume_ms;	/* listener paused until */
+	TAILQ_HEAD(, conn) hs, live, dead, rdq;
+	struct conn	*cur;		/* the one zmtp_conn_next() works on */
+	struct conn	**rtab;		/* host -> newest connection */
+	size_t		 rcap, nroutes;
+	_Atomic size_t	 nconns, nhs;
+	_Atomic uint64_t hs_failed, conn_refused;
+	int64_t		 clog_ms[CLOG__COUNT];	/* log_conn() rate limit */
+	unsigned	 clog_suppressed[CLOG__COUNT];
 
 	/* the loop: the socket zmq_poll last found readable (NULL once a
 	 * read finds it empty) and the reads since without a poll */
@@ -730,12 +739,12 @@ opts_copy(struct bus *b, const struct bus_opts *o)
 	b->sndhwm = o->sndhwm ? o->sndhwm : DEF_SNDHWM;
 	b->qmax = o->post_queue_max ? (size_t)o->post_queue_max :
 	    DEF_POST_QUEUE_MAX;
-	if (o->zap_retire_after < 0) {
-		err_set(TS_EINVALID, "bus: zap_retire_after below 0");
+	if (o->handshake_ms < 0) {
+		err_set(TS_EINVALID, "bus: handshake_ms below 0");
 		return -1;
 	}
-	b->zap_retire_after = o->zap_retire_after ?
-	    (unsigned)o->zap_retire_after : ZAP_RETIRE_AFTER;
+	b->handshake_ms = o->handshake_ms ? o->handshake_ms :
+	    HANDSHAKE_IVL_MS;
 	b->allow = o->allow;
 	b->allow_arg = o->allow_arg;
 	b->classify = o->classify;
@@ -758,523 +767,42 @@ setopt_int(void *s, int opt, int v, const char *name)
 	return setopt(s, opt, &v, sizeof(v), name);
 }
 
-/* Options both sides share: bounded linger, inbound size cap (applied
+/* The client socket's options: bounded linger, inbound size cap (applied
  * before authentication too), queues, heartbeats, handshake deadline. */
-/*
- * Per-agent inbound queue on the controller: with max_msg_size it bounds
- * what one (authenticated) agent can make the controller hold. libzmq
- * reads a frame into a decode buffer of 8 KiB plus reference counts (18
- * KiB from malloc) and a frame under 8 KiB points into it, so every frame
- * queued here pins a whole buffer until the bus thread reads it (1,000
- * agents pinned 485 MiB while the bus thread lagged: docs/PERFORMANCE.md,
- * "Memory, split"). Not lower: a full queue makes libzmq stop reading the
- * connection, and with Debian's libzmq 4.3.4 both fleetsim runs at 8 lost
- * the controller to SIGABRT ("Assertion failed: !_io_error
- * (src/stream_engine_base.cpp:331)" in the one whose log was kept; likely
- * a stopped connection that failed meanwhile, its agent's ZMTP pings
- * unanswered: docs/PERFORMANCE.md, "Memory, part 2"). The queue must stay
- * short of full instead: the bus thread should not lag.
- */
-#define SERVER_RCVHWM	64
-
 static int
-setopts_common(struct bus *b, void *s)
+setopts_client(struct bus *b, void *s)
 {
 	if (setopt_int(s, ZMQ_LINGER, LINGER_MS, "ZMQ_LINGER") == -1 ||
 	    setopt(s, ZMQ_MAXMSGSIZE, &b->max_msg_size,
 	    sizeof(b->max_msg_size), "ZMQ_MAXMSGSIZE") == -1 ||
 	    setopt_int(s, ZMQ_SNDHWM, b->sndhwm, "ZMQ_SNDHWM") == -1 ||
-	    setopt_int(s, ZMQ_RCVHWM, b->role == ROLE_SERVER ?
-	    SERVER_RCVHWM : b->sndhwm, "ZMQ_RCVHWM") == -1 ||
+	    setopt_int(s, ZMQ_RCVHWM, b->sndhwm, "ZMQ_RCVHWM") == -1 ||
 	    setopt_int(s, ZMQ_HANDSHAKE_IVL, HANDSHAKE_IVL_MS,
 	    "ZMQ_HANDSHAKE_IVL") == -1)
 		return -1;
 	/*
 	 * Only the client pings (and closes a silent connection after three
 	 * intervals); its pings carry no TTL, and the server sends none of
-	 * its own. libzmq keeps every connection's heartbeat timers in one
-	 * ordered map per I/O thread and cancels one by walking the map,
-	 * once per frame received while a TTL or ping timeout is armed: at
-	 * thousands of agents that walk was a tenth of the controller's
-	 * CPU. The server finds dead peers with TCP keepalive instead, which
-	 * the kernel runs at no cost to the I/O thread.
+	 * its own: it answers them (zmtp.c) and finds dead peers with TCP
+	 * keepalive instead (conn_new), which the kernel runs at no cost to
+	 * the bus thread. (libzmq, which the server used before, kept every
+	 * connection's heartbeat timers in one ordered map per I/O thread
+	 * and walked it once per frame received while a TTL or ping timeout
+	 * was armed: at thousands of agents a tenth of the controller's CPU.)
 	 */
-	if (b->heartbeat_ivl_ms > 0 && b->role == ROLE_CLIENT &&
+	if (b->heartbeat_ivl_ms > 0 &&
 	    (setopt_int(s, ZMQ_HEARTBEAT_IVL, b->heartbeat_ivl_ms,
 	    "ZMQ_HEARTBEAT_IVL") == -1 ||
 	    setopt_int(s, ZMQ_HEARTBEAT_TIMEOUT, 3 * b->heartbeat_ivl_ms,
 	    "ZMQ_HEARTBEAT_TIMEOUT") == -1))
 		return -1;
-	if (b->heartbeat_ivl_ms > 0 && b->role == ROLE_SERVER) {
-		int secs = (b->heartbeat_ivl_ms + 999) / 1000;
-
-		if (setopt_int(s, ZMQ_TCP_KEEPALIVE, 1,
-		    "ZMQ_TCP_KEEPALIVE") == -1 ||
-		    setopt_int(s, ZMQ_TCP_KEEPALIVE_IDLE, secs,
-		    "ZMQ_TCP_KEEPALIVE_IDLE") == -1 ||
-		    setopt_int(s, ZMQ_TCP_KEEPALIVE_INTVL, secs,
-		    "ZMQ_TCP_KEEPALIVE_INTVL") == -1 ||
-		    setopt_int(s, ZMQ_TCP_KEEPALIVE_CNT, 3,
-		    "ZMQ_TCP_KEEPALIVE_CNT") == -1)
-			return -1;
-	}
 	if (strchr(b->endpoint_cfg, '[') != NULL &&
 	    setopt_int(s, ZMQ_IPV6, 1, "ZMQ_IPV6") == -1)
 		return -1;
 	return 0;
 }
 
-/* ---------------------------------------------------------- ZAP (RFC 27) */
-
-/* key (Z85, may be NULL) goes into the reply's metadata as property
- * BUS_META_KEY (ZMTP property encoding: name length, name, 4-byte value
- * length, value); libzmq attaches it to every message of the connection,
- * so the application can tell which key a live connection was made with
- * (a re-enrolled host's old key must stop working at once). */
-static int
-zap_send_reply(void *zap, zmq_msg_t *reqid, const char *code,
-    const char *text, const char *user, const char *key)
-{
-	const void *rid = reqid ? zmq_msg_data(reqid) : "";
-	size_t rlen = reqid ? zmq_msg_size(reqid) : 0;
-	unsigned char meta[1 + sizeof(BUS_META_KEY) + 4 + BUS_KEY_Z85_LEN];
-	size_t mlen = 0, nl = strlen(BUS_META_KEY);
-
-	if (key && strlen(key) == BUS_KEY_Z85_LEN) {
-		meta[mlen++] = (unsigned char)nl;
-		memcpy(meta + mlen, BUS_META_KEY, nl);
-		mlen += nl;
-		meta[mlen++] = 0;
-		meta[mlen++] = 0;
-		meta[mlen++] = 0;
-		meta[mlen++] = BUS_KEY_Z85_LEN;
-		memcpy(meta + mlen, key, BUS_KEY_Z85_LEN);
-		mlen += BUS_KEY_Z85_LEN;
-	}
-	if (zmq_send(zap, "1.0", 3, ZMQ_SNDMORE) == -1 ||
-	    zmq_send(zap, rid, rlen, ZMQ_SNDMORE) == -1 ||
-	    zmq_send(zap, code, strlen(code), ZMQ_SNDMORE) == -1 ||
-	    zmq_send(zap, text, strlen(text), ZMQ_SNDMORE) == -1 ||
-	    zmq_send(zap, user, strlen(user), ZMQ_SNDMORE) == -1 ||
-	    zmq_send(zap, meta, mlen, 0) == -1)
-		return -1;
-	return 0;
-}
-
-static int
-frame_is(zmq_msg_t *m, const char *s)
-{
-	size_t n = strlen(s);
-
-	return zmq_msg_size(m) == n && memcmp(zmq_msg_data(m), s, n) == 0;
-}
-
-/* Answer one request: frames version, request id, domain, address, routing
- * id, mechanism, credentials (the client's 32-byte long-term key). */
-static int
-zap_handle(struct bus *b, void *zap, zmq_msg_t *f, int n, int total)
-{
-	char key[BUS_KEY_Z85_LEN + 1], host[BUS_HOST_MAX + 1], addr[64];
-	size_t alen, i;
-
-	if (total != 7 || !frame_is(&f[0], "1.0") ||
-	    !frame_is(&f[2], BUS_ZAP_DOMAIN)) {
-		log_error("bus: malformed ZAP request (%d frames)", total);
-		return zap_send_reply(zap, n > 1 ? &f[1] : NULL, "500",
-		    "malformed request", "", NULL);
-	}
-	alen = zmq_msg_size(&f[3]);
-	if (alen >= sizeof(addr))
-		alen = sizeof(addr) - 1;
-	memcpy(addr, zmq_msg_data(&f[3]), alen);
-	addr[alen] = '\0';
-	for (i = 0; i < alen; i++)
-		if (addr[i] < 0x20 || addr[i] > 0x7e)
-			addr[i] = '?';
-	if (!frame_is(&f[5], "CURVE") || zmq_msg_size(&f[6]) != 32) {
-		log_warnx("bus: refused non-CURVE client from %s", addr);
-		return zap_send_reply(zap, &f[1], "400",
-		    "CURVE required", "", NULL);
-	}
-	if (zmq_z85_encode(key, zmq_msg_data(&f[6]), 32) == NULL) {
-		log_error("bus: cannot encode a client key");
-		return zap_send_reply(zap, &f[1], "500", "internal error",
-		    "", NULL);
-	}
-	memset(host, 0, sizeof(host));
-	if (b->allow(key, host, sizeof(host), b->allow_arg) != 0) {
-		log_warnx("bus: refused CURVE key %s from %s: not enrolled",
-		    key, addr);
-		return zap_send_reply(zap, &f[1], "400", "not enrolled",
-		    "", NULL);
-	}
-	if (memchr(host, '\0', sizeof(host)) == NULL || !bus_host_valid(host)) {
-		log_error("bus: allow callback gave an invalid host name for "
-		    "key %s; refusing it", key);
-		return zap_send_reply(zap, &f[1], "400", "not enrolled",
-		    "", NULL);
-	}
-	log_debug("bus: CURVE key %s from %s accepted as host %s", key, addr,
-	    host);
-	return zap_send_reply(zap, &f[1], "200", "OK", host, key);
-}
-
-/* Read one request from zap (readable: a REP delivers a request whole)
- * and answer it. 0: answered; -1: the thread must end (ETERM, or a
- * reply that could not be sent, which leaves the REP socket unusable). */
-static int
-zap_serve(struct bus *b, void *zap)
-{
-	zmq_msg_t f[ZAP_FRAMES_MAX], extra;
-	int i, n = 0, total = 0, more = 1, rc = 0;
-
-	for (i = 0; i < ZAP_FRAMES_MAX; i++)
-		zmq_msg_init(&f[i]);
-	zmq_msg_init(&extra);
-	while (more) {
-		zmq_msg_t *m = n < ZAP_FRAMES_MAX ? &f[n] : &extra;
-
-		if (zmq_msg_recv(m, zap, 0) == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno != ETERM)
-				log_error("bus: ZAP receive: %s",
-				    zmq_strerror(errno));
-			rc = -1;
-			goto out;
-		}
-		more = zmq_msg_more(m);
-		total++;
-		if (n < ZAP_FRAMES_MAX)
-			n++;
-	}
-	if (zap_handle(b, zap, f, n, total) == -1) {
-		if (errno != ETERM)
-			log_error("bus: ZAP reply: %s", zmq_strerror(errno));
-		rc = -1;
-	}
-out:
-	for (i = 0; i < ZAP_FRAMES_MAX; i++)
-		zmq_msg_close(&f[i]);
-	zmq_msg_close(&extra);
-	return rc;
-}
-
-static void *
-zap_socket(struct bus *b)
-{
-	void *zap;
-
-	if ((zap = zmq_socket(b->ctx, ZMQ_REP)) == NULL) {
-		err_set(TS_EIO, "bus: ZAP socket: %s", zmq_strerror(errno));
-		return NULL;
-	}
-	if (setopt_int(zap, ZMQ_LINGER, 0, "ZMQ_LINGER") == -1) {
-		zmq_close(zap);
-		return NULL;
-	}
-	return zap;
-}
-
-/*
- * Replace *cur, the bound handler, by a new socket bound to the same
- * name; the old one goes to *old (still to be served, then closed by the
- * caller). 0: done; -1: nothing changed (*cur still bound); -2: nothing
- * is bound (the caller binds *cur again until it succeeds).
- *
- * Why no connection is ever accepted unauthenticated, whatever the
- * timing (libzmq 4.3.4: curve_server.cpp process_initiate(),
- * session_base.cpp zap_connect(), pipe.cpp):
- *  - A CURVE INITIATE arriving while no handler is bound (between the
- *    unbind and the bind below, or after -2) finds no endpoint:
- *    zap_connect() fails and, because server_open() sets
- *    ZMQ_ZAP_ENFORCE_DOMAIN (its failure fails bus_server_new), the
- *    handshake fails and the connection is closed. Without that option
- *    libzmq would accept the client with no ZAP check at all: it is the
- *    one setting this relies on. The client reconnects.
- *  - A connection that found the old socket just before the unbind still
- *    attaches to it (find_endpoint() holds it alive until libzmq's bind
- *    command arrives) and is answered during the grace; a request the
- *    old socket has not answered when it closes is dropped with its pipe
- *    (the closing socket also ends any pipe attached after its close),
- *    the session's ZAP pipe ends, and the handshake waits for a reply
- *    that never comes until ZMQ_HANDSHAKE_IVL (HANDSHAKE_IVL_MS) closes
- *    the connection. A client is accepted only on a "200" reply read
- *    from its own ZAP pipe, and only zap_handle() writes one.
- *  - An established connection never reads its ZAP pipe again, so its
- *    end (by the handler's close) changes nothing for it: the pipe's
- *    "read activated" path (which would assert on a finished handshake)
- *    is not taken for a pipe that ends by its peer's termination.
- */
-static int
-zap_retire(struct bus *b, void **cur, void **old)
-{
-	void *fresh;
-
-	if ((fresh = zap_socket(b)) == NULL) {
-		log_error("%s", err_msg());
-		return -1;
-	}
-	if (zmq_unbind(*cur, ZAP_ENDPOINT) == -1) {
-		log_error("bus: unbind %s: %s", ZAP_ENDPOINT,
-		    zmq_strerror(errno));
-		zmq_close(fresh);
-		return -1;
-	}
-	if (zmq_bind(fresh, ZAP_ENDPOINT) == -1) {
-		log_error("bus: bind %s: %s (the handler socket is kept)",
-		    ZAP_ENDPOINT, zmq_strerror(errno));
-		zmq_close(fresh);
-		return zmq_bind(*cur, ZAP_ENDPOINT) == 0 ? -1 : -2;
-	}
-	*old = *cur;
-	*cur = fresh;
-	return 0;
-}
-
-/* The ZAP thread: answers requests on the bound socket (and on the one
- * retired last, for ZAP_GRACE_MS), retires the bound one as described at
- * ZAP_RETIRE_AFTER, until the context ends. Every wait is a poll with a
- * timeout derived from the next deadline, or none when nothing is due. */
-static void *
-zap_main(void *arg)
-{
-	struct bus *b = arg;
-	void *cur = b->zap, *old = NULL;
-	int64_t now, last = 0, old_end = 0, retry_at = 0;
-	unsigned served = 0;
-	int bound = 1, rc;
-
-	for (;;) {
-		zmq_pollitem_t it[2];
-		int64_t due = -1;
-		int n = 1;
-
-		now = clock_mono_ms();
-		if (old != NULL && now >= old_end) {
-			zmq_close(old);
-			old = NULL;
-		}
-		if (!bound && zmq_bind(cur, ZAP_ENDPOINT) == 0) {
-			log_info("bus: ZAP handler bound again");
-			bound = 1;
-		}
-		if (bound && old == NULL && served > 0 && now >= retry_at &&
-		    (served >= b->zap_retire_after ||
-		    now - last >= ZAP_RETIRE_IDLE_MS)) {
-			rc = zap_retire(b, &cur, &old);
-			if (rc == 0) {
-				old_end = now + ZAP_GRACE_MS;
-				served = 0;
-				count(&b->zap_retired, 1);
-			} else {
-				retry_at = now + ZAP_RETIRE_IDLE_MS;
-				if (rc == -2) {
-					log_error("bus: no ZAP handler bound: "
-					    "every CURVE handshake fails until "
-					    "it is");
-					bound = 0;
-				}
-			}
-		}
-		if (!bound)
-			due = now + ZAP_REBIND_MS;
-		else if (old != NULL)
-			due = old_end;
-		else if (served > 0) {
-			due = served >= b->zap_retire_after ? now :
-			    last + ZAP_RETIRE_IDLE_MS;
-			if (due < retry_at)
-				due = retry_at;
-		}
-		it[0] = (zmq_pollitem_t){ cur, 0, ZMQ_POLLIN, 0 };
-		if (old != NULL)
-			it[n++] = (zmq_pollitem_t){ old, 0, ZMQ_POLLIN, 0 };
-		if (zmq_poll(it, n, due < 0 ? -1 :
-		    (long)(due > now ? due - now : 0)) == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno != ETERM)
-				log_error("bus: ZAP poll: %s",
-				    zmq_strerror(errno));
-			break;
-		}
-		if (it[0].revents & ZMQ_POLLIN) {
-			if (zap_serve(b, cur) == -1)
-				break;
-			served++;
-			last = clock_mono_ms();
-		}
-		if (n == 2 && (it[1].revents & ZMQ_POLLIN) &&
-		    zap_serve(b, old) == -1)
-			break;
-	}
-	if (old != NULL)
-		zmq_close(old);
-	zmq_close(cur);
-	return NULL;
-}
-
-/* Bind the handler in this thread, so it exists before the ROUTER binds,
- * then hand the socket to its own thread (thread creation is the full
- * memory barrier libzmq asks for when a socket migrates). */
-static int
-zap_start(struct bus *b)
-{
-	sigset_t all, old;
-	int rc;
-
-	if ((b->zap = zap_socket(b)) == NULL)
-		return -1;
-	if (zmq_bind(b->zap, ZAP_ENDPOINT) == -1) {
-		err_set(TS_EIO, "bus: bind %s: %s", ZAP_ENDPOINT,
-		    zmq_strerror(errno));
-		return -1;
-	}
-	/* Signals belong to the daemon's own threads (signalfd). */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&b->zap_thread, NULL, zap_main, b);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
-		errno = rc;
-		err_set_errno(TS_EINTERNAL, "bus: start ZAP thread");
-		return -1;
-	}
-	b->zap_running = 1;
-	return 0;
-}
-
-/* ------------------------------------------------------------- routes */
-
-/* The index slot of host: its entry, or the empty slot it would take. */
-static size_t
-rindex_slot(const struct bus *b, const char *host)
-{
-	size_t mask = 2 * b->routes_cap - 1, i = hash_fnv32(host) & mask;
-
-	/* Bounded: the index is at most half full. */
-	while (b->rindex[i] != 0 &&
-	    strcmp(b->routes[b->rindex[i] - 1].host, host) != 0)
-		i = (i + 1) & mask;
-	return i;
-}
-
-static void
-rindex_rebuild(struct bus *b)
-{
-	size_t i;
-
-	memset(b->rindex, 0, 2 * b->routes_cap * sizeof(b->rindex[0]));
-	for (i = 0; i < b->nroutes; i++)
-		b->rindex[rindex_slot(b, b->routes[i].host)] = (uint32_t)i + 1;
-}
-
-static struct route *
-route_find(const struct bus *b, const char *host)
-{
-	uint32_t v;
-
-	if (b->nroutes == 0)
-		return NULL;
-	v = b->rindex[rindex_slot(b, host)];
-	return v == 0 ? NULL : &b->routes[v - 1];
-}
-
-static void
-route_del(struct bus *b, const char *host)
-{
-	struct route *r = route_find(b, host);
-
-	if (r == NULL)
-		return;
-	/* The last route moves into the hole: every later slot may change,
-	 * and deletions are rare (a failed send), so rebuild. */
-	*r = b->routes[--b->nroutes];
-	rindex_rebuild(b);
-}
-
-static void
-route_set(struct bus *b, const char *host, const char *rid)
-{
-	struct route *r;
-
-	if ((r = route_find(b, host)) == NULL) {
-		if (b->nroutes == ROUTES_MAX) {
-			/* Forgetting a host is safe: sends to it fail until
-			 * it speaks again. */
-			log_warnx("bus: more than %d connected hosts; "
-			    "forgetting %s", ROUTES_MAX, b->routes[0].host);
-			route_del(b, b->routes[0].host);
-		}
-		if (b->nroutes == b->routes_cap) {
-			size_t cap = b->routes_cap ? 2 * b->routes_cap : 16;
-			struct route *v = realloc(b->routes, cap * sizeof(*v));
-			uint32_t *ix;
-
-			if (v == NULL) {
-				log_error("bus: out of memory recording host "
-				    "%s", host);
-				return;
-			}
-			b->routes = v;
-			if ((ix = calloc(2 * cap, sizeof(*ix))) == NULL) {
-				log_error("bus: out of memory recording host "
-				    "%s", host);
-				return;
-			}
-			free(b->rindex);
-			b->rindex = ix;
-			b->routes_cap = cap;
-			rindex_rebuild(b);
-		}
-		r = &b->routes[b->nroutes++];
-		snprintf(r->host, sizeof(r->host), "%s", host);
-		b->rindex[rindex_slot(b, host)] = (uint32_t)b->nroutes;
-	}
-	snprintf(r->rid, sizeof(r->rid), "%s", rid);
-}
-
-/* ---------------------------------------------------------------- sockets */
-
-static int
-server_open(struct bus *b)
-{
-	size_t len = sizeof(b->endpoint);
-
-	if ((b->sock = zmq_socket(b->ctx, ZMQ_ROUTER)) == NULL) {
-		err_set(TS_EIO, "bus: ROUTER socket: %s", zmq_strerror(errno));
-		return -1;
-	}
-	if (setopts_common(b, b->sock) == -1 ||
-	    setopt_int(b->sock, ZMQ_ROUTER_MANDATORY, 1,
-	    "ZMQ_ROUTER_MANDATORY") == -1 ||
-	    setopt_int(b->sock, ZMQ_ROUTER_HANDOVER, 1,
-	    "ZMQ_ROUTER_HANDOVER") == -1 ||
-	    (b->backlog > 0 && setopt_int(b->sock, ZMQ_BACKLOG, b->backlog,
-	    "ZMQ_BACKLOG") == -1))
-		return -1;
-	if (b->curve &&
-	    (setopt_int(b->sock, ZMQ_CURVE_SERVER, 1,
-	    "ZMQ_CURVE_SERVER") == -1 ||
-	    setopt(b->sock, ZMQ_CURVE_SECRETKEY, b->secret_key,
-	    sizeof(b->secret_key), "ZMQ_CURVE_SECRETKEY") == -1 ||
-	    setopt(b->sock, ZMQ_ZAP_DOMAIN, BUS_ZAP_DOMAIN,
-	    strlen(BUS_ZAP_DOMAIN), "ZMQ_ZAP_DOMAIN") == -1 ||
-	    setopt_int(b->sock, ZMQ_ZAP_ENFORCE_DOMAIN, 1,
-	    "ZMQ_ZAP_ENFORCE_DOMAIN") == -1))
-		return -1;
-	if (zmq_bind(b->sock, b->endpoint_cfg) == -1) {
-		err_set(errno == EINVAL || errno == EPROTONOSUPPORT ?
-		    TS_EINVALID : TS_EIO, "bus: bind %s: %s", b->endpoint_cfg,
-		    zmq_strerror(errno));
-		return -1;
-	}
-	if (zmq_getsockopt(b->sock, ZMQ_LAST_ENDPOINT, b->endpoint, &len) == -1)
-		snprintf(b->endpoint, sizeof(b->endpoint), "%s",
-		    b->endpoint_cfg);
-	return 0;
-}
+/* ----------------------------------------------------------- client */
 
 static int
 monitor_open(struct bus *b)
@@ -1344,7 +872,7 @@ client_open(struct bus *b)
 	 * so sending while the controller is away fails instead of piling
 	 * up in a pipe. PROBE_ROUTER: every new connection announces itself
 	 * (see bus.h on routing id takeover). */
-	if (setopts_common(b, s) == -1 ||
+	if (setopts_client(b, s) == -1 ||
 	    setopt(s, ZMQ_ROUTING_ID, b->rid, strlen(b->rid),
 	    "ZMQ_ROUTING_ID") == -1 ||
 	    setopt_int(s, ZMQ_RECONNECT_IVL, b->reconnect_ivl_ms,
@@ -1427,7 +955,7 @@ monitor_drain(struct bus *b)
 		case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
 			if (!b->hs_fail_logged)
 				log_error("bus: %s refused this host's key "
-				    "(ZAP status %u): is %s enrolled?",
+				    "(status %u): is %s enrolled?",
 				    b->endpoint, val, b->identity);
 			b->hs_fail_logged = 1;
 			break;
@@ -1459,7 +987,7 @@ bus_alloc(enum role role, const struct bus_opts *o)
 		return NULL;
 	}
 	b->role = role;
-	b->wakefd = -1;
+	b->wakefd = b->lfd = b->epfd = -1;
 	if ((rc = pthread_mutex_init(&b->qlock, NULL)) != 0) {
 		free(b);
 		errno = rc;
@@ -1473,12 +1001,16 @@ bus_alloc(enum role role, const struct bus_opts *o)
 		err_set_errno(TS_EIO, "bus: eventfd");
 		goto fail;
 	}
-	if (o->zmq_ctx != NULL) {
-		if (role != ROLE_CLIENT) {
+	if (role == ROLE_SERVER) {
+		/* The server has no libzmq socket, hence no context. */
+		if (o->zmq_ctx != NULL) {
 			err_set(TS_EINVALID, "bus: a shared context is for "
 			    "clients");
 			goto fail;
 		}
+		return b;
+	}
+	if (o->zmq_ctx != NULL) {
 		b->ctx = o->zmq_ctx;
 		b->ctx_borrowed = 1;
 		return b;
@@ -1503,8 +1035,6 @@ bus_server_new(const struct bus_opts *o)
 
 	if ((b = bus_alloc(ROLE_SERVER, o)) == NULL)
 		return NULL;
-	if (b->curve && zap_start(b) == -1)
-		goto fail;
 	if (server_open(b) == -1)
 		goto fail;
 	if (!b->curve)
@@ -1512,8 +1042,7 @@ bus_server_new(const struct bus_opts *o)
 		    "text and any client can claim any host name (debugging "
 		    "only)", b->endpoint);
 	else
-		log_info("bus: listening on %s (CURVE, ZAP domain %s)",
-		    b->endpoint, BUS_ZAP_DOMAIN);
+		log_info("bus: listening on %s (CURVE)", b->endpoint);
 	return b;
 fail:
 	bus_free(&b);
@@ -1564,16 +1093,9 @@ bus_free(struct bus **bp)
 	*bp = NULL;
 	if (b->role == ROLE_CLIENT)
 		client_close(b);
-	else if (b->sock != NULL)
-		zmq_close(b->sock);
+	else
+		server_close(b);
 	if (b->ctx != NULL && !b->ctx_borrowed) {
-		/* Wakes the ZAP thread's poll with ETERM; it closes its
-		 * sockets (the bound one and one in its grace) and exits. */
-		zmq_ctx_shutdown(b->ctx);
-		if (b->zap_running)
-			pthread_join(b->zap_thread, NULL);
-		else if (b->zap != NULL)
-			zmq_close(b->zap);
 		while (zmq_ctx_term(b->ctx) == -1 && errno == EINTR)
 			;
 	}
@@ -1581,8 +1103,6 @@ bus_free(struct bus **bp)
 		b->qhead = p->next;
 		free(p);
 	}
-	free(b->routes);
-	free(b->rindex);
 	if (b->wakefd != -1)
 		close(b->wakefd);
 	if (b->qlock_init)
@@ -1611,6 +1131,8 @@ bus_fd(const struct bus *b)
 	int fd;
 	size_t len = sizeof(fd);
 
+	if (b->role == ROLE_SERVER)
+		return b->epfd;
 	if (b->sock == NULL || zmq_getsockopt(b->sock, ZMQ_FD, &fd,
 	    &len) == -1)
 		return -1;
@@ -1690,55 +1212,20 @@ count_sent(struct bus *b, const void *buf, size_t len)
 	}
 }
 
+
 int
 bus_send(struct bus *b, const char *peer, const void *buf, size_t len)
 {
-	struct route *r;
-
 	if (check_frame(b, peer, len) == -1)
 		return -1;
+	if (b->role == ROLE_SERVER)
+		return server_send(b, peer, buf, len);
 	if (b->sock == NULL) {
 		err_set(TS_EUNREACHABLE, "bus: no socket (reconnect failed)");
 		count(&b->send_unreachable, 1);
 		return -1;
 	}
-	if (b->role == ROLE_CLIENT) {
-		if (client_send(b, buf, len) == -1) {
-			count(&b->send_io, 1);
-			return -1;
-		}
-		count_sent(b, buf, len);
-		return 0;
-	}
-	if ((r = route_find(b, peer)) == NULL) {
-		count(&b->send_unreachable, 1);
-		err_set(TS_EUNREACHABLE, "agent %s unreachable (not "
-		    "connected)", peer);
-		return -1;
-	}
-	/* With ROUTER_MANDATORY the routing-id frame fails for an unknown
-	 * peer (EHOSTUNREACH) or a full pipe (EAGAIN) instead of the ROUTER
-	 * dropping the message silently. */
-	if (zmq_send(b->sock, r->rid, strlen(r->rid),
-	    ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
-		if (errno == EHOSTUNREACH) {
-			route_del(b, peer);
-			err_set(TS_EUNREACHABLE, "agent %s unreachable", peer);
-			count(&b->send_unreachable, 1);
-		} else if (errno == EAGAIN) {
-			err_set(TS_EUNAVAILABLE, "agent %s: send queue full",
-			    peer);
-			count(&b->send_full, 1);
-		} else {
-			err_set(TS_EIO, "bus: send to %s: %s", peer,
-			    zmq_strerror(errno));
-			count(&b->send_io, 1);
-		}
-		return -1;
-	}
-	if (zmq_send(b->sock, buf, len, ZMQ_DONTWAIT) == -1) {
-		err_set(TS_EIO, "bus: send to %s: %s", peer,
-		    zmq_strerror(errno));
+	if (client_send(b, buf, len) == -1) {
 		count(&b->send_io, 1);
 		return -1;
 	}
@@ -1883,78 +1370,6 @@ log_drop(struct bus *b, enum drop why, const char *fmt, ...)
 	b->drops_suppressed[why] = 0;
 }
 
-/* 1: *out filled; 0: nothing (or a frame consumed and dropped); -1 error. */
-static int
-server_recv(struct bus *b, struct bus_msg *out)
-{
-	zmq_msg_t id, body;
-	const char *user, *key;
-	char rid[RID_MAX + 1], host[BUS_HOST_MAX + 1];
-	int rc = 0;
-
-	zmq_msg_init(&id);
-	zmq_msg_init(&body);
-	if (zmq_msg_recv(&id, b->sock, ZMQ_DONTWAIT) == -1) {
-		if (errno == EAGAIN) {
-			b->rd_sock = NULL;
-			caught_up(b);
-		}
-		else if (errno != EINTR) {
-			err_set(TS_EIO, "bus: receive: %s",
-			    zmq_strerror(errno));
-			rc = -1;
-		}
-		goto done;
-	}
-	/* A ROUTER always delivers the routing id then the body; once the
-	 * first part is here, the rest is too. */
-	if (!zmq_msg_more(&id) ||
-	    zmq_msg_recv(&body, b->sock, ZMQ_DONTWAIT) == -1)
-		goto done;
-	if (zmq_msg_more(&body)) {
-		discard_rest(b->sock);
-		log_drop(b, DROP_MULTIPART, "a multi-part message");
-		goto done;
-	}
-	user = zmq_msg_gets(&body, "User-Id");
-	if (parse_rid(zmq_msg_data(&id), zmq_msg_size(&id), rid, host) == -1) {
-		log_drop(b, DROP_NOT_BUS, "a message from a peer that is not "
-		    "a bus client (user %.64s)", user ? user : "none");
-		goto done;
-	}
-	if (b->curve && (user == NULL || strcmp(user, host) != 0)) {
-		/* Nothing else to undo: the impostor's routing id is its
-		 * own, so the real host's route is untouched. */
-		log_drop(b, DROP_IMPOSTOR, "a message claiming to be from %s "
-		    "on a connection authenticated as %.64s", host,
-		    user ? user : "nobody");
-		goto done;
-	}
-	if (zmq_msg_size(&body) == 0) {
-		/* A new connection's probe: it is now the host's newest. */
-		struct route *r = route_find(b, host);
-
-		if (r == NULL || strcmp(r->rid, rid) != 0)
-			log_info("bus: agent %s connected", host);
-		route_set(b, host, rid);
-		goto done;
-	}
-	/* Data normally follows the probe; recover a route forgotten after
-	 * a failed send without letting an old connection displace a
-	 * newer one. */
-	if (route_find(b, host) == NULL)
-		route_set(b, host, rid);
-	snprintf(out->peer, sizeof(out->peer), "%s", host);
-	snprintf(out->user_id, sizeof(out->user_id), "%s", host);
-	key = b->curve ? zmq_msg_gets(&body, BUS_META_KEY) : NULL;
-	snprintf(out->pubkey, sizeof(out->pubkey), "%s", key ? key : "");
-	rc = fill_msg(out, &body);
-done:
-	zmq_msg_close(&id);
-	zmq_msg_close(&body);
-	return rc;
-}
-
 static int
 client_recv(struct bus *b, struct bus_msg *out)
 {
@@ -1991,13 +1406,10 @@ done:
 
 /* ------------------------------------------------------------ the loop */
 
-/* One frame from the socket, as bus_poll() returns it (0: none). */
+/* A frame bus_poll() returns: the totals, and its class. */
 static int
-sock_recv(struct bus *b, struct bus_msg *out)
+count_recv(struct bus *b, struct bus_msg *out, int rc)
 {
-	int rc = b->role == ROLE_SERVER ? server_recv(b, out) :
-	    client_recv(b, out);
-
 	if (rc == 1) {
 		count(&b->msgs_in, 1);
 		count(&b->bytes_in, out->len);
@@ -2008,6 +1420,14 @@ sock_recv(struct bus *b, struct bus_msg *out)
 		}
 	}
 	return rc;
+}
+
+/* One frame from the client's socket, as bus_poll() returns it (0:
+ * none). */
+static int
+sock_recv(struct bus *b, struct bus_msg *out)
+{
+	return count_recv(b, out, client_recv(b, out));
 }
 
 void
@@ -2027,16 +1447,14 @@ bus_stats(struct bus *b, struct bus_stats *st)
 	st->drop_not_bus = L(drops[DROP_NOT_BUS]);
 	st->drop_multipart = L(drops[DROP_MULTIPART]);
 	st->handshakes = L(handshakes);
+	st->handshake_failed = L(hs_failed);
+	st->conn_refused = L(conn_refused);
+	st->connections = L(nconns);
+	st->connecting = L(nhs);
 #undef L
 	pthread_mutex_lock(&b->qlock);
 	st->post_queued = b->qlen;
 	pthread_mutex_unlock(&b->qlock);
-}
-
-uint64_t
-bus_zap_retired(struct bus *b)
-{
-	return atomic_load_explicit(&b->zap_retired, memory_order_relaxed);
 }
 
 void
@@ -2075,6 +1493,20 @@ bus_add_fd(struct bus *b, int fd, short events, bus_fd_fn cb, void *arg)
 		    BUS_MAX_FDS);
 		return -1;
 	}
+	if (b->role == ROLE_SERVER) {
+		/* Level-triggered, as zmq_poll was: a callback that leaves
+		 * input unread is called again. */
+		struct epoll_event ev = {
+			.events = ((events & ZMQ_POLLIN) ? EPOLLIN : 0) |
+			    ((events & ZMQ_POLLOUT) ? EPOLLOUT : 0),
+			.data.u64 = ((uint64_t)fd << 3) | EV_EXTRA,
+		};
+
+		if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+			err_set_errno(TS_EIO, "bus: epoll_ctl fd %d", fd);
+			return -1;
+		}
+	}
 	b->fds[b->nfds].fd = fd;
 	b->fds[b->nfds].events = events;
 	b->fds[b->nfds].cb = cb;
@@ -2090,6 +1522,10 @@ bus_remove_fd(struct bus *b, int fd)
 
 	for (i = 0; i < b->nfds; i++)
 		if (b->fds[i].fd == fd) {
+			/* (fails harmlessly for an fd closed already: closing
+			 * took it out of the set) */
+			if (b->role == ROLE_SERVER)
+				epoll_ctl(b->epfd, EPOLL_CTL_DEL, fd, NULL);
 			memmove(&b->fds[i], &b->fds[i + 1],
 			    (size_t)(b->nfds - i - 1) * sizeof(b->fds[0]));
 			b->nfds--;
@@ -2124,6 +1560,1093 @@ bus_msg_clear(struct bus_msg *m)
 	m->peer[0] = m->user_id[0] = m->pubkey[0] = '\0';
 }
 
+/* --------------------------------------------------- server: listener */
+
+/*
+ * The server speaks ZMTP itself (common/zmtp.c), one epoll set for the
+ * listener, the connections, the post wake-up and the extra fds. libzmq
+ * kept about 87 KiB per connection once its pipes had carried a few
+ * hundred frames (docs/PERFORMANCE.md, "Memory once libzmq's pipes are
+ * full"); a struct conn and its zmtp_conn hold a few hundred bytes while
+ * idle.
+ */
+
+/* One client connection. bad: why a proven connection's frames are all
+ * dropped (DROP__COUNT: they are not). */
+struct conn {
+	struct zmtp_conn *z;
+	int		 fd;
+	unsigned	 ready:1;	/* handshake done */
+	unsigned	 dead:1;	/* closed, freed after the event batch */
+	unsigned	 readable:1;	/* EPOLLIN since the last EAGAIN */
+	unsigned	 hup:1;		/* the peer closed, or an error: read
+					 * to EOF */
+	unsigned	 in_rdq:1;
+	unsigned	 multipart:1;	/* dropping a multi-part message */
+	unsigned	 routed:1;	/* in its host's chain */
+	enum drop	 bad;
+	int64_t		 deadline;	/* handshake deadline, monotonic ms */
+	/* After the handshake: the routing id "<host>/<hex>" (borrowed from
+	 * the zmtp_conn); the host is its first hlen bytes. */
+	const char	*rid;
+	size_t		 hlen;
+	uint32_t	 hhash;
+	struct conn	*hnext;		/* next older connection of the host */
+	TAILQ_ENTRY(conn) link;		/* b->hs, b->live or b->dead */
+	TAILQ_ENTRY(conn) rlink;	/* b->rdq */
+};
+
+static uint32_t
+host_hash(const char *h, size_t n)
+{
+	uint32_t v = HASH_FNV32_INIT;
+
+	while (n-- > 0) {
+		v ^= (uint8_t)*h++;
+		v *= 16777619u;
+	}
+	return v;
+}
+
+static int
+conn_is_host(const struct conn *c, const char *h, size_t n)
+{
+	return c->hlen == n && memcmp(c->rid, h, n) == 0;
+}
+
+/* ------------------------------------------------------------- routes */
+
+/*
+ * b->rtab: open addressing (linear probing, at most half full) from a
+ * host to the newest proven connection of that host, the head of a chain
+ * (hnext) of its older ones. A frame out looks its host up; every
+ * handshake and every close changes it, so deletion shifts entries back
+ * instead of rebuilding (thousands of agents reconnecting at once).
+ */
+static size_t
+rtab_slot(const struct bus *b, const char *h, size_t n, uint32_t hash)
+{
+	size_t mask = b->rcap - 1, i = hash & mask;
+
+	while (b->rtab[i] != NULL && !conn_is_host(b->rtab[i], h, n))
+		i = (i + 1) & mask;
+	return i;
+}
+
+static struct conn *
+route_find(const struct bus *b, const char *host)
+{
+	size_t n = strlen(host);
+
+	if (b->nroutes == 0)
+		return NULL;
+	return b->rtab[rtab_slot(b, host, n, host_hash(host, n))];
+}
+
+static int
+rtab_grow(struct bus *b)
+{
+	size_t cap = b->rcap ? 2 * b->rcap : 64, i;
+	struct conn **old = b->rtab, **t;
+	size_t ocap = b->rcap;
+
+	if ((t = calloc(cap, sizeof(*t))) == NULL)
+		return -1;
+	b->rtab = t;
+	b->rcap = cap;
+	for (i = 0; i < ocap; i++)
+		if (old[i] != NULL)
+			t[rtab_slot(b, old[i]->rid, old[i]->hlen,
+			    old[i]->hhash)] = old[i];
+	free(old);
+	return 0;
+}
+
+/* Empty slot i, moving back the entries whose probe sequence crossed
+ * it (backward-shift deletion). */
+static void
+rtab_del(struct bus *b, size_t i)
+{
+	size_t mask = b->rcap - 1, j = i, k;
+
+	for (;;) {
+		b->rtab[i] = NULL;
+		for (;;) {
+			j = (j + 1) & mask;
+			if (b->rtab[j] == NULL)
+				return;
+			k = b->rtab[j]->hhash & mask;
+			/* stays if its home k lies cyclically in (i, j] */
+			if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+				continue;
+			b->rtab[i] = b->rtab[j];
+			i = j;
+			break;
+		}
+	}
+}
+
+/* c, just proven, becomes its host's route. -1: out of memory (c is
+ * then not routed; sends to the host go to an older connection or
+ * fail as unreachable). */
+static int
+route_add(struct bus *b, struct conn *c)
+{
+	size_t i;
+
+	if (2 * (b->nroutes + 1) > b->rcap && rtab_grow(b) == -1)
+		return -1;
+	i = rtab_slot(b, c->rid, c->hlen, c->hhash);
+	c->hnext = b->rtab[i];
+	if (b->rtab[i] == NULL)
+		b->nroutes++;
+	b->rtab[i] = c;
+	c->routed = 1;
+	return 0;
+}
+
+static void
+route_remove(struct bus *b, struct conn *c)
+{
+	struct conn **pp;
+	size_t i;
+
+	if (!c->routed)
+		return;
+	c->routed = 0;
+	i = rtab_slot(b, c->rid, c->hlen, c->hhash);
+	for (pp = &b->rtab[i]; *pp != NULL; pp = &(*pp)->hnext)
+		if (*pp == c) {
+			*pp = c->hnext;
+			break;
+		}
+	c->hnext = NULL;
+	if (b->rtab[i] == NULL) {
+		b->nroutes--;
+		rtab_del(b, i);
+	}
+}
+
+/* -------------------------------------------------------- connections */
+
+static void __attribute__((format(printf, 3, 4)))
+log_conn(struct bus *b, enum clog why, const char *fmt, ...)
+{
+	char msg[512];
+	int64_t now = clock_mono_ms();
+	va_list ap;
+
+	if (b->clog_ms[why] != 0 && now - b->clog_ms[why] < 1000) {
+		b->clog_suppressed[why]++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("bus: %s (%u similar suppressed)", msg,
+	    b->clog_suppressed[why]);
+	b->clog_ms[why] = now;
+	b->clog_suppressed[why] = 0;
+}
+
+/* The peer's address for logs. */
+static const char *
+conn_addr(const struct conn *c, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char a[INET6_ADDRSTRLEN];
+	in_port_t port;
+
+	if (getpeername(c->fd, (struct sockaddr *)&ss, &sl) == -1) {
+		snprintf(buf, len, "?");
+		return buf;
+	}
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+		port = s6->sin6_port;
+		snprintf(buf, len, "[%s]:%u", a, ntohs(port));
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
+		port = s4->sin_port;
+		snprintf(buf, len, "%s:%u", a, ntohs(port));
+	}
+	return buf;
+}
+
+static void
+rdq_remove(struct bus *b, struct conn *c)
+{
+	if (c->in_rdq) {
+		TAILQ_REMOVE(&b->rdq, c, rlink);
+		c->in_rdq = 0;
+	}
+}
+
+static void
+rdq_add(struct bus *b, struct conn *c)
+{
+	if (!c->in_rdq && !c->dead) {
+		TAILQ_INSERT_TAIL(&b->rdq, c, rlink);
+		c->in_rdq = 1;
+	}
+}
+
+/*
+ * Close c: from here on nothing refers to it but the dead list, which
+ * the loop frees once no epoll event of the current batch can name it
+ * any more (a callback's bus_send may close a connection whose event
+ * comes later in the batch).
+ */
+static void
+conn_close(struct bus *b, struct conn *c)
+{
+	if (c->dead)
+		return;
+	route_remove(b, c);
+	rdq_remove(b, c);
+	if (c->ready)
+		TAILQ_REMOVE(&b->live, c, link);
+	else {
+		TAILQ_REMOVE(&b->hs, c, link);
+		atomic_fetch_sub_explicit(&b->nhs, 1, memory_order_relaxed);
+	}
+	atomic_fetch_sub_explicit(&b->nconns, 1, memory_order_relaxed);
+	epoll_ctl(b->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->fd = -1;
+	c->dead = 1;
+	TAILQ_INSERT_TAIL(&b->dead, c, link);
+}
+
+static void
+conn_free(struct conn *c)
+{
+	zmtp_conn_free(&c->z);
+	free(c);
+}
+
+static void
+reap_dead(struct bus *b)
+{
+	struct conn *c;
+
+	while ((c = TAILQ_FIRST(&b->dead)) != NULL) {
+		TAILQ_REMOVE(&b->dead, c, link);
+		conn_free(c);
+	}
+}
+
+/* Write what the connection has to send, as far as the socket takes it;
+ * the rest on EPOLLOUT. -1: the connection failed (the caller closes). */
+static int
+conn_flush(struct conn *c)
+{
+	const uint8_t *p;
+	size_t n;
+	ssize_t w;
+
+	while ((n = zmtp_conn_pending(c->z, &p)) > 0) {
+		w = send(c->fd, p, n, MSG_NOSIGNAL);
+		if (w > 0) {
+			zmtp_conn_sent(c->z, (size_t)w);
+			continue;
+		}
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		return -1;
+	}
+	return 0;
+}
+
+/* zmtp_allow_fn: the application's allow callback with the key in Z85,
+ * on the bus thread, for the connection b->cur. */
+static int
+server_allow(const uint8_t key[ZMTP_KEY_LEN], char *host, size_t host_len,
+    void *arg)
+{
+	struct bus *b = arg;
+	char z[BUS_KEY_Z85_LEN + 1], h[BUS_HOST_MAX + 1], addr[80];
+	size_t n;
+
+	conn_addr(b->cur, addr, sizeof(addr));
+	if (zmq_z85_encode(z, key, ZMTP_KEY_LEN) == NULL) {
+		log_error("bus: cannot encode a client key");
+		return -1;
+	}
+	memset(h, 0, sizeof(h));
+	if (b->allow(z, h, sizeof(h), b->allow_arg) != 0) {
+		log_warnx("bus: refused CURVE key %s from %s: not enrolled",
+		    z, addr);
+		return -1;
+	}
+	if (memchr(h, '\0', sizeof(h)) == NULL || !bus_host_valid(h) ||
+	    (n = strlen(h)) >= host_len) {
+		log_error("bus: allow callback gave an invalid host name for "
+		    "key %s; refusing it", z);
+		return -1;
+	}
+	memcpy(host, h, n + 1);
+	log_debug("bus: CURVE key %s from %s accepted as host %s", z, addr, h);
+	return 0;
+}
+
+static int
+set_int(int fd, int level, int opt, int v)
+{
+	return setsockopt(fd, level, opt, &v, sizeof(v));
+}
+
+static void
+conn_new(struct bus *b, int fd)
+{
+	struct epoll_event ev;
+	struct conn *c;
+
+	/* As libzmq set them up: frames go out at once; dead peers are
+	 * found by TCP keepalive (see setopts_client). */
+	if (set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1) == -1 ||
+	    (b->keepalive_s > 0 &&
+	    (set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1) == -1 ||
+	    set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, b->keepalive_s) == -1 ||
+	    set_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, b->keepalive_s) == -1 ||
+	    set_int(fd, IPPROTO_TCP, TCP_KEEPCNT, 3) == -1))) {
+		log_conn(b, CLOG_REFUSED, "connection options: %s",
+		    strerror(errno));
+		close(fd);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->z = zmtp_conn_new(&b->zcfg)) == NULL) {
+		log_conn(b, CLOG_REFUSED, "out of memory for a connection");
+		free(c);
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+	c->bad = DROP__COUNT;
+	c->deadline = clock_mono_ms() + b->handshake_ms;
+	/* Edge-triggered: a connection is read to EAGAIN (it stays on the
+	 * rdq until then) and EPOLLOUT comes only after a write that did
+	 * not fit, so no epoll_ctl per frame. */
+	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+	ev.data.ptr = c;
+	if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+		log_conn(b, CLOG_REFUSED, "epoll: %s", strerror(errno));
+		conn_free(c);
+		close(fd);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&b->hs, c, link);
+	atomic_fetch_add_explicit(&b->nhs, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&b->nconns, 1, memory_order_relaxed);
+	if (conn_flush(c) == -1)	/* the greeting */
+		conn_close(b, c);
+}
+
+static void
+listener_pause(struct bus *b, int64_t now)
+{
+	struct epoll_event ev = { .events = 0, .data.u64 = EV_LISTEN };
+
+	if (b->accept_resume_ms == 0)
+		epoll_ctl(b->epfd, EPOLL_CTL_MOD, b->lfd, &ev);
+	b->accept_resume_ms = now + ACCEPT_PAUSE_MS;
+}
+
+static void
+listener_resume(struct bus *b, int64_t now)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_LISTEN };
+
+	if (b->accept_resume_ms == 0 || now < b->accept_resume_ms)
+		return;
+	if (epoll_ctl(b->epfd, EPOLL_CTL_MOD, b->lfd, &ev) == 0)
+		b->accept_resume_ms = 0;
+	else
+		b->accept_resume_ms = now + ACCEPT_PAUSE_MS;
+}
+
+/* Accept what the kernel holds, up to ACCEPTS_MAX (the listener is
+ * level-triggered: the rest comes next round). */
+static void
+server_accept(struct bus *b)
+{
+	for (int i = 0; i < ACCEPTS_MAX; i++) {
+		int fd = accept4(b->lfd, NULL, NULL,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				/* The connection stays queued in the
+				 * kernel; retried after a pause instead of
+				 * spinning on a listener that stays
+				 * readable. */
+				log_conn(b, CLOG_REFUSED, "cannot accept "
+				    "connections: %s (retrying every %d ms)",
+				    strerror(errno), ACCEPT_PAUSE_MS);
+				count(&b->conn_refused, 1);
+				listener_pause(b, clock_mono_ms());
+				return;
+			}
+			/* ECONNABORTED, EINTR, network errors of the
+			 * pending connection: the next one. */
+			continue;
+		}
+		if (atomic_load_explicit(&b->nhs, memory_order_relaxed) >=
+		    b->hs_max) {
+			/* A flood of connections that never complete their
+			 * handshake holds at most hs_max of them (each until
+			 * its deadline). */
+			close(fd);
+			count(&b->conn_refused, 1);
+			log_conn(b, CLOG_REFUSED, "refused a connection: %zu "
+			    "handshakes under way already", b->hs_max);
+			continue;
+		}
+		conn_new(b, fd);
+	}
+}
+
+/* Connections whose handshake outlived its deadline; returns the next
+ * deadline (-1: none). */
+static int64_t
+expire_handshakes(struct bus *b, int64_t now)
+{
+	struct conn *c;
+	char addr[80];
+
+	while ((c = TAILQ_FIRST(&b->hs)) != NULL && c->deadline <= now) {
+		count(&b->hs_failed, 1);
+		log_conn(b, CLOG_HS_TIMEOUT, "no handshake from %s within %d "
+		    "ms: closed", conn_addr(c, addr, sizeof(addr)),
+		    b->handshake_ms);
+		conn_close(b, c);
+	}
+	return c != NULL ? c->deadline : -1;
+}
+
+/*
+ * The handshake is done: check the routing id against the host the key
+ * is enrolled for, then route the host here. A connection that fails the
+ * check stays open, never routed, and every frame it sends is dropped and
+ * logged (as with libzmq's ROUTER): closing it would only make the client
+ * reconnect and redo the handshake at once.
+ */
+static void
+conn_ready(struct bus *b, struct conn *c)
+{
+	char rid[RID_MAX + 1], host[BUS_HOST_MAX + 1];
+	const char *zrid = zmtp_conn_rid(c->z), *zhost = zmtp_conn_host(c->z);
+	struct conn *o, *next;
+
+	TAILQ_REMOVE(&b->hs, c, link);
+	atomic_fetch_sub_explicit(&b->nhs, 1, memory_order_relaxed);
+	TAILQ_INSERT_TAIL(&b->live, c, link);
+	c->ready = 1;
+	c->deadline = 0;
+	count(&b->handshakes, 1);
+	if (zrid == NULL || zhost == NULL ||
+	    parse_rid(zrid, strlen(zrid), rid, host) == -1) {
+		c->bad = DROP_NOT_BUS;
+		return;
+	}
+	if (b->curve && strcmp(zhost, host) != 0) {
+		c->bad = DROP_IMPOSTOR;
+		return;
+	}
+	c->rid = zrid;
+	c->hlen = strlen(host);
+	c->hhash = host_hash(host, c->hlen);
+	/* ROUTER_HANDOVER: the same socket reconnecting (same routing id,
+	 * unguessable, so only its owner has it) replaces its stale
+	 * connection. */
+	o = route_find(b, host);
+	for (; o != NULL; o = next) {
+		next = o->hnext;
+		if (strcmp(o->rid, c->rid) == 0) {
+			log_info("bus: agent %s reconnected: its older "
+			    "connection is closed", host);
+			conn_close(b, o);
+		}
+	}
+	if (route_add(b, c) == -1) {
+		log_error("bus: out of memory recording host %s", host);
+		return;
+	}
+	log_info("bus: agent %s connected", host);
+}
+
+/* A failed connection: say why (refused keys are logged by
+ * server_allow), send what the protocol has to say (an ERROR), close. */
+static void
+conn_fail(struct bus *b, struct conn *c)
+{
+	char addr[80];
+
+	if (!c->ready) {
+		count(&b->hs_failed, 1);
+		if (err_code() != TS_EUNAUTHORIZED)
+			log_conn(b, CLOG_HS_FAILED, "handshake with %s "
+			    "failed: %s", conn_addr(c, addr, sizeof(addr)),
+			    err_msg());
+	} else if (c->routed)
+		log_warnx("bus: connection of agent %.*s closed: %s",
+		    (int)c->hlen, c->rid, err_msg());
+	else
+		log_conn(b, CLOG_HS_FAILED, "connection from %s closed: %s",
+		    conn_addr(c, addr, sizeof(addr)), err_msg());
+	(void)conn_flush(c);
+	conn_close(b, c);
+}
+
+/* One frame of a proven connection: 1 with *out filled, 0 consumed. */
+static int
+conn_frame(struct bus *b, struct conn *c, const struct zmtp_frame *f,
+    struct bus_msg *out)
+{
+	const char *host;
+	const uint8_t *key;
+
+	if (c->multipart || f->more) {
+		if (!c->multipart)
+			log_drop(b, DROP_MULTIPART, "a multi-part message");
+		c->multipart = f->more ? 1 : 0;
+		return 0;
+	}
+	host = zmtp_conn_host(c->z);
+	if (c->bad == DROP_NOT_BUS) {
+		log_drop(b, DROP_NOT_BUS, "a message from a peer that is not "
+		    "a bus client (user %.64s)", b->curve ? host : "none");
+		return 0;
+	}
+	if (c->bad == DROP_IMPOSTOR) {
+		log_drop(b, DROP_IMPOSTOR, "a message claiming to be from "
+		    "%.*s on a connection authenticated as %.64s",
+		    (int)(strchr(zmtp_conn_rid(c->z), '/') -
+		    zmtp_conn_rid(c->z)), zmtp_conn_rid(c->z), host);
+		return 0;
+	}
+	if (f->len == 0)	/* the client's probe (ZMQ_PROBE_ROUTER) */
+		return 0;
+	if ((out->data = malloc(f->len)) == NULL) {
+		err_set(TS_ENOMEM, "bus: out of memory receiving %zu bytes",
+		    f->len);
+		return -1;
+	}
+	memcpy(out->data, f->data, f->len);
+	out->len = f->len;
+	snprintf(out->peer, sizeof(out->peer), "%.*s", (int)c->hlen, c->rid);
+	memcpy(out->user_id, out->peer, sizeof(out->user_id));
+	out->pubkey[0] = '\0';
+	if (b->curve && (key = zmtp_conn_key(c->z)) != NULL &&
+	    zmq_z85_encode(out->pubkey, key, ZMTP_KEY_LEN) == NULL)
+		out->pubkey[0] = '\0';
+	return 1;
+}
+
+/*
+ * Advance connection c (on the rdq): its buffered events, then reads,
+ * at most READS_PER_TURN. 1: a frame in *out; 0: its turn is over (no
+ * more input now, closed, or the budget is spent); -1: out of memory.
+ */
+static int
+conn_input(struct bus *b, struct conn *c, struct bus_msg *out)
+{
+	int reads = 0;
+
+	for (;;) {
+		struct zmtp_frame f;
+		uint8_t *p;
+		size_t room;
+		ssize_t n;
+		int ev, rc;
+
+		b->cur = c;
+		ev = zmtp_conn_next(c->z, &f);
+		b->cur = NULL;
+		if (ev == -1) {
+			conn_fail(b, c);
+			return 0;
+		}
+		if (ev == ZMTP_READY) {
+			conn_ready(b, c);
+			if (conn_flush(c) == -1) {
+				conn_close(b, c);
+				return 0;
+			}
+			continue;
+		}
+		if (ev == ZMTP_MSG) {
+			if ((rc = conn_frame(b, c, &f, out)) != 0)
+				return rc;
+			continue;
+		}
+		/* Replies the input asked for (handshake, PONG). */
+		if (conn_flush(c) == -1) {
+			conn_close(b, c);
+			return 0;
+		}
+		if (!c->readable) {
+			rdq_remove(b, c);
+			return 0;
+		}
+		if (reads++ == READS_PER_TURN) {
+			rdq_remove(b, c);	/* to the tail: the others' turn */
+			rdq_add(b, c);
+			return 0;
+		}
+		if (zmtp_conn_rspace(c->z, &p, &room) == -1) {
+			log_error("bus: %s", err_msg());
+			conn_close(b, c);
+			return 0;
+		}
+		n = read(c->fd, p, room);
+		if (n > 0) {
+			zmtp_conn_rdone(c->z, (size_t)n);
+			/* A short read emptied the socket: no read to EAGAIN
+			 * (a syscall per frame at a heartbeat each); data
+			 * arriving later wakes the epoll again, edge or not,
+			 * and so does a close (EPOLLRDHUP), unless it came
+			 * with this data: then read on to the EOF. */
+			if ((size_t)n < room && !c->hup)
+				c->readable = 0;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			zmtp_conn_rdone(c->z, 0);	/* frees the room */
+			c->readable = 0;
+			rdq_remove(b, c);
+			return 0;
+		}
+		/* EOF or a reset: the peer is gone. */
+		if (c->routed)
+			log_debug("bus: agent %.*s disconnected", (int)c->hlen,
+			    c->rid);
+		conn_close(b, c);
+		return 0;
+	}
+}
+
+/* The next frame from the connections with input, one frame per turn,
+ * round robin. 1: *out filled; 0: none for now; -1: error. */
+static int
+rdq_next(struct bus *b, struct bus_msg *out)
+{
+	struct conn *c;
+	int rc;
+
+	for (int t = 0; t < TURNS_MAX && (c = TAILQ_FIRST(&b->rdq)) != NULL;
+	    t++) {
+		if ((rc = conn_input(b, c, out)) == 0)
+			continue;
+		if (rc == 1 && c->in_rdq) {
+			rdq_remove(b, c);
+			rdq_add(b, c);
+		}
+		return count_recv(b, out, rc);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------ server: the endpoint */
+
+/*
+ * "tcp://<address>:<port>" as libzmq binds it: address "*" (every IPv4
+ * address), a numeric IPv4 address or a bracketed IPv6 one, or a name
+ * resolved once; port a number or "*" (0: the kernel picks one).
+ */
+static int
+endpoint_parse(const char *ep, struct sockaddr_storage *ss, socklen_t *sl)
+{
+	char host[ENDPOINT_MAX], *colon, *end;
+	const char *a;
+	unsigned long port;
+	struct addrinfo hints, *res = NULL;
+	int rc;
+
+	if (strncmp(ep, "tcp://", 6) != 0) {
+		err_set(TS_EINVALID, "bus: endpoint %s: only tcp:// is "
+		    "supported", ep);
+		return -1;
+	}
+	snprintf(host, sizeof(host), "%s", ep + 6);
+	if ((colon = strrchr(host, ':')) == NULL || colon == host) {
+		err_set(TS_EINVALID, "bus: endpoint %s: no address:port", ep);
+		return -1;
+	}
+	*colon++ = '\0';
+	if (strcmp(colon, "*") == 0)
+		port = 0;
+	else {
+		errno = 0;
+		port = strtoul(colon, &end, 10);
+		if (*colon < '0' || *colon > '9' || *end != '\0' ||
+		    errno != 0 || port > 65535) {
+			err_set(TS_EINVALID, "bus: endpoint %s: bad port", ep);
+			return -1;
+		}
+	}
+	a = host;
+	if (host[0] == '[') {
+		size_t n = strlen(host);
+
+		if (n < 3 || host[n - 1] != ']') {
+			err_set(TS_EINVALID, "bus: endpoint %s: bad IPv6 "
+			    "address", ep);
+			return -1;
+		}
+		host[n - 1] = '\0';
+		a = host + 1;
+	}
+	memset(ss, 0, sizeof(*ss));
+	if (strcmp(a, "*") == 0) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_addr.s_addr = htonl(INADDR_ANY);
+		s4->sin_port = htons((in_port_t)port);
+		*sl = sizeof(*s4);
+		return 0;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = host[0] == '[' ? AF_INET6 : AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(a, "0", &hints, &res)) != 0 || res == NULL ||
+	    res->ai_addrlen > sizeof(*ss)) {
+		err_set(TS_EINVALID, "bus: endpoint %s: %s", ep,
+		    rc != 0 ? gai_strerror(rc) : "no address");
+		if (res != NULL)
+			freeaddrinfo(res);
+		return -1;
+	}
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*sl = res->ai_addrlen;
+	freeaddrinfo(res);
+	if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((in_port_t)port);
+	else
+		((struct sockaddr_in *)ss)->sin_port = htons((in_port_t)port);
+	return 0;
+}
+
+/* What libzmq's ZMQ_LAST_ENDPOINT said: tcp://0.0.0.0:5670 for "*". */
+static void
+endpoint_format(struct bus *b)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char a[INET6_ADDRSTRLEN];
+
+	if (getsockname(b->lfd, (struct sockaddr *)&ss, &sl) == -1)
+		return;		/* keeps the configured one */
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+		snprintf(b->endpoint, sizeof(b->endpoint), "tcp://[%s]:%u", a,
+		    ntohs(s6->sin6_port));
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
+		snprintf(b->endpoint, sizeof(b->endpoint), "tcp://%s:%u", a,
+		    ntohs(s4->sin_port));
+	}
+}
+
+static int
+epoll_add(struct bus *b, int fd, uint32_t events, uint64_t data)
+{
+	struct epoll_event ev = { .events = events, .data.u64 = data };
+
+	if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+		err_set_errno(TS_EIO, "bus: epoll_ctl");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+server_open(struct bus *b)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	uint8_t sec[ZMTP_KEY_LEN], pub[ZMTP_KEY_LEN];
+	char pubz[BUS_KEY_Z85_LEN + 1];
+	int backlog = b->backlog > 0 ? b->backlog : DEF_BACKLOG;
+
+	TAILQ_INIT(&b->hs);
+	TAILQ_INIT(&b->live);
+	TAILQ_INIT(&b->dead);
+	TAILQ_INIT(&b->rdq);
+	b->hs_max = (size_t)backlog * HS_PER_BACKLOG;
+	b->keepalive_s = b->heartbeat_ivl_ms > 0 ?
+	    (b->heartbeat_ivl_ms + 999) / 1000 : 0;
+	b->zcfg.curve = b->curve;
+	b->zcfg.max_msg_size = b->max_msg_size;
+	if (b->curve) {
+		if (zmq_z85_decode(sec, b->secret_key) == NULL ||
+		    zmq_curve_public(pubz, b->secret_key) == -1 ||
+		    zmq_z85_decode(pub, pubz) == NULL) {
+			err_set(TS_EINTERNAL, "bus: cannot decode the "
+			    "server key");
+			explicit_bzero(sec, sizeof(sec));
+			return -1;
+		}
+		memcpy(b->zcfg.secret_key, sec, ZMTP_KEY_LEN);
+		memcpy(b->zcfg.public_key, pub, ZMTP_KEY_LEN);
+		explicit_bzero(sec, sizeof(sec));
+		b->zcfg.allow = server_allow;
+		b->zcfg.allow_arg = b;
+	}
+	if (endpoint_parse(b->endpoint_cfg, &ss, &sl) == -1)
+		return -1;
+	if ((b->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		err_set_errno(TS_EIO, "bus: epoll_create1");
+		return -1;
+	}
+	if ((b->lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1) {
+		err_set_errno(TS_EIO, "bus: socket");
+		return -1;
+	}
+	/* As libzmq: a restarted controller binds at once despite
+	 * TIME_WAIT; an IPv6 wildcard takes IPv4 too. */
+	if (set_int(b->lfd, SOL_SOCKET, SO_REUSEADDR, 1) == -1 ||
+	    (ss.ss_family == AF_INET6 &&
+	    set_int(b->lfd, IPPROTO_IPV6, IPV6_V6ONLY, 0) == -1)) {
+		err_set_errno(TS_EIO, "bus: socket options");
+		return -1;
+	}
+	if (bind(b->lfd, (struct sockaddr *)&ss, sl) == -1) {
+		err_set_errno(TS_EIO, "bus: bind %s", b->endpoint_cfg);
+		return -1;
+	}
+	if (listen(b->lfd, backlog) == -1) {
+		err_set_errno(TS_EIO, "bus: listen %s", b->endpoint_cfg);
+		return -1;
+	}
+	endpoint_format(b);
+	if (epoll_add(b, b->lfd, EPOLLIN, EV_LISTEN) == -1 ||
+	    epoll_add(b, b->wakefd, EPOLLIN, EV_WAKE) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+server_close(struct bus *b)
+{
+	struct conn *c;
+
+	explicit_bzero(&b->zcfg, sizeof(b->zcfg));
+	if (b->epfd == -1)
+		return;
+	while ((c = TAILQ_FIRST(&b->hs)) != NULL)
+		conn_close(b, c);
+	while ((c = TAILQ_FIRST(&b->live)) != NULL)
+		conn_close(b, c);
+	reap_dead(b);
+	if (b->lfd != -1)
+		close(b->lfd);
+	close(b->epfd);
+	b->lfd = b->epfd = -1;
+	free(b->rtab);
+	b->rtab = NULL;
+}
+
+/* bus_send() on the server: route, high-water mark, queue, write now. */
+static int
+server_send(struct bus *b, const char *peer, const void *buf, size_t len)
+{
+	struct conn *c;
+
+	if ((c = route_find(b, peer)) == NULL) {
+		count(&b->send_unreachable, 1);
+		err_set(TS_EUNREACHABLE, "agent %s unreachable (not "
+		    "connected)", peer);
+		return -1;
+	}
+	if (zmtp_conn_queued(c->z) >= (size_t)b->sndhwm) {
+		err_set(TS_EUNAVAILABLE, "agent %s: send queue full", peer);
+		count(&b->send_full, 1);
+		return -1;
+	}
+	if (zmtp_conn_send(c->z, buf, len) == -1) {
+		err_prefix("bus: send to %s: ", peer);
+		count(&b->send_io, 1);
+		return -1;
+	}
+	if (conn_flush(c) == -1) {
+		err_set(TS_EUNREACHABLE, "agent %s unreachable (connection "
+		    "lost: %s)", peer, strerror(errno));
+		count(&b->send_unreachable, 1);
+		conn_close(b, c);
+		return -1;
+	}
+	count_sent(b, buf, len);
+	return 0;
+}
+
+size_t
+bus_conn_footprint(const struct bus *b, size_t *nconns)
+{
+	const struct conn *c;
+	size_t sum = 0, n = 0;
+
+	if (b->role == ROLE_SERVER) {
+		TAILQ_FOREACH(c, &b->hs, link) {
+			sum += sizeof(*c) + zmtp_conn_footprint(c->z);
+			n++;
+		}
+		TAILQ_FOREACH(c, &b->live, link) {
+			sum += sizeof(*c) + zmtp_conn_footprint(c->z);
+			n++;
+		}
+		sum += b->rcap * sizeof(b->rtab[0]);
+	}
+	if (nconns != NULL)
+		*nconns = n;
+	return sum;
+}
+
+/* Map epoll's revents to zmq_poll's, as bus_fd_fn callers expect. */
+static short
+zmq_revents(uint32_t e)
+{
+	short r = 0;
+
+	if (e & EPOLLIN)
+		r |= ZMQ_POLLIN;
+	if (e & EPOLLOUT)
+		r |= ZMQ_POLLOUT;
+	if (e & (EPOLLERR | EPOLLHUP))
+		r |= ZMQ_POLLERR;
+	return r;
+}
+
+static int
+server_poll(struct bus *b, int timeout_ms, struct bus_msg *out)
+{
+	struct epoll_event evs[EV_BATCH];
+	struct extra_fd fds[BUS_MAX_FDS];
+	short frev[BUS_MAX_FDS];
+	int64_t deadline = timeout_ms < 0 ? -1 : clock_mono_ms() + timeout_ms;
+	int rc;
+
+	drain_posts(b);
+	/* While connections have input, hand it out without polling; every
+	 * BURST_MAX frames the loop polls anyway, so the extra fds and new
+	 * connections are not starved. */
+	if (!TAILQ_EMPTY(&b->rdq) && b->rd_burst < BURST_MAX) {
+		b->rd_burst++;
+		if ((rc = rdq_next(b, out)) != 0)
+			return rc;
+	}
+	for (;;) {
+		int64_t now = clock_mono_ms(), due, hs_due;
+		int i, n, nfds, woke = 0, listen_ready = 0, wait;
+
+		listener_resume(b, now);
+		hs_due = expire_handshakes(b, now);
+		if (!TAILQ_EMPTY(&b->rdq))
+			wait = 0;
+		else {
+			caught_up(b);
+			due = deadline;
+			if (hs_due >= 0 && (due < 0 || hs_due < due))
+				due = hs_due;
+			if (b->accept_resume_ms != 0 &&
+			    (due < 0 || b->accept_resume_ms < due))
+				due = b->accept_resume_ms;
+			wait = due < 0 ? -1 : due > now ?
+			    (int)(due - now < INT_MAX ? due - now : INT_MAX) : 0;
+		}
+		if ((n = epoll_wait(b->epfd, evs, EV_BATCH, wait)) == -1) {
+			if (errno == EINTR)
+				return 0;
+			err_set_errno(TS_EIO, "bus: epoll_wait");
+			return -1;
+		}
+		b->rd_burst = 0;
+		/* A callback may add or remove fds: work on a copy. */
+		nfds = b->nfds;
+		memcpy(fds, b->fds, (size_t)nfds * sizeof(fds[0]));
+		memset(frev, 0, sizeof(frev));
+		for (i = 0; i < n; i++) {
+			uint64_t d = evs[i].data.u64;
+			struct conn *c;
+
+			switch (d & EV_TAGMASK) {
+			case EV_LISTEN:
+				listen_ready = 1;
+				break;
+			case EV_WAKE:
+				woke = 2;
+				break;
+			case EV_EXTRA:
+				for (int j = 0; j < nfds; j++)
+					if (fds[j].fd == (int)(d >> 3))
+						frev[j] |= zmq_revents(
+						    evs[i].events);
+				break;
+			default:
+				c = evs[i].data.ptr;
+				if (c->dead)
+					break;
+				if (evs[i].events & (EPOLLIN | EPOLLRDHUP |
+				    EPOLLHUP | EPOLLERR)) {
+					c->readable = 1;
+					if (evs[i].events & (EPOLLRDHUP |
+					    EPOLLHUP | EPOLLERR))
+						c->hup = 1;
+					rdq_add(b, c);
+				}
+				if ((evs[i].events & EPOLLOUT) &&
+				    conn_flush(c) == -1)
+					conn_close(b, c);
+				break;
+			}
+		}
+		/* before the callbacks: the tick judges hosts by it */
+		if (TAILQ_EMPTY(&b->rdq))
+			caught_up(b);
+		if (listen_ready)
+			server_accept(b);
+		if (woke) {
+			drain_posts(b);
+			woke = 1;
+		}
+		for (i = 0; i < nfds; i++)
+			if (frev[i] != 0 && fd_registered(b, &fds[i])) {
+				fds[i].cb(fds[i].fd, frev[i], fds[i].arg);
+				woke = 1;
+			}
+		/* No event of this batch is looked at after this point. */
+		reap_dead(b);
+		if (woke)
+			return 0;
+		if ((rc = rdq_next(b, out)) != 0)
+			return rc;
+		if (deadline >= 0 && clock_mono_ms() >= deadline)
+			return 0;
+	}
+}
+
+/* ------------------------------------------------------------ the loop */
+
 int
 bus_poll(struct bus *b, int timeout_ms, struct bus_msg *out)
 {
@@ -2134,14 +2657,15 @@ bus_poll(struct bus *b, int timeout_ms, struct bus_msg *out)
 	out->data = NULL;
 	out->len = 0;
 	out->peer[0] = out->user_id[0] = out->pubkey[0] = '\0';
+	if (b->role == ROLE_SERVER)
+		return server_poll(b, timeout_ms, out);
 	drain_posts(b);
 	/*
-	 * While the socket has data, read it without polling: zmq_poll asks
-	 * the socket for ZMQ_EVENTS, and a ROUTER with ROUTER_MANDATORY
-	 * answers by walking every peer's pipe, which at thousands of agents
-	 * cost more than the message. Every BURST_MAX reads the loop polls
-	 * anyway, so the monitor and extra fds are not starved (posts are
-	 * drained on every call, above).
+	 * While the socket has data, read it without polling (a zmq_poll
+	 * asks the socket for ZMQ_EVENTS, a call into libzmq per frame).
+	 * Every BURST_MAX reads the loop polls anyway, so the monitor and
+	 * extra fds are not starved (posts are drained on every call,
+	 * above).
 	 */
 	if (b->sock != NULL && b->rd_sock == b->sock &&
 	    b->rd_burst < BURST_MAX) {

@@ -1,48 +1,53 @@
 /*
- * bus: the controller <-> agent transport over ZeroMQ (libzmq 4.3).
+ * bus: the controller <-> agent transport: ZMTP 3 over TCP, CurveZMQ.
  *
  * The bus moves opaque, non-empty byte frames; encoding is common/codec's
- * job. One side is a server (the controller: a ROUTER bound to an endpoint),
- * the other a client (an agent: a DEALER named after its host).
+ * job. One side is a server (the controller: a listener of its own that
+ * speaks ZMTP through common/zmtp, in place of libzmq's ROUTER, whose
+ * pipes cost ~87 KiB per agent), the other a client (an agent: a libzmq
+ * DEALER named after its host). The controller process runs no libzmq
+ * socket and no libzmq thread.
  *
  * Security (see shared/security-and-reliability.md 2.5):
  *  - CURVE is on unless curve=0 (debugging only, logged loudly at start).
- *  - Client authentication is a ZAP handler installed before the ROUTER
- *    binds, with ZMQ_ZAP_ENFORCE_DOMAIN set, so a missing handler fails
- *    closed. The handler asks opts->allow() whether a client public key is
- *    enrolled and for which host; that host becomes the connection's
- *    User-Id.
+ *  - Client authentication happens in the CURVE handshake itself: when a
+ *    client's INITIATE proves its long-term key (zmtp.c checks the vouch
+ *    box), the server asks opts->allow() whether that key is enrolled and
+ *    for which host; a key refused, or a handshake that fails for any
+ *    reason or does not complete within 10 s, closes the connection
+ *    before any frame of it reaches the application (zmtp_conn_next()
+ *    returns message frames only after the handshake). There is no
+ *    separate handler to be missing: it fails closed by construction.
  *  - A client's routing id is "<host>/<16 random hex digits>", fresh for
- *    every socket it creates. The server drops and logs every frame whose
- *    host part differs from the connection's User-Id (the host its key is
- *    enrolled for), so an agent cannot speak for another host. It sends to
- *    a host through the routing id of that host's newest proven
- *    connection: clients set ZMQ_PROBE_ROUTER, so each new connection
- *    announces itself with an empty frame carrying its User-Id. Since the
- *    suffix is random and never shown to other peers, an agent holding a
- *    valid key cannot use ZMQ_ROUTER_HANDOVER to take over another host's
- *    routing id and receive its commands; handover only lets a socket
+ *    every socket it creates. A connection whose routing id is not of
+ *    that form, or whose host part differs from the host its key is
+ *    enrolled for, is never routed to, and every frame it sends is
+ *    dropped and logged, so an agent cannot speak for another host. The
+ *    server sends to a host through its newest connection that passed
+ *    both checks. Since the suffix is random and never shown to other
+ *    peers, an agent holding a valid key cannot take over another host's
+ *    routing id and receive its commands; a connection with the routing
+ *    id of an open one (ZMQ_ROUTER_HANDOVER's rule) only lets a socket
  *    that reconnects replace its own stale connection.
  *  - What the bus does not do: authorize payloads (the controller checks
  *    that what an agent says concerns its own host), parse them safely
- *    (codec), or make delivery reliable: ZeroMQ queues are in memory only.
- *    Every failure to hand a message to ZeroMQ is reported (bus_send) or
+ *    (codec), or make delivery reliable: queues are in memory only.
+ *    Every failure to hand a message over is reported (bus_send) or
  *    logged (bus_post); nothing is dropped silently on the sending side.
  *
- * Threads: a bus and its socket belong to the thread that calls bus_poll()
- * and bus_send() (the "bus thread"). bus_post() is the only call that is
- * safe from other threads: it copies the frame into a bounded queue and
- * wakes the bus thread, which sends it from bus_poll(). The ZAP handler runs
- * in its own thread (server with CURVE only), so opts->allow must be
- * thread-safe with respect to the application's own data.
+ * Threads: a bus and its sockets belong to the thread that calls
+ * bus_poll() and bus_send() (the "bus thread"). bus_post() is the only
+ * call that is safe from other threads: it copies the frame into a
+ * bounded queue and wakes the bus thread, which sends it from bus_poll().
+ * The server's handshakes run in bus_poll() on the bus thread, so
+ * opts->allow is called there.
  *
  * Liveness: a client's libzmq pings (ZMQ_HEARTBEAT_*) close a dead
- * connection to its server, the server's TCP keepalive closes dead client
- * connections (see setopts_common in bus.c for why not ZMTP pings). Pings
- * are answered by libzmq's I/O thread even when the application is stuck,
- * so a client also tracks how long its server has been silent at the
- * application level (bus_peer_silent_ms) and can rebuild its socket
- * (bus_client_reconnect).
+ * connection to its server (which answers them from bus_poll()), the
+ * server's TCP keepalive closes dead client connections (see
+ * setopts_client in bus.c for why not ZMTP pings). A client also tracks
+ * how long its server has been silent at the application level
+ * (bus_peer_silent_ms) and can rebuild its socket (bus_client_reconnect).
  */
 #ifndef TS_BUS_H
 #define TS_BUS_H
@@ -55,9 +60,6 @@
 				   digits the routing id fits ZeroMQ's 255 */
 #define BUS_NAME_SIZE	256
 #define BUS_MAX_FDS	16	/* extra fds bus_add_fd() accepts */
-#define BUS_ZAP_DOMAIN	"tinystack"
-/* ZAP metadata property carrying the client's key (see bus_msg.pubkey). */
-#define BUS_META_KEY	"X-Tinystack-Key"
 
 struct bus;
 
@@ -69,7 +71,8 @@ struct bus;
  * client's long-term public key (40 Z85 chars + NUL). Return 0 to accept and
  * write the host name the key is enrolled for into host_out (NUL-terminated,
  * at most host_len bytes; it must be a valid host name, see
- * bus_host_valid()), or -1 to deny. Called on the ZAP thread.
+ * bus_host_valid()), or -1 to deny. Called on the bus thread, during a
+ * handshake in bus_poll().
  */
 typedef int (*bus_allow_fn)(const char *client_pubkey_z85, char *host_out,
     size_t host_len, void *arg);
@@ -128,15 +131,15 @@ struct bus_opts {
 	 * (its own, the socket monitor's and the one reading that). */
 	void		*zmq_ctx;
 	bus_classify_fn	 classify;	/* NULL: frames not classified */
-	/* Server: the listening socket's accept queue (ZMQ_BACKLOG), the
-	 * connections the kernel holds for libzmq's I/O thread to accept;
-	 * the kernel caps it at net.core.somaxconn. 0: libzmq's 100. */
+	/* Server: the listening socket's accept queue, the connections
+	 * the kernel holds for the bus thread to accept; the kernel caps it
+	 * at net.core.somaxconn. 0: 100 (libzmq's default, as before). At
+	 * most 4 x backlog connections are in their handshake at once;
+	 * more are closed as they are accepted. */
 	int		 backlog;
-	/* Server with CURVE: the ZAP handler's socket is replaced after this
-	 * many answers (default 1024), or 1 s after its last one, which
-	 * frees what libzmq keeps per connection for its handshake (bus.c,
-	 * ZAP_RETIRE_AFTER). */
-	int		 zap_retire_after;
+	/* Server: a connection that has not completed its handshake this
+	 * many ms after it was accepted is closed. 0: 10 s. (Tests.) */
+	int		 handshake_ms;
 };
 
 /*
@@ -170,13 +173,23 @@ struct bus_stats {
 	uint64_t	post_refused;
 	uint64_t	drop_impostor, drop_not_bus, drop_multipart;
 	size_t		post_queued;	/* posted, not yet sent */
-	uint64_t	handshakes;	/* client: connections made (ZMTP
-					 * handshakes done, as its loop saw) */
+	/* ZMTP handshakes done: the client's connections (as its loop
+	 * saw), the server's accepted connections that completed it */
+	uint64_t	handshakes;
+	/* Server: handshakes that failed (protocol, refused key, deadline),
+	 * connections closed at accept (too many handshakes under way,
+	 * descriptors exhausted); the connections open now, and of them
+	 * those still in their handshake. */
+	uint64_t	handshake_failed, conn_refused;
+	uint64_t	connections, connecting;
 };
 struct bus;
 void	bus_stats(struct bus *, struct bus_stats *);
-/* ZAP handler sockets replaced since bus_server_new(); any thread. */
-uint64_t bus_zap_retired(struct bus *);
+/* Server, bus thread only: the bytes the open connections hold now
+ * (per-connection state, zmtp buffers, the route table) and their number
+ * in *nconns (may be NULL); for memory checks and benchmarks. 0 on a
+ * client. */
+size_t	bus_conn_footprint(const struct bus *, size_t *nconns);
 /* The sends counted per class since bus_*_new() (all 0 without a
  * classify function); any thread. */
 void	bus_sent_by_class(struct bus *, uint64_t out[BUS_SEND_CLASSES]);
@@ -184,18 +197,21 @@ void	bus_sent_by_class(struct bus *, uint64_t out[BUS_SEND_CLASSES]);
 void	bus_received_by_class(struct bus *, uint64_t out[BUS_SEND_CLASSES]);
 
 /*
- * Create a bus with its own ZeroMQ context. The server binds opts->endpoint
- * (after installing the ZAP handler); the client connects and returns
- * before the handshake completes (see bus_client_connected()). NULL with
- * the error recorded: TS_EINVALID / TS_ECONFIG for bad options or keys,
- * TS_EIO when ZeroMQ refuses (e.g. the address is in use).
+ * Create a bus. The server listens on opts->endpoint ("tcp://<IPv4
+ * address, [IPv6 address], a name or *>:<port or *>"); the client makes
+ * a ZeroMQ context (unless given one) and connects, and returns before
+ * the handshake completes (see bus_client_connected()). NULL with the
+ * error recorded: TS_EINVALID / TS_ECONFIG for bad options, endpoints or
+ * keys, TS_EIO when the system or ZeroMQ refuses (e.g. the address is in
+ * use).
  */
 struct bus	*bus_server_new(const struct bus_opts *);
 struct bus	*bus_client_new(const struct bus_opts *);
 
-/* Close the socket (linger bounded to a few hundred ms), stop the ZAP
- * thread and the context. Accepts NULL; clears the pointer. No other thread
- * may be inside bus_post() on this bus. */
+/* Close the sockets (a client's linger is bounded to a few hundred ms;
+ * the server closes its connections at once, what they had not written
+ * is lost) and the client's own context. Accepts NULL; clears the
+ * pointer. No other thread may be inside bus_post() on this bus. */
 void	 bus_free(struct bus **);
 
 /* The endpoint actually bound or connected (the server's resolves a "*"
@@ -219,8 +235,10 @@ void	 bus_msg_clear(struct bus_msg *);
  * name on a server and ignored (may be NULL) on a client. len must be
  * 1..max_msg_size. Errors: TS_EUNREACHABLE when the peer is not
  * connected (on a server: no connection proven to be that host),
- * TS_EUNAVAILABLE when its send queue is full (ZMQ_SNDHWM), TS_EINVALID /
- * TS_ETOO_LARGE for bad arguments.
+ * TS_EUNAVAILABLE when its send queue is full (sndhwm frames not yet
+ * written), TS_EINVALID / TS_ETOO_LARGE for bad arguments. A server
+ * writes the frame at once, as far as the socket takes it; a connection
+ * found broken doing so is closed (TS_EUNREACHABLE).
  */
 int	 bus_send(struct bus *, const char *peer, const void *, size_t);
 
@@ -242,23 +260,24 @@ int	 bus_remove_fd(struct bus *, int fd);
  * socket was (re)created if none arrived since. Server: always 0. */
 int64_t	 bus_peer_silent_ms(const struct bus *);
 /*
- * How far behind its socket the caller's loop is: milliseconds since
- * bus_poll() last found no frame waiting in libzmq (a read that came back
- * empty, or a poll that did not find the socket readable), 0 while the
- * loop keeps up. Every frame libzmq had taken in before that moment has
- * been handed out since, so a peer's frame older than this may still be
- * queued, unread: the controller does not call a host down on it. Any
- * thread may call it.
+ * How far behind its socket(s) the caller's loop is: milliseconds since
+ * bus_poll() last found no frame waiting (client: a read from libzmq that
+ * came back empty, or a poll that did not find the socket readable;
+ * server: every connection with input read to EAGAIN and decoded, or a
+ * poll that found none readable), 0 while the loop keeps up. Every frame
+ * taken in before that moment has been handed out since, so a peer's
+ * frame older than this may still be queued, unread: the controller does
+ * not call a host down on it. Any thread may call it.
  */
 int64_t	 bus_backlog_ms(const struct bus *);
 /* Client: 1 while a connection to the server that completed its (CURVE)
  * handshake is up, as of the last bus_poll()/bus_send(). Server: always 1. */
 int	 bus_client_connected(const struct bus *);
 /* A file descriptor that becomes readable when the socket may have work
- * (ZeroMQ's ZMQ_FD: edge-like, so drain with bus_poll(b, 0, ...) until it
- * returns 0 after each wake-up), for a process that waits on many buses
- * in one epoll (bench/fleetsim). -1 without a socket. Changes with
- * bus_client_reconnect(). */
+ * (client: ZeroMQ's ZMQ_FD; server: its epoll set; edge-like, so drain
+ * with bus_poll(b, 0, ...) until it returns 0 after each wake-up), for a
+ * process that waits on many buses in one epoll (bench/fleetsim). -1
+ * without a socket. Changes with bus_client_reconnect(). */
 int	 bus_fd(const struct bus *);
 /* Client: close the socket (dropping what is queued in it) and connect a
  * new one with the same options; posted messages are kept. Resets the

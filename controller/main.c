@@ -1,12 +1,13 @@
 /*
  * tinystack-controller: one process holding the cloud's state (LMDB), the
- * agent bus (ZeroMQ ROUTER, CURVE) and the REST APIs (controller/services).
+ * agent bus (ZMTP 3 + CURVE on its own listener, common/bus.c) and the REST
+ * APIs (controller/services).
  *
- * Threads: this main thread is the bus thread (it owns the ZeroMQ socket and
- * the fleet table) and also handles signals and the 1 s tick through fds
- * polled with the bus; the store has its committer thread; the bus its ZAP
- * thread; libmicrohttpd its HTTP worker pool. Everything written goes
- * through store_write().
+ * Threads: this main thread is the bus thread (it owns the bus's listener,
+ * its connections and their handshakes, and the fleet table) and also
+ * handles signals and the 1 s tick through fds polled with the bus; the
+ * store has its committer thread; libmicrohttpd its HTTP worker pool; no
+ * libzmq thread. Everything written goes through store_write().
  */
 #include <errno.h>
 #include <limits.h>

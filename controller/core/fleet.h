@@ -126,9 +126,10 @@ uint64_t	 fleet_rejected(struct fleet *, enum fleet_reject);
  * tinystack_fleet_messages_rejected_total{reason}. */
 void		 fleet_metrics_collect(struct buf *out, void *arg);
 
-/* ZAP allow callback (bus_allow_fn): a key is accepted when it is enrolled
- * and not revoked; host_out gets the host it is enrolled for. Runs on the
- * ZAP thread; touches only the store (arg = struct store *). */
+/* The bus's allow callback (bus_allow_fn): a key is accepted when it is
+ * enrolled and not revoked; host_out gets the host it is enrolled for.
+ * Runs on the bus thread during a CURVE handshake (one read transaction);
+ * touches only the store (arg = struct store *). */
 int		 fleet_allow(const char *pubkey, char *host_out,
 		    size_t host_len, void *arg);
 

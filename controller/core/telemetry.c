@@ -163,7 +163,7 @@ bus_collect(struct buf *out, void *arg)
 	    "Bytes of the messages sent to agents.", (double)st.bytes_out);
 	metrics_write_family(out, n_fail, METRICS_COUNTER,
 	    "Messages not sent, by reason (unreachable: the agent is not "
-	    "connected; queue_full: its pipe is full; io: another error).");
+	    "connected; queue_full: its send queue is full; io: another error).");
 	metrics_write_sample(out, n_fail, (const char *[]){ "reason",
 	    "unreachable", NULL }, (double)st.send_unreachable);
 	metrics_write_sample(out, n_fail, (const char *[]){ "reason",
@@ -191,6 +191,21 @@ bus_collect(struct buf *out, void *arg)
 	    "not_bus", NULL }, (double)st.drop_not_bus);
 	metrics_write_sample(out, n_drop, (const char *[]){ "reason",
 	    "multipart", NULL }, (double)st.drop_multipart);
+	one(out, "tinystack_bus_connections", METRICS_GAUGE,
+	    "Agent connections open (handshakes under way included).",
+	    (double)st.connections);
+	one(out, "tinystack_bus_connecting", METRICS_GAUGE,
+	    "Agent connections still in their handshake.",
+	    (double)st.connecting);
+	one(out, "tinystack_bus_handshakes_total", METRICS_COUNTER,
+	    "Agent connections that completed their handshake.",
+	    (double)st.handshakes);
+	one(out, "tinystack_bus_handshake_failures_total", METRICS_COUNTER,
+	    "Handshakes that failed: protocol errors, keys not enrolled, "
+	    "deadline passed.", (double)st.handshake_failed);
+	one(out, "tinystack_bus_connections_refused_total", METRICS_COUNTER,
+	    "Connections closed as accepted: too many handshakes under way, "
+	    "or descriptors exhausted.", (double)st.conn_refused);
 }
 
 /* Object counts, under openstack-exporter's names. */

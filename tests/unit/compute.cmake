@@ -20,10 +20,10 @@ endif()
 ts_unit_test(recon_test
   SOURCES ${TS_CTL}/compute/recon.c ${TS_CTL}/compute/scheduler.c ${TS_CTL}/compute/compute_db.c
   ${TS_CTL}/compute/aggregates.c ${TS_CTL}/image/image_db.c
-  ${TS_CTL}/core/db.c ${C}/store.c ${C}/codec.c ${C}/bus.c ${C}/config.c
+  ${TS_CTL}/core/db.c ${C}/store.c ${C}/codec.c ${C}/bus.c ${C}/zmtp.c ${C}/config.c
   ${TS_GEN_SOURCES}
   ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c ${CMAKE_CURRENT_SOURCE_DIR}/logcap.c
-  LIBS PkgConfig::LMDB PkgConfig::MSGPACK PkgConfig::ZMQ PkgConfig::UUID)
+  LIBS PkgConfig::LMDB PkgConfig::MSGPACK PkgConfig::ZMQ PkgConfig::SODIUM PkgConfig::UUID)
 if(TARGET recon_test)
   target_include_directories(recon_test PRIVATE ${TS_CTL})
   set_tests_properties(unit.recon_test PROPERTIES TIMEOUT 120)

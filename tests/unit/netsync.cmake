@@ -9,10 +9,10 @@ ts_unit_test(netsync_test
   ${TS_CTL}/network/network_db.c ${TS_CTL}/core/db.c
   ${TS_AN}/netsvc.c ${TS_AN}/netconv.c ${TS_AN}/router.c ${TS_AN}/garp.c ${TS_AN}/link.c ${TS_AN}/linkrec.c
   ${TS_AN}/dhcp.c ${C}/health.c ${TS_AN}/firewall.c ${TS_AN}/metadata.c
-  ${C}/store.c ${C}/codec.c ${C}/bus.c ${C}/config.c ${C}/opts.c ${C}/proc.c
+  ${C}/store.c ${C}/codec.c ${C}/bus.c ${C}/zmtp.c ${C}/config.c ${C}/opts.c ${C}/proc.c
   ${C}/buf.c ${C}/clock.c ${C}/uuid.c ${C}/ifname.c ${C}/utf8.c ${C}/metrics.c
   ${C}/nametab.c ${TS_GEN_SOURCES}
-  LIBS PkgConfig::LMDB PkgConfig::MSGPACK PkgConfig::ZMQ PkgConfig::UUID
+  LIBS PkgConfig::LMDB PkgConfig::MSGPACK PkgConfig::ZMQ PkgConfig::SODIUM PkgConfig::UUID
   PkgConfig::NL PkgConfig::JANSSON)
 if(TARGET netsync_test)
   target_include_directories(netsync_test PRIVATE ${TS_CTL} ${TS_AN})
