@@ -112,6 +112,9 @@ struct zmtp_conn {
 	char			*names;		/* "host\0rid\0", after READY */
 	size_t			 host_len;
 	uint64_t		 pongs;
+	/* End offset in c->out of the last PONG queued: while it is not
+	 * written (c->ooff < pong_end), PINGs are not answered again. */
+	size_t			 pong_end;
 	int			 opened;	/* ZMTP_READY was returned */
 };
 
@@ -178,6 +181,7 @@ out_reserve(struct zmtp_conn *c, size_t n)
 			c->ends[i - c->eoff] = c->ends[i] - c->ooff;
 		c->nends -= c->eoff;
 		c->eoff = 0;
+		c->pong_end = c->pong_end > c->ooff ? c->pong_end - c->ooff : 0;
 		c->olen -= c->ooff;
 		c->ooff = 0;
 	}
@@ -710,16 +714,28 @@ initiate(struct zmtp_conn *c, uint8_t *b, size_t len)
 static int
 command(struct zmtp_conn *c, const uint8_t *b, size_t len)
 {
+	int rc;
+
 	if (len < 1 || (size_t)b[0] + 1 > len)
 		return fail(c, TS_EDECODE, "malformed command");
 	if (!is_cmd(b, len, "PING"))
 		return 0;
 	if (len < 7 || len - 7 > PING_CTX_MAX)
 		return fail(c, TS_EDECODE, "malformed PING");
-	c->pongs++;
+	/* A peer that PINGs and does not read would grow the output
+	 * without bound: one unwritten PONG at a time, as libzmq (one
+	 * pong message per engine) answers. */
+	if (c->ooff < c->pong_end)
+		return 0;
 	if (c->cfg->curve)
-		return out_message(c, MF_COMMAND, "\4PONG", 5, b + 7, len - 7);
-	return out_frame(c, F_COMMAND, "\4PONG", 5, b + 7, len - 7);
+		rc = out_message(c, MF_COMMAND, "\4PONG", 5, b + 7, len - 7);
+	else
+		rc = out_frame(c, F_COMMAND, "\4PONG", 5, b + 7, len - 7);
+	if (rc == -1)
+		return -1;
+	c->pong_end = c->olen;
+	c->pongs++;
+	return 0;
 }
 
 /* A CURVE MESSAGE, opened in place; *plain, *plen: the payload. */
@@ -969,6 +985,7 @@ zmtp_conn_sent(struct zmtp_conn *c, size_t n)
 		c->ends = NULL;
 		c->ocap = c->ooff = c->olen = 0;
 		c->ecap = c->eoff = c->nends = 0;
+		c->pong_end = 0;
 	}
 }
 

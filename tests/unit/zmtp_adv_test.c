@@ -439,6 +439,20 @@ t_connect(struct t *t)
 	assert_int_equal(n, 1);
 }
 
+/* A NULL connection through READY. */
+static void
+t_connect_null(struct t *t)
+{
+	uint8_t r[256], f;
+
+	t_new(t, 0);
+	t_greet(t);
+	assert_int_equal(t_frame(t, 4, "\5READY\13Socket-Type\0\0\0\6DEALER",
+	    28), 0);
+	assert_true(t->ready);
+	assert_true(t_next_frame(t, &f, r, sizeof(r)) > 0);	/* READY */
+}
+
 static int
 t_message(struct t *t, uint8_t mflags, const void *data, size_t len)
 {
@@ -448,6 +462,75 @@ t_message(struct t *t, uint8_t mflags, const void *data, size_t len)
 }
 
 /* ------------------------------------------------------------- tests */
+
+/*
+ * A peer that sends PINGs and never reads: libzmq keeps one PONG at
+ * most (zmtp_engine.cpp: one _pong_msg, "sequential PINGs will not be a
+ * problem"); the output here must stay bounded too, and a PING once the
+ * peer reads again must still be answered.
+ */
+static void
+pong_flood(int curve)
+{
+	static const uint8_t ping[] = "\4PING\0\36ctx";
+	struct t t;
+	const uint8_t *p;
+	size_t pending;
+	uint64_t pongs;
+
+	if (curve)
+		t_connect(&t);
+	else
+		t_connect_null(&t);
+	for (int i = 0; i < 10000; i++) {
+		if (curve)
+			assert_int_equal(t_message(&t, 2, ping, 10), 0);
+		else
+			assert_int_equal(t_frame(&t, 4, ping, 10), 0);
+	}
+	pending = zmtp_conn_pending(t.c, &p);
+	print_message("%s: 10000 PINGs unread: %zu bytes pending, "
+	    "footprint %zu\n", curve ? "CURVE" : "NULL", pending,
+	    zmtp_conn_footprint(t.c));
+	assert_true(pending <= 1024);
+	assert_true(zmtp_conn_footprint(t.c) <= 4096);
+	/* the peer reads again: the next PING is answered */
+	t_take(&t);
+	t.olen = 0;
+	pongs = zmtp_conn_pongs(t.c);
+	if (curve)
+		assert_int_equal(t_message(&t, 2, ping, 10), 0);
+	else
+		assert_int_equal(t_frame(&t, 4, ping, 10), 0);
+	assert_int_equal(zmtp_conn_pongs(t.c), pongs + 1);
+	{
+		uint8_t f, b[256], plain[256];
+		size_t n = t_next_frame(&t, &f, b, sizeof(b));
+		uint64_t nonce;
+
+		if (curve) {
+			n = cc_open(&t.k, b, n, plain, &nonce);
+			assert_int_equal(plain[0], 2);
+			assert_memory_equal(plain + 1, "\4PONGctx", 8);
+		} else
+			assert_memory_equal(b, "\4PONGctx", 8);
+	}
+	zmtp_conn_free(&t.c);
+}
+
+static void
+test_pong_flood_curve(void **state)
+{
+	(void)state;
+	pong_flood(1);
+}
+
+static void
+test_pong_flood_null(void **state)
+{
+	(void)state;
+	pong_flood(0);
+}
 
 /* Before READY nothing above a few KiB is buffered: a header declaring
  * more is refused from its 2 or 9 bytes, whatever the max_msg_size. */
@@ -766,6 +849,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_pong_flood_curve, setup),
+		cmocka_unit_test_setup(test_pong_flood_null, setup),
 		cmocka_unit_test_setup(test_preauth_sizes, setup),
 		cmocka_unit_test_setup(test_hello_checks, setup),
 		cmocka_unit_test_setup(test_welcome_fresh, setup),
