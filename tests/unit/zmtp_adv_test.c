@@ -831,6 +831,168 @@ test_open_frames(void **state)
 	zmtp_conn_free(&t.c);
 }
 
+/* --------------------------------------- a bus server, over TCP */
+
+static int	bus_allow_calls;
+
+static int
+bus_refuse_all(const char *key, char *host, size_t len, void *arg)
+{
+	(void)key;
+	(void)host;
+	(void)len;
+	(void)arg;
+	bus_allow_calls++;
+	return -1;
+}
+
+static int	refused_lines;
+
+static void
+capture(enum log_level lvl, const char *line, void *arg)
+{
+	(void)lvl;
+	(void)arg;
+	if (strstr(line, "refused CURVE key") != NULL)
+		refused_lines++;
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct bus *
+bus_srv(bus_allow_fn allow)
+{
+	struct bus_opts o;
+	struct bus *b;
+
+	bus_opts_init(&o);
+	o.endpoint = "tcp://127.0.0.1:*";
+	o.curve = 1;
+	o.secret_key = kserver.zsec;
+	o.allow = allow;
+	b = bus_server_new(&o);
+	if (b == NULL)
+		fail_msg("bus_server_new: %s", err_msg());
+	return b;
+}
+
+static int
+tcp_connect(struct bus *b)
+{
+	const char *ep = bus_endpoint(b), *colon = strrchr(ep, ':');
+	struct sockaddr_in sin;
+	int fd;
+
+	assert_non_null(colon);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)atoi(colon + 1));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	return fd;
+}
+
+static void
+send_all(int fd, const void *p, size_t n)
+{
+	assert_int_equal(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+/* Pump the server until fd has want bytes in buf (or EOF, or WAIT_MS);
+ * returns what buf holds. */
+static size_t
+recv_pumped(struct bus *b, int fd, uint8_t *buf, size_t have, size_t want)
+{
+	int64_t end = mono_ms() + WAIT_MS;
+	struct bus_msg m;
+
+	while (have < want && mono_ms() < end) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		assert_int_not_equal(bus_poll(b, 5, &m), 1);
+		if (poll(&pfd, 1, 0) != 1)
+			continue;
+		n = recv(fd, buf + have, want - have, 0);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+	}
+	return have;
+}
+
+/*
+ * Unauthenticated peers with keys nobody enrolled, as fast as they can:
+ * each refusal must not cost a log line (the bus thread writes them; a
+ * stranger could fill the disk and slow the loop), the way handshake
+ * failures and timeouts are already rate-limited (one line a second).
+ */
+static void
+test_bus_refused_keys_log(void **state)
+{
+	enum { N = 40 };
+	static uint8_t ini[113 + 16 + 128 + META_ROOM];
+	uint8_t g[64], h[200], fr[512], in[512];
+	struct bus *b;
+	int64_t t0;
+	size_t n, len;
+
+	(void)state;
+	refused_lines = 0;
+	bus_allow_calls = 0;
+	log_set_capture(capture, NULL);
+	b = bus_srv(bus_refuse_all);
+	t0 = mono_ms();
+	for (int i = 0; i < N; i++) {
+		struct cc k;
+		struct keys stranger;
+		const uint8_t *body;
+		uint8_t f;
+		size_t blen;
+		int fd = tcp_connect(b);
+
+		cc_init(&k);
+		keys_make(&stranger);
+		greeting(g, "CURVE");
+		send_all(fd, g, 64);
+		hello_cmd(&k, kserver.pub, h, 1, 0, -1, -1);
+		send_all(fd, fr, frame(fr, 4, h, 200));
+		n = recv_pumped(b, fd, in, 0, 64 + 2 + 168);
+		assert_int_equal(n, 64 + 2 + 168);
+		assert_true(frame_parse(in + 64, n - 64, &f, &body, &blen) > 0);
+		cc_welcome(&k, kserver.pub, body, blen);
+		len = initiate_cmd(&k, &stranger, kserver.pub, dealer_meta,
+		    DEALER_META_LEN, 0, ini);
+		n = frame(fr, 4, ini, len);
+		send_all(fd, fr, n);
+		/* ERROR 400, then EOF */
+		n = recv_pumped(b, fd, in, 0, 12);
+		assert_int_equal(n, 12);
+		assert_memory_equal(in + 2, "\5ERROR\3" "400", 10);
+		close(fd);
+	}
+	{
+		int64_t el = mono_ms() - t0;
+
+		print_message("%d refused keys in %lld ms: %d log lines\n", N,
+		    (long long)el, refused_lines);
+		assert_int_equal(bus_allow_calls, N);
+		/* one a second at most, whatever the load made el */
+		assert_true(refused_lines <= 1 + el / 1000 + 1);
+	}
+	log_set_capture(NULL, NULL);
+	bus_free(&b);
+}
+
 /* ----------------------------------------------------------- teardown */
 
 static int
@@ -857,6 +1019,7 @@ main(void)
 		cmocka_unit_test_setup(test_initiate_order, setup),
 		cmocka_unit_test_setup(test_metadata_bounds, setup),
 		cmocka_unit_test_setup(test_open_frames, setup),
+		cmocka_unit_test_setup(test_bus_refused_keys_log, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
