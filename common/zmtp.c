@@ -564,6 +564,7 @@ hello(struct zmtp_conn *c, const uint8_t *b, size_t len)
 	uint8_t nonce[crypto_box_NONCEBYTES], plain[64];
 	uint8_t cookie[COOKIE_LEN], cnonce[crypto_secretbox_NONCEBYTES];
 	uint8_t wplain[128], welcome[WELCOME_LEN];
+	uint8_t longkey[crypto_box_BEFORENMBYTES];	/* C' and s */
 	struct handshake *hs;
 	int rc;
 
@@ -584,14 +585,22 @@ hello(struct zmtp_conn *c, const uint8_t *b, size_t len)
 	memcpy(nonce, "CurveZMQHELLO---", 16);
 	memcpy(nonce + 16, b + 112, 8);
 	c->peer_nonce = get64(b + 112);
-	/* The signature box proves the client knows our public key. */
-	rc = crypto_box_open_easy(plain, b + 120, 80, nonce, hs->cn_client,
-	    c->cfg->secret_key);
-	if (rc != 0)
+	/* The signature box proves the client knows our public key. C'
+	 * and s box WELCOME too: one key exchange for both (a stranger can
+	 * replay one HELLO at no cost; each costs us these X25519s). */
+	if (crypto_box_beforenm(longkey, hs->cn_client,
+	    c->cfg->secret_key) != 0)
+		return fail(c, TS_EDECODE, "bad client short-term key");
+	rc = crypto_box_open_easy_afternm(plain, b + 120, 80, nonce, longkey);
+	if (rc != 0) {
+		sodium_memzero(longkey, sizeof(longkey));
 		return fail(c, TS_EDECODE, "HELLO box does not open "
 		    "(client has the wrong server key?)");
-	if (!sodium_is_zero(plain, sizeof(plain)))
+	}
+	if (!sodium_is_zero(plain, sizeof(plain))) {
+		sodium_memzero(longkey, sizeof(longkey));
 		return fail(c, TS_EDECODE, "HELLO signature is not zero");
+	}
 
 	crypto_box_keypair(hs->cn_public, hs->cn_secret);
 	crypto_secretbox_keygen(hs->cookie_key);
@@ -609,9 +618,10 @@ hello(struct zmtp_conn *c, const uint8_t *b, size_t len)
 	memcpy(nonce, "WELCOME-", 8);
 	randombytes_buf(nonce + 8, 16);
 	memcpy(welcome + 8, nonce + 8, 16);
-	rc = crypto_box_easy(welcome + 24, wplain, 128, nonce, hs->cn_client,
-	    c->cfg->secret_key);
+	rc = crypto_box_easy_afternm(welcome + 24, wplain, 128, nonce,
+	    longkey);
 	sodium_memzero(wplain, sizeof(wplain));
+	sodium_memzero(longkey, sizeof(longkey));
 	if (rc != 0)
 		return fail(c, TS_EINTERNAL, "WELCOME box failed");
 	if (crypto_box_beforenm(c->precom, hs->cn_client, hs->cn_secret) != 0)
