@@ -948,7 +948,6 @@ test_bus_refused_keys_log(void **state)
 
 	(void)state;
 	refused_lines = 0;
-	bus_allow_calls = 0;
 	log_set_capture(capture, NULL);
 	b = bus_srv(bus_refuse_all);
 	t0 = mono_ms();
@@ -993,6 +992,95 @@ test_bus_refused_keys_log(void **state)
 	bus_free(&b);
 }
 
+/*
+ * Before authentication a connection holds little, and not for long:
+ * hs_max strangers, each stopped 4000 bytes into the largest INITIATE the
+ * server takes (4353), cost at most a few KiB each, and the handshake
+ * deadline closes them all.
+ */
+static void
+test_bus_preauth_memory(void **state)
+{
+	enum { HS = 100 };	/* 4 x backlog 25 */
+	static uint8_t ini[113 + 16 + 128 + META_ROOM], meta[META_ROOM];
+	uint8_t g[64], h[200], fr[512], in[512];
+	struct bus_opts o;
+	struct bus_stats bs;
+	struct bus_msg m;
+	struct bus *b;
+	int fds[HS];
+	size_t fp = 0, n, len, ml = 4096;
+	int64_t end;
+
+	(void)state;
+	bus_opts_init(&o);
+	o.endpoint = "tcp://127.0.0.1:*";
+	o.secret_key = kserver.zsec;
+	o.allow = bus_refuse_all;
+	o.backlog = HS / 4;
+	o.handshake_ms = 2000;
+	b = bus_server_new(&o);
+	assert_non_null(b);
+	/* metadata of 4096 bytes: Socket-Type and one long property */
+	memcpy(meta, "\13Socket-Type\0\0\0\6DEALER\1X", 24);
+	meta[24] = 0;
+	meta[25] = 0;
+	meta[26] = (uint8_t)((ml - 28) >> 8);
+	meta[27] = (uint8_t)(ml - 28);
+	memset(meta + 28, 'v', ml - 28);
+	for (int i = 0; i < HS; i++) {
+		struct cc k;
+		const uint8_t *body;
+		uint8_t f;
+		size_t blen;
+
+		fds[i] = tcp_connect(b);
+		cc_init(&k);
+		greeting(g, "CURVE");
+		send_all(fds[i], g, 64);
+		hello_cmd(&k, kserver.pub, h, 1, 0, -1, -1);
+		send_all(fds[i], fr, frame(fr, 4, h, 200));
+		n = recv_pumped(b, fds[i], in, 0, 64 + 2 + 168);
+		assert_int_equal(n, 64 + 2 + 168);
+		assert_true(frame_parse(in + 64, n - 64, &f, &body, &blen) > 0);
+		cc_welcome(&k, kserver.pub, body, blen);
+		len = initiate_cmd(&k, &kclient, kserver.pub, meta, ml, 0, ini);
+		assert_int_equal(len, 4353);
+		{
+			uint8_t hdr[9] = { 6 };
+
+			put64(hdr + 1, len);
+			send_all(fds[i], hdr, 9);
+		}
+		send_all(fds[i], ini, 4000);
+	}
+	/* until the server has read it all */
+	end = mono_ms() + WAIT_MS;
+	do {
+		assert_int_not_equal(bus_poll(b, 10, &m), 1);
+		bus_stats(b, &bs);
+		fp = bus_conn_footprint(b, &n);
+	} while ((bs.connecting < HS || fp < (size_t)HS * 4000) &&
+	    mono_ms() < end);
+	print_message("%d connections 4000 bytes into INITIATE: %zu bytes, "
+	    "%zu each\n", HS, fp, fp / HS);
+	assert_int_equal(bs.connecting, HS);
+	assert_int_equal(n, HS);
+	assert_true(fp / HS <= 6 * 1024);
+	assert_int_equal(bus_allow_calls, 0);
+	/* the deadline closes them */
+	end = mono_ms() + WAIT_MS;
+	do {
+		assert_int_not_equal(bus_poll(b, 50, &m), 1);
+		bus_stats(b, &bs);
+	} while (bs.connecting > 0 && mono_ms() < end);
+	assert_int_equal(bs.connecting, 0);
+	assert_int_equal(bus_conn_footprint(b, &n), 0);
+	for (int i = 0; i < HS; i++)
+		close(fds[i]);
+	bus_free(&b);
+}
+
 /* ----------------------------------------------------------- teardown */
 
 static int
@@ -1004,6 +1092,7 @@ setup(void **state)
 	keys_make(&kclient);
 	keys_make(&kother);
 	allow_calls = 0;
+	bus_allow_calls = 0;
 	return 0;
 }
 
@@ -1020,6 +1109,7 @@ main(void)
 		cmocka_unit_test_setup(test_metadata_bounds, setup),
 		cmocka_unit_test_setup(test_open_frames, setup),
 		cmocka_unit_test_setup(test_bus_refused_keys_log, setup),
+		cmocka_unit_test_setup(test_bus_preauth_memory, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
