@@ -956,7 +956,7 @@ monitor_drain(struct bus *b)
 		case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
 			if (!b->hs_fail_logged)
 				log_error("bus: %s refused this host's key "
-				    "(ZAP status %u): is %s enrolled?",
+				    "(status %u): is %s enrolled?",
 				    b->endpoint, val, b->identity);
 			b->hs_fail_logged = 1;
 			break;
@@ -2652,12 +2652,11 @@ bus_poll(struct bus *b, int timeout_ms, struct bus_msg *out)
 		return server_poll(b, timeout_ms, out);
 	drain_posts(b);
 	/*
-	 * While the socket has data, read it without polling: zmq_poll asks
-	 * the socket for ZMQ_EVENTS, and a ROUTER with ROUTER_MANDATORY
-	 * answers by walking every peer's pipe, which at thousands of agents
-	 * cost more than the message. Every BURST_MAX reads the loop polls
-	 * anyway, so the monitor and extra fds are not starved (posts are
-	 * drained on every call, above).
+	 * While the socket has data, read it without polling (a zmq_poll
+	 * asks the socket for ZMQ_EVENTS, a call into libzmq per frame).
+	 * Every BURST_MAX reads the loop polls anyway, so the monitor and
+	 * extra fds are not starved (posts are drained on every call,
+	 * above).
 	 */
 	if (b->sock != NULL && b->rd_sock == b->sock &&
 	    b->rd_burst < BURST_MAX) {

@@ -403,9 +403,9 @@ zmtp_conn_rdone(struct zmtp_conn *c, size_t n)
 	if (n > c->icap - c->ilen)	/* caller bug: never past the room */
 		n = c->icap - c->ilen;
 	c->ilen += n;
-	if (n == 0 && c->ilen == c->ioff) {
-		/* The read found nothing (EAGAIN): an idle connection
-		 * holds no input buffer. */
+	if (c->ilen == c->ioff && c->in != NULL) {
+		/* The read found nothing (EAGAIN, EOF) and nothing is held:
+		 * an idle connection keeps no input buffer. */
 		free(c->in);
 		c->in = NULL;
 		c->icap = c->ioff = c->ilen = 0;

@@ -82,10 +82,10 @@ void	 zmtp_conn_free(struct zmtp_conn **);
  * small while frames are small and grows only for a frame that needs it,
  * up to what max_msg_size allows. -1 TS_ENOMEM. */
 int	 zmtp_conn_rspace(struct zmtp_conn *, uint8_t **p, size_t *room);
-/* n bytes (<= room) were read into that space. n = 0: the read found
- * nothing (EAGAIN); a buffer holding nothing is then released, so that
- * an idle connection keeps none (a caller reading to EAGAIN asks for
- * room before every read). */
+/* n bytes (<= room) were read into that space. n may be 0: a read
+ * that found nothing (EAGAIN, EOF) should say so, so that an idle
+ * connection releases its empty input buffer (next() also releases it
+ * whenever it returns ZMTP_NONE with nothing left). */
 void	 zmtp_conn_rdone(struct zmtp_conn *, size_t n);
 
 /*

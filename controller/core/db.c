@@ -1137,7 +1137,7 @@ db_agent_key_put(struct store_txn *txn, const struct rec_agent_key *k)
 	struct first_pk f = { .found = 0 };
 
 	stamp_max(&agent_keys_txn, store_txn_id(txn));
-	/* One key, one host: the ZAP look-up maps a key to a single host, so
+	/* One key, one host: the bus's look-up maps a key to a single host, so
 	 * a second host with the same key (a cloned agent.key) would either
 	 * be locked out or speak as the first. */
 	if (store_index_iter(txn, T_AGENT_KEYS_BY_KEY, k->public_key,

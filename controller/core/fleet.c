@@ -778,7 +778,7 @@ on_heartbeat(struct fleet *f, const char *peer, const char *reqid,
 		a->up = 1;
 	}
 	/* Only when asked (every other heartbeat of an idle agent): each
-	 * ack is a send and a wake-up of libzmq's I/O thread, and the
+	 * ack is an encryption and a write on the bus thread, and the
 	 * agent's silence rule needs one word per 3 intervals. */
 	if (!m->has_want_ack || m->want_ack) {
 		ack.seq = m->seq;
