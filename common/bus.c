@@ -108,6 +108,7 @@ enum clog {
 	CLOG_REFUSED,		/* handshake cap, accept errors */
 	CLOG_HS_FAILED,
 	CLOG_HS_TIMEOUT,
+	CLOG_KEY_REFUSED,	/* keys allow() refused (strangers' too) */
 	CLOG__COUNT
 };
 
@@ -1882,8 +1883,10 @@ server_allow(const uint8_t key[ZMTP_KEY_LEN], char *host, size_t host_len,
 	}
 	memset(h, 0, sizeof(h));
 	if (b->allow(z, h, sizeof(h), b->allow_arg) != 0) {
-		log_warnx("bus: refused CURVE key %s from %s: not enrolled",
-		    z, addr);
+		/* Anyone may try a fresh key per connection: rate-limited,
+		 * like the other handshake failures. */
+		log_conn(b, CLOG_KEY_REFUSED, "refused CURVE key %s from %s: "
+		    "not enrolled", z, addr);
 		return -1;
 	}
 	if (memchr(h, '\0', sizeof(h)) == NULL || !bus_host_valid(h) ||

@@ -112,6 +112,9 @@ struct zmtp_conn {
 	char			*names;		/* "host\0rid\0", after READY */
 	size_t			 host_len;
 	uint64_t		 pongs;
+	/* End offset in c->out of the last PONG queued: while it is not
+	 * written (c->ooff < pong_end), PINGs are not answered again. */
+	size_t			 pong_end;
 	int			 opened;	/* ZMTP_READY was returned */
 };
 
@@ -178,6 +181,7 @@ out_reserve(struct zmtp_conn *c, size_t n)
 			c->ends[i - c->eoff] = c->ends[i] - c->ooff;
 		c->nends -= c->eoff;
 		c->eoff = 0;
+		c->pong_end = c->pong_end > c->ooff ? c->pong_end - c->ooff : 0;
 		c->olen -= c->ooff;
 		c->ooff = 0;
 	}
@@ -560,6 +564,7 @@ hello(struct zmtp_conn *c, const uint8_t *b, size_t len)
 	uint8_t nonce[crypto_box_NONCEBYTES], plain[64];
 	uint8_t cookie[COOKIE_LEN], cnonce[crypto_secretbox_NONCEBYTES];
 	uint8_t wplain[128], welcome[WELCOME_LEN];
+	uint8_t longkey[crypto_box_BEFORENMBYTES];	/* C' and s */
 	struct handshake *hs;
 	int rc;
 
@@ -580,14 +585,22 @@ hello(struct zmtp_conn *c, const uint8_t *b, size_t len)
 	memcpy(nonce, "CurveZMQHELLO---", 16);
 	memcpy(nonce + 16, b + 112, 8);
 	c->peer_nonce = get64(b + 112);
-	/* The signature box proves the client knows our public key. */
-	rc = crypto_box_open_easy(plain, b + 120, 80, nonce, hs->cn_client,
-	    c->cfg->secret_key);
-	if (rc != 0)
+	/* The signature box proves the client knows our public key. C'
+	 * and s box WELCOME too: one key exchange for both (a stranger can
+	 * replay one HELLO at no cost; each costs us these X25519s). */
+	if (crypto_box_beforenm(longkey, hs->cn_client,
+	    c->cfg->secret_key) != 0)
+		return fail(c, TS_EDECODE, "bad client short-term key");
+	rc = crypto_box_open_easy_afternm(plain, b + 120, 80, nonce, longkey);
+	if (rc != 0) {
+		sodium_memzero(longkey, sizeof(longkey));
 		return fail(c, TS_EDECODE, "HELLO box does not open "
 		    "(client has the wrong server key?)");
-	if (!sodium_is_zero(plain, sizeof(plain)))
+	}
+	if (!sodium_is_zero(plain, sizeof(plain))) {
+		sodium_memzero(longkey, sizeof(longkey));
 		return fail(c, TS_EDECODE, "HELLO signature is not zero");
+	}
 
 	crypto_box_keypair(hs->cn_public, hs->cn_secret);
 	crypto_secretbox_keygen(hs->cookie_key);
@@ -605,9 +618,10 @@ hello(struct zmtp_conn *c, const uint8_t *b, size_t len)
 	memcpy(nonce, "WELCOME-", 8);
 	randombytes_buf(nonce + 8, 16);
 	memcpy(welcome + 8, nonce + 8, 16);
-	rc = crypto_box_easy(welcome + 24, wplain, 128, nonce, hs->cn_client,
-	    c->cfg->secret_key);
+	rc = crypto_box_easy_afternm(welcome + 24, wplain, 128, nonce,
+	    longkey);
 	sodium_memzero(wplain, sizeof(wplain));
+	sodium_memzero(longkey, sizeof(longkey));
 	if (rc != 0)
 		return fail(c, TS_EINTERNAL, "WELCOME box failed");
 	if (crypto_box_beforenm(c->precom, hs->cn_client, hs->cn_secret) != 0)
@@ -710,16 +724,28 @@ initiate(struct zmtp_conn *c, uint8_t *b, size_t len)
 static int
 command(struct zmtp_conn *c, const uint8_t *b, size_t len)
 {
+	int rc;
+
 	if (len < 1 || (size_t)b[0] + 1 > len)
 		return fail(c, TS_EDECODE, "malformed command");
 	if (!is_cmd(b, len, "PING"))
 		return 0;
 	if (len < 7 || len - 7 > PING_CTX_MAX)
 		return fail(c, TS_EDECODE, "malformed PING");
-	c->pongs++;
+	/* A peer that PINGs and does not read would grow the output
+	 * without bound: one unwritten PONG at a time, as libzmq (one
+	 * pong message per engine) answers. */
+	if (c->ooff < c->pong_end)
+		return 0;
 	if (c->cfg->curve)
-		return out_message(c, MF_COMMAND, "\4PONG", 5, b + 7, len - 7);
-	return out_frame(c, F_COMMAND, "\4PONG", 5, b + 7, len - 7);
+		rc = out_message(c, MF_COMMAND, "\4PONG", 5, b + 7, len - 7);
+	else
+		rc = out_frame(c, F_COMMAND, "\4PONG", 5, b + 7, len - 7);
+	if (rc == -1)
+		return -1;
+	c->pong_end = c->olen;
+	c->pongs++;
+	return 0;
 }
 
 /* A CURVE MESSAGE, opened in place; *plain, *plen: the payload. */
@@ -969,6 +995,7 @@ zmtp_conn_sent(struct zmtp_conn *c, size_t n)
 		c->ends = NULL;
 		c->ocap = c->ooff = c->olen = 0;
 		c->ecap = c->eoff = c->nends = 0;
+		c->pong_end = 0;
 	}
 }
 

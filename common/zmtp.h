@@ -91,7 +91,9 @@ void	 zmtp_conn_rdone(struct zmtp_conn *, size_t n);
 /*
  * The next event from what was read: ZMTP_NONE when more input is
  * needed, ZMTP_READY once, then ZMTP_MSG per message frame. PING is
- * answered (PONG queued) and never returned; other commands after the
+ * answered (PONG queued; not while an earlier PONG is still unwritten,
+ * so a peer that does not read cannot grow the output) and never
+ * returned; other commands after the
  * handshake are ignored, as libzmq does. -1 with the error recorded on a
  * protocol violation (TS_EDECODE), a refused key (TS_EUNAUTHORIZED), a
  * frame above
