@@ -320,6 +320,19 @@ zmtp_conn_new(const struct zmtp_cfg *cfg)
 	return c;
 }
 
+/* Drops the input buffer, wiped: messages are decrypted in place, and
+ * what agents send may carry secrets (a volume's CHAP credentials). */
+static void
+in_release(struct zmtp_conn *c)
+{
+	if (c->in != NULL) {
+		sodium_memzero(c->in, c->icap);
+		free(c->in);
+	}
+	c->in = NULL;
+	c->icap = c->ioff = c->ilen = 0;
+}
+
 void
 zmtp_conn_free(struct zmtp_conn **cp)
 {
@@ -331,10 +344,7 @@ zmtp_conn_free(struct zmtp_conn **cp)
 		sodium_memzero(c->hs, sizeof(*c->hs));
 		free(c->hs);
 	}
-	/* Messages may hold secrets too: wipe what is still buffered. */
-	if (c->in != NULL)
-		sodium_memzero(c->in, c->icap);
-	free(c->in);
+	in_release(c);
 	free(c->out);
 	free(c->ends);
 	free(c->names);
@@ -378,16 +388,24 @@ zmtp_conn_rspace(struct zmtp_conn *c, uint8_t **p, size_t *room)
 			return -1;
 		}
 		memcpy(n, c->in + c->ioff, held);
+		sodium_memzero(c->in, c->icap);
 		free(c->in);
 		c->in = n;
 		c->icap = IN_SMALL;
 		c->ioff = 0;
 		c->ilen = held;
 	} else if (c->ioff + want > c->icap) {
-		if ((n = realloc(c->in, c->ioff + want)) == NULL) {
+		/* Not realloc(): the old block, which may hold decrypted
+		 * messages, is wiped before it goes back. */
+		if ((n = malloc(c->ioff + want)) == NULL) {
 			err_set(TS_ENOMEM, "zmtp: input buffer of %zu bytes",
 			    c->ioff + want);
 			return -1;
+		}
+		if (c->in != NULL) {
+			memcpy(n, c->in, c->ilen);
+			sodium_memzero(c->in, c->icap);
+			free(c->in);
 		}
 		c->in = n;
 		c->icap = c->ioff + want;
@@ -403,13 +421,10 @@ zmtp_conn_rdone(struct zmtp_conn *c, size_t n)
 	if (n > c->icap - c->ilen)	/* caller bug: never past the room */
 		n = c->icap - c->ilen;
 	c->ilen += n;
-	if (n == 0 && c->ilen == c->ioff) {
-		/* The read found nothing (EAGAIN): an idle connection
-		 * holds no input buffer. */
-		free(c->in);
-		c->in = NULL;
-		c->icap = c->ioff = c->ilen = 0;
-	}
+	/* The read found nothing (EAGAIN): an idle connection holds no
+	 * input buffer. */
+	if (n == 0 && c->ilen == c->ioff)
+		in_release(c);
 }
 
 /* The greeting's checks, as bytes arrive: a ZMTP 1.0/2.0 peer sends only
@@ -899,12 +914,9 @@ next(struct zmtp_conn *c, struct zmtp_frame *out)
 		return ZMTP_MSG;
 	}
 more:
-	if (c->ioff == c->ilen && c->in != NULL) {
-		/* Idle: hold no input buffer. */
-		free(c->in);
-		c->in = NULL;
-		c->icap = c->ioff = c->ilen = 0;
-	}
+	/* Idle: hold no input buffer. */
+	if (c->ioff == c->ilen)
+		in_release(c);
 	return ZMTP_NONE;
 }
 
@@ -924,13 +936,9 @@ zmtp_conn_next(struct zmtp_conn *c, struct zmtp_frame *out)
 			c->hs = NULL;
 		}
 	}
-	if (rc == -1 && c->in != NULL) {
-		/* Nothing more will be parsed. */
-		sodium_memzero(c->in, c->icap);
-		free(c->in);
-		c->in = NULL;
-		c->icap = c->ioff = c->ilen = 0;
-	}
+	/* Nothing more will be parsed. */
+	if (rc == -1)
+		in_release(c);
 	return rc;
 }
 
