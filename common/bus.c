@@ -1981,6 +1981,8 @@ listener_resume(struct bus *b, int64_t now)
 static void
 server_accept(struct bus *b)
 {
+	struct conn *old;
+
 	for (int i = 0; i < ACCEPTS_MAX; i++) {
 		int fd = accept4(b->lfd, NULL, NULL,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -2005,16 +2007,25 @@ server_accept(struct bus *b)
 			 * pending connection: the next one. */
 			continue;
 		}
+		/*
+		 * At most hs_max connections are in their handshake: a new
+		 * one closes the oldest. An agent completes its handshake
+		 * in a few round trips, so a stranger holding idle
+		 * connections would have to open hs_max new ones within
+		 * those to keep it out; refusing the new one instead let
+		 * hs_max idle connections, renewed at each deadline, lock
+		 * every agent out.
+		 */
 		if (atomic_load_explicit(&b->nhs, memory_order_relaxed) >=
-		    b->hs_max) {
-			/* A flood of connections that never complete their
-			 * handshake holds at most hs_max of them (each until
-			 * its deadline). */
-			close(fd);
+		    b->hs_max && (old = TAILQ_FIRST(&b->hs)) != NULL) {
+			char addr[80];
+
 			count(&b->conn_refused, 1);
-			log_conn(b, CLOG_REFUSED, "refused a connection: %zu "
-			    "handshakes under way already", b->hs_max);
-			continue;
+			log_conn(b, CLOG_REFUSED, "closed the oldest of %zu "
+			    "handshakes under way (from %s) for a new "
+			    "connection", b->hs_max,
+			    conn_addr(old, addr, sizeof(addr)));
+			conn_close(b, old);
 		}
 		conn_new(b, fd);
 	}

@@ -134,8 +134,9 @@ struct bus_opts {
 	/* Server: the listening socket's accept queue, the connections
 	 * the kernel holds for the bus thread to accept; the kernel caps it
 	 * at net.core.somaxconn. 0: 100 (libzmq's default, as before). At
-	 * most 4 x backlog connections are in their handshake at once;
-	 * more are closed as they are accepted. */
+	 * most 4 x backlog connections are in their handshake at once; a
+	 * new one closes the oldest (a stranger's idle ones, not an
+	 * agent's, which completes its handshake in a few round trips). */
 	int		 backlog;
 	/* Server: a connection that has not completed its handshake this
 	 * many ms after it was accepted is closed. 0: 10 s. (Tests.) */
