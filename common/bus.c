@@ -1597,18 +1597,6 @@ struct conn {
 	TAILQ_ENTRY(conn) rlink;	/* b->rdq */
 };
 
-static uint32_t
-host_hash(const char *h, size_t n)
-{
-	uint32_t v = HASH_FNV32_INIT;
-
-	while (n-- > 0) {
-		v ^= (uint8_t)*h++;
-		v *= 16777619u;
-	}
-	return v;
-}
-
 static int
 conn_is_host(const struct conn *c, const char *h, size_t n)
 {
@@ -1641,7 +1629,7 @@ route_find(const struct bus *b, const char *host)
 
 	if (b->nroutes == 0)
 		return NULL;
-	return b->rtab[rtab_slot(b, host, n, host_hash(host, n))];
+	return b->rtab[rtab_slot(b, host, n, hash_fnv32(host))];
 }
 
 static int
@@ -2080,7 +2068,7 @@ conn_ready(struct bus *b, struct conn *c)
 	}
 	c->rid = zrid;
 	c->hlen = strlen(host);
-	c->hhash = host_hash(host, c->hlen);
+	c->hhash = hash_fnv32_add(HASH_FNV32_INIT, host, c->hlen);
 	/* ROUTER_HANDOVER: the same socket reconnecting (same routing id,
 	 * unguessable, so only its owner has it) replaces its stale
 	 * connection. */

@@ -16,6 +16,16 @@ hash_fnv32(const char *s)
 	return h;
 }
 
+uint32_t
+hash_fnv32_add(uint32_t h, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+
+	while (n-- > 0)
+		h = (h ^ *c++) * FNV32_PRIME;
+	return h;
+}
+
 uint64_t
 hash_fnv64(const char *s)
 {

@@ -20,8 +20,10 @@
 uint32_t hash_fnv32(const char *s);
 uint64_t hash_fnv64(const char *s);
 
-/* h folded with n more bytes: a digest built piece by piece, started
- * from HASH_FNV64_INIT. */
+/* h folded with n more bytes: a digest built piece by piece (or of bytes
+ * that are not a NUL-terminated string), started from HASH_FNV32_INIT /
+ * HASH_FNV64_INIT. */
+uint32_t hash_fnv32_add(uint32_t h, const void *p, size_t n);
 uint64_t hash_fnv64_add(uint64_t h, const void *p, size_t n);
 
 #endif
