@@ -1476,29 +1476,18 @@ compute_db_migration_each(struct store_txn *txn,
 
 /* Keys to delete once the walk is over (a walk must not write its table). */
 struct keys {
-	char	*buf;		/* the keys, each klen bytes after its length */
-	size_t	 len, cap, n;
+	struct buf	 b;	/* the keys, each klen bytes after its length */
+	size_t		 n;
 };
 
 static int
 keys_add(struct keys *ks, const void *k, size_t kl)
 {
-	if (ks->len + sizeof(kl) + kl > ks->cap) {
-		size_t cap = ks->cap ? ks->cap * 2 : 4096;
-		char *b;
-
-		while (cap < ks->len + sizeof(kl) + kl)
-			cap *= 2;
-		if ((b = realloc(ks->buf, cap)) == NULL) {
-			err_set(TS_ENOMEM, "out of memory");
-			return -1;
-		}
-		ks->buf = b;
-		ks->cap = cap;
+	if (buf_append(&ks->b, &kl, sizeof(kl)) == -1 ||
+	    buf_append(&ks->b, k, kl) == -1) {
+		err_set(TS_ENOMEM, "out of memory");
+		return -1;
 	}
-	memcpy(ks->buf + ks->len, &kl, sizeof(kl));
-	memcpy(ks->buf + ks->len + sizeof(kl), k, kl);
-	ks->len += sizeof(kl) + kl;
 	ks->n++;
 	return 0;
 }
@@ -1508,9 +1497,10 @@ keys_del(struct store_txn *txn, const char *table, const struct keys *ks)
 {
 	size_t kl;
 
-	for (size_t off = 0; off < ks->len; off += sizeof(kl) + kl) {
-		memcpy(&kl, ks->buf + off, sizeof(kl));
-		if (store_del(txn, table, ks->buf + off + sizeof(kl), kl) == -1)
+	for (size_t off = 0; off < ks->b.len; off += sizeof(kl) + kl) {
+		memcpy(&kl, ks->b.data + off, sizeof(kl));
+		if (store_del(txn, table, ks->b.data + off + sizeof(kl), kl) ==
+		    -1)
 			return -1;
 	}
 	return 0;
@@ -1557,7 +1547,7 @@ group_end(struct purge_walk *w)
 		w->out->servers++;
 		w->out->actions += w->group_actions;
 	} else {
-		w->ks.len = w->group_len;
+		w->ks.b.len = w->group_len;
 		w->ks.n = w->group_n;
 	}
 	w->uuid[0] = '\0';
@@ -1574,7 +1564,7 @@ purge_action_cb(const void *k, size_t kl, void *rec, void *arg)
 		if (group_end(w) == -1)
 			return -1;
 		snprintf(w->uuid, sizeof(w->uuid), "%s", a->instance_uuid);
-		w->group_len = w->ks.len;
+		w->group_len = w->ks.b.len;
 		w->group_n = w->ks.n;
 		w->group_actions = 0;
 		w->newest = INT64_MIN;
@@ -1616,7 +1606,7 @@ purge_mig_cb(const void *k, size_t kl, void *rec, void *arg)
 		return -1;
 	if (!gone)
 		return 0;
-	p->last_at = p->ks.len;
+	p->last_at = p->ks.b.len;
 	p->last_in = 1;
 	return keys_add(&p->ks, k, kl);
 }
@@ -1640,7 +1630,7 @@ compute_db_purge(struct store_txn *txn, int64_t before_ms, bool dry,
 	/* The highest id stays: compute_db_migration_add() counts from it,
 	 * and an id must never come back. */
 	if (p.last_in) {
-		p.ks.len = p.last_at;
+		p.ks.b.len = p.last_at;
 		p.ks.n--;
 	}
 	out->migrations = p.ks.n;
@@ -1649,7 +1639,7 @@ compute_db_purge(struct store_txn *txn, int64_t before_ms, bool dry,
 		goto out;
 	rc = 0;
 out:
-	free(w.ks.buf);
-	free(p.ks.buf);
+	buf_free(&w.ks.b);
+	buf_free(&p.ks.b);
 	return rc;
 }
