@@ -105,13 +105,12 @@ is_ignored(const char *name)
 static void
 strip(const char *s, char *out, size_t cap)
 {
+	static const char blanks[] = " \t\n\r\f\v";
 	size_t n;
 
-	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' ||
-	    *s == '\f' || *s == '\v')
-		s++;
+	s += strspn(s, blanks);
 	n = strlen(s);
-	while (n > 0 && strchr(" \t\n\r\f\v", s[n - 1]) != NULL)
+	while (n > 0 && strchr(blanks, s[n - 1]) != NULL)
 		n--;
 	if (n >= cap)
 		n = cap - 1;
@@ -154,6 +153,8 @@ compute_sort_parse(struct http_req *req, bool admin, bool check_dirs,
 	 * direction at its place, if there is one; host and node are for
 	 * administrators. */
 	for (k = 0; k < nk;) {
+		const struct sort_field *f = field(keys[k]);
+
 		if (is_ignored(keys[k])) {
 			if (nd > k) {
 				memmove(dirs[k], dirs[k + 1],
@@ -165,7 +166,7 @@ compute_sort_parse(struct http_req *req, bool admin, bool check_dirs,
 			nk--;
 			continue;
 		}
-		if (field(keys[k]) != NULL && field(keys[k])->admin && !admin) {
+		if (f != NULL && f->admin && !admin) {
 			err_set(TS_EFORBIDDEN, "Only administrators can sort "
 			    "servers by %s", keys[k]);
 			return -1;
