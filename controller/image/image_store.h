@@ -15,7 +15,8 @@
  * stays sparse on disk (the bytes, sizes and hashes are those of the
  * stream). Finish fsyncs the file and reports the digests and inspection;
  * only commit renames it to "<dir>/<id>" (and fsyncs the directory), after
- * the caller has accepted the format. Freeing an upload that was not
+ * the caller has accepted the format, and queues the file's read-back into
+ * the page cache (image_store_warm_wait()). Freeing an upload that was not
  * committed unlinks the temporary file, so a failed, refused or interrupted
  * upload leaves nothing behind. A crash mid-upload leaves a ".part" file
  * that image_store_clean() (run at start-up) removes.
@@ -34,6 +35,8 @@
  * threads start at begin and are joined by finish or free, whichever
  * comes first, on every path (end of stream, limit exceeded, write error,
  * client gone, server stopping); nothing of theirs outlives the upload.
+ * The store's one warming thread starts with the first read-back and is
+ * joined by image_store_free().
  */
 #ifndef TS_IMAGE_STORE_H
 #define TS_IMAGE_STORE_H
@@ -53,6 +56,9 @@ struct image_store_opts {
 	const char	*path;		/* created 0700 if missing */
 	uint64_t	 size_cap;	/* largest image, bytes; 0 = no cap */
 	uint64_t	 project_quota;	/* bytes per project; 0 = unlimited */
+	/* Tests: leave committed data out of the page cache (see
+	 * image_store_warm_wait()). */
+	bool		 no_warm;
 };
 
 struct image_store;
@@ -114,6 +120,15 @@ uint64_t image_store_upload_size(const struct image_upload *);
 /* Unlinks the temporary file unless committed and releases the bytes
  * counted in flight. Accepts NULL; clears the caller's pointer. */
 void	image_store_upload_free(struct image_upload **);
+
+/*
+ * Uploads write around the page cache; once committed, a store thread
+ * reads an upload's file back into it (pread(), at nice 10) so the
+ * first download is served from memory, as after a buffered write. Waits
+ * until every read-back queued so far is done. For tests; returns at
+ * once if nothing was ever queued.
+ */
+void	image_store_warm_wait(struct image_store *);
 
 /* Bytes the uploads of project currently have in flight. */
 uint64_t image_store_inflight(struct image_store *, const char *project);

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -50,7 +51,7 @@ struct fx {
 static struct image_store *
 open_store(struct fx *f, uint64_t cap, uint64_t quota)
 {
-	struct image_store_opts o = { f->dir, cap, quota };
+	struct image_store_opts o = { f->dir, cap, quota, false };
 
 	image_store_free(&f->st);
 	f->st = image_store_new(&o);
@@ -502,7 +503,7 @@ static void
 test_unsafe_directory(void **state)
 {
 	struct fx *f = *state;
-	struct image_store_opts o = { f->dir, 0, 0 };
+	struct image_store_opts o = { f->dir, 0, 0, false };
 	struct image_store *st;
 	char file[128];
 	int fd;
@@ -566,6 +567,110 @@ test_long_stream(void **state)
 		expect_file(f, ID1, buf, len);
 		assert_int_equal(image_store_remove(f->st, ID1), 0);
 	}
+	free(buf);
+}
+
+/* Pages of image id's data file in the page cache, and its page count. */
+static size_t
+resident(struct fx *f, const char *id, size_t *pages)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	unsigned char *vec;
+	uint64_t size;
+	size_t n, i, in = 0;
+	void *m;
+	int fd;
+
+	if (image_store_open(f->st, id, &fd, &size) == -1)
+		fail_msg("open: %s", err_msg());
+	n = (size_t)((size + (uint64_t)pg - 1) / (uint64_t)pg);
+	m = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	assert_true(m != MAP_FAILED);
+	assert_non_null(vec = malloc(n));
+	assert_int_equal(mincore(m, size, vec), 0);
+	for (i = 0; i < n; i++)
+		in += vec[i] & 1;
+	free(vec);
+	munmap(m, size);
+	close(fd);
+	*pages = n;
+	return in;
+}
+
+/* Whether dir's file system takes O_DIRECT writes (ext4 does, tmpfs not). */
+static bool
+takes_direct(const char *dir)
+{
+	char path[128];
+	void *b = NULL;
+	bool ok;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/direct-probe", dir);
+	if ((fd = open(path, O_CREAT | O_WRONLY | O_DIRECT, 0600)) == -1)
+		return false;
+	assert_int_equal(posix_memalign(&b, 4096, 4096), 0);
+	memset(b, 1, 4096);
+	ok = pwrite(fd, b, 4096, 0) == 4096;
+	free(b);
+	close(fd);
+	unlink(path);
+	return ok;
+}
+
+static void
+upload_one(struct fx *f, const char *id, const uint8_t *buf, size_t len)
+{
+	const struct image_upload_result *r;
+	struct image_upload *up;
+
+	up = image_store_upload_begin(f->st, id, "p", 0, len);
+	assert_non_null(up);
+	write_all(up, buf, len);
+	assert_int_equal(image_store_upload_finish(up, &r), 0);
+	assert_int_equal(image_store_upload_commit(up), 0);
+	image_store_upload_free(&up);
+}
+
+/* An upload written around the page cache is not in it after commit;
+ * the store's read-back puts all of it there (the first download then
+ * reads memory, not the disk). */
+static void
+test_warm(void **state)
+{
+	struct fx *f = *state;
+	struct image_store_opts o = { f->dir, 0, 0, true };
+	const size_t len = 16 * 1024 * 1024 + 4321;
+	uint8_t *buf = malloc(len);
+	size_t pages, in;
+
+	if (!takes_direct(f->dir)) {
+		/* Buffered writes leave the data cached: nothing to show. */
+		print_message("skipped: %s does not take O_DIRECT writes, so "
+		    "uploads there are cached anyway\n", f->dir);
+		free(buf);
+		skip();
+	}
+	assert_non_null(buf);
+	fill(buf, len, 9);
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] == 0)
+			buf[i] = 1;
+	image_store_free(&f->st);
+	assert_non_null(f->st = image_store_new(&o));
+	upload_one(f, ID1, buf, len);
+	image_store_warm_wait(f->st);
+	in = resident(f, ID1, &pages);
+	/* Only the short tail went through the cache. */
+	assert_true(in <= 2);
+	assert_true(pages > 4000);
+
+	open_store(f, 0, 0);
+	upload_one(f, ID2, buf, len);
+	image_store_warm_wait(f->st);
+	in = resident(f, ID2, &pages);
+	assert_int_equal(in, pages);
+	expect_file(f, ID2, buf, len);
 	free(buf);
 }
 
@@ -662,6 +767,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_long_stream, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_warm, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_stream, setup_tmpfs,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_abandon_long_stream,
