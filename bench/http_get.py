@@ -22,12 +22,12 @@ def main():
     view = memoryview(buf)
     head = b""
     while b"\r\n\r\n" not in head:
+        if len(head) > 65536:
+            sys.exit("http_get: headers too long")
         n = s.recv_into(view)
         if n == 0:
             sys.exit("http_get: connection closed in the headers")
         head += bytes(view[:n])
-        if len(head) > 65536:
-            sys.exit("http_get: headers too long")
     head, body = head.split(b"\r\n\r\n", 1)
     lines = head.decode("latin-1").split("\r\n")
     if lines[0].split()[1] != "200":

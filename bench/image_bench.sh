@@ -16,9 +16,9 @@
 #   download    GET /v2/images/{id}/file with curl into /dev/null (sendfile)
 #               and into a file on the same disk, and with bench/http_get.py
 #               (1 MiB per recv; curl 7.88 reads 16 KiB per call, which
-#               costs curl more than the server's sending); the first
-#               download comes right after the last upload, so it shows
-#               whether a fresh image is served from the page cache
+#               costs curl more than the server's sending), once the
+#               store's read-back of the image is done; and once right
+#               after a new upload, the read-back under way
 #   clients     glance image-create --file (chunked) and
 #               openstack image save, once each: the Python clients' cost
 # Each curl and cp measurement is repeated RUNS times, interleaved (cp,
@@ -110,11 +110,12 @@ now() { date +%s.%N; }
 # the kernel's part (stime).
 ctl_cpu() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$PID/stat"; }
 ctl_sys() { awk '{ printf "%.2f", $15 / 100 }' "/proc/$PID/stat"; }
-# secs COMMAND...: wall seconds of COMMAND.
+# secs COMMAND...: wall seconds of COMMAND; a failure ends the bench (the
+# assignment of its output fails under set -e).
 secs() {
 	local s e
 	s=$(now)
-	"$@"
+	"$@" || { echo "failed: $*" >&2; exit 1; }
 	e=$(now)
 	echo "$e - $s" | bc
 }
@@ -148,24 +149,56 @@ put_once() {	# put_once [curl args]: upload src to a new image, delete it
 del_last() { curl -sf -o /dev/null -X DELETE "${A[@]}" "$URL/v2/images/$(cat "$W/last_id")"; }
 
 declare -A T C S
+put_cl() { cpu_of put eval 'T[put]+="$(secs put_once) "'; }
+put_chunked() { cpu_of putc eval 'T[putc]+="$(secs put_once -H "Transfer-Encoding: chunked") "'; }
+# The store reads each committed upload back into the page cache on its
+# image-warm thread (nice 10), after the 204. Each round waits until the
+# kept image is all in the cache before the next round, so that work is
+# not counted in the next round's figures, and reports its CPU (C[warm]:
+# the thread's utime + stime over the round's uploads and the wait).
+# Builds without the thread: no wait, no figure.
+has_warm() { grep -qx image-warm /proc/"$PID"/task/*/comm 2>/dev/null; }
+warm_ticks() {	# FIELDS: the awk expression of the thread's stat fields
+	local t
+	for t in /proc/"$PID"/task/*; do
+		[ "$(cat "$t/comm" 2>/dev/null)" = image-warm ] &&
+			awk "{ printf \"%.2f\", ($1) / 100; exit }" "$t/stat" && return
+	done
+	echo 0
+}
+warm_cpu() { warm_ticks '$14 + $15'; }
+warm_sys() { warm_ticks '$15'; }
+wait_warm() {
+	local f i
+	has_warm || return 0
+	f=$W/images/$(cat "$W/last_id")
+	for i in $(seq 1 600); do
+		[ "$(fincore -b -n -o RES "$f")" -ge "$(stat -c %s "$f")" ] && return 0
+		sleep 0.1
+	done
+	echo "the read-back of $f was not done within 60 s" >&2
+}
 # cpu_of KEY COMMAND...: run COMMAND, add the controller's CPU time to C[KEY]
-# and its system part to S[KEY].
+# and its system part to S[KEY], less what the image-warm thread
+# spent meanwhile: an upload's read-back begins at its commit, before the
+# 204 reaches curl.
 cpu_of() {
-	local k=$1 c0 s0
+	local k=$1 c0 s0 w0 ws0
 	shift
 	c0=$(ctl_cpu)
 	s0=$(ctl_sys)
+	w0=$(warm_cpu)
+	ws0=$(warm_sys)
 	"$@"
-	C[$k]+="$(echo "$(ctl_cpu) - $c0" | bc) "
-	S[$k]+="$(echo "$(ctl_sys) - $s0" | bc) "
+	C[$k]+="$(echo "$(ctl_cpu) - $c0 - ($(warm_cpu) - $w0)" | bc) "
+	S[$k]+="$(echo "$(ctl_sys) - $s0 - ($(warm_sys) - $ws0)" | bc) "
 }
-put_cl() { cpu_of put eval 'T[put]+="$(secs put_once) "'; }
-put_chunked() { cpu_of putc eval 'T[putc]+="$(secs put_once -H "Transfer-Encoding: chunked") "'; }
 for _ in $(seq 1 "$RUNS"); do
 	T[cp]+="$(secs cp_once) "; rm -f "$W/copy"; sync
 	T[cpsync]+="$(secs cpsync_once) "; rm -f "$W/copy"; sync
 	T[sha]+="$(secs sha_once) "
 	T[md5]+="$(secs md5_once) "
+	w0=$(warm_cpu)
 	if [ "$ORDER" = chunked ]; then
 		put_chunked; del_last; sync
 		put_cl
@@ -173,6 +206,8 @@ for _ in $(seq 1 "$RUNS"); do
 		put_cl; del_last; sync
 		put_chunked
 	fi
+	wait_warm
+	C[warm]+="$(echo "$(warm_cpu) - $w0" | bc) "
 done
 # Downloads of the last image (kept).
 ID=$(cat "$W/last_id")
@@ -186,6 +221,12 @@ for _ in $(seq 1 "$RUNS"); do
 done
 cmp -s <(curl -sf "${A[@]}" "$URL/v2/images/$ID/file" | md5sum) <(md5sum < "$W/src") ||
 	{ echo "download differs" >&2; exit 1; }
+# A download right after its upload, the read-back still under way (what
+# a boot right after `image create` does), once.
+put_once -H "Transfer-Encoding: chunked"
+FID=$(cat "$W/last_id")
+get_fresh() { curl -sf -o /dev/null "${A[@]}" "$URL/v2/images/$FID/file"; }
+T[getfresh]=$(secs get_fresh)
 
 # The Python clients, once each.
 T[glance]=0; T[save]=0
@@ -210,8 +251,9 @@ echo "size ${SIZE_MB} MiB, median of $RUNS runs (clients: one run)"
 echo "all times (s): cp ${T[cp]}; sha512sum ${T[sha]}; md5sum ${T[md5]}"
 echo "  upload ${T[put]}; chunked ${T[putc]}; controller CPU per upload ${C[put]}, chunked ${C[putc]}"
 echo "  of which system (stime): upload ${S[put]}, chunked ${S[putc]}; order in each round: $ORDER first"
-echo "  download to /dev/null ${T[getnull]}(the first right after the last upload); to a file ${T[getfile]}"
+echo "  download to /dev/null ${T[getnull]}; to a file ${T[getfile]}"
 echo "  download with 1 MiB reads (http_get.py) ${T[getbig]}"
+echo "  a download right after its upload: ${T[getfresh]} s; read-back CPU per round (image-warm thread): ${C[warm]:-none}"
 # The upload against sha512sum of the same file in the same round.
 ratios() {
 	paste -d' ' <(echo "${T[$1]}" | tr ' ' '\n' | grep .) \
@@ -231,6 +273,7 @@ row "upload, curl, chunked" "$(med putc)" "$(cpu putc)"
 row "download, curl to /dev/null (sendfile)" "$(med getnull)"
 row "download, curl to a file on the same disk" "$(med getfile)"
 row "download, 1 MiB reads (http_get.py)" "$(med getbig)"
+row "download, curl to /dev/null, right after its upload" "${T[getfresh]}"
 if [ "$CLIENTS" = 1 ]; then
 	row "glance image-create --file (chunked)" "${T[glance]}"
 	row "openstack image save --file" "${T[save]}"

@@ -78,30 +78,48 @@ struct image_store {
  * GiB here, about a tenth of it where pages are not handed back) and the
  * image ends up cached as a buffered write would have left it. Filling
  * without touching (sendfile() to /dev/null, posix_fadvise's WILLNEED)
- * leaves that cost to the download. Best effort: at most WARM_QUEUE files
- * wait (the oldest is dropped), a file unlinked meanwhile (image deleted)
- * is abandoned at the next step, and a read error ends that file's
- * read-back: a download reads whatever is not cached.
+ * leaves that cost to the download. Holes are skipped. Best effort: at
+ * most WARM_QUEUE files wait (the oldest is dropped), a file unlinked
+ * meanwhile (image deleted) is abandoned at the next step, and a read
+ * error ends that file's read-back: a download reads whatever is not
+ * cached.
  */
 static void
 warm_file(struct image_store *st, uint8_t *buf, int fd, uint64_t size)
 {
 	struct stat sb;
-	uint64_t off;
+	off_t off = 0, data, hole;
+	size_t len;
 	ssize_t n;
 	bool quit;
 
-	for (off = 0; off < size; off += (uint64_t)n) {
+	/* The kernel's readahead would run on into holes; the reads ahead
+	 * are asked for here instead (WILLNEED on the next piece). */
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
+	while ((uint64_t)off < size) {
 		pthread_mutex_lock(&st->warm_mu);
 		quit = st->warm_quit;
 		pthread_mutex_unlock(&st->warm_mu);
 		if (quit || fstat(fd, &sb) == -1 || sb.st_nlink == 0)
 			break;
-		n = pread(fd, buf, WARM_STEP, (off_t)off);
+		/* Holes (zero blocks never written) are not read: no disk
+		 * behind them, and no memory spent on their zeros. */
+		if ((data = lseek(fd, off, SEEK_DATA)) == -1 ||
+		    (hole = lseek(fd, data, SEEK_HOLE)) == -1)
+			break;
+		len = hole - data < WARM_STEP ? (size_t)(hole - data) :
+		    WARM_STEP;
+		if (hole - data > (off_t)len)
+			(void)posix_fadvise(fd, data + (off_t)len,
+			    hole - data - (off_t)len < WARM_STEP ?
+			    hole - data - (off_t)len : WARM_STEP,
+			    POSIX_FADV_WILLNEED);
+		n = pread(fd, buf, len, data);
 		if (n == -1 && errno == EINTR)
 			n = 0;
 		else if (n <= 0)
 			break;
+		off = data + n;
 	}
 }
 

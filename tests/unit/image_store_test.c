@@ -671,6 +671,14 @@ test_warm(void **state)
 	in = resident(f, ID2, &pages);
 	assert_int_equal(in, pages);
 	expect_file(f, ID2, buf, len);
+
+	/* A hole (a zero run the store did not write) is not read back. */
+	memset(buf + 4 * 1024 * 1024, 0, 8 * 1024 * 1024);
+	upload_one(f, ID3, buf, len);
+	image_store_warm_wait(f->st);
+	in = resident(f, ID3, &pages);
+	assert_int_equal(in, pages - 8 * 1024 * 1024 / 4096);
+	expect_file(f, ID3, buf, len);
 	free(buf);
 }
 
