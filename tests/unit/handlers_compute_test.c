@@ -26,6 +26,7 @@
 #include "core/db.h"
 #include "ctltest.h"
 #include "msg_gen.h"
+#include "network/network.h"
 #include "store.h"
 
 #define C	CT_COMPUTE
@@ -3387,6 +3388,14 @@ offload_fn(struct store_txn *txn, void *arg)
 	return rc;
 }
 
+/* What the reconciler's offload does to server id's ports (recon.c
+ * shelve_unplace()): kept by the server, unbound. */
+static int
+unbind_fn(struct store_txn *txn, void *arg)
+{
+	return network_port_move_device(NULL, txn, arg, NULL);
+}
+
 /* The server as the admin sees it: status, vm_state, host ("" for
  * null). */
 static void
@@ -3412,12 +3421,19 @@ shelve_view(const char *id, const char *status, const char *vm,
 static void
 test_shelve(void **state)
 {
-	char s1[64], msg[256], img[64];
+	char s1[64], msg[256], img[64], net[64], p1[64], att[128];
 	const char *a[2];
 
 	(void)state;
 	server_new("sh1", s1);
 	if_place(s1, "active");
+	cn_net(CT_MEMBER, "sh-net", "10.41.0.0/24", net);
+	snprintf(body, sizeof(body), "{\"port\": {\"network_id\": \"%s\", "
+	    "\"name\": \"sh-p1\"}}", net);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/ports", body, 201, NULL);
+	snprintf(p1, sizeof(p1), "%s", ctltest_str(T, "port.id"));
+	snprintf(att, sizeof(att), "{\"port_id\": \"%s\"}", p1);
+	if_attach(CT_MEMBER, s1, att, 200, NULL);
 	snap_act(CT_OTHER, s1, "shelve", "null", 404, NULL);
 	snap_act(CT_MEMBER, s1, "shelveOffload", "null", 403, "Policy doesn't "
 	    "allow os_compute_api:os-shelve:shelve_offload to be performed.");
@@ -3476,6 +3492,13 @@ test_shelve(void **state)
 	a[0] = s1;
 	a[1] = img;
 	assert_int_equal(store_write(ctltest_store(T), offload_fn, a), 0);
+	assert_int_equal(store_write(ctltest_store(T), unbind_fn, s1), 0);
+	snprintf(path, sizeof(path), "/v2.0/ports/%s", p1);
+	CT_CALL(T, N, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "port.device_id"), s1);
+	assert_string_equal(ctltest_str(T, "port.binding:host_id"), "");
+	assert_string_equal(ctltest_str(T, "port.binding:vif_type"), "unbound");
+	assert_string_equal(ctltest_str(T, "port.status"), "DOWN");
 	shelve_view(s1, "SHELVED_OFFLOADED", "shelved_offloaded", "");
 	assert_int_equal(json_integer_value(ctltest_get(T,
 	    "server.OS-EXT-STS:power_state")), 0);
