@@ -264,6 +264,13 @@ const struct config_opt opts_controller[] = {
 	    "Resizes move between hosts only with the disk copied: this "
 	    "release resizes on the same host only, so without it resize "
 	    "and migrate answer No valid host."),
+	CONFIG_OPT_INT("DEFAULT", "shelved_offload_time", "0", -1, INT32_MAX,
+	    "What a shelve does after the snapshot (Nova's option): 0 "
+	    "offloads the server at once (its guest and disk deleted on the "
+	    "host, its claim there released: SHELVED_OFFLOADED); a negative "
+	    "value keeps it SHELVED on its host until shelveOffload; a "
+	    "positive one too (Nova's periodic offload after that many "
+	    "seconds is not run: shelveOffload does it)."),
 	CONFIG_OPT_INT("compute", "console_timeout", "10", 1, 300,
 	    "Seconds to wait for a host to return a console log or its "
 	    "uptime."),

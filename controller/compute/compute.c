@@ -102,6 +102,8 @@ compute_new(const struct config *cfg, struct store *st, struct bus *bus,
 	    "resend_interval");
 	ro.console_timeout = (int)config_get_int(cfg, "compute",
 	    "console_timeout");
+	ro.shelved_offload_time = (int)config_get_int(cfg, "DEFAULT",
+	    "shelved_offload_time");
 	if ((s->recon = recon_new(st, bus, s->sched, &ro)) == NULL) {
 		compute_free(&s);
 		return NULL;
@@ -395,6 +397,14 @@ const struct policy_default policy_compute_defaults[] = {
 	{ "os_compute_api:os-create-backup",		C_OWNER,
 	    "Back up a server into an image, keeping the newest N of its "
 	    "type (createBackup action)." },
+	{ "os_compute_api:os-shelve:shelve",		C_OWNER,
+	    "Shelve a server (shelve action)." },
+	{ "os_compute_api:os-shelve:shelve_offload",	C_ADMIN,
+	    "Offload a shelved server from its host (shelveOffload "
+	    "action)." },
+	{ "os_compute_api:os-shelve:unshelve",		C_OWNER,
+	    "Unshelve a shelved or shelved-offloaded server (unshelve "
+	    "action)." },
 	{ "os_compute_api:os-evacuate",			C_ADMIN,
 	    "Evacuate a server from a failed host to a new one (evacuate "
 	    "action)." },

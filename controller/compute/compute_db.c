@@ -987,6 +987,9 @@ event_name(const char *action)
 		{ "trigger_crash_dump", "compute_trigger_crash_dump" },
 		{ "evacuate",	"compute_rebuild_instance" },	/* as Nova */
 		{ "live-migration", "compute_live_migration" },	/* as Nova */
+		{ "shelve",	"compute_shelve_instance" },
+		{ "shelveOffload", "compute_shelve_offload_instance" },
+		{ "unshelve",	"compute_unshelve_instance" },
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)

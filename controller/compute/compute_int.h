@@ -237,6 +237,9 @@ int	compute_servers_delete(struct http_req *, struct http_resp *);
 int	compute_servers_action(struct http_req *, struct http_resp *);
 /* The evacuate action (compute_evacuate.c): cur is the server read by
  * the action route, borrowed. */
+/* compute_shelve.c: shelve, shelveOffload, unshelve (202, no body). */
+int	compute_shelve_action(struct http_req *, struct http_resp *,
+	    const char *action, json_t *arg, const struct rec_instance *);
 int	compute_evacuate_action(struct http_req *, struct http_resp *,
 	    int mv, json_t *arg, const struct rec_instance *cur);
 /* resize, migrate, confirmResize, revertResize (compute_resize.c). */

@@ -219,6 +219,10 @@ status_of(const struct rec_instance *i)
 		return "ERROR";
 	if (strcmp(vm, "deleted") == 0)
 		return "DELETED";
+	if (strcmp(vm, VM_SHELVED) == 0)
+		return "SHELVED";
+	if (strcmp(vm, VM_SHELVED_OFFLOADED) == 0)
+		return "SHELVED_OFFLOADED";
 	return "UNKNOWN";
 }
 
@@ -2782,6 +2786,7 @@ struct change {
 	const char		*reset_state;
 	bool			 lock, unlock;
 	bool			 local_delete;
+	char			 shelved_image[CODEC_UUID_LEN + 1];
 	/* rebuild */
 	struct compute_image	 image;
 	const char		*pass;
@@ -2953,6 +2958,10 @@ delete_fn(struct store_txn *txn, void *arg)
 			    "locally; its guest will be destroyed when the "
 			    "host reports it", old.host, old.uuid);
 		rc = delete_now(ch->svc, txn, &old, old.host && *old.host);
+		/* An offloaded server's image goes after the commit. */
+		snprintf(ch->shelved_image, sizeof(ch->shelved_image), "%s",
+		    rc == 0 && old.shelved_image_id ? old.shelved_image_id :
+		    "");
 		codec_clear(&schema_rec_instance, &old);
 		return rc;
 	}
@@ -3005,6 +3014,12 @@ compute_servers_delete(struct http_req *req, struct http_resp *resp)
 	/* Deleted here: its volumes were freed, their exports go. */
 	if (!ch.dispatch)
 		volume_changed(ch.svc->vol);
+	/* Nova deletes a shelved server's image with it (the reconciler
+	 * does when the host answers the delete). */
+	if (ch.shelved_image[0] != '\0' && ch.svc->image != NULL &&
+	    image_snapshot_drop(ch.svc->image, ch.shelved_image) == -1)
+		log_warnx("instance %s: shelved image %s not deleted: %s",
+		    ch.uuid, ch.shelved_image, err_msg());
 	if (ch.dispatch) {
 		recon_dispatch(ch.svc->recon, &ch.after);
 		codec_clear(&schema_rec_instance, &ch.after);
@@ -3604,6 +3619,11 @@ compute_servers_action(struct http_req *req, struct http_resp *resp)
 		goto out;
 	} else if (strcmp(key, "evacuate") == 0) {
 		rc = compute_evacuate_action(req, resp, mv, arg, &cur);
+		goto out;
+	} else if (strcmp(key, "shelve") == 0 ||
+	    strcmp(key, "shelveOffload") == 0 ||
+	    strcmp(key, "unshelve") == 0) {
+		rc = compute_shelve_action(req, resp, key, arg, &cur);
 		goto out;
 	} else if (strcmp(key, "os-migrateLive") == 0) {
 		rc = compute_migrate_live_action(req, resp, mv, arg, &cur);

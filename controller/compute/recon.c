@@ -93,6 +93,25 @@ static const struct recon_task tasks[] = {
 	    VM_RESIZED, 1, 1 },
 	{ "image_backup", "createBackup", RECON_SNAPSHOT, POWER_NOSTATE, NULL,
 	    NULL, 0, 1 },
+	/* Shelve (compute_shelve.c): the host stops the guest (shelving),
+	 * uploads its root disk into the shelved image
+	 * (shelving_image_uploading; skipped for a server booted from a
+	 * volume): SHELVED; then, with shelved_offload_time 0 (and on
+	 * shelveOffload), deletes it (shelving_offloading): the host's claim
+	 * and the ports' binding go, SHELVED_OFFLOADED without a host.
+	 * Unshelve (unshelving) starts the kept guest, or builds it from the
+	 * shelved image on the host the API claimed. Each step is re-sent
+	 * from the record alone, with its own request id (xhost_next()); the
+	 * answers are shelve_state()'s, a failure or the deadline
+	 * shelve_fail()'s (never ERROR). */
+	{ "shelving", "shelve", RECON_ENSURE, POWER_SHUTDOWN, NULL, NULL, 1,
+	    0 },
+	{ "shelving_image_uploading", "shelve", RECON_SNAPSHOT,
+	    POWER_SHUTDOWN, NULL, NULL, 1, 0 },
+	{ "shelving_offloading", "shelveOffload", RECON_OFFLOAD,
+	    POWER_SHUTDOWN, NULL, VM_SHELVED_OFFLOADED, 0, 0 },
+	{ "unshelving", "unshelve", RECON_ENSURE, POWER_RUNNING, NULL,
+	    VM_ACTIVE, 1, 0 },
 	{ "image_pending_upload", "createImage", RECON_SNAPSHOT,
 	    POWER_NOSTATE, NULL, NULL, 0, 1 },
 	{ "image_uploading", "createImage", RECON_SNAPSHOT, POWER_NOSTATE,
@@ -273,6 +292,7 @@ struct recon {
 	struct sched		*sched;
 	char			 host[256];
 	int64_t			 build_ms, action_ms, resend_ms, console_ms;
+	int			 shelved_offload_time;	/* s (recon_opts) */
 	recon_token_fn		 token_fn;	/* set before the thread */
 	struct recon_net	 net;		/* set before the thread */
 	struct recon_vol	 vol;		/* set before the thread */
@@ -1361,6 +1381,20 @@ send_now(struct recon *r, const struct rec_instance *i, int64_t now,
 		v.image_size = v.resize_image_size;
 		i = &v;
 	}
+	/* An offloaded server's unshelve: the new host builds the guest
+	 * from the shelved image (its checksum and size as the API read
+	 * them from Glance into resize_image_*). */
+	if (t != NULL && strcmp(t->task_state, "unshelving") == 0 &&
+	    strcmp(i->vm_state, VM_SHELVED_OFFLOADED) == 0 &&
+	    i->shelved_image_id != NULL) {
+		v = *i;
+		v.image_ref = v.shelved_image_id;
+		v.image_disk_format = (char *)"qcow2";
+		v.image_sha512 = v.resize_image_sha512;
+		v.has_image_size = v.has_resize_image_size;
+		v.image_size = v.resize_image_size;
+		i = &v;
+	}
 	if (t != NULL && i->task_request_id != NULL)
 		snprintf(reqid, sizeof(reqid), "%s", i->task_request_id);
 	else
@@ -1383,7 +1417,8 @@ send_now(struct recon *r, const struct rec_instance *i, int64_t now,
 		}
 		return rc;
 	}
-	if (t != NULL && t->cmd == RECON_DELETE) {
+	if (t != NULL && (t->cmd == RECON_DELETE || t->cmd ==
+	    RECON_OFFLOAD)) {
 		struct msg_instance_delete m = { 0 };
 
 		snprintf(m.uuid, sizeof(m.uuid), "%s", i->uuid);
@@ -1633,6 +1668,7 @@ net_changed(struct recon *r)
 
 static int	snap_queue(struct recon *, const struct rec_instance *, int);
 static int	xhost_drop_queue(struct recon *, const struct rec_instance *);
+static int	shelve_drop_queue(struct recon *, const struct rec_instance *);
 
 int
 recon_claims_release(struct store_txn *txn, const struct rec_instance *i)
@@ -1716,6 +1752,9 @@ finish_delete(struct recon *r, struct store_txn *txn,
 	/* A cross-host resize's temporary image goes whatever its state. */
 	if (i->snapshot_image_id != NULL && (i->resize_source != NULL ?
 	    xhost_drop_queue(r, i) : snap_queue(r, i, 0)) == -1)
+		return -1;
+	/* So does a shelved server's image (Nova deletes it too). */
+	if (i->shelved_image_id != NULL && shelve_drop_queue(r, i) == -1)
 		return -1;
 	if (recon_claims_release(txn, i) == -1 ||
 	    recon_resize_tombstone(txn, i, db_now_ms()) == -1)
@@ -2443,6 +2482,211 @@ put:
 	return rc;
 }
 
+/* ---- shelve, offload and unshelve ---------------------------------------- */
+
+static int
+shelve_task(const char *task_state)
+{
+	return task_state != NULL && (strcmp(task_state, "shelving") == 0 ||
+	    strcmp(task_state, "shelving_image_uploading") == 0 ||
+	    strcmp(task_state, "shelving_offloading") == 0 ||
+	    strcmp(task_state, "unshelving") == 0);
+}
+
+/* i's shelved image is deleted after the commit (snap_drain()), whatever
+ * its status. */
+static int
+shelve_drop_queue(struct recon *r, const struct rec_instance *i)
+{
+	struct rec_instance v;
+
+	if (i->shelved_image_id == NULL)
+		return 0;
+	v = *i;		/* a shallow view: nothing is freed */
+	v.snapshot_image_id = i->shelved_image_id;
+	v.task_state = NULL;
+	return xhost_drop_queue(r, &v);
+}
+
+/* The shelve is over (unshelved): its fields go, and its image. */
+static int
+shelve_clear(struct recon *r, struct rec_instance *i)
+{
+	if (shelve_drop_queue(r, i) == -1)
+		return -1;
+	free(i->shelved_image_id);
+	i->shelved_image_id = NULL;
+	free(i->shelved_host);
+	i->shelved_host = NULL;
+	i->has_shelved_at = false;
+	i->shelved_at = 0;
+	free(i->resize_image_sha512);
+	i->resize_image_sha512 = NULL;
+	i->has_resize_image_size = false;
+	i->resize_image_size = 0;
+	return 0;
+}
+
+/* The host no longer runs i (offloaded, or an unshelve that failed
+ * there): its claim goes, the ports stay the server's, unbound. */
+static int
+shelve_unplace(struct recon *r, struct store_txn *txn, struct rec_instance *i)
+{
+	if (i->host != NULL && *i->host != '\0' && scheduler_release(txn,
+	    i->host, i->flavor.vcpus, i->flavor.ram,
+	    compute_db_flavor_disk_gb(&i->flavor)) == -1)
+		return -1;
+	if (r->net.move_device != NULL) {
+		if (r->net.move_device(r->net.net, txn, i->uuid, NULL) == -1)
+			return -1;
+		r->net_released = 1;
+	}
+	free(i->host);
+	i->host = NULL;
+	i->power_state = POWER_NOSTATE;
+	i->want_power = POWER_SHUTDOWN;
+	return dup_field(&i->vm_state, VM_SHELVED_OFFLOADED);
+}
+
+/* The guest is stopped and its disk (if local) in the shelved image:
+ * SHELVED, then offloaded at once with shelved_offload_time 0 (Nova's
+ * shelve_instance calls shelve_offload_instance then). */
+static int
+shelve_done(struct recon *r, struct store_txn *txn, struct rec_instance *i,
+    int64_t now)
+{
+	free(i->shelved_image_id);
+	i->shelved_image_id = i->snapshot_image_id;
+	i->snapshot_image_id = NULL;
+	if (dup_field(&i->shelved_host, i->host) == -1 ||
+	    dup_field(&i->vm_state, VM_SHELVED) == -1)
+		return -1;
+	i->has_shelved_at = true;
+	i->shelved_at = now;
+	i->want_power = POWER_SHUTDOWN;
+	log_info("instance %s: shelved on %s (image %s)", i->uuid, i->host,
+	    i->shelved_image_id ? i->shelved_image_id : "none");
+	if (r->shelved_offload_time == 0)
+		return xhost_next(r, i, "shelving_offloading", 'o', now);
+	return xhost_end(txn, i, 1, NULL, now);
+}
+
+/*
+ * A shelve step that failed (an answer, the deadline). Nova's shelve
+ * leaves the server as it was, with a fault: the snapshot's image is
+ * discarded and the power the vm_state shows is restored (the host's
+ * next report starts a stopped-for-shelving guest again). A failed
+ * offload leaves it SHELVED on its host; a failed unshelve SHELVED, or
+ * SHELVED_OFFLOADED again (the new host's claim and binding back, a newer
+ * generation so that host fences whatever it built).
+ */
+static int
+shelve_fail(struct recon *r, struct store_txn *txn, struct rec_instance *i,
+    const char *why, int64_t now)
+{
+	const char *ts = i->task_state ? i->task_state : "";
+
+	log_warnx("instance %s: %s failed: %s", i->uuid, ts, why);
+	if (strcmp(ts, "shelving") == 0 ||
+	    strcmp(ts, "shelving_image_uploading") == 0) {
+		if (i->snapshot_image_id != NULL && snap_queue(r, i, 0) == -1)
+			return -1;
+		free(i->snapshot_image_id);
+		i->snapshot_image_id = NULL;
+		i->want_power = power_for_vm_state(i->vm_state, POWER_RUNNING);
+	} else if (strcmp(ts, "unshelving") == 0 &&
+	    strcmp(i->vm_state, VM_SHELVED_OFFLOADED) == 0) {
+		if (shelve_unplace(r, txn, i) == -1)
+			return -1;
+		i->generation++;
+	} else {
+		i->want_power = POWER_SHUTDOWN;
+	}
+	if (set_fault(i, 500, why, now) == -1)
+		return -1;
+	return xhost_end(txn, i, 0, why, now);
+}
+
+/* An instance_state of i (old: as stored) from its host while a shelve
+ * step runs; see the tasks above. */
+static int
+shelve_state(struct batch *b, struct store_txn *txn,
+    const struct msg_instance_state *m, struct rec_instance *i,
+    const struct rec_instance *old)
+{
+	uint32_t power = m->exists ? m->power_state : POWER_NOSTATE;
+	const char *ts = i->task_state;
+	char why[1024];
+	int reply, ok, rc = 0;
+
+	i->power_state = power;
+	reply = m->in_reply_to != NULL && i->task_request_id != NULL &&
+	    strcmp(m->in_reply_to, i->task_request_id) == 0;
+	if (!reply) {
+		if (m->in_reply_to != NULL) {
+			b->answered[b->cur] = 1;
+			rc = oneshot_answer(txn, i, m, b->now);
+		}
+		goto put;
+	}
+	snprintf(why, sizeof(why), "%s", m->fault_message ? m->fault_message :
+	    "the host did not do it");
+	ok = m->result != NULL && strcmp(m->result, "ok") == 0;
+	if (strcmp(ts, "shelving") == 0) {
+		if (ok && (!m->exists || power != POWER_SHUTDOWN)) {
+			snprintf(why, sizeof(why), "the guest did not stop on "
+			    "%s", i->host);
+			ok = 0;
+		}
+		if (ok && i->snapshot_image_id != NULL)
+			rc = xhost_next(b->r, i, "shelving_image_uploading",
+			    'u', b->now);
+		else if (ok)
+			rc = shelve_done(b->r, txn, i, b->now);
+	} else if (strcmp(ts, "shelving_image_uploading") == 0) {
+		if (ok)
+			rc = shelve_done(b->r, txn, i, b->now);
+	} else if (strcmp(ts, "shelving_offloading") == 0) {
+		if (ok && m->exists) {
+			snprintf(why, sizeof(why), "the guest is still on %s",
+			    i->host);
+			ok = 0;
+		}
+		if (ok) {
+			log_info("instance %s: offloaded from %s", i->uuid,
+			    i->host);
+			if ((rc = shelve_unplace(b->r, txn, i)) == 0)
+				rc = xhost_end(txn, i, 1, NULL, b->now);
+		}
+	} else {
+		ok = ok && m->exists && power == POWER_RUNNING &&
+		    (m->generation == 0 || m->generation >= i->generation);
+		if (ok) {
+			log_info("instance %s: unshelved on %s", i->uuid,
+			    i->host);
+			if (dup_field(&i->vm_state, VM_ACTIVE) == -1 ||
+			    shelve_clear(b->r, i) == -1)
+				rc = -1;
+			i->launched_at = b->now;
+			if (rc == 0)
+				rc = xhost_end(txn, i, 1, NULL, b->now);
+		}
+	}
+	if (ok)
+		b->completed++;
+	if (rc == 0 && !ok) {
+		rc = shelve_fail(b->r, txn, i, why, b->now);
+		b->failed++;
+	}
+	batch_forget(b, i->uuid);
+put:
+	if (rc == 0) {
+		i->updated_at = b->now;
+		rc = compute_db_instance_put(txn, i, old);
+	}
+	return rc;
+}
+
 /*
  * An instance_state of i (old: as stored) from the host its revert waits
  * for (resize_release): the answer to the release's delete, or a fence's,
@@ -2561,6 +2805,12 @@ apply_state(struct store_txn *txn, struct batch *b, const char *host,
 	t = recon_task_find(i.task_state);
 	if (t != NULL && t->cmd == RECON_MIGRATE) {
 		rc = migrate_state(b, txn, m, &i, &old);
+		codec_clear(&schema_rec_instance, &i);
+		codec_clear(&schema_rec_instance, &old);
+		return rc;
+	}
+	if (t != NULL && shelve_task(t->task_state)) {
+		rc = shelve_state(b, txn, m, &i, &old);
 		codec_clear(&schema_rec_instance, &i);
 		codec_clear(&schema_rec_instance, &old);
 		return rc;
@@ -3589,8 +3839,11 @@ apply_scan(struct store_txn *txn, void *arg)
 				    !scheduler_host_up(s->r->sched, i.host) ?
 				    " (the host is down)" : "");
 			log_warnx("instance %s: %s", i.uuid, why);
-			if (t != NULL && xhost_task(t->task_state)) {
-				if (xhost_fail(s->r, txn, &i, why, s->now) == -1 ||
+			if (t != NULL && (xhost_task(t->task_state) ||
+			    shelve_task(t->task_state))) {
+				if ((xhost_task(t->task_state) ? xhost_fail(s->r,
+				    txn, &i, why, s->now) : shelve_fail(s->r,
+				    txn, &i, why, s->now)) == -1 ||
 				    compute_db_instance_put(txn, &i, &old) == -1)
 					rc = -1;
 				s->timed_out++;
@@ -4108,6 +4361,7 @@ recon_new(struct store *st, struct bus *bus, struct sched *sched,
 	    5) * 1000;
 	r->console_ms = (int64_t)(o->console_timeout > 0 ?
 	    o->console_timeout : 10) * 1000;
+	r->shelved_offload_time = o->shelved_offload_time;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
 	pthread_cond_init(&r->done_cond, NULL);

@@ -74,6 +74,8 @@ struct recon;
 #define VM_SUSPENDED	"suspended"
 #define VM_ERROR	"error"
 #define VM_RESIZED	"resized"	/* waiting for confirm or revert */
+#define VM_SHELVED	"shelved"	/* stopped on its host, snapshotted */
+#define VM_SHELVED_OFFLOADED "shelved_offloaded" /* no host, no guest */
 
 #define POWER_NOSTATE	0
 #define POWER_RUNNING	1
@@ -90,6 +92,8 @@ enum recon_cmd {
 	RECON_SNAPSHOT,		/* instance_snapshot (createImage,
 				   createBackup): the guest stays as it is;
 				   a failure ends the task, never in ERROR */
+	RECON_OFFLOAD,		/* instance_delete of a shelved guest: the
+				   instance stays, without a host */
 };
 
 /* One kind of task: what it sends and where it ends. */
@@ -112,6 +116,9 @@ struct recon_opts {
 	const char	*controller_host;	/* sender of commands */
 	int		 build_timeout;		/* s; 0 -> 300 */
 	int		 action_timeout;	/* s; 0 -> 120 */
+	int		 shelved_offload_time;	/* s; 0: a shelve offloads
+						   at once; else kept on the
+						   host (shelveOffload) */
 	int		 resend_interval;	/* s, first resend; 0 -> 5;
 						   doubles up to 60 */
 	int		 console_timeout;	/* s; 0 -> 10 */

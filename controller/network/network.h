@@ -149,7 +149,8 @@ int	network_port_release_device(struct network *, struct store_txn *,
  * The ports of a device follow it to another host (an evacuation):
  * binding:host_id becomes host, vif type "bridge", status ACTIVE, so the
  * dataplane of the new host serves them and the old host's drops them
- * (a live migration's migrating_to cleared).
+ * (a live migration's migrating_to cleared). host NULL or "": unbound
+ * (vif type "unbound", DOWN), kept by the device (a shelve offload).
  * Inside the caller's write transaction; network_changed() after it.
  */
 int	network_port_move_device(struct network *, struct store_txn *,

@@ -1073,9 +1073,16 @@ update_device_ports(struct store_txn *txn, const char *device_id,
 static int
 bind_moved(struct rec_port *p, const char *host)
 {
-	if (network_set_str(&p->binding_host_id, host) == -1 ||
-	    network_set_str(&p->binding_vif_type, "bridge") == -1 ||
-	    network_set_str(&p->status, "ACTIVE") == -1)
+	/* No host: the device keeps its ports, unbound (a shelved server
+	 * offloaded, as Nova's unbind of its ports' binding:host_id). */
+	int bound = host != NULL && *host != '\0';
+
+	free(p->binding_host_id);
+	p->binding_host_id = NULL;
+	if ((bound && network_set_str(&p->binding_host_id, host) == -1) ||
+	    network_set_str(&p->binding_vif_type, bound ? "bridge" :
+	    "unbound") == -1 ||
+	    network_set_str(&p->status, bound ? "ACTIVE" : "DOWN") == -1)
 		return -1;
 	free(p->migrating_to);
 	p->migrating_to = NULL;

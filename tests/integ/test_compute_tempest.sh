@@ -74,6 +74,7 @@ tempest.api.compute.images.test_list_image_filters_negative.ListImageFiltersNega
 # Single tests of classes not run whole (regular expressions on test ids).
 TESTS="
 ^tempest\.api\.compute\.servers\.test_servers_negative\.ServersNegativeTestJSON\.test_resize_
+^tempest\.api\.compute\.servers\.test_servers_negative\.ServersNegativeTestJSON\.test_(un)?shelve_
 "
 # AttachInterfacesTestJSON skips itself without [validation]
 # run_validation (it logs in to the guest over SSH before a hot-plug);
@@ -121,7 +122,7 @@ min_compute_nodes = 2
 [compute-feature-enabled]
 resize = true
 pause = true
-shelve = false
+shelve = true
 suspend = true
 cold_migration = true
 live_migration = false

@@ -14,7 +14,9 @@
 # a snapshot of the running guest boots as a second server;
 # kill -9 and restart of the agent leave the guest alone (same qemu pid,
 # still ACTIVE); `virsh destroy` behind the agent's back is reported at
-# once (life-cycle event) and shown as SHUTOFF; delete leaves no domain,
+# once (life-cycle event) and shown as SHUTOFF; shelve offloads it (no
+# domain, no files, the shelved image) and unshelve builds it again from
+# that image (a new boot), the image then deleted; delete leaves no domain,
 # no instance file, no libvirt qemu log, and the image cache is pruned;
 # through all of it the agent's bus loop never waited on libvirt.
 # The agent downloads through header_proxy.py, which records what it
@@ -450,6 +452,41 @@ wait_for 10 "SHUTOFF after virsh destroy" settled_as SHUTOFF
 t1=$(date +%s.%N)
 [ "$(nv "/servers/$SID" '.server."OS-EXT-STS:power_state"')" = 4 ] || fail "power_state not 4 (shutdown)"
 ok "virsh destroy behind the agent's back: SHUTOFF after $(echo "$t1 - $t0" | bc) s"
+
+# ---- shelve (offloaded at once), unshelve: built again from the shelved image ---------------
+# shelved_offload_time is 0 (Nova's default): the guest and its files go
+# from h1 and the server has no host; unshelve schedules it (h1 again),
+# the agent builds it from the shelved image, which is deleted after.
+t0=$(date +%s.%N)
+BL=$(bootids | tail -1)
+openstack server shelve e2e1 || fail "server shelve"
+wait_for 120 "SHELVED_OFFLOADED after shelve" settled_as SHELVED_OFFLOADED
+t1=$(date +%s.%N)
+[ "$(nv "/servers/$SID" '.server."OS-EXT-SRV-ATTR:host" // "none"')" = none ] ||
+	fail "the offloaded server still has a host"
+[ "$(nv "/servers/$SID" '.server."OS-EXT-STS:vm_state"')" = shelved_offloaded ] ||
+	fail "vm_state not shelved_offloaded"
+$V dominfo "instance-$SID" >/dev/null 2>&1 && fail "domain still defined after the offload"
+[ -e "$T/inst-h1/$SID" ] && fail "instance directory left after the offload"
+openstack image show e2e1-shelved -f json > "$T/shelved.json" || fail "no shelved image e2e1-shelved"
+jq -e --arg s "$SID" '.status == "active" and .visibility == "private" and
+	.properties.image_type == "snapshot" and .properties.instance_uuid == $s' \
+	"$T/shelved.json" >/dev/null || { cat "$T/shelved.json"; fail "shelved image"; }
+SHID=$(jq -r .id "$T/shelved.json")
+openstack server unshelve e2e1 || fail "server unshelve"
+wait_for 120 "ACTIVE after unshelve" settled_as ACTIVE
+t2=$(date +%s.%N)
+[ "$(nv "/servers/$SID" '.server."OS-EXT-SRV-ATTR:host"')" = h1 ] || fail "unshelved server not on h1"
+new_boot() { local b; b=$(bootids | tail -1); [ -n "$b" ] && [ "$b" != "$BL" ]; }
+wait_for "$BOOT_TIMEOUT" "a boot after unshelve" new_boot
+B5=$(bootids | tail -1)
+wait_for 30 "ticks of the unshelved guest" has_line "^TINYSTACK-GUEST-TICK n=[0-9]+ bootid=$B5"
+shelved_gone() { ! openstack image show "$SHID" >/dev/null 2>&1; }
+wait_for 30 "the shelved image deleted" shelved_gone
+openstack server event list e2e1 -f value -c Action > "$T/events.txt"
+grep -qx shelve "$T/events.txt" && grep -qx unshelve "$T/events.txt" ||
+	{ cat "$T/events.txt"; fail "instance actions shelve/unshelve"; }
+ok "shelve -> SHELVED_OFFLOADED in $(echo "$t1 - $t0" | bc) s (no domain, no files, image e2e1-shelved active), unshelve -> ACTIVE on h1 in $(echo "$t2 - $t1" | bc) s, new boot $B5 ticking, shelved image deleted"
 
 # ---- delete: nothing left --------------------------------------------------------------------
 openstack server delete --wait e2e1 || fail "server delete"

@@ -669,6 +669,33 @@ wait_for 30 "vebfv2's vda: a 1 GiB volume with the image's data" \
 BV2=$(nv "/servers/$S4" '.server."os-extended-volumes:volumes_attached"[0].id')
 wait_for 30 "vebfv2's volume in-use" vol_is "$BV2" in-use
 ok "server create --image --boot-from-volume 1: a new 1 GiB volume made from the image is its root disk"
+# Shelve a server booted from a volume: no image (its root disk is the
+# volume), offloaded at once (no domain anywhere, no host, the volume
+# stays in-use); unshelve builds it again where the scheduler puts it,
+# booting from the same volume.
+t0=$(date +%s.%N)
+bootid_of() { console "$1" | sed -n 's/^TINYSTACK-GUEST-UP bootid=\([0-9a-f]*\).*/\1/p' | tail -1; }
+settled() { [ "$(nv "/servers/$1" '.server.status + " " + (.server."OS-EXT-STS:task_state" // "none")')" = "$2 none" ]; }
+BL=$(bootid_of "$S3")
+openstack server shelve vebfv1 || fail "server shelve vebfv1"
+wait_for 120 "vebfv1 SHELVED_OFFLOADED" settled "$S3" SHELVED_OFFLOADED
+t1=$(date +%s.%N)
+[ "$(nv "/servers/$S3" '.server."OS-EXT-SRV-ATTR:host" // "none"')" = none ] ||
+	fail "the offloaded vebfv1 still has a host"
+for n in $HOSTS; do
+	lv "$n" dominfo "instance-$S3" >/dev/null 2>&1 && fail "vebfv1's domain left on h$n"
+done
+openstack image show vebfv1-shelved >/dev/null 2>&1 && fail "an image shelved for a volume-backed server"
+vol_is "$BV" in-use || fail "vebootvol not in-use while vebfv1 is offloaded"
+openstack server unshelve vebfv1 || fail "server unshelve vebfv1"
+wait_for 120 "vebfv1 ACTIVE after unshelve" settled "$S3" ACTIVE
+t2=$(date +%s.%N)
+new_boot() { local b; b=$(bootid_of "$S3"); [ -n "$b" ] && [ "$b" != "$BL" ]; }
+wait_for "$BOOT_TIMEOUT" "vebfv1 booted again" new_boot
+wait_for 30 "vebfv1's vda after unshelve: its volume" \
+	has_line "$S3" '^TINYSTACK-GUEST-DISK vda sectors=2097152 .*head=TSBASEIMAGE'
+wait_for 30 "vebootvol in-use after unshelve" vol_is "$BV" in-use
+ok "volume-backed vebfv1: shelve -> SHELVED_OFFLOADED in $(echo "$t1 - $t0" | bc) s (no domain, no image, its volume in-use), unshelve -> ACTIVE on $(nv "/servers/$S3" '.server."OS-EXT-SRV-ATTR:host"') in $(echo "$t2 - $t1" | bc) s, booted again from its volume"
 openstack server delete --wait vebfv1 vebfv2 || fail "server delete (boot from volume)"
 wait_for 30 "vebootvol available after its server" vol_is "$BV" available
 wait_for 30 "vebfv2's volume available after its server" vol_is "$BV2" available

@@ -26,6 +26,7 @@
 #include "core/db.h"
 #include "ctltest.h"
 #include "msg_gen.h"
+#include "network/network.h"
 #include "store.h"
 
 #define C	CT_COMPUTE
@@ -3349,6 +3350,179 @@ test_snapshot(void **state)
 	assert_null(ctltest_header(T, "Location"));
 }
 
+/* ---- shelve / shelveOffload / unshelve ------------------------------------ */
+
+/* Server id as an offloaded shelve leaves it: no host, no power, its
+ * shelved image (image, or none). */
+static int
+offload_fn(struct store_txn *txn, void *arg)
+{
+	const char **a = arg;	/* id, image */
+	struct rec_instance old, i;
+	int rc;
+
+	if (compute_db_instance_get(txn, a[0], &old) == -1)
+		return -1;
+	if (compute_db_instance_get(txn, a[0], &i) == -1) {
+		codec_clear(&schema_rec_instance, &old);
+		return -1;
+	}
+	free(i.host);
+	free(i.vm_state);
+	free(i.task_state);
+	free(i.task_request_id);
+	free(i.snapshot_image_id);
+	i.host = NULL;
+	i.task_state = NULL;
+	i.task_request_id = NULL;
+	i.snapshot_image_id = NULL;
+	i.vm_state = strdup("shelved_offloaded");
+	i.power_state = 0;
+	i.shelved_image_id = a[1] != NULL ? strdup(a[1]) : NULL;
+	i.shelved_host = strdup("ct-if1");
+	i.has_shelved_at = true;
+	i.shelved_at = db_now_ms();
+	rc = compute_db_instance_put(txn, &i, &old);
+	codec_clear(&schema_rec_instance, &i);
+	codec_clear(&schema_rec_instance, &old);
+	return rc;
+}
+
+/* What the reconciler's offload does to server id's ports (recon.c
+ * shelve_unplace()): kept by the server, unbound. */
+static int
+unbind_fn(struct store_txn *txn, void *arg)
+{
+	return network_port_move_device(NULL, txn, arg, NULL);
+}
+
+/* The server as the admin sees it: status, vm_state, host ("" for
+ * null). */
+static void
+shelve_view(const char *id, const char *status, const char *vm,
+    const char *host)
+{
+	json_t *h;
+
+	snprintf(path, sizeof(path), "/v2.1/servers/%s", id);
+	CT_CALL(T, C, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "server.status"), status);
+	assert_string_equal(ctltest_str(T, "server.OS-EXT-STS:vm_state"), vm);
+	h = ctltest_get(T, "server.OS-EXT-SRV-ATTR:host");
+	assert_string_equal(json_is_string(h) ? json_string_value(h) : "",
+	    host);
+}
+
+/* Nova's checks (policy, lock, states, task), the image a shelve makes
+ * ("<name>-shelved", a private snapshot of the project), the views of
+ * both shelved states, an unshelve finding no valid host (the action
+ * fails, the server stays offloaded), and a delete of an offloaded server
+ * deleting its image. The state machine is recon_test's. */
+static void
+test_shelve(void **state)
+{
+	char s1[64], msg[256], img[64], net[64], p1[64], att[128];
+	const char *a[2];
+
+	(void)state;
+	server_new("sh1", s1);
+	if_place(s1, "active");
+	cn_net(CT_MEMBER, "sh-net", "10.41.0.0/24", net);
+	snprintf(body, sizeof(body), "{\"port\": {\"network_id\": \"%s\", "
+	    "\"name\": \"sh-p1\"}}", net);
+	CT_CALL(T, N, CT_MEMBER, "POST", "/v2.0/ports", body, 201, NULL);
+	snprintf(p1, sizeof(p1), "%s", ctltest_str(T, "port.id"));
+	snprintf(att, sizeof(att), "{\"port_id\": \"%s\"}", p1);
+	if_attach(CT_MEMBER, s1, att, 200, NULL);
+	snap_act(CT_OTHER, s1, "shelve", "null", 404, NULL);
+	snap_act(CT_MEMBER, s1, "shelveOffload", "null", 403, "Policy doesn't "
+	    "allow os_compute_api:os-shelve:shelve_offload to be performed.");
+	snprintf(msg, sizeof(msg), "Cannot 'shelveOffload' instance %s while "
+	    "it is in vm_state active", s1);
+	snap_act(CT_ADMIN, s1, "shelveOffload", "null", 409, msg);
+	snprintf(msg, sizeof(msg), "Cannot 'unshelve' instance %s while it "
+	    "is in vm_state active", s1);
+	snap_act(CT_MEMBER, s1, "unshelve", "null", 409, msg);
+	if_place(s1, "error");
+	snprintf(msg, sizeof(msg), "Cannot 'shelve' instance %s while it is "
+	    "in vm_state error", s1);
+	snap_act(CT_MEMBER, s1, "shelve", "null", 409, msg);
+	if_place(s1, "stopped");
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/action", s1);
+	CT_CALL(T, C, CT_MEMBER, "POST", path, "{\"lock\": null}", 202, NULL);
+	snprintf(msg, sizeof(msg), "Instance %s is locked", s1);
+	snap_act(CT_MEMBER, s1, "shelve", "null", 409, msg);
+	CT_CALL(T, C, CT_MEMBER, "POST", path, "{\"unlock\": null}", 202,
+	    NULL);
+	assert_string_equal(snap_task(s1), "");
+	assert_int_equal(snap_images("sh1-shelved"), 0);
+
+	/* accepted: 202, no body, the image, the task */
+	snap_act(CT_MEMBER, s1, "shelve", "null", 202, NULL);
+	assert_null(ctltest_get(T, "server"));
+	assert_string_equal(snap_task(s1), "shelving");
+	CT_CALL(T, CT_IMAGE, CT_MEMBER, "GET", "/v2/images?name=sh1-shelved",
+	    NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "images")), 1);
+	assert_string_equal(ctltest_str(T, "images.0.status"), "queued");
+	assert_string_equal(ctltest_str(T, "images.0.visibility"), "private");
+	assert_string_equal(ctltest_str(T, "images.0.image_type"), "snapshot");
+	assert_string_equal(ctltest_str(T, "images.0.instance_uuid"), s1);
+	snprintf(img, sizeof(img), "%s", ctltest_str(T, "images.0.id"));
+	snprintf(msg, sizeof(msg), "Cannot 'shelve' instance %s while it is "
+	    "in task_state shelving", s1);
+	snap_act(CT_MEMBER, s1, "shelve", "{}", 409, msg);
+	assert_int_equal(snap_images("sh1-shelved"), 1);
+	shelve_view(s1, "SHUTOFF", "stopped", "ct-if1");
+
+	/* SHELVED on its host */
+	if_place(s1, "shelved");
+	shelve_view(s1, "SHELVED", "shelved", "ct-if1");
+	snprintf(msg, sizeof(msg), "Cannot 'shelve' instance %s while it is "
+	    "in vm_state shelved", s1);
+	snap_act(CT_MEMBER, s1, "shelve", "null", 409, msg);
+	snprintf(msg, sizeof(msg), "Cannot 'os-start' instance %s while it "
+	    "is in vm_state shelved", s1);
+	snap_act(CT_MEMBER, s1, "os-start", "null", 409, NULL);
+	snap_act(CT_ADMIN, s1, "shelveOffload", "{}", 202, NULL);
+	assert_string_equal(snap_task(s1), "shelving_offloading");
+
+	/* SHELVED_OFFLOADED: no host; no host up here: the unshelve's
+	 * action fails and it stays so */
+	a[0] = s1;
+	a[1] = img;
+	assert_int_equal(store_write(ctltest_store(T), offload_fn, a), 0);
+	assert_int_equal(store_write(ctltest_store(T), unbind_fn, s1), 0);
+	snprintf(path, sizeof(path), "/v2.0/ports/%s", p1);
+	CT_CALL(T, N, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "port.device_id"), s1);
+	assert_string_equal(ctltest_str(T, "port.binding:host_id"), "");
+	assert_string_equal(ctltest_str(T, "port.binding:vif_type"), "unbound");
+	assert_string_equal(ctltest_str(T, "port.status"), "DOWN");
+	shelve_view(s1, "SHELVED_OFFLOADED", "shelved_offloaded", "");
+	assert_int_equal(json_integer_value(ctltest_get(T,
+	    "server.OS-EXT-STS:power_state")), 0);
+	snprintf(msg, sizeof(msg), "Cannot 'shelveOffload' instance %s while "
+	    "it is in vm_state shelved_offloaded", s1);
+	snap_act(CT_ADMIN, s1, "shelveOffload", "null", 409, msg);
+	snap_act(CT_MEMBER, s1, "unshelve", "null", 202, NULL);
+	shelve_view(s1, "SHELVED_OFFLOADED", "shelved_offloaded", "");
+	assert_string_equal(snap_task(s1), "");
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/os-instance-actions", s1);
+	CT_CALL(T, C, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "instanceActions.0.action"),
+	    "unshelve");
+	assert_non_null(ctltest_str(T, "instanceActions.0.message"));
+	CT_CALL(T, C, CT_MEMBER, "GET", "/v2.1/servers?status=SHELVED_OFFLOADED",
+	    NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "servers")), 1);
+
+	/* deleted: its image goes too */
+	snprintf(path, sizeof(path), "/v2.1/servers/%s", s1);
+	CT_CALL(T, C, CT_MEMBER, "DELETE", path, NULL, 204, NULL);
+	assert_int_equal(snap_images("sh1-shelved"), 0);
+}
+
 /* ---- microversions 2.12-2.33 ---------------------------------------------- */
 
 static void
@@ -3941,6 +4115,7 @@ main(void)
 		cmocka_unit_test(test_evacuate),
 		cmocka_unit_test(test_migrate_live),
 		cmocka_unit_test(test_resize),
+		cmocka_unit_test(test_shelve),
 		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_microversions),
 		cmocka_unit_test(test_servers_status_filter),

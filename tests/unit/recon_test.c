@@ -326,6 +326,10 @@ struct mk {
 	const char	*source;	/* resized: resize_source (old_flavor
 					   claimed there); NULL: none, host */
 	uint64_t	 mig_id;	/* out */
+	const char	*shelved_image;	/* shelved_image_id (shelved_host:
+					   h1; offloaded: with the image's
+					   checksum and size, as unshelve
+					   records them) */
 };
 
 static int
@@ -356,6 +360,17 @@ mk_fn(struct store_txn *txn, void *arg)
 	i.created_at = db_now_ms();
 	if (m->snap_image)
 		i.snapshot_image_id = strdup(m->snap_image);
+	if (m->shelved_image) {
+		i.shelved_image_id = strdup(m->shelved_image);
+		i.shelved_host = strdup("h1");
+		i.has_shelved_at = true;
+		i.shelved_at = db_now_ms();
+		if (strcmp(m->vm_state, VM_SHELVED_OFFLOADED) == 0) {
+			i.resize_image_sha512 = strdup("ab12");
+			i.has_resize_image_size = true;
+			i.resize_image_size = 4096;
+		}
+	}
 	if (m->backup_type) {
 		i.backup_type = strdup(m->backup_type);
 		i.has_backup_rotation = true;
@@ -2724,6 +2739,285 @@ test_resize_cross_host(void **state)
 	host("h2", 4, 4096, 0, 0);
 }
 
+/* ---- shelve ------------------------------------------------------------- */
+
+static struct {
+	char	uuid[37];
+	char	host[64];
+	int	calls;
+} movec;
+
+static int
+fake_move(struct network *n, struct store_txn *txn, const char *dev,
+    const char *host)
+{
+	(void)n;
+	(void)txn;
+	snprintf(movec.uuid, sizeof(movec.uuid), "%s", dev);
+	snprintf(movec.host, sizeof(movec.host), "%s", host ? host : "-");
+	movec.calls++;
+	return 0;
+}
+
+/* The instance action reqid of uuid is action, ended with result. */
+static void
+action_is(const char *uuid, const char *reqid, const char *action,
+    const char *result)
+{
+	struct store_txn *txn = NULL;
+	struct rec_instance_action a;
+
+	assert_int_equal(store_read_begin(st, &txn), 0);
+	assert_int_equal(compute_db_action_get(txn, uuid, reqid, &a), 0);
+	store_txn_end(&txn);
+	assert_string_equal(a.action, action);
+	if (a.events.items[0].result == NULL)
+		fprintf(stderr, "action %s of %s (%s): %zu events, unfinished\n",
+		    action, uuid, reqid, a.events.n);
+	assert_non_null(a.events.items[0].result);
+	assert_string_equal(a.events.items[0].result, result);
+	codec_clear(&schema_rec_instance_action, &a);
+}
+
+/*
+ * Shelve's steps (compute_shelve.c starts them): shelving stops the guest
+ * (ensure, power shutdown), shelving_image_uploading uploads its disk
+ * into the shelved image (instance_snapshot, a request id of its own),
+ * then vm_state shelved with shelved_* set and, shelved_offload_time
+ * being 0, shelving_offloading has the host delete the guest: no host, the
+ * claim released, the ports unbound, SHELVED_OFFLOADED, the action a
+ * success. Unshelve of an offloaded server builds the guest from the
+ * shelved image on the host the API claimed (a newer generation), and the
+ * image goes once ACTIVE. Failures and the deadline never leave it stuck:
+ * a failed upload restores the guest's power with a fault (image
+ * discarded), a failed unshelve on a new host is offloaded again (claim
+ * back), a kept guest's unshelve starts it, and a delete of a shelved
+ * server deletes its image.
+ */
+static void
+test_shelve(void **state)
+{
+	static const char img[] = "5c4b3a29-1e0f-4a9b-8c7d-6e5f4a3b2c1e";
+	static const char img2[] = "6d5c4b3a-2f1e-4b0a-9d8e-7f6a5b4c3d2e";
+	struct recon_snap rs = { NULL, fake_upload_token, fake_done,
+	    fake_drop };
+	struct recon_net rn = { .move_device = fake_move };
+	struct mk m = { .host = "h1", .vm_state = VM_ACTIVE,
+	    .task = "shelving", .want = 1, .snap_image = img };
+	struct rec_host_usage u1, u2;
+	struct msg_instance_ensure *e;
+	struct msg_instance_snapshot *sn;
+	struct codec_envelope *env;
+	struct rec_instance i;
+	struct got g = { .n = 0 };
+	char rq[65], rq2[65];
+
+	(void)state;
+	recon_set_snapshot(rec, &rs);
+	recon_set_network(rec, &rn);
+	memset(&dropc, 0, sizeof(dropc));
+	memset(&snapc, 0, sizeof(snapc));
+	memset(&movec, 0, sizeof(movec));
+	mk(&m);
+	usage_of("h1", &u1);
+	/* 1. The guest stops. */
+	dispatch(m.uuid);
+	env = find(&g, &schema_msg_instance_ensure, m.uuid);
+	e = env->body;
+	assert_string_equal(env->request_id, m.reqid);
+	assert_int_equal(e->power, 4);
+	assert_int_equal(e->generation, 1);
+	answer("h1", m.uuid, m.reqid, true, 4, "ok", 1);
+	/* 2. Its disk goes into the shelved image, under its own id. */
+	task_of(m.uuid, "shelving_image_uploading", rq);
+	assert_string_not_equal(rq, m.reqid);
+	dispatch(m.uuid);
+	env = find(&g, &schema_msg_instance_snapshot, m.uuid);
+	sn = env->body;
+	assert_string_equal(env->request_id, rq);
+	assert_string_equal(sn->image_id, img);
+	answer("h1", m.uuid, rq, true, 4, "ok", 1);
+	/* 3. SHELVED, then offloaded at once. */
+	task_of(m.uuid, "shelving_offloading", rq2);
+	assert_string_not_equal(rq2, rq);
+	assert_int_equal(get(m.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_SHELVED);
+	assert_string_equal(i.shelved_image_id, img);
+	assert_string_equal(i.shelved_host, "h1");
+	assert_true(i.has_shelved_at);
+	assert_null(i.snapshot_image_id);
+	codec_clear(&schema_rec_instance, &i);
+	dispatch(m.uuid);
+	env = find(&g, &schema_msg_instance_delete, m.uuid);
+	assert_string_equal(env->request_id, rq2);
+	/* a report of the guest still there is no answer */
+	answer("h1", m.uuid, NULL, true, 4, NULL, 1);
+	task_of(m.uuid, "shelving_offloading", rq2);
+	answer("h1", m.uuid, rq2, false, 0, "ok", 0);
+	assert_int_equal(get(m.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_SHELVED_OFFLOADED);
+	assert_null(i.host);
+	assert_null(i.task_state);
+	assert_int_equal(i.power_state, 0);
+	assert_string_equal(i.shelved_image_id, img);
+	assert_false(i.has_fault);
+	codec_clear(&schema_rec_instance, &i);
+	usage_of("h1", &u2);
+	assert_int_equal(u2.vcpus, u1.vcpus - 1);
+	assert_int_equal(u2.memory_mb, u1.memory_mb - 512);
+	assert_int_equal(movec.calls, 1);
+	assert_string_equal(movec.uuid, m.uuid);
+	assert_string_equal(movec.host, "-");
+	action_is(m.uuid, m.reqid, "shelve", "Success");
+	assert_int_equal(dropc.calls, 0);
+	assert_int_equal(snapc.calls, 0);
+	got_clear(&g);
+
+	/* 4. Unshelved onto h1 (the API's claim, generation 2): the guest
+	 * is built from the shelved image, which then goes. */
+	struct mk o = { .host = "h1", .vm_state = VM_SHELVED_OFFLOADED,
+	    .task = "unshelving", .want = 1, .gen = 2, .shelved_image = img };
+
+	mk(&o);
+	usage_of("h1", &u1);
+	dispatch(o.uuid);
+	env = find(&g, &schema_msg_instance_ensure, o.uuid);
+	e = env->body;
+	assert_string_equal(env->request_id, o.reqid);
+	assert_int_equal(e->power, 1);
+	assert_int_equal(e->generation, 2);
+	assert_string_equal(e->spec.image_id, img);
+	assert_string_equal(e->spec.image_sha512, "ab12");
+	answer("h1", o.uuid, o.reqid, true, 1, "ok", 2);
+	assert_int_equal(get(o.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_ACTIVE);
+	assert_null(i.task_state);
+	assert_string_equal(i.host, "h1");
+	assert_null(i.shelved_image_id);
+	assert_null(i.shelved_host);
+	assert_false(i.has_shelved_at);
+	assert_null(i.resize_image_sha512);
+	codec_clear(&schema_rec_instance, &i);
+	assert_int_equal(dropc.calls, 1);
+	assert_string_equal(dropc.image, img);
+	action_is(o.uuid, o.reqid, "unshelve", "Success");
+	usage_of("h1", &u2);
+	assert_int_equal(u2.vcpus, u1.vcpus);
+	got_clear(&g);
+
+	/* 5. The same failing on h1: offloaded again, the claim back, a
+	 * newer generation (h1 fences what it built), the image kept. */
+	struct mk of = o;
+
+	mk(&of);
+	usage_of("h1", &u1);
+	movec.calls = 0;
+	answer("h1", of.uuid, of.reqid, false, 0, "error", 0);
+	assert_int_equal(get(of.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_SHELVED_OFFLOADED);
+	assert_null(i.host);
+	assert_null(i.task_state);
+	assert_true(i.has_fault);
+	assert_int_equal(i.generation, 3);
+	assert_string_equal(i.shelved_image_id, img);
+	codec_clear(&schema_rec_instance, &i);
+	usage_of("h1", &u2);
+	assert_int_equal(u2.vcpus, u1.vcpus - 1);
+	assert_int_equal(movec.calls, 1);
+	assert_int_equal(dropc.calls, 1);
+	action_is(of.uuid, of.reqid, "unshelve", "Error");
+	got_clear(&g);
+
+	/* 6. A failed upload: as it was (ACTIVE, its power back), a fault,
+	 * the image discarded. */
+	struct mk f = { .host = "h1", .vm_state = VM_ACTIVE,
+	    .task = "shelving_image_uploading", .action = "shelve", .want = 1,
+	    .snap_image = img2 };
+
+	mk(&f);
+	answer("h1", f.uuid, f.reqid, true, 4, "error", 1);
+	assert_int_equal(get(f.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_ACTIVE);
+	assert_null(i.task_state);
+	assert_true(i.has_fault);
+	assert_int_equal(i.want_power, 1);
+	assert_string_equal(i.host, "h1");
+	assert_null(i.snapshot_image_id);
+	assert_null(i.shelved_image_id);
+	codec_clear(&schema_rec_instance, &i);
+	assert_int_equal(snapc.calls, 1);
+	assert_false(snapc.ok);
+	assert_string_equal(snapc.image, img2);
+	action_is(f.uuid, f.reqid, "shelve", "Error");
+
+	/* 7. No answer to the stop past the deadline: the same, never
+	 * stuck (a stopped server stays stopped). */
+	struct mk t = { .host = "h1", .vm_state = VM_STOPPED,
+	    .task = "shelving", .want = 4, .snap_image = img2 };
+
+	t.started = db_now_ms() - 400000;	/* build_timeout */
+	mk(&t);
+	recon_scan(rec, db_now_ms());
+	assert_int_equal(get(t.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_STOPPED);
+	assert_null(i.task_state);
+	assert_true(i.has_fault);
+	assert_int_equal(i.want_power, 4);
+	codec_clear(&schema_rec_instance, &i);
+	assert_int_equal(snapc.calls, 2);
+	got_clear(&g);
+
+	/* 8. A guest kept on its host (SHELVED): unshelve starts it there,
+	 * same generation; the image goes. */
+	struct mk k = { .host = "h1", .vm_state = VM_SHELVED,
+	    .task = "unshelving", .want = 4, .shelved_image = img2 };
+
+	mk(&k);
+	dropc.calls = 0;
+	dispatch(k.uuid);
+	env = find(&g, &schema_msg_instance_ensure, k.uuid);
+	e = env->body;
+	assert_int_equal(e->power, 1);
+	assert_int_equal(e->generation, 1);
+	assert_true(e->spec.image_id == NULL ||
+	    strcmp(e->spec.image_id, img2) != 0);
+	answer("h1", k.uuid, k.reqid, true, 1, "ok", 1);
+	assert_int_equal(get(k.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_ACTIVE);
+	assert_null(i.shelved_image_id);
+	codec_clear(&schema_rec_instance, &i);
+	assert_int_equal(dropc.calls, 1);
+	assert_string_equal(dropc.image, img2);
+	got_clear(&g);
+
+	/* 9. shelveOffload of a kept one failing: still SHELVED on h1. */
+	struct mk ko = { .host = "h1", .vm_state = VM_SHELVED,
+	    .task = "shelving_offloading", .want = 4, .shelved_image = img2 };
+
+	mk(&ko);
+	answer("h1", ko.uuid, ko.reqid, true, 4, "error", 1);
+	assert_int_equal(get(ko.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_SHELVED);
+	assert_string_equal(i.host, "h1");
+	assert_null(i.task_state);
+	assert_true(i.has_fault);
+	codec_clear(&schema_rec_instance, &i);
+	action_is(ko.uuid, ko.reqid, "shelveOffload", "Error");
+
+	/* 10. Deleting a shelved server deletes its image. */
+	struct mk d = { .host = "h1", .vm_state = VM_SHELVED,
+	    .task = "deleting", .want = 4, .shelved_image = img2 };
+
+	mk(&d);
+	dropc.calls = 0;
+	answer("h1", d.uuid, d.reqid, false, 0, "ok", 0);
+	assert_int_equal(get(d.uuid, &i), -1);
+	assert_int_equal(dropc.calls, 1);
+	assert_string_equal(dropc.image, img2);
+	got_clear(&g);
+	recon_set_network(rec, &(struct recon_net){ 0 });
+}
+
 /* The start-up audit recounts usage and claims from the instances. */
 static int
 skew_fn(struct store_txn *txn, void *arg)
@@ -3871,6 +4165,7 @@ main(void)
 		cmocka_unit_test(test_live_migration),
 		cmocka_unit_test(test_resize),
 		cmocka_unit_test(test_resize_cross_host),
+		cmocka_unit_test(test_shelve),
 		cmocka_unit_test(test_foreign_state_ignored),
 		cmocka_unit_test(test_stale_state_ignored),
 		cmocka_unit_test(test_old_reqid_replay),
