@@ -1129,6 +1129,13 @@ flood_open(const struct flood *f)
 
 	if (fd == -1)
 		return -1;
+	/* closed with a reset: no TIME_WAIT holding 127.0.0.2's ports (a
+	 * run opens tens of thousands) */
+	if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &(struct linger){ 1, 0 },
+	    sizeof(struct linger)) == -1) {
+		close(fd);
+		return -1;
+	}
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(0x7f000002);	/* 127.0.0.2 */
