@@ -105,7 +105,8 @@
 
 /* Kinds of inbound frames the server drops (each logged separately). */
 enum drop {
-	DROP_IMPOSTOR,		/* host part != User-Id */
+	DROP_IMPOSTOR,		/* none since impostors are closed at their
+				 * handshake; kept for the metric */
 	DROP_NOT_BUS,		/* routing id is not "<host>/<hex>" */
 	DROP_MULTIPART,
 	DROP__COUNT
