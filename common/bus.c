@@ -97,6 +97,7 @@
 #define HS_ROUND_US	2000	/* handshake CPU per poll round */
 #define HS_SHARE_DIV	2	/* over time, at most 1/2 of the bus thread */
 #define HS_BURST_US	1000000	/* ...after a full second at once */
+#define HS_SKIP_MAX	8	/* rounds handshakes wait for a full batch */
 
 #define MON_EVENTS	(ZMQ_EVENT_HANDSHAKE_SUCCEEDED |		\
 	ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |	\
@@ -208,6 +209,8 @@ struct bus {
 	TAILQ_HEAD(, src) srcq;
 	int64_t		 hs_round_us, hs_tokens_us, hs_fill_us;
 	int		 hs_stalled;	/* budget spent, handshakes waiting */
+	int		 hs_skip;	/* rounds without handshake work in a
+					 * row: epoll's batch came back full */
 	struct conn	*cur;		/* the one zmtp_conn_next() works on */
 	struct conn	**rtab;		/* host -> newest connection */
 	size_t		 rcap, nroutes;
@@ -2830,10 +2833,15 @@ server_poll(struct bus *b, int timeout_ms, struct bus_msg *out)
 		int64_t now, due, hs_due, work_due;
 		int i, n, nfds, woke = 0, listen_ready = 0, wait;
 
-		/* Handshakes: the live input read first (rdq empty), or
+		/* Handshakes: the live input read first (rdq empty, and
+		 * epoll's ready list drained: a full batch may have left
+		 * live events behind, HS_SKIP_MAX rounds at most), or
 		 * BURST_MAX frames of it handed out. */
-		if ((rc = hs_next(b, out)) != 0)
-			return rc;
+		if (b->hs_skip == 0 || b->hs_skip >= HS_SKIP_MAX) {
+			b->hs_skip = 0;
+			if ((rc = hs_next(b, out)) != 0)
+				return rc;
+		}
 		now = clock_mono_ms();
 		listener_resume(b, now);
 		hs_due = expire_handshakes(b, now);
@@ -2863,6 +2871,7 @@ server_poll(struct bus *b, int timeout_ms, struct bus_msg *out)
 		}
 		b->rd_burst = 0;
 		b->hs_round_us = 0;
+		b->hs_skip = n == EV_BATCH ? b->hs_skip + 1 : 0;
 		/* A callback may add or remove fds: work on a copy. */
 		nfds = b->nfds;
 		memcpy(fds, b->fds, (size_t)nfds * sizeof(fds[0]));

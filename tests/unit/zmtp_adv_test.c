@@ -1507,6 +1507,97 @@ test_bus_handshake_flood(void **state)
 	bus_free(&b);
 }
 
+/*
+ * Live input before handshakes: HANDSHAKES connections' HELLOs and one
+ * established agent's frame all arrive before the server polls; the
+ * agent's frame comes out of the server's first poll that sees it, before
+ * the HELLOs' crypto (the handshakes get their slices after it). The base
+ * read them round robin in event order: up to 256 HELLOs (about 24 ms of
+ * X25519) before the frame.
+ */
+#define HANDSHAKES	300
+
+static void
+test_bus_live_before_handshakes(void **state)
+{
+	static const uint8_t meta[] = "\13Socket-Type\0\0\0\6DEALER"
+	    "\10Identity\0\0\0\26hosta/0011223344556677";
+	static uint8_t ini[113 + 16 + 128 + META_ROOM], fr[9 + sizeof(ini)];
+	static int fds[HANDSHAKES];
+	uint8_t g[64], h[200], in[512], msg[33 + 256];
+	const uint8_t *body;
+	struct bus_stats bs;
+	struct bus_msg m;
+	struct bus *b;
+	struct cc k, kf;
+	size_t n, len, blen;
+	uint8_t f;
+	int64_t end;
+	int live, welcomed = 0, rc;
+
+	(void)state;
+	b = bus_srv(bus_allow_enrolled);
+	/* the agent, hand-rolled: its frame is in the server's socket
+	 * buffer when send() returns (loopback) */
+	live = tcp_connect(b);
+	cc_init(&k);
+	greeting(g, "CURVE");
+	send_all(live, g, 64);
+	hello_cmd(&k, kserver.pub, h, 1, 0, -1, -1);
+	send_all(live, fr, frame(fr, 4, h, 200));
+	n = recv_pumped(b, live, in, 0, 64 + 2 + 168);
+	assert_int_equal(n, 64 + 2 + 168);
+	assert_true(frame_parse(in + 64, n - 64, &f, &body, &blen) > 0);
+	cc_welcome(&k, kserver.pub, body, blen);
+	len = initiate_cmd(&k, &kclient, kserver.pub, meta, sizeof(meta) - 1,
+	    0, ini);
+	send_all(live, fr, frame(fr, 4, ini, len));
+	n = recv_pumped(b, live, in, 0, 8);
+	assert_true(n >= 8);
+	assert_memory_equal(in + 2, "\5READY", 6);
+	/* the strangers: connected and greeted (no crypto yet) */
+	for (int i = 0; i < HANDSHAKES; i++) {
+		fds[i] = tcp_connect(b);
+		send_all(fds[i], g, 64);
+		if (i % 50 == 49)
+			for (int j = 0; j < 10; j++)
+				assert_int_not_equal(bus_poll(b, 0, &m), 1);
+	}
+	end = mono_ms() + WAIT_MS;
+	do {
+		assert_int_not_equal(bus_poll(b, 5, &m), 1);
+		bus_stats(b, &bs);
+	} while (bs.connecting < HANDSHAKES && mono_ms() < end);
+	assert_int_equal(bs.connecting, HANDSHAKES);
+	for (int i = 0; i < HANDSHAKES; i++)	/* the server's greeting */
+		assert_int_equal(recv(fds[i], in, 64, MSG_WAITALL), 64);
+	/* every HELLO, then the agent's frame */
+	cc_init(&kf);
+	hello_cmd(&kf, kserver.pub, h, 1, 0, -1, -1);
+	n = frame(fr, 4, h, 200);
+	for (int i = 0; i < HANDSHAKES; i++)
+		send_all(fds[i], fr, n);
+	len = message_cmd(&k, 0, "ping", 4, msg);
+	send_all(live, fr, frame(fr, 0, msg, len));
+	end = mono_ms() + WAIT_MS;
+	while ((rc = bus_poll(b, 0, &m)) != 1 && mono_ms() < end)
+		assert_int_equal(rc, 0);
+	assert_int_equal(rc, 1);
+	assert_string_equal(m.peer, "hosta");
+	assert_true(m.len == 4 && memcmp(m.data, "ping", 4) == 0);
+	bus_msg_clear(&m);
+	for (int i = 0; i < HANDSHAKES; i++)
+		if (recv(fds[i], in, sizeof(in), MSG_DONTWAIT) > 0)
+			welcomed++;
+	print_message("%d of %d HELLOs answered before the agent's frame\n",
+	    welcomed, HANDSHAKES);
+	assert_true(welcomed < HANDSHAKES / 2);
+	for (int i = 0; i < HANDSHAKES; i++)
+		close(fds[i]);
+	close(live);
+	bus_free(&b);
+}
+
 /* ----------------------------------------------------------- teardown */
 
 static int
@@ -1537,6 +1628,7 @@ main(void)
 		cmocka_unit_test_setup(test_bus_refused_keys_log, setup),
 		cmocka_unit_test_setup(test_bus_preauth_memory, setup),
 		cmocka_unit_test_setup(test_bus_handshake_flood, setup),
+		cmocka_unit_test_setup(test_bus_live_before_handshakes, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
