@@ -10,8 +10,11 @@
  *  - Server: a connection is on exactly one of b->hs (handshake under
  *    way, in accept order, so deadline order), b->live (handshake done)
  *    or b->dead (closed, freed once no event of the current epoll batch
- *    can name it); b->rdq holds the live or handshaking connections with
- *    input not yet read to EAGAIN or not yet decoded.
+ *    can name it). One under way is also on its source's list (c->src,
+ *    a slot of b->srcs counting it in nhs). A connection with input not
+ *    yet read to EAGAIN or not yet decoded is queued: a live one on
+ *    b->rdq, one in its handshake on its source's q, a source with a
+ *    non-empty q being on b->srcq (see "server: handshake budget").
  *  - Server: b->rtab maps a host to its newest proven connection (the
  *    handshake done with a key enrolled for that host, and a routing id
  *    naming it; with curve=0, any routing id naming it), which chains to
@@ -89,6 +92,12 @@
 #define ACCEPT_PAUSE_MS	100	/* after EMFILE and the like */
 #define READS_PER_TURN	4	/* reads of one connection per turn */
 #define TURNS_MAX	256	/* connection turns per rdq_next() */
+/* Handshake budget (see "server: handshake budget"). */
+#define SRC_MAX		64	/* sources told apart (then one shared) */
+#define HS_ROUND_US	2000	/* handshake CPU per poll round */
+#define HS_SHARE_DIV	2	/* over time, at most 1/2 of the bus thread */
+#define HS_BURST_US	1000000	/* ...after a full second at once */
+#define HS_SKIP_MAX	8	/* rounds handshakes wait for a full batch */
 
 #define MON_EVENTS	(ZMQ_EVENT_HANDSHAKE_SUCCEEDED |		\
 	ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |	\
@@ -97,7 +106,8 @@
 
 /* Kinds of inbound frames the server drops (each logged separately). */
 enum drop {
-	DROP_IMPOSTOR,		/* host part != User-Id */
+	DROP_IMPOSTOR,		/* none since impostors are closed at their
+				 * handshake; kept for the metric */
 	DROP_NOT_BUS,		/* routing id is not "<host>/<hex>" */
 	DROP_MULTIPART,
 	DROP__COUNT
@@ -109,6 +119,7 @@ enum clog {
 	CLOG_HS_FAILED,
 	CLOG_HS_TIMEOUT,
 	CLOG_KEY_REFUSED,	/* keys allow() refused (strangers' too) */
+	CLOG_IMPOSTOR,		/* routing id naming another host */
 	CLOG__COUNT
 };
 
@@ -135,6 +146,21 @@ struct post {
 	char		 peer[BUS_NAME_SIZE];
 	size_t		 len;
 	uint8_t		 data[];
+};
+
+/*
+ * A source of connections: an IPv4 address or an IPv6 /64 (an address
+ * family's smallest unit one party usually holds). A slot is free while
+ * nhs is 0.
+ */
+struct conn;
+struct src {
+	uint8_t		 addr[16];	/* v4 as v4-mapped v6 */
+	size_t		 nhs;		/* its connections in handshake */
+	TAILQ_HEAD(, conn) hs;		/* those, oldest first */
+	TAILQ_HEAD(, conn) q;		/* those with input to work on */
+	TAILQ_ENTRY(src) link;		/* b->srcq while q is not empty */
+	unsigned	 in_srcq:1;
 };
 
 struct extra_fd {
@@ -176,11 +202,20 @@ struct bus {
 	size_t		 hs_max;	/* connections in handshake at most */
 	int64_t		 accept_resume_ms;	/* listener paused until */
 	TAILQ_HEAD(, conn) hs, live, dead, rdq;
+	/* the handshake budget: SRC_MAX sources and the shared one, those
+	 * with handshake input (round robin), the CPU spent this round, the
+	 * token bucket (us) and when it was last filled */
+	struct src	 srcs[SRC_MAX + 1];
+	TAILQ_HEAD(, src) srcq;
+	int64_t		 hs_round_us, hs_tokens_us, hs_fill_us;
+	int		 hs_stalled;	/* budget spent, handshakes waiting */
+	int		 hs_skip;	/* rounds without handshake work in a
+					 * row: epoll's batch came back full */
 	struct conn	*cur;		/* the one zmtp_conn_next() works on */
 	struct conn	**rtab;		/* host -> newest connection */
 	size_t		 rcap, nroutes;
 	_Atomic size_t	 nconns, nhs;
-	_Atomic uint64_t hs_failed, conn_refused;
+	_Atomic uint64_t hs_failed, conn_refused, hs_deferred;
 	int64_t		 clog_ms[CLOG__COUNT];	/* log_conn() rate limit */
 	unsigned	 clog_suppressed[CLOG__COUNT];
 
@@ -1361,12 +1396,8 @@ log_drop(struct bus *b, enum drop why, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (why == DROP_IMPOSTOR)
-		log_error("bus: dropped %s (%u similar suppressed)", msg,
-		    b->drops_suppressed[why]);
-	else
-		log_warnx("bus: dropped %s (%u similar suppressed)", msg,
-		    b->drops_suppressed[why]);
+	log_warnx("bus: dropped %s (%u similar suppressed)", msg,
+	    b->drops_suppressed[why]);
 	b->drop_log_ms[why] = now;
 	b->drops_suppressed[why] = 0;
 }
@@ -1450,6 +1481,7 @@ bus_stats(struct bus *b, struct bus_stats *st)
 	st->handshakes = L(handshakes);
 	st->handshake_failed = L(hs_failed);
 	st->conn_refused = L(conn_refused);
+	st->handshake_deferred = L(hs_deferred);
 	st->connections = L(nconns);
 	st->connecting = L(nhs);
 #undef L
@@ -1585,6 +1617,9 @@ struct conn {
 	unsigned	 in_rdq:1;
 	unsigned	 multipart:1;	/* dropping a multi-part message */
 	unsigned	 routed:1;	/* in its host's chain */
+	unsigned	 hsq:1;		/* queued on src->q, not b->rdq */
+	unsigned	 hs_half:1;	/* its HELLO answered */
+	unsigned	 hs_read;	/* bytes read in its handshake */
 	enum drop	 bad;
 	int64_t		 deadline;	/* handshake deadline, monotonic ms */
 	/* After the handshake: the routing id "<host>/<hex>" (borrowed from
@@ -1593,8 +1628,10 @@ struct conn {
 	size_t		 hlen;
 	uint32_t	 hhash;
 	struct conn	*hnext;		/* next older connection of the host */
+	struct src	*src;		/* while in its handshake */
 	TAILQ_ENTRY(conn) link;		/* b->hs, b->live or b->dead */
-	TAILQ_ENTRY(conn) rlink;	/* b->rdq */
+	TAILQ_ENTRY(conn) slink;	/* src->hs */
+	TAILQ_ENTRY(conn) rlink;	/* b->rdq or src->q */
 };
 
 static int
@@ -1770,19 +1807,61 @@ conn_addr(const struct conn *c, char *buf, size_t len)
 static void
 rdq_remove(struct bus *b, struct conn *c)
 {
-	if (c->in_rdq) {
+	struct src *s = c->src;
+
+	if (!c->in_rdq)
+		return;
+	c->in_rdq = 0;
+	if (!c->hsq) {
 		TAILQ_REMOVE(&b->rdq, c, rlink);
-		c->in_rdq = 0;
+		return;
+	}
+	TAILQ_REMOVE(&s->q, c, rlink);
+	if (TAILQ_EMPTY(&s->q) && s->in_srcq) {
+		TAILQ_REMOVE(&b->srcq, s, link);
+		s->in_srcq = 0;
 	}
 }
 
+/* Queue c's input: a live connection's on b->rdq, one in its handshake
+ * on its source's queue. */
 static void
 rdq_add(struct bus *b, struct conn *c)
 {
-	if (!c->in_rdq && !c->dead) {
+	struct src *s = c->src;
+
+	if (c->in_rdq || c->dead)
+		return;
+	c->in_rdq = 1;
+	c->hsq = !c->ready;
+	if (!c->hsq) {
 		TAILQ_INSERT_TAIL(&b->rdq, c, rlink);
-		c->in_rdq = 1;
+		return;
 	}
+	/* A handshake half done goes first: its INITIATE completes it,
+	 * where a HELLO starts one more (each is one crypto step, done once
+	 * per connection); in a storm, agents are then back one by one, not
+	 * all at the end. */
+	if (c->hs_half)
+		TAILQ_INSERT_HEAD(&s->q, c, rlink);
+	else
+		TAILQ_INSERT_TAIL(&s->q, c, rlink);
+	if (!s->in_srcq) {
+		TAILQ_INSERT_TAIL(&b->srcq, s, link);
+		s->in_srcq = 1;
+	}
+}
+
+/* c's handshake is over (done, or closed): off the lists of handshakes
+ * (its input queue, if any, is left first). */
+static void
+hs_leave(struct bus *b, struct conn *c)
+{
+	TAILQ_REMOVE(&b->hs, c, link);
+	atomic_fetch_sub_explicit(&b->nhs, 1, memory_order_relaxed);
+	TAILQ_REMOVE(&c->src->hs, c, slink);
+	c->src->nhs--;
+	c->src = NULL;
 }
 
 /*
@@ -1800,10 +1879,8 @@ conn_close(struct bus *b, struct conn *c)
 	rdq_remove(b, c);
 	if (c->ready)
 		TAILQ_REMOVE(&b->live, c, link);
-	else {
-		TAILQ_REMOVE(&b->hs, c, link);
-		atomic_fetch_sub_explicit(&b->nhs, 1, memory_order_relaxed);
-	}
+	else
+		hs_leave(b, c);
 	atomic_fetch_sub_explicit(&b->nconns, 1, memory_order_relaxed);
 	epoll_ctl(b->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
@@ -1895,7 +1972,7 @@ set_int(int fd, int level, int opt, int v)
 }
 
 static void
-conn_new(struct bus *b, int fd)
+conn_new(struct bus *b, int fd, struct src *s)
 {
 	struct epoll_event ev;
 	struct conn *c;
@@ -1937,6 +2014,9 @@ conn_new(struct bus *b, int fd)
 	TAILQ_INSERT_TAIL(&b->hs, c, link);
 	atomic_fetch_add_explicit(&b->nhs, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&b->nconns, 1, memory_order_relaxed);
+	c->src = s;
+	TAILQ_INSERT_TAIL(&s->hs, c, slink);
+	s->nhs++;
 	if (conn_flush(c) == -1)	/* the greeting */
 		conn_close(b, c);
 }
@@ -1964,17 +2044,188 @@ listener_resume(struct bus *b, int64_t now)
 		b->accept_resume_ms = now + ACCEPT_PAUSE_MS;
 }
 
+/* ------------------------------------------- server: handshake budget */
+
+/*
+ * A stranger may replay one recorded HELLO as fast as it can connect;
+ * each costs the bus thread about 93 us of X25519 (the INITIATE that
+ * follows one more), so about 10,800 a second took the whole thread and
+ * the agents' frames waited behind them (docs/PERFORMANCE.md,
+ * "Handshake floods"). Hence:
+ *  - Handshake input is worked on apart from the live connections' (on
+ *    per-source queues, not b->rdq), after the live input of a poll
+ *    round is read, and for at most HS_ROUND_US of CPU per round: a
+ *    live frame waits for one such slice at most.
+ *  - Over time handshakes get at most 1/HS_SHARE_DIV of the thread (a
+ *    token bucket in microseconds); the bucket holds HS_BURST_US, so a
+ *    fleet reconnecting at once after a quiet spell (2,000 agents: about
+ *    0.3 s of handshake CPU) is not slowed by it.
+ *  - Sources take turns: one connection turn per source with input,
+ *    round robin, so a flood from one address gets its share of the
+ *    budget and an agent elsewhere still completes its two crypto steps
+ *    within a few rounds. A source is an IPv4 address or an IPv6 /64;
+ *    SRC_MAX are told apart, beyond that they share one slot (a flood
+ *    from as many addresses shares it with agents on new addresses).
+ *  - When hs_max handshakes are under way, a new connection closes the
+ *    oldest handshake of the source that holds the most (counting the
+ *    new one): a flood closes its own, never the one agent elsewhere.
+ * Every simulated agent (bench/fleetsim.sh) connects from 127.0.0.1: a
+ * source has no cap of its own beyond these, so one address
+ * reconnecting 2,000 agents is served as fast as before.
+ */
+
+/* The source of a peer address: a v4 (or v4-mapped) address, a v6 /64;
+ * the free slot it gets if none has it yet, or the shared slot. */
+static struct src *
+src_get(struct bus *b, const struct sockaddr_storage *ss)
+{
+	uint8_t a[16];
+	struct src *free_slot = NULL;
+
+	memset(a, 0, sizeof(a));
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 =
+		    (const struct sockaddr_in6 *)ss;
+
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			memcpy(a, &s6->sin6_addr, 16);
+		else
+			memcpy(a, &s6->sin6_addr, 8);
+	} else if (ss->ss_family == AF_INET) {
+		a[10] = a[11] = 0xff;
+		memcpy(a + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+	}
+	/* A scan of SRC_MAX slots, once per accepted connection: bounded,
+	 * and a few hundred ns beside the handshake's crypto. */
+	for (size_t i = 0; i < SRC_MAX; i++) {
+		struct src *s = &b->srcs[i];
+
+		if (s->nhs == 0) {
+			if (free_slot == NULL)
+				free_slot = s;
+		} else if (memcmp(s->addr, a, sizeof(a)) == 0)
+			return s;
+	}
+	if (free_slot == NULL)
+		return &b->srcs[SRC_MAX];
+	memcpy(free_slot->addr, a, sizeof(a));
+	return free_slot;
+}
+
+/* The handshake to close for a new connection from s: the oldest of the
+ * source holding the most (s counted with the new one; a tie goes to
+ * the older handshake). */
+static struct conn *
+hs_victim(struct bus *b, const struct src *s)
+{
+	struct conn *best = NULL;
+	size_t most = 0;
+
+	for (size_t i = 0; i <= SRC_MAX; i++) {
+		const struct src *t = &b->srcs[i];
+		size_t n = t->nhs + (t == s);
+		struct conn *c = TAILQ_FIRST(&t->hs);
+
+		if (c == NULL)
+			continue;
+		if (n > most || (n == most && c->deadline < best->deadline)) {
+			best = c;
+			most = n;
+		}
+	}
+	return best != NULL ? best : TAILQ_FIRST(&b->hs);
+}
+
+static int	conn_input(struct bus *, struct conn *, struct bus_msg *);
+
+/* The token bucket filled up to now; what it holds. */
+static int64_t
+hs_tokens(struct bus *b, int64_t now_us)
+{
+	if (now_us > b->hs_fill_us) {
+		b->hs_tokens_us += (now_us - b->hs_fill_us) / HS_SHARE_DIV;
+		if (b->hs_tokens_us > HS_BURST_US)
+			b->hs_tokens_us = HS_BURST_US;
+		b->hs_fill_us = now_us;
+	}
+	return b->hs_tokens_us;
+}
+
+/* When handshake work may go on (monotonic ms): -1 none waits; now
+ * while the round's budget lasts; the next round's poll (now) once the
+ * round's is spent; when the bucket holds tokens again once it is
+ * empty. */
+static int64_t
+hs_work_due(struct bus *b, int64_t now)
+{
+	int64_t t;
+
+	if (TAILQ_EMPTY(&b->srcq))
+		return -1;
+	if ((t = hs_tokens(b, now * 1000)) > 0)
+		return now;
+	return now + 1 + (-t * HS_SHARE_DIV) / 1000;
+}
+
+/* Work on handshakes while the budgets last: one connection turn per
+ * source, round robin. 1: a frame in *out (a connection that finished
+ * its handshake may send one at once); 0: no more this round; -1: out
+ * of memory. */
+static int
+hs_next(struct bus *b, struct bus_msg *out)
+{
+	struct src *s;
+	struct conn *c;
+	int64_t t0, t1;
+	int rc;
+
+	while ((s = TAILQ_FIRST(&b->srcq)) != NULL &&
+	    b->hs_round_us < HS_ROUND_US) {
+		t0 = clock_mono_us();
+		if (hs_tokens(b, t0) <= 0) {
+			if (!b->hs_stalled)
+				count(&b->hs_deferred, 1);
+			b->hs_stalled = 1;
+			return 0;
+		}
+		b->hs_stalled = 0;
+		/* this source's turn, then the next one's; its connections
+		 * take turns too */
+		TAILQ_REMOVE(&b->srcq, s, link);
+		TAILQ_INSERT_TAIL(&b->srcq, s, link);
+		c = TAILQ_FIRST(&s->q);
+		TAILQ_REMOVE(&s->q, c, rlink);
+		TAILQ_INSERT_TAIL(&s->q, c, rlink);
+		rc = conn_input(b, c, out);
+		t1 = clock_mono_us();
+		/* read past greeting and HELLO: the HELLO was worked on */
+		if (c->hs_read >= 64 + 2 + 200)
+			c->hs_half = 1;
+		b->hs_round_us += t1 - t0;
+		b->hs_tokens_us -= t1 - t0;
+		if (rc != 0)
+			return count_recv(b, out, rc);
+	}
+	return 0;
+}
+
 /* Accept what the kernel holds, up to ACCEPTS_MAX (the listener is
  * level-triggered: the rest comes next round). */
 static void
 server_accept(struct bus *b)
 {
+	struct sockaddr_storage ss;
+	socklen_t sl;
 	struct conn *old;
+	struct src *s;
 
 	for (int i = 0; i < ACCEPTS_MAX; i++) {
-		int fd = accept4(b->lfd, NULL, NULL,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd;
 
+		sl = sizeof(ss);
+		memset(&ss, 0, sizeof(ss));
+		fd = accept4(b->lfd, (struct sockaddr *)&ss, &sl,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
@@ -1995,27 +2246,31 @@ server_accept(struct bus *b)
 			 * pending connection: the next one. */
 			continue;
 		}
+		s = src_get(b, &ss);
 		/*
 		 * At most hs_max connections are in their handshake: a new
-		 * one closes the oldest. An agent completes its handshake
-		 * in a few round trips, so a stranger holding idle
-		 * connections would have to open hs_max new ones within
-		 * those to keep it out; refusing the new one instead let
-		 * hs_max idle connections, renewed at each deadline, lock
-		 * every agent out.
+		 * one closes the oldest of the source holding the most. An
+		 * agent completes its handshake in a few round trips, so a
+		 * stranger holding idle connections would have to open
+		 * hs_max new ones within those to keep it out; refusing the
+		 * new one instead let hs_max idle connections, renewed at
+		 * each deadline, lock every agent out; closing the oldest
+		 * of all let a stranger opening them fast enough do the
+		 * same.
 		 */
 		if (atomic_load_explicit(&b->nhs, memory_order_relaxed) >=
-		    b->hs_max && (old = TAILQ_FIRST(&b->hs)) != NULL) {
+		    b->hs_max && (old = hs_victim(b, s)) != NULL) {
 			char addr[80];
 
 			count(&b->conn_refused, 1);
 			log_conn(b, CLOG_REFUSED, "closed the oldest of %zu "
-			    "handshakes under way (from %s) for a new "
-			    "connection", b->hs_max,
-			    conn_addr(old, addr, sizeof(addr)));
+			    "handshakes under way (from %s, whose source has "
+			    "%zu of them) for a new connection", b->hs_max,
+			    conn_addr(old, addr, sizeof(addr)),
+			    old->src->nhs);
 			conn_close(b, old);
 		}
-		conn_new(b, fd);
+		conn_new(b, fd, s);
 	}
 }
 
@@ -2039,32 +2294,45 @@ expire_handshakes(struct bus *b, int64_t now)
 
 /*
  * The handshake is done: check the routing id against the host the key
- * is enrolled for, then route the host here. A connection that fails the
- * check stays open, never routed, and every frame it sends is dropped and
- * logged (as with libzmq's ROUTER): closing it would only make the client
- * reconnect and redo the handshake at once.
+ * is enrolled for, then route the host here. A routing id that is not a
+ * bus client's ("<host>/<hex>") leaves the connection open, never routed,
+ * every frame it sends dropped and logged (as with libzmq's ROUTER). One
+ * naming another host than the key's (an impostor, or an agent renamed
+ * without a new key) is closed: nothing it sends could be routed, and
+ * kept open it would cost a log line's check per frame for ever; the
+ * client reconnects as a refused one does, each time at a handshake's
+ * cost, which the handshake budget bounds. -1: c was closed.
  */
-static void
+static int
 conn_ready(struct bus *b, struct conn *c)
 {
-	char rid[RID_MAX + 1], host[BUS_HOST_MAX + 1];
+	char rid[RID_MAX + 1], host[BUS_HOST_MAX + 1], addr[80];
 	const char *zrid = zmtp_conn_rid(c->z), *zhost = zmtp_conn_host(c->z);
 	struct conn *o, *next;
+	int queued = c->in_rdq;
 
-	TAILQ_REMOVE(&b->hs, c, link);
-	atomic_fetch_sub_explicit(&b->nhs, 1, memory_order_relaxed);
+	rdq_remove(b, c);
+	hs_leave(b, c);
 	TAILQ_INSERT_TAIL(&b->live, c, link);
 	c->ready = 1;
 	c->deadline = 0;
+	if (queued)
+		rdq_add(b, c);
+	if (zrid != NULL && zhost != NULL && b->curve &&
+	    parse_rid(zrid, strlen(zrid), rid, host) == 0 &&
+	    strcmp(zhost, host) != 0) {
+		count(&b->hs_failed, 1);
+		log_conn(b, CLOG_IMPOSTOR, "closed the connection from %s: "
+		    "its key is enrolled for host %.64s, its routing id names "
+		    "%s", conn_addr(c, addr, sizeof(addr)), zhost, host);
+		conn_close(b, c);
+		return -1;
+	}
 	count(&b->handshakes, 1);
 	if (zrid == NULL || zhost == NULL ||
 	    parse_rid(zrid, strlen(zrid), rid, host) == -1) {
 		c->bad = DROP_NOT_BUS;
-		return;
-	}
-	if (b->curve && strcmp(zhost, host) != 0) {
-		c->bad = DROP_IMPOSTOR;
-		return;
+		return 0;
 	}
 	c->rid = zrid;
 	c->hlen = strlen(host);
@@ -2083,9 +2351,10 @@ conn_ready(struct bus *b, struct conn *c)
 	}
 	if (route_add(b, c) == -1) {
 		log_error("bus: out of memory recording host %s", host);
-		return;
+		return 0;
 	}
 	log_info("bus: agent %s connected", host);
+	return 0;
 }
 
 /* A failed connection: say why (refused keys are logged by
@@ -2131,13 +2400,6 @@ conn_frame(struct bus *b, struct conn *c, const struct zmtp_frame *f,
 		    "a bus client (user %.64s)", b->curve ? host : "none");
 		return 0;
 	}
-	if (c->bad == DROP_IMPOSTOR) {
-		log_drop(b, DROP_IMPOSTOR, "a message claiming to be from "
-		    "%.*s on a connection authenticated as %.64s",
-		    (int)(strchr(zmtp_conn_rid(c->z), '/') -
-		    zmtp_conn_rid(c->z)), zmtp_conn_rid(c->z), host);
-		return 0;
-	}
 	if (f->len == 0)	/* the client's probe (ZMQ_PROBE_ROUTER) */
 		return 0;
 	if ((out->data = malloc(f->len)) == NULL) {
@@ -2181,7 +2443,8 @@ conn_input(struct bus *b, struct conn *c, struct bus_msg *out)
 			return 0;
 		}
 		if (ev == ZMTP_READY) {
-			conn_ready(b, c);
+			if (conn_ready(b, c) == -1)
+				return 0;
 			if (conn_flush(c) == -1) {
 				conn_close(b, c);
 				return 0;
@@ -2215,6 +2478,8 @@ conn_input(struct bus *b, struct conn *c, struct bus_msg *out)
 		n = read(c->fd, p, room);
 		if (n > 0) {
 			zmtp_conn_rdone(c->z, (size_t)n);
+			if (!c->ready && c->hs_read < UINT_MAX - (size_t)n)
+				c->hs_read += (unsigned)n;
 			/* A short read emptied the socket: no read to EAGAIN
 			 * (a syscall per frame at a heartbeat each); data
 			 * arriving later wakes the epoll again, edge or not,
@@ -2394,6 +2659,13 @@ server_open(struct bus *b)
 	TAILQ_INIT(&b->live);
 	TAILQ_INIT(&b->dead);
 	TAILQ_INIT(&b->rdq);
+	TAILQ_INIT(&b->srcq);
+	for (size_t i = 0; i <= SRC_MAX; i++) {
+		TAILQ_INIT(&b->srcs[i].hs);
+		TAILQ_INIT(&b->srcs[i].q);
+	}
+	b->hs_fill_us = clock_mono_us();
+	b->hs_tokens_us = HS_BURST_US;
 	b->hs_max = (size_t)backlog * HS_PER_BACKLOG;
 	b->keepalive_s = b->heartbeat_ivl_ms > 0 ?
 	    (b->heartbeat_ivl_ms + 999) / 1000 : 0;
@@ -2558,18 +2830,33 @@ server_poll(struct bus *b, int timeout_ms, struct bus_msg *out)
 			return rc;
 	}
 	for (;;) {
-		int64_t now = clock_mono_ms(), due, hs_due;
+		int64_t now, due, hs_due, work_due;
 		int i, n, nfds, woke = 0, listen_ready = 0, wait;
 
+		/* Handshakes: the live input read first (rdq empty, and
+		 * epoll's ready list drained: a full batch may have left
+		 * live events behind, HS_SKIP_MAX rounds at most), or
+		 * BURST_MAX frames of it handed out. */
+		if (b->hs_skip == 0 || b->hs_skip >= HS_SKIP_MAX) {
+			b->hs_skip = 0;
+			if ((rc = hs_next(b, out)) != 0)
+				return rc;
+		}
+		now = clock_mono_ms();
 		listener_resume(b, now);
 		hs_due = expire_handshakes(b, now);
-		if (!TAILQ_EMPTY(&b->rdq))
+		work_due = hs_work_due(b, now);
+		if (TAILQ_EMPTY(&b->rdq))
+			caught_up(b);
+		if (!TAILQ_EMPTY(&b->rdq) || (work_due >= 0 &&
+		    work_due <= now))
 			wait = 0;
 		else {
-			caught_up(b);
 			due = deadline;
 			if (hs_due >= 0 && (due < 0 || hs_due < due))
 				due = hs_due;
+			if (work_due >= 0 && (due < 0 || work_due < due))
+				due = work_due;
 			if (b->accept_resume_ms != 0 &&
 			    (due < 0 || b->accept_resume_ms < due))
 				due = b->accept_resume_ms;
@@ -2583,6 +2870,8 @@ server_poll(struct bus *b, int timeout_ms, struct bus_msg *out)
 			return -1;
 		}
 		b->rd_burst = 0;
+		b->hs_round_us = 0;
+		b->hs_skip = n == EV_BATCH ? b->hs_skip + 1 : 0;
 		/* A callback may add or remove fds: work on a copy. */
 		nfds = b->nfds;
 		memcpy(fds, b->fds, (size_t)nfds * sizeof(fds[0]));

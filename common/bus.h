@@ -180,9 +180,11 @@ struct bus_stats {
 	/* Server: handshakes that failed (protocol, refused key, deadline),
 	 * connections closed at accept (too many handshakes under way,
 	 * descriptors exhausted); the connections open now, and of them
-	 * those still in their handshake. */
+	 * those still in their handshake; the times handshakes waited
+	 * because the bus thread's handshake CPU budget was spent. */
 	uint64_t	handshake_failed, conn_refused;
 	uint64_t	connections, connecting;
+	uint64_t	handshake_deferred;
 };
 struct bus;
 void	bus_stats(struct bus *, struct bus_stats *);

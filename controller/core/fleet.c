@@ -310,11 +310,22 @@ fleet_free(struct fleet **fp)
 	*fp = NULL;
 }
 
+/*
+ * The refusal log's rate limit: anyone may try a fresh key per
+ * connection, so a line per refusal let a stranger fill the log (and
+ * slow the bus thread writing it); one line a second, with the count of
+ * those suppressed since the last, as the bus's own refused-key log.
+ * Only the bus thread calls fleet_allow (one server per process).
+ */
+static int64_t	allow_log_ms;
+static unsigned	allow_log_suppressed;
+
 int
 fleet_allow(const char *pubkey, char *host_out, size_t host_len, void *arg)
 {
 	struct store *st = arg;
 	struct store_txn *txn = NULL;
+	int64_t now;
 	int rc;
 
 	if (store_read_begin(st, &txn) == -1) {
@@ -323,9 +334,17 @@ fleet_allow(const char *pubkey, char *host_out, size_t host_len, void *arg)
 	}
 	rc = db_agent_key_host(txn, pubkey, host_out, host_len);
 	store_txn_end(&txn);
-	if (rc == -1)
-		log_warnx("refusing agent connection with key %.8s...: %s",
-		    pubkey, err_msg());
+	if (rc == 0)
+		return 0;
+	now = clock_mono_ms();
+	if (allow_log_ms != 0 && now - allow_log_ms < 1000) {
+		allow_log_suppressed++;
+		return rc;
+	}
+	log_warnx("refusing agent connection with key %.8s...: %s (%u "
+	    "similar suppressed)", pubkey, err_msg(), allow_log_suppressed);
+	allow_log_ms = now;
+	allow_log_suppressed = 0;
 	return rc;
 }
 

@@ -184,7 +184,8 @@ bus_collect(struct buf *out, void *arg)
 	    "from agents, by message type.", SCHEMA_FROM_CONTROLLER, v);
 	metrics_write_family(out, n_drop, METRICS_COUNTER,
 	    "Inbound frames dropped, by reason (impostor: a host other than "
-	    "the authenticated one; not_bus: not a bus client; multipart).");
+	    "the authenticated one, now closed at the handshake instead; "
+	    "not_bus: not a bus client; multipart).");
 	metrics_write_sample(out, n_drop, (const char *[]){ "reason",
 	    "impostor", NULL }, (double)st.drop_impostor);
 	metrics_write_sample(out, n_drop, (const char *[]){ "reason",
@@ -206,6 +207,10 @@ bus_collect(struct buf *out, void *arg)
 	one(out, "tinystack_bus_connections_refused_total", METRICS_COUNTER,
 	    "Connections closed as accepted: too many handshakes under way, "
 	    "or descriptors exhausted.", (double)st.conn_refused);
+	one(out, "tinystack_bus_handshakes_deferred_total", METRICS_COUNTER,
+	    "Times handshakes had to wait because the bus thread's handshake "
+	    "CPU budget (half the thread over time) was spent.",
+	    (double)st.handshake_deferred);
 }
 
 /* Object counts, under openstack-exporter's names. */

@@ -11,6 +11,7 @@
  * deleted (DELETE /os-services/{id}); the agent is told it is unknown and
  * its next hello registers a new service.
  */
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1274,6 +1275,49 @@ test_enrolment_checked(void **state)
 	fl = plain;
 }
 
+/*
+ * Refused keys at the handshake (fleet_allow, the bus's allow callback):
+ * anyone may try a fresh key per connection, so they are logged once a
+ * second with a count of those suppressed, not once each.
+ */
+static void
+test_refused_keys_log_limited(void **state)
+{
+	enum { N = 50 };
+	char host[64];
+	int64_t t0, el;
+	int lines;
+
+	(void)state;
+	logcap_begin();
+	t0 = clock_mono_ms();
+	for (int i = 0; i < N; i++)
+		assert_int_equal(fleet_allow(KEY2, host, sizeof(host), st),
+		    -1);
+	el = clock_mono_ms() - t0;
+	logcap_stop();
+	lines = logcap_count("refusing agent connection with key");
+	print_message("%d refused keys in %lld ms: %d lines\n", N,
+	    (long long)el, lines);
+	assert_true(lines >= 1);	/* the first of a quiet spell is */
+	assert_true(lines <= 2 + el / 1000);
+	/* refusals going on: the next line, a second after the first,
+	 * says how many were left out since (the 49 above at least) */
+	logcap_begin();
+	t0 = clock_mono_ms();
+	for (int i = 0; logcap_count("refusing agent connection") == 0; i++) {
+		assert_true(clock_mono_ms() - t0 < WAIT_MS);
+		assert_int_equal(fleet_allow(KEY2, host, sizeof(host), st),
+		    -1);
+		if (i > 0)
+			poll(NULL, 0, 5);
+	}
+	logcap_stop();
+	assert_int_equal(logcap_count("refusing agent connection"), 1);
+	assert_int_equal(logcap_count("similar suppressed)"), 1);
+	assert_int_equal(logcap_count("(0 similar suppressed)"), 0);
+}
+
 static int
 setup(void **state)
 {
@@ -1338,6 +1382,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_refused_keys_log_limited),
 		cmocka_unit_test(test_operator_switches_survive_ticks),
 		cmocka_unit_test(test_unchanged_hypervisor_kept),
 		cmocka_unit_test(test_guest_list_apart),
