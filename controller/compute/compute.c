@@ -753,7 +753,22 @@ compute_time_usec(int64_t ms, char out[32])
 	time_t t = (time_t)(ms / 1000);
 	struct tm tm;
 	char b[24];
+	int u;
 
+	/* compute_time()'s digits by hand (a detail list writes one a
+	 * server: launched_at); what it leaves to strftime() and a negative
+	 * fraction (before 1970) keep the formatted way. */
+	if (ms >= 0) {
+		compute_time(ms, out);
+		if (out[19] == 'Z' && out[20] == '\0') {
+			u = (int)(ms % 1000);
+			memcpy(out + 19, ".000000", 8);
+			out[20] = (char)('0' + u / 100);
+			out[21] = (char)('0' + u / 10 % 10);
+			out[22] = (char)('0' + u % 10);
+			return;
+		}
+	}
 	gmtime_r(&t, &tm);
 	strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(out, 32, "%s.%06d", b, (int)(ms % 1000) * 1000);
