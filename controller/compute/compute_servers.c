@@ -1468,7 +1468,6 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 	if ((l.admin ? COMPUTE_QUERY_CHECK(req, list_query_admin, true) :
 	    COMPUTE_QUERY_CHECK(req, list_query, false)) == -1)
 		return -1;
-	render_init(&l.view, req, mv, l.admin);
 	all_tenants = jsonreq_query_bool(JSONREQ_NOVA, all);
 	if (all_tenants && compute_enforce(req, detail ?
 	    "os_compute_api:servers:detail:get_all_tenants" :
@@ -1551,6 +1550,9 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 		rc = -1;
 		goto out;
 	}
+	/* render_init() allocates: after the early returns above (l is
+	 * zeroed, so out: frees a view never made, too). */
+	render_init(&l.view, req, mv, l.admin);
 	/* About 1.5 KiB a server in detail. */
 	if (buf_reserve(&l.page, (detail ? 1536 : 192) * (l.limit < 16 ?
 	    16 : l.limit)) == -1 || buf_puts(&l.page, "{\"servers\":[") ==
