@@ -42,7 +42,7 @@ buf_reserve(struct buf *b, size_t n)
 }
 
 int
-buf_append(struct buf *b, const void *data, size_t n)
+buf_append_grow(struct buf *b, const void *data, size_t n)
 {
 	if (n == 0)
 		return b->failed ? -1 : 0;

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct buf {
 	uint8_t	*data;
@@ -29,7 +30,24 @@ struct buf {
 /* Room for n more bytes (and the NUL) without moving data. 0 or -1. */
 int	buf_reserve(struct buf *, size_t n);
 /* Append n bytes (n may be 0). 0 or -1. */
-int	buf_append(struct buf *, const void *, size_t n);
+int	buf_append_grow(struct buf *, const void *, size_t n);
+
+/*
+ * Appends n bytes. Inline while they fit (a view of 1,000 servers is
+ * some 50,000 small appends into a buffer reserved up front); growing,
+ * a failed buffer and n == 0 take buf_append_grow().
+ */
+static inline int
+buf_append(struct buf *b, const void *data, size_t n)
+{
+	if (n > 0 && n < b->cap - b->len && !b->failed) {
+		memcpy(b->data + b->len, data, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+		return 0;
+	}
+	return buf_append_grow(b, data, n);
+}
 /* Append a NUL-terminated string, without its NUL. 0 or -1. */
 int	buf_puts(struct buf *, const char *);
 /* Append formatted text, of any length. 0 or -1 (also on a format error,

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "hash.h"
 #include "log.h"
 #include "store.h"
 
@@ -49,6 +50,7 @@ struct store_txn {
 
 struct table {
 	char		*name;
+	uint32_t	 hash;		/* hash_fnv32(name) */
 	MDB_dbi		 dbi;
 	int		 present;	/* 0 only for a read-only open */
 };
@@ -139,11 +141,17 @@ static struct table *
 table_find(struct store *st, const char *name)
 {
 	size_t i;
+	uint32_t h;
 
-	if (name != NULL)
+	/* Every get and iteration names its table: the hash first, so a
+	 * look-up costs one strcmp and not one per table before it. */
+	if (name != NULL) {
+		h = hash_fnv32(name);
 		for (i = 0; i < st->ntables; i++)
-			if (strcmp(st->tables[i].name, name) == 0)
+			if (st->tables[i].hash == h &&
+			    strcmp(st->tables[i].name, name) == 0)
 				return &st->tables[i];
+	}
 	err_set(TS_EINVALID, "store: no table '%s'", name ? name : "(null)");
 	return NULL;
 }
@@ -320,6 +328,7 @@ store_open(const struct store_opts *o)
 			err_set(TS_ENOMEM, "store: out of memory");
 			goto fail;
 		}
+		st->tables[i].hash = hash_fnv32(st->tables[i].name);
 	}
 
 	/* LMDB wants a multiple of the page size. */

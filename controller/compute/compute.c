@@ -719,6 +719,37 @@ compute_version_v21(struct http_req *req, struct http_resp *resp)
 
 /* ---- JSON helpers ------------------------------------------------------------- */
 
+/*
+ * gmtime_r() for 1970-01-01 to 9999-12-31 by arithmetic (the civil date of
+ * a day count: Howard Hinnant's days_from_civil inverse): glibc's takes a
+ * process-wide lock (__tz_convert) that the API threads rendering lists
+ * shared, three times a server. 0 when t is out of that range.
+ */
+static int
+utc_tm(int64_t t, struct tm *tm)
+{
+	int64_t days, sec, era, doe, yoe, doy, mp, y;
+
+	if (t < 0 || t > INT64_C(253402300799))
+		return 0;
+	days = t / 86400;
+	sec = t % 86400;
+	days += 719468;		/* from 0000-03-01 */
+	era = days / 146097;
+	doe = days - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	tm->tm_mday = (int)(doy - (153 * mp + 2) / 5 + 1);
+	tm->tm_mon = (int)(mp < 10 ? mp + 2 : mp - 10);
+	tm->tm_year = (int)(y + (tm->tm_mon <= 1) - 1900);
+	tm->tm_hour = (int)(sec / 3600);
+	tm->tm_min = (int)(sec / 60 % 60);
+	tm->tm_sec = (int)(sec % 60);
+	return 1;
+}
+
 void
 compute_time(int64_t ms, char out[32])
 {
@@ -726,7 +757,8 @@ compute_time(int64_t ms, char out[32])
 	struct tm tm;
 	int y;
 
-	gmtime_r(&t, &tm);
+	if (!utc_tm((int64_t)t, &tm))
+		gmtime_r(&t, &tm);
 	y = tm.tm_year + 1900;
 	if (y < 0 || y > 9999) {
 		strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -763,7 +795,22 @@ compute_time_usec(int64_t ms, char out[32])
 	time_t t = (time_t)(ms / 1000);
 	struct tm tm;
 	char b[24];
+	int u;
 
+	/* compute_time()'s digits by hand (a detail list writes one a
+	 * server: launched_at); what it leaves to strftime() and a negative
+	 * fraction (before 1970) keep the formatted way. */
+	if (ms >= 0) {
+		compute_time(ms, out);
+		if (out[19] == 'Z' && out[20] == '\0') {
+			u = (int)(ms % 1000);
+			memcpy(out + 19, ".000000", 8);
+			out[20] = (char)('0' + u / 100);
+			out[21] = (char)('0' + u / 10 % 10);
+			out[22] = (char)('0' + u % 10);
+			return;
+		}
+	}
 	gmtime_r(&t, &tm);
 	strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(out, 32, "%s.%06d", b, (int)(ms % 1000) * 1000);

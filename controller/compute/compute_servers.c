@@ -434,6 +434,22 @@ host_status_allowed(struct http_req *req, const struct rec_instance *i)
 	    request_allowed(req, "os_compute_api:servers:show:host_status", &t);
 }
 
+static bool
+host_up(struct http_req *req, const struct rec_instance *i)
+{
+	return i->host != NULL && scheduler_host_up(compute_of(req)->sched, i->host);
+}
+
+/* A host of the page (hostId by project and host; render_slot()). */
+struct render_host {
+	char	 project[256], host[256], hid[65];
+	/* the scheduler's answers for host, asked at its first server
+	 * of the page (sched_known): a page shows each host as it was
+	 * then, without two locked look-ups a server */
+	bool	 sched_known, up;
+	char	 az[SCHEDULER_NAME_MAX + 1];
+};
+
 /*
  * The server view is written as JSON text (http/jsonout.h) by this one
  * writer for the show, every list entry and (parsed back) the update and
@@ -452,18 +468,24 @@ struct render {
 	bool		 admin;
 	/* compute_url()'s "<base>/v2.1[/<project>]/" and its bookmark */
 	char		 self[1024], book[1024];
+	/* the same escaped for a JSON string (jsonout_chars()), once per
+	 * request; esc_ok false: links_w() escapes each href whole, and
+	 * fails as it did */
+	struct buf	 self_esc, book_esc;
+	size_t		 pre_max;	/* the longer prefix's length */
+	bool		 esc_ok;
 	/* host_status policy of the last project asked (a page is mostly
 	 * one project's): -1 not asked */
 	char		 hs_project[256];
 	int		 hs_allowed;
-	/* hostIds by host (a page's servers share a project and a few
-	 * hosts): direct-mapped, a slot's host "" when empty */
-	struct {
-		char	 project[256], host[256], hid[65];
-	}		*hids;		/* HID_SLOTS, owned; NULL: none */
+	/* hostIds and the scheduler's answers by host (a page's servers
+	 * share a project and a few hosts): direct-mapped, HID_SLOTS
+	 * pointers, each slot made at its first host (a page of few hosts
+	 * allocates little); all owned, NULL: none */
+	struct render_host **hids;
 };
 
-#define HID_SLOTS	64
+#define HID_SLOTS	256
 
 static void
 render_init(struct render *v, struct http_req *req, int mv, bool admin)
@@ -477,14 +499,28 @@ render_init(struct render *v, struct http_req *req, int mv, bool admin)
 		v->book[0] = '\0';
 	v->hs_allowed = -1;
 	v->hids = NULL;
+	memset(&v->self_esc, 0, sizeof(v->self_esc));
+	memset(&v->book_esc, 0, sizeof(v->book_esc));
+	v->esc_ok = jsonout_chars(&v->self_esc, v->self) == 0 &&
+	    jsonout_chars(&v->book_esc, v->book) == 0 &&
+	    v->self_esc.data != NULL && v->book_esc.data != NULL;
+	v->pre_max = strlen(v->self) > strlen(v->book) ? strlen(v->self) :
+	    strlen(v->book);
 }
 
 static void
 render_free(struct render *v)
 {
+	for (size_t k = 0; v->hids != NULL && k < HID_SLOTS; k++)
+		free(v->hids[k]);
 	free(v->hids);
 	v->hids = NULL;
+	buf_free(&v->self_esc);
+	buf_free(&v->book_esc);
 }
+
+/* b += the string literal s (its length known at compile time). */
+#define PUTL(b, s)	buf_append((b), "" s, sizeof("" s) - 1)
 
 /* [{"rel":"self","href":...},{"rel":"bookmark","href":...}] */
 static void
@@ -492,24 +528,43 @@ links_w(struct buf *b, const struct render *v, const char *coll, const char *id)
 {
 	char href[2400];
 
-	buf_puts(b, "[{\"rel\":\"self\",\"href\":");
+	/* The prefixes escaped once (render_init()); the href's other
+	 * pieces are valid UTF-8 alone or the whole is not (the prefix
+	 * ends in '/'), so piecewise is the same text. An href too long for
+	 * href[] is cut below as it always was. */
+	if (v->esc_ok && v->pre_max + strlen(coll) + 1 + strlen(id) <
+	    sizeof(href)) {
+		PUTL(b, "[{\"rel\":\"self\",\"href\":\"");
+		buf_append(b, v->self_esc.data, v->self_esc.len);
+		buf_puts(b, coll);
+		PUTL(b, "/");
+		jsonout_chars(b, id);
+		PUTL(b, "\"},{\"rel\":\"bookmark\",\"href\":\"");
+		buf_append(b, v->book_esc.data, v->book_esc.len);
+		buf_puts(b, coll);
+		PUTL(b, "/");
+		jsonout_chars(b, id);
+		PUTL(b, "\"}]");
+		return;
+	}
+	PUTL(b, "[{\"rel\":\"self\",\"href\":");
 	snprintf(href, sizeof(href), "%s%s/%s", v->self, coll, id);
 	jsonout_str(b, href);
-	buf_puts(b, "},{\"rel\":\"bookmark\",\"href\":");
+	PUTL(b, "},{\"rel\":\"bookmark\",\"href\":");
 	snprintf(href, sizeof(href), "%s%s/%s", v->book, coll, id);
 	jsonout_str(b, href);
-	buf_puts(b, "}]");
+	PUTL(b, "}]");
 }
 
 /* {"id":...,"links":[...]} */
 static void
 ref_w(struct buf *b, const struct render *v, const char *coll, const char *id)
 {
-	buf_puts(b, "{\"id\":");
+	PUTL(b, "{\"id\":");
 	jsonout_str(b, id);
-	buf_puts(b, ",\"links\":");
+	PUTL(b, ",\"links\":");
 	links_w(b, v, coll, id);
-	buf_puts(b, "}");
+	PUTL(b, "}");
 }
 
 /* ,"key":"s" (key a plain literal); nothing when s is NULL, as
@@ -519,7 +574,7 @@ member_str(struct buf *b, const char *key, const char *s)
 {
 	if (s == NULL)
 		return;
-	buf_puts(b, ",");
+	PUTL(b, ",");
 	jsonout_key(b, key);
 	jsonout_str(b, s);
 }
@@ -528,7 +583,7 @@ member_str(struct buf *b, const char *key, const char *s)
 static void
 member_str_or_null(struct buf *b, const char *key, const char *s)
 {
-	buf_puts(b, ",");
+	PUTL(b, ",");
 	jsonout_key(b, key);
 	jsonout_str_or_null(b, s);
 }
@@ -536,7 +591,7 @@ member_str_or_null(struct buf *b, const char *key, const char *s)
 static void
 member_int(struct buf *b, const char *key, int64_t v)
 {
-	buf_puts(b, ",");
+	PUTL(b, ",");
 	jsonout_key(b, key);
 	jsonout_int(b, v);
 }
@@ -573,43 +628,88 @@ json_w(struct buf *b, const json_t *j)
 static void
 strmap_w(struct buf *b, const struct ts_strmap *m)
 {
-	buf_puts(b, "{");
+	PUTL(b, "{");
 	for (size_t k = 0; m->items && k < m->n; k++) {
 		if (k > 0)
-			buf_puts(b, ",");
+			PUTL(b, ",");
 		jsonout_str(b, m->items[k].k);
-		buf_puts(b, ":");
+		PUTL(b, ":");
 		jsonout_str(b, m->items[k].v);
 	}
-	buf_puts(b, "}");
+	PUTL(b, "}");
+}
+
+/* The slot of (i's project, i's host) with its hostId, filled on a miss;
+ * NULL when not cached (no host, no memory, names too long). */
+static struct render_host *
+render_slot(struct render *v, const struct rec_instance *i)
+{
+	struct render_host **hp;
+	size_t hl, pl;
+
+	if (i->host == NULL || *i->host == '\0')
+		return NULL;
+	if (v->hids == NULL && (v->hids = calloc(HID_SLOTS,
+	    sizeof(*v->hids))) == NULL)
+		return NULL;
+	hp = &v->hids[hash_fnv32(i->host) % HID_SLOTS];
+	if (*hp != NULL && strcmp((*hp)->host, i->host) == 0 &&
+	    strcmp((*hp)->project, i->project_id) == 0)
+		return *hp;
+	hl = strlen(i->host);
+	pl = strlen(i->project_id);
+	if (hl >= sizeof((*hp)->host) || pl >= sizeof((*hp)->project) ||
+	    (*hp == NULL && (*hp = malloc(sizeof(**hp))) == NULL))
+		return NULL;
+	host_id(i, (*hp)->hid);
+	memcpy((*hp)->host, i->host, hl + 1);
+	memcpy((*hp)->project, i->project_id, pl + 1);
+	(*hp)->sched_known = false;
+	return *hp;
 }
 
 static const char *
 render_host_id(struct render *v, const struct rec_instance *i,
     char out[65])
 {
-	size_t slot;
+	struct render_host *h;
 
 	if (i->host == NULL || *i->host == '\0')
 		return "";
-	if (v->hids == NULL && (v->hids = calloc(HID_SLOTS,
-	    sizeof(*v->hids))) == NULL) {
-		host_id(i, out);	/* no cache: computed each time */
-		return out;
-	}
-	slot = hash_fnv32(i->host) % HID_SLOTS;
-	if (strcmp(v->hids[slot].host, i->host) == 0 &&
-	    strcmp(v->hids[slot].project, i->project_id) == 0)
-		return v->hids[slot].hid;
-	host_id(i, out);
-	if (strlen(i->host) < sizeof(v->hids[slot].host) &&
-	    strlen(i->project_id) < sizeof(v->hids[slot].project)) {
-		memcpy(v->hids[slot].hid, out, 65);
-		memcpy(v->hids[slot].host, i->host, strlen(i->host) + 1);
-		memcpy(v->hids[slot].project, i->project_id,
-		    strlen(i->project_id) + 1);
-	}
+	if ((h = render_slot(v, i)) != NULL)
+		return h->hid;
+	host_id(i, out);	/* not cached: computed each time */
 	return out;
+}
+
+/* The scheduler's up and zone for i's host (which i has), asked once a
+ * host per page; NULL when not cached. */
+static struct render_host *
+render_sched(struct render *v, const struct rec_instance *i)
+{
+	struct sched *s = compute_of(v->req)->sched;
+	struct render_host *h;
+
+	if ((h = render_slot(v, i)) == NULL)
+		return NULL;
+	if (!h->sched_known) {
+		h->up = scheduler_host_up(s, i->host);
+		scheduler_host_az(s, i->host, h->az);
+		h->sched_known = true;
+	}
+	return h;
+}
+
+/* host_up() through the page's cache */
+static bool
+render_host_up(struct render *v, const struct rec_instance *i)
+{
+	struct render_host *h;
+
+	if (i->host == NULL || *i->host == '\0' ||
+	    (h = render_sched(v, i)) == NULL)
+		return host_up(v->req, i);
+	return h->up;
 }
 
 static bool
@@ -638,48 +738,48 @@ server_w(struct buf *b, struct render *v, const struct rec_instance *i,
 {
 	struct http_req *req = v->req;
 	const char *status = status_of(i);
-	char t[32], iname[64], hid[65];
+	char t[32], hid[65];
 	int mv = v->mv;
 
-	buf_puts(b, "{\"id\":");
+	PUTL(b, "{\"id\":");
 	jsonout_str(b, i->uuid);
-	buf_puts(b, ",\"name\":");
+	PUTL(b, ",\"name\":");
 	jsonout_str(b, i->name);
-	buf_puts(b, ",\"status\":");
+	PUTL(b, ",\"status\":");
 	jsonout_str(b, status);
-	buf_puts(b, ",\"tenant_id\":");
+	PUTL(b, ",\"tenant_id\":");
 	jsonout_str(b, i->project_id);
-	buf_puts(b, ",\"user_id\":");
+	PUTL(b, ",\"user_id\":");
 	jsonout_str(b, i->user_id);
-	buf_puts(b, ",\"metadata\":");
+	PUTL(b, ",\"metadata\":");
 	strmap_w(b, &i->metadata);
-	buf_puts(b, ",\"hostId\":");
+	PUTL(b, ",\"hostId\":");
 	jsonout_str(b, render_host_id(v, i, hid));
-	buf_puts(b, ",\"image\":");
+	PUTL(b, ",\"image\":");
 	if (i->image_ref && *i->image_ref)
 		ref_w(b, v, "images", i->image_ref);
 	else
-		buf_puts(b, "\"\"");
-	buf_puts(b, ",\"flavor\":");
+		PUTL(b, "\"\"");
+	PUTL(b, ",\"flavor\":");
 	ref_w(b, v, "flavors", i->flavor.id);
 	compute_time(i->created_at, t);
-	buf_puts(b, ",\"created\":");
+	PUTL(b, ",\"created\":");
 	jsonout_str(b, t);
 	compute_time(i->updated_at ? i->updated_at : i->created_at, t);
-	buf_puts(b, ",\"updated\":");
+	PUTL(b, ",\"updated\":");
 	jsonout_str(b, t);
-	buf_puts(b, ",\"addresses\":");
+	PUTL(b, ",\"addresses\":");
 	if (addrs != NULL)
 		json_w(b, addrs);
 	else
-		buf_puts(b, "{}");
-	buf_puts(b, ",\"accessIPv4\":");
+		PUTL(b, "{}");
+	PUTL(b, ",\"accessIPv4\":");
 	jsonout_str(b, i->access_ipv4 ? i->access_ipv4 : "");
-	buf_puts(b, ",\"accessIPv6\":");
+	PUTL(b, ",\"accessIPv6\":");
 	jsonout_str(b, i->access_ipv6 ? i->access_ipv6 : "");
-	buf_puts(b, ",\"links\":");
+	PUTL(b, ",\"links\":");
 	links_w(b, v, "servers", i->uuid);
-	buf_puts(b, ",\"OS-DCF:diskConfig\":\"MANUAL\"");
+	PUTL(b, ",\"OS-DCF:diskConfig\":\"MANUAL\"");
 	/* Nova shows progress only while it means something. */
 	if (strcmp(status, "ACTIVE") == 0 || strcmp(status, "BUILD") == 0 ||
 	    strcmp(status, "REBUILD") == 0)
@@ -688,15 +788,15 @@ server_w(struct buf *b, struct render *v, const struct rec_instance *i,
 	if (i->has_fault && strcmp(i->vm_state, VM_ERROR) == 0 &&
 	    i->fault.message != NULL) {
 		compute_time(i->fault.created, t);
-		buf_puts(b, ",\"fault\":{\"code\":");
+		PUTL(b, ",\"fault\":{\"code\":");
 		jsonout_int(b, (int)i->fault.code);
-		buf_puts(b, ",\"created\":");
+		PUTL(b, ",\"created\":");
 		jsonout_str(b, t);
-		buf_puts(b, ",\"message\":");
+		PUTL(b, ",\"message\":");
 		jsonout_str(b, i->fault.message);
 		if (v->admin)
 			member_str(b, "details", i->fault.details);
-		buf_puts(b, "}");
+		PUTL(b, "}");
 	}
 	if (request_mv_has(mv, MV_LOCKED))
 		buf_puts(b, i->locked ? ",\"locked\":true" :
@@ -704,16 +804,16 @@ server_w(struct buf *b, struct render *v, const struct rec_instance *i,
 	if (request_mv_has(mv, MV_DESCRIPTION))
 		member_str_or_null(b, "description", i->description);
 	if (request_mv_has(mv, MV_SERVER_TAGS)) {
-		buf_puts(b, ",\"tags\":[");
+		PUTL(b, ",\"tags\":[");
 		for (size_t k = 0; k < i->tags.n; k++) {
 			if (k > 0)
-				buf_puts(b, ",");
+				PUTL(b, ",");
 			jsonout_str(b, i->tags.items[k]);
 		}
-		buf_puts(b, "]");
+		PUTL(b, "]");
 	}
 	if (view == VIEW_BASIC) {
-		buf_puts(b, "}");
+		PUTL(b, "}");
 		return;
 	}
 	member_str_or_null(b, "key_name", i->key_name);
@@ -723,9 +823,11 @@ server_w(struct buf *b, struct render *v, const struct rec_instance *i,
 	 * its host's zone, which follows the host's aggregates. */
 	if (i->host && *i->host) {
 		char az[SCHEDULER_NAME_MAX + 1];
+		struct render_host *h = render_sched(v, i);
 
-		scheduler_host_az(compute_of(req)->sched, i->host, az);
-		member_str(b, "OS-EXT-AZ:availability_zone", az);
+		if (h == NULL)
+			scheduler_host_az(compute_of(req)->sched, i->host, az);
+		member_str(b, "OS-EXT-AZ:availability_zone", h ? h->az : az);
 	} else {
 		member_str(b, "OS-EXT-AZ:availability_zone",
 		    i->availability_zone);
@@ -735,7 +837,7 @@ server_w(struct buf *b, struct render *v, const struct rec_instance *i,
 	/* A host that is down cannot vouch for its guests. */
 	member_int(b, "OS-EXT-STS:power_state", host_up ?
 	    (int64_t)i->power_state : POWER_NOSTATE);
-	buf_puts(b, ",\"os-extended-volumes:volumes_attached\":[");
+	PUTL(b, ",\"os-extended-volumes:volumes_attached\":[");
 	for (size_t k = 0; k < i->volumes.n; k++) {
 		const struct sch_inst_volume *iv = &i->volumes.items[k];
 
@@ -746,9 +848,9 @@ server_w(struct buf *b, struct render *v, const struct rec_instance *i,
 			buf_puts(b, iv->delete_on_termination ?
 			    ",\"delete_on_termination\":true" :
 			    ",\"delete_on_termination\":false");
-		buf_puts(b, "}");
+		PUTL(b, "}");
 	}
-	buf_puts(b, "],\"config_drive\":\"\"");
+	PUTL(b, "],\"config_drive\":\"\"");
 	/* Nova's "" for a server with no host; the policy, on the server's
 	 * project, decides who sees it. */
 	if (request_mv_has(mv, MV_HOST_STATUS) &&
@@ -757,12 +859,14 @@ server_w(struct buf *b, struct render *v, const struct rec_instance *i,
 		    scheduler_host_status(compute_of(req)->sched, i->host) :
 		    "");
 	if (v->admin) {
-		buf_puts(b, ",\"OS-EXT-SRV-ATTR:host\":");
+		PUTL(b, ",\"OS-EXT-SRV-ATTR:host\":");
 		jsonout_str_or_null(b, i->host);
-		buf_puts(b, ",\"OS-EXT-SRV-ATTR:hypervisor_hostname\":");
+		PUTL(b, ",\"OS-EXT-SRV-ATTR:hypervisor_hostname\":");
 		jsonout_str_or_null(b, i->host);
-		snprintf(iname, sizeof(iname), "instance-%s", i->uuid);
-		member_str(b, "OS-EXT-SRV-ATTR:instance_name", iname);
+		/* "instance-<uuid>" (uuid[] fits, no snprintf a server) */
+		PUTL(b, ",\"OS-EXT-SRV-ATTR:instance_name\":\"instance-");
+		jsonout_chars(b, i->uuid);
+		PUTL(b, "\"");
 	}
 	if (v->admin && request_mv_has(mv, MV_EXTENDED_ATTRS)) {
 		char *ud = NULL;
@@ -790,10 +894,10 @@ server_w(struct buf *b, struct render *v, const struct rec_instance *i,
 		free(ud);
 	}
 	if (sgs != NULL && json_array_size(sgs) > 0) {
-		buf_puts(b, ",\"security_groups\":");
+		PUTL(b, ",\"security_groups\":");
 		json_w(b, sgs);
 	}
-	buf_puts(b, "}");
+	PUTL(b, "}");
 }
 
 /* The same as a jansson object (replies that add members: an update's,
@@ -834,12 +938,6 @@ load(struct http_req *req, const char *rule, struct rec_instance *i)
 	rc = compute_server_load_txn(req, txn, rule, i);
 	store_txn_end(&txn);
 	return rc;
-}
-
-static bool
-host_up(struct http_req *req, const struct rec_instance *i)
-{
-	return i->host != NULL && scheduler_host_up(compute_of(req)->sched, i->host);
 }
 
 int
@@ -1146,7 +1244,7 @@ list_cb(const struct rec_instance *i, void *arg)
 		return 1;
 	}
 	if (l->n > 0)
-		buf_puts(&l->page, ",");
+		PUTL(&l->page, ",");
 	if (l->detail) {
 		json_t *a, *sgs;
 
@@ -1154,17 +1252,17 @@ list_cb(const struct rec_instance *i, void *arg)
 		    true, &a, &sgs) == -1)
 			return -1;
 		server_w(&l->page, &l->view, i, VIEW_DETAIL,
-		    host_up(l->req, i), a, sgs);
+		    render_host_up(&l->view, i), a, sgs);
 		json_decref(a);
 		json_decref(sgs);
 	} else {
-		buf_puts(&l->page, "{\"id\":");
+		PUTL(&l->page, "{\"id\":");
 		jsonout_str(&l->page, i->uuid);
-		buf_puts(&l->page, ",\"name\":");
+		PUTL(&l->page, ",\"name\":");
 		jsonout_str(&l->page, i->name);
-		buf_puts(&l->page, ",\"links\":");
+		PUTL(&l->page, ",\"links\":");
 		links_w(&l->page, &l->view, "servers", i->uuid);
-		buf_puts(&l->page, "}");
+		PUTL(&l->page, "}");
 	}
 	if (l->page.failed)
 		return -1;
@@ -1374,7 +1472,6 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 	if ((l.admin ? COMPUTE_QUERY_CHECK(req, list_query_admin, true) :
 	    COMPUTE_QUERY_CHECK(req, list_query, false)) == -1)
 		return -1;
-	render_init(&l.view, req, mv, l.admin);
 	all_tenants = jsonreq_query_bool(JSONREQ_NOVA, all);
 	if (all_tenants && compute_enforce(req, detail ?
 	    "os_compute_api:servers:detail:get_all_tenants" :
@@ -1457,6 +1554,9 @@ server_list(struct http_req *req, struct http_resp *resp, bool detail)
 		rc = -1;
 		goto out;
 	}
+	/* render_init() allocates: after the early returns above (l is
+	 * zeroed, so out: frees a view never made, too). */
+	render_init(&l.view, req, mv, l.admin);
 	/* About 1.5 KiB a server in detail. */
 	if (buf_reserve(&l.page, (detail ? 1536 : 192) * (l.limit < 16 ?
 	    16 : l.limit)) == -1 || buf_puts(&l.page, "{\"servers\":[") ==

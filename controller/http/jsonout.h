@@ -18,6 +18,9 @@
 
 /* A JSON string: quoted, escaped as jansson escapes. */
 int	jsonout_str(struct buf *, const char *s);
+/* What jsonout_str() writes between the quotes: pieces of one string may
+ * be escaped apart when each is valid UTF-8 on its own. */
+int	jsonout_chars(struct buf *, const char *s);
 /* jsonout_str(s), or null when s is NULL. */
 int	jsonout_str_or_null(struct buf *, const char *s);
 /* A decimal integer. */

@@ -2,7 +2,8 @@
  * jsonout_test: controller/http/jsonout writes what jansson's
  * json_dumps(JSON_COMPACT | JSON_ENCODE_ANY) writes for the same value:
  * every single byte 0x01-0x7f in a string, UTF-8 of each length, mixed
- * runs, integers at their limits; and refuses what jansson refuses
+ * runs, integers at their limits; jsonout_chars() the same text without
+ * the quotes, also in pieces; and refuses what jansson refuses
  * (invalid UTF-8), failing the buffer.
  */
 #include <setjmp.h>
@@ -34,9 +35,43 @@ same_str(const char *s)
 	assert_int_equal(jsonout_str(&b, s), 0);
 	assert_int_equal(b.len, strlen(want));
 	assert_string_equal((const char *)b.data, want);
+	/* jsonout_chars(): the same without the quotes */
+	buf_free(&b);
+	assert_int_equal(jsonout_chars(&b, s), 0);
+	assert_int_equal(b.len, strlen(want) - 2);
+	assert_memory_equal(b.data, want + 1, b.len);
 	free(want);
 	json_decref(j);
 	buf_free(&b);
+}
+
+/* A link's href escaped in pieces (a prefix once, then an id) is the text
+ * of the whole: jsonout_chars() of each piece valid on its own. */
+static void
+test_chars_pieces(void **state)
+{
+	static const char *const pre[] = { "http://h:1/v2.1/",
+	    "http://\xc3\xa9\"q\\/p\t/", "", NULL };
+	static const char *const id[] = { "3f1c2a9e-0000-4000-8000-000000000001",
+	    "b1", "\xe2\x82\xac\x01", "", NULL };
+	char whole[256];
+
+	(void)state;
+	for (const char *const *p = pre; *p != NULL; p++)
+		for (const char *const *q = id; *q != NULL; q++) {
+			struct buf a = { 0 }, b = { 0 };
+
+			snprintf(whole, sizeof(whole), "%s%s", *p, *q);
+			assert_int_equal(jsonout_str(&a, whole), 0);
+			assert_int_equal(buf_append(&b, "\"", 1), 0);
+			assert_int_equal(jsonout_chars(&b, *p), 0);
+			assert_int_equal(jsonout_chars(&b, *q), 0);
+			assert_int_equal(buf_append(&b, "\"", 1), 0);
+			assert_int_equal(a.len, b.len);
+			assert_memory_equal(a.data, b.data, a.len);
+			buf_free(&a);
+			buf_free(&b);
+		}
 }
 
 static void
@@ -72,6 +107,10 @@ test_invalid_utf8(void **state)
 
 		assert_null(json_string(*p));
 		assert_int_equal(jsonout_str(&b, *p), -1);
+		assert_int_equal(err_code(), TS_EINVALID);
+		assert_true(b.failed);
+		buf_free(&b);
+		assert_int_equal(jsonout_chars(&b, *p), -1);
 		assert_int_equal(err_code(), TS_EINVALID);
 		assert_true(b.failed);
 		/* The failure sticks. */
@@ -144,6 +183,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_chars_pieces),
 		cmocka_unit_test(test_invalid_utf8),
 		cmocka_unit_test(test_utf8_clean),
 		cmocka_unit_test(test_ints_null_keys),
