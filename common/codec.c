@@ -208,6 +208,20 @@ clear_struct(const struct schema_type *t, void *obj)
 	}
 }
 
+int
+codec_str_set(char **field, const char *v)
+{
+	char *n = NULL;
+
+	if (v != NULL && (n = strdup(v)) == NULL) {
+		err_set(TS_ENOMEM, "out of memory");
+		return -1;
+	}
+	free(*field);
+	*field = n;
+	return 0;
+}
+
 void
 codec_clear(const struct schema_type *t, void *obj)
 {

@@ -176,6 +176,9 @@ void	 codec_free(const struct schema_type *, void **objp);
 /* Free every owned member of obj and zero it; the object itself is not
  * freed. Safe on a zeroed object and on a partly decoded one. */
 void	 codec_clear(const struct schema_type *, void *obj);
+/* Replace an object's owned string member *field with a copy of v (NULL
+ * clears it). -1 TS_ENOMEM, *field unchanged. */
+int	 codec_str_set(char **field, const char *v);
 
 /*
  * Append the msgpack map of obj to out. Checks what the decoder would check

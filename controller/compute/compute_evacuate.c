@@ -78,20 +78,6 @@ state_ok(const struct rec_instance *i)
 	return 0;
 }
 
-static int
-set_str(char **f, const char *s)
-{
-	char *d = strdup(s);
-
-	if (d == NULL) {
-		err_set(TS_ENOMEM, "out of memory");
-		return -1;
-	}
-	free(*f);
-	*f = d;
-	return 0;
-}
-
 /* The controller's half of the move, decided again on the record read
  * here: the host must still be the one the API checked. */
 static int
@@ -138,7 +124,7 @@ evac_fn(struct store_txn *txn, void *arg)
 	}
 	if (scheduler_release(txn, e->source, i.flavor.vcpus, i.flavor.ram,
 	    compute_db_flavor_disk_gb(&i.flavor)) == -1 ||
-	    set_str(&i.host, host) == -1)
+	    codec_str_set(&i.host, host) == -1)
 		goto out;
 	/* A new owner generation: the source's copy is stale everywhere
 	 * (its agent refuses older commands; recon deletes it). */

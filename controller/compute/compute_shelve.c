@@ -67,18 +67,6 @@ struct shelve {
 	bool				 placed, moved_net, moved_vol;
 };
 
-static int
-set_str(char **f, const char *v)
-{
-	free(*f);
-	*f = NULL;
-	if (v != NULL && (*f = strdup(v)) == NULL) {
-		err_set(TS_ENOMEM, "out of memory");
-		return -1;
-	}
-	return 0;
-}
-
 /* Nova's check_instance_lock and check_instance_state of each action. */
 static int
 state_ok(const struct shelve *s, const struct rec_instance *i)
@@ -142,7 +130,7 @@ image_make(struct shelve *s, struct store_txn *txn, struct rec_instance *i,
 	ir.os_command_line = i->kernel_cmdline;
 	if (image_snapshot_create(txn, &ir, now, s->image_id) == -1)
 		return -1;
-	return set_str(&i->snapshot_image_id, s->image_id);
+	return codec_str_set(&i->snapshot_image_id, s->image_id);
 }
 
 /*
@@ -189,7 +177,7 @@ place(struct shelve *s, struct store_txn *txn, struct rec_instance *i,
 			codec_clear(&schema_rec_image, &img);
 			return -1;
 		}
-		if (set_str(&i->resize_image_sha512, img.os_hash_value) ==
+		if (codec_str_set(&i->resize_image_sha512, img.os_hash_value) ==
 		    -1) {
 			codec_clear(&schema_rec_image, &img);
 			return -1;
@@ -198,7 +186,7 @@ place(struct shelve *s, struct store_txn *txn, struct rec_instance *i,
 		i->resize_image_size = img.size;
 		codec_clear(&schema_rec_image, &img);
 	}
-	if (set_str(&i->host, host) == -1)
+	if (codec_str_set(&i->host, host) == -1)
 		return -1;
 	/* A new owner generation: whatever an earlier placement left on a
 	 * host is stale there (fenced by the reconciler). */

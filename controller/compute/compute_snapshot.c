@@ -178,18 +178,6 @@ parse(json_t *arg, struct snap *s)
 }
 
 static int
-set_str(char **f, const char *v)
-{
-	free(*f);
-	*f = NULL;
-	if (v != NULL && (*f = strdup(v)) == NULL) {
-		err_set(TS_ENOMEM, "out of memory");
-		return -1;
-	}
-	return 0;
-}
-
-static int
 snap_fn(struct store_txn *txn, void *arg)
 {
 	struct snap *s = arg;
@@ -226,8 +214,8 @@ snap_fn(struct store_txn *txn, void *arg)
 	ir.os_command_line = i.kernel_cmdline;
 	if (image_snapshot_create(txn, &ir, now, s->image_id) == -1)
 		goto out;
-	if (set_str(&i.snapshot_image_id, s->image_id) == -1 ||
-	    set_str(&i.backup_type, s->backup ? s->backup_type : NULL) == -1)
+	if (codec_str_set(&i.snapshot_image_id, s->image_id) == -1 ||
+	    codec_str_set(&i.backup_type, s->backup ? s->backup_type : NULL) == -1)
 		goto out;
 	i.has_backup_rotation = s->backup;
 	i.backup_rotation = s->backup ? s->rotation : 0;

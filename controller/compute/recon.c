@@ -341,20 +341,6 @@ new_reqid(char out[CODEC_REQUEST_ID_MAX + 1])
 	snprintf(out, CODEC_REQUEST_ID_MAX + 1, "req-%s", u);
 }
 
-static int
-dup_field(char **f, const char *s)
-{
-	char *n = NULL;
-
-	if (s != NULL && (n = strdup(s)) == NULL) {
-		err_set(TS_ENOMEM, "recon: out of memory");
-		return -1;
-	}
-	free(*f);
-	*f = n;
-	return 0;
-}
-
 #define STAT(r, field)	do {					\
 	pthread_mutex_lock(&(r)->lock);				\
 	(r)->st.field++;					\
@@ -1639,8 +1625,8 @@ recon_task_begin_as(struct recon *r, struct store_txn *txn,
 	    compute_db_action_finish(txn, i->uuid, i->task_request_id, 0,
 	    "Superseded by a later request", now) == -1)
 		return -1;
-	if (dup_field(&i->task_state, t->task_state) == -1 ||
-	    dup_field(&i->task_request_id, reqid) == -1)
+	if (codec_str_set(&i->task_state, t->task_state) == -1 ||
+	    codec_str_set(&i->task_request_id, reqid) == -1)
 		return -1;
 	if (t->cmd != RECON_DELETE && !t->keep_power)
 		i->want_power = t->want_power;
@@ -1889,7 +1875,7 @@ recon_resize_back(struct recon *r, struct store_txn *txn,
 		return -1;
 	log_info("instance %s: back to %s once %s let go of its volumes",
 	    i->uuid, src, from);
-	return dup_field(&i->resize_release, from);
+	return codec_str_set(&i->resize_release, from);
 }
 
 /*
@@ -2215,8 +2201,8 @@ xhost_next(struct recon *r, struct rec_instance *i, const char *task_state,
 	if (n > CODEC_REQUEST_ID_MAX - 2)
 		n = CODEC_REQUEST_ID_MAX - 2;
 	snprintf(id, sizeof(id), "%.*s~%c", (int)n, cur, step);
-	if (t == NULL || dup_field(&i->task_state, task_state) == -1 ||
-	    dup_field(&i->task_request_id, id) == -1)
+	if (t == NULL || codec_str_set(&i->task_state, task_state) == -1 ||
+	    codec_str_set(&i->task_request_id, id) == -1)
 		return -1;
 	if (!t->keep_power)
 		i->want_power = t->want_power;
@@ -2295,7 +2281,7 @@ xhost_switch(struct recon *r, struct store_txn *txn, struct rec_instance *i,
 	}
 	usable = img.status != NULL && strcmp(img.status, "active") == 0 &&
 	    img.os_hash_value != NULL && img.has_size;
-	if (usable && (dup_field(&i->resize_image_sha512, img.os_hash_value) ==
+	if (usable && (codec_str_set(&i->resize_image_sha512, img.os_hash_value) ==
 	    -1)) {
 		codec_clear(&schema_rec_image, &img);
 		return -1;
@@ -2348,7 +2334,7 @@ xhost_done(struct recon *r, struct store_txn *txn, struct rec_instance *i,
 {
 	if (compute_db_migration_status(txn, i->has_migration_id ?
 	    i->migration_id : 0, "finished", now) == -1 ||
-	    dup_field(&i->vm_state, VM_RESIZED) == -1 ||
+	    codec_str_set(&i->vm_state, VM_RESIZED) == -1 ||
 	    xhost_image_drop(r, i) == -1)
 		return -1;
 	log_info("instance %s: moved from %s to %s, waiting for confirm or "
@@ -2545,7 +2531,7 @@ shelve_unplace(struct recon *r, struct store_txn *txn, struct rec_instance *i)
 	i->host = NULL;
 	i->power_state = POWER_NOSTATE;
 	i->want_power = POWER_SHUTDOWN;
-	return dup_field(&i->vm_state, VM_SHELVED_OFFLOADED);
+	return codec_str_set(&i->vm_state, VM_SHELVED_OFFLOADED);
 }
 
 /* The guest is stopped and its disk (if local) in the shelved image:
@@ -2558,8 +2544,8 @@ shelve_done(struct recon *r, struct store_txn *txn, struct rec_instance *i,
 	free(i->shelved_image_id);
 	i->shelved_image_id = i->snapshot_image_id;
 	i->snapshot_image_id = NULL;
-	if (dup_field(&i->shelved_host, i->host) == -1 ||
-	    dup_field(&i->vm_state, VM_SHELVED) == -1)
+	if (codec_str_set(&i->shelved_host, i->host) == -1 ||
+	    codec_str_set(&i->vm_state, VM_SHELVED) == -1)
 		return -1;
 	i->has_shelved_at = true;
 	i->shelved_at = now;
@@ -2664,7 +2650,7 @@ shelve_state(struct batch *b, struct store_txn *txn,
 		if (ok) {
 			log_info("instance %s: unshelved on %s", i->uuid,
 			    i->host);
-			if (dup_field(&i->vm_state, VM_ACTIVE) == -1 ||
+			if (codec_str_set(&i->vm_state, VM_ACTIVE) == -1 ||
 			    shelve_clear(b->r, i) == -1)
 				rc = -1;
 			i->launched_at = b->now;
@@ -2904,7 +2890,7 @@ apply_state(struct store_txn *txn, struct batch *b, const char *host,
 		/* A failed resize is no build failure: the guest is back as
 		 * it was (the agent restores its disk), not in ERROR. */
 		if (!ok && strncmp(t->task_state, "resize_", 7) == 0) {
-			if (dup_field(&i.vm_state, vm_state_for(m->exists ?
+			if (codec_str_set(&i.vm_state, vm_state_for(m->exists ?
 			    power : i.want_power, i.vm_state)) == -1 ||
 			    set_fault(&i, 500, why, b->now) == -1 ||
 			    end_task(txn, &i, 0, why, b->now) == -1)
@@ -2916,7 +2902,7 @@ apply_state(struct store_txn *txn, struct batch *b, const char *host,
 		}
 
 		if (ok) {
-			if (dup_field(&i.vm_state, t->done_vm_state ?
+			if (codec_str_set(&i.vm_state, t->done_vm_state ?
 			    t->done_vm_state : vm_state_for(want, i.vm_state)) ==
 			    -1)
 				rc = -1;
@@ -2928,7 +2914,7 @@ apply_state(struct store_txn *txn, struct batch *b, const char *host,
 		} else if (t->build) {
 			log_warnx("build of %s on %s failed: %s", i.uuid, host,
 			    why);
-			if (dup_field(&i.vm_state, VM_ERROR) == -1 ||
+			if (codec_str_set(&i.vm_state, VM_ERROR) == -1 ||
 			    set_fault(&i, 500, why, b->now) == -1 ||
 			    end_task(txn, &i, 0, why, b->now) == -1)
 				rc = -1;
@@ -2938,7 +2924,7 @@ apply_state(struct store_txn *txn, struct batch *b, const char *host,
 			log_warnx("%s of %s on %s failed: %s", t->action,
 			    i.uuid, host, why);
 			if (m->exists) {
-				if (dup_field(&i.vm_state, vm_state_for(power,
+				if (codec_str_set(&i.vm_state, vm_state_for(power,
 				    i.vm_state)) == -1)
 					rc = -1;
 				i.want_power = power == POWER_CRASHED ?
@@ -3454,7 +3440,7 @@ apply_fixes(struct store_txn *txn, void *arg)
 		if (f->what == FIX_SELF_STOPPED &&
 		    strcmp(i.vm_state, VM_ACTIVE) == 0 &&
 		    i.want_power == POWER_RUNNING) {
-			rc = dup_field(&i.vm_state, VM_STOPPED);
+			rc = codec_str_set(&i.vm_state, VM_STOPPED);
 			i.want_power = POWER_SHUTDOWN;
 		}
 		i.updated_at = fb->now;
@@ -3863,7 +3849,7 @@ apply_scan(struct store_txn *txn, void *arg)
 				    -1 || compute_db_instance_put(txn, &i, &old) ==
 				    -1)
 					rc = -1;
-			} else if (dup_field(&i.vm_state, VM_ERROR) == -1 ||
+			} else if (codec_str_set(&i.vm_state, VM_ERROR) == -1 ||
 			    set_fault(&i, 500, why, s->now) == -1 ||
 			    end_task(txn, &i, 0, why, s->now) == -1 ||
 			    compute_db_instance_put(txn, &i, &old) == -1)

@@ -340,20 +340,6 @@ load_image(struct http_req *req, struct store_txn *txn,
 	    rule, img, member);
 }
 
-static int
-set_str(char **field, const char *v)
-{
-	char *n = strdup(v);
-
-	if (n == NULL) {
-		err_set(TS_ENOMEM, "out of memory");
-		return -1;
-	}
-	free(*field);
-	*field = n;
-	return 0;
-}
-
 /* Run fn as a store_write() on the service's store. */
 static int
 write_txn(struct http_req *req, int (*fn)(struct store_txn *, void *),
@@ -456,11 +442,11 @@ image_create(struct http_req *req, struct http_resp *resp)
 		return -1;
 	if (img.id[0] == '\0')
 		db_uuid(img.id);
-	if ((img.status == NULL && set_str(&img.status, "queued") == -1) ||
-	    (img.visibility == NULL && set_str(&img.visibility, "shared") ==
+	if ((img.status == NULL && codec_str_set(&img.status, "queued") == -1) ||
+	    (img.visibility == NULL && codec_str_set(&img.visibility, "shared") ==
 	    -1) ||
 	    (img.owner == NULL && *v.project_id != '\0' &&
-	    set_str(&img.owner, v.project_id) == -1))
+	    codec_str_set(&img.owner, v.project_id) == -1))
 		goto out;
 	img.created_at = img.updated_at = now;
 
@@ -846,7 +832,7 @@ deactivate_fn(struct change *c, struct store_txn *txn, struct rec_image *img)
 		    "status '%s'", img->status);
 		return -1;
 	}
-	return set_str(&img->status, "deactivated");
+	return codec_str_set(&img->status, "deactivated");
 }
 
 static int
@@ -859,7 +845,7 @@ reactivate_fn(struct change *c, struct store_txn *txn, struct rec_image *img)
 		    "status '%s'", img->status);
 		return -1;
 	}
-	return set_str(&img->status, "active");
+	return codec_str_set(&img->status, "active");
 }
 
 static int
@@ -1064,7 +1050,7 @@ transition_fn(struct store_txn *txn, void *arg)
 		codec_clear(&schema_rec_image, &img);
 		return -1;
 	}
-	rc = set_str(&img.status, tr->to);
+	rc = codec_str_set(&img.status, tr->to);
 	if (rc == 0) {
 		img.updated_at = db_now_ms();
 		rc = image_db_put(txn, &img, &old);
@@ -1255,10 +1241,10 @@ activate_fn(struct store_txn *txn, void *arg)
 	img.virtual_size = r->inspect.virtual_size_known ?
 	    r->inspect.virtual_size : 0;
 	img.updated_at = db_now_ms();
-	if (set_str(&img.status, "active") == 0 &&
-	    set_str(&img.checksum, r->checksum) == 0 &&
-	    set_str(&img.os_hash_algo, "sha512") == 0 &&
-	    set_str(&img.os_hash_value, r->sha512) == 0)
+	if (codec_str_set(&img.status, "active") == 0 &&
+	    codec_str_set(&img.checksum, r->checksum) == 0 &&
+	    codec_str_set(&img.os_hash_algo, "sha512") == 0 &&
+	    codec_str_set(&img.os_hash_value, r->sha512) == 0)
 		rc = image_db_put(txn, &img, &old);
 	codec_clear(&schema_rec_image, &old);
 out:
@@ -1487,7 +1473,7 @@ member_fn(struct store_txn *txn, void *arg)
 		break;
 	case 1:
 		if (image_db_member_get(txn, img.id, o->member_id, &m) == -1 ||
-		    set_str(&m.status, o->status) == -1)
+		    codec_str_set(&m.status, o->status) == -1)
 			goto out;
 		m.updated_at = db_now_ms();
 		if (image_db_member_put(txn, &m, 0) == -1)

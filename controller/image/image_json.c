@@ -321,20 +321,6 @@ prop_del(struct rec_image *img, const char *k)
 }
 
 static int
-set_str(char **field, const char *v)
-{
-	char *n = NULL;
-
-	if (v != NULL && (n = strdup(v)) == NULL) {
-		err_set(TS_ENOMEM, "out of memory");
-		return -1;
-	}
-	free(*field);
-	*field = n;
-	return 0;
-}
-
-static int
 set_tags(struct rec_image *img, json_t *v)
 {
 	char **items = NULL;
@@ -420,19 +406,19 @@ set_base(struct rec_image *img, json_t *o, const char *k)
 		if (jsonreq_str(JSONREQ_GLANCE, o, k, 0, NAME_MAX_LEN,
 		    JSONREQ_BYTES | JSONREQ_NULLABLE, &s, NULL) == -1)
 			return -1;
-		return set_str(&img->name, s);
+		return codec_str_set(&img->name, s);
 	}
 	if (strcmp(k, "owner") == 0) {
 		if (jsonreq_str(JSONREQ_GLANCE, o, k, 0, OWNER_MAX_LEN,
 		    JSONREQ_BYTES | JSONREQ_NULLABLE, &s, NULL) == -1)
 			return -1;
-		return set_str(&img->owner, s);
+		return codec_str_set(&img->owner, s);
 	}
 	if (strcmp(k, "visibility") == 0) {
 		if (jsonreq_enum(JSONREQ_GLANCE, o, k, visibilities, NULL, 0,
 		    &s, NULL) == -1)
 			return -1;
-		return set_str(&img->visibility, s);
+		return codec_str_set(&img->visibility, s);
 	}
 	if (strcmp(k, "disk_format") == 0 ||
 	    strcmp(k, "container_format") == 0) {
@@ -445,7 +431,7 @@ set_base(struct rec_image *img, json_t *o, const char *k)
 		    container_formats, "the supported formats",
 		    JSONREQ_NULLABLE, &s, NULL) == -1)
 			return -1;
-		return set_str(disk ? &img->disk_format :
+		return codec_str_set(disk ? &img->disk_format :
 		    &img->container_format, s);
 	}
 	if (strcmp(k, "protected") == 0 || strcmp(k, "os_hidden") == 0) {

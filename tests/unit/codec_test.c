@@ -2134,6 +2134,26 @@ test_health_table(void **state)
 	health_reset();
 }
 
+/* A member replaced by a copy, cleared by NULL; the old one freed (ASan). */
+static void
+test_str_set(void **state)
+{
+	char *f = NULL;
+	char v[] = "host-a";
+
+	(void)state;
+	assert_int_equal(codec_str_set(&f, v), 0);
+	assert_non_null(f);
+	assert_ptr_not_equal(f, v);
+	assert_string_equal(f, "host-a");
+	assert_int_equal(codec_str_set(&f, "host-b"), 0);
+	assert_string_equal(f, "host-b");
+	assert_int_equal(codec_str_set(&f, NULL), 0);
+	assert_null(f);
+	assert_int_equal(codec_str_set(&f, NULL), 0);
+	assert_null(f);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -2162,6 +2182,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_lookups),
 		cmocka_unit_test(test_heartbeat_health_maxima),
 		cmocka_unit_test(test_health_table),
+		cmocka_unit_test(test_str_set),
 	};
 
 	if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0)
