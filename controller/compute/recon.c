@@ -1679,17 +1679,17 @@ recon_claims_release(struct store_txn *txn, const struct rec_instance *i)
 	    i->resize_source : i->host;
 
 	if (claim && *claim && scheduler_release(txn, claim, i->flavor.vcpus,
-	    i->flavor.ram, compute_db_flavor_disk_gb(&i->flavor)) == -1)
+	    i->flavor.ram, compute_db_claim_disk_gb(i, &i->flavor)) == -1)
 		return -1;
 	/* Deleted while resized: the source's claim of the old flavor. */
 	if (i->has_old_flavor && src && *src && scheduler_release(txn, src,
 	    i->old_flavor.vcpus, i->old_flavor.ram,
-	    compute_db_flavor_disk_gb(&i->old_flavor)) == -1)
+	    compute_db_claim_disk_gb(i, &i->old_flavor)) == -1)
 		return -1;
 	/* Deleted while live-migrating: the target's claim goes too. */
 	if (i->migrate_host && *i->migrate_host && scheduler_release(txn,
 	    i->migrate_host, i->flavor.vcpus, i->flavor.ram,
-	    compute_db_flavor_disk_gb(&i->flavor)) == -1)
+	    compute_db_claim_disk_gb(i, &i->flavor)) == -1)
 		return -1;
 	return 0;
 }
@@ -1902,7 +1902,7 @@ static int
 migrate_end(struct recon *r, struct store_txn *txn, struct rec_instance *i,
     int ok, const char *why, int64_t now)
 {
-	uint64_t disk = compute_db_flavor_disk_gb(&i->flavor);
+	uint64_t disk = compute_db_claim_disk_gb(i, &i->flavor);
 	char *target = i->migrate_host;
 
 	if (target == NULL || i->host == NULL) {
@@ -2158,7 +2158,7 @@ resize_end(struct store_txn *txn, struct rec_instance *i, int ok,
 	if (!prep || ok || !i->has_old_flavor)
 		return 0;
 	if (i->resize_host != NULL && scheduler_release(txn, i->resize_host,
-	    i->flavor.vcpus, i->flavor.ram, compute_db_flavor_disk_gb(
+	    i->flavor.vcpus, i->flavor.ram, compute_db_claim_disk_gb(i,
 	    &i->flavor)) == -1)
 		return -1;
 	if (compute_db_usage_add(txn, i->project_id, 0,
@@ -2382,7 +2382,7 @@ xhost_fail(struct recon *r, struct store_txn *txn, struct rec_instance *i,
 	log_warnx("instance %s: move from %s to %s failed: %s; back on %s",
 	    i->uuid, src, i->resize_host ? i->resize_host : "-", why, src);
 	if (i->resize_host != NULL && scheduler_release(txn, i->resize_host,
-	    i->flavor.vcpus, i->flavor.ram, compute_db_flavor_disk_gb(
+	    i->flavor.vcpus, i->flavor.ram, compute_db_claim_disk_gb(i,
 	    &i->flavor)) == -1)
 		return -1;
 	if (compute_db_usage_add(txn, i->project_id, 0,
@@ -2534,7 +2534,7 @@ shelve_unplace(struct recon *r, struct store_txn *txn, struct rec_instance *i)
 {
 	if (i->host != NULL && *i->host != '\0' && scheduler_release(txn,
 	    i->host, i->flavor.vcpus, i->flavor.ram,
-	    compute_db_flavor_disk_gb(&i->flavor)) == -1)
+	    compute_db_claim_disk_gb(i, &i->flavor)) == -1)
 		return -1;
 	if (r->net.move_device != NULL) {
 		if (r->net.move_device(r->net.net, txn, i->uuid, NULL) == -1)
@@ -3970,7 +3970,7 @@ audit_inst(const struct rec_instance *i, void *arg)
 	    (t = tally_of(&a->hosts, claim, &a->err)) != NULL) {
 		t->a += i->flavor.vcpus;
 		t->b += (int64_t)i->flavor.ram;
-		t->c += (int64_t)compute_db_flavor_disk_gb(&i->flavor);
+		t->c += (int64_t)compute_db_claim_disk_gb(i, &i->flavor);
 		t->d++;
 	}
 	/* A resize holds the source's claim of the old flavor too. */
@@ -3980,7 +3980,7 @@ audit_inst(const struct rec_instance *i, void *arg)
 	    (t = tally_of(&a->hosts, src, &a->err)) != NULL) {
 		t->a += i->old_flavor.vcpus;
 		t->b += (int64_t)i->old_flavor.ram;
-		t->c += (int64_t)compute_db_flavor_disk_gb(&i->old_flavor);
+		t->c += (int64_t)compute_db_claim_disk_gb(i, &i->old_flavor);
 		t->d++;
 	}
 	/* A live migration holds the target's claim too. */
@@ -3988,7 +3988,7 @@ audit_inst(const struct rec_instance *i, void *arg)
 	    (t = tally_of(&a->hosts, i->migrate_host, &a->err)) != NULL) {
 		t->a += i->flavor.vcpus;
 		t->b += (int64_t)i->flavor.ram;
-		t->c += (int64_t)compute_db_flavor_disk_gb(&i->flavor);
+		t->c += (int64_t)compute_db_claim_disk_gb(i, &i->flavor);
 		t->d++;
 	}
 	return a->err ? -1 : 0;
