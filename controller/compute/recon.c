@@ -3772,13 +3772,19 @@ scan_cb(const char *uuid, void *arg)
 }
 
 /* Whether i, as stored, is SHELVED without a task on a host for longer
- * than shelved_offload_time (> 0) at now. */
+ * than shelved_offload_time (> 0) at now. A fault since the shelve (a
+ * failed offload: shelve_fail()) starts the wait again, so a host that
+ * refuses is asked once per that time, not once a scan. */
 static bool
 offload_due(const struct recon *r, const struct rec_instance *i, int64_t now)
 {
+	int64_t since = i->shelved_at;
+
+	if (i->has_fault && i->fault.created > since)
+		since = i->fault.created;
 	return r->shelved_offload_time > 0 && i->task_state == NULL &&
 	    strcmp(i->vm_state, VM_SHELVED) == 0 && i->has_shelved_at &&
-	    i->host != NULL && *i->host != '\0' && now - i->shelved_at >=
+	    i->host != NULL && *i->host != '\0' && now - since >=
 	    (int64_t)r->shelved_offload_time * 1000;
 }
 
@@ -3791,8 +3797,9 @@ offload_cb(const struct rec_instance *i, void *arg)
 	r->off_created = i->created_at;
 	snprintf(r->off_uuid, sizeof(r->off_uuid), "%s", i->uuid);
 	r->off_resume = true;
-	/* an index: the record decides */
-	if (offload_due(r, i, s->now))
+	/* an index: the record decides; a host that is down is not asked
+	 * (Nova's periodic task runs on the host itself) */
+	if (offload_due(r, i, s->now) && scheduler_host_up(r->sched, i->host))
 		snprintf(s->off[s->noff++], sizeof(s->off[0]), "%s", i->uuid);
 	return ++s->off_reads == OFFLOAD_READS || s->noff == OFFLOAD_STARTS ?
 	    1 : 0;

@@ -4181,9 +4181,10 @@ still_shelved(const char *uuid)
  * delete the guest) on a SHELVED server shelved longer ago than that; the
  * answer offloads it as an API shelveOffload's would (no host, claim
  * released). One shelved more recently is left; so is every one with the
- * option 0 (the offload at shelve time) or negative (never). A scan
- * starts a bounded number: 40 due servers take more than one scan, and
- * all go within a few.
+ * option 0 (the offload at shelve time) or negative (never), one on a
+ * host that is down, and one whose offload failed until the time passed
+ * again. A scan starts a bounded number: 40 due servers take more than
+ * one scan, and all go within a few.
  */
 static void
 test_shelved_offload_periodic(void **state)
@@ -4240,6 +4241,26 @@ test_shelved_offload_periodic(void **state)
 	/* its time comes */
 	recon_scan(rec, now + 31 * 1000);
 	task_of(young.uuid, "shelving_offloading", rq);
+
+	/* a host that is down is not asked; a host that failed the offload
+	 * is asked again only after the time again, not every scan */
+	struct mk down = due, failed = due;
+
+	host("h2", 4, 4096, 0, 0);
+	down.host = "h2";
+	mk(&down);
+	mk(&failed);
+	recon_scan(rec, now);
+	assert_true(still_shelved(down.uuid));
+	task_of(failed.uuid, "shelving_offloading", rq);
+	answer("h1", failed.uuid, rq, true, 4, "error", 1);
+	assert_true(still_shelved(failed.uuid));
+	action_is(failed.uuid, rq, "shelveOffload", "Error");
+	recon_scan(rec, db_now_ms() + 30 * 1000);
+	assert_true(still_shelved(failed.uuid));
+	recon_scan(rec, db_now_ms() + 61 * 1000);
+	task_of(failed.uuid, "shelving_offloading", rq);
+	assert_true(still_shelved(down.uuid));
 
 	/* bounded per scan */
 	for (size_t k = 0; k < 40; k++) {
