@@ -269,8 +269,9 @@ const struct config_opt opts_controller[] = {
 	    "offloads the server at once (its guest and disk deleted on the "
 	    "host, its claim there released: SHELVED_OFFLOADED); a negative "
 	    "value keeps it SHELVED on its host until shelveOffload; a "
-	    "positive one too (Nova's periodic offload after that many "
-	    "seconds is not run: shelveOffload does it)."),
+	    "positive one keeps it SHELVED that many seconds, then the "
+	    "reconciler offloads it (Nova's periodic offload; its "
+	    "scan looks at up to 256 SHELVED servers a second)."),
 	CONFIG_OPT_INT("compute", "console_timeout", "10", 1, 300,
 	    "Seconds to wait for a host to return a console log or its "
 	    "uptime."),

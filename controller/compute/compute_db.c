@@ -1309,6 +1309,17 @@ compute_db_flavor_disk_gb(const struct sch_inst_flavor *f)
 	return f->disk + f->ephemeral + (f->swap + 1023) / 1024;
 }
 
+uint64_t
+compute_db_claim_disk_gb(const struct rec_instance *i,
+    const struct sch_inst_flavor *f)
+{
+	for (size_t k = 0; k < i->volumes.n; k++)
+		if (i->volumes.items[k].has_boot_index &&
+		    i->volumes.items[k].boot_index == 0)
+			return f->ephemeral + (f->swap + 1023) / 1024;
+	return compute_db_flavor_disk_gb(f);
+}
+
 int
 compute_db_instance_copy(const struct rec_instance *src,
     struct rec_instance *dst)

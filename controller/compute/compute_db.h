@@ -219,6 +219,15 @@ int	compute_db_migration_each(struct store_txn *,
 	    int (*cb)(const struct rec_migration *, void *), void *);
 
 uint64_t compute_db_flavor_disk_gb(const struct sch_inst_flavor *);
+/*
+ * The disk (GiB) flavor f of instance i claims on a host: f's root disk,
+ * ephemeral and swap, without the root disk when i boots from a volume
+ * (a volume with boot index 0), as create claims it. Every claim and
+ * release of i's flavor (create, unshelve, evacuation, moves, delete,
+ * offload, the audit's recount) uses this, so a host's claims balance.
+ */
+uint64_t compute_db_claim_disk_gb(const struct rec_instance *i,
+	    const struct sch_inst_flavor *f);
 
 /*
  * `tinystack-manage db purge`: what servers that no longer exist left

@@ -123,7 +123,7 @@ evac_fn(struct store_txn *txn, void *arg)
 		goto out;
 	}
 	if (scheduler_release(txn, e->source, i.flavor.vcpus, i.flavor.ram,
-	    compute_db_flavor_disk_gb(&i.flavor)) == -1 ||
+	    compute_db_claim_disk_gb(&i, &i.flavor)) == -1 ||
 	    codec_str_set(&i.host, host) == -1)
 		goto out;
 	/* A new owner generation: the source's copy is stale everywhere
@@ -276,7 +276,7 @@ compute_evacuate_action(struct http_req *req, struct http_resp *resp,
 	e.source = cur->host;
 	e.sreq.vcpus = cur->flavor.vcpus;
 	e.sreq.memory_mb = cur->flavor.ram;
-	e.sreq.disk_gb = compute_db_flavor_disk_gb(&cur->flavor);
+	e.sreq.disk_gb = compute_db_claim_disk_gb(cur, &cur->flavor);
 	e.sreq.force_host = host;
 	/* The source is down: the scheduler's filters never offer it. A
 	 * named host registered but not yet in the scheduler's cache (its

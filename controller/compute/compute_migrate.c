@@ -270,7 +270,7 @@ compute_migrate_live_action(struct http_req *req, struct http_resp *resp,
 	m.source = cur->host;
 	m.sreq.vcpus = cur->flavor.vcpus;
 	m.sreq.memory_mb = cur->flavor.ram;
-	m.sreq.disk_gb = compute_db_flavor_disk_gb(&cur->flavor);
+	m.sreq.disk_gb = compute_db_claim_disk_gb(cur, &cur->flavor);
 	m.sreq.force_host = host;
 	m.sreq.ignore_host = cur->host;
 	m.sreq.extra_specs = &cur->flavor.extra_specs;

@@ -619,8 +619,10 @@ resize_common(struct http_req *req, struct http_resp *resp,
 	z.source = cur->host;
 	z.sreq.vcpus = z.flavor.vcpus;
 	z.sreq.memory_mb = z.flavor.ram;
-	z.sreq.disk_gb = z.flavor.disk + z.flavor.ephemeral +
-	    (z.flavor.swap + 1023) / 1024;
+	/* as create claims it (compute_db_claim_disk_gb()): no root
+	 * disk for a server booted from a volume */
+	z.sreq.disk_gb = (compute_volumes_boot(cur) ? 0 : z.flavor.disk) +
+	    z.flavor.ephemeral + (z.flavor.swap + 1023) / 1024;
 	z.sreq.extra_specs = &z.flavor.extra_specs;
 	if (targets_rank(&z, cur, migrate) == -1)
 		goto out;
@@ -727,7 +729,7 @@ finish_fn(struct store_txn *txn, void *arg)
 		 * report: recon.c resizing_from()). */
 		if (scheduler_release(txn, i.resize_source ? i.resize_source :
 		    i.host, i.old_flavor.vcpus,
-		    i.old_flavor.ram, compute_db_flavor_disk_gb(&i.old_flavor))
+		    i.old_flavor.ram, compute_db_claim_disk_gb(&i, &i.old_flavor))
 		    == -1 || compute_db_migration_status(txn, i.has_migration_id
 		    ? i.migration_id : 0, "confirmed", now) == -1 ||
 		    compute_db_action_start(txn, &i, f->reqid, "confirmResize",
@@ -754,7 +756,7 @@ finish_fn(struct store_txn *txn, void *arg)
 		if (upsize_quota_to(f->svc, txn, &i, &i.flavor,
 		    i.old_flavor.vcpus, i.old_flavor.ram) == -1 ||
 		    scheduler_release(txn, i.resize_host, i.flavor.vcpus,
-		    i.flavor.ram, compute_db_flavor_disk_gb(&i.flavor)) == -1 ||
+		    i.flavor.ram, compute_db_claim_disk_gb(&i, &i.flavor)) == -1 ||
 		    compute_db_usage_add(txn, i.project_id, 0,
 		    (int64_t)i.old_flavor.vcpus - (int64_t)i.flavor.vcpus,
 		    (int64_t)i.old_flavor.ram - (int64_t)i.flavor.ram) == -1 ||

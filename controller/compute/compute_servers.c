@@ -3298,7 +3298,7 @@ action_fn(struct store_txn *txn, void *arg)
 		if (rc == 0 && i.migrate_host != NULL) {
 			rc = scheduler_release(txn, i.migrate_host,
 			    i.flavor.vcpus, i.flavor.ram,
-			    compute_db_flavor_disk_gb(&i.flavor));
+			    compute_db_claim_disk_gb(&i, &i.flavor));
 			free(i.migrate_host);
 			i.migrate_host = NULL;
 			i.has_migrate_block = false;

@@ -306,7 +306,9 @@ compute_shelve_action(struct http_req *req, struct http_resp *resp,
 	    VM_SHELVED_OFFLOADED) == 0) {
 		s.sreq.vcpus = cur->flavor.vcpus;
 		s.sreq.memory_mb = cur->flavor.ram;
-		s.sreq.disk_gb = compute_db_flavor_disk_gb(&cur->flavor);
+		/* as create claims it: no root disk for a server booted
+		 * from a volume */
+		s.sreq.disk_gb = compute_db_claim_disk_gb(cur, &cur->flavor);
 		/* the zone it was asked into (the default one: any) */
 		s.sreq.az = cur->availability_zone != NULL &&
 		    strcmp(cur->availability_zone, s.svc->az) != 0 ?

@@ -293,6 +293,11 @@ struct recon {
 	char			 host[256];
 	int64_t			 build_ms, action_ms, resend_ms, console_ms;
 	int			 shelved_offload_time;	/* s (recon_opts) */
+	/* The periodic offload's place in the walk of SHELVED servers
+	 * (offload_scan()): the last one read; recon_scan()'s thread only. */
+	int64_t			 off_created;
+	char			 off_uuid[CODEC_UUID_LEN + 1];
+	bool			 off_resume;
 	recon_token_fn		 token_fn;	/* set before the thread */
 	struct recon_net	 net;		/* set before the thread */
 	struct recon_vol	 vol;		/* set before the thread */
@@ -1665,17 +1670,17 @@ recon_claims_release(struct store_txn *txn, const struct rec_instance *i)
 	    i->resize_source : i->host;
 
 	if (claim && *claim && scheduler_release(txn, claim, i->flavor.vcpus,
-	    i->flavor.ram, compute_db_flavor_disk_gb(&i->flavor)) == -1)
+	    i->flavor.ram, compute_db_claim_disk_gb(i, &i->flavor)) == -1)
 		return -1;
 	/* Deleted while resized: the source's claim of the old flavor. */
 	if (i->has_old_flavor && src && *src && scheduler_release(txn, src,
 	    i->old_flavor.vcpus, i->old_flavor.ram,
-	    compute_db_flavor_disk_gb(&i->old_flavor)) == -1)
+	    compute_db_claim_disk_gb(i, &i->old_flavor)) == -1)
 		return -1;
 	/* Deleted while live-migrating: the target's claim goes too. */
 	if (i->migrate_host && *i->migrate_host && scheduler_release(txn,
 	    i->migrate_host, i->flavor.vcpus, i->flavor.ram,
-	    compute_db_flavor_disk_gb(&i->flavor)) == -1)
+	    compute_db_claim_disk_gb(i, &i->flavor)) == -1)
 		return -1;
 	return 0;
 }
@@ -1888,7 +1893,7 @@ static int
 migrate_end(struct recon *r, struct store_txn *txn, struct rec_instance *i,
     int ok, const char *why, int64_t now)
 {
-	uint64_t disk = compute_db_flavor_disk_gb(&i->flavor);
+	uint64_t disk = compute_db_claim_disk_gb(i, &i->flavor);
 	char *target = i->migrate_host;
 
 	if (target == NULL || i->host == NULL) {
@@ -2144,7 +2149,7 @@ resize_end(struct store_txn *txn, struct rec_instance *i, int ok,
 	if (!prep || ok || !i->has_old_flavor)
 		return 0;
 	if (i->resize_host != NULL && scheduler_release(txn, i->resize_host,
-	    i->flavor.vcpus, i->flavor.ram, compute_db_flavor_disk_gb(
+	    i->flavor.vcpus, i->flavor.ram, compute_db_claim_disk_gb(i,
 	    &i->flavor)) == -1)
 		return -1;
 	if (compute_db_usage_add(txn, i->project_id, 0,
@@ -2368,7 +2373,7 @@ xhost_fail(struct recon *r, struct store_txn *txn, struct rec_instance *i,
 	log_warnx("instance %s: move from %s to %s failed: %s; back on %s",
 	    i->uuid, src, i->resize_host ? i->resize_host : "-", why, src);
 	if (i->resize_host != NULL && scheduler_release(txn, i->resize_host,
-	    i->flavor.vcpus, i->flavor.ram, compute_db_flavor_disk_gb(
+	    i->flavor.vcpus, i->flavor.ram, compute_db_claim_disk_gb(i,
 	    &i->flavor)) == -1)
 		return -1;
 	if (compute_db_usage_add(txn, i->project_id, 0,
@@ -2520,7 +2525,7 @@ shelve_unplace(struct recon *r, struct store_txn *txn, struct rec_instance *i)
 {
 	if (i->host != NULL && *i->host != '\0' && scheduler_release(txn,
 	    i->host, i->flavor.vcpus, i->flavor.ram,
-	    compute_db_flavor_disk_gb(&i->flavor)) == -1)
+	    compute_db_claim_disk_gb(i, &i->flavor)) == -1)
 		return -1;
 	if (r->net.move_device != NULL) {
 		if (r->net.move_device(r->net.net, txn, i->uuid, NULL) == -1)
@@ -3660,6 +3665,12 @@ struct scan_item {
 	enum scan_act	act;
 };
 
+/* The periodic offload's bounds per scan (once a second): at 100,000
+ * SHELVED servers a full round of the walk takes about 400 s, far inside
+ * Nova's shelved_poll_interval (3600 s). */
+#define OFFLOAD_READS	256	/* SHELVED records read */
+#define OFFLOAD_STARTS	32	/* offloads started */
+
 struct scan {
 	struct recon		*r;
 	struct store_txn	*txn;
@@ -3667,6 +3678,9 @@ struct scan {
 	struct scan_item	*v;
 	size_t			 n, cap;
 	uint64_t		 timed_out, local_deletes;
+	/* SHELVED servers whose shelved_offload_time passed */
+	char			 off[OFFLOAD_STARTS][CODEC_UUID_LEN + 1];
+	size_t			 noff, off_reads, off_started;
 };
 
 static void
@@ -3740,6 +3754,117 @@ scan_cb(const char *uuid, void *arg)
 		send_for(r, &i, s->mono, NULL, NULL);
 	}
 	codec_clear(&schema_rec_instance, &i);
+	return 0;
+}
+
+/* Whether i, as stored, is SHELVED without a task on a host for longer
+ * than shelved_offload_time (> 0) at now. A fault since the shelve (a
+ * failed offload: shelve_fail()) starts the wait again, so a host that
+ * refuses is asked once per that time, not once a scan. */
+static bool
+offload_due(const struct recon *r, const struct rec_instance *i, int64_t now)
+{
+	int64_t since = i->shelved_at;
+
+	if (i->has_fault && i->fault.created > since)
+		since = i->fault.created;
+	return r->shelved_offload_time > 0 && i->task_state == NULL &&
+	    strcmp(i->vm_state, VM_SHELVED) == 0 && i->has_shelved_at &&
+	    i->host != NULL && *i->host != '\0' && now - since >=
+	    (int64_t)r->shelved_offload_time * 1000;
+}
+
+static int
+offload_cb(const struct rec_instance *i, void *arg)
+{
+	struct scan *s = arg;
+	struct recon *r = s->r;
+
+	r->off_created = i->created_at;
+	snprintf(r->off_uuid, sizeof(r->off_uuid), "%s", i->uuid);
+	r->off_resume = true;
+	/* an index: the record decides; a host that is down is not asked
+	 * (Nova's periodic task runs on the host itself) */
+	if (offload_due(r, i, s->now) && scheduler_host_up(r->sched, i->host))
+		snprintf(s->off[s->noff++], sizeof(s->off[0]), "%s", i->uuid);
+	return ++s->off_reads == OFFLOAD_READS || s->noff == OFFLOAD_STARTS ?
+	    1 : 0;
+}
+
+/*
+ * Nova's _poll_shelved_instances, level-triggered: the SHELVED servers
+ * (instances_by_state, all projects) whose shelved_offload_time passed
+ * and that have no task get shelveOffload's task in the scan's write.
+ * Bounded: at most OFFLOAD_READS records a scan, resuming after the last
+ * one read (off_created/off_uuid) and from the newest again once the walk
+ * ends, so every SHELVED server is looked at within a round.
+ */
+static void
+offload_scan(struct scan *s)
+{
+	static const char *const shelved[] = { VM_SHELVED };
+	struct recon *r = s->r;
+	struct rec_instance after;
+
+	if (r->shelved_offload_time <= 0)
+		return;
+	memset(&after, 0, sizeof(after));
+	after.created_at = r->off_created;
+	snprintf(after.uuid, sizeof(after.uuid), "%s", r->off_uuid);
+	s->off_reads = 0;
+	if (compute_db_instance_each_state(s->txn, NULL, shelved, 1, NULL, 0,
+	    r->off_resume ? &after : NULL, offload_cb, s) == -1) {
+		log_err("shelved offload scan");
+		r->off_resume = false;
+		return;
+	}
+	/* the walk's end: the next scan starts from the newest again */
+	if (s->off_reads < OFFLOAD_READS && s->noff < OFFLOAD_STARTS)
+		r->off_resume = false;
+}
+
+/* In the scan's write: shelveOffload's task, as compute_shelve.c starts
+ * it, on each still-due server of s->off. Nova's periodic task runs in an
+ * admin context without a user: the action's user_id is "" (the record
+ * needs a string), its project the instance's. */
+static int
+offload_start(struct scan *s, struct store_txn *txn)
+{
+	s->off_started = 0;
+	for (size_t k = 0; k < s->noff; k++) {
+		struct rec_instance i, old;
+		char u[37], reqid[CODEC_REQUEST_ID_MAX + 1];
+		int rc = 0;
+
+		if (compute_db_instance_get(txn, s->off[k], &old) == -1) {
+			if (err_code() == TS_ENOT_FOUND)
+				continue;
+			return -1;
+		}
+		if (!offload_due(s->r, &old, s->now)) {
+			s->off[k][0] = '\0';
+			codec_clear(&schema_rec_instance, &old);
+			continue;
+		}
+		if (compute_db_instance_copy(&old, &i) == -1) {
+			codec_clear(&schema_rec_instance, &old);
+			return -1;
+		}
+		db_uuid(u);
+		snprintf(reqid, sizeof(reqid), "req-%s", u);
+		log_info("instance %s: shelved on %s for more than %d s: "
+		    "offloading", i.uuid, i.host, s->r->shelved_offload_time);
+		if (recon_task_begin_as(s->r, txn, &i, "shelving_offloading",
+		    "shelveOffload", reqid, "", i.project_id, s->now) == -1 ||
+		    compute_db_instance_put(txn, &i, &old) == -1)
+			rc = -1;
+		else
+			s->off_started++;
+		codec_clear(&schema_rec_instance, &i);
+		codec_clear(&schema_rec_instance, &old);
+		if (rc == -1)
+			return -1;
+	}
 	return 0;
 }
 
@@ -3861,7 +3986,30 @@ apply_scan(struct store_txn *txn, void *arg)
 		if (rc == -1)
 			return -1;
 	}
-	return 0;
+	return offload_start(s, txn);
+}
+
+/* After the scan's commit: the offloads it started go out at once. */
+static void
+offload_dispatch(struct recon *r, struct scan *s)
+{
+	struct store_txn *txn = NULL;
+	struct rec_instance i;
+
+	if (store_read_begin(r->store, &txn) == -1) {
+		log_err("offload dispatch");	/* the next scan sends them */
+		return;
+	}
+	for (size_t k = 0; k < s->noff; k++) {
+		if (s->off[k][0] == '\0' ||
+		    compute_db_instance_get(txn, s->off[k], &i) == -1)
+			continue;
+		if (i.task_state != NULL &&
+		    strcmp(i.task_state, "shelving_offloading") == 0)
+			send_for(r, &i, s->mono, NULL, NULL);
+		codec_clear(&schema_rec_instance, &i);
+	}
+	store_txn_end(&txn);
 }
 
 void
@@ -3883,8 +4031,9 @@ recon_scan(struct recon *r, int64_t now)
 	}
 	if (compute_db_task_each(s.txn, scan_cb, &s) == -1)
 		log_err("task scan");
+	offload_scan(&s);
 	store_txn_end(&s.txn);
-	if (s.n > 0) {
+	if (s.n > 0 || s.noff > 0) {
 		r->net_released = 0;
 		r->vol_settled = 0;
 		if (store_write(r->store, apply_scan, &s) == -1) {
@@ -3894,6 +4043,8 @@ recon_scan(struct recon *r, int64_t now)
 			snap_drain(r);
 			for (size_t k = 0; k < s.n; k++)
 				sent_forget(r, s.v[k].uuid);
+			if (s.off_started > 0)
+				offload_dispatch(r, &s);
 			pthread_mutex_lock(&r->lock);
 			r->st.timed_out += s.timed_out;
 			r->st.failed += s.timed_out;
@@ -3956,7 +4107,7 @@ audit_inst(const struct rec_instance *i, void *arg)
 	    (t = tally_of(&a->hosts, claim, &a->err)) != NULL) {
 		t->a += i->flavor.vcpus;
 		t->b += (int64_t)i->flavor.ram;
-		t->c += (int64_t)compute_db_flavor_disk_gb(&i->flavor);
+		t->c += (int64_t)compute_db_claim_disk_gb(i, &i->flavor);
 		t->d++;
 	}
 	/* A resize holds the source's claim of the old flavor too. */
@@ -3966,7 +4117,7 @@ audit_inst(const struct rec_instance *i, void *arg)
 	    (t = tally_of(&a->hosts, src, &a->err)) != NULL) {
 		t->a += i->old_flavor.vcpus;
 		t->b += (int64_t)i->old_flavor.ram;
-		t->c += (int64_t)compute_db_flavor_disk_gb(&i->old_flavor);
+		t->c += (int64_t)compute_db_claim_disk_gb(i, &i->old_flavor);
 		t->d++;
 	}
 	/* A live migration holds the target's claim too. */
@@ -3974,7 +4125,7 @@ audit_inst(const struct rec_instance *i, void *arg)
 	    (t = tally_of(&a->hosts, i->migrate_host, &a->err)) != NULL) {
 		t->a += i->flavor.vcpus;
 		t->b += (int64_t)i->flavor.ram;
-		t->c += (int64_t)compute_db_flavor_disk_gb(&i->flavor);
+		t->c += (int64_t)compute_db_claim_disk_gb(i, &i->flavor);
 		t->d++;
 	}
 	return a->err ? -1 : 0;

@@ -734,6 +734,102 @@ test_evacuate_volume_export(void **state)
 	assert_string_equal(c.initiator, init);
 }
 
+/* HOST1's claims. */
+static void
+usage_of(struct rec_host_usage *u)
+{
+	struct store_txn *txn = NULL;
+
+	assert_int_equal(store_read_begin(ctltest_store(T), &txn), 0);
+	assert_int_equal(compute_db_host_usage_get(txn, HOST1, u), 0);
+	store_txn_end(&txn);
+}
+
+/* Server id as the reconciler leaves it offloaded, its claim untouched
+ * (the test compares claims, not the offload's release). */
+static int
+offloaded_fn(struct store_txn *txn, void *arg)
+{
+	struct rec_instance old, i;
+	int rc;
+
+	if (compute_db_instance_get(txn, arg, &old) == -1)
+		return -1;
+	if (compute_db_instance_copy(&old, &i) == -1) {
+		codec_clear(&schema_rec_instance, &old);
+		return -1;
+	}
+	free(i.host);
+	free(i.vm_state);
+	free(i.task_state);
+	free(i.task_request_id);
+	i.host = NULL;
+	i.task_state = NULL;
+	i.task_request_id = NULL;
+	i.vm_state = strdup("shelved_offloaded");
+	i.power_state = 0;
+	i.shelved_host = strdup(HOST1);
+	i.has_shelved_at = true;
+	i.shelved_at = db_now_ms();
+	rc = compute_db_instance_put(txn, &i, &old);
+	codec_clear(&schema_rec_instance, &i);
+	codec_clear(&schema_rec_instance, &old);
+	return rc;
+}
+
+/*
+ * Unshelve of a server booted from a volume claims on its new host what
+ * its create claimed: the flavor's cores, RAM, ephemeral and swap, no
+ * root disk (the flavor's 1 GiB is the volume's). Was: the flavor's full
+ * disk, which its delete or next offload then released as create's.
+ */
+static void
+test_unshelve_bfv_claim(void **state)
+{
+	struct rec_host_usage u0, u1, u2;
+	char vol[37], s1[64];
+
+	(void)state;
+	vol_new(CT_MEMBER, vol);
+	/* HOST1 up and enabled, with its hypervisor (test_create_bdm's) */
+	host_up(HOST1);
+	CT_CALL(T, C, CT_ADMIN, "PUT", "/v2.1/os-services/enable",
+	    "{\"host\": \"" HOST1 "\", \"binary\": \"nova-compute\"}", 200,
+	    NULL);
+	usage_of(&u0);
+	snprintf(body, sizeof(body), "{\"server\": {\"name\": \"cv-shelve\", "
+	    "\"flavorRef\": \"ct1\", \"networks\": \"none\", "
+	    "\"block_device_mapping_v2\": [{\"source_type\": \"volume\", "
+	    "\"uuid\": \"%s\", \"destination_type\": \"volume\", "
+	    "\"boot_index\": 0}]}}", vol);
+	CT_CALL(T, C, CT_MEMBER, "POST", "/v2.1/servers", body, 202, NULL);
+	snprintf(s1, sizeof(s1), "%s", ctltest_str(T, "server.id"));
+	usage_of(&u1);
+	assert_int_equal(u1.vcpus, u0.vcpus + 1);
+	assert_int_equal(u1.memory_mb, u0.memory_mb + 64);
+	assert_int_equal(u1.disk_gb, u0.disk_gb);	/* no local root */
+	assert_int_equal(u1.instances, u0.instances + 1);
+
+	assert_int_equal(store_write(ctltest_store(T), offloaded_fn, s1), 0);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/action", s1);
+	CT_CALL(T, C, CT_MEMBER, "POST", path, "{\"unshelve\": null}", 202,
+	    NULL);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s", s1);
+	CT_CALL(T, C, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "server.OS-EXT-SRV-ATTR:host"),
+	    HOST1);
+	assert_string_equal(ctltest_str(T, "server.OS-EXT-STS:task_state"),
+	    "unshelving");
+	usage_of(&u2);
+	/* the same claim again, as create's */
+	assert_int_equal(u2.vcpus - u1.vcpus, u1.vcpus - u0.vcpus);
+	assert_int_equal(u2.memory_mb - u1.memory_mb,
+	    u1.memory_mb - u0.memory_mb);
+	assert_int_equal(u2.disk_gb, u1.disk_gb);
+	assert_int_equal(u2.instances - u1.instances,
+	    u1.instances - u0.instances);
+}
+
 static int
 setup(void **state)
 {
@@ -777,6 +873,7 @@ main(void)
 		cmocka_unit_test(test_create_bdm),
 		cmocka_unit_test(test_local_delete_frees_volumes),
 		cmocka_unit_test(test_evacuate_volume_export),
+		cmocka_unit_test(test_unshelve_bfv_claim),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

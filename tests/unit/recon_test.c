@@ -330,6 +330,7 @@ struct mk {
 					   h1; offloaded: with the image's
 					   checksum and size, as unshelve
 					   records them) */
+	int64_t		 shelved_at;	/* with shelved_image; 0: now */
 };
 
 static int
@@ -364,7 +365,7 @@ mk_fn(struct store_txn *txn, void *arg)
 		i.shelved_image_id = strdup(m->shelved_image);
 		i.shelved_host = strdup("h1");
 		i.has_shelved_at = true;
-		i.shelved_at = db_now_ms();
+		i.shelved_at = m->shelved_at ? m->shelved_at : db_now_ms();
 		if (strcmp(m->vm_state, VM_SHELVED_OFFLOADED) == 0) {
 			i.resize_image_sha512 = strdup("ab12");
 			i.has_resize_image_size = true;
@@ -4144,6 +4145,147 @@ test_console_from_other_host(void **state)
 	free(c.out);
 }
 
+/* rec again, as setup() makes it, with [DEFAULT] shelved_offload_time t. */
+static void
+recon_reopen(int t)
+{
+	struct recon_opts ro = { 0 };
+
+	recon_free(&rec);
+	ro.controller_host = "ctl";
+	ro.build_timeout = 30;
+	ro.action_timeout = 10;
+	ro.resend_interval = 1;
+	ro.console_timeout = 1;
+	ro.shelved_offload_time = t;
+	assert_non_null(rec = recon_new(st, srv, sch, &ro));
+}
+
+/* Whether uuid is SHELVED without a task (not offloaded, nor being). */
+static bool
+still_shelved(const char *uuid)
+{
+	struct rec_instance i;
+	bool yes;
+
+	assert_int_equal(get(uuid, &i), 0);
+	yes = strcmp(i.vm_state, VM_SHELVED) == 0 && i.task_state == NULL &&
+	    i.host != NULL;
+	codec_clear(&schema_rec_instance, &i);
+	return yes;
+}
+
+/*
+ * Nova's _poll_shelved_instances: with shelved_offload_time > 0 the scan
+ * starts shelveOffload's task (action shelveOffload, the host told to
+ * delete the guest) on a SHELVED server shelved longer ago than that; the
+ * answer offloads it as an API shelveOffload's would (no host, claim
+ * released). One shelved more recently is left; so is every one with the
+ * option 0 (the offload at shelve time) or negative (never), one on a
+ * host that is down, and one whose offload failed until the time passed
+ * again. A scan starts a bounded number: 40 due servers take more than
+ * one scan, and all go within a few.
+ */
+static void
+test_shelved_offload_periodic(void **state)
+{
+	static const char img[] = "7e6d5c4b-3a2f-4c1b-8e9f-0a1b2c3d4e5f";
+	struct recon_net rn = { .move_device = fake_move };
+	int64_t now = db_now_ms();
+	struct mk due = { .host = "h1", .vm_state = VM_SHELVED, .want = 4,
+	    .shelved_image = img, .shelved_at = now - 120 * 1000 };
+	struct mk young = due;
+	struct mk many[40];
+	struct rec_host_usage u1, u2;
+	struct codec_envelope *env;
+	struct rec_instance i;
+	struct got g = { .n = 0 };
+	char rq[65];
+	size_t left;
+
+	(void)state;
+	/* 0 and negative: never by the scan */
+	recon_reopen(0);
+	mk(&due);
+	recon_scan(rec, now + 3600 * 1000);
+	assert_true(still_shelved(due.uuid));
+	recon_reopen(-1);
+	recon_scan(rec, now + 3600 * 1000);
+	assert_true(still_shelved(due.uuid));
+
+	/* 60 s: the one shelved 120 s ago goes, the one 30 s ago stays */
+	recon_reopen(60);
+	recon_set_network(rec, &rn);
+	memset(&movec, 0, sizeof(movec));
+	young.shelved_at = now - 30 * 1000;
+	mk(&young);
+	usage_of("h1", &u1);
+	recon_scan(rec, now);
+	assert_true(still_shelved(young.uuid));
+	task_of(due.uuid, "shelving_offloading", rq);
+	env = find(&g, &schema_msg_instance_delete, due.uuid);
+	assert_string_equal(env->request_id, rq);
+	answer("h1", due.uuid, rq, false, 0, "ok", 0);
+	assert_int_equal(get(due.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_SHELVED_OFFLOADED);
+	assert_null(i.host);
+	assert_null(i.task_state);
+	assert_string_equal(i.shelved_image_id, img);
+	codec_clear(&schema_rec_instance, &i);
+	action_is(due.uuid, rq, "shelveOffload", "Success");
+	usage_of("h1", &u2);
+	assert_int_equal(u2.vcpus, u1.vcpus - 1);
+	assert_int_equal(u2.memory_mb, u1.memory_mb - 512);
+	assert_int_equal(movec.calls, 1);
+	got_clear(&g);
+	/* its time comes */
+	recon_scan(rec, now + 31 * 1000);
+	task_of(young.uuid, "shelving_offloading", rq);
+
+	/* a host that is down is not asked; a host that failed the offload
+	 * is asked again only after the time again, not every scan */
+	struct mk down = due, failed = due;
+
+	host("h2", 4, 4096, 0, 0);
+	down.host = "h2";
+	mk(&down);
+	mk(&failed);
+	recon_scan(rec, now);
+	assert_true(still_shelved(down.uuid));
+	task_of(failed.uuid, "shelving_offloading", rq);
+	answer("h1", failed.uuid, rq, true, 4, "error", 1);
+	assert_true(still_shelved(failed.uuid));
+	action_is(failed.uuid, rq, "shelveOffload", "Error");
+	recon_scan(rec, db_now_ms() + 30 * 1000);
+	assert_true(still_shelved(failed.uuid));
+	recon_scan(rec, db_now_ms() + 61 * 1000);
+	task_of(failed.uuid, "shelving_offloading", rq);
+	assert_true(still_shelved(down.uuid));
+
+	/* bounded per scan */
+	for (size_t k = 0; k < 40; k++) {
+		many[k] = due;
+		mk(&many[k]);
+	}
+	recon_scan(rec, now);
+	left = 0;
+	for (size_t k = 0; k < 40; k++)
+		left += still_shelved(many[k].uuid);
+	assert_true(left > 0);
+	assert_true(left < 40);
+	for (int n = 0; n < 10 && left > 0; n++) {
+		recon_scan(rec, now);
+		left = 0;
+		for (size_t k = 0; k < 40; k++)
+			left += still_shelved(many[k].uuid);
+	}
+	assert_int_equal(left, 0);
+	for (size_t k = 0; k < 40; k++)
+		task_of(many[k].uuid, "shelving_offloading", rq);
+	pump(NULL, 200);
+	recon_reopen(0);
+}
+
 int
 main(void)
 {
@@ -4181,6 +4323,7 @@ main(void)
 		cmocka_unit_test(test_attaching_volume_after_restart),
 		cmocka_unit_test(test_build_answer_attaches_volumes),
 		cmocka_unit_test(test_evacuation_waits_for_volumes),
+		cmocka_unit_test(test_shelved_offload_periodic),
 	};
 
 	log_init("recon_test", getenv("RT_DEBUG") ? LOG_LVL_DEBUG : LOG_LVL_ERROR, LOG_TO_STDERR, NULL);
