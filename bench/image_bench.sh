@@ -152,8 +152,8 @@ declare -A T C S
 put_cl() { cpu_of put eval 'T[put]+="$(secs put_once) "'; }
 put_chunked() { cpu_of putc eval 'T[putc]+="$(secs put_once -H "Transfer-Encoding: chunked") "'; }
 # The store reads each committed upload back into the page cache on its
-# image-warm thread (nice 10), after the 204. Each round waits until the
-# kept image is all in the cache before the next round, so that work is
+# image-warm thread (nice 10), after the 204. Each round waits until that
+# thread is done before the next round, so that work is
 # not counted in the next round's figures, and reports its CPU (C[warm]:
 # the thread's utime + stime over the round's uploads and the wait).
 # Builds without the thread: no wait, no figure.
@@ -168,15 +168,25 @@ warm_ticks() {	# FIELDS: the awk expression of the thread's stat fields
 }
 warm_cpu() { warm_ticks '$14 + $15'; }
 warm_sys() { warm_ticks '$15'; }
+# wait_warm: until the image-warm thread sleeps with nothing to do: in
+# state S (its condition variable; D while it waits for the disk, R while
+# it runs or waits for a CPU) with its CPU time unchanged over 0.2 s, at
+# most 60 s. (Not "the file is all in the page cache": this VM reclaims
+# cold pages proactively (DAMON), so a read-back image starts losing
+# pages within seconds.)
 wait_warm() {
-	local f i
+	local i st prev=
 	has_warm || return 0
-	f=$W/images/$(cat "$W/last_id")
-	for i in $(seq 1 600); do
-		[ "$(fincore -b -n -o RES "$f")" -ge "$(stat -c %s "$f")" ] && return 0
-		sleep 0.1
+	for i in $(seq 1 300); do
+		st=$(for t in /proc/"$PID"/task/*; do
+			[ "$(cat "$t/comm" 2>/dev/null)" = image-warm ] &&
+				awk '{ print $3, $14 + $15; exit }' "$t/stat"
+		done)
+		case $st in S\ *) [ "$st" = "$prev" ] && return 0 ;; esac
+		prev=$st
+		sleep 0.2
 	done
-	echo "the read-back of $f was not done within 60 s" >&2
+	echo "the read-back was not done within 60 s" >&2
 }
 # cpu_of KEY COMMAND...: run COMMAND, add the controller's CPU time to C[KEY]
 # and its system part to S[KEY], less what the image-warm thread
