@@ -2229,6 +2229,17 @@ xhost_drop_queue(struct recon *r, const struct rec_instance *i)
 	return 0;
 }
 
+/* The checksum and size an ensure checks the image it builds from
+ * against (resize_finish, unshelving) are that image's only. */
+static void
+image_facts_clear(struct rec_instance *i)
+{
+	free(i->resize_image_sha512);
+	i->resize_image_sha512 = NULL;
+	i->has_resize_image_size = false;
+	i->resize_image_size = 0;
+}
+
 static int
 xhost_image_drop(struct recon *r, struct rec_instance *i)
 {
@@ -2236,10 +2247,7 @@ xhost_image_drop(struct recon *r, struct rec_instance *i)
 		return -1;
 	free(i->snapshot_image_id);
 	i->snapshot_image_id = NULL;
-	free(i->resize_image_sha512);
-	i->resize_image_sha512 = NULL;
-	i->has_resize_image_size = false;
-	i->resize_image_size = 0;
+	image_facts_clear(i);
 	return 0;
 }
 
@@ -2511,10 +2519,7 @@ shelve_clear(struct recon *r, struct rec_instance *i)
 	i->shelved_host = NULL;
 	i->has_shelved_at = false;
 	i->shelved_at = 0;
-	free(i->resize_image_sha512);
-	i->resize_image_sha512 = NULL;
-	i->has_resize_image_size = false;
-	i->resize_image_size = 0;
+	image_facts_clear(i);
 	return 0;
 }
 
