@@ -95,37 +95,34 @@ static const char *const hv_fields[] = { "hypervisor_type",
 	"hypervisor_version", "cpu_model", "cpu_arch", "vcpus", "memory_mb",
 	"local_gb", NULL };
 
-static int
-host_cb(const void *k, size_t kl, const void *v, size_t vl, void *arg)
+/* A free slot at the end of hs->v (not counted until filled). */
+static struct host *
+host_slot(struct hosts *hs)
 {
-	struct hosts *hs = arg;
-	struct host *h;
-	struct rec_compute_node node;
-	const void *raw;
-	size_t len;
-
-	(void)k;
-	(void)kl;
 	if (hs->n == hs->cap) {
 		size_t ncap = hs->cap ? hs->cap * 2 : 16;
 		struct host *nv = realloc(hs->v, ncap * sizeof(*nv));
 
 		if (nv == NULL) {
 			err_set(TS_ENOMEM, "out of memory");
-			return -1;
+			return NULL;
 		}
 		hs->v = nv;
 		hs->cap = ncap;
 	}
-	h = &hs->v[hs->n];
-	memset(h, 0, sizeof(*h));
-	if (codec_record_decode_some(&schema_rec_service, v, vl,
-	    &hs->svc_want, &h->svc) == -1) {
-		/* One unreadable record must not hide the others. */
-		log_warnx("%s: skipping undecodable record: %s", T_SERVICES,
-		    err_msg());
-		return 0;
-	}
+	memset(&hs->v[hs->n], 0, sizeof(hs->v[hs->n]));
+	return &hs->v[hs->n];
+}
+
+/* The rest of a host whose service is in h->svc: 1 the list shows it
+ * (h filled but for the id), 0 it does not, -1 an error; h is cleared
+ * unless 1. */
+static int
+host_rest(struct hosts *hs, struct host *h)
+{
+	const void *raw;
+	size_t len;
+
 	if (strcmp(h->svc.binary, AGENT_BINARY) != 0) {
 		codec_clear(&schema_rec_service, &h->svc);
 		return 0;
@@ -140,12 +137,6 @@ host_cb(const void *k, size_t kl, const void *v, size_t vl, void *arg)
 		codec_clear(&schema_rec_service, &h->svc);
 		return 0;
 	}
-	if (compute_db_node_get(hs->txn, h->svc.host, &node) == 0) {
-		h->id = node.id;
-		codec_clear(&schema_rec_compute_node, &node);
-	} else {
-		hs->missing_id = 1;
-	}
 	h->up = !h->svc.forced_down &&
 	    hs->now - h->svc.last_seen_at <= hs->down_ms;
 	/* The claims count the instances placed there (same transaction
@@ -156,6 +147,36 @@ host_cb(const void *k, size_t kl, const void *v, size_t vl, void *arg)
 		return -1;
 	}
 	h->instances = h->use.instances;
+	return 1;
+}
+
+static int
+host_cb(const void *k, size_t kl, const void *v, size_t vl, void *arg)
+{
+	struct hosts *hs = arg;
+	struct host *h;
+	struct rec_compute_node node;
+	int rc;
+
+	(void)k;
+	(void)kl;
+	if ((h = host_slot(hs)) == NULL)
+		return -1;
+	if (codec_record_decode_some(&schema_rec_service, v, vl,
+	    &hs->svc_want, &h->svc) == -1) {
+		/* One unreadable record must not hide the others. */
+		log_warnx("%s: skipping undecodable record: %s", T_SERVICES,
+		    err_msg());
+		return 0;
+	}
+	if ((rc = host_rest(hs, h)) != 1)
+		return rc;
+	if (compute_db_node_get(hs->txn, h->svc.host, &node) == 0) {
+		h->id = node.id;
+		codec_clear(&schema_rec_compute_node, &node);
+	} else {
+		hs->missing_id = 1;
+	}
 	hs->n++;
 	return 0;
 }
@@ -210,11 +231,10 @@ cmp_host_id(const void *a, const void *b)
 
 /* Every compute host in one read transaction; with workload, also each
  * host's instances with a task. */
+/* hs empty, with its settings and an open read transaction. */
 static int
-hosts_read(struct compute *svc, struct hosts *hs, bool workload)
+hosts_begin(struct compute *svc, struct hosts *hs)
 {
-	int rc;
-
 	memset(hs, 0, sizeof(*hs));
 	hs->now = db_now_ms();
 	hs->down_ms = config_get_int(svc->cfg, "DEFAULT",
@@ -225,7 +245,15 @@ hosts_read(struct compute *svc, struct hosts *hs, bool workload)
 	    &hs->svc_want) == -1 || codec_fieldset_init(&schema_rec_hypervisor,
 	    hv_fields, &hs->hv_want) == -1)
 		return -1;
-	if (store_read_begin(svc->store, &hs->txn) == -1)
+	return store_read_begin(svc->store, &hs->txn);
+}
+
+static int
+hosts_read(struct compute *svc, struct hosts *hs, bool workload)
+{
+	int rc;
+
+	if (hosts_begin(svc, hs) == -1)
 		return -1;
 	rc = store_iter(hs->txn, T_SERVICES, NULL, 0, host_cb, hs);
 	if (rc == 0 && workload)
@@ -261,6 +289,333 @@ hosts_load(struct http_req *req, struct hosts *hs)
 	if (hs->n > 1)
 		qsort(hs->v, hs->n, sizeof(*hs->v), cmp_host_id);
 	return 0;
+}
+
+/* ---- one page of hosts ------------------------------------------------------ */
+
+/*
+ * From 2.33 a list is a page (at most HV_PAGE_MAX hosts) and only the
+ * page's hosts are decoded. The order comes from compute_nodes (host ->
+ * id: one small record a host, read per request rather than cached, so
+ * that nothing can go stale across an HA failover or a restart), sorted
+ * by id; the page walks it from the marker and skips the hosts the list
+ * does not show (no agent service, no hypervisor record). What the page
+ * shows is what the full list (hosts_load) would show from that marker.
+ */
+struct node_ref {
+	uint32_t	 id;
+	const char	*host;	/* borrowed from the read transaction */
+	size_t		 len;	/* not NUL-terminated */
+};
+
+struct node_refs {
+	struct node_ref		*v;
+	size_t			 n, cap;
+	struct codec_fieldset	 want;
+};
+
+static int
+node_ref_cb(const void *k, size_t kl, const void *v, size_t vl, void *arg)
+{
+	struct node_refs *nr = arg;
+	struct rec_compute_node node;
+
+	if (nr->n == nr->cap) {
+		size_t ncap = nr->cap ? nr->cap * 2 : 256;
+		struct node_ref *nv = realloc(nr->v, ncap * sizeof(*nv));
+
+		if (nv == NULL) {
+			err_set(TS_ENOMEM, "out of memory");
+			return -1;
+		}
+		nr->v = nv;
+		nr->cap = ncap;
+	}
+	memset(&node, 0, sizeof(node));
+	if (codec_record_decode_some(&schema_rec_compute_node, v, vl,
+	    &nr->want, &node) == -1) {
+		/* The host counts as one without an id (see page_ids). */
+		log_warnx("%s: skipping undecodable record: %s",
+		    T_COMPUTE_NODES, err_msg());
+		return 0;
+	}
+	nr->v[nr->n].id = node.id;
+	nr->v[nr->n].host = k;
+	nr->v[nr->n].len = kl;
+	nr->n++;
+	codec_clear(&schema_rec_compute_node, &node);
+	return 0;
+}
+
+/* LMDB's key order, in which the table hands the refs out. */
+static int
+cmp_key(const char *a, size_t al, const char *b, size_t bl)
+{
+	int c = memcmp(a, b, al < bl ? al : bl);
+
+	return c != 0 ? c : al < bl ? -1 : al > bl;
+}
+
+static const struct node_ref *
+node_by_host(const struct node_refs *nr, const char *host, size_t len)
+{
+	size_t lo = 0, hi = nr->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = cmp_key(nr->v[mid].host, nr->v[mid].len, host, len);
+
+		if (c == 0)
+			return &nr->v[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static int
+cmp_node_id(const void *a, const void *b)
+{
+	const struct node_ref *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+struct svc_find {
+	struct hosts	*hs;
+	struct host	*h;
+	int		 found;
+};
+
+static int
+svc_find_cb(const void *pk, size_t pklen, void *arg)
+{
+	struct svc_find *f = arg;
+	const void *v;
+	size_t vl;
+
+	if (store_get(f->hs->txn, T_SERVICES, pk, pklen, &v, &vl) == -1)
+		return err_code() == TS_ENOT_FOUND ? 0 : -1;
+	memset(&f->h->svc, 0, sizeof(f->h->svc));
+	if (codec_record_decode_some(&schema_rec_service, v, vl,
+	    &f->hs->svc_want, &f->h->svc) == -1) {
+		log_warnx("%s: skipping undecodable record: %s", T_SERVICES,
+		    err_msg());
+		return 0;
+	}
+	if (strcmp(f->h->svc.binary, AGENT_BINARY) != 0) {
+		codec_clear(&schema_rec_service, &f->h->svc);
+		return 0;
+	}
+	f->found = 1;
+	return 1;
+}
+
+/* The host named by a key (len bytes) into h, as host_cb() would: 1 the
+ * list shows it, 0 not (h cleared), -1 an error. */
+static int
+host_by_name(struct hosts *hs, const char *key, size_t len, struct host *h)
+{
+	char host[STORE_KEY_MAX + 1];
+	struct svc_find f = { hs, h, 0 };
+
+	memset(h, 0, sizeof(*h));
+	if (len == 0 || len > STORE_KEY_MAX)
+		return 0;
+	memcpy(host, key, len);
+	host[len] = '\0';
+	if (store_index_iter(hs->txn, T_SERVICES_BY_HOST, host, len,
+	    svc_find_cb, &f) == -1)
+		return -1;
+	return f.found ? host_rest(hs, h) : 0;
+}
+
+static void
+host_clear(struct host *h)
+{
+	codec_clear(&schema_rec_service, &h->svc);
+	codec_clear(&schema_rec_hypervisor, &h->hv);
+}
+
+/* A marker as hv_list() prints ids ("%u": no sign, no leading zero). */
+static int
+marker_id(const char *m, uint32_t *id)
+{
+	uint64_t v = 0;
+	char back[16];
+
+	if (*m == '\0' || strlen(m) > 10)
+		return -1;
+	for (const char *p = m; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (v > UINT32_MAX)
+		return -1;
+	snprintf(back, sizeof(back), "%u", (unsigned)v);
+	if (strcmp(back, m) != 0)
+		return -1;
+	*id = (uint32_t)v;
+	return 0;
+}
+
+struct ids_scan {
+	struct hosts		*hs;
+	const struct node_refs	*nr;
+	const char		*last;
+	size_t			 lastlen;
+	int			 missing;
+};
+
+/* T_SERVICES_BY_HOST keys are host 0x00 service id. */
+static int
+ids_scan_cb(const void *k, size_t kl, const void *v, size_t vl, void *arg)
+{
+	struct ids_scan *s = arg;
+	const char *nul = memchr(k, '\0', kl);
+	size_t len = nul != NULL ? (size_t)(nul - (const char *)k) : kl;
+	struct host h;
+	int rc;
+
+	(void)v;
+	(void)vl;
+	if (s->last != NULL && len == s->lastlen &&
+	    memcmp(k, s->last, len) == 0)
+		return 0;
+	s->last = k;
+	s->lastlen = len;
+	if (node_by_host(s->nr, k, len) != NULL)
+		return 0;
+	if ((rc = host_by_name(s->hs, k, len, &h)) != 1)
+		return rc;
+	host_clear(&h);
+	s->missing = 1;
+	return 1;
+}
+
+/*
+ * One page in hs, by id after marker (NULL: from the first). With
+ * check_ids, *missing is set instead when a host the list shows has no
+ * id yet (hs then empty).
+ */
+static int
+hosts_page_once(struct compute *svc, struct hosts *hs, const char *marker,
+    size_t limit, bool workload, bool check_ids, int *missing)
+{
+	struct node_refs nr = { 0 };
+	static const char *const node_fields[] = { "id", NULL };
+	size_t from = 0;
+	int rc;
+
+	*missing = 0;
+	if (hosts_begin(svc, hs) == -1)
+		return -1;
+	rc = codec_fieldset_init(&schema_rec_compute_node, node_fields,
+	    &nr.want);
+	if (rc == 0)
+		rc = store_iter(hs->txn, T_COMPUTE_NODES, NULL, 0, node_ref_cb,
+		    &nr);
+	if (rc == 0 && check_ids) {
+		struct ids_scan sc = { hs, &nr, NULL, 0, 0 };
+
+		rc = store_iter(hs->txn, T_SERVICES_BY_HOST, NULL, 0,
+		    ids_scan_cb, &sc);
+		if (rc == 0 && sc.missing) {
+			*missing = 1;
+			goto done;
+		}
+	}
+	if (rc == -1)
+		goto done;
+	if (nr.n > 1)
+		qsort(nr.v, nr.n, sizeof(*nr.v), cmp_node_id);
+	if (marker != NULL) {
+		/* Only a shown host's id, in the form it is shown in. */
+		struct host h;
+		uint32_t mid;
+		int shown = 0;
+
+		from = nr.n;
+		if (marker_id(marker, &mid) == 0) {
+			size_t lo = 0, hi = nr.n;
+
+			while (lo < hi) {
+				size_t m = lo + (hi - lo) / 2;
+
+				if (nr.v[m].id < mid)
+					lo = m + 1;
+				else
+					hi = m;
+			}
+			if (lo < nr.n && nr.v[lo].id == mid)
+				from = lo;
+		}
+		if (from < nr.n && (shown = host_by_name(hs, nr.v[from].host,
+		    nr.v[from].len, &h)) == 1)
+			host_clear(&h);
+		if (shown == -1) {
+			rc = -1;
+			goto done;
+		}
+		if (!shown) {
+			err_set(TS_EINVALID, "marker [%.64s] not found",
+			    marker);
+			rc = -1;
+			goto done;
+		}
+		from++;
+	}
+	for (size_t k = from; k < nr.n && hs->n < limit; k++) {
+		struct host *h;
+		int r;
+
+		if ((h = host_slot(hs)) == NULL) {
+			rc = -1;
+			break;
+		}
+		if ((r = host_by_name(hs, nr.v[k].host, nr.v[k].len, h)) ==
+		    -1) {
+			rc = -1;
+			break;
+		}
+		if (r == 1) {
+			h->id = nr.v[k].id;
+			hs->n++;
+		}
+	}
+	if (rc == 0 && workload && hs->n > 0)
+		rc = compute_db_task_each(hs->txn, workload_cb, hs);
+done:
+	/* nr's keys point into the transaction: gone with it. */
+	free(nr.v);
+	store_txn_end(&hs->txn);
+	if (rc == -1 || *missing)
+		hosts_free(hs);
+	return rc;
+}
+
+/* A page of hosts (hv_list from 2.33). A shown host without an id gets
+ * one as hosts_load() gives it, then the page is read again. */
+static int
+hosts_page(struct http_req *req, struct hosts *hs, const char *marker,
+    size_t limit, bool workload)
+{
+	struct hosts all;
+	int missing;
+
+	if (hosts_page_once(compute_of(req), hs, marker, limit, workload,
+	    true, &missing) == -1)
+		return -1;
+	if (!missing)
+		return 0;
+	if (hosts_load(req, &all) == -1)
+		return -1;
+	hosts_free(&all);
+	return hosts_page_once(compute_of(req), hs, marker, limit, workload,
+	    false, &missing);
 }
 
 static void
@@ -387,7 +742,7 @@ hv_list(struct http_req *req, struct http_resp *resp, bool detail)
 	bool has_limit = false;
 	struct hosts hs;
 	struct buf b = { 0 };
-	size_t from = 0, n = 0;
+	size_t n = 0;
 	int mv;
 
 	if (compute_version(req, resp, &mv) == -1)
@@ -397,30 +752,16 @@ hv_list(struct http_req *req, struct http_resp *resp, bool detail)
 			return -1;
 		limit = compute_query_limit(req, HV_PAGE_MAX, &has_limit);
 		marker = http_req_query(req, "marker");
-	}
-	if (hosts_load(req, &hs) == -1)
-		return -1;
-	if (marker != NULL) {
-		char id[16];
-
-		for (from = 0; from < hs.n; from++) {
-			snprintf(id, sizeof(id), "%u", hs.v[from].id);
-			if (strcmp(id, marker) == 0)
-				break;
-		}
-		if (from == hs.n) {
-			hosts_free(&hs);
-			err_set(TS_EINVALID, "marker [%.64s] not found",
-			    marker);
+		/* current_workload only in the detail view. */
+		if (hosts_page(req, &hs, marker, (size_t)limit, detail) == -1)
 			return -1;
-		}
-		from++;
+	} else if (hosts_load(req, &hs) == -1) {
+		return -1;
 	}
 	/* About 700 bytes a host in detail. */
-	buf_reserve(&b, (detail ? 768 : 128) * (hs.n - from < (size_t)limit ?
-	    hs.n - from : (size_t)limit) + 256);
+	buf_reserve(&b, (detail ? 768 : 128) * hs.n + 256);
 	buf_puts(&b, "{\"hypervisors\":[");
-	for (size_t k = from; k < hs.n && n < (size_t)limit; k++, n++) {
+	for (size_t k = 0; k < hs.n && n < (size_t)limit; k++, n++) {
 		if (n > 0)
 			buf_puts(&b, ",");
 		if (detail)
@@ -433,7 +774,7 @@ hv_list(struct http_req *req, struct http_resp *resp, bool detail)
 	    n == (size_t)limit) {
 		char href[2048], id[16];
 
-		snprintf(id, sizeof(id), "%u", hs.v[from + n - 1].id);
+		snprintf(id, sizeof(id), "%u", hs.v[n - 1].id);
 		if (compute_next_href(req, detail ? "os-hypervisors/detail" :
 		    "os-hypervisors", id, href, sizeof(href)) == 0) {
 			buf_puts(&b, ",\"hypervisors_links\":[{\"rel\":"

@@ -2459,6 +2459,217 @@ test_down_host(void **state)
 	assert_int_equal(json_array_size(ctltest_get(T, "services")), 0);
 }
 
+/* ---- os-hypervisors pages ------------------------------------------------------- */
+
+/* Hosts pg-a..pg-g: shown are the agents with a hypervisor record (a, b,
+ * e, f, g; b without an id yet); pg-c has no hypervisor record, pg-d is
+ * not an agent. Ids are given out of name order. */
+static const char *const pg_hosts[] = { "pg-g", "pg-c", "pg-e", "pg-d",
+	"pg-a", "pg-f", "pg-b" };
+
+static int
+put_page_hosts(struct store_txn *txn, void *arg)
+{
+	(void)arg;
+	for (size_t k = 0; k < sizeof(pg_hosts) / sizeof(*pg_hosts); k++) {
+		const char *h = pg_hosts[k];
+		struct rec_service s = { 0 };
+		struct rec_hypervisor hv = { 0 };
+		uint32_t id;
+
+		db_uuid(s.id);
+		s.host = (char *)h;
+		s.binary = strcmp(h, "pg-d") == 0 ? "nova-scheduler" :
+		    "tinystack-agent";
+		s.topic = "compute";
+		s.last_seen_at = db_now_ms() - 3600 * 1000;
+		s.created_at = s.updated_at = s.last_seen_at;
+		if (db_service_put(txn, &s) == -1)
+			return -1;
+		if (strcmp(h, "pg-b") != 0 &&
+		    compute_db_node_ensure(txn, h, db_now_ms(), &id) == -1)
+			return -1;
+		if (strcmp(h, "pg-c") == 0)
+			continue;
+		db_uuid(hv.id);
+		hv.host = (char *)h;
+		hv.hypervisor_type = "TEST";
+		hv.libvirt_uri = "test:///default";
+		hv.cpu_model = "x";
+		hv.cpu_arch = "x86_64";
+		hv.vcpus = 4;
+		hv.memory_mb = 4096;
+		hv.local_gb = 100;
+		hv.created_at = hv.updated_at = s.last_seen_at;
+		if (db_hypervisor_put(txn, &hv) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+del_page_hosts(struct store_txn *txn, void *arg)
+{
+	(void)arg;
+	for (size_t k = 0; k < sizeof(pg_hosts) / sizeof(*pg_hosts); k++) {
+		const char *h = pg_hosts[k];
+		struct rec_service s;
+		struct rec_hypervisor hv;
+
+		if (db_service_by_host(txn, h, &s) == 0) {
+			if (store_del(txn, T_SERVICES, s.id, strlen(s.id)) ==
+			    -1 || store_index_del(txn, T_SERVICES_BY_HOST, h,
+			    strlen(h), s.id, strlen(s.id)) == -1)
+				return -1;
+			codec_clear(&schema_rec_service, &s);
+		}
+		if (db_hypervisor_by_host(txn, h, &hv) == 0) {
+			if (store_del(txn, T_HYPERVISORS, hv.id,
+			    strlen(hv.id)) == -1 || store_index_del(txn,
+			    T_HYPERVISORS_BY_HOST, h, strlen(h), hv.id,
+			    strlen(hv.id)) == -1)
+				return -1;
+			codec_clear(&schema_rec_hypervisor, &hv);
+		}
+		if (store_del(txn, T_COMPUTE_NODES, h, strlen(h)) == -1 &&
+		    err_code() != TS_ENOT_FOUND)
+			return -1;
+	}
+	return 0;
+}
+
+static uint32_t
+page_host_id(const char *h)
+{
+	struct store_txn *txn = NULL;
+	struct rec_compute_node n;
+	uint32_t id;
+
+	assert_int_equal(store_read_begin(ctltest_store(T), &txn), 0);
+	assert_int_equal(compute_db_node_get(txn, h, &n), 0);
+	id = n.id;
+	codec_clear(&schema_rec_compute_node, &n);
+	store_txn_end(&txn);
+	return id;
+}
+
+/* From 2.33 a page reads only its own hosts: every page, for every limit,
+ * is the full list's slice, with the link exactly when it is full; a
+ * marker of a host the list does not show is a 400. */
+static void
+test_hypervisor_pages(void **state)
+{
+	json_t *all, *full;
+	char m[160];
+	size_t nall;
+
+	(void)state;
+	assert_int_equal(store_write(ctltest_store(T), put_page_hosts, NULL),
+	    0);
+	/* Below 2.33: the whole list, read as before (and pg-b's id given). */
+	CT_CALL(T, C, CT_ADMIN, "GET", "/v2.1/os-hypervisors", NULL, 200, NULL);
+	all = json_deep_copy(ctltest_get(T, "hypervisors"));
+	nall = json_array_size(all);
+	assert_int_equal(nall, 5);
+	for (size_t k = 1; k < nall; k++)
+		assert_true(json_integer_value(json_object_get(json_array_get(
+		    all, k - 1), "id")) < json_integer_value(json_object_get(
+		    json_array_get(all, k), "id")));
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    all, 0), "hypervisor_hostname")), "pg-g");
+	mv_call(CT_ADMIN, "2.33", "GET", "/v2.1/os-hypervisors", NULL, 200,
+	    NULL);
+	assert_true(json_equal(all, ctltest_get(T, "hypervisors")));
+	assert_null(ctltest_get(T, "hypervisors_links"));
+	mv_call(CT_ADMIN, "2.33", "GET", "/v2.1/os-hypervisors/detail", NULL,
+	    200, NULL);
+	full = json_deep_copy(ctltest_get(T, "hypervisors"));
+	assert_int_equal(json_array_size(full), nall);
+
+	for (int detail = 0; detail < 2; detail++)
+		for (size_t limit = 1; limit <= nall + 1; limit++) {
+			const json_t *want = detail ? full : all;
+			size_t got = 0, pages = 0;
+
+			m[0] = '\0';
+			for (;;) {
+				const json_t *pg;
+				size_t n;
+
+				snprintf(path, sizeof(path), "/v2.1/os-hypervisors"
+				    "%s?limit=%zu%s%s", detail ? "/detail" : "",
+				    limit, m[0] ? "&marker=" : "", m);
+				mv_call(CT_ADMIN, "2.33", "GET", path, NULL, 200,
+				    NULL);
+				pg = ctltest_get(T, "hypervisors");
+				n = json_array_size(pg);
+				assert_true(got + n <= nall);
+				for (size_t k = 0; k < n; k++)
+					assert_true(json_equal(json_array_get(pg,
+					    k), json_array_get(want, got + k)));
+				got += n;
+				assert_true(++pages <= nall + 1);
+				if (n < limit) {
+					assert_null(ctltest_get(T,
+					    "hypervisors_links"));
+					break;
+				}
+				assert_non_null(ctltest_get(T,
+				    "hypervisors_links"));
+				snprintf(m, sizeof(m), "%lld", (long long)
+				    json_integer_value(json_object_get(
+				    json_array_get(pg, n - 1), "id")));
+			}
+			assert_int_equal(got, nall);
+		}
+
+	/* markers: hidden hosts, forms of an id not printed, the last */
+	snprintf(path, sizeof(path), "/v2.1/os-hypervisors?marker=%u",
+	    page_host_id("pg-c"));
+	mv_call(CT_ADMIN, "2.33", "GET", path, NULL, 400, NULL);
+	snprintf(path, sizeof(path), "/v2.1/os-hypervisors/detail?marker=%u",
+	    page_host_id("pg-d"));
+	mv_call(CT_ADMIN, "2.33", "GET", path, NULL, 400, NULL);
+	snprintf(path, sizeof(path), "/v2.1/os-hypervisors?marker=0%u",
+	    page_host_id("pg-a"));
+	mv_call(CT_ADMIN, "2.33", "GET", path, NULL, 400, NULL);
+	mv_call(CT_ADMIN, "2.33", "GET", "/v2.1/os-hypervisors?marker=0",
+	    NULL, 400, NULL);
+	mv_call(CT_ADMIN, "2.33", "GET", "/v2.1/os-hypervisors?marker=99999999999",
+	    NULL, 400, NULL);
+	snprintf(path, sizeof(path), "/v2.1/os-hypervisors?limit=0&marker=%u",
+	    page_host_id("pg-c"));
+	mv_call(CT_ADMIN, "2.33", "GET", path, NULL, 400, NULL);
+	snprintf(path, sizeof(path), "/v2.1/os-hypervisors?limit=0&marker=%u",
+	    page_host_id("pg-a"));
+	mv_call(CT_ADMIN, "2.33", "GET", path, NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "hypervisors")), 0);
+	assert_null(ctltest_get(T, "hypervisors_links"));
+	snprintf(path, sizeof(path), "/v2.1/os-hypervisors?marker=%lld",
+	    (long long)json_integer_value(json_object_get(json_array_get(
+	    all, nall - 1), "id")));
+	mv_call(CT_ADMIN, "2.33", "GET", path, NULL, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "hypervisors")), 0);
+	assert_null(ctltest_get(T, "hypervisors_links"));
+
+	/* A host without an id first seen by a page gets one there. */
+	assert_int_equal(store_write(ctltest_store(T), del_page_hosts, NULL),
+	    0);
+	assert_int_equal(store_write(ctltest_store(T), put_page_hosts, NULL),
+	    0);
+	mv_call(CT_ADMIN, "2.33", "GET", "/v2.1/os-hypervisors?limit=5", NULL,
+	    200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "hypervisors")), 5);
+	assert_string_equal(ctltest_str(T,
+	    "hypervisors.4.hypervisor_hostname"), "pg-b");
+	assert_true(page_host_id("pg-b") > page_host_id("pg-g"));
+
+	json_decref(all);
+	json_decref(full);
+	assert_int_equal(store_write(ctltest_store(T), del_page_hosts, NULL),
+	    0);
+}
+
 /* ---- host aggregates ------------------------------------------------------------ */
 
 /* os-aggregates as Nova: views, codes and messages, and nothing changed by
@@ -4112,6 +4323,7 @@ main(void)
 		cmocka_unit_test(test_server_floating),
 		/* last: the others expect no host at all */
 		cmocka_unit_test(test_down_host),
+		cmocka_unit_test(test_hypervisor_pages),
 		cmocka_unit_test(test_aggregates),
 		cmocka_unit_test(test_interfaces),
 		cmocka_unit_test(test_console_states),
