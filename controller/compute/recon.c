@@ -2422,6 +2422,31 @@ xhost_fail(struct recon *r, struct store_txn *txn, struct rec_instance *i,
 	return 0;
 }
 
+/*
+ * The start of a moving step's instance_state (xhost_state(),
+ * shelve_state()): 1 if it answers i's task, with why (the host's fault
+ * or a default) and *ok filled; 0 if not, after recording an answer to a
+ * one-shot command in *rc.
+ */
+static int
+step_answer(struct batch *b, struct store_txn *txn,
+    const struct msg_instance_state *m, struct rec_instance *i, char *why,
+    size_t wlen, int *ok, int *rc)
+{
+	if (m->in_reply_to == NULL || i->task_request_id == NULL ||
+	    strcmp(m->in_reply_to, i->task_request_id) != 0) {
+		if (m->in_reply_to != NULL) {
+			b->answered[b->cur] = 1;
+			*rc = oneshot_answer(txn, i, m, b->now);
+		}
+		return 0;
+	}
+	snprintf(why, wlen, "%s", m->fault_message ? m->fault_message :
+	    "the host did not do it");
+	*ok = m->result != NULL && strcmp(m->result, "ok") == 0;
+	return 1;
+}
+
 /* An instance_state of i while it moves, from its host (old: as stored,
  * i: its copy, written here). */
 static int
@@ -2431,21 +2456,11 @@ xhost_state(struct batch *b, struct store_txn *txn,
 {
 	uint32_t power = m->exists ? m->power_state : POWER_NOSTATE;
 	char why[1024];
-	int reply, ok, rc = 0;
+	int ok, rc = 0;
 
 	i->power_state = power;
-	reply = m->in_reply_to != NULL && i->task_request_id != NULL &&
-	    strcmp(m->in_reply_to, i->task_request_id) == 0;
-	if (!reply) {
-		if (m->in_reply_to != NULL) {
-			b->answered[b->cur] = 1;
-			rc = oneshot_answer(txn, i, m, b->now);
-		}
+	if (!step_answer(b, txn, m, i, why, sizeof(why), &ok, &rc))
 		goto put;
-	}
-	snprintf(why, sizeof(why), "%s", m->fault_message ? m->fault_message :
-	    "the host did not do it");
-	ok = m->result != NULL && strcmp(m->result, "ok") == 0;
 	if (strcmp(i->task_state, "resize_migrating") == 0) {
 		if (ok && (!m->exists || power != POWER_SHUTDOWN)) {
 			snprintf(why, sizeof(why), "the guest did not stop on "
@@ -2613,21 +2628,11 @@ shelve_state(struct batch *b, struct store_txn *txn,
 	uint32_t power = m->exists ? m->power_state : POWER_NOSTATE;
 	const char *ts = i->task_state;
 	char why[1024];
-	int reply, ok, rc = 0;
+	int ok, rc = 0;
 
 	i->power_state = power;
-	reply = m->in_reply_to != NULL && i->task_request_id != NULL &&
-	    strcmp(m->in_reply_to, i->task_request_id) == 0;
-	if (!reply) {
-		if (m->in_reply_to != NULL) {
-			b->answered[b->cur] = 1;
-			rc = oneshot_answer(txn, i, m, b->now);
-		}
+	if (!step_answer(b, txn, m, i, why, sizeof(why), &ok, &rc))
 		goto put;
-	}
-	snprintf(why, sizeof(why), "%s", m->fault_message ? m->fault_message :
-	    "the host did not do it");
-	ok = m->result != NULL && strcmp(m->result, "ok") == 0;
 	if (strcmp(ts, "shelving") == 0) {
 		if (ok && (!m->exists || power != POWER_SHUTDOWN)) {
 			snprintf(why, sizeof(why), "the guest did not stop on "
