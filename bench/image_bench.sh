@@ -19,6 +19,13 @@
 #               costs curl more than the server's sending), once the
 #               store's read-back of the image is done; and once right
 #               after a new upload, the read-back under way
+#   bare        the same three downloads of the image's data file from
+#               bench/file_server.py (a 200 and one sendfile() loop on a
+#               blocking socket: the least any HTTP server does), in the
+#               same rounds, and cp once more beside them: what the client
+#               and the kernel cost on their own; the image API's time
+#               over the bare server's in the same round is printed per
+#               round (1.00 = the server adds nothing the client waits on)
 #   clients     glance image-create --file (chunked) and
 #               openstack image save, once each: the Python clients' cost
 # Each curl and cp measurement is repeated RUNS times, interleaved (cp,
@@ -48,9 +55,11 @@ CLIENTS=${CLIENTS:-1}
 PASS=bench-admin-pass
 W=${DIR:-$(mktemp -d /var/tmp/image-bench.XXXXXX)}
 PID=
+FS=
 
 cleanup() {
 	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+	[ -n "$FS" ] && kill "$FS" 2>/dev/null && wait "$FS" 2>/dev/null
 	rm -rf "$W"
 }
 trap cleanup EXIT
@@ -224,11 +233,26 @@ ID=$(cat "$W/last_id")
 get_null() { curl -sf -o /dev/null "${A[@]}" "$URL/v2/images/$ID/file"; }
 get_file() { curl -sf -o "$W/down" "${A[@]}" "$URL/v2/images/$ID/file"; }
 get_big() { python3 "$(dirname "$0")/http_get.py" "$URL/v2/images/$ID/file" "$TOK"; }
+# The bare server, on the same data file.
+python3 "$(dirname "$0")/file_server.py" "$W/images/$ID" "$W/fport" &
+FS=$!
+for _ in $(seq 1 100); do [ -s "$W/fport" ] && break; sleep 0.1; done
+[ -s "$W/fport" ] || { echo "file_server.py did not start" >&2; exit 1; }
+FURL=http://127.0.0.1:$(cat "$W/fport")/data
+bare_null() { curl -sf -o /dev/null "$FURL"; }
+bare_file() { curl -sf -o "$W/down" "$FURL"; }
+bare_big() { python3 "$(dirname "$0")/http_get.py" "$FURL" none; }
 for _ in $(seq 1 "$RUNS"); do
+	T[cpdl]+="$(secs cp_once) "; rm -f "$W/copy"
 	T[getnull]+="$(secs get_null) "
+	T[barenull]+="$(secs bare_null) "
 	T[getfile]+="$(secs get_file) "; rm -f "$W/down"
+	T[barefile]+="$(secs bare_file) "; rm -f "$W/down"
 	T[getbig]+="$(secs get_big) "
+	T[barebig]+="$(secs bare_big) "
 done
+cmp -s <(curl -sf "$FURL" | md5sum) <(md5sum < "$W/src") ||
+	{ echo "bare server's download differs" >&2; exit 1; }
 cmp -s <(curl -sf "${A[@]}" "$URL/v2/images/$ID/file" | md5sum) <(md5sum < "$W/src") ||
 	{ echo "download differs" >&2; exit 1; }
 # A download right after its upload, the read-back still under way (what
@@ -263,14 +287,17 @@ echo "  upload ${T[put]}; chunked ${T[putc]}; controller CPU per upload ${C[put]
 echo "  of which system (stime): upload ${S[put]}, chunked ${S[putc]}; order in each round: $ORDER first"
 echo "  download to /dev/null ${T[getnull]}; to a file ${T[getfile]}"
 echo "  download with 1 MiB reads (http_get.py) ${T[getbig]}"
+echo "  bare server: to /dev/null ${T[barenull]}; to a file ${T[barefile]}; 1 MiB reads ${T[barebig]}"
+echo "  cp beside the downloads ${T[cpdl]}"
 echo "  a download right after its upload: ${T[getfresh]} s; read-back CPU per round (image-warm thread): ${C[warm]:-none}"
-# The upload against sha512sum of the same file in the same round.
+# ratios A [B]: A's time over B's (sha512sum's) in the same round.
 ratios() {
 	paste -d' ' <(echo "${T[$1]}" | tr ' ' '\n' | grep .) \
-	    <(echo "${T[sha]}" | tr ' ' '\n' | grep .) |
+	    <(echo "${T[${2:-sha}]}" | tr ' ' '\n' | grep .) |
 	    awk '{ printf "%.2f ", $1 / $2 }'
 }
 echo "upload / sha512sum, per round: $(ratios put); chunked: $(ratios putc)"
+echo "image API / bare server, per round: to /dev/null $(ratios getnull barenull); to a file $(ratios getfile barefile); 1 MiB reads $(ratios getbig barebig)"
 echo
 echo "| operation | time | throughput | of cp | controller CPU |"
 echo "| --- | --- | --- | --- | --- |"
@@ -284,6 +311,10 @@ row "download, curl to /dev/null (sendfile)" "$(med getnull)"
 row "download, curl to a file on the same disk" "$(med getfile)"
 row "download, 1 MiB reads (http_get.py)" "$(med getbig)"
 row "download, curl to /dev/null, right after its upload" "${T[getfresh]}"
+row "bare server, curl to /dev/null" "$(med barenull)"
+row "bare server, curl to a file on the same disk" "$(med barefile)"
+row "bare server, 1 MiB reads (http_get.py)" "$(med barebig)"
+row "cp, in the download rounds" "$(med cpdl)"
 if [ "$CLIENTS" = 1 ]; then
 	row "glance image-create --file (chunked)" "${T[glance]}"
 	row "openstack image save --file" "${T[save]}"
