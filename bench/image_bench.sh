@@ -15,8 +15,9 @@
 #               format, writes and fsyncs)
 #   download    GET /v2/images/{id}/file with curl into /dev/null (sendfile)
 #               and into a file on the same disk, and with bench/http_get.py
-#               (1 MiB per recv; curl 7.88 reads 16 KiB per call, which
-#               costs curl more than the server's sending), once the
+#               (1 MiB per recv, output discarded; curl 7.88 receives
+#               100 KiB per call but writes its output, /dev/null too, in
+#               4-16 KiB stdio pieces: about 126,000 writes per GiB), once the
 #               store's read-back of the image is done; and once right
 #               after a new upload, the read-back under way
 #   bare        the same three downloads of the image's data file from
