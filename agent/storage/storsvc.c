@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "clock.h"
@@ -20,6 +21,14 @@
 #include "storage/volstore.h"
 
 #define UNKNOWN_MAX	1024	/* schema maximum of unknown */
+#define UPLOADS_MAX	64	/* answered uploads remembered */
+
+/* An upload this worker finished, answered until no longer named. */
+struct updone {
+	char	image_id[65];
+	bool	ok;
+	char	msg[512];
+};
 
 struct storsvc {
 	struct volstore		*vs;
@@ -41,7 +50,14 @@ struct storsvc {
 	int			 kick;
 	int			 stop;
 
+	/* Set before the first message (storsvc_set_uploader()). */
+	storsvc_upload_fn	 upload;
+	void			*upload_arg;
+	char			 updir[512];
+
 	/* Worker only. */
+	struct updone		 done[UPLOADS_MAX];
+	size_t			 ndone;
 	struct msg_host_storage	*desired;	/* last applied; NULL: none */
 	struct buf		 last;		/* last state sent, encoded */
 	uint64_t		 seq;
@@ -419,6 +435,123 @@ storsvc_stats(struct storsvc *s, struct storsvc_stats *out)
 	out->tgt_starts = s->tgt ? tgt_starts(s->tgt) : 0;
 }
 
+/* ------------------------------------------------------------- uploads */
+
+static struct updone *
+done_find(struct storsvc *s, const char *image_id)
+{
+	for (size_t i = 0; i < s->ndone; i++)
+		if (strcmp(s->done[i].image_id, image_id) == 0)
+			return &s->done[i];
+	return NULL;
+}
+
+/* One upload: the volume converted into a file of its own, PUT with the
+ * capability, the file removed. */
+static int
+upload_one(struct storsvc *s, const struct sch_sto_volume *v)
+{
+	char path[sizeof(s->updir) + 128];
+	int rc;
+
+	if (s->upload == NULL || s->updir[0] == '\0') {
+		err_set(TS_EUNAVAILABLE, "no image API configured on this "
+		    "host ([image] api_url)");
+		return -1;
+	}
+	if (v->upload_token == NULL) {
+		err_set(TS_EUNAUTHORIZED, "no upload capability");
+		return -1;
+	}
+	if ((size_t)snprintf(path, sizeof(path), "%s/upload-%s", s->updir,
+	    v->upload_image_id) >= sizeof(path)) {
+		err_set(TS_EINVALID, "upload path too long");
+		return -1;
+	}
+	if (volstore_export(s->vs, v->id, v->upload_disk_format ?
+	    v->upload_disk_format : "raw", path) == -1)
+		return -1;
+	rc = s->upload(s->upload_arg, v->upload_image_id, v->upload_token,
+	    path);
+	if (unlink(path) == -1 && errno != ENOENT)
+		log_warn("storsvc: removing %s", path);
+	return rc;
+}
+
+/*
+ * The uploads m names (os-volume_upload_image), each done once and then
+ * answered in the volume's status (st's items are m's, in order) while m
+ * names it. Synchronous: the worker converges nothing else meanwhile (an
+ * upload is bounded by qemu-img's limits and the image API's timeouts).
+ */
+static void
+uploads(struct storsvc *s, const struct msg_host_storage *m,
+    struct msg_host_storage_state *st)
+{
+	size_t k = 0;
+
+	/* Forget the answers nobody asks for any more. */
+	for (size_t i = 0; i < s->ndone; i++) {
+		bool named = false;
+
+		for (size_t j = 0; j < m->volumes.n && !named; j++)
+			named = m->volumes.items[j].upload_image_id != NULL &&
+			    strcmp(m->volumes.items[j].upload_image_id,
+			    s->done[i].image_id) == 0;
+		if (named)
+			s->done[k++] = s->done[i];
+	}
+	s->ndone = k;
+	for (size_t i = 0; i < m->volumes.n && i < st->volumes.n; i++) {
+		const struct sch_sto_volume *v = &m->volumes.items[i];
+		struct sch_sto_status *o = &st->volumes.items[i];
+		struct updone *d;
+
+		if (v->upload_image_id == NULL || !v->present ||
+		    strlen(v->upload_image_id) >= sizeof(d->image_id))
+			continue;
+		if ((d = done_find(s, v->upload_image_id)) == NULL) {
+			if (s->ndone == UPLOADS_MAX)
+				continue;	/* answered when one is taken */
+			d = &s->done[s->ndone++];
+			memset(d, 0, sizeof(*d));
+			snprintf(d->image_id, sizeof(d->image_id), "%s",
+			    v->upload_image_id);
+			log_info("volume %s: uploading to image %s (%s)", v->id,
+			    v->upload_image_id, v->upload_disk_format ?
+			    v->upload_disk_format : "raw");
+			d->ok = upload_one(s, v) == 0;
+			if (!d->ok) {
+				snprintf(d->msg, sizeof(d->msg), "%s",
+				    err_msg());
+				log_warnx("volume %s: upload to image %s: %s",
+				    v->id, v->upload_image_id, d->msg);
+			} else
+				log_info("volume %s: uploaded to image %s",
+				    v->id, v->upload_image_id);
+		}
+		free(o->upload_image_id);
+		free(o->upload_message);
+		o->upload_message = NULL;
+		o->has_upload_ok = true;
+		o->upload_ok = d->ok;
+		if ((o->upload_image_id = strdup(d->image_id)) == NULL ||
+		    (!d->ok && (o->upload_message = strdup(d->msg)) == NULL))
+			log_warnx("storsvc: out of memory");
+	}
+}
+
+void
+storsvc_set_uploader(struct storsvc *s, const char *dir,
+    storsvc_upload_fn fn, void *arg)
+{
+	pthread_mutex_lock(&s->mu);
+	snprintf(s->updir, sizeof(s->updir), "%s", dir ? dir : "");
+	s->upload = fn;
+	s->upload_arg = arg;
+	pthread_mutex_unlock(&s->mu);
+}
+
 static void
 run(struct storsvc *s, const char *reqid)
 {
@@ -430,6 +563,8 @@ run(struct storsvc *s, const char *reqid)
 	volstore_prune_images(s->vs);
 	t0 = clock_mono_us();
 	rc = converge(s->vs, s->tgt, s->desired, &st, &s->tgt_down);
+	if (rc == 0)
+		uploads(s, s->desired, &st);
 	count_run(s, t0, rc == -1);
 	if (rc == -1)
 		log_err("storage converge");

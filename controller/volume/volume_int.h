@@ -35,6 +35,11 @@ struct storesync;
 /* The instance of an attachment that has none (legacy os-attach to a
  * host, os-initialize_connection before os-attach). */
 #define VOLUME_NO_SERVER	"00000000-0000-0000-0000-000000000000"
+/* How long an os-volume_upload_image may take before the controller gives
+ * up (discards the image, puts the volume back): a base plus a time per
+ * GiB of the volume, qemu-img's and the upload's together. */
+#define VOLUME_UPLOAD_BASE_MS		(10 * 60 * 1000)
+#define VOLUME_UPLOAD_PER_GIB_MS	(2 * 60 * 1000)
 
 /* The quota resources in the order of the fields of rec_volume_quota. */
 enum volume_qres {

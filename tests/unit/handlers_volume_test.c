@@ -32,6 +32,7 @@
 #include "store.h"
 #include "volume/storesync.h"
 #include "volume/volume.h"
+#include "volume/volume_db.h"
 
 #define V	CT_VOLUME
 
@@ -435,6 +436,10 @@ struct rep {
 	const char	*msg, *iqn;
 };
 
+/* The upload answer report() puts on its first volume (NULL: none). */
+static const char	*rep_upload;
+static bool		 rep_upload_ok;
+
 /* A host_storage_state of host at generation gen, as its agent sends it,
  * applied through storesync's entry point. */
 static void
@@ -459,6 +464,13 @@ report(const char *host, uint64_t gen, const struct rep *vols, size_t nv,
 		sv[i].size_gb = vols[i].size;
 		sv[i].message = (char *)vols[i].msg;
 		sv[i].iqn = (char *)vols[i].iqn;
+	}
+	if (nv > 0 && rep_upload != NULL) {
+		sv[0].upload_image_id = (char *)rep_upload;
+		sv[0].has_upload_ok = true;
+		sv[0].upload_ok = rep_upload_ok;
+		sv[0].upload_message = rep_upload_ok ? NULL :
+		    (char *)"qemu-img failed";
 	}
 	for (size_t i = 0; i < ns; i++) {
 		snprintf(ss[i].id, sizeof(ss[i].id), "%s", snaps[i].id);
@@ -1952,6 +1964,238 @@ teardown(void **state)
 	return 0;
 }
 
+/* ---- os-volume_upload_image ---------------------------------------------- */
+
+#define UPLOAD	"/volumes/%s/action"
+
+/* The image's status as the admin sees it, "" when it is gone (404). */
+static const char *
+istatus(const char *id)
+{
+	static char st[32];
+	char p[128];
+
+	snprintf(p, sizeof(p), "/v2/images/%s", id);
+	ctltest_call(T, CT_IMAGE, CT_ADMIN, "GET", p, NULL, NULL);
+	if (T->r.status == 404)
+		return "";
+	assert_int_equal(T->r.status, 200);
+	snprintf(st, sizeof(st), "%s", ctltest_str(T, "status"));
+	return st;
+}
+
+static int
+deadline_past(struct store_txn *txn, void *arg)
+{
+	struct rec_volume v, old;
+	int rc;
+
+	if (volume_db_get(txn, arg, &v) == -1)
+		return -1;
+	if (volume_db_get(txn, arg, &old) == -1) {
+		codec_clear(&schema_rec_volume, &v);
+		return -1;
+	}
+	assert_true(v.has_upload_deadline);
+	v.upload_deadline = db_now_ms() - 1;
+	rc = volume_db_put(txn, &old, &v);
+	codec_clear(&schema_rec_volume, &v);
+	codec_clear(&schema_rec_volume, &old);
+	return rc;
+}
+
+/* POST the upload as who, 202 expected: the image id into img. */
+static void
+upload(enum ctltest_who who, const char *id, const char *body, char img[37])
+{
+	CT_CALL(T, V, who, "POST", vpath(who, UPLOAD, id), body, 202, NULL);
+	assert_string_equal(ctltest_str(T, "os-volume_upload_image.status"),
+	    "uploading");
+	assert_string_equal(ctltest_str(T, "os-volume_upload_image.id"), id);
+	snprintf(img, 37, "%s", ctltest_str(T,
+	    "os-volume_upload_image.image_id"));
+	assert_int_equal(strlen(img), 36);
+}
+
+static void
+test_volume_upload(void **state)
+{
+	const struct sch_sto_volume *sv;
+	uint64_t gen;
+	char id[37], img[37], img2[37], img3[37], img4[37];
+	static const char *const bad[][2] = {
+		{ "{\"os-volume_upload_image\":{}}", NULL },
+		{ "{\"os-volume_upload_image\":[]}", NULL },
+		{ "{\"os-volume_upload_image\":{\"image_name\":7}}", NULL },
+		{ "{\"os-volume_upload_image\":{\"image_name\":\"i\","
+		    "\"disk_format\":\"qcow3\"}}", "Invalid disk-format 'qcow3' is "
+		    "specified. Allowed disk-formats are raw, vmdk, vdi, qcow2, "
+		    "vhd, vhdx, ploop." },
+		{ "{\"os-volume_upload_image\":{\"image_name\":\"i\","
+		    "\"disk_format\":\"vmdk\"}}", "Invalid input received: disk "
+		    "format 'vmdk' is not supported here (raw, qcow2)." },
+		{ "{\"os-volume_upload_image\":{\"image_name\":\"i\","
+		    "\"container_format\":\"ovf\"}}", "Invalid input received: "
+		    "Container format 'ovf' is not supported (bare only)." },
+		{ "{\"os-volume_upload_image\":{\"image_name\":\"i\","
+		    "\"force\":\"maybe\"}}", "Invalid input received: 'force' is "
+		    "not a valid boolean value" },
+		{ "{\"os-volume_upload_image\":{\"image_name\":\"i\","
+		    "\"visibility\":\"everyone\"}}", "Invalid visibility: everyone" },
+	};
+
+	(void)state;
+	host_up(HOST1);
+	create(CT_MEMBER, "{\"volume\":{\"size\":1,\"name\":\"up\"}}", id);
+	sv = desired(HOST1, id, &gen);
+	assert_non_null(sv);
+	assert_null(sv->upload_image_id);
+	{
+		struct rep r = { id, true, true, 1, NULL, NULL };
+
+		report(HOST1, gen, &r, 1, NULL, 0);
+	}
+	assert_string_equal(vstatus(CT_MEMBER, id), "available");
+
+	/* Refusals change nothing. */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, UPLOAD, id),
+		    bad[i][0], 400, bad[i][1]);
+		assert_string_equal(vstatus(CT_MEMBER, id), "available");
+	}
+	/* another project's volume is not there; public is the admin's */
+	CT_CALL(T, V, CT_OTHER, "POST", vpath(CT_OTHER, UPLOAD, id),
+	    "{\"os-volume_upload_image\":{\"image_name\":\"i\"}}", 404,
+	    NULL);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, UPLOAD, id),
+	    "{\"os-volume_upload_image\":{\"image_name\":\"i\","
+	    "\"visibility\":\"public\"}}", 403, NULL);
+	assert_string_equal(vstatus(CT_MEMBER, id), "available");
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 200, NULL);
+	assert_null(ctltest_get(T, "volume.upload_image_id"));
+
+	/* The upload: a queued image of the volume's project, the volume
+	 * uploading, the host asked with an upload capability. */
+	upload(CT_MEMBER, id, "{\"os-volume_upload_image\":{\"image_name\":"
+	    "\"vimg\",\"disk_format\":\"qcow2\",\"container_format\":"
+	    "\"bare\",\"force\":false,\"visibility\":\"private\","
+	    "\"protected\":false}}", img);
+	assert_string_equal(ctltest_str(T, "os-volume_upload_image.disk_format"),
+	    "qcow2");
+	assert_string_equal(ctltest_str(T,
+	    "os-volume_upload_image.volume_type.name"), "__DEFAULT__");
+	assert_string_equal(ctltest_str(T, "os-volume_upload_image.image_name"),
+	    "vimg");
+	assert_string_equal(vstatus(CT_MEMBER, id), "uploading");
+	assert_string_equal(istatus(img), "queued");
+	assert_string_equal(ctltest_str(T, "owner"), T->project_id[CT_MEMBER]);
+	assert_string_equal(ctltest_str(T, "disk_format"), "qcow2");
+	assert_string_equal(ctltest_str(T, "visibility"), "private");
+	sv = desired(HOST1, id, &gen);
+	assert_non_null(sv);
+	assert_string_equal(sv->upload_image_id, img);
+	assert_string_equal(sv->upload_disk_format, "qcow2");
+	assert_null(sv->upload_token);	/* minted only in the copy sent */
+	/* Busy: a second upload, a delete, an extend are refused. */
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, UPLOAD, id),
+	    "{\"os-volume_upload_image\":{\"image_name\":\"i\"}}", 400,
+	    NULL);
+	assert_non_null(strstr(T->r.raw, "current status is: uploading"));
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 400, NULL);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, UPLOAD, id),
+	    "{\"os-extend\":{\"new_size\":2}}", 400, NULL);
+	assert_string_equal(vstatus(CT_MEMBER, id), "uploading");
+	{
+		/* A report without the answer (or another image's) leaves
+		 * it uploading; the answer puts it back. */
+		struct rep r = { id, true, true, 1, NULL, NULL };
+
+		report(HOST1, gen, &r, 1, NULL, 0);
+		assert_string_equal(vstatus(CT_MEMBER, id), "uploading");
+		rep_upload = NOID;
+		report(HOST1, gen, &r, 1, NULL, 0);
+		assert_string_equal(vstatus(CT_MEMBER, id), "uploading");
+		rep_upload = img;
+		rep_upload_ok = true;
+		report(HOST1, gen, &r, 1, NULL, 0);
+	}
+	assert_string_equal(vstatus(CT_MEMBER, id), "available");
+	assert_string_equal(istatus(img), "queued");	/* kept */
+	sv = desired(HOST1, id, &gen);
+	assert_non_null(sv);
+	assert_null(sv->upload_image_id);
+
+	/* A failed upload puts the volume back and discards its image. */
+	upload(CT_MEMBER, id, "{\"os-volume_upload_image\":{\"image_name\":"
+	    "\"v2\",\"protected\":true}}", img2);
+	assert_string_equal(istatus(img2), "queued");
+	sv = desired(HOST1, id, &gen);
+	assert_non_null(sv);
+	assert_string_equal(sv->upload_disk_format, "raw");
+	{
+		struct rep r = { id, true, true, 1, NULL, NULL };
+
+		rep_upload = img2;
+		rep_upload_ok = false;
+		report(HOST1, gen, &r, 1, NULL, 0);
+	}
+	assert_string_equal(vstatus(CT_MEMBER, id), "available");
+	assert_string_equal(istatus(img2), "");
+
+	/* An upload past its deadline: ended by the next derivation. */
+	upload(CT_MEMBER, id, "{\"os-volume_upload_image\":{\"image_name\":"
+	    "\"v3\"}}", img3);
+	assert_int_equal(store_write(ctltest_store(T), deadline_past, id), 0);
+	sv = desired(HOST1, id, &gen);
+	assert_non_null(sv);
+	assert_null(sv->upload_image_id);	/* not asked for any more */
+	assert_string_equal(vstatus(CT_MEMBER, id), "available");
+	assert_string_equal(istatus(img3), "");
+	sv = desired(HOST1, id, &gen);
+	assert_null(sv->upload_image_id);
+
+	/* in-use: only with force, and back to in-use. */
+	CT_CALL(T, V, CT_ADMIN, "POST", vpath(CT_ADMIN, UPLOAD, id),
+	    "{\"os-reset_status\":{\"status\":\"in-use\"}}", 202, NULL);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, UPLOAD, id),
+	    "{\"os-volume_upload_image\":{\"image_name\":\"i\"}}", 400,
+	    NULL);
+	assert_non_null(strstr(T->r.raw, "in-use with force"));
+	assert_string_equal(vstatus(CT_MEMBER, id), "in-use");
+	upload(CT_MEMBER, id, "{\"os-volume_upload_image\":{\"image_name\":"
+	    "\"v4\",\"force\":\"True\"}}", img4);
+	sv = desired(HOST1, id, &gen);
+	assert_non_null(sv);
+	{
+		struct rep r = { id, true, true, 1, NULL, NULL };
+
+		rep_upload = img4;
+		rep_upload_ok = true;
+		report(HOST1, gen, &r, 1, NULL, 0);
+	}
+	assert_string_equal(vstatus(CT_MEMBER, id), "in-use");
+	CT_CALL(T, V, CT_ADMIN, "POST", vpath(CT_ADMIN, UPLOAD, id),
+	    "{\"os-reset_status\":{\"status\":\"available\"}}", 202, NULL);
+	/* the admin may make it public */
+	upload(CT_ADMIN, id, "{\"os-volume_upload_image\":{\"image_name\":"
+	    "\"pub\",\"visibility\":\"public\"}}", img4);
+	assert_string_equal(istatus(img4), "queued");
+	assert_string_equal(ctltest_str(T, "visibility"), "public");
+	sv = desired(HOST1, id, &gen);
+	{
+		struct rep r = { id, true, true, 1, NULL, NULL };
+
+		rep_upload = img4;
+		rep_upload_ok = false;
+		report(HOST1, gen, &r, 1, NULL, 0);
+	}
+	rep_upload = NULL;
+	assert_string_equal(vstatus(CT_MEMBER, id), "available");
+	assert_string_equal(istatus(img4), "");
+}
+
 int
 main(void)
 {
@@ -1972,6 +2216,7 @@ main(void)
 		cmocka_unit_test(test_volume_types),
 		cmocka_unit_test(test_storesync_wire),
 		cmocka_unit_test(test_storesync_wake),
+		cmocka_unit_test(test_volume_upload),
 	};
 
 	const struct CMUnitTest fleet[] = {
