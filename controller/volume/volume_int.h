@@ -181,6 +181,14 @@ int	volume_meta_show(struct http_req *, struct http_resp *);
 int	volume_meta_update(struct http_req *, struct http_resp *);
 int	volume_meta_delete(struct http_req *, struct http_resp *);
 
+/* volume_transfers.c: os-volume-transfer */
+int	volume_transfers_create(struct http_req *, struct http_resp *);
+int	volume_transfers_list(struct http_req *, struct http_resp *);
+int	volume_transfers_detail(struct http_req *, struct http_resp *);
+int	volume_transfers_show(struct http_req *, struct http_resp *);
+int	volume_transfers_accept(struct http_req *, struct http_resp *);
+int	volume_transfers_delete(struct http_req *, struct http_resp *);
+
 /* volume_types.c: types, types_manage, types_extra_specs */
 int	volume_types_list(struct http_req *, struct http_resp *);
 int	volume_types_show(struct http_req *, struct http_resp *);

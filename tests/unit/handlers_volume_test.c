@@ -2196,6 +2196,189 @@ test_volume_upload(void **state)
 	assert_string_equal(istatus(img4), "");
 }
 
+/* ---- volume transfers ----------------------------------------------------- */
+
+#define XFER	"/os-volume-transfer"
+
+/* who's absolute limit what. */
+static json_int_t
+used_of(enum ctltest_who who, const char *what)
+{
+	char k[96];
+
+	CT_CALL(T, V, who, "GET", vpath(who, "/limits", NULL), NULL, 200,
+	    NULL);
+	snprintf(k, sizeof(k), "limits.absolute.%s", what);
+	return num(k);
+}
+
+static size_t
+count_transfers(enum ctltest_who who)
+{
+	CT_CALL(T, V, who, "GET", vpath(who, XFER, NULL), NULL, 200, NULL);
+	return json_array_size(ctltest_get(T, "transfers"));
+}
+
+static void
+test_volume_transfer(void **state)
+{
+	uint64_t gen;
+	char id[37], sid[37], xid[37], key[64], b[512];
+	json_int_t mv, mg, ms, ov, og, os;
+
+	(void)state;
+	host_up(HOST1);
+	create(CT_MEMBER, "{\"volume\":{\"size\":2,\"name\":\"xv\"}}", id);
+	(void)desired(HOST1, id, &gen);
+	{
+		struct rep r = { id, true, true, 2, NULL, NULL };
+
+		report(HOST1, gen, &r, 1, NULL, 0);
+	}
+	assert_string_equal(vstatus(CT_MEMBER, id), "available");
+	snprintf(b, sizeof(b), "{\"snapshot\":{\"volume_id\":\"%s\"}}", id);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, "/snapshots", NULL),
+	    b, 202, NULL);
+	snprintf(sid, sizeof(sid), "%s", ctltest_str(T, "snapshot.id"));
+	(void)desired(HOST1, id, &gen);
+	{
+		struct rep r = { id, true, true, 2, NULL, NULL };
+		struct rep sr = { sid, true, true, 0, NULL, NULL };
+
+		report(HOST1, gen, &r, 1, &sr, 1);
+	}
+	mv = used_of(CT_MEMBER, "totalVolumesUsed");
+	mg = used_of(CT_MEMBER, "totalGigabytesUsed");
+	ms = used_of(CT_MEMBER, "totalSnapshotsUsed");
+	ov = used_of(CT_OTHER, "totalVolumesUsed");
+	og = used_of(CT_OTHER, "totalGigabytesUsed");
+	os = used_of(CT_OTHER, "totalSnapshotsUsed");
+
+	/* Refusals: nothing made, the volume as it was. */
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, XFER, NULL),
+	    "{\"transfer\":{}}", 400, NULL);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, XFER, NULL),
+	    "{}", 400, "Missing required element 'transfer' in request body.");
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, XFER, NULL),
+	    "{\"transfer\":{\"volume_id\":\"" NOID "\"}}", 404,
+	    "Volume " NOID " could not be found.");
+	snprintf(b, sizeof(b), "{\"transfer\":{\"volume_id\":\"%s\"}}", id);
+	CT_CALL(T, V, CT_OTHER, "POST", vpath(CT_OTHER, XFER, NULL), b, 404,
+	    NULL);
+	assert_string_equal(vstatus(CT_MEMBER, id), "available");
+	assert_int_equal(count_transfers(CT_MEMBER), 0);
+
+	/* Create: the key once, the volume awaiting-transfer. */
+	snprintf(b, sizeof(b), "{\"transfer\":{\"volume_id\":\"%s\","
+	    "\"name\":\"gift\"}}", id);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, XFER, NULL), b, 202,
+	    NULL);
+	snprintf(xid, sizeof(xid), "%s", ctltest_str(T, "transfer.id"));
+	snprintf(key, sizeof(key), "%s", ctltest_str(T, "transfer.auth_key"));
+	assert_int_equal(strlen(key), 16);
+	assert_string_equal(ctltest_str(T, "transfer.name"), "gift");
+	assert_string_equal(ctltest_str(T, "transfer.volume_id"), id);
+	assert_non_null(ctltest_get(T, "transfer.created_at"));
+	assert_non_null(ctltest_get(T, "transfer.links"));
+	assert_string_equal(vstatus(CT_MEMBER, id), "awaiting-transfer");
+	/* not twice; the volume cannot be deleted meanwhile */
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, XFER, NULL), b, 400,
+	    NULL);
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 400, NULL);
+	assert_int_equal(count_transfers(CT_MEMBER), 1);
+
+	/* Show and list: the giver's, never the key. */
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, XFER "/%s", xid),
+	    NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "transfer.volume_id"), id);
+	assert_null(ctltest_get(T, "transfer.auth_key"));
+	assert_non_null(ctltest_get(T, "transfer.created_at"));
+	assert_null(strstr(T->r.raw, key));
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, XFER, NULL), NULL,
+	    200, NULL);
+	assert_string_equal(ctltest_str(T, "transfers.0.id"), xid);
+	assert_null(ctltest_get(T, "transfers.0.created_at"));
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, XFER "/detail",
+	    NULL), NULL, 200, NULL);
+	assert_non_null(ctltest_get(T, "transfers.0.created_at"));
+	assert_null(strstr(T->r.raw, key));
+	CT_CALL(T, V, CT_OTHER, "GET", vpath(CT_OTHER, XFER "/%s", xid), NULL,
+	    404, NULL);
+	assert_int_equal(count_transfers(CT_OTHER), 0);
+	CT_CALL(T, V, CT_OTHER, "DELETE", vpath(CT_OTHER, XFER "/%s", xid),
+	    NULL, 404, NULL);
+	CT_CALL(T, V, CT_ADMIN, "GET", vpath(CT_ADMIN, XFER "/%s", xid), NULL,
+	    200, NULL);
+
+	/* Accept refused: a wrong key, the giver itself, over the taker's
+	 * quota; nothing moves. */
+	CT_CALL(T, V, CT_OTHER, "POST", vpath(CT_OTHER, XFER "/%s/accept",
+	    xid), "{\"accept\":{\"auth_key\":\"0000000000000000\"}}", 400,
+	    NULL);
+	assert_non_null(strstr(T->r.raw, "invalid auth key"));
+	CT_CALL(T, V, CT_OTHER, "POST", vpath(CT_OTHER, XFER "/%s/accept",
+	    xid), "{\"accept\":{}}", 400, NULL);
+	snprintf(b, sizeof(b), "{\"accept\":{\"auth_key\":\"%s\"}}", key);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, XFER "/%s/accept",
+	    xid), b, 400, NULL);
+	CT_CALL(T, V, CT_OTHER, "POST", vpath(CT_OTHER, XFER "/%s/accept",
+	    NOID), b, 404, NULL);
+	CT_CALL(T, V, CT_ADMIN, "PUT", vpath(CT_ADMIN, "/os-quota-sets/%s",
+	    T->project_id[CT_OTHER]), "{\"quota_set\":{\"gigabytes\":3}}",
+	    200, NULL);
+	CT_CALL(T, V, CT_OTHER, "POST", vpath(CT_OTHER, XFER "/%s/accept",
+	    xid), b, 413, NULL);
+	CT_CALL(T, V, CT_ADMIN, "DELETE", vpath(CT_ADMIN, "/os-quota-sets/%s",
+	    T->project_id[CT_OTHER]), NULL, 200, NULL);
+	assert_string_equal(vstatus(CT_MEMBER, id), "awaiting-transfer");
+	assert_int_equal(used_of(CT_MEMBER, "totalVolumesUsed"), mv);
+	assert_int_equal(used_of(CT_MEMBER, "totalGigabytesUsed"), mg);
+	assert_int_equal(used_of(CT_OTHER, "totalVolumesUsed"), ov);
+	assert_int_equal(used_of(CT_OTHER, "totalGigabytesUsed"), og);
+	assert_int_equal(count_transfers(CT_MEMBER), 1);
+
+	/* Accept: the volume, its snapshot and their usage move. */
+	CT_CALL(T, V, CT_OTHER, "POST", vpath(CT_OTHER, XFER "/%s/accept",
+	    xid), b, 202, NULL);
+	assert_string_equal(ctltest_str(T, "transfer.id"), xid);
+	assert_string_equal(ctltest_str(T, "transfer.volume_id"), id);
+	assert_null(ctltest_get(T, "transfer.auth_key"));
+	assert_string_equal(vstatus(CT_OTHER, id), "available");
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 404, NULL);
+	CT_CALL(T, V, CT_OTHER, "GET", vpath(CT_OTHER, "/snapshots/%s", sid),
+	    NULL, 200, NULL);
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/snapshots/%s", sid),
+	    NULL, 404, NULL);
+	assert_int_equal(used_of(CT_MEMBER, "totalVolumesUsed"), mv - 1);
+	assert_int_equal(used_of(CT_MEMBER, "totalGigabytesUsed"), mg - 4);
+	assert_int_equal(used_of(CT_MEMBER, "totalSnapshotsUsed"), ms - 1);
+	assert_int_equal(used_of(CT_OTHER, "totalVolumesUsed"), ov + 1);
+	assert_int_equal(used_of(CT_OTHER, "totalGigabytesUsed"), og + 4);
+	assert_int_equal(used_of(CT_OTHER, "totalSnapshotsUsed"), os + 1);
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, XFER "/%s", xid),
+	    NULL, 404, NULL);
+	assert_int_equal(count_transfers(CT_MEMBER), 0);
+	/* the same key twice: the transfer is gone */
+	CT_CALL(T, V, CT_OTHER, "POST", vpath(CT_OTHER, XFER "/%s/accept",
+	    xid), b, 404, NULL);
+
+	/* Delete: the volume back to available, the transfer gone. */
+	snprintf(b, sizeof(b), "{\"transfer\":{\"volume_id\":\"%s\"}}", id);
+	CT_CALL(T, V, CT_OTHER, "POST", vpath(CT_OTHER, XFER, NULL), b, 202,
+	    NULL);
+	snprintf(xid, sizeof(xid), "%s", ctltest_str(T, "transfer.id"));
+	assert_true(json_is_null(ctltest_get(T, "transfer.name")));
+	assert_string_equal(vstatus(CT_OTHER, id), "awaiting-transfer");
+	CT_CALL(T, V, CT_OTHER, "DELETE", vpath(CT_OTHER, XFER "/%s", xid),
+	    NULL, 202, NULL);
+	assert_string_equal(vstatus(CT_OTHER, id), "available");
+	CT_CALL(T, V, CT_OTHER, "DELETE", vpath(CT_OTHER, XFER "/%s", xid),
+	    NULL, 404, NULL);
+	assert_int_equal(count_transfers(CT_OTHER), 0);
+}
+
 int
 main(void)
 {
@@ -2217,6 +2400,7 @@ main(void)
 		cmocka_unit_test(test_storesync_wire),
 		cmocka_unit_test(test_storesync_wake),
 		cmocka_unit_test(test_volume_upload),
+		cmocka_unit_test(test_volume_transfer),
 	};
 
 	const struct CMUnitTest fleet[] = {
