@@ -146,5 +146,56 @@ cinder reset-state --state available "$VOL" || fail "reset-state available"
 ok "in-use: refused without --force (400), uploaded with it, back to in-use"
 
 openstack image delete "$IMG1" "$IMG2" "$IMG3" || fail "image delete"
-openstack volume delete "$VOL" || fail "volume delete"
+
+# ---- volume transfers: to the other project's user ------------------------------
+AS_OTHER() { OS_USERNAME=other-member OS_PASSWORD=secret \
+    OS_PROJECT_NAME=other "$@"; }
+openstack volume transfer request create --name gift "$VOL" -f json \
+    > "$T/x1.json" || fail "volume transfer request create"
+XID=$(jq -r .id "$T/x1.json")
+KEY=$(jq -r .auth_key "$T/x1.json")
+[ ${#KEY} = 16 ] || fail "transfer create: $(cat "$T/x1.json")"
+[ "$(vstatus)" = awaiting-transfer ] || fail "volume is $(vstatus), not awaiting-transfer"
+openstack volume transfer request list -f json | jq -e --arg x "$XID" \
+    'map(select(.ID == $x)) | length == 1' >/dev/null ||
+	fail "transfer list does not show $XID"
+openstack volume transfer request show "$XID" -f json > "$T/x2.json" ||
+	fail "transfer show"
+jq -e --arg v "$VOL" '.volume_id == $v and .name == "gift" and
+    (has("auth_key") | not)' "$T/x2.json" >/dev/null ||
+	fail "transfer show: $(cat "$T/x2.json")"
+ok "volume transfer request create/list/show: awaiting-transfer, the key only at create"
+
+AS_OTHER openstack volume transfer request accept --auth-key 0000000000000000 \
+    "$XID" 2> "$T/e4.txt" && fail "a wrong auth key was accepted"
+grep -qi "invalid auth key" "$T/e4.txt" || fail "wrong key: $(cat "$T/e4.txt")"
+[ "$(vstatus)" = awaiting-transfer ] || fail "a refused accept changed the volume"
+AS_OTHER openstack volume transfer request accept --auth-key "$KEY" "$XID" ||
+	fail "volume transfer request accept"
+AS_OTHER openstack volume show "$VOL" -f json > "$T/x3.json" ||
+	fail "the other project does not see the volume"
+jq -e '.status == "available"' "$T/x3.json" >/dev/null ||
+	fail "accepted volume: $(cat "$T/x3.json")"
+[ "$(openstack volume list -f value -c ID | grep -c "$VOL")" = 0 ] ||
+	fail "the giving project still lists the volume"
+AS_OTHER openstack limits show --absolute -f json |
+	jq -e 'map(select(.Name == "totalVolumesUsed"))[0].Value == 1 and
+	map(select(.Name == "totalGigabytesUsed"))[0].Value == 1' >/dev/null ||
+	fail "the taker's usage does not count the volume"
+openstack limits show --absolute -f json |
+	jq -e 'map(select(.Name == "totalVolumesUsed"))[0].Value == 0' \
+	>/dev/null || fail "the giver's usage still counts the volume"
+ok "volume transfer request accept by another project's user: the volume and its usage moved"
+
+AS_OTHER openstack volume transfer request create "$VOL" -f json > "$T/x4.json" ||
+	fail "transfer create (other)"
+AS_OTHER openstack volume transfer request delete "$(jq -r .id "$T/x4.json")" ||
+	fail "transfer delete"
+[ "$(AS_OTHER openstack volume show "$VOL" -f value -c status)" = available ] ||
+	fail "a deleted transfer left the volume awaiting-transfer"
+[ "$(AS_OTHER openstack volume transfer request list -f value | wc -l)" = 0 ] ||
+	fail "a deleted transfer is still listed"
+ok "volume transfer request delete: the volume available again"
+
+AS_OTHER openstack volume delete "$VOL" || fail "volume delete"
 echo "$NPASS passed, 0 failed"
