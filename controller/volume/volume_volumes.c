@@ -119,9 +119,13 @@ vol_json(struct http_req *req, const struct rec_volume *v, bool admin,
 	if (get && v->image_metadata.n > 0)
 		json_object_set_new(o, "volume_image_metadata",
 		    strmap_json(&v->image_metadata));
-	if (get && admin) {
+	/* Cinder's volume_tenant_attribute: the project's readers and the
+	 * admin, the only callers who see the volume at all (Tempest's
+	 * transfer test reads it as the taker). */
+	if (get)
 		json_object_set_new(o, "os-vol-tenant-attr:tenant_id",
 		    json_string(v->project_id));
+	if (get && admin) {
 		json_object_set_new(o, "os-vol-host-attr:host",
 		    v->host != NULL && *v->host != '\0' ? json_sprintf(
 		    "%s@%s#%s", v->host, "tinystack", "tinystack") :

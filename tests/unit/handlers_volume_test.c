@@ -2345,6 +2345,10 @@ test_volume_transfer(void **state)
 	assert_string_equal(ctltest_str(T, "transfer.volume_id"), id);
 	assert_null(ctltest_get(T, "transfer.auth_key"));
 	assert_string_equal(vstatus(CT_OTHER, id), "available");
+	assert_string_equal(ctltest_str(T, "volume.os-vol-tenant-attr:"
+	    "tenant_id"), T->project_id[CT_OTHER]);
+	assert_string_equal(ctltest_str(T, "volume.user_id"),
+	    T->user_id[CT_OTHER]);
 	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/volumes/%s", id),
 	    NULL, 404, NULL);
 	CT_CALL(T, V, CT_OTHER, "GET", vpath(CT_OTHER, "/snapshots/%s", sid),
