@@ -11,7 +11,10 @@
 # `qemu-img compare` finds it equal to the volume. Refusals change nothing:
 # a bad disk format (400), an in-use volume without force (400), another
 # project's user (404). A volume uploading cannot be deleted.
-# Volume transfers are tested at the end when the controller serves them.
+# Then volume transfers: `openstack volume transfer request
+# create/list/show` (awaiting-transfer, the key only at create), accept by
+# another project's user (a wrong key refused, nothing changed; then the
+# volume and its usage move), create and delete (available again).
 . "$(dirname "$0")/lib.sh"
 set +o pipefail
 for c in openstack cinder tgtd tgtadm qemu-img jq curl sha256sum; do
