@@ -201,7 +201,10 @@ volume_transfers_create(struct http_req *req, struct http_resp *resp)
 	char salt_hex[SALT_BYTES * 2 + 1], h[HASH_BYTES * 2 + 1];
 	int rc = -1;
 
-	if (volume_begin(req, resp, NULL, NULL) == -1)
+	/* The caller's own project first (as a volume create), then the
+	 * volume's in the write (the admin may offer another's). */
+	if (volume_begin(req, resp, "volume:create_transfer",
+	    volume_caller(req)) == -1)
 		return -1;
 	if (!json_is_object(body) || !json_is_object(o = json_object_get(body,
 	    "transfer"))) {

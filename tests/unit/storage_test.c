@@ -958,6 +958,182 @@ test_worker(void **state)
 	pthread_mutex_destroy(&k.mu);
 }
 
+/* ---- volume uploads (os-volume_upload_image) ------------------------------ */
+
+#define IMG1	"1a000000-0000-4000-8000-000000000001"
+#define IMG2	"2b000000-0000-4000-8000-000000000002"
+
+struct fake_up {
+	int	calls;
+	int	fail;		/* the next upload fails */
+	char	head[8];	/* the first bytes of the file PUT */
+	char	token[32];
+	char	marker[16];	/* what the volume had at 1 MiB */
+	off_t	marker_at;
+};
+
+/* The agent's imgcache_http_upload() stand-in: reads the converted file
+ * as the image API would. */
+static int
+fake_upload(void *arg, const char *image_id, const char *token,
+    const char *path)
+{
+	struct fake_up *f = arg;
+	int fd = open(path, O_RDONLY);
+
+	f->calls++;
+	snprintf(f->token, sizeof(f->token), "%s", token);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, f->head, sizeof(f->head), 0),
+	    (ssize_t)sizeof(f->head));
+	if (f->marker_at > 0)
+		assert_true(pread(fd, f->marker, sizeof(f->marker) - 1,
+		    f->marker_at) > 0);
+	close(fd);
+	if (f->fail) {
+		f->fail = 0;
+		err_set(TS_EUNAVAILABLE, "imgcache: upload of image %s: 503",
+		    image_id);
+		return -1;
+	}
+	return 0;
+}
+
+/* Until k holds n reports (bounded). */
+static void
+wait_reports(struct sink *k, size_t n)
+{
+	int64_t until = clock_mono_ms() + 60000;
+
+	pthread_mutex_lock(&k->mu);
+	while (k->n < n && clock_mono_ms() < until) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&k->cv, &k->mu, &ts);
+	}
+	pthread_mutex_unlock(&k->mu);
+	assert_true(k->n >= n);
+}
+
+static void
+test_worker_upload(void **state)
+{
+	char dir[300], updir[300], p[VOLSTORE_PATH_MAX];
+	struct volstore *vs = file_store("upload", dir, sizeof(dir));
+	struct tgt *tg = NULL;
+	struct sink k = { .n = 0 };
+	struct fake_up f = { .calls = 0 };
+	const struct sch_sto_status *st;
+	struct sch_sto_volume *v;
+	struct storsvc *s;
+	struct msg_host_storage *m;
+
+	pthread_mutex_init(&k.mu, NULL);
+	pthread_cond_init(&k.cv, NULL);
+	assert_non_null(vs);
+	snprintf(updir, sizeof(updir), "%s/uploads", tmpdir);
+	assert_int_equal(mkdir(updir, 0700), 0);
+	/* Known bytes at 1 MiB of VA. */
+	assert_int_equal(volfile_create(dir, VA, GIB), 0);
+	assert_int_equal(volfile_path(dir, VA, false, p, sizeof(p)), 0);
+	write_at(p, 1 << 20, "TSUPLOAD");
+	assert_non_null(s = storsvc_new(&vs, &tg, "h1", 60000, sink_send,
+	    &k));
+	storsvc_set_uploader(s, updir, fake_upload, &f);
+
+	/* A raw upload: the volume's bytes, once, answered ok. */
+	f.marker_at = 1 << 20;
+	m = msg_new("h1", 1);
+	v = vol_add(m, VA, true, 1);
+	v->upload_image_id = strdup(IMG1);
+	v->upload_disk_format = strdup("raw");
+	v->upload_token = strdup("cap-1");
+	storsvc_submit(s, &m, "req-1");
+	wait_reports(&k, 1);
+	assert_int_equal(f.calls, 1);
+	assert_string_equal(f.token, "cap-1");
+	assert_string_equal(f.marker, "TSUPLOAD");
+	assert_non_null(st = status_of(&k.st[0], VA, false));
+	assert_true(st->ok);
+	assert_string_equal(st->upload_image_id, IMG1);
+	assert_true(st->has_upload_ok && st->upload_ok);
+	assert_null(st->upload_message);
+	/* the converted file is gone */
+	snprintf(p, sizeof(p), "%s/upload-%s", updir, IMG1);
+	assert_int_equal(access(p, F_OK), -1);
+
+	/* Named again (a re-send): answered, not uploaded twice. */
+	m = msg_new("h1", 2);
+	v = vol_add(m, VA, true, 1);
+	v->upload_image_id = strdup(IMG1);
+	v->upload_disk_format = strdup("raw");
+	v->upload_token = strdup("cap-1");
+	storsvc_submit(s, &m, "req-2");
+	wait_reports(&k, 2);
+	assert_int_equal(f.calls, 1);
+	assert_non_null(st = status_of(&k.st[1], VA, false));
+	assert_true(st->has_upload_ok && st->upload_ok);
+
+	/* qcow2, and the upload fails: answered with the reason. */
+	f.marker_at = 0;
+	f.fail = 1;
+	m = msg_new("h1", 3);
+	v = vol_add(m, VA, true, 1);
+	v->upload_image_id = strdup(IMG2);
+	v->upload_disk_format = strdup("qcow2");
+	v->upload_token = strdup("cap-2");
+	storsvc_submit(s, &m, "req-3");
+	wait_reports(&k, 3);
+	assert_int_equal(f.calls, 2);
+	assert_memory_equal(f.head, "QFI\xfb", 4);
+	assert_non_null(st = status_of(&k.st[2], VA, false));
+	assert_true(st->ok);	/* the volume itself is fine */
+	assert_string_equal(st->upload_image_id, IMG2);
+	assert_true(st->has_upload_ok && !st->upload_ok);
+	assert_non_null(strstr(st->upload_message, "503"));
+
+	/* No capability, and a format qemu-img is not asked for: failed
+	 * without an upload. */
+	m = msg_new("h1", 4);
+	v = vol_add(m, VA, true, 1);
+	v->upload_image_id = strdup(IMG1);
+	v->upload_disk_format = strdup("raw");
+	storsvc_submit(s, &m, "req-4");
+	wait_reports(&k, 4);
+	assert_int_equal(f.calls, 2);
+	assert_non_null(st = status_of(&k.st[3], VA, false));
+	assert_true(st->has_upload_ok && !st->upload_ok);
+	assert_non_null(strstr(st->upload_message, "no upload capability"));
+	m = msg_new("h1", 5);
+	v = vol_add(m, VA, true, 1);
+	v->upload_image_id = strdup(IMG2);
+	v->upload_disk_format = strdup("vmdk");
+	v->upload_token = strdup("cap-3");
+	storsvc_submit(s, &m, "req-5");
+	wait_reports(&k, 5);
+	assert_int_equal(f.calls, 2);
+	assert_non_null(st = status_of(&k.st[4], VA, false));
+	assert_true(st->has_upload_ok && !st->upload_ok);
+	assert_non_null(strstr(st->upload_message, "neither raw nor qcow2"));
+
+	/* Not named: no answer. */
+	m = msg_new("h1", 6);
+	vol_add(m, VA, true, 1);
+	storsvc_submit(s, &m, "req-6");
+	wait_reports(&k, 6);
+	assert_non_null(st = status_of(&k.st[5], VA, false));
+	assert_null(st->upload_image_id);
+	assert_false(st->has_upload_ok);
+
+	storsvc_free(&s);
+	for (size_t i = 0; i < k.n; i++)
+		codec_clear(&schema_msg_host_storage_state, &k.st[i]);
+	pthread_cond_destroy(&k.cv);
+	pthread_mutex_destroy(&k.mu);
+}
+
 int
 main(void)
 {
@@ -971,6 +1147,7 @@ main(void)
 		cmocka_unit_test(test_tgt_golden),
 		cmocka_unit_test(test_converge),
 		cmocka_unit_test(test_worker),
+		cmocka_unit_test(test_worker_upload),
 	};
 
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
