@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "buf.h"
 #include "clock.h"
 #include "codec.h"
@@ -23,9 +25,11 @@
 #define UNKNOWN_MAX	1024	/* schema maximum of unknown */
 #define UPLOADS_MAX	64	/* answered uploads remembered */
 
-/* An upload this worker finished, answered until no longer named. */
+/* An upload this worker started: running on its thread, then answered
+ * until no longer named. Under mu. */
 struct updone {
 	char	image_id[65];
+	bool	running;
 	bool	ok;
 	char	msg[512];
 };
@@ -55,9 +59,13 @@ struct storsvc {
 	void			*upload_arg;
 	char			 updir[512];
 
-	/* Worker only. */
+	/* Under mu: the uploads started (their threads fill them in) and
+	 * how many threads run. */
 	struct updone		 done[UPLOADS_MAX];
 	size_t			 ndone;
+	unsigned		 nrunning;
+
+	/* Worker only. */
 	struct msg_host_storage	*desired;	/* last applied; NULL: none */
 	struct buf		 last;		/* last state sent, encoded */
 	uint64_t		 seq;
@@ -437,6 +445,16 @@ storsvc_stats(struct storsvc *s, struct storsvc_stats *out)
 
 /* ------------------------------------------------------------- uploads */
 
+/* One upload on a thread of its own: what it needs, copied. */
+struct upjob {
+	struct storsvc	*s;
+	char		 image_id[65];
+	char		 volume_id[CODEC_UUID_LEN + 1];
+	char		 fmt[33];
+	char		*token;		/* owned; never logged */
+};
+
+/* Under s->mu. */
 static struct updone *
 done_find(struct storsvc *s, const char *image_id)
 {
@@ -446,43 +464,123 @@ done_find(struct storsvc *s, const char *image_id)
 	return NULL;
 }
 
-/* One upload: the volume converted into a file of its own, PUT with the
- * capability, the file removed. */
+/* The volume converted into a file of its own, PUT with the capability,
+ * the file removed. volstore_export() reads only the store's fixed
+ * configuration, so it may run beside the worker. */
 static int
-upload_one(struct storsvc *s, const struct sch_sto_volume *v)
+upload_one(struct upjob *j)
 {
+	struct storsvc *s = j->s;
 	char path[sizeof(s->updir) + 128];
 	int rc;
 
-	if (s->upload == NULL || s->updir[0] == '\0') {
-		err_set(TS_EUNAVAILABLE, "no image API configured on this "
-		    "host ([image] api_url)");
-		return -1;
-	}
-	if (v->upload_token == NULL) {
-		err_set(TS_EUNAUTHORIZED, "no upload capability");
-		return -1;
-	}
 	if ((size_t)snprintf(path, sizeof(path), "%s/upload-%s", s->updir,
-	    v->upload_image_id) >= sizeof(path)) {
+	    j->image_id) >= sizeof(path)) {
 		err_set(TS_EINVALID, "upload path too long");
 		return -1;
 	}
-	if (volstore_export(s->vs, v->id, v->upload_disk_format ?
-	    v->upload_disk_format : "raw", path) == -1)
+	if (volstore_export(s->vs, j->volume_id, j->fmt, path) == -1)
 		return -1;
-	rc = s->upload(s->upload_arg, v->upload_image_id, v->upload_token,
-	    path);
+	rc = s->upload(s->upload_arg, j->image_id, j->token, path);
 	if (unlink(path) == -1 && errno != ENOENT)
 		log_warn("storsvc: removing %s", path);
 	return rc;
 }
 
+static void *
+upload_thread(void *arg)
+{
+	struct upjob *j = arg;
+	struct storsvc *s = j->s;
+	struct updone *d;
+	char msg[sizeof(d->msg)] = "";
+	bool ok;
+
+	log_info("volume %s: uploading to image %s (%s)", j->volume_id,
+	    j->image_id, j->fmt);
+	ok = upload_one(j) == 0;
+	if (!ok) {
+		snprintf(msg, sizeof(msg), "%s", err_msg());
+		log_warnx("volume %s: upload to image %s: %s", j->volume_id,
+		    j->image_id, msg);
+	} else
+		log_info("volume %s: uploaded to image %s", j->volume_id,
+		    j->image_id);
+	pthread_mutex_lock(&s->mu);
+	if ((d = done_find(s, j->image_id)) != NULL) {
+		d->running = false;
+		d->ok = ok;
+		snprintf(d->msg, sizeof(d->msg), "%s", msg);
+	}
+	s->nrunning--;
+	/* the worker reports it at once */
+	s->kick = 1;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	sodium_memzero(j->token, strlen(j->token));
+	free(j->token);
+	free(j);
+	return NULL;
+}
+
+/* A failure before any thread: answered as the upload's result. Under
+ * s->mu. */
+static void
+done_fail(struct updone *d, const char *why)
+{
+	d->running = false;
+	d->ok = false;
+	snprintf(d->msg, sizeof(d->msg), "%s", why);
+}
+
+/* Starts the upload of v (d is its entry, running). Under s->mu. */
+static void
+upload_start(struct storsvc *s, const struct sch_sto_volume *v,
+    struct updone *d)
+{
+	struct upjob *j;
+	pthread_attr_t a;
+	pthread_t th;
+	int rc;
+
+	if (s->upload == NULL || s->updir[0] == '\0') {
+		done_fail(d, "no image API configured on this host ([image] "
+		    "api_url)");
+		return;
+	}
+	if (v->upload_token == NULL) {
+		done_fail(d, "no upload capability");
+		return;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    (j->token = strdup(v->upload_token)) == NULL) {
+		free(j);
+		done_fail(d, "storsvc: out of memory");
+		return;
+	}
+	j->s = s;
+	snprintf(j->image_id, sizeof(j->image_id), "%s", v->upload_image_id);
+	snprintf(j->volume_id, sizeof(j->volume_id), "%s", v->id);
+	snprintf(j->fmt, sizeof(j->fmt), "%s", v->upload_disk_format ?
+	    v->upload_disk_format : "raw");
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if ((rc = pthread_create(&th, &a, upload_thread, j)) != 0) {
+		sodium_memzero(j->token, strlen(j->token));
+		free(j->token);
+		free(j);
+		done_fail(d, "storsvc: no upload thread");
+	} else
+		s->nrunning++;
+	pthread_attr_destroy(&a);
+}
+
 /*
- * The uploads m names (os-volume_upload_image), each done once and then
- * answered in the volume's status (st's items are m's, in order) while m
- * names it. Synchronous: the worker converges nothing else meanwhile (an
- * upload is bounded by qemu-img's limits and the image API's timeouts).
+ * The uploads m names (os-volume_upload_image): each started once on a
+ * thread of its own (at most STORSVC_UPLOADS_RUNNING at a time; the others
+ * wait for a later converge), so the worker converges on meanwhile; a
+ * finished one kicks the worker and is answered in the volume's status
+ * (st's items are m's, in order) while m names it.
  */
 static void
 uploads(struct storsvc *s, const struct msg_host_storage *m,
@@ -490,9 +588,11 @@ uploads(struct storsvc *s, const struct msg_host_storage *m,
 {
 	size_t k = 0;
 
-	/* Forget the answers nobody asks for any more. */
+	pthread_mutex_lock(&s->mu);
+	/* Forget the answers nobody asks for any more (a running upload's
+	 * entry stays: its thread fills it). */
 	for (size_t i = 0; i < s->ndone; i++) {
-		bool named = false;
+		bool named = s->done[i].running;
 
 		for (size_t j = 0; j < m->volumes.n && !named; j++)
 			named = m->volumes.items[j].upload_image_id != NULL &&
@@ -511,25 +611,18 @@ uploads(struct storsvc *s, const struct msg_host_storage *m,
 		    strlen(v->upload_image_id) >= sizeof(d->image_id))
 			continue;
 		if ((d = done_find(s, v->upload_image_id)) == NULL) {
-			if (s->ndone == UPLOADS_MAX)
-				continue;	/* answered when one is taken */
+			if (s->ndone == UPLOADS_MAX ||
+			    s->nrunning >= STORSVC_UPLOADS_RUNNING)
+				continue;	/* a later converge starts it */
 			d = &s->done[s->ndone++];
 			memset(d, 0, sizeof(*d));
 			snprintf(d->image_id, sizeof(d->image_id), "%s",
 			    v->upload_image_id);
-			log_info("volume %s: uploading to image %s (%s)", v->id,
-			    v->upload_image_id, v->upload_disk_format ?
-			    v->upload_disk_format : "raw");
-			d->ok = upload_one(s, v) == 0;
-			if (!d->ok) {
-				snprintf(d->msg, sizeof(d->msg), "%s",
-				    err_msg());
-				log_warnx("volume %s: upload to image %s: %s",
-				    v->id, v->upload_image_id, d->msg);
-			} else
-				log_info("volume %s: uploaded to image %s",
-				    v->id, v->upload_image_id);
+			d->running = true;
+			upload_start(s, v, d);
 		}
+		if (d->running)
+			continue;	/* answered when it ends */
 		free(o->upload_image_id);
 		free(o->upload_message);
 		o->upload_message = NULL;
@@ -539,6 +632,7 @@ uploads(struct storsvc *s, const struct msg_host_storage *m,
 		    (!d->ok && (o->upload_message = strdup(d->msg)) == NULL))
 			log_warnx("storsvc: out of memory");
 	}
+	pthread_mutex_unlock(&s->mu);
 }
 
 void
@@ -692,6 +786,12 @@ storsvc_free(struct storsvc **sp)
 		pthread_mutex_unlock(&s->mu);
 		pthread_join(s->th, NULL);
 	}
+	/* Uploads still running use the store and the uploader: they end
+	 * within qemu-img's limits and the image API client's timeouts. */
+	pthread_mutex_lock(&s->mu);
+	while (s->nrunning > 0)
+		pthread_cond_wait(&s->cv, &s->mu);
+	pthread_mutex_unlock(&s->mu);
 	/* After the worker: the supervisor's hook kicks it. */
 	tgt_free(&s->tgt);
 	codec_free(&schema_msg_host_storage, (void **)&s->pending);
