@@ -1892,7 +1892,22 @@ act_upload(struct store_txn *txn, struct rec_volume *v, void *arg)
 	v->upload_deadline = now + VOLUME_UPLOAD_BASE_MS +
 	    (int64_t)v->size * VOLUME_UPLOAD_PER_GIB_MS;
 	v->generation++;
-	volume_type_name(x->vs, v->volume_type, tname, sizeof(tname));
+	/* The type's name from this transaction (volume_type_name() would
+	 * open a read transaction inside this write). */
+	snprintf(tname, sizeof(tname), "%s", VOLUME_TYPE_NAME);
+	if (v->volume_type != NULL && *v->volume_type != '\0' &&
+	    strcmp(v->volume_type, VOLUME_TYPE_ID) != 0 &&
+	    strcmp(v->volume_type, VOLUME_TYPE_NAME) != 0) {
+		struct rec_volume_type vt;
+
+		snprintf(tname, sizeof(tname), "%s", v->volume_type);
+		if (db_rec_get(txn, T_VOLUME_TYPES, v->volume_type,
+		    &schema_rec_volume_type, &vt) == 0) {
+			snprintf(tname, sizeof(tname), "%s", vt.name);
+			codec_clear(&schema_rec_volume_type, &vt);
+		}
+		err_clear();
+	}
 	x->out = json_pack("{s:{s:s, s:o, s:s, s:o, s:I, s:{s:s, s:s, s:n, "
 	    "s:b, s:b, s:{}, s:n}, s:s, s:s, s:s, s:s, s:b, s:s}}",
 	    "os-volume_upload_image",

@@ -2194,6 +2194,34 @@ test_volume_upload(void **state)
 	rep_upload = NULL;
 	assert_string_equal(vstatus(CT_MEMBER, id), "available");
 	assert_string_equal(istatus(img4), "");
+
+	/* A volume of an admin's type: the answer names the type. */
+	CT_CALL(T, V, CT_ADMIN, "POST", vpath(CT_ADMIN, "/types", NULL),
+	    "{\"volume_type\":{\"name\":\"uptype\"}}", 200, NULL);
+	create(CT_MEMBER, "{\"volume\":{\"size\":1,\"volume_type\":"
+	    "\"uptype\"}}", id);
+	sv = desired(HOST1, id, &gen);
+	assert_non_null(sv);
+	{
+		struct rep r = { id, true, true, 1, NULL, NULL };
+
+		report(HOST1, gen, &r, 1, NULL, 0);
+	}
+	assert_string_equal(vstatus(CT_MEMBER, id), "available");
+	upload(CT_MEMBER, id, "{\"os-volume_upload_image\":{\"image_name\":"
+	    "\"typed\"}}", img);
+	assert_string_equal(ctltest_str(T,
+	    "os-volume_upload_image.volume_type.name"), "uptype");
+	sv = desired(HOST1, id, &gen);
+	{
+		struct rep r = { id, true, true, 1, NULL, NULL };
+
+		rep_upload = img;
+		rep_upload_ok = true;
+		report(HOST1, gen, &r, 1, NULL, 0);
+		rep_upload = NULL;
+	}
+	assert_string_equal(vstatus(CT_MEMBER, id), "available");
 }
 
 /* ---- volume transfers ----------------------------------------------------- */
