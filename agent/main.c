@@ -914,6 +914,17 @@ sto_fetch(void *arg, const char *image_id, const char *token,
 	    sink_arg);
 }
 
+/* Volume uploads (os-volume_upload_image) through the same image API
+ * client, with the upload's capability. */
+static int
+sto_upload(void *arg, const char *image_id, const char *token,
+    const char *path)
+{
+	struct agent *a = arg;
+
+	return imgcache_http_upload(a->sto_http, image_id, token, path);
+}
+
 /* Block storage where [storage] enabled says so. */
 static int
 storage_setup(struct agent *a)
@@ -969,6 +980,18 @@ storage_setup(struct agent *a)
 		volstore_free(&vs);
 		tgt_free(&tg);
 		return -1;
+	}
+	if (a->sto_http != NULL) {
+		char udir[PATH_MAX];
+
+		if (snprintf(udir, sizeof(udir), "%s/volume-uploads", state) >=
+		    (int)sizeof(udir)) {
+			err_set(TS_ECONFIG, "state_path too long");
+			return -1;
+		}
+		if (daemon_mkdirs(udir, 0700) == -1)
+			return -1;
+		storsvc_set_uploader(a->sto, udir, sto_upload, a);
 	}
 	log_info("block storage: %s backend, iSCSI portal %s",
 	    vo.backend, config_get_str(c, "storage", "iscsi_portal"));

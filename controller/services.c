@@ -239,6 +239,8 @@ storesync_setup(struct services_env *env)
 		return -1;
 	if (env->identity != NULL)
 		storesync_set_identity(env->storesync, env->identity);
+	if (env->image != NULL)
+		storesync_set_image(env->storesync, env->image);
 	storesync_fleet_hooks(env->storesync, &fh);
 	if (fleet_add_hooks(env->fleet, &fh) == -1) {
 		storesync_free(&env->storesync);

@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
 
 #include "buf.h"
 #include "clock.h"
@@ -20,6 +23,16 @@
 #include "storage/volstore.h"
 
 #define UNKNOWN_MAX	1024	/* schema maximum of unknown */
+#define UPLOADS_MAX	64	/* answered uploads remembered */
+
+/* An upload this worker started: running on its thread, then answered
+ * until no longer named. Under mu. */
+struct updone {
+	char	image_id[65];
+	bool	running;
+	bool	ok;
+	char	msg[512];
+};
 
 struct storsvc {
 	struct volstore		*vs;
@@ -40,6 +53,17 @@ struct storsvc {
 	char			 pending_req[CODEC_REQUEST_ID_MAX + 1];
 	int			 kick;
 	int			 stop;
+
+	/* Set before the first message (storsvc_set_uploader()). */
+	storsvc_upload_fn	 upload;
+	void			*upload_arg;
+	char			 updir[512];
+
+	/* Under mu: the uploads started (their threads fill them in) and
+	 * how many threads run. */
+	struct updone		 done[UPLOADS_MAX];
+	size_t			 ndone;
+	unsigned		 nrunning;
 
 	/* Worker only. */
 	struct msg_host_storage	*desired;	/* last applied; NULL: none */
@@ -419,6 +443,209 @@ storsvc_stats(struct storsvc *s, struct storsvc_stats *out)
 	out->tgt_starts = s->tgt ? tgt_starts(s->tgt) : 0;
 }
 
+/* ------------------------------------------------------------- uploads */
+
+/* One upload on a thread of its own: what it needs, copied. */
+struct upjob {
+	struct storsvc	*s;
+	char		 image_id[65];
+	char		 volume_id[CODEC_UUID_LEN + 1];
+	char		 fmt[33];
+	char		*token;		/* owned; never logged */
+};
+
+/* Under s->mu. */
+static struct updone *
+done_find(struct storsvc *s, const char *image_id)
+{
+	for (size_t i = 0; i < s->ndone; i++)
+		if (strcmp(s->done[i].image_id, image_id) == 0)
+			return &s->done[i];
+	return NULL;
+}
+
+/* The volume converted into a file of its own, PUT with the capability,
+ * the file removed. volstore_export() reads only the store's fixed
+ * configuration, so it may run beside the worker. */
+static int
+upload_one(struct upjob *j)
+{
+	struct storsvc *s = j->s;
+	char path[sizeof(s->updir) + 128];
+	int rc;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/upload-%s", s->updir,
+	    j->image_id) >= sizeof(path)) {
+		err_set(TS_EINVALID, "upload path too long");
+		return -1;
+	}
+	if (volstore_export(s->vs, j->volume_id, j->fmt, path) == -1)
+		return -1;
+	rc = s->upload(s->upload_arg, j->image_id, j->token, path);
+	if (unlink(path) == -1 && errno != ENOENT)
+		log_warn("storsvc: removing %s", path);
+	return rc;
+}
+
+static void *
+upload_thread(void *arg)
+{
+	struct upjob *j = arg;
+	struct storsvc *s = j->s;
+	struct updone *d;
+	char msg[sizeof(d->msg)] = "";
+	bool ok;
+
+	log_info("volume %s: uploading to image %s (%s)", j->volume_id,
+	    j->image_id, j->fmt);
+	ok = upload_one(j) == 0;
+	if (!ok) {
+		snprintf(msg, sizeof(msg), "%s", err_msg());
+		log_warnx("volume %s: upload to image %s: %s", j->volume_id,
+		    j->image_id, msg);
+	} else
+		log_info("volume %s: uploaded to image %s", j->volume_id,
+		    j->image_id);
+	pthread_mutex_lock(&s->mu);
+	if ((d = done_find(s, j->image_id)) != NULL) {
+		d->running = false;
+		d->ok = ok;
+		snprintf(d->msg, sizeof(d->msg), "%s", msg);
+	}
+	s->nrunning--;
+	/* the worker reports it at once */
+	s->kick = 1;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	sodium_memzero(j->token, strlen(j->token));
+	free(j->token);
+	free(j);
+	return NULL;
+}
+
+/* A failure before any thread: answered as the upload's result. Under
+ * s->mu. */
+static void
+done_fail(struct updone *d, const char *why)
+{
+	d->running = false;
+	d->ok = false;
+	snprintf(d->msg, sizeof(d->msg), "%s", why);
+}
+
+/* Starts the upload of v (d is its entry, running). Under s->mu. */
+static void
+upload_start(struct storsvc *s, const struct sch_sto_volume *v,
+    struct updone *d)
+{
+	struct upjob *j;
+	pthread_attr_t a;
+	pthread_t th;
+	int rc;
+
+	if (s->upload == NULL || s->updir[0] == '\0') {
+		done_fail(d, "no image API configured on this host ([image] "
+		    "api_url)");
+		return;
+	}
+	if (v->upload_token == NULL) {
+		done_fail(d, "no upload capability");
+		return;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    (j->token = strdup(v->upload_token)) == NULL) {
+		free(j);
+		done_fail(d, "storsvc: out of memory");
+		return;
+	}
+	j->s = s;
+	snprintf(j->image_id, sizeof(j->image_id), "%s", v->upload_image_id);
+	snprintf(j->volume_id, sizeof(j->volume_id), "%s", v->id);
+	snprintf(j->fmt, sizeof(j->fmt), "%s", v->upload_disk_format ?
+	    v->upload_disk_format : "raw");
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if ((rc = pthread_create(&th, &a, upload_thread, j)) != 0) {
+		sodium_memzero(j->token, strlen(j->token));
+		free(j->token);
+		free(j);
+		done_fail(d, "storsvc: no upload thread");
+	} else
+		s->nrunning++;
+	pthread_attr_destroy(&a);
+}
+
+/*
+ * The uploads m names (os-volume_upload_image): each started once on a
+ * thread of its own (at most STORSVC_UPLOADS_RUNNING at a time; the others
+ * wait for a later converge), so the worker converges on meanwhile; a
+ * finished one kicks the worker and is answered in the volume's status
+ * (st's items are m's, in order) while m names it.
+ */
+static void
+uploads(struct storsvc *s, const struct msg_host_storage *m,
+    struct msg_host_storage_state *st)
+{
+	size_t k = 0;
+
+	pthread_mutex_lock(&s->mu);
+	/* Forget the answers nobody asks for any more (a running upload's
+	 * entry stays: its thread fills it). */
+	for (size_t i = 0; i < s->ndone; i++) {
+		bool named = s->done[i].running;
+
+		for (size_t j = 0; j < m->volumes.n && !named; j++)
+			named = m->volumes.items[j].upload_image_id != NULL &&
+			    strcmp(m->volumes.items[j].upload_image_id,
+			    s->done[i].image_id) == 0;
+		if (named)
+			s->done[k++] = s->done[i];
+	}
+	s->ndone = k;
+	for (size_t i = 0; i < m->volumes.n && i < st->volumes.n; i++) {
+		const struct sch_sto_volume *v = &m->volumes.items[i];
+		struct sch_sto_status *o = &st->volumes.items[i];
+		struct updone *d;
+
+		if (v->upload_image_id == NULL || !v->present ||
+		    strlen(v->upload_image_id) >= sizeof(d->image_id))
+			continue;
+		if ((d = done_find(s, v->upload_image_id)) == NULL) {
+			if (s->ndone == UPLOADS_MAX ||
+			    s->nrunning >= STORSVC_UPLOADS_RUNNING)
+				continue;	/* a later converge starts it */
+			d = &s->done[s->ndone++];
+			memset(d, 0, sizeof(*d));
+			snprintf(d->image_id, sizeof(d->image_id), "%s",
+			    v->upload_image_id);
+			d->running = true;
+			upload_start(s, v, d);
+		}
+		if (d->running)
+			continue;	/* answered when it ends */
+		free(o->upload_image_id);
+		free(o->upload_message);
+		o->upload_message = NULL;
+		o->has_upload_ok = true;
+		o->upload_ok = d->ok;
+		if ((o->upload_image_id = strdup(d->image_id)) == NULL ||
+		    (!d->ok && (o->upload_message = strdup(d->msg)) == NULL))
+			log_warnx("storsvc: out of memory");
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+void
+storsvc_set_uploader(struct storsvc *s, const char *dir,
+    storsvc_upload_fn fn, void *arg)
+{
+	pthread_mutex_lock(&s->mu);
+	snprintf(s->updir, sizeof(s->updir), "%s", dir ? dir : "");
+	s->upload = fn;
+	s->upload_arg = arg;
+	pthread_mutex_unlock(&s->mu);
+}
+
 static void
 run(struct storsvc *s, const char *reqid)
 {
@@ -430,6 +657,8 @@ run(struct storsvc *s, const char *reqid)
 	volstore_prune_images(s->vs);
 	t0 = clock_mono_us();
 	rc = converge(s->vs, s->tgt, s->desired, &st, &s->tgt_down);
+	if (rc == 0)
+		uploads(s, s->desired, &st);
 	count_run(s, t0, rc == -1);
 	if (rc == -1)
 		log_err("storage converge");
@@ -557,6 +786,12 @@ storsvc_free(struct storsvc **sp)
 		pthread_mutex_unlock(&s->mu);
 		pthread_join(s->th, NULL);
 	}
+	/* Uploads still running use the store and the uploader: they end
+	 * within qemu-img's limits and the image API client's timeouts. */
+	pthread_mutex_lock(&s->mu);
+	while (s->nrunning > 0)
+		pthread_cond_wait(&s->cv, &s->mu);
+	pthread_mutex_unlock(&s->mu);
 	/* After the worker: the supervisor's hook kicks it. */
 	tgt_free(&s->tgt);
 	codec_free(&schema_msg_host_storage, (void **)&s->pending);

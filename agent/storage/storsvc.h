@@ -50,6 +50,24 @@ struct storsvc	*storsvc_new(struct volstore **vsp, struct tgt **tgp,
 		    void *arg);
 void		 storsvc_free(struct storsvc **);
 
+/*
+ * Volume uploads (sto_volume.upload_image_id): the volume is converted
+ * into <dir>/upload-<image id> (volstore_export()) and fn PUTs that file
+ * as the image's data with the upload capability (the agent's
+ * imgcache_http_upload()); 0 or -1 with err set. Each upload is done
+ * once, on a thread of its own (at most STORSVC_UPLOADS_RUNNING at a
+ * time) while the worker converges on, then answered in the volume's
+ * status (upload_image_id, upload_ok, upload_message) as long as the
+ * desired state names it. fn is called from those threads. Before the
+ * first message; without it uploads fail ("no image API").
+ * storsvc_free() waits for running uploads.
+ */
+#define STORSVC_UPLOADS_RUNNING	2
+typedef int (*storsvc_upload_fn)(void *arg, const char *image_id,
+		    const char *token, const char *path);
+void		 storsvc_set_uploader(struct storsvc *, const char *dir,
+		    storsvc_upload_fn fn, void *arg);
+
 /* Bus thread: 1 if env is a host_storage (its body is taken and queued
  * for the worker), 0 if not. */
 int		 storsvc_handle(struct storsvc *, struct codec_envelope *env);

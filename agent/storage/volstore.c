@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "daemon.h"
@@ -335,4 +336,60 @@ volstore_prune_images(struct volstore *s)
 	else if (n == -1)
 		log_warnx("volume image cache: %s", err_msg());
 	return n < 0 ? 0 : n;
+}
+
+int
+volstore_export(struct volstore *s, const char *id, const char *fmt,
+    const char *dst)
+{
+	char src[VOLSTORE_PATH_MAX];
+	uint64_t gib = VOLSTORE_SIZE_MAX_GB;
+	struct stat st;
+	int rc;
+
+	if (fmt == NULL || (strcmp(fmt, "raw") != 0 &&
+	    strcmp(fmt, "qcow2") != 0)) {
+		err_set(TS_EINVALID, "volstore: export format '%s' is neither "
+		    "raw nor qcow2", fmt ? fmt : "");
+		return -1;
+	}
+	if (!volstore_has_devices(s)) {
+		err_set(TS_EUNAVAILABLE, "volstore: metadata-only LVM volumes "
+		    "have no data to export");
+		return -1;
+	}
+	if (volstore_path(s, id, false, src, sizeof(src)) == -1)
+		return -1;
+	if (stat(src, &st) == -1) {
+		err_set(TS_ENOT_FOUND, "volstore: volume %s is not on this host",
+		    id);
+		return -1;
+	}
+	if (S_ISREG(st.st_mode))
+		gib = (uint64_t)st.st_size / VOLSTORE_GIB + 1;
+	/* Whatever an earlier try left. */
+	if (unlink(dst) == -1 && errno != ENOENT) {
+		err_set_errno(TS_EIO, "volstore: %s", dst);
+		return -1;
+	}
+	{
+		struct proc_opts o = {
+			.env = disk_qemu_img_env,
+			.timeout_ms = (unsigned)(FILL_BASE_MS + gib *
+			    FILL_MS_PER_GIB),
+			.limits = { .as_bytes = FILL_AS_LIMIT,
+			    .cpu_sec = FILL_CPU_PER_GIB * (gib + 1),
+			    .nofile = 64 },
+		};
+		/* The volume is raw; never probed. */
+		const char *argv[] = { VOLSTORE_QEMU_IMG, "convert", "-f", "raw",
+		    "-O", fmt, src, dst, NULL };
+		struct proc_result r = { 0 };
+
+		rc = proc_run(argv, &o, &r);
+		proc_result_clear(&r);
+	}
+	if (rc == -1)
+		(void)unlink(dst);
+	return rc;
 }

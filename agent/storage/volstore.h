@@ -105,6 +105,11 @@ int	volstore_snap_create(struct volstore *, const char *snap_id,
  * number of files deleted (0 without a cache or before the interval). */
 #define VOLSTORE_PRUNE_SEC	600
 int	volstore_prune_images(struct volstore *);
+/* The volume's data converted (qemu-img convert -f raw -O fmt, through
+ * common/proc) into a new file dst (replaced if it exists, removed on
+ * failure); fmt raw or qcow2. For os-volume_upload_image. */
+int	volstore_export(struct volstore *, const char *id, const char *fmt,
+	    const char *dst);
 /* Removes a snapshot (wiped as a volume is); absent: 0. */
 int	volstore_snap_remove(struct volstore *, const char *snap_id);
 

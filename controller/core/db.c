@@ -61,6 +61,8 @@ const char *const db_tables[] = {
 	T_INSTANCES_BY_STATE,
 	/* schema 16 */
 	T_HYPERVISOR_GUESTS,
+	/* volume transfers (created empty, no migration) */
+	T_VOLUME_TRANSFERS,
 	NULL
 };
 

@@ -134,6 +134,9 @@
 #define T_HOST_STATUS		"host_status"
 /* volume types (schema version 10), keyed by id */
 #define T_VOLUME_TYPES		"volume_types"
+/* volume transfers, keyed by id (a new table, created empty: no schema
+ * version of its own) */
+#define T_VOLUME_TRANSFERS	"volume_transfers"
 /* security groups (schema version 7): security_groups +
  * security_groups_by_project, security_group_rules +
  * security_group_rules_by_group (index tables "<value>\0<id>") */

@@ -113,6 +113,33 @@ int	image_snapshot_drop(struct image_service *, const char *id);
 int	image_backup_rotate(struct image_service *, const char *instance_uuid,
 	    const char *backup_type, unsigned keep, unsigned *deleted);
 
+/* ---- volume uploads (image_snapshot.c) ------------------------------------ */
+
+/* What the volume API's os-volume_upload_image asks for; borrowed. */
+struct image_volume_req {
+	const char		*name;
+	const char		*project_id;	/* owner: the volume's */
+	const char		*disk_format;	/* raw | qcow2 (checked by the
+						 * caller) */
+	const char		*container_format;
+	const char		*visibility;	/* checked here */
+	bool			 protected;
+	/* the volume's volume_image_metadata; Glance's core attributes in
+	 * it are skipped. May be NULL. */
+	const struct ts_strmap	*image_metadata;
+};
+/*
+ * In the caller's write transaction: a new queued image the storage host
+ * will PUT the volume's data to with an upload capability, its id into
+ * id. No quota is checked here: the upload's activation checks it.
+ */
+int	image_volume_upload_create(struct store_txn *,
+	    const struct image_volume_req *, int64_t now, char id[37]);
+/* A failed or abandoned upload's image goes (record, then any data file
+ * after the commit) unless it became active; protected or not (it never
+ * held data). Gone already: 0. Own write transaction. */
+int	image_volume_upload_discard(struct image_service *, const char *id);
+
 /* ---- the compute API's image proxy (image.c) ------------------------------ */
 
 /* A query pair or a property; strings borrowed. */

@@ -165,6 +165,7 @@ struct discard {
 	const char	*id;
 	struct gone	 gone;
 	bool		 active_too;	/* image_snapshot_drop() */
+	bool		 protected_too;	/* image_volume_upload_discard() */
 };
 
 static int
@@ -180,7 +181,7 @@ discard_fn(struct store_txn *txn, void *arg)
 	/* An image that became active was uploaded whole: it stays (the
 	 * task failed after the upload, e.g. a lost answer). */
 	if ((d->active_too || strcmp(img.status, "active") != 0) &&
-	    !img.protected) {
+	    (d->protected_too || !img.protected)) {
 		rc = image_db_delete(txn, &img);
 		if (rc == 0)
 			rc = gone_add(&d->gone, img.id);
@@ -190,9 +191,11 @@ discard_fn(struct store_txn *txn, void *arg)
 }
 
 static int
-discard_run(struct image_service *svc, const char *id, bool active_too)
+discard_run(struct image_service *svc, const char *id, bool active_too,
+    bool protected_too)
 {
-	struct discard d = { .id = id, .active_too = active_too };
+	struct discard d = { .id = id, .active_too = active_too,
+	    .protected_too = protected_too };
 	int rc;
 
 	rc = store_write(svc->store, discard_fn, &d);
@@ -205,13 +208,78 @@ discard_run(struct image_service *svc, const char *id, bool active_too)
 int
 image_snapshot_discard(struct image_service *svc, const char *id)
 {
-	return discard_run(svc, id, false);
+	return discard_run(svc, id, false, false);
 }
 
 int
 image_snapshot_drop(struct image_service *svc, const char *id)
 {
-	return discard_run(svc, id, true);
+	return discard_run(svc, id, true, false);
+}
+
+/* ---- volume uploads (os-volume_upload_image) ------------------------------ */
+
+/* Glance's core attributes, which Cinder never copies from a volume's
+ * image metadata into the new image's properties. */
+static bool
+core_key(const char *k)
+{
+	static const char *const core[] = { "checksum", "container_format",
+	    "disk_format", "image_name", "image_id", "min_disk", "min_ram",
+	    "name", "size", "id", "status", "visibility", "protected",
+	    "owner", "os_hash_algo", "os_hash_value", "os_hidden",
+	    "virtual_size", "created_at", "updated_at", "tags", "locations",
+	    "direct_url", "file", "schema", "self", NULL };
+
+	for (size_t j = 0; core[j] != NULL; j++)
+		if (strcmp(core[j], k) == 0)
+			return true;
+	return false;
+}
+
+int
+image_volume_upload_create(struct store_txn *txn,
+    const struct image_volume_req *r, int64_t now, char id[37])
+{
+	struct rec_image img;
+	int rc = -1;
+
+	if (!image_json_visibility_valid(r->visibility)) {
+		err_set(TS_EINVALID, "Invalid visibility: %.32s", r->visibility);
+		return -1;
+	}
+	memset(&img, 0, sizeof(img));
+	db_uuid(img.id);
+	if (dup_to(&img.name, r->name) == -1 ||
+	    dup_to(&img.status, "queued") == -1 ||
+	    dup_to(&img.visibility, r->visibility) == -1 ||
+	    dup_to(&img.owner, r->project_id) == -1 ||
+	    dup_to(&img.disk_format, r->disk_format) == -1 ||
+	    dup_to(&img.container_format, r->container_format) == -1)
+		goto out;
+	img.protected = r->protected;
+	/* The source image's properties, as Cinder's upload carries the
+	 * volume_image_metadata over (but not Glance's core attributes). */
+	for (size_t k = 0; r->image_metadata != NULL &&
+	    k < r->image_metadata->n; k++)
+		if (!core_key(r->image_metadata->items[k].k) &&
+		    prop_add(&img.properties, r->image_metadata->items[k].k,
+		    r->image_metadata->items[k].v) == -1)
+			goto out;
+	img.created_at = img.updated_at = now;
+	if (image_db_put(txn, &img, NULL) == -1)
+		goto out;
+	snprintf(id, 37, "%s", img.id);
+	rc = 0;
+out:
+	codec_clear(&schema_rec_image, &img);
+	return rc;
+}
+
+int
+image_volume_upload_discard(struct image_service *svc, const char *id)
+{
+	return discard_run(svc, id, false, true);
 }
 
 struct rotate {

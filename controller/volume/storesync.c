@@ -99,6 +99,13 @@ struct storesync {
 	size_t			 npend;
 	storesync_ready_fn	 ready_fn;
 	void			*ready_arg;
+	/* Discards the images of failed or expired volume uploads (borrowed;
+	 * NULL: they stay queued for their owner to delete). */
+	struct image_service	*image;
+	/* Uploads past their deadline found by the last derivation (bus
+	 * thread): ended after it, in a write of their own. */
+	char			(*expired)[CODEC_UUID_LEN + 1];
+	size_t			 nexpired, capexpired;
 };
 
 /* ---- hosts ---------------------------------------------------------------- */
@@ -213,6 +220,7 @@ storesync_free(struct storesync **sp)
 	for (size_t i = 0; i < ss->nhosts; i++)
 		host_free(ss->hosts[i]);
 	free(ss->hosts);
+	free(ss->expired);
 	nametab_clear(&ss->tab);
 	pthread_mutex_destroy(&ss->ready_lock);
 	close(ss->wakefd);
@@ -224,6 +232,12 @@ void
 storesync_set_identity(struct storesync *ss, struct identity *id)
 {
 	ss->identity = id;
+}
+
+void
+storesync_set_image(struct storesync *ss, struct image_service *im)
+{
+	ss->image = im;
 }
 
 void
@@ -309,7 +323,26 @@ gone_status(const char *s)
 struct derive {
 	struct storesync	*ss;
 	struct store_txn	*txn;
+	int64_t			 now;	/* wall clock, ms: upload deadlines */
 };
+
+static int
+expired_add(struct storesync *ss, const char *id)
+{
+	if (ss->nexpired == ss->capexpired) {
+		size_t nc = ss->capexpired ? ss->capexpired * 2 : 8;
+		void *n = realloc(ss->expired, nc * sizeof(*ss->expired));
+
+		if (n == NULL) {
+			err_set(TS_ENOMEM, "storesync: out of memory");
+			return -1;
+		}
+		ss->expired = n;
+		ss->capexpired = nc;
+	}
+	snprintf(ss->expired[ss->nexpired++], CODEC_UUID_LEN + 1, "%s", id);
+	return 0;
+}
 
 static int
 add_volume(struct rec_volume *v, void *arg)
@@ -344,6 +377,20 @@ add_volume(struct rec_volume *v, void *arg)
 	if (creating && (dup_str(&sv->source_volume, v->source_volid) == -1 ||
 	    dup_str(&sv->source_snapshot, v->snapshot_id) == -1))
 		return -1;
+	if (strcmp(v->status, "uploading") == 0 && v->upload_image_id != NULL &&
+	    sv->present) {
+		/* Past its deadline: ended after this read (expire()); not
+		 * asked for any more. */
+		if (v->has_upload_deadline && v->upload_deadline <=
+		    d->now) {
+			if (expired_add(d->ss, v->id) == -1)
+				return -1;
+		} else if (dup_str(&sv->upload_image_id,
+		    v->upload_image_id) == -1 ||
+		    dup_str(&sv->upload_disk_format, v->upload_disk_format ?
+		    v->upload_disk_format : "raw") == -1)
+			return -1;
+	}
 	if (creating && v->image_id != NULL) {
 		struct rec_image im;
 
@@ -441,14 +488,135 @@ add_host_rec(const void *k, size_t kl, const void *v, size_t vl, void *arg)
 	return 0;
 }
 
+/* ---- volume uploads ------------------------------------------------------- */
+
+/* Images of ended uploads to discard after the commit. */
+struct ended {
+	char	(*ids)[CODEC_UUID_LEN + 1];
+	size_t	  n;
+};
+
+/*
+ * The upload of v ends (the host answered, or the deadline passed): the
+ * volume goes back to the status it had, the upload fields go; a failed
+ * upload's image is noted in e for image_volume_upload_discard() after the
+ * commit (one that became active stays there).
+ */
+static int
+upload_end(struct rec_volume *v, bool ok, const char *why, struct ended *e)
+{
+	const char *back = v->upload_prev_status != NULL &&
+	    strcmp(v->upload_prev_status, "in-use") == 0 ? "in-use" :
+	    "available";
+
+	if (ok)
+		log_info("volume %s uploaded to image %s", v->id,
+		    v->upload_image_id);
+	else {
+		void *n = realloc(e->ids, (e->n + 1) * sizeof(*e->ids));
+
+		log_warnx("volume %s: upload to image %s failed: %s", v->id,
+		    v->upload_image_id, why);
+		if (n == NULL) {
+			err_set(TS_ENOMEM, "storesync: out of memory");
+			return -1;
+		}
+		e->ids = n;
+		snprintf(e->ids[e->n++], CODEC_UUID_LEN + 1, "%s",
+		    v->upload_image_id);
+	}
+	log_info("volume %s: uploading -> %s", v->id, back);
+	v->has_upload_deadline = false;
+	v->upload_deadline = 0;
+	v->generation++;
+	v->updated_at = db_now_ms();
+	if (volume_db_set_str(&v->status, back) == -1 ||
+	    volume_db_set_str(&v->upload_image_id, NULL) == -1 ||
+	    volume_db_set_str(&v->upload_disk_format, NULL) == -1 ||
+	    volume_db_set_str(&v->upload_prev_status, NULL) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+ended_discard(struct storesync *ss, struct ended *e)
+{
+	for (size_t i = 0; i < e->n; i++) {
+		if (ss->image == NULL)
+			log_warnx("image %s of a failed volume upload stays "
+			    "queued (no image service)", e->ids[i]);
+		else if (image_volume_upload_discard(ss->image, e->ids[i]) ==
+		    -1)
+			log_warnx("image %s of a failed volume upload not "
+			    "discarded: %s", e->ids[i], err_msg());
+	}
+	free(e->ids);
+	e->ids = NULL;
+	e->n = 0;
+}
+
+struct expiry {
+	struct storesync	*ss;
+	struct ended		 e;
+};
+
+static int
+expire_fn(struct store_txn *txn, void *arg)
+{
+	struct expiry *x = arg;
+	int64_t now = db_now_ms();
+
+	x->e.n = 0;
+	for (size_t i = 0; i < x->ss->nexpired; i++) {
+		struct rec_volume v;
+		int rc = 0;
+		bool end;
+
+		if (volume_db_get(txn, x->ss->expired[i], &v) == -1) {
+			if (err_code() == TS_ENOT_FOUND)
+				continue;
+			return -1;
+		}
+		/* again, in the transaction: the answer may have come */
+		end = strcmp(v.status, "uploading") == 0 &&
+		    v.upload_image_id != NULL && v.has_upload_deadline &&
+		    v.upload_deadline <= now;
+		if (end && (rc = upload_end(&v, false, "deadline passed",
+		    &x->e)) == 0)
+			rc = volume_db_put(txn, NULL, &v);
+		codec_clear(&schema_rec_volume, &v);
+		if (rc == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Bus thread, after a derivation that found uploads past their deadline. */
+static void
+expire(struct storesync *ss)
+{
+	struct expiry x = { .ss = ss };
+
+	if (store_write(ss->store, expire_fn, &x) == -1) {
+		log_warnx("storesync: ending %zu expired volume uploads: %s",
+		    ss->nexpired, err_msg());
+		free(x.e.ids);
+		return;
+	}
+	ss->nexpired = 0;
+	atomic_store(&ss->dirty, 1);
+	ended_discard(ss, &x.e);
+}
+
 int
 storesync_sync(struct storesync *ss, int64_t now)
 {
 	struct store_txn *txn = NULL;
-	struct derive d = { .ss = ss };
+	struct derive d = { .ss = ss, .now = db_now_ms() };
 	int rc;
 
 	atomic_store(&ss->dirty, 0);
+	ss->nexpired = 0;
 	if (store_read_begin(ss->store, &txn) == -1)
 		return -1;
 	d.txn = txn;
@@ -499,6 +667,8 @@ storesync_sync(struct storesync *ss, int64_t now)
 	}
 	ss->next_scan = now + STORESYNC_RESCAN_MS;
 	ss->last_sync = now;
+	if (rc == 0 && ss->nexpired > 0)
+		expire(ss);
 	return rc;
 }
 
@@ -521,7 +691,24 @@ tokens(struct storesync *ss, struct host *h, bool set)
 				free(v->image_token);
 				v->image_token = NULL;
 			}
+			if (v->upload_token != NULL) {
+				explicit_bzero(v->upload_token,
+				    strlen(v->upload_token));
+				free(v->upload_token);
+				v->upload_token = NULL;
+			}
 			continue;
+		}
+		/* The upload capability of exactly the upload's image. */
+		if (v->upload_image_id != NULL && ss->identity != NULL) {
+			if (identity_capability_mint_upload(ss->identity,
+			    h->name, v->id, v->upload_image_id,
+			    ss->cap_lifetime, cap, sizeof(cap)) == -1)
+				log_warnx("volume %s: no upload capability: %s",
+				    v->id, err_msg());
+			else
+				v->upload_token = strdup(cap);
+			explicit_bzero(cap, sizeof(cap));
 		}
 		if (v->image_id == NULL || ss->identity == NULL)
 			continue;
@@ -664,6 +851,7 @@ struct report {
 	const struct msg_host_storage_state	*m;
 	unsigned				 changed;
 	bool					 strand;	/* "none", asked for volumes */
+	struct ended				 ended;		/* failed uploads */
 };
 
 static const struct sch_sto_status *
@@ -719,6 +907,18 @@ apply_volume(struct store_txn *txn, struct report *r, const char *id)
 			rc = fault(&v.fault, st, "extend failed");
 		} else if (st->present && st->size_gb >= v.size)
 			to = "available";
+	} else if (strcmp(v.status, "uploading") == 0) {
+		/* The host's answer to this upload (not an older one's). */
+		if (v.upload_image_id == NULL || st->upload_image_id == NULL ||
+		    strcmp(st->upload_image_id, v.upload_image_id) != 0)
+			goto out;
+		r->changed++;
+		if (upload_end(&v, st->has_upload_ok && st->upload_ok,
+		    st->upload_message != NULL ? st->upload_message :
+		    "failed", &r->ended) == -1 ||
+		    volume_db_put(txn, NULL, &v) == -1)
+			rc = -1;
+		goto out;
 	} else if (strcmp(v.status, "deleting") == 0) {
 		if (!st->ok) {
 			to = "error_deleting";
@@ -800,6 +1000,7 @@ report_fn(struct store_txn *txn, void *arg)
 	struct rec_storage_host h = { 0 };
 	int rc;
 
+	r->ended.n = 0;
 	h.host = (char *)r->host;
 	h.backend = r->m->backend;
 	h.portal = r->m->portal;
@@ -956,10 +1157,14 @@ storesync_report(struct storesync *ss, const char *host,
 	/* After the waiting ones: this host's newest report wins. */
 	if (pend_flush(ss) == -1)
 		rc = -1;
-	if (store_write(ss->store, report_fn, &r) == -1)
+	if (store_write(ss->store, report_fn, &r) == -1) {
 		rc = -1;
-	else if (r.changed > 0)
-		atomic_store(&ss->dirty, 1);
+		free(r.ended.ids);
+	} else {
+		if (r.changed > 0)
+			atomic_store(&ss->dirty, 1);
+		ended_discard(ss, &r.ended);
+	}
 	/* The guests waiting for these exports hear now, not at their
 	 * host's next report. */
 	for (size_t i = 0; i < nadded; i++)

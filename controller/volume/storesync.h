@@ -32,6 +32,15 @@
  * attachment), each with the initiator it admits, are what
  * storesync_ready() answers.
  *
+ * Volume uploads (os-volume_upload_image): a volume `uploading` names its
+ * upload (image id, disk format; an upload capability minted at send time)
+ * until the host's report answers that image (upload_ok or not): the volume
+ * goes back to upload_prev_status, and a failed upload's image is
+ * discarded (image_volume_upload_discard(), after the commit). A
+ * derivation that finds an upload past its upload_deadline no longer
+ * names it and ends it the same way, failed, in a write of its own: a
+ * volume is never left uploading.
+ *
  * Sending is level-triggered: back-off 1 s * 2^n up to 60 s until the
  * agent reports the desired generation; a hello resets the host (its
  * exports are not known to be in place any more) and sends at once.
@@ -71,6 +80,10 @@ void		 storesync_free(struct storesync **);
 /* Who mints the image download capabilities of volumes filled from an
  * image (borrowed; NULL: none are sent and such fills fail on the agent). */
 void		 storesync_set_identity(struct storesync *, struct identity *);
+/* Who discards the images of failed or expired volume uploads (borrowed;
+ * NULL: such images stay queued). */
+struct image_service;
+void		 storesync_set_image(struct storesync *, struct image_service *);
 /* Called on the bus thread for each export a report newly shows in place
  * (an attachment's volume now reachable from its host), after the
  * report's records are written; arg borrowed. Before the first report. */

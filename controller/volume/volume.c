@@ -995,6 +995,10 @@ const struct policy_default volume_policy_defaults[] = {
 	    "that initiator, with CHAP)." },
 	{ "volume_extension:volume_actions:terminate_connection", V_OWNER,
 	    "Terminate a volume's connection for a connector." },
+	{ "volume_extension:volume_actions:upload_image", V_OWNER,
+	    "Upload a volume's data to a new image (os-volume_upload_image)." },
+	{ "volume_extension:volume_actions:upload_public", V_ADMIN,
+	    "Upload a volume to a public image." },
 	{ "volume:attachment_create",		"",
 	    "Create an attachment of a volume (microversion 3.27)." },
 	{ "volume:attachment_update",		V_OWNER,
@@ -1021,6 +1025,17 @@ const struct policy_default volume_policy_defaults[] = {
 	    "Update a snapshot." },
 	{ "volume:delete_snapshot",		V_OWNER,
 	    "Delete a snapshot." },
+	{ "volume:create_transfer",		V_OWNER,
+	    "Offer a volume to another project (os-volume-transfer)." },
+	{ "volume:get_transfer",		V_OWNER,
+	    "Show a volume transfer." },
+	{ "volume:get_all_transfers",		V_OWNER,
+	    "List the volume transfers of the caller's project." },
+	{ "volume:accept_transfer",		"",
+	    "Accept a volume transfer (with its auth key) into the caller's "
+	    "project." },
+	{ "volume:delete_transfer",		V_OWNER,
+	    "Delete a volume transfer (the volume stays)." },
 	{ NULL, NULL, NULL }
 };
 
@@ -1136,5 +1151,19 @@ const struct http_route volume_routes[] = {
 	    "volume:update_snapshot", IH, 200),
 	R("DELETE", "/snapshots/{snapshot_id}", volume_snapshots_delete,
 	    "volume:delete_snapshot", IH, 202),
+	/* Volume transfers: the rules on the transfer's (or the volume's)
+	 * project, in the handlers. */
+	R("POST", "/os-volume-transfer", volume_transfers_create,
+	    "volume:create_transfer", IH, 202),
+	R("GET", "/os-volume-transfer", volume_transfers_list,
+	    "volume:get_all_transfers", IH, 200),
+	R("GET", "/os-volume-transfer/detail", volume_transfers_detail,
+	    "volume:get_all_transfers", IH, 200),
+	R("GET", "/os-volume-transfer/{transfer_id}", volume_transfers_show,
+	    "volume:get_transfer", IH, 200),
+	R("POST", "/os-volume-transfer/{transfer_id}/accept",
+	    volume_transfers_accept, "volume:accept_transfer", IH, 202),
+	R("DELETE", "/os-volume-transfer/{transfer_id}",
+	    volume_transfers_delete, "volume:delete_transfer", IH, 202),
 	HTTP_ROUTE_END
 };

@@ -232,6 +232,16 @@ volume_db_snap_put(struct store_txn *txn, const struct rec_volume_snapshot *s)
 }
 
 int
+volume_db_snap_move(struct store_txn *txn, struct rec_volume_snapshot *s,
+    const char *project)
+{
+	if (idx_del(txn, T_VOLUME_SNAPSHOTS_BY_PROJECT, s->project_id,
+	    s->id) == -1 || volume_db_set_str(&s->project_id, project) == -1)
+		return -1;
+	return volume_db_snap_put(txn, s);
+}
+
+int
 volume_db_snap_del(struct store_txn *txn, const struct rec_volume_snapshot *s)
 {
 	if (idx_del(txn, T_VOLUME_SNAPSHOTS_BY_PROJECT, s->project_id,

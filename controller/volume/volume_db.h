@@ -31,6 +31,9 @@ int	volume_db_snap_get(struct store_txn *, const char *id,
 	    struct rec_volume_snapshot *);
 int	volume_db_snap_put(struct store_txn *,
 	    const struct rec_volume_snapshot *);
+/* s to project (its project index entry replaced), written. */
+int	volume_db_snap_move(struct store_txn *, struct rec_volume_snapshot *s,
+	    const char *project);
 int	volume_db_snap_del(struct store_txn *,
 	    const struct rec_volume_snapshot *);
 int	volume_db_snap_each(struct store_txn *, const char *project,

@@ -35,6 +35,11 @@ struct storesync;
 /* The instance of an attachment that has none (legacy os-attach to a
  * host, os-initialize_connection before os-attach). */
 #define VOLUME_NO_SERVER	"00000000-0000-0000-0000-000000000000"
+/* How long an os-volume_upload_image may take before the controller gives
+ * up (discards the image, puts the volume back): a base plus a time per
+ * GiB of the volume, qemu-img's and the upload's together. */
+#define VOLUME_UPLOAD_BASE_MS		(10 * 60 * 1000)
+#define VOLUME_UPLOAD_PER_GIB_MS	(2 * 60 * 1000)
 
 /* The quota resources in the order of the fields of rec_volume_quota. */
 enum volume_qres {
@@ -175,6 +180,14 @@ int	volume_meta_replace(struct http_req *, struct http_resp *);
 int	volume_meta_show(struct http_req *, struct http_resp *);
 int	volume_meta_update(struct http_req *, struct http_resp *);
 int	volume_meta_delete(struct http_req *, struct http_resp *);
+
+/* volume_transfers.c: os-volume-transfer */
+int	volume_transfers_create(struct http_req *, struct http_resp *);
+int	volume_transfers_list(struct http_req *, struct http_resp *);
+int	volume_transfers_detail(struct http_req *, struct http_resp *);
+int	volume_transfers_show(struct http_req *, struct http_resp *);
+int	volume_transfers_accept(struct http_req *, struct http_resp *);
+int	volume_transfers_delete(struct http_req *, struct http_resp *);
 
 /* volume_types.c: types, types_manage, types_extra_specs */
 int	volume_types_list(struct http_req *, struct http_resp *);

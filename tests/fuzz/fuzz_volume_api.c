@@ -9,7 +9,8 @@
  * 2 a volume reset to available holding 3, a reserved attachment
  * (microversion 3.44), 4 a volume reset to available without one (the
  * attachments created, and the legacy connection actions, name it),
- * 5 a volume type (the admin's).
+ * 5 a volume type (the admin's), 6 a transfer of 7, a member's volume
+ * reset to available (its key unknown: accepts are refused).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -53,6 +54,12 @@ static const struct apifuzz_route routes[] = {
 	R("POST", "/v3/@P@/types/@5@/extra_specs"),
 	R("PUT", "/v3/@P@/types/@5@/extra_specs/k"),
 	R("GET", "/v3/@P@/types"),
+	/* 24.. volume transfers (os-volume_upload_image goes through 2) */
+	RC("POST", "/v3/@P@/os-volume-transfer", "transfer.id",
+	    "/v3/@P@/os-volume-transfer/%s"),
+	R("GET", "/v3/@P@/os-volume-transfer/detail"),
+	R("GET", "/v3/@P@/os-volume-transfer/@6@"),
+	R("POST", "/v3/@P@/os-volume-transfer/@6@/accept"),
 };
 
 /* A volume of the member's reset to available by the admin (no storage
@@ -108,6 +115,19 @@ setup(struct ctltest *t, char fix[APIFUZZ_MAXFIX][128])
 	    t->r.status != 200 || ctltest_str(t, "volume_type.id") == NULL)
 		return -1;
 	snprintf(fix[5], 128, "%s", ctltest_str(t, "volume_type.id"));
+	{
+		char body[256];
+
+		if (avail_volume(t, fix[7]) == -1)
+			return -1;
+		snprintf(path, sizeof(path), "/v3/%s/os-volume-transfer",
+		    t->project_id[CT_MEMBER]);
+		snprintf(body, sizeof(body), "{\"transfer\": {\"volume_id\": "
+		    "\"%s\"}}", fix[7]);
+		if (apifuzz_create(t, V, CT_MEMBER, path, body, "transfer.id",
+		    fix[6]) == -1)
+			return -1;
+	}
 	return apifuzz_create(t, CT_IDENTITY, CT_ADMIN, "/v3/projects",
 	    "{\"project\": {\"name\": \"fzvolquota\"}}", "project.id", fix[1]);
 }

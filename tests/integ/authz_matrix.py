@@ -472,10 +472,12 @@ SHARED_PARAMS = {
                 "project_id": P1, "alias": "provider",
                 "agent_id": "00000000-0000-0000-0000-000000000000"},
     # No snapshot exists (no storage host makes one available):
-    # {snapshot_id} is always 404 (hidden or not).
+    # {snapshot_id} is always 404 (hidden or not); nor does a transfer
+    # (it needs an available volume): {transfer_id} likewise.
     "volume": {"target_project_id": P1, "type_id": "__DEFAULT__",
                "volume_id": VOLUME, "key": "k",
                "snapshot_id": "00000000-0000-0000-0000-000000000000",
+               "transfer_id": "00000000-0000-0000-0000-000000000000",
                "attachment_id": ATTACHMENT},
 }
 FRESH = {
@@ -579,7 +581,7 @@ def target_of(route, persona, vals):
             # quotas: the URL's project, a plain 403
             return {"project_id": vals["target_project_id"]}, None
         if ("volume_id" in names or "snapshot_id" in names or
-                "attachment_id" in names):
+                "attachment_id" in names or "transfer_id" in names):
             # P1's volume (another project's caller: not found); the
             # snapshot that does not exist: not found whoever asks
             return {"project_id": P1}, P1

@@ -32,6 +32,7 @@
 #include "store.h"
 #include "volume/storesync.h"
 #include "volume/volume.h"
+#include "volume/volume_db.h"
 
 #define V	CT_VOLUME
 
@@ -435,6 +436,10 @@ struct rep {
 	const char	*msg, *iqn;
 };
 
+/* The upload answer report() puts on its first volume (NULL: none). */
+static const char	*rep_upload;
+static bool		 rep_upload_ok;
+
 /* A host_storage_state of host at generation gen, as its agent sends it,
  * applied through storesync's entry point. */
 static void
@@ -459,6 +464,13 @@ report(const char *host, uint64_t gen, const struct rep *vols, size_t nv,
 		sv[i].size_gb = vols[i].size;
 		sv[i].message = (char *)vols[i].msg;
 		sv[i].iqn = (char *)vols[i].iqn;
+	}
+	if (nv > 0 && rep_upload != NULL) {
+		sv[0].upload_image_id = (char *)rep_upload;
+		sv[0].has_upload_ok = true;
+		sv[0].upload_ok = rep_upload_ok;
+		sv[0].upload_message = rep_upload_ok ? NULL :
+		    (char *)"qemu-img failed";
 	}
 	for (size_t i = 0; i < ns; i++) {
 		snprintf(ss[i].id, sizeof(ss[i].id), "%s", snaps[i].id);
@@ -1952,6 +1964,453 @@ teardown(void **state)
 	return 0;
 }
 
+/* ---- os-volume_upload_image ---------------------------------------------- */
+
+#define UPLOAD	"/volumes/%s/action"
+
+/* The image's status as the admin sees it, "" when it is gone (404). */
+static const char *
+istatus(const char *id)
+{
+	static char st[32];
+	char p[128];
+
+	snprintf(p, sizeof(p), "/v2/images/%s", id);
+	ctltest_call(T, CT_IMAGE, CT_ADMIN, "GET", p, NULL, NULL);
+	if (T->r.status == 404)
+		return "";
+	assert_int_equal(T->r.status, 200);
+	snprintf(st, sizeof(st), "%s", ctltest_str(T, "status"));
+	return st;
+}
+
+static int
+deadline_past(struct store_txn *txn, void *arg)
+{
+	struct rec_volume v, old;
+	int rc;
+
+	if (volume_db_get(txn, arg, &v) == -1)
+		return -1;
+	if (volume_db_get(txn, arg, &old) == -1) {
+		codec_clear(&schema_rec_volume, &v);
+		return -1;
+	}
+	assert_true(v.has_upload_deadline);
+	v.upload_deadline = db_now_ms() - 1;
+	rc = volume_db_put(txn, &old, &v);
+	codec_clear(&schema_rec_volume, &v);
+	codec_clear(&schema_rec_volume, &old);
+	return rc;
+}
+
+/* POST the upload as who, 202 expected: the image id into img. */
+static void
+upload(enum ctltest_who who, const char *id, const char *body, char img[37])
+{
+	CT_CALL(T, V, who, "POST", vpath(who, UPLOAD, id), body, 202, NULL);
+	assert_string_equal(ctltest_str(T, "os-volume_upload_image.status"),
+	    "uploading");
+	assert_string_equal(ctltest_str(T, "os-volume_upload_image.id"), id);
+	snprintf(img, 37, "%s", ctltest_str(T,
+	    "os-volume_upload_image.image_id"));
+	assert_int_equal(strlen(img), 36);
+}
+
+static void
+test_volume_upload(void **state)
+{
+	const struct sch_sto_volume *sv;
+	uint64_t gen;
+	char id[37], img[37], img2[37], img3[37], img4[37];
+	static const char *const bad[][2] = {
+		{ "{\"os-volume_upload_image\":{}}", NULL },
+		{ "{\"os-volume_upload_image\":[]}", NULL },
+		{ "{\"os-volume_upload_image\":{\"image_name\":7}}", NULL },
+		{ "{\"os-volume_upload_image\":{\"image_name\":\"i\","
+		    "\"disk_format\":\"qcow3\"}}", "Invalid disk-format 'qcow3' is "
+		    "specified. Allowed disk-formats are raw, vmdk, vdi, qcow2, "
+		    "vhd, vhdx, ploop." },
+		{ "{\"os-volume_upload_image\":{\"image_name\":\"i\","
+		    "\"disk_format\":\"vmdk\"}}", "Invalid input received: disk "
+		    "format 'vmdk' is not supported here (raw, qcow2)." },
+		{ "{\"os-volume_upload_image\":{\"image_name\":\"i\","
+		    "\"container_format\":\"ovf\"}}", "Invalid input received: "
+		    "Container format 'ovf' is not supported (bare only)." },
+		{ "{\"os-volume_upload_image\":{\"image_name\":\"i\","
+		    "\"force\":\"maybe\"}}", "Invalid input received: 'force' is "
+		    "not a valid boolean value" },
+		{ "{\"os-volume_upload_image\":{\"image_name\":\"i\","
+		    "\"visibility\":\"everyone\"}}", "Invalid visibility: everyone" },
+	};
+
+	(void)state;
+	host_up(HOST1);
+	create(CT_MEMBER, "{\"volume\":{\"size\":1,\"name\":\"up\"}}", id);
+	sv = desired(HOST1, id, &gen);
+	assert_non_null(sv);
+	assert_null(sv->upload_image_id);
+	{
+		struct rep r = { id, true, true, 1, NULL, NULL };
+
+		report(HOST1, gen, &r, 1, NULL, 0);
+	}
+	assert_string_equal(vstatus(CT_MEMBER, id), "available");
+
+	/* Refusals change nothing. */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, UPLOAD, id),
+		    bad[i][0], 400, bad[i][1]);
+		assert_string_equal(vstatus(CT_MEMBER, id), "available");
+	}
+	/* another project's volume is not there; public is the admin's */
+	CT_CALL(T, V, CT_OTHER, "POST", vpath(CT_OTHER, UPLOAD, id),
+	    "{\"os-volume_upload_image\":{\"image_name\":\"i\"}}", 404,
+	    NULL);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, UPLOAD, id),
+	    "{\"os-volume_upload_image\":{\"image_name\":\"i\","
+	    "\"visibility\":\"public\"}}", 403, NULL);
+	assert_string_equal(vstatus(CT_MEMBER, id), "available");
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 200, NULL);
+	assert_null(ctltest_get(T, "volume.upload_image_id"));
+
+	/* The upload: a queued image of the volume's project, the volume
+	 * uploading, the host asked with an upload capability. */
+	upload(CT_MEMBER, id, "{\"os-volume_upload_image\":{\"image_name\":"
+	    "\"vimg\",\"disk_format\":\"qcow2\",\"container_format\":"
+	    "\"bare\",\"force\":false,\"visibility\":\"private\","
+	    "\"protected\":false}}", img);
+	assert_string_equal(ctltest_str(T, "os-volume_upload_image.disk_format"),
+	    "qcow2");
+	assert_string_equal(ctltest_str(T,
+	    "os-volume_upload_image.volume_type.name"), "__DEFAULT__");
+	assert_string_equal(ctltest_str(T, "os-volume_upload_image.image_name"),
+	    "vimg");
+	assert_string_equal(vstatus(CT_MEMBER, id), "uploading");
+	assert_string_equal(istatus(img), "queued");
+	assert_string_equal(ctltest_str(T, "owner"), T->project_id[CT_MEMBER]);
+	assert_string_equal(ctltest_str(T, "disk_format"), "qcow2");
+	assert_string_equal(ctltest_str(T, "visibility"), "private");
+	sv = desired(HOST1, id, &gen);
+	assert_non_null(sv);
+	assert_string_equal(sv->upload_image_id, img);
+	assert_string_equal(sv->upload_disk_format, "qcow2");
+	assert_null(sv->upload_token);	/* minted only in the copy sent */
+	/* Busy: a second upload, a delete, an extend are refused. */
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, UPLOAD, id),
+	    "{\"os-volume_upload_image\":{\"image_name\":\"i\"}}", 400,
+	    NULL);
+	assert_non_null(strstr(T->r.raw, "current status is: uploading"));
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 400, NULL);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, UPLOAD, id),
+	    "{\"os-extend\":{\"new_size\":2}}", 400, NULL);
+	assert_string_equal(vstatus(CT_MEMBER, id), "uploading");
+	{
+		/* A report without the answer (or another image's) leaves
+		 * it uploading; the answer puts it back. */
+		struct rep r = { id, true, true, 1, NULL, NULL };
+
+		report(HOST1, gen, &r, 1, NULL, 0);
+		assert_string_equal(vstatus(CT_MEMBER, id), "uploading");
+		rep_upload = NOID;
+		report(HOST1, gen, &r, 1, NULL, 0);
+		assert_string_equal(vstatus(CT_MEMBER, id), "uploading");
+		rep_upload = img;
+		rep_upload_ok = true;
+		report(HOST1, gen, &r, 1, NULL, 0);
+	}
+	assert_string_equal(vstatus(CT_MEMBER, id), "available");
+	assert_string_equal(istatus(img), "queued");	/* kept */
+	sv = desired(HOST1, id, &gen);
+	assert_non_null(sv);
+	assert_null(sv->upload_image_id);
+
+	/* A failed upload puts the volume back and discards its image. */
+	upload(CT_MEMBER, id, "{\"os-volume_upload_image\":{\"image_name\":"
+	    "\"v2\",\"protected\":true}}", img2);
+	assert_string_equal(istatus(img2), "queued");
+	sv = desired(HOST1, id, &gen);
+	assert_non_null(sv);
+	assert_string_equal(sv->upload_disk_format, "raw");
+	{
+		struct rep r = { id, true, true, 1, NULL, NULL };
+
+		rep_upload = img2;
+		rep_upload_ok = false;
+		report(HOST1, gen, &r, 1, NULL, 0);
+	}
+	assert_string_equal(vstatus(CT_MEMBER, id), "available");
+	assert_string_equal(istatus(img2), "");
+
+	/* An upload past its deadline: ended by the next derivation. */
+	upload(CT_MEMBER, id, "{\"os-volume_upload_image\":{\"image_name\":"
+	    "\"v3\"}}", img3);
+	assert_int_equal(store_write(ctltest_store(T), deadline_past, id), 0);
+	sv = desired(HOST1, id, &gen);
+	assert_non_null(sv);
+	assert_null(sv->upload_image_id);	/* not asked for any more */
+	assert_string_equal(vstatus(CT_MEMBER, id), "available");
+	assert_string_equal(istatus(img3), "");
+	sv = desired(HOST1, id, &gen);
+	assert_null(sv->upload_image_id);
+
+	/* in-use: only with force, and back to in-use. */
+	CT_CALL(T, V, CT_ADMIN, "POST", vpath(CT_ADMIN, UPLOAD, id),
+	    "{\"os-reset_status\":{\"status\":\"in-use\"}}", 202, NULL);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, UPLOAD, id),
+	    "{\"os-volume_upload_image\":{\"image_name\":\"i\"}}", 400,
+	    NULL);
+	assert_non_null(strstr(T->r.raw, "in-use with force"));
+	assert_string_equal(vstatus(CT_MEMBER, id), "in-use");
+	upload(CT_MEMBER, id, "{\"os-volume_upload_image\":{\"image_name\":"
+	    "\"v4\",\"force\":\"True\"}}", img4);
+	sv = desired(HOST1, id, &gen);
+	assert_non_null(sv);
+	{
+		struct rep r = { id, true, true, 1, NULL, NULL };
+
+		rep_upload = img4;
+		rep_upload_ok = true;
+		report(HOST1, gen, &r, 1, NULL, 0);
+	}
+	assert_string_equal(vstatus(CT_MEMBER, id), "in-use");
+	CT_CALL(T, V, CT_ADMIN, "POST", vpath(CT_ADMIN, UPLOAD, id),
+	    "{\"os-reset_status\":{\"status\":\"available\"}}", 202, NULL);
+	/* the admin may make it public */
+	upload(CT_ADMIN, id, "{\"os-volume_upload_image\":{\"image_name\":"
+	    "\"pub\",\"visibility\":\"public\"}}", img4);
+	assert_string_equal(istatus(img4), "queued");
+	assert_string_equal(ctltest_str(T, "visibility"), "public");
+	sv = desired(HOST1, id, &gen);
+	{
+		struct rep r = { id, true, true, 1, NULL, NULL };
+
+		rep_upload = img4;
+		rep_upload_ok = false;
+		report(HOST1, gen, &r, 1, NULL, 0);
+	}
+	rep_upload = NULL;
+	assert_string_equal(vstatus(CT_MEMBER, id), "available");
+	assert_string_equal(istatus(img4), "");
+
+	/* A volume of an admin's type: the answer names the type. */
+	CT_CALL(T, V, CT_ADMIN, "POST", vpath(CT_ADMIN, "/types", NULL),
+	    "{\"volume_type\":{\"name\":\"uptype\"}}", 200, NULL);
+	create(CT_MEMBER, "{\"volume\":{\"size\":1,\"volume_type\":"
+	    "\"uptype\"}}", id);
+	sv = desired(HOST1, id, &gen);
+	assert_non_null(sv);
+	{
+		struct rep r = { id, true, true, 1, NULL, NULL };
+
+		report(HOST1, gen, &r, 1, NULL, 0);
+	}
+	assert_string_equal(vstatus(CT_MEMBER, id), "available");
+	upload(CT_MEMBER, id, "{\"os-volume_upload_image\":{\"image_name\":"
+	    "\"typed\"}}", img);
+	assert_string_equal(ctltest_str(T,
+	    "os-volume_upload_image.volume_type.name"), "uptype");
+	sv = desired(HOST1, id, &gen);
+	{
+		struct rep r = { id, true, true, 1, NULL, NULL };
+
+		rep_upload = img;
+		rep_upload_ok = true;
+		report(HOST1, gen, &r, 1, NULL, 0);
+		rep_upload = NULL;
+	}
+	assert_string_equal(vstatus(CT_MEMBER, id), "available");
+}
+
+/* ---- volume transfers ----------------------------------------------------- */
+
+#define XFER	"/os-volume-transfer"
+
+/* who's absolute limit what. */
+static json_int_t
+used_of(enum ctltest_who who, const char *what)
+{
+	char k[96];
+
+	CT_CALL(T, V, who, "GET", vpath(who, "/limits", NULL), NULL, 200,
+	    NULL);
+	snprintf(k, sizeof(k), "limits.absolute.%s", what);
+	return num(k);
+}
+
+static size_t
+count_transfers(enum ctltest_who who)
+{
+	CT_CALL(T, V, who, "GET", vpath(who, XFER, NULL), NULL, 200, NULL);
+	return json_array_size(ctltest_get(T, "transfers"));
+}
+
+static void
+test_volume_transfer(void **state)
+{
+	uint64_t gen;
+	char id[37], sid[37], xid[37], key[64], b[512];
+	json_int_t mv, mg, ms, ov, og, os;
+
+	(void)state;
+	host_up(HOST1);
+	create(CT_MEMBER, "{\"volume\":{\"size\":2,\"name\":\"xv\"}}", id);
+	(void)desired(HOST1, id, &gen);
+	{
+		struct rep r = { id, true, true, 2, NULL, NULL };
+
+		report(HOST1, gen, &r, 1, NULL, 0);
+	}
+	assert_string_equal(vstatus(CT_MEMBER, id), "available");
+	snprintf(b, sizeof(b), "{\"snapshot\":{\"volume_id\":\"%s\"}}", id);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, "/snapshots", NULL),
+	    b, 202, NULL);
+	snprintf(sid, sizeof(sid), "%s", ctltest_str(T, "snapshot.id"));
+	(void)desired(HOST1, id, &gen);
+	{
+		struct rep r = { id, true, true, 2, NULL, NULL };
+		struct rep sr = { sid, true, true, 0, NULL, NULL };
+
+		report(HOST1, gen, &r, 1, &sr, 1);
+	}
+	mv = used_of(CT_MEMBER, "totalVolumesUsed");
+	mg = used_of(CT_MEMBER, "totalGigabytesUsed");
+	ms = used_of(CT_MEMBER, "totalSnapshotsUsed");
+	ov = used_of(CT_OTHER, "totalVolumesUsed");
+	og = used_of(CT_OTHER, "totalGigabytesUsed");
+	os = used_of(CT_OTHER, "totalSnapshotsUsed");
+
+	/* Refusals: nothing made, the volume as it was. */
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, XFER, NULL),
+	    "{\"transfer\":{}}", 400, NULL);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, XFER, NULL),
+	    "{}", 400, "Missing required element 'transfer' in request body.");
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, XFER, NULL),
+	    "{\"transfer\":{\"volume_id\":\"" NOID "\"}}", 404,
+	    "Volume " NOID " could not be found.");
+	snprintf(b, sizeof(b), "{\"transfer\":{\"volume_id\":\"%s\"}}", id);
+	CT_CALL(T, V, CT_OTHER, "POST", vpath(CT_OTHER, XFER, NULL), b, 404,
+	    NULL);
+	assert_string_equal(vstatus(CT_MEMBER, id), "available");
+	assert_int_equal(count_transfers(CT_MEMBER), 0);
+
+	/* Create: the key once, the volume awaiting-transfer. */
+	snprintf(b, sizeof(b), "{\"transfer\":{\"volume_id\":\"%s\","
+	    "\"name\":\"gift\"}}", id);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, XFER, NULL), b, 202,
+	    NULL);
+	snprintf(xid, sizeof(xid), "%s", ctltest_str(T, "transfer.id"));
+	snprintf(key, sizeof(key), "%s", ctltest_str(T, "transfer.auth_key"));
+	assert_int_equal(strlen(key), 16);
+	assert_string_equal(ctltest_str(T, "transfer.name"), "gift");
+	assert_string_equal(ctltest_str(T, "transfer.volume_id"), id);
+	assert_non_null(ctltest_get(T, "transfer.created_at"));
+	assert_non_null(ctltest_get(T, "transfer.links"));
+	assert_string_equal(vstatus(CT_MEMBER, id), "awaiting-transfer");
+	/* not twice; the volume cannot be deleted meanwhile */
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, XFER, NULL), b, 400,
+	    NULL);
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 400, NULL);
+	assert_int_equal(count_transfers(CT_MEMBER), 1);
+
+	/* Show and list: the giver's, never the key. */
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, XFER "/%s", xid),
+	    NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "transfer.volume_id"), id);
+	assert_null(ctltest_get(T, "transfer.auth_key"));
+	assert_non_null(ctltest_get(T, "transfer.created_at"));
+	assert_null(strstr(T->r.raw, key));
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, XFER, NULL), NULL,
+	    200, NULL);
+	assert_string_equal(ctltest_str(T, "transfers.0.id"), xid);
+	assert_null(ctltest_get(T, "transfers.0.created_at"));
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, XFER "/detail",
+	    NULL), NULL, 200, NULL);
+	assert_non_null(ctltest_get(T, "transfers.0.created_at"));
+	assert_null(strstr(T->r.raw, key));
+	CT_CALL(T, V, CT_OTHER, "GET", vpath(CT_OTHER, XFER "/%s", xid), NULL,
+	    404, NULL);
+	assert_int_equal(count_transfers(CT_OTHER), 0);
+	CT_CALL(T, V, CT_OTHER, "DELETE", vpath(CT_OTHER, XFER "/%s", xid),
+	    NULL, 404, NULL);
+	CT_CALL(T, V, CT_ADMIN, "GET", vpath(CT_ADMIN, XFER "/%s", xid), NULL,
+	    200, NULL);
+
+	/* Accept refused: a wrong key, the giver itself, over the taker's
+	 * quota; nothing moves. */
+	CT_CALL(T, V, CT_OTHER, "POST", vpath(CT_OTHER, XFER "/%s/accept",
+	    xid), "{\"accept\":{\"auth_key\":\"0000000000000000\"}}", 400,
+	    NULL);
+	assert_non_null(strstr(T->r.raw, "invalid auth key"));
+	CT_CALL(T, V, CT_OTHER, "POST", vpath(CT_OTHER, XFER "/%s/accept",
+	    xid), "{\"accept\":{}}", 400, NULL);
+	snprintf(b, sizeof(b), "{\"accept\":{\"auth_key\":\"%s\"}}", key);
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, XFER "/%s/accept",
+	    xid), b, 400, NULL);
+	CT_CALL(T, V, CT_OTHER, "POST", vpath(CT_OTHER, XFER "/%s/accept",
+	    NOID), b, 404, NULL);
+	CT_CALL(T, V, CT_ADMIN, "PUT", vpath(CT_ADMIN, "/os-quota-sets/%s",
+	    T->project_id[CT_OTHER]), "{\"quota_set\":{\"gigabytes\":3}}",
+	    200, NULL);
+	CT_CALL(T, V, CT_OTHER, "POST", vpath(CT_OTHER, XFER "/%s/accept",
+	    xid), b, 413, NULL);
+	CT_CALL(T, V, CT_ADMIN, "DELETE", vpath(CT_ADMIN, "/os-quota-sets/%s",
+	    T->project_id[CT_OTHER]), NULL, 200, NULL);
+	assert_string_equal(vstatus(CT_MEMBER, id), "awaiting-transfer");
+	assert_int_equal(used_of(CT_MEMBER, "totalVolumesUsed"), mv);
+	assert_int_equal(used_of(CT_MEMBER, "totalGigabytesUsed"), mg);
+	assert_int_equal(used_of(CT_OTHER, "totalVolumesUsed"), ov);
+	assert_int_equal(used_of(CT_OTHER, "totalGigabytesUsed"), og);
+	assert_int_equal(count_transfers(CT_MEMBER), 1);
+
+	/* Accept: the volume, its snapshot and their usage move. */
+	CT_CALL(T, V, CT_OTHER, "POST", vpath(CT_OTHER, XFER "/%s/accept",
+	    xid), b, 202, NULL);
+	assert_string_equal(ctltest_str(T, "transfer.id"), xid);
+	assert_string_equal(ctltest_str(T, "transfer.volume_id"), id);
+	assert_null(ctltest_get(T, "transfer.auth_key"));
+	assert_string_equal(vstatus(CT_OTHER, id), "available");
+	assert_string_equal(ctltest_str(T, "volume.os-vol-tenant-attr:"
+	    "tenant_id"), T->project_id[CT_OTHER]);
+	assert_string_equal(ctltest_str(T, "volume.user_id"),
+	    T->user_id[CT_OTHER]);
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/volumes/%s", id),
+	    NULL, 404, NULL);
+	CT_CALL(T, V, CT_OTHER, "GET", vpath(CT_OTHER, "/snapshots/%s", sid),
+	    NULL, 200, NULL);
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/snapshots/%s", sid),
+	    NULL, 404, NULL);
+	assert_int_equal(used_of(CT_MEMBER, "totalVolumesUsed"), mv - 1);
+	assert_int_equal(used_of(CT_MEMBER, "totalGigabytesUsed"), mg - 4);
+	assert_int_equal(used_of(CT_MEMBER, "totalSnapshotsUsed"), ms - 1);
+	assert_int_equal(used_of(CT_OTHER, "totalVolumesUsed"), ov + 1);
+	assert_int_equal(used_of(CT_OTHER, "totalGigabytesUsed"), og + 4);
+	assert_int_equal(used_of(CT_OTHER, "totalSnapshotsUsed"), os + 1);
+	CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, XFER "/%s", xid),
+	    NULL, 404, NULL);
+	assert_int_equal(count_transfers(CT_MEMBER), 0);
+	/* the same key twice: the transfer is gone */
+	CT_CALL(T, V, CT_OTHER, "POST", vpath(CT_OTHER, XFER "/%s/accept",
+	    xid), b, 404, NULL);
+
+	/* Delete: the volume back to available, the transfer gone. */
+	snprintf(b, sizeof(b), "{\"transfer\":{\"volume_id\":\"%s\"}}", id);
+	CT_CALL(T, V, CT_OTHER, "POST", vpath(CT_OTHER, XFER, NULL), b, 202,
+	    NULL);
+	snprintf(xid, sizeof(xid), "%s", ctltest_str(T, "transfer.id"));
+	assert_true(json_is_null(ctltest_get(T, "transfer.name")));
+	assert_string_equal(vstatus(CT_OTHER, id), "awaiting-transfer");
+	CT_CALL(T, V, CT_OTHER, "DELETE", vpath(CT_OTHER, XFER "/%s", xid),
+	    NULL, 202, NULL);
+	assert_string_equal(vstatus(CT_OTHER, id), "available");
+	CT_CALL(T, V, CT_OTHER, "DELETE", vpath(CT_OTHER, XFER "/%s", xid),
+	    NULL, 404, NULL);
+	assert_int_equal(count_transfers(CT_OTHER), 0);
+}
+
 int
 main(void)
 {
@@ -1972,6 +2431,8 @@ main(void)
 		cmocka_unit_test(test_volume_types),
 		cmocka_unit_test(test_storesync_wire),
 		cmocka_unit_test(test_storesync_wake),
+		cmocka_unit_test(test_volume_upload),
+		cmocka_unit_test(test_volume_transfer),
 	};
 
 	const struct CMUnitTest fleet[] = {

@@ -958,6 +958,294 @@ test_worker(void **state)
 	pthread_mutex_destroy(&k.mu);
 }
 
+/* ---- volume uploads (os-volume_upload_image) ------------------------------ */
+
+#define IMG1	"1a000000-0000-4000-8000-000000000001"
+#define IMG2	"2b000000-0000-4000-8000-000000000002"
+
+struct fake_up {
+	pthread_mutex_t	mu;
+	pthread_cond_t	cv;
+	int		calls;
+	int		fail;		/* the next upload fails */
+	int		hold;		/* the next upload waits for release */
+	int		held;		/* one is waiting */
+	char		head[8];	/* the first bytes of the file PUT */
+	char		token[32];
+	char		marker[16];	/* what the volume had at 1 MiB */
+	off_t		marker_at;
+};
+
+/* The agent's imgcache_http_upload() stand-in, on the upload's thread:
+ * reads the converted file as the image API would. */
+static int
+fake_upload(void *arg, const char *image_id, const char *token,
+    const char *path)
+{
+	struct fake_up *f = arg;
+	int fd = open(path, O_RDONLY), fail;
+
+	pthread_mutex_lock(&f->mu);
+	f->calls++;
+	snprintf(f->token, sizeof(f->token), "%s", token);
+	if (fd >= 0) {
+		if (pread(fd, f->head, sizeof(f->head), 0) !=
+		    (ssize_t)sizeof(f->head))
+			memset(f->head, 0, sizeof(f->head));
+		if (f->marker_at > 0 && pread(fd, f->marker,
+		    sizeof(f->marker) - 1, f->marker_at) <= 0)
+			f->marker[0] = '\0';
+		close(fd);
+	}
+	if (f->hold) {
+		int64_t until = clock_mono_ms() + 30000;
+
+		f->held = 1;
+		pthread_cond_broadcast(&f->cv);
+		while (f->hold && clock_mono_ms() < until) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			pthread_cond_timedwait(&f->cv, &f->mu, &ts);
+		}
+		f->held = 0;
+	}
+	fail = f->fail;
+	f->fail = 0;
+	pthread_mutex_unlock(&f->mu);
+	if (fd < 0) {
+		err_set(TS_EIO, "fake upload: %s", path);
+		return -1;
+	}
+	if (fail) {
+		err_set(TS_EUNAVAILABLE, "imgcache: upload of image %s: 503",
+		    image_id);
+		return -1;
+	}
+	return 0;
+}
+
+/* The first report from index `from` on that answers image for VA
+ * (bounded wait); its index. */
+static size_t
+wait_answer(struct sink *k, size_t from, const char *image)
+{
+	int64_t until = clock_mono_ms() + 60000;
+	size_t i = from;
+
+	pthread_mutex_lock(&k->mu);
+	for (;;) {
+		for (; i < k->n; i++) {
+			const struct sch_sto_status *st = status_of(&k->st[i],
+			    VA, false);
+
+			if (st != NULL && st->upload_image_id != NULL &&
+			    strcmp(st->upload_image_id, image) == 0) {
+				pthread_mutex_unlock(&k->mu);
+				return i;
+			}
+		}
+		if (k->n == 8 || clock_mono_ms() >= until)
+			break;
+		{
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			pthread_cond_timedwait(&k->cv, &k->mu, &ts);
+		}
+	}
+	pthread_mutex_unlock(&k->mu);
+	fail_msg("no answer for the upload of %s", image);
+	return 0;
+}
+
+static size_t
+nreports(struct sink *k)
+{
+	size_t n;
+
+	pthread_mutex_lock(&k->mu);
+	n = k->n;
+	pthread_mutex_unlock(&k->mu);
+	return n;
+}
+
+static struct msg_host_storage *
+up_msg(uint64_t gen, const char *image, const char *fmt, const char *tok)
+{
+	struct msg_host_storage *m = msg_new("h1", gen);
+	struct sch_sto_volume *v = vol_add(m, VA, true, 1);
+
+	if (image != NULL) {
+		v->upload_image_id = strdup(image);
+		v->upload_disk_format = strdup(fmt);
+		v->upload_token = tok ? strdup(tok) : NULL;
+	}
+	return m;
+}
+
+static void
+test_worker_upload(void **state)
+{
+	char dir[300], updir[300], p[VOLSTORE_PATH_MAX];
+	struct volstore *vs = file_store("upload", dir, sizeof(dir));
+	struct tgt *tg = NULL;
+	struct sink k = { .n = 0 };
+	struct fake_up f = { .calls = 0 };
+	const struct sch_sto_status *st;
+	struct storsvc *s;
+	struct msg_host_storage *m;
+	size_t i, n;
+
+	pthread_mutex_init(&k.mu, NULL);
+	pthread_cond_init(&k.cv, NULL);
+	pthread_mutex_init(&f.mu, NULL);
+	pthread_cond_init(&f.cv, NULL);
+	assert_non_null(vs);
+	snprintf(updir, sizeof(updir), "%s/uploads", tmpdir);
+	assert_int_equal(mkdir(updir, 0700), 0);
+	/* Known bytes at 1 MiB of VA. */
+	assert_int_equal(volfile_create(dir, VA, GIB), 0);
+	assert_int_equal(volfile_path(dir, VA, false, p, sizeof(p)), 0);
+	write_at(p, 1 << 20, "TSUPLOAD");
+	assert_non_null(s = storsvc_new(&vs, &tg, "h1", 60000, sink_send,
+	    &k));
+	storsvc_set_uploader(s, updir, fake_upload, &f);
+
+	/* A raw upload: the volume's bytes, answered ok; the worker
+	 * converges on while it runs (VB made meanwhile). */
+	f.marker_at = 1 << 20;
+	f.hold = 1;
+	m = up_msg(1, IMG1, "raw", "cap-1");
+	storsvc_submit(s, &m, "req-1");
+	pthread_mutex_lock(&f.mu);
+	{
+		int64_t until = clock_mono_ms() + 30000;
+
+		while (!f.held && clock_mono_ms() < until) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			pthread_cond_timedwait(&f.cv, &f.mu, &ts);
+		}
+	}
+	assert_true(f.held);
+	pthread_mutex_unlock(&f.mu);
+	n = nreports(&k);
+	m = up_msg(2, IMG1, "raw", "cap-1");
+	vol_add(m, VB, true, 1);
+	storsvc_submit(s, &m, "req-2");
+	{
+		int64_t until = clock_mono_ms() + 30000;
+
+		while (nreports(&k) <= n && clock_mono_ms() < until)
+			usleep(10000);
+	}
+	pthread_mutex_lock(&k.mu);
+	assert_true(k.n > n);
+	assert_non_null(st = status_of(&k.st[k.n - 1], VB, false));
+	assert_true(st->present && st->ok);	/* made during the upload */
+	assert_non_null(st = status_of(&k.st[k.n - 1], VA, false));
+	assert_null(st->upload_image_id);	/* still running */
+	pthread_mutex_unlock(&k.mu);
+	pthread_mutex_lock(&f.mu);
+	f.hold = 0;
+	pthread_cond_broadcast(&f.cv);
+	pthread_mutex_unlock(&f.mu);
+	i = wait_answer(&k, 0, IMG1);
+	pthread_mutex_lock(&f.mu);
+	assert_int_equal(f.calls, 1);
+	assert_string_equal(f.token, "cap-1");
+	assert_string_equal(f.marker, "TSUPLOAD");
+	pthread_mutex_unlock(&f.mu);
+	assert_non_null(st = status_of(&k.st[i], VA, false));
+	assert_true(st->ok);
+	assert_true(st->has_upload_ok && st->upload_ok);
+	assert_null(st->upload_message);
+	/* the converted file is gone */
+	snprintf(p, sizeof(p), "%s/upload-%s", updir, IMG1);
+	assert_int_equal(access(p, F_OK), -1);
+
+	/* Named again (a re-send): answered at once, not uploaded twice. */
+	n = nreports(&k);
+	m = up_msg(3, IMG1, "raw", "cap-1");
+	storsvc_submit(s, &m, "req-3");
+	i = wait_answer(&k, n, IMG1);
+	assert_non_null(st = status_of(&k.st[i], VA, false));
+	assert_true(st->has_upload_ok && st->upload_ok);
+
+	/* qcow2, and the upload fails: answered with the reason. */
+	pthread_mutex_lock(&f.mu);
+	f.marker_at = 0;
+	f.fail = 1;
+	pthread_mutex_unlock(&f.mu);
+	m = up_msg(4, IMG2, "qcow2", "cap-2");
+	storsvc_submit(s, &m, "req-4");
+	i = wait_answer(&k, n, IMG2);
+	pthread_mutex_lock(&f.mu);
+	assert_int_equal(f.calls, 2);
+	assert_memory_equal(f.head, "QFI\xfb", 4);
+	pthread_mutex_unlock(&f.mu);
+	assert_non_null(st = status_of(&k.st[i], VA, false));
+	assert_true(st->ok);	/* the volume itself is fine */
+	assert_true(st->has_upload_ok && !st->upload_ok);
+	assert_non_null(strstr(st->upload_message, "503"));
+	storsvc_free(&s);
+	for (size_t x = 0; x < k.n; x++)
+		codec_clear(&schema_msg_host_storage_state, &k.st[x]);
+	k.n = 0;
+
+	/* Without a capability, or in a format qemu-img is not asked for:
+	 * failed, no upload. */
+	vs = file_store("upload", dir, sizeof(dir));
+	assert_non_null(s = storsvc_new(&vs, &tg, "h1", 60000, sink_send,
+	    &k));
+	storsvc_set_uploader(s, updir, fake_upload, &f);
+	m = up_msg(5, IMG1, "raw", NULL);
+	storsvc_submit(s, &m, "req-5");
+	i = wait_answer(&k, 0, IMG1);
+	assert_non_null(st = status_of(&k.st[i], VA, false));
+	assert_true(st->has_upload_ok && !st->upload_ok);
+	assert_non_null(strstr(st->upload_message, "no upload capability"));
+	m = up_msg(6, IMG2, "vmdk", "cap-3");
+	storsvc_submit(s, &m, "req-6");
+	i = wait_answer(&k, i + 1, IMG2);
+	assert_non_null(st = status_of(&k.st[i], VA, false));
+	assert_true(st->has_upload_ok && !st->upload_ok);
+	assert_non_null(strstr(st->upload_message, "neither raw nor qcow2"));
+	pthread_mutex_lock(&f.mu);
+	assert_int_equal(f.calls, 2);
+	pthread_mutex_unlock(&f.mu);
+
+	/* Not named: no answer. */
+	n = nreports(&k);
+	m = up_msg(7, NULL, NULL, NULL);
+	storsvc_submit(s, &m, "req-7");
+	{
+		int64_t until = clock_mono_ms() + 30000;
+
+		while (nreports(&k) <= n && clock_mono_ms() < until)
+			usleep(10000);
+	}
+	pthread_mutex_lock(&k.mu);
+	assert_true(k.n > n);
+	assert_non_null(st = status_of(&k.st[k.n - 1], VA, false));
+	assert_null(st->upload_image_id);
+	assert_false(st->has_upload_ok);
+	pthread_mutex_unlock(&k.mu);
+
+	storsvc_free(&s);
+	for (size_t x = 0; x < k.n; x++)
+		codec_clear(&schema_msg_host_storage_state, &k.st[x]);
+	pthread_cond_destroy(&k.cv);
+	pthread_mutex_destroy(&k.mu);
+	pthread_cond_destroy(&f.cv);
+	pthread_mutex_destroy(&f.mu);
+}
+
 int
 main(void)
 {
@@ -971,6 +1259,7 @@ main(void)
 		cmocka_unit_test(test_tgt_golden),
 		cmocka_unit_test(test_converge),
 		cmocka_unit_test(test_worker),
+		cmocka_unit_test(test_worker_upload),
 	};
 
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
