@@ -61,6 +61,8 @@ const char *const db_tables[] = {
 	T_INSTANCES_BY_STATE,
 	/* schema 16 */
 	T_HYPERVISOR_GUESTS,
+	/* volume backups */
+	T_VOLUME_BACKUPS, T_VOLUME_BACKUPS_BY_PROJECT,
 	NULL
 };
 

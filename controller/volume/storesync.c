@@ -622,7 +622,15 @@ pend_flush(struct storesync *ss)
 void
 storesync_tick(struct storesync *ss, int64_t now)
 {
+	unsigned expired = 0;
+
 	(void)pend_flush(ss);
+	/* Backups and restores past their deadline, at each rescan. */
+	if (now >= ss->next_scan && volume_backups_expire(ss->store,
+	    db_now_ms(), &expired) == -1)
+		log_err("volume backups' deadlines");
+	if (expired > 0)
+		atomic_store(&ss->dirty, 1);
 	if ((atomic_load(&ss->dirty) || now >= ss->next_scan) &&
 	    storesync_sync(ss, now) == -1) {
 		log_err("storage state");

@@ -126,6 +126,10 @@ int	volume_attach_add(struct rec_volume *v, const char *server_id,
 int	volume_quota_check(struct volume *, struct store_txn *,
 	    const char *project, int64_t volumes, int64_t gb,
 	    int64_t snapshots, int64_t new_size);
+/* Check one more backup of gb GiB against the project's backups and
+ * backup_gigabytes, inside the write: 413 with Cinder's message. */
+int	volume_quota_check_backup(struct volume *, struct store_txn *,
+	    const char *project, int64_t gb);
 
 /*
  * Answer a GET on a collection: objs (every visible object in detail
@@ -210,5 +214,22 @@ int	volume_snapshots_create(struct http_req *, struct http_resp *);
 int	volume_snapshots_show(struct http_req *, struct http_resp *);
 int	volume_snapshots_update(struct http_req *, struct http_resp *);
 int	volume_snapshots_delete(struct http_req *, struct http_resp *);
+
+/* volume_backups.c: backups (3.9 update), restore, admin actions */
+int	volume_backups_list(struct http_req *, struct http_resp *);
+int	volume_backups_detail(struct http_req *, struct http_resp *);
+int	volume_backups_create(struct http_req *, struct http_resp *);
+int	volume_backups_show(struct http_req *, struct http_resp *);
+int	volume_backups_update(struct http_req *, struct http_resp *);
+int	volume_backups_delete(struct http_req *, struct http_resp *);
+int	volume_backups_restore(struct http_req *, struct http_resp *);
+int	volume_backups_action(struct http_req *, struct http_resp *);
+/*
+ * Backups and restores past their deadline (ms, now): a backup being made
+ * goes to error, one being restored back to available; the volume each
+ * held goes back to its previous status (a restore's target to
+ * error_restoring). *n: how many moved. The storage sync's rescan runs it.
+ */
+int	volume_backups_expire(struct store *, int64_t now, unsigned *n);
 
 #endif

@@ -53,6 +53,12 @@ static const struct apifuzz_route routes[] = {
 	R("POST", "/v3/@P@/types/@5@/extra_specs"),
 	R("PUT", "/v3/@P@/types/@5@/extra_specs/k"),
 	R("GET", "/v3/@P@/types"),
+	/* 24.. backups (6: an available volume, 7: an available backup) */
+	RC("POST", "/v3/@P@/backups", "backup.id", "/v3/@P@/backups/%s"),
+	RM("PUT", "/v3/@P@/backups/@7@"),
+	R("POST", "/v3/@P@/backups/@7@/restore"),
+	R("POST", "/v3/@P@/backups/@7@/action"),
+	R("GET", "/v3/@P@/backups/detail"),
 };
 
 /* A volume of the member's reset to available by the admin (no storage
@@ -108,6 +114,25 @@ setup(struct ctltest *t, char fix[APIFUZZ_MAXFIX][128])
 	    t->r.status != 200 || ctltest_str(t, "volume_type.id") == NULL)
 		return -1;
 	snprintf(fix[5], 128, "%s", ctltest_str(t, "volume_type.id"));
+	if (avail_volume(t, fix[6]) == -1)
+		return -1;
+	{
+		char body[256];
+
+		snprintf(path, sizeof(path), "/v3/%s/backups",
+		    t->project_id[CT_MEMBER]);
+		snprintf(body, sizeof(body), "{\"backup\": {\"volume_id\": "
+		    "\"%s\"}}", fix[6]);
+		if (apifuzz_create(t, V, CT_MEMBER, path, body, "backup.id",
+		    fix[7]) == -1)
+			return -1;
+		snprintf(path, sizeof(path), "/v3/%s/backups/%s/action",
+		    t->project_id[CT_ADMIN], fix[7]);
+		if (ctltest_call(t, V, CT_ADMIN, "POST", path,
+		    "{\"os-reset_status\": {\"status\": \"available\"}}",
+		    NULL) == -1 || t->r.status != 202)
+			return -1;
+	}
 	return apifuzz_create(t, CT_IDENTITY, CT_ADMIN, "/v3/projects",
 	    "{\"project\": {\"name\": \"fzvolquota\"}}", "project.id", fix[1]);
 }
