@@ -22,6 +22,7 @@
 #include "err.h"
 #include "http/jsonreq.h"
 #include "http/request.h"
+#include "image/image_store.h"
 #include "log.h"
 #include "msg_gen.h"
 #include "store.h"
@@ -44,9 +45,33 @@ struct volume *
 volume_new(const struct config *cfg, struct store *st, const char *host)
 {
 	struct volume *v = calloc(1, sizeof(*v));
+	struct image_store_opts so = { .no_warm = true };
+	char path[4096];
 
 	if (v == NULL) {
 		err_set(TS_ENOMEM, "volume: out of memory");
+		return NULL;
+	}
+	/* Backups' data: the image store's machinery (temp file + rename,
+	 * SHA-512 while streaming), no cap or quota of its own (the
+	 * backup_gigabytes quota was checked at create), not warmed (a
+	 * restore is rare). */
+	so.path = config_get_str(cfg, "backup", "store_path");
+	if (*so.path == '\0') {
+		if ((size_t)snprintf(path, sizeof(path), "%s/backups",
+		    config_get_str(cfg, "DEFAULT", "state_path")) >=
+		    sizeof(path)) {
+			err_set(TS_ECONFIG, "volume: state_path is too long");
+			free(v);
+			return NULL;
+		}
+		so.path = path;
+	}
+	if ((v->data = image_store_new(&so)) == NULL ||
+	    image_store_clean(v->data, NULL) == -1) {
+		err_prefix("volume backups: ");
+		image_store_free(&v->data);
+		free(v);
 		return NULL;
 	}
 	v->store = st;
@@ -76,6 +101,7 @@ volume_free(struct volume **sp)
 {
 	if (sp == NULL || *sp == NULL)
 		return;
+	image_store_free(&(*sp)->data);
 	free(*sp);
 	*sp = NULL;
 }
@@ -1181,6 +1207,13 @@ const struct http_route volume_routes[] = {
 	    "volume:update_snapshot", IH, 200),
 	R("DELETE", "/snapshots/{snapshot_id}", volume_snapshots_delete,
 	    "volume:delete_snapshot", IH, 202),
+	/* A storage host streaming a backup's data, with the capability
+	 * storesync minted for it (no token, no project in the URL). */
+	{ "PUT", "/v3/backup-data/{image_id}", NULL, NULL,
+	    ROUTE_STREAM_BODY | ROUTE_SELF_SCOPED | ROUTE_CAPABILITY_UPLOAD,
+	    204, &volume_backups_data_stream },
+	{ "GET", "/v3/backup-data/{image_id}", volume_backups_data_get, NULL,
+	    ROUTE_SELF_SCOPED | ROUTE_CAPABILITY, 200, NULL },
 	R("GET", "/backups", volume_backups_list, "backup:get_all", IH, 200),
 	R("GET", "/backups/detail", volume_backups_detail, "backup:get_all",
 	    IH, 200),

@@ -34,6 +34,7 @@
 #include "err.h"
 #include "http/jsonreq.h"
 #include "http/request.h"
+#include "image/image_store.h"
 #include "log.h"
 #include "volume_int.h"
 
@@ -609,6 +610,10 @@ do_delete(struct http_req *req, struct http_resp *resp, struct bedit *e)
 {
 	if (store_write(volume_of(req)->store, edit_fn, e) == -1)
 		return -1;
+	/* After the commit: a backup whose record is gone has no data. */
+	if (image_store_remove(volume_of(req)->data, e->id) == -1)
+		log_warnx("backup %s: removing its data: %s", e->id,
+		    err_msg());
 	log_info("backup %s of volume %s: deleted (%s)", e->id,
 	    e->out.volume_id, e->out.status);
 	codec_clear(&schema_rec_volume_backup, &e->out);
@@ -959,4 +964,330 @@ volume_backups_expire(struct store *st, int64_t now, unsigned *n)
 		*n = (unsigned)x.ids.n;
 	free(x.ids.v);
 	return rc;
+}
+
+/* ---- data: the storage host's upload and download ------------------------- */
+
+/* Whether the request carries a capability of the right kind minted for
+ * volume_id (storesync mints it for the backup's volume, or the volume a
+ * restore writes). */
+static bool
+cap_for(struct http_req *req, bool upload, const char *volume_id)
+{
+	const struct request_ctx *c = request_ctx_of(req);
+
+	return c != NULL && c->capability && c->cap_upload == upload &&
+	    volume_id != NULL && strcmp(c->cap_instance, volume_id) == 0;
+}
+
+/* The backup of the data route, in the state the route needs. */
+static int
+data_backup(struct http_req *req, bool upload, struct rec_volume_backup *b)
+{
+	const char *id = http_req_param(req, "image_id");
+	struct store_txn *txn = NULL;
+	int rc;
+
+	const struct request_ctx *c = request_ctx_of(req);
+
+	memset(b, 0, sizeof(*b));
+	/* Tokens are refused before anything is read: no one learns
+	 * which backups exist here. */
+	if (c == NULL || !c->capability || c->cap_upload != upload) {
+		err_set(TS_EFORBIDDEN, "Backup data is for its storage host "
+		    "only.");
+		return -1;
+	}
+	if (store_read_begin(volume_of(req)->store, &txn) == -1)
+		return -1;
+	rc = volume_db_backup_get(txn, id, b);
+	store_txn_end(&txn);
+	if (rc == -1)
+		return -1;
+	if (!cap_for(req, upload, upload ? b->volume_id :
+	    b->restore_volume_id)) {
+		err_set(TS_EFORBIDDEN, "Backup data is for its storage host "
+		    "only.");
+		goto fail;
+	}
+	if (strcmp(b->status, upload ? "creating" : "restoring") != 0) {
+		err_set(TS_ECONFLICT, "Backup %s is %s.", b->id, b->status);
+		goto fail;
+	}
+	return 0;
+fail:
+	codec_clear(&schema_rec_volume_backup, b);
+	return -1;
+}
+
+struct bupload {
+	char			 id[CODEC_UUID_LEN + 1];
+	struct image_upload	*up;
+	uint64_t		 size;
+	const char		*sha512;	/* the upload's */
+};
+
+static void
+bupload_free(struct bupload **up)
+{
+	if (*up == NULL)
+		return;
+	image_store_upload_free(&(*up)->up);
+	free(*up);
+	*up = NULL;
+}
+
+static int
+data_begin(struct http_req *req, struct http_resp *resp)
+{
+	struct volume *vs = volume_of(req);
+	struct rec_volume_backup b;
+	struct bupload *u;
+	const char *cl = http_req_header(req, "Content-Length");
+	uint64_t declared = IMAGE_STORE_SIZE_UNKNOWN;
+	char *end;
+
+	(void)resp;
+	if (data_backup(req, true, &b) == -1)
+		return -1;
+	if (cl != NULL && http_req_header(req, "Transfer-Encoding") == NULL) {
+		declared = strtoull(cl, &end, 10);
+		if (end == cl || *end != '\0')
+			declared = IMAGE_STORE_SIZE_UNKNOWN;
+	}
+	if ((u = calloc(1, sizeof(*u))) == NULL) {
+		codec_clear(&schema_rec_volume_backup, &b);
+		err_set(TS_ENOMEM, "out of memory");
+		return -1;
+	}
+	memcpy(u->id, b.id, sizeof(u->id));
+	codec_clear(&schema_rec_volume_backup, &b);
+	/* A retry (the host did not get the answer of an earlier upload
+	 * that still left the backup creating) replaces its file. */
+	if (image_store_remove(vs->data, u->id) == -1 ||
+	    (u->up = image_store_upload_begin(vs->data, u->id, NULL, 0,
+	    declared)) == NULL) {
+		bupload_free(&u);
+		return -1;
+	}
+	http_req_set_state(req, u);
+	return 0;
+}
+
+static int
+data_data(struct http_req *req, const char *buf, size_t len)
+{
+	struct bupload *u = http_req_state(req);
+
+	return image_store_upload_write(u->up, buf, len);
+}
+
+static int
+done_fn(struct store_txn *txn, void *arg)
+{
+	struct bupload *u = arg;
+	struct rec_volume_backup b;
+	int64_t now = db_now_ms();
+	int rc = -1;
+
+	if (volume_db_backup_get(txn, u->id, &b) == -1)
+		return -1;
+	if (strcmp(b.status, "creating") != 0) {
+		err_set(TS_ECONFLICT, "Backup %s changed to %s during the "
+		    "upload.", b.id, b.status);
+		goto out;
+	}
+	if (release_all(txn, &b, now) == -1 ||
+	    volume_db_set_str(&b.status, "available") == -1 ||
+	    volume_db_set_str(&b.sha512, u->sha512) == -1)
+		goto out;
+	b.data_size = u->size;
+	b.deadline = 0;
+	b.updated_at = now;
+	rc = volume_db_backup_put(txn, &b);
+out:
+	codec_clear(&schema_rec_volume_backup, &b);
+	return rc;
+}
+
+static int
+data_end(struct http_req *req, struct http_resp *resp)
+{
+	struct volume *vs = volume_of(req);
+	struct bupload *u = http_req_state(req);
+	const struct image_upload_result *r;
+	struct ts_err saved;
+
+	http_req_set_state(req, NULL);
+	if (image_store_upload_finish(u->up, &r) == -1 ||
+	    image_store_upload_commit(u->up) == -1)
+		goto fail;
+	u->size = r->size;
+	u->sha512 = r->sha512;
+	if (store_write(vs->store, done_fn, u) == -1) {
+		saved = *err_last();
+		(void)image_store_remove(vs->data, u->id);
+		err_restore(&saved);
+		goto fail;
+	}
+	log_info("backup %s available: %llu bytes", u->id,
+	    (unsigned long long)u->size);
+	bupload_free(&u);
+	volume_kick(vs);
+	return http_resp_status(resp, 204);
+fail:
+	saved = *err_last();
+	bupload_free(&u);
+	err_restore(&saved);
+	return -1;
+}
+
+static void
+data_abort(struct http_req *req)
+{
+	struct bupload *u = http_req_state(req);
+
+	http_req_set_state(req, NULL);
+	bupload_free(&u);
+}
+
+const struct http_stream_ops volume_backups_data_stream = {
+	data_begin, data_data, data_end, data_abort
+};
+
+int
+volume_backups_data_get(struct http_req *req, struct http_resp *resp)
+{
+	struct rec_volume_backup b;
+	uint64_t size;
+	int fd, rc;
+
+	if (data_backup(req, false, &b) == -1)
+		return -1;
+	rc = image_store_open(volume_of(req)->data, b.id, &fd, &size);
+	codec_clear(&schema_rec_volume_backup, &b);
+	if (rc == -1)
+		return -1;
+	return http_resp_file(resp, 200, NULL, fd, (off_t)size);
+}
+
+/* ---- the storage sync's side ------------------------------------------------- */
+
+struct derive_ctx {
+	struct store_txn *txn;
+	int		(*cb)(const char *, const struct sch_sto_backup *,
+			    void *);
+	void		*arg;
+};
+
+static int
+derive_cb(struct rec_volume_backup *b, void *arg)
+{
+	struct derive_ctx *d = arg;
+	bool restore = strcmp(b->status, "restoring") == 0;
+	const char *vid = restore ? b->restore_volume_id : b->volume_id;
+	struct sch_sto_backup op;
+	struct rec_volume v;
+	int rc = 0;
+
+	if ((!restore && strcmp(b->status, "creating") != 0) || vid == NULL)
+		return 0;
+	if (volume_db_get(d->txn, vid, &v) == -1)
+		return err_code() == TS_ENOT_FOUND ? 0 : -1;
+	if (v.host != NULL && *v.host != '\0') {
+		memset(&op, 0, sizeof(op));
+		memcpy(op.id, b->id, sizeof(op.id));
+		snprintf(op.volume_id, sizeof(op.volume_id), "%s", vid);
+		op.restore = restore;
+		if (restore) {
+			op.has_size = true;
+			op.size = b->data_size;
+			op.sha512 = b->sha512;
+		}
+		rc = d->cb(v.host, &op, d->arg);
+	}
+	codec_clear(&schema_rec_volume, &v);
+	return rc;
+}
+
+int
+volume_backups_derive(struct store_txn *txn,
+    int (*cb)(const char *, const struct sch_sto_backup *, void *), void *arg)
+{
+	struct derive_ctx d = { txn, cb, arg };
+
+	return volume_db_backup_each(txn, NULL, derive_cb, &d);
+}
+
+int
+volume_backups_report(struct store_txn *txn, const char *host,
+    const struct sch_sto_backup_status *st, size_t n, unsigned *changed)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct rec_volume_backup b;
+		struct rec_volume v;
+		const char *vid, *why;
+		bool ours;
+		int64_t now = db_now_ms();
+		int rc = 0;
+
+		if (!st[i].done || (!st[i].restore && st[i].ok))
+			continue;	/* a backup made ends with its upload */
+		if (volume_db_backup_get(txn, st[i].id, &b) == -1) {
+			if (err_code() == TS_ENOT_FOUND)
+				continue;
+			return -1;
+		}
+		vid = st[i].restore ? b.restore_volume_id : b.volume_id;
+		if (strcmp(b.status, st[i].restore ? "restoring" :
+		    "creating") != 0 || vid == NULL) {
+			codec_clear(&schema_rec_volume_backup, &b);
+			continue;
+		}
+		if (volume_db_get(txn, vid, &v) == -1) {
+			codec_clear(&schema_rec_volume_backup, &b);
+			if (err_code() == TS_ENOT_FOUND)
+				continue;
+			return -1;
+		}
+		ours = v.host != NULL && strcmp(v.host, host) == 0;
+		codec_clear(&schema_rec_volume, &v);
+		if (!ours) {
+			codec_clear(&schema_rec_volume_backup, &b);
+			continue;
+		}
+		why = st[i].message != NULL && *st[i].message != '\0' ?
+		    st[i].message : "The storage host failed.";
+		if (!st[i].restore) {
+			log_warnx("backup %s: %s", b.id, why);
+			rc = release_all(txn, &b, now) == -1 ||
+			    volume_db_set_str(&b.status, "error") == -1 ||
+			    volume_db_set_str(&b.fail_reason, why) == -1 ?
+			    -1 : 0;
+		} else if (st[i].ok) {
+			log_info("backup %s restored into volume %s", b.id,
+			    vid);
+			rc = release_volume(txn, vid, "restoring-backup",
+			    "available", now) == -1 ||
+			    volume_db_set_str(&b.status, "available") == -1 ?
+			    -1 : 0;
+		} else {
+			log_warnx("backup %s: restore into volume %s: %s",
+			    b.id, vid, why);
+			rc = release_all(txn, &b, now) == -1 ||
+			    volume_db_set_str(&b.status, "available") == -1 ?
+			    -1 : 0;
+		}
+		free(b.restore_volume_id);
+		b.restore_volume_id = NULL;
+		b.deadline = 0;
+		b.updated_at = now;
+		if (rc == 0)
+			rc = volume_db_backup_put(txn, &b);
+		codec_clear(&schema_rec_volume_backup, &b);
+		if (rc == -1)
+			return -1;
+		(*changed)++;
+	}
+	return 0;
 }

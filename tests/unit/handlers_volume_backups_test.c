@@ -26,6 +26,8 @@
 #include "codec.h"
 #include "core/db.h"
 #include "ctltest.h"
+#include "auth/capability.h"
+#include "identity/identity.h"
 #include "msg_gen.h"
 #include "store.h"
 #include "volume/storesync.h"
@@ -600,6 +602,171 @@ test_backup_quota(void **state)
 	    bid), "{\"os-force_delete\":{}}", 202, NULL);
 }
 
+/* The entry of backup bid in host's derived state, or NULL. */
+static const struct sch_sto_backup *
+op_of(const char *host, const char *bid)
+{
+	const struct msg_host_storage *m;
+
+	assert_int_equal(storesync_sync(ctltest_storesync(T), db_now_ms()), 0);
+	m = storesync_desired(ctltest_storesync(T), host);
+	assert_non_null(m);
+	for (size_t i = 0; i < m->backups.n; i++)
+		if (strcmp(m->backups.items[i].id, bid) == 0)
+			return &m->backups.items[i];
+	return NULL;
+}
+
+/* A data request as the storage host makes it: with capability cap
+ * (NULL: none) from host. */
+static int
+data_call(const char *method, const char *bid, const char *cap,
+    const char *host, const char *body)
+{
+	char p[128], h[1024];
+	size_t o = 0;
+
+	snprintf(p, sizeof(p), "/v3/backup-data/%s", bid);
+	h[0] = '\0';
+	if (cap != NULL)
+		o += (size_t)snprintf(h + o, sizeof(h) - o,
+		    "X-Auth-Token: %s\r\n", cap);
+	if (host != NULL)
+		o += (size_t)snprintf(h + o, sizeof(h) - o,
+		    "X-Tinystack-Host: %s\r\n", host);
+	snprintf(h + o, sizeof(h) - o,
+	    "Content-Type: application/octet-stream\r\n");
+	return ctltest_call(T, V, CT_ANON, method, p, body, h);
+}
+
+/* A host's report of one backup or restore. */
+static void
+report_op(const char *host, const char *bid, bool restore, bool ok,
+    const char *msg)
+{
+	struct msg_host_storage_state r;
+	struct sch_sto_backup_status st;
+
+	memset(&r, 0, sizeof(r));
+	memset(&st, 0, sizeof(st));
+	r.backend = (char *)"file";
+	r.portal = (char *)"127.0.0.1:3260";
+	snprintf(st.id, sizeof(st.id), "%s", bid);
+	st.restore = restore;
+	st.done = true;
+	st.ok = ok;
+	st.message = (char *)msg;
+	r.backups.items = &st;
+	r.backups.n = 1;
+	assert_int_equal(storesync_report(ctltest_storesync(T), host, &r), 0);
+}
+
+static void
+test_backup_data(void **state)
+{
+	static const char data[] = "the volume's bytes, as the host read them";
+	const struct sch_sto_backup *op;
+	char vid[37], bid[37], b2[37], nv[37], other[37], p[128],
+	    up[CAPABILITY_BUFSZ],
+	    down[CAPABILITY_BUFSZ], wrong[CAPABILITY_BUFSZ];
+	const char *ids[1];
+
+	(void)state;
+	volume_ready(1, vid);
+	backup(vid, "", bid);
+	/* The volume's host is told to stream it. */
+	op = op_of(HOST1, bid);
+	assert_non_null(op);
+	assert_false(op->restore);
+	assert_string_equal(op->volume_id, vid);
+	assert_non_null(strstr(op->data_url, "http"));
+	assert_null(op->token);		/* minted at send time only */
+
+	assert_int_equal(identity_capability_mint_upload(ctltest_identity(T),
+	    HOST1, vid, bid, 600, up, sizeof(up)), 0);
+	volume_ready(1, other);
+	assert_int_equal(identity_capability_mint_upload(ctltest_identity(T),
+	    HOST1, other, bid, 600, wrong, sizeof(wrong)), 0);
+	ids[0] = bid;
+	assert_int_equal(identity_capability_mint(ctltest_identity(T), HOST1,
+	    vid, ids, 1, 600, down, sizeof(down)), 0);
+	/* Refused: no capability, another host, another volume's, a
+	 * download capability, a member's token. */
+	assert_int_equal(data_call("PUT", bid, NULL, HOST1, data), 401);
+	assert_int_equal(data_call("PUT", bid, up, "other", data), 401);
+	assert_int_equal(data_call("PUT", bid, wrong, HOST1, data), 403);
+	assert_int_equal(data_call("PUT", bid, down, HOST1, data), 401);
+	CT_CALL(T, V, CT_MEMBER, "PUT", "/v3/backup-data/" NOID, NULL, 403,
+	    NULL);
+	snprintf(p, sizeof(p), "/v3/backup-data/%s", bid);
+	CT_CALL(T, V, CT_MEMBER, "PUT", p, NULL, 403, NULL);
+	CT_CALL(T, V, CT_ADMIN, "GET", p, NULL, 403, NULL);
+	assert_string_equal(bstatus(bid), "creating");
+	/* No restore of a backup being made. */
+	assert_int_equal(data_call("GET", bid, down, HOST1, NULL), 403);
+
+	/* The upload makes it available and gives the volume back. */
+	assert_int_equal(data_call("PUT", bid, up, HOST1, data), 204);
+	assert_string_equal(bstatus(bid), "available");
+	assert_string_equal(vstatus(vid), "available");
+	assert_null(op_of(HOST1, bid));
+	/* Once is enough. */
+	assert_int_equal(data_call("PUT", bid, up, HOST1, data), 409);
+
+	/* A failed backup: error with the host's message. */
+	backup(vid, "", b2);
+	report_op(HOST1, b2, false, false, "dd: read error");
+	assert_string_equal(bstatus(b2), "error");
+	assert_string_equal(ctltest_str(T, "backup.fail_reason"),
+	    "dd: read error");
+	assert_string_equal(vstatus(vid), "available");
+	/* Another host's report is not heard. */
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/backups/%s", b2),
+	    NULL, 202, NULL);
+
+	/* Restore into a new volume: the host fetches the bytes. */
+	CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, "/backups/%s/restore",
+	    bid), "{\"restore\":{\"name\":\"back\"}}", 202, NULL);
+	snprintf(nv, sizeof(nv), "%s", ctltest_str(T, "restore.volume_id"));
+	assert_string_equal(ctltest_str(T, "restore.volume_name"), "back");
+	op = op_of(HOST1, bid);
+	assert_non_null(op);
+	assert_true(op->restore);
+	assert_string_equal(op->volume_id, nv);
+	assert_int_equal(op->size, strlen(data));
+	assert_int_equal(strlen(op->sha512), 128);
+	ids[0] = bid;
+	assert_int_equal(identity_capability_mint(ctltest_identity(T), HOST1,
+	    nv, ids, 1, 600, down, sizeof(down)), 0);
+	assert_int_equal(data_call("GET", bid, up, HOST1, NULL), 401);
+	assert_int_equal(data_call("GET", bid, down, "other", NULL), 401);
+	assert_int_equal(data_call("GET", bid, down, HOST1, NULL), 200);
+	assert_int_equal(T->r.len, strlen(data));
+	assert_memory_equal(T->r.raw, data, strlen(data));
+	/* Another host's word does not count. */
+	report_op("stor2", bid, true, true, NULL);
+	assert_string_equal(bstatus(bid), "restoring");
+	report_op(HOST1, bid, true, true, NULL);
+	assert_string_equal(bstatus(bid), "available");
+	assert_string_equal(vstatus(nv), "available");
+	assert_null(op_of(HOST1, bid));
+	/* A failed restore: the volume error_restoring, the backup whole. */
+	{
+		char b[128];
+
+		snprintf(b, sizeof(b), "{\"restore\":{\"volume_id\":\"%s\"}}",
+		    nv);
+		CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER,
+		    "/backups/%s/restore", bid), b, 202, NULL);
+	}
+	report_op(HOST1, bid, true, false, "sha512 mismatch");
+	assert_string_equal(bstatus(bid), "available");
+	assert_string_equal(vstatus(nv), "error_restoring");
+	CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER, "/backups/%s", bid),
+	    NULL, 202, NULL);
+	assert_int_equal(data_call("GET", bid, down, HOST1, NULL), 404);
+}
+
 static int
 setup(void **state)
 {
@@ -624,6 +791,7 @@ main(void)
 		cmocka_unit_test(test_backup_admin_actions),
 		cmocka_unit_test(test_backup_restore),
 		cmocka_unit_test(test_backup_quota),
+		cmocka_unit_test(test_backup_data),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
