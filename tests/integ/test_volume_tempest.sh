@@ -29,6 +29,9 @@ tempest.api.volume.test_volumes_list.VolumesListTestJSON
 tempest.api.volume.test_volumes_actions.VolumesActionsTest
 tempest.api.volume.test_volumes_snapshots.VolumesSnapshotTestJSON
 tempest.api.compute.volumes.test_attach_volume.AttachVolumeTestJSON
+tempest.api.volume.test_volumes_backup.VolumesBackupsTest
+tempest.api.volume.test_volumes_backup.VolumesBackupsV39Test
+tempest.api.volume.admin.test_volumes_backup.VolumesBackupsAdminTest
 "
 # Below this many passing tests the run is a regression.
 FLOOR=${TS_VOLUME_TEMPEST_FLOOR:-43}
@@ -139,9 +142,9 @@ api_v1 = false
 build_interval = 1
 build_timeout = 60
 min_microversion = 3.0
-max_microversion = 3.0
+max_microversion = 3.9
 [volume-feature-enabled]
-backup = false
+backup = true
 snapshot = true
 clone = true
 extend_attached_volume = false
@@ -159,6 +162,7 @@ C
 EXCLUDES=(
 "tempest\\.api\\.volume\\.admin\\.test_volume_quotas\\.VolumeQuotasAdminTestJSON\\.test_quota_usage_after_volume_transfer|volume transfers (os-volume-transfer) are not built"
 "tempest\\.api\\.volume\\.test_volumes_actions\\.VolumesActionsTest\\.test_volume_upload|os-volume_upload_image (a volume to an image) is not built"
+"tempest\\.api\\.volume\\.admin\\.test_volumes_backup\\.VolumesBackupsAdminTest\\.test_volume_backup_export_import|backup export_record/import_record are not built"
 )
 for e in "${EXCLUDES[@]+"${EXCLUDES[@]}"}"; do echo "${e%%|*}"; done \
 	> "$TEMPEST_DIR/exclude.rx"
