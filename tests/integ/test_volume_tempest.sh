@@ -11,7 +11,9 @@
 # pass; each skip is printed with tempest's reason (or, for the tests in
 # EXCLUDES, with why), and a floor of passing tests catches a regression.
 # Bounded: tempest gets 600 s; the whole test took 165 s on a loaded
-# 2-core machine (43 passed, 1 skipped, 2 excluded).
+# 2-core machine (43 passed, 1 skipped, 2 excluded); with the backup
+# classes and max_microversion 3.9, 148 s (49 passed, 0 skipped, 3
+# excluded; load average 2 to 5).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tempest_lib.sh"
 . "$(dirname "$0")/compute_lib.sh"
@@ -34,7 +36,7 @@ tempest.api.volume.test_volumes_backup.VolumesBackupsV39Test
 tempest.api.volume.admin.test_volumes_backup.VolumesBackupsAdminTest
 "
 # Below this many passing tests the run is a regression.
-FLOOR=${TS_VOLUME_TEMPEST_FLOOR:-43}
+FLOOR=${TS_VOLUME_TEMPEST_FLOOR:-49}
 
 # The storage agent's tgtd: a control port of its own (a unix socket
 # /var/run/tgtd/socket.N) and a free loopback portal.
