@@ -22,7 +22,7 @@
 #include "err.h"
 #include "http/jsonreq.h"
 #include "http/request.h"
-#include "image/image_store.h"
+#include "image/image.h"
 #include "log.h"
 #include "msg_gen.h"
 #include "store.h"
@@ -45,19 +45,17 @@ struct volume *
 volume_new(const struct config *cfg, struct store *st, const char *host)
 {
 	struct volume *v = calloc(1, sizeof(*v));
-	struct image_store_opts so = { .no_warm = true };
+	const char *dir;
 	char path[4096];
 
 	if (v == NULL) {
 		err_set(TS_ENOMEM, "volume: out of memory");
 		return NULL;
 	}
-	/* Backups' data: the image store's machinery (temp file + rename,
-	 * SHA-512 while streaming), no cap or quota of its own (the
-	 * backup_gigabytes quota was checked at create), not warmed (a
-	 * restore is rare). */
-	so.path = config_get_str(cfg, "backup", "store_path");
-	if (*so.path == '\0') {
+	/* Backups' data: the image store's machinery (image.h's blob
+	 * stores); the backup_gigabytes quota was checked at create. */
+	dir = config_get_str(cfg, "backup", "store_path");
+	if (*dir == '\0') {
 		if ((size_t)snprintf(path, sizeof(path), "%s/backups",
 		    config_get_str(cfg, "DEFAULT", "state_path")) >=
 		    sizeof(path)) {
@@ -65,12 +63,10 @@ volume_new(const struct config *cfg, struct store *st, const char *host)
 			free(v);
 			return NULL;
 		}
-		so.path = path;
+		dir = path;
 	}
-	if ((v->data = image_store_new(&so)) == NULL ||
-	    image_store_clean(v->data, NULL) == -1) {
+	if ((v->data = image_blobs_new(dir)) == NULL) {
 		err_prefix("volume backups: ");
-		image_store_free(&v->data);
 		free(v);
 		return NULL;
 	}
@@ -101,7 +97,7 @@ volume_free(struct volume **sp)
 {
 	if (sp == NULL || *sp == NULL)
 		return;
-	image_store_free(&(*sp)->data);
+	image_blobs_free(&(*sp)->data);
 	free(*sp);
 	*sp = NULL;
 }

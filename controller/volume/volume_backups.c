@@ -34,7 +34,7 @@
 #include "err.h"
 #include "http/jsonreq.h"
 #include "http/request.h"
-#include "image/image_store.h"
+#include "image/image.h"
 #include "log.h"
 #include "volume_int.h"
 
@@ -611,7 +611,7 @@ do_delete(struct http_req *req, struct http_resp *resp, struct bedit *e)
 	if (store_write(volume_of(req)->store, edit_fn, e) == -1)
 		return -1;
 	/* After the commit: a backup whose record is gone has no data. */
-	if (image_store_remove(volume_of(req)->data, e->id) == -1)
+	if (image_blobs_remove(volume_of(req)->data, e->id) == -1)
 		log_warnx("backup %s: removing its data: %s", e->id,
 		    err_msg());
 	log_info("backup %s of volume %s: deleted (%s)", e->id,
@@ -1024,7 +1024,7 @@ struct bupload {
 	char			 id[CODEC_UUID_LEN + 1];
 	struct image_upload	*up;
 	uint64_t		 size;
-	const char		*sha512;	/* the upload's */
+	char			 sha512[129];
 };
 
 static void
@@ -1032,7 +1032,7 @@ bupload_free(struct bupload **up)
 {
 	if (*up == NULL)
 		return;
-	image_store_upload_free(&(*up)->up);
+	image_blobs_upload_free(&(*up)->up);
 	free(*up);
 	*up = NULL;
 }
@@ -1044,7 +1044,7 @@ data_begin(struct http_req *req, struct http_resp *resp)
 	struct rec_volume_backup b;
 	struct bupload *u;
 	const char *cl = http_req_header(req, "Content-Length");
-	uint64_t declared = IMAGE_STORE_SIZE_UNKNOWN;
+	uint64_t declared = UINT64_MAX;
 	char *end;
 
 	(void)resp;
@@ -1053,7 +1053,7 @@ data_begin(struct http_req *req, struct http_resp *resp)
 	if (cl != NULL && http_req_header(req, "Transfer-Encoding") == NULL) {
 		declared = strtoull(cl, &end, 10);
 		if (end == cl || *end != '\0')
-			declared = IMAGE_STORE_SIZE_UNKNOWN;
+			declared = UINT64_MAX;
 	}
 	if ((u = calloc(1, sizeof(*u))) == NULL) {
 		codec_clear(&schema_rec_volume_backup, &b);
@@ -1064,9 +1064,8 @@ data_begin(struct http_req *req, struct http_resp *resp)
 	codec_clear(&schema_rec_volume_backup, &b);
 	/* A retry (the host did not get the answer of an earlier upload
 	 * that still left the backup creating) replaces its file. */
-	if (image_store_remove(vs->data, u->id) == -1 ||
-	    (u->up = image_store_upload_begin(vs->data, u->id, NULL, 0,
-	    declared)) == NULL) {
+	if (image_blobs_remove(vs->data, u->id) == -1 ||
+	    (u->up = image_blobs_begin(vs->data, u->id, declared)) == NULL) {
 		bupload_free(&u);
 		return -1;
 	}
@@ -1079,7 +1078,7 @@ data_data(struct http_req *req, const char *buf, size_t len)
 {
 	struct bupload *u = http_req_state(req);
 
-	return image_store_upload_write(u->up, buf, len);
+	return image_blobs_write(u->up, buf, len);
 }
 
 static int
@@ -1115,18 +1114,14 @@ data_end(struct http_req *req, struct http_resp *resp)
 {
 	struct volume *vs = volume_of(req);
 	struct bupload *u = http_req_state(req);
-	const struct image_upload_result *r;
 	struct ts_err saved;
 
 	http_req_set_state(req, NULL);
-	if (image_store_upload_finish(u->up, &r) == -1 ||
-	    image_store_upload_commit(u->up) == -1)
+	if (image_blobs_commit(u->up, &u->size, u->sha512) == -1)
 		goto fail;
-	u->size = r->size;
-	u->sha512 = r->sha512;
 	if (store_write(vs->store, done_fn, u) == -1) {
 		saved = *err_last();
-		(void)image_store_remove(vs->data, u->id);
+		(void)image_blobs_remove(vs->data, u->id);
 		err_restore(&saved);
 		goto fail;
 	}
@@ -1164,7 +1159,7 @@ volume_backups_data_get(struct http_req *req, struct http_resp *resp)
 
 	if (data_backup(req, false, &b) == -1)
 		return -1;
-	rc = image_store_open(volume_of(req)->data, b.id, &fd, &size);
+	rc = image_blobs_open(volume_of(req)->data, b.id, &fd, &size);
 	codec_clear(&schema_rec_volume_backup, &b);
 	if (rc == -1)
 		return -1;

@@ -52,7 +52,7 @@ struct volume {
 	 * read by the handlers' threads. */
 	_Atomic(struct storesync *) ss;
 	/* The backups' data files ([backup] store_path), one per backup,
-	 * named by its id (image/image_store.h). */
+	 * named by its id (image.h's blob stores). */
 	struct image_store *data;
 };
 
