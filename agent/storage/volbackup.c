@@ -111,6 +111,18 @@ do_backup(struct volbackup *b, struct volstore *vs,
 	char path[4096], urlpath[128];
 	int rc = -1;
 
+	/* Of a snapshot the user named: its file as it is. */
+	if (op->snapshot_id != NULL && *op->snapshot_id != '\0') {
+		snprintf(urlpath, sizeof(urlpath), "/v3/backup-data/%s",
+		    op->id);
+		if (volstore_path(vs, op->snapshot_id, true, path,
+		    sizeof(path)) == -1 || regular(path) == -1 ||
+		    (h = client(b, op)) == NULL)
+			return -1;
+		rc = imgcache_http_upload_path(h, urlpath, op->token, path);
+		imgcache_http_free(&h);
+		return rc;
+	}
 	/* A snapshot a crashed run left goes first. */
 	if (volstore_snap_remove(vs, op->id) == -1 ||
 	    volstore_snap_create(vs, op->id, op->volume_id) == -1)

@@ -461,9 +461,11 @@ add_backup(const char *host, const struct sch_sto_backup *op, void *arg)
 	sb = &h->next->backups.items[h->next->backups.n++];
 	*sb = *op;
 	sb->sha512 = NULL;
+	sb->snapshot_id = NULL;
 	sb->data_url = NULL;
 	sb->token = NULL;
 	if (dup_str(&sb->sha512, op->sha512) == -1 ||
+	    dup_str(&sb->snapshot_id, op->snapshot_id) == -1 ||
 	    dup_str(&sb->data_url, d->ss->data_url) == -1)
 		return -1;
 	return 0;

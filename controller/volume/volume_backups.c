@@ -1194,6 +1194,8 @@ derive_cb(struct rec_volume_backup *b, void *arg)
 		memcpy(op.id, b->id, sizeof(op.id));
 		snprintf(op.volume_id, sizeof(op.volume_id), "%s", vid);
 		op.restore = restore;
+		if (!restore)
+			op.snapshot_id = b->snapshot_id;
 		if (restore) {
 			op.has_size = true;
 			op.size = b->data_size;

@@ -99,7 +99,7 @@ report_all(const char *host)
 {
 	const struct msg_host_storage *m;
 	struct msg_host_storage_state r;
-	struct sch_sto_status st[32];
+	struct sch_sto_status st[32], ss[8];
 
 	assert_int_equal(storesync_sync(ctltest_storesync(T), db_now_ms()), 0);
 	m = storesync_desired(ctltest_storesync(T), host);
@@ -107,6 +107,7 @@ report_all(const char *host)
 	assert_true(m->volumes.n <= 32);
 	memset(&r, 0, sizeof(r));
 	memset(st, 0, sizeof(st));
+	memset(ss, 0, sizeof(ss));
 	r.generation = m->generation;
 	r.backend = (char *)"file";
 	r.portal = (char *)"127.0.0.1:3260";
@@ -121,6 +122,15 @@ report_all(const char *host)
 	}
 	r.volumes.items = st;
 	r.volumes.n = m->volumes.n;
+	assert_true(m->snapshots.n <= 8);
+	for (size_t i = 0; i < m->snapshots.n; i++) {
+		snprintf(ss[i].id, sizeof(ss[i].id), "%s",
+		    m->snapshots.items[i].id);
+		ss[i].present = m->snapshots.items[i].present;
+		ss[i].ok = true;
+	}
+	r.snapshots.items = ss;
+	r.snapshots.n = m->snapshots.n;
 	assert_int_equal(storesync_report(ctltest_storesync(T), host, &r), 0);
 }
 
@@ -712,6 +722,33 @@ test_backup_data(void **state)
 	assert_null(op_of(HOST1, bid));
 	/* Once is enough. */
 	assert_int_equal(data_call("PUT", bid, up, HOST1, data), 409);
+
+	/* A backup of a snapshot: the host is told to send that
+	 * snapshot's data. */
+	{
+		char sid[37], b[256];
+
+		snprintf(b, sizeof(b), "{\"snapshot\":{\"volume_id\":\"%s\"}}",
+		    vid);
+		CT_CALL(T, V, CT_MEMBER, "POST", vpath(CT_MEMBER, "/snapshots",
+		    NULL), b, 202, NULL);
+		snprintf(sid, sizeof(sid), "%s", ctltest_str(T, "snapshot.id"));
+		report_all(HOST1);
+		snprintf(b, sizeof(b), ",\"snapshot_id\":\"%s\"", sid);
+		backup(vid, b, b2);
+		op = op_of(HOST1, b2);
+		assert_non_null(op);
+		assert_string_equal(op->snapshot_id, sid);
+		CT_CALL(T, V, CT_MEMBER, "GET", vpath(CT_MEMBER, "/backups/%s",
+		    b2), NULL, 200, NULL);
+		assert_string_equal(ctltest_str(T, "backup.snapshot_id"), sid);
+		CT_CALL(T, V, CT_ADMIN, "POST", vpath(CT_ADMIN,
+		    "/backups/%s/action", b2), "{\"os-force_delete\":{}}", 202,
+		    NULL);
+		CT_CALL(T, V, CT_MEMBER, "DELETE", vpath(CT_MEMBER,
+		    "/snapshots/%s", sid), NULL, 202, NULL);
+		report_all(HOST1);
+	}
 
 	/* A failed backup: error with the host's message. */
 	backup(vid, "", b2);
