@@ -4,9 +4,10 @@
  * from the controller's volume API (sto_backup.data_url), never stay here:
  *
  * - a backup of a snapshot the user named (sto_backup.snapshot_id) PUTs
- *   that snapshot's file; any other takes a snapshot of the volume (volstore_snap_create(), named
- *   by the backup's id: a reflink or a copy for the file backend, so an
- *   in-use volume is read as it was at one instant), PUTs the snapshot's
+ *   that snapshot's file; any other takes a snapshot of the volume
+ *   (volstore_snap_create(), named by the backup's id: a reflink or a
+ *   copy for the file backend, so an in-use volume is read as it was at
+ *   one instant), PUTs the snapshot's
  *   file to <data_url>/v3/backup-data/<id> with the op's upload capability
  *   (imgcache_http_upload_path()), then removes the snapshot;
  * - a restore GETs <data_url>/v3/backup-data/<id> with the op's download
