@@ -53,8 +53,12 @@ static const struct apifuzz_route routes[] = {
 	R("POST", "/v3/@P@/types/@5@/extra_specs"),
 	R("PUT", "/v3/@P@/types/@5@/extra_specs/k"),
 	R("GET", "/v3/@P@/types"),
-	/* 24.. backups (6: an available volume, 7: an available backup) */
-	RC("POST", "/v3/@P@/backups", "backup.id", "/v3/@P@/backups/%s"),
+	/* 24.. backups (6: an available volume, 7: an available backup).
+	 * A new backup stays creating (no storage host here) and cannot be
+	 * deleted, so there is no cleanup; its volume is backing-up from
+	 * then on, so at most one create succeeds (likewise one restore of
+	 * 7): the state stays small. */
+	R("POST", "/v3/@P@/backups"),
 	RM("PUT", "/v3/@P@/backups/@7@"),
 	R("POST", "/v3/@P@/backups/@7@/restore"),
 	R("POST", "/v3/@P@/backups/@7@/action"),
