@@ -218,6 +218,11 @@ const struct config_opt opts_controller[] = {
 	    "in progress; 0 means unlimited. Enforced while the data "
 	    "arrives, whatever size the client declared."),
 
+	CONFIG_OPT_PATH("backup", "store_path", "",
+	    "Directory the data of volume backups is stored in (created "
+	    "0700), on the controller so that a backup outlives its "
+	    "volume's storage host; empty uses backups/ under state_path."),
+
 	CONFIG_OPT_STR("compute", "default_availability_zone", "nova",
 	    "Availability zone of every compute host (there are no host "
 	    "aggregates)."),

@@ -662,21 +662,16 @@ attempt(struct imgcache_http *h, struct xfer *x, const char *url,
 	return resumable && x->fresh > 0 ? 1 : -1;
 }
 
-int
-imgcache_http_fetch(void *arg, const char *image_id, const char *req_token,
-    imgcache_sink_fn sink, void *sink_arg)
+/* GET url (what names it in errors) into sink, resumed as
+ * imgcache_http_fetch() says. */
+static int
+fetch_url(struct imgcache_http *h, const char *url, const char *what,
+    const char *req_token, imgcache_sink_fn sink, void *sink_arg)
 {
-	struct imgcache_http *h = arg;
-	char what[64], url[HTTP_URL_MAX + 64], *token = NULL;
+	char *token = NULL;
 	struct xfer x = { .sink = sink, .sink_arg = sink_arg, .what = what };
 	int r = -1;
 
-	if (!uuid_valid(image_id)) {
-		err_set(TS_EINVALID, "imgcache: image id is not a canonical UUID");
-		return -1;
-	}
-	snprintf(what, sizeof(what), "image %s", image_id);
-	snprintf(url, sizeof(url), "%s/v2/images/%s/file", h->base, image_id);
 	if (req_token != NULL && req_token[0] != '\0') {
 		if (!token_ok(req_token))
 			return -1;
@@ -715,6 +710,36 @@ out:
 	return r;
 }
 
+int
+imgcache_http_fetch(void *arg, const char *image_id, const char *req_token,
+    imgcache_sink_fn sink, void *sink_arg)
+{
+	struct imgcache_http *h = arg;
+	char what[64], url[HTTP_URL_MAX + 64];
+
+	if (!uuid_valid(image_id)) {
+		err_set(TS_EINVALID, "imgcache: image id is not a canonical UUID");
+		return -1;
+	}
+	snprintf(what, sizeof(what), "image %s", image_id);
+	snprintf(url, sizeof(url), "%s/v2/images/%s/file", h->base, image_id);
+	return fetch_url(h, url, what, req_token, sink, sink_arg);
+}
+
+int
+imgcache_http_fetch_path(struct imgcache_http *h, const char *path,
+    const char *token, imgcache_sink_fn sink, void *sink_arg)
+{
+	char url[HTTP_URL_MAX + 128];
+
+	if ((size_t)snprintf(url, sizeof(url), "%s%s", h->base, path) >=
+	    sizeof(url) || path[0] != '/') {
+		err_set(TS_EINVALID, "imgcache: bad path");
+		return -1;
+	}
+	return fetch_url(h, url, path, token, sink, sink_arg);
+}
+
 /* ------------------------------------------------------------- upload */
 
 /* Discards a response body (the image API's error document). */
@@ -726,11 +751,12 @@ on_discard(char *b, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-int
-imgcache_http_upload(struct imgcache_http *h, const char *image_id,
+/* PUT the file at path to url (what names it in errors). */
+static int
+upload_url(struct imgcache_http *h, const char *url, const char *what,
     const char *token, const char *path)
 {
-	char url[HTTP_URL_MAX + 64], detail[CURL_ERROR_SIZE] = "", what[64];
+	char detail[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdr = NULL;
 	bool ok = true;
 	struct stat st;
@@ -740,14 +766,8 @@ imgcache_http_upload(struct imgcache_http *h, const char *image_id,
 	CURL *c = NULL;
 	int r = -1;
 
-	if (!uuid_valid(image_id)) {
-		err_set(TS_EINVALID, "imgcache: image id is not a canonical UUID");
-		return -1;
-	}
 	if (token == NULL || !token_ok(token))
 		return -1;
-	snprintf(what, sizeof(what), "upload of image %s", image_id);
-	snprintf(url, sizeof(url), "%s/v2/images/%s/file", h->base, image_id);
 	if ((f = fopen(path, "rbe")) == NULL || fstat(fileno(f), &st) == -1) {
 		err_set_errno(TS_EIO, "imgcache: %s: %s", what, path);
 		goto out;
@@ -816,6 +836,35 @@ out:
 	if (f != NULL)
 		fclose(f);
 	return r;
+}
+
+int
+imgcache_http_upload(struct imgcache_http *h, const char *image_id,
+    const char *token, const char *path)
+{
+	char url[HTTP_URL_MAX + 64], what[64];
+
+	if (!uuid_valid(image_id)) {
+		err_set(TS_EINVALID, "imgcache: image id is not a canonical UUID");
+		return -1;
+	}
+	snprintf(what, sizeof(what), "upload of image %s", image_id);
+	snprintf(url, sizeof(url), "%s/v2/images/%s/file", h->base, image_id);
+	return upload_url(h, url, what, token, path);
+}
+
+int
+imgcache_http_upload_path(struct imgcache_http *h, const char *urlpath,
+    const char *token, const char *path)
+{
+	char url[HTTP_URL_MAX + 128];
+
+	if ((size_t)snprintf(url, sizeof(url), "%s%s", h->base, urlpath) >=
+	    sizeof(url) || urlpath[0] != '/') {
+		err_set(TS_EINVALID, "imgcache: bad path");
+		return -1;
+	}
+	return upload_url(h, url, urlpath, token, path);
 }
 
 /* ------------------------------------------------------------ checker */

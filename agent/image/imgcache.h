@@ -137,6 +137,15 @@ int		imgcache_http_fetch(void *h, const char *image_id,
 int		imgcache_http_upload(struct imgcache_http *, const char *image_id,
 		    const char *token, const char *path);
 
+/* The same two for another route of the same base: GET or PUT
+ * <base><urlpath> (urlpath starts with '/'), the error texts naming the
+ * path (a volume backup's data, agent/storage/storsvc.c). */
+int		imgcache_http_fetch_path(struct imgcache_http *,
+		    const char *urlpath, const char *token,
+		    imgcache_sink_fn sink, void *sink_arg);
+int		imgcache_http_upload_path(struct imgcache_http *,
+		    const char *urlpath, const char *token, const char *path);
+
 struct imgcache_opts {
 	const char		*dir;	/* absolute; created (0755) if missing */
 	struct imgcache_source	 source;

@@ -20,6 +20,7 @@
 #include "msg_gen.h"
 #include "storage/storsvc.h"
 #include "storage/tgt.h"
+#include "storage/volbackup.h"
 #include "storage/volstore.h"
 
 #define UNKNOWN_MAX	1024	/* schema maximum of unknown */
@@ -70,6 +71,7 @@ struct storsvc {
 	struct buf		 last;		/* last state sent, encoded */
 	uint64_t		 seq;
 	int			 tgt_down;	/* last converge found no tgtd */
+	struct volbackup	*vb;	/* made at the first backup op */
 };
 
 /* ------------------------------------------------------------ converge */
@@ -659,6 +661,12 @@ run(struct storsvc *s, const char *reqid)
 	rc = converge(s->vs, s->tgt, s->desired, &st, &s->tgt_down);
 	if (rc == 0)
 		uploads(s, s->desired, &st);
+	/* Backups and restores after the converge made their volumes. */
+	if (rc == 0 && s->desired->backups.n > 0 && s->vb == NULL &&
+	    (s->vb = volbackup_new(s->host)) == NULL)
+		rc = -1;
+	if (rc == 0 && s->vb != NULL)
+		rc = volbackup_run(s->vb, s->vs, s->desired, &st);
 	count_run(s, t0, rc == -1);
 	if (rc == -1)
 		log_err("storage converge");
@@ -796,6 +804,7 @@ storsvc_free(struct storsvc **sp)
 	tgt_free(&s->tgt);
 	codec_free(&schema_msg_host_storage, (void **)&s->pending);
 	codec_free(&schema_msg_host_storage, (void **)&s->desired);
+	volbackup_free(&s->vb);
 	volstore_free(&s->vs);
 	buf_free(&s->last);
 	pthread_cond_destroy(&s->cv);

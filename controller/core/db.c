@@ -63,6 +63,8 @@ const char *const db_tables[] = {
 	T_HYPERVISOR_GUESTS,
 	/* volume transfers (created empty, no migration) */
 	T_VOLUME_TRANSFERS,
+	/* volume backups */
+	T_VOLUME_BACKUPS, T_VOLUME_BACKUPS_BY_PROJECT,
 	NULL
 };
 

@@ -129,6 +129,9 @@
 #define T_VOLUME_SNAPSHOTS_BY_VOLUME "volume_snapshots_by_volume"
 #define T_VOLUME_USAGE		"volume_usage"
 #define T_STORAGE_HOSTS		"storage_hosts"
+/* volume backups (new tables, no schema bump: absent reads empty) */
+#define T_VOLUME_BACKUPS	"volume_backups"
+#define T_VOLUME_BACKUPS_BY_PROJECT "volume_backups_by_project"
 /* host health (schema version 12): rec_host_status keyed
  * "<binary>:<host>" (core/hoststatus.h) */
 #define T_HOST_STATUS		"host_status"

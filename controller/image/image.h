@@ -183,4 +183,37 @@ int	image_proxy_props(struct image_service *, struct http_req *,
 	    const char *id, const struct image_kv *set, size_t n, bool purge,
 	    const char *remove, struct rec_image *out);
 
+/* ---- blob stores for other services (volume backups) ------------------ */
+
+/*
+ * The image data store's machinery (image_store.c: uploads streamed to
+ * "<dir>/.<id>.part", SHA-512 while the bytes arrive, blocks of zeros
+ * left as holes, fsync, rename to "<dir>/<id>" at commit) over a
+ * directory of files named by canonical UUIDs, for another service's
+ * blobs: no size cap, no quota, no page-cache warming. The directory is
+ * created (0700) and its ".part" files (uploads a crash cut) removed.
+ * Types are the store's own, opaque here.
+ */
+struct image_store;
+struct image_upload;
+
+struct image_store	*image_blobs_new(const char *dir);
+void			 image_blobs_free(struct image_store **);
+/* A new upload of id (TS_ECONFLICT while another of id runs); declared:
+ * the Content-Length or UINT64_MAX. */
+struct image_upload	*image_blobs_begin(struct image_store *, const char *id,
+			    uint64_t declared);
+int	image_blobs_write(struct image_upload *, const void *buf, size_t len);
+/* End of stream: the file fsynced and renamed to its final name (one of
+ * that id already there: TS_ECONFLICT); its size and SHA-512 (hex). */
+int	image_blobs_commit(struct image_upload *, uint64_t *size,
+	    char sha512[129]);
+/* Unlinks the temporary file unless committed. Accepts NULL, clears. */
+void	image_blobs_upload_free(struct image_upload **);
+/* *fd (O_RDONLY, the caller's) and size of id's file; TS_ENOT_FOUND. */
+int	image_blobs_open(struct image_store *, const char *id, int *fd,
+	    uint64_t *size);
+/* No file is not an error. */
+int	image_blobs_remove(struct image_store *, const char *id);
+
 #endif

@@ -70,6 +70,8 @@ struct storesync {
 	unsigned		 cap_lifetime;
 	int64_t			 down_ms;	/* for re-placement */
 	char			 sender[256];
+	/* The volume API's base the hosts stream backups to and from. */
+	char			 data_url[512];
 	struct host		**hosts;
 	size_t			 nhosts, caphosts;
 	/* The same hosts by name (changed under ready_lock like hosts):
@@ -199,6 +201,14 @@ storesync_new(const struct config *cfg, struct store *st, struct bus *bus,
 	    "service_down_time") * 1000 : 60000;
 	snprintf(ss->sender, sizeof(ss->sender), "%s", controller_host ?
 	    controller_host : "");
+	if (cfg != NULL) {
+		const char *ph = config_get_str(cfg, "api", "public_host");
+
+		snprintf(ss->data_url, sizeof(ss->data_url), "%s://%s:%lld",
+		    *config_get_str(cfg, "api", "tls_cert_file") ? "https" :
+		    "http", *ph ? ph : config_get_str(cfg, "DEFAULT", "host"),
+		    (long long)config_get_int(cfg, "api", "volume_port"));
+	}
 	pthread_mutex_init(&ss->ready_lock, NULL);
 	atomic_store(&ss->dirty, 1);
 	return ss;
@@ -474,6 +484,40 @@ add_snapshot(struct rec_volume_snapshot *s, void *arg)
 	return 0;
 }
 
+/* One backup or restore for host (volume_backups_derive()). */
+static int
+add_backup(const char *host, const struct sch_sto_backup *op, void *arg)
+{
+	struct derive *d = arg;
+	struct sch_sto_backup *sb;
+	struct host *h;
+	void *nv;
+
+	if ((h = host_get(d->ss, host)) == NULL)
+		return 0;
+	if (h->next == NULL && next_begin(h) == -1)
+		return -1;
+	/* Backups in progress are few: grown one at a time. */
+	nv = realloc(h->next->backups.items, (h->next->backups.n + 1) *
+	    sizeof(*sb));
+	if (nv == NULL) {
+		err_set(TS_ENOMEM, "storesync: out of memory");
+		return -1;
+	}
+	h->next->backups.items = nv;
+	sb = &h->next->backups.items[h->next->backups.n++];
+	*sb = *op;
+	sb->sha512 = NULL;
+	sb->snapshot_id = NULL;
+	sb->data_url = NULL;
+	sb->token = NULL;
+	if (dup_str(&sb->sha512, op->sha512) == -1 ||
+	    dup_str(&sb->snapshot_id, op->snapshot_id) == -1 ||
+	    dup_str(&sb->data_url, d->ss->data_url) == -1)
+		return -1;
+	return 0;
+}
+
 static int
 add_host_rec(const void *k, size_t kl, const void *v, size_t vl, void *arg)
 {
@@ -627,6 +671,8 @@ storesync_sync(struct storesync *ss, int64_t now)
 		rc = volume_db_each(txn, NULL, add_volume, &d);
 	if (rc == 0)
 		rc = volume_db_snap_each(txn, NULL, add_snapshot, &d);
+	if (rc == 0)
+		rc = volume_backups_derive(txn, add_backup, &d);
 	store_txn_end(&txn);
 	for (size_t i = 0; i < ss->nhosts; i++) {
 		struct host *h = ss->hosts[i];
@@ -722,6 +768,34 @@ tokens(struct storesync *ss, struct host *h, bool set)
 		v->image_token = strdup(cap);
 		explicit_bzero(cap, sizeof(cap));
 	}
+	/* A backup's upload, a restore's download: of that backup's data
+	 * only, from this host, for that volume. */
+	for (size_t i = 0; i < h->want->backups.n; i++) {
+		struct sch_sto_backup *b = &h->want->backups.items[i];
+		char cap[CAPABILITY_BUFSZ];
+		const char *ids[1] = { b->id };
+		int rc;
+
+		if (b->token != NULL) {
+			explicit_bzero(b->token, strlen(b->token));
+			free(b->token);
+			b->token = NULL;
+		}
+		if (!set || ss->identity == NULL)
+			continue;
+		rc = b->restore ? identity_capability_mint(ss->identity,
+		    h->name, b->volume_id, ids, 1, ss->cap_lifetime, cap,
+		    sizeof(cap)) : identity_capability_mint_upload(ss->identity,
+		    h->name, b->volume_id, b->id, ss->cap_lifetime, cap,
+		    sizeof(cap));
+		if (rc == -1) {
+			log_warnx("backup %s: no capability: %s", b->id,
+			    err_msg());
+			continue;
+		}
+		b->token = strdup(cap);
+		explicit_bzero(cap, sizeof(cap));
+	}
 }
 
 static void
@@ -809,7 +883,15 @@ pend_flush(struct storesync *ss)
 void
 storesync_tick(struct storesync *ss, int64_t now)
 {
+	unsigned expired = 0;
+
 	(void)pend_flush(ss);
+	/* Backups and restores past their deadline, at each rescan. */
+	if (now >= ss->next_scan && volume_backups_expire(ss->store,
+	    db_now_ms(), &expired) == -1)
+		log_err("volume backups' deadlines");
+	if (expired > 0)
+		atomic_store(&ss->dirty, 1);
 	if ((atomic_load(&ss->dirty) || now >= ss->next_scan) &&
 	    storesync_sync(ss, now) == -1) {
 		log_err("storage state");
@@ -1021,7 +1103,8 @@ report_fn(struct store_txn *txn, void *arg)
 		if ((rc = apply_snapshot(txn, r,
 		    r->m->snapshots.items[i].id)) == -1)
 			return -1;
-	return 0;
+	return volume_backups_report(txn, r->host, r->m->backups.items,
+	    r->m->backups.n, &r->changed);
 }
 
 void

@@ -15,7 +15,10 @@
  *   capability minted at send time, never part of the comparison below),
  *   and one export per attachment that names an initiator (its CHAP
  *   credentials);
- * - each snapshot there, present unless deleting or error_deleting.
+ * - each snapshot there, present unless deleting or error_deleting;
+ * - each backup being made of, or restored into, a volume there
+ *   (volume_backups.c), with a capability for its data route minted at
+ *   send time.
  * A host's generation grows whenever the encoded message (without
  * capabilities) changes; generations live in memory only, and a report of
  * a higher one (a previous controller's) moves the host past it.

@@ -22,6 +22,7 @@
 #include "err.h"
 #include "http/jsonreq.h"
 #include "http/request.h"
+#include "image/image.h"
 #include "log.h"
 #include "msg_gen.h"
 #include "store.h"
@@ -44,9 +45,29 @@ struct volume *
 volume_new(const struct config *cfg, struct store *st, const char *host)
 {
 	struct volume *v = calloc(1, sizeof(*v));
+	const char *dir;
+	char path[4096];
 
 	if (v == NULL) {
 		err_set(TS_ENOMEM, "volume: out of memory");
+		return NULL;
+	}
+	/* Backups' data: the image store's machinery (image.h's blob
+	 * stores); the backup_gigabytes quota was checked at create. */
+	dir = config_get_str(cfg, "backup", "store_path");
+	if (*dir == '\0') {
+		if ((size_t)snprintf(path, sizeof(path), "%s/backups",
+		    config_get_str(cfg, "DEFAULT", "state_path")) >=
+		    sizeof(path)) {
+			err_set(TS_ECONFIG, "volume: state_path is too long");
+			free(v);
+			return NULL;
+		}
+		dir = path;
+	}
+	if ((v->data = image_blobs_new(dir)) == NULL) {
+		err_prefix("volume backups: ");
+		free(v);
 		return NULL;
 	}
 	v->store = st;
@@ -76,6 +97,7 @@ volume_free(struct volume **sp)
 {
 	if (sp == NULL || *sp == NULL)
 		return;
+	image_blobs_free(&(*sp)->data);
 	free(*sp);
 	*sp = NULL;
 }
@@ -413,6 +435,8 @@ quota_read(struct volume *v, const char *project, int64_t out[NQRES],
 		use[Q_VOLUMES] = use[Q_VOLUMES_TYPE] = u.volumes;
 		use[Q_GIGABYTES] = use[Q_GIGABYTES_TYPE] = u.gigabytes;
 		use[Q_SNAPSHOTS] = use[Q_SNAPSHOTS_TYPE] = u.snapshots;
+		use[Q_BACKUPS] = u.backups;
+		use[Q_BACKUP_GIGABYTES] = u.backup_gigabytes;
 	}
 	store_txn_end(&txn);
 	return rc;
@@ -664,6 +688,33 @@ volume_quota_check(struct volume *v, struct store_txn *txn,
 	return 0;
 }
 
+int
+volume_quota_check_backup(struct volume *v, struct store_txn *txn,
+    const char *project, int64_t gb)
+{
+	struct rec_volume_usage u;
+	int64_t l[NQRES];
+
+	if (volume_quota_limits(v, txn, project, l) == -1 ||
+	    volume_db_usage_get(txn, project, &u) == -1)
+		return -1;
+	if (l[Q_BACKUP_GIGABYTES] >= 0 && u.backup_gigabytes + gb >
+	    l[Q_BACKUP_GIGABYTES]) {
+		err_set(TS_ETOO_LARGE, "Requested backup exceeds allowed "
+		    "Backup gigabytes quota. Requested %lldG, quota is %lldG "
+		    "and %lldG has been consumed.", (long long)gb,
+		    (long long)l[Q_BACKUP_GIGABYTES],
+		    (long long)u.backup_gigabytes);
+		return -1;
+	}
+	if (l[Q_BACKUPS] >= 0 && u.backups + 1 > l[Q_BACKUPS]) {
+		err_set(TS_ETOO_LARGE, "Maximum number of backups allowed "
+		    "(%lld) exceeded", (long long)l[Q_BACKUPS]);
+		return -1;
+	}
+	return 0;
+}
+
 struct place {
 	int64_t		 down_ms;
 	struct store_txn *txn;
@@ -842,8 +893,7 @@ volume_strand(struct store_txn *txn, const char *host, int64_t down_ms,
 
 /* ---- limits ------------------------------------------------------------- */
 
-/* The caller's project's absolute limits and what it uses (no backups
- * exist). */
+/* The caller's project's absolute limits and what it uses. */
 static int
 volume_limits(struct http_req *req, struct http_resp *resp)
 {
@@ -854,7 +904,7 @@ volume_limits(struct http_req *req, struct http_resp *resp)
 	    quota_read(volume_of(req), p, l, u) == -1)
 		return -1;
 	return http_resp_json(resp, 200, json_pack("{s:{s:[], s:{s:I, s:I, "
-	    "s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i}}}", "limits", "rate",
+	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}}", "limits", "rate",
 	    "absolute",
 	    "maxTotalVolumes", (json_int_t)l[Q_VOLUMES],
 	    "maxTotalSnapshots", (json_int_t)l[Q_SNAPSHOTS],
@@ -864,8 +914,8 @@ volume_limits(struct http_req *req, struct http_resp *resp)
 	    "totalVolumesUsed", (json_int_t)u[Q_VOLUMES],
 	    "totalGigabytesUsed", (json_int_t)u[Q_GIGABYTES],
 	    "totalSnapshotsUsed", (json_int_t)u[Q_SNAPSHOTS],
-	    "totalBackupsUsed", 0,
-	    "totalBackupGigabytesUsed", 0));
+	    "totalBackupsUsed", (json_int_t)u[Q_BACKUPS],
+	    "totalBackupGigabytesUsed", (json_int_t)u[Q_BACKUP_GIGABYTES]));
 }
 
 /* ---- availability zones, services --------------------------------------- */
@@ -1036,6 +1086,23 @@ const struct policy_default volume_policy_defaults[] = {
 	    "project." },
 	{ "volume:delete_transfer",		V_OWNER,
 	    "Delete a volume transfer (the volume stays)." },
+	{ "backup:get_all",			V_OWNER,
+	    "List the backups of the caller's project." },
+	{ "backup:get",				V_OWNER,
+	    "Show a backup." },
+	{ "backup:create",			"",
+	    "Create a backup of a volume." },
+	{ "backup:update",			V_OWNER,
+	    "Update a backup's name and description (microversion 3.9)." },
+	{ "backup:delete",			V_OWNER,
+	    "Delete a backup." },
+	{ "backup:restore",			V_OWNER,
+	    "Restore a backup into a volume (a new one, or an available "
+	    "one)." },
+	{ "backup:force_delete",		V_ADMIN,
+	    "Delete a backup in any status." },
+	{ "volume_extension:backup_admin_actions:reset_status", V_ADMIN,
+	    "Reset a backup's status." },
 	{ NULL, NULL, NULL }
 };
 
@@ -1165,5 +1232,27 @@ const struct http_route volume_routes[] = {
 	    volume_transfers_accept, "volume:accept_transfer", IH, 202),
 	R("DELETE", "/os-volume-transfer/{transfer_id}",
 	    volume_transfers_delete, "volume:delete_transfer", IH, 202),
+	/* A storage host streaming a backup's data, with the capability
+	 * storesync minted for it (no token, no project in the URL). */
+	{ "PUT", "/v3/backup-data/{image_id}", NULL, NULL,
+	    ROUTE_STREAM_BODY | ROUTE_SELF_SCOPED | ROUTE_CAPABILITY_UPLOAD,
+	    204, &volume_backups_data_stream },
+	{ "GET", "/v3/backup-data/{image_id}", volume_backups_data_get, NULL,
+	    ROUTE_SELF_SCOPED | ROUTE_CAPABILITY, 200, NULL },
+	R("GET", "/backups", volume_backups_list, "backup:get_all", IH, 200),
+	R("GET", "/backups/detail", volume_backups_detail, "backup:get_all",
+	    IH, 200),
+	R("POST", "/backups", volume_backups_create, "backup:create", IH,
+	    202),
+	R("GET", "/backups/{backup_id}", volume_backups_show, "backup:get",
+	    IH, 200),
+	R("PUT", "/backups/{backup_id}", volume_backups_update,
+	    "backup:update", IH, 200),
+	R("DELETE", "/backups/{backup_id}", volume_backups_delete,
+	    "backup:delete", IH, 202),
+	R("POST", "/backups/{backup_id}/restore", volume_backups_restore,
+	    "backup:restore", IH, 202),
+	R("POST", "/backups/{backup_id}/action", volume_backups_action,
+	    "backup:force_delete", IH, 202),
 	HTTP_ROUTE_END
 };

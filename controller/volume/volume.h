@@ -10,7 +10,7 @@
  * records, one availability zone ("nova"), the os-services row of the
  * controller's scheduler, the one volume type Cinder always has
  * (__DEFAULT__), volumes (create, list, show, update, delete, actions,
- * metadata) and snapshots (schemas/volume.schema). A new volume is placed
+ * metadata), snapshots and backups (schemas/volume.schema). A new volume is placed
  * on a storage host (its source's, else the up agent with the most free
  * space); the storage sync (storesync.h) makes the hosts hold what the
  * records say and moves the records on from the hosts' reports.

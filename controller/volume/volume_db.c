@@ -356,6 +356,94 @@ volume_db_usage_add(struct store_txn *txn, const char *project,
 }
 
 int
+volume_db_usage_add_backup(struct store_txn *txn, const char *project,
+    int64_t backups, int64_t gigabytes)
+{
+	struct rec_volume_usage u;
+
+	if (*project == '\0')
+		return 0;
+	if (volume_db_usage_get(txn, project, &u) == -1)
+		return -1;
+	u.backups = nonneg(u.backups + backups);
+	u.backup_gigabytes = nonneg(u.backup_gigabytes + gigabytes);
+	u.has_backups = u.has_backup_gigabytes = true;
+	return db_rec_put(txn, T_VOLUME_USAGE, project,
+	    &schema_rec_volume_usage, &u, 0);
+}
+
+/* ---- backups ------------------------------------------------------------- */
+
+int
+volume_db_backup_get(struct store_txn *txn, const char *id,
+    struct rec_volume_backup *b)
+{
+	if (strlen(id) > CODEC_UUID_LEN) {
+		memset(b, 0, sizeof(*b));
+		err_set(TS_ENOT_FOUND, "Backup %.255s could not be found.", id);
+		return -1;
+	}
+	if (db_rec_get(txn, T_VOLUME_BACKUPS, id, &schema_rec_volume_backup,
+	    b) == -1) {
+		if (err_code() == TS_ENOT_FOUND)
+			err_set(TS_ENOT_FOUND, "Backup %s could not be found.",
+			    id);
+		return -1;
+	}
+	return 0;
+}
+
+int
+volume_db_backup_put(struct store_txn *txn, const struct rec_volume_backup *b)
+{
+	if (db_rec_put(txn, T_VOLUME_BACKUPS, b->id, &schema_rec_volume_backup,
+	    b, 0) == -1 || idx_put(txn, T_VOLUME_BACKUPS_BY_PROJECT,
+	    b->project_id, b->id) == -1)
+		return -1;
+	return 0;
+}
+
+int
+volume_db_backup_del(struct store_txn *txn, const struct rec_volume_backup *b)
+{
+	if (idx_del(txn, T_VOLUME_BACKUPS_BY_PROJECT, b->project_id,
+	    b->id) == -1)
+		return -1;
+	if (store_del(txn, T_VOLUME_BACKUPS, b->id, strlen(b->id)) == -1 &&
+	    err_code() != TS_ENOT_FOUND)
+		return -1;
+	return 0;
+}
+
+int
+volume_db_backup_each(struct store_txn *txn, const char *project,
+    int (*cb)(struct rec_volume_backup *, void *), void *arg)
+{
+	struct ids s = { 0 };
+	int rc = 0;
+
+	if (ids_collect(txn, T_VOLUME_BACKUPS, T_VOLUME_BACKUPS_BY_PROJECT,
+	    project, &s) == -1) {
+		free(s.v);
+		return -1;
+	}
+	for (size_t i = 0; rc == 0 && i < s.n; i++) {
+		struct rec_volume_backup b;
+
+		if (volume_db_backup_get(txn, s.v[i], &b) == -1) {
+			if (err_code() == TS_ENOT_FOUND)
+				continue;
+			rc = -1;
+			break;
+		}
+		rc = cb(&b, arg);
+		codec_clear(&schema_rec_volume_backup, &b);
+	}
+	free(s.v);
+	return rc == -1 ? -1 : 0;
+}
+
+int
 volume_db_host_get(struct store_txn *txn, const char *host,
     struct rec_storage_host *h)
 {

@@ -51,6 +51,21 @@ int	volume_db_usage_get(struct store_txn *, const char *project,
 int	volume_db_usage_add(struct store_txn *, const char *project,
 	    int64_t volumes, int64_t gigabytes, int64_t snapshots);
 
+/* Add backups and backup GiB to a project's usage (never below zero). */
+int	volume_db_usage_add_backup(struct store_txn *, const char *project,
+	    int64_t backups, int64_t gigabytes);
+
+/* Backups (not found: "Backup <id> could not be found."). */
+int	volume_db_backup_get(struct store_txn *, const char *id,
+	    struct rec_volume_backup *);
+int	volume_db_backup_put(struct store_txn *,
+	    const struct rec_volume_backup *);
+int	volume_db_backup_del(struct store_txn *,
+	    const struct rec_volume_backup *);
+/* Every backup of project (NULL: all), as volume_db_each(). */
+int	volume_db_backup_each(struct store_txn *, const char *project,
+	    int (*cb)(struct rec_volume_backup *, void *), void *arg);
+
 int	volume_db_host_get(struct store_txn *, const char *host,
 	    struct rec_storage_host *);
 int	volume_db_host_put(struct store_txn *, const struct rec_storage_host *);

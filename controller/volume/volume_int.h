@@ -56,6 +56,9 @@ struct volume {
 	/* Set once before the listeners start (volume_set_storesync()),
 	 * read by the handlers' threads. */
 	_Atomic(struct storesync *) ss;
+	/* The backups' data files ([backup] store_path), one per backup,
+	 * named by its id (image.h's blob stores). */
+	struct image_store *data;
 };
 
 struct volume	*volume_of(struct http_req *);
@@ -131,6 +134,10 @@ int	volume_attach_add(struct rec_volume *v, const char *server_id,
 int	volume_quota_check(struct volume *, struct store_txn *,
 	    const char *project, int64_t volumes, int64_t gb,
 	    int64_t snapshots, int64_t new_size);
+/* Check one more backup of gb GiB against the project's backups and
+ * backup_gigabytes, inside the write: 413 with Cinder's message. */
+int	volume_quota_check_backup(struct volume *, struct store_txn *,
+	    const char *project, int64_t gb);
 
 /*
  * Answer a GET on a collection: objs (every visible object in detail
@@ -223,5 +230,44 @@ int	volume_snapshots_create(struct http_req *, struct http_resp *);
 int	volume_snapshots_show(struct http_req *, struct http_resp *);
 int	volume_snapshots_update(struct http_req *, struct http_resp *);
 int	volume_snapshots_delete(struct http_req *, struct http_resp *);
+
+/* volume_backups.c: backups (3.9 update), restore, admin actions */
+int	volume_backups_list(struct http_req *, struct http_resp *);
+int	volume_backups_detail(struct http_req *, struct http_resp *);
+int	volume_backups_create(struct http_req *, struct http_resp *);
+int	volume_backups_show(struct http_req *, struct http_resp *);
+int	volume_backups_update(struct http_req *, struct http_resp *);
+int	volume_backups_delete(struct http_req *, struct http_resp *);
+int	volume_backups_restore(struct http_req *, struct http_resp *);
+int	volume_backups_action(struct http_req *, struct http_resp *);
+/* The storage host's data routes (a capability, no token):
+ * PUT /v3/backup-data/{image_id} streams a backup's bytes in,
+ * GET /v3/backup-data/{image_id} sends them to a restore. */
+extern const struct http_stream_ops volume_backups_data_stream;
+int	volume_backups_data_get(struct http_req *, struct http_resp *);
+/*
+ * Backups and restores past their deadline (ms, now): a backup being made
+ * goes to error, one being restored back to available; the volume each
+ * held goes back to its previous status (a restore's target to
+ * error_restoring). *n: how many moved. The storage sync's rescan runs it.
+ */
+int	volume_backups_expire(struct store *, int64_t now, unsigned *n);
+/*
+ * For storesync's derivation, inside its read txn: cb(host, op, arg) for
+ * each backup being made or restored whose volume is placed on a host
+ * (op borrowed for the call; data_url, token and the strings are the
+ * caller's to copy).
+ */
+int	volume_backups_derive(struct store_txn *,
+	    int (*cb)(const char *host, const struct sch_sto_backup *op,
+	    void *arg), void *arg);
+/* A storage host's report of its backups and restores, inside storesync's
+ * report write: a failed backup goes to error (its volume back to its
+ * previous status); a restore done leaves the backup and the volume
+ * available (failed: the volume error_restoring). Only operations whose
+ * volume is placed on host count. *changed += how many moved. */
+int	volume_backups_report(struct store_txn *, const char *host,
+	    const struct sch_sto_backup_status *, size_t n,
+	    unsigned *changed);
 
 #endif

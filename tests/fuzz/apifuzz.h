@@ -41,7 +41,7 @@
 
 #include "ctltest.h"
 
-#define APIFUZZ_MAXFIX	8
+#define APIFUZZ_MAXFIX	10
 
 /* One fuzzed route. */
 struct apifuzz_route {

@@ -60,6 +60,16 @@ static const struct apifuzz_route routes[] = {
 	R("GET", "/v3/@P@/os-volume-transfer/detail"),
 	R("GET", "/v3/@P@/os-volume-transfer/@6@"),
 	R("POST", "/v3/@P@/os-volume-transfer/@6@/accept"),
+	/* 28.. backups (8: an available volume, 9: an available backup).
+	 * A new backup stays creating (no storage host here) and cannot be
+	 * deleted, so there is no cleanup; its volume is backing-up from
+	 * then on, so at most one create succeeds (likewise one restore of
+	 * 7): the state stays small. */
+	R("POST", "/v3/@P@/backups"),
+	RM("PUT", "/v3/@P@/backups/@9@"),
+	R("POST", "/v3/@P@/backups/@9@/restore"),
+	R("POST", "/v3/@P@/backups/@9@/action"),
+	R("GET", "/v3/@P@/backups/detail"),
 };
 
 /* A volume of the member's reset to available by the admin (no storage
@@ -126,6 +136,25 @@ setup(struct ctltest *t, char fix[APIFUZZ_MAXFIX][128])
 		    "\"%s\"}}", fix[7]);
 		if (apifuzz_create(t, V, CT_MEMBER, path, body, "transfer.id",
 		    fix[6]) == -1)
+			return -1;
+	}
+	if (avail_volume(t, fix[8]) == -1)
+		return -1;
+	{
+		char body[256];
+
+		snprintf(path, sizeof(path), "/v3/%s/backups",
+		    t->project_id[CT_MEMBER]);
+		snprintf(body, sizeof(body), "{\"backup\": {\"volume_id\": "
+		    "\"%s\"}}", fix[8]);
+		if (apifuzz_create(t, V, CT_MEMBER, path, body, "backup.id",
+		    fix[9]) == -1)
+			return -1;
+		snprintf(path, sizeof(path), "/v3/%s/backups/%s/action",
+		    t->project_id[CT_ADMIN], fix[9]);
+		if (ctltest_call(t, V, CT_ADMIN, "POST", path,
+		    "{\"os-reset_status\": {\"status\": \"available\"}}",
+		    NULL) == -1 || t->r.status != 202)
 			return -1;
 	}
 	return apifuzz_create(t, CT_IDENTITY, CT_ADMIN, "/v3/projects",

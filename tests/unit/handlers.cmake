@@ -3,7 +3,7 @@
 # ephemeral 127.0.0.1 ports, bootstrapped identity with personas) and driven
 # over HTTP. One binary per service; each links the controller's library.
 foreach(svc identity image compute compute_volume network volume dashboard
-    volume_attachments)
+    volume_attachments volume_backups)
   ts_unit_test(handlers_${svc}_test
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/ctltest.c
     LIBS tinystack-ctl)

@@ -89,29 +89,53 @@ test_os_interface_routes(void **state)
 	}
 }
 
-/* An image capability is accepted on one route only: the image download,
- * authenticated, with the rule enforced in the handler (which serves a
- * capability without one). */
+/* A download capability is accepted on two routes only: the image
+ * download, authenticated, with the rule enforced in the handler (which
+ * serves a capability without one), and a volume backup's data, which
+ * serves a capability only (self-scoped: it refuses every token). An
+ * upload capability likewise on the image upload and a backup's upload. */
 static void
 test_capability_routes(void **state)
 {
+	static const struct {
+		int		 flag;
+		const char	*svc, *method, *pattern;
+		bool		 self;
+	} want[] = {
+		{ ROUTE_CAPABILITY, "image", "GET",
+		    "/v2/images/{image_id}/file", false },
+		{ ROUTE_CAPABILITY, "volume", "GET",
+		    "/v3/backup-data/{image_id}", true },
+		{ ROUTE_CAPABILITY_UPLOAD, "image", "PUT",
+		    "/v2/images/{image_id}/file", false },
+		{ ROUTE_CAPABILITY_UPLOAD, "volume", "PUT",
+		    "/v3/backup-data/{image_id}", true },
+	};
 	const struct http_route *r;
-	size_t si, n = 0;
+	size_t si, n = 0, w;
 
 	(void)state;
 	for (si = 0; services_name(si) != NULL; si++)
 		for (r = services_routes(si); r->method != NULL; r++) {
-			if (!(r->flags & ROUTE_CAPABILITY))
+			if (!(r->flags & (ROUTE_CAPABILITY |
+			    ROUTE_CAPABILITY_UPLOAD)))
 				continue;
 			n++;
-			assert_string_equal(services_name(si), "image");
-			assert_string_equal(r->method, "GET");
-			assert_string_equal(r->pattern,
-			    "/v2/images/{image_id}/file");
+			for (w = 0; w < sizeof(want) / sizeof(want[0]); w++)
+				if ((r->flags & want[w].flag) &&
+				    strcmp(services_name(si), want[w].svc) ==
+				    0 && strcmp(r->method, want[w].method) ==
+				    0 && strcmp(r->pattern, want[w].pattern) ==
+				    0)
+					break;
+			if (w == sizeof(want) / sizeof(want[0]))
+				fail_msg("capability on %s %s %s",
+				    services_name(si), r->method, r->pattern);
 			assert_false(r->flags & ROUTE_NO_AUTH);
-			assert_true(r->flags & ROUTE_POLICY_IN_HANDLER);
+			assert_true(r->flags & (want[w].self ?
+			    ROUTE_SELF_SCOPED : ROUTE_POLICY_IN_HANDLER));
 		}
-	assert_int_equal(n, 1);
+	assert_int_equal(n, 4);
 }
 
 static void

@@ -5,7 +5,8 @@
 set(TS_AS ${CMAKE_SOURCE_DIR}/agent/storage)
 ts_unit_test(storage_test
   SOURCES ${TS_AS}/volstore.c ${TS_AS}/volfile.c ${TS_AS}/vollvm.c
-  ${TS_AS}/disk.c ${TS_AS}/tgt.c ${C}/health.c ${TS_AS}/storsvc.c ${CMAKE_SOURCE_DIR}/agent/image/imgcache.c
+  ${TS_AS}/disk.c ${TS_AS}/tgt.c ${C}/health.c ${TS_AS}/storsvc.c ${TS_AS}/volbackup.c
+  ${CMAKE_SOURCE_DIR}/agent/image/imgcache.c
   ${C}/proc.c ${C}/buf.c ${C}/clock.c ${C}/utf8.c ${C}/uuid.c ${C}/codec.c
   ${C}/daemon.c ${C}/imgfmt.c ${C}/metrics.c
   ${TS_GEN_SOURCES}
