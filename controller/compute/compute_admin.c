@@ -62,6 +62,19 @@ struct host {
 	uint32_t		workload;	/* instances with a task */
 };
 
+/* One table's entries, borrowed from a read transaction, in key order. */
+struct kv {
+	const char	*k;
+	size_t		 kl;
+	const void	*v;
+	size_t		 vl;
+};
+
+struct kvs {
+	struct kv	*v;
+	size_t		 n, cap;
+};
+
 struct hosts {
 	struct store_txn	*txn;
 	int64_t			 now, down_ms;
@@ -73,6 +86,20 @@ struct hosts {
 	/* What the views read of the records: not the service's counters,
 	 * not a hypervisor's usage fields. */
 	struct codec_fieldset	 svc_want, hv_want;
+	/*
+	 * The full list (hosts_read) reads every host's hypervisor pk,
+	 * claims and id: the tables keyed by host are walked once each into
+	 * these (key order) and the services are read in host order
+	 * (services_by_host), so that each host's entries are found by
+	 * moving forward (the cursors), not by three B-tree lookups per
+	 * host. joined 0 (a page): looked up one by one.
+	 */
+	int			 joined;
+	struct kvs		 svcix;	/* host -> service pk, every one */
+	struct kvs		 hvix;	/* host -> first hypervisor pk */
+	struct kvs		 usage;	/* host -> host_usage record */
+	struct kvs		 nodes;	/* host -> compute_node record */
+	size_t			 ihv, iuse, inode;
 };
 
 static int
@@ -94,6 +121,105 @@ static const char *const svc_fields[] = { "host", "binary", "disabled",
 static const char *const hv_fields[] = { "hypervisor_type",
 	"hypervisor_version", "cpu_model", "cpu_arch", "vcpus", "memory_mb",
 	"local_gb", NULL };
+
+static int
+kvs_add(struct kvs *t, const char *k, size_t kl, const void *v, size_t vl)
+{
+	if (t->n == t->cap) {
+		size_t ncap = t->cap ? t->cap * 2 : 256;
+		struct kv *nv = realloc(t->v, ncap * sizeof(*nv));
+
+		if (nv == NULL) {
+			err_set(TS_ENOMEM, "out of memory");
+			return -1;
+		}
+		t->v = nv;
+		t->cap = ncap;
+	}
+	t->v[t->n++] = (struct kv){ k, kl, v, vl };
+	return 0;
+}
+
+static int
+kvs_cb(const void *k, size_t kl, const void *v, size_t vl, void *arg)
+{
+	return kvs_add(arg, k, kl, v, vl);
+}
+
+/* Index keys are host 0x00 pk, by host then pk: (host, pk) here. */
+static int
+index_split(struct kvs *t, const void *k, size_t kl, int first_only)
+{
+	const char *nul = memchr(k, '\0', kl);
+	size_t hl;
+
+	if (nul == NULL)
+		return 0;
+	hl = (size_t)(nul - (const char *)k);
+	/* db_hypervisor_raw_by_host() passes over a pk this long */
+	if (kl - hl - 1 > STORE_KEY_MAX)
+		return 0;
+	if (first_only && t->n > 0 && t->v[t->n - 1].kl == hl &&
+	    memcmp(t->v[t->n - 1].k, k, hl) == 0)
+		return 0;
+	return kvs_add(t, k, hl, nul + 1, kl - hl - 1);
+}
+
+/* A host's first hypervisor pk: the one db_hypervisor_raw_by_host()
+ * takes. */
+static int
+hvix_cb(const void *k, size_t kl, const void *v, size_t vl, void *arg)
+{
+	(void)v;
+	(void)vl;
+	return index_split(arg, k, kl, 1);
+}
+
+static int
+svcix_cb(const void *k, size_t kl, const void *v, size_t vl, void *arg)
+{
+	(void)v;
+	(void)vl;
+	return index_split(arg, k, kl, 0);
+}
+
+static int	cmp_key(const char *, size_t, const char *, size_t);
+
+static const struct kv *
+kvs_find(const struct kvs *t, const char *key, size_t len)
+{
+	size_t lo = 0, hi = t->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = cmp_key(t->v[mid].k, t->v[mid].kl, key, len);
+
+		if (c == 0)
+			return &t->v[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* As kvs_find(), moving *at forward: hosts asked for in key order cost a
+ * step each. Out of order (a service whose host is not its index key),
+ * the search. */
+static const struct kv *
+kvs_seek(const struct kvs *t, size_t *at, const char *key, size_t len)
+{
+	size_t i = *at;
+
+	if (i > 0 && cmp_key(t->v[i - 1].k, t->v[i - 1].kl, key, len) >= 0)
+		return kvs_find(t, key, len);
+	while (i < t->n && cmp_key(t->v[i].k, t->v[i].kl, key, len) < 0)
+		i++;
+	*at = i;
+	return i < t->n && cmp_key(t->v[i].k, t->v[i].kl, key, len) == 0 ?
+	    &t->v[i] : NULL;
+}
 
 /* A free slot at the end of hs->v (not counted until filled). */
 static struct host *
@@ -122,15 +248,34 @@ host_rest(struct hosts *hs, struct host *h)
 {
 	const void *raw;
 	size_t len;
+	int rc;
 
 	if (strcmp(h->svc.binary, AGENT_BINARY) != 0) {
 		codec_clear(&schema_rec_service, &h->svc);
 		return 0;
 	}
 	/* A host that never described itself is not shown. */
-	if (db_hypervisor_raw_by_host(hs->txn, h->svc.host, &raw, &len) ==
-	    -1 || codec_record_decode_some(&schema_rec_hypervisor, raw, len,
-	    &hs->hv_want, &h->hv) == -1) {
+	if (hs->joined) {
+		const struct kv *e = kvs_seek(&hs->hvix, &hs->ihv,
+		    h->svc.host, strlen(h->svc.host));
+		char pk[STORE_KEY_MAX + 1];
+
+		/* as db_hypervisor_raw_by_host(): the pk as a C string */
+		if (e == NULL) {
+			rc = -1;
+			err_set(TS_ENOT_FOUND, "no hypervisor");
+		} else {
+			memcpy(pk, e->v, e->vl);
+			pk[e->vl] = '\0';
+			rc = store_get(hs->txn, T_HYPERVISORS, pk, strlen(pk),
+			    &raw, &len);
+		}
+	} else {
+		rc = db_hypervisor_raw_by_host(hs->txn, h->svc.host, &raw,
+		    &len);
+	}
+	if (rc == -1 || codec_record_decode_some(&schema_rec_hypervisor, raw,
+	    len, &hs->hv_want, &h->hv) == -1) {
 		if (err_code() != TS_ENOT_FOUND)
 			log_warnx("%s: skipping host %s: %s", T_HYPERVISORS,
 			    h->svc.host, err_msg());
@@ -141,7 +286,22 @@ host_rest(struct hosts *hs, struct host *h)
 	    hs->now - h->svc.last_seen_at <= hs->down_ms;
 	/* The claims count the instances placed there (same transaction
 	 * as the instances, audited at start-up). */
-	if (compute_db_host_usage_get(hs->txn, h->svc.host, &h->use) == -1) {
+	if (hs->joined) {
+		const struct kv *e = kvs_seek(&hs->usage, &hs->iuse,
+		    h->svc.host, strlen(h->svc.host));
+
+		/* as compute_db_host_usage_get() */
+		memset(&h->use, 0, sizeof(h->use));
+		rc = 0;
+		if (e != NULL && codec_record_decode(&schema_rec_host_usage,
+		    e->v, e->vl, &h->use, NULL) == -1) {
+			err_prefix("%s: ", T_HOST_USAGE);
+			rc = -1;
+		}
+	} else {
+		rc = compute_db_host_usage_get(hs->txn, h->svc.host, &h->use);
+	}
+	if (rc == -1) {
 		codec_clear(&schema_rec_service, &h->svc);
 		codec_clear(&schema_rec_hypervisor, &h->hv);
 		return -1;
@@ -171,7 +331,18 @@ host_cb(const void *k, size_t kl, const void *v, size_t vl, void *arg)
 	}
 	if ((rc = host_rest(hs, h)) != 1)
 		return rc;
-	if (compute_db_node_get(hs->txn, h->svc.host, &node) == 0) {
+	if (hs->joined) {
+		const struct kv *e = kvs_seek(&hs->nodes, &hs->inode,
+		    h->svc.host, strlen(h->svc.host));
+
+		/* as compute_db_node_get() */
+		memset(&node, 0, sizeof(node));
+		rc = e != NULL ? codec_record_decode(&schema_rec_compute_node,
+		    e->v, e->vl, &node, NULL) : -1;
+	} else {
+		rc = compute_db_node_get(hs->txn, h->svc.host, &node);
+	}
+	if (rc == 0) {
 		h->id = node.id;
 		codec_clear(&schema_rec_compute_node, &node);
 	} else {
@@ -181,20 +352,89 @@ host_cb(const void *k, size_t kl, const void *v, size_t vl, void *arg)
 	return 0;
 }
 
-/* current_workload: instances with a task, per host (few at a time). */
+/* current_workload: instances with a task, per host (few at a time). The
+ * hosts of the task instances are gathered, sorted, and each listed host
+ * counts its own there: tasks times hosts string compares are 30 ms at
+ * 10,000 hosts and a few hundred tasks. */
+struct task_hosts {
+	struct store_txn	 *txn;
+	char			**v;
+	size_t			  n, cap;
+};
+
 static int
 workload_cb(const char *uuid, void *arg)
 {
-	struct hosts *hs = arg;
+	struct task_hosts *t = arg;
 	struct rec_instance i;
+	int rc = 0;
 
-	if (compute_db_instance_get(hs->txn, uuid, &i) == -1)
+	if (compute_db_instance_get(t->txn, uuid, &i) == -1)
 		return 0;
-	for (size_t k = 0; i.host && k < hs->n; k++)
-		if (strcmp(hs->v[k].svc.host, i.host) == 0)
-			hs->v[k].workload++;
+	if (i.host != NULL) {
+		if (t->n == t->cap) {
+			size_t ncap = t->cap ? t->cap * 2 : 64;
+			char **nv = realloc(t->v, ncap * sizeof(*nv));
+
+			if (nv == NULL) {
+				err_set(TS_ENOMEM, "out of memory");
+				rc = -1;
+				goto out;
+			}
+			t->v = nv;
+			t->cap = ncap;
+		}
+		/* taken from the record */
+		t->v[t->n++] = i.host;
+		i.host = NULL;
+	}
+out:
 	codec_clear(&schema_rec_instance, &i);
-	return 0;
+	return rc;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* How many of t's (sorted) hosts are host. */
+static uint32_t
+task_count(const struct task_hosts *t, const char *host)
+{
+	size_t lo = 0, hi = t->n, k;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(t->v[mid], host) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (k = lo; k < t->n && strcmp(t->v[k], host) == 0; k++)
+		;
+	return (uint32_t)(k - lo);
+}
+
+static int
+hosts_workload(struct hosts *hs)
+{
+	struct task_hosts t = { 0 };
+	int rc;
+
+	t.txn = hs->txn;
+	rc = compute_db_task_each(hs->txn, workload_cb, &t);
+	if (rc == 0 && t.n > 0) {
+		qsort(t.v, t.n, sizeof(*t.v), cmp_str);
+		for (size_t k = 0; k < hs->n; k++)
+			hs->v[k].workload += task_count(&t, hs->v[k].svc.host);
+	}
+	for (size_t k = 0; k < t.n; k++)
+		free(t.v[k]);
+	free(t.v);
+	return rc;
 }
 
 static void
@@ -221,12 +461,53 @@ ids_fn(struct store_txn *txn, void *arg)
 	return 0;
 }
 
-static int
-cmp_host_id(const void *a, const void *b)
-{
-	const struct host *x = a, *y = b;
+struct id_at {
+	uint32_t	id;
+	uint32_t	at;	/* index in hs->v */
+};
 
-	return x->id < y->id ? -1 : x->id > y->id;
+/* By id, then place: the order a stable sort of the hosts by id gives. */
+static int
+cmp_id_at(const void *a, const void *b)
+{
+	const struct id_at *x = a, *y = b;
+
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* hs->v by id. The hosts are large: sorted as (id, index) pairs, then
+ * moved once, rather than moved at every step of the sort. */
+static int
+hosts_sort(struct hosts *hs)
+{
+	struct id_at *o;
+	struct host *nv;
+	size_t k;
+
+	if (hs->n > UINT32_MAX) {
+		err_set(TS_EINTERNAL, "too many hosts");
+		return -1;
+	}
+	o = malloc(hs->n * sizeof(*o));
+	nv = malloc(hs->n * sizeof(*nv));
+	if (o == NULL || nv == NULL) {
+		free(o);
+		free(nv);
+		err_set(TS_ENOMEM, "out of memory");
+		return -1;
+	}
+	for (k = 0; k < hs->n; k++)
+		o[k] = (struct id_at){ hs->v[k].id, (uint32_t)k };
+	qsort(o, hs->n, sizeof(*o), cmp_id_at);
+	for (k = 0; k < hs->n; k++)
+		nv[k] = hs->v[o[k].at];
+	free(o);
+	free(hs->v);
+	hs->v = nv;
+	hs->cap = hs->n;
+	return 0;
 }
 
 /* Every compute host in one read transaction; with workload, also each
@@ -248,16 +529,90 @@ hosts_begin(struct compute *svc, struct hosts *hs)
 	return store_read_begin(svc->store, &hs->txn);
 }
 
+/* hs->v emptied, its allocation kept. */
+static void
+hosts_clear(struct hosts *hs)
+{
+	for (size_t k = 0; k < hs->n; k++) {
+		codec_clear(&schema_rec_service, &hs->v[k].svc);
+		codec_clear(&schema_rec_hypervisor, &hs->v[k].hv);
+	}
+	hs->n = 0;
+	hs->missing_id = 0;
+	hs->ihv = hs->iuse = hs->inode = 0;
+}
+
+/* The services as services_by_host lists them: in host order (and a
+ * host's by service id, as in T_SERVICES), so that host_cb() finds each
+ * host's other records a step on from the last. 0, -1, or 1 if an entry
+ * names no service (an index out of step: the caller walks T_SERVICES). */
+static int
+hosts_by_index(struct hosts *hs)
+{
+	for (size_t k = 0; k < hs->svcix.n; k++) {
+		const struct kv *e = &hs->svcix.v[k];
+		const void *v;
+		size_t vl;
+
+		if (store_get(hs->txn, T_SERVICES, e->v, e->vl, &v, &vl) ==
+		    -1)
+			return err_code() == TS_ENOT_FOUND ? 1 : -1;
+		if (host_cb(e->v, e->vl, v, vl, hs) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 hosts_read(struct compute *svc, struct hosts *hs, bool workload)
 {
+	size_t nsvc = 0;
 	int rc;
 
 	if (hosts_begin(svc, hs) == -1)
 		return -1;
-	rc = store_iter(hs->txn, T_SERVICES, NULL, 0, host_cb, hs);
+	hs->joined = 1;
+	rc = store_iter(hs->txn, T_SERVICES_BY_HOST, NULL, 0, svcix_cb,
+	    &hs->svcix);
+	if (rc == 0)
+		rc = store_iter(hs->txn, T_HYPERVISORS_BY_HOST, NULL, 0,
+		    hvix_cb, &hs->hvix);
+	if (rc == 0)
+		rc = store_iter(hs->txn, T_HOST_USAGE, NULL, 0, kvs_cb,
+		    &hs->usage);
+	if (rc == 0)
+		rc = store_iter(hs->txn, T_COMPUTE_NODES, NULL, 0, kvs_cb,
+		    &hs->nodes);
+	if (rc == 0)
+		rc = store_count(hs->txn, T_SERVICES, &nsvc);
+	if (rc == 0 && nsvc == hs->svcix.n)
+		rc = hosts_by_index(hs);
+	else if (rc == 0)
+		rc = 1;
+	if (rc == 0 && hs->missing_id)
+		rc = 1;
+	if (rc == 1) {
+		/*
+		 * In T_SERVICES' order, as before (a host then found by
+		 * search): the index does not list every service (nor only
+		 * them), or a host has no id yet (ids_fn() gives them in
+		 * this order).
+		 */
+		hosts_clear(hs);
+		rc = store_iter(hs->txn, T_SERVICES, NULL, 0, host_cb, hs);
+	}
 	if (rc == 0 && workload)
-		rc = compute_db_task_each(hs->txn, workload_cb, hs);
+		rc = hosts_workload(hs);
+	/* the entries point into the transaction: gone with it */
+	free(hs->svcix.v);
+	free(hs->hvix.v);
+	free(hs->usage.v);
+	free(hs->nodes.v);
+	memset(&hs->svcix, 0, sizeof(hs->svcix));
+	memset(&hs->hvix, 0, sizeof(hs->hvix));
+	memset(&hs->usage, 0, sizeof(hs->usage));
+	memset(&hs->nodes, 0, sizeof(hs->nodes));
+	hs->joined = 0;
 	store_txn_end(&hs->txn);
 	if (rc == -1)
 		hosts_free(hs);
@@ -286,8 +641,10 @@ hosts_load(struct http_req *req, struct hosts *hs)
 		if (hosts_load_once(req, hs) == -1)
 			return -1;
 	}
-	if (hs->n > 1)
-		qsort(hs->v, hs->n, sizeof(*hs->v), cmp_host_id);
+	if (hs->n > 1 && hosts_sort(hs) == -1) {
+		hosts_free(hs);
+		return -1;
+	}
 	return 0;
 }
 
@@ -587,7 +944,7 @@ hosts_page_once(struct compute *svc, struct hosts *hs, const char *marker,
 		}
 	}
 	if (rc == 0 && workload && hs->n > 0)
-		rc = compute_db_task_each(hs->txn, workload_cb, hs);
+		rc = hosts_workload(hs);
 done:
 	/* nr's keys point into the transaction: gone with it. */
 	free(nr.v);
@@ -671,14 +1028,29 @@ member_int(struct buf *b, const char *key, int64_t v)
 	jsonout_int(b, v);
 }
 
+/* cpu_info's object, {"arch":...,"features":[]}. */
+static void
+cpu_info_w(struct buf *b, const struct host *h)
+{
+	buf_puts(b, "{\"arch\":");
+	jsonout_str(b, h->hv.cpu_arch);
+	buf_puts(b, ",\"model\":");
+	jsonout_str(b, h->hv.cpu_model);
+	buf_puts(b, ",\"vendor\":\"\",\"topology\":{\"cells\":1,"
+	    "\"sockets\":1,\"cores\":");
+	jsonout_int(b, (int)h->hv.vcpus);
+	buf_puts(b, ",\"threads\":1},\"features\":[]}");
+}
+
 /* cpu_info: a JSON text below microversion 2.28, the object from then
- * on (Nova's). */
+ * on (Nova's). cpu: scratch space for the text (NULL: one of its own),
+ * kept across the hosts of a list so that each does not allocate. */
 static int
 hv_detail_w(const struct hosts *hs, struct buf *b, const struct host *h,
-    int mv)
+    int mv, struct buf *cpu)
 {
 	int64_t free_ram, free_disk, mem_used, disk_used;
-	struct buf cpu = { 0 };
+	struct buf own = { 0 };
 
 	host_numbers(hs, h, &free_ram, &free_disk, &mem_used, &disk_used);
 	hv_brief_w(b, h);
@@ -699,21 +1071,20 @@ hv_detail_w(const struct hosts *hs, struct buf *b, const struct host *h,
 	member_int(b, "current_workload", (int)h->workload);
 	member_int(b, "running_vms", (int)h->instances);
 	buf_puts(b, ",\"cpu_info\":");
-	buf_puts(&cpu, "{\"arch\":");
-	jsonout_str(&cpu, h->hv.cpu_arch);
-	buf_puts(&cpu, ",\"model\":");
-	jsonout_str(&cpu, h->hv.cpu_model);
-	buf_puts(&cpu, ",\"vendor\":\"\",\"topology\":{\"cells\":1,"
-	    "\"sockets\":1,\"cores\":");
-	jsonout_int(&cpu, (int)h->hv.vcpus);
-	buf_puts(&cpu, ",\"threads\":1},\"features\":[]}");
-	if (cpu.failed)
-		b->failed = true;
-	else if (request_mv_has(mv, MV_CPU_INFO_OBJECT))
-		buf_append(b, cpu.data, cpu.len);
-	else
-		jsonout_str(b, (const char *)cpu.data);
-	buf_free(&cpu);
+	if (request_mv_has(mv, MV_CPU_INFO_OBJECT)) {
+		cpu_info_w(b, h);
+	} else {
+		if (cpu == NULL)
+			cpu = &own;
+		/* emptied, not freed: a failed one stays failed */
+		cpu->len = 0;
+		cpu_info_w(cpu, h);
+		if (cpu->failed)
+			b->failed = true;
+		else
+			jsonout_str(b, (const char *)cpu->data);
+		buf_free(&own);
+	}
 	buf_puts(b, ",\"service\":{\"host\":");
 	jsonout_str(b, h->svc.host);
 	member_int(b, "id", (int)h->id);
@@ -741,7 +1112,7 @@ hv_list(struct http_req *req, struct http_resp *resp, bool detail)
 	int64_t limit = INT32_MAX;	/* below 2.33: all */
 	bool has_limit = false;
 	struct hosts hs;
-	struct buf b = { 0 };
+	struct buf b = { 0 }, cpu = { 0 };
 	size_t n = 0;
 	int mv;
 
@@ -765,7 +1136,7 @@ hv_list(struct http_req *req, struct http_resp *resp, bool detail)
 		if (n > 0)
 			buf_puts(&b, ",");
 		if (detail)
-			hv_detail_w(&hs, &b, &hs.v[k], mv);
+			hv_detail_w(&hs, &b, &hs.v[k], mv, &cpu);
 		else if (hv_brief_w(&b, &hs.v[k]) == 0)
 			buf_puts(&b, "}");
 	}
@@ -784,6 +1155,7 @@ hv_list(struct http_req *req, struct http_resp *resp, bool detail)
 		}
 	}
 	buf_puts(&b, "}");
+	buf_free(&cpu);
 	hosts_free(&hs);
 	return http_resp_buf(resp, 200, "application/json", &b);
 }
@@ -1025,7 +1397,7 @@ compute_admin_hypervisor_show(struct http_req *req, struct http_resp *resp)
 		return -1;
 	if ((h = find_id(req, &hs)) != NULL) {
 		buf_puts(&b, "{\"hypervisor\":");
-		hv_detail_w(&hs, &b, h, mv);
+		hv_detail_w(&hs, &b, h, mv, NULL);
 		buf_puts(&b, "}");
 	}
 	hosts_free(&hs);
