@@ -549,6 +549,18 @@ hosts_clear(struct hosts *hs)
 static int
 hosts_by_index(struct hosts *hs)
 {
+	/* Room for every service at once: hosts are large, and doubling
+	 * moved them again and again (about 4 MB at 10,000). */
+	if (hs->cap < hs->svcix.n) {
+		struct host *nv = realloc(hs->v, hs->svcix.n * sizeof(*nv));
+
+		if (nv == NULL) {
+			err_set(TS_ENOMEM, "out of memory");
+			return -1;
+		}
+		hs->v = nv;
+		hs->cap = hs->svcix.n;
+	}
 	for (size_t k = 0; k < hs->svcix.n; k++) {
 		const struct kv *e = &hs->svcix.v[k];
 		const void *v;
