@@ -62,19 +62,6 @@ struct host {
 	uint32_t		workload;	/* instances with a task */
 };
 
-/* One table's entries, borrowed from a read transaction, in key order. */
-struct kv {
-	const char	*k;
-	size_t		 kl;
-	const void	*v;
-	size_t		 vl;
-};
-
-struct kvs {
-	struct kv	*v;
-	size_t		 n, cap;
-};
-
 struct hosts {
 	struct store_txn	*txn;
 	int64_t			 now, down_ms;
@@ -86,20 +73,6 @@ struct hosts {
 	/* What the views read of the records: not the service's counters,
 	 * not a hypervisor's usage fields. */
 	struct codec_fieldset	 svc_want, hv_want;
-	/*
-	 * The full list (hosts_read) reads every host's hypervisor pk,
-	 * claims and id: the tables keyed by host are walked once each into
-	 * these (key order) and the services are read in host order
-	 * (services_by_host), so that each host's entries are found by
-	 * moving forward (the cursors), not by three B-tree lookups per
-	 * host. joined 0 (a page): looked up one by one.
-	 */
-	int			 joined;
-	struct kvs		 svcix;	/* host -> service pk, every one */
-	struct kvs		 hvix;	/* host -> first hypervisor pk */
-	struct kvs		 usage;	/* host -> host_usage record */
-	struct kvs		 nodes;	/* host -> compute_node record */
-	size_t			 ihv, iuse, inode;
 };
 
 static int
@@ -121,105 +94,6 @@ static const char *const svc_fields[] = { "host", "binary", "disabled",
 static const char *const hv_fields[] = { "hypervisor_type",
 	"hypervisor_version", "cpu_model", "cpu_arch", "vcpus", "memory_mb",
 	"local_gb", NULL };
-
-static int
-kvs_add(struct kvs *t, const char *k, size_t kl, const void *v, size_t vl)
-{
-	if (t->n == t->cap) {
-		size_t ncap = t->cap ? t->cap * 2 : 256;
-		struct kv *nv = realloc(t->v, ncap * sizeof(*nv));
-
-		if (nv == NULL) {
-			err_set(TS_ENOMEM, "out of memory");
-			return -1;
-		}
-		t->v = nv;
-		t->cap = ncap;
-	}
-	t->v[t->n++] = (struct kv){ k, kl, v, vl };
-	return 0;
-}
-
-static int
-kvs_cb(const void *k, size_t kl, const void *v, size_t vl, void *arg)
-{
-	return kvs_add(arg, k, kl, v, vl);
-}
-
-/* Index keys are host 0x00 pk, by host then pk: (host, pk) here. */
-static int
-index_split(struct kvs *t, const void *k, size_t kl, int first_only)
-{
-	const char *nul = memchr(k, '\0', kl);
-	size_t hl;
-
-	if (nul == NULL)
-		return 0;
-	hl = (size_t)(nul - (const char *)k);
-	/* db_hypervisor_raw_by_host() passes over a pk this long */
-	if (kl - hl - 1 > STORE_KEY_MAX)
-		return 0;
-	if (first_only && t->n > 0 && t->v[t->n - 1].kl == hl &&
-	    memcmp(t->v[t->n - 1].k, k, hl) == 0)
-		return 0;
-	return kvs_add(t, k, hl, nul + 1, kl - hl - 1);
-}
-
-/* A host's first hypervisor pk: the one db_hypervisor_raw_by_host()
- * takes. */
-static int
-hvix_cb(const void *k, size_t kl, const void *v, size_t vl, void *arg)
-{
-	(void)v;
-	(void)vl;
-	return index_split(arg, k, kl, 1);
-}
-
-static int
-svcix_cb(const void *k, size_t kl, const void *v, size_t vl, void *arg)
-{
-	(void)v;
-	(void)vl;
-	return index_split(arg, k, kl, 0);
-}
-
-static int	cmp_key(const char *, size_t, const char *, size_t);
-
-static const struct kv *
-kvs_find(const struct kvs *t, const char *key, size_t len)
-{
-	size_t lo = 0, hi = t->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = cmp_key(t->v[mid].k, t->v[mid].kl, key, len);
-
-		if (c == 0)
-			return &t->v[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-/* As kvs_find(), moving *at forward: hosts asked for in key order cost a
- * step each. Out of order (a service whose host is not its index key),
- * the search. */
-static const struct kv *
-kvs_seek(const struct kvs *t, size_t *at, const char *key, size_t len)
-{
-	size_t i = *at;
-
-	if (i > 0 && cmp_key(t->v[i - 1].k, t->v[i - 1].kl, key, len) >= 0)
-		return kvs_find(t, key, len);
-	while (i < t->n && cmp_key(t->v[i].k, t->v[i].kl, key, len) < 0)
-		i++;
-	*at = i;
-	return i < t->n && cmp_key(t->v[i].k, t->v[i].kl, key, len) == 0 ?
-	    &t->v[i] : NULL;
-}
 
 /* A free slot at the end of hs->v (not counted until filled). */
 static struct host *
@@ -248,34 +122,15 @@ host_rest(struct hosts *hs, struct host *h)
 {
 	const void *raw;
 	size_t len;
-	int rc;
 
 	if (strcmp(h->svc.binary, AGENT_BINARY) != 0) {
 		codec_clear(&schema_rec_service, &h->svc);
 		return 0;
 	}
 	/* A host that never described itself is not shown. */
-	if (hs->joined) {
-		const struct kv *e = kvs_seek(&hs->hvix, &hs->ihv,
-		    h->svc.host, strlen(h->svc.host));
-		char pk[STORE_KEY_MAX + 1];
-
-		/* as db_hypervisor_raw_by_host(): the pk as a C string */
-		if (e == NULL) {
-			rc = -1;
-			err_set(TS_ENOT_FOUND, "no hypervisor");
-		} else {
-			memcpy(pk, e->v, e->vl);
-			pk[e->vl] = '\0';
-			rc = store_get(hs->txn, T_HYPERVISORS, pk, strlen(pk),
-			    &raw, &len);
-		}
-	} else {
-		rc = db_hypervisor_raw_by_host(hs->txn, h->svc.host, &raw,
-		    &len);
-	}
-	if (rc == -1 || codec_record_decode_some(&schema_rec_hypervisor, raw,
-	    len, &hs->hv_want, &h->hv) == -1) {
+	if (db_hypervisor_raw_by_host(hs->txn, h->svc.host, &raw, &len) ==
+	    -1 || codec_record_decode_some(&schema_rec_hypervisor, raw, len,
+	    &hs->hv_want, &h->hv) == -1) {
 		if (err_code() != TS_ENOT_FOUND)
 			log_warnx("%s: skipping host %s: %s", T_HYPERVISORS,
 			    h->svc.host, err_msg());
@@ -286,22 +141,7 @@ host_rest(struct hosts *hs, struct host *h)
 	    hs->now - h->svc.last_seen_at <= hs->down_ms;
 	/* The claims count the instances placed there (same transaction
 	 * as the instances, audited at start-up). */
-	if (hs->joined) {
-		const struct kv *e = kvs_seek(&hs->usage, &hs->iuse,
-		    h->svc.host, strlen(h->svc.host));
-
-		/* as compute_db_host_usage_get() */
-		memset(&h->use, 0, sizeof(h->use));
-		rc = 0;
-		if (e != NULL && codec_record_decode(&schema_rec_host_usage,
-		    e->v, e->vl, &h->use, NULL) == -1) {
-			err_prefix("%s: ", T_HOST_USAGE);
-			rc = -1;
-		}
-	} else {
-		rc = compute_db_host_usage_get(hs->txn, h->svc.host, &h->use);
-	}
-	if (rc == -1) {
+	if (compute_db_host_usage_get(hs->txn, h->svc.host, &h->use) == -1) {
 		codec_clear(&schema_rec_service, &h->svc);
 		codec_clear(&schema_rec_hypervisor, &h->hv);
 		return -1;
@@ -331,18 +171,7 @@ host_cb(const void *k, size_t kl, const void *v, size_t vl, void *arg)
 	}
 	if ((rc = host_rest(hs, h)) != 1)
 		return rc;
-	if (hs->joined) {
-		const struct kv *e = kvs_seek(&hs->nodes, &hs->inode,
-		    h->svc.host, strlen(h->svc.host));
-
-		/* as compute_db_node_get() */
-		memset(&node, 0, sizeof(node));
-		rc = e != NULL ? codec_record_decode(&schema_rec_compute_node,
-		    e->v, e->vl, &node, NULL) : -1;
-	} else {
-		rc = compute_db_node_get(hs->txn, h->svc.host, &node);
-	}
-	if (rc == 0) {
+	if (compute_db_node_get(hs->txn, h->svc.host, &node) == 0) {
 		h->id = node.id;
 		codec_clear(&schema_rec_compute_node, &node);
 	} else {
@@ -529,52 +358,6 @@ hosts_begin(struct compute *svc, struct hosts *hs)
 	return store_read_begin(svc->store, &hs->txn);
 }
 
-/* hs->v emptied, its allocation kept. */
-static void
-hosts_clear(struct hosts *hs)
-{
-	for (size_t k = 0; k < hs->n; k++) {
-		codec_clear(&schema_rec_service, &hs->v[k].svc);
-		codec_clear(&schema_rec_hypervisor, &hs->v[k].hv);
-	}
-	hs->n = 0;
-	hs->missing_id = 0;
-	hs->ihv = hs->iuse = hs->inode = 0;
-}
-
-/* The services as services_by_host lists them: in host order (and a
- * host's by service id, as in T_SERVICES), so that host_cb() finds each
- * host's other records a step on from the last. 0, -1, or 1 if an entry
- * names no service (an index out of step: the caller walks T_SERVICES). */
-static int
-hosts_by_index(struct hosts *hs)
-{
-	/* Room for every service at once: hosts are large, and doubling
-	 * moved them again and again (about 4 MB at 10,000). */
-	if (hs->cap < hs->svcix.n) {
-		struct host *nv = realloc(hs->v, hs->svcix.n * sizeof(*nv));
-
-		if (nv == NULL) {
-			err_set(TS_ENOMEM, "out of memory");
-			return -1;
-		}
-		hs->v = nv;
-		hs->cap = hs->svcix.n;
-	}
-	for (size_t k = 0; k < hs->svcix.n; k++) {
-		const struct kv *e = &hs->svcix.v[k];
-		const void *v;
-		size_t vl;
-
-		if (store_get(hs->txn, T_SERVICES, e->v, e->vl, &v, &vl) ==
-		    -1)
-			return err_code() == TS_ENOT_FOUND ? 1 : -1;
-		if (host_cb(e->v, e->vl, v, vl, hs) == -1)
-			return -1;
-	}
-	return 0;
-}
-
 static int
 hosts_read(struct compute *svc, struct hosts *hs, bool workload)
 {
@@ -583,48 +366,20 @@ hosts_read(struct compute *svc, struct hosts *hs, bool workload)
 
 	if (hosts_begin(svc, hs) == -1)
 		return -1;
-	hs->joined = 1;
-	rc = store_iter(hs->txn, T_SERVICES_BY_HOST, NULL, 0, svcix_cb,
-	    &hs->svcix);
-	if (rc == 0)
-		rc = store_iter(hs->txn, T_HYPERVISORS_BY_HOST, NULL, 0,
-		    hvix_cb, &hs->hvix);
-	if (rc == 0)
-		rc = store_iter(hs->txn, T_HOST_USAGE, NULL, 0, kvs_cb,
-		    &hs->usage);
-	if (rc == 0)
-		rc = store_iter(hs->txn, T_COMPUTE_NODES, NULL, 0, kvs_cb,
-		    &hs->nodes);
-	if (rc == 0)
-		rc = store_count(hs->txn, T_SERVICES, &nsvc);
-	if (rc == 0 && nsvc == hs->svcix.n)
-		rc = hosts_by_index(hs);
-	else if (rc == 0)
-		rc = 1;
-	if (rc == 0 && hs->missing_id)
-		rc = 1;
-	if (rc == 1) {
-		/*
-		 * In T_SERVICES' order, as before (a host then found by
-		 * search): the index does not list every service (nor only
-		 * them), or a host has no id yet (ids_fn() gives them in
-		 * this order).
-		 */
-		hosts_clear(hs);
+	/* Room for every service at once: hosts are large, and doubling
+	 * moved them again and again (about 4 MB at 10,000). */
+	rc = store_count(hs->txn, T_SERVICES, &nsvc);
+	if (rc == 0 && nsvc > 0 &&
+	    (hs->v = malloc(nsvc * sizeof(*hs->v))) == NULL) {
+		err_set(TS_ENOMEM, "out of memory");
+		rc = -1;
+	}
+	if (rc == 0) {
+		hs->cap = nsvc;
 		rc = store_iter(hs->txn, T_SERVICES, NULL, 0, host_cb, hs);
 	}
 	if (rc == 0 && workload)
 		rc = hosts_workload(hs);
-	/* the entries point into the transaction: gone with it */
-	free(hs->svcix.v);
-	free(hs->hvix.v);
-	free(hs->usage.v);
-	free(hs->nodes.v);
-	memset(&hs->svcix, 0, sizeof(hs->svcix));
-	memset(&hs->hvix, 0, sizeof(hs->hvix));
-	memset(&hs->usage, 0, sizeof(hs->usage));
-	memset(&hs->nodes, 0, sizeof(hs->nodes));
-	hs->joined = 0;
 	store_txn_end(&hs->txn);
 	if (rc == -1)
 		hosts_free(hs);
