@@ -305,6 +305,29 @@ volume_begin(struct http_req *req, struct http_resp *resp, const char *rule,
 	return 0;
 }
 
+/*
+ * What every lookup of a project's record by id checks: another project's
+ * record is 404 "<what> <id> could not be found." to all but the admin
+ * (Cinder hides it rather than refusing it), then rule (NULL: none) is
+ * enforced on a target naming its project.
+ */
+int
+volume_owner_check(struct http_req *req, const char *rule,
+    const char *project_id, const char *what, const char *id)
+{
+	struct request_target t = { .n = 0 };
+
+	if (strcmp(project_id, volume_caller(req)) != 0 &&
+	    !volume_is_admin(req)) {
+		err_set(TS_ENOT_FOUND, "%s %.255s could not be found.", what, id);
+		return -1;
+	}
+	if (rule != NULL && (request_target_add(&t, "project_id",
+	    project_id) == -1 || request_enforce(req, rule, &t) == -1))
+		return -1;
+	return 0;
+}
+
 /* ---- discovery ---------------------------------------------------------- */
 
 static json_t *

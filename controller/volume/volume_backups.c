@@ -108,18 +108,9 @@ static int
 backup_find(struct http_req *req, struct store_txn *txn, const char *rule,
     const char *id, struct rec_volume_backup *b)
 {
-	struct request_target t = { .n = 0 };
-
 	if (volume_db_backup_get(txn, id, b) == -1)
 		return -1;
-	if (strcmp(b->project_id, volume_caller(req)) != 0 &&
-	    !volume_is_admin(req)) {
-		codec_clear(&schema_rec_volume_backup, b);
-		err_set(TS_ENOT_FOUND, "Backup %s could not be found.", id);
-		return -1;
-	}
-	if (rule != NULL && (request_target_add(&t, "project_id",
-	    b->project_id) == -1 || request_enforce(req, rule, &t) == -1)) {
+	if (volume_owner_check(req, rule, b->project_id, "Backup", id) == -1) {
 		codec_clear(&schema_rec_volume_backup, b);
 		return -1;
 	}

@@ -67,6 +67,8 @@ const char	*volume_caller(struct http_req *);
 const char	*volume_caller_user(struct http_req *);
 /* Whether the caller is the Block Storage API's admin. */
 bool		 volume_is_admin(struct http_req *);
+int		 volume_owner_check(struct http_req *, const char *rule,
+		    const char *project_id, const char *what, const char *id);
 /*
  * What every /v3/{project_id} handler does first: the microversion, the
  * rule (NULL: the route's, already enforced) on a target naming

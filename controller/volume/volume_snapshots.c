@@ -61,18 +61,9 @@ static int
 snap_find(struct http_req *req, struct store_txn *txn, const char *rule,
     const char *id, struct rec_volume_snapshot *s)
 {
-	struct request_target t = { .n = 0 };
-
 	if (volume_db_snap_get(txn, id, s) == -1)
 		return -1;
-	if (strcmp(s->project_id, volume_caller(req)) != 0 &&
-	    !volume_is_admin(req)) {
-		codec_clear(&schema_rec_volume_snapshot, s);
-		err_set(TS_ENOT_FOUND, "Snapshot %s could not be found.", id);
-		return -1;
-	}
-	if (rule != NULL && (request_target_add(&t, "project_id",
-	    s->project_id) == -1 || request_enforce(req, rule, &t) == -1)) {
+	if (volume_owner_check(req, rule, s->project_id, "Snapshot", id) == -1) {
 		codec_clear(&schema_rec_volume_snapshot, s);
 		return -1;
 	}

@@ -123,18 +123,9 @@ static int
 xfer_find(struct http_req *req, struct store_txn *txn, const char *rule,
     const char *id, struct rec_volume_transfer *x)
 {
-	struct request_target t = { .n = 0 };
-
 	if (xfer_get(txn, id, x) == -1)
 		return -1;
-	if (strcmp(x->project_id, volume_caller(req)) != 0 &&
-	    !volume_is_admin(req)) {
-		codec_clear(&schema_rec_volume_transfer, x);
-		err_set(TS_ENOT_FOUND, "Transfer %.64s could not be found.", id);
-		return -1;
-	}
-	if (rule != NULL && (request_target_add(&t, "project_id",
-	    x->project_id) == -1 || request_enforce(req, rule, &t) == -1)) {
+	if (volume_owner_check(req, rule, x->project_id, "Transfer", id) == -1) {
 		codec_clear(&schema_rec_volume_transfer, x);
 		return -1;
 	}

@@ -147,18 +147,9 @@ static int
 vol_find(struct http_req *req, struct store_txn *txn, const char *rule,
     const char *id, struct rec_volume *v)
 {
-	struct request_target t = { .n = 0 };
-
 	if (volume_db_get(txn, id, v) == -1)
 		return -1;
-	if (strcmp(v->project_id, volume_caller(req)) != 0 &&
-	    !volume_is_admin(req)) {
-		codec_clear(&schema_rec_volume, v);
-		err_set(TS_ENOT_FOUND, "Volume %s could not be found.", id);
-		return -1;
-	}
-	if (rule != NULL && (request_target_add(&t, "project_id",
-	    v->project_id) == -1 || request_enforce(req, rule, &t) == -1)) {
+	if (volume_owner_check(req, rule, v->project_id, "Volume", id) == -1) {
 		codec_clear(&schema_rec_volume, v);
 		return -1;
 	}
