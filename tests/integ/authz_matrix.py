@@ -446,6 +446,24 @@ def mk_attachment():
 
 ATTACHMENT = mk_attachment()
 
+
+def mk_backup():
+    # A backup of a fresh volume the admin resets to available; with no
+    # storage host it stays creating, which every {backup_id} route can
+    # find (and the allowed refuse with 400, not 401/403). Shared by the
+    # deletes too: a creating backup is not deleted (400), and a fresh
+    # one per delete would take a volume each, past the volume quota.
+    v = mk_volume()
+    ok("POST", BASE["volume"] + "/v3/%s/volumes/%s/action" % (
+        admin_body["project"]["id"], v), adm(),
+       {"os-reset_status": {"status": "available"}})
+    b, _ = ok("POST", VO + "/backups", member.tok(),
+              {"backup": {"volume_id": v, "name": uniq("mxbak")}})
+    return b["backup"]["id"]
+
+
+BACKUP = mk_backup()
+
 # ---- rows -------------------------------------------------------------------
 
 SHARED_PARAMS = {
@@ -473,11 +491,15 @@ SHARED_PARAMS = {
                 "agent_id": "00000000-0000-0000-0000-000000000000"},
     # No snapshot exists (no storage host makes one available):
     # {snapshot_id} is always 404 (hidden or not); nor does a transfer
-    # (it needs an available volume): {transfer_id} likewise.
+    # (it needs an available volume): {transfer_id} likewise; {image_id}
+    # of the storage hosts' backup-data routes, which take a capability,
+    # never a token.
     "volume": {"target_project_id": P1, "type_id": "__DEFAULT__",
                "volume_id": VOLUME, "key": "k",
                "snapshot_id": "00000000-0000-0000-0000-000000000000",
                "transfer_id": "00000000-0000-0000-0000-000000000000",
+               "backup_id": BACKUP,
+               "image_id": "00000000-0000-0000-0000-000000000000",
                "attachment_id": ATTACHMENT},
 }
 FRESH = {
@@ -581,7 +603,8 @@ def target_of(route, persona, vals):
             # quotas: the URL's project, a plain 403
             return {"project_id": vals["target_project_id"]}, None
         if ("volume_id" in names or "snapshot_id" in names or
-                "attachment_id" in names or "transfer_id" in names):
+                "attachment_id" in names or "transfer_id" in names or
+                "backup_id" in names):
             # P1's volume (another project's caller: not found); the
             # snapshot that does not exist: not found whoever asks
             return {"project_id": P1}, P1
@@ -637,6 +660,10 @@ def send(route, path, token, extra_headers=None):
         # the image proxy validates Nova's body before Glance's rule
         body = ({"meta": {"k": "v"}} if route["pattern"].endswith("{key}")
                 else {"metadata": {}})
+    elif m == "POST" and route["pattern"].endswith("/backups/{backup_id}/"
+                                                   "action"):
+        # the action names the rule (admin-only both): reset_status's
+        body = {"os-reset_status": {"status": "error"}}
     elif m in ("POST", "PUT", "PATCH"):
         body = {}
     if route["service"] == "compute" and "OpenStack-API-Version" not in h:
