@@ -786,6 +786,16 @@ vols_read(struct recon *r, struct store_txn *txn, const struct rec_instance *i,
 	return 0;
 }
 
+/* Whether ensure task t of i builds an offloaded server's guest on the
+ * host its unshelve placed it on: the guest boots with its volumes, as
+ * an evacuated one (built_ready()), those attached while offloaded too. */
+static int
+unshelve_build(const struct rec_instance *i, const struct recon_task *t)
+{
+	return t != NULL && strcmp(t->task_state, "unshelving") == 0 &&
+	    strcmp(i->vm_state, VM_SHELVED_OFFLOADED) == 0;
+}
+
 /* Whether the instance's boot volume (if any) is among the volumes ready:
  * a guest is never built or rebuilt without its root disk. */
 static int
@@ -1488,8 +1498,8 @@ send_now(struct recon *r, const struct rec_instance *i, int64_t now,
 			vols_wipe(&vs);
 			return hold(r, i);
 		}
-		if (!boot_ready(i, &vs) || (m.rebuild &&
-		    !built_ready(i, &vs))) {
+		if (!boot_ready(i, &vs) || ((m.rebuild || unshelve_build(i,
+		    t)) && !built_ready(i, &vs))) {
 			vols_wipe(&vs);
 			return hold(r, i);
 		}
@@ -2538,6 +2548,38 @@ shelve_clear(struct recon *r, struct rec_instance *i)
 	return 0;
 }
 
+/* The guest is gone from i's host: a volume it was letting go of (a
+ * detach of a SHELVED server that its offload overtook) is detached, as
+ * no report will show it gone; the others stay i's for the unshelve. */
+static int
+drop_detaching(struct recon *r, struct store_txn *txn, struct rec_instance *i)
+{
+	size_t keep = 0;
+	int rc = 0;
+
+	if (r->vol.detach_done == NULL)
+		return 0;
+	/* every item visited, so the list stays compact for codec_clear() */
+	for (size_t k = 0; k < i->volumes.n; k++) {
+		struct sch_inst_volume *iv = &i->volumes.items[k];
+
+		if (iv->has_detaching && iv->detaching) {
+			if (rc == 0 && (rc = r->vol.detach_done(r->vol.vol,
+			    txn, iv->volume_id, iv->attachment_id)) == 0)
+				log_info("instance %s: volume %s detached with "
+				    "its guest", i->uuid, iv->volume_id);
+			codec_clear(&schema_sch_inst_volume, iv);
+			r->vol_settled = 1;
+			continue;
+		}
+		if (keep != k)
+			i->volumes.items[keep] = *iv;
+		keep++;
+	}
+	i->volumes.n = keep;
+	return rc;
+}
+
 /* The host no longer runs i (offloaded, or an unshelve that failed
  * there): its claim goes, the ports stay the server's, unbound. */
 static int
@@ -2552,6 +2594,8 @@ shelve_unplace(struct recon *r, struct store_txn *txn, struct rec_instance *i)
 			return -1;
 		r->net_released = 1;
 	}
+	if (drop_detaching(r, txn, i) == -1)
+		return -1;
 	free(i->host);
 	i->host = NULL;
 	i->power_state = POWER_NOSTATE;
