@@ -29,9 +29,10 @@ tempest.api.volume.test_volumes_list.VolumesListTestJSON
 tempest.api.volume.test_volumes_actions.VolumesActionsTest
 tempest.api.volume.test_volumes_snapshots.VolumesSnapshotTestJSON
 tempest.api.compute.volumes.test_attach_volume.AttachVolumeTestJSON
+tempest.api.compute.volumes.test_attach_volume.AttachVolumeShelveTestJSON
 "
 # Below this many passing tests the run is a regression.
-FLOOR=${TS_VOLUME_TEMPEST_FLOOR:-43}
+FLOOR=${TS_VOLUME_TEMPEST_FLOOR:-45}
 
 # The storage agent's tgtd: a control port of its own (a unix socket
 # /var/run/tgtd/socket.N) and a free loopback portal.
@@ -103,14 +104,13 @@ image_ref_alt = $IMG2
 flavor_ref = 1
 flavor_ref_alt = 2
 min_microversion = 2.1
-max_microversion = 2.11
+# 2.20: AttachVolumeShelveTestJSON's attach/detach on shelved servers
+max_microversion = 2.20
 build_interval = 1
 build_timeout = 60
 [compute-feature-enabled]
 resize = false
-# shelve is served, but its volume class (AttachVolumeShelveTestJSON,
-# not selected) attaches to shelved-offloaded servers: 2.20, not served
-shelve = false
+shelve = true
 snapshot = false
 cold_migration = false
 live_migration = false
