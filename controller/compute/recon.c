@@ -933,6 +933,28 @@ settle_vols(struct recon *r, struct store_txn *txn, struct rec_instance *i,
 	return rc;
 }
 
+/* The guest's volume disks as an answer m saw them settle i's attachments
+ * once its task is over, as a report would (desired_cb): right after
+ * ACTIVE a booted-from-volume server can be live-migrated, which wants
+ * its volumes attached (Tempest does so within milliseconds), and an
+ * unshelved one's volumes detached (Tempest's clean-up). */
+static int
+answer_vols(struct recon *r, struct store_txn *txn,
+    const struct msg_instance_state *m, struct rec_instance *i, int *changed)
+{
+	struct rguest g = { .has_vols = 1 };
+	char vols[16][CODEC_UUID_LEN + 1];
+
+	if (!m->exists || m->volumes.items == NULL || i->task_state != NULL ||
+	    r->vol.attach_done == NULL)
+		return 0;
+	for (size_t k = 0; k < m->volumes.n && k < 16; k++)
+		snprintf(vols[g.nvols++], sizeof(vols[0]), "%s",
+		    m->volumes.items[k]);
+	g.vols = vols;
+	return settle_vols(r, txn, i, &g, changed);
+}
+
 /* Whether a host's report of a guest's volume disks matches the volumes it
  * should have now (those ready, not being detached); unknown (not
  * reported, no volume service, unreadable): equal. *settle: an attachment
@@ -2672,7 +2694,7 @@ shelve_state(struct batch *b, struct store_txn *txn,
 	uint32_t power = m->exists ? m->power_state : POWER_NOSTATE;
 	const char *ts = i->task_state;
 	char why[1024];
-	int ok, rc = 0;
+	int ok, rc = 0, changed = 0;
 
 	i->power_state = power;
 	if (!step_answer(b, txn, m, i, why, sizeof(why), &ok, &rc))
@@ -2724,6 +2746,10 @@ shelve_state(struct batch *b, struct store_txn *txn,
 		b->failed++;
 	}
 	batch_forget(b, i->uuid);
+	/* an unshelved guest's volumes, as any ended task's (stored below
+	 * in any case) */
+	if (rc == 0)
+		rc = answer_vols(b->r, txn, m, i, &changed);
 put:
 	if (rc == 0) {
 		i->updated_at = b->now;
@@ -3008,21 +3034,8 @@ apply_state(struct store_txn *txn, struct batch *b, const char *host,
 		batch_forget(b, i.uuid);
 	}
 put:
-	/* The guest's volume disks as the answer saw them settle its
-	 * attachments now, as a report would (desired_cb): right after ACTIVE
-	 * a booted-from-volume server can be live-migrated, which wants its
-	 * volumes attached (Tempest does so within milliseconds). */
-	if (rc == 0 && m->exists && m->volumes.items != NULL &&
-	    i.task_state == NULL && b->r->vol.attach_done != NULL) {
-		struct rguest g = { .has_vols = 1 };
-		char vols[16][CODEC_UUID_LEN + 1];
-
-		for (size_t k = 0; k < m->volumes.n && k < 16; k++)
-			snprintf(vols[g.nvols++], sizeof(vols[0]), "%s",
-			    m->volumes.items[k]);
-		g.vols = vols;
-		rc = settle_vols(b->r, txn, &i, &g, &changed);
-	}
+	if (rc == 0)
+		rc = answer_vols(b->r, txn, m, &i, &changed);
 	if (rc == 0 && changed) {
 		i.updated_at = b->now;
 		rc = compute_db_instance_put(txn, &i, &old);
