@@ -3,7 +3,9 @@
 # (/work/shared/tempest/tempest-subset-classes.txt) against a controller on
 # 127.0.0.1 with dynamic credentials: versions, availability zones,
 # absolute limits, the admin's quota sets, volumes (get, list, actions)
-# and snapshots, at microversion 3.0, plus compute's volume attach class.
+# and snapshots, at microversion 3.0, plus compute's volume attach classes
+# (AttachVolumeShelveTestJSON at 2.20: a volume attached to a shelved-
+# offloaded server, then unshelved; and detached while offloaded).
 # Volumes become available on an agent with [storage] (file backend, its
 # own tgtd on a free loopback portal) on libvirt's test driver, whose
 # servers take the attach and detach of a volume (no guest reads it:
