@@ -706,7 +706,7 @@ curl -s "${H[@]}" -H 'Content-Type: application/json' -H 'OpenStack-API-Version:
 jq -e --arg v "$SV" '.volumeAttachment.volumeId == $v and .volumeAttachment.device == null' \
 	"$T/shv.json" >/dev/null || { cat "$T/shv.json"; fail "attach to the offloaded vebfv1 at 2.20"; }
 vol_is "$SV" in-use || fail "veshvol not in-use at once"
-[ "$(cv "/volumes/$SV" '.volume.attachments[0].server_id + " " + .volume.attachments[0].host_name')" = "$S3 " ] ||
+[ "$(cv "/volumes/$SV" '.volume.attachments[0].server_id + " " + (.volume.attachments[0].host_name // "none")')" = "$S3 none" ] ||
 	fail "veshvol's attachment while offloaded: $(cv "/volumes/$SV" '.volume.attachments')"
 openstack server unshelve vebfv1 || fail "server unshelve vebfv1"
 wait_for 120 "vebfv1 ACTIVE after unshelve" settled "$S3" ACTIVE
