@@ -111,6 +111,8 @@ enum compute_mv {
 	MV_HOST_STATUS		= 16,	/* server host_status */
 	MV_CRASH_DUMP		= 17,	/* trigger_crash_dump action */
 	MV_DESCRIPTION		= 19,	/* server description */
+	MV_SHELVED_VOLUMES	= 20,	/* volume attach/detach of shelved
+					 * and shelved-offloaded servers */
 	MV_FORCE_COMPLETE	= 22,	/* live migration force_complete */
 	MV_MIGRATIONS_ID	= 23,	/* os-migrations id, type, links */
 	MV_MIGRATION_ABORT	= 24,	/* DELETE a live migration */

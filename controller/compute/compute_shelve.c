@@ -21,7 +21,8 @@
  * kept guest started). SHELVED_OFFLOADED: in one write transaction the
  * scheduler claims a host, the instance is placed there with a new owner
  * generation, its ports bound there and its volume attachments re-hosted
- * (as an evacuation does), the shelved image's checksum and size recorded
+ * (as an evacuation does; those attached while it was offloaded get
+ * their device names then), the shelved image's checksum and size recorded
  * (resize_image_sha512/size, which the agent verifies its download
  * against) and the task unshelving started: the new host builds the guest
  * from the shelved image. The image is deleted once the server is ACTIVE.
@@ -198,10 +199,22 @@ place(struct shelve *s, struct store_txn *txn, struct rec_instance *i,
 		s->moved_net = true;
 	}
 	/* As an evacuation's: the attachments take the new host's initiator
-	 * (their exports change) and wait, not attached, for the guest. */
+	 * (their exports change) and wait, not attached, for the guest.
+	 * Those attached while offloaded (compute_volumes.c) had no host
+	 * nor device: they get the next free one, as Nova's compute names
+	 * the devices of its block device mappings that have none when it
+	 * builds the guest. */
 	for (size_t k = 0; s->svc->vol != NULL && k < i->volumes.n; k++) {
 		struct sch_inst_volume *iv = &i->volumes.items[k];
+		char dev[32];
 
+		if (iv->device == NULL || *iv->device == '\0') {
+			if (compute_volumes_pick_device(i, NULL, dev) == -1 ||
+			    codec_str_set(&iv->device, dev) == -1 ||
+			    volume_attach_device(s->svc->vol, txn,
+			    iv->volume_id, iv->attachment_id, dev) == -1)
+				return -1;
+		}
 		if (volume_attach_rehost(s->svc->vol, txn, iv->volume_id,
 		    iv->attachment_id, host) == -1)
 			return -1;

@@ -14,6 +14,17 @@
  * reports close the transitions (recon.c): a wanted volume seen in the
  * guest goes in-use, a detaching one no longer seen leaves the record and
  * the volume is available again. Nothing here waits for the guest.
+ *
+ * From microversion 2.20 (Nova's), a SHELVED server (its stopped guest
+ * still on its host) takes attach and detach as a stopped one does, and
+ * a SHELVED_OFFLOADED one (no host, no guest) has them recorded alone:
+ * an attach adds an attachment without a host, initiator or device (the
+ * volume in-use at once, nothing exported: volume_attach_hostless()), a
+ * detach removes the mapping and the attachment in the same transaction
+ * (the volume available; deleted when delete_on_termination, as Nova's
+ * _local_cleanup_bdm_volumes()). The unshelve that places the server
+ * re-hosts the attachments and names their devices (compute_shelve.c).
+ * Below 2.20 both are 409 in those states, as Nova's API refuses them.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -30,20 +41,29 @@
  * check_instance_state of attach_volume / detach_volume that exist
  * here). */
 static const char *const vol_states[] = { VM_ACTIVE, VM_PAUSED, VM_STOPPED,
-    VM_SUSPENDED, NULL };
+    VM_SUSPENDED, VM_SHELVED, VM_SHELVED_OFFLOADED, NULL };
 
 #define MAX_VOLUMES	16	/* inst_volume max=16 */
 
 /* ---- JSON --------------------------------------------------------------- */
 
+/* An attachment without a device yet (a shelved-offloaded server's): the
+ * attach's answer says null, list and show leave "device" out, as Nova's
+ * views do. */
 static json_t *
-attachment_json(const char *server, const struct sch_inst_volume *iv, int mv)
+attachment_json(const char *server, const struct sch_inst_volume *iv, int mv,
+    bool created)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "id", iv->volume_id,
-	    "serverId", server, "volumeId", iv->volume_id, "device",
-	    iv->device ? iv->device : "");
+	bool dev = iv->device != NULL && *iv->device != '\0';
+	json_t *o = json_pack("{s:s, s:s, s:s}", "id", iv->volume_id,
+	    "serverId", server, "volumeId", iv->volume_id);
 
 	(void)mv;
+	if (o != NULL && (dev || created) && json_object_set_new(o, "device",
+	    dev ? json_string(iv->device) : json_null()) == -1) {
+		json_decref(o);
+		o = NULL;
+	}
 	if (o == NULL)
 		err_set(TS_ENOMEM, "out of memory");
 	return o;
@@ -133,7 +153,7 @@ vol_get(struct http_req *req, struct http_resp *resp, const char *rule,
 		out = json_array();
 		for (size_t k = 0; out != NULL && k < i.volumes.n; k++) {
 			json_t *a = attachment_json(i.uuid,
-			    &i.volumes.items[k], mv);
+			    &i.volumes.items[k], mv, false);
 
 			if (a == NULL || json_array_append_new(out, a) == -1) {
 				json_decref(out);
@@ -149,7 +169,7 @@ vol_get(struct http_req *req, struct http_resp *resp, const char *rule,
 			err_set(TS_ENOT_FOUND, "Instance %s is not attached.",
 			    volume_id);
 		else
-			out = attachment_json(i.uuid, iv, mv);
+			out = attachment_json(i.uuid, iv, mv, false);
 	}
 	codec_clear(&schema_rec_instance, &i);
 	if (out == NULL)
@@ -183,14 +203,29 @@ compute_volumes_show(struct http_req *req, struct http_resp *resp)
 struct vol_change {
 	struct compute		*svc;
 	const char		*uuid;
+	int			 mv;
 	bool			 admin;
 	bool			 detach;
 	const char		*volume_id;
 	const char		*device;	/* asked for; NULL: any */
 	/* result */
+	bool			 offloaded;	/* recorded alone */
 	char			 dev[32];
 	struct rec_instance	 after;
 };
+
+static bool
+shelved(const struct rec_instance *i)
+{
+	return strcmp(i->vm_state, VM_SHELVED) == 0 ||
+	    strcmp(i->vm_state, VM_SHELVED_OFFLOADED) == 0;
+}
+
+static bool
+offloaded(const struct rec_instance *i)
+{
+	return strcmp(i->vm_state, VM_SHELVED_OFFLOADED) == 0;
+}
 
 static int
 state_check(const struct vol_change *c, const struct rec_instance *i)
@@ -198,6 +233,13 @@ state_check(const struct vol_change *c, const struct rec_instance *i)
 	const char *what = c->detach ? "detach_volume" : "attach_volume";
 	bool ok = false;
 
+	/* Nova's API refuses these below 2.20 before its compute API's
+	 * lock and state checks. */
+	if (shelved(i) && !request_mv_has(c->mv, MV_SHELVED_VOLUMES)) {
+		err_set(TS_ECONFLICT, "Cannot '%s' instance %s while it is in "
+		    "vm_state %s", what, i->uuid, i->vm_state);
+		return -1;
+	}
 	if (i->locked && !c->admin) {
 		err_set(TS_ECONFLICT, "Instance %s is locked", i->uuid);
 		return -1;
@@ -214,7 +256,7 @@ state_check(const struct vol_change *c, const struct rec_instance *i)
 		    "task_state %s", what, i->uuid, i->task_state);
 		return -1;
 	}
-	if (i->host == NULL || *i->host == '\0') {
+	if (!offloaded(i) && (i->host == NULL || *i->host == '\0')) {
 		err_set(TS_ECONFLICT, "Cannot '%s' instance %s: it has no host",
 		    what, i->uuid);
 		return -1;
@@ -343,9 +385,17 @@ attach(struct vol_change *c, struct store_txn *txn, struct rec_instance *i)
 		    "exceeded.", MAX_VOLUMES);
 		return -1;
 	}
-	if (compute_volumes_pick_device(i, c->device, c->dev) == -1)
-		return -1;
-	if (volume_attach_begin(c->svc->vol, txn, i->project_id, c->volume_id,
+	if (offloaded(i)) {
+		/* Nova names no device for a server without a host (its
+		 * request's is ignored): the unshelve that places it picks
+		 * one (compute_shelve.c). */
+		c->offloaded = true;
+		c->dev[0] = '\0';
+		if (volume_attach_hostless(c->svc->vol, txn, i->project_id,
+		    c->volume_id, i->uuid, att) == -1)
+			return -1;
+	} else if (compute_volumes_pick_device(i, c->device, c->dev) == -1 ||
+	    volume_attach_begin(c->svc->vol, txn, i->project_id, c->volume_id,
 	    i->uuid, i->host, c->dev, att) == -1)
 		return -1;
 	items = realloc(i->volumes.items, (i->volumes.n + 1) *
@@ -359,11 +409,39 @@ attach(struct vol_change *c, struct store_txn *txn, struct rec_instance *i)
 	memset(nv, 0, sizeof(*nv));
 	snprintf(nv->volume_id, sizeof(nv->volume_id), "%s", c->volume_id);
 	snprintf(nv->attachment_id, sizeof(nv->attachment_id), "%s", att);
+	i->volumes.n++;
+	/* in-use, as the volume: what an offload leaves the others; the
+	 * device "" (none yet) */
+	if (c->offloaded) {
+		nv->has_attached = true;
+		nv->attached = true;
+	}
 	if ((nv->device = strdup(c->dev)) == NULL) {
 		err_set(TS_ENOMEM, "out of memory");
 		return -1;
 	}
-	i->volumes.n++;
+	return 0;
+}
+
+/* No guest to let go of it: the mapping and the attachment go now, the
+ * volume is available (Nova's _detach_volume_shelved_offloaded(): its
+ * attachment deleted, whatever its state, and the volume deleted when
+ * delete_on_termination). */
+static int
+detach_offloaded(struct vol_change *c, struct store_txn *txn,
+    struct rec_instance *i, struct sch_inst_volume *iv)
+{
+	size_t k = (size_t)(iv - i->volumes.items);
+
+	c->offloaded = true;
+	snprintf(c->dev, sizeof(c->dev), "%s", iv->device ? iv->device : "");
+	if (volume_detach_done(c->svc->vol, txn, iv->volume_id,
+	    iv->attachment_id) == -1 || (iv->delete_on_termination &&
+	    volume_delete_detached(c->svc->vol, txn, iv->volume_id) == -1))
+		return -1;
+	codec_clear(&schema_sch_inst_volume, iv);
+	memmove(iv, iv + 1, (i->volumes.n - k - 1) * sizeof(*iv));
+	i->volumes.n--;
 	return 0;
 }
 
@@ -385,6 +463,8 @@ detach(struct vol_change *c, struct store_txn *txn, struct rec_instance *i)
 		err_set(TS_EINVALID, "Cannot detach a root device volume");
 		return -1;
 	}
+	if (offloaded(i))
+		return detach_offloaded(c, txn, i, iv);
 	if (iv->has_detaching && iv->detaching) {
 		err_set(TS_EINVALID, "Invalid volume: Unable to detach volume. "
 		    "Volume status must be 'in-use' and attach_status must be "
@@ -417,6 +497,7 @@ change_fn(struct store_txn *txn, void *arg)
 	int rc;
 
 	memset(&i, 0, sizeof(i));
+	c->offloaded = false;
 	if (compute_db_instance_get(txn, c->uuid, &old) == -1)
 		return -1;
 	rc = state_check(c, &old);
@@ -469,6 +550,13 @@ vol_change(struct http_req *req, const char *rule, struct vol_change *c)
 		return -1;
 	/* The export to the host (or its removal) is derived now. */
 	volume_changed(c->svc->vol);
+	if (c->offloaded) {
+		/* no host to tell */
+		log_info("instance %s (shelved offloaded): volume %s %s",
+		    c->after.uuid, c->volume_id, c->detach ? "detached" :
+		    "attached");
+		return 0;
+	}
 	log_info("instance %s: %s volume %s (%s)", c->after.uuid, c->detach ?
 	    "detaching" : "attaching", c->volume_id, c->dev);
 	/* The ensure carries the volumes whose export is ready; those not
@@ -549,8 +637,10 @@ compute_volumes_create(struct http_req *req, struct http_resp *resp)
 
 	/* Another project's server is 404 before its body is read, so a
 	 * body error tells nothing of it. */
-	if (compute_version(req, resp, &mv) == -1 ||
-	    server_visible(req, "os_compute_api:os-volumes-attachments:create")
+	if (compute_version(req, resp, &mv) == -1)
+		return -1;
+	c.mv = mv;
+	if (server_visible(req, "os_compute_api:os-volumes-attachments:create")
 	    == -1 || attach_parse(req, &c) == -1 ||
 	    vol_change(req, "os_compute_api:os-volumes-attachments:create",
 	    &c) == -1) {
@@ -559,7 +649,7 @@ compute_volumes_create(struct http_req *req, struct http_resp *resp)
 	}
 	iv = (struct sch_inst_volume *)find_volume(&c.after, c.volume_id);
 	if (iv != NULL)
-		a = attachment_json(c.after.uuid, iv, mv);
+		a = attachment_json(c.after.uuid, iv, mv, true);
 	else
 		err_set(TS_EINTERNAL, "attached volume %s not in the record",
 		    c.volume_id);
@@ -580,6 +670,7 @@ compute_volumes_delete(struct http_req *req, struct http_resp *resp)
 	c.volume_id = http_req_param(req, "volume_id");
 	if (compute_version(req, resp, &mv) == -1)
 		return -1;
+	c.mv = mv;
 	if (!jsonreq_uuid_like(c.volume_id)) {
 		err_set(TS_ENOT_FOUND, "volume_id not found: %s", c.volume_id);
 		return -1;

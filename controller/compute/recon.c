@@ -786,6 +786,16 @@ vols_read(struct recon *r, struct store_txn *txn, const struct rec_instance *i,
 	return 0;
 }
 
+/* Whether ensure task t of i builds an offloaded server's guest on the
+ * host its unshelve placed it on: the guest boots with its volumes, as
+ * an evacuated one (built_ready()), those attached while offloaded too. */
+static int
+unshelve_build(const struct rec_instance *i, const struct recon_task *t)
+{
+	return t != NULL && strcmp(t->task_state, "unshelving") == 0 &&
+	    strcmp(i->vm_state, VM_SHELVED_OFFLOADED) == 0;
+}
+
 /* Whether the instance's boot volume (if any) is among the volumes ready:
  * a guest is never built or rebuilt without its root disk. */
 static int
@@ -921,6 +931,28 @@ settle_vols(struct recon *r, struct store_txn *txn, struct rec_instance *i,
 	if (rc == 0 && *changed)
 		r->vol_settled = 1;
 	return rc;
+}
+
+/* The guest's volume disks as an answer m saw them settle i's attachments
+ * once its task is over, as a report would (desired_cb): right after
+ * ACTIVE a booted-from-volume server can be live-migrated, which wants
+ * its volumes attached (Tempest does so within milliseconds), and an
+ * unshelved one's volumes detached (Tempest's clean-up). */
+static int
+answer_vols(struct recon *r, struct store_txn *txn,
+    const struct msg_instance_state *m, struct rec_instance *i, int *changed)
+{
+	struct rguest g = { .has_vols = 1 };
+	char vols[16][CODEC_UUID_LEN + 1];
+
+	if (!m->exists || m->volumes.items == NULL || i->task_state != NULL ||
+	    r->vol.attach_done == NULL)
+		return 0;
+	for (size_t k = 0; k < m->volumes.n && k < 16; k++)
+		snprintf(vols[g.nvols++], sizeof(vols[0]), "%s",
+		    m->volumes.items[k]);
+	g.vols = vols;
+	return settle_vols(r, txn, i, &g, changed);
 }
 
 /* Whether a host's report of a guest's volume disks matches the volumes it
@@ -1488,8 +1520,8 @@ send_now(struct recon *r, const struct rec_instance *i, int64_t now,
 			vols_wipe(&vs);
 			return hold(r, i);
 		}
-		if (!boot_ready(i, &vs) || (m.rebuild &&
-		    !built_ready(i, &vs))) {
+		if (!boot_ready(i, &vs) || ((m.rebuild || unshelve_build(i,
+		    t)) && !built_ready(i, &vs))) {
 			vols_wipe(&vs);
 			return hold(r, i);
 		}
@@ -2538,6 +2570,38 @@ shelve_clear(struct recon *r, struct rec_instance *i)
 	return 0;
 }
 
+/* The guest is gone from i's host: a volume it was letting go of (a
+ * detach of a SHELVED server that its offload overtook) is detached, as
+ * no report will show it gone; the others stay i's for the unshelve. */
+static int
+drop_detaching(struct recon *r, struct store_txn *txn, struct rec_instance *i)
+{
+	size_t keep = 0;
+	int rc = 0;
+
+	if (r->vol.detach_done == NULL)
+		return 0;
+	/* every item visited, so the list stays compact for codec_clear() */
+	for (size_t k = 0; k < i->volumes.n; k++) {
+		struct sch_inst_volume *iv = &i->volumes.items[k];
+
+		if (iv->has_detaching && iv->detaching) {
+			if (rc == 0 && (rc = r->vol.detach_done(r->vol.vol,
+			    txn, iv->volume_id, iv->attachment_id)) == 0)
+				log_info("instance %s: volume %s detached with "
+				    "its guest", i->uuid, iv->volume_id);
+			codec_clear(&schema_sch_inst_volume, iv);
+			r->vol_settled = 1;
+			continue;
+		}
+		if (keep != k)
+			i->volumes.items[keep] = *iv;
+		keep++;
+	}
+	i->volumes.n = keep;
+	return rc;
+}
+
 /* The host no longer runs i (offloaded, or an unshelve that failed
  * there): its claim goes, the ports stay the server's, unbound. */
 static int
@@ -2552,6 +2616,8 @@ shelve_unplace(struct recon *r, struct store_txn *txn, struct rec_instance *i)
 			return -1;
 		r->net_released = 1;
 	}
+	if (drop_detaching(r, txn, i) == -1)
+		return -1;
 	free(i->host);
 	i->host = NULL;
 	i->power_state = POWER_NOSTATE;
@@ -2628,7 +2694,7 @@ shelve_state(struct batch *b, struct store_txn *txn,
 	uint32_t power = m->exists ? m->power_state : POWER_NOSTATE;
 	const char *ts = i->task_state;
 	char why[1024];
-	int ok, rc = 0;
+	int ok, rc = 0, changed = 0;
 
 	i->power_state = power;
 	if (!step_answer(b, txn, m, i, why, sizeof(why), &ok, &rc))
@@ -2680,6 +2746,10 @@ shelve_state(struct batch *b, struct store_txn *txn,
 		b->failed++;
 	}
 	batch_forget(b, i->uuid);
+	/* an unshelved guest's volumes, as any ended task's (stored below
+	 * in any case) */
+	if (rc == 0)
+		rc = answer_vols(b->r, txn, m, i, &changed);
 put:
 	if (rc == 0) {
 		i->updated_at = b->now;
@@ -2964,21 +3034,8 @@ apply_state(struct store_txn *txn, struct batch *b, const char *host,
 		batch_forget(b, i.uuid);
 	}
 put:
-	/* The guest's volume disks as the answer saw them settle its
-	 * attachments now, as a report would (desired_cb): right after ACTIVE
-	 * a booted-from-volume server can be live-migrated, which wants its
-	 * volumes attached (Tempest does so within milliseconds). */
-	if (rc == 0 && m->exists && m->volumes.items != NULL &&
-	    i.task_state == NULL && b->r->vol.attach_done != NULL) {
-		struct rguest g = { .has_vols = 1 };
-		char vols[16][CODEC_UUID_LEN + 1];
-
-		for (size_t k = 0; k < m->volumes.n && k < 16; k++)
-			snprintf(vols[g.nvols++], sizeof(vols[0]), "%s",
-			    m->volumes.items[k]);
-		g.vols = vols;
-		rc = settle_vols(b->r, txn, &i, &g, &changed);
-	}
+	if (rc == 0)
+		rc = answer_vols(b->r, txn, m, &i, &changed);
 	if (rc == 0 && changed) {
 		i.updated_at = b->now;
 		rc = compute_db_instance_put(txn, &i, &old);

@@ -104,6 +104,19 @@ int	volume_attach_begin(struct volume *, struct store_txn *,
 	    const char *project_id, const char *volume_id,
 	    const char *server_id, const char *host, const char *device,
 	    char *attachment_id);
+/* The attachment of a server that has no host (Nova 2.20's attach to a
+ * shelved-offloaded server): available (or in-use, multiattach) -> in-use
+ * at once, the attachment attached without a host, an initiator or a
+ * device, so nothing is exported; volume_attach_rehost() gives it a host
+ * when the server is unshelved. Checks as volume_attach_begin(). */
+int	volume_attach_hostless(struct volume *, struct store_txn *,
+	    const char *project_id, const char *volume_id,
+	    const char *server_id, char *attachment_id);
+/* The attachment's device becomes device (picked when its server gets a
+ * host). */
+int	volume_attach_device(struct volume *, struct store_txn *,
+	    const char *volume_id, const char *attachment_id,
+	    const char *device);
 /* The connection of an attachment (in any state but gone). */
 int	volume_attach_conn(struct volume *, struct store_txn *,
 	    const char *volume_id, const char *attachment_id,

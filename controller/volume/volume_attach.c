@@ -100,7 +100,11 @@ volume_attach_add(struct rec_volume *v, const char *server_id,
 	void *nv;
 	int rc = -1;
 
-	if (volume_initiator_name(host, init, sizeof(init)) == -1 ||
+	/* No host (a shelved-offloaded server's): no initiator, so no
+	 * export until volume_attach_rehost() names one. */
+	init[0] = '\0';
+	if ((host != NULL && *host != '\0' &&
+	    volume_initiator_name(host, init, sizeof(init)) == -1) ||
 	    random_alnum(user, CHAP_USER_LEN) == -1 ||
 	    random_alnum(secret, CHAP_SECRET_LEN) == -1)
 		goto out;
@@ -114,7 +118,7 @@ volume_attach_add(struct rec_volume *v, const char *server_id,
 	memset(a, 0, sizeof(*a));
 	db_uuid(a->id);
 	snprintf(a->server_id, sizeof(a->server_id), "%s", server_id);
-	if (volume_db_set_str(&a->host_name, host) == -1 ||
+	if (volume_db_set_str(&a->host_name, host != NULL ? host : "") == -1 ||
 	    volume_db_set_str(&a->initiator, init) == -1 ||
 	    volume_db_set_str(&a->device, device) == -1 ||
 	    volume_db_set_str(&a->status, "attaching") == -1 ||
@@ -129,15 +133,15 @@ out:
 	return rc;
 }
 
-int
-volume_attach_begin(struct volume *vs, struct store_txn *txn,
-    const char *project_id, const char *volume_id, const char *server_id,
-    const char *host, const char *device, char *attachment_id)
+/* host NULL: the hostless attachment of volume_attach_hostless(). */
+static int
+attach_begin(struct store_txn *txn, const char *project_id,
+    const char *volume_id, const char *server_id, const char *host,
+    const char *device, char *attachment_id)
 {
 	struct rec_volume v;
 	int rc = -1;
 
-	(void)vs;
 	if (volume_db_get(txn, volume_id, &v) == -1)
 		return -1;
 	if (project_id != NULL && strcmp(v.project_id, project_id) != 0) {
@@ -170,13 +174,75 @@ volume_attach_begin(struct volume *vs, struct store_txn *txn,
 		goto out;
 	}
 	if (volume_attach_add(&v, server_id, host, device, attachment_id) ==
-	    -1 || volume_db_set_str(&v.status, "attaching") == -1)
+	    -1)
+		goto out;
+	if (host == NULL) {
+		/* attached at once, as Nova's attachment_complete() of an
+		 * attachment without a connector leaves it: the volume is
+		 * in-use for a server that has no host yet */
+		struct sch_vol_attachment *a = att_find(&v, attachment_id);
+
+		if (a == NULL || volume_db_set_str(&a->status, "attached") ==
+		    -1 || volume_db_set_str(&v.status, "in-use") == -1)
+			goto out;
+		a->attached_at = db_now_ms();
+	} else if (volume_db_set_str(&v.status, "attaching") == -1)
 		goto out;
 	v.generation++;
 	v.updated_at = db_now_ms();
 	if (volume_db_put(txn, NULL, &v) == -1)
 		goto out;
 	rc = 0;
+out:
+	codec_clear(&schema_rec_volume, &v);
+	return rc;
+}
+
+int
+volume_attach_begin(struct volume *vs, struct store_txn *txn,
+    const char *project_id, const char *volume_id, const char *server_id,
+    const char *host, const char *device, char *attachment_id)
+{
+	(void)vs;
+	if (host == NULL || *host == '\0') {
+		err_set(TS_EINVALID, "Invalid volume: an attachment of volume "
+		    "%s needs a host.", volume_id);
+		return -1;
+	}
+	return attach_begin(txn, project_id, volume_id, server_id, host,
+	    device, attachment_id);
+}
+
+int
+volume_attach_hostless(struct volume *vs, struct store_txn *txn,
+    const char *project_id, const char *volume_id, const char *server_id,
+    char *attachment_id)
+{
+	(void)vs;
+	return attach_begin(txn, project_id, volume_id, server_id, NULL, NULL,
+	    attachment_id);
+}
+
+int
+volume_attach_device(struct volume *vs, struct store_txn *txn,
+    const char *volume_id, const char *attachment_id, const char *device)
+{
+	struct rec_volume v;
+	struct sch_vol_attachment *a;
+	int rc = -1;
+
+	(void)vs;
+	if (volume_db_get(txn, volume_id, &v) == -1)
+		return -1;
+	if ((a = att_find(&v, attachment_id)) == NULL) {
+		err_set(TS_ENOT_FOUND, "Volume attachment %.64s could not be "
+		    "found.", attachment_id);
+		goto out;
+	}
+	if (volume_db_set_str(&a->device, device) == -1)
+		goto out;
+	v.updated_at = db_now_ms();
+	rc = volume_db_put(txn, NULL, &v);
 out:
 	codec_clear(&schema_rec_volume, &v);
 	return rc;

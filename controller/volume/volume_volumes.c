@@ -83,10 +83,13 @@ vol_json(struct http_req *req, const struct rec_volume *v, bool admin,
 
 		if (strcmp(a->status, "attached") != 0)
 			continue;
+		/* host_name null: a shelved-offloaded server's, no host
+		 * (Cinder's attachment without a connector) */
 		json_array_append_new(att, json_pack("{s:s, s:s, s:s, s:s, "
-		    "s:s, s:o, s:o}", "id", v->id, "attachment_id", a->id,
+		    "s:o, s:o, s:o}", "id", v->id, "attachment_id", a->id,
 		    "volume_id", v->id, "server_id", a->server_id,
-		    "host_name", a->host_name, "device", nstr(a->device),
+		    "host_name", nstr(a->host_name && *a->host_name ?
+		    a->host_name : NULL), "device", nstr(a->device),
 		    "attached_at", a->attached_at ?
 		    volume_time(a->attached_at) : json_null()));
 	}

@@ -47,6 +47,9 @@
 #    gone, the server still ACTIVE with the same boot, the host up again;
 #  - deleting the attached volume is refused (400); after the detach
 #    `openstack volume delete` removes it: no record, no file, no target;
+#  - a volume attached (2.20) to a shelved-offloaded server booted from a
+#    volume: in-use at once without a host (409 at 2.19); its unshelve's
+#    new boot finds it as vdb at boot, re-hosted to the new host;
 #  - `cinder create --display_name test 1` / `cinder list` (the seed's
 #    commands) and a volume over the quota refused with nothing created;
 #  - Tempest's live migration classes (issue 16) on these two hosts: block
@@ -687,6 +690,24 @@ for n in $HOSTS; do
 done
 openstack image show vebfv1-shelved >/dev/null 2>&1 && fail "an image shelved for a volume-backed server"
 vol_is "$BV" in-use || fail "vebootvol not in-use while vebfv1 is offloaded"
+# Nova 2.20: a volume attached to the offloaded vebfv1 is recorded alone
+# (in-use at once, its attachment without a host or device, nothing
+# exported; 409 below 2.20), and the unshelve's guest boots with it (the
+# ensure waits for its export to the new host).
+SV=$(openstack volume create --size 1 veshvol -f value -c id) || fail "volume create veshvol"
+wait_for 30 "veshvol available" vol_is "$SV" available
+ATTACH_BODY="{\"volumeAttachment\": {\"volumeId\": \"$SV\"}}"
+code=$(http_code POST "http://127.0.0.1:$CP/v2.1/servers/$S3/os-volume_attachments" "${H[@]}" \
+	-H 'Content-Type: application/json' -H 'OpenStack-API-Version: compute 2.19' -d "$ATTACH_BODY")
+[ "$code" = 409 ] || fail "attach to an offloaded server at 2.19: HTTP $code, wanted 409"
+vol_is "$SV" available || fail "veshvol changed by a refused attach"
+curl -s "${H[@]}" -H 'Content-Type: application/json' -H 'OpenStack-API-Version: compute 2.20' \
+	-d "$ATTACH_BODY" "http://127.0.0.1:$CP/v2.1/servers/$S3/os-volume_attachments" > "$T/shv.json"
+jq -e --arg v "$SV" '.volumeAttachment.volumeId == $v and .volumeAttachment.device == null' \
+	"$T/shv.json" >/dev/null || { cat "$T/shv.json"; fail "attach to the offloaded vebfv1 at 2.20"; }
+vol_is "$SV" in-use || fail "veshvol not in-use at once"
+[ "$(cv "/volumes/$SV" '.volume.attachments[0].server_id + " " + (.volume.attachments[0].host_name // "none")')" = "$S3 none" ] ||
+	fail "veshvol's attachment while offloaded: $(cv "/volumes/$SV" '.volume.attachments')"
 openstack server unshelve vebfv1 || fail "server unshelve vebfv1"
 wait_for 120 "vebfv1 ACTIVE after unshelve" settled "$S3" ACTIVE
 t2=$(date +%s.%N)
@@ -695,7 +716,20 @@ wait_for "$BOOT_TIMEOUT" "vebfv1 booted again" new_boot
 wait_for 30 "vebfv1's vda after unshelve: its volume" \
 	has_line "$S3" '^TINYSTACK-GUEST-DISK vda sectors=2097152 .*head=TSBASEIMAGE'
 wait_for 30 "vebootvol in-use after unshelve" vol_is "$BV" in-use
-ok "volume-backed vebfv1: shelve -> SHELVED_OFFLOADED in $(echo "$t1 - $t0" | bc) s (no domain, no image, its volume in-use), unshelve -> ACTIVE on $(nv "/servers/$S3" '.server."OS-EXT-SRV-ATTR:host"') in $(echo "$t2 - $t1" | bc) s, booted again from its volume"
+BU=$(bootid_of "$S3")
+SH3=$(nv "/servers/$S3" '.server."OS-EXT-SRV-ATTR:host"')
+# At boot, not hot-plugged: the device the unshelve named (vdb).
+since3() { console "$S3" | sed -n "/^TINYSTACK-GUEST-UP bootid=$BU/,\$p"; }
+boot_has_vdb() { since3 | grep -q '^TINYSTACK-GUEST-DISK vdb sectors=2097152 ro=0 head=[^ ]*$'; }
+wait_for 30 "vebfv1's new boot finds veshvol as vdb" boot_has_vdb
+[ "$(nv "/servers/$S3/os-volume_attachments/$SV" '.volumeAttachment.device')" = /dev/vdb ] ||
+	fail "veshvol's device after unshelve: $(nv "/servers/$S3/os-volume_attachments/$SV")"
+[ "$(cv "/volumes/$SV" '.volume.attachments[0].host_name')" = "$SH3" ] ||
+	fail "veshvol's attachment after unshelve: $(cv "/volumes/$SV" '.volume.attachments')"
+openstack server remove volume vebfv1 veshvol || fail "server remove volume veshvol"
+wait_for 60 "veshvol available after its detach" vol_is "$SV" available
+openstack volume delete "$SV" || fail "volume delete veshvol"
+ok "volume-backed vebfv1: shelve -> SHELVED_OFFLOADED in $(echo "$t1 - $t0" | bc) s (no domain, no image, its volume in-use); veshvol attached while offloaded (2.20; 409 at 2.19): in-use at once, no host; unshelve -> ACTIVE on $SH3 in $(echo "$t2 - $t1" | bc) s, booted again from its volume with veshvol as vdb from the boot"
 openstack server delete --wait vebfv1 vebfv2 || fail "server delete (boot from volume)"
 wait_for 30 "vebootvol available after its server" vol_is "$BV" available
 wait_for 30 "vebfv2's volume available after its server" vol_is "$BV2" available

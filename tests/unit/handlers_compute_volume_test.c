@@ -4,7 +4,9 @@
  * (list, show, attach, detach, with their refusals), the
  * os-extended-volumes:volumes_attached field of the server view, and
  * block_device_mapping_v2 at server create (its refusals, then a boot from
- * an existing volume on a host that is up).
+ * an existing volume on a host that is up), and from 2.20 attach and
+ * detach on shelved and shelved-offloaded servers, then the unshelve that
+ * re-hosts what was attached while offloaded.
  *
  * A volume becomes available as the volume tests make it: a storage host's
  * report (storesync_report()) showing it made. A server is put on a host
@@ -830,6 +832,229 @@ test_unshelve_bfv_claim(void **state)
 	    u1.instances - u0.instances);
 }
 
+/* Server id's record as the reconciler leaves a shelve: SHELVED on its
+ * host (ct-v1), its guest stopped. */
+static int
+shelved_fn(struct store_txn *txn, void *arg)
+{
+	struct rec_instance old, i;
+	int rc;
+
+	if (compute_db_instance_get(txn, arg, &old) == -1)
+		return -1;
+	if (compute_db_instance_copy(&old, &i) == -1) {
+		codec_clear(&schema_rec_instance, &old);
+		return -1;
+	}
+	free(i.vm_state);
+	i.vm_state = strdup("shelved");
+	i.power_state = 4;	/* SHUTDOWN */
+	i.shelved_host = strdup(i.host);
+	i.has_shelved_at = true;
+	i.shelved_at = db_now_ms();
+	rc = compute_db_instance_put(txn, &i, &old);
+	codec_clear(&schema_rec_instance, &i);
+	codec_clear(&schema_rec_instance, &old);
+	return rc;
+}
+
+#define MV219	"OpenStack-API-Version: compute 2.19\r\n"
+#define MV220	"OpenStack-API-Version: compute 2.20\r\n"
+
+/* attach() and detach() at a microversion (hdr). */
+static void
+attach_mv(const char *hdr, const char *server, const char *vol, int status,
+    const char *msg)
+{
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/os-volume_attachments",
+	    server);
+	snprintf(body, sizeof(body), "{\"volumeAttachment\": {\"volumeId\": "
+	    "\"%s\"}}", vol);
+	ctltest_call(T, C, CT_MEMBER, "POST", path, body, hdr);
+	ctltest_expect(T, status, msg);
+}
+
+static void
+detach_mv(const char *hdr, const char *server, const char *vol, int status,
+    const char *msg)
+{
+	snprintf(path, sizeof(path),
+	    "/v2.1/servers/%s/os-volume_attachments/%s", server, vol);
+	ctltest_call(T, C, CT_MEMBER, "DELETE", path, NULL, hdr);
+	ctltest_expect(T, status, msg);
+}
+
+/* Server id's mapping of volume vol: its device (NULL: none) into dev. */
+static void
+mapping_device(const char *server, const char *vol, char dev[32])
+{
+	struct store_txn *txn = NULL;
+	struct rec_instance i;
+	int found = 0;
+
+	dev[0] = '\0';
+	assert_int_equal(store_read_begin(ctltest_store(T), &txn), 0);
+	assert_int_equal(compute_db_instance_get(txn, server, &i), 0);
+	store_txn_end(&txn);
+	for (size_t k = 0; k < i.volumes.n; k++)
+		if (strcmp(i.volumes.items[k].volume_id, vol) == 0) {
+			snprintf(dev, 32, "%s", i.volumes.items[k].device ?
+			    i.volumes.items[k].device : "");
+			found++;
+		}
+	codec_clear(&schema_rec_instance, &i);
+	assert_int_equal(found, 1);
+}
+
+/*
+ * Nova 2.20: volumes attached to and detached from SHELVED and
+ * SHELVED_OFFLOADED servers. Below 2.20 both are 409 and change nothing.
+ * A SHELVED server (its stopped guest on its host) takes them as a
+ * stopped one. An offloaded one has them recorded alone: the volume
+ * in-use at once with an attachment naming no host (nothing exported),
+ * no device (null in the answer, left out of list and show); a detach
+ * frees the volume in the same request. Its unshelve re-hosts the
+ * attachment onto the host it claims, with the next free device, and
+ * the storage host is told to export it there.
+ */
+static void
+test_shelved_volumes(void **state)
+{
+	char s1[64], s2[64], v1[37], v2[37], v3[37], msg[512], dev[32];
+	char init[256];
+	struct volume_conn c;
+
+	(void)state;
+	vol_new(CT_MEMBER, v1);
+	vol_new(CT_MEMBER, v2);
+	vol_new(CT_MEMBER, v3);
+	server_placed("cv-off", s1);
+	assert_int_equal(store_write(ctltest_store(T), offloaded_fn, s1), 0);
+	server_placed("cv-shv", s2);
+	assert_int_equal(store_write(ctltest_store(T), shelved_fn, s2), 0);
+
+	/* below 2.20: Nova's 409, nothing changes */
+	snprintf(msg, sizeof(msg), "Cannot 'attach_volume' instance %s while "
+	    "it is in vm_state shelved_offloaded", s1);
+	attach_mv(MV219, s1, v1, 409, msg);
+	attach_mv(NULL, s1, v1, 409, msg);
+	snprintf(msg, sizeof(msg), "Cannot 'attach_volume' instance %s while "
+	    "it is in vm_state shelved", s2);
+	attach_mv(MV219, s2, v1, 409, msg);
+	snprintf(msg, sizeof(msg), "Cannot 'detach_volume' instance %s while "
+	    "it is in vm_state shelved_offloaded", s1);
+	detach_mv(MV219, s1, v1, 409, msg);
+	vol_is(CT_MEMBER, v1, "available", 0, NULL);
+	exports_are(v1, 0);
+	assert_int_equal(srv_volumes(s1, NULL), 0);
+	assert_int_equal(srv_volumes(s2, NULL), 0);
+
+	/* 2.20, offloaded: in-use at once, no host, no device, no export */
+	attach_mv(MV220, s1, v1, 200, NULL);
+	assert_string_equal(ctltest_str(T, "volumeAttachment.volumeId"), v1);
+	assert_string_equal(ctltest_str(T, "volumeAttachment.serverId"), s1);
+	assert_true(json_is_null(ctltest_get(T, "volumeAttachment.device")));
+	assert_int_equal(json_object_size(ctltest_get(T, "volumeAttachment")),
+	    4);
+	vol_is(CT_MEMBER, v1, "in-use", 1, s1);
+	assert_true(json_is_null(ctltest_get(T,
+	    "volume.attachments.0.host_name")));
+	assert_true(json_is_null(ctltest_get(T, "volume.attachments.0.device")));
+	exports_are(v1, 0);
+	assert_true(conn_of(s1, v1, &c));
+	assert_string_equal(c.initiator, "");
+	assert_false(c.ready);
+	assert_int_equal(srv_volumes(s1, v1), 1);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/os-volume_attachments",
+	    s1);
+	ctltest_call(T, C, CT_MEMBER, "GET", path, NULL, MV220);
+	ctltest_expect(T, 200, NULL);
+	assert_int_equal(json_array_size(ctltest_get(T, "volumeAttachments")),
+	    1);
+	assert_null(ctltest_get(T, "volumeAttachments.0.device"));
+	snprintf(path, sizeof(path),
+	    "/v2.1/servers/%s/os-volume_attachments/%s", s1, v1);
+	ctltest_call(T, C, CT_MEMBER, "GET", path, NULL, MV220);
+	ctltest_expect(T, 200, NULL);
+	assert_string_equal(ctltest_str(T, "volumeAttachment.volumeId"), v1);
+	assert_null(ctltest_get(T, "volumeAttachment.device"));
+	/* a volume already in-use is refused as ever */
+	snprintf(msg, sizeof(msg), "Invalid volume: volume %s status must be "
+	    "available, but current status is: in-use.", v1);
+	attach_mv(MV220, s2, v1, 400, msg);
+
+	/* 2.20, offloaded: attach then detach v2; v2 available, v1 kept */
+	attach_mv(MV220, s1, v2, 200, NULL);
+	vol_is(CT_MEMBER, v2, "in-use", 1, s1);
+	assert_int_equal(srv_volumes(s1, v1), 2);
+	snprintf(msg, sizeof(msg), "Cannot 'detach_volume' instance %s while "
+	    "it is in vm_state shelved_offloaded", s1);
+	detach_mv(MV219, s1, v2, 409, msg);
+	vol_is(CT_MEMBER, v2, "in-use", 1, s1);
+	detach_mv(MV220, s1, v2, 202, NULL);
+	vol_is(CT_MEMBER, v2, "available", 0, NULL);
+	exports_are(v2, 0);
+	assert_int_equal(srv_volumes(s1, v1), 1);
+	snprintf(msg, sizeof(msg), "volume_id not found: %s", v2);
+	detach_mv(MV220, s1, v2, 404, msg);
+	vol_is(CT_MEMBER, v1, "in-use", 1, s1);
+
+	/* 2.20, SHELVED on its host: as for a stopped server */
+	attach_mv(MV220, s2, v3, 200, NULL);
+	assert_string_equal(ctltest_str(T, "volumeAttachment.device"),
+	    "/dev/vdb");
+	vol_is(CT_MEMBER, v3, "attaching", 0, NULL);
+	exports_are(v3, 1);
+	attachment_of(s2, v3);
+	detach_mv(MV220, s2, v3, 400, DETACH_STATE);	/* still attaching */
+	{
+		struct done d = { s2, v3 };
+
+		assert_int_equal(store_write(ctltest_store(T), done_fn, &d), 0);
+	}
+	vol_is(CT_MEMBER, v3, "in-use", 1, s2);
+	detach_mv(MV220, s2, v3, 202, NULL);
+	vol_is(CT_MEMBER, v3, "detaching", 0, NULL);
+	attachment_of(s2, v3);
+
+	/* unshelve of the offloaded one onto HOST1 (up, enabled, with its
+	 * hypervisor): v1 re-hosted there with the next free device */
+	host_up(HOST1);
+	CT_CALL(T, C, CT_ADMIN, "PUT", "/v2.1/os-services/enable",
+	    "{\"host\": \"" HOST1 "\", \"binary\": \"nova-compute\"}", 200,
+	    NULL);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s/action", s1);
+	CT_CALL(T, C, CT_MEMBER, "POST", path, "{\"unshelve\": null}", 202,
+	    NULL);
+	snprintf(path, sizeof(path), "/v2.1/servers/%s", s1);
+	CT_CALL(T, C, CT_ADMIN, "GET", path, NULL, 200, NULL);
+	assert_string_equal(ctltest_str(T, "server.OS-EXT-SRV-ATTR:host"),
+	    HOST1);
+	assert_string_equal(ctltest_str(T, "server.OS-EXT-STS:task_state"),
+	    "unshelving");
+	mapping_device(s1, v1, dev);
+	assert_string_equal(dev, "/dev/vdb");
+	vol_is(CT_MEMBER, v1, "in-use", 1, s1);
+	assert_string_equal(ctltest_str(T, "volume.attachments.0.host_name"),
+	    HOST1);
+	assert_string_equal(ctltest_str(T, "volume.attachments.0.device"),
+	    "/dev/vdb");
+	/* not attached until the guest shows it; exported to HOST1 now */
+	assert_false(conn_of(s1, v1, &c));
+	assert_int_equal(volume_initiator_name(HOST1, init, sizeof(init)), 0);
+	assert_string_equal(c.initiator, init);
+	exports_are(v1, 1);
+	report_exported(HOST1, v1, 0);
+	assert_false(conn_of(s1, v1, &c));
+	assert_true(c.ready);
+	snprintf(path, sizeof(path),
+	    "/v2.1/servers/%s/os-volume_attachments/%s", s1, v1);
+	ctltest_call(T, C, CT_MEMBER, "GET", path, NULL, MV220);
+	ctltest_expect(T, 200, NULL);
+	assert_string_equal(ctltest_str(T, "volumeAttachment.device"),
+	    "/dev/vdb");
+}
+
 static int
 setup(void **state)
 {
@@ -874,6 +1099,7 @@ main(void)
 		cmocka_unit_test(test_local_delete_frees_volumes),
 		cmocka_unit_test(test_evacuate_volume_export),
 		cmocka_unit_test(test_unshelve_bfv_claim),
+		cmocka_unit_test(test_shelved_volumes),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

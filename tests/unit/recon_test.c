@@ -3215,6 +3215,8 @@ fake_attach_done(struct volume *v, struct store_txn *txn,
 	return 0;
 }
 
+static int	vol_undone;	/* detach_done calls */
+
 static int
 fake_detach_done(struct volume *v, struct store_txn *txn,
     const char *volume_id, const char *attachment_id)
@@ -3223,6 +3225,7 @@ fake_detach_done(struct volume *v, struct store_txn *txn,
 	(void)txn;
 	(void)volume_id;
 	(void)attachment_id;
+	vol_undone++;
 	return 0;
 }
 
@@ -3420,6 +3423,122 @@ test_evacuation_waits_for_volumes(void **state)
 	/* answered: the password is dropped */
 	recon_stats(rec, &rs);
 	assert_int_equal(rs.passes, 0);
+	got_clear(&g);
+	recon_set_volume(rec, &(struct recon_vol){ 0 });
+}
+
+/* The instance uuid's volume vol_id is being detached (in-use, then the
+ * API's detach). */
+static int
+detaching_fn(struct store_txn *txn, void *arg)
+{
+	struct rec_instance old, i;
+	int rc;
+
+	if (compute_db_instance_get(txn, arg, &old) == -1)
+		return -1;
+	if (compute_db_instance_copy(&old, &i) == -1) {
+		codec_clear(&schema_rec_instance, &old);
+		return -1;
+	}
+	assert_int_equal(i.volumes.n, 1);
+	i.volumes.items[0].has_attached = true;
+	i.volumes.items[0].attached = true;
+	i.volumes.items[0].has_detaching = true;
+	i.volumes.items[0].detaching = true;
+	rc = compute_db_instance_put(txn, &i, &old);
+	codec_clear(&schema_rec_instance, &i);
+	codec_clear(&schema_rec_instance, &old);
+	return rc;
+}
+
+/*
+ * Nova 2.20's volumes of shelved servers, on the reconciler's side. The
+ * unshelve of an offloaded server (as the API leaves it: placed on h1,
+ * its attachments re-hosted there, not attached) builds the guest only
+ * once every volume is exported to h1, and then with them: it boots with
+ * the volumes attached while it was offloaded, as an evacuated guest
+ * does. An offload that overtakes a detach of a SHELVED server's volume
+ * completes it (no host will report the volume gone): the volume leaves
+ * the server and its attachment goes.
+ */
+static void
+test_shelved_volumes(void **state)
+{
+	static const char img[] = "7e6d5c4b-3a2f-4c1b-8e9f-8a7b6c5d4e3f";
+	struct recon_vol rv = { .conn = fake_conn,
+	    .attach_done = fake_attach_done,
+	    .detach_done = fake_detach_done };
+	struct mk o = { .host = "h1", .vm_state = VM_SHELVED_OFFLOADED,
+	    .task = "unshelving", .want = 1, .gen = 2, .shelved_image = img };
+	struct mk s = { .host = "h1", .vm_state = VM_SHELVED,
+	    .task = "shelving_offloading", .want = 1 };
+	struct msg_instance_ensure *e;
+	struct codec_envelope *env;
+	struct got g = { .n = 0 };
+	struct rec_instance i;
+	char *vols[1] = { vol_id };
+	struct msg_instance_state a = { 0 };
+
+	(void)state;
+	mk(&o);
+	db_uuid(vol_id);
+	db_uuid(vol_att);
+	assert_int_equal(store_write(st, add_vol_fn, o.uuid), 0);
+	recon_set_volume(rec, &rv);
+	vol_ready = false;
+	vol_done = 0;
+	vol_undone = 0;
+	/* not exported to h1 yet: no ensure, with or without it */
+	dispatch(o.uuid);
+	none(&g);
+	/* the storage sync's hook: the build, with the volume */
+	vol_ready = true;
+	dispatch(o.uuid);
+	env = find(&g, &schema_msg_instance_ensure, o.uuid);
+	assert_string_equal(env->request_id, o.reqid);
+	e = env->body;
+	assert_int_equal(e->generation, 2);
+	assert_string_equal(e->spec.image_id, img);
+	assert_int_equal(e->spec.volumes.n, 1);
+	assert_string_equal(e->spec.volumes.items[0].volume_id, vol_id);
+	assert_string_equal(e->spec.volumes.items[0].target_dev, "vdb");
+	assert_true(e->has_sync_volumes && e->sync_volumes);
+	/* its answer lists the volume: ACTIVE, the volume attached */
+	snprintf(a.uuid, sizeof(a.uuid), "%s", o.uuid);
+	a.generation = 2;
+	a.exists = true;
+	a.power_state = POWER_RUNNING;
+	a.state = "running";
+	a.in_reply_to = o.reqid;
+	a.result = "ok";
+	a.volumes.items = vols;
+	a.volumes.n = 1;
+	answer_msg("h1", &a, o.reqid);
+	assert_int_equal(get(o.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_ACTIVE);
+	assert_null(i.task_state);
+	assert_true(i.volumes.items[0].has_attached &&
+	    i.volumes.items[0].attached);
+	codec_clear(&schema_rec_instance, &i);
+	assert_int_equal(vol_done, 1);
+	got_clear(&g);
+
+	/* a SHELVED server's volume being detached when the offload's
+	 * answer comes: detached with the guest, gone from the server */
+	mk(&s);
+	db_uuid(vol_id);
+	db_uuid(vol_att);
+	assert_int_equal(store_write(st, add_vol_fn, s.uuid), 0);
+	assert_int_equal(store_write(st, detaching_fn, s.uuid), 0);
+	answer("h1", s.uuid, s.reqid, false, 0, "ok", 0);
+	assert_int_equal(get(s.uuid, &i), 0);
+	assert_string_equal(i.vm_state, VM_SHELVED_OFFLOADED);
+	assert_null(i.host);
+	assert_null(i.task_state);
+	assert_int_equal(i.volumes.n, 0);
+	codec_clear(&schema_rec_instance, &i);
+	assert_int_equal(vol_undone, 1);
 	got_clear(&g);
 	recon_set_volume(rec, &(struct recon_vol){ 0 });
 }
@@ -4323,6 +4442,7 @@ main(void)
 		cmocka_unit_test(test_attaching_volume_after_restart),
 		cmocka_unit_test(test_build_answer_attaches_volumes),
 		cmocka_unit_test(test_evacuation_waits_for_volumes),
+		cmocka_unit_test(test_shelved_volumes),
 		cmocka_unit_test(test_shelved_offload_periodic),
 	};
 
