@@ -3329,7 +3329,11 @@ test_attaching_volume_after_restart(void **state)
 	gs[0].power_state = POWER_PAUSED;
 	got_clear(&g);
 	report(gs, 1, 1);
-	pump(&g, 500);
+	/* until the power's ensure and the confirmation are in (bounded:
+	 * a loaded machine may take longer than the 500 ms this waited) */
+	for (int k = 0; k < 200 && (vol_ensures(&g, a.uuid, &nvols,
+	    &sync) == 0 || vol_done == 0); k++)
+		pump(&g, 50);
 	assert_int_equal(vol_ensures(&g, a.uuid, &nvols, &sync), 1);
 	assert_int_equal(nvols, 1);
 	assert_true(sync);
