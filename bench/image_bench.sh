@@ -26,7 +26,11 @@
 #               same rounds, and cp once more beside them: what the client
 #               and the kernel cost on their own; the image API's time
 #               over the bare server's in the same round is printed per
-#               round (1.00 = the server adds nothing the client waits on)
+#               round (1.00 = the server adds nothing the client waits on);
+#               and curl to /dev/null from file_server.py's two other
+#               modes, libmicrohttpd's way of sending a file (128 KiB
+#               sendfile() calls on a non-blocking socket) with and
+#               without the TCP_CORK it sets around them
 #   clients     glance image-create --file (chunked) and
 #               openstack image save, once each: the Python clients' cost
 # Each curl and cp measurement is repeated RUNS times, interleaved (cp,
@@ -57,10 +61,12 @@ PASS=bench-admin-pass
 W=${DIR:-$(mktemp -d /var/tmp/image-bench.XXXXXX)}
 PID=
 FS=
+FS2=
+FS3=
 
 cleanup() {
 	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-	[ -n "$FS" ] && kill "$FS" 2>/dev/null && wait "$FS" 2>/dev/null
+	for p in $FS $FS2 $FS3; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
 	rm -rf "$W"
 }
 trap cleanup EXIT
@@ -237,9 +243,19 @@ get_big() { python3 "$(dirname "$0")/http_get.py" "$URL/v2/images/$ID/file" "$TO
 # The bare server, on the same data file.
 python3 "$(dirname "$0")/file_server.py" "$W/images/$ID" "$W/fport" &
 FS=$!
-for _ in $(seq 1 100); do [ -s "$W/fport" ] && break; sleep 0.1; done
-[ -s "$W/fport" ] || { echo "file_server.py did not start" >&2; exit 1; }
+python3 "$(dirname "$0")/file_server.py" "$W/images/$ID" "$W/fport2" chunks &
+FS2=$!
+python3 "$(dirname "$0")/file_server.py" "$W/images/$ID" "$W/fport3" chunks-cork &
+FS3=$!
+for f in fport fport2 fport3; do
+	for _ in $(seq 1 100); do [ -s "$W/$f" ] && break; sleep 0.1; done
+	[ -s "$W/$f" ] || { echo "file_server.py did not start" >&2; exit 1; }
+done
 FURL=http://127.0.0.1:$(cat "$W/fport")/data
+FURL2=http://127.0.0.1:$(cat "$W/fport2")/data
+FURL3=http://127.0.0.1:$(cat "$W/fport3")/data
+chunk_null() { curl -sf -o /dev/null "$FURL2"; }
+cork_null() { curl -sf -o /dev/null "$FURL3"; }
 bare_null() { curl -sf -o /dev/null "$FURL"; }
 bare_file() { curl -sf -o "$W/down" "$FURL"; }
 bare_big() { python3 "$(dirname "$0")/http_get.py" "$FURL" none; }
@@ -247,13 +263,17 @@ for _ in $(seq 1 "$RUNS"); do
 	T[cpdl]+="$(secs cp_once) "; rm -f "$W/copy"
 	T[getnull]+="$(secs get_null) "
 	T[barenull]+="$(secs bare_null) "
+	T[chunknull]+="$(secs chunk_null) "
+	T[corknull]+="$(secs cork_null) "
 	T[getfile]+="$(secs get_file) "; rm -f "$W/down"
 	T[barefile]+="$(secs bare_file) "; rm -f "$W/down"
 	T[getbig]+="$(secs get_big) "
 	T[barebig]+="$(secs bare_big) "
 done
-cmp -s <(curl -sf "$FURL" | md5sum) <(md5sum < "$W/src") ||
-	{ echo "bare server's download differs" >&2; exit 1; }
+for u in "$FURL" "$FURL2" "$FURL3"; do
+	cmp -s <(curl -sf "$u" | md5sum) <(md5sum < "$W/src") ||
+		{ echo "bare server's download differs ($u)" >&2; exit 1; }
+done
 cmp -s <(curl -sf "${A[@]}" "$URL/v2/images/$ID/file" | md5sum) <(md5sum < "$W/src") ||
 	{ echo "download differs" >&2; exit 1; }
 # A download right after its upload, the read-back still under way (what
@@ -289,6 +309,7 @@ echo "  of which system (stime): upload ${S[put]}, chunked ${S[putc]}; order in 
 echo "  download to /dev/null ${T[getnull]}; to a file ${T[getfile]}"
 echo "  download with 1 MiB reads (http_get.py) ${T[getbig]}"
 echo "  bare server: to /dev/null ${T[barenull]}; to a file ${T[barefile]}; 1 MiB reads ${T[barebig]}"
+echo "  bare server in 128 KiB sendfile() calls, to /dev/null: ${T[chunknull]}; the same with TCP_CORK: ${T[corknull]}"
 echo "  cp beside the downloads ${T[cpdl]}"
 echo "  a download right after its upload: ${T[getfresh]} s; read-back CPU per round (image-warm thread): ${C[warm]:-none}"
 # ratios A [B]: A's time over B's (sha512sum's) in the same round.
@@ -315,6 +336,8 @@ row "download, curl to /dev/null, right after its upload" "${T[getfresh]}"
 row "bare server, curl to /dev/null" "$(med barenull)"
 row "bare server, curl to a file on the same disk" "$(med barefile)"
 row "bare server, 1 MiB reads (http_get.py)" "$(med barebig)"
+row "bare, 128 KiB sendfile()s, curl to /dev/null" "$(med chunknull)"
+row "the same with TCP_CORK (libmicrohttpd's way)" "$(med corknull)"
 row "cp, in the download rounds" "$(med cpdl)"
 if [ "$CLIENTS" = 1 ]; then
 	row "glance image-create --file (chunked)" "${T[glance]}"
