@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <pthread.h>
 #include <regex.h>
 #include <setjmp.h>
@@ -2658,6 +2659,38 @@ test_apierr_render(void **state)
 	assert_string_equal(apierr_reason(413), "Request Entity Too Large");
 }
 
+/*
+ * The controller's setsockopt() (http.c) drops libmicrohttpd's TCP_CORK and
+ * passes everything else; the global symbol lookup, which binds the
+ * library's calls, finds it before libc's.
+ */
+static void
+test_no_cork(void **state)
+{
+	int fd, v = 1, got = -1;
+	socklen_t len = sizeof(got);
+
+	(void)state;
+	assert_ptr_equal(dlsym(RTLD_DEFAULT, "setsockopt"), (void *)setsockopt);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(setsockopt(fd, IPPROTO_TCP, TCP_CORK, &v, sizeof(v)), 0);
+	assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_CORK, &got, &len), 0);
+	assert_int_equal(got, 0);
+	assert_int_equal(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v,
+	    sizeof(v)), 0);
+	got = -1;
+	assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &got, &len), 0);
+	assert_int_equal(got, 1);
+	v = 0;
+	assert_int_equal(setsockopt(fd, IPPROTO_TCP, TCP_CORK, &v, sizeof(v)), 0);
+	close(fd);
+	errno = 0;
+	assert_int_equal(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v,
+	    sizeof(v)), -1);
+	assert_int_equal(errno, EBADF);
+}
+
 int
 main(void)
 {
@@ -2690,6 +2723,7 @@ main(void)
 		cmocka_unit_test(test_stop_answers_request_in_progress),
 		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_apierr_render),
+		cmocka_unit_test(test_no_cork),
 	};
 	int rc;
 
