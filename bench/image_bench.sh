@@ -64,9 +64,14 @@ FS=
 FS2=
 FS3=
 
+# Every step runs whatever the one before returned (a server killed by
+# SIGTERM waits with 143, which set -e would take for an error).
 cleanup() {
-	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-	for p in $FS $FS2 $FS3; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+	local p
+	for p in $PID $FS $FS2 $FS3; do
+		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
 	rm -rf "$W"
 }
 trap cleanup EXIT
