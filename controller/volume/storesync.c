@@ -574,10 +574,10 @@ upload_end(struct rec_volume *v, bool ok, const char *why, struct ended *e)
 	v->upload_deadline = 0;
 	v->generation++;
 	v->updated_at = db_now_ms();
-	if (volume_db_set_str(&v->status, back) == -1 ||
-	    volume_db_set_str(&v->upload_image_id, NULL) == -1 ||
-	    volume_db_set_str(&v->upload_disk_format, NULL) == -1 ||
-	    volume_db_set_str(&v->upload_prev_status, NULL) == -1)
+	if (codec_str_set(&v->status, back) == -1 ||
+	    codec_str_set(&v->upload_image_id, NULL) == -1 ||
+	    codec_str_set(&v->upload_disk_format, NULL) == -1 ||
+	    codec_str_set(&v->upload_prev_status, NULL) == -1)
 		return -1;
 	return 0;
 }
@@ -952,7 +952,7 @@ status_of(const struct msg_host_storage_state *m, const char *id, bool snap)
 static int
 fault(char **f, const struct sch_sto_status *st, const char *dflt)
 {
-	return volume_db_set_str(f, st->message != NULL && *st->message !=
+	return codec_str_set(f, st->message != NULL && *st->message !=
 	    '\0' ? st->message : dflt);
 }
 
@@ -981,7 +981,7 @@ apply_volume(struct store_txn *txn, struct report *r, const char *id)
 			to = v.attachments.n > 0 ? "attaching" : "available";
 			if (v.image_id != NULL)
 				v.bootable = true;
-			rc = volume_db_set_str(&v.fault, NULL);
+			rc = codec_str_set(&v.fault, NULL);
 		}
 	} else if (strcmp(v.status, "extending") == 0) {
 		if (!st->ok) {
@@ -1019,7 +1019,7 @@ apply_volume(struct store_txn *txn, struct report *r, const char *id)
 		log_info("volume %s: %s -> %s", v.id, v.status, to);
 		r->changed++;
 		v.updated_at = db_now_ms();
-		if (volume_db_set_str(&v.status, to) == -1 ||
+		if (codec_str_set(&v.status, to) == -1 ||
 		    volume_db_put(txn, NULL, &v) == -1)
 			rc = -1;
 	}
@@ -1066,7 +1066,7 @@ apply_snapshot(struct store_txn *txn, struct report *r, const char *id)
 		log_info("snapshot %s: %s -> %s", s.id, s.status, to);
 		r->changed++;
 		s.updated_at = db_now_ms();
-		if (volume_db_set_str(&s.status, to) == -1 ||
+		if (codec_str_set(&s.status, to) == -1 ||
 		    volume_db_snap_put(txn, &s) == -1)
 			rc = -1;
 	}

@@ -880,14 +880,14 @@ strand_move(struct store_txn *txn, const char *host, int64_t down_ms,
 	if (to[0] != '\0') {
 		log_info("volume %s: %s has no storage, moved to %s", v.id,
 		    host, to);
-		if (volume_db_set_str(&v.host, to) == -1)
+		if (codec_str_set(&v.host, to) == -1)
 			goto out;
 	} else {
 		log_info("volume %s: %s has no storage, none other: error",
 		    v.id, host);
-		if (volume_db_set_str(&v.host, NULL) == -1 ||
-		    volume_db_set_str(&v.status, "error") == -1 ||
-		    volume_db_set_str(&v.fault, VOLUME_NO_BACKEND) == -1)
+		if (codec_str_set(&v.host, NULL) == -1 ||
+		    codec_str_set(&v.status, "error") == -1 ||
+		    codec_str_set(&v.fault, VOLUME_NO_BACKEND) == -1)
 			goto out;
 	}
 	v.updated_at = now;

@@ -118,13 +118,13 @@ volume_attach_add(struct rec_volume *v, const char *server_id,
 	memset(a, 0, sizeof(*a));
 	db_uuid(a->id);
 	snprintf(a->server_id, sizeof(a->server_id), "%s", server_id);
-	if (volume_db_set_str(&a->host_name, host != NULL ? host : "") == -1 ||
-	    volume_db_set_str(&a->initiator, init) == -1 ||
-	    volume_db_set_str(&a->device, device) == -1 ||
-	    volume_db_set_str(&a->status, "attaching") == -1 ||
-	    volume_db_set_str(&a->mode, v->readonly ? "ro" : "rw") == -1 ||
-	    volume_db_set_str(&a->chap_user, user) == -1 ||
-	    volume_db_set_str(&a->chap_secret, secret) == -1)
+	if (codec_str_set(&a->host_name, host != NULL ? host : "") == -1 ||
+	    codec_str_set(&a->initiator, init) == -1 ||
+	    codec_str_set(&a->device, device) == -1 ||
+	    codec_str_set(&a->status, "attaching") == -1 ||
+	    codec_str_set(&a->mode, v->readonly ? "ro" : "rw") == -1 ||
+	    codec_str_set(&a->chap_user, user) == -1 ||
+	    codec_str_set(&a->chap_secret, secret) == -1)
 		goto out;
 	memcpy(attachment_id, a->id, CODEC_UUID_LEN + 1);
 	rc = 0;
@@ -182,11 +182,11 @@ attach_begin(struct store_txn *txn, const char *project_id,
 		 * in-use for a server that has no host yet */
 		struct sch_vol_attachment *a = att_find(&v, attachment_id);
 
-		if (a == NULL || volume_db_set_str(&a->status, "attached") ==
-		    -1 || volume_db_set_str(&v.status, "in-use") == -1)
+		if (a == NULL || codec_str_set(&a->status, "attached") ==
+		    -1 || codec_str_set(&v.status, "in-use") == -1)
 			goto out;
 		a->attached_at = db_now_ms();
-	} else if (volume_db_set_str(&v.status, "attaching") == -1)
+	} else if (codec_str_set(&v.status, "attaching") == -1)
 		goto out;
 	v.generation++;
 	v.updated_at = db_now_ms();
@@ -239,7 +239,7 @@ volume_attach_device(struct volume *vs, struct store_txn *txn,
 		    "found.", attachment_id);
 		goto out;
 	}
-	if (volume_db_set_str(&a->device, device) == -1)
+	if (codec_str_set(&a->device, device) == -1)
 		goto out;
 	v.updated_at = db_now_ms();
 	rc = volume_db_put(txn, NULL, &v);
@@ -312,8 +312,8 @@ rehost(struct store_txn *txn, const char *volume_id,
 		    "found.", attachment_id);
 		goto out;
 	}
-	if (volume_db_set_str(&a->host_name, host) == -1 ||
-	    (rename && volume_db_set_str(&a->initiator, init) == -1))
+	if (codec_str_set(&a->host_name, host) == -1 ||
+	    (rename && codec_str_set(&a->initiator, init) == -1))
 		goto out;
 	v.generation++;
 	v.updated_at = db_now_ms();
@@ -376,8 +376,8 @@ att_move(struct store_txn *txn, const char *volume_id,
 		    attachment_id, a->status);
 		goto out;
 	}
-	if (volume_db_set_str(&a->status, to) == -1 ||
-	    volume_db_set_str(&v.status, vstatus) == -1)
+	if (codec_str_set(&a->status, to) == -1 ||
+	    codec_str_set(&v.status, vstatus) == -1)
 		goto out;
 	if (strcmp(to, "attached") == 0)
 		a->attached_at = db_now_ms();
@@ -455,7 +455,7 @@ volume_detach_done(struct volume *vs, struct store_txn *txn,
 		for (i = 0; i < k; i++)
 			attached = attached || strcmp(
 			    v.attachments.items[i].status, "attached") == 0;
-		if (volume_db_set_str(&v.status, k == 0 ? "available" :
+		if (codec_str_set(&v.status, k == 0 ? "available" :
 		    attached ? "in-use" : "attaching") == -1) {
 			codec_clear(&schema_rec_volume, &v);
 			return -1;

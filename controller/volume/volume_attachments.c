@@ -275,17 +275,17 @@ att_connect(struct rec_volume *v, struct sch_vol_attachment *a,
 	if (a->chap_user == NULL || *a->chap_user == '\0') {
 		if (volume_chap(user, secret) == -1)
 			return -1;
-		if (volume_db_set_str(&a->chap_user, user) == -1 ||
-		    volume_db_set_str(&a->chap_secret, secret) == -1)
+		if (codec_str_set(&a->chap_user, user) == -1 ||
+		    codec_str_set(&a->chap_secret, secret) == -1)
 			goto out;
 	}
-	if (volume_db_set_str(&a->initiator, c->initiator) == -1 ||
-	    volume_db_set_str(&a->host_name, c->host ? c->host : "") == -1 ||
-	    (c->mountpoint != NULL && volume_db_set_str(&a->device,
+	if (codec_str_set(&a->initiator, c->initiator) == -1 ||
+	    codec_str_set(&a->host_name, c->host ? c->host : "") == -1 ||
+	    (c->mountpoint != NULL && codec_str_set(&a->device,
 	    c->mountpoint) == -1) ||
-	    (c->mode != NULL && volume_db_set_str(&a->mode, c->mode) == -1))
+	    (c->mode != NULL && codec_str_set(&a->mode, c->mode) == -1))
 		goto out;
-	if (v->readonly && volume_db_set_str(&a->mode, "ro") == -1)
+	if (v->readonly && codec_str_set(&a->mode, "ro") == -1)
 		goto out;
 	v->generation++;
 	rc = 0;
@@ -358,18 +358,18 @@ create_fn(struct store_txn *txn, void *arg)
 	db_uuid(a->id);
 	snprintf(aid, sizeof(aid), "%s", a->id);
 	snprintf(a->server_id, sizeof(a->server_id), "%s", x->instance);
-	if (volume_db_set_str(&a->host_name, "") == -1 ||
-	    volume_db_set_str(&a->initiator, "") == -1 ||
-	    volume_db_set_str(&a->status, x->has_conn ? "attaching" :
+	if (codec_str_set(&a->host_name, "") == -1 ||
+	    codec_str_set(&a->initiator, "") == -1 ||
+	    codec_str_set(&a->status, x->has_conn ? "attaching" :
 	    "reserved") == -1 ||
-	    volume_db_set_str(&a->mode, v.readonly ? "ro" : "rw") == -1 ||
-	    volume_db_set_str(&a->chap_user, "") == -1 ||
-	    volume_db_set_str(&a->chap_secret, "") == -1)
+	    codec_str_set(&a->mode, v.readonly ? "ro" : "rw") == -1 ||
+	    codec_str_set(&a->chap_user, "") == -1 ||
+	    codec_str_set(&a->chap_secret, "") == -1)
 		goto out;
 	if (x->has_conn && att_connect(&v, a, &x->c) == -1)
 		goto out;
 	/* A multiattach volume already in use stays in-use. */
-	if (strcmp(v.status, "in-use") != 0 && volume_db_set_str(&v.status,
+	if (strcmp(v.status, "in-use") != 0 && codec_str_set(&v.status,
 	    x->has_conn ? "attaching" : "reserved") == -1)
 		goto out;
 	v.generation++;
@@ -630,15 +630,15 @@ edit_fn(struct store_txn *txn, void *arg)
 		if (att_connect(&v, a, &x->c) == -1)
 			goto out;
 		if (strcmp(a->status, "reserved") == 0 &&
-		    volume_db_set_str(&a->status, "attaching") == -1)
+		    codec_str_set(&a->status, "attaching") == -1)
 			goto out;
 		if (strcmp(v.status, "reserved") == 0 &&
-		    volume_db_set_str(&v.status, "attaching") == -1)
+		    codec_str_set(&v.status, "attaching") == -1)
 			goto out;
 	} else {
 		/* os-complete: as Cinder, whatever the state was */
-		if (volume_db_set_str(&a->status, "attached") == -1 ||
-		    volume_db_set_str(&v.status, "in-use") == -1)
+		if (codec_str_set(&a->status, "attached") == -1 ||
+		    codec_str_set(&v.status, "in-use") == -1)
 			goto out;
 		if (a->attached_at == 0)
 			a->attached_at = db_now_ms();
@@ -808,10 +808,10 @@ volume_conn_initialize(struct store_txn *txn, struct rec_volume *v,
 		memset(at, 0, sizeof(*at));
 		db_uuid(at->id);
 		snprintf(at->server_id, sizeof(at->server_id), VOLUME_NO_SERVER);
-		if (volume_db_set_str(&at->status, "attaching") == -1 ||
-		    volume_db_set_str(&at->mode, v->readonly ? "ro" : "rw") ==
-		    -1 || volume_db_set_str(&at->chap_user, "") == -1 ||
-		    volume_db_set_str(&at->chap_secret, "") == -1)
+		if (codec_str_set(&at->status, "attaching") == -1 ||
+		    codec_str_set(&at->mode, v->readonly ? "ro" : "rw") ==
+		    -1 || codec_str_set(&at->chap_user, "") == -1 ||
+		    codec_str_set(&at->chap_secret, "") == -1)
 			return -1;
 	}
 	if (att_connect(v, at, &c) == -1)
@@ -863,9 +863,9 @@ volume_conn_terminate(struct store_txn *txn, struct rec_volume *v,
 			codec_clear(&schema_sch_vol_attachment, at);
 			continue;
 		}
-		if (volume_db_set_str(&at->initiator, "") == -1 ||
-		    volume_db_set_str(&at->chap_user, "") == -1 ||
-		    volume_db_set_str(&at->chap_secret, "") == -1) {
+		if (codec_str_set(&at->initiator, "") == -1 ||
+		    codec_str_set(&at->chap_user, "") == -1 ||
+		    codec_str_set(&at->chap_secret, "") == -1) {
 			/* keep the list whole for the caller's clear */
 			for (size_t j = i; j < v->attachments.n; j++)
 				v->attachments.items[k++] =

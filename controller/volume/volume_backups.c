@@ -356,10 +356,10 @@ create_fn(struct store_txn *txn, void *arg)
 	    (int64_t)v.size) == -1)
 		goto out;
 	/* The backup belongs to the volume's project, as in Cinder. */
-	if (volume_db_set_str(&c->b.project_id, v.project_id) == -1 ||
-	    volume_db_set_str(&c->b.host, v.host) == -1 ||
-	    volume_db_set_str(&c->b.prev_status, v.status) == -1 ||
-	    volume_db_set_str(&c->b.status, "creating") == -1 ||
+	if (codec_str_set(&c->b.project_id, v.project_id) == -1 ||
+	    codec_str_set(&c->b.host, v.host) == -1 ||
+	    codec_str_set(&c->b.prev_status, v.status) == -1 ||
+	    codec_str_set(&c->b.status, "creating") == -1 ||
 	    copy_map(&c->b.volume_metadata, &v.metadata) == -1 ||
 	    copy_map(&c->b.image_metadata, &v.image_metadata) == -1)
 		goto out;
@@ -368,7 +368,7 @@ create_fn(struct store_txn *txn, void *arg)
 	/* The volume is backing-up while its bytes are read, so neither a
 	 * delete nor an extend changes them underneath. Its indexed fields
 	 * stay: it is its own old record for volume_db_put(). */
-	if (volume_db_set_str(&v.status, "backing-up") == -1)
+	if (codec_str_set(&v.status, "backing-up") == -1)
 		goto out;
 	v.updated_at = c->b.created_at;
 	if (volume_db_put(txn, &v, &v) == -1 ||
@@ -438,13 +438,13 @@ volume_backups_create(struct http_req *req, struct http_resp *resp)
 	db_uuid(c.b.id);
 	snprintf(c.b.volume_id, sizeof(c.b.volume_id), "%s", vid);
 	c.b.created_at = c.b.data_timestamp = db_now_ms();
-	if (volume_db_set_str(&c.b.project_id, volume_caller(req)) == -1 ||
-	    volume_db_set_str(&c.b.user_id, volume_caller_user(req)) == -1 ||
-	    volume_db_set_str(&c.b.name, name) == -1 ||
-	    volume_db_set_str(&c.b.description, desc) == -1 ||
-	    volume_db_set_str(&c.b.container, cont) == -1 ||
-	    volume_db_set_str(&c.b.snapshot_id, snap) == -1 ||
-	    volume_db_set_str(&c.b.availability_zone, VOLUME_ZONE) == -1 ||
+	if (codec_str_set(&c.b.project_id, volume_caller(req)) == -1 ||
+	    codec_str_set(&c.b.user_id, volume_caller_user(req)) == -1 ||
+	    codec_str_set(&c.b.name, name) == -1 ||
+	    codec_str_set(&c.b.description, desc) == -1 ||
+	    codec_str_set(&c.b.container, cont) == -1 ||
+	    codec_str_set(&c.b.snapshot_id, snap) == -1 ||
+	    codec_str_set(&c.b.availability_zone, VOLUME_ZONE) == -1 ||
 	    store_write(c.vs->store, create_fn, &c) == -1) {
 		codec_clear(&schema_rec_volume_backup, &c.b);
 		return -1;
@@ -486,7 +486,7 @@ release_volume(struct store_txn *txn, const char *volume_id,
 		return err_code() == TS_ENOT_FOUND ? 0 : -1;
 	if (strcmp(v.status, busy) == 0) {
 		v.updated_at = now;
-		rc = volume_db_set_str(&v.status, status) == -1 ||
+		rc = codec_str_set(&v.status, status) == -1 ||
 		    volume_db_put(txn, &v, &v) == -1 ? -1 : 0;
 	}
 	codec_clear(&schema_rec_volume, &v);
@@ -539,15 +539,15 @@ edit_fn(struct store_txn *txn, void *arg)
 		return 0;
 	case B_RESET:
 		if (release_all(txn, &b, now) == -1 ||
-		    volume_db_set_str(&b.status, e->status) == -1)
+		    codec_str_set(&b.status, e->status) == -1)
 			goto fail;
 		b.deadline = 0;
 		free(b.restore_volume_id);
 		b.restore_volume_id = NULL;
 		break;
 	case B_UPDATE:
-		if ((e->has_name && volume_db_set_str(&b.name, e->name) ==
-		    -1) || (e->has_desc && volume_db_set_str(&b.description,
+		if ((e->has_name && codec_str_set(&b.name, e->name) ==
+		    -1) || (e->has_desc && codec_str_set(&b.description,
 		    e->desc) == -1))
 			goto fail;
 		break;
@@ -717,18 +717,18 @@ restore_new(struct brestore *r, struct store_txn *txn,
 	v.created_at = v.updated_at = now;
 	v.generation = 1;
 	v.bootable = b->bootable;
-	if (volume_db_set_str(&v.project_id, b->project_id) == -1 ||
-	    volume_db_set_str(&v.user_id, r->user) == -1 ||
-	    volume_db_set_str(&v.name, name) == -1 ||
-	    volume_db_set_str(&v.status, "restoring-backup") == -1 ||
-	    volume_db_set_str(&v.availability_zone, VOLUME_ZONE) == -1 ||
-	    volume_db_set_str(&v.volume_type, VOLUME_TYPE_ID) == -1 ||
-	    volume_db_set_str(&v.host, host) == -1 ||
+	if (codec_str_set(&v.project_id, b->project_id) == -1 ||
+	    codec_str_set(&v.user_id, r->user) == -1 ||
+	    codec_str_set(&v.name, name) == -1 ||
+	    codec_str_set(&v.status, "restoring-backup") == -1 ||
+	    codec_str_set(&v.availability_zone, VOLUME_ZONE) == -1 ||
+	    codec_str_set(&v.volume_type, VOLUME_TYPE_ID) == -1 ||
+	    codec_str_set(&v.host, host) == -1 ||
 	    copy_map(&v.metadata, &b->volume_metadata) == -1 ||
 	    copy_map(&v.image_metadata, &b->image_metadata) == -1 ||
 	    volume_db_put(txn, NULL, &v) == -1 ||
 	    volume_db_usage_add(txn, v.project_id, 1, (int64_t)v.size, 0) ==
-	    -1 || volume_db_set_str(&r->vol_name, name) == -1)
+	    -1 || codec_str_set(&r->vol_name, name) == -1)
 		goto out;
 	memcpy(r->new_id, v.id, sizeof(r->new_id));
 	rc = 0;
@@ -763,8 +763,8 @@ restore_existing(struct brestore *r, struct store_txn *txn,
 		    (unsigned long long)old.size, (unsigned long long)b->size);
 		goto out;
 	}
-	if (volume_db_set_str(&old.status, "restoring-backup") == -1 ||
-	    volume_db_set_str(&r->vol_name, old.name != NULL ? old.name :
+	if (codec_str_set(&old.status, "restoring-backup") == -1 ||
+	    codec_str_set(&r->vol_name, old.name != NULL ? old.name :
 	    "") == -1)
 		goto out;
 	/* Cinder restores the backed-up metadata over the volume's. */
@@ -808,8 +808,8 @@ restore_fn(struct store_txn *txn, void *arg)
 	if ((r->volume_id != NULL ? restore_existing(r, txn, &b, now) :
 	    restore_new(r, txn, &b, now)) == -1)
 		goto out;
-	if (volume_db_set_str(&b.status, "restoring") == -1 ||
-	    volume_db_set_str(&b.restore_volume_id, r->new_id) == -1)
+	if (codec_str_set(&b.status, "restoring") == -1 ||
+	    codec_str_set(&b.restore_volume_id, r->new_id) == -1)
 		goto out;
 	b.deadline = deadline_of(now, b.size);
 	b.updated_at = now;
@@ -922,9 +922,9 @@ expire_fn(struct store_txn *txn, void *arg)
 		log_warnx("backup %s: %s past its deadline -> %s", b.id,
 		    b.status, to);
 		rc = release_all(txn, &b, x->now) == -1 ||
-		    volume_db_set_str(&b.fail_reason, strcmp(to, "error") ==
+		    codec_str_set(&b.fail_reason, strcmp(to, "error") ==
 		    0 ? NOT_RECEIVED : NOT_RESTORED) == -1 ||
-		    volume_db_set_str(&b.status, to) == -1 ? -1 : 0;
+		    codec_str_set(&b.status, to) == -1 ? -1 : 0;
 		free(b.restore_volume_id);
 		b.restore_volume_id = NULL;
 		b.deadline = 0;
@@ -1088,8 +1088,8 @@ done_fn(struct store_txn *txn, void *arg)
 		goto out;
 	}
 	if (release_all(txn, &b, now) == -1 ||
-	    volume_db_set_str(&b.status, "available") == -1 ||
-	    volume_db_set_str(&b.sha512, u->sha512) == -1)
+	    codec_str_set(&b.status, "available") == -1 ||
+	    codec_str_set(&b.sha512, u->sha512) == -1)
 		goto out;
 	b.data_size = u->size;
 	b.deadline = 0;
@@ -1249,21 +1249,21 @@ volume_backups_report(struct store_txn *txn, const char *host,
 		if (!st[i].restore) {
 			log_warnx("backup %s: %s", b.id, why);
 			rc = release_all(txn, &b, now) == -1 ||
-			    volume_db_set_str(&b.status, "error") == -1 ||
-			    volume_db_set_str(&b.fail_reason, why) == -1 ?
+			    codec_str_set(&b.status, "error") == -1 ||
+			    codec_str_set(&b.fail_reason, why) == -1 ?
 			    -1 : 0;
 		} else if (st[i].ok) {
 			log_info("backup %s restored into volume %s", b.id,
 			    vid);
 			rc = release_volume(txn, vid, "restoring-backup",
 			    "available", now) == -1 ||
-			    volume_db_set_str(&b.status, "available") == -1 ?
+			    codec_str_set(&b.status, "available") == -1 ?
 			    -1 : 0;
 		} else {
 			log_warnx("backup %s: restore into volume %s: %s",
 			    b.id, vid, why);
 			rc = release_all(txn, &b, now) == -1 ||
-			    volume_db_set_str(&b.status, "available") == -1 ?
+			    codec_str_set(&b.status, "available") == -1 ?
 			    -1 : 0;
 		}
 		free(b.restore_volume_id);

@@ -13,20 +13,6 @@
 #include "err.h"
 #include "volume_db.h"
 
-int
-volume_db_set_str(char **field, const char *s)
-{
-	char *c = NULL;
-
-	if (s != NULL && (c = strdup(s)) == NULL) {
-		err_set(TS_ENOMEM, "out of memory");
-		return -1;
-	}
-	free(*field);
-	*field = c;
-	return 0;
-}
-
 static int
 idx_put(struct store_txn *txn, const char *idx, const char *val,
     const char *pk)
@@ -236,7 +222,7 @@ volume_db_snap_move(struct store_txn *txn, struct rec_volume_snapshot *s,
     const char *project)
 {
 	if (idx_del(txn, T_VOLUME_SNAPSHOTS_BY_PROJECT, s->project_id,
-	    s->id) == -1 || volume_db_set_str(&s->project_id, project) == -1)
+	    s->id) == -1 || codec_str_set(&s->project_id, project) == -1)
 		return -1;
 	return volume_db_snap_put(txn, s);
 }

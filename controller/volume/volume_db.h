@@ -70,7 +70,4 @@ int	volume_db_host_get(struct store_txn *, const char *host,
 	    struct rec_storage_host *);
 int	volume_db_host_put(struct store_txn *, const struct rec_storage_host *);
 
-/* Replace a record's owned string (NULL: none). */
-int	volume_db_set_str(char **field, const char *s);
-
 #endif

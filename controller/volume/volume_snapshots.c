@@ -236,9 +236,9 @@ create_fn(struct store_txn *txn, void *arg)
 	    1, 0) == -1)
 		goto out;
 	/* The snapshot belongs to the volume's project, as in Cinder. */
-	if (volume_db_set_str(&c->s.project_id, v.project_id) == -1 ||
-	    volume_db_set_str(&c->s.host, v.host) == -1 ||
-	    volume_db_set_str(&c->s.status, v.host != NULL && *v.host !=
+	if (codec_str_set(&c->s.project_id, v.project_id) == -1 ||
+	    codec_str_set(&c->s.host, v.host) == -1 ||
+	    codec_str_set(&c->s.status, v.host != NULL && *v.host !=
 	    '\0' ? "creating" : "error") == -1)
 		goto out;
 	if (volume_db_snap_put(txn, &c->s) == -1 ||
@@ -308,10 +308,10 @@ volume_snapshots_create(struct http_req *req, struct http_resp *resp)
 	db_uuid(c.s.id);
 	snprintf(c.s.volume_id, sizeof(c.s.volume_id), "%s", vid);
 	c.s.created_at = db_now_ms();
-	if (volume_db_set_str(&c.s.project_id, volume_caller(req)) == -1 ||
-	    volume_db_set_str(&c.s.user_id, volume_caller_user(req)) == -1 ||
-	    volume_db_set_str(&c.s.name, name != NULL ? name : dn) == -1 ||
-	    volume_db_set_str(&c.s.description, desc != NULL ? desc : dd) ==
+	if (codec_str_set(&c.s.project_id, volume_caller(req)) == -1 ||
+	    codec_str_set(&c.s.user_id, volume_caller_user(req)) == -1 ||
+	    codec_str_set(&c.s.name, name != NULL ? name : dn) == -1 ||
+	    codec_str_set(&c.s.description, desc != NULL ? desc : dd) ==
 	    -1 || store_write(c.vs->store, create_fn, &c) == -1) {
 		codec_clear(&schema_rec_volume_snapshot, &c.s);
 		return -1;
@@ -359,13 +359,13 @@ edit_fn(struct store_txn *txn, void *arg)
 			codec_clear(&schema_rec_volume_snapshot, &s);
 			return rc;
 		}
-		if (volume_db_set_str(&s.status, "deleting") == -1) {
+		if (codec_str_set(&s.status, "deleting") == -1) {
 			codec_clear(&schema_rec_volume_snapshot, &s);
 			return -1;
 		}
 	}
-	if ((e->has_name && volume_db_set_str(&s.name, e->name) == -1) ||
-	    (e->has_desc && volume_db_set_str(&s.description, e->desc) ==
+	if ((e->has_name && codec_str_set(&s.name, e->name) == -1) ||
+	    (e->has_desc && codec_str_set(&s.description, e->desc) ==
 	    -1)) {
 		codec_clear(&schema_rec_volume_snapshot, &s);
 		return -1;

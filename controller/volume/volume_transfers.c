@@ -168,8 +168,8 @@ create_fn(struct store_txn *txn, void *arg)
 		    "be available, but current status is: %s.", v.id, v.status);
 		goto out;
 	}
-	if (volume_db_set_str(&c->x.project_id, v.project_id) == -1 ||
-	    volume_db_set_str(&v.status, "awaiting-transfer") == -1)
+	if (codec_str_set(&c->x.project_id, v.project_id) == -1 ||
+	    codec_str_set(&v.status, "awaiting-transfer") == -1)
 		goto out;
 	v.updated_at = db_now_ms();
 	if (volume_db_put(txn, &old, &v) == -1 ||
@@ -222,10 +222,10 @@ volume_transfers_create(struct http_req *req, struct http_resp *resp)
 	snprintf(c.x.volume_id, sizeof(c.x.volume_id), "%s", c.volume_id);
 	c.x.created_at = db_now_ms();
 	if (key_hash(salt_hex, c.key, h) == -1 ||
-	    volume_db_set_str(&c.x.user_id, volume_caller_user(req)) == -1 ||
-	    volume_db_set_str(&c.x.name, c.name) == -1 ||
-	    volume_db_set_str(&c.x.salt, salt_hex) == -1 ||
-	    volume_db_set_str(&c.x.crypt_hash, h) == -1)
+	    codec_str_set(&c.x.user_id, volume_caller_user(req)) == -1 ||
+	    codec_str_set(&c.x.name, c.name) == -1 ||
+	    codec_str_set(&c.x.salt, salt_hex) == -1 ||
+	    codec_str_set(&c.x.crypt_hash, h) == -1)
 		goto out;
 	if (store_write(volume_of(req)->store, create_fn, &c) == -1)
 		goto out;
@@ -439,9 +439,9 @@ accept_fn(struct store_txn *txn, void *arg)
 			goto out;
 	}
 	a->moved_snaps = sl.n;
-	if (volume_db_set_str(&v.project_id, to) == -1 ||
-	    volume_db_set_str(&v.user_id, volume_caller_user(a->req)) == -1 ||
-	    volume_db_set_str(&v.status, "available") == -1)
+	if (codec_str_set(&v.project_id, to) == -1 ||
+	    codec_str_set(&v.user_id, volume_caller_user(a->req)) == -1 ||
+	    codec_str_set(&v.status, "available") == -1)
 		goto out;
 	v.updated_at = db_now_ms();
 	if (volume_db_put(txn, &old, &v) == -1 ||
@@ -521,7 +521,7 @@ delete_fn(struct store_txn *txn, void *arg)
 	rc = 0;
 	if (strcmp(v.status, "awaiting-transfer") == 0) {
 		v.updated_at = db_now_ms();
-		if (volume_db_set_str(&v.status, "available") == -1 ||
+		if (codec_str_set(&v.status, "available") == -1 ||
 		    volume_db_put(txn, &old, &v) == -1)
 			rc = -1;
 	}

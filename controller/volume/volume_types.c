@@ -473,8 +473,8 @@ volume_types_create(struct http_req *req, struct http_resp *resp)
 	db_uuid(t.id);
 	t.is_public = pub;
 	t.created_at = t.updated_at = db_now_ms();
-	if (volume_db_set_str(&t.name, name) == -1 ||
-	    volume_db_set_str(&t.description, desc) == -1)
+	if (codec_str_set(&t.name, name) == -1 ||
+	    codec_str_set(&t.description, desc) == -1)
 		goto out;
 	if ((js = json_object_get(o, "extra_specs")) != NULL &&
 	    !json_is_null(js) && volume_meta_parse(js, &t.extra_specs, false) ==
@@ -544,10 +544,10 @@ update_edit(struct store_txn *txn, struct rec_volume_type *t, void *arg)
 
 	if (u->name != NULL) {
 		if (name_free(txn, u->name, t->id) == -1 ||
-		    volume_db_set_str(&t->name, u->name) == -1)
+		    codec_str_set(&t->name, u->name) == -1)
 			return -1;
 	}
-	if (u->has_desc && volume_db_set_str(&t->description, u->desc) == -1)
+	if (u->has_desc && codec_str_set(&t->description, u->desc) == -1)
 		return -1;
 	if (u->has_pub)
 		t->is_public = u->pub;

@@ -760,7 +760,7 @@ volume_meta_parse(json_t *jm, struct ts_strmap *m, bool merge)
 				goto nomem;
 			m->n++;
 		}
-		if (volume_db_set_str(&m->items[i].v, json_string_value(jv)) ==
+		if (codec_str_set(&m->items[i].v, json_string_value(jv)) ==
 		    -1)
 			return -1;
 	}
@@ -844,7 +844,7 @@ fill_from_image(struct vcreate *c, struct store_txn *txn)
 		codec_clear(&schema_rec_image, &im);
 		return -1;
 	}
-	if (volume_db_set_str(&c->v.image_id, im.id) == -1)
+	if (codec_str_set(&c->v.image_id, im.id) == -1)
 		goto fail;
 	if (add_meta(&c->v.image_metadata, "image_id", im.id) == -1 ||
 	    (im.name != NULL && add_meta(&c->v.image_metadata, "image_name",
@@ -922,7 +922,7 @@ fill_from_source(struct vcreate *c, struct store_txn *txn, char *host,
 		if (volume_db_get(txn, s.volume_id, &src) == 0) {
 			c->v.bootable = src.bootable;
 			/* Cinder: the source's type unless one was asked. */
-			if (c->type == NULL && volume_db_set_str(
+			if (c->type == NULL && codec_str_set(
 			    &c->v.volume_type, src.volume_type) == -1) {
 				codec_clear(&schema_rec_volume, &src);
 				codec_clear(&schema_rec_volume_snapshot, &s);
@@ -964,7 +964,7 @@ fill_from_source(struct vcreate *c, struct store_txn *txn, char *host,
 		}
 		snprintf(host, hlen, "%s", src.host != NULL ? src.host : "");
 		c->v.bootable = src.bootable;
-		if (c->type == NULL && volume_db_set_str(&c->v.volume_type,
+		if (c->type == NULL && codec_str_set(&c->v.volume_type,
 		    src.volume_type) == -1) {
 			codec_clear(&schema_rec_volume, &src);
 			return -1;
@@ -989,7 +989,7 @@ create_fn(struct store_txn *txn, void *arg)
 
 	if (volume_type_resolve(txn, c->type, c->admin, tid, backend,
 	    sizeof(backend)) == -1 ||
-	    volume_db_set_str(&c->v.volume_type, tid) == -1)
+	    codec_str_set(&c->v.volume_type, tid) == -1)
 		return -1;
 	if (fill_from_source(c, txn, host, sizeof(host)) == -1)
 		return -1;
@@ -1007,10 +1007,10 @@ create_fn(struct store_txn *txn, void *arg)
 	    sizeof(host)) == -1)
 		return -1;
 	if (host[0] == '\0') {
-		if (volume_db_set_str(&c->v.status, "error") == -1 ||
-		    volume_db_set_str(&c->v.fault, NO_BACKEND) == -1)
+		if (codec_str_set(&c->v.status, "error") == -1 ||
+		    codec_str_set(&c->v.fault, NO_BACKEND) == -1)
 			return -1;
-	} else if (volume_db_set_str(&c->v.host, host) == -1)
+	} else if (codec_str_set(&c->v.host, host) == -1)
 		return -1;
 	if (volume_db_put(txn, NULL, &c->v) == -1)
 		return -1;
@@ -1068,16 +1068,16 @@ parse_create(struct http_req *req, json_t *o, struct vcreate *c)
 	db_uuid(c->v.id);
 	c->v.size = (uint64_t)size;
 	c->v.created_at = db_now_ms();
-	if (volume_db_set_str(&c->v.project_id, volume_caller(req)) == -1 ||
-	    volume_db_set_str(&c->v.user_id, volume_caller_user(req)) == -1 ||
-	    volume_db_set_str(&c->v.name, name != NULL ? name : dname) == -1 ||
-	    volume_db_set_str(&c->v.description, desc != NULL ? desc :
+	if (codec_str_set(&c->v.project_id, volume_caller(req)) == -1 ||
+	    codec_str_set(&c->v.user_id, volume_caller_user(req)) == -1 ||
+	    codec_str_set(&c->v.name, name != NULL ? name : dname) == -1 ||
+	    codec_str_set(&c->v.description, desc != NULL ? desc :
 	    ddesc) == -1 ||
-	    volume_db_set_str(&c->v.status, "creating") == -1 ||
-	    volume_db_set_str(&c->v.availability_zone, VOLUME_ZONE) == -1 ||
-	    volume_db_set_str(&c->v.volume_type, VOLUME_TYPE_ID) == -1 ||
-	    volume_db_set_str(&c->v.snapshot_id, snap) == -1 ||
-	    volume_db_set_str(&c->v.source_volid, src) == -1)
+	    codec_str_set(&c->v.status, "creating") == -1 ||
+	    codec_str_set(&c->v.availability_zone, VOLUME_ZONE) == -1 ||
+	    codec_str_set(&c->v.volume_type, VOLUME_TYPE_ID) == -1 ||
+	    codec_str_set(&c->v.snapshot_id, snap) == -1 ||
+	    codec_str_set(&c->v.source_volid, src) == -1)
 		return -1;
 	c->v.generation = 1;
 	if ((jm = json_object_get(o, "metadata")) != NULL && !json_is_null(jm)
@@ -1195,9 +1195,9 @@ update_edit(struct store_txn *txn, struct rec_volume *v, void *arg)
 {
 	struct vupdate *u = arg;
 
-	if (u->has_name && volume_db_set_str(&v->name, u->name) == -1)
+	if (u->has_name && codec_str_set(&v->name, u->name) == -1)
 		return -1;
-	if (u->has_desc && volume_db_set_str(&v->description, u->desc) == -1)
+	if (u->has_desc && codec_str_set(&v->description, u->desc) == -1)
 		return -1;
 	if (u->meta != NULL && volume_meta_parse(u->meta, &v->metadata, false) == -1)
 		return -1;
@@ -1290,7 +1290,7 @@ delete_edit(struct store_txn *txn, struct rec_volume *v, void *arg)
 		    -(int64_t)v->size, 0);
 	}
 	v->generation++;
-	return volume_db_set_str(&v->status, "deleting");
+	return codec_str_set(&v->status, "deleting");
 }
 
 int
@@ -1328,13 +1328,13 @@ volume_create_attached(struct volume *vs, struct store_txn *txn,
 	db_uuid(c.v.id);
 	c.v.created_at = c.v.updated_at = db_now_ms();
 	c.v.generation = 1;
-	if (volume_db_set_str(&c.v.project_id, n->project_id) == -1 ||
-	    volume_db_set_str(&c.v.user_id, n->user_id) == -1 ||
-	    volume_db_set_str(&c.v.name, n->name) == -1 ||
-	    volume_db_set_str(&c.v.status, "creating") == -1 ||
-	    volume_db_set_str(&c.v.availability_zone, VOLUME_ZONE) == -1 ||
-	    volume_db_set_str(&c.v.volume_type, VOLUME_TYPE_ID) == -1 ||
-	    volume_db_set_str(&c.v.snapshot_id, n->snapshot_id) == -1)
+	if (codec_str_set(&c.v.project_id, n->project_id) == -1 ||
+	    codec_str_set(&c.v.user_id, n->user_id) == -1 ||
+	    codec_str_set(&c.v.name, n->name) == -1 ||
+	    codec_str_set(&c.v.status, "creating") == -1 ||
+	    codec_str_set(&c.v.availability_zone, VOLUME_ZONE) == -1 ||
+	    codec_str_set(&c.v.volume_type, VOLUME_TYPE_ID) == -1 ||
+	    codec_str_set(&c.v.snapshot_id, n->snapshot_id) == -1)
 		goto out;
 	if (fill_from_source(&c, txn, host, sizeof(host)) == -1)
 		goto out;
@@ -1361,7 +1361,7 @@ volume_create_attached(struct volume *vs, struct store_txn *txn,
 		    "%s", NO_BACKEND);
 		goto out;
 	}
-	if (volume_db_set_str(&c.v.host, host) == -1 ||
+	if (codec_str_set(&c.v.host, host) == -1 ||
 	    volume_attach_add(&c.v, n->server_id, n->host, n->device,
 	    attachment_id) == -1 ||
 	    volume_db_put(txn, NULL, &c.v) == -1 ||
@@ -1487,7 +1487,7 @@ act_extend(struct store_txn *txn, struct rec_volume *v, void *arg)
 		return -1;
 	v->size = (uint64_t)n;
 	v->generation++;
-	return volume_db_set_str(&v->status, "extending");
+	return codec_str_set(&v->status, "extending");
 }
 
 static const char *const statuses[] = { "creating", "available",
@@ -1522,7 +1522,7 @@ act_reset(struct store_txn *txn, struct rec_volume *v, void *arg)
 	}
 	if (js == NULL)
 		return 1;
-	return volume_db_set_str(&v->status, json_string_value(js));
+	return codec_str_set(&v->status, json_string_value(js));
 }
 
 static int
@@ -1600,7 +1600,7 @@ flip(struct rec_volume *v, const char *from1, const char *from2,
 		    "%s to %s.", want, what);
 		return -1;
 	}
-	return volume_db_set_str(&v->status, to);
+	return codec_str_set(&v->status, to);
 }
 
 static int
@@ -1615,7 +1615,7 @@ act_unreserve(struct store_txn *txn, struct rec_volume *v, void *arg)
 {
 	if (strcmp(v->status, "attaching") != 0)
 		return 1;	/* Cinder: a no-op in any other state */
-	return volume_db_set_str(&v->status, v->attachments.n > 0 ? "in-use" :
+	return codec_str_set(&v->status, v->attachments.n > 0 ? "in-use" :
 	    "available");
 }
 
@@ -1630,7 +1630,7 @@ act_roll_detaching(struct store_txn *txn, struct rec_volume *v, void *arg)
 {
 	if (strcmp(v->status, "detaching") != 0)
 		return 1;
-	return volume_db_set_str(&v->status, "in-use");
+	return codec_str_set(&v->status, "in-use");
 }
 
 static int
@@ -1685,12 +1685,12 @@ act_attach(struct store_txn *txn, struct rec_volume *v, void *arg)
 			snprintf(a->server_id, sizeof(a->server_id), "%s",
 			    inst);
 		a->attached_at = db_now_ms();
-		if ((hostn != NULL && volume_db_set_str(&a->host_name,
-		    hostn) == -1) || volume_db_set_str(&a->device, mp) == -1 ||
-		    volume_db_set_str(&a->status, "attached") == -1 ||
-		    volume_db_set_str(&a->mode, mode) == -1)
+		if ((hostn != NULL && codec_str_set(&a->host_name,
+		    hostn) == -1) || codec_str_set(&a->device, mp) == -1 ||
+		    codec_str_set(&a->status, "attached") == -1 ||
+		    codec_str_set(&a->mode, mode) == -1)
 			return -1;
-		return volume_db_set_str(&v->status, "in-use");
+		return codec_str_set(&v->status, "in-use");
 	}
 	if (v->attachments.n >= 16) {
 		err_set(TS_EINVALID, "Invalid volume: too many attachments");
@@ -1710,15 +1710,15 @@ act_attach(struct store_txn *txn, struct rec_volume *v, void *arg)
 	a->attached_at = db_now_ms();
 	/* A legacy attachment names no initiator: nothing is exported for
 	 * it (Nova's path is volume_attach_begin()). */
-	if (volume_db_set_str(&a->host_name, hostn != NULL ? hostn : "") ==
-	    -1 || volume_db_set_str(&a->initiator, "") == -1 ||
-	    volume_db_set_str(&a->device, mp) == -1 ||
-	    volume_db_set_str(&a->status, "attached") == -1 ||
-	    volume_db_set_str(&a->mode, mode) == -1 ||
-	    volume_db_set_str(&a->chap_user, "") == -1 ||
-	    volume_db_set_str(&a->chap_secret, "") == -1)
+	if (codec_str_set(&a->host_name, hostn != NULL ? hostn : "") ==
+	    -1 || codec_str_set(&a->initiator, "") == -1 ||
+	    codec_str_set(&a->device, mp) == -1 ||
+	    codec_str_set(&a->status, "attached") == -1 ||
+	    codec_str_set(&a->mode, mode) == -1 ||
+	    codec_str_set(&a->chap_user, "") == -1 ||
+	    codec_str_set(&a->chap_secret, "") == -1)
 		return -1;
-	return volume_db_set_str(&v->status, "in-use");
+	return codec_str_set(&v->status, "in-use");
 }
 
 static int
@@ -1759,7 +1759,7 @@ act_detach(struct store_txn *txn, struct rec_volume *v, void *arg)
 		v->attachments.items = NULL;
 	}
 	v->generation++;
-	return volume_db_set_str(&v->status, k > 0 ? "in-use" : "available");
+	return codec_str_set(&v->status, k > 0 ? "in-use" : "available");
 }
 
 static int
@@ -1877,10 +1877,10 @@ act_upload(struct store_txn *txn, struct rec_volume *v, void *arg)
 	ir.image_metadata = &v->image_metadata;
 	if (image_volume_upload_create(txn, &ir, now, image_id) == -1)
 		return -1;
-	if (volume_db_set_str(&v->upload_image_id, image_id) == -1 ||
-	    volume_db_set_str(&v->upload_disk_format, df) == -1 ||
-	    volume_db_set_str(&v->upload_prev_status, v->status) == -1 ||
-	    volume_db_set_str(&v->status, "uploading") == -1)
+	if (codec_str_set(&v->upload_image_id, image_id) == -1 ||
+	    codec_str_set(&v->upload_disk_format, df) == -1 ||
+	    codec_str_set(&v->upload_prev_status, v->status) == -1 ||
+	    codec_str_set(&v->status, "uploading") == -1)
 		return -1;
 	v->has_upload_deadline = true;
 	v->upload_deadline = now + VOLUME_UPLOAD_BASE_MS +
