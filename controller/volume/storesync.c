@@ -63,6 +63,12 @@ struct host {
 	size_t			 nready;
 };
 
+/* Ids gathered by a derivation (bus thread). */
+struct idlist {
+	char			(*v)[CODEC_UUID_LEN + 1];
+	size_t			 n, cap;
+};
+
 struct storesync {
 	struct store		*store;
 	struct bus		*bus;
@@ -104,10 +110,9 @@ struct storesync {
 	/* Discards the images of failed or expired volume uploads (borrowed;
 	 * NULL: they stay queued for their owner to delete). */
 	struct image_service	*image;
-	/* Uploads past their deadline found by the last derivation (bus
-	 * thread): ended after it, in a write of their own. */
-	char			(*expired)[CODEC_UUID_LEN + 1];
-	size_t			 nexpired, capexpired;
+	/* Uploads and backups past their deadline found by the last
+	 * derivation (bus thread): ended after it, in writes of their own. */
+	struct idlist		 expired, bexpired;
 };
 
 /* ---- hosts ---------------------------------------------------------------- */
@@ -230,7 +235,8 @@ storesync_free(struct storesync **sp)
 	for (size_t i = 0; i < ss->nhosts; i++)
 		host_free(ss->hosts[i]);
 	free(ss->hosts);
-	free(ss->expired);
+	free(ss->expired.v);
+	free(ss->bexpired.v);
 	nametab_clear(&ss->tab);
 	pthread_mutex_destroy(&ss->ready_lock);
 	close(ss->wakefd);
@@ -337,20 +343,20 @@ struct derive {
 };
 
 static int
-expired_add(struct storesync *ss, const char *id)
+idlist_add(struct idlist *l, const char *id)
 {
-	if (ss->nexpired == ss->capexpired) {
-		size_t nc = ss->capexpired ? ss->capexpired * 2 : 8;
-		void *n = realloc(ss->expired, nc * sizeof(*ss->expired));
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 8;
+		void *n = realloc(l->v, nc * sizeof(*l->v));
 
 		if (n == NULL) {
 			err_set(TS_ENOMEM, "storesync: out of memory");
 			return -1;
 		}
-		ss->expired = n;
-		ss->capexpired = nc;
+		l->v = n;
+		l->cap = nc;
 	}
-	snprintf(ss->expired[ss->nexpired++], CODEC_UUID_LEN + 1, "%s", id);
+	snprintf(l->v[l->n++], CODEC_UUID_LEN + 1, "%s", id);
 	return 0;
 }
 
@@ -393,7 +399,7 @@ add_volume(struct rec_volume *v, void *arg)
 		 * asked for any more. */
 		if (v->has_upload_deadline && v->upload_deadline <=
 		    d->now) {
-			if (expired_add(d->ss, v->id) == -1)
+			if (idlist_add(&d->ss->expired, v->id) == -1)
 				return -1;
 		} else if (dup_str(&sv->upload_image_id,
 		    v->upload_image_id) == -1 ||
@@ -611,12 +617,12 @@ expire_fn(struct store_txn *txn, void *arg)
 	int64_t now = db_now_ms();
 
 	x->e.n = 0;
-	for (size_t i = 0; i < x->ss->nexpired; i++) {
+	for (size_t i = 0; i < x->ss->expired.n; i++) {
 		struct rec_volume v;
 		int rc = 0;
 		bool end;
 
-		if (volume_db_get(txn, x->ss->expired[i], &v) == -1) {
+		if (volume_db_get(txn, x->ss->expired.v[i], &v) == -1) {
 			if (err_code() == TS_ENOT_FOUND)
 				continue;
 			return -1;
@@ -643,13 +649,22 @@ expire(struct storesync *ss)
 
 	if (store_write(ss->store, expire_fn, &x) == -1) {
 		log_warnx("storesync: ending %zu expired volume uploads: %s",
-		    ss->nexpired, err_msg());
+		    ss->expired.n, err_msg());
 		free(x.e.ids);
 		return;
 	}
-	ss->nexpired = 0;
+	ss->expired.n = 0;
 	atomic_store(&ss->dirty, 1);
 	ended_discard(ss, &x.e);
+}
+
+/* A backup or restore past its deadline (volume_backups_derive()). */
+static int
+add_backup_expired(const char *id, void *arg)
+{
+	struct derive *d = arg;
+
+	return idlist_add(&d->ss->bexpired, id);
 }
 
 int
@@ -660,7 +675,8 @@ storesync_sync(struct storesync *ss, int64_t now)
 	int rc;
 
 	atomic_store(&ss->dirty, 0);
-	ss->nexpired = 0;
+	ss->expired.n = 0;
+	ss->bexpired.n = 0;
 	if (store_read_begin(ss->store, &txn) == -1)
 		return -1;
 	d.txn = txn;
@@ -672,7 +688,8 @@ storesync_sync(struct storesync *ss, int64_t now)
 	if (rc == 0)
 		rc = volume_db_snap_each(txn, NULL, add_snapshot, &d);
 	if (rc == 0)
-		rc = volume_backups_derive(txn, add_backup, &d);
+		rc = volume_backups_derive(txn, d.now, add_backup,
+		    add_backup_expired, &d);
 	store_txn_end(&txn);
 	for (size_t i = 0; i < ss->nhosts; i++) {
 		struct host *h = ss->hosts[i];
@@ -713,8 +730,18 @@ storesync_sync(struct storesync *ss, int64_t now)
 	}
 	ss->next_scan = now + STORESYNC_RESCAN_MS;
 	ss->last_sync = now;
-	if (rc == 0 && ss->nexpired > 0)
+	if (rc == 0 && ss->expired.n > 0)
 		expire(ss);
+	if (rc == 0 && ss->bexpired.n > 0) {
+		if (volume_backups_expire(ss->store, db_now_ms(),
+		    (const char (*)[CODEC_UUID_LEN + 1])ss->bexpired.v,
+		    ss->bexpired.n) == -1)
+			log_warnx("storesync: ending %zu expired volume "
+			    "backups: %s", ss->bexpired.n, err_msg());
+		else
+			atomic_store(&ss->dirty, 1);
+		ss->bexpired.n = 0;
+	}
 	return rc;
 }
 
@@ -883,15 +910,7 @@ pend_flush(struct storesync *ss)
 void
 storesync_tick(struct storesync *ss, int64_t now)
 {
-	unsigned expired = 0;
-
 	(void)pend_flush(ss);
-	/* Backups and restores past their deadline, at each rescan. */
-	if (now >= ss->next_scan && volume_backups_expire(ss->store,
-	    db_now_ms(), &expired) == -1)
-		log_err("volume backups' deadlines");
-	if (expired > 0)
-		atomic_store(&ss->dirty, 1);
 	if ((atomic_load(&ss->dirty) || now >= ss->next_scan) &&
 	    storesync_sync(ss, now) == -1) {
 		log_err("storage state");

@@ -12,7 +12,8 @@
  * the loss of the volume's host), streamed there by the volume's storage
  * host; while a backup is made its volume is backing-up, while restored
  * into, restoring-backup, and the backup restoring. Every such state has
- * a deadline (volume_backups_expire(), from the storage sync's rescan):
+ * a deadline (found by the storage sync's derivation, ended by
+ * volume_backups_expire()):
  * one not answered by then goes to error (a backup being made; its volume
  * back to its previous status) or back to available (a backup being
  * restored; the volume error_restoring, as Cinder leaves it), so a lost
@@ -864,47 +865,21 @@ volume_backups_restore(struct http_req *req, struct http_resp *resp)
 
 struct expire {
 	int64_t		 now;
-	struct ids_list {
-		char	 (*v)[CODEC_UUID_LEN + 1];
-		size_t	 n, cap;
-	} ids;
+	const char	(*ids)[CODEC_UUID_LEN + 1];
+	size_t		 n;
 };
-
-static int
-expire_scan_cb(struct rec_volume_backup *b, void *arg)
-{
-	struct expire *x = arg;
-
-	if (b->deadline == 0 || b->deadline > x->now ||
-	    (strcmp(b->status, "creating") != 0 &&
-	    strcmp(b->status, "restoring") != 0))
-		return 0;
-	if (x->ids.n == x->ids.cap) {
-		size_t nc = x->ids.cap ? x->ids.cap * 2 : 16;
-		void *nv = realloc(x->ids.v, nc * sizeof(*x->ids.v));
-
-		if (nv == NULL) {
-			err_set(TS_ENOMEM, "out of memory");
-			return -1;
-		}
-		x->ids.v = nv;
-		x->ids.cap = nc;
-	}
-	memcpy(x->ids.v[x->ids.n++], b->id, CODEC_UUID_LEN + 1);
-	return 0;
-}
 
 static int
 expire_fn(struct store_txn *txn, void *arg)
 {
 	struct expire *x = arg;
 
-	for (size_t i = 0; i < x->ids.n; i++) {
+	for (size_t i = 0; i < x->n; i++) {
 		struct rec_volume_backup b;
 		const char *to;
 		int rc;
 
-		if (volume_db_backup_get(txn, x->ids.v[i], &b) == -1) {
+		if (volume_db_backup_get(txn, x->ids[i], &b) == -1) {
 			if (err_code() == TS_ENOT_FOUND)
 				continue;
 			return -1;
@@ -939,22 +914,12 @@ expire_fn(struct store_txn *txn, void *arg)
 }
 
 int
-volume_backups_expire(struct store *st, int64_t now, unsigned *n)
+volume_backups_expire(struct store *st, int64_t now,
+    const char (*ids)[CODEC_UUID_LEN + 1], size_t n)
 {
-	struct expire x = { .now = now };
-	struct store_txn *txn = NULL;
-	int rc;
+	struct expire x = { now, ids, n };
 
-	*n = 0;
-	if (store_read_begin(st, &txn) == -1)
-		return -1;
-	rc = volume_db_backup_each(txn, NULL, expire_scan_cb, &x);
-	store_txn_end(&txn);
-	if (rc == 0 && x.ids.n > 0 && (rc = store_write(st, expire_fn, &x)) ==
-	    0)
-		*n = (unsigned)x.ids.n;
-	free(x.ids.v);
-	return rc;
+	return n > 0 ? store_write(st, expire_fn, &x) : 0;
 }
 
 /* ---- data: the storage host's upload and download ------------------------- */
@@ -1161,8 +1126,10 @@ volume_backups_data_get(struct http_req *req, struct http_resp *resp)
 
 struct derive_ctx {
 	struct store_txn *txn;
+	int64_t		 now;
 	int		(*cb)(const char *, const struct sch_sto_backup *,
 			    void *);
+	int		(*expired)(const char *, void *);
 	void		*arg;
 };
 
@@ -1176,7 +1143,13 @@ derive_cb(struct rec_volume_backup *b, void *arg)
 	struct rec_volume v;
 	int rc = 0;
 
-	if ((!restore && strcmp(b->status, "creating") != 0) || vid == NULL)
+	if (!restore && strcmp(b->status, "creating") != 0)
+		return 0;
+	/* Past its deadline: not asked for any more, and ended after this
+	 * read (volume_backups_expire()). */
+	if (b->deadline != 0 && b->deadline <= d->now)
+		return d->expired(b->id, d->arg);
+	if (vid == NULL)
 		return 0;
 	if (volume_db_get(d->txn, vid, &v) == -1)
 		return err_code() == TS_ENOT_FOUND ? 0 : -1;
@@ -1199,10 +1172,11 @@ derive_cb(struct rec_volume_backup *b, void *arg)
 }
 
 int
-volume_backups_derive(struct store_txn *txn,
-    int (*cb)(const char *, const struct sch_sto_backup *, void *), void *arg)
+volume_backups_derive(struct store_txn *txn, int64_t now,
+    int (*cb)(const char *, const struct sch_sto_backup *, void *),
+    int (*expired)(const char *, void *), void *arg)
 {
-	struct derive_ctx d = { txn, cb, arg };
+	struct derive_ctx d = { txn, now, cb, expired, arg };
 
 	return volume_db_backup_each(txn, NULL, derive_cb, &d);
 }

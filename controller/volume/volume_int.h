@@ -248,21 +248,24 @@ int	volume_backups_action(struct http_req *, struct http_resp *);
 extern const struct http_stream_ops volume_backups_data_stream;
 int	volume_backups_data_get(struct http_req *, struct http_resp *);
 /*
- * Backups and restores past their deadline (ms, now): a backup being made
- * goes to error, one being restored back to available; the volume each
- * held goes back to its previous status (a restore's target to
- * error_restoring). *n: how many moved. The storage sync's rescan runs it.
+ * Ends the backups and restores ids (found past their deadline by
+ * volume_backups_derive()) still past it at now (ms), in one write: a
+ * backup being made goes to error, one being restored back to available;
+ * the volume each held goes back to its previous status (a restore's
+ * target to error_restoring).
  */
-int	volume_backups_expire(struct store *, int64_t now, unsigned *n);
+int	volume_backups_expire(struct store *, int64_t now,
+	    const char (*ids)[CODEC_UUID_LEN + 1], size_t n);
 /*
  * For storesync's derivation, inside its read txn: cb(host, op, arg) for
  * each backup being made or restored whose volume is placed on a host
  * (op borrowed for the call; data_url, token and the strings are the
- * caller's to copy).
+ * caller's to copy); expired(id, arg), and no op, for one past its
+ * deadline at now (ms).
  */
-int	volume_backups_derive(struct store_txn *,
+int	volume_backups_derive(struct store_txn *, int64_t now,
 	    int (*cb)(const char *host, const struct sch_sto_backup *op,
-	    void *arg), void *arg);
+	    void *arg), int (*expired)(const char *id, void *arg), void *arg);
 /* A storage host's report of its backups and restores, inside storesync's
  * report write: a failed backup goes to error (its volume back to its
  * previous status); a restore done leaves the backup and the volume
